@@ -1,0 +1,111 @@
+import type { z } from "zod";
+import {
+  DEFAULT_SYSTEM_SETTINGS,
+  type EnvironmentConfig,
+  type EnvironmentConfigInput,
+  environmentConfigSchema,
+  type TopicOverrides,
+  type TopicSettings,
+  topicSettingsSchema,
+} from "./schema.js";
+
+export class ConfigError extends Error {
+  override readonly name = "ConfigError";
+  constructor(
+    readonly environment: string,
+    readonly problems: readonly string[],
+  ) {
+    super(`invalid configuration for environment "${environment}":\n  - ${problems.join("\n  - ")}`);
+  }
+}
+
+/** A topic's effective settings: the system defaults with the topic's overrides on top (seed 000's rule). */
+export interface TopicConfig extends TopicSettings {
+  readonly name: string;
+}
+
+export interface PunctualConfig extends EnvironmentConfig {
+  readonly resolvedTopics: Readonly<Record<string, TopicConfig>>;
+}
+
+export function mergeTopicSettings(
+  system: TopicSettings,
+  overrides: TopicOverrides | undefined,
+): TopicSettings {
+  return {
+    ...system,
+    ...stripUndefined(overrides ?? {}),
+    backoff: { ...system.backoff, ...stripUndefined(overrides?.backoff ?? {}) },
+    alarms: { ...system.alarms, ...stripUndefined(overrides?.alarms ?? {}) },
+  };
+}
+
+/**
+ * Validates an environment's configuration and resolves every topic. Errors name the environment, the topic
+ * and the field, so a bad deploy fails at synth time and a bad bundle fails at cold start, never mid-delivery.
+ */
+export function parseConfig(input: EnvironmentConfigInput): PunctualConfig {
+  const environment = typeof input?.name === "string" ? input.name : "(unnamed)";
+  const withDefaults = {
+    api: { auth: { type: "iam" } },
+    services: {},
+    removalPolicy: "retain",
+    pointInTimeRecovery: true,
+    logLevel: "INFO",
+    ...input,
+    timer: {
+      horizonSeconds: 300,
+      leadSeconds: 120,
+      scheduleRetry: { maximumRetryAttempts: 185, maximumEventAgeSeconds: 86_400 },
+      ...stripUndefined(input.timer ?? {}),
+    },
+    system: mergeTopicSettings(DEFAULT_SYSTEM_SETTINGS, input.system),
+    alarmSubscribers: { emails: [], httpsUrls: [], ...stripUndefined(input.alarmSubscribers ?? {}) },
+  };
+  const parsed = environmentConfigSchema.safeParse(withDefaults);
+  if (!parsed.success) throw new ConfigError(environment, describeIssues(parsed.error.issues));
+
+  const config = parsed.data;
+  const problems: string[] = [];
+  if (Object.keys(config.topics).length === 0) problems.push("topics: declare at least one topic");
+  const resolvedTopics: Record<string, TopicConfig> = {};
+  for (const [name, overrides] of Object.entries(config.topics)) {
+    const merged = topicSettingsSchema.safeParse(mergeTopicSettings(config.system, overrides));
+    if (!merged.success) {
+      problems.push(...describeIssues(merged.error.issues, `topic "${name}"`));
+      continue;
+    }
+    const topic = { ...merged.data, name };
+    if (topic.backoff.maxSeconds < topic.backoff.initialSeconds) {
+      problems.push(`topic "${name}", field "backoff.maxSeconds": must be at least backoff.initialSeconds`);
+    }
+    resolvedTopics[name] = topic;
+  }
+  if (config.timer.horizonSeconds > 0 && config.timer.leadSeconds > config.timer.horizonSeconds) {
+    problems.push(
+      'field "timer.leadSeconds": must not exceed timer.horizonSeconds, or an early schedule could need a delay the timer queue cannot express',
+    );
+  }
+  if (problems.length > 0) throw new ConfigError(environment, problems);
+  return { ...config, resolvedTopics };
+}
+
+export function topicConfig(config: PunctualConfig, topic: string): TopicConfig | undefined {
+  return Object.hasOwn(config.resolvedTopics, topic) ? config.resolvedTopics[topic] : undefined;
+}
+
+function describeIssues(issues: readonly z.core.$ZodIssue[], prefix?: string): string[] {
+  return issues.map((issue) => {
+    const path = issue.path.map(String);
+    let where = prefix ? `${prefix}, ` : "";
+    if (!prefix && path[0] === "topics" && path.length >= 2) {
+      where = `topic "${path[1]}", `;
+      path.splice(0, 2);
+    }
+    return `${where}field "${path.join(".") || "(root)"}": ${issue.message}`;
+  });
+}
+
+function stripUndefined<T extends object>(value: T): Partial<T> {
+  return Object.fromEntries(Object.entries(value).filter(([, v]) => v !== undefined)) as Partial<T>;
+}

@@ -1,0 +1,167 @@
+import { z } from "zod";
+
+/** Topic names end up in queue names, metric dimensions and task ids, so they are kept short and plain. */
+export const TOPIC_NAME_PATTERN = /^[a-z][a-z0-9-]{0,23}$/;
+export const ENVIRONMENT_NAME_PATTERN = /^[a-z][a-z0-9-]{0,15}$/;
+
+/** SQS caps a per-message delay at 900 s; the fine stage must stay strictly below it. */
+export const MAX_TIMER_HORIZON_SECONDS = 840;
+/** SQS's maximum visibility timeout: backoff can never exceed it. */
+export const MAX_VISIBILITY_SECONDS = 43_200;
+/** DynamoDB items are limited to 400 KB and the task item carries metadata besides the content. */
+export const MAX_PAYLOAD_BYTES = 350 * 1024;
+
+const backoffSchema = z
+  .object({
+    initialSeconds: z.number().min(0).max(MAX_VISIBILITY_SECONDS),
+    maxSeconds: z.number().min(0).max(MAX_VISIBILITY_SECONDS),
+    multiplier: z.number().min(1).max(10),
+    jitter: z.enum(["none", "equal", "full"]),
+  })
+  .strict();
+
+const alarmThresholdsSchema = z
+  .object({
+    backlogAgeSeconds: z.number().int().min(1),
+    latenessP99Seconds: z.number().positive(),
+    callbackLatencyP99Seconds: z.number().positive(),
+  })
+  .strict();
+
+/**
+ * A host pattern in an allow-list: `*` (any public host), `example.com`, `*.example.com`, an IP literal
+ * (`127.0.0.1`, `[::1]`) or `localhost`. Private, loopback, link-local and metadata addresses are refused
+ * unless a pattern names them explicitly; `*` never admits them.
+ */
+const hostPatternSchema = z
+  .string()
+  .min(1)
+  .max(253)
+  .regex(
+    /^(\*|(\*\.)?[a-z0-9.-]+|\[[0-9a-f:.]+\])$/i,
+    "must be '*', a host name, '*.domain' or an IP literal",
+  );
+
+export const topicSettingsSchema = z
+  .object({
+    /** Name of the `content` field whose value forms the ordering group; absent → every task is its own group. */
+    deliverBy: z.string().min(1).max(128).optional(),
+    maxAttempts: z.number().int().min(1).max(100),
+    backoff: backoffSchema,
+    callbackTimeoutSeconds: z.number().min(1).max(120),
+    /** Lambda event-source MaximumConcurrency for the topic's deliver function (AWS allows 2–1000). */
+    maxConcurrency: z.number().int().min(2).max(1000),
+    maxDelaySeconds: z
+      .number()
+      .int()
+      .min(1)
+      .max(5 * 366 * 86_400),
+    maxPayloadBytes: z.number().int().min(1).max(MAX_PAYLOAD_BYTES),
+    retentionDays: z.number().min(0.01).max(365),
+    allowedCallbackHosts: z.array(hostPatternSchema),
+    /** Plain-http callbacks; off everywhere but the local environment. */
+    allowHttpCallbacks: z.boolean(),
+    defaultCallbackUrl: z.url().optional(),
+    alarms: alarmThresholdsSchema,
+  })
+  .strict();
+
+export type TopicSettings = z.infer<typeof topicSettingsSchema>;
+
+const topicOverridesSchema = topicSettingsSchema
+  .extend({
+    backoff: backoffSchema.partial().optional(),
+    alarms: alarmThresholdsSchema.partial().optional(),
+  })
+  .partial()
+  .strict();
+
+export type TopicOverrides = z.infer<typeof topicOverridesSchema>;
+
+export const DEFAULT_SYSTEM_SETTINGS: TopicSettings = {
+  maxAttempts: 8,
+  backoff: { initialSeconds: 5, maxSeconds: 900, multiplier: 2, jitter: "equal" },
+  callbackTimeoutSeconds: 10,
+  maxConcurrency: 10,
+  maxDelaySeconds: 365 * 86_400,
+  maxPayloadBytes: 256 * 1024,
+  retentionDays: 3,
+  allowedCallbackHosts: ["*"],
+  allowHttpCallbacks: false,
+  alarms: { backlogAgeSeconds: 300, latenessP99Seconds: 1, callbackLatencyP99Seconds: 5 },
+};
+
+const apiAuthSchema = z.discriminatedUnion("type", [
+  z.object({ type: z.literal("iam") }).strict(),
+  z.object({ type: z.literal("none") }).strict(),
+  z
+    .object({
+      type: z.literal("jwt"),
+      issuer: z.url(),
+      audience: z.array(z.string().min(1)).min(1),
+    })
+    .strict(),
+]);
+
+const timerSchema = z
+  .object({
+    /** Tasks due within this many seconds go straight to the timer queue with a per-message delay. */
+    horizonSeconds: z.number().int().min(0).max(MAX_TIMER_HORIZON_SECONDS),
+    /** Schedules fire this long before the due time so Scheduler's up-to-60 s late firing is absorbed. */
+    leadSeconds: z.number().int().min(0).max(3_600),
+    scheduleRetry: z
+      .object({
+        maximumRetryAttempts: z.number().int().min(0).max(185),
+        maximumEventAgeSeconds: z.number().int().min(60).max(86_400),
+      })
+      .strict(),
+  })
+  .strict();
+
+export const environmentConfigSchema = z
+  .object({
+    name: z.string().regex(ENVIRONMENT_NAME_PATTERN, "lowercase letters, digits and '-', at most 16"),
+    /** Optional deployment target; without it the CLI's account and region are used. */
+    account: z
+      .string()
+      .regex(/^\d{12}$/)
+      .optional(),
+    region: z.string().min(1).optional(),
+    api: z.object({ auth: apiAuthSchema }).strict(),
+    timer: timerSchema,
+    system: topicSettingsSchema,
+    topics: z.record(
+      z.string().regex(TOPIC_NAME_PATTERN, "lowercase letters, digits and '-', at most 24"),
+      topicOverridesSchema,
+    ),
+    /** Seed-style callbacks: `content.sn` names a service whose base URL `content.url` is resolved against. */
+    services: z.record(z.string().min(1).max(64), z.url()),
+    alarmSubscribers: z
+      .object({
+        emails: z.array(z.email()),
+        httpsUrls: z.array(z.url().startsWith("https://")),
+      })
+      .strict(),
+    removalPolicy: z.enum(["retain", "destroy"]),
+    pointInTimeRecovery: z.boolean(),
+    logLevel: z.enum(["DEBUG", "INFO", "WARN", "ERROR"]),
+  })
+  .strict();
+
+export type EnvironmentConfig = z.infer<typeof environmentConfigSchema>;
+
+/** What an environment file may leave out: every section falls back to the built-in defaults. */
+export interface EnvironmentConfigInput {
+  readonly name: string;
+  readonly account?: string;
+  readonly region?: string;
+  readonly api?: { readonly auth: EnvironmentConfig["api"]["auth"] };
+  readonly timer?: Partial<EnvironmentConfig["timer"]>;
+  readonly system?: TopicOverrides;
+  readonly topics: Record<string, TopicOverrides>;
+  readonly services?: Record<string, string>;
+  readonly alarmSubscribers?: Partial<EnvironmentConfig["alarmSubscribers"]>;
+  readonly removalPolicy?: EnvironmentConfig["removalPolicy"];
+  readonly pointInTimeRecovery?: boolean;
+  readonly logLevel?: EnvironmentConfig["logLevel"];
+}

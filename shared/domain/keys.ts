@@ -1,0 +1,124 @@
+import { createHash } from "node:crypto";
+import { monotonicFactory } from "ulid";
+
+/**
+ * Task ids carry the task's table key, so a GET or a relay can read a task with a strongly consistent GetItem
+ * and a group's tasks can be read in order with a strongly consistent Query (no eventually consistent index
+ * anywhere on the ordering path):
+ *
+ *   <topic>.<group>.<due ms base36>.<ulid>        e.g. demo.k3Jx0aQ9fT2bLw1c.mhx0z8ka.01JD3...
+ *
+ * `<group>` is 16 base64url chars of SHA-256(topic, group value), or `_` when the task is its own group. The
+ * group value itself never appears in the id, so ids leak nothing from the content.
+ */
+const TASK_ID_PATTERN =
+  /^([a-z][a-z0-9-]{0,23})\.([A-Za-z0-9_-]{16}|_)\.([0-9a-z]{1,11})\.([0-9A-HJKMNP-TV-Z]{26})$/;
+const DUE_DIGITS = 15;
+
+export interface TaskKey {
+  readonly taskId: string;
+  readonly topic: string;
+  /** Partition key and FIFO MessageGroupId: every task of one ordering group shares it. */
+  readonly pk: string;
+  readonly sk: string;
+  readonly dueAtMs: number;
+  readonly ulid: string;
+}
+
+const nextUlid = monotonicFactory();
+
+/** A new ULID: time-ordered, and strictly increasing within this process even inside one millisecond. */
+export function newUlid(nowMs: number): string {
+  return nextUlid(nowMs);
+}
+
+export function groupHash(topic: string, groupValue: string): string {
+  return createHash("sha256")
+    .update(topic)
+    .update("\u0000")
+    .update(groupValue)
+    .digest("base64url")
+    .slice(0, 16);
+}
+
+export function groupPartitionKey(topic: string, groupValue: string | undefined, ulid: string): string {
+  return groupValue === undefined ? `${topic}#_${ulid}` : `${topic}#${groupHash(topic, groupValue)}`;
+}
+
+export function sortKey(dueAtMs: number, ulid: string): string {
+  return `${String(dueAtMs).padStart(DUE_DIGITS, "0")}#${ulid}`;
+}
+
+/** The highest sort key of anything due at or before `dueAtMs`. */
+export function sortKeyUpperBound(dueAtMs: number): string {
+  return `${String(dueAtMs).padStart(DUE_DIGITS, "0")}#~`;
+}
+
+export function sortKeyLowerBound(dueAtMs: number): string {
+  return `${String(Math.max(0, dueAtMs)).padStart(DUE_DIGITS, "0")}#`;
+}
+
+export function makeTaskKey(
+  topic: string,
+  groupValue: string | undefined,
+  dueAtMs: number,
+  ulid: string,
+): TaskKey {
+  const group = groupValue === undefined ? "_" : groupHash(topic, groupValue);
+  return {
+    taskId: `${topic}.${group}.${dueAtMs.toString(36)}.${ulid}`,
+    topic,
+    pk: groupPartitionKey(topic, groupValue, ulid),
+    sk: sortKey(dueAtMs, ulid),
+    dueAtMs,
+    ulid,
+  };
+}
+
+/** Parses a task id back into its table key; undefined for anything that is not a well-formed id. */
+export function parseTaskId(taskId: string): TaskKey | undefined {
+  const match = TASK_ID_PATTERN.exec(taskId);
+  if (!match) return undefined;
+  const [, topic, group, due36, ulid] = match as unknown as [string, string, string, string, string];
+  const dueAtMs = Number.parseInt(due36, 36);
+  if (!Number.isSafeInteger(dueAtMs)) return undefined;
+  return {
+    taskId,
+    topic,
+    pk: group === "_" ? `${topic}#_${ulid}` : `${topic}#${group}`,
+    sk: sortKey(dueAtMs, ulid),
+    dueAtMs,
+    ulid,
+  };
+}
+
+/**
+ * The ordering group's value from the task content: strings, numbers and booleans form a group; an absent or
+ * null field means the task is its own group. Objects and arrays are refused (returns an error string).
+ */
+export function groupValueOf(
+  content: Record<string, unknown>,
+  deliverBy: string | undefined,
+): { ok: true; value: string | undefined } | { ok: false; error: string } {
+  if (!deliverBy) return { ok: true, value: undefined };
+  const raw = Object.hasOwn(content, deliverBy) ? content[deliverBy] : undefined;
+  if (raw === undefined || raw === null) return { ok: true, value: undefined };
+  if (typeof raw === "string" || typeof raw === "number" || typeof raw === "boolean") {
+    const value = String(raw);
+    if (value.length > 1024)
+      return { ok: false, error: `content.${deliverBy} must be at most 1024 characters` };
+    return { ok: true, value };
+  }
+  return {
+    ok: false,
+    error: `content.${deliverBy} must be a string, number or boolean to order tasks by it`,
+  };
+}
+
+/**
+ * EventBridge Scheduler names allow 1–64 chars of [0-9a-zA-Z-_.]; a task id can be longer, so the schedule is
+ * named after a hash of it (deterministic, so a retried CreateSchedule is idempotent).
+ */
+export function scheduleNameFor(taskId: string): string {
+  return `t-${createHash("sha256").update(taskId).digest("base64url").slice(0, 40)}`;
+}

@@ -1,0 +1,76 @@
+export const TASK_STATUSES = [
+  "scheduled",
+  "queued",
+  "delivering",
+  "delivered",
+  "failed",
+  "cancelled",
+] as const;
+export type TaskStatus = (typeof TASK_STATUSES)[number];
+
+export const TERMINAL_STATUSES: ReadonlySet<TaskStatus> = new Set(["delivered", "failed", "cancelled"]);
+
+/**
+ * The only moves a task may make. `scheduled → delivering` exists because the relay sends to the FIFO queue
+ * before it records `queued` (so a crash between the two never strands a task), and a fast deliver function
+ * may get there first.
+ */
+const TRANSITIONS: Readonly<Record<TaskStatus, readonly TaskStatus[]>> = {
+  scheduled: ["queued", "delivering", "cancelled"],
+  queued: ["delivering"],
+  delivering: ["delivering", "delivered", "failed"],
+  delivered: [],
+  failed: [],
+  cancelled: [],
+};
+
+export function canTransition(from: TaskStatus, to: TaskStatus): boolean {
+  return TRANSITIONS[from].includes(to);
+}
+
+/** Statuses from which a delivery attempt may start. */
+export const DELIVERABLE_STATUSES: readonly TaskStatus[] = (Object.keys(TRANSITIONS) as TaskStatus[]).filter(
+  (s) => canTransition(s, "delivering"),
+);
+
+/** How a task's timer was armed: straight onto the timer queue, or through an EventBridge Scheduler schedule. */
+export type TimerKind = "queue" | "schedule";
+
+/** The task as stored in the table (one item per task). Times are epoch milliseconds. */
+export interface TaskRecord {
+  /** Partition key: the ordering group (`<topic>#<group hash>`), also the FIFO MessageGroupId. */
+  readonly pk: string;
+  /** Sort key: `<due ms, zero-padded>#<ulid>` so a group's tasks sort by due time, then acceptance. */
+  readonly sk: string;
+  readonly taskId: string;
+  readonly topic: string;
+  /** The deliverBy field's value, when the task has one (kept for GET and for operators). */
+  readonly groupValue?: string;
+  readonly status: TaskStatus;
+  readonly dueAtMs: number;
+  readonly acceptedAtMs: number;
+  /** The task's content as JSON text, exactly as it will be delivered. */
+  readonly content: string;
+  readonly callbackUrl: string;
+  readonly timer: TimerKind;
+  readonly scheduleName?: string;
+  readonly idempotencyKey?: string;
+  readonly attempts: number;
+  readonly lastError?: string;
+  readonly queuedAtMs?: number;
+  readonly lastAttemptAtMs?: number;
+  readonly deliveredAtMs?: number;
+  readonly failedAtMs?: number;
+  readonly cancelledAtMs?: number;
+  /** Callback start time minus due time, for the attempt that succeeded. */
+  readonly latenessMs?: number;
+  /** How long the successful callback took to answer. */
+  readonly deliveryLatencyMs?: number;
+  /** DynamoDB TTL (epoch seconds): set when the task completes, retention after completion. */
+  readonly expiresAt?: number;
+}
+
+/** Epoch seconds at which a task completed at `completedAtMs` may be forgotten. */
+export function retentionExpiry(completedAtMs: number, retentionDays: number): number {
+  return Math.ceil(completedAtMs / 1000 + retentionDays * 86_400);
+}
