@@ -1,0 +1,111 @@
+import { describe, expect, it } from "vitest";
+import { ENVIRONMENTS } from "#shared/config/environments/index.js";
+import { ConfigError, loadEnvironmentConfig, parseConfig } from "#shared/config/index.js";
+
+describe("environment configuration", () => {
+  it.each(Object.keys(ENVIRONMENTS))("environment %s validates", (name) => {
+    // Act
+    const config = loadEnvironmentConfig(name);
+
+    // Assess
+    expect(config.name).toBe(name);
+    expect(Object.keys(config.resolvedTopics).length).toBeGreaterThan(0);
+  });
+
+  it("local declares the demo topic the README and the end-to-end tests rely on", () => {
+    const demo = loadEnvironmentConfig("local").resolvedTopics.demo;
+
+    expect(demo).toMatchObject({
+      deliverBy: "order_id",
+      maxAttempts: 3,
+      backoff: { initialSeconds: 1, maxSeconds: 2 },
+      callbackTimeoutSeconds: 5,
+      allowHttpCallbacks: true,
+    });
+    expect(demo?.allowedCallbackHosts).toEqual(expect.arrayContaining(["127.0.0.1", "localhost"]));
+    expect(loadEnvironmentConfig("local").api.auth.type).toBe("none");
+  });
+
+  it("topic settings override the system section field by field, nested sections included", () => {
+    // Prepare
+    const config = parseConfig({
+      name: "t",
+      system: { maxAttempts: 4, backoff: { initialSeconds: 2, maxSeconds: 60 } },
+      topics: { a: {}, b: { maxAttempts: 9, backoff: { maxSeconds: 30 } } },
+    });
+
+    // Assess
+    expect(config.resolvedTopics.a?.maxAttempts).toBe(4);
+    expect(config.resolvedTopics.a?.backoff).toMatchObject({ initialSeconds: 2, maxSeconds: 60 });
+    expect(config.resolvedTopics.b?.maxAttempts).toBe(9);
+    expect(config.resolvedTopics.b?.backoff).toMatchObject({
+      initialSeconds: 2,
+      maxSeconds: 30,
+      multiplier: 2,
+    });
+    expect(config.resolvedTopics.b?.retentionDays).toBe(3);
+  });
+
+  it("defaults: IAM auth, 300 s horizon, 120 s lead, 3-day retention, 365-day max delay, 256 KiB payloads", () => {
+    const config = parseConfig({ name: "t", topics: { a: {} } });
+
+    expect(config.api.auth.type).toBe("iam");
+    expect(config.timer).toMatchObject({ horizonSeconds: 300, leadSeconds: 120 });
+    expect(config.resolvedTopics.a).toMatchObject({
+      retentionDays: 3,
+      maxDelaySeconds: 365 * 86_400,
+      maxPayloadBytes: 256 * 1024,
+      allowHttpCallbacks: false,
+    });
+  });
+
+  it("errors name the environment, the topic and the field", () => {
+    const act = () =>
+      parseConfig({
+        name: "prod",
+        topics: { orders: { maxAttempts: 0 }, ok: { callbackTimeoutSeconds: 5 } },
+      });
+
+    expect(act).toThrow(ConfigError);
+    expect(act).toThrow(/environment "prod"/);
+    expect(act).toThrow(/topic "orders", field "maxAttempts"/);
+  });
+
+  it("reports every problem at once, including merged-topic rules", () => {
+    try {
+      parseConfig({
+        name: "x",
+        topics: { Bad_Name: {}, slow: { backoff: { initialSeconds: 10, maxSeconds: 1 } } },
+      });
+      expect.unreachable();
+    } catch (error) {
+      expect(error).toBeInstanceOf(ConfigError);
+      expect((error as ConfigError).problems.join("\n")).toMatch(/Bad_Name/);
+    }
+    expect(() =>
+      parseConfig({ name: "x", topics: { slow: { backoff: { initialSeconds: 10, maxSeconds: 1 } } } }),
+    ).toThrow(/topic "slow", field "backoff.maxSeconds"/);
+  });
+
+  it("keeps the timer horizon below SQS's 900 s delay limit and the lead within the horizon", () => {
+    expect(() => parseConfig({ name: "x", timer: { horizonSeconds: 900 }, topics: { a: {} } })).toThrow(
+      /timer.horizonSeconds/,
+    );
+    expect(() =>
+      parseConfig({ name: "x", timer: { horizonSeconds: 60, leadSeconds: 120 }, topics: { a: {} } }),
+    ).toThrow(/timer.leadSeconds/);
+  });
+
+  it("refuses unknown fields, unknown environments and environments without topics", () => {
+    expect(() => parseConfig({ name: "x", topics: { a: { maxAtempts: 3 } as never } })).toThrow(/topic "a"/);
+    expect(() => loadEnvironmentConfig("nope")).toThrow(/unknown environment; known: local, dev/);
+    expect(() => loadEnvironmentConfig(undefined)).toThrow(/PUNCTUAL_ENV/);
+    expect(() => parseConfig({ name: "x", topics: {} })).toThrow(/at least one topic/);
+  });
+
+  it("refuses allow-list entries that are not host patterns", () => {
+    expect(() =>
+      parseConfig({ name: "x", topics: { a: { allowedCallbackHosts: ["http://evil.example/"] } } }),
+    ).toThrow(/topic "a", field "allowedCallbackHosts.0"/);
+  });
+});

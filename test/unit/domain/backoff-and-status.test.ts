@@ -1,0 +1,59 @@
+import { describe, expect, it } from "vitest";
+import { backoffSeconds } from "#shared/domain/backoff.js";
+import { canTransition, DELIVERABLE_STATUSES, retentionExpiry, TASK_STATUSES } from "#shared/domain/task.js";
+
+const POLICY = { initialSeconds: 1, maxSeconds: 2, multiplier: 2, jitter: "none" as const };
+
+describe("backoff", () => {
+  it("grows exponentially from initialSeconds and stops at maxSeconds", () => {
+    const slow = { initialSeconds: 5, maxSeconds: 900, multiplier: 2, jitter: "none" as const };
+
+    expect([1, 2, 3, 4, 5].map((a) => backoffSeconds(a, slow))).toEqual([5, 10, 20, 40, 80]);
+    expect(backoffSeconds(20, slow)).toBe(900);
+    expect([1, 2, 3].map((a) => backoffSeconds(a, POLICY))).toEqual([1, 2, 2]);
+  });
+
+  it("equal jitter stays within [half, full] of the step; full jitter within [0, full]", () => {
+    const equal = { ...POLICY, initialSeconds: 10, maxSeconds: 100, jitter: "equal" as const };
+    const full = { ...equal, jitter: "full" as const };
+
+    expect(backoffSeconds(1, equal, () => 0)).toBe(5);
+    expect(backoffSeconds(1, equal, () => 0.999)).toBe(10);
+    expect(backoffSeconds(2, full, () => 0)).toBe(0);
+    expect(backoffSeconds(2, full, () => 0.5)).toBe(10);
+  });
+
+  it("never exceeds SQS's 12-hour visibility limit", () => {
+    const huge = { initialSeconds: 43_200, maxSeconds: 43_200, multiplier: 10, jitter: "none" as const };
+    expect(backoffSeconds(50, huge)).toBe(43_200);
+  });
+});
+
+describe("status transitions", () => {
+  it.each([
+    ["scheduled", "queued", true],
+    ["scheduled", "cancelled", true],
+    ["scheduled", "delivering", true],
+    ["queued", "cancelled", false],
+    ["queued", "delivering", true],
+    ["delivering", "delivering", true],
+    ["delivering", "delivered", true],
+    ["delivering", "failed", true],
+    ["delivered", "delivering", false],
+    ["cancelled", "queued", false],
+    ["failed", "delivering", false],
+  ] as const)("%s → %s: %s", (from, to, allowed) => {
+    expect(canTransition(from, to)).toBe(allowed);
+  });
+
+  it("terminal statuses go nowhere", () => {
+    for (const from of ["delivered", "failed", "cancelled"] as const) {
+      expect(TASK_STATUSES.filter((to) => canTransition(from, to))).toEqual([]);
+    }
+    expect(DELIVERABLE_STATUSES).toEqual(["scheduled", "queued", "delivering"]);
+  });
+
+  it("retention counts from completion", () => {
+    expect(retentionExpiry(Date.UTC(2026, 0, 1), 3)).toBe(Date.UTC(2026, 0, 4) / 1000);
+  });
+});

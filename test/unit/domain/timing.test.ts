@@ -1,0 +1,86 @@
+import { describe, expect, it } from "vitest";
+import {
+  atExpression,
+  planTimer,
+  queueDelaySeconds,
+  relayDecision,
+  requestedDueMs,
+} from "#shared/domain/timing.js";
+
+const NOW = Date.UTC(2026, 10, 23, 12, 0, 0, 250);
+const SETTINGS = { horizonSeconds: 300, leadSeconds: 120 };
+
+describe("timer plan (two-stage timer)", () => {
+  it("due within the horizon → timer queue, delay rounded down so it is never early", () => {
+    expect(planTimer(NOW + 90_900, NOW, SETTINGS)).toEqual({ kind: "queue", delaySeconds: 90 });
+    expect(planTimer(NOW + 999, NOW, SETTINGS)).toEqual({ kind: "queue", delaySeconds: 0 });
+    expect(planTimer(NOW, NOW, SETTINGS)).toEqual({ kind: "queue", delaySeconds: 0 });
+    expect(planTimer(NOW - 5_000, NOW, SETTINGS)).toEqual({ kind: "queue", delaySeconds: 0 });
+  });
+
+  it("exactly at the horizon still rides the queue; one ms later gets a schedule", () => {
+    expect(planTimer(NOW + 300_000, NOW, SETTINGS).kind).toBe("queue");
+    expect(planTimer(NOW + 300_001, NOW, SETTINGS).kind).toBe("schedule");
+  });
+
+  it("later tasks get a schedule lead seconds ahead of due, truncated to the second", () => {
+    const due = Date.UTC(2026, 10, 23, 13, 0, 0, 700);
+
+    const plan = planTimer(due, NOW, SETTINGS);
+
+    expect(plan).toEqual({
+      kind: "schedule",
+      fireAtMs: Date.UTC(2026, 10, 23, 12, 58, 0),
+      expression: "at(2026-11-23T12:58:00)",
+    });
+  });
+
+  it("horizon 0 sends everything not yet due through Scheduler", () => {
+    expect(planTimer(NOW + 1, NOW, { horizonSeconds: 0, leadSeconds: 0 }).kind).toBe("schedule");
+  });
+
+  it("caps the queue delay at SQS's 900 s", () => {
+    expect(queueDelaySeconds(5_000_000)).toBe(900);
+    expect(queueDelaySeconds(-1)).toBe(0);
+  });
+
+  it("formats at() in UTC to the second", () => {
+    expect(atExpression(Date.UTC(2027, 0, 2, 3, 4, 5, 999))).toBe("at(2027-01-02T03:04:05)");
+  });
+});
+
+describe("relay decision", () => {
+  it("forwards what is due, waits out a sub-second rest, re-arms the rest with whole seconds", () => {
+    expect(relayDecision(NOW, NOW)).toEqual({ action: "forward" });
+    expect(relayDecision(NOW - 10, NOW)).toEqual({ action: "forward" });
+    expect(relayDecision(NOW + 400, NOW)).toEqual({ action: "wait", waitMs: 400 });
+    expect(relayDecision(NOW + 1_000, NOW)).toEqual({ action: "wait", waitMs: 1_000 });
+    expect(relayDecision(NOW + 1_700, NOW)).toEqual({ action: "rearm", delaySeconds: 1 });
+    expect(relayDecision(NOW + 119_300, NOW)).toEqual({ action: "rearm", delaySeconds: 119 });
+    expect(relayDecision(NOW + 2_000_000, NOW)).toEqual({ action: "rearm", delaySeconds: 900 });
+  });
+
+  it("re-arming converges: each hop leaves less than a second, never a negative wait", () => {
+    // A schedule that fired 61 s early, relayed repeatedly by a clock that advances by exactly the delay.
+    let now = NOW;
+    const due = NOW + 61_450;
+    for (let hop = 0; hop < 5; hop++) {
+      const decision = relayDecision(due, now);
+      if (decision.action !== "rearm") {
+        expect(decision).toEqual({ action: "wait", waitMs: 450 });
+        return;
+      }
+      now += decision.delaySeconds * 1000;
+    }
+    expect.unreachable();
+  });
+});
+
+describe("requested due time", () => {
+  it("reads unix seconds, RFC 3339 and relative delays", () => {
+    expect(requestedDueMs({ timingMoment: 1_795_000_000 }, NOW)).toBe(1_795_000_000_000);
+    expect(requestedDueMs({ timingMoment: 1_795_000_000.5 }, NOW)).toBe(1_795_000_000_500);
+    expect(requestedDueMs({ dueAt: "2026-11-23T13:00:00+01:00" }, NOW)).toBe(Date.UTC(2026, 10, 23, 12));
+    expect(requestedDueMs({ delaySeconds: 90 }, NOW)).toBe(NOW + 90_000);
+  });
+});
