@@ -109,3 +109,22 @@ describe("environment configuration", () => {
     ).toThrow(/topic "a", field "allowedCallbackHosts.0"/);
   });
 });
+
+describe("local overrides", () => {
+  it("PUNCTUAL_CONFIG_OVERRIDES tightens the local environment, deep-merged", () => {
+    const config = loadEnvironmentConfig(
+      "local",
+      JSON.stringify({ timer: { horizonSeconds: 3, leadSeconds: 2 }, topics: { demo: { maxAttempts: 2 } } }),
+    );
+
+    expect(config.timer).toMatchObject({ horizonSeconds: 3, leadSeconds: 2 });
+    expect(config.resolvedTopics.demo).toMatchObject({ maxAttempts: 2, deliverBy: "order_id" });
+  });
+
+  it("is ignored by deployed environments and refuses invalid JSON", () => {
+    expect(
+      loadEnvironmentConfig("prod", JSON.stringify({ timer: { horizonSeconds: 3 } })).timer.horizonSeconds,
+    ).toBe(300);
+    expect(() => loadEnvironmentConfig("local", "{nope")).toThrow(/PUNCTUAL_CONFIG_OVERRIDES/);
+  });
+});
