@@ -1,0 +1,109 @@
+import { randomBytes } from "node:crypto";
+import { SchedulerClient } from "@aws-sdk/client-scheduler";
+import {
+  CreateQueueCommand,
+  GetQueueAttributesCommand,
+  type Message,
+  ReceiveMessageCommand,
+  SQSClient,
+} from "@aws-sdk/client-sqs";
+import { type FauxqsServer, startFauxqs } from "fauxqs";
+import type { SqsTargetSender } from "#local/scheduler/emulator.js";
+
+export const credentials = { accessKeyId: "x", secretAccessKey: "x" };
+export const REGION = "us-east-1";
+export const ROLE_ARN = "arn:aws:iam::000000000000:role/scheduler";
+
+/** Names unique across tests and runs (queue and schedule names share the emulators with other tests). */
+export function unique(prefix: string): string {
+  return `${prefix}-${randomBytes(5).toString("hex")}`;
+}
+
+export function schedulerClient(endpoint: string): SchedulerClient {
+  // One attempt: the tests assert on the emulator's answers, not on the SDK's retries.
+  return new SchedulerClient({ endpoint, region: REGION, credentials, maxAttempts: 1 });
+}
+
+export interface SqsHarness {
+  readonly server: FauxqsServer;
+  readonly sqs: SQSClient;
+  stop(): Promise<void>;
+}
+
+export async function startSqs(): Promise<SqsHarness> {
+  const server = await startFauxqs({ port: 0, logger: false });
+  const sqs = new SQSClient({ endpoint: server.address, region: REGION, credentials });
+  return {
+    server,
+    sqs,
+    async stop() {
+      sqs.destroy();
+      await server.stop();
+    },
+  };
+}
+
+export async function createQueue(
+  sqs: SQSClient,
+  name: string,
+  attributes: Record<string, string> = {},
+): Promise<{ url: string; arn: string }> {
+  const created = await sqs.send(new CreateQueueCommand({ QueueName: name, Attributes: attributes }));
+  const url = created.QueueUrl ?? "";
+  const described = await sqs.send(
+    new GetQueueAttributesCommand({ QueueUrl: url, AttributeNames: ["QueueArn"] }),
+  );
+  return { url, arn: described.Attributes?.QueueArn ?? "" };
+}
+
+/** Receives until `count` messages arrived or `waitSeconds` passed without any. */
+export async function receive(
+  sqs: SQSClient,
+  url: string,
+  count: number,
+  waitSeconds = 2,
+): Promise<Message[]> {
+  const messages: Message[] = [];
+  while (messages.length < count) {
+    const out = await sqs.send(
+      new ReceiveMessageCommand({
+        QueueUrl: url,
+        MaxNumberOfMessages: 10,
+        WaitTimeSeconds: waitSeconds,
+        MessageAttributeNames: ["All"],
+        MessageSystemAttributeNames: ["All"],
+      }),
+    );
+    if (!out.Messages?.length) break;
+    messages.push(...out.Messages);
+  }
+  return messages;
+}
+
+/** A clock the test moves by hand; the emulator's timer never fires on its own before the test says so. */
+export class ManualClock {
+  constructor(public ms: number) {}
+  readonly now = (): number => this.ms;
+  set(iso: string): void {
+    this.ms = Date.parse(iso);
+  }
+  advance(ms: number): void {
+    this.ms += ms;
+  }
+}
+
+/** For protocol tests that never fire anything into SQS. */
+export function recordingSender(): SqsTargetSender & { sent: Parameters<SqsTargetSender["send"]>[0][] } {
+  const sent: Parameters<SqsTargetSender["send"]>[0][] = [];
+  return {
+    sent,
+    async send(input) {
+      sent.push(input);
+    },
+  };
+}
+
+/** `at()` expression for a UTC instant (whole seconds). */
+export function atExpression(epochMs: number): string {
+  return `at(${new Date(epochMs).toISOString().slice(0, 19)})`;
+}
