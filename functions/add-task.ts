@@ -1,0 +1,58 @@
+import type { Logger } from "@aws-lambda-powertools/logger";
+import { DynamoDBClient } from "@aws-sdk/client-dynamodb";
+import { SchedulerClient } from "@aws-sdk/client-scheduler";
+import { SQSClient } from "@aws-sdk/client-sqs";
+import { DynamoTaskStore } from "#shared/adapters/dynamo-task-store.js";
+import { EventBridgeTaskScheduler } from "#shared/adapters/task-scheduler.js";
+import { SqsTimerQueue } from "#shared/adapters/timer-queue.js";
+import { loadEnvironmentConfig } from "#shared/config/index.js";
+import { IDEMPOTENCY_HEADER } from "#shared/domain/add-task-request.js";
+import { ENV, requireEnv } from "#shared/runtime/env.js";
+import { createFunctionLogger, type HttpHandler, httpRoute } from "#shared/runtime/http.js";
+import { type AddTaskDeps, addTask } from "#shared/services/add-task.js";
+
+/** POST /v1/tasks. Everything below runs once per cold start; a missing variable fails the cold start. */
+const env = requireEnv([
+  ENV.environment,
+  ENV.tableName,
+  ENV.timerQueueUrl,
+  ENV.timerQueueArn,
+  ENV.scheduleGroupName,
+  ENV.schedulerRoleArn,
+  ENV.scheduleDlqArn,
+]);
+const config = loadEnvironmentConfig(env.PUNCTUAL_ENV);
+const logger = createFunctionLogger(config);
+
+export function createHandler(deps: AddTaskDeps & { readonly logger: Logger }): HttpHandler {
+  const withLogging: AddTaskDeps = {
+    ...deps,
+    onError: deps.onError ?? ((message, error, taskId) => deps.logger.error(message, { taskId, error })),
+  };
+  return httpRoute({ method: "POST", logger: deps.logger, jsonBody: true }, async (request) => {
+    const result = await addTask(withLogging, {
+      body: request.body,
+      idempotencyKeyHeader: request.header(IDEMPOTENCY_HEADER),
+    });
+    return {
+      statusCode: result.statusCode,
+      body: result.body,
+      headers: { location: `/v1/tasks/${encodeURIComponent(result.body.task_id)}` },
+    };
+  });
+}
+
+export const handler = createHandler({
+  store: new DynamoTaskStore({ client: new DynamoDBClient({}), tableName: env.TABLE_NAME }),
+  timerQueue: new SqsTimerQueue(new SQSClient({}), env.TIMER_QUEUE_URL),
+  scheduler: new EventBridgeTaskScheduler(new SchedulerClient({}), {
+    groupName: env.SCHEDULE_GROUP_NAME,
+    targetArn: env.TIMER_QUEUE_ARN,
+    roleArn: env.SCHEDULER_ROLE_ARN,
+    deadLetterArn: env.SCHEDULE_DLQ_ARN,
+    retry: config.timer.scheduleRetry,
+  }),
+  config,
+  now: Date.now,
+  logger,
+});

@@ -1,0 +1,24 @@
+import type { Logger } from "@aws-lambda-powertools/logger";
+import { DynamoDBClient } from "@aws-sdk/client-dynamodb";
+import { DynamoTaskStore } from "#shared/adapters/dynamo-task-store.js";
+import { loadEnvironmentConfig } from "#shared/config/index.js";
+import { ENV, requireEnv } from "#shared/runtime/env.js";
+import { createFunctionLogger, type HttpHandler, httpRoute } from "#shared/runtime/http.js";
+import { type GetTaskDeps, getTask } from "#shared/services/get-task.js";
+
+/** GET /v1/tasks/{id}. Everything below runs once per cold start; a missing variable fails the cold start. */
+const env = requireEnv([ENV.environment, ENV.tableName]);
+const config = loadEnvironmentConfig(env.PUNCTUAL_ENV);
+const logger = createFunctionLogger(config);
+
+export function createHandler(deps: GetTaskDeps & { readonly logger: Logger }): HttpHandler {
+  return httpRoute({ method: "GET", logger: deps.logger, pathParameters: ["id"] }, async (request) => ({
+    statusCode: 200,
+    body: await getTask(deps, request.pathParameter("id")),
+  }));
+}
+
+export const handler = createHandler({
+  store: new DynamoTaskStore({ client: new DynamoDBClient({}), tableName: env.TABLE_NAME }),
+  logger,
+});

@@ -1,0 +1,294 @@
+import { ConditionalCheckFailedException, type DynamoDBClient } from "@aws-sdk/client-dynamodb";
+import {
+  DeleteCommand,
+  DynamoDBDocumentClient,
+  GetCommand,
+  PutCommand,
+  QueryCommand,
+  type QueryCommandOutput,
+  UpdateCommand,
+} from "@aws-sdk/lib-dynamodb";
+import { parseTaskId, sortKeyLowerBound, sortKeyUpperBound } from "#shared/domain/keys.js";
+import { DELIVERABLE_STATUSES, type TaskRecord, type TaskStatus } from "#shared/domain/task.js";
+import type { CancelOutcome, IdempotencyClaim, IdempotencyOutcome, TaskStore } from "./task-store.js";
+
+/** Idempotency items live in the task table under their own partition. */
+export const IDEMPOTENCY_SORT_KEY = "idem";
+export function idempotencyPartitionKey(key: string): string {
+  return `idem#${key}`;
+}
+
+export interface DynamoTaskStoreOptions {
+  readonly tableName: string;
+  /** A plain client (wrapped here) or a document client configured elsewhere. */
+  readonly client: DynamoDBClient | DynamoDBDocumentClient;
+  /** Clock for treating idempotency claims past their TTL as absent (TTL deletion lags up to ~48 h). */
+  readonly nowSeconds?: () => number;
+}
+
+/**
+ * The TaskStore on one DynamoDB table. Every status change is a single conditional UpdateItem on the task's
+ * own key (the id encodes it), so racing relays, deliveries and cancels need no locks, and no call needs a
+ * transaction (dynalite has none). Reads on the ordering path are strongly consistent.
+ */
+export class DynamoTaskStore implements TaskStore {
+  private readonly doc: DynamoDBDocumentClient;
+  private readonly table: string;
+  private readonly nowSeconds: () => number;
+
+  constructor(options: DynamoTaskStoreOptions) {
+    this.table = options.tableName;
+    this.doc =
+      options.client instanceof DynamoDBDocumentClient
+        ? options.client
+        : DynamoDBDocumentClient.from(options.client, {
+            // Optional TaskRecord fields are simply absent; DynamoDB refuses explicit undefined.
+            marshallOptions: { removeUndefinedValues: true },
+          });
+    this.nowSeconds = options.nowSeconds ?? (() => Math.floor(Date.now() / 1000));
+  }
+
+  async putNew(task: TaskRecord): Promise<"created" | "exists"> {
+    const created = await conditional(
+      this.doc.send(
+        new PutCommand({
+          TableName: this.table,
+          Item: task,
+          ConditionExpression: "attribute_not_exists(pk)",
+        }),
+      ),
+    );
+    return created ? "created" : "exists";
+  }
+
+  async get(taskId: string): Promise<TaskRecord | undefined> {
+    const key = parseTaskId(taskId);
+    if (!key) return undefined;
+    const out = await this.doc.send(
+      new GetCommand({ TableName: this.table, Key: { pk: key.pk, sk: key.sk }, ConsistentRead: true }),
+    );
+    return out.Item as TaskRecord | undefined;
+  }
+
+  async removeScheduled(taskId: string): Promise<void> {
+    const key = parseTaskId(taskId);
+    if (!key) return;
+    await conditional(
+      this.doc.send(
+        new DeleteCommand({
+          TableName: this.table,
+          Key: { pk: key.pk, sk: key.sk },
+          ConditionExpression: "#status = :scheduled",
+          ExpressionAttributeNames: { "#status": "status" },
+          ExpressionAttributeValues: { ":scheduled": "scheduled" satisfies TaskStatus },
+        }),
+      ),
+    );
+  }
+
+  /**
+   * One conditional Put: the first request with a key wins. A claim whose TTL has passed but which DynamoDB has
+   * not deleted yet counts as absent, so key reuse after expiry behaves the same on every day of the 48 h lag.
+   */
+  async claimIdempotencyKey(claim: IdempotencyClaim, retries = 2): Promise<IdempotencyOutcome> {
+    const pk = idempotencyPartitionKey(claim.key);
+    const claimed = await conditional(
+      this.doc.send(
+        new PutCommand({
+          TableName: this.table,
+          Item: {
+            pk,
+            sk: IDEMPOTENCY_SORT_KEY,
+            taskId: claim.taskId,
+            requestHash: claim.requestHash,
+            expiresAt: claim.expiresAt,
+          },
+          ConditionExpression: "attribute_not_exists(pk) OR expiresAt < :now",
+          ExpressionAttributeValues: { ":now": this.nowSeconds() },
+        }),
+      ),
+    );
+    if (claimed) return { status: "claimed" };
+    const out = await this.doc.send(
+      new GetCommand({ TableName: this.table, Key: { pk, sk: IDEMPOTENCY_SORT_KEY }, ConsistentRead: true }),
+    );
+    const item = out.Item as { taskId?: string; requestHash?: string } | undefined;
+    // Deleted (TTL) between our Put and Get: the key is free again, so claim it afresh.
+    if ((!item?.taskId || !item.requestHash) && retries > 0)
+      return this.claimIdempotencyKey(claim, retries - 1);
+    if (!item?.taskId || !item.requestHash) throw new Error(`idempotency claim ${pk} is unreadable`);
+    return { status: "existing", taskId: item.taskId, requestHash: item.requestHash };
+  }
+
+  async cancel(taskId: string, nowMs: number, expiresAt: number): Promise<CancelOutcome> {
+    const key = parseTaskId(taskId);
+    if (!key) return { outcome: "not-found" };
+    try {
+      const out = await this.doc.send(
+        new UpdateCommand({
+          TableName: this.table,
+          Key: { pk: key.pk, sk: key.sk },
+          UpdateExpression: "SET #status = :cancelled, cancelledAtMs = :now, expiresAt = :expiresAt",
+          ConditionExpression: "#status = :scheduled",
+          ExpressionAttributeNames: { "#status": "status" },
+          ExpressionAttributeValues: {
+            ":cancelled": "cancelled" satisfies TaskStatus,
+            ":scheduled": "scheduled" satisfies TaskStatus,
+            ":now": nowMs,
+            ":expiresAt": expiresAt,
+          },
+          ReturnValues: "ALL_NEW",
+        }),
+      );
+      return { outcome: "cancelled", task: out.Attributes as TaskRecord };
+    } catch (error) {
+      if (!isConditionFailure(error)) throw error;
+    }
+    // Only the rare losing path pays a second read, to tell "missing" from "moved on".
+    const current = await this.get(taskId);
+    return current ? { outcome: "conflict", task: current } : { outcome: "not-found" };
+  }
+
+  async listScheduledInGroup(pk: string, fromMs: number, toMs: number): Promise<TaskRecord[]> {
+    const tasks: TaskRecord[] = [];
+    let startKey: QueryCommandOutput["LastEvaluatedKey"];
+    do {
+      const out: QueryCommandOutput = await this.doc.send(
+        new QueryCommand({
+          TableName: this.table,
+          KeyConditionExpression: "pk = :pk AND sk BETWEEN :from AND :to",
+          FilterExpression: "#status = :scheduled",
+          ExpressionAttributeNames: { "#status": "status" },
+          ExpressionAttributeValues: {
+            ":pk": pk,
+            ":from": sortKeyLowerBound(fromMs),
+            ":to": sortKeyUpperBound(toMs),
+            ":scheduled": "scheduled" satisfies TaskStatus,
+          },
+          ConsistentRead: true,
+          ExclusiveStartKey: startKey,
+        }),
+      );
+      for (const item of out.Items ?? []) tasks.push(item as TaskRecord);
+      startKey = out.LastEvaluatedKey;
+    } while (startKey);
+    return tasks;
+  }
+
+  async markQueued(taskId: string, nowMs: number): Promise<boolean> {
+    return this.transition(taskId, ["scheduled"], "SET #status = :to, queuedAtMs = :now", {
+      ":to": "queued",
+      ":now": nowMs,
+    });
+  }
+
+  async startAttempt(taskId: string, nowMs: number): Promise<TaskRecord | undefined> {
+    const key = parseTaskId(taskId);
+    if (!key) return undefined;
+    const names = DELIVERABLE_STATUSES.map((_, i) => `:from${i}`);
+    try {
+      const out = await this.doc.send(
+        new UpdateCommand({
+          TableName: this.table,
+          Key: { pk: key.pk, sk: key.sk },
+          UpdateExpression:
+            "SET #status = :to, attempts = if_not_exists(attempts, :zero) + :one, lastAttemptAtMs = :now",
+          ConditionExpression: `#status IN (${names.join(", ")})`,
+          ExpressionAttributeNames: { "#status": "status" },
+          ExpressionAttributeValues: {
+            ...Object.fromEntries(DELIVERABLE_STATUSES.map((status, i) => [`:from${i}`, status])),
+            ":to": "delivering" satisfies TaskStatus,
+            ":zero": 0,
+            ":one": 1,
+            ":now": nowMs,
+          },
+          ReturnValues: "ALL_NEW",
+        }),
+      );
+      return out.Attributes as TaskRecord;
+    } catch (error) {
+      if (isConditionFailure(error)) return undefined;
+      throw error;
+    }
+  }
+
+  async markDelivered(
+    taskId: string,
+    result: { atMs: number; latenessMs: number; deliveryLatencyMs: number; expiresAt: number },
+  ): Promise<void> {
+    await this.transition(
+      taskId,
+      ["delivering"],
+      "SET #status = :to, deliveredAtMs = :at, latenessMs = :lateness, deliveryLatencyMs = :latency, expiresAt = :expiresAt",
+      {
+        ":to": "delivered",
+        ":at": result.atMs,
+        ":lateness": result.latenessMs,
+        ":latency": result.deliveryLatencyMs,
+        ":expiresAt": result.expiresAt,
+      },
+    );
+  }
+
+  async recordAttemptFailure(taskId: string, failure: { error: string; atMs: number }): Promise<void> {
+    await this.transition(taskId, ["delivering"], "SET lastError = :error", { ":error": failure.error });
+  }
+
+  async markFailed(
+    taskId: string,
+    failure: { error: string; atMs: number; expiresAt: number },
+  ): Promise<void> {
+    await this.transition(
+      taskId,
+      ["delivering"],
+      "SET #status = :to, lastError = :error, failedAtMs = :at, expiresAt = :expiresAt",
+      { ":to": "failed", ":error": failure.error, ":at": failure.atMs, ":expiresAt": failure.expiresAt },
+    );
+  }
+
+  /** A conditional UpdateItem from one of `from`; false when the task is missing or elsewhere. */
+  private async transition(
+    taskId: string,
+    from: readonly TaskStatus[],
+    update: string,
+    values: Record<string, unknown>,
+  ): Promise<boolean> {
+    const key = parseTaskId(taskId);
+    if (!key) return false;
+    const fromNames = from.map((_, i) => `:from${i}`);
+    return conditional(
+      this.doc.send(
+        new UpdateCommand({
+          TableName: this.table,
+          Key: { pk: key.pk, sk: key.sk },
+          UpdateExpression: update,
+          ConditionExpression:
+            fromNames.length === 1 ? `#status = ${fromNames[0]}` : `#status IN (${fromNames.join(", ")})`,
+          ExpressionAttributeNames: { "#status": "status" },
+          ExpressionAttributeValues: {
+            ...Object.fromEntries(from.map((status, i) => [`:from${i}`, status])),
+            ...values,
+          },
+        }),
+      ),
+    );
+  }
+}
+
+/** Resolves true when the write happened, false when its condition failed; other errors propagate. */
+async function conditional(write: Promise<unknown>): Promise<boolean> {
+  try {
+    await write;
+    return true;
+  } catch (error) {
+    if (isConditionFailure(error)) return false;
+    throw error;
+  }
+}
+
+function isConditionFailure(error: unknown): boolean {
+  return (
+    error instanceof ConditionalCheckFailedException ||
+    (error instanceof Error && error.name === "ConditionalCheckFailedException")
+  );
+}

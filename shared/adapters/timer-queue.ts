@@ -1,0 +1,74 @@
+import { SendMessageBatchCommand, SendMessageCommand, type SQSClient } from "@aws-sdk/client-sqs";
+import { taskMessageBody } from "#shared/domain/messages.js";
+import { MAX_SQS_DELAY_SECONDS } from "#shared/domain/timing.js";
+
+export interface TimerArm {
+  readonly taskId: string;
+  readonly delaySeconds: number;
+}
+
+/** The standard timer queue, as add-task (first arming) and the relay (re-arming early messages) use it. */
+export interface TimerQueue {
+  arm(taskId: string, delaySeconds: number): Promise<void>;
+  /** Arms many timers with as few calls as SQS allows; resolves with the task ids that were not sent. */
+  armMany(items: readonly TimerArm[]): Promise<string[]>;
+}
+
+/** SendMessageBatch takes at most 10 entries. */
+export const SQS_BATCH_SIZE = 10;
+
+export class SqsTimerQueue implements TimerQueue {
+  constructor(
+    private readonly sqs: SQSClient,
+    private readonly queueUrl: string,
+  ) {}
+
+  async arm(taskId: string, delaySeconds: number): Promise<void> {
+    await this.sqs.send(
+      new SendMessageCommand({
+        QueueUrl: this.queueUrl,
+        MessageBody: taskMessageBody(taskId),
+        DelaySeconds: sqsDelay(delaySeconds),
+      }),
+    );
+  }
+
+  /**
+   * Batches of 10 sent concurrently. A failure is per entry (SQS reports them in `Failed`) or per batch (the
+   * call threw); both come back as ids, so the caller decides what to retry and nothing fails silently.
+   */
+  async armMany(items: readonly TimerArm[]): Promise<string[]> {
+    const batches: TimerArm[][] = [];
+    for (let i = 0; i < items.length; i += SQS_BATCH_SIZE) batches.push(items.slice(i, i + SQS_BATCH_SIZE));
+    const failed = await Promise.all(batches.map((batch) => this.sendBatch(batch)));
+    return failed.flat();
+  }
+
+  private async sendBatch(batch: readonly TimerArm[]): Promise<string[]> {
+    try {
+      const out = await this.sqs.send(
+        new SendMessageBatchCommand({
+          QueueUrl: this.queueUrl,
+          // Entry ids must be unique within a batch and [A-Za-z0-9_-]; task ids contain dots, so use positions.
+          Entries: batch.map((item, i) => ({
+            Id: String(i),
+            MessageBody: taskMessageBody(item.taskId),
+            DelaySeconds: sqsDelay(item.delaySeconds),
+          })),
+        }),
+      );
+      return (out.Failed ?? []).flatMap((entry) => {
+        const item = batch[Number(entry.Id)];
+        return item ? [item.taskId] : [];
+      });
+    } catch {
+      return batch.map((item) => item.taskId);
+    }
+  }
+}
+
+/** Whole seconds in SQS's 0–900 range: never longer than asked (rounding up would deliver late). */
+export function sqsDelay(delaySeconds: number): number {
+  if (!Number.isFinite(delaySeconds) || delaySeconds <= 0) return 0;
+  return Math.min(MAX_SQS_DELAY_SECONDS, Math.floor(delaySeconds));
+}

@@ -1,0 +1,224 @@
+import { z } from "zod";
+import type { ErrorIssue } from "./http-errors.js";
+import type { DueSpec } from "./timing.js";
+
+/**
+ * Idempotency keys are stored in the table key (`idem#<key>`), so they are bounded and kept to visible ASCII;
+ * inner spaces are allowed, leading or trailing ones are not (proxies trim them from headers, which would make
+ * the header and body forms of one key differ).
+ */
+export const IDEMPOTENCY_KEY_PATTERN = /^[\x21-\x7e](?:[\x20-\x7e]{0,253}[\x21-\x7e])?$/;
+export const IDEMPOTENCY_KEY_MESSAGE =
+  "must be 1–255 printable ASCII characters without leading/trailing spaces";
+
+/** A callback URL longer than this is a mistake, and it is stored in every task item. */
+export const MAX_CALLBACK_URL_LENGTH = 2048;
+
+/**
+ * JSON.parse copes with any nesting, but JSON.stringify, hashing and every receiver's parser recurse: a 1 MiB
+ * body of nested brackets would overflow the stack and turn bad input into a 500. No real payload is this deep.
+ */
+export const MAX_CONTENT_DEPTH = 64;
+
+const TIMING_FIELDS = ["timing_moment", "due_at", "delay_seconds"] as const;
+
+const idempotencyKeySchema = z.string().regex(IDEMPOTENCY_KEY_PATTERN, IDEMPOTENCY_KEY_MESSAGE);
+
+/**
+ * `content` is a JSON object, or (seed style) a string that holds one. Both are normalised to the object, so
+ * the two spellings of one request hash alike for idempotency and are delivered alike.
+ */
+const contentSchema = z.unknown().transform((value, ctx): Record<string, unknown> => {
+  if (value === undefined) {
+    ctx.addIssue({ code: "custom", message: "is required" });
+    return z.NEVER;
+  }
+  let parsed = value;
+  if (typeof value === "string") {
+    try {
+      parsed = JSON.parse(value);
+    } catch {
+      ctx.addIssue({ code: "custom", message: "a string content must hold a JSON object" });
+      return z.NEVER;
+    }
+  }
+  if (!isPlainObject(parsed)) {
+    ctx.addIssue({ code: "custom", message: "must be a JSON object, or a string holding one" });
+    return z.NEVER;
+  }
+  if (exceedsDepth(parsed, MAX_CONTENT_DEPTH)) {
+    ctx.addIssue({ code: "custom", message: `must not nest deeper than ${MAX_CONTENT_DEPTH} levels` });
+    return z.NEVER;
+  }
+  return parsed;
+});
+
+export const addTaskBodySchema = z
+  .object({
+    topic: z.string().min(1).max(64),
+    timing_moment: z.number().min(0, "must be unix seconds, not negative").optional(),
+    due_at: z.iso
+      .datetime({
+        offset: true,
+        error: "must be an RFC 3339 date-time with a zone, e.g. 2026-01-01T12:00:00Z",
+      })
+      .optional(),
+    delay_seconds: z.number().min(0, "must not be negative").optional(),
+    content: contentSchema,
+    deliver_by: z.string().min(1).max(128).optional(),
+    callback: z
+      .object({
+        url: z
+          .string()
+          .min(1)
+          .max(MAX_CALLBACK_URL_LENGTH)
+          .refine((url) => URL.canParse(url), "must be an absolute URL"),
+      })
+      .strict()
+      .optional(),
+    idempotency_key: idempotencyKeySchema.optional(),
+  })
+  .strict()
+  .superRefine((body, ctx) => {
+    const given = TIMING_FIELDS.filter((field) => body[field] !== undefined);
+    if (given.length === 0) {
+      ctx.addIssue({
+        code: "custom",
+        path: [],
+        message: "exactly one of timing_moment, due_at or delay_seconds is required",
+      });
+    } else if (given.length > 1) {
+      for (const field of given.slice(1)) {
+        ctx.addIssue({
+          code: "custom",
+          path: [field],
+          message: `give only one of timing_moment, due_at or delay_seconds (also got ${given[0]})`,
+        });
+      }
+    }
+  });
+
+export type AddTaskBody = z.infer<typeof addTaskBodySchema>;
+
+/** A validated add request, normalised: one due spec, the content as an object, the key from body or header. */
+export interface AddTaskRequest {
+  readonly topic: string;
+  readonly due: DueSpec;
+  /** Which request field carried the due time, for error paths. */
+  readonly dueField: (typeof TIMING_FIELDS)[number];
+  readonly content: Record<string, unknown>;
+  readonly deliverBy?: string;
+  readonly callbackUrl?: string;
+  readonly idempotencyKey?: string;
+}
+
+export type ParseResult<T> =
+  | { readonly ok: true; readonly value: T }
+  | { readonly ok: false; readonly issues: ErrorIssue[] };
+
+export const IDEMPOTENCY_HEADER = "idempotency-key";
+
+/**
+ * Validates a POST /v1/tasks body (already JSON-parsed) together with the optional `Idempotency-Key` header.
+ * The key may come from either place; both present and different is refused rather than guessed.
+ */
+export function parseAddTaskRequest(
+  body: unknown,
+  idempotencyHeader?: string | undefined,
+): ParseResult<AddTaskRequest> {
+  if (!isPlainObject(body)) {
+    return { ok: false, issues: [{ path: "", message: "the request body must be a JSON object" }] };
+  }
+  const issues: ErrorIssue[] = [];
+  const parsed = addTaskBodySchema.safeParse(body);
+  if (!parsed.success) issues.push(...toIssues(parsed.error.issues, body));
+
+  if (idempotencyHeader !== undefined && !IDEMPOTENCY_KEY_PATTERN.test(idempotencyHeader)) {
+    issues.push({ path: "Idempotency-Key", message: IDEMPOTENCY_KEY_MESSAGE });
+  }
+  if (!parsed.success || issues.length > 0) return { ok: false, issues };
+
+  const value = parsed.data;
+  if (
+    idempotencyHeader !== undefined &&
+    value.idempotency_key !== undefined &&
+    idempotencyHeader !== value.idempotency_key
+  ) {
+    return {
+      ok: false,
+      issues: [
+        {
+          path: "idempotency_key",
+          message: "differs from the Idempotency-Key header; send one, or the same value in both",
+        },
+      ],
+    };
+  }
+  const due = dueSpecOf(value);
+  const idempotencyKey = value.idempotency_key ?? idempotencyHeader;
+  return {
+    ok: true,
+    value: {
+      topic: value.topic,
+      due: due.spec,
+      dueField: due.field,
+      content: value.content,
+      ...(value.deliver_by !== undefined ? { deliverBy: value.deliver_by } : {}),
+      ...(value.callback !== undefined ? { callbackUrl: value.callback.url } : {}),
+      ...(idempotencyKey !== undefined ? { idempotencyKey } : {}),
+    },
+  };
+}
+
+function dueSpecOf(body: AddTaskBody): { spec: DueSpec; field: AddTaskRequest["dueField"] } {
+  if (body.timing_moment !== undefined)
+    return { spec: { timingMoment: body.timing_moment }, field: "timing_moment" };
+  if (body.due_at !== undefined) return { spec: { dueAt: body.due_at }, field: "due_at" };
+  return { spec: { delaySeconds: body.delay_seconds ?? 0 }, field: "delay_seconds" };
+}
+
+/**
+ * zod issues → `{path, message}`; an unknown field becomes one issue per field, at that field's path, and a
+ * missing field says so plainly instead of zod's "expected string, received undefined".
+ */
+export function toIssues(issues: readonly z.core.$ZodIssue[], input?: unknown): ErrorIssue[] {
+  const out: ErrorIssue[] = [];
+  for (const issue of issues) {
+    const base = issue.path.map(String);
+    if (issue.code === "unrecognized_keys") {
+      for (const key of issue.keys) out.push({ path: [...base, key].join("."), message: "unknown field" });
+      continue;
+    }
+    let message = issue.message;
+    if (issue.code === "invalid_type" && valueAt(input, issue.path) === undefined) message = "is required";
+    out.push({ path: base.join("."), message });
+  }
+  return out;
+}
+
+/** Iterative, so the check itself cannot overflow the stack it protects. */
+function exceedsDepth(root: unknown, maxDepth: number): boolean {
+  const stack: [unknown, number][] = [[root, 1]];
+  while (stack.length > 0) {
+    const [value, depth] = stack.pop() as [unknown, number];
+    if (typeof value !== "object" || value === null) continue;
+    if (depth > maxDepth) return true;
+    for (const child of Object.values(value)) stack.push([child, depth + 1]);
+  }
+  return false;
+}
+
+function valueAt(input: unknown, path: readonly PropertyKey[]): unknown {
+  let current = input;
+  for (const key of path) {
+    if (!isPlainObject(current) || typeof key === "symbol" || !Object.hasOwn(current, key)) return undefined;
+    current = current[key as string];
+  }
+  return current;
+}
+
+export function isPlainObject(value: unknown): value is Record<string, unknown> {
+  if (typeof value !== "object" || value === null || Array.isArray(value)) return false;
+  const proto = Object.getPrototypeOf(value);
+  return proto === Object.prototype || proto === null;
+}

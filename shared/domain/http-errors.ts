@@ -1,0 +1,157 @@
+/**
+ * Errors the HTTP API answers with. Every error body has one shape, so clients can branch on `error.code`
+ * without parsing messages:
+ *
+ *   {"error":{"code":"validation_failed","message":"…","issues":[{"path":"due_at","message":"…"}]}}
+ *
+ * Messages of 4xx errors are written for the caller and always shown. A 5xx shows only a message we wrote for
+ * the purpose (`expose`), never an exception's own text: those can carry table names, ARNs or stack frames.
+ */
+
+export type ErrorCode =
+  | "validation_failed"
+  | "unknown_topic"
+  | "invalid_json"
+  | "not_found"
+  | "method_not_allowed"
+  | "conflict"
+  | "idempotency_conflict"
+  | "payload_too_large"
+  | "unsupported_media_type"
+  | "too_many_requests"
+  | "service_unavailable"
+  | "internal_error";
+
+export interface ErrorIssue {
+  /** Dotted path into the request body (`callback.url`), a header name, or "" for the body as a whole. */
+  readonly path: string;
+  readonly message: string;
+}
+
+export interface ErrorBody {
+  readonly error: {
+    readonly code: ErrorCode;
+    readonly message: string;
+    readonly issues?: readonly ErrorIssue[];
+    readonly [extra: string]: unknown;
+  };
+}
+
+export const GENERIC_INTERNAL_MESSAGE = "internal error; the request may be retried";
+
+export interface HttpErrorOptions {
+  readonly issues?: readonly ErrorIssue[];
+  /** Whether `message` may be shown to the caller. Defaults to true below 500 and false from 500 up. */
+  readonly expose?: boolean;
+  /** Extra fields for the error object (e.g. `task_status` on a cancel conflict). Always shown. */
+  readonly details?: Readonly<Record<string, string | number | boolean>>;
+  readonly headers?: Readonly<Record<string, string>>;
+  readonly cause?: unknown;
+}
+
+export class HttpError extends Error {
+  override readonly name = "HttpError";
+  readonly issues: readonly ErrorIssue[] | undefined;
+  readonly expose: boolean;
+  readonly details: Readonly<Record<string, string | number | boolean>> | undefined;
+  readonly headers: Readonly<Record<string, string>> | undefined;
+
+  constructor(
+    readonly status: number,
+    readonly code: ErrorCode,
+    message: string,
+    options: HttpErrorOptions = {},
+  ) {
+    super(message, options.cause === undefined ? undefined : { cause: options.cause });
+    this.issues = options.issues;
+    this.expose = options.expose ?? status < 500;
+    this.details = options.details;
+    this.headers = options.headers;
+  }
+
+  /** The response body; a 5xx that is not exposed gets the generic message whatever was thrown. */
+  toBody(): ErrorBody {
+    const message = this.expose ? this.message : GENERIC_INTERNAL_MESSAGE;
+    return {
+      error: {
+        ...(this.details ?? {}),
+        code: this.code,
+        message,
+        ...(this.issues && this.issues.length > 0 ? { issues: this.issues } : {}),
+      },
+    };
+  }
+}
+
+export function isHttpError(error: unknown): error is HttpError {
+  return error instanceof HttpError;
+}
+
+export function validationFailed(
+  issues: readonly ErrorIssue[],
+  message = "the request is invalid",
+): HttpError {
+  return new HttpError(400, "validation_failed", message, { issues });
+}
+
+export function unknownTopic(topic: string, known: readonly string[]): HttpError {
+  return new HttpError(400, "unknown_topic", `unknown topic "${topic}"`, {
+    issues: [{ path: "topic", message: `must be one of: ${known.join(", ")}` }],
+  });
+}
+
+export function invalidJson(detail: string): HttpError {
+  return new HttpError(400, "invalid_json", "the request body is not valid JSON", {
+    issues: [{ path: "", message: detail }],
+  });
+}
+
+export function notFound(message = "no such task"): HttpError {
+  return new HttpError(404, "not_found", message);
+}
+
+export function methodNotAllowed(allowed: readonly string[]): HttpError {
+  return new HttpError(405, "method_not_allowed", `method not allowed; use ${allowed.join(", ")}`, {
+    headers: { allow: allowed.join(", ") },
+  });
+}
+
+export function conflict(message: string, details?: HttpErrorOptions["details"]): HttpError {
+  return new HttpError(409, "conflict", message, details ? { details } : {});
+}
+
+export function idempotencyConflict(message: string): HttpError {
+  return new HttpError(409, "idempotency_conflict", message, {
+    issues: [{ path: "idempotency_key", message }],
+  });
+}
+
+export function payloadTooLarge(message: string, path = ""): HttpError {
+  return new HttpError(413, "payload_too_large", message, { issues: [{ path, message }] });
+}
+
+export function unsupportedMediaType(received: string | undefined): HttpError {
+  return new HttpError(
+    415,
+    "unsupported_media_type",
+    `content-type must be application/json${received ? `, received "${received.slice(0, 100)}"` : ""}`,
+  );
+}
+
+/** A retryable refusal whose message we wrote ourselves, so it is shown even though it is a 5xx. */
+export function serviceUnavailable(message: string, cause?: unknown): HttpError {
+  return new HttpError(503, "service_unavailable", message, {
+    expose: true,
+    cause,
+    headers: { "retry-after": "1" },
+  });
+}
+
+export function internalError(cause?: unknown): HttpError {
+  return new HttpError(500, "internal_error", GENERIC_INTERNAL_MESSAGE, { cause, expose: false });
+}
+
+/** Anything thrown becomes an HttpError; what is not one already is an internal error (nothing leaks). */
+export function toHttpError(error: unknown): HttpError {
+  return isHttpError(error) ? error : internalError(error);
+}

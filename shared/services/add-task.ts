@@ -1,0 +1,312 @@
+import { createHash } from "node:crypto";
+import { decodeTime } from "ulid";
+import type { TaskScheduler } from "#shared/adapters/task-scheduler.js";
+import type { TaskStore } from "#shared/adapters/task-store.js";
+import type { TimerQueue } from "#shared/adapters/timer-queue.js";
+import { type PunctualConfig, type TopicConfig, topicConfig } from "#shared/config/index.js";
+import { type AddTaskRequest, parseAddTaskRequest } from "#shared/domain/add-task-request.js";
+import { resolveCallback } from "#shared/domain/callback-resolution.js";
+import {
+  idempotencyConflict,
+  internalError,
+  payloadTooLarge,
+  serviceUnavailable,
+  unknownTopic,
+  validationFailed,
+} from "#shared/domain/http-errors.js";
+import {
+  groupValueOf,
+  makeTaskKey,
+  newUlid,
+  parseTaskId,
+  scheduleNameFor,
+  type TaskKey,
+} from "#shared/domain/keys.js";
+import { retentionExpiry, type TaskRecord, type TaskStatus } from "#shared/domain/task.js";
+import { planTimer, requestedDueMs, type TimerPlan } from "#shared/domain/timing.js";
+import { checkCallbackUrl } from "#shared/security/ssrf.js";
+import { rfc3339 } from "./get-task.js";
+
+export interface AddTaskDeps {
+  readonly store: Pick<TaskStore, "putNew" | "get" | "removeScheduled" | "claimIdempotencyKey">;
+  readonly timerQueue: Pick<TimerQueue, "arm">;
+  readonly scheduler: Pick<TaskScheduler, "createTaskSchedule">;
+  readonly config: PunctualConfig;
+  readonly now: () => number;
+  readonly newUlid?: (nowMs: number) => string;
+  /** Told about failures the caller only sees as a 503 (arming, clean-up). */
+  readonly onError?: (message: string, error: unknown, taskId: string) => void;
+}
+
+export interface AddTaskInput {
+  /** The JSON-parsed body. */
+  readonly body: unknown;
+  readonly idempotencyKeyHeader?: string | undefined;
+}
+
+export interface AddTaskResponse {
+  readonly task_id: string;
+  readonly topic: string;
+  readonly status: TaskStatus;
+  readonly due_at: string;
+}
+
+export interface AddTaskResult {
+  /** 201 for a new task; 200 when an idempotency key returned an existing one. */
+  readonly statusCode: 200 | 201;
+  readonly body: AddTaskResponse;
+}
+
+/** A timing_moment above this is almost certainly milliseconds, worth saying so in the error. */
+const LIKELY_MILLISECONDS = 100_000_000_000;
+
+/**
+ * POST /v1/tasks. Order matters: everything that can refuse the request with a 4xx runs before anything is
+ * written, so a refused request leaves nothing behind; then the task is written, then its timer armed. A
+ * task whose timer cannot be armed is removed again and the caller gets a retryable 503: it was never
+ * acknowledged, so nothing is lost, and no unarmed task lingers as `scheduled` forever.
+ */
+export async function addTask(deps: AddTaskDeps, input: AddTaskInput): Promise<AddTaskResult> {
+  const parsed = parseAddTaskRequest(input.body, input.idempotencyKeyHeader);
+  if (!parsed.ok) throw validationFailed(parsed.issues);
+  const request = parsed.value;
+
+  const topic = topicConfig(deps.config, request.topic);
+  if (!topic) throw unknownTopic(request.topic, Object.keys(deps.config.resolvedTopics));
+
+  // The limit is on what is stored and delivered: the content's JSON text, in UTF-8 bytes.
+  const content = JSON.stringify(request.content);
+  const contentBytes = Buffer.byteLength(content, "utf8");
+  if (contentBytes > topic.maxPayloadBytes) {
+    throw payloadTooLarge(
+      `content is ${contentBytes} bytes; topic "${topic.name}" allows at most ${topic.maxPayloadBytes}`,
+      "content",
+    );
+  }
+
+  const nowMs = deps.now();
+  const dueAtMs = dueTime(request, topic, nowMs);
+
+  const deliverBy = request.deliverBy ?? topic.deliverBy;
+  const group = groupValueOf(request.content, deliverBy);
+  if (!group.ok) throw validationFailed([{ path: `content.${deliverBy}`, message: group.error }]);
+
+  const callbackUrl = callbackFor(request, topic, deps.config);
+
+  const ulid = (deps.newUlid ?? newUlid)(nowMs);
+  const key = makeTaskKey(topic.name, group.value, dueAtMs, ulid);
+  const fields: TaskFields = {
+    content,
+    callbackUrl,
+    groupValue: group.value,
+    idempotencyKey: request.idempotencyKey,
+  };
+
+  if (request.idempotencyKey !== undefined) {
+    const requestHash = hashRequest(request);
+    const claim = await deps.store.claimIdempotencyKey({
+      key: request.idempotencyKey,
+      taskId: key.taskId,
+      requestHash,
+      expiresAt: claimExpiry(dueAtMs, topic),
+    });
+    if (claim.status === "existing") {
+      if (claim.requestHash !== requestHash) {
+        throw idempotencyConflict("this idempotency key was already used with a different request");
+      }
+      return replay(deps, claim.taskId, topic, fields);
+    }
+  }
+
+  const task = newRecord(key, nowMs, planTimer(dueAtMs, nowMs, deps.config.timer), fields);
+  if ((await deps.store.putNew(task)) === "created") await armOrRemove(deps, task, nowMs);
+  return { statusCode: 201, body: addResponse(task) };
+}
+
+/** The parts of a task that come from the request rather than from its key. */
+interface TaskFields {
+  readonly content: string;
+  readonly callbackUrl: string;
+  readonly groupValue: string | undefined;
+  readonly idempotencyKey: string | undefined;
+}
+
+/**
+ * A repeat of an idempotent request. The task normally exists: answer with it, and re-arm it if it is still
+ * `scheduled` (the first attempt may have crashed between writing the task and arming it; a second timer
+ * message is harmless, since the relay and FIFO deduplication absorb duplicates, whereas a missing one would
+ * strand the task forever).
+ *
+ * If it does not exist, the first attempt stopped between claiming the key and writing the task (a crash, or
+ * an arming failure that removed it and answered 503). The claim holds the task id, and the id holds the
+ * task's whole key (group, due time, acceptance ULID), so the very same task is created now. A task can
+ * also be missing because it completed and its retention ran out; a task accepted less than a retention
+ * period ago cannot have (TTL never deletes early), which tells the two cases apart.
+ */
+async function replay(
+  deps: AddTaskDeps,
+  taskId: string,
+  topic: TopicConfig,
+  fields: TaskFields,
+): Promise<AddTaskResult> {
+  const nowMs = deps.now();
+  const existing = await deps.store.get(taskId);
+  if (existing) {
+    if (existing.status === "scheduled") {
+      try {
+        await arm(deps, existing.taskId, planTimer(existing.dueAtMs, nowMs, deps.config.timer));
+      } catch (error) {
+        deps.onError?.("re-arming a replayed task failed", error, taskId);
+        throw serviceUnavailable("could not arm the task's timer; retry the request", error);
+      }
+    }
+    return { statusCode: 200, body: addResponse(existing) };
+  }
+
+  const key = parseTaskId(taskId);
+  if (!key) throw internalError(new Error(`idempotency claim holds a malformed task id: ${taskId}`));
+  const acceptedAtMs = decodeTime(key.ulid);
+  if (nowMs - acceptedAtMs >= topic.retentionDays * 86_400_000) {
+    throw idempotencyConflict(
+      "this idempotency key belongs to a task that has completed and expired; use a new key for a new task",
+    );
+  }
+  const task = newRecord(key, acceptedAtMs, planTimer(key.dueAtMs, nowMs, deps.config.timer), fields);
+  if ((await deps.store.putNew(task)) === "created") {
+    await armOrRemove(deps, task, nowMs);
+    return { statusCode: 200, body: addResponse(task) };
+  }
+  // Another replay of the same request recreated it a moment ago.
+  const raced = await deps.store.get(taskId);
+  return { statusCode: 200, body: addResponse(raced ?? task) };
+}
+
+function newRecord(key: TaskKey, acceptedAtMs: number, plan: TimerPlan, fields: TaskFields): TaskRecord {
+  return {
+    pk: key.pk,
+    sk: key.sk,
+    taskId: key.taskId,
+    topic: key.topic,
+    ...(fields.groupValue !== undefined ? { groupValue: fields.groupValue } : {}),
+    status: "scheduled",
+    dueAtMs: key.dueAtMs,
+    acceptedAtMs,
+    content: fields.content,
+    callbackUrl: fields.callbackUrl,
+    timer: plan.kind,
+    ...(plan.kind === "schedule" ? { scheduleName: scheduleNameFor(key.taskId) } : {}),
+    ...(fields.idempotencyKey !== undefined ? { idempotencyKey: fields.idempotencyKey } : {}),
+    attempts: 0,
+  };
+}
+
+async function armOrRemove(deps: AddTaskDeps, task: TaskRecord, nowMs: number): Promise<void> {
+  try {
+    await arm(deps, task.taskId, planTimer(task.dueAtMs, nowMs, deps.config.timer));
+  } catch (error) {
+    deps.onError?.("arming the task's timer failed; removing the task", error, task.taskId);
+    try {
+      await deps.store.removeScheduled(task.taskId);
+    } catch (cleanupError) {
+      // The task stays `scheduled` without a timer; a retry with the same idempotency key re-arms it.
+      deps.onError?.("removing an unarmed task failed", cleanupError, task.taskId);
+    }
+    throw serviceUnavailable(
+      "could not arm the task's timer; the task was not accepted, retry the request",
+      error,
+    );
+  }
+}
+
+async function arm(deps: AddTaskDeps, taskId: string, plan: TimerPlan): Promise<void> {
+  if (plan.kind === "queue") {
+    await deps.timerQueue.arm(taskId, plan.delaySeconds);
+  } else {
+    await deps.scheduler.createTaskSchedule({
+      taskId,
+      name: scheduleNameFor(taskId),
+      expression: plan.expression,
+    });
+  }
+}
+
+/** The due time in epoch ms: a past time means now; further ahead than the topic's maxDelay is refused. */
+function dueTime(request: AddTaskRequest, topic: TopicConfig, nowMs: number): number {
+  const requested = requestedDueMs(request.due, nowMs);
+  const path = request.dueField;
+  if (!Number.isSafeInteger(requested))
+    throw validationFailed([{ path, message: "is not a representable time" }]);
+  if (requested - nowMs > topic.maxDelaySeconds * 1000) {
+    const hint =
+      "timingMoment" in request.due && request.due.timingMoment > LIKELY_MILLISECONDS
+        ? " (timing_moment is in seconds, not milliseconds)"
+        : "";
+    throw validationFailed([
+      {
+        path,
+        message: `is more than ${topic.maxDelaySeconds} s ahead, the topic's maxDelay${hint}`,
+      },
+    ]);
+  }
+  return Math.max(requested, nowMs);
+}
+
+function callbackFor(request: AddTaskRequest, topic: TopicConfig, config: PunctualConfig): string {
+  const resolved = resolveCallback({
+    callbackUrl: request.callbackUrl,
+    content: request.content,
+    services: config.services,
+    defaultCallbackUrl: topic.defaultCallbackUrl,
+  });
+  if (!resolved.ok) throw validationFailed([resolved.issue]);
+  const checked = checkCallbackUrl(resolved.url, topic);
+  if (!checked.ok) {
+    const message =
+      resolved.source === "topic-default"
+        ? `the topic's default callback is refused: ${checked.reason}`
+        : checked.reason;
+    throw validationFailed([{ path: resolved.path, message }]);
+  }
+  return checked.url.href;
+}
+
+/**
+ * The claim must outlive the task, so a repeat is recognised for as long as GET can show the task: due time,
+ * plus the longest the deliveries can take, plus the retention period, plus a day of slack for slow queues.
+ */
+function claimExpiry(dueAtMs: number, topic: TopicConfig): number {
+  const deliveryWindowMs =
+    topic.maxAttempts * (topic.backoff.maxSeconds + topic.callbackTimeoutSeconds) * 1000;
+  return retentionExpiry(dueAtMs + deliveryWindowMs + 86_400_000, topic.retentionDays);
+}
+
+/**
+ * SHA-256 of the request as the caller meant it: the due time as given (`delay_seconds: 60` is the same
+ * request a minute later), the content as an object (its string and object spellings are one request), keys
+ * in sorted order (JSON object order carries no meaning).
+ */
+export function hashRequest(request: AddTaskRequest): string {
+  const normalised = {
+    topic: request.topic,
+    due: request.due,
+    content: request.content,
+    deliver_by: request.deliverBy ?? null,
+    callback: request.callbackUrl ?? null,
+  };
+  return createHash("sha256").update(canonicalJson(normalised)).digest("hex");
+}
+
+export function canonicalJson(value: unknown): string {
+  if (Array.isArray(value)) return `[${value.map(canonicalJson).join(",")}]`;
+  if (value !== null && typeof value === "object") {
+    const entries = Object.entries(value as Record<string, unknown>)
+      .filter(([, v]) => v !== undefined)
+      .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+    return `{${entries.map(([k, v]) => `${JSON.stringify(k)}:${canonicalJson(v)}`).join(",")}}`;
+  }
+  return JSON.stringify(value) ?? "null";
+}
+
+function addResponse(task: TaskRecord): AddTaskResponse {
+  return { task_id: task.taskId, topic: task.topic, status: task.status, due_at: rfc3339(task.dueAtMs) };
+}

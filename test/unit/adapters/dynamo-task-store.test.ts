@@ -1,0 +1,275 @@
+import type { AddressInfo } from "node:net";
+import { CreateTableCommand, DynamoDBClient } from "@aws-sdk/client-dynamodb";
+import dynalite from "dynalite";
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
+import { DynamoTaskStore } from "#shared/adapters/dynamo-task-store.js";
+import type { TaskStore } from "#shared/adapters/task-store.js";
+import { makeTaskKey, newUlid } from "#shared/domain/keys.js";
+import type { TaskRecord } from "#shared/domain/task.js";
+import { MemoryTaskStore } from "../../support/memory-task-store.js";
+
+const NOW = Date.UTC(2026, 10, 23, 12, 0, 0);
+let server: ReturnType<typeof dynalite>;
+let client: DynamoDBClient;
+let tableCount = 0;
+let clockSeconds = NOW / 1000;
+
+beforeAll(async () => {
+  server = dynalite({ createTableMs: 0 });
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  const { port } = server.address() as AddressInfo;
+  client = new DynamoDBClient({
+    endpoint: `http://127.0.0.1:${port}`,
+    region: "us-east-1",
+    credentials: { accessKeyId: "test", secretAccessKey: "test" },
+  });
+});
+
+afterAll(async () => {
+  client?.destroy();
+  await new Promise<void>((resolve) => server.close(() => resolve()));
+});
+
+/** A fresh table per test keeps tests independent without restarting the server. */
+async function newStore(): Promise<DynamoTaskStore> {
+  const tableName = `tasks-${++tableCount}`;
+  await client.send(
+    new CreateTableCommand({
+      TableName: tableName,
+      AttributeDefinitions: [
+        { AttributeName: "pk", AttributeType: "S" },
+        { AttributeName: "sk", AttributeType: "S" },
+      ],
+      KeySchema: [
+        { AttributeName: "pk", KeyType: "HASH" },
+        { AttributeName: "sk", KeyType: "RANGE" },
+      ],
+      BillingMode: "PAY_PER_REQUEST",
+    }),
+  );
+  return new DynamoTaskStore({ client, tableName, nowSeconds: () => clockSeconds });
+}
+
+function task(overrides: Partial<TaskRecord> & { group?: string; dueAtMs?: number } = {}): TaskRecord {
+  const dueAtMs = overrides.dueAtMs ?? NOW + 60_000;
+  const key = makeTaskKey("demo", overrides.group ?? "o-1", dueAtMs, newUlid(NOW));
+  const { group: _group, ...rest } = overrides;
+  return {
+    pk: key.pk,
+    sk: key.sk,
+    taskId: key.taskId,
+    topic: "demo",
+    groupValue: overrides.group ?? "o-1",
+    status: "scheduled",
+    dueAtMs,
+    acceptedAtMs: NOW,
+    content: '{"order_id":"o-1"}',
+    callbackUrl: "https://hooks.example.com/n",
+    timer: "queue",
+    attempts: 0,
+    ...rest,
+  };
+}
+
+describe("DynamoTaskStore against dynalite", () => {
+  let store: DynamoTaskStore;
+  beforeEach(async () => {
+    store = await newStore();
+    clockSeconds = NOW / 1000;
+  });
+
+  it("putNew creates once, then reports exists; get reads it back whole", async () => {
+    const t = task({ idempotencyKey: "k" });
+    expect(await store.putNew(t)).toBe("created");
+    expect(await store.putNew({ ...t, content: "{}" })).toBe("exists");
+    expect(await store.get(t.taskId)).toEqual(t);
+  });
+
+  it("get: undefined for malformed and for missing ids", async () => {
+    expect(await store.get("nope")).toBeUndefined();
+    expect(await store.get(task().taskId)).toBeUndefined();
+  });
+
+  it("removeScheduled removes only a scheduled task", async () => {
+    const a = task();
+    const b = task();
+    await store.putNew(a);
+    await store.putNew(b);
+    await store.markQueued(b.taskId, NOW);
+    await store.removeScheduled(a.taskId);
+    await store.removeScheduled(b.taskId);
+    await store.removeScheduled(task().taskId); // missing: no error
+    expect(await store.get(a.taskId)).toBeUndefined();
+    expect((await store.get(b.taskId))?.status).toBe("queued");
+  });
+
+  it("idempotency: the first claim wins; later ones see its task and hash", async () => {
+    const claim = { key: "k-1", taskId: "demo._.x.y", requestHash: "h1", expiresAt: NOW / 1000 + 3600 };
+    expect(await store.claimIdempotencyKey(claim)).toEqual({ status: "claimed" });
+    expect(await store.claimIdempotencyKey({ ...claim, taskId: "other", requestHash: "h2" })).toEqual({
+      status: "existing",
+      taskId: "demo._.x.y",
+      requestHash: "h1",
+    });
+    expect(await store.claimIdempotencyKey({ ...claim, key: "k-2" })).toEqual({ status: "claimed" });
+  });
+
+  it("idempotency: a claim past its TTL but not yet deleted counts as absent", async () => {
+    const claim = { key: "k-old", taskId: "t1", requestHash: "h1", expiresAt: NOW / 1000 + 10 };
+    await store.claimIdempotencyKey(claim);
+    clockSeconds = NOW / 1000 + 11;
+    const renewed = { ...claim, taskId: "t2", requestHash: "h2", expiresAt: NOW / 1000 + 3600 };
+    expect(await store.claimIdempotencyKey(renewed)).toEqual({ status: "claimed" });
+    expect(await store.claimIdempotencyKey({ ...claim, taskId: "t3" })).toMatchObject({
+      status: "existing",
+      taskId: "t2",
+    });
+  });
+
+  it("cancel: scheduled → cancelled returns the new item; otherwise conflict or not-found", async () => {
+    const a = task();
+    const b = task();
+    await store.putNew(a);
+    await store.putNew(b);
+    const cancelled = await store.cancel(a.taskId, NOW + 5, 123);
+    expect(cancelled).toEqual({
+      outcome: "cancelled",
+      task: { ...a, status: "cancelled", cancelledAtMs: NOW + 5, expiresAt: 123 },
+    });
+    expect(await store.cancel(a.taskId, NOW + 6, 124)).toMatchObject({
+      outcome: "conflict",
+      task: { status: "cancelled", cancelledAtMs: NOW + 5 },
+    });
+    await store.markQueued(b.taskId, NOW);
+    expect(await store.cancel(b.taskId, NOW, 1)).toMatchObject({
+      outcome: "conflict",
+      task: { status: "queued" },
+    });
+    expect(await store.cancel(task().taskId, NOW, 1)).toEqual({ outcome: "not-found" });
+    expect(await store.cancel("bad", NOW, 1)).toEqual({ outcome: "not-found" });
+  });
+
+  it("markQueued: only from scheduled", async () => {
+    const a = task();
+    await store.putNew(a);
+    expect(await store.markQueued(a.taskId, NOW + 1)).toBe(true);
+    expect(await store.markQueued(a.taskId, NOW + 2)).toBe(false);
+    expect(await store.get(a.taskId)).toMatchObject({ status: "queued", queuedAtMs: NOW + 1 });
+    expect(await store.markQueued(task().taskId, NOW)).toBe(false);
+  });
+
+  it("startAttempt: from scheduled, queued or delivering, counting attempts; never from terminal states", async () => {
+    const a = task();
+    await store.putNew(a);
+    expect(await store.startAttempt(a.taskId, NOW + 1)).toMatchObject({
+      status: "delivering",
+      attempts: 1,
+      lastAttemptAtMs: NOW + 1,
+    });
+    expect(await store.startAttempt(a.taskId, NOW + 2)).toMatchObject({
+      attempts: 2,
+      lastAttemptAtMs: NOW + 2,
+    });
+
+    const q = task();
+    await store.putNew(q);
+    await store.markQueued(q.taskId, NOW);
+    expect(await store.startAttempt(q.taskId, NOW)).toMatchObject({
+      status: "delivering",
+      attempts: 1,
+      queuedAtMs: NOW,
+    });
+
+    const c = task();
+    await store.putNew(c);
+    await store.cancel(c.taskId, NOW, 1);
+    expect(await store.startAttempt(c.taskId, NOW)).toBeUndefined();
+    expect(await store.startAttempt(task().taskId, NOW)).toBeUndefined();
+  });
+
+  it("markDelivered, recordAttemptFailure, markFailed: only while delivering", async () => {
+    const a = task();
+    await store.putNew(a);
+    await store.markDelivered(a.taskId, { atMs: NOW, latenessMs: 1, deliveryLatencyMs: 2, expiresAt: 3 });
+    await store.recordAttemptFailure(a.taskId, { error: "x", atMs: NOW });
+    await store.markFailed(a.taskId, { error: "x", atMs: NOW, expiresAt: 3 });
+    expect(await store.get(a.taskId)).toEqual(a); // nothing applied to a scheduled task
+
+    await store.startAttempt(a.taskId, NOW);
+    await store.recordAttemptFailure(a.taskId, { error: "HTTP 502", atMs: NOW + 1 });
+    expect(await store.get(a.taskId)).toMatchObject({ status: "delivering", lastError: "HTTP 502" });
+    await store.markDelivered(a.taskId, {
+      atMs: NOW + 9,
+      latenessMs: 40,
+      deliveryLatencyMs: 20,
+      expiresAt: 99,
+    });
+    expect(await store.get(a.taskId)).toMatchObject({
+      status: "delivered",
+      deliveredAtMs: NOW + 9,
+      latenessMs: 40,
+      deliveryLatencyMs: 20,
+      expiresAt: 99,
+    });
+    await store.markFailed(a.taskId, { error: "late", atMs: NOW + 10, expiresAt: 100 });
+    expect((await store.get(a.taskId))?.status).toBe("delivered");
+
+    const b = task();
+    await store.putNew(b);
+    await store.startAttempt(b.taskId, NOW);
+    await store.markFailed(b.taskId, { error: "HTTP 500", atMs: NOW + 3, expiresAt: 77 });
+    expect(await store.get(b.taskId)).toMatchObject({
+      status: "failed",
+      lastError: "HTTP 500",
+      failedAtMs: NOW + 3,
+      expiresAt: 77,
+    });
+    await store.markDelivered(b.taskId, { atMs: NOW, latenessMs: 0, deliveryLatencyMs: 0, expiresAt: 1 });
+    expect((await store.get(b.taskId))?.status).toBe("failed");
+  });
+
+  it("lists a group's scheduled tasks in [from, to] by due time, then acceptance", async () => {
+    const dues = [NOW + 3_000, NOW + 1_000, NOW + 2_000, NOW + 2_000, NOW + 5_000, NOW - 1_000];
+    const tasks = dues.map((dueAtMs) => task({ dueAtMs }));
+    tasks.push(task({ group: "o-2", dueAtMs: NOW + 1_000 }));
+    for (const t of tasks) await store.putNew(t);
+    await store.markQueued((tasks[0] as TaskRecord).taskId, NOW);
+
+    const listed = await store.listScheduledInGroup((tasks[0] as TaskRecord).pk, NOW, NOW + 3_000);
+    // tasks[2] and tasks[3] share a due time: acceptance (ULID) order, i.e. insertion order here.
+    expect(listed.map((t) => t.taskId)).toEqual([tasks[1], tasks[2], tasks[3]].map((t) => t?.taskId));
+    expect(
+      await store.listScheduledInGroup((tasks[0] as TaskRecord).pk, NOW + 2_000, NOW + 2_000),
+    ).toHaveLength(2);
+    expect(await store.listScheduledInGroup("demo#nothing", 0, NOW * 2)).toEqual([]);
+  });
+
+  it("pages through a group larger than one 1 MB query page", async () => {
+    const big = "x".repeat(12_000);
+    const tasks = Array.from({ length: 100 }, (_, i) =>
+      task({ group: "big", dueAtMs: NOW + i, content: big }),
+    );
+    await Promise.all(tasks.map((t) => store.putNew(t)));
+    const listed = await store.listScheduledInGroup((tasks[0] as TaskRecord).pk, NOW, NOW + 1_000);
+    expect(listed.map((t) => t.taskId)).toEqual(tasks.map((t) => t.taskId));
+  });
+
+  it("behaves like MemoryTaskStore over a mixed sequence of operations", async () => {
+    const memory = new MemoryTaskStore();
+    const script = async (s: TaskStore, t: TaskRecord[]) => {
+      const out: unknown[] = [];
+      for (const x of t) out.push(await s.putNew(x));
+      out.push(await s.markQueued(t[0]?.taskId ?? "", NOW));
+      out.push((await s.startAttempt(t[0]?.taskId ?? "", NOW + 1))?.attempts);
+      out.push((await s.cancel(t[0]?.taskId ?? "", NOW, 1)).outcome);
+      out.push((await s.cancel(t[1]?.taskId ?? "", NOW, 1)).outcome);
+      out.push((await s.startAttempt(t[1]?.taskId ?? "", NOW))?.status);
+      await s.removeScheduled(t[2]?.taskId ?? "");
+      out.push((await s.listScheduledInGroup(t[3]?.pk ?? "", 0, NOW * 2)).map((x) => x.taskId));
+      out.push(await s.get(t[0]?.taskId ?? ""));
+      return out;
+    };
+    const tasks = [task(), task(), task(), task({ dueAtMs: NOW + 5 })];
+    expect(await script(store, tasks)).toEqual(await script(memory, tasks));
+  });
+});

@@ -1,0 +1,103 @@
+import {
+  ConflictException,
+  CreateScheduleCommand,
+  DeleteScheduleCommand,
+  ResourceNotFoundException,
+  type SchedulerClient,
+} from "@aws-sdk/client-scheduler";
+import { describe, expect, it } from "vitest";
+import { EventBridgeTaskScheduler } from "#shared/adapters/task-scheduler.js";
+import { scheduleNameFor } from "#shared/domain/keys.js";
+
+/** The client seam: records commands and answers with whatever the test scripts (no SDK mocking library). */
+function fakeClient(answer: (command: unknown) => unknown) {
+  const sent: unknown[] = [];
+  const client = {
+    send: async (command: unknown) => {
+      sent.push(command);
+      const result = answer(command);
+      if (result instanceof Error) throw result;
+      return result;
+    },
+  } as unknown as SchedulerClient;
+  return { client, sent };
+}
+
+const settings = {
+  groupName: "punctual-dev",
+  targetArn: "arn:aws:sqs:eu-west-1:123456789012:punctual-dev-timer",
+  roleArn: "arn:aws:iam::123456789012:role/punctual-dev-scheduler",
+  deadLetterArn: "arn:aws:sqs:eu-west-1:123456789012:punctual-dev-schedule-dlq",
+  retry: { maximumRetryAttempts: 185, maximumEventAgeSeconds: 86_400 },
+};
+
+describe("EventBridgeTaskScheduler", () => {
+  it("creates a one-time schedule targeting the timer queue with the task message", async () => {
+    const { client, sent } = fakeClient(() => ({}));
+    await new EventBridgeTaskScheduler(client, settings).createTaskSchedule({
+      taskId: "demo._.abc.01JD",
+      expression: "at(2026-12-01T10:00:00)",
+    });
+    expect(sent).toHaveLength(1);
+    expect(sent[0]).toBeInstanceOf(CreateScheduleCommand);
+    expect((sent[0] as CreateScheduleCommand).input).toEqual({
+      Name: scheduleNameFor("demo._.abc.01JD"),
+      GroupName: "punctual-dev",
+      ScheduleExpression: "at(2026-12-01T10:00:00)",
+      ScheduleExpressionTimezone: "UTC",
+      FlexibleTimeWindow: { Mode: "OFF" },
+      ActionAfterCompletion: "DELETE",
+      State: "ENABLED",
+      Target: {
+        Arn: settings.targetArn,
+        RoleArn: settings.roleArn,
+        Input: '{"v":1,"taskId":"demo._.abc.01JD"}',
+        RetryPolicy: { MaximumRetryAttempts: 185, MaximumEventAgeInSeconds: 86_400 },
+        DeadLetterConfig: { Arn: settings.deadLetterArn },
+      },
+    });
+  });
+
+  it("treats an existing schedule as created (a retry after a lost response)", async () => {
+    const { client } = fakeClient(
+      () => new ConflictException({ message: "exists", Message: "exists", $metadata: {} }),
+    );
+    await expect(
+      new EventBridgeTaskScheduler(client, settings).createTaskSchedule({
+        taskId: "t",
+        expression: "at(2026-12-01T10:00:00)",
+      }),
+    ).resolves.toBeUndefined();
+  });
+
+  it("propagates other create errors", async () => {
+    const { client } = fakeClient(() =>
+      Object.assign(new Error("slow down"), { name: "ThrottlingException" }),
+    );
+    await expect(
+      new EventBridgeTaskScheduler(client, settings).createTaskSchedule({
+        taskId: "t",
+        expression: "at(2026-12-01T10:00:00)",
+      }),
+    ).rejects.toThrow("slow down");
+  });
+
+  it("deletes by name in the group; a missing schedule is already deleted", async () => {
+    const ok = fakeClient(() => ({}));
+    await new EventBridgeTaskScheduler(ok.client, settings).deleteTaskSchedule("t-abc");
+    expect(ok.sent[0]).toBeInstanceOf(DeleteScheduleCommand);
+    expect((ok.sent[0] as DeleteScheduleCommand).input).toEqual({ Name: "t-abc", GroupName: "punctual-dev" });
+
+    const gone = fakeClient(
+      () => new ResourceNotFoundException({ message: "gone", Message: "gone", $metadata: {} }),
+    );
+    await expect(
+      new EventBridgeTaskScheduler(gone.client, settings).deleteTaskSchedule("t-abc"),
+    ).resolves.toBeUndefined();
+
+    const down = fakeClient(() => new Error("boom"));
+    await expect(
+      new EventBridgeTaskScheduler(down.client, settings).deleteTaskSchedule("t-abc"),
+    ).rejects.toThrow("boom");
+  });
+});

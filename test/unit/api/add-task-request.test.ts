@@ -1,0 +1,129 @@
+import { describe, expect, it } from "vitest";
+import { parseAddTaskRequest } from "#shared/domain/add-task-request.js";
+
+const base = { topic: "demo", delay_seconds: 10, content: { order_id: "o-1" } };
+
+function issuesOf(body: unknown, header?: string) {
+  const result = parseAddTaskRequest(body, header);
+  if (result.ok) throw new Error("expected a refusal");
+  return result.issues;
+}
+
+describe("parseAddTaskRequest", () => {
+  it("accepts the three timing forms and normalises them", () => {
+    const a = parseAddTaskRequest({ ...base });
+    expect(a).toMatchObject({ ok: true, value: { due: { delaySeconds: 10 }, dueField: "delay_seconds" } });
+    const b = parseAddTaskRequest({ topic: "demo", timing_moment: 1_790_000_000.5, content: {} });
+    expect(b).toMatchObject({ ok: true, value: { due: { timingMoment: 1_790_000_000.5 } } });
+    const c = parseAddTaskRequest({ topic: "demo", due_at: "2026-12-01T10:00:00+05:30", content: {} });
+    expect(c).toMatchObject({ ok: true, value: { due: { dueAt: "2026-12-01T10:00:00+05:30" } } });
+  });
+
+  it("parses a string content holding a JSON object (seed style)", () => {
+    const r = parseAddTaskRequest({ ...base, content: '{"order_id":"o-1","n":2}' });
+    expect(r).toMatchObject({ ok: true, value: { content: { order_id: "o-1", n: 2 } } });
+  });
+
+  it.each([
+    ["a non-object body", [1, 2], ""],
+    ["a null body", null, ""],
+    ["a missing topic", { delay_seconds: 1, content: {} }, "topic"],
+    ["a numeric topic", { ...base, topic: 7 }, "topic"],
+    ["a missing content", { topic: "demo", delay_seconds: 1 }, "content"],
+    ["an array content", { ...base, content: [1] }, "content"],
+    ["a numeric content", { ...base, content: 5 }, "content"],
+    ["a string content that is not JSON", { ...base, content: "{nope" }, "content"],
+    ["a string content holding an array", { ...base, content: "[1]" }, "content"],
+    ["a string content holding null", { ...base, content: "null" }, "content"],
+    ["no timing at all", { topic: "demo", content: {} }, ""],
+    ["a negative delay", { ...base, delay_seconds: -1 }, "delay_seconds"],
+    ["a string delay", { ...base, delay_seconds: "10" }, "delay_seconds"],
+    ["a negative timing_moment", { topic: "demo", timing_moment: -5, content: {} }, "timing_moment"],
+    ["a due_at without zone", { topic: "demo", due_at: "2026-12-01T10:00:00", content: {} }, "due_at"],
+    ["a due_at on 30 February", { topic: "demo", due_at: "2026-02-30T10:00:00Z", content: {} }, "due_at"],
+    ["a due_at as a number", { topic: "demo", due_at: 1_790_000_000, content: {} }, "due_at"],
+    ["an unknown top-level field", { ...base, priority: 1 }, "priority"],
+    [
+      "an unknown callback field",
+      { ...base, callback: { url: "https://a.example", secret: "x" } },
+      "callback.secret",
+    ],
+    ["a callback without url", { ...base, callback: {} }, "callback.url"],
+    ["a relative callback url", { ...base, callback: { url: "/hook" } }, "callback.url"],
+    ["an empty deliver_by", { ...base, deliver_by: "" }, "deliver_by"],
+    ["an empty idempotency key", { ...base, idempotency_key: "" }, "idempotency_key"],
+    ["a 256-char idempotency key", { ...base, idempotency_key: "k".repeat(256) }, "idempotency_key"],
+    ["an idempotency key with a newline", { ...base, idempotency_key: "a\nb" }, "idempotency_key"],
+    ["an idempotency key with a leading space", { ...base, idempotency_key: " a" }, "idempotency_key"],
+  ])("refuses %s with an issue at '%s'", (_name, body, path) => {
+    expect(issuesOf(body).map((i) => i.path)).toContain(path);
+  });
+
+  it("refuses content nested deeper than 64 levels (stringify would overflow the stack)", () => {
+    const deep = (n: number) => JSON.parse(`${'{"a":'.repeat(n)}1${"}".repeat(n)}`);
+    expect(parseAddTaskRequest({ ...base, content: deep(64) }).ok).toBe(true);
+    expect(issuesOf({ ...base, content: deep(65) })).toEqual([expect.objectContaining({ path: "content" })]);
+    const brackets = JSON.parse(`{"a":${"[".repeat(300_000)}${"]".repeat(300_000)}}`);
+    expect(issuesOf({ ...base, content: brackets })).toEqual([expect.objectContaining({ path: "content" })]);
+  });
+
+  it("says 'is required' for a missing field instead of zod's type message", () => {
+    expect(issuesOf({ delay_seconds: 1, content: {} })).toContainEqual({
+      path: "topic",
+      message: "is required",
+    });
+    expect(issuesOf({ topic: "demo", delay_seconds: 1 })).toContainEqual({
+      path: "content",
+      message: "is required",
+    });
+  });
+
+  it("refuses two timing fields, naming the extra one", () => {
+    const issues = issuesOf({ ...base, timing_moment: 1_790_000_000 });
+    expect(issues).toHaveLength(1);
+    expect(issues[0]?.path).toBe("delay_seconds");
+  });
+
+  it("reports every unknown field", () => {
+    const paths = issuesOf({ ...base, a: 1, b: 2 }).map((i) => i.path);
+    expect(paths).toEqual(expect.arrayContaining(["a", "b"]));
+  });
+
+  it("accepts a 255-char key and inner spaces", () => {
+    expect(parseAddTaskRequest({ ...base, idempotency_key: "k".repeat(255) }).ok).toBe(true);
+    expect(parseAddTaskRequest({ ...base, idempotency_key: "order 42" }).ok).toBe(true);
+  });
+
+  it("takes the key from the header, or from both when they agree", () => {
+    expect(parseAddTaskRequest(base, "hdr-1")).toMatchObject({
+      ok: true,
+      value: { idempotencyKey: "hdr-1" },
+    });
+    expect(parseAddTaskRequest({ ...base, idempotency_key: "k" }, "k")).toMatchObject({
+      ok: true,
+      value: { idempotencyKey: "k" },
+    });
+  });
+
+  it("refuses a header and a body key that differ", () => {
+    expect(issuesOf({ ...base, idempotency_key: "a" }, "b")).toEqual([
+      expect.objectContaining({ path: "idempotency_key" }),
+    ]);
+  });
+
+  it("refuses a malformed header key under the header's name", () => {
+    expect(issuesOf(base, "x".repeat(300))).toEqual([expect.objectContaining({ path: "Idempotency-Key" })]);
+  });
+
+  it("keeps deliver_by and callback", () => {
+    const r = parseAddTaskRequest({
+      ...base,
+      deliver_by: "user",
+      callback: { url: "https://h.example.com/x" },
+    });
+    expect(r).toMatchObject({
+      ok: true,
+      value: { deliverBy: "user", callbackUrl: "https://h.example.com/x" },
+    });
+  });
+});

@@ -1,0 +1,345 @@
+import { describe, expect, it } from "vitest";
+import { HttpError } from "#shared/domain/http-errors.js";
+import { groupPartitionKey, parseTaskId, scheduleNameFor } from "#shared/domain/keys.js";
+import { addTask, canonicalJson } from "#shared/services/add-task.js";
+import { fixture, NOW } from "./fakes.js";
+
+const CALLBACK = { url: "https://hooks.example.com/notify" };
+const body = (extra: Record<string, unknown> = {}) => ({
+  topic: "demo",
+  delay_seconds: 10,
+  content: { order_id: "o-1", amount: 5 },
+  callback: CALLBACK,
+  ...extra,
+});
+
+async function refusal(promise: Promise<unknown>): Promise<HttpError> {
+  const error = await promise.then(
+    () => undefined,
+    (e: unknown) => e,
+  );
+  if (!(error instanceof HttpError)) throw new Error(`expected an HttpError, got ${String(error)}`);
+  return error;
+}
+
+describe("addTask: timing", () => {
+  it("arms a near task on the timer queue with the delay rounded down", async () => {
+    const f = fixture();
+    const result = await addTask(f.deps, { body: body({ delay_seconds: 10.7 }) });
+    expect(result.statusCode).toBe(201);
+    expect(result.body).toEqual({
+      task_id: expect.stringMatching(/^demo\./),
+      topic: "demo",
+      status: "scheduled",
+      due_at: new Date(NOW + 10_700).toISOString(),
+    });
+    expect(f.timerQueue.armed).toEqual([{ taskId: result.body.task_id, delaySeconds: 10 }]);
+    expect(f.scheduler.created).toEqual([]);
+    const task = await f.store.get(result.body.task_id);
+    expect(task).toMatchObject({
+      status: "scheduled",
+      timer: "queue",
+      dueAtMs: NOW + 10_700,
+      acceptedAtMs: NOW,
+      attempts: 0,
+      groupValue: "o-1",
+      content: JSON.stringify({ order_id: "o-1", amount: 5 }),
+      callbackUrl: "https://hooks.example.com/notify",
+    });
+    expect(task?.scheduleName).toBeUndefined();
+  });
+
+  it("uses the queue up to the horizon inclusive", async () => {
+    const f = fixture();
+    await addTask(f.deps, { body: body({ delay_seconds: 300 }) });
+    expect(f.timerQueue.armed[0]?.delaySeconds).toBe(300);
+  });
+
+  it("creates a schedule lead seconds ahead for a far task", async () => {
+    const f = fixture();
+    const result = await addTask(f.deps, { body: body({ delay_seconds: 3600 }) });
+    const taskId = result.body.task_id;
+    expect(f.timerQueue.armed).toEqual([]);
+    expect(f.scheduler.created).toEqual([
+      {
+        taskId,
+        name: scheduleNameFor(taskId),
+        expression: `at(${new Date(NOW + 3_480_000).toISOString().slice(0, 19)})`,
+      },
+    ]);
+    expect(await f.store.get(taskId)).toMatchObject({
+      timer: "schedule",
+      scheduleName: scheduleNameFor(taskId),
+    });
+  });
+
+  it("treats a past due time as now", async () => {
+    const f = fixture();
+    const result = await addTask(f.deps, { body: body({ delay_seconds: undefined, timing_moment: 1_000 }) });
+    expect(result.body.due_at).toBe(new Date(NOW).toISOString());
+    expect(f.timerQueue.armed[0]?.delaySeconds).toBe(0);
+  });
+
+  it("honours due_at with an offset", async () => {
+    const f = fixture();
+    const result = await addTask(f.deps, {
+      body: body({ delay_seconds: undefined, due_at: "2026-11-23T13:00:30.250+01:00" }),
+    });
+    expect(result.body.due_at).toBe("2026-11-23T12:00:30.250Z");
+    expect(f.timerQueue.armed[0]?.delaySeconds).toBe(30);
+  });
+
+  it("accepts exactly maxDelay and refuses one second more", async () => {
+    const f = fixture();
+    await expect(
+      addTask(f.deps, { body: body({ topic: "small", delay_seconds: 3600 }) }),
+    ).resolves.toBeDefined();
+    const error = await refusal(addTask(f.deps, { body: body({ topic: "small", delay_seconds: 3601 }) }));
+    expect(error.status).toBe(400);
+    expect(error.code).toBe("validation_failed");
+    expect(error.issues?.[0]?.path).toBe("delay_seconds");
+  });
+
+  it("hints at milliseconds when timing_moment looks like them", async () => {
+    const f = fixture();
+    const error = await refusal(
+      addTask(f.deps, { body: body({ delay_seconds: undefined, timing_moment: NOW + 60_000 }) }),
+    );
+    expect(error.issues?.[0]).toMatchObject({
+      path: "timing_moment",
+      message: expect.stringContaining("milliseconds"),
+    });
+  });
+});
+
+describe("addTask: refusals write nothing", () => {
+  it("answers 400 validation_failed for a bad body", async () => {
+    const f = fixture();
+    const error = await refusal(addTask(f.deps, { body: { topic: "demo" } }));
+    expect(error).toMatchObject({ status: 400, code: "validation_failed" });
+    expect(f.store.tasks.size).toBe(0);
+  });
+
+  it("answers 400 unknown_topic", async () => {
+    const f = fixture();
+    for (const topic of ["nope", "constructor", "__proto__"]) {
+      const error = await refusal(addTask(f.deps, { body: body({ topic }) }));
+      expect(error).toMatchObject({ status: 400, code: "unknown_topic" });
+    }
+  });
+
+  it("measures the content in UTF-8 bytes against the topic limit (413)", async () => {
+    const f = fixture();
+    // {"v":"…"} is 8 bytes of framing; the limit is 100.
+    await expect(
+      addTask(f.deps, { body: body({ topic: "small", content: { v: "a".repeat(92) } }) }),
+    ).resolves.toBeDefined();
+    const error = await refusal(
+      addTask(f.deps, { body: body({ topic: "small", content: { v: "é".repeat(47) } }) }),
+    );
+    expect(error).toMatchObject({ status: 413, code: "payload_too_large" });
+    expect(error.issues?.[0]?.path).toBe("content");
+    expect(f.store.tasks.size).toBe(1);
+  });
+
+  it("refuses a group field that is an object", async () => {
+    const f = fixture();
+    const error = await refusal(addTask(f.deps, { body: body({ content: { order_id: { a: 1 } } }) }));
+    expect(error.issues?.[0]?.path).toBe("content.order_id");
+  });
+
+  it("refuses a private callback (SSRF) at the field that named it", async () => {
+    const f = fixture();
+    const error = await refusal(
+      addTask(f.deps, { body: body({ callback: { url: "https://169.254.169.254/" } }) }),
+    );
+    expect(error).toMatchObject({ status: 400, code: "validation_failed" });
+    expect(error.issues?.[0]?.path).toBe("callback.url");
+    const viaService = await refusal(
+      addTask(f.deps, {
+        body: body({ callback: undefined, content: { sn: "billing", url: "../../admin" } }),
+      }),
+    );
+    expect(viaService.issues?.[0]?.path).toBe("content.url");
+    expect(f.store.tasks.size).toBe(0);
+  });
+
+  it("refuses a task with no callback", async () => {
+    const f = fixture();
+    const error = await refusal(addTask(f.deps, { body: body({ callback: undefined }) }));
+    expect(error.issues?.[0]?.path).toBe("callback");
+  });
+
+  it("applies the topic's own allow-list", async () => {
+    const f = fixture();
+    await expect(
+      addTask(f.deps, { body: body({ topic: "strict", callback: { url: "https://hooks.example.com/x" } }) }),
+    ).resolves.toBeDefined();
+    const error = await refusal(
+      addTask(f.deps, { body: body({ topic: "strict", callback: { url: "https://other.example.com/x" } }) }),
+    );
+    expect(error.issues?.[0]?.message).toContain("not in the topic's allowed callback hosts");
+  });
+});
+
+describe("addTask: groups and callbacks", () => {
+  it("puts equal deliverBy values in one partition and others apart", async () => {
+    const f = fixture();
+    const a = await addTask(f.deps, { body: body() });
+    const b = await addTask(f.deps, { body: body({ delay_seconds: 5 }) });
+    const c = await addTask(f.deps, { body: body({ content: { order_id: "o-2" } }) });
+    const [ka, kb, kc] = [a, b, c].map((r) => parseTaskId(r.body.task_id));
+    expect(ka?.pk).toBe(kb?.pk);
+    expect(ka?.pk).not.toBe(kc?.pk);
+  });
+
+  it("lets deliver_by override the topic's field, and makes a task without it its own group", async () => {
+    const f = fixture();
+    const r = await addTask(f.deps, { body: body({ deliver_by: "user", content: { user: 42 } }) });
+    expect(await f.store.get(r.body.task_id)).toMatchObject({ groupValue: "42" });
+    const alone = await addTask(f.deps, { body: body({ content: { x: 1 } }) });
+    const key = parseTaskId(alone.body.task_id);
+    expect(key?.pk).toBe(groupPartitionKey("demo", undefined, key?.ulid ?? ""));
+  });
+
+  it("resolves seed-style service callbacks and topic defaults", async () => {
+    const f = fixture();
+    const s = await addTask(f.deps, {
+      body: body({ callback: undefined, content: { sn: "billing", url: "/paid" } }),
+    });
+    expect((await f.store.get(s.body.task_id))?.callbackUrl).toBe("https://billing.example.com/api/v1/paid");
+    const d = await addTask(f.deps, { body: body({ topic: "fallback", callback: undefined }) });
+    expect((await f.store.get(d.body.task_id))?.callbackUrl).toBe("https://default.example.com/hook");
+  });
+});
+
+describe("addTask: arming failures", () => {
+  it("removes the task and answers 503 when the timer queue fails", async () => {
+    const f = fixture();
+    f.timerQueue.failNext = 1;
+    const errors: string[] = [];
+    const error = await refusal(addTask({ ...f.deps, onError: (m) => errors.push(m) }, { body: body() }));
+    expect(error).toMatchObject({ status: 503, code: "service_unavailable", expose: true });
+    expect(JSON.stringify(error.toBody())).not.toContain("arn:aws");
+    expect(f.store.tasks.size).toBe(0);
+    expect(errors).toHaveLength(1);
+  });
+
+  it("removes the task and answers 503 when the scheduler fails", async () => {
+    const f = fixture();
+    f.scheduler.failCreate = true;
+    const error = await refusal(addTask(f.deps, { body: body({ delay_seconds: 7200 }) }));
+    expect(error.status).toBe(503);
+    expect(f.store.tasks.size).toBe(0);
+  });
+});
+
+describe("addTask: idempotency", () => {
+  it("returns the same task with 200 for the same body, and re-arms it while scheduled", async () => {
+    const f = fixture();
+    const first = await addTask(f.deps, { body: body({ idempotency_key: "k-1" }) });
+    f.clock.now += 2_000;
+    const again = await addTask(f.deps, { body: body({ idempotency_key: "k-1" }) });
+    expect(first.statusCode).toBe(201);
+    expect(again).toEqual({ statusCode: 200, body: first.body });
+    expect(f.store.tasks.size).toBe(1);
+    // The original due time stands (delay_seconds counts from the first request); the re-arm aims at it.
+    expect(f.timerQueue.armed.map((a) => a.delaySeconds)).toEqual([10, 8]);
+  });
+
+  it("treats the header key like the body key", async () => {
+    const f = fixture();
+    const first = await addTask(f.deps, { body: body(), idempotencyKeyHeader: "h-1" });
+    const again = await addTask(f.deps, { body: body({ idempotency_key: "h-1" }) });
+    expect(again.body.task_id).toBe(first.body.task_id);
+  });
+
+  it("treats a string content and the same object as one request", async () => {
+    const f = fixture();
+    const first = await addTask(f.deps, {
+      body: body({ idempotency_key: "k", content: { b: 1, a: [1, { d: 2, c: 3 }] } }),
+    });
+    const again = await addTask(f.deps, {
+      body: body({ idempotency_key: "k", content: '{"a":[1,{"c":3,"d":2}],"b":1}' }),
+    });
+    expect(again.body.task_id).toBe(first.body.task_id);
+  });
+
+  it("answers 409 idempotency_conflict for the same key with a different body", async () => {
+    const f = fixture();
+    await addTask(f.deps, { body: body({ idempotency_key: "k-2" }) });
+    for (const changed of [
+      body({ idempotency_key: "k-2", delay_seconds: 11 }),
+      body({ idempotency_key: "k-2", content: { order_id: "o-1", amount: 6 } }),
+      body({ idempotency_key: "k-2", callback: { url: "https://hooks.example.com/other" } }),
+      body({ idempotency_key: "k-2", deliver_by: "amount" }),
+    ]) {
+      const error = await refusal(addTask(f.deps, { body: changed }));
+      expect(error).toMatchObject({ status: 409, code: "idempotency_conflict" });
+    }
+    expect(f.store.tasks.size).toBe(1);
+  });
+
+  it("does not re-arm a task that has moved on", async () => {
+    const f = fixture();
+    const first = await addTask(f.deps, { body: body({ idempotency_key: "k-3" }) });
+    await f.store.markQueued(first.body.task_id, NOW + 10_000);
+    const again = await addTask(f.deps, { body: body({ idempotency_key: "k-3" }) });
+    expect(again.body.status).toBe("queued");
+    expect(f.timerQueue.armed).toHaveLength(1);
+  });
+
+  it("recreates the very same task when an earlier attempt failed after claiming the key", async () => {
+    const f = fixture();
+    f.timerQueue.failNext = 1;
+    const failed = await refusal(addTask(f.deps, { body: body({ idempotency_key: "k-4" }) }));
+    expect(failed.status).toBe(503);
+    expect(f.store.tasks.size).toBe(0);
+    const claimedTaskId = f.store.idempotency.get("k-4")?.taskId ?? "";
+
+    f.clock.now += 3_000;
+    const retry = await addTask(f.deps, { body: body({ idempotency_key: "k-4" }) });
+    expect(retry.statusCode).toBe(200);
+    expect(retry.body.task_id).toBe(claimedTaskId);
+    expect(retry.body.due_at).toBe(new Date(NOW + 10_000).toISOString());
+    expect(await f.store.get(claimedTaskId)).toMatchObject({
+      status: "scheduled",
+      acceptedAtMs: NOW,
+      dueAtMs: NOW + 10_000,
+    });
+    expect(f.timerQueue.armed).toEqual([{ taskId: claimedTaskId, delaySeconds: 7 }]);
+  });
+
+  it("recreates the task after a crash between the claim and the task write", async () => {
+    const f = fixture();
+    const first = await addTask(f.deps, { body: body({ idempotency_key: "k-5", delay_seconds: 3600 }) });
+    f.store.tasks.delete(first.body.task_id); // as if the put had never happened
+    const retry = await addTask(f.deps, { body: body({ idempotency_key: "k-5", delay_seconds: 3600 }) });
+    expect(retry.body.task_id).toBe(first.body.task_id);
+    expect(await f.store.get(first.body.task_id)).toMatchObject({ timer: "schedule" });
+    expect(f.scheduler.created).toHaveLength(2);
+  });
+
+  it("refuses to resurrect a task whose retention may have run out", async () => {
+    const f = fixture();
+    const first = await addTask(f.deps, { body: body({ idempotency_key: "k-6" }) });
+    f.store.tasks.delete(first.body.task_id);
+    f.clock.now += 3 * 86_400_000; // the topic's retention
+    const error = await refusal(addTask(f.deps, { body: body({ idempotency_key: "k-6" }) }));
+    expect(error).toMatchObject({ status: 409, code: "idempotency_conflict" });
+    expect(f.store.tasks.size).toBe(0);
+  });
+
+  it("gives the claim an expiry beyond the task's life", async () => {
+    const f = fixture();
+    await addTask(f.deps, { body: body({ idempotency_key: "k-7" }) });
+    const claim = f.store.idempotency.get("k-7");
+    expect(claim?.expiresAt).toBeGreaterThan(NOW / 1000 + 3 * 86_400);
+  });
+});
+
+describe("canonicalJson", () => {
+  it("sorts keys at every depth and keeps array order", () => {
+    expect(canonicalJson({ b: [2, { y: 1, x: 2 }], a: null })).toBe('{"a":null,"b":[2,{"x":2,"y":1}]}');
+  });
+});

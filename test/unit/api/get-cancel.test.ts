@@ -1,0 +1,154 @@
+import { describe, expect, it } from "vitest";
+import { HttpError } from "#shared/domain/http-errors.js";
+import { makeTaskKey } from "#shared/domain/keys.js";
+import { addTask } from "#shared/services/add-task.js";
+import { cancelTask } from "#shared/services/cancel-task.js";
+import { getTask, taskView } from "#shared/services/get-task.js";
+import { fixture, NOW } from "./fakes.js";
+
+const body = (delay: number) => ({
+  topic: "demo",
+  delay_seconds: delay,
+  content: { order_id: "o-9" },
+  callback: { url: "https://hooks.example.com/n" },
+});
+
+async function refusal(promise: Promise<unknown>): Promise<HttpError> {
+  const error = await promise.then(
+    () => undefined,
+    (e: unknown) => e,
+  );
+  if (!(error instanceof HttpError)) throw new Error(`expected an HttpError, got ${String(error)}`);
+  return error;
+}
+
+describe("getTask", () => {
+  it("returns the public view in snake_case with RFC 3339 times, omitting absent fields", async () => {
+    const f = fixture();
+    const { body: added } = await addTask(f.deps, { body: body(30) });
+    expect(await getTask(f.deps, added.task_id)).toEqual({
+      task_id: added.task_id,
+      topic: "demo",
+      status: "scheduled",
+      due_at: new Date(NOW + 30_000).toISOString(),
+      accepted_at: new Date(NOW).toISOString(),
+      attempts: 0,
+      callback_url: "https://hooks.example.com/n",
+      group: "o-9",
+    });
+  });
+
+  it("shows delivery progress once there is some", async () => {
+    const f = fixture();
+    const { body: added } = await addTask(f.deps, { body: body(0) });
+    await f.store.markQueued(added.task_id, NOW + 5);
+    await f.store.startAttempt(added.task_id, NOW + 10);
+    await f.store.recordAttemptFailure(added.task_id, { error: "HTTP 500", atMs: NOW + 20 });
+    await f.store.startAttempt(added.task_id, NOW + 1_000);
+    await f.store.markDelivered(added.task_id, {
+      atMs: NOW + 1_050,
+      latenessMs: 1_000,
+      deliveryLatencyMs: 50,
+      expiresAt: 1,
+    });
+    expect(await getTask(f.deps, added.task_id)).toMatchObject({
+      status: "delivered",
+      attempts: 2,
+      last_error: "HTTP 500",
+      queued_at: new Date(NOW + 5).toISOString(),
+      last_attempt_at: new Date(NOW + 1_000).toISOString(),
+      delivered_at: new Date(NOW + 1_050).toISOString(),
+      lateness_ms: 1_000,
+      delivery_latency_ms: 50,
+    });
+  });
+
+  it("answers 404 for a malformed id and for a missing task", async () => {
+    const f = fixture();
+    for (const id of [undefined, "", "nope", "demo.x.y.z", "../../etc"]) {
+      expect(await refusal(getTask(f.deps, id))).toMatchObject({ status: 404, code: "not_found" });
+    }
+    const ghost = makeTaskKey("demo", "o-1", NOW, "01JD3ZZZZZZZZZZZZZZZZZZZZZ").taskId;
+    expect(await refusal(getTask(f.deps, ghost))).toMatchObject({ status: 404 });
+  });
+});
+
+describe("cancelTask", () => {
+  it("cancels a queue-path task without touching the scheduler", async () => {
+    const f = fixture();
+    const { body: added } = await addTask(f.deps, { body: body(60) });
+    f.clock.now += 1_000;
+    const view = await cancelTask(f.deps, added.task_id);
+    expect(view).toMatchObject({ status: "cancelled", cancelled_at: new Date(NOW + 1_000).toISOString() });
+    expect(f.scheduler.deleted).toEqual([]);
+    const stored = await f.store.get(added.task_id);
+    expect(stored?.expiresAt).toBe(Math.ceil((NOW + 1_000) / 1000 + 3 * 86_400));
+  });
+
+  it("deletes the schedule of a schedule-path task", async () => {
+    const f = fixture();
+    const { body: added } = await addTask(f.deps, { body: body(86_400) });
+    const scheduleName = (await f.store.get(added.task_id))?.scheduleName;
+    await cancelTask(f.deps, added.task_id);
+    expect(f.scheduler.deleted).toEqual([scheduleName]);
+  });
+
+  it("still answers 200 when deleting the schedule fails (the relay drops cancelled tasks)", async () => {
+    const f = fixture();
+    const { body: added } = await addTask(f.deps, { body: body(86_400) });
+    f.scheduler.failDelete = true;
+    const failures: string[] = [];
+    const view = await cancelTask(
+      { ...f.deps, onScheduleDeleteError: (_e, name) => failures.push(name) },
+      added.task_id,
+    );
+    expect(view.status).toBe("cancelled");
+    expect(failures).toHaveLength(1);
+  });
+
+  it("answers 409 with the current status once the task is queued", async () => {
+    const f = fixture();
+    const { body: added } = await addTask(f.deps, { body: body(0) });
+    await f.store.markQueued(added.task_id, NOW);
+    const error = await refusal(cancelTask(f.deps, added.task_id));
+    expect(error).toMatchObject({ status: 409, code: "conflict" });
+    expect(error.toBody().error).toMatchObject({ code: "conflict", task_status: "queued" });
+    expect((await f.store.get(added.task_id))?.status).toBe("queued");
+  });
+
+  it("is idempotent: cancelling a cancelled task answers 200 again", async () => {
+    const f = fixture();
+    const { body: added } = await addTask(f.deps, { body: body(60) });
+    const first = await cancelTask(f.deps, added.task_id);
+    const again = await cancelTask(f.deps, added.task_id);
+    expect(again).toEqual(first);
+  });
+
+  it("answers 404 for malformed and unknown ids", async () => {
+    const f = fixture();
+    expect(await refusal(cancelTask(f.deps, "bad id"))).toMatchObject({ status: 404 });
+    const ghost = makeTaskKey("demo", undefined, NOW, "01JD3ZZZZZZZZZZZZZZZZZZZZZ").taskId;
+    expect(await refusal(cancelTask(f.deps, ghost))).toMatchObject({ status: 404 });
+  });
+
+  it("uses the system retention for a topic no longer configured", async () => {
+    const f = fixture();
+    const key = makeTaskKey("gone", undefined, NOW + 60_000, "01JD3ZZZZZZZZZZZZZZZZZZZZZ");
+    await f.store.putNew({
+      pk: key.pk,
+      sk: key.sk,
+      taskId: key.taskId,
+      topic: "gone",
+      status: "scheduled",
+      dueAtMs: key.dueAtMs,
+      acceptedAtMs: NOW,
+      content: "{}",
+      callbackUrl: "https://hooks.example.com/",
+      timer: "queue",
+      attempts: 0,
+    });
+    const view = await cancelTask(f.deps, key.taskId);
+    expect(view.status).toBe("cancelled");
+    expect(taskView((await f.store.get(key.taskId)) as never).status).toBe("cancelled");
+  });
+});

@@ -1,0 +1,381 @@
+import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2, Context } from "aws-lambda";
+import { afterEach, beforeAll, describe, expect, it, vi } from "vitest";
+import type { TaskStore } from "#shared/adapters/task-store.js";
+import { fixture, silentLogger } from "./fakes.js";
+
+const ENV_VARS = {
+  PUNCTUAL_ENV: "local",
+  TABLE_NAME: "punctual-local-tasks",
+  TIMER_QUEUE_URL: "http://127.0.0.1:4566/000000000000/timer",
+  TIMER_QUEUE_ARN: "arn:aws:sqs:us-east-1:000000000000:timer",
+  SCHEDULE_GROUP_NAME: "punctual-local",
+  SCHEDULER_ROLE_ARN: "arn:aws:iam::000000000000:role/scheduler",
+  SCHEDULE_DLQ_ARN: "arn:aws:sqs:us-east-1:000000000000:schedule-dlq",
+  AWS_REGION: "us-east-1",
+  POWERTOOLS_LOG_LEVEL: "SILENT",
+};
+
+type Modules = {
+  add: typeof import("#functions/add-task.js");
+  get: typeof import("#functions/get-task.js");
+  cancel: typeof import("#functions/cancel-task.js");
+};
+let fns: Modules;
+
+function stubEnv(vars: Record<string, string | undefined>) {
+  // An empty value is what requireEnv treats as missing.
+  for (const [name, value] of Object.entries(vars)) vi.stubEnv(name, value ?? "");
+}
+
+beforeAll(async () => {
+  stubEnv(ENV_VARS);
+  fns = {
+    add: await import("#functions/add-task.js"),
+    get: await import("#functions/get-task.js"),
+    cancel: await import("#functions/cancel-task.js"),
+  };
+  vi.unstubAllEnvs();
+});
+
+afterEach(() => vi.unstubAllEnvs());
+
+const context = {
+  functionName: "punctual-test",
+  awsRequestId: "req-1",
+  getRemainingTimeInMillis: () => 10_000,
+} as unknown as Context;
+
+function event(
+  method: string,
+  path: string,
+  options: { headers?: Record<string, string>; body?: string; base64?: boolean; id?: string } = {},
+): APIGatewayProxyEventV2 {
+  return {
+    version: "2.0",
+    routeKey: `${method} ${path}`,
+    rawPath: path,
+    rawQueryString: "",
+    headers: options.headers ?? {},
+    ...(options.id !== undefined ? { pathParameters: { id: options.id } } : {}),
+    requestContext: {
+      accountId: "000000000000",
+      apiId: "local",
+      domainName: "localhost",
+      domainPrefix: "local",
+      http: { method, path, protocol: "HTTP/1.1", sourceIp: "127.0.0.1", userAgent: "vitest" },
+      requestId: "r-1",
+      routeKey: `${method} ${path}`,
+      stage: "$default",
+      time: new Date().toISOString(),
+      timeEpoch: Date.now(),
+    },
+    ...(options.body !== undefined ? { body: options.body } : {}),
+    isBase64Encoded: options.base64 ?? false,
+  };
+}
+
+const JSON_HEADERS = { "Content-Type": "application/json" };
+const validBody = {
+  topic: "demo",
+  delay_seconds: 5,
+  content: { order_id: "o-1" },
+  callback: { url: "https://hooks.example.com/n" },
+};
+
+function setup(overrides: { store?: TaskStore } = {}) {
+  const f = fixture(Date.now());
+  const logger = silentLogger();
+  const deps = { ...f.deps, ...(overrides.store ? { store: overrides.store } : {}), logger };
+  return {
+    f,
+    logger,
+    add: fns.add.createHandler(deps),
+    get: fns.get.createHandler(deps),
+    cancel: fns.cancel.createHandler(deps),
+  };
+}
+
+function parse(result: APIGatewayProxyStructuredResultV2) {
+  expect(result.headers?.["content-type"]).toBe("application/json");
+  return JSON.parse(result.body ?? "") as {
+    task_id: string;
+    error?: Record<string, unknown>;
+    [field: string]: unknown;
+  };
+}
+
+describe("POST /v1/tasks", () => {
+  it("creates a task: 201, JSON, Location", async () => {
+    const { add, f } = setup();
+    const result = await add(
+      event("POST", "/v1/tasks", { headers: JSON_HEADERS, body: JSON.stringify(validBody) }),
+      context,
+    );
+    expect(result.statusCode).toBe(201);
+    const body = parse(result);
+    expect(body).toMatchObject({ topic: "demo", status: "scheduled" });
+    expect(result.headers?.location).toBe(`/v1/tasks/${encodeURIComponent(body.task_id)}`);
+    expect(f.timerQueue.armed).toHaveLength(1);
+  });
+
+  it.each(["application/json; charset=utf-8", "Application/JSON", 'application/json;charset="UTF-8"'])(
+    "accepts content-type %s",
+    async (contentType) => {
+      const { add } = setup();
+      const result = await add(
+        event("POST", "/v1/tasks", {
+          headers: { "CONTENT-TYPE": contentType },
+          body: JSON.stringify(validBody),
+        }),
+        context,
+      );
+      expect(result.statusCode).toBe(201);
+    },
+  );
+
+  it.each([
+    ["text/plain"],
+    ["application/x-www-form-urlencoded"],
+    ["application/json; charset=latin1"],
+    ["application/jsonp"],
+    [undefined],
+  ])("answers 415 for content-type %s", async (contentType) => {
+    const { add, f } = setup();
+    const headers: Record<string, string> = contentType ? { "content-type": contentType } : {};
+    const result = await add(
+      event("POST", "/v1/tasks", { headers, body: JSON.stringify(validBody) }),
+      context,
+    );
+    expect(result.statusCode).toBe(415);
+    expect(parse(result).error).toMatchObject({ code: "unsupported_media_type" });
+    expect(f.store.tasks.size).toBe(0);
+  });
+
+  it.each([["{"], ['{"topic": "demo",}'], ["nul"], ["   "], [""]])(
+    "answers 400 invalid_json for %j",
+    async (raw) => {
+      const { add } = setup();
+      const result = await add(event("POST", "/v1/tasks", { headers: JSON_HEADERS, body: raw }), context);
+      expect(result.statusCode).toBe(400);
+      const body = parse(result);
+      expect(body.error).toMatchObject({ code: "invalid_json", message: expect.any(String) });
+      expect(body.error?.issues).toEqual([{ path: "", message: expect.any(String) }]);
+    },
+  );
+
+  it("answers 400 invalid_json for a missing body", async () => {
+    const { add } = setup();
+    const result = await add(event("POST", "/v1/tasks", { headers: JSON_HEADERS }), context);
+    expect(parse(result).error).toMatchObject({ code: "invalid_json" });
+  });
+
+  it("refuses a body above the hard cap with 413 before parsing it", async () => {
+    const { add } = setup();
+    const huge = `{"topic":"demo","content":"${"x".repeat(1024 * 1024)}"`; // not even valid JSON
+    const result = await add(event("POST", "/v1/tasks", { headers: JSON_HEADERS, body: huge }), context);
+    expect(result.statusCode).toBe(413);
+    expect(parse(result).error).toMatchObject({ code: "payload_too_large" });
+  });
+
+  it.each([
+    [
+      "content",
+      `{"topic":"demo","delay_seconds":1,"content":{"a":${"[".repeat(200_000)}${"]".repeat(200_000)}}}`,
+    ],
+    [
+      "an unknown field",
+      `{"topic":"demo","delay_seconds":1,"content":{},"x":${"[".repeat(200_000)}${"]".repeat(200_000)}}`,
+    ],
+    ["the root", `${"[".repeat(200_000)}${"]".repeat(200_000)}`],
+  ])("answers 400, not 500, for absurdly deep nesting in %s", async (_where, raw) => {
+    const { add } = setup();
+    const result = await add(event("POST", "/v1/tasks", { headers: JSON_HEADERS, body: raw }), context);
+    expect(result.statusCode).toBe(400);
+    expect(parse(result).error).toMatchObject({ code: "validation_failed" });
+  });
+
+  it("accepts a base64-encoded body", async () => {
+    const { add } = setup();
+    const body = Buffer.from(JSON.stringify(validBody)).toString("base64");
+    const result = await add(
+      event("POST", "/v1/tasks", { headers: JSON_HEADERS, body, base64: true }),
+      context,
+    );
+    expect(result.statusCode).toBe(201);
+  });
+
+  it("answers 400 validation_failed with issue paths", async () => {
+    const { add } = setup();
+    const result = await add(
+      event("POST", "/v1/tasks", { headers: JSON_HEADERS, body: JSON.stringify({ ...validBody, extra: 1 }) }),
+      context,
+    );
+    expect(result.statusCode).toBe(400);
+    expect(parse(result)).toEqual({
+      error: {
+        code: "validation_failed",
+        message: expect.any(String),
+        issues: [{ path: "extra", message: "unknown field" }],
+      },
+    });
+  });
+
+  it("answers 400 unknown_topic and 400 for a refused callback", async () => {
+    const { add } = setup();
+    const unknown = await add(
+      event("POST", "/v1/tasks", {
+        headers: JSON_HEADERS,
+        body: JSON.stringify({ ...validBody, topic: "zzz" }),
+      }),
+      context,
+    );
+    expect(parse(unknown).error).toMatchObject({ code: "unknown_topic" });
+    const ssrf = await add(
+      event("POST", "/v1/tasks", {
+        headers: JSON_HEADERS,
+        body: JSON.stringify({ ...validBody, callback: { url: "http://169.254.169.254/latest" } }),
+      }),
+      context,
+    );
+    expect(ssrf.statusCode).toBe(400);
+    expect(parse(ssrf).error?.issues).toEqual([{ path: "callback.url", message: expect.any(String) }]);
+  });
+
+  it("honours the Idempotency-Key header whatever its case", async () => {
+    const { add } = setup();
+    const send = (key: string, b: unknown) =>
+      add(
+        event("POST", "/v1/tasks", {
+          headers: { ...JSON_HEADERS, "Idempotency-Key": key },
+          body: JSON.stringify(b),
+        }),
+        context,
+      );
+    const first = await send("abc", validBody);
+    const again = await send("abc", validBody);
+    const different = await send("abc", { ...validBody, delay_seconds: 6 });
+    expect([first.statusCode, again.statusCode, different.statusCode]).toEqual([201, 200, 409]);
+    expect(parse(again).task_id).toBe(parse(first).task_id);
+    expect(parse(different).error).toMatchObject({ code: "idempotency_conflict" });
+  });
+
+  it("answers 503 with Retry-After when the timer cannot be armed", async () => {
+    const { add, f } = setup();
+    f.timerQueue.failNext = 1;
+    const result = await add(
+      event("POST", "/v1/tasks", { headers: JSON_HEADERS, body: JSON.stringify(validBody) }),
+      context,
+    );
+    expect(result.statusCode).toBe(503);
+    expect(result.headers?.["retry-after"]).toBe("1");
+    expect(parse(result).error).toMatchObject({ code: "service_unavailable" });
+    expect(result.body).not.toContain("arn:aws");
+  });
+
+  it("turns an unexpected error into a generic 500: logged, never shown", async () => {
+    const f = fixture();
+    const secret = "table punctual-prod-tasks in arn:aws:dynamodb:eu-west-1:123456789012";
+    const broken = Object.assign(Object.create(f.store), {
+      claimIdempotencyKey: async () => {
+        throw new Error(secret);
+      },
+      putNew: async () => {
+        throw new TypeError(secret);
+      },
+    }) as TaskStore;
+    const { add, logger } = setup({ store: broken });
+    const errors = vi.spyOn(logger, "error");
+    const result = await add(
+      event("POST", "/v1/tasks", { headers: JSON_HEADERS, body: JSON.stringify(validBody) }),
+      context,
+    );
+    expect(result.statusCode).toBe(500);
+    expect(parse(result)).toEqual({ error: { code: "internal_error", message: expect.any(String) } });
+    expect(result.body).not.toContain(secret);
+    expect(result.body).not.toMatch(/\bat .*\.ts:\d+|TypeError|stack/);
+    expect(errors).toHaveBeenCalledWith(
+      "request failed: internal_error",
+      expect.objectContaining({ message: secret }),
+    );
+  });
+
+  it("answers 405 with Allow for another method", async () => {
+    const { add } = setup();
+    const result = await add(event("PUT", "/v1/tasks", { headers: JSON_HEADERS, body: "{}" }), context);
+    expect(result.statusCode).toBe(405);
+    expect(result.headers?.allow).toBe("POST");
+    expect(parse(result).error).toMatchObject({ code: "method_not_allowed" });
+  });
+});
+
+describe("GET /v1/tasks/{id}", () => {
+  it("returns the task, 404 for unknown or malformed ids, 404 without an id, 405 for POST", async () => {
+    const { add, get } = setup();
+    const created = parse(
+      await add(
+        event("POST", "/v1/tasks", { headers: JSON_HEADERS, body: JSON.stringify(validBody) }),
+        context,
+      ),
+    );
+    const found = await get(event("GET", "/v1/tasks/x", { id: created.task_id }), context);
+    expect(found.statusCode).toBe(200);
+    expect(parse(found)).toMatchObject({ task_id: created.task_id, status: "scheduled", attempts: 0 });
+
+    for (const id of ["nope", `${created.task_id}x`]) {
+      const missing = await get(event("GET", "/v1/tasks/x", { id }), context);
+      expect(missing.statusCode).toBe(404);
+      expect(parse(missing).error).toMatchObject({ code: "not_found" });
+    }
+    expect((await get(event("GET", "/v1/tasks/"), context)).statusCode).toBe(404);
+    expect((await get(event("POST", "/v1/tasks/x", { id: created.task_id }), context)).statusCode).toBe(405);
+  });
+});
+
+describe("DELETE /v1/tasks/{id}", () => {
+  it("cancels (200), repeats (200), refuses once queued (409), 404 for unknown", async () => {
+    const { add, cancel, f } = setup();
+    const create = async () =>
+      parse(
+        await add(
+          event("POST", "/v1/tasks", { headers: JSON_HEADERS, body: JSON.stringify(validBody) }),
+          context,
+        ),
+      );
+    const a = await create();
+    const first = await cancel(event("DELETE", "/v1/tasks/x", { id: a.task_id }), context);
+    expect(first.statusCode).toBe(200);
+    expect(parse(first)).toMatchObject({ status: "cancelled" });
+    expect((await cancel(event("DELETE", "/v1/tasks/x", { id: a.task_id }), context)).statusCode).toBe(200);
+
+    const b = await create();
+    await f.store.markQueued(b.task_id, Date.now());
+    const conflict = await cancel(event("DELETE", "/v1/tasks/x", { id: b.task_id }), context);
+    expect(conflict.statusCode).toBe(409);
+    expect(parse(conflict).error).toMatchObject({ code: "conflict", task_status: "queued" });
+
+    expect((await cancel(event("DELETE", "/v1/tasks/x", { id: "zzz" }), context)).statusCode).toBe(404);
+  });
+});
+
+describe("cold start", () => {
+  it("fails fast, naming every missing variable", async () => {
+    vi.resetModules();
+    stubEnv({ ...ENV_VARS, TABLE_NAME: undefined, SCHEDULER_ROLE_ARN: undefined });
+    await expect(import("#functions/add-task.js")).rejects.toThrow(
+      "missing environment variables: TABLE_NAME, SCHEDULER_ROLE_ARN",
+    );
+  });
+
+  it("fails fast on an unknown environment", async () => {
+    vi.resetModules();
+    stubEnv({ ...ENV_VARS, PUNCTUAL_ENV: "nowhere" });
+    await expect(import("#functions/get-task.js")).rejects.toThrow(/unknown environment/);
+  });
+
+  it("needs only its own variables", async () => {
+    vi.resetModules();
+    stubEnv({ PUNCTUAL_ENV: "local", TABLE_NAME: "t", SCHEDULE_GROUP_NAME: "g", AWS_REGION: "us-east-1" });
+    await expect(import("#functions/cancel-task.js")).resolves.toHaveProperty("handler");
+    await expect(import("#functions/get-task.js")).resolves.toHaveProperty("handler");
+  });
+});

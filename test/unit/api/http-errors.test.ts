@@ -1,0 +1,47 @@
+import { describe, expect, it } from "vitest";
+import {
+  conflict,
+  GENERIC_INTERNAL_MESSAGE,
+  HttpError,
+  internalError,
+  serviceUnavailable,
+  toHttpError,
+  validationFailed,
+} from "#shared/domain/http-errors.js";
+
+describe("HttpError bodies", () => {
+  it("shows 4xx messages and issues", () => {
+    expect(validationFailed([{ path: "topic", message: "is required" }]).toBody()).toEqual({
+      error: {
+        code: "validation_failed",
+        message: "the request is invalid",
+        issues: [{ path: "topic", message: "is required" }],
+      },
+    });
+  });
+
+  it("omits an empty issue list", () => {
+    expect(conflict("busy").toBody()).toEqual({ error: { code: "conflict", message: "busy" } });
+  });
+
+  it("never shows a 5xx message unless we wrote it for the client", () => {
+    const leaky = new HttpError(500, "internal_error", "password=hunter2");
+    expect(leaky.toBody().error.message).toBe(GENERIC_INTERNAL_MESSAGE);
+    expect(serviceUnavailable("retry later").toBody().error.message).toBe("retry later");
+    expect(internalError(new Error("db down")).toBody().error.message).toBe(GENERIC_INTERNAL_MESSAGE);
+  });
+
+  it("turns anything else into an unexposed 500", () => {
+    const error = toHttpError(new Error("ECONNREFUSED 10.0.0.5:8000"));
+    expect(error).toMatchObject({ status: 500, code: "internal_error", expose: false });
+    expect(JSON.stringify(error.toBody())).not.toContain("10.0.0.5");
+    expect(toHttpError("a string")).toMatchObject({ status: 500 });
+  });
+
+  it("does not let details override the code or message", () => {
+    const error = new HttpError(409, "conflict", "m", {
+      details: { code: "x", message: "y", task_status: "queued" },
+    });
+    expect(error.toBody()).toEqual({ error: { code: "conflict", message: "m", task_status: "queued" } });
+  });
+});
