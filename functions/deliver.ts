@@ -1,0 +1,107 @@
+import { Logger } from "@aws-lambda-powertools/logger";
+import { injectLambdaContext } from "@aws-lambda-powertools/logger/middleware";
+import { Metrics } from "@aws-lambda-powertools/metrics";
+import { logMetrics } from "@aws-lambda-powertools/metrics/middleware";
+import { DynamoDBClient } from "@aws-sdk/client-dynamodb";
+import { SQSClient } from "@aws-sdk/client-sqs";
+import middy from "@middy/core";
+import type { SQSBatchResponse, SQSEvent } from "aws-lambda";
+import { type CallbackClient, createCallbackClient } from "#shared/adapters/callback-client.js";
+import { DynamoTaskStore } from "#shared/adapters/dynamo-task-store.js";
+import { SqsTopicQueue } from "#shared/adapters/topic-queue.js";
+import { ConfigError, loadEnvironmentConfig, type TopicConfig, topicConfig } from "#shared/config/index.js";
+import { METRICS_NAMESPACE, serviceName } from "#shared/domain/metrics.js";
+import { ENV, MissingEnvironmentError, parseJsonEnv, requireEnv } from "#shared/runtime/env.js";
+import { signingSecretLoader } from "#shared/security/signing.js";
+import { checkCallbackUrl, resolvedAddressAllowed } from "#shared/security/ssrf.js";
+import {
+  type DeliverBinding,
+  type DeliverDeps,
+  deliverBatch,
+  PowertoolsDeliveryMetrics,
+} from "#shared/services/deliver.js";
+
+/**
+ * Topic FIFO queue → signed HTTP callbacks. One function per topic in AWS; the handler serves every queue listed
+ * in DELIVER_TOPICS (picked by the record's eventSourceARN). Module scope runs once per cold start.
+ */
+const env = requireEnv([ENV.environment, ENV.tableName, ENV.deliverTopics]);
+const config = loadEnvironmentConfig(env.PUNCTUAL_ENV);
+const bindings = parseDeliverTopics(env.DELIVER_TOPICS);
+// Throws at cold start when neither PUNCTUAL_SIGNING_SECRET nor SIGNING_SECRET_ARN is set.
+const loadSigner = signingSecretLoader();
+// Start fetching the secret during init (it overlaps the rest of the cold start); a failure is retried on use.
+loadSigner().catch(() => undefined);
+
+const service = process.env.POWERTOOLS_SERVICE_NAME || serviceName(config.name);
+const logger = new Logger({
+  serviceName: service,
+  logLevel: (process.env.POWERTOOLS_LOG_LEVEL || config.logLevel) as "INFO",
+});
+const metrics = new Metrics({ namespace: METRICS_NAMESPACE, serviceName: service, logger });
+
+/** One keep-alive client per topic: the SSRF policy at connect time depends on the topic's allow-list. */
+const callbackClients = new Map<string, CallbackClient>();
+function callbackClientFor(topic: TopicConfig): CallbackClient {
+  let client = callbackClients.get(topic.name);
+  if (!client) {
+    const inner = createCallbackClient({
+      policy: { isAllowed: (host, ip) => resolvedAddressAllowed(host, ip, topic) },
+      allowPlainHttp: topic.allowHttpCallbacks,
+      userAgent: "Punctual-Webhooks",
+    });
+    // The URL was checked when the task was accepted; check it again against today's allow-list.
+    client = {
+      post: async (request) => {
+        const check = checkCallbackUrl(request.url, topic);
+        if (!check.ok) return { ok: false, error: `blocked: ${check.reason}`, durationMs: 0 };
+        return inner.post(request);
+      },
+      close: () => inner.close(),
+    };
+    callbackClients.set(topic.name, client);
+  }
+  return client;
+}
+
+export function createDeliverHandler(deps: DeliverDeps, log: Logger = logger, emf: Metrics = metrics) {
+  return middy<SQSEvent, SQSBatchResponse>()
+    .use(injectLambdaContext(log))
+    .use(logMetrics(emf))
+    .handler((event, context) => deliverBatch(deps, event, context));
+}
+
+export const handler = createDeliverHandler({
+  store: new DynamoTaskStore({ client: new DynamoDBClient({}), tableName: env.TABLE_NAME }),
+  topicQueue: new SqsTopicQueue(new SQSClient({})),
+  bindingFor: (arn) => bindings.get(arn),
+  callbackClientFor,
+  signer: loadSigner,
+  metrics: new PowertoolsDeliveryMetrics(metrics),
+  logger,
+});
+
+function parseDeliverTopics(raw: string): Map<string, DeliverBinding> {
+  const value = parseJsonEnv<unknown>(ENV.deliverTopics, raw);
+  if (typeof value !== "object" || value === null || Array.isArray(value)) {
+    throw new MissingEnvironmentError(
+      `${ENV.deliverTopics} must be a JSON object of queue ARN → {topic, queueUrl, dlqUrl}`,
+    );
+  }
+  const result = new Map<string, DeliverBinding>();
+  const problems: string[] = [];
+  for (const [arn, entry] of Object.entries(value)) {
+    const { topic, queueUrl, dlqUrl } = (entry ?? {}) as Record<string, unknown>;
+    const resolved = typeof topic === "string" ? topicConfig(config, topic) : undefined;
+    if (!resolved) problems.push(`${ENV.deliverTopics}["${arn}"]: unknown topic ${JSON.stringify(topic)}`);
+    if (typeof queueUrl !== "string" || typeof dlqUrl !== "string") {
+      problems.push(`${ENV.deliverTopics}["${arn}"]: queueUrl and dlqUrl must be strings`);
+    }
+    if (resolved && typeof queueUrl === "string" && typeof dlqUrl === "string") {
+      result.set(arn, { topic: resolved, queueUrl, dlqUrl });
+    }
+  }
+  if (result.size === 0 && problems.length === 0) problems.push(`${ENV.deliverTopics}: lists no queue`);
+  if (problems.length > 0) throw new ConfigError(config.name, problems);
+  return result;
+}

@@ -1,0 +1,70 @@
+import { Logger } from "@aws-lambda-powertools/logger";
+import { injectLambdaContext } from "@aws-lambda-powertools/logger/middleware";
+import { DynamoDBClient } from "@aws-sdk/client-dynamodb";
+import { SQSClient } from "@aws-sdk/client-sqs";
+import middy from "@middy/core";
+import type { SQSBatchResponse, SQSEvent } from "aws-lambda";
+import { DynamoTaskStore } from "#shared/adapters/dynamo-task-store.js";
+import { SqsTimerQueue } from "#shared/adapters/timer-queue.js";
+import { SqsTopicQueue } from "#shared/adapters/topic-queue.js";
+import { loadEnvironmentConfig } from "#shared/config/index.js";
+import { serviceName } from "#shared/domain/metrics.js";
+import { ENV, MissingEnvironmentError, parseJsonEnv, requireEnv } from "#shared/runtime/env.js";
+import { type RelayDeps, relayTimerMessages } from "#shared/services/relay.js";
+
+/**
+ * Timer queue → topic FIFO queues. Everything at module scope runs once per cold start; bad configuration fails
+ * the cold start rather than a batch. No metrics middleware: the relay publishes no metrics of its own (its
+ * effect shows in the deliver function's lateness), and an empty logMetrics would warn on every invocation.
+ */
+const env = requireEnv([ENV.environment, ENV.tableName, ENV.timerQueueUrl, ENV.topicQueueUrls]);
+const config = loadEnvironmentConfig(env.PUNCTUAL_ENV);
+const topicQueueUrls = parseTopicQueueUrls(env.TOPIC_QUEUE_URLS);
+
+const logger = new Logger({
+  serviceName: process.env.POWERTOOLS_SERVICE_NAME || serviceName(config.name),
+  logLevel: (process.env.POWERTOOLS_LOG_LEVEL || config.logLevel) as "INFO",
+});
+for (const topic of Object.keys(config.resolvedTopics)) {
+  if (!Object.hasOwn(topicQueueUrls, topic))
+    logger.warn("topic has no FIFO queue in TOPIC_QUEUE_URLS", { topic });
+}
+
+const sqs = new SQSClient({});
+const timerQueue = new SqsTimerQueue(sqs, env.TIMER_QUEUE_URL);
+
+export function createRelayHandler(deps: RelayDeps, log: Logger = logger) {
+  return middy<SQSEvent, SQSBatchResponse>()
+    .use(injectLambdaContext(log))
+    .handler(async (event) => {
+      const { failedMessageIds } = await relayTimerMessages(
+        deps,
+        event.Records.map((record) => ({
+          messageId: record.messageId,
+          body: record.body,
+          receiveCount: Number(record.attributes?.ApproximateReceiveCount) || 1,
+        })),
+      );
+      return { batchItemFailures: failedMessageIds.map((itemIdentifier) => ({ itemIdentifier })) };
+    });
+}
+
+export const handler = createRelayHandler({
+  store: new DynamoTaskStore({ client: new DynamoDBClient({}), tableName: env.TABLE_NAME }),
+  topicQueue: new SqsTopicQueue(sqs),
+  timer: { rearm: async (entries) => ({ failedTaskIds: await timerQueue.armMany(entries) }) },
+  topicQueueUrls,
+  logger,
+});
+
+function parseTopicQueueUrls(raw: string): Record<string, string> {
+  const value = parseJsonEnv<unknown>(ENV.topicQueueUrls, raw);
+  const valid =
+    typeof value === "object" &&
+    value !== null &&
+    !Array.isArray(value) &&
+    Object.values(value).every((url) => typeof url === "string" && url !== "");
+  if (!valid)
+    throw new MissingEnvironmentError(`${ENV.topicQueueUrls} must be a JSON object of topic → queue URL`);
+  return value as Record<string, string>;
+}

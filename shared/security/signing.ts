@@ -1,0 +1,129 @@
+import { GetSecretValueCommand, SecretsManagerClient } from "@aws-sdk/client-secrets-manager";
+import { Webhook } from "standardwebhooks";
+import { ENV, MissingEnvironmentError } from "#shared/runtime/env.js";
+
+/** The three Standard Webhooks headers (https://www.standardwebhooks.com/). */
+export interface SignatureHeaders {
+  readonly "webhook-id": string;
+  readonly "webhook-timestamp": string;
+  readonly "webhook-signature": string;
+}
+
+export class SigningSecretError extends Error {
+  override readonly name = "SigningSecretError";
+}
+
+/**
+ * Signs callbacks per Standard Webhooks: `webhook-signature` is `v1,<base64 HMAC-SHA256 of "id.timestamp.body">`.
+ * With several secrets (rotation: current first, then previous) it carries one space-separated `v1,…` entry per
+ * secret, as the spec allows, so receivers holding either secret verify the same request.
+ */
+export class CallbackSigner {
+  readonly #webhooks: readonly Webhook[];
+
+  constructor(secrets: readonly string[]) {
+    if (secrets.length === 0) throw new SigningSecretError("at least one signing secret is required");
+    this.#webhooks = secrets.map((secret, i) => {
+      try {
+        return new Webhook(secret);
+      } catch (error) {
+        // Never echo the secret itself.
+        throw new SigningSecretError(
+          `signing secret #${i + 1} is not a valid whsec_/base64 secret (${(error as Error).message})`,
+        );
+      }
+    });
+  }
+
+  get secretCount(): number {
+    return this.#webhooks.length;
+  }
+
+  sign(messageId: string, at: Date, payload: string): SignatureHeaders {
+    return {
+      "webhook-id": messageId,
+      "webhook-timestamp": String(Math.floor(at.getTime() / 1000)),
+      "webhook-signature": this.#webhooks.map((w) => w.sign(messageId, at, payload)).join(" "),
+    };
+  }
+}
+
+/**
+ * A stored secret value: either the `whsec_…` secret itself, or JSON `{"current":"whsec_…","previous":"whsec_…"}`
+ * during a rotation (previous optional). Returns the secrets to sign with, current first.
+ */
+export function parseSigningSecrets(raw: string): string[] {
+  const value = raw.trim();
+  if (value.startsWith("{")) {
+    let parsed: unknown;
+    try {
+      parsed = JSON.parse(value);
+    } catch {
+      throw new SigningSecretError("signing secret looks like JSON but does not parse");
+    }
+    const { current, previous } = (parsed ?? {}) as { current?: unknown; previous?: unknown };
+    if (typeof current !== "string" || current.trim() === "") {
+      throw new SigningSecretError('signing secret JSON needs a "current" string');
+    }
+    if (previous !== undefined && previous !== null && typeof previous !== "string") {
+      throw new SigningSecretError('signing secret JSON: "previous" must be a string');
+    }
+    const secrets = [current.trim()];
+    if (typeof previous === "string" && previous.trim() !== "" && previous.trim() !== current.trim()) {
+      secrets.push(previous.trim());
+    }
+    return secrets;
+  }
+  if (value === "") throw new SigningSecretError("signing secret is empty");
+  return [value];
+}
+
+export type SecretFetcher = (secretArn: string) => Promise<string>;
+
+/** Reads a secret's string value from Secrets Manager. */
+export function secretsManagerFetcher(
+  client: SecretsManagerClient = new SecretsManagerClient({}),
+): SecretFetcher {
+  return async (secretArn) => {
+    const out = await client.send(new GetSecretValueCommand({ SecretId: secretArn }));
+    if (typeof out.SecretString !== "string") {
+      throw new SigningSecretError(`secret ${secretArn} has no string value`);
+    }
+    return out.SecretString;
+  };
+}
+
+/**
+ * The signer for this container: from PUNCTUAL_SIGNING_SECRET (local cloud) or fetched once from Secrets Manager
+ * (SIGNING_SECRET_ARN) and cached for the container's life (a rotated secret reaches new containers; keep the
+ * previous one in the JSON form until old containers are gone). Fails fast at cold start when neither variable
+ * is set; a failed fetch is not cached, so the next invocation tries again.
+ */
+export function signingSecretLoader(
+  options: { env?: NodeJS.ProcessEnv; fetchSecret?: SecretFetcher } = {},
+): () => Promise<CallbackSigner> {
+  const env = options.env ?? process.env;
+  const inline = env[ENV.signingSecret];
+  if (inline) {
+    const signer = new CallbackSigner(parseSigningSecrets(inline));
+    return () => Promise.resolve(signer);
+  }
+  const arn = env[ENV.signingSecretArn];
+  if (!arn) {
+    throw new MissingEnvironmentError(
+      `missing environment variables: one of ${ENV.signingSecret}, ${ENV.signingSecretArn}`,
+    );
+  }
+  let fetchSecret = options.fetchSecret;
+  let cached: Promise<CallbackSigner> | undefined;
+  return () => {
+    if (!cached) {
+      fetchSecret ??= secretsManagerFetcher();
+      cached = fetchSecret(arn).then((raw) => new CallbackSigner(parseSigningSecrets(raw)));
+      cached.catch(() => {
+        cached = undefined;
+      });
+    }
+    return cached;
+  };
+}

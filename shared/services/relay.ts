@@ -1,0 +1,283 @@
+import type { TaskStore } from "#shared/adapters/task-store.js";
+import type { TopicQueue } from "#shared/adapters/topic-queue.js";
+import { parseTaskId, type TaskKey } from "#shared/domain/keys.js";
+import { taskMessageSchema } from "#shared/domain/messages.js";
+import type { TaskRecord } from "#shared/domain/task.js";
+import { relayDecision } from "#shared/domain/timing.js";
+
+/** One timer-queue message as the relay sees it (the function maps SQS records to this). */
+export interface TimerMessage {
+  readonly messageId: string;
+  readonly body: string;
+  readonly receiveCount: number;
+}
+
+/** Puts tasks back on the standard timer queue with a per-message delay (whole seconds, ≤ 900). */
+export interface TimerRearm {
+  /** Returns the task ids that could not be re-armed (never throws for a partial failure). */
+  rearm(entries: readonly { taskId: string; delaySeconds: number }[]): Promise<{ failedTaskIds: string[] }>;
+}
+
+/** The subset of a Powertools Logger the services use (structured extra fields, never task content). */
+export interface ServiceLogger {
+  debug(message: string, ...extra: Record<string, unknown>[]): void;
+  info(message: string, ...extra: Record<string, unknown>[]): void;
+  warn(message: string, ...extra: Record<string, unknown>[]): void;
+  error(message: string, ...extra: Record<string, unknown>[]): void;
+}
+
+export interface RelayDeps {
+  readonly store: TaskStore;
+  readonly topicQueue: Pick<TopicQueue, "sendInOrder">;
+  readonly timer: TimerRearm;
+  /** Topic name → its FIFO queue URL. */
+  readonly topicQueueUrls: Readonly<Record<string, string>>;
+  readonly logger: ServiceLogger;
+  readonly clock?: () => number;
+  readonly sleep?: (ms: number) => Promise<void>;
+  /** How many groups are forwarded at the same time (each is a Query + sends + writes). */
+  readonly groupConcurrency?: number;
+  /** How far back a group's still-scheduled tasks are swept along with a due one. */
+  readonly lookbackMs?: number;
+}
+
+export const RELAY_LOOKBACK_MS = 15 * 60 * 1000;
+const DEFAULT_GROUP_CONCURRENCY = 8;
+
+const defaultSleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
+
+interface ParsedMessage {
+  readonly messageId: string;
+  readonly key: TaskKey;
+}
+
+/**
+ * The relay: moves due tasks from the timer queue to their topic's FIFO queue, restoring each group's order
+ * (the timer queue is a standard queue and delivers in any order). Returns the ids of the messages that must be
+ * retried (ReportBatchItemFailures); everything else is done or deliberately dropped.
+ */
+export async function relayTimerMessages(
+  deps: RelayDeps,
+  messages: readonly TimerMessage[],
+): Promise<{ failedMessageIds: string[] }> {
+  const clock = deps.clock ?? Date.now;
+  const sleep = deps.sleep ?? defaultSleep;
+  const failed: string[] = [];
+
+  const parsed: ParsedMessage[] = [];
+  for (const message of messages) {
+    const key = parseMessage(message, deps.logger);
+    if (key) parsed.push({ messageId: message.messageId, key });
+  }
+
+  const decidedAt = clock();
+  const rearms: { messageId: string; taskId: string; delaySeconds: number }[] = [];
+  const dueNow: ParsedMessage[] = [];
+  const dueSoon: ParsedMessage[] = [];
+  let latestDueMs = 0;
+  for (const message of parsed) {
+    const decision = relayDecision(message.key.dueAtMs, decidedAt);
+    if (decision.action === "rearm") {
+      rearms.push({
+        messageId: message.messageId,
+        taskId: message.key.taskId,
+        delaySeconds: decision.delaySeconds,
+      });
+    } else if (decision.action === "wait") {
+      latestDueMs = Math.max(latestDueMs, message.key.dueAtMs);
+      dueSoon.push(message);
+    } else {
+      dueNow.push(message);
+    }
+  }
+
+  // What is due now goes at once, while re-arming runs and the sub-second remainder of the rest is waited out
+  // (one sleep per batch, the longest). The loop guards against a timer that fires a millisecond early:
+  // nothing may be forwarded before its due time.
+  const rearmed = rearmAll(deps, rearms);
+  const forwardedNow = forwardGroups(deps, dueNow, clock);
+  if (dueSoon.length > 0) {
+    for (let remaining = latestDueMs - clock(); remaining > 0; remaining = latestDueMs - clock()) {
+      await sleep(remaining);
+    }
+  }
+  // The second pass starts after the first so a group present in both is never forwarded by two passes at
+  // once (it would be harmless — FIFO dedup — but the second pass then finds only what is left).
+  const failedNow = await forwardedNow;
+  const failedSoon = await forwardGroups(deps, dueSoon, clock);
+  failed.push(...(await rearmed), ...failedNow, ...failedSoon);
+  return { failedMessageIds: failed };
+}
+
+function parseMessage(message: TimerMessage, logger: ServiceLogger): TaskKey | undefined {
+  // A message we cannot read is logged and dropped: retrying it would only poison the queue.
+  let json: unknown;
+  try {
+    json = JSON.parse(message.body);
+  } catch {
+    logger.error("dropping timer message: body is not JSON", { messageId: message.messageId });
+    return undefined;
+  }
+  const body = taskMessageSchema.safeParse(json);
+  if (!body.success) {
+    logger.error("dropping timer message: not a task message", { messageId: message.messageId });
+    return undefined;
+  }
+  const key = parseTaskId(body.data.taskId);
+  if (!key) {
+    logger.error("dropping timer message: malformed task id", { messageId: message.messageId });
+    return undefined;
+  }
+  return key;
+}
+
+async function rearmAll(
+  deps: RelayDeps,
+  rearms: readonly { messageId: string; taskId: string; delaySeconds: number }[],
+): Promise<string[]> {
+  if (rearms.length === 0) return [];
+  try {
+    const { failedTaskIds } = await deps.timer.rearm(
+      rearms.map(({ taskId, delaySeconds }) => ({ taskId, delaySeconds })),
+    );
+    const failedIds = new Set(failedTaskIds);
+    const failed = rearms.filter((r) => failedIds.has(r.taskId));
+    if (failed.length > 0) deps.logger.warn("re-arming timer messages failed", { count: failed.length });
+    return failed.map((r) => r.messageId);
+  } catch (error) {
+    deps.logger.warn("re-arming timer messages failed", { count: rearms.length, error: errorText(error) });
+    return rearms.map((r) => r.messageId);
+  }
+}
+
+async function forwardGroups(
+  deps: RelayDeps,
+  due: readonly ParsedMessage[],
+  clock: () => number,
+): Promise<string[]> {
+  const groups = new Map<string, ParsedMessage[]>();
+  for (const message of due) {
+    const group = groups.get(message.key.pk);
+    if (group) group.push(message);
+    else groups.set(message.key.pk, [message]);
+  }
+  const failed: string[] = [];
+  await forEachBounded(
+    [...groups.entries()],
+    deps.groupConcurrency ?? DEFAULT_GROUP_CONCURRENCY,
+    async ([pk, group]) => {
+      try {
+        const ok = await forwardGroup(deps, pk, group, clock);
+        if (!ok) failed.push(...group.map((m) => m.messageId));
+      } catch (error) {
+        deps.logger.warn("forwarding group failed", { pk, error: errorText(error) });
+        failed.push(...group.map((m) => m.messageId));
+      }
+    },
+  );
+  return failed;
+}
+
+/**
+ * Forwards every due, still-scheduled task of one group in order. Send first, mark second: a crash in between
+ * leaves the tasks `scheduled`, the timer message is retried and re-sends them, and FIFO deduplication (same
+ * MessageDeduplicationId = task id within 5 minutes) absorbs the repeat. Returns false when the group's
+ * messages must be retried.
+ */
+async function forwardGroup(
+  deps: RelayDeps,
+  pk: string,
+  messages: readonly ParsedMessage[],
+  clock: () => number,
+): Promise<boolean> {
+  // The topic comes from the id (all of a group's tasks share it).
+  const topic = (messages[0] as ParsedMessage).key.topic;
+  const queueUrl = Object.hasOwn(deps.topicQueueUrls, topic) ? deps.topicQueueUrls[topic] : undefined;
+  if (!queueUrl) {
+    deps.logger.error("no FIFO queue configured for topic; timer messages will be retried", { topic, pk });
+    return false;
+  }
+
+  const now = clock();
+  const lookbackMs = deps.lookbackMs ?? RELAY_LOOKBACK_MS;
+  const listed = await deps.store.listScheduledInGroup(pk, now - lookbackMs, now);
+  const tasks = new Map<string, TaskRecord>(listed.map((t) => [t.taskId, t]));
+
+  // A message's own task can be missing from the sweep: due before the look-back window (a backlog), or no
+  // longer scheduled (cancelled, or already queued / delivered by an earlier message of the group).
+  let notYetDue = false;
+  await Promise.all(
+    messages
+      .filter((m) => !tasks.has(m.key.taskId))
+      .map(async (m) => {
+        const own = await deps.store.get(m.key.taskId);
+        if (own?.status !== "scheduled") {
+          // Cancelled, already queued / delivering / done, or gone: nothing to do for this message.
+          deps.logger.debug("timer message needs no forwarding", {
+            taskId: m.key.taskId,
+            status: own?.status ?? "missing",
+          });
+        } else if (own.dueAtMs <= now) tasks.set(own.taskId, own);
+        else notYetDue = true;
+      }),
+  );
+  if (notYetDue) {
+    // Cannot happen after the wait above unless clocks disagree; never drop it, never send it early.
+    deps.logger.warn("task not yet due at forwarding time; the group will be retried", { pk });
+    return false;
+  }
+  if (tasks.size === 0) return true;
+
+  // Due time, then acceptance: exactly the sort key order.
+  const ordered = [...tasks.values()].sort((a, b) => (a.sk < b.sk ? -1 : a.sk > b.sk ? 1 : 0));
+  const result = await deps.topicQueue.sendInOrder(
+    queueUrl,
+    pk,
+    ordered.map((t) => t.taskId),
+  );
+
+  // Whatever was sent is recorded `queued` (even when the rest failed), so it is not re-sent needlessly and a
+  // cancel can no longer succeed for it.
+  const markedAt = clock();
+  const marks = await Promise.allSettled(
+    result.sent.map((taskId) => deps.store.markQueued(taskId, markedAt)),
+  );
+  const markFailures = marks.filter((m) => m.status === "rejected");
+
+  if (result.failure) {
+    deps.logger.warn("sending to the topic queue failed; the group will be retried", {
+      pk,
+      topic,
+      sent: result.sent.length,
+      unsent: result.failure.taskIds.length,
+      error: result.failure.error,
+    });
+    return false;
+  }
+  if (markFailures.length > 0) {
+    deps.logger.warn("recording queued failed; the group will be retried (FIFO dedup absorbs the re-send)", {
+      pk,
+      count: markFailures.length,
+      error: errorText((markFailures[0] as PromiseRejectedResult).reason),
+    });
+    return false;
+  }
+  deps.logger.debug("group forwarded", { pk, topic, count: result.sent.length });
+  return true;
+}
+
+async function forEachBounded<T>(items: readonly T[], limit: number, fn: (item: T) => Promise<void>) {
+  let next = 0;
+  const worker = async () => {
+    while (next < items.length) {
+      const item = items[next++] as T;
+      await fn(item);
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(Math.max(1, limit), items.length) }, worker));
+}
+
+function errorText(error: unknown): string {
+  if (error instanceof Error) return `${error.name}: ${error.message}`;
+  return String(error);
+}

@@ -1,0 +1,384 @@
+import { randomBytes } from "node:crypto";
+import { Metrics } from "@aws-lambda-powertools/metrics";
+import { Webhook } from "standardwebhooks";
+import { describe, expect, it } from "vitest";
+import type { TopicConfig } from "#shared/config/index.js";
+import { METRIC, TOPIC_DIMENSION } from "#shared/domain/metrics.js";
+import { retentionExpiry, type TaskRecord } from "#shared/domain/task.js";
+import { CallbackSigner } from "#shared/security/signing.js";
+import {
+  callbackBody,
+  type DeliverDeps,
+  deliverBatch,
+  PowertoolsDeliveryMetrics,
+} from "#shared/services/deliver.js";
+import { MemoryTaskStore } from "../../support/memory-task-store.js";
+import { makeTask, memoryLogger } from "../relay/fakes.js";
+import {
+  binding,
+  eventOf,
+  FakeCallbacks,
+  FakeDeliverQueue,
+  fifoRecord,
+  HTTP,
+  MemoryMetrics,
+  QUEUE_ARN,
+  QUEUE_URL,
+  testTopic,
+} from "./fakes.js";
+
+const SECRET = `whsec_${randomBytes(32).toString("base64")}`;
+
+function setup(options: { topic?: TopicConfig; remainingMs?: () => number } = {}) {
+  const now = Date.now(); // near real time so Webhook.verify's 5-minute tolerance accepts the timestamps
+  const store = new MemoryTaskStore();
+  const callbacks = new FakeCallbacks();
+  const queue = new FakeDeliverQueue();
+  const metrics = new MemoryMetrics();
+  const logger = memoryLogger();
+  const topic = options.topic ?? testTopic();
+  const signer = new CallbackSigner([SECRET]);
+  const deps: DeliverDeps = {
+    store,
+    topicQueue: queue,
+    bindingFor: (arn) => (arn === QUEUE_ARN ? binding(topic) : undefined),
+    callbackClientFor: () => callbacks,
+    signer: async () => signer,
+    metrics,
+    logger,
+    clock: () => now,
+    random: () => 0.5,
+  };
+  const context = { getRemainingTimeInMillis: options.remainingMs ?? (() => 60_000) };
+  const task = async (o: Partial<Parameters<typeof makeTask>[0]> = {}) => {
+    const t = makeTask({
+      group: "g1",
+      dueAtMs: now - 250,
+      acceptedAtMs: now - 10_000,
+      status: "queued",
+      ...o,
+    });
+    await store.putNew(t);
+    return t;
+  };
+  return { now, store, callbacks, queue, metrics, logger, topic, deps, context, task };
+}
+
+describe("deliver: success", () => {
+  it("POSTs the signed callback and records delivered with lateness, latency and retention", async () => {
+    const { now, store, callbacks, queue, metrics, deps, context, task } = setup();
+    const t = await task({ content: '{"order_id":"g1","amount":12.5,"items":[1,2]}' });
+    callbacks.answer(t.taskId, HTTP(200, 37));
+
+    const response = await deliverBatch(deps, eventOf(fifoRecord(t)), context);
+
+    expect(response).toEqual({ batchItemFailures: [] });
+    const [request] = callbacks.requests;
+    expect(request?.url).toBe(t.callbackUrl);
+    expect(request?.timeoutMs).toBe(5_000);
+    expect(JSON.parse(request?.body as string)).toEqual({
+      task_id: t.taskId,
+      topic: "demo",
+      due_at: new Date(t.dueAtMs).toISOString(),
+      attempt: 1,
+      content: { order_id: "g1", amount: 12.5, items: [1, 2] },
+    });
+    expect(request?.headers["punctual-attempt"]).toBe("1");
+    expect(request?.headers["punctual-topic"]).toBe("demo");
+    expect(request?.headers["webhook-id"]).toBe(t.taskId);
+    expect(new Webhook(SECRET).verify(request?.body as string, { ...request?.headers })).toBeTruthy();
+
+    const stored = store.tasks.get(t.taskId) as TaskRecord;
+    expect(stored).toMatchObject({
+      status: "delivered",
+      attempts: 1,
+      deliveredAtMs: now,
+      latenessMs: 250,
+      deliveryLatencyMs: 37,
+      expiresAt: retentionExpiry(now, 3),
+    });
+    expect(metrics.events).toEqual([{ kind: "delivered", topic: "demo", values: [250, 37] }]);
+    expect(metrics.flushes).toBe(1);
+    expect(queue.visibility).toEqual([]);
+  });
+
+  it("the body embeds the stored content text unchanged", () => {
+    const t = makeTask({ dueAtMs: 0, acceptedAtMs: 0, content: '{"b":1,"a":[true,null],"u":"\\u00e9"}' });
+    expect(callbackBody(t, 3)).toBe(
+      `{"task_id":${JSON.stringify(t.taskId)},"topic":"demo","due_at":"1970-01-01T00:00:00.000Z","attempt":3,` +
+        `"content":{"b":1,"a":[true,null],"u":"\\u00e9"}}`,
+    );
+  });
+
+  it("never re-delivers delivered, failed or cancelled tasks, and drops messages of missing tasks", async () => {
+    const { store, callbacks, deps, context, task } = setup();
+    const delivered = await task({ group: "a", status: "delivered" });
+    const failed = await task({ group: "b", status: "failed" });
+    const cancelled = await task({ group: "c", status: "cancelled" });
+    const missing = makeTask({ group: "d", dueAtMs: 0, acceptedAtMs: 0 });
+    const garbage = { ...fifoRecord(missing), body: "{not json" };
+
+    const response = await deliverBatch(
+      deps,
+      eventOf(...[delivered, failed, cancelled, missing].map((t) => fifoRecord(t)), garbage),
+      context,
+    );
+    expect(response).toEqual({ batchItemFailures: [] });
+    expect(callbacks.requests).toEqual([]);
+    expect(store.tasks.get(delivered.taskId)?.attempts).toBe(0);
+  });
+});
+
+describe("deliver: failures, ordering and backoff", () => {
+  it("a failing head stops its group; other groups in the batch proceed; the group's records all get the backoff", async () => {
+    const { store, callbacks, queue, metrics, deps, context, task } = setup();
+    const a1 = await task({ group: "A", dueAtMs: Date.now() - 3_000 });
+    const a2 = await task({ group: "A", dueAtMs: Date.now() - 2_000 });
+    const a3 = await task({ group: "A", dueAtMs: Date.now() - 1_000 });
+    const b1 = await task({ group: "B" });
+    const b2 = await task({ group: "B" });
+    callbacks.answer(a1.taskId, HTTP(503));
+    const records = [a1, b1, a2, b2, a3].map((t) => fifoRecord(t, { receiveCount: 40 }));
+
+    const response = await deliverBatch(deps, eventOf(...records), context);
+
+    const [ra1, rb1, ra2, rb2, ra3] = records;
+    expect(response.batchItemFailures).toEqual(
+      [ra1, ra2, ra3].map((r) => ({ itemIdentifier: r?.messageId })),
+    );
+    expect(callbacks.calledFor()).toEqual([a1.taskId, b1.taskId, b2.taskId]);
+    expect(store.tasks.get(a1.taskId)).toMatchObject({
+      status: "delivering",
+      attempts: 1,
+      lastError: "HTTP 503",
+    });
+    // Followers were not attempted: no attempt counted, whatever their receive count says.
+    expect(store.tasks.get(a2.taskId)).toMatchObject({ status: "queued", attempts: 0 });
+    expect(store.tasks.get(a3.taskId)).toMatchObject({ status: "queued", attempts: 0 });
+    expect([b1, b2].map((t) => store.tasks.get(t.taskId)?.status)).toEqual(["delivered", "delivered"]);
+    // Backoff for attempt 1 = initialSeconds (jitter none), on every failed record of the group.
+    expect(queue.visibility).toEqual([
+      {
+        queueUrl: QUEUE_URL,
+        changes: [ra1, ra2, ra3].map((r) => ({ receiptHandle: r?.receiptHandle, seconds: 10 })),
+      },
+    ]);
+    expect(rb1 && rb2 && queue.visibilityByHandle()[rb1.receiptHandle]).toBeUndefined();
+    expect(queue.deadLetters).toEqual([]);
+    expect(metrics.count("attemptFailed")).toBe(1);
+    expect(metrics.count("delivered")).toBe(2);
+  });
+
+  it("backoff grows with the attempt number", async () => {
+    const { callbacks, queue, deps, context, task } = setup();
+    const t = await task({ status: "delivering", attempts: 1, lastError: "HTTP 500" } as never);
+    callbacks.answer(t.taskId, HTTP(500));
+    const record = fifoRecord(t);
+    await deliverBatch(deps, eventOf(record), context);
+    expect(queue.visibilityByHandle()).toEqual({ [record.receiptHandle]: 20 });
+  });
+
+  it("after maxAttempts the task is dead-lettered and failed with the last error; the record succeeds; followers are not dead-lettered", async () => {
+    const { store, callbacks, queue, metrics, deps, context, task } = setup();
+    const head = await task({
+      group: "A",
+      status: "delivering",
+      attempts: 2,
+      dueAtMs: Date.now() - 5_000,
+    } as never);
+    const follower = await task({ group: "A" });
+    const follower2 = await task({ group: "A" });
+    callbacks.answer(head.taskId, HTTP(500));
+    callbacks.answer(follower.taskId, HTTP(502));
+    const records = [head, follower, follower2].map((t) => fifoRecord(t, { receiveCount: 99 }));
+
+    const response = await deliverBatch(deps, eventOf(...records), context);
+
+    expect(queue.deadLetters).toEqual([
+      { dlqUrl: binding().dlqUrl, groupId: head.pk, taskId: head.taskId, reason: "HTTP 500" },
+    ]);
+    expect(store.tasks.get(head.taskId)).toMatchObject({
+      status: "failed",
+      attempts: 3,
+      lastError: "HTTP 500",
+      expiresAt: expect.any(Number),
+    });
+    // The head is done, so the group moved on: the follower's first attempt failed and only it is retried.
+    expect(store.tasks.get(follower.taskId)).toMatchObject({
+      status: "delivering",
+      attempts: 1,
+      lastError: "HTTP 502",
+    });
+    expect(store.tasks.get(follower2.taskId)).toMatchObject({ status: "queued", attempts: 0 });
+    expect(response.batchItemFailures.map((f) => f.itemIdentifier)).toEqual([
+      records[1]?.messageId,
+      records[2]?.messageId,
+    ]);
+    expect(metrics.count("deadLettered")).toBe(1);
+  });
+
+  it("a failed dead-letter send is retried without calling the receiver again", async () => {
+    const { store, callbacks, queue, deps, context, task } = setup();
+    const t = await task({ status: "delivering", attempts: 2 } as never);
+    callbacks.answer(t.taskId, HTTP(500));
+    queue.failDeadLetter = true;
+    const record = fifoRecord(t);
+    expect((await deliverBatch(deps, eventOf(record), context)).batchItemFailures).toHaveLength(1);
+    expect(store.tasks.get(t.taskId)).toMatchObject({ status: "delivering", attempts: 3 });
+
+    queue.failDeadLetter = false;
+    expect(await deliverBatch(deps, eventOf(fifoRecord(t)), context)).toEqual({ batchItemFailures: [] });
+    expect(callbacks.requests).toHaveLength(1);
+    expect(store.tasks.get(t.taskId)).toMatchObject({ status: "failed", attempts: 3, lastError: "HTTP 500" });
+    expect(queue.deadLetters.map((d) => d.reason)).toEqual(["HTTP 500"]);
+  });
+
+  it("network errors and timeouts are failed attempts like HTTP errors", async () => {
+    const { store, callbacks, metrics, deps, context, task } = setup();
+    const a = await task({ group: "a" });
+    const b = await task({ group: "b" });
+    callbacks.answer(a.taskId, { ok: false, error: "network: ECONNRESET", durationMs: 3 });
+    callbacks.answer(b.taskId, { ok: false, error: "timeout after 5000 ms", durationMs: 5_001 });
+    const response = await deliverBatch(deps, eventOf(fifoRecord(a), fifoRecord(b)), context);
+    expect(response.batchItemFailures).toHaveLength(2);
+    expect(store.tasks.get(a.taskId)?.lastError).toBe("network: ECONNRESET");
+    expect(store.tasks.get(b.taskId)?.lastError).toBe("timeout after 5000 ms");
+    // Latency is recorded for the timeout (the receiver was too slow), not for the reset connection.
+    expect(metrics.events.filter((e) => e.kind === "attemptFailed").map((e) => e.values)).toEqual([
+      [],
+      [5_001],
+    ]);
+  });
+
+  it("an unexpected store error fails the record with the first backoff step", async () => {
+    const { store, queue, deps, context, task } = setup();
+    const t = await task();
+    store.markDelivered = async () => {
+      throw new Error("ProvisionedThroughputExceededException");
+    };
+    const record = fifoRecord(t);
+    const response = await deliverBatch(deps, eventOf(record), context);
+    expect(response.batchItemFailures).toEqual([{ itemIdentifier: record.messageId }]);
+    expect(queue.visibilityByHandle()).toEqual({ [record.receiptHandle]: 10 });
+  });
+
+  it("a signing secret that cannot be loaded fails the record without using up an attempt", async () => {
+    const { store, callbacks, deps, context, task } = setup();
+    const t = await task();
+    const record = fifoRecord(t);
+    const response = await deliverBatch(
+      { ...deps, signer: () => Promise.reject(new Error("AccessDeniedException")) },
+      eventOf(record),
+      context,
+    );
+    expect(response.batchItemFailures).toEqual([{ itemIdentifier: record.messageId }]);
+    expect(callbacks.requests).toEqual([]);
+    expect(store.tasks.get(t.taskId)).toMatchObject({ status: "queued", attempts: 0 });
+  });
+
+  it("records from an unknown queue fail and keep the queue's own visibility timeout", async () => {
+    const { callbacks, queue, deps, context, task } = setup();
+    const t = await task();
+    const record = fifoRecord(t, { arn: "arn:aws:sqs:eu-west-1:000000000000:stranger.fifo" });
+    const response = await deliverBatch(deps, eventOf(record), context);
+    expect(response.batchItemFailures).toEqual([{ itemIdentifier: record.messageId }]);
+    expect(callbacks.requests).toEqual([]);
+    expect(queue.visibility).toEqual([]);
+  });
+});
+
+describe("deliver: time guard and due time", () => {
+  it("does not start a callback that cannot finish before the function times out (no attempt counted, visibility 0)", async () => {
+    let remaining = 60_000;
+    const { store, callbacks, queue, deps, context, task } = setup({ remainingMs: () => remaining });
+    const a = await task({ group: "A" });
+    const b1 = await task({ group: "B" });
+    const b2 = await task({ group: "B" });
+    // The first callback uses up the time: 5.9 s left < 5 s timeout + 1 s margin.
+    callbacks.post = async (request) => {
+      callbacks.requests.push(request);
+      remaining = 5_900;
+      return HTTP(200);
+    };
+    const records = [a, b1, b2].map((t) => fifoRecord(t));
+
+    const response = await deliverBatch(deps, eventOf(...records), context);
+
+    expect(callbacks.calledFor()).toEqual([a.taskId]);
+    expect(response.batchItemFailures.map((f) => f.itemIdentifier)).toEqual([
+      records[1]?.messageId,
+      records[2]?.messageId,
+    ]);
+    expect(store.tasks.get(b1.taskId)).toMatchObject({ status: "queued", attempts: 0 });
+    expect(queue.visibilityByHandle()).toEqual({
+      [records[1]?.receiptHandle as string]: 0,
+      [records[2]?.receiptHandle as string]: 0,
+    });
+  });
+
+  it("never delivers before the due time (a message that arrives early is hidden until due)", async () => {
+    const { now, store, callbacks, queue, deps, context, task } = setup();
+    const t = await task({ dueAtMs: now + 2_500 });
+    const record = fifoRecord(t);
+    const response = await deliverBatch(deps, eventOf(record), context);
+    expect(response.batchItemFailures).toHaveLength(1);
+    expect(callbacks.requests).toEqual([]);
+    expect(store.tasks.get(t.taskId)?.attempts).toBe(0);
+    expect(queue.visibilityByHandle()).toEqual({ [record.receiptHandle]: 3 });
+  });
+});
+
+describe("deliver: logs and metrics", () => {
+  it("logs ids, statuses and durations, never task content", async () => {
+    const { callbacks, logger, deps, context, task } = setup();
+    const a = await task({ group: "a", content: '{"order_id":"a","card":"4111-SECRET-CONTENT"}' });
+    const b = await task({ group: "b", content: '{"order_id":"b","card":"4111-SECRET-CONTENT"}' });
+    const c = await task({
+      group: "c",
+      status: "delivering",
+      attempts: 2,
+      content: '{"x":"4111-SECRET-CONTENT"}',
+    } as never);
+    callbacks.answer(a.taskId, HTTP(500));
+    callbacks.answer(c.taskId, HTTP(500));
+    await deliverBatch(deps, eventOf(fifoRecord(a), fifoRecord(b), fifoRecord(c)), context);
+    const logged = JSON.stringify(logger.entries);
+    expect(logged).toContain(a.taskId);
+    expect(logged).not.toContain("SECRET-CONTENT");
+  });
+
+  it("Powertools metrics: one EMF set per topic with the Topic dimension; the last set is left for logMetrics", () => {
+    const metrics = new Metrics({ namespace: "Punctual", serviceName: "punctual-test" });
+    const published: string[] = [];
+    metrics.publishStoredMetrics = () => {
+      published.push(JSON.stringify(metrics.serializeMetrics()));
+      metrics.clearMetrics();
+      metrics.clearDimensions();
+      return metrics;
+    };
+    const sink = new PowertoolsDeliveryMetrics(metrics);
+    sink.delivered("alpha", 120, 30);
+    sink.delivered("alpha", 80, 40);
+    sink.attemptFailed("alpha", 5_000);
+    sink.deadLettered("beta");
+    sink.flush();
+
+    expect(published).toHaveLength(1);
+    const alpha = JSON.parse(published[0] as string);
+    expect(alpha[TOPIC_DIMENSION]).toBe("alpha");
+    expect(alpha.service).toBe("punctual-test");
+    expect(alpha[METRIC.lateness]).toEqual([120, 80]);
+    expect(alpha[METRIC.callbackLatency]).toEqual([30, 40, 5_000]);
+    expect(alpha[METRIC.delivered]).toBe(2);
+    expect(alpha[METRIC.attemptFailed]).toBe(1);
+    expect(alpha._aws.CloudWatchMetrics[0].Namespace).toBe("Punctual");
+    expect(alpha._aws.CloudWatchMetrics[0].Dimensions[0]).toEqual(
+      expect.arrayContaining(["service", TOPIC_DIMENSION]),
+    );
+
+    const beta = metrics.serializeMetrics() as unknown as Record<string, unknown>;
+    expect(beta[TOPIC_DIMENSION]).toBe("beta");
+    expect(beta[METRIC.deadLettered]).toBe(1);
+    metrics.clearMetrics();
+  });
+});

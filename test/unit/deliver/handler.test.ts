@@ -1,0 +1,111 @@
+import { randomBytes } from "node:crypto";
+import type { Context } from "aws-lambda";
+import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
+import { MemoryTaskStore } from "../../support/memory-task-store.js";
+import { makeTask, memoryLogger } from "../relay/fakes.js";
+import {
+  binding,
+  DLQ_URL,
+  eventOf,
+  FakeCallbacks,
+  FakeDeliverQueue,
+  fifoRecord,
+  HTTP,
+  QUEUE_ARN,
+  QUEUE_URL,
+} from "./fakes.js";
+
+const SECRET = `whsec_${randomBytes(32).toString("base64")}`;
+
+function lambdaContext(remainingMs = 30_000): Context {
+  return {
+    callbackWaitsForEmptyEventLoop: false,
+    functionName: "punctual-test-deliver-demo",
+    functionVersion: "$LATEST",
+    invokedFunctionArn: "arn:aws:lambda:eu-west-1:000000000000:function:punctual-test-deliver-demo",
+    memoryLimitInMB: "256",
+    awsRequestId: "req-1",
+    logGroupName: "/aws/lambda/x",
+    logStreamName: "s",
+    getRemainingTimeInMillis: () => remainingMs,
+    done: () => undefined,
+    fail: () => undefined,
+    succeed: () => undefined,
+  };
+}
+
+describe("functions/deliver.ts", () => {
+  beforeEach(() => {
+    vi.resetModules();
+    vi.stubEnv("PUNCTUAL_ENV", "local");
+    vi.stubEnv("TABLE_NAME", "punctual-test");
+    vi.stubEnv("AWS_REGION", "eu-west-1");
+    vi.stubEnv(
+      "DELIVER_TOPICS",
+      JSON.stringify({ [QUEUE_ARN]: { topic: "demo", queueUrl: QUEUE_URL, dlqUrl: DLQ_URL } }),
+    );
+    vi.stubEnv("PUNCTUAL_SIGNING_SECRET", SECRET);
+    vi.stubEnv("SIGNING_SECRET_ARN", "");
+    vi.stubEnv("POWERTOOLS_LOG_LEVEL", "ERROR");
+  });
+  afterEach(() => {
+    vi.unstubAllEnvs();
+    vi.restoreAllMocks();
+  });
+
+  it("wires middy, the FIFO processor and the metrics middleware: partial batch response + EMF with Topic", async () => {
+    const stdout = vi.spyOn(process.stdout, "write").mockImplementation(() => true);
+    const { createDeliverHandler } = await import("#functions/deliver.js");
+    const store = new MemoryTaskStore();
+    const callbacks = new FakeCallbacks();
+    const now = Date.now();
+    const ok = makeTask({ group: "a", dueAtMs: now - 10, acceptedAtMs: now - 100, status: "queued" });
+    const bad = makeTask({ group: "b", dueAtMs: now - 10, acceptedAtMs: now - 100, status: "queued" });
+    await store.putNew(ok);
+    await store.putNew(bad);
+    callbacks.answer(bad.taskId, HTTP(500));
+    const { CallbackSigner } = await import("#shared/security/signing.js");
+    const { PowertoolsDeliveryMetrics } = await import("#shared/services/deliver.js");
+    const { Metrics } = await import("@aws-lambda-powertools/metrics");
+    const metrics = new Metrics({ namespace: "Punctual", serviceName: "punctual-local" });
+    const handler = createDeliverHandler(
+      {
+        store,
+        topicQueue: new FakeDeliverQueue(),
+        bindingFor: (arn) => (arn === QUEUE_ARN ? binding() : undefined),
+        callbackClientFor: () => callbacks,
+        signer: async () => new CallbackSigner([SECRET]),
+        metrics: new PowertoolsDeliveryMetrics(metrics),
+        logger: memoryLogger(),
+      },
+      undefined,
+      metrics,
+    );
+    const okRecord = fifoRecord(ok);
+    const badRecord = fifoRecord(bad);
+
+    const response = await handler(eventOf(okRecord, badRecord), lambdaContext());
+
+    expect(response).toEqual({ batchItemFailures: [{ itemIdentifier: badRecord.messageId }] });
+    const emf = stdout.mock.calls
+      .map(([chunk]) => String(chunk))
+      .filter((line) => line.includes('"CloudWatchMetrics"'))
+      .map((line) => JSON.parse(line));
+    expect(emf).toHaveLength(1);
+    expect(emf[0]).toMatchObject({ Topic: "demo", TasksDelivered: 1, DeliveryAttemptsFailed: 1 });
+  });
+
+  it("fails the cold start without a signing secret or with a DELIVER_TOPICS naming an unknown topic", async () => {
+    vi.stubEnv("PUNCTUAL_SIGNING_SECRET", "");
+    await expect(import("#functions/deliver.js")).rejects.toThrow(
+      /PUNCTUAL_SIGNING_SECRET, SIGNING_SECRET_ARN/,
+    );
+    vi.resetModules();
+    vi.stubEnv("PUNCTUAL_SIGNING_SECRET", SECRET);
+    vi.stubEnv(
+      "DELIVER_TOPICS",
+      JSON.stringify({ [QUEUE_ARN]: { topic: "nope", queueUrl: QUEUE_URL, dlqUrl: DLQ_URL } }),
+    );
+    await expect(import("#functions/deliver.js")).rejects.toThrow(/unknown topic "nope"/);
+  });
+});

@@ -1,0 +1,72 @@
+import type { Context } from "aws-lambda";
+import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
+import { MemoryTaskStore } from "../../support/memory-task-store.js";
+import { FakeFifoQueue, FakeTimer, makeTask, memoryLogger } from "./fakes.js";
+
+const QUEUE = "https://sqs.local/000000000000/punctual-local-demo.fifo";
+
+const context = {
+  functionName: "punctual-local-relay",
+  awsRequestId: "r1",
+  invokedFunctionArn: "arn:aws:lambda:eu-west-1:000000000000:function:punctual-local-relay",
+  memoryLimitInMB: "256",
+  getRemainingTimeInMillis: () => 30_000,
+} as unknown as Context;
+
+describe("functions/relay.ts", () => {
+  beforeEach(() => {
+    vi.resetModules();
+    vi.stubEnv("PUNCTUAL_ENV", "local");
+    vi.stubEnv("TABLE_NAME", "punctual-test");
+    vi.stubEnv("AWS_REGION", "eu-west-1");
+    vi.stubEnv("TIMER_QUEUE_URL", "https://sqs.local/000000000000/punctual-local-timer");
+    vi.stubEnv("TOPIC_QUEUE_URLS", JSON.stringify({ demo: QUEUE }));
+    vi.stubEnv("POWERTOOLS_LOG_LEVEL", "ERROR");
+  });
+  afterEach(() => vi.unstubAllEnvs());
+
+  it("maps SQS records to the relay and answers with a partial batch response", async () => {
+    const { createRelayHandler } = await import("#functions/relay.js");
+    const store = new MemoryTaskStore();
+    const fifo = new FakeFifoQueue();
+    const now = Date.now();
+    const task = makeTask({ group: "a", dueAtMs: now - 10, acceptedAtMs: now - 100 });
+    await store.putNew(task);
+    const ghost = makeTask({ topic: "ghost", group: "a", dueAtMs: now - 10, acceptedAtMs: now - 100 });
+    await store.putNew(ghost);
+    const handler = createRelayHandler({
+      store,
+      topicQueue: fifo,
+      timer: new FakeTimer(),
+      topicQueueUrls: { demo: QUEUE },
+      logger: memoryLogger(),
+    });
+    const record = (messageId: string, taskId: string) => ({
+      messageId,
+      receiptHandle: `rh-${messageId}`,
+      body: JSON.stringify({ v: 1, taskId }),
+      attributes: {
+        ApproximateReceiveCount: "2",
+        SentTimestamp: "0",
+        SenderId: "x",
+        ApproximateFirstReceiveTimestamp: "0",
+      },
+      messageAttributes: {},
+      md5OfBody: "",
+      eventSource: "aws:sqs",
+      eventSourceARN: "arn:aws:sqs:eu-west-1:000000000000:punctual-local-timer",
+      awsRegion: "eu-west-1",
+    });
+    const response = await handler(
+      { Records: [record("m1", task.taskId), record("m2", ghost.taskId)] },
+      context,
+    );
+    expect(response).toEqual({ batchItemFailures: [{ itemIdentifier: "m2" }] });
+    expect(fifo.idsIn(QUEUE)).toEqual([task.taskId]);
+  });
+
+  it("fails the cold start on a malformed TOPIC_QUEUE_URLS", async () => {
+    vi.stubEnv("TOPIC_QUEUE_URLS", '["nope"]');
+    await expect(import("#functions/relay.js")).rejects.toThrow(/TOPIC_QUEUE_URLS must be a JSON object/);
+  });
+});

@@ -1,0 +1,416 @@
+import { describe, expect, it } from "vitest";
+import { taskMessageBody } from "#shared/domain/messages.js";
+import type { TaskRecord } from "#shared/domain/task.js";
+import { type RelayDeps, relayTimerMessages, type TimerMessage } from "#shared/services/relay.js";
+import { MemoryTaskStore } from "../../support/memory-task-store.js";
+import {
+  FakeClock,
+  FakeFifoQueue,
+  FakeTimer,
+  makeTask,
+  memoryLogger,
+  seeded,
+  shuffle,
+  timerMessage,
+} from "./fakes.js";
+
+const T0 = Date.UTC(2026, 10, 23, 12, 0, 0);
+const DEMO_QUEUE = "https://sqs.local/000000000000/punctual-local-demo.fifo";
+const OTHER_QUEUE = "https://sqs.local/000000000000/punctual-local-other.fifo";
+
+function setup(nowMs = T0) {
+  const store = new MemoryTaskStore();
+  const fifo = new FakeFifoQueue();
+  const timer = new FakeTimer();
+  const clock = new FakeClock(nowMs);
+  const logger = memoryLogger();
+  const deps: RelayDeps = {
+    store,
+    topicQueue: fifo,
+    timer,
+    topicQueueUrls: { demo: DEMO_QUEUE, other: OTHER_QUEUE },
+    logger,
+    clock: clock.now,
+    sleep: clock.sleep,
+  };
+  const relay = (messages: readonly TimerMessage[]) => relayTimerMessages(deps, messages);
+  return { store, fifo, timer, clock, logger, deps, relay };
+}
+
+async function put(store: MemoryTaskStore, ...tasks: TaskRecord[]) {
+  for (const task of tasks) await store.putNew(task);
+  return tasks;
+}
+
+const bySortKey = (a: TaskRecord, b: TaskRecord) => (a.sk < b.sk ? -1 : a.sk > b.sk ? 1 : 0);
+
+describe("relay: order restored from a shuffled timer queue", () => {
+  it.each([1, 7, 42, 1234, 99_999])(
+    "seed %i: one group's 20 tasks reach the FIFO queue once each, by due time then acceptance, never early",
+    async (seed) => {
+      const random = seeded(seed);
+      const { store, fifo, clock, relay } = setup(T0 - 5_000);
+      // Due offsets with ties (same second and same millisecond), accepted in an order unrelated to due.
+      const offsets = [
+        0, 0, 0, 400, 400, 1_000, 1_000, 1_000, 2_500, 2_500, 3_000, 3_001, 3_001, 4_000, 4_999, 5_000, 5_000,
+        7_000, 7_000, 9_500,
+      ];
+      const acceptanceOrder = shuffle(offsets, random);
+      const tasks = await put(
+        store,
+        ...acceptanceOrder.map((offset, i) =>
+          makeTask({ group: "order-1", dueAtMs: T0 + offset, acceptedAtMs: T0 - 60_000 + i }),
+        ),
+      );
+
+      // Arrival: the delay was rounded down (up to 1 s early), the standard queue adds 0–3 s and sometimes
+      // delivers a message twice.
+      const arrivals = tasks.flatMap((task) => {
+        const at = task.dueAtMs - Math.floor(random() * 1000) + Math.floor(random() * 3000);
+        const copies = random() < 0.2 ? 2 : 1;
+        return Array.from({ length: copies }, () => ({ at, message: timerMessage(task.taskId) }));
+      });
+
+      // FIFO sends are checked against the clock at the moment of sending: never before due.
+      const sendTimes: { taskId: string; at: number }[] = [];
+      const send = fifo.sendInOrder.bind(fifo);
+      fifo.sendInOrder = async (queueUrl, groupId, taskIds) => {
+        for (const taskId of taskIds) sendTimes.push({ taskId, at: clock.nowMs });
+        return send(queueUrl, groupId, taskIds);
+      };
+
+      let pending = arrivals;
+      for (let t = T0 - 1_000; pending.length > 0; t += 700) {
+        clock.nowMs = Math.max(clock.nowMs, t);
+        const available = shuffle(
+          pending.filter((a) => a.at <= clock.nowMs),
+          random,
+        );
+        pending = pending.filter((a) => a.at > clock.nowMs);
+        while (available.length > 0) {
+          const batch = available.splice(0, 1 + Math.floor(random() * 5)).map((a) => a.message);
+          const { failedMessageIds } = await relay(batch);
+          expect(failedMessageIds).toEqual([]);
+        }
+      }
+
+      const expected = [...tasks].sort(bySortKey).map((t) => t.taskId);
+      expect(fifo.idsIn(DEMO_QUEUE)).toEqual(expected);
+      for (const { taskId, at } of sendTimes) {
+        expect(at).toBeGreaterThanOrEqual((store.tasks.get(taskId) as TaskRecord).dueAtMs);
+      }
+      for (const task of tasks) expect(store.tasks.get(task.taskId)?.status).toBe("queued");
+      // Every FIFO message carries the group as MessageGroupId.
+      expect(new Set(fifo.received.get(DEMO_QUEUE)?.map((m) => m.groupId))).toEqual(new Set([tasks[0]?.pk]));
+    },
+  );
+
+  it("a due message sweeps its group's earlier due tasks along, in order, and only those", async () => {
+    const { store, fifo, relay } = setup();
+    const [a, b, c, later] = await put(
+      store,
+      makeTask({ group: "g", dueAtMs: T0 - 3_000, acceptedAtMs: T0 - 10_000 }),
+      makeTask({ group: "g", dueAtMs: T0 - 1_000, acceptedAtMs: T0 - 9_000 }),
+      makeTask({ group: "g", dueAtMs: T0, acceptedAtMs: T0 - 8_000 }),
+      makeTask({ group: "g", dueAtMs: T0 + 60_000, acceptedAtMs: T0 - 7_000 }),
+    );
+    const other = (await put(store, makeTask({ group: "h", dueAtMs: T0 - 2_000, acceptedAtMs: T0 - 1 })))[0];
+
+    // Only c's message arrived (a and b's are late); c is due exactly now.
+    expect(await relay([timerMessage(c?.taskId as string)])).toEqual({ failedMessageIds: [] });
+    expect(fifo.idsIn(DEMO_QUEUE)).toEqual([a?.taskId, b?.taskId, c?.taskId]);
+    expect(store.tasks.get(later?.taskId as string)?.status).toBe("scheduled");
+    expect(store.tasks.get(other?.taskId as string)?.status).toBe("scheduled");
+
+    // a's late message finds nothing left to do.
+    expect(await relay([timerMessage(a?.taskId as string)])).toEqual({ failedMessageIds: [] });
+    expect(fifo.calls).toHaveLength(1);
+  });
+
+  it("forwards a task whose own message comes after the look-back window (read with get)", async () => {
+    const { store, fifo, relay } = setup();
+    const [old] = await put(
+      store,
+      makeTask({ group: "g", dueAtMs: T0 - 20 * 60_000, acceptedAtMs: T0 - 30 * 60_000 }),
+    );
+    expect(await relay([timerMessage(old?.taskId as string)])).toEqual({ failedMessageIds: [] });
+    expect(fifo.idsIn(DEMO_QUEUE)).toEqual([old?.taskId]);
+    expect(store.tasks.get(old?.taskId as string)?.status).toBe("queued");
+  });
+
+  it("tasks without a group (own pk) are forwarded each to their own message group", async () => {
+    const { store, fifo, relay } = setup();
+    const tasks = await put(
+      store,
+      makeTask({ dueAtMs: T0 - 10, acceptedAtMs: T0 - 100 }),
+      makeTask({ dueAtMs: T0 - 10, acceptedAtMs: T0 - 99 }),
+    );
+    expect(await relay(tasks.map((t) => timerMessage(t.taskId)))).toEqual({ failedMessageIds: [] });
+    expect(
+      fifo.received
+        .get(DEMO_QUEUE)
+        ?.map((m) => m.groupId)
+        .sort(),
+    ).toEqual(tasks.map((t) => t.pk).sort());
+    expect(new Set(tasks.map((t) => t.pk)).size).toBe(2);
+  });
+});
+
+describe("relay: timing", () => {
+  it("re-arms early arrivals with the remaining whole seconds (capped at 900) and sends nothing", async () => {
+    const { store, fifo, timer, relay } = setup();
+    const [soon, far] = await put(
+      store,
+      makeTask({ group: "a", dueAtMs: T0 + 5_700, acceptedAtMs: T0 - 1 }),
+      makeTask({ group: "b", dueAtMs: T0 + 2_000_000, acceptedAtMs: T0 - 1 }),
+    );
+    const result = await relay([timerMessage(soon?.taskId as string), timerMessage(far?.taskId as string)]);
+    expect(result).toEqual({ failedMessageIds: [] });
+    expect(timer.rearmed).toEqual([
+      { taskId: soon?.taskId, delaySeconds: 5 },
+      { taskId: far?.taskId, delaySeconds: 900 },
+    ]);
+    expect(fifo.calls).toEqual([]);
+    expect(store.tasks.get(soon?.taskId as string)?.status).toBe("scheduled");
+  });
+
+  it("a failed re-arm fails only that message", async () => {
+    const { store, timer, relay } = setup();
+    const [a, b] = await put(
+      store,
+      makeTask({ group: "a", dueAtMs: T0 + 5_000, acceptedAtMs: T0 - 1 }),
+      makeTask({ group: "b", dueAtMs: T0 + 6_000, acceptedAtMs: T0 - 1 }),
+    );
+    timer.failTaskIds.add(a?.taskId as string);
+    const ma = timerMessage(a?.taskId as string);
+    const mb = timerMessage(b?.taskId as string);
+    expect(await relay([ma, mb])).toEqual({ failedMessageIds: [ma.messageId] });
+  });
+
+  it("waits out sub-second remainders with one sleep per batch (the longest), then forwards", async () => {
+    const { store, fifo, clock, relay } = setup();
+    const [a, b, c] = await put(
+      store,
+      makeTask({ group: "a", dueAtMs: T0 + 300, acceptedAtMs: T0 - 1 }),
+      makeTask({ group: "b", dueAtMs: T0 + 800, acceptedAtMs: T0 - 1 }),
+      makeTask({ group: "c", dueAtMs: T0 - 5, acceptedAtMs: T0 - 1 }),
+    );
+    const result = await relay([a, b, c].map((t) => timerMessage(t?.taskId as string)));
+    expect(result).toEqual({ failedMessageIds: [] });
+    expect(clock.sleeps).toEqual([800]);
+    expect(fifo.idsIn(DEMO_QUEUE).sort()).toEqual([a, b, c].map((t) => t?.taskId).sort());
+  });
+
+  it("does not make already-due tasks wait for the sub-second ones; a group in both passes stays in order", async () => {
+    const { store, fifo, clock, deps } = setup();
+    // A sleep that takes (fake) time only after other work got the chance to run, like a real timer.
+    const sleeps: number[] = [];
+    const sleep = async (ms: number) => {
+      sleeps.push(ms);
+      await new Promise((resolve) => setImmediate(resolve));
+      clock.nowMs += ms;
+    };
+    const relay = (messages: TimerMessage[]) => relayTimerMessages({ ...deps, sleep }, messages);
+    const [late, sameGroupSoon, otherSoon] = await put(
+      store,
+      makeTask({ group: "a", dueAtMs: T0 - 2_000, acceptedAtMs: T0 - 9 }),
+      makeTask({ group: "a", dueAtMs: T0 + 600, acceptedAtMs: T0 - 8 }),
+      makeTask({ group: "b", dueAtMs: T0 + 900, acceptedAtMs: T0 - 7 }),
+    );
+    const sentAt = new Map<string, number>();
+    const send = fifo.sendInOrder.bind(fifo);
+    fifo.sendInOrder = async (queueUrl, groupId, taskIds) => {
+      for (const id of taskIds) if (!sentAt.has(id)) sentAt.set(id, clock.nowMs);
+      return send(queueUrl, groupId, taskIds);
+    };
+    const result = await relay(
+      [otherSoon, sameGroupSoon, late].map((t) => timerMessage(t?.taskId as string)),
+    );
+    expect(result).toEqual({ failedMessageIds: [] });
+    expect(sentAt.get(late?.taskId as string)).toBe(T0);
+    expect(sentAt.get(sameGroupSoon?.taskId as string)).toBeGreaterThanOrEqual(T0 + 600);
+    expect(sentAt.get(otherSoon?.taskId as string)).toBeGreaterThanOrEqual(T0 + 900);
+    expect(sleeps).toEqual([900]);
+    const groupA = fifo.received.get(DEMO_QUEUE)?.filter((m) => m.groupId === late?.pk);
+    expect(groupA?.map((m) => m.taskId)).toEqual([late?.taskId, sameGroupSoon?.taskId]);
+    expect(fifo.idsIn(DEMO_QUEUE)).toHaveLength(3);
+  });
+
+  it("sleeps again if the timer fired early: nothing is forwarded before its due time", async () => {
+    const { store, fifo, clock, deps } = setup();
+    const [a] = await put(store, makeTask({ group: "a", dueAtMs: T0 + 500, acceptedAtMs: T0 - 1 }));
+    const sleeps: number[] = [];
+    const early = async (ms: number) => {
+      sleeps.push(ms);
+      clock.nowMs += Math.max(1, ms - 2); // a timer 2 ms early
+    };
+    let sentAt = 0;
+    const send = fifo.sendInOrder.bind(fifo);
+    fifo.sendInOrder = async (...args) => {
+      sentAt = clock.nowMs;
+      return send(...args);
+    };
+    await relayTimerMessages({ ...deps, sleep: early }, [timerMessage(a?.taskId as string)]);
+    expect(sleeps.length).toBeGreaterThan(1);
+    expect(sentAt).toBeGreaterThanOrEqual(T0 + 500);
+    expect(fifo.idsIn(DEMO_QUEUE)).toEqual([a?.taskId]);
+  });
+});
+
+describe("relay: statuses and failures", () => {
+  it("drops cancelled, queued and delivered tasks and missing ones", async () => {
+    const { store, fifo, relay } = setup();
+    const [cancelled, queued, delivered] = await put(
+      store,
+      makeTask({ group: "a", dueAtMs: T0 - 1_000, acceptedAtMs: T0 - 9 }),
+      makeTask({ group: "b", dueAtMs: T0 - 1_000, acceptedAtMs: T0 - 8, status: "queued" }),
+      makeTask({ group: "c", dueAtMs: T0 - 1_000, acceptedAtMs: T0 - 7, status: "delivered" }),
+    );
+    await store.cancel(cancelled?.taskId as string, T0 - 500, 0);
+    const missing = makeTask({ group: "d", dueAtMs: T0 - 1_000, acceptedAtMs: T0 - 6 });
+    const result = await relay(
+      [cancelled, queued, delivered, missing].map((t) => timerMessage(t?.taskId as string)),
+    );
+    expect(result).toEqual({ failedMessageIds: [] });
+    expect(fifo.calls).toEqual([]);
+    expect(store.tasks.get(cancelled?.taskId as string)?.status).toBe("cancelled");
+  });
+
+  it("logs and drops unreadable messages instead of poisoning the queue (no content in logs)", async () => {
+    const { fifo, logger, relay } = setup();
+    const messages: TimerMessage[] = [
+      { messageId: "m1", body: "not json", receiveCount: 1 },
+      { messageId: "m2", body: JSON.stringify({ v: 2, taskId: "x" }), receiveCount: 1 },
+      { messageId: "m3", body: taskMessageBody("demo.nope"), receiveCount: 5 },
+    ];
+    expect(await relay(messages)).toEqual({ failedMessageIds: [] });
+    expect(fifo.calls).toEqual([]);
+    expect(logger.entries.filter((e) => e.level === "error").map((e) => e.extra?.messageId)).toEqual([
+      "m1",
+      "m2",
+      "m3",
+    ]);
+  });
+
+  it("fails the messages of a topic without a configured FIFO queue", async () => {
+    const { store, fifo, logger, relay } = setup();
+    const [t] = await put(
+      store,
+      makeTask({ topic: "ghost", group: "a", dueAtMs: T0 - 1, acceptedAtMs: T0 - 2 }),
+    );
+    const m = timerMessage(t?.taskId as string);
+    expect(await relay([m])).toEqual({ failedMessageIds: [m.messageId] });
+    expect(fifo.calls).toEqual([]);
+    expect(logger.entries.some((e) => e.level === "error" && e.extra?.topic === "ghost")).toBe(true);
+  });
+
+  it("a failing group fails only its own messages; other groups and topics proceed", async () => {
+    const { store, fifo, relay } = setup();
+    const [a1, a2, b1, o1] = await put(
+      store,
+      makeTask({ group: "a", dueAtMs: T0 - 2, acceptedAtMs: T0 - 9 }),
+      makeTask({ group: "a", dueAtMs: T0 - 1, acceptedAtMs: T0 - 8 }),
+      makeTask({ group: "b", dueAtMs: T0 - 1, acceptedAtMs: T0 - 7 }),
+      makeTask({ topic: "other", group: "a", dueAtMs: T0 - 1, acceptedAtMs: T0 - 6 }),
+    );
+    fifo.failNext = (groupId) => (groupId === a1?.pk ? { failAt: 0, error: "Throttled" } : undefined);
+    const messages = [a1, a2, b1, o1].map((t) => timerMessage(t?.taskId as string));
+    const result = await relay(messages);
+    expect(result.failedMessageIds.sort()).toEqual([messages[0]?.messageId, messages[1]?.messageId].sort());
+    expect(fifo.idsIn(DEMO_QUEUE)).toEqual([b1?.taskId]);
+    expect(fifo.idsIn(OTHER_QUEUE)).toEqual([o1?.taskId]);
+    expect(store.tasks.get(a1?.taskId as string)?.status).toBe("scheduled");
+  });
+
+  it("a send failing part-way marks what was sent, fails the group, and the retry sends the rest in order", async () => {
+    const { store, fifo, relay } = setup();
+    const tasks = await put(
+      store,
+      ...[0, 1, 2, 3].map((i) =>
+        makeTask({ group: "g", dueAtMs: T0 - 100 + i, acceptedAtMs: T0 - 1_000 + i }),
+      ),
+    );
+    const message = timerMessage(tasks[3]?.taskId as string);
+    let failures = 1;
+    fifo.failNext = () => (failures-- > 0 ? { failAt: 2, error: "InternalError" } : undefined);
+    expect(await relay([message])).toEqual({ failedMessageIds: [message.messageId] });
+    expect(tasks.map((t) => store.tasks.get(t.taskId)?.status)).toEqual([
+      "queued",
+      "queued",
+      "scheduled",
+      "scheduled",
+    ]);
+
+    expect(await relay([message])).toEqual({ failedMessageIds: [] });
+    expect(fifo.idsIn(DEMO_QUEUE)).toEqual(tasks.map((t) => t.taskId));
+    expect(tasks.every((t) => store.tasks.get(t.taskId)?.status === "queued")).toBe(true);
+  });
+
+  it("send-then-mark: a crash while recording `queued` loses nothing and duplicates nothing", async () => {
+    const { store, fifo, relay } = setup();
+    const tasks = await put(
+      store,
+      ...[0, 1, 2].map((i) => makeTask({ group: "g", dueAtMs: T0 - 10 + i, acceptedAtMs: T0 - 100 + i })),
+    );
+    const markQueued = store.markQueued.bind(store);
+    let crash = true;
+    store.markQueued = async (taskId, nowMs) => {
+      if (crash) throw new Error("ProvisionedThroughputExceededException");
+      return markQueued(taskId, nowMs);
+    };
+    const message = timerMessage(tasks[2]?.taskId as string);
+    expect(await relay([message])).toEqual({ failedMessageIds: [message.messageId] });
+    expect(tasks.every((t) => store.tasks.get(t.taskId)?.status === "scheduled")).toBe(true);
+
+    crash = false; // the timer message comes back after its visibility timeout
+    expect(await relay([message])).toEqual({ failedMessageIds: [] });
+    expect(fifo.calls).toHaveLength(2); // re-sent…
+    expect(fifo.idsIn(DEMO_QUEUE)).toEqual(tasks.map((t) => t.taskId)); // …and deduplicated by the FIFO queue
+    expect(tasks.every((t) => store.tasks.get(t.taskId)?.status === "queued")).toBe(true);
+  });
+
+  it("a store error while reading a group fails that group's messages", async () => {
+    const { store, relay } = setup();
+    const [a, b] = await put(
+      store,
+      makeTask({ group: "a", dueAtMs: T0 - 1, acceptedAtMs: T0 - 2 }),
+      makeTask({ group: "b", dueAtMs: T0 - 1, acceptedAtMs: T0 - 2 }),
+    );
+    const list = store.listScheduledInGroup.bind(store);
+    store.listScheduledInGroup = async (pk, from, to) => {
+      if (pk === a?.pk) throw new Error("boom");
+      return list(pk, from, to);
+    };
+    const ma = timerMessage(a?.taskId as string);
+    const mb = timerMessage(b?.taskId as string);
+    expect(await relay([ma, mb])).toEqual({ failedMessageIds: [ma.messageId] });
+    expect(store.tasks.get(b?.taskId as string)?.status).toBe("queued");
+  });
+
+  it("processes many groups with bounded concurrency", async () => {
+    const { store, fifo, deps } = setup();
+    const tasks = await put(
+      store,
+      ...Array.from({ length: 30 }, (_, i) =>
+        makeTask({ group: `g${i}`, dueAtMs: T0 - 1, acceptedAtMs: T0 - 2 }),
+      ),
+    );
+    let active = 0;
+    let peak = 0;
+    const send = fifo.sendInOrder.bind(fifo);
+    fifo.sendInOrder = async (...args) => {
+      active++;
+      peak = Math.max(peak, active);
+      await new Promise((r) => setTimeout(r, 1));
+      active--;
+      return send(...args);
+    };
+    const result = await relayTimerMessages(
+      { ...deps, groupConcurrency: 4 },
+      tasks.map((t) => timerMessage(t.taskId)),
+    );
+    expect(result).toEqual({ failedMessageIds: [] });
+    expect(peak).toBe(4);
+    expect(fifo.idsIn(DEMO_QUEUE)).toHaveLength(30);
+  });
+});

@@ -1,0 +1,120 @@
+import { randomBytes } from "node:crypto";
+import { Webhook, WebhookVerificationError } from "standardwebhooks";
+import { describe, expect, it } from "vitest";
+import { MissingEnvironmentError } from "#shared/runtime/env.js";
+import {
+  CallbackSigner,
+  parseSigningSecrets,
+  SigningSecretError,
+  signingSecretLoader,
+} from "#shared/security/signing.js";
+
+const newSecret = () => `whsec_${randomBytes(32).toString("base64")}`;
+const PAYLOAD = JSON.stringify({ task_id: "demo._.mhx0z8ka.01JD3ZQ3H2V0WJ1XQ7S8Z9K4TA", content: { a: 1 } });
+const ID = "demo._.mhx0z8ka.01JD3ZQ3H2V0WJ1XQ7S8Z9K4TA";
+
+describe("CallbackSigner", () => {
+  it("produces Standard Webhooks headers that the standardwebhooks library verifies", () => {
+    const secret = newSecret();
+    const at = new Date();
+    const headers = new CallbackSigner([secret]).sign(ID, at, PAYLOAD);
+    expect(headers["webhook-id"]).toBe(ID);
+    expect(headers["webhook-timestamp"]).toBe(String(Math.floor(at.getTime() / 1000)));
+    expect(headers["webhook-signature"]).toMatch(/^v1,[A-Za-z0-9+/]+=*$/);
+    expect(new Webhook(secret).verify(PAYLOAD, { ...headers })).toEqual(JSON.parse(PAYLOAD));
+  });
+
+  it("fails verification for another secret, a changed body or a changed id", () => {
+    const secret = newSecret();
+    const headers = new CallbackSigner([secret]).sign(ID, new Date(), PAYLOAD);
+    expect(() => new Webhook(newSecret()).verify(PAYLOAD, { ...headers })).toThrow(WebhookVerificationError);
+    expect(() => new Webhook(secret).verify(`${PAYLOAD} `, { ...headers })).toThrow(WebhookVerificationError);
+    expect(() => new Webhook(secret).verify(PAYLOAD, { ...headers, "webhook-id": "other" })).toThrow(
+      WebhookVerificationError,
+    );
+  });
+
+  it("signs with every secret during a rotation, so either one verifies", () => {
+    const current = newSecret();
+    const previous = newSecret();
+    const headers = new CallbackSigner([current, previous]).sign(ID, new Date(), PAYLOAD);
+    expect(headers["webhook-signature"].split(" ")).toHaveLength(2);
+    expect(headers["webhook-signature"].split(" ").every((s) => s.startsWith("v1,"))).toBe(true);
+    expect(new Webhook(current).verify(PAYLOAD, { ...headers })).toBeTruthy();
+    expect(new Webhook(previous).verify(PAYLOAD, { ...headers })).toBeTruthy();
+    expect(() => new Webhook(newSecret()).verify(PAYLOAD, { ...headers })).toThrow(WebhookVerificationError);
+  });
+
+  it("accepts a bare base64 secret as well as whsec_…", () => {
+    const bare = randomBytes(24).toString("base64");
+    const headers = new CallbackSigner([bare]).sign(ID, new Date(), PAYLOAD);
+    expect(new Webhook(`whsec_${bare}`).verify(PAYLOAD, { ...headers })).toBeTruthy();
+  });
+
+  it("refuses no secret or an empty one without echoing it", () => {
+    expect(() => new CallbackSigner([])).toThrow(SigningSecretError);
+    expect(() => new CallbackSigner(["whsec_"])).toThrow(/signing secret #1/);
+  });
+});
+
+describe("parseSigningSecrets", () => {
+  it("reads a plain secret or the rotation JSON (current first)", () => {
+    expect(parseSigningSecrets(" whsec_abc= \n")).toEqual(["whsec_abc="]);
+    expect(parseSigningSecrets('{"current":"whsec_a","previous":"whsec_b"}')).toEqual(["whsec_a", "whsec_b"]);
+    expect(parseSigningSecrets('{"current":"whsec_a"}')).toEqual(["whsec_a"]);
+    expect(parseSigningSecrets('{"current":"whsec_a","previous":"whsec_a"}')).toEqual(["whsec_a"]);
+    expect(parseSigningSecrets('{"current":"whsec_a","previous":null}')).toEqual(["whsec_a"]);
+  });
+
+  it("rejects malformed values", () => {
+    expect(() => parseSigningSecrets("")).toThrow(SigningSecretError);
+    expect(() => parseSigningSecrets("{not json")).toThrow(/does not parse/);
+    expect(() => parseSigningSecrets('{"previous":"whsec_b"}')).toThrow(/"current"/);
+    expect(() => parseSigningSecrets('{"current":"whsec_a","previous":3}')).toThrow(/"previous"/);
+  });
+});
+
+describe("signingSecretLoader", () => {
+  it("uses PUNCTUAL_SIGNING_SECRET when set (no Secrets Manager call)", async () => {
+    const secret = newSecret();
+    let fetched = 0;
+    const load = signingSecretLoader({
+      env: { PUNCTUAL_SIGNING_SECRET: secret, SIGNING_SECRET_ARN: "arn:x" },
+      fetchSecret: async () => {
+        fetched++;
+        return newSecret();
+      },
+    });
+    const headers = (await load()).sign(ID, new Date(), PAYLOAD);
+    expect(new Webhook(secret).verify(PAYLOAD, { ...headers })).toBeTruthy();
+    expect(fetched).toBe(0);
+  });
+
+  it("fetches SIGNING_SECRET_ARN once per container and caches it; a failed fetch is retried", async () => {
+    const current = newSecret();
+    const previous = newSecret();
+    const calls: string[] = [];
+    let fail = true;
+    const load = signingSecretLoader({
+      env: { SIGNING_SECRET_ARN: "arn:aws:secretsmanager:eu-west-1:123456789012:secret:punctual" },
+      fetchSecret: async (arn) => {
+        calls.push(arn);
+        if (fail) throw new Error("AccessDenied");
+        return JSON.stringify({ current, previous });
+      },
+    });
+    await expect(load()).rejects.toThrow("AccessDenied");
+    fail = false;
+    const [a, b] = await Promise.all([load(), load()]);
+    expect(a).toBe(b);
+    expect(await load()).toBe(a);
+    expect(calls).toHaveLength(2);
+    expect(a.secretCount).toBe(2);
+    const headers = a.sign(ID, new Date(), PAYLOAD);
+    expect(new Webhook(previous).verify(PAYLOAD, { ...headers })).toBeTruthy();
+  });
+
+  it("fails fast at cold start when neither variable is set", () => {
+    expect(() => signingSecretLoader({ env: {} })).toThrow(MissingEnvironmentError);
+  });
+});
