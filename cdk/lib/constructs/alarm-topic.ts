@@ -1,0 +1,152 @@
+import { Duration, RemovalPolicy, Stack } from "aws-cdk-lib";
+import * as cloudwatch from "aws-cdk-lib/aws-cloudwatch";
+import * as actions from "aws-cdk-lib/aws-cloudwatch-actions";
+import * as iam from "aws-cdk-lib/aws-iam";
+import * as kms from "aws-cdk-lib/aws-kms";
+import type * as lambda from "aws-cdk-lib/aws-lambda";
+import * as sns from "aws-cdk-lib/aws-sns";
+import * as subscriptions from "aws-cdk-lib/aws-sns-subscriptions";
+import type * as sqs from "aws-cdk-lib/aws-sqs";
+import { Construct } from "constructs";
+import type { PunctualConfig } from "#shared/config/index.js";
+
+export interface AlarmTopicProps {
+  readonly config: PunctualConfig;
+}
+
+export interface PunctualAlarmProps {
+  readonly metric: cloudwatch.IMetric;
+  readonly threshold: number;
+  readonly description: string;
+  readonly comparisonOperator?: cloudwatch.ComparisonOperator;
+  readonly evaluationPeriods?: number;
+  readonly datapointsToAlarm?: number;
+  readonly treatMissingData?: cloudwatch.TreatMissingData;
+}
+
+/**
+ * The environment's one alarm topic and the factory for every alarm: each alarm created through `alarm()`
+ * notifies the topic when it fires and when it recovers.
+ *
+ * The topic is encrypted with a customer managed key because CloudWatch cannot publish to a topic encrypted
+ * with the AWS managed `aws/sns` key: the key policy must let `cloudwatch.amazonaws.com` use the key. The topic
+ * policy (which replaces SNS's default policy once `enforceSSL` adds a statement) allows CloudWatch alarms of
+ * this account to publish, and denies publishing without TLS.
+ */
+export class AlarmTopic extends Construct {
+  readonly topic: sns.Topic;
+  readonly key: kms.Key;
+  readonly alarms: cloudwatch.Alarm[] = [];
+  private readonly action: actions.SnsAction;
+
+  constructor(scope: Construct, id: string, props: AlarmTopicProps) {
+    super(scope, id);
+    const { config } = props;
+    const stack = Stack.of(this);
+
+    this.key = new kms.Key(this, "Key", {
+      description: `Punctual ${config.name}: encrypts the alarm notification topic`,
+      enableKeyRotation: true,
+      // Nothing durable is encrypted with it (notifications are transient), so it never needs to outlive the stack.
+      removalPolicy: RemovalPolicy.DESTROY,
+      pendingWindow: Duration.days(7),
+    });
+    this.key.addToResourcePolicy(
+      new iam.PolicyStatement({
+        sid: "AllowCloudWatchAlarmsToUseTheKey",
+        principals: [new iam.ServicePrincipal("cloudwatch.amazonaws.com")],
+        actions: ["kms:Decrypt", "kms:GenerateDataKey*"],
+        resources: ["*"],
+      }),
+    );
+
+    this.topic = new sns.Topic(this, "Topic", {
+      displayName: `Punctual ${config.name} alarms`,
+      masterKey: this.key,
+      enforceSSL: true,
+    });
+    this.topic.addToResourcePolicy(
+      new iam.PolicyStatement({
+        sid: "AllowCloudWatchAlarmsToPublish",
+        principals: [new iam.ServicePrincipal("cloudwatch.amazonaws.com")],
+        actions: ["sns:Publish"],
+        resources: [this.topic.topicArn],
+        conditions: {
+          StringEquals: { "aws:SourceAccount": stack.account },
+          ArnLike: {
+            "aws:SourceArn": stack.formatArn({ service: "cloudwatch", resource: "alarm", resourceName: "*" }),
+          },
+        },
+      }),
+    );
+
+    for (const email of config.alarmSubscribers.emails) {
+      this.topic.addSubscription(new subscriptions.EmailSubscription(email));
+    }
+    for (const url of config.alarmSubscribers.httpsUrls) {
+      this.topic.addSubscription(
+        new subscriptions.UrlSubscription(url, { protocol: sns.SubscriptionProtocol.HTTPS }),
+      );
+    }
+    this.action = new actions.SnsAction(this.topic);
+  }
+
+  /** Creates an alarm wired to the topic for both ALARM and OK transitions. */
+  alarm(scope: Construct, id: string, props: PunctualAlarmProps): cloudwatch.Alarm {
+    const alarm = new cloudwatch.Alarm(scope, id, {
+      metric: props.metric,
+      threshold: props.threshold,
+      alarmDescription: props.description,
+      comparisonOperator:
+        props.comparisonOperator ?? cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+      evaluationPeriods: props.evaluationPeriods ?? 1,
+      datapointsToAlarm: props.datapointsToAlarm,
+      treatMissingData: props.treatMissingData ?? cloudwatch.TreatMissingData.NOT_BREACHING,
+    });
+    alarm.addAlarmAction(this.action);
+    alarm.addOkAction(this.action);
+    this.alarms.push(alarm);
+    return alarm;
+  }
+
+  /** Function crashed or timed out (reported batch-item failures are not errors), and throttles. */
+  watchFunction(fn: lambda.Function, label: string): void {
+    this.alarm(fn, "ErrorsAlarm", {
+      metric: fn.metricErrors({ period: Duration.minutes(5), statistic: cloudwatch.Stats.SUM }),
+      threshold: 1,
+      description: `${label}: the function failed (uncaught error or timeout) at least once in 5 minutes.`,
+    });
+    this.alarm(fn, "ThrottlesAlarm", {
+      metric: fn.metricThrottles({ period: Duration.minutes(5), statistic: cloudwatch.Stats.SUM }),
+      threshold: 1,
+      description: `${label}: invocations were throttled (account or function concurrency exhausted).`,
+    });
+  }
+
+  /** Any message in a dead-letter queue needs an operator. */
+  watchDeadLetterQueue(queue: sqs.IQueue, label: string): void {
+    this.alarm(queue, "NotEmptyAlarm", {
+      metric: queue.metricApproximateNumberOfMessagesVisible({
+        period: Duration.minutes(1),
+        statistic: cloudwatch.Stats.MAXIMUM,
+      }),
+      threshold: 1,
+      description: `${label} is not empty: messages were dead-lettered and need an operator (inspect, then redrive or purge).`,
+    });
+  }
+
+  /** The oldest message has waited longer than `seconds`: consumers are stuck or too slow. */
+  watchBacklog(queue: sqs.IQueue, seconds: number, label: string): void {
+    this.alarm(queue, "BacklogAgeAlarm", {
+      metric: queue.metricApproximateAgeOfOldestMessage({
+        period: Duration.minutes(1),
+        statistic: cloudwatch.Stats.MAXIMUM,
+      }),
+      threshold: seconds,
+      comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
+      evaluationPeriods: 3,
+      datapointsToAlarm: 3,
+      description: `${label}: the oldest message has been waiting more than ${seconds} s for 3 minutes.`,
+    });
+  }
+}

@@ -1,0 +1,119 @@
+import path from "node:path";
+import { fileURLToPath } from "node:url";
+import { type Duration, type RemovalPolicy, Validations } from "aws-cdk-lib";
+import * as iam from "aws-cdk-lib/aws-iam";
+import * as lambda from "aws-cdk-lib/aws-lambda";
+import * as nodejs from "aws-cdk-lib/aws-lambda-nodejs";
+import * as logs from "aws-cdk-lib/aws-logs";
+import type { Construct } from "constructs";
+import { METRICS_NAMESPACE, serviceName } from "#shared/domain/metrics.js";
+import { ENV } from "#shared/runtime/env.js";
+import { FUNCTION_MEMORY_MB, type FunctionName } from "../sizing.js";
+
+/** The repository root: `cdk/lib/constructs/` → three levels up. */
+export const PROJECT_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../../..");
+
+/**
+ * Lets CommonJS dependencies bundled into an ESM output call `require` (Node built-ins and dynamic requires);
+ * esbuild's `__require` shim falls back to it.
+ */
+export const ESM_REQUIRE_BANNER =
+  "import { createRequire } from 'module';const require = createRequire(import.meta.url);";
+
+/**
+ * CloudFormation metadata on every function: its source entry relative to the repository root. The local cloud
+ * reads it from the synthesized template to run the same handler from source.
+ */
+export const ENTRY_METADATA_KEY = "punctual:entry";
+
+export interface PunctualFunctionProps {
+  /** Entry file `functions/<name>.ts`; also picks the default memory size. */
+  readonly name: FunctionName;
+  readonly environmentName: string;
+  readonly logLevel: "DEBUG" | "INFO" | "WARN" | "ERROR";
+  readonly timeout: Duration;
+  readonly description: string;
+  /** Extra variables (the contract's per-function list); the common ones are added here. */
+  readonly environment?: Record<string, string>;
+  readonly memorySize?: number;
+  readonly logRetention: logs.RetentionDays;
+  readonly removalPolicy: RemovalPolicy;
+}
+
+/**
+ * Punctual's Lambda function: `functions/<name>.ts` bundled locally with esbuild (never Docker) into one
+ * minified ESM file for nodejs22.x on arm64, X-Ray tracing, an explicit log group with retention, and a role
+ * of its own that may only write to that log group (and X-Ray) until grants are added. No reserved
+ * concurrency: SQS event sources cap deliver concurrency through `MaximumConcurrency` instead.
+ */
+export class PunctualFunction extends nodejs.NodejsFunction {
+  /** The function's own log group (explicit, with retention). */
+  readonly functionLogGroup: logs.LogGroup;
+  readonly functionRole: iam.Role;
+
+  constructor(scope: Construct, id: string, props: PunctualFunctionProps) {
+    // The role and the log group are created beside the function: the NodejsFunction constructor needs them.
+    const role = new iam.Role(scope, `${id}Role`, {
+      assumedBy: new iam.ServicePrincipal("lambda.amazonaws.com"),
+      description: `Punctual ${props.environmentName} ${props.name} function`,
+    });
+    const logGroup = new logs.LogGroup(scope, `${id}Logs`, {
+      retention: props.logRetention,
+      removalPolicy: props.removalPolicy,
+    });
+    logGroup.grantWrite(role);
+
+    super(scope, id, {
+      entry: path.join(PROJECT_ROOT, "functions", `${props.name}.ts`),
+      handler: "handler",
+      projectRoot: PROJECT_ROOT,
+      depsLockFilePath: path.join(PROJECT_ROOT, "package-lock.json"),
+      runtime: lambda.Runtime.NODEJS_22_X,
+      architecture: lambda.Architecture.ARM_64,
+      memorySize: props.memorySize ?? FUNCTION_MEMORY_MB[props.name],
+      timeout: props.timeout,
+      description: props.description,
+      tracing: lambda.Tracing.ACTIVE,
+      role,
+      logGroup,
+      environment: {
+        [ENV.environment]: props.environmentName,
+        POWERTOOLS_SERVICE_NAME: serviceName(props.environmentName),
+        POWERTOOLS_METRICS_NAMESPACE: METRICS_NAMESPACE,
+        POWERTOOLS_LOG_LEVEL: props.logLevel,
+        ...props.environment,
+      },
+      bundling: {
+        format: nodejs.OutputFormat.ESM,
+        target: "node22",
+        minify: true,
+        sourceMap: false,
+        mainFields: ["module", "main"],
+        banner: ESM_REQUIRE_BANNER,
+        // Bundle everything, the AWS SDK included: versions pinned by our lock file, tree-shaken ESM, and
+        // no dependency on the SDK copy the runtime happens to ship.
+        externalModules: [],
+        forceDockerBundling: false,
+        logLevel: nodejs.LogLevel.ERROR,
+      },
+    });
+    this.functionLogGroup = logGroup;
+    this.functionRole = role;
+    (this.node.defaultChild as lambda.CfnFunction).addMetadata(
+      ENTRY_METADATA_KEY,
+      path.posix.join("functions", `${props.name}.ts`),
+    );
+
+    // Acknowledged on the role (its DefaultPolicy is a child), for exactly this finding.
+    Validations.of(role).acknowledge({
+      id: "AwsSolutions-IAM5[Resource::*]",
+      reason:
+        "Active tracing: xray:PutTraceSegments and xray:PutTelemetryRecords do not support resource-level permissions (AWS service authorization reference), so their resource must be '*'. Every other statement of this role names its resources.",
+    });
+    Validations.of(this).acknowledge({
+      id: "AwsSolutions-L1",
+      reason:
+        "nodejs22.x is the runtime the product pins (issue #2: Lambda nodejs22.x on arm64) and tests against; moving to a newer Node major is a deliberate upgrade, not a drive-by.",
+    });
+  }
+}

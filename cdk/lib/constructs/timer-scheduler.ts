@@ -1,0 +1,129 @@
+import { Duration, type RemovalPolicy, Stack, Validations } from "aws-cdk-lib";
+import * as cloudwatch from "aws-cdk-lib/aws-cloudwatch";
+import * as iam from "aws-cdk-lib/aws-iam";
+import * as scheduler from "aws-cdk-lib/aws-scheduler";
+import { flattenCfnReference } from "cdk-nag/lib/utils/flatten-cfn-reference.js";
+import { Construct } from "constructs";
+import type { PunctualConfig } from "#shared/config/index.js";
+import type { AlarmTopic } from "./alarm-topic.js";
+import type { TimerQueues } from "./timer-queues.js";
+
+export interface TimerSchedulerProps {
+  readonly config: PunctualConfig;
+  readonly timerQueues: TimerQueues;
+  readonly alarms: AlarmTopic;
+  readonly removalPolicy: RemovalPolicy;
+}
+
+/**
+ * The coarse stage of the two-stage timer: the environment's EventBridge Scheduler schedule group (add-task
+ * creates one-time `at()` schedules in it at `due − lead`) and the execution role those schedules run as.
+ *
+ * The role may only be assumed by EventBridge Scheduler on behalf of this account's schedule group, and may
+ * only `sqs:SendMessage` to the timer queue (the schedules' target) and to the schedule dead-letter queue
+ * (AWS requires the execution role to be able to deliver dead-letter events to the schedule's DLQ). Both
+ * queues use SSE-SQS, so no KMS permission is needed.
+ */
+export class TimerScheduler extends Construct {
+  readonly group: scheduler.ScheduleGroup;
+  readonly role: iam.Role;
+
+  constructor(scope: Construct, id: string, props: TimerSchedulerProps) {
+    super(scope, id);
+    const { config, timerQueues, alarms } = props;
+    const stack = Stack.of(this);
+
+    this.group = new scheduler.ScheduleGroup(this, "Group", { removalPolicy: props.removalPolicy });
+
+    this.role = new iam.Role(this, "Role", {
+      description: `Punctual ${config.name}: EventBridge Scheduler execution role (timer schedules to the timer queue)`,
+      assumedBy: new iam.ServicePrincipal("scheduler.amazonaws.com", {
+        conditions: {
+          StringEquals: {
+            "aws:SourceAccount": stack.account,
+            "aws:SourceArn": this.group.scheduleGroupArn,
+          },
+        },
+      }),
+    });
+    this.role.addToPrincipalPolicy(
+      new iam.PolicyStatement({
+        sid: "SendTimersAndDeadLetters",
+        actions: ["sqs:SendMessage"],
+        resources: [timerQueues.queue.queueArn, timerQueues.scheduleDeadLetterQueue.queueArn],
+      }),
+    );
+
+    const label = `Punctual ${config.name} schedule group`;
+    const metric = (metricName: string) =>
+      this.group.metric(metricName, { period: Duration.minutes(5), statistic: cloudwatch.Stats.SUM });
+    alarms.alarm(this, "TargetErrorsAlarm", {
+      metric: metric("TargetErrorCount"),
+      threshold: 1,
+      description: `${label}: the timer queue refused schedule firings (TargetErrorCount); Scheduler retries, but check the role and the queue.`,
+    });
+    alarms.alarm(this, "DroppedInvocationsAlarm", {
+      metric: metric("InvocationDroppedCount"),
+      threshold: 1,
+      description: `${label}: Scheduler dropped firings after exhausting its retry policy (InvocationDroppedCount): their tasks were never armed.`,
+    });
+    alarms.alarm(this, "DeadLetterFailuresAlarm", {
+      metric: metric("InvocationsFailedToBeSentToDeadLetterCount"),
+      threshold: 1,
+      description: `${label}: failed firings could not even be written to the schedule dead-letter queue: their tasks are lost unless re-armed by hand.`,
+    });
+  }
+
+  /** `arn:…:scheduler:<region>:<account>:schedule/<group>/*` — every schedule of this group, nothing else. */
+  get scheduleArnPattern(): string {
+    return Stack.of(this).formatArn({
+      service: "scheduler",
+      resource: "schedule",
+      resourceName: `${this.group.scheduleGroupName}/*`,
+    });
+  }
+
+  /** add-task: create (and clean up) schedules in this group, passing only the scheduler role. */
+  grantArm(grantee: iam.IGrantable): void {
+    iam.Grant.addToPrincipal({
+      grantee,
+      actions: ["scheduler:CreateSchedule", "scheduler:DeleteSchedule"],
+      resourceArns: [this.scheduleArnPattern],
+    });
+    iam.Grant.addToPrincipal({
+      grantee,
+      actions: ["iam:PassRole"],
+      resourceArns: [this.role.roleArn],
+      conditions: { StringEquals: { "iam:PassedToService": "scheduler.amazonaws.com" } },
+    });
+    this.suppressScheduleWildcard(grantee);
+  }
+
+  /** cancel-task: delete schedules in this group, nothing more. */
+  grantDisarm(grantee: iam.IGrantable): void {
+    iam.Grant.addToPrincipal({
+      grantee,
+      actions: ["scheduler:DeleteSchedule"],
+      resourceArns: [this.scheduleArnPattern],
+    });
+    this.suppressScheduleWildcard(grantee);
+  }
+
+  private suppressScheduleWildcard(grantee: iam.IGrantable): void {
+    const role = grantee.grantPrincipal;
+    if (!(role instanceof iam.Role)) return;
+    Validations.of(role).acknowledge({
+      id: `AwsSolutions-IAM5[Resource::${this.scheduleArnFinding}]`,
+      reason:
+        "One schedule per task, named after the task id at runtime, so the names cannot be listed at deploy time. The wildcard is confined to this environment's own schedule group (schedule/<group>/*).",
+    });
+  }
+
+  /**
+   * How cdk-nag spells `scheduleArnPattern` in an IAM5 finding, computed with cdk-nag's own flattening so the
+   * acknowledgement names exactly this finding (the region is literal when the stack has one, else a token).
+   */
+  private get scheduleArnFinding(): string {
+    return flattenCfnReference(Stack.of(this).resolve(this.scheduleArnPattern));
+  }
+}

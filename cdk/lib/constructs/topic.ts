@@ -1,0 +1,134 @@
+import { Duration, type RemovalPolicy, Stack } from "aws-cdk-lib";
+import * as cloudwatch from "aws-cdk-lib/aws-cloudwatch";
+import * as eventsources from "aws-cdk-lib/aws-lambda-event-sources";
+import type * as logs from "aws-cdk-lib/aws-logs";
+import type * as secretsmanager from "aws-cdk-lib/aws-secretsmanager";
+import * as sqs from "aws-cdk-lib/aws-sqs";
+import { Construct } from "constructs";
+import type { PunctualConfig, TopicConfig } from "#shared/config/index.js";
+import { METRIC, METRICS_NAMESPACE, serviceName, TOPIC_DIMENSION } from "#shared/domain/metrics.js";
+import { ENV } from "#shared/runtime/env.js";
+import { deliverTimeoutSeconds, topicMaxReceiveCount, visibilityTimeoutSeconds } from "../sizing.js";
+import type { AlarmTopic } from "./alarm-topic.js";
+import { PunctualFunction } from "./punctual-function.js";
+import { HIGH_THROUGHPUT_FIFO, queueDefaults } from "./queue-defaults.js";
+import type { TaskTable } from "./task-table.js";
+
+export interface TopicProps {
+  readonly config: PunctualConfig;
+  readonly topic: TopicConfig;
+  readonly table: TaskTable;
+  readonly signingSecret: secretsmanager.ISecret;
+  readonly alarms: AlarmTopic;
+  readonly removalPolicy: RemovalPolicy;
+  readonly logRetention: logs.RetentionDays;
+}
+
+/** What the deliver function finds in `DELIVER_TOPICS` under the ARN of each queue it consumes. */
+export interface DeliverTopicEntry {
+  readonly topic: string;
+  readonly queueUrl: string;
+  readonly dlqUrl: string;
+}
+
+/**
+ * One configured topic: its FIFO queue (groups = ordering keys), the FIFO dead-letter queue, the deliver
+ * function consuming the queue with ReportBatchItemFailures and the topic's MaximumConcurrency, and the topic's
+ * alarms (DLQ not empty, backlog age, lateness p99, callback latency p99, deliver errors and throttles).
+ */
+export class Topic extends Construct {
+  readonly name: string;
+  readonly queue: sqs.Queue;
+  readonly deadLetterQueue: sqs.Queue;
+  readonly deliverFunction: PunctualFunction;
+
+  constructor(scope: Construct, id: string, props: TopicProps) {
+    super(scope, id);
+    const { config, topic, table, alarms } = props;
+    this.name = topic.name;
+    const timeoutSeconds = deliverTimeoutSeconds(topic);
+
+    this.deadLetterQueue = new sqs.Queue(this, "DeadLetterQueue", {
+      ...queueDefaults(props.removalPolicy, "dlq"),
+      fifo: true,
+      // The deliver function sends dead-lettered tasks here itself (at maxAttempts); content-based
+      // deduplication makes that send valid even without an explicit MessageDeduplicationId.
+      contentBasedDeduplication: true,
+    });
+    this.queue = new sqs.Queue(this, "Queue", {
+      ...queueDefaults(props.removalPolicy, "working"),
+      ...HIGH_THROUGHPUT_FIFO,
+      visibilityTimeout: Duration.seconds(visibilityTimeoutSeconds(timeoutSeconds)),
+      deadLetterQueue: { queue: this.deadLetterQueue, maxReceiveCount: topicMaxReceiveCount(topic) },
+    });
+
+    const deliverTopics: Record<string, DeliverTopicEntry> = {
+      [this.queue.queueArn]: {
+        topic: topic.name,
+        queueUrl: this.queue.queueUrl,
+        dlqUrl: this.deadLetterQueue.queueUrl,
+      },
+    };
+    this.deliverFunction = new PunctualFunction(this, "DeliverFunction", {
+      name: "deliver",
+      environmentName: config.name,
+      logLevel: config.logLevel,
+      timeout: Duration.seconds(timeoutSeconds),
+      description: `Punctual ${config.name}: delivers topic "${topic.name}" (FIFO queue to signed HTTPS callbacks)`,
+      logRetention: props.logRetention,
+      removalPolicy: props.removalPolicy,
+      environment: {
+        [ENV.tableName]: table.tableName,
+        [ENV.deliverTopics]: Stack.of(this).toJsonString(deliverTopics),
+        [ENV.signingSecretArn]: props.signingSecret.secretArn,
+      },
+    });
+    this.deliverFunction.addEventSource(
+      new eventsources.SqsEventSource(this.queue, {
+        batchSize: 10,
+        reportBatchItemFailures: true,
+        maxConcurrency: topic.maxConcurrency,
+      }),
+    );
+    // Consume (receive, delete, change visibility) its own queue; send only to its own DLQ.
+    this.queue.grantConsumeMessages(this.deliverFunction);
+    this.deadLetterQueue.grantSendMessages(this.deliverFunction);
+    table.grantTaskReadWrite(this.deliverFunction);
+    props.signingSecret.grantRead(this.deliverFunction);
+
+    const label = `Punctual ${config.name} topic "${topic.name}"`;
+    alarms.watchDeadLetterQueue(this.deadLetterQueue, `${label} dead-letter queue`);
+    alarms.watchBacklog(this.queue, topic.alarms.backlogAgeSeconds, `${label} queue`);
+    alarms.alarm(this, "LatenessAlarm", {
+      metric: this.metric(config, METRIC.lateness),
+      threshold: topic.alarms.latenessP99Seconds * 1000,
+      comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
+      evaluationPeriods: 3,
+      datapointsToAlarm: 2,
+      description: `${label}: p99 delivery lateness (callback start minus due time) above ${topic.alarms.latenessP99Seconds} s in 2 of 3 minutes.`,
+    });
+    alarms.alarm(this, "CallbackLatencyAlarm", {
+      metric: this.metric(config, METRIC.callbackLatency),
+      threshold: topic.alarms.callbackLatencyP99Seconds * 1000,
+      comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
+      evaluationPeriods: 3,
+      datapointsToAlarm: 2,
+      description: `${label}: p99 callback latency above ${topic.alarms.callbackLatencyP99Seconds} s in 2 of 3 minutes.`,
+    });
+    alarms.watchFunction(this.deliverFunction, `${label} deliver function`);
+  }
+
+  /**
+   * A metric the deliver function publishes (EMF, milliseconds), p99 per minute. No unit filter: a unit
+   * mismatch would silently hide every datapoint from the alarm.
+   */
+  private metric(config: PunctualConfig, metricName: string): cloudwatch.Metric {
+    return new cloudwatch.Metric({
+      namespace: METRICS_NAMESPACE,
+      metricName,
+      dimensionsMap: { service: serviceName(config.name), [TOPIC_DIMENSION]: this.name },
+      statistic: cloudwatch.Stats.p(99),
+      period: Duration.minutes(1),
+    });
+  }
+}

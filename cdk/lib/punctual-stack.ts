@@ -1,0 +1,111 @@
+import { CfnOutput, RemovalPolicy, Stack, type StackProps, Tags, Validations } from "aws-cdk-lib";
+import type * as logs from "aws-cdk-lib/aws-logs";
+import * as secretsmanager from "aws-cdk-lib/aws-secretsmanager";
+import type { Construct } from "constructs";
+import type { PunctualConfig } from "#shared/config/index.js";
+import { AlarmTopic } from "./constructs/alarm-topic.js";
+import { TaskApi } from "./constructs/task-api.js";
+import { TaskTable } from "./constructs/task-table.js";
+import { TimerQueues } from "./constructs/timer-queues.js";
+import { TimerScheduler } from "./constructs/timer-scheduler.js";
+import { Topic } from "./constructs/topic.js";
+import { logRetentionDays } from "./sizing.js";
+
+export interface PunctualStackProps extends StackProps {
+  readonly config: PunctualConfig;
+}
+
+/** `Punctual-<env>`: the stack's (and CloudFormation stack's) name for an environment. */
+export function stackNameFor(environment: string): string {
+  return `Punctual-${environment}`;
+}
+
+/**
+ * One isolated copy of Punctual: the task API, the task table, the two-stage timer (Scheduler schedule group →
+ * standard timer queue → relay), one FIFO queue + deliver function per configured topic, the signing secret,
+ * and one alarm topic that every alarm notifies.
+ */
+export class PunctualStack extends Stack {
+  readonly config: PunctualConfig;
+  readonly table: TaskTable;
+  readonly alarms: AlarmTopic;
+  readonly signingSecret: secretsmanager.Secret;
+  readonly topics: readonly Topic[];
+  readonly timerQueues: TimerQueues;
+  readonly timerScheduler: TimerScheduler;
+  readonly api: TaskApi;
+
+  constructor(scope: Construct, id: string, props: PunctualStackProps) {
+    super(scope, id, props);
+    const { config } = props;
+    this.config = config;
+    const removalPolicy = config.removalPolicy === "retain" ? RemovalPolicy.RETAIN : RemovalPolicy.DESTROY;
+    const logRetention = logRetentionDays(config) as logs.RetentionDays;
+    Tags.of(this).add("app", "punctual");
+    Tags.of(this).add("environment", config.name);
+
+    this.table = new TaskTable(this, "Tasks", { config });
+    this.alarms = new AlarmTopic(this, "Alarms", { config });
+
+    // Standard Webhooks signing key: 44 characters of [A-Za-z0-9] are valid base64 (33 bytes, 262 bits of
+    // entropy). The deliver function reads it through SIGNING_SECRET_ARN and signs with `whsec_<value>`; our
+    // loader also accepts a JSON value `{"current": "<base64>"}` for hand-managed rotation.
+    this.signingSecret = new secretsmanager.Secret(this, "SigningSecret", {
+      description: `Punctual ${config.name}: Standard Webhooks signing key for callbacks (base64; receivers use whsec_<value>)`,
+      generateSecretString: { passwordLength: 44, excludePunctuation: true, includeSpace: false },
+      removalPolicy,
+    });
+    Validations.of(this.signingSecret).acknowledge({
+      id: "AwsSolutions-SMG4",
+      reason:
+        "The signing key is shared with every callback receiver, who verify with it; an automatic rotation would break verification everywhere at once. Rotation is an operator procedure: set the new key, let receivers accept both, then retire the old one (README).",
+    });
+
+    this.topics = Object.values(config.resolvedTopics).map(
+      (topic) =>
+        new Topic(this, `Topic-${topic.name}`, {
+          config,
+          topic,
+          table: this.table,
+          signingSecret: this.signingSecret,
+          alarms: this.alarms,
+          removalPolicy,
+          logRetention,
+        }),
+    );
+    this.timerQueues = new TimerQueues(this, "Timer", {
+      config,
+      table: this.table,
+      topics: this.topics,
+      alarms: this.alarms,
+      removalPolicy,
+      logRetention,
+    });
+    this.timerScheduler = new TimerScheduler(this, "Scheduler", {
+      config,
+      timerQueues: this.timerQueues,
+      alarms: this.alarms,
+      removalPolicy,
+    });
+    this.api = new TaskApi(this, "Api", {
+      config,
+      table: this.table,
+      timerQueues: this.timerQueues,
+      timerScheduler: this.timerScheduler,
+      alarms: this.alarms,
+      removalPolicy,
+      logRetention,
+    });
+
+    new CfnOutput(this, "ApiUrl", { value: this.api.url, description: "Base URL of the task API" });
+    new CfnOutput(this, "SigningSecretArn", {
+      value: this.signingSecret.secretArn,
+      description:
+        "Secrets Manager secret holding the callback signing key (receivers verify with whsec_<value>)",
+    });
+    new CfnOutput(this, "AlarmTopicArn", {
+      value: this.alarms.topic.topicArn,
+      description: "SNS topic every alarm notifies",
+    });
+  }
+}

@@ -1,0 +1,86 @@
+/**
+ * Numbers the stack derives from the configuration: function timeouts and memory, queue visibility
+ * timeouts, receive-count backstops, retention and throttling. Kept free of `aws-cdk-lib` so the local cloud
+ * can size its emulated queues and event-source runners from exactly the same rules as AWS.
+ */
+import type { PunctualConfig, TopicConfig } from "#shared/config/index.js";
+
+/** AWS: a queue's visibility timeout should be at least 6 × its consuming function's timeout. */
+export const VISIBILITY_TIMEOUT_FACTOR = 6;
+
+/** SQS's largest message size (1 MiB). Our messages are tiny (`{"v":1,"taskId":…}`), but the limit is set explicitly. */
+export const MAX_MESSAGE_SIZE_BYTES = 1_048_576;
+
+/** Messages wait in the working queues at most this long (SQS default: 4 days). */
+export const QUEUE_RETENTION_SECONDS = 4 * 86_400;
+/** Dead-letter queues keep their messages for SQS's maximum, 14 days — longer than any source queue. */
+export const DLQ_RETENTION_SECONDS = 14 * 86_400;
+
+/**
+ * The relay forwards a batch of ≤ 10 timer messages: a few DynamoDB queries, one SendMessageBatch per group
+ * and the `queued` marks, plus at most ~1 s of in-place waiting. 30 s leaves ample headroom for throttling
+ * retries; the timer queue's visibility timeout is 6 × this.
+ */
+export const RELAY_TIMEOUT_SECONDS = 30;
+/**
+ * Backstop only: the relay reports failed records and they come back after the visibility timeout
+ * (6 × 30 s), so 20 receives ≈ one hour of retries before a timer message is parked in the timer DLQ (which
+ * alarms). The task stays `scheduled` in the table and can be re-armed by redriving the DLQ.
+ */
+export const TIMER_QUEUE_MAX_RECEIVE_COUNT = 20;
+
+/** API functions answer API Gateway, whose HTTP API integration timeout is 30 s at most. */
+export const API_FUNCTION_TIMEOUT_SECONDS = 10;
+
+/**
+ * A deliver function handles a batch of up to 10 FIFO messages and never starts a callback it cannot finish
+ * before its own timeout (unstarted records go back with visibility 0 and no attempt counted). Three full
+ * callback timeouts plus 5 s of DynamoDB/SQS bookkeeping per invocation, and never under 30 s.
+ */
+export function deliverTimeoutSeconds(topic: Pick<TopicConfig, "callbackTimeoutSeconds">): number {
+  return Math.max(30, Math.ceil(3 * topic.callbackTimeoutSeconds + 5));
+}
+
+/**
+ * `maxReceiveCount` of a topic's FIFO queue: a *backstop*, far above `maxAttempts`. Followers of a failing head
+ * task are received (and reported failed, unattempted) many times while the head backs off; attempts are
+ * counted in DynamoDB and the deliver function dead-letters the head itself at `maxAttempts`.
+ */
+export function topicMaxReceiveCount(topic: Pick<TopicConfig, "maxAttempts">): number {
+  return Math.max(100, topic.maxAttempts * 10);
+}
+
+export function visibilityTimeoutSeconds(consumerTimeoutSeconds: number): number {
+  return VISIBILITY_TIMEOUT_FACTOR * consumerTimeoutSeconds;
+}
+
+/** Lambda memory (MB). CPU scales with memory; the hot paths (add-task, relay, deliver) get 512 MB. */
+export const FUNCTION_MEMORY_MB = {
+  "add-task": 512,
+  "get-task": 256,
+  "cancel-task": 256,
+  relay: 512,
+  deliver: 512,
+} as const;
+
+export type FunctionName = keyof typeof FUNCTION_MEMORY_MB;
+
+/**
+ * Default throttling of the API stage (requests/s and burst). The seeds ask for 3,500 adds/s per topic; the
+ * account-level API Gateway quota (10,000 rps) still applies above this.
+ */
+export const API_THROTTLE = { rateLimit: 5_000, burstLimit: 2_500 } as const;
+
+/**
+ * Timer-queue backlog alarm threshold. Delayed messages (up to SQS's 900 s) may count towards
+ * `ApproximateAgeOfOldestMessage`, so the alarm fires only when the oldest message is older than the longest
+ * legitimate delay plus the system backlog allowance.
+ */
+export function timerBacklogAlarmSeconds(config: Pick<PunctualConfig, "system">): number {
+  return 900 + config.system.alarms.backlogAgeSeconds;
+}
+
+/** Log retention (days): short for throw-away environments, three months where data is retained. */
+export function logRetentionDays(config: Pick<PunctualConfig, "removalPolicy">): number {
+  return config.removalPolicy === "retain" ? 90 : 7;
+}

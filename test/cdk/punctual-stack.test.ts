@@ -1,0 +1,912 @@
+/**
+ * CDK assertions on specific properties of the synthesized stacks (dev, prod, local), cdk-nag's AwsSolutions
+ * pack, configuration errors at synth time, and one real offline esbuild bundling of every function.
+ *
+ * Most stacks are synthesized with bundling skipped (`aws:cdk:bundling-stacks: []`, the mechanism `cdk deploy
+ * --exclusively` uses), which keeps this file fast; the "bundling" block proves real bundling works offline.
+ */
+import { execFile } from "node:child_process";
+import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import path from "node:path";
+import { promisify } from "node:util";
+import { App, type CfnElement, Validations } from "aws-cdk-lib";
+import { Template } from "aws-cdk-lib/assertions";
+import { AwsSolutionsChecks } from "cdk-nag";
+import type { IConstruct } from "constructs";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { addPunctualStack, addPunctualStackFromContext } from "#cdk/lib/app.js";
+import {
+  ENTRY_METADATA_KEY,
+  ESM_REQUIRE_BANNER,
+  PROJECT_ROOT,
+} from "#cdk/lib/constructs/punctual-function.js";
+import type { PunctualStack } from "#cdk/lib/punctual-stack.js";
+import { ENVIRONMENTS } from "#shared/config/environments/index.js";
+import {
+  ConfigError,
+  loadEnvironmentConfig,
+  type PunctualConfig,
+  parseConfig,
+} from "#shared/config/index.js";
+import { METRIC, METRICS_NAMESPACE } from "#shared/domain/metrics.js";
+import { ENV } from "#shared/runtime/env.js";
+
+const run = promisify(execFile);
+
+// ---------------------------------------------------------------------------------------------------------
+// Synthesis helpers
+// ---------------------------------------------------------------------------------------------------------
+
+// biome-ignore lint/suspicious/noExplicitAny: CloudFormation JSON is untyped by nature.
+type Json = any;
+interface CfnResource {
+  readonly Type: string;
+  readonly Metadata?: Record<string, Json>;
+  readonly Properties: Json;
+  readonly DeletionPolicy?: string;
+  readonly UpdateReplacePolicy?: string;
+}
+interface Synth {
+  readonly config: PunctualConfig;
+  readonly stack: PunctualStack;
+  readonly template: Template;
+  readonly resources: Record<string, CfnResource>;
+  readonly outputs: Record<string, Json>;
+}
+
+function synth(environment: string, options: { bundle?: boolean; outdir?: string } = {}): Synth {
+  const app = new App({
+    ...(options.outdir ? { outdir: options.outdir } : {}),
+    context: { "aws:cdk:bundling-stacks": options.bundle ? ["**"] : [] },
+  });
+  const config = loadEnvironmentConfig(environment);
+  const stack = addPunctualStack(app, config);
+  // Template.fromStack synthesizes the app, which runs the cdk-nag plugin: a finding would throw right here.
+  const template = Template.fromStack(stack);
+  const json = template.toJSON();
+  return { config, stack, template, resources: json.Resources, outputs: json.Outputs ?? {} };
+}
+
+function idOf(s: Synth, construct: IConstruct): string {
+  return s.stack.getLogicalId((construct.node.defaultChild ?? construct) as CfnElement);
+}
+const ref = (id: string) => ({ Ref: id });
+const arnOf = (id: string) => ({ "Fn::GetAtt": [id, "Arn"] });
+
+function ofType(s: Synth, type: string): [string, CfnResource][] {
+  return Object.entries(s.resources).filter(([, r]) => r.Type === type);
+}
+
+function resource(s: Synth, id: string): CfnResource {
+  const r = s.resources[id];
+  if (!r) throw new Error(`no resource ${id}`);
+  return r;
+}
+
+/** Every statement of every inline policy attached to a role. */
+function statementsOf(s: Synth, roleId: string): Json[] {
+  return ofType(s, "AWS::IAM::Policy")
+    .filter(([, p]) => (p.Properties.Roles as Json[]).some((r) => r.Ref === roleId))
+    .flatMap(([, p]) => p.Properties.PolicyDocument.Statement as Json[]);
+}
+const asArray = <T>(v: T | T[]): T[] => (Array.isArray(v) ? v : [v]);
+function statementsWith(s: Synth, roleId: string, action: string): Json[] {
+  return statementsOf(s, roleId).filter((st) => asArray(st.Action).includes(action));
+}
+function actionsOf(s: Synth, roleId: string): string[] {
+  return statementsOf(s, roleId).flatMap((st) => asArray(st.Action as string | string[]));
+}
+
+/**
+ * Renders a CloudFormation value with fake but well-formed physical values, the way CloudFormation would
+ * resolve it (queue URLs, ARNs, names), so JSON environment variables can be parsed and handlers loaded.
+ */
+function render(s: Synth, value: Json): string {
+  if (typeof value === "string") return value;
+  if (Array.isArray(value["Fn::Join"])) {
+    const [sep, parts] = value["Fn::Join"] as [string, Json[]];
+    return parts.map((p) => render(s, p)).join(sep);
+  }
+  const account = "123456789012";
+  const region = "eu-west-1";
+  if (typeof value.Ref === "string") {
+    if (value.Ref === "AWS::Region") return region;
+    if (value.Ref === "AWS::AccountId") return account;
+    if (value.Ref === "AWS::Partition") return "aws";
+    const r = resource(s, value.Ref);
+    if (r.Type === "AWS::SQS::Queue") {
+      return `https://sqs.${region}.amazonaws.com/${account}/${value.Ref}${r.Properties.FifoQueue ? ".fifo" : ""}`;
+    }
+    if (r.Type === "AWS::SecretsManager::Secret")
+      return `arn:aws:secretsmanager:${region}:${account}:secret:${value.Ref}-AbCdEf`;
+    return value.Ref;
+  }
+  if (Array.isArray(value["Fn::GetAtt"])) {
+    const [id, attribute] = value["Fn::GetAtt"] as [string, string];
+    const r = resource(s, id);
+    if (r.Type === "AWS::SQS::Queue" && attribute === "Arn") {
+      return `arn:aws:sqs:${region}:${account}:${id}${r.Properties.FifoQueue ? ".fifo" : ""}`;
+    }
+    if (r.Type === "AWS::IAM::Role") return `arn:aws:iam::${account}:role/${id}`;
+    return `${id}.${attribute}`;
+  }
+  throw new Error(`cannot render ${JSON.stringify(value)}`);
+}
+
+// ---------------------------------------------------------------------------------------------------------
+
+let dev: Synth;
+let prod: Synth;
+let local: Synth;
+const synthSeconds: Record<string, number> = {};
+
+beforeAll(() => {
+  for (const name of ["dev", "prod", "local"] as const) {
+    const started = performance.now();
+    const s = synth(name);
+    synthSeconds[name] = (performance.now() - started) / 1000;
+    if (name === "dev") dev = s;
+    else if (name === "prod") prod = s;
+    else local = s;
+  }
+});
+
+const all = () => [dev, prod, local];
+
+describe("timer queues", () => {
+  it("the timer queue is a standard queue redriving to a standard DLQ", () => {
+    for (const s of all()) {
+      const queue = resource(s, idOf(s, s.stack.timerQueues.queue));
+      const dlqId = idOf(s, s.stack.timerQueues.deadLetterQueue);
+      expect(queue.Properties.FifoQueue).toBeUndefined();
+      expect(queue.Properties.RedrivePolicy.deadLetterTargetArn).toEqual(arnOf(dlqId));
+      expect(queue.Properties.RedrivePolicy.maxReceiveCount).toBeGreaterThanOrEqual(5);
+      expect(resource(s, dlqId).Properties.FifoQueue).toBeUndefined();
+    }
+  });
+
+  it("the schedule DLQ is a standard queue (Scheduler refuses FIFO DLQs)", () => {
+    for (const s of all()) {
+      const dlq = resource(s, idOf(s, s.stack.timerQueues.scheduleDeadLetterQueue));
+      expect(dlq.Properties.FifoQueue).toBeUndefined();
+      expect(dlq.Properties.RedrivePolicy).toBeUndefined();
+    }
+  });
+
+  it("the relay consumes the timer queue in batches of 10, without a batching window", () => {
+    for (const s of all()) {
+      const [mapping] = ofType(s, "AWS::Lambda::EventSourceMapping").filter(
+        ([, m]) => m.Properties.FunctionName.Ref === idOf(s, s.stack.timerQueues.relayFunction),
+      );
+      expect(mapping?.[1].Properties).toMatchObject({
+        EventSourceArn: arnOf(idOf(s, s.stack.timerQueues.queue)),
+        BatchSize: 10,
+        MaximumBatchingWindowInSeconds: 0,
+        FunctionResponseTypes: ["ReportBatchItemFailures"],
+      });
+    }
+  });
+});
+
+describe("topic queues", () => {
+  it("every configured topic has a FIFO queue (content-based dedup off, explicit size) redriving to a FIFO DLQ", () => {
+    for (const s of all()) {
+      expect(s.stack.topics.map((t) => t.name).sort()).toEqual(Object.keys(s.config.resolvedTopics).sort());
+      for (const topic of s.stack.topics) {
+        const settings = s.config.resolvedTopics[topic.name];
+        if (!settings) throw new Error(topic.name);
+        const queue = resource(s, idOf(s, topic.queue)).Properties;
+        const dlqId = idOf(s, topic.deadLetterQueue);
+        expect(queue.FifoQueue).toBe(true);
+        expect(queue.ContentBasedDeduplication).toBe(false);
+        expect(queue.MaximumMessageSize).toBe(1_048_576);
+        expect(queue.RedrivePolicy.deadLetterTargetArn).toEqual(arnOf(dlqId));
+        // A backstop far above the attempts the deliver function counts itself.
+        expect(queue.RedrivePolicy.maxReceiveCount).toBeGreaterThanOrEqual(10 * settings.maxAttempts);
+        expect(resource(s, dlqId).Properties.FifoQueue).toBe(true);
+      }
+    }
+  });
+
+  it("no queue, table, function, topic or role has a hard-coded physical name", () => {
+    const nameProps = ["QueueName", "TableName", "FunctionName", "TopicName", "RoleName", "ApiName"];
+    for (const s of all()) {
+      for (const [id, r] of Object.entries(s.resources)) {
+        if (r.Type === "AWS::Lambda::EventSourceMapping" || r.Type === "AWS::Lambda::Permission") continue;
+        for (const prop of nameProps) expect(r.Properties?.[prop], `${id}.${prop}`).toBeUndefined();
+      }
+    }
+  });
+
+  it("every queue is encrypted and refuses requests without TLS", () => {
+    for (const s of all()) {
+      const queues = ofType(s, "AWS::SQS::Queue");
+      expect(queues.length).toBe(3 + 2 * s.stack.topics.length);
+      const policies = ofType(s, "AWS::SQS::QueuePolicy");
+      for (const [id, q] of queues) {
+        expect(q.Properties.SqsManagedSseEnabled, id).toBe(true);
+        const denies = policies
+          .filter(([, p]) => (p.Properties.Queues as Json[]).some((r) => r.Ref === id))
+          .flatMap(([, p]) => p.Properties.PolicyDocument.Statement as Json[])
+          .filter((st) => st.Effect === "Deny" && st.Condition?.Bool?.["aws:SecureTransport"] === "false");
+        expect(denies.length, id).toBe(1);
+      }
+    }
+  });
+});
+
+describe("event sources and functions", () => {
+  it("every queue's visibility timeout is at least 6 x its consuming function's timeout", () => {
+    for (const s of all()) {
+      const mappings = ofType(s, "AWS::Lambda::EventSourceMapping");
+      expect(mappings.length).toBe(1 + s.stack.topics.length);
+      for (const [, m] of mappings) {
+        const queue = resource(s, m.Properties.EventSourceArn["Fn::GetAtt"][0]);
+        const fn = resource(s, m.Properties.FunctionName.Ref);
+        expect(typeof fn.Properties.Timeout).toBe("number");
+        expect(queue.Properties.VisibilityTimeout).toBeGreaterThanOrEqual(6 * fn.Properties.Timeout);
+      }
+    }
+  });
+
+  it("deliver event sources report batch item failures and use the topic's MaximumConcurrency", () => {
+    for (const s of all()) {
+      for (const topic of s.stack.topics) {
+        const settings = s.config.resolvedTopics[topic.name];
+        const [mapping] = ofType(s, "AWS::Lambda::EventSourceMapping").filter(
+          ([, m]) => m.Properties.FunctionName.Ref === idOf(s, topic.deliverFunction),
+        );
+        expect(mapping?.[1].Properties).toMatchObject({
+          EventSourceArn: arnOf(idOf(s, topic.queue)),
+          BatchSize: 10,
+          FunctionResponseTypes: ["ReportBatchItemFailures"],
+          ScalingConfig: { MaximumConcurrency: settings?.maxConcurrency },
+        });
+      }
+    }
+    // prod overrides: orders 50, notifications the system default 10.
+    const concurrency = Object.fromEntries(
+      prod.stack.topics.map((t) => [t.name, prod.config.resolvedTopics[t.name]?.maxConcurrency]),
+    );
+    expect(concurrency).toEqual({ orders: 50, notifications: 10 });
+  });
+
+  it("every function is nodejs22.x on arm64 with active tracing, its own log group with retention and no reserved concurrency", () => {
+    for (const s of all()) {
+      const functions = ofType(s, "AWS::Lambda::Function");
+      expect(functions.length).toBe(4 + s.stack.topics.length);
+      for (const [id, fn] of functions) {
+        const p = fn.Properties;
+        expect(p.Runtime, id).toBe("nodejs22.x");
+        expect(p.Architectures, id).toEqual(["arm64"]);
+        expect(p.TracingConfig, id).toEqual({ Mode: "Active" });
+        expect(p.Handler, id).toBe("index.handler");
+        expect(p.MemorySize, id).toBeGreaterThanOrEqual(256);
+        expect(p.MemorySize, id).toBeLessThanOrEqual(512);
+        expect(p.ReservedConcurrentExecutions, id).toBeUndefined();
+        const logGroup = resource(s, p.LoggingConfig.LogGroup.Ref);
+        expect(logGroup.Type).toBe("AWS::Logs::LogGroup");
+        expect(logGroup.Properties.RetentionInDays).toBeGreaterThan(0);
+        // The local cloud runs the same handler from source, found through this metadata.
+        const entry = String(fn.Metadata?.[ENTRY_METADATA_KEY]);
+        expect(entry, id).toMatch(/^functions\/[a-z-]+\.ts$/);
+        expect(existsSync(path.join(PROJECT_ROOT, entry)), id).toBe(true);
+        // Roles of our own: no AWS managed policies (e.g. AWSLambdaBasicExecutionRole).
+        const role = resource(s, p.Role["Fn::GetAtt"][0]);
+        expect(role.Properties.ManagedPolicyArns, id).toBeUndefined();
+      }
+    }
+  });
+
+  it("every function gets exactly the environment variables of the contract", () => {
+    const common = [
+      ENV.environment,
+      "POWERTOOLS_SERVICE_NAME",
+      "POWERTOOLS_METRICS_NAMESPACE",
+      "POWERTOOLS_LOG_LEVEL",
+    ];
+    for (const s of all()) {
+      const { api, timerQueues, timerScheduler } = s.stack;
+      const expected = new Map<IConstruct, readonly string[]>([
+        [
+          api.addTaskFunction,
+          [
+            ENV.tableName,
+            ENV.timerQueueUrl,
+            ENV.timerQueueArn,
+            ENV.scheduleGroupName,
+            ENV.schedulerRoleArn,
+            ENV.scheduleDlqArn,
+          ],
+        ],
+        [api.getTaskFunction, [ENV.tableName]],
+        [api.cancelTaskFunction, [ENV.tableName, ENV.scheduleGroupName]],
+        [timerQueues.relayFunction, [ENV.tableName, ENV.timerQueueUrl, ENV.topicQueueUrls]],
+        ...s.stack.topics.map(
+          (t) => [t.deliverFunction, [ENV.tableName, ENV.deliverTopics, ENV.signingSecretArn]] as const,
+        ),
+      ]);
+      for (const [fn, names] of expected) {
+        const vars = resource(s, idOf(s, fn)).Properties.Environment.Variables;
+        expect(Object.keys(vars).sort()).toEqual([...common, ...names].sort());
+        expect(vars).toMatchObject({
+          [ENV.environment]: s.config.name,
+          POWERTOOLS_SERVICE_NAME: `punctual-${s.config.name}`,
+          POWERTOOLS_METRICS_NAMESPACE: METRICS_NAMESPACE,
+          POWERTOOLS_LOG_LEVEL: s.config.logLevel,
+          [ENV.tableName]: ref(idOf(s, s.stack.table.table)),
+        });
+      }
+
+      const add = resource(s, idOf(s, api.addTaskFunction)).Properties.Environment.Variables;
+      expect(add[ENV.timerQueueUrl]).toEqual(ref(idOf(s, timerQueues.queue)));
+      expect(add[ENV.timerQueueArn]).toEqual(arnOf(idOf(s, timerQueues.queue)));
+      expect(add[ENV.schedulerRoleArn]).toEqual(arnOf(idOf(s, timerScheduler.role)));
+      expect(add[ENV.scheduleDlqArn]).toEqual(arnOf(idOf(s, timerQueues.scheduleDeadLetterQueue)));
+      expect(add[ENV.scheduleGroupName]).toEqual(s.stack.resolve(timerScheduler.group.scheduleGroupName));
+
+      const relay = resource(s, idOf(s, timerQueues.relayFunction)).Properties.Environment.Variables;
+      expect(JSON.parse(render(s, relay[ENV.topicQueueUrls]))).toEqual(
+        Object.fromEntries(s.stack.topics.map((t) => [t.name, render(s, ref(idOf(s, t.queue)))])),
+      );
+
+      for (const topic of s.stack.topics) {
+        const vars = resource(s, idOf(s, topic.deliverFunction)).Properties.Environment.Variables;
+        expect(JSON.parse(render(s, vars[ENV.deliverTopics]))).toEqual({
+          [render(s, arnOf(idOf(s, topic.queue)))]: {
+            topic: topic.name,
+            queueUrl: render(s, ref(idOf(s, topic.queue))),
+            dlqUrl: render(s, ref(idOf(s, topic.deadLetterQueue))),
+          },
+        });
+        expect(vars[ENV.signingSecretArn]).toEqual(ref(idOf(s, s.stack.signingSecret)));
+      }
+    }
+  });
+
+  it("deliver timeouts follow the topic's callback timeout", () => {
+    for (const s of all()) {
+      for (const topic of s.stack.topics) {
+        const settings = s.config.resolvedTopics[topic.name];
+        if (!settings) throw new Error(topic.name);
+        const timeout = resource(s, idOf(s, topic.deliverFunction)).Properties.Timeout;
+        // Room for at least three full callbacks per invocation, within Lambda's limit.
+        expect(timeout).toBeGreaterThanOrEqual(3 * settings.callbackTimeoutSeconds);
+        expect(timeout).toBeLessThanOrEqual(900);
+      }
+    }
+  });
+});
+
+describe("task table", () => {
+  it("is on-demand with pk/sk strings, TTL on expiresAt and server-side encryption", () => {
+    for (const s of all()) {
+      const table = resource(s, idOf(s, s.stack.table.table)).Properties;
+      expect(table.BillingMode).toBe("PAY_PER_REQUEST");
+      expect(table.KeySchema).toEqual([
+        { AttributeName: "pk", KeyType: "HASH" },
+        { AttributeName: "sk", KeyType: "RANGE" },
+      ]);
+      expect(table.AttributeDefinitions).toEqual([
+        { AttributeName: "pk", AttributeType: "S" },
+        { AttributeName: "sk", AttributeType: "S" },
+      ]);
+      expect(table.TimeToLiveSpecification).toEqual({ AttributeName: "expiresAt", Enabled: true });
+      expect(table.SSESpecification).toEqual({ SSEEnabled: true });
+      expect(table.GlobalSecondaryIndexes).toBeUndefined();
+    }
+  });
+
+  it("prod keeps its data: point-in-time recovery, deletion protection, DeletionPolicy Retain", () => {
+    const table = resource(prod, idOf(prod, prod.stack.table.table));
+    expect(table.Properties.PointInTimeRecoverySpecification).toEqual({ PointInTimeRecoveryEnabled: true });
+    expect(table.Properties.DeletionProtectionEnabled).toBe(true);
+    expect(table.DeletionPolicy).toBe("Retain");
+    expect(table.UpdateReplacePolicy).toBe("Retain");
+  });
+
+  it("dev is disposable: no point-in-time recovery, deleted with the stack", () => {
+    const table = resource(dev, idOf(dev, dev.stack.table.table));
+    expect(table.Properties.PointInTimeRecoverySpecification).toEqual({ PointInTimeRecoveryEnabled: false });
+    expect(table.Properties.DeletionProtectionEnabled).toBe(false);
+    expect(table.DeletionPolicy).toBe("Delete");
+  });
+});
+
+describe("IAM", () => {
+  it("the scheduler role trusts only EventBridge Scheduler of this account's group and may only send to the timer queue (and the schedule DLQ)", () => {
+    for (const s of all()) {
+      const { timerScheduler, timerQueues } = s.stack;
+      const roleId = idOf(s, timerScheduler.role);
+      const role = resource(s, roleId).Properties;
+      expect(role.AssumeRolePolicyDocument.Statement).toEqual([
+        {
+          Action: "sts:AssumeRole",
+          Effect: "Allow",
+          Principal: { Service: "scheduler.amazonaws.com" },
+          Condition: {
+            StringEquals: {
+              "aws:SourceAccount": { Ref: "AWS::AccountId" },
+              "aws:SourceArn": arnOf(idOf(s, timerScheduler.group)),
+            },
+          },
+        },
+      ]);
+      expect(role.ManagedPolicyArns).toBeUndefined();
+      expect(role.Policies).toBeUndefined();
+      const statements = statementsOf(s, roleId);
+      expect(statements).toHaveLength(1);
+      expect(statements[0]).toMatchObject({
+        Effect: "Allow",
+        Action: "sqs:SendMessage",
+        Resource: [arnOf(idOf(s, timerQueues.queue)), arnOf(idOf(s, timerQueues.scheduleDeadLetterQueue))],
+      });
+    }
+  });
+
+  const scheduleArn = (s: Synth) => ({
+    "Fn::Join": [
+      "",
+      [
+        "arn:",
+        { Ref: "AWS::Partition" },
+        ":scheduler:",
+        { Ref: "AWS::Region" },
+        ":",
+        { Ref: "AWS::AccountId" },
+        `:schedule/${s.stack.resolve(s.stack.timerScheduler.group.scheduleGroupName)}/*`,
+      ],
+    ],
+  });
+
+  it("add-task may create schedules only in its group and pass only the scheduler role, to Scheduler only", () => {
+    for (const s of all()) {
+      const roleId = idOf(s, s.stack.api.addTaskFunction.functionRole);
+      const create = statementsWith(s, roleId, "scheduler:CreateSchedule");
+      expect(create).toHaveLength(1);
+      expect(create[0].Resource).toEqual(scheduleArn(s));
+      const pass = statementsWith(s, roleId, "iam:PassRole");
+      expect(pass).toHaveLength(1);
+      expect(pass[0].Resource).toEqual(arnOf(idOf(s, s.stack.timerScheduler.role)));
+      expect(pass[0].Condition).toEqual({
+        StringEquals: { "iam:PassedToService": "scheduler.amazonaws.com" },
+      });
+      expect(
+        actionsOf(s, roleId)
+          .filter((a) => a.startsWith("scheduler:"))
+          .sort(),
+      ).toEqual(["scheduler:CreateSchedule", "scheduler:DeleteSchedule"]);
+    }
+  });
+
+  it("cancel-task may only delete schedules of its group; get-task only reads the table", () => {
+    for (const s of all()) {
+      const cancelRole = idOf(s, s.stack.api.cancelTaskFunction.functionRole);
+      expect(
+        actionsOf(s, cancelRole).filter((a) => a.startsWith("scheduler:") || a.startsWith("iam:")),
+      ).toEqual(["scheduler:DeleteSchedule"]);
+      expect(statementsWith(s, cancelRole, "scheduler:DeleteSchedule")[0].Resource).toEqual(scheduleArn(s));
+
+      const getRole = idOf(s, s.stack.api.getTaskFunction.functionRole);
+      const getActions = actionsOf(s, getRole);
+      expect(getActions.filter((a) => a.startsWith("dynamodb:")).sort()).toEqual([
+        "dynamodb:BatchGetItem",
+        "dynamodb:GetItem",
+        "dynamodb:Query",
+      ]);
+      expect(getActions.some((a) => a.startsWith("sqs:") || a.startsWith("scheduler:"))).toBe(false);
+    }
+  });
+
+  it("only add-task may pass a role, and nothing is granted '*' actions", () => {
+    for (const s of all()) {
+      const addRole = idOf(s, s.stack.api.addTaskFunction.functionRole);
+      for (const [id, policy] of ofType(s, "AWS::IAM::Policy")) {
+        for (const st of policy.Properties.PolicyDocument.Statement as Json[]) {
+          const actions = asArray(st.Action as string | string[]);
+          expect(
+            actions.some((a) => a.endsWith("*")),
+            id,
+          ).toBe(false);
+          if (actions.includes("iam:PassRole")) {
+            expect(policy.Properties.Roles).toEqual([ref(addRole)]);
+          }
+        }
+      }
+    }
+  });
+
+  it("a deliver function touches only its own queue and DLQ, the table and the signing secret", () => {
+    for (const s of all()) {
+      for (const topic of s.stack.topics) {
+        const roleId = idOf(s, topic.deliverFunction.functionRole);
+        const statements = statementsOf(s, roleId);
+        const sqsResources = statements
+          .filter((st) => asArray(st.Action as string | string[]).some((a) => a.startsWith("sqs:")))
+          .flatMap((st) => asArray(st.Resource));
+        expect(new Set(sqsResources.map((r) => JSON.stringify(r)))).toEqual(
+          new Set([
+            JSON.stringify(arnOf(idOf(s, topic.queue))),
+            JSON.stringify(arnOf(idOf(s, topic.deadLetterQueue))),
+          ]),
+        );
+        const consume = statementsWith(s, roleId, "sqs:ReceiveMessage");
+        expect(consume.map((st) => st.Resource)).toEqual([arnOf(idOf(s, topic.queue))]);
+        expect(asArray(consume[0].Action)).toContain("sqs:ChangeMessageVisibility");
+        const send = statementsWith(s, roleId, "sqs:SendMessage");
+        expect(send.map((st) => st.Resource)).toEqual([arnOf(idOf(s, topic.deadLetterQueue))]);
+        expect(statementsWith(s, roleId, "secretsmanager:GetSecretValue").map((st) => st.Resource)).toEqual([
+          ref(idOf(s, s.stack.signingSecret)),
+        ]);
+        expect(statementsWith(s, roleId, "dynamodb:UpdateItem").map((st) => st.Resource)).toEqual([
+          arnOf(idOf(s, s.stack.table.table)),
+        ]);
+      }
+    }
+  });
+
+  it("the relay consumes the timer queue and sends only to the timer queue and the topic queues", () => {
+    for (const s of all()) {
+      const roleId = idOf(s, s.stack.timerQueues.relayFunction.functionRole);
+      const send = statementsWith(s, roleId, "sqs:SendMessage").map((st) => JSON.stringify(st.Resource));
+      const expected = [s.stack.timerQueues.queue, ...s.stack.topics.map((t) => t.queue)].map((q) =>
+        JSON.stringify(arnOf(idOf(s, q))),
+      );
+      expect(send.sort()).toEqual(expected.sort());
+      expect(statementsWith(s, roleId, "sqs:ReceiveMessage").map((st) => st.Resource)).toEqual([
+        arnOf(idOf(s, s.stack.timerQueues.queue)),
+      ]);
+    }
+  });
+});
+
+describe("alarms", () => {
+  it("every alarm notifies the one SNS alarm topic, on ALARM and on OK", () => {
+    for (const s of all()) {
+      const topicRef = ref(idOf(s, s.stack.alarms.topic));
+      expect(ofType(s, "AWS::SNS::Topic")).toHaveLength(1);
+      const alarms = ofType(s, "AWS::CloudWatch::Alarm");
+      expect(alarms.length).toBeGreaterThan(10);
+      for (const [id, alarm] of alarms) {
+        expect(alarm.Properties.AlarmActions, id).toEqual([topicRef]);
+        expect(alarm.Properties.OKActions, id).toEqual([topicRef]);
+        expect(typeof alarm.Properties.AlarmDescription, id).toBe("string");
+      }
+    }
+  });
+
+  function alarmsOn(s: Synth, metricName: string): Json[] {
+    return ofType(s, "AWS::CloudWatch::Alarm")
+      .map(([, a]) => a.Properties)
+      .filter((p) => p.MetricName === metricName);
+  }
+
+  it("per topic: DLQ not empty, backlog age, lateness p99 and callback latency p99 over the configured thresholds", () => {
+    for (const s of all()) {
+      for (const topic of s.stack.topics) {
+        const settings = s.config.resolvedTopics[topic.name];
+        if (!settings) throw new Error(topic.name);
+        const dims = [
+          { Name: "Topic", Value: topic.name },
+          { Name: "service", Value: `punctual-${s.config.name}` },
+        ];
+        const lateness = alarmsOn(s, METRIC.lateness).filter((a) =>
+          a.Dimensions.some((d: Json) => d.Value === topic.name),
+        );
+        expect(lateness).toHaveLength(1);
+        expect(lateness[0]).toMatchObject({
+          Namespace: "Punctual",
+          ExtendedStatistic: "p99",
+          Threshold: settings.alarms.latenessP99Seconds * 1000,
+          ComparisonOperator: "GreaterThanThreshold",
+        });
+        expect(lateness[0].Dimensions).toEqual(dims);
+        const latency = alarmsOn(s, METRIC.callbackLatency).filter((a) =>
+          a.Dimensions.some((d: Json) => d.Value === topic.name),
+        );
+        expect(latency[0]).toMatchObject({
+          ExtendedStatistic: "p99",
+          Threshold: settings.alarms.callbackLatencyP99Seconds * 1000,
+        });
+        const queueName = (q: IConstruct) => ({ "Fn::GetAtt": [idOf(s, q), "QueueName"] });
+        const dlq = alarmsOn(s, "ApproximateNumberOfMessagesVisible").filter(
+          (a) => JSON.stringify(a.Dimensions[0].Value) === JSON.stringify(queueName(topic.deadLetterQueue)),
+        );
+        expect(dlq).toHaveLength(1);
+        expect(dlq[0]).toMatchObject({ Threshold: 1, ComparisonOperator: "GreaterThanOrEqualToThreshold" });
+        const backlog = alarmsOn(s, "ApproximateAgeOfOldestMessage").filter(
+          (a) => JSON.stringify(a.Dimensions[0].Value) === JSON.stringify(queueName(topic.queue)),
+        );
+        expect(backlog[0]).toMatchObject({ Threshold: settings.alarms.backlogAgeSeconds });
+      }
+    }
+  });
+
+  it("errors and throttles of every function, DLQs, Scheduler target errors and drops, and API 5xx", () => {
+    for (const s of all()) {
+      const functionIds = ofType(s, "AWS::Lambda::Function").map(([id]) => id);
+      for (const metric of ["Errors", "Throttles"]) {
+        const watched = alarmsOn(s, metric).map((a) => a.Dimensions[0].Value.Ref);
+        expect(watched.sort()).toEqual([...functionIds].sort());
+      }
+      const dlqs = alarmsOn(s, "ApproximateNumberOfMessagesVisible");
+      expect(dlqs).toHaveLength(2 + s.stack.topics.length);
+      const group = s.stack.resolve(s.stack.timerScheduler.group.scheduleGroupName);
+      for (const metric of ["TargetErrorCount", "InvocationDroppedCount"]) {
+        const [alarm] = alarmsOn(s, metric);
+        expect(alarm).toMatchObject({
+          Namespace: "AWS/Scheduler",
+          Dimensions: [{ Name: "ScheduleGroup", Value: group }],
+        });
+      }
+      expect(alarmsOn(s, "5xx")).toEqual([
+        expect.objectContaining({
+          Namespace: "AWS/ApiGateway",
+          Dimensions: [{ Name: "ApiId", Value: ref(idOf(s, s.stack.api.httpApi)) }],
+        }),
+      ]);
+    }
+  });
+
+  it("the alarm topic is KMS-encrypted with a rotating key CloudWatch may use, TLS-only, with the configured subscribers", () => {
+    for (const s of all()) {
+      const keyId = idOf(s, s.stack.alarms.key);
+      const topic = resource(s, idOf(s, s.stack.alarms.topic));
+      expect(topic.Properties.KmsMasterKeyId).toEqual(arnOf(keyId));
+      const key = resource(s, keyId).Properties;
+      expect(key.EnableKeyRotation).toBe(true);
+      expect(key.KeyPolicy.Statement).toContainEqual(
+        expect.objectContaining({
+          Principal: { Service: "cloudwatch.amazonaws.com" },
+          Action: ["kms:Decrypt", "kms:GenerateDataKey*"],
+        }),
+      );
+      const [[, policy] = []] = ofType(s, "AWS::SNS::TopicPolicy");
+      const statements = policy?.Properties.PolicyDocument.Statement as Json[];
+      expect(statements).toContainEqual(
+        expect.objectContaining({ Effect: "Deny", Condition: { Bool: { "aws:SecureTransport": "false" } } }),
+      );
+      expect(statements).toContainEqual(
+        expect.objectContaining({ Effect: "Allow", Principal: { Service: "cloudwatch.amazonaws.com" } }),
+      );
+      const subscriptions = ofType(s, "AWS::SNS::Subscription").map(([, sub]) => [
+        sub.Properties.Protocol,
+        sub.Properties.Endpoint,
+      ]);
+      expect(subscriptions).toEqual([
+        ...s.config.alarmSubscribers.emails.map((e) => ["email", e]),
+        ...s.config.alarmSubscribers.httpsUrls.map((u) => ["https", u]),
+      ]);
+    }
+    expect(prod.config.alarmSubscribers.emails).toEqual(["oncall@example.com"]);
+  });
+});
+
+describe("task API", () => {
+  const routeKeys = ["DELETE /v1/tasks/{id}", "GET /v1/tasks/{id}", "POST /v1/tasks"];
+
+  function routes(s: Synth): Record<string, Json> {
+    return Object.fromEntries(
+      ofType(s, "AWS::ApiGatewayV2::Route").map(([, r]) => [r.Properties.RouteKey, r.Properties]),
+    );
+  }
+
+  it("routes each operation to its own function with IAM authorization in dev and prod", () => {
+    for (const s of [dev, prod]) {
+      const r = routes(s);
+      expect(Object.keys(r).sort()).toEqual(routeKeys);
+      for (const key of routeKeys) expect(r[key]?.AuthorizationType, key).toBe("AWS_IAM");
+      const integrations = ofType(s, "AWS::ApiGatewayV2::Integration").map(
+        ([, i]) => i.Properties.IntegrationUri,
+      );
+      expect(new Set(integrations.map((i) => JSON.stringify(i)))).toEqual(
+        new Set(
+          [s.stack.api.addTaskFunction, s.stack.api.getTaskFunction, s.stack.api.cancelTaskFunction].map(
+            (f) => JSON.stringify(arnOf(idOf(s, f))),
+          ),
+        ),
+      );
+    }
+  });
+
+  it("has no authorization only in the local environment", () => {
+    const r = routes(local);
+    expect(Object.keys(r).sort()).toEqual(routeKeys);
+    for (const key of routeKeys) expect(r[key]?.AuthorizationType, key).toBe("NONE");
+  });
+
+  it("the $default stage throttles and writes JSON access logs to a log group", () => {
+    for (const s of all()) {
+      const [[, stage] = []] = ofType(s, "AWS::ApiGatewayV2::Stage");
+      expect(stage?.Properties).toMatchObject({ StageName: "$default", AutoDeploy: true });
+      expect(stage?.Properties.DefaultRouteSettings.ThrottlingRateLimit).toBeGreaterThan(0);
+      expect(stage?.Properties.DefaultRouteSettings.ThrottlingBurstLimit).toBeGreaterThan(0);
+      expect(stage?.Properties.AccessLogSettings.DestinationArn).toEqual(
+        arnOf(idOf(s, s.stack.api.accessLogs)),
+      );
+      expect(JSON.parse(stage?.Properties.AccessLogSettings.Format)).toMatchObject({
+        requestId: "$context.requestId",
+        status: "$context.status",
+      });
+    }
+  });
+
+  it("outputs the API URL, the signing secret ARN and the alarm topic", () => {
+    for (const s of all()) {
+      expect(Object.keys(s.outputs).sort()).toEqual(["AlarmTopicArn", "ApiUrl", "SigningSecretArn"]);
+      const secret = resource(s, idOf(s, s.stack.signingSecret)).Properties;
+      expect(secret.GenerateSecretString).toMatchObject({ PasswordLength: 44, ExcludePunctuation: true });
+    }
+  });
+});
+
+describe("cdk-nag AwsSolutions", () => {
+  it("reports no unacknowledged findings for dev, prod and local", () => {
+    for (const s of all()) {
+      const report = new AwsSolutionsChecks(undefined, { verbose: true }).validateScope(s.stack);
+      expect(
+        report.violations.map(
+          (v) => `${v.ruleName} @ ${v.violatingResources.map((r) => r.constructPath).join(", ")}`,
+        ),
+      ).toEqual([]);
+      expect(report.success).toBe(true);
+    }
+  });
+
+  it("stays clean with a concrete account and region, as `cdk synth` resolves them", () => {
+    const app = new App({ context: { "aws:cdk:bundling-stacks": [] } });
+    const config = { ...loadEnvironmentConfig("prod"), account: "123456789012", region: "eu-west-1" };
+    const stack = addPunctualStack(app, config);
+    expect(stack.region).toBe("eu-west-1");
+    const report = new AwsSolutionsChecks(undefined).validateScope(stack);
+    expect(report.violations.map((v) => v.ruleName)).toEqual([]);
+    expect(() => app.synth()).not.toThrow();
+  });
+
+  it("acknowledges findings only on specific resources, each with a written reason", () => {
+    for (const s of all()) {
+      expect(
+        s.stack.node.metadata.filter((m) => m.type === Validations.ACKNOWLEDGED_RULES_METADATA_KEY),
+      ).toEqual([]);
+      const acknowledged = s.stack.node
+        .findAll()
+        .flatMap((c) => c.node.metadata.filter((m) => m.type === Validations.ACKNOWLEDGED_RULES_METADATA_KEY))
+        .flatMap((m) => Object.entries(m.data as Record<string, string>));
+      expect(acknowledged.length).toBeGreaterThan(0);
+      for (const [id, reason] of acknowledged) {
+        expect(id).toMatch(/AwsSolutions-[A-Z0-9]+/);
+        expect(reason.length, id).toBeGreaterThan(60);
+      }
+      // Wildcard acknowledgements name the exact finding, never the whole IAM5 rule.
+      expect(acknowledged.filter(([id]) => /AwsSolutions-IAM5$/.test(id))).toEqual([]);
+    }
+  });
+});
+
+describe("configuration errors fail synth", () => {
+  it("names the environment, the topic and the field", () => {
+    const base = ENVIRONMENTS.dev;
+    if (!base) throw new Error("dev");
+    const app = new App({ context: { env: "dev" } });
+    const broken = () =>
+      addPunctualStackFromContext(app, () =>
+        parseConfig({
+          ...base,
+          topics: { ...base.topics, orders: { deliverBy: "order_id", maxConcurrency: 1 } },
+        }),
+      );
+    expect(broken).toThrow(ConfigError);
+    expect(broken).toThrow(/environment "dev"[\s\S]*topic "orders", field "maxConcurrency"/);
+  });
+
+  it("refuses an unauthenticated API outside the local environment", () => {
+    const base = ENVIRONMENTS.dev;
+    if (!base) throw new Error("dev");
+    const app = new App({ context: { env: "dev", "aws:cdk:bundling-stacks": [] } });
+    expect(() =>
+      addPunctualStackFromContext(app, () => parseConfig({ ...base, api: { auth: { type: "none" } } })),
+    ).toThrow(/environment "dev"[\s\S]*field "api.auth.type"/);
+  });
+
+  it("asks for -c env=<name> and lists the known environments", () => {
+    expect(() => addPunctualStackFromContext(new App())).toThrow(
+      /-c env=<name>; known: local, dev, staging, prod/,
+    );
+    expect(() => addPunctualStackFromContext(new App({ context: { env: "nope" } }))).toThrow(
+      /environment "nope"[\s\S]*unknown environment; known: local, dev, staging, prod/,
+    );
+  });
+
+  it("the CDK app exits 1 with the message", async () => {
+    const outdir = mkdtempSync(path.join(tmpdir(), "punctual-cdk-"));
+    try {
+      const failure = await run(process.execPath, ["--import", "tsx", "cdk/bin/punctual.ts"], {
+        cwd: PROJECT_ROOT,
+        env: { ...process.env, CDK_CONTEXT_JSON: JSON.stringify({ env: "nope" }), CDK_OUTDIR: outdir },
+      }).then(
+        () => undefined,
+        (error: { code?: number; stderr?: string }) => error,
+      );
+      expect(failure?.code).toBe(1);
+      expect(failure?.stderr).toMatch(/invalid configuration for environment "nope"[\s\S]*known: local, dev/);
+    } finally {
+      rmSync(outdir, { recursive: true, force: true });
+    }
+  });
+});
+
+describe("bundling (real esbuild, offline, no Docker)", () => {
+  let bundled: Synth;
+  let outdir: string;
+  let seconds = 0;
+
+  beforeAll(() => {
+    outdir = mkdtempSync(path.join(tmpdir(), "punctual-cdk-"));
+    const started = performance.now();
+    bundled = synth("dev", { bundle: true, outdir });
+    seconds = (performance.now() - started) / 1000;
+  });
+  afterAll(() => rmSync(outdir, { recursive: true, force: true }));
+
+  it("bundles every function into one minified ESM file that loads on Node with the stack's environment", async () => {
+    const functions = ofType(bundled, "AWS::Lambda::Function");
+    expect(functions.length).toBe(4 + bundled.stack.topics.length);
+    await Promise.all(
+      functions.map(async ([id, fn]) => {
+        const hash = String(fn.Properties.Code.S3Key).replace(/\.zip$/, "");
+        const file = path.join(outdir, `asset.${hash}`, "index.mjs");
+        const code = readFileSync(file, "utf8");
+        expect(code.startsWith(ESM_REQUIRE_BANNER), id).toBe(true);
+        // The package.json "imports" aliases were resolved by esbuild, not left for the runtime.
+        expect(code.includes('"#shared/'), id).toBe(false);
+        expect(code.split("\n").length, id).toBeLessThan(1_000);
+
+        const env: Record<string, string> = {};
+        for (const [name, value] of Object.entries(
+          fn.Properties.Environment.Variables as Record<string, Json>,
+        )) {
+          env[name] = render(bundled, value);
+        }
+        // Module scope runs requireEnv and parses the JSON variables: a missing or malformed variable throws.
+        const { stdout } = await run(
+          process.execPath,
+          [
+            "--no-warnings",
+            "--input-type=module",
+            "-e",
+            [
+              "try {",
+              `  const m = await import(${JSON.stringify(file)});`,
+              '  console.log("handler:" + typeof m.handler);',
+              "} catch (error) {",
+              '  console.log("load failed: " + error.name + ": " + error.message);',
+              "}",
+              "process.exit(0);",
+            ].join("\n"),
+          ],
+          {
+            env: {
+              PATH: process.env.PATH,
+              ...env,
+              AWS_REGION: "eu-west-1",
+              AWS_ACCESS_KEY_ID: "test",
+              AWS_SECRET_ACCESS_KEY: "test",
+              // Nothing listens here: any call made during init fails fast instead of reaching AWS.
+              AWS_ENDPOINT_URL: "http://127.0.0.1:9",
+            },
+            timeout: 30_000,
+          },
+        );
+        expect(stdout, id).toContain("handler:function");
+      }),
+    );
+  });
+
+  it("keeps synthesis fast", () => {
+    // Three bundling-free stacks and one stack with six real bundles, on two shared cores.
+    expect({ ...synthSeconds, bundledDev: seconds }).toSatisfy((t: Record<string, number>) =>
+      Object.values(t).every((v) => v < 30),
+    );
+  });
+});
