@@ -1,0 +1,91 @@
+import { mkdirSync } from "node:fs";
+import type { AddressInfo } from "node:net";
+import path from "node:path";
+import { SQSClient } from "@aws-sdk/client-sqs";
+import dynalite from "dynalite";
+import { interceptLocalhostDns, startFauxqs } from "fauxqs";
+import { createSqsTargetSender, startSchedulerEmulator } from "#local/scheduler/emulator.js";
+import { type AwsService, startGateway } from "./gateway.js";
+
+export const LOCAL_REGION = "us-east-1";
+export const LOCAL_ACCOUNT = "000000000000";
+export const LOCAL_CREDENTIALS = { accessKeyId: "local", secretAccessKey: "local" } as const;
+
+export interface EmulatorOptions {
+  readonly host?: string;
+  /** Port of the single AWS endpoint (0 = any). */
+  readonly gatewayPort?: number;
+  /** Keep DynamoDB data and schedules here across restarts (SQS messages are not kept; see the README). */
+  readonly dataDir?: string;
+  /** Reproduce Scheduler's late firing: fire anywhere within N seconds after the at() time. */
+  readonly firingWindowSeconds?: number;
+  readonly log?: (line: string) => void;
+}
+
+export interface RunningEmulators {
+  readonly gatewayUrl: string;
+  readonly endpoints: Readonly<Record<AwsService, string>>;
+  stop(): Promise<void>;
+}
+
+/** DynamoDB (dynalite), SQS (fauxqs) and EventBridge Scheduler (ours), plus the single gateway endpoint. */
+export async function startEmulators(options: EmulatorOptions = {}): Promise<RunningEmulators> {
+  resolveLocalhostSubdomains();
+  const host = options.host ?? "127.0.0.1";
+  if (options.dataDir) mkdirSync(options.dataDir, { recursive: true });
+
+  const dynamo = dynalite({
+    createTableMs: 0,
+    deleteTableMs: 0,
+    updateTableMs: 0,
+    ...(options.dataDir ? { path: path.join(options.dataDir, "dynamodb") } : {}),
+  });
+  await new Promise<void>((resolve) => dynamo.listen(0, host, () => resolve()));
+  const dynamoUrl = `http://${host}:${(dynamo.address() as AddressInfo).port}`;
+
+  const sqs = await startFauxqs({ port: 0, logger: false });
+  const sqsUrl = `http://${host}:${sqs.port}`;
+  const sqsClient = new SQSClient({
+    region: LOCAL_REGION,
+    endpoint: `http://sqs.${LOCAL_REGION}.localhost:${sqs.port}`,
+    credentials: LOCAL_CREDENTIALS,
+  });
+
+  const scheduler = await startSchedulerEmulator({
+    host,
+    port: 0,
+    region: LOCAL_REGION,
+    accountId: LOCAL_ACCOUNT,
+    sqs: createSqsTargetSender(sqsClient),
+    firingWindowSeconds: options.firingWindowSeconds ?? 0,
+    ...(options.dataDir ? { persistencePath: path.join(options.dataDir, "schedules.json") } : {}),
+    ...(options.log ? { logger: options.log } : {}),
+  });
+
+  const endpoints = { dynamodb: dynamoUrl, sqs: sqsUrl, scheduler: scheduler.url };
+  const gateway = await startGateway({ host, port: options.gatewayPort ?? 0, upstreams: endpoints });
+
+  return {
+    gatewayUrl: gateway.url,
+    endpoints,
+    stop: async () => {
+      await gateway.stop();
+      await scheduler.stop();
+      sqsClient.destroy();
+      await sqs.stop();
+      await new Promise<void>((resolve) => dynamo.close(() => resolve()));
+    },
+  };
+}
+
+let localhostDnsPatched = false;
+/**
+ * fauxqs names its queues `http://sqs.<region>.localhost:<port>/…`, and the SQS SDK sends every call to the
+ * queue URL's host; glibc does not resolve `*.localhost`, so this process resolves it to 127.0.0.1 (fauxqs's own
+ * documented fix). Callbacks are unaffected: the SSRF policy refuses `*.localhost` unless allow-listed.
+ */
+export function resolveLocalhostSubdomains(): void {
+  if (localhostDnsPatched) return;
+  interceptLocalhostDns();
+  localhostDnsPatched = true;
+}

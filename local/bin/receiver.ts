@@ -1,0 +1,30 @@
+/**
+ * A callback receiver for trying Punctual locally: verifies each delivery's Standard Webhooks signature and
+ * prints it. `npx tsx local/bin/receiver.ts [port]` (default 4000).
+ */
+import http from "node:http";
+import { Webhook } from "standardwebhooks";
+import { DEFAULT_LOCAL_SIGNING_SECRET } from "#local/cloud/local-cloud.js";
+
+const port = Number(process.argv[2] ?? 4000);
+const webhook = new Webhook(process.env.PUNCTUAL_SIGNING_SECRET ?? DEFAULT_LOCAL_SIGNING_SECRET);
+
+http
+  .createServer((req, res) => {
+    const chunks: Buffer[] = [];
+    req.on("data", (chunk: Buffer) => chunks.push(chunk));
+    req.on("end", () => {
+      const body = Buffer.concat(chunks).toString("utf8");
+      let verdict = "signature OK";
+      try {
+        webhook.verify(body, req.headers as Record<string, string>);
+      } catch (error) {
+        verdict = `signature INVALID (${(error as Error).message})`;
+      }
+      process.stdout.write(
+        `${new Date().toISOString()} ${req.method} ${req.url} attempt=${req.headers["punctual-attempt"]} ${verdict}\n  ${body}\n`,
+      );
+      res.writeHead(verdict === "signature OK" ? 204 : 400).end();
+    });
+  })
+  .listen(port, "127.0.0.1", () => process.stdout.write(`receiver listening on http://127.0.0.1:${port}\n`));

@@ -1,0 +1,138 @@
+import { CreateTableCommand, type DynamoDBClient, ResourceInUseException } from "@aws-sdk/client-dynamodb";
+import {
+  ConflictException,
+  CreateScheduleGroupCommand,
+  type SchedulerClient,
+} from "@aws-sdk/client-scheduler";
+import { CreateQueueCommand, GetQueueAttributesCommand, type SQSClient } from "@aws-sdk/client-sqs";
+import type { CfnTemplate, LocalTopology, PhysicalResource, QueueSpec } from "./template.js";
+
+export interface ProvisionContext {
+  readonly region: string;
+  readonly accountId: string;
+  readonly stackName: string;
+  readonly dynamodb: DynamoDBClient;
+  readonly sqs: SQSClient;
+  readonly scheduler: SchedulerClient;
+}
+
+/**
+ * Creates the topology's tables, queues (dead-letter queues first) and schedule groups in the emulators and
+ * returns what every logical id resolves to. Creation is idempotent, so a persisted data directory is reused.
+ */
+export async function provision(
+  template: CfnTemplate,
+  topology: LocalTopology,
+  ctx: ProvisionContext,
+): Promise<Map<string, PhysicalResource>> {
+  const physical = new Map<string, PhysicalResource>();
+  const arn = (service: string, resource: string) =>
+    `arn:aws:${service}:${ctx.region}:${ctx.accountId}:${resource}`;
+
+  // Anything we do not emulate still needs a stable name and a well-formed ARN for environment variables.
+  for (const [logicalId, resource] of Object.entries(template.Resources)) {
+    physical.set(logicalId, placeholder(resource.Type, logicalId, ctx));
+  }
+
+  for (const table of topology.tables) {
+    const name = `${ctx.stackName}-${table.logicalId}`;
+    try {
+      await ctx.dynamodb.send(
+        new CreateTableCommand({
+          TableName: name,
+          KeySchema: table.keySchema as never,
+          AttributeDefinitions: table.attributeDefinitions as never,
+          BillingMode: "PAY_PER_REQUEST",
+        }),
+      );
+    } catch (error) {
+      if (!(error instanceof ResourceInUseException)) throw error;
+    }
+    const tableArn = arn("dynamodb", `table/${name}`);
+    physical.set(table.logicalId, {
+      ref: name,
+      attributes: { Arn: tableArn, StreamArn: `${tableArn}/stream/local` },
+    });
+  }
+
+  const pending = [...topology.queues];
+  const created = new Set<string>();
+  while (pending.length > 0) {
+    const index = pending.findIndex((q) => !q.redrive || created.has(q.redrive.deadLetterLogicalId));
+    if (index < 0) throw new Error("queue redrive policies form a cycle");
+    const [queue] = pending.splice(index, 1) as [QueueSpec];
+    physical.set(queue.logicalId, await createQueue(queue, physical, ctx));
+    created.add(queue.logicalId);
+  }
+
+  for (const group of topology.scheduleGroups) {
+    const name = group.name ?? `${ctx.stackName}-${group.logicalId}`;
+    try {
+      await ctx.scheduler.send(new CreateScheduleGroupCommand({ Name: name }));
+    } catch (error) {
+      if (!(error instanceof ConflictException)) throw error;
+    }
+    physical.set(group.logicalId, {
+      ref: name,
+      attributes: { Arn: arn("scheduler", `schedule-group/${name}`) },
+    });
+  }
+
+  return physical;
+}
+
+async function createQueue(
+  queue: QueueSpec,
+  physical: ReadonlyMap<string, PhysicalResource>,
+  ctx: ProvisionContext,
+): Promise<PhysicalResource> {
+  const name = `${ctx.stackName}-${queue.logicalId}${queue.fifo ? ".fifo" : ""}`;
+  const attributes: Record<string, string> = { ...queue.attributes };
+  if (queue.redrive) {
+    const dlqArn = physical.get(queue.redrive.deadLetterLogicalId)?.attributes.Arn;
+    attributes.RedrivePolicy = JSON.stringify({
+      deadLetterTargetArn: dlqArn,
+      maxReceiveCount: queue.redrive.maxReceiveCount,
+    });
+  }
+  const { QueueUrl } = await ctx.sqs.send(
+    new CreateQueueCommand({ QueueName: name, Attributes: attributes }),
+  );
+  if (!QueueUrl) throw new Error(`CreateQueue returned no URL for ${name}`);
+  const { Attributes } = await ctx.sqs.send(
+    new GetQueueAttributesCommand({ QueueUrl, AttributeNames: ["QueueArn"] }),
+  );
+  const queueArn = Attributes?.QueueArn ?? `arn:aws:sqs:${ctx.region}:${ctx.accountId}:${name}`;
+  return { ref: QueueUrl, attributes: { Arn: queueArn, QueueName: name, QueueUrl } };
+}
+
+function placeholder(type: string, logicalId: string, ctx: ProvisionContext): PhysicalResource {
+  const name = `${ctx.stackName}-${logicalId}`;
+  const regional = (service: string, resource: string) =>
+    `arn:aws:${service}:${ctx.region}:${ctx.accountId}:${resource}`;
+  switch (type) {
+    case "AWS::IAM::Role":
+      return {
+        ref: name,
+        attributes: { Arn: `arn:aws:iam::${ctx.accountId}:role/${name}`, RoleId: logicalId },
+      };
+    case "AWS::Lambda::Function":
+      return { ref: name, attributes: { Arn: regional("lambda", `function:${name}`) } };
+    case "AWS::SecretsManager::Secret": {
+      const secretArn = regional("secretsmanager", `secret:${name}-local`);
+      return { ref: secretArn, attributes: { Arn: secretArn } };
+    }
+    case "AWS::SNS::Topic": {
+      const topicArn = regional("sns", name);
+      return { ref: topicArn, attributes: { Arn: topicArn, TopicName: name } };
+    }
+    case "AWS::KMS::Key":
+      return { ref: logicalId, attributes: { Arn: regional("kms", `key/${logicalId}`), KeyId: logicalId } };
+    case "AWS::Logs::LogGroup":
+      return { ref: name, attributes: { Arn: regional("logs", `log-group:${name}:*`) } };
+    default: {
+      const service = type.split("::")[1]?.toLowerCase() ?? "unknown";
+      return { ref: name, attributes: { Arn: regional(service, name) } };
+    }
+  }
+}

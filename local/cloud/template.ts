@@ -1,0 +1,255 @@
+/**
+ * Reads the synthesized CloudFormation template of the `local` stack: the local cloud creates exactly the
+ * tables, queues, event sources, routes and schedule groups the CDK stack declares, with the same settings and
+ * the same function environment, so local and AWS cannot drift.
+ */
+export interface CfnResource {
+  readonly Type: string;
+  readonly Properties?: Record<string, unknown>;
+  readonly Metadata?: Record<string, unknown>;
+}
+export interface CfnTemplate {
+  readonly Resources: Record<string, CfnResource>;
+}
+
+export interface TableSpec {
+  readonly logicalId: string;
+  readonly keySchema: { AttributeName: string; KeyType: string }[];
+  readonly attributeDefinitions: { AttributeName: string; AttributeType: string }[];
+  readonly ttlAttribute?: string;
+}
+export interface QueueSpec {
+  readonly logicalId: string;
+  readonly fifo: boolean;
+  /** SQS attributes as CreateQueue takes them (strings), redrive excluded. */
+  readonly attributes: Record<string, string>;
+  readonly redrive?: { readonly deadLetterLogicalId: string; readonly maxReceiveCount: number };
+}
+export interface FunctionSpec {
+  readonly logicalId: string;
+  /** Source entry relative to the project root, from the `punctual:entry` metadata the CDK construct writes. */
+  readonly entry: string;
+  readonly timeoutSeconds: number;
+  readonly environment: Record<string, unknown>;
+}
+export interface EventSourceSpec {
+  readonly logicalId: string;
+  readonly functionLogicalId: string;
+  readonly queueLogicalId: string;
+  readonly batchSize: number;
+  readonly reportBatchItemFailures: boolean;
+  readonly maximumConcurrency?: number;
+  readonly enabled: boolean;
+}
+export interface RouteSpec {
+  readonly routeKey: string;
+  readonly functionLogicalId: string;
+}
+export interface ScheduleGroupSpec {
+  readonly logicalId: string;
+  readonly name?: string;
+}
+
+export interface LocalTopology {
+  readonly tables: TableSpec[];
+  readonly queues: QueueSpec[];
+  readonly functions: FunctionSpec[];
+  readonly eventSources: EventSourceSpec[];
+  readonly routes: RouteSpec[];
+  readonly scheduleGroups: ScheduleGroupSpec[];
+}
+
+export const ENTRY_METADATA_KEY = "punctual:entry";
+
+export function topologyOf(template: CfnTemplate): LocalTopology {
+  const resources = Object.entries(template.Resources);
+  const ofType = (type: string) => resources.filter(([, r]) => r.Type === type);
+
+  const tables = ofType("AWS::DynamoDB::Table").map(([logicalId, r]) => {
+    const p = r.Properties ?? {};
+    const ttl = p.TimeToLiveSpecification as { AttributeName?: string; Enabled?: boolean } | undefined;
+    return {
+      logicalId,
+      keySchema: p.KeySchema as TableSpec["keySchema"],
+      attributeDefinitions: p.AttributeDefinitions as TableSpec["attributeDefinitions"],
+      ...(ttl?.Enabled && ttl.AttributeName ? { ttlAttribute: ttl.AttributeName } : {}),
+    };
+  });
+
+  const queues = ofType("AWS::SQS::Queue").map(([logicalId, r]) => {
+    const p = r.Properties ?? {};
+    const attributes: Record<string, string> = {};
+    for (const name of [
+      "VisibilityTimeout",
+      "MessageRetentionPeriod",
+      "MaximumMessageSize",
+      "DelaySeconds",
+      "ReceiveMessageWaitTimeSeconds",
+      "ContentBasedDeduplication",
+      "FifoQueue",
+      "DeduplicationScope",
+      "FifoThroughputLimit",
+    ]) {
+      if (p[name] !== undefined) attributes[name] = String(p[name]);
+    }
+    const redrive = p.RedrivePolicy as
+      | { deadLetterTargetArn?: unknown; maxReceiveCount?: number }
+      | undefined;
+    const deadLetterLogicalId = redrive ? getAttTarget(redrive.deadLetterTargetArn) : undefined;
+    return {
+      logicalId,
+      fifo: p.FifoQueue === true || p.FifoQueue === "true",
+      attributes,
+      ...(deadLetterLogicalId
+        ? { redrive: { deadLetterLogicalId, maxReceiveCount: Number(redrive?.maxReceiveCount ?? 10) } }
+        : {}),
+    };
+  });
+
+  const functions = ofType("AWS::Lambda::Function").flatMap(([logicalId, r]) => {
+    const entry = r.Metadata?.[ENTRY_METADATA_KEY];
+    if (typeof entry !== "string") return []; // CDK's own helper functions (log retention, custom resources)
+    const p = r.Properties ?? {};
+    const env = (p.Environment as { Variables?: Record<string, unknown> } | undefined)?.Variables ?? {};
+    return [{ logicalId, entry, timeoutSeconds: Number(p.Timeout ?? 3), environment: env }];
+  });
+
+  const eventSources = ofType("AWS::Lambda::EventSourceMapping").flatMap(([logicalId, r]) => {
+    const p = r.Properties ?? {};
+    const functionLogicalId = refTarget(p.FunctionName);
+    const queueLogicalId = getAttTarget(p.EventSourceArn);
+    if (!functionLogicalId || !queueLogicalId) return [];
+    const scaling = p.ScalingConfig as { MaximumConcurrency?: number } | undefined;
+    return [
+      {
+        logicalId,
+        functionLogicalId,
+        queueLogicalId,
+        batchSize: Number(p.BatchSize ?? 10),
+        reportBatchItemFailures: ((p.FunctionResponseTypes as string[] | undefined) ?? []).includes(
+          "ReportBatchItemFailures",
+        ),
+        ...(scaling?.MaximumConcurrency ? { maximumConcurrency: scaling.MaximumConcurrency } : {}),
+        enabled: p.Enabled !== false,
+      },
+    ];
+  });
+
+  const integrations = new Map(
+    ofType("AWS::ApiGatewayV2::Integration").map(([logicalId, r]) => [
+      logicalId,
+      getAttTarget(r.Properties?.IntegrationUri) ?? refTarget(r.Properties?.IntegrationUri),
+    ]),
+  );
+  const routes = ofType("AWS::ApiGatewayV2::Route").flatMap(([, r]) => {
+    const p = r.Properties ?? {};
+    const integrationId = integrationOfTarget(p.Target);
+    const functionLogicalId = integrationId ? integrations.get(integrationId) : undefined;
+    return functionLogicalId ? [{ routeKey: String(p.RouteKey), functionLogicalId }] : [];
+  });
+
+  const scheduleGroups = ofType("AWS::Scheduler::ScheduleGroup").map(([logicalId, r]) => ({
+    logicalId,
+    ...(typeof r.Properties?.Name === "string" ? { name: r.Properties.Name } : {}),
+  }));
+
+  return { tables, queues, functions, eventSources, routes, scheduleGroups };
+}
+
+function refTarget(value: unknown): string | undefined {
+  const ref = (value as { Ref?: unknown } | undefined)?.Ref;
+  return typeof ref === "string" ? ref : undefined;
+}
+
+function getAttTarget(value: unknown): string | undefined {
+  const att = (value as { "Fn::GetAtt"?: unknown } | undefined)?.["Fn::GetAtt"];
+  if (Array.isArray(att)) return typeof att[0] === "string" ? att[0] : undefined;
+  if (typeof att === "string") return att.split(".")[0];
+  return undefined;
+}
+
+/** Route targets are `integrations/<Ref integration>`, written as an Fn::Join. */
+function integrationOfTarget(target: unknown): string | undefined {
+  const join = (target as { "Fn::Join"?: [string, unknown[]] } | undefined)?.["Fn::Join"];
+  if (!join) return undefined;
+  for (const part of join[1]) {
+    const ref = refTarget(part);
+    if (ref) return ref;
+  }
+  return undefined;
+}
+
+/** What a logical id stands for once created locally: its Ref value and its attributes. */
+export interface PhysicalResource {
+  readonly ref: string;
+  readonly attributes: Record<string, string>;
+}
+
+export interface ResolveContext {
+  readonly region: string;
+  readonly accountId: string;
+  readonly stackName: string;
+  readonly physical: ReadonlyMap<string, PhysicalResource>;
+}
+
+/** Resolves the intrinsic functions CDK emits in environment variables and properties. */
+export function resolveIntrinsics(value: unknown, ctx: ResolveContext): unknown {
+  if (Array.isArray(value)) return value.map((v) => resolveIntrinsics(v, ctx));
+  if (typeof value !== "object" || value === null) return value;
+  const entries = Object.entries(value as Record<string, unknown>);
+  if (entries.length === 1) {
+    const [fn, arg] = entries[0] as [string, unknown];
+    switch (fn) {
+      case "Ref":
+        return resolveRef(String(arg), ctx);
+      case "Fn::GetAtt": {
+        const [id, attr] = Array.isArray(arg) ? (arg as string[]) : String(arg).split(".");
+        const resource = ctx.physical.get(String(id));
+        const resolved = resource?.attributes[String(attr)];
+        if (resolved === undefined) throw new Error(`cannot resolve Fn::GetAtt ${id}.${attr} locally`);
+        return resolved;
+      }
+      case "Fn::Join": {
+        const [separator, parts] = arg as [string, unknown[]];
+        return (resolveIntrinsics(parts, ctx) as unknown[]).map(String).join(separator);
+      }
+      case "Fn::Select": {
+        const [index, list] = arg as [number, unknown];
+        return (resolveIntrinsics(list, ctx) as unknown[])[Number(index)];
+      }
+      case "Fn::Split": {
+        const [separator, source] = arg as [string, unknown];
+        return String(resolveIntrinsics(source, ctx)).split(separator);
+      }
+      case "Fn::Sub": {
+        const [text, vars] = Array.isArray(arg)
+          ? (arg as [string, Record<string, unknown>])
+          : [String(arg), {}];
+        return text.replace(/\$\{([^}]+)\}/g, (_, name: string) => {
+          if (Object.hasOwn(vars, name)) return String(resolveIntrinsics(vars[name], ctx));
+          if (name.includes(".")) return String(resolveIntrinsics({ "Fn::GetAtt": name.split(".") }, ctx));
+          return String(resolveRef(name, ctx));
+        });
+      }
+    }
+  }
+  return Object.fromEntries(entries.map(([k, v]) => [k, resolveIntrinsics(v, ctx)]));
+}
+
+function resolveRef(id: string, ctx: ResolveContext): string {
+  switch (id) {
+    case "AWS::Region":
+      return ctx.region;
+    case "AWS::AccountId":
+      return ctx.accountId;
+    case "AWS::Partition":
+      return "aws";
+    case "AWS::URLSuffix":
+      return "amazonaws.com";
+    case "AWS::StackName":
+      return ctx.stackName;
+  }
+  const resource = ctx.physical.get(id);
+  if (!resource) throw new Error(`cannot resolve Ref ${id} locally`);
+  return resource.ref;
+}

@@ -1,0 +1,176 @@
+import { randomUUID } from "node:crypto";
+import http from "node:http";
+import type { AddressInfo } from "node:net";
+import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2 } from "aws-lambda";
+import { createLambdaContext, invokeWithTimeout } from "./lambda-context.js";
+import type { LambdaHandler } from "./sqs-event-source.js";
+
+export interface ApiRoute {
+  /** API Gateway route key, e.g. `GET /v1/tasks/{id}`. */
+  readonly routeKey: string;
+  readonly functionName: string;
+  readonly handler: LambdaHandler;
+  readonly timeoutSeconds: number;
+}
+
+/** API Gateway's payload limit: larger requests never reach a function. */
+const MAX_REQUEST_BYTES = 10 * 1024 * 1024;
+
+/**
+ * The HTTP API as API Gateway runs it: each request becomes a payload-v2 event for the route's function, and
+ * the function's result becomes the response. Unknown routes get API Gateway's own 404 body.
+ */
+export async function startApiServer(options: {
+  readonly host: string;
+  readonly port: number;
+  readonly routes: readonly ApiRoute[];
+  readonly log?: (line: string) => void;
+}): Promise<{ url: string; stop(): Promise<void>; inFlight(): number }> {
+  const matchers = options.routes.map((route) => ({ route, ...compile(route.routeKey) }));
+  let inFlight = 0;
+  let accepting = true;
+
+  const server = http.createServer(async (req, res) => {
+    if (!accepting)
+      return send(res, { statusCode: 503, body: JSON.stringify({ message: "Service Unavailable" }) });
+    inFlight++;
+    try {
+      const url = new URL(req.url ?? "/", "http://localhost");
+      const method = (req.method ?? "GET").toUpperCase();
+      const match = matchers
+        .map((m) => ({ m, params: m.method === method ? m.pattern.exec(url.pathname) : null }))
+        .find((x) => x.params);
+      if (!match?.params)
+        return send(res, { statusCode: 404, body: JSON.stringify({ message: "Not Found" }) });
+      const body = await readBody(req);
+      if (body === undefined) {
+        return send(res, { statusCode: 413, body: JSON.stringify({ message: "Request Entity Too Large" }) });
+      }
+      const event = toEvent(req, url, method, match.m.route.routeKey, match.m.names, match.params, body);
+      const { route } = match.m;
+      const context = createLambdaContext(route.functionName, route.timeoutSeconds);
+      const result = (await invokeWithTimeout(
+        () => route.handler(event as never, context),
+        route.timeoutSeconds,
+      )) as APIGatewayProxyStructuredResultV2 | string | undefined;
+      send(
+        res,
+        typeof result === "object" && result ? result : { statusCode: 200, body: String(result ?? "") },
+      );
+    } catch (error) {
+      options.log?.(`[api] ${(error as Error).message}`);
+      send(res, { statusCode: 500, body: JSON.stringify({ message: "Internal Server Error" }) });
+    } finally {
+      inFlight--;
+    }
+  });
+  server.keepAliveTimeout = 65_000;
+  await new Promise<void>((resolve, reject) => {
+    server.once("error", reject);
+    server.listen(options.port, options.host, resolve);
+  });
+  const { port } = server.address() as AddressInfo;
+  return {
+    url: `http://${options.host}:${port}`,
+    inFlight: () => inFlight,
+    stop: async () => {
+      accepting = false;
+      const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+      server.closeIdleConnections();
+      while (inFlight > 0) await new Promise((r) => setTimeout(r, 20));
+      server.closeAllConnections();
+      await closed;
+    },
+  };
+}
+
+function compile(routeKey: string) {
+  const [method = "GET", path = "/"] = routeKey.split(" ");
+  const names: string[] = [];
+  const source = path
+    .split("/")
+    .map((part) => {
+      const param = /^\{(\w+)\}$/.exec(part);
+      if (!param) return part.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
+      names.push(param[1] as string);
+      return "([^/]+)";
+    })
+    .join("/");
+  return { method: method.toUpperCase(), pattern: new RegExp(`^${source}$`), names };
+}
+
+async function readBody(req: http.IncomingMessage): Promise<Buffer | undefined> {
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of req) {
+    size += (chunk as Buffer).length;
+    if (size > MAX_REQUEST_BYTES) return undefined;
+    chunks.push(chunk as Buffer);
+  }
+  return Buffer.concat(chunks);
+}
+
+function toEvent(
+  req: http.IncomingMessage,
+  url: URL,
+  method: string,
+  routeKey: string,
+  names: string[],
+  params: RegExpExecArray,
+  body: Buffer,
+): APIGatewayProxyEventV2 {
+  const headers: Record<string, string> = {};
+  for (const [name, value] of Object.entries(req.headers)) {
+    if (value !== undefined) headers[name.toLowerCase()] = Array.isArray(value) ? value.join(",") : value;
+  }
+  const query: Record<string, string> = {};
+  for (const [name, value] of url.searchParams) query[name] = query[name] ? `${query[name]},${value}` : value;
+  const isText = body.length === 0 || /json|text|xml|urlencoded/i.test(headers["content-type"] ?? "");
+  const now = new Date();
+  return {
+    version: "2.0",
+    routeKey,
+    rawPath: url.pathname,
+    rawQueryString: url.search.slice(1),
+    headers,
+    ...(Object.keys(query).length > 0 ? { queryStringParameters: query } : {}),
+    ...(names.length > 0
+      ? {
+          pathParameters: Object.fromEntries(
+            names.map((n, i) => [n, decodeURIComponent(params[i + 1] ?? "")]),
+          ),
+        }
+      : {}),
+    requestContext: {
+      accountId: "000000000000",
+      apiId: "local",
+      domainName: headers.host ?? "localhost",
+      domainPrefix: "local",
+      http: {
+        method,
+        path: url.pathname,
+        protocol: `HTTP/${req.httpVersion}`,
+        sourceIp: req.socket.remoteAddress ?? "127.0.0.1",
+        userAgent: headers["user-agent"] ?? "",
+      },
+      requestId: randomUUID(),
+      routeKey,
+      stage: "$default",
+      time: now.toISOString(),
+      timeEpoch: now.getTime(),
+    },
+    ...(body.length > 0 ? { body: isText ? body.toString("utf8") : body.toString("base64") } : {}),
+    isBase64Encoded: body.length > 0 && !isText,
+  };
+}
+
+function send(res: http.ServerResponse, result: APIGatewayProxyStructuredResultV2): void {
+  const headers: Record<string, string | number | boolean> = { ...(result.headers ?? {}) };
+  if (!Object.keys(headers).some((h) => h.toLowerCase() === "content-type"))
+    headers["content-type"] = "application/json";
+  const body = result.isBase64Encoded
+    ? Buffer.from(result.body ?? "", "base64")
+    : Buffer.from(result.body ?? "");
+  res.writeHead(result.statusCode ?? 200, headers as http.OutgoingHttpHeaders);
+  res.end(body);
+}

@@ -1,0 +1,173 @@
+import {
+  DeleteMessageBatchCommand,
+  type Message,
+  ReceiveMessageCommand,
+  type SQSClient,
+} from "@aws-sdk/client-sqs";
+import type { Context, SQSBatchResponse, SQSEvent, SQSRecord } from "aws-lambda";
+import { LOCAL_REGION } from "#local/aws/emulators.js";
+import { createLambdaContext, invokeWithTimeout } from "./lambda-context.js";
+
+export type LambdaHandler = (event: never, context: Context) => Promise<unknown>;
+
+export interface EventSourceMapping {
+  readonly functionName: string;
+  readonly handler: LambdaHandler;
+  readonly timeoutSeconds: number;
+  readonly queueUrl: string;
+  readonly queueArn: string;
+  readonly batchSize: number;
+  readonly reportBatchItemFailures: boolean;
+  /** Lambda's ScalingConfig.MaximumConcurrency; locally it is the number of concurrent pollers. */
+  readonly maximumConcurrency: number;
+}
+
+export interface EventSourceRunner {
+  /** Stop receiving, let in-flight invocations finish. */
+  stop(): Promise<void>;
+  readonly inFlight: () => number;
+}
+
+/**
+ * Feeds an SQS queue to a handler the way Lambda's event source mapping does: batches of up to `batchSize`,
+ * at most `maximumConcurrency` batches in flight, successful messages deleted, messages named in
+ * `batchItemFailures` (or the whole batch when the handler fails or times out) left for their visibility
+ * timeout to expire. FIFO order and one in-flight batch per group come from the queue itself, as on AWS.
+ */
+export function startEventSource(
+  sqs: SQSClient,
+  mapping: EventSourceMapping,
+  log: (line: string) => void = () => undefined,
+): EventSourceRunner {
+  const abort = new AbortController();
+  let active = 0;
+  const loops: Promise<void>[] = [];
+
+  const poll = async (): Promise<void> => {
+    while (!abort.signal.aborted) {
+      let messages: Message[];
+      try {
+        const received = await sqs.send(
+          new ReceiveMessageCommand({
+            QueueUrl: mapping.queueUrl,
+            MaxNumberOfMessages: mapping.batchSize,
+            WaitTimeSeconds: 2,
+            MessageSystemAttributeNames: ["All"],
+            MessageAttributeNames: ["All"],
+          }),
+          { abortSignal: abort.signal },
+        );
+        messages = received.Messages ?? [];
+      } catch (error) {
+        if (abort.signal.aborted) return;
+        log(`[${mapping.functionName}] receive failed: ${(error as Error).message}`);
+        await sleep(200);
+        continue;
+      }
+      if (messages.length === 0) continue;
+      active++;
+      try {
+        await deliverBatch(sqs, mapping, messages, log);
+      } finally {
+        active--;
+      }
+    }
+  };
+
+  for (let i = 0; i < Math.max(1, mapping.maximumConcurrency); i++) loops.push(poll());
+
+  return {
+    inFlight: () => active,
+    stop: async () => {
+      abort.abort();
+      await Promise.allSettled(loops);
+    },
+  };
+}
+
+async function deliverBatch(
+  sqs: SQSClient,
+  mapping: EventSourceMapping,
+  messages: Message[],
+  log: (line: string) => void,
+): Promise<void> {
+  const event: SQSEvent = { Records: messages.map((m) => toRecord(m, mapping.queueArn)) };
+  let failedIds: Set<string>;
+  try {
+    const context = createLambdaContext(mapping.functionName, mapping.timeoutSeconds);
+    const response = (await invokeWithTimeout(
+      () => mapping.handler(event as never, context),
+      mapping.timeoutSeconds,
+    )) as SQSBatchResponse | undefined;
+    failedIds = failuresOf(response, event, mapping);
+  } catch (error) {
+    log(`[${mapping.functionName}] invocation failed: ${(error as Error).message}`);
+    return; // nothing deleted: the whole batch comes back after its visibility timeout
+  }
+  const done = messages.filter((m) => !failedIds.has(m.MessageId ?? ""));
+  for (let i = 0; i < done.length; i += 10) {
+    const chunk = done.slice(i, i + 10);
+    try {
+      await sqs.send(
+        new DeleteMessageBatchCommand({
+          QueueUrl: mapping.queueUrl,
+          Entries: chunk.map((m, index) => ({ Id: String(index), ReceiptHandle: m.ReceiptHandle })),
+        }),
+      );
+    } catch (error) {
+      // As on AWS: an undeleted message is delivered again, and our handlers are idempotent.
+      log(`[${mapping.functionName}] delete failed: ${(error as Error).message}`);
+    }
+  }
+}
+
+/** Lambda's rules for a partial batch response: an unknown or empty identifier fails the whole batch. */
+function failuresOf(response: SQSBatchResponse | undefined, event: SQSEvent, mapping: EventSourceMapping) {
+  const all = new Set(event.Records.map((r) => r.messageId));
+  if (!mapping.reportBatchItemFailures || !response?.batchItemFailures) return new Set<string>();
+  const failed = new Set<string>();
+  for (const failure of response.batchItemFailures) {
+    if (!failure.itemIdentifier || !all.has(failure.itemIdentifier)) return all;
+    failed.add(failure.itemIdentifier);
+  }
+  return failed;
+}
+
+function toRecord(message: Message, queueArn: string): SQSRecord {
+  const attributes = message.Attributes ?? {};
+  return {
+    messageId: message.MessageId ?? "",
+    receiptHandle: message.ReceiptHandle ?? "",
+    body: message.Body ?? "",
+    attributes: {
+      ApproximateReceiveCount: attributes.ApproximateReceiveCount ?? "1",
+      SentTimestamp: attributes.SentTimestamp ?? String(Date.now()),
+      SenderId: attributes.SenderId ?? "local",
+      ApproximateFirstReceiveTimestamp: attributes.ApproximateFirstReceiveTimestamp ?? String(Date.now()),
+      ...(attributes.MessageGroupId ? { MessageGroupId: attributes.MessageGroupId } : {}),
+      ...(attributes.MessageDeduplicationId
+        ? { MessageDeduplicationId: attributes.MessageDeduplicationId }
+        : {}),
+      ...(attributes.SequenceNumber ? { SequenceNumber: attributes.SequenceNumber } : {}),
+    },
+    messageAttributes: Object.fromEntries(
+      Object.entries(message.MessageAttributes ?? {}).map(([name, value]) => [
+        name,
+        {
+          dataType: value.DataType ?? "String",
+          ...(value.StringValue !== undefined ? { stringValue: value.StringValue } : {}),
+          stringListValues: [],
+          binaryListValues: [],
+        },
+      ]),
+    ),
+    md5OfBody: message.MD5OfBody ?? "",
+    eventSource: "aws:sqs",
+    eventSourceARN: queueArn,
+    awsRegion: LOCAL_REGION,
+  };
+}
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}

@@ -1,0 +1,92 @@
+import { randomUUID } from "node:crypto";
+import { ListSchedulesCommand, SchedulerClient } from "@aws-sdk/client-scheduler";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { LOCAL_CREDENTIALS, LOCAL_REGION } from "#local/aws/emulators.js";
+import { type Harness, startHarness } from "./support/harness.js";
+
+/**
+ * The Scheduler stage, with timings shrunk so it runs in seconds: tasks more than 2 s out get a schedule 2 s ahead
+ * of due, and the Scheduler emulator fires each schedule anywhere within 2 s after its time — AWS's imprecision,
+ * scaled down. Second-level timing must come from the relay, never from Scheduler's precision.
+ */
+let h: Harness;
+let scheduler: SchedulerClient;
+
+beforeAll(async () => {
+  h = await startHarness({
+    firingWindowSeconds: 2,
+    configOverrides: { timer: { horizonSeconds: 2, leadSeconds: 2 } },
+  });
+  scheduler = new SchedulerClient({
+    region: LOCAL_REGION,
+    credentials: LOCAL_CREDENTIALS,
+    endpoint: h.cloud.awsEndpoint,
+  });
+});
+
+afterAll(async () => {
+  scheduler?.destroy();
+  await h?.stop();
+});
+
+describe("Scheduler path", () => {
+  it("delivers tasks beyond the horizon on time, in order, though schedules fire up to 2 s late", async () => {
+    // Prepare
+    const group = `order-${randomUUID()}`;
+    const dueAt = new Date(Math.ceil((Date.now() + 5_000) / 1000) * 1000).toISOString();
+    const url = `${h.receiver.url}/ok/sched`;
+
+    // Act
+    const ids: string[] = [];
+    for (let seq = 0; seq < 5; seq++) {
+      const response = await h.api("POST", "/v1/tasks", {
+        topic: "demo",
+        due_at: dueAt,
+        content: { order_id: group, seq },
+        callback: { url },
+      });
+      expect(response.status, response.text).toBe(201);
+      ids.push(String(response.json.task_id));
+    }
+    const pending = await scheduler.send(new ListSchedulesCommand({ MaxResults: 100 }));
+    await h.receiver.waitFor(() => ids.every((id) => h.receiver.forTask(id).length > 0));
+
+    // Assess
+    expect(pending.Schedules?.length ?? 0).toBeGreaterThanOrEqual(ids.length);
+    const arrivals = ids.map((id) => h.receiver.forTask(id)[0]);
+    for (const arrival of arrivals) expect(arrival?.receivedAtMs).toBeGreaterThanOrEqual(Date.parse(dueAt));
+    const order = h.receiver.received
+      .filter((r) => r.json.content?.order_id === group)
+      .map((r) => r.json.content.seq);
+    expect(order).toEqual([0, 1, 2, 3, 4]);
+    // ActionAfterCompletion DELETE: fired schedules are gone.
+    const after = await scheduler.send(new ListSchedulesCommand({ MaxResults: 100 }));
+    const left = (after.Schedules ?? []).length;
+    expect(left).toBe(0);
+  });
+
+  it("cancelling a schedule-path task deletes its schedule and it is never delivered", async () => {
+    const response = await h.api("POST", "/v1/tasks", {
+      topic: "demo",
+      delay_seconds: 4,
+      content: { n: 1 },
+      callback: { url: `${h.receiver.url}/ok/sched-cancel` },
+    });
+    const taskId = String(response.json.task_id);
+    const before = await scheduler.send(new ListSchedulesCommand({ MaxResults: 100 }));
+
+    const cancel = await h.api("DELETE", `/v1/tasks/${taskId}`);
+    const after = await scheduler.send(new ListSchedulesCommand({ MaxResults: 100 }));
+    const marker = await h.api("POST", "/v1/tasks", {
+      topic: "demo",
+      delay_seconds: 5,
+      content: { n: 2 },
+      callback: { url: `${h.receiver.url}/ok/sched-cancel` },
+    });
+    await h.receiver.waitFor(() => h.receiver.forTask(String(marker.json.task_id)).length > 0);
+
+    expect(cancel.status).toBe(200);
+    expect((before.Schedules ?? []).length - (after.Schedules ?? []).length).toBe(1);
+    expect(h.receiver.forTask(taskId)).toEqual([]);
+  });
+});

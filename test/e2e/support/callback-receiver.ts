@@ -1,0 +1,98 @@
+import http from "node:http";
+import type { AddressInfo } from "node:net";
+
+export interface ReceivedCallback {
+  readonly receivedAtMs: number;
+  readonly path: string;
+  readonly headers: Record<string, string>;
+  readonly body: string;
+  readonly json: { task_id: string; content: Record<string, unknown>; [key: string]: unknown };
+  readonly status: number;
+}
+
+/**
+ * A real HTTP callback receiver on loopback. Paths choose the behaviour:
+ * `/ok/...` answers 200; `/fail/...` answers 500 forever; `/flaky/<n>/...` answers 503 to the first n attempts
+ * of each task, then 200; `/slow/<ms>/...` answers 200 after holding the request for that long.
+ */
+export async function startCallbackReceiver(): Promise<{
+  readonly url: string;
+  readonly received: ReceivedCallback[];
+  forTask(taskId: string): ReceivedCallback[];
+  waitFor(predicate: (all: ReceivedCallback[]) => boolean, timeoutMs?: number): Promise<void>;
+  stop(): Promise<void>;
+}> {
+  const received: ReceivedCallback[] = [];
+  const attemptsByTask = new Map<string, number>();
+  const waiters = new Set<() => void>();
+
+  const server = http.createServer((req, res) => {
+    const chunks: Buffer[] = [];
+    req.on("data", (chunk: Buffer) => chunks.push(chunk));
+    req.on("end", () => {
+      const receivedAtMs = Date.now();
+      const body = Buffer.concat(chunks).toString("utf8");
+      let json: ReceivedCallback["json"];
+      try {
+        json = JSON.parse(body);
+      } catch {
+        json = { task_id: "", content: {} };
+      }
+      const path = req.url ?? "/";
+      const taskId = String(req.headers["webhook-id"] ?? json.task_id);
+      const attempt = (attemptsByTask.get(taskId) ?? 0) + 1;
+      attemptsByTask.set(taskId, attempt);
+      let status = 200;
+      if (path.startsWith("/fail")) status = 500;
+      const flaky = /^\/flaky\/(\d+)/.exec(path);
+      if (flaky && attempt <= Number(flaky[1])) status = 503;
+      received.push({
+        receivedAtMs,
+        path,
+        headers: Object.fromEntries(Object.entries(req.headers).map(([k, v]) => [k, String(v)])),
+        body,
+        json,
+        status,
+      });
+      const slow = /^\/slow\/(\d+)/.exec(path);
+      const answer = () => {
+        res.writeHead(status, { "content-type": "text/plain" }).end(status === 200 ? "ok" : "nope");
+        for (const wake of waiters) wake();
+      };
+      if (slow) setTimeout(answer, Number(slow[1]));
+      else answer();
+    });
+  });
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  const { port } = server.address() as AddressInfo;
+
+  return {
+    url: `http://127.0.0.1:${port}`,
+    received,
+    forTask: (taskId) => received.filter((r) => r.headers["webhook-id"] === taskId),
+    waitFor: (predicate, timeoutMs = 20_000) =>
+      new Promise<void>((resolve, reject) => {
+        if (predicate(received)) return resolve();
+        const wake = () => {
+          if (!predicate(received)) return;
+          cleanup();
+          resolve();
+        };
+        const timer = setTimeout(() => {
+          cleanup();
+          reject(
+            new Error(`callback condition not met within ${timeoutMs} ms (${received.length} received)`),
+          );
+        }, timeoutMs);
+        const cleanup = () => {
+          clearTimeout(timer);
+          waiters.delete(wake);
+        };
+        waiters.add(wake);
+      }),
+    stop: async () => {
+      server.closeAllConnections();
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+    },
+  };
+}
