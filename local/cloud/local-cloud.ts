@@ -14,15 +14,20 @@ import {
 import type { AwsService } from "#local/aws/gateway.js";
 import { type ApiRoute, startApiServer } from "#local/runtime/api-server.js";
 import {
+  type EventSourceMapping,
   type EventSourceRunner,
   type LambdaHandler,
   startEventSource,
 } from "#local/runtime/sqs-event-source.js";
+import { loadEnvironmentConfig } from "#shared/config/index.js";
 import { provision } from "./provision.js";
+import { recoverUnfinishedTasks } from "./recover.js";
 import { synthLocalTemplate } from "./synth.js";
-import { type LocalTopology, resolveIntrinsics, topologyOf } from "./template.js";
+import { type LocalTopology, type PhysicalResource, resolveIntrinsics, topologyOf } from "./template.js";
 
 const PROJECT_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../..");
+
+let cloudsStarted = 0;
 
 /** Fixed and documented so that a receiver you write once keeps verifying across restarts. Never use in AWS. */
 export const DEFAULT_LOCAL_SIGNING_SECRET = "whsec_cHVuY3R1YWwtbG9jYWwtc2lnbmluZy1zZWNyZXQtMDE=";
@@ -54,6 +59,12 @@ export interface LocalCloud {
   /** Resolved environment variables per function logical id (what Lambda would see). */
   readonly functionEnvironments: Readonly<Record<string, Record<string, string>>>;
   readonly stackName: string;
+  /** What every logical id of the template became locally (queue URLs, table names, ARNs). */
+  readonly physical: ReadonlyMap<string, PhysicalResource>;
+  /** The running event-source mappings, as configured from the template. */
+  readonly eventSourceMappings: readonly (EventSourceMapping & { readonly logicalId: string })[];
+  /** The API routes being served, by route key → function logical id. */
+  readonly routes: Readonly<Record<string, string>>;
   stop(): Promise<void>;
 }
 
@@ -112,7 +123,6 @@ export async function startLocalCloud(options: LocalCloudOptions = {}): Promise<
       sqs,
       scheduler,
     });
-    dynamodb.destroy();
     scheduler.destroy();
 
     const ctx = { region: LOCAL_REGION, accountId: LOCAL_ACCOUNT, stackName, physical };
@@ -130,8 +140,12 @@ export async function startLocalCloud(options: LocalCloudOptions = {}): Promise<
     if (!options.printMetrics) process.env.POWERTOOLS_METRICS_DISABLED = "true";
 
     const handlers = new Map<string, LambdaHandler>();
+    const cloudInstance = ++cloudsStarted;
     for (const fn of topology.functions) {
-      const module = (await import(pathToFileURL(path.join(PROJECT_ROOT, fn.entry)).href)) as {
+      // A fresh module instance per local cloud, as a new Lambda container would have: its module-scope
+      // clients and environment belong to this cloud, not to one started earlier in the same process.
+      const moduleUrl = `${pathToFileURL(path.join(PROJECT_ROOT, fn.entry)).href}?cloud=${cloudInstance}`;
+      const module = (await import(moduleUrl)) as {
         handler?: LambdaHandler;
       };
       if (typeof module.handler !== "function") throw new Error(`${fn.entry} exports no handler`);
@@ -144,28 +158,39 @@ export async function startLocalCloud(options: LocalCloudOptions = {}): Promise<
       return { fn, handler };
     };
 
+    const eventSourceMappings: (EventSourceMapping & { logicalId: string })[] = [];
     for (const source of topology.eventSources.filter((s) => s.enabled)) {
       const { fn, handler } = functionOf(source.functionLogicalId);
       const queue = physical.get(source.queueLogicalId);
       if (!queue) throw new Error(`event source ${source.logicalId} reads an unknown queue`);
-      runners.push(
-        startEventSource(
-          sqs,
-          {
-            functionName: fn.logicalId,
-            handler,
-            timeoutSeconds: fn.timeoutSeconds,
-            queueUrl: queue.ref,
-            queueArn: queue.attributes.Arn as string,
-            batchSize: source.batchSize,
-            reportBatchItemFailures: source.reportBatchItemFailures,
-            // Lambda scales pollers with the backlog; locally a few concurrent batches per mapping suffice.
-            maximumConcurrency: Math.min(source.maximumConcurrency ?? 5, 8),
-          },
-          log,
-        ),
-      );
+      const mapping = {
+        logicalId: source.logicalId,
+        functionName: fn.logicalId,
+        handler,
+        timeoutSeconds: fn.timeoutSeconds,
+        queueUrl: queue.ref,
+        queueArn: queue.attributes.Arn as string,
+        batchSize: source.batchSize,
+        reportBatchItemFailures: source.reportBatchItemFailures,
+        // Lambda scales pollers with the backlog; locally a few concurrent batches per mapping suffice.
+        maximumConcurrency: Math.min(source.maximumConcurrency ?? 5, 8),
+      };
+      eventSourceMappings.push(mapping);
+      runners.push(startEventSource(sqs, mapping, log));
     }
+
+    if (options.dataDir) {
+      const recovery = await recoverUnfinishedTasks({
+        dynamodb,
+        sqs,
+        tableName: requiredEnv("TABLE_NAME"),
+        timerQueueUrl: requiredEnv("TIMER_QUEUE_URL"),
+        topicQueueUrls: JSON.parse(requiredEnv("TOPIC_QUEUE_URLS")),
+        horizonSeconds: loadEnvironmentConfig("local").timer.horizonSeconds,
+      });
+      log(`recovered: ${recovery.rearmed} timer(s) re-armed, ${recovery.requeued} task(s) requeued`);
+    }
+    dynamodb.destroy();
 
     const routes: ApiRoute[] = topology.routes.map((route) => {
       const { fn, handler } = functionOf(route.functionLogicalId);
@@ -187,6 +212,9 @@ export async function startLocalCloud(options: LocalCloudOptions = {}): Promise<
       topology,
       functionEnvironments,
       stackName,
+      physical,
+      eventSourceMappings,
+      routes: Object.fromEntries(routes.map((r) => [r.routeKey, r.functionName])),
       stop: async () => {
         // Stop accepting, let in-flight deliveries finish, stop pollers, then the emulators.
         await runningApi.stop();
@@ -201,6 +229,12 @@ export async function startLocalCloud(options: LocalCloudOptions = {}): Promise<
     await emulators.stop();
     throw error;
   }
+}
+
+function requiredEnv(name: string): string {
+  const value = process.env[name];
+  if (!value) throw new Error(`the local stack defines no ${name}`);
+  return value;
 }
 
 function queueUrlOrigin(sqsEndpoint: string): string {

@@ -1,0 +1,88 @@
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import path from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { type LocalCloud, startLocalCloud } from "#local/cloud/local-cloud.js";
+import { startCallbackReceiver } from "./support/callback-receiver.js";
+
+/**
+ * `npm start -- --data <dir>`: tasks and schedules survive a restart, and what came due while the local cloud
+ * was down is delivered when it comes back — late, but delivered, in order.
+ */
+let dataDir: string;
+let receiver: Awaited<ReturnType<typeof startCallbackReceiver>>;
+let cloud: LocalCloud | undefined;
+
+beforeAll(async () => {
+  dataDir = mkdtempSync(path.join(tmpdir(), "punctual-data-"));
+  receiver = await startCallbackReceiver();
+});
+
+afterAll(async () => {
+  await cloud?.stop();
+  await receiver?.stop();
+  rmSync(dataDir, { recursive: true, force: true });
+});
+
+async function post(apiUrl: string, body: unknown) {
+  const response = await fetch(`${apiUrl}/v1/tasks`, {
+    method: "POST",
+    headers: { "content-type": "application/json" },
+    body: JSON.stringify(body),
+  });
+  expect(response.status).toBe(201);
+  return (await response.json()) as { task_id: string; due_at: string };
+}
+
+describe("persistence", () => {
+  it("delivers tasks that came due while the local cloud was stopped, after it restarts", async () => {
+    // Prepare: a near-term group and a Scheduler-path task (horizon shrunk to 1 s), then stop before either is due.
+    const options = {
+      apiPort: 0,
+      awsPort: 0,
+      dataDir,
+      configOverrides: { timer: { horizonSeconds: 1, leadSeconds: 1 } },
+    };
+    cloud = await startLocalCloud(options);
+    const url = `${receiver.url}/ok/persist`;
+    const ordered = [];
+    for (let seq = 0; seq < 3; seq++) {
+      ordered.push(
+        await post(cloud.apiUrl, {
+          topic: "demo",
+          delay_seconds: 1,
+          content: { order_id: "p-1", seq },
+          callback: { url },
+        }),
+      );
+    }
+    const viaSchedule = await post(cloud.apiUrl, {
+      topic: "demo",
+      delay_seconds: 3,
+      content: { n: 1 },
+      callback: { url },
+    });
+    await cloud.stop();
+    cloud = undefined;
+    await new Promise((resolve) => setTimeout(resolve, 3_200));
+    expect(receiver.received).toEqual([]);
+
+    // Act
+    cloud = await startLocalCloud(options);
+    const all = [...ordered, viaSchedule].map((t) => t.task_id);
+    await receiver.waitFor(() => all.every((id) => receiver.forTask(id).length > 0));
+
+    // Assess
+    const seqs = receiver.received
+      .filter((r) => r.json.content?.order_id === "p-1")
+      .map((r) => r.json.content.seq);
+    expect(seqs).toEqual([0, 1, 2]);
+    for (const task of [...ordered, viaSchedule]) {
+      expect(receiver.forTask(task.task_id)[0]?.receivedAtMs).toBeGreaterThanOrEqual(Date.parse(task.due_at));
+      const status = (await (await fetch(`${cloud.apiUrl}/v1/tasks/${task.task_id}`)).json()) as {
+        status: string;
+      };
+      expect(["delivering", "delivered"]).toContain(status.status);
+    }
+  });
+});
