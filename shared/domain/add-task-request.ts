@@ -5,11 +5,13 @@ import type { DueSpec } from "./timing.js";
 /**
  * Idempotency keys are stored in the table key (`idem#<key>`), so they are bounded and kept to visible ASCII;
  * inner spaces are allowed, leading or trailing ones are not (proxies trim them from headers, which would make
- * the header and body forms of one key differ).
+ * the header and body forms of one key differ). No commas: API Gateway joins a repeated header's values with
+ * commas, so `Idempotency-Key: a` sent twice with `b` arrives as `a,b`, which must not pass as one key.
  */
-export const IDEMPOTENCY_KEY_PATTERN = /^[\x21-\x7e](?:[\x20-\x7e]{0,253}[\x21-\x7e])?$/;
+export const IDEMPOTENCY_KEY_PATTERN =
+  /^[\x21-\x2b\x2d-\x7e](?:[\x20-\x2b\x2d-\x7e]{0,253}[\x21-\x2b\x2d-\x7e])?$/;
 export const IDEMPOTENCY_KEY_MESSAGE =
-  "must be 1–255 printable ASCII characters without leading/trailing spaces";
+  "must be 1–255 printable ASCII characters, without commas or leading/trailing spaces";
 
 /** A callback URL longer than this is a mistake, and it is stored in every task item. */
 export const MAX_CALLBACK_URL_LENGTH = 2048;
@@ -68,11 +70,7 @@ export const addTaskBodySchema = z
     deliver_by: z.string().min(1).max(128).optional(),
     callback: z
       .object({
-        url: z
-          .string()
-          .min(1)
-          .max(MAX_CALLBACK_URL_LENGTH)
-          .refine((url) => URL.canParse(url), "must be an absolute URL"),
+        url: z.string().min(1).max(MAX_CALLBACK_URL_LENGTH).refine(canParseUrl, "must be an absolute URL"),
       })
       .strict()
       .optional(),
@@ -221,4 +219,18 @@ export function isPlainObject(value: unknown): value is Record<string, unknown> 
   if (typeof value !== "object" || value === null || Array.isArray(value)) return false;
   const proto = Object.getPrototypeOf(value);
   return proto === Object.prototype || proto === null;
+}
+
+/**
+ * `URL.canParse` without its bug: on Node 20, once V8 optimises the call site, `URL.canParse` takes a fast path
+ * that misreads Latin-1 strings, so `https://bücher.example` turns from parseable to not after a few thousand
+ * calls (a warm function would start refusing valid callback URLs). Constructing the URL has no such path.
+ */
+function canParseUrl(value: string): boolean {
+  try {
+    new URL(value);
+    return true;
+  } catch {
+    return false;
+  }
 }

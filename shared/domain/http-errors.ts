@@ -39,6 +39,14 @@ export interface ErrorBody {
 
 export const GENERIC_INTERNAL_MESSAGE = "internal error; the request may be retried";
 
+/**
+ * An error body lists at most this many issues, each path and message clipped. Issues echo the request (one
+ * per unknown member, with its name), so unbounded they would let a 1 MiB body of short unknown keys produce a
+ * ~6 MB answer: past Lambda's response limit, which API Gateway turns into a 500.
+ */
+export const MAX_ISSUES = 20;
+export const MAX_ISSUE_TEXT = 200;
+
 export interface HttpErrorOptions {
   readonly issues?: readonly ErrorIssue[];
   /** Whether `message` may be shown to the caller. Defaults to true below 500 and false from 500 up. */
@@ -77,10 +85,23 @@ export class HttpError extends Error {
         ...(this.details ?? {}),
         code: this.code,
         message,
-        ...(this.issues && this.issues.length > 0 ? { issues: this.issues } : {}),
+        ...(this.issues && this.issues.length > 0
+          ? { issues: this.issues.slice(0, MAX_ISSUES).map(clipIssue) }
+          : {}),
+        ...(this.issues && this.issues.length > MAX_ISSUES
+          ? { issues_omitted: this.issues.length - MAX_ISSUES }
+          : {}),
       },
     };
   }
+}
+
+function clipIssue(issue: ErrorIssue): ErrorIssue {
+  return { path: clip(issue.path), message: clip(issue.message) };
+}
+
+function clip(text: string): string {
+  return text.length > MAX_ISSUE_TEXT ? `${text.slice(0, MAX_ISSUE_TEXT)}…` : text;
 }
 
 export function isHttpError(error: unknown): error is HttpError {

@@ -13,6 +13,7 @@ import {
   serviceUnavailable,
   toHttpError,
   unsupportedMediaType,
+  validationFailed,
 } from "#shared/domain/http-errors.js";
 import { serviceName } from "#shared/domain/metrics.js";
 
@@ -78,6 +79,7 @@ export function httpRoute(
   })
     .use(errorResponder(options.logger))
     .use(injectLambdaContext(options.logger))
+    .use(headerConflictGuard())
     .use(httpHeaderNormalizer())
     .use(requestGuard(options))
     .handler(async (event) => {
@@ -114,8 +116,8 @@ function requestGuard(options: RouteOptions): MiddlewareObj<APIGatewayProxyEvent
   return {
     before: async (request) => {
       const event = request.event;
-      const method = event.requestContext?.http?.method?.toUpperCase();
-      if (method !== options.method) throw methodNotAllowed([options.method]);
+      if (!isMethod(event.requestContext?.http?.method, options.method))
+        throw methodNotAllowed([options.method]);
       for (const name of options.pathParameters ?? []) {
         if (!event.pathParameters?.[name]) throw notFound("no such resource");
       }
@@ -136,6 +138,37 @@ function requestGuard(options: RouteOptions): MiddlewareObj<APIGatewayProxyEvent
         parsedBodies.set(event, JSON.parse(text));
       } catch (error) {
         throw invalidJson(error instanceof SyntaxError ? error.message.slice(0, 200) : "unparseable JSON");
+      }
+    },
+  };
+}
+
+/**
+ * Methods compare ASCII-case-insensitively. A plain `toUpperCase()` would also map non-ASCII letters onto ASCII
+ * (`"poſt"` and `"poﬆ"` both become `"POST"`), admitting method names no HTTP client can send.
+ */
+function isMethod(method: unknown, expected: HttpMethod): boolean {
+  return typeof method === "string" && /^[A-Za-z]+$/.test(method) && method.toUpperCase() === expected;
+}
+
+/**
+ * Two spellings of one header name (`Idempotency-Key` and `idempotency-key`) with different values: the
+ * normaliser below would silently keep whichever came last, so the request is refused as ambiguous instead.
+ * (API Gateway itself joins repeated headers with commas, which the individual checks refuse where it matters.)
+ */
+function headerConflictGuard(): MiddlewareObj<APIGatewayProxyEventV2> {
+  return {
+    before: async ({ event }) => {
+      const seen = new Map<string, string | undefined>();
+      for (const [name, value] of Object.entries(event.headers ?? {})) {
+        const key = name.toLowerCase();
+        if (seen.has(key) && seen.get(key) !== value) {
+          throw validationFailed(
+            [{ path: key, message: "given more than once with different values" }],
+            `conflicting values for header ${key.slice(0, 100)}`,
+          );
+        }
+        seen.set(key, value);
       }
     },
   };
