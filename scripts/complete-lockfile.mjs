@@ -47,4 +47,6 @@ lock.packages = Object.fromEntries(
   Object.entries(packages).sort(([a], [b]) => (a === "" ? -1 : b === "" ? 1 : a < b ? -1 : a > b ? 1 : 0)),
 );
 writeFileSync(file, `${JSON.stringify(lock, null, 2)}\n`);
-process.stdout.write(added.length ? `added ${added.length} platform stub(s):\n  ${added.join("\n  ")}\n` : "lock complete\n");
+process.stdout.write(
+  added.length ? `added ${added.length} platform stub(s):\n  ${added.join("\n  ")}\n` : "lock complete\n",
+);
