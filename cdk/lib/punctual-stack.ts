@@ -4,6 +4,7 @@ import * as secretsmanager from "aws-cdk-lib/aws-secretsmanager";
 import type { Construct } from "constructs";
 import type { PunctualConfig } from "#shared/config/index.js";
 import { AlarmTopic } from "./constructs/alarm-topic.js";
+import { PunctualFunction } from "./constructs/punctual-function.js";
 import { TaskApi } from "./constructs/task-api.js";
 import { TaskTable } from "./constructs/task-table.js";
 import { TimerQueues } from "./constructs/timer-queues.js";
@@ -13,7 +14,15 @@ import { logRetentionDays } from "./sizing.js";
 
 export interface PunctualStackProps extends StackProps {
   readonly config: PunctualConfig;
+  /**
+   * PUNCTUAL_CONFIG_OVERRIDES for every function (the `local` environment only honours it): the JSON that
+   * `config` was loaded with, so that synth and the functions agree. Absent, the variable is not set.
+   */
+  readonly configOverridesJson?: string;
 }
+
+/** Read by `loadEnvironmentConfig` (shared/config/index.ts) in the `local` environment only. */
+const CONFIG_OVERRIDES_VARIABLE = "PUNCTUAL_CONFIG_OVERRIDES";
 
 /** `Punctual-<env>`: the stack's (and CloudFormation stack's) name for an environment. */
 export function stackNameFor(environment: string): string {
@@ -96,6 +105,13 @@ export class PunctualStack extends Stack {
       removalPolicy,
       logRetention,
     });
+
+    if (props.configOverridesJson) {
+      for (const fn of this.node.findAll()) {
+        if (fn instanceof PunctualFunction)
+          fn.addEnvironment(CONFIG_OVERRIDES_VARIABLE, props.configOverridesJson);
+      }
+    }
 
     new CfnOutput(this, "ApiUrl", { value: this.api.url, description: "Base URL of the task API" });
     new CfnOutput(this, "SigningSecretArn", {

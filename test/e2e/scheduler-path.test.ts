@@ -1,13 +1,14 @@
 import { randomUUID } from "node:crypto";
 import { ListSchedulesCommand, SchedulerClient } from "@aws-sdk/client-scheduler";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { LOCAL_CREDENTIALS, LOCAL_REGION } from "#local/aws/emulators.js";
 import { type Harness, startHarness } from "./support/harness.js";
 
 /**
  * The Scheduler stage, with timings shrunk so it runs in seconds: tasks more than 2 s out get a schedule 2 s ahead
  * of due, and the Scheduler emulator fires each schedule anywhere within 2 s after its time — AWS's imprecision,
  * scaled down. Second-level timing must come from the relay, never from Scheduler's precision.
+ * Against LocalStack (whose Scheduler never fires) the harness's schedule pump fires them, as late as that, and
+ * the deployed stack must carry the same timings (localstack/README.md: `-c configOverrides=…`).
  */
 let h: Harness;
 let scheduler: SchedulerClient;
@@ -17,12 +18,12 @@ beforeAll(async () => {
     firingWindowSeconds: 2,
     configOverrides: { timer: { horizonSeconds: 2, leadSeconds: 2 } },
   });
-  scheduler = new SchedulerClient({
-    region: LOCAL_REGION,
-    credentials: LOCAL_CREDENTIALS,
-    endpoint: h.cloud.awsEndpoint,
-  });
+  scheduler = new SchedulerClient(h.clientConfig);
 });
+
+/** The environment's schedule group (the only one the stack's functions use). */
+const listSchedules = () =>
+  scheduler.send(new ListSchedulesCommand({ GroupName: h.cloud.scheduleGroupName, MaxResults: 100 }));
 
 afterAll(async () => {
   scheduler?.destroy();
@@ -48,7 +49,7 @@ describe("Scheduler path", () => {
       expect(response.status, response.text).toBe(201);
       ids.push(String(response.json.task_id));
     }
-    const pending = await scheduler.send(new ListSchedulesCommand({ MaxResults: 100 }));
+    const pending = await listSchedules();
     await h.receiver.waitFor(() => ids.every((id) => h.receiver.forTask(id).length > 0));
 
     // Assess
@@ -60,7 +61,7 @@ describe("Scheduler path", () => {
       .map((r) => r.json.content.seq);
     expect(order).toEqual([0, 1, 2, 3, 4]);
     // ActionAfterCompletion DELETE: fired schedules are gone.
-    const after = await scheduler.send(new ListSchedulesCommand({ MaxResults: 100 }));
+    const after = await listSchedules();
     const left = (after.Schedules ?? []).length;
     expect(left).toBe(0);
   });
@@ -73,10 +74,10 @@ describe("Scheduler path", () => {
       callback: { url: `${h.receiver.url}/ok/sched-cancel` },
     });
     const taskId = String(response.json.task_id);
-    const before = await scheduler.send(new ListSchedulesCommand({ MaxResults: 100 }));
+    const before = await listSchedules();
 
     const cancel = await h.api("DELETE", `/v1/tasks/${taskId}`);
-    const after = await scheduler.send(new ListSchedulesCommand({ MaxResults: 100 }));
+    const after = await listSchedules();
     const marker = await h.api("POST", "/v1/tasks", {
       topic: "demo",
       delay_seconds: 5,

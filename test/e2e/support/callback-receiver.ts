@@ -10,12 +10,27 @@ export interface ReceivedCallback {
   readonly status: number;
 }
 
+export interface CallbackReceiverOptions {
+  /** Address to listen on. Default 127.0.0.1: nothing outside this machine can call the receiver. */
+  readonly listenHost?: string;
+  /**
+   * Host name put in `url`, i.e. what the deliver function dials. Default: the listen address (127.0.0.1 for
+   * 0.0.0.0 / ::). Against LocalStack the functions run in containers, for which the host is e.g.
+   * `host.docker.internal`.
+   */
+  readonly advertisedHost?: string;
+  /** Default 0: a free port. */
+  readonly port?: number;
+  /** How long `waitFor` waits unless told. Default 20 s. */
+  readonly defaultTimeoutMs?: number;
+}
+
 /**
- * A real HTTP callback receiver on loopback. Paths choose the behaviour:
+ * A real HTTP callback receiver, on loopback unless told otherwise. Paths choose the behaviour:
  * `/ok/...` answers 200; `/fail/...` answers 500 forever; `/flaky/<n>/...` answers 503 to the first n attempts
  * of each task, then 200; `/slow/<ms>/...` answers 200 after holding the request for that long.
  */
-export async function startCallbackReceiver(): Promise<{
+export async function startCallbackReceiver(options: CallbackReceiverOptions = {}): Promise<{
   readonly url: string;
   readonly received: ReceivedCallback[];
   forTask(taskId: string): ReceivedCallback[];
@@ -63,14 +78,20 @@ export async function startCallbackReceiver(): Promise<{
       else answer();
     });
   });
-  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  const listenHost = options.listenHost ?? "127.0.0.1";
+  await new Promise<void>((resolve, reject) => {
+    server.once("error", reject);
+    server.listen(options.port ?? 0, listenHost, resolve);
+  });
   const { port } = server.address() as AddressInfo;
+  const wildcard = listenHost === "0.0.0.0" || listenHost === "::";
+  const host = options.advertisedHost ?? (wildcard ? "127.0.0.1" : listenHost);
 
   return {
-    url: `http://127.0.0.1:${port}`,
+    url: `http://${host.includes(":") && !host.startsWith("[") ? `[${host}]` : host}:${port}`,
     received,
     forTask: (taskId) => received.filter((r) => r.headers["webhook-id"] === taskId),
-    waitFor: (predicate, timeoutMs = 20_000) =>
+    waitFor: (predicate, timeoutMs = options.defaultTimeoutMs ?? 20_000) =>
       new Promise<void>((resolve, reject) => {
         if (predicate(received)) return resolve();
         const wake = () => {
