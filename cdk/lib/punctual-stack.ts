@@ -5,6 +5,7 @@ import type { Construct } from "constructs";
 import type { PunctualConfig } from "#shared/config/index.js";
 import { AlarmTopic } from "./constructs/alarm-topic.js";
 import { PunctualFunction } from "./constructs/punctual-function.js";
+import { Sweeper } from "./constructs/sweeper.js";
 import { TaskApi } from "./constructs/task-api.js";
 import { TaskTable } from "./constructs/task-table.js";
 import { TimerQueues } from "./constructs/timer-queues.js";
@@ -31,8 +32,8 @@ export function stackNameFor(environment: string): string {
 
 /**
  * One isolated copy of Punctual: the task API, the task table, the two-stage timer (Scheduler schedule group →
- * standard timer queue → relay), one FIFO queue + deliver function per configured topic, the signing secret,
- * and one alarm topic that every alarm notifies.
+ * standard timer queue → relay), one FIFO queue + deliver function per configured topic, the orphan sweeper
+ * (every minute), the signing secret, and one alarm topic that every alarm notifies.
  */
 export class PunctualStack extends Stack {
   readonly config: PunctualConfig;
@@ -43,6 +44,7 @@ export class PunctualStack extends Stack {
   readonly timerQueues: TimerQueues;
   readonly timerScheduler: TimerScheduler;
   readonly api: TaskApi;
+  readonly sweeper: Sweeper;
 
   constructor(scope: Construct, id: string, props: PunctualStackProps) {
     super(scope, id, props);
@@ -101,6 +103,15 @@ export class PunctualStack extends Stack {
       table: this.table,
       timerQueues: this.timerQueues,
       timerScheduler: this.timerScheduler,
+      alarms: this.alarms,
+      removalPolicy,
+      logRetention,
+    });
+    this.sweeper = new Sweeper(this, "Sweeper", {
+      config,
+      table: this.table,
+      timerQueues: this.timerQueues,
+      topics: this.topics,
       alarms: this.alarms,
       removalPolicy,
       logRetention,

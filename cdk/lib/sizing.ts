@@ -24,8 +24,8 @@ export const DLQ_RETENTION_SECONDS = 14 * 86_400;
 export const RELAY_TIMEOUT_SECONDS = 30;
 /**
  * Backstop only: the relay reports failed records and they come back after the visibility timeout
- * (6 × 30 s), so 20 receives ≈ one hour of retries before a timer message is parked in the timer DLQ (which
- * alarms). The task stays `scheduled` in the table and can be re-armed by redriving the DLQ.
+ * (6 × 30 s), so 20 receives ≈ one hour of retries before a timer message is parked in the timer DLQ. The
+ * task stays `scheduled` in the table; the sweeper forwards it once it is past due and drains the DLQ message.
  */
 export const TIMER_QUEUE_MAX_RECEIVE_COUNT = 20;
 
@@ -61,7 +61,16 @@ export const FUNCTION_MEMORY_MB = {
   "cancel-task": 256,
   relay: 512,
   deliver: 512,
+  sweeper: 256,
 } as const;
+
+/** The orphan sweeper runs on an EventBridge rule every this many minutes. */
+export const SWEEPER_RATE_MINUTES = 1;
+/**
+ * The sweeper's timeout: below its rate, so runs rarely overlap (overlapping runs are harmless: every repair is
+ * idempotent). The sweeper starts no new group in its last 10 s.
+ */
+export const SWEEPER_TIMEOUT_SECONDS = 50;
 
 export type FunctionName = keyof typeof FUNCTION_MEMORY_MB;
 

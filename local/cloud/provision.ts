@@ -1,4 +1,9 @@
-import { CreateTableCommand, type DynamoDBClient, ResourceInUseException } from "@aws-sdk/client-dynamodb";
+import {
+  CreateTableCommand,
+  DescribeTableCommand,
+  type DynamoDBClient,
+  ResourceInUseException,
+} from "@aws-sdk/client-dynamodb";
 import {
   ConflictException,
   CreateScheduleGroupCommand,
@@ -43,10 +48,14 @@ export async function provision(
           KeySchema: table.keySchema as never,
           AttributeDefinitions: table.attributeDefinitions as never,
           BillingMode: "PAY_PER_REQUEST",
+          ...(table.globalSecondaryIndexes
+            ? { GlobalSecondaryIndexes: table.globalSecondaryIndexes as never }
+            : {}),
         }),
       );
     } catch (error) {
       if (!(error instanceof ResourceInUseException)) throw error;
+      await requireIndexes(ctx.dynamodb, name, table.globalSecondaryIndexes ?? []);
     }
     const tableArn = arn("dynamodb", `table/${name}`);
     physical.set(table.logicalId, {
@@ -79,6 +88,27 @@ export async function provision(
   }
 
   return physical;
+}
+
+/**
+ * A table kept in a `--data` directory from before an index was added lacks it, and dynalite cannot add an index
+ * to an existing table: say so plainly rather than fail later on every query of the index.
+ */
+async function requireIndexes(
+  dynamodb: DynamoDBClient,
+  tableName: string,
+  indexes: readonly { IndexName: string }[],
+): Promise<void> {
+  if (indexes.length === 0) return;
+  const { Table } = await dynamodb.send(new DescribeTableCommand({ TableName: tableName }));
+  const present = new Set((Table?.GlobalSecondaryIndexes ?? []).map((i) => i.IndexName));
+  const missing = indexes.filter((i) => !present.has(i.IndexName)).map((i) => i.IndexName);
+  if (missing.length > 0) {
+    throw new Error(
+      `table ${tableName} in the data directory has no index ${missing.join(", ")} (it was created by an older ` +
+        "version of Punctual, and the emulator cannot add indexes): start with a new --data directory",
+    );
+  }
 }
 
 async function createQueue(

@@ -17,6 +17,13 @@ export interface TableSpec {
   readonly keySchema: { AttributeName: string; KeyType: string }[];
   readonly attributeDefinitions: { AttributeName: string; AttributeType: string }[];
   readonly ttlAttribute?: string;
+  /** As CreateTable takes them (index name, key schema, projection); absent when the table has none. */
+  readonly globalSecondaryIndexes?: GlobalSecondaryIndexSpec[];
+}
+export interface GlobalSecondaryIndexSpec {
+  readonly IndexName: string;
+  readonly KeySchema: { AttributeName: string; KeyType: string }[];
+  readonly Projection: { ProjectionType?: string; NonKeyAttributes?: string[] };
 }
 export interface QueueSpec {
   readonly logicalId: string;
@@ -45,6 +52,15 @@ export interface RouteSpec {
   readonly routeKey: string;
   readonly functionLogicalId: string;
 }
+/** An EventBridge rule on a schedule (`rate(…)`) whose target is one of our functions. */
+export interface ScheduledRuleSpec {
+  readonly logicalId: string;
+  readonly functionLogicalId: string;
+  readonly scheduleExpression: string;
+  /** The rate in milliseconds. */
+  readonly rateMs: number;
+  readonly enabled: boolean;
+}
 export interface ScheduleGroupSpec {
   readonly logicalId: string;
   readonly name?: string;
@@ -57,6 +73,7 @@ export interface LocalTopology {
   readonly eventSources: EventSourceSpec[];
   readonly routes: RouteSpec[];
   readonly scheduleGroups: ScheduleGroupSpec[];
+  readonly scheduledRules: ScheduledRuleSpec[];
 }
 
 export const ENTRY_METADATA_KEY = "punctual:entry";
@@ -68,11 +85,21 @@ export function topologyOf(template: CfnTemplate): LocalTopology {
   const tables = ofType("AWS::DynamoDB::Table").map(([logicalId, r]) => {
     const p = r.Properties ?? {};
     const ttl = p.TimeToLiveSpecification as { AttributeName?: string; Enabled?: boolean } | undefined;
+    const indexes = p.GlobalSecondaryIndexes as GlobalSecondaryIndexSpec[] | undefined;
     return {
       logicalId,
       keySchema: p.KeySchema as TableSpec["keySchema"],
       attributeDefinitions: p.AttributeDefinitions as TableSpec["attributeDefinitions"],
       ...(ttl?.Enabled && ttl.AttributeName ? { ttlAttribute: ttl.AttributeName } : {}),
+      ...(indexes?.length
+        ? {
+            globalSecondaryIndexes: indexes.map((index) => ({
+              IndexName: index.IndexName,
+              KeySchema: index.KeySchema,
+              Projection: index.Projection,
+            })),
+          }
+        : {}),
     };
   });
 
@@ -153,7 +180,43 @@ export function topologyOf(template: CfnTemplate): LocalTopology {
     ...(typeof r.Properties?.Name === "string" ? { name: r.Properties.Name } : {}),
   }));
 
-  return { tables, queues, functions, eventSources, routes, scheduleGroups };
+  const functionIds = new Set(functions.map((f) => f.logicalId));
+  const scheduledRules = ofType("AWS::Events::Rule").flatMap(([logicalId, r]) => {
+    const p = r.Properties ?? {};
+    if (typeof p.ScheduleExpression !== "string") return []; // event-pattern rules: nothing fires them locally
+    const targets = (p.Targets as { Arn?: unknown }[] | undefined) ?? [];
+    return targets.flatMap((target) => {
+      const functionLogicalId = getAttTarget(target.Arn);
+      if (!functionLogicalId || !functionIds.has(functionLogicalId)) return [];
+      return [
+        {
+          logicalId,
+          functionLogicalId,
+          scheduleExpression: p.ScheduleExpression as string,
+          rateMs: rateExpressionMs(p.ScheduleExpression as string),
+          enabled: p.State !== "DISABLED",
+        },
+      ];
+    });
+  });
+
+  return { tables, queues, functions, eventSources, routes, scheduleGroups, scheduledRules };
+}
+
+const RATE_UNITS_MS: Record<string, number> = { minute: 60_000, hour: 3_600_000, day: 86_400_000 };
+
+/**
+ * `rate(1 minute)`, `rate(5 minutes)`, `rate(2 hours)`, `rate(1 day)` → milliseconds. `cron(…)` is refused:
+ * nothing in the stack uses it, and silently not running a rule locally would be drift.
+ */
+export function rateExpressionMs(expression: string): number {
+  const match = /^rate\(\s*(\d+)\s+(minute|minutes|hour|hours|day|days)\s*\)$/.exec(expression.trim());
+  const value = Number(match?.[1]);
+  const unit = match?.[2]?.replace(/s$/, "");
+  if (!match || !unit || !(value > 0)) {
+    throw new Error(`unsupported schedule expression for the local cloud: ${expression}`);
+  }
+  return value * (RATE_UNITS_MS[unit] as number);
 }
 
 function refTarget(value: unknown): string | undefined {

@@ -9,8 +9,25 @@ import {
   UpdateCommand,
 } from "@aws-sdk/lib-dynamodb";
 import { parseTaskId, sortKeyLowerBound, sortKeyUpperBound } from "#shared/domain/keys.js";
-import { DELIVERABLE_STATUSES, type TaskRecord, type TaskStatus } from "#shared/domain/task.js";
-import type { CancelOutcome, IdempotencyClaim, IdempotencyOutcome, TaskStore } from "./task-store.js";
+import {
+  SWEEP_INDEX_NAME,
+  SWEEP_SHARD_ATTRIBUTE,
+  sweepShardOf,
+  UNFINISHED_STATUSES,
+} from "#shared/domain/sweep.js";
+import {
+  DELIVERABLE_STATUSES,
+  type TaskRecord,
+  type TaskStatus,
+  TERMINAL_STATUSES,
+} from "#shared/domain/task.js";
+import type {
+  CancelOutcome,
+  IdempotencyClaim,
+  IdempotencyOutcome,
+  TaskStore,
+  UnfinishedTaskRef,
+} from "./task-store.js";
 
 /** Idempotency items live in the task table under their own partition. */
 export const IDEMPOTENCY_SORT_KEY = "idem";
@@ -26,10 +43,17 @@ export interface DynamoTaskStoreOptions {
   readonly nowSeconds?: () => number;
 }
 
+/** Removes the sweep index attribute: the task has reached delivered, failed or cancelled. */
+const LEAVE_SWEEP_INDEX = `REMOVE ${SWEEP_SHARD_ATTRIBUTE}`;
+
 /**
  * The TaskStore on one DynamoDB table. Every status change is a single conditional UpdateItem on the task's
  * own key (the id encodes it), so racing relays, deliveries and cancels need no locks, and no call needs a
  * transaction (dynalite has none). Reads on the ordering path are strongly consistent.
+ *
+ * Unfinished tasks carry `sweepShard`, the partition key of the sparse sweep index (shared/domain/sweep.ts):
+ * `putNew` sets it, and the three writes that finish a task (cancel, markDelivered, markFailed) remove it in the
+ * same UpdateItem, so a task is in the index exactly while it is unfinished.
  */
 export class DynamoTaskStore implements TaskStore {
   private readonly doc: DynamoDBDocumentClient;
@@ -53,7 +77,9 @@ export class DynamoTaskStore implements TaskStore {
       this.doc.send(
         new PutCommand({
           TableName: this.table,
-          Item: task,
+          Item: TERMINAL_STATUSES.has(task.status)
+            ? task
+            : { ...task, [SWEEP_SHARD_ATTRIBUTE]: sweepShardOf(task.taskId) },
           ConditionExpression: "attribute_not_exists(pk)",
         }),
       ),
@@ -128,7 +154,7 @@ export class DynamoTaskStore implements TaskStore {
         new UpdateCommand({
           TableName: this.table,
           Key: { pk: key.pk, sk: key.sk },
-          UpdateExpression: "SET #status = :cancelled, cancelledAtMs = :now, expiresAt = :expiresAt",
+          UpdateExpression: `SET #status = :cancelled, cancelledAtMs = :now, expiresAt = :expiresAt ${LEAVE_SWEEP_INDEX}`,
           ConditionExpression: "#status = :scheduled",
           ExpressionAttributeNames: { "#status": "status" },
           ExpressionAttributeValues: {
@@ -149,7 +175,16 @@ export class DynamoTaskStore implements TaskStore {
     return current ? { outcome: "conflict", task: current } : { outcome: "not-found" };
   }
 
-  async listScheduledInGroup(pk: string, fromMs: number, toMs: number): Promise<TaskRecord[]> {
+  /**
+   * Without a FilterExpression when the caller wants the other tasks' statuses: DynamoDB charges a Query for
+   * every item it reads, filtered out or not, so reading them costs no more capacity than skipping them.
+   */
+  async listScheduledInGroup(
+    pk: string,
+    fromMs: number,
+    toMs: number,
+    others?: Map<string, TaskStatus>,
+  ): Promise<TaskRecord[]> {
     const tasks: TaskRecord[] = [];
     let startKey: QueryCommandOutput["LastEvaluatedKey"];
     do {
@@ -157,19 +192,32 @@ export class DynamoTaskStore implements TaskStore {
         new QueryCommand({
           TableName: this.table,
           KeyConditionExpression: "pk = :pk AND sk BETWEEN :from AND :to",
-          FilterExpression: "#status = :scheduled",
-          ExpressionAttributeNames: { "#status": "status" },
-          ExpressionAttributeValues: {
-            ":pk": pk,
-            ":from": sortKeyLowerBound(fromMs),
-            ":to": sortKeyUpperBound(toMs),
-            ":scheduled": "scheduled" satisfies TaskStatus,
-          },
+          ...(others
+            ? {
+                ExpressionAttributeValues: {
+                  ":pk": pk,
+                  ":from": sortKeyLowerBound(fromMs),
+                  ":to": sortKeyUpperBound(toMs),
+                },
+              }
+            : {
+                FilterExpression: "#status = :scheduled",
+                ExpressionAttributeNames: { "#status": "status" },
+                ExpressionAttributeValues: {
+                  ":pk": pk,
+                  ":from": sortKeyLowerBound(fromMs),
+                  ":to": sortKeyUpperBound(toMs),
+                  ":scheduled": "scheduled" satisfies TaskStatus,
+                },
+              }),
           ConsistentRead: true,
           ExclusiveStartKey: startKey,
         }),
       );
-      for (const item of out.Items ?? []) tasks.push(item as TaskRecord);
+      for (const item of (out.Items ?? []) as TaskRecord[]) {
+        if (item.status === "scheduled") tasks.push(item);
+        else others?.set(item.taskId, item.status);
+      }
       startKey = out.LastEvaluatedKey;
     } while (startKey);
     return tasks;
@@ -182,10 +230,14 @@ export class DynamoTaskStore implements TaskStore {
     });
   }
 
-  async startAttempt(taskId: string, nowMs: number): Promise<TaskRecord | undefined> {
+  async startAttempt(taskId: string, nowMs: number, maxAttempts?: number): Promise<TaskRecord | undefined> {
     const key = parseTaskId(taskId);
     if (!key) return undefined;
     const names = DELIVERABLE_STATUSES.map((_, i) => `:from${i}`);
+    const underLimit =
+      maxAttempts === undefined
+        ? ""
+        : " AND (#status <> :delivering OR attribute_not_exists(attempts) OR attempts < :maxAttempts)";
     try {
       const out = await this.doc.send(
         new UpdateCommand({
@@ -193,10 +245,13 @@ export class DynamoTaskStore implements TaskStore {
           Key: { pk: key.pk, sk: key.sk },
           UpdateExpression:
             "SET #status = :to, attempts = if_not_exists(attempts, :zero) + :one, lastAttemptAtMs = :now",
-          ConditionExpression: `#status IN (${names.join(", ")})`,
+          ConditionExpression: `#status IN (${names.join(", ")})${underLimit}`,
           ExpressionAttributeNames: { "#status": "status" },
           ExpressionAttributeValues: {
             ...Object.fromEntries(DELIVERABLE_STATUSES.map((status, i) => [`:from${i}`, status])),
+            ...(maxAttempts === undefined
+              ? {}
+              : { ":delivering": "delivering" satisfies TaskStatus, ":maxAttempts": maxAttempts }),
             ":to": "delivering" satisfies TaskStatus,
             ":zero": 0,
             ":one": 1,
@@ -219,7 +274,7 @@ export class DynamoTaskStore implements TaskStore {
     await this.transition(
       taskId,
       ["delivering"],
-      "SET #status = :to, deliveredAtMs = :at, latenessMs = :lateness, deliveryLatencyMs = :latency, expiresAt = :expiresAt",
+      `SET #status = :to, deliveredAtMs = :at, latenessMs = :lateness, deliveryLatencyMs = :latency, expiresAt = :expiresAt ${LEAVE_SWEEP_INDEX}`,
       {
         ":to": "delivered",
         ":at": result.atMs,
@@ -241,9 +296,70 @@ export class DynamoTaskStore implements TaskStore {
     await this.transition(
       taskId,
       ["delivering"],
-      "SET #status = :to, lastError = :error, failedAtMs = :at, expiresAt = :expiresAt",
+      `SET #status = :to, lastError = :error, failedAtMs = :at, expiresAt = :expiresAt ${LEAVE_SWEEP_INDEX}`,
       { ":to": "failed", ":error": failure.error, ":at": failure.atMs, ":expiresAt": failure.expiresAt },
     );
+  }
+
+  async listUnfinishedDueBy(
+    shard: number,
+    dueByMs: number,
+    limit: number,
+  ): Promise<{ tasks: UnfinishedTaskRef[]; truncated: boolean }> {
+    const tasks: UnfinishedTaskRef[] = [];
+    let startKey: QueryCommandOutput["LastEvaluatedKey"];
+    do {
+      const out: QueryCommandOutput = await this.doc.send(
+        new QueryCommand({
+          TableName: this.table,
+          IndexName: SWEEP_INDEX_NAME,
+          KeyConditionExpression: "#shard = :shard AND dueAtMs <= :dueBy",
+          ExpressionAttributeNames: { "#shard": SWEEP_SHARD_ATTRIBUTE },
+          ExpressionAttributeValues: { ":shard": shard, ":dueBy": dueByMs },
+          Limit: Math.max(1, limit - tasks.length),
+          ExclusiveStartKey: startKey,
+        }),
+      );
+      for (const item of out.Items ?? []) {
+        const { taskId, pk, dueAtMs } = item as Partial<UnfinishedTaskRef>;
+        if (typeof taskId === "string" && typeof pk === "string" && typeof dueAtMs === "number") {
+          tasks.push({ taskId, pk, dueAtMs });
+        }
+      }
+      startKey = out.LastEvaluatedKey;
+    } while (startKey && tasks.length < limit);
+    return { tasks, truncated: startKey !== undefined };
+  }
+
+  async markRequeued(taskId: string, nowMs: number): Promise<boolean> {
+    return this.transition(taskId, ["queued", "delivering"], "SET requeuedAtMs = :now", { ":now": nowMs });
+  }
+
+  async listUnfinishedInGroup(pk: string, fromMs: number, toMs: number): Promise<TaskRecord[]> {
+    const tasks: TaskRecord[] = [];
+    const names = UNFINISHED_STATUSES.map((_, i) => `:s${i}`);
+    let startKey: QueryCommandOutput["LastEvaluatedKey"];
+    do {
+      const out: QueryCommandOutput = await this.doc.send(
+        new QueryCommand({
+          TableName: this.table,
+          KeyConditionExpression: "pk = :pk AND sk BETWEEN :from AND :to",
+          FilterExpression: `#status IN (${names.join(", ")})`,
+          ExpressionAttributeNames: { "#status": "status" },
+          ExpressionAttributeValues: {
+            ":pk": pk,
+            ":from": sortKeyLowerBound(fromMs),
+            ":to": sortKeyUpperBound(toMs),
+            ...Object.fromEntries(UNFINISHED_STATUSES.map((status, i) => [`:s${i}`, status])),
+          },
+          ConsistentRead: true,
+          ExclusiveStartKey: startKey,
+        }),
+      );
+      for (const item of out.Items ?? []) tasks.push(item as TaskRecord);
+      startKey = out.LastEvaluatedKey;
+    } while (startKey);
+    return tasks;
   }
 
   /** A conditional UpdateItem from one of `from`; false when the task is missing or elsewhere. */

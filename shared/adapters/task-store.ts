@@ -1,4 +1,4 @@
-import type { TaskRecord } from "#shared/domain/task.js";
+import type { TaskRecord, TaskStatus } from "#shared/domain/task.js";
 
 export interface IdempotencyClaim {
   readonly key: string;
@@ -17,6 +17,13 @@ export type CancelOutcome =
   | { readonly outcome: "not-found" }
   | { readonly outcome: "conflict"; readonly task: TaskRecord };
 
+/** An unfinished task as the sweep index holds it: enough to find its group. */
+export interface UnfinishedTaskRef {
+  readonly taskId: string;
+  readonly pk: string;
+  readonly dueAtMs: number;
+}
+
 /**
  * Task persistence. Every status change is a conditional write, so concurrent relays, deliveries and cancels
  * can race freely: exactly one of them wins each transition.
@@ -33,20 +40,49 @@ export interface TaskStore {
   cancel(taskId: string, nowMs: number, expiresAt: number): Promise<CancelOutcome>;
   /**
    * The group's tasks still `scheduled` with due time in [fromMs, toMs], in order of due time then acceptance
-   * (strongly consistent).
+   * (strongly consistent). When `others` is given, the status of every other task of the group in that window
+   * is put in it (task id → status): the same read answers "is this message's task still pending?" without
+   * one more read per message.
    */
-  listScheduledInGroup(pk: string, fromMs: number, toMs: number): Promise<TaskRecord[]>;
+  listScheduledInGroup(
+    pk: string,
+    fromMs: number,
+    toMs: number,
+    others?: Map<string, TaskStatus>,
+  ): Promise<TaskRecord[]>;
   /** `scheduled → queued`; false when the task had moved on (cancelled, or already being delivered). */
   markQueued(taskId: string, nowMs: number): Promise<boolean>;
   /**
    * Starts a delivery attempt: `scheduled|queued|delivering → delivering`, attempts + 1. Returns the updated
-   * task, or undefined when the task is missing or already delivered / failed / cancelled.
+   * task, or undefined when the task is missing or already delivered / failed / cancelled. With `maxAttempts`,
+   * also undefined for a task already `delivering` whose attempts reached it (it must be dead-lettered instead):
+   * then one conditional write both checks and starts, where a read and a write were needed.
    */
-  startAttempt(taskId: string, nowMs: number): Promise<TaskRecord | undefined>;
+  startAttempt(taskId: string, nowMs: number, maxAttempts?: number): Promise<TaskRecord | undefined>;
   markDelivered(
     taskId: string,
     result: { atMs: number; latenessMs: number; deliveryLatencyMs: number; expiresAt: number },
   ): Promise<void>;
   recordAttemptFailure(taskId: string, failure: { error: string; atMs: number }): Promise<void>;
   markFailed(taskId: string, failure: { error: string; atMs: number; expiresAt: number }): Promise<void>;
+  /**
+   * Unfinished tasks (`scheduled`, `queued`, `delivering`) of one sweep shard due at or before `dueByMs`, oldest
+   * first, at most `limit` (`truncated` when more remain). Read from the sparse sweep index, so eventually
+   * consistent: callers re-read before acting.
+   */
+  listUnfinishedDueBy(
+    shard: number,
+    dueByMs: number,
+    limit: number,
+  ): Promise<{ tasks: UnfinishedTaskRef[]; truncated: boolean }>;
+  /**
+   * A group's unfinished tasks with due time in [fromMs, toMs], in group order (due time, then acceptance),
+   * strongly consistent.
+   */
+  listUnfinishedInGroup(pk: string, fromMs: number, toMs: number): Promise<TaskRecord[]>;
+  /**
+   * Records that the sweeper put a `queued` / `delivering` task back on its FIFO queue (`requeuedAtMs`), which
+   * restarts its stall clock; false when the task is no longer queued or delivering.
+   */
+  markRequeued(taskId: string, nowMs: number): Promise<boolean>;
 }

@@ -59,6 +59,11 @@ export function parseConfig(input: EnvironmentConfigInput): PunctualConfig {
       scheduleRetry: { maximumRetryAttempts: 185, maximumEventAgeSeconds: 86_400 },
       ...stripUndefined(input.timer ?? {}),
     },
+    sweeper: {
+      scheduledGraceSeconds: 120,
+      stallMarginSeconds: 60,
+      ...stripUndefined(input.sweeper ?? {}),
+    },
     system: mergeTopicSettings(DEFAULT_SYSTEM_SETTINGS, input.system),
     alarmSubscribers: { emails: [], httpsUrls: [], ...stripUndefined(input.alarmSubscribers ?? {}) },
   };

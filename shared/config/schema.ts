@@ -1,4 +1,4 @@
-import { z } from "zod";
+import * as z from "zod";
 
 /** Topic names end up in queue names, metric dimensions and task ids, so they are kept short and plain. */
 export const TOPIC_NAME_PATTERN = /^[a-z][a-z0-9-]{0,23}$/;
@@ -118,6 +118,32 @@ const timerSchema = z
   })
   .strict();
 
+/**
+ * The orphan sweeper (shared/services/sweeper.ts): how long a task may sit without progress before the sweeper
+ * repairs it itself. Normally only the grace and the margin are set; the stall window is computed per topic.
+ */
+const sweeperSchema = z
+  .object({
+    /**
+     * A task still `scheduled` this long after its due time has lost its timer (Scheduler's firing window is
+     * added for tasks that rode a schedule): the sweeper forwards it itself.
+     */
+    scheduledGraceSeconds: z.number().int().min(0).max(86_400),
+    /**
+     * Added to a topic's longest legitimate pause between two delivery attempts (backoff cap or visibility
+     * timeout, plus a deliver invocation): a `queued`/`delivering` group head idle longer than that is re-sent.
+     */
+    stallMarginSeconds: z.number().int().min(0).max(86_400),
+    /** A fixed stall window instead of the computed one (the local cloud's tests shrink it). */
+    stalledAfterSeconds: z
+      .number()
+      .int()
+      .min(1)
+      .max(7 * 86_400)
+      .optional(),
+  })
+  .strict();
+
 export const environmentConfigSchema = z
   .object({
     name: z.string().regex(ENVIRONMENT_NAME_PATTERN, "lowercase letters, digits and '-', at most 16"),
@@ -129,6 +155,7 @@ export const environmentConfigSchema = z
     region: z.string().min(1).optional(),
     api: z.object({ auth: apiAuthSchema }).strict(),
     timer: timerSchema,
+    sweeper: sweeperSchema,
     system: topicSettingsSchema,
     topics: z.record(
       z.string().regex(TOPIC_NAME_PATTERN, "lowercase letters, digits and '-', at most 24"),
@@ -157,6 +184,7 @@ export interface EnvironmentConfigInput {
   readonly region?: string;
   readonly api?: { readonly auth: EnvironmentConfig["api"]["auth"] };
   readonly timer?: Partial<EnvironmentConfig["timer"]>;
+  readonly sweeper?: Partial<EnvironmentConfig["sweeper"]>;
   readonly system?: TopicOverrides;
   readonly topics: Record<string, TopicOverrides>;
   readonly services?: Record<string, string>;

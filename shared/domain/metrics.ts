@@ -9,6 +9,16 @@ export const METRIC = {
   deadLettered: "TasksDeadLettered",
   attemptFailed: "DeliveryAttemptsFailed",
   accepted: "TasksAccepted",
+  /** Sweeper: `scheduled` tasks whose timer was lost, forwarded to their FIFO queue by the sweeper. */
+  orphansForwarded: "OrphansForwarded",
+  /** Sweeper: `queued` / `delivering` tasks whose FIFO message was lost, put back on their FIFO queue. */
+  orphansRequeued: "OrphansRequeued",
+  /** Sweeper: tasks whose attempts were used up but whose dead-lettering was never finished. */
+  orphansDeadLettered: "OrphansDeadLettered",
+  /** Sweeper: timer / schedule dead-letter messages resolved (task re-armed, forwarded, or already done). */
+  timerDeadLettersResolved: "TimerDeadLettersResolved",
+  /** Sweeper: repairs that failed this run (retried next run); alarmed when it persists. */
+  sweepFailures: "SweepFailures",
 } as const;
 
 /** Powertools adds a `service` dimension; we add the topic. Alarms must use exactly these dimensions. */

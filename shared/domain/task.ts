@@ -59,6 +59,8 @@ export interface TaskRecord {
   readonly lastError?: string;
   readonly queuedAtMs?: number;
   readonly lastAttemptAtMs?: number;
+  /** The last time the sweeper put the task back on its FIFO queue (its message had gone missing). */
+  readonly requeuedAtMs?: number;
   readonly deliveredAtMs?: number;
   readonly failedAtMs?: number;
   readonly cancelledAtMs?: number;
@@ -68,6 +70,11 @@ export interface TaskRecord {
   readonly deliveryLatencyMs?: number;
   /** DynamoDB TTL (epoch seconds): set when the task completes, retention after completion. */
   readonly expiresAt?: number;
+  /**
+   * Sweep index partition key (shared/domain/sweep.ts): present exactly while the task is unfinished. The store
+   * sets it on `putNew` and removes it on delivered / failed / cancelled; nothing else reads or writes it.
+   */
+  readonly sweepShard?: number;
 }
 
 /** Epoch seconds at which a task completed at `completedAtMs` may be forgotten. */

@@ -9,6 +9,12 @@ export const ENV = {
   scheduleDlqArn: "SCHEDULE_DLQ_ARN",
   /** JSON object: topic name → FIFO queue URL (relay). */
   topicQueueUrls: "TOPIC_QUEUE_URLS",
+  /** The timer queue's dead-letter queue (sweeper: drained). */
+  timerDlqUrl: "TIMER_DLQ_URL",
+  /** EventBridge Scheduler's dead-letter queue (sweeper: drained). */
+  scheduleDlqUrl: "SCHEDULE_DLQ_URL",
+  /** JSON object: topic name → { queueUrl, dlqUrl } (sweeper). */
+  sweepTopics: "SWEEP_TOPICS",
   /** JSON object: FIFO queue ARN → { topic, queueUrl, dlqUrl } (deliver). */
   deliverTopics: "DELIVER_TOPICS",
   /** The signing secret itself (local cloud), `whsec_…` base64. */

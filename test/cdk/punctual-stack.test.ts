@@ -213,7 +213,13 @@ describe("topic queues", () => {
     const nameProps = ["QueueName", "TableName", "FunctionName", "TopicName", "RoleName", "ApiName"];
     for (const s of all()) {
       for (const [id, r] of Object.entries(s.resources)) {
-        if (r.Type === "AWS::Lambda::EventSourceMapping" || r.Type === "AWS::Lambda::Permission") continue;
+        // These name a function by Ref (FunctionName is how they point at it, not a physical name).
+        const refersToFunction = [
+          "AWS::Lambda::EventSourceMapping",
+          "AWS::Lambda::Permission",
+          "AWS::Lambda::EventInvokeConfig",
+        ];
+        if (refersToFunction.includes(r.Type)) continue;
         for (const prop of nameProps) expect(r.Properties?.[prop], `${id}.${prop}`).toBeUndefined();
       }
     }
@@ -275,7 +281,7 @@ describe("event sources and functions", () => {
   it("every function is nodejs22.x on arm64 with active tracing, its own log group with retention and no reserved concurrency", () => {
     for (const s of all()) {
       const functions = ofType(s, "AWS::Lambda::Function");
-      expect(functions.length).toBe(4 + s.stack.topics.length);
+      expect(functions.length).toBe(5 + s.stack.topics.length);
       for (const [id, fn] of functions) {
         const p = fn.Properties;
         expect(p.Runtime, id).toBe("nodejs22.x");
@@ -323,6 +329,10 @@ describe("event sources and functions", () => {
         [api.getTaskFunction, [ENV.tableName]],
         [api.cancelTaskFunction, [ENV.tableName, ENV.scheduleGroupName]],
         [timerQueues.relayFunction, [ENV.tableName, ENV.timerQueueUrl, ENV.topicQueueUrls]],
+        [
+          s.stack.sweeper.sweeperFunction,
+          [ENV.tableName, ENV.timerQueueUrl, ENV.timerDlqUrl, ENV.scheduleDlqUrl, ENV.sweepTopics],
+        ],
         ...s.stack.topics.map(
           (t) => [t.deliverFunction, [ENV.tableName, ENV.deliverTopics, ENV.signingSecretArn]] as const,
         ),
@@ -391,10 +401,13 @@ describe("task table", () => {
       expect(table.AttributeDefinitions).toEqual([
         { AttributeName: "pk", AttributeType: "S" },
         { AttributeName: "sk", AttributeType: "S" },
+        { AttributeName: "sweepShard", AttributeType: "N" },
+        { AttributeName: "dueAtMs", AttributeType: "N" },
       ]);
       expect(table.TimeToLiveSpecification).toEqual({ AttributeName: "expiresAt", Enabled: true });
       expect(table.SSESpecification).toEqual({ SSEEnabled: true });
-      expect(table.GlobalSecondaryIndexes).toBeUndefined();
+      // One index: the sparse sweep index (test/cdk/sweeper.test.ts).
+      expect(table.GlobalSecondaryIndexes.map((i: Json) => i.IndexName)).toEqual(["unfinished-by-due"]);
     }
   });
 
@@ -630,8 +643,14 @@ describe("alarms", () => {
         const watched = alarmsOn(s, metric).map((a) => a.Dimensions[0].Value.Ref);
         expect(watched.sort()).toEqual([...functionIds].sort());
       }
+      // Topic DLQs alarm on any message; the timer and schedule DLQs, which the sweeper drains, on a message
+      // it could not resolve within three runs (test/cdk/sweeper.test.ts).
       const dlqs = alarmsOn(s, "ApproximateNumberOfMessagesVisible");
-      expect(dlqs).toHaveLength(2 + s.stack.topics.length);
+      expect(dlqs).toHaveLength(s.stack.topics.length);
+      const swept = ofType(s, "AWS::CloudWatch::Alarm").filter(([, a]) =>
+        (a.Properties.Metrics as Json[] | undefined)?.some((m) => m.Expression === "visible + inFlight"),
+      );
+      expect(swept).toHaveLength(2);
       const group = s.stack.resolve(s.stack.timerScheduler.group.scheduleGroupName);
       for (const metric of ["TargetErrorCount", "InvocationDroppedCount"]) {
         const [alarm] = alarmsOn(s, metric);
@@ -851,7 +870,7 @@ describe("bundling (real esbuild, offline, no Docker)", () => {
 
   it("bundles every function into one minified ESM file that loads on Node with the stack's environment", async () => {
     const functions = ofType(bundled, "AWS::Lambda::Function");
-    expect(functions.length).toBe(4 + bundled.stack.topics.length);
+    expect(functions.length).toBe(5 + bundled.stack.topics.length);
     await Promise.all(
       functions.map(async ([id, fn]) => {
         const hash = String(fn.Properties.Code.S3Key).replace(/\.zip$/, "");

@@ -79,7 +79,7 @@ describe("local cloud ↔ CDK template parity", () => {
     }
   });
 
-  it("has every table with the template's key schema", async () => {
+  it("has every table with the template's key schema and global secondary indexes", async () => {
     const tables = resourcesOf("AWS::DynamoDB::Table");
     expect(tables.length).toBe(1);
 
@@ -97,6 +97,29 @@ describe("local cloud ↔ CDK template parity", () => {
           a.AttributeName.localeCompare(b.AttributeName),
         ),
       );
+      const declared = (p.GlobalSecondaryIndexes as { IndexName: string }[] | undefined) ?? [];
+      expect(declared.length, logicalId).toBeGreaterThan(0);
+      expect(
+        (Table?.GlobalSecondaryIndexes ?? []).map(({ IndexName, KeySchema, Projection }) => ({
+          IndexName,
+          KeySchema,
+          Projection,
+        })),
+        logicalId,
+      ).toEqual(declared);
+    }
+  });
+
+  it("fires every scheduled EventBridge rule at the template's rate, targeting the function it names", () => {
+    const rules = resourcesOf("AWS::Events::Rule");
+    expect(rules.length).toBeGreaterThanOrEqual(1);
+    expect(cloud.scheduledRules.map((r) => r.logicalId).sort()).toEqual(rules.map(([id]) => id).sort());
+    for (const [logicalId, { Properties: p }] of rules) {
+      const local = cloud.scheduledRules.find((r) => r.logicalId === logicalId);
+      const [target] = p.Targets as { Arn: { "Fn::GetAtt": [string, string] } }[];
+      expect(local?.functionName, logicalId).toBe(target?.Arn["Fn::GetAtt"][0]);
+      expect(local?.scheduleExpression, logicalId).toBe(p.ScheduleExpression);
+      expect(local?.intervalMs, logicalId).toBe(60_000);
     }
   });
 
@@ -145,6 +168,7 @@ describe("local cloud ↔ CDK template parity", () => {
       "functions/deliver.ts",
       "functions/get-task.ts",
       "functions/relay.ts",
+      "functions/sweeper.ts",
     ]);
   });
 });

@@ -3,18 +3,31 @@ import type {
   IdempotencyClaim,
   IdempotencyOutcome,
   TaskStore,
+  UnfinishedTaskRef,
 } from "#shared/adapters/task-store.js";
 import { parseTaskId } from "#shared/domain/keys.js";
-import { DELIVERABLE_STATUSES, type TaskRecord } from "#shared/domain/task.js";
+import { sweepShardOf } from "#shared/domain/sweep.js";
+import {
+  DELIVERABLE_STATUSES,
+  type TaskRecord,
+  type TaskStatus,
+  TERMINAL_STATUSES,
+} from "#shared/domain/task.js";
 
-/** An in-memory TaskStore with the same conditional semantics as the DynamoDB one, for unit tests. */
+/**
+ * An in-memory TaskStore with the same conditional semantics as the DynamoDB one, for unit tests. Like the table,
+ * it keeps `sweepShard` on a task exactly while it is unfinished, and answers the sweep-index query from it.
+ */
 export class MemoryTaskStore implements TaskStore {
   readonly tasks = new Map<string, TaskRecord>();
   readonly idempotency = new Map<string, IdempotencyClaim>();
 
   async putNew(task: TaskRecord): Promise<"created" | "exists"> {
     if (this.tasks.has(task.taskId)) return "exists";
-    this.tasks.set(task.taskId, structuredClone(task));
+    const stored = TERMINAL_STATUSES.has(task.status)
+      ? structuredClone(task)
+      : { ...structuredClone(task), sweepShard: sweepShardOf(task.taskId) };
+    this.tasks.set(task.taskId, stored);
     return "created";
   }
 
@@ -38,12 +51,21 @@ export class MemoryTaskStore implements TaskStore {
     const task = this.tasks.get(taskId);
     if (!task) return { outcome: "not-found" };
     if (task.status !== "scheduled") return { outcome: "conflict", task: structuredClone(task) };
-    const cancelled: TaskRecord = { ...task, status: "cancelled", cancelledAtMs: nowMs, expiresAt };
+    const cancelled: TaskRecord = { ...finished(task), status: "cancelled", cancelledAtMs: nowMs, expiresAt };
     this.tasks.set(taskId, cancelled);
     return { outcome: "cancelled", task: structuredClone(cancelled) };
   }
 
-  async listScheduledInGroup(pk: string, fromMs: number, toMs: number): Promise<TaskRecord[]> {
+  async listScheduledInGroup(
+    pk: string,
+    fromMs: number,
+    toMs: number,
+    others?: Map<string, TaskStatus>,
+  ): Promise<TaskRecord[]> {
+    for (const t of this.tasks.values()) {
+      if (t.pk === pk && t.status !== "scheduled" && t.dueAtMs >= fromMs && t.dueAtMs <= toMs)
+        others?.set(t.taskId, t.status);
+    }
     return [...this.tasks.values()]
       .filter((t) => t.pk === pk && t.status === "scheduled" && t.dueAtMs >= fromMs && t.dueAtMs <= toMs)
       .sort((a, b) => (a.sk < b.sk ? -1 : a.sk > b.sk ? 1 : 0))
@@ -57,9 +79,11 @@ export class MemoryTaskStore implements TaskStore {
     return true;
   }
 
-  async startAttempt(taskId: string, nowMs: number): Promise<TaskRecord | undefined> {
+  async startAttempt(taskId: string, nowMs: number, maxAttempts?: number): Promise<TaskRecord | undefined> {
     const task = this.tasks.get(taskId);
     if (!task || !DELIVERABLE_STATUSES.includes(task.status)) return undefined;
+    if (maxAttempts !== undefined && task.status === "delivering" && task.attempts >= maxAttempts)
+      return undefined;
     const updated: TaskRecord = {
       ...task,
       status: "delivering",
@@ -77,7 +101,7 @@ export class MemoryTaskStore implements TaskStore {
     const task = this.tasks.get(taskId);
     if (task?.status !== "delivering") return;
     this.tasks.set(taskId, {
-      ...task,
+      ...finished(task),
       status: "delivered",
       deliveredAtMs: result.atMs,
       latenessMs: result.latenessMs,
@@ -99,7 +123,7 @@ export class MemoryTaskStore implements TaskStore {
     const task = this.tasks.get(taskId);
     if (task?.status !== "delivering") return;
     this.tasks.set(taskId, {
-      ...task,
+      ...finished(task),
       status: "failed",
       lastError: failure.error,
       failedAtMs: failure.atMs,
@@ -107,8 +131,42 @@ export class MemoryTaskStore implements TaskStore {
     });
   }
 
+  async listUnfinishedDueBy(
+    shard: number,
+    dueByMs: number,
+    limit: number,
+  ): Promise<{ tasks: UnfinishedTaskRef[]; truncated: boolean }> {
+    const matching = [...this.tasks.values()]
+      .filter((t) => t.sweepShard === shard && t.dueAtMs <= dueByMs)
+      .sort((a, b) => a.dueAtMs - b.dueAtMs || (a.taskId < b.taskId ? -1 : 1))
+      .map(({ taskId, pk, dueAtMs }) => ({ taskId, pk, dueAtMs }));
+    return { tasks: matching.slice(0, limit), truncated: matching.length > limit };
+  }
+
+  async markRequeued(taskId: string, nowMs: number): Promise<boolean> {
+    const task = this.tasks.get(taskId);
+    if (task?.status !== "queued" && task?.status !== "delivering") return false;
+    this.tasks.set(taskId, { ...task, requeuedAtMs: nowMs });
+    return true;
+  }
+
+  async listUnfinishedInGroup(pk: string, fromMs: number, toMs: number): Promise<TaskRecord[]> {
+    return [...this.tasks.values()]
+      .filter(
+        (t) => t.pk === pk && !TERMINAL_STATUSES.has(t.status) && t.dueAtMs >= fromMs && t.dueAtMs <= toMs,
+      )
+      .sort((a, b) => (a.sk < b.sk ? -1 : a.sk > b.sk ? 1 : 0))
+      .map((t) => structuredClone(t));
+  }
+
   /** Test helper: the key the store would use, proving ids parse. */
   keyOf(taskId: string) {
     return parseTaskId(taskId);
   }
+}
+
+/** The task without its sweep index attribute (it has reached delivered, failed or cancelled). */
+function finished(task: TaskRecord): TaskRecord {
+  const { sweepShard: _, ...rest } = task;
+  return rest;
 }

@@ -135,6 +135,37 @@ export class AlarmTopic extends Construct {
     });
   }
 
+  /**
+   * A dead-letter queue the sweeper drains (the timer and schedule DLQs): a message there is normally resolved
+   * and deleted within a run or two, so only one still there — visible or being retried — after `minutes`
+   * consecutive minutes needs an operator. Visible and in-flight messages are counted together, because the
+   * sweeper keeps receiving the message it cannot resolve.
+   */
+  watchSweptDeadLetterQueue(queue: sqs.IQueue, label: string, minutes: number): void {
+    const period = Duration.minutes(1);
+    this.alarm(queue, "UnresolvedAlarm", {
+      metric: new cloudwatch.MathExpression({
+        expression: "visible + inFlight",
+        usingMetrics: {
+          visible: queue.metricApproximateNumberOfMessagesVisible({
+            period,
+            statistic: cloudwatch.Stats.MAXIMUM,
+          }),
+          inFlight: queue.metricApproximateNumberOfMessagesNotVisible({
+            period,
+            statistic: cloudwatch.Stats.MAXIMUM,
+          }),
+        },
+        label: "messages",
+        period,
+      }),
+      threshold: 1,
+      evaluationPeriods: minutes,
+      datapointsToAlarm: minutes,
+      description: `${label} has held messages for ${minutes} minutes: the sweeper drains it (each message names a task it re-arms or finds finished), so these are ones it could not resolve (unreadable, or their repair keeps failing; see the sweeper's logs).`,
+    });
+  }
+
   /** The oldest message has waited longer than `seconds`: consumers are stuck or too slow. */
   watchBacklog(queue: sqs.IQueue, seconds: number, label: string): void {
     this.alarm(queue, "BacklogAgeAlarm", {

@@ -3,6 +3,7 @@ import * as dynamodb from "aws-cdk-lib/aws-dynamodb";
 import * as iam from "aws-cdk-lib/aws-iam";
 import { Construct } from "constructs";
 import type { PunctualConfig } from "#shared/config/index.js";
+import { SWEEP_INDEX_NAME, SWEEP_SHARD_ATTRIBUTE, SWEEP_SORT_ATTRIBUTE } from "#shared/domain/sweep.js";
 
 export interface TaskTableProps {
   readonly config: PunctualConfig;
@@ -19,7 +20,8 @@ const WRITE_ACTIONS = [
 ];
 
 /**
- * The one task table: `pk`/`sk` strings, on-demand, TTL on `expiresAt` (set when a task completes), encrypted
+ * The one task table: `pk`/`sk` strings, on-demand, the sparse sweep index (unfinished tasks by shard and due
+ * time, see shared/domain/sweep.ts), TTL on `expiresAt` (set when a task completes), encrypted
  * with the AWS managed key `aws/dynamodb`, point-in-time recovery and removal policy from the configuration,
  * deletion protection whenever the data is retained.
  *
@@ -45,6 +47,15 @@ export class TaskTable extends Construct {
       deletionProtection: retain,
       removalPolicy: retain ? RemovalPolicy.RETAIN : RemovalPolicy.DESTROY,
     });
+    // Sparse: only items carrying `sweepShard` (unfinished tasks) are in it. Its keys never change while a task
+    // is in it, so it costs one index write on accept and one on completion.
+    this.table.addGlobalSecondaryIndex({
+      indexName: SWEEP_INDEX_NAME,
+      partitionKey: { name: SWEEP_SHARD_ATTRIBUTE, type: dynamodb.AttributeType.NUMBER },
+      sortKey: { name: SWEEP_SORT_ATTRIBUTE, type: dynamodb.AttributeType.NUMBER },
+      projectionType: dynamodb.ProjectionType.INCLUDE,
+      nonKeyAttributes: ["taskId"],
+    });
     if (!config.pointInTimeRecovery) {
       Validations.of(this.table).acknowledge({
         id: "AwsSolutions-DDB3",
@@ -65,6 +76,24 @@ export class TaskTable extends Construct {
   /** Item reads and conditional writes on this table (no Scan, no administration). */
   grantTaskReadWrite(grantee: iam.IGrantable): void {
     this.grant(grantee, [...READ_ACTIONS, ...WRITE_ACTIONS]);
+  }
+
+  /** The sweep index's ARN (`<table ARN>/index/<name>`). */
+  get sweepIndexArn(): string {
+    return `${this.table.tableArn}/index/${SWEEP_INDEX_NAME}`;
+  }
+
+  /**
+   * The sweeper: Query the sweep index and the table (a group's unfinished tasks), GetItem (a dead-lettered
+   * task) and conditional UpdateItem (queued / requeued / failed marks). No Put, no Delete, no Scan.
+   */
+  grantSweep(grantee: iam.IGrantable): void {
+    iam.Grant.addToPrincipal({
+      grantee,
+      actions: ["dynamodb:Query"],
+      resourceArns: [this.table.tableArn, this.sweepIndexArn],
+    });
+    this.grant(grantee, ["dynamodb:GetItem", "dynamodb:UpdateItem"]);
   }
 
   private grant(grantee: iam.IGrantable, actions: string[]): void {

@@ -7,6 +7,7 @@ import type { PunctualConfig } from "#shared/config/index.js";
 import { ENV } from "#shared/runtime/env.js";
 import {
   RELAY_TIMEOUT_SECONDS,
+  SWEEPER_RATE_MINUTES,
   TIMER_QUEUE_MAX_RECEIVE_COUNT,
   timerBacklogAlarmSeconds,
   visibilityTimeoutSeconds,
@@ -90,8 +91,19 @@ export class TimerQueues extends Construct {
     table.grantTaskReadWrite(this.relayFunction);
 
     const label = `Punctual ${config.name}`;
-    alarms.watchDeadLetterQueue(this.deadLetterQueue, `${label} timer dead-letter queue`);
-    alarms.watchDeadLetterQueue(this.scheduleDeadLetterQueue, `${label} schedule dead-letter queue`);
+    // The sweeper drains both (their messages are pointers to tasks it re-arms or finds finished): they alarm
+    // only when a message outlasts three of its runs.
+    const unresolvedMinutes = 3 * SWEEPER_RATE_MINUTES;
+    alarms.watchSweptDeadLetterQueue(
+      this.deadLetterQueue,
+      `${label} timer dead-letter queue`,
+      unresolvedMinutes,
+    );
+    alarms.watchSweptDeadLetterQueue(
+      this.scheduleDeadLetterQueue,
+      `${label} schedule dead-letter queue`,
+      unresolvedMinutes,
+    );
     alarms.watchBacklog(this.queue, timerBacklogAlarmSeconds(config), `${label} timer queue`);
     alarms.watchFunction(this.relayFunction, `${label} relay function`);
   }

@@ -5,6 +5,7 @@ import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { DynamoTaskStore } from "#shared/adapters/dynamo-task-store.js";
 import type { TaskStore } from "#shared/adapters/task-store.js";
 import { makeTaskKey, newUlid } from "#shared/domain/keys.js";
+import { SWEEP_INDEX_NAME, sweepShardOf } from "#shared/domain/sweep.js";
 import type { TaskRecord } from "#shared/domain/task.js";
 import { MemoryTaskStore } from "../../support/memory-task-store.js";
 
@@ -30,7 +31,7 @@ afterAll(async () => {
   await new Promise<void>((resolve) => server.close(() => resolve()));
 });
 
-/** A fresh table per test keeps tests independent without restarting the server. */
+/** A fresh table per test (with the sweep index, as the stack declares it) keeps tests independent. */
 async function newStore(): Promise<DynamoTaskStore> {
   const tableName = `tasks-${++tableCount}`;
   await client.send(
@@ -39,10 +40,22 @@ async function newStore(): Promise<DynamoTaskStore> {
       AttributeDefinitions: [
         { AttributeName: "pk", AttributeType: "S" },
         { AttributeName: "sk", AttributeType: "S" },
+        { AttributeName: "sweepShard", AttributeType: "N" },
+        { AttributeName: "dueAtMs", AttributeType: "N" },
       ],
       KeySchema: [
         { AttributeName: "pk", KeyType: "HASH" },
         { AttributeName: "sk", KeyType: "RANGE" },
+      ],
+      GlobalSecondaryIndexes: [
+        {
+          IndexName: SWEEP_INDEX_NAME,
+          KeySchema: [
+            { AttributeName: "sweepShard", KeyType: "HASH" },
+            { AttributeName: "dueAtMs", KeyType: "RANGE" },
+          ],
+          Projection: { ProjectionType: "INCLUDE", NonKeyAttributes: ["taskId"] },
+        },
       ],
       BillingMode: "PAY_PER_REQUEST",
     }),
@@ -82,7 +95,8 @@ describe("DynamoTaskStore against dynalite", () => {
     const t = task({ idempotencyKey: "k" });
     expect(await store.putNew(t)).toBe("created");
     expect(await store.putNew({ ...t, content: "{}" })).toBe("exists");
-    expect(await store.get(t.taskId)).toEqual(t);
+    // …plus the sweep index key, present while the task is unfinished.
+    expect(await store.get(t.taskId)).toEqual({ ...t, sweepShard: sweepShardOf(t.taskId) });
   });
 
   it("get: undefined for malformed and for missing ids", async () => {
@@ -193,7 +207,8 @@ describe("DynamoTaskStore against dynalite", () => {
     await store.markDelivered(a.taskId, { atMs: NOW, latenessMs: 1, deliveryLatencyMs: 2, expiresAt: 3 });
     await store.recordAttemptFailure(a.taskId, { error: "x", atMs: NOW });
     await store.markFailed(a.taskId, { error: "x", atMs: NOW, expiresAt: 3 });
-    expect(await store.get(a.taskId)).toEqual(a); // nothing applied to a scheduled task
+    // Nothing applied to a scheduled task.
+    expect(await store.get(a.taskId)).toEqual({ ...a, sweepShard: sweepShardOf(a.taskId) });
 
     await store.startAttempt(a.taskId, NOW);
     await store.recordAttemptFailure(a.taskId, { error: "HTTP 502", atMs: NOW + 1 });
@@ -254,6 +269,84 @@ describe("DynamoTaskStore against dynalite", () => {
     expect(listed.map((t) => t.taskId)).toEqual(tasks.map((t) => t.taskId));
   });
 
+  it("keeps a task in the sweep index exactly while it is unfinished", async () => {
+    const [scheduled, queued, delivering, delivered, failed, cancelled] = Array.from({ length: 6 }, (_, i) =>
+      task({ group: `sweep-${i}`, dueAtMs: NOW - 60_000 + i }),
+    ) as [TaskRecord, TaskRecord, TaskRecord, TaskRecord, TaskRecord, TaskRecord];
+    for (const t of [scheduled, queued, delivering, delivered, failed, cancelled]) await store.putNew(t);
+    await store.markQueued(queued.taskId, NOW);
+    await store.startAttempt(delivering.taskId, NOW);
+    await store.startAttempt(delivered.taskId, NOW);
+    await store.markDelivered(delivered.taskId, {
+      atMs: NOW,
+      latenessMs: 0,
+      deliveryLatencyMs: 1,
+      expiresAt: 9,
+    });
+    await store.startAttempt(failed.taskId, NOW);
+    await store.markFailed(failed.taskId, { error: "x", atMs: NOW, expiresAt: 9 });
+    await store.cancel(cancelled.taskId, NOW, 9);
+
+    const indexed = [];
+    for (let shard = 0; shard < 32; shard++) {
+      indexed.push(...(await store.listUnfinishedDueBy(shard, NOW, 100)).tasks);
+    }
+
+    expect(indexed.sort((a, b) => a.dueAtMs - b.dueAtMs)).toEqual(
+      [scheduled, queued, delivering].map((t) => ({ taskId: t.taskId, pk: t.pk, dueAtMs: t.dueAtMs })),
+    );
+    for (const t of [delivered, failed, cancelled]) {
+      expect((await store.get(t.taskId))?.sweepShard, t.status).toBeUndefined();
+    }
+  });
+
+  it("reads a sweep shard oldest first, up to the due time, in pages, and says when it stopped short", async () => {
+    // Tasks of one shard (ids chosen by their shard), due a second apart.
+    const shardTasks: TaskRecord[] = [];
+    for (let i = 0; shardTasks.length < 5; i++) {
+      const t = task({ group: `page-${i}`, dueAtMs: NOW - 10_000 + shardTasks.length * 1_000 });
+      if (sweepShardOf(t.taskId) === 7) shardTasks.push(t);
+    }
+    for (const t of [...shardTasks].reverse()) await store.putNew(t);
+
+    const upToThird = await store.listUnfinishedDueBy(7, (shardTasks[2] as TaskRecord).dueAtMs, 100);
+    const firstTwo = await store.listUnfinishedDueBy(7, NOW, 2);
+    const all = await store.listUnfinishedDueBy(7, NOW, 5);
+
+    expect(upToThird).toEqual({
+      tasks: shardTasks.slice(0, 3).map((t) => ({ taskId: t.taskId, pk: t.pk, dueAtMs: t.dueAtMs })),
+      truncated: false,
+    });
+    expect(firstTwo.tasks.map((t) => t.taskId)).toEqual(shardTasks.slice(0, 2).map((t) => t.taskId));
+    expect(firstTwo.truncated).toBe(true);
+    expect(all.tasks).toHaveLength(5);
+  });
+
+  it("lists a group's unfinished tasks in group order, and records re-sends only while queued or delivering", async () => {
+    const dues = [NOW - 3_000, NOW - 2_000, NOW - 1_000, NOW + 5_000];
+    const [done, queued, scheduled, later] = dues.map((dueAtMs) => task({ group: "uf", dueAtMs })) as [
+      TaskRecord,
+      TaskRecord,
+      TaskRecord,
+      TaskRecord,
+    ];
+    for (const t of [later, scheduled, queued, done]) await store.putNew(t);
+    await store.startAttempt(done.taskId, NOW);
+    await store.markDelivered(done.taskId, { atMs: NOW, latenessMs: 0, deliveryLatencyMs: 1, expiresAt: 9 });
+    await store.markQueued(queued.taskId, NOW);
+
+    const listed = await store.listUnfinishedInGroup(done.pk, NOW - 60_000, NOW);
+
+    expect(listed.map((t) => [t.taskId, t.status])).toEqual([
+      [queued.taskId, "queued"],
+      [scheduled.taskId, "scheduled"],
+    ]);
+    expect(await store.markRequeued(queued.taskId, NOW + 7)).toBe(true);
+    expect(await store.markRequeued(scheduled.taskId, NOW + 7)).toBe(false);
+    expect(await store.markRequeued(done.taskId, NOW + 7)).toBe(false);
+    expect((await store.get(queued.taskId))?.requeuedAtMs).toBe(NOW + 7);
+  });
+
   it("behaves like MemoryTaskStore over a mixed sequence of operations", async () => {
     const memory = new MemoryTaskStore();
     const script = async (s: TaskStore, t: TaskRecord[]) => {
@@ -267,6 +360,11 @@ describe("DynamoTaskStore against dynalite", () => {
       await s.removeScheduled(t[2]?.taskId ?? "");
       out.push((await s.listScheduledInGroup(t[3]?.pk ?? "", 0, NOW * 2)).map((x) => x.taskId));
       out.push(await s.get(t[0]?.taskId ?? ""));
+      out.push(await s.get(t[1]?.taskId ?? ""));
+      out.push(await s.markRequeued(t[0]?.taskId ?? "", NOW + 2));
+      out.push((await s.listUnfinishedInGroup(t[0]?.pk ?? "", 0, NOW * 2)).map((x) => x.taskId));
+      const shard = sweepShardOf(t[3]?.taskId ?? "");
+      out.push((await s.listUnfinishedDueBy(shard, NOW * 2, 10)).tasks.map((x) => x.taskId));
       return out;
     };
     const tasks = [task(), task(), task(), task({ dueAtMs: NOW + 5 })];

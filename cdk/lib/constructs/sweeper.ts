@@ -1,0 +1,124 @@
+import { Duration, type RemovalPolicy, Stack } from "aws-cdk-lib";
+import * as cloudwatch from "aws-cdk-lib/aws-cloudwatch";
+import * as events from "aws-cdk-lib/aws-events";
+import * as targets from "aws-cdk-lib/aws-events-targets";
+import type * as logs from "aws-cdk-lib/aws-logs";
+import { Construct } from "constructs";
+import type { PunctualConfig } from "#shared/config/index.js";
+import { METRIC, METRICS_NAMESPACE, serviceName } from "#shared/domain/metrics.js";
+import { ENV } from "#shared/runtime/env.js";
+import { SWEEPER_RATE_MINUTES, SWEEPER_TIMEOUT_SECONDS } from "../sizing.js";
+import type { AlarmTopic } from "./alarm-topic.js";
+import { PunctualFunction } from "./punctual-function.js";
+import type { TaskTable } from "./task-table.js";
+import type { TimerQueues } from "./timer-queues.js";
+import type { Topic } from "./topic.js";
+
+export interface SweeperProps {
+  readonly config: PunctualConfig;
+  readonly table: TaskTable;
+  readonly timerQueues: TimerQueues;
+  readonly topics: readonly Topic[];
+  readonly alarms: AlarmTopic;
+  readonly removalPolicy: RemovalPolicy;
+  readonly logRetention: logs.RetentionDays;
+}
+
+/** What the sweeper finds in `SWEEP_TOPICS` under each topic's name. */
+export interface SweepTopicEntry {
+  readonly queueUrl: string;
+  readonly dlqUrl: string;
+}
+
+/**
+ * The orphan sweeper (shared/services/sweeper.ts): an EventBridge rule fires it every minute; it finds
+ * unfinished tasks that stopped moving through the table's sweep index and puts them back on their way, and
+ * drains the timer and schedule dead-letter queues.
+ *
+ * Least privilege: Query on the table and its sweep index, GetItem and conditional UpdateItem on the table (no
+ * Put, Delete or Scan); SendMessage to the timer queue, every topic's FIFO queue and FIFO DLQ; receive / delete /
+ * change visibility on the timer DLQ and the schedule DLQ only. Alarms: errors and throttles, a sweeper that
+ * stopped running, and repairs that keep failing.
+ */
+export class Sweeper extends Construct {
+  readonly sweeperFunction: PunctualFunction;
+  readonly rule: events.Rule;
+
+  constructor(scope: Construct, id: string, props: SweeperProps) {
+    super(scope, id);
+    const { config, table, timerQueues, topics, alarms } = props;
+
+    const sweepTopics: Record<string, SweepTopicEntry> = Object.fromEntries(
+      topics.map((topic) => [
+        topic.name,
+        { queueUrl: topic.queue.queueUrl, dlqUrl: topic.deadLetterQueue.queueUrl },
+      ]),
+    );
+    this.sweeperFunction = new PunctualFunction(this, "SweeperFunction", {
+      name: "sweeper",
+      environmentName: config.name,
+      logLevel: config.logLevel,
+      timeout: Duration.seconds(SWEEPER_TIMEOUT_SECONDS),
+      description: `Punctual ${config.name}: repairs orphaned tasks (lost timers and messages) and drains the timer DLQs`,
+      logRetention: props.logRetention,
+      removalPolicy: props.removalPolicy,
+      environment: {
+        [ENV.tableName]: table.tableName,
+        [ENV.timerQueueUrl]: timerQueues.queue.queueUrl,
+        [ENV.timerDlqUrl]: timerQueues.deadLetterQueue.queueUrl,
+        [ENV.scheduleDlqUrl]: timerQueues.scheduleDeadLetterQueue.queueUrl,
+        [ENV.sweepTopics]: Stack.of(this).toJsonString(sweepTopics),
+      },
+    });
+    // The next run is the retry: a failed run is not re-invoked (it would only overlap the next one).
+    this.sweeperFunction.configureAsyncInvoke({ retryAttempts: 0, maxEventAge: Duration.minutes(1) });
+
+    this.rule = new events.Rule(this, "Schedule", {
+      description: `Punctual ${config.name}: runs the orphan sweeper every ${SWEEPER_RATE_MINUTES} minute(s)`,
+      schedule: events.Schedule.rate(Duration.minutes(SWEEPER_RATE_MINUTES)),
+      targets: [
+        new targets.LambdaFunction(this.sweeperFunction, {
+          retryAttempts: 2,
+          maxEventAge: Duration.minutes(1),
+        }),
+      ],
+    });
+
+    table.grantSweep(this.sweeperFunction);
+    timerQueues.queue.grantSendMessages(this.sweeperFunction);
+    for (const topic of topics) {
+      topic.queue.grantSendMessages(this.sweeperFunction);
+      topic.deadLetterQueue.grantSendMessages(this.sweeperFunction);
+    }
+    timerQueues.deadLetterQueue.grantConsumeMessages(this.sweeperFunction);
+    timerQueues.scheduleDeadLetterQueue.grantConsumeMessages(this.sweeperFunction);
+
+    const label = `Punctual ${config.name} sweeper`;
+    alarms.watchFunction(this.sweeperFunction, `${label} function`);
+    alarms.alarm(this, "NotRunningAlarm", {
+      metric: this.sweeperFunction.metricInvocations({
+        period: Duration.minutes(5),
+        statistic: cloudwatch.Stats.SUM,
+      }),
+      threshold: 1,
+      comparisonOperator: cloudwatch.ComparisonOperator.LESS_THAN_THRESHOLD,
+      evaluationPeriods: 2,
+      datapointsToAlarm: 2,
+      treatMissingData: cloudwatch.TreatMissingData.BREACHING,
+      description: `${label}: not invoked for 10 minutes (rule disabled or deleted?): orphaned tasks are not being repaired.`,
+    });
+    alarms.alarm(this, "RepairFailuresAlarm", {
+      metric: new cloudwatch.Metric({
+        namespace: METRICS_NAMESPACE,
+        metricName: METRIC.sweepFailures,
+        dimensionsMap: { service: serviceName(config.name) },
+        statistic: cloudwatch.Stats.SUM,
+        period: Duration.minutes(5),
+      }),
+      threshold: 1,
+      evaluationPeriods: 3,
+      datapointsToAlarm: 3,
+      description: `${label}: repairs have been failing for 15 minutes (each run retries them; see the sweeper's logs).`,
+    });
+  }
+}

@@ -1,0 +1,106 @@
+import { Logger } from "@aws-lambda-powertools/logger";
+import { injectLambdaContext } from "@aws-lambda-powertools/logger/middleware";
+import { Metrics, MetricUnit } from "@aws-lambda-powertools/metrics";
+import { logMetrics } from "@aws-lambda-powertools/metrics/middleware";
+import { DynamoDBClient } from "@aws-sdk/client-dynamodb";
+import { SQSClient } from "@aws-sdk/client-sqs";
+import middy from "@middy/core";
+import type { ScheduledEvent } from "aws-lambda";
+import { deliverTimeoutSeconds, visibilityTimeoutSeconds } from "#cdk/lib/sizing.js";
+import { SqsDeadLetterSource } from "#shared/adapters/dead-letter-source.js";
+import { DynamoTaskStore } from "#shared/adapters/dynamo-task-store.js";
+import { SqsTimerQueue } from "#shared/adapters/timer-queue.js";
+import { SqsTopicQueue } from "#shared/adapters/topic-queue.js";
+import { ConfigError, loadEnvironmentConfig, type PunctualConfig } from "#shared/config/index.js";
+import { METRIC, METRICS_NAMESPACE, serviceName } from "#shared/domain/metrics.js";
+import { scheduledGraceMs, stalledAfterMs } from "#shared/domain/sweep.js";
+import { ENV, MissingEnvironmentError, parseJsonEnv, requireEnv } from "#shared/runtime/env.js";
+import { type SweeperDeps, type SweeperTopic, type SweepReport, sweep } from "#shared/services/sweeper.js";
+
+/**
+ * EventBridge rule (every minute) → orphan sweeper (shared/services/sweeper.ts). Module scope runs once per cold
+ * start; bad configuration fails the cold start.
+ */
+const env = requireEnv([
+  ENV.environment,
+  ENV.tableName,
+  ENV.timerQueueUrl,
+  ENV.timerDlqUrl,
+  ENV.scheduleDlqUrl,
+  ENV.sweepTopics,
+]);
+const config = loadEnvironmentConfig(env.PUNCTUAL_ENV);
+const topics = sweeperTopics(config, env.SWEEP_TOPICS);
+
+const service = process.env.POWERTOOLS_SERVICE_NAME || serviceName(config.name);
+const logger = new Logger({
+  serviceName: service,
+  logLevel: (process.env.POWERTOOLS_LOG_LEVEL || config.logLevel) as "INFO",
+});
+const metrics = new Metrics({ namespace: METRICS_NAMESPACE, serviceName: service, logger });
+const sqs = new SQSClient({});
+
+export type SweeperHandlerDeps = Omit<SweeperDeps, "remainingMs">;
+
+export function createSweeperHandler(deps: SweeperHandlerDeps, log: Logger = logger, emf: Metrics = metrics) {
+  return middy<ScheduledEvent, SweepReport>()
+    .use(injectLambdaContext(log))
+    .use(logMetrics(emf))
+    .handler(async (_event, context) => {
+      const report = await sweep({ ...deps, remainingMs: () => context.getRemainingTimeInMillis() });
+      // Every run publishes every count, zeros included: a flat line is a sweeper that ran and found nothing.
+      emf.addMetric(METRIC.orphansForwarded, MetricUnit.Count, report.forwarded);
+      emf.addMetric(METRIC.orphansRequeued, MetricUnit.Count, report.requeued);
+      emf.addMetric(METRIC.orphansDeadLettered, MetricUnit.Count, report.deadLettered);
+      emf.addMetric(METRIC.timerDeadLettersResolved, MetricUnit.Count, report.pointersResolved);
+      emf.addMetric(METRIC.sweepFailures, MetricUnit.Count, report.failures);
+      return report;
+    });
+}
+
+export const handler = createSweeperHandler({
+  store: new DynamoTaskStore({ client: new DynamoDBClient({}), tableName: env.TABLE_NAME }),
+  topicQueue: new SqsTopicQueue(sqs),
+  timer: new SqsTimerQueue(sqs, env.TIMER_QUEUE_URL),
+  topics,
+  scheduledGraceMs: (timer) => scheduledGraceMs(config, timer),
+  deadLetters: {
+    source: new SqsDeadLetterSource(sqs),
+    queueUrls: [env.SCHEDULE_DLQ_URL, env.TIMER_DLQ_URL],
+  },
+  logger,
+});
+
+/** SWEEP_TOPICS (topic → queue URLs) joined with each topic's configuration and stall window. */
+function sweeperTopics(config: PunctualConfig, raw: string): Record<string, SweeperTopic> {
+  const value = parseJsonEnv<unknown>(ENV.sweepTopics, raw);
+  if (typeof value !== "object" || value === null || Array.isArray(value)) {
+    throw new MissingEnvironmentError(
+      `${ENV.sweepTopics} must be a JSON object of topic → {queueUrl, dlqUrl}`,
+    );
+  }
+  const entries = value as Record<string, unknown>;
+  const result: Record<string, SweeperTopic> = {};
+  const problems: string[] = [];
+  for (const [name, topic] of Object.entries(config.resolvedTopics)) {
+    const entry = (Object.hasOwn(entries, name) ? entries[name] : undefined) as
+      | { queueUrl?: unknown; dlqUrl?: unknown }
+      | undefined;
+    if (typeof entry?.queueUrl !== "string" || typeof entry.dlqUrl !== "string") {
+      problems.push(`${ENV.sweepTopics}["${name}"]: queueUrl and dlqUrl must be strings`);
+      continue;
+    }
+    const timeoutSeconds = deliverTimeoutSeconds(topic);
+    result[name] = {
+      config: topic,
+      queueUrl: entry.queueUrl,
+      dlqUrl: entry.dlqUrl,
+      stalledAfterMs: stalledAfterMs(topic, config.sweeper, {
+        timeoutSeconds,
+        visibilityTimeoutSeconds: visibilityTimeoutSeconds(timeoutSeconds),
+      }),
+    };
+  }
+  if (problems.length > 0) throw new ConfigError(config.name, problems);
+  return result;
+}

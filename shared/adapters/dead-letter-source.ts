@@ -1,0 +1,62 @@
+import { DeleteMessageBatchCommand, ReceiveMessageCommand, type SQSClient } from "@aws-sdk/client-sqs";
+
+export interface ReceivedPointer {
+  readonly messageId: string;
+  readonly receiptHandle: string;
+  readonly body: string;
+}
+
+/**
+ * A standard dead-letter queue read by the sweeper: the timer DLQ and the schedule DLQ hold task messages
+ * (`{"v":1,"taskId":…}`) whose timer was lost on the way, so each message is a pointer to a task.
+ */
+export interface DeadLetterSource {
+  /** Up to `max` (≤ 10) messages, hidden for `visibilitySeconds`; an empty queue answers at once. */
+  receive(queueUrl: string, max: number, visibilitySeconds: number): Promise<ReceivedPointer[]>;
+  /** Deletes resolved messages; returns the receipt handles that could not be deleted (never throws). */
+  remove(queueUrl: string, receiptHandles: readonly string[]): Promise<{ failed: string[] }>;
+}
+
+const BATCH_LIMIT = 10;
+
+export class SqsDeadLetterSource implements DeadLetterSource {
+  constructor(private readonly sqs: SQSClient) {}
+
+  async receive(queueUrl: string, max: number, visibilitySeconds: number): Promise<ReceivedPointer[]> {
+    const out = await this.sqs.send(
+      new ReceiveMessageCommand({
+        QueueUrl: queueUrl,
+        MaxNumberOfMessages: Math.min(BATCH_LIMIT, Math.max(1, max)),
+        VisibilityTimeout: visibilitySeconds,
+        WaitTimeSeconds: 0,
+      }),
+    );
+    return (out.Messages ?? []).flatMap((m) =>
+      m.MessageId && m.ReceiptHandle && m.Body !== undefined
+        ? [{ messageId: m.MessageId, receiptHandle: m.ReceiptHandle, body: m.Body }]
+        : [],
+    );
+  }
+
+  async remove(queueUrl: string, receiptHandles: readonly string[]): Promise<{ failed: string[] }> {
+    const failed: string[] = [];
+    for (let start = 0; start < receiptHandles.length; start += BATCH_LIMIT) {
+      const chunk = receiptHandles.slice(start, start + BATCH_LIMIT);
+      try {
+        const out = await this.sqs.send(
+          new DeleteMessageBatchCommand({
+            QueueUrl: queueUrl,
+            Entries: chunk.map((receiptHandle, i) => ({ Id: `d${i}`, ReceiptHandle: receiptHandle })),
+          }),
+        );
+        for (const f of out.Failed ?? []) {
+          const handle = chunk[Number(f.Id?.slice(1))];
+          if (handle) failed.push(handle);
+        }
+      } catch {
+        failed.push(...chunk);
+      }
+    }
+    return { failed };
+  }
+}

@@ -1,0 +1,104 @@
+import { createHash } from "node:crypto";
+import type { PunctualConfig, TopicConfig } from "#shared/config/index.js";
+import { MAX_VISIBILITY_SECONDS } from "#shared/config/schema.js";
+import {
+  TASK_STATUSES,
+  type TaskRecord,
+  type TaskStatus,
+  TERMINAL_STATUSES,
+  type TimerKind,
+} from "./task.js";
+
+/**
+ * The sweep index: a sparse global secondary index of the task table holding exactly the unfinished tasks
+ * (`scheduled`, `queued`, `delivering`), so the sweeper finds orphans with a few Queries instead of a Scan.
+ *
+ * - Partition key `sweepShard` (number): a shard in [0, SWEEP_SHARDS) derived from the task id. Set when a task
+ *   is written, REMOVEd when it becomes delivered / failed / cancelled; an item without it is not in the index.
+ *   Spreading by task id (not by group) means no group, however hot, concentrates index writes on one key.
+ * - Sort key `dueAtMs`: the due time, which never changes. The index is therefore written exactly twice per
+ *   task (insert on accept, delete on completion) — markQueued and startAttempt touch neither key nor projected
+ *   attribute — and every overdue task of a group is found whenever a later one is: the group's head (the
+ *   earliest unfinished task) is due no later than any follower.
+ * - Projection: keys plus `taskId`. Progress times are read from the table itself, strongly consistent, and
+ *   only for groups with overdue work.
+ *
+ * SWEEP_SHARDS may grow (new tasks spread over more shards; the sweeper queries them all) but must never shrink
+ * while unfinished tasks sit in the high shards.
+ */
+export const SWEEP_INDEX_NAME = "unfinished-by-due";
+export const SWEEP_SHARD_ATTRIBUTE = "sweepShard";
+export const SWEEP_SORT_ATTRIBUTE = "dueAtMs";
+export const SWEEP_SHARDS = 32;
+
+/** `scheduled`, `queued`, `delivering`: the statuses a task is in the sweep index with. */
+export const UNFINISHED_STATUSES: readonly TaskStatus[] = TASK_STATUSES.filter(
+  (s) => !TERMINAL_STATUSES.has(s),
+);
+
+/** The sweep shard of a task: stable, uniform, cheap (first 4 bytes of SHA-256 of the id). */
+export function sweepShardOf(taskId: string): number {
+  return createHash("sha256").update(taskId).digest().readUInt32BE(0) % SWEEP_SHARDS;
+}
+
+/**
+ * SQS FIFO drops a message whose MessageDeduplicationId (our task id) was sent in the last 5 minutes: a copy of
+ * a lost message sent sooner is silently discarded.
+ */
+export const FIFO_DEDUPLICATION_WINDOW_MS = 5 * 60_000;
+
+/** EventBridge Scheduler fires a one-time schedule anywhere within 60 s after its time. */
+export const SCHEDULER_FIRING_WINDOW_SECONDS = 60;
+
+/**
+ * How long after its due time a task may still be `scheduled` before its timer counts as lost: the configured
+ * grace, plus — for a task that rode a schedule — whatever part of Scheduler's firing window the lead does not
+ * absorb (with the default 120 s lead, none).
+ */
+export function scheduledGraceMs(
+  config: Pick<PunctualConfig, "sweeper" | "timer">,
+  timer: TimerKind,
+): number {
+  const window =
+    timer === "schedule" ? Math.max(0, SCHEDULER_FIRING_WINDOW_SECONDS - config.timer.leadSeconds) : 0;
+  return (config.sweeper.scheduledGraceSeconds + window) * 1000;
+}
+
+/**
+ * How long the head of a group may show no progress (no `queued` mark, no attempt started) before the sweeper
+ * re-sends the group. While a head is alive in its FIFO queue, the longest legitimate pause between two of its
+ * attempts is a backoff (capped by SQS's visibility limit) or, if the deliver invocation died, the queue's
+ * visibility timeout; one more deliver invocation and the configured margin come on top. Followers never need
+ * a window of their own: the sweeper only judges a group by its head. Never shorter than FIFO deduplication's
+ * window (plus the margin): a copy sent sooner would be discarded anyway.
+ */
+export function stalledAfterMs(
+  topic: Pick<TopicConfig, "backoff">,
+  sweeper: PunctualConfig["sweeper"],
+  deliver: { readonly timeoutSeconds: number; readonly visibilityTimeoutSeconds: number },
+): number {
+  if (sweeper.stalledAfterSeconds !== undefined) return sweeper.stalledAfterSeconds * 1000;
+  const pause = Math.max(
+    Math.min(topic.backoff.maxSeconds, MAX_VISIBILITY_SECONDS),
+    deliver.visibilityTimeoutSeconds,
+  );
+  return Math.max(
+    (pause + deliver.timeoutSeconds + sweeper.stallMarginSeconds) * 1000,
+    FIFO_DEDUPLICATION_WINDOW_MS + sweeper.stallMarginSeconds * 1000,
+  );
+}
+
+/**
+ * The last time a task made progress: its due time, its `queued` mark, its latest attempt, or the sweeper's
+ * latest re-send.
+ */
+export function progressAtMs(
+  task: Pick<TaskRecord, "dueAtMs" | "queuedAtMs" | "lastAttemptAtMs" | "requeuedAtMs">,
+): number {
+  return Math.max(task.dueAtMs, task.queuedAtMs ?? 0, task.lastAttemptAtMs ?? 0, task.requeuedAtMs ?? 0);
+}
+
+/** When the task's message was last sent to its FIFO queue, as far as the table knows. */
+export function lastSentAtMs(task: Pick<TaskRecord, "dueAtMs" | "queuedAtMs" | "requeuedAtMs">): number {
+  return Math.max(task.dueAtMs, task.queuedAtMs ?? 0, task.requeuedAtMs ?? 0);
+}

@@ -1,0 +1,191 @@
+/**
+ * CDK assertions on the orphan sweeper: the sweep index, the EventBridge rule and its target, the function's
+ * environment, its least-privilege policy and its alarms (prod: two topics, so "every topic" is meaningful).
+ */
+import { App, type CfnElement } from "aws-cdk-lib";
+import { Template } from "aws-cdk-lib/assertions";
+import type { IConstruct } from "constructs";
+import { beforeAll, describe, expect, it } from "vitest";
+import { addPunctualStack } from "#cdk/lib/app.js";
+import { ENTRY_METADATA_KEY } from "#cdk/lib/constructs/punctual-function.js";
+import type { PunctualStack } from "#cdk/lib/punctual-stack.js";
+import { SWEEPER_TIMEOUT_SECONDS } from "#cdk/lib/sizing.js";
+import { loadEnvironmentConfig } from "#shared/config/index.js";
+import { METRIC } from "#shared/domain/metrics.js";
+import { ENV } from "#shared/runtime/env.js";
+
+// biome-ignore lint/suspicious/noExplicitAny: CloudFormation JSON is untyped by nature.
+type Json = any;
+
+let stack: PunctualStack;
+let resources: Record<string, { Type: string; Properties: Json; Metadata?: Json }>;
+
+beforeAll(() => {
+  const app = new App({ context: { "aws:cdk:bundling-stacks": [] } });
+  stack = addPunctualStack(app, loadEnvironmentConfig("prod"));
+  resources = Template.fromStack(stack).toJSON().Resources;
+});
+
+const idOf = (c: IConstruct) => stack.getLogicalId((c.node.defaultChild ?? c) as CfnElement);
+const arnOf = (c: IConstruct) => ({ "Fn::GetAtt": [idOf(c), "Arn"] });
+const ofType = (type: string) => Object.entries(resources).filter(([, r]) => r.Type === type);
+const asArray = <T>(v: T | T[]): T[] => (Array.isArray(v) ? v : [v]);
+
+function sweeperStatements(): Json[] {
+  const roleId = idOf(stack.sweeper.sweeperFunction.functionRole);
+  return ofType("AWS::IAM::Policy")
+    .filter(([, p]) => (p.Properties.Roles as Json[]).some((r) => r.Ref === roleId))
+    .flatMap(([, p]) => p.Properties.PolicyDocument.Statement as Json[]);
+}
+const resourcesFor = (action: string) =>
+  sweeperStatements()
+    .filter((st) => asArray(st.Action).includes(action))
+    .flatMap((st) => asArray(st.Resource))
+    .map((r) => JSON.stringify(r))
+    .sort();
+
+describe("sweep index", () => {
+  it("is a sparse GSI on sweepShard (hash) and dueAtMs (range) projecting only the task id, on demand", () => {
+    const table = resources[idOf(stack.table.table)]?.Properties;
+    expect(table.GlobalSecondaryIndexes).toEqual([
+      {
+        IndexName: "unfinished-by-due",
+        KeySchema: [
+          { AttributeName: "sweepShard", KeyType: "HASH" },
+          { AttributeName: "dueAtMs", KeyType: "RANGE" },
+        ],
+        Projection: { ProjectionType: "INCLUDE", NonKeyAttributes: ["taskId"] },
+      },
+    ]);
+  });
+});
+
+describe("schedule", () => {
+  it("an EventBridge rule fires the sweeper every minute, with a short retry policy", () => {
+    const rules = ofType("AWS::Events::Rule");
+    expect(rules).toHaveLength(1);
+    expect(rules[0]?.[1].Properties).toMatchObject({
+      ScheduleExpression: "rate(1 minute)",
+      State: "ENABLED",
+      Targets: [
+        {
+          Arn: arnOf(stack.sweeper.sweeperFunction),
+          RetryPolicy: { MaximumRetryAttempts: 2, MaximumEventAgeInSeconds: 60 },
+        },
+      ],
+    });
+    const [[, permission] = []] = ofType("AWS::Lambda::Permission").filter(
+      ([, p]) => p.Properties.Principal === "events.amazonaws.com",
+    );
+    expect(permission?.Properties).toMatchObject({
+      Action: "lambda:InvokeFunction",
+      FunctionName: arnOf(stack.sweeper.sweeperFunction),
+      SourceArn: arnOf(stack.sweeper.rule),
+    });
+  });
+
+  it("a failed run is not retried by Lambda (the next run is the retry), and a run ends before the next starts", () => {
+    const [[, config] = []] = ofType("AWS::Lambda::EventInvokeConfig");
+    expect(config?.Properties).toMatchObject({
+      FunctionName: { Ref: idOf(stack.sweeper.sweeperFunction) },
+      MaximumRetryAttempts: 0,
+      MaximumEventAgeInSeconds: 60,
+    });
+    const fn = resources[idOf(stack.sweeper.sweeperFunction)];
+    expect(fn?.Properties.Timeout).toBe(SWEEPER_TIMEOUT_SECONDS);
+    expect(SWEEPER_TIMEOUT_SECONDS).toBeLessThan(60);
+    expect(fn?.Metadata?.[ENTRY_METADATA_KEY]).toBe("functions/sweeper.ts");
+  });
+});
+
+describe("environment", () => {
+  it("names the timer queue, both timer-side DLQs and every topic's FIFO queue and DLQ", () => {
+    const vars = resources[idOf(stack.sweeper.sweeperFunction)]?.Properties.Environment.Variables;
+    const { timerQueues } = stack;
+    expect(vars[ENV.timerQueueUrl]).toEqual({ Ref: idOf(timerQueues.queue) });
+    expect(vars[ENV.timerDlqUrl]).toEqual({ Ref: idOf(timerQueues.deadLetterQueue) });
+    expect(vars[ENV.scheduleDlqUrl]).toEqual({ Ref: idOf(timerQueues.scheduleDeadLetterQueue) });
+    const sweepTopics = JSON.stringify(stack.resolve(vars[ENV.sweepTopics]));
+    for (const topic of stack.topics) {
+      expect(sweepTopics).toContain(`"${topic.name}\\":{\\"queueUrl\\":\\"`);
+      expect(sweepTopics).toContain(idOf(topic.queue));
+      expect(sweepTopics).toContain(idOf(topic.deadLetterQueue));
+    }
+  });
+});
+
+describe("least privilege", () => {
+  it("DynamoDB: Query on the table and the sweep index, GetItem and UpdateItem on the table; nothing else", () => {
+    const table = arnOf(stack.table.table);
+    const dynamo = sweeperStatements().flatMap((st) =>
+      asArray(st.Action as string | string[]).filter((a) => a.startsWith("dynamodb:")),
+    );
+    expect(dynamo.sort()).toEqual(["dynamodb:GetItem", "dynamodb:Query", "dynamodb:UpdateItem"]);
+    expect(resourcesFor("dynamodb:Query")).toEqual(
+      [table, { "Fn::Join": ["", [table, "/index/unfinished-by-due"]] }].map((r) => JSON.stringify(r)).sort(),
+    );
+    expect(resourcesFor("dynamodb:UpdateItem")).toEqual([JSON.stringify(table)]);
+  });
+
+  it("SQS: sends only to the timer queue and the topics' queues and DLQs; consumes only the two timer-side DLQs", () => {
+    const { timerQueues } = stack;
+    expect(resourcesFor("sqs:SendMessage")).toEqual(
+      [timerQueues.queue, ...stack.topics.flatMap((t) => [t.queue, t.deadLetterQueue])]
+        .map((q) => JSON.stringify(arnOf(q)))
+        .sort(),
+    );
+    const dlqs = [timerQueues.deadLetterQueue, timerQueues.scheduleDeadLetterQueue]
+      .map((q) => JSON.stringify(arnOf(q)))
+      .sort();
+    expect(resourcesFor("sqs:ReceiveMessage")).toEqual(dlqs);
+    expect(resourcesFor("sqs:DeleteMessage")).toEqual(dlqs);
+  });
+
+  it("nothing beyond its log group, X-Ray, DynamoDB and SQS", () => {
+    const prefixes = new Set(
+      sweeperStatements().flatMap((st) => asArray(st.Action as string).map((a) => a.split(":")[0])),
+    );
+    expect([...prefixes].sort()).toEqual(["dynamodb", "logs", "sqs", "xray"]);
+  });
+});
+
+describe("alarms", () => {
+  const alarms = () => ofType("AWS::CloudWatch::Alarm").map(([, a]) => a.Properties);
+
+  it("errors, throttles, a sweeper that stopped running, and repairs that keep failing", () => {
+    const fnRef = { Ref: idOf(stack.sweeper.sweeperFunction) };
+    const onFunction = alarms().filter((a) =>
+      JSON.stringify(a.Dimensions ?? []).includes(JSON.stringify(fnRef)),
+    );
+    expect(onFunction.map((a) => a.MetricName).sort()).toEqual(["Errors", "Invocations", "Throttles"]);
+    expect(onFunction.find((a) => a.MetricName === "Invocations")).toMatchObject({
+      ComparisonOperator: "LessThanThreshold",
+      Threshold: 1,
+      TreatMissingData: "breaching",
+    });
+    expect(alarms().find((a) => a.MetricName === METRIC.sweepFailures)).toMatchObject({
+      Namespace: "Punctual",
+      Dimensions: [{ Name: "service", Value: "punctual-prod" }],
+      EvaluationPeriods: 3,
+      DatapointsToAlarm: 3,
+    });
+  });
+
+  it("the timer and schedule DLQs alarm only on a message still there (visible or in flight) after three runs", () => {
+    const swept = alarms().filter((a) =>
+      (a.Metrics as Json[] | undefined)?.some((m) => m.Expression === "visible + inFlight"),
+    );
+    const queues = swept.map((a) =>
+      JSON.stringify(
+        (a.Metrics as Json[]).find((m) => m.Id === "visible")?.MetricStat.Metric.Dimensions[0].Value,
+      ),
+    );
+    expect(queues.sort()).toEqual(
+      [stack.timerQueues.deadLetterQueue, stack.timerQueues.scheduleDeadLetterQueue]
+        .map((q) => JSON.stringify({ "Fn::GetAtt": [idOf(q), "QueueName"] }))
+        .sort(),
+    );
+    for (const alarm of swept)
+      expect(alarm).toMatchObject({ EvaluationPeriods: 3, DatapointsToAlarm: 3, Threshold: 1 });
+  });
+});

@@ -1,0 +1,80 @@
+import type { Context } from "aws-lambda";
+import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
+import { scheduledEvent } from "#local/runtime/scheduled-rule.js";
+import { simulate } from "./sim.js";
+
+const context = {
+  functionName: "punctual-local-sweeper",
+  awsRequestId: "r1",
+  invokedFunctionArn: "arn:aws:lambda:eu-west-1:000000000000:function:punctual-local-sweeper",
+  memoryLimitInMB: "256",
+  getRemainingTimeInMillis: () => 50_000,
+} as unknown as Context;
+
+const QUEUES = {
+  demo: {
+    queueUrl: "https://sqs.local/000000000000/demo.fifo",
+    dlqUrl: "https://sqs.local/000000000000/demo-dlq.fifo",
+  },
+};
+
+describe("functions/sweeper.ts", () => {
+  beforeEach(() => {
+    vi.resetModules();
+    vi.stubEnv("PUNCTUAL_ENV", "local");
+    vi.stubEnv("TABLE_NAME", "punctual-test");
+    vi.stubEnv("AWS_REGION", "eu-west-1");
+    vi.stubEnv("TIMER_QUEUE_URL", "https://sqs.local/000000000000/timer");
+    vi.stubEnv("TIMER_DLQ_URL", "https://sqs.local/000000000000/timer-dlq");
+    vi.stubEnv("SCHEDULE_DLQ_URL", "https://sqs.local/000000000000/schedule-dlq");
+    vi.stubEnv("SWEEP_TOPICS", JSON.stringify(QUEUES));
+    vi.stubEnv("POWERTOOLS_LOG_LEVEL", "ERROR");
+  });
+  afterEach(() => {
+    vi.unstubAllEnvs();
+    vi.restoreAllMocks();
+  });
+
+  it("runs a sweep on the scheduled event and publishes every count as EMF, zeros included", async () => {
+    // Prepare
+    const stdout = vi.spyOn(process.stdout, "write").mockImplementation(() => true);
+    const { createSweeperHandler } = await import("#functions/sweeper.js");
+    const { Metrics } = await import("@aws-lambda-powertools/metrics");
+    const metrics = new Metrics({ namespace: "Punctual", serviceName: "punctual-local" });
+    const sim = simulate();
+    sim.timer.dropNext = 1;
+    const id = await sim.add({ order_id: "h-1" }, { delay_seconds: 0 });
+    sim.advance(sim.graceMs);
+    const handler = createSweeperHandler(sim.sweeperDeps, undefined, metrics);
+
+    // Act
+    const report = await handler(
+      scheduledEvent("arn:aws:events:eu-west-1:000000000000:rule/sweeper"),
+      context,
+    );
+
+    // Assess
+    expect(report).toMatchObject({ forwarded: 1, failures: 0 });
+    expect(sim.fifo.enqueued.map((m) => m.taskId)).toEqual([id]);
+    const emf = stdout.mock.calls
+      .map(([chunk]) => String(chunk))
+      .filter((line) => line.includes('"CloudWatchMetrics"'))
+      .map((line) => JSON.parse(line));
+    expect(emf).toHaveLength(1);
+    expect(emf[0]).toMatchObject({
+      OrphansForwarded: 1,
+      OrphansRequeued: 0,
+      OrphansDeadLettered: 0,
+      TimerDeadLettersResolved: 0,
+      SweepFailures: 0,
+    });
+  });
+
+  it("fails the cold start when a configured topic has no queues in SWEEP_TOPICS", async () => {
+    vi.stubEnv("SWEEP_TOPICS", JSON.stringify({}));
+    await expect(import("#functions/sweeper.js")).rejects.toThrow(/SWEEP_TOPICS\["demo"\]/);
+    vi.resetModules();
+    vi.stubEnv("SWEEP_TOPICS", "[1]");
+    await expect(import("#functions/sweeper.js")).rejects.toThrow(/SWEEP_TOPICS must be a JSON object/);
+  });
+});

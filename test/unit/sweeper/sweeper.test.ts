@@ -1,0 +1,572 @@
+import { describe, expect, it } from "vitest";
+import type { TaskStore } from "#shared/adapters/task-store.js";
+import { taskMessageBody } from "#shared/domain/messages.js";
+import { SWEEP_SHARDS, sweepShardOf } from "#shared/domain/sweep.js";
+import { sweep } from "#shared/services/sweeper.js";
+import { HTTP } from "../deliver/fakes.js";
+import { makeTask } from "../relay/fakes.js";
+import { DLQ_URL, SCHEDULE_DLQ_URL, type Sim, simulate, T0, TIMER_DLQ_URL } from "./sim.js";
+
+/**
+ * "Kill each step between its writes": every point where a 2xx was returned (or a message consumed) and a later
+ * step can fail without SQS retrying it, reproduced with the real services on a simulated clock, then repaired
+ * by the sweeper — exactly once, idempotently, in group order, never early, never for a finished task.
+ */
+
+const MINUTE = 60_000;
+
+/** Runs the sweeper `times` times a minute apart, as the EventBridge rule would. */
+async function sweepEveryMinute(sim: Sim, times: number) {
+  const reports = [];
+  for (let i = 0; i < times; i++) {
+    reports.push(await sim.sweep());
+    sim.advance(MINUTE);
+  }
+  return reports;
+}
+
+describe("crash point 1: add-task answered 201, but the timer message was lost", () => {
+  it("forwards the task once it is more than the grace past due, once, and it is delivered once", async () => {
+    // Prepare
+    const sim = simulate();
+    sim.timer.dropNext = 1;
+    const id = await sim.add({ order_id: "o-1" }, { delay_seconds: 10 });
+    expect(sim.timer.messages).toEqual([]);
+
+    // Act: within the grace nothing happens (the timer may just be late); past it, the sweeper forwards.
+    sim.advance(10_000 + sim.graceMs - 1_000);
+    const early = await sim.sweep();
+    sim.advance(2_000);
+    const due = await sim.sweep();
+    const again = await sim.sweep();
+    await sim.runDeliver();
+    const after = await sim.sweep();
+
+    // Assess
+    expect(early).toMatchObject({ forwarded: 0, groupsRepaired: 0 });
+    expect(due).toMatchObject({ candidates: 1, forwarded: 1, groupsRepaired: 1, failures: 0 });
+    expect(again).toMatchObject({ forwarded: 0, requeued: 0 });
+    expect(after).toMatchObject({ candidates: 0 });
+    expect(sim.fifo.enqueued.map((m) => m.taskId)).toEqual([id]);
+    expect(sim.delivered()).toEqual([id]);
+    expect(sim.store.tasks.get(id)).toMatchObject({ status: "delivered", attempts: 1 });
+    expect(sim.store.tasks.get(id)?.sweepShard).toBeUndefined();
+  });
+});
+
+describe("crash point 2: the outcome was unknown to the client (503 after a failed clean-up, or a crash)", () => {
+  it("a task left `scheduled` without a timer is delivered, and a retry with the idempotency key is the same task", async () => {
+    // Prepare: arming fails, and so does removing the unarmed task.
+    const sim = simulate();
+    sim.timer.failNext = 1;
+    sim.store.removeScheduled = async () => {
+      throw new Error("DynamoDB unavailable");
+    };
+    const body = { order_id: "o-2" };
+    await expect(sim.add(body, { delay_seconds: 5, idempotency_key: "k-2" } as never)).rejects.toMatchObject({
+      status: 503,
+    });
+    const [orphan] = [...sim.store.tasks.values()];
+
+    // Act
+    const retried = await sim.add(body, { delay_seconds: 5, idempotency_key: "k-2" } as never);
+    sim.timer.lose(); // even if the retry's timer is lost as well
+    sim.advance(5_000 + sim.graceMs);
+    await sim.sweep();
+    await sim.runDeliver();
+
+    // Assess
+    expect(retried).toBe(orphan?.taskId);
+    expect(sim.delivered()).toEqual([orphan?.taskId]);
+  });
+});
+
+describe("crash point 3: Scheduler fired into the schedule DLQ (or dropped the firing)", () => {
+  it("a dead-lettered firing before due re-arms the timer with the remaining delay; the task is delivered on time", async () => {
+    // Prepare: a Scheduler-path task (beyond the 300 s horizon); its firing at due − 120 s dead-letters.
+    const sim = simulate();
+    const id = await sim.add({ order_id: "o-3" }, { delay_seconds: 600 });
+    expect(sim.scheduler.created).toHaveLength(1);
+    const dueAtMs = sim.store.tasks.get(id)?.dueAtMs as number;
+    sim.advance(600_000 - 90_000);
+    sim.scheduleDlq.put(taskMessageBody(id));
+
+    // Act
+    const report = await sim.sweep();
+    sim.advance(90_000);
+    await sim.runRelay();
+    await sim.runDeliver();
+
+    // Assess
+    expect(report).toMatchObject({ rearmed: 1, pointersResolved: 1, forwarded: 0 });
+    expect(sim.scheduleDlq.messages).toEqual([]);
+    expect(sim.delivered()).toEqual([id]);
+    expect(sim.clock.now).toBeGreaterThanOrEqual(dueAtMs);
+  });
+
+  it("a dead-lettered firing after due forwards the group at once, without waiting for the grace", async () => {
+    const sim = simulate();
+    const id = await sim.add({ order_id: "o-3b" }, { delay_seconds: 600 });
+    sim.advance(600_000 + 5_000);
+    sim.scheduleDlq.put(taskMessageBody(id));
+
+    const report = await sim.sweep();
+    await sim.runDeliver();
+
+    expect(report).toMatchObject({ forwarded: 1, pointersResolved: 1 });
+    expect(sim.delivered()).toEqual([id]);
+  });
+
+  it("a firing dropped without a DLQ message is found in the table once past due and the grace", async () => {
+    const sim = simulate();
+    const id = await sim.add({ order_id: "o-3c" }, { delay_seconds: 600 });
+
+    sim.advance(600_000 + sim.graceMs - 1);
+    const before = await sim.sweep();
+    sim.advance(1);
+    const after = await sim.sweep();
+    await sim.runDeliver();
+
+    expect(before.forwarded).toBe(0);
+    expect(after.forwarded).toBe(1);
+    expect(sim.delivered()).toEqual([id]);
+  });
+});
+
+describe("crash point 4: the relay failed a timer message until it went to the timer DLQ", () => {
+  it("counts failures while the FIFO queue is down, then forwards and drains the DLQ message", async () => {
+    // Prepare: the FIFO queue refuses every send for over an hour; the timer message is received 21 times.
+    const sim = simulate();
+    const id = await sim.add({ order_id: "o-4" }, { delay_seconds: 1 });
+    sim.fifo.failSends = true;
+    sim.advance(1_000);
+    for (let i = 0; i < 21; i++) {
+      await sim.runRelay();
+      sim.advance(180_000);
+    }
+    expect(sim.timer.messages).toEqual([]);
+    expect(sim.timerDlq.messages).toHaveLength(1);
+    const duringOutage = await sim.sweep();
+    expect(sim.status(id)).toBe("scheduled");
+
+    // Act
+    sim.fifo.failSends = false;
+    sim.advance(MINUTE); // the next run: the DLQ message is visible again
+    const repaired = await sim.sweep();
+    sim.advance(MINUTE);
+    const again = await sim.sweep();
+    await sim.runDeliver();
+
+    // Assess
+    expect(duringOutage).toMatchObject({ forwarded: 0, pointersResolved: 0 });
+    expect(duringOutage.failures).toBeGreaterThan(0);
+    expect(repaired).toMatchObject({ forwarded: 1, pointersResolved: 1, failures: 0 });
+    expect(again).toMatchObject({ forwarded: 0, pointersResolved: 0 });
+    expect(sim.timerDlq.messages).toEqual([]);
+    expect(sim.delivered()).toEqual([id]);
+  });
+
+  it("a DLQ message for a finished, cancelled or missing task is deleted and nothing is sent", async () => {
+    const sim = simulate();
+    const delivered = await sim.put(
+      makeTask({ group: "a", dueAtMs: T0, acceptedAtMs: T0, status: "delivered" }),
+    );
+    const cancelled = await sim.put(
+      makeTask({ group: "b", dueAtMs: T0, acceptedAtMs: T0, status: "cancelled" }),
+    );
+    const missing = makeTask({ group: "c", dueAtMs: T0, acceptedAtMs: T0 }).taskId;
+    for (const id of [delivered, cancelled, missing]) sim.timerDlq.put(taskMessageBody(id));
+    sim.timerDlq.put("{not a task message");
+    sim.advance(10 * MINUTE);
+
+    const report = await sim.sweep();
+
+    expect(report).toMatchObject({ pointersResolved: 3, forwarded: 0, requeued: 0 });
+    expect(sim.fifo.enqueued).toEqual([]);
+    // An unreadable message is not ours to interpret: it stays, and the DLQ alarm calls an operator.
+    expect(sim.timerDlq.messages.map((m) => m.body)).toEqual(["{not a task message"]);
+  });
+});
+
+describe("draining the timer-side DLQs", () => {
+  it("reads them ten messages at a time, each message once per run", async () => {
+    const sim = simulate();
+    for (let i = 0; i < 25; i++) {
+      sim.timerDlq.put(taskMessageBody(makeTask({ group: `x-${i}`, dueAtMs: T0, acceptedAtMs: T0 }).taskId));
+    }
+
+    const report = await sim.sweep();
+
+    expect(report.pointersResolved).toBe(25);
+    expect(sim.timerDlq.messages).toEqual([]);
+  });
+});
+
+describe("crash point 5: the relay sent to the FIFO queue, then died before markQueued", () => {
+  it("needs no sweeper: the retried timer message re-sends, and FIFO deduplication absorbs it", async () => {
+    const sim = simulate();
+    const id = await sim.add({ order_id: "o-5" }, { delay_seconds: 1 });
+    const markQueued = sim.store.markQueued.bind(sim.store);
+    sim.store.markQueued = async () => {
+      throw new Error("DynamoDB unavailable");
+    };
+    sim.advance(1_000);
+
+    const first = await sim.runRelay();
+    sim.store.markQueued = markQueued;
+    sim.advance(180_000);
+    const retry = await sim.runRelay();
+    await sim.runDeliver();
+
+    expect(first.failedMessageIds).toHaveLength(1);
+    expect(retry.failedMessageIds).toEqual([]);
+    expect(sim.fifo.enqueued.map((m) => m.taskId)).toEqual([id]);
+    expect(sim.delivered()).toEqual([id]);
+  });
+
+  it("if the retried timer message is lost too, the sweeper re-sends behind the live message: one delivery", async () => {
+    const sim = simulate();
+    const id = await sim.add({ order_id: "o-5b" }, { delay_seconds: 1 });
+    sim.store.markQueued = async () => {
+      throw new Error("DynamoDB unavailable");
+    };
+    sim.advance(1_000);
+    await sim.runRelay();
+    sim.timer.lose();
+    delete (sim.store as Partial<TaskStore>).markQueued; // the prototype's method again
+
+    // Past the 5-minute deduplication window, so the sweeper's copy really is a second message.
+    sim.advance(6 * MINUTE);
+    const report = await sim.sweep();
+    await sim.runDeliver();
+
+    expect(report.forwarded).toBe(1);
+    expect(sim.fifo.enqueued.map((m) => m.taskId)).toEqual([id, id]);
+    expect(sim.delivered()).toEqual([id]);
+    expect(sim.store.tasks.get(id)).toMatchObject({ status: "delivered", attempts: 1 });
+  });
+});
+
+describe("crash point 6: a task is queued, but its FIFO message is gone", () => {
+  it("requeues the whole group in order once its head has been idle past the stall window, once", async () => {
+    // Prepare: three tasks of one group forwarded, then their messages purged (or moved by the backstop).
+    const sim = simulate();
+    const ids = [];
+    for (let seq = 0; seq < 3; seq++) ids.push(await sim.add({ order_id: "o-6", seq }, { delay_seconds: 1 }));
+    sim.advance(1_000);
+    await sim.runRelay();
+    expect(ids.map((id) => sim.status(id))).toEqual(["queued", "queued", "queued"]);
+    sim.fifo.lose();
+
+    // Act
+    sim.advance(sim.stalledAfterMs - 2_000);
+    const early = await sim.sweep();
+    sim.advance(2_000);
+    const [stalled, ...later] = await sweepEveryMinute(sim, 4);
+    await sim.runDeliver();
+
+    // Assess
+    expect(early.requeued).toBe(0);
+    expect(stalled).toMatchObject({ requeued: 3, groupsRepaired: 1 });
+    // The re-send restarted the group's stall clock: no copy a minute later.
+    expect(later.map((r) => r.requeued)).toEqual([0, 0, 0]);
+    expect(sim.delivered()).toEqual(ids);
+    expect(sim.store.tasks.get(ids[0] as string)?.requeuedAtMs).toBeDefined();
+  });
+
+  it("a copy sent within FIFO deduplication's 5 minutes may be dropped: it is sent again until one surely lands", async () => {
+    // Prepare: a stall window shorter than the deduplication window (as the local tests configure it).
+    const sim = simulate({ sweeper: { stalledAfterSeconds: 10 } });
+    const id = await sim.add({ order_id: "o-6c" }, { delay_seconds: 0 });
+    await sim.runRelay();
+    sim.fifo.lose();
+
+    // Act
+    sim.advance(10_000);
+    const withinWindow = await sim.sweep();
+    sim.advance(5 * MINUTE);
+    const pastWindow = await sim.sweep();
+    const afterCopy = await sim.sweep();
+    await sim.runDeliver();
+
+    // Assess
+    expect(withinWindow.requeued).toBe(0);
+    expect(pastWindow.requeued).toBe(1);
+    expect(afterCopy.requeued).toBe(0);
+    expect(sim.fifo.enqueued.map((m) => m.taskId)).toEqual([id, id]);
+    expect(sim.delivered()).toEqual([id]);
+  });
+
+  it("a requeued task whose copy is lost again is requeued again after another stall window", async () => {
+    const sim = simulate();
+    const id = await sim.add({ order_id: "o-6b" }, { delay_seconds: 0 });
+    await sim.runRelay();
+    sim.fifo.lose();
+    sim.advance(sim.stalledAfterMs);
+    await sim.sweep();
+    sim.fifo.lose();
+    sim.advance(sim.stalledAfterMs);
+    const second = await sim.sweep();
+    await sim.runDeliver();
+
+    expect(second.requeued).toBe(1);
+    expect(sim.delivered()).toEqual([id]);
+  });
+});
+
+describe("crash point 7: delivering, with no message in flight", () => {
+  it("deliver died after startAttempt and the message was lost: requeued, and the attempt count carries on", async () => {
+    const sim = simulate();
+    const id = await sim.add({ order_id: "o-7" }, { delay_seconds: 0 });
+    await sim.runRelay();
+    await sim.store.startAttempt(id, sim.clock.now); // …and the invocation died here
+    sim.fifo.lose();
+
+    sim.advance(sim.stalledAfterMs);
+    const report = await sim.sweep();
+    await sim.runDeliver();
+
+    expect(report.requeued).toBe(1);
+    expect(sim.delivered()).toEqual([id]);
+    expect(sim.callbacks.requests[0]?.headers["punctual-attempt"]).toBe("2");
+    expect(sim.store.tasks.get(id)).toMatchObject({ status: "delivered", attempts: 2 });
+  });
+});
+
+describe("crash point 8: attempts used up, dead-lettering never finished", () => {
+  it("the DLQ send kept failing until the message was lost: the sweeper dead-letters it, without calling again", async () => {
+    // Prepare: three failed attempts (maxAttempts 3); the third one's DLQ send fails.
+    const sim = simulate();
+    const id = await sim.add({ order_id: "o-8" }, { delay_seconds: 0 });
+    await sim.runRelay();
+    sim.callbacks.answer(id, HTTP(500), HTTP(500), HTTP(500));
+    sim.fifo.failDeadLetter = true;
+    for (let i = 0; i < 3; i++) {
+      await sim.runDeliver();
+      sim.advance(10_000);
+    }
+    expect(sim.store.tasks.get(id)).toMatchObject({ status: "delivering", attempts: 3 });
+    sim.fifo.lose(); // the maxReceiveCount backstop moved it
+    sim.fifo.failDeadLetter = false;
+
+    // Act: not before the stall window (the last attempt could still be running), then once.
+    const early = await sim.sweep();
+    sim.advance(sim.stalledAfterMs);
+    const due = await sim.sweep();
+    const again = await sim.sweep();
+
+    // Assess
+    expect(early.deadLettered).toBe(0);
+    expect(due).toMatchObject({ deadLettered: 1, requeued: 0 });
+    expect(again.deadLettered).toBe(0);
+    expect(sim.fifo.deadLetters).toEqual([{ dlqUrl: DLQ_URL, taskId: id, reason: "HTTP 500" }]);
+    expect(sim.store.tasks.get(id)).toMatchObject({ status: "failed", lastError: "HTTP 500" });
+    expect(sim.callbacks.requests).toHaveLength(3);
+  });
+
+  it("an exhausted head is dead-lettered and its stranded followers requeued behind it, in order", async () => {
+    const sim = simulate();
+    const head = await sim.put(
+      makeTask({ group: "g8", dueAtMs: T0, acceptedAtMs: T0, status: "delivering", attempts: 3 }),
+    );
+    const follower = await sim.put(
+      makeTask({ group: "g8", dueAtMs: T0 + 1, acceptedAtMs: T0, status: "queued" }),
+    );
+    sim.advance(sim.stalledAfterMs + 1_000);
+
+    const report = await sim.sweep();
+    await sim.runDeliver();
+
+    expect(report).toMatchObject({ deadLettered: 1, requeued: 1 });
+    expect(sim.status(head)).toBe("failed");
+    expect(sim.delivered()).toEqual([follower]);
+  });
+});
+
+describe("crash point 9: the sweeper itself dies between its send and its mark", () => {
+  it("the next run sends again (deduplicated) and marks: one message, one delivery", async () => {
+    const sim = simulate();
+    sim.timer.dropNext = 1;
+    const id = await sim.add({ order_id: "o-9" }, { delay_seconds: 0 });
+    sim.advance(sim.graceMs);
+    sim.store.markQueued = async () => {
+      throw new Error("DynamoDB unavailable");
+    };
+
+    const crashed = await sim.sweep();
+    delete (sim.store as Partial<TaskStore>).markQueued;
+    sim.advance(MINUTE);
+    const next = await sim.sweep();
+    await sim.runDeliver();
+
+    expect(crashed.failures).toBe(1);
+    expect(next).toMatchObject({ forwarded: 1, failures: 0 });
+    expect(sim.fifo.enqueued.map((m) => m.taskId)).toEqual([id]);
+    expect(sim.delivered()).toEqual([id]);
+  });
+});
+
+describe("group order, progress and finished tasks", () => {
+  it("leaves a group alone while its head makes progress; its lost follower is requeued after the head, never ahead", async () => {
+    // Prepare: head a keeps failing (503, 503, then 200) while follower b's message is lost.
+    const sim = simulate();
+    const a = await sim.add({ order_id: "o-10", n: "a" }, { delay_seconds: 0 });
+    const b = await sim.add({ order_id: "o-10", n: "b" }, { delay_seconds: 0 });
+    await sim.runRelay();
+    sim.callbacks.answer(a, HTTP(503), HTTP(503), HTTP(200));
+    await sim.runDeliver(); // a: attempt 1 fails
+    sim.fifo.lose(b);
+    sim.advance(200_000);
+    await sim.runDeliver(); // a: attempt 2 fails
+    sim.advance(200_000); // b idle for 400 s (> stall window), a for 200 s (< stall window)
+
+    // Act
+    const whileHeadProgresses = await sim.sweep();
+    await sim.runDeliver(); // a delivered
+    const afterHead = await sim.sweep();
+    await sim.runDeliver();
+
+    // Assess
+    expect(whileHeadProgresses).toMatchObject({ groupsExamined: 1, groupsRepaired: 0, requeued: 0 });
+    expect(afterHead).toMatchObject({ requeued: 1 });
+    expect(sim.delivered()).toEqual([a, a, a, b]);
+    expect([a, b].map((id) => sim.status(id))).toEqual(["delivered", "delivered"]);
+  });
+
+  it("forwards only what is due, in due order; a later task waits for its own timer (never early)", async () => {
+    const sim = simulate();
+    sim.timer.dropNext = 2;
+    const first = await sim.add({ order_id: "o-11", n: 1 }, { delay_seconds: 0 });
+    const second = await sim.add({ order_id: "o-11", n: 2 }, { delay_seconds: 1 });
+    const later = await sim.add({ order_id: "o-11", n: 3 }, { delay_seconds: 200 });
+
+    sim.advance(1_000 + sim.graceMs);
+    const report = await sim.sweep();
+    await sim.runDeliver();
+
+    expect(report.forwarded).toBe(2);
+    expect(sim.delivered()).toEqual([first, second]);
+    expect(sim.status(later)).toBe("scheduled");
+    sim.advance(200_000);
+    await sim.runRelay();
+    await sim.runDeliver();
+    expect(sim.delivered()).toEqual([first, second, later]);
+  });
+
+  it("never resurrects a delivered, failed or cancelled task, and a cancel racing a repair wins", async () => {
+    // Prepare: finished tasks (out of the sweep index) and one orphan that is cancelled mid-repair.
+    const sim = simulate();
+    sim.timer.dropNext = 4;
+    const ids = [];
+    for (const n of [1, 2, 3, 4]) ids.push(await sim.add({ order_id: `o-12-${n}` }, { delay_seconds: 0 }));
+    const [delivered, failed, cancelled, racing] = ids as [string, string, string, string];
+    await sim.store.startAttempt(delivered, T0);
+    await sim.store.markDelivered(delivered, { atMs: T0, latenessMs: 0, deliveryLatencyMs: 1, expiresAt: 1 });
+    await sim.store.startAttempt(failed, T0);
+    await sim.store.markFailed(failed, { error: "x", atMs: T0, expiresAt: 1 });
+    await sim.store.cancel(cancelled, T0, 1);
+    const list = sim.store.listUnfinishedInGroup.bind(sim.store);
+    sim.store.listUnfinishedInGroup = async (pk, from, to) => {
+      const tasks = await list(pk, from, to);
+      if (tasks.some((t) => t.taskId === racing)) await sim.store.cancel(racing, sim.clock.now, 1);
+      return tasks;
+    };
+    sim.advance(10 * MINUTE);
+
+    // Act
+    const report = await sim.sweep();
+    await sim.runDeliver();
+
+    // Assess
+    expect(report.candidates).toBe(1);
+    expect(sim.fifo.enqueued.map((m) => m.taskId)).toEqual([racing]);
+    expect(sim.delivered()).toEqual([]);
+    expect(ids.map((id) => sim.status(id))).toEqual(["delivered", "failed", "cancelled", "cancelled"]);
+  });
+});
+
+describe("reading the sweep index", () => {
+  it("only unfinished tasks are in it, spread over the shards", async () => {
+    const sim = simulate();
+    const ids = [];
+    for (let i = 0; i < 600; i++) ids.push(await sim.add({ order_id: `s-${i}` }, { delay_seconds: 0 }));
+    await sim.store.cancel(ids[0] as string, T0, 1);
+
+    const shards = new Set(ids.map(sweepShardOf));
+    const indexed = await Promise.all(
+      Array.from({ length: SWEEP_SHARDS }, (_, shard) => sim.store.listUnfinishedDueBy(shard, T0, 10_000)),
+    );
+
+    expect(shards.size).toBe(SWEEP_SHARDS);
+    expect(indexed.flatMap((r) => r.tasks.map((t) => t.taskId)).sort()).toEqual(ids.slice(1).sort());
+  });
+
+  it("a shard cut short is read only up to its last due time in every shard, and the rest is deferred", async () => {
+    const sim = simulate();
+    const tasks = [0, 1, 2, 3].map((i) =>
+      makeTask({ group: `cut-${i}`, dueAtMs: T0 + i * 1_000, acceptedAtMs: T0 }),
+    );
+    for (const t of tasks) await sim.put(t);
+    const real = sim.store.listUnfinishedDueBy.bind(sim.store);
+    const cutShard = sweepShardOf((tasks[1] as { taskId: string }).taskId);
+    sim.store.listUnfinishedDueBy = async (shard, dueBy, limit) => {
+      const all = await real(shard, dueBy, 10_000);
+      if (shard !== cutShard) return all;
+      // This shard answers only up to tasks[1]'s due time, as if its page limit had been reached there.
+      const upTo = all.tasks.filter((t) => t.dueAtMs <= T0 + 1_000);
+      return { tasks: upTo.slice(0, limit), truncated: true };
+    };
+    sim.advance(sim.graceMs + 10_000);
+
+    const report = await sim.sweep();
+
+    expect(report).toMatchObject({ candidates: 2, forwarded: 2, deferred: true });
+    expect(sim.fifo.enqueued.map((m) => m.taskId).sort()).toEqual(
+      [tasks[0]?.taskId, tasks[1]?.taskId].sort(),
+    );
+  });
+
+  it("when a shard cannot be read, only groups named by dead-letter messages are repaired this run", async () => {
+    const sim = simulate();
+    sim.timer.dropNext = 2;
+    const plain = await sim.add({ order_id: "r-1" }, { delay_seconds: 0 });
+    const pointed = await sim.add({ order_id: "r-2" }, { delay_seconds: 0 });
+    sim.timerDlq.put(taskMessageBody(pointed));
+    sim.store.listUnfinishedDueBy = async (shard) => {
+      if (shard === 3) throw new Error("ProvisionedThroughputExceededException");
+      return { tasks: [], truncated: false };
+    };
+    sim.advance(sim.graceMs);
+
+    const report = await sim.sweep();
+
+    expect(report.failures).toBe(1);
+    expect(sim.fifo.enqueued.map((m) => m.taskId)).toEqual([pointed]);
+    expect(sim.status(plain)).toBe("scheduled");
+  });
+
+  it("starts no group when the invocation is about to time out, and says the work was deferred", async () => {
+    const sim = simulate();
+    sim.timer.dropNext = 1;
+    const id = await sim.add({ order_id: "t-1" }, { delay_seconds: 0 });
+    sim.advance(sim.graceMs);
+
+    const report = await sweep({ ...sim.sweeperDeps, remainingMs: () => 5_000 });
+
+    expect(report).toMatchObject({ candidates: 1, groupsExamined: 0, deferred: true });
+    expect(sim.status(id)).toBe("scheduled");
+  });
+
+  it("does not re-arm or drain a DLQ message whose re-arm failed", async () => {
+    const sim = simulate();
+    const id = await sim.add({ order_id: "t-2" }, { delay_seconds: 600 });
+    sim.scheduleDlq.put(taskMessageBody(id));
+    sim.timer.failNext = 1;
+
+    const report = await sim.sweep();
+
+    expect(report).toMatchObject({ rearmed: 0, failures: 1, pointersResolved: 0 });
+    expect(sim.scheduleDlq.messages).toHaveLength(1);
+    expect(SCHEDULE_DLQ_URL).not.toBe(TIMER_DLQ_URL);
+  });
+});

@@ -1,0 +1,68 @@
+import { describe, expect, it } from "vitest";
+import { loadEnvironmentConfig, parseConfig } from "#shared/config/index.js";
+import {
+  FIFO_DEDUPLICATION_WINDOW_MS,
+  progressAtMs,
+  scheduledGraceMs,
+  stalledAfterMs,
+} from "#shared/domain/sweep.js";
+
+describe("sweep windows", () => {
+  it("grace: the configured seconds, plus Scheduler's firing window the lead does not absorb", () => {
+    const prod = loadEnvironmentConfig("prod");
+    expect(prod.sweeper).toEqual({ scheduledGraceSeconds: 120, stallMarginSeconds: 60 });
+    expect(scheduledGraceMs(prod, "queue")).toBe(120_000);
+    expect(scheduledGraceMs(prod, "schedule")).toBe(120_000); // lead 120 s ≥ the 60 s window
+    const shortLead = parseConfig({
+      name: "x",
+      timer: { horizonSeconds: 30, leadSeconds: 20 },
+      topics: { a: {} },
+    });
+    expect(scheduledGraceMs(shortLead, "schedule")).toBe(160_000);
+  });
+
+  it("stall: the longest pause between two attempts of a live head, plus a deliver invocation and the margin", () => {
+    const sweeper = { scheduledGraceSeconds: 120, stallMarginSeconds: 60 };
+    // Default backoff caps at 900 s, above a 210 s visibility timeout.
+    expect(
+      stalledAfterMs(
+        { backoff: { initialSeconds: 5, maxSeconds: 900, multiplier: 2, jitter: "equal" } },
+        sweeper,
+        {
+          timeoutSeconds: 35,
+          visibilityTimeoutSeconds: 210,
+        },
+      ),
+    ).toBe((900 + 35 + 60) * 1000);
+    // A short backoff: never below FIFO deduplication's window, or the copy would be dropped.
+    expect(
+      stalledAfterMs(
+        { backoff: { initialSeconds: 1, maxSeconds: 2, multiplier: 2, jitter: "none" } },
+        sweeper,
+        {
+          timeoutSeconds: 30,
+          visibilityTimeoutSeconds: 180,
+        },
+      ),
+    ).toBe(FIFO_DEDUPLICATION_WINDOW_MS + 60_000);
+    // A fixed window when configured (the local tests).
+    expect(
+      stalledAfterMs(
+        { backoff: { initialSeconds: 1, maxSeconds: 2, multiplier: 2, jitter: "none" } },
+        { ...sweeper, stalledAfterSeconds: 3 },
+        { timeoutSeconds: 30, visibilityTimeoutSeconds: 180 },
+      ),
+    ).toBe(3_000);
+  });
+
+  it("progress is the latest of due, queued, attempt and re-send", () => {
+    expect(progressAtMs({ dueAtMs: 10 })).toBe(10);
+    expect(progressAtMs({ dueAtMs: 10, queuedAtMs: 12, lastAttemptAtMs: 30, requeuedAtMs: 20 })).toBe(30);
+  });
+
+  it("config: the sweeper section is validated", () => {
+    expect(() =>
+      parseConfig({ name: "x", sweeper: { scheduledGraceSeconds: -1 }, topics: { a: {} } }),
+    ).toThrow(/sweeper.scheduledGraceSeconds/);
+  });
+});
