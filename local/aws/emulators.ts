@@ -5,7 +5,8 @@ import { SQSClient } from "@aws-sdk/client-sqs";
 import dynalite from "dynalite";
 import { interceptLocalhostDns, startFauxqs } from "fauxqs";
 import { createSqsTargetSender, startSchedulerEmulator } from "#local/scheduler/emulator.js";
-import { type AwsService, startGateway } from "./gateway.js";
+import { AWS_SERVICES, FaultInjector, type FaultPolicy, type FaultStats } from "./faults.js";
+import { type AwsService, startGateway, startServiceProxy } from "./gateway.js";
 
 export const LOCAL_REGION = "us-east-1";
 export const LOCAL_ACCOUNT = "000000000000";
@@ -19,12 +20,23 @@ export interface EmulatorOptions {
   readonly dataDir?: string;
   /** Reproduce Scheduler's late firing: fire anywhere within N seconds after the at() time. */
   readonly firingWindowSeconds?: number;
+  /**
+   * Start one fault-injecting proxy per service (see `faultEndpoints`) with this policy. Absent: no proxy, no
+   * overhead. `faultsAtGateway` also injects them at the single endpoint.
+   */
+  readonly faults?: FaultPolicy;
+  readonly faultsAtGateway?: boolean;
   readonly log?: (line: string) => void;
 }
 
 export interface RunningEmulators {
   readonly gatewayUrl: string;
   readonly endpoints: Readonly<Record<AwsService, string>>;
+  /** The fault-injecting proxies in front of `endpoints`, when started with `faults`. */
+  readonly faultEndpoints?: Readonly<Record<AwsService, string>>;
+  /** Replaces the fault policy (a policy without rates turns faults off); no-op without `faults`. */
+  setFaults(policy: FaultPolicy): void;
+  faultStats(): FaultStats;
   stop(): Promise<void>;
 }
 
@@ -63,12 +75,32 @@ export async function startEmulators(options: EmulatorOptions = {}): Promise<Run
   });
 
   const endpoints = { dynamodb: dynamoUrl, sqs: sqsUrl, scheduler: scheduler.url };
-  const gateway = await startGateway({ host, port: options.gatewayPort ?? 0, upstreams: endpoints });
+  const faults = options.faults ? new FaultInjector(options.faults) : undefined;
+  const gateway = await startGateway({
+    host,
+    port: options.gatewayPort ?? 0,
+    upstreams: endpoints,
+    ...(faults && options.faultsAtGateway ? { faults } : {}),
+  });
+  const proxies = faults
+    ? await Promise.all(
+        AWS_SERVICES.map((service) =>
+          startServiceProxy({ host, service, upstream: endpoints[service], faults }),
+        ),
+      )
+    : [];
+  const faultEndpoints = faults
+    ? (Object.fromEntries(AWS_SERVICES.map((s, i) => [s, proxies[i]?.url])) as Record<AwsService, string>)
+    : undefined;
 
   return {
     gatewayUrl: gateway.url,
     endpoints,
+    ...(faultEndpoints ? { faultEndpoints } : {}),
+    setFaults: (policy) => faults?.setPolicy(policy),
+    faultStats: () => faults?.stats() ?? {},
     stop: async () => {
+      await Promise.all(proxies.map((p) => p.stop()));
       await gateway.stop();
       await scheduler.stop();
       sqsClient.destroy();

@@ -3,13 +3,19 @@
  * SDK clients (the first thing to saturate) and the emulators do not compete for one event loop.
  */
 import { startEmulators } from "./emulators.js";
+import type { FaultPolicy } from "./faults.js";
 
 const options = JSON.parse(process.argv[2] ?? "{}");
 const emulators = await startEmulators({
   ...options,
   log: (line: string) => process.stderr.write(`[aws] ${line}\n`),
 });
-process.send?.({ type: "ready", gatewayUrl: emulators.gatewayUrl, endpoints: emulators.endpoints });
+process.send?.({
+  type: "ready",
+  gatewayUrl: emulators.gatewayUrl,
+  endpoints: emulators.endpoints,
+  faultEndpoints: emulators.faultEndpoints,
+});
 
 let stopping = false;
 async function shutdown(): Promise<void> {
@@ -18,8 +24,15 @@ async function shutdown(): Promise<void> {
   await emulators.stop();
   process.exit(0);
 }
-process.on("message", (message: { type?: string }) => {
+process.on("message", (message: { type?: string; policy?: FaultPolicy; id?: number }) => {
   if (message?.type === "stop") void shutdown();
+  // Fault control from the parent (local cloud): replace the policy, or report what was injected.
+  if (message?.type === "set-faults" && message.policy) {
+    emulators.setFaults(message.policy);
+    process.send?.({ type: "faults-set", id: message.id });
+  }
+  if (message?.type === "fault-stats")
+    process.send?.({ type: "fault-stats", id: message.id, stats: emulators.faultStats() });
 });
 process.on("SIGTERM", () => void shutdown());
 process.on("SIGINT", () => void shutdown());

@@ -2,6 +2,7 @@
  * `npm start`: the whole Punctual pipeline on this machine, no Docker, no AWS account.
  */
 import { Command, InvalidArgumentError } from "commander";
+import { uniformFaultRates } from "#local/aws/faults.js";
 import { DEFAULT_LOCAL_SIGNING_SECRET, startLocalCloud } from "#local/cloud/local-cloud.js";
 
 const program = new Command()
@@ -21,6 +22,12 @@ const program = new Command()
     integer,
     0,
   )
+  .option(
+    "--faults <rate>",
+    "inject throttling, 5xx, timeouts and dropped connections into this share of the functions' AWS calls (0-1)",
+    rate,
+  )
+  .option("--fault-seed <n>", "seed of the injected faults", integer, 1)
   .option("--verbose", "log every function and emulator message", false)
   .parse();
 
@@ -29,6 +36,8 @@ const options = program.opts<{
   awsPort: number;
   data?: string;
   firingWindow: number;
+  faults?: number;
+  faultSeed: number;
   verbose: boolean;
 }>();
 const started = Date.now();
@@ -38,6 +47,9 @@ const cloud = await startLocalCloud({
   firingWindowSeconds: options.firingWindow,
   signingSecret: process.env.PUNCTUAL_SIGNING_SECRET ?? DEFAULT_LOCAL_SIGNING_SECRET,
   ...(options.data ? { dataDir: options.data } : {}),
+  ...(options.faults
+    ? { faults: { seed: options.faultSeed, rates: uniformFaultRates(options.faults) } }
+    : {}),
   log: (line) => {
     if (options.verbose || /error|fail/i.test(line)) process.stderr.write(`${line}\n`);
   },
@@ -58,6 +70,11 @@ process.stdout.write(
     options.data
       ? `  data           ${options.data}`
       : "  data           in memory (use --data <dir> to keep it)",
+    ...(options.faults
+      ? [
+          `  faults         ${(options.faults * 100).toFixed(1)} % of the functions' AWS calls fail (seed ${options.faultSeed})`,
+        ]
+      : []),
     "",
     "Schedule a demo task (run a receiver on 127.0.0.1:4000 first, e.g. `npx tsx local/bin/receiver.ts`):",
     `  curl -sS -X POST ${cloud.apiUrl}/v1/tasks -H 'content-type: application/json' -d '${demoBody}'`,
@@ -78,6 +95,12 @@ async function shutdown(signal: string): Promise<void> {
 }
 process.on("SIGINT", () => void shutdown("SIGINT"));
 process.on("SIGTERM", () => void shutdown("SIGTERM"));
+
+function rate(value: string): number {
+  const parsed = Number(value);
+  if (!(parsed >= 0 && parsed <= 1)) throw new InvalidArgumentError("must be between 0 and 1");
+  return parsed;
+}
 
 function integer(value: string): number {
   const parsed = Number(value);

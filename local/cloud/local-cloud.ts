@@ -11,8 +11,9 @@ import {
   resolveLocalhostSubdomains,
   startEmulators,
 } from "#local/aws/emulators.js";
-import type { AwsService } from "#local/aws/gateway.js";
+import type { AwsService, FaultPolicy, FaultStats } from "#local/aws/faults.js";
 import { type ApiRoute, startApiServer } from "#local/runtime/api-server.js";
+import { type ScheduledRuleRunner, startScheduledRule } from "#local/runtime/scheduled-rule.js";
 import {
   type EventSourceMapping,
   type EventSourceRunner,
@@ -24,6 +25,14 @@ import { provision } from "./provision.js";
 import { recoverUnfinishedTasks } from "./recover.js";
 import { synthLocalTemplate } from "./synth.js";
 import { type LocalTopology, type PhysicalResource, resolveIntrinsics, topologyOf } from "./template.js";
+
+/**
+ * Concurrent batches for an event source mapping without MaximumConcurrency (the timer queue). AWS scales such a
+ * mapping towards 1,250; locally a batch is just a promise. Many matter: a relay batch holds its slot while it
+ * waits out the sub-second rest of its latest task, so slots, not CPU, would cap the relay at (slots × batch
+ * size) per second.
+ */
+const LOCAL_UNCAPPED_CONCURRENCY = 128;
 
 const PROJECT_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../..");
 
@@ -45,8 +54,25 @@ export interface LocalCloudOptions {
   readonly configOverrides?: Record<string, unknown>;
   /** Emulators in a child process (default, faster under load) or in this process (simplest to debug). */
   readonly emulators?: "child" | "in-process";
+  /**
+   * Fault injection between the functions and AWS (local/aws/faults.ts): the functions are pointed at one
+   * fault-injecting proxy per service, so unmodified handlers see throttling, 5xx, timeouts and dropped
+   * connections over the wire. Off by default, and then nothing is started and nothing is in the path.
+   */
+  readonly faults?: FaultPolicy;
+  /**
+   * With `faults`: whether the event-source pollers (Lambda's own ReceiveMessage / DeleteMessageBatch, which AWS
+   * retries internally) go through the faults too. Default true: a lost delete or a received-but-unseen batch
+   * then shows as on a bad day.
+   */
+  readonly faultEventSources?: boolean;
   /** Print the functions' EMF metric lines (off by default: CloudWatch's input, noise on a terminal). */
   readonly printMetrics?: boolean;
+  /**
+   * Fire every scheduled EventBridge rule of the template (today: the sweeper's `rate(1 minute)`) at this
+   * interval instead of its own rate, so tests see a sweep within a second or so.
+   */
+  readonly sweeperIntervalMs?: number;
   readonly log?: (line: string) => void;
 }
 
@@ -65,7 +91,29 @@ export interface LocalCloud {
   readonly eventSourceMappings: readonly (EventSourceMapping & { readonly logicalId: string })[];
   /** The API routes being served, by route key → function logical id. */
   readonly routes: Readonly<Record<string, string>>;
+  /** The scheduled EventBridge rules being fired, as read from the template, and how often they fire here. */
+  readonly scheduledRules: readonly LocalScheduledRule[];
+  /** Present when started with `faults`: the proxies the functions use, and control over them. */
+  readonly faults?: LocalCloudFaults;
   stop(): Promise<void>;
+}
+
+export interface LocalScheduledRule {
+  readonly logicalId: string;
+  readonly functionName: string;
+  readonly scheduleExpression: string;
+  readonly intervalMs: number;
+  /** Invocations started so far. */
+  readonly invocations: () => number;
+}
+
+export interface LocalCloudFaults {
+  /** The fault-injecting proxy of each service (the emulators themselves stay at `endpoints`). */
+  readonly endpoints: Readonly<Record<AwsService, string>>;
+  /** Replaces the policy, e.g. `{}` to stop injecting while the proxies stay in place. */
+  set(policy: FaultPolicy): Promise<void>;
+  /** Requests and injected faults per `service.Operation` so far. */
+  stats(): Promise<FaultStats>;
 }
 
 /**
@@ -82,6 +130,7 @@ export async function startLocalCloud(options: LocalCloudOptions = {}): Promise<
     gatewayPort: options.awsPort ?? 0,
     ...(options.dataDir ? { dataDir: path.resolve(options.dataDir) } : {}),
     firingWindowSeconds: options.firingWindowSeconds ?? 0,
+    ...(options.faults ? { faults: options.faults } : {}),
   };
 
   const emulators =
@@ -89,6 +138,10 @@ export async function startLocalCloud(options: LocalCloudOptions = {}): Promise<
       ? await startEmulators({ ...emulatorOptions, log })
       : await startEmulatorProcess(emulatorOptions, log);
 
+  // With faults on, the functions (and, unless told otherwise, the pollers) talk to the fault proxies.
+  const faultEndpoints = emulators.faultEndpoints;
+  const functionEndpoints = faultEndpoints ?? emulators.endpoints;
+  const viaFaults = faultEndpoints ? sqsPortRewrite(emulators.endpoints.sqs, faultEndpoints.sqs) : undefined;
   const stackName = "Punctual-local";
   const runners: EventSourceRunner[] = [];
   let api: Awaited<ReturnType<typeof startApiServer>> | undefined;
@@ -99,10 +152,10 @@ export async function startLocalCloud(options: LocalCloudOptions = {}): Promise<
       AWS_DEFAULT_REGION: LOCAL_REGION,
       AWS_ACCESS_KEY_ID: LOCAL_CREDENTIALS.accessKeyId,
       AWS_SECRET_ACCESS_KEY: LOCAL_CREDENTIALS.secretAccessKey,
-      AWS_ENDPOINT_URL_DYNAMODB: emulators.endpoints.dynamodb,
+      AWS_ENDPOINT_URL_DYNAMODB: functionEndpoints.dynamodb,
       // fauxqs's own host name for its queue URLs: calls then go where the SDK expects, without a warning each.
-      AWS_ENDPOINT_URL_SQS: queueUrlOrigin(emulators.endpoints.sqs),
-      AWS_ENDPOINT_URL_SCHEDULER: emulators.endpoints.scheduler,
+      AWS_ENDPOINT_URL_SQS: queueUrlOrigin(functionEndpoints.sqs),
+      AWS_ENDPOINT_URL_SCHEDULER: functionEndpoints.scheduler,
       PUNCTUAL_SIGNING_SECRET: signingSecret,
       AWS_NODEJS_CONNECTION_REUSE_ENABLED: "1",
     });
@@ -130,7 +183,8 @@ export async function startLocalCloud(options: LocalCloudOptions = {}): Promise<
     for (const fn of topology.functions) {
       const resolved = resolveIntrinsics(fn.environment, ctx) as Record<string, unknown>;
       functionEnvironments[fn.logicalId] = Object.fromEntries(
-        Object.entries(resolved).map(([k, v]) => [k, String(v)]),
+        // The SQS SDK calls the host of each QueueUrl: with faults on, queue URLs name the SQS fault proxy.
+        Object.entries(resolved).map(([k, v]) => [k, viaFaults ? viaFaults(String(v)) : String(v)]),
       );
     }
     Object.assign(process.env, mergeEnvironments(Object.values(functionEnvironments)));
@@ -158,6 +212,10 @@ export async function startLocalCloud(options: LocalCloudOptions = {}): Promise<
       return { fn, handler };
     };
 
+    const pollerSqs =
+      faultEndpoints && options.faultEventSources !== false
+        ? new SQSClient({ ...clientConfig, endpoint: queueUrlOrigin(faultEndpoints.sqs) })
+        : sqs;
     const eventSourceMappings: (EventSourceMapping & { logicalId: string })[] = [];
     for (const source of topology.eventSources.filter((s) => s.enabled)) {
       const { fn, handler } = functionOf(source.functionLogicalId);
@@ -172,11 +230,12 @@ export async function startLocalCloud(options: LocalCloudOptions = {}): Promise<
         queueArn: queue.attributes.Arn as string,
         batchSize: source.batchSize,
         reportBatchItemFailures: source.reportBatchItemFailures,
-        // Lambda scales pollers with the backlog; locally a few concurrent batches per mapping suffice.
-        maximumConcurrency: Math.min(source.maximumConcurrency ?? 5, 8),
+        // As on AWS, a mapping's MaximumConcurrency caps its concurrent batches (deliver: the topic's
+        // maxConcurrency); without one, Lambda scales with the backlog and a large fixed pool stands in.
+        maximumConcurrency: source.maximumConcurrency ?? LOCAL_UNCAPPED_CONCURRENCY,
       };
       eventSourceMappings.push(mapping);
-      runners.push(startEventSource(sqs, mapping, log));
+      runners.push(startEventSource(pollerSqs, mapping, log));
     }
 
     if (options.dataDir) {
@@ -191,6 +250,32 @@ export async function startLocalCloud(options: LocalCloudOptions = {}): Promise<
       log(`recovered: ${recovery.rearmed} timer(s) re-armed, ${recovery.requeued} task(s) requeued`);
     }
     dynamodb.destroy();
+
+    // Scheduled EventBridge rules (the sweeper) fire their function like EventBridge would, at the template's
+    // rate unless the caller speeds them up. They start after recovery, so a restart re-arms first.
+    const scheduledRules: LocalScheduledRule[] = [];
+    for (const rule of topology.scheduledRules.filter((r) => r.enabled)) {
+      const { fn, handler } = functionOf(rule.functionLogicalId);
+      const intervalMs = options.sweeperIntervalMs ?? rule.rateMs;
+      const runner: ScheduledRuleRunner = startScheduledRule(
+        {
+          ruleArn: physical.get(rule.logicalId)?.attributes.Arn ?? rule.logicalId,
+          functionName: fn.logicalId,
+          handler,
+          timeoutSeconds: fn.timeoutSeconds,
+          intervalMs,
+        },
+        log,
+      );
+      runners.push({ stop: () => runner.stop(), inFlight: () => 0 });
+      scheduledRules.push({
+        logicalId: rule.logicalId,
+        functionName: fn.logicalId,
+        scheduleExpression: rule.scheduleExpression,
+        intervalMs,
+        invocations: runner.invocations,
+      });
+    }
 
     const routes: ApiRoute[] = topology.routes.map((route) => {
       const { fn, handler } = functionOf(route.functionLogicalId);
@@ -215,11 +300,24 @@ export async function startLocalCloud(options: LocalCloudOptions = {}): Promise<
       physical,
       eventSourceMappings,
       routes: Object.fromEntries(routes.map((r) => [r.routeKey, r.functionName])),
+      scheduledRules,
+      ...(faultEndpoints
+        ? {
+            faults: {
+              endpoints: faultEndpoints,
+              set: async (policy: FaultPolicy) => {
+                await emulators.setFaults(policy);
+              },
+              stats: async () => emulators.faultStats(),
+            },
+          }
+        : {}),
       stop: async () => {
         // Stop accepting, let in-flight deliveries finish, stop pollers, then the emulators.
         await runningApi.stop();
         await Promise.all(runners.map((r) => r.stop()));
         sqs.destroy();
+        if (pollerSqs !== sqs) pollerSqs.destroy();
         await emulators.stop();
       },
     };
@@ -231,10 +329,27 @@ export async function startLocalCloud(options: LocalCloudOptions = {}): Promise<
   }
 }
 
+/** The emulators as this process sees them, whether they run in a child process or in this one. */
+interface RunningEmulatorProcess {
+  readonly gatewayUrl: string;
+  readonly endpoints: Record<AwsService, string>;
+  readonly faultEndpoints?: Record<AwsService, string>;
+  setFaults(policy: FaultPolicy): Promise<void> | void;
+  faultStats(): Promise<FaultStats> | FaultStats;
+  stop(): Promise<void>;
+}
+
 function requiredEnv(name: string): string {
   const value = process.env[name];
   if (!value) throw new Error(`the local stack defines no ${name}`);
   return value;
+}
+
+/** Replaces the SQS emulator's port in queue URLs by the fault proxy's (the proxy maps them back). */
+function sqsPortRewrite(sqsEndpoint: string, proxyEndpoint: string): (value: string) => string {
+  const from = `.localhost:${new URL(sqsEndpoint).port}/`;
+  const to = `.localhost:${new URL(proxyEndpoint).port}/`;
+  return (value) => value.replaceAll(from, to);
 }
 
 function queueUrlOrigin(sqsEndpoint: string): string {
@@ -276,27 +391,49 @@ function tryJsonObject(text: string): Record<string, unknown> | undefined {
 async function startEmulatorProcess(
   options: Record<string, unknown>,
   log: (line: string) => void,
-): Promise<{ gatewayUrl: string; endpoints: Record<AwsService, string>; stop(): Promise<void> }> {
+): Promise<RunningEmulatorProcess> {
   const child: ChildProcess = fork(path.join(PROJECT_ROOT, "local/aws/main.ts"), [JSON.stringify(options)], {
-    execArgv: ["--import", "tsx", "--no-warnings"],
+    // A profiled local cloud (`node --cpu-prof …`) profiles its emulators too.
+    execArgv: [
+      "--import",
+      "tsx",
+      "--no-warnings",
+      ...process.execArgv.filter((a) => a.startsWith("--cpu-prof")),
+    ],
     stdio: ["ignore", "inherit", "pipe", "ipc"],
   });
   child.stderr?.on("data", (chunk: Buffer) => log(chunk.toString().trimEnd()));
-  const ready = await new Promise<{ gatewayUrl: string; endpoints: Record<AwsService, string> }>(
-    (resolve, reject) => {
-      child.once("error", reject);
-      child.once("exit", (code) => reject(new Error(`emulator process exited early (code ${code})`)));
-      child.on(
-        "message",
-        (message: { type?: string; gatewayUrl: string; endpoints: Record<AwsService, string> }) => {
-          if (message?.type === "ready") resolve(message);
-        },
-      );
-    },
-  );
+  type Ready = Pick<RunningEmulatorProcess, "gatewayUrl" | "endpoints" | "faultEndpoints">;
+  // Requests to the child that expect an answer, by id (fault control).
+  const waiters = new Map<number, (answer: { stats?: FaultStats }) => void>();
+  let nextId = 0;
+  const ask = (message: Record<string, unknown>) =>
+    new Promise<{ stats?: FaultStats }>((resolve) => {
+      const id = nextId++;
+      waiters.set(id, (answer) => {
+        waiters.delete(id);
+        resolve(answer);
+      });
+      child.send({ ...message, id });
+    });
+  const ready = await new Promise<Ready>((resolve, reject) => {
+    child.once("error", reject);
+    child.once("exit", (code) => reject(new Error(`emulator process exited early (code ${code})`)));
+    child.on("message", (message: Ready & { type?: string; id?: number; stats?: FaultStats }) => {
+      if (message?.type === "ready") resolve(message);
+      if (message?.type === "fault-stats" || message?.type === "faults-set")
+        waiters.get(message.id ?? -1)?.(message);
+    });
+  });
   child.removeAllListeners("exit");
   return {
-    ...ready,
+    gatewayUrl: ready.gatewayUrl,
+    endpoints: ready.endpoints,
+    ...(ready.faultEndpoints ? { faultEndpoints: ready.faultEndpoints } : {}),
+    setFaults: async (policy) => {
+      await ask({ type: "set-faults", policy });
+    },
+    faultStats: async () => (await ask({ type: "fault-stats" })).stats ?? {},
     stop: async () => {
       if (child.exitCode !== null) return;
       const exited = new Promise<void>((resolve) => child.once("exit", () => resolve()));

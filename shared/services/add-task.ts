@@ -63,8 +63,9 @@ const LIKELY_MILLISECONDS = 100_000_000_000;
 /**
  * POST /v1/tasks. Order matters: everything that can refuse the request with a 4xx runs before anything is
  * written, so a refused request leaves nothing behind; then the task is written, then its timer armed. A
- * task whose timer cannot be armed is removed again and the caller gets a retryable 503: it was never
- * acknowledged, so nothing is lost, and no unarmed task lingers as `scheduled` forever.
+ * task whose timer cannot be armed gets a retryable 503 and is never acknowledged; without an idempotency key
+ * it is removed again, with one it stays for the retry to re-arm (see `armOrRemove`). Nothing is acknowledged
+ * before its timer is armed.
  */
 export async function addTask(deps: AddTaskDeps, input: AddTaskInput): Promise<AddTaskResult> {
   const parsed = parseAddTaskRequest(input.body, input.idempotencyKeyHeader);
@@ -119,8 +120,34 @@ export async function addTask(deps: AddTaskDeps, input: AddTaskInput): Promise<A
   }
 
   const task = newRecord(key, nowMs, planTimer(dueAtMs, nowMs, deps.config.timer), fields);
-  if ((await deps.store.putNew(task)) === "created") await armOrRemove(deps, task, nowMs);
+  // "exists" is no reason to skip arming: the Put may have succeeded on an attempt whose answer was lost and been
+  // retried by the SDK (the key holds a fresh ULID, so nobody else wrote it), or a concurrent repeat with the same
+  // idempotency key recreated it. Either way the task must not be acknowledged without a timer; a second timer
+  // message is harmless (the relay and FIFO deduplication absorb it).
+  await writeOrRemove(deps, task);
+  await armOrRemove(deps, task, nowMs);
   return { statusCode: 201, body: addResponse(task) };
+}
+
+/**
+ * Writes a new task. A write that fails may still have happened (its answer was lost); a task without an
+ * idempotency key is then removed again, best effort, so that a refused request (5xx) leaves no task behind that
+ * the sweeper would later find and deliver, while the client sends it again as a new task. A task with a key is
+ * left alone: the retry with the key finds it (or recreates it) and arms it.
+ */
+async function writeOrRemove(deps: AddTaskDeps, task: TaskRecord): Promise<void> {
+  try {
+    await deps.store.putNew(task);
+  } catch (error) {
+    if (task.idempotencyKey === undefined) {
+      try {
+        await deps.store.removeScheduled(task.taskId);
+      } catch (cleanupError) {
+        deps.onError?.("removing a task whose write failed failed", cleanupError, task.taskId);
+      }
+    }
+    throw error;
+  }
 }
 
 /** The parts of a task that come from the request rather than from its key. */
@@ -137,9 +164,10 @@ interface TaskFields {
  * message is harmless, since the relay and FIFO deduplication absorb duplicates, whereas a missing one would
  * strand the task forever).
  *
- * If it does not exist, the first attempt stopped between claiming the key and writing the task (a crash, or
- * an arming failure that removed it and answered 503). The claim holds the task id, and the id holds the
- * task's whole key (group, due time, acceptance ULID), so the very same task is created now. A task can
+ * If it does not exist, the first attempt stopped between claiming the key and writing the task (a crash, or a
+ * failed write), or has not written it yet (a concurrent copy of the request). The claim holds the task id, and
+ * the id holds the task's whole key (group, due time, acceptance ULID), so the very same task is created now
+ * (whoever writes it second finds it and arms it too). A task can
  * also be missing because it completed and its retention ran out; a task accepted less than a retention
  * period ago cannot have (TTL never deletes early), which tells the two cases apart.
  */
@@ -172,11 +200,10 @@ async function replay(
     );
   }
   const task = newRecord(key, acceptedAtMs, planTimer(key.dueAtMs, nowMs, deps.config.timer), fields);
-  if ((await deps.store.putNew(task)) === "created") {
-    await armOrRemove(deps, task, nowMs);
-    return { statusCode: 200, body: addResponse(task) };
-  }
-  // Another replay of the same request recreated it a moment ago.
+  const put = await deps.store.putNew(task);
+  // Armed even when it "exists": another replay recreated it a moment ago, or this Put's own answer was lost.
+  await armOrRemove(deps, task, nowMs);
+  if (put === "created") return { statusCode: 200, body: addResponse(task) };
   const raced = await deps.store.get(taskId);
   return { statusCode: 200, body: addResponse(raced ?? task) };
 }
@@ -200,10 +227,27 @@ function newRecord(key: TaskKey, acceptedAtMs: number, plan: TimerPlan, fields: 
   };
 }
 
+/**
+ * Arms the task's timer; if that fails, answers 503. A task without an idempotency key is removed first (nobody
+ * else knows its id, so nobody can have been told it was accepted). A task WITH one is left in place, unarmed:
+ * a concurrent request with the same key may already have answered 2xx for this very task (its own arming
+ * succeeded), and removing it would lose an acknowledged task. The client's retry with the key re-arms it.
+ */
 async function armOrRemove(deps: AddTaskDeps, task: TaskRecord, nowMs: number): Promise<void> {
   try {
     await arm(deps, task.taskId, planTimer(task.dueAtMs, nowMs, deps.config.timer));
   } catch (error) {
+    if (task.idempotencyKey !== undefined) {
+      deps.onError?.(
+        "arming the task's timer failed; kept for a retry with its idempotency key",
+        error,
+        task.taskId,
+      );
+      throw serviceUnavailable(
+        "could not arm the task's timer; retry the request with the same idempotency key",
+        error,
+      );
+    }
     deps.onError?.("arming the task's timer failed; removing the task", error, task.taskId);
     try {
       await deps.store.removeScheduled(task.taskId);

@@ -289,12 +289,13 @@ describe("addTask: idempotency", () => {
     expect(f.timerQueue.armed).toHaveLength(1);
   });
 
-  it("recreates the very same task when an earlier attempt failed after claiming the key", async () => {
+  it("keeps an idempotent task whose arming failed, and arms it on the retry", async () => {
     const f = fixture();
     f.timerQueue.failNext = 1;
     const failed = await refusal(addTask(f.deps, { body: body({ idempotency_key: "k-4" }) }));
     expect(failed.status).toBe(503);
-    expect(f.store.tasks.size).toBe(0);
+    // Not removed: a concurrent copy of the request may already have acknowledged this very task.
+    expect(f.store.tasks.size).toBe(1);
     const claimedTaskId = f.store.idempotency.get("k-4")?.taskId ?? "";
 
     f.clock.now += 3_000;
@@ -335,6 +336,96 @@ describe("addTask: idempotency", () => {
     await addTask(f.deps, { body: body({ idempotency_key: "k-7" }) });
     const claim = f.store.idempotency.get("k-7");
     expect(claim?.expiresAt).toBeGreaterThan(NOW / 1000 + 3 * 86_400);
+  });
+});
+
+/**
+ * Found by `npm run chaos` (fault injection over the wire): a PutItem executed but whose answer was lost is
+ * retried by the SDK and then fails its condition, so the store says "exists" for the task this very request
+ * wrote; and concurrent copies of one idempotent request share one task, so one copy's failure must not undo
+ * another copy's acknowledgement.
+ */
+describe("addTask: lost answers and concurrent copies", () => {
+  /** A store whose Put succeeds but reports "exists", as an SDK retry after a lost answer makes it look. */
+  function lostPutAnswers(f: ReturnType<typeof fixture>) {
+    const putNew = f.store.putNew.bind(f.store);
+    f.store.putNew = async (task) => {
+      await putNew(task);
+      return "exists";
+    };
+  }
+
+  it("arms a new task even when its write reports that it already exists", async () => {
+    const f = fixture();
+    lostPutAnswers(f);
+    const added = await addTask(f.deps, { body: body() });
+    expect(added.statusCode).toBe(201);
+    expect(f.timerQueue.armed).toEqual([{ taskId: added.body.task_id, delaySeconds: 10 }]);
+  });
+
+  it("arms a recreated idempotent task even when its write reports that it already exists", async () => {
+    const f = fixture();
+    const first = await addTask(f.deps, { body: body({ idempotency_key: "lost-1" }) });
+    f.store.tasks.delete(first.body.task_id); // the first write never happened
+    lostPutAnswers(f);
+    const retry = await addTask(f.deps, { body: body({ idempotency_key: "lost-1" }) });
+    expect(retry.body.task_id).toBe(first.body.task_id);
+    expect(f.timerQueue.armed.map((a) => a.taskId)).toEqual([first.body.task_id, first.body.task_id]);
+  });
+
+  it("never removes a task another copy of the request has acknowledged", async () => {
+    const f = fixture();
+    // Copy A claims the key and writes the task, then its arming fails…
+    let releaseArm: () => void = () => undefined;
+    const armGate = new Promise<void>((resolve) => {
+      releaseArm = resolve;
+    });
+    const arm = f.timerQueue.arm.bind(f.timerQueue);
+    let calls = 0;
+    f.timerQueue.arm = async (taskId, delay) => {
+      if (calls++ === 0) {
+        await armGate;
+        throw new Error("SQS is down");
+      }
+      return arm(taskId, delay);
+    };
+    const copyA = refusal(addTask(f.deps, { body: body({ idempotency_key: "dup-1" }) }));
+    await new Promise((r) => setTimeout(r, 0));
+    // …while copy B finds the task, arms it and is answered 200.
+    const copyB = await addTask(f.deps, { body: body({ idempotency_key: "dup-1" }) });
+    releaseArm();
+    expect((await copyA).status).toBe(503);
+    expect(copyB.statusCode).toBe(200);
+    expect(await f.store.get(copyB.body.task_id)).toMatchObject({ status: "scheduled" });
+    expect(f.timerQueue.armed.map((a) => a.taskId)).toEqual([copyB.body.task_id]);
+  });
+
+  it("removes a task without an idempotency key whose write failed after it happened", async () => {
+    const f = fixture();
+    const putNew = f.store.putNew.bind(f.store);
+    f.store.putNew = async (task) => {
+      await putNew(task);
+      throw Object.assign(new Error("socket hang up"), { name: "TimeoutError" });
+    };
+    await expect(addTask(f.deps, { body: body() })).rejects.toThrow("socket hang up");
+    expect(f.store.tasks.size).toBe(0);
+    // With a key it stays: the retry finds it and arms it.
+    await expect(addTask(f.deps, { body: body({ idempotency_key: "w-1" }) })).rejects.toThrow(
+      "socket hang up",
+    );
+    expect(f.store.tasks.size).toBe(1);
+    f.store.putNew = putNew;
+    const retry = await addTask(f.deps, { body: body({ idempotency_key: "w-1" }) });
+    expect(retry.statusCode).toBe(200);
+    expect(f.timerQueue.armed.map((a) => a.taskId)).toEqual([retry.body.task_id]);
+  });
+
+  it("still removes a task without an idempotency key whose arming failed", async () => {
+    const f = fixture();
+    lostPutAnswers(f);
+    f.timerQueue.failNext = 1;
+    expect((await refusal(addTask(f.deps, { body: body() }))).status).toBe(503);
+    expect(f.store.tasks.size).toBe(0);
   });
 });
 
