@@ -79,6 +79,8 @@ export const handler = createDeliverHandler({
   signer: loadSigner,
   metrics: new PowertoolsDeliveryMetrics(metrics),
   logger,
+  // Groups are independent: a batch of up to 10 (the mapping's batch size) delivers them all at once.
+  groupConcurrency: 10,
 });
 
 function parseDeliverTopics(raw: string): Map<string, DeliverBinding> {

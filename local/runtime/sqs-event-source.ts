@@ -40,18 +40,32 @@ export function startEventSource(
   log: (line: string) => void = () => undefined,
 ): EventSourceRunner {
   const abort = new AbortController();
-  let active = 0;
-  const loops: Promise<void>[] = [];
+  const maxBatches = Math.max(1, mapping.maximumConcurrency);
+  const batches = new Set<Promise<void>>();
+  const slotWaiters: (() => void)[] = [];
+  const wakeReceivers = () => {
+    for (const wake of slotWaiters.splice(0)) wake();
+  };
 
-  const poll = async (): Promise<void> => {
+  // Few receivers feeding up to `maximumConcurrency` concurrent batches, as Lambda's pollers are apart from the
+  // function's concurrency. One long poll per batch slot would be simpler, but fauxqs wakes every waiting poll
+  // when a message arrives: at a steady trickle, N idle polls cost N receives per message for nothing.
+  const receive = async (): Promise<void> => {
     while (!abort.signal.aborted) {
+      if (batches.size >= maxBatches) {
+        // Received messages start their visibility timeout at once: only receive when a batch can start.
+        await new Promise<void>((resolve) => slotWaiters.push(resolve));
+        continue;
+      }
       let messages: Message[];
       try {
         const received = await sqs.send(
           new ReceiveMessageCommand({
             QueueUrl: mapping.queueUrl,
             MaxNumberOfMessages: mapping.batchSize,
-            WaitTimeSeconds: 2,
+            // Lambda's pollers long-poll for the maximum 20 s; fauxqs answers as soon as a message is visible
+            // (it re-checks delayed messages every 20 ms), so this only saves idle receives. stop() aborts it.
+            WaitTimeSeconds: 20,
             MessageSystemAttributeNames: ["All"],
             MessageAttributeNames: ["All"],
           }),
@@ -65,25 +79,32 @@ export function startEventSource(
         continue;
       }
       if (messages.length === 0) continue;
-      active++;
-      try {
-        await deliverBatch(sqs, mapping, messages, log);
-      } finally {
-        active--;
-      }
+      const batch: Promise<void> = deliverBatch(sqs, mapping, messages, log)
+        .catch((error: Error) => log(`[${mapping.functionName}] batch failed: ${error.message}`))
+        .finally(() => {
+          batches.delete(batch);
+          wakeReceivers();
+        });
+      batches.add(batch);
     }
   };
 
-  for (let i = 0; i < Math.max(1, mapping.maximumConcurrency); i++) loops.push(poll());
+  const receivers = Array.from({ length: Math.min(RECEIVERS_PER_MAPPING, maxBatches) }, receive);
 
   return {
-    inFlight: () => active,
+    inFlight: () => batches.size,
     stop: async () => {
       abort.abort();
-      await Promise.allSettled(loops);
+      wakeReceivers();
+      await Promise.allSettled(receivers);
+      // As before: in-flight invocations finish (and delete what they handled).
+      while (batches.size > 0) await Promise.allSettled([...batches]);
     },
   };
 }
+
+/** Concurrent long polls per mapping: enough to keep batch slots filled, few enough not to stampede. */
+const RECEIVERS_PER_MAPPING = 2;
 
 async function deliverBatch(
   sqs: SQSClient,

@@ -1,4 +1,4 @@
-import { z } from "zod";
+import * as z from "zod";
 import type { ErrorIssue } from "./http-errors.js";
 import type { DueSpec } from "./timing.js";
 

@@ -1,4 +1,4 @@
-import { z } from "zod";
+import * as z from "zod";
 
 /**
  * Timer-queue and topic-queue messages carry only the task id: the id encodes the table key and the due time,

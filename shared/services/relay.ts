@@ -2,7 +2,7 @@ import type { TaskStore } from "#shared/adapters/task-store.js";
 import type { TopicQueue } from "#shared/adapters/topic-queue.js";
 import { parseTaskId, type TaskKey } from "#shared/domain/keys.js";
 import { taskMessageSchema } from "#shared/domain/messages.js";
-import type { TaskRecord } from "#shared/domain/task.js";
+import type { TaskRecord, TaskStatus } from "#shared/domain/task.js";
 import { relayDecision } from "#shared/domain/timing.js";
 
 /** One timer-queue message as the relay sees it (the function maps SQS records to this). */
@@ -200,15 +200,23 @@ async function forwardGroup(
 
   const now = clock();
   const lookbackMs = deps.lookbackMs ?? RELAY_LOOKBACK_MS;
-  const listed = await deps.store.listScheduledInGroup(pk, now - lookbackMs, now);
+  const others = new Map<string, TaskStatus>();
+  const listed = await deps.store.listScheduledInGroup(pk, now - lookbackMs, now, others);
   const tasks = new Map<string, TaskRecord>(listed.map((t) => [t.taskId, t]));
 
-  // A message's own task can be missing from the sweep: due before the look-back window (a backlog), or no
-  // longer scheduled (cancelled, or already queued / delivered by an earlier message of the group).
+  // A message's own task can be missing from the sweep: no longer scheduled (cancelled, or already queued /
+  // delivered by an earlier message of the group: the sweep saw it, nothing to do, no extra read), or due
+  // before the look-back window (a backlog) or not found at all, which one more read settles.
+  for (const m of messages) {
+    const status = others.get(m.key.taskId);
+    if (status !== undefined && !tasks.has(m.key.taskId)) {
+      deps.logger.debug("timer message needs no forwarding", { taskId: m.key.taskId, status });
+    }
+  }
   let notYetDue = false;
   await Promise.all(
     messages
-      .filter((m) => !tasks.has(m.key.taskId))
+      .filter((m) => !tasks.has(m.key.taskId) && !others.has(m.key.taskId))
       .map(async (m) => {
         const own = await deps.store.get(m.key.taskId);
         if (own?.status !== "scheduled") {

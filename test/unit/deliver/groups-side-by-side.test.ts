@@ -1,0 +1,129 @@
+import { randomBytes } from "node:crypto";
+import { describe, expect, it } from "vitest";
+import type { CallbackRequest, CallbackResult } from "#shared/adapters/callback-client.js";
+import { CallbackSigner } from "#shared/security/signing.js";
+import { type DeliverDeps, deliverBatch } from "#shared/services/deliver.js";
+import { MemoryTaskStore } from "../../support/memory-task-store.js";
+import { makeTask, memoryLogger } from "../relay/fakes.js";
+import {
+  binding,
+  eventOf,
+  FakeCallbacks,
+  FakeDeliverQueue,
+  fifoRecord,
+  HTTP,
+  MemoryMetrics,
+  QUEUE_ARN,
+  QUEUE_URL,
+  testTopic,
+} from "./fakes.js";
+
+/** The deployed wiring (groupConcurrency > 1): a batch's groups are delivered side by side. */
+function setup(remainingMs: () => number = () => 60_000) {
+  const now = Date.now();
+  const store = new MemoryTaskStore();
+  const callbacks = new FakeCallbacks();
+  const queue = new FakeDeliverQueue();
+  const topic = testTopic();
+  const signer = new CallbackSigner([`whsec_${randomBytes(32).toString("base64")}`]);
+  const deps: DeliverDeps = {
+    store,
+    topicQueue: queue,
+    bindingFor: (arn) => (arn === QUEUE_ARN ? binding(topic) : undefined),
+    callbackClientFor: () => callbacks,
+    signer: async () => signer,
+    metrics: new MemoryMetrics(),
+    logger: memoryLogger(),
+    clock: () => now,
+    random: () => 0.5,
+    groupConcurrency: 10,
+  };
+  const task = async (group: string, dueOffsetMs = -250) => {
+    const t = makeTask({ group, dueAtMs: now + dueOffsetMs, acceptedAtMs: now - 10_000, status: "queued" });
+    await store.putNew(t);
+    return t;
+  };
+  return { store, callbacks, queue, deps, task, context: { getRemainingTimeInMillis: remainingMs } };
+}
+
+describe("deliver: groups of a batch side by side", () => {
+  it("starts every group at once, yet keeps each group's records strictly in order", async () => {
+    const { store, callbacks, deps, task, context } = setup();
+    const a1 = await task("A", -3_000);
+    const a2 = await task("A", -2_000);
+    const b1 = await task("B");
+    const c1 = await task("C");
+    const events: string[] = [];
+    let inFlight = 0;
+    let peak = 0;
+    callbacks.post = async (request: CallbackRequest): Promise<CallbackResult> => {
+      const id = String(JSON.parse(request.body).task_id);
+      callbacks.requests.push(request);
+      inFlight++;
+      peak = Math.max(peak, inFlight);
+      events.push(`start ${id}`);
+      await new Promise((r) => setTimeout(r, 20));
+      events.push(`end ${id}`);
+      inFlight--;
+      return HTTP(200);
+    };
+
+    const response = await deliverBatch(
+      deps,
+      eventOf(...[a1, b1, a2, c1].map((t) => fifoRecord(t))),
+      context,
+    );
+
+    expect(response.batchItemFailures).toEqual([]);
+    expect(peak).toBe(3); // A, B and C together; never A1 and A2 together
+    expect(events.indexOf(`start ${a2.taskId}`)).toBeGreaterThan(events.indexOf(`end ${a1.taskId}`));
+    for (const t of [a1, a2, b1, c1]) expect(store.tasks.get(t.taskId)?.status).toBe("delivered");
+  });
+
+  it("a failing head fails the rest of its group unattempted; other groups are delivered; failures in batch order", async () => {
+    const { store, callbacks, queue, deps, task, context } = setup();
+    const a1 = await task("A", -3_000);
+    const a2 = await task("A", -2_000);
+    const a3 = await task("A", -1_000);
+    const b1 = await task("B");
+    const b2 = await task("B");
+    callbacks.answer(a1.taskId, HTTP(503));
+    const records = [a1, b1, a2, b2, a3].map((t) => fifoRecord(t, { receiveCount: 40 }));
+
+    const response = await deliverBatch(deps, eventOf(...records), context);
+
+    const [ra1, , ra2, , ra3] = records;
+    expect(response.batchItemFailures).toEqual(
+      [ra1, ra2, ra3].map((r) => ({ itemIdentifier: r?.messageId })),
+    );
+    expect(new Set(callbacks.calledFor())).toEqual(new Set([a1.taskId, b1.taskId, b2.taskId]));
+    expect(store.tasks.get(a2.taskId)).toMatchObject({ status: "queued", attempts: 0 });
+    expect(store.tasks.get(a3.taskId)).toMatchObject({ status: "queued", attempts: 0 });
+    expect([b1, b2].map((t) => store.tasks.get(t.taskId)?.status)).toEqual(["delivered", "delivered"]);
+    expect(queue.visibility).toEqual([
+      {
+        queueUrl: QUEUE_URL,
+        changes: [ra1, ra2, ra3].map((r) => ({ receiptHandle: r?.receiptHandle, seconds: 10 })),
+      },
+    ]);
+  });
+
+  it("the time guard still holds within a group: a follower is not started once the time is used up", async () => {
+    let remaining = 60_000;
+    const { store, callbacks, deps, task, context } = setup(() => remaining);
+    const b1 = await task("B", -2_000);
+    const b2 = await task("B", -1_000);
+    callbacks.post = async (request) => {
+      callbacks.requests.push(request);
+      remaining = 5_900; // < 5 s callback timeout + 1 s margin
+      return HTTP(200);
+    };
+    const records = [b1, b2].map((t) => fifoRecord(t));
+
+    const response = await deliverBatch(deps, eventOf(...records), context);
+
+    expect(callbacks.calledFor()).toEqual([b1.taskId]);
+    expect(response.batchItemFailures).toEqual([{ itemIdentifier: records[1]?.messageId }]);
+    expect(store.tasks.get(b2.taskId)).toMatchObject({ status: "queued", attempts: 0 });
+  });
+});
