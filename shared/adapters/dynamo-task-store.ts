@@ -245,7 +245,9 @@ export class DynamoTaskStore implements TaskStore {
           Key: { pk: key.pk, sk: key.sk },
           UpdateExpression:
             "SET #status = :to, attempts = if_not_exists(attempts, :zero) + :one, lastAttemptAtMs = :now",
-          ConditionExpression: `#status IN (${names.join(", ")})${underLimit}`,
+          // `lastAttemptAtMs <> :now` makes the write idempotent: when its answer is lost and the SDK retries it,
+          // the retry fails here instead of counting the same attempt twice, and is recognised below.
+          ConditionExpression: `#status IN (${names.join(", ")})${underLimit} AND (attribute_not_exists(lastAttemptAtMs) OR lastAttemptAtMs <> :now)`,
           ExpressionAttributeNames: { "#status": "status" },
           ExpressionAttributeValues: {
             ...Object.fromEntries(DELIVERABLE_STATUSES.map((status, i) => [`:from${i}`, status])),
@@ -262,8 +264,10 @@ export class DynamoTaskStore implements TaskStore {
       );
       return out.Attributes as TaskRecord;
     } catch (error) {
-      if (isConditionFailure(error)) return undefined;
-      throw error;
+      if (!isConditionFailure(error)) throw error;
+      // Our own earlier write of this very attempt (a retried request whose first answer was lost)?
+      const current = await this.get(taskId);
+      return current?.status === "delivering" && current.lastAttemptAtMs === nowMs ? current : undefined;
     }
   }
 

@@ -201,6 +201,21 @@ describe("DynamoTaskStore against dynalite", () => {
     expect(await store.startAttempt(task().taskId, NOW)).toBeUndefined();
   });
 
+  it("startAttempt is idempotent: a retried request for the same attempt (its answer lost) counts once", async () => {
+    // Prepare
+    const a = task();
+    await store.putNew(a);
+    const first = await store.startAttempt(a.taskId, NOW + 5, 3);
+
+    // Act: what the SDK does when the first answer never arrived — the same request again.
+    const retried = await store.startAttempt(a.taskId, NOW + 5, 3);
+
+    // Assess
+    expect(retried).toEqual(first);
+    expect(await store.get(a.taskId)).toMatchObject({ status: "delivering", attempts: 1 });
+    expect(await store.startAttempt(a.taskId, NOW + 6, 3)).toMatchObject({ attempts: 2 });
+  });
+
   it("markDelivered, recordAttemptFailure, markFailed: only while delivering", async () => {
     const a = task();
     await store.putNew(a);
