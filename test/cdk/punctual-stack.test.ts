@@ -729,6 +729,32 @@ describe("task API", () => {
     }
   });
 
+  it("uses a JWT authorizer with the configured issuer and audience when config.api.auth is jwt", () => {
+    // Prepare
+    const app = new App({ context: { "aws:cdk:bundling-stacks": [] } });
+    const config = parseConfig({
+      name: "jwtenv",
+      api: { auth: { type: "jwt", issuer: "https://issuer.example.com/", audience: ["punctual-api"] } },
+      topics: { orders: { deliverBy: "order_id" } },
+    });
+
+    // Act
+    const template = Template.fromStack(addPunctualStack(app, config)).toJSON();
+
+    // Assess
+    const resources = Object.values(template.Resources) as CfnResource[];
+    const authorizers = resources.filter((r) => r.Type === "AWS::ApiGatewayV2::Authorizer");
+    expect(authorizers).toHaveLength(1);
+    expect(authorizers[0]?.Properties).toMatchObject({
+      AuthorizerType: "JWT",
+      JwtConfiguration: { Issuer: "https://issuer.example.com/", Audience: ["punctual-api"] },
+    });
+    const routeAuth = resources
+      .filter((r) => r.Type === "AWS::ApiGatewayV2::Route")
+      .map((r) => r.Properties.AuthorizationType);
+    expect(routeAuth).toEqual(["JWT", "JWT", "JWT"]);
+  });
+
   it("has no authorization only in the local environment", () => {
     const r = routes(local);
     expect(Object.keys(r).sort()).toEqual(routeKeys);
