@@ -1,0 +1,437 @@
+/**
+ * Per-function figures: bundle size (esbuild, PunctualFunction's options), cold-start init (a fresh `node`
+ * importing the bundle, median of N) and warm CPU per task with every I/O stubbed (the handler as deployed —
+ * middy, zod, Powertools, our services — over in-memory store, queues and HTTP, so what remains is our own code).
+ *
+ *   npx tsx bench/functions.ts [--runs 10] [--json out.json]
+ *
+ * Node 20 here; Lambda runs nodejs22.x on arm64 (Graviton), so absolute times differ there.
+ */
+import { execFileSync } from "node:child_process";
+import { mkdtempSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import path from "node:path";
+import { fileURLToPath } from "node:url";
+import type { SQSEvent, SQSRecord } from "aws-lambda";
+import { build, type Metafile } from "esbuild";
+
+const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
+const FUNCTIONS = ["add-task", "get-task", "cancel-task", "relay", "deliver"] as const;
+type FunctionName = (typeof FUNCTIONS)[number];
+
+export interface FunctionFigures {
+  readonly name: FunctionName;
+  readonly bundleBytes: number;
+  /** Largest contributors to the bundle: package (or our own code) → bytes in the output. */
+  readonly topInputs: { readonly input: string; readonly bytes: number }[];
+  readonly initMedianMs: number;
+  readonly initRunsMs: number[];
+  readonly warmCpuUsPerTask?: number;
+}
+
+/**
+ * Mirrors `bundling` in cdk/lib/constructs/punctual-function.ts (minified ESM for node22, module-first main
+ * fields, everything bundled incl. the AWS SDK, the createRequire banner). Importing the construct would pull
+ * aws-cdk-lib into the bench; keep the two in step.
+ */
+const ESM_REQUIRE_BANNER =
+  "import { createRequire } from 'module';const require = createRequire(import.meta.url);";
+async function bundle(name: FunctionName, outdir: string): Promise<{ file: string; metafile: Metafile }> {
+  const file = path.join(outdir, name, "index.mjs");
+  const result = await build({
+    entryPoints: [path.join(ROOT, "functions", `${name}.ts`)],
+    outfile: file,
+    bundle: true,
+    platform: "node",
+    target: "node22",
+    format: "esm",
+    minify: true,
+    sourcemap: false,
+    mainFields: ["module", "main"],
+    banner: { js: ESM_REQUIRE_BANNER },
+    external: [],
+    metafile: true,
+    logLevel: "error",
+    absWorkingDir: ROOT,
+  });
+  return { file, metafile: result.metafile };
+}
+
+/** Groups the metafile's inputs by package (`@aws-sdk/client-sqs`, `zod`…) or "our code". */
+function topInputs(metafile: Metafile, n = 6): { input: string; bytes: number }[] {
+  const byPackage = new Map<string, number>();
+  for (const output of Object.values(metafile.outputs)) {
+    for (const [input, { bytesInOutput }] of Object.entries(output.inputs)) {
+      const match = /node_modules\/((?:@[^/]+\/)?[^/]+)/.exec(input);
+      const key = match ? (match[1] as string) : "our code";
+      byPackage.set(key, (byPackage.get(key) ?? 0) + bytesInOutput);
+    }
+  }
+  return [...byPackage.entries()]
+    .sort((a, b) => b[1] - a[1])
+    .slice(0, n)
+    .map(([input, bytes]) => ({ input, bytes }));
+}
+
+/** What each function's stack definition gives it, with dummy values (the contract's per-function list). */
+export function dummyEnvironment(name: FunctionName): Record<string, string> {
+  const queue = "https://sqs.us-east-1.amazonaws.com/000000000000";
+  const common = {
+    PUNCTUAL_ENV: "dev",
+    TABLE_NAME: "Punctual-dev-Tasks",
+    POWERTOOLS_SERVICE_NAME: "punctual-dev",
+    POWERTOOLS_METRICS_NAMESPACE: "Punctual",
+    POWERTOOLS_LOG_LEVEL: "INFO",
+    AWS_REGION: "us-east-1",
+    AWS_ACCESS_KEY_ID: "bench",
+    AWS_SECRET_ACCESS_KEY: "bench",
+  };
+  const timer = {
+    TIMER_QUEUE_URL: `${queue}/timer`,
+    TIMER_QUEUE_ARN: "arn:aws:sqs:us-east-1:000000000000:timer",
+  };
+  const scheduler = {
+    SCHEDULE_GROUP_NAME: "punctual-dev",
+    SCHEDULER_ROLE_ARN: "arn:aws:iam::000000000000:role/scheduler",
+    SCHEDULE_DLQ_ARN: "arn:aws:sqs:us-east-1:000000000000:schedule-dlq",
+  };
+  switch (name) {
+    case "add-task":
+      return { ...common, ...timer, ...scheduler };
+    case "get-task":
+      return common;
+    case "cancel-task":
+      return { ...common, SCHEDULE_GROUP_NAME: scheduler.SCHEDULE_GROUP_NAME };
+    case "relay":
+      return {
+        ...common,
+        ...timer,
+        TOPIC_QUEUE_URLS: JSON.stringify({ demo: `${queue}/demo.fifo`, orders: `${queue}/orders.fifo` }),
+      };
+    case "deliver":
+      return {
+        ...common,
+        DELIVER_TOPICS: JSON.stringify({
+          [DEMO_QUEUE_ARN]: {
+            topic: "demo",
+            queueUrl: `${queue}/demo.fifo`,
+            dlqUrl: `${queue}/demo-dlq.fifo`,
+          },
+        }),
+        // The inline form: the ARN form would start a Secrets Manager call during init (it overlaps init on AWS).
+        PUNCTUAL_SIGNING_SECRET: "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw",
+      };
+  }
+}
+const DEMO_QUEUE_ARN = "arn:aws:sqs:us-east-1:000000000000:demo.fifo";
+
+/** Module init of a bundle in a fresh process: time to import it, measured inside that process. */
+function coldInitMs(name: FunctionName, file: string): number {
+  const script = `const t=performance.now();await import(${JSON.stringify(file)});process.stdout.write(String(performance.now()-t));process.exit(0);`;
+  const out = execFileSync(process.execPath, ["--input-type=module", "-e", script], {
+    env: { PATH: process.env.PATH, ...dummyEnvironment(name) },
+    encoding: "utf8",
+    stdio: ["ignore", "pipe", "ignore"],
+  });
+  return Number(out);
+}
+
+const median = (xs: number[]) => {
+  const s = [...xs].sort((a, b) => a - b);
+  return s.length % 2
+    ? (s[(s.length - 1) / 2] as number)
+    : ((s[s.length / 2 - 1] as number) + (s[s.length / 2] as number)) / 2;
+};
+
+/** CPU µs per task of `run` (after a warm-up), `tasksPerCall` tasks per call, setup excluded. */
+async function cpuPerTask<T>(
+  iterations: number,
+  tasksPerCall: number,
+  setup: (i: number) => T | Promise<T>,
+  run: (input: T) => Promise<unknown>,
+): Promise<number> {
+  for (let i = 0; i < Math.min(200, iterations); i++) await run(await setup(-1 - i));
+  let total = 0;
+  for (let i = 0; i < iterations; i++) {
+    const input = await setup(i);
+    const before = process.cpuUsage();
+    await run(input);
+    const used = process.cpuUsage(before);
+    total += used.user + used.system;
+  }
+  return total / (iterations * tasksPerCall);
+}
+
+/**
+ * Warm CPU per task for every function: the real handler factories (`createHandler`, `createRelayHandler`,
+ * `createDeliverHandler`) over fakes. Runs in this process, so call it in a process of its own (`main` does).
+ */
+async function warmCpu(iterations: number): Promise<Record<FunctionName, number>> {
+  for (const name of FUNCTIONS) Object.assign(process.env, dummyEnvironment(name));
+  const { MemoryTaskStore } = await import("../test/support/memory-task-store.js");
+  const { createLambdaContext } = await import("#local/runtime/lambda-context.js");
+  const { loadEnvironmentConfig, topicConfig } = await import("#shared/config/index.js");
+  const { makeTaskKey, newUlid } = await import("#shared/domain/keys.js");
+  const { taskMessageBody } = await import("#shared/domain/messages.js");
+  const { createFunctionLogger } = await import("#shared/runtime/http.js");
+  const { CallbackSigner, parseSigningSecrets } = await import("#shared/security/signing.js");
+  const { Metrics } = await import("@aws-lambda-powertools/metrics");
+  const addTask = await import("#functions/add-task.js");
+  const getTask = await import("#functions/get-task.js");
+  const cancelTask = await import("#functions/cancel-task.js");
+  const relay = await import("#functions/relay.js");
+  const deliver = await import("#functions/deliver.js");
+  const { PowertoolsDeliveryMetrics } = await import("#shared/services/deliver.js");
+
+  const config = loadEnvironmentConfig("dev");
+  const logger = createFunctionLogger(config);
+  const context = () => createLambdaContext("bench", 30);
+  const noop = async () => undefined;
+  const store = new MemoryTaskStore();
+  const http = (method: string, routeKey: string, body?: unknown, id?: string) => ({
+    version: "2.0",
+    routeKey,
+    rawPath: "/v1/tasks",
+    rawQueryString: "",
+    headers: { "content-type": "application/json" },
+    ...(id ? { pathParameters: { id } } : {}),
+    requestContext: { http: { method, path: "/v1/tasks" }, requestId: "r", routeKey, stage: "$default" },
+    ...(body ? { body: JSON.stringify(body) } : {}),
+    isBase64Encoded: false,
+  });
+  const ids: string[] = [];
+  const results = {} as Record<FunctionName, number>;
+
+  const addHandler = addTask.createHandler({
+    store,
+    timerQueue: { arm: noop },
+    scheduler: { createTaskSchedule: noop },
+    config,
+    now: Date.now,
+    logger,
+  });
+  results["add-task"] = await cpuPerTask(
+    iterations,
+    1,
+    (i) =>
+      http("POST", "POST /v1/tasks", {
+        topic: "demo",
+        delay_seconds: 60,
+        content: { order_id: `o${i % 100}`, amount: 42, note: "bench" },
+        callback: { url: "https://example.com/hook" },
+      }),
+    async (event) => {
+      const out = (await addHandler(event as never, context())) as { statusCode: number; body: string };
+      if (out.statusCode !== 201) throw new Error(`add-task answered ${out.statusCode}: ${out.body}`);
+      ids.push(JSON.parse(out.body).task_id);
+    },
+  );
+
+  const getHandler = getTask.createHandler({ store, logger });
+  results["get-task"] = await cpuPerTask(
+    iterations,
+    1,
+    (i) => http("GET", "GET /v1/tasks/{id}", undefined, ids[Math.abs(i) % ids.length]),
+    (event) => getHandler(event as never, context()),
+  );
+
+  const cancelHandler = cancelTask.createHandler({
+    store,
+    scheduler: { deleteTaskSchedule: noop },
+    config,
+    now: Date.now,
+    logger,
+  });
+  // Each measured call cancels a different scheduled task (the warm-up uses the tail of the list).
+  results["cancel-task"] = await cpuPerTask(
+    Math.min(iterations, ids.length - 200),
+    1,
+    (i) => http("DELETE", "DELETE /v1/tasks/{id}", undefined, ids[i >= 0 ? i : ids.length + i]),
+    (event) => cancelHandler(event as never, context()),
+  );
+
+  // Relay and deliver: batches of 10 tasks in 10 groups, as the event source mappings hand them over.
+  const topic = topicConfig(config, "demo");
+  if (!topic) throw new Error("dev config has no demo topic");
+  const batchStore = (status: "scheduled" | "queued") => {
+    const s = new MemoryTaskStore();
+    const now = Date.now();
+    const tasks = Array.from({ length: 10 }, (_, g) => {
+      const key = makeTaskKey("demo", `o${g}`, now - 100, newUlid(now));
+      const task = {
+        ...key,
+        groupValue: `o${g}`,
+        status,
+        acceptedAtMs: now - 5000,
+        content: '{"order_id":"o1","amount":42,"note":"bench"}',
+        callbackUrl: "https://example.com/hook",
+        timer: "queue" as const,
+        attempts: 0,
+      };
+      s.tasks.set(key.taskId, task);
+      return task;
+    });
+    return { store: s, tasks };
+  };
+  const sqsEvent = (tasks: { taskId: string; pk: string }[], fifo: boolean): SQSEvent => ({
+    Records: tasks.map(
+      (t, i) =>
+        ({
+          messageId: `m${i}`,
+          receiptHandle: `h${i}`,
+          body: taskMessageBody(t.taskId),
+          attributes: {
+            ApproximateReceiveCount: "1",
+            SentTimestamp: "0",
+            SenderId: "bench",
+            ApproximateFirstReceiveTimestamp: "0",
+            ...(fifo
+              ? { MessageGroupId: t.pk, MessageDeduplicationId: t.taskId, SequenceNumber: String(i) }
+              : {}),
+          },
+          messageAttributes: {},
+          md5OfBody: "",
+          eventSource: "aws:sqs",
+          eventSourceARN: DEMO_QUEUE_ARN,
+          awsRegion: "us-east-1",
+        }) satisfies SQSRecord,
+    ),
+  });
+
+  const relayIterations = Math.ceil(iterations / 10);
+  results.relay = await cpuPerTask(
+    relayIterations,
+    10,
+    () => {
+      const { store: s, tasks } = batchStore("scheduled");
+      const handler = relay.createRelayHandler(
+        {
+          store: s,
+          topicQueue: { sendInOrder: async (_url, _group, taskIds) => ({ sent: taskIds }) },
+          timer: { rearm: async () => ({ failedTaskIds: [] }) },
+          topicQueueUrls: { demo: "https://sqs.us-east-1.amazonaws.com/000000000000/demo.fifo" },
+          logger,
+        },
+        logger,
+      );
+      return { handler, event: sqsEvent(tasks, false) };
+    },
+    ({ handler, event }) => handler(event, context()),
+  );
+
+  const signer = new CallbackSigner(
+    parseSigningSecrets(dummyEnvironment("deliver").PUNCTUAL_SIGNING_SECRET as string),
+  );
+  // EMF lines go to stdout as on Lambda (main() sends this process's stdout to /dev/null).
+  const metrics = new Metrics({ namespace: "Punctual", serviceName: "punctual-dev" });
+  results.deliver = await cpuPerTask(
+    relayIterations,
+    10,
+    () => {
+      const { store: s, tasks } = batchStore("queued");
+      const handler = deliver.createDeliverHandler(
+        {
+          store: s,
+          topicQueue: { sendToDeadLetter: noop, setVisibility: async () => ({ failed: [] }) },
+          bindingFor: () => ({ topic, queueUrl: "q", dlqUrl: "d" }),
+          callbackClientFor: () => ({
+            post: async () => ({ ok: true, status: 200, durationMs: 1 }),
+            close: noop,
+          }),
+          signer: async () => signer,
+          metrics: new PowertoolsDeliveryMetrics(metrics),
+          logger,
+        },
+        logger,
+        metrics,
+      );
+      return { handler, event: sqsEvent(tasks, true) };
+    },
+    async ({ handler, event }) => {
+      const out = await handler(event, context());
+      if (out.batchItemFailures.length > 0) throw new Error("deliver reported failures");
+    },
+  );
+  return results;
+}
+
+export async function measureFunctions(options: {
+  runs: number;
+  warmIterations: number;
+}): Promise<FunctionFigures[]> {
+  const outdir = mkdtempSync(path.join(tmpdir(), "punctual-bench-fn-"));
+  try {
+    // Warm figures in a child of its own: the handlers read their environment at import.
+    const warmFile = path.join(outdir, "warm.json");
+    execFileSync(
+      process.execPath,
+      [
+        "--import",
+        "tsx",
+        "--no-warnings",
+        fileURLToPath(import.meta.url),
+        "--warm-only",
+        String(options.warmIterations),
+        warmFile,
+      ],
+      { stdio: ["ignore", "ignore", "inherit"], cwd: ROOT },
+    );
+    const warm = JSON.parse(
+      await import("node:fs").then((fs) => fs.readFileSync(warmFile, "utf8")),
+    ) as Record<FunctionName, number>;
+    const figures: FunctionFigures[] = [];
+    for (const name of FUNCTIONS) {
+      const { file, metafile } = await bundle(name, outdir);
+      const initRunsMs = Array.from(
+        { length: options.runs },
+        () => Math.round(coldInitMs(name, file) * 10) / 10,
+      );
+      figures.push({
+        name,
+        bundleBytes: statSync(file).size,
+        topInputs: topInputs(metafile),
+        initMedianMs: median(initRunsMs),
+        initRunsMs,
+        warmCpuUsPerTask: Math.round((warm[name] ?? Number.NaN) * 10) / 10,
+      });
+    }
+    return figures;
+  } finally {
+    rmSync(outdir, { recursive: true, force: true });
+  }
+}
+
+async function main(): Promise<void> {
+  const args = process.argv.slice(2);
+  const warmOnly = args.indexOf("--warm-only");
+  if (warmOnly >= 0) {
+    const results = await warmCpu(Number(args[warmOnly + 1]));
+    writeFileSync(args[warmOnly + 2] as string, JSON.stringify(results));
+    return;
+  }
+  const runsAt = args.indexOf("--runs");
+  const jsonAt = args.indexOf("--json");
+  const runs = runsAt >= 0 ? Number(args[runsAt + 1]) : 10;
+  const figures = await measureFunctions({ runs, warmIterations: 2000 });
+  if (jsonAt >= 0) writeFileSync(args[jsonAt + 1] as string, JSON.stringify(figures, null, 2));
+  console.log(
+    "| Function | Bundle (KB) | Cold init median (ms) | Warm CPU per task (µs) | Largest inputs (KB) |",
+  );
+  console.log("| --- | ---: | ---: | ---: | --- |");
+  for (const f of figures) {
+    const top = f.topInputs.map((t) => `${t.input} ${(t.bytes / 1024).toFixed(0)}`).join(", ");
+    console.log(
+      `| ${f.name} | ${(f.bundleBytes / 1024).toFixed(1)} | ${f.initMedianMs} | ${f.warmCpuUsPerTask} | ${top} |`,
+    );
+  }
+}
+
+if (process.argv[1] === fileURLToPath(import.meta.url)) {
+  await main().then(
+    () => process.exit(0),
+    (error) => {
+      console.error(error);
+      process.exit(1);
+    },
+  );
+}

@@ -1,0 +1,164 @@
+import type { FunctionFigures } from "../functions.js";
+import type { Distribution } from "./stats.js";
+import type { RampStep, RunResult } from "./workloads.js";
+
+export type System = "punctual" | "bullmq";
+
+export interface BenchResults {
+  readonly generatedAt: string;
+  readonly quick: boolean;
+  readonly settings: Record<string, unknown>;
+  readonly machine: { node: string; cpus: number; cpuModel: string; redis: string; bullmq: string };
+  readonly adds: Record<System, RunResult>;
+  readonly burst: Record<System, RunResult & { addsFinishedBeforeDueMs: number }>;
+  readonly sustained: Record<System, RunResult>;
+  readonly ramp: Record<System, { bestRate: number; steps: RampStep[] }>;
+  readonly functions?: FunctionFigures[];
+}
+
+const fmt = (x: number, digits = 0) =>
+  Number.isFinite(x)
+    ? x.toLocaleString("en-US", { maximumFractionDigits: digits, minimumFractionDigits: digits })
+    : "—";
+const ratio = (a: number, b: number) =>
+  Number.isFinite(a) && Number.isFinite(b) && b !== 0 ? `${fmt(a / b, 2)}×` : "—";
+
+function latencyRows(label: string, p: Distribution, b: Distribution): string[] {
+  return (["p50", "p90", "p99", "max"] as const).map(
+    (q) => `| ${label} lateness ${q} (ms) | ${fmt(p[q])} | ${fmt(b[q])} | ${ratio(p[q], b[q])} |`,
+  );
+}
+
+function runRows(label: string, p: RunResult, b: RunResult): string[] {
+  return [
+    ...latencyRows(label, p.lateness, b.lateness),
+    `| ${label} delivered/s | ${fmt(p.deliveryRate)} | ${fmt(b.deliveryRate)} | ${ratio(p.deliveryRate, b.deliveryRate)} |`,
+    `| ${label} adds/s achieved | ${fmt(p.addRate)} | ${fmt(b.addRate)} | ${ratio(p.addRate, b.addRate)} |`,
+    `| ${label} CPU ms per task | ${fmt(p.cpu.systemMsPerTask, 2)} | ${fmt(b.cpu.systemMsPerTask, 2)} | ${ratio(p.cpu.systemMsPerTask, b.cpu.systemMsPerTask)} |`,
+    `| ${label} CPU cores busy (avg) | ${fmt(p.cpu.systemCores, 2)} | ${fmt(b.cpu.systemCores, 2)} | ${ratio(p.cpu.systemCores, b.cpu.systemCores)} |`,
+    `| ${label} machine load average at start | ${fmt(p.loadAverageAtStart, 2)} | ${fmt(b.loadAverageAtStart, 2)} | |`,
+    `| ${label} not received by the end / add errors / duplicates | ${p.undelivered} / ${p.addErrors} / ${p.duplicates} | ${b.undelivered} / ${b.addErrors} / ${b.duplicates} | |`,
+  ];
+}
+
+export function markdown(r: BenchResults): string {
+  const s = r.settings as Record<string, Record<string, number>>;
+  const lines = [
+    `# Benchmark results${r.quick ? " (--quick: shrunk workloads, see settings)" : ""}`,
+    "",
+    `${r.generatedAt} · Node ${r.machine.node} · ${r.machine.cpus} × ${r.machine.cpuModel} · Redis ${r.machine.redis} · BullMQ ${r.machine.bullmq}`,
+    "",
+    "Punctual = the local cloud (`npm start`'s pipeline: API → DynamoDB (dynalite) + SQS timer queue (fauxqs) → relay → FIFO",
+    "queue → deliver → signed HTTP callback to a real receiver). BullMQ = delayed jobs on Redis, a Worker with a no-op",
+    "processor. Lateness = receive time − due time. CPU = the system under test (Punctual: its process and the",
+    "emulator process; BullMQ: the worker process and redis-server), not the load generator.",
+    "",
+    "| Figure | Punctual | BullMQ | Punctual / BullMQ |",
+    "| --- | ---: | ---: | ---: |",
+    `| adds/s via API, ${s.adds?.concurrency ?? 64} in flight | ${fmt(r.adds.punctual.addRate)} | ${fmt(r.adds.bullmq.addRate)} | ${ratio(r.adds.punctual.addRate, r.adds.bullmq.addRate)} |`,
+    `| adds: CPU ms per add | ${fmt(r.adds.punctual.cpu.systemMsPerTask, 2)} | ${fmt(r.adds.bullmq.cpu.systemMsPerTask, 2)} | ${ratio(r.adds.punctual.cpu.systemMsPerTask, r.adds.bullmq.cpu.systemMsPerTask)} |`,
+    ...runRows(`burst ${s.burst?.tasks}/${s.burst?.groups} groups:`, r.burst.punctual, r.burst.bullmq),
+    ...runRows(
+      `sustained ${s.sustained?.rate}/s × ${(s.sustained?.durationMs ?? 0) / 1000} s:`,
+      r.sustained.punctual,
+      r.sustained.bullmq,
+    ),
+    `| ramp: highest rate with p99 ≤ 1 s (tasks/s) | ${fmt(r.ramp.punctual.bestRate)} | ${fmt(r.ramp.bullmq.bestRate)} | ${ratio(r.ramp.punctual.bestRate, r.ramp.bullmq.bestRate)} |`,
+    "",
+    "Ramp steps (rate → p99 lateness, pass/fail):",
+    "",
+    ...(["punctual", "bullmq"] as const).map(
+      (sys) =>
+        `- ${sys}: ${r.ramp[sys].steps.map((st) => `${st.rate}/s → ${fmt(st.result.lateness.p99)} ms ${st.passed ? "✓" : "✗"}`).join(", ")}`,
+    ),
+    "",
+    `Burst adds finished ${fmt(r.burst.punctual.addsFinishedBeforeDueMs)} ms (Punctual) and ${fmt(r.burst.bullmq.addsFinishedBeforeDueMs)} ms (BullMQ) before the due second.`,
+    "",
+  ];
+  if (r.functions) {
+    lines.push(
+      "## Per function (esbuild bundle as deployed; Node " +
+        r.machine.node +
+        " here, nodejs22.x arm64 on Lambda)",
+      "",
+      "| Function | Bundle (KB) | Cold init median (ms) | Warm CPU per task (µs), I/O stubbed |",
+      "| --- | ---: | ---: | ---: |",
+      ...r.functions.map(
+        (f) =>
+          `| ${f.name} | ${fmt(f.bundleBytes / 1024, 1)} | ${fmt(f.initMedianMs, 1)} | ${f.warmCpuUsPerTask === undefined ? "—" : fmt(f.warmCpuUsPerTask, 1)} |`,
+      ),
+      "",
+      "Cold init = time to import the bundle in a fresh `node` process with the function's environment set to dummy values",
+      "(module init: what Lambda's Init Duration adds to the runtime's own start). Warm CPU = the handler as deployed (middy,",
+      "zod, Powertools, our services) over an in-memory store and fake queues/HTTP: our code's cost per task, without the SDK.",
+      "",
+    );
+  }
+  lines.push(
+    "![lateness distributions](latest.svg)",
+    "",
+    "Settings:",
+    "",
+    "```json",
+    JSON.stringify(r.settings, null, 2),
+    "```",
+    "",
+  );
+  return lines.join("\n");
+}
+
+/** Hand-drawn SVG: one panel per workload, cumulative share of tasks against lateness on a log axis. */
+export function svg(r: BenchResults): string {
+  const panels: { title: string; series: { name: System; values: number[] }[] }[] = [
+    {
+      title: "burst",
+      series: (["punctual", "bullmq"] as const).map((n) => ({ name: n, values: r.burst[n].latenessCdf })),
+    },
+    {
+      title: "sustained",
+      series: (["punctual", "bullmq"] as const).map((n) => ({ name: n, values: r.sustained[n].latenessCdf })),
+    },
+  ];
+  const colors: Record<System, string> = { punctual: "#d9480f", bullmq: "#1971c2" };
+  const w = 420;
+  const h = 260;
+  const pad = { l: 50, r: 15, t: 30, b: 40 };
+  const allMax = Math.max(10, ...panels.flatMap((p) => p.series.flatMap((s) => s.values)));
+  const decades = Math.ceil(Math.log10(allMax));
+  const x = (ms: number) => pad.l + (Math.log10(Math.max(1, ms)) / decades) * (w - pad.l - pad.r);
+  const y = (q: number) => pad.t + (1 - q) * (h - pad.t - pad.b);
+  const parts: string[] = [];
+  panels.forEach((panel, i) => {
+    const ox = i * w;
+    parts.push(`<g transform="translate(${ox},0)">`);
+    parts.push(
+      `<text x="${w / 2}" y="18" text-anchor="middle" font-weight="bold">${panel.title}: share of tasks received within lateness</text>`,
+    );
+    for (let d = 0; d <= decades; d++) {
+      const gx = x(10 ** d);
+      parts.push(`<line x1="${gx}" y1="${pad.t}" x2="${gx}" y2="${h - pad.b}" stroke="#ddd"/>`);
+      const label = 10 ** d >= 1000 ? `${10 ** d / 1000} s` : `${10 ** d} ms`;
+      parts.push(`<text x="${gx}" y="${h - pad.b + 15}" text-anchor="middle" font-size="10">${label}</text>`);
+    }
+    for (const q of [0, 0.5, 0.9, 0.99, 1]) {
+      parts.push(`<line x1="${pad.l}" y1="${y(q)}" x2="${w - pad.r}" y2="${y(q)}" stroke="#eee"/>`);
+      parts.push(
+        `<text x="${pad.l - 4}" y="${y(q) + 3}" text-anchor="end" font-size="10">${q * 100}%</text>`,
+      );
+    }
+    panel.series.forEach((series, k) => {
+      const n = series.values.length;
+      if (n === 0) return;
+      const pts = series.values.map((v, j) => `${x(v).toFixed(1)},${y((j + 1) / n).toFixed(1)}`).join(" ");
+      parts.push(`<polyline fill="none" stroke="${colors[series.name]}" stroke-width="2" points="${pts}"/>`);
+      parts.push(
+        `<text x="${pad.l + 8}" y="${pad.t + 14 + k * 14}" font-size="11" fill="${colors[series.name]}">${series.name}</text>`,
+      );
+    });
+    parts.push(
+      `<text x="${w / 2}" y="${h - 8}" text-anchor="middle" font-size="11">lateness (log scale)</text>`,
+    );
+    parts.push("</g>");
+  });
+  return `<svg xmlns="http://www.w3.org/2000/svg" width="${w * panels.length}" height="${h}" font-family="sans-serif" font-size="12">\n<rect width="100%" height="100%" fill="white"/>\n${parts.join("\n")}\n</svg>\n`;
+}

@@ -1,0 +1,86 @@
+import { readdirSync, readFileSync } from "node:fs";
+
+export interface Distribution {
+  readonly count: number;
+  readonly p50: number;
+  readonly p90: number;
+  readonly p99: number;
+  readonly max: number;
+}
+
+/** Nearest-rank percentiles of a sample (ms). An empty sample reports NaN, never a flattering zero. */
+export function distribution(values: readonly number[]): Distribution {
+  const sorted = Float64Array.from(values).sort();
+  const at = (q: number) =>
+    sorted.length === 0
+      ? Number.NaN
+      : (sorted[Math.min(sorted.length - 1, Math.ceil(q * sorted.length) - 1)] ?? 0);
+  return { count: sorted.length, p50: at(0.5), p90: at(0.9), p99: at(0.99), max: at(1) };
+}
+
+/** Sorted copy thinned to at most `points` values, for the chart (the JSON keeps the percentiles). */
+export function cdfPoints(values: readonly number[], points = 200): number[] {
+  const sorted = Float64Array.from(values).sort();
+  if (sorted.length <= points) return [...sorted];
+  return Array.from(
+    { length: points },
+    (_, i) => sorted[Math.round((i * (sorted.length - 1)) / (points - 1))] ?? 0,
+  );
+}
+
+// CPU of other processes: utime + stime from /proc/<pid>/stat, in clock ticks (USER_HZ is 100 on Linux).
+const TICK_MS = 10;
+
+function procCpuMs(pid: number): number | undefined {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+    // Fields after the parenthesised command name (which may contain spaces): state is field 3.
+    const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+    return (Number(fields[11]) + Number(fields[12])) * TICK_MS;
+  } catch {
+    return undefined;
+  }
+}
+
+function parentOf(pid: number): number | undefined {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+    return Number(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[1]);
+  } catch {
+    return undefined;
+  }
+}
+
+/** `pid` and every live descendant (the local cloud forks its emulators; tsx may add a hop). */
+export function processTree(pid: number): number[] {
+  const pids = readdirSync("/proc")
+    .filter((name) => /^\d+$/.test(name))
+    .map(Number);
+  const tree = new Set([pid]);
+  for (let grew = true; grew; ) {
+    grew = false;
+    for (const p of pids) {
+      const parent = parentOf(p);
+      if (!tree.has(p) && parent !== undefined && tree.has(parent)) {
+        tree.add(p);
+        grew = true;
+      }
+    }
+  }
+  return [...tree];
+}
+
+/** CPU ms used by a set of processes since the meter was created (processes that exited meanwhile drop out). */
+export function cpuMeter(pids: readonly number[]): () => number {
+  const start = new Map(pids.map((pid) => [pid, procCpuMs(pid) ?? 0]));
+  return () => pids.reduce((sum, pid) => sum + Math.max(0, (procCpuMs(pid) ?? 0) - (start.get(pid) ?? 0)), 0);
+}
+
+/** CPU ms of this process since the meter was created. */
+export function selfCpuMeter(): () => number {
+  const start = process.cpuUsage();
+  return () => {
+    const used = process.cpuUsage(start);
+    return (used.user + used.system) / 1000;
+  };
+}

@@ -1,0 +1,331 @@
+import os from "node:os";
+import type { Progress } from "./progress.js";
+import { cdfPoints, type Distribution, distribution } from "./stats.js";
+import { type BenchTask, CLIENT_CONNECTIONS, type Target } from "./targets.js";
+
+export interface Cpu {
+  /** CPU ms of the system under test (Punctual: functions + emulators; BullMQ: worker + Redis). */
+  readonly systemMs: number;
+  /** Average cores busy during the run. */
+  readonly systemCores: number;
+  /** System CPU ms per task. */
+  readonly systemMsPerTask: number;
+  /** Cores busy in the system's main process alone (Punctual: one Node event loop for every function). */
+  readonly mainCores: number;
+  /** The bench's own load generator and receiver. */
+  readonly clientMs: number;
+}
+
+export interface RunResult {
+  readonly tasks: number;
+  readonly addErrors: number;
+  readonly undelivered: number;
+  readonly duplicates: number;
+  /** Lateness (receive − due) in ms. */
+  readonly lateness: Distribution;
+  readonly latenessCdf: number[];
+  /** Adds accepted per second while adding. */
+  readonly addRate: number;
+  /** Tasks received per second, from the first due time to the last receive. */
+  readonly deliveryRate: number;
+  readonly cpu: Cpu;
+  readonly firstErrors: string[];
+  /** 1-minute load average when the run started: these machines are shared, so a busy neighbour shows here. */
+  readonly loadAverageAtStart: number;
+}
+
+const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
+
+/** Runs `fn` for items 0..n-1 with at most `concurrency` in flight (a closed loop, like a client pool). */
+async function closedLoop(n: number, concurrency: number, fn: (i: number) => Promise<void>): Promise<void> {
+  let next = 0;
+  await Promise.all(
+    Array.from({ length: Math.min(n, concurrency) }, async () => {
+      while (next < n) await fn(next++);
+    }),
+  );
+}
+
+/**
+ * Open loop at `rate`/s for `durationMs`: requests go out on schedule whatever the answers, capped at `maxInFlight`
+ * outstanding (past that the achieved rate falls, and the result says so).
+ */
+async function openLoop(
+  rate: number,
+  durationMs: number,
+  maxInFlight: number,
+  fn: (i: number) => Promise<void>,
+  tick: (elapsedMs: number) => void,
+): Promise<void> {
+  const start = Date.now();
+  const total = Math.round((rate * durationMs) / 1000);
+  let issued = 0;
+  let inFlight = 0;
+  const pending = new Set<Promise<void>>();
+  while (issued < total) {
+    const elapsed = Date.now() - start;
+    const due = Math.min(total, Math.floor((elapsed * rate) / 1000) + 1);
+    while (issued < due && inFlight < maxInFlight) {
+      inFlight++;
+      const p: Promise<void> = fn(issued++).finally(() => {
+        inFlight--;
+        pending.delete(p);
+      });
+      pending.add(p);
+    }
+    if (elapsed > durationMs * 1.5) break; // far behind the rate: stop issuing, the achieved rate says so
+    tick(elapsed);
+    await sleep(2);
+  }
+  await Promise.all(pending);
+}
+
+class Run {
+  readonly tasks: BenchTask[] = [];
+  readonly errors: string[] = [];
+  addErrors = 0;
+  #addStart = 0;
+  #addEnd = 0;
+  #readCpu: () => { systemMs: number; mainMs: number; clientMs: number };
+  #startedAt = Date.now();
+  #load = os.loadavg()[0] ?? 0;
+  #duplicatesBefore: number;
+
+  constructor(
+    readonly target: Target,
+    readonly prefix: string,
+  ) {
+    this.#readCpu = target.cpuMeter();
+    this.#duplicatesBefore = target.stats.duplicates;
+  }
+
+  async add(task: BenchTask): Promise<void> {
+    if (this.#addStart === 0) this.#addStart = Date.now();
+    try {
+      await this.target.add(task);
+      this.tasks.push(task);
+    } catch (error) {
+      this.addErrors++;
+      if (this.errors.length < 5) this.errors.push((error as Error).message);
+    }
+    this.#addEnd = Date.now();
+  }
+
+  get accepted(): number {
+    return this.tasks.length;
+  }
+
+  addRate(): number {
+    const seconds = (this.#addEnd - this.#addStart) / 1000;
+    return seconds > 0 ? this.tasks.length / seconds : 0;
+  }
+
+  /** Waits until every accepted task was received, or `timeoutMs` after the last due time. */
+  async drain(progress: Progress, timeoutMs: number): Promise<void> {
+    const lastDue = Math.max(...this.tasks.map((t) => t.dueMs), Date.now());
+    const deadline = lastDue + timeoutMs;
+    for (;;) {
+      const got = this.tasks.reduce((n, t) => n + (this.target.received.has(t.id) ? 1 : 0), 0);
+      progress.update(got / Math.max(1, this.tasks.length), `received ${got}/${this.tasks.length}`);
+      if (got === this.tasks.length || Date.now() > deadline) return;
+      await sleep(100);
+    }
+  }
+
+  result(): RunResult {
+    const lateness: number[] = [];
+    let firstDue = Number.POSITIVE_INFINITY;
+    let lastReceive = 0;
+    for (const task of this.tasks) {
+      firstDue = Math.min(firstDue, task.dueMs);
+      const at = this.target.received.get(task.id);
+      if (at === undefined) continue;
+      lateness.push(at - task.dueMs);
+      lastReceive = Math.max(lastReceive, at);
+    }
+    const cpu = this.#readCpu();
+    const wallMs = Math.max(1, Date.now() - this.#startedAt);
+    return {
+      tasks: this.tasks.length,
+      addErrors: this.addErrors,
+      undelivered: this.tasks.length - lateness.length,
+      duplicates: this.target.stats.duplicates - this.#duplicatesBefore,
+      lateness: distribution(lateness),
+      latenessCdf: cdfPoints(lateness),
+      addRate: round(this.addRate()),
+      deliveryRate: round(lastReceive > firstDue ? (lateness.length * 1000) / (lastReceive - firstDue) : 0),
+      cpu: {
+        systemMs: Math.round(cpu.systemMs),
+        systemCores: round(cpu.systemMs / wallMs, 2),
+        systemMsPerTask: round(cpu.systemMs / Math.max(1, this.tasks.length), 3),
+        mainCores: round(cpu.mainMs / wallMs, 2),
+        clientMs: Math.round(cpu.clientMs),
+      },
+      firstErrors: this.errors,
+      loadAverageAtStart: round(this.#load, 2),
+    };
+  }
+}
+
+const round = (x: number, digits = 1) => Math.round(x * 10 ** digits) / 10 ** digits;
+
+/** Adds/s through the API (Punctual) or Queue.add (BullMQ) with 64 requests in flight; tasks due far enough out
+ * that none fires during the measurement. */
+export async function addsWorkload(
+  target: Target,
+  progress: Progress,
+  options: { durationMs: number; delayMs: number },
+): Promise<RunResult> {
+  const run = new Run(target, "a");
+  const start = Date.now();
+  let i = 0;
+  await Promise.all(
+    Array.from({ length: CLIENT_CONNECTIONS }, async () => {
+      while (Date.now() - start < options.durationMs) {
+        const n = i++;
+        await run.add({ id: `a${n}`, group: `a${n % 1000}`, dueMs: Date.now() + options.delayMs });
+        if (n % 100 === 0) progress.update((Date.now() - start) / options.durationMs, `${n} added`);
+      }
+    }),
+  );
+  const result = run.result();
+  // Nothing was delivered on purpose: report the add side only.
+  return { ...result, undelivered: 0, lateness: distribution([]), latenessCdf: [], deliveryRate: 0 };
+}
+
+/** `tasks` tasks over `groups` groups, all due the same whole second, added ahead of it at full speed. */
+export async function burstWorkload(
+  target: Target,
+  progress: Progress,
+  options: { tasks: number; groups: number; leadMs: number; drainMs: number },
+): Promise<RunResult & { addsFinishedBeforeDueMs: number }> {
+  const run = new Run(target, "b");
+  const dueMs = Math.ceil((Date.now() + options.leadMs) / 1000) * 1000;
+  await closedLoop(options.tasks, CLIENT_CONNECTIONS, async (i) => {
+    await run.add({ id: `b${i}`, group: `b${i % options.groups}`, dueMs });
+    if (i % 100 === 0) progress.update(i / options.tasks / 2, `added ${i}/${options.tasks}`);
+  });
+  const margin = dueMs - Date.now();
+  await run.drain(progress, options.drainMs);
+  return { ...run.result(), addsFinishedBeforeDueMs: margin };
+}
+
+/** `rate` tasks/s for `durationMs`, each due `delayMs` after it is added. */
+export async function sustainedWorkload(
+  target: Target,
+  progress: Progress,
+  options: {
+    rate: number;
+    durationMs: number;
+    delayMs: number;
+    groups: number;
+    drainMs: number;
+    prefix: string;
+    /** After measuring, keep waiting (unmeasured) this long for stragglers so they do not spill into what follows. */
+    settleMs?: number;
+  },
+): Promise<RunResult> {
+  const run = new Run(target, options.prefix);
+  await openLoop(
+    options.rate,
+    options.durationMs,
+    1024,
+    (i) =>
+      run.add({
+        id: `${options.prefix}${i}`,
+        group: `${options.prefix}${i % options.groups}`,
+        dueMs: Date.now() + options.delayMs,
+      }),
+    (elapsed) => {
+      const got = run.tasks.reduce((n, t) => n + (target.received.has(t.id) ? 1 : 0), 0);
+      progress.update(
+        elapsed / (options.durationMs + options.delayMs),
+        `added ${run.accepted}, received ${got}`,
+      );
+    },
+  );
+  await run.drain(progress, options.drainMs);
+  const result = run.result();
+  if (options.settleMs && result.undelivered > 0) await run.drain(progress, options.settleMs);
+  return result;
+}
+
+export interface RampStep {
+  readonly rate: number;
+  readonly passed: boolean;
+  readonly result: RunResult;
+}
+
+/**
+ * The highest rate at which p99 lateness stays ≤ `p99LimitMs`: grow from `startRate` until a step fails (p99
+ * over the limit, tasks not received, or the load generator unable to send the step), then bisect between the last
+ * pass and the failure.
+ */
+export async function rampWorkload(
+  target: Target,
+  progress: Progress,
+  options: {
+    startRate: number;
+    /** Each step multiplies the rate by this until a step fails. */
+    growth: number;
+    maxRate: number;
+    stepMs: number;
+    delayMs: number;
+    bisections: number;
+    p99LimitMs: number;
+    drainMs: number;
+    /** After a failed step, how long stragglers may take before the next step starts. */
+    settleMs: number;
+  },
+): Promise<{ bestRate: number; steps: RampStep[] }> {
+  const steps: RampStep[] = [];
+  // Unmeasured warm-up (JIT, connection pools), so the first measured step is not also the coldest.
+  await sustainedWorkload(target, progress, {
+    rate: options.startRate,
+    durationMs: 1_000,
+    delayMs: options.delayMs,
+    groups: 1000,
+    drainMs: options.drainMs,
+    prefix: "warm-",
+  });
+  const tryRate = async (rate: number): Promise<boolean> => {
+    const result = await sustainedWorkload(target, progress, {
+      rate,
+      durationMs: options.stepMs,
+      delayMs: options.delayMs,
+      groups: 1000,
+      drainMs: options.drainMs,
+      prefix: `r${steps.length}-`,
+      settleMs: options.settleMs,
+    });
+    // Adds that fall behind show up as lateness (due = when the add was sent + delay); what must not happen is
+    // the load generator giving up on part of the step (the open loop's in-flight cap or cut-off).
+    const planned = Math.round((rate * options.stepMs) / 1000);
+    const passed =
+      result.undelivered === 0 &&
+      result.addErrors === 0 &&
+      result.tasks >= planned &&
+      result.lateness.p99 <= options.p99LimitMs;
+    steps.push({ rate, passed, result });
+    progress.note(
+      `  ${target.name} ramp ${rate}/s: p99 ${Math.round(result.lateness.p99)} ms, adds ${result.addRate}/s → ${passed ? "pass" : "fail"}`,
+    );
+    return passed;
+  };
+  let lo = 0;
+  let hi = 0;
+  for (let rate = options.startRate; rate <= options.maxRate; rate *= options.growth) {
+    if (!(await tryRate(rate))) {
+      hi = rate;
+      break;
+    }
+    lo = rate;
+  }
+  for (let i = 0; i < options.bisections && hi > 0 && hi - lo > 50; i++) {
+    const mid = Math.round((lo + hi) / 2 / 50) * 50;
+    if (mid <= lo || mid >= hi) break;
+    if (await tryRate(mid)) lo = mid;
+    else hi = mid;
+  }
+  return { bestRate: lo, steps };
+}
