@@ -339,11 +339,10 @@ async function warmCpu(iterations: number): Promise<Record<FunctionName, number>
             close: noop,
           }),
           signer: async () => signer,
-          metrics: new PowertoolsDeliveryMetrics(metrics),
+          metrics: new PowertoolsDeliveryMetrics(() => metrics),
           logger,
         },
         logger,
-        metrics,
       );
       return { handler, event: sqsEvent(tasks, true) };
     },

@@ -1,7 +1,6 @@
 import { Logger } from "@aws-lambda-powertools/logger";
 import { injectLambdaContext } from "@aws-lambda-powertools/logger/middleware";
 import { Metrics } from "@aws-lambda-powertools/metrics";
-import { logMetrics } from "@aws-lambda-powertools/metrics/middleware";
 import { DynamoDBClient } from "@aws-sdk/client-dynamodb";
 import { SQSClient } from "@aws-sdk/client-sqs";
 import middy from "@middy/core";
@@ -38,7 +37,8 @@ const logger = new Logger({
   serviceName: service,
   logLevel: (process.env.POWERTOOLS_LOG_LEVEL || config.logLevel) as "INFO",
 });
-const metrics = new Metrics({ namespace: METRICS_NAMESPACE, serviceName: service, logger });
+/** A Metrics instance per topic and flush (see PowertoolsDeliveryMetrics): nothing shared between them. */
+const createMetrics = () => new Metrics({ namespace: METRICS_NAMESPACE, serviceName: service, logger });
 
 /** One keep-alive client per topic: the SSRF policy at connect time depends on the topic's allow-list. */
 const callbackClients = new Map<string, CallbackClient>();
@@ -64,10 +64,9 @@ function callbackClientFor(topic: TopicConfig): CallbackClient {
   return client;
 }
 
-export function createDeliverHandler(deps: DeliverDeps, log: Logger = logger, emf: Metrics = metrics) {
+export function createDeliverHandler(deps: DeliverDeps, log: Logger = logger) {
   return middy<SQSEvent, SQSBatchResponse>()
     .use(injectLambdaContext(log))
-    .use(logMetrics(emf))
     .handler((event, context) => deliverBatch(deps, event, context));
 }
 
@@ -77,7 +76,7 @@ export const handler = createDeliverHandler({
   bindingFor: (arn) => bindings.get(arn),
   callbackClientFor,
   signer: loadSigner,
-  metrics: new PowertoolsDeliveryMetrics(metrics),
+  metrics: new PowertoolsDeliveryMetrics(createMetrics),
   logger,
   // Groups are independent: a batch of up to 10 (the mapping's batch size) delivers them all at once.
   groupConcurrency: 10,

@@ -408,9 +408,10 @@ function errorText(error: unknown): string {
 
 /**
  * Delivery metrics through Powertools (EMF), one metric set per topic with the `Topic` dimension (plus the
- * `service` dimension Powertools adds). Values are buffered during a batch; `flush` publishes every topic but
- * the last, whose metrics stay stored for the `logMetrics` middleware to publish at the end of the invocation
- * (publishing them here would make the middleware warn about empty metrics on every invocation).
+ * `service` dimension Powertools adds). Values are buffered during a batch and published by `flush` (which the
+ * batch runs in a `finally`), each topic through a Metrics instance of its own: no dimension or metric is shared
+ * between topics or between invocations running side by side, and an invocation with nothing to report writes
+ * nothing (no "no metrics" warning on every quiet batch).
  */
 export class PowertoolsDeliveryMetrics implements DeliveryMetricsSink {
   readonly #byTopic = new Map<
@@ -418,10 +419,7 @@ export class PowertoolsDeliveryMetrics implements DeliveryMetricsSink {
     { lateness: number[]; latency: number[]; delivered: number; deadLettered: number; attemptFailed: number }
   >();
 
-  constructor(
-    private readonly metrics: Metrics,
-    private readonly options: { publishLast: boolean } = { publishLast: false },
-  ) {}
+  constructor(private readonly createMetrics: () => Metrics) {}
 
   delivered(topic: string, latenessMs: number, callbackLatencyMs: number): void {
     const t = this.#topic(topic);
@@ -443,15 +441,16 @@ export class PowertoolsDeliveryMetrics implements DeliveryMetricsSink {
   flush(): void {
     const topics = [...this.#byTopic.entries()];
     this.#byTopic.clear();
-    topics.forEach(([topic, t], i) => {
-      this.metrics.addDimension(TOPIC_DIMENSION, topic);
-      for (const v of t.lateness) this.metrics.addMetric(METRIC.lateness, MetricUnit.Milliseconds, v);
-      for (const v of t.latency) this.metrics.addMetric(METRIC.callbackLatency, MetricUnit.Milliseconds, v);
-      if (t.delivered) this.metrics.addMetric(METRIC.delivered, MetricUnit.Count, t.delivered);
-      if (t.attemptFailed) this.metrics.addMetric(METRIC.attemptFailed, MetricUnit.Count, t.attemptFailed);
-      if (t.deadLettered) this.metrics.addMetric(METRIC.deadLettered, MetricUnit.Count, t.deadLettered);
-      if (i < topics.length - 1 || this.options.publishLast) this.metrics.publishStoredMetrics();
-    });
+    for (const [topic, t] of topics) {
+      const metrics = this.createMetrics();
+      metrics.addDimension(TOPIC_DIMENSION, topic);
+      for (const v of t.lateness) metrics.addMetric(METRIC.lateness, MetricUnit.Milliseconds, v);
+      for (const v of t.latency) metrics.addMetric(METRIC.callbackLatency, MetricUnit.Milliseconds, v);
+      if (t.delivered) metrics.addMetric(METRIC.delivered, MetricUnit.Count, t.delivered);
+      if (t.attemptFailed) metrics.addMetric(METRIC.attemptFailed, MetricUnit.Count, t.attemptFailed);
+      if (t.deadLettered) metrics.addMetric(METRIC.deadLettered, MetricUnit.Count, t.deadLettered);
+      metrics.publishStoredMetrics();
+    }
   }
 
   #topic(topic: string) {

@@ -347,38 +347,46 @@ describe("deliver: logs and metrics", () => {
     expect(logged).not.toContain("SECRET-CONTENT");
   });
 
-  it("Powertools metrics: one EMF set per topic with the Topic dimension; the last set is left for logMetrics", () => {
-    const metrics = new Metrics({ namespace: "Punctual", serviceName: "punctual-test" });
-    const published: string[] = [];
-    metrics.publishStoredMetrics = () => {
-      published.push(JSON.stringify(metrics.serializeMetrics()));
-      metrics.clearMetrics();
-      metrics.clearDimensions();
+  it("Powertools metrics: one EMF set per topic, each from its own Metrics instance with the Topic dimension", () => {
+    // Prepare
+    const published: Record<string, unknown>[] = [];
+    const createMetrics = () => {
+      const metrics = new Metrics({ namespace: "Punctual", serviceName: "punctual-test" });
+      metrics.publishStoredMetrics = () => {
+        published.push(metrics.serializeMetrics() as unknown as Record<string, unknown>);
+        metrics.clearMetrics();
+        return metrics;
+      };
       return metrics;
     };
-    const sink = new PowertoolsDeliveryMetrics(metrics);
+    const sink = new PowertoolsDeliveryMetrics(createMetrics);
+
+    // Act
     sink.delivered("alpha", 120, 30);
     sink.delivered("alpha", 80, 40);
     sink.attemptFailed("alpha", 5_000);
     sink.deadLettered("beta");
     sink.flush();
+    sink.flush(); // nothing buffered: nothing published
 
-    expect(published).toHaveLength(1);
-    const alpha = JSON.parse(published[0] as string);
+    // Assess
+    expect(published).toHaveLength(2);
+    const [alpha, beta] = published as [Record<string, never>, Record<string, never>];
     expect(alpha[TOPIC_DIMENSION]).toBe("alpha");
     expect(alpha.service).toBe("punctual-test");
     expect(alpha[METRIC.lateness]).toEqual([120, 80]);
     expect(alpha[METRIC.callbackLatency]).toEqual([30, 40, 5_000]);
     expect(alpha[METRIC.delivered]).toBe(2);
     expect(alpha[METRIC.attemptFailed]).toBe(1);
-    expect(alpha._aws.CloudWatchMetrics[0].Namespace).toBe("Punctual");
-    expect(alpha._aws.CloudWatchMetrics[0].Dimensions[0]).toEqual(
+    const aws = (
+      alpha as unknown as { _aws: { CloudWatchMetrics: { Namespace: string; Dimensions: string[][] }[] } }
+    )._aws;
+    expect(aws.CloudWatchMetrics[0]?.Namespace).toBe("Punctual");
+    expect(aws.CloudWatchMetrics[0]?.Dimensions[0]).toEqual(
       expect.arrayContaining(["service", TOPIC_DIMENSION]),
     );
-
-    const beta = metrics.serializeMetrics() as unknown as Record<string, unknown>;
     expect(beta[TOPIC_DIMENSION]).toBe("beta");
     expect(beta[METRIC.deadLettered]).toBe(1);
-    metrics.clearMetrics();
+    expect(beta[METRIC.lateness]).toBeUndefined();
   });
 });

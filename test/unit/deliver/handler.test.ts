@@ -53,7 +53,7 @@ describe("functions/deliver.ts", () => {
     vi.restoreAllMocks();
   });
 
-  it("wires middy, the FIFO processor and the metrics middleware: partial batch response + EMF with Topic", async () => {
+  it("wires middy, the FIFO processor and the metrics: partial batch response + one EMF line with Topic", async () => {
     const stdout = vi.spyOn(process.stdout, "write").mockImplementation(() => true);
     const { createDeliverHandler } = await import("#functions/deliver.js");
     const store = new MemoryTaskStore();
@@ -67,7 +67,7 @@ describe("functions/deliver.ts", () => {
     const { CallbackSigner } = await import("#shared/security/signing.js");
     const { PowertoolsDeliveryMetrics } = await import("#shared/services/deliver.js");
     const { Metrics } = await import("@aws-lambda-powertools/metrics");
-    const metrics = new Metrics({ namespace: "Punctual", serviceName: "punctual-local" });
+    const createMetrics = () => new Metrics({ namespace: "Punctual", serviceName: "punctual-local" });
     const handler = createDeliverHandler(
       {
         store,
@@ -75,11 +75,10 @@ describe("functions/deliver.ts", () => {
         bindingFor: (arn) => (arn === QUEUE_ARN ? binding() : undefined),
         callbackClientFor: () => callbacks,
         signer: async () => new CallbackSigner([SECRET]),
-        metrics: new PowertoolsDeliveryMetrics(metrics),
+        metrics: new PowertoolsDeliveryMetrics(createMetrics),
         logger: memoryLogger(),
       },
       undefined,
-      metrics,
     );
     const okRecord = fifoRecord(ok);
     const badRecord = fifoRecord(bad);
