@@ -6,6 +6,7 @@ import {
 } from "@aws-sdk/client-sqs";
 import { MAX_VISIBILITY_SECONDS } from "#shared/config/schema.js";
 import { taskMessageBody } from "#shared/domain/messages.js";
+import { errorText } from "#shared/runtime/async.js";
 
 /** SQS takes at most 10 entries per batch call. */
 const BATCH_LIMIT = 10;
@@ -147,9 +148,4 @@ export class SqsTopicQueue implements TopicQueue {
 function clampVisibility(seconds: number): number {
   if (!Number.isFinite(seconds)) return 0;
   return Math.min(MAX_VISIBILITY_SECONDS, Math.max(0, Math.ceil(seconds)));
-}
-
-function errorText(error: unknown): string {
-  if (error instanceof Error) return `${error.name}: ${error.message}`;
-  return String(error);
 }

@@ -10,6 +10,7 @@ import { parseTaskId } from "#shared/domain/keys.js";
 import { taskMessageSchema } from "#shared/domain/messages.js";
 import { METRIC, TOPIC_DIMENSION } from "#shared/domain/metrics.js";
 import { retentionExpiry, type TaskRecord, TERMINAL_STATUSES } from "#shared/domain/task.js";
+import { errorText } from "#shared/runtime/async.js";
 import type { CallbackSigner } from "#shared/security/signing.js";
 import type { ServiceLogger } from "./relay.js";
 
@@ -399,11 +400,6 @@ function parseBody(body: string): { taskId: string } | undefined {
   } catch {
     return undefined;
   }
-}
-
-function errorText(error: unknown): string {
-  if (error instanceof Error) return `${error.name}: ${error.message}`;
-  return String(error);
 }
 
 /**

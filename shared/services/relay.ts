@@ -4,6 +4,7 @@ import { parseTaskId, type TaskKey } from "#shared/domain/keys.js";
 import { taskMessageSchema } from "#shared/domain/messages.js";
 import type { TaskRecord, TaskStatus } from "#shared/domain/task.js";
 import { relayDecision } from "#shared/domain/timing.js";
+import { errorText, forEachBounded } from "#shared/runtime/async.js";
 
 /** One timer-queue message as the relay sees it (the function maps SQS records to this). */
 export interface TimerMessage {
@@ -272,20 +273,4 @@ async function forwardGroup(
   }
   deps.logger.debug("group forwarded", { pk, topic, count: result.sent.length });
   return true;
-}
-
-async function forEachBounded<T>(items: readonly T[], limit: number, fn: (item: T) => Promise<void>) {
-  let next = 0;
-  const worker = async () => {
-    while (next < items.length) {
-      const item = items[next++] as T;
-      await fn(item);
-    }
-  };
-  await Promise.all(Array.from({ length: Math.min(Math.max(1, limit), items.length) }, worker));
-}
-
-function errorText(error: unknown): string {
-  if (error instanceof Error) return `${error.name}: ${error.message}`;
-  return String(error);
 }

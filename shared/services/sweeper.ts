@@ -12,6 +12,7 @@ import {
 } from "#shared/domain/sweep.js";
 import { retentionExpiry, type TaskRecord, TERMINAL_STATUSES, type TimerKind } from "#shared/domain/task.js";
 import { queueDelaySeconds } from "#shared/domain/timing.js";
+import { errorText, forEachBounded } from "#shared/runtime/async.js";
 import { RELAY_LOOKBACK_MS, type ServiceLogger } from "./relay.js";
 
 /**
@@ -487,20 +488,4 @@ function pointerTaskId(body: string): string | undefined {
   } catch {
     return undefined;
   }
-}
-
-async function forEachBounded<T>(items: readonly T[], limit: number, fn: (item: T) => Promise<void>) {
-  let next = 0;
-  const worker = async () => {
-    while (next < items.length) {
-      const item = items[next++] as T;
-      await fn(item);
-    }
-  };
-  await Promise.all(Array.from({ length: Math.min(Math.max(1, limit), items.length) }, worker));
-}
-
-function errorText(error: unknown): string {
-  if (error instanceof Error) return `${error.name}: ${error.message}`;
-  return String(error);
 }

@@ -1,0 +1,24 @@
+/**
+ * Runs `fn` over `items` with at most `limit` calls in flight: independent groups proceed side by side without
+ * opening hundreds of SDK calls at once.
+ */
+export async function forEachBounded<T>(
+  items: readonly T[],
+  limit: number,
+  fn: (item: T) => Promise<void>,
+): Promise<void> {
+  let next = 0;
+  const worker = async () => {
+    while (next < items.length) {
+      const item = items[next++] as T;
+      await fn(item);
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(Math.max(1, limit), items.length) }, worker));
+}
+
+/** An error as one log- and table-friendly line (name and message, never a stack). */
+export function errorText(error: unknown): string {
+  if (error instanceof Error) return `${error.name}: ${error.message}`;
+  return String(error);
+}
