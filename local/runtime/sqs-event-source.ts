@@ -1,3 +1,4 @@
+import { setMaxListeners } from "node:events";
 import {
   DeleteMessageBatchCommand,
   type Message,
@@ -40,6 +41,8 @@ export function startEventSource(
   log: (line: string) => void = () => undefined,
 ): EventSourceRunner {
   const abort = new AbortController();
+  // Every concurrent ReceiveMessage listens on this one signal; that many listeners is by design, not a leak.
+  setMaxListeners(0, abort.signal);
   const maxBatches = Math.max(1, mapping.maximumConcurrency);
   const batches = new Set<Promise<void>>();
   const slotWaiters: (() => void)[] = [];
