@@ -12,6 +12,7 @@ import { METRIC, TOPIC_DIMENSION } from "#shared/domain/metrics.js";
 import { retentionExpiry, type TaskRecord, TERMINAL_STATUSES } from "#shared/domain/task.js";
 import { errorText } from "#shared/runtime/async.js";
 import type { CallbackSigner } from "#shared/security/signing.js";
+import { deadLetterTask } from "./dead-letter.js";
 import type { ServiceLogger } from "./relay.js";
 
 /** What the deliver function knows about the FIFO queue a record came from (DELIVER_TOPICS entry + config). */
@@ -287,14 +288,13 @@ export async function deliverBatch(
   };
 
   const deadLetter = async (binding: DeliverBinding, task: TaskRecord, reason: string): Promise<void> => {
-    // DLQ first, status second: if marking fails the record is retried, and the DLQ send is deduplicated.
-    await deps.topicQueue.sendToDeadLetter(binding.dlqUrl, task.pk, task.taskId, reason);
-    const atMs = clock();
-    await deps.store.markFailed(task.taskId, {
-      error: reason,
-      atMs,
-      expiresAt: retentionExpiry(atMs, binding.topic.retentionDays),
-    });
+    await deadLetterTask(
+      deps,
+      { dlqUrl: binding.dlqUrl, retentionDays: binding.topic.retentionDays },
+      task,
+      reason,
+      clock,
+    );
     deps.metrics.deadLettered(binding.topic.name);
     deps.logger.warn("task dead-lettered", { taskId: task.taskId, attempts: task.attempts, error: reason });
   };

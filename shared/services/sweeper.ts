@@ -10,9 +10,10 @@ import {
   progressAtMs,
   SWEEP_SHARDS,
 } from "#shared/domain/sweep.js";
-import { retentionExpiry, type TaskRecord, TERMINAL_STATUSES, type TimerKind } from "#shared/domain/task.js";
+import { type TaskRecord, TERMINAL_STATUSES, type TimerKind } from "#shared/domain/task.js";
 import { queueDelaySeconds } from "#shared/domain/timing.js";
 import { errorText, forEachBounded } from "#shared/runtime/async.js";
+import { deadLetterTask } from "./dead-letter.js";
 import { RELAY_LOOKBACK_MS, type ServiceLogger } from "./relay.js";
 
 /**
@@ -418,14 +419,13 @@ async function repairGroup(
     : [];
   for (const task of exhausted) {
     const reason = task.lastError ?? "attempts exhausted";
-    // DLQ first, status second: a crash in between is finished by the next run (the DLQ send is deduplicated).
-    await deps.topicQueue.sendToDeadLetter(topic.dlqUrl, group.pk, task.taskId, reason);
-    const atMs = clock();
-    await deps.store.markFailed(task.taskId, {
-      error: reason,
-      atMs,
-      expiresAt: retentionExpiry(atMs, topic.config.retentionDays),
-    });
+    await deadLetterTask(
+      deps,
+      { dlqUrl: topic.dlqUrl, retentionDays: topic.config.retentionDays },
+      task,
+      reason,
+      clock,
+    );
     counters.deadLettered++;
     deps.logger.warn("orphan dead-lettered: attempts were used up but dead-lettering never finished", {
       taskId: task.taskId,

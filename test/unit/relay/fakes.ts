@@ -1,3 +1,4 @@
+import { mulberry32 } from "#local/aws/faults.js";
 import type { SendInOrderResult, TopicQueue } from "#shared/adapters/topic-queue.js";
 import { makeTaskKey, newUlid } from "#shared/domain/keys.js";
 import { taskMessageBody } from "#shared/domain/messages.js";
@@ -113,17 +114,8 @@ export function timerMessage(taskId: string, receiveCount = 1): TimerMessage {
   return { messageId: `msg-${nextMessage}`, body: taskMessageBody(taskId), receiveCount };
 }
 
-/** Deterministic PRNG (mulberry32) for seeded shuffles. */
-export function seeded(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4_294_967_296;
-  };
-}
+/** Deterministic PRNG for seeded shuffles: the fault layer's own mulberry32. */
+export const seeded = mulberry32;
 
 export function shuffle<T>(items: readonly T[], random: () => number): T[] {
   const out = [...items];
