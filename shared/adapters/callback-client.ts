@@ -1,7 +1,8 @@
 import { lookup } from "node:dns/promises";
-import { isIP } from "node:net";
+import http from "node:http";
+import https from "node:https";
+import { isIP, type LookupFunction } from "node:net";
 import { performance } from "node:perf_hooks";
-import { Agent, buildConnector, request } from "undici";
 
 /**
  * Decides whether a connection to `ip` (resolved from `host`) may be opened. The deliver function wires this to
@@ -51,32 +52,26 @@ class BlockedAddressError extends Error {
 }
 
 /**
- * The HTTP client for callbacks. One keep-alive undici Agent per client (create one per topic and keep it for
- * the container's life), so consecutive callbacks to a receiver reuse the TLS connection.
+ * The HTTP client for callbacks: Node's own `http`/`https` with one keep-alive agent each per client (create
+ * one per topic and keep it for the container's life), so consecutive callbacks to a receiver reuse the TLS
+ * connection. Node's client is used rather than a fetch library because it is already in the runtime (no
+ * bytes in the bundle, no module init) and gives us the one hook we need: the connection's `lookup`.
  *
  * SSRF: checking a URL's host name at accept time is not enough (DNS can change, or point at 169.254.169.254
- * by the time we deliver). So every new connection resolves the host here, checks each address with the
- * policy, and connects to exactly the address that was checked — there is no second lookup an attacker could
- * rebind. IP-literal hosts go through the same path (lookup returns the literal itself).
+ * by the time we deliver). So every new connection resolves the host in our `lookup`, checks each address with
+ * the policy, and connects to exactly the address that was checked — there is no second lookup an attacker
+ * could rebind. Node skips `lookup` for IP-literal hosts, so those are checked before the request is made.
  *
- * Redirects are not followed (undici's `request` has no redirect handling unless an interceptor is added): a
- * 3xx is a failed attempt, so a receiver cannot bounce us to an internal address.
+ * Redirects are not followed (`http.request` never does): a 3xx is a failed attempt, so a receiver cannot
+ * bounce us to an internal address.
  */
 export function createCallbackClient(options: CallbackClientOptions): CallbackClient {
   const maxResponseBytes = options.maxResponseBytes ?? DEFAULT_MAX_RESPONSE_BYTES;
-  const baseConnect = buildConnector({});
-  const agent = new Agent({
-    connect: (connectOptions, callback) => {
-      // undici keeps IPv6 literals bracketed in `hostname`.
-      const host = connectOptions.hostname.replace(/^\[(.*)\]$/, "$1");
-      resolveAllowed(host, options.policy).then(
-        (ip) =>
-          // `host` (name:port) is kept, so TLS SNI and certificate checks still use the host name.
-          baseConnect({ ...connectOptions, hostname: ip }, callback),
-        (error: Error) => callback(error, null),
-      );
-    },
-  });
+  const lookupAllowed = pinnedLookup(options.policy);
+  const agents = {
+    "http:": new http.Agent({ keepAlive: true }),
+    "https:": new https.Agent({ keepAlive: true }),
+  };
 
   return {
     async post(req: CallbackRequest): Promise<CallbackResult> {
@@ -91,28 +86,37 @@ export function createCallbackClient(options: CallbackClientOptions): CallbackCl
       if (url.protocol !== "https:" && !(url.protocol === "http:" && options.allowPlainHttp)) {
         return { ok: false, error: `blocked: ${url.protocol} callbacks are not allowed`, durationMs: 0 };
       }
+      const host = url.hostname.replace(/^\[(.*)\]$/, "$1");
+      if (isIP(host) && !options.policy.isAllowed(host, host)) {
+        return { ok: false, error: `blocked: ${blockedMessage(host, [host])}`, durationMs: 0 };
+      }
       // One deadline for connect, headers and body; aborting also frees the Lambda for the next record.
       const controller = new AbortController();
       const timer = setTimeout(() => controller.abort(), req.timeoutMs);
+      const transport = url.protocol === "https:" ? https : http;
       try {
-        const response = await request(url, {
-          dispatcher: agent,
-          method: "POST",
-          headers: {
-            "content-type": "application/json",
-            "user-agent": options.userAgent ?? "Punctual",
-            ...req.headers,
-          },
-          body: req.body,
-          signal: controller.signal,
+        const response = await new Promise<http.IncomingMessage>((resolve, reject) => {
+          const outgoing = transport.request(url, {
+            method: "POST",
+            agent: agents[url.protocol as "http:" | "https:"],
+            lookup: lookupAllowed,
+            signal: controller.signal,
+            headers: {
+              "content-type": "application/json",
+              "content-length": Buffer.byteLength(req.body),
+              "user-agent": options.userAgent ?? "Punctual",
+              ...req.headers,
+            },
+          });
+          outgoing.once("response", resolve);
+          outgoing.once("error", reject);
+          outgoing.end(req.body);
         });
         const durationMs = elapsed();
         // Drain (at most maxResponseBytes) and discard: the answer's content is never used or logged; a bigger
         // body just closes the connection instead of being read to the end.
-        await response.body
-          .dump({ limit: maxResponseBytes, signal: controller.signal })
-          .catch(() => undefined);
-        const status = response.statusCode;
+        await discard(response, maxResponseBytes);
+        const status = response.statusCode ?? 0;
         if (status >= 200 && status < 300) return { ok: true, status, durationMs };
         return { ok: false, status, error: `HTTP ${status}`, durationMs };
       } catch (error) {
@@ -124,20 +128,62 @@ export function createCallbackClient(options: CallbackClientOptions): CallbackCl
         clearTimeout(timer);
       }
     },
-    close: () => agent.close(),
+    close: async () => {
+      agents["http:"].destroy();
+      agents["https:"].destroy();
+    },
   };
 }
 
-async function resolveAllowed(host: string, policy: AddressPolicy): Promise<string> {
-  const addresses = isIP(host) ? [{ address: host }] : await lookup(host, { all: true, verbatim: true });
+/** The connection's DNS step: resolve, keep only what the policy admits, hand exactly that address to connect. */
+function pinnedLookup(policy: AddressPolicy): LookupFunction {
+  return (hostname, lookupOptions, callback) => {
+    resolveAllowed(hostname, policy).then(
+      ({ address, family }) => {
+        // Node asks for every address (`all`) when it may race IPv4 and IPv6 (autoSelectFamily).
+        if (lookupOptions.all) callback(null, [{ address, family }]);
+        else callback(null, address, family);
+      },
+      (error: NodeJS.ErrnoException) => callback(error, "", 0),
+    );
+  };
+}
+
+async function resolveAllowed(
+  host: string,
+  policy: AddressPolicy,
+): Promise<{ address: string; family: number }> {
+  const addresses = await lookup(host, { all: true, verbatim: true });
   // Only addresses the policy admits are candidates, so a name resolving to both a public and an internal
   // address can never be steered to the internal one.
   const allowed = addresses.find((a) => policy.isAllowed(host, a.address));
   if (!allowed) {
-    const shown = addresses.map((a) => a.address).join(", ") || "no address";
-    throw new BlockedAddressError(`${host} resolves to ${shown}, which is not allowed for this topic`);
+    throw new BlockedAddressError(
+      blockedMessage(
+        host,
+        addresses.map((a) => a.address),
+      ),
+    );
   }
-  return allowed.address;
+  return allowed;
+}
+
+function blockedMessage(host: string, addresses: readonly string[]): string {
+  return `${host} resolves to ${addresses.join(", ") || "no address"}, which is not allowed for this topic`;
+}
+
+/** Reads and drops a response body, stopping (and closing the connection) past `limit` bytes. */
+function discard(response: http.IncomingMessage, limit: number): Promise<void> {
+  return new Promise((resolve) => {
+    let seen = 0;
+    response.on("data", (chunk: Buffer) => {
+      seen += chunk.length;
+      if (seen > limit) response.destroy();
+    });
+    response.once("end", resolve);
+    response.once("close", resolve);
+    response.once("error", () => resolve());
+  });
 }
 
 /** A short, content-free description of a failed request: `network: ECONNREFUSED`, `blocked: …`. */
@@ -145,10 +191,7 @@ function describeError(error: unknown): string {
   if (error instanceof BlockedAddressError) return `blocked: ${error.message}`;
   if (error instanceof Error) {
     const code = (error as { code?: unknown }).code;
-    const causeCode = (error.cause as { code?: unknown } | undefined)?.code;
-    // undici wraps socket errors (UND_ERR_SOCKET) around the system error that caused them.
-    const best = typeof causeCode === "string" ? causeCode : typeof code === "string" ? code : error.name;
-    return `network: ${best}`;
+    return `network: ${typeof code === "string" ? code : error.name}`;
   }
   return "network: unknown error";
 }
