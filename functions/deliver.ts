@@ -5,6 +5,7 @@ import { DynamoDBClient } from "@aws-sdk/client-dynamodb";
 import { SQSClient } from "@aws-sdk/client-sqs";
 import middy from "@middy/core";
 import type { SQSBatchResponse, SQSEvent } from "aws-lambda";
+import { AWS_CLIENT_DEFAULTS } from "#shared/adapters/aws-clients.js";
 import { type CallbackClient, createCallbackClient } from "#shared/adapters/callback-client.js";
 import { DynamoTaskStore } from "#shared/adapters/dynamo-task-store.js";
 import { SqsTopicQueue } from "#shared/adapters/topic-queue.js";
@@ -71,8 +72,11 @@ export function createDeliverHandler(deps: DeliverDeps, log: Logger = logger) {
 }
 
 export const handler = createDeliverHandler({
-  store: new DynamoTaskStore({ client: new DynamoDBClient({}), tableName: env.TABLE_NAME }),
-  topicQueue: new SqsTopicQueue(new SQSClient({})),
+  store: new DynamoTaskStore({
+    client: new DynamoDBClient({}),
+    tableName: env.TABLE_NAME,
+  }),
+  topicQueue: new SqsTopicQueue(new SQSClient({ ...AWS_CLIENT_DEFAULTS })),
   bindingFor: (arn) => bindings.get(arn),
   callbackClientFor,
   signer: loadSigner,

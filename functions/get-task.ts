@@ -19,6 +19,9 @@ export function createHandler(deps: GetTaskDeps & { readonly logger: Logger }): 
 }
 
 export const handler = createHandler({
-  store: new DynamoTaskStore({ client: new DynamoDBClient({}), tableName: env.TABLE_NAME }),
+  store: new DynamoTaskStore({
+    client: new DynamoDBClient({}),
+    tableName: env.TABLE_NAME,
+  }),
   logger,
 });

@@ -164,7 +164,7 @@ export async function startLocalCloud(options: LocalCloudOptions = {}): Promise<
 
     const template = await synthLocalTemplate();
     const topology = topologyOf(template);
-    const clientConfig = { region: LOCAL_REGION, credentials: LOCAL_CREDENTIALS };
+    const clientConfig = { region: LOCAL_REGION, credentials: LOCAL_CREDENTIALS, cacheMiddleware: true };
     const dynamodb = new DynamoDBClient({ ...clientConfig, endpoint: emulators.endpoints.dynamodb });
     const sqs = new SQSClient({ ...clientConfig, endpoint: queueUrlOrigin(emulators.endpoints.sqs) });
     const scheduler = new SchedulerClient({ ...clientConfig, endpoint: emulators.endpoints.scheduler });
