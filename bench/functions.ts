@@ -14,6 +14,12 @@ import path from "node:path";
 import { fileURLToPath } from "node:url";
 import type { SQSEvent, SQSRecord } from "aws-lambda";
 import { build, type Metafile } from "esbuild";
+import {
+  BUNDLE_MAIN_FIELDS,
+  BUNDLE_TARGET,
+  ESM_REQUIRE_BANNER,
+  UNREACHED_CREDENTIAL_PROVIDERS,
+} from "#cdk/lib/bundling.js";
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
 const FUNCTIONS = ["add-task", "get-task", "cancel-task", "relay", "deliver"] as const;
@@ -29,27 +35,23 @@ export interface FunctionFigures {
   readonly warmCpuUsPerTask?: number;
 }
 
-/**
- * Mirrors `bundling` in cdk/lib/constructs/punctual-function.ts (minified ESM for node22, module-first main
- * fields, everything bundled incl. the AWS SDK, the createRequire banner). Importing the construct would pull
- * aws-cdk-lib into the bench; keep the two in step.
- */
-const ESM_REQUIRE_BANNER =
-  "import { createRequire } from 'module';const require = createRequire(import.meta.url);";
-async function bundle(name: FunctionName, outdir: string): Promise<{ file: string; metafile: Metafile }> {
+/** The stack's bundling (cdk/lib/bundling.ts), which PunctualFunction hands to esbuild. */ async function bundle(
+  name: FunctionName,
+  outdir: string,
+): Promise<{ file: string; metafile: Metafile }> {
   const file = path.join(outdir, name, "index.mjs");
   const result = await build({
     entryPoints: [path.join(ROOT, "functions", `${name}.ts`)],
     outfile: file,
     bundle: true,
     platform: "node",
-    target: "node22",
+    target: BUNDLE_TARGET,
     format: "esm",
     minify: true,
     sourcemap: false,
-    mainFields: ["module", "main"],
+    mainFields: BUNDLE_MAIN_FIELDS,
     banner: { js: ESM_REQUIRE_BANNER },
-    external: [],
+    external: UNREACHED_CREDENTIAL_PROVIDERS,
     metafile: true,
     logLevel: "error",
     absWorkingDir: ROOT,

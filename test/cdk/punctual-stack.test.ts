@@ -16,11 +16,8 @@ import { AwsSolutionsChecks } from "cdk-nag";
 import type { IConstruct } from "constructs";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { addPunctualStack, addPunctualStackFromContext } from "#cdk/lib/app.js";
-import {
-  ENTRY_METADATA_KEY,
-  ESM_REQUIRE_BANNER,
-  PROJECT_ROOT,
-} from "#cdk/lib/constructs/punctual-function.js";
+import { ESM_REQUIRE_BANNER, UNREACHED_CREDENTIAL_PROVIDERS } from "#cdk/lib/bundling.js";
+import { ENTRY_METADATA_KEY, PROJECT_ROOT } from "#cdk/lib/constructs/punctual-function.js";
 import type { PunctualStack } from "#cdk/lib/punctual-stack.js";
 import { ENVIRONMENTS } from "#shared/config/environments/index.js";
 import {
@@ -906,6 +903,10 @@ describe("bundling (real esbuild, offline, no Docker)", () => {
         // The package.json "imports" aliases were resolved by esbuild, not left for the runtime.
         expect(code.includes('"#shared/'), id).toBe(false);
         expect(code.split("\n").length, id).toBeLessThan(1_000);
+        // Credential providers Lambda never reaches stay lazy imports of the runtime's copy, not bundled code.
+        for (const provider of UNREACHED_CREDENTIAL_PROVIDERS) {
+          expect(code.includes(`import("${provider}")`), `${id} ${provider}`).toBe(true);
+        }
 
         const env: Record<string, string> = {};
         for (const [name, value] of Object.entries(

@@ -8,17 +8,16 @@ import * as logs from "aws-cdk-lib/aws-logs";
 import type { Construct } from "constructs";
 import { METRICS_NAMESPACE, serviceName } from "#shared/domain/metrics.js";
 import { ENV } from "#shared/runtime/env.js";
+import {
+  BUNDLE_MAIN_FIELDS,
+  BUNDLE_TARGET,
+  ESM_REQUIRE_BANNER,
+  UNREACHED_CREDENTIAL_PROVIDERS,
+} from "../bundling.js";
 import { FUNCTION_MEMORY_MB, type FunctionName } from "../sizing.js";
 
 /** The repository root: `cdk/lib/constructs/` → three levels up. */
 export const PROJECT_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../../..");
-
-/**
- * Lets CommonJS dependencies bundled into an ESM output call `require` (Node built-ins and dynamic requires);
- * esbuild's `__require` shim falls back to it.
- */
-export const ESM_REQUIRE_BANNER =
-  "import { createRequire } from 'module';const require = createRequire(import.meta.url);";
 
 /**
  * CloudFormation metadata on every function: its source entry relative to the repository root. The local cloud
@@ -85,14 +84,13 @@ export class PunctualFunction extends nodejs.NodejsFunction {
       },
       bundling: {
         format: nodejs.OutputFormat.ESM,
-        target: "node22",
+        target: BUNDLE_TARGET,
         minify: true,
         sourceMap: false,
-        mainFields: ["module", "main"],
+        mainFields: BUNDLE_MAIN_FIELDS,
         banner: ESM_REQUIRE_BANNER,
-        // Bundle everything, the AWS SDK included: versions pinned by our lock file, tree-shaken ESM, and
-        // no dependency on the SDK copy the runtime happens to ship.
-        externalModules: [],
+        // The AWS SDK included (see bundling.ts for the one exception).
+        externalModules: UNREACHED_CREDENTIAL_PROVIDERS,
         forceDockerBundling: false,
         logLevel: nodejs.LogLevel.ERROR,
       },

@@ -1,0 +1,33 @@
+/**
+ * How every function is bundled (esbuild through NodejsFunction), kept free of `aws-cdk-lib` so the bench
+ * builds exactly the bundles the stack deploys.
+ */
+
+/** Lambda's nodejs22.x runtime. */
+export const BUNDLE_TARGET = "node22";
+
+/** Prefer packages' ESM builds: they tree-shake (the AWS SDK's CommonJS builds do not). */
+export const BUNDLE_MAIN_FIELDS = ["module", "main"];
+
+/**
+ * Lets CommonJS dependencies bundled into an ESM output call `require` (Node built-ins and dynamic requires);
+ * esbuild's `__require` shim falls back to it.
+ */
+export const ESM_REQUIRE_BANNER =
+  "import { createRequire } from 'module';const require = createRequire(import.meta.url);";
+
+/**
+ * The AWS SDK is bundled (versions pinned by our lock file, minified, and faster to load than the runtime's
+ * unbundled copy: `npm run bench` measures both), except the credential providers the SDK's default chain
+ * imports lazily and Lambda never reaches: a function's credentials are always in its environment, which the
+ * chain's first link (`fromEnv`) reads. Should a later link ever run, the runtime's own SDK provides these
+ * packages. This keeps ~90 KB (SSO, STS web-identity, instance-metadata clients) out of every bundle.
+ */
+export const UNREACHED_CREDENTIAL_PROVIDERS = [
+  "@aws-sdk/credential-provider-ini",
+  "@aws-sdk/credential-provider-sso",
+  "@aws-sdk/credential-provider-process",
+  "@aws-sdk/credential-provider-web-identity",
+  "@aws-sdk/credential-provider-http",
+  "@smithy/credential-provider-imds",
+];
