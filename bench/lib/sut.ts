@@ -6,6 +6,7 @@
  *   job started (its "callback receive time").
  * Talks to the bench over IPC: `ready`, `received` batches, `log`; stops on `stop`.
  */
+import { writeFileSync } from "node:fs";
 import { startLocalCloud } from "#local/cloud/local-cloud.js";
 
 type Send = (message: unknown) => void;
@@ -14,15 +15,22 @@ const [mode, ...args] = process.argv.slice(2);
 let stop: () => Promise<void>;
 
 if (mode === "punctual") {
+  // BENCH_CALLS_FILE: route the functions' AWS calls through zero-rate fault proxies, which count them per
+  // operation, and write the counts there at stop (a diagnostic: the proxies add a hop to every call).
+  const callsFile = process.env.BENCH_CALLS_FILE;
   const cloud = await startLocalCloud({
     apiPort: 0,
     awsPort: 0,
+    ...(callsFile ? { faults: { rates: {} } } : {}),
     // Only trouble is worth reporting; the bench prints how many such lines there were.
     log: (line) => {
       if (/error|fail/i.test(line)) send({ type: "log", line });
     },
   });
-  stop = () => cloud.stop();
+  stop = async () => {
+    if (callsFile) writeFileSync(callsFile, JSON.stringify(await cloud.faults?.stats(), null, 2));
+    await cloud.stop();
+  };
   send({ type: "ready", apiUrl: cloud.apiUrl });
 } else if (mode === "bullmq") {
   const { Worker } = await import("bullmq");
