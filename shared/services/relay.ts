@@ -201,9 +201,21 @@ async function forwardGroup(
 
   const now = clock();
   const lookbackMs = deps.lookbackMs ?? RELAY_LOOKBACK_MS;
+  // The sweep ends at this batch's latest task of the group (by sort key: due time, then acceptance), not at
+  // `now`: that is all the order needs (every earlier still-scheduled task goes first), and later tasks have
+  // timer messages of their own. In a burst a group's messages land in many concurrent batches, and sweeping to
+  // `now` made each of them re-send (and re-mark) the whole group.
+  const latestOwn = messages.reduce((a, b) => (b.key.sk > a.key.sk ? b : a)).key;
   const others = new Map<string, TaskStatus>();
-  const listed = await deps.store.listScheduledInGroup(pk, now - lookbackMs, now, others);
-  const tasks = new Map<string, TaskRecord>(listed.map((t) => [t.taskId, t]));
+  const listed = await deps.store.listScheduledInGroup(
+    pk,
+    now - lookbackMs,
+    Math.min(now, latestOwn.dueAtMs),
+    others,
+  );
+  const tasks = new Map<string, TaskRecord>(
+    listed.filter((t) => t.sk <= latestOwn.sk).map((t) => [t.taskId, t]),
+  );
 
   // A message's own task can be missing from the sweep: no longer scheduled (cancelled, or already queued /
   // delivered by an earlier message of the group: the sweep saw it, nothing to do, no extra read), or due

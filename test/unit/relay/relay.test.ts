@@ -127,6 +127,30 @@ describe("relay: order restored from a shuffled timer queue", () => {
     expect(fifo.calls).toHaveLength(1);
   });
 
+  it("the sweep ends at the batch's own latest task: a later due task waits for its own message", async () => {
+    // Prepare: three due tasks of one group, the last two due the same millisecond (ordered by acceptance);
+    // the batch holds only the middle one's message.
+    const { store, fifo, relay } = setup();
+    const [first, middle, last] = await put(
+      store,
+      makeTask({ group: "g", dueAtMs: T0 - 2_000, acceptedAtMs: T0 - 10_000 }),
+      makeTask({ group: "g", dueAtMs: T0 - 1_000, acceptedAtMs: T0 - 9_000 }),
+      makeTask({ group: "g", dueAtMs: T0 - 1_000, acceptedAtMs: T0 - 8_000 }),
+    );
+
+    // Act
+    const forMiddle = await relay([timerMessage(middle?.taskId as string)]);
+    const forLast = await relay([timerMessage(last?.taskId as string)]);
+
+    // Assess: the first batch sent the prefix up to its own task; the last task went with its own message.
+    expect(forMiddle).toEqual({ failedMessageIds: [] });
+    expect(forLast).toEqual({ failedMessageIds: [] });
+    expect(fifo.calls.map((call) => call.taskIds)).toEqual([
+      [first?.taskId, middle?.taskId],
+      [last?.taskId],
+    ]);
+  });
+
   it("forwards a task whose own message comes after the look-back window (read with get)", async () => {
     const { store, fifo, relay } = setup();
     const [old] = await put(
