@@ -8,6 +8,7 @@
  */
 import { writeFileSync } from "node:fs";
 import { startLocalCloud } from "#local/cloud/local-cloud.js";
+import { PEER_CONCURRENCY } from "./concurrency.js";
 
 type Send = (message: unknown) => void;
 const send: Send = (message) => process.send?.(message);
@@ -22,6 +23,10 @@ if (mode === "punctual") {
     apiPort: 0,
     awsPort: 0,
     ...(callsFile ? { faults: { rates: {} } } : {}),
+    // As many concurrent deliveries as BullMQ's worker gets (100, bench/lib/targets.ts). The topic default (10)
+    // protects a receiver; at 10, deliver is bound by round trips (10 groups × 3 sequential calls per task),
+    // not by anything the comparison is about.
+    configOverrides: { topics: { demo: { maxConcurrency: PEER_CONCURRENCY } } },
     // Only trouble is worth reporting; the bench prints how many such lines there were.
     log: (line) => {
       if (/error|fail/i.test(line)) send({ type: "log", line });

@@ -5,6 +5,7 @@ import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { Queue } from "bullmq";
 import { Pool } from "undici";
+import { PEER_CONCURRENCY } from "./concurrency.js";
 import { cpuMeter, processTree, selfCpuMeter } from "./stats.js";
 
 export interface BenchTask {
@@ -144,7 +145,7 @@ export async function startPunctual(): Promise<Target> {
 export async function startBullmq(redis: { port: number; pid: number }, queueName: string): Promise<Target> {
   const received = new Map<string, number>();
   const stats = { duplicates: 0, logLines: [] as string[] };
-  const { child } = await startSut(["bullmq", String(redis.port), queueName, "100"]);
+  const { child } = await startSut(["bullmq", String(redis.port), queueName, String(PEER_CONCURRENCY)]);
   child.on("message", (m: { type?: string; items?: [string, number][] }) => {
     if (m?.type !== "received") return;
     for (const [id, at] of m.items ?? []) {
