@@ -22,12 +22,14 @@ import {
 } from "#cdk/lib/bundling.js";
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
-const FUNCTIONS = ["add-task", "get-task", "cancel-task", "relay", "deliver"] as const;
+const FUNCTIONS = ["add-task", "get-task", "cancel-task", "relay", "deliver", "sweeper"] as const;
 type FunctionName = (typeof FUNCTIONS)[number];
 
 export interface FunctionFigures {
   readonly name: FunctionName;
   readonly bundleBytes: number;
+  /** Of which the AWS SDK (@aws-sdk, @smithy, @aws-crypto): what the bundle weighs beyond our code and our libraries. */
+  readonly sdkBytes: number;
   /** Largest contributors to the bundle: package (or our own code) → bytes in the output. */
   readonly topInputs: { readonly input: string; readonly bytes: number }[];
   readonly initMedianMs: number;
@@ -57,6 +59,16 @@ export interface FunctionFigures {
     absWorkingDir: ROOT,
   });
   return { file, metafile: result.metafile };
+}
+
+const AWS_SDK_INPUT = /node_modules\/(@aws-sdk|@smithy|@aws-crypto)\//;
+
+function sdkBytesOf(metafile: Metafile): number {
+  let bytes = 0;
+  for (const output of Object.values(metafile.outputs))
+    for (const [input, { bytesInOutput }] of Object.entries(output.inputs))
+      if (AWS_SDK_INPUT.test(input)) bytes += bytesInOutput;
+  return bytes;
 }
 
 /** Groups the metafile's inputs by package (`@aws-sdk/client-sqs`, `zod`…) or "our code". */
@@ -109,6 +121,17 @@ export function dummyEnvironment(name: FunctionName): Record<string, string> {
         ...common,
         ...timer,
         TOPIC_QUEUE_URLS: JSON.stringify({ demo: `${queue}/demo.fifo`, orders: `${queue}/orders.fifo` }),
+      };
+    case "sweeper":
+      return {
+        ...common,
+        ...timer,
+        TIMER_DLQ_URL: `${queue}/timer-dlq`,
+        SCHEDULE_DLQ_URL: `${queue}/schedule-dlq`,
+        SWEEP_TOPICS: JSON.stringify({
+          demo: { queueUrl: `${queue}/demo.fifo`, dlqUrl: `${queue}/demo-dlq.fifo` },
+          orders: { queueUrl: `${queue}/orders.fifo`, dlqUrl: `${queue}/orders-dlq.fifo` },
+        }),
       };
     case "deliver":
       return {
@@ -168,7 +191,7 @@ async function cpuPerTask<T>(
  * Warm CPU per task for every function: the real handler factories (`createHandler`, `createRelayHandler`,
  * `createDeliverHandler`) over fakes. Runs in this process, so call it in a process of its own (`main` does).
  */
-async function warmCpu(iterations: number): Promise<Record<FunctionName, number>> {
+async function warmCpu(iterations: number): Promise<Partial<Record<FunctionName, number>>> {
   for (const name of FUNCTIONS) Object.assign(process.env, dummyEnvironment(name));
   const { MemoryTaskStore } = await import("../test/support/memory-task-store.js");
   const { createLambdaContext } = await import("#local/runtime/lambda-context.js");
@@ -202,7 +225,7 @@ async function warmCpu(iterations: number): Promise<Record<FunctionName, number>
     isBase64Encoded: false,
   });
   const ids: string[] = [];
-  const results = {} as Record<FunctionName, number>;
+  const results: Partial<Record<FunctionName, number>> = {};
 
   const addHandler = addTask.createHandler({
     store,
@@ -379,7 +402,7 @@ export async function measureFunctions(options: {
     );
     const warm = JSON.parse(
       await import("node:fs").then((fs) => fs.readFileSync(warmFile, "utf8")),
-    ) as Record<FunctionName, number>;
+    ) as Partial<Record<FunctionName, number>>;
     const figures: FunctionFigures[] = [];
     for (const name of FUNCTIONS) {
       const { file, metafile } = await bundle(name, outdir);
@@ -390,10 +413,12 @@ export async function measureFunctions(options: {
       figures.push({
         name,
         bundleBytes: statSync(file).size,
+        sdkBytes: sdkBytesOf(metafile),
         topInputs: topInputs(metafile),
         initMedianMs: median(initRunsMs),
         initRunsMs,
-        warmCpuUsPerTask: Math.round((warm[name] ?? Number.NaN) * 10) / 10,
+        // The sweeper works per run, not per task: no per-task figure.
+        ...(warm[name] === undefined ? {} : { warmCpuUsPerTask: Math.round(warm[name] * 10) / 10 }),
       });
     }
     return figures;
@@ -416,13 +441,13 @@ async function main(): Promise<void> {
   const figures = await measureFunctions({ runs, warmIterations: 2000 });
   if (jsonAt >= 0) writeFileSync(args[jsonAt + 1] as string, JSON.stringify(figures, null, 2));
   console.log(
-    "| Function | Bundle (KB) | Cold init median (ms) | Warm CPU per task (µs) | Largest inputs (KB) |",
+    "| Function | Bundle (KB) | of which AWS SDK (KB) | Cold init median (ms) | Warm CPU per task (µs) | Largest inputs (KB) |",
   );
-  console.log("| --- | ---: | ---: | ---: | --- |");
+  console.log("| --- | ---: | ---: | ---: | ---: | --- |");
   for (const f of figures) {
     const top = f.topInputs.map((t) => `${t.input} ${(t.bytes / 1024).toFixed(0)}`).join(", ");
     console.log(
-      `| ${f.name} | ${(f.bundleBytes / 1024).toFixed(1)} | ${f.initMedianMs} | ${f.warmCpuUsPerTask} | ${top} |`,
+      `| ${f.name} | ${(f.bundleBytes / 1024).toFixed(1)} | ${(f.sdkBytes / 1024).toFixed(1)} | ${f.initMedianMs} | ${f.warmCpuUsPerTask ?? "—"} | ${top} |`,
     );
   }
 }

@@ -2,8 +2,9 @@
  * Where the CPU goes, from V8 profiles of the system under test:
  *
  *   BENCH_PROFILE_DIR=/tmp/prof npm run bench -- --quick --only=burst
- *   npx tsx bench/profile-summary.ts /tmp/prof/*.cpuprofile
+ *   npx tsx bench/profile-summary.ts [--skip-ms=N] /tmp/prof/*.cpuprofile
  *
+ * `--skip-ms=N` leaves out each profile's first N ms (the local cloud's start-up: synth, module loading).
  * Self time per category (ours, AWS SDK, Node's HTTP stack, GC, emulators, …) and the top functions.
  */
 import { readFileSync } from "node:fs";
@@ -24,7 +25,7 @@ const CATEGORIES: [string, RegExp][] = [
     "emulators (dynalite, fauxqs, level, fastify)",
     /node_modules\/(dynalite|fauxqs|[^/]*level[^/]*|fastify|@fastify|big\.js|lazy|async|once)\//,
   ],
-  ["callback HTTP client (undici)", /node_modules\/undici\/|^wasm:/],
+  ["start-up: CDK synth of the local template (validation wasm)", /@aws\/cloudformation-validate|^wasm:/],
   [
     "Powertools, middy, zod, standardwebhooks",
     /node_modules\/(@aws-lambda-powertools|@middy|zod|standardwebhooks|@stablelib|ulid)\//,
@@ -45,15 +46,21 @@ function category(node: ProfileNode): string {
   return CATEGORIES.find(([, re]) => re.test(url))?.[0] ?? "other";
 }
 
-for (const file of process.argv.slice(2)) {
+const skipArg = process.argv.find((a) => a.startsWith("--skip-ms="));
+const skipUs = skipArg ? Number(skipArg.slice(10)) * 1000 : 0;
+
+for (const file of process.argv.slice(2).filter((a) => !a.startsWith("--"))) {
   const profile = JSON.parse(readFileSync(file, "utf8")) as Profile;
   const byId = new Map(profile.nodes.map((n) => [n.id, n]));
   const byCategory = new Map<string, number>();
   const byFunction = new Map<string, number>();
   let total = 0;
+  let elapsedUs = 0;
   profile.samples.forEach((id, i) => {
     const node = byId.get(id);
     const dt = profile.timeDeltas[i] ?? 0;
+    elapsedUs += dt;
+    if (elapsedUs < skipUs) return;
     if (!node || ["(idle)", "(program)"].includes(node.callFrame.functionName)) return;
     total += dt;
     const c = category(node);
