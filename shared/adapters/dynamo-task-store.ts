@@ -1,13 +1,15 @@
-import { ConditionalCheckFailedException, type DynamoDBClient } from "@aws-sdk/client-dynamodb";
 import {
-  DeleteCommand,
-  DynamoDBDocumentClient,
-  GetCommand,
-  PutCommand,
+  type AttributeValue,
+  ConditionalCheckFailedException,
+  DeleteItemCommand,
+  type DynamoDBClient,
+  GetItemCommand,
+  PutItemCommand,
   QueryCommand,
   type QueryCommandOutput,
-  UpdateCommand,
-} from "@aws-sdk/lib-dynamodb";
+  UpdateItemCommand,
+} from "@aws-sdk/client-dynamodb";
+import { marshall, unmarshall } from "@aws-sdk/util-dynamodb";
 import { parseTaskId, sortKeyLowerBound, sortKeyUpperBound } from "#shared/domain/keys.js";
 import {
   SWEEP_INDEX_NAME,
@@ -37,11 +39,19 @@ export function idempotencyPartitionKey(key: string): string {
 
 export interface DynamoTaskStoreOptions {
   readonly tableName: string;
-  /** A plain client (wrapped here) or a document client configured elsewhere. */
-  readonly client: DynamoDBClient | DynamoDBDocumentClient;
+  /**
+   * The plain client: items are marshalled here rather than by lib-dynamodb's document client, which refuses
+   * `cacheMiddleware` (shared/adapters/aws-clients.ts) — on the busiest client that option saves the most.
+   */
+  readonly client: DynamoDBClient;
   /** Clock for treating idempotency claims past their TTL as absent (TTL deletion lags up to ~48 h). */
   readonly nowSeconds?: () => number;
 }
+
+/** Optional TaskRecord fields are simply absent; DynamoDB refuses explicit undefined. */
+const toWire = (value: Record<string, unknown>) => marshall(value, { removeUndefinedValues: true });
+const fromWire = <T>(item: Record<string, AttributeValue> | undefined): T | undefined =>
+  item ? (unmarshall(item) as T) : undefined;
 
 /** Removes the sweep index attribute: the task has reached delivered, failed or cancelled. */
 const LEAVE_SWEEP_INDEX = `REMOVE ${SWEEP_SHARD_ATTRIBUTE}`;
@@ -56,30 +66,26 @@ const LEAVE_SWEEP_INDEX = `REMOVE ${SWEEP_SHARD_ATTRIBUTE}`;
  * same UpdateItem, so a task is in the index exactly while it is unfinished.
  */
 export class DynamoTaskStore implements TaskStore {
-  private readonly doc: DynamoDBDocumentClient;
+  private readonly client: DynamoDBClient;
   private readonly table: string;
   private readonly nowSeconds: () => number;
 
   constructor(options: DynamoTaskStoreOptions) {
     this.table = options.tableName;
-    this.doc =
-      options.client instanceof DynamoDBDocumentClient
-        ? options.client
-        : DynamoDBDocumentClient.from(options.client, {
-            // Optional TaskRecord fields are simply absent; DynamoDB refuses explicit undefined.
-            marshallOptions: { removeUndefinedValues: true },
-          });
+    this.client = options.client;
     this.nowSeconds = options.nowSeconds ?? (() => Math.floor(Date.now() / 1000));
   }
 
   async putNew(task: TaskRecord): Promise<"created" | "exists"> {
     const created = await conditional(
-      this.doc.send(
-        new PutCommand({
+      this.client.send(
+        new PutItemCommand({
           TableName: this.table,
-          Item: TERMINAL_STATUSES.has(task.status)
-            ? task
-            : { ...task, [SWEEP_SHARD_ATTRIBUTE]: sweepShardOf(task.taskId) },
+          Item: toWire(
+            TERMINAL_STATUSES.has(task.status)
+              ? { ...task }
+              : { ...task, [SWEEP_SHARD_ATTRIBUTE]: sweepShardOf(task.taskId) },
+          ),
           ConditionExpression: "attribute_not_exists(pk)",
         }),
       ),
@@ -90,23 +96,27 @@ export class DynamoTaskStore implements TaskStore {
   async get(taskId: string): Promise<TaskRecord | undefined> {
     const key = parseTaskId(taskId);
     if (!key) return undefined;
-    const out = await this.doc.send(
-      new GetCommand({ TableName: this.table, Key: { pk: key.pk, sk: key.sk }, ConsistentRead: true }),
+    const out = await this.client.send(
+      new GetItemCommand({
+        TableName: this.table,
+        Key: toWire({ pk: key.pk, sk: key.sk }),
+        ConsistentRead: true,
+      }),
     );
-    return out.Item as TaskRecord | undefined;
+    return fromWire<TaskRecord>(out.Item);
   }
 
   async removeScheduled(taskId: string): Promise<void> {
     const key = parseTaskId(taskId);
     if (!key) return;
     await conditional(
-      this.doc.send(
-        new DeleteCommand({
+      this.client.send(
+        new DeleteItemCommand({
           TableName: this.table,
-          Key: { pk: key.pk, sk: key.sk },
+          Key: toWire({ pk: key.pk, sk: key.sk }),
           ConditionExpression: "#status = :scheduled",
           ExpressionAttributeNames: { "#status": "status" },
-          ExpressionAttributeValues: { ":scheduled": "scheduled" satisfies TaskStatus },
+          ExpressionAttributeValues: toWire({ ":scheduled": "scheduled" satisfies TaskStatus }),
         }),
       ),
     );
@@ -119,26 +129,30 @@ export class DynamoTaskStore implements TaskStore {
   async claimIdempotencyKey(claim: IdempotencyClaim, retries = 2): Promise<IdempotencyOutcome> {
     const pk = idempotencyPartitionKey(claim.key);
     const claimed = await conditional(
-      this.doc.send(
-        new PutCommand({
+      this.client.send(
+        new PutItemCommand({
           TableName: this.table,
-          Item: {
+          Item: toWire({
             pk,
             sk: IDEMPOTENCY_SORT_KEY,
             taskId: claim.taskId,
             requestHash: claim.requestHash,
             expiresAt: claim.expiresAt,
-          },
+          }),
           ConditionExpression: "attribute_not_exists(pk) OR expiresAt < :now",
-          ExpressionAttributeValues: { ":now": this.nowSeconds() },
+          ExpressionAttributeValues: toWire({ ":now": this.nowSeconds() }),
         }),
       ),
     );
     if (claimed) return { status: "claimed" };
-    const out = await this.doc.send(
-      new GetCommand({ TableName: this.table, Key: { pk, sk: IDEMPOTENCY_SORT_KEY }, ConsistentRead: true }),
+    const out = await this.client.send(
+      new GetItemCommand({
+        TableName: this.table,
+        Key: toWire({ pk, sk: IDEMPOTENCY_SORT_KEY }),
+        ConsistentRead: true,
+      }),
     );
-    const item = out.Item as { taskId?: string; requestHash?: string } | undefined;
+    const item = fromWire<{ taskId?: string; requestHash?: string }>(out.Item);
     // Deleted (TTL) between our Put and Get: the key is free again, so claim it afresh.
     if ((!item?.taskId || !item.requestHash) && retries > 0)
       return this.claimIdempotencyKey(claim, retries - 1);
@@ -150,23 +164,23 @@ export class DynamoTaskStore implements TaskStore {
     const key = parseTaskId(taskId);
     if (!key) return { outcome: "not-found" };
     try {
-      const out = await this.doc.send(
-        new UpdateCommand({
+      const out = await this.client.send(
+        new UpdateItemCommand({
           TableName: this.table,
-          Key: { pk: key.pk, sk: key.sk },
+          Key: toWire({ pk: key.pk, sk: key.sk }),
           UpdateExpression: `SET #status = :cancelled, cancelledAtMs = :now, expiresAt = :expiresAt ${LEAVE_SWEEP_INDEX}`,
           ConditionExpression: "#status = :scheduled",
           ExpressionAttributeNames: { "#status": "status" },
-          ExpressionAttributeValues: {
+          ExpressionAttributeValues: toWire({
             ":cancelled": "cancelled" satisfies TaskStatus,
             ":scheduled": "scheduled" satisfies TaskStatus,
             ":now": nowMs,
             ":expiresAt": expiresAt,
-          },
+          }),
           ReturnValues: "ALL_NEW",
         }),
       );
-      return { outcome: "cancelled", task: out.Attributes as TaskRecord };
+      return { outcome: "cancelled", task: fromWire<TaskRecord>(out.Attributes) as TaskRecord };
     } catch (error) {
       if (!isConditionFailure(error)) throw error;
     }
@@ -188,33 +202,33 @@ export class DynamoTaskStore implements TaskStore {
     const tasks: TaskRecord[] = [];
     let startKey: QueryCommandOutput["LastEvaluatedKey"];
     do {
-      const out: QueryCommandOutput = await this.doc.send(
+      const out: QueryCommandOutput = await this.client.send(
         new QueryCommand({
           TableName: this.table,
           KeyConditionExpression: "pk = :pk AND sk BETWEEN :from AND :to",
           ...(others
             ? {
-                ExpressionAttributeValues: {
+                ExpressionAttributeValues: toWire({
                   ":pk": pk,
                   ":from": sortKeyLowerBound(fromMs),
                   ":to": sortKeyUpperBound(toMs),
-                },
+                }),
               }
             : {
                 FilterExpression: "#status = :scheduled",
                 ExpressionAttributeNames: { "#status": "status" },
-                ExpressionAttributeValues: {
+                ExpressionAttributeValues: toWire({
                   ":pk": pk,
                   ":from": sortKeyLowerBound(fromMs),
                   ":to": sortKeyUpperBound(toMs),
                   ":scheduled": "scheduled" satisfies TaskStatus,
-                },
+                }),
               }),
           ConsistentRead: true,
           ExclusiveStartKey: startKey,
         }),
       );
-      for (const item of (out.Items ?? []) as TaskRecord[]) {
+      for (const item of (out.Items ?? []).map((i) => unmarshall(i) as TaskRecord)) {
         if (item.status === "scheduled") tasks.push(item);
         else others?.set(item.taskId, item.status);
       }
@@ -239,17 +253,17 @@ export class DynamoTaskStore implements TaskStore {
         ? ""
         : " AND (#status <> :delivering OR attribute_not_exists(attempts) OR attempts < :maxAttempts)";
     try {
-      const out = await this.doc.send(
-        new UpdateCommand({
+      const out = await this.client.send(
+        new UpdateItemCommand({
           TableName: this.table,
-          Key: { pk: key.pk, sk: key.sk },
+          Key: toWire({ pk: key.pk, sk: key.sk }),
           UpdateExpression:
             "SET #status = :to, attempts = if_not_exists(attempts, :zero) + :one, lastAttemptAtMs = :now",
           // `lastAttemptAtMs <> :now` makes the write idempotent: when its answer is lost and the SDK retries it,
           // the retry fails here instead of counting the same attempt twice, and is recognised below.
           ConditionExpression: `#status IN (${names.join(", ")})${underLimit} AND (attribute_not_exists(lastAttemptAtMs) OR lastAttemptAtMs <> :now)`,
           ExpressionAttributeNames: { "#status": "status" },
-          ExpressionAttributeValues: {
+          ExpressionAttributeValues: toWire({
             ...Object.fromEntries(DELIVERABLE_STATUSES.map((status, i) => [`:from${i}`, status])),
             ...(maxAttempts === undefined
               ? {}
@@ -258,11 +272,11 @@ export class DynamoTaskStore implements TaskStore {
             ":zero": 0,
             ":one": 1,
             ":now": nowMs,
-          },
+          }),
           ReturnValues: "ALL_NEW",
         }),
       );
-      return out.Attributes as TaskRecord;
+      return fromWire<TaskRecord>(out.Attributes);
     } catch (error) {
       if (!isConditionFailure(error)) throw error;
       // Our own earlier write of this very attempt (a retried request whose first answer was lost)?
@@ -313,19 +327,19 @@ export class DynamoTaskStore implements TaskStore {
     const tasks: UnfinishedTaskRef[] = [];
     let startKey: QueryCommandOutput["LastEvaluatedKey"];
     do {
-      const out: QueryCommandOutput = await this.doc.send(
+      const out: QueryCommandOutput = await this.client.send(
         new QueryCommand({
           TableName: this.table,
           IndexName: SWEEP_INDEX_NAME,
           KeyConditionExpression: "#shard = :shard AND dueAtMs <= :dueBy",
           ExpressionAttributeNames: { "#shard": SWEEP_SHARD_ATTRIBUTE },
-          ExpressionAttributeValues: { ":shard": shard, ":dueBy": dueByMs },
+          ExpressionAttributeValues: toWire({ ":shard": shard, ":dueBy": dueByMs }),
           Limit: Math.max(1, limit - tasks.length),
           ExclusiveStartKey: startKey,
         }),
       );
       for (const item of out.Items ?? []) {
-        const { taskId, pk, dueAtMs } = item as Partial<UnfinishedTaskRef>;
+        const { taskId, pk, dueAtMs } = unmarshall(item) as Partial<UnfinishedTaskRef>;
         if (typeof taskId === "string" && typeof pk === "string" && typeof dueAtMs === "number") {
           tasks.push({ taskId, pk, dueAtMs });
         }
@@ -344,23 +358,23 @@ export class DynamoTaskStore implements TaskStore {
     const names = UNFINISHED_STATUSES.map((_, i) => `:s${i}`);
     let startKey: QueryCommandOutput["LastEvaluatedKey"];
     do {
-      const out: QueryCommandOutput = await this.doc.send(
+      const out: QueryCommandOutput = await this.client.send(
         new QueryCommand({
           TableName: this.table,
           KeyConditionExpression: "pk = :pk AND sk BETWEEN :from AND :to",
           FilterExpression: `#status IN (${names.join(", ")})`,
           ExpressionAttributeNames: { "#status": "status" },
-          ExpressionAttributeValues: {
+          ExpressionAttributeValues: toWire({
             ":pk": pk,
             ":from": sortKeyLowerBound(fromMs),
             ":to": sortKeyUpperBound(toMs),
             ...Object.fromEntries(UNFINISHED_STATUSES.map((status, i) => [`:s${i}`, status])),
-          },
+          }),
           ConsistentRead: true,
           ExclusiveStartKey: startKey,
         }),
       );
-      for (const item of out.Items ?? []) tasks.push(item as TaskRecord);
+      for (const item of out.Items ?? []) tasks.push(unmarshall(item) as TaskRecord);
       startKey = out.LastEvaluatedKey;
     } while (startKey);
     return tasks;
@@ -377,18 +391,18 @@ export class DynamoTaskStore implements TaskStore {
     if (!key) return false;
     const fromNames = from.map((_, i) => `:from${i}`);
     return conditional(
-      this.doc.send(
-        new UpdateCommand({
+      this.client.send(
+        new UpdateItemCommand({
           TableName: this.table,
-          Key: { pk: key.pk, sk: key.sk },
+          Key: toWire({ pk: key.pk, sk: key.sk }),
           UpdateExpression: update,
           ConditionExpression:
             fromNames.length === 1 ? `#status = ${fromNames[0]}` : `#status IN (${fromNames.join(", ")})`,
           ExpressionAttributeNames: { "#status": "status" },
-          ExpressionAttributeValues: {
+          ExpressionAttributeValues: toWire({
             ...Object.fromEntries(from.map((status, i) => [`:from${i}`, status])),
             ...values,
-          },
+          }),
         }),
       ),
     );
