@@ -2,7 +2,7 @@ import type { Logger } from "@aws-lambda-powertools/logger";
 import { DynamoDBClient } from "@aws-sdk/client-dynamodb";
 import { SchedulerClient } from "@aws-sdk/client-scheduler";
 import { SQSClient } from "@aws-sdk/client-sqs";
-import { AWS_CLIENT_DEFAULTS } from "#shared/adapters/aws-clients.js";
+import { createAwsClient } from "#shared/adapters/aws-clients.js";
 import { DynamoTaskStore } from "#shared/adapters/dynamo-task-store.js";
 import { EventBridgeTaskScheduler } from "#shared/adapters/task-scheduler.js";
 import { SqsTimerQueue } from "#shared/adapters/timer-queue.js";
@@ -45,11 +45,11 @@ export function createHandler(deps: AddTaskDeps & { readonly logger: Logger }): 
 
 export const handler = createHandler({
   store: new DynamoTaskStore({
-    client: new DynamoDBClient({}),
+    client: createAwsClient(DynamoDBClient),
     tableName: env.TABLE_NAME,
   }),
-  timerQueue: new SqsTimerQueue(new SQSClient({ ...AWS_CLIENT_DEFAULTS }), env.TIMER_QUEUE_URL),
-  scheduler: new EventBridgeTaskScheduler(new SchedulerClient({ ...AWS_CLIENT_DEFAULTS }), {
+  timerQueue: new SqsTimerQueue(createAwsClient(SQSClient), env.TIMER_QUEUE_URL),
+  scheduler: new EventBridgeTaskScheduler(createAwsClient(SchedulerClient), {
     groupName: env.SCHEDULE_GROUP_NAME,
     targetArn: env.TIMER_QUEUE_ARN,
     roleArn: env.SCHEDULER_ROLE_ARN,

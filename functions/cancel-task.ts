@@ -1,7 +1,7 @@
 import type { Logger } from "@aws-lambda-powertools/logger";
 import { DynamoDBClient } from "@aws-sdk/client-dynamodb";
 import { SchedulerClient } from "@aws-sdk/client-scheduler";
-import { AWS_CLIENT_DEFAULTS } from "#shared/adapters/aws-clients.js";
+import { createAwsClient } from "#shared/adapters/aws-clients.js";
 import { DynamoTaskStore } from "#shared/adapters/dynamo-task-store.js";
 import { EventBridgeTaskScheduler } from "#shared/adapters/task-scheduler.js";
 import { loadEnvironmentConfig } from "#shared/config/index.js";
@@ -34,10 +34,10 @@ export function createHandler(deps: CancelTaskDeps & { readonly logger: Logger }
  */
 export const handler = createHandler({
   store: new DynamoTaskStore({
-    client: new DynamoDBClient({}),
+    client: createAwsClient(DynamoDBClient),
     tableName: env.TABLE_NAME,
   }),
-  scheduler: new EventBridgeTaskScheduler(new SchedulerClient({ ...AWS_CLIENT_DEFAULTS }), {
+  scheduler: new EventBridgeTaskScheduler(createAwsClient(SchedulerClient), {
     groupName: env.SCHEDULE_GROUP_NAME,
     targetArn: "",
     roleArn: "",

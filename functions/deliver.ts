@@ -5,7 +5,7 @@ import { DynamoDBClient } from "@aws-sdk/client-dynamodb";
 import { SQSClient } from "@aws-sdk/client-sqs";
 import middy from "@middy/core";
 import type { SQSBatchResponse, SQSEvent } from "aws-lambda";
-import { AWS_CLIENT_DEFAULTS } from "#shared/adapters/aws-clients.js";
+import { createAwsClient } from "#shared/adapters/aws-clients.js";
 import { type CallbackClient, createCallbackClient } from "#shared/adapters/callback-client.js";
 import { DynamoTaskStore } from "#shared/adapters/dynamo-task-store.js";
 import { SqsTopicQueue } from "#shared/adapters/topic-queue.js";
@@ -73,10 +73,10 @@ export function createDeliverHandler(deps: DeliverDeps, log: Logger = logger) {
 
 export const handler = createDeliverHandler({
   store: new DynamoTaskStore({
-    client: new DynamoDBClient({}),
+    client: createAwsClient(DynamoDBClient),
     tableName: env.TABLE_NAME,
   }),
-  topicQueue: new SqsTopicQueue(new SQSClient({ ...AWS_CLIENT_DEFAULTS })),
+  topicQueue: new SqsTopicQueue(createAwsClient(SQSClient)),
   bindingFor: (arn) => bindings.get(arn),
   callbackClientFor,
   signer: loadSigner,

@@ -1,5 +1,6 @@
 import type { Logger } from "@aws-lambda-powertools/logger";
 import { DynamoDBClient } from "@aws-sdk/client-dynamodb";
+import { createAwsClient } from "#shared/adapters/aws-clients.js";
 import { DynamoTaskStore } from "#shared/adapters/dynamo-task-store.js";
 import { loadEnvironmentConfig } from "#shared/config/index.js";
 import { ENV, requireEnv } from "#shared/runtime/env.js";
@@ -20,7 +21,7 @@ export function createHandler(deps: GetTaskDeps & { readonly logger: Logger }): 
 
 export const handler = createHandler({
   store: new DynamoTaskStore({
-    client: new DynamoDBClient({}),
+    client: createAwsClient(DynamoDBClient),
     tableName: env.TABLE_NAME,
   }),
   logger,

@@ -4,7 +4,7 @@ import { DynamoDBClient } from "@aws-sdk/client-dynamodb";
 import { SQSClient } from "@aws-sdk/client-sqs";
 import middy from "@middy/core";
 import type { SQSBatchResponse, SQSEvent } from "aws-lambda";
-import { AWS_CLIENT_DEFAULTS } from "#shared/adapters/aws-clients.js";
+import { createAwsClient } from "#shared/adapters/aws-clients.js";
 import { DynamoTaskStore } from "#shared/adapters/dynamo-task-store.js";
 import { SqsTimerQueue } from "#shared/adapters/timer-queue.js";
 import { SqsTopicQueue } from "#shared/adapters/topic-queue.js";
@@ -31,7 +31,7 @@ for (const topic of Object.keys(config.resolvedTopics)) {
     logger.warn("topic has no FIFO queue in TOPIC_QUEUE_URLS", { topic });
 }
 
-const sqs = new SQSClient({ ...AWS_CLIENT_DEFAULTS });
+const sqs = createAwsClient(SQSClient);
 const timerQueue = new SqsTimerQueue(sqs, env.TIMER_QUEUE_URL);
 
 export function createRelayHandler(deps: RelayDeps, log: Logger = logger) {
@@ -52,7 +52,7 @@ export function createRelayHandler(deps: RelayDeps, log: Logger = logger) {
 
 export const handler = createRelayHandler({
   store: new DynamoTaskStore({
-    client: new DynamoDBClient({}),
+    client: createAwsClient(DynamoDBClient),
     tableName: env.TABLE_NAME,
   }),
   topicQueue: new SqsTopicQueue(sqs),

@@ -7,7 +7,7 @@ import { SQSClient } from "@aws-sdk/client-sqs";
 import middy from "@middy/core";
 import type { ScheduledEvent } from "aws-lambda";
 import { deliverTimeoutSeconds, visibilityTimeoutSeconds } from "#cdk/lib/sizing.js";
-import { AWS_CLIENT_DEFAULTS } from "#shared/adapters/aws-clients.js";
+import { createAwsClient } from "#shared/adapters/aws-clients.js";
 import { SqsDeadLetterSource } from "#shared/adapters/dead-letter-source.js";
 import { DynamoTaskStore } from "#shared/adapters/dynamo-task-store.js";
 import { SqsTimerQueue } from "#shared/adapters/timer-queue.js";
@@ -39,7 +39,7 @@ const logger = new Logger({
   logLevel: (process.env.POWERTOOLS_LOG_LEVEL || config.logLevel) as "INFO",
 });
 const metrics = new Metrics({ namespace: METRICS_NAMESPACE, serviceName: service, logger });
-const sqs = new SQSClient({ ...AWS_CLIENT_DEFAULTS });
+const sqs = createAwsClient(SQSClient);
 
 export type SweeperHandlerDeps = Omit<SweeperDeps, "remainingMs">;
 
@@ -61,7 +61,7 @@ export function createSweeperHandler(deps: SweeperHandlerDeps, log: Logger = log
 
 export const handler = createSweeperHandler({
   store: new DynamoTaskStore({
-    client: new DynamoDBClient({}),
+    client: createAwsClient(DynamoDBClient),
     tableName: env.TABLE_NAME,
   }),
   topicQueue: new SqsTopicQueue(sqs),

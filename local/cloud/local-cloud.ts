@@ -216,6 +216,8 @@ export async function startLocalCloud(options: LocalCloudOptions = {}): Promise<
       faultEndpoints && options.faultEventSources !== false
         ? new SQSClient({ ...clientConfig, endpoint: queueUrlOrigin(faultEndpoints.sqs) })
         : sqs;
+    // Lambda's pollers are the local runtime's own overhead: as lean as the functions' clients (aws-clients.ts).
+    pollerSqs.middlewareStack.remove("loggerMiddleware");
     const eventSourceMappings: (EventSourceMapping & { logicalId: string })[] = [];
     for (const source of topology.eventSources.filter((s) => s.enabled)) {
       const { fn, handler } = functionOf(source.functionLogicalId);

@@ -1,6 +1,6 @@
 import { GetSecretValueCommand, SecretsManagerClient } from "@aws-sdk/client-secrets-manager";
 import { Webhook } from "standardwebhooks";
-import { AWS_CLIENT_DEFAULTS } from "#shared/adapters/aws-clients.js";
+import { createAwsClient } from "#shared/adapters/aws-clients.js";
 import { ENV, MissingEnvironmentError } from "#shared/runtime/env.js";
 
 /** The three Standard Webhooks headers (https://www.standardwebhooks.com/). */
@@ -83,7 +83,7 @@ export type SecretFetcher = (secretArn: string) => Promise<string>;
 
 /** Reads a secret's string value from Secrets Manager. */
 export function secretsManagerFetcher(
-  client: SecretsManagerClient = new SecretsManagerClient({ ...AWS_CLIENT_DEFAULTS }),
+  client: SecretsManagerClient = createAwsClient(SecretsManagerClient),
 ): SecretFetcher {
   return async (secretArn) => {
     const out = await client.send(new GetSecretValueCommand({ SecretId: secretArn }));
