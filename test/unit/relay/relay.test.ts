@@ -145,10 +145,7 @@ describe("relay: order restored from a shuffled timer queue", () => {
     // Assess: the first batch sent the prefix up to its own task; the last task went with its own message.
     expect(forMiddle).toEqual({ failedMessageIds: [] });
     expect(forLast).toEqual({ failedMessageIds: [] });
-    expect(fifo.calls.map((call) => call.taskIds)).toEqual([
-      [first?.taskId, middle?.taskId],
-      [last?.taskId],
-    ]);
+    expect(fifo.calls.map((call) => call.taskIds)).toEqual([[first?.taskId, middle?.taskId], [last?.taskId]]);
   });
 
   it("forwards a task whose own message comes after the look-back window (read with get)", async () => {
