@@ -207,6 +207,9 @@ async function warmCpu(iterations: number): Promise<Partial<Record<FunctionName,
   const relay = await import("#functions/relay.js");
   const deliver = await import("#functions/deliver.js");
   const { PowertoolsDeliveryMetrics } = await import("#shared/services/deliver.js");
+  const sweeper = await import("#functions/sweeper.js");
+  const { scheduledGraceMs } = await import("#shared/domain/sweep.js");
+  const { scheduledEvent } = await import("#local/runtime/scheduled-rule.js");
 
   const config = loadEnvironmentConfig("dev");
   const logger = createFunctionLogger(config);
@@ -376,6 +379,55 @@ async function warmCpu(iterations: number): Promise<Partial<Record<FunctionName,
       if (out.batchItemFailures.length > 0) throw new Error("deliver reported failures");
     },
   );
+
+  // The sweeper works per run: one run over 100 unfinished, past-due tasks in 10 groups, all healthy (queued a
+  // second ago), so it reads the index and each group and repairs nothing — its usual minute. Per task examined.
+  const sweptPerRun = 100;
+  results.sweeper = await cpuPerTask(
+    Math.ceil(iterations / sweptPerRun),
+    sweptPerRun,
+    async () => {
+      const s = new MemoryTaskStore();
+      const now = Date.now();
+      for (let i = 0; i < sweptPerRun; i++) {
+        const key = makeTaskKey("demo", `o${i % 10}`, now - 10 * 60_000 + i, newUlid(now));
+        await s.putNew({
+          ...key,
+          groupValue: `o${i % 10}`,
+          status: "queued",
+          acceptedAtMs: now - 20 * 60_000,
+          queuedAtMs: now - 1_000,
+          content: "{}",
+          callbackUrl: "https://example.com/hook",
+          timer: "queue",
+          attempts: 0,
+        });
+      }
+      return sweeper.createSweeperHandler(
+        {
+          store: s,
+          topicQueue: {
+            sendInOrder: async (_url, _group, taskIds) => ({ sent: taskIds }),
+            sendToDeadLetter: noop,
+          },
+          timer: { armMany: async () => [] },
+          topics: { demo: { config: topic, queueUrl: "q", dlqUrl: "d", stalledAfterMs: 30 * 60_000 } },
+          scheduledGraceMs: (timer) => scheduledGraceMs(config, timer),
+          logger,
+        },
+        logger,
+        metrics,
+      );
+    },
+    async (handler) => {
+      const report = await handler(
+        scheduledEvent("arn:aws:events:us-east-1:000000000000:rule/sweeper"),
+        context(),
+      );
+      if (report.candidates !== sweptPerRun || report.groupsRepaired !== 0)
+        throw new Error(`unexpected sweep: ${JSON.stringify(report)}`);
+    },
+  );
   return results;
 }
 
@@ -417,7 +469,6 @@ export async function measureFunctions(options: {
         topInputs: topInputs(metafile),
         initMedianMs: median(initRunsMs),
         initRunsMs,
-        // The sweeper works per run, not per task: no per-task figure.
         ...(warm[name] === undefined ? {} : { warmCpuUsPerTask: Math.round(warm[name] * 10) / 10 }),
       });
     }

@@ -92,7 +92,8 @@ export function markdown(r: BenchResults): string {
       '~190 KB whatever the function does, so "without the SDK" is the part our code and our chosen libraries decide.',
       "Cold init = time to import the bundle in a fresh `node` process with the function's environment set to dummy values",
       "(module init: what Lambda's Init Duration adds to the runtime's own start). Warm CPU = the handler as deployed (middy,",
-      "zod, Powertools, our services) over an in-memory store and fake queues/HTTP: our code's cost per task, without the SDK.",
+      "zod, Powertools, our services) over an in-memory store and fake queues/HTTP: our code's cost per task, without the SDK",
+      "(the sweeper: per unfinished task examined in a run over 100 healthy ones).",
       "",
     );
   }
