@@ -168,6 +168,38 @@ describe("callback client (real HTTP)", () => {
     expect(allowed).toMatchObject({ ok: true, status: 200 });
   });
 
+  it("IPv6 literal hosts are checked by the policy without brackets and dialled as given", async (ctx) => {
+    // Prepare: a receiver on ::1 (skipped where the machine has no IPv6 loopback).
+    const v6 = createServer((_req, res) => res.writeHead(204).end());
+    const listening = await new Promise<boolean>((resolve) => {
+      v6.once("error", () => resolve(false));
+      v6.listen(0, "::1", () => resolve(true));
+    });
+    if (!listening) ctx.skip();
+    const url = `http://[::1]:${(v6.address() as AddressInfo).port}/hook`;
+    const seen: [string, string][] = [];
+    const recording = (allow: boolean): AddressPolicy => ({
+      isAllowed: (host, ip) => {
+        seen.push([host, ip]);
+        return allow;
+      },
+    });
+
+    // Act
+    const refused = await client(recording(false)).post({ url, body: "{}", headers: {}, timeoutMs: 2_000 });
+    const allowed = await client(recording(true)).post({ url, body: "{}", headers: {}, timeoutMs: 2_000 });
+    v6.closeAllConnections();
+    await new Promise<void>((resolve) => v6.close(() => resolve()));
+
+    // Assess
+    expect(refused.error).toBe("blocked: ::1 resolves to ::1, which is not allowed for this topic");
+    expect(allowed).toMatchObject({ ok: true, status: 204 });
+    expect(seen).toEqual([
+      ["::1", "::1"],
+      ["::1", "::1"],
+    ]);
+  });
+
   it("refuses plain http unless allowed, and invalid URLs", async () => {
     const c = client(permissive, false);
     expect((await post(c, "/hook")).error).toBe("blocked: http: callbacks are not allowed");
