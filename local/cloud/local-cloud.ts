@@ -20,6 +20,7 @@ import {
   type LambdaHandler,
   startEventSource,
 } from "#local/runtime/sqs-event-source.js";
+import { createAwsClient } from "#shared/adapters/aws-clients.js";
 import { loadEnvironmentConfig } from "#shared/config/index.js";
 import { provision } from "./provision.js";
 import { recoverUnfinishedTasks } from "./recover.js";
@@ -164,10 +165,20 @@ export async function startLocalCloud(options: LocalCloudOptions = {}): Promise<
 
     const template = await synthLocalTemplate();
     const topology = topologyOf(template);
-    const clientConfig = { region: LOCAL_REGION, credentials: LOCAL_CREDENTIALS, cacheMiddleware: true };
-    const dynamodb = new DynamoDBClient({ ...clientConfig, endpoint: emulators.endpoints.dynamodb });
-    const sqs = new SQSClient({ ...clientConfig, endpoint: queueUrlOrigin(emulators.endpoints.sqs) });
-    const scheduler = new SchedulerClient({ ...clientConfig, endpoint: emulators.endpoints.scheduler });
+    // As lean as the functions' clients: Lambda's pollers are the local runtime's own overhead.
+    const clientConfig = { region: LOCAL_REGION, credentials: LOCAL_CREDENTIALS };
+    const dynamodb = createAwsClient(DynamoDBClient, {
+      ...clientConfig,
+      endpoint: emulators.endpoints.dynamodb,
+    });
+    const sqs = createAwsClient(SQSClient, {
+      ...clientConfig,
+      endpoint: queueUrlOrigin(emulators.endpoints.sqs),
+    });
+    const scheduler = createAwsClient(SchedulerClient, {
+      ...clientConfig,
+      endpoint: emulators.endpoints.scheduler,
+    });
     const physical = await provision(template, topology, {
       region: LOCAL_REGION,
       accountId: LOCAL_ACCOUNT,
@@ -214,10 +225,8 @@ export async function startLocalCloud(options: LocalCloudOptions = {}): Promise<
 
     const pollerSqs =
       faultEndpoints && options.faultEventSources !== false
-        ? new SQSClient({ ...clientConfig, endpoint: queueUrlOrigin(faultEndpoints.sqs) })
+        ? createAwsClient(SQSClient, { ...clientConfig, endpoint: queueUrlOrigin(faultEndpoints.sqs) })
         : sqs;
-    // Lambda's pollers are the local runtime's own overhead: as lean as the functions' clients (aws-clients.ts).
-    pollerSqs.middlewareStack.remove("loggerMiddleware");
     const eventSourceMappings: (EventSourceMapping & { logicalId: string })[] = [];
     for (const source of topology.eventSources.filter((s) => s.enabled)) {
       const { fn, handler } = functionOf(source.functionLogicalId);

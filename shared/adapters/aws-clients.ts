@@ -1,7 +1,8 @@
 /**
  * How every function creates its SDK clients: `createAwsClient(SQSClient)`. Region, credentials and endpoints
- * come from the environment (Lambda's, or the local cloud's AWS_ENDPOINT_URL_*). Two settings, both from the
- * local burst's CPU profile, where the SDK was the largest consumer:
+ * come from the environment (Lambda's, or the local cloud's AWS_ENDPOINT_URL_*); the local runtime's own clients
+ * pass theirs as `config`. Two settings, both from the local burst's CPU profile, where the SDK was the largest
+ * consumer:
  *
  * - `cacheMiddleware`: resolve each command's middleware stack once per client instead of on every call. Nothing
  *   here changes a client's middleware after its first call, the option's one condition. It roughly halves the
@@ -15,10 +16,11 @@ interface SdkClient {
   readonly middlewareStack: { remove(toRemove: string): boolean };
 }
 
-export function createAwsClient<C extends SdkClient>(
-  Client: new (config: { cacheMiddleware: boolean }) => C,
+export function createAwsClient<C extends SdkClient, Config extends object = object>(
+  Client: new (config: Config & { cacheMiddleware: boolean }) => C,
+  config?: Config,
 ): C {
-  const client = new Client({ cacheMiddleware: true });
+  const client = new Client({ ...(config as Config), cacheMiddleware: true });
   client.middlewareStack.remove("loggerMiddleware");
   return client;
 }
