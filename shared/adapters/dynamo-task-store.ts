@@ -53,6 +53,13 @@ const toWire = (value: Record<string, unknown>) => marshall(value, { removeUndef
 const fromWire = <T>(item: Record<string, AttributeValue> | undefined): T | undefined =>
   item ? (unmarshall(item) as T) : undefined;
 
+/** The values of `pk = :pk AND sk BETWEEN :from AND :to`: a group's tasks due in [fromMs, toMs]. */
+const groupRange = (pk: string, fromMs: number, toMs: number) => ({
+  ":pk": pk,
+  ":from": sortKeyLowerBound(fromMs),
+  ":to": sortKeyUpperBound(toMs),
+});
+
 /** Removes the sweep index attribute: the task has reached delivered, failed or cancelled. */
 const LEAVE_SWEEP_INDEX = `REMOVE ${SWEEP_SHARD_ATTRIBUTE}`;
 
@@ -207,20 +214,12 @@ export class DynamoTaskStore implements TaskStore {
           TableName: this.table,
           KeyConditionExpression: "pk = :pk AND sk BETWEEN :from AND :to",
           ...(others
-            ? {
-                ExpressionAttributeValues: toWire({
-                  ":pk": pk,
-                  ":from": sortKeyLowerBound(fromMs),
-                  ":to": sortKeyUpperBound(toMs),
-                }),
-              }
+            ? { ExpressionAttributeValues: toWire(groupRange(pk, fromMs, toMs)) }
             : {
                 FilterExpression: "#status = :scheduled",
                 ExpressionAttributeNames: { "#status": "status" },
                 ExpressionAttributeValues: toWire({
-                  ":pk": pk,
-                  ":from": sortKeyLowerBound(fromMs),
-                  ":to": sortKeyUpperBound(toMs),
+                  ...groupRange(pk, fromMs, toMs),
                   ":scheduled": "scheduled" satisfies TaskStatus,
                 }),
               }),
@@ -365,9 +364,7 @@ export class DynamoTaskStore implements TaskStore {
           FilterExpression: `#status IN (${names.join(", ")})`,
           ExpressionAttributeNames: { "#status": "status" },
           ExpressionAttributeValues: toWire({
-            ":pk": pk,
-            ":from": sortKeyLowerBound(fromMs),
-            ":to": sortKeyUpperBound(toMs),
+            ...groupRange(pk, fromMs, toMs),
             ...Object.fromEntries(UNFINISHED_STATUSES.map((status, i) => [`:s${i}`, status])),
           }),
           ConsistentRead: true,
