@@ -180,6 +180,23 @@ async function forwardGroups(
 }
 
 /**
+ * The due-time range of a group's sweep: up to this batch's latest own task (never past `now`), back to the
+ * look-back before the earlier of `now` and the batch's earliest own task. Anchoring the look-back on the
+ * message as well as on `now` keeps the range non-empty for a message that arrives long after its task was due
+ * (DynamoDB refuses a BETWEEN whose lower bound is above its upper one, which would fail the message on every
+ * receive until it is dead-lettered) and still takes the group's earlier stragglers first.
+ */
+function groupSweepWindow(
+  messages: readonly ParsedMessage[],
+  now: number,
+  lookbackMs: number,
+): { fromMs: number; toMs: number } {
+  const dues = messages.map((m) => m.key.dueAtMs);
+  const toMs = Math.min(now, Math.max(...dues));
+  return { fromMs: Math.min(now, Math.min(...dues)) - lookbackMs, toMs };
+}
+
+/**
  * Forwards every due, still-scheduled task of one group in order. Send first, mark second: a crash in between
  * leaves the tasks `scheduled`, the timer message is retried and re-sends them, and FIFO deduplication (same
  * MessageDeduplicationId = task id within 5 minutes) absorbs the repeat. Returns false when the group's
@@ -206,13 +223,9 @@ async function forwardGroup(
   // timer messages of their own. In a burst a group's messages land in many concurrent batches, and sweeping to
   // `now` made each of them re-send (and re-mark) the whole group.
   const latestOwn = messages.reduce((a, b) => (b.key.sk > a.key.sk ? b : a)).key;
+  const window = groupSweepWindow(messages, now, lookbackMs);
   const others = new Map<string, TaskStatus>();
-  const listed = await deps.store.listScheduledInGroup(
-    pk,
-    now - lookbackMs,
-    Math.min(now, latestOwn.dueAtMs),
-    others,
-  );
+  const listed = await deps.store.listScheduledInGroup(pk, window.fromMs, window.toMs, others);
   const tasks = new Map<string, TaskRecord>(
     listed.filter((t) => t.sk <= latestOwn.sk).map((t) => [t.taskId, t]),
   );

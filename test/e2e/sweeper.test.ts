@@ -2,11 +2,11 @@ import { randomUUID } from "node:crypto";
 import { GetQueueAttributesCommand, SendMessageCommand, SQSClient } from "@aws-sdk/client-sqs";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { DynamoTaskStore } from "#shared/adapters/dynamo-task-store.js";
-import { makeTaskKey, newUlid } from "#shared/domain/keys.js";
 import { taskMessageBody } from "#shared/domain/messages.js";
-import type { TaskRecord, TaskStatus } from "#shared/domain/task.js";
+import type { TaskRecord } from "#shared/domain/task.js";
 import { ENV } from "#shared/runtime/env.js";
 import { e2eTarget, type Harness, startHarness } from "./support/harness.js";
+import { demoTaskItem, type TaskItemOptions } from "./support/task-items.js";
 
 /**
  * Orphans repaired through the local cloud: tasks written straight into DynamoDB as a crash would leave them —
@@ -39,30 +39,9 @@ afterAll(async () => {
   await h?.stop();
 });
 
-/** A task item exactly as add-task / the relay would have written it, with no message anywhere. */
-function orphan(options: {
-  group: string;
-  dueAtMs: number;
-  status: TaskStatus;
-  seq?: number;
-  queuedAtMs?: number;
-}): TaskRecord {
-  const key = makeTaskKey("demo", options.group, options.dueAtMs, newUlid(Date.now()));
-  return {
-    pk: key.pk,
-    sk: key.sk,
-    taskId: key.taskId,
-    topic: "demo",
-    groupValue: options.group,
-    status: options.status,
-    dueAtMs: options.dueAtMs,
-    acceptedAtMs: options.dueAtMs - 1_000,
-    content: JSON.stringify({ order_id: options.group, seq: options.seq ?? 0 }),
-    callbackUrl: `${h.receiver.url}/ok/sweeper`,
-    timer: "queue",
-    attempts: 0,
-    ...(options.queuedAtMs !== undefined ? { queuedAtMs: options.queuedAtMs } : {}),
-  };
+/** An orphan: a task item with no message anywhere, delivered to this file's receiver path. */
+function orphan(options: Omit<TaskItemOptions, "callbackUrl">): TaskRecord {
+  return demoTaskItem({ ...options, callbackUrl: `${h.receiver.url}/ok/sweeper` });
 }
 
 describe.skipIf(e2eTarget() !== "local")("sweeper (local cloud)", () => {

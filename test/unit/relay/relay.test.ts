@@ -148,7 +148,7 @@ describe("relay: order restored from a shuffled timer queue", () => {
     expect(fifo.calls.map((call) => call.taskIds)).toEqual([[first?.taskId, middle?.taskId], [last?.taskId]]);
   });
 
-  it("forwards a task whose own message comes after the look-back window (read with get)", async () => {
+  it("forwards a task whose own message comes more than the look-back window after its due time", async () => {
     const { store, fifo, relay } = setup();
     const [old] = await put(
       store,
@@ -157,6 +157,23 @@ describe("relay: order restored from a shuffled timer queue", () => {
     expect(await relay([timerMessage(old?.taskId as string)])).toEqual({ failedMessageIds: [] });
     expect(fifo.idsIn(DEMO_QUEUE)).toEqual([old?.taskId]);
     expect(store.tasks.get(old?.taskId as string)?.status).toBe("queued");
+  });
+
+  it("a message 20 minutes late takes its group's earlier stragglers first, in order", async () => {
+    // Prepare: two tasks of one group, both long overdue; only the later one's timer message arrives.
+    const { store, fifo, relay } = setup();
+    const [earlier, later] = await put(
+      store,
+      makeTask({ group: "late", dueAtMs: T0 - 25 * 60_000, acceptedAtMs: T0 - 40 * 60_000 }),
+      makeTask({ group: "late", dueAtMs: T0 - 20 * 60_000, acceptedAtMs: T0 - 40 * 60_000 }),
+    );
+
+    // Act
+    const result = await relay([timerMessage(later?.taskId as string)]);
+
+    // Assess
+    expect(result).toEqual({ failedMessageIds: [] });
+    expect(fifo.idsIn(DEMO_QUEUE)).toEqual([earlier?.taskId, later?.taskId]);
   });
 
   it("tasks without a group (own pk) are forwarded each to their own message group", async () => {
