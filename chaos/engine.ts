@@ -13,6 +13,7 @@ import { DEFAULT_LOCAL_SIGNING_SECRET, type LocalCloud, startLocalCloud } from "
 import { parseTaskId } from "#shared/domain/keys.js";
 import { taskMessageSchema } from "#shared/domain/messages.js";
 import type { TaskStatus } from "#shared/domain/task.js";
+import { topicSigningKey } from "#shared/security/signing.js";
 import { type BehaviourRates, DEFAULT_BEHAVIOUR_RATES, startFlakyReceiver } from "./flaky-receiver.js";
 import { type AcceptedTask, type Findings, isTerminal, verify } from "./verify.js";
 import { type PlannedTask, planWorkload, type WorkloadShape } from "./workload.js";
@@ -118,7 +119,7 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
     seed: options.seed,
     rates: options.receiverRates ?? DEFAULT_BEHAVIOUR_RATES,
     slowMs: 500,
-    signingSecret: DEFAULT_LOCAL_SIGNING_SECRET,
+    signingSecret: topicSigningKey(DEFAULT_LOCAL_SIGNING_SECRET, TOPIC),
   });
   try {
     cloud = await startLocalCloud({

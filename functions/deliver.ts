@@ -30,8 +30,9 @@ const config = loadEnvironmentConfig(env.PUNCTUAL_ENV);
 const bindings = parseDeliverTopics(env.DELIVER_TOPICS);
 // Throws at cold start when neither PUNCTUAL_SIGNING_SECRET nor SIGNING_SECRET_ARN is set.
 const loadSigner = signingSecretLoader();
-// Start fetching the secret during init (it overlaps the rest of the cold start); a failure is retried on use.
-loadSigner().catch(() => undefined);
+// Start fetching the secret and deriving this function's topic keys during init (it overlaps the rest of the
+// cold start); a failure is retried on use.
+for (const { topic } of bindings.values()) loadSigner(topic.name).catch(() => undefined);
 
 const service = process.env.POWERTOOLS_SERVICE_NAME || serviceName(config.name);
 const logger = new Logger({

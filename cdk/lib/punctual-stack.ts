@@ -58,18 +58,19 @@ export class PunctualStack extends Stack {
     this.table = new TaskTable(this, "Tasks", { config });
     this.alarms = new AlarmTopic(this, "Alarms", { config });
 
-    // Standard Webhooks signing key: 44 characters of [A-Za-z0-9] are valid base64 (33 bytes, 262 bits of
-    // entropy). The deliver function reads it through SIGNING_SECRET_ARN and signs with `whsec_<value>`; our
-    // loader also accepts a JSON value `{"current": "<base64>"}` for hand-managed rotation.
+    // Callback signing secret: 44 characters of [A-Za-z0-9] are valid base64 (33 bytes, 262 bits of entropy).
+    // The deliver function reads it through SIGNING_SECRET_ARN and signs each topic's callbacks with that
+    // topic's key, derived from it (HKDF, shared/security/signing.ts); receivers get only their topic's key.
+    // Our loader also accepts a JSON value `{"current": "<base64>", "previous": …}` for hand-managed rotation.
     this.signingSecret = new secretsmanager.Secret(this, "SigningSecret", {
-      description: `Punctual ${config.name}: Standard Webhooks signing key for callbacks (base64; receivers use whsec_<value>)`,
+      description: `Punctual ${config.name}: callback signing secret (base64); each topic's receivers verify with a key derived from it (npm run signing-key)`,
       generateSecretString: { passwordLength: 44, excludePunctuation: true, includeSpace: false },
       removalPolicy,
     });
     Validations.of(this.signingSecret).acknowledge({
       id: "AwsSolutions-SMG4",
       reason:
-        "The signing key is shared with every callback receiver, who verify with it; an automatic rotation would break verification everywhere at once. Rotation is an operator procedure: set the new key, let receivers accept both, then retire the old one (README).",
+        "Every callback receiver verifies with its topic's key, derived from this secret; an automatic rotation would break verification everywhere at once. Rotation is an operator procedure: set the new secret, let receivers accept both derived keys, then retire the old one (README).",
     });
 
     this.topics = Object.values(config.resolvedTopics).map(
@@ -128,7 +129,7 @@ export class PunctualStack extends Stack {
     new CfnOutput(this, "SigningSecretArn", {
       value: this.signingSecret.secretArn,
       description:
-        "Secrets Manager secret holding the callback signing key (receivers verify with whsec_<value>)",
+        "Secrets Manager secret holding the callback signing secret (receivers get their topic's key: npm run signing-key)",
     });
     new CfnOutput(this, "AlarmTopicArn", {
       value: this.alarms.topic.topicArn,

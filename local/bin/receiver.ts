@@ -1,13 +1,18 @@
 /**
- * A callback receiver for trying Punctual locally: verifies each delivery's Standard Webhooks signature and
- * prints it. `npx tsx local/bin/receiver.ts [port]` (default 4000).
+ * A callback receiver for trying Punctual locally: verifies each delivery's Standard Webhooks signature with its
+ * topic's verification key and prints it. `npx tsx local/bin/receiver.ts [port] [topic]` (default 4000, demo).
+ * A real receiver holds one topic's key only; this one derives the key of the topic it serves.
  */
 import http from "node:http";
 import { Webhook } from "standardwebhooks";
 import { DEFAULT_LOCAL_SIGNING_SECRET } from "#local/cloud/local-cloud.js";
+import { topicSigningKey } from "#shared/security/signing.js";
 
 const port = Number(process.argv[2] ?? 4000);
-const webhook = new Webhook(process.env.PUNCTUAL_SIGNING_SECRET ?? DEFAULT_LOCAL_SIGNING_SECRET);
+const topic = process.argv[3] ?? "demo";
+const webhook = new Webhook(
+  topicSigningKey(process.env.PUNCTUAL_SIGNING_SECRET ?? DEFAULT_LOCAL_SIGNING_SECRET, topic),
+);
 
 http
   .createServer((req, res) => {
@@ -27,4 +32,6 @@ http
       res.writeHead(verdict === "signature OK" ? 204 : 400).end();
     });
   })
-  .listen(port, "127.0.0.1", () => process.stdout.write(`receiver listening on http://127.0.0.1:${port}\n`));
+  .listen(port, "127.0.0.1", () =>
+    process.stdout.write(`receiver for topic ${topic} listening on http://127.0.0.1:${port}\n`),
+  );

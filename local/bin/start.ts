@@ -66,7 +66,9 @@ process.stdout.write(
     `Punctual local cloud ready in ${((Date.now() - started) / 1000).toFixed(1)} s`,
     `  API            ${cloud.apiUrl}`,
     `  AWS endpoint   ${cloud.awsEndpoint}   (DynamoDB, SQS, EventBridge Scheduler; any credentials, us-east-1)`,
-    `  signing secret ${cloud.signingSecret}`,
+    `  signing secret ${cloud.signingSecret}   (the material; receivers never hold it)`,
+    "  verification keys, one per topic (give each receiver its topic's key):",
+    ...Object.entries(cloud.verificationKeys).map(([topic, key]) => `    ${topic.padEnd(14)} ${key}`),
     options.data
       ? `  data           ${options.data}`
       : "  data           in memory (use --data <dir> to keep it)",

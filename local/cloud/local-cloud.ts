@@ -22,6 +22,7 @@ import {
 } from "#local/runtime/sqs-event-source.js";
 import { createAwsClient } from "#shared/adapters/aws-clients.js";
 import { loadEnvironmentConfig } from "#shared/config/index.js";
+import { topicSigningKey } from "#shared/security/signing.js";
 import { provision } from "./provision.js";
 import { recoverUnfinishedTasks } from "./recover.js";
 import { synthLocalTemplate } from "./synth.js";
@@ -82,6 +83,8 @@ export interface LocalCloud {
   readonly awsEndpoint: string;
   readonly endpoints: Readonly<Record<AwsService, string>>;
   readonly signingSecret: string;
+  /** Each topic's Standard Webhooks verification key (what its receivers verify with), derived from the secret. */
+  readonly verificationKeys: Readonly<Record<string, string>>;
   readonly topology: LocalTopology;
   /** Resolved environment variables per function logical id (what Lambda would see). */
   readonly functionEnvironments: Readonly<Record<string, Record<string, string>>>;
@@ -305,6 +308,12 @@ export async function startLocalCloud(options: LocalCloudOptions = {}): Promise<
       awsEndpoint: emulators.gatewayUrl,
       endpoints: emulators.endpoints,
       signingSecret,
+      verificationKeys: Object.fromEntries(
+        Object.keys(loadEnvironmentConfig("local").resolvedTopics).map((topic) => [
+          topic,
+          topicSigningKey(signingSecret, topic),
+        ]),
+      ),
       topology,
       functionEnvironments,
       stackName,

@@ -1,3 +1,4 @@
+import { hkdfSync } from "node:crypto";
 import { GetSecretValueCommand, SecretsManagerClient } from "@aws-sdk/client-secrets-manager";
 import { Webhook } from "standardwebhooks";
 import { createAwsClient } from "#shared/adapters/aws-clients.js";
@@ -94,20 +95,70 @@ export function secretsManagerFetcher(
   };
 }
 
+/** Domain separation for the per-topic keys: a new scheme gets a new label, never a reuse of this one. */
+const TOPIC_KEY_SALT = "punctual/callback-signing/v1";
+
 /**
- * The signer for this container: from PUNCTUAL_SIGNING_SECRET (local cloud) or fetched once from Secrets Manager
- * (SIGNING_SECRET_ARN) and cached for the container's life (a rotated secret reaches new containers; keep the
- * previous one in the JSON form until old containers are gone). Fails fast at cold start when neither variable
- * is set; a failed fetch is not cached, so the next invocation tries again.
+ * The Standard Webhooks secret (`whsec_<base64>`) a topic's receivers verify with: HKDF-SHA256 (RFC 5869) of the
+ * environment's signing secret, with the topic's name as `info`. Every topic gets its own key, so a receiver
+ * holding one topic's key cannot accept — and a caller of one topic cannot produce — another topic's callbacks,
+ * while operators still keep and rotate a single secret. HKDF is one-way: a topic key reveals neither the
+ * secret nor any other topic's key.
+ */
+export function topicSigningKey(secret: string, topic: string): string {
+  const material = secretBytes(secret);
+  const key = hkdfSync("sha256", material, TOPIC_KEY_SALT, `topic:${topic}`, 32);
+  return `whsec_${Buffer.from(key).toString("base64")}`;
+}
+
+/** The key bytes of a `whsec_…` or bare base64 secret, decoded as the Standard Webhooks libraries do. */
+function secretBytes(secret: string): Buffer {
+  const base64 = secret.startsWith("whsec_") ? secret.slice("whsec_".length) : secret;
+  // The library's own parser is the arbiter of what a valid secret is (it throws on bad base64 / empty keys).
+  new Webhook(base64);
+  return Buffer.from(base64, "base64");
+}
+
+/** A topic's signer from the environment's secrets (current first, then a previous one during a rotation). */
+export function topicSigner(secrets: readonly string[], topic: string): CallbackSigner {
+  return new CallbackSigner(secrets.map((secret) => topicSigningKey(secret, topic)));
+}
+
+export type TopicSignerLoader = (topic: string) => Promise<CallbackSigner>;
+
+/**
+ * Each topic's signer for this container: the environment's secret from PUNCTUAL_SIGNING_SECRET (local cloud) or
+ * fetched once from Secrets Manager (SIGNING_SECRET_ARN) and cached for the container's life (a rotated secret
+ * reaches new containers; keep the previous one in the JSON form until old containers are gone), each topic's
+ * key derived from it once. Fails fast at cold start when neither variable is set; a failed fetch is not cached,
+ * so the next invocation tries again.
  */
 export function signingSecretLoader(
   options: { env?: NodeJS.ProcessEnv; fetchSecret?: SecretFetcher } = {},
-): () => Promise<CallbackSigner> {
+): TopicSignerLoader {
+  const loadSecrets = secretsLoader(options);
+  const signers = new Map<string, CallbackSigner>();
+  return async (topic) => {
+    const secrets = await loadSecrets();
+    let signer = signers.get(topic);
+    if (!signer) {
+      signer = topicSigner(secrets, topic);
+      signers.set(topic, signer);
+    }
+    return signer;
+  };
+}
+
+/** The environment's signing secrets, read once (see signingSecretLoader). */
+function secretsLoader(options: {
+  env?: NodeJS.ProcessEnv;
+  fetchSecret?: SecretFetcher;
+}): () => Promise<string[]> {
   const env = options.env ?? process.env;
   const inline = env[ENV.signingSecret];
   if (inline) {
-    const signer = new CallbackSigner(parseSigningSecrets(inline));
-    return () => Promise.resolve(signer);
+    const secrets = validSecrets(inline);
+    return () => Promise.resolve(secrets);
   }
   const arn = env[ENV.signingSecretArn];
   if (!arn) {
@@ -116,15 +167,22 @@ export function signingSecretLoader(
     );
   }
   let fetchSecret = options.fetchSecret;
-  let cached: Promise<CallbackSigner> | undefined;
+  let cached: Promise<string[]> | undefined;
   return () => {
     if (!cached) {
       fetchSecret ??= secretsManagerFetcher();
-      cached = fetchSecret(arn).then((raw) => new CallbackSigner(parseSigningSecrets(raw)));
+      cached = fetchSecret(arn).then(validSecrets);
       cached.catch(() => {
         cached = undefined;
       });
     }
     return cached;
   };
+}
+
+/** The secrets of a stored value, each checked as a Standard Webhooks secret (errors never echo the secret). */
+function validSecrets(raw: string): string[] {
+  const secrets = parseSigningSecrets(raw);
+  new CallbackSigner(secrets);
+  return secrets;
 }

@@ -38,7 +38,7 @@ export interface DeliverDeps {
   readonly bindingFor: (eventSourceArn: string) => DeliverBinding | undefined;
   /** The (cached, keep-alive) callback client for a topic: its SSRF policy depends on the topic's allow-list. */
   readonly callbackClientFor: (topic: TopicConfig) => CallbackClient;
-  readonly signer: () => Promise<CallbackSigner>;
+  readonly signer: (topic: string) => Promise<CallbackSigner>;
   readonly metrics: DeliveryMetricsSink;
   readonly logger: ServiceLogger;
   readonly clock?: () => number;
@@ -188,7 +188,7 @@ export async function deliverBatch(
     }
 
     // The signer first: a secret that cannot be loaded must not use up an attempt.
-    const signer = await deps.signer();
+    const signer = await deps.signer(topic.name);
     const startedAt = clock();
     const started = await deps.store.startAttempt(taskId, startedAt);
     if (!started) {
@@ -214,7 +214,7 @@ export async function deliverBatch(
     if (context.getRemainingTimeInMillis() < timeoutMs + safetyMarginMs) return undefined;
     let signer: CallbackSigner;
     try {
-      signer = await deps.signer();
+      signer = await deps.signer(topic.name);
     } catch {
       return undefined;
     }

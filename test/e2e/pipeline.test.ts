@@ -1,6 +1,7 @@
 import { randomUUID } from "node:crypto";
 import { Webhook } from "standardwebhooks";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { topicSigningKey } from "#shared/security/signing.js";
 import { type Harness, startHarness } from "./support/harness.js";
 
 /**
@@ -41,7 +42,7 @@ describe("delivery", () => {
     expect(callback?.json.content).toEqual(content);
     expect(callback?.headers["punctual-topic"]).toBe("demo");
     expect(callback?.headers["punctual-attempt"]).toBe("1");
-    const webhook = new Webhook(h.cloud.signingSecret);
+    const webhook = new Webhook(topicSigningKey(h.cloud.signingSecret, "demo"));
     expect(() => webhook.verify(callback?.body ?? "", callback?.headers ?? {})).not.toThrow();
     const status = await h.waitForStatus(task.task_id, ["delivered"]);
     expect(status).toMatchObject({ status: "delivered", attempts: 1 });

@@ -7,6 +7,7 @@ import {
   parseSigningSecrets,
   SigningSecretError,
   signingSecretLoader,
+  topicSigningKey,
 } from "#shared/security/signing.js";
 
 const newSecret = () => `whsec_${randomBytes(32).toString("base64")}`;
@@ -85,8 +86,8 @@ describe("signingSecretLoader", () => {
         return newSecret();
       },
     });
-    const headers = (await load()).sign(ID, new Date(), PAYLOAD);
-    expect(new Webhook(secret).verify(PAYLOAD, { ...headers })).toBeTruthy();
+    const headers = (await load("demo")).sign(ID, new Date(), PAYLOAD);
+    expect(new Webhook(topicSigningKey(secret, "demo")).verify(PAYLOAD, { ...headers })).toBeTruthy();
     expect(fetched).toBe(0);
   });
 
@@ -103,18 +104,63 @@ describe("signingSecretLoader", () => {
         return JSON.stringify({ current, previous });
       },
     });
-    await expect(load()).rejects.toThrow("AccessDenied");
+    await expect(load("demo")).rejects.toThrow("AccessDenied");
     fail = false;
-    const [a, b] = await Promise.all([load(), load()]);
+    const [a, b, other] = await Promise.all([load("demo"), load("demo"), load("other")]);
     expect(a).toBe(b);
-    expect(await load()).toBe(a);
+    expect(await load("demo")).toBe(a);
+    expect(other).not.toBe(a);
     expect(calls).toHaveLength(2);
     expect(a.secretCount).toBe(2);
     const headers = a.sign(ID, new Date(), PAYLOAD);
-    expect(new Webhook(previous).verify(PAYLOAD, { ...headers })).toBeTruthy();
+    expect(new Webhook(topicSigningKey(current, "demo")).verify(PAYLOAD, { ...headers })).toBeTruthy();
+    expect(new Webhook(topicSigningKey(previous, "demo")).verify(PAYLOAD, { ...headers })).toBeTruthy();
   });
 
   it("fails fast at cold start when neither variable is set", () => {
     expect(() => signingSecretLoader({ env: {} })).toThrow(MissingEnvironmentError);
+  });
+});
+
+describe("topicSigningKey: every topic its own verification key", () => {
+  it("a receiver holding one topic's key rejects another topic's callbacks, in both directions", async () => {
+    // Prepare
+    const secret = newSecret();
+    const load = signingSecretLoader({ env: { PUNCTUAL_SIGNING_SECRET: secret } });
+    const at = new Date();
+
+    // Act
+    const fromA = (await load("orders")).sign(ID, at, PAYLOAD);
+    const fromB = (await load("invoices")).sign(ID, at, PAYLOAD);
+
+    // Assess
+    const receiverA = new Webhook(topicSigningKey(secret, "orders"));
+    const receiverB = new Webhook(topicSigningKey(secret, "invoices"));
+    expect(receiverA.verify(PAYLOAD, { ...fromA })).toBeTruthy();
+    expect(receiverB.verify(PAYLOAD, { ...fromB })).toBeTruthy();
+    expect(() => receiverA.verify(PAYLOAD, { ...fromB })).toThrow(WebhookVerificationError);
+    expect(() => receiverB.verify(PAYLOAD, { ...fromA })).toThrow(WebhookVerificationError);
+    // Nor does the environment's secret itself verify: receivers only ever hold topic keys.
+    expect(() => new Webhook(secret).verify(PAYLOAD, { ...fromA })).toThrow(WebhookVerificationError);
+  });
+
+  it("is deterministic, a valid whsec_ key of 32 bytes, and the same for the bare and whsec_ forms", () => {
+    const bare = randomBytes(33).toString("base64");
+    const key = topicSigningKey(`whsec_${bare}`, "demo");
+    expect(key).toBe(topicSigningKey(bare, "demo"));
+    expect(key).toMatch(/^whsec_[A-Za-z0-9+/]{43}=$/);
+    expect(Buffer.from(key.slice(6), "base64")).toHaveLength(32);
+    expect(topicSigningKey(bare, "demo2")).not.toBe(key);
+  });
+
+  it("keeps the two-key rotation per topic: both derived keys verify during a rotation", async () => {
+    const [current, previous] = [newSecret(), newSecret()];
+    const load = signingSecretLoader({
+      env: { PUNCTUAL_SIGNING_SECRET: JSON.stringify({ current, previous }) },
+    });
+    const headers = (await load("orders")).sign(ID, new Date(), PAYLOAD);
+    for (const secret of [current, previous]) {
+      expect(new Webhook(topicSigningKey(secret, "orders")).verify(PAYLOAD, { ...headers })).toBeTruthy();
+    }
   });
 });
