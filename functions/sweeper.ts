@@ -16,7 +16,12 @@ import { ConfigError, loadEnvironmentConfig, type PunctualConfig } from "#shared
 import { METRIC, METRICS_NAMESPACE, serviceName } from "#shared/domain/metrics.js";
 import { scheduledGraceMs, stalledAfterMs } from "#shared/domain/sweep.js";
 import { ENV, MissingEnvironmentError, parseJsonEnv, requireEnv } from "#shared/runtime/env.js";
-import { type SweeperDeps, type SweeperTopic, type SweepReport, sweep } from "#shared/services/sweeper.js";
+import {
+  type SweeperDeps,
+  type SweeperTopic,
+  type SweepReport,
+  sweep,
+} from "#shared/services/sweeper/index.js";
 
 /**
  * EventBridge rule (every minute) → orphan sweeper (shared/services/sweeper.ts). Module scope runs once per cold

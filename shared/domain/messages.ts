@@ -10,3 +10,15 @@ export type TaskMessage = z.infer<typeof taskMessageSchema>;
 export function taskMessageBody(taskId: string): string {
   return JSON.stringify({ v: 1, taskId } satisfies TaskMessage);
 }
+
+/** A queue message's task pointer, or undefined for anything that is not one (not JSON, wrong shape). */
+export function parseTaskMessage(body: string): TaskMessage | undefined {
+  let json: unknown;
+  try {
+    json = JSON.parse(body);
+  } catch {
+    return undefined;
+  }
+  const parsed = taskMessageSchema.safeParse(json);
+  return parsed.success ? parsed.data : undefined;
+}

@@ -1,7 +1,7 @@
 import type { TaskStore } from "#shared/adapters/task-store.js";
 import type { TopicQueue } from "#shared/adapters/topic-queue.js";
 import { parseTaskId, type TaskKey } from "#shared/domain/keys.js";
-import { taskMessageSchema } from "#shared/domain/messages.js";
+import { parseTaskMessage } from "#shared/domain/messages.js";
 import type { TaskRecord, TaskStatus } from "#shared/domain/task.js";
 import { relayDecision } from "#shared/domain/timing.js";
 import { errorText, forEachBounded } from "#shared/runtime/async.js";
@@ -112,19 +112,12 @@ export async function relayTimerMessages(
 
 function parseMessage(message: TimerMessage, logger: ServiceLogger): TaskKey | undefined {
   // A message we cannot read is logged and dropped: retrying it would only poison the queue.
-  let json: unknown;
-  try {
-    json = JSON.parse(message.body);
-  } catch {
-    logger.error("dropping timer message: body is not JSON", { messageId: message.messageId });
-    return undefined;
-  }
-  const body = taskMessageSchema.safeParse(json);
-  if (!body.success) {
+  const body = parseTaskMessage(message.body);
+  if (!body) {
     logger.error("dropping timer message: not a task message", { messageId: message.messageId });
     return undefined;
   }
-  const key = parseTaskId(body.data.taskId);
+  const key = parseTaskId(body.taskId);
   if (!key) {
     logger.error("dropping timer message: malformed task id", { messageId: message.messageId });
     return undefined;

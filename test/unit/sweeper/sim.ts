@@ -18,7 +18,12 @@ import { CallbackSigner } from "#shared/security/signing.js";
 import { type AddTaskInput, addTask } from "#shared/services/add-task.js";
 import { type DeliverDeps, deliverBatch } from "#shared/services/deliver.js";
 import { relayTimerMessages } from "#shared/services/relay.js";
-import { type SweeperDeps, type SweepLimits, type SweepReport, sweep } from "#shared/services/sweeper.js";
+import {
+  type SweeperDeps,
+  type SweepLimits,
+  type SweepReport,
+  sweep,
+} from "#shared/services/sweeper/index.js";
 import { MemoryTaskStore } from "../../support/memory-task-store.js";
 import { FakeCallbacks, MemoryMetrics } from "../deliver/fakes.js";
 import { memoryLogger } from "../relay/fakes.js";

@@ -2,7 +2,7 @@ import { describe, expect, it } from "vitest";
 import type { TaskStore } from "#shared/adapters/task-store.js";
 import { taskMessageBody } from "#shared/domain/messages.js";
 import { SWEEP_SHARDS, sweepShardOf } from "#shared/domain/sweep.js";
-import { sweep } from "#shared/services/sweeper.js";
+import { sweep } from "#shared/services/sweeper/index.js";
 import { HTTP } from "../deliver/fakes.js";
 import { makeTask } from "../relay/fakes.js";
 import { DLQ_URL, SCHEDULE_DLQ_URL, type Sim, simulate, T0, TIMER_DLQ_URL } from "./sim.js";

@@ -1,0 +1,81 @@
+import type { TaskStore } from "#shared/adapters/task-store.js";
+import { errorText, forEachBounded } from "#shared/runtime/async.js";
+import type { Counters, GroupWork, RunState, SweeperDeps } from "./types.js";
+
+type ShardRead = Awaited<ReturnType<TaskStore["listUnfinishedDueBy"]>>;
+
+/** The shortest window after which any unfinished task can be overdue: the sweep index is read up to now − it. */
+export function shortestWindowMs(deps: SweeperDeps): number {
+  return Math.min(
+    deps.scheduledGraceMs("queue"),
+    deps.scheduledGraceMs("schedule"),
+    ...Object.values(deps.topics).map((t) => t.stalledAfterMs),
+  );
+}
+
+/**
+ * Reads every shard of the sweep index up to `dueByMs` into the run's groups. Returns false when a shard could
+ * not be read: a group's head might then be missing from what was read, and judging the group by a follower
+ * could reorder it, so the run repairs only the groups named by dead-letter pointers.
+ */
+export async function readCandidates(deps: SweeperDeps, dueByMs: number, run: RunState): Promise<boolean> {
+  const read = await readShards(deps, dueByMs, run);
+  if (!read) return false;
+  const cutoff = completeUpTo(read, dueByMs, run.counters);
+  for (const { tasks } of read.values()) {
+    for (const task of tasks) {
+      if (task.dueAtMs > cutoff) continue;
+      run.counters.candidates++;
+      groupWork(run.groups, task.pk, task.dueAtMs);
+    }
+  }
+  return true;
+}
+
+async function readShards(
+  deps: SweeperDeps,
+  dueByMs: number,
+  run: RunState,
+): Promise<Map<number, ShardRead> | undefined> {
+  const shards = Array.from({ length: run.limits.shards }, (_, i) => i);
+  const read = new Map<number, ShardRead>();
+  let complete = true;
+  await forEachBounded(shards, run.limits.concurrency, async (shard) => {
+    try {
+      read.set(shard, await deps.store.listUnfinishedDueBy(shard, dueByMs, run.limits.candidatesPerShard));
+    } catch (error) {
+      complete = false;
+      run.counters.failures++;
+      deps.logger.warn("reading the sweep index failed", { shard, error: errorText(error) });
+    }
+  });
+  return complete ? read : undefined;
+}
+
+/**
+ * A shard cut short was read up to its last due time; only what every shard was read up to is complete, so a
+ * group's head (due no later than any follower) is never left out while a follower is in.
+ */
+function completeUpTo(read: Map<number, ShardRead>, dueByMs: number, counters: Counters): number {
+  let cutoff = dueByMs;
+  for (const { tasks, truncated } of read.values()) {
+    const last = tasks[tasks.length - 1];
+    if (truncated && last) {
+      cutoff = Math.min(cutoff, last.dueAtMs);
+      counters.deferred = true;
+    }
+  }
+  return cutoff;
+}
+
+/** The run's work for one group, created on first sight; its query starts at the earliest due time seen. */
+export function groupWork(groups: Map<string, GroupWork>, pk: string, fromMs: number): GroupWork {
+  let group = groups.get(pk);
+  if (!group) {
+    group = { pk, fromMs, pointers: [] };
+    groups.set(pk, group);
+  } else {
+    group.fromMs = Math.min(group.fromMs, fromMs);
+  }
+  return group;
+}

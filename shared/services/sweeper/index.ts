@@ -1,0 +1,110 @@
+import { readCandidates, shortestWindowMs } from "./candidates.js";
+import { deleteResolvedPointers, readPointers, rearmNotYetDue } from "./pointers.js";
+import { repairGroups } from "./repair.js";
+import {
+  Counters,
+  DEFAULT_SWEEP_LIMITS,
+  type RunState,
+  type SweeperDeps,
+  type SweepReport,
+} from "./types.js";
+
+export type { SweeperDeps, SweeperTopic, SweepLimits, SweepReport } from "./types.js";
+export { DEFAULT_SWEEP_LIMITS } from "./types.js";
+
+/**
+ * The orphan sweeper: every minute it finds the tasks a crash or a lost message left behind and puts them back
+ * on their way, so a task acknowledged with 2xx is delivered or dead-lettered without anyone looking.
+ *
+ * Where a 2xx was returned (or a message consumed) and a later step can fail without SQS retrying it, and how
+ * each is repaired:
+ *
+ * 1. add-task wrote the task and armed its timer (SendMessage / CreateSchedule answered 200 → 201 to the
+ *    client), but the timer message was lost (SQS or the emulator lost it; a schedule deleted by hand). The
+ *    task stays `scheduled` past its due time → forwarded (below).
+ * 2. add-task wrote the task, arming failed and so did removing it (the client got a 503), or the function died
+ *    between the two writes (the client got a 5xx or a timeout). The outcome was unknown to the client, and the
+ *    task is `scheduled` without a timer → forwarded like (1): at-least-once for an unknown outcome; a retry with
+ *    the same idempotency key yields the same task id, so the receiver sees one `webhook-id`.
+ * 3. Scheduler fired, the timer queue refused it through every retry, and the firing went to the schedule DLQ
+ *    (or was dropped when even that failed: InvocationsFailedToBeSentToDeadLetterCount). The task stays
+ *    `scheduled` → forwarded; the DLQ message is resolved and deleted (below).
+ * 4. The relay received a timer message and failed it until `maxReceiveCount` moved it to the timer DLQ. The
+ *    task stays `scheduled` → forwarded; the DLQ message is resolved and deleted.
+ * 5. The relay sent a group to the FIFO queue and crashed before `markQueued`: the timer message is not deleted,
+ *    comes back and re-sends (FIFO deduplication absorbs it within 5 minutes; deliver skips finished tasks after
+ *    that) — no sweeper needed. Should that message be lost as well (4), the task is `scheduled` past due →
+ *    forwarded, behind its live FIFO message, where it is deduplicated or skipped.
+ * 6. A task is `queued` but its FIFO message is gone: moved to the topic DLQ by the `maxReceiveCount` backstop,
+ *    expired by retention in a long backlog, or purged by hand. No attempt, no progress → requeued.
+ * 7. A task is `delivering` with no message in flight: deliver died after `startAttempt`, and the message was
+ *    then lost as in (6). No progress → requeued (the attempt counter lives in the table, so the topic's
+ *    `maxAttempts` still holds across the repair).
+ * 8. A task is `delivering` with its attempts used up but never dead-lettered: deliver died between
+ *    `recordAttemptFailure` and the DLQ send, or the DLQ send / `markFailed` kept failing until the message was
+ *    lost → dead-lettering is finished here: topic DLQ (deduplication id = task id), then `markFailed`.
+ * 9. The sweeper's own steps: it sends first and records second (`markQueued`, `markRequeued`, `markFailed`), so
+ *    a crash in between is repaired by its next run, and the FIFO queues' deduplication absorbs the repeat.
+ *
+ * Finding them without a Scan: the sparse sweep index (shared/domain/sweep.ts) holds exactly the unfinished
+ * tasks, by shard and due time. A run reads every shard up to `now − the shortest window`, groups what it found
+ * by ordering group, and judges each group by its head (its earliest unfinished task, read strongly consistent
+ * from the table):
+ *
+ * - head `scheduled` and more than the grace past due → its timer is lost;
+ * - head `queued` / `delivering` and idle (no `queued` mark, attempt or re-send) for longer than the topic's
+ *   stall window → its message is lost (a live head is attempted at least once per backoff step or
+ *   visibility timeout);
+ * - otherwise the group is progressing, and any follower is legitimately waiting behind the head.
+ *
+ * A stalled group is repaired as one: exhausted heads are dead-lettered (8), then every unfinished task that is
+ * due is sent to the topic's FIFO queue in group order (due time, then acceptance) with MessageGroupId = the
+ * group and MessageDeduplicationId = the task id, `scheduled` ones are marked `queued`, and `queued` /
+ * `delivering` ones `requeuedAtMs` (which restarts their stall clock) — unless their last send is under 5
+ * minutes old, when FIFO deduplication may drop the copy and the next run must try again. Whatever is still
+ * alive in the queue stays ahead of its copy, so a copy never overtakes anything; deliver skips finished
+ * tasks, so a copy costs one read; and the receiver, should a copy ever be delivered, sees the same task id.
+ * Only due tasks are sent (never early); cancelled, delivered and failed tasks are never touched (a cancel
+ * racing a repair wins at deliver, which re-reads the status).
+ *
+ * The timer DLQ and the schedule DLQ are drained rather than left for operators. Their messages are pointers
+ * to tasks, and the table, not the pointer, says what is left to do: a finished (or missing) task → the pointer
+ * is deleted; a task already on its FIFO queue → deleted (the stall check watches it); a `scheduled` task →
+ * its group is repaired at once (due) or its timer re-armed on the timer queue (not yet due), then the pointer
+ * is deleted. A pointer the sweeper cannot resolve — unreadable, or its repair keeps failing — stays, so those
+ * DLQs alarm only on what is genuinely broken. The topic FIFO DLQs are different: they are the product's
+ * dead-letter destination, and stay for operators.
+ *
+ * What the sweeper cannot undo: a follower delivered ahead of a head whose message was lost before the sweeper
+ * noticed (the loss itself reorders; the sweeper then delivers the head as soon as it can).
+ *
+ * The steps live beside this file: pointers.ts (dead-letter pointers: read, re-arm, delete), candidates.ts (the
+ * sweep index), repair.ts (judging and repairing a group).
+ */
+/** One sweeper run. Never throws for a failed repair: it is counted, logged and retried by the next run. */
+export async function sweep(deps: SweeperDeps): Promise<SweepReport> {
+  const clock = deps.clock ?? Date.now;
+  const run: RunState = {
+    now: clock(),
+    limits: { ...DEFAULT_SWEEP_LIMITS, ...deps.limits },
+    counters: new Counters(),
+    groups: new Map(),
+    resolved: [],
+    rearms: [],
+  };
+  for (const queueUrl of deps.deadLetters?.queueUrls ?? []) await readPointers(deps, queueUrl, run);
+  // After a failed shard read, the run's groups hold only those named by pointers.
+  await readCandidates(deps, run.now - shortestWindowMs(deps), run);
+  await repairGroups(deps, run, clock);
+  await rearmNotYetDue(deps, run);
+  await deleteResolvedPointers(deps, run);
+  return reportRun(deps, run.counters);
+}
+
+function reportRun(deps: SweeperDeps, counters: Counters): SweepReport {
+  const report: SweepReport = { ...counters };
+  const repaired = report.forwarded + report.requeued + report.deadLettered + report.rearmed;
+  if (repaired > 0 || report.failures > 0) deps.logger.info("sweep finished", { ...report });
+  else deps.logger.debug("sweep finished", { ...report });
+  return report;
+}

@@ -1,0 +1,102 @@
+import type { DeadLetterSource } from "#shared/adapters/dead-letter-source.js";
+import { parseTaskMessage } from "#shared/domain/messages.js";
+import type { TaskRecord } from "#shared/domain/task.js";
+import { queueDelaySeconds } from "#shared/domain/timing.js";
+import { errorText } from "#shared/runtime/async.js";
+import { RELAY_LOOKBACK_MS } from "../relay.js";
+import { groupWork } from "./candidates.js";
+import type { PointerRef, RunState, SweeperDeps } from "./types.js";
+
+type DeadLetterMessage = Awaited<ReturnType<DeadLetterSource["receive"]>>[number];
+
+/** Receives one dead-letter queue's pointers (up to the run's limit) and resolves each against the table. */
+export async function readPointers(deps: SweeperDeps, queueUrl: string, run: RunState): Promise<void> {
+  const source = deps.deadLetters?.source;
+  if (!source) return;
+  for (let receive = 0; receive < run.limits.pointerReceivesPerQueue; receive++) {
+    let messages: DeadLetterMessage[];
+    try {
+      messages = await source.receive(queueUrl, 10, run.limits.pointerVisibilitySeconds);
+    } catch (error) {
+      run.counters.failures++;
+      deps.logger.warn("reading a dead-letter queue failed", { queueUrl, error: errorText(error) });
+      return;
+    }
+    for (const message of messages) await resolvePointer(deps, queueUrl, message, run);
+    if (messages.length < 10) return;
+  }
+}
+
+/**
+ * What a pointer's task needs: nothing (finished, gone, or on its FIFO queue) → resolved; `scheduled` and due
+ * → its group is repaired this run; `scheduled` and not yet due → its timer is re-armed.
+ */
+async function resolvePointer(
+  deps: SweeperDeps,
+  queueUrl: string,
+  message: DeadLetterMessage,
+  run: RunState,
+): Promise<void> {
+  const pointer = { queueUrl, receiptHandle: message.receiptHandle };
+  const taskId = parseTaskMessage(message.body)?.taskId;
+  if (!taskId) {
+    // Not ours to interpret: it stays, and the queue's alarm calls an operator.
+    deps.logger.error("unreadable message in a dead-letter queue; left for an operator", {
+      queueUrl,
+      messageId: message.messageId,
+    });
+    return;
+  }
+  let task: TaskRecord | undefined;
+  try {
+    task = await deps.store.get(taskId);
+  } catch (error) {
+    run.counters.failures++;
+    deps.logger.warn("reading a dead-lettered task failed", { taskId, error: errorText(error) });
+    return;
+  }
+  if (task?.status !== "scheduled") {
+    // Finished, gone (never accepted, or past retention), or on its FIFO queue where the stall check
+    // watches it: the pointer has nothing left to say.
+    run.resolved.push(pointer);
+  } else if (task.dueAtMs <= run.now) {
+    groupWork(run.groups, task.pk, task.dueAtMs - RELAY_LOOKBACK_MS).pointers.push(pointer);
+  } else {
+    run.rearms.push({ taskId, delaySeconds: queueDelaySeconds(task.dueAtMs - run.now), pointer });
+  }
+}
+
+/** Not-yet-due tasks from the dead-letter queues go back on the timer queue; their pointers then resolve. */
+export async function rearmNotYetDue(deps: SweeperDeps, run: RunState): Promise<void> {
+  if (run.rearms.length === 0) return;
+  let failed: Set<string>;
+  try {
+    failed = new Set(
+      await deps.timer.armMany(run.rearms.map(({ taskId, delaySeconds }) => ({ taskId, delaySeconds }))),
+    );
+  } catch (error) {
+    deps.logger.warn("re-arming timers failed", { count: run.rearms.length, error: errorText(error) });
+    failed = new Set(run.rearms.map((r) => r.taskId));
+  }
+  for (const rearm of run.rearms) {
+    if (failed.has(rearm.taskId)) run.counters.failures++;
+    else {
+      run.counters.rearmed++;
+      run.resolved.push(rearm.pointer);
+    }
+  }
+}
+
+/** Resolved pointers are deleted; the rest reappear after their visibility timeout and are tried again. */
+export async function deleteResolvedPointers(deps: SweeperDeps, run: RunState): Promise<void> {
+  if (!deps.deadLetters || run.resolved.length === 0) return;
+  const byQueue = new Map<string, string[]>();
+  for (const p of run.resolved as PointerRef[]) {
+    byQueue.set(p.queueUrl, [...(byQueue.get(p.queueUrl) ?? []), p.receiptHandle]);
+  }
+  for (const [queueUrl, handles] of byQueue) {
+    const { failed } = await deps.deadLetters.source.remove(queueUrl, handles);
+    run.counters.pointersResolved += handles.length - failed.length;
+    run.counters.failures += failed.length;
+  }
+}

@@ -1,0 +1,161 @@
+import { FIFO_DEDUPLICATION_WINDOW_MS, lastSentAtMs, progressAtMs } from "#shared/domain/sweep.js";
+import { type TaskRecord, TERMINAL_STATUSES } from "#shared/domain/task.js";
+import { errorText, forEachBounded } from "#shared/runtime/async.js";
+import { deadLetterTask } from "../dead-letter.js";
+import type { Counters, GroupWork, RunState, SweeperDeps, SweeperTopic } from "./types.js";
+
+/**
+ * Judges and repairs the run's groups, oldest first, groups named by a pointer first, at most `maxGroups` and
+ * none started when the invocation is nearly out of time. A group repaired (or found healthy) resolves its
+ * pointers; a failure is counted and left to the next run.
+ */
+export async function repairGroups(deps: SweeperDeps, run: RunState, clock: () => number): Promise<void> {
+  const { counters, limits } = run;
+  const ordered = [...run.groups.values()].sort(
+    (a, b) => b.pointers.length - a.pointers.length || a.fromMs - b.fromMs,
+  );
+  if (ordered.length > limits.maxGroups) counters.deferred = true;
+  await forEachBounded(ordered.slice(0, limits.maxGroups), limits.concurrency, async (group) => {
+    if (deps.remainingMs && deps.remainingMs() < limits.reserveMs) {
+      counters.deferred = true;
+      return;
+    }
+    counters.groupsExamined++;
+    try {
+      if (await repairGroup(deps, group, run.now, clock, counters)) run.resolved.push(...group.pointers);
+    } catch (error) {
+      counters.failures++;
+      deps.logger.warn("repairing a group failed; the next run retries", {
+        pk: group.pk,
+        error: errorText(error),
+      });
+    }
+  });
+}
+
+/**
+ * Judges one group by its head and repairs it when stalled (or named by a pointer). Returns true when the group
+ * needs nothing more (repaired, progressing, or finished); throws when a step failed.
+ */
+async function repairGroup(
+  deps: SweeperDeps,
+  group: GroupWork,
+  now: number,
+  clock: () => number,
+  counters: Counters,
+): Promise<boolean> {
+  const tasks = await deps.store.listUnfinishedInGroup(group.pk, group.fromMs, now);
+  const head = tasks[0];
+  if (!head) return true;
+  const topic = Object.hasOwn(deps.topics, head.topic) ? deps.topics[head.topic] : undefined;
+  if (!topic) {
+    throw new Error(`topic "${head.topic}" is not configured for the sweeper`);
+  }
+  const stalled = isStalled(deps, topic, head, now);
+  if (!stalled && group.pointers.length === 0) return true;
+
+  const exhausted = stalled ? exhaustedAndIdle(tasks, topic, now) : [];
+  await finishDeadLettering(deps, topic, exhausted, clock, counters);
+
+  // A stalled group is re-sent whole (its messages may all be gone); a group named by a pointer but otherwise
+  // alive only needs its `scheduled` tasks forwarded, behind whatever is already queued.
+  const done = new Set(exhausted.map((t) => t.taskId));
+  const resend = tasks.filter((t) => !done.has(t.taskId) && (stalled || t.status === "scheduled"));
+  if (resend.length > 0) await resendInOrder(deps, topic, group.pk, head, resend, now, clock, counters);
+  if (exhausted.length > 0 || resend.length > 0) counters.groupsRepaired++;
+  return true;
+}
+
+function isStalled(deps: SweeperDeps, topic: SweeperTopic, head: TaskRecord, now: number): boolean {
+  if (TERMINAL_STATUSES.has(head.status)) return false;
+  if (head.status === "scheduled") return now - head.dueAtMs >= deps.scheduledGraceMs(head.timer);
+  return now - progressAtMs(head) >= topic.stalledAfterMs;
+}
+
+/** Exhausted and idle: deliver's own retry would only dead-letter them, but their message is gone. */
+function exhaustedAndIdle(tasks: readonly TaskRecord[], topic: SweeperTopic, now: number): TaskRecord[] {
+  return tasks.filter(
+    (t) =>
+      t.status === "delivering" &&
+      t.attempts >= topic.config.maxAttempts &&
+      now - progressAtMs(t) >= topic.stalledAfterMs,
+  );
+}
+
+async function finishDeadLettering(
+  deps: SweeperDeps,
+  topic: SweeperTopic,
+  exhausted: readonly TaskRecord[],
+  clock: () => number,
+  counters: Counters,
+): Promise<void> {
+  for (const task of exhausted) {
+    const reason = task.lastError ?? "attempts exhausted";
+    await deadLetterTask(
+      deps,
+      { dlqUrl: topic.dlqUrl, retentionDays: topic.config.retentionDays },
+      task,
+      reason,
+      clock,
+    );
+    counters.deadLettered++;
+    deps.logger.warn("orphan dead-lettered: attempts were used up but dead-lettering never finished", {
+      taskId: task.taskId,
+      attempts: task.attempts,
+    });
+  }
+}
+
+/**
+ * Sends the group's tasks to its FIFO queue in group order, then records each send: `scheduled` → `queued`,
+ * `queued` / `delivering` → `requeuedAtMs` once a copy cannot be dropped by FIFO deduplication.
+ */
+async function resendInOrder(
+  deps: SweeperDeps,
+  topic: SweeperTopic,
+  pk: string,
+  head: TaskRecord,
+  resend: readonly TaskRecord[],
+  now: number,
+  clock: () => number,
+  counters: Counters,
+): Promise<void> {
+  const result = await deps.topicQueue.sendInOrder(
+    topic.queueUrl,
+    pk,
+    resend.map((t) => t.taskId),
+  );
+  const sent = new Set(result.sent);
+  const markedAt = clock();
+  const marks = await Promise.allSettled(
+    resend.filter((t) => sent.has(t.taskId)).map((t) => recordResend(deps, t, now, markedAt, counters)),
+  );
+  deps.logger.warn("orphans repaired: group sent to its FIFO queue again", {
+    pk,
+    topic: topic.config.name,
+    head: head.taskId,
+    headStatus: head.status,
+    sent: result.sent.length,
+  });
+  if (result.failure) throw new Error(`sending to the FIFO queue failed: ${result.failure.error}`);
+  const failedMark = marks.find((m) => m.status === "rejected");
+  if (failedMark) throw (failedMark as PromiseRejectedResult).reason;
+}
+
+async function recordResend(
+  deps: SweeperDeps,
+  task: TaskRecord,
+  now: number,
+  markedAt: number,
+  counters: Counters,
+): Promise<void> {
+  if (task.status === "scheduled") {
+    await deps.store.markQueued(task.taskId, markedAt);
+    counters.forwarded++;
+  } else if (now - lastSentAtMs(task) >= FIFO_DEDUPLICATION_WINDOW_MS) {
+    await deps.store.markRequeued(task.taskId, markedAt);
+    counters.requeued++;
+  }
+  // Else the copy went within 5 minutes of the last send and FIFO deduplication may have dropped it: the stall
+  // clock is left running, so the next run sends again until a copy is sure to land.
+}

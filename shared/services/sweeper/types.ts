@@ -1,0 +1,131 @@
+import type { DeadLetterSource } from "#shared/adapters/dead-letter-source.js";
+import type { TaskStore } from "#shared/adapters/task-store.js";
+import type { TimerQueue } from "#shared/adapters/timer-queue.js";
+import type { TopicQueue } from "#shared/adapters/topic-queue.js";
+import type { TopicConfig } from "#shared/config/index.js";
+import { SWEEP_SHARDS } from "#shared/domain/sweep.js";
+import type { TimerKind } from "#shared/domain/task.js";
+import type { ServiceLogger } from "../relay.js";
+
+/** The sweeper's ports, settings and report, and the working state one run passes between its steps. */
+export interface SweeperTopic {
+  readonly config: TopicConfig;
+  readonly queueUrl: string;
+  readonly dlqUrl: string;
+  /** How long a group head may be idle before the group counts as stalled (`stalledAfterMs`). */
+  readonly stalledAfterMs: number;
+}
+
+export interface SweepLimits {
+  /** Sweep index shards to read (SWEEP_SHARDS). */
+  readonly shards: number;
+  /** Index entries read per shard and run; a longer backlog is read oldest first over several runs. */
+  readonly candidatesPerShard: number;
+  /** Groups examined per run, oldest first. */
+  readonly maxGroups: number;
+  /** Shard queries and groups handled at the same time. */
+  readonly concurrency: number;
+  /** Receives (of up to 10 messages) per dead-letter queue and run. */
+  readonly pointerReceivesPerQueue: number;
+  /** How long a received dead-letter message stays hidden if it is not resolved (retried next run). */
+  readonly pointerVisibilitySeconds: number;
+  /** No new group is started when less time than this is left in the invocation. */
+  readonly reserveMs: number;
+}
+
+export const DEFAULT_SWEEP_LIMITS: SweepLimits = {
+  shards: SWEEP_SHARDS,
+  candidatesPerShard: 2_000,
+  maxGroups: 2_000,
+  concurrency: 8,
+  pointerReceivesPerQueue: 10,
+  pointerVisibilitySeconds: 60,
+  reserveMs: 10_000,
+};
+
+export interface SweeperDeps {
+  readonly store: Pick<
+    TaskStore,
+    "get" | "listUnfinishedDueBy" | "listUnfinishedInGroup" | "markQueued" | "markRequeued" | "markFailed"
+  >;
+  readonly topicQueue: Pick<TopicQueue, "sendInOrder" | "sendToDeadLetter">;
+  readonly timer: Pick<TimerQueue, "armMany">;
+  /** Topic name → its queues and stall window. */
+  readonly topics: Readonly<Record<string, SweeperTopic>>;
+  /** How long past due a task may stay `scheduled`, by how its timer was armed (`scheduledGraceMs`). */
+  readonly scheduledGraceMs: (timer: TimerKind) => number;
+  /** The timer DLQ and the schedule DLQ, drained every run. */
+  readonly deadLetters?: { readonly source: DeadLetterSource; readonly queueUrls: readonly string[] };
+  readonly logger: ServiceLogger;
+  readonly clock?: () => number;
+  /** Time left in the invocation (Lambda's `getRemainingTimeInMillis`). */
+  readonly remainingMs?: () => number;
+  readonly limits?: Partial<SweepLimits>;
+}
+
+export interface SweepReport {
+  /** Overdue unfinished tasks found in the sweep index. */
+  readonly candidates: number;
+  readonly groupsExamined: number;
+  readonly groupsRepaired: number;
+  /** `scheduled` tasks sent to their FIFO queue (lost timers). */
+  readonly forwarded: number;
+  /**
+   * `queued` / `delivering` tasks sent to their FIFO queue again (lost messages), counted (and recorded with
+   * `markRequeued`) once the copy cannot be dropped by FIFO deduplication, i.e. 5 minutes after the last send.
+   */
+  readonly requeued: number;
+  /** Exhausted tasks whose dead-lettering was finished. */
+  readonly deadLettered: number;
+  /** Not-yet-due tasks from a dead-letter queue put back on the timer queue. */
+  readonly rearmed: number;
+  /** Timer / schedule DLQ messages resolved and deleted. */
+  readonly pointersResolved: number;
+  /** Steps that failed; each is retried by the next run. */
+  readonly failures: number;
+  /** Work was left for the next run (a shard read or the group cap was cut short, or time ran out). */
+  readonly deferred: boolean;
+}
+
+export interface PointerRef {
+  readonly queueUrl: string;
+  readonly receiptHandle: string;
+}
+
+export interface GroupWork {
+  readonly pk: string;
+  /** Lower bound of the group query: the earliest due time of its overdue tasks. */
+  fromMs: number;
+  /** Dead-letter pointers naming a `scheduled`, due task of this group: the group is repaired whatever its head. */
+  readonly pointers: PointerRef[];
+}
+
+export class Counters {
+  candidates = 0;
+  groupsExamined = 0;
+  groupsRepaired = 0;
+  forwarded = 0;
+  requeued = 0;
+  deadLettered = 0;
+  rearmed = 0;
+  pointersResolved = 0;
+  failures = 0;
+  deferred = false;
+}
+
+/** A not-yet-due task named by a dead-letter pointer: back on the timer queue with its remaining delay. */
+export interface Rearm {
+  readonly taskId: string;
+  readonly delaySeconds: number;
+  readonly pointer: PointerRef;
+}
+
+/** What one run collects before it acts: groups to judge, pointers already resolved, timers to re-arm. */
+export interface RunState {
+  readonly now: number;
+  readonly limits: SweepLimits;
+  readonly counters: Counters;
+  readonly groups: Map<string, GroupWork>;
+  readonly resolved: PointerRef[];
+  readonly rearms: Rearm[];
+}
