@@ -1,4 +1,4 @@
-import { parseTaskId } from "#shared/domain/keys.js";
+import { bySortKey, parseTaskId } from "#shared/domain/keys.js";
 import type { TaskStatus } from "#shared/domain/task.js";
 
 /**
@@ -230,7 +230,7 @@ export function verify(
   let pairs = 0;
   for (const [group, members] of groups) {
     if (members.length < 2) continue;
-    members.sort((a, b) => (a.sk < b.sk ? -1 : a.sk > b.sk ? 1 : 0));
+    members.sort(bySortKey);
     for (let i = 0; i < members.length; i++) {
       const x = members[i] as (typeof members)[number];
       const xOutcome = outcomeOf.get(x.task.taskId);

@@ -3,6 +3,7 @@ import type { SQSClient } from "@aws-sdk/client-sqs";
 import { unmarshall } from "@aws-sdk/util-dynamodb";
 import { SqsTimerQueue } from "#shared/adapters/timer-queue.js";
 import { SqsTopicQueue } from "#shared/adapters/topic-queue.js";
+import { bySortKey } from "#shared/domain/keys.js";
 import type { TaskRecord } from "#shared/domain/task.js";
 import { queueDelaySeconds } from "#shared/domain/timing.js";
 
@@ -64,7 +65,7 @@ export async function recoverUnfinishedTasks(options: {
   for (const [groupId, tasks] of groups) {
     const queueUrl = options.topicQueueUrls[tasks[0]?.topic ?? ""];
     if (!queueUrl) continue;
-    tasks.sort((a, b) => (a.sk < b.sk ? -1 : a.sk > b.sk ? 1 : 0));
+    tasks.sort(bySortKey);
     const result = await topicQueue.sendInOrder(
       queueUrl,
       groupId,

@@ -50,6 +50,11 @@ export function sortKey(dueAtMs: number, ulid: string): string {
 }
 
 /** The highest sort key of anything due at or before `dueAtMs`. */
+/** Orders items of one group as they must be delivered: by sort key (due time, then acceptance). */
+export function bySortKey(a: { readonly sk: string }, b: { readonly sk: string }): number {
+  return a.sk < b.sk ? -1 : a.sk > b.sk ? 1 : 0;
+}
+
 export function sortKeyUpperBound(dueAtMs: number): string {
   return `${String(dueAtMs).padStart(DUE_DIGITS, "0")}#~`;
 }

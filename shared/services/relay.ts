@@ -1,6 +1,6 @@
 import type { TaskStore } from "#shared/adapters/task-store.js";
 import type { TopicQueue } from "#shared/adapters/topic-queue.js";
-import { parseTaskId, type TaskKey } from "#shared/domain/keys.js";
+import { bySortKey, parseTaskId, type TaskKey } from "#shared/domain/keys.js";
 import { parseTaskMessage } from "#shared/domain/messages.js";
 import type { TaskRecord, TaskStatus } from "#shared/domain/task.js";
 import { relayDecision } from "#shared/domain/timing.js";
@@ -208,69 +208,97 @@ async function forwardGroup(
     deps.logger.error("no FIFO queue configured for topic; timer messages will be retried", { topic, pk });
     return false;
   }
+  const due = await dueTasksOfGroup(deps, pk, messages, clock());
+  if (due === "not-yet-due") {
+    // Cannot happen after the wait above unless clocks disagree; never drop it, never send it early.
+    deps.logger.warn("task not yet due at forwarding time; the group will be retried", { pk });
+    return false;
+  }
+  if (due.length === 0) return true;
+  return sendAndMarkQueued(deps, { queueUrl, topic, pk }, due, clock);
+}
 
-  const now = clock();
-  const lookbackMs = deps.lookbackMs ?? RELAY_LOOKBACK_MS;
+/**
+ * The group's still-scheduled tasks that must go now, in order (due time, then acceptance: the sort key order):
+ * its earlier stragglers and this batch's own tasks.
+ */
+async function dueTasksOfGroup(
+  deps: RelayDeps,
+  pk: string,
+  messages: readonly ParsedMessage[],
+  now: number,
+): Promise<TaskRecord[] | "not-yet-due"> {
   // The sweep ends at this batch's latest task of the group (by sort key: due time, then acceptance), not at
   // `now`: that is all the order needs (every earlier still-scheduled task goes first), and later tasks have
   // timer messages of their own. In a burst a group's messages land in many concurrent batches, and sweeping to
   // `now` made each of them re-send (and re-mark) the whole group.
   const latestOwn = messages.reduce((a, b) => (b.key.sk > a.key.sk ? b : a)).key;
-  const window = groupSweepWindow(messages, now, lookbackMs);
+  const window = groupSweepWindow(messages, now, deps.lookbackMs ?? RELAY_LOOKBACK_MS);
   const others = new Map<string, TaskStatus>();
   const listed = await deps.store.listScheduledInGroup(pk, window.fromMs, window.toMs, others);
   const tasks = new Map<string, TaskRecord>(
     listed.filter((t) => t.sk <= latestOwn.sk).map((t) => [t.taskId, t]),
   );
-
-  // A message's own task can be missing from the sweep: no longer scheduled (cancelled, or already queued /
-  // delivered by an earlier message of the group: the sweep saw it, nothing to do, no extra read), or due
-  // before the look-back window (a backlog) or not found at all, which one more read settles.
   for (const m of messages) {
     const status = others.get(m.key.taskId);
     if (status !== undefined && !tasks.has(m.key.taskId)) {
       deps.logger.debug("timer message needs no forwarding", { taskId: m.key.taskId, status });
     }
   }
-  let notYetDue = false;
-  await Promise.all(
-    messages
-      .filter((m) => !tasks.has(m.key.taskId) && !others.has(m.key.taskId))
-      .map(async (m) => {
-        const own = await deps.store.get(m.key.taskId);
-        if (own?.status !== "scheduled") {
-          // Cancelled, already queued / delivering / done, or gone: nothing to do for this message.
-          deps.logger.debug("timer message needs no forwarding", {
-            taskId: m.key.taskId,
-            status: own?.status ?? "missing",
-          });
-        } else if (own.dueAtMs <= now) tasks.set(own.taskId, own);
-        else notYetDue = true;
-      }),
-  );
-  if (notYetDue) {
-    // Cannot happen after the wait above unless clocks disagree; never drop it, never send it early.
-    deps.logger.warn("task not yet due at forwarding time; the group will be retried", { pk });
-    return false;
-  }
-  if (tasks.size === 0) return true;
+  const unseen = messages.filter((m) => !tasks.has(m.key.taskId) && !others.has(m.key.taskId));
+  const own = await readOwnTasks(deps, unseen, now);
+  if (own === "not-yet-due") return own;
+  for (const task of own) tasks.set(task.taskId, task);
+  return [...tasks.values()].sort(bySortKey);
+}
 
-  // Due time, then acceptance: exactly the sort key order.
-  const ordered = [...tasks.values()].sort((a, b) => (a.sk < b.sk ? -1 : a.sk > b.sk ? 1 : 0));
+/**
+ * A message's own task can be missing from the sweep: no longer scheduled (cancelled, or already queued /
+ * delivered by an earlier message of the group: the sweep saw it, nothing to do, no extra read), or not found by
+ * it at all, which one more read settles. Returns the due, still-scheduled ones.
+ */
+async function readOwnTasks(
+  deps: RelayDeps,
+  messages: readonly ParsedMessage[],
+  now: number,
+): Promise<TaskRecord[] | "not-yet-due"> {
+  const read = await Promise.all(messages.map((m) => deps.store.get(m.key.taskId)));
+  const due: TaskRecord[] = [];
+  let notYetDue = false;
+  read.forEach((own, i) => {
+    if (own?.status !== "scheduled") {
+      // Cancelled, already queued / delivering / done, or gone: nothing to do for this message.
+      deps.logger.debug("timer message needs no forwarding", {
+        taskId: messages[i]?.key.taskId,
+        status: own?.status ?? "missing",
+      });
+    } else if (own.dueAtMs <= now) due.push(own);
+    else notYetDue = true;
+  });
+  return notYetDue ? "not-yet-due" : due;
+}
+
+/**
+ * Sends the tasks to the topic's FIFO queue in order and records what was sent `queued` (even when the rest
+ * failed), so it is not re-sent needlessly and a cancel can no longer succeed for it.
+ */
+async function sendAndMarkQueued(
+  deps: RelayDeps,
+  target: { readonly queueUrl: string; readonly topic: string; readonly pk: string },
+  ordered: readonly TaskRecord[],
+  clock: () => number,
+): Promise<boolean> {
+  const { queueUrl, topic, pk } = target;
   const result = await deps.topicQueue.sendInOrder(
     queueUrl,
     pk,
     ordered.map((t) => t.taskId),
   );
-
-  // Whatever was sent is recorded `queued` (even when the rest failed), so it is not re-sent needlessly and a
-  // cancel can no longer succeed for it.
   const markedAt = clock();
   const marks = await Promise.allSettled(
     result.sent.map((taskId) => deps.store.markQueued(taskId, markedAt)),
   );
   const markFailures = marks.filter((m) => m.status === "rejected");
-
   if (result.failure) {
     deps.logger.warn("sending to the topic queue failed; the group will be retried", {
       pk,

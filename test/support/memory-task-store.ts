@@ -5,7 +5,7 @@ import type {
   TaskStore,
   UnfinishedTaskRef,
 } from "#shared/adapters/task-store.js";
-import { parseTaskId } from "#shared/domain/keys.js";
+import { bySortKey, parseTaskId } from "#shared/domain/keys.js";
 import { sweepShardOf } from "#shared/domain/sweep.js";
 import {
   DELIVERABLE_STATUSES,
@@ -69,7 +69,7 @@ export class MemoryTaskStore implements TaskStore {
     }
     return [...this.tasks.values()]
       .filter((t) => t.pk === pk && t.status === "scheduled" && t.dueAtMs >= fromMs && t.dueAtMs <= toMs)
-      .sort((a, b) => (a.sk < b.sk ? -1 : a.sk > b.sk ? 1 : 0))
+      .sort(bySortKey)
       .map((t) => structuredClone(t));
   }
 
@@ -157,7 +157,7 @@ export class MemoryTaskStore implements TaskStore {
       .filter(
         (t) => t.pk === pk && !TERMINAL_STATUSES.has(t.status) && t.dueAtMs >= fromMs && t.dueAtMs <= toMs,
       )
-      .sort((a, b) => (a.sk < b.sk ? -1 : a.sk > b.sk ? 1 : 0))
+      .sort(bySortKey)
       .map((t) => structuredClone(t));
   }
 

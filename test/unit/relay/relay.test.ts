@@ -1,4 +1,5 @@
 import { describe, expect, it } from "vitest";
+import { bySortKey } from "#shared/domain/keys.js";
 import { taskMessageBody } from "#shared/domain/messages.js";
 import type { TaskRecord } from "#shared/domain/task.js";
 import { type RelayDeps, relayTimerMessages, type TimerMessage } from "#shared/services/relay.js";
@@ -41,8 +42,6 @@ async function put(store: MemoryTaskStore, ...tasks: TaskRecord[]) {
   for (const task of tasks) await store.putNew(task);
   return tasks;
 }
-
-const bySortKey = (a: TaskRecord, b: TaskRecord) => (a.sk < b.sk ? -1 : a.sk > b.sk ? 1 : 0);
 
 describe("relay: order restored from a shuffled timer queue", () => {
   it.each([1, 7, 42, 1234, 99_999])(
