@@ -49,7 +49,7 @@ const contentSchema = z.unknown().transform((value, ctx): ExactContent => {
   }
   let parsed: unknown = value;
   if (typeof value === "string") {
-    const inner = parseExactJson(value.replace(/^\uFEFF/, ""), MAX_CONTENT_DEPTH);
+    const inner = parseExactJson(value, MAX_CONTENT_DEPTH);
     if (!inner.ok) {
       // A duplicate is named where it is inside the string; too deep is reported at `content`, as for an object.
       const { message, path } =

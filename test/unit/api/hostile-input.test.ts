@@ -1432,6 +1432,48 @@ const duplicateCase: fc.Arbitrary<Case> = fc.oneof(
     }),
 );
 
+/** A JSON number token as a caller may write it: any length, leading `-`, fraction, exponent in either case. */
+const numberToken = fc.oneof(
+  fc.stringMatching(/^-?(?:0|[1-9][0-9]{0,40})(?:\.[0-9]{1,20})?(?:[eE][+-]?[0-9]{1,4})?$/),
+  fc.constantFrom(
+    "-0",
+    "1.0",
+    "1E5",
+    "1e400",
+    "-1e400",
+    "1e-400",
+    "12345678901234567890",
+    "9007199254740993",
+  ),
+);
+
+/**
+ * Number tokens inside content, as objects, arrays or a string content: stored (and so delivered) as written,
+ * whatever JS would make of them; as a due time outside content they are refused when no JS number holds them.
+ */
+const exactNumberCase: fc.Arbitrary<Case> = fc
+  .tuple(plainValidReq, fc.array(numberToken, { minLength: 1, maxLength: 6 }), fc.boolean())
+  .map(([v0, tokens, asString]): Case => {
+    const v = v0.topic === "small" ? { ...v0, topic: "demo" } : v0;
+    const members = tokens.map((t, i): Field => [`n${i}`, t]);
+    const added = jsonObjectText([...members, ["list", `[${tokens.join(",")}]`]]).slice(1, -1);
+    const contentText = `${v.contentText.slice(0, -1)}${v.contentText === "{}" ? "" : ","}${added}}`;
+    const withNumbers: ValidReq = { ...v, contentText, contentAsString: asString };
+    return {
+      label: `number tokens ${tokens.join(" ")}${asString ? " (string content)" : ""}`,
+      req: reqOf(withNumbers),
+      // The generated content text is compact with canonical string escapes: stored as is, token for token.
+      expect: {
+        kind: "valid",
+        topic: v.topic,
+        contentJson: storedContentOf(v.contentText)
+          .slice(0, -1)
+          .concat(v.contentText === "{}" ? "" : ",", added, "}"),
+        dueMs: v.timing.dueMs,
+      },
+    };
+  });
+
 const INVALID_CONTENT_TYPES = [
   "text/plain",
   "text/json",
@@ -1905,6 +1947,10 @@ describe("hostile input: POST /v1/tasks", { timeout: TIMEOUT_MS }, () => {
 
   it("duplicate keys anywhere in the raw JSON: 400 naming where, nothing written", async () => {
     await fc.assert(postProperty(duplicateCase), runs(250));
+  });
+
+  it("number tokens in content: stored exactly as written (big, tiny, -0, 1.0, exponents), in both spellings", async () => {
+    await fc.assert(postProperty(exactNumberCase), runs(200));
   });
 
   it("missing and conflicting headers, base64 mismatches", async () => {
