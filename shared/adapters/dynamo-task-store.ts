@@ -31,10 +31,14 @@ import type {
   UnfinishedTaskRef,
 } from "./task-store.js";
 
-/** Idempotency items live in the task table under their own partition. */
+/**
+ * Idempotency items live in the task table under their own partition, one per topic and key. Topic names cannot
+ * hold `#` (shared/config), so `idem#<topic>#<key>` is unambiguous. (Before keys were scoped per topic the item was
+ * `idem#<key>`; nothing was deployed with that layout, so there is nothing to migrate.)
+ */
 export const IDEMPOTENCY_SORT_KEY = "idem";
-export function idempotencyPartitionKey(key: string): string {
-  return `idem#${key}`;
+export function idempotencyPartitionKey(topic: string, key: string): string {
+  return `idem#${topic}#${key}`;
 }
 
 export interface DynamoTaskStoreOptions {
@@ -134,7 +138,7 @@ export class DynamoTaskStore implements TaskStore {
    * not deleted yet counts as absent, so key reuse after expiry behaves the same on every day of the 48 h lag.
    */
   async claimIdempotencyKey(claim: IdempotencyClaim, retries = 2): Promise<IdempotencyOutcome> {
-    const pk = idempotencyPartitionKey(claim.key);
+    const pk = idempotencyPartitionKey(claim.topic, claim.key);
     const claimed = await conditional(
       this.client.send(
         new PutItemCommand({

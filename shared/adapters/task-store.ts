@@ -1,6 +1,8 @@
 import type { TaskRecord, TaskStatus } from "#shared/domain/task.js";
 
+/** A claim on an idempotency key. Keys are scoped per topic: `invoice-42` on two topics is two keys. */
 export interface IdempotencyClaim {
+  readonly topic: string;
   readonly key: string;
   readonly taskId: string;
   /** Hash of the normalised request, so a repeat with a different body is told apart (409). */

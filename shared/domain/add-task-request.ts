@@ -1,4 +1,5 @@
 import * as z from "zod";
+import { isLosslessNumber, parseExactJson, stringifyExact, withJsNumbers } from "./exact-json.js";
 import type { ErrorIssue } from "./http-errors.js";
 import type { DueSpec } from "./timing.js";
 
@@ -27,22 +28,40 @@ const TIMING_FIELDS = ["timing_moment", "due_at", "delay_seconds"] as const;
 const idempotencyKeySchema = z.string().regex(IDEMPOTENCY_KEY_PATTERN, IDEMPOTENCY_KEY_MESSAGE);
 
 /**
- * `content` is a JSON object, or (seed style) a string that holds one. Both are normalised to the object, so
- * the two spellings of one request hash alike for idempotency and are delivered alike.
+ * The content as it will be stored and delivered: `value` for our own reads (ordering field, seed-style routing;
+ * its numbers are `LosslessNumber`s when it came from a request body) and `text`, its JSON text with every number
+ * token as the caller wrote it.
  */
-const contentSchema = z.unknown().transform((value, ctx): Record<string, unknown> => {
+export interface ExactContent {
+  readonly value: Record<string, unknown>;
+  readonly text: string;
+}
+
+/**
+ * `content` is a JSON object, or (seed style) a string that holds one. The string is parsed by the same lossless
+ * parser as the body (duplicate keys refused, numbers kept as written), so both spellings of one content are one
+ * value: stored alike, delivered alike, one request for idempotency.
+ */
+const contentSchema = z.unknown().transform((value, ctx): ExactContent => {
   if (value === undefined) {
     ctx.addIssue({ code: "custom", message: "is required" });
     return z.NEVER;
   }
-  let parsed = value;
+  let parsed: unknown = value;
   if (typeof value === "string") {
-    try {
-      parsed = JSON.parse(value);
-    } catch {
-      ctx.addIssue({ code: "custom", message: "a string content must hold a JSON object" });
+    const inner = parseExactJson(value, MAX_CONTENT_DEPTH);
+    if (!inner.ok) {
+      // A duplicate is named where it is inside the string; too deep is reported at `content`, as for an object.
+      const { message, path } =
+        inner.kind === "duplicate"
+          ? { message: inner.issue.message, path: inner.issue.path.split(".") }
+          : inner.kind === "depth"
+            ? { message: inner.issue.message, path: [] }
+            : { message: "a string content must hold a JSON object", path: [] };
+      ctx.addIssue({ code: "custom", message, path });
       return z.NEVER;
     }
+    parsed = inner.value;
   }
   if (!isPlainObject(parsed)) {
     ctx.addIssue({ code: "custom", message: "must be a JSON object, or a string holding one" });
@@ -52,7 +71,7 @@ const contentSchema = z.unknown().transform((value, ctx): Record<string, unknown
     ctx.addIssue({ code: "custom", message: `must not nest deeper than ${MAX_CONTENT_DEPTH} levels` });
     return z.NEVER;
   }
-  return parsed;
+  return { value: parsed, text: stringifyExact(parsed) };
 });
 
 export const addTaskBodySchema = z
@@ -98,13 +117,13 @@ export const addTaskBodySchema = z
 
 export type AddTaskBody = z.infer<typeof addTaskBodySchema>;
 
-/** A validated add request, normalised: one due spec, the content as an object, the key from body or header. */
+/** A validated add request, normalised: one due spec, the content exactly as sent, the key from body or header. */
 export interface AddTaskRequest {
   readonly topic: string;
   readonly due: DueSpec;
   /** Which request field carried the due time, for error paths. */
   readonly dueField: (typeof TIMING_FIELDS)[number];
-  readonly content: Record<string, unknown>;
+  readonly content: ExactContent;
   readonly deliverBy?: string;
   readonly callbackUrl?: string;
   readonly idempotencyKey?: string;
@@ -128,8 +147,9 @@ export function parseAddTaskRequest(
     return { ok: false, issues: [{ path: "", message: "the request body must be a JSON object" }] };
   }
   const issues: ErrorIssue[] = [];
-  const parsed = addTaskBodySchema.safeParse(body);
-  if (!parsed.success) issues.push(...toIssues(parsed.error.issues, body));
+  const fields = jsNumbersOutsideContent(body, issues);
+  const parsed = addTaskBodySchema.safeParse(fields);
+  if (!parsed.success) issues.push(...toIssues(parsed.error.issues, fields));
 
   if (idempotencyHeader !== undefined && !IDEMPOTENCY_KEY_PATTERN.test(idempotencyHeader)) {
     issues.push({ path: "Idempotency-Key", message: IDEMPOTENCY_KEY_MESSAGE });
@@ -168,6 +188,27 @@ export function parseAddTaskRequest(
   };
 }
 
+/**
+ * The body with lossless numbers turned into JS numbers everywhere but `content` (which keeps them, to be stored
+ * as written): the schema and the timing code compute with them. One that no JS number can hold (`1e400`, an
+ * integer beyond 2^53) is an issue at its path, not a silently different value.
+ */
+function jsNumbersOutsideContent(
+  body: Record<string, unknown>,
+  issues: ErrorIssue[],
+): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  for (const [key, value] of Object.entries(body)) {
+    Object.defineProperty(out, key, {
+      value: key === "content" ? value : withJsNumbers(value, [key], issues),
+      enumerable: true,
+      writable: true,
+      configurable: true,
+    });
+  }
+  return out;
+}
+
 function dueSpecOf(body: AddTaskBody): { spec: DueSpec; field: AddTaskRequest["dueField"] } {
   if (body.timing_moment !== undefined)
     return { spec: { timingMoment: body.timing_moment }, field: "timing_moment" };
@@ -194,12 +235,12 @@ export function toIssues(issues: readonly z.core.$ZodIssue[], input?: unknown): 
   return out;
 }
 
-/** Iterative, so the check itself cannot overflow the stack it protects. */
+/** Iterative, so the check itself cannot overflow the stack it protects. A lossless number is a leaf. */
 function exceedsDepth(root: unknown, maxDepth: number): boolean {
   const stack: [unknown, number][] = [[root, 1]];
   while (stack.length > 0) {
     const [value, depth] = stack.pop() as [unknown, number];
-    if (typeof value !== "object" || value === null) continue;
+    if (typeof value !== "object" || value === null || isLosslessNumber(value)) continue;
     if (depth > maxDepth) return true;
     for (const child of Object.values(value)) stack.push([child, depth + 1]);
   }

@@ -27,8 +27,11 @@ export interface CallbackInputs {
  * The result still has to pass `checkCallbackUrl`; this only decides which URL is meant.
  */
 export function resolveCallback(inputs: CallbackInputs): CallbackResolution {
-  if (inputs.callbackUrl !== undefined)
+  if (inputs.callbackUrl !== undefined) {
+    const odd = oddCharacters(inputs.callbackUrl);
+    if (odd) return fail("callback.url", odd);
     return { ok: true, url: inputs.callbackUrl, source: "callback", path: "callback.url" };
+  }
 
   const { sn, url } = inputs.content;
   if (typeof sn === "string" && typeof url === "string") {
@@ -40,16 +43,42 @@ export function resolveCallback(inputs: CallbackInputs): CallbackResolution {
         known.length > 0 ? `unknown service; known: ${known.join(", ")}` : "no services are configured",
       );
     }
+    const oddBase = oddCharacters(base);
+    if (oddBase) return fail("content.sn", `the service's base URL ${oddBase}`);
+    const odd = oddCharacters(url);
+    if (odd) return fail("content.url", odd);
     return resolveUnderService(base, url);
   }
 
   if (inputs.defaultCallbackUrl !== undefined) {
+    const odd = oddCharacters(inputs.defaultCallbackUrl);
+    if (odd) return fail("callback", `the topic's default callback ${odd}`);
     return { ok: true, url: inputs.defaultCallbackUrl, source: "topic-default", path: "callback" };
   }
   return fail(
     "callback",
     "no callback: give callback.url, or content.sn and content.url, or configure the topic's defaultCallbackUrl",
   );
+}
+
+/**
+ * C0 controls (U+0000–U+001F, which include TAB, LF and CR), DEL and the C1 controls (U+0080–U+009F). The WHATWG
+ * URL parser silently removes TAB, LF and CR anywhere, trims C0 and spaces at the ends, and percent-encodes the
+ * rest, so `https://a.example/x\n` and `https://a.example/x` would be one callback: the request would be changed
+ * instead of refused. None of them is typed in a real URL; C1 ones are invisible, so they are refused as well.
+ */
+// biome-ignore lint/suspicious/noControlCharactersInRegex: matching control characters is this pattern's purpose.
+const CONTROL_CHARACTERS = /[\u0000-\u001f\u007f-\u009f]/u;
+
+/** Why a raw URL is refused before parsing (control characters, spaces at its ends), or undefined. */
+export function oddCharacters(raw: string): string | undefined {
+  const control = CONTROL_CHARACTERS.exec(raw);
+  if (control) {
+    const code = control[0].codePointAt(0) ?? 0;
+    return `must not contain control characters (U+${code.toString(16).toUpperCase().padStart(4, "0")} at ${control.index})`;
+  }
+  if (raw.trim() !== raw) return "must not start or end with white space";
+  return undefined;
 }
 
 /**

@@ -4,6 +4,7 @@ import middy, { type MiddlewareObj, type MiddyfiedHandler } from "@middy/core";
 import httpHeaderNormalizer from "@middy/http-header-normalizer";
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2, Context } from "aws-lambda";
 import type { PunctualConfig } from "#shared/config/index.js";
+import { parseExactJson } from "#shared/domain/exact-json.js";
 import {
   type HttpError,
   invalidJson,
@@ -24,11 +25,22 @@ import { serviceName } from "#shared/domain/metrics.js";
  */
 export const MAX_REQUEST_BODY_BYTES = 1024 * 1024;
 
+/**
+ * Nesting limit for any JSON body, checked before parsing (the parser recurses; a body of a million `[` would
+ * overflow the stack). Far above what a route accepts (content: 64 levels), so routes still give their own error.
+ */
+export const MAX_JSON_DEPTH = 128;
+
+const STRICT_UTF8 = new TextDecoder("utf-8", { fatal: true, ignoreBOM: true });
+
 export type HttpMethod = "GET" | "POST" | "DELETE";
 
 export interface HttpRequest {
   readonly event: APIGatewayProxyEventV2;
-  /** The JSON-parsed body for routes that take one; undefined otherwise. */
+  /**
+   * The JSON-parsed body for routes that take one; undefined otherwise. Parsed losslessly (shared/domain/exact-json.ts):
+   * numbers are `LosslessNumber`s holding the token as written, and no object has a key twice.
+   */
   readonly body: unknown;
   /** Request header by lower-case name. */
   header(name: string): string | undefined;
@@ -129,18 +141,28 @@ function requestGuard(options: RouteOptions): MiddlewareObj<APIGatewayProxyEvent
       const size = event.isBase64Encoded ? Buffer.byteLength(raw, "base64") : Buffer.byteLength(raw, "utf8");
       if (size > maxBytes)
         throw payloadTooLarge(`the request body is ${size} bytes; the limit is ${maxBytes}`);
-      const text = (event.isBase64Encoded ? Buffer.from(raw, "base64").toString("utf8") : raw).replace(
-        /^\uFEFF/,
-        "",
-      );
+      const text = bodyText(event).replace(/^\uFEFF/, "");
       if (text.trim() === "") throw invalidJson("the request body is empty");
-      try {
-        parsedBodies.set(event, JSON.parse(text));
-      } catch (error) {
-        throw invalidJson(error instanceof SyntaxError ? error.message.slice(0, 200) : "unparseable JSON");
-      }
+      const parsed = parseExactJson(text, MAX_JSON_DEPTH);
+      if (parsed.ok) parsedBodies.set(event, parsed.value);
+      else if (parsed.kind !== "syntax") throw validationFailed([parsed.issue]);
+      else throw invalidJson(parsed.message);
     },
   };
+}
+
+/**
+ * The body as text. A base64 body is decoded strictly: invalid UTF-8 would otherwise become U+FFFD, silently
+ * changing content that must be delivered exactly as sent. (A plain-text body reaches us already decoded.)
+ */
+function bodyText(event: APIGatewayProxyEventV2): string {
+  const raw = event.body ?? "";
+  if (!event.isBase64Encoded) return raw;
+  try {
+    return STRICT_UTF8.decode(Buffer.from(raw, "base64"));
+  } catch {
+    throw invalidJson("the request body is not valid UTF-8");
+  }
 }
 
 /**

@@ -4,8 +4,13 @@ import type { TaskScheduler } from "#shared/adapters/task-scheduler.js";
 import type { TaskStore } from "#shared/adapters/task-store.js";
 import type { TimerQueue } from "#shared/adapters/timer-queue.js";
 import { type PunctualConfig, type TopicConfig, topicConfig } from "#shared/config/index.js";
-import { type AddTaskRequest, parseAddTaskRequest } from "#shared/domain/add-task-request.js";
+import {
+  type AddTaskRequest,
+  MAX_CALLBACK_URL_LENGTH,
+  parseAddTaskRequest,
+} from "#shared/domain/add-task-request.js";
 import { resolveCallback } from "#shared/domain/callback-resolution.js";
+import { isLosslessNumber, toJsNumber } from "#shared/domain/exact-json.js";
 import {
   idempotencyConflict,
   internalError,
@@ -14,6 +19,7 @@ import {
   unknownTopic,
   validationFailed,
 } from "#shared/domain/http-errors.js";
+import { ITEM_GROWTH_BYTES, MAX_ITEM_BYTES, taskItemSizeBound } from "#shared/domain/item-size.js";
 import {
   groupValueOf,
   makeTaskKey,
@@ -76,7 +82,7 @@ export async function addTask(deps: AddTaskDeps, input: AddTaskInput): Promise<A
   if (!topic) throw unknownTopic(request.topic, Object.keys(deps.config.resolvedTopics));
 
   // The limit is on what is stored and delivered: the content's JSON text, in UTF-8 bytes.
-  const content = JSON.stringify(request.content);
+  const content = request.content.text;
   const contentBytes = Buffer.byteLength(content, "utf8");
   if (contentBytes > topic.maxPayloadBytes) {
     throw payloadTooLarge(
@@ -89,7 +95,7 @@ export async function addTask(deps: AddTaskDeps, input: AddTaskInput): Promise<A
   const dueAtMs = dueTime(request, topic, nowMs);
 
   const deliverBy = request.deliverBy ?? topic.deliverBy;
-  const group = groupValueOf(request.content, deliverBy);
+  const group = groupValueOf(orderingView(request.content.value, deliverBy), deliverBy);
   if (!group.ok) throw validationFailed([{ path: `content.${deliverBy}`, message: group.error }]);
 
   const callbackUrl = callbackFor(request, topic, deps.config);
@@ -106,6 +112,7 @@ export async function addTask(deps: AddTaskDeps, input: AddTaskInput): Promise<A
   if (request.idempotencyKey !== undefined) {
     const requestHash = hashRequest(request);
     const claim = await deps.store.claimIdempotencyKey({
+      topic: topic.name,
       key: request.idempotencyKey,
       taskId: key.taskId,
       requestHash,
@@ -120,6 +127,7 @@ export async function addTask(deps: AddTaskDeps, input: AddTaskInput): Promise<A
   }
 
   const task = newRecord(key, nowMs, planTimer(dueAtMs, nowMs, deps.config.timer), fields);
+  checkItemSize(task);
   // "exists" is no reason to skip arming: the Put may have succeeded on an attempt whose answer was lost and been
   // retried by the SDK (the key holds a fresh ULID, so nobody else wrote it), or a concurrent repeat with the same
   // idempotency key recreated it. Either way the task must not be acknowledged without a timer; a second timer
@@ -298,7 +306,7 @@ function dueTime(request: AddTaskRequest, topic: TopicConfig, nowMs: number): nu
 function callbackFor(request: AddTaskRequest, topic: TopicConfig, config: PunctualConfig): string {
   const resolved = resolveCallback({
     callbackUrl: request.callbackUrl,
-    content: request.content,
+    content: request.content.value,
     services: config.services,
     defaultCallbackUrl: topic.defaultCallbackUrl,
   });
@@ -311,7 +319,48 @@ function callbackFor(request: AddTaskRequest, topic: TopicConfig, config: Punctu
         : checked.reason;
     throw validationFailed([{ path: resolved.path, message }]);
   }
+  // The cap holds for the URL as stored: a short `callback.url` can grow (percent-encoding), and seed style joins
+  // a base URL with `content.url`, which only the content size limit bounded.
+  if (checked.url.href.length > MAX_CALLBACK_URL_LENGTH) {
+    throw validationFailed([
+      {
+        path: resolved.path,
+        message: `resolves to a callback URL of ${checked.url.href.length} characters; at most ${MAX_CALLBACK_URL_LENGTH} are allowed`,
+      },
+    ]);
+  }
   return checked.url.href;
+}
+
+/**
+ * The content as `groupValueOf` reads it: a lossless number in the ordering field becomes the JS number it was
+ * before (so `1` and `1.0` stay one group), unless no JS number holds it: then its text as written, so
+ * `12345678901234567890` and `12345678901234567891` are two groups, not one.
+ */
+function orderingView(
+  content: Record<string, unknown>,
+  deliverBy: string | undefined,
+): Record<string, unknown> {
+  if (deliverBy === undefined || !Object.hasOwn(content, deliverBy)) return content;
+  const raw = content[deliverBy];
+  if (!isLosslessNumber(raw)) return content;
+  return { [deliverBy]: toJsNumber(raw) ?? raw.toString() };
+}
+
+/**
+ * A DynamoDB item holds at most 400 KB (names and values), and a task item grows after it is written (status
+ * times, `lastError`). The content limit (≤ 350 KiB) and the URL cap keep every task far below it; this is the
+ * check that the sum really fits, so an oversized task is a 413 now rather than a 500 from DynamoDB that no retry
+ * can fix. The idempotency item holds only the key, the task id and a hash, so it cannot outgrow the task's.
+ */
+function checkItemSize(task: TaskRecord): void {
+  const size = taskItemSizeBound(task);
+  if (size > MAX_ITEM_BYTES - ITEM_GROWTH_BYTES) {
+    throw payloadTooLarge(
+      `the task would take ${size} bytes in the task table; at most ${MAX_ITEM_BYTES - ITEM_GROWTH_BYTES} fit`,
+      "content",
+    );
+  }
 }
 
 /**
@@ -333,14 +382,16 @@ export function hashRequest(request: AddTaskRequest): string {
   const normalised = {
     topic: request.topic,
     due: request.due,
-    content: request.content,
+    content: request.content.value,
     deliver_by: request.deliverBy ?? null,
     callback: request.callbackUrl ?? null,
   };
   return createHash("sha256").update(canonicalJson(normalised)).digest("hex");
 }
 
+/** Sorted keys; a lossless number as its token as written (`1.0` and `1` are two requests, as they are two contents). */
 export function canonicalJson(value: unknown): string {
+  if (isLosslessNumber(value)) return value.toString();
   if (Array.isArray(value)) return `[${value.map(canonicalJson).join(",")}]`;
   if (value !== null && typeof value === "object") {
     const entries = Object.entries(value as Record<string, unknown>)

@@ -40,10 +40,12 @@ export class MemoryTaskStore implements TaskStore {
     if (this.tasks.get(taskId)?.status === "scheduled") this.tasks.delete(taskId);
   }
 
+  /** Keyed like the table's items: per topic and key. */
   async claimIdempotencyKey(claim: IdempotencyClaim): Promise<IdempotencyOutcome> {
-    const existing = this.idempotency.get(claim.key);
+    const id = `${claim.topic}#${claim.key}`;
+    const existing = this.idempotency.get(id);
     if (existing) return { status: "existing", taskId: existing.taskId, requestHash: existing.requestHash };
-    this.idempotency.set(claim.key, claim);
+    this.idempotency.set(id, claim);
     return { status: "claimed" };
   }
 

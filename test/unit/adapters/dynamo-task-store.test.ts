@@ -4,6 +4,7 @@ import dynalite from "dynalite";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { DynamoTaskStore } from "#shared/adapters/dynamo-task-store.js";
 import type { TaskStore } from "#shared/adapters/task-store.js";
+import { MAX_ITEM_BYTES, taskItemSizeBound } from "#shared/domain/item-size.js";
 import { makeTaskKey, newUlid } from "#shared/domain/keys.js";
 import { SWEEP_INDEX_NAME, sweepShardOf } from "#shared/domain/sweep.js";
 import type { TaskRecord } from "#shared/domain/task.js";
@@ -118,7 +119,13 @@ describe("DynamoTaskStore against dynalite", () => {
   });
 
   it("idempotency: the first claim wins; later ones see its task and hash", async () => {
-    const claim = { key: "k-1", taskId: "demo._.x.y", requestHash: "h1", expiresAt: NOW / 1000 + 3600 };
+    const claim = {
+      topic: "demo",
+      key: "k-1",
+      taskId: "demo._.x.y",
+      requestHash: "h1",
+      expiresAt: NOW / 1000 + 3600,
+    };
     expect(await store.claimIdempotencyKey(claim)).toEqual({ status: "claimed" });
     expect(await store.claimIdempotencyKey({ ...claim, taskId: "other", requestHash: "h2" })).toEqual({
       status: "existing",
@@ -128,8 +135,57 @@ describe("DynamoTaskStore against dynalite", () => {
     expect(await store.claimIdempotencyKey({ ...claim, key: "k-2" })).toEqual({ status: "claimed" });
   });
 
+  it.each([
+    ["DynamoTaskStore", () => store as TaskStore],
+    ["MemoryTaskStore", () => new MemoryTaskStore() as TaskStore],
+  ])("idempotency (%s): keys are scoped per topic; one key on two topics is two claims", async (_, make) => {
+    // Prepare
+    const s = make();
+    const key = `invoice-${newUlid(NOW)}`;
+    const onA = {
+      topic: "alpha",
+      key,
+      taskId: "alpha._.x.a",
+      requestHash: "ha",
+      expiresAt: NOW / 1000 + 3600,
+    };
+    const onB = { ...onA, topic: "beta", taskId: "beta._.x.b", requestHash: "hb" };
+    // Act
+    const first = await s.claimIdempotencyKey(onA);
+    const second = await s.claimIdempotencyKey(onB);
+    const repeatA = await s.claimIdempotencyKey({ ...onA, taskId: "alpha._.x.c" });
+    const repeatB = await s.claimIdempotencyKey({ ...onB, taskId: "beta._.x.d" });
+    // Assess
+    expect(first).toEqual({ status: "claimed" });
+    expect(second).toEqual({ status: "claimed" });
+    expect(repeatA).toEqual({ status: "existing", taskId: "alpha._.x.a", requestHash: "ha" });
+    expect(repeatB).toEqual({ status: "existing", taskId: "beta._.x.b", requestHash: "hb" });
+  });
+
+  it("the size bound holds DynamoDB's 400 KB item limit: a task at the bound is written, one past it is refused", async () => {
+    // Prepare: content that fills the item up to the bound exactly, and content that alone fills 400 KB.
+    const base = task();
+    const room = MAX_ITEM_BYTES - taskItemSizeBound({ ...base, content: "" });
+    const fits = { ...base, content: "x".repeat(room) };
+    const tooBig = { ...task(), content: "x".repeat(MAX_ITEM_BYTES) };
+    // Act
+    const written = await store.putNew(fits);
+    const refused = store.putNew(tooBig);
+    // Assess: the bound is never below what DynamoDB counts (the item at the bound fits), and the store's refusal
+    // past 400 KB is the 500 that the API's own check (shared/services/add-task.ts) must pre-empt.
+    expect(taskItemSizeBound(fits)).toBe(MAX_ITEM_BYTES);
+    expect(written).toBe("created");
+    await expect(refused).rejects.toThrow(/size/i);
+  });
+
   it("idempotency: a claim past its TTL but not yet deleted counts as absent", async () => {
-    const claim = { key: "k-old", taskId: "t1", requestHash: "h1", expiresAt: NOW / 1000 + 10 };
+    const claim = {
+      topic: "demo",
+      key: "k-old",
+      taskId: "t1",
+      requestHash: "h1",
+      expiresAt: NOW / 1000 + 10,
+    };
     await store.claimIdempotencyKey(claim);
     clockSeconds = NOW / 1000 + 11;
     const renewed = { ...claim, taskId: "t2", requestHash: "h2", expiresAt: NOW / 1000 + 3600 };

@@ -21,7 +21,8 @@ describe("parseAddTaskRequest", () => {
 
   it("parses a string content holding a JSON object (seed style)", () => {
     const r = parseAddTaskRequest({ ...base, content: '{"order_id":"o-1","n":2}' });
-    expect(r).toMatchObject({ ok: true, value: { content: { order_id: "o-1", n: 2 } } });
+    expect(r).toMatchObject({ ok: true, value: { content: { text: '{"order_id":"o-1","n":2}' } } });
+    expect(r.ok && r.value.content.value.order_id).toBe("o-1");
   });
 
   it.each([

@@ -296,7 +296,7 @@ describe("addTask: idempotency", () => {
     expect(failed.status).toBe(503);
     // Not removed: a concurrent copy of the request may already have acknowledged this very task.
     expect(f.store.tasks.size).toBe(1);
-    const claimedTaskId = f.store.idempotency.get("k-4")?.taskId ?? "";
+    const claimedTaskId = f.store.idempotency.get("demo#k-4")?.taskId ?? "";
 
     f.clock.now += 3_000;
     const retry = await addTask(f.deps, { body: body({ idempotency_key: "k-4" }) });
@@ -334,7 +334,7 @@ describe("addTask: idempotency", () => {
   it("gives the claim an expiry beyond the task's life", async () => {
     const f = fixture();
     await addTask(f.deps, { body: body({ idempotency_key: "k-7" }) });
-    const claim = f.store.idempotency.get("k-7");
+    const claim = f.store.idempotency.get("demo#k-7");
     expect(claim?.expiresAt).toBeGreaterThan(NOW / 1000 + 3 * 86_400);
   });
 });

@@ -880,7 +880,20 @@ const wrongValue: fc.Arbitrary<{
     fc
       .oneof(
         notNumber.map((x) => JSON.stringify(x)),
-        fc.constantFrom("-1", "-0.001", "-1e300", "1e300", "1e15", "4102444800000", '"60"', '"1e3"'),
+        fc.constantFrom(
+          "-1",
+          "-0.001",
+          "-1e300",
+          "1e300",
+          "1e15",
+          "4102444800000",
+          '"60"',
+          '"1e3"',
+          // No JS number holds these: refused, never read as Infinity / a rounded integer.
+          "1e400",
+          "-1e400",
+          "123456789012345678901234567890",
+        ),
       )
       .map((json) => ({ field, json, path: field, codes: VALIDATION })),
   ),
@@ -1208,8 +1221,8 @@ const unicodeCase: fc.Arbitrary<Case> = fc.oneof(
         expect: { kind: "either" },
       };
     }),
-  // Invalid UTF-8 (overlong encodings, CESU surrogates, stray bytes) inside a content string decodes to U+FFFD:
-  // still a valid request; the same bytes outside a string are invalid JSON.
+  // Invalid UTF-8 (overlong encodings, CESU surrogates, stray bytes) is refused wherever it is: inside a content
+  // string it would decode to U+FFFD, silently changing the content that must be delivered as sent.
   fc
     .tuple(
       plainValidReq,
@@ -1239,19 +1252,10 @@ const unicodeCase: fc.Arbitrary<Case> = fc.oneof(
         ? Buffer.concat([Buffer.from(head), Buffer.from(bad), Buffer.from(tail)])
         : Buffer.concat([Buffer.from(bad), Buffer.from(text)]);
       const req: Req = { ...reqOf(m), body: bytes.toString("base64"), base64: true };
-      if (!inString)
-        return { label: "invalid UTF-8 before the body", req, expect: refused(400, INVALID_JSON) };
-      const decoded = bytes.toString("utf8");
-      const decodedContent = (JSON.parse(decoded) as { content: unknown }).content;
       return {
-        label: "invalid UTF-8 in a content string",
+        label: inString ? "invalid UTF-8 in a content string" : "invalid UTF-8 before the body",
         req,
-        expect: {
-          kind: "valid",
-          topic: m.topic,
-          contentJson: JSON.stringify(decodedContent),
-          dueMs: m.timing.dueMs,
-        },
+        expect: refused(400, INVALID_JSON),
       };
     }),
   // Unpaired surrogates and control characters raw in the body text (no proxy would send these; the handler copes).
@@ -1370,28 +1374,25 @@ const seedStyleCase: fc.Arbitrary<Case> = fc
   });
 
 /** Duplicate keys: JSON.parse semantics, the last one wins, consistently (storage and idempotency alike). */
+/**
+ * Duplicate keys, anywhere: refused with a 400 naming where, never resolved by guessing (JSON.parse keeps the last,
+ * other parsers the first, so the receiver and we could read different requests).
+ */
 const duplicateCase: fc.Arbitrary<Case> = fc.oneof(
-  // An earlier duplicate of any field, with any value: the valid last one wins.
+  // An earlier duplicate of any field, with any value (valid or not, present in the body or not).
   fc.tuple(plainValidReq, fc.constantFrom(...BODY_FIELDS), jsonLeaf).map(([v, field, value]): Case => {
     const fields = fieldsOf(v);
-    const last = fields.find(([n]) => n === field);
-    if (!last) {
-      // Not in this body: a duplicate of it is just an unknown/extra field twice; either way, not a 5xx.
-      const text = jsonObjectText([
-        [field, JSON.stringify(value)],
-        ...fields,
-        [field, JSON.stringify(value)],
-      ]);
-      return {
-        label: `duplicate absent ${field}`,
-        req: { ...reqOf(v), body: text },
-        expect: { kind: "either" },
-      };
-    }
-    const text = jsonObjectText([[field, JSON.stringify(value)], ...fields]);
-    return validCase(`earlier duplicate ${field}`, v, { ...reqOf(v), body: text });
+    const present = fields.some(([n]) => n === field);
+    const text = present
+      ? jsonObjectText([[field, JSON.stringify(value)], ...fields])
+      : jsonObjectText([[field, JSON.stringify(value)], ...fields, [field, JSON.stringify(value)]]);
+    return {
+      label: `duplicate ${present ? "" : "absent "}${field}`,
+      req: { ...reqOf(v), body: text },
+      expect: refused(400, VALIDATION, field, "is given more than once in one object"),
+    };
   }),
-  // A later duplicate with a wrong value: refused.
+  // A later member with a wrong value: a duplicate if the field was there, else an ordinary bad field.
   fc
     .tuple(
       plainValidReq,
@@ -1400,23 +1401,78 @@ const duplicateCase: fc.Arbitrary<Case> = fc.oneof(
     .map(([v, w]): Case => {
       const fields = fieldsOf(v);
       const text = jsonObjectText([...fields, [w.field, w.json as string]]);
-      const hasTiming = fields.some(([n]) => n === w.field);
-      const otherTiming = ["timing_moment", "delay_seconds", "due_at"].includes(w.field) && !hasTiming;
+      const present = fields.some(([n]) => n === w.field);
+      const otherTiming = ["timing_moment", "delay_seconds", "due_at"].includes(w.field) && !present;
       return {
-        label: `later bad duplicate ${w.field}`,
+        label: `later bad ${present ? "duplicate " : ""}${w.field}`,
         req: { ...reqOf(v), body: text },
-        expect: refused(400, w.codes, otherTiming ? undefined : w.path),
+        expect: present
+          ? refused(400, VALIDATION, w.field, "is given more than once in one object")
+          : refused(400, w.codes, otherTiming ? undefined : w.path),
       };
     }),
-  // Duplicate keys inside content: the stored content has the last value only.
+  // Duplicate keys inside content, as an object or a string holding one, even with equal values.
   fc
-    .tuple(plainValidReq, jsonLeaf, jsonLeaf, fc.constantFrom("k", "__proto__", "order_id_x"))
-    .map(([v, first, second, key]): Case => {
-      const inner = `{${JSON.stringify(key)}:${JSON.stringify(first)},${JSON.stringify(key)}:${JSON.stringify(second)}}`;
-      const contentText = `${v.contentText.slice(0, -1)}${v.contentText === "{}" ? "" : ","}"dup":${inner}}`;
-      return validCase("duplicate keys inside content", withContent(v, contentText));
+    .tuple(
+      plainValidReq,
+      jsonLeaf,
+      fc.option(jsonLeaf),
+      fc.constantFrom("k", "__proto__", "order_id_x"),
+      fc.boolean(),
+    )
+    .map(([v, first, second, key, asString]): Case => {
+      const again = second === null ? first : second;
+      const inner = `{${JSON.stringify(key)}:${JSON.stringify(first)},${JSON.stringify(key)}:${JSON.stringify(again)}}`;
+      const contentText = `${v.contentText.slice(0, -1)}${v.contentText === "{}" ? "" : ","}"dup":[0,${inner}]}`;
+      return {
+        label: `duplicate keys inside content${asString ? " (string)" : ""}`,
+        req: reqOf(withContent(v, contentText, asString)),
+        expect: refused(400, VALIDATION, `content.dup.1.${key}`, "is given more than once in one object"),
+      };
     }),
 );
+
+/** A JSON number token as a caller may write it: any length, leading `-`, fraction, exponent in either case. */
+const numberToken = fc.oneof(
+  fc.stringMatching(/^-?(?:0|[1-9][0-9]{0,40})(?:\.[0-9]{1,20})?(?:[eE][+-]?[0-9]{1,4})?$/),
+  fc.constantFrom(
+    "-0",
+    "1.0",
+    "1E5",
+    "1e400",
+    "-1e400",
+    "1e-400",
+    "12345678901234567890",
+    "9007199254740993",
+  ),
+);
+
+/**
+ * Number tokens inside content, as objects, arrays or a string content: stored (and so delivered) as written,
+ * whatever JS would make of them; as a due time outside content they are refused when no JS number holds them.
+ */
+const exactNumberCase: fc.Arbitrary<Case> = fc
+  .tuple(plainValidReq, fc.array(numberToken, { minLength: 1, maxLength: 6 }), fc.boolean())
+  .map(([v0, tokens, asString]): Case => {
+    const v = v0.topic === "small" ? { ...v0, topic: "demo" } : v0;
+    const members = tokens.map((t, i): Field => [`n${i}`, t]);
+    const added = jsonObjectText([...members, ["list", `[${tokens.join(",")}]`]]).slice(1, -1);
+    const contentText = `${v.contentText.slice(0, -1)}${v.contentText === "{}" ? "" : ","}${added}}`;
+    const withNumbers: ValidReq = { ...v, contentText, contentAsString: asString };
+    return {
+      label: `number tokens ${tokens.join(" ")}${asString ? " (string content)" : ""}`,
+      req: reqOf(withNumbers),
+      // The generated content text is compact with canonical string escapes: stored as is, token for token.
+      expect: {
+        kind: "valid",
+        topic: v.topic,
+        contentJson: storedContentOf(v.contentText)
+          .slice(0, -1)
+          .concat(v.contentText === "{}" ? "" : ",", added, "}"),
+        dueMs: v.timing.dueMs,
+      },
+    };
+  });
 
 const INVALID_CONTENT_TYPES = [
   "text/plain",
@@ -1835,18 +1891,26 @@ describe("hostile input: POST /v1/tasks", { timeout: TIMEOUT_MS }, () => {
         ];
         expect(new Set(timersAfter)).toEqual(new Set([taskId]));
 
-        // The same key with a different request: 409 and nothing written.
+        // The same key with a different request on the same topic: 409 and nothing written.
         const before = snapshot(h.f);
-        const changedReq = reqOf({
-          ...v,
-          topic: v.topic === "demo" ? "fallback" : "demo",
-          callbackUrl: "https://hooks.example.com/changed",
-        });
+        const changedReq = reqOf({ ...v, callbackUrl: "https://hooks.example.com/changed" });
         const conflict = await call(h.add, changedReq);
         const conflictBody = checkEnvelope(conflict, changedReq);
         expect(conflict.statusCode, conflict.body).toBe(409);
         expect((conflictBody as unknown as ErrorShape).error.code).toBe("idempotency_conflict");
         expect(snapshot(h.f)).toEqual(before);
+
+        // The same key on another topic is another key (keys are scoped per topic): a new task, 201.
+        const otherTopicReq = reqOf({
+          ...v,
+          topic: v.topic === "demo" ? "fallback" : "demo",
+          callbackUrl: "https://hooks.example.com/changed",
+        });
+        const other = await call(h.add, otherTopicReq);
+        const otherBody = checkEnvelope(other, otherTopicReq);
+        expect(other.statusCode, other.body).toBe(201);
+        expect(otherBody.task_id).not.toBe(taskId);
+        checkCreated(before, snapshot(h.f), String(otherBody.task_id));
         checkNoPollution();
       }),
       runs(250),
@@ -1881,8 +1945,12 @@ describe("hostile input: POST /v1/tasks", { timeout: TIMEOUT_MS }, () => {
     await fc.assert(postProperty(fc.oneof(oddTimingCase, seedStyleCase)), runs(200));
   });
 
-  it("duplicate keys in the raw JSON: the last one wins, consistently", async () => {
+  it("duplicate keys anywhere in the raw JSON: 400 naming where, nothing written", async () => {
     await fc.assert(postProperty(duplicateCase), runs(250));
+  });
+
+  it("number tokens in content: stored exactly as written (big, tiny, -0, 1.0, exponents), in both spellings", async () => {
+    await fc.assert(postProperty(exactNumberCase), runs(200));
   });
 
   it("missing and conflicting headers, base64 mismatches", async () => {
@@ -1893,7 +1961,7 @@ describe("hostile input: POST /v1/tasks", { timeout: TIMEOUT_MS }, () => {
     await fc.assert(postProperty(methodCase), runs(150));
   });
 
-  it("a duplicate-key request and its last-wins form are one request for idempotency", async () => {
+  it("a duplicate-key request claims no idempotency key: the plain request afterwards is the first, 201", async () => {
     await fc.assert(
       fc.asyncProperty(
         plainValidReq,
@@ -1910,13 +1978,13 @@ describe("hostile input: POST /v1/tasks", { timeout: TIMEOUT_MS }, () => {
             body: jsonObjectText([[field, JSON.stringify(value)], ...fields]),
           };
           const first = await call(h.add, dupReq);
-          const firstBody = checkEnvelope(first, dupReq);
-          expect(first.statusCode, first.body).toBe(201);
+          checkEnvelope(first, dupReq);
+          expect(first.statusCode, first.body).toBe(400);
+          expect(h.f.store.idempotency.size).toBe(0);
           const plain = reqOf(v);
           const second = await call(h.add, plain);
-          const secondBody = checkEnvelope(second, plain);
-          expect(second.statusCode, second.body).toBe(200);
-          expect(secondBody.task_id).toBe(firstBody.task_id);
+          checkEnvelope(second, plain);
+          expect(second.statusCode, second.body).toBe(201);
         },
       ),
       runs(100),

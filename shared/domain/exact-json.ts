@@ -1,0 +1,172 @@
+import { isLosslessNumber, isSafeNumber, LosslessNumber, parse, stringify } from "lossless-json";
+import type { ErrorIssue } from "./http-errors.js";
+
+/**
+ * JSON parsed without losing what the caller wrote. `JSON.parse` turns `12345678901234567890` into
+ * `12345678901234567000`, `1e400` into `Infinity` (stored as `null`) and `-0` into `0`, and silently keeps the last
+ * of two equal keys; a task's content must reach its receiver as sent. So:
+ * - numbers are parsed by `lossless-json` into `LosslessNumber`s that keep the token as written, and
+ *   `stringifyExact` writes them back unchanged;
+ * - a key given twice in one object is refused (which value was meant is ambiguous, and parsers disagree);
+ * - nesting is bounded before parsing, because the parser (like every receiver's) recurses.
+ *
+ * lossless-json has no hook for the last two (it merges duplicates whose values are equal, and recurses), so a
+ * small iterative pre-scan of our own does them: it only tracks brackets, strings and keys; the grammar itself is
+ * checked by lossless-json.
+ */
+
+export type ExactJsonResult =
+  | { readonly ok: true; readonly value: unknown }
+  | { readonly ok: false; readonly kind: "syntax"; readonly message: string }
+  | { readonly ok: false; readonly kind: "duplicate" | "depth"; readonly issue: ErrorIssue };
+
+/** A path as the API reports it: members and array indexes joined with dots (`content.items.0.id`). */
+type Segment = string | number;
+
+interface Frame {
+  readonly kind: "object" | "array";
+  readonly keys: Set<string>;
+  expectKey: boolean;
+  index: number;
+  key: string | undefined;
+}
+
+/** Parses `text` losslessly; `maxDepth` counts the outermost container as level 1. */
+export function parseExactJson(text: string, maxDepth: number): ExactJsonResult {
+  const scan = scanStructure(text, maxDepth);
+  if (scan) return { ok: false, ...scan };
+  try {
+    return { ok: true, value: parse(text) };
+  } catch (error) {
+    const message = error instanceof Error ? error.message : "unparseable JSON";
+    return { ok: false, kind: "syntax", message: message.slice(0, 200) };
+  }
+}
+
+/**
+ * The first duplicate key or over-deep container, as an issue; undefined when there is none (or when the text
+ * is malformed in a way the parser will report). Iterative: it must not overflow the stack it protects.
+ */
+export function scanStructure(
+  text: string,
+  maxDepth: number,
+): { kind: "duplicate" | "depth"; issue: ErrorIssue } | undefined {
+  const stack: Frame[] = [];
+  for (let i = 0; i < text.length; i++) {
+    const code = text.charCodeAt(i);
+    if (code === 0x22) {
+      const end = endOfString(text, i);
+      if (end < 0) return undefined;
+      const top = stack.at(-1);
+      if (top?.kind === "object" && top.expectKey) {
+        const key = decodeString(text.slice(i, end + 1));
+        if (key === undefined) return undefined;
+        if (top.keys.has(key)) {
+          const issue = { path: pathOf(stack, key), message: "is given more than once in one object" };
+          return { kind: "duplicate", issue };
+        }
+        top.keys.add(key);
+        top.key = key;
+        top.expectKey = false;
+      }
+      i = end;
+    } else if (code === 0x7b || code === 0x5b) {
+      if (stack.length + 1 > maxDepth) {
+        const issue = {
+          path: pathOf(stack.slice(0, 1)),
+          message: `must not nest deeper than ${maxDepth} levels`,
+        };
+        return { kind: "depth", issue };
+      }
+      stack.push({
+        kind: code === 0x7b ? "object" : "array",
+        keys: new Set(),
+        expectKey: true,
+        index: 0,
+        key: undefined,
+      });
+    } else if (code === 0x7d || code === 0x5d) {
+      stack.pop();
+    } else if (code === 0x2c) {
+      const top = stack.at(-1);
+      if (top?.kind === "object") top.expectKey = true;
+      else if (top) top.index++;
+    }
+  }
+  return undefined;
+}
+
+/** Index of the closing quote of the string opening at `start`, or -1 if it never closes. */
+function endOfString(text: string, start: number): number {
+  for (let i = start + 1; i < text.length; i++) {
+    const code = text.charCodeAt(i);
+    if (code === 0x5c) i++;
+    else if (code === 0x22) return i;
+  }
+  return -1;
+}
+
+function decodeString(token: string): string | undefined {
+  try {
+    return JSON.parse(token) as string;
+  } catch {
+    return undefined;
+  }
+}
+
+/** The path of the member being read (plus `key` when given), for error messages. */
+function pathOf(stack: readonly Frame[], key?: string): string {
+  const segments: Segment[] = [];
+  // The innermost frame's own member is `key`; every outer frame contributes the member we are inside.
+  const outer = key === undefined ? stack : stack.slice(0, -1);
+  for (const frame of outer) segments.push(frame.kind === "object" ? (frame.key ?? "") : frame.index);
+  if (key !== undefined) segments.push(key);
+  return segments.join(".");
+}
+
+/** JSON text of a value that may hold `LosslessNumber`s, every number token written as it was read. */
+export function stringifyExact(value: unknown): string {
+  const text = stringify(value);
+  if (text === undefined) throw new TypeError("value has no JSON representation");
+  return text;
+}
+
+export { isLosslessNumber, LosslessNumber };
+
+/**
+ * A lossless number as a JS number, for fields our own logic computes with (delays, timestamps); undefined when
+ * the number cannot be represented (overflow like `1e400`, underflow, or an integer beyond 2^53). Decimals that
+ * only lose digits far below a millisecond (`10.70000000000000001`) are accepted.
+ */
+export function toJsNumber(value: LosslessNumber): number | undefined {
+  const text = value.toString();
+  if (!isSafeNumber(text, { approx: true })) return undefined;
+  const number = Number(text);
+  return Number.isFinite(number) ? number : undefined;
+}
+
+/**
+ * Deeply replaces `LosslessNumber`s by JS numbers (outside `content`, which keeps them). Unrepresentable ones are
+ * reported as issues at their path. Recursion is bounded by the depth limit the text was parsed with.
+ */
+export function withJsNumbers(value: unknown, path: readonly Segment[], issues: ErrorIssue[]): unknown {
+  if (isLosslessNumber(value)) {
+    const number = toJsNumber(value);
+    if (number === undefined) issues.push({ path: path.join("."), message: "is not a representable number" });
+    return number ?? 0;
+  }
+  if (Array.isArray(value)) return value.map((item, i) => withJsNumbers(item, [...path, i], issues));
+  if (typeof value === "object" && value !== null) {
+    const out: Record<string, unknown> = {};
+    for (const [key, item] of Object.entries(value)) {
+      Object.defineProperty(out, key, {
+        value: withJsNumbers(item, [...path, key], issues),
+        enumerable: true,
+        writable: true,
+        configurable: true,
+      });
+    }
+    return out;
+  }
+  return value;
+}

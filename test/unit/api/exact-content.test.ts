@@ -1,0 +1,370 @@
+/**
+ * Issue 9, points 4, 7 and 8 through the real add-task handler (middy stack, lossless body parser): content is
+ * stored exactly as sent, bad input is a 4xx that writes nothing, idempotency keys are scoped per topic.
+ */
+import type { AddressInfo } from "node:net";
+import { CreateTableCommand, DynamoDBClient } from "@aws-sdk/client-dynamodb";
+import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2, Context } from "aws-lambda";
+import dynalite from "dynalite";
+import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
+import { DynamoTaskStore } from "#shared/adapters/dynamo-task-store.js";
+import { type PunctualConfig, parseConfig } from "#shared/config/index.js";
+import { MAX_PAYLOAD_BYTES } from "#shared/config/schema.js";
+import { fixture, NOW, silentLogger } from "./fakes.js";
+
+const ENV_VARS = {
+  PUNCTUAL_ENV: "local",
+  TABLE_NAME: "punctual-local-tasks",
+  TIMER_QUEUE_URL: "http://127.0.0.1:4566/000000000000/timer",
+  TIMER_QUEUE_ARN: "arn:aws:sqs:us-east-1:000000000000:timer",
+  SCHEDULE_GROUP_NAME: "punctual-local",
+  SCHEDULER_ROLE_ARN: "arn:aws:iam::000000000000:role/scheduler",
+  SCHEDULE_DLQ_ARN: "arn:aws:sqs:us-east-1:000000000000:schedule-dlq",
+  AWS_REGION: "us-east-1",
+  POWERTOOLS_LOG_LEVEL: "SILENT",
+};
+
+let addModule: typeof import("#functions/add-task.js");
+beforeAll(async () => {
+  for (const [name, value] of Object.entries(ENV_VARS)) vi.stubEnv(name, value);
+  addModule = await import("#functions/add-task.js");
+  vi.unstubAllEnvs();
+});
+
+const context = {
+  functionName: "punctual-test",
+  awsRequestId: "req-exact",
+  getRemainingTimeInMillis: () => 10_000,
+} as unknown as Context;
+
+function postEvent(
+  body: string,
+  headers: Record<string, string> = {},
+  base64 = false,
+): APIGatewayProxyEventV2 {
+  return {
+    version: "2.0",
+    routeKey: "POST /v1/tasks",
+    rawPath: "/v1/tasks",
+    rawQueryString: "",
+    headers: { "content-type": "application/json", ...headers },
+    requestContext: {
+      accountId: "000000000000",
+      apiId: "local",
+      domainName: "localhost",
+      domainPrefix: "local",
+      http: {
+        method: "POST",
+        path: "/v1/tasks",
+        protocol: "HTTP/1.1",
+        sourceIp: "127.0.0.1",
+        userAgent: "t",
+      },
+      requestId: "r-exact",
+      routeKey: "POST /v1/tasks",
+      stage: "$default",
+      time: new Date(NOW).toISOString(),
+      timeEpoch: NOW,
+    },
+    body,
+    isBase64Encoded: base64,
+  };
+}
+
+/** The fields these tests read from a 2xx or an error body. */
+interface ApiBody {
+  readonly task_id: string;
+  readonly error: { readonly code: string; readonly issues: readonly { readonly path: string }[] };
+}
+
+type Deps = ReturnType<typeof fixture>["deps"];
+
+/** The real handler over the given deps; answers status and parsed body. */
+async function post(deps: Deps | Omit<Deps, "store">, body: string, headers?: Record<string, string>) {
+  const handler = addModule.createHandler({ ...(deps as Deps), logger: silentLogger() });
+  const res = (await handler(postEvent(body, headers), context)) as APIGatewayProxyStructuredResultV2;
+  return { status: res.statusCode ?? 0, body: JSON.parse(res.body ?? "{}") as ApiBody };
+}
+
+/** A body whose `content` member is the given JSON text, verbatim. */
+function bodyWith(contentText: string, extra = ""): string {
+  return `{"topic":"demo","delay_seconds":5,"callback":{"url":"https://hooks.example.com/n"}${extra},"content":${contentText}}`;
+}
+
+describe("content is stored exactly as sent", () => {
+  it.each([
+    ["big integers beyond 2^53", '{"long":12345678901234567890,"neg":-98765432109876543210}'],
+    ["1e400, -0, 1.0, 1E5, 1e-400", '{"big":1e400,"negz":-0,"one":1.0,"e":1E5,"tiny":1e-400,"x":2.50e+3}'],
+    ["nested arrays and objects", '{"a":[1.10,{"b":[-0.0,1e+2]}],"c":{"d":null,"e":true}}'],
+  ])("%s", async (_, contentText) => {
+    // Prepare
+    const f = fixture();
+    // Act
+    const res = await post(f.deps, bodyWith(contentText));
+    // Assess: stored content is the caller's text, token for token.
+    expect(res.status, JSON.stringify(res.body)).toBe(201);
+    expect(f.store.tasks.get(res.body.task_id)?.content).toBe(contentText);
+  });
+
+  it.each([
+    [
+      "unicode escapes",
+      '{"e":"\\u00e9","smile":"\\ud83d\\ude00","lone":"\\ud83d"}',
+      '{"e":"é","smile":"😀","lone":"\\ud83d"}',
+    ],
+    [
+      "escaped quotes and controls",
+      '{"q":"say \\"hi\\" \\\\ \\/ \\b\\f\\n\\r\\t\\u0001"}',
+      '{"q":"say \\"hi\\" \\\\ / \\b\\f\\n\\r\\t\\u0001"}',
+    ],
+  ])("%s: the same strings, in JSON's shortest escaping", async (_, sent, stored) => {
+    const f = fixture();
+    const res = await post(f.deps, bodyWith(sent));
+    expect(res.status).toBe(201);
+    const content = f.store.tasks.get(res.body.task_id)?.content ?? "";
+    expect(content).toBe(stored);
+    expect(JSON.parse(content)).toEqual(JSON.parse(sent));
+  });
+
+  it("drops only insignificant white space between tokens", async () => {
+    const f = fixture();
+    const res = await post(f.deps, bodyWith('{ "long" : 12345678901234567890 ,\n\t"s" : " a  b " }'));
+    expect(res.status).toBe(201);
+    expect(f.store.tasks.get(res.body.task_id)?.content).toBe('{"long":12345678901234567890,"s":" a  b "}');
+  });
+
+  it("keeps a string content's inner JSON exactly (numbers as written), white space dropped", async () => {
+    const f = fixture();
+    const inner = '{"long": 12345678901234567890, "f": 1.0, "e": "\\u00e9"}';
+    const res = await post(f.deps, bodyWith(JSON.stringify(inner)));
+    expect(res.status).toBe(201);
+    // The escape inside the inner text reaches us unescaped once (it is a JSON string's content): é, as sent.
+    expect(f.store.tasks.get(res.body.task_id)?.content).toBe(
+      '{"long":12345678901234567890,"f":1.0,"e":"é"}',
+    );
+  });
+
+  it("orders big integer group values apart, and equal spellings of a safe number together", async () => {
+    const f = fixture();
+    const a = await post(f.deps, bodyWith('{"order_id":12345678901234567890}'));
+    const b = await post(f.deps, bodyWith('{"order_id":12345678901234567891}'));
+    const c = await post(f.deps, bodyWith('{"order_id":7}'));
+    const d = await post(f.deps, bodyWith('{"order_id":7.0}'));
+    const pk = (r: { body: ApiBody }) => f.store.tasks.get(r.body.task_id)?.pk;
+    expect(pk(a)).not.toBe(pk(b));
+    expect(pk(c)).toBe(pk(d));
+  });
+});
+
+describe("duplicate keys and unrepresentable numbers: 400, nothing written", () => {
+  it.each([
+    ["top-level field", '{"topic":"demo","topic":"demo","delay_seconds":5,"content":{}}', "topic"],
+    ["inside content", bodyWith('{"a":{"b":1,"b":1}}'), "content.a.b"],
+    ["inside a content array", bodyWith('{"a":[{},{"k":1,"k":2}]}'), "content.a.1.k"],
+    ["inside a string content", bodyWith(JSON.stringify('{"x":{"y":1,"y":2}}')), "content.x.y"],
+    ["__proto__ twice", bodyWith('{"__proto__":{},"__proto__":{}}'), "content.__proto__"],
+    [
+      "delay_seconds 1e400",
+      bodyWith("{}", ',"delay_seconds":1e400').replace('"delay_seconds":5,', ""),
+      "delay_seconds",
+    ],
+    [
+      "timing_moment beyond 2^53",
+      '{"topic":"demo","timing_moment":123456789012345678901,"content":{}}',
+      "timing_moment",
+    ],
+  ])("%s", async (_, body, path) => {
+    const f = fixture();
+    const res = await post(f.deps, body);
+    expect(res.status, JSON.stringify(res.body)).toBe(400);
+    expect(res.body.error.code).toBe("validation_failed");
+    expect(res.body.error.issues.map((i: { path: string }) => i.path)).toContain(path);
+    expect(f.store.tasks.size).toBe(0);
+    expect(f.store.idempotency.size).toBe(0);
+  });
+
+  it.each([
+    [
+      "invalid UTF-8 inside a string",
+      Buffer.concat([Buffer.from(bodyWith('{"s":"')), Buffer.from([0xc0, 0xaf]), Buffer.from('"}}')]),
+    ],
+    ["a million opening brackets", Buffer.from(bodyWith(`{"deep":${"[".repeat(1_000_000)}}`))],
+  ])("%s: a structured 4xx", async (_, bytes) => {
+    const f = fixture();
+    const handler = addModule.createHandler({ ...f.deps, logger: silentLogger() });
+    const res = (await handler(
+      postEvent(bytes.toString("base64"), {}, true),
+      context,
+    )) as APIGatewayProxyStructuredResultV2;
+    expect(res.statusCode).toBeGreaterThanOrEqual(400);
+    expect(res.statusCode).toBeLessThan(500);
+    expect(JSON.parse(res.body ?? "{}").error.code).toMatch(
+      /^(invalid_json|validation_failed|payload_too_large)$/,
+    );
+    expect(f.store.tasks.size).toBe(0);
+  });
+});
+
+describe("idempotency on the exact form", () => {
+  it("a retry whose big integer differs in the last digit is a 409, the same text a 200", async () => {
+    const f = fixture();
+    const key = { "idempotency-key": "exact-1" };
+    const first = await post(f.deps, bodyWith('{"long":12345678901234567890}'), key);
+    const same = await post(f.deps, bodyWith('{"long":12345678901234567890}'), key);
+    const other = await post(f.deps, bodyWith('{"long":12345678901234567891}'), key);
+    expect(first.status).toBe(201);
+    expect(same.status).toBe(200);
+    expect(same.body.task_id).toBe(first.body.task_id);
+    expect(other.status).toBe(409);
+    expect(other.body.error.code).toBe("idempotency_conflict");
+  });
+
+  it("the same key on two topics makes two tasks, 201 each", async () => {
+    const f = fixture();
+    const key = { "idempotency-key": "invoice-42" };
+    const onDemo = await post(f.deps, bodyWith('{"n":1}'), key);
+    const onFallback = await post(
+      f.deps,
+      bodyWith('{"n":1}').replace('"topic":"demo"', '"topic":"fallback"'),
+      key,
+    );
+    expect(onDemo.status).toBe(201);
+    expect(onFallback.status).toBe(201);
+    expect(onFallback.body.task_id).not.toBe(onDemo.body.task_id);
+    expect(f.store.tasks.size).toBe(2);
+  });
+});
+
+describe("callback URLs: control characters refused, length checked after resolution", () => {
+  it.each([
+    ["LF in callback.url", '"callback":{"url":"https://hooks.example.com/a\\nb"}', "callback.url"],
+    ["CR in callback.url", '"callback":{"url":"https://hooks.example.com/a\\r"}', "callback.url"],
+    ["TAB in callback.url", '"callback":{"url":"https://hooks.ex\\tample.com/"}', "callback.url"],
+    ["NUL in callback.url", '"callback":{"url":"https://hooks.example.com/\\u0000"}', "callback.url"],
+    ["DEL in callback.url", '"callback":{"url":"https://hooks.example.com/\\u007f"}', "callback.url"],
+    ["C1 in callback.url", '"callback":{"url":"https://hooks.example.com/\\u0085"}', "callback.url"],
+    ["leading space", '"callback":{"url":" https://hooks.example.com/"}', "callback.url"],
+    ["trailing space", '"callback":{"url":"https://hooks.example.com/ "}', "callback.url"],
+  ])("%s → 400 at %s", async (_, callback, path) => {
+    const f = fixture();
+    const res = await post(f.deps, `{"topic":"demo","delay_seconds":5,"content":{},${callback}}`);
+    expect(res.status, JSON.stringify(res.body)).toBe(400);
+    expect(res.body.error.issues).toContainEqual(expect.objectContaining({ path }));
+    expect(f.store.tasks.size).toBe(0);
+  });
+
+  it("a control character in content.url (seed style) → 400 at content.url", async () => {
+    const f = fixture();
+    const res = await post(
+      f.deps,
+      '{"topic":"demo","delay_seconds":5,"content":{"sn":"billing","url":"orders/\\r\\nx"}}',
+    );
+    expect(res.status).toBe(400);
+    expect(res.body.error.issues).toContainEqual(expect.objectContaining({ path: "content.url" }));
+  });
+
+  it("a control character in a topic's default callback → 400 at callback", async () => {
+    const f = fixture();
+    const config = withTopic(f.deps.config, "fallback", {
+      defaultCallbackUrl: "https://default.example.com/h\n",
+    });
+    const res = await post({ ...f.deps, config }, '{"topic":"fallback","delay_seconds":5,"content":{}}');
+    expect(res.status).toBe(400);
+    expect(res.body.error.issues).toContainEqual(expect.objectContaining({ path: "callback" }));
+  });
+
+  it("a long content.url through the services map → 400 at content.url, nothing written", async () => {
+    const f = fixture();
+    const url = `orders/${"a".repeat(3000)}`;
+    const res = await post(
+      f.deps,
+      `{"topic":"demo","delay_seconds":5,"content":{"sn":"billing","url":"${url}"}}`,
+    );
+    expect(res.status).toBe(400);
+    expect(res.body.error.issues).toContainEqual(expect.objectContaining({ path: "content.url" }));
+    expect(f.store.tasks.size).toBe(0);
+  });
+
+  it("a task that would outgrow a DynamoDB item is a 413 even where a topic allows more content", async () => {
+    const f = fixture();
+    const config = withTopic(f.deps.config, "demo", { maxPayloadBytes: 500 * 1024 });
+    const res = await post({ ...f.deps, config }, bodyWith(`{"blob":"${"x".repeat(420 * 1024)}"}`));
+    expect(res.status).toBe(413);
+    expect(res.body.error.code).toBe("payload_too_large");
+    expect(f.store.tasks.size).toBe(0);
+  });
+});
+
+/** The test config with one topic's resolved settings changed, past what the config schema would allow. */
+function withTopic(config: PunctualConfig, topic: string, change: Record<string, unknown>): PunctualConfig {
+  const resolved = config.resolvedTopics[topic];
+  return {
+    ...config,
+    resolvedTopics: { ...config.resolvedTopics, [topic]: { ...resolved, ...change } },
+  } as PunctualConfig;
+}
+
+describe("against the real table (dynalite): the largest content a topic may allow is a 2xx or a 4xx, never a 5xx", () => {
+  let server: ReturnType<typeof dynalite>;
+  let client: DynamoDBClient;
+  beforeAll(async () => {
+    server = dynalite({ createTableMs: 0 });
+    await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+    const { port } = server.address() as AddressInfo;
+    client = new DynamoDBClient({
+      endpoint: `http://127.0.0.1:${port}`,
+      region: "us-east-1",
+      credentials: { accessKeyId: "test", secretAccessKey: "test" },
+    });
+    await client.send(
+      new CreateTableCommand({
+        TableName: "exact",
+        AttributeDefinitions: [
+          { AttributeName: "pk", AttributeType: "S" },
+          { AttributeName: "sk", AttributeType: "S" },
+        ],
+        KeySchema: [
+          { AttributeName: "pk", KeyType: "HASH" },
+          { AttributeName: "sk", KeyType: "RANGE" },
+        ],
+        BillingMode: "PAY_PER_REQUEST",
+      }),
+    );
+  });
+  afterAll(async () => {
+    client?.destroy();
+    await new Promise<void>((resolve) => server.close(() => resolve()));
+  });
+
+  function bigTopicDeps() {
+    const f = fixture();
+    const config = parseConfig({
+      name: "test",
+      system: { allowedCallbackHosts: ["*"], allowHttpCallbacks: false },
+      timer: { horizonSeconds: 300, leadSeconds: 120 },
+      topics: { big: { maxPayloadBytes: MAX_PAYLOAD_BYTES } },
+      services: { billing: "https://billing.example.com/api/v1" },
+    });
+    return { ...f.deps, config, store: new DynamoTaskStore({ client, tableName: "exact" }) };
+  }
+
+  it("content at the topic's limit with the longest URLs is written (201)", async () => {
+    const deps = bigTopicDeps();
+    const url = `https://hooks.example.com/${"p".repeat(2000)}`;
+    const overhead = Buffer.byteLength('{"blob":""}');
+    const body = `{"topic":"big","delay_seconds":5,"idempotency_key":"${"k".repeat(255)}","callback":{"url":"${url}"},"content":{"blob":"${"x".repeat(MAX_PAYLOAD_BYTES - overhead)}"}}`;
+    const res = await post(deps, body);
+    expect(res.status, JSON.stringify(res.body).slice(0, 300)).toBe(201);
+  });
+
+  it("a content.url as long as the content limit allows is a 400, not DynamoDB's 500", async () => {
+    const deps = bigTopicDeps();
+    const url = `orders/${"u".repeat(300 * 1024)}`;
+    const res = await post(
+      deps,
+      `{"topic":"big","delay_seconds":5,"content":{"sn":"billing","url":"${url}"}}`,
+    );
+    expect(res.status).toBe(400);
+    expect(res.body.error.issues).toContainEqual(expect.objectContaining({ path: "content.url" }));
+  });
+});
