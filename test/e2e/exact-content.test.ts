@@ -1,6 +1,7 @@
 import { randomUUID } from "node:crypto";
 import { Webhook } from "standardwebhooks";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { topicSigningKey } from "#shared/security/signing.js";
 import { type Harness, startHarness } from "./support/harness.js";
 
 /**
@@ -40,7 +41,7 @@ describe("content delivered exactly as sent", () => {
     // Assess: deliver embeds the stored text as the body's last member.
     const [callback] = h.receiver.forTask(taskId);
     expect(callback?.body.endsWith(`"content":${content}}`), callback?.body).toBe(true);
-    const webhook = new Webhook(h.cloud.signingSecret);
+    const webhook = new Webhook(topicSigningKey(h.cloud.signingSecret, "demo"));
     expect(() => webhook.verify(callback?.body ?? "", callback?.headers ?? {})).not.toThrow();
   });
 
