@@ -116,17 +116,23 @@ export function createCallbackClient(options: CallbackClientOptions): CallbackCl
       if ("refusal" in checked) return checked.refusal;
       const { url } = checked;
       const protocol = url.protocol as "http:" | "https:";
-      const outgoing = (protocol === "https:" ? https : http).request(url, {
-        method: "POST",
-        agent: agents[protocol],
-        lookup: lookupAllowed,
-        headers: {
-          "content-type": "application/json",
-          "content-length": Buffer.byteLength(req.body),
-          "user-agent": options.userAgent ?? "Punctual",
-          ...req.headers,
-        },
-      });
+      let outgoing: http.ClientRequest;
+      try {
+        outgoing = (protocol === "https:" ? https : http).request(url, {
+          method: "POST",
+          agent: agents[protocol],
+          lookup: lookupAllowed,
+          headers: {
+            "content-type": "application/json",
+            "content-length": Buffer.byteLength(req.body),
+            "user-agent": options.userAgent ?? "Punctual",
+            ...req.headers,
+          },
+        });
+      } catch (error) {
+        // Node validates headers synchronously (e.g. ERR_INVALID_CHAR): a failed attempt, not a crash.
+        return failure(error, 0);
+      }
       return exchange(outgoing, req, limits);
     },
     close: async () => {

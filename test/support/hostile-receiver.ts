@@ -7,6 +7,7 @@ import net from "node:net";
  * - `close`: reads the request, then closes the connection without a byte of response;
  * - `half-headers`: writes part of a status line and header block, then silence;
  * - `endless-1xx`: `100 Continue` / `102 Processing` / `103 Early Hints` over and over until the client hangs up;
+ * - `slow-1xx`: one `102 Processing` every `trickleEveryMs`, forever (too few at a time to look like a flood);
  * - `trickle`: a `200` with a 1 KiB Content-Length whose body comes one byte every `trickleEveryMs`;
  * - `silent`: accepts the connection and never writes;
  * - `huge`: a `200` with a chunked body that never ends, written as fast as the client reads it.
@@ -18,6 +19,7 @@ export const HOSTILE_MODES = [
   "close",
   "half-headers",
   "endless-1xx",
+  "slow-1xx",
   "trickle",
   "silent",
   "huge",
@@ -115,6 +117,9 @@ export async function startHostileReceiver(options: HostileReceiverOptions = {})
           every(5, () => socket.write(next()));
           return;
         }
+        case "slow-1xx":
+          every(trickleEveryMs, () => socket.write("HTTP/1.1 102 Processing\r\n\r\n"));
+          return;
         case "trickle":
           socket.write("HTTP/1.1 200 OK\r\nContent-Length: 1024\r\n\r\n");
           every(trickleEveryMs, () => socket.write("x"));

@@ -320,6 +320,7 @@ describe("callback client against a hostile receiver: every attempt settles by i
     ["close", "network: connection closed without a response"],
     ["half-headers", `timeout after ${TIMEOUT_MS} ms`],
     ["endless-1xx", "receiver sent more than 10 informational (1xx) responses"],
+    ["slow-1xx", `timeout after ${TIMEOUT_MS} ms`],
     ["trickle", `timeout after ${TIMEOUT_MS} ms`],
     ["silent", `timeout after ${TIMEOUT_MS} ms`],
   ] as const)("%s → settles as a failed attempt: %s", async (mode, error) => {
@@ -355,6 +356,17 @@ describe("callback client against a hostile receiver: every attempt settles by i
     expect(first.error).toBe("receiver switched protocols (101)");
     expect(second).toMatchObject({ ok: true, status: 200 });
     expect(hostile.requests.filter((r) => r.path === path).map((r) => r.mode)).toEqual(["upgrade", "ok"]);
+  });
+
+  it("a header Node refuses to send is a failed attempt, not a thrown error", async () => {
+    const result = await client().post({
+      url: `${hostile.url}/ok/x`,
+      body: "{}",
+      headers: { "punctual-topic": "a\r\nb" },
+      timeoutMs: TIMEOUT_MS,
+    });
+
+    expect(result).toEqual({ ok: false, error: "network: ERR_INVALID_CHAR", durationMs: 0 });
   });
 
   it("redirects are not followed", async () => {
