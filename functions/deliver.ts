@@ -56,7 +56,14 @@ function callbackClientFor(topic: TopicConfig): CallbackClient {
     client = {
       post: async (request) => {
         const check = checkCallbackUrl(request.url, topic);
-        if (!check.ok) return { ok: false, error: `blocked: ${check.reason}`, durationMs: 0 };
+        if (!check.ok) {
+          return {
+            ok: false,
+            refused: true,
+            error: `destination refused by policy: ${check.reason}`,
+            durationMs: 0,
+          };
+        }
         return inner.post(request);
       },
       close: () => inner.close(),

@@ -3,11 +3,12 @@ import http from "node:http";
 import https from "node:https";
 import { isIP, type LookupFunction } from "node:net";
 import { performance } from "node:perf_hooks";
+import type { Duplex } from "node:stream";
 
 /**
  * Decides whether a connection to `ip` (resolved from `host`) may be opened. The deliver function wires this to
  * the SSRF rules: public addresses pass, private / loopback / link-local / metadata addresses only when the
- * topic's allow-list names that host or IP explicitly.
+ * topic's allow-list names that address as an IP literal.
  */
 export interface AddressPolicy {
   isAllowed(host: string, ip: string): boolean;
@@ -24,8 +25,16 @@ export interface CallbackResult {
   /** True only for a 2xx answer. */
   readonly ok: boolean;
   readonly status?: number;
-  /** For failures: `HTTP 503`, `timeout after 5000 ms`, `network: ECONNRESET`, `blocked: …`. Never a body. */
+  /**
+   * For failures: `HTTP 503`, `timeout after 5000 ms`, `receiver switched protocols (101)`,
+   * `network: connection closed without a response`, `network: ECONNRESET`, `destination refused by policy: …`.
+   * Never a body, never an address the host resolved to (callers read it back through GET: no DNS oracle).
+   */
   readonly error?: string;
+  /** The destination was refused by the address / URL policy before anything was sent; retrying cannot help. */
+  readonly refused?: boolean;
+  /** For the operator's logs only, never stored or returned: e.g. the addresses a refused host resolved to. */
+  readonly detail?: string;
   /** From sending the request to the response's status line (or to the failure). */
   readonly durationMs: number;
 }
@@ -35,20 +44,39 @@ export interface CallbackClient {
   close(): Promise<void>;
 }
 
+/** A host's addresses, as `dns.lookup(host, { all: true })` gives them. */
+export type ResolveHost = (host: string) => Promise<readonly { address: string; family: number }[]>;
+
 export interface CallbackClientOptions {
   readonly policy: AddressPolicy;
   /** Refuse `http:` URLs unless the topic allows plain-http callbacks (the local environment only). */
   readonly allowPlainHttp: boolean;
   /** How much of a response body is read (and thrown away) so the connection can be reused. */
   readonly maxResponseBytes?: number;
+  /** How many informational (1xx) answers a receiver may send before its final one. Default 10. */
+  readonly maxInformational?: number;
   readonly userAgent?: string;
+  /**
+   * Resolves host names (default: the system resolver, as `dns.lookup`). A seam for tests that need a name to
+   * resolve to an address they must never dial: the policy refuses it before any connection is opened.
+   */
+  readonly lookup?: ResolveHost;
 }
 
 const DEFAULT_MAX_RESPONSE_BYTES = 64 * 1024;
+const DEFAULT_MAX_INFORMATIONAL = 10;
+const REFUSED = "destination refused by policy";
 
-/** A connection refused by the address policy (reported as `blocked: …`, never attempted). */
+/** A connection refused by the address policy (reported as `destination refused by policy: …`, never attempted). */
 class BlockedAddressError extends Error {
   override readonly name = "BlockedAddressError";
+  constructor(
+    message: string,
+    /** What the host resolved to: for the logs, never for the stored error. */
+    readonly detail: string,
+  ) {
+    super(message);
+  }
 }
 
 /**
@@ -64,10 +92,19 @@ class BlockedAddressError extends Error {
  *
  * Redirects are not followed (`http.request` never does): a 3xx is a failed attempt, so a receiver cannot
  * bounce us to an internal address.
+ *
+ * Deadline: every attempt settles by `timeoutMs` whatever the receiver does. Node's request settles only on
+ * `response` or `error`, and some answers produce neither (a `101 Switching Protocols` nobody listens for is
+ * destroyed silently; endless `1xx`; half-written headers; a trickled body), so one timer races the whole
+ * exchange — DNS, connect, headers and body — and destroys the socket when it fires, and `upgrade`, `close`
+ * and a flood of `information` events settle the attempt as soon as they happen.
  */
 export function createCallbackClient(options: CallbackClientOptions): CallbackClient {
-  const maxResponseBytes = options.maxResponseBytes ?? DEFAULT_MAX_RESPONSE_BYTES;
-  const lookupAllowed = pinnedLookup(options.policy);
+  const limits: ExchangeLimits = {
+    maxResponseBytes: options.maxResponseBytes ?? DEFAULT_MAX_RESPONSE_BYTES,
+    maxInformational: options.maxInformational ?? DEFAULT_MAX_INFORMATIONAL,
+  };
+  const lookupAllowed = pinnedLookup(options.policy, options.lookup ?? systemLookup);
   const agents = {
     "http:": new http.Agent({ keepAlive: true }),
     "https:": new https.Agent({ keepAlive: true }),
@@ -75,58 +112,28 @@ export function createCallbackClient(options: CallbackClientOptions): CallbackCl
 
   return {
     async post(req: CallbackRequest): Promise<CallbackResult> {
-      const started = performance.now();
-      const elapsed = () => Math.round(performance.now() - started);
-      let url: URL;
+      const checked = checkDestination(req.url, options);
+      if ("refusal" in checked) return checked.refusal;
+      const { url } = checked;
+      const protocol = url.protocol as "http:" | "https:";
+      let outgoing: http.ClientRequest;
       try {
-        url = new URL(req.url);
-      } catch {
-        return { ok: false, error: "blocked: invalid callback URL", durationMs: 0 };
-      }
-      if (url.protocol !== "https:" && !(url.protocol === "http:" && options.allowPlainHttp)) {
-        return { ok: false, error: `blocked: ${url.protocol} callbacks are not allowed`, durationMs: 0 };
-      }
-      const host = url.hostname.replace(/^\[(.*)\]$/, "$1");
-      if (isIP(host) && !options.policy.isAllowed(host, host)) {
-        return { ok: false, error: `blocked: ${blockedMessage(host, [host])}`, durationMs: 0 };
-      }
-      // One deadline for connect, headers and body; aborting also frees the Lambda for the next record.
-      const controller = new AbortController();
-      const timer = setTimeout(() => controller.abort(), req.timeoutMs);
-      const transport = url.protocol === "https:" ? https : http;
-      try {
-        const response = await new Promise<http.IncomingMessage>((resolve, reject) => {
-          const outgoing = transport.request(url, {
-            method: "POST",
-            agent: agents[url.protocol as "http:" | "https:"],
-            lookup: lookupAllowed,
-            signal: controller.signal,
-            headers: {
-              "content-type": "application/json",
-              "content-length": Buffer.byteLength(req.body),
-              "user-agent": options.userAgent ?? "Punctual",
-              ...req.headers,
-            },
-          });
-          outgoing.once("response", resolve);
-          outgoing.once("error", reject);
-          outgoing.end(req.body);
+        outgoing = (protocol === "https:" ? https : http).request(url, {
+          method: "POST",
+          agent: agents[protocol],
+          lookup: lookupAllowed,
+          headers: {
+            "content-type": "application/json",
+            "content-length": Buffer.byteLength(req.body),
+            "user-agent": options.userAgent ?? "Punctual",
+            ...req.headers,
+          },
         });
-        const durationMs = elapsed();
-        // Drain (at most maxResponseBytes) and discard: the answer's content is never used or logged; a bigger
-        // body just closes the connection instead of being read to the end.
-        await discard(response, maxResponseBytes);
-        const status = response.statusCode ?? 0;
-        if (status >= 200 && status < 300) return { ok: true, status, durationMs };
-        return { ok: false, status, error: `HTTP ${status}`, durationMs };
       } catch (error) {
-        if (controller.signal.aborted) {
-          return { ok: false, error: `timeout after ${req.timeoutMs} ms`, durationMs: elapsed() };
-        }
-        return { ok: false, error: describeError(error), durationMs: elapsed() };
-      } finally {
-        clearTimeout(timer);
+        // Node validates headers synchronously (e.g. ERR_INVALID_CHAR): a failed attempt, not a crash.
+        return failure(error, 0);
       }
+      return exchange(outgoing, req, limits);
     },
     close: async () => {
       agents["http:"].destroy();
@@ -135,10 +142,103 @@ export function createCallbackClient(options: CallbackClientOptions): CallbackCl
   };
 }
 
+/** The URL and IP-literal checks made before any request: a refusal here sends nothing. */
+function checkDestination(
+  raw: string,
+  options: CallbackClientOptions,
+): { url: URL } | { refusal: CallbackResult } {
+  const refuse = (reason: string, detail?: string) => ({
+    refusal: {
+      ok: false,
+      refused: true,
+      error: `${REFUSED}: ${reason}`,
+      durationMs: 0,
+      ...(detail && { detail }),
+    },
+  });
+  let url: URL;
+  try {
+    url = new URL(raw);
+  } catch {
+    return refuse("invalid callback URL");
+  }
+  if (url.protocol !== "https:" && !(url.protocol === "http:" && options.allowPlainHttp)) {
+    return refuse(`${url.protocol} callbacks are not allowed`);
+  }
+  const host = url.hostname.replace(/^\[(.*)\]$/, "$1");
+  if (isIP(host) && !options.policy.isAllowed(host, host)) {
+    return refuse("a non-public address not named in the topic's allowed callback hosts", `address ${host}`);
+  }
+  return { url };
+}
+
+interface ExchangeLimits {
+  readonly maxResponseBytes: number;
+  readonly maxInformational: number;
+}
+
+/**
+ * Sends the request and settles exactly once: on a complete answer, or on the first sign that none is coming —
+ * the deadline, an upgrade, a connection closed without a response, too many informational answers, an error.
+ */
+function exchange(outgoing: http.ClientRequest, req: CallbackRequest, limits: ExchangeLimits) {
+  const started = performance.now();
+  const elapsed = () => Math.round(performance.now() - started);
+  return new Promise<CallbackResult>((resolve) => {
+    let settled = false;
+    let responded = false;
+    const settle = (result: CallbackResult) => {
+      if (settled) return;
+      settled = true;
+      clearTimeout(deadline);
+      resolve(result);
+    };
+    const fail = (error: string) => {
+      settle({ ok: false, error, durationMs: elapsed() });
+      outgoing.destroy();
+    };
+    const deadline = setTimeout(() => fail(`timeout after ${req.timeoutMs} ms`), req.timeoutMs);
+
+    // With a listener Node hands us the switched socket (without one it destroys it and emits nothing at all).
+    outgoing.once("upgrade", (_response, socket: Duplex) => {
+      socket.destroy();
+      fail("receiver switched protocols (101)");
+    });
+    let informational = 0;
+    outgoing.on("information", () => {
+      informational++;
+      if (informational > limits.maxInformational) {
+        fail(`receiver sent more than ${limits.maxInformational} informational (1xx) responses`);
+      }
+    });
+    outgoing.once("response", (response) => {
+      responded = true;
+      const status = response.statusCode ?? 0;
+      const durationMs = elapsed();
+      // The body is read (at most maxResponseBytes) and dropped; the answer counts once it is complete or capped.
+      discard(response, limits.maxResponseBytes).then(() => {
+        if (status >= 200 && status < 300) settle({ ok: true, status, durationMs });
+        else settle({ ok: false, status, error: `HTTP ${status}`, durationMs });
+      });
+    });
+    // `on`, not `once`: an error after settling (e.g. from the destroy above) must not go unhandled.
+    outgoing.on("error", (error) => settle(failure(error, elapsed())));
+    outgoing.once("close", () => {
+      if (!responded)
+        settle({ ok: false, error: "network: connection closed without a response", durationMs: elapsed() });
+    });
+    outgoing.end(req.body);
+  });
+}
+
+function systemLookup(host: string): Promise<readonly { address: string; family: number }[]> {
+  return lookup(host, { all: true, verbatim: true });
+}
+
 /** The connection's DNS step: resolve, keep only what the policy admits, hand exactly that address to connect. */
-function pinnedLookup(policy: AddressPolicy): LookupFunction {
+function pinnedLookup(policy: AddressPolicy, resolve: ResolveHost): LookupFunction {
   return (hostname, lookupOptions, callback) => {
-    resolveAllowed(hostname, policy).then(
+    resolveAllowed(hostname, policy, resolve).then(
       ({ address, family }) => {
         // Node asks for every address (`all`) when it may race IPv4 and IPv6 (autoSelectFamily).
         if (lookupOptions.all) callback(null, [{ address, family }]);
@@ -152,24 +252,20 @@ function pinnedLookup(policy: AddressPolicy): LookupFunction {
 async function resolveAllowed(
   host: string,
   policy: AddressPolicy,
+  resolve: ResolveHost,
 ): Promise<{ address: string; family: number }> {
-  const addresses = await lookup(host, { all: true, verbatim: true });
+  const addresses = await resolve(host);
   // Only addresses the policy admits are candidates, so a name resolving to both a public and an internal
   // address can never be steered to the internal one.
   const allowed = addresses.find((a) => policy.isAllowed(host, a.address));
   if (!allowed) {
+    // The stored error says only that the policy refused; which addresses the name has is for the logs.
     throw new BlockedAddressError(
-      blockedMessage(
-        host,
-        addresses.map((a) => a.address),
-      ),
+      "host resolves to a non-public address",
+      `${host} resolves to ${addresses.map((a) => a.address).join(", ") || "no address"}`,
     );
   }
   return allowed;
-}
-
-function blockedMessage(host: string, addresses: readonly string[]): string {
-  return `${host} resolves to ${addresses.join(", ") || "no address"}, which is not allowed for this topic`;
 }
 
 /** Reads and drops a response body, stopping (and closing the connection) past `limit` bytes. */
@@ -178,7 +274,10 @@ function discard(response: http.IncomingMessage, limit: number): Promise<void> {
     let seen = 0;
     response.on("data", (chunk: Buffer) => {
       seen += chunk.length;
-      if (seen > limit) response.destroy();
+      if (seen > limit) {
+        response.destroy();
+        resolve();
+      }
     });
     response.once("end", resolve);
     response.once("close", resolve);
@@ -186,12 +285,24 @@ function discard(response: http.IncomingMessage, limit: number): Promise<void> {
   });
 }
 
-/** A short, content-free description of a failed request: `network: ECONNREFUSED`, `blocked: …`. */
-function describeError(error: unknown): string {
-  if (error instanceof BlockedAddressError) return `blocked: ${error.message}`;
+/** A short, content-free description of a failed request: `network: ECONNREFUSED`, `destination refused…`. */
+function failure(error: unknown, durationMs: number): CallbackResult {
+  if (error instanceof BlockedAddressError) {
+    return {
+      ok: false,
+      refused: true,
+      error: `${REFUSED}: ${error.message}`,
+      detail: error.detail,
+      durationMs,
+    };
+  }
   if (error instanceof Error) {
     const code = (error as { code?: unknown }).code;
-    return `network: ${typeof code === "string" ? code : error.name}`;
+    // Node's name for a connection the receiver closed before any response (FIN, not RST).
+    if (code === "ECONNRESET" && error.message === "socket hang up") {
+      return { ok: false, error: "network: connection closed without a response", durationMs };
+    }
+    return { ok: false, error: `network: ${typeof code === "string" ? code : error.name}`, durationMs };
   }
-  return "network: unknown error";
+  return { ok: false, error: "network: unknown error", durationMs };
 }

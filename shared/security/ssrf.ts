@@ -4,7 +4,12 @@ import ipaddr from "ipaddr.js";
  * Callback URL policy. Punctual POSTs to URLs its callers choose, from inside the user's VPC/account, so a
  * careless allow-list would let any caller reach the instance metadata service, internal load balancers or
  * the local cloud's own emulators. The rule: only public addresses, unless an operator names a non-public
- * host in the topic's allow-list *explicitly* — `*` never admits them.
+ * address in the topic's allow-list *as an IP literal* (`10.1.2.3`, `127.0.0.1`, `[::1]`). Name entries —
+ * `*`, `*.example.com`, `hooks.example.com` — admit public addresses only: whoever controls a name's DNS (or
+ * a subdomain's) could otherwise point it at 10.0.0.1 or 169.254.169.254 and have us call it. A non-public
+ * *name* (`localhost`, `*.internal`, a single label) is accepted at add time only when an entry names it
+ * exactly, and is then dialled only if it resolves to a listed literal (the local environment lists
+ * `localhost` next to `127.0.0.1` and `[::1]`, so `http://localhost:…` works there and nowhere by accident).
  *
  * Host parsing is WHATWG URL's, the same parser the deliver function's HTTP client uses, so what we check is
  * what will be dialled: it already turns `2130706433`, `0x7f.1`, `0177.0.0.1`, `127.1` and `%31%32%37.0.0.1`
@@ -64,35 +69,37 @@ export function checkCallbackUrl(raw: string | URL, policy: CallbackPolicy): Cal
   const host = hostOf(url);
   if (host.kind === "invalid") return refuse(`host "${url.hostname}" is not a valid host`);
 
-  const explicit = policy.allowedCallbackHosts.some((pattern) => matchesExplicitly(pattern, host));
-  if (explicit) return { ok: true, url };
+  const exact = policy.allowedCallbackHosts.some((pattern) => matchesExactly(pattern, host));
+  if (exact) return { ok: true, url };
 
-  const wildcard = policy.allowedCallbackHosts.includes("*");
+  const wildcard = policy.allowedCallbackHosts.some((pattern) => matchesWildcard(pattern, host));
   if (!wildcard) return refuse(`host "${host.display}" is not in the topic's allowed callback hosts`);
   if (!host.public) {
     return refuse(
-      `host "${host.display}" is a private, loopback, link-local or metadata address; ` +
-        "it must be named explicitly in the topic's allowed callback hosts",
+      host.kind === "ip"
+        ? `host "${host.display}" is a private, loopback, link-local or metadata address; ` +
+            "it must be named as an IP literal in the topic's allowed callback hosts"
+        : `host "${host.display}" is not a public name; ` +
+            "it must be named exactly in the topic's allowed callback hosts",
     );
   }
   return { ok: true, url };
 }
 
 /**
- * Whether an address a callback host resolved to may be dialled. Public addresses always; a non-public one only
- * when the allow-list names that very address, or names the host explicitly (an operator who lists
- * `hooks.corp.example` has chosen to call it wherever it lives). `*` alone never admits a private address.
+ * Whether an address a callback host resolved to may be dialled (at connect time, after DNS). Public addresses
+ * always (the host name itself was checked against the allow-list when the task was accepted, and again before
+ * the request); a non-public one only when the allow-list names that very address as an IP literal. No name
+ * entry — `*`, `*.example.com`, `hooks.corp.example` — admits a non-public address: names are only as
+ * trustworthy as whoever controls their DNS. `hostname` is unused on purpose; it is part of the signature so the
+ * rule can be read where it is wired (`isAllowed(host, ip)`).
  */
-export function resolvedAddressAllowed(hostname: string, address: string, policy: CallbackPolicy): boolean {
+export function resolvedAddressAllowed(_hostname: string, address: string, policy: CallbackPolicy): boolean {
   if (isPublicAddress(address)) return true;
   const ip = parseIp(address);
   if (!ip) return false;
   const literal: Host = { kind: "ip", ip, display: address, public: false };
-  const name = hostOf(safeUrl(`http://${hostname.includes(":") ? `[${hostname}]` : hostname}/`));
-  return policy.allowedCallbackHosts.some(
-    (pattern) =>
-      matchesExplicitly(pattern, literal) || (name.kind === "name" && matchesExplicitly(pattern, name)),
-  );
+  return policy.allowedCallbackHosts.some((pattern) => matchesExactly(pattern, literal));
 }
 
 /**
@@ -170,30 +177,36 @@ function parseIp(address: string): Ip | undefined {
 }
 
 /**
- * Whether an allow-list pattern admits a host, counting only explicit names: `*` is handled by the caller.
- * IP patterns match the very same address (`127.0.0.1` does not admit `[::ffff:127.0.0.1]`: an operator who
- * allowed one spelling did not think about the other). `*.example.com` admits subdomains, not the apex.
+ * Whether an allow-list entry names a host exactly: an IP literal the very same address (`127.0.0.1` does not
+ * admit `[::ffff:127.0.0.1]`: an operator who allowed one spelling did not think about the other), a name the
+ * very same name. The only entries that admit a non-public host.
  */
-function matchesExplicitly(pattern: string, host: Host): boolean {
-  if (host.kind === "invalid" || pattern === "*") return false;
+function matchesExactly(pattern: string, host: Host): boolean {
+  if (host.kind === "invalid") return false;
   const p = pattern.toLowerCase();
   const patternIp = parseIp(p);
   if (patternIp) {
     if (host.kind !== "ip" || patternIp.kind() !== host.ip.kind()) return false;
     return patternIp.toNormalizedString() === host.ip.toNormalizedString();
   }
-  if (host.kind !== "name") return false;
-  const bare = p.endsWith(".") ? p.slice(0, -1) : p;
-  if (bare.startsWith("*.")) return host.name.endsWith(bare.slice(1)) && host.name.length > bare.length - 1;
-  return host.name === bare;
+  return host.kind === "name" && !p.includes("*") && host.name === bareName(p);
 }
 
-function safeUrl(raw: string): URL | undefined {
-  try {
-    return new URL(raw);
-  } catch {
-    return undefined;
-  }
+/**
+ * Whether a wildcard entry covers a host: `*` every host, `*.example.com` its subdomains (not the apex). Both
+ * admit public hosts only; the caller refuses the rest.
+ */
+function matchesWildcard(pattern: string, host: Host): boolean {
+  if (host.kind === "invalid") return false;
+  if (pattern === "*") return true;
+  const p = bareName(pattern.toLowerCase());
+  if (host.kind !== "name" || !p.startsWith("*.")) return false;
+  return host.name.endsWith(p.slice(1)) && host.name.length > p.length - 1;
+}
+
+/** `example.com.` is the same host as `example.com` (fully qualified). */
+function bareName(name: string): string {
+  return name.endsWith(".") ? name.slice(0, -1) : name;
 }
 
 function refuse(reason: string): CallbackCheck {

@@ -55,9 +55,16 @@ export interface DeliverDeps {
    * size, so a batch costs about one callback's time instead of one per record.
    */
   readonly groupConcurrency?: number;
+  /**
+   * Side by side only: how long past a record's callback timeout the group runner waits for that record's step
+   * (its DynamoDB/SQS bookkeeping included) before it stops waiting and fails the rest of the group. A backstop:
+   * the callback client settles every attempt by its deadline, so this fires only if something else hangs.
+   */
+  readonly watchdogMarginMs?: number;
 }
 
 export const DEFAULT_SAFETY_MARGIN_MS = 1_000;
+export const DEFAULT_WATCHDOG_MARGIN_MS = 2_000;
 
 /**
  * The callback request body. `content` is the task's content exactly as stored (the API validated it as JSON and
@@ -269,6 +276,18 @@ export async function deliverBatch(
     // Callback latency counts answers and timeouts; a refused or reset connection says nothing about it.
     const answered = result.status !== undefined || error.startsWith("timeout");
     deps.metrics.attemptFailed(topic.name, answered ? result.durationMs : undefined);
+    if (result.refused) {
+      // The SSRF / URL policy refused the destination: no retry can change that, so no attempt is wasted on it.
+      // What the host resolved to goes to the log only (the stored error is readable by the caller).
+      deps.logger.warn("destination refused by policy; dead-lettered without retrying", {
+        taskId,
+        attempt,
+        error,
+        ...(result.detail && { detail: result.detail }),
+      });
+      await deadLetter(binding, started, error);
+      return;
+    }
     if (attempt >= topic.maxAttempts) {
       await deadLetter(binding, started, error);
       return;
@@ -299,12 +318,40 @@ export async function deliverBatch(
     deps.logger.warn("task dead-lettered", { taskId: task.taskId, attempts: task.attempts, error: reason });
   };
 
+  /** How long the side-by-side runner waits for one record's step (see `watchdogMarginMs`). */
+  const stepBudgetMs = (record: SQSRecord): number => {
+    const timeoutMs = (deps.bindingFor(record.eventSourceARN)?.topic.callbackTimeoutSeconds ?? 0) * 1000;
+    // Half the safety margin stays free after the budget for setting visibilities and flushing metrics.
+    const invocationLeft = context.getRemainingTimeInMillis() - safetyMarginMs / 2;
+    return Math.max(
+      0,
+      Math.min(timeoutMs + (deps.watchdogMarginMs ?? DEFAULT_WATCHDOG_MARGIN_MS), invocationLeft),
+    );
+  };
+
+  /** A step the runner stopped waiting for: its group goes back after the first backoff step, not the queue's. */
+  const onOverdue = (record: SQSRecord, budgetMs: number): void => {
+    const binding = deps.bindingFor(record.eventSourceARN);
+    const group = groupOf(record);
+    if (binding && !outcomes.has(group)) {
+      outcomes.set(group, { kind: "backoff", seconds: backoffSeconds(1, binding.topic.backoff, random) });
+    }
+    deps.logger.error("a record's step did not settle in time; its group is returned to the queue", {
+      messageId: record.messageId,
+      budgetMs,
+    });
+  };
+
   let response: SQSBatchResponse;
   try {
     const groupConcurrency = deps.groupConcurrency ?? 1;
     response =
       groupConcurrency > 1
-        ? await processGroupsSideBySide(event.Records, groupOf, handleRecord, groupConcurrency)
+        ? await processGroupsSideBySide(event.Records, groupOf, handleRecord, {
+            limit: groupConcurrency,
+            budgetMs: stepBudgetMs,
+            onOverdue,
+          })
         : // A processor per batch: it holds per-batch state, and invocations may run concurrently.
           await processPartialResponse(event, handleRecord, new SqsFifoPartialProcessorAsync(), {
             skipGroupOnError: true,
@@ -322,18 +369,31 @@ export async function deliverBatch(
   return { batchItemFailures: response.batchItemFailures.map((f) => ({ itemIdentifier: f.itemIdentifier })) };
 }
 
+interface SideBySideOptions {
+  /** How many groups run at once. */
+  readonly limit: number;
+  /** How long the runner waits for one record's step before it stops waiting (the watchdog). */
+  readonly budgetMs: (record: SQSRecord) => number;
+  /** Told about a step the runner stopped waiting for. */
+  readonly onOverdue: (record: SQSRecord, budgetMs: number) => void;
+}
+
 /**
  * FIFO batch processing with Powertools' `skipGroupOnError` semantics — each group's records in order, and from a
  * group's first failure on, the rest of that group fails unattempted — but with up to `limit` groups of a batch
  * running side by side instead of one after another. Groups are independent by definition, so a batch of ten groups
  * takes one callback's time instead of ten, and one slow receiver holds up only its own group. Failures are
  * reported in the batch's order.
+ *
+ * Watchdog: a step that has not settled within its budget counts as failed (with the rest of its group), so one
+ * hung step can hold neither the other groups' results nor the invocation. Its records are reported failed, never
+ * acknowledged, so SQS delivers them again; the step itself is left to finish or not in the background.
  */
 async function processGroupsSideBySide(
   records: readonly SQSRecord[],
   groupOf: (record: SQSRecord) => string,
   handleRecord: (record: SQSRecord) => Promise<void>,
-  limit: number,
+  { limit, budgetMs, onOverdue }: SideBySideOptions,
 ): Promise<SQSBatchResponse> {
   const groups = new Map<string, SQSRecord[]>();
   for (const record of records) {
@@ -346,12 +406,12 @@ async function processGroupsSideBySide(
   const worker = async () => {
     for (let group = queue.shift(); group; group = queue.shift()) {
       for (const [i, record] of group.entries()) {
-        try {
-          await handleRecord(record);
-        } catch {
-          for (const rest of group.slice(i)) failed.add(rest.messageId);
-          break;
-        }
+        const budget = budgetMs(record);
+        const settled = await withinBudget(handleRecord(record), budget);
+        if (settled === "done") continue;
+        if (settled === "overdue") onOverdue(record, budget);
+        for (const rest of group.slice(i)) failed.add(rest.messageId);
+        break;
       }
     }
   };
@@ -361,6 +421,26 @@ async function processGroupsSideBySide(
       .filter((r) => failed.has(r.messageId))
       .map((r) => ({ itemIdentifier: r.messageId })),
   };
+}
+
+/** Whether a step settled (`done` / `failed`) within `budgetMs`, or was still running then (`overdue`). */
+async function withinBudget(step: Promise<void>, budgetMs: number): Promise<"done" | "failed" | "overdue"> {
+  let timer: NodeJS.Timeout | undefined;
+  const overdue = new Promise<"overdue">((resolve) => {
+    timer = setTimeout(() => resolve("overdue"), budgetMs);
+  });
+  try {
+    // Both outcomes handled here, so a step that rejects after the runner gave up on it is not unhandled.
+    return await Promise.race([
+      step.then(
+        () => "done" as const,
+        () => "failed" as const,
+      ),
+      overdue,
+    ]);
+  } finally {
+    clearTimeout(timer);
+  }
 }
 
 async function applyVisibility(

@@ -1,4 +1,4 @@
-import { randomBytes } from "node:crypto";
+import { randomBytes, randomUUID } from "node:crypto";
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
 import { Webhook } from "standardwebhooks";
@@ -7,11 +7,13 @@ import {
   type AddressPolicy,
   type CallbackClient,
   createCallbackClient,
+  type ResolveHost,
 } from "#shared/adapters/callback-client.js";
 import { retentionExpiry } from "#shared/domain/task.js";
 import { CallbackSigner } from "#shared/security/signing.js";
 import { resolvedAddressAllowed } from "#shared/security/ssrf.js";
 import { deliverBatch } from "#shared/services/deliver.js";
+import { type HostileReceiver, startHostileReceiver } from "../../support/hostile-receiver.js";
 import { MemoryTaskStore } from "../../support/memory-task-store.js";
 import { makeTask, memoryLogger } from "../relay/fakes.js";
 import {
@@ -143,7 +145,13 @@ describe("callback client (real HTTP)", () => {
     };
     const result = await post(client(denyAll), "/hook");
     expect(result.ok).toBe(false);
-    expect(result.error).toMatch(/^blocked: 127\.0\.0\.1 resolves to 127\.0\.0\.1/);
+    expect(result).toMatchObject({
+      ok: false,
+      refused: true,
+      error:
+        "destination refused by policy: a non-public address not named in the topic's allowed callback hosts",
+      detail: "address 127.0.0.1",
+    });
     expect(seen).toEqual([["127.0.0.1", "127.0.0.1"]]);
     expect(connections).toBe(0);
   });
@@ -158,7 +166,13 @@ describe("callback client (real HTTP)", () => {
     const refused = await client({ isAllowed: (h, ip) => resolvedAddressAllowed(h, ip, wildcardOnly) }).post(
       request,
     );
-    expect(refused.error).toMatch(/^blocked: localhost resolves to /);
+    // The stored error names no address (a caller could read it back: a DNS oracle); the log detail does.
+    expect(refused).toMatchObject({
+      ok: false,
+      refused: true,
+      error: "destination refused by policy: host resolves to a non-public address",
+    });
+    expect(refused.detail).toMatch(/^localhost resolves to /);
 
     // Only 127.0.0.1 is named: a `localhost` that also resolves to ::1 must be dialled on 127.0.0.1.
     const named = { allowedCallbackHosts: ["127.0.0.1"], allowHttpCallbacks: true };
@@ -192,7 +206,10 @@ describe("callback client (real HTTP)", () => {
     await new Promise<void>((resolve) => v6.close(() => resolve()));
 
     // Assess
-    expect(refused.error).toBe("blocked: ::1 resolves to ::1, which is not allowed for this topic");
+    expect(refused.error).toBe(
+      "destination refused by policy: a non-public address not named in the topic's allowed callback hosts",
+    );
+    expect(refused.refused).toBe(true);
     expect(allowed).toMatchObject({ ok: true, status: 204 });
     expect(seen).toEqual([
       ["::1", "::1"],
@@ -202,9 +219,12 @@ describe("callback client (real HTTP)", () => {
 
   it("refuses plain http unless allowed, and invalid URLs", async () => {
     const c = client(permissive, false);
-    expect((await post(c, "/hook")).error).toBe("blocked: http: callbacks are not allowed");
+    expect(await post(c, "/hook")).toMatchObject({
+      refused: true,
+      error: "destination refused by policy: http: callbacks are not allowed",
+    });
     expect((await c.post({ url: "not a url", body: "{}", headers: {}, timeoutMs: 100 })).error).toBe(
-      "blocked: invalid callback URL",
+      "destination refused by policy: invalid callback URL",
     );
     expect(hits).toEqual([]);
   });
@@ -276,5 +296,174 @@ describe("deliver with the real callback client", () => {
     const stored = store.tasks.get(task.taskId);
     expect(stored?.status).toBe("delivered");
     expect(stored?.expiresAt).toBeGreaterThanOrEqual(retentionExpiry(now, 3));
+  });
+});
+
+describe("callback client against a hostile receiver: every attempt settles by its deadline", () => {
+  // A short callback timeout keeps the test fast; the assertions are that the attempt settled and how.
+  const TIMEOUT_MS = 300;
+  let hostile: HostileReceiver;
+
+  beforeAll(async () => {
+    hostile = await startHostileReceiver({ trickleEveryMs: 100 });
+  });
+
+  afterAll(async () => {
+    await hostile?.stop();
+  });
+
+  const attempt = (c: CallbackClient, path: string) =>
+    c.post({ url: `${hostile.url}${path}`, body: '{"x":1}', headers: {}, timeoutMs: TIMEOUT_MS });
+
+  it.each([
+    ["upgrade", "receiver switched protocols (101)"],
+    ["close", "network: connection closed without a response"],
+    ["half-headers", `timeout after ${TIMEOUT_MS} ms`],
+    ["endless-1xx", "receiver sent more than 10 informational (1xx) responses"],
+    ["slow-1xx", `timeout after ${TIMEOUT_MS} ms`],
+    ["trickle", `timeout after ${TIMEOUT_MS} ms`],
+    ["silent", `timeout after ${TIMEOUT_MS} ms`],
+  ] as const)("%s → settles as a failed attempt: %s", async (mode, error) => {
+    // Prepare
+    const c = client();
+
+    // Act
+    const result = await attempt(c, `/${mode}/${randomUUID()}`);
+    await hostile.connectionsClosed();
+
+    // Assess: settled, with the reason and no status; the connection was not left open.
+    expect(result).toEqual({ ok: false, error, durationMs: expect.any(Number) });
+    expect(hostile.requests.at(-1)?.mode).toBe(mode);
+  });
+
+  it("a huge body is read only up to the cap: the 2xx stands and the connection is closed", async () => {
+    const c = createCallbackClient({ policy: permissive, allowPlainHttp: true, maxResponseBytes: 1024 });
+    clients.push(c);
+
+    const result = await attempt(c, `/huge/${randomUUID()}`);
+    await hostile.connectionsClosed();
+
+    expect(result).toMatchObject({ ok: true, status: 200 });
+  });
+
+  it("the client keeps working after a hostile exchange (the receiver fixed on the second request)", async () => {
+    const c = client();
+    const path = `/upgrade/1/${randomUUID()}`;
+
+    const first = await attempt(c, path);
+    const second = await attempt(c, path);
+
+    expect(first.error).toBe("receiver switched protocols (101)");
+    expect(second).toMatchObject({ ok: true, status: 200 });
+    expect(hostile.requests.filter((r) => r.path === path).map((r) => r.mode)).toEqual(["upgrade", "ok"]);
+  });
+
+  it("a header Node refuses to send is a failed attempt, not a thrown error", async () => {
+    const result = await client().post({
+      url: `${hostile.url}/ok/x`,
+      body: "{}",
+      headers: { "punctual-topic": "a\r\nb" },
+      timeoutMs: TIMEOUT_MS,
+    });
+
+    expect(result).toEqual({ ok: false, error: "network: ERR_INVALID_CHAR", durationMs: 0 });
+  });
+
+  it("redirects are not followed", async () => {
+    route = (_req, _body, res) => res.writeHead(307, { location: `${hostile.url}/ok/redirected` }).end();
+    const before = hostile.requests.length;
+
+    const result = await post(client(), "/hook");
+
+    expect(result).toMatchObject({ ok: false, status: 307, error: "HTTP 307" });
+    expect(hostile.requests).toHaveLength(before);
+  });
+});
+
+describe("callback client: host names checked after resolution (lookup seam; nothing private is dialled)", () => {
+  /**
+   * The SSRF policy for `topic`, recording each verdict, with a guard: whatever the verdict, only loopback is
+   * ever dialled, so a regression fails the assertions on `verdicts` instead of connecting to a private address.
+   */
+  function guardedPolicy(topic: { allowedCallbackHosts: string[]; allowHttpCallbacks: boolean }) {
+    const verdicts: [string, boolean][] = [];
+    const policy: AddressPolicy = {
+      isAllowed: (host, ip) => {
+        const verdict = resolvedAddressAllowed(host, ip, topic);
+        verdicts.push([ip, verdict]);
+        return verdict && (ip === "127.0.0.1" || ip === "::1");
+      },
+    };
+    return { policy, verdicts };
+  }
+
+  /** Resolves every name to `addresses` and records what it was asked. */
+  function resolvingTo(...addresses: string[]) {
+    const asked: string[] = [];
+    const lookup: ResolveHost = async (host) => {
+      asked.push(host);
+      return addresses.map((address) => ({ address, family: address.includes(":") ? 6 : 4 }));
+    };
+    return { asked, lookup };
+  }
+
+  it.each([
+    ["a private address", ["10.0.0.1"]],
+    ["the metadata address", ["169.254.169.254"]],
+    ["an IPv6 unique-local address", ["fd00:ec2::254"]],
+  ])(
+    "a wildcard-admitted name resolving to %s is refused, no address in the error, no connection",
+    async (_, addresses) => {
+      // Prepare
+      const topic = { allowedCallbackHosts: ["*.example.com"], allowHttpCallbacks: true };
+      const { asked, lookup } = resolvingTo(...addresses);
+      const { policy, verdicts } = guardedPolicy(topic);
+      const c = createCallbackClient({ policy, allowPlainHttp: true, lookup });
+      clients.push(c);
+
+      // Act
+      const result = await c.post({
+        url: "http://hooks.example.com/hook",
+        body: "{}",
+        headers: {},
+        timeoutMs: 2_000,
+      });
+
+      // Assess
+      expect(asked).toEqual(["hooks.example.com"]);
+      expect(verdicts).toEqual(addresses.map((address) => [address, false]));
+      expect(result).toEqual({
+        ok: false,
+        refused: true,
+        error: "destination refused by policy: host resolves to a non-public address",
+        detail: `hooks.example.com resolves to ${addresses.join(", ")}`,
+        durationMs: expect.any(Number),
+      });
+      for (const address of addresses) expect(result.error).not.toContain(address);
+    },
+  );
+
+  it("a name resolving to a private and a listed loopback literal is dialled on the loopback address only", async () => {
+    route = (_req, _body, res) => res.writeHead(204).end();
+    const topic = { allowedCallbackHosts: ["*.example.com", "127.0.0.1"], allowHttpCallbacks: true };
+    const { lookup } = resolvingTo("10.0.0.1", "127.0.0.1");
+    const { policy, verdicts } = guardedPolicy(topic);
+    const c = createCallbackClient({ policy, allowPlainHttp: true, lookup });
+    clients.push(c);
+    const port = (server.address() as AddressInfo).port;
+
+    const result = await c.post({
+      url: `http://hooks.example.com:${port}/hook`,
+      body: "{}",
+      headers: {},
+      timeoutMs: 2_000,
+    });
+
+    expect(verdicts).toEqual([
+      ["10.0.0.1", false],
+      ["127.0.0.1", true],
+    ]);
+    expect(result).toMatchObject({ ok: true, status: 204 });
+    expect(hits.map((h) => h.headers.host)).toEqual([`hooks.example.com:${port}`]);
   });
 });

@@ -217,6 +217,48 @@ describe("deliver: failures, ordering and backoff", () => {
     expect(metrics.count("deadLettered")).toBe(1);
   });
 
+  it("a destination refused by policy is dead-lettered at once: one attempt, status failed, no retry, no address stored", async () => {
+    // Prepare: the head of a group whose host now resolves to a private address; maxAttempts is 3.
+    const { store, callbacks, queue, metrics, logger, deps, context, task } = setup();
+    const head = await task({ group: "A" });
+    const follower = await task({ group: "A" });
+    const error = "destination refused by policy: host resolves to a non-public address";
+    callbacks.answer(head.taskId, {
+      ok: false,
+      refused: true,
+      error,
+      detail: "hooks.example.com resolves to 10.0.0.1",
+      durationMs: 1,
+    });
+    const records = [head, follower].map((t) => fifoRecord(t));
+
+    // Act
+    const response = await deliverBatch(deps, eventOf(...records), context);
+
+    // Assess: dead-lettered with the reason after its first attempt; the group moved on to the follower.
+    expect(queue.deadLetters).toEqual([
+      { dlqUrl: binding().dlqUrl, groupId: head.pk, taskId: head.taskId, reason: error },
+    ]);
+    expect(store.tasks.get(head.taskId)).toMatchObject({ status: "failed", attempts: 1, lastError: error });
+    expect(store.tasks.get(follower.taskId)).toMatchObject({ status: "delivered", attempts: 1 });
+    expect(response).toEqual({ batchItemFailures: [] });
+    expect(queue.visibility).toEqual([]);
+    expect(callbacks.calledFor()).toEqual([head.taskId, follower.taskId]);
+    expect(metrics.count("deadLettered")).toBe(1);
+    // The resolved address is in the operator's log, and nowhere a caller can read it.
+    expect(JSON.stringify(store.tasks.get(head.taskId))).not.toContain("10.0.0.1");
+    expect(JSON.stringify(queue.deadLetters)).not.toContain("10.0.0.1");
+    expect(logger.entries).toContainEqual(
+      expect.objectContaining({
+        level: "warn",
+        extra: expect.objectContaining({
+          taskId: head.taskId,
+          detail: "hooks.example.com resolves to 10.0.0.1",
+        }),
+      }),
+    );
+  });
+
   it("a failed dead-letter send is retried without calling the receiver again", async () => {
     const { store, callbacks, queue, deps, context, task } = setup();
     const t = await task({ status: "delivering", attempts: 2 } as never);

@@ -1,6 +1,7 @@
 import { randomBytes } from "node:crypto";
 import { describe, expect, it } from "vitest";
 import type { CallbackRequest, CallbackResult } from "#shared/adapters/callback-client.js";
+import type { TopicConfig } from "#shared/config/index.js";
 import { CallbackSigner } from "#shared/security/signing.js";
 import { type DeliverDeps, deliverBatch } from "#shared/services/deliver.js";
 import { MemoryTaskStore } from "../../support/memory-task-store.js";
@@ -19,12 +20,16 @@ import {
 } from "./fakes.js";
 
 /** The deployed wiring (groupConcurrency > 1): a batch's groups are delivered side by side. */
-function setup(remainingMs: () => number = () => 60_000) {
+function setup(
+  remainingMs: () => number = () => 60_000,
+  options: { topic?: TopicConfig; deps?: Partial<DeliverDeps> } = {},
+) {
   const now = Date.now();
   const store = new MemoryTaskStore();
   const callbacks = new FakeCallbacks();
   const queue = new FakeDeliverQueue();
-  const topic = testTopic();
+  const logger = memoryLogger();
+  const topic = options.topic ?? testTopic();
   const signer = new CallbackSigner([`whsec_${randomBytes(32).toString("base64")}`]);
   const deps: DeliverDeps = {
     store,
@@ -33,17 +38,18 @@ function setup(remainingMs: () => number = () => 60_000) {
     callbackClientFor: () => callbacks,
     signer: async () => signer,
     metrics: new MemoryMetrics(),
-    logger: memoryLogger(),
+    logger,
     clock: () => now,
     random: () => 0.5,
     groupConcurrency: 10,
+    ...options.deps,
   };
   const task = async (group: string, dueOffsetMs = -250) => {
     const t = makeTask({ group, dueAtMs: now + dueOffsetMs, acceptedAtMs: now - 10_000, status: "queued" });
     await store.putNew(t);
     return t;
   };
-  return { store, callbacks, queue, deps, task, context: { getRemainingTimeInMillis: remainingMs } };
+  return { store, callbacks, queue, logger, deps, task, context: { getRemainingTimeInMillis: remainingMs } };
 }
 
 describe("deliver: groups of a batch side by side", () => {
@@ -125,5 +131,77 @@ describe("deliver: groups of a batch side by side", () => {
     expect(callbacks.calledFor()).toEqual([b1.taskId]);
     expect(response.batchItemFailures).toEqual([{ itemIdentifier: records[1]?.messageId }]);
     expect(store.tasks.get(b2.taskId)).toMatchObject({ status: "queued", attempts: 0 });
+  });
+
+  describe("watchdog: a step that never settles holds neither the other groups nor the invocation", () => {
+    /** A callback client whose posts for `stuckTaskId` never settle; every other post answers 200. */
+    function stuckFor(callbacks: FakeCallbacks, stuckTaskId: string) {
+      callbacks.post = (request: CallbackRequest): Promise<CallbackResult> => {
+        callbacks.requests.push(request);
+        if (request.headers["webhook-id"] === stuckTaskId)
+          return new Promise<CallbackResult>(() => undefined);
+        return Promise.resolve(HTTP(200));
+      };
+    }
+
+    it("the stuck group's records are reported failed with the first backoff step; the other groups' results stand", async () => {
+      // Prepare: short deadlines (50 ms callback timeout + 50 ms margin) so the test is fast.
+      const topic = testTopic({ callbackTimeoutSeconds: 0.05 });
+      const { store, callbacks, queue, logger, deps, task, context } = setup(undefined, {
+        topic,
+        deps: { watchdogMarginMs: 50 },
+      });
+      const a1 = await task("A", -3_000);
+      const a2 = await task("A", -2_000);
+      const b1 = await task("B");
+      const c1 = await task("C");
+      stuckFor(callbacks, a1.taskId);
+      const records = [a1, b1, a2, c1].map((t) => fifoRecord(t));
+
+      // Act
+      const response = await deliverBatch(deps, eventOf(...records), context);
+
+      // Assess
+      const [ra1, , ra2] = records;
+      expect(response.batchItemFailures).toEqual([ra1, ra2].map((r) => ({ itemIdentifier: r?.messageId })));
+      expect([b1, c1].map((t) => store.tasks.get(t.taskId)?.status)).toEqual(["delivered", "delivered"]);
+      expect(store.tasks.get(a2.taskId)).toMatchObject({ status: "queued", attempts: 0 });
+      expect(callbacks.calledFor()).not.toContain(a2.taskId);
+      expect(queue.visibility).toEqual([
+        {
+          queueUrl: QUEUE_URL,
+          changes: [ra1, ra2].map((r) => ({ receiptHandle: r?.receiptHandle, seconds: 10 })),
+        },
+      ]);
+      expect(logger.entries).toContainEqual(
+        expect.objectContaining({ level: "error", extra: { messageId: ra1?.messageId, budgetMs: 100 } }),
+      );
+    });
+
+    it("the invocation's remaining time bounds the wait when it is shorter than timeout + margin", async () => {
+      // Prepare: a margin far longer than the test may take; 200 ms left, 100 ms safety margin → 150 ms budget.
+      const topic = testTopic({ callbackTimeoutSeconds: 0.05 });
+      const { store, callbacks, logger, deps, task, context } = setup(() => 200, {
+        topic,
+        deps: { watchdogMarginMs: 600_000, safetyMarginMs: 100 },
+      });
+      const a1 = await task("A");
+      const b1 = await task("B");
+      stuckFor(callbacks, a1.taskId);
+      const records = [a1, b1].map((t) => fifoRecord(t));
+
+      // Act
+      const response = await deliverBatch(deps, eventOf(...records), context);
+
+      // Assess
+      expect(response.batchItemFailures).toEqual([{ itemIdentifier: records[0]?.messageId }]);
+      expect(store.tasks.get(b1.taskId)?.status).toBe("delivered");
+      expect(logger.entries).toContainEqual(
+        expect.objectContaining({
+          level: "error",
+          extra: { messageId: records[0]?.messageId, budgetMs: 150 },
+        }),
+      );
+    });
   });
 });

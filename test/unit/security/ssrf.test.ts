@@ -133,10 +133,29 @@ describe("checkCallbackUrl: explicit allow-list entries", () => {
     ["https://[::ffff:10.1.2.3]/x", false], // another spelling the operator did not name
     ["https://[fd00::5]/x", true],
     ["https://[fd00:0::5]/x", true],
-    ["https://billing.svc.internal/x", true], // non-public name under an explicit wildcard
+    // A wildcard admits public hosts only: a non-public name must be listed exactly (and resolve to a literal).
+    ["https://billing.svc.internal/x", false],
     ["https://8.8.8.8/x", false],
   ])("%s → allowed=%s", (url, allowed) => {
     expect(checkCallbackUrl(url, policy).ok).toBe(allowed);
+  });
+
+  it("admits a non-public name only when an entry names it exactly", () => {
+    const exact: CallbackPolicy = {
+      allowedCallbackHosts: ["db.internal", "*.example.com"],
+      allowHttpCallbacks: false,
+    };
+    expect(checkCallbackUrl("https://db.internal/x", exact).ok).toBe(true);
+    expect(checkCallbackUrl("https://other.internal/x", exact).ok).toBe(false);
+    const refused = checkCallbackUrl("https://api.localhost/x", {
+      allowedCallbackHosts: ["*.localhost"],
+      allowHttpCallbacks: false,
+    });
+    expect(refused).toEqual({
+      ok: false,
+      reason:
+        'host "api.localhost" is not a public name; it must be named exactly in the topic\'s allowed callback hosts',
+    });
   });
 
   it("does not let '*' admit a private address even next to explicit entries", () => {
@@ -199,14 +218,27 @@ describe("resolvedAddressAllowed (delivery-time DNS check)", () => {
     expect(resolvedAddressAllowed("127.0.0.1.nip.io", "127.0.0.1", PUBLIC_ONLY)).toBe(false);
   });
 
-  it("admits a private address when the host or the address is named explicitly", () => {
+  it("admits a non-public address only when the allow-list names it as an IP literal", () => {
+    // The local environment lists 127.0.0.1 and [::1] beside `localhost`: loopback through the literals.
     expect(resolvedAddressAllowed("localhost", "127.0.0.1", LOCAL)).toBe(true);
     expect(resolvedAddressAllowed("localhost", "::1", LOCAL)).toBe(true);
-    const policy: CallbackPolicy = {
-      allowedCallbackHosts: ["*", "hooks.corp.example"],
-      allowHttpCallbacks: false,
-    };
-    expect(resolvedAddressAllowed("hooks.corp.example", "10.0.0.7", policy)).toBe(true);
-    expect(resolvedAddressAllowed("other.corp.example", "10.0.0.7", policy)).toBe(false);
+    expect(resolvedAddressAllowed("localhost", "127.0.0.2", LOCAL)).toBe(false);
+    const literal: CallbackPolicy = { allowedCallbackHosts: ["*", "10.0.0.7"], allowHttpCallbacks: false };
+    expect(resolvedAddressAllowed("hooks.corp.example", "10.0.0.7", literal)).toBe(true);
+    expect(resolvedAddressAllowed("hooks.corp.example", "10.0.0.8", literal)).toBe(false);
+  });
+
+  it.each([
+    ["a name entry", "hooks.corp.example", "hooks.corp.example", "10.0.0.7"],
+    ["a wildcard entry", "*.example.com", "hooks.example.com", "10.0.0.1"],
+    ["a wildcard entry (metadata)", "*.example.com", "hooks.example.com", "169.254.169.254"],
+    ["a wildcard entry (IPv6 metadata)", "*.example.com", "hooks.example.com", "fd00:ec2::254"],
+    ["a wildcard entry (IPv4-mapped loopback)", "*.example.com", "hooks.example.com", "::ffff:127.0.0.1"],
+    ["'*'", "*", "hooks.example.com", "192.168.1.1"],
+    ["a non-public name entry", "localhost", "localhost", "127.0.0.1"],
+  ])("%s never admits a non-public address (%s: %s → %s)", (_, entry, host, address) => {
+    const policy: CallbackPolicy = { allowedCallbackHosts: [entry], allowHttpCallbacks: false };
+    expect(resolvedAddressAllowed(host, address, policy)).toBe(false);
+    expect(resolvedAddressAllowed(host, "93.184.216.34", policy)).toBe(true);
   });
 });

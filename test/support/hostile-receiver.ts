@@ -1,0 +1,207 @@
+import net from "node:net";
+
+/**
+ * How the hostile receiver treats a request, chosen by the request path's first segment (`/<mode>/…`):
+ * - `ok`: a well-formed `200 OK`;
+ * - `upgrade`: `101 Switching Protocols`, then silence on the switched connection;
+ * - `close`: reads the request, then closes the connection without a byte of response;
+ * - `half-headers`: writes part of a status line and header block, then silence;
+ * - `endless-1xx`: `100 Continue` / `102 Processing` / `103 Early Hints` over and over until the client hangs up;
+ * - `slow-1xx`: one `102 Processing` every `trickleEveryMs`, forever (too few at a time to look like a flood);
+ * - `trickle`: a `200` with a 1 KiB Content-Length whose body comes one byte every `trickleEveryMs`;
+ * - `silent`: accepts the connection and never writes;
+ * - `huge`: a `200` with a chunked body that never ends, written as fast as the client reads it.
+ * `/<mode>/<n>/…` misbehaves for the first n requests to that path, then answers like `ok`.
+ */
+export const HOSTILE_MODES = [
+  "ok",
+  "upgrade",
+  "close",
+  "half-headers",
+  "endless-1xx",
+  "slow-1xx",
+  "trickle",
+  "silent",
+  "huge",
+] as const;
+export type HostileMode = (typeof HOSTILE_MODES)[number];
+
+export interface HostileRequest {
+  readonly receivedAtMs: number;
+  readonly path: string;
+  readonly headers: Readonly<Record<string, string>>;
+  readonly body: string;
+  /** What the receiver did with it (`ok` once a counted mode has run out). */
+  readonly mode: HostileMode;
+}
+
+export interface HostileReceiver {
+  /** `http://127.0.0.1:<port>` */
+  readonly url: string;
+  readonly requests: readonly HostileRequest[];
+  /** Resolves once the connection of every request in `mode` has been closed (by either side). */
+  connectionsClosed(): Promise<void>;
+  /** Bytes of `huge` body written so far (to show the client stopped reading). */
+  readonly hugeBytesWritten: number;
+  stop(): Promise<void>;
+}
+
+export interface HostileReceiverOptions {
+  /** Gap between two body bytes in `trickle` mode. Default 100 ms. */
+  readonly trickleEveryMs?: number;
+}
+
+/**
+ * A receiver that misbehaves at the byte level, for testing that every callback attempt ends by its deadline
+ * whatever the other side does. A `net.Server` writing raw bytes rather than `http.createServer`, because Node's
+ * HTTP server will not produce most of these answers (half-written headers, endless 1xx, a 101 it did not
+ * negotiate). Listens on 127.0.0.1 only.
+ */
+export async function startHostileReceiver(options: HostileReceiverOptions = {}): Promise<HostileReceiver> {
+  const trickleEveryMs = options.trickleEveryMs ?? 100;
+  const requests: HostileRequest[] = [];
+  const seenByPath = new Map<string, number>();
+  const open = new Set<net.Socket>();
+  const closedWaiters = new Set<() => void>();
+  let hugeBytesWritten = 0;
+
+  const notifyIfAllClosed = () => {
+    if (open.size > 0) return;
+    for (const wake of closedWaiters) wake();
+    closedWaiters.clear();
+  };
+
+  const server = net.createServer((socket) => {
+    open.add(socket);
+    const timers = new Set<NodeJS.Timeout>();
+    socket.once("close", () => {
+      for (const t of timers) clearInterval(t);
+      open.delete(socket);
+      notifyIfAllClosed();
+    });
+    socket.on("error", () => undefined);
+    readRequest(socket, (head, body) => {
+      const path = head.path;
+      const count = (seenByPath.get(path) ?? 0) + 1;
+      seenByPath.set(path, count);
+      const mode = modeFor(path, count);
+      requests.push({ receivedAtMs: Date.now(), path, headers: head.headers, body, mode });
+      const every = (ms: number, step: () => void) => {
+        const t = setInterval(() => {
+          if (socket.destroyed || socket.writableEnded) clearInterval(t);
+          else step();
+        }, ms);
+        timers.add(t);
+      };
+      switch (mode) {
+        case "ok":
+          socket.end("HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: close\r\n\r\nok");
+          return;
+        case "upgrade":
+          socket.write(
+            "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\r\n",
+          );
+          return;
+        case "close":
+          socket.end();
+          return;
+        case "half-headers":
+          socket.write("HTTP/1.1 200 OK\r\nContent-Type: text/pl");
+          return;
+        case "endless-1xx": {
+          const informational = ["100 Continue", "102 Processing", "103 Early Hints"];
+          let i = 0;
+          const next = () => `HTTP/1.1 ${informational[i++ % informational.length]}\r\n\r\n`;
+          // A burst first (more than any sane client accepts), then more for as long as the connection lasts.
+          socket.write(Array.from({ length: 32 }, next).join(""));
+          every(5, () => socket.write(next()));
+          return;
+        }
+        case "slow-1xx":
+          every(trickleEveryMs, () => socket.write("HTTP/1.1 102 Processing\r\n\r\n"));
+          return;
+        case "trickle":
+          socket.write("HTTP/1.1 200 OK\r\nContent-Length: 1024\r\n\r\n");
+          every(trickleEveryMs, () => socket.write("x"));
+          return;
+        case "silent":
+          return;
+        case "huge": {
+          socket.write("HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n");
+          const chunk = Buffer.alloc(64 * 1024, 97);
+          const frame = Buffer.concat([
+            Buffer.from(`${chunk.length.toString(16)}\r\n`),
+            chunk,
+            Buffer.from("\r\n"),
+          ]);
+          const pump = () => {
+            while (!socket.destroyed && !socket.writableEnded) {
+              hugeBytesWritten += chunk.length;
+              if (!socket.write(frame)) return void socket.once("drain", pump);
+            }
+          };
+          pump();
+          return;
+        }
+      }
+    });
+  });
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  const { port } = server.address() as net.AddressInfo;
+
+  return {
+    url: `http://127.0.0.1:${port}`,
+    requests,
+    get hugeBytesWritten() {
+      return hugeBytesWritten;
+    },
+    connectionsClosed: () =>
+      new Promise<void>((resolve) => {
+        closedWaiters.add(resolve);
+        notifyIfAllClosed();
+      }),
+    stop: async () => {
+      for (const socket of open) socket.destroy();
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+    },
+  };
+}
+
+function modeFor(path: string, count: number): HostileMode {
+  const [, first, second] = path.split("/");
+  const mode = HOSTILE_MODES.find((m) => m === first) ?? "ok";
+  const times = Number(second);
+  if (Number.isInteger(times) && times >= 0 && count > times) return "ok";
+  return mode;
+}
+
+interface RequestHead {
+  readonly path: string;
+  readonly headers: Record<string, string>;
+}
+
+/** Reads one request (head + Content-Length body) off the socket, then hands it over. */
+function readRequest(socket: net.Socket, onRequest: (head: RequestHead, body: string) => void): void {
+  let buffered = Buffer.alloc(0);
+  let head: (RequestHead & { bodyStart: number; length: number }) | undefined;
+  const onData = (data: Buffer) => {
+    buffered = Buffer.concat([buffered, data]);
+    if (!head) {
+      const end = buffered.indexOf("\r\n\r\n");
+      if (end < 0) return;
+      const [requestLine = "", ...lines] = buffered.subarray(0, end).toString("latin1").split("\r\n");
+      const headers: Record<string, string> = {};
+      for (const line of lines) {
+        const colon = line.indexOf(":");
+        if (colon > 0) headers[line.slice(0, colon).trim().toLowerCase()] = line.slice(colon + 1).trim();
+      }
+      const path = requestLine.split(" ")[1] ?? "/";
+      head = { path, headers, bodyStart: end + 4, length: Number(headers["content-length"] ?? 0) };
+    }
+    if (buffered.length < head.bodyStart + head.length) return;
+    // Read the whole request before misbehaving: closing with unread bytes would send a RST instead of a FIN.
+    socket.off("data", onData);
+    onRequest(head, buffered.subarray(head.bodyStart, head.bodyStart + head.length).toString("utf8"));
+  };
+  socket.on("data", onData);
+}
