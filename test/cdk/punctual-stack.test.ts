@@ -500,11 +500,7 @@ describe("IAM", () => {
 
       const getRole = idOf(s, s.stack.api.getTaskFunction.functionRole);
       const getActions = actionsOf(s, getRole);
-      expect(getActions.filter((a) => a.startsWith("dynamodb:")).sort()).toEqual([
-        "dynamodb:BatchGetItem",
-        "dynamodb:GetItem",
-        "dynamodb:Query",
-      ]);
+      expect(getActions.filter((a) => a.startsWith("dynamodb:")).sort()).toEqual(["dynamodb:GetItem"]);
       expect(getActions.some((a) => a.startsWith("sqs:") || a.startsWith("scheduler:"))).toBe(false);
     }
   });

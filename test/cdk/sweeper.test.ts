@@ -120,7 +120,11 @@ describe("least privilege", () => {
     const dynamo = sweeperStatements().flatMap((st) =>
       asArray(st.Action as string | string[]).filter((a) => a.startsWith("dynamodb:")),
     );
-    expect(dynamo.sort()).toEqual(["dynamodb:GetItem", "dynamodb:Query", "dynamodb:UpdateItem"]);
+    expect([...new Set(dynamo)].sort()).toEqual([
+      "dynamodb:GetItem",
+      "dynamodb:Query",
+      "dynamodb:UpdateItem",
+    ]);
     expect(resourcesFor("dynamodb:Query")).toEqual(
       [table, { "Fn::Join": ["", [table, "/index/unfinished-by-due"]] }].map((r) => JSON.stringify(r)).sort(),
     );

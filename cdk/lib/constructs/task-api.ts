@@ -72,7 +72,7 @@ export class TaskApi extends Construct {
         [ENV.scheduleDlqArn]: timerQueues.scheduleDeadLetterQueue.queueArn,
       },
     });
-    table.grantTaskReadWrite(this.addTaskFunction);
+    table.grantStoreAccess(this.addTaskFunction, "add-task");
     timerQueues.queue.grantSendMessages(this.addTaskFunction);
     timerScheduler.grantArm(this.addTaskFunction);
 
@@ -82,7 +82,7 @@ export class TaskApi extends Construct {
       description: `Punctual ${config.name}: GET /v1/tasks/{id}`,
       environment: { [ENV.tableName]: table.tableName },
     });
-    table.grantTaskRead(this.getTaskFunction);
+    table.grantStoreAccess(this.getTaskFunction, "get-task");
 
     this.cancelTaskFunction = new PunctualFunction(this, "CancelTaskFunction", {
       ...common,
@@ -93,7 +93,7 @@ export class TaskApi extends Construct {
         [ENV.scheduleGroupName]: timerScheduler.group.scheduleGroupName,
       },
     });
-    table.grantTaskReadWrite(this.cancelTaskFunction);
+    table.grantStoreAccess(this.cancelTaskFunction, "cancel-task");
     timerScheduler.grantDisarm(this.cancelTaskFunction);
 
     this.httpApi = new apigw.HttpApi(this, "HttpApi", {

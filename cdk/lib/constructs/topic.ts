@@ -93,7 +93,7 @@ export class Topic extends Construct {
     // Consume (receive, delete, change visibility) its own queue; send only to its own DLQ.
     this.queue.grantConsumeMessages(this.deliverFunction);
     this.deadLetterQueue.grantSendMessages(this.deliverFunction);
-    table.grantTaskReadWrite(this.deliverFunction);
+    table.grantStoreAccess(this.deliverFunction, "deliver");
     props.signingSecret.grantRead(this.deliverFunction);
 
     const label = `Punctual ${config.name} topic "${topic.name}"`;
