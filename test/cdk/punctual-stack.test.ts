@@ -28,6 +28,15 @@ import {
 } from "#shared/config/index.js";
 import { METRIC, METRICS_NAMESPACE } from "#shared/domain/metrics.js";
 import { ENV } from "#shared/runtime/env.js";
+import {
+  type CfnTemplateJson,
+  deployedTemplate,
+  evaluate,
+  identityPoliciesOf,
+  OTHER_ACCOUNT,
+  roleArnOf,
+  roleMay,
+} from "../support/iam.js";
 
 const run = promisify(execFile);
 
@@ -105,12 +114,23 @@ function render(s: Synth, value: Json): string {
     const [sep, parts] = value["Fn::Join"] as [string, Json[]];
     return parts.map((p) => render(s, p)).join(sep);
   }
+  if (Array.isArray(value["Fn::Select"])) {
+    const [index, list] = value["Fn::Select"] as [number, Json];
+    return String(render(s, list).split("\u0000")[index]);
+  }
+  if (Array.isArray(value["Fn::Split"])) {
+    const [sep, source] = value["Fn::Split"] as [string, Json];
+    return render(s, source).split(sep).join("\u0000");
+  }
   const account = "123456789012";
   const region = "eu-west-1";
   if (typeof value.Ref === "string") {
     if (value.Ref === "AWS::Region") return region;
     if (value.Ref === "AWS::AccountId") return account;
     if (value.Ref === "AWS::Partition") return "aws";
+    if (value.Ref === "AWS::StackId") {
+      return `arn:aws:cloudformation:${region}:${account}:stack/${s.stack.stackName}/0f1e2d3c-4b5a-6978-8796-a5b4c3d2e1f0`;
+    }
     const r = resource(s, value.Ref);
     if (r.Type === "AWS::SQS::Queue") {
       return `https://sqs.${region}.amazonaws.com/${account}/${value.Ref}${r.Properties.FifoQueue ? ".fifo" : ""}`;
@@ -455,27 +475,36 @@ describe("IAM", () => {
     }
   });
 
-  const scheduleArn = (s: Synth) => ({
-    "Fn::Join": [
-      "",
-      [
-        "arn:",
-        { Ref: "AWS::Partition" },
-        ":scheduler:",
-        { Ref: "AWS::Region" },
-        ":",
-        { Ref: "AWS::AccountId" },
-        `:schedule/${s.stack.resolve(s.stack.timerScheduler.group.scheduleGroupName)}/*`,
-      ],
-    ],
-  });
+  /**
+   * Evaluates `action` for a role on a schedule of the stack's own group, of another group and of another
+   * account's group of the same name (test/support/iam.ts): the group's name is only known once deployed.
+   */
+  async function scheduleAccess(s: Synth, roleId: string, action: string) {
+    const aws = deployedTemplate(s.template.toJSON() as CfnTemplateJson, { stackName: s.stack.stackName });
+    const group = aws.resolve({ Ref: idOf(s, s.stack.timerScheduler.group) });
+    const schedule = (account: string, groupName: string) =>
+      `arn:aws:scheduler:${aws.region}:${account}:schedule/${groupName}/01JTASKID`;
+    return {
+      own: await roleMay(aws, roleId, action, schedule(aws.account, group)),
+      otherGroup: await roleMay(aws, roleId, action, schedule(aws.account, "default")),
+      otherAccount: await evaluate({
+        principal: roleArnOf(aws, roleId),
+        action,
+        resource: schedule(OTHER_ACCOUNT, group),
+        resourceAccount: OTHER_ACCOUNT,
+        identityPolicies: identityPoliciesOf(aws, roleId),
+      }),
+    };
+  }
+  const ONLY_OWN_GROUP = { own: "Allowed", otherGroup: "ImplicitlyDenied", otherAccount: "ImplicitlyDenied" };
 
-  it("add-task may create schedules only in its group and pass only the scheduler role, to Scheduler only", () => {
+  it("add-task may create schedules only in its group and pass only the scheduler role, to Scheduler only", async () => {
     for (const s of all()) {
       const roleId = idOf(s, s.stack.api.addTaskFunction.functionRole);
       const create = statementsWith(s, roleId, "scheduler:CreateSchedule");
       expect(create).toHaveLength(1);
-      expect(create[0].Resource).toEqual(scheduleArn(s));
+      expect(await scheduleAccess(s, roleId, "scheduler:CreateSchedule")).toEqual(ONLY_OWN_GROUP);
+      expect(await scheduleAccess(s, roleId, "scheduler:DeleteSchedule")).toEqual(ONLY_OWN_GROUP);
       const pass = statementsWith(s, roleId, "iam:PassRole");
       expect(pass).toHaveLength(1);
       expect(pass[0].Resource).toEqual(arnOf(idOf(s, s.stack.timerScheduler.role)));
@@ -490,13 +519,13 @@ describe("IAM", () => {
     }
   });
 
-  it("cancel-task may only delete schedules of its group; get-task only reads the table", () => {
+  it("cancel-task may only delete schedules of its group; get-task only reads the table", async () => {
     for (const s of all()) {
       const cancelRole = idOf(s, s.stack.api.cancelTaskFunction.functionRole);
       expect(
         actionsOf(s, cancelRole).filter((a) => a.startsWith("scheduler:") || a.startsWith("iam:")),
       ).toEqual(["scheduler:DeleteSchedule"]);
-      expect(statementsWith(s, cancelRole, "scheduler:DeleteSchedule")[0].Resource).toEqual(scheduleArn(s));
+      expect(await scheduleAccess(s, cancelRole, "scheduler:DeleteSchedule")).toEqual(ONLY_OWN_GROUP);
 
       const getRole = idOf(s, s.stack.api.getTaskFunction.functionRole);
       const getActions = actionsOf(s, getRole);

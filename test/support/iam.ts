@@ -106,12 +106,13 @@ const TYPE_RULES: Record<string, TypeRule> = {
 /** "Deploys" a synthesized template into TEST_ACCOUNT / TEST_REGION (or the given ones). */
 export function deployedTemplate(
   template: CfnTemplateJson,
-  options: { stackName?: string; account?: string; region?: string } = {},
+  options: { stackName?: string; account?: string; region?: string; stackUuid?: string } = {},
 ): DeployedTemplate {
   const account = options.account ?? TEST_ACCOUNT;
   const region = options.region ?? TEST_REGION;
   const stackName = options.stackName ?? "Punctual-test";
-  const stackId = `arn:aws:cloudformation:${region}:${account}:stack/${stackName}/0f1e2d3c-4b5a-6978-8796-a5b4c3d2e1f0`;
+  const stackUuid = options.stackUuid ?? "0f1e2d3c-4b5a-6978-8796-a5b4c3d2e1f0";
+  const stackId = `arn:aws:cloudformation:${region}:${account}:stack/${stackName}/${stackUuid}`;
   const resources = new Map<string, DeployedResource>();
   const pseudo: Record<string, string> = {
     "AWS::AccountId": account,
