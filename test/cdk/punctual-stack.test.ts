@@ -207,6 +207,14 @@ describe("timer queues", () => {
 });
 
 describe("topic queues", () => {
+  it("no FIFO queue in the stack, DLQs included, deduplicates on content: every send names its task id", () => {
+    for (const s of all()) {
+      const fifo = ofType(s, "AWS::SQS::Queue").filter(([, q]) => q.Properties.FifoQueue === true);
+      expect(fifo.length).toBe(2 * s.stack.topics.length);
+      for (const [id, queue] of fifo) expect(queue.Properties.ContentBasedDeduplication, id).toBe(false);
+    }
+  });
+
   it("every configured topic has a FIFO queue (content-based dedup off, explicit size) redriving to a FIFO DLQ", () => {
     for (const s of all()) {
       expect(s.stack.topics.map((t) => t.name).sort()).toEqual(Object.keys(s.config.resolvedTopics).sort());
