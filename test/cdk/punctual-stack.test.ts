@@ -10,7 +10,7 @@ import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { promisify } from "node:util";
-import { App, type CfnElement, Validations } from "aws-cdk-lib";
+import { App, type CfnElement, Token, Validations } from "aws-cdk-lib";
 import { Template } from "aws-cdk-lib/assertions";
 import { AwsSolutionsChecks } from "cdk-nag";
 import type { IConstruct } from "constructs";
@@ -20,12 +20,7 @@ import { ESM_REQUIRE_BANNER, UNREACHED_CREDENTIAL_PROVIDERS } from "#cdk/lib/bun
 import { ENTRY_METADATA_KEY, PROJECT_ROOT } from "#cdk/lib/constructs/punctual-function.js";
 import type { PunctualStack } from "#cdk/lib/punctual-stack.js";
 import { ENVIRONMENTS } from "#shared/config/environments/index.js";
-import {
-  ConfigError,
-  loadEnvironmentConfig,
-  type PunctualConfig,
-  parseConfig,
-} from "#shared/config/index.js";
+import { ConfigError, type PunctualConfig, parseConfig } from "#shared/config/index.js";
 import { METRIC, METRICS_NAMESPACE } from "#shared/domain/metrics.js";
 import { ENV } from "#shared/runtime/env.js";
 import {
@@ -37,6 +32,7 @@ import {
   roleArnOf,
   roleMay,
 } from "../support/iam.js";
+import { stackConfig } from "../support/stack-config.js";
 
 const run = promisify(execFile);
 
@@ -66,7 +62,7 @@ function synth(environment: string, options: { bundle?: boolean; outdir?: string
     ...(options.outdir ? { outdir: options.outdir } : {}),
     context: { "aws:cdk:bundling-stacks": options.bundle ? ["**"] : [] },
   });
-  const config = loadEnvironmentConfig(environment);
+  const config = stackConfig(environment);
   const stack = addPunctualStack(app, config);
   // Template.fromStack synthesizes the app, which runs the cdk-nag plugin: a finding would throw right here.
   const template = Template.fromStack(stack);
@@ -465,7 +461,8 @@ describe("IAM", () => {
           Principal: { Service: "scheduler.amazonaws.com" },
           Condition: {
             StringEquals: {
-              "aws:SourceAccount": { Ref: "AWS::AccountId" },
+              // The local environment names its account (000000000000); the others deploy where the CLI says.
+              "aws:SourceAccount": s.stack.resolve(s.stack.account),
               "aws:SourceArn": arnOf(idOf(s, timerScheduler.group)),
             },
           },
@@ -488,7 +485,10 @@ describe("IAM", () => {
    * account's group of the same name (test/support/iam.ts): the group's name is only known once deployed.
    */
   async function scheduleAccess(s: Synth, roleId: string, action: string) {
-    const aws = deployedTemplate(s.template.toJSON() as CfnTemplateJson, { stackName: s.stack.stackName });
+    const aws = deployedTemplate(s.template.toJSON() as CfnTemplateJson, {
+      stackName: s.stack.stackName,
+      ...(Token.isUnresolved(s.stack.account) ? {} : { account: s.stack.account }),
+    });
     const group = aws.resolve({ Ref: idOf(s, s.stack.timerScheduler.group) });
     const schedule = (account: string, groupName: string) =>
       `arn:aws:scheduler:${aws.region}:${account}:schedule/${groupName}/01JTASKID`;
@@ -728,7 +728,7 @@ describe("alarms", () => {
         ...s.config.alarmSubscribers.httpsUrls.map((u) => ["https", u]),
       ]);
     }
-    expect(prod.config.alarmSubscribers.emails).toEqual(["oncall@example.com"]);
+    expect(prod.config.alarmSubscribers.emails).toEqual(["oncall@punctual.test"]);
   });
 });
 
@@ -831,7 +831,7 @@ describe("cdk-nag AwsSolutions", () => {
 
   it("stays clean with a concrete account and region, as `cdk synth` resolves them", () => {
     const app = new App({ context: { "aws:cdk:bundling-stacks": [] } });
-    const config = { ...loadEnvironmentConfig("prod"), account: "123456789012", region: "eu-west-1" };
+    const config = { ...stackConfig("prod"), account: "123456789012", region: "eu-west-1" };
     const stack = addPunctualStack(app, config);
     expect(stack.region).toBe("eu-west-1");
     const report = new AwsSolutionsChecks(undefined).validateScope(stack);
