@@ -1,7 +1,12 @@
 import { type App, Validations } from "aws-cdk-lib";
 import { AwsSolutionsChecks } from "cdk-nag";
 import { ENVIRONMENTS } from "#shared/config/environments/index.js";
-import { ConfigError, loadEnvironmentConfig, type PunctualConfig } from "#shared/config/index.js";
+import {
+  ConfigError,
+  environmentConfigSchema,
+  loadEnvironmentConfig,
+  type PunctualConfig,
+} from "#shared/config/index.js";
 import { PunctualStack, stackNameFor } from "./punctual-stack.js";
 
 /** The CDK context key naming the environment: `cdk synth -c env=<name>`. */
@@ -13,6 +18,14 @@ export const ENV_CONTEXT_KEY = "env";
  * at synth and baked into every function's environment; refused for every other environment.
  */
 export const CONFIG_OVERRIDES_CONTEXT_KEY = "configOverrides";
+
+/**
+ * `-c alarmEmails=a@example.com,b@example.com` and `-c alarmHttpsUrls=https://…`: alarm subscribers added to the
+ * environment's own at synth time, so on-call addresses stay out of the repository. Prod refuses to synthesize
+ * without at least one (deployment-guards.ts).
+ */
+export const ALARM_EMAILS_CONTEXT_KEY = "alarmEmails";
+export const ALARM_HTTPS_URLS_CONTEXT_KEY = "alarmHttpsUrls";
 
 /**
  * Adds `Punctual-<name>` for an already validated configuration, with cdk-nag's AwsSolutions checks applied.
@@ -53,7 +66,7 @@ export function addPunctualStackFromContext(
     ]);
   }
   const overrides: unknown = app.node.tryGetContext(CONFIG_OVERRIDES_CONTEXT_KEY);
-  if (overrides === undefined) return addPunctualStack(app, load(name));
+  if (overrides === undefined) return addPunctualStack(app, withAlarmSubscribersFromContext(app, load(name)));
   // From the CLI a string; from cdk.json or a test an object.
   const overridesJson = typeof overrides === "string" ? overrides : JSON.stringify(overrides);
   if (name !== "local") {
@@ -61,5 +74,33 @@ export function addPunctualStackFromContext(
       `-c ${CONFIG_OVERRIDES_CONTEXT_KEY}: only the local environment takes overrides; a deployed environment's config is what was reviewed`,
     ]);
   }
-  return addPunctualStack(app, load(name, overridesJson), { configOverridesJson: overridesJson });
+  return addPunctualStack(app, withAlarmSubscribersFromContext(app, load(name, overridesJson)), {
+    configOverridesJson: overridesJson,
+  });
+}
+
+/** Adds the context's alarm subscribers to the configuration's, validated like the configuration itself. */
+export function withAlarmSubscribersFromContext(app: App, config: PunctualConfig): PunctualConfig {
+  const listOf = (key: string): string[] => {
+    const value: unknown = app.node.tryGetContext(key);
+    if (value === undefined) return [];
+    const items = Array.isArray(value) ? value.map(String) : String(value).split(",");
+    return items.map((item) => item.trim()).filter((item) => item.length > 0);
+  };
+  const alarmSubscribers = {
+    emails: [...config.alarmSubscribers.emails, ...listOf(ALARM_EMAILS_CONTEXT_KEY)],
+    httpsUrls: [...config.alarmSubscribers.httpsUrls, ...listOf(ALARM_HTTPS_URLS_CONTEXT_KEY)],
+  };
+  const parsed = environmentConfigSchema.shape.alarmSubscribers.safeParse(alarmSubscribers);
+  if (!parsed.success) {
+    throw new ConfigError(
+      config.name,
+      parsed.error.issues.map((issue) => {
+        const [list, index] = issue.path as ["emails" | "httpsUrls", number];
+        const key = list === "emails" ? ALARM_EMAILS_CONTEXT_KEY : ALARM_HTTPS_URLS_CONTEXT_KEY;
+        return `-c ${key}: ${JSON.stringify(alarmSubscribers[list][index])}: ${issue.message}`;
+      }),
+    );
+  }
+  return { ...config, alarmSubscribers: parsed.data };
 }

@@ -11,6 +11,7 @@ import { TaskTable } from "./constructs/task-table.js";
 import { TimerQueues } from "./constructs/timer-queues.js";
 import { TimerScheduler } from "./constructs/timer-scheduler.js";
 import { Topic } from "./constructs/topic.js";
+import { assertDeployable } from "./deployment-guards.js";
 import { logRetentionDays } from "./sizing.js";
 
 export interface PunctualStackProps extends StackProps {
@@ -49,6 +50,7 @@ export class PunctualStack extends Stack {
   constructor(scope: Construct, id: string, props: PunctualStackProps) {
     super(scope, id, props);
     const { config } = props;
+    assertDeployable(config, this.account);
     this.config = config;
     const removalPolicy = config.removalPolicy === "retain" ? RemovalPolicy.RETAIN : RemovalPolicy.DESTROY;
     const logRetention = logRetentionDays(config) as logs.RetentionDays;

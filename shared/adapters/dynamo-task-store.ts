@@ -41,6 +41,64 @@ export function idempotencyPartitionKey(topic: string, key: string): string {
   return `idem#${topic}#${key}`;
 }
 
+/** A DynamoDB API call the store makes, and where: the table itself or its sparse sweep index. */
+export interface DynamoOperation {
+  readonly action: "GetItem" | "PutItem" | "UpdateItem" | "DeleteItem" | "Query";
+  readonly on: "table" | "sweepIndex";
+}
+const onTable = (action: DynamoOperation["action"]): DynamoOperation => ({ action, on: "table" });
+
+/**
+ * The DynamoDB calls each TaskStore method of this adapter sends (including through the methods it calls).
+ * The stack grants each function exactly the union over the methods its use-cases call (STORE_METHODS_BY_FUNCTION),
+ * so no role holds BatchWriteItem, DeleteItem or Scan it never uses. test/cdk/dynamodb-grants.test.ts reads this
+ * class's source and the bundled functions and fails when a method or a function makes a call not listed here.
+ */
+export const TASK_STORE_OPERATIONS: { readonly [M in keyof TaskStore]: readonly DynamoOperation[] } = {
+  putNew: [onTable("PutItem")],
+  get: [onTable("GetItem")],
+  removeScheduled: [onTable("DeleteItem")],
+  claimIdempotencyKey: [onTable("PutItem"), onTable("GetItem")],
+  cancel: [onTable("UpdateItem"), onTable("GetItem")],
+  listScheduledInGroup: [onTable("Query")],
+  markQueued: [onTable("UpdateItem")],
+  startAttempt: [onTable("UpdateItem"), onTable("GetItem")],
+  markDelivered: [onTable("UpdateItem")],
+  recordAttemptFailure: [onTable("UpdateItem")],
+  markFailed: [onTable("UpdateItem")],
+  listUnfinishedDueBy: [{ action: "Query", on: "sweepIndex" }],
+  markRequeued: [onTable("UpdateItem")],
+  listUnfinishedInGroup: [onTable("Query")],
+};
+
+/** Which TaskStore methods each function (`functions/<name>.ts`) calls, through the services it runs. */
+export const STORE_METHODS_BY_FUNCTION = {
+  "add-task": ["claimIdempotencyKey", "putNew", "get", "removeScheduled"],
+  "get-task": ["get"],
+  "cancel-task": ["cancel"],
+  relay: ["get", "listScheduledInGroup", "markQueued"],
+  deliver: ["get", "startAttempt", "markDelivered", "recordAttemptFailure", "markFailed"],
+  sweeper: [
+    "get",
+    "listUnfinishedDueBy",
+    "listUnfinishedInGroup",
+    "markQueued",
+    "markRequeued",
+    "markFailed",
+  ],
+} as const satisfies Record<string, readonly (keyof TaskStore)[]>;
+
+export type StoreUser = keyof typeof STORE_METHODS_BY_FUNCTION;
+
+/** The distinct DynamoDB operations a function sends. */
+export function dynamoOperationsOf(fn: StoreUser): DynamoOperation[] {
+  const seen = new Map<string, DynamoOperation>();
+  for (const method of STORE_METHODS_BY_FUNCTION[fn]) {
+    for (const op of TASK_STORE_OPERATIONS[method]) seen.set(`${op.action}@${op.on}`, op);
+  }
+  return [...seen.values()];
+}
+
 export interface DynamoTaskStoreOptions {
   readonly tableName: string;
   /**

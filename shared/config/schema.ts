@@ -8,13 +8,22 @@ export const ENVIRONMENT_NAME_PATTERN = /^[a-z][a-z0-9-]{0,15}$/;
 export const MAX_TIMER_HORIZON_SECONDS = 840;
 /** SQS's maximum visibility timeout: backoff can never exceed it. */
 export const MAX_VISIBILITY_SECONDS = 43_200;
+/** Lambda's longest invocation: a deliver function changes a message's visibility at most this long after receipt. */
+export const MAX_INVOCATION_SECONDS = 900;
+/**
+ * The longest backoff: SQS refuses a ChangeMessageVisibility whose timeout, counted from the receive that returned
+ * the receipt handle, would pass 12 hours, and the deliver function sets the backoff up to one invocation after
+ * that receive. 43,200 − 900 = 42,300 s holds whatever the function's timeout.
+ */
+export const MAX_BACKOFF_SECONDS = MAX_VISIBILITY_SECONDS - MAX_INVOCATION_SECONDS;
+const BACKOFF_CAP_MESSAGE = `must be at most ${MAX_BACKOFF_SECONDS} s: SQS refuses a visibility change beyond 12 hours counted from receipt, and the deliver function may set it up to ${MAX_INVOCATION_SECONDS} s after receiving the message`;
 /** DynamoDB items are limited to 400 KB and the task item carries metadata besides the content. */
 export const MAX_PAYLOAD_BYTES = 350 * 1024;
 
 const backoffSchema = z
   .object({
-    initialSeconds: z.number().min(0).max(MAX_VISIBILITY_SECONDS),
-    maxSeconds: z.number().min(0).max(MAX_VISIBILITY_SECONDS),
+    initialSeconds: z.number().min(0).max(MAX_BACKOFF_SECONDS, BACKOFF_CAP_MESSAGE),
+    maxSeconds: z.number().min(0).max(MAX_BACKOFF_SECONDS, BACKOFF_CAP_MESSAGE),
     multiplier: z.number().min(1).max(10),
     jitter: z.enum(["none", "equal", "full"]),
   })

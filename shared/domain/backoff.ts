@@ -1,4 +1,4 @@
-import { MAX_VISIBILITY_SECONDS, type TopicSettings } from "#shared/config/schema.js";
+import { MAX_BACKOFF_SECONDS, type TopicSettings } from "#shared/config/schema.js";
 
 /**
  * Seconds to hide a failed task before its next attempt: exponential from `initialSeconds`, capped at
@@ -24,6 +24,10 @@ export function backoffSeconds(
       seconds = capped / 2 + (random() * capped) / 2;
       break;
   }
-  // Visibility timeouts are whole seconds; rounding up never retries sooner than the policy says.
-  return Math.min(MAX_VISIBILITY_SECONDS, Math.ceil(seconds));
+  // Visibility timeouts are whole seconds; rounding up never retries sooner than the policy says. The config
+  // schema already caps the policy; clamping here as well keeps a hand-built or out-of-range policy (a NaN
+  // multiplier, a huge exponent) from producing a visibility change SQS would refuse, which would leave the
+  // message to come back after the queue's own timeout instead of the backoff.
+  if (!Number.isFinite(seconds) || seconds < 0) return seconds > 0 ? MAX_BACKOFF_SECONDS : 0;
+  return Math.min(MAX_BACKOFF_SECONDS, Math.ceil(seconds));
 }

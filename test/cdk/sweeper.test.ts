@@ -10,9 +10,9 @@ import { addPunctualStack } from "#cdk/lib/app.js";
 import { ENTRY_METADATA_KEY } from "#cdk/lib/constructs/punctual-function.js";
 import type { PunctualStack } from "#cdk/lib/punctual-stack.js";
 import { SWEEPER_TIMEOUT_SECONDS } from "#cdk/lib/sizing.js";
-import { loadEnvironmentConfig } from "#shared/config/index.js";
 import { METRIC } from "#shared/domain/metrics.js";
 import { ENV } from "#shared/runtime/env.js";
+import { stackConfig } from "../support/stack-config.js";
 
 // biome-ignore lint/suspicious/noExplicitAny: CloudFormation JSON is untyped by nature.
 type Json = any;
@@ -22,7 +22,7 @@ let resources: Record<string, { Type: string; Properties: Json; Metadata?: Json 
 
 beforeAll(() => {
   const app = new App({ context: { "aws:cdk:bundling-stacks": [] } });
-  stack = addPunctualStack(app, loadEnvironmentConfig("prod"));
+  stack = addPunctualStack(app, stackConfig("prod"));
   resources = Template.fromStack(stack).toJSON().Resources;
 });
 
@@ -120,7 +120,11 @@ describe("least privilege", () => {
     const dynamo = sweeperStatements().flatMap((st) =>
       asArray(st.Action as string | string[]).filter((a) => a.startsWith("dynamodb:")),
     );
-    expect(dynamo.sort()).toEqual(["dynamodb:GetItem", "dynamodb:Query", "dynamodb:UpdateItem"]);
+    expect([...new Set(dynamo)].sort()).toEqual([
+      "dynamodb:GetItem",
+      "dynamodb:Query",
+      "dynamodb:UpdateItem",
+    ]);
     expect(resourcesFor("dynamodb:Query")).toEqual(
       [table, { "Fn::Join": ["", [table, "/index/unfinished-by-due"]] }].map((r) => JSON.stringify(r)).sort(),
     );

@@ -1,4 +1,4 @@
-import { Duration, RemovalPolicy, Stack } from "aws-cdk-lib";
+import { ArnFormat, Duration, RemovalPolicy, Stack } from "aws-cdk-lib";
 import * as cloudwatch from "aws-cdk-lib/aws-cloudwatch";
 import * as actions from "aws-cdk-lib/aws-cloudwatch-actions";
 import * as iam from "aws-cdk-lib/aws-iam";
@@ -73,8 +73,15 @@ export class AlarmTopic extends Construct {
         resources: [this.topic.topicArn],
         conditions: {
           StringEquals: { "aws:SourceAccount": stack.account },
+          // Alarm ARNs separate the name with a colon (`…:alarm:<name>`), not a slash: a `alarm/*` pattern
+          // matches no alarm at all and every notification would be refused.
           ArnLike: {
-            "aws:SourceArn": stack.formatArn({ service: "cloudwatch", resource: "alarm", resourceName: "*" }),
+            "aws:SourceArn": stack.formatArn({
+              service: "cloudwatch",
+              resource: "alarm",
+              resourceName: "*",
+              arnFormat: ArnFormat.COLON_RESOURCE_NAME,
+            }),
           },
         },
       }),

@@ -84,7 +84,7 @@ export class Sweeper extends Construct {
       ],
     });
 
-    table.grantSweep(this.sweeperFunction);
+    table.grantStoreAccess(this.sweeperFunction, "sweeper");
     timerQueues.queue.grantSendMessages(this.sweeperFunction);
     for (const topic of topics) {
       topic.queue.grantSendMessages(this.sweeperFunction);

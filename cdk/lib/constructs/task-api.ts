@@ -6,7 +6,7 @@ import * as integrations from "aws-cdk-lib/aws-apigatewayv2-integrations";
 import * as cloudwatch from "aws-cdk-lib/aws-cloudwatch";
 import * as logs from "aws-cdk-lib/aws-logs";
 import { Construct } from "constructs";
-import { ConfigError, type PunctualConfig } from "#shared/config/index.js";
+import type { PunctualConfig } from "#shared/config/index.js";
 import { ENV } from "#shared/runtime/env.js";
 import { API_FUNCTION_TIMEOUT_SECONDS, API_THROTTLE } from "../sizing.js";
 import type { AlarmTopic } from "./alarm-topic.js";
@@ -25,9 +25,6 @@ export interface TaskApiProps {
   readonly logRetention: logs.RetentionDays;
 }
 
-/** Environments whose API may run without authentication. Only the local cloud, never anything deployed. */
-export const UNAUTHENTICATED_ENVIRONMENTS: readonly string[] = ["local"];
-
 /**
  * The HTTP API (API Gateway v2, payload format 2.0): `POST /v1/tasks`, `GET /v1/tasks/{id}` and
  * `DELETE /v1/tasks/{id}`, each served by its own function. Every route uses the configured default
@@ -45,12 +42,8 @@ export class TaskApi extends Construct {
   constructor(scope: Construct, id: string, props: TaskApiProps) {
     super(scope, id);
     const { config, table, timerQueues, timerScheduler, alarms } = props;
+    // `none` never gets here outside the local environment: PunctualStack refuses it (deployment-guards.ts).
     const auth = config.api.auth;
-    if (auth.type === "none" && !UNAUTHENTICATED_ENVIRONMENTS.includes(config.name)) {
-      throw new ConfigError(config.name, [
-        `field "api.auth.type": "none" is only allowed for ${UNAUTHENTICATED_ENVIRONMENTS.join(", ")}; a deployed API must authenticate (use "iam" or "jwt")`,
-      ]);
-    }
 
     const common = {
       environmentName: config.name,
@@ -72,7 +65,7 @@ export class TaskApi extends Construct {
         [ENV.scheduleDlqArn]: timerQueues.scheduleDeadLetterQueue.queueArn,
       },
     });
-    table.grantTaskReadWrite(this.addTaskFunction);
+    table.grantStoreAccess(this.addTaskFunction, "add-task");
     timerQueues.queue.grantSendMessages(this.addTaskFunction);
     timerScheduler.grantArm(this.addTaskFunction);
 
@@ -82,7 +75,7 @@ export class TaskApi extends Construct {
       description: `Punctual ${config.name}: GET /v1/tasks/{id}`,
       environment: { [ENV.tableName]: table.tableName },
     });
-    table.grantTaskRead(this.getTaskFunction);
+    table.grantStoreAccess(this.getTaskFunction, "get-task");
 
     this.cancelTaskFunction = new PunctualFunction(this, "CancelTaskFunction", {
       ...common,
@@ -93,7 +86,7 @@ export class TaskApi extends Construct {
         [ENV.scheduleGroupName]: timerScheduler.group.scheduleGroupName,
       },
     });
-    table.grantTaskReadWrite(this.cancelTaskFunction);
+    table.grantStoreAccess(this.cancelTaskFunction, "cancel-task");
     timerScheduler.grantDisarm(this.cancelTaskFunction);
 
     this.httpApi = new apigw.HttpApi(this, "HttpApi", {

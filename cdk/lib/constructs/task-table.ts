@@ -2,22 +2,13 @@ import { RemovalPolicy, Validations } from "aws-cdk-lib";
 import * as dynamodb from "aws-cdk-lib/aws-dynamodb";
 import * as iam from "aws-cdk-lib/aws-iam";
 import { Construct } from "constructs";
+import { dynamoOperationsOf, type StoreUser } from "#shared/adapters/dynamo-task-store.js";
 import type { PunctualConfig } from "#shared/config/index.js";
 import { SWEEP_INDEX_NAME, SWEEP_SHARD_ATTRIBUTE, SWEEP_SORT_ATTRIBUTE } from "#shared/domain/sweep.js";
 
 export interface TaskTableProps {
   readonly config: PunctualConfig;
 }
-
-/** Item-level actions only; no Scan, no streams, no table administration. */
-const READ_ACTIONS = ["dynamodb:GetItem", "dynamodb:BatchGetItem", "dynamodb:Query"];
-const WRITE_ACTIONS = [
-  "dynamodb:PutItem",
-  "dynamodb:UpdateItem",
-  "dynamodb:DeleteItem",
-  "dynamodb:BatchWriteItem",
-  "dynamodb:ConditionCheckItem",
-];
 
 /**
  * The one task table: `pk`/`sk` strings, on-demand, the sparse sweep index (unfinished tasks by shard and due
@@ -68,35 +59,26 @@ export class TaskTable extends Construct {
     return this.table.tableName;
   }
 
-  /** Item reads on this table (no Scan). */
-  grantTaskRead(grantee: iam.IGrantable): void {
-    this.grant(grantee, READ_ACTIONS);
-  }
-
-  /** Item reads and conditional writes on this table (no Scan, no administration). */
-  grantTaskReadWrite(grantee: iam.IGrantable): void {
-    this.grant(grantee, [...READ_ACTIONS, ...WRITE_ACTIONS]);
-  }
-
   /** The sweep index's ARN (`<table ARN>/index/<name>`). */
   get sweepIndexArn(): string {
     return `${this.table.tableArn}/index/${SWEEP_INDEX_NAME}`;
   }
 
   /**
-   * The sweeper: Query the sweep index and the table (a group's unfinished tasks), GetItem (a dead-lettered
-   * task) and conditional UpdateItem (queued / requeued / failed marks). No Put, no Delete, no Scan.
+   * Exactly the DynamoDB calls `functions/<fn>.ts` makes through the task store (TASK_STORE_OPERATIONS in
+   * shared/adapters/dynamo-task-store.ts): item-level actions on the table, Query on the sweep index only for
+   * the function that reads it. No Scan, no batch or transaction actions, no table administration.
    */
-  grantSweep(grantee: iam.IGrantable): void {
-    iam.Grant.addToPrincipal({
-      grantee,
-      actions: ["dynamodb:Query"],
-      resourceArns: [this.table.tableArn, this.sweepIndexArn],
-    });
-    this.grant(grantee, ["dynamodb:GetItem", "dynamodb:UpdateItem"]);
-  }
-
-  private grant(grantee: iam.IGrantable, actions: string[]): void {
-    iam.Grant.addToPrincipal({ grantee, actions, resourceArns: [this.table.tableArn] });
+  grantStoreAccess(grantee: iam.IGrantable, fn: StoreUser): void {
+    const operations = dynamoOperationsOf(fn);
+    const actionsOn = (target: "table" | "sweepIndex") =>
+      operations.filter((op) => op.on === target).map((op) => `dynamodb:${op.action}`);
+    for (const [target, resourceArn] of [
+      ["table", this.table.tableArn],
+      ["sweepIndex", this.sweepIndexArn],
+    ] as const) {
+      const actions = actionsOn(target);
+      if (actions.length > 0) iam.Grant.addToPrincipal({ grantee, actions, resourceArns: [resourceArn] });
+    }
   }
 }

@@ -88,7 +88,7 @@ export class TimerQueues extends Construct {
     // Re-arming an early arrival sends the timer back to the same queue with the remaining delay.
     this.queue.grantSendMessages(this.relayFunction);
     for (const topic of props.topics) topic.queue.grantSendMessages(this.relayFunction);
-    table.grantTaskReadWrite(this.relayFunction);
+    table.grantStoreAccess(this.relayFunction, "relay");
 
     const label = `Punctual ${config.name}`;
     // The sweeper drains both (their messages are pointers to tasks it re-arms or finds finished): they alarm

@@ -1,4 +1,4 @@
-import { Duration, type RemovalPolicy, Stack, Validations } from "aws-cdk-lib";
+import { Duration, Fn, type RemovalPolicy, Stack, Validations } from "aws-cdk-lib";
 import * as cloudwatch from "aws-cdk-lib/aws-cloudwatch";
 import * as iam from "aws-cdk-lib/aws-iam";
 import * as scheduler from "aws-cdk-lib/aws-scheduler";
@@ -33,7 +33,10 @@ export class TimerScheduler extends Construct {
     const { config, timerQueues, alarms } = props;
     const stack = Stack.of(this);
 
-    this.group = new scheduler.ScheduleGroup(this, "Group", { removalPolicy: props.removalPolicy });
+    this.group = new scheduler.ScheduleGroup(this, "Group", {
+      scheduleGroupName: uniqueGroupName(stack),
+      removalPolicy: props.removalPolicy,
+    });
 
     this.role = new iam.Role(this, "Role", {
       description: `Punctual ${config.name}: EventBridge Scheduler execution role (timer schedules to the timer queue)`,
@@ -126,4 +129,19 @@ export class TimerScheduler extends Construct {
   private get scheduleArnFinding(): string {
     return flattenCfnReference(Stack.of(this).resolve(this.scheduleArnPattern));
   }
+}
+
+/**
+ * `<stack name>-<the stack's UUID>`: unique to each creation of the stack (at most 25 + 1 + 36 = 62 of the 64
+ * characters Scheduler allows), stable for its whole life.
+ *
+ * Why not a fixed name: with `removalPolicy: retain` the group outlives a deleted stack, and re-creating the stack
+ * under the same fixed name fails with "already exists". Why keep retaining it rather than DESTROY: deleting a
+ * group deletes every schedule in it, i.e. the only trace of each not-yet-due task's timer; a retained group keeps
+ * them listable for an operator recovering a stack deleted by mistake (docs/RELIABILITY.md, "Deleting and
+ * re-creating a stack"). The new stack's tasks live in a new group; the old one can be deleted by hand.
+ */
+function uniqueGroupName(stack: Stack): string {
+  const stackUuid = Fn.select(2, Fn.split("/", stack.stackId));
+  return Fn.join("-", [stack.stackName, stackUuid]);
 }

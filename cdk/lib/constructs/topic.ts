@@ -51,9 +51,10 @@ export class Topic extends Construct {
     this.deadLetterQueue = new sqs.Queue(this, "DeadLetterQueue", {
       ...queueDefaults(props.removalPolicy, "dlq"),
       fifo: true,
-      // The deliver function sends dead-lettered tasks here itself (at maxAttempts); content-based
-      // deduplication makes that send valid even without an explicit MessageDeduplicationId.
-      contentBasedDeduplication: true,
+      // Like the topic queue: every send here (the deliver function and the sweeper dead-lettering a task,
+      // SqsTopicQueue.sendToDeadLetter) carries MessageDeduplicationId = task id. Content-based deduplication
+      // would instead drop a second, legitimately different dead-lettering of the same body within 5 minutes.
+      contentBasedDeduplication: false,
     });
     this.queue = new sqs.Queue(this, "Queue", {
       ...queueDefaults(props.removalPolicy, "working"),
@@ -93,7 +94,7 @@ export class Topic extends Construct {
     // Consume (receive, delete, change visibility) its own queue; send only to its own DLQ.
     this.queue.grantConsumeMessages(this.deliverFunction);
     this.deadLetterQueue.grantSendMessages(this.deliverFunction);
-    table.grantTaskReadWrite(this.deliverFunction);
+    table.grantStoreAccess(this.deliverFunction, "deliver");
     props.signingSecret.grantRead(this.deliverFunction);
 
     const label = `Punctual ${config.name} topic "${topic.name}"`;

@@ -1,6 +1,6 @@
 import type { EnvironmentConfigInput } from "../schema.js";
 
-/** Production: retained data, point-in-time recovery, alarms to the on-call address. */
+/** Production: retained data, point-in-time recovery, alarms to the on-call subscribers given at synth. */
 export const prod: EnvironmentConfigInput = {
   name: "prod",
   api: { auth: { type: "iam" } },
@@ -9,7 +9,9 @@ export const prod: EnvironmentConfigInput = {
     orders: { deliverBy: "order_id", maxConcurrency: 50 },
     notifications: { maxAttempts: 5, callbackTimeoutSeconds: 5 },
   },
-  alarmSubscribers: { emails: ["oncall@example.com"] },
+  // Deliberately empty: the on-call addresses are the deployer's, passed at synth with
+  // `-c alarmEmails=…` / `-c alarmHttpsUrls=…` (README, "Alarm subscribers"). Synthesis refuses prod without one.
+  alarmSubscribers: { emails: [], httpsUrls: [] },
   removalPolicy: "retain",
   pointInTimeRecovery: true,
 };

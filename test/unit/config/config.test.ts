@@ -127,4 +127,35 @@ describe("local overrides", () => {
     ).toBe(300);
     expect(() => loadEnvironmentConfig("local", "{nope")).toThrow(/PUNCTUAL_CONFIG_OVERRIDES/);
   });
+
+  it("refuses a backoff that could push a visibility change past 12 hours from receipt, naming the topic and field", () => {
+    // Prepare
+    const input = {
+      name: "t",
+      system: { backoff: { maxSeconds: 43_200 } },
+      topics: { a: {}, b: { backoff: { initialSeconds: 42_301, maxSeconds: 42_301 } } },
+    };
+
+    // Act
+    const problems = (() => {
+      try {
+        parseConfig(input);
+        return [];
+      } catch (error) {
+        if (!(error instanceof ConfigError)) throw error;
+        return [...error.problems];
+      }
+    })();
+
+    // Assess
+    expect(problems).toEqual(
+      expect.arrayContaining([
+        expect.stringMatching(/^field "system\.backoff\.maxSeconds": must be at most 42300 s: SQS refuses/),
+        expect.stringMatching(/^topic "b", field "backoff\.initialSeconds": must be at most 42300 s/),
+      ]),
+    );
+    expect(() =>
+      parseConfig({ name: "t", topics: { a: { backoff: { maxSeconds: 42_300 } } } }),
+    ).not.toThrow();
+  });
 });

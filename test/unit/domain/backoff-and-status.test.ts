@@ -1,4 +1,5 @@
 import { describe, expect, it } from "vitest";
+import { MAX_BACKOFF_SECONDS, MAX_INVOCATION_SECONDS } from "#shared/config/schema.js";
 import { backoffSeconds } from "#shared/domain/backoff.js";
 import { canTransition, DELIVERABLE_STATUSES, retentionExpiry, TASK_STATUSES } from "#shared/domain/task.js";
 
@@ -23,9 +24,26 @@ describe("backoff", () => {
     expect(backoffSeconds(2, full, () => 0.5)).toBe(10);
   });
 
-  it("never exceeds SQS's 12-hour visibility limit", () => {
+  it("never exceeds SQS's 12-hour visibility limit, counted from receipt (one invocation may have passed)", () => {
     const huge = { initialSeconds: 43_200, maxSeconds: 43_200, multiplier: 10, jitter: "none" as const };
-    expect(backoffSeconds(50, huge)).toBe(43_200);
+
+    expect(backoffSeconds(50, huge)).toBe(MAX_BACKOFF_SECONDS);
+    expect(MAX_BACKOFF_SECONDS + MAX_INVOCATION_SECONDS).toBeLessThanOrEqual(43_200);
+  });
+
+  it("clamps a policy outside the schema's range (infinite, NaN or negative steps) into [0, cap]", () => {
+    const overflow = {
+      initialSeconds: 1e308,
+      maxSeconds: Number.POSITIVE_INFINITY,
+      multiplier: 10,
+      jitter: "none" as const,
+    };
+    const negative = { ...POLICY, initialSeconds: -5, maxSeconds: 10 };
+    const nan = { ...POLICY, multiplier: Number.NaN };
+
+    expect(backoffSeconds(3, overflow)).toBe(MAX_BACKOFF_SECONDS);
+    expect(backoffSeconds(1, negative)).toBe(0);
+    expect(backoffSeconds(2, nan)).toBe(0);
   });
 });
 

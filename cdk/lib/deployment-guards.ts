@@ -1,0 +1,91 @@
+import { Token } from "aws-cdk-lib";
+import { ConfigError, type PunctualConfig, type TopicSettings } from "#shared/config/index.js";
+import { isPublicAddress } from "#shared/security/ssrf.js";
+
+/** The one environment meant for the local cloud and LocalStack; never for a real AWS account. */
+export const LOCAL_ENVIRONMENT = "local";
+/** The account id the local cloud and LocalStack present. */
+export const LOCAL_ACCOUNT = "000000000000";
+/** Environments that must notify someone when an alarm fires. */
+export const ENVIRONMENTS_REQUIRING_ALARM_SUBSCRIBERS: readonly string[] = ["prod"];
+
+/**
+ * Refuses, at synthesis, a configuration that must never reach a real account: the local environment's
+ * relaxations (no API authentication, plain-http callbacks, private callback hosts) anywhere but `local`; the
+ * `local` environment for any account but the local one; and an environment that needs alarm subscribers
+ * without any. `account` is the stack's account, or undefined when synthesis does not know it yet.
+ */
+export function assertDeployable(config: PunctualConfig, account: string | undefined): void {
+  const problems =
+    config.name === LOCAL_ENVIRONMENT ? localEnvironmentProblems(config, account) : deployedProblems(config);
+  if (problems.length > 0) throw new ConfigError(config.name, problems);
+}
+
+function localEnvironmentProblems(config: PunctualConfig, account: string | undefined): string[] {
+  const stackAccount = account !== undefined && !Token.isUnresolved(account) ? account : undefined;
+  // With neither the config nor the stack naming an account, a deploy would go wherever the caller's
+  // credentials point: only the local account, spelled out, is accepted.
+  const target = stackAccount ?? config.account;
+  if (target === LOCAL_ACCOUNT && (config.account ?? LOCAL_ACCOUNT) === LOCAL_ACCOUNT) return [];
+  return [
+    `field "account": the ${LOCAL_ENVIRONMENT} environment (no authentication, loopback and plain-http callbacks) may only target the local cloud or LocalStack account ${LOCAL_ACCOUNT}; found ${target ?? "no account (a deploy would go wherever your credentials point)"}`,
+  ];
+}
+
+function deployedProblems(config: PunctualConfig): string[] {
+  const problems: string[] = [];
+  const onlyLocal = `is only allowed in the ${LOCAL_ENVIRONMENT} environment`;
+  if (config.api.auth.type === "none") {
+    problems.push(
+      `field "api.auth.type": "none" ${onlyLocal}; a deployed API must authenticate (use "iam" or "jwt")`,
+    );
+  }
+  const sections: [string, TopicSettings][] = [
+    ["", config.system],
+    ...Object.entries(config.resolvedTopics).map(([name, topic]): [string, TopicSettings] => [
+      `topic "${name}", `,
+      topic,
+    ]),
+  ];
+  for (const [where, settings] of sections) {
+    const field = where ? "" : "system.";
+    if (settings.allowHttpCallbacks) {
+      problems.push(`${where}field "${field}allowHttpCallbacks": plain-http callbacks ${onlyLocal}`);
+    }
+    for (const pattern of settings.allowedCallbackHosts.filter(isPrivateHostPattern)) {
+      problems.push(
+        `${where}field "${field}allowedCallbackHosts": "${pattern}" names a private, loopback, link-local or internal host, which ${onlyLocal}`,
+      );
+    }
+  }
+  const { emails, httpsUrls } = config.alarmSubscribers;
+  if (
+    ENVIRONMENTS_REQUIRING_ALARM_SUBSCRIBERS.includes(config.name) &&
+    emails.length + httpsUrls.length === 0
+  ) {
+    problems.push(
+      'field "alarmSubscribers": at least one e-mail address or HTTPS endpoint must receive the alarms; pass them with -c alarmEmails=a@example.com,b@example.com and/or -c alarmHttpsUrls=https://… (README, "Alarm subscribers")',
+    );
+  }
+  return problems;
+}
+
+/** Names that resolve inside a network, never on the public internet. */
+const INTERNAL_NAME_SUFFIXES = [".localhost", ".local", ".internal", ".localdomain", ".home.arpa"];
+
+/**
+ * An allow-list entry admitting a non-public host: a non-public IP literal, `localhost`, an internal suffix,
+ * or a single label (resolved through the machine's search domains). `*` and public names are fine: the
+ * callback client refuses private addresses they resolve to.
+ */
+export function isPrivateHostPattern(pattern: string): boolean {
+  if (pattern === "*") return false;
+  const host = pattern
+    .replace(/^\*\./, "")
+    .replace(/^\[(.*)\]$/, "$1")
+    .toLowerCase();
+  if (/^[0-9.]+$/.test(host) || host.includes(":")) return !isPublicAddress(host);
+  if (host === "localhost" || INTERNAL_NAME_SUFFIXES.some((suffix) => `.${host}`.endsWith(suffix)))
+    return true;
+  return !host.includes(".");
+}

@@ -1,0 +1,186 @@
+/**
+ * Each function's role names exactly the DynamoDB actions its code calls.
+ *
+ * "What its code calls" is derived, not restated: the task store's source says which DynamoDB commands each
+ * method sends, and each function's esbuild bundle (its services included, as deployed) says which store
+ * methods it calls. Both must match the lists the stack grants from (TASK_STORE_OPERATIONS and
+ * STORE_METHODS_BY_FUNCTION), so a new DynamoDB call without its grant fails here. The grants themselves are
+ * evaluated with iam-simulate against the table's and the sweep index's real ARNs.
+ */
+import { readFileSync } from "node:fs";
+import path from "node:path";
+import { App } from "aws-cdk-lib";
+import { Template } from "aws-cdk-lib/assertions";
+import { build } from "esbuild";
+import { beforeAll, describe, expect, it } from "vitest";
+import { addPunctualStack } from "#cdk/lib/app.js";
+import { ENTRY_METADATA_KEY, PROJECT_ROOT } from "#cdk/lib/constructs/punctual-function.js";
+import {
+  type DynamoOperation,
+  dynamoOperationsOf,
+  STORE_METHODS_BY_FUNCTION,
+  type StoreUser,
+  TASK_STORE_OPERATIONS,
+} from "#shared/adapters/dynamo-task-store.js";
+import { SWEEP_INDEX_NAME } from "#shared/domain/sweep.js";
+import { type CfnTemplateJson, type DeployedTemplate, deployedTemplate, roleMay } from "../support/iam.js";
+import { stackConfig } from "../support/stack-config.js";
+
+// biome-ignore lint/suspicious/noExplicitAny: CloudFormation JSON is untyped by nature.
+type Json = any;
+
+const STORE_SOURCE = path.join(PROJECT_ROOT, "shared/adapters/dynamo-task-store.ts");
+const key = (op: DynamoOperation) => `${op.action}@${op.on}`;
+
+/** The class's methods (two-space indented members) and their bodies. */
+function methodBodies(source: string): Map<string, { body: string; isPrivate: boolean }> {
+  const classBody = source.slice(source.indexOf("export class DynamoTaskStore"));
+  const starts = [...classBody.matchAll(/^ {2}(private )?(?:async )?(\w+)\(/gm)];
+  const methods = new Map<string, { body: string; isPrivate: boolean }>();
+  starts.forEach((match, i) => {
+    const end = starts[i + 1]?.index ?? classBody.length;
+    const name = match[2] as string;
+    if (name !== "constructor") {
+      methods.set(name, { body: classBody.slice(match.index, end), isPrivate: Boolean(match[1]) });
+    }
+  });
+  return methods;
+}
+
+/** The DynamoDB commands a method sends, following `this.<method>(…)` calls. */
+function operationsInSource(
+  methods: Map<string, { body: string }>,
+  name: string,
+  seen = new Set<string>(),
+): Set<string> {
+  const found = new Set<string>();
+  const method = methods.get(name);
+  if (!method || seen.has(name)) return found;
+  seen.add(name);
+  // A command's arguments run to the next command (or the method's end): IndexName there means the index.
+  const commands = [...method.body.matchAll(/new (\w+)Command\(/g)];
+  commands.forEach((match, i) => {
+    const args = method.body.slice(match.index, commands[i + 1]?.index ?? method.body.length);
+    found.add(`${match[1]}@${args.includes("IndexName") ? "sweepIndex" : "table"}`);
+  });
+  for (const [, callee] of method.body.matchAll(/this\.(\w+)\(/g)) {
+    for (const op of operationsInSource(methods, callee as string, seen)) found.add(op);
+  }
+  return found;
+}
+
+/** The store methods a function's deployed bundle calls, and every source file in that bundle. */
+async function bundleOf(fn: StoreUser): Promise<{ storeMethods: Set<string>; inputs: string[] }> {
+  const out = await build({
+    entryPoints: [path.join(PROJECT_ROOT, "functions", `${fn}.ts`)],
+    absWorkingDir: PROJECT_ROOT,
+    bundle: true,
+    write: false,
+    metafile: true,
+    packages: "external",
+    platform: "node",
+    format: "esm",
+    logLevel: "error",
+  });
+  const text = out.outputFiles[0]?.text ?? "";
+  return {
+    storeMethods: new Set([...text.matchAll(/\bstore\.(\w+)\(/g)].map((m) => m[1] as string)),
+    inputs: Object.keys(out.metafile.inputs),
+  };
+}
+
+describe("what the code calls", () => {
+  it("each task-store method sends exactly the DynamoDB operations TASK_STORE_OPERATIONS lists", () => {
+    const methods = methodBodies(readFileSync(STORE_SOURCE, "utf8"));
+    const publicMethods = [...methods].filter(([, m]) => !m.isPrivate).map(([name]) => name);
+    expect(publicMethods.sort()).toEqual(Object.keys(TASK_STORE_OPERATIONS).sort());
+    for (const [method, declared] of Object.entries(TASK_STORE_OPERATIONS)) {
+      expect([...operationsInSource(methods, method)].sort(), method).toEqual(declared.map(key).sort());
+    }
+  });
+
+  it("each function calls exactly the store methods STORE_METHODS_BY_FUNCTION lists", async () => {
+    for (const fn of Object.keys(STORE_METHODS_BY_FUNCTION) as StoreUser[]) {
+      const { storeMethods } = await bundleOf(fn);
+      expect([...storeMethods].sort(), fn).toEqual([...STORE_METHODS_BY_FUNCTION[fn]].sort());
+    }
+  });
+
+  it("only the task store sends DynamoDB commands", async () => {
+    for (const fn of Object.keys(STORE_METHODS_BY_FUNCTION) as StoreUser[]) {
+      const { inputs } = await bundleOf(fn);
+      for (const input of inputs.filter((file) => !file.endsWith("dynamo-task-store.ts"))) {
+        const source = readFileSync(path.join(PROJECT_ROOT, input), "utf8");
+        const imports = /import\s*\{([^}]*)\}\s*from\s*"@aws-sdk\/client-dynamodb"/.exec(source)?.[1] ?? "";
+        expect(imports, `${fn}: ${input}`).not.toMatch(/\w+Command\b/);
+      }
+    }
+  });
+});
+
+describe("what each role may do on the table", () => {
+  /** Called and not called: every item action, Scan and a few administrative ones. */
+  const CANDIDATES = [
+    "GetItem",
+    "BatchGetItem",
+    "PutItem",
+    "UpdateItem",
+    "DeleteItem",
+    "BatchWriteItem",
+    "ConditionCheckItem",
+    "Query",
+    "Scan",
+    "PartiQLSelect",
+    "DescribeTable",
+    "DeleteTable",
+  ];
+  let aws: DeployedTemplate;
+  /** Function entry name → its role's logical id, read from the template. */
+  let roles: Map<string, string>;
+  let tableArn: string;
+
+  beforeAll(() => {
+    const app = new App({ context: { "aws:cdk:bundling-stacks": [] } });
+    const stack = addPunctualStack(app, stackConfig("prod"));
+    const template = Template.fromStack(stack).toJSON() as CfnTemplateJson & {
+      Resources: Record<string, Json>;
+    };
+    aws = deployedTemplate(template, { stackName: stack.stackName });
+    roles = new Map();
+    for (const id of aws.idsOfType("AWS::Lambda::Function")) {
+      const entry = template.Resources[id].Metadata?.[ENTRY_METADATA_KEY];
+      if (typeof entry !== "string") continue;
+      const fn = path.basename(entry, ".ts");
+      const roleId = template.Resources[id].Properties.Role["Fn::GetAtt"][0] as string;
+      if (roles.has(fn)) expect(roles.get(fn), fn).not.toBe(roleId); // one role per function
+      roles.set(`${fn}#${id}`, roleId);
+    }
+    const [tableId] = aws.idsOfType("AWS::DynamoDB::Table");
+    tableArn = aws.resolve({ "Fn::GetAtt": [tableId, "Arn"] });
+  });
+
+  it("every function of the stack is one whose store use is listed", () => {
+    const functions = new Set([...roles.keys()].map((k) => k.split("#")[0]));
+    expect([...functions].sort()).toEqual(Object.keys(STORE_METHODS_BY_FUNCTION).sort());
+  });
+
+  it("allows exactly the operations each function calls, on the table and on the sweep index", async () => {
+    const indexArn = `${tableArn}/index/${SWEEP_INDEX_NAME}`;
+    for (const [k, roleId] of roles) {
+      const fn = k.split("#")[0] as StoreUser;
+      const calls = new Set(dynamoOperationsOf(fn).map(key));
+      for (const action of CANDIDATES) {
+        const onTable = await roleMay(aws, roleId, `dynamodb:${action}`, tableArn);
+        expect(onTable, `${fn} ${action} on the table`).toBe(
+          calls.has(`${action}@table`) ? "Allowed" : "ImplicitlyDenied",
+        );
+      }
+      for (const action of ["Query", "Scan"]) {
+        const onIndex = await roleMay(aws, roleId, `dynamodb:${action}`, indexArn);
+        expect(onIndex, `${fn} ${action} on the sweep index`).toBe(
+          calls.has(`${action}@sweepIndex`) ? "Allowed" : "ImplicitlyDenied",
+        );
+      }
+    }
+  });
+});

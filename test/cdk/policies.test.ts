@@ -1,0 +1,267 @@
+/**
+ * The stack's resource and trust policies, evaluated as AWS evaluates them (test/support/iam.ts): every alarm's
+ * real ARN against the alarm topic policy, the Scheduler role's trust policy with the source AWS presents, and
+ * every SQS queue policy. Nothing here looks for the strings we wrote; each case is an allow/deny decision.
+ */
+import { App, type CfnElement } from "aws-cdk-lib";
+import { Template } from "aws-cdk-lib/assertions";
+import type { IConstruct } from "constructs";
+import { beforeAll, describe, expect, it } from "vitest";
+import { addPunctualStack } from "#cdk/lib/app.js";
+import type { PunctualStack } from "#cdk/lib/punctual-stack.js";
+import type { PunctualConfig } from "#shared/config/index.js";
+import {
+  type CfnTemplateJson,
+  type DeployedTemplate,
+  deployedTemplate,
+  evaluate,
+  OTHER_ACCOUNT,
+  resourcePolicyOf,
+  roleMay,
+  serviceMayAssume,
+} from "../support/iam.js";
+import { stackConfig } from "../support/stack-config.js";
+
+interface Deployed {
+  readonly stack: PunctualStack;
+  readonly aws: DeployedTemplate;
+}
+
+function deploy(config: PunctualConfig): Deployed {
+  const app = new App({ context: { "aws:cdk:bundling-stacks": [] } });
+  const stack = addPunctualStack(app, config);
+  const aws = deployedTemplate(Template.fromStack(stack).toJSON() as CfnTemplateJson, {
+    stackName: stack.stackName,
+  });
+  return { stack, aws };
+}
+
+const idOf = (d: Deployed, c: IConstruct) => d.stack.getLogicalId((c.node.defaultChild ?? c) as CfnElement);
+const arnOf = (d: Deployed, c: IConstruct): string => d.aws.resolve({ "Fn::GetAtt": [idOf(d, c), "Arn"] });
+
+const environments: Record<string, Deployed> = {};
+beforeAll(() => {
+  for (const name of ["dev", "prod"]) environments[name] = deploy(stackConfig(name));
+});
+const each = () => Object.entries(environments);
+
+describe("alarm topic policy", () => {
+  /** What CloudWatch presents when an alarm's action publishes to the topic. */
+  async function alarmMayPublish(d: Deployed, alarmArn: string, sourceAccount: string) {
+    const topicId = idOf(d, d.stack.alarms.topic);
+    return evaluate({
+      principal: "cloudwatch.amazonaws.com",
+      action: "sns:Publish",
+      resource: d.aws.resolve({ Ref: topicId }),
+      resourceAccount: d.aws.account,
+      resourcePolicy: resourcePolicyOf(d.aws, topicId),
+      context: { "aws:SourceArn": alarmArn, "aws:SourceAccount": sourceAccount },
+    });
+  }
+
+  it("lets every alarm of the stack publish to the alarm topic", async () => {
+    for (const [name, d] of each()) {
+      const alarmIds = d.aws.idsOfType("AWS::CloudWatch::Alarm");
+      expect(alarmIds.length, name).toBeGreaterThan(10);
+      for (const alarmId of alarmIds) {
+        const alarmArn: string = d.aws.resolve({ "Fn::GetAtt": [alarmId, "Arn"] });
+        expect(alarmArn, alarmId).toMatch(/^arn:aws:cloudwatch:[a-z0-9-]+:\d{12}:alarm:[^/]+$/);
+        expect(await alarmMayPublish(d, alarmArn, d.aws.account), `${name} ${alarmId}`).toBe("Allowed");
+      }
+    }
+  });
+
+  it("every alarm's actions notify the alarm topic, for ALARM and OK", () => {
+    for (const [, d] of each()) {
+      const topicArn = d.aws.resolve({ Ref: idOf(d, d.stack.alarms.topic) });
+      for (const alarmId of d.aws.idsOfType("AWS::CloudWatch::Alarm")) {
+        const props = d.aws.resolve(d.aws.properties(alarmId));
+        expect(props.AlarmActions, alarmId).toEqual([topicArn]);
+        expect(props.OKActions, alarmId).toEqual([topicArn]);
+      }
+    }
+  });
+
+  it("refuses another account's alarm, and a publish without TLS", async () => {
+    const d = environments.dev as Deployed;
+    const alarmId = d.aws.idsOfType("AWS::CloudWatch::Alarm")[0] as string;
+    const ownArn: string = d.aws.resolve({ "Fn::GetAtt": [alarmId, "Arn"] });
+    const foreignArn = ownArn.replace(`:${d.aws.account}:`, `:${OTHER_ACCOUNT}:`);
+    expect(await alarmMayPublish(d, foreignArn, OTHER_ACCOUNT)).not.toBe("Allowed");
+    expect(await alarmMayPublish(d, ownArn, OTHER_ACCOUNT)).not.toBe("Allowed");
+    expect(await alarmMayPublish(d, foreignArn, d.aws.account)).not.toBe("Allowed");
+
+    const topicId = idOf(d, d.stack.alarms.topic);
+    const insecure = await evaluate({
+      principal: "cloudwatch.amazonaws.com",
+      action: "sns:Publish",
+      resource: d.aws.resolve({ Ref: topicId }),
+      resourceAccount: d.aws.account,
+      resourcePolicy: resourcePolicyOf(d.aws, topicId),
+      context: {
+        "aws:SourceArn": ownArn,
+        "aws:SourceAccount": d.aws.account,
+        "aws:SecureTransport": "false",
+      },
+    });
+    expect(insecure).toBe("ExplicitlyDenied");
+  });
+
+  it("lets CloudWatch use the topic's KMS key (an encrypted topic needs it to accept the publish)", async () => {
+    for (const [, d] of each()) {
+      const keyId = idOf(d, d.stack.alarms.key);
+      for (const action of ["kms:GenerateDataKey", "kms:Decrypt"]) {
+        const decision = await evaluate({
+          principal: "cloudwatch.amazonaws.com",
+          action,
+          resource: d.aws.resolve({ "Fn::GetAtt": [keyId, "Arn"] }),
+          resourceAccount: d.aws.account,
+          resourcePolicy: d.aws.resolve(d.aws.properties(keyId).KeyPolicy),
+        });
+        expect(decision, action).toBe("Allowed");
+      }
+    }
+  });
+});
+
+describe("scheduler role trust policy", () => {
+  /** The schedule group's ARN as Scheduler presents it in `aws:SourceArn`. */
+  const groupArn = (d: Deployed, account: string) =>
+    `arn:aws:scheduler:${d.aws.region}:${account}:schedule-group/${d.aws.resolve({ Ref: idOf(d, d.stack.timerScheduler.group) })}`;
+  const roleId = (d: Deployed) => idOf(d, d.stack.timerScheduler.role);
+
+  it("lets EventBridge Scheduler assume the role for this account's schedule group", async () => {
+    for (const [name, d] of each()) {
+      const arn = groupArn(d, d.aws.account);
+      expect(arn).toBe(arnOf(d, d.stack.timerScheduler.group));
+      const decision = await serviceMayAssume(d.aws, roleId(d), "scheduler.amazonaws.com", {
+        "aws:SourceAccount": d.aws.account,
+        "aws:SourceArn": arn,
+      });
+      expect(decision, name).toBe("Allowed");
+    }
+  });
+
+  it("refuses another account's schedule group, another group, and other services", async () => {
+    const d = environments.dev as Deployed;
+    const own = groupArn(d, d.aws.account);
+    const cases: [string, Record<string, string>][] = [
+      [
+        "scheduler.amazonaws.com",
+        { "aws:SourceAccount": OTHER_ACCOUNT, "aws:SourceArn": groupArn(d, OTHER_ACCOUNT) },
+      ],
+      ["scheduler.amazonaws.com", { "aws:SourceAccount": d.aws.account, "aws:SourceArn": `${own}-other` }],
+      ["scheduler.amazonaws.com", { "aws:SourceAccount": OTHER_ACCOUNT, "aws:SourceArn": own }],
+      ["events.amazonaws.com", { "aws:SourceAccount": d.aws.account, "aws:SourceArn": own }],
+    ];
+    for (const [service, context] of cases) {
+      expect(await serviceMayAssume(d.aws, roleId(d), service, context), JSON.stringify(context)).not.toBe(
+        "Allowed",
+      );
+    }
+  });
+});
+
+describe("queue policies", () => {
+  const queues = (d: Deployed) => [
+    d.stack.timerQueues.queue,
+    d.stack.timerQueues.deadLetterQueue,
+    d.stack.timerQueues.scheduleDeadLetterQueue,
+    ...d.stack.topics.flatMap((t) => [t.queue, t.deadLetterQueue]),
+  ];
+
+  it("every queue in the stack has a policy, and every policy is one of these queues'", () => {
+    for (const [name, d] of each()) {
+      const ids = queues(d).map((q) => idOf(d, q));
+      expect(d.aws.idsOfType("AWS::SQS::Queue").sort(), name).toEqual([...ids].sort());
+      for (const id of ids) expect(resourcePolicyOf(d.aws, id), id).toBeDefined();
+    }
+  });
+
+  it("deny every request without TLS, even from a role the stack allows", async () => {
+    const d = environments.dev as Deployed;
+    const schedulerRole = idOf(d, d.stack.timerScheduler.role);
+    const relayRole = idOf(d, d.stack.timerQueues.relayFunction.functionRole);
+    for (const queue of queues(d)) {
+      const queueId = idOf(d, queue);
+      const resourcePolicy = resourcePolicyOf(d.aws, queueId);
+      for (const [role, action] of [
+        [schedulerRole, "sqs:SendMessage"],
+        [relayRole, "sqs:ReceiveMessage"],
+      ] as const) {
+        const decision = await roleMay(d.aws, role, action, arnOf(d, queue), {
+          resourcePolicy,
+          context: { "aws:SecureTransport": "false" },
+        });
+        expect(decision, `${queueId} ${action}`).toBe("ExplicitlyDenied");
+      }
+    }
+  });
+
+  it("let the Scheduler role send to the timer queue and the schedule DLQ, and nowhere else", async () => {
+    for (const [name, d] of each()) {
+      const role = idOf(d, d.stack.timerScheduler.role);
+      const allowed = new Set([d.stack.timerQueues.queue, d.stack.timerQueues.scheduleDeadLetterQueue]);
+      for (const queue of queues(d)) {
+        const decision = await roleMay(d.aws, role, "sqs:SendMessage", arnOf(d, queue), {
+          resourcePolicy: resourcePolicyOf(d.aws, idOf(d, queue)),
+        });
+        expect(decision, `${name} ${idOf(d, queue)}`).toBe(
+          allowed.has(queue) ? "Allowed" : "ImplicitlyDenied",
+        );
+      }
+      const receive = await roleMay(d.aws, role, "sqs:ReceiveMessage", arnOf(d, d.stack.timerQueues.queue));
+      expect(receive).toBe("ImplicitlyDenied");
+    }
+  });
+
+  it("let each function consume only its own queue and send only where it must", async () => {
+    for (const [name, d] of each()) {
+      const relay = idOf(d, d.stack.timerQueues.relayFunction.functionRole);
+      const timer = d.stack.timerQueues.queue;
+      const may = (role: string, action: string, queue: IConstruct) =>
+        roleMay(d.aws, role, action, arnOf(d, queue), {
+          resourcePolicy: resourcePolicyOf(d.aws, idOf(d, queue)),
+        });
+      expect(await may(relay, "sqs:ReceiveMessage", timer), name).toBe("Allowed");
+      expect(await may(relay, "sqs:SendMessage", timer), name).toBe("Allowed");
+      for (const topic of d.stack.topics) {
+        const deliver = idOf(d, topic.deliverFunction.functionRole);
+        expect(await may(relay, "sqs:SendMessage", topic.queue)).toBe("Allowed");
+        expect(await may(relay, "sqs:SendMessage", topic.deadLetterQueue)).toBe("ImplicitlyDenied");
+        expect(await may(deliver, "sqs:ReceiveMessage", topic.queue)).toBe("Allowed");
+        expect(await may(deliver, "sqs:ChangeMessageVisibility", topic.queue)).toBe("Allowed");
+        expect(await may(deliver, "sqs:SendMessage", topic.deadLetterQueue)).toBe("Allowed");
+        expect(await may(deliver, "sqs:SendMessage", topic.queue)).toBe("ImplicitlyDenied");
+        expect(await may(deliver, "sqs:ReceiveMessage", timer)).toBe("ImplicitlyDenied");
+        for (const other of d.stack.topics.filter((t) => t !== topic)) {
+          expect(await may(deliver, "sqs:ReceiveMessage", other.queue)).toBe("ImplicitlyDenied");
+          expect(await may(deliver, "sqs:SendMessage", other.deadLetterQueue)).toBe("ImplicitlyDenied");
+        }
+      }
+    }
+  });
+
+  it("refuse another account's principals", async () => {
+    const d = environments.dev as Deployed;
+    for (const queue of queues(d)) {
+      const decision = await evaluate({
+        principal: `arn:aws:iam::${OTHER_ACCOUNT}:role/intruder`,
+        action: "sqs:SendMessage",
+        resource: arnOf(d, queue),
+        resourceAccount: d.aws.account,
+        resourcePolicy: resourcePolicyOf(d.aws, idOf(d, queue)),
+        identityPolicies: [
+          {
+            name: "all-sqs",
+            policy: {
+              Version: "2012-10-17",
+              Statement: [{ Effect: "Allow", Action: "sqs:*", Resource: "*" }],
+            },
+          },
+        ],
+      });
+      expect(decision, idOf(d, queue)).not.toBe("Allowed");
+    }
+  });
+});

@@ -1,0 +1,348 @@
+/**
+ * Evaluates the IAM, resource and trust policies of a synthesized CloudFormation template the way AWS would,
+ * with `@cloud-copilot/iam-simulate`, against the concrete ARNs AWS will present.
+ *
+ * A template holds tokens (`Ref`, `Fn::GetAtt`, `Fn::Join`, `Fn::Sub`, …) where AWS later puts names and ARNs.
+ * `deployedTemplate` plays CloudFormation's part for one fixed account and region: every resource gets the
+ * physical name CloudFormation would give it (its explicit name property, else `<stack>-<logicalId>-<suffix>`
+ * as CloudFormation generates one) and the ARN format of its service, and every intrinsic is resolved. The
+ * policies are then evaluated, never string-matched, so a pattern that cannot match a real ARN fails.
+ */
+import { runSimulation } from "@cloud-copilot/iam-simulate";
+
+// biome-ignore lint/suspicious/noExplicitAny: CloudFormation JSON is untyped by nature.
+type Json = any;
+
+export const TEST_ACCOUNT = "111122223333";
+export const OTHER_ACCOUNT = "444455556666";
+export const TEST_REGION = "eu-west-1";
+/** What CloudFormation appends to generated physical names (12 random characters). */
+const GENERATED_SUFFIX = "A1B2C3D4E5F6";
+
+export interface CfnTemplateJson {
+  readonly Resources: Record<string, { Type: string; Properties?: Json }>;
+}
+
+/** A resource once "deployed": what `Ref` and `Fn::GetAtt` return for it. */
+export interface DeployedResource {
+  readonly type: string;
+  readonly name: string;
+  readonly ref: string;
+  readonly attributes: Record<string, string>;
+}
+
+export interface DeployedTemplate {
+  readonly account: string;
+  readonly region: string;
+  readonly stackName: string;
+  readonly stackId: string;
+  readonly resources: ReadonlyMap<string, DeployedResource>;
+  /** Resolves every intrinsic in `value` to the concrete strings AWS would see. */
+  resolve(value: unknown): Json;
+  /** The logical ids of every resource of `type`. */
+  idsOfType(type: string): string[];
+  properties(logicalId: string): Json;
+}
+
+/** How CloudFormation names a resource type and what its Ref and ARN are. */
+interface TypeRule {
+  readonly nameProperty?: string;
+  readonly ref: "name" | "arn" | "url";
+  readonly arn: (name: string, ctx: { account: string; region: string }) => string;
+}
+
+const TYPE_RULES: Record<string, TypeRule> = {
+  "AWS::SQS::Queue": {
+    nameProperty: "QueueName",
+    ref: "url",
+    arn: (name, { account, region }) => `arn:aws:sqs:${region}:${account}:${name}`,
+  },
+  "AWS::SNS::Topic": {
+    nameProperty: "TopicName",
+    ref: "arn",
+    arn: (name, { account, region }) => `arn:aws:sns:${region}:${account}:${name}`,
+  },
+  "AWS::IAM::Role": {
+    nameProperty: "RoleName",
+    ref: "name",
+    arn: (name, { account }) => `arn:aws:iam::${account}:role/${name}`,
+  },
+  "AWS::DynamoDB::Table": {
+    nameProperty: "TableName",
+    ref: "name",
+    arn: (name, { account, region }) => `arn:aws:dynamodb:${region}:${account}:table/${name}`,
+  },
+  "AWS::Scheduler::ScheduleGroup": {
+    nameProperty: "Name",
+    ref: "name",
+    arn: (name, { account, region }) => `arn:aws:scheduler:${region}:${account}:schedule-group/${name}`,
+  },
+  "AWS::CloudWatch::Alarm": {
+    nameProperty: "AlarmName",
+    ref: "name",
+    arn: (name, { account, region }) => `arn:aws:cloudwatch:${region}:${account}:alarm:${name}`,
+  },
+  "AWS::Lambda::Function": {
+    nameProperty: "FunctionName",
+    ref: "name",
+    arn: (name, { account, region }) => `arn:aws:lambda:${region}:${account}:function:${name}`,
+  },
+  "AWS::Logs::LogGroup": {
+    nameProperty: "LogGroupName",
+    ref: "name",
+    arn: (name, { account, region }) => `arn:aws:logs:${region}:${account}:log-group:${name}:*`,
+  },
+  "AWS::SecretsManager::Secret": {
+    nameProperty: "Name",
+    ref: "arn",
+    arn: (name, { account, region }) => `arn:aws:secretsmanager:${region}:${account}:secret:${name}-AbCdEf`,
+  },
+  "AWS::KMS::Key": {
+    ref: "name",
+    arn: (name, { account, region }) => `arn:aws:kms:${region}:${account}:key/${name}`,
+  },
+};
+
+/** "Deploys" a synthesized template into TEST_ACCOUNT / TEST_REGION (or the given ones). */
+export function deployedTemplate(
+  template: CfnTemplateJson,
+  options: { stackName?: string; account?: string; region?: string; stackUuid?: string } = {},
+): DeployedTemplate {
+  const account = options.account ?? TEST_ACCOUNT;
+  const region = options.region ?? TEST_REGION;
+  const stackName = options.stackName ?? "Punctual-test";
+  const stackUuid = options.stackUuid ?? "0f1e2d3c-4b5a-6978-8796-a5b4c3d2e1f0";
+  const stackId = `arn:aws:cloudformation:${region}:${account}:stack/${stackName}/${stackUuid}`;
+  const resources = new Map<string, DeployedResource>();
+  const pseudo: Record<string, string> = {
+    "AWS::AccountId": account,
+    "AWS::Region": region,
+    "AWS::Partition": "aws",
+    "AWS::URLSuffix": "amazonaws.com",
+    "AWS::StackName": stackName,
+    "AWS::StackId": stackId,
+  };
+
+  const deployed: DeployedTemplate = {
+    account,
+    region,
+    stackName,
+    stackId,
+    resources,
+    resolve: (value) => resolveIntrinsics(value, (id) => refOf(id), getAtt),
+    idsOfType: (type) =>
+      Object.entries(template.Resources)
+        .filter(([, r]) => r.Type === type)
+        .map(([id]) => id),
+    properties: (logicalId) => template.Resources[logicalId]?.Properties ?? {},
+  };
+
+  function refOf(id: string): string {
+    if (Object.hasOwn(pseudo, id)) return pseudo[id] as string;
+    return physical(id).ref;
+  }
+  function getAtt(id: string, attribute: string): string {
+    const value = physical(id).attributes[attribute];
+    if (value === undefined) throw new Error(`cannot resolve Fn::GetAtt ${id}.${attribute}`);
+    return value;
+  }
+  /** Named lazily: a name property may itself reference other resources (or the stack id). */
+  function physical(id: string): DeployedResource {
+    const known = resources.get(id);
+    if (known) return known;
+    const resource = template.Resources[id];
+    if (!resource) throw new Error(`no resource ${id} in the template`);
+    const made = physicalResource(id, resource, deployed, { account, region, stackName });
+    resources.set(id, made);
+    return made;
+  }
+  return deployed;
+}
+
+function physicalResource(
+  id: string,
+  resource: { Type: string; Properties?: Json },
+  deployed: DeployedTemplate,
+  ctx: { account: string; region: string; stackName: string },
+): DeployedResource {
+  const rule = TYPE_RULES[resource.Type];
+  const explicit = rule?.nameProperty ? resource.Properties?.[rule.nameProperty] : undefined;
+  const fifo = resource.Type === "AWS::SQS::Queue" && String(resource.Properties?.FifoQueue) === "true";
+  const generated = `${ctx.stackName}-${id}-${GENERATED_SUFFIX}`.slice(0, fifo ? 75 : 80);
+  const name =
+    explicit !== undefined ? String(deployed.resolve(explicit)) : `${generated}${fifo ? ".fifo" : ""}`;
+  if (!rule) {
+    return { type: resource.Type, name, ref: name, attributes: {} };
+  }
+  const arn = rule.arn(name, ctx);
+  const url = `https://sqs.${ctx.region}.amazonaws.com/${ctx.account}/${name}`;
+  const ref = rule.ref === "arn" ? arn : rule.ref === "url" ? url : name;
+  return {
+    type: resource.Type,
+    name,
+    ref,
+    attributes: { Arn: arn, QueueName: name, QueueUrl: url, TopicName: name, Name: name },
+  };
+}
+
+function resolveIntrinsics(
+  value: unknown,
+  ref: (id: string) => string,
+  getAtt: (id: string, attribute: string) => string,
+): Json {
+  const again = (v: unknown) => resolveIntrinsics(v, ref, getAtt);
+  if (Array.isArray(value)) return value.map(again);
+  if (typeof value !== "object" || value === null) return value;
+  const entries = Object.entries(value as Record<string, unknown>);
+  const [fn, arg] = (entries[0] ?? []) as [string, Json];
+  if (entries.length === 1 && (fn === "Ref" || fn.startsWith("Fn::"))) {
+    switch (fn) {
+      case "Ref":
+        return ref(String(arg));
+      case "Fn::GetAtt": {
+        const [id, attribute] = Array.isArray(arg) ? arg : String(arg).split(".");
+        return getAtt(String(id), String(attribute));
+      }
+      case "Fn::Join":
+        return (again(arg[1]) as unknown[]).map(String).join(arg[0]);
+      case "Fn::Select":
+        return (again(arg[1]) as unknown[])[Number(again(arg[0]))];
+      case "Fn::Split":
+        return String(again(arg[1])).split(arg[0]);
+      case "Fn::Sub": {
+        const [text, vars] = Array.isArray(arg) ? arg : [String(arg), {}];
+        return String(text).replace(/\$\{([^}!][^}]*)\}/g, (_match, name: string) => {
+          if (Object.hasOwn(vars, name)) return String(again(vars[name]));
+          if (name.includes(".")) return String(again({ "Fn::GetAtt": name.split(".") }));
+          return ref(name);
+        });
+      }
+      default:
+        throw new Error(`test/support/iam.ts cannot resolve ${fn}`);
+    }
+  }
+  return Object.fromEntries(entries.map(([k, v]) => [k, again(v)]));
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// Policies of a deployed template
+// ---------------------------------------------------------------------------------------------------------
+
+/** The resolved resource policy attached to a resource by a policy resource (`AWS::SQS::QueuePolicy`, …). */
+export function resourcePolicyOf(deployed: DeployedTemplate, logicalId: string): Json | undefined {
+  const attachments: Record<string, string> = {
+    "AWS::SQS::QueuePolicy": "Queues",
+    "AWS::SNS::TopicPolicy": "Topics",
+  };
+  for (const [policyType, listProperty] of Object.entries(attachments)) {
+    for (const policyId of deployed.idsOfType(policyType)) {
+      const props = deployed.properties(policyId);
+      const targets = (props[listProperty] as Json[]).map((t) => t?.Ref);
+      if (targets.includes(logicalId)) return deployed.resolve(props.PolicyDocument);
+    }
+  }
+  return undefined;
+}
+
+/** The resolved identity policies of a role: its inline `Policies` and every `AWS::IAM::Policy` naming it. */
+export function identityPoliciesOf(
+  deployed: DeployedTemplate,
+  roleLogicalId: string,
+): { name: string; policy: Json }[] {
+  const inline = ((deployed.properties(roleLogicalId).Policies ?? []) as Json[]).map((p) => ({
+    name: String(p.PolicyName),
+    policy: deployed.resolve(p.PolicyDocument),
+  }));
+  const attached = deployed
+    .idsOfType("AWS::IAM::Policy")
+    .filter((id) => (deployed.properties(id).Roles as Json[]).some((r) => r?.Ref === roleLogicalId))
+    .map((id) => ({ name: id, policy: deployed.resolve(deployed.properties(id).PolicyDocument) }));
+  return [...inline, ...attached];
+}
+
+export function roleArnOf(deployed: DeployedTemplate, roleLogicalId: string): string {
+  return deployed.resolve({ "Fn::GetAtt": [roleLogicalId, "Arn"] });
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// Evaluation
+// ---------------------------------------------------------------------------------------------------------
+
+export type Decision = "Allowed" | "ExplicitlyDenied" | "ImplicitlyDenied";
+
+export interface AccessRequest {
+  /** A role ARN, or a service principal such as `cloudwatch.amazonaws.com`. */
+  readonly principal: string;
+  readonly action: string;
+  readonly resource: string;
+  /** The account that owns `resource`. */
+  readonly resourceAccount: string;
+  readonly context?: Record<string, string | string[]>;
+  readonly identityPolicies?: { name: string; policy: Json }[];
+  readonly resourcePolicy?: Json;
+}
+
+/**
+ * AWS's decision for one request. TLS is assumed (`aws:SecureTransport` = true) unless the context says
+ * otherwise, as every AWS SDK call is. A policy the simulator finds invalid is an error, never a denial.
+ */
+export async function evaluate(request: AccessRequest): Promise<Decision> {
+  const result = await runSimulation(
+    {
+      request: {
+        principal: request.principal,
+        action: request.action,
+        resource: { resource: request.resource, accountId: request.resourceAccount },
+        contextVariables: { "aws:SecureTransport": "true", ...request.context },
+      },
+      identityPolicies: request.identityPolicies ?? [],
+      serviceControlPolicies: [],
+      resourceControlPolicies: [],
+      ...(request.resourcePolicy ? { resourcePolicy: request.resourcePolicy } : {}),
+    },
+    { simulationMode: "Strict" },
+  );
+  if (result.resultType === "error") {
+    throw new Error(`iam-simulate refused the request: ${JSON.stringify(result.errors, null, 2)}`);
+  }
+  return result.overallResult as Decision;
+}
+
+/**
+ * Whether a role of the deployed stack may call `action` on `resource` (same account): its identity policies
+ * and, when the resource has one, the resource's policy.
+ */
+export async function roleMay(
+  deployed: DeployedTemplate,
+  roleLogicalId: string,
+  action: string,
+  resource: string,
+  options: { resourcePolicy?: Json; context?: Record<string, string | string[]> } = {},
+): Promise<Decision> {
+  return evaluate({
+    principal: roleArnOf(deployed, roleLogicalId),
+    action,
+    resource,
+    resourceAccount: deployed.account,
+    identityPolicies: identityPoliciesOf(deployed, roleLogicalId),
+    ...(options.resourcePolicy ? { resourcePolicy: options.resourcePolicy } : {}),
+    ...(options.context ? { context: options.context } : {}),
+  });
+}
+
+/** Whether `service` may assume the role, presenting `context` (its `aws:SourceAccount` / `aws:SourceArn`). */
+export async function serviceMayAssume(
+  deployed: DeployedTemplate,
+  roleLogicalId: string,
+  service: string,
+  context: Record<string, string>,
+): Promise<Decision> {
+  return evaluate({
+    principal: service,
+    action: "sts:AssumeRole",
+    resource: roleArnOf(deployed, roleLogicalId),
+    resourceAccount: deployed.account,
+    resourcePolicy: deployed.resolve(deployed.properties(roleLogicalId).AssumeRolePolicyDocument),
+    context,
+  });
+}
