@@ -63,7 +63,8 @@ export interface ScheduledRuleSpec {
 }
 export interface ScheduleGroupSpec {
   readonly logicalId: string;
-  readonly name?: string;
+  /** The template's `Name`: a string, or an intrinsic (e.g. built from the stack's id) resolved at provisioning. */
+  readonly name?: unknown;
 }
 
 export interface LocalTopology {
@@ -177,7 +178,7 @@ export function topologyOf(template: CfnTemplate): LocalTopology {
 
   const scheduleGroups = ofType("AWS::Scheduler::ScheduleGroup").map(([logicalId, r]) => ({
     logicalId,
-    ...(typeof r.Properties?.Name === "string" ? { name: r.Properties.Name } : {}),
+    ...(r.Properties?.Name !== undefined ? { name: r.Properties.Name } : {}),
   }));
 
   const functionIds = new Set(functions.map((f) => f.logicalId));
@@ -299,6 +300,8 @@ export function resolveIntrinsics(value: unknown, ctx: ResolveContext): unknown 
   return Object.fromEntries(entries.map(([k, v]) => [k, resolveIntrinsics(v, ctx)]));
 }
 
+const LOCAL_STACK_UUID = "00000000-0000-4000-8000-000000000000";
+
 function resolveRef(id: string, ctx: ResolveContext): string {
   switch (id) {
     case "AWS::Region":
@@ -311,6 +314,10 @@ function resolveRef(id: string, ctx: ResolveContext): string {
       return "amazonaws.com";
     case "AWS::StackName":
       return ctx.stackName;
+    case "AWS::StackId":
+      // A stack's ARN ends in a UUID CloudFormation picks at creation. The local stack is created anew at every
+      // start, yet what it names with the UUID (the schedule group) must survive a restart with --data: fixed.
+      return `arn:aws:cloudformation:${ctx.region}:${ctx.accountId}:stack/${ctx.stackName}/${LOCAL_STACK_UUID}`;
   }
   const resource = ctx.physical.get(id);
   if (!resource) throw new Error(`cannot resolve Ref ${id} locally`);
