@@ -20,6 +20,8 @@ import {
   ESM_REQUIRE_BANNER,
   UNREACHED_CREDENTIAL_PROVIDERS,
 } from "#cdk/lib/bundling.js";
+import type { Topology } from "#shared/contract/topology.js";
+import { ENV } from "#shared/runtime/env.js";
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
 const FUNCTIONS = ["add-task", "get-task", "cancel-task", "relay", "deliver", "sweeper"] as const;
@@ -120,7 +122,9 @@ export function dummyEnvironment(name: FunctionName): Record<string, string> {
       return {
         ...common,
         ...timer,
-        TOPIC_QUEUE_URLS: JSON.stringify({ demo: `${queue}/demo.fifo`, orders: `${queue}/orders.fifo` }),
+        [ENV.topology]: JSON.stringify({
+          topicQueues: { demo: `${queue}/demo.fifo`, orders: `${queue}/orders.fifo` },
+        } satisfies Topology),
       };
     case "sweeper":
       return {
@@ -128,21 +132,33 @@ export function dummyEnvironment(name: FunctionName): Record<string, string> {
         ...timer,
         TIMER_DLQ_URL: `${queue}/timer-dlq`,
         SCHEDULE_DLQ_URL: `${queue}/schedule-dlq`,
-        SWEEP_TOPICS: JSON.stringify({
-          demo: { queueUrl: `${queue}/demo.fifo`, dlqUrl: `${queue}/demo-dlq.fifo` },
-          orders: { queueUrl: `${queue}/orders.fifo`, dlqUrl: `${queue}/orders-dlq.fifo` },
-        }),
+        [ENV.topology]: JSON.stringify({
+          sweep: {
+            demo: {
+              queueUrl: `${queue}/demo.fifo`,
+              dlqUrl: `${queue}/demo-dlq.fifo`,
+              stalledAfterMs: 600_000,
+            },
+            orders: {
+              queueUrl: `${queue}/orders.fifo`,
+              dlqUrl: `${queue}/orders-dlq.fifo`,
+              stalledAfterMs: 600_000,
+            },
+          },
+        } satisfies Topology),
       };
     case "deliver":
       return {
         ...common,
-        DELIVER_TOPICS: JSON.stringify({
-          [DEMO_QUEUE_ARN]: {
-            topic: "demo",
-            queueUrl: `${queue}/demo.fifo`,
-            dlqUrl: `${queue}/demo-dlq.fifo`,
+        [ENV.topology]: JSON.stringify({
+          deliveries: {
+            [DEMO_QUEUE_ARN]: {
+              topic: "demo",
+              queueUrl: `${queue}/demo.fifo`,
+              dlqUrl: `${queue}/demo-dlq.fifo`,
+            },
           },
-        }),
+        } satisfies Topology),
         // The inline form: the ARN form would start a Secrets Manager call during init (it overlaps init on AWS).
         PUNCTUAL_SIGNING_SECRET: "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw",
       };

@@ -10,8 +10,9 @@ import { type CallbackClient, createCallbackClient } from "#shared/adapters/call
 import { DynamoTaskStore } from "#shared/adapters/dynamo-task-store.js";
 import { SqsTopicQueue } from "#shared/adapters/topic-queue.js";
 import { ConfigError, loadEnvironmentConfig, type TopicConfig, topicConfig } from "#shared/config/index.js";
+import { type DeliveryRoute, readTopology, TOPOLOGY_VARIABLE } from "#shared/contract/topology.js";
 import { METRICS_NAMESPACE, serviceName } from "#shared/domain/metrics.js";
-import { ENV, MissingEnvironmentError, parseJsonEnv, requireEnv } from "#shared/runtime/env.js";
+import { ENV, requireEnv } from "#shared/runtime/env.js";
 import { signingSecretLoader } from "#shared/security/signing.js";
 import { checkCallbackUrl, resolvedAddressAllowed } from "#shared/security/ssrf.js";
 import {
@@ -23,11 +24,11 @@ import {
 
 /**
  * Topic FIFO queue → signed HTTP callbacks. One function per topic in AWS; the handler serves every queue listed
- * in DELIVER_TOPICS (picked by the record's eventSourceARN). Module scope runs once per cold start.
+ * in its topology's deliveries (picked by the record's eventSourceARN). Module scope runs once per cold start.
  */
-const env = requireEnv([ENV.environment, ENV.tableName, ENV.deliverTopics]);
+const env = requireEnv([ENV.environment, ENV.tableName]);
 const config = loadEnvironmentConfig(env.PUNCTUAL_ENV);
-const bindings = parseDeliverTopics(env.DELIVER_TOPICS);
+const bindings = deliverBindings(readTopology("deliveries"));
 // Throws at cold start when neither PUNCTUAL_SIGNING_SECRET nor SIGNING_SECRET_ARN is set.
 const loadSigner = signingSecretLoader();
 // Start fetching the secret and deriving this function's topic keys during init (it overlaps the rest of the
@@ -94,27 +95,15 @@ export const handler = createDeliverHandler({
   groupConcurrency: 10,
 });
 
-function parseDeliverTopics(raw: string): Map<string, DeliverBinding> {
-  const value = parseJsonEnv<unknown>(ENV.deliverTopics, raw);
-  if (typeof value !== "object" || value === null || Array.isArray(value)) {
-    throw new MissingEnvironmentError(
-      `${ENV.deliverTopics} must be a JSON object of queue ARN → {topic, queueUrl, dlqUrl}`,
-    );
-  }
+/** The topology's deliveries (queue ARN → topic and queues) joined with each topic's configuration. */
+function deliverBindings(routes: Readonly<Record<string, DeliveryRoute>>): Map<string, DeliverBinding> {
   const result = new Map<string, DeliverBinding>();
   const problems: string[] = [];
-  for (const [arn, entry] of Object.entries(value)) {
-    const { topic, queueUrl, dlqUrl } = (entry ?? {}) as Record<string, unknown>;
-    const resolved = typeof topic === "string" ? topicConfig(config, topic) : undefined;
-    if (!resolved) problems.push(`${ENV.deliverTopics}["${arn}"]: unknown topic ${JSON.stringify(topic)}`);
-    if (typeof queueUrl !== "string" || typeof dlqUrl !== "string") {
-      problems.push(`${ENV.deliverTopics}["${arn}"]: queueUrl and dlqUrl must be strings`);
-    }
-    if (resolved && typeof queueUrl === "string" && typeof dlqUrl === "string") {
-      result.set(arn, { topic: resolved, queueUrl, dlqUrl });
-    }
+  for (const [arn, { topic, queueUrl, dlqUrl }] of Object.entries(routes)) {
+    const resolved = topicConfig(config, topic);
+    if (resolved) result.set(arn, { topic: resolved, queueUrl, dlqUrl });
+    else problems.push(`${TOPOLOGY_VARIABLE}.deliveries["${arn}"]: unknown topic ${JSON.stringify(topic)}`);
   }
-  if (result.size === 0 && problems.length === 0) problems.push(`${ENV.deliverTopics}: lists no queue`);
   if (problems.length > 0) throw new ConfigError(config.name, problems);
   return result;
 }

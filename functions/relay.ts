@@ -9,8 +9,9 @@ import { DynamoTaskStore } from "#shared/adapters/dynamo-task-store.js";
 import { SqsTimerQueue } from "#shared/adapters/timer-queue.js";
 import { SqsTopicQueue } from "#shared/adapters/topic-queue.js";
 import { loadEnvironmentConfig } from "#shared/config/index.js";
+import { readTopology } from "#shared/contract/topology.js";
 import { serviceName } from "#shared/domain/metrics.js";
-import { ENV, MissingEnvironmentError, parseJsonEnv, requireEnv } from "#shared/runtime/env.js";
+import { ENV, requireEnv } from "#shared/runtime/env.js";
 import { type RelayDeps, relayTimerMessages } from "#shared/services/relay.js";
 
 /**
@@ -18,9 +19,9 @@ import { type RelayDeps, relayTimerMessages } from "#shared/services/relay.js";
  * the cold start rather than a batch. No metrics middleware: the relay publishes no metrics of its own (its
  * effect shows in the deliver function's lateness), and an empty logMetrics would warn on every invocation.
  */
-const env = requireEnv([ENV.environment, ENV.tableName, ENV.timerQueueUrl, ENV.topicQueueUrls]);
+const env = requireEnv([ENV.environment, ENV.tableName, ENV.timerQueueUrl]);
 const config = loadEnvironmentConfig(env.PUNCTUAL_ENV);
-const topicQueueUrls = parseTopicQueueUrls(env.TOPIC_QUEUE_URLS);
+const topicQueueUrls = readTopology("topicQueues");
 
 const logger = new Logger({
   serviceName: process.env.POWERTOOLS_SERVICE_NAME || serviceName(config.name),
@@ -28,7 +29,7 @@ const logger = new Logger({
 });
 for (const topic of Object.keys(config.resolvedTopics)) {
   if (!Object.hasOwn(topicQueueUrls, topic))
-    logger.warn("topic has no FIFO queue in TOPIC_QUEUE_URLS", { topic });
+    logger.warn("topic has no FIFO queue in the topology", { topic });
 }
 
 const sqs = createAwsClient(SQSClient);
@@ -60,15 +61,3 @@ export const handler = createRelayHandler({
   topicQueueUrls,
   logger,
 });
-
-function parseTopicQueueUrls(raw: string): Record<string, string> {
-  const value = parseJsonEnv<unknown>(ENV.topicQueueUrls, raw);
-  const valid =
-    typeof value === "object" &&
-    value !== null &&
-    !Array.isArray(value) &&
-    Object.values(value).every((url) => typeof url === "string" && url !== "");
-  if (!valid)
-    throw new MissingEnvironmentError(`${ENV.topicQueueUrls} must be a JSON object of topic → queue URL`);
-  return value as Record<string, string>;
-}

@@ -6,16 +6,16 @@ import { DynamoDBClient } from "@aws-sdk/client-dynamodb";
 import { SQSClient } from "@aws-sdk/client-sqs";
 import middy from "@middy/core";
 import type { ScheduledEvent } from "aws-lambda";
-import { deliverTimeoutSeconds, visibilityTimeoutSeconds } from "#cdk/lib/sizing.js";
 import { createAwsClient } from "#shared/adapters/aws-clients.js";
 import { SqsDeadLetterSource } from "#shared/adapters/dead-letter-source.js";
 import { DynamoTaskStore } from "#shared/adapters/dynamo-task-store.js";
 import { SqsTimerQueue } from "#shared/adapters/timer-queue.js";
 import { SqsTopicQueue } from "#shared/adapters/topic-queue.js";
 import { ConfigError, loadEnvironmentConfig, type PunctualConfig } from "#shared/config/index.js";
+import { readTopology, type SweepRoute, TOPOLOGY_VARIABLE } from "#shared/contract/topology.js";
 import { METRIC, METRICS_NAMESPACE, serviceName } from "#shared/domain/metrics.js";
-import { scheduledGraceMs, stalledAfterMs } from "#shared/domain/sweep.js";
-import { ENV, MissingEnvironmentError, parseJsonEnv, requireEnv } from "#shared/runtime/env.js";
+import { scheduledGraceMs } from "#shared/domain/sweep.js";
+import { ENV, requireEnv } from "#shared/runtime/env.js";
 import {
   type SweeperDeps,
   type SweeperTopic,
@@ -33,10 +33,9 @@ const env = requireEnv([
   ENV.timerQueueUrl,
   ENV.timerDlqUrl,
   ENV.scheduleDlqUrl,
-  ENV.sweepTopics,
 ]);
 const config = loadEnvironmentConfig(env.PUNCTUAL_ENV);
-const topics = sweeperTopics(config, env.SWEEP_TOPICS);
+const topics = sweeperTopics(config, readTopology("sweep"));
 
 const service = process.env.POWERTOOLS_SERVICE_NAME || serviceName(config.name);
 const logger = new Logger({
@@ -80,35 +79,17 @@ export const handler = createSweeperHandler({
   logger,
 });
 
-/** SWEEP_TOPICS (topic → queue URLs) joined with each topic's configuration and stall window. */
-function sweeperTopics(config: PunctualConfig, raw: string): Record<string, SweeperTopic> {
-  const value = parseJsonEnv<unknown>(ENV.sweepTopics, raw);
-  if (typeof value !== "object" || value === null || Array.isArray(value)) {
-    throw new MissingEnvironmentError(
-      `${ENV.sweepTopics} must be a JSON object of topic → {queueUrl, dlqUrl}`,
-    );
-  }
-  const entries = value as Record<string, unknown>;
+/** The topology's sweep routes joined with each topic's configuration; every configured topic must have one. */
+function sweeperTopics(
+  config: PunctualConfig,
+  routes: Readonly<Record<string, SweepRoute>>,
+): Record<string, SweeperTopic> {
   const result: Record<string, SweeperTopic> = {};
   const problems: string[] = [];
   for (const [name, topic] of Object.entries(config.resolvedTopics)) {
-    const entry = (Object.hasOwn(entries, name) ? entries[name] : undefined) as
-      | { queueUrl?: unknown; dlqUrl?: unknown }
-      | undefined;
-    if (typeof entry?.queueUrl !== "string" || typeof entry.dlqUrl !== "string") {
-      problems.push(`${ENV.sweepTopics}["${name}"]: queueUrl and dlqUrl must be strings`);
-      continue;
-    }
-    const timeoutSeconds = deliverTimeoutSeconds(topic);
-    result[name] = {
-      config: topic,
-      queueUrl: entry.queueUrl,
-      dlqUrl: entry.dlqUrl,
-      stalledAfterMs: stalledAfterMs(topic, config.sweeper, {
-        timeoutSeconds,
-        visibilityTimeoutSeconds: visibilityTimeoutSeconds(timeoutSeconds),
-      }),
-    };
+    const route = Object.hasOwn(routes, name) ? routes[name] : undefined;
+    if (!route) problems.push(`${TOPOLOGY_VARIABLE}.sweep["${name}"]: the topic has no queues`);
+    else result[name] = { config: topic, ...route };
   }
   if (problems.length > 0) throw new ConfigError(config.name, problems);
   return result;

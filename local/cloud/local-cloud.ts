@@ -22,6 +22,7 @@ import {
 } from "#local/runtime/sqs-event-source.js";
 import { createAwsClient } from "#shared/adapters/aws-clients.js";
 import { loadEnvironmentConfig } from "#shared/config/index.js";
+import { mergeTopologies, readTopology, TOPOLOGY_VARIABLE } from "#shared/contract/topology.js";
 import { topicSigningKey } from "#shared/security/signing.js";
 import { provision } from "./provision.js";
 import { recoverUnfinishedTasks } from "./recover.js";
@@ -258,7 +259,7 @@ export async function startLocalCloud(options: LocalCloudOptions = {}): Promise<
         sqs,
         tableName: requiredEnv("TABLE_NAME"),
         timerQueueUrl: requiredEnv("TIMER_QUEUE_URL"),
-        topicQueueUrls: JSON.parse(requiredEnv("TOPIC_QUEUE_URLS")),
+        topicQueueUrls: readTopology("topicQueues"),
         horizonSeconds: loadEnvironmentConfig("local").timer.horizonSeconds,
       });
       log(`recovered: ${recovery.rearmed} timer(s) re-armed, ${recovery.requeued} task(s) requeued`);
@@ -388,6 +389,10 @@ function mergeEnvironments(environments: Record<string, string>[]): Record<strin
       const existing = merged[name];
       if (existing === undefined || existing === value) {
         merged[name] = value;
+        continue;
+      }
+      if (name === TOPOLOGY_VARIABLE) {
+        merged[name] = JSON.stringify(mergeTopologies(JSON.parse(existing), JSON.parse(value)));
         continue;
       }
       const a = tryJsonObject(existing);

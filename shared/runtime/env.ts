@@ -7,16 +7,12 @@ export const ENV = {
   scheduleGroupName: "SCHEDULE_GROUP_NAME",
   schedulerRoleArn: "SCHEDULER_ROLE_ARN",
   scheduleDlqArn: "SCHEDULE_DLQ_ARN",
-  /** JSON object: topic name → FIFO queue URL (relay). */
-  topicQueueUrls: "TOPIC_QUEUE_URLS",
+  /** JSON: this function's section of the topology contract (shared/contract/topology.ts). */
+  topology: "PUNCTUAL_TOPOLOGY",
   /** The timer queue's dead-letter queue (sweeper: drained). */
   timerDlqUrl: "TIMER_DLQ_URL",
   /** EventBridge Scheduler's dead-letter queue (sweeper: drained). */
   scheduleDlqUrl: "SCHEDULE_DLQ_URL",
-  /** JSON object: topic name → { queueUrl, dlqUrl } (sweeper). */
-  sweepTopics: "SWEEP_TOPICS",
-  /** JSON object: FIFO queue ARN → { topic, queueUrl, dlqUrl } (deliver). */
-  deliverTopics: "DELIVER_TOPICS",
   /** The signing secret itself (local cloud), `whsec_…` base64. */
   signingSecret: "PUNCTUAL_SIGNING_SECRET",
   /** Secrets Manager ARN of the signing secret (AWS). */

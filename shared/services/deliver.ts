@@ -15,7 +15,7 @@ import type { CallbackSigner } from "#shared/security/signing.js";
 import { deadLetterTask } from "./dead-letter.js";
 import type { ServiceLogger } from "./relay.js";
 
-/** What the deliver function knows about the FIFO queue a record came from (DELIVER_TOPICS entry + config). */
+/** What the deliver function knows about the FIFO queue a record came from (its topology delivery + config). */
 export interface DeliverBinding {
   readonly topic: TopicConfig;
   readonly queueUrl: string;

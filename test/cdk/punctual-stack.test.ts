@@ -349,13 +349,13 @@ describe("event sources and functions", () => {
         ],
         [api.getTaskFunction, [ENV.tableName]],
         [api.cancelTaskFunction, [ENV.tableName, ENV.scheduleGroupName]],
-        [timerQueues.relayFunction, [ENV.tableName, ENV.timerQueueUrl, ENV.topicQueueUrls]],
+        [timerQueues.relayFunction, [ENV.tableName, ENV.timerQueueUrl, ENV.topology]],
         [
           s.stack.sweeper.sweeperFunction,
-          [ENV.tableName, ENV.timerQueueUrl, ENV.timerDlqUrl, ENV.scheduleDlqUrl, ENV.sweepTopics],
+          [ENV.tableName, ENV.timerQueueUrl, ENV.timerDlqUrl, ENV.scheduleDlqUrl, ENV.topology],
         ],
         ...s.stack.topics.map(
-          (t) => [t.deliverFunction, [ENV.tableName, ENV.deliverTopics, ENV.signingSecretArn]] as const,
+          (t) => [t.deliverFunction, [ENV.tableName, ENV.topology, ENV.signingSecretArn]] as const,
         ),
       ]);
       for (const [fn, names] of expected) {
@@ -378,17 +378,21 @@ describe("event sources and functions", () => {
       expect(add[ENV.scheduleGroupName]).toEqual(s.stack.resolve(timerScheduler.group.scheduleGroupName));
 
       const relay = resource(s, idOf(s, timerQueues.relayFunction)).Properties.Environment.Variables;
-      expect(JSON.parse(render(s, relay[ENV.topicQueueUrls]))).toEqual(
-        Object.fromEntries(s.stack.topics.map((t) => [t.name, render(s, ref(idOf(s, t.queue)))])),
-      );
+      expect(JSON.parse(render(s, relay[ENV.topology]))).toEqual({
+        topicQueues: Object.fromEntries(
+          s.stack.topics.map((t) => [t.name, render(s, ref(idOf(s, t.queue)))]),
+        ),
+      });
 
       for (const topic of s.stack.topics) {
         const vars = resource(s, idOf(s, topic.deliverFunction)).Properties.Environment.Variables;
-        expect(JSON.parse(render(s, vars[ENV.deliverTopics]))).toEqual({
-          [render(s, arnOf(idOf(s, topic.queue)))]: {
-            topic: topic.name,
-            queueUrl: render(s, ref(idOf(s, topic.queue))),
-            dlqUrl: render(s, ref(idOf(s, topic.deadLetterQueue))),
+        expect(JSON.parse(render(s, vars[ENV.topology]))).toEqual({
+          deliveries: {
+            [render(s, arnOf(idOf(s, topic.queue)))]: {
+              topic: topic.name,
+              queueUrl: render(s, ref(idOf(s, topic.queue))),
+              dlqUrl: render(s, ref(idOf(s, topic.deadLetterQueue))),
+            },
           },
         });
         expect(vars[ENV.signingSecretArn]).toEqual(ref(idOf(s, s.stack.signingSecret)));

@@ -9,8 +9,10 @@ import { beforeAll, describe, expect, it } from "vitest";
 import { addPunctualStack } from "#cdk/lib/app.js";
 import { ENTRY_METADATA_KEY } from "#cdk/lib/constructs/punctual-function.js";
 import type { PunctualStack } from "#cdk/lib/punctual-stack.js";
-import { SWEEPER_TIMEOUT_SECONDS } from "#cdk/lib/sizing.js";
+import { deliverTimeoutSeconds, SWEEPER_TIMEOUT_SECONDS, visibilityTimeoutSeconds } from "#cdk/lib/sizing.js";
+import type { TopicConfig } from "#shared/config/index.js";
 import { METRIC } from "#shared/domain/metrics.js";
+import { stalledAfterMs } from "#shared/domain/sweep.js";
 import { ENV } from "#shared/runtime/env.js";
 import { stackConfig } from "../support/stack-config.js";
 
@@ -105,11 +107,20 @@ describe("environment", () => {
     expect(vars[ENV.timerQueueUrl]).toEqual({ Ref: idOf(timerQueues.queue) });
     expect(vars[ENV.timerDlqUrl]).toEqual({ Ref: idOf(timerQueues.deadLetterQueue) });
     expect(vars[ENV.scheduleDlqUrl]).toEqual({ Ref: idOf(timerQueues.scheduleDeadLetterQueue) });
-    const sweepTopics = JSON.stringify(stack.resolve(vars[ENV.sweepTopics]));
+    // The topology, as the sweeper reads it: every topic's queues by logical id, and its stall window from the
+    // CDK's sizing (the deliver timeout and visibility timeout the sweeper itself cannot know).
+    const topology = JSON.stringify(stack.resolve(vars[ENV.topology]));
     for (const topic of stack.topics) {
-      expect(sweepTopics).toContain(`"${topic.name}\\":{\\"queueUrl\\":\\"`);
-      expect(sweepTopics).toContain(idOf(topic.queue));
-      expect(sweepTopics).toContain(idOf(topic.deadLetterQueue));
+      expect(topology).toContain(`\\"${topic.name}\\":{\\"queueUrl\\":\\"`);
+      expect(topology).toContain(idOf(topic.queue));
+      expect(topology).toContain(idOf(topic.deadLetterQueue));
+      const config = stack.config.resolvedTopics[topic.name] as TopicConfig;
+      const timeoutSeconds = deliverTimeoutSeconds(config);
+      const expectedStall = stalledAfterMs(config, stack.config.sweeper, {
+        timeoutSeconds,
+        visibilityTimeoutSeconds: visibilityTimeoutSeconds(timeoutSeconds),
+      });
+      expect(topology).toContain(`\\"stalledAfterMs\\":${expectedStall}`);
     }
   });
 });

@@ -3,6 +3,7 @@ import { ReceiveMessageCommand, SendMessageCommand, SQSClient } from "@aws-sdk/c
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { DynamoTaskStore } from "#shared/adapters/dynamo-task-store.js";
 import { DEAD_LETTER_REASON_ATTRIBUTE } from "#shared/adapters/topic-queue.js";
+import { readTopology } from "#shared/contract/topology.js";
 import { makeTaskKey, newUlid } from "#shared/domain/keys.js";
 import { taskMessageBody } from "#shared/domain/messages.js";
 import type { TaskRecord } from "#shared/domain/task.js";
@@ -139,11 +140,7 @@ describe.runIf(local)("a destination refused by policy at delivery", () => {
 
   /** The topic DLQ's message for `taskId` and its dead-letter reason (waits until it is there). */
   async function deadLetterOf(taskId: string): Promise<string | undefined> {
-    const sweepTopics = JSON.parse(process.env[ENV.sweepTopics] as string) as Record<
-      string,
-      { dlqUrl: string }
-    >;
-    const dlqUrl = sweepTopics.demo?.dlqUrl as string;
+    const dlqUrl = readTopology("sweep").demo?.dlqUrl as string;
     const deadline = Date.now() + 20_000;
     while (Date.now() < deadline) {
       const { Messages } = await sqs.send(

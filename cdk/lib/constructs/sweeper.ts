@@ -4,10 +4,17 @@ import * as events from "aws-cdk-lib/aws-events";
 import * as targets from "aws-cdk-lib/aws-events-targets";
 import type * as logs from "aws-cdk-lib/aws-logs";
 import { Construct } from "constructs";
-import type { PunctualConfig } from "#shared/config/index.js";
+import type { PunctualConfig, TopicConfig } from "#shared/config/index.js";
+import type { Topology } from "#shared/contract/topology.js";
 import { METRIC, METRICS_NAMESPACE, serviceName } from "#shared/domain/metrics.js";
+import { stalledAfterMs } from "#shared/domain/sweep.js";
 import { ENV } from "#shared/runtime/env.js";
-import { SWEEPER_RATE_MINUTES, SWEEPER_TIMEOUT_SECONDS } from "../sizing.js";
+import {
+  deliverTimeoutSeconds,
+  SWEEPER_RATE_MINUTES,
+  SWEEPER_TIMEOUT_SECONDS,
+  visibilityTimeoutSeconds,
+} from "../sizing.js";
 import type { AlarmTopic } from "./alarm-topic.js";
 import { PunctualFunction } from "./punctual-function.js";
 import type { TaskTable } from "./task-table.js";
@@ -22,12 +29,6 @@ export interface SweeperProps {
   readonly alarms: AlarmTopic;
   readonly removalPolicy: RemovalPolicy;
   readonly logRetention: logs.RetentionDays;
-}
-
-/** What the sweeper finds in `SWEEP_TOPICS` under each topic's name. */
-export interface SweepTopicEntry {
-  readonly queueUrl: string;
-  readonly dlqUrl: string;
 }
 
 /**
@@ -48,12 +49,18 @@ export class Sweeper extends Construct {
     super(scope, id);
     const { config, table, timerQueues, topics, alarms } = props;
 
-    const sweepTopics: Record<string, SweepTopicEntry> = Object.fromEntries(
-      topics.map((topic) => [
-        topic.name,
-        { queueUrl: topic.queue.queueUrl, dlqUrl: topic.deadLetterQueue.queueUrl },
-      ]),
-    );
+    const topology = {
+      sweep: Object.fromEntries(
+        topics.map((topic) => [
+          topic.name,
+          {
+            queueUrl: topic.queue.queueUrl,
+            dlqUrl: topic.deadLetterQueue.queueUrl,
+            stalledAfterMs: topicStalledAfterMs(config, topic.name),
+          },
+        ]),
+      ),
+    } satisfies Topology;
     this.sweeperFunction = new PunctualFunction(this, "SweeperFunction", {
       name: "sweeper",
       environmentName: config.name,
@@ -67,7 +74,7 @@ export class Sweeper extends Construct {
         [ENV.timerQueueUrl]: timerQueues.queue.queueUrl,
         [ENV.timerDlqUrl]: timerQueues.deadLetterQueue.queueUrl,
         [ENV.scheduleDlqUrl]: timerQueues.scheduleDeadLetterQueue.queueUrl,
-        [ENV.sweepTopics]: Stack.of(this).toJsonString(sweepTopics),
+        [ENV.topology]: Stack.of(this).toJsonString(topology),
       },
     });
     // The next run is the retry: a failed run is not re-invoked (it would only overlap the next one).
@@ -121,4 +128,18 @@ export class Sweeper extends Construct {
       description: `${label}: repairs have been failing for 15 minutes (each run retries them; see the sweeper's logs).`,
     });
   }
+}
+
+/**
+ * How long a topic's group head may idle before the sweeper counts it as stalled: derived from the deliver
+ * function's timeout and its queue's visibility timeout, which only the CDK's sizing knows; it reaches the
+ * sweeper through the topology contract.
+ */
+function topicStalledAfterMs(config: PunctualConfig, topicName: string): number {
+  const topic = config.resolvedTopics[topicName] as TopicConfig;
+  const timeoutSeconds = deliverTimeoutSeconds(topic);
+  return stalledAfterMs(topic, config.sweeper, {
+    timeoutSeconds,
+    visibilityTimeoutSeconds: visibilityTimeoutSeconds(timeoutSeconds),
+  });
 }

@@ -4,6 +4,7 @@ import type * as logs from "aws-cdk-lib/aws-logs";
 import * as sqs from "aws-cdk-lib/aws-sqs";
 import { Construct } from "constructs";
 import type { PunctualConfig } from "#shared/config/index.js";
+import type { Topology } from "#shared/contract/topology.js";
 import { ENV } from "#shared/runtime/env.js";
 import {
   RELAY_TIMEOUT_SECONDS,
@@ -71,9 +72,9 @@ export class TimerQueues extends Construct {
       environment: {
         [ENV.tableName]: table.tableName,
         [ENV.timerQueueUrl]: this.queue.queueUrl,
-        [ENV.topicQueueUrls]: Stack.of(this).toJsonString(
-          Object.fromEntries(props.topics.map((topic) => [topic.name, topic.queue.queueUrl])),
-        ),
+        [ENV.topology]: Stack.of(this).toJsonString({
+          topicQueues: Object.fromEntries(props.topics.map((topic) => [topic.name, topic.queue.queueUrl])),
+        } satisfies Topology),
       },
     });
     this.relayFunction.addEventSource(

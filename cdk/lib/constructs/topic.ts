@@ -6,6 +6,7 @@ import type * as secretsmanager from "aws-cdk-lib/aws-secretsmanager";
 import * as sqs from "aws-cdk-lib/aws-sqs";
 import { Construct } from "constructs";
 import type { PunctualConfig, TopicConfig } from "#shared/config/index.js";
+import type { Topology } from "#shared/contract/topology.js";
 import { METRIC, METRICS_NAMESPACE, serviceName, TOPIC_DIMENSION } from "#shared/domain/metrics.js";
 import { ENV } from "#shared/runtime/env.js";
 import { deliverTimeoutSeconds, topicMaxReceiveCount, visibilityTimeoutSeconds } from "../sizing.js";
@@ -22,13 +23,6 @@ export interface TopicProps {
   readonly alarms: AlarmTopic;
   readonly removalPolicy: RemovalPolicy;
   readonly logRetention: logs.RetentionDays;
-}
-
-/** What the deliver function finds in `DELIVER_TOPICS` under the ARN of each queue it consumes. */
-export interface DeliverTopicEntry {
-  readonly topic: string;
-  readonly queueUrl: string;
-  readonly dlqUrl: string;
 }
 
 /**
@@ -63,13 +57,15 @@ export class Topic extends Construct {
       deadLetterQueue: { queue: this.deadLetterQueue, maxReceiveCount: topicMaxReceiveCount(topic) },
     });
 
-    const deliverTopics: Record<string, DeliverTopicEntry> = {
-      [this.queue.queueArn]: {
-        topic: topic.name,
-        queueUrl: this.queue.queueUrl,
-        dlqUrl: this.deadLetterQueue.queueUrl,
+    const topology = {
+      deliveries: {
+        [this.queue.queueArn]: {
+          topic: topic.name,
+          queueUrl: this.queue.queueUrl,
+          dlqUrl: this.deadLetterQueue.queueUrl,
+        },
       },
-    };
+    } satisfies Topology;
     this.deliverFunction = new PunctualFunction(this, "DeliverFunction", {
       name: "deliver",
       environmentName: config.name,
@@ -80,7 +76,7 @@ export class Topic extends Construct {
       removalPolicy: props.removalPolicy,
       environment: {
         [ENV.tableName]: table.tableName,
-        [ENV.deliverTopics]: Stack.of(this).toJsonString(deliverTopics),
+        [ENV.topology]: Stack.of(this).toJsonString(topology),
         [ENV.signingSecretArn]: props.signingSecret.secretArn,
       },
     });

@@ -41,8 +41,10 @@ describe("functions/deliver.ts", () => {
     vi.stubEnv("TABLE_NAME", "punctual-test");
     vi.stubEnv("AWS_REGION", "eu-west-1");
     vi.stubEnv(
-      "DELIVER_TOPICS",
-      JSON.stringify({ [QUEUE_ARN]: { topic: "demo", queueUrl: QUEUE_URL, dlqUrl: DLQ_URL } }),
+      "PUNCTUAL_TOPOLOGY",
+      JSON.stringify({
+        deliveries: { [QUEUE_ARN]: { topic: "demo", queueUrl: QUEUE_URL, dlqUrl: DLQ_URL } },
+      }),
     );
     vi.stubEnv("PUNCTUAL_SIGNING_SECRET", SECRET);
     vi.stubEnv("SIGNING_SECRET_ARN", "");
@@ -94,7 +96,7 @@ describe("functions/deliver.ts", () => {
     expect(emf[0]).toMatchObject({ Topic: "demo", TasksDelivered: 1, DeliveryAttemptsFailed: 1 });
   });
 
-  it("fails the cold start without a signing secret or with a DELIVER_TOPICS naming an unknown topic", async () => {
+  it("fails the cold start without a signing secret or with a topology naming an unknown topic", async () => {
     vi.stubEnv("PUNCTUAL_SIGNING_SECRET", "");
     await expect(import("#functions/deliver.js")).rejects.toThrow(
       /PUNCTUAL_SIGNING_SECRET, SIGNING_SECRET_ARN/,
@@ -102,8 +104,10 @@ describe("functions/deliver.ts", () => {
     vi.resetModules();
     vi.stubEnv("PUNCTUAL_SIGNING_SECRET", SECRET);
     vi.stubEnv(
-      "DELIVER_TOPICS",
-      JSON.stringify({ [QUEUE_ARN]: { topic: "nope", queueUrl: QUEUE_URL, dlqUrl: DLQ_URL } }),
+      "PUNCTUAL_TOPOLOGY",
+      JSON.stringify({
+        deliveries: { [QUEUE_ARN]: { topic: "nope", queueUrl: QUEUE_URL, dlqUrl: DLQ_URL } },
+      }),
     );
     await expect(import("#functions/deliver.js")).rejects.toThrow(/unknown topic "nope"/);
   });

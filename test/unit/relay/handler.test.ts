@@ -20,7 +20,7 @@ describe("functions/relay.ts", () => {
     vi.stubEnv("TABLE_NAME", "punctual-test");
     vi.stubEnv("AWS_REGION", "eu-west-1");
     vi.stubEnv("TIMER_QUEUE_URL", "https://sqs.local/000000000000/punctual-local-timer");
-    vi.stubEnv("TOPIC_QUEUE_URLS", JSON.stringify({ demo: QUEUE }));
+    vi.stubEnv("PUNCTUAL_TOPOLOGY", JSON.stringify({ topicQueues: { demo: QUEUE } }));
     vi.stubEnv("POWERTOOLS_LOG_LEVEL", "ERROR");
   });
   afterEach(() => vi.unstubAllEnvs());
@@ -65,8 +65,16 @@ describe("functions/relay.ts", () => {
     expect(fifo.idsIn(QUEUE)).toEqual([task.taskId]);
   });
 
-  it("fails the cold start on a malformed TOPIC_QUEUE_URLS", async () => {
-    vi.stubEnv("TOPIC_QUEUE_URLS", '["nope"]');
-    await expect(import("#functions/relay.js")).rejects.toThrow(/TOPIC_QUEUE_URLS must be a JSON object/);
+  it("fails the cold start on a malformed topology, naming the field", async () => {
+    vi.stubEnv("PUNCTUAL_TOPOLOGY", '["nope"]');
+    await expect(import("#functions/relay.js")).rejects.toThrow(/invalid PUNCTUAL_TOPOLOGY/);
+    vi.resetModules();
+    vi.stubEnv("PUNCTUAL_TOPOLOGY", JSON.stringify({ topicQueues: { demo: 42 } }));
+    await expect(import("#functions/relay.js")).rejects.toThrow(/PUNCTUAL_TOPOLOGY\.topicQueues\.demo/);
+    vi.resetModules();
+    vi.stubEnv("PUNCTUAL_TOPOLOGY", JSON.stringify({ deliveries: {} }));
+    await expect(import("#functions/relay.js")).rejects.toThrow(
+      /PUNCTUAL_TOPOLOGY\.topicQueues lists nothing/,
+    );
   });
 });

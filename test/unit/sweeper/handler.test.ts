@@ -15,6 +15,7 @@ const QUEUES = {
   demo: {
     queueUrl: "https://sqs.local/000000000000/demo.fifo",
     dlqUrl: "https://sqs.local/000000000000/demo-dlq.fifo",
+    stalledAfterMs: 600_000,
   },
 };
 
@@ -27,7 +28,7 @@ describe("functions/sweeper.ts", () => {
     vi.stubEnv("TIMER_QUEUE_URL", "https://sqs.local/000000000000/timer");
     vi.stubEnv("TIMER_DLQ_URL", "https://sqs.local/000000000000/timer-dlq");
     vi.stubEnv("SCHEDULE_DLQ_URL", "https://sqs.local/000000000000/schedule-dlq");
-    vi.stubEnv("SWEEP_TOPICS", JSON.stringify(QUEUES));
+    vi.stubEnv("PUNCTUAL_TOPOLOGY", JSON.stringify({ sweep: QUEUES }));
     vi.stubEnv("POWERTOOLS_LOG_LEVEL", "ERROR");
   });
   afterEach(() => {
@@ -70,11 +71,19 @@ describe("functions/sweeper.ts", () => {
     });
   });
 
-  it("fails the cold start when a configured topic has no queues in SWEEP_TOPICS", async () => {
-    vi.stubEnv("SWEEP_TOPICS", JSON.stringify({}));
-    await expect(import("#functions/sweeper.js")).rejects.toThrow(/SWEEP_TOPICS\["demo"\]/);
+  it("fails the cold start when a configured topic has no queues in the topology, or it is malformed", async () => {
+    vi.stubEnv("PUNCTUAL_TOPOLOGY", JSON.stringify({ sweep: { other: QUEUES.demo } }));
+    await expect(import("#functions/sweeper.js")).rejects.toThrow(/PUNCTUAL_TOPOLOGY\.sweep\["demo"\]/);
     vi.resetModules();
-    vi.stubEnv("SWEEP_TOPICS", "[1]");
-    await expect(import("#functions/sweeper.js")).rejects.toThrow(/SWEEP_TOPICS must be a JSON object/);
+    vi.stubEnv(
+      "PUNCTUAL_TOPOLOGY",
+      JSON.stringify({ sweep: { demo: { ...QUEUES.demo, stalledAfterMs: 0 } } }),
+    );
+    await expect(import("#functions/sweeper.js")).rejects.toThrow(
+      /PUNCTUAL_TOPOLOGY\.sweep\.demo\.stalledAfterMs/,
+    );
+    vi.resetModules();
+    vi.stubEnv("PUNCTUAL_TOPOLOGY", "[1]");
+    await expect(import("#functions/sweeper.js")).rejects.toThrow(/invalid PUNCTUAL_TOPOLOGY/);
   });
 });

@@ -1,0 +1,88 @@
+import * as z from "zod";
+import { ENV, MissingEnvironmentError } from "#shared/runtime/env.js";
+
+/**
+ * The topology contract: what the stack tells a function about topics, their queues and the timings derived
+ * from the CDK's sizing. The CDK builds it (`satisfies Topology`), puts it in one environment variable as JSON,
+ * and the functions and the local cloud read it back through this schema at cold start, so runtime code never
+ * imports infrastructure code and a shape change breaks both sides at compile time.
+ *
+ * Each function gets only the section it uses (Lambda caps a function's environment at 4 KB):
+ * - `topicQueues` (relay): topic → its FIFO queue URL;
+ * - `deliveries` (deliver): FIFO queue ARN → the topic it carries, that queue's URL and the topic's DLQ URL;
+ * - `sweep` (sweeper): topic → its queues and how long a group head may idle before it counts as stalled.
+ */
+export const TOPOLOGY_VARIABLE = ENV.topology;
+
+const url = z.string().min(1);
+
+export const topologySchema = z
+  .object({
+    topicQueues: z.record(z.string(), url).optional(),
+    deliveries: z
+      .record(z.string(), z.object({ topic: z.string().min(1), queueUrl: url, dlqUrl: url }))
+      .optional(),
+    sweep: z
+      .record(
+        z.string(),
+        z.object({ queueUrl: url, dlqUrl: url, stalledAfterMs: z.number().int().positive() }),
+      )
+      .optional(),
+  })
+  .strict();
+
+export type Topology = z.infer<typeof topologySchema>;
+export type TopologySection = keyof Topology;
+export type DeliveryRoute = NonNullable<Topology["deliveries"]>[string];
+export type SweepRoute = NonNullable<Topology["sweep"]>[string];
+
+/**
+ * Reads this function's section of the topology from its environment; a missing variable, bad JSON, a wrong
+ * shape or an empty section fails the cold start with every problem named.
+ */
+export function readTopology<const S extends TopologySection>(
+  section: S,
+  env: NodeJS.ProcessEnv = process.env,
+): NonNullable<Topology[S]> {
+  const raw = env[TOPOLOGY_VARIABLE];
+  if (!raw) throw new MissingEnvironmentError(`missing environment variables: ${TOPOLOGY_VARIABLE}`);
+  let json: unknown;
+  try {
+    json = JSON.parse(raw);
+  } catch {
+    throw new MissingEnvironmentError(`environment variable ${TOPOLOGY_VARIABLE} must hold JSON`);
+  }
+  const parsed = topologySchema.safeParse(json);
+  if (!parsed.success) {
+    const problems = parsed.error.issues.map(
+      (i) => `${[TOPOLOGY_VARIABLE, ...i.path].join(".")}: ${i.message}`,
+    );
+    throw new MissingEnvironmentError(`invalid ${TOPOLOGY_VARIABLE}: ${problems.join("; ")}`);
+  }
+  const value = parsed.data[section];
+  if (!value || Object.keys(value).length === 0) {
+    throw new MissingEnvironmentError(`${TOPOLOGY_VARIABLE}.${section} lists nothing`);
+  }
+  return value as NonNullable<Topology[S]>;
+}
+
+/**
+ * Two functions' topologies as one (the local cloud runs every function in one process, so it merges their
+ * environments): sections are joined entry by entry; an entry both name must agree.
+ */
+export function mergeTopologies(a: Topology, b: Topology): Topology {
+  const merged: Record<string, Record<string, unknown>> = {};
+  for (const topology of [a, b]) {
+    for (const [section, entries] of Object.entries(topology) as [string, Record<string, unknown>][]) {
+      const into = merged[section] ?? {};
+      merged[section] = into;
+      for (const [key, value] of Object.entries(entries)) {
+        if (key in into && JSON.stringify(into[key]) !== JSON.stringify(value)) {
+          throw new Error(`functions disagree on ${TOPOLOGY_VARIABLE}.${section}["${key}"]`);
+        }
+        into[key] = value;
+      }
+    }
+  }
+  return topologySchema.parse(merged);
+}
