@@ -10,7 +10,13 @@ import {
   type SchedulerClient,
 } from "@aws-sdk/client-scheduler";
 import { CreateQueueCommand, GetQueueAttributesCommand, type SQSClient } from "@aws-sdk/client-sqs";
-import type { CfnTemplate, LocalTopology, PhysicalResource, QueueSpec } from "./template.js";
+import {
+  type CfnTemplate,
+  type LocalTopology,
+  type PhysicalResource,
+  type QueueSpec,
+  resolveIntrinsics,
+} from "./template.js";
 
 export interface ProvisionContext {
   readonly region: string;
@@ -75,7 +81,10 @@ export async function provision(
   }
 
   for (const group of topology.scheduleGroups) {
-    const name = group.name ?? `${ctx.stackName}-${group.logicalId}`;
+    const name =
+      group.name === undefined
+        ? `${ctx.stackName}-${group.logicalId}`
+        : String(resolveIntrinsics(group.name, { ...ctx, physical }));
     try {
       await ctx.scheduler.send(new CreateScheduleGroupCommand({ Name: name }));
     } catch (error) {

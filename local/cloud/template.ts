@@ -1,3 +1,5 @@
+import { createHash } from "node:crypto";
+
 /**
  * Reads the synthesized CloudFormation template of the `local` stack: the local cloud creates exactly the
  * tables, queues, event sources, routes and schedule groups the CDK stack declares, with the same settings and
@@ -63,7 +65,8 @@ export interface ScheduledRuleSpec {
 }
 export interface ScheduleGroupSpec {
   readonly logicalId: string;
-  readonly name?: string;
+  /** The template's `Name`: a string, or intrinsics (the stack's UUID) resolved when provisioning. */
+  readonly name?: unknown;
 }
 
 export interface LocalTopology {
@@ -177,7 +180,7 @@ export function topologyOf(template: CfnTemplate): LocalTopology {
 
   const scheduleGroups = ofType("AWS::Scheduler::ScheduleGroup").map(([logicalId, r]) => ({
     logicalId,
-    ...(typeof r.Properties?.Name === "string" ? { name: r.Properties.Name } : {}),
+    ...(r.Properties?.Name !== undefined ? { name: r.Properties.Name } : {}),
   }));
 
   const functionIds = new Set(functions.map((f) => f.logicalId));
@@ -311,8 +314,20 @@ function resolveRef(id: string, ctx: ResolveContext): string {
       return "amazonaws.com";
     case "AWS::StackName":
       return ctx.stackName;
+    case "AWS::StackId":
+      return localStackId(ctx);
   }
   const resource = ctx.physical.get(id);
   if (!resource) throw new Error(`cannot resolve Ref ${id} locally`);
   return resource.ref;
+}
+
+/**
+ * The local stack's id, as CloudFormation's `arn:…:stack/<name>/<uuid>`. The UUID is derived from the stack's name
+ * so it is the same on every start (a persisted data directory keeps finding the resources named after it).
+ */
+export function localStackId(ctx: Pick<ResolveContext, "region" | "accountId" | "stackName">): string {
+  const hex = createHash("sha256").update(ctx.stackName).digest("hex");
+  const uuid = `${hex.slice(0, 8)}-${hex.slice(8, 12)}-4${hex.slice(13, 16)}-8${hex.slice(17, 20)}-${hex.slice(20, 32)}`;
+  return `arn:aws:cloudformation:${ctx.region}:${ctx.accountId}:stack/${ctx.stackName}/${uuid}`;
 }
