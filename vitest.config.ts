@@ -1,4 +1,8 @@
 import { defineConfig } from "vitest/config";
+import { quietNodeVersionWarning } from "./local/runtime/node-version.js";
+
+// Test workers inherit this process's environment (see local/runtime/node-version.ts).
+quietNodeVersionWarning();
 
 // Unit, CDK and end-to-end runs are kept apart so each can be run alone
 // (`npm run test:unit`, `test:cdk`, `test:e2e`); `npm test` runs all three.

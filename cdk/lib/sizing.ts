@@ -62,6 +62,7 @@ export const FUNCTION_MEMORY_MB = {
   relay: 512,
   deliver: 512,
   sweeper: 256,
+  "unmatched-route": 256,
 } as const;
 
 /** The orphan sweeper runs on an EventBridge rule every this many minutes. */

@@ -4,6 +4,9 @@
 import { Command, InvalidArgumentError } from "commander";
 import { uniformFaultRates } from "#local/aws/faults.js";
 import { DEFAULT_LOCAL_SIGNING_SECRET, startLocalCloud } from "#local/cloud/local-cloud.js";
+import { quietNodeVersionWarning } from "#local/runtime/node-version.js";
+
+quietNodeVersionWarning();
 
 const program = new Command()
   .name("punctual-local")

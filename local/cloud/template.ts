@@ -1,3 +1,5 @@
+import { createHash } from "node:crypto";
+
 /**
  * Reads the synthesized CloudFormation template of the `local` stack: the local cloud creates exactly the
  * tables, queues, event sources, routes and schedule groups the CDK stack declares, with the same settings and
@@ -63,7 +65,7 @@ export interface ScheduledRuleSpec {
 }
 export interface ScheduleGroupSpec {
   readonly logicalId: string;
-  /** The template's `Name`: a string, or an intrinsic (e.g. built from the stack's id) resolved at provisioning. */
+  /** The template's `Name`: a string, or intrinsics (the stack's UUID) resolved when provisioning. */
   readonly name?: unknown;
 }
 
@@ -300,8 +302,6 @@ export function resolveIntrinsics(value: unknown, ctx: ResolveContext): unknown 
   return Object.fromEntries(entries.map(([k, v]) => [k, resolveIntrinsics(v, ctx)]));
 }
 
-const LOCAL_STACK_UUID = "00000000-0000-4000-8000-000000000000";
-
 function resolveRef(id: string, ctx: ResolveContext): string {
   switch (id) {
     case "AWS::Region":
@@ -315,11 +315,19 @@ function resolveRef(id: string, ctx: ResolveContext): string {
     case "AWS::StackName":
       return ctx.stackName;
     case "AWS::StackId":
-      // A stack's ARN ends in a UUID CloudFormation picks at creation. The local stack is created anew at every
-      // start, yet what it names with the UUID (the schedule group) must survive a restart with --data: fixed.
-      return `arn:aws:cloudformation:${ctx.region}:${ctx.accountId}:stack/${ctx.stackName}/${LOCAL_STACK_UUID}`;
+      return localStackId(ctx);
   }
   const resource = ctx.physical.get(id);
   if (!resource) throw new Error(`cannot resolve Ref ${id} locally`);
   return resource.ref;
+}
+
+/**
+ * The local stack's id, as CloudFormation's `arn:…:stack/<name>/<uuid>`. The UUID is derived from the stack's name
+ * so it is the same on every start (a persisted data directory keeps finding the resources named after it).
+ */
+export function localStackId(ctx: Pick<ResolveContext, "region" | "accountId" | "stackName">): string {
+  const hex = createHash("sha256").update(ctx.stackName).digest("hex");
+  const uuid = `${hex.slice(0, 8)}-${hex.slice(8, 12)}-4${hex.slice(13, 16)}-8${hex.slice(17, 20)}-${hex.slice(20, 32)}`;
+  return `arn:aws:cloudformation:${ctx.region}:${ctx.accountId}:stack/${ctx.stackName}/${uuid}`;
 }

@@ -13,12 +13,16 @@ export interface ApiRoute {
   readonly timeoutSeconds: number;
 }
 
+/** The route key of API Gateway's catch-all route. */
+const DEFAULT_ROUTE_KEY = "$default";
+
 /** API Gateway's payload limit: larger requests never reach a function. */
 const MAX_REQUEST_BYTES = 10 * 1024 * 1024;
 
 /**
  * The HTTP API as API Gateway runs it: each request becomes a payload-v2 event for the route's function, and
- * the function's result becomes the response. Unknown routes get API Gateway's own 404 body.
+ * the function's result becomes the response. A request no route matches goes to the `$default` route when the
+ * stack has one, else gets API Gateway's own 404 body.
  */
 export async function startApiServer(options: {
   readonly host: string;
@@ -26,7 +30,12 @@ export async function startApiServer(options: {
   readonly routes: readonly ApiRoute[];
   readonly log?: (line: string) => void;
 }): Promise<{ url: string; stop(): Promise<void>; inFlight(): number }> {
-  const matchers = options.routes.map((route) => ({ route, ...compile(route.routeKey) }));
+  // `$default` is API Gateway's catch-all route: it takes whatever no other route matched.
+  const matchers = options.routes
+    .filter((route) => route.routeKey !== DEFAULT_ROUTE_KEY)
+    .map((route) => ({ route, ...compile(route.routeKey) }));
+  const defaultRoute = options.routes.find((route) => route.routeKey === DEFAULT_ROUTE_KEY);
+  const catchAll = defaultRoute ? { route: defaultRoute, method: "", pattern: /^/, names: [] } : undefined;
   let inFlight = 0;
   let accepting = true;
 
@@ -37,9 +46,11 @@ export async function startApiServer(options: {
     try {
       const url = new URL(req.url ?? "/", "http://localhost");
       const method = (req.method ?? "GET").toUpperCase();
-      const match = matchers
-        .map((m) => ({ m, params: m.method === method ? m.pattern.exec(url.pathname) : null }))
-        .find((x) => x.params);
+      const match =
+        matchers
+          .map((m) => ({ m, params: m.method === method ? m.pattern.exec(url.pathname) : null }))
+          .find((x) => x.params) ??
+        (catchAll ? { m: catchAll, params: catchAll.pattern.exec("") } : undefined);
       if (!match?.params)
         return send(res, { statusCode: 404, body: JSON.stringify({ message: "Not Found" }) });
       const body = await readBody(req);

@@ -86,6 +86,7 @@ export const STORE_METHODS_BY_FUNCTION = {
     "markRequeued",
     "markFailed",
   ],
+  "unmatched-route": [],
 } as const satisfies Record<string, readonly (keyof TaskStore)[]>;
 
 export type StoreUser = keyof typeof STORE_METHODS_BY_FUNCTION;

@@ -17,6 +17,8 @@ export const ENV = {
   signingSecret: "PUNCTUAL_SIGNING_SECRET",
   /** Secrets Manager ARN of the signing secret (AWS). */
   signingSecretArn: "SIGNING_SECRET_ARN",
+  /** JSON array: the API's route keys, `GET /v1/tasks/{id}` (the `$default` route's function). */
+  apiRoutes: "API_ROUTES",
 } as const;
 
 export type EnvName = (typeof ENV)[keyof typeof ENV];

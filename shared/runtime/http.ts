@@ -56,7 +56,8 @@ export interface HttpResult {
 export type HttpHandler = MiddyfiedHandler<APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2>;
 
 export interface RouteOptions {
-  readonly method: HttpMethod;
+  /** `ANY`: the route takes every method (API Gateway's `$default` route). */
+  readonly method: HttpMethod | "ANY";
   readonly logger: Logger;
   /** The route takes a JSON body (415 for another content type, 400 for malformed JSON, 413 above the cap). */
   readonly jsonBody?: boolean;
@@ -128,7 +129,7 @@ function requestGuard(options: RouteOptions): MiddlewareObj<APIGatewayProxyEvent
   return {
     before: async (request) => {
       const event = request.event;
-      if (!isMethod(event.requestContext?.http?.method, options.method))
+      if (options.method !== "ANY" && !isMethod(event.requestContext?.http?.method, options.method))
         throw methodNotAllowed([options.method]);
       for (const name of options.pathParameters ?? []) {
         if (!event.pathParameters?.[name]) throw notFound("no such resource");

@@ -302,7 +302,7 @@ describe("event sources and functions", () => {
   it("every function is nodejs22.x on arm64 with active tracing, its own log group with retention and no reserved concurrency", () => {
     for (const s of all()) {
       const functions = ofType(s, "AWS::Lambda::Function");
-      expect(functions.length).toBe(5 + s.stack.topics.length);
+      expect(functions.length).toBe(6 + s.stack.topics.length);
       for (const [id, fn] of functions) {
         const p = fn.Properties;
         expect(p.Runtime, id).toBe("nodejs22.x");
@@ -737,7 +737,7 @@ describe("alarms", () => {
 });
 
 describe("task API", () => {
-  const routeKeys = ["DELETE /v1/tasks/{id}", "GET /v1/tasks/{id}", "POST /v1/tasks"];
+  const routeKeys = ["$default", "DELETE /v1/tasks/{id}", "GET /v1/tasks/{id}", "POST /v1/tasks"];
 
   function routes(s: Synth): Record<string, Json> {
     return Object.fromEntries(
@@ -755,9 +755,12 @@ describe("task API", () => {
       );
       expect(new Set(integrations.map((i) => JSON.stringify(i)))).toEqual(
         new Set(
-          [s.stack.api.addTaskFunction, s.stack.api.getTaskFunction, s.stack.api.cancelTaskFunction].map(
-            (f) => JSON.stringify(arnOf(idOf(s, f))),
-          ),
+          [
+            s.stack.api.addTaskFunction,
+            s.stack.api.getTaskFunction,
+            s.stack.api.cancelTaskFunction,
+            s.stack.api.unmatchedRouteFunction,
+          ].map((f) => JSON.stringify(arnOf(idOf(s, f)))),
         ),
       );
     }
@@ -786,7 +789,21 @@ describe("task API", () => {
     const routeAuth = resources
       .filter((r) => r.Type === "AWS::ApiGatewayV2::Route")
       .map((r) => r.Properties.AuthorizationType);
-    expect(routeAuth).toEqual(["JWT", "JWT", "JWT"]);
+    expect(routeAuth).toEqual(["JWT", "JWT", "JWT", "JWT"]);
+  });
+
+  it("sends every unmatched request to the unmatched-route function, which knows the other route keys", () => {
+    for (const s of all()) {
+      const r = routes(s);
+      const integrationId = (r.$default.Target["Fn::Join"][1] as Json[]).find((p) => p.Ref)?.Ref;
+      expect(resource(s, integrationId).Properties.IntegrationUri).toEqual(
+        arnOf(idOf(s, s.stack.api.unmatchedRouteFunction)),
+      );
+      const fn = resource(s, idOf(s, s.stack.api.unmatchedRouteFunction)).Properties;
+      expect(JSON.parse(fn.Environment.Variables[ENV.apiRoutes]).sort()).toEqual(
+        routeKeys.filter((k) => k !== "$default"),
+      );
+    }
   });
 
   it("has no authorization only in the local environment", () => {
@@ -930,7 +947,7 @@ describe("bundling (real esbuild, offline, no Docker)", () => {
 
   it("bundles every function into one minified ESM file that loads on Node with the stack's environment", async () => {
     const functions = ofType(bundled, "AWS::Lambda::Function");
-    expect(functions.length).toBe(5 + bundled.stack.topics.length);
+    expect(functions.length).toBe(6 + bundled.stack.topics.length);
     await Promise.all(
       functions.map(async ([id, fn]) => {
         const hash = String(fn.Properties.Code.S3Key).replace(/\.zip$/, "");
@@ -941,7 +958,10 @@ describe("bundling (real esbuild, offline, no Docker)", () => {
         expect(code.includes('"#shared/'), id).toBe(false);
         expect(code.split("\n").length, id).toBeLessThan(1_000);
         // Credential providers Lambda never reaches stay lazy imports of the runtime's copy, not bundled code.
-        for (const provider of UNREACHED_CREDENTIAL_PROVIDERS) {
+        // The unmatched-route function calls no AWS service: its bundle holds no SDK at all.
+        const callsAws = id !== idOf(bundled, bundled.stack.api.unmatchedRouteFunction);
+        expect(code.includes("@aws-sdk/"), id).toBe(callsAws);
+        for (const provider of callsAws ? UNREACHED_CREDENTIAL_PROVIDERS : []) {
           expect(code.includes(`import("${provider}")`), `${id} ${provider}`).toBe(true);
         }
 

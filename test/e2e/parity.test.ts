@@ -169,6 +169,17 @@ describe("local cloud ↔ CDK template parity", () => {
       "functions/get-task.ts",
       "functions/relay.ts",
       "functions/sweeper.ts",
+      "functions/unmatched-route.ts",
     ]);
+  });
+
+  it("tells the functions the schedule group it created (the name the template computes from the stack id)", () => {
+    const [[groupId] = []] = resourcesOf("AWS::Scheduler::ScheduleGroup");
+    const created = cloud.physical.get(String(groupId))?.ref;
+    const told = Object.values(cloud.functionEnvironments)
+      .map((env) => env.SCHEDULE_GROUP_NAME)
+      .filter((name) => name !== undefined);
+    expect(told.length).toBeGreaterThanOrEqual(2);
+    for (const name of told) expect(name).toBe(created);
   });
 });

@@ -10,7 +10,7 @@ import type { PunctualConfig } from "#shared/config/index.js";
 import { ENV } from "#shared/runtime/env.js";
 import { API_FUNCTION_TIMEOUT_SECONDS, API_THROTTLE } from "../sizing.js";
 import type { AlarmTopic } from "./alarm-topic.js";
-import { PunctualFunction } from "./punctual-function.js";
+import { PunctualFunction, type PunctualFunctionProps } from "./punctual-function.js";
 import type { TaskTable } from "./task-table.js";
 import type { TimerQueues } from "./timer-queues.js";
 import type { TimerScheduler } from "./timer-scheduler.js";
@@ -27,7 +27,8 @@ export interface TaskApiProps {
 
 /**
  * The HTTP API (API Gateway v2, payload format 2.0): `POST /v1/tasks`, `GET /v1/tasks/{id}` and
- * `DELETE /v1/tasks/{id}`, each served by its own function. Every route uses the configured default
+ * `DELETE /v1/tasks/{id}`, each served by its own function, and the `$default` route (every unmatched path or
+ * method) served by the unmatched-route function, so those too answer the API's structured error body. Every route uses the configured default
  * authorizer — IAM (SigV4) unless the environment says JWT — and `api.auth: none` is refused at synth time for
  * every environment but `local`. The `$default` stage has default throttling and JSON access logs.
  */
@@ -37,6 +38,7 @@ export class TaskApi extends Construct {
   readonly addTaskFunction: PunctualFunction;
   readonly getTaskFunction: PunctualFunction;
   readonly cancelTaskFunction: PunctualFunction;
+  readonly unmatchedRouteFunction: PunctualFunction;
   readonly accessLogs: logs.LogGroup;
 
   constructor(scope: Construct, id: string, props: TaskApiProps) {
@@ -94,21 +96,23 @@ export class TaskApi extends Construct {
       createDefaultStage: false,
       defaultAuthorizer: defaultAuthorizer(auth),
     });
-    this.httpApi.addRoutes({
-      path: "/v1/tasks",
-      methods: [apigw.HttpMethod.POST],
-      integration: new integrations.HttpLambdaIntegration("AddTask", this.addTaskFunction),
-    });
-    this.httpApi.addRoutes({
-      path: "/v1/tasks/{id}",
-      methods: [apigw.HttpMethod.GET],
-      integration: new integrations.HttpLambdaIntegration("GetTask", this.getTaskFunction),
-    });
-    this.httpApi.addRoutes({
-      path: "/v1/tasks/{id}",
-      methods: [apigw.HttpMethod.DELETE],
-      integration: new integrations.HttpLambdaIntegration("CancelTask", this.cancelTaskFunction),
-    });
+    const routes: [string, apigw.HttpMethod, string, PunctualFunction][] = [
+      ["/v1/tasks", apigw.HttpMethod.POST, "AddTask", this.addTaskFunction],
+      ["/v1/tasks/{id}", apigw.HttpMethod.GET, "GetTask", this.getTaskFunction],
+      ["/v1/tasks/{id}", apigw.HttpMethod.DELETE, "CancelTask", this.cancelTaskFunction],
+    ];
+    for (const [path, method, name, fn] of routes) {
+      this.httpApi.addRoutes({
+        path,
+        methods: [method],
+        integration: new integrations.HttpLambdaIntegration(name, fn),
+      });
+    }
+    this.unmatchedRouteFunction = this.addDefaultRoute(
+      common,
+      config,
+      routes.map(([path, method]) => `${method} ${path}`),
+    );
 
     this.accessLogs = new logs.LogGroup(this, "AccessLogs", {
       retention: props.logRetention,
@@ -144,7 +148,7 @@ export class TaskApi extends Construct {
     });
 
     if (auth.type === "none") {
-      for (const route of this.httpApi.node.findAll()) {
+      for (const route of this.node.findAll()) {
         if (route instanceof apigw.CfnRoute) {
           Validations.of(route).acknowledge({
             id: "AwsSolutions-APIG4",
@@ -166,6 +170,32 @@ export class TaskApi extends Construct {
     alarms.watchFunction(this.addTaskFunction, `${label} add-task function`);
     alarms.watchFunction(this.getTaskFunction, `${label} get-task function`);
     alarms.watchFunction(this.cancelTaskFunction, `${label} cancel-task function`);
+    alarms.watchFunction(this.unmatchedRouteFunction, `${label} unmatched-route function`);
+  }
+
+  /**
+   * The `$default` route, behind the same authorizer as every other route: API Gateway sends it every request
+   * no route matched, and would otherwise answer `{"message":"Not Found"}` itself. Its function answers our
+   * structured 404, or 405 with `Allow` for a known path, from the route keys given here.
+   */
+  private addDefaultRoute(
+    common: Omit<PunctualFunctionProps, "name" | "description">,
+    config: PunctualConfig,
+    routeKeys: readonly string[],
+  ): PunctualFunction {
+    const fn = new PunctualFunction(this, "UnmatchedRouteFunction", {
+      ...common,
+      name: "unmatched-route",
+      description: `Punctual ${config.name}: answers unmatched paths (404) and methods (405) with the API's error body`,
+      environment: { [ENV.apiRoutes]: JSON.stringify(routeKeys) },
+    });
+    new apigw.HttpRoute(this, "DefaultRoute", {
+      httpApi: this.httpApi,
+      routeKey: apigw.HttpRouteKey.DEFAULT,
+      integration: new integrations.HttpLambdaIntegration("UnmatchedRoute", fn),
+      ...(this.httpApi.defaultAuthorizer ? { authorizer: this.httpApi.defaultAuthorizer } : {}),
+    });
+    return fn;
   }
 
   /** The API's base URL (`https://<id>.execute-api.<region>.amazonaws.com/`). */

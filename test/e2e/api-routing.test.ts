@@ -1,0 +1,46 @@
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { type Harness, startHarness } from "./support/harness.js";
+
+/**
+ * Requests no route takes reach the stack's `$default` route, as on API Gateway, and answer the API's own error
+ * body: 404 not_found for an unknown path, 405 method_not_allowed with `Allow` for a known path — never API
+ * Gateway's bare `{"message":"Not Found"}`.
+ */
+let h: Harness;
+
+beforeAll(async () => {
+  h = await startHarness();
+});
+
+afterAll(async () => {
+  await h?.stop();
+});
+
+describe("unmatched routes", () => {
+  it("an unknown path answers 404 not_found in the structured body", async () => {
+    for (const [method, path] of [
+      ["GET", "/v1/nothing-here"],
+      ["POST", "/"],
+      ["GET", "/v1/tasks/some-id/extra"],
+    ] as const) {
+      const response = await h.api(method, path);
+      expect(response.status, `${method} ${path}`).toBe(404);
+      expect(response.headers.get("content-type")).toBe("application/json");
+      expect(response.json).toEqual({ error: { code: "not_found", message: "no such route" } });
+    }
+  });
+
+  it("a known path with another method answers 405 method_not_allowed with Allow", async () => {
+    for (const [method, path, allow] of [
+      ["GET", "/v1/tasks", "POST"],
+      ["PUT", "/v1/tasks", "POST"],
+      ["PATCH", "/v1/tasks/some-id", "DELETE, GET"],
+      ["POST", "/v1/tasks/some-id", "DELETE, GET"],
+    ] as const) {
+      const response = await h.api(method, path);
+      expect(response.status, `${method} ${path}`).toBe(405);
+      expect(response.headers.get("allow"), `${method} ${path}`).toBe(allow);
+      expect(response.json.error?.code).toBe("method_not_allowed");
+    }
+  });
+});
