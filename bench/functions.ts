@@ -206,7 +206,7 @@ async function warmCpu(iterations: number): Promise<Partial<Record<FunctionName,
   const cancelTask = await import("#functions/cancel-task.js");
   const relay = await import("#functions/relay.js");
   const deliver = await import("#functions/deliver.js");
-  const { PowertoolsDeliveryMetrics } = await import("#shared/services/deliver.js");
+  const { PowertoolsDeliveryMetrics } = await import("#shared/services/deliver/index.js");
   const sweeper = await import("#functions/sweeper.js");
   const { scheduledGraceMs } = await import("#shared/domain/sweep.js");
   const { scheduledEvent } = await import("#local/runtime/scheduled-rule.js");

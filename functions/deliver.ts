@@ -19,7 +19,7 @@ import {
   type DeliverDeps,
   deliverBatch,
   PowertoolsDeliveryMetrics,
-} from "#shared/services/deliver.js";
+} from "#shared/services/deliver/index.js";
 
 /**
  * Topic FIFO queue → signed HTTP callbacks. One function per topic in AWS; the handler serves every queue listed

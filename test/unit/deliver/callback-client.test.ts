@@ -12,7 +12,7 @@ import {
 import { retentionExpiry } from "#shared/domain/task.js";
 import { CallbackSigner } from "#shared/security/signing.js";
 import { resolvedAddressAllowed } from "#shared/security/ssrf.js";
-import { deliverBatch } from "#shared/services/deliver.js";
+import { deliverBatch } from "#shared/services/deliver/index.js";
 import { type HostileReceiver, startHostileReceiver } from "../../support/hostile-receiver.js";
 import { MemoryTaskStore } from "../../support/memory-task-store.js";
 import { makeTask, memoryLogger } from "../relay/fakes.js";

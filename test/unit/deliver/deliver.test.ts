@@ -11,7 +11,7 @@ import {
   type DeliverDeps,
   deliverBatch,
   PowertoolsDeliveryMetrics,
-} from "#shared/services/deliver.js";
+} from "#shared/services/deliver/index.js";
 import { MemoryTaskStore } from "../../support/memory-task-store.js";
 import { makeTask, memoryLogger } from "../relay/fakes.js";
 import {

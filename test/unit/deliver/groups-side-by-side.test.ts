@@ -3,7 +3,7 @@ import { describe, expect, it } from "vitest";
 import type { CallbackRequest, CallbackResult } from "#shared/adapters/callback-client.js";
 import type { TopicConfig } from "#shared/config/index.js";
 import { CallbackSigner } from "#shared/security/signing.js";
-import { type DeliverDeps, deliverBatch } from "#shared/services/deliver.js";
+import { type DeliverDeps, deliverBatch } from "#shared/services/deliver/index.js";
 import { MemoryTaskStore } from "../../support/memory-task-store.js";
 import { makeTask, memoryLogger } from "../relay/fakes.js";
 import {

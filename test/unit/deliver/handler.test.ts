@@ -65,7 +65,7 @@ describe("functions/deliver.ts", () => {
     await store.putNew(bad);
     callbacks.answer(bad.taskId, HTTP(500));
     const { CallbackSigner } = await import("#shared/security/signing.js");
-    const { PowertoolsDeliveryMetrics } = await import("#shared/services/deliver.js");
+    const { PowertoolsDeliveryMetrics } = await import("#shared/services/deliver/index.js");
     const { Metrics } = await import("@aws-lambda-powertools/metrics");
     const createMetrics = () => new Metrics({ namespace: "Punctual", serviceName: "punctual-local" });
     const handler = createDeliverHandler(
