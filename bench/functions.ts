@@ -198,7 +198,7 @@ async function warmCpu(iterations: number): Promise<Partial<Record<FunctionName,
   const { loadEnvironmentConfig, topicConfig } = await import("#shared/config/index.js");
   const { makeTaskKey, newUlid } = await import("#shared/domain/keys.js");
   const { taskMessageBody } = await import("#shared/domain/messages.js");
-  const { createFunctionLogger } = await import("#shared/runtime/http.js");
+  const { createFunctionLogger } = await import("#shared/runtime/observability.js");
   const { CallbackSigner, parseSigningSecrets } = await import("#shared/security/signing.js");
   const { Metrics } = await import("@aws-lambda-powertools/metrics");
   const addTask = await import("#functions/add-task.js");

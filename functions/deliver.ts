@@ -1,6 +1,5 @@
-import { Logger } from "@aws-lambda-powertools/logger";
+import type { Logger } from "@aws-lambda-powertools/logger";
 import { injectLambdaContext } from "@aws-lambda-powertools/logger/middleware";
-import { Metrics } from "@aws-lambda-powertools/metrics";
 import { DynamoDBClient } from "@aws-sdk/client-dynamodb";
 import { SQSClient } from "@aws-sdk/client-sqs";
 import middy from "@middy/core";
@@ -10,8 +9,8 @@ import { type CallbackClient, createCallbackClient } from "#shared/adapters/call
 import { DynamoTaskStore } from "#shared/adapters/dynamo-task-store.js";
 import { SqsTopicQueue } from "#shared/adapters/topic-queue.js";
 import { ConfigError, loadEnvironmentConfig, type TopicConfig, topicConfig } from "#shared/config/index.js";
-import { METRICS_NAMESPACE, serviceName } from "#shared/domain/metrics.js";
 import { ENV, MissingEnvironmentError, parseJsonEnv, requireEnv } from "#shared/runtime/env.js";
+import { createFunctionLogger, functionMetricsFactory } from "#shared/runtime/observability.js";
 import { signingSecretLoader } from "#shared/security/signing.js";
 import { checkCallbackUrl, resolvedAddressAllowed } from "#shared/security/ssrf.js";
 import {
@@ -34,13 +33,9 @@ const loadSigner = signingSecretLoader();
 // cold start); a failure is retried on use.
 for (const { topic } of bindings.values()) loadSigner(topic.name).catch(() => undefined);
 
-const service = process.env.POWERTOOLS_SERVICE_NAME || serviceName(config.name);
-const logger = new Logger({
-  serviceName: service,
-  logLevel: (process.env.POWERTOOLS_LOG_LEVEL || config.logLevel) as "INFO",
-});
+const logger = createFunctionLogger(config);
 /** A Metrics instance per topic and flush (see PowertoolsDeliveryMetrics): nothing shared between them. */
-const createMetrics = () => new Metrics({ namespace: METRICS_NAMESPACE, serviceName: service, logger });
+const createMetrics = functionMetricsFactory(config, logger);
 
 /** One keep-alive client per topic: the SSRF policy at connect time depends on the topic's allow-list. */
 const callbackClients = new Map<string, CallbackClient>();
