@@ -214,7 +214,7 @@ async function warmCpu(iterations: number): Promise<Partial<Record<FunctionName,
   const { loadEnvironmentConfig, topicConfig } = await import("#shared/config/index.js");
   const { makeTaskKey, newUlid } = await import("#shared/domain/keys.js");
   const { taskMessageBody } = await import("#shared/domain/messages.js");
-  const { createFunctionLogger } = await import("#shared/runtime/http.js");
+  const { createFunctionLogger } = await import("#shared/runtime/observability.js");
   const { CallbackSigner, parseSigningSecrets } = await import("#shared/security/signing.js");
   const { Metrics } = await import("@aws-lambda-powertools/metrics");
   const addTask = await import("#functions/add-task.js");
@@ -222,7 +222,7 @@ async function warmCpu(iterations: number): Promise<Partial<Record<FunctionName,
   const cancelTask = await import("#functions/cancel-task.js");
   const relay = await import("#functions/relay.js");
   const deliver = await import("#functions/deliver.js");
-  const { PowertoolsDeliveryMetrics } = await import("#shared/services/deliver.js");
+  const { PowertoolsDeliveryMetrics } = await import("#shared/services/deliver/index.js");
   const sweeper = await import("#functions/sweeper.js");
   const { scheduledGraceMs } = await import("#shared/domain/sweep.js");
   const { scheduledEvent } = await import("#local/runtime/scheduled-rule.js");

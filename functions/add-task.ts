@@ -9,7 +9,8 @@ import { SqsTimerQueue } from "#shared/adapters/timer-queue.js";
 import { loadEnvironmentConfig } from "#shared/config/index.js";
 import { IDEMPOTENCY_HEADER } from "#shared/domain/add-task-request.js";
 import { ENV, requireEnv } from "#shared/runtime/env.js";
-import { createFunctionLogger, type HttpHandler, httpRoute } from "#shared/runtime/http.js";
+import { type HttpHandler, httpRoute } from "#shared/runtime/http.js";
+import { createFunctionLogger } from "#shared/runtime/observability.js";
 import { type AddTaskDeps, addTask } from "#shared/services/add-task.js";
 
 /** POST /v1/tasks. Everything below runs once per cold start; a missing variable fails the cold start. */

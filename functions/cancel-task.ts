@@ -6,7 +6,8 @@ import { DynamoTaskStore } from "#shared/adapters/dynamo-task-store.js";
 import { EventBridgeTaskScheduler } from "#shared/adapters/task-scheduler.js";
 import { loadEnvironmentConfig } from "#shared/config/index.js";
 import { ENV, requireEnv } from "#shared/runtime/env.js";
-import { createFunctionLogger, type HttpHandler, httpRoute } from "#shared/runtime/http.js";
+import { type HttpHandler, httpRoute } from "#shared/runtime/http.js";
+import { createFunctionLogger } from "#shared/runtime/observability.js";
 import { type CancelTaskDeps, cancelTask } from "#shared/services/cancel-task.js";
 
 /** DELETE /v1/tasks/{id}. Everything below runs once per cold start; a missing variable fails the cold start. */

@@ -1,6 +1,5 @@
-import { Logger } from "@aws-lambda-powertools/logger";
+import type { Logger } from "@aws-lambda-powertools/logger";
 import { injectLambdaContext } from "@aws-lambda-powertools/logger/middleware";
-import { Metrics } from "@aws-lambda-powertools/metrics";
 import { DynamoDBClient } from "@aws-sdk/client-dynamodb";
 import { SQSClient } from "@aws-sdk/client-sqs";
 import middy from "@middy/core";
@@ -11,8 +10,8 @@ import { DynamoTaskStore } from "#shared/adapters/dynamo-task-store.js";
 import { SqsTopicQueue } from "#shared/adapters/topic-queue.js";
 import { ConfigError, loadEnvironmentConfig, type TopicConfig, topicConfig } from "#shared/config/index.js";
 import { type DeliveryRoute, readTopology, TOPOLOGY_VARIABLE } from "#shared/contract/topology.js";
-import { METRICS_NAMESPACE, serviceName } from "#shared/domain/metrics.js";
 import { ENV, requireEnv } from "#shared/runtime/env.js";
+import { createFunctionLogger, functionMetricsFactory } from "#shared/runtime/observability.js";
 import { signingSecretLoader } from "#shared/security/signing.js";
 import { checkCallbackUrl, resolvedAddressAllowed } from "#shared/security/ssrf.js";
 import {
@@ -20,7 +19,7 @@ import {
   type DeliverDeps,
   deliverBatch,
   PowertoolsDeliveryMetrics,
-} from "#shared/services/deliver.js";
+} from "#shared/services/deliver/index.js";
 
 /**
  * Topic FIFO queue → signed HTTP callbacks. One function per topic in AWS; the handler serves every queue listed
@@ -35,13 +34,9 @@ const loadSigner = signingSecretLoader();
 // cold start); a failure is retried on use.
 for (const { topic } of bindings.values()) loadSigner(topic.name).catch(() => undefined);
 
-const service = process.env.POWERTOOLS_SERVICE_NAME || serviceName(config.name);
-const logger = new Logger({
-  serviceName: service,
-  logLevel: (process.env.POWERTOOLS_LOG_LEVEL || config.logLevel) as "INFO",
-});
+const logger = createFunctionLogger(config);
 /** A Metrics instance per topic and flush (see PowertoolsDeliveryMetrics): nothing shared between them. */
-const createMetrics = () => new Metrics({ namespace: METRICS_NAMESPACE, serviceName: service, logger });
+const createMetrics = functionMetricsFactory(config, logger);
 
 /** One keep-alive client per topic: the SSRF policy at connect time depends on the topic's allow-list. */
 const callbackClients = new Map<string, CallbackClient>();

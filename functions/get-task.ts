@@ -4,7 +4,8 @@ import { createAwsClient } from "#shared/adapters/aws-clients.js";
 import { DynamoTaskStore } from "#shared/adapters/dynamo-task-store.js";
 import { loadEnvironmentConfig } from "#shared/config/index.js";
 import { ENV, requireEnv } from "#shared/runtime/env.js";
-import { createFunctionLogger, type HttpHandler, httpRoute } from "#shared/runtime/http.js";
+import { type HttpHandler, httpRoute } from "#shared/runtime/http.js";
+import { createFunctionLogger } from "#shared/runtime/observability.js";
 import { type GetTaskDeps, getTask } from "#shared/services/get-task.js";
 
 /** GET /v1/tasks/{id}. Everything below runs once per cold start; a missing variable fails the cold start. */

@@ -1,4 +1,4 @@
-import { Logger } from "@aws-lambda-powertools/logger";
+import type { Logger } from "@aws-lambda-powertools/logger";
 import { injectLambdaContext } from "@aws-lambda-powertools/logger/middleware";
 import { DynamoDBClient } from "@aws-sdk/client-dynamodb";
 import { SQSClient } from "@aws-sdk/client-sqs";
@@ -10,8 +10,8 @@ import { SqsTimerQueue } from "#shared/adapters/timer-queue.js";
 import { SqsTopicQueue } from "#shared/adapters/topic-queue.js";
 import { loadEnvironmentConfig } from "#shared/config/index.js";
 import { readTopology } from "#shared/contract/topology.js";
-import { serviceName } from "#shared/domain/metrics.js";
 import { ENV, requireEnv } from "#shared/runtime/env.js";
+import { createFunctionLogger } from "#shared/runtime/observability.js";
 import { type RelayDeps, relayTimerMessages } from "#shared/services/relay.js";
 
 /**
@@ -23,10 +23,7 @@ const env = requireEnv([ENV.environment, ENV.tableName, ENV.timerQueueUrl]);
 const config = loadEnvironmentConfig(env.PUNCTUAL_ENV);
 const topicQueueUrls = readTopology("topicQueues");
 
-const logger = new Logger({
-  serviceName: process.env.POWERTOOLS_SERVICE_NAME || serviceName(config.name),
-  logLevel: (process.env.POWERTOOLS_LOG_LEVEL || config.logLevel) as "INFO",
-});
+const logger = createFunctionLogger(config);
 for (const topic of Object.keys(config.resolvedTopics)) {
   if (!Object.hasOwn(topicQueueUrls, topic))
     logger.warn("topic has no FIFO queue in the topology", { topic });

@@ -1,6 +1,6 @@
-import { Logger } from "@aws-lambda-powertools/logger";
+import type { Logger } from "@aws-lambda-powertools/logger";
 import { injectLambdaContext } from "@aws-lambda-powertools/logger/middleware";
-import { Metrics, MetricUnit } from "@aws-lambda-powertools/metrics";
+import { type Metrics, MetricUnit } from "@aws-lambda-powertools/metrics";
 import { logMetrics } from "@aws-lambda-powertools/metrics/middleware";
 import { DynamoDBClient } from "@aws-sdk/client-dynamodb";
 import { SQSClient } from "@aws-sdk/client-sqs";
@@ -13,9 +13,10 @@ import { SqsTimerQueue } from "#shared/adapters/timer-queue.js";
 import { SqsTopicQueue } from "#shared/adapters/topic-queue.js";
 import { ConfigError, loadEnvironmentConfig, type PunctualConfig } from "#shared/config/index.js";
 import { readTopology, type SweepRoute, TOPOLOGY_VARIABLE } from "#shared/contract/topology.js";
-import { METRIC, METRICS_NAMESPACE, serviceName } from "#shared/domain/metrics.js";
+import { METRIC } from "#shared/domain/metrics.js";
 import { scheduledGraceMs } from "#shared/domain/sweep.js";
 import { ENV, requireEnv } from "#shared/runtime/env.js";
+import { createFunctionLogger, functionMetricsFactory } from "#shared/runtime/observability.js";
 import {
   type SweeperDeps,
   type SweeperTopic,
@@ -37,12 +38,8 @@ const env = requireEnv([
 const config = loadEnvironmentConfig(env.PUNCTUAL_ENV);
 const topics = sweeperTopics(config, readTopology("sweep"));
 
-const service = process.env.POWERTOOLS_SERVICE_NAME || serviceName(config.name);
-const logger = new Logger({
-  serviceName: service,
-  logLevel: (process.env.POWERTOOLS_LOG_LEVEL || config.logLevel) as "INFO",
-});
-const metrics = new Metrics({ namespace: METRICS_NAMESPACE, serviceName: service, logger });
+const logger = createFunctionLogger(config);
+const metrics = functionMetricsFactory(config, logger)();
 const sqs = createAwsClient(SQSClient);
 
 export type SweeperHandlerDeps = Omit<SweeperDeps, "remainingMs">;

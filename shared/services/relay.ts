@@ -5,6 +5,7 @@ import { parseTaskMessage } from "#shared/domain/messages.js";
 import type { TaskRecord, TaskStatus } from "#shared/domain/task.js";
 import { relayDecision } from "#shared/domain/timing.js";
 import { errorText, forEachBounded } from "#shared/runtime/async.js";
+import type { ServiceLogger } from "#shared/runtime/observability.js";
 
 /** One timer-queue message as the relay sees it (the function maps SQS records to this). */
 export interface TimerMessage {
@@ -17,14 +18,6 @@ export interface TimerMessage {
 export interface TimerRearm {
   /** Returns the task ids that could not be re-armed (never throws for a partial failure). */
   rearm(entries: readonly { taskId: string; delaySeconds: number }[]): Promise<{ failedTaskIds: string[] }>;
-}
-
-/** The subset of a Powertools Logger the services use (structured extra fields, never task content). */
-export interface ServiceLogger {
-  debug(message: string, ...extra: Record<string, unknown>[]): void;
-  info(message: string, ...extra: Record<string, unknown>[]): void;
-  warn(message: string, ...extra: Record<string, unknown>[]): void;
-  error(message: string, ...extra: Record<string, unknown>[]): void;
 }
 
 export interface RelayDeps {

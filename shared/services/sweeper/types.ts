@@ -5,7 +5,7 @@ import type { TopicQueue } from "#shared/adapters/topic-queue.js";
 import type { TopicConfig } from "#shared/config/index.js";
 import { SWEEP_SHARDS } from "#shared/domain/sweep.js";
 import type { TimerKind } from "#shared/domain/task.js";
-import type { ServiceLogger } from "../relay.js";
+import type { ServiceLogger } from "#shared/runtime/observability.js";
 
 /** The sweeper's ports, settings and report, and the working state one run passes between its steps. */
 export interface SweeperTopic {

@@ -12,7 +12,7 @@ import {
 import { retentionExpiry } from "#shared/domain/task.js";
 import { CallbackSigner } from "#shared/security/signing.js";
 import { resolvedAddressAllowed } from "#shared/security/ssrf.js";
-import { deliverBatch } from "#shared/services/deliver.js";
+import { deliverBatch } from "#shared/services/deliver/index.js";
 import { type HostileReceiver, startHostileReceiver } from "../../support/hostile-receiver.js";
 import { MemoryTaskStore } from "../../support/memory-task-store.js";
 import { makeTask, memoryLogger } from "../relay/fakes.js";
@@ -230,7 +230,7 @@ describe("callback client (real HTTP)", () => {
   });
 });
 
-describe("deliver with the real callback client", () => {
+describe.each([1, 10])("deliver with the real callback client at groupConcurrency %i", (groupConcurrency) => {
   it("the receiver verifies the signature with standardwebhooks (both secrets during a rotation)", async () => {
     const current = `whsec_${randomBytes(32).toString("base64")}`;
     const previous = `whsec_${randomBytes(32).toString("base64")}`;
@@ -269,6 +269,7 @@ describe("deliver with the real callback client", () => {
         signer: async () => signer,
         metrics: new MemoryMetrics(),
         logger: memoryLogger(),
+        groupConcurrency,
       },
       eventOf(fifoRecord(task)),
       { getRemainingTimeInMillis: () => 30_000 },

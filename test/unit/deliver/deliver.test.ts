@@ -11,7 +11,7 @@ import {
   type DeliverDeps,
   deliverBatch,
   PowertoolsDeliveryMetrics,
-} from "#shared/services/deliver.js";
+} from "#shared/services/deliver/index.js";
 import { MemoryTaskStore } from "../../support/memory-task-store.js";
 import { makeTask, memoryLogger } from "../relay/fakes.js";
 import {
@@ -29,7 +29,12 @@ import {
 
 const SECRET = `whsec_${randomBytes(32).toString("base64")}`;
 
-function setup(options: { topic?: TopicConfig; remainingMs?: () => number } = {}) {
+/** The group runner at both settings: one group after another, and the deployed batch size side by side. */
+const GROUP_CONCURRENCIES = [1, 10] as const;
+/** A second topic queue, for a batch mixing topics with different callback timeouts. */
+const QUICK_QUEUE_ARN = "arn:aws:sqs:eu-west-1:000000000000:punctual-test-quick.fifo";
+
+function setup(groupConcurrency: number, options: { topic?: TopicConfig; remainingMs?: () => number } = {}) {
   const now = Date.now(); // near real time so Webhook.verify's 5-minute tolerance accepts the timestamps
   const store = new MemoryTaskStore();
   const callbacks = new FakeCallbacks();
@@ -48,6 +53,7 @@ function setup(options: { topic?: TopicConfig; remainingMs?: () => number } = {}
     logger,
     clock: () => now,
     random: () => 0.5,
+    groupConcurrency,
   };
   const context = { getRemainingTimeInMillis: options.remainingMs ?? (() => 60_000) };
   const task = async (o: Partial<Parameters<typeof makeTask>[0]> = {}) => {
@@ -64,275 +70,339 @@ function setup(options: { topic?: TopicConfig; remainingMs?: () => number } = {}
   return { now, store, callbacks, queue, metrics, logger, topic, deps, context, task };
 }
 
-describe("deliver: success", () => {
-  it("POSTs the signed callback and records delivered with lateness, latency and retention", async () => {
-    const { now, store, callbacks, queue, metrics, deps, context, task } = setup();
-    const t = await task({ content: '{"order_id":"g1","amount":12.5,"items":[1,2]}' });
-    callbacks.answer(t.taskId, HTTP(200, 37));
+describe.each(GROUP_CONCURRENCIES)("deliver at groupConcurrency %i", (groupConcurrency) => {
+  describe("deliver: success", () => {
+    it("POSTs the signed callback and records delivered with lateness, latency and retention", async () => {
+      const { now, store, callbacks, queue, metrics, deps, context, task } = setup(groupConcurrency);
+      const t = await task({ content: '{"order_id":"g1","amount":12.5,"items":[1,2]}' });
+      callbacks.answer(t.taskId, HTTP(200, 37));
 
-    const response = await deliverBatch(deps, eventOf(fifoRecord(t)), context);
+      const response = await deliverBatch(deps, eventOf(fifoRecord(t)), context);
 
-    expect(response).toEqual({ batchItemFailures: [] });
-    const [request] = callbacks.requests;
-    expect(request?.url).toBe(t.callbackUrl);
-    expect(request?.timeoutMs).toBe(5_000);
-    expect(JSON.parse(request?.body as string)).toEqual({
-      task_id: t.taskId,
-      topic: "demo",
-      due_at: new Date(t.dueAtMs).toISOString(),
-      attempt: 1,
-      content: { order_id: "g1", amount: 12.5, items: [1, 2] },
+      expect(response).toEqual({ batchItemFailures: [] });
+      const [request] = callbacks.requests;
+      expect(request?.url).toBe(t.callbackUrl);
+      expect(request?.timeoutMs).toBe(5_000);
+      expect(JSON.parse(request?.body as string)).toEqual({
+        task_id: t.taskId,
+        topic: "demo",
+        due_at: new Date(t.dueAtMs).toISOString(),
+        attempt: 1,
+        content: { order_id: "g1", amount: 12.5, items: [1, 2] },
+      });
+      expect(request?.headers["punctual-attempt"]).toBe("1");
+      expect(request?.headers["punctual-topic"]).toBe("demo");
+      expect(request?.headers["webhook-id"]).toBe(t.taskId);
+      expect(new Webhook(SECRET).verify(request?.body as string, { ...request?.headers })).toBeTruthy();
+
+      const stored = store.tasks.get(t.taskId) as TaskRecord;
+      expect(stored).toMatchObject({
+        status: "delivered",
+        attempts: 1,
+        deliveredAtMs: now,
+        latenessMs: 250,
+        deliveryLatencyMs: 37,
+        expiresAt: retentionExpiry(now, 3),
+      });
+      expect(metrics.events).toEqual([{ kind: "delivered", topic: "demo", values: [250, 37] }]);
+      expect(metrics.flushes).toBe(1);
+      expect(queue.visibility).toEqual([]);
     });
-    expect(request?.headers["punctual-attempt"]).toBe("1");
-    expect(request?.headers["punctual-topic"]).toBe("demo");
-    expect(request?.headers["webhook-id"]).toBe(t.taskId);
-    expect(new Webhook(SECRET).verify(request?.body as string, { ...request?.headers })).toBeTruthy();
 
-    const stored = store.tasks.get(t.taskId) as TaskRecord;
-    expect(stored).toMatchObject({
-      status: "delivered",
-      attempts: 1,
-      deliveredAtMs: now,
-      latenessMs: 250,
-      deliveryLatencyMs: 37,
-      expiresAt: retentionExpiry(now, 3),
+    it("never re-delivers delivered, failed or cancelled tasks, and drops messages of missing tasks", async () => {
+      const { store, callbacks, deps, context, task } = setup(groupConcurrency);
+      const delivered = await task({ group: "a", status: "delivered" });
+      const failed = await task({ group: "b", status: "failed" });
+      const cancelled = await task({ group: "c", status: "cancelled" });
+      const missing = makeTask({ group: "d", dueAtMs: 0, acceptedAtMs: 0 });
+      const garbage = { ...fifoRecord(missing), body: "{not json" };
+
+      const response = await deliverBatch(
+        deps,
+        eventOf(...[delivered, failed, cancelled, missing].map((t) => fifoRecord(t)), garbage),
+        context,
+      );
+      expect(response).toEqual({ batchItemFailures: [] });
+      expect(callbacks.requests).toEqual([]);
+      expect(store.tasks.get(delivered.taskId)?.attempts).toBe(0);
     });
-    expect(metrics.events).toEqual([{ kind: "delivered", topic: "demo", values: [250, 37] }]);
-    expect(metrics.flushes).toBe(1);
-    expect(queue.visibility).toEqual([]);
   });
 
-  it("the body embeds the stored content text unchanged", () => {
-    const t = makeTask({ dueAtMs: 0, acceptedAtMs: 0, content: '{"b":1,"a":[true,null],"u":"\\u00e9"}' });
-    expect(callbackBody(t, 3)).toBe(
-      `{"task_id":${JSON.stringify(t.taskId)},"topic":"demo","due_at":"1970-01-01T00:00:00.000Z","attempt":3,` +
-        `"content":{"b":1,"a":[true,null],"u":"\\u00e9"}}`,
-    );
-  });
+  describe("deliver: failures, ordering and backoff", () => {
+    it("a failing head stops its group; other groups in the batch proceed; the group's records all get the backoff", async () => {
+      const { store, callbacks, queue, metrics, deps, context, task } = setup(groupConcurrency);
+      const a1 = await task({ group: "A", dueAtMs: Date.now() - 3_000 });
+      const a2 = await task({ group: "A", dueAtMs: Date.now() - 2_000 });
+      const a3 = await task({ group: "A", dueAtMs: Date.now() - 1_000 });
+      const b1 = await task({ group: "B" });
+      const b2 = await task({ group: "B" });
+      callbacks.answer(a1.taskId, HTTP(503));
+      const records = [a1, b1, a2, b2, a3].map((t) => fifoRecord(t, { receiveCount: 40 }));
 
-  it("never re-delivers delivered, failed or cancelled tasks, and drops messages of missing tasks", async () => {
-    const { store, callbacks, deps, context, task } = setup();
-    const delivered = await task({ group: "a", status: "delivered" });
-    const failed = await task({ group: "b", status: "failed" });
-    const cancelled = await task({ group: "c", status: "cancelled" });
-    const missing = makeTask({ group: "d", dueAtMs: 0, acceptedAtMs: 0 });
-    const garbage = { ...fifoRecord(missing), body: "{not json" };
+      const response = await deliverBatch(deps, eventOf(...records), context);
 
-    const response = await deliverBatch(
-      deps,
-      eventOf(...[delivered, failed, cancelled, missing].map((t) => fifoRecord(t)), garbage),
-      context,
-    );
-    expect(response).toEqual({ batchItemFailures: [] });
-    expect(callbacks.requests).toEqual([]);
-    expect(store.tasks.get(delivered.taskId)?.attempts).toBe(0);
-  });
-});
-
-describe("deliver: failures, ordering and backoff", () => {
-  it("a failing head stops its group; other groups in the batch proceed; the group's records all get the backoff", async () => {
-    const { store, callbacks, queue, metrics, deps, context, task } = setup();
-    const a1 = await task({ group: "A", dueAtMs: Date.now() - 3_000 });
-    const a2 = await task({ group: "A", dueAtMs: Date.now() - 2_000 });
-    const a3 = await task({ group: "A", dueAtMs: Date.now() - 1_000 });
-    const b1 = await task({ group: "B" });
-    const b2 = await task({ group: "B" });
-    callbacks.answer(a1.taskId, HTTP(503));
-    const records = [a1, b1, a2, b2, a3].map((t) => fifoRecord(t, { receiveCount: 40 }));
-
-    const response = await deliverBatch(deps, eventOf(...records), context);
-
-    const [ra1, rb1, ra2, rb2, ra3] = records;
-    expect(response.batchItemFailures).toEqual(
-      [ra1, ra2, ra3].map((r) => ({ itemIdentifier: r?.messageId })),
-    );
-    expect(callbacks.calledFor()).toEqual([a1.taskId, b1.taskId, b2.taskId]);
-    expect(store.tasks.get(a1.taskId)).toMatchObject({
-      status: "delivering",
-      attempts: 1,
-      lastError: "HTTP 503",
+      const [ra1, rb1, ra2, rb2, ra3] = records;
+      expect(response.batchItemFailures).toEqual(
+        [ra1, ra2, ra3].map((r) => ({ itemIdentifier: r?.messageId })),
+      );
+      expect(callbacks.calledFor()).toEqual([a1.taskId, b1.taskId, b2.taskId]);
+      expect(store.tasks.get(a1.taskId)).toMatchObject({
+        status: "delivering",
+        attempts: 1,
+        lastError: "HTTP 503",
+      });
+      // Followers were not attempted: no attempt counted, whatever their receive count says.
+      expect(store.tasks.get(a2.taskId)).toMatchObject({ status: "queued", attempts: 0 });
+      expect(store.tasks.get(a3.taskId)).toMatchObject({ status: "queued", attempts: 0 });
+      expect([b1, b2].map((t) => store.tasks.get(t.taskId)?.status)).toEqual(["delivered", "delivered"]);
+      // Backoff for attempt 1 = initialSeconds (jitter none), on every failed record of the group.
+      expect(queue.visibility).toEqual([
+        {
+          queueUrl: QUEUE_URL,
+          changes: [ra1, ra2, ra3].map((r) => ({ receiptHandle: r?.receiptHandle, seconds: 10 })),
+        },
+      ]);
+      expect(rb1 && rb2 && queue.visibilityByHandle()[rb1.receiptHandle]).toBeUndefined();
+      expect(queue.deadLetters).toEqual([]);
+      expect(metrics.count("attemptFailed")).toBe(1);
+      expect(metrics.count("delivered")).toBe(2);
     });
-    // Followers were not attempted: no attempt counted, whatever their receive count says.
-    expect(store.tasks.get(a2.taskId)).toMatchObject({ status: "queued", attempts: 0 });
-    expect(store.tasks.get(a3.taskId)).toMatchObject({ status: "queued", attempts: 0 });
-    expect([b1, b2].map((t) => store.tasks.get(t.taskId)?.status)).toEqual(["delivered", "delivered"]);
-    // Backoff for attempt 1 = initialSeconds (jitter none), on every failed record of the group.
-    expect(queue.visibility).toEqual([
-      {
-        queueUrl: QUEUE_URL,
-        changes: [ra1, ra2, ra3].map((r) => ({ receiptHandle: r?.receiptHandle, seconds: 10 })),
-      },
-    ]);
-    expect(rb1 && rb2 && queue.visibilityByHandle()[rb1.receiptHandle]).toBeUndefined();
-    expect(queue.deadLetters).toEqual([]);
-    expect(metrics.count("attemptFailed")).toBe(1);
-    expect(metrics.count("delivered")).toBe(2);
-  });
 
-  it("backoff grows with the attempt number", async () => {
-    const { callbacks, queue, deps, context, task } = setup();
-    const t = await task({ status: "delivering", attempts: 1, lastError: "HTTP 500" } as never);
-    callbacks.answer(t.taskId, HTTP(500));
-    const record = fifoRecord(t);
-    await deliverBatch(deps, eventOf(record), context);
-    expect(queue.visibilityByHandle()).toEqual({ [record.receiptHandle]: 20 });
-  });
-
-  it("after maxAttempts the task is dead-lettered and failed with the last error; the record succeeds; followers are not dead-lettered", async () => {
-    const { store, callbacks, queue, metrics, deps, context, task } = setup();
-    const head = await task({
-      group: "A",
-      status: "delivering",
-      attempts: 2,
-      dueAtMs: Date.now() - 5_000,
-    } as never);
-    const follower = await task({ group: "A" });
-    const follower2 = await task({ group: "A" });
-    callbacks.answer(head.taskId, HTTP(500));
-    callbacks.answer(follower.taskId, HTTP(502));
-    const records = [head, follower, follower2].map((t) => fifoRecord(t, { receiveCount: 99 }));
-
-    const response = await deliverBatch(deps, eventOf(...records), context);
-
-    expect(queue.deadLetters).toEqual([
-      { dlqUrl: binding().dlqUrl, groupId: head.pk, taskId: head.taskId, reason: "HTTP 500" },
-    ]);
-    expect(store.tasks.get(head.taskId)).toMatchObject({
-      status: "failed",
-      attempts: 3,
-      lastError: "HTTP 500",
-      expiresAt: expect.any(Number),
+    it("backoff grows with the attempt number", async () => {
+      const { callbacks, queue, deps, context, task } = setup(groupConcurrency);
+      const t = await task({ status: "delivering", attempts: 1, lastError: "HTTP 500" } as never);
+      callbacks.answer(t.taskId, HTTP(500));
+      const record = fifoRecord(t);
+      await deliverBatch(deps, eventOf(record), context);
+      expect(queue.visibilityByHandle()).toEqual({ [record.receiptHandle]: 20 });
     });
-    // The head is done, so the group moved on: the follower's first attempt failed and only it is retried.
-    expect(store.tasks.get(follower.taskId)).toMatchObject({
-      status: "delivering",
-      attempts: 1,
-      lastError: "HTTP 502",
+
+    it("after maxAttempts the task is dead-lettered and failed with the last error; the record succeeds; followers are not dead-lettered", async () => {
+      const { store, callbacks, queue, metrics, deps, context, task } = setup(groupConcurrency);
+      const head = await task({
+        group: "A",
+        status: "delivering",
+        attempts: 2,
+        dueAtMs: Date.now() - 5_000,
+      } as never);
+      const follower = await task({ group: "A" });
+      const follower2 = await task({ group: "A" });
+      callbacks.answer(head.taskId, HTTP(500));
+      callbacks.answer(follower.taskId, HTTP(502));
+      const records = [head, follower, follower2].map((t) => fifoRecord(t, { receiveCount: 99 }));
+
+      const response = await deliverBatch(deps, eventOf(...records), context);
+
+      expect(queue.deadLetters).toEqual([
+        { dlqUrl: binding().dlqUrl, groupId: head.pk, taskId: head.taskId, reason: "HTTP 500" },
+      ]);
+      expect(store.tasks.get(head.taskId)).toMatchObject({
+        status: "failed",
+        attempts: 3,
+        lastError: "HTTP 500",
+        expiresAt: expect.any(Number),
+      });
+      // The head is done, so the group moved on: the follower's first attempt failed and only it is retried.
+      expect(store.tasks.get(follower.taskId)).toMatchObject({
+        status: "delivering",
+        attempts: 1,
+        lastError: "HTTP 502",
+      });
+      expect(store.tasks.get(follower2.taskId)).toMatchObject({ status: "queued", attempts: 0 });
+      expect(response.batchItemFailures.map((f) => f.itemIdentifier)).toEqual([
+        records[1]?.messageId,
+        records[2]?.messageId,
+      ]);
+      expect(metrics.count("deadLettered")).toBe(1);
     });
-    expect(store.tasks.get(follower2.taskId)).toMatchObject({ status: "queued", attempts: 0 });
-    expect(response.batchItemFailures.map((f) => f.itemIdentifier)).toEqual([
-      records[1]?.messageId,
-      records[2]?.messageId,
-    ]);
-    expect(metrics.count("deadLettered")).toBe(1);
-  });
 
-  it("a destination refused by policy is dead-lettered at once: one attempt, status failed, no retry, no address stored", async () => {
-    // Prepare: the head of a group whose host now resolves to a private address; maxAttempts is 3.
-    const { store, callbacks, queue, metrics, logger, deps, context, task } = setup();
-    const head = await task({ group: "A" });
-    const follower = await task({ group: "A" });
-    const error = "destination refused by policy: host resolves to a non-public address";
-    callbacks.answer(head.taskId, {
-      ok: false,
-      refused: true,
-      error,
-      detail: "hooks.example.com resolves to 10.0.0.1",
-      durationMs: 1,
-    });
-    const records = [head, follower].map((t) => fifoRecord(t));
+    it("a destination refused by policy is dead-lettered at once: one attempt, status failed, no retry, no address stored", async () => {
+      // Prepare: the head of a group whose host now resolves to a private address; maxAttempts is 3.
+      const { store, callbacks, queue, metrics, logger, deps, context, task } = setup(groupConcurrency);
+      const head = await task({ group: "A" });
+      const follower = await task({ group: "A" });
+      const error = "destination refused by policy: host resolves to a non-public address";
+      callbacks.answer(head.taskId, {
+        ok: false,
+        refused: true,
+        error,
+        detail: "hooks.example.com resolves to 10.0.0.1",
+        durationMs: 1,
+      });
+      const records = [head, follower].map((t) => fifoRecord(t));
 
-    // Act
-    const response = await deliverBatch(deps, eventOf(...records), context);
+      // Act
+      const response = await deliverBatch(deps, eventOf(...records), context);
 
-    // Assess: dead-lettered with the reason after its first attempt; the group moved on to the follower.
-    expect(queue.deadLetters).toEqual([
-      { dlqUrl: binding().dlqUrl, groupId: head.pk, taskId: head.taskId, reason: error },
-    ]);
-    expect(store.tasks.get(head.taskId)).toMatchObject({ status: "failed", attempts: 1, lastError: error });
-    expect(store.tasks.get(follower.taskId)).toMatchObject({ status: "delivered", attempts: 1 });
-    expect(response).toEqual({ batchItemFailures: [] });
-    expect(queue.visibility).toEqual([]);
-    expect(callbacks.calledFor()).toEqual([head.taskId, follower.taskId]);
-    expect(metrics.count("deadLettered")).toBe(1);
-    // The resolved address is in the operator's log, and nowhere a caller can read it.
-    expect(JSON.stringify(store.tasks.get(head.taskId))).not.toContain("10.0.0.1");
-    expect(JSON.stringify(queue.deadLetters)).not.toContain("10.0.0.1");
-    expect(logger.entries).toContainEqual(
-      expect.objectContaining({
-        level: "warn",
-        extra: expect.objectContaining({
-          taskId: head.taskId,
-          detail: "hooks.example.com resolves to 10.0.0.1",
+      // Assess: dead-lettered with the reason after its first attempt; the group moved on to the follower.
+      expect(queue.deadLetters).toEqual([
+        { dlqUrl: binding().dlqUrl, groupId: head.pk, taskId: head.taskId, reason: error },
+      ]);
+      expect(store.tasks.get(head.taskId)).toMatchObject({ status: "failed", attempts: 1, lastError: error });
+      expect(store.tasks.get(follower.taskId)).toMatchObject({ status: "delivered", attempts: 1 });
+      expect(response).toEqual({ batchItemFailures: [] });
+      expect(queue.visibility).toEqual([]);
+      expect(callbacks.calledFor()).toEqual([head.taskId, follower.taskId]);
+      expect(metrics.count("deadLettered")).toBe(1);
+      // The resolved address is in the operator's log, and nowhere a caller can read it.
+      expect(JSON.stringify(store.tasks.get(head.taskId))).not.toContain("10.0.0.1");
+      expect(JSON.stringify(queue.deadLetters)).not.toContain("10.0.0.1");
+      expect(logger.entries).toContainEqual(
+        expect.objectContaining({
+          level: "warn",
+          extra: expect.objectContaining({
+            taskId: head.taskId,
+            detail: "hooks.example.com resolves to 10.0.0.1",
+          }),
         }),
-      }),
-    );
+      );
+    });
+
+    it("a failed dead-letter send is retried without calling the receiver again", async () => {
+      const { store, callbacks, queue, deps, context, task } = setup(groupConcurrency);
+      const t = await task({ status: "delivering", attempts: 2 } as never);
+      callbacks.answer(t.taskId, HTTP(500));
+      queue.failDeadLetter = true;
+      const record = fifoRecord(t);
+      expect((await deliverBatch(deps, eventOf(record), context)).batchItemFailures).toHaveLength(1);
+      expect(store.tasks.get(t.taskId)).toMatchObject({ status: "delivering", attempts: 3 });
+
+      queue.failDeadLetter = false;
+      expect(await deliverBatch(deps, eventOf(fifoRecord(t)), context)).toEqual({ batchItemFailures: [] });
+      expect(callbacks.requests).toHaveLength(1);
+      expect(store.tasks.get(t.taskId)).toMatchObject({
+        status: "failed",
+        attempts: 3,
+        lastError: "HTTP 500",
+      });
+      expect(queue.deadLetters.map((d) => d.reason)).toEqual(["HTTP 500"]);
+    });
+
+    it("network errors and timeouts are failed attempts like HTTP errors", async () => {
+      const { store, callbacks, metrics, deps, context, task } = setup(groupConcurrency);
+      const a = await task({ group: "a" });
+      const b = await task({ group: "b" });
+      callbacks.answer(a.taskId, { ok: false, error: "network: ECONNRESET", durationMs: 3 });
+      callbacks.answer(b.taskId, { ok: false, error: "timeout after 5000 ms", durationMs: 5_001 });
+      const response = await deliverBatch(deps, eventOf(fifoRecord(a), fifoRecord(b)), context);
+      expect(response.batchItemFailures).toHaveLength(2);
+      expect(store.tasks.get(a.taskId)?.lastError).toBe("network: ECONNRESET");
+      expect(store.tasks.get(b.taskId)?.lastError).toBe("timeout after 5000 ms");
+      // Latency is recorded for the timeout (the receiver was too slow), not for the reset connection.
+      expect(metrics.events.filter((e) => e.kind === "attemptFailed").map((e) => e.values)).toEqual([
+        [],
+        [5_001],
+      ]);
+    });
+
+    it("an unexpected store error fails the record with the first backoff step", async () => {
+      const { store, queue, deps, context, task } = setup(groupConcurrency);
+      const t = await task();
+      store.markDelivered = async () => {
+        throw new Error("ProvisionedThroughputExceededException");
+      };
+      const record = fifoRecord(t);
+      const response = await deliverBatch(deps, eventOf(record), context);
+      expect(response.batchItemFailures).toEqual([{ itemIdentifier: record.messageId }]);
+      expect(queue.visibilityByHandle()).toEqual({ [record.receiptHandle]: 10 });
+    });
+
+    it("a signing secret that cannot be loaded fails the record without using up an attempt", async () => {
+      const { store, callbacks, deps, context, task } = setup(groupConcurrency);
+      const t = await task();
+      const record = fifoRecord(t);
+      const response = await deliverBatch(
+        { ...deps, signer: () => Promise.reject(new Error("AccessDeniedException")) },
+        eventOf(record),
+        context,
+      );
+      expect(response.batchItemFailures).toEqual([{ itemIdentifier: record.messageId }]);
+      expect(callbacks.requests).toEqual([]);
+      expect(store.tasks.get(t.taskId)).toMatchObject({ status: "queued", attempts: 0 });
+    });
+
+    it("records from an unknown queue fail and keep the queue's own visibility timeout", async () => {
+      const { callbacks, queue, deps, context, task } = setup(groupConcurrency);
+      const t = await task();
+      const record = fifoRecord(t, { arn: "arn:aws:sqs:eu-west-1:000000000000:stranger.fifo" });
+      const response = await deliverBatch(deps, eventOf(record), context);
+      expect(response.batchItemFailures).toEqual([{ itemIdentifier: record.messageId }]);
+      expect(callbacks.requests).toEqual([]);
+      expect(queue.visibility).toEqual([]);
+    });
   });
 
-  it("a failed dead-letter send is retried without calling the receiver again", async () => {
-    const { store, callbacks, queue, deps, context, task } = setup();
-    const t = await task({ status: "delivering", attempts: 2 } as never);
-    callbacks.answer(t.taskId, HTTP(500));
-    queue.failDeadLetter = true;
-    const record = fifoRecord(t);
-    expect((await deliverBatch(deps, eventOf(record), context)).batchItemFailures).toHaveLength(1);
-    expect(store.tasks.get(t.taskId)).toMatchObject({ status: "delivering", attempts: 3 });
+  describe("deliver: time guard and due time", () => {
+    it("does not start a callback that cannot finish before the function times out (no attempt counted, visibility 0)", async () => {
+      // Prepare: 5.9 s left is enough for a 1 s callback (+ 1 s margin), not for a 5 s one.
+      const { store, callbacks, queue, deps, context, task } = setup(groupConcurrency, {
+        remainingMs: () => 5_900,
+      });
+      const quick = binding(testTopic({ name: "quick", callbackTimeoutSeconds: 1 }));
+      const withQuickQueue: DeliverDeps = {
+        ...deps,
+        bindingFor: (arn) => (arn === QUICK_QUEUE_ARN ? quick : deps.bindingFor(arn)),
+      };
+      const a = await task({ group: "A" });
+      const b1 = await task({ group: "B" });
+      const b2 = await task({ group: "B" });
+      const records = [fifoRecord(a, { arn: QUICK_QUEUE_ARN }), fifoRecord(b1), fifoRecord(b2)];
 
-    queue.failDeadLetter = false;
-    expect(await deliverBatch(deps, eventOf(fifoRecord(t)), context)).toEqual({ batchItemFailures: [] });
-    expect(callbacks.requests).toHaveLength(1);
-    expect(store.tasks.get(t.taskId)).toMatchObject({ status: "failed", attempts: 3, lastError: "HTTP 500" });
-    expect(queue.deadLetters.map((d) => d.reason)).toEqual(["HTTP 500"]);
+      // Act
+      const response = await deliverBatch(withQuickQueue, eventOf(...records), context);
+
+      // Assess
+      expect(callbacks.calledFor()).toEqual([a.taskId]);
+      expect(response.batchItemFailures.map((f) => f.itemIdentifier)).toEqual([
+        records[1]?.messageId,
+        records[2]?.messageId,
+      ]);
+      expect(store.tasks.get(b1.taskId)).toMatchObject({ status: "queued", attempts: 0 });
+      expect(queue.visibilityByHandle()).toEqual({
+        [records[1]?.receiptHandle as string]: 0,
+        [records[2]?.receiptHandle as string]: 0,
+      });
+    });
+
+    it("never delivers before the due time (a message that arrives early is hidden until due)", async () => {
+      const { now, store, callbacks, queue, deps, context, task } = setup(groupConcurrency);
+      const t = await task({ dueAtMs: now + 2_500 });
+      const record = fifoRecord(t);
+      const response = await deliverBatch(deps, eventOf(record), context);
+      expect(response.batchItemFailures).toHaveLength(1);
+      expect(callbacks.requests).toEqual([]);
+      expect(store.tasks.get(t.taskId)?.attempts).toBe(0);
+      expect(queue.visibilityByHandle()).toEqual({ [record.receiptHandle]: 3 });
+    });
   });
 
-  it("network errors and timeouts are failed attempts like HTTP errors", async () => {
-    const { store, callbacks, metrics, deps, context, task } = setup();
-    const a = await task({ group: "a" });
-    const b = await task({ group: "b" });
-    callbacks.answer(a.taskId, { ok: false, error: "network: ECONNRESET", durationMs: 3 });
-    callbacks.answer(b.taskId, { ok: false, error: "timeout after 5000 ms", durationMs: 5_001 });
-    const response = await deliverBatch(deps, eventOf(fifoRecord(a), fifoRecord(b)), context);
-    expect(response.batchItemFailures).toHaveLength(2);
-    expect(store.tasks.get(a.taskId)?.lastError).toBe("network: ECONNRESET");
-    expect(store.tasks.get(b.taskId)?.lastError).toBe("timeout after 5000 ms");
-    // Latency is recorded for the timeout (the receiver was too slow), not for the reset connection.
-    expect(metrics.events.filter((e) => e.kind === "attemptFailed").map((e) => e.values)).toEqual([
-      [],
-      [5_001],
-    ]);
-  });
-
-  it("an unexpected store error fails the record with the first backoff step", async () => {
-    const { store, queue, deps, context, task } = setup();
-    const t = await task();
-    store.markDelivered = async () => {
-      throw new Error("ProvisionedThroughputExceededException");
-    };
-    const record = fifoRecord(t);
-    const response = await deliverBatch(deps, eventOf(record), context);
-    expect(response.batchItemFailures).toEqual([{ itemIdentifier: record.messageId }]);
-    expect(queue.visibilityByHandle()).toEqual({ [record.receiptHandle]: 10 });
-  });
-
-  it("a signing secret that cannot be loaded fails the record without using up an attempt", async () => {
-    const { store, callbacks, deps, context, task } = setup();
-    const t = await task();
-    const record = fifoRecord(t);
-    const response = await deliverBatch(
-      { ...deps, signer: () => Promise.reject(new Error("AccessDeniedException")) },
-      eventOf(record),
-      context,
-    );
-    expect(response.batchItemFailures).toEqual([{ itemIdentifier: record.messageId }]);
-    expect(callbacks.requests).toEqual([]);
-    expect(store.tasks.get(t.taskId)).toMatchObject({ status: "queued", attempts: 0 });
-  });
-
-  it("records from an unknown queue fail and keep the queue's own visibility timeout", async () => {
-    const { callbacks, queue, deps, context, task } = setup();
-    const t = await task();
-    const record = fifoRecord(t, { arn: "arn:aws:sqs:eu-west-1:000000000000:stranger.fifo" });
-    const response = await deliverBatch(deps, eventOf(record), context);
-    expect(response.batchItemFailures).toEqual([{ itemIdentifier: record.messageId }]);
-    expect(callbacks.requests).toEqual([]);
-    expect(queue.visibility).toEqual([]);
+  describe("deliver: logs and metrics", () => {
+    it("logs ids, statuses and durations, never task content", async () => {
+      const { callbacks, logger, deps, context, task } = setup(groupConcurrency);
+      const a = await task({ group: "a", content: '{"order_id":"a","card":"4111-SECRET-CONTENT"}' });
+      const b = await task({ group: "b", content: '{"order_id":"b","card":"4111-SECRET-CONTENT"}' });
+      const c = await task({
+        group: "c",
+        status: "delivering",
+        attempts: 2,
+        content: '{"x":"4111-SECRET-CONTENT"}',
+      } as never);
+      callbacks.answer(a.taskId, HTTP(500));
+      callbacks.answer(c.taskId, HTTP(500));
+      await deliverBatch(deps, eventOf(fifoRecord(a), fifoRecord(b), fifoRecord(c)), context);
+      const logged = JSON.stringify(logger.entries);
+      expect(logged).toContain(a.taskId);
+      expect(logged).not.toContain("SECRET-CONTENT");
+    });
   });
 });
 
-describe("deliver: time guard and due time", () => {
-  it("does not start a callback that cannot finish before the function times out (no attempt counted, visibility 0)", async () => {
+describe("deliver at groupConcurrency 1", () => {
+  it("one group after another: time used up by one group's callback stops the groups after it (no attempt counted, visibility 0)", async () => {
     let remaining = 60_000;
-    const { store, callbacks, queue, deps, context, task } = setup({ remainingMs: () => remaining });
+    const { store, callbacks, queue, deps, context, task } = setup(1, {
+      remainingMs: () => remaining,
+    });
     const a = await task({ group: "A" });
     const b1 = await task({ group: "B" });
     const b2 = await task({ group: "B" });
@@ -357,38 +427,19 @@ describe("deliver: time guard and due time", () => {
       [records[2]?.receiptHandle as string]: 0,
     });
   });
+});
 
-  it("never delivers before the due time (a message that arrives early is hidden until due)", async () => {
-    const { now, store, callbacks, queue, deps, context, task } = setup();
-    const t = await task({ dueAtMs: now + 2_500 });
-    const record = fifoRecord(t);
-    const response = await deliverBatch(deps, eventOf(record), context);
-    expect(response.batchItemFailures).toHaveLength(1);
-    expect(callbacks.requests).toEqual([]);
-    expect(store.tasks.get(t.taskId)?.attempts).toBe(0);
-    expect(queue.visibilityByHandle()).toEqual({ [record.receiptHandle]: 3 });
+describe("deliver: callback body", () => {
+  it("the body embeds the stored content text unchanged", () => {
+    const t = makeTask({ dueAtMs: 0, acceptedAtMs: 0, content: '{"b":1,"a":[true,null],"u":"\\u00e9"}' });
+    expect(callbackBody(t, 3)).toBe(
+      `{"task_id":${JSON.stringify(t.taskId)},"topic":"demo","due_at":"1970-01-01T00:00:00.000Z","attempt":3,` +
+        `"content":{"b":1,"a":[true,null],"u":"\\u00e9"}}`,
+    );
   });
 });
 
-describe("deliver: logs and metrics", () => {
-  it("logs ids, statuses and durations, never task content", async () => {
-    const { callbacks, logger, deps, context, task } = setup();
-    const a = await task({ group: "a", content: '{"order_id":"a","card":"4111-SECRET-CONTENT"}' });
-    const b = await task({ group: "b", content: '{"order_id":"b","card":"4111-SECRET-CONTENT"}' });
-    const c = await task({
-      group: "c",
-      status: "delivering",
-      attempts: 2,
-      content: '{"x":"4111-SECRET-CONTENT"}',
-    } as never);
-    callbacks.answer(a.taskId, HTTP(500));
-    callbacks.answer(c.taskId, HTTP(500));
-    await deliverBatch(deps, eventOf(fifoRecord(a), fifoRecord(b), fifoRecord(c)), context);
-    const logged = JSON.stringify(logger.entries);
-    expect(logged).toContain(a.taskId);
-    expect(logged).not.toContain("SECRET-CONTENT");
-  });
-
+describe("deliver: Powertools metrics", () => {
   it("Powertools metrics: one EMF set per topic, each from its own Metrics instance with the Topic dimension", () => {
     // Prepare
     const published: Record<string, unknown>[] = [];

@@ -4,7 +4,7 @@ import type { TopicQueue, VisibilityChange } from "#shared/adapters/topic-queue.
 import { loadEnvironmentConfig, type TopicConfig } from "#shared/config/index.js";
 import { taskMessageBody } from "#shared/domain/messages.js";
 import type { TaskRecord } from "#shared/domain/task.js";
-import type { DeliverBinding, DeliveryMetricsSink } from "#shared/services/deliver.js";
+import type { DeliverBinding, DeliveryMetricsSink } from "#shared/services/deliver/index.js";
 
 export const QUEUE_ARN = "arn:aws:sqs:eu-west-1:000000000000:punctual-test-demo.fifo";
 export const QUEUE_URL = "https://sqs.local/000000000000/punctual-test-demo.fifo";

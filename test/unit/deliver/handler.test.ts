@@ -55,46 +55,50 @@ describe("functions/deliver.ts", () => {
     vi.restoreAllMocks();
   });
 
-  it("wires middy, the FIFO processor and the metrics: partial batch response + one EMF line with Topic", async () => {
-    const stdout = vi.spyOn(process.stdout, "write").mockImplementation(() => true);
-    const { createDeliverHandler } = await import("#functions/deliver.js");
-    const store = new MemoryTaskStore();
-    const callbacks = new FakeCallbacks();
-    const now = Date.now();
-    const ok = makeTask({ group: "a", dueAtMs: now - 10, acceptedAtMs: now - 100, status: "queued" });
-    const bad = makeTask({ group: "b", dueAtMs: now - 10, acceptedAtMs: now - 100, status: "queued" });
-    await store.putNew(ok);
-    await store.putNew(bad);
-    callbacks.answer(bad.taskId, HTTP(500));
-    const { CallbackSigner } = await import("#shared/security/signing.js");
-    const { PowertoolsDeliveryMetrics } = await import("#shared/services/deliver.js");
-    const { Metrics } = await import("@aws-lambda-powertools/metrics");
-    const createMetrics = () => new Metrics({ namespace: "Punctual", serviceName: "punctual-local" });
-    const handler = createDeliverHandler(
-      {
-        store,
-        topicQueue: new FakeDeliverQueue(),
-        bindingFor: (arn) => (arn === QUEUE_ARN ? binding() : undefined),
-        callbackClientFor: () => callbacks,
-        signer: async () => new CallbackSigner([SECRET]),
-        metrics: new PowertoolsDeliveryMetrics(createMetrics),
-        logger: memoryLogger(),
-      },
-      undefined,
-    );
-    const okRecord = fifoRecord(ok);
-    const badRecord = fifoRecord(bad);
+  it.each([1, 10])(
+    "wires middy, the group runner (groupConcurrency %i) and the metrics: partial batch response + one EMF line with Topic",
+    async (groupConcurrency) => {
+      const stdout = vi.spyOn(process.stdout, "write").mockImplementation(() => true);
+      const { createDeliverHandler } = await import("#functions/deliver.js");
+      const store = new MemoryTaskStore();
+      const callbacks = new FakeCallbacks();
+      const now = Date.now();
+      const ok = makeTask({ group: "a", dueAtMs: now - 10, acceptedAtMs: now - 100, status: "queued" });
+      const bad = makeTask({ group: "b", dueAtMs: now - 10, acceptedAtMs: now - 100, status: "queued" });
+      await store.putNew(ok);
+      await store.putNew(bad);
+      callbacks.answer(bad.taskId, HTTP(500));
+      const { CallbackSigner } = await import("#shared/security/signing.js");
+      const { PowertoolsDeliveryMetrics } = await import("#shared/services/deliver/index.js");
+      const { Metrics } = await import("@aws-lambda-powertools/metrics");
+      const createMetrics = () => new Metrics({ namespace: "Punctual", serviceName: "punctual-local" });
+      const handler = createDeliverHandler(
+        {
+          store,
+          topicQueue: new FakeDeliverQueue(),
+          bindingFor: (arn) => (arn === QUEUE_ARN ? binding() : undefined),
+          callbackClientFor: () => callbacks,
+          signer: async () => new CallbackSigner([SECRET]),
+          metrics: new PowertoolsDeliveryMetrics(createMetrics),
+          logger: memoryLogger(),
+          groupConcurrency,
+        },
+        undefined,
+      );
+      const okRecord = fifoRecord(ok);
+      const badRecord = fifoRecord(bad);
 
-    const response = await handler(eventOf(okRecord, badRecord), lambdaContext());
+      const response = await handler(eventOf(okRecord, badRecord), lambdaContext());
 
-    expect(response).toEqual({ batchItemFailures: [{ itemIdentifier: badRecord.messageId }] });
-    const emf = stdout.mock.calls
-      .map(([chunk]) => String(chunk))
-      .filter((line) => line.includes('"CloudWatchMetrics"'))
-      .map((line) => JSON.parse(line));
-    expect(emf).toHaveLength(1);
-    expect(emf[0]).toMatchObject({ Topic: "demo", TasksDelivered: 1, DeliveryAttemptsFailed: 1 });
-  });
+      expect(response).toEqual({ batchItemFailures: [{ itemIdentifier: badRecord.messageId }] });
+      const emf = stdout.mock.calls
+        .map(([chunk]) => String(chunk))
+        .filter((line) => line.includes('"CloudWatchMetrics"'))
+        .map((line) => JSON.parse(line));
+      expect(emf).toHaveLength(1);
+      expect(emf[0]).toMatchObject({ Topic: "demo", TasksDelivered: 1, DeliveryAttemptsFailed: 1 });
+    },
+  );
 
   it("fails the cold start without a signing secret or with a topology naming an unknown topic", async () => {
     vi.stubEnv("PUNCTUAL_SIGNING_SECRET", "");

@@ -3,7 +3,8 @@ import type { SendInOrderResult, TopicQueue } from "#shared/adapters/topic-queue
 import { makeTaskKey, newUlid } from "#shared/domain/keys.js";
 import { taskMessageBody } from "#shared/domain/messages.js";
 import type { TaskRecord } from "#shared/domain/task.js";
-import type { ServiceLogger, TimerMessage, TimerRearm } from "#shared/services/relay.js";
+import type { ServiceLogger } from "#shared/runtime/observability.js";
+import type { TimerMessage, TimerRearm } from "#shared/services/relay.js";
 
 /** A FIFO queue fake: order per group, and SQS's deduplication on MessageDeduplicationId (task id). */
 export class FakeFifoQueue implements Pick<TopicQueue, "sendInOrder"> {

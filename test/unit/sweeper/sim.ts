@@ -16,7 +16,7 @@ import { scheduledGraceMs, stalledAfterMs } from "#shared/domain/sweep.js";
 import type { TaskRecord } from "#shared/domain/task.js";
 import { CallbackSigner } from "#shared/security/signing.js";
 import { type AddTaskInput, addTask } from "#shared/services/add-task.js";
-import { type DeliverDeps, deliverBatch } from "#shared/services/deliver.js";
+import { type DeliverDeps, deliverBatch } from "#shared/services/deliver/index.js";
 import { relayTimerMessages } from "#shared/services/relay.js";
 import {
   type SweeperDeps,

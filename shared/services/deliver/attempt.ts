@@ -1,0 +1,128 @@
+import type { SQSRecord } from "aws-lambda";
+import type { TopicConfig } from "#shared/config/index.js";
+import { parseTaskId } from "#shared/domain/keys.js";
+import { parseTaskMessage } from "#shared/domain/messages.js";
+import { TERMINAL_STATUSES } from "#shared/domain/task.js";
+import type { CallbackSigner } from "#shared/security/signing.js";
+import { callbackRequest } from "./callback-request.js";
+import { deadLetter, recordDelivered, recordFailedAttempt } from "./outcome.js";
+import { type BatchContext, RecordFailedError, type RecordScope, type StartedAttempt } from "./types.js";
+
+/**
+ * One record: its task's attempt is started (the fast path, else the read path), its callback made and the
+ * outcome recorded. Returns normally when the record is done with (delivered, dead-lettered or dropped);
+ * throws when it must come back (RecordFailedError, its group's outcome set) or something failed unexpectedly.
+ */
+export async function deliverRecord(ctx: BatchContext, record: SQSRecord, scope: RecordScope): Promise<void> {
+  const message = parseTaskMessage(record.body);
+  if (!message) {
+    ctx.deps.logger.error("dropping topic message: not a task message", { messageId: record.messageId });
+    return;
+  }
+  const timeoutMs = scope.binding.topic.callbackTimeoutSeconds * 1000;
+  const attempt =
+    (await startWithoutReading(ctx, message.taskId, scope.binding.topic, timeoutMs)) ??
+    (await startAfterReading(ctx, message.taskId, scope, timeoutMs));
+  if (attempt) await attemptCallback(ctx, scope, attempt, timeoutMs);
+}
+
+/** Whether a callback of `timeoutMs` started now still leaves the safety margin before the invocation ends. */
+function timeLeftFor(ctx: BatchContext, timeoutMs: number): boolean {
+  return ctx.lambda.getRemainingTimeInMillis() >= timeoutMs + ctx.safetyMarginMs;
+}
+
+/**
+ * The common case in one DynamoDB call instead of two: the task id carries the due time, so a task that is due,
+ * with time left for its callback and a signer at hand, is started by a single conditional write that also
+ * refuses final and exhausted tasks. Undefined whenever anything is unusual (not due, no time, no signer,
+ * the write refused): the caller then reads the task and decides exactly as it always did.
+ */
+async function startWithoutReading(
+  ctx: BatchContext,
+  taskId: string,
+  topic: TopicConfig,
+  timeoutMs: number,
+): Promise<StartedAttempt | undefined> {
+  const key = parseTaskId(taskId);
+  if (!key || key.dueAtMs > ctx.clock()) return undefined;
+  if (!timeLeftFor(ctx, timeoutMs)) return undefined;
+  let signer: CallbackSigner;
+  try {
+    signer = await ctx.deps.signer(topic.name);
+  } catch {
+    return undefined;
+  }
+  const startedAt = ctx.clock();
+  const started = await ctx.deps.store.startAttempt(taskId, startedAt, topic.maxAttempts);
+  return started && { started, signer, startedAt };
+}
+
+/**
+ * The read path: the task is read and every unusual case decided — gone or final (dropped), exhausted
+ * (dead-lettering finished), not due or no time left (the group comes back) — before its attempt is started.
+ */
+async function startAfterReading(
+  ctx: BatchContext,
+  taskId: string,
+  scope: RecordScope,
+  timeoutMs: number,
+): Promise<StartedAttempt | undefined> {
+  const { deps } = ctx;
+  const { topic } = scope.binding;
+  const task = await deps.store.get(taskId);
+  if (!task) {
+    deps.logger.warn("task not found; message dropped", { taskId });
+    return undefined;
+  }
+  if (TERMINAL_STATUSES.has(task.status)) {
+    deps.logger.info("task already final; not delivered again", { taskId, status: task.status });
+    return undefined;
+  }
+  // Attempts already used up (a crash after recording the last failure, before dead-lettering): finish the
+  // dead-lettering without calling the receiver again.
+  if (task.status === "delivering" && task.attempts >= topic.maxAttempts) {
+    await deadLetter(ctx, scope.binding, task, task.lastError ?? "attempts exhausted");
+    return undefined;
+  }
+  refuseIfNotDue(ctx, scope.group, taskId, task.dueAtMs);
+  refuseIfNoTimeLeft(ctx, scope.group, taskId, timeoutMs);
+  // The signer first: a secret that cannot be loaded must not use up an attempt.
+  const signer = await deps.signer(topic.name);
+  const startedAt = ctx.clock();
+  const started = await deps.store.startAttempt(taskId, startedAt);
+  if (!started) {
+    deps.logger.info("task moved on before its attempt; not delivered", { taskId });
+    return undefined;
+  }
+  return { started, signer, startedAt };
+}
+
+/** The relay never forwards early; this guards the invariant anyway (e.g. a hand-redriven message). */
+function refuseIfNotDue(ctx: BatchContext, group: string, taskId: string, dueAtMs: number): void {
+  const now = ctx.clock();
+  if (dueAtMs <= now) return;
+  ctx.outcomes.set(group, { kind: "until-due", seconds: Math.ceil((dueAtMs - now) / 1000) });
+  ctx.deps.logger.warn("task not due yet; retried at its due time", { taskId });
+  throw new RecordFailedError("not due yet");
+}
+
+/** Never start a callback that could outlive the invocation: no attempt is counted, retried at once. */
+function refuseIfNoTimeLeft(ctx: BatchContext, group: string, taskId: string, timeoutMs: number): void {
+  if (timeLeftFor(ctx, timeoutMs)) return;
+  ctx.outcomes.set(group, { kind: "immediate" });
+  ctx.deps.logger.info("not enough time left for a callback; record returned to the queue", { taskId });
+  throw new RecordFailedError("not enough time left");
+}
+
+/** One callback attempt of a started task, and its outcome recorded. */
+async function attemptCallback(
+  ctx: BatchContext,
+  scope: RecordScope,
+  attempt: StartedAttempt,
+  timeoutMs: number,
+): Promise<void> {
+  const client = ctx.deps.callbackClientFor(scope.binding.topic);
+  const result = await client.post(callbackRequest(attempt, timeoutMs));
+  if (result.ok) await recordDelivered(ctx, scope.binding, attempt, result);
+  else await recordFailedAttempt(ctx, scope, attempt, result);
+}

@@ -1,0 +1,54 @@
+import type { Context, SQSBatchResponse, SQSEvent } from "aws-lambda";
+import { groupKey, runGroups } from "./group-runner.js";
+import { visibilitySeconds } from "./outcome.js";
+import { handleRecord, onOverdue, stepBudgetMs } from "./record.js";
+import { type BatchContext, DEFAULT_SAFETY_MARGIN_MS, type DeliverDeps } from "./types.js";
+import { applyVisibility } from "./visibility.js";
+
+export { callbackBody, callbackHeaders } from "./callback-request.js";
+export { PowertoolsDeliveryMetrics } from "./metrics.js";
+export type { DeliverBinding, DeliverDeps, DeliveryMetricsSink } from "./types.js";
+export { DEFAULT_SAFETY_MARGIN_MS, DEFAULT_WATCHDOG_MARGIN_MS } from "./types.js";
+
+/**
+ * The deliver use case for one batch from a topic FIFO queue: the batch's groups run side by side (up to
+ * `groupConcurrency`), each group's records in order, a failed record failing the rest of its group (order) while
+ * other groups go on. Afterwards every failed record's visibility is set to its group's decision.
+ *
+ * The steps live beside this file: group-runner.ts (groups side by side, the watchdog), record.ts (one record:
+ * its queue, its failure, its budget), attempt.ts (starting an attempt: the fast path and the read path),
+ * callback-request.ts (body, headers, signature), outcome.ts (delivered, backoff, dead-letter), visibility.ts
+ * (each failed record's visibility), metrics.ts (EMF per topic).
+ */
+export async function deliverBatch(
+  deps: DeliverDeps,
+  event: SQSEvent,
+  lambda: Pick<Context, "getRemainingTimeInMillis">,
+): Promise<SQSBatchResponse> {
+  const ctx = batchContext(deps, lambda);
+  let response: SQSBatchResponse;
+  try {
+    response = await runGroups(event.Records, (record) => handleRecord(ctx, record), {
+      limit: deps.groupConcurrency ?? 1,
+      budgetMs: (record) => stepBudgetMs(ctx, record),
+      onOverdue: (record, budgetMs) => onOverdue(ctx, record, budgetMs),
+    });
+  } finally {
+    deps.metrics.flush();
+  }
+  await applyVisibility(deps, event.Records, response, (record) =>
+    visibilitySeconds(ctx.outcomes.get(groupKey(record))),
+  );
+  return response;
+}
+
+function batchContext(deps: DeliverDeps, lambda: Pick<Context, "getRemainingTimeInMillis">): BatchContext {
+  return {
+    deps,
+    clock: deps.clock ?? Date.now,
+    random: deps.random ?? Math.random,
+    safetyMarginMs: deps.safetyMarginMs ?? DEFAULT_SAFETY_MARGIN_MS,
+    lambda,
+    outcomes: new Map(),
+  };
+}

@@ -1,0 +1,129 @@
+import type { CallbackResult } from "#shared/adapters/callback-client.js";
+import type { TopicConfig } from "#shared/config/index.js";
+import { backoffSeconds } from "#shared/domain/backoff.js";
+import { retentionExpiry, type TaskRecord } from "#shared/domain/task.js";
+import { deadLetterTask } from "../dead-letter.js";
+import {
+  type BatchContext,
+  type DeliverBinding,
+  type GroupOutcome,
+  RecordFailedError,
+  type RecordScope,
+  type StartedAttempt,
+} from "./types.js";
+
+/** What an attempt's answer leads to: delivered, retried after a backoff, or dead-lettered. */
+
+/** A 2xx: the task is delivered, with its lateness and the callback's latency. */
+export async function recordDelivered(
+  ctx: BatchContext,
+  binding: DeliverBinding,
+  { started, startedAt }: StartedAttempt,
+  result: CallbackResult,
+): Promise<void> {
+  const { topic } = binding;
+  const finishedAt = ctx.clock();
+  const latenessMs = Math.max(0, startedAt - started.dueAtMs);
+  await ctx.deps.store.markDelivered(started.taskId, {
+    atMs: finishedAt,
+    latenessMs,
+    deliveryLatencyMs: result.durationMs,
+    expiresAt: retentionExpiry(finishedAt, topic.retentionDays),
+  });
+  ctx.deps.metrics.delivered(topic.name, latenessMs, result.durationMs);
+  ctx.deps.logger.debug("delivered", {
+    taskId: started.taskId,
+    attempt: started.attempts,
+    status: result.status,
+    latenessMs,
+    durationMs: result.durationMs,
+  });
+}
+
+/**
+ * A failed attempt is recorded, then: a refused destination or the last attempt → dead-lettered (the record
+ * succeeds); otherwise the group is retried after the attempt's backoff step (the record fails).
+ */
+export async function recordFailedAttempt(
+  ctx: BatchContext,
+  { binding, group }: RecordScope,
+  { started }: StartedAttempt,
+  result: CallbackResult,
+): Promise<void> {
+  const { topic } = binding;
+  const attempt = started.attempts;
+  const error = result.error ?? "callback failed";
+  await ctx.deps.store.recordAttemptFailure(started.taskId, { error, atMs: ctx.clock() });
+  // Callback latency counts answers and timeouts; a refused or reset connection says nothing about it.
+  const answered = result.status !== undefined || error.startsWith("timeout");
+  ctx.deps.metrics.attemptFailed(topic.name, answered ? result.durationMs : undefined);
+  if (result.refused) {
+    // The SSRF / URL policy refused the destination: no retry can change that, so no attempt is wasted on it.
+    // What the host resolved to goes to the log only (the stored error is readable by the caller).
+    ctx.deps.logger.warn("destination refused by policy; dead-lettered without retrying", {
+      taskId: started.taskId,
+      attempt,
+      error,
+      ...(result.detail && { detail: result.detail }),
+    });
+    return deadLetter(ctx, binding, started, error);
+  }
+  if (attempt >= topic.maxAttempts) return deadLetter(ctx, binding, started, error);
+  retryAfterBackoff(ctx, group, topic, started, result);
+}
+
+function retryAfterBackoff(
+  ctx: BatchContext,
+  group: string,
+  topic: TopicConfig,
+  started: TaskRecord,
+  result: CallbackResult,
+): never {
+  const error = result.error ?? "callback failed";
+  const seconds = backoffSeconds(started.attempts, topic.backoff, ctx.random);
+  ctx.outcomes.set(group, { kind: "backoff", seconds });
+  ctx.deps.logger.info("callback failed; retrying after backoff", {
+    taskId: started.taskId,
+    attempt: started.attempts,
+    maxAttempts: topic.maxAttempts,
+    status: result.status,
+    error,
+    durationMs: result.durationMs,
+    backoffSeconds: seconds,
+  });
+  throw new RecordFailedError(error);
+}
+
+/** The task goes to its topic's DLQ and is recorded `failed` (see deadLetterTask for the order). */
+export async function deadLetter(
+  ctx: BatchContext,
+  binding: DeliverBinding,
+  task: TaskRecord,
+  reason: string,
+): Promise<void> {
+  await deadLetterTask(
+    ctx.deps,
+    { dlqUrl: binding.dlqUrl, retentionDays: binding.topic.retentionDays },
+    task,
+    reason,
+    ctx.clock,
+  );
+  ctx.deps.metrics.deadLettered(binding.topic.name);
+  ctx.deps.logger.warn("task dead-lettered", { taskId: task.taskId, attempts: task.attempts, error: reason });
+}
+
+/**
+ * For a failure nothing more specific explains (DynamoDB, SQS, a hung step): the group is retried after the
+ * topic's first backoff step, unless an earlier failure of the group already decided.
+ */
+export function retryGroupAfterFirstStep(ctx: BatchContext, group: string, topic: TopicConfig): void {
+  if (!ctx.outcomes.has(group)) {
+    ctx.outcomes.set(group, { kind: "backoff", seconds: backoffSeconds(1, topic.backoff, ctx.random) });
+  }
+}
+
+/** The visibility a failed record gets from its group's outcome; undefined keeps the queue's own timeout. */
+export function visibilitySeconds(outcome: GroupOutcome | undefined): number | undefined {
+  if (!outcome) return undefined;
+  return outcome.kind === "immediate" ? 0 : outcome.seconds;
+}

@@ -1,0 +1,54 @@
+import type { SQSRecord } from "aws-lambda";
+import { errorText } from "#shared/runtime/async.js";
+import { deliverRecord } from "./attempt.js";
+import { groupKey } from "./group-runner.js";
+import { retryGroupAfterFirstStep } from "./outcome.js";
+import { type BatchContext, DEFAULT_WATCHDOG_MARGIN_MS, RecordFailedError } from "./types.js";
+
+/** One record as the group runner sees it: its queue's binding looked up, and any failure fails it. */
+
+/** Delivers one record; throws (failing it and the rest of its group) when it must come back. */
+export async function handleRecord(ctx: BatchContext, record: SQSRecord): Promise<void> {
+  const binding = ctx.deps.bindingFor(record.eventSourceARN);
+  if (!binding) {
+    ctx.deps.logger.error("record from a queue this function does not serve", {
+      eventSourceArn: record.eventSourceARN,
+      messageId: record.messageId,
+    });
+    throw new RecordFailedError("unknown event source");
+  }
+  const group = groupKey(record);
+  try {
+    await deliverRecord(ctx, record, { binding, group });
+  } catch (error) {
+    // An unexpected failure (DynamoDB, SQS…): retry after the topic's first backoff step.
+    retryGroupAfterFirstStep(ctx, group, binding.topic);
+    if (!(error instanceof RecordFailedError)) {
+      ctx.deps.logger.error("delivering a record failed", {
+        messageId: record.messageId,
+        topic: binding.topic.name,
+        error: errorText(error),
+      });
+    }
+    throw error;
+  }
+}
+
+/** How long the group runner waits for one record's step (see `watchdogMarginMs`). */
+export function stepBudgetMs(ctx: BatchContext, record: SQSRecord): number {
+  const timeoutMs = (ctx.deps.bindingFor(record.eventSourceARN)?.topic.callbackTimeoutSeconds ?? 0) * 1000;
+  // Half the safety margin stays free after the budget for setting visibilities and flushing metrics.
+  const invocationLeft = ctx.lambda.getRemainingTimeInMillis() - ctx.safetyMarginMs / 2;
+  const margin = ctx.deps.watchdogMarginMs ?? DEFAULT_WATCHDOG_MARGIN_MS;
+  return Math.max(0, Math.min(timeoutMs + margin, invocationLeft));
+}
+
+/** A step the runner stopped waiting for: its group goes back after the first backoff step, not the queue's. */
+export function onOverdue(ctx: BatchContext, record: SQSRecord, budgetMs: number): void {
+  const binding = ctx.deps.bindingFor(record.eventSourceARN);
+  if (binding) retryGroupAfterFirstStep(ctx, groupKey(record), binding.topic);
+  ctx.deps.logger.error("a record's step did not settle in time; its group is returned to the queue", {
+    messageId: record.messageId,
+    budgetMs,
+  });
+}

@@ -1,0 +1,98 @@
+import type { Context } from "aws-lambda";
+import type { CallbackClient } from "#shared/adapters/callback-client.js";
+import type { TaskStore } from "#shared/adapters/task-store.js";
+import type { TopicQueue } from "#shared/adapters/topic-queue.js";
+import type { TopicConfig } from "#shared/config/index.js";
+import type { TaskRecord } from "#shared/domain/task.js";
+import type { ServiceLogger } from "#shared/runtime/observability.js";
+import type { CallbackSigner } from "#shared/security/signing.js";
+
+/** The deliver use case's ports and settings, and the working state one batch passes between its steps. */
+
+/** What the deliver function knows about the FIFO queue a record came from (its topology delivery + config). */
+export interface DeliverBinding {
+  readonly topic: TopicConfig;
+  readonly queueUrl: string;
+  readonly dlqUrl: string;
+}
+
+export interface DeliveryMetricsSink {
+  delivered(topic: string, latenessMs: number, callbackLatencyMs: number): void;
+  /** `callbackLatencyMs` is undefined when the request never got an answer or a timeout (refused, reset…). */
+  attemptFailed(topic: string, callbackLatencyMs: number | undefined): void;
+  deadLettered(topic: string): void;
+  /** Called once at the end of every batch. */
+  flush(): void;
+}
+
+export interface DeliverDeps {
+  readonly store: TaskStore;
+  readonly topicQueue: Pick<TopicQueue, "sendToDeadLetter" | "setVisibility">;
+  /** The binding for a record's `eventSourceARN`, or undefined for a queue this function does not serve. */
+  readonly bindingFor: (eventSourceArn: string) => DeliverBinding | undefined;
+  /** The (cached, keep-alive) callback client for a topic: its SSRF policy depends on the topic's allow-list. */
+  readonly callbackClientFor: (topic: TopicConfig) => CallbackClient;
+  readonly signer: (topic: string) => Promise<CallbackSigner>;
+  readonly metrics: DeliveryMetricsSink;
+  readonly logger: ServiceLogger;
+  readonly clock?: () => number;
+  readonly random?: () => number;
+  /**
+   * Time kept free after a callback's timeout for recording the outcome, dead-lettering and setting
+   * visibilities. A record is not started when less than `callbackTimeout + safetyMargin` remains.
+   */
+  readonly safetyMarginMs?: number;
+  /**
+   * How many message groups of a batch are delivered side by side (each group's records always in order, a
+   * group's first failure failing the rest of that group). 1 (the default): one group after another. The
+   * deployed function uses the batch size, so a batch costs about one callback's time instead of one per record.
+   */
+  readonly groupConcurrency?: number;
+  /**
+   * How long past a record's callback timeout the group runner waits for that record's step (its DynamoDB/SQS
+   * bookkeeping included) before it stops waiting and fails the rest of the group. A backstop: the callback
+   * client settles every attempt by its deadline, so this fires only if something else hangs.
+   */
+  readonly watchdogMarginMs?: number;
+}
+
+export const DEFAULT_SAFETY_MARGIN_MS = 1_000;
+export const DEFAULT_WATCHDOG_MARGIN_MS = 2_000;
+
+/** Why a record failed, which decides the visibility its whole group gets. */
+export type GroupOutcome =
+  | { readonly kind: "backoff"; readonly seconds: number }
+  /** Time guard: retry as soon as possible, no attempt was counted. */
+  | { readonly kind: "immediate" }
+  /** Not due yet (never deliver early): hide until due. */
+  | { readonly kind: "until-due"; readonly seconds: number };
+
+/** A record failed for a reason already logged and recorded in the batch's outcomes. */
+export class RecordFailedError extends Error {
+  override readonly name = "RecordFailedError";
+}
+
+/** A task whose attempt was counted (`startAttempt` succeeded), ready for its callback. */
+export interface StartedAttempt {
+  readonly started: TaskRecord;
+  readonly signer: CallbackSigner;
+  readonly startedAt: number;
+}
+
+/** One record's place in the batch: the queue it came from and its ordering group. */
+export interface RecordScope {
+  readonly binding: DeliverBinding;
+  /** The group key (`groupKey`): its outcome decides the visibility of all its failed records. */
+  readonly group: string;
+}
+
+/** What every step of one batch shares: the ports, the settings resolved once, and each group's outcome. */
+export interface BatchContext {
+  readonly deps: DeliverDeps;
+  readonly clock: () => number;
+  readonly random: () => number;
+  readonly safetyMarginMs: number;
+  readonly lambda: Pick<Context, "getRemainingTimeInMillis">;
+  /** Group key → why its first failed record failed. */
+  readonly outcomes: Map<string, GroupOutcome>;
+}
