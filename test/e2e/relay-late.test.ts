@@ -4,8 +4,8 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { DynamoTaskStore } from "#shared/adapters/dynamo-task-store.js";
 import { taskMessageBody } from "#shared/domain/messages.js";
 import { ENV } from "#shared/runtime/env.js";
+import { demoTaskItem } from "../support/factories.js";
 import { e2eTarget, type Harness, startHarness } from "./support/harness.js";
-import { demoTaskItem } from "./support/task-items.js";
 
 /**
  * A timer message that reaches the relay long after its task was due (a backlog, a throttled consumer, a

@@ -5,8 +5,8 @@ import { DynamoTaskStore } from "#shared/adapters/dynamo-task-store.js";
 import { taskMessageBody } from "#shared/domain/messages.js";
 import type { TaskRecord } from "#shared/domain/task.js";
 import { ENV } from "#shared/runtime/env.js";
+import { demoTaskItem, type TaskItemOptions } from "../support/factories.js";
 import { e2eTarget, type Harness, startHarness } from "./support/harness.js";
-import { demoTaskItem, type TaskItemOptions } from "./support/task-items.js";
 
 /**
  * Orphans repaired through the local cloud: tasks written straight into DynamoDB as a crash would leave them —

@@ -5,9 +5,10 @@ import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { DynamoTaskStore } from "#shared/adapters/dynamo-task-store.js";
 import type { TaskStore } from "#shared/adapters/task-store.js";
 import { MAX_ITEM_BYTES, taskItemSizeBound } from "#shared/domain/item-size.js";
-import { makeTaskKey, newUlid } from "#shared/domain/keys.js";
+import { newUlid } from "#shared/domain/keys.js";
 import { SWEEP_INDEX_NAME, sweepShardOf } from "#shared/domain/sweep.js";
 import type { TaskRecord } from "#shared/domain/task.js";
+import { makeTask } from "../../support/factories.js";
 import { MemoryTaskStore } from "../../support/memory-task-store.js";
 
 const NOW = Date.UTC(2026, 10, 23, 12, 0, 0);
@@ -65,24 +66,14 @@ async function newStore(): Promise<DynamoTaskStore> {
 }
 
 function task(overrides: Partial<TaskRecord> & { group?: string; dueAtMs?: number } = {}): TaskRecord {
-  const dueAtMs = overrides.dueAtMs ?? NOW + 60_000;
-  const key = makeTaskKey("demo", overrides.group ?? "o-1", dueAtMs, newUlid(NOW));
-  const { group: _group, ...rest } = overrides;
-  return {
-    pk: key.pk,
-    sk: key.sk,
-    taskId: key.taskId,
-    topic: "demo",
-    groupValue: overrides.group ?? "o-1",
-    status: "scheduled",
-    dueAtMs,
+  return makeTask({
+    group: "o-1",
+    dueAtMs: NOW + 60_000,
     acceptedAtMs: NOW,
     content: '{"order_id":"o-1"}',
     callbackUrl: "https://hooks.example.com/n",
-    timer: "queue",
-    attempts: 0,
-    ...rest,
-  };
+    ...overrides,
+  });
 }
 
 describe("DynamoTaskStore against dynalite", () => {

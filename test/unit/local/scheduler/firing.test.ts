@@ -14,10 +14,10 @@ import {
   type SchedulerEmulatorOptions,
   startSchedulerEmulator,
 } from "#local/scheduler/emulator.js";
+import { ManualClock } from "../../../support/clock.js";
 import {
   atExpression,
   createQueue,
-  ManualClock,
   ROLE_ARN,
   receive,
   type SqsHarness,

@@ -11,9 +11,9 @@ import {
 } from "@aws-sdk/client-scheduler";
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { createSqsTargetSender, startSchedulerEmulator } from "#local/scheduler/emulator.js";
+import { ManualClock } from "../../../support/clock.js";
 import {
   createQueue,
-  ManualClock,
   ROLE_ARN,
   receive,
   type SqsHarness,

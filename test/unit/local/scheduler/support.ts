@@ -80,18 +80,6 @@ export async function receive(
   return messages;
 }
 
-/** A clock the test moves by hand; the emulator's timer never fires on its own before the test says so. */
-export class ManualClock {
-  constructor(public ms: number) {}
-  readonly now = (): number => this.ms;
-  set(iso: string): void {
-    this.ms = Date.parse(iso);
-  }
-  advance(ms: number): void {
-    this.ms += ms;
-  }
-}
-
 /** For protocol tests that never fire anything into SQS. */
 export function recordingSender(): SqsTargetSender & { sent: Parameters<SqsTargetSender["send"]>[0][] } {
   const sent: Parameters<SqsTargetSender["send"]>[0][] = [];

@@ -1,19 +1,12 @@
 import { randomBytes } from "node:crypto";
 import type { Context } from "aws-lambda";
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
+import { binding, DLQ_URL, QUEUE_ARN, QUEUE_URL } from "../../support/deliver-binding.js";
+import { eventOf, fifoRecord, makeTask } from "../../support/factories.js";
+import { FakeCallbacks, HTTP } from "../../support/fakes/callbacks.js";
+import { FakeTopicQueue } from "../../support/fakes/topic-queue.js";
+import { memoryLogger } from "../../support/logger.js";
 import { MemoryTaskStore } from "../../support/memory-task-store.js";
-import { makeTask, memoryLogger } from "../relay/fakes.js";
-import {
-  binding,
-  DLQ_URL,
-  eventOf,
-  FakeCallbacks,
-  FakeDeliverQueue,
-  fifoRecord,
-  HTTP,
-  QUEUE_ARN,
-  QUEUE_URL,
-} from "./fakes.js";
 
 const SECRET = `whsec_${randomBytes(32).toString("base64")}`;
 
@@ -75,7 +68,7 @@ describe("functions/deliver.ts", () => {
       const handler = createDeliverHandler(
         {
           store,
-          topicQueue: new FakeDeliverQueue(),
+          topicQueue: new FakeTopicQueue(),
           bindingFor: (arn) => (arn === QUEUE_ARN ? binding() : undefined),
           callbackClientFor: () => callbacks,
           signer: async () => new CallbackSigner([SECRET]),

@@ -1,7 +1,10 @@
 import type { Context } from "aws-lambda";
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
+import { makeTask } from "../../support/factories.js";
+import { FakeTimerQueue } from "../../support/fakes/timer-queue.js";
+import { FakeTopicQueue } from "../../support/fakes/topic-queue.js";
+import { memoryLogger } from "../../support/logger.js";
 import { MemoryTaskStore } from "../../support/memory-task-store.js";
-import { FakeFifoQueue, FakeTimer, makeTask, memoryLogger } from "./fakes.js";
 
 const QUEUE = "https://sqs.local/000000000000/punctual-local-demo.fifo";
 
@@ -28,7 +31,7 @@ describe("functions/relay.ts", () => {
   it("maps SQS records to the relay and answers with a partial batch response", async () => {
     const { createRelayHandler } = await import("#functions/relay.js");
     const store = new MemoryTaskStore();
-    const fifo = new FakeFifoQueue();
+    const fifo = new FakeTopicQueue();
     const now = Date.now();
     const task = makeTask({ group: "a", dueAtMs: now - 10, acceptedAtMs: now - 100 });
     await store.putNew(task);
@@ -37,7 +40,7 @@ describe("functions/relay.ts", () => {
     const handler = createRelayHandler({
       store,
       topicQueue: fifo,
-      timer: new FakeTimer(),
+      timer: new FakeTimerQueue(),
       topicQueueUrls: { demo: QUEUE },
       logger: memoryLogger(),
     });

@@ -3,17 +3,12 @@ import { bySortKey } from "#shared/domain/keys.js";
 import { taskMessageBody } from "#shared/domain/messages.js";
 import type { TaskRecord } from "#shared/domain/task.js";
 import { type RelayDeps, relayTimerMessages, type TimerMessage } from "#shared/services/relay.js";
+import { ManualClock } from "../../support/clock.js";
+import { makeTask, seeded, shuffle, timerMessage } from "../../support/factories.js";
+import { FakeTimerQueue } from "../../support/fakes/timer-queue.js";
+import { FakeTopicQueue } from "../../support/fakes/topic-queue.js";
+import { memoryLogger } from "../../support/logger.js";
 import { MemoryTaskStore } from "../../support/memory-task-store.js";
-import {
-  FakeClock,
-  FakeFifoQueue,
-  FakeTimer,
-  makeTask,
-  memoryLogger,
-  seeded,
-  shuffle,
-  timerMessage,
-} from "./fakes.js";
 
 const T0 = Date.UTC(2026, 10, 23, 12, 0, 0);
 const DEMO_QUEUE = "https://sqs.local/000000000000/punctual-local-demo.fifo";
@@ -21,9 +16,9 @@ const OTHER_QUEUE = "https://sqs.local/000000000000/punctual-local-other.fifo";
 
 function setup(nowMs = T0) {
   const store = new MemoryTaskStore();
-  const fifo = new FakeFifoQueue();
-  const timer = new FakeTimer();
-  const clock = new FakeClock(nowMs);
+  const fifo = new FakeTopicQueue();
+  const timer = new FakeTimerQueue();
+  const clock = new ManualClock(nowMs);
   const logger = memoryLogger();
   const deps: RelayDeps = {
     store,
@@ -203,7 +198,7 @@ describe("relay: timing", () => {
     );
     const result = await relay([timerMessage(soon?.taskId as string), timerMessage(far?.taskId as string)]);
     expect(result).toEqual({ failedMessageIds: [] });
-    expect(timer.rearmed).toEqual([
+    expect(timer.armed).toEqual([
       { taskId: soon?.taskId, delaySeconds: 5 },
       { taskId: far?.taskId, delaySeconds: 900 },
     ]);

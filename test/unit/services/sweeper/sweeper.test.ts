@@ -3,9 +3,10 @@ import type { TaskStore } from "#shared/adapters/task-store.js";
 import { taskMessageBody } from "#shared/domain/messages.js";
 import { SWEEP_SHARDS, sweepShardOf } from "#shared/domain/sweep.js";
 import { sweep } from "#shared/services/sweeper/index.js";
-import { HTTP } from "../deliver/fakes.js";
-import { makeTask } from "../relay/fakes.js";
-import { DLQ_URL, SCHEDULE_DLQ_URL, type Sim, simulate, T0, TIMER_DLQ_URL } from "./sim.js";
+import { DLQ_URL } from "../../../support/deliver-binding.js";
+import { makeTask, T0 } from "../../../support/factories.js";
+import { HTTP } from "../../../support/fakes/callbacks.js";
+import { SCHEDULE_DLQ_URL, type Sim, simulate, TIMER_DLQ_URL } from "../../../support/pipeline-sim.js";
 
 /**
  * "Kill each step between its writes": every point where a 2xx was returned (or a message consumed) and a later
@@ -359,7 +360,9 @@ describe("crash point 8: attempts used up, dead-lettering never finished", () =>
     expect(early.deadLettered).toBe(0);
     expect(due).toMatchObject({ deadLettered: 1, requeued: 0 });
     expect(again.deadLettered).toBe(0);
-    expect(sim.fifo.deadLetters).toEqual([{ dlqUrl: DLQ_URL, taskId: id, reason: "HTTP 500" }]);
+    expect(sim.fifo.deadLetters).toEqual([
+      { dlqUrl: DLQ_URL, groupId: sim.store.tasks.get(id)?.pk, taskId: id, reason: "HTTP 500" },
+    ]);
     expect(sim.store.tasks.get(id)).toMatchObject({ status: "failed", lastError: "HTTP 500" });
     expect(sim.callbacks.requests).toHaveLength(3);
   });

@@ -1,8 +1,7 @@
 import type { SQSRecord } from "aws-lambda";
 import { describe, expect, it } from "vitest";
 import { runGroups } from "#shared/services/deliver/group-runner.js";
-import { makeTask } from "../relay/fakes.js";
-import { fifoRecord } from "./fakes.js";
+import { fifoRecord, makeTask } from "../../../support/factories.js";
 
 /** Records of the given groups, in the order given (a new task each, so ids are unique per test). */
 function recordsOf(...groups: string[]): SQSRecord[] {

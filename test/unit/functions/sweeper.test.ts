@@ -1,7 +1,7 @@
 import type { Context } from "aws-lambda";
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 import { scheduledEvent } from "#local/runtime/scheduled-rule.js";
-import { simulate } from "./sim.js";
+import { simulate } from "../../support/pipeline-sim.js";
 
 const context = {
   functionName: "punctual-local-sweeper",

@@ -13,18 +13,13 @@ import { retentionExpiry } from "#shared/domain/task.js";
 import { CallbackSigner } from "#shared/security/signing.js";
 import { resolvedAddressAllowed } from "#shared/security/ssrf.js";
 import { deliverBatch } from "#shared/services/deliver/index.js";
+import { binding, QUEUE_ARN, testTopic } from "../../support/deliver-binding.js";
+import { eventOf, fifoRecord, makeTask } from "../../support/factories.js";
+import { MemoryMetrics } from "../../support/fakes/metrics.js";
+import { FakeTopicQueue } from "../../support/fakes/topic-queue.js";
 import { type HostileReceiver, startHostileReceiver } from "../../support/hostile-receiver.js";
+import { memoryLogger } from "../../support/logger.js";
 import { MemoryTaskStore } from "../../support/memory-task-store.js";
-import { makeTask, memoryLogger } from "../relay/fakes.js";
-import {
-  binding,
-  eventOf,
-  FakeDeliverQueue,
-  fifoRecord,
-  MemoryMetrics,
-  QUEUE_ARN,
-  testTopic,
-} from "./fakes.js";
 
 /** A real HTTP receiver on 127.0.0.1; each test sets `route`. */
 let server: Server;
@@ -263,7 +258,7 @@ describe.each([1, 10])("deliver with the real callback client at groupConcurrenc
     const response = await deliverBatch(
       {
         store,
-        topicQueue: new FakeDeliverQueue(),
+        topicQueue: new FakeTopicQueue(),
         bindingFor: (arn) => (arn === QUEUE_ARN ? binding(topic) : undefined),
         callbackClientFor: () => real,
         signer: async () => signer,

@@ -4,20 +4,13 @@ import type { CallbackRequest, CallbackResult } from "#shared/adapters/callback-
 import type { TopicConfig } from "#shared/config/index.js";
 import { CallbackSigner } from "#shared/security/signing.js";
 import { type DeliverDeps, deliverBatch } from "#shared/services/deliver/index.js";
-import { MemoryTaskStore } from "../../support/memory-task-store.js";
-import { makeTask, memoryLogger } from "../relay/fakes.js";
-import {
-  binding,
-  eventOf,
-  FakeCallbacks,
-  FakeDeliverQueue,
-  fifoRecord,
-  HTTP,
-  MemoryMetrics,
-  QUEUE_ARN,
-  QUEUE_URL,
-  testTopic,
-} from "./fakes.js";
+import { binding, QUEUE_ARN, QUEUE_URL, testTopic } from "../../../support/deliver-binding.js";
+import { eventOf, fifoRecord, makeTask } from "../../../support/factories.js";
+import { FakeCallbacks, HTTP } from "../../../support/fakes/callbacks.js";
+import { MemoryMetrics } from "../../../support/fakes/metrics.js";
+import { FakeTopicQueue } from "../../../support/fakes/topic-queue.js";
+import { memoryLogger } from "../../../support/logger.js";
+import { MemoryTaskStore } from "../../../support/memory-task-store.js";
 
 /**
  * The one group runner, at one group after another and at the deployed setting (the batch size, 10): each
@@ -34,7 +27,7 @@ function setup(
   const now = Date.now();
   const store = new MemoryTaskStore();
   const callbacks = new FakeCallbacks();
-  const queue = new FakeDeliverQueue();
+  const queue = new FakeTopicQueue();
   const logger = memoryLogger();
   const topic = options.topic ?? testTopic();
   const signer = new CallbackSigner([`whsec_${randomBytes(32).toString("base64")}`]);

@@ -12,20 +12,13 @@ import {
   deliverBatch,
   PowertoolsDeliveryMetrics,
 } from "#shared/services/deliver/index.js";
-import { MemoryTaskStore } from "../../support/memory-task-store.js";
-import { makeTask, memoryLogger } from "../relay/fakes.js";
-import {
-  binding,
-  eventOf,
-  FakeCallbacks,
-  FakeDeliverQueue,
-  fifoRecord,
-  HTTP,
-  MemoryMetrics,
-  QUEUE_ARN,
-  QUEUE_URL,
-  testTopic,
-} from "./fakes.js";
+import { binding, QUEUE_ARN, QUEUE_URL, testTopic } from "../../../support/deliver-binding.js";
+import { eventOf, fifoRecord, makeTask } from "../../../support/factories.js";
+import { FakeCallbacks, HTTP } from "../../../support/fakes/callbacks.js";
+import { MemoryMetrics } from "../../../support/fakes/metrics.js";
+import { FakeTopicQueue } from "../../../support/fakes/topic-queue.js";
+import { memoryLogger } from "../../../support/logger.js";
+import { MemoryTaskStore } from "../../../support/memory-task-store.js";
 
 const SECRET = `whsec_${randomBytes(32).toString("base64")}`;
 
@@ -38,7 +31,7 @@ function setup(groupConcurrency: number, options: { topic?: TopicConfig; remaini
   const now = Date.now(); // near real time so Webhook.verify's 5-minute tolerance accepts the timestamps
   const store = new MemoryTaskStore();
   const callbacks = new FakeCallbacks();
-  const queue = new FakeDeliverQueue();
+  const queue = new FakeTopicQueue();
   const metrics = new MemoryMetrics();
   const logger = memoryLogger();
   const topic = options.topic ?? testTopic();

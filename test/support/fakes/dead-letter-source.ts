@@ -1,0 +1,40 @@
+import type { DeadLetterSource, ReceivedPointer } from "#shared/adapters/dead-letter-source.js";
+
+/** A standard dead-letter queue of pointer messages (the timer's and the scheduler's DLQs). */
+export class FakePointerQueue {
+  readonly messages: { messageId: string; receiptHandle: string; body: string; visibleAtMs: number }[] = [];
+  private next = 0;
+  put(body: string): void {
+    const n = ++this.next;
+    this.messages.push({ messageId: `p${n}`, receiptHandle: `rh-p${n}`, body, visibleAtMs: 0 });
+  }
+}
+
+/** The DeadLetterSource port over FakePointerQueues by URL: received messages hide for the visibility timeout. */
+export class FakeDeadLetterSource implements DeadLetterSource {
+  constructor(
+    readonly queues: Record<string, FakePointerQueue>,
+    private readonly now: () => number = () => 0,
+  ) {}
+
+  async receive(queueUrl: string, max: number, visibilitySeconds: number): Promise<ReceivedPointer[]> {
+    const visible = (this.queues[queueUrl]?.messages ?? [])
+      .filter((m) => m.visibleAtMs <= this.now())
+      .slice(0, Math.min(max, 10));
+    for (const m of visible) m.visibleAtMs = this.now() + visibilitySeconds * 1000;
+    return visible.map(({ messageId, receiptHandle, body }) => ({ messageId, receiptHandle, body }));
+  }
+
+  async remove(queueUrl: string, receiptHandles: readonly string[]): Promise<{ failed: string[] }> {
+    const queue = this.queues[queueUrl];
+    if (queue) {
+      const drop = new Set(receiptHandles);
+      queue.messages.splice(
+        0,
+        queue.messages.length,
+        ...queue.messages.filter((m) => !drop.has(m.receiptHandle)),
+      );
+    }
+    return { failed: [] };
+  }
+}

@@ -1,0 +1,26 @@
+import type { DeliveryMetricsSink } from "#shared/services/deliver/index.js";
+
+/** The deliver service's metrics port: every event kept, flushes counted. */
+export class MemoryMetrics implements DeliveryMetricsSink {
+  readonly events: { kind: string; topic: string; values: number[] }[] = [];
+  flushes = 0;
+  delivered(topic: string, latenessMs: number, callbackLatencyMs: number): void {
+    this.events.push({ kind: "delivered", topic, values: [latenessMs, callbackLatencyMs] });
+  }
+  attemptFailed(topic: string, callbackLatencyMs: number | undefined): void {
+    this.events.push({
+      kind: "attemptFailed",
+      topic,
+      values: callbackLatencyMs === undefined ? [] : [callbackLatencyMs],
+    });
+  }
+  deadLettered(topic: string): void {
+    this.events.push({ kind: "deadLettered", topic, values: [] });
+  }
+  flush(): void {
+    this.flushes++;
+  }
+  count(kind: string): number {
+    return this.events.filter((e) => e.kind === kind).length;
+  }
+}

@@ -1,0 +1,92 @@
+import type { TimerArm, TimerQueue } from "#shared/adapters/timer-queue.js";
+import { taskMessageBody } from "#shared/domain/messages.js";
+import type { TimerRearm } from "#shared/services/relay.js";
+import type { FakePointerQueue } from "./dead-letter-source.js";
+
+const TIMER_VISIBILITY_MS = 180_000;
+const TIMER_MAX_RECEIVES = 20;
+
+export interface TimerQueueMessage {
+  readonly id: number;
+  readonly taskId: string;
+  visibleAtMs: number;
+  receives: number;
+}
+
+/**
+ * The standard timer queue (the TimerQueue port, and the relay's TimerRearm view of it): per-message delay,
+ * redelivery after the visibility timeout, redrive to its DLQ after too many receives. Hooks make an arm fail
+ * (`failNext`, `failTaskIds`) or be answered but never land (`dropNext`).
+ */
+export class FakeTimerQueue implements TimerQueue, TimerRearm {
+  /** Messages in the queue (a received one stays, hidden, until removed). */
+  readonly messages: TimerQueueMessage[] = [];
+  /** Every arm that landed, in order. */
+  readonly armed: TimerArm[] = [];
+  /** Crash-point hook: this many sends fail (SQS error). */
+  failNext = 0;
+  /** Crash-point hook: this many sends are answered 200 but never land. */
+  dropNext = 0;
+  /** Partial-failure hook: a batch arm reports these tasks as failed. */
+  readonly failTaskIds = new Set<string>();
+  private next = 0;
+
+  constructor(
+    private readonly now: () => number = () => 0,
+    private readonly dlq?: FakePointerQueue,
+  ) {}
+
+  async arm(taskId: string, delaySeconds: number): Promise<void> {
+    if (this.failNext > 0) {
+      this.failNext--;
+      throw Object.assign(new Error("SQS is down"), { name: "ServiceUnavailable" });
+    }
+    if (this.dropNext > 0) {
+      this.dropNext--;
+      return;
+    }
+    this.armed.push({ taskId, delaySeconds });
+    this.messages.push({
+      id: ++this.next,
+      taskId,
+      visibleAtMs: this.now() + delaySeconds * 1000,
+      receives: 0,
+    });
+  }
+
+  async armMany(items: readonly TimerArm[]): Promise<string[]> {
+    const failed: string[] = [];
+    for (const item of items) {
+      if (this.failTaskIds.has(item.taskId)) failed.push(item.taskId);
+      else await this.arm(item.taskId, item.delaySeconds);
+    }
+    return failed;
+  }
+
+  async rearm(entries: readonly TimerArm[]): Promise<{ failedTaskIds: string[] }> {
+    return { failedTaskIds: await this.armMany(entries) };
+  }
+
+  /** Messages visible now, marked received (hidden for the visibility timeout); over-received ones redrive. */
+  receive(): TimerQueueMessage[] {
+    const visible = this.messages.filter((m) => m.visibleAtMs <= this.now());
+    for (const m of visible) {
+      m.receives++;
+      m.visibleAtMs = this.now() + TIMER_VISIBILITY_MS;
+    }
+    for (const m of visible.filter((v) => v.receives > TIMER_MAX_RECEIVES)) {
+      this.remove(m.id);
+      this.dlq?.put(taskMessageBody(m.taskId));
+    }
+    return visible.filter((m) => m.receives <= TIMER_MAX_RECEIVES);
+  }
+
+  remove(id: number): void {
+    const index = this.messages.findIndex((m) => m.id === id);
+    if (index >= 0) this.messages.splice(index, 1);
+  }
+
+  lose(taskId?: string): void {
+    for (const m of [...this.messages]) if (!taskId || m.taskId === taskId) this.remove(m.id);
+  }
+}
