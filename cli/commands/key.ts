@@ -1,0 +1,70 @@
+import type { Command } from "commander";
+import { parseSigningSecrets, topicSigningKey } from "#shared/security/signing.js";
+import { type GlobalOptions, stackName, stackOutputs } from "../connection.js";
+import { UsageError } from "../exit-codes.js";
+import { type CliIo, printResult } from "../output.js";
+
+const SECRET_ENV = "PUNCTUAL_SIGNING_SECRET";
+
+export function keyCommand(parent: Command, io: CliIo): void {
+  parent
+    .command("key")
+    .description(
+      "Print a topic's callback verification key: what its receivers give their Standard Webhooks library. " +
+        "During a rotation it prints the previous key too; receivers accept either.",
+    )
+    .requiredOption("--topic <name>", "the topic whose receivers need the key")
+    .option(
+      "--secret-arn <arn>",
+      "read the secret from Secrets Manager (the stack's SigningSecretArn output)",
+    )
+    .addHelpText(
+      "after",
+      `\nThe secret comes from --secret-arn, else --env's stack output SigningSecretArn, else ${SECRET_ENV}.\n` +
+        "\nExample:\n  $ npx punctual --env prod key --topic orders\n  $ PUNCTUAL_SIGNING_SECRET=whsec_… npx punctual key --topic demo",
+    )
+    .action(async (options: { topic: string; secretArn?: string }, command: Command) => {
+      const global = command.optsWithGlobals<GlobalOptions>();
+      const [current, previous] = parseSigningSecrets(await signingSecret(options.secretArn, global, io));
+      const keys = [topicSigningKey(current as string, options.topic)];
+      if (previous) keys.push(topicSigningKey(previous, options.topic));
+      if (global.json) {
+        printResult(io, true, {
+          topic: options.topic,
+          key: keys[0],
+          ...(keys[1] ? { previous_key: keys[1] } : {}),
+        });
+        return;
+      }
+      io.out(`${keys[0]}\n`);
+      if (keys[1]) io.out(`${keys[1]}   (previous, during rotation)\n`);
+    });
+}
+
+async function signingSecret(
+  secretArn: string | undefined,
+  global: GlobalOptions,
+  io: CliIo,
+): Promise<string> {
+  let arn = secretArn;
+  if (!arn && global.env) {
+    arn = (await stackOutputs(global.env, global.region)).SigningSecretArn;
+    if (!arn) throw new Error(`stack ${stackName(global.env)} has no SigningSecretArn output`);
+  }
+  if (arn) return readSecret(arn, global.region);
+  const inline = io.env[SECRET_ENV];
+  if (!inline) throw new UsageError(`give --secret-arn or --env, or set ${SECRET_ENV}`);
+  return inline;
+}
+
+/** The secret's region is in its ARN (arn:aws:secretsmanager:<region>:…), so no region setting is needed. */
+async function readSecret(arn: string, region: string | undefined): Promise<string> {
+  const { SecretsManagerClient } = await import("@aws-sdk/client-secrets-manager");
+  const { secretsManagerFetcher } = await import("#shared/security/signing.js");
+  const client = new SecretsManagerClient({ region: arn.split(":")[3] || region });
+  try {
+    return await secretsManagerFetcher(client)(arn);
+  } finally {
+    client.destroy();
+  }
+}

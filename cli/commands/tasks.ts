@@ -1,0 +1,136 @@
+import { readFile } from "node:fs/promises";
+import { type Command, InvalidArgumentError, Option } from "commander";
+import type { AddTaskInput } from "../../client/index.js";
+import { connect, type GlobalOptions } from "../connection.js";
+import { UsageError } from "../exit-codes.js";
+import { type CliIo, printResult } from "../output.js";
+
+interface AddOptions {
+  readonly topic: string;
+  readonly delay?: number;
+  readonly dueAt?: string;
+  readonly timingMoment?: number;
+  readonly content?: string;
+  readonly contentFile?: string;
+  readonly callback?: string;
+  readonly deliverBy?: string;
+  readonly idempotencyKey?: string;
+}
+
+function nonNegativeNumber(value: string): number {
+  const number = Number(value);
+  if (value.trim() === "" || !Number.isFinite(number) || number < 0) {
+    throw new InvalidArgumentError("must be a number, not negative");
+  }
+  return number;
+}
+
+export function tasksCommand(parent: Command, io: CliIo): void {
+  const tasks = parent
+    .command("tasks")
+    .description("Schedule, inspect and cancel tasks.")
+    .addHelpText("after", "\nExample:\n  $ npx punctual --api http://127.0.0.1:3000 tasks get demo.k3Jx…");
+  addCommand(tasks, io);
+  taskIdCommand(tasks, io, "get", "Show a task: status, attempts, times, last error.", (c, id) =>
+    c.getTask(id),
+  );
+  taskIdCommand(
+    tasks,
+    io,
+    "cancel",
+    "Cancel a task that is still scheduled (exit 2 once it is handed to delivery).",
+    (c, id) => c.cancelTask(id),
+  );
+}
+
+function addCommand(tasks: Command, io: CliIo): void {
+  const timing = ["delay", "dueAt", "timingMoment"];
+  tasks
+    .command("add")
+    .description("Schedule a task (POST /v1/tasks).")
+    .requiredOption("--topic <name>", "a topic declared in the environment's config")
+    .addOption(
+      new Option("--delay <seconds>", "deliver this many seconds from now")
+        .argParser(nonNegativeNumber)
+        .conflicts(timing.filter((t) => t !== "delay")),
+    )
+    .addOption(
+      new Option("--due-at <time>", "deliver at this RFC 3339 time").conflicts(
+        timing.filter((t) => t !== "dueAt"),
+      ),
+    )
+    .addOption(
+      new Option("--timing-moment <unix>", "deliver at these unix seconds")
+        .argParser(nonNegativeNumber)
+        .conflicts(timing.filter((t) => t !== "timingMoment")),
+    )
+    .addOption(
+      new Option("--content <json>", "the content, a JSON object, sent exactly as written").conflicts(
+        "contentFile",
+      ),
+    )
+    .option("--content-file <path>", "read the content from a file")
+    .option("--callback <url>", "callback URL (else the topic's routing)")
+    .option("--deliver-by <field>", "the content field whose value orders tasks (overrides the topic's)")
+    .option("--idempotency-key <key>", "same key + same body → the same task (default: one per invocation)")
+    .addHelpText(
+      "after",
+      `\nExample:\n  $ npx punctual tasks add --topic demo --delay 90 --content '{"order_id":"A-1001"}' \\\n      --callback https://hooks.example.com/punctual`,
+    )
+    .action(async (options: AddOptions, command: Command) => {
+      const global = command.optsWithGlobals<GlobalOptions>();
+      const body = await addTaskBody(options);
+      const client = await connect(global, io);
+      const added = await client.addTask(
+        body,
+        options.idempotencyKey ? { idempotencyKey: options.idempotencyKey } : {},
+      );
+      printResult(io, global.json ?? false, added);
+    });
+}
+
+/**
+ * The request body. `content` goes as the JSON text the user wrote (a string `content` is parsed by the API's
+ * lossless parser), so 64-bit ids and `1.0` arrive as typed; it is parsed here only to refuse non-JSON early.
+ */
+async function addTaskBody(options: AddOptions): Promise<AddTaskInput> {
+  const given = [options.delay, options.dueAt, options.timingMoment].filter((v) => v !== undefined);
+  if (given.length !== 1) throw new UsageError("give one of --delay, --due-at or --timing-moment");
+  const content = options.contentFile ? await readFile(options.contentFile, "utf8") : options.content;
+  if (content === undefined) throw new UsageError("give --content <json> or --content-file <path>");
+  try {
+    JSON.parse(content);
+  } catch (error) {
+    throw new UsageError(`the content is not JSON: ${(error as Error).message}`);
+  }
+  return {
+    topic: options.topic,
+    content,
+    ...(options.delay !== undefined ? { delay_seconds: options.delay } : {}),
+    ...(options.dueAt !== undefined ? { due_at: options.dueAt } : {}),
+    ...(options.timingMoment !== undefined ? { timing_moment: options.timingMoment } : {}),
+    ...(options.callback ? { callback: { url: options.callback } } : {}),
+    ...(options.deliverBy ? { deliver_by: options.deliverBy } : {}),
+  };
+}
+
+function taskIdCommand(
+  tasks: Command,
+  io: CliIo,
+  name: string,
+  description: string,
+  call: (client: Awaited<ReturnType<typeof connect>>, taskId: string) => Promise<Record<string, unknown>>,
+): void {
+  tasks
+    .command(name)
+    .description(description)
+    .argument("<task-id>", "the task_id that add answered")
+    .addHelpText(
+      "after",
+      `\nExample:\n  $ npx punctual --env prod tasks ${name} orders.k3Jx0aQ9fT2bLw1c.mhx0z8ka.01JD3…`,
+    )
+    .action(async (taskId: string, _options: unknown, command: Command) => {
+      const global = command.optsWithGlobals<GlobalOptions>();
+      printResult(io, global.json ?? false, await call(await connect(global, io), taskId));
+    });
+}

@@ -1,0 +1,73 @@
+import { defaultAuthFor, type PunctualAuth, PunctualClient } from "../client/index.js";
+import { UsageError } from "./exit-codes.js";
+import type { CliIo } from "./output.js";
+
+export interface GlobalOptions {
+  readonly api?: string;
+  readonly env?: string;
+  readonly auth?: "iam" | "jwt" | "none";
+  readonly token?: string;
+  readonly region?: string;
+  readonly json?: boolean;
+}
+
+/** The stack `cdk deploy -c env=<name>` creates (cdk/lib/punctual-stack.ts). */
+export function stackName(environment: string): string {
+  return `Punctual-${environment}`;
+}
+
+/** A deployed stack's outputs (`ApiUrl`, `SigningSecretArn`), read with the standard AWS credential chain. */
+export async function stackOutputs(environment: string, region?: string): Promise<Record<string, string>> {
+  const { CloudFormationClient, DescribeStacksCommand } = await import("@aws-sdk/client-cloudformation");
+  const client = new CloudFormationClient(region ? { region } : {});
+  try {
+    const { Stacks } = await client.send(new DescribeStacksCommand({ StackName: stackName(environment) }));
+    const outputs: Record<string, string> = {};
+    for (const output of Stacks?.[0]?.Outputs ?? []) {
+      if (output.OutputKey && output.OutputValue) outputs[output.OutputKey] = output.OutputValue;
+    }
+    return outputs;
+  } finally {
+    client.destroy();
+  }
+}
+
+/** --api, else PUNCTUAL_API_URL (commander fills it in), else --env's stack output `ApiUrl`. */
+async function apiUrlOf(options: GlobalOptions): Promise<string> {
+  if (options.api) return options.api;
+  if (options.env) {
+    const url = (await stackOutputs(options.env, options.region)).ApiUrl;
+    if (!url) throw new Error(`stack ${stackName(options.env)} has no ApiUrl output`);
+    return url;
+  }
+  throw new UsageError("no API: give --api URL (or set PUNCTUAL_API_URL), or --env NAME of a deployed stack");
+}
+
+function authOf(options: GlobalOptions, apiUrl: string): PunctualAuth {
+  switch (options.auth) {
+    case undefined:
+      return withRegion(defaultAuthFor(apiUrl), options.region);
+    case "none":
+      return { kind: "none" };
+    case "jwt":
+      if (!options.token) throw new UsageError("--auth jwt needs --token (or PUNCTUAL_TOKEN)");
+      return { kind: "jwt", token: options.token };
+    case "iam":
+      return withRegion({ kind: "iam" }, options.region);
+  }
+}
+
+function withRegion(auth: PunctualAuth, region: string | undefined): PunctualAuth {
+  return auth.kind === "iam" && region ? { ...auth, region } : auth;
+}
+
+export async function connect(options: GlobalOptions, io: CliIo): Promise<PunctualClient> {
+  const apiUrl = await apiUrlOf(options);
+  if (!URL.canParse(apiUrl)) throw new UsageError(`--api must be an absolute URL, not "${apiUrl}"`);
+  return new PunctualClient({
+    apiUrl,
+    auth: authOf(options, apiUrl),
+    env: io.env,
+    ...(io.fetch ? { fetch: io.fetch } : {}),
+  });
+}

@@ -1,0 +1,51 @@
+import Table from "cli-table3";
+import { isPunctualError } from "../client/index.js";
+import { UsageError } from "./exit-codes.js";
+
+export interface CliIo {
+  readonly out: (text: string) => void;
+  readonly err: (text: string) => void;
+  readonly env: NodeJS.ProcessEnv;
+  /** For tests; default globalThis.fetch. */
+  readonly fetch?: typeof globalThis.fetch;
+}
+
+export const processIo: CliIo = {
+  out: (text) => process.stdout.write(text),
+  err: (text) => process.stderr.write(text),
+  env: process.env,
+};
+
+/** A result: one JSON document with --json (for scripts), else a two-column table of its fields. */
+export function printResult(io: CliIo, json: boolean, value: Record<string, unknown>): void {
+  if (json) {
+    io.out(`${JSON.stringify(value)}\n`);
+    return;
+  }
+  const table = new Table({ style: { head: [], border: [] } });
+  for (const [key, field] of Object.entries(value)) {
+    table.push({ [key]: typeof field === "string" ? field : JSON.stringify(field) });
+  }
+  io.out(`${table.toString()}\n`);
+}
+
+/**
+ * A failure, on stderr (stdout stays empty, so a script's `$(punctual … --json)` never captures an error as a
+ * result): with --json the API's error object plus `status`, else a line and one line per issue.
+ */
+export function printError(io: CliIo, json: boolean, error: unknown): void {
+  if (isPunctualError(error)) {
+    if (json) {
+      const { code, status, message, issues, details } = error;
+      io.err(`${JSON.stringify({ error: { ...details, code, status, message, issues } })}\n`);
+      return;
+    }
+    const status = error.status ? ` (HTTP ${error.status})` : "";
+    io.err(`error: ${error.code}${status}: ${error.message}\n`);
+    for (const issue of error.issues) io.err(`  ${issue.path || "(body)"}: ${issue.message}\n`);
+    return;
+  }
+  const message = error instanceof Error ? error.message : String(error);
+  const code = error instanceof UsageError ? "usage" : "failed";
+  io.err(json ? `${JSON.stringify({ error: { code, message } })}\n` : `error: ${message}\n`);
+}

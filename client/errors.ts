@@ -1,0 +1,98 @@
+import { type ErrorIssue, errorBodySchema } from "./schemas.js";
+
+/**
+ * `code` is the API's own error code (`validation_failed`, `not_found`, `conflict`, …) when the API answered one;
+ * otherwise one of these, chosen by the client.
+ */
+export type ClientErrorCode =
+  /** No HTTP answer: connection refused or reset, DNS failure, or the per-attempt timeout. `status` is 0. */
+  | "network_error"
+  /** A 2xx whose body does not match the route's response schema. */
+  | "invalid_response"
+  /** API Gateway refused before our code ran (IAM or JWT auth). */
+  | "unauthorized"
+  | "forbidden"
+  /** Any other answer that is not our error shape (a proxy's HTML page, API Gateway's `{"message":…}`). */
+  | "http_error";
+
+export interface PunctualErrorInit {
+  readonly code: string;
+  readonly status: number;
+  readonly message: string;
+  readonly issues?: readonly ErrorIssue[];
+  readonly details?: Readonly<Record<string, unknown>>;
+  readonly requestId?: string;
+  readonly cause?: unknown;
+}
+
+/** Every failure of a client call: branch on `code` (stable) or `status`, show `message` and `issues`. */
+export class PunctualError extends Error {
+  override readonly name = "PunctualError";
+  readonly code: string;
+  /** The HTTP status; 0 when no answer came (`network_error`). */
+  readonly status: number;
+  /** Which field was wrong and why (`{path:"delay_seconds",message:"…"}`); empty when the API named none. */
+  readonly issues: readonly ErrorIssue[];
+  /** The error object's other fields, e.g. `task_status` on a cancel conflict. */
+  readonly details: Readonly<Record<string, unknown>>;
+  /** API Gateway's request id, for support. */
+  readonly requestId: string | undefined;
+
+  constructor(init: PunctualErrorInit) {
+    super(init.message, init.cause === undefined ? undefined : { cause: init.cause });
+    this.code = init.code;
+    this.status = init.status;
+    this.issues = init.issues ?? [];
+    this.details = init.details ?? {};
+    this.requestId = init.requestId;
+  }
+
+  /** 4xx: the request itself is wrong (or conflicts); sending it again unchanged will not help. */
+  get isClientError(): boolean {
+    return this.status >= 400 && this.status < 500;
+  }
+}
+
+export function isPunctualError(error: unknown): error is PunctualError {
+  return error instanceof PunctualError;
+}
+
+/** An error answer as a PunctualError: our structured body when it is one, else a code chosen from the status. */
+export function errorFromResponse(
+  status: number,
+  text: string,
+  requestId: string | undefined,
+): PunctualError {
+  const body = parseJson(text);
+  const parsed = errorBodySchema.safeParse(body);
+  if (parsed.success) {
+    const { code, message, issues, ...details } = parsed.data.error;
+    return new PunctualError({
+      code,
+      status,
+      message,
+      ...(issues ? { issues } : {}),
+      details,
+      ...(requestId ? { requestId } : {}),
+    });
+  }
+  const gatewayMessage =
+    typeof body === "object" && body !== null && typeof (body as { message?: unknown }).message === "string"
+      ? (body as { message: string }).message
+      : undefined;
+  const code: ClientErrorCode = status === 401 ? "unauthorized" : status === 403 ? "forbidden" : "http_error";
+  return new PunctualError({
+    code,
+    status,
+    message: gatewayMessage ?? `HTTP ${status}${text ? `: ${text.slice(0, 200)}` : ""}`,
+    ...(requestId ? { requestId } : {}),
+  });
+}
+
+export function parseJson(text: string): unknown {
+  try {
+    return JSON.parse(text);
+  } catch {
+    return undefined;
+  }
+}

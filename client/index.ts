@@ -1,0 +1,20 @@
+/**
+ * `punctual/client`: a typed client of the Punctual API.
+ *
+ *   import { PunctualClient } from "punctual/client";
+ *   const punctual = new PunctualClient({ apiUrl: process.env.PUNCTUAL_API_URL }); // SigV4 unless loopback
+ *   const { task_id } = await punctual.addTask({ topic: "orders", delay_seconds: 90, content: { id: 1 } });
+ *   const task = await punctual.getTask(task_id); // task.status, task.attempts, …
+ */
+export { defaultAuthFor, MissingRegionError, type PunctualAuth, regionOfApiUrl } from "./auth.js";
+export { PunctualClient, type PunctualClientOptions } from "./client.js";
+export { type ClientErrorCode, isPunctualError, PunctualError } from "./errors.js";
+export { DEFAULT_RETRY, RETRYABLE_STATUSES, type RetryPolicy } from "./retry.js";
+export {
+  type AddTaskInput,
+  type CallOptions,
+  ROUTES,
+  type RouteDescriptor,
+  type RouteMethods,
+} from "./routes.js";
+export * from "./schemas.js";

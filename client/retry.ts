@@ -1,0 +1,49 @@
+/**
+ * When and how long to wait before sending a request again. Hand-written because it is a few lines and must
+ * take injected `sleep`/`random` (tests assert the exact waits) and the server's `Retry-After`, which general
+ * retry libraries either ignore or hide.
+ */
+export interface RetryPolicy {
+  /** Attempts in all, the first included. Default 4. */
+  readonly maxAttempts: number;
+  /** The first backoff ceiling; it doubles each attempt. Default 200 ms. */
+  readonly baseDelayMs: number;
+  /** No backoff, and no `Retry-After`, waits longer than this. Default 20 s. */
+  readonly maxDelayMs: number;
+}
+
+export const DEFAULT_RETRY: RetryPolicy = { maxAttempts: 4, baseDelayMs: 200, maxDelayMs: 20_000 };
+
+/**
+ * Answers that mean "nothing was done, or it is safe to ask again": throttling (429, API Gateway's), 503 (ours,
+ * with Retry-After), and gateway errors (502/504: the function crashed or timed out — with an idempotency key a
+ * repeat finds the task if it was made). Not 500: that is a bug, and repeating it only delays the error.
+ */
+export const RETRYABLE_STATUSES: ReadonlySet<number> = new Set([429, 502, 503, 504]);
+
+/**
+ * How long to wait before attempt `attempt + 1` (attempt counts from 1): the server's `Retry-After` when it gave
+ * one, else "full jitter" exponential backoff, random in [0, min(max, base·2^(attempt-1))], so clients that
+ * failed together do not retry together.
+ */
+export function retryDelayMs(
+  policy: RetryPolicy,
+  attempt: number,
+  retryAfter: string | null | undefined,
+  random: () => number,
+  nowMs: number,
+): number {
+  const fromServer = parseRetryAfterMs(retryAfter, nowMs);
+  if (fromServer !== undefined) return Math.min(fromServer, policy.maxDelayMs);
+  const ceiling = Math.min(policy.maxDelayMs, policy.baseDelayMs * 2 ** (attempt - 1));
+  return Math.floor(random() * ceiling);
+}
+
+/** `Retry-After` is delay-seconds or an HTTP date (RFC 9110 §10.2.3); anything else is ignored. */
+export function parseRetryAfterMs(value: string | null | undefined, nowMs: number): number | undefined {
+  if (!value) return undefined;
+  const trimmed = value.trim();
+  if (/^\d+$/.test(trimmed)) return Number(trimmed) * 1000;
+  const at = Date.parse(trimmed);
+  return Number.isNaN(at) ? undefined : Math.max(0, at - nowMs);
+}

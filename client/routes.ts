@@ -1,0 +1,110 @@
+/**
+ * Every API route the client calls, one row each: the client's methods are made from this table, so a new route
+ * is a new row (and its response schema in schemas.ts). A row's method takes the path's `{params}` in order, then
+ * the body (or query) when the route has one, then per-call options.
+ */
+import type * as z from "zod";
+import { addTaskBodySchema } from "#shared/domain/add-task-request.js";
+import { addTaskResponseSchema, taskViewSchema } from "./schemas.js";
+
+export type HttpMethod = "GET" | "POST" | "PUT" | "PATCH" | "DELETE";
+
+/**
+ * - `idempotency-key`: a create; retried only with an idempotency key (the caller's, or one the client makes)
+ *   so a repeat after a lost answer finds the first task instead of making a second.
+ * - `safe`: reading, or idempotent by contract (DELETE of a cancelled task answers 200 again); retried as is.
+ * - `never`: each call acts once more (replay, run now); a failure is reported, never repeated.
+ */
+export type RetryMode = "idempotency-key" | "safe" | "never";
+
+/** What a route takes besides its path parameters. `T` is only a type: what the caller passes. */
+export interface RouteInput<T> {
+  readonly in: "body" | "query";
+  readonly schema: z.ZodType;
+  readonly _type?: T;
+}
+
+export interface RouteDescriptor<
+  P extends string = string,
+  I extends RouteInput<unknown> | undefined = RouteInput<unknown> | undefined,
+  R extends z.ZodType = z.ZodType,
+> {
+  readonly method: HttpMethod;
+  readonly path: P;
+  readonly input?: I;
+  readonly response: R;
+  readonly retry: RetryMode;
+}
+
+/** A JSON body validated by `schema` on the server; `T` defaults to the schema's input type. */
+export function jsonBody<T>(schema: z.ZodType): RouteInput<T> {
+  return { in: "body", schema };
+}
+
+/** Query parameters, for the list routes to come. */
+export function queryParams<T extends Record<string, string | number | boolean | undefined>>(
+  schema: z.ZodType,
+): RouteInput<T> {
+  return { in: "query", schema };
+}
+
+function route<const P extends string, I extends RouteInput<unknown> | undefined, R extends z.ZodType>(
+  descriptor: RouteDescriptor<P, I, R>,
+): RouteDescriptor<P, I, R> {
+  return descriptor;
+}
+
+/**
+ * What `addTask` takes: the server's schema's input, except `content`, which the schema types as `unknown` (it
+ * parses it itself). An object is sent as `JSON.stringify` writes it; to send numbers no JS number holds
+ * (64-bit ids, `1.0`), pass the content's JSON text as a string: the API stores it exactly as written.
+ */
+export type AddTaskInput = Omit<z.input<typeof addTaskBodySchema>, "content"> & {
+  readonly content: Record<string, unknown> | string;
+};
+
+export const ROUTES = {
+  addTask: route({
+    method: "POST",
+    path: "/v1/tasks",
+    input: jsonBody<AddTaskInput>(addTaskBodySchema),
+    response: addTaskResponseSchema,
+    retry: "idempotency-key",
+  }),
+  getTask: route({ method: "GET", path: "/v1/tasks/{task_id}", response: taskViewSchema, retry: "safe" }),
+  cancelTask: route({
+    method: "DELETE",
+    path: "/v1/tasks/{task_id}",
+    response: taskViewSchema,
+    retry: "safe",
+  }),
+} as const;
+
+export type Routes = typeof ROUTES;
+
+/** `"/v1/tasks/{task_id}"` → `[string]`: one string argument per path parameter. */
+type PathArgs<P extends string> = P extends `${string}{${string}}${infer Rest}`
+  ? [string, ...PathArgs<Rest>]
+  : [];
+type InputArgs<I> = I extends RouteInput<infer T> ? [input: T] : [];
+
+export interface CallOptions {
+  /** For an add: the key to send (else the body's `idempotency_key`, else one the client makes). */
+  readonly idempotencyKey?: string;
+  readonly signal?: AbortSignal;
+}
+
+export type RouteArgs<D extends RouteDescriptor> = [
+  ...PathArgs<D["path"]>,
+  ...InputArgs<D["input"]>,
+  options?: CallOptions,
+];
+
+export type RouteMethods = {
+  readonly [K in keyof Routes]: (...args: RouteArgs<Routes[K]>) => Promise<z.output<Routes[K]["response"]>>;
+};
+
+/** The `{name}` placeholders of a path template, in order. */
+export function pathParamNames(path: string): string[] {
+  return [...path.matchAll(/\{([^}]+)\}/g)].map((m) => m[1] as string);
+}

@@ -1,0 +1,314 @@
+import { Hash } from "@smithy/hash-node";
+import { SignatureV4 } from "@smithy/signature-v4";
+import { PunctualClient, PunctualError, taskViewSchema } from "punctual/client";
+import { describe, expect, it } from "vitest";
+import type { TaskView as ServerTaskView } from "#shared/services/get-task.js";
+import {
+  addAnswer,
+  recordingSleep,
+  type SeenRequest,
+  scriptedFetch,
+  taskId,
+  taskViewAnswer,
+} from "./fakes.js";
+
+const CREDENTIALS = {
+  accessKeyId: "AKIDEXAMPLE",
+  secretAccessKey: "wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY",
+};
+const AWS_URL = "https://abc123def4.execute-api.eu-west-1.amazonaws.com/";
+const addBody = { topic: "demo", delay_seconds: 90, content: { order_id: "A-1" } };
+
+/** Signs the request as it was sent, at the time it says, with an independent signer: equal means verifiable. */
+async function expectedAuthorization(request: SeenRequest, region: string): Promise<string> {
+  const amzDate = request.headers["x-amz-date"] as string;
+  const signingDate = new Date(
+    amzDate.replace(/^(\d{4})(\d{2})(\d{2})T(\d{2})(\d{2})(\d{2})Z$/, "$1-$2-$3T$4:$5:$6Z"),
+  );
+  const { authorization: _sent, ...headers } = request.headers;
+  const signer = new SignatureV4({
+    service: "execute-api",
+    region,
+    credentials: CREDENTIALS,
+    sha256: Hash.bind(null, "sha256"),
+  });
+  const signed = await signer.sign(
+    {
+      method: request.method,
+      protocol: request.url.protocol,
+      hostname: request.url.hostname,
+      path: request.url.pathname,
+      query: {},
+      headers: { ...headers, host: request.url.host },
+      ...(request.body !== undefined ? { body: request.body } : {}),
+    },
+    { signingDate },
+  );
+  return signed.headers.authorization as string;
+}
+
+describe("auth", () => {
+  it("signs IAM requests with SigV4 for execute-api in the URL's region, over the exact body sent", async () => {
+    // Prepare
+    const id = taskId();
+    const { fetch, seen } = scriptedFetch({ status: 201, body: addAnswer(id) });
+    const client = new PunctualClient({
+      apiUrl: AWS_URL,
+      auth: { kind: "iam", credentials: CREDENTIALS },
+      fetch,
+    });
+
+    // Act
+    await client.addTask(addBody);
+
+    // Assess
+    const [request] = seen as [SeenRequest];
+    expect(request.headers.authorization).toMatch(
+      /^AWS4-HMAC-SHA256 Credential=AKIDEXAMPLE\/\d{8}\/eu-west-1\/execute-api\/aws4_request, SignedHeaders=[a-z0-9;-]*host[a-z0-9;-]*, Signature=[0-9a-f]{64}$/,
+    );
+    expect(request.headers.authorization).toMatch(/SignedHeaders=[^,]*idempotency-key/);
+    expect(request.headers.authorization).toBe(await expectedAuthorization(request, "eu-west-1"));
+  });
+
+  it("sends the session token of temporary credentials, and takes the region from options for custom domains", async () => {
+    const { fetch, seen } = scriptedFetch({ status: 200, body: taskViewAnswer(taskId()) });
+    const client = new PunctualClient({
+      apiUrl: "https://punctual.example.com/",
+      auth: { kind: "iam", region: "us-east-2", credentials: { ...CREDENTIALS, sessionToken: "TOKEN" } },
+      fetch,
+    });
+
+    await client.getTask(taskId());
+
+    expect(seen[0]?.headers["x-amz-security-token"]).toBe("TOKEN");
+    expect(seen[0]?.headers.authorization).toContain("/us-east-2/execute-api/aws4_request");
+  });
+
+  it("refuses IAM auth when no region can be found, at construction", () => {
+    expect(
+      () => new PunctualClient({ apiUrl: "https://punctual.example.com/", auth: { kind: "iam" }, env: {} }),
+    ).toThrow(/region/);
+  });
+
+  it("sends a bearer token for JWT stacks, and nothing for a loopback URL by default", async () => {
+    const jwt = scriptedFetch({ status: 200, body: taskViewAnswer(taskId()) });
+    const local = scriptedFetch({ status: 200, body: taskViewAnswer(taskId()) });
+
+    await new PunctualClient({
+      apiUrl: AWS_URL,
+      auth: { kind: "jwt", token: async () => "t0k" },
+      fetch: jwt.fetch,
+    }).getTask(taskId());
+    await new PunctualClient({ apiUrl: "http://127.0.0.1:3000", fetch: local.fetch }).getTask(taskId());
+
+    expect(jwt.seen[0]?.headers.authorization).toBe("Bearer t0k");
+    expect(local.seen[0]?.headers.authorization).toBeUndefined();
+    expect(local.seen[0]?.headers["x-amz-date"]).toBeUndefined();
+  });
+});
+
+describe("routes", () => {
+  it("calls each route with its method and path, the id percent-encoded, under the URL's stage path", async () => {
+    const id = taskId();
+    const { fetch, seen } = scriptedFetch(
+      { status: 201, body: addAnswer(id) },
+      { status: 200, body: taskViewAnswer(id) },
+      {
+        status: 200,
+        body: taskViewAnswer(id, { status: "cancelled", cancelled_at: "2026-11-23T12:00:01.000Z" }),
+      },
+    );
+    const client = new PunctualClient({ apiUrl: "http://127.0.0.1:3000/prod/", fetch });
+
+    const added = await client.addTask(addBody);
+    const got = await client.getTask("a/b");
+    const cancelled = await client.cancelTask(id);
+
+    expect(seen.map((r) => `${r.method} ${r.url.pathname}`)).toEqual([
+      "POST /prod/v1/tasks",
+      "GET /prod/v1/tasks/a%2Fb",
+      `DELETE /prod/v1/tasks/${id}`,
+    ]);
+    expect(JSON.parse(seen[0]?.body ?? "")).toEqual(addBody);
+    expect(seen[0]?.headers["content-type"]).toBe("application/json");
+    expect(added.task_id).toBe(id);
+    expect(got.status).toBe("scheduled");
+    expect(cancelled.status).toBe("cancelled");
+  });
+
+  it("keeps fields the server adds later instead of dropping them", async () => {
+    const { fetch } = scriptedFetch({ status: 200, body: taskViewAnswer(taskId(), { replays: 2 }) });
+    const client = new PunctualClient({ apiUrl: "http://127.0.0.1:3000", fetch });
+
+    const task = await client.getTask(taskId());
+
+    expect(task).toMatchObject({ replays: 2 });
+  });
+
+  it("parses every field of the server's task view", () => {
+    const view: Required<ServerTaskView> = {
+      ...(taskViewAnswer(taskId()) as ServerTaskView),
+      status: "delivered",
+      attempts: 2,
+      last_error: "HTTP 503",
+      queued_at: "2026-11-23T12:01:30.100Z",
+      last_attempt_at: "2026-11-23T12:01:31.000Z",
+      delivered_at: "2026-11-23T12:01:31.010Z",
+      failed_at: "2026-11-23T12:01:31.010Z",
+      cancelled_at: "2026-11-23T12:01:31.010Z",
+      lateness_ms: 112,
+      delivery_latency_ms: 9,
+      group: "A-1",
+    };
+
+    expect(taskViewSchema.parse(view)).toEqual(view);
+  });
+
+  it("reports a 2xx answer that does not match the route's schema as invalid_response", async () => {
+    const { fetch } = scriptedFetch({ status: 200, body: { task_id: 1 } });
+    const client = new PunctualClient({ apiUrl: "http://127.0.0.1:3000", fetch });
+
+    const error = await client.getTask(taskId()).catch((e: unknown) => e);
+
+    expect(error).toBeInstanceOf(PunctualError);
+    expect(error).toMatchObject({ code: "invalid_response", status: 200 });
+  });
+});
+
+describe("retries", () => {
+  it("retries an add on 503 with the same generated idempotency key, waiting what Retry-After says", async () => {
+    // Prepare
+    const id = taskId();
+    const { fetch, seen } = scriptedFetch(
+      {
+        status: 503,
+        body: { error: { code: "service_unavailable", message: "busy" } },
+        headers: { "retry-after": "2" },
+      },
+      { status: 201, body: addAnswer(id) },
+    );
+    const { sleep, waits } = recordingSleep();
+    const client = new PunctualClient({ apiUrl: "http://127.0.0.1:3000", fetch, sleep });
+
+    // Act
+    const added = await client.addTask(addBody);
+
+    // Assess
+    expect(added.task_id).toBe(id);
+    expect(seen).toHaveLength(2);
+    const keys = seen.map((r) => r.headers["idempotency-key"]);
+    expect(keys[0]).toMatch(/^[0-9a-f-]{36}$/);
+    expect(keys[1]).toBe(keys[0]);
+    expect(seen[1]?.body).toBe(seen[0]?.body);
+    expect(waits).toEqual([2000]);
+  });
+
+  it("retries network errors with full-jitter exponential backoff, then reports network_error", async () => {
+    const { fetch, seen } = scriptedFetch(
+      { networkError: "ECONNREFUSED" },
+      { networkError: "ECONNRESET" },
+      { networkError: "ECONNRESET" },
+    );
+    const { sleep, waits } = recordingSleep();
+    const client = new PunctualClient({
+      apiUrl: "http://127.0.0.1:3000",
+      fetch,
+      sleep,
+      random: () => 0.5,
+      retry: { maxAttempts: 3, baseDelayMs: 100 },
+    });
+
+    const error = await client.addTask(addBody).catch((e: unknown) => e);
+
+    expect(error).toBeInstanceOf(PunctualError);
+    expect(error).toMatchObject({ code: "network_error", status: 0, issues: [] });
+    expect((error as Error).message).toContain("after 3 attempts: ECONNRESET");
+    expect(seen).toHaveLength(3);
+    expect(new Set(seen.map((r) => r.headers["idempotency-key"])).size).toBe(1);
+    expect(waits).toEqual([50, 100]);
+  });
+
+  it("gives up after maxAttempts 503s with the last answer's error", async () => {
+    const busy = { status: 503, body: { error: { code: "service_unavailable", message: "busy" } } };
+    const { fetch, seen } = scriptedFetch(busy, busy);
+    const { sleep } = recordingSleep();
+    const client = new PunctualClient({
+      apiUrl: "http://127.0.0.1:3000",
+      fetch,
+      sleep,
+      retry: { maxAttempts: 2 },
+    });
+
+    const error = await client.addTask(addBody).catch((e: unknown) => e);
+
+    expect(error).toMatchObject({ code: "service_unavailable", status: 503, message: "busy" });
+    expect(seen).toHaveLength(2);
+  });
+
+  it("sends the caller's key as given: from options in the header, from the body alone when it is there", async () => {
+    const { fetch, seen } = scriptedFetch(
+      { status: 201, body: addAnswer(taskId()) },
+      { status: 201, body: addAnswer(taskId()) },
+    );
+    const client = new PunctualClient({ apiUrl: "http://127.0.0.1:3000", fetch });
+
+    await client.addTask(addBody, { idempotencyKey: "order-A-1-remind" });
+    await client.addTask({ ...addBody, idempotency_key: "in-body" });
+
+    expect(seen[0]?.headers["idempotency-key"]).toBe("order-A-1-remind");
+    expect(seen[1]?.headers["idempotency-key"]).toBeUndefined();
+    expect(JSON.parse(seen[1]?.body ?? "")).toMatchObject({ idempotency_key: "in-body" });
+  });
+
+  it("never retries a 4xx, and carries the API's code, status, issues and details", async () => {
+    const { fetch, seen } = scriptedFetch({
+      status: 400,
+      body: {
+        error: {
+          code: "validation_failed",
+          message: "the request is invalid",
+          issues: [{ path: "delay_seconds", message: "must not be negative" }],
+        },
+      },
+      headers: { "x-amzn-requestid": "req-1" },
+    });
+    const { sleep, waits } = recordingSleep();
+    const client = new PunctualClient({ apiUrl: "http://127.0.0.1:3000", fetch, sleep });
+
+    const error = await client.addTask({ ...addBody, delay_seconds: -1 }).catch((e: unknown) => e);
+
+    expect(error).toBeInstanceOf(PunctualError);
+    expect(error).toMatchObject({
+      name: "PunctualError",
+      code: "validation_failed",
+      status: 400,
+      message: "the request is invalid",
+      issues: [{ path: "delay_seconds", message: "must not be negative" }],
+      requestId: "req-1",
+      isClientError: true,
+    });
+    expect(seen).toHaveLength(1);
+    expect(waits).toEqual([]);
+  });
+
+  it("keeps a conflict's extra fields in details", async () => {
+    const { fetch } = scriptedFetch({
+      status: 409,
+      body: { error: { code: "conflict", message: "task is delivered", task_status: "delivered" } },
+    });
+    const client = new PunctualClient({ apiUrl: "http://127.0.0.1:3000", fetch });
+
+    const error = await client.cancelTask(taskId()).catch((e: unknown) => e);
+
+    expect(error).toMatchObject({ code: "conflict", status: 409, details: { task_status: "delivered" } });
+  });
+
+  it("names API Gateway's own refusals (not our error shape) by status", async () => {
+    const { fetch } = scriptedFetch({ status: 403, body: { message: "Forbidden" } });
+    const client = new PunctualClient({ apiUrl: "http://127.0.0.1:3000", fetch });
+
+    const error = await client.getTask(taskId()).catch((e: unknown) => e);
+
+    expect(error).toMatchObject({ code: "forbidden", status: 403, message: "Forbidden", issues: [] });
+  });
+});
