@@ -14,7 +14,7 @@ import { Template } from "aws-cdk-lib/assertions";
 import { build } from "esbuild";
 import { beforeAll, describe, expect, it } from "vitest";
 import { addPunctualStack } from "#cdk/lib/app.js";
-import { ENTRY_METADATA_KEY, PROJECT_ROOT } from "#cdk/lib/constructs/punctual-function.js";
+import { PROJECT_ROOT } from "#cdk/lib/constructs/punctual-function.js";
 import {
   type DynamoOperation,
   dynamoOperationsOf,
@@ -22,6 +22,7 @@ import {
   type StoreUser,
   TASK_STORE_OPERATIONS,
 } from "#shared/adapters/dynamo-task-store.js";
+import { ENTRY_METADATA_KEY } from "#shared/contract/metadata.js";
 import { SWEEP_INDEX_NAME } from "#shared/domain/sweep.js";
 import { type CfnTemplateJson, type DeployedTemplate, deployedTemplate, roleMay } from "../support/iam.js";
 import { stackConfig } from "../support/stack-config.js";

@@ -17,10 +17,11 @@ import type { IConstruct } from "constructs";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { addPunctualStack, addPunctualStackFromContext } from "#cdk/lib/app.js";
 import { ESM_REQUIRE_BANNER, UNREACHED_CREDENTIAL_PROVIDERS } from "#cdk/lib/bundling.js";
-import { ENTRY_METADATA_KEY, PROJECT_ROOT } from "#cdk/lib/constructs/punctual-function.js";
+import { PROJECT_ROOT } from "#cdk/lib/constructs/punctual-function.js";
 import type { PunctualStack } from "#cdk/lib/punctual-stack.js";
 import { ENVIRONMENTS } from "#shared/config/environments/index.js";
 import { ConfigError, type PunctualConfig, parseConfig } from "#shared/config/index.js";
+import { ENTRY_METADATA_KEY } from "#shared/contract/metadata.js";
 import { METRIC, METRICS_NAMESPACE } from "#shared/domain/metrics.js";
 import { ENV } from "#shared/runtime/env.js";
 import {

@@ -6,6 +6,7 @@ import * as lambda from "aws-cdk-lib/aws-lambda";
 import * as nodejs from "aws-cdk-lib/aws-lambda-nodejs";
 import * as logs from "aws-cdk-lib/aws-logs";
 import type { Construct } from "constructs";
+import { ENTRY_METADATA_KEY } from "#shared/contract/metadata.js";
 import { METRICS_NAMESPACE, serviceName } from "#shared/domain/metrics.js";
 import { ENV } from "#shared/runtime/env.js";
 import {
@@ -18,12 +19,6 @@ import { FUNCTION_MEMORY_MB, type FunctionName } from "../sizing.js";
 
 /** The repository root: `cdk/lib/constructs/` → three levels up. */
 export const PROJECT_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../../..");
-
-/**
- * CloudFormation metadata on every function: its source entry relative to the repository root. The local cloud
- * reads it from the synthesized template to run the same handler from source.
- */
-export const ENTRY_METADATA_KEY = "punctual:entry";
 
 export interface PunctualFunctionProps {
   /** Entry file `functions/<name>.ts`; also picks the default memory size. */
