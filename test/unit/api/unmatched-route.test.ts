@@ -43,7 +43,6 @@ describe("the unmatched-route function", () => {
   let createHandler: typeof import("#functions/unmatched-route.js").createHandler;
   beforeAll(async () => {
     vi.stubEnv("PUNCTUAL_ENV", "local");
-    vi.stubEnv("API_ROUTES", JSON.stringify(ROUTE_KEYS));
     vi.stubEnv("POWERTOOLS_LOG_LEVEL", "SILENT");
     ({ createHandler } = await import("#functions/unmatched-route.js"));
     vi.unstubAllEnvs();
