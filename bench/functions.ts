@@ -21,7 +21,7 @@ import {
   UNREACHED_CREDENTIAL_PROVIDERS,
 } from "#cdk/lib/bundling.js";
 import { API_ROUTES, type ApiRouteName, DEFAULT_ROUTE, routeVariables } from "#shared/api/routes.js";
-import type { Topology } from "#shared/contract/topology.js";
+import { mergeTopologies, type Topology } from "#shared/contract/topology.js";
 import { ENV, type EnvName } from "#shared/runtime/env.js";
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
@@ -221,6 +221,12 @@ async function cpuPerTask<T>(
  */
 async function warmCpu(iterations: number): Promise<Partial<Record<FunctionName, number>>> {
   for (const name of FUNCTIONS) Object.assign(process.env, dummyEnvironment(name));
+  // Every handler is imported into this one process: each reads its own section of one merged topology.
+  process.env[ENV.topology] = JSON.stringify(
+    FUNCTIONS.flatMap((name) => dummyEnvironment(name)[ENV.topology] ?? [])
+      .map((raw) => JSON.parse(raw) as Topology)
+      .reduce(mergeTopologies),
+  );
   const { MemoryTaskStore } = await import("../test/support/memory-task-store.js");
   const { createLambdaContext } = await import("#local/runtime/lambda-context.js");
   const { loadEnvironmentConfig, topicConfig } = await import("#shared/config/index.js");
