@@ -107,6 +107,16 @@ describe("what the code calls", () => {
     }
   });
 
+  it("no function bundle holds a test file (specs live beside their source in shared/)", async () => {
+    for (const fn of Object.keys(STORE_METHODS_BY_FUNCTION) as StoreUser[]) {
+      const { inputs } = await bundleOf(fn);
+      expect(
+        inputs.filter((file) => /\.test\.ts$|(^|\/)test\//.test(file)),
+        fn,
+      ).toEqual([]);
+    }
+  });
+
   it("only the task store sends DynamoDB commands", async () => {
     for (const fn of Object.keys(STORE_METHODS_BY_FUNCTION) as StoreUser[]) {
       const { inputs } = await bundleOf(fn);
