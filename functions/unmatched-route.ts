@@ -1,8 +1,8 @@
 import type { Logger } from "@aws-lambda-powertools/logger";
 import { type HttpHandler, httpRoute } from "#shared/api/http-route.js";
 import { API_ROUTE_KEYS } from "#shared/api/routes.js";
+import { unmatchedRouteError } from "#shared/api/unmatched-route.js";
 import { loadEnvironmentConfig } from "#shared/config/index.js";
-import { unmatchedRouteError } from "#shared/domain/route-table.js";
 import { ENV, requireEnv } from "#shared/runtime/env.js";
 import { createFunctionLogger } from "#shared/runtime/observability.js";
 

@@ -3,7 +3,7 @@ import { injectLambdaContext } from "@aws-lambda-powertools/logger/middleware";
 import middy, { type MiddyfiedHandler } from "@middy/core";
 import httpHeaderNormalizer from "@middy/http-header-normalizer";
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2, Context } from "aws-lambda";
-import { serviceUnavailable } from "#shared/domain/http-errors.js";
+import { serviceUnavailable } from "#shared/api/errors.js";
 import { jsonResponse } from "./json-response.js";
 import { errorResponder } from "./middleware/error-responder.js";
 import { headerGuard } from "./middleware/header-guard.js";

@@ -2,7 +2,7 @@ import type { Logger } from "@aws-lambda-powertools/logger";
 import type { Request } from "@middy/core";
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2 } from "aws-lambda";
 import { describe, expect, it, vi } from "vitest";
-import { GENERIC_INTERNAL_MESSAGE, notFound, serviceUnavailable } from "#shared/domain/http-errors.js";
+import { GENERIC_INTERNAL_MESSAGE, notFound, serviceUnavailable } from "#shared/api/errors.js";
 import { errorResponder } from "./error-responder.js";
 
 function spyLogger() {

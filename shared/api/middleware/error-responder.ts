@@ -1,7 +1,7 @@
 import type { Logger } from "@aws-lambda-powertools/logger";
 import type { MiddlewareObj } from "@middy/core";
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2 } from "aws-lambda";
-import { type HttpError, serviceUnavailable, toHttpError } from "#shared/domain/http-errors.js";
+import { type HttpError, serviceUnavailable, toHttpError } from "#shared/api/errors.js";
 import { jsonResponse } from "../json-response.js";
 
 /**

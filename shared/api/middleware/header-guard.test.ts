@@ -1,7 +1,7 @@
 import type { Request } from "@middy/core";
 import type { APIGatewayProxyEventV2 } from "aws-lambda";
 import { describe, expect, it } from "vitest";
-import { HttpError } from "#shared/domain/http-errors.js";
+import { HttpError } from "#shared/api/errors.js";
 import { headerGuard } from "./header-guard.js";
 
 function requestWith(headers: Record<string, string>): Request<APIGatewayProxyEventV2> {

@@ -1,6 +1,6 @@
 import type { MiddlewareObj } from "@middy/core";
 import type { APIGatewayProxyEventV2 } from "aws-lambda";
-import { validationFailed } from "#shared/domain/http-errors.js";
+import { validationFailed } from "#shared/api/errors.js";
 
 /**
  * Two spellings of one header name (`Idempotency-Key` and `idempotency-key`) with different values: the

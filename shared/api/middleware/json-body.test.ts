@@ -2,7 +2,7 @@ import type { Request } from "@middy/core";
 import type { APIGatewayProxyEventV2 } from "aws-lambda";
 import { isLosslessNumber } from "lossless-json";
 import { describe, expect, it } from "vitest";
-import type { HttpError } from "#shared/domain/http-errors.js";
+import type { HttpError } from "#shared/api/errors.js";
 import { isJsonContentType, jsonBody, MAX_REQUEST_BODY_BYTES, parsedBody } from "./json-body.js";
 
 function eventWith(

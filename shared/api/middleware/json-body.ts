@@ -1,12 +1,7 @@
 import type { MiddlewareObj } from "@middy/core";
 import type { APIGatewayProxyEventV2 } from "aws-lambda";
+import { invalidJson, payloadTooLarge, unsupportedMediaType, validationFailed } from "#shared/api/errors.js";
 import { parseExactJson } from "#shared/domain/exact-json.js";
-import {
-  invalidJson,
-  payloadTooLarge,
-  unsupportedMediaType,
-  validationFailed,
-} from "#shared/domain/http-errors.js";
 
 /**
  * Hard cap on a request body, checked before parsing. Topic limits (at most 350 KiB of content) are enforced

@@ -1,6 +1,6 @@
 import type { MiddlewareObj } from "@middy/core";
 import type { APIGatewayProxyEventV2 } from "aws-lambda";
-import { methodNotAllowed } from "#shared/domain/http-errors.js";
+import { methodNotAllowed } from "#shared/api/errors.js";
 
 export type HttpMethod = "GET" | "POST" | "DELETE";
 

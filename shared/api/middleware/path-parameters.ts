@@ -1,6 +1,6 @@
 import type { MiddlewareObj } from "@middy/core";
 import type { APIGatewayProxyEventV2 } from "aws-lambda";
-import { notFound } from "#shared/domain/http-errors.js";
+import { notFound } from "#shared/api/errors.js";
 
 /** Path parameters the route needs: a request without one (or with it empty) is 404, no such resource. */
 export function pathParameterGuard(names: readonly string[]): MiddlewareObj<APIGatewayProxyEventV2> {

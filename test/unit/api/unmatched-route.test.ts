@@ -1,6 +1,6 @@
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2, Context } from "aws-lambda";
 import { beforeAll, describe, expect, it, vi } from "vitest";
-import { unmatchedRouteError } from "#shared/domain/route-table.js";
+import { unmatchedRouteError } from "#shared/api/unmatched-route.js";
 import { silentLogger } from "./fakes.js";
 
 const ROUTE_KEYS = ["POST /v1/tasks", "GET /v1/tasks/{id}", "DELETE /v1/tasks/{id}", "GET /v1/files/{path+}"];
