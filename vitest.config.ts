@@ -12,7 +12,9 @@ export default defineConfig({
       {
         test: {
           name: "unit",
-          include: ["test/unit/**/*.test.ts"],
+          // Middleware specs live beside their source (shared/api/middleware/*.test.ts); nothing imports them,
+          // so no function bundle holds them (test/cdk/dynamodb-grants.test.ts checks every bundle's inputs).
+          include: ["test/unit/**/*.test.ts", "shared/**/*.test.ts"],
           environment: "node",
         },
       },

@@ -20,12 +20,21 @@ import {
   ESM_REQUIRE_BANNER,
   UNREACHED_CREDENTIAL_PROVIDERS,
 } from "#cdk/lib/bundling.js";
-import type { Topology } from "#shared/contract/topology.js";
-import { ENV } from "#shared/runtime/env.js";
+import { API_ROUTES, type ApiRouteName, DEFAULT_ROUTE, routeVariables } from "#shared/api/routes.js";
+import { mergeTopologies, type Topology } from "#shared/contract/topology.js";
+import { ENV, type EnvName } from "#shared/runtime/env.js";
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
-const FUNCTIONS = ["add-task", "get-task", "cancel-task", "relay", "deliver", "sweeper"] as const;
-type FunctionName = (typeof FUNCTIONS)[number];
+/** The pipeline's functions, and the API's from its route table (each row's `$default` included). */
+const PIPELINE_FUNCTIONS = ["relay", "deliver", "sweeper"] as const;
+const API_FUNCTIONS = [...API_ROUTES, DEFAULT_ROUTE];
+const FUNCTIONS = [...API_FUNCTIONS.map((route) => route.name), ...PIPELINE_FUNCTIONS];
+type FunctionName = ApiRouteName | (typeof PIPELINE_FUNCTIONS)[number];
+
+/** A function's handler module: its route's entry for the API, `functions/<name>.ts` for the pipeline. */
+function entryOf(name: FunctionName): string {
+  return API_FUNCTIONS.find((route) => route.name === name)?.entry ?? `functions/${name}.ts`;
+}
 
 export interface FunctionFigures {
   readonly name: FunctionName;
@@ -45,7 +54,7 @@ export interface FunctionFigures {
 ): Promise<{ file: string; metafile: Metafile }> {
   const file = path.join(outdir, name, "index.mjs");
   const result = await build({
-    entryPoints: [path.join(ROOT, "functions", `${name}.ts`)],
+    entryPoints: [path.join(ROOT, entryOf(name))],
     outfile: file,
     bundle: true,
     platform: "node",
@@ -102,22 +111,24 @@ export function dummyEnvironment(name: FunctionName): Record<string, string> {
     AWS_ACCESS_KEY_ID: "bench",
     AWS_SECRET_ACCESS_KEY: "bench",
   };
+  const dummies: Partial<Record<EnvName, string>> = {
+    [ENV.timerQueueUrl]: `${queue}/timer`,
+    [ENV.timerQueueArn]: "arn:aws:sqs:us-east-1:000000000000:timer",
+    [ENV.scheduleGroupName]: "punctual-dev",
+    [ENV.schedulerRoleArn]: "arn:aws:iam::000000000000:role/scheduler",
+    [ENV.scheduleDlqArn]: "arn:aws:sqs:us-east-1:000000000000:schedule-dlq",
+  };
   const timer = {
-    TIMER_QUEUE_URL: `${queue}/timer`,
-    TIMER_QUEUE_ARN: "arn:aws:sqs:us-east-1:000000000000:timer",
+    TIMER_QUEUE_URL: dummies[ENV.timerQueueUrl] as string,
+    TIMER_QUEUE_ARN: dummies[ENV.timerQueueArn] as string,
   };
-  const scheduler = {
-    SCHEDULE_GROUP_NAME: "punctual-dev",
-    SCHEDULER_ROLE_ARN: "arn:aws:iam::000000000000:role/scheduler",
-    SCHEDULE_DLQ_ARN: "arn:aws:sqs:us-east-1:000000000000:schedule-dlq",
-  };
+  const route = API_FUNCTIONS.find((r) => r.name === name);
+  // An API function gets what its row's grants name (shared/api/routes.ts), as the stack gives it.
+  if (route) {
+    const variables = routeVariables(route).filter((v) => v !== ENV.tableName);
+    return { ...common, ...Object.fromEntries(variables.map((v) => [v, dummies[v] as string])) };
+  }
   switch (name) {
-    case "add-task":
-      return { ...common, ...timer, ...scheduler };
-    case "get-task":
-      return common;
-    case "cancel-task":
-      return { ...common, SCHEDULE_GROUP_NAME: scheduler.SCHEDULE_GROUP_NAME };
     case "relay":
       return {
         ...common,
@@ -163,6 +174,7 @@ export function dummyEnvironment(name: FunctionName): Record<string, string> {
         PUNCTUAL_SIGNING_SECRET: "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw",
       };
   }
+  throw new Error(`no environment for ${name}`);
 }
 const DEMO_QUEUE_ARN = "arn:aws:sqs:us-east-1:000000000000:demo.fifo";
 
@@ -209,6 +221,12 @@ async function cpuPerTask<T>(
  */
 async function warmCpu(iterations: number): Promise<Partial<Record<FunctionName, number>>> {
   for (const name of FUNCTIONS) Object.assign(process.env, dummyEnvironment(name));
+  // Every handler is imported into this one process: each reads its own section of one merged topology.
+  process.env[ENV.topology] = JSON.stringify(
+    FUNCTIONS.flatMap((name) => dummyEnvironment(name)[ENV.topology] ?? [])
+      .map((raw) => JSON.parse(raw) as Topology)
+      .reduce(mergeTopologies),
+  );
   const { MemoryTaskStore } = await import("../test/support/memory-task-store.js");
   const { createLambdaContext } = await import("#local/runtime/lambda-context.js");
   const { loadEnvironmentConfig, topicConfig } = await import("#shared/config/index.js");

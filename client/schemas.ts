@@ -46,7 +46,7 @@ export type AddTaskResponse = z.output<typeof addTaskResponseSchema>;
 export const errorIssueSchema = z.object({ path: z.string(), message: z.string() });
 export type ErrorIssue = z.output<typeof errorIssueSchema>;
 
-/** Every error the API itself answers (shared/domain/http-errors.ts); extra fields such as `task_status` kept. */
+/** Every error the API itself answers (shared/api/errors.ts); extra fields such as `task_status` kept. */
 export const errorBodySchema = z.object({
   error: z.looseObject({
     code: z.string(),

@@ -6,10 +6,10 @@ import { createAwsClient } from "#shared/adapters/aws-clients.js";
 import { DynamoTaskStore } from "#shared/adapters/dynamo-task-store.js";
 import { EventBridgeTaskScheduler } from "#shared/adapters/task-scheduler.js";
 import { SqsTimerQueue } from "#shared/adapters/timer-queue.js";
+import { type HttpHandler, httpRoute } from "#shared/api/http-route.js";
 import { loadEnvironmentConfig } from "#shared/config/index.js";
 import { IDEMPOTENCY_HEADER } from "#shared/domain/add-task-request.js";
 import { ENV, requireEnv } from "#shared/runtime/env.js";
-import { type HttpHandler, httpRoute } from "#shared/runtime/http.js";
 import { createFunctionLogger } from "#shared/runtime/observability.js";
 import { type AddTaskDeps, addTask } from "#shared/services/add-task.js";
 

@@ -4,9 +4,9 @@ import { SchedulerClient } from "@aws-sdk/client-scheduler";
 import { createAwsClient } from "#shared/adapters/aws-clients.js";
 import { DynamoTaskStore } from "#shared/adapters/dynamo-task-store.js";
 import { EventBridgeTaskScheduler } from "#shared/adapters/task-scheduler.js";
+import { type HttpHandler, httpRoute } from "#shared/api/http-route.js";
 import { loadEnvironmentConfig } from "#shared/config/index.js";
 import { ENV, requireEnv } from "#shared/runtime/env.js";
-import { type HttpHandler, httpRoute } from "#shared/runtime/http.js";
 import { createFunctionLogger } from "#shared/runtime/observability.js";
 import { type CancelTaskDeps, cancelTask } from "#shared/services/cancel-task.js";
 

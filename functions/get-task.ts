@@ -2,9 +2,9 @@ import type { Logger } from "@aws-lambda-powertools/logger";
 import { DynamoDBClient } from "@aws-sdk/client-dynamodb";
 import { createAwsClient } from "#shared/adapters/aws-clients.js";
 import { DynamoTaskStore } from "#shared/adapters/dynamo-task-store.js";
+import { type HttpHandler, httpRoute } from "#shared/api/http-route.js";
 import { loadEnvironmentConfig } from "#shared/config/index.js";
 import { ENV, requireEnv } from "#shared/runtime/env.js";
-import { type HttpHandler, httpRoute } from "#shared/runtime/http.js";
 import { createFunctionLogger } from "#shared/runtime/observability.js";
 import { type GetTaskDeps, getTask } from "#shared/services/get-task.js";
 

@@ -54,15 +54,14 @@ export function visibilityTimeoutSeconds(consumerTimeoutSeconds: number): number
   return VISIBILITY_TIMEOUT_FACTOR * consumerTimeoutSeconds;
 }
 
-/** Lambda memory (MB). CPU scales with memory; the hot paths (add-task, relay, deliver) get 512 MB. */
+/**
+ * Lambda memory (MB) of the pipeline's functions. CPU scales with memory; the hot paths (relay, deliver) get
+ * 512 MB. The API's functions are sized in their route's row (shared/api/routes.ts).
+ */
 export const FUNCTION_MEMORY_MB = {
-  "add-task": 512,
-  "get-task": 256,
-  "cancel-task": 256,
   relay: 512,
   deliver: 512,
   sweeper: 256,
-  "unmatched-route": 256,
 } as const;
 
 /** The orphan sweeper runs on an EventBridge rule every this many minutes. */
@@ -72,8 +71,6 @@ export const SWEEPER_RATE_MINUTES = 1;
  * idempotent). The sweeper starts no new group in its last 10 s.
  */
 export const SWEEPER_TIMEOUT_SECONDS = 50;
-
-export type FunctionName = keyof typeof FUNCTION_MEMORY_MB;
 
 /**
  * Default throttling of the API stage (requests/s and burst). The seeds ask for 3,500 adds/s per topic; the

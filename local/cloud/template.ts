@@ -1,4 +1,5 @@
 import { createHash } from "node:crypto";
+import { ENTRY_METADATA_KEY } from "#shared/contract/metadata.js";
 
 /**
  * Reads the synthesized CloudFormation template of the `local` stack: the local cloud creates exactly the
@@ -78,8 +79,6 @@ export interface LocalTopology {
   readonly scheduleGroups: ScheduleGroupSpec[];
   readonly scheduledRules: ScheduledRuleSpec[];
 }
-
-export const ENTRY_METADATA_KEY = "punctual:entry";
 
 export function topologyOf(template: CfnTemplate): LocalTopology {
   const resources = Object.entries(template.Resources);

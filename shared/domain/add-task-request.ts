@@ -1,6 +1,6 @@
 import * as z from "zod";
+import type { ErrorIssue } from "#shared/api/errors.js";
 import { isLosslessNumber, parseExactJson, stringifyExact, withJsNumbers } from "./exact-json.js";
-import type { ErrorIssue } from "./http-errors.js";
 import type { DueSpec } from "./timing.js";
 
 /**

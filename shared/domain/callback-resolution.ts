@@ -1,4 +1,4 @@
-import type { ErrorIssue } from "./http-errors.js";
+import type { ErrorIssue } from "#shared/api/errors.js";
 
 /** Where a task's callback URL came from; the SSRF refusal names the request field to blame. */
 export type CallbackSource = "callback" | "service" | "topic-default";

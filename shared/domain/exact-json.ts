@@ -1,5 +1,5 @@
 import { isLosslessNumber, isSafeNumber, LosslessNumber, parse, stringify } from "lossless-json";
-import type { ErrorIssue } from "./http-errors.js";
+import type { ErrorIssue } from "#shared/api/errors.js";
 
 /**
  * JSON parsed without losing what the caller wrote. `JSON.parse` turns `12345678901234567890` into

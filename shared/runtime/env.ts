@@ -17,8 +17,6 @@ export const ENV = {
   signingSecret: "PUNCTUAL_SIGNING_SECRET",
   /** Secrets Manager ARN of the signing secret (AWS). */
   signingSecretArn: "SIGNING_SECRET_ARN",
-  /** JSON array: the API's route keys, `GET /v1/tasks/{id}` (the `$default` route's function). */
-  apiRoutes: "API_ROUTES",
 } as const;
 
 export type EnvName = (typeof ENV)[keyof typeof ENV];
@@ -36,12 +34,4 @@ export function requireEnv<const K extends EnvName>(
   if (missing.length > 0)
     throw new MissingEnvironmentError(`missing environment variables: ${missing.join(", ")}`);
   return Object.fromEntries(names.map((name) => [name, env[name] as string])) as Record<K, string>;
-}
-
-export function parseJsonEnv<T>(name: EnvName, raw: string): T {
-  try {
-    return JSON.parse(raw) as T;
-  } catch {
-    throw new MissingEnvironmentError(`environment variable ${name} must hold JSON`);
-  }
 }

@@ -3,6 +3,15 @@ import { decodeTime } from "ulid";
 import type { TaskScheduler } from "#shared/adapters/task-scheduler.js";
 import type { TaskStore } from "#shared/adapters/task-store.js";
 import type { TimerQueue } from "#shared/adapters/timer-queue.js";
+import {
+  idempotencyConflict,
+  internalError,
+  payloadTooLarge,
+  serviceUnavailable,
+  unknownTopic,
+  validationFailed,
+} from "#shared/api/errors.js";
+import { rfc3339 } from "#shared/api/task-view.js";
 import { type PunctualConfig, type TopicConfig, topicConfig } from "#shared/config/index.js";
 import {
   type AddTaskRequest,
@@ -11,14 +20,6 @@ import {
 } from "#shared/domain/add-task-request.js";
 import { resolveCallback } from "#shared/domain/callback-resolution.js";
 import { isLosslessNumber, toJsNumber } from "#shared/domain/exact-json.js";
-import {
-  idempotencyConflict,
-  internalError,
-  payloadTooLarge,
-  serviceUnavailable,
-  unknownTopic,
-  validationFailed,
-} from "#shared/domain/http-errors.js";
 import { ITEM_GROWTH_BYTES, MAX_ITEM_BYTES, taskItemSizeBound } from "#shared/domain/item-size.js";
 import {
   groupValueOf,
@@ -31,7 +32,6 @@ import {
 import { retentionExpiry, type TaskRecord, type TaskStatus } from "#shared/domain/task.js";
 import { planTimer, requestedDueMs, type TimerPlan } from "#shared/domain/timing.js";
 import { checkCallbackUrl } from "#shared/security/ssrf.js";
-import { rfc3339 } from "./get-task.js";
 
 export interface AddTaskDeps {
   readonly store: Pick<TaskStore, "putNew" | "get" | "removeScheduled" | "claimIdempotencyKey">;

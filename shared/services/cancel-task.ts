@@ -1,10 +1,10 @@
 import type { TaskScheduler } from "#shared/adapters/task-scheduler.js";
 import type { TaskStore } from "#shared/adapters/task-store.js";
+import { conflict, notFound } from "#shared/api/errors.js";
+import { type TaskView, taskView } from "#shared/api/task-view.js";
 import { type PunctualConfig, topicConfig } from "#shared/config/index.js";
-import { conflict, notFound } from "#shared/domain/http-errors.js";
 import { parseTaskId } from "#shared/domain/keys.js";
 import { retentionExpiry } from "#shared/domain/task.js";
-import { type TaskView, taskView } from "./get-task.js";
 
 export interface CancelTaskDeps {
   readonly store: Pick<TaskStore, "cancel">;

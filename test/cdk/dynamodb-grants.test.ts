@@ -14,7 +14,7 @@ import { Template } from "aws-cdk-lib/assertions";
 import { build } from "esbuild";
 import { beforeAll, describe, expect, it } from "vitest";
 import { addPunctualStack } from "#cdk/lib/app.js";
-import { ENTRY_METADATA_KEY, PROJECT_ROOT } from "#cdk/lib/constructs/punctual-function.js";
+import { PROJECT_ROOT } from "#cdk/lib/constructs/punctual-function.js";
 import {
   type DynamoOperation,
   dynamoOperationsOf,
@@ -22,6 +22,7 @@ import {
   type StoreUser,
   TASK_STORE_OPERATIONS,
 } from "#shared/adapters/dynamo-task-store.js";
+import { ENTRY_METADATA_KEY } from "#shared/contract/metadata.js";
 import { SWEEP_INDEX_NAME } from "#shared/domain/sweep.js";
 import { type CfnTemplateJson, type DeployedTemplate, deployedTemplate, roleMay } from "../support/iam.js";
 import { stackConfig } from "../support/stack-config.js";
@@ -103,6 +104,16 @@ describe("what the code calls", () => {
     for (const fn of Object.keys(STORE_METHODS_BY_FUNCTION) as StoreUser[]) {
       const { storeMethods } = await bundleOf(fn);
       expect([...storeMethods].sort(), fn).toEqual([...STORE_METHODS_BY_FUNCTION[fn]].sort());
+    }
+  });
+
+  it("no function bundle holds a test file (specs live beside their source in shared/)", async () => {
+    for (const fn of Object.keys(STORE_METHODS_BY_FUNCTION) as StoreUser[]) {
+      const { inputs } = await bundleOf(fn);
+      expect(
+        inputs.filter((file) => /\.test\.ts$|(^|\/)test\//.test(file)),
+        fn,
+      ).toEqual([]);
     }
   });
 

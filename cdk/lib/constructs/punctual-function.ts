@@ -6,6 +6,7 @@ import * as lambda from "aws-cdk-lib/aws-lambda";
 import * as nodejs from "aws-cdk-lib/aws-lambda-nodejs";
 import * as logs from "aws-cdk-lib/aws-logs";
 import type { Construct } from "constructs";
+import { ENTRY_METADATA_KEY } from "#shared/contract/metadata.js";
 import { METRICS_NAMESPACE, serviceName } from "#shared/domain/metrics.js";
 import { ENV } from "#shared/runtime/env.js";
 import {
@@ -14,26 +15,23 @@ import {
   ESM_REQUIRE_BANNER,
   UNREACHED_CREDENTIAL_PROVIDERS,
 } from "../bundling.js";
-import { FUNCTION_MEMORY_MB, type FunctionName } from "../sizing.js";
+import { FUNCTION_MEMORY_MB } from "../sizing.js";
 
 /** The repository root: `cdk/lib/constructs/` → three levels up. */
 export const PROJECT_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../../..");
 
-/**
- * CloudFormation metadata on every function: its source entry relative to the repository root. The local cloud
- * reads it from the synthesized template to run the same handler from source.
- */
-export const ENTRY_METADATA_KEY = "punctual:entry";
-
 export interface PunctualFunctionProps {
-  /** Entry file `functions/<name>.ts`; also picks the default memory size. */
-  readonly name: FunctionName;
+  /** The function's name; its entry is `functions/<name>.ts` unless `entry` says otherwise. */
+  readonly name: string;
+  /** Handler module relative to the repository root (an API route's row gives it). */
+  readonly entry?: string;
   readonly environmentName: string;
   readonly logLevel: "DEBUG" | "INFO" | "WARN" | "ERROR";
   readonly timeout: Duration;
   readonly description: string;
   /** Extra variables (the contract's per-function list); the common ones are added here. */
   readonly environment?: Record<string, string>;
+  /** Required for a function FUNCTION_MEMORY_MB does not size (the API's: their row in shared/api/routes.ts). */
   readonly memorySize?: number;
   readonly logRetention: logs.RetentionDays;
   readonly removalPolicy: RemovalPolicy;
@@ -62,14 +60,15 @@ export class PunctualFunction extends nodejs.NodejsFunction {
     });
     logGroup.grantWrite(role);
 
+    const entry = props.entry ?? path.posix.join("functions", `${props.name}.ts`);
     super(scope, id, {
-      entry: path.join(PROJECT_ROOT, "functions", `${props.name}.ts`),
+      entry: path.join(PROJECT_ROOT, entry),
       handler: "handler",
       projectRoot: PROJECT_ROOT,
       depsLockFilePath: path.join(PROJECT_ROOT, "package-lock.json"),
       runtime: lambda.Runtime.NODEJS_22_X,
       architecture: lambda.Architecture.ARM_64,
-      memorySize: props.memorySize ?? FUNCTION_MEMORY_MB[props.name],
+      memorySize: memorySizeOf(props),
       timeout: props.timeout,
       description: props.description,
       tracing: lambda.Tracing.ACTIVE,
@@ -97,10 +96,7 @@ export class PunctualFunction extends nodejs.NodejsFunction {
     });
     this.functionLogGroup = logGroup;
     this.functionRole = role;
-    (this.node.defaultChild as lambda.CfnFunction).addMetadata(
-      ENTRY_METADATA_KEY,
-      path.posix.join("functions", `${props.name}.ts`),
-    );
+    (this.node.defaultChild as lambda.CfnFunction).addMetadata(ENTRY_METADATA_KEY, entry);
 
     // Acknowledged on the role (its DefaultPolicy is a child), for exactly this finding.
     Validations.of(role).acknowledge({
@@ -114,4 +110,10 @@ export class PunctualFunction extends nodejs.NodejsFunction {
         "nodejs22.x is the runtime the product pins (issue #2: Lambda nodejs22.x on arm64) and tests against; moving to a newer Node major is a deliberate upgrade, not a drive-by.",
     });
   }
+}
+
+function memorySizeOf(props: PunctualFunctionProps): number {
+  const size = props.memorySize ?? (FUNCTION_MEMORY_MB as Readonly<Record<string, number>>)[props.name];
+  if (size === undefined) throw new Error(`function ${props.name} has no memory size`);
+  return size;
 }

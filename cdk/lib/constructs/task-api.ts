@@ -6,8 +6,16 @@ import * as integrations from "aws-cdk-lib/aws-apigatewayv2-integrations";
 import * as cloudwatch from "aws-cdk-lib/aws-cloudwatch";
 import * as logs from "aws-cdk-lib/aws-logs";
 import { Construct } from "constructs";
+import {
+  API_ROUTES,
+  type ApiRouteName,
+  type ApiRouteRow,
+  DEFAULT_ROUTE,
+  type RouteGrant,
+  routeVariables,
+} from "#shared/api/routes.js";
 import type { PunctualConfig } from "#shared/config/index.js";
-import { ENV } from "#shared/runtime/env.js";
+import { ENV, type EnvName } from "#shared/runtime/env.js";
 import { API_FUNCTION_TIMEOUT_SECONDS, API_THROTTLE } from "../sizing.js";
 import type { AlarmTopic } from "./alarm-topic.js";
 import { PunctualFunction, type PunctualFunctionProps } from "./punctual-function.js";
@@ -26,93 +34,51 @@ export interface TaskApiProps {
 }
 
 /**
- * The HTTP API (API Gateway v2, payload format 2.0): `POST /v1/tasks`, `GET /v1/tasks/{id}` and
- * `DELETE /v1/tasks/{id}`, each served by its own function, and the `$default` route (every unmatched path or
- * method) served by the unmatched-route function, so those too answer the API's structured error body. Every route uses the configured default
+ * The HTTP API (API Gateway v2, payload format 2.0): one route and one function per row of the route table
+ * (shared/api/routes.ts), each function given the variables and permissions its row's grants name, and the
+ * `$default` route (every unmatched path or method) served by the unmatched-route function, so those too answer
+ * the API's structured error body. Every route uses the configured default
  * authorizer — IAM (SigV4) unless the environment says JWT — and `api.auth: none` is refused at synth time for
  * every environment but `local`. The `$default` stage has default throttling and JSON access logs.
  */
 export class TaskApi extends Construct {
   readonly httpApi: apigw.HttpApi;
   readonly stage: apigw.HttpStage;
-  readonly addTaskFunction: PunctualFunction;
-  readonly getTaskFunction: PunctualFunction;
-  readonly cancelTaskFunction: PunctualFunction;
-  readonly unmatchedRouteFunction: PunctualFunction;
+  /** Each route's function by its row's name (shared/api/routes.ts), the `$default` route's included. */
+  readonly functions: Readonly<Record<ApiRouteName, PunctualFunction>>;
   readonly accessLogs: logs.LogGroup;
 
   constructor(scope: Construct, id: string, props: TaskApiProps) {
     super(scope, id);
-    const { config, table, timerQueues, timerScheduler, alarms } = props;
+    const { config, alarms } = props;
     // `none` never gets here outside the local environment: PunctualStack refuses it (deployment-guards.ts).
     const auth = config.api.auth;
 
     const common = {
       environmentName: config.name,
       logLevel: config.logLevel,
-      timeout: Duration.seconds(API_FUNCTION_TIMEOUT_SECONDS),
       logRetention: props.logRetention,
       removalPolicy: props.removalPolicy,
     } as const;
-    this.addTaskFunction = new PunctualFunction(this, "AddTaskFunction", {
-      ...common,
-      name: "add-task",
-      description: `Punctual ${config.name}: POST /v1/tasks (store the task, arm its timer)`,
-      environment: {
-        [ENV.tableName]: table.tableName,
-        [ENV.timerQueueUrl]: timerQueues.queue.queueUrl,
-        [ENV.timerQueueArn]: timerQueues.queue.queueArn,
-        [ENV.scheduleGroupName]: timerScheduler.group.scheduleGroupName,
-        [ENV.schedulerRoleArn]: timerScheduler.role.roleArn,
-        [ENV.scheduleDlqArn]: timerQueues.scheduleDeadLetterQueue.queueArn,
-      },
-    });
-    table.grantStoreAccess(this.addTaskFunction, "add-task");
-    timerQueues.queue.grantSendMessages(this.addTaskFunction);
-    timerScheduler.grantArm(this.addTaskFunction);
-
-    this.getTaskFunction = new PunctualFunction(this, "GetTaskFunction", {
-      ...common,
-      name: "get-task",
-      description: `Punctual ${config.name}: GET /v1/tasks/{id}`,
-      environment: { [ENV.tableName]: table.tableName },
-    });
-    table.grantStoreAccess(this.getTaskFunction, "get-task");
-
-    this.cancelTaskFunction = new PunctualFunction(this, "CancelTaskFunction", {
-      ...common,
-      name: "cancel-task",
-      description: `Punctual ${config.name}: DELETE /v1/tasks/{id} (cancel, delete its schedule)`,
-      environment: {
-        [ENV.tableName]: table.tableName,
-        [ENV.scheduleGroupName]: timerScheduler.group.scheduleGroupName,
-      },
-    });
-    table.grantStoreAccess(this.cancelTaskFunction, "cancel-task");
-    timerScheduler.grantDisarm(this.cancelTaskFunction);
 
     this.httpApi = new apigw.HttpApi(this, "HttpApi", {
       description: `Punctual ${config.name} task API`,
       createDefaultStage: false,
       defaultAuthorizer: defaultAuthorizer(auth),
     });
-    const routes: [string, apigw.HttpMethod, string, PunctualFunction][] = [
-      ["/v1/tasks", apigw.HttpMethod.POST, "AddTask", this.addTaskFunction],
-      ["/v1/tasks/{id}", apigw.HttpMethod.GET, "GetTask", this.getTaskFunction],
-      ["/v1/tasks/{id}", apigw.HttpMethod.DELETE, "CancelTask", this.cancelTaskFunction],
-    ];
-    for (const [path, method, name, fn] of routes) {
+    const functions: Partial<Record<ApiRouteName, PunctualFunction>> = {};
+    for (const route of API_ROUTES) {
+      const fn = this.addRouteFunction(route, common, props);
+      const [method, path] = route.routeKey.split(" ") as [apigw.HttpMethod, string];
       this.httpApi.addRoutes({
         path,
         methods: [method],
-        integration: new integrations.HttpLambdaIntegration(name, fn),
+        integration: new integrations.HttpLambdaIntegration(pascalCase(route.name), fn),
       });
+      functions[route.name] = fn;
     }
-    this.unmatchedRouteFunction = this.addDefaultRoute(
-      common,
-      config,
-      routes.map(([path, method]) => `${method} ${path}`),
-    );
+    functions[DEFAULT_ROUTE.name] = this.addDefaultRoute(common, props);
+    this.functions = functions as Record<ApiRouteName, PunctualFunction>;
 
     this.accessLogs = new logs.LogGroup(this, "AccessLogs", {
       retention: props.logRetention,
@@ -167,35 +133,68 @@ export class TaskApi extends Construct {
       threshold: 1,
       description: `${label}: answered 5xx (bad input is always 4xx, so this is a fault: failed timer arming, a crash or a timeout).`,
     });
-    alarms.watchFunction(this.addTaskFunction, `${label} add-task function`);
-    alarms.watchFunction(this.getTaskFunction, `${label} get-task function`);
-    alarms.watchFunction(this.cancelTaskFunction, `${label} cancel-task function`);
-    alarms.watchFunction(this.unmatchedRouteFunction, `${label} unmatched-route function`);
+    for (const [name, fn] of Object.entries(this.functions))
+      alarms.watchFunction(fn, `${label} ${name} function`);
+  }
+
+  /**
+   * One route's function: its memory, timeout and description from the row; its variables and permissions from
+   * the row's store entry and grants.
+   */
+  private addRouteFunction(
+    route: ApiRouteRow,
+    common: CommonFunctionProps,
+    props: TaskApiProps,
+  ): PunctualFunction {
+    const values = variableValues(props);
+    const fn = new PunctualFunction(this, `${pascalCase(route.name)}Function`, {
+      ...common,
+      name: route.name,
+      entry: route.entry,
+      memorySize: route.memoryMb,
+      timeout: Duration.seconds(route.timeoutSeconds ?? API_FUNCTION_TIMEOUT_SECONDS),
+      description: `Punctual ${props.config.name}: ${route.routeKey}${route.purpose ? ` (${route.purpose})` : ""}`,
+      environment: Object.fromEntries(routeVariables(route).map((name) => [name, values(name)])),
+    });
+    if (route.store) props.table.grantStoreAccess(fn, route.store);
+    for (const grant of route.grants) applyGrant(grant, fn, props);
+    return fn;
   }
 
   /**
    * The `$default` route, behind the same authorizer as every other route: API Gateway sends it every request
    * no route matched, and would otherwise answer `{"message":"Not Found"}` itself. Its function answers our
-   * structured 404, or 405 with `Allow` for a known path, from the route keys given here.
+   * structured 404, or 405 with `Allow` for a known path, from the route table's keys (it imports them).
    */
-  private addDefaultRoute(
-    common: Omit<PunctualFunctionProps, "name" | "description">,
-    config: PunctualConfig,
-    routeKeys: readonly string[],
-  ): PunctualFunction {
-    const fn = new PunctualFunction(this, "UnmatchedRouteFunction", {
+  private addDefaultRoute(common: CommonFunctionProps, props: TaskApiProps): PunctualFunction {
+    const fn = new PunctualFunction(this, `${pascalCase(DEFAULT_ROUTE.name)}Function`, {
       ...common,
-      name: "unmatched-route",
-      description: `Punctual ${config.name}: answers unmatched paths (404) and methods (405) with the API's error body`,
-      environment: { [ENV.apiRoutes]: JSON.stringify(routeKeys) },
+      name: DEFAULT_ROUTE.name,
+      entry: DEFAULT_ROUTE.entry,
+      memorySize: DEFAULT_ROUTE.memoryMb,
+      timeout: Duration.seconds(API_FUNCTION_TIMEOUT_SECONDS),
+      description: `Punctual ${props.config.name}: ${DEFAULT_ROUTE.purpose}`,
     });
     new apigw.HttpRoute(this, "DefaultRoute", {
       httpApi: this.httpApi,
       routeKey: apigw.HttpRouteKey.DEFAULT,
-      integration: new integrations.HttpLambdaIntegration("UnmatchedRoute", fn),
+      integration: new integrations.HttpLambdaIntegration(pascalCase(DEFAULT_ROUTE.name), fn),
       ...(this.httpApi.defaultAuthorizer ? { authorizer: this.httpApi.defaultAuthorizer } : {}),
     });
     return fn;
+  }
+
+  get addTaskFunction(): PunctualFunction {
+    return this.functions["add-task"];
+  }
+  get getTaskFunction(): PunctualFunction {
+    return this.functions["get-task"];
+  }
+  get cancelTaskFunction(): PunctualFunction {
+    return this.functions["cancel-task"];
+  }
+  get unmatchedRouteFunction(): PunctualFunction {
+    return this.functions["unmatched-route"];
   }
 
   /** The API's base URL (`https://<id>.execute-api.<region>.amazonaws.com/`). */
@@ -213,4 +212,47 @@ function defaultAuthorizer(auth: PunctualConfig["api"]["auth"]): apigw.IHttpRout
     case "none":
       return undefined;
   }
+}
+
+type CommonFunctionProps = Pick<
+  PunctualFunctionProps,
+  "environmentName" | "logLevel" | "logRetention" | "removalPolicy"
+>;
+
+/** The stack's value of each variable a route's row can ask for (shared/api/routes.ts GRANT_VARIABLES). */
+function variableValues(props: TaskApiProps): (name: EnvName) => string {
+  const { table, timerQueues, timerScheduler } = props;
+  const values: Partial<Record<EnvName, string>> = {
+    [ENV.tableName]: table.tableName,
+    [ENV.timerQueueUrl]: timerQueues.queue.queueUrl,
+    [ENV.timerQueueArn]: timerQueues.queue.queueArn,
+    [ENV.scheduleGroupName]: timerScheduler.group.scheduleGroupName,
+    [ENV.schedulerRoleArn]: timerScheduler.role.roleArn,
+    [ENV.scheduleDlqArn]: timerQueues.scheduleDeadLetterQueue.queueArn,
+  };
+  return (name) => {
+    const value = values[name];
+    if (value === undefined) throw new Error(`the task API has no value for ${name}`);
+    return value;
+  };
+}
+
+/** A row's grant name → the CDK grant it stands for. */
+function applyGrant(grant: RouteGrant, fn: PunctualFunction, props: TaskApiProps): void {
+  switch (grant) {
+    case "timer-queue:send":
+      props.timerQueues.queue.grantSendMessages(fn);
+      return;
+    case "schedules:arm":
+      props.timerScheduler.grantArm(fn);
+      return;
+    case "schedules:disarm":
+      props.timerScheduler.grantDisarm(fn);
+      return;
+  }
+}
+
+/** `add-task` → `AddTask`: the construct ids the stack has always used, so logical ids stay stable. */
+function pascalCase(name: string): string {
+  return name.replace(/(^|-)([a-z])/g, (_, _dash, letter: string) => letter.toUpperCase());
 }

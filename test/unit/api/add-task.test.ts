@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { HttpError } from "#shared/domain/http-errors.js";
+import { HttpError } from "#shared/api/errors.js";
 import { groupPartitionKey, parseTaskId, scheduleNameFor } from "#shared/domain/keys.js";
 import { addTask, canonicalJson } from "#shared/services/add-task.js";
 import { fixture, NOW } from "./fakes.js";

@@ -1,9 +1,10 @@
 import { describe, expect, it } from "vitest";
-import { HttpError } from "#shared/domain/http-errors.js";
+import { HttpError } from "#shared/api/errors.js";
+import { taskView } from "#shared/api/task-view.js";
 import { makeTaskKey } from "#shared/domain/keys.js";
 import { addTask } from "#shared/services/add-task.js";
 import { cancelTask } from "#shared/services/cancel-task.js";
-import { getTask, taskView } from "#shared/services/get-task.js";
+import { getTask } from "#shared/services/get-task.js";
 import { fixture, NOW } from "./fakes.js";
 
 const body = (delay: number) => ({

@@ -15,8 +15,8 @@
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2, Context } from "aws-lambda";
 import fc from "fast-check";
 import { beforeAll, describe, expect, it, vi } from "vitest";
+import type { HttpHandler } from "#shared/api/http-route.js";
 import { parseAddTaskRequest } from "#shared/domain/add-task-request.js";
-import type { HttpHandler } from "#shared/runtime/http.js";
 import {
   BODY_FIELDS,
   type Case,

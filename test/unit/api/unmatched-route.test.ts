@@ -1,6 +1,6 @@
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2, Context } from "aws-lambda";
 import { beforeAll, describe, expect, it, vi } from "vitest";
-import { unmatchedRouteError } from "#shared/domain/route-table.js";
+import { unmatchedRouteError } from "#shared/api/unmatched-route.js";
 import { silentLogger } from "./fakes.js";
 
 const ROUTE_KEYS = ["POST /v1/tasks", "GET /v1/tasks/{id}", "DELETE /v1/tasks/{id}", "GET /v1/files/{path+}"];
@@ -43,7 +43,6 @@ describe("the unmatched-route function", () => {
   let createHandler: typeof import("#functions/unmatched-route.js").createHandler;
   beforeAll(async () => {
     vi.stubEnv("PUNCTUAL_ENV", "local");
-    vi.stubEnv("API_ROUTES", JSON.stringify(ROUTE_KEYS));
     vi.stubEnv("POWERTOOLS_LOG_LEVEL", "SILENT");
     ({ createHandler } = await import("#functions/unmatched-route.js"));
     vi.unstubAllEnvs();

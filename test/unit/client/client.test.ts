@@ -2,7 +2,7 @@ import { Hash } from "@smithy/hash-node";
 import { SignatureV4 } from "@smithy/signature-v4";
 import { PunctualClient, PunctualError, taskViewSchema } from "punctual/client";
 import { describe, expect, it } from "vitest";
-import type { TaskView as ServerTaskView } from "#shared/services/get-task.js";
+import type { TaskView as ServerTaskView } from "#shared/api/task-view.js";
 import {
   addAnswer,
   recordingSleep,

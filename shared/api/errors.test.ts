@@ -7,7 +7,7 @@ import {
   serviceUnavailable,
   toHttpError,
   validationFailed,
-} from "#shared/domain/http-errors.js";
+} from "#shared/api/errors.js";
 
 describe("HttpError bodies", () => {
   it("shows 4xx messages and issues", () => {

@@ -1,9 +1,9 @@
-import { type HttpError, methodNotAllowed, notFound } from "./http-errors.js";
+import { type HttpError, methodNotAllowed, notFound } from "./errors.js";
 
 /**
  * What the API answers for a request no route took (API Gateway's `$default` route): 405 with an `Allow` header
  * when the path exists under other methods, else 404. `routeKeys` are the stack's own (`GET /v1/tasks/{id}`),
- * passed to the function by the stack, so a route added there is known here without a second list.
+ * imported by the function from the route table (shared/api/routes.ts) the stack builds its routes from.
  */
 export function unmatchedRouteError(routeKeys: readonly string[], method: string, path: string): HttpError {
   const allowed = new Set<string>();

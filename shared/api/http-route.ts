@@ -1,0 +1,86 @@
+import type { Logger } from "@aws-lambda-powertools/logger";
+import { injectLambdaContext } from "@aws-lambda-powertools/logger/middleware";
+import middy, { type MiddyfiedHandler } from "@middy/core";
+import httpHeaderNormalizer from "@middy/http-header-normalizer";
+import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2, Context } from "aws-lambda";
+import { serviceUnavailable } from "#shared/api/errors.js";
+import { jsonResponse } from "./json-response.js";
+import { errorResponder } from "./middleware/error-responder.js";
+import { headerGuard } from "./middleware/header-guard.js";
+import { jsonBody, parsedBody } from "./middleware/json-body.js";
+import { type HttpMethod, methodGuard } from "./middleware/method-guard.js";
+import { pathParameterGuard } from "./middleware/path-parameters.js";
+
+export type { HttpMethod } from "./middleware/method-guard.js";
+
+export interface HttpRequest {
+  readonly event: APIGatewayProxyEventV2;
+  /**
+   * The JSON-parsed body for routes that take one; undefined otherwise. Parsed losslessly (shared/domain/exact-json.ts):
+   * numbers are `LosslessNumber`s holding the token as written, and no object has a key twice.
+   */
+  readonly body: unknown;
+  /** Request header by lower-case name. */
+  header(name: string): string | undefined;
+  pathParameter(name: string): string | undefined;
+}
+
+export interface HttpResult {
+  readonly statusCode: number;
+  readonly body: unknown;
+  readonly headers?: Readonly<Record<string, string>>;
+}
+
+export type HttpHandler = MiddyfiedHandler<APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2>;
+
+export interface RouteOptions {
+  /** `ANY`: the route takes every method (API Gateway's `$default` route). */
+  readonly method: HttpMethod | "ANY";
+  readonly logger: Logger;
+  /** The route takes a JSON body (415 for another content type, 400 for malformed JSON, 413 above the cap). */
+  readonly jsonBody?: boolean;
+  /** Path parameters the route needs; a request without them is 404 (no such resource), not a 500. */
+  readonly pathParameters?: readonly string[];
+  readonly maxBodyBytes?: number;
+  /**
+   * Answer this long before the Lambda deadline (a 503 the client can retry) instead of letting Lambda kill
+   * the invocation, which API Gateway would turn into a bodyless 500.
+   */
+  readonly timeoutEarlyMs?: number;
+}
+
+/**
+ * The middy stack every HTTP function uses, one middleware per job (shared/api/middleware/). Order: the error
+ * responder first, because middy runs `onError` in reverse, so it is the last word on every error; then
+ * Powertools' context injection, the header guard (before normalisation, which would hide conflicting
+ * spellings), header normalisation (API Gateway passes headers as the client sent them), and the route's own
+ * guards: method, path parameters, JSON body.
+ */
+export function httpRoute(
+  options: RouteOptions,
+  handle: (request: HttpRequest) => Promise<HttpResult>,
+): HttpHandler {
+  const route = middy<APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2, Error, Context>({
+    timeoutEarlyInMillis: options.timeoutEarlyMs ?? 500,
+    timeoutEarlyResponse: () => {
+      throw serviceUnavailable("the request timed out; retry it");
+    },
+  })
+    .use(errorResponder(options.logger))
+    .use(injectLambdaContext(options.logger))
+    .use(headerGuard())
+    .use(httpHeaderNormalizer());
+  if (options.method !== "ANY") route.use(methodGuard(options.method));
+  if (options.pathParameters) route.use(pathParameterGuard(options.pathParameters));
+  if (options.jsonBody) route.use(jsonBody({ maxBytes: options.maxBodyBytes }));
+  return route.handler(async (event) => {
+    const headers = event.headers ?? {};
+    const result = await handle({
+      event,
+      body: parsedBody(event),
+      header: (name) => headers[name.toLowerCase()],
+      pathParameter: (name) => event.pathParameters?.[name],
+    });
+    return jsonResponse(result.statusCode, result.body, result.headers);
+  });
+}

@@ -1,0 +1,104 @@
+import type { Request } from "@middy/core";
+import type { APIGatewayProxyEventV2 } from "aws-lambda";
+import { isLosslessNumber } from "lossless-json";
+import { describe, expect, it } from "vitest";
+import type { HttpError } from "#shared/api/errors.js";
+import { isJsonContentType, jsonBody, MAX_REQUEST_BODY_BYTES, parsedBody } from "./json-body.js";
+
+function eventWith(
+  body: string,
+  options: { contentType?: string; base64?: boolean } = {},
+): APIGatewayProxyEventV2 {
+  const contentType = options.contentType ?? "application/json";
+  return {
+    headers: { "content-type": contentType },
+    body: options.base64 ? Buffer.from(body, "binary").toString("base64") : body,
+    isBase64Encoded: options.base64 ?? false,
+  } as unknown as APIGatewayProxyEventV2;
+}
+
+async function parse(event: APIGatewayProxyEventV2, maxBytes?: number): Promise<HttpError | undefined> {
+  const request = { event } as Request<APIGatewayProxyEventV2>;
+  return jsonBody({ maxBytes })
+    .before?.(request)
+    .then(
+      () => undefined,
+      (error: HttpError) => error,
+    );
+}
+
+describe("jsonBody", () => {
+  it("parses losslessly: numbers keep the token as written", async () => {
+    // Prepare
+    const event = eventWith('{"amount": 12345678901234567890.10}');
+
+    // Act
+    const refused = await parse(event);
+
+    // Assess
+    expect(refused).toBeUndefined();
+    const amount = (parsedBody(event) as { amount: unknown }).amount;
+    expect(isLosslessNumber(amount) && amount.toString()).toBe("12345678901234567890.10");
+  });
+
+  it("answers 415 for another content type, before looking at the body", async () => {
+    // Act
+    const refused = await parse(eventWith("not json", { contentType: "text/plain" }));
+
+    // Assess
+    expect(refused?.status).toBe(415);
+    expect(refused?.code).toBe("unsupported_media_type");
+  });
+
+  it("answers 413 above the cap, measuring a base64 body decoded", async () => {
+    // Prepare
+    const body = `"${"x".repeat(100)}"`;
+
+    // Act
+    const plain = await parse(eventWith(body), 50);
+    const base64 = await parse(eventWith(body, { base64: true }), 50);
+
+    // Assess
+    expect(plain?.status).toBe(413);
+    expect(base64?.toBody().error.message).toBe("the request body is 102 bytes; the limit is 50");
+    expect(MAX_REQUEST_BODY_BYTES).toBe(1024 * 1024);
+  });
+
+  it("answers 400 invalid_json for an empty body, bad JSON and invalid UTF-8 in base64", async () => {
+    // Act
+    const outcomes = await Promise.all([
+      parse(eventWith("  ")),
+      parse(eventWith("{")),
+      parse(eventWith("\xff\xfe", { base64: true })),
+    ]);
+
+    // Assess
+    expect(outcomes.map((e) => e?.code)).toEqual(["invalid_json", "invalid_json", "invalid_json"]);
+    expect(outcomes[2]?.toBody().error.issues).toEqual([
+      { path: "", message: "the request body is not valid UTF-8" },
+    ]);
+  });
+
+  it("answers 400 validation_failed for a key given twice", async () => {
+    // Act
+    const refused = await parse(eventWith('{"a":1,"a":2}'));
+
+    // Assess
+    expect(refused?.status).toBe(400);
+    expect(refused?.code).toBe("validation_failed");
+  });
+});
+
+describe("isJsonContentType", () => {
+  it("accepts application/json with no charset or UTF-8, nothing else", () => {
+    const accepted = [
+      "application/json",
+      "Application/JSON; charset=utf-8",
+      'application/json; charset="UTF8"',
+    ];
+    const refused = [undefined, "", "text/json", "application/json; charset=latin1", "application/jsonx"];
+
+    expect(accepted.map(isJsonContentType)).toEqual(accepted.map(() => true));
+    expect(refused.map(isJsonContentType)).toEqual(refused.map(() => false));
+  });
+});

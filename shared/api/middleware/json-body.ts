@@ -1,0 +1,89 @@
+import type { MiddlewareObj } from "@middy/core";
+import type { APIGatewayProxyEventV2 } from "aws-lambda";
+import { invalidJson, payloadTooLarge, unsupportedMediaType, validationFailed } from "#shared/api/errors.js";
+import { parseExactJson } from "#shared/domain/exact-json.js";
+
+/**
+ * Hard cap on a request body, checked before parsing. Topic limits (at most 350 KiB of content) are enforced
+ * later on the parsed content; this only keeps a huge body from being parsed at all. A content sent as an
+ * escaped JSON string can be several times its own size, hence the headroom.
+ */
+export const MAX_REQUEST_BODY_BYTES = 1024 * 1024;
+
+/**
+ * Nesting limit for any JSON body, checked before parsing (the parser recurses; a body of a million `[` would
+ * overflow the stack). Far above what a route accepts (content: 64 levels), so routes still give their own error.
+ */
+export const MAX_JSON_DEPTH = 128;
+
+const STRICT_UTF8 = new TextDecoder("utf-8", { fatal: true, ignoreBOM: true });
+
+const parsedBodies = new WeakMap<object, unknown>();
+
+/** The body `jsonBody` parsed for this event; undefined when the route takes none. */
+export function parsedBody(event: APIGatewayProxyEventV2): unknown {
+  return parsedBodies.get(event);
+}
+
+/**
+ * Takes a JSON body: 415 for another content type, 413 above the cap, 400 for empty, non-UTF-8 or malformed
+ * JSON. Runs after the header normaliser (it reads `content-type` in lower case).
+ *
+ * Why not @middy/http-json-body-parser: it parses with `JSON.parse`, which rounds numbers beyond double precision
+ * and keeps the last of duplicate keys, so content would not be delivered exactly as sent; ours parses
+ * losslessly (shared/domain/exact-json.ts: numbers kept as written, a repeated key refused), decodes base64
+ * strictly and answers the API's structured errors.
+ */
+export function jsonBody(
+  options: { readonly maxBytes?: number } = {},
+): MiddlewareObj<APIGatewayProxyEventV2> {
+  const maxBytes = options.maxBytes ?? MAX_REQUEST_BODY_BYTES;
+  return {
+    before: async ({ event }) => {
+      const contentType = event.headers?.["content-type"];
+      if (!isJsonContentType(contentType)) throw unsupportedMediaType(contentType);
+      const size = bodyBytes(event);
+      if (size > maxBytes)
+        throw payloadTooLarge(`the request body is ${size} bytes; the limit is ${maxBytes}`);
+      const text = bodyText(event).replace(/^\uFEFF/, "");
+      if (text.trim() === "") throw invalidJson("the request body is empty");
+      const parsed = parseExactJson(text, MAX_JSON_DEPTH);
+      if (parsed.ok) parsedBodies.set(event, parsed.value);
+      else if (parsed.kind !== "syntax") throw validationFailed([parsed.issue]);
+      else throw invalidJson(parsed.message);
+    },
+  };
+}
+
+/** `application/json`, optionally with `charset=utf-8` (JSON is UTF-8 by definition, RFC 8259). */
+export function isJsonContentType(value: string | undefined): boolean {
+  if (!value) return false;
+  const [type = "", ...params] = value.split(";");
+  if (type.trim().toLowerCase() !== "application/json") return false;
+  return params.every((param) => {
+    const [name = "", paramValue = ""] = param.split("=");
+    if (name.trim().toLowerCase() !== "charset") return true;
+    const charset = paramValue.trim().replace(/^"|"$/g, "").toLowerCase();
+    return charset === "utf-8" || charset === "utf8";
+  });
+}
+
+/** The body's size as sent: a base64 body is measured decoded. */
+function bodyBytes(event: APIGatewayProxyEventV2): number {
+  const raw = event.body ?? "";
+  return event.isBase64Encoded ? Buffer.byteLength(raw, "base64") : Buffer.byteLength(raw, "utf8");
+}
+
+/**
+ * The body as text. A base64 body is decoded strictly: invalid UTF-8 would otherwise become U+FFFD, silently
+ * changing content that must be delivered exactly as sent. (A plain-text body reaches us already decoded.)
+ */
+function bodyText(event: APIGatewayProxyEventV2): string {
+  const raw = event.body ?? "";
+  if (!event.isBase64Encoded) return raw;
+  try {
+    return STRICT_UTF8.decode(Buffer.from(raw, "base64"));
+  } catch {
+    throw invalidJson("the request body is not valid UTF-8");
+  }
+}

@@ -1,0 +1,39 @@
+import { existsSync } from "node:fs";
+import path from "node:path";
+import { fileURLToPath } from "node:url";
+import { describe, expect, it } from "vitest";
+import { ENV } from "#shared/runtime/env.js";
+import { API_ROUTE_KEYS, API_ROUTES, DEFAULT_ROUTE, routeVariables } from "./routes.js";
+
+const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../..");
+const ROWS = [...API_ROUTES, DEFAULT_ROUTE];
+
+describe("the route table", () => {
+  it("names each function and route key once, and each entry is a handler file that exists", () => {
+    expect(new Set(ROWS.map((r) => r.name)).size).toBe(ROWS.length);
+    expect(new Set(ROWS.map((r) => r.routeKey)).size).toBe(ROWS.length);
+    for (const row of ROWS) expect(existsSync(path.join(ROOT, row.entry)), row.entry).toBe(true);
+  });
+
+  it("writes route keys as API Gateway takes them: METHOD /path, `$default` kept apart", () => {
+    for (const key of API_ROUTE_KEYS) expect(key).toMatch(/^(GET|POST|PUT|PATCH|DELETE) (\/[\w{}+-]+)+$/);
+    expect(API_ROUTE_KEYS).not.toContain("$default");
+  });
+
+  it("gives each function the variables its store access and grants need, and no others", () => {
+    const byName = Object.fromEntries(ROWS.map((r) => [r.name, routeVariables(r).sort()]));
+    expect(byName).toEqual({
+      "add-task": [
+        ENV.schedulerRoleArn,
+        ENV.scheduleDlqArn,
+        ENV.scheduleGroupName,
+        ENV.tableName,
+        ENV.timerQueueArn,
+        ENV.timerQueueUrl,
+      ],
+      "get-task": [ENV.tableName],
+      "cancel-task": [ENV.scheduleGroupName, ENV.tableName],
+      "unmatched-route": [],
+    });
+  });
+});

@@ -1,0 +1,105 @@
+/**
+ * The API's route table: one row per route, plain data (no CDK import, so runtime code may read it too).
+ *
+ * It drives the CDK's routes and functions (cdk/lib/constructs/task-api.ts builds one function per row and
+ * applies its grants), the local cloud (which reads those routes and functions back from the synthesized
+ * template), the per-function benchmark (bench/functions.ts) and the unmatched-route function (which answers
+ * 405 with `Allow` from these route keys).
+ *
+ * How to add a route:
+ * 1. Write its handler, `functions/<name>.ts`, exporting `handler` (and `createHandler` for the tests), built
+ *    with `httpRoute` (shared/api/http-route.ts) so it answers the structured error body.
+ * 2. Add one row below: route key, entry, memory, and what it needs as grants. A function that uses the task
+ *    store names its `store` entry in STORE_METHODS_BY_FUNCTION (shared/adapters/dynamo-task-store.ts), the
+ *    list its DynamoDB grant is derived from and which test/cdk/dynamodb-grants.test.ts checks against its bundle.
+ * A grant the table does not know yet gets a name in RouteGrant, its variables in GRANT_VARIABLES and its CDK
+ * call in task-api.ts.
+ */
+import type { StoreUser } from "#shared/adapters/dynamo-task-store.js";
+import { ENV, type EnvName } from "#shared/runtime/env.js";
+
+/** What a route's function may do besides logging, each one CDK grant (task-api.ts) plus the variables it reads. */
+export type RouteGrant = "timer-queue:send" | "schedules:arm" | "schedules:disarm";
+
+/**
+ * The variables each grant gives the function (values come from the stack): the function reads them with
+ * `requireEnv`. Arming a schedule names the timer queue as its target and the schedule DLQ as its dead-letter
+ * queue, and passes the scheduler's role.
+ */
+export const GRANT_VARIABLES: { readonly [G in RouteGrant]: readonly EnvName[] } = {
+  "timer-queue:send": [ENV.timerQueueUrl],
+  "schedules:arm": [ENV.timerQueueArn, ENV.scheduleGroupName, ENV.schedulerRoleArn, ENV.scheduleDlqArn],
+  "schedules:disarm": [ENV.scheduleGroupName],
+};
+
+export interface ApiRouteRow {
+  /** The function's name: `<name>` in construct ids (`AddTaskFunction`) and in the stack's function list. */
+  readonly name: string;
+  /** API Gateway's route key: `METHOD /path`, `{param}` for one segment, a final `{param+}` for the rest. */
+  readonly routeKey: string;
+  /** Handler module relative to the repository root. */
+  readonly entry: string;
+  /** What the function does, for its description (`Punctual dev: POST /v1/tasks (…)`). */
+  readonly purpose?: string;
+  /** Lambda memory (MB). CPU scales with memory: the hot path (add-task) gets 512. */
+  readonly memoryMb: number;
+  /** Defaults to API_FUNCTION_TIMEOUT_SECONDS (cdk/lib/sizing.ts), under API Gateway's 30 s. */
+  readonly timeoutSeconds?: number;
+  /** Its entry in STORE_METHODS_BY_FUNCTION: read/write access to the task table, and TABLE_NAME. */
+  readonly store?: StoreUser;
+  readonly grants: readonly RouteGrant[];
+}
+
+export const API_ROUTES = [
+  {
+    name: "add-task",
+    routeKey: "POST /v1/tasks",
+    entry: "functions/add-task.ts",
+    purpose: "store the task, arm its timer",
+    memoryMb: 512,
+    store: "add-task",
+    grants: ["timer-queue:send", "schedules:arm"],
+  },
+  {
+    name: "get-task",
+    routeKey: "GET /v1/tasks/{id}",
+    entry: "functions/get-task.ts",
+    memoryMb: 256,
+    store: "get-task",
+    grants: [],
+  },
+  {
+    name: "cancel-task",
+    routeKey: "DELETE /v1/tasks/{id}",
+    entry: "functions/cancel-task.ts",
+    purpose: "cancel, delete its schedule",
+    memoryMb: 256,
+    store: "cancel-task",
+    grants: ["schedules:disarm"],
+  },
+] as const satisfies readonly ApiRouteRow[];
+
+/**
+ * API Gateway's `$default` route: every request no row above matched. Its function answers the structured 404,
+ * or 405 with `Allow` when the path exists under other methods (from API_ROUTE_KEYS).
+ */
+export const DEFAULT_ROUTE = {
+  name: "unmatched-route",
+  routeKey: "$default",
+  entry: "functions/unmatched-route.ts",
+  purpose: "answers unmatched paths (404) and methods (405) with the API's error body",
+  memoryMb: 256,
+  grants: [],
+} as const satisfies ApiRouteRow;
+
+export type ApiRouteName = (typeof API_ROUTES)[number]["name"] | typeof DEFAULT_ROUTE.name;
+
+/** The route keys of the table (`GET /v1/tasks/{id}`), `$default` excluded. */
+export const API_ROUTE_KEYS: readonly string[] = API_ROUTES.map((route) => route.routeKey);
+
+/** The environment variables a route's function gets from the stack beyond the common ones. */
+export function routeVariables(route: ApiRouteRow): EnvName[] {
+  const names = new Set<EnvName>(route.store ? [ENV.tableName] : []);
+  for (const grant of route.grants) for (const name of GRANT_VARIABLES[grant]) names.add(name);
+  return [...names];
+}

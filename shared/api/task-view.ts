@@ -1,0 +1,50 @@
+import type { TaskRecord, TaskStatus } from "#shared/domain/task.js";
+
+/** What GET (and a successful DELETE) returns: snake_case, RFC 3339 times, absent fields omitted. */
+export interface TaskView {
+  readonly task_id: string;
+  readonly topic: string;
+  readonly status: TaskStatus;
+  readonly due_at: string;
+  readonly accepted_at: string;
+  readonly attempts: number;
+  readonly last_error?: string;
+  readonly queued_at?: string;
+  readonly last_attempt_at?: string;
+  readonly delivered_at?: string;
+  readonly failed_at?: string;
+  readonly cancelled_at?: string;
+  readonly lateness_ms?: number;
+  readonly delivery_latency_ms?: number;
+  readonly callback_url: string;
+  /** The deliverBy field's value that put the task in its ordering group. */
+  readonly group?: string;
+}
+
+export function rfc3339(ms: number): string {
+  return new Date(ms).toISOString();
+}
+
+export function taskView(task: TaskRecord): TaskView {
+  const time = (ms: number | undefined) => (ms === undefined ? undefined : rfc3339(ms));
+  const view: Record<string, unknown> = {
+    task_id: task.taskId,
+    topic: task.topic,
+    status: task.status,
+    due_at: rfc3339(task.dueAtMs),
+    accepted_at: rfc3339(task.acceptedAtMs),
+    attempts: task.attempts,
+    last_error: task.lastError,
+    queued_at: time(task.queuedAtMs),
+    last_attempt_at: time(task.lastAttemptAtMs),
+    delivered_at: time(task.deliveredAtMs),
+    failed_at: time(task.failedAtMs),
+    cancelled_at: time(task.cancelledAtMs),
+    lateness_ms: task.latenessMs,
+    delivery_latency_ms: task.deliveryLatencyMs,
+    callback_url: task.callbackUrl,
+    group: task.groupValue,
+  };
+  for (const key of Object.keys(view)) if (view[key] === undefined) delete view[key];
+  return view as unknown as TaskView;
+}
