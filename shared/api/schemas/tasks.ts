@@ -1,0 +1,56 @@
+/**
+ * The API's response bodies as zod schemas: the client parses every answer with them and the OpenAPI document
+ * (shared/api/openapi.ts) is generated from them.
+ *
+ * Objects are loose (`z.looseObject`): a field the server adds later passes through to the caller instead of
+ * failing older clients or being silently dropped.
+ */
+import * as z from "zod";
+import { TASK_STATUSES } from "#shared/domain/task.js";
+
+const dateTime = z.iso.datetime({ offset: true });
+
+export const taskStatusSchema = z.enum(TASK_STATUSES);
+
+/** `GET /v1/tasks/{id}`, and a successful `DELETE` (shared/api/task-view.ts `TaskView`). */
+export const taskViewSchema = z.looseObject({
+  task_id: z.string(),
+  topic: z.string(),
+  status: taskStatusSchema,
+  due_at: dateTime,
+  accepted_at: dateTime,
+  attempts: z.number().int().nonnegative(),
+  last_error: z.string().optional(),
+  queued_at: dateTime.optional(),
+  last_attempt_at: dateTime.optional(),
+  delivered_at: dateTime.optional(),
+  failed_at: dateTime.optional(),
+  cancelled_at: dateTime.optional(),
+  lateness_ms: z.number().optional(),
+  delivery_latency_ms: z.number().optional(),
+  callback_url: z.string(),
+  group: z.string().optional(),
+});
+export type TaskView = z.output<typeof taskViewSchema>;
+
+/** `POST /v1/tasks`: 201 for a new task, 200 when an idempotency key found the task it made before. */
+export const addTaskResponseSchema = z.looseObject({
+  task_id: z.string(),
+  topic: z.string(),
+  status: taskStatusSchema,
+  due_at: dateTime,
+});
+export type AddTaskResponse = z.output<typeof addTaskResponseSchema>;
+
+export const errorIssueSchema = z.object({ path: z.string(), message: z.string() });
+export type ErrorIssue = z.output<typeof errorIssueSchema>;
+
+/** Every error the API itself answers (shared/api/errors.ts); extra fields such as `task_status` kept. */
+export const errorBodySchema = z.object({
+  error: z.looseObject({
+    code: z.string(),
+    message: z.string(),
+    issues: z.array(errorIssueSchema).optional(),
+  }),
+});
+export type ErrorBody = z.output<typeof errorBodySchema>;
