@@ -76,6 +76,7 @@ export const STORE_METHODS_BY_FUNCTION = {
   "add-task": ["claimIdempotencyKey", "putNew", "get", "removeScheduled"],
   "get-task": ["get"],
   "cancel-task": ["cancel"],
+  openapi: [],
   relay: ["get", "listScheduledInGroup", "markQueued"],
   deliver: ["get", "startAttempt", "markDelivered", "recordAttemptFailure", "markFailed"],
   sweeper: [

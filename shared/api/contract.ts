@@ -84,4 +84,14 @@ export const API_CONTRACT = {
       "409": error("the task is already queued, delivered or final (`conflict`, with `task_status`)"),
     },
   },
+  "GET /v1/openapi.json": {
+    summary: "This document: the API's OpenAPI 3.1 description",
+    tags: ["meta"],
+    responses: {
+      "200": {
+        description: "the OpenAPI document",
+        schema: z.looseObject({ openapi: z.string(), info: z.looseObject({}), paths: z.looseObject({}) }),
+      },
+    },
+  },
 } as const satisfies Readonly<Record<string, RouteContract>>;

@@ -77,6 +77,14 @@ export const API_ROUTES = [
     store: "cancel-task",
     grants: ["schedules:disarm"],
   },
+  {
+    name: "openapi",
+    routeKey: "GET /v1/openapi.json",
+    entry: "functions/openapi.ts",
+    purpose: "serve the API's OpenAPI document",
+    memoryMb: 256,
+    grants: [],
+  },
 ] as const satisfies readonly ApiRouteRow[];
 
 /**

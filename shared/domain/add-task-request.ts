@@ -42,37 +42,44 @@ export interface ExactContent {
  * parser as the body (duplicate keys refused, numbers kept as written), so both spellings of one content are one
  * value: stored alike, delivered alike, one request for idempotency.
  */
-const contentSchema = z.unknown().transform((value, ctx): ExactContent => {
-  if (value === undefined) {
-    ctx.addIssue({ code: "custom", message: "is required" });
-    return z.NEVER;
-  }
-  let parsed: unknown = value;
-  if (typeof value === "string") {
-    const inner = parseExactJson(value, MAX_CONTENT_DEPTH);
-    if (!inner.ok) {
-      // A duplicate is named where it is inside the string; too deep is reported at `content`, as for an object.
-      const { message, path } =
-        inner.kind === "duplicate"
-          ? { message: inner.issue.message, path: inner.issue.path.split(".") }
-          : inner.kind === "depth"
-            ? { message: inner.issue.message, path: [] }
-            : { message: "a string content must hold a JSON object", path: [] };
-      ctx.addIssue({ code: "custom", message, path });
+const contentSchema = z
+  .unknown()
+  .transform((value, ctx): ExactContent => {
+    if (value === undefined) {
+      ctx.addIssue({ code: "custom", message: "is required" });
       return z.NEVER;
     }
-    parsed = inner.value;
-  }
-  if (!isPlainObject(parsed)) {
-    ctx.addIssue({ code: "custom", message: "must be a JSON object, or a string holding one" });
-    return z.NEVER;
-  }
-  if (exceedsDepth(parsed, MAX_CONTENT_DEPTH)) {
-    ctx.addIssue({ code: "custom", message: `must not nest deeper than ${MAX_CONTENT_DEPTH} levels` });
-    return z.NEVER;
-  }
-  return { value: parsed, text: stringifyExact(parsed) };
-});
+    let parsed: unknown = value;
+    if (typeof value === "string") {
+      const inner = parseExactJson(value, MAX_CONTENT_DEPTH);
+      if (!inner.ok) {
+        // A duplicate is named where it is inside the string; too deep is reported at `content`, as for an object.
+        const { message, path } =
+          inner.kind === "duplicate"
+            ? { message: inner.issue.message, path: inner.issue.path.split(".") }
+            : inner.kind === "depth"
+              ? { message: inner.issue.message, path: [] }
+              : { message: "a string content must hold a JSON object", path: [] };
+        ctx.addIssue({ code: "custom", message, path });
+        return z.NEVER;
+      }
+      parsed = inner.value;
+    }
+    if (!isPlainObject(parsed)) {
+      ctx.addIssue({ code: "custom", message: "must be a JSON object, or a string holding one" });
+      return z.NEVER;
+    }
+    if (exceedsDepth(parsed, MAX_CONTENT_DEPTH)) {
+      ctx.addIssue({ code: "custom", message: `must not nest deeper than ${MAX_CONTENT_DEPTH} levels` });
+      return z.NEVER;
+    }
+    return { value: parsed, text: stringifyExact(parsed) };
+  })
+  .meta({
+    description:
+      "a JSON object, or a string holding one (seed style); delivered exactly as sent, numbers as written; duplicate keys refused",
+    anyOf: [{ type: "object" }, { type: "string", contentMediaType: "application/json" }],
+  });
 
 export const addTaskBodySchema = z
   .object({

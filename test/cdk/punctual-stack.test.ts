@@ -19,7 +19,13 @@ import { addPunctualStack, addPunctualStackFromContext } from "#cdk/lib/app.js";
 import { ESM_REQUIRE_BANNER, UNREACHED_CREDENTIAL_PROVIDERS } from "#cdk/lib/bundling.js";
 import { PROJECT_ROOT } from "#cdk/lib/constructs/punctual-function.js";
 import type { PunctualStack } from "#cdk/lib/punctual-stack.js";
-import { API_ROUTE_KEYS } from "#shared/api/routes.js";
+import {
+  API_ROUTE_KEYS,
+  API_ROUTES,
+  type ApiRouteName,
+  type ApiRouteRow,
+  DEFAULT_ROUTE,
+} from "#shared/api/routes.js";
 import { ENVIRONMENTS } from "#shared/config/environments/index.js";
 import { ConfigError, type PunctualConfig, parseConfig } from "#shared/config/index.js";
 import { ENTRY_METADATA_KEY } from "#shared/contract/metadata.js";
@@ -35,6 +41,10 @@ import {
   roleMay,
 } from "../support/iam.js";
 import { stackConfig } from "../support/stack-config.js";
+
+/** The API's functions: one per route of the table, and the $default route's. */
+const API_FUNCTION_COUNT = API_ROUTES.length + 1;
+const routeKeysOfTable = () => ["$default", ...API_ROUTE_KEYS];
 
 const run = promisify(execFile);
 
@@ -304,7 +314,7 @@ describe("event sources and functions", () => {
   it("every function is nodejs22.x on arm64 with active tracing, its own log group with retention and no reserved concurrency", () => {
     for (const s of all()) {
       const functions = ofType(s, "AWS::Lambda::Function");
-      expect(functions.length).toBe(6 + s.stack.topics.length);
+      expect(functions.length).toBe(API_FUNCTION_COUNT + 2 + s.stack.topics.length);
       for (const [id, fn] of functions) {
         const p = fn.Properties;
         expect(p.Runtime, id).toBe("nodejs22.x");
@@ -739,7 +749,8 @@ describe("alarms", () => {
 });
 
 describe("task API", () => {
-  const routeKeys = ["$default", "DELETE /v1/tasks/{id}", "GET /v1/tasks/{id}", "POST /v1/tasks"];
+  // The route table is the source of truth: every row (and API Gateway's $default) must be a route of the stack.
+  const routeKeys = ["$default", ...API_ROUTE_KEYS].sort();
 
   function routes(s: Synth): Record<string, Json> {
     return Object.fromEntries(
@@ -756,14 +767,7 @@ describe("task API", () => {
         ([, i]) => i.Properties.IntegrationUri,
       );
       expect(new Set(integrations.map((i) => JSON.stringify(i)))).toEqual(
-        new Set(
-          [
-            s.stack.api.addTaskFunction,
-            s.stack.api.getTaskFunction,
-            s.stack.api.cancelTaskFunction,
-            s.stack.api.unmatchedRouteFunction,
-          ].map((f) => JSON.stringify(arnOf(idOf(s, f)))),
-        ),
+        new Set(Object.values(s.stack.api.functions).map((f) => JSON.stringify(arnOf(idOf(s, f))))),
       );
     }
   });
@@ -791,7 +795,7 @@ describe("task API", () => {
     const routeAuth = resources
       .filter((r) => r.Type === "AWS::ApiGatewayV2::Route")
       .map((r) => r.Properties.AuthorizationType);
-    expect(routeAuth).toEqual(["JWT", "JWT", "JWT", "JWT"]);
+    expect(routeAuth).toEqual(routeKeysOfTable().map(() => "JWT"));
   });
 
   it("sends every unmatched request to the unmatched-route function, which knows the other route keys", () => {
@@ -957,7 +961,12 @@ describe("bundling (real esbuild, offline, no Docker)", () => {
 
   it("bundles every function into one minified ESM file that loads on Node with the stack's environment", async () => {
     const functions = ofType(bundled, "AWS::Lambda::Function");
-    expect(functions.length).toBe(6 + bundled.stack.topics.length);
+    const noAwsFunctionIds = new Set(
+      [...API_ROUTES, DEFAULT_ROUTE]
+        .filter((row: ApiRouteRow) => row.store === undefined && row.grants.length === 0)
+        .map((row) => idOf(bundled, bundled.stack.api.functions[row.name as ApiRouteName])),
+    );
+    expect(functions.length).toBe(API_FUNCTION_COUNT + 2 + bundled.stack.topics.length);
     await Promise.all(
       functions.map(async ([id, fn]) => {
         const hash = String(fn.Properties.Code.S3Key).replace(/\.zip$/, "");
@@ -968,8 +977,9 @@ describe("bundling (real esbuild, offline, no Docker)", () => {
         expect(code.includes('"#shared/'), id).toBe(false);
         expect(code.split("\n").length, id).toBeLessThan(1_000);
         // Credential providers Lambda never reaches stay lazy imports of the runtime's copy, not bundled code.
-        // The unmatched-route function calls no AWS service: its bundle holds no SDK at all.
-        const callsAws = id !== idOf(bundled, bundled.stack.api.unmatchedRouteFunction);
+        // An API function whose row names no store and no grant (unmatched-route, openapi) calls no AWS service:
+        // its bundle holds no SDK at all.
+        const callsAws = !noAwsFunctionIds.has(id);
         expect(code.includes("@aws-sdk/"), id).toBe(callsAws);
         for (const provider of callsAws ? UNREACHED_CREDENTIAL_PROVIDERS : []) {
           expect(code.includes(`import("${provider}")`), `${id} ${provider}`).toBe(true);

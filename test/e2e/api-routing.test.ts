@@ -1,3 +1,4 @@
+import { readFileSync } from "node:fs";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type Harness, startHarness } from "./support/harness.js";
 
@@ -17,6 +18,14 @@ afterAll(async () => {
 });
 
 describe("unmatched routes", () => {
+  it("serves the committed OpenAPI document at GET /v1/openapi.json", async () => {
+    const response = await h.api("GET", "/v1/openapi.json");
+    expect(response.status).toBe(200);
+    expect(response.json).toEqual(
+      JSON.parse(readFileSync(new URL("../../docs/openapi.json", import.meta.url), "utf8")),
+    );
+  });
+
   it("an unknown path answers 404 not_found in the structured body", async () => {
     for (const [method, path] of [
       ["GET", "/v1/nothing-here"],

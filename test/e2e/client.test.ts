@@ -1,7 +1,7 @@
 import { randomUUID } from "node:crypto";
 import { isPunctualError, PunctualClient, type PunctualError } from "punctual/client";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { type Harness, startHarness } from "./support/harness.js";
+import { type Harness, startHarness, validatingFetch } from "./support/harness.js";
 
 /**
  * The typed client against the local cloud: real HTTP, real callbacks on loopback. Every answer is parsed by the
@@ -12,7 +12,7 @@ let client: PunctualClient;
 
 beforeAll(async () => {
   h = await startHarness();
-  client = new PunctualClient({ apiUrl: h.cloud.apiUrl });
+  client = new PunctualClient({ apiUrl: h.cloud.apiUrl, fetch: validatingFetch });
 });
 
 afterAll(async () => {

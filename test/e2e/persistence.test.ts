@@ -4,6 +4,7 @@ import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type LocalCloud, startLocalCloud } from "#local/cloud/local-cloud.js";
 import { startCallbackReceiver } from "./support/callback-receiver.js";
+import { validatingFetch } from "./support/harness.js";
 
 /**
  * `npm start -- --data <dir>`: tasks and schedules survive a restart, and what came due while the local cloud
@@ -25,7 +26,7 @@ afterAll(async () => {
 });
 
 async function post(apiUrl: string, body: unknown) {
-  const response = await fetch(`${apiUrl}/v1/tasks`, {
+  const response = await validatingFetch(`${apiUrl}/v1/tasks`, {
     method: "POST",
     headers: { "content-type": "application/json" },
     body: JSON.stringify(body),
@@ -79,7 +80,7 @@ describe("persistence", () => {
     expect(seqs).toEqual([0, 1, 2]);
     for (const task of [...ordered, viaSchedule]) {
       expect(receiver.forTask(task.task_id)[0]?.receivedAtMs).toBeGreaterThanOrEqual(Date.parse(task.due_at));
-      const status = (await (await fetch(`${cloud.apiUrl}/v1/tasks/${task.task_id}`)).json()) as {
+      const status = (await (await validatingFetch(`${cloud.apiUrl}/v1/tasks/${task.task_id}`)).json()) as {
         status: string;
       };
       expect(["delivering", "delivered"]).toContain(status.status);

@@ -2,7 +2,7 @@ import { randomUUID } from "node:crypto";
 import { Webhook } from "standardwebhooks";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { topicSigningKey } from "#shared/security/signing.js";
-import { type Harness, startHarness } from "./support/harness.js";
+import { type Harness, startHarness, validatingFetch } from "./support/harness.js";
 
 /**
  * The pipeline end to end through the local cloud: real HTTP API, real AWS SDK clients against the emulators,
@@ -266,7 +266,7 @@ describe("bad input", () => {
 
   it("wrong content type → 415; unknown task → 404", async () => {
     const wrongType = await h.api("POST", "/v1/tasks", undefined, {});
-    const raw = await fetch(`${h.cloud.apiUrl}/v1/tasks`, {
+    const raw = await validatingFetch(`${h.cloud.apiUrl}/v1/tasks`, {
       method: "POST",
       headers: { "content-type": "text/plain" },
       body: JSON.stringify({ topic: "demo", delay_seconds: 1, content: {} }),

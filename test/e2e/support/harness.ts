@@ -7,6 +7,7 @@ import { type LocalCloudOptions, startLocalCloud } from "#local/cloud/local-clou
 import { loadEnvironmentConfig } from "#shared/config/index.js";
 import { ENV } from "#shared/runtime/env.js";
 import { checkCallbackUrl } from "#shared/security/ssrf.js";
+import { OpenApiValidator } from "../../support/openapi-validator.js";
 import { startCallbackReceiver } from "./callback-receiver.js";
 import { DEPLOY_HINT, discoverDeployment, includesConfig, localStackSettings } from "./localstack.js";
 import { type SchedulePump, startSchedulePump } from "./schedule-pump.js";
@@ -79,6 +80,24 @@ interface Connected {
  * ports), or — PUNCTUAL_E2E_TARGET=localstack — the stack deployed to LocalStack, plus a schedule pump that
  * fires due schedules, since LocalStack's Scheduler never does.
  */
+const openApi = new OpenApiValidator();
+
+/**
+ * `fetch` that checks every API answer against the committed OpenAPI document and throws when it differs, so every
+ * end-to-end test that talks to the API (directly, or through the client with this as its `fetch`) also proves
+ * the document right.
+ */
+export const validatingFetch: typeof fetch = async (input, init) => {
+  const response = await fetch(input, init);
+  const url = new URL(typeof input === "string" || input instanceof URL ? input : input.url);
+  const method = init?.method ?? (input instanceof Request ? input.method : "GET");
+  const body = await response.clone().text();
+  const problems = openApi.problems(method, url.pathname, response.status, body);
+  if (problems.length > 0)
+    throw new Error(`the answer does not match docs/openapi.json:\n${problems.join("\n")}`);
+  return response;
+};
+
 export async function startHarness(options: HarnessOptions = {}): Promise<Harness> {
   const target = e2eTarget();
   // LocalStack runs the functions in containers, slower to start than in-process handlers.
@@ -105,7 +124,7 @@ export async function startHarness(options: HarnessOptions = {}): Promise<Harnes
   const tableName = cloud.tableName;
 
   const api: Harness["api"] = async (method, path, body, headers = {}) => {
-    const response = await fetch(`${cloud.apiUrl}${path}`, {
+    const response = await validatingFetch(`${cloud.apiUrl}${path}`, {
       method,
       headers: body === undefined ? headers : { "content-type": "application/json", ...headers },
       ...(body === undefined ? {} : { body: typeof body === "string" ? body : JSON.stringify(body) }),

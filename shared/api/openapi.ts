@@ -1,0 +1,126 @@
+import * as z from "zod";
+import { API_CONTRACT, COMMON_ERRORS, type ResponseSpec, type RouteContract } from "./contract.js";
+import { API_ROUTES } from "./routes.js";
+
+/**
+ * The OpenAPI 3.1 document of the API, generated from the route table and each route's contract — the same zod
+ * schemas the handlers validate requests with and the client parses answers with (zod's own JSON Schema output,
+ * draft 2020-12, which OpenAPI 3.1 uses as is). `npm run openapi` writes it to docs/openapi.json; a spec checks the
+ * committed file is current; `GET /v1/openapi.json` serves it.
+ */
+export const OPENAPI_VERSION = "3.1.0";
+export const API_VERSION = "1.0.0";
+
+type Json = Record<string, unknown>;
+
+function jsonSchema(schema: z.ZodType, io: "input" | "output"): Json {
+  const { $schema: _drop, ...rest } = z.toJSONSchema(schema, { io, unrepresentable: "any" }) as Json;
+  return rest;
+}
+
+function responsesOf(contract: RouteContract): Json {
+  const all: Record<string, ResponseSpec> = { ...COMMON_ERRORS, ...contract.responses };
+  return Object.fromEntries(
+    Object.entries(all).map(([status, spec]) => [
+      status,
+      {
+        description: spec.description,
+        ...(spec.headers
+          ? {
+              headers: Object.fromEntries(
+                Object.entries(spec.headers).map(([name, description]) => [
+                  name,
+                  { description, schema: { type: "string" } },
+                ]),
+              ),
+            }
+          : {}),
+        ...(spec.schema
+          ? { content: { "application/json": { schema: jsonSchema(spec.schema, "output") } } }
+          : {}),
+      },
+    ]),
+  );
+}
+
+function parametersOf(contract: RouteContract): Json[] {
+  const fromObject = (where: "path" | "query", object: z.ZodObject | undefined) =>
+    Object.entries(object?.shape ?? {}).map(([name, schema]) => {
+      const json = jsonSchema(schema as z.ZodType, "input");
+      return {
+        name,
+        in: where,
+        required: where === "path" || !(schema as z.ZodType).safeParse(undefined).success,
+        ...(typeof json.description === "string" ? { description: json.description } : {}),
+        schema: json,
+      };
+    });
+  const headers = Object.entries(contract.headers ?? {}).map(([name, description]) => ({
+    name,
+    in: "header",
+    required: false,
+    description,
+    schema: { type: "string" },
+  }));
+  return [...fromObject("path", contract.pathParams), ...fromObject("query", contract.query), ...headers];
+}
+
+function operationOf(routeKey: string, name: string, contract: RouteContract): Json {
+  const parameters = parametersOf(contract);
+  return {
+    operationId: name.replace(/-(\w)/g, (_, c: string) => c.toUpperCase()),
+    summary: contract.summary,
+    ...(contract.description ? { description: contract.description } : {}),
+    tags: [...contract.tags],
+    ...(parameters.length > 0 ? { parameters } : {}),
+    ...(contract.body
+      ? {
+          requestBody: {
+            required: true,
+            content: { "application/json": { schema: jsonSchema(contract.body, "input") } },
+          },
+        }
+      : {}),
+    responses: responsesOf(contract),
+    "x-route-key": routeKey,
+  };
+}
+
+/** The whole document; deterministic (route table order), so the committed file diffs cleanly. */
+export function buildOpenApiDocument(): Json {
+  const paths: Record<string, Record<string, Json>> = {};
+  const contracts = API_CONTRACT as Readonly<Record<string, RouteContract>>;
+  for (const route of API_ROUTES) {
+    const contract = contracts[route.routeKey];
+    if (!contract)
+      throw new Error(`route ${route.routeKey} has no entry in API_CONTRACT (shared/api/contract.ts)`);
+    const [method, path] = route.routeKey.split(" ") as [string, string];
+    const item = paths[path] ?? {};
+    item[method.toLowerCase()] = operationOf(route.routeKey, route.name, contract);
+    paths[path] = item;
+  }
+  return {
+    openapi: OPENAPI_VERSION,
+    info: {
+      title: "Punctual",
+      version: API_VERSION,
+      description:
+        "Delayed tasks delivered on time to the second, in order per key, signed (Standard Webhooks). In AWS every " +
+        "route is signed with SigV4 (IAM auth) or carries a JWT, as the environment's config says; the local cloud " +
+        "has no auth.",
+    },
+    security: [{ sigv4: [] }, { jwt: [] }],
+    components: {
+      securitySchemes: {
+        sigv4: {
+          type: "apiKey",
+          name: "Authorization",
+          in: "header",
+          description: "AWS SigV4, service execute-api",
+        },
+        jwt: { type: "http", scheme: "bearer", bearerFormat: "JWT" },
+      },
+    },
+    paths,
+  };
+}
