@@ -78,6 +78,9 @@ export const STORE_METHODS_BY_FUNCTION = {
   "cancel-task": ["cancel"],
   relay: ["get", "listScheduledInGroup", "markQueued"],
   deliver: ["get", "startAttempt", "markDelivered", "recordAttemptFailure", "markFailed"],
+  // Scope I1: a topic's oldest due task, from the sweep index (shared/services/topics.ts).
+  "list-topics": ["listUnfinishedDueBy"],
+  "get-topic": ["listUnfinishedDueBy"],
   sweeper: [
     "get",
     "listUnfinishedDueBy",
