@@ -18,7 +18,7 @@ const config = loadEnvironmentConfig(env.PUNCTUAL_ENV);
 const logger = createFunctionLogger(config);
 
 export function createHandler(deps: TopicReadDeps & { readonly logger: Logger }): HttpHandler {
-  return httpRoute({ method: "GET", logger: deps.logger, }, async () => ({
+  return httpRoute({ method: "GET", logger: deps.logger }, async () => ({
     statusCode: 200,
     body: await listTopics(deps),
   }));

@@ -75,7 +75,9 @@ export class SqsTopicQueueStats implements TopicQueueStats {
     queueUrl: string,
     names: ("ApproximateNumberOfMessages" | "ApproximateNumberOfMessagesNotVisible")[],
   ): Promise<Record<string, string>> {
-    const out = await this.sqs.send(new GetQueueAttributesCommand({ QueueUrl: queueUrl, AttributeNames: names }));
+    const out = await this.sqs.send(
+      new GetQueueAttributesCommand({ QueueUrl: queueUrl, AttributeNames: names }),
+    );
     return out.Attributes ?? {};
   }
 }

@@ -33,7 +33,12 @@ export const topologySchema = z
     topicMappings: z
       .record(
         z.string(),
-        z.object({ mappingUuid: z.string().min(1), functionName: z.string().min(1), queueUrl: url, dlqUrl: url }),
+        z.object({
+          mappingUuid: z.string().min(1),
+          functionName: z.string().min(1),
+          queueUrl: url,
+          dlqUrl: url,
+        }),
       )
       .optional(),
   })

@@ -1,7 +1,7 @@
 import type { TaskStore } from "#shared/adapters/task-store.js";
 import type { TopicQueueStats, TopicSwitch } from "#shared/adapters/topic-switch.js";
 import { notFound } from "#shared/api/errors.js";
-import { topicParamsSchema, type TopicPauseResponse, type TopicView } from "#shared/api/schemas/topics.js";
+import { type TopicPauseResponse, type TopicView, topicParamsSchema } from "#shared/api/schemas/topics.js";
 import type { PunctualConfig } from "#shared/config/index.js";
 import type { TopicMapping } from "#shared/contract/topology.js";
 import { SWEEP_SHARDS } from "#shared/domain/sweep.js";
@@ -48,7 +48,10 @@ export async function setTopicPaused(
 
 export async function getTopic(deps: TopicReadDeps, topic: string | undefined): Promise<TopicView> {
   const { name, mapping } = mappingOf(deps, topic);
-  const [paused, depths] = await Promise.all([deps.topicSwitch.isPaused(mapping), deps.queues.depths(mapping)]);
+  const [paused, depths] = await Promise.all([
+    deps.topicSwitch.isPaused(mapping),
+    deps.queues.depths(mapping),
+  ]);
   const oldest = depths.visible + depths.inFlight > 0 ? await oldestDueAgeSeconds(deps, name) : null;
   return {
     topic: name,

@@ -7,10 +7,7 @@ import { TOPIC_NAME_PATTERN } from "#shared/config/schema.js";
 
 /** Topic names as the configuration allows them; anything else cannot name a topic (404). */
 export const topicParamsSchema = z.object({
-  topic: z
-    .string()
-    .regex(TOPIC_NAME_PATTERN)
-    .meta({ description: "the topic's name" }),
+  topic: z.string().regex(TOPIC_NAME_PATTERN).meta({ description: "the topic's name" }),
 });
 
 /** `POST /v1/topics/{topic}/pause` and `/resume`. */
