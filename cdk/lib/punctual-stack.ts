@@ -107,6 +107,7 @@ export class PunctualStack extends Stack {
       timerQueues: this.timerQueues,
       timerScheduler: this.timerScheduler,
       alarms: this.alarms,
+      topics: this.topics,
       removalPolicy,
       logRetention,
     });

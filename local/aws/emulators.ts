@@ -26,6 +26,8 @@ export interface EmulatorOptions {
    */
   readonly faults?: FaultPolicy;
   readonly faultsAtGateway?: boolean;
+  /** Where the gateway sends Lambda API calls (the local cloud's mapping emulator, in its main process). */
+  readonly lambdaUrl?: string;
   readonly log?: (line: string) => void;
 }
 
@@ -80,6 +82,7 @@ export async function startEmulators(options: EmulatorOptions = {}): Promise<Run
     host,
     port: options.gatewayPort ?? 0,
     upstreams: endpoints,
+    ...(options.lambdaUrl ? { lambdaUpstream: options.lambdaUrl } : {}),
     ...(faults && options.faultsAtGateway ? { faults } : {}),
   });
   const proxies = faults

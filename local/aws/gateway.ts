@@ -14,10 +14,16 @@ export async function startGateway(options: {
   readonly host: string;
   readonly port: number;
   readonly upstreams: Readonly<Record<AwsService, string>>;
+  /** The local cloud's Lambda API (event source mappings, local/aws/lambda-emulator.ts), outside the fault set. */
+  readonly lambdaUpstream?: string;
   readonly faults?: FaultInjector;
 }): Promise<{ url: string; stop(): Promise<void> }> {
   const agent = new http.Agent({ keepAlive: true, maxSockets: 256 });
   return listen(options.host, options.port, agent, (req, res) => {
+    if (options.lambdaUpstream && isLambdaCall(req)) {
+      pipeThrough(req, res, { service: "dynamodb", upstream: options.lambdaUpstream, agent });
+      return;
+    }
     const service = serviceOf(req);
     const upstream = service ? options.upstreams[service] : undefined;
     if (!service || !upstream) {
@@ -255,4 +261,9 @@ function serviceOf(req: http.IncomingMessage): AwsService | undefined {
   if (target.startsWith("AmazonSQS")) return "sqs";
   if (req.url?.startsWith("/schedule")) return "scheduler";
   return undefined;
+}
+
+function isLambdaCall(req: http.IncomingMessage): boolean {
+  const scope = /Credential=[^/]+\/\d{8}\/[^/]+\/([a-z0-9-]+)\//.exec(req.headers.authorization ?? "")?.[1];
+  return scope === "lambda" || (scope === undefined && (req.url ?? "").startsWith("/2015-03-31/"));
 }

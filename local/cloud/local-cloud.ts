@@ -12,6 +12,7 @@ import {
   startEmulators,
 } from "#local/aws/emulators.js";
 import type { AwsService, FaultPolicy, FaultStats } from "#local/aws/faults.js";
+import { type LambdaEmulator, startLambdaEmulator } from "#local/aws/lambda-emulator.js";
 import { type ApiRoute, startApiServer } from "#local/runtime/api-server.js";
 import { type ScheduledRuleRunner, startScheduledRule } from "#local/runtime/scheduled-rule.js";
 import {
@@ -130,8 +131,16 @@ export async function startLocalCloud(options: LocalCloudOptions = {}): Promise<
   resolveLocalhostSubdomains();
   const log = options.log ?? (() => undefined);
   const signingSecret = options.signingSecret ?? DEFAULT_LOCAL_SIGNING_SECRET;
+  // Lambda's event-source-mapping API lives here, beside the runners it pauses (see lambda-emulator.ts).
+  const lambda = await startLambdaEmulator({
+    host,
+    ...(options.dataDir
+      ? { persistencePath: path.join(path.resolve(options.dataDir), "event-source-mappings.json") }
+      : {}),
+  });
   const emulatorOptions = {
     host,
+    lambdaUrl: lambda.url,
     gatewayPort: options.awsPort ?? 0,
     ...(options.dataDir ? { dataDir: path.resolve(options.dataDir) } : {}),
     firingWindowSeconds: options.firingWindowSeconds ?? 0,
@@ -161,6 +170,7 @@ export async function startLocalCloud(options: LocalCloudOptions = {}): Promise<
       // fauxqs's own host name for its queue URLs: calls then go where the SDK expects, without a warning each.
       AWS_ENDPOINT_URL_SQS: queueUrlOrigin(functionEndpoints.sqs),
       AWS_ENDPOINT_URL_SCHEDULER: functionEndpoints.scheduler,
+      AWS_ENDPOINT_URL_LAMBDA: lambda.url,
       PUNCTUAL_SIGNING_SECRET: signingSecret,
       AWS_NODEJS_CONNECTION_REUSE_ENABLED: "1",
     });
@@ -250,7 +260,15 @@ export async function startLocalCloud(options: LocalCloudOptions = {}): Promise<
         maximumConcurrency: source.maximumConcurrency ?? LOCAL_UNCAPPED_CONCURRENCY,
       };
       eventSourceMappings.push(mapping);
-      runners.push(startEventSource(pollerSqs, mapping, log));
+      const runner = startEventSource(pollerSqs, mapping, log);
+      runners.push(runner);
+      await registerMapping(
+        lambda,
+        runner,
+        mapping,
+        physical.get(source.logicalId),
+        physical.get(fn.logicalId),
+      );
     }
 
     if (options.dataDir) {
@@ -340,12 +358,14 @@ export async function startLocalCloud(options: LocalCloudOptions = {}): Promise<
         sqs.destroy();
         if (pollerSqs !== sqs) pollerSqs.destroy();
         await emulators.stop();
+        await lambda.stop();
       },
     };
   } catch (error) {
     await api?.stop();
     await Promise.all(runners.map((r) => r.stop()));
     await emulators.stop();
+    await lambda.stop();
     throw error;
   }
 }
@@ -358,6 +378,26 @@ interface RunningEmulatorProcess {
   setFaults(policy: FaultPolicy): Promise<void> | void;
   faultStats(): Promise<FaultStats> | FaultStats;
   stop(): Promise<void>;
+}
+
+/** Makes a running mapping switchable through the local Lambda API (a paused topic's mapping starts paused). */
+async function registerMapping(
+  lambda: LambdaEmulator,
+  runner: EventSourceRunner,
+  mapping: EventSourceMapping,
+  resource: PhysicalResource | undefined,
+  fn: PhysicalResource | undefined,
+): Promise<void> {
+  const { pause, resume } = runner;
+  if (!resource || !pause || !resume) return;
+  await lambda.register({
+    uuid: resource.ref,
+    functionArn: String(fn?.attributes.Arn ?? mapping.functionName),
+    eventSourceArn: mapping.queueArn,
+    batchSize: mapping.batchSize,
+    pause,
+    resume,
+  });
 }
 
 function requiredEnv(name: string): string {

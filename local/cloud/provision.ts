@@ -1,3 +1,4 @@
+import { createHash } from "node:crypto";
 import {
   CreateTableCommand,
   DescribeTableCommand,
@@ -157,6 +158,14 @@ function placeholder(type: string, logicalId: string, ctx: ProvisionContext): Ph
       };
     case "AWS::Lambda::Function":
       return { ref: name, attributes: { Arn: regional("lambda", `function:${name}`) } };
+    case "AWS::Lambda::EventSourceMapping": {
+      // Its Ref is the mapping's UUID; locally a stable one per logical id, so a --data restart keeps its state.
+      const uuid = localMappingUuid(`${ctx.stackName}/${logicalId}`);
+      return {
+        ref: uuid,
+        attributes: { Id: uuid, EventSourceMappingArn: regional("lambda", `event-source-mapping:${uuid}`) },
+      };
+    }
     case "AWS::SecretsManager::Secret": {
       const secretArn = regional("secretsmanager", `secret:${name}-local`);
       return { ref: secretArn, attributes: { Arn: secretArn } };
@@ -174,4 +183,10 @@ function placeholder(type: string, logicalId: string, ctx: ProvisionContext): Ph
       return { ref: name, attributes: { Arn: regional(service, name) } };
     }
   }
+}
+
+/** A UUID-shaped id derived from a name (the local stand-in for the UUID Lambda gives a mapping). */
+export function localMappingUuid(name: string): string {
+  const hex = createHash("sha256").update(name).digest("hex");
+  return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-${hex.slice(12, 16)}-${hex.slice(16, 20)}-${hex.slice(20, 32)}`;
 }

@@ -1,5 +1,6 @@
 import { setMaxListeners } from "node:events";
 import {
+  ChangeMessageVisibilityBatchCommand,
   DeleteMessageBatchCommand,
   type Message,
   ReceiveMessageCommand,
@@ -26,6 +27,13 @@ export interface EventSourceMapping {
 export interface EventSourceRunner {
   /** Stop receiving, let in-flight invocations finish. */
   stop(): Promise<void>;
+  /**
+   * A disabled mapping (Lambda UpdateEventSourceMapping Enabled=false): stop receiving, let in-flight batches
+   * finish; messages stay in the queue untouched. Optional: only SQS runners can be paused.
+   */
+  pause?(): Promise<void>;
+  /** Enabled again: receive from where the queue is. */
+  resume?(): void;
   readonly inFlight: () => number;
 }
 
@@ -53,8 +61,12 @@ export function startEventSource(
   // Few receivers feeding up to `maximumConcurrency` concurrent batches, as Lambda's pollers are apart from the
   // function's concurrency. One long poll per batch slot would be simpler, but fauxqs wakes every waiting poll
   // when a message arrives: at a steady trickle, N idle polls cost N receives per message for nothing.
-  const receive = async (): Promise<void> => {
-    while (!abort.signal.aborted) {
+  // Pause (a disabled mapping) does not abort a long poll: fauxqs would still hand the message to the abandoned
+  // request, hiding it for a visibility timeout. Receivers of an older generation leave after their poll.
+  let paused = false;
+  let generation = 0;
+  const receive = async (signal: AbortSignal, mine: number): Promise<void> => {
+    while (!signal.aborted && !paused && mine === generation) {
       if (batches.size >= maxBatches) {
         // Received messages start their visibility timeout at once: only receive when a batch can start.
         await new Promise<void>((resolve) => slotWaiters.push(resolve));
@@ -72,16 +84,21 @@ export function startEventSource(
             MessageSystemAttributeNames: ["All"],
             MessageAttributeNames: ["All"],
           }),
-          { abortSignal: abort.signal },
+          { abortSignal: signal },
         );
         messages = received.Messages ?? [];
       } catch (error) {
-        if (abort.signal.aborted) return;
+        if (signal.aborted) return;
         log(`[${mapping.functionName}] receive failed: ${(error as Error).message}`);
         await sleep(200);
         continue;
       }
       if (messages.length === 0) continue;
+      if (paused) {
+        // Received after the pause: hand it straight back (one receive counted, no attempt, order kept).
+        await releaseMessages(sqs, mapping, messages, log);
+        return;
+      }
       const batch: Promise<void> = deliverBatch(sqs, mapping, messages, log)
         .catch((error: Error) => log(`[${mapping.functionName}] batch failed: ${error.message}`))
         .finally(() => {
@@ -92,7 +109,15 @@ export function startEventSource(
     }
   };
 
-  const receivers = Array.from({ length: Math.min(RECEIVERS_PER_MAPPING, maxBatches) }, receive);
+  const startReceivers = () =>
+    Array.from({ length: Math.min(RECEIVERS_PER_MAPPING, maxBatches) }, () =>
+      receive(abort.signal, generation),
+    );
+  const receivers = startReceivers();
+  const finishBatches = async () => {
+    // In-flight invocations finish (and delete what they handled).
+    while (batches.size > 0) await Promise.allSettled([...batches]);
+  };
 
   return {
     inFlight: () => batches.size,
@@ -100,10 +125,44 @@ export function startEventSource(
       abort.abort();
       wakeReceivers();
       await Promise.allSettled(receivers);
-      // As before: in-flight invocations finish (and delete what they handled).
-      while (batches.size > 0) await Promise.allSettled([...batches]);
+      await finishBatches();
+    },
+    pause: async () => {
+      paused = true;
+      wakeReceivers();
+      await finishBatches();
+    },
+    resume: () => {
+      if (abort.signal.aborted || !paused) return;
+      paused = false;
+      generation++;
+      receivers.push(...startReceivers());
     },
   };
+}
+
+/** Makes messages received during a pause visible again at once, so they wait at the head of their group. */
+async function releaseMessages(
+  sqs: SQSClient,
+  mapping: EventSourceMapping,
+  messages: Message[],
+  log: (line: string) => void,
+): Promise<void> {
+  try {
+    await sqs.send(
+      new ChangeMessageVisibilityBatchCommand({
+        QueueUrl: mapping.queueUrl,
+        Entries: messages.map((m, index) => ({
+          Id: String(index),
+          ReceiptHandle: m.ReceiptHandle,
+          VisibilityTimeout: 0,
+        })),
+      }),
+    );
+  } catch (error) {
+    // They come back after their visibility timeout instead.
+    log(`[${mapping.functionName}] release failed: ${(error as Error).message}`);
+  }
 }
 
 /** Concurrent long polls per mapping: enough to keep batch slots filled, few enough not to stampede. */

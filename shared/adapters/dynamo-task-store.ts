@@ -79,6 +79,11 @@ export const STORE_METHODS_BY_FUNCTION = {
   openapi: [],
   relay: ["get", "listScheduledInGroup", "markQueued"],
   deliver: ["get", "startAttempt", "markDelivered", "recordAttemptFailure", "markFailed"],
+  // Scope I1: a topic's oldest due task, from the sweep index (shared/services/topics.ts).
+  "list-topics": ["listUnfinishedDueBy"],
+  "get-topic": ["listUnfinishedDueBy"],
+  "pause-topic": [],
+  "resume-topic": [],
   sweeper: [
     "get",
     "listUnfinishedDueBy",

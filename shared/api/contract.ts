@@ -9,6 +9,12 @@
 import * as z from "zod";
 import { addTaskBodySchema, IDEMPOTENCY_HEADER } from "#shared/domain/add-task-request.js";
 import { addTaskResponseSchema, errorBodySchema, taskViewSchema } from "./schemas/tasks.js";
+import {
+  topicListSchema,
+  topicParamsSchema,
+  topicPauseResponseSchema,
+  topicViewSchema,
+} from "./schemas/topics.js";
 
 export interface ResponseSpec {
   readonly description: string;
@@ -92,6 +98,39 @@ export const API_CONTRACT = {
         description: "the OpenAPI document",
         schema: z.looseObject({ openapi: z.string(), info: z.looseObject({}), paths: z.looseObject({}) }),
       },
+    },
+  },
+  // Scope I1: hold a topic, show topics.
+  "POST /v1/topics/{topic}/pause": {
+    summary: "Pause a topic: tasks are still accepted and come due, but wait in its queue (no attempt used)",
+    tags: ["topics"],
+    pathParams: topicParamsSchema,
+    responses: {
+      "200": { description: "paused (idempotent)", schema: topicPauseResponseSchema },
+      "404": error("no such topic (`not_found`)"),
+    },
+  },
+  "POST /v1/topics/{topic}/resume": {
+    summary: "Resume a paused topic: what waited is delivered in group order, with its true lateness",
+    tags: ["topics"],
+    pathParams: topicParamsSchema,
+    responses: {
+      "200": { description: "resumed (idempotent)", schema: topicPauseResponseSchema },
+      "404": error("no such topic (`not_found`)"),
+    },
+  },
+  "GET /v1/topics": {
+    summary: "Every topic: settings, paused, backlog, oldest age, dead-letter count",
+    tags: ["topics"],
+    responses: { "200": { description: "the topics, by name", schema: topicListSchema } },
+  },
+  "GET /v1/topics/{topic}": {
+    summary: "A topic: settings, paused, backlog, oldest age, dead-letter count",
+    tags: ["topics"],
+    pathParams: topicParamsSchema,
+    responses: {
+      "200": { description: "the topic", schema: topicViewSchema },
+      "404": error("no such topic (`not_found`)"),
     },
   },
 } as const satisfies Readonly<Record<string, RouteContract>>;

@@ -34,6 +34,10 @@ describe("the route table", () => {
       "get-task": [ENV.tableName],
       "cancel-task": [ENV.scheduleGroupName, ENV.tableName],
       openapi: [],
+      "pause-topic": [ENV.topology],
+      "resume-topic": [ENV.topology],
+      "list-topics": [ENV.topology, ENV.tableName].sort(),
+      "get-topic": [ENV.topology, ENV.tableName].sort(),
       "unmatched-route": [],
     });
   });

@@ -19,7 +19,14 @@ import type { StoreUser } from "#shared/adapters/dynamo-task-store.js";
 import { ENV, type EnvName } from "#shared/runtime/env.js";
 
 /** What a route's function may do besides logging, each one CDK grant (task-api.ts) plus the variables it reads. */
-export type RouteGrant = "timer-queue:send" | "schedules:arm" | "schedules:disarm";
+export type RouteGrant =
+  | "timer-queue:send"
+  | "schedules:arm"
+  | "schedules:disarm"
+  // Scope I1 (topic hold): read / enable-disable the topics' deliver event source mappings, read queue depths.
+  | "topic-mappings:read"
+  | "topic-mappings:switch"
+  | "topic-queues:read";
 
 /**
  * The variables each grant gives the function (values come from the stack): the function reads them with
@@ -30,6 +37,10 @@ export const GRANT_VARIABLES: { readonly [G in RouteGrant]: readonly EnvName[] }
   "timer-queue:send": [ENV.timerQueueUrl],
   "schedules:arm": [ENV.timerQueueArn, ENV.scheduleGroupName, ENV.schedulerRoleArn, ENV.scheduleDlqArn],
   "schedules:disarm": [ENV.scheduleGroupName],
+  // The topology's `topicMappings` section: topic → mapping UUID, deliver function, queue and DLQ URLs.
+  "topic-mappings:read": [ENV.topology],
+  "topic-mappings:switch": [ENV.topology],
+  "topic-queues:read": [ENV.topology],
 };
 
 export interface ApiRouteRow {
@@ -84,6 +95,41 @@ export const API_ROUTES = [
     purpose: "serve the API's OpenAPI document",
     memoryMb: 256,
     grants: [],
+  },
+  // Scope I1: hold a topic (pause/resume its deliver mapping) and show topics.
+  {
+    name: "pause-topic",
+    routeKey: "POST /v1/topics/{topic}/pause",
+    entry: "functions/pause-topic.ts",
+    purpose: "disable the topic's deliver event source mapping",
+    memoryMb: 256,
+    grants: ["topic-mappings:switch"],
+  },
+  {
+    name: "resume-topic",
+    routeKey: "POST /v1/topics/{topic}/resume",
+    entry: "functions/resume-topic.ts",
+    purpose: "enable the topic's deliver event source mapping",
+    memoryMb: 256,
+    grants: ["topic-mappings:switch"],
+  },
+  {
+    name: "list-topics",
+    routeKey: "GET /v1/topics",
+    entry: "functions/list-topics.ts",
+    purpose: "topics: settings, paused, backlog, oldest age, dead letters",
+    memoryMb: 256,
+    store: "list-topics",
+    grants: ["topic-mappings:read", "topic-queues:read"],
+  },
+  {
+    name: "get-topic",
+    routeKey: "GET /v1/topics/{topic}",
+    entry: "functions/get-topic.ts",
+    purpose: "a topic: settings, paused, backlog, oldest age, dead letters",
+    memoryMb: 256,
+    store: "get-topic",
+    grants: ["topic-mappings:read", "topic-queues:read"],
   },
 ] as const satisfies readonly ApiRouteRow[];
 

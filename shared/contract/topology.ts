@@ -10,7 +10,9 @@ import { ENV, MissingEnvironmentError } from "#shared/runtime/env.js";
  * Each function gets only the section it uses (Lambda caps a function's environment at 4 KB):
  * - `topicQueues` (relay): topic → its FIFO queue URL;
  * - `deliveries` (deliver): FIFO queue ARN → the topic it carries, that queue's URL and the topic's DLQ URL;
- * - `sweep` (sweeper): topic → its queues and how long a group head may idle before it counts as stalled.
+ * - `sweep` (sweeper): topic → its queues and how long a group head may idle before it counts as stalled;
+ * - `topicMappings` (the topic routes: pause, resume, list, show): topic → the UUID of its deliver function's
+ *   SQS event source mapping (pausing a topic disables it), that function's name, and its queue and DLQ URLs.
  */
 export const TOPOLOGY_VARIABLE = ENV.topology;
 
@@ -28,6 +30,17 @@ export const topologySchema = z
         z.object({ queueUrl: url, dlqUrl: url, stalledAfterMs: z.number().int().positive() }),
       )
       .optional(),
+    topicMappings: z
+      .record(
+        z.string(),
+        z.object({
+          mappingUuid: z.string().min(1),
+          functionName: z.string().min(1),
+          queueUrl: url,
+          dlqUrl: url,
+        }),
+      )
+      .optional(),
   })
   .strict();
 
@@ -35,6 +48,7 @@ export type Topology = z.infer<typeof topologySchema>;
 export type TopologySection = keyof Topology;
 export type DeliveryRoute = NonNullable<Topology["deliveries"]>[string];
 export type SweepRoute = NonNullable<Topology["sweep"]>[string];
+export type TopicMapping = NonNullable<Topology["topicMappings"]>[string];
 
 /**
  * Reads this function's section of the topology from its environment; a missing variable, bad JSON, a wrong

@@ -1,9 +1,10 @@
-import { Duration, type RemovalPolicy, Validations } from "aws-cdk-lib";
+import { Duration, type RemovalPolicy, Stack, Validations } from "aws-cdk-lib";
 import { AccessLogFormat } from "aws-cdk-lib/aws-apigateway";
 import * as apigw from "aws-cdk-lib/aws-apigatewayv2";
 import * as authorizers from "aws-cdk-lib/aws-apigatewayv2-authorizers";
 import * as integrations from "aws-cdk-lib/aws-apigatewayv2-integrations";
 import * as cloudwatch from "aws-cdk-lib/aws-cloudwatch";
+import * as iam from "aws-cdk-lib/aws-iam";
 import * as logs from "aws-cdk-lib/aws-logs";
 import { Construct } from "constructs";
 import {
@@ -15,6 +16,7 @@ import {
   routeVariables,
 } from "#shared/api/routes.js";
 import type { PunctualConfig } from "#shared/config/index.js";
+import type { Topology } from "#shared/contract/topology.js";
 import { ENV, type EnvName } from "#shared/runtime/env.js";
 import { API_FUNCTION_TIMEOUT_SECONDS, API_THROTTLE } from "../sizing.js";
 import type { AlarmTopic } from "./alarm-topic.js";
@@ -22,6 +24,7 @@ import { PunctualFunction, type PunctualFunctionProps } from "./punctual-functio
 import type { TaskTable } from "./task-table.js";
 import type { TimerQueues } from "./timer-queues.js";
 import type { TimerScheduler } from "./timer-scheduler.js";
+import type { Topic } from "./topic.js";
 
 export interface TaskApiProps {
   readonly config: PunctualConfig;
@@ -29,6 +32,8 @@ export interface TaskApiProps {
   readonly timerQueues: TimerQueues;
   readonly timerScheduler: TimerScheduler;
   readonly alarms: AlarmTopic;
+  /** The configured topics: the topic routes (pause, resume, list, show) act on their mappings and queues. */
+  readonly topics: readonly Topic[];
   readonly removalPolicy: RemovalPolicy;
   readonly logRetention: logs.RetentionDays;
 }
@@ -146,7 +151,7 @@ export class TaskApi extends Construct {
     common: CommonFunctionProps,
     props: TaskApiProps,
   ): PunctualFunction {
-    const values = variableValues(props);
+    const values = variableValues(props, this);
     const fn = new PunctualFunction(this, `${pascalCase(route.name)}Function`, {
       ...common,
       name: route.name,
@@ -220,8 +225,22 @@ type CommonFunctionProps = Pick<
 >;
 
 /** The stack's value of each variable a route's row can ask for (shared/api/routes.ts GRANT_VARIABLES). */
-function variableValues(props: TaskApiProps): (name: EnvName) => string {
+function variableValues(props: TaskApiProps, scope: Construct): (name: EnvName) => string {
   const { table, timerQueues, timerScheduler } = props;
+  // Only topic-route rows ask for the topology variable, and they all need the same section.
+  const topology = {
+    topicMappings: Object.fromEntries(
+      props.topics.map((topic) => [
+        topic.name,
+        {
+          mappingUuid: topic.deliverMappingUuid,
+          functionName: topic.deliverFunction.functionName,
+          queueUrl: topic.queue.queueUrl,
+          dlqUrl: topic.deadLetterQueue.queueUrl,
+        },
+      ]),
+    ),
+  } satisfies Topology;
   const values: Partial<Record<EnvName, string>> = {
     [ENV.tableName]: table.tableName,
     [ENV.timerQueueUrl]: timerQueues.queue.queueUrl,
@@ -229,6 +248,7 @@ function variableValues(props: TaskApiProps): (name: EnvName) => string {
     [ENV.scheduleGroupName]: timerScheduler.group.scheduleGroupName,
     [ENV.schedulerRoleArn]: timerScheduler.role.roleArn,
     [ENV.scheduleDlqArn]: timerQueues.scheduleDeadLetterQueue.queueArn,
+    [ENV.topology]: Stack.of(scope).toJsonString(topology),
   };
   return (name) => {
     const value = values[name];
@@ -249,7 +269,29 @@ function applyGrant(grant: RouteGrant, fn: PunctualFunction, props: TaskApiProps
     case "schedules:disarm":
       props.timerScheduler.grantDisarm(fn);
       return;
+    case "topic-mappings:read":
+      grantMappings(fn, props.topics, ["lambda:GetEventSourceMapping"]);
+      return;
+    case "topic-mappings:switch":
+      // Update needs Get too: the SDK call answers the mapping, and the route reads its state back.
+      grantMappings(fn, props.topics, ["lambda:GetEventSourceMapping", "lambda:UpdateEventSourceMapping"]);
+      return;
+    case "topic-queues:read":
+      fn.addToRolePolicy(
+        new iam.PolicyStatement({
+          actions: ["sqs:GetQueueAttributes"],
+          resources: props.topics.flatMap((t) => [t.queue.queueArn, t.deadLetterQueue.queueArn]),
+        }),
+      );
+      return;
   }
+}
+
+/** Actions on exactly the topics' deliver event source mappings (by ARN), none other. */
+function grantMappings(fn: PunctualFunction, topics: readonly Topic[], actions: string[]): void {
+  fn.addToRolePolicy(
+    new iam.PolicyStatement({ actions, resources: topics.map((topic) => topic.deliverMappingArn) }),
+  );
 }
 
 /** `add-task` → `AddTask`: the construct ids the stack has always used, so logical ids stay stable. */

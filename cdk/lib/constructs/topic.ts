@@ -35,6 +35,9 @@ export class Topic extends Construct {
   readonly queue: sqs.Queue;
   readonly deadLetterQueue: sqs.Queue;
   readonly deliverFunction: PunctualFunction;
+  /** The deliver function's SQS event source mapping: its UUID (CFN Ref) and ARN. Pausing the topic disables it. */
+  readonly deliverMappingUuid: string;
+  readonly deliverMappingArn: string;
 
   constructor(scope: Construct, id: string, props: TopicProps) {
     super(scope, id);
@@ -80,13 +83,14 @@ export class Topic extends Construct {
         [ENV.signingSecretArn]: props.signingSecret.secretArn,
       },
     });
-    this.deliverFunction.addEventSource(
-      new eventsources.SqsEventSource(this.queue, {
-        batchSize: 10,
-        reportBatchItemFailures: true,
-        maxConcurrency: topic.maxConcurrency,
-      }),
-    );
+    const source = new eventsources.SqsEventSource(this.queue, {
+      batchSize: 10,
+      reportBatchItemFailures: true,
+      maxConcurrency: topic.maxConcurrency,
+    });
+    this.deliverFunction.addEventSource(source);
+    this.deliverMappingUuid = source.eventSourceMappingId;
+    this.deliverMappingArn = source.eventSourceMappingArn;
     // Consume (receive, delete, change visibility) its own queue; send only to its own DLQ.
     this.queue.grantConsumeMessages(this.deliverFunction);
     this.deadLetterQueue.grantSendMessages(this.deliverFunction);

@@ -1,0 +1,146 @@
+import { existsSync, readFileSync, writeFileSync } from "node:fs";
+import http from "node:http";
+import type { AddressInfo } from "node:net";
+
+/**
+ * A minimal Lambda API for event source mappings: GetEventSourceMapping and UpdateEventSourceMapping (only
+ * `Enabled`), on Lambda's REST-JSON wire protocol (`GET|PUT /2015-03-31/event-source-mappings/{UUID}`), so
+ * `@aws-sdk/client-lambda` works against it unchanged. Written here because no emulator we use has Lambda, and
+ * these two calls are all the topic routes make. It runs in the local cloud's main process, next to the
+ * event-source runners it switches (the AWS emulators' child process has no runners); the gateway forwards
+ * Lambda calls here.
+ *
+ * Enabled state is kept in `persistencePath` (the --data directory) when given, as AWS keeps a mapping's
+ * Enabled across everything: a topic paused before a restart stays paused.
+ */
+export interface LocalMapping {
+  readonly uuid: string;
+  readonly functionArn: string;
+  readonly eventSourceArn: string;
+  readonly batchSize: number;
+  /** Stop receiving (in-flight batches finish) / start again. */
+  pause(): Promise<void>;
+  resume(): void;
+}
+
+export interface LambdaEmulator {
+  readonly url: string;
+  /** Registers a mapping and applies its persisted state (a paused mapping starts paused). */
+  register(mapping: LocalMapping): Promise<void>;
+  isEnabled(uuid: string): boolean | undefined;
+  stop(): Promise<void>;
+}
+
+const PATH = /^\/2015-03-31\/event-source-mappings\/([^/?]+)\/?(?:\?.*)?$/;
+
+export async function startLambdaEmulator(options: {
+  readonly host: string;
+  readonly port?: number;
+  readonly persistencePath?: string;
+}): Promise<LambdaEmulator> {
+  const mappings = new Map<string, LocalMapping>();
+  const enabled = new Map<string, boolean>(Object.entries(readPersisted(options.persistencePath)));
+  const setEnabled = async (mapping: LocalMapping, value: boolean) => {
+    enabled.set(mapping.uuid, value);
+    if (options.persistencePath) {
+      writeFileSync(options.persistencePath, JSON.stringify(Object.fromEntries(enabled), null, 2));
+    }
+    if (value) mapping.resume();
+    else await mapping.pause();
+  };
+
+  const server = http.createServer((req, res) => {
+    readBody(req).then(
+      (body) => answer(req, body, mappings, enabled, setEnabled).then((out) => send(res, out)),
+      () => req.socket.destroy(),
+    );
+  });
+  await new Promise<void>((resolve) => server.listen(options.port ?? 0, options.host, resolve));
+  const { port } = server.address() as AddressInfo;
+  return {
+    url: `http://${options.host}:${port}`,
+    register: async (mapping) => {
+      mappings.set(mapping.uuid, mapping);
+      if (enabled.get(mapping.uuid) === false) await mapping.pause();
+    },
+    isEnabled: (uuid) => (mappings.has(uuid) ? enabled.get(uuid) !== false : undefined),
+    stop: async () => {
+      server.closeAllConnections();
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+    },
+  };
+}
+
+interface Answer {
+  readonly status: number;
+  readonly body: unknown;
+  readonly errorType?: string;
+}
+
+async function answer(
+  req: http.IncomingMessage,
+  body: string,
+  mappings: ReadonlyMap<string, LocalMapping>,
+  enabled: ReadonlyMap<string, boolean>,
+  setEnabled: (mapping: LocalMapping, value: boolean) => Promise<void>,
+): Promise<Answer> {
+  const uuid = PATH.exec(req.url ?? "")?.[1];
+  if (!uuid) return lambdaError(404, "ResourceNotFoundException", "unknown operation");
+  const mapping = mappings.get(decodeURIComponent(uuid));
+  if (!mapping) {
+    return lambdaError(404, "ResourceNotFoundException", `The resource you requested does not exist.`);
+  }
+  if (req.method === "GET") return { status: 200, body: configuration(mapping, enabled) };
+  if (req.method !== "PUT") return lambdaError(405, "InvalidParameterValueException", "method not allowed");
+  let input: { Enabled?: unknown };
+  try {
+    input = JSON.parse(body || "{}");
+  } catch {
+    return lambdaError(400, "InvalidParameterValueException", "body is not JSON");
+  }
+  if (input.Enabled !== undefined && typeof input.Enabled !== "boolean") {
+    return lambdaError(400, "InvalidParameterValueException", "Enabled must be a boolean");
+  }
+  if (typeof input.Enabled === "boolean") await setEnabled(mapping, input.Enabled);
+  // AWS answers 202 with the configuration; the change is applied before we answer, so the state is final.
+  return { status: 202, body: configuration(mapping, enabled) };
+}
+
+function configuration(mapping: LocalMapping, enabled: ReadonlyMap<string, boolean>) {
+  return {
+    UUID: mapping.uuid,
+    FunctionArn: mapping.functionArn,
+    EventSourceArn: mapping.eventSourceArn,
+    BatchSize: mapping.batchSize,
+    State: enabled.get(mapping.uuid) === false ? "Disabled" : "Enabled",
+    LastModified: Date.now() / 1000,
+  };
+}
+
+function lambdaError(status: number, type: string, message: string): Answer {
+  return { status, errorType: type, body: { Type: "User", message } };
+}
+
+function send(res: http.ServerResponse, out: Answer): void {
+  const text = JSON.stringify(out.body);
+  res.writeHead(out.status, {
+    "content-type": "application/json",
+    "content-length": Buffer.byteLength(text),
+    ...(out.errorType ? { "x-amzn-errortype": out.errorType } : {}),
+  });
+  res.end(text);
+}
+
+function readPersisted(path: string | undefined): Record<string, boolean> {
+  if (!path || !existsSync(path)) return {};
+  return JSON.parse(readFileSync(path, "utf8")) as Record<string, boolean>;
+}
+
+function readBody(req: http.IncomingMessage): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    req.on("data", (chunk: Buffer) => chunks.push(chunk));
+    req.on("end", () => resolve(Buffer.concat(chunks).toString("utf8")));
+    req.on("error", reject);
+  });
+}

@@ -1,0 +1,83 @@
+import {
+  GetEventSourceMappingCommand,
+  type LambdaClient,
+  UpdateEventSourceMappingCommand,
+} from "@aws-sdk/client-lambda";
+import { GetQueueAttributesCommand, type SQSClient } from "@aws-sdk/client-sqs";
+import type { TopicMapping } from "#shared/contract/topology.js";
+
+/**
+ * Holding a topic = disabling its deliver function's SQS event source mapping. Why this and not a flag the
+ * deliver function reads: with the mapping disabled Lambda stops receiving, so the due messages stay in the FIFO
+ * queue untouched (no receive, so no growth of the receive count towards maxReceiveCount, no attempt consumed,
+ * group order kept), the timer and relay keep working so tasks still become `queued` on time, and the happy path
+ * pays no extra read. Enabling the mapping again resumes delivery from the queue's head.
+ */
+export interface TopicSwitch {
+  /** Whether the topic's mapping is disabled or being disabled. */
+  isPaused(mapping: TopicMapping): Promise<boolean>;
+  /** Disables (paused) or enables the mapping; answers the state Lambda reports after the change. */
+  setPaused(mapping: TopicMapping, paused: boolean): Promise<boolean>;
+}
+
+/** Lambda's mapping states; `Disabling` counts as paused (no new batches start), `Enabling` as running. */
+const PAUSED_STATES = new Set(["Disabled", "Disabling"]);
+
+export class LambdaTopicSwitch implements TopicSwitch {
+  constructor(private readonly lambda: LambdaClient) {}
+
+  async isPaused(mapping: TopicMapping): Promise<boolean> {
+    const out = await this.lambda.send(new GetEventSourceMappingCommand({ UUID: mapping.mappingUuid }));
+    return PAUSED_STATES.has(out.State ?? "");
+  }
+
+  async setPaused(mapping: TopicMapping, paused: boolean): Promise<boolean> {
+    const out = await this.lambda.send(
+      new UpdateEventSourceMappingCommand({ UUID: mapping.mappingUuid, Enabled: !paused }),
+    );
+    return PAUSED_STATES.has(out.State ?? "");
+  }
+}
+
+export interface TopicQueueDepths {
+  /** Messages waiting to be received (ApproximateNumberOfMessages of the topic's FIFO queue). */
+  readonly visible: number;
+  /** Received and not yet deleted (ApproximateNumberOfMessagesNotVisible): being delivered or backing off. */
+  readonly inFlight: number;
+  /** Messages in the topic's FIFO dead-letter queue. */
+  readonly deadLettered: number;
+}
+
+export interface TopicQueueStats {
+  depths(mapping: TopicMapping): Promise<TopicQueueDepths>;
+}
+
+/** Two GetQueueAttributes calls per topic; SQS's counts are approximate (eventually consistent, ~1 minute). */
+export class SqsTopicQueueStats implements TopicQueueStats {
+  constructor(private readonly sqs: SQSClient) {}
+
+  async depths(mapping: TopicMapping): Promise<TopicQueueDepths> {
+    const [queue, dlq] = await Promise.all([
+      this.attributes(mapping.queueUrl, [
+        "ApproximateNumberOfMessages",
+        "ApproximateNumberOfMessagesNotVisible",
+      ]),
+      this.attributes(mapping.dlqUrl, ["ApproximateNumberOfMessages"]),
+    ]);
+    return {
+      visible: Number(queue.ApproximateNumberOfMessages ?? 0),
+      inFlight: Number(queue.ApproximateNumberOfMessagesNotVisible ?? 0),
+      deadLettered: Number(dlq.ApproximateNumberOfMessages ?? 0),
+    };
+  }
+
+  private async attributes(
+    queueUrl: string,
+    names: ("ApproximateNumberOfMessages" | "ApproximateNumberOfMessagesNotVisible")[],
+  ): Promise<Record<string, string>> {
+    const out = await this.sqs.send(
+      new GetQueueAttributesCommand({ QueueUrl: queueUrl, AttributeNames: names }),
+    );
+    return out.Attributes ?? {};
+  }
+}

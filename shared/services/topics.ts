@@ -1,0 +1,94 @@
+import type { TaskStore } from "#shared/adapters/task-store.js";
+import type { TopicQueueStats, TopicSwitch } from "#shared/adapters/topic-switch.js";
+import { notFound } from "#shared/api/errors.js";
+import { type TopicPauseResponse, type TopicView, topicParamsSchema } from "#shared/api/schemas/topics.js";
+import type { PunctualConfig } from "#shared/config/index.js";
+import type { TopicMapping } from "#shared/contract/topology.js";
+import { SWEEP_SHARDS } from "#shared/domain/sweep.js";
+
+export interface TopicDeps {
+  readonly config: PunctualConfig;
+  /** topic → its deliver mapping and queues (topology section `topicMappings`). */
+  readonly mappings: Readonly<Record<string, TopicMapping>>;
+  readonly topicSwitch: TopicSwitch;
+}
+
+export interface TopicReadDeps extends TopicDeps {
+  readonly queues: TopicQueueStats;
+  readonly store: Pick<TaskStore, "listUnfinishedDueBy">;
+  readonly now: () => number;
+}
+
+/** Per sweep shard, how many due unfinished tasks (of every topic) the oldest-age look-up reads at most. */
+export const OLDEST_AGE_SCAN_LIMIT = 100;
+
+/** An unknown or malformed topic name is a 404: there is no such resource to pause or show. */
+function mappingOf(deps: TopicDeps, topic: string | undefined): { name: string; mapping: TopicMapping } {
+  const parsed = topicParamsSchema.safeParse({ topic });
+  const name = parsed.success ? parsed.data.topic : undefined;
+  const mapping = name && Object.hasOwn(deps.mappings, name) ? deps.mappings[name] : undefined;
+  if (!name || !mapping) throw notFound(`no such topic "${String(topic ?? "")}"`);
+  return { name, mapping };
+}
+
+/**
+ * Pause (`paused` true) or resume a topic. Idempotent: pausing a paused topic answers the same. Nothing else
+ * changes: tasks keep being accepted, armed and relayed to the FIFO queue, where they wait.
+ */
+export async function setTopicPaused(
+  deps: TopicDeps,
+  topic: string | undefined,
+  paused: boolean,
+): Promise<TopicPauseResponse> {
+  const { name, mapping } = mappingOf(deps, topic);
+  await deps.topicSwitch.setPaused(mapping, paused);
+  // Lambda answers `Disabling`/`Enabling` at first: report what was asked, which is what the mapping converges to.
+  return { topic: name, paused };
+}
+
+export async function getTopic(deps: TopicReadDeps, topic: string | undefined): Promise<TopicView> {
+  const { name, mapping } = mappingOf(deps, topic);
+  const [paused, depths] = await Promise.all([
+    deps.topicSwitch.isPaused(mapping),
+    deps.queues.depths(mapping),
+  ]);
+  const oldest = depths.visible + depths.inFlight > 0 ? await oldestDueAgeSeconds(deps, name) : null;
+  return {
+    topic: name,
+    paused,
+    settings: { ...(deps.config.resolvedTopics[name] ?? {}) },
+    backlog: { waiting: depths.visible, in_flight: depths.inFlight },
+    oldest_age_seconds: oldest,
+    dead_letter_count: depths.deadLettered,
+  };
+}
+
+/** Every topic of the stack, in name order. */
+export async function listTopics(deps: TopicReadDeps): Promise<{ topics: TopicView[] }> {
+  const names = Object.keys(deps.mappings).sort();
+  return { topics: await Promise.all(names.map((name) => getTopic(deps, name))) };
+}
+
+/**
+ * The age of the topic's oldest task that came due and is unfinished (scheduled, queued or delivering): now minus
+ * its due time, in seconds. Why not SQS: AWS exposes the queue's oldest-message age only as a CloudWatch metric
+ * (ApproximateAgeOfOldestMessage, one-minute granularity), which the local cloud cannot answer and which counts
+ * from the send, not the due time. The sparse sweep index already lists unfinished tasks by due time per shard,
+ * with the group partition (`<topic>#…`) projected: the first of this topic in each shard is that shard's oldest.
+ * Only asked when the queue holds something, so an idle topic costs nothing; a shard whose first
+ * OLDEST_AGE_SCAN_LIMIT due tasks all belong to other topics is skipped (the answer is then a lower bound).
+ */
+async function oldestDueAgeSeconds(deps: TopicReadDeps, topic: string): Promise<number | null> {
+  const nowMs = deps.now();
+  const prefix = `${topic}#`;
+  const shards = Array.from({ length: SWEEP_SHARDS }, (_, shard) => shard);
+  const oldestPerShard = await Promise.all(
+    shards.map(async (shard) => {
+      const { tasks } = await deps.store.listUnfinishedDueBy(shard, nowMs, OLDEST_AGE_SCAN_LIMIT);
+      return tasks.find((task) => task.pk.startsWith(prefix))?.dueAtMs;
+    }),
+  );
+  const dueTimes = oldestPerShard.filter((due): due is number => due !== undefined);
+  if (dueTimes.length === 0) return null;
+  return Math.max(0, (nowMs - Math.min(...dueTimes)) / 1000);
+}

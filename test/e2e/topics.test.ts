@@ -1,0 +1,108 @@
+import { randomUUID } from "node:crypto";
+import { GetEventSourceMappingCommand, LambdaClient } from "@aws-sdk/client-lambda";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { topicListSchema, topicPauseResponseSchema, topicViewSchema } from "#shared/api/schemas/topics.js";
+import { type Harness, startHarness } from "./support/harness.js";
+
+/**
+ * Holding a topic through the local cloud: pause disables the demo deliver function's event source mapping
+ * (through the local Lambda API), due tasks wait in the FIFO queue untouched, resume delivers them in order.
+ */
+let h: Harness;
+
+beforeAll(async () => {
+  h = await startHarness();
+});
+
+afterAll(async () => {
+  await h?.api("POST", "/v1/topics/demo/resume");
+  await h?.stop();
+});
+
+const orderId = () => `order-${randomUUID()}`;
+
+/** Polls GET /v1/topics/demo until `done` holds (a correctness bound, not a speed target). */
+async function waitForTopic(done: (view: ReturnType<typeof topicViewSchema.parse>) => boolean) {
+  for (;;) {
+    const response = await h.api("GET", "/v1/topics/demo");
+    expect(response.status, response.text).toBe(200);
+    const view = topicViewSchema.parse(response.json);
+    if (done(view)) return view;
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+}
+
+describe("pause and resume a topic", () => {
+  it("holds due tasks in the queue with no attempt used, then delivers them in group order with their lateness", async () => {
+    // Prepare: the topic paused, three tasks of one group due in 1 s.
+    const group = orderId();
+    const url = `${h.receiver.url}/ok/topics-pause`;
+    const paused = await h.api("POST", "/v1/topics/demo/pause");
+    const pausedAtMs = Date.now();
+    const dueAt = new Date(Date.now() + 1_000).toISOString();
+    const ids: string[] = [];
+    for (let seq = 0; seq < 3; seq++) {
+      const added = await h.api("POST", "/v1/tasks", {
+        topic: "demo",
+        due_at: dueAt,
+        content: { order_id: group, seq },
+        callback: { url },
+      });
+      expect(added.status, added.text).toBe(201);
+      ids.push(String(added.json.task_id));
+    }
+
+    // Act 1: past their due time they are relayed (queued) and wait, visible, in the topic's FIFO queue.
+    for (const id of ids) await h.waitForStatus(id, ["queued"]);
+    const held = await waitForTopic((view) => view.backlog.waiting >= ids.length);
+
+    // Assess 1
+    expect(topicPauseResponseSchema.parse(paused.json)).toEqual({ topic: "demo", paused: true });
+    expect(held).toMatchObject({ topic: "demo", paused: true, backlog: { in_flight: 0 } });
+    expect(held.oldest_age_seconds).toBeGreaterThan(0);
+    for (const id of ids) {
+      expect(h.receiver.forTask(id)).toHaveLength(0);
+      expect((await h.api("GET", `/v1/tasks/${id}`)).json).toMatchObject({ status: "queued", attempts: 0 });
+    }
+
+    // Act 2
+    const resumeSentAtMs = Date.now();
+    const resumed = await h.api("POST", "/v1/topics/demo/resume");
+    await h.receiver.waitFor(() => ids.every((id) => h.receiver.forTask(id).length > 0));
+
+    // Assess 2: in acceptance order, one attempt each, lateness at least the time held past the due time.
+    expect(topicPauseResponseSchema.parse(resumed.json)).toEqual({ topic: "demo", paused: false });
+    const arrivals = ids.map((id) => h.receiver.forTask(id)[0]?.receivedAtMs ?? Number.NaN);
+    expect([...arrivals].sort((a, b) => a - b)).toEqual(arrivals);
+    const seqs = ids.map((id) => h.receiver.forTask(id)[0]?.json.content?.seq);
+    expect(seqs).toEqual([0, 1, 2]);
+    for (const id of ids) {
+      const task = await h.waitForStatus(id, ["delivered"]);
+      expect(task).toMatchObject({ status: "delivered", attempts: 1 });
+      expect(Number(task.lateness_ms)).toBeGreaterThanOrEqual(resumeSentAtMs - Date.parse(dueAt));
+    }
+    expect(resumeSentAtMs).toBeGreaterThan(pausedAtMs);
+  });
+
+  it("shows paused through the local Lambda API, lists every topic, and answers 404 for an unknown topic", async () => {
+    const lambda = new LambdaClient({ ...h.clientConfig });
+    const shown = topicViewSchema.parse((await h.api("GET", "/v1/topics/demo")).json);
+    const list = await h.api("GET", "/v1/topics");
+    const unknown = await h.api("POST", "/v1/topics/no-such-topic/pause");
+    const malformed = await h.api("GET", "/v1/topics/NOT_A_TOPIC");
+
+    expect(list.status, list.text).toBe(200);
+    const names = topicListSchema.parse(list.json).topics.map((t) => t.topic);
+    expect(names).toContain("demo");
+    expect(shown.paused).toBe(false);
+    expect(shown.settings).toMatchObject({ name: "demo" });
+    expect(shown.dead_letter_count).toBeGreaterThanOrEqual(0);
+    expect(unknown.status).toBe(404);
+    expect(unknown.json.error?.code).toBe("not_found");
+    expect(malformed.status).toBe(404);
+    await expect(
+      lambda.send(new GetEventSourceMappingCommand({ UUID: "00000000-0000-0000-0000-000000000000" })),
+    ).rejects.toMatchObject({ name: "ResourceNotFoundException" });
+    lambda.destroy();
+  });
+});
