@@ -34,6 +34,20 @@ describe("the route table", () => {
       "get-task": [ENV.tableName],
       "cancel-task": [ENV.scheduleGroupName, ENV.tableName],
       "unmatched-route": [],
+      ...Object.fromEntries(
+        ["reschedule-task", "run-task"].map((name) => [
+          name,
+          [
+            ENV.schedulerRoleArn,
+            ENV.scheduleDlqArn,
+            ENV.scheduleGroupName,
+            ENV.tableName,
+            ENV.timerQueueArn,
+            ENV.timerQueueUrl,
+          ],
+        ]),
+      ),
+      "cancel-group": [ENV.scheduleGroupName, ENV.tableName],
     });
   });
 });
