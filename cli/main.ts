@@ -3,6 +3,7 @@
  * exiting, so tests can run it in-process.
  */
 import { Command, CommanderError, Option } from "commander";
+import { groupsCommand } from "./commands/groups.js";
 import { keyCommand } from "./commands/key.js";
 import { tasksCommand } from "./commands/tasks.js";
 import { EXIT, exitCodeOf } from "./exit-codes.js";
@@ -40,6 +41,7 @@ export function buildProgram(io: CliIo): Command {
   program.configureOutput({ writeOut: io.out, writeErr: io.err });
   tasksCommand(program, io);
   keyCommand(program, io);
+  groupsCommand(program, io);
   return program;
 }
 

@@ -63,7 +63,7 @@ class PunctualClientCore {
     this.#newKey = options.newIdempotencyKey ?? randomUUID;
     for (const [name, descriptor] of Object.entries(ROUTES)) {
       Object.defineProperty(this, name, {
-        value: (...args: unknown[]) => this.call(descriptor, args),
+        value: (...args: unknown[]) => this.call(descriptor as RouteDescriptor, args),
         enumerable: false,
       });
     }

@@ -13,6 +13,8 @@ export { DEFAULT_RETRY, RETRYABLE_STATUSES, type RetryPolicy } from "./retry.js"
 export {
   type AddTaskInput,
   type CallOptions,
+  type CancelGroupInput,
+  type RescheduleInput,
   ROUTES,
   type RouteDescriptor,
   type RouteMethods,

@@ -4,8 +4,14 @@
  * the body (or query) when the route has one, then per-call options.
  */
 import type * as z from "zod";
-import { addTaskBodySchema } from "#shared/domain/add-task-request.js";
-import { addTaskResponseSchema, taskViewSchema } from "./schemas.js";
+import { cancelGroupQuerySchema } from "#shared/api/schemas/groups.js";
+import { addTaskBodySchema, rescheduleBodySchema } from "#shared/domain/add-task-request.js";
+import {
+  addTaskResponseSchema,
+  cancelGroupResponseSchema,
+  rescheduleResponseSchema,
+  taskViewSchema,
+} from "./schemas.js";
 
 export type HttpMethod = "GET" | "POST" | "PUT" | "PATCH" | "DELETE";
 
@@ -63,6 +69,9 @@ export type AddTaskInput = Omit<z.input<typeof addTaskBodySchema>, "content"> & 
   readonly content: Record<string, unknown> | string;
 };
 
+export type RescheduleInput = z.input<typeof rescheduleBodySchema>;
+export type CancelGroupInput = { readonly limit?: number; readonly cursor?: string };
+
 export const ROUTES = {
   addTask: route({
     method: "POST",
@@ -76,6 +85,30 @@ export const ROUTES = {
     method: "DELETE",
     path: "/v1/tasks/{task_id}",
     response: taskViewSchema,
+    retry: "safe",
+  }),
+  // Operations routes, scope I2: reschedule, run now, group cancel.
+  /** Same target again (due_at / timing_moment) answers the moved task: safe to retry. */
+  rescheduleTask: route({
+    method: "PATCH",
+    path: "/v1/tasks/{task_id}",
+    input: jsonBody<RescheduleInput>(rescheduleBodySchema),
+    response: rescheduleResponseSchema,
+    retry: "safe",
+  }),
+  /** A repeat finds the task already due and answers it: safe to retry. */
+  runTask: route({
+    method: "POST",
+    path: "/v1/tasks/{task_id}/run",
+    response: rescheduleResponseSchema,
+    retry: "safe",
+  }),
+  /** Cancelling what is cancelled changes nothing: safe to retry. */
+  cancelGroup: route({
+    method: "POST",
+    path: "/v1/topics/{topic}/groups/{value}/cancel",
+    input: queryParams<CancelGroupInput>(cancelGroupQuerySchema),
+    response: cancelGroupResponseSchema,
     retry: "safe",
   }),
 } as const;

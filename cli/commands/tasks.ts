@@ -41,6 +41,60 @@ export function tasksCommand(parent: Command, io: CliIo): void {
     "Cancel a task that is still scheduled (exit 2 once it is handed to delivery).",
     (c, id) => c.cancelTask(id),
   );
+  rescheduleCommand(tasks, io);
+  taskIdCommand(
+    tasks,
+    io,
+    "run",
+    "Make a scheduled task due now; prints its new task_id (exit 2 once it is handed to delivery).",
+    (c, id) => c.runTask(id),
+  );
+}
+
+interface RescheduleOptions {
+  readonly delay?: number;
+  readonly dueAt?: string;
+  readonly timingMoment?: number;
+}
+
+/** `tasks reschedule ID --delay|--due-at|--timing-moment` (PATCH /v1/tasks/{id}). */
+function rescheduleCommand(tasks: Command, io: CliIo): void {
+  const timing = ["delay", "dueAt", "timingMoment"];
+  tasks
+    .command("reschedule")
+    .description("Move a scheduled task to a new due time; prints its new task_id (ids carry the due time).")
+    .argument("<task-id>", "the task_id that add answered")
+    .addOption(
+      new Option("--delay <seconds>", "due this many seconds from now")
+        .argParser(nonNegativeNumber)
+        .conflicts(timing.filter((t) => t !== "delay")),
+    )
+    .addOption(
+      new Option("--due-at <time>", "due at this RFC 3339 time").conflicts(
+        timing.filter((t) => t !== "dueAt"),
+      ),
+    )
+    .addOption(
+      new Option("--timing-moment <unix>", "due at these unix seconds")
+        .argParser(nonNegativeNumber)
+        .conflicts(timing.filter((t) => t !== "timingMoment")),
+    )
+    .addHelpText(
+      "after",
+      "\nExample:\n  $ npx punctual tasks reschedule orders.k3Jx0aQ9fT2bLw1c.mhx0z8ka.01JD3… --due-at 2026-12-01T09:00:00Z",
+    )
+    .action(async (taskId: string, options: RescheduleOptions, command: Command) => {
+      const global = command.optsWithGlobals<GlobalOptions>();
+      const given = [options.delay, options.dueAt, options.timingMoment].filter((v) => v !== undefined);
+      if (given.length !== 1) throw new UsageError("give one of --delay, --due-at or --timing-moment");
+      const body = {
+        ...(options.delay !== undefined ? { delay_seconds: options.delay } : {}),
+        ...(options.dueAt !== undefined ? { due_at: options.dueAt } : {}),
+        ...(options.timingMoment !== undefined ? { timing_moment: options.timingMoment } : {}),
+      };
+      const client = await connect(global, io);
+      printResult(io, global.json ?? false, await client.rescheduleTask(taskId, body));
+    });
 }
 
 function addCommand(tasks: Command, io: CliIo): void {

@@ -25,8 +25,10 @@ import {
 } from "#shared/domain/task.js";
 import type {
   CancelOutcome,
+  GroupPage,
   IdempotencyClaim,
   IdempotencyOutcome,
+  RescheduleOutcome,
   TaskStore,
   UnfinishedTaskRef,
 } from "./task-store.js";
@@ -69,6 +71,9 @@ export const TASK_STORE_OPERATIONS: { readonly [M in keyof TaskStore]: readonly 
   listUnfinishedDueBy: [{ action: "Query", on: "sweepIndex" }],
   markRequeued: [onTable("UpdateItem")],
   listUnfinishedInGroup: [onTable("Query")],
+  markRescheduled: [onTable("UpdateItem"), onTable("GetItem")],
+  settleRescheduled: [onTable("UpdateItem")],
+  listGroupPage: [onTable("Query")],
 };
 
 /** Which TaskStore methods each function (`functions/<name>.ts`) calls, through the services it runs. */
@@ -91,8 +96,15 @@ export const STORE_METHODS_BY_FUNCTION = {
     "markQueued",
     "markRequeued",
     "markFailed",
+    // Finishing a reschedule that stopped after its first write (scope I2).
+    "putNew",
+    "settleRescheduled",
   ],
   "unmatched-route": [],
+  // Operations routes, scope I2 (reschedule, run now, group cancel).
+  "reschedule-task": ["get", "markRescheduled", "putNew", "settleRescheduled"],
+  "run-task": ["get", "markRescheduled", "putNew", "settleRescheduled"],
+  "cancel-group": ["listGroupPage", "cancel"],
 } as const satisfies Record<string, readonly (keyof TaskStore)[]>;
 
 export type StoreUser = keyof typeof STORE_METHODS_BY_FUNCTION;
@@ -430,11 +442,12 @@ export class DynamoTaskStore implements TaskStore {
         new QueryCommand({
           TableName: this.table,
           KeyConditionExpression: "pk = :pk AND sk BETWEEN :from AND :to",
-          FilterExpression: `#status IN (${names.join(", ")})`,
-          ExpressionAttributeNames: { "#status": "status" },
+          FilterExpression: `#status IN (${names.join(", ")}) OR (#status = :rescheduled AND attribute_exists(#shard))`,
+          ExpressionAttributeNames: { "#status": "status", "#shard": SWEEP_SHARD_ATTRIBUTE },
           ExpressionAttributeValues: toWire({
             ...groupRange(pk, fromMs, toMs),
             ...Object.fromEntries(UNFINISHED_STATUSES.map((status, i) => [`:s${i}`, status])),
+            ":rescheduled": "rescheduled" satisfies TaskStatus,
           }),
           ConsistentRead: true,
           ExclusiveStartKey: startKey,
@@ -444,6 +457,70 @@ export class DynamoTaskStore implements TaskStore {
       startKey = out.LastEvaluatedKey;
     } while (startKey);
     return tasks;
+  }
+
+  async markRescheduled(
+    taskId: string,
+    change: { readonly to: string; readonly atMs: number; readonly expiresAt: number },
+  ): Promise<RescheduleOutcome> {
+    const key = parseTaskId(taskId);
+    if (!key) return { outcome: "not-found" };
+    try {
+      const out = await this.client.send(
+        new UpdateItemCommand({
+          TableName: this.table,
+          Key: toWire({ pk: key.pk, sk: key.sk }),
+          // `sweepShard` stays: the item leaves the sweep index only once its successor exists (settleRescheduled).
+          UpdateExpression:
+            "SET #status = :rescheduled, rescheduledTo = :to, rescheduledAtMs = :at, expiresAt = :expiresAt",
+          ConditionExpression: "#status = :scheduled",
+          ExpressionAttributeNames: { "#status": "status" },
+          ExpressionAttributeValues: toWire({
+            ":rescheduled": "rescheduled" satisfies TaskStatus,
+            ":scheduled": "scheduled" satisfies TaskStatus,
+            ":to": change.to,
+            ":at": change.atMs,
+            ":expiresAt": change.expiresAt,
+          }),
+          ReturnValues: "ALL_NEW",
+        }),
+      );
+      return { outcome: "rescheduled", task: fromWire<TaskRecord>(out.Attributes) as TaskRecord };
+    } catch (error) {
+      if (!isConditionFailure(error)) throw error;
+    }
+    const current = await this.get(taskId);
+    return current ? { outcome: "conflict", task: current } : { outcome: "not-found" };
+  }
+
+  async settleRescheduled(taskId: string): Promise<boolean> {
+    return this.transition(taskId, ["rescheduled"], LEAVE_SWEEP_INDEX, {});
+  }
+
+  /**
+   * `Limit` bounds the items DynamoDB reads (filtered or not), so one call's capacity is bounded however many
+   * finished tasks the group has; a page may hold fewer than `limit` unfinished tasks and still have a next one.
+   */
+  async listGroupPage(pk: string, limit: number, startAfterSk?: string): Promise<GroupPage> {
+    const names = UNFINISHED_STATUSES.map((_, i) => `:s${i}`);
+    const out = await this.client.send(
+      new QueryCommand({
+        TableName: this.table,
+        KeyConditionExpression: "pk = :pk",
+        FilterExpression: `#status IN (${names.join(", ")})`,
+        ExpressionAttributeNames: { "#status": "status" },
+        ExpressionAttributeValues: toWire({
+          ":pk": pk,
+          ...Object.fromEntries(UNFINISHED_STATUSES.map((status, i) => [`:s${i}`, status])),
+        }),
+        ConsistentRead: true,
+        Limit: limit,
+        ...(startAfterSk !== undefined ? { ExclusiveStartKey: toWire({ pk, sk: startAfterSk }) } : {}),
+      }),
+    );
+    const tasks = (out.Items ?? []).map((item) => unmarshall(item) as TaskRecord);
+    const last = out.LastEvaluatedKey ? (unmarshall(out.LastEvaluatedKey) as { sk?: unknown }).sk : undefined;
+    return { tasks, ...(typeof last === "string" ? { lastSk: last } : {}) };
   }
 
   /** A conditional UpdateItem from one of `from`; false when the task is missing or elsewhere. */

@@ -19,6 +19,18 @@ export type CancelOutcome =
   | { readonly outcome: "not-found" }
   | { readonly outcome: "conflict"; readonly task: TaskRecord };
 
+export type RescheduleOutcome =
+  | { readonly outcome: "rescheduled"; readonly task: TaskRecord }
+  | { readonly outcome: "not-found" }
+  | { readonly outcome: "conflict"; readonly task: TaskRecord };
+
+/** One page of a group's unfinished tasks in group order, and where the next page starts. */
+export interface GroupPage {
+  readonly tasks: TaskRecord[];
+  /** The sort key to continue after; undefined when the group has been read to its end. */
+  readonly lastSk?: string;
+}
+
 /** An unfinished task as the sweep index holds it: enough to find its group. */
 export interface UnfinishedTaskRef {
   readonly taskId: string;
@@ -79,7 +91,8 @@ export interface TaskStore {
   ): Promise<{ tasks: UnfinishedTaskRef[]; truncated: boolean }>;
   /**
    * A group's unfinished tasks with due time in [fromMs, toMs], in group order (due time, then acceptance),
-   * strongly consistent.
+   * strongly consistent; also the `rescheduled` tasks still in the sweep index (a reschedule that stopped
+   * before its successor was settled, for the sweeper to finish).
    */
   listUnfinishedInGroup(pk: string, fromMs: number, toMs: number): Promise<TaskRecord[]>;
   /**
@@ -87,4 +100,21 @@ export interface TaskStore {
    * restarts its stall clock; false when the task is no longer queued or delivering.
    */
   markRequeued(taskId: string, nowMs: number): Promise<boolean>;
+
+  // Operations routes (issue 11, scope I2: reschedule, run now, group cancel).
+  /**
+   * `scheduled → rescheduled` with `rescheduledTo`, in one conditional write; the task stays in the sweep index
+   * until `settleRescheduled`, so the sweeper finishes a reschedule that stopped after this write.
+   */
+  markRescheduled(
+    taskId: string,
+    change: { readonly to: string; readonly atMs: number; readonly expiresAt: number },
+  ): Promise<RescheduleOutcome>;
+  /** Takes a `rescheduled` task out of the sweep index (its successor exists); false when it is not rescheduled. */
+  settleRescheduled(taskId: string): Promise<boolean>;
+  /**
+   * Up to `limit` items of one group read in group order after `startAfterSk` (strongly consistent), of which
+   * the unfinished ones are returned: bounded work per call for bulk operations on a group.
+   */
+  listGroupPage(pk: string, limit: number, startAfterSk?: string): Promise<GroupPage>;
 }

@@ -7,8 +7,19 @@
  * (shared/api/schemas/…), then `npm run openapi` to regenerate docs/openapi.json.
  */
 import * as z from "zod";
-import { addTaskBodySchema, IDEMPOTENCY_HEADER } from "#shared/domain/add-task-request.js";
-import { addTaskResponseSchema, errorBodySchema, taskViewSchema } from "./schemas/tasks.js";
+import {
+  addTaskBodySchema,
+  IDEMPOTENCY_HEADER,
+  rescheduleBodySchema,
+} from "#shared/domain/add-task-request.js";
+import { cancelGroupParamsSchema, cancelGroupQuerySchema } from "./schemas/groups.js";
+import {
+  addTaskResponseSchema,
+  cancelGroupResponseSchema,
+  errorBodySchema,
+  rescheduleResponseSchema,
+  taskViewSchema,
+} from "./schemas/tasks.js";
 import {
   topicListSchema,
   topicParamsSchema,
@@ -130,6 +141,46 @@ export const API_CONTRACT = {
     pathParams: topicParamsSchema,
     responses: {
       "200": { description: "the topic", schema: topicViewSchema },
+      "404": error("no such topic (`not_found`)"),
+    },
+  },
+  // Operations routes, scope I2: reschedule, run now, group cancel.
+  "PATCH /v1/tasks/{id}": {
+    summary: "Reschedule a task that is still scheduled",
+    description:
+      "Exactly one of due_at, delay_seconds or timing_moment, with the add rules (past → now, beyond the topic's maxDelay → 400). Ids carry the due time, so the answer carries the task's new `task_id`; the old id then reads as `rescheduled` with `rescheduled_to`.",
+    tags: ["tasks"],
+    pathParams: taskIdParams,
+    body: rescheduleBodySchema,
+    responses: {
+      "200": { description: "rescheduled (or already there)", schema: rescheduleResponseSchema },
+      "404": error("no such task (`not_found`)"),
+      "409": error(
+        "the task is no longer scheduled, or was moved elsewhere (`conflict`, with `task_status`)",
+      ),
+      "415": error("send `content-type: application/json` (`unsupported_media_type`)"),
+    },
+  },
+  "POST /v1/tasks/{id}/run": {
+    summary: "Make a scheduled task due now",
+    description: "A reschedule to now: the answer carries the task's new `task_id`.",
+    tags: ["tasks"],
+    pathParams: taskIdParams,
+    responses: {
+      "200": { description: "due now", schema: rescheduleResponseSchema },
+      "404": error("no such task (`not_found`)"),
+      "409": error("the task is no longer scheduled (`conflict`, with `task_status`)"),
+    },
+  },
+  "POST /v1/topics/{topic}/groups/{value}/cancel": {
+    summary: "Cancel every still-scheduled task of one ordering group",
+    description:
+      "Reads up to `limit` of the group's tasks in delivery order and cancels each scheduled one as DELETE /v1/tasks/{id} does; `more` and `next_cursor` continue.",
+    tags: ["groups"],
+    pathParams: cancelGroupParamsSchema,
+    query: cancelGroupQuerySchema,
+    responses: {
+      "200": { description: "what was cancelled and what could not be", schema: cancelGroupResponseSchema },
       "404": error("no such topic (`not_found`)"),
     },
   },

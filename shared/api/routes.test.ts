@@ -39,6 +39,20 @@ describe("the route table", () => {
       "list-topics": [ENV.topology, ENV.tableName].sort(),
       "get-topic": [ENV.topology, ENV.tableName].sort(),
       "unmatched-route": [],
+      ...Object.fromEntries(
+        ["reschedule-task", "run-task"].map((name) => [
+          name,
+          [
+            ENV.schedulerRoleArn,
+            ENV.scheduleDlqArn,
+            ENV.scheduleGroupName,
+            ENV.tableName,
+            ENV.timerQueueArn,
+            ENV.timerQueueUrl,
+          ],
+        ]),
+      ),
+      "cancel-group": [ENV.scheduleGroupName, ENV.tableName],
     });
   });
 });

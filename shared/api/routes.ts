@@ -131,6 +131,34 @@ export const API_ROUTES = [
     store: "get-topic",
     grants: ["topic-mappings:read", "topic-queues:read"],
   },
+  // Operations routes, scope I2: reschedule, run now, group cancel.
+  {
+    name: "reschedule-task",
+    routeKey: "PATCH /v1/tasks/{id}",
+    entry: "functions/reschedule-task.ts",
+    purpose: "move a scheduled task to a new due time",
+    memoryMb: 256,
+    store: "reschedule-task",
+    grants: ["timer-queue:send", "schedules:arm", "schedules:disarm"],
+  },
+  {
+    name: "run-task",
+    routeKey: "POST /v1/tasks/{id}/run",
+    entry: "functions/run-task.ts",
+    purpose: "make a scheduled task due now",
+    memoryMb: 256,
+    store: "run-task",
+    grants: ["timer-queue:send", "schedules:arm", "schedules:disarm"],
+  },
+  {
+    name: "cancel-group",
+    routeKey: "POST /v1/topics/{topic}/groups/{value}/cancel",
+    entry: "functions/cancel-group.ts",
+    purpose: "cancel a group's scheduled tasks, delete their schedules",
+    memoryMb: 256,
+    store: "cancel-group",
+    grants: ["schedules:disarm"],
+  },
 ] as const satisfies readonly ApiRouteRow[];
 
 /**

@@ -14,6 +14,9 @@ export interface TaskView {
   readonly delivered_at?: string;
   readonly failed_at?: string;
   readonly cancelled_at?: string;
+  /** A `rescheduled` task: the id of the task it became (ids carry the due time). */
+  readonly rescheduled_to?: string;
+  readonly rescheduled_at?: string;
   readonly lateness_ms?: number;
   readonly delivery_latency_ms?: number;
   readonly callback_url: string;
@@ -40,6 +43,8 @@ export function taskView(task: TaskRecord): TaskView {
     delivered_at: time(task.deliveredAtMs),
     failed_at: time(task.failedAtMs),
     cancelled_at: time(task.cancelledAtMs),
+    rescheduled_to: task.rescheduledTo,
+    rescheduled_at: time(task.rescheduledAtMs),
     lateness_ms: task.latenessMs,
     delivery_latency_ms: task.deliveryLatencyMs,
     callback_url: task.callbackUrl,

@@ -81,17 +81,44 @@ const contentSchema = z
     anyOf: [{ type: "object" }, { type: "string", contentMediaType: "application/json" }],
   });
 
+/** The three ways to say when a task is due (add, and reschedule: one rule for both). */
+const timingFields = {
+  timing_moment: z.number().min(0, "must be unix seconds, not negative").optional(),
+  due_at: z.iso
+    .datetime({
+      offset: true,
+      error: "must be an RFC 3339 date-time with a zone, e.g. 2026-01-01T12:00:00Z",
+    })
+    .optional(),
+  delay_seconds: z.number().min(0, "must not be negative").optional(),
+};
+
+type TimingFields = { [F in (typeof TIMING_FIELDS)[number]]?: unknown };
+
+/** Exactly one of the timing fields. */
+function exactlyOneTiming(body: TimingFields, ctx: z.RefinementCtx): void {
+  const given = TIMING_FIELDS.filter((field) => body[field] !== undefined);
+  if (given.length === 0) {
+    ctx.addIssue({
+      code: "custom",
+      path: [],
+      message: "exactly one of timing_moment, due_at or delay_seconds is required",
+    });
+  } else if (given.length > 1) {
+    for (const field of given.slice(1)) {
+      ctx.addIssue({
+        code: "custom",
+        path: [field],
+        message: `give only one of timing_moment, due_at or delay_seconds (also got ${given[0]})`,
+      });
+    }
+  }
+}
+
 export const addTaskBodySchema = z
   .object({
     topic: z.string().min(1).max(64),
-    timing_moment: z.number().min(0, "must be unix seconds, not negative").optional(),
-    due_at: z.iso
-      .datetime({
-        offset: true,
-        error: "must be an RFC 3339 date-time with a zone, e.g. 2026-01-01T12:00:00Z",
-      })
-      .optional(),
-    delay_seconds: z.number().min(0, "must not be negative").optional(),
+    ...timingFields,
     content: contentSchema,
     deliver_by: z.string().min(1).max(128).optional(),
     callback: z
@@ -103,26 +130,30 @@ export const addTaskBodySchema = z
     idempotency_key: idempotencyKeySchema.optional(),
   })
   .strict()
-  .superRefine((body, ctx) => {
-    const given = TIMING_FIELDS.filter((field) => body[field] !== undefined);
-    if (given.length === 0) {
-      ctx.addIssue({
-        code: "custom",
-        path: [],
-        message: "exactly one of timing_moment, due_at or delay_seconds is required",
-      });
-    } else if (given.length > 1) {
-      for (const field of given.slice(1)) {
-        ctx.addIssue({
-          code: "custom",
-          path: [field],
-          message: `give only one of timing_moment, due_at or delay_seconds (also got ${given[0]})`,
-        });
-      }
-    }
-  });
+  .superRefine(exactlyOneTiming);
 
 export type AddTaskBody = z.infer<typeof addTaskBodySchema>;
+
+/** `PATCH /v1/tasks/{id}`: exactly one of the add request's timing fields, validated by the same rules. */
+export const rescheduleBodySchema = z.object(timingFields).strict().superRefine(exactlyOneTiming);
+
+export interface RescheduleRequest {
+  readonly due: DueSpec;
+  readonly dueField: (typeof TIMING_FIELDS)[number];
+}
+
+export function parseRescheduleRequest(body: unknown): ParseResult<RescheduleRequest> {
+  if (!isPlainObject(body)) {
+    return { ok: false, issues: [{ path: "", message: "the request body must be a JSON object" }] };
+  }
+  const issues: ErrorIssue[] = [];
+  const fields = withJsNumbers(body, [], issues) as Record<string, unknown>;
+  const parsed = rescheduleBodySchema.safeParse(fields);
+  if (!parsed.success) issues.push(...toIssues(parsed.error.issues, fields));
+  if (!parsed.success || issues.length > 0) return { ok: false, issues };
+  const due = dueSpecOf(parsed.data);
+  return { ok: true, value: { due: due.spec, dueField: due.field } };
+}
 
 /** A validated add request, normalised: one due spec, the content exactly as sent, the key from body or header. */
 export interface AddTaskRequest {
@@ -216,7 +247,10 @@ function jsNumbersOutsideContent(
   return out;
 }
 
-function dueSpecOf(body: AddTaskBody): { spec: DueSpec; field: AddTaskRequest["dueField"] } {
+function dueSpecOf(body: Pick<AddTaskBody, (typeof TIMING_FIELDS)[number]>): {
+  spec: DueSpec;
+  field: AddTaskRequest["dueField"];
+} {
   if (body.timing_moment !== undefined)
     return { spec: { timingMoment: body.timing_moment }, field: "timing_moment" };
   if (body.due_at !== undefined) return { spec: { dueAt: body.due_at }, field: "due_at" };

@@ -5,10 +5,16 @@ export const TASK_STATUSES = [
   "delivered",
   "failed",
   "cancelled",
+  "rescheduled",
 ] as const;
 export type TaskStatus = (typeof TASK_STATUSES)[number];
 
-export const TERMINAL_STATUSES: ReadonlySet<TaskStatus> = new Set(["delivered", "failed", "cancelled"]);
+export const TERMINAL_STATUSES: ReadonlySet<TaskStatus> = new Set([
+  "delivered",
+  "failed",
+  "cancelled",
+  "rescheduled",
+]);
 
 /**
  * The only moves a task may make. `scheduled → delivering` exists because the relay sends to the FIFO queue
@@ -16,12 +22,13 @@ export const TERMINAL_STATUSES: ReadonlySet<TaskStatus> = new Set(["delivered", 
  * may get there first.
  */
 const TRANSITIONS: Readonly<Record<TaskStatus, readonly TaskStatus[]>> = {
-  scheduled: ["queued", "delivering", "cancelled"],
+  scheduled: ["queued", "delivering", "cancelled", "rescheduled"],
   queued: ["delivering"],
   delivering: ["delivering", "delivered", "failed"],
   delivered: [],
   failed: [],
   cancelled: [],
+  rescheduled: [],
 };
 
 export function canTransition(from: TaskStatus, to: TaskStatus): boolean {
@@ -64,6 +71,12 @@ export interface TaskRecord {
   readonly deliveredAtMs?: number;
   readonly failedAtMs?: number;
   readonly cancelledAtMs?: number;
+  /**
+   * A `rescheduled` task's successor: the id of the task with the new due time (ids carry the due time, so a
+   * new due time is a new item). The old item stays as a forwarding pointer (GET answers `rescheduled_to`).
+   */
+  readonly rescheduledTo?: string;
+  readonly rescheduledAtMs?: number;
   /** Callback start time minus due time, for the attempt that succeeded. */
   readonly latenessMs?: number;
   /** How long the successful callback took to answer. */

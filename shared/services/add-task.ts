@@ -186,7 +186,9 @@ async function replay(
   fields: TaskFields,
 ): Promise<AddTaskResult> {
   const nowMs = deps.now();
-  const existing = await deps.store.get(taskId);
+  const found = await deps.store.get(taskId);
+  if (found?.status === "rescheduled") return { statusCode: 200, body: await currentTask(deps, found) };
+  const existing = found;
   if (existing) {
     if (existing.status === "scheduled") {
       try {
@@ -214,6 +216,29 @@ async function replay(
   if (put === "created") return { statusCode: 200, body: addResponse(task) };
   const raced = await deps.store.get(taskId);
   return { statusCode: 200, body: addResponse(raced ?? task) };
+}
+
+/** How many reschedules a repeated add follows; each is one read, and nobody moves one task this often. */
+const MAX_RESCHEDULE_HOPS = 32;
+
+/**
+ * The idempotency claim keeps the id the task was accepted under (rewriting it on every reschedule would cost a
+ * write and a grant, and a crash between the two writes could leave it pointing nowhere): a repeated add follows
+ * the `rescheduled` items' `rescheduledTo` to the task as it is now. A successor that does not exist yet (a
+ * reschedule stopped after its first write; the sweeper or a retried PATCH creates it) is answered from its id.
+ */
+async function currentTask(deps: AddTaskDeps, task: TaskRecord): Promise<AddTaskResponse> {
+  let current = task;
+  for (let hop = 0; hop < MAX_RESCHEDULE_HOPS && current.rescheduledTo; hop++) {
+    const next = await deps.store.get(current.rescheduledTo);
+    if (!next) {
+      const key = parseTaskId(current.rescheduledTo);
+      if (!key) break;
+      return { task_id: key.taskId, topic: key.topic, status: "scheduled", due_at: rfc3339(key.dueAtMs) };
+    }
+    current = next;
+  }
+  return addResponse(current);
 }
 
 function newRecord(key: TaskKey, acceptedAtMs: number, plan: TimerPlan, fields: TaskFields): TaskRecord {
@@ -270,7 +295,12 @@ async function armOrRemove(deps: AddTaskDeps, task: TaskRecord, nowMs: number): 
   }
 }
 
-async function arm(deps: AddTaskDeps, taskId: string, plan: TimerPlan): Promise<void> {
+/** Arms a task's timer as planned: the timer queue, or a one-time schedule (also used by reschedule-task). */
+export async function arm(
+  deps: Pick<AddTaskDeps, "timerQueue" | "scheduler">,
+  taskId: string,
+  plan: TimerPlan,
+): Promise<void> {
   if (plan.kind === "queue") {
     await deps.timerQueue.arm(taskId, plan.delaySeconds);
   } else {
@@ -283,7 +313,11 @@ async function arm(deps: AddTaskDeps, taskId: string, plan: TimerPlan): Promise<
 }
 
 /** The due time in epoch ms: a past time means now; further ahead than the topic's maxDelay is refused. */
-function dueTime(request: AddTaskRequest, topic: TopicConfig, nowMs: number): number {
+export function dueTime(
+  request: Pick<AddTaskRequest, "due" | "dueField">,
+  topic: TopicConfig,
+  nowMs: number,
+): number {
   const requested = requestedDueMs(request.due, nowMs);
   const path = request.dueField;
   if (!Number.isSafeInteger(requested))
@@ -367,7 +401,7 @@ function checkItemSize(task: TaskRecord): void {
  * The claim must outlive the task, so a repeat is recognised for as long as GET can show the task: due time,
  * plus the longest the deliveries can take, plus the retention period, plus a day of slack for slow queues.
  */
-function claimExpiry(dueAtMs: number, topic: TopicConfig): number {
+export function claimExpiry(dueAtMs: number, topic: TopicConfig): number {
   const deliveryWindowMs =
     topic.maxAttempts * (topic.backoff.maxSeconds + topic.callbackTimeoutSeconds) * 1000;
   return retentionExpiry(dueAtMs + deliveryWindowMs + 86_400_000, topic.retentionDays);

@@ -1,5 +1,5 @@
 import type { TaskScheduler } from "#shared/adapters/task-scheduler.js";
-import type { TaskStore } from "#shared/adapters/task-store.js";
+import type { CancelOutcome, TaskStore } from "#shared/adapters/task-store.js";
 import { conflict, notFound } from "#shared/api/errors.js";
 import { type TaskView, taskView } from "#shared/api/task-view.js";
 import { type PunctualConfig, topicConfig } from "#shared/config/index.js";
@@ -27,9 +27,7 @@ export interface CancelTaskDeps {
 export async function cancelTask(deps: CancelTaskDeps, taskId: string | undefined): Promise<TaskView> {
   const key = taskId ? parseTaskId(taskId) : undefined;
   if (!taskId || !key) throw notFound();
-  const nowMs = deps.now();
-  const retentionDays = (topicConfig(deps.config, key.topic) ?? deps.config.system).retentionDays;
-  const result = await deps.store.cancel(taskId, nowMs, retentionExpiry(nowMs, retentionDays));
+  const result = await cancelAndDisarm(deps, taskId, key.topic);
 
   switch (result.outcome) {
     case "not-found":
@@ -40,16 +38,31 @@ export async function cancelTask(deps: CancelTaskDeps, taskId: string | undefine
         `task is ${result.task.status}; only a scheduled task can be cancelled (it has been handed to delivery)`,
         { task_status: result.task.status },
       );
-    case "cancelled": {
-      const { task } = result;
-      if (task.timer === "schedule" && task.scheduleName) {
-        try {
-          await deps.scheduler.deleteTaskSchedule(task.scheduleName);
-        } catch (error) {
-          deps.onScheduleDeleteError?.(error, task.scheduleName);
-        }
-      }
-      return taskView(task);
+    case "cancelled":
+      return taskView(result.task);
+  }
+}
+
+/**
+ * The cancel itself, shared by DELETE /v1/tasks/{id} and the group cancel: the conditional write, then the
+ * best-effort schedule delete.
+ */
+export async function cancelAndDisarm(
+  deps: CancelTaskDeps,
+  taskId: string,
+  topicName: string,
+): Promise<CancelOutcome> {
+  const nowMs = deps.now();
+  const retentionDays = (topicConfig(deps.config, topicName) ?? deps.config.system).retentionDays;
+  const result = await deps.store.cancel(taskId, nowMs, retentionExpiry(nowMs, retentionDays));
+  if (result.outcome !== "cancelled") return result;
+  const { task } = result;
+  if (task.timer === "schedule" && task.scheduleName) {
+    try {
+      await deps.scheduler.deleteTaskSchedule(task.scheduleName);
+    } catch (error) {
+      deps.onScheduleDeleteError?.(error, task.scheduleName);
     }
   }
+  return result;
 }

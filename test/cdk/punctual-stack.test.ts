@@ -543,6 +543,51 @@ describe("IAM", () => {
     }
   });
 
+  it("reschedule-task and run-task arm and delete schedules only in their group, pass only the scheduler role, send only to the timer queue", async () => {
+    for (const s of all()) {
+      for (const name of ["reschedule-task", "run-task"] as const) {
+        const roleId = idOf(s, s.stack.api.functions[name].functionRole);
+        expect(await scheduleAccess(s, roleId, "scheduler:CreateSchedule")).toEqual(ONLY_OWN_GROUP);
+        expect(await scheduleAccess(s, roleId, "scheduler:DeleteSchedule")).toEqual(ONLY_OWN_GROUP);
+        const pass = statementsWith(s, roleId, "iam:PassRole");
+        expect(pass.map((st) => st.Resource)).toEqual([arnOf(idOf(s, s.stack.timerScheduler.role))]);
+        expect(pass[0].Condition).toEqual({
+          StringEquals: { "iam:PassedToService": "scheduler.amazonaws.com" },
+        });
+        const actions = actionsOf(s, roleId);
+        expect([...new Set(actions.filter((a) => a.startsWith("scheduler:")))].sort()).toEqual([
+          "scheduler:CreateSchedule",
+          "scheduler:DeleteSchedule",
+        ]);
+        expect(statementsWith(s, roleId, "sqs:SendMessage").map((st) => st.Resource)).toEqual([
+          arnOf(idOf(s, s.stack.timerQueues.queue)),
+        ]);
+        expect(actions.filter((a) => a.startsWith("dynamodb:")).sort()).toEqual([
+          "dynamodb:GetItem",
+          "dynamodb:PutItem",
+          "dynamodb:UpdateItem",
+        ]);
+      }
+    }
+  });
+
+  it("cancel-group may only delete schedules of its group, and reads only the group partition's table", async () => {
+    for (const s of all()) {
+      const roleId = idOf(s, s.stack.api.functions["cancel-group"].functionRole);
+      const actions = actionsOf(s, roleId);
+      expect(actions.filter((a) => a.startsWith("scheduler:") || a.startsWith("iam:"))).toEqual([
+        "scheduler:DeleteSchedule",
+      ]);
+      expect(await scheduleAccess(s, roleId, "scheduler:DeleteSchedule")).toEqual(ONLY_OWN_GROUP);
+      expect(actions.filter((a) => a.startsWith("dynamodb:")).sort()).toEqual([
+        "dynamodb:GetItem",
+        "dynamodb:Query",
+        "dynamodb:UpdateItem",
+      ]);
+      expect(actions.some((a) => a.startsWith("sqs:"))).toBe(false);
+    }
+  });
+
   it("cancel-task may only delete schedules of its group; get-task only reads the table", async () => {
     for (const s of all()) {
       const cancelRole = idOf(s, s.stack.api.cancelTaskFunction.functionRole);
@@ -558,9 +603,11 @@ describe("IAM", () => {
     }
   });
 
-  it("only add-task may pass a role, and nothing is granted '*' actions", () => {
+  it("only the functions that arm schedules (add, reschedule, run) may pass a role, and nothing is granted '*' actions", () => {
     for (const s of all()) {
-      const addRole = idOf(s, s.stack.api.addTaskFunction.functionRole);
+      const armingRoles = (["add-task", "reschedule-task", "run-task"] as const).map((name) =>
+        ref(idOf(s, s.stack.api.functions[name].functionRole)),
+      );
       for (const [id, policy] of ofType(s, "AWS::IAM::Policy")) {
         for (const st of policy.Properties.PolicyDocument.Statement as Json[]) {
           const actions = asArray(st.Action as string | string[]);
@@ -569,7 +616,8 @@ describe("IAM", () => {
             id,
           ).toBe(false);
           if (actions.includes("iam:PassRole")) {
-            expect(policy.Properties.Roles).toEqual([ref(addRole)]);
+            expect(policy.Properties.Roles).toHaveLength(1);
+            expect(armingRoles).toContainEqual(policy.Properties.Roles[0]);
           }
         }
       }

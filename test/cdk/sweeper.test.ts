@@ -126,13 +126,14 @@ describe("environment", () => {
 });
 
 describe("least privilege", () => {
-  it("DynamoDB: Query on the table and the sweep index, GetItem and UpdateItem on the table; nothing else", () => {
+  it("DynamoDB: Query on the table and the sweep index, GetItem, PutItem (a stopped reschedule's successor) and UpdateItem on the table; nothing else", () => {
     const table = arnOf(stack.table.table);
     const dynamo = sweeperStatements().flatMap((st) =>
       asArray(st.Action as string | string[]).filter((a) => a.startsWith("dynamodb:")),
     );
     expect([...new Set(dynamo)].sort()).toEqual([
       "dynamodb:GetItem",
+      "dynamodb:PutItem",
       "dynamodb:Query",
       "dynamodb:UpdateItem",
     ]);
@@ -140,6 +141,7 @@ describe("least privilege", () => {
       [table, { "Fn::Join": ["", [table, "/index/unfinished-by-due"]] }].map((r) => JSON.stringify(r)).sort(),
     );
     expect(resourcesFor("dynamodb:UpdateItem")).toEqual([JSON.stringify(table)]);
+    expect(resourcesFor("dynamodb:PutItem")).toEqual([JSON.stringify(table)]);
   });
 
   it("SQS: sends only to the timer queue and the topics' queues and DLQs; consumes only the two timer-side DLQs", () => {

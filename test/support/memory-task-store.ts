@@ -1,12 +1,14 @@
 import type {
   CancelOutcome,
+  GroupPage,
   IdempotencyClaim,
   IdempotencyOutcome,
+  RescheduleOutcome,
   TaskStore,
   UnfinishedTaskRef,
 } from "#shared/adapters/task-store.js";
 import { bySortKey, parseTaskId } from "#shared/domain/keys.js";
-import { sweepShardOf } from "#shared/domain/sweep.js";
+import { sweepShardOf, UNFINISHED_STATUSES } from "#shared/domain/sweep.js";
 import {
   DELIVERABLE_STATUSES,
   type TaskRecord,
@@ -157,10 +159,53 @@ export class MemoryTaskStore implements TaskStore {
     refuseInvertedRange(fromMs, toMs);
     return [...this.tasks.values()]
       .filter(
-        (t) => t.pk === pk && !TERMINAL_STATUSES.has(t.status) && t.dueAtMs >= fromMs && t.dueAtMs <= toMs,
+        (t) =>
+          t.pk === pk &&
+          (!TERMINAL_STATUSES.has(t.status) || (t.status === "rescheduled" && t.sweepShard !== undefined)) &&
+          t.dueAtMs >= fromMs &&
+          t.dueAtMs <= toMs,
       )
       .sort(bySortKey)
       .map((t) => structuredClone(t));
+  }
+
+  // Operations routes, scope I2.
+  async markRescheduled(
+    taskId: string,
+    change: { readonly to: string; readonly atMs: number; readonly expiresAt: number },
+  ): Promise<RescheduleOutcome> {
+    const task = this.tasks.get(taskId);
+    if (!task) return { outcome: "not-found" };
+    if (task.status !== "scheduled") return { outcome: "conflict", task: structuredClone(task) };
+    // Stays in the sweep index (keeps `sweepShard`) until settleRescheduled, as in the table.
+    const updated: TaskRecord = {
+      ...task,
+      status: "rescheduled",
+      rescheduledTo: change.to,
+      rescheduledAtMs: change.atMs,
+      expiresAt: change.expiresAt,
+    };
+    this.tasks.set(taskId, updated);
+    return { outcome: "rescheduled", task: structuredClone(updated) };
+  }
+
+  async settleRescheduled(taskId: string): Promise<boolean> {
+    const task = this.tasks.get(taskId);
+    if (task?.status !== "rescheduled") return false;
+    this.tasks.set(taskId, finished(task));
+    return true;
+  }
+
+  /** Like the table's Query with `Limit`: `limit` items of the group are read, the unfinished ones returned. */
+  async listGroupPage(pk: string, limit: number, startAfterSk?: string): Promise<GroupPage> {
+    const group = [...this.tasks.values()]
+      .filter((t) => t.pk === pk && (startAfterSk === undefined || t.sk > startAfterSk))
+      .sort(bySortKey);
+    const read = group.slice(0, limit);
+    const tasks = read.filter((t) => UNFINISHED_STATUSES.includes(t.status)).map((t) => structuredClone(t));
+    const last = read[read.length - 1];
+    // DynamoDB answers a LastEvaluatedKey whenever `Limit` stopped the read, even with nothing after it.
+    return read.length === limit && last ? { tasks, lastSk: last.sk } : { tasks };
   }
 
   /** Test helper: the key the store would use, proving ids parse. */

@@ -13,6 +13,7 @@ import { CallbackSigner } from "#shared/security/signing.js";
 import { type AddTaskInput, addTask } from "#shared/services/add-task.js";
 import { type DeliverDeps, deliverBatch } from "#shared/services/deliver/index.js";
 import { relayTimerMessages } from "#shared/services/relay.js";
+import { type RescheduleTaskDeps, rescheduleTask } from "#shared/services/reschedule-task.js";
 import {
   type SweeperDeps,
   type SweepLimits,
@@ -140,6 +141,12 @@ export function simulate(
         input,
       );
       return result.body.task_id;
+    },
+
+    /** PATCH /v1/tasks/{id} through the real reschedule service. */
+    async reschedule(taskId: string, body: Record<string, unknown>) {
+      const deps: RescheduleTaskDeps = { store, timerQueue: timer, scheduler, config, now: () => clock.now };
+      return rescheduleTask(deps, taskId, body);
     },
 
     /** Writes a task as it would be left mid-pipeline (status and times as given). */

@@ -26,6 +26,8 @@ export const taskViewSchema = z.looseObject({
   delivered_at: dateTime.optional(),
   failed_at: dateTime.optional(),
   cancelled_at: dateTime.optional(),
+  rescheduled_to: z.string().optional(),
+  rescheduled_at: dateTime.optional(),
   lateness_ms: z.number().optional(),
   delivery_latency_ms: z.number().optional(),
   callback_url: z.string(),
@@ -54,3 +56,20 @@ export const errorBodySchema = z.object({
   }),
 });
 export type ErrorBody = z.output<typeof errorBodySchema>;
+
+// Operations routes, scope I2: reschedule, run now, group cancel.
+
+/** `PATCH /v1/tasks/{id}` and `POST /v1/tasks/{id}/run`: the task as it is now, under its new id. */
+export const rescheduleResponseSchema = taskViewSchema.extend({
+  rescheduled_from: z.string().optional().meta({ description: "the id the task had before this move" }),
+});
+export type RescheduleResponse = z.output<typeof rescheduleResponseSchema>;
+
+/** `POST /v1/topics/{topic}/groups/{value}/cancel`. */
+export const cancelGroupResponseSchema = z.looseObject({
+  cancelled: z.number().int().nonnegative(),
+  not_cancelled: z.array(z.looseObject({ task_id: z.string(), status: taskStatusSchema })),
+  more: z.boolean(),
+  next_cursor: z.string().nullable(),
+});
+export type CancelGroupResponse = z.output<typeof cancelGroupResponseSchema>;

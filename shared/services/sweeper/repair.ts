@@ -1,5 +1,7 @@
+import { successorDueAtMs, successorRecord } from "#shared/domain/reschedule.js";
 import { FIFO_DEDUPLICATION_WINDOW_MS, lastSentAtMs, progressAtMs } from "#shared/domain/sweep.js";
 import { type TaskRecord, TERMINAL_STATUSES } from "#shared/domain/task.js";
+import { queueDelaySeconds } from "#shared/domain/timing.js";
 import { errorText, forEachBounded } from "#shared/runtime/async.js";
 import { deadLetterTask } from "../dead-letter.js";
 import type { Counters, GroupWork, RunState, SweeperDeps, SweeperTopic } from "./types.js";
@@ -44,7 +46,9 @@ async function repairGroup(
   clock: () => number,
   counters: Counters,
 ): Promise<boolean> {
-  const tasks = await deps.store.listUnfinishedInGroup(group.pk, group.fromMs, now);
+  const listed = await deps.store.listUnfinishedInGroup(group.pk, group.fromMs, now);
+  await finishReschedules(deps, listed, now, counters);
+  const tasks = listed.filter((t) => t.status !== "rescheduled");
   const head = tasks[0];
   if (!head) return true;
   const topic = Object.hasOwn(deps.topics, head.topic) ? deps.topics[head.topic] : undefined;
@@ -158,4 +162,38 @@ async function recordResend(
   }
   // Else the copy went within 5 minutes of the last send and FIFO deduplication may have dropped it: the stall
   // clock is left running, so the next run sends again until a copy is sure to land.
+}
+
+/**
+ * A `rescheduled` task still in the sweep index: its reschedule (shared/services/reschedule-task.ts) stopped
+ * after marking it, before its successor was written, armed or settled. Finished here in the same order: the
+ * successor is written (it may exist already), armed on the timer queue if still `scheduled` (a due time beyond
+ * SQS's 900 s is re-armed by the relay until due; a second timer message is harmless), then the old item leaves
+ * the index. A failure is thrown, and the next run tries again.
+ */
+async function finishReschedules(
+  deps: SweeperDeps,
+  listed: readonly TaskRecord[],
+  now: number,
+  counters: Counters,
+): Promise<void> {
+  for (const old of listed) {
+    if (old.status !== "rescheduled") continue;
+    const due = successorDueAtMs(old);
+    if (due === undefined) throw new Error(`rescheduled task ${old.taskId} names no successor`);
+    const delaySeconds = queueDelaySeconds(due - now);
+    const successor = successorRecord(old, due, { kind: "queue", delaySeconds });
+    const stored =
+      (await deps.store.putNew(successor)) === "created" ? successor : await deps.store.get(successor.taskId);
+    if (stored?.status === "scheduled") {
+      const failed = await deps.timer.armMany([{ taskId: successor.taskId, delaySeconds }]);
+      if (failed.length > 0) throw new Error(`arming rescheduled task ${successor.taskId} failed`);
+    }
+    await deps.store.settleRescheduled(old.taskId);
+    counters.reschedulesFinished++;
+    deps.logger.warn("reschedule finished: its successor was missing or unsettled", {
+      taskId: old.taskId,
+      successor: successor.taskId,
+    });
+  }
 }

@@ -46,7 +46,14 @@ export const DEFAULT_SWEEP_LIMITS: SweepLimits = {
 export interface SweeperDeps {
   readonly store: Pick<
     TaskStore,
-    "get" | "listUnfinishedDueBy" | "listUnfinishedInGroup" | "markQueued" | "markRequeued" | "markFailed"
+    | "get"
+    | "listUnfinishedDueBy"
+    | "listUnfinishedInGroup"
+    | "markQueued"
+    | "markRequeued"
+    | "markFailed"
+    | "putNew"
+    | "settleRescheduled"
   >;
   readonly topicQueue: Pick<TopicQueue, "sendInOrder" | "sendToDeadLetter">;
   readonly timer: Pick<TimerQueue, "armMany">;
@@ -81,6 +88,8 @@ export interface SweepReport {
   readonly rearmed: number;
   /** Timer / schedule DLQ messages resolved and deleted. */
   readonly pointersResolved: number;
+  /** Reschedules that stopped after their first write, finished here (successor written and armed). */
+  readonly reschedulesFinished: number;
   /** Steps that failed; each is retried by the next run. */
   readonly failures: number;
   /** Work was left for the next run (a shard read or the group cap was cut short, or time ran out). */
@@ -109,6 +118,7 @@ export class Counters {
   deadLettered = 0;
   rearmed = 0;
   pointersResolved = 0;
+  reschedulesFinished = 0;
   failures = 0;
   deferred = false;
 }

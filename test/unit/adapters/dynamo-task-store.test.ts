@@ -432,4 +432,84 @@ describe("DynamoTaskStore against dynalite", () => {
     const tasks = [task(), task(), task(), task({ dueAtMs: NOW + 5 })];
     expect(await script(store, tasks)).toEqual(await script(memory, tasks));
   });
+
+  // Operations routes, scope I2.
+  describe("reschedule and group pages", () => {
+    /** Runs the same script on dynalite and on the memory fake; both must answer alike. */
+    async function onBoth<T>(script: (s: TaskStore) => Promise<T>): Promise<[T, T]> {
+      return [await script(store), await script(new MemoryTaskStore())];
+    }
+
+    it("markRescheduled: scheduled → rescheduled with its successor, still in the sweep index until settled", async () => {
+      const t = task();
+      const [dynamo, memory] = await onBoth(async (s) => {
+        await s.putNew(t);
+        const marked = await s.markRescheduled(t.taskId, { to: "demo.x", atMs: NOW + 1, expiresAt: 99 });
+        const again = await s.markRescheduled(t.taskId, { to: "demo.y", atMs: NOW + 2, expiresAt: 99 });
+        const missing = await s.markRescheduled(task().taskId, { to: "demo.z", atMs: NOW, expiresAt: 99 });
+        const indexed = await s.listUnfinishedDueBy(sweepShardOf(t.taskId), NOW * 2, 10);
+        const inGroup = await s.listUnfinishedInGroup(t.pk, 0, NOW * 2);
+        // Settling is idempotent; a task that is not rescheduled is never touched.
+        const settled = [
+          await s.settleRescheduled(t.taskId),
+          await s.settleRescheduled(t.taskId),
+          await s.settleRescheduled(task().taskId),
+        ];
+        const afterIndex = await s.listUnfinishedDueBy(sweepShardOf(t.taskId), NOW * 2, 10);
+        const afterGroup = await s.listUnfinishedInGroup(t.pk, 0, NOW * 2);
+        return {
+          marked,
+          again,
+          missing,
+          indexed,
+          inGroup,
+          settled,
+          afterIndex,
+          afterGroup,
+          end: await s.get(t.taskId),
+        };
+      });
+      expect(dynamo).toEqual(memory);
+      expect(dynamo.marked).toMatchObject({
+        outcome: "rescheduled",
+        task: { status: "rescheduled", rescheduledTo: "demo.x", rescheduledAtMs: NOW + 1, expiresAt: 99 },
+      });
+      expect(dynamo.again).toMatchObject({ outcome: "conflict", task: { rescheduledTo: "demo.x" } });
+      expect(dynamo.missing).toEqual({ outcome: "not-found" });
+      expect(dynamo.indexed.tasks.map((x) => x.taskId)).toEqual([t.taskId]);
+      expect(dynamo.inGroup.map((x) => x.status)).toEqual(["rescheduled"]);
+      expect(dynamo.settled).toEqual([true, true, false]);
+      expect(dynamo.afterIndex.tasks).toEqual([]);
+      expect(dynamo.afterGroup).toEqual([]);
+      expect(dynamo.end?.sweepShard).toBeUndefined();
+    });
+
+    it("markRescheduled refuses a task no longer scheduled (conflict with its status)", async () => {
+      const t = task();
+      await store.putNew(t);
+      await store.markQueued(t.taskId, NOW);
+      const out = await store.markRescheduled(t.taskId, { to: "demo.x", atMs: NOW, expiresAt: 1 });
+      expect(out).toMatchObject({ outcome: "conflict", task: { status: "queued" } });
+    });
+
+    it("listGroupPage reads `limit` items in group order, returns the unfinished ones and where to go on", async () => {
+      const group = `g-${newUlid(NOW)}`;
+      const ts = [0, 1, 2, 3, 4].map((i) => task({ group, dueAtMs: NOW + i * 1000 }));
+      const other = task({ group: `${group}-other` });
+      const [dynamo, memory] = await onBoth(async (s) => {
+        for (const x of [...ts, other]) await s.putNew(x);
+        await s.cancel(ts[1]?.taskId ?? "", NOW, 1);
+        await s.markQueued(ts[2]?.taskId ?? "", NOW);
+        const first = await s.listGroupPage(ts[0]?.pk ?? "", 3);
+        const second = await s.listGroupPage(ts[0]?.pk ?? "", 3, first.lastSk);
+        return {
+          first: { ids: first.tasks.map((x) => x.taskId), lastSk: first.lastSk },
+          second: { ids: second.tasks.map((x) => x.taskId), lastSk: second.lastSk },
+        };
+      });
+      expect(dynamo).toEqual(memory);
+      expect(dynamo.first).toEqual({ ids: [ts[0]?.taskId, ts[2]?.taskId], lastSk: ts[2]?.sk });
+      expect(dynamo.second).toEqual({ ids: [ts[3]?.taskId, ts[4]?.taskId], lastSk: undefined });
+    });
+  });
 });

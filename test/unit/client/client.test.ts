@@ -156,6 +156,8 @@ describe("routes", () => {
       delivered_at: "2026-11-23T12:01:31.010Z",
       failed_at: "2026-11-23T12:01:31.010Z",
       cancelled_at: "2026-11-23T12:01:31.010Z",
+      rescheduled_to: "demo._.mhx0z8ka.01JD3AAAAAAAAAAAAAAAAAAAAA",
+      rescheduled_at: "2026-11-23T12:01:31.010Z",
       lateness_ms: 112,
       delivery_latency_ms: 9,
       group: "A-1",

@@ -1,0 +1,53 @@
+import type { Command } from "commander";
+import { InvalidArgumentError } from "commander";
+import { connect, type GlobalOptions } from "../connection.js";
+import { type CliIo, printResult } from "../output.js";
+
+interface CancelOptions {
+  readonly topic: string;
+  readonly group: string;
+  readonly limit?: number;
+}
+
+function pageSize(value: string): number {
+  const number = Number(value);
+  if (!Number.isInteger(number) || number < 1 || number > 1000) {
+    throw new InvalidArgumentError("must be a whole number from 1 to 1000");
+  }
+  return number;
+}
+
+/**
+ * `groups cancel --topic T --group V`: follows the API's cursor until the whole group is read, so the command
+ * cancels every scheduled task of the group, and prints the totals.
+ */
+export function groupsCommand(parent: Command, io: CliIo): void {
+  const groups = parent.command("groups").description("Act on one ordering group of a topic.");
+  groups
+    .command("cancel")
+    .description("Cancel every still-scheduled task of a group; lists the tasks that could not be.")
+    .requiredOption("--topic <name>", "the topic")
+    .requiredOption("--group <value>", "the ordering field's value (e.g. the order id)")
+    .option("--limit <n>", "tasks read per API call (1–1000)", pageSize)
+    .addHelpText(
+      "after",
+      "\nExample:\n  $ npx punctual --env prod groups cancel --topic orders --group A-1001",
+    )
+    .action(async (options: CancelOptions, command: Command) => {
+      const global = command.optsWithGlobals<GlobalOptions>();
+      const client = await connect(global, io);
+      let cancelled = 0;
+      const notCancelled: { task_id: string; status: string }[] = [];
+      let cursor: string | undefined;
+      do {
+        const page = await client.cancelGroup(options.topic, options.group, {
+          ...(options.limit !== undefined ? { limit: options.limit } : {}),
+          ...(cursor !== undefined ? { cursor } : {}),
+        });
+        cancelled += page.cancelled;
+        notCancelled.push(...page.not_cancelled);
+        cursor = page.more && page.next_cursor ? page.next_cursor : undefined;
+      } while (cursor);
+      printResult(io, global.json ?? false, { cancelled, not_cancelled: notCancelled });
+    });
+}

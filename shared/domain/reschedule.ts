@@ -1,0 +1,40 @@
+import { makeTaskKey, parseTaskId, scheduleNameFor } from "./keys.js";
+import type { TaskRecord } from "./task.js";
+import type { TimerPlan } from "./timing.js";
+
+/**
+ * A rescheduled task's successor. Ids carry the due time, so a new due time is a new item: the same content,
+ * callback, group, idempotency key, acceptance time and acceptance ULID, so among tasks of its group due in the
+ * same millisecond it keeps its place (sort key = due time, then the ULID). Attempts start again at 0: a
+ * `scheduled` task has made none.
+ */
+export function successorKey(task: Pick<TaskRecord, "taskId" | "topic" | "groupValue">, dueAtMs: number) {
+  const key = parseTaskId(task.taskId);
+  if (!key) throw new Error(`malformed task id: ${task.taskId}`);
+  return makeTaskKey(task.topic, task.groupValue, dueAtMs, key.ulid);
+}
+
+export function successorRecord(task: TaskRecord, dueAtMs: number, plan: TimerPlan): TaskRecord {
+  const key = successorKey(task, dueAtMs);
+  return {
+    pk: key.pk,
+    sk: key.sk,
+    taskId: key.taskId,
+    topic: task.topic,
+    ...(task.groupValue !== undefined ? { groupValue: task.groupValue } : {}),
+    status: "scheduled",
+    dueAtMs,
+    acceptedAtMs: task.acceptedAtMs,
+    content: task.content,
+    callbackUrl: task.callbackUrl,
+    timer: plan.kind,
+    ...(plan.kind === "schedule" ? { scheduleName: scheduleNameFor(key.taskId) } : {}),
+    ...(task.idempotencyKey !== undefined ? { idempotencyKey: task.idempotencyKey } : {}),
+    attempts: 0,
+  };
+}
+
+/** The due time a `rescheduled` task's successor has (its id carries it). */
+export function successorDueAtMs(task: Pick<TaskRecord, "rescheduledTo">): number | undefined {
+  return task.rescheduledTo ? parseTaskId(task.rescheduledTo)?.dueAtMs : undefined;
+}

@@ -1,0 +1,82 @@
+import type { TaskStore } from "#shared/adapters/task-store.js";
+import { notFound, validationFailed } from "#shared/api/errors.js";
+import { type CancelGroupQuery, cancelGroupQuerySchema, MAX_GROUP_PAGE } from "#shared/api/schemas/groups.js";
+import type { CancelGroupResponse } from "#shared/api/schemas/tasks.js";
+import { topicConfig } from "#shared/config/index.js";
+import { toIssues } from "#shared/domain/add-task-request.js";
+import { groupPartitionKey } from "#shared/domain/keys.js";
+import type { TaskStatus } from "#shared/domain/task.js";
+import { forEachBounded } from "#shared/runtime/async.js";
+import { type CancelTaskDeps, cancelAndDisarm } from "./cancel-task.js";
+
+export interface CancelGroupDeps extends Omit<CancelTaskDeps, "store"> {
+  readonly store: Pick<TaskStore, "listGroupPage" | "cancel">;
+}
+
+/** Conditional cancels in flight at once: each is one UpdateItem (and maybe one DeleteSchedule). */
+const CANCEL_CONCURRENCY = 8;
+
+/**
+ * `POST /v1/topics/{topic}/groups/{value}/cancel`. One strongly consistent Query reads up to `limit` of the
+ * group's tasks in delivery order (the group partition, no index); each `scheduled` one is cancelled exactly as
+ * DELETE /v1/tasks/{id} cancels it (conditional write, then its schedule deleted). A task already handed to
+ * delivery (`queued`, `delivering`), or one that moved on between the read and its cancel, is listed in
+ * `not_cancelled`; finished tasks are neither. The cursor is the last sort key read, so the next call goes on
+ * after it; an unknown topic is 404, as the topic is part of the resource's path.
+ */
+export async function cancelGroup(
+  deps: CancelGroupDeps,
+  params: { readonly topic: string | undefined; readonly value: string | undefined },
+  query: Record<string, string | undefined> | null | undefined,
+): Promise<CancelGroupResponse> {
+  const { topic, value } = params;
+  if (!topic || value === undefined || value === "" || !topicConfig(deps.config, topic)) {
+    throw notFound(`no such topic: ${topic ?? ""}`);
+  }
+  const parsed = parseQuery(query);
+  const startAfter = parsed.cursor === undefined ? undefined : decodeCursor(parsed.cursor);
+  // A group's value of any task names one partition; the ULID only matters for tasks without a group.
+  const pk = groupPartitionKey(topic, value, "");
+  const page = await deps.store.listGroupPage(pk, parsed.limit ?? MAX_GROUP_PAGE, startAfter);
+
+  let cancelled = 0;
+  const notCancelled: { task_id: string; status: TaskStatus }[] = [];
+  await forEachBounded(page.tasks, CANCEL_CONCURRENCY, async (task) => {
+    if (task.status !== "scheduled") {
+      notCancelled.push({ task_id: task.taskId, status: task.status });
+      return;
+    }
+    const result = await cancelAndDisarm({ ...deps, store: deps.store }, task.taskId, topic);
+    if (result.outcome === "cancelled") cancelled++;
+    else if (result.outcome === "conflict" && result.task.status !== "cancelled")
+      notCancelled.push({ task_id: task.taskId, status: result.task.status });
+  });
+  const order = new Map(page.tasks.map((t, i) => [t.taskId, i]));
+  notCancelled.sort((a, b) => (order.get(a.task_id) ?? 0) - (order.get(b.task_id) ?? 0));
+  return {
+    cancelled,
+    not_cancelled: notCancelled,
+    more: page.lastSk !== undefined,
+    next_cursor: page.lastSk === undefined ? null : encodeCursor(page.lastSk),
+  };
+}
+
+function parseQuery(query: Record<string, string | undefined> | null | undefined): CancelGroupQuery {
+  const parsed = cancelGroupQuerySchema.safeParse(query ?? {});
+  if (!parsed.success) throw validationFailed(toIssues(parsed.error.issues, query ?? {}));
+  return parsed.data;
+}
+
+/** Opaque to callers (base64url of the last sort key read), so its form may change. */
+function encodeCursor(sk: string): string {
+  return Buffer.from(sk, "utf8").toString("base64url");
+}
+
+/** A sort key is `<15 digits>#<ULID>`; anything else is a 400, never a Query with a foreign start key. */
+function decodeCursor(cursor: string): string {
+  const sk = Buffer.from(cursor, "base64url").toString("utf8");
+  if (!/^\d{15}#[0-9A-HJKMNP-TV-Z]{26}$/.test(sk)) {
+    throw validationFailed([{ path: "cursor", message: "is not a cursor this route answered" }]);
+  }
+  return sk;
+}

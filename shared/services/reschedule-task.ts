@@ -1,0 +1,159 @@
+import type { TaskScheduler } from "#shared/adapters/task-scheduler.js";
+import type { TaskStore } from "#shared/adapters/task-store.js";
+import type { TimerQueue } from "#shared/adapters/timer-queue.js";
+import { conflict, notFound, serviceUnavailable, validationFailed } from "#shared/api/errors.js";
+import { type TaskView, taskView } from "#shared/api/task-view.js";
+import { type PunctualConfig, type TopicConfig, topicConfig } from "#shared/config/index.js";
+import { parseRescheduleRequest } from "#shared/domain/add-task-request.js";
+import { parseTaskId } from "#shared/domain/keys.js";
+import { successorDueAtMs, successorKey, successorRecord } from "#shared/domain/reschedule.js";
+import type { TaskRecord } from "#shared/domain/task.js";
+import { planTimer } from "#shared/domain/timing.js";
+import { arm, claimExpiry, dueTime } from "./add-task.js";
+
+export interface RescheduleTaskDeps {
+  readonly store: Pick<TaskStore, "get" | "markRescheduled" | "putNew" | "settleRescheduled">;
+  readonly timerQueue: Pick<TimerQueue, "arm">;
+  readonly scheduler: Pick<TaskScheduler, "createTaskSchedule" | "deleteTaskSchedule">;
+  readonly config: PunctualConfig;
+  readonly now: () => number;
+  /** Told about failures the caller sees only as a 503, and about an old schedule that could not be deleted. */
+  readonly onError?: (message: string, error: unknown, taskId: string) => void;
+}
+
+/** The answer: the task as it is now (its new `task_id`), and the id it was moved from. */
+export type RescheduleView = TaskView & { readonly rescheduled_from?: string };
+
+/** How a repeat finds out that the task was already moved where it asks (idempotent retries). */
+type SameTarget = (successorDueAtMs: number) => boolean;
+
+/** `PATCH /v1/tasks/{id}` with one of `due_at` | `delay_seconds` | `timing_moment`: the add rules for due times. */
+export async function rescheduleTask(
+  deps: RescheduleTaskDeps,
+  taskId: string | undefined,
+  body: unknown,
+): Promise<RescheduleView> {
+  const { key, topic } = taskAndTopic(deps, taskId);
+  const parsed = parseRescheduleRequest(body);
+  if (!parsed.ok) throw validationFailed(parsed.issues);
+  const nowMs = deps.now();
+  const dueAtMs = dueTime(parsed.value, topic, nowMs);
+  return moveTask(deps, key.taskId, dueAtMs, topic, (due) => due === dueAtMs);
+}
+
+/** `POST /v1/tasks/{id}/run`: a reschedule to now. A repeat finds the task already moved to a due time ≤ now. */
+export async function runTask(deps: RescheduleTaskDeps, taskId: string | undefined): Promise<RescheduleView> {
+  const { key, topic } = taskAndTopic(deps, taskId);
+  const nowMs = deps.now();
+  return moveTask(deps, key.taskId, nowMs, topic, (due) => due <= nowMs);
+}
+
+function taskAndTopic(deps: RescheduleTaskDeps, taskId: string | undefined) {
+  const key = taskId ? parseTaskId(taskId) : undefined;
+  if (!key) throw notFound();
+  // A task of a topic no longer configured cannot be planned; nothing of it is served.
+  const topic = topicConfig(deps.config, key.topic);
+  if (!topic) throw notFound();
+  return { key, topic };
+}
+
+/**
+ * Moves a `scheduled` task to a new due time without a transaction (dynalite has none), in an order where a
+ * crash between any two steps loses nothing and delivers nothing twice:
+ *
+ * (a) the old item `scheduled → rescheduled` with `rescheduledTo` = the new id (conditional: this write is the
+ *     reschedule; a relay or cancel that got there first wins and this answers 409). It stays in the sweep index;
+ * (b) the successor is written (same content, callback, group, key, acceptance ULID) and its timer armed as
+ *     add-task arms one;
+ * (c) the old item leaves the sweep index, and its schedule, if any, is deleted (best effort: a schedule that
+ *     still fires wakes the relay, which drops a task that is not `scheduled`).
+ *
+ * A crash after (a) or (b) is finished by a retried request (the old item says where it went: same target →
+ * steps (b) and (c) again) or by the sweeper, which finds the `rescheduled` item still in its index once the old
+ * due time has passed and creates, arms and settles the successor (shared/services/sweeper/repair.ts).
+ */
+async function moveTask(
+  deps: RescheduleTaskDeps,
+  taskId: string,
+  dueAtMs: number,
+  topic: TopicConfig,
+  sameTarget: SameTarget,
+): Promise<RescheduleView> {
+  const current = await deps.store.get(taskId);
+  if (!current) throw notFound();
+  if (current.status === "rescheduled") return repeat(deps, current, sameTarget);
+  if (current.status !== "scheduled") throw notScheduled(current);
+  // Already where it is asked to be (the same due time is the same id; a due task run now): nothing to move.
+  if (sameTarget(current.dueAtMs)) return taskView(current);
+
+  const successorId = successorKey(current, dueAtMs).taskId;
+  const marked = await deps.store.markRescheduled(taskId, {
+    to: successorId,
+    atMs: deps.now(),
+    // The old item forwards a repeated add (its idempotency claim names the old id) for as long as the claim
+    // would live for the new due time; only then may TTL remove it.
+    expiresAt: claimExpiry(dueAtMs, topic),
+  });
+  if (marked.outcome === "not-found") throw notFound();
+  if (marked.outcome === "conflict") {
+    if (marked.task.status === "rescheduled") return repeat(deps, marked.task, sameTarget);
+    throw notScheduled(marked.task);
+  }
+  return completeMove(deps, marked.task);
+}
+
+/** A request for a task already rescheduled: the same target finishes that move; another is a conflict. */
+async function repeat(
+  deps: RescheduleTaskDeps,
+  old: TaskRecord,
+  sameTarget: SameTarget,
+): Promise<RescheduleView> {
+  const due = successorDueAtMs(old);
+  if (due === undefined || !sameTarget(due)) {
+    throw conflict(`task was rescheduled to ${old.rescheduledTo}; reschedule that task instead`, {
+      task_status: old.status,
+      ...(old.rescheduledTo ? { rescheduled_to: old.rescheduledTo } : {}),
+    });
+  }
+  return completeMove(deps, old);
+}
+
+/** Steps (b) and (c) for an item already marked `rescheduled`; safe to repeat. */
+export async function completeMove(deps: RescheduleTaskDeps, old: TaskRecord): Promise<RescheduleView> {
+  const due = successorDueAtMs(old);
+  if (due === undefined) throw new Error(`rescheduled task ${old.taskId} names no successor`);
+  const nowMs = deps.now();
+  const plan = planTimer(due, nowMs, deps.config.timer);
+  let successor = successorRecord(old, due, plan);
+  if ((await deps.store.putNew(successor)) === "exists") {
+    successor = (await deps.store.get(successor.taskId)) ?? successor;
+  }
+  // Armed also when it existed: the earlier attempt may have stopped before arming; a second timer message is
+  // harmless (the relay and FIFO deduplication absorb it), a missing one would leave the task to the sweeper.
+  if (successor.status === "scheduled") {
+    try {
+      await arm(deps, successor.taskId, planTimer(due, nowMs, deps.config.timer));
+    } catch (error) {
+      deps.onError?.("arming a rescheduled task's timer failed", error, successor.taskId);
+      throw serviceUnavailable("could not arm the task's new timer; retry the request", error);
+    }
+  }
+  await deps.store.settleRescheduled(old.taskId);
+  await disarmOld(deps, old);
+  return { ...taskView(successor), rescheduled_from: old.taskId };
+}
+
+async function disarmOld(deps: RescheduleTaskDeps, old: TaskRecord): Promise<void> {
+  if (old.timer !== "schedule" || !old.scheduleName) return;
+  try {
+    await deps.scheduler.deleteTaskSchedule(old.scheduleName);
+  } catch (error) {
+    deps.onError?.("deleting a rescheduled task's old schedule failed", error, old.taskId);
+  }
+}
+
+function notScheduled(task: TaskRecord) {
+  return conflict(`task is ${task.status}; only a scheduled task can be rescheduled`, {
+    task_status: task.status,
+  });
+}

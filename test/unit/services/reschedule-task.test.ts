@@ -1,0 +1,149 @@
+import { describe, expect, it } from "vitest";
+import { successorKey } from "#shared/domain/reschedule.js";
+import { claimExpiry } from "#shared/services/add-task.js";
+import { simulate } from "../../support/pipeline-sim.js";
+
+/**
+ * Reschedule (PATCH /v1/tasks/{id}) with the real services on a simulated clock: the move itself, its repeats,
+ * and the crash after its first write, repaired by the sweeper.
+ */
+const MINUTE = 60_000;
+
+describe("rescheduling a scheduled task", () => {
+  it("moves it to a new id with the same ULID; the old timer wakes the relay for nothing; the new one is delivered at its time", async () => {
+    // Prepare
+    const sim = simulate();
+    const oldId = await sim.add({ order_id: "o-1" }, { delay_seconds: 30 });
+
+    // Act
+    const moved = await sim.reschedule(oldId, { delay_seconds: 60 });
+    sim.advance(30_000);
+    await sim.runRelay(); // the old task's timer message
+    await sim.runDeliver();
+    const earlyDeliveries = sim.delivered();
+    sim.advance(30_000);
+    await sim.runRelay();
+    await sim.runDeliver();
+
+    // Assess
+    expect(moved.task_id).not.toBe(oldId);
+    expect(moved.task_id.split(".")[3]).toBe(oldId.split(".")[3]);
+    expect(moved).toMatchObject({ status: "scheduled", rescheduled_from: oldId });
+    expect(earlyDeliveries).toEqual([]);
+    expect(sim.delivered()).toEqual([moved.task_id]);
+    const old = sim.store.tasks.get(oldId);
+    expect(old).toMatchObject({ status: "rescheduled", rescheduledTo: moved.task_id });
+    expect(old?.sweepShard).toBeUndefined();
+    expect(old?.expiresAt).toBe(claimExpiry(sim.clock.now, sim.topic));
+    expect(sim.store.tasks.get(moved.task_id)).toMatchObject({ status: "delivered", latenessMs: 0 });
+  });
+
+  it("deletes the old schedule when the task rode one, and arms the new time on a schedule when far ahead", async () => {
+    const sim = simulate();
+    const oldId = await sim.add({ order_id: "o-2" }, { delay_seconds: 3_600 });
+    const oldSchedule = sim.store.tasks.get(oldId)?.scheduleName;
+
+    const moved = await sim.reschedule(oldId, { delay_seconds: 7_200 });
+
+    expect(oldSchedule).toBeDefined();
+    expect(sim.scheduler.deleted).toEqual([oldSchedule]);
+    expect(sim.scheduler.created.map((c) => c.taskId)).toEqual([oldId, moved.task_id]);
+  });
+
+  it("answers a repeat with the same target with the moved task, another target with 409, and a delivered task with 409", async () => {
+    const sim = simulate();
+    const oldId = await sim.add({ order_id: "o-3" }, { delay_seconds: 30 });
+    const target = new Date(sim.clock.now + 120_000).toISOString();
+    const first = await sim.reschedule(oldId, { due_at: target });
+
+    const again = await sim.reschedule(oldId, { due_at: target });
+    const elsewhere = await sim.reschedule(oldId, { delay_seconds: 5 }).catch((e: unknown) => e);
+    const bad = await sim.reschedule(first.task_id, { delay_seconds: 5, due_at: target }).catch((e) => e);
+    const tooFar = await sim.reschedule(first.task_id, { delay_seconds: 10 ** 9 }).catch((e) => e);
+
+    expect(again.task_id).toBe(first.task_id);
+    expect(elsewhere).toMatchObject({ status: 409, details: { rescheduled_to: first.task_id } });
+    expect(bad).toMatchObject({ status: 400, code: "validation_failed" });
+    expect(tooFar).toMatchObject({ status: 400, issues: [{ path: "delay_seconds" }] });
+    expect(sim.store.tasks.get(first.task_id)?.status).toBe("scheduled");
+  });
+
+  it("a past due time means now", async () => {
+    const sim = simulate();
+    const oldId = await sim.add({ order_id: "o-4" }, { delay_seconds: 30 });
+
+    const moved = await sim.reschedule(oldId, { due_at: "2000-01-01T00:00:00Z" });
+
+    expect(moved.due_at).toBe(new Date(sim.clock.now).toISOString());
+  });
+});
+
+describe("crash after the first write (old item marked rescheduled, successor never written)", () => {
+  it("the sweeper writes and arms the successor once the old due time is past, settles the old item, and it is delivered once", async () => {
+    // Prepare: step (a) only, as a reschedule that died right after it.
+    const sim = simulate();
+    const oldId = await sim.add({ order_id: "o-5" }, { delay_seconds: 10 });
+    const old = sim.store.tasks.get(oldId);
+    if (!old) throw new Error("task missing");
+    const successorId = successorKey(old, old.dueAtMs + 2 * MINUTE).taskId;
+    await sim.store.markRescheduled(oldId, { to: successorId, atMs: sim.clock.now, expiresAt: 1 });
+
+    // Act
+    sim.advance(10_000);
+    await sim.runRelay(); // the old timer: dropped, the task is not scheduled
+    sim.advance(sim.graceMs + MINUTE);
+    const report = await sim.sweep();
+    const again = await sim.sweep();
+    sim.advance(2 * MINUTE);
+    await sim.runRelay();
+    await sim.runDeliver();
+
+    // Assess
+    expect(report).toMatchObject({ reschedulesFinished: 1, failures: 0 });
+    expect(again).toMatchObject({ reschedulesFinished: 0 });
+    expect(sim.store.tasks.get(oldId)?.sweepShard).toBeUndefined();
+    expect(sim.delivered()).toEqual([successorId]);
+    expect(sim.store.tasks.get(successorId)).toMatchObject({ status: "delivered", attempts: 1 });
+  });
+
+  it("a retried PATCH with the same target finishes the move at once", async () => {
+    const sim = simulate();
+    const oldId = await sim.add({ order_id: "o-6" }, { delay_seconds: 600 });
+    const old = sim.store.tasks.get(oldId);
+    if (!old) throw new Error("task missing");
+    const dueMs = sim.clock.now + 60_000;
+    const successorId = successorKey(old, dueMs).taskId;
+    await sim.store.markRescheduled(oldId, { to: successorId, atMs: sim.clock.now, expiresAt: 1 });
+
+    const retried = await sim.reschedule(oldId, { due_at: new Date(dueMs).toISOString() });
+
+    expect(retried.task_id).toBe(successorId);
+    expect(sim.store.tasks.get(successorId)?.status).toBe("scheduled");
+    expect(sim.timer.messages.map((m) => m.taskId)).toContain(successorId);
+    expect(sim.store.tasks.get(oldId)?.sweepShard).toBeUndefined();
+  });
+
+  it("a repeated add with the task's idempotency key answers the task it was moved to", async () => {
+    const sim = simulate();
+    const { addTask } = await import("#shared/services/add-task.js");
+    const deps = {
+      store: sim.store,
+      timerQueue: sim.timer,
+      scheduler: sim.scheduler,
+      config: sim.config,
+      now: () => sim.clock.now,
+    };
+    const body = {
+      topic: "demo",
+      delay_seconds: 30,
+      content: { order_id: "o-7" },
+      callback: { url: "https://hooks.example.com/p" },
+    };
+    const added = await addTask(deps, { body, idempotencyKeyHeader: "k-7" });
+
+    const moved = await sim.reschedule(added.body.task_id, { delay_seconds: 90 });
+    const repeat = await addTask(deps, { body, idempotencyKeyHeader: "k-7" });
+
+    expect(repeat).toMatchObject({ statusCode: 200, body: { task_id: moved.task_id, status: "scheduled" } });
+  });
+});
