@@ -43,8 +43,9 @@ describe("unmatched routes", () => {
     for (const [method, path, allow] of [
       ["GET", "/v1/tasks", "POST"],
       ["PUT", "/v1/tasks", "POST"],
-      ["PATCH", "/v1/tasks/some-id", "DELETE, GET"],
-      ["POST", "/v1/tasks/some-id", "DELETE, GET"],
+      ["PUT", "/v1/tasks/some-id", "DELETE, GET, PATCH"],
+      ["POST", "/v1/tasks/some-id", "DELETE, GET, PATCH"],
+      ["GET", "/v1/topics/demo/pause", "POST"],
     ] as const) {
       const response = await h.api(method, path);
       expect(response.status, `${method} ${path}`).toBe(405);
