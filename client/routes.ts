@@ -4,8 +4,9 @@
  * the body (or query) when the route has one, then per-call options.
  */
 import type * as z from "zod";
+import { listTasksQuerySchema } from "#shared/api/schemas/operations.js";
 import { addTaskBodySchema } from "#shared/domain/add-task-request.js";
-import { addTaskResponseSchema, taskViewSchema } from "./schemas.js";
+import { addTaskResponseSchema, taskListSchema, taskViewSchema } from "./schemas.js";
 
 export type HttpMethod = "GET" | "POST" | "PUT" | "PATCH" | "DELETE";
 
@@ -34,6 +35,8 @@ export interface RouteDescriptor<
   readonly input?: I;
   readonly response: R;
   readonly retry: RetryMode;
+  /** Query parameters the method always sends (two methods on one route, e.g. `status=failed`). */
+  readonly fixedQuery?: Readonly<Record<string, string>>;
 }
 
 /** A JSON body validated by `schema` on the server; `T` defaults to the schema's input type. */
@@ -63,6 +66,10 @@ export type AddTaskInput = Omit<z.input<typeof addTaskBodySchema>, "content"> & 
   readonly content: Record<string, unknown> | string;
 };
 
+type Page = { readonly limit?: number; readonly cursor?: string };
+export type ListGroupInput = { readonly topic: string; readonly group: string } & Page;
+export type ListFailedInput = { readonly topic: string } & Page;
+
 export const ROUTES = {
   addTask: route({
     method: "POST",
@@ -76,6 +83,24 @@ export const ROUTES = {
     method: "DELETE",
     path: "/v1/tasks/{task_id}",
     response: taskViewSchema,
+    retry: "safe",
+  }),
+  // --- issue 11, scope H: find and replay (appended block) ---
+  /** One ordering group's tasks in delivery order; pass `next_cursor` back as `cursor` for the next page. */
+  listGroupTasks: route({
+    method: "GET",
+    path: "/v1/tasks",
+    input: queryParams<ListGroupInput>(listTasksQuerySchema),
+    response: taskListSchema,
+    retry: "safe",
+  }),
+  /** A topic's dead-lettered tasks, newest first. */
+  listFailedTasks: route({
+    method: "GET",
+    path: "/v1/tasks",
+    input: queryParams<ListFailedInput>(listTasksQuerySchema),
+    fixedQuery: { status: "failed" },
+    response: taskListSchema,
     retry: "safe",
   }),
 } as const;

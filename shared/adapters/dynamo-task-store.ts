@@ -10,6 +10,7 @@ import {
   UpdateItemCommand,
 } from "@aws-sdk/client-dynamodb";
 import { marshall, unmarshall } from "@aws-sdk/util-dynamodb";
+import { FAILED_INDEX_NAME, FAILED_TOPIC_ATTRIBUTE } from "#shared/domain/failed-index.js";
 import { parseTaskId, sortKeyLowerBound, sortKeyUpperBound } from "#shared/domain/keys.js";
 import {
   SWEEP_INDEX_NAME,
@@ -27,6 +28,8 @@ import type {
   CancelOutcome,
   IdempotencyClaim,
   IdempotencyOutcome,
+  PageKey,
+  TaskPage,
   TaskStore,
   UnfinishedTaskRef,
 } from "./task-store.js";
@@ -44,7 +47,7 @@ export function idempotencyPartitionKey(topic: string, key: string): string {
 /** A DynamoDB API call the store makes, and where: the table itself or its sparse sweep index. */
 export interface DynamoOperation {
   readonly action: "GetItem" | "PutItem" | "UpdateItem" | "DeleteItem" | "Query";
-  readonly on: "table" | "sweepIndex";
+  readonly on: "table" | "sweepIndex" | "failedIndex";
 }
 const onTable = (action: DynamoOperation["action"]): DynamoOperation => ({ action, on: "table" });
 
@@ -69,6 +72,8 @@ export const TASK_STORE_OPERATIONS: { readonly [M in keyof TaskStore]: readonly 
   listUnfinishedDueBy: [{ action: "Query", on: "sweepIndex" }],
   markRequeued: [onTable("UpdateItem")],
   listUnfinishedInGroup: [onTable("Query")],
+  listGroup: [onTable("Query")],
+  listFailed: [{ action: "Query", on: "failedIndex" }],
 };
 
 /** Which TaskStore methods each function (`functions/<name>.ts`) calls, through the services it runs. */
@@ -87,6 +92,7 @@ export const STORE_METHODS_BY_FUNCTION = {
     "markFailed",
   ],
   "unmatched-route": [],
+  "list-tasks": ["listGroup", "listFailed"],
 } as const satisfies Record<string, readonly (keyof TaskStore)[]>;
 
 export type StoreUser = keyof typeof STORE_METHODS_BY_FUNCTION;
@@ -376,8 +382,16 @@ export class DynamoTaskStore implements TaskStore {
     await this.transition(
       taskId,
       ["delivering"],
-      `SET #status = :to, lastError = :error, failedAtMs = :at, expiresAt = :expiresAt ${LEAVE_SWEEP_INDEX}`,
-      { ":to": "failed", ":error": failure.error, ":at": failure.atMs, ":expiresAt": failure.expiresAt },
+      // The failed index's keys (failedTopic, failedAtMs) are set here, in the write that records the failure: only
+      // a dead-lettered task is ever in that sparse index, and entering it costs no extra request.
+      `SET #status = :to, lastError = :error, failedAtMs = :at, expiresAt = :expiresAt, ${FAILED_TOPIC_ATTRIBUTE} = :topic ${LEAVE_SWEEP_INDEX}`,
+      {
+        ":to": "failed",
+        ":error": failure.error,
+        ":at": failure.atMs,
+        ":expiresAt": failure.expiresAt,
+        ":topic": parseTaskId(taskId)?.topic ?? "",
+      },
     );
   }
 
@@ -440,6 +454,38 @@ export class DynamoTaskStore implements TaskStore {
     return tasks;
   }
 
+  // --- issue 11, scope H: listing (appended block) ---
+
+  async listGroup(pk: string, limit: number, after?: PageKey): Promise<TaskPage> {
+    const out = await this.client.send(
+      new QueryCommand({
+        TableName: this.table,
+        KeyConditionExpression: "pk = :pk",
+        ExpressionAttributeValues: toWire({ ":pk": pk }),
+        ConsistentRead: true,
+        Limit: limit,
+        ExclusiveStartKey: after && toWire(after),
+      }),
+    );
+    return page(out);
+  }
+
+  async listFailed(topic: string, limit: number, after?: PageKey): Promise<TaskPage> {
+    const out = await this.client.send(
+      new QueryCommand({
+        TableName: this.table,
+        IndexName: FAILED_INDEX_NAME,
+        KeyConditionExpression: "#topic = :topic",
+        ExpressionAttributeNames: { "#topic": FAILED_TOPIC_ATTRIBUTE },
+        ExpressionAttributeValues: toWire({ ":topic": topic }),
+        ScanIndexForward: false,
+        Limit: limit,
+        ExclusiveStartKey: after && toWire(after),
+      }),
+    );
+    return page(out);
+  }
+
   /** A conditional UpdateItem from one of `from`; false when the task is missing or elsewhere. */
   private async transition(
     taskId: string,
@@ -467,6 +513,12 @@ export class DynamoTaskStore implements TaskStore {
       ),
     );
   }
+}
+
+/** A Query's items and where the next page starts (DynamoDB says so only when it stopped at the Limit). */
+function page(out: QueryCommandOutput): TaskPage {
+  const tasks = (out.Items ?? []).map((item) => unmarshall(item) as TaskRecord);
+  return out.LastEvaluatedKey ? { tasks, next: unmarshall(out.LastEvaluatedKey) as PageKey } : { tasks };
 }
 
 /** Resolves true when the write happened, false when its condition failed; other errors propagate. */

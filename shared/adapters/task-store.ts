@@ -26,6 +26,15 @@ export interface UnfinishedTaskRef {
   readonly dueAtMs: number;
 }
 
+/** Where a page of a list ends: DynamoDB's LastEvaluatedKey, unmarshalled (the API turns it into a cursor). */
+export type PageKey = Readonly<Record<string, string | number>>;
+
+/** One page of a list, and where the next begins (absent on the last page). */
+export interface TaskPage {
+  readonly tasks: TaskRecord[];
+  readonly next?: PageKey;
+}
+
 /**
  * Task persistence. Every status change is a conditional write, so concurrent relays, deliveries and cancels
  * can race freely: exactly one of them wins each transition.
@@ -87,4 +96,10 @@ export interface TaskStore {
    * restarts its stall clock; false when the task is no longer queued or delivering.
    */
   markRequeued(taskId: string, nowMs: number): Promise<boolean>;
+
+  // --- issue 11, scope H: listing (appended block) ---
+  /** One ordering group's tasks in delivery order (sort key ascending), strongly consistent, one page. */
+  listGroup(pk: string, limit: number, after?: PageKey): Promise<TaskPage>;
+  /** A topic's dead-lettered tasks, newest failure first, from the sparse failed index (eventually consistent). */
+  listFailed(topic: string, limit: number, after?: PageKey): Promise<TaskPage>;
 }

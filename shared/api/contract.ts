@@ -8,6 +8,7 @@
  */
 import * as z from "zod";
 import { addTaskBodySchema, IDEMPOTENCY_HEADER } from "#shared/domain/add-task-request.js";
+import { listTasksQuerySchema, taskListSchema } from "./schemas/operations.js";
 import { addTaskResponseSchema, errorBodySchema, taskViewSchema } from "./schemas/tasks.js";
 
 export interface ResponseSpec {
@@ -82,6 +83,18 @@ export const API_CONTRACT = {
       "200": { description: "cancelled", schema: taskViewSchema },
       "404": error("no such task (`not_found`)"),
       "409": error("the task is already queued, delivered or final (`conflict`, with `task_status`)"),
+    },
+  },
+  // --- issue 11, scope H: find and replay (appended block) ---
+  "GET /v1/tasks": {
+    summary:
+      "List one ordering group's tasks in delivery order, or a topic's dead-lettered tasks newest first",
+    description:
+      "Exactly one of `group` and `status=failed`. Paginated: pass `next_cursor` back as `cursor` until it is null.",
+    tags: ["tasks"],
+    query: listTasksQuerySchema,
+    responses: {
+      "200": { description: "one page", schema: taskListSchema },
     },
   },
 } as const satisfies Readonly<Record<string, RouteContract>>;

@@ -34,6 +34,7 @@ describe("the route table", () => {
       "get-task": [ENV.tableName],
       "cancel-task": [ENV.scheduleGroupName, ENV.tableName],
       "unmatched-route": [],
+      "list-tasks": [ENV.tableName],
     });
   });
 });

@@ -77,6 +77,16 @@ export const API_ROUTES = [
     store: "cancel-task",
     grants: ["schedules:disarm"],
   },
+  // --- issue 11, scope H: find and replay (appended block) ---
+  {
+    name: "list-tasks",
+    routeKey: "GET /v1/tasks",
+    entry: "functions/list-tasks.ts",
+    purpose: "list a group in delivery order, or a topic's dead-lettered tasks",
+    memoryMb: 256,
+    store: "list-tasks",
+    grants: [],
+  },
 ] as const satisfies readonly ApiRouteRow[];
 
 /**

@@ -75,6 +75,11 @@ export interface TaskRecord {
    * sets it on `putNew` and removes it on delivered / failed / cancelled; nothing else reads or writes it.
    */
   readonly sweepShard?: number;
+  /**
+   * Failed index partition key (shared/domain/failed-index.ts): the topic, present exactly while the task is
+   * dead-lettered and not replayed. Set by markFailed, removed by a replay.
+   */
+  readonly failedTopic?: string;
 }
 
 /** Epoch seconds at which a task completed at `completedAtMs` may be forgotten. */

@@ -304,7 +304,7 @@ describe("event sources and functions", () => {
   it("every function is nodejs22.x on arm64 with active tracing, its own log group with retention and no reserved concurrency", () => {
     for (const s of all()) {
       const functions = ofType(s, "AWS::Lambda::Function");
-      expect(functions.length).toBe(6 + s.stack.topics.length);
+      expect(functions.length).toBe(7 + s.stack.topics.length);
       for (const [id, fn] of functions) {
         const p = fn.Properties;
         expect(p.Runtime, id).toBe("nodejs22.x");
@@ -430,11 +430,16 @@ describe("task table", () => {
         { AttributeName: "sk", AttributeType: "S" },
         { AttributeName: "sweepShard", AttributeType: "N" },
         { AttributeName: "dueAtMs", AttributeType: "N" },
+        { AttributeName: "failedTopic", AttributeType: "S" },
+        { AttributeName: "failedAtMs", AttributeType: "N" },
       ]);
       expect(table.TimeToLiveSpecification).toEqual({ AttributeName: "expiresAt", Enabled: true });
       expect(table.SSESpecification).toEqual({ SSEEnabled: true });
-      // One index: the sparse sweep index (test/cdk/sweeper.test.ts).
-      expect(table.GlobalSecondaryIndexes.map((i: Json) => i.IndexName)).toEqual(["unfinished-by-due"]);
+      // Two sparse indexes: the sweep index (test/cdk/sweeper.test.ts) and the failed index (failed-index.test.ts).
+      expect(table.GlobalSecondaryIndexes.map((i: Json) => i.IndexName)).toEqual([
+        "unfinished-by-due",
+        "failed-by-topic",
+      ]);
     }
   });
 
@@ -739,7 +744,13 @@ describe("alarms", () => {
 });
 
 describe("task API", () => {
-  const routeKeys = ["$default", "DELETE /v1/tasks/{id}", "GET /v1/tasks/{id}", "POST /v1/tasks"];
+  const routeKeys = [
+    "$default",
+    "DELETE /v1/tasks/{id}",
+    "GET /v1/tasks",
+    "GET /v1/tasks/{id}",
+    "POST /v1/tasks",
+  ];
 
   function routes(s: Synth): Record<string, Json> {
     return Object.fromEntries(
@@ -762,6 +773,7 @@ describe("task API", () => {
             s.stack.api.getTaskFunction,
             s.stack.api.cancelTaskFunction,
             s.stack.api.unmatchedRouteFunction,
+            s.stack.api.functions["list-tasks"],
           ].map((f) => JSON.stringify(arnOf(idOf(s, f)))),
         ),
       );
@@ -791,7 +803,7 @@ describe("task API", () => {
     const routeAuth = resources
       .filter((r) => r.Type === "AWS::ApiGatewayV2::Route")
       .map((r) => r.Properties.AuthorizationType);
-    expect(routeAuth).toEqual(["JWT", "JWT", "JWT", "JWT"]);
+    expect(routeAuth).toEqual(routeKeys.map(() => "JWT"));
   });
 
   it("sends every unmatched request to the unmatched-route function, which knows the other route keys", () => {
@@ -957,7 +969,7 @@ describe("bundling (real esbuild, offline, no Docker)", () => {
 
   it("bundles every function into one minified ESM file that loads on Node with the stack's environment", async () => {
     const functions = ofType(bundled, "AWS::Lambda::Function");
-    expect(functions.length).toBe(6 + bundled.stack.topics.length);
+    expect(functions.length).toBe(7 + bundled.stack.topics.length);
     await Promise.all(
       functions.map(async ([id, fn]) => {
         const hash = String(fn.Properties.Code.S3Key).replace(/\.zip$/, "");

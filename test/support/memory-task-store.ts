@@ -2,6 +2,8 @@ import type {
   CancelOutcome,
   IdempotencyClaim,
   IdempotencyOutcome,
+  PageKey,
+  TaskPage,
   TaskStore,
   UnfinishedTaskRef,
 } from "#shared/adapters/task-store.js";
@@ -131,6 +133,7 @@ export class MemoryTaskStore implements TaskStore {
       lastError: failure.error,
       failedAtMs: failure.atMs,
       expiresAt: failure.expiresAt,
+      failedTopic: task.topic,
     });
   }
 
@@ -163,10 +166,42 @@ export class MemoryTaskStore implements TaskStore {
       .map((t) => structuredClone(t));
   }
 
+  // --- issue 11, scope H: listing (appended block) ---
+
+  /** Pages like the table: `next` is the last returned item's key (here only when more items remain). */
+  async listGroup(pk: string, limit: number, after?: PageKey): Promise<TaskPage> {
+    const group = [...this.tasks.values()].filter((t) => t.pk === pk).sort(bySortKey);
+    const start = after ? group.findIndex((t) => t.sk > String(after.sk)) : 0;
+    return pageOf(start < 0 ? [] : group.slice(start), limit, (t) => ({ pk: t.pk, sk: t.sk }));
+  }
+
+  async listFailed(topic: string, limit: number, after?: PageKey): Promise<TaskPage> {
+    const newestFirst = (a: TaskRecord, b: TaskRecord) =>
+      (b.failedAtMs ?? 0) - (a.failedAtMs ?? 0) || bySortKey(b, a);
+    const failed = [...this.tasks.values()].filter((t) => t.failedTopic === topic).sort(newestFirst);
+    const start = after ? failed.findIndex((t) => t.taskId === this.taskAt(after)) + 1 : 0;
+    return pageOf(failed.slice(start), limit, (t) => ({
+      pk: t.pk,
+      sk: t.sk,
+      failedTopic: topic,
+      failedAtMs: t.failedAtMs ?? 0,
+    }));
+  }
+
+  private taskAt(key: PageKey): string | undefined {
+    return [...this.tasks.values()].find((t) => t.pk === key.pk && t.sk === key.sk)?.taskId;
+  }
+
   /** Test helper: the key the store would use, proving ids parse. */
   keyOf(taskId: string) {
     return parseTaskId(taskId);
   }
+}
+
+function pageOf(tasks: TaskRecord[], limit: number, keyOf: (task: TaskRecord) => PageKey): TaskPage {
+  const taken = tasks.slice(0, limit).map((t) => structuredClone(t));
+  const last = taken.at(-1);
+  return tasks.length > limit && last ? { tasks: taken, next: keyOf(last) } : { tasks: taken };
 }
 
 /** The task without its sweep index attribute (it has reached delivered, failed or cancelled). */

@@ -3,7 +3,12 @@ import { CreateTableCommand, DynamoDBClient } from "@aws-sdk/client-dynamodb";
 import dynalite from "dynalite";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { DynamoTaskStore } from "#shared/adapters/dynamo-task-store.js";
-import type { TaskStore } from "#shared/adapters/task-store.js";
+import type { PageKey, TaskPage, TaskStore } from "#shared/adapters/task-store.js";
+import {
+  FAILED_INDEX_NAME,
+  FAILED_SORT_ATTRIBUTE,
+  FAILED_TOPIC_ATTRIBUTE,
+} from "#shared/domain/failed-index.js";
 import { MAX_ITEM_BYTES, taskItemSizeBound } from "#shared/domain/item-size.js";
 import { newUlid } from "#shared/domain/keys.js";
 import { SWEEP_INDEX_NAME, sweepShardOf } from "#shared/domain/sweep.js";
@@ -44,6 +49,8 @@ async function newStore(): Promise<DynamoTaskStore> {
         { AttributeName: "sk", AttributeType: "S" },
         { AttributeName: "sweepShard", AttributeType: "N" },
         { AttributeName: "dueAtMs", AttributeType: "N" },
+        { AttributeName: FAILED_TOPIC_ATTRIBUTE, AttributeType: "S" },
+        { AttributeName: FAILED_SORT_ATTRIBUTE, AttributeType: "N" },
       ],
       KeySchema: [
         { AttributeName: "pk", KeyType: "HASH" },
@@ -57,6 +64,14 @@ async function newStore(): Promise<DynamoTaskStore> {
             { AttributeName: "dueAtMs", KeyType: "RANGE" },
           ],
           Projection: { ProjectionType: "INCLUDE", NonKeyAttributes: ["taskId"] },
+        },
+        {
+          IndexName: FAILED_INDEX_NAME,
+          KeySchema: [
+            { AttributeName: FAILED_TOPIC_ATTRIBUTE, KeyType: "HASH" },
+            { AttributeName: FAILED_SORT_ATTRIBUTE, KeyType: "RANGE" },
+          ],
+          Projection: { ProjectionType: "ALL" },
         },
       ],
       BillingMode: "PAY_PER_REQUEST",
@@ -300,7 +315,10 @@ describe("DynamoTaskStore against dynalite", () => {
       lastError: "HTTP 500",
       failedAtMs: NOW + 3,
       expiresAt: 77,
+      failedTopic: "demo",
     });
+    // Only the failure entered the failed index: the delivered task never carried its key.
+    expect((await store.get(a.taskId))?.failedTopic).toBeUndefined();
     await store.markDelivered(b.taskId, { atMs: NOW, latenessMs: 0, deliveryLatencyMs: 0, expiresAt: 1 });
     expect((await store.get(b.taskId))?.status).toBe("failed");
   });
@@ -431,5 +449,70 @@ describe("DynamoTaskStore against dynalite", () => {
     };
     const tasks = [task(), task(), task(), task({ dueAtMs: NOW + 5 })];
     expect(await script(store, tasks)).toEqual(await script(memory, tasks));
+  });
+});
+
+// --- issue 11, scope H: list pages (appended block) ---
+
+/** Every page of a list, following `next` until the store says there is no more. */
+async function allPages(read: (after?: PageKey) => Promise<TaskPage>): Promise<TaskRecord[][]> {
+  const pages: TaskRecord[][] = [];
+  let after: PageKey | undefined;
+  do {
+    const page = await read(after);
+    pages.push(page.tasks);
+    after = page.next;
+  } while (after);
+  return pages;
+}
+
+async function failTask(store: TaskStore, t: TaskRecord, atMs: number): Promise<void> {
+  await store.putNew(t);
+  await store.startAttempt(t.taskId, atMs - 1);
+  await store.markFailed(t.taskId, { error: `HTTP 500 at ${atMs}`, atMs, expiresAt: 1 });
+}
+
+describe.each([
+  ["dynalite", () => newStore()],
+  ["memory", async () => new MemoryTaskStore()],
+] as const)("list pages (%s)", (_name, makeStore) => {
+  it("listGroup: the whole group in delivery order, every status, page by page", async () => {
+    const store: TaskStore = await makeStore();
+    const group = `g-${newUlid(Date.now())}`;
+    const dues = [NOW + 3_000, NOW + 1_000, NOW + 2_000, NOW + 2_000, NOW + 5_000];
+    const tasks = dues.map((dueAtMs) => task({ group, dueAtMs }));
+    for (const t of tasks) await store.putNew(t);
+    await store.putNew(task({ group: `${group}-other` }));
+    await store.cancel(tasks[4]?.taskId ?? "", NOW, 1);
+
+    const pages = await allPages((after) => store.listGroup(tasks[0]?.pk ?? "", 2, after));
+
+    const expected = [...tasks].sort((a, b) => (a.sk < b.sk ? -1 : 1)).map((t) => t.taskId);
+    expect(pages.flat().map((t) => t.taskId)).toEqual(expected);
+    expect(pages.every((p) => p.length <= 2)).toBe(true);
+    expect(pages.flat().at(-1)?.status).toBe("cancelled");
+  });
+
+  it("listFailed: only the topic's dead-lettered tasks, newest failure first, page by page", async () => {
+    const store: TaskStore = await makeStore();
+    const failed = [task({ group: "a" }), task({ group: "b" }), task({ group: "a" })];
+    for (const [i, t] of failed.entries()) await failTask(store, t, NOW + [30, 10, 20][i]!);
+    const delivered = task({ group: "c" });
+    await store.putNew(delivered);
+    await store.startAttempt(delivered.taskId, NOW);
+    await store.markDelivered(delivered.taskId, {
+      atMs: NOW,
+      latenessMs: 0,
+      deliveryLatencyMs: 1,
+      expiresAt: 1,
+    });
+    await failTask(store, task({ topic: "other", group: "a" }), NOW + 40);
+
+    const pages = await allPages((after) => store.listFailed("demo", 2, after));
+
+    expect(pages.flat().map((t) => t.taskId)).toEqual(
+      [failed[0], failed[2], failed[1]].map((t) => t?.taskId),
+    );
+    expect(pages.flat().every((t) => t.status === "failed" && t.failedTopic === "demo")).toBe(true);
   });
 });
