@@ -10,6 +10,7 @@ import {
   UpdateItemCommand,
 } from "@aws-sdk/client-dynamodb";
 import { marshall, unmarshall } from "@aws-sdk/util-dynamodb";
+import { type AttemptLogEntry, attemptLogSlot } from "#shared/domain/attempt-log.js";
 import { FAILED_INDEX_NAME, FAILED_TOPIC_ATTRIBUTE } from "#shared/domain/failed-index.js";
 import { parseTaskId, sortKeyLowerBound, sortKeyUpperBound } from "#shared/domain/keys.js";
 import {
@@ -326,7 +327,7 @@ export class DynamoTaskStore implements TaskStore {
           TableName: this.table,
           Key: toWire({ pk: key.pk, sk: key.sk }),
           UpdateExpression:
-            "SET #status = :to, attempts = if_not_exists(attempts, :zero) + :one, lastAttemptAtMs = :now",
+            "SET #status = :to, attempts = if_not_exists(attempts, :zero) + :one, lastAttemptAtMs = :now, attemptSeq = if_not_exists(attemptSeq, :zero) + :one, attemptLog = if_not_exists(attemptLog, :emptyLog)",
           // `lastAttemptAtMs <> :now` makes the write idempotent: when its answer is lost and the SDK retries it,
           // the retry fails here instead of counting the same attempt twice, and is recognised below.
           ConditionExpression: `#status IN (${names.join(", ")})${underLimit} AND (attribute_not_exists(lastAttemptAtMs) OR lastAttemptAtMs <> :now)`,
@@ -337,6 +338,7 @@ export class DynamoTaskStore implements TaskStore {
               ? {}
               : { ":delivering": "delivering" satisfies TaskStatus, ":maxAttempts": maxAttempts }),
             ":to": "delivering" satisfies TaskStatus,
+            ":emptyLog": {},
             ":zero": 0,
             ":one": 1,
             ":now": nowMs,
@@ -355,12 +357,20 @@ export class DynamoTaskStore implements TaskStore {
 
   async markDelivered(
     taskId: string,
-    result: { atMs: number; latenessMs: number; deliveryLatencyMs: number; expiresAt: number },
+    result: {
+      atMs: number;
+      latenessMs: number;
+      deliveryLatencyMs: number;
+      expiresAt: number;
+      attempt?: AttemptLogEntry;
+    },
   ): Promise<void> {
-    await this.transition(
+    await this.transitionLogging(
       taskId,
-      ["delivering"],
-      `SET #status = :to, deliveredAtMs = :at, latenessMs = :lateness, deliveryLatencyMs = :latency, expiresAt = :expiresAt ${LEAVE_SWEEP_INDEX}`,
+      {
+        set: "#status = :to, deliveredAtMs = :at, latenessMs = :lateness, deliveryLatencyMs = :latency, expiresAt = :expiresAt",
+        remove: SWEEP_SHARD_ATTRIBUTE,
+      },
       {
         ":to": "delivered",
         ":at": result.atMs,
@@ -368,11 +378,49 @@ export class DynamoTaskStore implements TaskStore {
         ":latency": result.deliveryLatencyMs,
         ":expiresAt": result.expiresAt,
       },
+      result.attempt,
     );
   }
 
-  async recordAttemptFailure(taskId: string, failure: { error: string; atMs: number }): Promise<void> {
-    await this.transition(taskId, ["delivering"], "SET lastError = :error", { ":error": failure.error });
+  async recordAttemptFailure(
+    taskId: string,
+    failure: { error: string; atMs: number; attempt?: AttemptLogEntry },
+  ): Promise<void> {
+    await this.transitionLogging(
+      taskId,
+      { set: "lastError = :error" },
+      { ":error": failure.error },
+      failure.attempt,
+    );
+  }
+
+  /**
+   * A `delivering → …` transition that also writes the attempt's entry into its attempt-log slot, in the same
+   * UpdateItem. An item whose attempt started before the log existed has no `attemptLog` map, and DynamoDB
+   * refuses a SET into a missing map (ValidationException): then the transition is made without the entry.
+   */
+  private async transitionLogging(
+    taskId: string,
+    update: { readonly set: string; readonly remove?: string },
+    values: Record<string, unknown>,
+    attempt: AttemptLogEntry | undefined,
+  ): Promise<void> {
+    const expression = (set: string) => `SET ${set}${update.remove ? ` REMOVE ${update.remove}` : ""}`;
+    if (attempt) {
+      try {
+        await this.transition(
+          taskId,
+          ["delivering"],
+          expression(`${update.set}, attemptLog.#slot = :attempt`),
+          { ...values, ":attempt": attempt },
+          { "#slot": attemptLogSlot(attempt.seq) },
+        );
+        return;
+      } catch (error) {
+        if (!(error instanceof Error && error.name === "ValidationException")) throw error;
+      }
+    }
+    await this.transition(taskId, ["delivering"], expression(update.set), values);
   }
 
   async markFailed(
@@ -492,6 +540,7 @@ export class DynamoTaskStore implements TaskStore {
     from: readonly TaskStatus[],
     update: string,
     values: Record<string, unknown>,
+    names: Record<string, string> = {},
   ): Promise<boolean> {
     const key = parseTaskId(taskId);
     if (!key) return false;
@@ -504,7 +553,7 @@ export class DynamoTaskStore implements TaskStore {
           UpdateExpression: update,
           ConditionExpression:
             fromNames.length === 1 ? `#status = ${fromNames[0]}` : `#status IN (${fromNames.join(", ")})`,
-          ExpressionAttributeNames: { "#status": "status" },
+          ExpressionAttributeNames: { "#status": "status", ...names },
           ExpressionAttributeValues: toWire({
             ...Object.fromEntries(from.map((status, i) => [`:from${i}`, status])),
             ...values,

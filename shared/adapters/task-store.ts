@@ -1,3 +1,4 @@
+import type { AttemptLogEntry } from "#shared/domain/attempt-log.js";
 import type { TaskRecord, TaskStatus } from "#shared/domain/task.js";
 
 /** A claim on an idempotency key. Keys are scoped per topic: `invoice-42` on two topics is two keys. */
@@ -70,11 +71,21 @@ export interface TaskStore {
    * then one conditional write both checks and starts, where a read and a write were needed.
    */
   startAttempt(taskId: string, nowMs: number, maxAttempts?: number): Promise<TaskRecord | undefined>;
+  /** With `attempt`, the attempt's entry goes into the attempt log ring in the same write. */
   markDelivered(
     taskId: string,
-    result: { atMs: number; latenessMs: number; deliveryLatencyMs: number; expiresAt: number },
+    result: {
+      atMs: number;
+      latenessMs: number;
+      deliveryLatencyMs: number;
+      expiresAt: number;
+      attempt?: AttemptLogEntry;
+    },
   ): Promise<void>;
-  recordAttemptFailure(taskId: string, failure: { error: string; atMs: number }): Promise<void>;
+  recordAttemptFailure(
+    taskId: string,
+    failure: { error: string; atMs: number; attempt?: AttemptLogEntry },
+  ): Promise<void>;
   markFailed(taskId: string, failure: { error: string; atMs: number; expiresAt: number }): Promise<void>;
   /**
    * Unfinished tasks (`scheduled`, `queued`, `delivering`) of one sweep shard due at or before `dueByMs`, oldest

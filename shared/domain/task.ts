@@ -1,3 +1,5 @@
+import type { AttemptLogEntry } from "./attempt-log.js";
+
 export const TASK_STATUSES = [
   "scheduled",
   "queued",
@@ -80,6 +82,14 @@ export interface TaskRecord {
    * dead-lettered and not replayed. Set by markFailed, removed by a replay.
    */
   readonly failedTopic?: string;
+  /** Attempts over the task's whole life, replays included: the attempt log's sequence (attempt-log.ts). */
+  readonly attemptSeq?: number;
+  /** The last ten attempts as a ring keyed by slot (shared/domain/attempt-log.ts). */
+  readonly attemptLog?: Readonly<Record<string, AttemptLogEntry>>;
+  /** How many times the task was replayed (POST /v1/tasks/{id}/replay or a topic's bulk replay). */
+  readonly replays?: number;
+  /** When the latest replay was accepted. */
+  readonly replayedAtMs?: number;
 }
 
 /** Epoch seconds at which a task completed at `completedAtMs` may be forgotten. */

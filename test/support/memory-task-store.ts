@@ -7,6 +7,7 @@ import type {
   TaskStore,
   UnfinishedTaskRef,
 } from "#shared/adapters/task-store.js";
+import { type AttemptLogEntry, attemptLogSlot } from "#shared/domain/attempt-log.js";
 import { bySortKey, parseTaskId } from "#shared/domain/keys.js";
 import { sweepShardOf } from "#shared/domain/sweep.js";
 import {
@@ -94,6 +95,8 @@ export class MemoryTaskStore implements TaskStore {
       status: "delivering",
       attempts: task.attempts + 1,
       lastAttemptAtMs: nowMs,
+      attemptSeq: (task.attemptSeq ?? 0) + 1,
+      attemptLog: task.attemptLog ?? {},
     };
     this.tasks.set(taskId, updated);
     return structuredClone(updated);
@@ -101,12 +104,18 @@ export class MemoryTaskStore implements TaskStore {
 
   async markDelivered(
     taskId: string,
-    result: { atMs: number; latenessMs: number; deliveryLatencyMs: number; expiresAt: number },
+    result: {
+      atMs: number;
+      latenessMs: number;
+      deliveryLatencyMs: number;
+      expiresAt: number;
+      attempt?: AttemptLogEntry;
+    },
   ): Promise<void> {
     const task = this.tasks.get(taskId);
     if (task?.status !== "delivering") return;
     this.tasks.set(taskId, {
-      ...finished(task),
+      ...withLogged(finished(task), result.attempt),
       status: "delivered",
       deliveredAtMs: result.atMs,
       latenessMs: result.latenessMs,
@@ -115,10 +124,13 @@ export class MemoryTaskStore implements TaskStore {
     });
   }
 
-  async recordAttemptFailure(taskId: string, failure: { error: string; atMs: number }): Promise<void> {
+  async recordAttemptFailure(
+    taskId: string,
+    failure: { error: string; atMs: number; attempt?: AttemptLogEntry },
+  ): Promise<void> {
     const task = this.tasks.get(taskId);
     if (task?.status !== "delivering") return;
-    this.tasks.set(taskId, { ...task, lastError: failure.error });
+    this.tasks.set(taskId, { ...withLogged(task, failure.attempt), lastError: failure.error });
   }
 
   async markFailed(
@@ -202,6 +214,12 @@ function pageOf(tasks: TaskRecord[], limit: number, keyOf: (task: TaskRecord) =>
   const taken = tasks.slice(0, limit).map((t) => structuredClone(t));
   const last = taken.at(-1);
   return tasks.length > limit && last ? { tasks: taken, next: keyOf(last) } : { tasks: taken };
+}
+
+/** As the table: the entry goes into its ring slot only when the map exists (startAttempt made it). */
+function withLogged(task: TaskRecord, attempt: AttemptLogEntry | undefined): TaskRecord {
+  if (!attempt || !task.attemptLog) return task;
+  return { ...task, attemptLog: { ...task.attemptLog, [attemptLogSlot(attempt.seq)]: attempt } };
 }
 
 /** The task without its sweep index attribute (it has reached delivered, failed or cancelled). */

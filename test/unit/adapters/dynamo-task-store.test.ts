@@ -4,6 +4,7 @@ import dynalite from "dynalite";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { DynamoTaskStore } from "#shared/adapters/dynamo-task-store.js";
 import type { PageKey, TaskPage, TaskStore } from "#shared/adapters/task-store.js";
+import { attemptLogEntries } from "#shared/domain/attempt-log.js";
 import {
   FAILED_INDEX_NAME,
   FAILED_SORT_ATTRIBUTE,
@@ -471,6 +472,49 @@ async function failTask(store: TaskStore, t: TaskRecord, atMs: number): Promise<
   await store.startAttempt(t.taskId, atMs - 1);
   await store.markFailed(t.taskId, { error: `HTTP 500 at ${atMs}`, atMs, expiresAt: 1 });
 }
+
+describe.each([
+  ["dynalite", () => newStore()],
+  ["memory", async () => new MemoryTaskStore()],
+] as const)("attempt log (%s)", (_name, makeStore) => {
+  it("keeps the last ten attempts, oldest first, written with each attempt's outcome", async () => {
+    const store: TaskStore = await makeStore();
+    const t = task();
+    await store.putNew(t);
+    for (let n = 1; n <= 12; n++) {
+      const started = await store.startAttempt(t.taskId, NOW + n * 1_000);
+      const attempt = { seq: started?.attemptSeq ?? 0, startedAtMs: NOW + n * 1_000, durationMs: n };
+      if (n < 12)
+        await store.recordAttemptFailure(t.taskId, {
+          error: `HTTP 5${n}`,
+          atMs: NOW,
+          attempt: { ...attempt, status: 500 + n, error: `HTTP 5${n}` },
+        });
+      else
+        await store.markDelivered(t.taskId, {
+          atMs: NOW,
+          latenessMs: 0,
+          deliveryLatencyMs: 12,
+          expiresAt: 1,
+          attempt: { ...attempt, status: 200 },
+        });
+    }
+
+    const stored = await store.get(t.taskId);
+    const entries = attemptLogEntries(stored ?? t);
+
+    expect(stored).toMatchObject({ status: "delivered", attempts: 12, attemptSeq: 12 });
+    expect(entries.map((e) => e.seq)).toEqual([3, 4, 5, 6, 7, 8, 9, 10, 11, 12]);
+    expect(entries.at(0)).toEqual({
+      seq: 3,
+      startedAtMs: NOW + 3_000,
+      durationMs: 3,
+      status: 503,
+      error: "HTTP 53",
+    });
+    expect(entries.at(-1)).toEqual({ seq: 12, startedAtMs: NOW + 12_000, durationMs: 12, status: 200 });
+  });
+});
 
 describe.each([
   ["dynalite", () => newStore()],
