@@ -103,6 +103,13 @@ export const ROUTES = {
     response: taskListSchema,
     retry: "safe",
   }),
+  /** Delivers a failed or delivered task again (202); each call replays once more, so it is never retried. */
+  replayTask: route({
+    method: "POST",
+    path: "/v1/tasks/{task_id}/replay",
+    response: taskViewSchema,
+    retry: "never",
+  }),
 } as const;
 
 export type Routes = typeof ROUTES;

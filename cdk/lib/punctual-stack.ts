@@ -109,6 +109,7 @@ export class PunctualStack extends Stack {
       alarms: this.alarms,
       removalPolicy,
       logRetention,
+      topics: this.topics,
     });
     this.sweeper = new Sweeper(this, "Sweeper", {
       config,

@@ -42,6 +42,13 @@ export function tasksCommand(parent: Command, io: CliIo): void {
     (c, id) => c.cancelTask(id),
   );
   listCommand(tasks, io);
+  taskIdCommand(
+    tasks,
+    io,
+    "replay",
+    "Deliver a failed or delivered task again (exit 2 while it is not finished).",
+    (c, id) => c.replayTask(id),
+  );
 }
 
 function addCommand(tasks: Command, io: CliIo): void {

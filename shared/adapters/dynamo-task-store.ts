@@ -30,6 +30,7 @@ import type {
   IdempotencyClaim,
   IdempotencyOutcome,
   PageKey,
+  ReplayOutcome,
   TaskPage,
   TaskStore,
   UnfinishedTaskRef,
@@ -75,6 +76,7 @@ export const TASK_STORE_OPERATIONS: { readonly [M in keyof TaskStore]: readonly 
   listUnfinishedInGroup: [onTable("Query")],
   listGroup: [onTable("Query")],
   listFailed: [{ action: "Query", on: "failedIndex" }],
+  markReplayed: [onTable("UpdateItem"), onTable("GetItem")],
 };
 
 /** Which TaskStore methods each function (`functions/<name>.ts`) calls, through the services it runs. */
@@ -94,6 +96,7 @@ export const STORE_METHODS_BY_FUNCTION = {
   ],
   "unmatched-route": [],
   "list-tasks": ["listGroup", "listFailed"],
+  "replay-task": ["markReplayed"],
 } as const satisfies Record<string, readonly (keyof TaskStore)[]>;
 
 export type StoreUser = keyof typeof STORE_METHODS_BY_FUNCTION;
@@ -532,6 +535,41 @@ export class DynamoTaskStore implements TaskStore {
       }),
     );
     return page(out);
+  }
+
+  // --- issue 11, scope H: replay (appended block) ---
+
+  async markReplayed(taskId: string, nowMs: number): Promise<ReplayOutcome> {
+    const key = parseTaskId(taskId);
+    if (!key) return { outcome: "not-found" };
+    try {
+      const out = await this.client.send(
+        new UpdateItemCommand({
+          TableName: this.table,
+          Key: toWire({ pk: key.pk, sk: key.sk }),
+          // Unfinished again: back in the sweep index (so a lost message is re-sent), out of the failed index,
+          // no TTL. History (deliveredAtMs, failedAtMs, lastError, the attempt log) is kept.
+          UpdateExpression: `SET #status = :queued, queuedAtMs = :now, replayedAtMs = :now, replays = if_not_exists(replays, :zero) + :one, attempts = :zero, ${SWEEP_SHARD_ATTRIBUTE} = :shard REMOVE ${FAILED_TOPIC_ATTRIBUTE}, expiresAt, requeuedAtMs`,
+          ConditionExpression: "#status IN (:failed, :delivered)",
+          ExpressionAttributeNames: { "#status": "status" },
+          ExpressionAttributeValues: toWire({
+            ":queued": "queued" satisfies TaskStatus,
+            ":failed": "failed" satisfies TaskStatus,
+            ":delivered": "delivered" satisfies TaskStatus,
+            ":now": nowMs,
+            ":zero": 0,
+            ":one": 1,
+            ":shard": sweepShardOf(taskId),
+          }),
+          ReturnValues: "ALL_NEW",
+        }),
+      );
+      return { outcome: "replayed", task: fromWire<TaskRecord>(out.Attributes) as TaskRecord };
+    } catch (error) {
+      if (!isConditionFailure(error)) throw error;
+    }
+    const current = await this.get(taskId);
+    return current ? { outcome: "conflict", task: current } : { outcome: "not-found" };
   }
 
   /** A conditional UpdateItem from one of `from`; false when the task is missing or elsewhere. */

@@ -20,6 +20,11 @@ export type CancelOutcome =
   | { readonly outcome: "not-found" }
   | { readonly outcome: "conflict"; readonly task: TaskRecord };
 
+export type ReplayOutcome =
+  | { readonly outcome: "replayed"; readonly task: TaskRecord }
+  | { readonly outcome: "not-found" }
+  | { readonly outcome: "conflict"; readonly task: TaskRecord };
+
 /** An unfinished task as the sweep index holds it: enough to find its group. */
 export interface UnfinishedTaskRef {
   readonly taskId: string;
@@ -113,4 +118,11 @@ export interface TaskStore {
   listGroup(pk: string, limit: number, after?: PageKey): Promise<TaskPage>;
   /** A topic's dead-lettered tasks, newest failure first, from the sparse failed index (eventually consistent). */
   listFailed(topic: string, limit: number, after?: PageKey): Promise<TaskPage>;
+  // --- issue 11, scope H: replay (appended block) ---
+  /**
+   * `failed | delivered → queued` for another delivery: replays + 1, attempts back to 0 (maxAttempts applies per
+   * replay; `attemptSeq` and the attempt log continue), out of the failed index, back in the sweep index, TTL
+   * removed. The caller then sends the task to its FIFO queue.
+   */
+  markReplayed(taskId: string, nowMs: number): Promise<ReplayOutcome>;
 }

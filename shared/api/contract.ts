@@ -97,4 +97,16 @@ export const API_CONTRACT = {
       "200": { description: "one page", schema: taskListSchema },
     },
   },
+  "POST /v1/tasks/{id}/replay": {
+    summary: "Deliver a failed or delivered task again (same id, history kept, `replays` + 1)",
+    description:
+      "The task goes back on its topic's FIFO queue in its group; attempts count afresh (the topic's maxAttempts applies per replay) and the attempt log continues.",
+    tags: ["tasks"],
+    pathParams: taskIdParams,
+    responses: {
+      "202": { description: "replayed: the task is queued again", schema: taskViewSchema },
+      "404": error("no such task (`not_found`)"),
+      "409": error("the task is not finished (`conflict`, with `task_status`)"),
+    },
+  },
 } as const satisfies Readonly<Record<string, RouteContract>>;

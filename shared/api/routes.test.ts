@@ -35,6 +35,7 @@ describe("the route table", () => {
       "cancel-task": [ENV.scheduleGroupName, ENV.tableName],
       "unmatched-route": [],
       "list-tasks": [ENV.tableName],
+      "replay-task": [ENV.topology, ENV.tableName],
     });
   });
 });

@@ -19,7 +19,7 @@ import type { StoreUser } from "#shared/adapters/dynamo-task-store.js";
 import { ENV, type EnvName } from "#shared/runtime/env.js";
 
 /** What a route's function may do besides logging, each one CDK grant (task-api.ts) plus the variables it reads. */
-export type RouteGrant = "timer-queue:send" | "schedules:arm" | "schedules:disarm";
+export type RouteGrant = "timer-queue:send" | "schedules:arm" | "schedules:disarm" | "topic-queues:send";
 
 /**
  * The variables each grant gives the function (values come from the stack): the function reads them with
@@ -30,6 +30,8 @@ export const GRANT_VARIABLES: { readonly [G in RouteGrant]: readonly EnvName[] }
   "timer-queue:send": [ENV.timerQueueUrl],
   "schedules:arm": [ENV.timerQueueArn, ENV.scheduleGroupName, ENV.schedulerRoleArn, ENV.scheduleDlqArn],
   "schedules:disarm": [ENV.scheduleGroupName],
+  // The topology's `topicQueues` section (topic → FIFO queue URL), and SendMessage on those queues.
+  "topic-queues:send": [ENV.topology],
 };
 
 export interface ApiRouteRow {
@@ -86,6 +88,15 @@ export const API_ROUTES = [
     memoryMb: 256,
     store: "list-tasks",
     grants: [],
+  },
+  {
+    name: "replay-task",
+    routeKey: "POST /v1/tasks/{id}/replay",
+    entry: "functions/replay-task.ts",
+    purpose: "deliver a failed or delivered task again",
+    memoryMb: 256,
+    store: "replay-task",
+    grants: ["topic-queues:send"],
   },
 ] as const satisfies readonly ApiRouteRow[];
 

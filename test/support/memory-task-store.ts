@@ -3,6 +3,7 @@ import type {
   IdempotencyClaim,
   IdempotencyOutcome,
   PageKey,
+  ReplayOutcome,
   TaskPage,
   TaskStore,
   UnfinishedTaskRef,
@@ -198,6 +199,28 @@ export class MemoryTaskStore implements TaskStore {
       failedTopic: topic,
       failedAtMs: t.failedAtMs ?? 0,
     }));
+  }
+
+  // --- issue 11, scope H: replay (appended block) ---
+
+  async markReplayed(taskId: string, nowMs: number): Promise<ReplayOutcome> {
+    const task = this.tasks.get(taskId);
+    if (!task) return { outcome: "not-found" };
+    if (task.status !== "failed" && task.status !== "delivered") {
+      return { outcome: "conflict", task: structuredClone(task) };
+    }
+    const { failedTopic: _, expiresAt: __, requeuedAtMs: ___, ...rest } = task;
+    const replayed: TaskRecord = {
+      ...rest,
+      status: "queued",
+      queuedAtMs: nowMs,
+      replayedAtMs: nowMs,
+      replays: (task.replays ?? 0) + 1,
+      attempts: 0,
+      sweepShard: sweepShardOf(taskId),
+    };
+    this.tasks.set(taskId, replayed);
+    return { outcome: "replayed", task: structuredClone(replayed) };
   }
 
   private taskAt(key: PageKey): string | undefined {

@@ -1,4 +1,4 @@
-import { Duration, type RemovalPolicy, Validations } from "aws-cdk-lib";
+import { Duration, type RemovalPolicy, Stack, Validations } from "aws-cdk-lib";
 import { AccessLogFormat } from "aws-cdk-lib/aws-apigateway";
 import * as apigw from "aws-cdk-lib/aws-apigatewayv2";
 import * as authorizers from "aws-cdk-lib/aws-apigatewayv2-authorizers";
@@ -15,6 +15,7 @@ import {
   routeVariables,
 } from "#shared/api/routes.js";
 import type { PunctualConfig } from "#shared/config/index.js";
+import type { Topology } from "#shared/contract/topology.js";
 import { ENV, type EnvName } from "#shared/runtime/env.js";
 import { API_FUNCTION_TIMEOUT_SECONDS, API_THROTTLE } from "../sizing.js";
 import type { AlarmTopic } from "./alarm-topic.js";
@@ -22,6 +23,7 @@ import { PunctualFunction, type PunctualFunctionProps } from "./punctual-functio
 import type { TaskTable } from "./task-table.js";
 import type { TimerQueues } from "./timer-queues.js";
 import type { TimerScheduler } from "./timer-scheduler.js";
+import type { Topic } from "./topic.js";
 
 export interface TaskApiProps {
   readonly config: PunctualConfig;
@@ -31,6 +33,8 @@ export interface TaskApiProps {
   readonly alarms: AlarmTopic;
   readonly removalPolicy: RemovalPolicy;
   readonly logRetention: logs.RetentionDays;
+  /** The topics' FIFO queues, for routes granted `topic-queues:send` (replay). */
+  readonly topics: readonly Topic[];
 }
 
 /**
@@ -229,6 +233,9 @@ function variableValues(props: TaskApiProps): (name: EnvName) => string {
     [ENV.scheduleGroupName]: timerScheduler.group.scheduleGroupName,
     [ENV.schedulerRoleArn]: timerScheduler.role.roleArn,
     [ENV.scheduleDlqArn]: timerQueues.scheduleDeadLetterQueue.queueArn,
+    [ENV.topology]: Stack.of(table).toJsonString({
+      topicQueues: Object.fromEntries(props.topics.map((topic) => [topic.name, topic.queue.queueUrl])),
+    } satisfies Topology),
   };
   return (name) => {
     const value = values[name];
@@ -248,6 +255,9 @@ function applyGrant(grant: RouteGrant, fn: PunctualFunction, props: TaskApiProps
       return;
     case "schedules:disarm":
       props.timerScheduler.grantDisarm(fn);
+      return;
+    case "topic-queues:send":
+      for (const topic of props.topics) topic.queue.grantSendMessages(fn);
       return;
   }
 }

@@ -560,3 +560,34 @@ describe.each([
     expect(pages.flat().every((t) => t.status === "failed" && t.failedTopic === "demo")).toBe(true);
   });
 });
+
+describe.each([
+  ["dynalite", () => newStore()],
+  ["memory", async () => new MemoryTaskStore()],
+] as const)("markReplayed (%s)", (_name, makeStore) => {
+  it("moves failed or delivered back to queued, out of the failed index and into the sweep index; else conflict", async () => {
+    const store: TaskStore = await makeStore();
+    const failed = task({ group: "r-1" });
+    await failTask(store, failed, NOW + 10);
+    const scheduled = task({ group: "r-2" });
+    await store.putNew(scheduled);
+
+    const replayed = await store.markReplayed(failed.taskId, NOW + 20);
+    const again = await store.markReplayed(failed.taskId, NOW + 30);
+    const notFinished = await store.markReplayed(scheduled.taskId, NOW + 30);
+    const missing = await store.markReplayed(task({ group: "r-3" }).taskId, NOW + 30);
+
+    expect(replayed).toMatchObject({
+      outcome: "replayed",
+      task: { status: "queued", replays: 1, attempts: 0, queuedAtMs: NOW + 20, failedAtMs: NOW + 10 },
+    });
+    const stored = await store.get(failed.taskId);
+    expect(stored?.failedTopic).toBeUndefined();
+    expect(stored?.expiresAt).toBeUndefined();
+    expect(stored?.sweepShard).toBe(sweepShardOf(failed.taskId));
+    expect((await store.listFailed("demo", 10)).tasks).toEqual([]);
+    expect(again).toMatchObject({ outcome: "conflict", task: { status: "queued" } });
+    expect(notFinished).toMatchObject({ outcome: "conflict", task: { status: "scheduled" } });
+    expect(missing).toEqual({ outcome: "not-found" });
+  });
+});
