@@ -1,8 +1,10 @@
 import { execFile } from "node:child_process";
 import { randomUUID } from "node:crypto";
 import { fileURLToPath } from "node:url";
+import { GetQueueAttributesCommand, SQSClient } from "@aws-sdk/client-sqs";
 import { PunctualClient, type TaskView } from "punctual/client";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { readTopology } from "#shared/contract/topology.js";
 import { type Harness, startHarness } from "./support/harness.js";
 
 /**
@@ -14,15 +16,47 @@ const BIN = fileURLToPath(new URL("../../cli/bin/punctual.mjs", import.meta.url)
 
 let h: Harness;
 let client: PunctualClient;
+let sqs: SQSClient;
 
 beforeAll(async () => {
-  h = await startHarness();
+  // The sweeper runs often so the topic DLQ is reconciled with the table within the test.
+  h = await startHarness({ sweeperIntervalMs: 500 });
   client = new PunctualClient({ apiUrl: h.cloud.apiUrl });
+  sqs = new SQSClient({
+    region: h.cloud.region,
+    credentials: h.cloud.credentials,
+    endpoint: `http://sqs.${h.cloud.region}.localhost:${new URL(h.cloud.endpoints.sqs).port}`,
+  });
 });
 
 afterAll(async () => {
+  sqs?.destroy();
   await h?.stop();
 });
+
+/** Messages in the demo topic's DLQ, visible or in flight. */
+async function demoDlqDepth(): Promise<number> {
+  const { Attributes } = await sqs.send(
+    new GetQueueAttributesCommand({
+      QueueUrl: readTopology("sweep").demo?.dlqUrl,
+      AttributeNames: ["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"],
+    }),
+  );
+  return (
+    Number(Attributes?.ApproximateNumberOfMessages) +
+    Number(Attributes?.ApproximateNumberOfMessagesNotVisible)
+  );
+}
+
+/** Polls until `read` gives `expected` (a correctness bound of 20 s, not a speed target). */
+async function eventually<T>(read: () => Promise<T>, expected: T): Promise<T> {
+  let last = await read();
+  for (let i = 0; i < 100 && last !== expected; i++) {
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    last = await read();
+  }
+  return last;
+}
 
 function punctual(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
   const env = { ...process.env, PUNCTUAL_API_URL: "", PUNCTUAL_SIGNING_SECRET: "" };
@@ -64,6 +98,8 @@ describe("find and replay dead-lettered tasks", () => {
     const second = await addFailing(group, receiverName, 2);
     await h.waitForStatus(first, ["failed"]);
     await h.waitForStatus(second, ["failed"]);
+    // Still failed: the sweeper keeps both DLQ messages.
+    expect(await eventually(demoDlqDepth, 2)).toBe(2);
 
     // Act + Assess: found by status=failed (newest first, page by page) and by group (delivery order).
     const failed = (await allFailed()).filter((t) => t.group === group);
@@ -95,6 +131,8 @@ describe("find and replay dead-lettered tasks", () => {
       expect(h.receiver.forTask(id).map((r) => r.status)).toEqual([500, 500, 500, 200]);
     }
     expect((await allFailed()).filter((t) => t.group === group)).toEqual([]);
+    // The DLQ agrees with the table: the replayed tasks' messages are gone after the sweeper's next runs.
+    expect(await eventually(demoDlqDepth, 0)).toBe(0);
   });
 
   it("refuses to replay a task that is not finished (409, nothing changed) and an unknown one (404)", async () => {
