@@ -4,7 +4,11 @@
  * the body (or query) when the route has one, then per-call options.
  */
 import type * as z from "zod";
-import { listTasksQuerySchema } from "#shared/api/schemas/operations.js";
+import {
+  bulkReplayBodySchema,
+  bulkReplayResponseSchema,
+  listTasksQuerySchema,
+} from "#shared/api/schemas/operations.js";
 import { addTaskBodySchema } from "#shared/domain/add-task-request.js";
 import { addTaskResponseSchema, taskListSchema, taskViewSchema } from "./schemas.js";
 
@@ -108,6 +112,14 @@ export const ROUTES = {
     method: "POST",
     path: "/v1/tasks/{task_id}/replay",
     response: taskViewSchema,
+    retry: "never",
+  }),
+  /** Replays a topic's dead-lettered tasks in group order; follow `next_cursor` for more than 1,000. */
+  replayTopic: route({
+    method: "POST",
+    path: "/v1/topics/{topic}/replay",
+    input: jsonBody<z.input<typeof bulkReplayBodySchema>>(bulkReplayBodySchema),
+    response: bulkReplayResponseSchema,
     retry: "never",
   }),
 } as const;

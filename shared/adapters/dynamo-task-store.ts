@@ -97,6 +97,7 @@ export const STORE_METHODS_BY_FUNCTION = {
   "unmatched-route": [],
   "list-tasks": ["listGroup", "listFailed"],
   "replay-task": ["markReplayed"],
+  "replay-topic": ["get", "listFailed", "markReplayed"],
 } as const satisfies Record<string, readonly (keyof TaskStore)[]>;
 
 export type StoreUser = keyof typeof STORE_METHODS_BY_FUNCTION;

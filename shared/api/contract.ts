@@ -8,7 +8,12 @@
  */
 import * as z from "zod";
 import { addTaskBodySchema, IDEMPOTENCY_HEADER } from "#shared/domain/add-task-request.js";
-import { listTasksQuerySchema, taskListSchema } from "./schemas/operations.js";
+import {
+  bulkReplayBodySchema,
+  bulkReplayResponseSchema,
+  listTasksQuerySchema,
+  taskListSchema,
+} from "./schemas/operations.js";
 import { addTaskResponseSchema, errorBodySchema, taskViewSchema } from "./schemas/tasks.js";
 
 export interface ResponseSpec {
@@ -107,6 +112,21 @@ export const API_CONTRACT = {
       "202": { description: "replayed: the task is queued again", schema: taskViewSchema },
       "404": error("no such task (`not_found`)"),
       "409": error("the task is not finished (`conflict`, with `task_status`)"),
+    },
+  },
+  "POST /v1/topics/{topic}/replay": {
+    summary: "Replay a topic's dead-lettered tasks (by id, or by filter) in group order",
+    description:
+      "At most 1,000 tasks per call; a filter continues with `next_cursor`. Replayed tasks go through the topic's FIFO queue and deliver function, so the receiver sees no more than the topic's concurrency. `dry_run` counts what matches.",
+    tags: ["topics"],
+    pathParams: z.object({ topic: z.string().min(1).meta({ description: "the topic" }) }),
+    body: bulkReplayBodySchema,
+    responses: {
+      "200": {
+        description: "what matched, what was replayed, what could not be",
+        schema: bulkReplayResponseSchema,
+      },
+      "415": error("send `content-type: application/json` (`unsupported_media_type`)"),
     },
   },
 } as const satisfies Readonly<Record<string, RouteContract>>;

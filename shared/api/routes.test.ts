@@ -36,6 +36,7 @@ describe("the route table", () => {
       "unmatched-route": [],
       "list-tasks": [ENV.tableName],
       "replay-task": [ENV.topology, ENV.tableName],
+      "replay-topic": [ENV.topology, ENV.tableName],
     });
   });
 });

@@ -98,6 +98,15 @@ export const API_ROUTES = [
     store: "replay-task",
     grants: ["topic-queues:send"],
   },
+  {
+    name: "replay-topic",
+    routeKey: "POST /v1/topics/{topic}/replay",
+    entry: "functions/replay-topic.ts",
+    purpose: "replay a topic's dead-lettered tasks in group order",
+    memoryMb: 512,
+    store: "replay-topic",
+    grants: ["topic-queues:send"],
+  },
 ] as const satisfies readonly ApiRouteRow[];
 
 /**

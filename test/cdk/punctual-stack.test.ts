@@ -304,7 +304,7 @@ describe("event sources and functions", () => {
   it("every function is nodejs22.x on arm64 with active tracing, its own log group with retention and no reserved concurrency", () => {
     for (const s of all()) {
       const functions = ofType(s, "AWS::Lambda::Function");
-      expect(functions.length).toBe(8 + s.stack.topics.length);
+      expect(functions.length).toBe(9 + s.stack.topics.length);
       for (const [id, fn] of functions) {
         const p = fn.Properties;
         expect(p.Runtime, id).toBe("nodejs22.x");
@@ -751,6 +751,7 @@ describe("task API", () => {
     "GET /v1/tasks/{id}",
     "POST /v1/tasks",
     "POST /v1/tasks/{id}/replay",
+    "POST /v1/topics/{topic}/replay",
   ];
 
   function routes(s: Synth): Record<string, Json> {
@@ -776,6 +777,7 @@ describe("task API", () => {
             s.stack.api.unmatchedRouteFunction,
             s.stack.api.functions["list-tasks"],
             s.stack.api.functions["replay-task"],
+            s.stack.api.functions["replay-topic"],
           ].map((f) => JSON.stringify(arnOf(idOf(s, f)))),
         ),
       );
@@ -971,7 +973,7 @@ describe("bundling (real esbuild, offline, no Docker)", () => {
 
   it("bundles every function into one minified ESM file that loads on Node with the stack's environment", async () => {
     const functions = ofType(bundled, "AWS::Lambda::Function");
-    expect(functions.length).toBe(8 + bundled.stack.topics.length);
+    expect(functions.length).toBe(9 + bundled.stack.topics.length);
     await Promise.all(
       functions.map(async ([id, fn]) => {
         const hash = String(fn.Properties.Code.S3Key).replace(/\.zip$/, "");

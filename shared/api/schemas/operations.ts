@@ -42,3 +42,50 @@ export const taskListSchema = z.looseObject({
   next_cursor: z.string().nullable(),
 });
 export type TaskList = z.output<typeof taskListSchema>;
+
+/** A bulk replay handles at most this many tasks per call (within API Gateway's 30 s); `next_cursor` continues. */
+export const BULK_REPLAY_MAX = 1_000;
+
+const dateTimeInput = z.iso.datetime({ offset: true });
+
+/** `POST /v1/topics/{topic}/replay`: the task ids, or a filter over the topic's dead-lettered tasks (none: all). */
+export const bulkReplayBodySchema = z
+  .strictObject({
+    task_ids: z.array(z.string().min(1).max(200)).min(1).max(BULK_REPLAY_MAX).optional(),
+    failed_after: dateTimeInput
+      .optional()
+      .meta({ description: "only tasks dead-lettered at or after this time" }),
+    failed_before: dateTimeInput
+      .optional()
+      .meta({ description: "only tasks dead-lettered before this time" }),
+    error_contains: z
+      .string()
+      .min(1)
+      .max(200)
+      .optional()
+      .meta({ description: "only tasks whose last error contains this text" }),
+    dry_run: z.boolean().optional().meta({ description: "count what matches; replay nothing" }),
+    cursor: z.string().min(1).max(2048).optional().meta({ description: "the previous call's `next_cursor`" }),
+  })
+  .refine(
+    (b) =>
+      b.task_ids === undefined ||
+      (b.failed_after === undefined &&
+        b.failed_before === undefined &&
+        b.error_contains === undefined &&
+        b.cursor === undefined),
+    {
+      message: "give task_ids or a filter (failed_after, failed_before, error_contains), not both",
+      path: ["task_ids"],
+    },
+  );
+export type BulkReplayBody = z.output<typeof bulkReplayBodySchema>;
+
+export const bulkReplayResponseSchema = z.looseObject({
+  matched: z.number().int().nonnegative(),
+  replayed: z.number().int().nonnegative(),
+  failed: z.array(z.looseObject({ task_id: z.string(), reason: z.string() })),
+  /** More dead-lettered tasks may match: call again with this cursor. */
+  next_cursor: z.string().nullable(),
+});
+export type BulkReplayResult = z.output<typeof bulkReplayResponseSchema>;

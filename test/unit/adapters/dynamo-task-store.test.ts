@@ -1,5 +1,5 @@
 import type { AddressInfo } from "node:net";
-import { CreateTableCommand, DynamoDBClient } from "@aws-sdk/client-dynamodb";
+import { CreateTableCommand, DynamoDBClient, waitUntilTableExists } from "@aws-sdk/client-dynamodb";
 import dynalite from "dynalite";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { DynamoTaskStore } from "#shared/adapters/dynamo-task-store.js";
@@ -77,6 +77,11 @@ async function newStore(): Promise<DynamoTaskStore> {
       ],
       BillingMode: "PAY_PER_REQUEST",
     }),
+  );
+  // dynalite answers CreateTable while the table is still CREATING (ResourceNotFound for item calls until then).
+  await waitUntilTableExists(
+    { client, maxWaitTime: 10, minDelay: 0.05, maxDelay: 0.05 },
+    { TableName: tableName },
   );
   return new DynamoTaskStore({ client, tableName, nowSeconds: () => clockSeconds });
 }
