@@ -5,6 +5,7 @@
 import { Command, CommanderError, Option } from "commander";
 import { keyCommand } from "./commands/key.js";
 import { tasksCommand } from "./commands/tasks.js";
+import { topicsCommand } from "./commands/topics.js";
 import { EXIT, exitCodeOf } from "./exit-codes.js";
 import { type CliIo, printError, processIo } from "./output.js";
 
@@ -40,6 +41,7 @@ export function buildProgram(io: CliIo): Command {
   program.configureOutput({ writeOut: io.out, writeErr: io.err });
   tasksCommand(program, io);
   keyCommand(program, io);
+  topicsCommand(program, io);
   return program;
 }
 

@@ -135,6 +135,35 @@ describe("find and replay dead-lettered tasks", () => {
     expect(await eventually(demoDlqDepth, 0)).toBe(0);
   });
 
+  it("bulk-replays dead-lettered tasks in group order: a dry run, by ids through the CLI, by filter through the client", async () => {
+    // Prepare: group x (two tasks) and group y (one) dead-lettered by a receiver that fails until fixed.
+    const since = new Date().toISOString();
+    const receiverName = `r-${randomUUID()}`;
+    const [gx, gy] = [`order-${randomUUID()}`, `order-${randomUUID()}`];
+    const x1 = await addFailing(gx, receiverName, 1);
+    const x2 = await addFailing(gx, receiverName, 2);
+    const y1 = await addFailing(gy, receiverName, 1);
+    for (const id of [x1, x2, y1]) await h.waitForStatus(id, ["failed"]);
+
+    // Act
+    const dry = await client.replayTopic("demo", { task_ids: [x1, x2, y1], dry_run: true });
+    h.receiver.fix(receiverName);
+    const byCli = await punctual(["--json", "topics", "replay", "demo", "--task-id", x1, "--task-id", x2]);
+    const byFilter = await client.replayTopic("demo", { failed_after: since, error_contains: "HTTP 500" });
+    for (const id of [x1, x2, y1]) await h.waitForStatus(id, ["delivered"]);
+
+    // Assess: the dry run changed nothing; each call replayed what it named; group x delivered in its order.
+    expect(dry).toEqual({ matched: 3, replayed: 0, failed: [], next_cursor: null });
+    expect(byCli.code).toBe(0);
+    expect(JSON.parse(byCli.stdout)).toEqual({ matched: 2, replayed: 2, failed: [] });
+    expect(byFilter).toEqual({ matched: 1, replayed: 1, failed: [], next_cursor: null });
+    const delivered = (id: string) => h.receiver.forTask(id).find((r) => r.status === 200)?.receivedAtMs ?? 0;
+    expect(delivered(x1)).toBeLessThanOrEqual(delivered(x2));
+    for (const id of [x1, x2, y1])
+      expect(await client.getTask(id)).toMatchObject({ status: "delivered", replays: 1 });
+    expect(await eventually(demoDlqDepth, 0)).toBe(0);
+  });
+
   it("refuses to replay a task that is not finished (409, nothing changed) and an unknown one (404)", async () => {
     const added = await client.addTask({
       topic: "demo",
