@@ -544,8 +544,9 @@ describe.each([
 
   it("listFailed: only the topic's dead-lettered tasks, newest failure first, page by page", async () => {
     const store: TaskStore = await makeStore();
+    const failedAt = [30, 10, 20];
     const failed = [task({ group: "a" }), task({ group: "b" }), task({ group: "a" })];
-    for (const [i, t] of failed.entries()) await failTask(store, t, NOW + [30, 10, 20][i]!);
+    for (const [i, t] of failed.entries()) await failTask(store, t, NOW + (failedAt[i] ?? 0));
     const delivered = task({ group: "c" });
     await store.putNew(delivered);
     await store.startAttempt(delivered.taskId, NOW);
