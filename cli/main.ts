@@ -6,6 +6,7 @@ import { Command, CommanderError, Option } from "commander";
 import { groupsCommand } from "./commands/groups.js";
 import { keyCommand } from "./commands/key.js";
 import { tasksCommand } from "./commands/tasks.js";
+import { topicsCommand } from "./commands/topics.js";
 import { EXIT, exitCodeOf } from "./exit-codes.js";
 import { type CliIo, printError, processIo } from "./output.js";
 
@@ -42,6 +43,7 @@ export function buildProgram(io: CliIo): Command {
   tasksCommand(program, io);
   keyCommand(program, io);
   groupsCommand(program, io);
+  topicsCommand(program, io);
   return program;
 }
 

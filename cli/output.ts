@@ -49,3 +49,20 @@ export function printError(io: CliIo, json: boolean, error: unknown): void {
   const code = error instanceof UsageError ? "usage" : "failed";
   io.err(json ? `${JSON.stringify({ error: { code, message } })}\n` : `error: ${message}\n`);
 }
+
+/** A list of tasks: one JSON page with --json, else one table row per task (the columns an operator scans). */
+export function printTaskList(
+  io: CliIo,
+  json: boolean,
+  list: { readonly tasks: readonly Record<string, unknown>[]; readonly next_cursor: string | null },
+): void {
+  if (json) {
+    io.out(`${JSON.stringify(list)}\n`);
+    return;
+  }
+  const columns = ["task_id", "status", "due_at", "attempts", "last_error"];
+  const table = new Table({ head: columns, style: { head: [], border: [] } });
+  for (const task of list.tasks) table.push(columns.map((c) => String(task[c] ?? "")));
+  io.out(`${table.toString()}\n`);
+  if (list.next_cursor) io.out(`more: --cursor ${list.next_cursor}\n`);
+}

@@ -104,6 +104,7 @@ class PunctualClientCore {
     });
     const url = new URL(`${this.apiUrl.pathname.replace(/\/+$/, "")}${path}`, this.apiUrl);
     const headers: Record<string, string> = { accept: "application/json" };
+    for (const [key, value] of Object.entries(route.fixedQuery ?? {})) url.searchParams.set(key, value);
     if (route.input?.in === "query" && input) {
       for (const [key, value] of Object.entries(input as Record<string, unknown>)) {
         if (value !== undefined) url.searchParams.set(key, String(value));

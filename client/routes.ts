@@ -5,11 +5,17 @@
  */
 import type * as z from "zod";
 import { cancelGroupQuerySchema } from "#shared/api/schemas/groups.js";
+import {
+  bulkReplayBodySchema,
+  bulkReplayResponseSchema,
+  listTasksQuerySchema,
+} from "#shared/api/schemas/operations.js";
 import { addTaskBodySchema, rescheduleBodySchema } from "#shared/domain/add-task-request.js";
 import {
   addTaskResponseSchema,
   cancelGroupResponseSchema,
   rescheduleResponseSchema,
+  taskListSchema,
   taskViewSchema,
 } from "./schemas.js";
 
@@ -40,6 +46,8 @@ export interface RouteDescriptor<
   readonly input?: I;
   readonly response: R;
   readonly retry: RetryMode;
+  /** Query parameters the method always sends (two methods on one route, e.g. `status=failed`). */
+  readonly fixedQuery?: Readonly<Record<string, string>>;
 }
 
 /** A JSON body validated by `schema` on the server; `T` defaults to the schema's input type. */
@@ -71,6 +79,9 @@ export type AddTaskInput = Omit<z.input<typeof addTaskBodySchema>, "content"> & 
 
 export type RescheduleInput = z.input<typeof rescheduleBodySchema>;
 export type CancelGroupInput = { readonly limit?: number; readonly cursor?: string };
+type Page = { readonly limit?: number; readonly cursor?: string };
+export type ListGroupInput = { readonly topic: string; readonly group: string } & Page;
+export type ListFailedInput = { readonly topic: string } & Page;
 
 export const ROUTES = {
   addTask: route({
@@ -110,6 +121,39 @@ export const ROUTES = {
     input: queryParams<CancelGroupInput>(cancelGroupQuerySchema),
     response: cancelGroupResponseSchema,
     retry: "safe",
+  }),
+  // --- issue 11, scope H: find and replay (appended block) ---
+  /** One ordering group's tasks in delivery order; pass `next_cursor` back as `cursor` for the next page. */
+  listGroupTasks: route({
+    method: "GET",
+    path: "/v1/tasks",
+    input: queryParams<ListGroupInput>(listTasksQuerySchema),
+    response: taskListSchema,
+    retry: "safe",
+  }),
+  /** A topic's dead-lettered tasks, newest first. */
+  listFailedTasks: route({
+    method: "GET",
+    path: "/v1/tasks",
+    input: queryParams<ListFailedInput>(listTasksQuerySchema),
+    fixedQuery: { status: "failed" },
+    response: taskListSchema,
+    retry: "safe",
+  }),
+  /** Delivers a failed or delivered task again (202); each call replays once more, so it is never retried. */
+  replayTask: route({
+    method: "POST",
+    path: "/v1/tasks/{task_id}/replay",
+    response: taskViewSchema,
+    retry: "never",
+  }),
+  /** Replays a topic's dead-lettered tasks in group order; follow `next_cursor` for more than 1,000. */
+  replayTopic: route({
+    method: "POST",
+    path: "/v1/topics/{topic}/replay",
+    input: jsonBody<z.input<typeof bulkReplayBodySchema>>(bulkReplayBodySchema),
+    response: bulkReplayResponseSchema,
+    retry: "never",
   }),
 } as const;
 

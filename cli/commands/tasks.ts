@@ -3,7 +3,7 @@ import { type Command, InvalidArgumentError, Option } from "commander";
 import type { AddTaskInput } from "../../client/index.js";
 import { connect, type GlobalOptions } from "../connection.js";
 import { UsageError } from "../exit-codes.js";
-import { type CliIo, printResult } from "../output.js";
+import { type CliIo, printResult, printTaskList } from "../output.js";
 
 interface AddOptions {
   readonly topic: string;
@@ -95,6 +95,14 @@ function rescheduleCommand(tasks: Command, io: CliIo): void {
       const client = await connect(global, io);
       printResult(io, global.json ?? false, await client.rescheduleTask(taskId, body));
     });
+  listCommand(tasks, io);
+  taskIdCommand(
+    tasks,
+    io,
+    "replay",
+    "Deliver a failed or delivered task again (exit 2 while it is not finished).",
+    (c, id) => c.replayTask(id),
+  );
 }
 
 function addCommand(tasks: Command, io: CliIo): void {
@@ -186,5 +194,52 @@ function taskIdCommand(
     .action(async (taskId: string, _options: unknown, command: Command) => {
       const global = command.optsWithGlobals<GlobalOptions>();
       printResult(io, global.json ?? false, await call(await connect(global, io), taskId));
+    });
+}
+
+// --- issue 11, scope H: find and replay (appended block) ---
+
+interface ListOptions {
+  readonly topic: string;
+  readonly group?: string;
+  readonly failed?: boolean;
+  readonly limit?: number;
+  readonly cursor?: string;
+}
+
+function pageSize(value: string): number {
+  const number = Number(value);
+  if (!Number.isInteger(number) || number < 1 || number > 100) {
+    throw new InvalidArgumentError("must be a whole number from 1 to 100");
+  }
+  return number;
+}
+
+function listCommand(tasks: Command, io: CliIo): void {
+  tasks
+    .command("list")
+    .description(
+      "List one ordering group in delivery order, or a topic's dead-lettered tasks (newest first).",
+    )
+    .requiredOption("--topic <name>", "the topic")
+    .addOption(new Option("--group <value>", "the deliverBy value of the group").conflicts("failed"))
+    .option("--failed", "the topic's dead-lettered tasks")
+    .option("--limit <n>", "tasks per page, 1–100 (default 50)", pageSize)
+    .option("--cursor <cursor>", "the page after the one that printed this cursor")
+    .addHelpText(
+      "after",
+      "\nExamples:\n  $ npx punctual tasks list --topic orders --group A-1001\n  $ npx punctual tasks list --topic orders --failed --json",
+    )
+    .action(async (options: ListOptions, command: Command) => {
+      const global = command.optsWithGlobals<GlobalOptions>();
+      if ((options.group === undefined) === !options.failed)
+        throw new UsageError("give --group <value> or --failed");
+      const client = await connect(global, io);
+      const page = { limit: options.limit, cursor: options.cursor };
+      const list =
+        options.group !== undefined
+          ? await client.listGroupTasks({ topic: options.topic, group: options.group, ...page })
+          : await client.listFailedTasks({ topic: options.topic, ...page });
+      printTaskList(io, global.json ?? false, list);
     });
 }

@@ -1,4 +1,9 @@
-import { DeleteMessageBatchCommand, ReceiveMessageCommand, type SQSClient } from "@aws-sdk/client-sqs";
+import {
+  ChangeMessageVisibilityBatchCommand,
+  DeleteMessageBatchCommand,
+  ReceiveMessageCommand,
+  type SQSClient,
+} from "@aws-sdk/client-sqs";
 
 export interface ReceivedPointer {
   readonly messageId: string;
@@ -15,6 +20,8 @@ export interface DeadLetterSource {
   receive(queueUrl: string, max: number, visibilitySeconds: number): Promise<ReceivedPointer[]>;
   /** Deletes resolved messages; returns the receipt handles that could not be deleted (never throws). */
   remove(queueUrl: string, receiptHandles: readonly string[]): Promise<{ failed: string[] }>;
+  /** Makes received messages visible again at once (visibility 0); best effort, never throws. */
+  release(queueUrl: string, receiptHandles: readonly string[]): Promise<void>;
 }
 
 const BATCH_LIMIT = 10;
@@ -58,5 +65,25 @@ export class SqsDeadLetterSource implements DeadLetterSource {
       }
     }
     return { failed };
+  }
+
+  async release(queueUrl: string, receiptHandles: readonly string[]): Promise<void> {
+    for (let start = 0; start < receiptHandles.length; start += BATCH_LIMIT) {
+      const chunk = receiptHandles.slice(start, start + BATCH_LIMIT);
+      try {
+        await this.sqs.send(
+          new ChangeMessageVisibilityBatchCommand({
+            QueueUrl: queueUrl,
+            Entries: chunk.map((receiptHandle, i) => ({
+              Id: `v${i}`,
+              ReceiptHandle: receiptHandle,
+              VisibilityTimeout: 0,
+            })),
+          }),
+        );
+      } catch {
+        // They reappear on their own when the receive's visibility timeout ends.
+      }
+    }
   }
 }

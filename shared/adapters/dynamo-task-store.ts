@@ -10,6 +10,8 @@ import {
   UpdateItemCommand,
 } from "@aws-sdk/client-dynamodb";
 import { marshall, unmarshall } from "@aws-sdk/util-dynamodb";
+import { type AttemptLogEntry, attemptLogSlot } from "#shared/domain/attempt-log.js";
+import { FAILED_INDEX_NAME, FAILED_TOPIC_ATTRIBUTE } from "#shared/domain/failed-index.js";
 import { parseTaskId, sortKeyLowerBound, sortKeyUpperBound } from "#shared/domain/keys.js";
 import {
   SWEEP_INDEX_NAME,
@@ -28,7 +30,10 @@ import type {
   GroupPage,
   IdempotencyClaim,
   IdempotencyOutcome,
+  PageKey,
+  ReplayOutcome,
   RescheduleOutcome,
+  TaskPage,
   TaskStore,
   UnfinishedTaskRef,
 } from "./task-store.js";
@@ -46,7 +51,7 @@ export function idempotencyPartitionKey(topic: string, key: string): string {
 /** A DynamoDB API call the store makes, and where: the table itself or its sparse sweep index. */
 export interface DynamoOperation {
   readonly action: "GetItem" | "PutItem" | "UpdateItem" | "DeleteItem" | "Query";
-  readonly on: "table" | "sweepIndex";
+  readonly on: "table" | "sweepIndex" | "failedIndex";
 }
 const onTable = (action: DynamoOperation["action"]): DynamoOperation => ({ action, on: "table" });
 
@@ -74,6 +79,9 @@ export const TASK_STORE_OPERATIONS: { readonly [M in keyof TaskStore]: readonly 
   markRescheduled: [onTable("UpdateItem"), onTable("GetItem")],
   settleRescheduled: [onTable("UpdateItem")],
   listGroupPage: [onTable("Query")],
+  listGroup: [onTable("Query")],
+  listFailed: [{ action: "Query", on: "failedIndex" }],
+  markReplayed: [onTable("UpdateItem"), onTable("GetItem")],
 };
 
 /** Which TaskStore methods each function (`functions/<name>.ts`) calls, through the services it runs. */
@@ -105,6 +113,9 @@ export const STORE_METHODS_BY_FUNCTION = {
   "reschedule-task": ["get", "markRescheduled", "putNew", "settleRescheduled"],
   "run-task": ["get", "markRescheduled", "putNew", "settleRescheduled"],
   "cancel-group": ["listGroupPage", "cancel"],
+  "list-tasks": ["listGroup", "listFailed"],
+  "replay-task": ["markReplayed"],
+  "replay-topic": ["get", "listFailed", "markReplayed"],
 } as const satisfies Record<string, readonly (keyof TaskStore)[]>;
 
 export type StoreUser = keyof typeof STORE_METHODS_BY_FUNCTION;
@@ -338,7 +349,7 @@ export class DynamoTaskStore implements TaskStore {
           TableName: this.table,
           Key: toWire({ pk: key.pk, sk: key.sk }),
           UpdateExpression:
-            "SET #status = :to, attempts = if_not_exists(attempts, :zero) + :one, lastAttemptAtMs = :now",
+            "SET #status = :to, attempts = if_not_exists(attempts, :zero) + :one, lastAttemptAtMs = :now, attemptSeq = if_not_exists(attemptSeq, :zero) + :one, attemptLog = if_not_exists(attemptLog, :emptyLog)",
           // `lastAttemptAtMs <> :now` makes the write idempotent: when its answer is lost and the SDK retries it,
           // the retry fails here instead of counting the same attempt twice, and is recognised below.
           ConditionExpression: `#status IN (${names.join(", ")})${underLimit} AND (attribute_not_exists(lastAttemptAtMs) OR lastAttemptAtMs <> :now)`,
@@ -349,6 +360,7 @@ export class DynamoTaskStore implements TaskStore {
               ? {}
               : { ":delivering": "delivering" satisfies TaskStatus, ":maxAttempts": maxAttempts }),
             ":to": "delivering" satisfies TaskStatus,
+            ":emptyLog": {},
             ":zero": 0,
             ":one": 1,
             ":now": nowMs,
@@ -367,12 +379,20 @@ export class DynamoTaskStore implements TaskStore {
 
   async markDelivered(
     taskId: string,
-    result: { atMs: number; latenessMs: number; deliveryLatencyMs: number; expiresAt: number },
+    result: {
+      atMs: number;
+      latenessMs: number;
+      deliveryLatencyMs: number;
+      expiresAt: number;
+      attempt?: AttemptLogEntry;
+    },
   ): Promise<void> {
-    await this.transition(
+    await this.transitionLogging(
       taskId,
-      ["delivering"],
-      `SET #status = :to, deliveredAtMs = :at, latenessMs = :lateness, deliveryLatencyMs = :latency, expiresAt = :expiresAt ${LEAVE_SWEEP_INDEX}`,
+      {
+        set: "#status = :to, deliveredAtMs = :at, latenessMs = :lateness, deliveryLatencyMs = :latency, expiresAt = :expiresAt",
+        remove: SWEEP_SHARD_ATTRIBUTE,
+      },
       {
         ":to": "delivered",
         ":at": result.atMs,
@@ -380,11 +400,49 @@ export class DynamoTaskStore implements TaskStore {
         ":latency": result.deliveryLatencyMs,
         ":expiresAt": result.expiresAt,
       },
+      result.attempt,
     );
   }
 
-  async recordAttemptFailure(taskId: string, failure: { error: string; atMs: number }): Promise<void> {
-    await this.transition(taskId, ["delivering"], "SET lastError = :error", { ":error": failure.error });
+  async recordAttemptFailure(
+    taskId: string,
+    failure: { error: string; atMs: number; attempt?: AttemptLogEntry },
+  ): Promise<void> {
+    await this.transitionLogging(
+      taskId,
+      { set: "lastError = :error" },
+      { ":error": failure.error },
+      failure.attempt,
+    );
+  }
+
+  /**
+   * A `delivering → …` transition that also writes the attempt's entry into its attempt-log slot, in the same
+   * UpdateItem. An item whose attempt started before the log existed has no `attemptLog` map, and DynamoDB
+   * refuses a SET into a missing map (ValidationException): then the transition is made without the entry.
+   */
+  private async transitionLogging(
+    taskId: string,
+    update: { readonly set: string; readonly remove?: string },
+    values: Record<string, unknown>,
+    attempt: AttemptLogEntry | undefined,
+  ): Promise<void> {
+    const expression = (set: string) => `SET ${set}${update.remove ? ` REMOVE ${update.remove}` : ""}`;
+    if (attempt) {
+      try {
+        await this.transition(
+          taskId,
+          ["delivering"],
+          expression(`${update.set}, attemptLog.#slot = :attempt`),
+          { ...values, ":attempt": attempt },
+          { "#slot": attemptLogSlot(attempt.seq) },
+        );
+        return;
+      } catch (error) {
+        if (!(error instanceof Error && error.name === "ValidationException")) throw error;
+      }
+    }
+    await this.transition(taskId, ["delivering"], expression(update.set), values);
   }
 
   async markFailed(
@@ -394,8 +452,16 @@ export class DynamoTaskStore implements TaskStore {
     await this.transition(
       taskId,
       ["delivering"],
-      `SET #status = :to, lastError = :error, failedAtMs = :at, expiresAt = :expiresAt ${LEAVE_SWEEP_INDEX}`,
-      { ":to": "failed", ":error": failure.error, ":at": failure.atMs, ":expiresAt": failure.expiresAt },
+      // The failed index's keys (failedTopic, failedAtMs) are set here, in the write that records the failure: only
+      // a dead-lettered task is ever in that sparse index, and entering it costs no extra request.
+      `SET #status = :to, lastError = :error, failedAtMs = :at, expiresAt = :expiresAt, ${FAILED_TOPIC_ATTRIBUTE} = :topic ${LEAVE_SWEEP_INDEX}`,
+      {
+        ":to": "failed",
+        ":error": failure.error,
+        ":at": failure.atMs,
+        ":expiresAt": failure.expiresAt,
+        ":topic": parseTaskId(taskId)?.topic ?? "",
+      },
     );
   }
 
@@ -523,12 +589,80 @@ export class DynamoTaskStore implements TaskStore {
     return { tasks, ...(typeof last === "string" ? { lastSk: last } : {}) };
   }
 
+  // --- issue 11, scope H: listing (appended block) ---
+
+  async listGroup(pk: string, limit: number, after?: PageKey): Promise<TaskPage> {
+    const out = await this.client.send(
+      new QueryCommand({
+        TableName: this.table,
+        KeyConditionExpression: "pk = :pk",
+        ExpressionAttributeValues: toWire({ ":pk": pk }),
+        ConsistentRead: true,
+        Limit: limit,
+        ExclusiveStartKey: after && toWire(after),
+      }),
+    );
+    return page(out);
+  }
+
+  async listFailed(topic: string, limit: number, after?: PageKey): Promise<TaskPage> {
+    const out = await this.client.send(
+      new QueryCommand({
+        TableName: this.table,
+        IndexName: FAILED_INDEX_NAME,
+        KeyConditionExpression: "#topic = :topic",
+        ExpressionAttributeNames: { "#topic": FAILED_TOPIC_ATTRIBUTE },
+        ExpressionAttributeValues: toWire({ ":topic": topic }),
+        ScanIndexForward: false,
+        Limit: limit,
+        ExclusiveStartKey: after && toWire(after),
+      }),
+    );
+    return page(out);
+  }
+
+  // --- issue 11, scope H: replay (appended block) ---
+
+  async markReplayed(taskId: string, nowMs: number): Promise<ReplayOutcome> {
+    const key = parseTaskId(taskId);
+    if (!key) return { outcome: "not-found" };
+    try {
+      const out = await this.client.send(
+        new UpdateItemCommand({
+          TableName: this.table,
+          Key: toWire({ pk: key.pk, sk: key.sk }),
+          // Unfinished again: back in the sweep index (so a lost message is re-sent), out of the failed index,
+          // no TTL. History (deliveredAtMs, failedAtMs, lastError, the attempt log) is kept.
+          UpdateExpression: `SET #status = :queued, queuedAtMs = :now, replayedAtMs = :now, replays = if_not_exists(replays, :zero) + :one, attempts = :zero, ${SWEEP_SHARD_ATTRIBUTE} = :shard REMOVE ${FAILED_TOPIC_ATTRIBUTE}, expiresAt, requeuedAtMs`,
+          ConditionExpression: "#status IN (:failed, :delivered)",
+          ExpressionAttributeNames: { "#status": "status" },
+          ExpressionAttributeValues: toWire({
+            ":queued": "queued" satisfies TaskStatus,
+            ":failed": "failed" satisfies TaskStatus,
+            ":delivered": "delivered" satisfies TaskStatus,
+            ":now": nowMs,
+            ":zero": 0,
+            ":one": 1,
+            ":shard": sweepShardOf(taskId),
+          }),
+          ReturnValues: "ALL_NEW",
+        }),
+      );
+      return { outcome: "replayed", task: fromWire<TaskRecord>(out.Attributes) as TaskRecord };
+    } catch (error) {
+      if (!isConditionFailure(error)) throw error;
+    }
+    const current = await this.get(taskId);
+    return current ? { outcome: "conflict", task: current } : { outcome: "not-found" };
+  }
+
   /** A conditional UpdateItem from one of `from`; false when the task is missing or elsewhere. */
   private async transition(
     taskId: string,
     from: readonly TaskStatus[],
     update: string,
     values: Record<string, unknown>,
+    names: Record<string, string> = {},
   ): Promise<boolean> {
     const key = parseTaskId(taskId);
     if (!key) return false;
@@ -541,7 +675,7 @@ export class DynamoTaskStore implements TaskStore {
           UpdateExpression: update,
           ConditionExpression:
             fromNames.length === 1 ? `#status = ${fromNames[0]}` : `#status IN (${fromNames.join(", ")})`,
-          ExpressionAttributeNames: { "#status": "status" },
+          ExpressionAttributeNames: { "#status": "status", ...names },
           ExpressionAttributeValues: toWire({
             ...Object.fromEntries(from.map((status, i) => [`:from${i}`, status])),
             ...values,
@@ -550,6 +684,12 @@ export class DynamoTaskStore implements TaskStore {
       ),
     );
   }
+}
+
+/** A Query's items and where the next page starts (DynamoDB says so only when it stopped at the Limit). */
+function page(out: QueryCommandOutput): TaskPage {
+  const tasks = (out.Items ?? []).map((item) => unmarshall(item) as TaskRecord);
+  return out.LastEvaluatedKey ? { tasks, next: unmarshall(out.LastEvaluatedKey) as PageKey } : { tasks };
 }
 
 /** Resolves true when the write happened, false when its condition failed; other errors propagate. */

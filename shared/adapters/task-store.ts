@@ -1,3 +1,4 @@
+import type { AttemptLogEntry } from "#shared/domain/attempt-log.js";
 import type { TaskRecord, TaskStatus } from "#shared/domain/task.js";
 
 /** A claim on an idempotency key. Keys are scoped per topic: `invoice-42` on two topics is two keys. */
@@ -31,11 +32,25 @@ export interface GroupPage {
   readonly lastSk?: string;
 }
 
+export type ReplayOutcome =
+  | { readonly outcome: "replayed"; readonly task: TaskRecord }
+  | { readonly outcome: "not-found" }
+  | { readonly outcome: "conflict"; readonly task: TaskRecord };
+
 /** An unfinished task as the sweep index holds it: enough to find its group. */
 export interface UnfinishedTaskRef {
   readonly taskId: string;
   readonly pk: string;
   readonly dueAtMs: number;
+}
+
+/** Where a page of a list ends: DynamoDB's LastEvaluatedKey, unmarshalled (the API turns it into a cursor). */
+export type PageKey = Readonly<Record<string, string | number>>;
+
+/** One page of a list, and where the next begins (absent on the last page). */
+export interface TaskPage {
+  readonly tasks: TaskRecord[];
+  readonly next?: PageKey;
 }
 
 /**
@@ -73,11 +88,21 @@ export interface TaskStore {
    * then one conditional write both checks and starts, where a read and a write were needed.
    */
   startAttempt(taskId: string, nowMs: number, maxAttempts?: number): Promise<TaskRecord | undefined>;
+  /** With `attempt`, the attempt's entry goes into the attempt log ring in the same write. */
   markDelivered(
     taskId: string,
-    result: { atMs: number; latenessMs: number; deliveryLatencyMs: number; expiresAt: number },
+    result: {
+      atMs: number;
+      latenessMs: number;
+      deliveryLatencyMs: number;
+      expiresAt: number;
+      attempt?: AttemptLogEntry;
+    },
   ): Promise<void>;
-  recordAttemptFailure(taskId: string, failure: { error: string; atMs: number }): Promise<void>;
+  recordAttemptFailure(
+    taskId: string,
+    failure: { error: string; atMs: number; attempt?: AttemptLogEntry },
+  ): Promise<void>;
   markFailed(taskId: string, failure: { error: string; atMs: number; expiresAt: number }): Promise<void>;
   /**
    * Unfinished tasks (`scheduled`, `queued`, `delivering`) of one sweep shard due at or before `dueByMs`, oldest
@@ -117,4 +142,16 @@ export interface TaskStore {
    * the unfinished ones are returned: bounded work per call for bulk operations on a group.
    */
   listGroupPage(pk: string, limit: number, startAfterSk?: string): Promise<GroupPage>;
+  // --- issue 11, scope H: listing (appended block) ---
+  /** One ordering group's tasks in delivery order (sort key ascending), strongly consistent, one page. */
+  listGroup(pk: string, limit: number, after?: PageKey): Promise<TaskPage>;
+  /** A topic's dead-lettered tasks, newest failure first, from the sparse failed index (eventually consistent). */
+  listFailed(topic: string, limit: number, after?: PageKey): Promise<TaskPage>;
+  // --- issue 11, scope H: replay (appended block) ---
+  /**
+   * `failed | delivered → queued` for another delivery: replays + 1, attempts back to 0 (maxAttempts applies per
+   * replay; `attemptSeq` and the attempt log continue), out of the failed index, back in the sweep index, TTL
+   * removed. The caller then sends the task to its FIFO queue.
+   */
+  markReplayed(taskId: string, nowMs: number): Promise<ReplayOutcome>;
 }

@@ -33,8 +33,20 @@ export interface TopicQueue {
    * Never throws: a failure stops the rest of the group and is reported, so the caller can fail just that group.
    */
   sendInOrder(queueUrl: string, groupId: string, taskIds: readonly string[]): Promise<SendInOrderResult>;
-  /** Puts a task on its topic's FIFO dead-letter queue (dedup id = task id). Throws on failure. */
-  sendToDeadLetter(dlqUrl: string, groupId: string, taskId: string, reason: string): Promise<void>;
+  /**
+   * Puts a task on its topic's FIFO dead-letter queue (dedup id = `deduplicationId`, default the task id; a
+   * replayed task passes `<id>#r<replays>` so FIFO deduplication does not drop its second dead-lettering).
+   * Throws on failure.
+   */
+  sendToDeadLetter(
+    dlqUrl: string,
+    groupId: string,
+    taskId: string,
+    reason: string,
+    deduplicationId?: string,
+  ): Promise<void>;
+  /** Sends one replayed task to its topic's FIFO queue with its own dedup id. Throws on failure. */
+  sendReplay(queueUrl: string, groupId: string, taskId: string, deduplicationId: string): Promise<void>;
   /** Best effort: returns the receipt handles whose visibility could not be changed (never throws). */
   setVisibility(queueUrl: string, changes: readonly VisibilityChange[]): Promise<{ failed: string[] }>;
 }
@@ -96,13 +108,35 @@ export class SqsTopicQueue implements TopicQueue {
     return { sent };
   }
 
-  async sendToDeadLetter(dlqUrl: string, groupId: string, taskId: string, reason: string): Promise<void> {
+  async sendReplay(
+    queueUrl: string,
+    groupId: string,
+    taskId: string,
+    deduplicationId: string,
+  ): Promise<void> {
+    await this.sqs.send(
+      new SendMessageCommand({
+        QueueUrl: queueUrl,
+        MessageBody: taskMessageBody(taskId),
+        MessageGroupId: groupId,
+        MessageDeduplicationId: deduplicationId,
+      }),
+    );
+  }
+
+  async sendToDeadLetter(
+    dlqUrl: string,
+    groupId: string,
+    taskId: string,
+    reason: string,
+    deduplicationId = taskId,
+  ): Promise<void> {
     await this.sqs.send(
       new SendMessageCommand({
         QueueUrl: dlqUrl,
         MessageBody: taskMessageBody(taskId),
         MessageGroupId: groupId,
-        MessageDeduplicationId: taskId,
+        MessageDeduplicationId: deduplicationId,
         MessageAttributes: {
           [DEAD_LETTER_REASON_ATTRIBUTE]: {
             DataType: "String",

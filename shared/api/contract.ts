@@ -14,6 +14,12 @@ import {
 } from "#shared/domain/add-task-request.js";
 import { cancelGroupParamsSchema, cancelGroupQuerySchema } from "./schemas/groups.js";
 import {
+  bulkReplayBodySchema,
+  bulkReplayResponseSchema,
+  listTasksQuerySchema,
+  taskListSchema,
+} from "./schemas/operations.js";
+import {
   addTaskResponseSchema,
   cancelGroupResponseSchema,
   errorBodySchema,
@@ -182,6 +188,45 @@ export const API_CONTRACT = {
     responses: {
       "200": { description: "what was cancelled and what could not be", schema: cancelGroupResponseSchema },
       "404": error("no such topic (`not_found`)"),
+    },
+  },
+  // --- issue 11, scope H: find and replay (appended block) ---
+  "GET /v1/tasks": {
+    summary:
+      "List one ordering group's tasks in delivery order, or a topic's dead-lettered tasks newest first",
+    description:
+      "Exactly one of `group` and `status=failed`. Paginated: pass `next_cursor` back as `cursor` until it is null.",
+    tags: ["tasks"],
+    query: listTasksQuerySchema,
+    responses: {
+      "200": { description: "one page", schema: taskListSchema },
+    },
+  },
+  "POST /v1/tasks/{id}/replay": {
+    summary: "Deliver a failed or delivered task again (same id, history kept, `replays` + 1)",
+    description:
+      "The task goes back on its topic's FIFO queue in its group; attempts count afresh (the topic's maxAttempts applies per replay) and the attempt log continues.",
+    tags: ["tasks"],
+    pathParams: taskIdParams,
+    responses: {
+      "202": { description: "replayed: the task is queued again", schema: taskViewSchema },
+      "404": error("no such task (`not_found`)"),
+      "409": error("the task is not finished (`conflict`, with `task_status`)"),
+    },
+  },
+  "POST /v1/topics/{topic}/replay": {
+    summary: "Replay a topic's dead-lettered tasks (by id, or by filter) in group order",
+    description:
+      "At most 1,000 tasks per call; a filter continues with `next_cursor`. Replayed tasks go through the topic's FIFO queue and deliver function, so the receiver sees no more than the topic's concurrency. `dry_run` counts what matches.",
+    tags: ["topics"],
+    pathParams: z.object({ topic: z.string().min(1).meta({ description: "the topic" }) }),
+    body: bulkReplayBodySchema,
+    responses: {
+      "200": {
+        description: "what matched, what was replayed, what could not be",
+        schema: bulkReplayResponseSchema,
+      },
+      "415": error("send `content-type: application/json` (`unsupported_media_type`)"),
     },
   },
 } as const satisfies Readonly<Record<string, RouteContract>>;

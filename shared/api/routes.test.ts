@@ -53,6 +53,9 @@ describe("the route table", () => {
         ]),
       ),
       "cancel-group": [ENV.scheduleGroupName, ENV.tableName],
+      "list-tasks": [ENV.tableName],
+      "replay-task": [ENV.topology, ENV.tableName],
+      "replay-topic": [ENV.topology, ENV.tableName],
     });
   });
 });

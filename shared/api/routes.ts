@@ -26,7 +26,8 @@ export type RouteGrant =
   // Scope I1 (topic hold): read / enable-disable the topics' deliver event source mappings, read queue depths.
   | "topic-mappings:read"
   | "topic-mappings:switch"
-  | "topic-queues:read";
+  | "topic-queues:read"
+  | "topic-queues:send";
 
 /**
  * The variables each grant gives the function (values come from the stack): the function reads them with
@@ -41,6 +42,8 @@ export const GRANT_VARIABLES: { readonly [G in RouteGrant]: readonly EnvName[] }
   "topic-mappings:read": [ENV.topology],
   "topic-mappings:switch": [ENV.topology],
   "topic-queues:read": [ENV.topology],
+  // The topology's `topicQueues` section (topic → FIFO queue URL), and SendMessage on those queues.
+  "topic-queues:send": [ENV.topology],
 };
 
 export interface ApiRouteRow {
@@ -158,6 +161,34 @@ export const API_ROUTES = [
     memoryMb: 256,
     store: "cancel-group",
     grants: ["schedules:disarm"],
+  },
+  // --- issue 11, scope H: find and replay (appended block) ---
+  {
+    name: "list-tasks",
+    routeKey: "GET /v1/tasks",
+    entry: "functions/list-tasks.ts",
+    purpose: "list a group in delivery order, or a topic's dead-lettered tasks",
+    memoryMb: 256,
+    store: "list-tasks",
+    grants: [],
+  },
+  {
+    name: "replay-task",
+    routeKey: "POST /v1/tasks/{id}/replay",
+    entry: "functions/replay-task.ts",
+    purpose: "deliver a failed or delivered task again",
+    memoryMb: 256,
+    store: "replay-task",
+    grants: ["topic-queues:send"],
+  },
+  {
+    name: "replay-topic",
+    routeKey: "POST /v1/topics/{topic}/replay",
+    entry: "functions/replay-topic.ts",
+    purpose: "replay a topic's dead-lettered tasks in group order",
+    memoryMb: 512,
+    store: "replay-topic",
+    grants: ["topic-queues:send"],
   },
 ] as const satisfies readonly ApiRouteRow[];
 

@@ -1,3 +1,4 @@
+import { attemptLogEntries } from "#shared/domain/attempt-log.js";
 import type { TaskRecord, TaskStatus } from "#shared/domain/task.js";
 
 /** What GET (and a successful DELETE) returns: snake_case, RFC 3339 times, absent fields omitted. */
@@ -22,6 +23,28 @@ export interface TaskView {
   readonly callback_url: string;
   /** The deliverBy field's value that put the task in its ordering group. */
   readonly group?: string;
+  /** The last ten attempts, oldest first (replays included). */
+  readonly attempt_log: readonly AttemptView[];
+  /** How many times the task was replayed; absent when never. */
+  readonly replays?: number;
+  readonly replayed_at?: string;
+}
+
+export interface AttemptView {
+  readonly started_at: string;
+  readonly duration_ms: number;
+  /** The receiver's HTTP status, when it answered. */
+  readonly status?: number;
+  readonly error?: string;
+}
+
+function attemptViews(task: TaskRecord): AttemptView[] {
+  return attemptLogEntries(task).map((entry) => ({
+    started_at: rfc3339(entry.startedAtMs),
+    duration_ms: entry.durationMs,
+    ...(entry.status !== undefined ? { status: entry.status } : {}),
+    ...(entry.error !== undefined ? { error: entry.error } : {}),
+  }));
 }
 
 export function rfc3339(ms: number): string {
@@ -49,6 +72,9 @@ export function taskView(task: TaskRecord): TaskView {
     delivery_latency_ms: task.deliveryLatencyMs,
     callback_url: task.callbackUrl,
     group: task.groupValue,
+    attempt_log: attemptViews(task),
+    replays: task.replays,
+    replayed_at: time(task.replayedAtMs),
   };
   for (const key of Object.keys(view)) if (view[key] === undefined) delete view[key];
   return view as unknown as TaskView;

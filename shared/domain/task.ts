@@ -1,3 +1,5 @@
+import type { AttemptLogEntry } from "./attempt-log.js";
+
 export const TASK_STATUSES = [
   "scheduled",
   "queued",
@@ -88,6 +90,19 @@ export interface TaskRecord {
    * sets it on `putNew` and removes it on delivered / failed / cancelled; nothing else reads or writes it.
    */
   readonly sweepShard?: number;
+  /**
+   * Failed index partition key (shared/domain/failed-index.ts): the topic, present exactly while the task is
+   * dead-lettered and not replayed. Set by markFailed, removed by a replay.
+   */
+  readonly failedTopic?: string;
+  /** Attempts over the task's whole life, replays included: the attempt log's sequence (attempt-log.ts). */
+  readonly attemptSeq?: number;
+  /** The last ten attempts as a ring keyed by slot (shared/domain/attempt-log.ts). */
+  readonly attemptLog?: Readonly<Record<string, AttemptLogEntry>>;
+  /** How many times the task was replayed (POST /v1/tasks/{id}/replay or a topic's bulk replay). */
+  readonly replays?: number;
+  /** When the latest replay was accepted. */
+  readonly replayedAtMs?: number;
 }
 
 /** Epoch seconds at which a task completed at `completedAtMs` may be forgotten. */

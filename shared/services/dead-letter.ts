@@ -1,5 +1,6 @@
 import type { TaskStore } from "#shared/adapters/task-store.js";
 import type { TopicQueue } from "#shared/adapters/topic-queue.js";
+import { replayDeduplicationId } from "#shared/domain/replay.js";
 import { retentionExpiry, type TaskRecord } from "#shared/domain/task.js";
 
 /**
@@ -17,7 +18,13 @@ export async function deadLetterTask(
   reason: string,
   atMs: () => number,
 ): Promise<void> {
-  await deps.topicQueue.sendToDeadLetter(target.dlqUrl, task.pk, task.taskId, reason);
+  await deps.topicQueue.sendToDeadLetter(
+    target.dlqUrl,
+    task.pk,
+    task.taskId,
+    reason,
+    replayDeduplicationId(task),
+  );
   const failedAtMs = atMs();
   await deps.store.markFailed(task.taskId, {
     error: reason,

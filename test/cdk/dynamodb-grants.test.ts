@@ -23,6 +23,7 @@ import {
   TASK_STORE_OPERATIONS,
 } from "#shared/adapters/dynamo-task-store.js";
 import { ENTRY_METADATA_KEY } from "#shared/contract/metadata.js";
+import { FAILED_INDEX_NAME } from "#shared/domain/failed-index.js";
 import { SWEEP_INDEX_NAME } from "#shared/domain/sweep.js";
 import { type CfnTemplateJson, type DeployedTemplate, deployedTemplate, roleMay } from "../support/iam.js";
 import { stackConfig } from "../support/stack-config.js";
@@ -62,7 +63,12 @@ function operationsInSource(
   const commands = [...method.body.matchAll(/new (\w+)Command\(/g)];
   commands.forEach((match, i) => {
     const args = method.body.slice(match.index, commands[i + 1]?.index ?? method.body.length);
-    found.add(`${match[1]}@${args.includes("IndexName") ? "sweepIndex" : "table"}`);
+    const on = args.includes("IndexName: FAILED_INDEX_NAME")
+      ? "failedIndex"
+      : args.includes("IndexName")
+        ? "sweepIndex"
+        : "table";
+    found.add(`${match[1]}@${on}`);
   });
   for (const [, callee] of method.body.matchAll(/this\.(\w+)\(/g)) {
     for (const op of operationsInSource(methods, callee as string, seen)) found.add(op);
@@ -177,6 +183,7 @@ describe("what each role may do on the table", () => {
 
   it("allows exactly the operations each function calls, on the table and on the sweep index", async () => {
     const indexArn = `${tableArn}/index/${SWEEP_INDEX_NAME}`;
+    const failedIndexArn = `${tableArn}/index/${FAILED_INDEX_NAME}`;
     for (const [k, roleId] of roles) {
       const fn = k.split("#")[0] as StoreUser;
       const calls = new Set(dynamoOperationsOf(fn).map(key));
@@ -190,6 +197,10 @@ describe("what each role may do on the table", () => {
         const onIndex = await roleMay(aws, roleId, `dynamodb:${action}`, indexArn);
         expect(onIndex, `${fn} ${action} on the sweep index`).toBe(
           calls.has(`${action}@sweepIndex`) ? "Allowed" : "ImplicitlyDenied",
+        );
+        const onFailed = await roleMay(aws, roleId, `dynamodb:${action}`, failedIndexArn);
+        expect(onFailed, `${fn} ${action} on the failed index`).toBe(
+          calls.has(`${action}@failedIndex`) ? "Allowed" : "ImplicitlyDenied",
         );
       }
     }

@@ -242,6 +242,26 @@ describe("queue policies", () => {
     }
   });
 
+  // --- issue 11, scope H: replay (appended block) ---
+  it("let the replay functions send to the topic FIFO queues and nowhere else, and receive from none", async () => {
+    for (const [name, d] of each()) {
+      const topicQueues = new Set<IConstruct>(d.stack.topics.map((t) => t.queue));
+      for (const [queue, replay] of queues(d).flatMap((q) =>
+        (["replay-task", "replay-topic"] as const).map(
+          (fn) => [q, idOf(d, d.stack.api.functions[fn].functionRole)] as const,
+        ),
+      )) {
+        const options = { resourcePolicy: resourcePolicyOf(d.aws, idOf(d, queue)) };
+        const send = await roleMay(d.aws, replay, "sqs:SendMessage", arnOf(d, queue), options);
+        expect(send, `${name} ${idOf(d, queue)}`).toBe(
+          topicQueues.has(queue) ? "Allowed" : "ImplicitlyDenied",
+        );
+        const receive = await roleMay(d.aws, replay, "sqs:ReceiveMessage", arnOf(d, queue), options);
+        expect(receive, `${name} ${idOf(d, queue)}`).toBe("ImplicitlyDenied");
+      }
+    }
+  });
+
   it("refuse another account's principals", async () => {
     const d = environments.dev as Deployed;
     for (const queue of queues(d)) {

@@ -440,11 +440,16 @@ describe("task table", () => {
         { AttributeName: "sk", AttributeType: "S" },
         { AttributeName: "sweepShard", AttributeType: "N" },
         { AttributeName: "dueAtMs", AttributeType: "N" },
+        { AttributeName: "failedTopic", AttributeType: "S" },
+        { AttributeName: "failedAtMs", AttributeType: "N" },
       ]);
       expect(table.TimeToLiveSpecification).toEqual({ AttributeName: "expiresAt", Enabled: true });
       expect(table.SSESpecification).toEqual({ SSEEnabled: true });
-      // One index: the sparse sweep index (test/cdk/sweeper.test.ts).
-      expect(table.GlobalSecondaryIndexes.map((i: Json) => i.IndexName)).toEqual(["unfinished-by-due"]);
+      // Two sparse indexes: the sweep index (test/cdk/sweeper.test.ts) and the failed index (failed-index.test.ts).
+      expect(table.GlobalSecondaryIndexes.map((i: Json) => i.IndexName)).toEqual([
+        "unfinished-by-due",
+        "failed-by-topic",
+      ]);
     }
   });
 

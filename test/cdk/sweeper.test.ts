@@ -49,7 +49,9 @@ const resourcesFor = (action: string) =>
 describe("sweep index", () => {
   it("is a sparse GSI on sweepShard (hash) and dueAtMs (range) projecting only the task id, on demand", () => {
     const table = resources[idOf(stack.table.table)]?.Properties;
-    expect(table.GlobalSecondaryIndexes).toEqual([
+    expect(
+      table.GlobalSecondaryIndexes.filter((i: { IndexName: string }) => i.IndexName !== "failed-by-topic"),
+    ).toEqual([
       {
         IndexName: "unfinished-by-due",
         KeySchema: [
@@ -144,18 +146,24 @@ describe("least privilege", () => {
     expect(resourcesFor("dynamodb:PutItem")).toEqual([JSON.stringify(table)]);
   });
 
-  it("SQS: sends only to the timer queue and the topics' queues and DLQs; consumes only the two timer-side DLQs", () => {
+  it("SQS: sends only to the timer queue and the topics' queues and DLQs; consumes only the DLQs (timer-side and topics')", () => {
     const { timerQueues } = stack;
     expect(resourcesFor("sqs:SendMessage")).toEqual(
       [timerQueues.queue, ...stack.topics.flatMap((t) => [t.queue, t.deadLetterQueue])]
         .map((q) => JSON.stringify(arnOf(q)))
         .sort(),
     );
-    const dlqs = [timerQueues.deadLetterQueue, timerQueues.scheduleDeadLetterQueue]
+    const dlqs = [
+      timerQueues.deadLetterQueue,
+      timerQueues.scheduleDeadLetterQueue,
+      ...stack.topics.map((t) => t.deadLetterQueue),
+    ]
       .map((q) => JSON.stringify(arnOf(q)))
       .sort();
     expect(resourcesFor("sqs:ReceiveMessage")).toEqual(dlqs);
     expect(resourcesFor("sqs:DeleteMessage")).toEqual(dlqs);
+    // Topic DLQ messages of still-failed tasks are made visible again at once.
+    expect(resourcesFor("sqs:ChangeMessageVisibility")).toEqual(dlqs);
   });
 
   it("nothing beyond its log group, X-Ray, DynamoDB and SQS", () => {

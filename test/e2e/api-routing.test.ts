@@ -41,8 +41,10 @@ describe("unmatched routes", () => {
 
   it("a known path with another method answers 405 method_not_allowed with Allow", async () => {
     for (const [method, path, allow] of [
-      ["GET", "/v1/tasks", "POST"],
-      ["PUT", "/v1/tasks", "POST"],
+      ["DELETE", "/v1/tasks", "GET, POST"],
+      ["PUT", "/v1/tasks", "GET, POST"],
+      ["GET", "/v1/tasks/some-id/replay", "POST"],
+      ["GET", "/v1/topics/demo/replay", "POST"],
       ["PUT", "/v1/tasks/some-id", "DELETE, GET, PATCH"],
       ["POST", "/v1/tasks/some-id", "DELETE, GET, PATCH"],
       ["GET", "/v1/topics/demo/pause", "POST"],

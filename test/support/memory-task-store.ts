@@ -3,10 +3,14 @@ import type {
   GroupPage,
   IdempotencyClaim,
   IdempotencyOutcome,
+  PageKey,
+  ReplayOutcome,
   RescheduleOutcome,
+  TaskPage,
   TaskStore,
   UnfinishedTaskRef,
 } from "#shared/adapters/task-store.js";
+import { type AttemptLogEntry, attemptLogSlot } from "#shared/domain/attempt-log.js";
 import { bySortKey, parseTaskId } from "#shared/domain/keys.js";
 import { sweepShardOf, UNFINISHED_STATUSES } from "#shared/domain/sweep.js";
 import {
@@ -94,6 +98,8 @@ export class MemoryTaskStore implements TaskStore {
       status: "delivering",
       attempts: task.attempts + 1,
       lastAttemptAtMs: nowMs,
+      attemptSeq: (task.attemptSeq ?? 0) + 1,
+      attemptLog: task.attemptLog ?? {},
     };
     this.tasks.set(taskId, updated);
     return structuredClone(updated);
@@ -101,12 +107,18 @@ export class MemoryTaskStore implements TaskStore {
 
   async markDelivered(
     taskId: string,
-    result: { atMs: number; latenessMs: number; deliveryLatencyMs: number; expiresAt: number },
+    result: {
+      atMs: number;
+      latenessMs: number;
+      deliveryLatencyMs: number;
+      expiresAt: number;
+      attempt?: AttemptLogEntry;
+    },
   ): Promise<void> {
     const task = this.tasks.get(taskId);
     if (task?.status !== "delivering") return;
     this.tasks.set(taskId, {
-      ...finished(task),
+      ...withLogged(finished(task), result.attempt),
       status: "delivered",
       deliveredAtMs: result.atMs,
       latenessMs: result.latenessMs,
@@ -115,10 +127,13 @@ export class MemoryTaskStore implements TaskStore {
     });
   }
 
-  async recordAttemptFailure(taskId: string, failure: { error: string; atMs: number }): Promise<void> {
+  async recordAttemptFailure(
+    taskId: string,
+    failure: { error: string; atMs: number; attempt?: AttemptLogEntry },
+  ): Promise<void> {
     const task = this.tasks.get(taskId);
     if (task?.status !== "delivering") return;
-    this.tasks.set(taskId, { ...task, lastError: failure.error });
+    this.tasks.set(taskId, { ...withLogged(task, failure.attempt), lastError: failure.error });
   }
 
   async markFailed(
@@ -133,6 +148,7 @@ export class MemoryTaskStore implements TaskStore {
       lastError: failure.error,
       failedAtMs: failure.atMs,
       expiresAt: failure.expiresAt,
+      failedTopic: task.topic,
     });
   }
 
@@ -208,10 +224,70 @@ export class MemoryTaskStore implements TaskStore {
     return read.length === limit && last ? { tasks, lastSk: last.sk } : { tasks };
   }
 
+  // --- issue 11, scope H: listing (appended block) ---
+
+  /** Pages like the table: `next` is the last returned item's key (here only when more items remain). */
+  async listGroup(pk: string, limit: number, after?: PageKey): Promise<TaskPage> {
+    const group = [...this.tasks.values()].filter((t) => t.pk === pk).sort(bySortKey);
+    const start = after ? group.findIndex((t) => t.sk > String(after.sk)) : 0;
+    return pageOf(start < 0 ? [] : group.slice(start), limit, (t) => ({ pk: t.pk, sk: t.sk }));
+  }
+
+  async listFailed(topic: string, limit: number, after?: PageKey): Promise<TaskPage> {
+    const newestFirst = (a: TaskRecord, b: TaskRecord) =>
+      (b.failedAtMs ?? 0) - (a.failedAtMs ?? 0) || bySortKey(b, a);
+    const failed = [...this.tasks.values()].filter((t) => t.failedTopic === topic).sort(newestFirst);
+    const start = after ? failed.findIndex((t) => t.taskId === this.taskAt(after)) + 1 : 0;
+    return pageOf(failed.slice(start), limit, (t) => ({
+      pk: t.pk,
+      sk: t.sk,
+      failedTopic: topic,
+      failedAtMs: t.failedAtMs ?? 0,
+    }));
+  }
+
+  // --- issue 11, scope H: replay (appended block) ---
+
+  async markReplayed(taskId: string, nowMs: number): Promise<ReplayOutcome> {
+    const task = this.tasks.get(taskId);
+    if (!task) return { outcome: "not-found" };
+    if (task.status !== "failed" && task.status !== "delivered") {
+      return { outcome: "conflict", task: structuredClone(task) };
+    }
+    const { failedTopic: _, expiresAt: __, requeuedAtMs: ___, ...rest } = task;
+    const replayed: TaskRecord = {
+      ...rest,
+      status: "queued",
+      queuedAtMs: nowMs,
+      replayedAtMs: nowMs,
+      replays: (task.replays ?? 0) + 1,
+      attempts: 0,
+      sweepShard: sweepShardOf(taskId),
+    };
+    this.tasks.set(taskId, replayed);
+    return { outcome: "replayed", task: structuredClone(replayed) };
+  }
+
+  private taskAt(key: PageKey): string | undefined {
+    return [...this.tasks.values()].find((t) => t.pk === key.pk && t.sk === key.sk)?.taskId;
+  }
+
   /** Test helper: the key the store would use, proving ids parse. */
   keyOf(taskId: string) {
     return parseTaskId(taskId);
   }
+}
+
+function pageOf(tasks: TaskRecord[], limit: number, keyOf: (task: TaskRecord) => PageKey): TaskPage {
+  const taken = tasks.slice(0, limit).map((t) => structuredClone(t));
+  const last = taken.at(-1);
+  return tasks.length > limit && last ? { tasks: taken, next: keyOf(last) } : { tasks: taken };
+}
+
+/** As the table: the entry goes into its ring slot only when the map exists (startAttempt made it). */
+function withLogged(task: TaskRecord, attempt: AttemptLogEntry | undefined): TaskRecord {
+  if (!attempt || !task.attemptLog) return task;
+  return { ...task, attemptLog: { ...task.attemptLog, [attemptLogSlot(attempt.seq)]: attempt } };
 }
 
 /** The task without its sweep index attribute (it has reached delivered, failed or cancelled). */

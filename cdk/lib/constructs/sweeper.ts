@@ -38,7 +38,7 @@ export interface SweeperProps {
  *
  * Least privilege: Query on the table and its sweep index, GetItem and conditional UpdateItem on the table (no
  * Put, Delete or Scan); SendMessage to the timer queue, every topic's FIFO queue and FIFO DLQ; receive / delete /
- * change visibility on the timer DLQ and the schedule DLQ only. Alarms: errors and throttles, a sweeper that
+ * change visibility on the timer DLQ, the schedule DLQ and the topic DLQs (reconciled with the table). Alarms: errors and throttles, a sweeper that
  * stopped running, and repairs that keep failing.
  */
 export class Sweeper extends Construct {
@@ -96,6 +96,9 @@ export class Sweeper extends Construct {
     for (const topic of topics) {
       topic.queue.grantSendMessages(this.sweeperFunction);
       topic.deadLetterQueue.grantSendMessages(this.sweeperFunction);
+      // Reconciling the topic DLQ with the table (shared/services/sweeper/topic-dead-letters.ts): receive,
+      // delete a replayed task's message, make a still-failed one visible again.
+      topic.deadLetterQueue.grantConsumeMessages(this.sweeperFunction);
     }
     timerQueues.deadLetterQueue.grantConsumeMessages(this.sweeperFunction);
     timerQueues.scheduleDeadLetterQueue.grantConsumeMessages(this.sweeperFunction);

@@ -32,7 +32,10 @@ export interface TaskApiProps {
   readonly timerQueues: TimerQueues;
   readonly timerScheduler: TimerScheduler;
   readonly alarms: AlarmTopic;
-  /** The configured topics: the topic routes (pause, resume, list, show) act on their mappings and queues. */
+  /**
+   * The configured topics: the topic routes (pause, resume, list, show) act on their mappings and queues, the
+   * replay routes send to their FIFO queues (`topic-queues:send`).
+   */
   readonly topics: readonly Topic[];
   readonly removalPolicy: RemovalPolicy;
   readonly logRetention: logs.RetentionDays;
@@ -240,6 +243,7 @@ function variableValues(props: TaskApiProps, scope: Construct): (name: EnvName) 
         },
       ]),
     ),
+    topicQueues: Object.fromEntries(props.topics.map((topic) => [topic.name, topic.queue.queueUrl])),
   } satisfies Topology;
   const values: Partial<Record<EnvName, string>> = {
     [ENV.tableName]: table.tableName,
@@ -283,6 +287,9 @@ function applyGrant(grant: RouteGrant, fn: PunctualFunction, props: TaskApiProps
           resources: props.topics.flatMap((t) => [t.queue.queueArn, t.deadLetterQueue.queueArn]),
         }),
       );
+      return;
+    case "topic-queues:send":
+      for (const topic of props.topics) topic.queue.grantSendMessages(fn);
       return;
   }
 }

@@ -2,8 +2,17 @@ import { RemovalPolicy, Validations } from "aws-cdk-lib";
 import * as dynamodb from "aws-cdk-lib/aws-dynamodb";
 import * as iam from "aws-cdk-lib/aws-iam";
 import { Construct } from "constructs";
-import { dynamoOperationsOf, type StoreUser } from "#shared/adapters/dynamo-task-store.js";
+import {
+  type DynamoOperation,
+  dynamoOperationsOf,
+  type StoreUser,
+} from "#shared/adapters/dynamo-task-store.js";
 import type { PunctualConfig } from "#shared/config/index.js";
+import {
+  FAILED_INDEX_NAME,
+  FAILED_SORT_ATTRIBUTE,
+  FAILED_TOPIC_ATTRIBUTE,
+} from "#shared/domain/failed-index.js";
 import { SWEEP_INDEX_NAME, SWEEP_SHARD_ATTRIBUTE, SWEEP_SORT_ATTRIBUTE } from "#shared/domain/sweep.js";
 
 export interface TaskTableProps {
@@ -47,6 +56,15 @@ export class TaskTable extends Construct {
       projectionType: dynamodb.ProjectionType.INCLUDE,
       nonKeyAttributes: ["taskId"],
     });
+    // Sparse too: only dead-lettered tasks carry `failedTopic` (markFailed sets it, a replay removes it), so
+    // the happy path never writes it. ALL projection: the failed list answers full task views without a read
+    // per item, and the index holds only the dead-letter backlog.
+    this.table.addGlobalSecondaryIndex({
+      indexName: FAILED_INDEX_NAME,
+      partitionKey: { name: FAILED_TOPIC_ATTRIBUTE, type: dynamodb.AttributeType.STRING },
+      sortKey: { name: FAILED_SORT_ATTRIBUTE, type: dynamodb.AttributeType.NUMBER },
+      projectionType: dynamodb.ProjectionType.ALL,
+    });
     if (!config.pointInTimeRecovery) {
       Validations.of(this.table).acknowledge({
         id: "AwsSolutions-DDB3",
@@ -64,6 +82,11 @@ export class TaskTable extends Construct {
     return `${this.table.tableArn}/index/${SWEEP_INDEX_NAME}`;
   }
 
+  /** The failed index's ARN (`<table ARN>/index/<name>`). */
+  get failedIndexArn(): string {
+    return `${this.table.tableArn}/index/${FAILED_INDEX_NAME}`;
+  }
+
   /**
    * Exactly the DynamoDB calls `functions/<fn>.ts` makes through the task store (TASK_STORE_OPERATIONS in
    * shared/adapters/dynamo-task-store.ts): item-level actions on the table, Query on the sweep index only for
@@ -71,11 +94,12 @@ export class TaskTable extends Construct {
    */
   grantStoreAccess(grantee: iam.IGrantable, fn: StoreUser): void {
     const operations = dynamoOperationsOf(fn);
-    const actionsOn = (target: "table" | "sweepIndex") =>
+    const actionsOn = (target: DynamoOperation["on"]) =>
       operations.filter((op) => op.on === target).map((op) => `dynamodb:${op.action}`);
     for (const [target, resourceArn] of [
       ["table", this.table.tableArn],
       ["sweepIndex", this.sweepIndexArn],
+      ["failedIndex", this.failedIndexArn],
     ] as const) {
       const actions = actionsOn(target);
       if (actions.length > 0) iam.Grant.addToPrincipal({ grantee, actions, resourceArns: [resourceArn] });

@@ -32,6 +32,16 @@ export const taskViewSchema = z.looseObject({
   delivery_latency_ms: z.number().optional(),
   callback_url: z.string(),
   group: z.string().optional(),
+  attempt_log: z.array(
+    z.looseObject({
+      started_at: dateTime,
+      duration_ms: z.number().nonnegative(),
+      status: z.number().int().optional(),
+      error: z.string().optional(),
+    }),
+  ),
+  replays: z.number().int().nonnegative().optional(),
+  replayed_at: dateTime.optional(),
 });
 export type TaskView = z.output<typeof taskViewSchema>;
 

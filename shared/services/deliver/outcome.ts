@@ -1,5 +1,6 @@
 import type { CallbackResult } from "#shared/adapters/callback-client.js";
 import type { TopicConfig } from "#shared/config/index.js";
+import type { AttemptLogEntry } from "#shared/domain/attempt-log.js";
 import { backoffSeconds } from "#shared/domain/backoff.js";
 import { retentionExpiry, type TaskRecord } from "#shared/domain/task.js";
 import { deadLetterTask } from "../dead-letter.js";
@@ -29,6 +30,7 @@ export async function recordDelivered(
     latenessMs,
     deliveryLatencyMs: result.durationMs,
     expiresAt: retentionExpiry(finishedAt, topic.retentionDays),
+    attempt: logEntry(started, startedAt, result),
   });
   ctx.deps.metrics.delivered(topic.name, latenessMs, result.durationMs);
   ctx.deps.logger.debug("delivered", {
@@ -47,13 +49,17 @@ export async function recordDelivered(
 export async function recordFailedAttempt(
   ctx: BatchContext,
   { binding, group }: RecordScope,
-  { started }: StartedAttempt,
+  { started, startedAt }: StartedAttempt,
   result: CallbackResult,
 ): Promise<void> {
   const { topic } = binding;
   const attempt = started.attempts;
   const error = result.error ?? "callback failed";
-  await ctx.deps.store.recordAttemptFailure(started.taskId, { error, atMs: ctx.clock() });
+  await ctx.deps.store.recordAttemptFailure(started.taskId, {
+    error,
+    atMs: ctx.clock(),
+    attempt: logEntry(started, startedAt, result),
+  });
   // Callback latency counts answers and timeouts; a refused or reset connection says nothing about it.
   const answered = result.status !== undefined || error.startsWith("timeout");
   ctx.deps.metrics.attemptFailed(topic.name, answered ? result.durationMs : undefined);
@@ -70,6 +76,17 @@ export async function recordFailedAttempt(
   }
   if (attempt >= topic.maxAttempts) return deadLetter(ctx, binding, started, error);
   retryAfterBackoff(ctx, group, topic, started, result);
+}
+
+/** The attempt's attempt-log entry (shared/domain/attempt-log.ts), written with its outcome. */
+function logEntry(started: TaskRecord, startedAt: number, result: CallbackResult): AttemptLogEntry {
+  return {
+    seq: started.attemptSeq ?? started.attempts,
+    startedAtMs: startedAt,
+    durationMs: Math.round(result.durationMs),
+    ...(result.status !== undefined ? { status: result.status } : {}),
+    ...(!result.ok ? { error: result.error ?? "callback failed" } : {}),
+  };
 }
 
 function retryAfterBackoff(

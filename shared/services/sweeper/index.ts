@@ -1,6 +1,7 @@
 import { readCandidates, shortestWindowMs } from "./candidates.js";
 import { deleteResolvedPointers, readPointers, rearmNotYetDue } from "./pointers.js";
 import { repairGroups } from "./repair.js";
+import { reconcileTopicDeadLetters } from "./topic-dead-letters.js";
 import {
   Counters,
   DEFAULT_SWEEP_LIMITS,
@@ -73,7 +74,8 @@ export { DEFAULT_SWEEP_LIMITS } from "./types.js";
  * its group is repaired at once (due) or its timer re-armed on the timer queue (not yet due), then the pointer
  * is deleted. A pointer the sweeper cannot resolve — unreadable, or its repair keeps failing — stays, so those
  * DLQs alarm only on what is genuinely broken. The topic FIFO DLQs are different: they are the product's
- * dead-letter destination, and stay for operators.
+ * dead-letter destination, and stay for operators — except that a message whose task was replayed since is
+ * deleted (topic-dead-letters.ts), so DLQ depth is what is really failed.
  *
  * What the sweeper cannot undo: a follower delivered ahead of a head whose message was lost before the sweeper
  * noticed (the loss itself reorders; the sweeper then delivers the head as soon as it can).
@@ -98,6 +100,7 @@ export async function sweep(deps: SweeperDeps): Promise<SweepReport> {
   await repairGroups(deps, run, clock);
   await rearmNotYetDue(deps, run);
   await deleteResolvedPointers(deps, run);
+  await reconcileTopicDeadLetters(deps, run);
   return reportRun(deps, run.counters);
 }
 

@@ -28,15 +28,18 @@ export interface CallbackReceiverOptions {
 /**
  * A real HTTP callback receiver, on loopback unless told otherwise. Paths choose the behaviour:
  * `/ok/...` answers 200; `/fail/...` answers 500 forever; `/flaky/<n>/...` answers 503 to the first n attempts
- * of each task, then 200; `/slow/<ms>/...` answers 200 after holding the request for that long.
+ * of each task, then 200; `/slow/<ms>/...` answers 200 after holding the request for that long;
+ * `/until-fixed/<name>/...` answers 500 until the test calls `fix(name)` (a receiver that is repaired), then 200.
  */
 export async function startCallbackReceiver(options: CallbackReceiverOptions = {}): Promise<{
   readonly url: string;
   readonly received: ReceivedCallback[];
   forTask(taskId: string): ReceivedCallback[];
   waitFor(predicate: (all: ReceivedCallback[]) => boolean, timeoutMs?: number): Promise<void>;
+  fix(name: string): void;
   stop(): Promise<void>;
 }> {
+  const fixed = new Set<string>();
   const received: ReceivedCallback[] = [];
   const attemptsByTask = new Map<string, number>();
   const waiters = new Set<() => void>();
@@ -61,6 +64,8 @@ export async function startCallbackReceiver(options: CallbackReceiverOptions = {
       if (path.startsWith("/fail")) status = 500;
       const flaky = /^\/flaky\/(\d+)/.exec(path);
       if (flaky && attempt <= Number(flaky[1])) status = 503;
+      const untilFixed = /^\/until-fixed\/([^/]+)/.exec(path);
+      if (untilFixed && !fixed.has(untilFixed[1] as string)) status = 500;
       received.push({
         receivedAtMs,
         path,
@@ -91,6 +96,9 @@ export async function startCallbackReceiver(options: CallbackReceiverOptions = {
     url: `http://${host.includes(":") && !host.startsWith("[") ? `[${host}]` : host}:${port}`,
     received,
     forTask: (taskId) => received.filter((r) => r.headers["webhook-id"] === taskId),
+    fix: (name) => {
+      fixed.add(name);
+    },
     waitFor: (predicate, timeoutMs = options.defaultTimeoutMs ?? 20_000) =>
       new Promise<void>((resolve, reject) => {
         if (predicate(received)) return resolve();

@@ -37,4 +37,10 @@ export class FakeDeadLetterSource implements DeadLetterSource {
     }
     return { failed: [] };
   }
+
+  async release(queueUrl: string, receiptHandles: readonly string[]): Promise<void> {
+    const handles = new Set(receiptHandles);
+    for (const m of this.queues[queueUrl]?.messages ?? [])
+      if (handles.has(m.receiptHandle)) m.visibleAtMs = this.now();
+  }
 }

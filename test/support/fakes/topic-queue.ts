@@ -58,10 +58,29 @@ export class FakeTopicQueue implements TopicQueue {
     return { sent, failure: { taskIds: taskIds.slice(failure.failAt), error: failure.error } };
   }
 
-  async sendToDeadLetter(dlqUrl: string, groupId: string, taskId: string, reason: string): Promise<void> {
+  async sendToDeadLetter(
+    dlqUrl: string,
+    groupId: string,
+    taskId: string,
+    reason: string,
+    deduplicationId = taskId,
+  ): Promise<void> {
     if (this.failDeadLetter) throw new Error("SQS unavailable");
-    if (this.isDuplicate(dlqUrl, taskId)) return;
+    if (this.isDuplicate(dlqUrl, deduplicationId)) return;
     this.deadLetters.push({ dlqUrl, groupId, taskId, reason });
+  }
+
+  async sendReplay(
+    queueUrl: string,
+    groupId: string,
+    taskId: string,
+    deduplicationId: string,
+  ): Promise<void> {
+    this.calls.push({ queueUrl, groupId, taskIds: [taskId] });
+    if (this.failSends) throw new Error("SQS unavailable");
+    if (this.isDuplicate(queueUrl, deduplicationId)) return;
+    this.queue(queueUrl).push({ messageId: `m${++this.next}`, groupId, taskId });
+    this.enqueued.push({ queueUrl, groupId, taskId });
   }
 
   async setVisibility(queueUrl: string, changes: readonly VisibilityChange[]): Promise<{ failed: string[] }> {

@@ -1,9 +1,15 @@
 import type { AddressInfo } from "node:net";
-import { CreateTableCommand, DynamoDBClient } from "@aws-sdk/client-dynamodb";
+import { CreateTableCommand, DynamoDBClient, waitUntilTableExists } from "@aws-sdk/client-dynamodb";
 import dynalite from "dynalite";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { DynamoTaskStore } from "#shared/adapters/dynamo-task-store.js";
-import type { TaskStore } from "#shared/adapters/task-store.js";
+import type { PageKey, TaskPage, TaskStore } from "#shared/adapters/task-store.js";
+import { attemptLogEntries } from "#shared/domain/attempt-log.js";
+import {
+  FAILED_INDEX_NAME,
+  FAILED_SORT_ATTRIBUTE,
+  FAILED_TOPIC_ATTRIBUTE,
+} from "#shared/domain/failed-index.js";
 import { MAX_ITEM_BYTES, taskItemSizeBound } from "#shared/domain/item-size.js";
 import { newUlid } from "#shared/domain/keys.js";
 import { SWEEP_INDEX_NAME, sweepShardOf } from "#shared/domain/sweep.js";
@@ -44,6 +50,8 @@ async function newStore(): Promise<DynamoTaskStore> {
         { AttributeName: "sk", AttributeType: "S" },
         { AttributeName: "sweepShard", AttributeType: "N" },
         { AttributeName: "dueAtMs", AttributeType: "N" },
+        { AttributeName: FAILED_TOPIC_ATTRIBUTE, AttributeType: "S" },
+        { AttributeName: FAILED_SORT_ATTRIBUTE, AttributeType: "N" },
       ],
       KeySchema: [
         { AttributeName: "pk", KeyType: "HASH" },
@@ -58,9 +66,22 @@ async function newStore(): Promise<DynamoTaskStore> {
           ],
           Projection: { ProjectionType: "INCLUDE", NonKeyAttributes: ["taskId"] },
         },
+        {
+          IndexName: FAILED_INDEX_NAME,
+          KeySchema: [
+            { AttributeName: FAILED_TOPIC_ATTRIBUTE, KeyType: "HASH" },
+            { AttributeName: FAILED_SORT_ATTRIBUTE, KeyType: "RANGE" },
+          ],
+          Projection: { ProjectionType: "ALL" },
+        },
       ],
       BillingMode: "PAY_PER_REQUEST",
     }),
+  );
+  // dynalite answers CreateTable while the table is still CREATING (ResourceNotFound for item calls until then).
+  await waitUntilTableExists(
+    { client, maxWaitTime: 10, minDelay: 0.05, maxDelay: 0.05 },
+    { TableName: tableName },
   );
   return new DynamoTaskStore({ client, tableName, nowSeconds: () => clockSeconds });
 }
@@ -300,7 +321,10 @@ describe("DynamoTaskStore against dynalite", () => {
       lastError: "HTTP 500",
       failedAtMs: NOW + 3,
       expiresAt: 77,
+      failedTopic: "demo",
     });
+    // Only the failure entered the failed index: the delivered task never carried its key.
+    expect((await store.get(a.taskId))?.failedTopic).toBeUndefined();
     await store.markDelivered(b.taskId, { atMs: NOW, latenessMs: 0, deliveryLatencyMs: 0, expiresAt: 1 });
     expect((await store.get(b.taskId))?.status).toBe("failed");
   });
@@ -511,5 +535,145 @@ describe("DynamoTaskStore against dynalite", () => {
       expect(dynamo.first).toEqual({ ids: [ts[0]?.taskId, ts[2]?.taskId], lastSk: ts[2]?.sk });
       expect(dynamo.second).toEqual({ ids: [ts[3]?.taskId, ts[4]?.taskId], lastSk: undefined });
     });
+  });
+});
+
+// --- issue 11, scope H: list pages (appended block) ---
+
+/** Every page of a list, following `next` until the store says there is no more. */
+async function allPages(read: (after?: PageKey) => Promise<TaskPage>): Promise<TaskRecord[][]> {
+  const pages: TaskRecord[][] = [];
+  let after: PageKey | undefined;
+  do {
+    const page = await read(after);
+    pages.push(page.tasks);
+    after = page.next;
+  } while (after);
+  return pages;
+}
+
+async function failTask(store: TaskStore, t: TaskRecord, atMs: number): Promise<void> {
+  await store.putNew(t);
+  await store.startAttempt(t.taskId, atMs - 1);
+  await store.markFailed(t.taskId, { error: `HTTP 500 at ${atMs}`, atMs, expiresAt: 1 });
+}
+
+describe.each([
+  ["dynalite", () => newStore()],
+  ["memory", async () => new MemoryTaskStore()],
+] as const)("attempt log (%s)", (_name, makeStore) => {
+  it("keeps the last ten attempts, oldest first, written with each attempt's outcome", async () => {
+    const store: TaskStore = await makeStore();
+    const t = task();
+    await store.putNew(t);
+    for (let n = 1; n <= 12; n++) {
+      const started = await store.startAttempt(t.taskId, NOW + n * 1_000);
+      const attempt = { seq: started?.attemptSeq ?? 0, startedAtMs: NOW + n * 1_000, durationMs: n };
+      if (n < 12)
+        await store.recordAttemptFailure(t.taskId, {
+          error: `HTTP 5${n}`,
+          atMs: NOW,
+          attempt: { ...attempt, status: 500 + n, error: `HTTP 5${n}` },
+        });
+      else
+        await store.markDelivered(t.taskId, {
+          atMs: NOW,
+          latenessMs: 0,
+          deliveryLatencyMs: 12,
+          expiresAt: 1,
+          attempt: { ...attempt, status: 200 },
+        });
+    }
+
+    const stored = await store.get(t.taskId);
+    const entries = attemptLogEntries(stored ?? t);
+
+    expect(stored).toMatchObject({ status: "delivered", attempts: 12, attemptSeq: 12 });
+    expect(entries.map((e) => e.seq)).toEqual([3, 4, 5, 6, 7, 8, 9, 10, 11, 12]);
+    expect(entries.at(0)).toEqual({
+      seq: 3,
+      startedAtMs: NOW + 3_000,
+      durationMs: 3,
+      status: 503,
+      error: "HTTP 53",
+    });
+    expect(entries.at(-1)).toEqual({ seq: 12, startedAtMs: NOW + 12_000, durationMs: 12, status: 200 });
+  });
+});
+
+describe.each([
+  ["dynalite", () => newStore()],
+  ["memory", async () => new MemoryTaskStore()],
+] as const)("list pages (%s)", (_name, makeStore) => {
+  it("listGroup: the whole group in delivery order, every status, page by page", async () => {
+    const store: TaskStore = await makeStore();
+    const group = `g-${newUlid(Date.now())}`;
+    const dues = [NOW + 3_000, NOW + 1_000, NOW + 2_000, NOW + 2_000, NOW + 5_000];
+    const tasks = dues.map((dueAtMs) => task({ group, dueAtMs }));
+    for (const t of tasks) await store.putNew(t);
+    await store.putNew(task({ group: `${group}-other` }));
+    await store.cancel(tasks[4]?.taskId ?? "", NOW, 1);
+
+    const pages = await allPages((after) => store.listGroup(tasks[0]?.pk ?? "", 2, after));
+
+    const expected = [...tasks].sort((a, b) => (a.sk < b.sk ? -1 : 1)).map((t) => t.taskId);
+    expect(pages.flat().map((t) => t.taskId)).toEqual(expected);
+    expect(pages.every((p) => p.length <= 2)).toBe(true);
+    expect(pages.flat().at(-1)?.status).toBe("cancelled");
+  });
+
+  it("listFailed: only the topic's dead-lettered tasks, newest failure first, page by page", async () => {
+    const store: TaskStore = await makeStore();
+    const failedAt = [30, 10, 20];
+    const failed = [task({ group: "a" }), task({ group: "b" }), task({ group: "a" })];
+    for (const [i, t] of failed.entries()) await failTask(store, t, NOW + (failedAt[i] ?? 0));
+    const delivered = task({ group: "c" });
+    await store.putNew(delivered);
+    await store.startAttempt(delivered.taskId, NOW);
+    await store.markDelivered(delivered.taskId, {
+      atMs: NOW,
+      latenessMs: 0,
+      deliveryLatencyMs: 1,
+      expiresAt: 1,
+    });
+    await failTask(store, task({ topic: "other", group: "a" }), NOW + 40);
+
+    const pages = await allPages((after) => store.listFailed("demo", 2, after));
+
+    expect(pages.flat().map((t) => t.taskId)).toEqual(
+      [failed[0], failed[2], failed[1]].map((t) => t?.taskId),
+    );
+    expect(pages.flat().every((t) => t.status === "failed" && t.failedTopic === "demo")).toBe(true);
+  });
+});
+
+describe.each([
+  ["dynalite", () => newStore()],
+  ["memory", async () => new MemoryTaskStore()],
+] as const)("markReplayed (%s)", (_name, makeStore) => {
+  it("moves failed or delivered back to queued, out of the failed index and into the sweep index; else conflict", async () => {
+    const store: TaskStore = await makeStore();
+    const failed = task({ group: "r-1" });
+    await failTask(store, failed, NOW + 10);
+    const scheduled = task({ group: "r-2" });
+    await store.putNew(scheduled);
+
+    const replayed = await store.markReplayed(failed.taskId, NOW + 20);
+    const again = await store.markReplayed(failed.taskId, NOW + 30);
+    const notFinished = await store.markReplayed(scheduled.taskId, NOW + 30);
+    const missing = await store.markReplayed(task({ group: "r-3" }).taskId, NOW + 30);
+
+    expect(replayed).toMatchObject({
+      outcome: "replayed",
+      task: { status: "queued", replays: 1, attempts: 0, queuedAtMs: NOW + 20, failedAtMs: NOW + 10 },
+    });
+    const stored = await store.get(failed.taskId);
+    expect(stored?.failedTopic).toBeUndefined();
+    expect(stored?.expiresAt).toBeUndefined();
+    expect(stored?.sweepShard).toBe(sweepShardOf(failed.taskId));
+    expect((await store.listFailed("demo", 10)).tasks).toEqual([]);
+    expect(again).toMatchObject({ outcome: "conflict", task: { status: "queued" } });
+    expect(notFinished).toMatchObject({ outcome: "conflict", task: { status: "scheduled" } });
+    expect(missing).toEqual({ outcome: "not-found" });
   });
 });

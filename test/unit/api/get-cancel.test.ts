@@ -36,6 +36,7 @@ describe("getTask", () => {
       attempts: 0,
       callback_url: "https://hooks.example.com/n",
       group: "o-9",
+      attempt_log: [],
     });
   });
 

@@ -137,12 +137,12 @@ describe("routes", () => {
   });
 
   it("keeps fields the server adds later instead of dropping them", async () => {
-    const { fetch } = scriptedFetch({ status: 200, body: taskViewAnswer(taskId(), { replays: 2 }) });
+    const { fetch } = scriptedFetch({ status: 200, body: taskViewAnswer(taskId(), { priority: 2 }) });
     const client = new PunctualClient({ apiUrl: "http://127.0.0.1:3000", fetch });
 
     const task = await client.getTask(taskId());
 
-    expect(task).toMatchObject({ replays: 2 });
+    expect(task).toMatchObject({ priority: 2 });
   });
 
   it("parses every field of the server's task view", () => {
@@ -161,6 +161,12 @@ describe("routes", () => {
       lateness_ms: 112,
       delivery_latency_ms: 9,
       group: "A-1",
+      attempt_log: [
+        { started_at: "2026-11-23T12:01:30.200Z", duration_ms: 30, status: 503, error: "HTTP 503" },
+        { started_at: "2026-11-23T12:01:31.000Z", duration_ms: 10, status: 200 },
+      ],
+      replays: 1,
+      replayed_at: "2026-11-23T12:01:30.900Z",
     };
 
     expect(taskViewSchema.parse(view)).toEqual(view);

@@ -64,6 +64,7 @@ export function taskViewAnswer(id: string, overrides: Record<string, unknown> = 
     accepted_at: "2026-11-23T12:00:00.000Z",
     attempts: 0,
     callback_url: "https://hooks.example.com/punctual",
+    attempt_log: [],
     ...overrides,
   };
 }

@@ -1,0 +1,46 @@
+/**
+ * Opaque list cursors: base64url of DynamoDB's LastEvaluatedKey as JSON. A cursor is validated before it goes
+ * anywhere near DynamoDB — exact attribute set, types, and the keys must belong to the list being read (the same
+ * group partition, the same topic) — so a forged or stale cursor answers 400, never a DynamoDB ValidationException
+ * (a 500). It is not signed: it only ever says where to resume inside a list the caller may read anyway.
+ */
+import * as z from "zod";
+import type { PageKey } from "#shared/adapters/task-store.js";
+import { validationFailed } from "./errors.js";
+
+export function encodeCursor(key: PageKey | undefined): string | null {
+  return key ? Buffer.from(JSON.stringify(key), "utf8").toString("base64url") : null;
+}
+
+const keyText = z.string().min(1).max(1100);
+
+/** The shape of a group list's key: the table's own keys, in that group's partition. */
+export function groupCursorSchema(pk: string) {
+  return z.strictObject({ pk: z.literal(pk), sk: keyText });
+}
+
+/** The shape of a failed list's key: the index keys (that topic) and the table's keys (a task of that topic). */
+export function failedCursorSchema(topic: string) {
+  return z.strictObject({
+    pk: keyText.refine((pk) => pk.startsWith(`${topic}#`)),
+    sk: keyText,
+    failedTopic: z.literal(topic),
+    failedAtMs: z.number().int().nonnegative(),
+  });
+}
+
+export function decodeCursor(cursor: string | undefined, schema: z.ZodType<PageKey>): PageKey | undefined {
+  if (cursor === undefined) return undefined;
+  const invalid = () =>
+    validationFailed([{ path: "cursor", message: "not a cursor this list gave out" }], "invalid cursor");
+  if (!/^[A-Za-z0-9_-]+$/.test(cursor)) throw invalid();
+  let json: unknown;
+  try {
+    json = JSON.parse(Buffer.from(cursor, "base64url").toString("utf8"));
+  } catch {
+    throw invalid();
+  }
+  const parsed = schema.safeParse(json);
+  if (!parsed.success) throw invalid();
+  return parsed.data;
+}

@@ -1,0 +1,91 @@
+/**
+ * Requests and answers of the operations routes of issue 11 scope H (list, replay): the handlers validate with
+ * these schemas, the client parses with them, and the OpenAPI document is generated from them.
+ */
+import * as z from "zod";
+import { taskViewSchema } from "./tasks.js";
+
+export const LIST_LIMIT_DEFAULT = 50;
+export const LIST_LIMIT_MAX = 100;
+
+/** `GET /v1/tasks`: exactly one of `group` and `status=failed`. Query strings are text, so `limit` is coerced. */
+export const listTasksQuerySchema = z
+  .strictObject({
+    topic: z.string().min(1).max(64).meta({ description: "the topic" }),
+    group: z
+      .string()
+      .min(1)
+      .max(1024)
+      .optional()
+      .meta({ description: "the deliverBy field's value: list that ordering group in delivery order" }),
+    status: z
+      .literal("failed")
+      .optional()
+      .meta({ description: "`failed`: list the topic's dead-lettered tasks, newest first" }),
+    limit: z.coerce
+      .number()
+      .int()
+      .min(1)
+      .max(LIST_LIMIT_MAX)
+      .default(LIST_LIMIT_DEFAULT)
+      .meta({ description: `page size, 1–${LIST_LIMIT_MAX} (default ${LIST_LIMIT_DEFAULT})` }),
+    cursor: z.string().min(1).max(2048).optional().meta({ description: "the previous page's `next_cursor`" }),
+  })
+  .refine((q) => (q.group === undefined) !== (q.status === undefined), {
+    message: "give exactly one of group and status=failed",
+    path: ["group"],
+  });
+export type ListTasksQuery = z.output<typeof listTasksQuerySchema>;
+
+export const taskListSchema = z.looseObject({
+  tasks: z.array(taskViewSchema),
+  next_cursor: z.string().nullable(),
+});
+export type TaskList = z.output<typeof taskListSchema>;
+
+/** A bulk replay handles at most this many tasks per call (within API Gateway's 30 s); `next_cursor` continues. */
+export const BULK_REPLAY_MAX = 1_000;
+
+const dateTimeInput = z.iso.datetime({ offset: true });
+
+/** `POST /v1/topics/{topic}/replay`: the task ids, or a filter over the topic's dead-lettered tasks (none: all). */
+export const bulkReplayBodySchema = z
+  .strictObject({
+    task_ids: z.array(z.string().min(1).max(200)).min(1).max(BULK_REPLAY_MAX).optional(),
+    failed_after: dateTimeInput
+      .optional()
+      .meta({ description: "only tasks dead-lettered at or after this time" }),
+    failed_before: dateTimeInput
+      .optional()
+      .meta({ description: "only tasks dead-lettered before this time" }),
+    error_contains: z
+      .string()
+      .min(1)
+      .max(200)
+      .optional()
+      .meta({ description: "only tasks whose last error contains this text" }),
+    dry_run: z.boolean().optional().meta({ description: "count what matches; replay nothing" }),
+    cursor: z.string().min(1).max(2048).optional().meta({ description: "the previous call's `next_cursor`" }),
+  })
+  .refine(
+    (b) =>
+      b.task_ids === undefined ||
+      (b.failed_after === undefined &&
+        b.failed_before === undefined &&
+        b.error_contains === undefined &&
+        b.cursor === undefined),
+    {
+      message: "give task_ids or a filter (failed_after, failed_before, error_contains), not both",
+      path: ["task_ids"],
+    },
+  );
+export type BulkReplayBody = z.output<typeof bulkReplayBodySchema>;
+
+export const bulkReplayResponseSchema = z.looseObject({
+  matched: z.number().int().nonnegative(),
+  replayed: z.number().int().nonnegative(),
+  failed: z.array(z.looseObject({ task_id: z.string(), reason: z.string() })),
+  /** More dead-lettered tasks may match: call again with this cursor. */
+  next_cursor: z.string().nullable(),
+});
+export type BulkReplayResult = z.output<typeof bulkReplayResponseSchema>;

@@ -1,0 +1,34 @@
+import type { TaskRecord } from "./task.js";
+
+/**
+ * The attempt log: the last ATTEMPT_LOG_SIZE delivery attempts of a task, kept on the task item itself.
+ *
+ * Stored as a fixed-size ring: a map `attemptLog` whose keys are slots `"0"…"9"`, slot = (seq − 1) mod 10, where
+ * `seq` (`attemptSeq`) counts every attempt the task ever made, replays included. Why a ring and not a list:
+ * DynamoDB cannot trim a list inside an UpdateExpression (SET and REMOVE of the same list in one expression
+ * overlap), so `list_append` alone would grow without bound, and trimming would cost a second write. Writing one
+ * slot overwrites the oldest entry once the ring is full, so the log is bounded at ten entries for free, and
+ * the entry rides in the UpdateItem deliver already makes to record the attempt's outcome (markDelivered /
+ * recordAttemptFailure): no extra write on any path. `startAttempt` creates the empty map and bumps `attemptSeq`
+ * in its own UpdateItem (SET of a map member needs the map to exist).
+ */
+export const ATTEMPT_LOG_SIZE = 10;
+
+export interface AttemptLogEntry {
+  /** The attempt's number over the task's whole life (replays continue it). */
+  readonly seq: number;
+  readonly startedAtMs: number;
+  readonly durationMs: number;
+  /** The receiver's HTTP status, when it answered. */
+  readonly status?: number;
+  readonly error?: string;
+}
+
+export function attemptLogSlot(seq: number): string {
+  return String((((seq - 1) % ATTEMPT_LOG_SIZE) + ATTEMPT_LOG_SIZE) % ATTEMPT_LOG_SIZE);
+}
+
+/** The ring's entries, oldest first. */
+export function attemptLogEntries(task: Pick<TaskRecord, "attemptLog">): AttemptLogEntry[] {
+  return Object.values(task.attemptLog ?? {}).sort((a, b) => a.seq - b.seq);
+}

@@ -1,0 +1,11 @@
+import type { TaskRecord } from "./task.js";
+
+/**
+ * The FIFO MessageDeduplicationId of a task's messages in its current life: the task id, then `<id>#r<n>` after
+ * the n-th replay. SQS FIFO drops a message whose dedup id was seen in the last 5 minutes, so a replay (on the
+ * topic queue) and a replay that fails again (on the topic DLQ) need ids of their own; repeats within one life
+ * (a retried send, the sweeper's re-send) keep the same id and stay deduplicated.
+ */
+export function replayDeduplicationId(task: Pick<TaskRecord, "taskId" | "replays">): string {
+  return task.replays ? `${task.taskId}#r${task.replays}` : task.taskId;
+}

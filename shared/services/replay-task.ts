@@ -1,0 +1,53 @@
+import type { TaskStore } from "#shared/adapters/task-store.js";
+import type { TopicQueue } from "#shared/adapters/topic-queue.js";
+import { conflict, notFound } from "#shared/api/errors.js";
+import { type TaskView, taskView } from "#shared/api/task-view.js";
+import { parseTaskId } from "#shared/domain/keys.js";
+import { replayDeduplicationId } from "#shared/domain/replay.js";
+import type { TaskRecord } from "#shared/domain/task.js";
+
+export interface ReplayDeps {
+  readonly store: Pick<TaskStore, "markReplayed">;
+  readonly topicQueue: Pick<TopicQueue, "sendReplay">;
+  /** Topic → its FIFO queue URL (the topology's `topicQueues`). */
+  readonly topicQueues: Readonly<Record<string, string>>;
+  readonly now: () => number;
+  /** A send that failed after the task was marked: the sweeper re-sends it (see replayTask). */
+  readonly onSendError?: (error: unknown, taskId: string) => void;
+}
+
+/**
+ * `POST /v1/tasks/{id}/replay`: a `failed` or `delivered` task is delivered again, keeping its id and history.
+ *
+ * Table first, queue second (dynalite has no transactions, and none is needed): the conditional write makes the
+ * task `queued` again and puts it back in the sweep index; then its message goes to the topic's FIFO queue
+ * (MessageGroupId = its group, dedup id `<id>#r<replays>`). A crash or a failed send between the two leaves a
+ * `queued` task with no message — exactly the stalled task the sweeper re-sends — so the replay is never lost,
+ * and the caller is answered 202 either way. The other order could deliver a message whose task still reads
+ * `failed`, which deliver drops.
+ */
+export async function replayTask(deps: ReplayDeps, taskId: string | undefined): Promise<TaskView> {
+  if (!taskId || !parseTaskId(taskId)) throw notFound();
+  const result = await deps.store.markReplayed(taskId, deps.now());
+  if (result.outcome === "not-found") throw notFound();
+  if (result.outcome === "conflict") {
+    throw conflict(`only a failed or delivered task can be replayed; this one is ${result.task.status}`, {
+      task_status: result.task.status,
+    });
+  }
+  await sendReplayed(deps, result.task);
+  return taskView(result.task);
+}
+
+/** Sends a task just marked replayed to its topic queue; a failure is left to the sweeper (see above). */
+export async function sendReplayed(deps: ReplayDeps, task: TaskRecord): Promise<boolean> {
+  const queueUrl = deps.topicQueues[task.topic];
+  try {
+    if (!queueUrl) throw new Error(`topic ${task.topic} has no FIFO queue in the topology`);
+    await deps.topicQueue.sendReplay(queueUrl, task.pk, task.taskId, replayDeduplicationId(task));
+    return true;
+  } catch (error) {
+    deps.onSendError?.(error, task.taskId);
+    return false;
+  }
+}

@@ -1,0 +1,64 @@
+import { parseTaskMessage } from "#shared/domain/messages.js";
+import { errorText } from "#shared/runtime/async.js";
+import type { RunState, SweeperDeps, SweeperTopic } from "./types.js";
+
+/**
+ * Keeps each topic's FIFO dead-letter queue in agreement with the table (issue 11 point 3): a DLQ message
+ * counts as failed work only while its task is still `failed`. Each run receives the topic DLQs; a message whose
+ * task was replayed since (or is gone past retention) is deleted, one whose task is still `failed` is made visible
+ * again at once (visibility 0, so the depth the alarm watches does not dip while the sweeper looks), and an
+ * unreadable one is left for an operator. DLQ depth therefore returns to what is really failed within one sweep
+ * of a replay; a replay that fails again adds its own message (dedup id `<id>#r<n>`).
+ *
+ * FIFO limit: SQS hands out a group's messages in order and none while an earlier one of that group is in
+ * flight, so a stale message behind a still-failed one of the same group waits until that one is replayed too.
+ */
+export async function reconcileTopicDeadLetters(deps: SweeperDeps, run: RunState): Promise<void> {
+  if (!deps.deadLetters) return;
+  for (const topic of Object.values(deps.topics)) await reconcileOne(deps, topic, run);
+}
+
+async function reconcileOne(deps: SweeperDeps, topic: SweeperTopic, run: RunState): Promise<void> {
+  const source = deps.deadLetters?.source;
+  if (!source) return;
+  const stale: string[] = [];
+  const stillFailed: string[] = [];
+  for (let receive = 0; receive < run.limits.pointerReceivesPerQueue; receive++) {
+    let messages: Awaited<ReturnType<typeof source.receive>>;
+    try {
+      messages = await source.receive(topic.dlqUrl, 10, run.limits.pointerVisibilitySeconds);
+    } catch (error) {
+      run.counters.failures++;
+      deps.logger.warn("reading a topic dead-letter queue failed", {
+        queueUrl: topic.dlqUrl,
+        error: errorText(error),
+      });
+      break;
+    }
+    for (const message of messages) {
+      const verdict = await judge(deps, message.body);
+      if (verdict === "stale") stale.push(message.receiptHandle);
+      else stillFailed.push(message.receiptHandle);
+    }
+    if (messages.length < 10) break;
+  }
+  if (stale.length > 0) {
+    const { failed } = await source.remove(topic.dlqUrl, stale);
+    run.counters.pointersResolved += stale.length - failed.length;
+    run.counters.failures += failed.length;
+  }
+  if (stillFailed.length > 0) await source.release(topic.dlqUrl, stillFailed);
+}
+
+/** `stale` when the message's task is no longer `failed`; `failed` when it is, or cannot be told (kept). */
+async function judge(deps: SweeperDeps, body: string): Promise<"stale" | "failed"> {
+  const taskId = parseTaskMessage(body)?.taskId;
+  if (!taskId) return "failed";
+  try {
+    const task = await deps.store.get(taskId);
+    return task?.status === "failed" ? "failed" : "stale";
+  } catch (error) {
+    deps.logger.warn("reading a dead-lettered task failed", { taskId, error: errorText(error) });
+    return "failed";
+  }
+}

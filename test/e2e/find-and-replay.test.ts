@@ -1,0 +1,204 @@
+import { execFile } from "node:child_process";
+import { randomUUID } from "node:crypto";
+import { fileURLToPath } from "node:url";
+import { GetQueueAttributesCommand, SQSClient } from "@aws-sdk/client-sqs";
+import { PunctualClient, type TaskView } from "punctual/client";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { readTopology } from "#shared/contract/topology.js";
+import { type Harness, startHarness } from "./support/harness.js";
+
+/**
+ * Issue 11 scope H, one story through the local cloud: a receiver that fails, its tasks dead-lettered, found by
+ * `status=failed` and by their group (raw API, client and CLI), the receiver fixed, the tasks replayed (client
+ * and CLI) and delivered, with `replays` and the attempt log showing every attempt.
+ */
+const BIN = fileURLToPath(new URL("../../cli/bin/punctual.mjs", import.meta.url));
+
+let h: Harness;
+let client: PunctualClient;
+let sqs: SQSClient;
+
+beforeAll(async () => {
+  // The sweeper runs often so the topic DLQ is reconciled with the table within the test.
+  h = await startHarness({ sweeperIntervalMs: 500 });
+  client = new PunctualClient({ apiUrl: h.cloud.apiUrl });
+  sqs = new SQSClient({
+    region: h.cloud.region,
+    credentials: h.cloud.credentials,
+    endpoint: `http://sqs.${h.cloud.region}.localhost:${new URL(h.cloud.endpoints.sqs).port}`,
+  });
+});
+
+afterAll(async () => {
+  sqs?.destroy();
+  await h?.stop();
+});
+
+/** Messages in the demo topic's DLQ, visible or in flight. */
+async function demoDlqDepth(): Promise<number> {
+  const { Attributes } = await sqs.send(
+    new GetQueueAttributesCommand({
+      QueueUrl: readTopology("sweep").demo?.dlqUrl,
+      AttributeNames: ["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"],
+    }),
+  );
+  return (
+    Number(Attributes?.ApproximateNumberOfMessages) +
+    Number(Attributes?.ApproximateNumberOfMessagesNotVisible)
+  );
+}
+
+/** Polls until `read` gives `expected` (a correctness bound of 20 s, not a speed target). */
+async function eventually<T>(read: () => Promise<T>, expected: T): Promise<T> {
+  let last = await read();
+  for (let i = 0; i < 100 && last !== expected; i++) {
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    last = await read();
+  }
+  return last;
+}
+
+function punctual(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+  const env = { ...process.env, PUNCTUAL_API_URL: "", PUNCTUAL_SIGNING_SECRET: "" };
+  return new Promise((resolve) => {
+    execFile(process.execPath, [BIN, "--api", h.cloud.apiUrl, ...args], { env }, (error, stdout, stderr) => {
+      resolve({ code: error ? (typeof error.code === "number" ? error.code : -1) : 0, stdout, stderr });
+    });
+  });
+}
+
+async function addFailing(group: string, receiverName: string, n: number): Promise<string> {
+  const added = await client.addTask({
+    topic: "demo",
+    delay_seconds: 0,
+    content: { order_id: group, n },
+    callback: { url: `${h.receiver.url}/until-fixed/${receiverName}/hook` },
+  });
+  return added.task_id;
+}
+
+/** Every page of the topic's failed list, through the client. */
+async function allFailed(): Promise<TaskView[]> {
+  const tasks: TaskView[] = [];
+  let cursor: string | undefined;
+  do {
+    const page = await client.listFailedTasks({ topic: "demo", limit: 1, ...(cursor ? { cursor } : {}) });
+    tasks.push(...page.tasks);
+    cursor = page.next_cursor ?? undefined;
+  } while (cursor);
+  return tasks;
+}
+
+describe("find and replay dead-lettered tasks", () => {
+  it("dead-letters, lists, replays (client and CLI) after the receiver is fixed, and delivers", async () => {
+    // Prepare: two tasks of one group whose receiver fails until fixed, both dead-lettered after 3 attempts.
+    const group = `order-${randomUUID()}`;
+    const receiverName = `r-${randomUUID()}`;
+    const first = await addFailing(group, receiverName, 1);
+    const second = await addFailing(group, receiverName, 2);
+    await h.waitForStatus(first, ["failed"]);
+    await h.waitForStatus(second, ["failed"]);
+    // Still failed: the sweeper keeps both DLQ messages.
+    expect(await eventually(demoDlqDepth, 2)).toBe(2);
+
+    // Act + Assess: found by status=failed (newest first, page by page) and by group (delivery order).
+    const failed = (await allFailed()).filter((t) => t.group === group);
+    expect(failed.map((t) => t.task_id)).toEqual([second, first]);
+    expect(failed[0]).toMatchObject({ status: "failed", attempts: 3, last_error: "HTTP 500" });
+    const byGroup = await client.listGroupTasks({ topic: "demo", group });
+    expect(byGroup).toMatchObject({ next_cursor: null });
+    expect(byGroup.tasks.map((t) => t.task_id)).toEqual([first, second]);
+    const cliList = await punctual(["--json", "tasks", "list", "--topic", "demo", "--group", group]);
+    expect(cliList.code).toBe(0);
+    expect(JSON.parse(cliList.stdout).tasks.map((t: TaskView) => t.task_id)).toEqual([first, second]);
+
+    // Act: the receiver is fixed; one task replayed through the client, the other through the CLI.
+    h.receiver.fix(receiverName);
+    const replayed = await client.replayTask(first);
+    await h.waitForStatus(first, ["delivered"]);
+    const cliReplay = await punctual(["--json", "tasks", "replay", second]);
+    await h.waitForStatus(second, ["delivered"]);
+
+    // Assess: delivered once more each, same id, replays = 1, the attempt log shows 3 failures then the success.
+    expect(replayed).toMatchObject({ task_id: first, status: "queued", replays: 1, attempts: 0 });
+    expect(cliReplay.code).toBe(0);
+    expect(JSON.parse(cliReplay.stdout)).toMatchObject({ task_id: second, replays: 1 });
+    for (const id of [first, second]) {
+      const task = await client.getTask(id);
+      expect(task).toMatchObject({ status: "delivered", replays: 1, attempts: 1 });
+      expect(task.attempt_log.map((a) => a.status)).toEqual([500, 500, 500, 200]);
+      expect(task.attempt_log.slice(0, 3).every((a) => a.error === "HTTP 500")).toBe(true);
+      expect(h.receiver.forTask(id).map((r) => r.status)).toEqual([500, 500, 500, 200]);
+    }
+    expect((await allFailed()).filter((t) => t.group === group)).toEqual([]);
+    // The DLQ agrees with the table: the replayed tasks' messages are gone after the sweeper's next runs.
+    expect(await eventually(demoDlqDepth, 0)).toBe(0);
+  });
+
+  it("bulk-replays dead-lettered tasks in group order: a dry run, by ids through the CLI, by filter through the client", async () => {
+    // Prepare: group x (two tasks) and group y (one) dead-lettered by a receiver that fails until fixed.
+    const since = new Date().toISOString();
+    const receiverName = `r-${randomUUID()}`;
+    const [gx, gy] = [`order-${randomUUID()}`, `order-${randomUUID()}`];
+    const x1 = await addFailing(gx, receiverName, 1);
+    const x2 = await addFailing(gx, receiverName, 2);
+    const y1 = await addFailing(gy, receiverName, 1);
+    for (const id of [x1, x2, y1]) await h.waitForStatus(id, ["failed"]);
+
+    // Act
+    const dry = await client.replayTopic("demo", { task_ids: [x1, x2, y1], dry_run: true });
+    h.receiver.fix(receiverName);
+    const byCli = await punctual(["--json", "topics", "replay", "demo", "--task-id", x1, "--task-id", x2]);
+    const byFilter = await client.replayTopic("demo", { failed_after: since, error_contains: "HTTP 500" });
+    for (const id of [x1, x2, y1]) await h.waitForStatus(id, ["delivered"]);
+
+    // Assess: the dry run changed nothing; each call replayed what it named; group x delivered in its order.
+    expect(dry).toEqual({ matched: 3, replayed: 0, failed: [], next_cursor: null });
+    expect(byCli.code).toBe(0);
+    expect(JSON.parse(byCli.stdout)).toEqual({ matched: 2, replayed: 2, failed: [] });
+    expect(byFilter).toEqual({ matched: 1, replayed: 1, failed: [], next_cursor: null });
+    const delivered = (id: string) => h.receiver.forTask(id).find((r) => r.status === 200)?.receivedAtMs ?? 0;
+    expect(delivered(x1)).toBeLessThanOrEqual(delivered(x2));
+    for (const id of [x1, x2, y1])
+      expect(await client.getTask(id)).toMatchObject({ status: "delivered", replays: 1 });
+    expect(await eventually(demoDlqDepth, 0)).toBe(0);
+  });
+
+  it("refuses to replay a task that is not finished (409, nothing changed) and an unknown one (404)", async () => {
+    const added = await client.addTask({
+      topic: "demo",
+      delay_seconds: 600,
+      content: { order_id: `order-${randomUUID()}` },
+      callback: { url: `${h.receiver.url}/ok/replay-409` },
+    });
+
+    const early = await h.api("POST", `/v1/tasks/${added.task_id}/replay`);
+    const unknown = await h.api(
+      "POST",
+      `/v1/tasks/demo._.${Date.now().toString(36)}.01JD3ZZZZZZZZZZZZZZZZZZZZZ/replay`,
+    );
+
+    expect(early.status).toBe(409);
+    expect(early.json.error).toMatchObject({ code: "conflict", task_status: "scheduled" });
+    expect(unknown.status).toBe(404);
+    expect((await client.getTask(added.task_id)).status).toBe("scheduled");
+    await client.cancelTask(added.task_id);
+  });
+
+  it("answers bad list requests with a structured 400", async () => {
+    const forged = Buffer.from(JSON.stringify({ pk: "demo#x", sk: "y" })).toString("base64url");
+    for (const query of [
+      "topic=demo",
+      "topic=demo&group=a&status=failed",
+      "topic=demo&status=failed&limit=0",
+      "topic=demo&status=failed&limit=101",
+      "topic=nope&status=failed",
+      `topic=demo&group=a&cursor=${forged}`,
+      "topic=demo&status=failed&cursor=%25%25",
+    ]) {
+      const answer = await h.api("GET", `/v1/tasks?${query}`);
+      expect(answer.status, query).toBe(400);
+      expect(answer.json.error?.code, query).toMatch(/^(validation_failed|unknown_topic)$/);
+    }
+  });
+});

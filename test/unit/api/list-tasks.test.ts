@@ -1,0 +1,124 @@
+import { describe, expect, it } from "vitest";
+import { encodeCursor } from "#shared/api/cursor.js";
+import { HttpError } from "#shared/api/errors.js";
+import { addTask } from "#shared/services/add-task.js";
+import { listTasks } from "#shared/services/list-tasks.js";
+import { fixture, NOW } from "./fakes.js";
+
+async function refusal(promise: Promise<unknown>): Promise<HttpError> {
+  const error = await promise.then(
+    () => undefined,
+    (e: unknown) => e,
+  );
+  if (!(error instanceof HttpError)) throw new Error(`expected an HttpError, got ${String(error)}`);
+  return error;
+}
+
+async function addGroup(f: ReturnType<typeof fixture>, order: string, delays: number[]): Promise<string[]> {
+  const ids: string[] = [];
+  for (const delay of delays) {
+    const { body } = await addTask(f.deps, {
+      body: {
+        topic: "demo",
+        delay_seconds: delay,
+        content: { order_id: order },
+        callback: { url: "https://hooks.example.com/n" },
+      },
+    });
+    ids.push(body.task_id);
+  }
+  return ids;
+}
+
+describe("listTasks: a group", () => {
+  it("answers the group's task views in delivery order, in pages joined by next_cursor", async () => {
+    const f = fixture();
+    const order = `o-${NOW}`;
+    const ids = await addGroup(f, order, [30, 10, 20]);
+    await addGroup(f, `${order}-other`, [5]);
+
+    const first = await listTasks(f.deps, { topic: "demo", group: order, limit: "2" });
+    const second = await listTasks(f.deps, {
+      topic: "demo",
+      group: order,
+      limit: "2",
+      cursor: first.next_cursor ?? "",
+    });
+
+    expect(first.tasks.map((t) => t.task_id)).toEqual([ids[1], ids[2]]);
+    expect(first.tasks[0]).toMatchObject({ status: "scheduled", group: order });
+    expect(second).toEqual({ tasks: [expect.objectContaining({ task_id: ids[0] })], next_cursor: null });
+  });
+
+  it("answers an empty list for a group value no task carries", async () => {
+    const f = fixture();
+    expect(await listTasks(f.deps, { topic: "demo", group: "nobody" })).toEqual({
+      tasks: [],
+      next_cursor: null,
+    });
+  });
+});
+
+describe("listTasks: refusals (400, nothing read)", () => {
+  it.each([
+    ["no topic", { group: "g" }, "validation_failed", "topic"],
+    ["neither group nor status", { topic: "demo" }, "validation_failed", "group"],
+    ["both group and status", { topic: "demo", group: "g", status: "failed" }, "validation_failed", "group"],
+    ["another status", { topic: "demo", status: "delivered" }, "validation_failed", "status"],
+    ["limit 0", { topic: "demo", group: "g", limit: "0" }, "validation_failed", "limit"],
+    ["limit 101", { topic: "demo", group: "g", limit: "101" }, "validation_failed", "limit"],
+    ["limit not a number", { topic: "demo", group: "g", limit: "ten" }, "validation_failed", "limit"],
+    ["limit fractional", { topic: "demo", group: "g", limit: "2.5" }, "validation_failed", "limit"],
+    ["an unknown parameter", { topic: "demo", group: "g", sort: "desc" }, "validation_failed", "sort"],
+    ["an unknown topic", { topic: "nope", status: "failed" }, "unknown_topic", "topic"],
+  ])("%s", async (_name, query, code, path) => {
+    const f = fixture();
+    const error = await refusal(listTasks(f.deps, query));
+    expect(error.status).toBe(400);
+    expect(error.code).toBe(code);
+    expect(error.issues?.map((i) => i.path)).toContain(path);
+  });
+
+  it.each([
+    ["not base64url", "%%%"],
+    ["not JSON", Buffer.from("{pk:").toString("base64url")],
+    ["another group's key", encodeCursor({ pk: "demo#AAAAAAAAAAAAAAAA", sk: "1#x" })],
+    ["an extra attribute", null],
+    [
+      "a failed-list key for a group list",
+      encodeCursor({ pk: "p", sk: "s", failedTopic: "demo", failedAtMs: 1 }),
+    ],
+  ])("a forged cursor: %s", async (_name, cursor) => {
+    const f = fixture();
+    const [id] = await addGroup(f, "o-1", [10, 20]);
+    const pk = f.store.keyOf(id ?? "")?.pk ?? "";
+    const forged = cursor ?? encodeCursor({ pk, sk: "1#x", extra: "y" });
+    const error = await refusal(listTasks(f.deps, { topic: "demo", group: "o-1", cursor: forged ?? "" }));
+    expect(error.status).toBe(400);
+    expect(error.issues).toEqual([{ path: "cursor", message: "not a cursor this list gave out" }]);
+  });
+
+  it("a failed-list cursor of another topic", async () => {
+    const f = fixture();
+    const cursor = encodeCursor({ pk: "small#_X", sk: "1#x", failedTopic: "small", failedAtMs: 1 }) ?? "";
+    const error = await refusal(listTasks(f.deps, { topic: "demo", status: "failed", cursor }));
+    expect(error.status).toBe(400);
+  });
+});
+
+describe("listTasks: failed", () => {
+  it("answers the topic's dead-lettered tasks, newest first", async () => {
+    const f = fixture();
+    const ids = await addGroup(f, "o-2", [0, 0]);
+    for (const [i, id] of ids.entries()) {
+      await f.store.startAttempt(id, NOW + i);
+      await f.store.markFailed(id, { error: "HTTP 500", atMs: NOW + 10 * (i + 1), expiresAt: 1 });
+    }
+    const list = await listTasks(f.deps, { topic: "demo", status: "failed" });
+    expect(list.tasks.map((t) => [t.task_id, t.status])).toEqual([
+      [ids[1], "failed"],
+      [ids[0], "failed"],
+    ]);
+    expect(list.next_cursor).toBeNull();
+  });
+});

@@ -1,0 +1,114 @@
+import { describe, expect, it } from "vitest";
+import { HttpError } from "#shared/api/errors.js";
+import { deadLetterTask } from "#shared/services/dead-letter.js";
+import { replayTask } from "#shared/services/replay-task.js";
+import { makeTask } from "../../support/factories.js";
+import { FakeTopicQueue } from "../../support/fakes/topic-queue.js";
+import { MemoryTaskStore } from "../../support/memory-task-store.js";
+import { NOW } from "./fakes.js";
+
+const QUEUE = "https://sqs.test/demo.fifo";
+const DLQ = "https://sqs.test/demo-dlq.fifo";
+
+function setup() {
+  const store = new MemoryTaskStore();
+  const topicQueue = new FakeTopicQueue(() => NOW);
+  const deps = { store, topicQueue, topicQueues: { demo: QUEUE }, now: () => NOW };
+  return { store, topicQueue, deps };
+}
+
+async function failedTask(store: MemoryTaskStore, topicQueue: FakeTopicQueue) {
+  const task = makeTask({ group: `o-${Math.random()}`, dueAtMs: NOW - 1_000, acceptedAtMs: NOW - 2_000 });
+  await store.putNew(task);
+  const started = await store.startAttempt(task.taskId, NOW - 500);
+  await deadLetterTask(
+    { store, topicQueue },
+    { dlqUrl: DLQ, retentionDays: 1 },
+    started ?? task,
+    "HTTP 500",
+    () => NOW - 400,
+  );
+  return task;
+}
+
+async function refusal(promise: Promise<unknown>): Promise<HttpError> {
+  const error = await promise.then(
+    () => undefined,
+    (e: unknown) => e,
+  );
+  if (!(error instanceof HttpError)) throw new Error(`expected an HttpError, got ${String(error)}`);
+  return error;
+}
+
+describe("replayTask", () => {
+  it("queues a failed task again, counts the replay, and sends it to its group with a replay dedup id", async () => {
+    const { store, topicQueue, deps } = setup();
+    const task = await failedTask(store, topicQueue);
+
+    const view = await replayTask(deps, task.taskId);
+
+    expect(view).toMatchObject({
+      task_id: task.taskId,
+      status: "queued",
+      replays: 1,
+      attempts: 0,
+      last_error: "HTTP 500",
+    });
+    expect(topicQueue.idsIn(QUEUE)).toEqual([task.taskId]);
+    expect(topicQueue.calls.at(-1)).toEqual({ queueUrl: QUEUE, groupId: task.pk, taskIds: [task.taskId] });
+    const stored = await store.get(task.taskId);
+    expect(stored?.failedTopic).toBeUndefined();
+    expect(stored?.expiresAt).toBeUndefined();
+    expect(stored?.sweepShard).toBeTypeOf("number");
+  });
+
+  it("dead-letters a replay that fails again once more, under a dedup id of its own", async () => {
+    const { store, topicQueue, deps } = setup();
+    const task = await failedTask(store, topicQueue);
+    await replayTask(deps, task.taskId);
+    const started = await store.startAttempt(task.taskId, NOW + 1);
+
+    await deadLetterTask(
+      { store, topicQueue },
+      { dlqUrl: DLQ, retentionDays: 1 },
+      started ?? task,
+      "HTTP 500",
+      () => NOW + 2,
+    );
+
+    expect(topicQueue.deadLetters.map((d) => d.taskId)).toEqual([task.taskId, task.taskId]);
+    expect(await store.get(task.taskId)).toMatchObject({ status: "failed", failedTopic: "demo", replays: 1 });
+  });
+
+  it("answers 409 with the status for a task that is not finished, and changes nothing", async () => {
+    const { store, topicQueue, deps } = setup();
+    const task = makeTask({ dueAtMs: NOW + 60_000, acceptedAtMs: NOW });
+    await store.putNew(task);
+
+    const error = await refusal(replayTask(deps, task.taskId));
+
+    expect(error).toMatchObject({ status: 409, code: "conflict", details: { task_status: "scheduled" } });
+    expect((await store.get(task.taskId))?.status).toBe("scheduled");
+    expect(topicQueue.calls).toEqual([]);
+  });
+
+  it.each([
+    ["an unknown id", () => makeTask({ dueAtMs: NOW, acceptedAtMs: NOW }).taskId],
+    ["a malformed id", () => "nope"],
+  ])("answers 404 for %s", async (_name, id) => {
+    const { deps } = setup();
+    expect((await refusal(replayTask(deps, id()))).status).toBe(404);
+  });
+
+  it("answers 202 even when the send fails: the task is queued, so the sweeper re-sends it", async () => {
+    const { store, topicQueue, deps } = setup();
+    const task = await failedTask(store, topicQueue);
+    topicQueue.failSends = true;
+    const errors: string[] = [];
+
+    const view = await replayTask({ ...deps, onSendError: (_e, id) => errors.push(id) }, task.taskId);
+
+    expect(view.status).toBe("queued");
+    expect(errors).toEqual([task.taskId]);
+  });
+});

@@ -1,0 +1,129 @@
+import { describe, expect, it } from "vitest";
+import { HttpError } from "#shared/api/errors.js";
+import { replayTopic } from "#shared/services/replay-topic.js";
+import { makeTask } from "../../support/factories.js";
+import { FakeTopicQueue } from "../../support/fakes/topic-queue.js";
+import { MemoryTaskStore } from "../../support/memory-task-store.js";
+import { NOW, testConfig } from "./fakes.js";
+
+const QUEUE = "https://sqs.test/demo.fifo";
+
+function setup() {
+  const store = new MemoryTaskStore();
+  const topicQueue = new FakeTopicQueue(() => NOW);
+  const deps = { store, topicQueue, topicQueues: { demo: QUEUE }, now: () => NOW, config: testConfig() };
+  return { store, topicQueue, deps };
+}
+
+/** A dead-lettered task of `group`, due at NOW + dueOffset, failed at `failedAtMs` with `error`. */
+async function failed(
+  store: MemoryTaskStore,
+  group: string,
+  dueOffset: number,
+  failedAtMs: number,
+  error = "HTTP 500",
+) {
+  const task = makeTask({ group, dueAtMs: NOW + dueOffset, acceptedAtMs: NOW });
+  await store.putNew(task);
+  await store.startAttempt(task.taskId, NOW);
+  await store.markFailed(task.taskId, { error, atMs: failedAtMs, expiresAt: 1 });
+  return task;
+}
+
+async function refusal(promise: Promise<unknown>): Promise<HttpError> {
+  const error = await promise.then(
+    () => undefined,
+    (e: unknown) => e,
+  );
+  if (!(error instanceof HttpError)) throw new Error(`expected an HttpError, got ${String(error)}`);
+  return error;
+}
+
+describe("replayTopic", () => {
+  it("replays every dead-lettered task of the topic, each group's tasks in delivery order", async () => {
+    const { store, topicQueue, deps } = setup();
+    // Failed newest-last within group a, so the failed index order (newest first) is not the group order.
+    const a2 = await failed(store, "a", 2_000, NOW + 1);
+    const a1 = await failed(store, "a", 1_000, NOW + 3);
+    const b1 = await failed(store, "b", 500, NOW + 2);
+
+    const result = await replayTopic(deps, "demo", {});
+
+    expect(result).toEqual({ matched: 3, replayed: 3, failed: [], next_cursor: null });
+    const sentA = topicQueue.enqueued.filter((m) => m.groupId === a1.pk).map((m) => m.taskId);
+    expect(sentA).toEqual([a1.taskId, a2.taskId]);
+    expect(topicQueue.enqueued.filter((m) => m.groupId === b1.pk).map((m) => m.taskId)).toEqual([b1.taskId]);
+    expect((await store.get(a1.taskId))?.status).toBe("queued");
+  });
+
+  it("filters by failure time and error text; dry_run only counts", async () => {
+    const { store, topicQueue, deps } = setup();
+    await failed(store, "a", 0, NOW + 10, "HTTP 500");
+    const match = await failed(store, "b", 0, NOW + 20, "timeout after 5000 ms");
+    await failed(store, "c", 0, NOW + 30, "timeout after 5000 ms");
+    const filter = {
+      failed_after: new Date(NOW + 15).toISOString(),
+      failed_before: new Date(NOW + 25).toISOString(),
+      error_contains: "timeout",
+    };
+
+    const dry = await replayTopic(deps, "demo", { ...filter, dry_run: true });
+    const real = await replayTopic(deps, "demo", filter);
+
+    expect(dry).toEqual({ matched: 1, replayed: 0, failed: [], next_cursor: null });
+    expect(real).toEqual({ matched: 1, replayed: 1, failed: [], next_cursor: null });
+    expect(topicQueue.enqueued.map((m) => m.taskId)).toEqual([match.taskId]);
+  });
+
+  it("by ids: reports the unknown, the unfinished and another topic's, and replays the rest", async () => {
+    const { store, deps } = setup();
+    const ok = await failed(store, "a", 0, NOW + 1);
+    const waiting = makeTask({ group: "w", dueAtMs: NOW + 60_000, acceptedAtMs: NOW });
+    await store.putNew(waiting);
+    const other = makeTask({ topic: "small", dueAtMs: NOW, acceptedAtMs: NOW });
+
+    const result = await replayTopic(deps, "demo", {
+      task_ids: [ok.taskId, waiting.taskId, other.taskId, "nope"],
+    });
+
+    expect(result).toMatchObject({ matched: 1, replayed: 1 });
+    expect(result.failed).toEqual([
+      { task_id: waiting.taskId, reason: "status scheduled" },
+      { task_id: other.taskId, reason: "not_found" },
+      { task_id: "nope", reason: "not_found" },
+    ]);
+  });
+
+  it("stops a group at a failed send, so a retry keeps its order", async () => {
+    const { store, topicQueue, deps } = setup();
+    const first = await failed(store, "a", 1_000, NOW + 1);
+    const second = await failed(store, "a", 2_000, NOW + 2);
+    topicQueue.failSends = true;
+
+    const result = await replayTopic(deps, "demo", {});
+
+    expect(result.replayed).toBe(1);
+    expect(result.failed).toEqual([{ task_id: second.taskId, reason: expect.stringContaining("retry") }]);
+    expect((await store.get(first.taskId))?.status).toBe("queued");
+    expect((await store.get(second.taskId))?.status).toBe("failed");
+  });
+
+  it.each([
+    ["an unknown topic", "nope", {}, "unknown_topic"],
+    ["ids and a filter", "demo", { task_ids: ["x"], error_contains: "y" }, "validation_failed"],
+    [
+      "too many ids",
+      "demo",
+      { task_ids: Array.from({ length: 1_001 }, (_, i) => `t${i}`) },
+      "validation_failed",
+    ],
+    ["a bad time", "demo", { failed_after: "yesterday" }, "validation_failed"],
+    ["an unknown field", "demo", { all: true }, "validation_failed"],
+    ["a forged cursor", "demo", { cursor: "e30" }, "validation_failed"],
+  ])("answers 400 for %s", async (_name, topic, body, code) => {
+    const { deps, topicQueue } = setup();
+    const error = await refusal(replayTopic(deps, topic, body));
+    expect(error).toMatchObject({ status: 400, code });
+    expect(topicQueue.calls).toEqual([]);
+  });
+});

@@ -1,0 +1,53 @@
+import { describe, expect, it } from "vitest";
+import { taskMessageBody } from "#shared/domain/messages.js";
+import { reconcileTopicDeadLetters } from "#shared/services/sweeper/topic-dead-letters.js";
+import {
+  Counters,
+  DEFAULT_SWEEP_LIMITS,
+  type RunState,
+  type SweeperDeps,
+} from "#shared/services/sweeper/types.js";
+import { makeTask, T0 } from "../../../support/factories.js";
+import { FakeDeadLetterSource, FakePointerQueue } from "../../../support/fakes/dead-letter-source.js";
+import { memoryLogger } from "../../../support/logger.js";
+import { MemoryTaskStore } from "../../../support/memory-task-store.js";
+
+const DLQ = "https://sqs.test/demo-dlq.fifo";
+
+async function failed(store: MemoryTaskStore, group: string) {
+  const task = makeTask({ group, dueAtMs: T0, acceptedAtMs: T0 });
+  await store.putNew(task);
+  await store.startAttempt(task.taskId, T0);
+  await store.markFailed(task.taskId, { error: "HTTP 500", atMs: T0, expiresAt: 1 });
+  return task.taskId;
+}
+
+describe("reconcileTopicDeadLetters", () => {
+  it("deletes the messages of replayed (or gone) tasks, makes still-failed ones visible again, keeps unreadable ones", async () => {
+    // Prepare
+    const store = new MemoryTaskStore();
+    const stillFailed = await failed(store, "a");
+    const replayed = await failed(store, "b");
+    await store.markReplayed(replayed, T0 + 1);
+    const gone = makeTask({ group: "c", dueAtMs: T0, acceptedAtMs: T0 }).taskId;
+    const queue = new FakePointerQueue();
+    for (const id of [stillFailed, replayed, gone]) queue.put(taskMessageBody(id));
+    queue.put("not a task message");
+    const source = new FakeDeadLetterSource({ [DLQ]: queue }, () => T0);
+    const deps = {
+      store,
+      deadLetters: { source, queueUrls: [] },
+      topics: { demo: { dlqUrl: DLQ } },
+      logger: memoryLogger(),
+    } as unknown as SweeperDeps;
+    const run = { now: T0, limits: DEFAULT_SWEEP_LIMITS, counters: new Counters() } as RunState;
+
+    // Act
+    await reconcileTopicDeadLetters(deps, run);
+
+    // Assess
+    expect(queue.messages.map((m) => m.body)).toEqual([taskMessageBody(stillFailed), "not a task message"]);
+    expect(queue.messages.every((m) => m.visibleAtMs <= T0)).toBe(true);
+    expect(run.counters).toMatchObject({ pointersResolved: 2, failures: 0 });
+  });
+});
