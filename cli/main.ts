@@ -6,13 +6,14 @@ import { Command, CommanderError, Option } from "commander";
 import { groupsCommand } from "./commands/groups.js";
 import { keyCommand } from "./commands/key.js";
 import { tasksCommand } from "./commands/tasks.js";
+import { topicsCommand } from "./commands/topics.js";
 import { EXIT, exitCodeOf } from "./exit-codes.js";
 import { type CliIo, printError, processIo } from "./output.js";
 
 export function buildProgram(io: CliIo): Command {
   const program = new Command("punctual")
     .description(
-      "Operate a Punctual API: schedule, inspect and cancel tasks; print topics' verification keys.",
+      "Operate a Punctual API: schedule, inspect and cancel tasks; show, pause and resume topics; print topics' verification keys.",
     )
     // Set before subcommands are added: commander copies these settings into each one.
     .exitOverride()
@@ -42,6 +43,7 @@ export function buildProgram(io: CliIo): Command {
   tasksCommand(program, io);
   keyCommand(program, io);
   groupsCommand(program, io);
+  topicsCommand(program, io);
   return program;
 }
 

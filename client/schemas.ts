@@ -1,2 +1,4 @@
 /** The API's response schemas live with the API (shared/api/schemas/); the client parses every answer with them. */
 export * from "#shared/api/schemas/tasks.js";
+// Topic routes (scope J).
+export * from "#shared/api/schemas/topics.js";
