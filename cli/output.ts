@@ -29,6 +29,13 @@ export function printResult(io: CliIo, json: boolean, value: Record<string, unkn
   io.out(`${table.toString()}\n`);
 }
 
+/** A list for people: one row per item under a header (scripts use --json instead). */
+export function printRows(io: CliIo, head: readonly string[], rows: readonly string[][]): void {
+  const table = new Table({ head: [...head], style: { head: [], border: [] } });
+  table.push(...rows);
+  io.out(`${table.toString()}\n`);
+}
+
 /**
  * A failure, on stderr (stdout stays empty, so a script's `$(punctual … --json)` never captures an error as a
  * result): with --json the API's error object plus `status`, else a line and one line per issue.

@@ -10,6 +10,7 @@ import {
   bulkReplayResponseSchema,
   listTasksQuerySchema,
 } from "#shared/api/schemas/operations.js";
+import { topicListSchema, topicPauseResponseSchema, topicViewSchema } from "#shared/api/schemas/topics.js";
 import { addTaskBodySchema, rescheduleBodySchema } from "#shared/domain/add-task-request.js";
 import {
   addTaskResponseSchema,
@@ -155,6 +156,22 @@ export const ROUTES = {
     response: bulkReplayResponseSchema,
     retry: "never",
   }),
+  // Topic routes, scope J: hold a topic, show topics.
+  /** Pausing a paused topic leaves it paused: safe to retry (same for resume). */
+  pauseTopic: route({
+    method: "POST",
+    path: "/v1/topics/{topic}/pause",
+    response: topicPauseResponseSchema,
+    retry: "safe",
+  }),
+  resumeTopic: route({
+    method: "POST",
+    path: "/v1/topics/{topic}/resume",
+    response: topicPauseResponseSchema,
+    retry: "safe",
+  }),
+  listTopics: route({ method: "GET", path: "/v1/topics", response: topicListSchema, retry: "safe" }),
+  getTopic: route({ method: "GET", path: "/v1/topics/{topic}", response: topicViewSchema, retry: "safe" }),
 } as const;
 
 export type Routes = typeof ROUTES;

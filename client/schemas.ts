@@ -2,3 +2,5 @@
 
 export * from "#shared/api/schemas/operations.js";
 export * from "#shared/api/schemas/tasks.js";
+// Topic routes (scope J).
+export * from "#shared/api/schemas/topics.js";

@@ -1,8 +1,9 @@
 import { randomUUID } from "node:crypto";
 import { GetEventSourceMappingCommand, LambdaClient } from "@aws-sdk/client-lambda";
+import { isPunctualError, PunctualClient } from "punctual/client";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { topicListSchema, topicPauseResponseSchema, topicViewSchema } from "#shared/api/schemas/topics.js";
-import { type Harness, startHarness } from "./support/harness.js";
+import { type Harness, startHarness, validatingFetch } from "./support/harness.js";
 
 /**
  * Holding a topic through the local cloud: pause disables the demo deliver function's event source mapping
@@ -104,5 +105,58 @@ describe("pause and resume a topic", () => {
       lambda.send(new GetEventSourceMappingCommand({ UUID: "00000000-0000-0000-0000-000000000000" })),
     ).rejects.toMatchObject({ name: "ResourceNotFoundException" });
     lambda.destroy();
+  });
+});
+
+describe("pause, show and resume a topic through the typed client", () => {
+  it("pauseTopic holds a due task (shown paused by getTopic and listTopics), resumeTopic delivers it once", async () => {
+    // Prepare
+    const client = new PunctualClient({ apiUrl: h.cloud.apiUrl, fetch: validatingFetch });
+    const url = `${h.receiver.url}/ok/topics-client`;
+
+    // Act 1
+    const paused = await client.pauseTopic("demo");
+    const pausedAgain = await client.pauseTopic("demo");
+    const added = await client.addTask({
+      topic: "demo",
+      delay_seconds: 0,
+      content: { order_id: orderId() },
+      callback: { url },
+    });
+    await h.waitForStatus(added.task_id, ["queued"]);
+    const shown = await client.getTopic("demo");
+    const listed = (await client.listTopics()).topics.find((t) => t.topic === "demo");
+
+    // Assess 1
+    expect(paused).toEqual({ topic: "demo", paused: true });
+    expect(pausedAgain).toEqual({ topic: "demo", paused: true });
+    expect(shown).toMatchObject({ topic: "demo", paused: true, settings: { name: "demo" } });
+    expect(listed).toMatchObject({ topic: "demo", paused: true });
+    expect(h.receiver.forTask(added.task_id)).toHaveLength(0);
+    expect(await client.getTask(added.task_id)).toMatchObject({ status: "queued", attempts: 0 });
+
+    // Act 2
+    const resumed = await client.resumeTopic("demo");
+    await h.receiver.waitFor(() => h.receiver.forTask(added.task_id).length > 0);
+    const delivered = await h.waitForStatus(added.task_id, ["delivered"]);
+    const after = await client.getTopic("demo");
+
+    // Assess 2
+    expect(resumed).toEqual({ topic: "demo", paused: false });
+    expect(delivered).toMatchObject({ status: "delivered", attempts: 1 });
+    expect(h.receiver.forTask(added.task_id)).toHaveLength(1);
+    expect(after.paused).toBe(false);
+  });
+
+  it("rejects an unknown topic with a typed 404 PunctualError", async () => {
+    const client = new PunctualClient({ apiUrl: h.cloud.apiUrl, fetch: validatingFetch });
+
+    const error = await client.getTopic("no-such-topic").then(
+      () => undefined,
+      (e: unknown) => e,
+    );
+
+    expect(isPunctualError(error)).toBe(true);
+    expect(error).toMatchObject({ status: 404, code: "not_found" });
   });
 });

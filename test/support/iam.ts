@@ -8,6 +8,7 @@
  * as CloudFormation generates one) and the ARN format of its service, and every intrinsic is resolved. The
  * policies are then evaluated, never string-matched, so a pattern that cannot match a real ARN fails.
  */
+import { createHash } from "node:crypto";
 import { runSimulation } from "@cloud-copilot/iam-simulate";
 
 // biome-ignore lint/suspicious/noExplicitAny: CloudFormation JSON is untyped by nature.
@@ -47,6 +48,8 @@ export interface DeployedTemplate {
 /** How CloudFormation names a resource type and what its Ref and ARN are. */
 interface TypeRule {
   readonly nameProperty?: string;
+  /** Resources AWS identifies by a UUID it generates (an event source mapping), not by a name. */
+  readonly uuidId?: true;
   readonly ref: "name" | "arn" | "url";
   readonly arn: (name: string, ctx: { account: string; region: string }) => string;
 }
@@ -96,6 +99,12 @@ const TYPE_RULES: Record<string, TypeRule> = {
     nameProperty: "Name",
     ref: "arn",
     arn: (name, { account, region }) => `arn:aws:secretsmanager:${region}:${account}:secret:${name}-AbCdEf`,
+  },
+  // Ref and GetAtt Id are the mapping's UUID; what Lambda presents to IAM is its event-source-mapping ARN.
+  "AWS::Lambda::EventSourceMapping": {
+    uuidId: true,
+    ref: "name",
+    arn: (uuid, { account, region }) => `arn:aws:lambda:${region}:${account}:event-source-mapping:${uuid}`,
   },
   "AWS::KMS::Key": {
     ref: "name",
@@ -169,8 +178,11 @@ function physicalResource(
   const explicit = rule?.nameProperty ? resource.Properties?.[rule.nameProperty] : undefined;
   const fifo = resource.Type === "AWS::SQS::Queue" && String(resource.Properties?.FifoQueue) === "true";
   const generated = `${ctx.stackName}-${id}-${GENERATED_SUFFIX}`.slice(0, fifo ? 75 : 80);
-  const name =
-    explicit !== undefined ? String(deployed.resolve(explicit)) : `${generated}${fifo ? ".fifo" : ""}`;
+  const name = rule?.uuidId
+    ? uuidOf(`${ctx.stackName}/${id}`)
+    : explicit !== undefined
+      ? String(deployed.resolve(explicit))
+      : `${generated}${fifo ? ".fifo" : ""}`;
   if (!rule) {
     return { type: resource.Type, name, ref: name, attributes: {} };
   }
@@ -181,8 +193,21 @@ function physicalResource(
     type: resource.Type,
     name,
     ref,
-    attributes: { Arn: arn, QueueName: name, QueueUrl: url, TopicName: name, Name: name },
+    attributes: {
+      Arn: arn,
+      QueueName: name,
+      QueueUrl: url,
+      TopicName: name,
+      Name: name,
+      ...(rule.uuidId ? { Id: name, EventSourceMappingArn: arn } : {}),
+    },
   };
+}
+
+/** A UUID-shaped id, stable per resource, as AWS generates for an event source mapping. */
+function uuidOf(seed: string): string {
+  const hex = createHash("sha256").update(seed).digest("hex");
+  return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-4${hex.slice(13, 16)}-a${hex.slice(17, 20)}-${hex.slice(20, 32)}`;
 }
 
 function resolveIntrinsics(

@@ -1,0 +1,39 @@
+import type { TopicQueueDepths, TopicQueueStats, TopicSwitch } from "#shared/adapters/topic-switch.js";
+import type { TopicMapping } from "#shared/contract/topology.js";
+
+/** The TopicSwitch port: each mapping's paused state by UUID (unknown = running), every change recorded. */
+export class FakeTopicSwitch implements TopicSwitch {
+  readonly paused = new Map<string, boolean>();
+  readonly changes: { mappingUuid: string; paused: boolean }[] = [];
+
+  async isPaused(mapping: TopicMapping): Promise<boolean> {
+    return this.paused.get(mapping.mappingUuid) ?? false;
+  }
+
+  async setPaused(mapping: TopicMapping, paused: boolean): Promise<boolean> {
+    this.changes.push({ mappingUuid: mapping.mappingUuid, paused });
+    this.paused.set(mapping.mappingUuid, paused);
+    return paused;
+  }
+}
+
+/** The TopicQueueStats port: depths set per queue URL (unset = empty), every read recorded. */
+export class FakeTopicQueueStats implements TopicQueueStats {
+  readonly depthsByQueue = new Map<string, TopicQueueDepths>();
+  readonly reads: string[] = [];
+
+  async depths(mapping: TopicMapping): Promise<TopicQueueDepths> {
+    this.reads.push(mapping.queueUrl);
+    return this.depthsByQueue.get(mapping.queueUrl) ?? { visible: 0, inFlight: 0, deadLettered: 0 };
+  }
+}
+
+/** The topology's `topicMappings` entry a stack would give `topic` (loopback URLs; never contacted). */
+export function topicMapping(topic: string): TopicMapping {
+  return {
+    mappingUuid: `00000000-0000-4000-8000-${Buffer.from(topic).toString("hex").padEnd(12, "0").slice(0, 12)}`,
+    functionName: `punctual-test-deliver-${topic}`,
+    queueUrl: `http://127.0.0.1:4566/000000000000/punctual-test-${topic}.fifo`,
+    dlqUrl: `http://127.0.0.1:4566/000000000000/punctual-test-${topic}-dlq.fifo`,
+  };
+}

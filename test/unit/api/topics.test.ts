@@ -1,0 +1,236 @@
+import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2, Context } from "aws-lambda";
+import { afterEach, beforeAll, describe, expect, it, vi } from "vitest";
+import { SWEEP_SHARDS, sweepShardOf } from "#shared/domain/sweep.js";
+import { makeTask } from "../../support/factories.js";
+import { FakeTopicQueueStats, FakeTopicSwitch, topicMapping } from "../../support/fakes/topic-switch.js";
+import { MemoryTaskStore } from "../../support/memory-task-store.js";
+import { NOW, silentLogger, testConfig } from "./fakes.js";
+
+/**
+ * The topic handlers (pause-topic, resume-topic, get-topic, list-topics) through their `createHandler` with the
+ * ports faked: path validation, the structured 404, and what each route reads or changes.
+ */
+type Modules = {
+  pause: typeof import("#functions/pause-topic.js");
+  resume: typeof import("#functions/resume-topic.js");
+  get: typeof import("#functions/get-topic.js");
+  list: typeof import("#functions/list-topics.js");
+};
+let fns: Modules;
+
+beforeAll(async () => {
+  // The modules read these at import (cold start); the handlers under test get their ports from createHandler.
+  const topology = { topicMappings: { demo: topicMapping("demo") } };
+  for (const [name, value] of Object.entries({
+    PUNCTUAL_ENV: "local",
+    TABLE_NAME: "punctual-local-tasks",
+    PUNCTUAL_TOPOLOGY: JSON.stringify(topology),
+    AWS_REGION: "us-east-1",
+    POWERTOOLS_LOG_LEVEL: "SILENT",
+  }))
+    vi.stubEnv(name, value);
+  fns = {
+    pause: await import("#functions/pause-topic.js"),
+    resume: await import("#functions/resume-topic.js"),
+    get: await import("#functions/get-topic.js"),
+    list: await import("#functions/list-topics.js"),
+  };
+  vi.unstubAllEnvs();
+});
+
+afterEach(() => vi.unstubAllEnvs());
+
+const context = {
+  functionName: "punctual-test",
+  awsRequestId: "req-1",
+  getRemainingTimeInMillis: () => 10_000,
+} as unknown as Context;
+
+function event(method: string, path: string, topic?: string): APIGatewayProxyEventV2 {
+  const routeKey = `${method} ${path.replace(topic ?? "\0", "{topic}")}`;
+  return {
+    version: "2.0",
+    routeKey,
+    rawPath: path,
+    rawQueryString: "",
+    headers: {},
+    ...(topic !== undefined ? { pathParameters: { topic } } : {}),
+    requestContext: {
+      accountId: "000000000000",
+      apiId: "local",
+      domainName: "localhost",
+      domainPrefix: "local",
+      http: { method, path, protocol: "HTTP/1.1", sourceIp: "127.0.0.1", userAgent: "vitest" },
+      requestId: "r-1",
+      routeKey,
+      stage: "$default",
+      time: new Date(NOW).toISOString(),
+      timeEpoch: NOW,
+    },
+    isBase64Encoded: false,
+  };
+}
+
+function deps() {
+  const config = testConfig();
+  const mappings = Object.fromEntries(Object.keys(config.resolvedTopics).map((t) => [t, topicMapping(t)]));
+  const store = new MemoryTaskStore();
+  const topicSwitch = new FakeTopicSwitch();
+  const queues = new FakeTopicQueueStats();
+  const listed: number[] = [];
+  const countingStore = {
+    listUnfinishedDueBy: (shard: number, dueByMs: number, limit: number) => {
+      listed.push(shard);
+      return store.listUnfinishedDueBy(shard, dueByMs, limit);
+    },
+  };
+  return {
+    store,
+    topicSwitch,
+    queues,
+    listed,
+    mappings,
+    deps: {
+      config,
+      mappings,
+      topicSwitch,
+      queues,
+      store: countingStore,
+      now: () => NOW,
+      logger: silentLogger(),
+    },
+  };
+}
+
+async function call(
+  handler: (e: APIGatewayProxyEventV2, c: Context) => Promise<unknown>,
+  e: APIGatewayProxyEventV2,
+): Promise<{ statusCode: number; body: Record<string, unknown> }> {
+  const out = (await handler(e, context)) as APIGatewayProxyStructuredResultV2;
+  return { statusCode: out.statusCode ?? 0, body: JSON.parse(String(out.body)) };
+}
+
+const BAD_TOPICS = ["no-such-topic", "NOT_A_TOPIC", "demo/../x", "a".repeat(200), " demo"];
+
+describe("POST /v1/topics/{topic}/pause and /resume", () => {
+  it("disable and enable exactly the topic's deliver mapping, answering the state asked for", async () => {
+    const f = deps();
+    const pause = fns.pause.createHandler(f.deps);
+    const resume = fns.resume.createHandler(f.deps);
+
+    const paused = await call(pause, event("POST", "/v1/topics/demo/pause", "demo"));
+    const pausedAgain = await call(pause, event("POST", "/v1/topics/demo/pause", "demo"));
+    const resumed = await call(resume, event("POST", "/v1/topics/demo/resume", "demo"));
+
+    expect(paused).toEqual({ statusCode: 200, body: { topic: "demo", paused: true } });
+    expect(pausedAgain).toEqual({ statusCode: 200, body: { topic: "demo", paused: true } });
+    expect(resumed).toEqual({ statusCode: 200, body: { topic: "demo", paused: false } });
+    const uuid = f.mappings.demo?.mappingUuid;
+    expect(f.topicSwitch.changes).toEqual([
+      { mappingUuid: uuid, paused: true },
+      { mappingUuid: uuid, paused: true },
+      { mappingUuid: uuid, paused: false },
+    ]);
+  });
+
+  it.each(BAD_TOPICS)("answer 404 not_found for topic %j and switch nothing", async (topic) => {
+    const f = deps();
+
+    const pause = await call(fns.pause.createHandler(f.deps), event("POST", `/v1/topics/x/pause`, topic));
+    const resume = await call(fns.resume.createHandler(f.deps), event("POST", `/v1/topics/x/resume`, topic));
+
+    for (const out of [pause, resume]) {
+      expect(out.statusCode).toBe(404);
+      expect(out.body).toEqual({
+        error: { code: "not_found", message: expect.stringContaining("no such topic") },
+      });
+    }
+    expect(f.topicSwitch.changes).toEqual([]);
+  });
+});
+
+describe("GET /v1/topics/{topic} and GET /v1/topics", () => {
+  it("shows settings, paused, backlog and dead letters; an empty queue reads no index", async () => {
+    const f = deps();
+    f.topicSwitch.paused.set(String(f.mappings.demo?.mappingUuid), true);
+    f.queues.depthsByQueue.set(String(f.mappings.demo?.queueUrl), {
+      visible: 0,
+      inFlight: 0,
+      deadLettered: 4,
+    });
+
+    const out = await call(fns.get.createHandler(f.deps), event("GET", "/v1/topics/demo", "demo"));
+
+    expect(out).toEqual({
+      statusCode: 200,
+      body: {
+        topic: "demo",
+        paused: true,
+        settings: expect.objectContaining({ name: "demo", deliverBy: "order_id" }),
+        backlog: { waiting: 0, in_flight: 0 },
+        oldest_age_seconds: null,
+        dead_letter_count: 4,
+      },
+    });
+    expect(f.listed).toEqual([]);
+  });
+
+  it("with a backlog, reads each sweep shard once and answers the oldest due age of this topic's tasks", async () => {
+    const f = deps();
+    f.queues.depthsByQueue.set(String(f.mappings.demo?.queueUrl), {
+      visible: 2,
+      inFlight: 1,
+      deadLettered: 0,
+    });
+    const oldest = makeTask({
+      group: "g-1",
+      dueAtMs: NOW - 90_000,
+      acceptedAtMs: NOW - 100_000,
+      status: "queued",
+    });
+    const newer = makeTask({
+      group: "g-2",
+      dueAtMs: NOW - 5_000,
+      acceptedAtMs: NOW - 10_000,
+      status: "queued",
+    });
+    const otherTopic = makeTask({
+      topic: "small",
+      dueAtMs: NOW - 500_000,
+      acceptedAtMs: NOW - 600_000,
+      status: "queued",
+    });
+    for (const task of [oldest, newer, otherTopic]) {
+      await f.store.putNew({ ...task, sweepShard: sweepShardOf(task.taskId) });
+    }
+
+    const out = await call(fns.get.createHandler(f.deps), event("GET", "/v1/topics/demo", "demo"));
+
+    expect(out.statusCode).toBe(200);
+    expect(out.body).toMatchObject({ backlog: { waiting: 2, in_flight: 1 }, oldest_age_seconds: 90 });
+    expect([...f.listed].sort((a, b) => a - b)).toEqual(Array.from({ length: SWEEP_SHARDS }, (_, i) => i));
+  });
+
+  it.each(BAD_TOPICS)("answers 404 not_found for topic %j and reads nothing", async (topic) => {
+    const f = deps();
+
+    const out = await call(fns.get.createHandler(f.deps), event("GET", "/v1/topics/x", topic));
+
+    expect(out.statusCode).toBe(404);
+    expect(out.body).toEqual({
+      error: { code: "not_found", message: expect.stringContaining("no such topic") },
+    });
+    expect(f.queues.reads).toEqual([]);
+  });
+
+  it("lists every topic of the stack in name order", async () => {
+    const f = deps();
+
+    const out = await call(fns.list.createHandler(f.deps), event("GET", "/v1/topics"));
+
+    expect(out.statusCode).toBe(200);
+    const names = (out.body.topics as { topic: string }[]).map((t) => t.topic);
+    expect(names).toEqual(Object.keys(f.mappings).sort());
+    expect(f.queues.reads).toHaveLength(names.length);
+  });
+});

@@ -1,0 +1,169 @@
+import { randomUUID } from "node:crypto";
+import { mkdtemp, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import {
+  GetEventSourceMappingCommand,
+  LambdaClient,
+  UpdateEventSourceMappingCommand,
+} from "@aws-sdk/client-lambda";
+import { afterEach, describe, expect, it } from "vitest";
+import { type LambdaEmulator, type LocalMapping, startLambdaEmulator } from "#local/aws/lambda-emulator.js";
+
+/**
+ * The local cloud's Lambda event-source-mapping API through the real `@aws-sdk/client-lambda` client (its wire
+ * protocol, its error parsing), with a recording mapping in place of the event-source runner it switches.
+ */
+const cleanups: (() => Promise<void>)[] = [];
+afterEach(async () => {
+  for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
+});
+
+/** Runs the last registered cleanup now (stops the emulator started last). */
+async function stopLast(): Promise<void> {
+  await cleanups.pop()?.();
+}
+
+interface RecordingMapping extends LocalMapping {
+  readonly calls: string[];
+}
+
+function recordingMapping(uuid = randomUUID()): RecordingMapping {
+  const calls: string[] = [];
+  return {
+    uuid,
+    functionArn: "arn:aws:lambda:us-east-1:000000000000:function:punctual-local-deliver-demo",
+    eventSourceArn: "arn:aws:sqs:us-east-1:000000000000:punctual-local-demo.fifo",
+    batchSize: 10,
+    calls,
+    pause: async () => {
+      calls.push("pause");
+    },
+    resume: () => {
+      calls.push("resume");
+    },
+  };
+}
+
+async function started(
+  persistencePath?: string,
+): Promise<{ emulator: LambdaEmulator; lambda: LambdaClient }> {
+  const emulator = await startLambdaEmulator({
+    host: "127.0.0.1",
+    ...(persistencePath ? { persistencePath } : {}),
+  });
+  const lambda = new LambdaClient({
+    region: "us-east-1",
+    endpoint: emulator.url,
+    credentials: { accessKeyId: "local", secretAccessKey: "local" },
+    maxAttempts: 1,
+  });
+  cleanups.push(async () => {
+    lambda.destroy();
+    await emulator.stop();
+  });
+  return { emulator, lambda };
+}
+
+async function dataDir(): Promise<string> {
+  const dir = await mkdtemp(join(tmpdir(), "punctual-lambda-emulator-"));
+  cleanups.push(() => rm(dir, { recursive: true, force: true }));
+  return dir;
+}
+
+describe("local Lambda event-source-mapping API", () => {
+  it("answers GetEventSourceMapping with the mapping, Enabled by default", async () => {
+    const { emulator, lambda } = await started();
+    const mapping = recordingMapping();
+    await emulator.register(mapping);
+
+    const out = await lambda.send(new GetEventSourceMappingCommand({ UUID: mapping.uuid }));
+
+    expect(out).toMatchObject({
+      UUID: mapping.uuid,
+      State: "Enabled",
+      FunctionArn: mapping.functionArn,
+      EventSourceArn: mapping.eventSourceArn,
+      BatchSize: 10,
+    });
+    expect(mapping.calls).toEqual([]);
+  });
+
+  it("UpdateEventSourceMapping Enabled false/true pauses and resumes the runner and answers the new state", async () => {
+    const { emulator, lambda } = await started();
+    const mapping = recordingMapping();
+    await emulator.register(mapping);
+
+    const disabled = await lambda.send(
+      new UpdateEventSourceMappingCommand({ UUID: mapping.uuid, Enabled: false }),
+    );
+    const read = await lambda.send(new GetEventSourceMappingCommand({ UUID: mapping.uuid }));
+    const enabled = await lambda.send(
+      new UpdateEventSourceMappingCommand({ UUID: mapping.uuid, Enabled: true }),
+    );
+
+    expect(disabled.State).toBe("Disabled");
+    expect(read.State).toBe("Disabled");
+    expect(enabled.State).toBe("Enabled");
+    expect(mapping.calls).toEqual(["pause", "resume"]);
+    expect(emulator.isEnabled(mapping.uuid)).toBe(true);
+  });
+
+  it("answers ResourceNotFoundException for an unknown UUID, to Get and Update alike", async () => {
+    const { emulator, lambda } = await started();
+    await emulator.register(recordingMapping());
+    const unknown = randomUUID();
+
+    const get = lambda.send(new GetEventSourceMappingCommand({ UUID: unknown }));
+    const update = lambda.send(new UpdateEventSourceMappingCommand({ UUID: unknown, Enabled: false }));
+
+    await expect(get).rejects.toMatchObject({
+      name: "ResourceNotFoundException",
+      $metadata: { httpStatusCode: 404 },
+    });
+    await expect(update).rejects.toMatchObject({ name: "ResourceNotFoundException" });
+    expect(emulator.isEnabled(unknown)).toBeUndefined();
+  });
+
+  it("keeps Enabled in the --data file: after a restart a paused mapping registers paused", async () => {
+    // Prepare
+    const path = join(await dataDir(), "lambda-mappings.json");
+    const first = await started(path);
+    const uuid = randomUUID();
+    const other = randomUUID();
+    await first.emulator.register(recordingMapping(uuid));
+    await first.emulator.register(recordingMapping(other));
+    await first.lambda.send(new UpdateEventSourceMappingCommand({ UUID: uuid, Enabled: false }));
+    await stopLast(); // the first emulator; the data directory stays
+
+    // Act
+    const second = await started(path);
+    const again = recordingMapping(uuid);
+    const otherAgain = recordingMapping(other);
+    await second.emulator.register(again);
+    await second.emulator.register(otherAgain);
+    const read = await second.lambda.send(new GetEventSourceMappingCommand({ UUID: uuid }));
+    const otherRead = await second.lambda.send(new GetEventSourceMappingCommand({ UUID: other }));
+
+    // Assess
+    expect(read.State).toBe("Disabled");
+    expect(again.calls).toEqual(["pause"]);
+    expect(otherRead.State).toBe("Enabled");
+    expect(otherAgain.calls).toEqual([]);
+  });
+
+  it("without --data, a restart starts every mapping enabled", async () => {
+    const first = await started();
+    const uuid = randomUUID();
+    await first.emulator.register(recordingMapping(uuid));
+    await first.lambda.send(new UpdateEventSourceMappingCommand({ UUID: uuid, Enabled: false }));
+    await stopLast();
+
+    const second = await started();
+    await second.emulator.register(recordingMapping(uuid));
+
+    expect((await second.lambda.send(new GetEventSourceMappingCommand({ UUID: uuid }))).State).toBe(
+      "Enabled",
+    );
+  });
+});
