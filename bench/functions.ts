@@ -117,6 +117,18 @@ export function dummyEnvironment(name: FunctionName): Record<string, string> {
     [ENV.scheduleGroupName]: "punctual-dev",
     [ENV.schedulerRoleArn]: "arn:aws:iam::000000000000:role/scheduler",
     [ENV.scheduleDlqArn]: "arn:aws:sqs:us-east-1:000000000000:schedule-dlq",
+    // The sections the API's topic and replay routes read (the stack gives them every topic's).
+    [ENV.topology]: JSON.stringify({
+      topicQueues: { demo: `${queue}/demo.fifo` },
+      topicMappings: {
+        demo: {
+          mappingUuid: "00000000-0000-4000-8000-000000000001",
+          functionName: "Punctual-dev-deliver-demo",
+          queueUrl: `${queue}/demo.fifo`,
+          dlqUrl: `${queue}/demo-dlq.fifo`,
+        },
+      },
+    } satisfies Topology),
   };
   const timer = {
     TIMER_QUEUE_URL: dummies[ENV.timerQueueUrl] as string,
