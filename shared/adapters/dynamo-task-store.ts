@@ -57,7 +57,8 @@ const onTable = (action: DynamoOperation["action"]): DynamoOperation => ({ actio
 
 /**
  * The DynamoDB calls each TaskStore method of this adapter sends (including through the methods it calls).
- * The stack grants each function exactly the union over the methods its use-cases call (STORE_METHODS_BY_FUNCTION),
+ * The stack grants each function exactly the union over the methods its use-cases call (PIPELINE_STORE_METHODS and the
+ * route table's `store` lists),
  * so no role holds BatchWriteItem, DeleteItem or Scan it never uses. test/cdk/dynamodb-grants.test.ts reads this
  * class's source and the bundled functions and fails when a method or a function makes a call not listed here.
  */
@@ -84,19 +85,13 @@ export const TASK_STORE_OPERATIONS: { readonly [M in keyof TaskStore]: readonly 
   markReplayed: [onTable("UpdateItem"), onTable("GetItem")],
 };
 
-/** Which TaskStore methods each function (`functions/<name>.ts`) calls, through the services it runs. */
-export const STORE_METHODS_BY_FUNCTION = {
-  "add-task": ["claimIdempotencyKey", "putNew", "get", "removeScheduled"],
-  "get-task": ["get"],
-  "cancel-task": ["cancel"],
-  openapi: [],
+/**
+ * Which TaskStore methods the pipeline's functions (`functions/<name>.ts`) call, through the services they run. An
+ * API function's list is its row's `store` in the route table (shared/api/routes.ts).
+ */
+export const PIPELINE_STORE_METHODS = {
   relay: ["get", "listScheduledInGroup", "markQueued"],
   deliver: ["get", "startAttempt", "markDelivered", "recordAttemptFailure", "markFailed"],
-  // Scope I1: a topic's oldest due task, from the sweep index (shared/services/topics.ts).
-  "list-topics": ["listUnfinishedDueBy"],
-  "get-topic": ["listUnfinishedDueBy"],
-  "pause-topic": [],
-  "resume-topic": [],
   sweeper: [
     "get",
     "listUnfinishedDueBy",
@@ -104,26 +99,18 @@ export const STORE_METHODS_BY_FUNCTION = {
     "markQueued",
     "markRequeued",
     "markFailed",
-    // Finishing a reschedule that stopped after its first write (scope I2).
+    // Finishing a reschedule that stopped after its first write.
     "putNew",
     "settleRescheduled",
   ],
-  "unmatched-route": [],
-  // Operations routes, scope I2 (reschedule, run now, group cancel).
-  "reschedule-task": ["get", "markRescheduled", "putNew", "settleRescheduled"],
-  "run-task": ["get", "markRescheduled", "putNew", "settleRescheduled"],
-  "cancel-group": ["listGroupPage", "cancel"],
-  "list-tasks": ["listGroup", "listFailed"],
-  "replay-task": ["markReplayed"],
-  "replay-topic": ["get", "listFailed", "markReplayed"],
-} as const satisfies Record<string, readonly (keyof TaskStore)[]>;
+} as const satisfies Record<string, readonly StoreMethod[]>;
 
-export type StoreUser = keyof typeof STORE_METHODS_BY_FUNCTION;
+export type StoreMethod = keyof TaskStore;
 
-/** The distinct DynamoDB operations a function sends. */
-export function dynamoOperationsOf(fn: StoreUser): DynamoOperation[] {
+/** The distinct DynamoDB operations a function calling these store methods sends. */
+export function dynamoOperationsOf(methods: readonly StoreMethod[]): DynamoOperation[] {
   const seen = new Map<string, DynamoOperation>();
-  for (const method of STORE_METHODS_BY_FUNCTION[fn]) {
+  for (const method of methods) {
     for (const op of TASK_STORE_OPERATIONS[method]) seen.set(`${op.action}@${op.on}`, op);
   }
   return [...seen.values()];

@@ -9,13 +9,14 @@
  * How to add a route:
  * 1. Write its handler, `functions/<name>.ts`, exporting `handler` (and `createHandler` for the tests), built
  *    with `httpRoute` (shared/api/http-route.ts) so it answers the structured error body.
- * 2. Add one row below: route key, entry, memory, and what it needs as grants. A function that uses the task
- *    store names its `store` entry in STORE_METHODS_BY_FUNCTION (shared/adapters/dynamo-task-store.ts), the
- *    list its DynamoDB grant is derived from and which test/cdk/dynamodb-grants.test.ts checks against its bundle.
+ * 2. Add one row below: route key, entry, memory, the task-store methods it calls (`store`: its DynamoDB grant is
+ *    derived from them, and test/cdk/dynamodb-grants.test.ts checks them against its bundle) and what else it
+ *    needs as grants.
+ * 3. Its request and response schemas in shared/api/contract.ts, then `npm run openapi` (the OpenAPI document).
  * A grant the table does not know yet gets a name in RouteGrant, its variables in GRANT_VARIABLES and its CDK
  * call in task-api.ts.
  */
-import type { StoreUser } from "#shared/adapters/dynamo-task-store.js";
+import type { StoreMethod } from "#shared/adapters/dynamo-task-store.js";
 import { ENV, type EnvName } from "#shared/runtime/env.js";
 
 /** What a route's function may do besides logging, each one CDK grant (task-api.ts) plus the variables it reads. */
@@ -59,8 +60,12 @@ export interface ApiRouteRow {
   readonly memoryMb: number;
   /** Defaults to API_FUNCTION_TIMEOUT_SECONDS (cdk/lib/sizing.ts), under API Gateway's 30 s. */
   readonly timeoutSeconds?: number;
-  /** Its entry in STORE_METHODS_BY_FUNCTION: read/write access to the task table, and TABLE_NAME. */
-  readonly store?: StoreUser;
+  /**
+   * The task-store methods its handler calls (through its service): the function gets TABLE_NAME and exactly the
+   * DynamoDB actions those methods send (TASK_STORE_OPERATIONS), which test/cdk/dynamodb-grants.test.ts checks
+   * against its bundle.
+   */
+  readonly store?: readonly StoreMethod[];
   readonly grants: readonly RouteGrant[];
 }
 
@@ -71,7 +76,7 @@ export const API_ROUTES = [
     entry: "functions/add-task.ts",
     purpose: "store the task, arm its timer",
     memoryMb: 512,
-    store: "add-task",
+    store: ["claimIdempotencyKey", "putNew", "get", "removeScheduled"],
     grants: ["timer-queue:send", "schedules:arm"],
   },
   {
@@ -79,7 +84,7 @@ export const API_ROUTES = [
     routeKey: "GET /v1/tasks/{id}",
     entry: "functions/get-task.ts",
     memoryMb: 256,
-    store: "get-task",
+    store: ["get"],
     grants: [],
   },
   {
@@ -88,7 +93,7 @@ export const API_ROUTES = [
     entry: "functions/cancel-task.ts",
     purpose: "cancel, delete its schedule",
     memoryMb: 256,
-    store: "cancel-task",
+    store: ["cancel"],
     grants: ["schedules:disarm"],
   },
   {
@@ -122,7 +127,7 @@ export const API_ROUTES = [
     entry: "functions/list-topics.ts",
     purpose: "topics: settings, paused, backlog, oldest age, dead letters",
     memoryMb: 256,
-    store: "list-topics",
+    store: ["listUnfinishedDueBy"],
     grants: ["topic-mappings:read", "topic-queues:read"],
   },
   {
@@ -131,7 +136,7 @@ export const API_ROUTES = [
     entry: "functions/get-topic.ts",
     purpose: "a topic: settings, paused, backlog, oldest age, dead letters",
     memoryMb: 256,
-    store: "get-topic",
+    store: ["listUnfinishedDueBy"],
     grants: ["topic-mappings:read", "topic-queues:read"],
   },
   // Operations routes, scope I2: reschedule, run now, group cancel.
@@ -141,7 +146,7 @@ export const API_ROUTES = [
     entry: "functions/reschedule-task.ts",
     purpose: "move a scheduled task to a new due time",
     memoryMb: 256,
-    store: "reschedule-task",
+    store: ["get", "markRescheduled", "putNew", "settleRescheduled"],
     grants: ["timer-queue:send", "schedules:arm", "schedules:disarm"],
   },
   {
@@ -150,7 +155,7 @@ export const API_ROUTES = [
     entry: "functions/run-task.ts",
     purpose: "make a scheduled task due now",
     memoryMb: 256,
-    store: "run-task",
+    store: ["get", "markRescheduled", "putNew", "settleRescheduled"],
     grants: ["timer-queue:send", "schedules:arm", "schedules:disarm"],
   },
   {
@@ -159,7 +164,7 @@ export const API_ROUTES = [
     entry: "functions/cancel-group.ts",
     purpose: "cancel a group's scheduled tasks, delete their schedules",
     memoryMb: 256,
-    store: "cancel-group",
+    store: ["listGroupPage", "cancel"],
     grants: ["schedules:disarm"],
   },
   // --- issue 11, scope H: find and replay (appended block) ---
@@ -169,7 +174,7 @@ export const API_ROUTES = [
     entry: "functions/list-tasks.ts",
     purpose: "list a group in delivery order, or a topic's dead-lettered tasks",
     memoryMb: 256,
-    store: "list-tasks",
+    store: ["listGroup", "listFailed"],
     grants: [],
   },
   {
@@ -178,7 +183,7 @@ export const API_ROUTES = [
     entry: "functions/replay-task.ts",
     purpose: "deliver a failed or delivered task again",
     memoryMb: 256,
-    store: "replay-task",
+    store: ["markReplayed"],
     grants: ["topic-queues:send"],
   },
   {
@@ -187,7 +192,7 @@ export const API_ROUTES = [
     entry: "functions/replay-topic.ts",
     purpose: "replay a topic's dead-lettered tasks in group order",
     memoryMb: 512,
-    store: "replay-topic",
+    store: ["get", "listFailed", "markReplayed"],
     grants: ["topic-queues:send"],
   },
 ] as const satisfies readonly ApiRouteRow[];

@@ -4,6 +4,7 @@ import * as events from "aws-cdk-lib/aws-events";
 import * as targets from "aws-cdk-lib/aws-events-targets";
 import type * as logs from "aws-cdk-lib/aws-logs";
 import { Construct } from "constructs";
+import { PIPELINE_STORE_METHODS } from "#shared/adapters/dynamo-task-store.js";
 import type { PunctualConfig, TopicConfig } from "#shared/config/index.js";
 import type { Topology } from "#shared/contract/topology.js";
 import { METRIC, METRICS_NAMESPACE, serviceName } from "#shared/domain/metrics.js";
@@ -91,7 +92,7 @@ export class Sweeper extends Construct {
       ],
     });
 
-    table.grantStoreAccess(this.sweeperFunction, "sweeper");
+    table.grantStoreAccess(this.sweeperFunction, PIPELINE_STORE_METHODS.sweeper);
     timerQueues.queue.grantSendMessages(this.sweeperFunction);
     for (const topic of topics) {
       topic.queue.grantSendMessages(this.sweeperFunction);

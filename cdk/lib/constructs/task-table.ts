@@ -5,7 +5,7 @@ import { Construct } from "constructs";
 import {
   type DynamoOperation,
   dynamoOperationsOf,
-  type StoreUser,
+  type StoreMethod,
 } from "#shared/adapters/dynamo-task-store.js";
 import type { PunctualConfig } from "#shared/config/index.js";
 import {
@@ -92,8 +92,8 @@ export class TaskTable extends Construct {
    * shared/adapters/dynamo-task-store.ts): item-level actions on the table, Query on the sweep index only for
    * the function that reads it. No Scan, no batch or transaction actions, no table administration.
    */
-  grantStoreAccess(grantee: iam.IGrantable, fn: StoreUser): void {
-    const operations = dynamoOperationsOf(fn);
+  grantStoreAccess(grantee: iam.IGrantable, methods: readonly StoreMethod[]): void {
+    const operations = dynamoOperationsOf(methods);
     const actionsOn = (target: DynamoOperation["on"]) =>
       operations.filter((op) => op.on === target).map((op) => `dynamodb:${op.action}`);
     for (const [target, resourceArn] of [

@@ -3,6 +3,7 @@ import * as eventsources from "aws-cdk-lib/aws-lambda-event-sources";
 import type * as logs from "aws-cdk-lib/aws-logs";
 import * as sqs from "aws-cdk-lib/aws-sqs";
 import { Construct } from "constructs";
+import { PIPELINE_STORE_METHODS } from "#shared/adapters/dynamo-task-store.js";
 import type { PunctualConfig } from "#shared/config/index.js";
 import type { Topology } from "#shared/contract/topology.js";
 import { ENV } from "#shared/runtime/env.js";
@@ -89,7 +90,7 @@ export class TimerQueues extends Construct {
     // Re-arming an early arrival sends the timer back to the same queue with the remaining delay.
     this.queue.grantSendMessages(this.relayFunction);
     for (const topic of props.topics) topic.queue.grantSendMessages(this.relayFunction);
-    table.grantStoreAccess(this.relayFunction, "relay");
+    table.grantStoreAccess(this.relayFunction, PIPELINE_STORE_METHODS.relay);
 
     const label = `Punctual ${config.name}`;
     // The sweeper drains both (their messages are pointers to tasks it re-arms or finds finished): they alarm

@@ -5,6 +5,7 @@ import type * as logs from "aws-cdk-lib/aws-logs";
 import type * as secretsmanager from "aws-cdk-lib/aws-secretsmanager";
 import * as sqs from "aws-cdk-lib/aws-sqs";
 import { Construct } from "constructs";
+import { PIPELINE_STORE_METHODS } from "#shared/adapters/dynamo-task-store.js";
 import type { PunctualConfig, TopicConfig } from "#shared/config/index.js";
 import type { Topology } from "#shared/contract/topology.js";
 import { METRIC, METRICS_NAMESPACE, serviceName, TOPIC_DIMENSION } from "#shared/domain/metrics.js";
@@ -94,7 +95,7 @@ export class Topic extends Construct {
     // Consume (receive, delete, change visibility) its own queue; send only to its own DLQ.
     this.queue.grantConsumeMessages(this.deliverFunction);
     this.deadLetterQueue.grantSendMessages(this.deliverFunction);
-    table.grantStoreAccess(this.deliverFunction, "deliver");
+    table.grantStoreAccess(this.deliverFunction, PIPELINE_STORE_METHODS.deliver);
     props.signingSecret.grantRead(this.deliverFunction);
 
     const label = `Punctual ${config.name} topic "${topic.name}"`;
