@@ -23,10 +23,19 @@ export function printResult(io: CliIo, json: boolean, value: Record<string, unkn
     return;
   }
   const table = new Table({ style: { head: [], border: [] } });
-  for (const [key, field] of Object.entries(value)) {
-    table.push({ [key]: typeof field === "string" ? field : JSON.stringify(field) });
-  }
+  for (const [key, field] of flatten(value)) table.push({ [key]: field });
   io.out(`${table.toString()}\n`);
+}
+
+/** Nested objects as dotted rows (`settings.backoff.maxSeconds`), so a table stays readable; arrays as JSON. */
+function flatten(value: Record<string, unknown>, prefix = ""): [string, string][] {
+  return Object.entries(value).flatMap(([key, field]): [string, string][] => {
+    const name = `${prefix}${key}`;
+    if (field !== null && typeof field === "object" && !Array.isArray(field)) {
+      return flatten(field as Record<string, unknown>, `${name}.`);
+    }
+    return [[name, typeof field === "string" ? field : JSON.stringify(field)]];
+  });
 }
 
 /** A list for people: one row per item under a header (scripts use --json instead). */
