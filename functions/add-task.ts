@@ -1,4 +1,5 @@
 import type { Logger } from "@aws-lambda-powertools/logger";
+import type { Metrics } from "@aws-lambda-powertools/metrics";
 import { DynamoDBClient } from "@aws-sdk/client-dynamodb";
 import { SchedulerClient } from "@aws-sdk/client-scheduler";
 import { SQSClient } from "@aws-sdk/client-sqs";
@@ -10,7 +11,8 @@ import { type HttpHandler, httpRoute } from "#shared/api/http-route.js";
 import { loadEnvironmentConfig } from "#shared/config/index.js";
 import { IDEMPOTENCY_HEADER } from "#shared/domain/add-task-request.js";
 import { ENV, requireEnv } from "#shared/runtime/env.js";
-import { createFunctionLogger } from "#shared/runtime/observability.js";
+import { createFunctionLogger, functionMetricsFactory } from "#shared/runtime/observability.js";
+import { publishAccepted } from "#shared/services/accepted-metrics.js";
 import { type AddTaskDeps, addTask } from "#shared/services/add-task.js";
 
 /** POST /v1/tasks. Everything below runs once per cold start; a missing variable fails the cold start. */
@@ -26,7 +28,13 @@ const env = requireEnv([
 const config = loadEnvironmentConfig(env.PUNCTUAL_ENV);
 const logger = createFunctionLogger(config);
 
-export function createHandler(deps: AddTaskDeps & { readonly logger: Logger }): HttpHandler {
+export interface AddTaskHandlerDeps extends AddTaskDeps {
+  readonly logger: Logger;
+  /** Absent: no `TasksAccepted` metric (tests that do not look at it). */
+  readonly createMetrics?: () => Metrics;
+}
+
+export function createHandler(deps: AddTaskHandlerDeps): HttpHandler {
   const withLogging: AddTaskDeps = {
     ...deps,
     onError: deps.onError ?? ((message, error, taskId) => deps.logger.error(message, { taskId, error })),
@@ -36,6 +44,8 @@ export function createHandler(deps: AddTaskDeps & { readonly logger: Logger }): 
       body: request.body,
       idempotencyKeyHeader: request.header(IDEMPOTENCY_HEADER),
     });
+    if (result.statusCode === 201 && deps.createMetrics)
+      publishAccepted(deps.createMetrics, result.body.topic);
     return {
       statusCode: result.statusCode,
       body: result.body,
@@ -60,4 +70,5 @@ export const handler = createHandler({
   config,
   now: Date.now,
   logger,
+  createMetrics: functionMetricsFactory(config, logger),
 });

@@ -4,6 +4,7 @@ import * as secretsmanager from "aws-cdk-lib/aws-secretsmanager";
 import type { Construct } from "constructs";
 import type { PunctualConfig } from "#shared/config/index.js";
 import { AlarmTopic } from "./constructs/alarm-topic.js";
+import { Dashboard } from "./constructs/dashboard.js";
 import { PunctualFunction } from "./constructs/punctual-function.js";
 import { Sweeper } from "./constructs/sweeper.js";
 import { TaskApi } from "./constructs/task-api.js";
@@ -46,6 +47,7 @@ export class PunctualStack extends Stack {
   readonly timerScheduler: TimerScheduler;
   readonly api: TaskApi;
   readonly sweeper: Sweeper;
+  readonly dashboard: Dashboard;
 
   constructor(scope: Construct, id: string, props: PunctualStackProps) {
     super(scope, id, props);
@@ -121,18 +123,29 @@ export class PunctualStack extends Stack {
       logRetention,
     });
 
+    const functions = this.node.findAll().filter((c): c is PunctualFunction => c instanceof PunctualFunction);
     if (props.configOverridesJson) {
-      for (const fn of this.node.findAll()) {
-        if (fn instanceof PunctualFunction)
-          fn.addEnvironment(CONFIG_OVERRIDES_VARIABLE, props.configOverridesJson);
-      }
+      for (const fn of functions) fn.addEnvironment(CONFIG_OVERRIDES_VARIABLE, props.configOverridesJson);
     }
+    // Last: it shows every function and every alarm the constructs above created.
+    this.dashboard = new Dashboard(this, "Dashboard", {
+      config,
+      topics: this.topics,
+      timerQueues: this.timerQueues,
+      timerScheduler: this.timerScheduler,
+      functions,
+      alarms: this.alarms,
+    });
 
     new CfnOutput(this, "ApiUrl", { value: this.api.url, description: "Base URL of the task API" });
     new CfnOutput(this, "SigningSecretArn", {
       value: this.signingSecret.secretArn,
       description:
         "Secrets Manager secret holding the callback signing secret (receivers get their topic's key: npm run signing-key)",
+    });
+    new CfnOutput(this, "DashboardName", {
+      value: this.dashboard.dashboardName,
+      description: "CloudWatch dashboard of this environment (topics, timer, Scheduler, functions, alarms)",
     });
     new CfnOutput(this, "AlarmTopicArn", {
       value: this.alarms.topic.topicArn,

@@ -895,9 +895,15 @@ describe("task API", () => {
     }
   });
 
-  it("outputs the API URL, the signing secret ARN and the alarm topic", () => {
+  it("outputs the API URL, the signing secret ARN, the alarm topic and the dashboard's name", () => {
     for (const s of all()) {
-      expect(Object.keys(s.outputs).sort()).toEqual(["AlarmTopicArn", "ApiUrl", "SigningSecretArn"]);
+      expect(Object.keys(s.outputs).sort()).toEqual([
+        "AlarmTopicArn",
+        "ApiUrl",
+        "DashboardName",
+        "SigningSecretArn",
+      ]);
+      expect(s.outputs.DashboardName.Value).toEqual({ Ref: idOf(s, s.stack.dashboard.dashboard) });
       const secret = resource(s, idOf(s, s.stack.signingSecret)).Properties;
       expect(secret.GenerateSecretString).toMatchObject({ PasswordLength: 44, ExcludePunctuation: true });
     }

@@ -1,6 +1,8 @@
+import { randomUUID } from "node:crypto";
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2, Context } from "aws-lambda";
 import { afterEach, beforeAll, describe, expect, it, vi } from "vitest";
 import type { TaskStore } from "#shared/adapters/task-store.js";
+import { IDEMPOTENCY_HEADER } from "#shared/domain/add-task-request.js";
 import { fixture, silentLogger } from "./fakes.js";
 
 const ENV_VARS = {
@@ -116,6 +118,38 @@ describe("POST /v1/tasks", () => {
     expect(body).toMatchObject({ topic: "demo", status: "scheduled" });
     expect(result.headers?.location).toBe(`/v1/tasks/${encodeURIComponent(body.task_id)}`);
     expect(f.timerQueue.armed).toHaveLength(1);
+  });
+
+  it("publishes TasksAccepted (EMF, Topic + service) once per new task; not for a repeat nor a refusal", async () => {
+    // Prepare
+    const stdout = vi.spyOn(process.stdout, "write").mockImplementation(() => true);
+    const { Metrics } = await import("@aws-lambda-powertools/metrics");
+    const f = fixture(Date.now());
+    const add = fns.add.createHandler({
+      ...f.deps,
+      logger: silentLogger(),
+      createMetrics: () => new Metrics({ namespace: "Punctual", serviceName: "punctual-local" }),
+    });
+    const keyed = { headers: { ...JSON_HEADERS, [IDEMPOTENCY_HEADER]: `k-${randomUUID()}` } };
+    const body = JSON.stringify(validBody);
+    // Act: a new task, its idempotent repeat (200), a refused request (400).
+    const first = await add(event("POST", "/v1/tasks", { ...keyed, body }), context);
+    const repeat = await add(event("POST", "/v1/tasks", { ...keyed, body }), context);
+    const refused = await add(event("POST", "/v1/tasks", { headers: JSON_HEADERS, body: "{}" }), context);
+    const emf = stdout.mock.calls
+      .map(([chunk]) => String(chunk))
+      .filter((line) => line.includes('"CloudWatchMetrics"'))
+      .map((line) => JSON.parse(line));
+    stdout.mockRestore();
+    // Assess
+    expect([first.statusCode, repeat.statusCode, refused.statusCode]).toEqual([201, 200, 400]);
+    expect(emf).toHaveLength(1);
+    expect(emf[0]).toMatchObject({ Topic: "demo", service: "punctual-local", TasksAccepted: 1 });
+    expect(emf[0]._aws.CloudWatchMetrics[0]).toMatchObject({
+      Namespace: "Punctual",
+      Dimensions: [expect.arrayContaining(["Topic", "service"])],
+      Metrics: [{ Name: "TasksAccepted", Unit: "Count" }],
+    });
   });
 
   it.each(["application/json; charset=utf-8", "Application/JSON", 'application/json;charset="UTF-8"'])(

@@ -1,0 +1,155 @@
+/**
+ * The environment's CloudWatch dashboard (issue 12, point 3): every widget's metric is one that really gets
+ * published — by AWS (documented names and dimension sets, test/support/aws-metrics.ts) or by our runtime (with
+ * exactly the dimensions it adds) — so no widget stays empty because of a name mismatch; and the dashboard shows
+ * what the issue asks for, on the right resources.
+ */
+import type { CfnElement } from "aws-cdk-lib";
+import { describe, expect, it } from "vitest";
+import type { PunctualStack } from "#cdk/lib/punctual-stack.js";
+import { METRIC, METRICS_NAMESPACE } from "#shared/domain/metrics.js";
+import {
+  type Json,
+  type NamedMetric,
+  synthesized,
+  undocumentedAwsMetrics,
+  unemittedPunctualMetrics,
+} from "../support/published-metrics.js";
+
+/** A metric line of a widget: namespace, name, dimensions (name → value, tokens as placeholders). */
+interface WidgetMetric extends NamedMetric {
+  readonly dimensionValues: Readonly<Record<string, string>>;
+  readonly stat: string | undefined;
+}
+
+/**
+ * A CloudFormation token inside the body as a placeholder, JSON-safe inside a string literal: `Ref:Id`,
+ * `GetAtt:Id.Attr`, or any other expression URI-encoded.
+ */
+function placeholder(token: Json): string {
+  if (token.Ref) return `Ref:${token.Ref}`;
+  if (token["Fn::GetAtt"]) return `GetAtt:${token["Fn::GetAtt"].join(".")}`;
+  return `Token:${encodeURIComponent(JSON.stringify(token))}`;
+}
+
+/** DashboardBody is `Fn::Join("", [strings and tokens])`: join it with placeholders and parse the JSON. */
+function dashboardBody(resources: Record<string, Json>): Json {
+  const dashboards = Object.values(resources).filter((r) => r.Type === "AWS::CloudWatch::Dashboard");
+  expect(dashboards).toHaveLength(1);
+  const body = dashboards[0].Properties.DashboardBody;
+  const [separator, parts] = body["Fn::Join"] as [string, Json[]];
+  return JSON.parse(parts.map((p) => (typeof p === "string" ? p : placeholder(p))).join(separator));
+}
+
+/** `[namespace, name, dim1, value1, …, {options}?]`; CDK writes no "." / "..." shorthand (it would throw). */
+function widgetMetric(title: string, line: Json[]): WidgetMetric {
+  const last = line[line.length - 1];
+  const options = typeof last === "object" ? last : undefined;
+  const [namespace, name, ...pairs] = options ? line.slice(0, -1) : line;
+  if ([namespace, name, ...pairs].some((v) => typeof v !== "string" || v === "." || v === "..."))
+    throw new Error(`unparsed metric line in "${title}": ${JSON.stringify(line)}`);
+  const dimensionValues: Record<string, string> = {};
+  for (let i = 0; i < pairs.length; i += 2) dimensionValues[pairs[i]] = pairs[i + 1];
+  return {
+    source: title,
+    namespace,
+    name,
+    dimensions: Object.keys(dimensionValues).sort(),
+    dimensionValues,
+    stat: options?.stat,
+  };
+}
+
+function widgetMetrics(body: Json): WidgetMetric[] {
+  return body.widgets
+    .filter((w: Json) => w.type === "metric")
+    .flatMap((w: Json) =>
+      (w.properties.metrics as Json[][])
+        .filter((line) => typeof line[0] === "string")
+        .map((line) => widgetMetric(w.properties.title, line)),
+    );
+}
+
+function logicalId(stack: PunctualStack, construct: { node: { defaultChild?: unknown } }): string {
+  return stack.getLogicalId(construct.node.defaultChild as CfnElement);
+}
+
+describe.each(["dev", "prod"] as const)("the %s stack's dashboard", (env) => {
+  const { stack, resources, outputs } = synthesized(env);
+  const body = dashboardBody(resources);
+  const metrics = widgetMetrics(body);
+  const has = (namespace: string, name: string, dims: Record<string, string>, stat?: string) =>
+    metrics.some(
+      (m) =>
+        m.namespace === namespace &&
+        m.name === name &&
+        (stat === undefined || m.stat === stat) &&
+        Object.entries(dims).every(([k, v]) => m.dimensionValues[k] === v),
+    );
+
+  it("every metric widget has metrics, each AWS one documented under a dimension set AWS publishes", () => {
+    const metricWidgets = body.widgets.filter((w: Json) => w.type === "metric");
+    expect(metricWidgets.length).toBeGreaterThan(0);
+    expect(metricWidgets.filter((w: Json) => !w.properties.metrics?.length)).toEqual([]);
+    expect(undocumentedAwsMetrics(metrics)).toEqual([]);
+  });
+
+  it("every Punctual metric is emitted by the runtime, with exactly the dimensions the widget names", () => {
+    expect(metrics.some((m) => m.namespace === METRICS_NAMESPACE)).toBe(true);
+    expect(unemittedPunctualMetrics(metrics)).toEqual([]);
+  });
+
+  it("shows per topic adds, delivered, failed, lateness p50/p99, callback latency p99, backlog age, DLQ depth", () => {
+    for (const topic of stack.topics) {
+      const t = { Topic: topic.name, service: `punctual-${env}` };
+      expect(has(METRICS_NAMESPACE, METRIC.accepted, t, "Sum"), topic.name).toBe(true);
+      expect(has(METRICS_NAMESPACE, METRIC.delivered, t, "Sum"), topic.name).toBe(true);
+      expect(has(METRICS_NAMESPACE, METRIC.deadLettered, t, "Sum"), topic.name).toBe(true);
+      expect(has(METRICS_NAMESPACE, METRIC.lateness, t, "p50"), topic.name).toBe(true);
+      expect(has(METRICS_NAMESPACE, METRIC.lateness, t, "p99"), topic.name).toBe(true);
+      expect(has(METRICS_NAMESPACE, METRIC.callbackLatency, t, "p99"), topic.name).toBe(true);
+      const queue = `GetAtt:${logicalId(stack, topic.queue)}.QueueName`;
+      const dlq = `GetAtt:${logicalId(stack, topic.deadLetterQueue)}.QueueName`;
+      expect(has("AWS/SQS", "ApproximateAgeOfOldestMessage", { QueueName: queue })).toBe(true);
+      expect(has("AWS/SQS", "ApproximateNumberOfMessagesVisible", { QueueName: dlq })).toBe(true);
+    }
+  });
+
+  it("shows the timer queue's backlog and age, and the schedule group's failures", () => {
+    const timer = `GetAtt:${logicalId(stack, stack.timerQueues.queue)}.QueueName`;
+    expect(has("AWS/SQS", "ApproximateNumberOfMessagesVisible", { QueueName: timer })).toBe(true);
+    expect(has("AWS/SQS", "ApproximateAgeOfOldestMessage", { QueueName: timer })).toBe(true);
+    const group = placeholder(stack.resolve(stack.timerScheduler.group.scheduleGroupName));
+    expect(has("AWS/Scheduler", "TargetErrorCount", { ScheduleGroup: group })).toBe(true);
+    expect(has("AWS/Scheduler", "InvocationDroppedCount", { ScheduleGroup: group })).toBe(true);
+  });
+
+  it("shows every function's errors, throttles and concurrency", () => {
+    const functions = Object.entries(resources).filter(([, r]) => r.Type === "AWS::Lambda::Function");
+    expect(functions.length).toBeGreaterThan(stack.topics.length);
+    for (const [id] of functions) {
+      for (const name of ["Errors", "Throttles", "ConcurrentExecutions"])
+        expect(has("AWS/Lambda", name, { FunctionName: `Ref:${id}` }), `${id} ${name}`).toBe(true);
+    }
+  });
+
+  it("shows the state of every alarm of the stack", () => {
+    const alarms = Object.entries(resources)
+      .filter(([, r]) => r.Type === "AWS::CloudWatch::Alarm")
+      .map(([id]) => `GetAtt:${id}.Arn`)
+      .sort();
+    const shown = body.widgets
+      .filter((w: Json) => w.type === "alarm")
+      .flatMap((w: Json) => w.properties.alarms)
+      .sort();
+    expect(alarms.length).toBeGreaterThan(0);
+    expect(shown).toEqual(alarms);
+  });
+
+  it("has no hard-coded name; the stack outputs the one CloudFormation gives it", () => {
+    const [id, dashboard] =
+      Object.entries(resources).find(([, r]) => r.Type === "AWS::CloudWatch::Dashboard") ?? [];
+    expect(dashboard.Properties.DashboardName).toBeUndefined();
+    expect(outputs.DashboardName.Value).toEqual({ Ref: id });
+  });
+});
