@@ -6,7 +6,7 @@ import {
   type BatchItemResult,
 } from "#shared/api/schemas/batch.js";
 import { isPlainObject, toIssues } from "#shared/domain/add-task-request.js";
-import { type AddTaskDeps, addTask } from "./add-task.js";
+import { type AddTaskDeps, addTask, orderingLaneOf } from "./add-task.js";
 
 /**
  * Items added at once. Each item is a few sequential AWS calls (claim, put, arm); 10 in flight keeps a batch of
@@ -28,9 +28,35 @@ export const BATCH_CONCURRENCY = 10;
  */
 export async function addTasksBatch(deps: AddTaskDeps, body: unknown): Promise<AddTasksBatchResponse> {
   const tasks = parseBatch(body);
-  const results = await pMap(tasks, (item) => addOne(deps, item), { concurrency: BATCH_CONCURRENCY });
+  const results: BatchItemResult[] = new Array(tasks.length);
+  await pMap(
+    lanesOf(deps, tasks),
+    async (lane) => {
+      for (const index of lane) results[index] = await addOne(deps, tasks[index]);
+    },
+    { concurrency: BATCH_CONCURRENCY },
+  );
   const added = results.filter((result) => result.status < 300).length;
   return { results, added, failed: results.length - added };
+}
+
+/**
+ * Item indexes by ordering group, in request order. Items of one group are added one after another, each written
+ * and armed before the next is accepted, so request order within a group is acceptance order, and so delivery
+ * order, exactly as for a client sending single adds one at a time; added concurrently, a later item could be
+ * written (and, due now, relayed) before an earlier one. Items without a group (no deliver_by value, or refused)
+ * are lanes of their own.
+ */
+function lanesOf(deps: AddTaskDeps, tasks: readonly unknown[]): number[][] {
+  const lanes = new Map<string, number[]>();
+  const alone: number[][] = [];
+  tasks.forEach((task, index) => {
+    const lane = orderingLaneOf(deps.config, task);
+    if (lane === undefined) alone.push([index]);
+    else if (lanes.has(lane)) lanes.get(lane)?.push(index);
+    else lanes.set(lane, [index]);
+  });
+  return [...lanes.values(), ...alone];
 }
 
 function parseBatch(body: unknown): readonly unknown[] {

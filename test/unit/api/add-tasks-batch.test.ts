@@ -135,4 +135,34 @@ describe("addTasksBatch: per-item results", () => {
     expect(errors).toContain("adding a batch item failed; answered 503 for it");
     expect(f.store.tasks.size).toBe(2);
   });
+
+  it("adds one group's items one after another in request order, other groups alongside", async () => {
+    // Prepare: the first item's write is slow; added concurrently, the group's later items would overtake it.
+    const f = fixture();
+    const group = `o-${randomUUID()}`;
+    const putNew = f.store.putNew.bind(f.store);
+    const written: unknown[] = [];
+    f.store.putNew = async (task) => {
+      const seq = JSON.parse(task.content).seq;
+      if (seq === 0) for (let i = 0; i < 20; i++) await new Promise((resolve) => setImmediate(resolve));
+      written.push(JSON.parse(task.content).order_id === group ? seq : "other");
+      return putNew(task);
+    };
+    const tasks = [
+      ...Array.from({ length: 4 }, (_, seq) => item({ content: { order_id: group, seq } })),
+      item({ content: { order_id: `other-${randomUUID()}`, seq: 9 } }),
+    ];
+
+    // Act
+    const answer = await addTasksBatch(f.deps, { tasks });
+
+    // Assess
+    expect(answer.results.map((r) => r.status)).toEqual([201, 201, 201, 201, 201]);
+    expect(written.filter((w) => w !== "other")).toEqual([0, 1, 2, 3]);
+    expect(written.indexOf("other")).toBeLessThan(written.indexOf(0));
+    const sks = await Promise.all(
+      answer.results.slice(0, 4).map(async (r) => (await f.store.get(r.task_id ?? ""))?.sk ?? ""),
+    );
+    expect([...sks].sort()).toEqual(sks);
+  });
 });
