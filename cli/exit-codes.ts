@@ -15,8 +15,23 @@ export class UsageError extends Error {
   override readonly name = "UsageError";
 }
 
+/**
+ * A batch answered 200 but some items were not added: exit 3 when any may be retried (503), else 2. The results
+ * are printed first; this only sets the exit code and says how many.
+ */
+export class BatchItemsFailed extends Error {
+  override readonly name = "BatchItemsFailed";
+  constructor(
+    message: string,
+    readonly exitCode: ExitCode,
+  ) {
+    super(message);
+  }
+}
+
 export function exitCodeOf(error: unknown): ExitCode {
   if (error instanceof UsageError) return EXIT.usage;
+  if (error instanceof BatchItemsFailed) return error.exitCode;
   if (isPunctualError(error)) return error.status >= 400 && error.status < 500 ? EXIT.refused : EXIT.failed;
   return EXIT.failed;
 }

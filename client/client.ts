@@ -117,7 +117,22 @@ class PunctualClientCore {
       // A key in the body is the caller's; one in the header too would have to be equal, so send none.
       if (inBody === undefined) headers["idempotency-key"] = options.idempotencyKey ?? this.#newKey();
     }
-    return { url, method: route.method, headers, body: JSON.stringify(input) };
+    const body = route.retry === "item-keys" ? this.#withItemKeys(input) : input;
+    return { url, method: route.method, headers, body: JSON.stringify(body) };
+  }
+
+  /** A batch whose every item carries an idempotency key: the caller's where given, else a new one. */
+  #withItemKeys(input: unknown): unknown {
+    const batch = input as { tasks?: unknown } | undefined;
+    if (!batch || !Array.isArray(batch.tasks)) return input;
+    const tasks = batch.tasks.map((task: unknown) =>
+      task !== null &&
+      typeof task === "object" &&
+      (task as { idempotency_key?: unknown }).idempotency_key === undefined
+        ? { ...task, idempotency_key: this.#newKey() }
+        : task,
+    );
+    return { ...batch, tasks };
   }
 
   /** Sends until a final answer: a 2xx is returned; an error answer or a network failure thrown as PunctualError. */

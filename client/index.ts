@@ -12,6 +12,7 @@ export { type ClientErrorCode, isPunctualError, PunctualError } from "./errors.j
 export { DEFAULT_RETRY, RETRYABLE_STATUSES, type RetryPolicy } from "./retry.js";
 export {
   type AddTaskInput,
+  type AddTasksInput,
   type CallOptions,
   type CancelGroupInput,
   type RescheduleInput,

@@ -4,6 +4,7 @@
  * the body (or query) when the route has one, then per-call options.
  */
 import type * as z from "zod";
+import { addTasksBatchDocSchema, addTasksBatchResponseSchema } from "#shared/api/schemas/batch.js";
 import { cancelGroupQuerySchema } from "#shared/api/schemas/groups.js";
 import {
   bulkReplayBodySchema,
@@ -26,9 +27,11 @@ export type HttpMethod = "GET" | "POST" | "PUT" | "PATCH" | "DELETE";
  * - `idempotency-key`: a create; retried only with an idempotency key (the caller's, or one the client makes)
  *   so a repeat after a lost answer finds the first task instead of making a second.
  * - `safe`: reading, or idempotent by contract (DELETE of a cancelled task answers 200 again); retried as is.
+ * - `item-keys`: a batch of creates; every item without an `idempotency_key` gets one the client makes, once per
+ *   call, so a repeat after a lost answer finds each item's first task (200) instead of making a second.
  * - `never`: each call acts once more (replay, run now); a failure is reported, never repeated.
  */
-export type RetryMode = "idempotency-key" | "safe" | "never";
+export type RetryMode = "idempotency-key" | "item-keys" | "safe" | "never";
 
 /** What a route takes besides its path parameters. `T` is only a type: what the caller passes. */
 export interface RouteInput<T> {
@@ -78,6 +81,9 @@ export type AddTaskInput = Omit<z.input<typeof addTaskBodySchema>, "content"> & 
   readonly content: Record<string, unknown> | string;
 };
 
+/** What `addTasks` takes: up to 100 add bodies (POST /v1/tasks/batch). */
+export type AddTasksInput = { readonly tasks: readonly AddTaskInput[] };
+
 export type RescheduleInput = z.input<typeof rescheduleBodySchema>;
 export type CancelGroupInput = { readonly limit?: number; readonly cursor?: string };
 type Page = { readonly limit?: number; readonly cursor?: string };
@@ -91,6 +97,17 @@ export const ROUTES = {
     input: jsonBody<AddTaskInput>(addTaskBodySchema),
     response: addTaskResponseSchema,
     retry: "idempotency-key",
+  }),
+  /**
+   * Up to 100 adds in one request; the answer has one result per item in request order (`results[i].status`:
+   * 201/200 added, 4xx refused, 503 retry that item with the same body: its key finds or makes the one task).
+   */
+  addTasks: route({
+    method: "POST",
+    path: "/v1/tasks/batch",
+    input: jsonBody<AddTasksInput>(addTasksBatchDocSchema),
+    response: addTasksBatchResponseSchema,
+    retry: "item-keys",
   }),
   getTask: route({ method: "GET", path: "/v1/tasks/{task_id}", response: taskViewSchema, retry: "safe" }),
   cancelTask: route({

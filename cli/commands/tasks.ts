@@ -2,8 +2,8 @@ import { readFile } from "node:fs/promises";
 import { type Command, InvalidArgumentError, Option } from "commander";
 import type { AddTaskInput } from "../../client/index.js";
 import { connect, type GlobalOptions } from "../connection.js";
-import { UsageError } from "../exit-codes.js";
-import { type CliIo, printResult, printTaskList } from "../output.js";
+import { BatchItemsFailed, EXIT, UsageError } from "../exit-codes.js";
+import { type CliIo, printResult, printRows, printTaskList } from "../output.js";
 
 interface AddOptions {
   readonly topic: string;
@@ -31,6 +31,7 @@ export function tasksCommand(parent: Command, io: CliIo): void {
     .description("Schedule, inspect and cancel tasks.")
     .addHelpText("after", "\nExample:\n  $ npx punctual --api http://127.0.0.1:3000 tasks get demo.k3Jx…");
   addCommand(tasks, io);
+  addBatchCommand(tasks, io);
   taskIdCommand(tasks, io, "get", "Show a task: status, attempts, times, last error.", (c, id) =>
     c.getTask(id),
   );
@@ -149,6 +150,68 @@ function addCommand(tasks: Command, io: CliIo): void {
       );
       printResult(io, global.json ?? false, added);
     });
+}
+
+/**
+ * `tasks add-batch --file tasks.json` (POST /v1/tasks/batch): the file holds `{"tasks":[…]}` or the array itself,
+ * up to 100 add bodies. Items without an `idempotency_key` get one per invocation (the client's), so its own
+ * retries create nothing twice; give keys in the file to make running the file again safe too.
+ */
+function addBatchCommand(tasks: Command, io: CliIo): void {
+  tasks
+    .command("add-batch")
+    .description("Schedule up to 100 tasks in one request; one result per item, in file order.")
+    .requiredOption("--file <path>", 'a JSON file: {"tasks":[…add bodies…]} or the array itself')
+    .addHelpText(
+      "after",
+      "\nExit codes: 0 every item added, 2 some refused (4xx), 3 some may be retried (503).\n\nExample:\n  $ npx punctual tasks add-batch --file tasks.json --json",
+    )
+    .action(async (options: { readonly file: string }, command: Command) => {
+      const global = command.optsWithGlobals<GlobalOptions>();
+      const batch = await readBatchFile(options.file);
+      const client = await connect(global, io);
+      const answer = await client.addTasks(batch);
+      if (global.json) io.out(`${JSON.stringify(answer)}\n`);
+      else printBatchResults(io, answer.results);
+      if (answer.failed > 0) {
+        const retryable = answer.results.some((result) => result.status >= 500);
+        throw new BatchItemsFailed(
+          `${answer.failed} of ${answer.results.length} tasks were not added`,
+          retryable ? EXIT.failed : EXIT.refused,
+        );
+      }
+    });
+}
+
+async function readBatchFile(file: string): Promise<{ tasks: AddTaskInput[] }> {
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(await readFile(file, "utf8"));
+  } catch (error) {
+    throw new UsageError(`${file}: ${(error as Error).message}`);
+  }
+  const tasks = Array.isArray(parsed) ? parsed : (parsed as { tasks?: unknown } | null)?.tasks;
+  if (!Array.isArray(tasks)) throw new UsageError(`${file}: expected {"tasks":[…]} or an array of tasks`);
+  return { tasks: tasks as AddTaskInput[] };
+}
+
+function printBatchResults(
+  io: CliIo,
+  results: readonly {
+    status: number;
+    task_id?: string | undefined;
+    error?: { message: string } | undefined;
+  }[],
+): void {
+  printRows(
+    io,
+    ["#", "status", "task_id / error"],
+    results.map((result, i) => [
+      String(i),
+      String(result.status),
+      result.task_id ?? result.error?.message ?? "",
+    ]),
+  );
 }
 
 /**

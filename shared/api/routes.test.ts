@@ -40,7 +40,7 @@ describe("the route table", () => {
       "get-topic": [ENV.topology, ENV.tableName].sort(),
       "unmatched-route": [],
       ...Object.fromEntries(
-        ["reschedule-task", "run-task"].map((name) => [
+        ["add-tasks-batch", "reschedule-task", "run-task"].map((name) => [
           name,
           [
             ENV.schedulerRoleArn,

@@ -79,6 +79,16 @@ export const API_ROUTES = [
     store: ["claimIdempotencyKey", "putNew", "get", "removeScheduled"],
     grants: ["timer-queue:send", "schedules:arm"],
   },
+  // Issue 13, scope L: batch add (each item through the single add's service).
+  {
+    name: "add-tasks-batch",
+    routeKey: "POST /v1/tasks/batch",
+    entry: "functions/add-tasks-batch.ts",
+    purpose: "add up to 100 tasks, one result each",
+    memoryMb: 512,
+    store: ["claimIdempotencyKey", "putNew", "get", "removeScheduled"],
+    grants: ["timer-queue:send", "schedules:arm"],
+  },
   {
     name: "get-task",
     routeKey: "GET /v1/tasks/{id}",

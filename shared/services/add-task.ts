@@ -138,6 +138,22 @@ export async function addTask(deps: AddTaskDeps, input: AddTaskInput): Promise<A
 }
 
 /**
+ * The ordering group a request's task would join (`topic` + group value), or undefined when the request would be
+ * refused before it has one. The same steps as `addTask` (parse, topic, deliver_by, group value), without writing:
+ * a batch adds the items of one group one after another, in request order, as a sequential client would.
+ */
+export function orderingLaneOf(config: PunctualConfig, body: unknown): string | undefined {
+  const parsed = parseAddTaskRequest(body);
+  if (!parsed.ok) return undefined;
+  const topic = topicConfig(config, parsed.value.topic);
+  if (!topic) return undefined;
+  const deliverBy = parsed.value.deliverBy ?? topic.deliverBy;
+  const group = groupValueOf(orderingView(parsed.value.content.value, deliverBy), deliverBy);
+  if (!group.ok || group.value === undefined) return undefined;
+  return JSON.stringify([topic.name, group.value]);
+}
+
+/**
  * Writes a new task. A write that fails may still have happened (its answer was lost); a task without an
  * idempotency key is then removed again, best effort, so that a refused request (5xx) leaves no task behind that
  * the sweeper would later find and deliver, while the client sends it again as a new task. A task with a key is

@@ -527,24 +527,29 @@ describe("IAM", () => {
   }
   const ONLY_OWN_GROUP = { own: "Allowed", otherGroup: "ImplicitlyDenied", otherAccount: "ImplicitlyDenied" };
 
-  it("add-task may create schedules only in its group and pass only the scheduler role, to Scheduler only", async () => {
+  it("add-task and add-tasks-batch may create schedules only in their group and pass only the scheduler role, to Scheduler only, and send only to the timer queue", async () => {
     for (const s of all()) {
-      const roleId = idOf(s, s.stack.api.addTaskFunction.functionRole);
-      const create = statementsWith(s, roleId, "scheduler:CreateSchedule");
-      expect(create).toHaveLength(1);
-      expect(await scheduleAccess(s, roleId, "scheduler:CreateSchedule")).toEqual(ONLY_OWN_GROUP);
-      expect(await scheduleAccess(s, roleId, "scheduler:DeleteSchedule")).toEqual(ONLY_OWN_GROUP);
-      const pass = statementsWith(s, roleId, "iam:PassRole");
-      expect(pass).toHaveLength(1);
-      expect(pass[0].Resource).toEqual(arnOf(idOf(s, s.stack.timerScheduler.role)));
-      expect(pass[0].Condition).toEqual({
-        StringEquals: { "iam:PassedToService": "scheduler.amazonaws.com" },
-      });
-      expect(
-        actionsOf(s, roleId)
-          .filter((a) => a.startsWith("scheduler:"))
-          .sort(),
-      ).toEqual(["scheduler:CreateSchedule", "scheduler:DeleteSchedule"]);
+      for (const name of ["add-task", "add-tasks-batch"] as const) {
+        const roleId = idOf(s, s.stack.api.functions[name].functionRole);
+        const create = statementsWith(s, roleId, "scheduler:CreateSchedule");
+        expect(create).toHaveLength(1);
+        expect(await scheduleAccess(s, roleId, "scheduler:CreateSchedule")).toEqual(ONLY_OWN_GROUP);
+        expect(await scheduleAccess(s, roleId, "scheduler:DeleteSchedule")).toEqual(ONLY_OWN_GROUP);
+        const pass = statementsWith(s, roleId, "iam:PassRole");
+        expect(pass).toHaveLength(1);
+        expect(pass[0].Resource).toEqual(arnOf(idOf(s, s.stack.timerScheduler.role)));
+        expect(pass[0].Condition).toEqual({
+          StringEquals: { "iam:PassedToService": "scheduler.amazonaws.com" },
+        });
+        expect(
+          actionsOf(s, roleId)
+            .filter((a) => a.startsWith("scheduler:"))
+            .sort(),
+        ).toEqual(["scheduler:CreateSchedule", "scheduler:DeleteSchedule"]);
+        expect(statementsWith(s, roleId, "sqs:SendMessage").map((st) => st.Resource)).toEqual([
+          arnOf(idOf(s, s.stack.timerQueues.queue)),
+        ]);
+      }
     }
   });
 
@@ -610,8 +615,8 @@ describe("IAM", () => {
 
   it("only the functions that arm schedules (add, reschedule, run) may pass a role, and nothing is granted '*' actions", () => {
     for (const s of all()) {
-      const armingRoles = (["add-task", "reschedule-task", "run-task"] as const).map((name) =>
-        ref(idOf(s, s.stack.api.functions[name].functionRole)),
+      const armingRoles = (["add-task", "add-tasks-batch", "reschedule-task", "run-task"] as const).map(
+        (name) => ref(idOf(s, s.stack.api.functions[name].functionRole)),
       );
       for (const [id, policy] of ofType(s, "AWS::IAM::Policy")) {
         for (const st of policy.Properties.PolicyDocument.Statement as Json[]) {

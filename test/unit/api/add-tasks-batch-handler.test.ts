@@ -1,0 +1,81 @@
+import type { APIGatewayProxyEventV2, Context } from "aws-lambda";
+import { beforeAll, describe, expect, it, vi } from "vitest";
+import { MAX_REQUEST_BODY_BYTES } from "#shared/api/middleware/json-body.js";
+import { MAX_BATCH_BODY_BYTES } from "#shared/api/schemas/batch.js";
+import { fixture, silentLogger } from "./fakes.js";
+
+let batch: typeof import("#functions/add-tasks-batch.js");
+
+beforeAll(async () => {
+  const vars = {
+    PUNCTUAL_ENV: "local",
+    TABLE_NAME: "punctual-local-tasks",
+    TIMER_QUEUE_URL: "http://127.0.0.1:4566/000000000000/timer",
+    TIMER_QUEUE_ARN: "arn:aws:sqs:us-east-1:000000000000:timer",
+    SCHEDULE_GROUP_NAME: "punctual-local",
+    SCHEDULER_ROLE_ARN: "arn:aws:iam::000000000000:role/scheduler",
+    SCHEDULE_DLQ_ARN: "arn:aws:sqs:us-east-1:000000000000:schedule-dlq",
+    AWS_REGION: "us-east-1",
+    POWERTOOLS_LOG_LEVEL: "SILENT",
+  };
+  for (const [name, value] of Object.entries(vars)) vi.stubEnv(name, value);
+  batch = await import("#functions/add-tasks-batch.js");
+  vi.unstubAllEnvs();
+});
+
+const context = { functionName: "t", awsRequestId: "r", getRemainingTimeInMillis: () => 10_000 } as Context;
+
+function post(body: string): APIGatewayProxyEventV2 {
+  return {
+    version: "2.0",
+    routeKey: "POST /v1/tasks/batch",
+    rawPath: "/v1/tasks/batch",
+    rawQueryString: "",
+    headers: { "content-type": "application/json" },
+    requestContext: { http: { method: "POST", path: "/v1/tasks/batch" } },
+    body,
+    isBase64Encoded: false,
+  } as unknown as APIGatewayProxyEventV2;
+}
+
+function setup() {
+  const f = fixture(Date.now());
+  return { f, handle: batch.createHandler({ ...f.deps, logger: silentLogger() }) };
+}
+
+const task = (content: Record<string, unknown>) => ({
+  topic: "demo",
+  delay_seconds: 5,
+  content,
+  callback: { url: "https://hooks.example.com/n" },
+});
+
+describe("POST /v1/tasks/batch", () => {
+  it("takes a body above the single add's cap, up to the batch cap, and answers 200 with one result per item", async () => {
+    const { f, handle } = setup();
+    // 40 items of ~40 KB: over the single add's 1 MiB cap, under the batch's 4 MiB.
+    const tasks = Array.from({ length: 40 }, (_, i) => task({ order_id: `o-${i}`, pad: "x".repeat(40_000) }));
+    const body = JSON.stringify({ tasks });
+    expect(Buffer.byteLength(body)).toBeGreaterThan(MAX_REQUEST_BODY_BYTES);
+    const result = await handle(post(body), context);
+    expect(result.statusCode).toBe(200);
+    const answer = JSON.parse(result.body ?? "");
+    expect(answer).toMatchObject({ added: 40, failed: 0 });
+    expect(f.store.tasks.size).toBe(40);
+  });
+
+  it("refuses a body over the batch cap with 413 before parsing it, and writes nothing", async () => {
+    const { f, handle } = setup();
+    const result = await handle(post(`{"tasks":["${"x".repeat(MAX_BATCH_BODY_BYTES)}"`), context);
+    expect(result.statusCode).toBe(413);
+    expect(JSON.parse(result.body ?? "").error).toMatchObject({ code: "payload_too_large" });
+    expect(f.store.tasks.size).toBe(0);
+  });
+
+  it("refuses a body that is not JSON with 400 invalid_json", async () => {
+    const { handle } = setup();
+    const result = await handle(post("{tasks:"), context);
+    expect(result.statusCode).toBe(400);
+    expect(JSON.parse(result.body ?? "").error).toMatchObject({ code: "invalid_json" });
+  });
+});
