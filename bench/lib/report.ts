@@ -10,6 +10,8 @@ export interface BenchResults {
   readonly settings: Record<string, unknown>;
   readonly machine: { node: string; cpus: number; cpuModel: string; redis: string; bullmq: string };
   readonly adds: Record<System, RunResult>;
+  /** Batches of 100: Punctual's POST /v1/tasks/batch, BullMQ's addBulk (absent in results from before it existed). */
+  readonly batchAdds?: Record<System, RunResult>;
   readonly burst: Record<System, RunResult & { addsFinishedBeforeDueMs: number }>;
   readonly sustained: Record<System, RunResult>;
   readonly ramp: Record<System, { bestRate: number; steps: RampStep[] }>;
@@ -57,6 +59,12 @@ export function markdown(r: BenchResults): string {
     "| --- | ---: | ---: | ---: |",
     `| adds/s via API, ${s.adds?.concurrency ?? 64} in flight | ${fmt(r.adds.punctual.addRate)} | ${fmt(r.adds.bullmq.addRate)} | ${ratio(r.adds.punctual.addRate, r.adds.bullmq.addRate)} |`,
     `| adds: CPU ms per add | ${fmt(r.adds.punctual.cpu.systemMsPerTask, 2)} | ${fmt(r.adds.bullmq.cpu.systemMsPerTask, 2)} | ${ratio(r.adds.punctual.cpu.systemMsPerTask, r.adds.bullmq.cpu.systemMsPerTask)} |`,
+    ...(r.batchAdds
+      ? [
+          `| adds/s in batches of 100 (batch API / addBulk) | ${fmt(r.batchAdds.punctual.addRate)} | ${fmt(r.batchAdds.bullmq.addRate)} | ${ratio(r.batchAdds.punctual.addRate, r.batchAdds.bullmq.addRate)} |`,
+          `| batch adds: CPU ms per add | ${fmt(r.batchAdds.punctual.cpu.systemMsPerTask, 2)} | ${fmt(r.batchAdds.bullmq.cpu.systemMsPerTask, 2)} | ${ratio(r.batchAdds.punctual.cpu.systemMsPerTask, r.batchAdds.bullmq.cpu.systemMsPerTask)} |`,
+        ]
+      : []),
     ...runRows(`burst ${s.burst?.tasks}/${s.burst?.groups} groups:`, r.burst.punctual, r.burst.bullmq),
     ...runRows(
       `sustained ${s.sustained?.rate}/s × ${(s.sustained?.durationMs ?? 0) / 1000} s:`,

@@ -27,6 +27,8 @@ export interface CpuReading {
 export interface Target {
   readonly name: "punctual" | "bullmq";
   add(task: BenchTask): Promise<void>;
+  /** All of `tasks` in one request; throws unless every one was accepted. */
+  addMany(tasks: readonly BenchTask[]): Promise<void>;
   /** Bench task id → first receive time (ms). */
   readonly received: Map<string, number>;
   readonly stats: { duplicates: number; logLines: string[] };
@@ -128,6 +130,28 @@ export async function startPunctual(): Promise<Target> {
       const text = await response.body.text();
       if (response.statusCode !== 201) throw new Error(`HTTP ${response.statusCode}: ${text.slice(0, 200)}`);
     },
+    addMany: async (tasks) => {
+      const response = await pool.request({
+        path: "/v1/tasks/batch",
+        method: "POST",
+        headers: { "content-type": "application/json" },
+        body: JSON.stringify({
+          tasks: tasks.map((task) => ({
+            topic: "demo",
+            due_at: new Date(task.dueMs).toISOString(),
+            content: { order_id: task.group, bench_id: task.id },
+            callback: { url: callbackUrl },
+          })),
+        }),
+      });
+      const text = await response.body.text();
+      if (response.statusCode !== 200) throw new Error(`HTTP ${response.statusCode}: ${text.slice(0, 200)}`);
+      const refused = (JSON.parse(text) as { results: { status: number }[] }).results.filter(
+        (r) => r.status !== 201,
+      );
+      if (refused.length > 0)
+        throw new Error(`${refused.length} items refused (first: HTTP ${refused[0]?.status})`);
+    },
     cpuMeter: meterFor(child.pid as number, () => processTree(child.pid as number)),
     stop: async () => {
       await stopSut(child);
@@ -164,6 +188,15 @@ export async function startBullmq(redis: { port: number; pid: number }, queueNam
         "t",
         { id: task.id, g: task.group },
         { delay: Math.max(0, task.dueMs - Date.now()), removeOnComplete: true, removeOnFail: true },
+      );
+    },
+    addMany: async (tasks) => {
+      await queue.addBulk(
+        tasks.map((task) => ({
+          name: "t",
+          data: { id: task.id, g: task.group },
+          opts: { delay: Math.max(0, task.dueMs - Date.now()), removeOnComplete: true, removeOnFail: true },
+        })),
       );
     },
     cpuMeter: meterFor(child.pid as number, () => [...processTree(child.pid as number), redis.pid]),

@@ -111,6 +111,19 @@ class Run {
     this.#addEnd = Date.now();
   }
 
+  /** A batch: one request (Punctual's POST /v1/tasks/batch, BullMQ's addBulk) for all of `tasks`. */
+  async addMany(tasks: readonly BenchTask[]): Promise<void> {
+    if (this.#addStart === 0) this.#addStart = Date.now();
+    try {
+      await this.target.addMany(tasks);
+      this.tasks.push(...tasks);
+    } catch (error) {
+      this.addErrors += tasks.length;
+      if (this.errors.length < 5) this.errors.push((error as Error).message);
+    }
+    this.#addEnd = Date.now();
+  }
+
   get accepted(): number {
     return this.tasks.length;
   }
@@ -191,6 +204,37 @@ export async function addsWorkload(
   const result = run.result();
   // Nothing was delivered on purpose: report the add side only.
   return { ...result, undelivered: 0, lateness: distribution([]), latenessCdf: [], deliveryRate: 0 };
+}
+
+/**
+ * Adds/s through batches of `batchSize` (Punctual: POST /v1/tasks/batch; BullMQ: Queue.addBulk) with `inFlight`
+ * batches in flight; tasks due far enough out that none fires during the measurement.
+ */
+export async function batchAddsWorkload(
+  target: Target,
+  progress: Progress,
+  options: { durationMs: number; delayMs: number; batchSize: number; inFlight: number },
+): Promise<RunResult> {
+  const run = new Run(target, "m");
+  const start = Date.now();
+  let i = 0;
+  await Promise.all(
+    Array.from({ length: options.inFlight }, async () => {
+      while (Date.now() - start < options.durationMs) {
+        const first = i;
+        i += options.batchSize;
+        const dueMs = Date.now() + options.delayMs;
+        const batch = Array.from({ length: options.batchSize }, (_, k) => ({
+          id: `m${first + k}`,
+          group: `m${(first + k) % 1000}`,
+          dueMs,
+        }));
+        await run.addMany(batch);
+        progress.update((Date.now() - start) / options.durationMs, `${i} added`);
+      }
+    }),
+  );
+  return { ...run.result(), undelivered: 0, lateness: distribution([]), latenessCdf: [], deliveryRate: 0 };
 }
 
 /** `tasks` tasks over `groups` groups, all due the same whole second, added ahead of it at full speed. */
