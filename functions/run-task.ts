@@ -1,28 +1,12 @@
 import type { Logger } from "@aws-lambda-powertools/logger";
-import { DynamoDBClient } from "@aws-sdk/client-dynamodb";
-import { SchedulerClient } from "@aws-sdk/client-scheduler";
-import { SQSClient } from "@aws-sdk/client-sqs";
-import { createAwsClient } from "#shared/adapters/aws-clients.js";
-import { DynamoTaskStore } from "#shared/adapters/dynamo-task-store.js";
-import { EventBridgeTaskScheduler } from "#shared/adapters/task-scheduler.js";
-import { SqsTimerQueue } from "#shared/adapters/timer-queue.js";
+import { armingDepsFromEnvironment } from "#shared/adapters/arming-wiring.js";
 import { type HttpHandler, httpRoute } from "#shared/api/http-route.js";
-import { loadEnvironmentConfig } from "#shared/config/index.js";
-import { ENV, requireEnv } from "#shared/runtime/env.js";
 import { createFunctionLogger } from "#shared/runtime/observability.js";
 import { type RescheduleTaskDeps, runTask } from "#shared/services/reschedule-task.js";
 
 /** POST /v1/tasks/{id}/run. Everything below runs once per cold start; a missing variable fails the cold start. */
-const env = requireEnv([
-  ENV.environment,
-  ENV.tableName,
-  ENV.timerQueueUrl,
-  ENV.timerQueueArn,
-  ENV.scheduleGroupName,
-  ENV.schedulerRoleArn,
-  ENV.scheduleDlqArn,
-]);
-const config = loadEnvironmentConfig(env.PUNCTUAL_ENV);
+const arming = armingDepsFromEnvironment();
+const { config } = arming;
 const logger = createFunctionLogger(config);
 
 export function createHandler(deps: RescheduleTaskDeps & { readonly logger: Logger }): HttpHandler {
@@ -37,19 +21,6 @@ export function createHandler(deps: RescheduleTaskDeps & { readonly logger: Logg
 }
 
 export const handler = createHandler({
-  store: new DynamoTaskStore({
-    client: createAwsClient(DynamoDBClient),
-    tableName: env.TABLE_NAME,
-  }),
-  timerQueue: new SqsTimerQueue(createAwsClient(SQSClient), env.TIMER_QUEUE_URL),
-  scheduler: new EventBridgeTaskScheduler(createAwsClient(SchedulerClient), {
-    groupName: env.SCHEDULE_GROUP_NAME,
-    targetArn: env.TIMER_QUEUE_ARN,
-    roleArn: env.SCHEDULER_ROLE_ARN,
-    deadLetterArn: env.SCHEDULE_DLQ_ARN,
-    retry: config.timer.scheduleRetry,
-  }),
-  config,
-  now: Date.now,
+  ...arming,
   logger,
 });

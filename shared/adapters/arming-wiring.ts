@@ -1,0 +1,42 @@
+import { DynamoDBClient } from "@aws-sdk/client-dynamodb";
+import { SchedulerClient } from "@aws-sdk/client-scheduler";
+import { SQSClient } from "@aws-sdk/client-sqs";
+import { loadEnvironmentConfig, type PunctualConfig } from "#shared/config/index.js";
+import { ENV, requireEnv } from "#shared/runtime/env.js";
+import { createAwsClient } from "./aws-clients.js";
+import { DynamoTaskStore } from "./dynamo-task-store.js";
+import { EventBridgeTaskScheduler } from "./task-scheduler.js";
+import { SqsTimerQueue } from "./timer-queue.js";
+
+/** The variables a function that stores tasks and arms their timers reads (route grants `schedules:arm` etc.). */
+const ARMING_VARIABLES = [
+  ENV.environment,
+  ENV.tableName,
+  ENV.timerQueueUrl,
+  ENV.timerQueueArn,
+  ENV.scheduleGroupName,
+  ENV.schedulerRoleArn,
+  ENV.scheduleDlqArn,
+] as const;
+
+/**
+ * What every function that writes a task and arms its timer (add, batch add, reschedule, run now) builds once at
+ * cold start: its config, the task store, the timer queue and the scheduler. A missing variable fails the cold start.
+ */
+export function armingDepsFromEnvironment(env: NodeJS.ProcessEnv = process.env) {
+  const vars = requireEnv(ARMING_VARIABLES, env);
+  const config: PunctualConfig = loadEnvironmentConfig(vars.PUNCTUAL_ENV);
+  return {
+    config,
+    store: new DynamoTaskStore({ client: createAwsClient(DynamoDBClient), tableName: vars.TABLE_NAME }),
+    timerQueue: new SqsTimerQueue(createAwsClient(SQSClient), vars.TIMER_QUEUE_URL),
+    scheduler: new EventBridgeTaskScheduler(createAwsClient(SchedulerClient), {
+      groupName: vars.SCHEDULE_GROUP_NAME,
+      targetArn: vars.TIMER_QUEUE_ARN,
+      roleArn: vars.SCHEDULER_ROLE_ARN,
+      deadLetterArn: vars.SCHEDULE_DLQ_ARN,
+      retry: config.timer.scheduleRetry,
+    }),
+    now: Date.now,
+  };
+}
