@@ -1,11 +1,11 @@
 import { execFile } from "node:child_process";
 import { randomUUID } from "node:crypto";
 import { fileURLToPath } from "node:url";
-import { GetQueueAttributesCommand, SQSClient } from "@aws-sdk/client-sqs";
+import { GetQueueAttributesCommand, type SQSClient } from "@aws-sdk/client-sqs";
 import { PunctualClient, type TaskView } from "punctual/client";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { readTopology } from "#shared/contract/topology.js";
-import { type Harness, startHarness } from "./support/harness.js";
+import { type Harness, localSqsClient, startHarness } from "./support/harness.js";
 
 /**
  * Issue 11 scope H, one story through the local cloud: a receiver that fails, its tasks dead-lettered, found by
@@ -22,11 +22,7 @@ beforeAll(async () => {
   // The sweeper runs often so the topic DLQ is reconciled with the table within the test.
   h = await startHarness({ sweeperIntervalMs: 500 });
   client = new PunctualClient({ apiUrl: h.cloud.apiUrl });
-  sqs = new SQSClient({
-    region: h.cloud.region,
-    credentials: h.cloud.credentials,
-    endpoint: `http://sqs.${h.cloud.region}.localhost:${new URL(h.cloud.endpoints.sqs).port}`,
-  });
+  sqs = localSqsClient(h.cloud);
 });
 
 afterAll(async () => {

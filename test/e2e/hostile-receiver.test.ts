@@ -1,5 +1,5 @@
 import { randomUUID } from "node:crypto";
-import { ReceiveMessageCommand, SendMessageCommand, SQSClient } from "@aws-sdk/client-sqs";
+import { ReceiveMessageCommand, SendMessageCommand, type SQSClient } from "@aws-sdk/client-sqs";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { DynamoTaskStore } from "#shared/adapters/dynamo-task-store.js";
 import { DEAD_LETTER_REASON_ATTRIBUTE } from "#shared/adapters/topic-queue.js";
@@ -9,7 +9,7 @@ import { taskMessageBody } from "#shared/domain/messages.js";
 import type { TaskRecord } from "#shared/domain/task.js";
 import { ENV } from "#shared/runtime/env.js";
 import { type HostileReceiver, startHostileReceiver } from "../support/hostile-receiver.js";
-import { e2eTarget, type Harness, startHarness } from "./support/harness.js";
+import { e2eTarget, type Harness, localSqsClient, startHarness } from "./support/harness.js";
 
 /**
  * A receiver that answers `101 Switching Protocols`, through the local cloud: the real deliver function and
@@ -28,11 +28,7 @@ beforeAll(async () => {
   if (!local) return;
   h = await startHarness();
   hostile = await startHostileReceiver();
-  sqs = new SQSClient({
-    region: h.cloud.region,
-    credentials: h.cloud.credentials,
-    endpoint: `http://sqs.${h.cloud.region}.localhost:${new URL(h.cloud.endpoints.sqs).port}`,
-  });
+  sqs = localSqsClient(h.cloud);
 });
 
 afterAll(async () => {

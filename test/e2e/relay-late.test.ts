@@ -1,11 +1,11 @@
 import { randomUUID } from "node:crypto";
-import { SendMessageCommand, SQSClient } from "@aws-sdk/client-sqs";
+import { SendMessageCommand, type SQSClient } from "@aws-sdk/client-sqs";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { DynamoTaskStore } from "#shared/adapters/dynamo-task-store.js";
 import { taskMessageBody } from "#shared/domain/messages.js";
 import { ENV } from "#shared/runtime/env.js";
 import { demoTaskItem } from "../support/factories.js";
-import { e2eTarget, type Harness, startHarness } from "./support/harness.js";
+import { e2eTarget, type Harness, localSqsClient, startHarness } from "./support/harness.js";
 
 /**
  * A timer message that reaches the relay long after its task was due (a backlog, a throttled consumer, a
@@ -23,11 +23,7 @@ beforeAll(async () => {
   if (e2eTarget() !== "local") return;
   h = await startHarness({ sweeperIntervalMs: 3_600_000 });
   store = new DynamoTaskStore({ client: h.dynamodb, tableName: h.cloud.tableName });
-  sqs = new SQSClient({
-    region: h.cloud.region,
-    credentials: h.cloud.credentials,
-    endpoint: `http://sqs.${h.cloud.region}.localhost:${new URL(h.cloud.endpoints.sqs).port}`,
-  });
+  sqs = localSqsClient(h.cloud);
 });
 
 afterAll(async () => {

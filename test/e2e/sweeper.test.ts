@@ -1,12 +1,12 @@
 import { randomUUID } from "node:crypto";
-import { GetQueueAttributesCommand, SendMessageCommand, SQSClient } from "@aws-sdk/client-sqs";
+import { GetQueueAttributesCommand, SendMessageCommand, type SQSClient } from "@aws-sdk/client-sqs";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { DynamoTaskStore } from "#shared/adapters/dynamo-task-store.js";
 import { taskMessageBody } from "#shared/domain/messages.js";
 import type { TaskRecord } from "#shared/domain/task.js";
 import { ENV } from "#shared/runtime/env.js";
 import { demoTaskItem, type TaskItemOptions } from "../support/factories.js";
-import { e2eTarget, type Harness, startHarness } from "./support/harness.js";
+import { e2eTarget, type Harness, localSqsClient, startHarness } from "./support/harness.js";
 
 /**
  * Orphans repaired through the local cloud: tasks written straight into DynamoDB as a crash would leave them —
@@ -27,11 +27,7 @@ beforeAll(async () => {
     configOverrides: { sweeper: { scheduledGraceSeconds: 1, stalledAfterSeconds: 2 } },
   });
   store = new DynamoTaskStore({ client: h.dynamodb, tableName: h.cloud.tableName });
-  sqs = new SQSClient({
-    region: h.cloud.region,
-    credentials: h.cloud.credentials,
-    endpoint: `http://sqs.${h.cloud.region}.localhost:${new URL(h.cloud.endpoints.sqs).port}`,
-  });
+  sqs = localSqsClient(h.cloud);
 });
 
 afterAll(async () => {

@@ -98,6 +98,18 @@ export const validatingFetch: typeof fetch = async (input, init) => {
   return response;
 };
 
+/**
+ * An SQS client for the local cloud's queues, addressed through fauxqs's own host name so its queue URLs resolve
+ * (tests that put messages on queues by hand, or read a DLQ's depth).
+ */
+export function localSqsClient(cloud: E2eCloud): SQSClient {
+  return new SQSClient({
+    region: cloud.region,
+    credentials: cloud.credentials,
+    endpoint: `http://sqs.${cloud.region}.localhost:${new URL(cloud.endpoints.sqs).port}`,
+  });
+}
+
 export async function startHarness(options: HarnessOptions = {}): Promise<Harness> {
   const target = e2eTarget();
   // LocalStack runs the functions in containers, slower to start than in-process handlers.
