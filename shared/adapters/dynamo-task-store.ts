@@ -8,6 +8,7 @@ import {
   QueryCommand,
   type QueryCommandOutput,
   UpdateItemCommand,
+  type UpdateItemCommandInput,
 } from "@aws-sdk/client-dynamodb";
 import { marshall, unmarshall } from "@aws-sdk/util-dynamodb";
 import { type AttemptLogEntry, attemptLogSlot } from "#shared/domain/attempt-log.js";
@@ -247,32 +248,17 @@ export class DynamoTaskStore implements TaskStore {
   }
 
   async cancel(taskId: string, nowMs: number, expiresAt: number): Promise<CancelOutcome> {
-    const key = parseTaskId(taskId);
-    if (!key) return { outcome: "not-found" };
-    try {
-      const out = await this.client.send(
-        new UpdateItemCommand({
-          TableName: this.table,
-          Key: toWire({ pk: key.pk, sk: key.sk }),
-          UpdateExpression: `SET #status = :cancelled, cancelledAtMs = :now, expiresAt = :expiresAt ${LEAVE_SWEEP_INDEX}`,
-          ConditionExpression: "#status = :scheduled",
-          ExpressionAttributeNames: { "#status": "status" },
-          ExpressionAttributeValues: toWire({
-            ":cancelled": "cancelled" satisfies TaskStatus,
-            ":scheduled": "scheduled" satisfies TaskStatus,
-            ":now": nowMs,
-            ":expiresAt": expiresAt,
-          }),
-          ReturnValues: "ALL_NEW",
-        }),
-      );
-      return { outcome: "cancelled", task: fromWire<TaskRecord>(out.Attributes) as TaskRecord };
-    } catch (error) {
-      if (!isConditionFailure(error)) throw error;
-    }
-    // Only the rare losing path pays a second read, to tell "missing" from "moved on".
-    const current = await this.get(taskId);
-    return current ? { outcome: "conflict", task: current } : { outcome: "not-found" };
+    return this.updateOrExplain(taskId, "cancelled", {
+      UpdateExpression: `SET #status = :cancelled, cancelledAtMs = :now, expiresAt = :expiresAt ${LEAVE_SWEEP_INDEX}`,
+      ConditionExpression: "#status = :scheduled",
+      ExpressionAttributeNames: { "#status": "status" },
+      ExpressionAttributeValues: toWire({
+        ":cancelled": "cancelled" satisfies TaskStatus,
+        ":scheduled": "scheduled" satisfies TaskStatus,
+        ":now": nowMs,
+        ":expiresAt": expiresAt,
+      }),
+    });
   }
 
   /**
@@ -516,34 +502,20 @@ export class DynamoTaskStore implements TaskStore {
     taskId: string,
     change: { readonly to: string; readonly atMs: number; readonly expiresAt: number },
   ): Promise<RescheduleOutcome> {
-    const key = parseTaskId(taskId);
-    if (!key) return { outcome: "not-found" };
-    try {
-      const out = await this.client.send(
-        new UpdateItemCommand({
-          TableName: this.table,
-          Key: toWire({ pk: key.pk, sk: key.sk }),
-          // `sweepShard` stays: the item leaves the sweep index only once its successor exists (settleRescheduled).
-          UpdateExpression:
-            "SET #status = :rescheduled, rescheduledTo = :to, rescheduledAtMs = :at, expiresAt = :expiresAt",
-          ConditionExpression: "#status = :scheduled",
-          ExpressionAttributeNames: { "#status": "status" },
-          ExpressionAttributeValues: toWire({
-            ":rescheduled": "rescheduled" satisfies TaskStatus,
-            ":scheduled": "scheduled" satisfies TaskStatus,
-            ":to": change.to,
-            ":at": change.atMs,
-            ":expiresAt": change.expiresAt,
-          }),
-          ReturnValues: "ALL_NEW",
-        }),
-      );
-      return { outcome: "rescheduled", task: fromWire<TaskRecord>(out.Attributes) as TaskRecord };
-    } catch (error) {
-      if (!isConditionFailure(error)) throw error;
-    }
-    const current = await this.get(taskId);
-    return current ? { outcome: "conflict", task: current } : { outcome: "not-found" };
+    return this.updateOrExplain(taskId, "rescheduled", {
+      // `sweepShard` stays: the item leaves the sweep index only once its successor exists (settleRescheduled).
+      UpdateExpression:
+        "SET #status = :rescheduled, rescheduledTo = :to, rescheduledAtMs = :at, expiresAt = :expiresAt",
+      ConditionExpression: "#status = :scheduled",
+      ExpressionAttributeNames: { "#status": "status" },
+      ExpressionAttributeValues: toWire({
+        ":rescheduled": "rescheduled" satisfies TaskStatus,
+        ":scheduled": "scheduled" satisfies TaskStatus,
+        ":to": change.to,
+        ":at": change.atMs,
+        ":expiresAt": change.expiresAt,
+      }),
+    });
   }
 
   async settleRescheduled(taskId: string): Promise<boolean> {
@@ -611,31 +583,47 @@ export class DynamoTaskStore implements TaskStore {
   // --- issue 11, scope H: replay (appended block) ---
 
   async markReplayed(taskId: string, nowMs: number): Promise<ReplayOutcome> {
+    return this.updateOrExplain(taskId, "replayed", {
+      // Unfinished again: back in the sweep index (so a lost message is re-sent), out of the failed index,
+      // no TTL. History (deliveredAtMs, failedAtMs, lastError, the attempt log) is kept.
+      UpdateExpression: `SET #status = :queued, queuedAtMs = :now, replayedAtMs = :now, replays = if_not_exists(replays, :zero) + :one, attempts = :zero, ${SWEEP_SHARD_ATTRIBUTE} = :shard REMOVE ${FAILED_TOPIC_ATTRIBUTE}, expiresAt, requeuedAtMs`,
+      ConditionExpression: "#status IN (:failed, :delivered)",
+      ExpressionAttributeNames: { "#status": "status" },
+      ExpressionAttributeValues: toWire({
+        ":queued": "queued" satisfies TaskStatus,
+        ":failed": "failed" satisfies TaskStatus,
+        ":delivered": "delivered" satisfies TaskStatus,
+        ":now": nowMs,
+        ":zero": 0,
+        ":one": 1,
+        ":shard": sweepShardOf(taskId),
+      }),
+    });
+  }
+
+  /**
+   * A conditional UpdateItem on a task that answers the updated item; when the condition fails, the rare losing
+   * path pays one read, to tell "moved on" (conflict, with the task as it is) from "missing".
+   */
+  private async updateOrExplain<O extends string>(
+    taskId: string,
+    outcome: O,
+    update: Omit<UpdateItemCommandInput, "TableName" | "Key" | "ReturnValues">,
+  ): Promise<
+    { outcome: O; task: TaskRecord } | { outcome: "conflict"; task: TaskRecord } | { outcome: "not-found" }
+  > {
     const key = parseTaskId(taskId);
     if (!key) return { outcome: "not-found" };
     try {
       const out = await this.client.send(
         new UpdateItemCommand({
+          ...update,
           TableName: this.table,
           Key: toWire({ pk: key.pk, sk: key.sk }),
-          // Unfinished again: back in the sweep index (so a lost message is re-sent), out of the failed index,
-          // no TTL. History (deliveredAtMs, failedAtMs, lastError, the attempt log) is kept.
-          UpdateExpression: `SET #status = :queued, queuedAtMs = :now, replayedAtMs = :now, replays = if_not_exists(replays, :zero) + :one, attempts = :zero, ${SWEEP_SHARD_ATTRIBUTE} = :shard REMOVE ${FAILED_TOPIC_ATTRIBUTE}, expiresAt, requeuedAtMs`,
-          ConditionExpression: "#status IN (:failed, :delivered)",
-          ExpressionAttributeNames: { "#status": "status" },
-          ExpressionAttributeValues: toWire({
-            ":queued": "queued" satisfies TaskStatus,
-            ":failed": "failed" satisfies TaskStatus,
-            ":delivered": "delivered" satisfies TaskStatus,
-            ":now": nowMs,
-            ":zero": 0,
-            ":one": 1,
-            ":shard": sweepShardOf(taskId),
-          }),
           ReturnValues: "ALL_NEW",
         }),
       );
-      return { outcome: "replayed", task: fromWire<TaskRecord>(out.Attributes) as TaskRecord };
+      return { outcome, task: fromWire<TaskRecord>(out.Attributes) as TaskRecord };
     } catch (error) {
       if (!isConditionFailure(error)) throw error;
     }

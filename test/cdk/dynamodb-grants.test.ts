@@ -44,10 +44,10 @@ type Json = any;
 const STORE_SOURCE = path.join(PROJECT_ROOT, "shared/adapters/dynamo-task-store.ts");
 const key = (op: DynamoOperation) => `${op.action}@${op.on}`;
 
-/** The class's methods (two-space indented members) and their bodies. */
+/** The class's methods (two-space indented members, generic ones included) and their bodies. */
 function methodBodies(source: string): Map<string, { body: string; isPrivate: boolean }> {
   const classBody = source.slice(source.indexOf("export class DynamoTaskStore"));
-  const starts = [...classBody.matchAll(/^ {2}(private )?(?:async )?(\w+)\(/gm)];
+  const starts = [...classBody.matchAll(/^ {2}(private )?(?:async )?(\w+)(?:<[^>(]*>)?\(/gm)];
   const methods = new Map<string, { body: string; isPrivate: boolean }>();
   starts.forEach((match, i) => {
     const end = starts[i + 1]?.index ?? classBody.length;
