@@ -57,4 +57,5 @@ export const handler = createRelayHandler({
   timer: { rearm: async (entries) => ({ failedTaskIds: await timerQueue.armMany(entries) }) },
   topicQueueUrls,
   logger,
+  earlyWakeSeconds: config.eventSources.earlyWakeSeconds,
 });

@@ -12,7 +12,7 @@ import {
   validationFailed,
 } from "#shared/api/errors.js";
 import { rfc3339 } from "#shared/api/task-view.js";
-import { type PunctualConfig, type TopicConfig, topicConfig } from "#shared/config/index.js";
+import { type PunctualConfig, type TopicConfig, timerSettings, topicConfig } from "#shared/config/index.js";
 import {
   type AddTaskRequest,
   MAX_CALLBACK_URL_LENGTH,
@@ -126,7 +126,7 @@ export async function addTask(deps: AddTaskDeps, input: AddTaskInput): Promise<A
     }
   }
 
-  const task = newRecord(key, nowMs, planTimer(dueAtMs, nowMs, deps.config.timer), fields);
+  const task = newRecord(key, nowMs, planTimer(dueAtMs, nowMs, timerSettings(deps.config)), fields);
   checkItemSize(task);
   // "exists" is no reason to skip arming: the Put may have succeeded on an attempt whose answer was lost and been
   // retried by the SDK (the key holds a fresh ULID, so nobody else wrote it), or a concurrent repeat with the same
@@ -208,7 +208,7 @@ async function replay(
   if (existing) {
     if (existing.status === "scheduled") {
       try {
-        await arm(deps, existing.taskId, planTimer(existing.dueAtMs, nowMs, deps.config.timer));
+        await arm(deps, existing.taskId, planTimer(existing.dueAtMs, nowMs, timerSettings(deps.config)));
       } catch (error) {
         deps.onError?.("re-arming a replayed task failed", error, taskId);
         throw serviceUnavailable("could not arm the task's timer; retry the request", error);
@@ -225,7 +225,12 @@ async function replay(
       "this idempotency key belongs to a task that has completed and expired; use a new key for a new task",
     );
   }
-  const task = newRecord(key, acceptedAtMs, planTimer(key.dueAtMs, nowMs, deps.config.timer), fields);
+  const task = newRecord(
+    key,
+    acceptedAtMs,
+    planTimer(key.dueAtMs, nowMs, timerSettings(deps.config)),
+    fields,
+  );
   const put = await deps.store.putNew(task);
   // Armed even when it "exists": another replay recreated it a moment ago, or this Put's own answer was lost.
   await armOrRemove(deps, task, nowMs);
@@ -284,7 +289,7 @@ function newRecord(key: TaskKey, acceptedAtMs: number, plan: TimerPlan, fields: 
  */
 async function armOrRemove(deps: AddTaskDeps, task: TaskRecord, nowMs: number): Promise<void> {
   try {
-    await arm(deps, task.taskId, planTimer(task.dueAtMs, nowMs, deps.config.timer));
+    await arm(deps, task.taskId, planTimer(task.dueAtMs, nowMs, timerSettings(deps.config)));
   } catch (error) {
     if (task.idempotencyKey !== undefined) {
       deps.onError?.(

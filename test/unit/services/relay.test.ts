@@ -33,6 +33,29 @@ function setup(nowMs = T0) {
   return { store, fifo, timer, clock, logger, deps, relay };
 }
 
+/**
+ * A sleep that takes (fake) time only after other work got the chance to run, like a real timer: work started
+ * before the sleep runs at the time it started.
+ */
+function timerLikeSleep(clock: ManualClock): (ms: number) => Promise<void> {
+  return async (ms: number) => {
+    clock.sleeps.push(ms);
+    await new Promise((resolve) => setImmediate(resolve));
+    clock.nowMs += ms;
+  };
+}
+
+/** The clock reading at each task's first send to a FIFO queue. */
+function recordSendTimes(fifo: FakeTopicQueue, clock: ManualClock): Map<string, number> {
+  const sentAt = new Map<string, number>();
+  const send = fifo.sendInOrder.bind(fifo);
+  fifo.sendInOrder = async (queueUrl, groupId, taskIds) => {
+    for (const id of taskIds) if (!sentAt.has(id)) sentAt.set(id, clock.nowMs);
+    return send(queueUrl, groupId, taskIds);
+  };
+  return sentAt;
+}
+
 async function put(store: MemoryTaskStore, ...tasks: TaskRecord[]) {
   for (const task of tasks) await store.putNew(task);
   return tasks;
@@ -219,18 +242,68 @@ describe("relay: timing", () => {
     expect(await relay([ma, mb])).toEqual({ failedMessageIds: [ma.messageId] });
   });
 
-  it("waits out sub-second remainders with one sleep per batch (the longest), then forwards", async () => {
-    const { store, fifo, clock, relay } = setup();
+  it("forwards each task at its own due time: one sleep per later due time, none waits for a later one", async () => {
+    // Prepare
+    const { store, fifo, clock, deps } = setup();
+    const relay = (messages: TimerMessage[]) =>
+      relayTimerMessages({ ...deps, sleep: timerLikeSleep(clock) }, messages);
     const [a, b, c] = await put(
       store,
       makeTask({ group: "a", dueAtMs: T0 + 300, acceptedAtMs: T0 - 1 }),
       makeTask({ group: "b", dueAtMs: T0 + 800, acceptedAtMs: T0 - 1 }),
       makeTask({ group: "c", dueAtMs: T0 - 5, acceptedAtMs: T0 - 1 }),
     );
+    const sentAt = recordSendTimes(fifo, clock);
+
+    // Act
     const result = await relay([a, b, c].map((t) => timerMessage(t?.taskId as string)));
+
+    // Assess
     expect(result).toEqual({ failedMessageIds: [] });
-    expect(clock.sleeps).toEqual([800]);
+    expect(clock.sleeps).toEqual([300, 500]);
+    expect(sentAt.get(c?.taskId as string)).toBe(T0);
+    expect(sentAt.get(a?.taskId as string)).toBe(T0 + 300);
+    expect(sentAt.get(b?.taskId as string)).toBe(T0 + 800);
     expect(fifo.idsIn(DEMO_QUEUE).sort()).toEqual([a, b, c].map((t) => t?.taskId).sort());
+  });
+
+  it("holds a batch that arrived seconds early by design (early wake) and forwards each task exactly when due", async () => {
+    // Prepare: armed 3 s early, so the batch arrives up to 4 s ahead and spans two seconds of due times.
+    const { store, fifo, clock, timer, deps } = setup();
+    const relay = (messages: TimerMessage[]) =>
+      relayTimerMessages({ ...deps, earlyWakeSeconds: 3, sleep: timerLikeSleep(clock) }, messages);
+    const [first, second, third] = await put(
+      store,
+      makeTask({ group: "a", dueAtMs: T0 + 2_200, acceptedAtMs: T0 - 3 }),
+      makeTask({ group: "a", dueAtMs: T0 + 3_900, acceptedAtMs: T0 - 2 }),
+      makeTask({ group: "b", dueAtMs: T0 + 4_000, acceptedAtMs: T0 - 1 }),
+    );
+    const sentAt = recordSendTimes(fifo, clock);
+
+    // Act
+    const result = await relay([third, second, first].map((t) => timerMessage(t?.taskId as string)));
+
+    // Assess: nothing re-armed, nothing early, nothing late, group a in order.
+    expect(result).toEqual({ failedMessageIds: [] });
+    expect(timer.armed).toEqual([]);
+    expect(sentAt.get(first?.taskId as string)).toBe(T0 + 2_200);
+    expect(sentAt.get(second?.taskId as string)).toBe(T0 + 3_900);
+    expect(sentAt.get(third?.taskId as string)).toBe(T0 + 4_000);
+    const groupA = fifo.received.get(DEMO_QUEUE)?.filter((m) => m.groupId === first?.pk);
+    expect(groupA?.map((m) => m.taskId)).toEqual([first?.taskId, second?.taskId]);
+  });
+
+  it("re-arms what is earlier than the early wake allows, less the early wake", async () => {
+    // Prepare
+    const { store, clock, timer, deps } = setup();
+    const [far] = await put(store, makeTask({ group: "a", dueAtMs: T0 + 10_500, acceptedAtMs: T0 - 1 }));
+
+    // Act
+    await relayTimerMessages({ ...deps, earlyWakeSeconds: 3 }, [timerMessage(far?.taskId as string)]);
+
+    // Assess: 10.5 s to go, 3 s of early wake → back on the timer queue for 7 s, nothing slept.
+    expect(timer.armed).toEqual([{ taskId: far?.taskId, delaySeconds: 7 }]);
+    expect(clock.sleeps).toEqual([]);
   });
 
   it("does not make already-due tasks wait for the sub-second ones; a group in both passes stays in order", async () => {
@@ -260,9 +333,9 @@ describe("relay: timing", () => {
     );
     expect(result).toEqual({ failedMessageIds: [] });
     expect(sentAt.get(late?.taskId as string)).toBe(T0);
-    expect(sentAt.get(sameGroupSoon?.taskId as string)).toBeGreaterThanOrEqual(T0 + 600);
-    expect(sentAt.get(otherSoon?.taskId as string)).toBeGreaterThanOrEqual(T0 + 900);
-    expect(sleeps).toEqual([900]);
+    expect(sentAt.get(sameGroupSoon?.taskId as string)).toBe(T0 + 600);
+    expect(sentAt.get(otherSoon?.taskId as string)).toBe(T0 + 900);
+    expect(sleeps).toEqual([600, 300]);
     const groupA = fifo.received.get(DEMO_QUEUE)?.filter((m) => m.groupId === late?.pk);
     expect(groupA?.map((m) => m.taskId)).toEqual([late?.taskId, sameGroupSoon?.taskId]);
     expect(fifo.idsIn(DEMO_QUEUE)).toHaveLength(3);
