@@ -254,6 +254,7 @@ export async function startLocalCloud(options: LocalCloudOptions = {}): Promise<
         queueUrl: queue.ref,
         queueArn: queue.attributes.Arn as string,
         batchSize: source.batchSize,
+        maximumBatchingWindowSeconds: source.maximumBatchingWindowSeconds,
         reportBatchItemFailures: source.reportBatchItemFailures,
         // As on AWS, a mapping's MaximumConcurrency caps its concurrent batches (deliver: the topic's
         // maxConcurrency); without one, Lambda scales with the backlog and a large fixed pool stands in.
