@@ -17,9 +17,10 @@ export const QUEUE_RETENTION_SECONDS = 4 * 86_400;
 export const DLQ_RETENTION_SECONDS = 14 * 86_400;
 
 /**
- * The relay forwards a batch of ≤ 10 timer messages: a few DynamoDB queries, one SendMessageBatch per group
- * and the `queued` marks, plus at most ~1 s of in-place waiting. 30 s leaves ample headroom for throttling
- * retries; the timer queue's visibility timeout is 6 × this.
+ * The relay forwards a batch of timer messages (config `eventSources.relay.batchSize`, 10 by default, 100 in the
+ * deployed environments): a DynamoDB query, one SendMessageBatch and the `queued` marks per group, up to 32 groups
+ * side by side, plus in-place waiting of at most the early wake + 1 s (≤ 11 s, config-enforced). 30 s leaves
+ * headroom for throttling retries; the timer queue's visibility timeout is 6 × this.
  */
 export const RELAY_TIMEOUT_SECONDS = 30;
 /**

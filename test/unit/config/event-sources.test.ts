@@ -1,5 +1,11 @@
 import { describe, expect, it } from "vitest";
-import { ConfigError, type EnvironmentConfigInput, parseConfig } from "#shared/config/index.js";
+import {
+  ConfigError,
+  DEFAULT_EVENT_SOURCES,
+  type EnvironmentConfigInput,
+  parseConfig,
+  relayGroupConcurrency,
+} from "#shared/config/index.js";
 
 /** The problems parseConfig reports for an environment with these event sources ([] when it accepts them). */
 function problemsOf(eventSources: unknown, topics: EnvironmentConfigInput["topics"] = { a: {} }): string[] {
@@ -134,5 +140,13 @@ describe("eventSources configuration", () => {
         /^topic "b", field "maxConcurrency": cannot apply while eventSources\.deliver\.provisionedPollers is set/,
       ),
     ]);
+  });
+});
+
+describe("relay group concurrency", () => {
+  it("keeps 8 for batches of 10 and grows with the batch up to 32", () => {
+    const withBatch = (batchSize: number) =>
+      relayGroupConcurrency({ ...DEFAULT_EVENT_SOURCES, relay: { batchSize, maxBatchingWindowSeconds: 1 } });
+    expect([10, 100, 1000].map(withBatch)).toEqual([8, 25, 32]);
   });
 });
