@@ -122,6 +122,68 @@ describe("relay: order restored from a shuffled timer queue", () => {
     },
   );
 
+  it.each([3, 77, 2026])(
+    "seed %i, early wake 3 s: batches arriving up to 4 s ahead are held, never re-armed, sent in order, never early",
+    async (seed) => {
+      // Prepare
+      const random = seeded(seed);
+      const { store, fifo, clock, timer, deps } = setup(T0 - 5_000);
+      const relay = (messages: readonly TimerMessage[]) =>
+        relayTimerMessages({ ...deps, earlyWakeSeconds: 3 }, messages);
+      const offsets = Array.from({ length: 40 }, () => Math.floor(random() * 3_000));
+      const tasks = await put(
+        store,
+        ...shuffle(offsets, random).map((offset, i) =>
+          makeTask({ group: `g-${i % 4}`, dueAtMs: T0 + offset, acceptedAtMs: T0 - 60_000 + i }),
+        ),
+      );
+      // Armed 3 s early and rounded down (up to 4 s early), then 0–2 s of queue jitter, some twice.
+      const arrivals = tasks.flatMap((task) => {
+        const at = task.dueAtMs - 3_000 - Math.floor(random() * 1000) + Math.floor(random() * 2000);
+        return Array.from({ length: random() < 0.2 ? 2 : 1 }, () => ({
+          at,
+          message: timerMessage(task.taskId),
+        }));
+      });
+      const sentAt = recordSendTimes(fifo, clock);
+
+      // Act: batches of 1–50 of whatever is visible, every 500 ms.
+      let pending = arrivals;
+      for (let t = T0 - 4_000; pending.length > 0; t += 500) {
+        clock.nowMs = Math.max(clock.nowMs, t);
+        const available = shuffle(
+          pending.filter((a) => a.at <= clock.nowMs),
+          random,
+        );
+        pending = pending.filter((a) => a.at > clock.nowMs);
+        while (available.length > 0) {
+          const batch = available.splice(0, 1 + Math.floor(random() * 50)).map((a) => a.message);
+          expect((await relay(batch)).failedMessageIds).toEqual([]);
+        }
+      }
+
+      // Assess
+      expect(timer.armed).toEqual([]);
+      for (const task of tasks) {
+        expect(sentAt.get(task.taskId)).toBeGreaterThanOrEqual(task.dueAtMs);
+        expect(store.tasks.get(task.taskId)?.status).toBe("queued");
+      }
+      const groups = new Set(tasks.map((t) => t.pk));
+      expect(groups.size).toBe(4);
+      for (const pk of groups) {
+        const expected = tasks
+          .filter((t) => t.pk === pk)
+          .sort(bySortKey)
+          .map((t) => t.taskId);
+        const sent = fifo.received
+          .get(DEMO_QUEUE)
+          ?.filter((m) => m.groupId === pk)
+          .map((m) => m.taskId);
+        expect(sent).toEqual(expected);
+      }
+    },
+  );
+
   it("a due message sweeps its group's earlier due tasks along, in order, and only those", async () => {
     const { store, fifo, relay } = setup();
     const [a, b, c, later] = await put(
