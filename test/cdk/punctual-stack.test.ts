@@ -199,18 +199,24 @@ describe("timer queues", () => {
     }
   });
 
-  it("the relay consumes the timer queue in batches of 10, without a batching window", () => {
+  it("the relay consumes the timer queue with its environment's batch size and window (local: 10, no window)", () => {
     for (const s of all()) {
       const [mapping] = ofType(s, "AWS::Lambda::EventSourceMapping").filter(
         ([, m]) => m.Properties.FunctionName.Ref === idOf(s, s.stack.timerQueues.relayFunction),
       );
+      const relay = s.config.eventSources.relay;
       expect(mapping?.[1].Properties).toMatchObject({
         EventSourceArn: arnOf(idOf(s, s.stack.timerQueues.queue)),
-        BatchSize: 10,
-        MaximumBatchingWindowInSeconds: 0,
+        BatchSize: relay.batchSize,
+        MaximumBatchingWindowInSeconds: relay.maxBatchingWindowSeconds,
         FunctionResponseTypes: ["ReportBatchItemFailures"],
       });
     }
+    const [localRelay] = ofType(local, "AWS::Lambda::EventSourceMapping").filter(
+      ([, m]) => m.Properties.FunctionName.Ref === idOf(local, local.stack.timerQueues.relayFunction),
+    );
+    expect(localRelay?.[1].Properties).toMatchObject({ BatchSize: 10, MaximumBatchingWindowInSeconds: 0 });
+    expect(localRelay?.[1].Properties.ProvisionedPollerConfig).toBeUndefined();
   });
 });
 
@@ -289,8 +295,8 @@ describe("event sources and functions", () => {
     }
   });
 
-  it("deliver event sources report batch item failures and use the topic's MaximumConcurrency", () => {
-    for (const s of all()) {
+  it("deliver event sources report batch item failures and use the topic's MaximumConcurrency, or prod's provisioned pollers", () => {
+    for (const s of [dev, local]) {
       for (const topic of s.stack.topics) {
         const settings = s.config.resolvedTopics[topic.name];
         const [mapping] = ofType(s, "AWS::Lambda::EventSourceMapping").filter(
@@ -302,13 +308,22 @@ describe("event sources and functions", () => {
           FunctionResponseTypes: ["ReportBatchItemFailures"],
           ScalingConfig: { MaximumConcurrency: settings?.maxConcurrency },
         });
+        expect(mapping?.[1].Properties.ProvisionedPollerConfig).toBeUndefined();
       }
     }
-    // prod overrides: orders 50, notifications the system default 10.
-    const concurrency = Object.fromEntries(
-      prod.stack.topics.map((t) => [t.name, prod.config.resolvedTopics[t.name]?.maxConcurrency]),
-    );
-    expect(concurrency).toEqual({ orders: 50, notifications: 10 });
+    // prod: provisioned pollers on every topic, and no MaximumConcurrency (Lambda refuses the combination).
+    for (const topic of prod.stack.topics) {
+      const [mapping] = ofType(prod, "AWS::Lambda::EventSourceMapping").filter(
+        ([, m]) => m.Properties.FunctionName.Ref === idOf(prod, topic.deliverFunction),
+      );
+      expect(mapping?.[1].Properties).toMatchObject({
+        EventSourceArn: arnOf(idOf(prod, topic.queue)),
+        BatchSize: 10,
+        FunctionResponseTypes: ["ReportBatchItemFailures"],
+        ProvisionedPollerConfig: { MinimumPollers: 30, MaximumPollers: 300 },
+      });
+      expect(mapping?.[1].Properties.ScalingConfig).toBeUndefined();
+    }
   });
 
   it("every function is nodejs22.x on arm64 with active tracing, its own log group with retention and no reserved concurrency", () => {
