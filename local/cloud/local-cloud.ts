@@ -396,6 +396,9 @@ async function registerMapping(
     functionArn: String(fn?.attributes.Arn ?? mapping.functionName),
     eventSourceArn: mapping.queueArn,
     batchSize: mapping.batchSize,
+    ...(mapping.maximumBatchingWindowSeconds !== undefined
+      ? { maximumBatchingWindowSeconds: mapping.maximumBatchingWindowSeconds }
+      : {}),
     pause,
     resume,
   });
