@@ -1,0 +1,97 @@
+import { MessageChannel, Worker } from "node:worker_threads";
+import type { EmulatorOptions } from "./emulators.js";
+import { LocalFastPath } from "./fast-path.js";
+import type { AwsService, FaultPolicy, FaultStats } from "./faults.js";
+
+export interface EmulatorThread {
+  readonly gatewayUrl: string;
+  readonly endpoints: Record<AwsService, string>;
+  readonly faultEndpoints?: Record<AwsService, string>;
+  /** The socket-free route to these emulators for this process's AWS clients. */
+  readonly fastPath: LocalFastPath;
+  setFaults(policy: FaultPolicy): Promise<void>;
+  faultStats(): Promise<FaultStats>;
+  stop(): Promise<void>;
+}
+
+/**
+ * A worker's `--import tsx` comes too late for its entry module on Node 20, so the thread registers tsx's
+ * loader itself, then imports its TypeScript entry.
+ */
+const TSX_BOOTSTRAP = `
+import(${JSON.stringify(import.meta.resolve("tsx/esm/api"))})
+  .then((tsx) => { tsx.register(); return import(${JSON.stringify(new URL("./thread-main.ts", import.meta.url).href)}); })
+  .catch((error) => { console.error(error); process.exit(1); });
+`;
+
+type ThreadMessage = {
+  type?: string;
+  id?: number;
+  line?: string;
+  stats?: FaultStats;
+} & Partial<Pick<EmulatorThread, "gatewayUrl" | "endpoints" | "faultEndpoints">>;
+
+/**
+ * The emulators in a worker thread of this process: a core of their own, like the child process they ran in
+ * before, and reachable without sockets by the fast path (local/aws/fast-path.ts). Their HTTP endpoints stay up
+ * for tests and tools. The thread runs TypeScript through tsx, like the child process did.
+ */
+export async function startEmulatorThread(
+  options: Omit<EmulatorOptions, "log">,
+  log: (line: string) => void,
+): Promise<EmulatorThread> {
+  const channel = new MessageChannel();
+  const worker = new Worker(TSX_BOOTSTRAP, {
+    eval: true,
+    workerData: { options, calls: channel.port2 },
+    transferList: [channel.port2],
+    // A profiled local cloud (`node --cpu-prof …`) profiles its emulators too.
+    execArgv: ["--no-warnings", ...process.execArgv.filter((a) => a.startsWith("--cpu-prof"))],
+  });
+  const waiters = new Map<number, (message: ThreadMessage) => void>();
+  let nextId = 0;
+  const ask = (message: Record<string, unknown>) =>
+    new Promise<ThreadMessage>((resolve) => {
+      const id = nextId++;
+      waiters.set(id, (answer) => {
+        waiters.delete(id);
+        resolve(answer);
+      });
+      worker.postMessage({ ...message, id });
+    });
+  const ready = await new Promise<ThreadMessage>((resolve, reject) => {
+    worker.once("error", reject);
+    worker.once("exit", (code) => reject(new Error(`emulator thread exited early (code ${code})`)));
+    worker.on("message", (message: ThreadMessage) => {
+      if (message?.type === "log") log(String(message.line));
+      if (message?.type === "ready") resolve(message);
+      if (message?.type === "fault-stats" || message?.type === "faults-set")
+        waiters.get(message.id ?? -1)?.(message);
+    });
+  });
+  worker.removeAllListeners("exit");
+  worker.removeAllListeners("error");
+  worker.on("error", (error) => log(`[aws] emulator thread failed: ${error.message}`));
+  const fastPath = new LocalFastPath(channel.port1);
+  return {
+    gatewayUrl: String(ready.gatewayUrl),
+    endpoints: ready.endpoints as Record<AwsService, string>,
+    ...(ready.faultEndpoints ? { faultEndpoints: ready.faultEndpoints } : {}),
+    fastPath,
+    setFaults: async (policy) => {
+      await ask({ type: "set-faults", policy });
+    },
+    faultStats: async () => (await ask({ type: "fault-stats" })).stats ?? {},
+    stop: async () => {
+      const stopped = new Promise<void>((resolve) =>
+        worker.on("message", (m: ThreadMessage) => m?.type === "stopped" && resolve()),
+      );
+      worker.postMessage({ type: "stop" });
+      const timer = setTimeout(() => void worker.terminate(), 5_000);
+      await Promise.race([stopped, new Promise((resolve) => worker.once("exit", resolve))]);
+      clearTimeout(timer);
+      fastPath.close();
+      await worker.terminate();
+    },
+  };
+}

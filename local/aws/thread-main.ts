@@ -1,0 +1,45 @@
+/**
+ * Worker-thread entry for the emulators (the local cloud's default layout, local/aws/emulator-thread.ts): they
+ * keep a core of their own, as in a child process, and the local runtime's AWS clients reach them through a
+ * MessagePort instead of sockets (local/aws/fast-path.ts).
+ */
+import { type MessagePort, parentPort, workerData } from "node:worker_threads";
+import { type EmulatorOptions, startEmulators } from "./emulators.js";
+import type { FaultPolicy } from "./faults.js";
+import type { InProcessRequest } from "./in-process.js";
+
+const { options, calls } = workerData as { options: EmulatorOptions; calls: MessagePort };
+const emulators = await startEmulators({
+  ...options,
+  log: (line: string) => parentPort?.postMessage({ type: "log", line: `[aws] ${line}` }),
+});
+
+calls.on("message", (request: InProcessRequest) => {
+  emulators.dispatch(request).then(
+    (answer) => calls.postMessage(answer),
+    // An emulator that throws closes its connection over HTTP; the caller sees the same.
+    () => calls.postMessage({ id: request.id, dropped: "ECONNRESET" }),
+  );
+});
+
+parentPort?.on("message", (message: { type?: string; policy?: FaultPolicy; id?: number }) => {
+  if (message?.type === "stop") {
+    void emulators.stop().then(() => {
+      calls.close();
+      parentPort?.postMessage({ type: "stopped" });
+    });
+  }
+  if (message?.type === "set-faults" && message.policy) {
+    emulators.setFaults(message.policy);
+    parentPort?.postMessage({ type: "faults-set", id: message.id });
+  }
+  if (message?.type === "fault-stats")
+    parentPort?.postMessage({ type: "fault-stats", id: message.id, stats: emulators.faultStats() });
+});
+
+parentPort?.postMessage({
+  type: "ready",
+  gatewayUrl: emulators.gatewayUrl,
+  endpoints: emulators.endpoints,
+  faultEndpoints: emulators.faultEndpoints,
+});
