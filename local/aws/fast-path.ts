@@ -26,6 +26,17 @@ const unsignedAuthorization = (region: string, service: AwsService) =>
   `AWS4-HMAC-SHA256 Credential=local/${LOCAL_DATE.slice(0, 8)}/${region}/${service}/aws4_request, ` +
   "SignedHeaders=host;x-amz-date, Signature=unsigned";
 
+/**
+ * What a call to an emulator on this machine does not need: a signature nobody verifies (replaced by the
+ * placeholder below), a User-Agent string built and escaped per call, and X-Ray trace propagation (Lambda's
+ * `_X_AMZN_TRACE_ID`, never set here). Serialization, endpoint resolution, retries and parsing stay.
+ */
+const LOCALLY_USELESS_MIDDLEWARE = [
+  "httpSigningMiddleware",
+  "getUserAgentMiddleware",
+  "recursionDetectionMiddleware",
+];
+
 interface AdaptableClient extends SdkClient {
   readonly config: {
     serviceId?: string;
@@ -69,7 +80,7 @@ export class LocalFastPath implements LocalAwsTransport {
     if (!service) return client;
     adaptable.config.requestHandler?.destroy?.();
     adaptable.config.requestHandler = this.#handlerFor(service, options.faults);
-    adaptable.middlewareStack.remove("httpSigningMiddleware");
+    for (const name of LOCALLY_USELESS_MIDDLEWARE) adaptable.middlewareStack.remove(name);
     adaptable.middlewareStack.addRelativeTo(unsignedMiddleware(adaptable, service), {
       relation: "after",
       toMiddleware: "retryMiddleware",
@@ -80,17 +91,25 @@ export class LocalFastPath implements LocalAwsTransport {
   }
 
   #handlerFor(service: AwsService, faults: boolean) {
-    const send = (request: HttpRequest) => this.#send(service, faults, request);
+    const send = (request: HttpRequest, signal?: AbortSignal) => this.#send(service, faults, request, signal);
     return {
       metadata: { handlerProtocol: "local/in-process" },
-      handle: async (request: HttpRequest) => ({ response: await send(request) }),
+      handle: async (request: HttpRequest, options?: { abortSignal?: AbortSignal }) => ({
+        response: await send(request, options?.abortSignal),
+      }),
       updateHttpClientConfig: () => undefined,
       httpHandlerConfigs: () => ({}),
       destroy: () => undefined,
     };
   }
 
-  #send(service: AwsService, faults: boolean, request: HttpRequest): Promise<HttpResponse> {
+  #send(
+    service: AwsService,
+    faults: boolean,
+    request: HttpRequest,
+    signal: AbortSignal | undefined,
+  ): Promise<HttpResponse> {
+    if (signal?.aborted) return Promise.reject(abortError());
     const id = this.#next++;
     const message: InProcessRequest = {
       id,
@@ -102,8 +121,15 @@ export class LocalFastPath implements LocalAwsTransport {
       ...(request.body === undefined || request.body === null ? {} : { body: request.body }),
     };
     return new Promise((resolve, reject) => {
+      // Like a socket the SDK destroys: the caller stops waiting (a stopping poller's long poll, for one).
+      const onAbort = () => {
+        this.#waiting.delete(id);
+        reject(abortError());
+      };
+      signal?.addEventListener("abort", onAbort, { once: true });
       this.#waiting.set(id, (answer) => {
         this.#waiting.delete(id);
+        signal?.removeEventListener("abort", onAbort);
         if ("dropped" in answer) {
           reject(Object.assign(new Error("socket hang up"), { code: answer.dropped }));
           return;
@@ -131,6 +157,10 @@ function unsignedMiddleware(client: AdaptableClient, service: AwsService) {
     request.headers["x-amz-date"] = LOCAL_DATE;
     return next(args);
   };
+}
+
+function abortError(): Error {
+  return Object.assign(new Error("Request aborted"), { name: "AbortError" });
 }
 
 function hostOf(request: HttpRequest): string {
