@@ -1,4 +1,5 @@
-import { MessageChannel, Worker } from "node:worker_threads";
+import { MessageChannel, type MessagePort } from "node:worker_threads";
+import { startTsWorker } from "#local/runtime/ts-worker.js";
 import type { EmulatorOptions } from "./emulators.js";
 import { LocalFastPath } from "./fast-path.js";
 import type { AwsService, FaultPolicy, FaultStats } from "./faults.js";
@@ -9,20 +10,12 @@ export interface EmulatorThread {
   readonly faultEndpoints?: Record<AwsService, string>;
   /** The socket-free route to these emulators for this process's AWS clients. */
   readonly fastPath: LocalFastPath;
+  /** Another socket-free route to the emulators, for a thread of its own (a function host). */
+  connect(): MessagePort;
   setFaults(policy: FaultPolicy): Promise<void>;
   faultStats(): Promise<FaultStats>;
   stop(): Promise<void>;
 }
-
-/**
- * A worker's `--import tsx` comes too late for its entry module on Node 20, so the thread registers tsx's
- * loader itself, then imports its TypeScript entry.
- */
-const TSX_BOOTSTRAP = `
-import(${JSON.stringify(import.meta.resolve("tsx/esm/api"))})
-  .then((tsx) => { tsx.register(); return import(${JSON.stringify(new URL("./thread-main.ts", import.meta.url).href)}); })
-  .catch((error) => { console.error(error); process.exit(1); });
-`;
 
 const EMULATOR_YOUNG_GENERATION_MB = 96;
 
@@ -43,12 +36,9 @@ export async function startEmulatorThread(
   log: (line: string) => void,
 ): Promise<EmulatorThread> {
   const channel = new MessageChannel();
-  const worker = new Worker(TSX_BOOTSTRAP, {
-    eval: true,
+  const worker = startTsWorker(new URL("./thread-main.ts", import.meta.url), {
     workerData: { options, calls: channel.port2 },
     transferList: [channel.port2],
-    // A profiled local cloud (`node --cpu-prof …`) profiles its emulators too.
-    execArgv: ["--no-warnings", ...process.execArgv.filter((a) => a.startsWith("--cpu-prof"))],
     // The emulators allocate a short-lived object graph per call (JSON, LevelDB codecs, expression parsers);
     // a young generation larger than V8's default (16 MB semi-spaces on 64-bit) scavenges less often.
     resourceLimits: { maxYoungGenerationSizeMb: EMULATOR_YOUNG_GENERATION_MB },
@@ -83,6 +73,11 @@ export async function startEmulatorThread(
     endpoints: ready.endpoints as Record<AwsService, string>,
     ...(ready.faultEndpoints ? { faultEndpoints: ready.faultEndpoints } : {}),
     fastPath,
+    connect: () => {
+      const extra = new MessageChannel();
+      worker.postMessage({ type: "attach", port: extra.port2 }, [extra.port2]);
+      return extra.port1;
+    },
     setFaults: async (policy) => {
       await ask({ type: "set-faults", policy });
     },

@@ -14,18 +14,26 @@ const emulators = await startEmulators({
   log: (line: string) => parentPort?.postMessage({ type: "log", line: `[aws] ${line}` }),
 });
 
-calls.on("message", (request: InProcessRequest) => {
-  emulators.dispatch(request).then(
-    (answer) => calls.postMessage(answer),
-    // An emulator that throws closes its connection over HTTP; the caller sees the same.
-    () => calls.postMessage({ id: request.id, dropped: "ECONNRESET" }),
-  );
-});
+/** Serves the calls arriving on one port (the main thread's, and one per function host). */
+const ports: MessagePort[] = [];
+function serve(port: MessagePort): void {
+  ports.push(port);
+  port.on("message", (request: InProcessRequest) => {
+    emulators.dispatch(request).then(
+      (answer) => port.postMessage(answer),
+      // An emulator that throws closes its connection over HTTP; the caller sees the same.
+      () => port.postMessage({ id: request.id, dropped: "ECONNRESET" }),
+    );
+  });
+}
+serve(calls);
 
-parentPort?.on("message", (message: { type?: string; policy?: FaultPolicy; id?: number }) => {
+type Control = { type?: string; policy?: FaultPolicy; id?: number; port?: MessagePort };
+parentPort?.on("message", (message: Control) => {
+  if (message?.type === "attach" && message.port) serve(message.port);
   if (message?.type === "stop") {
     void emulators.stop().then(() => {
-      calls.close();
+      for (const port of ports) port.close();
       parentPort?.postMessage({ type: "stopped" });
     });
   }

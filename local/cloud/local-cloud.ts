@@ -1,6 +1,7 @@
 import { type ChildProcess, fork } from "node:child_process";
 import path from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
+import type { MessagePort } from "node:worker_threads";
 import { DynamoDBClient } from "@aws-sdk/client-dynamodb";
 import { SchedulerClient } from "@aws-sdk/client-scheduler";
 import { SQSClient } from "@aws-sdk/client-sqs";
@@ -17,6 +18,7 @@ import type { LocalFastPath } from "#local/aws/fast-path.js";
 import type { AwsService, FaultPolicy, FaultStats } from "#local/aws/faults.js";
 import { type LambdaEmulator, startLambdaEmulator } from "#local/aws/lambda-emulator.js";
 import { type ApiRoute, startApiServer } from "#local/runtime/api-server.js";
+import { type FunctionHost, startFunctionHost } from "#local/runtime/function-host.js";
 import { type ScheduledRuleRunner, startScheduledRule } from "#local/runtime/scheduled-rule.js";
 import {
   type EventSourceMapping,
@@ -169,6 +171,7 @@ export async function startLocalCloud(options: LocalCloudOptions = {}): Promise<
     fastPath ? fastPath.route(client, { faults: false }) : client;
   const stackName = "Punctual-local";
   const runners: EventSourceRunner[] = [];
+  const functionHosts: FunctionHost[] = [];
   let api: Awaited<ReturnType<typeof startApiServer>> | undefined;
   try {
     // The functions read these at import time, exactly as they read Lambda's environment.
@@ -229,18 +232,10 @@ export async function startLocalCloud(options: LocalCloudOptions = {}): Promise<
     // From here on every client `createAwsClient` makes in this process (the functions' own, at import or on
     // first use) takes the fast path, until this cloud stops.
     if (fastPath) setLocalAwsTransport(fastPath);
-    const handlers = new Map<string, LambdaHandler>();
-    const cloudInstance = ++cloudsStarted;
-    for (const fn of topology.functions) {
-      // A fresh module instance per local cloud, as a new Lambda container would have: its module-scope
-      // clients and environment belong to this cloud, not to one started earlier in the same process.
-      const moduleUrl = `${pathToFileURL(path.join(PROJECT_ROOT, fn.entry)).href}?cloud=${cloudInstance}`;
-      const module = (await import(moduleUrl)) as {
-        handler?: LambdaHandler;
-      };
-      if (typeof module.handler !== "function") throw new Error(`${fn.entry} exports no handler`);
-      handlers.set(fn.logicalId, module.handler);
-    }
+    const handlers =
+      emulators.connect && functionHostsWanted()
+        ? await hostFunctions(topology, emulators.connect, functionHosts)
+        : await importFunctions(topology);
     const functionOf = (logicalId: string) => {
       const fn = topology.functions.find((f) => f.logicalId === logicalId);
       const handler = handlers.get(logicalId);
@@ -367,6 +362,7 @@ export async function startLocalCloud(options: LocalCloudOptions = {}): Promise<
         // Stop accepting, let in-flight deliveries finish, stop pollers, then the emulators.
         await runningApi.stop();
         await Promise.all(runners.map((r) => r.stop()));
+        await Promise.all(functionHosts.map((host) => host.stop()));
         sqs.destroy();
         if (pollerSqs !== sqs) pollerSqs.destroy();
         if (fastPath && localAwsTransport() === fastPath) setLocalAwsTransport(undefined);
@@ -378,6 +374,7 @@ export async function startLocalCloud(options: LocalCloudOptions = {}): Promise<
     if (fastPath && localAwsTransport() === fastPath) setLocalAwsTransport(undefined);
     await api?.stop();
     await Promise.all(runners.map((r) => r.stop()));
+    await Promise.all(functionHosts.map((host) => host.stop()));
     await emulators.stop();
     await lambda.stop();
     throw error;
@@ -391,6 +388,8 @@ interface RunningEmulatorProcess {
   readonly faultEndpoints?: Record<AwsService, string>;
   /** Present in the `thread` layout: the socket-free route for this process's clients. */
   readonly fastPath?: LocalFastPath;
+  /** In the `thread` layout: another fast-path port to the emulators, for a function host. */
+  readonly connect?: () => MessagePort;
   setFaults(policy: FaultPolicy): Promise<void> | void;
   faultStats(): Promise<FaultStats> | FaultStats;
   stop(): Promise<void>;
@@ -414,6 +413,61 @@ async function startEmulatorsIn(
   if (layout === "thread") return startEmulatorThread(options, log);
   if (layout === "in-process") return startEmulators({ ...options, log });
   return startEmulatorProcess(options as Record<string, unknown>, log);
+}
+
+/** The handler modules, imported into this thread: a fresh instance per local cloud. */
+async function importFunctions(topology: LocalTopology): Promise<Map<string, LambdaHandler>> {
+  const handlers = new Map<string, LambdaHandler>();
+  const cloudInstance = ++cloudsStarted;
+  for (const fn of topology.functions) {
+    // A fresh module instance per local cloud, as a new Lambda container would have: its module-scope
+    // clients and environment belong to this cloud, not to one started earlier in the same process.
+    const module = (await import(`${moduleUrlOf(fn.entry)}?cloud=${cloudInstance}`)) as {
+      handler?: LambdaHandler;
+    };
+    if (typeof module.handler !== "function") throw new Error(`${fn.entry} exports no handler`);
+    handlers.set(fn.logicalId, module.handler);
+  }
+  return handlers;
+}
+
+function moduleUrlOf(entry: string): string {
+  return pathToFileURL(path.join(PROJECT_ROOT, entry)).href;
+}
+
+/** `PUNCTUAL_LOCAL_FUNCTION_HOSTS=0` keeps the functions in the main thread (for comparisons). */
+function functionHostsWanted(): boolean {
+  return process.env.PUNCTUAL_LOCAL_FUNCTION_HOSTS !== "0";
+}
+
+/**
+ * The functions in two worker threads (the `thread` layout), each reaching the emulators over its own fast-path
+ * port: the deliver functions (consumers of the topic queues, the ones with a MaximumConcurrency) in one, every
+ * other function (API, relay, sweeper) in the other. The main thread keeps the API server, the pollers and the
+ * scheduled rules, so on two cores the work of a task spreads over three threads instead of queueing on one.
+ */
+async function hostFunctions(
+  topology: LocalTopology,
+  connect: () => MessagePort,
+  hosts: FunctionHost[],
+): Promise<Map<string, LambdaHandler>> {
+  const deliverers = new Set(
+    topology.eventSources.filter((s) => s.maximumConcurrency !== undefined).map((s) => s.functionLogicalId),
+  );
+  const groups = [
+    topology.functions.filter((fn) => !deliverers.has(fn.logicalId)),
+    topology.functions.filter((fn) => deliverers.has(fn.logicalId)),
+  ].filter((group) => group.length > 0);
+  const handlers = new Map<string, LambdaHandler>();
+  for (const group of groups) {
+    const host = await startFunctionHost(
+      group.map((fn) => ({ logicalId: fn.logicalId, moduleUrl: moduleUrlOf(fn.entry) })),
+      connect(),
+    );
+    hosts.push(host);
+    for (const fn of group) handlers.set(fn.logicalId, host.handlerFor(fn.logicalId));
+  }
+  return handlers;
 }
 
 /** Makes a running mapping switchable through the local Lambda API (a paused topic's mapping starts paused). */
