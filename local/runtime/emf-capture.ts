@@ -43,9 +43,7 @@ function tapStdout(): void {
         return write(chunk, ...rest);
       }
     }
-    if (sink.print) return write(chunk, ...rest);
-    const callback = rest.find((r) => typeof r === "function") as (() => void) | undefined;
-    callback?.();
-    return true;
+    // Swallowed: only Powertools' Console writes these, and it ignores write's callback but for errors.
+    return sink.print ? write(chunk, ...rest) : true;
   }) as typeof process.stdout.write;
 }
