@@ -145,7 +145,7 @@ function TaskTable(props: { readonly tasks: readonly TaskView[]; readonly onOpen
 /** One task: status, its timeline (accepted, queued, every logged attempt, the end) and its cancel button. */
 export function TaskDetail(props: { readonly taskId: string }) {
   const { data: task, error } = useLoad(
-    () => call<TaskView>("GET", `/v1/tasks/${encodeURIComponent(props.taskId)}`),
+    () => call<TaskView>("GET", `/v1/tasks/${encodeURIComponent(props.taskId)}?include=content`),
     [props.taskId],
   );
   const confirm = useConfirm();
@@ -180,7 +180,12 @@ export function TaskDetail(props: { readonly taskId: string }) {
           </li>
         ))}
       </ol>
-      {task.content !== undefined && <pre data-testid="task-content">{task.content}</pre>}
+      {task.content !== undefined && (
+        <>
+          <h4>Content (as delivered)</h4>
+          <pre data-testid="task-content">{task.content}</pre>
+        </>
+      )}
       {task.status === "scheduled" && (
         <button type="button" class="danger" data-testid="task-cancel" onClick={() => void cancel()}>
           Cancel task

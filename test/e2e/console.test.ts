@@ -26,6 +26,8 @@ let h: Harness;
 let b: ConsoleBrowser;
 /** Every task this file added to the topic: the lateness check reads them all. */
 const added: string[] = [];
+/** Each added task's content as the API received it (JSON text). */
+const contents = new Map<string, string>();
 
 beforeAll(async () => {
   h = await startHarness({ sweeperIntervalMs: 500 });
@@ -40,16 +42,18 @@ afterAll(async () => {
 });
 
 async function addTask(callbackPath: string, extra: Record<string, unknown> = {}): Promise<string> {
+  const content = { order_id: `order-${randomUUID()}`, note: "from the console test", n: 1 };
   const response = await h.api("POST", "/v1/tasks", {
     topic: TOPIC,
     delay_seconds: 0,
-    content: { order_id: `order-${randomUUID()}`, note: "from the console test" },
+    content,
     callback: { url: `${h.receiver.url}${callbackPath}` },
     ...extra,
   });
   expect(response.status, response.text).toBe(201);
   const id = String(response.json.task_id);
   added.push(id);
+  contents.set(id, JSON.stringify(content));
   return id;
 }
 
@@ -81,7 +85,7 @@ async function showTask(page: Page, taskId: string): Promise<void> {
 }
 
 describe("the console in a real browser", () => {
-  it("shows tasks added through the API as delivered, and a task's timeline found by id", async () => {
+  it("shows tasks added through the API as delivered, and a task's timeline and content found by id", async () => {
     // Prepare
     const ids = await Promise.all(Array.from({ length: 5 }, () => addTask("/ok/console")));
 
@@ -96,6 +100,15 @@ describe("the console in a real browser", () => {
       items.map((li) => li.getAttribute("data-testid")),
     );
     expect(steps).toEqual(["timeline-accepted", "timeline-queued", "timeline-attempt", "timeline-delivered"]);
+    const content = await b.page.$eval('[data-testid="task-content"]', (el) => el.textContent);
+    expect(content).toBe(contents.get(ids[0] as string));
+
+    // Act: the same task found by its ordering group (content.order_id, the topic's deliverBy field).
+    await b.page.type('[data-testid="group-input"]', JSON.parse(content ?? "{}").order_id);
+    await b.page.click('[data-testid="group-search"]');
+
+    // Assess
+    await waitForText(b.page, '[data-testid="group-list"] [data-testid="open-task"]', ids[0] as string);
     await b.screenshot("1-delivered");
   });
 
