@@ -42,13 +42,9 @@ export const taskViewSchema = z.looseObject({
   ),
   replays: z.number().int().nonnegative().optional(),
   replayed_at: dateTime.optional(),
-  content: z
-    .string()
-    .optional()
-    .meta({
-      description:
-        "the task's content as JSON text, exactly as it is delivered; only with `?include=content`",
-    }),
+  content: z.string().optional().meta({
+    description: "the task's content as JSON text, exactly as it is delivered; only with `?include=content`",
+  }),
 });
 export type TaskView = z.output<typeof taskViewSchema>;
 
