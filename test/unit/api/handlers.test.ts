@@ -182,7 +182,7 @@ describe("POST /v1/tasks", () => {
       .map((line) => JSON.parse(line));
     stdout.mockRestore();
     // Assess
-    const { results } = parse(result) as { results: { status: number }[] };
+    const { results } = JSON.parse(result.body ?? "{}") as { results: { status: number }[] };
     expect(results.map((r) => r.status).sort()).toEqual([200, 201, 201, 400]);
     expect(emf).toHaveLength(1);
     expect(emf[0]).toMatchObject({ Topic: "demo", service: "punctual-local", TasksAccepted: 2 });
