@@ -61,8 +61,15 @@ try {
     b.page.off("requestfinished", onFinished);
     if (first && pending.size === 0) refreshes.push(last - first);
   }
-  process.stdout.write(`refresh (one tick's calls, first request to last answer): ${refreshes.join(", ")} ms\n`);
-  process.stdout.write(`load average: ${os.loadavg().map((l) => l.toFixed(2)).join(" ")}\n`);
+  process.stdout.write(
+    `refresh (one tick's calls, first request to last answer): ${refreshes.join(", ")} ms\n`,
+  );
+  process.stdout.write(
+    `load average: ${os
+      .loadavg()
+      .map((l) => l.toFixed(2))
+      .join(" ")}\n`,
+  );
   await b.screenshot("load-10000");
 } finally {
   await b.close();
