@@ -1,5 +1,5 @@
 import { useState } from "preact/hooks";
-import { call, PAGE_LIMIT, query, type TaskPage } from "./api.js";
+import { call, PAGE_LIMIT, query, type TaskPage, type TaskView } from "./api.js";
 import { useConfirm } from "./confirm.js";
 import { time } from "./format.js";
 import { useLoad, useRefresh } from "./hooks.js";
@@ -22,7 +22,6 @@ interface Filter {
 export function DeadLetters(props: { readonly topic: string; readonly onOpen: (id: string) => void }) {
   const [cursors, setCursors] = useState<string[]>([]);
   const [selected, setSelected] = useState<ReadonlySet<string>>(new Set());
-  const [message, setMessage] = useState<string>();
   const cursor = cursors[cursors.length - 1];
   const { data, error } = useLoad(
     () =>
@@ -32,15 +31,76 @@ export function DeadLetters(props: { readonly topic: string; readonly onOpen: (i
       ),
     [props.topic, cursor],
   );
+  const { replayIds, replayMatching, message } = useReplay(props.topic, () => setSelected(new Set()));
+  const tasks = data?.tasks ?? [];
+  return (
+    <section data-testid="dead-letters">
+      <h2>Dead letters of {props.topic}</h2>
+      {error && <p class="error">{error}</p>}
+      {message && <p data-testid="dead-letters-message">{message}</p>}
+      <FilterForm onReplay={(f) => void replayMatching(f)} />
+      <table>
+        <thead>
+          <tr>
+            <th />
+            <th>task</th>
+            <th>failed</th>
+            <th>attempts</th>
+            <th>last error</th>
+            <th />
+          </tr>
+        </thead>
+        <tbody>
+          {tasks.map((t) => (
+            <DeadLetterRow
+              key={t.task_id}
+              task={t}
+              selected={selected.has(t.task_id)}
+              onSelect={(on) => {
+                const next = new Set(selected);
+                if (on) next.add(t.task_id);
+                else next.delete(t.task_id);
+                setSelected(next);
+              }}
+              onOpen={props.onOpen}
+              onReplay={(id) => void replayIds([id])}
+            />
+          ))}
+        </tbody>
+      </table>
+      {tasks.length === 0 && <p class="hint">No dead-lettered tasks on this page.</p>}
+      <div class="row">
+        <button
+          type="button"
+          data-testid="replay-selected"
+          disabled={selected.size === 0}
+          onClick={() => void replayIds([...selected])}
+        >
+          Replay selected ({selected.size})
+        </button>
+      </div>
+      <Pager
+        hasPrevious={cursors.length > 0}
+        next={data?.next_cursor ?? null}
+        onFirst={() => setCursors([])}
+        onNext={(c) => setCursors([...cursors, c])}
+      />
+    </section>
+  );
+}
+
+/** Replay by ids or by filter, each after the page's confirmation; `message` says what happened. */
+function useReplay(topic: string, onReplayed: () => void) {
+  const [message, setMessage] = useState<string>();
   const confirm = useConfirm();
   const refresh = useRefresh();
-  const replayPath = `/v1/topics/${encodeURIComponent(props.topic)}/replay`;
+  const replayPath = `/v1/topics/${encodeURIComponent(topic)}/replay`;
   const replayIds = async (ids: readonly string[]) => {
     const what = ids.length === 1 ? `task ${ids[0]}` : `${ids.length} tasks`;
     if (!(await confirm(`Replay ${what}? Each is delivered again from its first attempt.`, "Replay"))) return;
     const result = await call<ReplayResult>("POST", replayPath, { task_ids: ids });
     setMessage(`replayed ${result.replayed} of ${result.matched}${failures(result)}`);
-    setSelected(new Set());
+    onReplayed();
     refresh.now();
   };
   const replayMatching = async (filter: Filter) => {
@@ -66,84 +126,41 @@ export function DeadLetters(props: { readonly topic: string; readonly onOpen: (i
     setMessage(`replayed ${replayed} matching task(s)`);
     refresh.now();
   };
-  const tasks = data?.tasks ?? [];
+  return { replayIds, replayMatching, message };
+}
+
+function DeadLetterRow(props: {
+  readonly task: TaskView;
+  readonly selected: boolean;
+  readonly onSelect: (on: boolean) => void;
+  readonly onOpen: (id: string) => void;
+  readonly onReplay: (id: string) => void;
+}) {
+  const t = props.task;
   return (
-    <section data-testid="dead-letters">
-      <h2>Dead letters of {props.topic}</h2>
-      {error && <p class="error">{error}</p>}
-      {message && <p data-testid="dead-letters-message">{message}</p>}
-      <FilterForm onReplay={(f) => void replayMatching(f)} />
-      <table>
-        <thead>
-          <tr>
-            <th />
-            <th>task</th>
-            <th>failed</th>
-            <th>attempts</th>
-            <th>last error</th>
-            <th />
-          </tr>
-        </thead>
-        <tbody>
-          {tasks.map((t) => (
-            <tr key={t.task_id} data-testid={`dead-letter-${t.task_id}`}>
-              <td>
-                <input
-                  type="checkbox"
-                  data-testid="dead-letter-select"
-                  checked={selected.has(t.task_id)}
-                  onChange={(e) => {
-                    const next = new Set(selected);
-                    if (e.currentTarget.checked) next.add(t.task_id);
-                    else next.delete(t.task_id);
-                    setSelected(next);
-                  }}
-                />
-              </td>
-              <td>
-                <button
-                  type="button"
-                  class="link"
-                  data-testid="open-task"
-                  onClick={() => props.onOpen(t.task_id)}
-                >
-                  {t.task_id}
-                </button>
-              </td>
-              <td>{time(t.failed_at)}</td>
-              <td>{t.attempts}</td>
-              <td class="detail">{t.last_error ?? ""}</td>
-              <td>
-                <button
-                  type="button"
-                  data-testid="dead-letter-replay"
-                  onClick={() => void replayIds([t.task_id])}
-                >
-                  Replay
-                </button>
-              </td>
-            </tr>
-          ))}
-        </tbody>
-      </table>
-      {tasks.length === 0 && <p class="hint">No dead-lettered tasks on this page.</p>}
-      <div class="row">
-        <button
-          type="button"
-          data-testid="replay-selected"
-          disabled={selected.size === 0}
-          onClick={() => void replayIds([...selected])}
-        >
-          Replay selected ({selected.size})
+    <tr data-testid={`dead-letter-${t.task_id}`}>
+      <td>
+        <input
+          type="checkbox"
+          data-testid="dead-letter-select"
+          checked={props.selected}
+          onChange={(e) => props.onSelect(e.currentTarget.checked)}
+        />
+      </td>
+      <td>
+        <button type="button" class="link" data-testid="open-task" onClick={() => props.onOpen(t.task_id)}>
+          {t.task_id}
         </button>
-      </div>
-      <Pager
-        hasPrevious={cursors.length > 0}
-        next={data?.next_cursor ?? null}
-        onFirst={() => setCursors([])}
-        onNext={(c) => setCursors([...cursors, c])}
-      />
-    </section>
+      </td>
+      <td>{time(t.failed_at)}</td>
+      <td>{t.attempts}</td>
+      <td class="detail">{t.last_error ?? ""}</td>
+      <td>
+        <button type="button" data-testid="dead-letter-replay" onClick={() => props.onReplay(t.task_id)}>
+          Replay
+        </button>
+      </td>
+    </tr>
   );
 }
 
