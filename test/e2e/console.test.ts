@@ -7,7 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { latenessOf } from "../../console/schemas.js";
 import { ms } from "../../console/src/format.js";
 import { type ConsoleBrowser, launchConsoleBrowser } from "./support/browser.js";
-import { type Harness, startHarness } from "./support/harness.js";
+import { e2eTarget, type Harness, startHarness } from "./support/harness.js";
 
 /**
  * Issue 12, points 1, 2 and 4 in a real headless Chromium against the local cloud: tasks added through the API
@@ -22,6 +22,8 @@ const LATENESS_STATS = ["p50", "p90", "p99"].map((p) => `[data-testid="lateness-
 /** Bounds for conditions the page must reach (correctness bounds, not speed targets). */
 const WAIT = { timeout: 20_000 };
 
+/** The console is served by the local cloud's API server; a stack in LocalStack has no /console. */
+const local = e2eTarget() === "local";
 let h: Harness;
 let b: ConsoleBrowser;
 /** Every task this file added to the topic: the lateness check reads them all. */
@@ -30,6 +32,7 @@ const added: string[] = [];
 const contents = new Map<string, string>();
 
 beforeAll(async () => {
+  if (!local) return;
   h = await startHarness({ sweeperIntervalMs: 500 });
   b = await launchConsoleBrowser();
   await b.page.goto(`${h.cloud.apiUrl}/console?topic=${TOPIC}`);
@@ -84,7 +87,7 @@ async function showTask(page: Page, taskId: string): Promise<void> {
   await waitForText(page, '[data-testid="task-detail"] code', taskId);
 }
 
-describe("the console in a real browser", () => {
+describe.runIf(local)("the console in a real browser", () => {
   it("shows tasks added through the API as delivered, and a task's timeline and content found by id", async () => {
     // Prepare
     const ids = await Promise.all(Array.from({ length: 5 }, () => addTask("/ok/console")));
@@ -225,7 +228,7 @@ describe("the console in a real browser", () => {
   });
 });
 
-describe("npx punctual console against an API (here the local cloud, --auth none)", () => {
+describe.runIf(local)("npx punctual console against an API (here the local cloud, --auth none)", () => {
   const BIN = fileURLToPath(new URL("../../cli/bin/punctual.mjs", import.meta.url));
 
   /** Starts the command as a user would, and reads the console URL it prints. */
