@@ -14,7 +14,7 @@ import { type CliIo, printError, processIo } from "./output.js";
 export function buildProgram(io: CliIo): Command {
   const program = new Command("punctual")
     .description(
-      "Operate a Punctual API: schedule, inspect and cancel tasks; show, pause and resume topics; print topics' verification keys.",
+      "Operate a Punctual API: schedule, inspect and cancel tasks; show, pause and resume topics; print topics' verification keys; open the console.",
     )
     // Set before subcommands are added: commander copies these settings into each one.
     .exitOverride()
