@@ -1,10 +1,10 @@
-import { mkdtemp, readFile, rm } from "node:fs/promises";
+import { mkdtemp, readFile, rm, stat, utimes } from "node:fs/promises";
 import http from "node:http";
 import type { AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { buildConsole } from "../../../console/build.js";
+import { buildConsole, ensureConsoleBuilt } from "../../../console/build.js";
 import { consoleHandler } from "../../../console/server.js";
 
 let dist: string;
@@ -54,6 +54,32 @@ describe("the console's static build", () => {
     expect(html).toContain('href="/console/uplot.css"');
     expect(js).toContain("uplot");
     expect((await readFile(path.join(dist, "uplot.css"), "utf8")).length).toBeGreaterThan(0);
+  });
+});
+
+describe("ensureConsoleBuilt", () => {
+  it("builds when dist/ is missing or older than the sources, and leaves a fresh build alone", async () => {
+    // Prepare
+    const out = path.join(await mkdtemp(path.join(tmpdir(), "console-")), "dist");
+    const app = path.join(out, "app.js");
+    try {
+      // Act: missing → built
+      await ensureConsoleBuilt(out);
+      const first = (await stat(app)).mtimeMs;
+      // Act: fresh → untouched
+      await ensureConsoleBuilt(out);
+      const second = (await stat(app)).mtimeMs;
+      // Act: older than the sources → rebuilt
+      await utimes(app, new Date(0), new Date(0));
+      await ensureConsoleBuilt(out);
+      const third = (await stat(app)).mtimeMs;
+
+      // Assess
+      expect(second).toBe(first);
+      expect(third).toBeGreaterThan(0);
+    } finally {
+      await rm(path.dirname(out), { recursive: true, force: true });
+    }
   });
 });
 
