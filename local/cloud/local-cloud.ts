@@ -18,7 +18,9 @@ import type { LocalFastPath } from "#local/aws/fast-path.js";
 import type { AwsService, FaultPolicy, FaultStats } from "#local/aws/faults.js";
 import { type LambdaEmulator, startLambdaEmulator } from "#local/aws/lambda-emulator.js";
 import { type ApiRoute, startApiServer } from "#local/runtime/api-server.js";
+import { capturingEmf, type EmfSink } from "#local/runtime/emf-capture.js";
 import { type FunctionHost, startFunctionHost } from "#local/runtime/function-host.js";
+import { MetricStore } from "#local/runtime/metric-store.js";
 import { type ScheduledRuleRunner, startScheduledRule } from "#local/runtime/scheduled-rule.js";
 import {
   type EventSourceMapping,
@@ -30,6 +32,9 @@ import { createAwsClient, localAwsTransport, setLocalAwsTransport } from "#share
 import { loadEnvironmentConfig } from "#shared/config/index.js";
 import { mergeTopologies, readTopology, TOPOLOGY_VARIABLE } from "#shared/contract/topology.js";
 import { topicSigningKey } from "#shared/security/signing.js";
+import { localMetricsSource } from "../../console/local-metrics.js";
+import { localViewSource } from "../../console/local-view.js";
+import { consoleHandler } from "../../console/server.js";
 import { provision } from "./provision.js";
 import { recoverUnfinishedTasks } from "./recover.js";
 import { synthLocalTemplate } from "./synth.js";
@@ -80,7 +85,10 @@ export interface LocalCloudOptions {
    * then shows as on a bad day.
    */
   readonly faultEventSources?: boolean;
-  /** Print the functions' EMF metric lines (off by default: CloudWatch's input, noise on a terminal). */
+  /**
+   * Print the functions' EMF metric lines (off by default: CloudWatch's input, noise on a terminal). Printed or
+   * not, they are kept in `metrics` (the console's lateness and counts).
+   */
   readonly printMetrics?: boolean;
   /**
    * Fire every scheduled EventBridge rule of the template (today: the sweeper's `rate(1 minute)`) at this
@@ -109,6 +117,8 @@ export interface LocalCloud {
   readonly routes: Readonly<Record<string, string>>;
   /** The scheduled EventBridge rules being fired, as read from the template, and how often they fire here. */
   readonly scheduledRules: readonly LocalScheduledRule[];
+  /** The last hour of every metric the functions emitted (their EMF lines), what CloudWatch would hold. */
+  readonly metrics: MetricStore;
   /** Present when started with `faults`: the proxies the functions use, and control over them. */
   readonly faults?: LocalCloudFaults;
   stop(): Promise<void>;
@@ -173,6 +183,7 @@ export async function startLocalCloud(options: LocalCloudOptions = {}): Promise<
   const runners: EventSourceRunner[] = [];
   const functionHosts: FunctionHost[] = [];
   let api: Awaited<ReturnType<typeof startApiServer>> | undefined;
+  let consoleScheduler: SchedulerClient | undefined;
   try {
     // The functions read these at import time, exactly as they read Lambda's environment.
     Object.assign(process.env, {
@@ -226,16 +237,22 @@ export async function startLocalCloud(options: LocalCloudOptions = {}): Promise<
     Object.assign(process.env, mergeEnvironments(Object.values(functionEnvironments)));
     // Locally the secret comes from PUNCTUAL_SIGNING_SECRET; there is no Secrets Manager to read.
     delete process.env.SIGNING_SECRET_ARN;
-    // EMF metric lines are CloudWatch's input; on a terminal they only bury what matters.
-    if (!options.printMetrics) process.env.POWERTOOLS_METRICS_DISABLED = "true";
+    // The functions emit their metrics as on AWS; the local runtime catches the EMF lines (emf-capture.ts) into
+    // the metric store, and prints them only when asked: on a terminal they bury what matters.
+    process.env.POWERTOOLS_METRICS_DISABLED = "false";
+    const metrics = new MetricStore();
+    const emfSink = {
+      record: (document: unknown) => metrics.record(document),
+      print: !!options.printMetrics,
+    };
 
     // From here on every client `createAwsClient` makes in this process (the functions' own, at import or on
     // first use) takes the fast path, until this cloud stops.
     if (fastPath) setLocalAwsTransport(fastPath);
     const handlers =
       emulators.connect && functionHostsWanted()
-        ? await hostFunctions(topology, emulators.connect, functionHosts)
-        : await importFunctions(topology);
+        ? await hostFunctions(topology, emulators.connect, functionHosts, emfSink)
+        : await importFunctions(topology, emfSink);
     const functionOf = (logicalId: string) => {
       const fn = topology.functions.find((f) => f.logicalId === logicalId);
       const handler = handlers.get(logicalId);
@@ -327,7 +344,23 @@ export async function startLocalCloud(options: LocalCloudOptions = {}): Promise<
         timeoutSeconds: fn.timeoutSeconds,
       };
     });
-    api = await startApiServer({ host, port: options.apiPort ?? 3000, routes, log });
+    consoleScheduler = createAwsClient(SchedulerClient, {
+      ...clientConfig,
+      endpoint: emulators.endpoints.scheduler,
+    });
+    const prelude = consoleHandler({
+      sources: {
+        metrics: localMetricsSource(metrics),
+        local: localViewSource({
+          scheduler: consoleScheduler,
+          sqs,
+          scheduleGroupName: requiredEnv("SCHEDULE_GROUP_NAME"),
+          timerQueueUrl: requiredEnv("TIMER_QUEUE_URL"),
+        }),
+      },
+      log,
+    });
+    api = await startApiServer({ host, port: options.apiPort ?? 3000, routes, log, prelude });
 
     const runningApi = api;
     return {
@@ -348,6 +381,7 @@ export async function startLocalCloud(options: LocalCloudOptions = {}): Promise<
       eventSourceMappings,
       routes: Object.fromEntries(routes.map((r) => [r.routeKey, r.functionName])),
       scheduledRules,
+      metrics,
       ...(faultEndpoints
         ? {
             faults: {
@@ -365,6 +399,7 @@ export async function startLocalCloud(options: LocalCloudOptions = {}): Promise<
         await Promise.all(runners.map((r) => r.stop()));
         await Promise.all(functionHosts.map((host) => host.stop()));
         sqs.destroy();
+        consoleScheduler?.destroy();
         if (pollerSqs !== sqs) pollerSqs.destroy();
         if (fastPath && localAwsTransport() === fastPath) setLocalAwsTransport(undefined);
         await emulators.stop();
@@ -417,7 +452,10 @@ async function startEmulatorsIn(
 }
 
 /** The handler modules, imported into this thread: a fresh instance per local cloud. */
-async function importFunctions(topology: LocalTopology): Promise<Map<string, LambdaHandler>> {
+async function importFunctions(
+  topology: LocalTopology,
+  emfSink: EmfSink,
+): Promise<Map<string, LambdaHandler>> {
   const handlers = new Map<string, LambdaHandler>();
   const cloudInstance = ++cloudsStarted;
   for (const fn of topology.functions) {
@@ -427,7 +465,7 @@ async function importFunctions(topology: LocalTopology): Promise<Map<string, Lam
       handler?: LambdaHandler;
     };
     if (typeof module.handler !== "function") throw new Error(`${fn.entry} exports no handler`);
-    handlers.set(fn.logicalId, module.handler);
+    handlers.set(fn.logicalId, capturingEmf(emfSink, module.handler));
   }
   return handlers;
 }
@@ -451,6 +489,7 @@ async function hostFunctions(
   topology: LocalTopology,
   connect: () => MessagePort,
   hosts: FunctionHost[],
+  emfSink: EmfSink,
 ): Promise<Map<string, LambdaHandler>> {
   const deliverers = new Set(
     topology.eventSources.filter((s) => s.maximumConcurrency !== undefined).map((s) => s.functionLogicalId),
@@ -464,6 +503,7 @@ async function hostFunctions(
     const host = await startFunctionHost(
       group.map((fn) => ({ logicalId: fn.logicalId, moduleUrl: moduleUrlOf(fn.entry) })),
       connect(),
+      emfSink,
     );
     hosts.push(host);
     for (const fn of group) handlers.set(fn.logicalId, host.handlerFor(fn.logicalId));

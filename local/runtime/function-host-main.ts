@@ -7,18 +7,27 @@ import { parentPort, workerData } from "node:worker_threads";
 import type { Context } from "aws-lambda";
 import { LocalFastPath } from "#local/aws/fast-path.js";
 import { setLocalAwsTransport } from "#shared/adapters/aws-clients.js";
+import { capturingEmf } from "./emf-capture.js";
 import type { HostedFunction, Invocation, InvocationResult } from "./function-host.js";
 
 type Handler = (event: unknown, context: Context) => Promise<unknown>;
 
-const { functions, emulators } = workerData as { functions: HostedFunction[]; emulators: MessagePort };
+const { functions, emulators, printMetrics } = workerData as {
+  functions: HostedFunction[];
+  emulators: MessagePort;
+  printMetrics: boolean;
+};
+const emfSink = {
+  record: (document: unknown) => parentPort?.postMessage({ type: "emf", document }),
+  print: printMetrics,
+};
 const fastPath = new LocalFastPath(emulators);
 setLocalAwsTransport(fastPath);
 const handlers = new Map<string, Handler>();
 for (const fn of functions) {
   const module = (await import(fn.moduleUrl)) as { handler?: Handler };
   if (typeof module.handler !== "function") throw new Error(`${fn.moduleUrl} exports no handler`);
-  handlers.set(fn.logicalId, module.handler);
+  handlers.set(fn.logicalId, capturingEmf(emfSink, module.handler));
 }
 
 /** The invoking thread's context, with the same deadline. */

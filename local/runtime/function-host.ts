@@ -1,5 +1,6 @@
 import type { MessagePort, Worker } from "node:worker_threads";
 import type { Context } from "aws-lambda";
+import type { EmfSink } from "./emf-capture.js";
 import type { LambdaHandler } from "./sqs-event-source.js";
 import { startTsWorker } from "./ts-worker.js";
 
@@ -40,9 +41,11 @@ export interface FunctionHost {
 export async function startFunctionHost(
   functions: readonly HostedFunction[],
   emulators: MessagePort,
+  emfSink: EmfSink,
 ): Promise<FunctionHost> {
   const worker: Worker = startTsWorker(new URL("./function-host-main.ts", import.meta.url), {
-    workerData: { functions, emulators },
+    // The host catches its functions' EMF lines itself and sends each document here, to the cloud's sink.
+    workerData: { functions, emulators, printMetrics: emfSink.print },
     transferList: [emulators],
   });
   const waiting = new Map<number, (result: InvocationResult) => void>();
@@ -50,9 +53,10 @@ export async function startFunctionHost(
   await new Promise<void>((resolve, reject) => {
     worker.once("error", reject);
     worker.once("exit", (code) => reject(new Error(`function host exited early (code ${code})`)));
-    worker.on("message", (message: InvocationResult | { type: string }) => {
+    worker.on("message", (message: InvocationResult | { type: string; document?: unknown }) => {
       if ("type" in message) {
         if (message.type === "ready") resolve();
+        else if (message.type === "emf") emfSink.record(message.document);
         return;
       }
       waiting.get(message.id)?.(message);

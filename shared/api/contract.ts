@@ -24,6 +24,7 @@ import {
   addTaskResponseSchema,
   cancelGroupResponseSchema,
   errorBodySchema,
+  getTaskQuerySchema,
   rescheduleResponseSchema,
   taskViewSchema,
 } from "./schemas/tasks.js";
@@ -106,6 +107,7 @@ export const API_CONTRACT = {
     summary: "Read a task: status, attempts, last error, timestamps, lateness",
     tags: ["tasks"],
     pathParams: taskIdParams,
+    query: getTaskQuerySchema,
     responses: {
       "200": { description: "the task", schema: taskViewSchema },
       "404": error("no such task (`not_found`)"),

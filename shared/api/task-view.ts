@@ -28,6 +28,8 @@ export interface TaskView {
   /** How many times the task was replayed; absent when never. */
   readonly replays?: number;
   readonly replayed_at?: string;
+  /** Only on `GET /v1/tasks/{id}?include=content`. */
+  readonly content?: string;
 }
 
 export interface AttemptView {

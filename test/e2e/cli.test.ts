@@ -193,7 +193,15 @@ describe("npx punctual against the local cloud", () => {
   });
 
   it("shows an example in every command's --help", async () => {
-    const commands = [[], ["tasks"], ["tasks", "add"], ["tasks", "get"], ["tasks", "cancel"], ["key"]];
+    const commands = [
+      [],
+      ["tasks"],
+      ["tasks", "add"],
+      ["tasks", "get"],
+      ["tasks", "cancel"],
+      ["key"],
+      ["console"],
+    ];
 
     const runs = await Promise.all(commands.map((path) => punctual([...path, "--help"])));
 
