@@ -215,6 +215,39 @@ describe.runIf(local)("the console in a real browser", () => {
       await copyFile(file, process.env.PUNCTUAL_CONSOLE_SCREENSHOT);
   });
 
+  it("stops refreshing while its tab is hidden, and refreshes again when shown", async () => {
+    // Prepare: a second console tab in front hides the first; its own refresh ticks measure time passing.
+    const other = await b.browser.newPage();
+    try {
+      await other.goto(`${h.cloud.apiUrl}/console?topic=${TOPIC}`);
+      await other.bringToFront();
+      expect(await b.page.evaluate("document.visibilityState")).toBe("hidden");
+      const tickOf = async () =>
+        Number(await other.$eval('[data-testid="refresh-tick"]', (el) => el.dataset.tick));
+      const ticksLater = async (n: number) => {
+        const target = (await tickOf()) + n;
+        await other.waitForFunction(
+          `Number(document.querySelector('[data-testid="refresh-tick"]')?.dataset.tick) >= ${target}`,
+          WAIT,
+        );
+      };
+      // Calls a tick started just before the tab was hidden have finished two visible ticks later.
+      await ticksLater(2);
+      const before = b.requests.length;
+
+      // Act: two more ticks of the visible tab (at least one refresh period).
+      await ticksLater(2);
+
+      // Assess: the hidden tab made no request; shown again, it refreshes.
+      expect(b.requests.slice(before)).toEqual([]);
+      const refreshed = b.page.waitForRequest((r) => new URL(r.url()).pathname === "/v1/topics", WAIT);
+      await b.page.bringToFront();
+      await refreshed;
+    } finally {
+      await other.close();
+    }
+  });
+
   it("never lists without a page limit", () => {
     const lists = b.requests
       .map((u) => new URL(u))
