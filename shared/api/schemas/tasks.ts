@@ -42,6 +42,7 @@ export const taskViewSchema = z.looseObject({
   ),
   replays: z.number().int().nonnegative().optional(),
   replayed_at: dateTime.optional(),
+  schedule_id: z.string().optional().meta({ description: "the recurring schedule this task is an occurrence of" }),
 });
 export type TaskView = z.output<typeof taskViewSchema>;
 

@@ -167,6 +167,7 @@ describe("routes", () => {
       ],
       replays: 1,
       replayed_at: "2026-11-23T12:01:30.900Z",
+      schedule_id: "demo.schedule.01JD3AAAAAAAAAAAAAAAAAAAAA",
     };
 
     expect(taskViewSchema.parse(view)).toEqual(view);
