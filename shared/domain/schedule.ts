@@ -25,10 +25,11 @@ export const SCHEDULE_SHARDS = 4;
 
 /**
  * How far ahead occurrences become tasks. Longer than the materializer's one-minute period plus its run time,
- * so a late or failed run costs no occurrence its due time; within the timer queue's 15-minute delay, so every
- * occurrence is armed on the timer queue (no per-task EventBridge schedule). Pause cancels what lies ahead.
+ * so a late or failed run costs no occurrence its due time; within the timer horizon (config timer.horizonSeconds,
+ * 300 s by default), so every occurrence is armed on the timer queue (no per-task EventBridge schedule). Pause
+ * cancels what lies ahead.
  */
-export const MATERIALIZE_HORIZON_MS = 5 * 60_000;
+export const MATERIALIZE_HORIZON_MS = 4 * 60_000;
 /** At most this many occurrences per schedule per scheduled run: a one-second cron needs 60 a minute. */
 export const MAX_OCCURRENCES_PER_RUN = 150;
 /** At creation and resume, inside the API call: enough to cover the minute until the next scheduled run. */
@@ -161,7 +162,12 @@ export function isKnownTimeZone(timezone: string): boolean {
  * The occurrences strictly after `afterMs` and at or before `untilMs`, at most `limit`, inside
  * [startAtMs, endAtMs) (end exclusive).
  */
-export function occurrencesBetween(spec: CronSpec, afterMs: number, untilMs: number, limit: number): number[] {
+export function occurrencesBetween(
+  spec: CronSpec,
+  afterMs: number,
+  untilMs: number,
+  limit: number,
+): number[] {
   const out: number[] = [];
   let cursor = afterMs;
   while (out.length < limit) {
