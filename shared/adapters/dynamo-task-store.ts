@@ -109,6 +109,18 @@ export const TASK_STORE_OPERATIONS: { readonly [M in keyof TaskStore]: readonly 
  * API function's list is its row's `store` in the route table (shared/api/routes.ts).
  */
 export const PIPELINE_STORE_METHODS = {
+  // Issue 14, point 4: occurrences through the add-task service, the cursor, undoing a run a pause overtook.
+  "schedule-materializer": [
+    "listSchedulesDue",
+    "getSchedule",
+    "claimIdempotencyKey",
+    "putNew",
+    "get",
+    "removeScheduled",
+    "updateSchedule",
+    "findIdempotencyClaim",
+    "cancel",
+  ],
   relay: ["get", "listScheduledInGroup", "markQueued"],
   deliver: ["get", "startAttempt", "markDelivered", "recordAttemptFailure", "markFailed"],
   sweeper: [
@@ -706,7 +718,8 @@ export class DynamoTaskStore implements TaskStore {
       }),
     );
     const item = fromWire<{ taskId?: string; expiresAt?: number }>(out.Item);
-    if (!item?.taskId || (item.expiresAt !== undefined && item.expiresAt < this.nowSeconds())) return undefined;
+    if (!item?.taskId || (item.expiresAt !== undefined && item.expiresAt < this.nowSeconds()))
+      return undefined;
     return item.taskId;
   }
 

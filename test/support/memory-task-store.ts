@@ -308,7 +308,9 @@ export class MemoryTaskStore implements TaskStore {
 
   async listSchedulesDue(shard: number, dueByMs: number, limit: number): Promise<string[]> {
     return [...this.schedules.values()]
-      .filter((s) => s.scheduleShard === shard && s.materializeAtMs !== undefined && s.materializeAtMs <= dueByMs)
+      .filter(
+        (s) => s.scheduleShard === shard && s.materializeAtMs !== undefined && s.materializeAtMs <= dueByMs,
+      )
       .sort((a, b) => (a.materializeAtMs ?? 0) - (b.materializeAtMs ?? 0))
       .slice(0, limit)
       .map((s) => s.scheduleId);

@@ -42,7 +42,10 @@ export const taskViewSchema = z.looseObject({
   ),
   replays: z.number().int().nonnegative().optional(),
   replayed_at: dateTime.optional(),
-  schedule_id: z.string().optional().meta({ description: "the recurring schedule this task is an occurrence of" }),
+  schedule_id: z
+    .string()
+    .optional()
+    .meta({ description: "the recurring schedule this task is an occurrence of" }),
 });
 export type TaskView = z.output<typeof taskViewSchema>;
 

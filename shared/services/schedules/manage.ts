@@ -17,6 +17,7 @@ import {
 } from "#shared/domain/schedule.js";
 import { retentionExpiry } from "#shared/domain/task.js";
 import {
+  type CancelOccurrencesDeps,
   cancelOccurrences,
   type MaterializeDeps,
   materializeSchedule,
@@ -75,7 +76,7 @@ async function materializeInline(deps: ScheduleRouteDeps, schedule: ScheduleReco
 }
 
 export async function getSchedule(
-  deps: Pick<ScheduleRouteDeps, "store" | "now">,
+  deps: { readonly store: Pick<TaskStore, "getSchedule">; readonly now: () => number },
   id: string | undefined,
 ): Promise<ScheduleView> {
   const schedule = id ? await deps.store.getSchedule(id) : undefined;
@@ -85,7 +86,11 @@ export async function getSchedule(
 
 /** `GET /v1/schedules?topic=`: one topic's schedules in creation order, every status, paginated. */
 export async function listSchedules(
-  deps: Pick<ScheduleRouteDeps, "store" | "now" | "config">,
+  deps: {
+    readonly store: Pick<TaskStore, "listSchedules">;
+    readonly now: () => number;
+    readonly config: ScheduleRouteDeps["config"];
+  },
   rawQuery: Readonly<Record<string, string | undefined>> | undefined,
 ): Promise<{ schedules: ScheduleView[]; next_cursor: string | null }> {
   const raw = rawQuery ?? {};
@@ -111,11 +116,16 @@ export async function listSchedules(
 
 type ChangeView = ScheduleView & { cancelled_occurrences: number };
 
+/** Pause and delete: one conditional write, then cancelling the occurrences ahead. */
+export interface StopScheduleDeps extends CancelOccurrencesDeps {
+  readonly store: CancelOccurrencesDeps["store"] & Pick<TaskStore, "updateSchedule">;
+}
+
 /**
  * `POST /v1/schedules/{id}/pause`: no new occurrences; the ones already made tasks and not yet due are
  * cancelled (one already handed to delivery runs). Pausing a paused schedule answers it as it is.
  */
-export async function pauseSchedule(deps: ScheduleRouteDeps, id: string | undefined): Promise<ChangeView> {
+export async function pauseSchedule(deps: StopScheduleDeps, id: string | undefined): Promise<ChangeView> {
   const nowMs = deps.now();
   return stopSchedule(deps, id, ["active"], "paused", {
     set: { status: "paused", pausedAtMs: nowMs, updatedAtMs: nowMs },
@@ -124,7 +134,7 @@ export async function pauseSchedule(deps: ScheduleRouteDeps, id: string | undefi
 }
 
 /** `DELETE /v1/schedules/{id}`: as pause, for good; the item stays readable for the topic's retention period. */
-export async function deleteSchedule(deps: ScheduleRouteDeps, id: string | undefined): Promise<ChangeView> {
+export async function deleteSchedule(deps: StopScheduleDeps, id: string | undefined): Promise<ChangeView> {
   const nowMs = deps.now();
   const topic = id ? topicConfig(deps.config, id.split(".")[0] ?? "") : undefined;
   const retentionDays = (topic ?? deps.config.system).retentionDays;
@@ -140,7 +150,7 @@ export async function deleteSchedule(deps: ScheduleRouteDeps, id: string | undef
 }
 
 async function stopSchedule(
-  deps: ScheduleRouteDeps,
+  deps: StopScheduleDeps,
   id: string | undefined,
   from: readonly ScheduleStatus[],
   to: ScheduleStatus,

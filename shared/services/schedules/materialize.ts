@@ -24,6 +24,14 @@ export interface MaterializeDeps extends Omit<AddTaskDeps, "store" | "scheduler"
   readonly onSkipped?: (scheduleId: string, occurrenceMs: number, error: unknown) => void;
 }
 
+/** What cancelling occurrences needs: the claims, the cancel write, and deleting a schedule-armed timer. */
+export interface CancelOccurrencesDeps {
+  readonly store: Pick<TaskStore, "findIdempotencyClaim" | "cancel">;
+  readonly scheduler: Pick<TaskScheduler, "deleteTaskSchedule">;
+  readonly config: MaterializeDeps["config"];
+  readonly now: () => number;
+}
+
 export interface MaterializeResult {
   /** Occurrences made tasks by this call (or found made by an earlier, interrupted one). */
   readonly occurrences: number;
@@ -133,7 +141,7 @@ export function occurrenceBody(schedule: ScheduleRecord, occurrenceMs: number): 
  * one already handed to delivery (due now) cannot be cancelled and runs. Returns how many were cancelled.
  */
 export async function cancelOccurrences(
-  deps: Pick<MaterializeDeps, "store" | "scheduler" | "config" | "now">,
+  deps: CancelOccurrencesDeps,
   schedule: ScheduleRecord,
   occurrences: readonly number[],
 ): Promise<number> {
