@@ -5,6 +5,7 @@
 import { Command, CommanderError, Option } from "commander";
 import { groupsCommand } from "./commands/groups.js";
 import { keyCommand } from "./commands/key.js";
+import { schedulesCommand } from "./commands/schedules.js";
 import { tasksCommand } from "./commands/tasks.js";
 import { topicsCommand } from "./commands/topics.js";
 import { EXIT, exitCodeOf } from "./exit-codes.js";
@@ -44,6 +45,7 @@ export function buildProgram(io: CliIo): Command {
   keyCommand(program, io);
   groupsCommand(program, io);
   topicsCommand(program, io);
+  schedulesCommand(program, io);
   return program;
 }
 
