@@ -23,15 +23,18 @@ const logger = createFunctionLogger(arming.config);
 const metrics = functionMetricsFactory(arming.config, logger)();
 
 export function createMaterializerHandler(
-  deps: MaterializerRunDeps,
+  deps: Omit<MaterializerRunDeps, "remainingMs">,
   log: Logger = logger,
   emf: Metrics = metrics,
 ) {
   return middy<ScheduledEvent, MaterializerRunSummary>()
     .use(injectLambdaContext(log))
     .use(logMetrics(emf))
-    .handler(async () => {
-      const summary = await runMaterializer(deps);
+    .handler(async (_event, context) => {
+      const summary = await runMaterializer({
+        ...deps,
+        remainingMs: () => context.getRemainingTimeInMillis(),
+      });
       // Zeros included: a flat line is a materializer that ran and had nothing to do.
       emf.addMetric(METRIC.occurrencesMaterialized, MetricUnit.Count, summary.occurrences);
       emf.addMetric(METRIC.materializeFailures, MetricUnit.Count, summary.failures);

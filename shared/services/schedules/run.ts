@@ -6,6 +6,8 @@ import { type MaterializeDeps, materializeSchedule } from "./materialize.js";
 export interface MaterializerRunDeps extends MaterializeDeps {
   readonly store: MaterializeDeps["store"] & Pick<TaskStore, "getSchedule" | "listSchedulesDue">;
   readonly onScheduleError?: (scheduleId: string, error: unknown) => void;
+  /** The invocation's time left (Lambda context); absent in tests, where time never runs out. */
+  readonly remainingMs?: () => number;
 }
 
 export interface MaterializerRunSummary {
@@ -18,6 +20,11 @@ export interface MaterializerRunSummary {
 const SCHEDULES_PER_SHARD = 250;
 /** Schedules materialized side by side (each adds up to 4 occurrences at a time). */
 const SCHEDULE_CONCURRENCY = 4;
+/**
+ * No schedule is started with less time left than this: one schedule's worst case (150 occurrences, 4 at a time)
+ * must finish inside the invocation; the rest wait for the next run, still ahead of their horizon.
+ */
+const STOP_STARTING_MS = 15_000;
 
 /**
  * One run of the materializer (EventBridge, every minute): every active schedule whose next occurrence has
@@ -33,6 +40,7 @@ export async function runMaterializer(deps: MaterializerRunDeps): Promise<Materi
   let occurrences = 0;
   let failures = 0;
   await forEachBounded(ids, SCHEDULE_CONCURRENCY, async (id) => {
+    if (deps.remainingMs && deps.remainingMs() < STOP_STARTING_MS) return;
     try {
       const schedule = await deps.store.getSchedule(id);
       if (!schedule) return;

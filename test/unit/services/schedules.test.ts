@@ -212,6 +212,22 @@ describe("materializing", () => {
     expect((await runMaterializer(h.deps)).schedules).toBe(0);
   });
 
+  it("starts no schedule when the invocation is about to run out of time; the next run makes its occurrences", async () => {
+    const h = harness();
+    const { schedule_id: id } = await createSchedule(h.deps, body({ cron: "*/10 * * * * *" }));
+    const cursor = h.schedule(id).materializedUntilMs;
+    h.clock.advance(60_000);
+
+    const late = await runMaterializer({ ...h.deps, remainingMs: () => 5_000 });
+    const unchanged = h.schedule(id).materializedUntilMs;
+    const next = await runMaterializer({ ...h.deps, remainingMs: () => 50_000 });
+
+    expect(late).toEqual({ schedules: 1, occurrences: 0, failures: 0 });
+    expect(unchanged).toBe(cursor);
+    expect(next.occurrences).toBeGreaterThan(0);
+    expect(h.schedule(id).materializedUntilMs).toBe(h.clock.nowMs + MATERIALIZE_HORIZON_MS);
+  });
+
   it("caps the occurrences made inline at creation; the scheduled run makes the rest", async () => {
     const h = harness();
     await createSchedule(h.deps, body({ cron: "* * * * * *" }));
