@@ -317,6 +317,12 @@ export class MemoryTaskStore implements TaskStore {
   }
 
   async updateSchedule(scheduleId: string, change: ScheduleChange): Promise<ScheduleUpdateOutcome> {
+    // As DynamoDB: a change that sets and removes nothing is an empty UpdateExpression, refused.
+    if (Object.values(change.set).every((v) => v === undefined) && (change.remove ?? []).length === 0) {
+      throw Object.assign(new Error("Invalid UpdateExpression: The expression can not be empty;"), {
+        name: "ValidationException",
+      });
+    }
     const current = parseScheduleId(scheduleId) ? this.schedules.get(scheduleId) : undefined;
     if (!current) return { outcome: "not-found" };
     const holds =
