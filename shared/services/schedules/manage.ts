@@ -123,7 +123,8 @@ export interface StopScheduleDeps extends CancelOccurrencesDeps {
 
 /**
  * `POST /v1/schedules/{id}/pause`: no new occurrences; the ones already made tasks and not yet due are
- * cancelled (one already handed to delivery runs). Pausing a paused schedule answers it as it is.
+ * cancelled (one already handed to delivery runs). Pausing a paused schedule answers it as it is (and finishes
+ * cancelling, should an earlier pause have stopped part-way).
  */
 export async function pauseSchedule(deps: StopScheduleDeps, id: string | undefined): Promise<ChangeView> {
   const nowMs = deps.now();
@@ -159,9 +160,9 @@ async function stopSchedule(
   if (!id) throw notFound("no such schedule");
   const result = await deps.store.updateSchedule(id, { ...change, ifStatus: from });
   if (result.outcome === "not-found") throw notFound("no such schedule");
-  if (result.outcome === "conflict") {
-    if (result.schedule.status === to)
-      return { ...scheduleView(result.schedule, deps.now()), cancelled_occurrences: 0 };
+  // A repeat (already paused / deleted) cancels what is ahead again: the first call may have stopped part-way
+  // through its cancels (and answered 503); what it did cancel only conflicts now, uncounted.
+  if (result.outcome === "conflict" && result.schedule.status !== to) {
     throw conflict(`the schedule is ${result.schedule.status}`, { schedule_status: result.schedule.status });
   }
   const cancelled = await cancelOccurrences(

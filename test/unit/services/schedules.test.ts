@@ -268,6 +268,26 @@ describe("pause, resume, delete", () => {
     ]);
   });
 
+  it("a pause that failed part-way through its cancels is finished by its repeat", async () => {
+    const h = harness();
+    const { schedule_id: id } = await createSchedule(h.deps, body());
+    const cancel = h.store.cancel.bind(h.store);
+    let calls = 0;
+    h.store.cancel = async (...args) => {
+      if (++calls === 2) throw Object.assign(new Error("throttled"), { name: "ThrottlingException" });
+      return cancel(...args);
+    };
+
+    const failed = await pauseSchedule(h.deps, id).catch((e: unknown) => e);
+    h.store.cancel = cancel;
+    const repeated = await pauseSchedule(h.deps, id);
+
+    expect(failed).toMatchObject({ name: "ThrottlingException" });
+    expect(h.schedule(id).status).toBe("paused");
+    expect(repeated.cancelled_occurrences).toBeGreaterThan(0);
+    expect(h.live()).toEqual([]);
+  });
+
   it("a run that read the schedule before a pause cancels what it made after it", async () => {
     const h = harness();
     const { schedule_id: id } = await createSchedule(h.deps, body());
