@@ -91,6 +91,7 @@ function listCommand(schedules: Command, io: CliIo): void {
     .command("list")
     .description("A topic's schedules, one row each (follows pages to the end).")
     .requiredOption("--topic <name>", "the topic")
+    .addHelpText("after", "\nExample:\n  $ npx punctual --env prod schedules list --topic orders --json")
     .action(async (options: { topic: string }, command: Command) => {
       const global = command.optsWithGlobals<GlobalOptions>();
       const client = await connect(global, io);
@@ -124,6 +125,7 @@ function idCommand(
     .command(name)
     .description(description)
     .argument("<schedule-id>", "the schedule's id")
+    .addHelpText("after", `\nExample:\n  $ npx punctual --env prod schedules ${name} orders.schedule.01JD3…`)
     .action(async (id: string, _options: unknown, command: Command) => {
       const global = command.optsWithGlobals<GlobalOptions>();
       printResult(io, global.json ?? false, await call(await connect(global, io), id));
