@@ -6,6 +6,7 @@ import { Command, CommanderError, Option } from "commander";
 import { consoleCommand } from "./commands/console.js";
 import { groupsCommand } from "./commands/groups.js";
 import { keyCommand } from "./commands/key.js";
+import { schedulesCommand } from "./commands/schedules.js";
 import { tasksCommand } from "./commands/tasks.js";
 import { topicsCommand } from "./commands/topics.js";
 import { EXIT, exitCodeOf } from "./exit-codes.js";
@@ -46,6 +47,7 @@ export function buildProgram(io: CliIo): Command {
   groupsCommand(program, io);
   topicsCommand(program, io);
   consoleCommand(program, io);
+  schedulesCommand(program, io);
   return program;
 }
 

@@ -325,7 +325,8 @@ describe("event sources and functions", () => {
   it("every function is nodejs22.x on arm64 with active tracing, its own log group with retention and no reserved concurrency", () => {
     for (const s of all()) {
       const functions = ofType(s, "AWS::Lambda::Function");
-      expect(functions.length).toBe(API_FUNCTION_COUNT + 2 + s.stack.topics.length);
+      // Relay, sweeper and the schedule materializer besides the API and one deliver per topic.
+      expect(functions.length).toBe(API_FUNCTION_COUNT + 3 + s.stack.topics.length);
       for (const [id, fn] of functions) {
         const p = fn.Properties;
         expect(p.Runtime, id).toBe("nodejs22.x");
@@ -453,13 +454,17 @@ describe("task table", () => {
         { AttributeName: "dueAtMs", AttributeType: "N" },
         { AttributeName: "failedTopic", AttributeType: "S" },
         { AttributeName: "failedAtMs", AttributeType: "N" },
+        { AttributeName: "scheduleShard", AttributeType: "N" },
+        { AttributeName: "materializeAtMs", AttributeType: "N" },
       ]);
       expect(table.TimeToLiveSpecification).toEqual({ AttributeName: "expiresAt", Enabled: true });
       expect(table.SSESpecification).toEqual({ SSEEnabled: true });
-      // Two sparse indexes: the sweep index (test/cdk/sweeper.test.ts) and the failed index (failed-index.test.ts).
+      // Three sparse indexes: the sweep index (test/cdk/sweeper.test.ts), the failed index (failed-index.test.ts)
+      // and the schedule index (schedule-materializer.test.ts).
       expect(table.GlobalSecondaryIndexes.map((i: Json) => i.IndexName)).toEqual([
         "unfinished-by-due",
         "failed-by-topic",
+        "active-schedules-by-next",
       ]);
     }
   });
@@ -592,6 +597,43 @@ describe("IAM", () => {
     }
   });
 
+  // Issue 14, point 4: the schedule routes and the materializer add occurrences as add-task does.
+  it("create-schedule, resume-schedule and the schedule materializer arm like add-task: own group, scheduler role, timer queue", async () => {
+    for (const s of all()) {
+      const roleIds = [
+        idOf(s, s.stack.api.functions["create-schedule"].functionRole),
+        idOf(s, s.stack.api.functions["resume-schedule"].functionRole),
+        idOf(s, s.stack.scheduleMaterializer.materializerFunction.functionRole),
+      ];
+      for (const roleId of roleIds) {
+        expect(await scheduleAccess(s, roleId, "scheduler:CreateSchedule"), roleId).toEqual(ONLY_OWN_GROUP);
+        expect(await scheduleAccess(s, roleId, "scheduler:DeleteSchedule"), roleId).toEqual(ONLY_OWN_GROUP);
+        const pass = statementsWith(s, roleId, "iam:PassRole");
+        expect(pass.map((st) => st.Resource)).toEqual([arnOf(idOf(s, s.stack.timerScheduler.role))]);
+        expect(pass[0].Condition).toEqual({
+          StringEquals: { "iam:PassedToService": "scheduler.amazonaws.com" },
+        });
+        expect(statementsWith(s, roleId, "sqs:SendMessage").map((st) => st.Resource)).toEqual([
+          arnOf(idOf(s, s.stack.timerQueues.queue)),
+        ]);
+      }
+    }
+  });
+
+  it("pause-schedule and delete-schedule may only delete schedules of their group, and send nothing", async () => {
+    for (const s of all()) {
+      for (const name of ["pause-schedule", "delete-schedule"] as const) {
+        const roleId = idOf(s, s.stack.api.functions[name].functionRole);
+        const actions = actionsOf(s, roleId);
+        expect(actions.filter((a) => a.startsWith("scheduler:") || a.startsWith("iam:"))).toEqual([
+          "scheduler:DeleteSchedule",
+        ]);
+        expect(await scheduleAccess(s, roleId, "scheduler:DeleteSchedule")).toEqual(ONLY_OWN_GROUP);
+        expect(actions.some((a) => a.startsWith("sqs:"))).toBe(false);
+      }
+    }
+  });
+
   it("cancel-group may only delete schedules of its group, and reads only the group partition's table", async () => {
     for (const s of all()) {
       const roleId = idOf(s, s.stack.api.functions["cancel-group"].functionRole);
@@ -624,11 +666,20 @@ describe("IAM", () => {
     }
   });
 
-  it("only the functions that arm schedules (add, reschedule, run) may pass a role, and nothing is granted '*' actions", () => {
+  it("only the functions that arm schedules (add, reschedule, run, schedules) may pass a role, and nothing is granted '*' actions", () => {
     for (const s of all()) {
-      const armingRoles = (["add-task", "add-tasks-batch", "reschedule-task", "run-task"] as const).map(
-        (name) => ref(idOf(s, s.stack.api.functions[name].functionRole)),
-      );
+      const armingRoles = (
+        [
+          "add-task",
+          "add-tasks-batch",
+          "reschedule-task",
+          "run-task",
+          "create-schedule",
+          "resume-schedule",
+        ] as const
+      )
+        .map((name) => ref(idOf(s, s.stack.api.functions[name].functionRole)))
+        .concat(ref(idOf(s, s.stack.scheduleMaterializer.materializerFunction.functionRole)));
       for (const [id, policy] of ofType(s, "AWS::IAM::Policy")) {
         for (const st of policy.Properties.PolicyDocument.Statement as Json[]) {
           const actions = asArray(st.Action as string | string[]);
@@ -1037,7 +1088,7 @@ describe("bundling (real esbuild, offline, no Docker)", () => {
         .filter((row: ApiRouteRow) => row.store === undefined && row.grants.length === 0)
         .map((row) => idOf(bundled, bundled.stack.api.functions[row.name as ApiRouteName])),
     );
-    expect(functions.length).toBe(API_FUNCTION_COUNT + 2 + bundled.stack.topics.length);
+    expect(functions.length).toBe(API_FUNCTION_COUNT + 3 + bundled.stack.topics.length);
     await Promise.all(
       functions.map(async ([id, fn]) => {
         const hash = String(fn.Properties.Code.S3Key).replace(/\.zip$/, "");

@@ -201,6 +201,9 @@ describe("npx punctual against the local cloud", () => {
       ["tasks", "cancel"],
       ["key"],
       ["console"],
+      // Issue 14, point 4.
+      ...["create", "show", "list", "pause", "resume", "delete"].map((c) => ["schedules", c]),
+      ["schedules"],
     ];
 
     const runs = await Promise.all(commands.map((path) => punctual([...path, "--help"])));

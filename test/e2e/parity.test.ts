@@ -173,6 +173,7 @@ describe("local cloud ↔ CDK template parity", () => {
         "functions/deliver.ts",
         "functions/relay.ts",
         "functions/sweeper.ts",
+        "functions/schedule-materializer.ts",
       ].sort(),
     );
   });

@@ -45,6 +45,10 @@ export const taskViewSchema = z.looseObject({
   content: z.string().optional().meta({
     description: "the task's content as JSON text, exactly as it is delivered; only with `?include=content`",
   }),
+  schedule_id: z
+    .string()
+    .optional()
+    .meta({ description: "the recurring schedule this task is an occurrence of" }),
 });
 export type TaskView = z.output<typeof taskViewSchema>;
 
