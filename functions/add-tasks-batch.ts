@@ -1,5 +1,10 @@
 import type { Logger } from "@aws-lambda-powertools/logger";
 import { armingDepsFromEnvironment } from "#shared/adapters/arming-wiring.js";
+import {
+  topicSettingsFromEnvironment,
+  type WithTopicSettings,
+  withCurrentSettings,
+} from "#shared/adapters/topic-settings.js";
 import { type HttpHandler, httpRoute } from "#shared/api/http-route.js";
 import { MAX_BATCH_BODY_BYTES } from "#shared/api/schemas/batch.js";
 import { createFunctionLogger } from "#shared/runtime/observability.js";
@@ -11,18 +16,24 @@ const arming = armingDepsFromEnvironment();
 const { config } = arming;
 const logger = createFunctionLogger(config);
 
-export function createHandler(deps: AddTaskDeps & { readonly logger: Logger }): HttpHandler {
+export function createHandler(
+  deps: AddTaskDeps & WithTopicSettings & { readonly logger: Logger },
+): HttpHandler {
   const withLogging: AddTaskDeps = {
     ...deps,
     onError: deps.onError ?? ((message, error, taskId) => deps.logger.error(message, { taskId, error })),
   };
   return httpRoute(
     { method: "POST", logger: deps.logger, jsonBody: true, maxBodyBytes: MAX_BATCH_BODY_BYTES },
-    async (request) => ({ statusCode: 200, body: await addTasksBatch(withLogging, request.body) }),
+    async (request) => ({
+      statusCode: 200,
+      body: await addTasksBatch(await withCurrentSettings(withLogging), request.body),
+    }),
   );
 }
 
 export const handler = createHandler({
   ...arming,
   logger,
+  settings: topicSettingsFromEnvironment(config, logger),
 });

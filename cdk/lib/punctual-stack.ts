@@ -6,6 +6,7 @@ import type { PunctualConfig } from "#shared/config/index.js";
 import { AlarmTopic } from "./constructs/alarm-topic.js";
 import { Dashboard } from "./constructs/dashboard.js";
 import { PunctualFunction } from "./constructs/punctual-function.js";
+import { RuntimeSettings } from "./constructs/runtime-settings.js";
 import { Sweeper } from "./constructs/sweeper.js";
 import { TaskApi } from "./constructs/task-api.js";
 import { TaskTable } from "./constructs/task-table.js";
@@ -48,6 +49,7 @@ export class PunctualStack extends Stack {
   readonly api: TaskApi;
   readonly sweeper: Sweeper;
   readonly dashboard: Dashboard;
+  readonly runtimeSettings: RuntimeSettings;
 
   constructor(scope: Construct, id: string, props: PunctualStackProps) {
     super(scope, id, props);
@@ -77,6 +79,13 @@ export class PunctualStack extends Stack {
         "Every callback receiver verifies with its topic's key, derived from this secret; an automatic rotation would break verification everywhere at once. Rotation is an operator procedure: set the new secret, let receivers accept both derived keys, then retire the old one (README).",
     });
 
+    // Before the topics: their deliver functions read the runtime settings (issue 14.5).
+    this.runtimeSettings = new RuntimeSettings(this, "RuntimeSettings", {
+      config,
+      alarms: this.alarms,
+      removalPolicy,
+      logRetention,
+    });
     this.topics = Object.values(config.resolvedTopics).map(
       (topic) =>
         new Topic(this, `Topic-${topic.name}`, {
@@ -85,6 +94,7 @@ export class PunctualStack extends Stack {
           table: this.table,
           signingSecret: this.signingSecret,
           alarms: this.alarms,
+          runtimeSettings: this.runtimeSettings,
           removalPolicy,
           logRetention,
         }),
@@ -110,6 +120,7 @@ export class PunctualStack extends Stack {
       timerScheduler: this.timerScheduler,
       alarms: this.alarms,
       topics: this.topics,
+      runtimeSettings: this.runtimeSettings,
       removalPolicy,
       logRetention,
     });
@@ -119,6 +130,7 @@ export class PunctualStack extends Stack {
       timerQueues: this.timerQueues,
       topics: this.topics,
       alarms: this.alarms,
+      runtimeSettings: this.runtimeSettings,
       removalPolicy,
       logRetention,
     });

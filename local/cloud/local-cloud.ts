@@ -1,9 +1,12 @@
 import { type ChildProcess, fork } from "node:child_process";
+import { mkdtempSync } from "node:fs";
+import { tmpdir } from "node:os";
 import path from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
 import { DynamoDBClient } from "@aws-sdk/client-dynamodb";
 import { SchedulerClient } from "@aws-sdk/client-scheduler";
 import { SQSClient } from "@aws-sdk/client-sqs";
+import { type AppConfigEmulator, startAppConfigEmulator } from "#local/aws/appconfig-emulator.js";
 import {
   LOCAL_ACCOUNT,
   LOCAL_CREDENTIALS,
@@ -22,6 +25,7 @@ import {
   startEventSource,
 } from "#local/runtime/sqs-event-source.js";
 import { createAwsClient } from "#shared/adapters/aws-clients.js";
+import { SETTINGS_MAX_AGE_VARIABLE } from "#shared/adapters/topic-settings.js";
 import { loadEnvironmentConfig } from "#shared/config/index.js";
 import { mergeTopologies, readTopology, TOPOLOGY_VARIABLE } from "#shared/contract/topology.js";
 import { topicSigningKey } from "#shared/security/signing.js";
@@ -77,6 +81,13 @@ export interface LocalCloudOptions {
    * interval instead of its own rate, so tests see a sweep within a second or so.
    */
   readonly sweeperIntervalMs?: number;
+  /**
+   * The runtime topic settings document the local AppConfig serves (topic settings without a deploy): written with
+   * the CDK's defaults when absent, re-read on every poll. Default: a fresh file in the temp directory.
+   */
+  readonly settingsFile?: string;
+  /** How long the functions cache the topic settings locally (default 1 s; AWS: 45 s). */
+  readonly settingsMaxAgeSeconds?: number;
   readonly log?: (line: string) => void;
 }
 
@@ -101,6 +112,8 @@ export interface LocalCloud {
   readonly scheduledRules: readonly LocalScheduledRule[];
   /** Present when started with `faults`: the proxies the functions use, and control over them. */
   readonly faults?: LocalCloudFaults;
+  /** The topic settings file and the version of it now deployed (each accepted edit adds one). */
+  readonly topicSettings?: { readonly file: string; deployedVersion(): number };
   stop(): Promise<void>;
 }
 
@@ -158,6 +171,7 @@ export async function startLocalCloud(options: LocalCloudOptions = {}): Promise<
   const viaFaults = faultEndpoints ? sqsPortRewrite(emulators.endpoints.sqs, faultEndpoints.sqs) : undefined;
   const stackName = "Punctual-local";
   const runners: EventSourceRunner[] = [];
+  let appConfig: LocalSettings | undefined;
   let api: Awaited<ReturnType<typeof startApiServer>> | undefined;
   try {
     // The functions read these at import time, exactly as they read Lambda's environment.
@@ -204,6 +218,7 @@ export async function startLocalCloud(options: LocalCloudOptions = {}): Promise<
     scheduler.destroy();
 
     const ctx = { region: LOCAL_REGION, accountId: LOCAL_ACCOUNT, stackName, physical };
+    appConfig = await startSettingsEmulator(topology, ctx, options, host, log);
     const functionEnvironments: Record<string, Record<string, string>> = {};
     for (const fn of topology.functions) {
       const resolved = resolveIntrinsics(fn.environment, ctx) as Record<string, unknown>;
@@ -230,6 +245,8 @@ export async function startLocalCloud(options: LocalCloudOptions = {}): Promise<
       if (typeof module.handler !== "function") throw new Error(`${fn.entry} exports no handler`);
       handlers.set(fn.logicalId, module.handler);
     }
+    if (appConfig)
+      appConfig.emulator.useValidator(settingsValidator(topology, handlers, appConfig.profileId));
     const functionOf = (logicalId: string) => {
       const fn = topology.functions.find((f) => f.logicalId === logicalId);
       const handler = handlers.get(logicalId);
@@ -322,6 +339,7 @@ export async function startLocalCloud(options: LocalCloudOptions = {}): Promise<
     api = await startApiServer({ host, port: options.apiPort ?? 3000, routes, log });
 
     const runningApi = api;
+    const runningAppConfig = appConfig;
     return {
       apiUrl: runningApi.url,
       awsEndpoint: emulators.gatewayUrl,
@@ -340,6 +358,14 @@ export async function startLocalCloud(options: LocalCloudOptions = {}): Promise<
       eventSourceMappings,
       routes: Object.fromEntries(routes.map((r) => [r.routeKey, r.functionName])),
       scheduledRules,
+      ...(appConfig
+        ? {
+            topicSettings: {
+              file: appConfig.file,
+              deployedVersion: (appConfig.emulator as AppConfigEmulator).deployedVersion,
+            },
+          }
+        : {}),
       ...(faultEndpoints
         ? {
             faults: {
@@ -359,6 +385,7 @@ export async function startLocalCloud(options: LocalCloudOptions = {}): Promise<
         if (pollerSqs !== sqs) pollerSqs.destroy();
         await emulators.stop();
         await lambda.stop();
+        await runningAppConfig?.emulator.stop();
       },
     };
   } catch (error) {
@@ -366,8 +393,77 @@ export async function startLocalCloud(options: LocalCloudOptions = {}): Promise<
     await Promise.all(runners.map((r) => r.stop()));
     await emulators.stop();
     await lambda.stop();
+    await appConfig?.emulator.stop();
     throw error;
   }
+}
+
+interface LocalSettings {
+  readonly emulator: AppConfigEmulator;
+  readonly file: string;
+  readonly profileId: string;
+}
+
+/**
+ * The template's runtime settings profile, served by the local AppConfig Data emulator from a file; the functions
+ * find it through AWS_ENDPOINT_URL_APPCONFIGDATA and poll it every `settingsMaxAgeSeconds`.
+ */
+async function startSettingsEmulator(
+  topology: LocalTopology,
+  ctx: Parameters<typeof resolveIntrinsics>[1],
+  options: LocalCloudOptions,
+  host: string,
+  log: (line: string) => void,
+): Promise<LocalSettings | undefined> {
+  const [profile] = topology.settingsProfiles;
+  if (!profile) return undefined;
+  const idOf = (logicalId: string) => String(resolveIntrinsics({ Ref: logicalId }, ctx));
+  const file = path.resolve(
+    options.settingsFile ??
+      path.join(mkdtempSync(path.join(tmpdir(), "punctual-settings-")), "settings.json"),
+  );
+  const ids = {
+    application: idOf(profile.applicationLogicalId),
+    environment: idOf(profile.environmentLogicalId),
+    profile: idOf(profile.profileLogicalId),
+  };
+  // Topic settings changes are what an operator watches for: always logged, whatever the log filter.
+  const emulator = await startAppConfigEmulator({
+    host,
+    settingsFile: file,
+    initialContent: profile.content,
+    ids,
+    log,
+  });
+  process.env.AWS_ENDPOINT_URL_APPCONFIGDATA = emulator.url;
+  process.env[SETTINGS_MAX_AGE_VARIABLE] = String(options.settingsMaxAgeSeconds ?? 1);
+  return { emulator, file, profileId: ids.profile };
+}
+
+/** AppConfig's check before a deployment: the profile's LAMBDA validator, invoked as AppConfig invokes it. */
+function settingsValidator(
+  topology: LocalTopology,
+  handlers: ReadonlyMap<string, LambdaHandler>,
+  profileId: string,
+): (content: string, version: number) => Promise<string | undefined> {
+  const validatorId = topology.settingsProfiles[0]?.validatorFunctionLogicalId;
+  const validate = validatorId ? handlers.get(validatorId) : undefined;
+  return async (content, version) => {
+    if (!validate) return undefined;
+    try {
+      const event = {
+        applicationId: "local",
+        configurationProfileId: profileId,
+        configurationVersion: String(version),
+        content: Buffer.from(content).toString("base64"),
+        uri: "hosted",
+      };
+      await (validate as (event: unknown, context: unknown) => Promise<unknown>)(event, {});
+      return undefined;
+    } catch (error) {
+      return (error as Error).message;
+    }
+  };
 }
 
 /** The emulators as this process sees them, whether they run in a child process or in this one. */

@@ -3,6 +3,7 @@ import { AppConfigDataClient } from "@aws-sdk/client-appconfigdata";
 import type { PunctualConfig } from "#shared/config/index.js";
 import { applyRuntimeSettingsText } from "#shared/config/runtime-settings.js";
 import { readTopology, TOPOLOGY_VARIABLE, type TopicSettingsRoute } from "#shared/contract/topology.js";
+import type { ServiceLogger } from "#shared/runtime/observability.js";
 import { createAwsClient } from "./aws-clients.js";
 
 /**
@@ -15,10 +16,7 @@ export interface TopicSettingsSource {
 }
 
 /** What the port logs: a refused or unreadable document (warn) and a newly applied one (info). */
-export interface SettingsLogger {
-  info(message: string, extra?: Record<string, unknown>): void;
-  warn(message: string, extra?: Record<string, unknown>): void;
-}
+export type SettingsLogger = Pick<ServiceLogger, "info" | "warn">;
 
 /** The deployed settings only: functions whose stack gives them no runtime settings, and unit tests. */
 export class StaticTopicSettings implements TopicSettingsSource {
@@ -123,4 +121,15 @@ function maxAgeSeconds(deployed: PunctualConfig, env: NodeJS.ProcessEnv): number
   const local = Number(env[SETTINGS_MAX_AGE_VARIABLE]);
   if (deployed.name === "local" && local > 0 && local <= SETTINGS_MAX_AGE_SECONDS) return local;
   return SETTINGS_MAX_AGE_SECONDS;
+}
+
+/** What a handler's dependencies carry to read topic settings per invocation (absent: the deployed config). */
+export interface WithTopicSettings {
+  readonly config: PunctualConfig;
+  readonly settings?: TopicSettingsSource;
+}
+
+/** The dependencies with `config` replaced by the current effective settings: called once per invocation. */
+export async function withCurrentSettings<D extends WithTopicSettings>(deps: D): Promise<D> {
+  return deps.settings ? { ...deps, config: await deps.settings.current() } : deps;
 }

@@ -21,6 +21,7 @@ import { ENV, type EnvName } from "#shared/runtime/env.js";
 import { API_FUNCTION_TIMEOUT_SECONDS, API_THROTTLE } from "../sizing.js";
 import type { AlarmTopic } from "./alarm-topic.js";
 import { PunctualFunction, type PunctualFunctionProps } from "./punctual-function.js";
+import type { RuntimeSettings } from "./runtime-settings.js";
 import type { TaskTable } from "./task-table.js";
 import type { TimerQueues } from "./timer-queues.js";
 import type { TimerScheduler } from "./timer-scheduler.js";
@@ -37,6 +38,8 @@ export interface TaskApiProps {
    * replay routes send to their FIFO queues (`topic-queues:send`).
    */
   readonly topics: readonly Topic[];
+  /** The runtime topic settings (AppConfig), for rows with the `topic-settings:read` grant. */
+  readonly runtimeSettings: RuntimeSettings;
   readonly removalPolicy: RemovalPolicy;
   readonly logRetention: logs.RetentionDays;
 }
@@ -244,6 +247,7 @@ function variableValues(props: TaskApiProps, scope: Construct): (name: EnvName) 
       ]),
     ),
     topicQueues: Object.fromEntries(props.topics.map((topic) => [topic.name, topic.queue.queueUrl])),
+    topicSettings: props.runtimeSettings.topology,
   } satisfies Topology;
   const values: Partial<Record<EnvName, string>> = {
     [ENV.tableName]: table.tableName,
@@ -290,6 +294,9 @@ function applyGrant(grant: RouteGrant, fn: PunctualFunction, props: TaskApiProps
       return;
     case "topic-queues:send":
       for (const topic of props.topics) topic.queue.grantSendMessages(fn);
+      return;
+    case "topic-settings:read":
+      props.runtimeSettings.grantRead(fn);
       return;
   }
 }

@@ -14,6 +14,7 @@ import { deliverTimeoutSeconds, topicMaxReceiveCount, visibilityTimeoutSeconds }
 import type { AlarmTopic } from "./alarm-topic.js";
 import { PunctualFunction } from "./punctual-function.js";
 import { HIGH_THROUGHPUT_FIFO, queueDefaults } from "./queue-defaults.js";
+import type { RuntimeSettings } from "./runtime-settings.js";
 import type { TaskTable } from "./task-table.js";
 
 export interface TopicProps {
@@ -22,6 +23,8 @@ export interface TopicProps {
   readonly table: TaskTable;
   readonly signingSecret: secretsmanager.ISecret;
   readonly alarms: AlarmTopic;
+  /** The runtime topic settings (AppConfig) its deliver function reads. */
+  readonly runtimeSettings: RuntimeSettings;
   readonly removalPolicy: RemovalPolicy;
   readonly logRetention: logs.RetentionDays;
 }
@@ -69,6 +72,7 @@ export class Topic extends Construct {
           dlqUrl: this.deadLetterQueue.queueUrl,
         },
       },
+      topicSettings: props.runtimeSettings.topology,
     } satisfies Topology;
     this.deliverFunction = new PunctualFunction(this, "DeliverFunction", {
       name: "deliver",
@@ -97,6 +101,7 @@ export class Topic extends Construct {
     this.deadLetterQueue.grantSendMessages(this.deliverFunction);
     table.grantStoreAccess(this.deliverFunction, PIPELINE_STORE_METHODS.deliver);
     props.signingSecret.grantRead(this.deliverFunction);
+    props.runtimeSettings.grantRead(this.deliverFunction);
 
     const label = `Punctual ${config.name} topic "${topic.name}"`;
     alarms.watchDeadLetterQueue(this.deadLetterQueue, `${label} dead-letter queue`);
