@@ -44,6 +44,8 @@ import { stackConfig } from "../support/stack-config.js";
 
 /** The API's functions: one per route of the table, and the $default route's. */
 const API_FUNCTION_COUNT = API_ROUTES.length + 1;
+/** Besides the API's and one deliver function per topic: the relay, the sweeper and the topic settings validator. */
+const PIPELINE_FUNCTION_COUNT = 3;
 const routeKeysOfTable = () => ["$default", ...API_ROUTE_KEYS];
 
 const run = promisify(execFile);
@@ -314,7 +316,7 @@ describe("event sources and functions", () => {
   it("every function is nodejs22.x on arm64 with active tracing, its own log group with retention and no reserved concurrency", () => {
     for (const s of all()) {
       const functions = ofType(s, "AWS::Lambda::Function");
-      expect(functions.length).toBe(API_FUNCTION_COUNT + 2 + s.stack.topics.length);
+      expect(functions.length).toBe(API_FUNCTION_COUNT + PIPELINE_FUNCTION_COUNT + s.stack.topics.length);
       for (const [id, fn] of functions) {
         const p = fn.Properties;
         expect(p.Runtime, id).toBe("nodejs22.x");
@@ -357,10 +359,12 @@ describe("event sources and functions", () => {
             ENV.scheduleGroupName,
             ENV.schedulerRoleArn,
             ENV.scheduleDlqArn,
+            ENV.topology,
           ],
         ],
         [api.getTaskFunction, [ENV.tableName]],
-        [api.cancelTaskFunction, [ENV.tableName, ENV.scheduleGroupName]],
+        [api.cancelTaskFunction, [ENV.tableName, ENV.scheduleGroupName, ENV.topology]],
+        [s.stack.runtimeSettings.validator, []],
         [timerQueues.relayFunction, [ENV.tableName, ENV.timerQueueUrl, ENV.topology]],
         [
           s.stack.sweeper.sweeperFunction,
@@ -396,6 +400,12 @@ describe("event sources and functions", () => {
         ),
       });
 
+      const settings = s.stack.runtimeSettings;
+      const topicSettings = {
+        applicationId: render(s, ref(idOf(s, settings.application))),
+        environmentId: render(s, ref(idOf(s, settings.environment))),
+        profileId: render(s, s.stack.resolve(settings.profile.configurationProfileId)),
+      };
       for (const topic of s.stack.topics) {
         const vars = resource(s, idOf(s, topic.deliverFunction)).Properties.Environment.Variables;
         expect(JSON.parse(render(s, vars[ENV.topology]))).toEqual({
@@ -406,6 +416,7 @@ describe("event sources and functions", () => {
               dlqUrl: render(s, ref(idOf(s, topic.deadLetterQueue))),
             },
           },
+          topicSettings,
         });
         expect(vars[ENV.signingSecretArn]).toEqual(ref(idOf(s, s.stack.signingSecret)));
       }
@@ -1030,7 +1041,7 @@ describe("bundling (real esbuild, offline, no Docker)", () => {
         .filter((row: ApiRouteRow) => row.store === undefined && row.grants.length === 0)
         .map((row) => idOf(bundled, bundled.stack.api.functions[row.name as ApiRouteName])),
     );
-    expect(functions.length).toBe(API_FUNCTION_COUNT + 2 + bundled.stack.topics.length);
+    expect(functions.length).toBe(API_FUNCTION_COUNT + PIPELINE_FUNCTION_COUNT + bundled.stack.topics.length);
     await Promise.all(
       functions.map(async ([id, fn]) => {
         const hash = String(fn.Properties.Code.S3Key).replace(/\.zip$/, "");

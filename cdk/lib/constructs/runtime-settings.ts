@@ -67,6 +67,12 @@ export class RuntimeSettings extends Construct {
       logRetention: props.logRetention,
       removalPolicy: props.removalPolicy,
     });
+    // Only AppConfig of this account may invoke the validator (the L2 validator reuses this permission by its id).
+    this.validator.addPermission("AppConfigPermission", {
+      principal: new iam.ServicePrincipal("appconfig.amazonaws.com"),
+      sourceAccount: Stack.of(this).account,
+    });
+    props.alarms.watchFunction(this.validator, `Punctual ${config.name} topic settings validator function`);
     // Linear 50 % per minute, then 5 minutes of bake time under the rollback alarm (AWS: 0–1440 minutes each,
     // growth factor 1–100 %). Functions refresh within 45 s, so each step reaches its share of them.
     this.deploymentStrategy = new appconfig.DeploymentStrategy(this, "DeploymentStrategy", {

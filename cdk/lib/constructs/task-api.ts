@@ -157,7 +157,7 @@ export class TaskApi extends Construct {
     common: CommonFunctionProps,
     props: TaskApiProps,
   ): PunctualFunction {
-    const values = variableValues(props, this);
+    const values = variableValues(props, this, route.grants.includes("topic-settings:read"));
     const fn = new PunctualFunction(this, `${pascalCase(route.name)}Function`, {
       ...common,
       name: route.name,
@@ -231,9 +231,13 @@ type CommonFunctionProps = Pick<
 >;
 
 /** The stack's value of each variable a route's row can ask for (shared/api/routes.ts GRANT_VARIABLES). */
-function variableValues(props: TaskApiProps, scope: Construct): (name: EnvName) => string {
+function variableValues(
+  props: TaskApiProps,
+  scope: Construct,
+  readsTopicSettings: boolean,
+): (name: EnvName) => string {
   const { table, timerQueues, timerScheduler } = props;
-  // Only topic-route rows ask for the topology variable, and they all need the same section.
+  // Rows with a topic grant ask for the topology variable; they share its topic sections.
   const topology = {
     topicMappings: Object.fromEntries(
       props.topics.map((topic) => [
@@ -247,7 +251,8 @@ function variableValues(props: TaskApiProps, scope: Construct): (name: EnvName) 
       ]),
     ),
     topicQueues: Object.fromEntries(props.topics.map((topic) => [topic.name, topic.queue.queueUrl])),
-    topicSettings: props.runtimeSettings.topology,
+    // Only to the rows granted `topic-settings:read`: a function told of the profile may read it.
+    ...(readsTopicSettings ? { topicSettings: props.runtimeSettings.topology } : {}),
   } satisfies Topology;
   const values: Partial<Record<EnvName, string>> = {
     [ENV.tableName]: table.tableName,
