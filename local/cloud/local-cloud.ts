@@ -113,7 +113,7 @@ export interface LocalCloud {
   /** Present when started with `faults`: the proxies the functions use, and control over them. */
   readonly faults?: LocalCloudFaults;
   /** The topic settings file and the version of it now deployed (each accepted edit adds one). */
-  readonly topicSettings?: { readonly file: string; deployedVersion(): number };
+  readonly topicSettings?: { readonly file: string; readonly endpoint: string; deployedVersion(): number };
   stop(): Promise<void>;
 }
 
@@ -362,6 +362,7 @@ export async function startLocalCloud(options: LocalCloudOptions = {}): Promise<
         ? {
             topicSettings: {
               file: appConfig.file,
+              endpoint: appConfig.emulator.url,
               deployedVersion: (appConfig.emulator as AppConfigEmulator).deployedVersion,
             },
           }
