@@ -38,6 +38,7 @@ export class LastGoodTopicSettings implements TopicSettingsSource {
   private good: PunctualConfig;
   private lastText: string | undefined;
   private lastProblem: string | undefined;
+  private inflight: Promise<PunctualConfig> | undefined;
 
   constructor(
     private readonly deployed: PunctualConfig,
@@ -47,7 +48,18 @@ export class LastGoodTopicSettings implements TopicSettingsSource {
     this.good = deployed;
   }
 
-  async current(): Promise<PunctualConfig> {
+  /**
+   * Concurrent callers share one refresh: an AppConfig poll token is good for one call, and the local cloud runs
+   * many invocations of a function in one process.
+   */
+  current(): Promise<PunctualConfig> {
+    this.inflight ??= this.refresh().finally(() => {
+      this.inflight = undefined;
+    });
+    return this.inflight;
+  }
+
+  private async refresh(): Promise<PunctualConfig> {
     let text: string | undefined;
     try {
       text = await this.fetch();
@@ -108,7 +120,10 @@ export function topicSettingsFromEnvironment(
     if (value === undefined) return undefined;
     return typeof value === "string" ? value : decoder.decode(value as Uint8Array);
   };
-  return new LastGoodTopicSettings(deployed, fetch, logger);
+  const source = new LastGoodTopicSettings(deployed, fetch, logger);
+  // Fetch during init, overlapping the rest of the cold start; a failure is logged and retried on use.
+  void source.current();
+  return source;
 }
 
 function settingsRouteOf(env: NodeJS.ProcessEnv): TopicSettingsRoute | undefined {

@@ -98,6 +98,22 @@ describe("LastGoodTopicSettings", () => {
     expect(logger.entries.some((e) => e.level === "warn" && e.message.includes("unavailable"))).toBe(true);
   });
 
+  it("concurrent callers share one fetch", async () => {
+    // Prepare
+    const fetch = scriptedFetch();
+    fetch.answer = doc(2);
+    const settings = new LastGoodTopicSettings(deployed, fetch, memoryLogger());
+
+    // Act
+    const [a, b, c] = await Promise.all([settings.current(), settings.current(), settings.current()]);
+
+    // Assess
+    expect(fetch.calls).toBe(1);
+    expect(a).toBe(b);
+    expect(b).toBe(c);
+    expect(a.resolvedTopics.demo?.maxAttempts).toBe(2);
+  });
+
   it("a valid document after an invalid one is applied", async () => {
     const fetch = scriptedFetch();
     const settings = new LastGoodTopicSettings(deployed, fetch, memoryLogger());
