@@ -36,7 +36,7 @@ beforeAll(async () => {
 afterEach(async () => {
   // Back to the CDK's defaults, seen by the topic routes, and the topic running.
   writeFileSync(settingsFile, defaults);
-  await waitForSettings((s) => s.maxAttempts === 3 && s.paused === false);
+  await untilEveryFunctionSees((s) => s.maxAttempts === 3 && s.paused === false);
   await h.api("POST", "/v1/topics/demo/resume");
 });
 
@@ -68,6 +68,15 @@ function waitForSettings(done: (settings: Record<string, unknown>) => boolean): 
   return waitForTopic((view) => done(view.settings));
 }
 
+/**
+ * Until every function reads settings satisfying `done`: the topic routes see them first (so the emulator has
+ * deployed them); each other function's cached copy is at most one max-age old, so one max-age later it is newer.
+ */
+async function untilEveryFunctionSees(done: (settings: Record<string, unknown>) => boolean): Promise<void> {
+  await waitForSettings(done);
+  await new Promise((resolve) => setTimeout(resolve, MAX_AGE_SECONDS * 1000));
+}
+
 async function waitForLog(pattern: RegExp, after: number): Promise<string> {
   for (;;) {
     const line = logLines.slice(after).find((l) => pattern.test(l));
@@ -75,12 +84,6 @@ async function waitForLog(pattern: RegExp, after: number): Promise<string> {
     await new Promise((resolve) => setTimeout(resolve, 50));
   }
 }
-
-/**
- * Due time of a task that must meet the new settings in every function: the topic routes already saw them, and
- * every other function's cache is at most MAX_AGE_SECONDS old, so anything due one max-age later reads them too.
- */
-const afterEveryCacheRefresh = () => 2 * MAX_AGE_SECONDS;
 
 describe("topic settings without a deploy (local AppConfig from a file)", () => {
   it("serves the CDK-declared settings as the initial document", () => {
@@ -92,12 +95,12 @@ describe("topic settings without a deploy (local AppConfig from a file)", () => 
   it("a lower max attempts takes effect while running: a failing task is dead-lettered after one attempt", async () => {
     // Prepare
     writeSettings({ maxAttempts: 1 });
-    await waitForSettings((s) => s.maxAttempts === 1);
+    await untilEveryFunctionSees((s) => s.maxAttempts === 1);
 
     // Act
     const added = await h.api("POST", "/v1/tasks", {
       topic: "demo",
-      delay_seconds: afterEveryCacheRefresh(),
+      delay_seconds: 1,
       content: { order_id: orderId() },
       callback: { url: `${h.receiver.url}/fail/settings-attempts` },
     });
@@ -113,7 +116,7 @@ describe("topic settings without a deploy (local AppConfig from a file)", () => 
   it("a narrowed allow-list takes effect while running: add refuses the loopback callback, then accepts it again", async () => {
     // Prepare
     writeSettings({ allowedCallbackHosts: ["example.com"] });
-    await waitForSettings((s) => JSON.stringify(s.allowedCallbackHosts) === '["example.com"]');
+    await untilEveryFunctionSees((s) => JSON.stringify(s.allowedCallbackHosts) === '["example.com"]');
     const body = {
       topic: "demo",
       delay_seconds: 60,
@@ -124,7 +127,7 @@ describe("topic settings without a deploy (local AppConfig from a file)", () => 
     // Act
     const refused = await h.api("POST", "/v1/tasks", body);
     writeFileSync(settingsFile, defaults);
-    await waitForSettings((s) => JSON.stringify(s.allowedCallbackHosts).includes("127.0.0.1"));
+    await untilEveryFunctionSees((s) => JSON.stringify(s.allowedCallbackHosts).includes("127.0.0.1"));
     const accepted = await h.api("POST", "/v1/tasks", body);
 
     // Assess
@@ -137,6 +140,30 @@ describe("topic settings without a deploy (local AppConfig from a file)", () => 
     ]);
     expect(accepted.status, accepted.text).toBe(201);
     await h.api("DELETE", `/v1/tasks/${accepted.json.task_id}`);
+  });
+
+  it("a narrowed allow-list reaches the deliver function too: a task accepted before is refused at delivery", async () => {
+    // Prepare: accepted under the deployed allow-list, due much later.
+    const added = await h.api("POST", "/v1/tasks", {
+      topic: "demo",
+      delay_seconds: 600,
+      content: { order_id: orderId() },
+      callback: { url: `${h.receiver.url}/ok/settings-allow-list-deliver` },
+    });
+    expect(added.status, added.text).toBe(201);
+    writeSettings({ allowedCallbackHosts: ["example.com"] });
+    await untilEveryFunctionSees((s) => JSON.stringify(s.allowedCallbackHosts) === '["example.com"]');
+
+    // Act: due now.
+    const run = await h.api("POST", `/v1/tasks/${added.json.task_id}/run`);
+    expect(run.status, run.text).toBe(200);
+    const taskId = String(run.json.task_id);
+    const failed = await h.waitForStatus(taskId, ["failed", "delivered"]);
+
+    // Assess: refused by the current allow-list, dead-lettered without retrying, nothing sent.
+    expect(failed).toMatchObject({ status: "failed", attempts: 1 });
+    expect(String(failed.last_error)).toContain("destination refused by policy");
+    expect(h.receiver.forTask(taskId)).toHaveLength(0);
   });
 
   it("paused holds the topic (the sweeper disables its mapping): a due task waits unattempted, then is delivered", async () => {
@@ -162,7 +189,7 @@ describe("topic settings without a deploy (local AppConfig from a file)", () => 
 
     // Act 2: the setting lifted, the topic resumed through the API, as documented.
     writeFileSync(settingsFile, defaults);
-    await waitForSettings((s) => s.paused === false);
+    await untilEveryFunctionSees((s) => s.paused === false);
     const resumed = await h.api("POST", "/v1/topics/demo/resume");
     await h.waitForStatus(taskId, ["delivered"]);
 
