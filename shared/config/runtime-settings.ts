@@ -1,4 +1,5 @@
 import * as z from "zod";
+import { isPrivateHostPattern } from "#shared/security/ssrf.js";
 import {
   checkTopicSettings,
   describeIssues,
@@ -66,6 +67,7 @@ export function applyRuntimeSettings(deployed: PunctualConfig, document: unknown
     problems.push(...checked.problems);
     if (!checked.topic) continue;
     problems.push(...deployBoundProblems(base, checked.topic));
+    problems.push(...callbackExposureProblems(deployed.name, checked.topic));
     resolvedTopics[name] = checked.topic;
   }
   if (problems.length > 0) return { ok: false, problems };
@@ -81,6 +83,25 @@ export function applyRuntimeSettingsText(deployed: PunctualConfig, text: string)
     return { ok: false, problems: [`not JSON: ${(error as Error).message}`] };
   }
   return applyRuntimeSettings(deployed, json);
+}
+
+/**
+ * The rule synthesis applies to a deployed environment (cdk/lib/deployment-guards.ts), applied to runtime documents
+ * too: outside `local`, no plain-http callbacks and no allow-list entry naming a private, loopback, link-local or
+ * internal host — else AppConfig would be a way around the SSRF policy a deploy enforces.
+ */
+function callbackExposureProblems(environment: string, topic: TopicConfig): string[] {
+  if (environment === "local") return [];
+  const where = `topic "${topic.name}", field`;
+  const problems = topic.allowHttpCallbacks
+    ? [`${where} "allowHttpCallbacks": plain-http callbacks are only allowed in the local environment`]
+    : [];
+  for (const pattern of topic.allowedCallbackHosts.filter(isPrivateHostPattern)) {
+    problems.push(
+      `${where} "allowedCallbackHosts": "${pattern}" names a private, loopback, link-local or internal host, which is only allowed in the local environment`,
+    );
+  }
+  return problems;
 }
 
 function deployBoundProblems(deployed: TopicConfig, candidate: TopicConfig): string[] {

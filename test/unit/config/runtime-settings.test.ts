@@ -68,6 +68,30 @@ describe("runtime topic settings document", () => {
     if (!result.ok) expect(result.problems.join("\n")).toContain(expected);
   });
 
+  it.each([
+    [
+      "a loopback allow-list entry",
+      { orders: { allowedCallbackHosts: ["127.0.0.1"] } },
+      '"127.0.0.1" names a private',
+    ],
+    ["the metadata address", { orders: { allowedCallbackHosts: ["169.254.169.254"] } }, "169.254.169.254"],
+    ["an internal name", { orders: { allowedCallbackHosts: ["*.internal"] } }, "*.internal"],
+    ["plain-http callbacks", { orders: { allowHttpCallbacks: true } }, '"allowHttpCallbacks"'],
+  ])("outside local, refuses %s, as a deploy would", (_name, topics, expected) => {
+    const result = applyRuntimeSettings(loadEnvironmentConfig("prod"), { topics });
+
+    expect(result.ok).toBe(false);
+    if (!result.ok) expect(result.problems.join("\n")).toContain(expected);
+  });
+
+  it("outside local, accepts public allow-list entries", () => {
+    const result = applyRuntimeSettings(loadEnvironmentConfig("prod"), {
+      topics: { orders: { allowedCallbackHosts: ["hooks.example.com", "*.example.org", "*"] } },
+    });
+
+    expect(result.ok).toBe(true);
+  });
+
   it("refuses text that is not JSON, and a document without topics", () => {
     expect(applyRuntimeSettingsText(deployed, "{topics:")).toMatchObject({ ok: false });
     expect(applyRuntimeSettingsText(deployed, "{}")).toMatchObject({ ok: false });
