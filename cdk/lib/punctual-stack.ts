@@ -159,6 +159,24 @@ export class PunctualStack extends Stack {
       value: this.dashboard.dashboardName,
       description: "CloudWatch dashboard of this environment (topics, timer, Scheduler, functions, alarms)",
     });
+    // Topic settings without a deploy (README): what `aws appconfig` commands name.
+    const settings = this.runtimeSettings;
+    new CfnOutput(this, "TopicSettingsApplicationId", {
+      value: settings.application.applicationId,
+      description: "AppConfig application of the runtime topic settings",
+    });
+    new CfnOutput(this, "TopicSettingsEnvironmentId", {
+      value: settings.environment.environmentId,
+      description: "AppConfig environment the functions read the topic settings from",
+    });
+    new CfnOutput(this, "TopicSettingsProfileId", {
+      value: settings.profile.configurationProfileId,
+      description: "AppConfig configuration profile (hosted, JSON) of the topic settings",
+    });
+    new CfnOutput(this, "TopicSettingsDeploymentStrategyId", {
+      value: settings.deploymentStrategy.deploymentStrategyId,
+      description: "AppConfig deployment strategy for topic settings changes (linear, with bake time)",
+    });
     new CfnOutput(this, "AlarmTopicArn", {
       value: this.alarms.topic.topicArn,
       description: "SNS topic every alarm notifies",

@@ -911,14 +911,21 @@ describe("task API", () => {
     }
   });
 
-  it("outputs the API URL, the signing secret ARN, the alarm topic and the dashboard's name", () => {
+  it("outputs the API URL, the signing secret ARN, the alarm topic, the dashboard's name and the topic settings' AppConfig ids", () => {
     for (const s of all()) {
       expect(Object.keys(s.outputs).sort()).toEqual([
         "AlarmTopicArn",
         "ApiUrl",
         "DashboardName",
         "SigningSecretArn",
+        "TopicSettingsApplicationId",
+        "TopicSettingsDeploymentStrategyId",
+        "TopicSettingsEnvironmentId",
+        "TopicSettingsProfileId",
       ]);
+      expect(s.outputs.TopicSettingsProfileId.Value).toEqual(
+        s.stack.resolve(s.stack.runtimeSettings.profile.configurationProfileId),
+      );
       expect(s.outputs.DashboardName.Value).toEqual({ Ref: idOf(s, s.stack.dashboard.dashboard) });
       const secret = resource(s, idOf(s, s.stack.signingSecret)).Properties;
       expect(secret.GenerateSecretString).toMatchObject({ PasswordLength: 44, ExcludePunctuation: true });
