@@ -1,5 +1,5 @@
 import { type ChildProcess, fork } from "node:child_process";
-import { mkdtempSync } from "node:fs";
+import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
@@ -386,7 +386,7 @@ export async function startLocalCloud(options: LocalCloudOptions = {}): Promise<
         if (pollerSqs !== sqs) pollerSqs.destroy();
         await emulators.stop();
         await lambda.stop();
-        await runningAppConfig?.emulator.stop();
+        await runningAppConfig?.stop();
       },
     };
   } catch (error) {
@@ -394,7 +394,7 @@ export async function startLocalCloud(options: LocalCloudOptions = {}): Promise<
     await Promise.all(runners.map((r) => r.stop()));
     await emulators.stop();
     await lambda.stop();
-    await appConfig?.emulator.stop();
+    await appConfig?.stop();
     throw error;
   }
 }
@@ -403,6 +403,7 @@ interface LocalSettings {
   readonly emulator: AppConfigEmulator;
   readonly file: string;
   readonly profileId: string;
+  stop(): Promise<void>;
 }
 
 /**
@@ -419,16 +420,15 @@ async function startSettingsEmulator(
   const [profile] = topology.settingsProfiles;
   if (!profile) return undefined;
   const idOf = (logicalId: string) => String(resolveIntrinsics({ Ref: logicalId }, ctx));
-  const file = path.resolve(
-    options.settingsFile ??
-      path.join(mkdtempSync(path.join(tmpdir(), "punctual-settings-")), "settings.json"),
-  );
+  // Without a file of the caller's, a fresh one per cloud (removed on stop): parallel clouds never share one.
+  const ownDir = options.settingsFile ? undefined : mkdtempSync(path.join(tmpdir(), "punctual-settings-"));
+  const file = path.resolve(options.settingsFile ?? path.join(ownDir as string, "settings.json"));
   const ids = {
     application: idOf(profile.applicationLogicalId),
     environment: idOf(profile.environmentLogicalId),
     profile: idOf(profile.profileLogicalId),
   };
-  // Topic settings changes are what an operator watches for: always logged, whatever the log filter.
+  // Its lines start with "topic settings:", which `npm start` prints without --verbose (local/bin/start.ts).
   const emulator = await startAppConfigEmulator({
     host,
     settingsFile: file,
@@ -438,7 +438,15 @@ async function startSettingsEmulator(
   });
   process.env.AWS_ENDPOINT_URL_APPCONFIGDATA = emulator.url;
   process.env[SETTINGS_MAX_AGE_VARIABLE] = String(options.settingsMaxAgeSeconds ?? 1);
-  return { emulator, file, profileId: ids.profile };
+  return {
+    emulator,
+    file,
+    profileId: ids.profile,
+    stop: async () => {
+      await emulator.stop();
+      if (ownDir) rmSync(ownDir, { recursive: true, force: true });
+    },
+  };
 }
 
 /** AppConfig's check before a deployment: the profile's LAMBDA validator, invoked as AppConfig invokes it. */
