@@ -1,4 +1,5 @@
 import { createHash } from "node:crypto";
+import { watch } from "node:fs";
 import { mkdir, readFile, writeFile } from "node:fs/promises";
 import http from "node:http";
 import type { AddressInfo } from "node:net";
@@ -61,12 +62,19 @@ export async function startAppConfigEmulator(options: AppConfigEmulatorOptions):
   });
   await new Promise<void>((resolve) => server.listen(0, options.host, resolve));
   const { port } = server.address() as AddressInfo;
+  // Each poll re-reads the file anyway; watching its directory (editors often replace the file) only makes an
+  // edit's verdict show in the log at once, with no invocation needed.
+  const watcher = watch(path.dirname(options.settingsFile), (_event, name) => {
+    if (name !== path.basename(options.settingsFile)) return;
+    state.refresh().catch((error: unknown) => options.log(`topic settings: ${(error as Error).message}`));
+  });
   return {
     url: `http://${options.host}:${port}`,
     useValidator: (validator) => state.useValidator(validator),
     deployedVersion: () => state.current()?.version ?? 0,
     stop: () =>
       new Promise<void>((resolve) => {
+        watcher.close();
         server.closeAllConnections();
         server.close(() => resolve());
       }),
