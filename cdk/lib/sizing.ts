@@ -46,9 +46,20 @@ export function deliverTimeoutSeconds(topic: Pick<TopicConfig, "callbackTimeoutS
  * task are received (and reported failed, unattempted) many times while the head backs off; attempts are
  * counted in DynamoDB and the deliver function dead-letters the head itself at `maxAttempts`.
  */
-export function topicMaxReceiveCount(topic: Pick<TopicConfig, "maxAttempts">): number {
-  return Math.max(100, topic.maxAttempts * 10);
+export function topicMaxReceiveCount(
+  topic: Pick<TopicConfig, "maxAttempts" | "rateLimit" | "maxConcurrencyPerHost" | "circuitFailureThreshold">,
+): number {
+  // A protected topic's messages also come back each time their destination makes them wait (no attempt
+  // used): every wait is a receive. SQS's largest maxReceiveCount keeps that from reaching the DLQ.
+  const protectedTopic =
+    topic.rateLimit !== undefined ||
+    topic.maxConcurrencyPerHost !== undefined ||
+    topic.circuitFailureThreshold !== undefined;
+  return protectedTopic ? SQS_MAX_RECEIVE_COUNT : Math.max(100, topic.maxAttempts * 10);
 }
+
+/** SQS's largest redrive `maxReceiveCount`. */
+export const SQS_MAX_RECEIVE_COUNT = 1_000;
 
 export function visibilityTimeoutSeconds(consumerTimeoutSeconds: number): number {
   return VISIBILITY_TIMEOUT_FACTOR * consumerTimeoutSeconds;

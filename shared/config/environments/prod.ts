@@ -7,7 +7,8 @@ export const prod: EnvironmentConfigInput = {
   system: { maxAttempts: 10 },
   topics: {
     orders: { deliverBy: "order_id", maxConcurrency: 50 },
-    notifications: { maxAttempts: 5, callbackTimeoutSeconds: 5 },
+    // Many third-party receivers: a host that keeps failing is paused (its tasks wait) instead of burning attempts.
+    notifications: { maxAttempts: 5, callbackTimeoutSeconds: 5, circuitFailureThreshold: 10 },
   },
   // Deliberately empty: the on-call addresses are the deployer's, passed at synth with
   // `-c alarmEmails=…` / `-c alarmHttpsUrls=…` (README, "Alarm subscribers"). Synthesis refuses prod without one.

@@ -2,6 +2,7 @@ import type { CallbackResult } from "#shared/adapters/callback-client.js";
 import type { TopicConfig } from "#shared/config/index.js";
 import type { AttemptLogEntry } from "#shared/domain/attempt-log.js";
 import { backoffSeconds } from "#shared/domain/backoff.js";
+import { parseRetryAfter } from "#shared/domain/destination.js";
 import { retentionExpiry, type TaskRecord } from "#shared/domain/task.js";
 import { deadLetterTask } from "../dead-letter.js";
 import {
@@ -97,7 +98,13 @@ function retryAfterBackoff(
   result: CallbackResult,
 ): never {
   const error = result.error ?? "callback failed";
-  const seconds = backoffSeconds(started.attempts, topic.backoff, ctx.random);
+  // A 429/503 with Retry-After: the receiver's own delay (capped) replaces the backoff step. The attempt counts
+  // (the receiver was called; maxAttempts bounds the requests a task makes), see docs/RELIABILITY.md.
+  const retryAfter = parseRetryAfter(result.retryAfter, ctx.clock());
+  const seconds =
+    retryAfter !== undefined
+      ? Math.min(retryAfter, topic.retryAfterCapSeconds)
+      : backoffSeconds(started.attempts, topic.backoff, ctx.random);
   ctx.outcomes.set(group, { kind: "backoff", seconds });
   ctx.deps.logger.info("callback failed; retrying after backoff", {
     taskId: started.taskId,
@@ -107,6 +114,7 @@ function retryAfterBackoff(
     error,
     durationMs: result.durationMs,
     backoffSeconds: seconds,
+    ...(retryAfter !== undefined && { retryAfterSeconds: retryAfter }),
   });
   throw new RecordFailedError(error);
 }
