@@ -3,6 +3,7 @@
  * exiting, so tests can run it in-process.
  */
 import { Command, CommanderError, Option } from "commander";
+import { destinationsCommand } from "./commands/destinations.js";
 import { groupsCommand } from "./commands/groups.js";
 import { keyCommand } from "./commands/key.js";
 import { tasksCommand } from "./commands/tasks.js";
@@ -44,6 +45,7 @@ export function buildProgram(io: CliIo): Command {
   keyCommand(program, io);
   groupsCommand(program, io);
   topicsCommand(program, io);
+  destinationsCommand(program, io);
   return program;
 }
 

@@ -56,6 +56,8 @@ describe("the route table", () => {
       "list-tasks": [ENV.tableName],
       "replay-task": [ENV.topology, ENV.tableName],
       "replay-topic": [ENV.topology, ENV.tableName],
+      "list-destinations": [ENV.tableName],
+      "reset-destination": [ENV.tableName],
     });
   });
 });
