@@ -435,12 +435,12 @@ export class DynamoTaskStore implements TaskStore {
 
   async recordAttemptFailure(
     taskId: string,
-    failure: { error: string; atMs: number; attempt?: AttemptLogEntry },
+    failure: { error: string; atMs: number; attempt?: AttemptLogEntry; refund?: boolean },
   ): Promise<void> {
     await this.transitionLogging(
       taskId,
-      { set: "lastError = :error" },
-      { ":error": failure.error },
+      { set: failure.refund ? "lastError = :error, attempts = attempts - :one" : "lastError = :error" },
+      failure.refund ? { ":error": failure.error, ":one": 1 } : { ":error": failure.error },
       failure.attempt,
     );
   }

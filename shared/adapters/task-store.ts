@@ -143,9 +143,13 @@ export interface TaskStore extends DestinationStore {
       attempt?: AttemptLogEntry;
     },
   ): Promise<void>;
+  /**
+   * A failed attempt: its error and log entry. `refund` (issue 14: a circuit breaker's failed probe) gives the
+   * attempt back in the same write, so waiting for a host to recover costs the task no attempt.
+   */
   recordAttemptFailure(
     taskId: string,
-    failure: { error: string; atMs: number; attempt?: AttemptLogEntry },
+    failure: { error: string; atMs: number; attempt?: AttemptLogEntry; refund?: boolean },
   ): Promise<void>;
   markFailed(taskId: string, failure: { error: string; atMs: number; expiresAt: number }): Promise<void>;
   /**

@@ -141,11 +141,15 @@ export class MemoryTaskStore implements TaskStore {
 
   async recordAttemptFailure(
     taskId: string,
-    failure: { error: string; atMs: number; attempt?: AttemptLogEntry },
+    failure: { error: string; atMs: number; attempt?: AttemptLogEntry; refund?: boolean },
   ): Promise<void> {
     const task = this.tasks.get(taskId);
     if (task?.status !== "delivering") return;
-    this.tasks.set(taskId, { ...withLogged(task, failure.attempt), lastError: failure.error });
+    this.tasks.set(taskId, {
+      ...withLogged(task, failure.attempt),
+      lastError: failure.error,
+      ...(failure.refund && { attempts: task.attempts - 1 }),
+    });
   }
 
   async markFailed(

@@ -775,3 +775,35 @@ describe.each([
     expect(missing).toBeUndefined();
   });
 });
+
+describe.each([
+  ["dynalite", () => newStore()],
+  ["memory", async () => new MemoryTaskStore()],
+] as const)("a refunded attempt failure (%s)", (_name, makeStore) => {
+  it("records the error and the log entry and gives the attempt back in the same write", async () => {
+    // Prepare
+    const store: TaskStore = await makeStore();
+    const t = task();
+    await store.putNew(t);
+    const started = await store.startAttempt(t.taskId, NOW);
+
+    // Act
+    await store.recordAttemptFailure(t.taskId, {
+      error: "HTTP 503",
+      atMs: NOW,
+      attempt: {
+        seq: started?.attemptSeq ?? 1,
+        startedAtMs: NOW,
+        durationMs: 3,
+        status: 503,
+        error: "HTTP 503",
+      },
+      refund: true,
+    });
+
+    // Assess
+    const after = await store.get(t.taskId);
+    expect(after).toMatchObject({ status: "delivering", attempts: 0, lastError: "HTTP 503" });
+    expect(attemptLogEntries(after as TaskRecord)).toHaveLength(1);
+  });
+});

@@ -258,7 +258,7 @@ describe("circuit breaker", () => {
     expect(counted).toEqual([0, 1]);
   });
 
-  it("a failed probe reopens it for another cool-down without a second opening metric", async () => {
+  it("a failed probe reopens it for another cool-down (no second opening metric) and gives its attempt back", async () => {
     // Prepare
     const s = setup(BREAKER);
     await openCircuit(s);
@@ -275,6 +275,10 @@ describe("circuit breaker", () => {
       circuit: "open",
       nextProbeAtMs: s.now() + 30_000,
     });
+    expect(s.callbacks.calledFor()).toContain(probe.taskId);
+    expect(await s.store.get(probe.taskId)).toMatchObject({ attempts: 0, lastError: "HTTP 503" });
+    expect(s.waits()).toEqual([30]);
+    expect(s.queue.deadLetters).toEqual([]);
   });
 
   it("another container's open circuit is seen once its cached read is older than the cache window", async () => {
