@@ -148,7 +148,12 @@ async function attemptCallback(
   } finally {
     await releaseAdmission(ctx, topic, attempt.admission);
   }
-  await noteDestinationOutcome(ctx, topic, attempt.admission, result);
-  if (result.ok) await recordDelivered(ctx, scope.binding, attempt, result);
-  else await recordFailedAttempt(ctx, scope, attempt, result);
+  // The task's outcome first (a failed probe's attempt is given back there), then the host's circuit: whoever
+  // sees the circuit reopened sees the probe's attempt given back.
+  try {
+    if (result.ok) await recordDelivered(ctx, scope.binding, attempt, result);
+    else await recordFailedAttempt(ctx, scope, attempt, result);
+  } finally {
+    await noteDestinationOutcome(ctx, topic, attempt.admission, result);
+  }
 }
