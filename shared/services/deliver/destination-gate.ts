@@ -114,17 +114,26 @@ export async function admitToDestination(
   if (!host) return undefined; // the URL policy refuses it later, as it always did
   const probe = await passCircuit(ctx, scope, task, host, timeoutMs);
   const lease = await takeLease(ctx, scope, task, host, timeoutMs);
-  if (topic.rateLimit !== undefined) {
-    const now = ctx.clock();
-    const second = rateWindow(now);
-    const taken =
-      second !== undefined && (await ctx.deps.store.takeRateToken(topic.name, host, second, topic.rateLimit));
-    if (!taken) {
-      if (lease) await ctx.deps.store.releaseLease(topic.name, host, lease.slot, lease.expiresAtMs);
-      waitFor(ctx, scope, task, 1000 - (now % 1000), "rate limit");
-    }
+  const admission: Admission = { host, probe, ...(lease && { lease }) };
+  try {
+    await takeRateToken(ctx, scope, task, host);
+  } catch (error) {
+    // No token (a wait) or a failed call: the lease goes back at once instead of at its expiry.
+    await releaseAdmission(ctx, topic, admission);
+    throw error;
   }
-  return { host, probe, ...(lease && { lease }) };
+  return admission;
+}
+
+/** One token of the host's current second, or the group waits for the next second. */
+async function takeRateToken(ctx: BatchContext, scope: RecordScope, task: TaskRecord, host: string) {
+  const { topic } = scope.binding;
+  if (topic.rateLimit === undefined) return;
+  const now = ctx.clock();
+  const second = rateWindow(now);
+  const taken =
+    second !== undefined && (await ctx.deps.store.takeRateToken(topic.name, host, second, topic.rateLimit));
+  if (!taken) waitFor(ctx, scope, task, 1000 - (now % 1000), "rate limit");
 }
 
 /** Closed: pass. Open: wait for the probe time. Half-open: pass as the elected prober, else wait a second. */

@@ -131,6 +131,26 @@ describe("per-destination concurrency", () => {
     expect((await s.store.getDestination("demo", HOST_B))?.leases).toEqual({});
   });
 
+  it("gives the lease back at once when no rate token comes, or the token call fails", async () => {
+    // Prepare
+    const s = setup({ maxConcurrencyPerHost: 3, rateLimit: 1 });
+    const [first, second, third] = [await s.task(), await s.task(), await s.task()];
+    await s.deliver(first); // uses this second's only token
+
+    // Act
+    await s.deliver(second);
+    s.advance(1_000);
+    s.store.takeRateToken = async () => {
+      throw new Error("ProvisionedThroughputExceededException");
+    };
+    const response = await s.deliver(third);
+
+    // Assess
+    expect(response.batchItemFailures).toHaveLength(1);
+    expect([await s.attempts(second.taskId), await s.attempts(third.taskId)]).toEqual([0, 0]);
+    expect((await s.store.getDestination("demo", HOST_A))?.leases).toEqual({});
+  });
+
   it("takes an expired lease over (its holder crashed)", async () => {
     // Prepare
     const s = setup({ maxConcurrencyPerHost: 1 });
