@@ -1,7 +1,9 @@
 import { randomUUID } from "node:crypto";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { destinationListSchema } from "#shared/api/schemas/destinations.js";
 import { type MeteringReceiver, startMeteringReceiver } from "../support/metering-receiver.js";
 import { e2eTarget, type Harness, startHarness } from "./support/harness.js";
+import { runPunctual } from "./support/punctual-cli.js";
 
 /**
  * Protecting receivers (issue 14) through the local cloud: the real deliver functions, the destination items in
@@ -51,6 +53,8 @@ afterAll(async () => {
   await Promise.all([limited?.stop(), flaky?.stop(), polite?.stop()]);
   await h?.stop();
 });
+
+const cliApi = () => ["--api", h.cloud.apiUrl];
 
 async function addTask(topic: string, url: string, content: Record<string, unknown> = {}) {
   const response = await h.api("POST", "/v1/tasks", { topic, delay_seconds: 0, content, callback: { url } });
@@ -155,7 +159,7 @@ describe.runIf(local)("circuit breaker", () => {
     expect(okOrder.filter((id) => id === b1)).toHaveLength(1);
   });
 
-  it("POST /v1/destinations/{host}/reset closes an open circuit by hand; an unknown host is 404", async () => {
+  it("POST /v1/destinations/{host}/reset and `punctual destinations list|reset` close an open circuit by hand", async () => {
     // Prepare: a host that fails twice opens its circuit
     const down = await startMeteringReceiver();
     down.setDown(true);
@@ -166,16 +170,38 @@ describe.runIf(local)("circuit breaker", () => {
       await waitForDestination("breaker", down.host, ["open", "half-open"]);
 
       // Act
+      const table = await runPunctual([...cliApi(), "destinations", "list"]);
+      const listed = await runPunctual([...cliApi(), "--json", "destinations", "list"]);
+      const cliReset = await runPunctual([
+        ...cliApi(),
+        "--json",
+        "destinations",
+        "reset",
+        down.host,
+        "--topic",
+        "breaker",
+      ]);
       const reset = await h.api("POST", `/v1/destinations/${encodeURIComponent(down.host)}/reset`);
       const unknown = await h.api("POST", "/v1/destinations/nowhere.invalid/reset");
+      const cliUnknown = await runPunctual([...cliApi(), "destinations", "reset", "nowhere.invalid"]);
 
       // Assess
-      expect(reset.status, reset.text).toBe(200);
-      expect(reset.json).toMatchObject({
+      expect(table.code, table.stderr).toBe(0);
+      expect(table.stdout).toMatch(/topic\s*│\s*host\s*│\s*state/);
+      expect(listed.code, listed.stderr).toBe(0);
+      const entry = destinationListSchema
+        .parse(JSON.parse(listed.stdout))
+        .destinations.find((d) => d.host === down.host);
+      expect(entry).toMatchObject({ topic: "breaker", failures: 2 });
+      expect(["open", "half-open"]).toContain(entry?.state);
+      expect(cliReset.code, cliReset.stderr).toBe(0);
+      expect(JSON.parse(cliReset.stdout)).toMatchObject({
         host: down.host,
         destinations: [{ topic: "breaker", state: "closed", failures: 0 }],
       });
+      expect(reset.status, reset.text).toBe(200);
       expect(unknown.status).toBe(404);
+      expect(cliUnknown.code).toBe(2);
     } finally {
       await down.stop();
     }

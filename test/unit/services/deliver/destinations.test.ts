@@ -140,9 +140,11 @@ describe("per-destination concurrency", () => {
     // Act
     await s.deliver(second);
     s.advance(1_000);
-    s.store.takeRateToken = async () => {
-      throw new Error("ProvisionedThroughputExceededException");
-    };
+    Object.assign(s.store, {
+      takeRateToken: async () => {
+        throw new Error("ProvisionedThroughputExceededException");
+      },
+    });
     const response = await s.deliver(third);
 
     // Assess
