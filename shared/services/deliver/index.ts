@@ -19,6 +19,7 @@ export { DEFAULT_SAFETY_MARGIN_MS, DEFAULT_WATCHDOG_MARGIN_MS } from "./types.js
  *
  * The steps live beside this file: group-runner.ts (groups side by side, the watchdog), record.ts (one record:
  * its queue, its failure, its budget), attempt.ts (starting an attempt: the fast path and the read path),
+ * destination-gate.ts (protected topics: circuit, lease and rate token before an attempt is counted),
  * callback-request.ts (body, headers, signature), outcome.ts (delivered, backoff, dead-letter), visibility.ts
  * (each failed record's visibility), metrics.ts (EMF per topic).
  */
