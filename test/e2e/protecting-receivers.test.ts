@@ -93,7 +93,7 @@ describe.runIf(local)("per-destination limits", () => {
 
     // Assess
     expect(limited.peakInFlight()).toBeLessThanOrEqual(CONCURRENCY);
-    expect(Math.max(...limited.perSecond().values())).toBeLessThanOrEqual(RATE);
+    expect(Math.max(...limited.perSignedSecond().values())).toBeLessThanOrEqual(RATE);
     expect(delivered.map((t) => t.attempts)).toEqual(ids.map(() => 1));
     expect(limited.requests.map((r) => r.taskId).sort()).toEqual([...ids].sort());
   });

@@ -7,13 +7,15 @@ export interface MeteredRequest {
   readonly path: string;
   readonly attempt: number;
   readonly arrivedAtMs: number;
+  /** The request's signed `webhook-timestamp` (seconds): when the attempt started. */
+  readonly signedSecond: number;
   /** What the receiver answered. */
   readonly status: number;
 }
 
 /**
  * A callback receiver on 127.0.0.1 that meters what a protected destination sees (issue 14): requests in flight
- * at once (its peak) and requests arriving per whole second, and can be taken down (answers 503) and brought
+ * at once (its peak) and requests per second they were sent in (their signed timestamp), and can be taken down (answers 503) and brought
  * back. Paths: `/hold/<ms>/…` holds each request that long before answering; `/retry-after/<s>/…` answers the
  * first request of each task `429` with `Retry-After: <s>`, then 200. Every answer is 200 unless said otherwise.
  */
@@ -35,7 +37,8 @@ export async function startMeteringReceiver() {
     attempts.set(taskId, attempt);
     const retryAfter = /^\/retry-after\/(\d+)\//.exec(path)?.[1];
     const status = down ? 503 : retryAfter !== undefined && attempt === 1 ? 429 : 200;
-    requests.push({ taskId, path, attempt, arrivedAtMs, status });
+    const signedSecond = Number(req.headers["webhook-timestamp"]);
+    requests.push({ taskId, path, attempt, arrivedAtMs, signedSecond, status });
     const holdMs = Number(/^\/hold\/(\d+)\//.exec(path)?.[1] ?? 0);
     req.resume();
     req.on("end", () => {
@@ -57,13 +60,14 @@ export async function startMeteringReceiver() {
     requests,
     /** The most requests that were ever in flight at once. */
     peakInFlight: () => peakInFlight,
-    /** Requests per whole second of arrival (epoch second → count). */
-    perSecond(): Map<number, number> {
+    /**
+     * Requests per whole second their attempt started in, as each request's signed `webhook-timestamp` says
+     * (epoch second → count): the second the sender counted it in, whatever the network and the machine's load
+     * added before it arrived.
+     */
+    perSignedSecond(): Map<number, number> {
       const counts = new Map<number, number>();
-      for (const r of requests) {
-        const second = Math.floor(r.arrivedAtMs / 1000);
-        counts.set(second, (counts.get(second) ?? 0) + 1);
-      }
+      for (const r of requests) counts.set(r.signedSecond, (counts.get(r.signedSecond) ?? 0) + 1);
       return counts;
     },
     /** Down: every request is answered 503 (no Retry-After); up again: answers as the path says. */

@@ -102,7 +102,8 @@ async function startAfterReading(
   const admission = protectsDestinations(topic)
     ? await admitToDestination(ctx, scope, task, timeoutMs)
     : undefined;
-  const startedAt = ctx.clock();
+  // A rate-limited attempt starts at its token's instant (README "Protecting receivers"), after its due check.
+  const startedAt = admission?.countedAtMs ?? ctx.clock();
   let started: TaskRecord | undefined;
   try {
     started = await deps.store.startAttempt(taskId, startedAt);

@@ -49,6 +49,11 @@ export interface Admission {
   /** This delivery is the half-open circuit's one probe. */
   readonly probe: boolean;
   readonly lease?: { readonly slot: number; readonly expiresAtMs: number };
+  /**
+   * Rate-limited topics: the instant the rate token was counted at. The attempt starts (and is signed) at this
+   * instant, so a callback's `webhook-timestamp` is the very second its token was counted in.
+   */
+  readonly countedAtMs?: number;
 }
 
 /**
@@ -116,24 +121,33 @@ export async function admitToDestination(
   const lease = await takeLease(ctx, scope, task, host, timeoutMs);
   const admission: Admission = { host, probe, ...(lease && { lease }) };
   try {
-    await takeRateToken(ctx, scope, task, host);
+    const countedAtMs = await takeRateToken(ctx, scope, task, host);
+    return countedAtMs === undefined ? admission : { ...admission, countedAtMs };
   } catch (error) {
     // No token (a wait) or a failed call: the lease goes back at once instead of at its expiry.
     await releaseAdmission(ctx, topic, admission);
     throw error;
   }
-  return admission;
 }
 
-/** One token of the host's current second, or the group waits for the next second. */
-async function takeRateToken(ctx: BatchContext, scope: RecordScope, task: TaskRecord, host: string) {
+/**
+ * One token of the host's current second (answers the instant it was counted at), or the group waits for the
+ * next second.
+ */
+async function takeRateToken(
+  ctx: BatchContext,
+  scope: RecordScope,
+  task: TaskRecord,
+  host: string,
+): Promise<number | undefined> {
   const { topic } = scope.binding;
-  if (topic.rateLimit === undefined) return;
+  if (topic.rateLimit === undefined) return undefined;
   const now = ctx.clock();
   const second = rateWindow(now);
   const taken =
     second !== undefined && (await ctx.deps.store.takeRateToken(topic.name, host, second, topic.rateLimit));
   if (!taken) waitFor(ctx, scope, task, 1000 - (now % 1000), "rate limit");
+  return now;
 }
 
 /** Closed: pass. Open: wait for the probe time. Half-open: pass as the elected prober, else wait a second. */

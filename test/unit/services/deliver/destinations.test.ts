@@ -99,6 +99,26 @@ describe("per-destination rate limit", () => {
     expect(await s.attempts(a2.taskId)).toBe(1);
   });
 
+  it("signs the callback with the instant its token was counted at, so webhook-timestamp names the token's second", async () => {
+    // Prepare: the token call takes 400 ms, from 700 ms into a second to 100 ms into the next
+    const s = setup({ rateLimit: 5 }, T0 + 700);
+    const takeRateToken = s.store.takeRateToken;
+    Object.assign(s.store, {
+      takeRateToken: async (...args: Parameters<typeof takeRateToken>) => {
+        s.advance(400);
+        return takeRateToken(...args);
+      },
+    });
+    const t = await s.task();
+
+    // Act
+    await s.deliver(t);
+
+    // Assess
+    expect(s.callbacks.requests[0]?.headers["webhook-timestamp"]).toBe(String(T0 / 1000));
+    expect(s.store.destinations.rateCounts.get(`demo#${HOST_A}#${T0 / 1000}`)).toBe(1);
+  });
+
   it("hands out no token in the last part of a second (the callback would land in the next one)", async () => {
     // Prepare: 900 ms into the second
     const s = setup({ rateLimit: 5 }, T0 + 900);
