@@ -258,10 +258,12 @@ async function circuitFailure(ctx: BatchContext, topic: TopicConfig, admission: 
   if (!admission.probe && record.circuit !== "open" && record.failures < threshold) return;
   const nextProbeAtMs = now + topic.circuitCooldownSeconds * 1000;
   const change = await store.openCircuit(topic.name, admission.host, now, nextProbeAtMs);
+  // As the item now is: open until the next probe, and no probe claim (opening removed it).
+  const { probeUntilMs: _claimRemoved, ...rest } = record;
   ctx.destinations.remember(
     topic.name,
     admission.host,
-    { ...record, circuit: "open", nextProbeAtMs, openedAtMs: record.openedAtMs ?? now },
+    { ...rest, circuit: "open", nextProbeAtMs, openedAtMs: record.openedAtMs ?? now },
     now,
   );
   if (change === "opened") {

@@ -323,6 +323,24 @@ describe("circuit breaker", () => {
     expect(s.queue.deadLetters).toEqual([]);
   });
 
+  it("after a failed probe the next probe comes one cool-down later, not at the end of the failed probe's claim", async () => {
+    // Prepare: a long callback timeout, so a probe's claim (timeout + margin) outlasts the cool-down
+    const s = setup({ ...BREAKER, circuitCooldownSeconds: 1, callbackTimeoutSeconds: 20 });
+    await openCircuit(s);
+    const probe = await s.task(HOST_A);
+    s.callbacks.answer(probe.taskId, HTTP(503), HTTP(200));
+    s.advance(1_000);
+    await s.deliver(probe);
+
+    // Act
+    s.advance(1_000);
+    await s.deliver(probe);
+
+    // Assess
+    expect(s.callbacks.calledFor().filter((id) => id === probe.taskId)).toHaveLength(2);
+    expect(await s.store.get(probe.taskId)).toMatchObject({ status: "delivered", attempts: 1 });
+  });
+
   it("another container's open circuit is seen once its cached read is older than the cache window", async () => {
     // Prepare
     const s = setup(BREAKER);
