@@ -192,7 +192,9 @@ describe.runIf(local)("circuit breaker", () => {
       const entry = destinationListSchema
         .parse(JSON.parse(listed.stdout))
         .destinations.find((d) => d.host === down.host);
-      expect(entry).toMatchObject({ topic: "breaker", failures: 2 });
+      // at least the two that opened it (each probe refused since adds one)
+      expect(entry?.topic).toBe("breaker");
+      expect(entry?.failures).toBeGreaterThanOrEqual(2);
       expect(["open", "half-open"]).toContain(entry?.state);
       expect(cliReset.code, cliReset.stderr).toBe(0);
       expect(JSON.parse(cliReset.stdout)).toMatchObject({
