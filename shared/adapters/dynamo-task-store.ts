@@ -46,6 +46,7 @@ import type {
  * topic names. The partition is written on failures, circuit changes and lease changes only (never per success
  * on the happy path); DynamoDB splits a hot partition between sort keys (the table has no local index), and the
  * per-second rate counters live in partitions of their own (`rate#<topic>#<host>`, sort key = the second).
+ * Neither can meet a task: a task's partition key is `<topic>#<hash or _ulid>`, with exactly one `#`.
  */
 export const DESTINATION_PARTITION = "destination";
 const destinationKey = (topic: string, host: string) => ({
