@@ -7,6 +7,8 @@ export interface MeteredRequest {
   readonly path: string;
   readonly attempt: number;
   readonly arrivedAtMs: number;
+  /** The request's `punctual-attempt` header: the task's attempt number as Punctual counted it. */
+  readonly punctualAttempt: number;
   /** The request's signed `webhook-timestamp` (seconds): when the attempt started. */
   readonly signedSecond: number;
   /** What the receiver answered. */
@@ -38,7 +40,8 @@ export async function startMeteringReceiver() {
     const retryAfter = /^\/retry-after\/(\d+)\//.exec(path)?.[1];
     const status = down ? 503 : retryAfter !== undefined && attempt === 1 ? 429 : 200;
     const signedSecond = Number(req.headers["webhook-timestamp"]);
-    requests.push({ taskId, path, attempt, arrivedAtMs, signedSecond, status });
+    const punctualAttempt = Number(req.headers["punctual-attempt"]);
+    requests.push({ taskId, path, attempt, arrivedAtMs, punctualAttempt, signedSecond, status });
     const holdMs = Number(/^\/hold\/(\d+)\//.exec(path)?.[1] ?? 0);
     req.resume();
     req.on("end", () => {
