@@ -13,6 +13,12 @@ import {
   rescheduleBodySchema,
 } from "#shared/domain/add-task-request.js";
 import { addTasksBatchDocSchema, addTasksBatchResponseSchema } from "./schemas/batch.js";
+import {
+  destinationListSchema,
+  destinationParamsSchema,
+  destinationResetQuerySchema,
+  destinationResetResponseSchema,
+} from "./schemas/destinations.js";
 import { cancelGroupParamsSchema, cancelGroupQuerySchema } from "./schemas/groups.js";
 import {
   bulkReplayBodySchema,
@@ -314,6 +320,28 @@ export const API_CONTRACT = {
     responses: {
       "200": { description: "deleted (idempotent)", schema: scheduleChangeResponseSchema },
       "404": error("no such schedule (`not_found`)"),
+    },
+  },
+  // --- issue 14 (breaker): destinations (appended block) ---
+  "GET /v1/destinations": {
+    summary:
+      "Callback hosts of protected topics: circuit state, consecutive failures, next probe, leases in use",
+    description:
+      "One entry per topic and callback host (`host[:port]`) that a topic with `circuitFailureThreshold` or `maxConcurrencyPerHost` has met: hosts that failed, or held a lease. Open circuits first.",
+    tags: ["destinations"],
+    responses: { "200": { description: "the destinations", schema: destinationListSchema } },
+  },
+  "POST /v1/destinations/{host}/reset": {
+    summary:
+      "Close a callback host's circuit by hand (every topic, or `?topic=`); its waiting deliveries go again",
+    description:
+      "Failures back to 0 and the circuit closed; deliver functions see it within their 2-second cache, and the host's waiting deliveries go at their next receive.",
+    tags: ["destinations"],
+    pathParams: destinationParamsSchema,
+    query: destinationResetQuerySchema,
+    responses: {
+      "200": { description: "the host's destinations, closed", schema: destinationResetResponseSchema },
+      "404": error("no topic has met this host (`not_found`)"),
     },
   },
 } as const satisfies Readonly<Record<string, RouteContract>>;

@@ -76,6 +76,8 @@ describe("the route table", () => {
       "list-schedules": [ENV.tableName],
       "pause-schedule": [ENV.scheduleGroupName, ENV.tableName],
       "delete-schedule": [ENV.scheduleGroupName, ENV.tableName],
+      "list-destinations": [ENV.tableName],
+      "reset-destination": [ENV.tableName],
     });
   });
 });

@@ -281,6 +281,25 @@ export const API_ROUTES = [
     store: ["updateSchedule", "findIdempotencyClaim", "cancel"],
     grants: ["schedules:disarm"],
   },
+  // --- issue 14 (breaker): destinations (appended block) ---
+  {
+    name: "list-destinations",
+    routeKey: "GET /v1/destinations",
+    entry: "functions/list-destinations.ts",
+    purpose: "callback hosts: circuit state, failures, next probe, leases",
+    memoryMb: 256,
+    store: ["listDestinations"],
+    grants: [],
+  },
+  {
+    name: "reset-destination",
+    routeKey: "POST /v1/destinations/{host}/reset",
+    entry: "functions/reset-destination.ts",
+    purpose: "close a callback host's circuit by hand",
+    memoryMb: 256,
+    store: ["listDestinations", "closeCircuit"],
+    grants: [],
+  },
 ] as const satisfies readonly ApiRouteRow[];
 
 /**
