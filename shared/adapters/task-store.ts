@@ -154,4 +154,10 @@ export interface TaskStore {
    * removed. The caller then sends the task to its FIFO queue.
    */
   markReplayed(taskId: string, nowMs: number): Promise<ReplayOutcome>;
+  // --- issue 12: discard a dead-lettered task (appended block) ---
+  /**
+   * `failed → cancelled` (the operator gives up on a dead-lettered task): out of the failed index, TTL set to
+   * `expiresAt`; any other status is a conflict. History (failedAtMs, lastError, the attempt log) is kept.
+   */
+  discardFailed(taskId: string, nowMs: number, expiresAt: number): Promise<CancelOutcome>;
 }
