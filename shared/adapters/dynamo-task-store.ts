@@ -144,6 +144,7 @@ export const TASK_STORE_OPERATIONS: { readonly [M in keyof TaskStore]: readonly 
   openCircuit: [onTable("UpdateItem")],
   claimProbe: [onTable("UpdateItem")],
   closeCircuit: [onTable("UpdateItem")],
+  discardFailed: [onTable("UpdateItem"), onTable("GetItem")],
 };
 
 /**
@@ -977,6 +978,24 @@ export class DynamoTaskStore implements TaskStore {
       if (isConditionFailure(error)) return undefined;
       throw error;
     }
+  }
+
+  // --- issue 12: discard a dead-lettered task (appended block) ---
+
+  async discardFailed(taskId: string, nowMs: number, expiresAt: number): Promise<CancelOutcome> {
+    return this.updateOrExplain(taskId, "cancelled", {
+      // A failed task is already out of the sweep index; removing the failed index's key takes it out of the
+      // sparse failed index (the dead-letter list) in the same write.
+      UpdateExpression: `SET #status = :cancelled, cancelledAtMs = :now, expiresAt = :expiresAt REMOVE ${FAILED_TOPIC_ATTRIBUTE}`,
+      ConditionExpression: "#status = :failed",
+      ExpressionAttributeNames: { "#status": "status" },
+      ExpressionAttributeValues: toWire({
+        ":cancelled": "cancelled" satisfies TaskStatus,
+        ":failed": "failed" satisfies TaskStatus,
+        ":now": nowMs,
+        ":expiresAt": expiresAt,
+      }),
+    });
   }
 
   /**

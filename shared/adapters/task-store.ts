@@ -219,6 +219,12 @@ export interface TaskStore extends DestinationStore {
   updateSchedule(scheduleId: string, change: ScheduleChange): Promise<ScheduleUpdateOutcome>;
   /** The task id an idempotency key was claimed for (a read only: it never claims). */
   findIdempotencyClaim(topic: string, key: string): Promise<string | undefined>;
+  // --- issue 12: discard a dead-lettered task (appended block) ---
+  /**
+   * `failed → cancelled` (the operator gives up on a dead-lettered task): out of the failed index, TTL set to
+   * `expiresAt`; any other status is a conflict. History (failedAtMs, lastError, the attempt log) is kept.
+   */
+  discardFailed(taskId: string, nowMs: number, expiresAt: number): Promise<CancelOutcome>;
 }
 
 /** One page of a topic's schedules, and where the next begins (absent on the last page). */

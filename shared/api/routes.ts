@@ -104,9 +104,9 @@ export const API_ROUTES = [
     name: "cancel-task",
     routeKey: "DELETE /v1/tasks/{id}",
     entry: "functions/cancel-task.ts",
-    purpose: "cancel, delete its schedule",
+    purpose: "cancel (or discard a dead-lettered task), delete its schedule",
     memoryMb: 256,
-    store: ["cancel"],
+    store: ["cancel", "discardFailed"],
     grants: ["schedules:disarm", "topic-settings:read"],
   },
   {

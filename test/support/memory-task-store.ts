@@ -289,6 +289,18 @@ export class MemoryTaskStore implements TaskStore {
     return { outcome: "replayed", task: structuredClone(replayed) };
   }
 
+  // --- issue 12: discard a dead-lettered task (appended block) ---
+
+  async discardFailed(taskId: string, nowMs: number, expiresAt: number): Promise<CancelOutcome> {
+    const task = this.tasks.get(taskId);
+    if (!task) return { outcome: "not-found" };
+    if (task.status !== "failed") return { outcome: "conflict", task: structuredClone(task) };
+    const { failedTopic: _, ...rest } = finished(task);
+    const cancelled: TaskRecord = { ...rest, status: "cancelled", cancelledAtMs: nowMs, expiresAt };
+    this.tasks.set(taskId, cancelled);
+    return { outcome: "cancelled", task: structuredClone(cancelled) };
+  }
+
   private taskAt(key: PageKey): string | undefined {
     return [...this.tasks.values()].find((t) => t.pk === key.pk && t.sk === key.sk)?.taskId;
   }

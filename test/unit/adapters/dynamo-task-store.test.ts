@@ -937,3 +937,43 @@ describe.each([
     expect(attemptLogEntries(after as TaskRecord)).toHaveLength(1);
   });
 });
+
+describe.each([
+  ["dynalite", () => newStore()],
+  ["memory", async () => new MemoryTaskStore()],
+] as const)("discardFailed (%s)", (_name, makeStore) => {
+  it("moves failed → cancelled, out of the failed index, history kept; else conflict or not-found", async () => {
+    const store: TaskStore = await makeStore();
+    const failed = task({ group: "d-1" });
+    await failTask(store, failed, NOW + 10);
+    const kept = task({ group: "d-2" });
+    await failTask(store, kept, NOW + 15);
+    const scheduled = task({ group: "d-3" });
+    await store.putNew(scheduled);
+
+    const discarded = await store.discardFailed(failed.taskId, NOW + 20, 99);
+    const again = await store.discardFailed(failed.taskId, NOW + 30, 99);
+    const notFailed = await store.discardFailed(scheduled.taskId, NOW + 30, 99);
+    const missing = await store.discardFailed(task({ group: "d-4" }).taskId, NOW + 30, 99);
+
+    expect(discarded).toMatchObject({
+      outcome: "cancelled",
+      task: {
+        status: "cancelled",
+        cancelledAtMs: NOW + 20,
+        expiresAt: 99,
+        failedAtMs: NOW + 10,
+        attempts: 1,
+      },
+    });
+    const stored = await store.get(failed.taskId);
+    expect(stored?.failedTopic).toBeUndefined();
+    expect(stored?.sweepShard).toBeUndefined();
+    expect(stored?.lastError).toBe(`HTTP 500 at ${NOW + 10}`);
+    expect((await store.listFailed("demo", 10)).tasks.map((t) => t.taskId)).toEqual([kept.taskId]);
+    expect(again).toMatchObject({ outcome: "conflict", task: { status: "cancelled" } });
+    expect(notFailed).toMatchObject({ outcome: "conflict", task: { status: "scheduled" } });
+    expect((await store.get(scheduled.taskId))?.status).toBe("scheduled");
+    expect(missing).toEqual({ outcome: "not-found" });
+  });
+});
