@@ -226,7 +226,7 @@ export const API_ROUTES = [
       "findIdempotencyClaim",
       "cancel",
     ],
-    grants: ["timer-queue:send", "schedules:arm"],
+    grants: ["timer-queue:send", "schedules:arm", "topic-settings:read"],
   },
   {
     name: "get-schedule",
@@ -270,7 +270,7 @@ export const API_ROUTES = [
       "findIdempotencyClaim",
       "cancel",
     ],
-    grants: ["timer-queue:send", "schedules:arm"],
+    grants: ["timer-queue:send", "schedules:arm", "topic-settings:read"],
   },
   {
     name: "delete-schedule",
