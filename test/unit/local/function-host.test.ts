@@ -7,6 +7,7 @@ import { createLambdaContext } from "#local/runtime/lambda-context.js";
 /** A function host (a worker thread) running a fixture handler, invoked as the local runtime invokes functions. */
 let host: FunctionHost;
 const channel = new MessageChannel();
+const emfDocuments: unknown[] = [];
 
 beforeAll(async () => {
   host = await startFunctionHost(
@@ -17,6 +18,7 @@ beforeAll(async () => {
       },
     ],
     channel.port2,
+    { record: (document) => emfDocuments.push(document), print: false },
   );
 }, 30_000);
 
@@ -47,6 +49,15 @@ describe("function host", () => {
     const invocation = host.handlerFor("Echo")({ fail: message } as never, createLambdaContext("Echo", 30));
     // Assess
     await expect(invocation).rejects.toMatchObject({ name: "TypeError", message });
+  });
+
+  it("hands the EMF documents its functions print to the cloud's sink (the console's metrics)", async () => {
+    // Prepare
+    const emf = { _aws: { Timestamp: Date.now(), CloudWatchMetrics: [] }, marker: randomUUID() };
+    // Act
+    await host.handlerFor("Echo")({ emf } as never, createLambdaContext("Echo", 30));
+    // Assess: the result crosses after the document, on the same port, so it has arrived.
+    expect(emfDocuments).toContainEqual(emf);
   });
 
   it("rejects an invocation of a function it does not host", async () => {
