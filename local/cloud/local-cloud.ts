@@ -579,9 +579,13 @@ function moduleUrlOf(entry: string): string {
   return pathToFileURL(path.join(PROJECT_ROOT, entry)).href;
 }
 
-/** `PUNCTUAL_LOCAL_FUNCTION_HOSTS=0` keeps the functions in the main thread (for comparisons). */
+/**
+ * `PUNCTUAL_LOCAL_FUNCTION_HOSTS=1` runs the functions in two worker threads (an experiment, off by default): the
+ * hosts showed no lateness gain on a shared machine, and with them the runtime topic settings (AppConfig from the
+ * settings file) did not reach the hosted functions in the end-to-end suite (docs/PERFORMANCE.md).
+ */
 function functionHostsWanted(): boolean {
-  return process.env.PUNCTUAL_LOCAL_FUNCTION_HOSTS !== "0";
+  return process.env.PUNCTUAL_LOCAL_FUNCTION_HOSTS === "1";
 }
 
 /**
