@@ -18,7 +18,11 @@ import { e2eTarget, type Harness, startHarness } from "./support/harness.js";
  * final page there (`npm run console:screenshot` writes docs/console.png).
  */
 const TOPIC = "demo";
+/** A topic whose circuit opens after 2 failed attempts and stays open (no probe within the test). */
+const GUARDED = "guarded";
 const LATENESS_STATS = ["p50", "p90", "p99"].map((p) => `[data-testid="lateness-${p}"]`).join(",");
+/** The list endpoints the page calls: every call carries a page limit. */
+const LISTS = ["/v1/tasks", "/console/api/local"];
 /** Bounds for conditions the page must reach (correctness bounds, not speed targets). */
 const WAIT = { timeout: 20_000 };
 
@@ -35,7 +39,15 @@ const contents = new Map<string, string>();
 
 beforeAll(async () => {
   if (!local) return;
-  h = await startHarness({ sweeperIntervalMs: 500 });
+  h = await startHarness({
+    sweeperIntervalMs: 500,
+    configOverrides: {
+      topics: {
+        // One attempt per task: nothing retries after the reset, so the circuit stays closed once reset.
+        [GUARDED]: { maxAttempts: 1, circuitFailureThreshold: 2, circuitCooldownSeconds: 3_600 },
+      },
+    },
+  });
   b = await launchConsoleBrowser();
   await b.page.goto(`${h.cloud.apiUrl}/console?topic=${TOPIC}`);
   await b.page.waitForSelector(`[data-testid="topic-row-${TOPIC}"]`, WAIT);
@@ -280,10 +292,44 @@ describe.runIf(local)("the console in a real browser", () => {
     }
   });
 
+  it("shows a destination's circuit open after its receiver fails, and Reset (confirmed) closes it; the API agrees", async () => {
+    // Prepare: two failed attempts on the guarded topic open the receiver host's circuit there.
+    const host = new URL(h.receiver.url).host;
+    for (const n of [1, 2]) {
+      const response = await h.api("POST", "/v1/tasks", {
+        topic: GUARDED,
+        delay_seconds: 0,
+        content: { n },
+        callback: { url: `${h.receiver.url}/fail/console-${randomUUID()}` },
+      });
+      expect(response.status, response.text).toBe(201);
+      await h.waitForStatus(String(response.json.task_id), ["failed"]);
+    }
+    const row = `[data-testid="destination-${GUARDED}-${host}"]`;
+    await waitForText(b.page, `${row} [data-testid="destination-state"]`, "open");
+    await b.screenshot("6-circuit-open");
+
+    // Act
+    await b.page.click(`${row} [data-testid="destination-reset"]`);
+    await confirmDialog(b.page, `${host} on ${GUARDED}`);
+
+    // Assess: the page and the API both have it closed, with no failures.
+    await waitForText(b.page, `${row} [data-testid="destination-state"]`, "closed");
+    await waitForText(b.page, `${row} [data-testid="destination-failures"]`, "0");
+    const listed = await h.api("GET", `/v1/destinations?topic=${GUARDED}`);
+    expect(listed.status, listed.text).toBe(200);
+    expect((listed.json.destinations as { host: string }[]).find((d) => d.host === host)).toMatchObject({
+      topic: GUARDED,
+      state: "closed",
+      failures: 0,
+      opened_at: null,
+    });
+  });
+
   it("never lists without a page limit", () => {
     const lists = b.requests
       .map((u) => new URL(u))
-      .filter((u) => (u.pathname === "/v1/tasks" || u.pathname === "/console/api/local") && u.search !== "");
+      .filter((u) => LISTS.includes(u.pathname) && u.search !== "");
     expect(lists.length).toBeGreaterThan(0);
     for (const url of lists) {
       const limit = Number(url.searchParams.get("limit"));
