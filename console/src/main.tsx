@@ -1,7 +1,7 @@
 /**
  * The Punctual console: one page, one more client of the API. Topics with their backlog and counts, a topic's
  * lateness, task search and timelines, the dead-letter list with replay, each
- * callback host's circuit breaker, and (locally) the timers. It refreshes
+ * callback host's circuit breaker, a topic's recurring schedules, and (locally) the timers. It refreshes
  * itself every few seconds while visible, and every list is a page.
  */
 import { render } from "preact";
@@ -12,6 +12,7 @@ import { DestinationsPanel } from "./destinations.js";
 import { RefreshContext, useRefreshTick } from "./hooks.js";
 import { LatenessPanel } from "./lateness.js";
 import { LocalPanel } from "./local.js";
+import { SchedulesPanel } from "./schedules.js";
 import { STYLE } from "./style.js";
 import { TaskDetail, TaskSearch } from "./tasks.js";
 import { TopicsPanel } from "./topics.js";
@@ -57,6 +58,7 @@ function App() {
           {topic && <LatenessPanel topic={topic} minutes={minutes} />}
           <TaskSearch topic={topic} />
           {topic && <DeadLetters topic={topic} onOpen={setOpenTask} />}
+          {topic && <SchedulesPanel topic={topic} />}
           <DestinationsPanel />
           {openTask && (
             <section class="wide">

@@ -14,7 +14,8 @@ import { e2eTarget, type Harness, startHarness } from "./support/harness.js";
  * are seen delivered on the page; a dead-lettered task is replayed from the page (through its confirmation
  * dialog) and delivered, another cancelled from the dead-letter list; the topic is paused and resumed from the
  * page and the API agrees; a task is found by id with its timeline; the console's lateness p50/p90/p99 equal the nearest ranks of the tasks' own `lateness_ms`;
- * every list request the page made carries a page limit. PUNCTUAL_CONSOLE_SCREENSHOT=<file> also saves the
+ * every list request the page made carries a page limit. Issue 14: a destination whose circuit opened shows
+ * "open" and is reset from the page; a schedule is paused, resumed and deleted from the Schedules panel. PUNCTUAL_CONSOLE_SCREENSHOT=<file> also saves the
  * final page there (`npm run console:screenshot` writes docs/console.png).
  */
 const TOPIC = "demo";
@@ -22,7 +23,7 @@ const TOPIC = "demo";
 const GUARDED = "guarded";
 const LATENESS_STATS = ["p50", "p90", "p99"].map((p) => `[data-testid="lateness-${p}"]`).join(",");
 /** The list endpoints the page calls: every call carries a page limit. */
-const LISTS = ["/v1/tasks", "/console/api/local"];
+const LISTS = ["/v1/tasks", "/v1/schedules", "/console/api/local"];
 /** Bounds for conditions the page must reach (correctness bounds, not speed targets). */
 const WAIT = { timeout: 20_000 };
 
@@ -324,6 +325,44 @@ describe.runIf(local)("the console in a real browser", () => {
       failures: 0,
       opened_at: null,
     });
+  });
+
+  it("lists a schedule created through the API; pauses, resumes and deletes it from the page after confirming", async () => {
+    // Prepare: a schedule far from due (Jan 1st, 04:00 in Berlin), so no occurrence runs during the test.
+    const created = await h.api("POST", "/v1/schedules", {
+      topic: TOPIC,
+      cron: "0 4 1 1 *",
+      timezone: "Europe/Berlin",
+      content: { report: `console-${randomUUID()}` },
+      callback: { url: `${h.receiver.url}/ok/console` },
+    });
+    expect(created.status, created.text).toBe(201);
+    const id = String(created.json.schedule_id);
+    const row = `[data-testid="schedule-${id}"]`;
+    const status = `${row} [data-testid="schedule-status"]`;
+    const apiStatus = async () => (await h.api("GET", `/v1/schedules/${id}`)).json.status;
+    await waitForText(b.page, status, "active");
+    const next = await b.page.$eval(`${row} [data-testid="schedule-next"]`, (el) => el.textContent);
+    expect(next).not.toBe("—");
+
+    // Act / Assess: pause
+    await b.page.click(`${row} [data-testid="schedule-pause"]`);
+    await confirmDialog(b.page, `Pause schedule ${id}`);
+    await waitForText(b.page, status, "paused");
+    expect(await apiStatus()).toBe("paused");
+    await b.screenshot("7-schedule-paused");
+
+    // Act / Assess: resume
+    await b.page.click(`${row} [data-testid="schedule-resume"]`);
+    await confirmDialog(b.page, `Resume schedule ${id}`);
+    await waitForText(b.page, status, "active");
+    expect(await apiStatus()).toBe("active");
+
+    // Act / Assess: delete
+    await b.page.click(`${row} [data-testid="schedule-delete"]`);
+    await confirmDialog(b.page, `Delete schedule ${id}`);
+    await waitForText(b.page, status, "deleted");
+    expect(await apiStatus()).toBe("deleted");
   });
 
   it("never lists without a page limit", () => {
