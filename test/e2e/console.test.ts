@@ -24,6 +24,14 @@ const GUARDED = "guarded";
 const LATENESS_STATS = ["p50", "p90", "p99"].map((p) => `[data-testid="lateness-${p}"]`).join(",");
 /** The list endpoints the page calls: every call carries a page limit. */
 const LISTS = ["/v1/tasks", "/v1/schedules", "/console/api/local"];
+/** The fields of a listed schedule this file reads. */
+interface ScheduleJson {
+  readonly schedule_id: string;
+  readonly cron: string;
+  readonly timezone: string;
+  readonly status: string;
+  readonly content: string;
+}
 /** Bounds for conditions the page must reach (correctness bounds, not speed targets). */
 const WAIT = { timeout: 20_000 };
 
@@ -363,6 +371,65 @@ describe.runIf(local)("the console in a real browser", () => {
     await confirmDialog(b.page, `Delete schedule ${id}`);
     await waitForText(b.page, status, "deleted");
     expect(await apiStatus()).toBe("deleted");
+  });
+
+  it("creates a schedule from the page's form; content that is not JSON or a bad cron creates nothing", async () => {
+    // Prepare: the form's fields, filled as a user would (a unique content marks this schedule).
+    const marker = `console-form-${randomUUID()}`;
+    const fill = async (field: string, value: string) => {
+      await b.page.$eval(`[data-testid="${field}"]`, (el) => {
+        (el as unknown as { value: string }).value = "";
+      });
+      await b.page.type(`[data-testid="${field}"]`, value);
+    };
+    const submit = () => b.page.click('[data-testid="schedule-create-submit"]');
+    const mine = async () =>
+      (
+        (await h.api("GET", `/v1/schedules?topic=${TOPIC}&limit=100`)).json.schedules as ScheduleJson[]
+      ).filter((s) => s.content.includes(marker));
+    await fill("schedule-timezone", "Europe/Berlin");
+    await fill("schedule-callback", `${h.receiver.url}/ok/console`);
+
+    // Act 1: content that is not JSON, then a cron that is not one
+    await fill("schedule-cron", "0 4 1 1 *");
+    await fill("schedule-content", `{"marker": "${marker}"`);
+    await submit();
+    await b.page.waitForFunction(
+      `document.querySelector('[data-testid="schedules-message"]')?.textContent?.startsWith("content is not JSON")`,
+      WAIT,
+    );
+    await fill("schedule-content", JSON.stringify({ marker }));
+    await fill("schedule-cron", "not a cron");
+    await submit();
+    await b.page.waitForFunction(
+      `document.querySelector('[data-testid="schedules-message"]')?.textContent?.startsWith("not created:")`,
+      WAIT,
+    );
+    expect(await mine()).toEqual([]);
+
+    // Act 2: a valid schedule
+    await fill("schedule-cron", "0 4 1 1 *");
+    await submit();
+
+    // Assess: created as sent, and listed on the page.
+    await b.page.waitForFunction(
+      `document.querySelector('[data-testid="schedules-message"]')?.textContent?.startsWith("created ")`,
+      WAIT,
+    );
+    const [created, ...more] = await mine();
+    expect(more).toEqual([]);
+    expect(created).toMatchObject({
+      cron: "0 4 1 1 *",
+      timezone: "Europe/Berlin",
+      status: "active",
+      content: JSON.stringify({ marker }),
+    });
+    await waitForText(
+      b.page,
+      `[data-testid="schedule-${created?.schedule_id}"] [data-testid="schedule-status"]`,
+      "active",
+    );
+    await h.api("DELETE", `/v1/schedules/${created?.schedule_id}`);
   });
 
   it("never lists without a page limit", () => {
