@@ -13,7 +13,11 @@ const CONSOLE_DIR = path.dirname(fileURLToPath(import.meta.url));
 export const CONSOLE_DIST = path.join(CONSOLE_DIR, "dist");
 const ENTRY = path.join(CONSOLE_DIR, "src", "main.tsx");
 /** What the page's bundle is made of besides src/: its shared schemas. */
-const SHARED_SOURCES = [path.join(CONSOLE_DIR, "schemas.ts"), path.join(CONSOLE_DIR, "build.ts")];
+const SHARED_SOURCES = [
+  path.join(CONSOLE_DIR, "schemas.ts"),
+  path.join(CONSOLE_DIR, "build.ts"),
+  path.join(CONSOLE_DIR, "..", "shared", "api", "schemas", "destinations.ts"),
+];
 const UPLOT_CSS = fileURLToPath(import.meta.resolve("uplot/dist/uPlot.min.css"));
 
 /** Files the servers may send, and their types: nothing else under dist/ is ever read. */

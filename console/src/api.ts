@@ -84,3 +84,23 @@ export interface TaskPage {
   readonly tasks: readonly TaskView[];
   readonly next_cursor: string | null;
 }
+
+/** A recurring schedule as GET /v1/schedules answers (shared/api/schemas/schedules.ts; its module needs Node). */
+export interface ScheduleView {
+  readonly schedule_id: string;
+  readonly topic: string;
+  readonly cron: string;
+  readonly timezone: string;
+  readonly status: "active" | "paused" | "ended" | "deleted";
+  readonly content: string;
+  readonly callback_url?: string;
+  readonly created_at: string;
+  readonly paused_at?: string;
+  readonly deleted_at?: string;
+  readonly next_occurrences: readonly string[];
+}
+
+export interface SchedulePage {
+  readonly schedules: readonly ScheduleView[];
+  readonly next_cursor: string | null;
+}

@@ -1,15 +1,18 @@
 /**
  * The Punctual console: one page, one more client of the API. Topics with their backlog and counts, a topic's
- * lateness, task search and timelines, the dead-letter list with replay, and (locally) the timers. It refreshes
+ * lateness, task search and timelines, the dead-letter list with replay, each
+ * callback host's circuit breaker, a topic's recurring schedules, and (locally) the timers. It refreshes
  * itself every few seconds while visible, and every list is a page.
  */
 import { render } from "preact";
 import { useState } from "preact/hooks";
 import { ConfirmContext, ConfirmDialog } from "./confirm.js";
 import { DeadLetters } from "./dead-letters.js";
+import { DestinationsPanel } from "./destinations.js";
 import { RefreshContext, useRefreshTick } from "./hooks.js";
 import { LatenessPanel } from "./lateness.js";
 import { LocalPanel } from "./local.js";
+import { SchedulesPanel } from "./schedules.js";
 import { STYLE } from "./style.js";
 import { TaskDetail, TaskSearch } from "./tasks.js";
 import { TopicsPanel } from "./topics.js";
@@ -55,6 +58,8 @@ function App() {
           {topic && <LatenessPanel topic={topic} minutes={minutes} />}
           <TaskSearch topic={topic} />
           {topic && <DeadLetters topic={topic} onOpen={setOpenTask} />}
+          {topic && <SchedulesPanel topic={topic} />}
+          <DestinationsPanel />
           {openTask && (
             <section class="wide">
               <TaskDetail taskId={openTask} />

@@ -14,11 +14,24 @@ import { e2eTarget, type Harness, startHarness } from "./support/harness.js";
  * are seen delivered on the page; a dead-lettered task is replayed from the page (through its confirmation
  * dialog) and delivered, another cancelled from the dead-letter list; the topic is paused and resumed from the
  * page and the API agrees; a task is found by id with its timeline; the console's lateness p50/p90/p99 equal the nearest ranks of the tasks' own `lateness_ms`;
- * every list request the page made carries a page limit. PUNCTUAL_CONSOLE_SCREENSHOT=<file> also saves the
+ * every list request the page made carries a page limit. Issue 14: a destination whose circuit opened shows
+ * "open" and is reset from the page; a schedule is paused, resumed and deleted from the Schedules panel. PUNCTUAL_CONSOLE_SCREENSHOT=<file> also saves the
  * final page there (`npm run console:screenshot` writes docs/console.png).
  */
 const TOPIC = "demo";
+/** A topic whose circuit opens after 2 failed attempts and stays open (no probe within the test). */
+const GUARDED = "guarded";
 const LATENESS_STATS = ["p50", "p90", "p99"].map((p) => `[data-testid="lateness-${p}"]`).join(",");
+/** The list endpoints the page calls: every call carries a page limit. */
+const LISTS = ["/v1/tasks", "/v1/schedules", "/console/api/local"];
+/** The fields of a listed schedule this file reads. */
+interface ScheduleJson {
+  readonly schedule_id: string;
+  readonly cron: string;
+  readonly timezone: string;
+  readonly status: string;
+  readonly content: string;
+}
 /** Bounds for conditions the page must reach (correctness bounds, not speed targets). */
 const WAIT = { timeout: 20_000 };
 
@@ -35,7 +48,15 @@ const contents = new Map<string, string>();
 
 beforeAll(async () => {
   if (!local) return;
-  h = await startHarness({ sweeperIntervalMs: 500 });
+  h = await startHarness({
+    sweeperIntervalMs: 500,
+    configOverrides: {
+      topics: {
+        // One attempt per task: nothing retries after the reset, so the circuit stays closed once reset.
+        [GUARDED]: { maxAttempts: 1, circuitFailureThreshold: 2, circuitCooldownSeconds: 3_600 },
+      },
+    },
+  });
   b = await launchConsoleBrowser();
   await b.page.goto(`${h.cloud.apiUrl}/console?topic=${TOPIC}`);
   await b.page.waitForSelector(`[data-testid="topic-row-${TOPIC}"]`, WAIT);
@@ -280,10 +301,141 @@ describe.runIf(local)("the console in a real browser", () => {
     }
   });
 
+  it("shows a destination's circuit open after its receiver fails, and Reset (confirmed) closes it; the API agrees", async () => {
+    // Prepare: two failed attempts on the guarded topic open the receiver host's circuit there.
+    const host = new URL(h.receiver.url).host;
+    for (const n of [1, 2]) {
+      const response = await h.api("POST", "/v1/tasks", {
+        topic: GUARDED,
+        delay_seconds: 0,
+        content: { n },
+        callback: { url: `${h.receiver.url}/fail/console-${randomUUID()}` },
+      });
+      expect(response.status, response.text).toBe(201);
+      await h.waitForStatus(String(response.json.task_id), ["failed"]);
+    }
+    const row = `[data-testid="destination-${GUARDED}-${host}"]`;
+    await waitForText(b.page, `${row} [data-testid="destination-state"]`, "open");
+    await b.screenshot("6-circuit-open");
+
+    // Act
+    await b.page.click(`${row} [data-testid="destination-reset"]`);
+    await confirmDialog(b.page, `${host} on ${GUARDED}`);
+
+    // Assess: the page and the API both have it closed, with no failures.
+    await waitForText(b.page, `${row} [data-testid="destination-state"]`, "closed");
+    await waitForText(b.page, `${row} [data-testid="destination-failures"]`, "0");
+    const listed = await h.api("GET", `/v1/destinations?topic=${GUARDED}`);
+    expect(listed.status, listed.text).toBe(200);
+    expect((listed.json.destinations as { host: string }[]).find((d) => d.host === host)).toMatchObject({
+      topic: GUARDED,
+      state: "closed",
+      failures: 0,
+      opened_at: null,
+    });
+  });
+
+  it("lists a schedule created through the API; pauses, resumes and deletes it from the page after confirming", async () => {
+    // Prepare: a schedule far from due (Jan 1st, 04:00 in Berlin), so no occurrence runs during the test.
+    const created = await h.api("POST", "/v1/schedules", {
+      topic: TOPIC,
+      cron: "0 4 1 1 *",
+      timezone: "Europe/Berlin",
+      content: { report: `console-${randomUUID()}` },
+      callback: { url: `${h.receiver.url}/ok/console` },
+    });
+    expect(created.status, created.text).toBe(201);
+    const id = String(created.json.schedule_id);
+    const row = `[data-testid="schedule-${id}"]`;
+    const status = `${row} [data-testid="schedule-status"]`;
+    const apiStatus = async () => (await h.api("GET", `/v1/schedules/${id}`)).json.status;
+    await waitForText(b.page, status, "active");
+    const next = await b.page.$eval(`${row} [data-testid="schedule-next"]`, (el) => el.textContent);
+    expect(next).not.toBe("—");
+
+    // Act / Assess: pause
+    await b.page.click(`${row} [data-testid="schedule-pause"]`);
+    await confirmDialog(b.page, `Pause schedule ${id}`);
+    await waitForText(b.page, status, "paused");
+    expect(await apiStatus()).toBe("paused");
+    await b.screenshot("7-schedule-paused");
+
+    // Act / Assess: resume
+    await b.page.click(`${row} [data-testid="schedule-resume"]`);
+    await confirmDialog(b.page, `Resume schedule ${id}`);
+    await waitForText(b.page, status, "active");
+    expect(await apiStatus()).toBe("active");
+
+    // Act / Assess: delete
+    await b.page.click(`${row} [data-testid="schedule-delete"]`);
+    await confirmDialog(b.page, `Delete schedule ${id}`);
+    await waitForText(b.page, status, "deleted");
+    expect(await apiStatus()).toBe("deleted");
+  });
+
+  it("creates a schedule from the page's form; content that is not JSON or a bad cron creates nothing", async () => {
+    // Prepare: the form's fields, filled as a user would (a unique content marks this schedule).
+    const marker = `console-form-${randomUUID()}`;
+    const fill = async (field: string, value: string) => {
+      await b.page.$eval(`[data-testid="${field}"]`, (el) => {
+        (el as unknown as { value: string }).value = "";
+      });
+      await b.page.type(`[data-testid="${field}"]`, value);
+    };
+    const submit = () => b.page.click('[data-testid="schedule-create-submit"]');
+    const mine = async () =>
+      (
+        (await h.api("GET", `/v1/schedules?topic=${TOPIC}&limit=100`)).json.schedules as ScheduleJson[]
+      ).filter((s) => s.content.includes(marker));
+    await fill("schedule-timezone", "Europe/Berlin");
+    await fill("schedule-callback", `${h.receiver.url}/ok/console`);
+
+    // Act 1: content that is not JSON, then a cron that is not one
+    await fill("schedule-cron", "0 4 1 1 *");
+    await fill("schedule-content", `{"marker": "${marker}"`);
+    await submit();
+    await b.page.waitForFunction(
+      `document.querySelector('[data-testid="schedules-message"]')?.textContent?.startsWith("content is not JSON")`,
+      WAIT,
+    );
+    await fill("schedule-content", JSON.stringify({ marker }));
+    await fill("schedule-cron", "not a cron");
+    await submit();
+    await b.page.waitForFunction(
+      `document.querySelector('[data-testid="schedules-message"]')?.textContent?.startsWith("not created:")`,
+      WAIT,
+    );
+    expect(await mine()).toEqual([]);
+
+    // Act 2: a valid schedule
+    await fill("schedule-cron", "0 4 1 1 *");
+    await submit();
+
+    // Assess: created as sent, and listed on the page.
+    await b.page.waitForFunction(
+      `document.querySelector('[data-testid="schedules-message"]')?.textContent?.startsWith("created ")`,
+      WAIT,
+    );
+    const [created, ...more] = await mine();
+    expect(more).toEqual([]);
+    expect(created).toMatchObject({
+      cron: "0 4 1 1 *",
+      timezone: "Europe/Berlin",
+      status: "active",
+      content: JSON.stringify({ marker }),
+    });
+    await waitForText(
+      b.page,
+      `[data-testid="schedule-${created?.schedule_id}"] [data-testid="schedule-status"]`,
+      "active",
+    );
+    await h.api("DELETE", `/v1/schedules/${created?.schedule_id}`);
+  });
+
   it("never lists without a page limit", () => {
     const lists = b.requests
       .map((u) => new URL(u))
-      .filter((u) => (u.pathname === "/v1/tasks" || u.pathname === "/console/api/local") && u.search !== "");
+      .filter((u) => LISTS.includes(u.pathname) && u.search !== "");
     expect(lists.length).toBeGreaterThan(0);
     for (const url of lists) {
       const limit = Number(url.searchParams.get("limit"));

@@ -1,0 +1,113 @@
+import { useState } from "preact/hooks";
+import {
+  type DestinationView,
+  destinationListSchema,
+  destinationResetResponseSchema,
+} from "../../shared/api/schemas/destinations.js";
+import { call, query } from "./api.js";
+import { useConfirm } from "./confirm.js";
+import { time } from "./format.js";
+import { useLoad, useRefresh } from "./hooks.js";
+
+/**
+ * Each callback host per topic, as the deliver function's circuit breaker sees it: state, consecutive failures,
+ * when it opened, when it next lets a probe through, the last error; Reset closes an open circuit by hand.
+ * GET /v1/destinations is one bounded answer (a row per topic and host the breaker tracks), not a paged list.
+ */
+export function DestinationsPanel() {
+  const [message, setMessage] = useState<string>();
+  const { data, error } = useLoad(
+    async () => destinationListSchema.parse(await call("GET", "/v1/destinations")),
+    [],
+  );
+  const reset = useResetDestination(setMessage);
+  const destinations = data?.destinations ?? [];
+  return (
+    <section class="wide" data-testid="destinations-panel">
+      <h2>Destinations</h2>
+      {error && <p class="error">{error}</p>}
+      {message && <p data-testid="destinations-message">{message}</p>}
+      <DestinationTable destinations={destinations} onReset={(d) => void reset(d)} />
+      {destinations.length === 0 && <p class="hint">No callback host has a circuit yet.</p>}
+    </section>
+  );
+}
+
+/** POST /v1/destinations/{host}/reset?topic= after the page's confirmation; a refusal is shown, not thrown. */
+function useResetDestination(setMessage: (message: string) => void) {
+  const confirm = useConfirm();
+  const refresh = useRefresh();
+  return async (d: DestinationView) => {
+    const question = `Reset the circuit of ${d.host} on ${d.topic}? Its tasks are delivered to it again at once.`;
+    if (!(await confirm(question, "Reset"))) return;
+    try {
+      const path = `/v1/destinations/${encodeURIComponent(d.host)}/reset?${query({ topic: d.topic })}`;
+      const result = destinationResetResponseSchema.parse(await call("POST", path));
+      const states = result.destinations.map((r) => `${r.topic}: ${r.state}`).join(", ");
+      setMessage(`reset ${result.host} (${states})`);
+    } catch (error) {
+      setMessage(`not reset: ${error instanceof Error ? error.message : String(error)}`);
+    }
+    refresh.now();
+  };
+}
+
+function DestinationTable(props: {
+  readonly destinations: readonly DestinationView[];
+  readonly onReset: (d: DestinationView) => void;
+}) {
+  return (
+    <table>
+      <thead>
+        <tr>
+          <th>topic</th>
+          <th>host</th>
+          <th>state</th>
+          <th>failures</th>
+          <th>opened at</th>
+          <th>next probe</th>
+          <th>in flight</th>
+          <th>last error</th>
+          <th />
+        </tr>
+      </thead>
+      <tbody>
+        {props.destinations.map((d) => (
+          <DestinationRow key={`${d.topic} ${d.host}`} destination={d} onReset={props.onReset} />
+        ))}
+      </tbody>
+    </table>
+  );
+}
+
+function DestinationRow(props: {
+  readonly destination: DestinationView;
+  readonly onReset: (d: DestinationView) => void;
+}) {
+  const d = props.destination;
+  return (
+    <tr data-testid={`destination-${d.topic}-${d.host}`}>
+      <td>{d.topic}</td>
+      <td>{d.host}</td>
+      <td data-testid="destination-state" class={d.state === "closed" ? "" : "error"}>
+        {d.state}
+      </td>
+      <td data-testid="destination-failures">{d.failures}</td>
+      <td>{time(d.opened_at ?? undefined)}</td>
+      <td>{time(d.next_probe_at ?? undefined)}</td>
+      <td>{d.in_flight}</td>
+      <td class="detail">{d.last_error ?? ""}</td>
+      <td>
+        <button
+          type="button"
+          class="danger"
+          data-testid="destination-reset"
+          disabled={d.state === "closed" && d.failures === 0}
+          onClick={() => props.onReset(d)}
+        >
+          Reset
+        </button>
+      </td>
+    </tr>
+  );
+}

@@ -1,0 +1,206 @@
+import { useState } from "preact/hooks";
+import { call, PAGE_LIMIT, query, type SchedulePage, type ScheduleView } from "./api.js";
+import { useConfirm } from "./confirm.js";
+import { time } from "./format.js";
+import { useLoad, useRefresh } from "./hooks.js";
+import { Pager } from "./tasks.js";
+
+/** How many of a schedule's next occurrences a row shows (the API gives up to 5). */
+const OCCURRENCES_SHOWN = 3;
+
+/** A topic's recurring schedules, a page at a time: pause, resume, delete (confirmed), and a small create form. */
+export function SchedulesPanel(props: { readonly topic: string }) {
+  const [cursors, setCursors] = useState<string[]>([]);
+  const [message, setMessage] = useState<string>();
+  const cursor = cursors[cursors.length - 1];
+  const { data, error } = useLoad(
+    () =>
+      call<SchedulePage>("GET", `/v1/schedules?${query({ topic: props.topic, limit: PAGE_LIMIT, cursor })}`),
+    [props.topic, cursor],
+  );
+  const act = useScheduleAction(setMessage);
+  const schedules = data?.schedules ?? [];
+  return (
+    <section class="wide" data-testid="schedules-panel">
+      <h2>Schedules of {props.topic}</h2>
+      {error && <p class="error">{error}</p>}
+      {message && <p data-testid="schedules-message">{message}</p>}
+      <ScheduleTable schedules={schedules} onAction={(s, a) => void act(s, a)} />
+      {schedules.length === 0 && <p class="hint">No schedules on this page.</p>}
+      <Pager
+        hasPrevious={cursors.length > 0}
+        next={data?.next_cursor ?? null}
+        onFirst={() => setCursors([])}
+        onNext={(c) => setCursors([...cursors, c])}
+      />
+      <CreateScheduleForm topic={props.topic} setMessage={setMessage} />
+    </section>
+  );
+}
+
+type Action = "pause" | "resume" | "delete";
+
+const QUESTIONS: Record<Action, { readonly ask: string; readonly button: string }> = {
+  pause: { ask: "No new occurrences; those made ahead and not yet due are cancelled.", button: "Pause" },
+  resume: {
+    ask: "It runs again from now; occurrences that fell in the pause are skipped.",
+    button: "Resume",
+  },
+  delete: { ask: "No new occurrences, and it cannot be resumed.", button: "Delete" },
+};
+
+/** Every action asks first (resume too: it starts deliveries again); a refusal (409) is shown, not thrown. */
+function useScheduleAction(setMessage: (message: string) => void) {
+  const confirm = useConfirm();
+  const refresh = useRefresh();
+  return async (s: ScheduleView, action: Action) => {
+    const { ask, button } = QUESTIONS[action];
+    if (!(await confirm(`${button} schedule ${s.schedule_id} (${s.cron})? ${ask}`, button))) return;
+    const path = `/v1/schedules/${encodeURIComponent(s.schedule_id)}`;
+    try {
+      const after =
+        action === "delete"
+          ? await call<ScheduleView>("DELETE", path)
+          : await call<ScheduleView>("POST", `${path}/${action}`);
+      setMessage(`${after.schedule_id} is ${after.status}`);
+    } catch (error) {
+      setMessage(`not done (${action}): ${error instanceof Error ? error.message : String(error)}`);
+    }
+    refresh.now();
+  };
+}
+
+function ScheduleTable(props: {
+  readonly schedules: readonly ScheduleView[];
+  readonly onAction: (s: ScheduleView, action: Action) => void;
+}) {
+  return (
+    <table>
+      <thead>
+        <tr>
+          <th>schedule</th>
+          <th>cron</th>
+          <th>time zone</th>
+          <th>status</th>
+          <th>next occurrences</th>
+          <th />
+        </tr>
+      </thead>
+      <tbody>
+        {props.schedules.map((s) => (
+          <ScheduleRow key={s.schedule_id} schedule={s} onAction={props.onAction} />
+        ))}
+      </tbody>
+    </table>
+  );
+}
+
+function ScheduleRow(props: {
+  readonly schedule: ScheduleView;
+  readonly onAction: (s: ScheduleView, action: Action) => void;
+}) {
+  const s = props.schedule;
+  const live = s.status === "active" || s.status === "paused";
+  return (
+    <tr data-testid={`schedule-${s.schedule_id}`}>
+      <td>
+        <code>{s.schedule_id}</code>
+      </td>
+      <td>
+        <code>{s.cron}</code>
+      </td>
+      <td>{s.timezone}</td>
+      <td data-testid="schedule-status">{s.status}</td>
+      <td class="detail" data-testid="schedule-next">
+        {s.next_occurrences.slice(0, OCCURRENCES_SHOWN).map(time).join(", ") || "—"}
+      </td>
+      <td>
+        {s.status === "paused" ? (
+          <button type="button" data-testid="schedule-resume" onClick={() => props.onAction(s, "resume")}>
+            Resume
+          </button>
+        ) : (
+          <button
+            type="button"
+            data-testid="schedule-pause"
+            disabled={!live}
+            onClick={() => props.onAction(s, "pause")}
+          >
+            Pause
+          </button>
+        )}{" "}
+        <button
+          type="button"
+          class="danger"
+          data-testid="schedule-delete"
+          disabled={s.status === "deleted"}
+          onClick={() => props.onAction(s, "delete")}
+        >
+          Delete
+        </button>
+      </td>
+    </tr>
+  );
+}
+
+/** The content field's text as JSON; a parse error is the page's message, not a request. */
+function parseContent(text: string): { readonly content?: unknown; readonly error?: string } {
+  try {
+    return { content: JSON.parse(text) };
+  } catch (error) {
+    return { error: `content is not JSON: ${error instanceof Error ? error.message : String(error)}` };
+  }
+}
+
+/** POST /v1/schedules on this topic; the API checks cron, time zone, content and callback (a 400 is shown). */
+function CreateScheduleForm(props: { readonly topic: string; readonly setMessage: (m: string) => void }) {
+  const refresh = useRefresh();
+  const [cron, setCron] = useState("*/5 * * * *");
+  const [timezone, setTimezone] = useState("UTC");
+  const [content, setContent] = useState("{}");
+  const [callback, setCallback] = useState("");
+  const create = async () => {
+    const parsed = parseContent(content);
+    if (parsed.error !== undefined) return props.setMessage(parsed.error);
+    const body = {
+      topic: props.topic,
+      cron,
+      timezone,
+      content: parsed.content,
+      ...(callback ? { callback: { url: callback } } : {}),
+    };
+    try {
+      const created = await call<ScheduleView>("POST", "/v1/schedules", body);
+      props.setMessage(`created ${created.schedule_id}`);
+    } catch (error) {
+      props.setMessage(`not created: ${error instanceof Error ? error.message : String(error)}`);
+    }
+    refresh.now();
+  };
+  const field = (testid: string, value: string, set: (v: string) => void, placeholder: string) => (
+    <input
+      data-testid={testid}
+      placeholder={placeholder}
+      value={value}
+      onInput={(e) => set(e.currentTarget.value)}
+    />
+  );
+  return (
+    <form
+      class="row"
+      data-testid="schedule-create"
+      onSubmit={(e) => {
+        e.preventDefault();
+        void create();
+      }}
+    >
+      {field("schedule-cron", cron, setCron, "cron, e.g. 0 9 * * 1-5")}
+      {field("schedule-timezone", timezone, setTimezone, "time zone, e.g. Europe/Berlin")}
+      {field("schedule-content", content, setContent, "content JSON")}
+      {field("schedule-callback", callback, setCallback, "callback URL (default: the topic's)")}
+      <button type="submit" data-testid="schedule-create-submit">
+        Create schedule
+      </button>
+    </form>
+  );
+}
