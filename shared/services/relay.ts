@@ -2,8 +2,8 @@ import type { TaskStore } from "#shared/adapters/task-store.js";
 import type { TopicQueue } from "#shared/adapters/topic-queue.js";
 import { bySortKey, parseTaskId, type TaskKey } from "#shared/domain/keys.js";
 import { parseTaskMessage } from "#shared/domain/messages.js";
+import { byPartition, groupSweepWindow, latestOwnKey, planRelayBatch } from "#shared/domain/relay-plan.js";
 import type { TaskRecord, TaskStatus } from "#shared/domain/task.js";
-import { relayDecision } from "#shared/domain/timing.js";
 import { errorText, forEachBounded } from "#shared/runtime/async.js";
 import type { ServiceLogger } from "#shared/runtime/observability.js";
 
@@ -64,26 +64,14 @@ export async function relayTimerMessages(
     if (key) parsed.push({ messageId: message.messageId, key });
   }
 
-  const decidedAt = clock();
-  const rearms: { messageId: string; taskId: string; delaySeconds: number }[] = [];
-  const dueNow: ParsedMessage[] = [];
-  const dueSoon: ParsedMessage[] = [];
-  let latestDueMs = 0;
-  for (const message of parsed) {
-    const decision = relayDecision(message.key.dueAtMs, decidedAt);
-    if (decision.action === "rearm") {
-      rearms.push({
-        messageId: message.messageId,
-        taskId: message.key.taskId,
-        delaySeconds: decision.delaySeconds,
-      });
-    } else if (decision.action === "wait") {
-      latestDueMs = Math.max(latestDueMs, message.key.dueAtMs);
-      dueSoon.push(message);
-    } else {
-      dueNow.push(message);
-    }
-  }
+  const plan = planRelayBatch(parsed, clock());
+  const rearms = plan.rearm.map(({ message, delaySeconds }) => ({
+    messageId: message.messageId,
+    taskId: message.key.taskId,
+    delaySeconds,
+  }));
+  const { dueNow, dueSoon } = plan;
+  const latestDueMs = plan.waitUntilMs;
 
   // What is due now goes at once, while re-arming runs and the sub-second remainder of the rest is waited out
   // (one sleep per batch, the longest). The loop guards against a timer that fires a millisecond early:
@@ -142,12 +130,7 @@ async function forwardGroups(
   due: readonly ParsedMessage[],
   clock: () => number,
 ): Promise<string[]> {
-  const groups = new Map<string, ParsedMessage[]>();
-  for (const message of due) {
-    const group = groups.get(message.key.pk);
-    if (group) group.push(message);
-    else groups.set(message.key.pk, [message]);
-  }
+  const groups = byPartition(due);
   const failed: string[] = [];
   await forEachBounded(
     [...groups.entries()],
@@ -163,23 +146,6 @@ async function forwardGroups(
     },
   );
   return failed;
-}
-
-/**
- * The due-time range of a group's sweep: up to this batch's latest own task (never past `now`), back to the
- * look-back before the earlier of `now` and the batch's earliest own task. Anchoring the look-back on the
- * message as well as on `now` keeps the range non-empty for a message that arrives long after its task was due
- * (DynamoDB refuses a BETWEEN whose lower bound is above its upper one, which would fail the message on every
- * receive until it is dead-lettered) and still takes the group's earlier stragglers first.
- */
-function groupSweepWindow(
-  messages: readonly ParsedMessage[],
-  now: number,
-  lookbackMs: number,
-): { fromMs: number; toMs: number } {
-  const dues = messages.map((m) => m.key.dueAtMs);
-  const toMs = Math.min(now, Math.max(...dues));
-  return { fromMs: Math.min(now, Math.min(...dues)) - lookbackMs, toMs };
 }
 
 /**
@@ -225,7 +191,7 @@ async function dueTasksOfGroup(
   // `now`: that is all the order needs (every earlier still-scheduled task goes first), and later tasks have
   // timer messages of their own. In a burst a group's messages land in many concurrent batches, and sweeping to
   // `now` made each of them re-send (and re-mark) the whole group.
-  const latestOwn = messages.reduce((a, b) => (b.key.sk > a.key.sk ? b : a)).key;
+  const latestOwn = latestOwnKey(messages);
   const window = groupSweepWindow(messages, now, deps.lookbackMs ?? RELAY_LOOKBACK_MS);
   const others = new Map<string, TaskStatus>();
   const listed = await deps.store.listScheduledInGroup(pk, window.fromMs, window.toMs, others);
