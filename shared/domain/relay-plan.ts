@@ -24,13 +24,15 @@ export interface RelayBatchPlan<M extends KeyedMessage> {
 export function planRelayBatch<M extends KeyedMessage>(
   messages: readonly M[],
   nowMs: number,
+  /** The longest remainder waited out in place (relayDecision's default: one second). */
+  maxInlineWaitMs?: number,
 ): RelayBatchPlan<M> {
   const rearm: { message: M; delaySeconds: number }[] = [];
   const dueNow: M[] = [];
   const dueSoon: M[] = [];
   let waitUntilMs = 0;
   for (const message of messages) {
-    const decision = relayDecision(message.key.dueAtMs, nowMs);
+    const decision = relayDecision(message.key.dueAtMs, nowMs, maxInlineWaitMs);
     if (decision.action === "rearm") rearm.push({ message, delaySeconds: decision.delaySeconds });
     else if (decision.action === "wait") {
       waitUntilMs = Math.max(waitUntilMs, message.key.dueAtMs);
