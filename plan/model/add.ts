@@ -48,6 +48,7 @@ function armTimer(parts: AddParts, task: SimTask, done: () => void): void {
   const plan = planTimer(task.key.dueAtMs - earlyMs, world.sim.now, world.config.timer);
   if (plan.kind === "queue") {
     world.call("sqsSend", () => {
+      world.usage.standardRequests++;
       parts.timerQueue.send(task, plan.delaySeconds);
       done();
     });
@@ -57,6 +58,7 @@ function armTimer(parts: AddParts, task: SimTask, done: () => void): void {
     const firesAt = plan.fireAtMs + parts.random() * world.profile.schedulerLateMs;
     world.sim.at(firesAt, () => {
       world.usage.calls.sqsSend++;
+      world.usage.standardRequests++;
       parts.timerQueue.send(task, 0);
     });
     done();

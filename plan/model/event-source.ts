@@ -4,6 +4,8 @@ import type { PolledQueue } from "./queues.js";
 import type { World } from "./world.js";
 
 export interface MappingSettings {
+  /** Which SQS price its receives and deletes pay. */
+  readonly queueKind: "standard" | "fifo";
   readonly batchSize: number;
   readonly maxBatchingWindowSeconds?: number;
   readonly provisionedPollers?: ProvisionedPollers;
@@ -122,6 +124,11 @@ export class EventSource<M> {
     this.queue.onArrival(check);
   }
 
+  #bill(requests: number): void {
+    if (this.mapping.queueKind === "fifo") this.world.usage.fifoRequests += requests;
+    else this.world.usage.standardRequests += requests;
+  }
+
   #received = (): void => {
     const batch = this.queue.take(this.mapping.batchSize);
     if (batch.length === 0) {
@@ -130,6 +137,7 @@ export class EventSource<M> {
       this.#loop();
       return;
     }
+    this.#bill(2); // this receive and the batch's delete
     this.#busy++;
     this.peakBatches = Math.max(this.peakBatches, this.#busy);
     const perSlot = this.world.profile.eventSources.receivers === "per-slot";

@@ -71,13 +71,16 @@ export function simulate(
       } else duplicates++;
     },
   };
-  const relaySource = new EventSource(world, timerQueue, config.eventSources.relay, (batch, done) =>
-    relayBatch(relayParts, batch, done),
+  const relaySource = new EventSource(
+    world,
+    timerQueue,
+    { ...config.eventSources.relay, queueKind: "standard" },
+    (batch, done) => relayBatch(relayParts, batch, done),
   );
   const deliverSource = new EventSource(
     world,
     topicQueue,
-    config.eventSources.deliver,
+    { ...config.eventSources.deliver, queueKind: "fifo" },
     (batch, done) => deliverBatch(deliverParts, batch, done),
     (batch) => topicQueue.release(new Set(batch.map((m) => m.group))),
   );

@@ -57,6 +57,7 @@ function rearm(parts: RelayParts, items: { task: SimTask; delaySeconds: number }
     chunks.length,
     (i, next) =>
       parts.world.call("sqsSendBatch", () => {
+        parts.world.usage.standardRequests++;
         for (const { task, delaySeconds } of chunks[i] ?? []) parts.timerQueue.send(task, delaySeconds);
         next();
       }),

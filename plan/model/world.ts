@@ -39,6 +39,9 @@ export interface Usage {
   readonly calls: Record<Call, number>;
   wru: number;
   rru: number;
+  /** SQS requests by queue kind (billed differently). */
+  standardRequests: number;
+  fifoRequests: number;
 }
 
 export interface World {
@@ -69,6 +72,8 @@ export function createWorld(
     calls: Object.fromEntries(Object.keys(profile.calls).map((c) => [c, 0])) as Record<Call, number>,
     wru: 0,
     rru: 0,
+    standardRequests: 0,
+    fifoRequests: 0,
   };
   const onMain = (ms: number, then: () => void) => (main ? main.run(ms, then) : then());
   return {

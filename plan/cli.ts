@@ -1,0 +1,102 @@
+/**
+ * `npm run plan -- --burst 3000 --groups 300` or `--rate 1000 --duration 30 --delay 5 --groups 1000`: what the
+ * deployed pipeline would do with that workload — p50/p99 lateness, throughput, peak Lambda concurrency, quotas
+ * to raise, cost — from a discrete-event model driven by the domain code's decisions (plan/model/) and the AWS
+ * parameters in plan/parameters.ts. `--profile local` predicts this machine's local cloud instead.
+ */
+import { Command, InvalidArgumentError } from "commander";
+import { loadEnvironmentConfig } from "#shared/config/index.js";
+import { type ConfigOverrides, DEFAULT_CONFIG, type PlannerConfig, withOverrides } from "./config.js";
+import { LOCAL_PROFILE } from "./local-profile.js";
+import { AWS_PROFILE } from "./model/profile.js";
+import { describeWorkload, type Workload } from "./model/workload.js";
+import { predict } from "./predict.js";
+import { renderPrediction } from "./report.js";
+
+const number = (value: string) => {
+  const n = Number(value);
+  if (!Number.isFinite(n) || n < 0) throw new InvalidArgumentError("must be a non-negative number");
+  return n;
+};
+
+interface Options {
+  burst?: number;
+  rate?: number;
+  duration: number;
+  delay?: number;
+  groups: number;
+  clients: number;
+  config?: string;
+  env?: string;
+  profile: "aws" | "local";
+  cpuSpeed: number;
+  json?: boolean;
+}
+
+/** The environment's timer and topic settings (`--env`), then `--config` over them. */
+function configFrom(options: Options): PlannerConfig {
+  let base = DEFAULT_CONFIG;
+  if (options.env) {
+    const env = loadEnvironmentConfig(options.env);
+    const topic = Object.values(env.topics)[0];
+    base = withOverrides(base, {
+      timer: { horizonSeconds: env.timer.horizonSeconds, leadSeconds: env.timer.leadSeconds },
+      eventSources: { deliver: { maxConcurrency: topic?.maxConcurrency ?? env.system.maxConcurrency } },
+    });
+  }
+  return withOverrides(base, options.config ? (JSON.parse(options.config) as ConfigOverrides) : {});
+}
+
+function workloadFrom(options: Options): Workload {
+  if (options.burst === undefined && options.rate === undefined)
+    throw new InvalidArgumentError("give --burst N or --rate R --duration S");
+  return options.burst !== undefined
+    ? {
+        burst: options.burst,
+        groups: options.groups,
+        delaySeconds: options.delay ?? 13,
+        clients: options.clients,
+      }
+    : {
+        rate: options.rate as number,
+        durationSeconds: options.duration,
+        delaySeconds: options.delay ?? 5,
+        groups: options.groups,
+        clients: options.clients,
+      };
+}
+
+const program = new Command("plan")
+  .description(
+    "Predict lateness, throughput, concurrency, quotas and cost of a workload on the deployed pipeline",
+  )
+  .option("--burst <n>", "N tasks all due in the same second", number)
+  .option("--rate <r>", "tasks per second", number)
+  .option("--duration <s>", "seconds at --rate", number, 30)
+  .option(
+    "--delay <s>",
+    "each task's delay (rate), or how far ahead the burst is added (default 5 / 13)",
+    number,
+  )
+  .option("--groups <g>", "ordering groups", number, 1000)
+  .option("--clients <c>", "the caller's connections (adds in flight)", number, 64)
+  .option("--config <json>", 'configuration overrides, e.g. \'{"eventSources":{"relay":{"batchSize":10}}}\'')
+  .option("--env <name>", "start from an environment's config (timer, first topic's maxConcurrency)")
+  .option("--profile <name>", "aws (the parameter table) or local (this machine's local cloud)", "aws")
+  .option(
+    "--cpu-speed <x>",
+    "local profile: share of a core each process gets (1 = an idle 2-core machine)",
+    number,
+    1,
+  )
+  .option("--json", "print the prediction as JSON")
+  .action((options: Options) => {
+    const workload = workloadFrom(options);
+    const config = configFrom(options);
+    const profile = options.profile === "local" ? LOCAL_PROFILE : AWS_PROFILE;
+    const prediction = predict(workload, config, profile, { cpuSpeed: options.cpuSpeed });
+    if (options.json) process.stdout.write(`${JSON.stringify({ workload, config, prediction }, null, 2)}\n`);
+    else process.stdout.write(`${renderPrediction(describeWorkload(workload), config, prediction)}\n`);
+  });
+
+await program.parseAsync();
