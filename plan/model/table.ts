@@ -26,7 +26,7 @@ export class TaskTable {
     }
     group.push(task);
     // Adds arrive almost in order: one insertion step, not a sort of the whole group.
-    for (let i = group.length - 1; i > 0 && bySortKey(group[i - 1] as SimTask, task) > 0; i--) {
+    for (let i = group.length - 1; i > 0 && bySortKey((group[i - 1] as SimTask).key, task.key) > 0; i--) {
       group[i] = group[i - 1] as SimTask;
       group[i - 1] = task;
     }
