@@ -68,12 +68,30 @@ export function withOverrides(base: PlannerConfig, overrides: ConfigOverrides = 
   const es = overrides.eventSources ?? {};
   return {
     eventSources: {
-      relay: { ...base.eventSources.relay, ...es.relay },
-      deliver: { ...base.eventSources.deliver, ...es.deliver },
+      relay: mapping(base.eventSources.relay, es.relay),
+      deliver: mapping(base.eventSources.deliver, es.deliver),
       earlyWakeSeconds: es.earlyWakeSeconds ?? base.eventSources.earlyWakeSeconds ?? 0,
     },
     timer: { ...base.timer, ...overrides.timer },
     relayGroupConcurrency: overrides.relayGroupConcurrency ?? base.relayGroupConcurrency,
     deliverGroupConcurrency: overrides.deliverGroupConcurrency ?? base.deliverGroupConcurrency,
   };
+}
+
+/**
+ * One mapping's settings over its defaults. Lambda refuses provisioned mode together with MaximumConcurrency, so
+ * choosing provisioned pollers drops an inherited MaximumConcurrency, and asking for both is an error.
+ */
+function mapping<M extends { provisionedPollers?: ProvisionedPollers; maxConcurrency?: number }>(
+  base: M,
+  overrides: Partial<M> = {},
+): M {
+  if (overrides.provisionedPollers && overrides.maxConcurrency !== undefined)
+    throw new Error(
+      "provisionedPollers and maxConcurrency cannot be combined (Lambda refuses both on one mapping)",
+    );
+  const merged = { ...base, ...overrides };
+  if (overrides.provisionedPollers) delete merged.maxConcurrency;
+  if (overrides.maxConcurrency !== undefined) delete merged.provisionedPollers;
+  return merged;
 }

@@ -101,6 +101,8 @@ export class EventSource<M> {
       return;
     }
     this.#activeSince ??= this.world.sim.now;
+    // The slot is taken when the receive starts: pollers must not overshoot the limit while their receives run.
+    this.#busy++;
     this.#afterWindow(() => this.world.call("sqsReceive", this.#received));
   };
 
@@ -124,6 +126,10 @@ export class EventSource<M> {
     this.queue.onArrival(check);
   }
 
+  #wakeSlots(): void {
+    for (const wake of this.#slotWaiters.splice(0)) wake();
+  }
+
   #bill(requests: number): void {
     if (this.mapping.queueKind === "fifo") this.world.usage.fifoRequests += requests;
     else this.world.usage.standardRequests += requests;
@@ -134,18 +140,19 @@ export class EventSource<M> {
     if (batch.length === 0) {
       // An empty receive is a long poll's idle cost, not a per-task one.
       this.world.usage.calls.sqsReceive--;
+      this.#busy--;
+      this.#wakeSlots();
       this.#loop();
       return;
     }
     this.#bill(2); // this receive and the batch's delete
-    this.#busy++;
     this.peakBatches = Math.max(this.peakBatches, this.#busy);
     const perSlot = this.world.profile.eventSources.receivers === "per-slot";
     this.handle(batch, () =>
       this.world.call("sqsDeleteBatch", () => {
         this.#busy--;
         this.onDeleted(batch);
-        for (const wake of this.#slotWaiters.splice(0)) wake();
+        this.#wakeSlots();
         if (perSlot) this.#loop();
       }),
     );
