@@ -31,6 +31,7 @@ export function relayBatch(parts: RelayParts, batch: SimTask[], done: () => void
     batch.length,
     (finish) => {
       const plan = planRelayBatch(batch, world.sim.now, maxInlineWaitMs(world));
+      // Three things end the invocation: the re-arms, the first pass, and the second pass after the wait.
       let pending = 3;
       const step = () => {
         if (--pending === 0) finish();
@@ -45,7 +46,6 @@ export function relayBatch(parts: RelayParts, batch: SimTask[], done: () => void
         world.sim.at(plan.waitUntilMs, () => forwardGroups(parts, plan.dueSoon, step));
         step();
       });
-      step();
     },
     done,
   );
