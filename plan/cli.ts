@@ -26,6 +26,7 @@ interface Options {
   delay?: number;
   groups: number;
   clients: number;
+  maxInFlight: number;
   config?: string;
   env?: string;
   profile: "aws" | "local";
@@ -63,6 +64,7 @@ function workloadFrom(options: Options): Workload {
         delaySeconds: options.delay ?? 5,
         groups: options.groups,
         clients: options.clients,
+        maxInFlight: options.maxInFlight,
       };
 }
 
@@ -80,6 +82,12 @@ const program = new Command("plan")
   )
   .option("--groups <g>", "ordering groups", number, 1000)
   .option("--clients <c>", "the caller's connections (adds in flight)", number, 64)
+  .option(
+    "--max-in-flight <n>",
+    "rate: adds issued but not answered before the caller falls behind",
+    number,
+    1024,
+  )
   .option("--config <json>", 'configuration overrides, e.g. \'{"eventSources":{"relay":{"batchSize":10}}}\'')
   .option("--env <name>", "start from an environment's config (timer, first topic's maxConcurrency)")
   .option("--profile <name>", "aws (the parameter table) or local (this machine's local cloud)", "aws")

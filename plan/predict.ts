@@ -61,8 +61,9 @@ export function predict(
     .filter((t) => t.receivedAtMs !== undefined)
     .map((t) => (t.receivedAtMs as number) - t.key.dueAtMs)
     .sort((a, b) => a - b);
-  const firstDue = Math.min(...run.table.all.map((t) => t.key.dueAtMs));
-  const lastReceive = Math.max(...run.table.all.map((t) => t.receivedAtMs ?? 0));
+  // Reduced, not spread: a scale run has more tasks than a call may take arguments.
+  const firstDue = run.table.all.reduce((m, t) => Math.min(m, t.key.dueAtMs), Number.POSITIVE_INFINITY);
+  const lastReceive = run.table.all.reduce((m, t) => Math.max(m, t.receivedAtMs ?? 0), 0);
   const tasks = run.table.all.length;
   const deliveryRate = lastReceive > firstDue ? (lateness.length * 1000) / (lastReceive - firstDue) : 0;
   const addSeconds = (run.adds.lastMs - run.adds.firstMs) / 1000;
@@ -155,12 +156,19 @@ function quotas(
   const fifoSendsPerTask = u.fifoRequests / rates.tasks;
   const schedulesPerTask = u.calls.schedulerCreate / rates.tasks;
   const raise = (needed: number) => Math.ceil((needed * 1.5) / 100) * 100;
+  const peakFunction = Math.max(add.peak, relay.peak, deliver.peak);
   const rows: Omit<Quota, "raiseTo">[] = [
     {
       quota: "Lambda concurrent executions (account)",
       needed: add.peak + relay.peak + deliver.peak,
       limit: P.lambdaConcurrencyQuota.value,
       note: "peak add + relay + deliver instances",
+    },
+    {
+      quota: "Lambda scaling rate per function (hard)",
+      needed: peakFunction,
+      limit: P.lambdaScalingPer10s.value,
+      note: "new instances per 10 s: a cold function reaches this peak only after peak/1,000 × 10 s (pre-warm or ramp)",
     },
     {
       quota: "API Gateway requests/s (account)",
@@ -187,7 +195,7 @@ function quotas(
       note: "per message group",
     },
     {
-      quota: "SQS FIFO SendMessageBatch/s per queue (high throughput)",
+      quota: "SQS FIFO requests/s per queue (high throughput)",
       needed: rate * fifoSendsPerTask,
       limit: P.fifoHighThroughputTps.value,
       note: "the stack enables high-throughput mode",

@@ -95,6 +95,7 @@ function forwardGroup(parts: RelayParts, pk: string, own: readonly SimTask[], do
       chunks.map(
         (chunk) => (next: () => void) =>
           world.call("sqsSendBatch", () => {
+            world.usage.fifoRequests++;
             parts.topicQueue.send(pk, chunk);
             next();
           }),
