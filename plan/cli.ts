@@ -50,7 +50,7 @@ function configFrom(options: Options): PlannerConfig {
 
 function workloadFrom(options: Options): Workload {
   if (options.burst === undefined && options.rate === undefined)
-    throw new InvalidArgumentError("give --burst N or --rate R --duration S");
+    throw new Error("give --burst N or --rate R --duration S");
   return options.burst !== undefined
     ? {
         burst: options.burst,
@@ -99,8 +99,15 @@ const program = new Command("plan")
   )
   .option("--json", "print the prediction as JSON")
   .action((options: Options) => {
-    const workload = workloadFrom(options);
-    const config = configFrom(options);
+    let workload: Workload;
+    let config: PlannerConfig;
+    try {
+      workload = workloadFrom(options);
+      config = configFrom(options);
+    } catch (error) {
+      // A usage mistake: one line and exit code 1, not a stack trace.
+      program.error(`plan: ${(error as Error).message}`);
+    }
     const profile = options.profile === "local" ? LOCAL_PROFILE : AWS_PROFILE;
     const prediction = predict(workload, config, profile, { cpuSpeed: options.cpuSpeed });
     if (options.json) process.stdout.write(`${JSON.stringify({ workload, config, prediction }, null, 2)}\n`);
