@@ -7,7 +7,7 @@
 import { Command, InvalidArgumentError } from "commander";
 import { loadEnvironmentConfig } from "#shared/config/index.js";
 import { type ConfigOverrides, DEFAULT_CONFIG, type PlannerConfig, withOverrides } from "./config.js";
-import { LOCAL_PROFILE } from "./local-profile.js";
+import { LOCAL_IN_SITU_PROFILE, LOCAL_PROFILE } from "./local-profile.js";
 import { AWS_PROFILE } from "./model/profile.js";
 import { describeWorkload, type Workload } from "./model/workload.js";
 import { predict } from "./predict.js";
@@ -29,7 +29,7 @@ interface Options {
   maxInFlight: number;
   config?: string;
   env?: string;
-  profile: "aws" | "local";
+  profile: "aws" | "local" | "local-in-situ";
   cpuSpeed: number;
   json?: boolean;
 }
@@ -90,7 +90,11 @@ const program = new Command("plan")
   )
   .option("--config <json>", 'configuration overrides, e.g. \'{"eventSources":{"relay":{"batchSize":10}}}\'')
   .option("--env <name>", "start from an environment's config (timer, first topic's maxConcurrency)")
-  .option("--profile <name>", "aws (the parameter table) or local (this machine's local cloud)", "aws")
+  .option(
+    "--profile <name>",
+    "aws (the parameter table), local (this machine's local cloud, bare calls) or local-in-situ (measured in the pipeline)",
+    "aws",
+  )
   .option(
     "--cpu-speed <x>",
     "local profile: share of a core each process gets (1 = an idle 2-core machine)",
@@ -108,7 +112,8 @@ const program = new Command("plan")
       // A usage mistake: one line and exit code 1, not a stack trace.
       program.error(`plan: ${(error as Error).message}`);
     }
-    const profile = options.profile === "local" ? LOCAL_PROFILE : AWS_PROFILE;
+    const profiles = { aws: AWS_PROFILE, local: LOCAL_PROFILE, "local-in-situ": LOCAL_IN_SITU_PROFILE };
+    const profile = profiles[options.profile] ?? program.error(`plan: unknown profile ${options.profile}`);
     const prediction = predict(workload, config, profile, { cpuSpeed: options.cpuSpeed });
     if (options.json) process.stdout.write(`${JSON.stringify({ workload, config, prediction }, null, 2)}\n`);
     else process.stdout.write(`${renderPrediction(describeWorkload(workload), config, prediction)}\n`);

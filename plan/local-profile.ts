@@ -96,3 +96,47 @@ export const LOCAL_PROFILE: Profile = {
   },
   schedulerLateMs: 0,
 };
+
+const IN_SITU =
+  "npx tsx plan/calibrate-pipeline.ts (the real API and task store on the local cloud, 2026-11-30, load 19)";
+const inSitu = (clientCpuMs: number, serverCpuMs: number) => call(clientCpuMs, serverCpuMs);
+
+/**
+ * The same machine measured in situ by plan/calibrate-pipeline.ts: the add through the API server and the real
+ * task store's calls (real item shape, condition expressions, index writes) cost about twice the bare calls of
+ * plan/calibrate.ts. Measured under load 19, where CPU per call is inflated too: it predicts heavily loaded runs
+ * well and lightly loaded ones too slow (docs/PERFORMANCE.md, "Capacity planner calibration").
+ */
+export const LOCAL_IN_SITU_PARAMETERS = {
+  addThroughApi: {
+    value: 3.18 + 1.39,
+    unit: "ms CPU (main 3.18 + emulators 1.39)",
+    source: { measured: IN_SITU },
+  },
+  updateItem: {
+    value: 0.66 + 0.67,
+    unit: "ms CPU (mean of markQueued, startAttempt, markDelivered: 0.66 + 0.67)",
+    source: { measured: IN_SITU },
+  },
+  groupQuery: {
+    value: 1.06 + 1.27,
+    unit: "ms CPU (listScheduledInGroup: 1.06 + 1.27)",
+    source: { measured: IN_SITU },
+  },
+} as const satisfies Record<string, Parameter>;
+
+export const LOCAL_IN_SITU_PROFILE: Profile = {
+  ...LOCAL_PROFILE,
+  name: "local-in-situ",
+  calls: {
+    ...LOCAL_PROFILE.calls,
+    // The add's main-process CPU beyond its PutItem, SendMessage and handler is the API server's share.
+    api: call(3.18 - 0.65 - 0.43 - 0.16, 0, 0.2),
+    ddbPut: inSitu(0.65, 1.39 - 0.16),
+    ddbUpdate: inSitu(0.66, 0.67),
+    ddbQuery: inSitu(1.06, 1.27),
+    sqsSend: inSitu(0.43, 0.16),
+    sqsSendBatch: inSitu(0.41, 0.21),
+    sqsReceive: inSitu(0.4, 0.16),
+  },
+};
