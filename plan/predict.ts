@@ -152,12 +152,34 @@ function quotas(
   const u = run.world.usage;
   const wruPerTask = u.wru / rates.tasks;
   const perGroupRate = rate / workload.groups;
-  const { add, relay, deliver } = run.functions;
   const fifoSendsPerTask = u.fifoRequests / rates.tasks;
   const schedulesPerTask = u.calls.schedulerCreate / rates.tasks;
   const raise = (needed: number) => Math.ceil((needed * 1.5) / 100) * 100;
+  return quotaRows(run, config, { rate, wruPerTask, perGroupRate, fifoSendsPerTask, schedulesPerTask })
+    .map((row) => ({ ...row, needed: round(row.needed, 1) }))
+    .map((row) =>
+      row.needed > row.limit * 0.8 && !row.quota.includes("(hard)")
+        ? { ...row, raiseTo: raise(row.needed) }
+        : row,
+    );
+}
+
+/** Each quota the pipeline meets, what the run needs of it and its default. */
+function quotaRows(
+  run: SimulationRun,
+  config: PlannerConfig,
+  need: {
+    rate: number;
+    wruPerTask: number;
+    perGroupRate: number;
+    fifoSendsPerTask: number;
+    schedulesPerTask: number;
+  },
+): Omit<Quota, "raiseTo">[] {
+  const { add, relay, deliver } = run.functions;
+  const { rate, wruPerTask, perGroupRate, fifoSendsPerTask, schedulesPerTask } = need;
   const peakFunction = Math.max(add.peak, relay.peak, deliver.peak);
-  const rows: Omit<Quota, "raiseTo">[] = [
+  return [
     {
       quota: "Lambda concurrent executions (account)",
       needed: add.peak + relay.peak + deliver.peak,
@@ -221,11 +243,4 @@ function quotas(
       note: "default mode tops out at 1,000 batches; provisioned mode at max pollers",
     },
   ];
-  return rows
-    .map((row) => ({ ...row, needed: round(row.needed, 1) }))
-    .map((row) =>
-      row.needed > row.limit * 0.8 && !row.quota.includes("(hard)")
-        ? { ...row, raiseTo: raise(row.needed) }
-        : row,
-    );
 }

@@ -9,9 +9,14 @@ interface Scheduled {
 }
 
 export class Simulation {
-  #now = 0;
+  #now: number;
   #seq = 0;
   readonly #heap: Scheduled[] = [];
+
+  /** The clock starts at `startMs` (an epoch time, so ids and due times look like real ones). */
+  constructor(startMs = 0) {
+    this.#now = startMs;
+  }
 
   get now(): number {
     return this.#now;

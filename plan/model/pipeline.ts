@@ -48,16 +48,54 @@ export function simulate(
   const world = createWorld(profile, config, { startMs: START_MS, ...options });
   const table = new TaskTable();
   const timerQueue = new StandardQueue(world.sim, profile.eventSources.visibilityTickMs);
-  const topicQueue = new FifoQueue();
   const functions = {
     add: new LambdaFunction(world, "add"),
     relay: new LambdaFunction(world, "relay"),
     deliver: new LambdaFunction(world, "deliver"),
   };
+  const adds = { firstMs: Number.NaN, lastMs: Number.NaN, accepted: 0 };
+  const total = taskCount(workload);
+  const pipeline = startPipeline(world, table, timerQueue, functions, () => adds.accepted >= total, total);
+
+  const addParts: AddParts = { world, fn: functions.add, table, timerQueue, random: seeded(42) };
+  const connection = semaphore(workload.clients ?? DEFAULT_CLIENTS);
+  drive(world, workload, (i, issuedAtMs, dueAtMs, done) => {
+    if (Number.isNaN(adds.firstMs)) adds.firstMs = issuedAtMs;
+    connection((release) =>
+      addTask(addParts, { group: `g${i % workload.groups}`, dueAtMs, issuedAtMs }, () => {
+        adds.accepted++;
+        adds.lastMs = world.sim.now;
+        release();
+        done();
+      }),
+    );
+  });
+  const lastDue = START_MS + (workload.delaySeconds + (workload.durationSeconds ?? 0)) * 1000;
+  world.sim.run(lastDue + 600_000);
+  return {
+    world,
+    table,
+    functions,
+    relaySource: pipeline.relaySource,
+    adds,
+    duplicates: pipeline.duplicates(),
+  };
+}
+
+/** The relay and deliver event sources over their queues; they stop polling once every task was received. */
+function startPipeline(
+  world: World,
+  table: TaskTable,
+  timerQueue: StandardQueue,
+  functions: SimulationRun["functions"],
+  allAdded: () => boolean,
+  total: number,
+): { relaySource: EventSource<SimTask>; duplicates: () => number } {
+  const { config } = world;
+  const topicQueue = new FifoQueue();
   let received = 0;
   let duplicates = 0;
-  const total = taskCount(workload);
-  const finished = () => received >= total && adds.accepted >= total;
+  const finished = () => received >= total && allAdded();
   const relayParts: RelayParts = { world, fn: functions.relay, table, timerQueue, topicQueue };
   const deliverParts: DeliverParts = {
     world,
@@ -84,28 +122,11 @@ export function simulate(
     (batch, done) => deliverBatch(deliverParts, batch, done),
     (batch) => topicQueue.release(new Set(batch.map((m) => m.group))),
   );
-  relaySource.stopWhen = finished;
-  deliverSource.stopWhen = finished;
-  relaySource.start();
-  deliverSource.start();
-
-  const addParts: AddParts = { world, fn: functions.add, table, timerQueue, random: seeded(42) };
-  const adds = { firstMs: Number.NaN, lastMs: Number.NaN, accepted: 0 };
-  const connection = semaphore(workload.clients ?? DEFAULT_CLIENTS);
-  drive(world, workload, (i, issuedAtMs, dueAtMs, done) => {
-    if (Number.isNaN(adds.firstMs)) adds.firstMs = issuedAtMs;
-    connection((release) =>
-      addTask(addParts, { group: `g${i % workload.groups}`, dueAtMs, issuedAtMs }, () => {
-        adds.accepted++;
-        adds.lastMs = world.sim.now;
-        release();
-        done();
-      }),
-    );
-  });
-  const lastDue = START_MS + (workload.delaySeconds + (workload.durationSeconds ?? 0)) * 1000;
-  world.sim.run(lastDue + 600_000);
-  return { world, table, functions, relaySource, adds, duplicates };
+  for (const source of [relaySource, deliverSource] as EventSource<unknown>[]) {
+    source.stopWhen = finished;
+    source.start();
+  }
+  return { relaySource, duplicates: () => duplicates };
 }
 
 /** At most `limit` holders at once (the caller's connection pool: requests beyond it wait on the caller's side). */

@@ -62,9 +62,7 @@ export function createWorld(
   config: PlannerConfig,
   options: { startMs: number; cpuSpeed?: number },
 ): World {
-  const sim = new Simulation();
-  sim.at(options.startMs, () => undefined);
-  sim.run();
+  const sim = new Simulation(options.startMs);
   const speed = options.cpuSpeed ?? 1;
   const main = profile.cpu ? new Processor(sim, profile.cpu.mainCores, speed) : undefined;
   const server = profile.cpu ? new Processor(sim, profile.cpu.serverCores, speed) : undefined;
