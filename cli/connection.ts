@@ -33,7 +33,7 @@ export async function stackOutputs(environment: string, region?: string): Promis
 }
 
 /** --api, else PUNCTUAL_API_URL (commander fills it in), else --env's stack output `ApiUrl`. */
-async function apiUrlOf(options: GlobalOptions): Promise<string> {
+export async function apiUrlOf(options: GlobalOptions): Promise<string> {
   if (options.api) return options.api;
   if (options.env) {
     const url = (await stackOutputs(options.env, options.region)).ApiUrl;
@@ -43,7 +43,7 @@ async function apiUrlOf(options: GlobalOptions): Promise<string> {
   throw new UsageError("no API: give --api URL (or set PUNCTUAL_API_URL), or --env NAME of a deployed stack");
 }
 
-function authOf(options: GlobalOptions, apiUrl: string): PunctualAuth {
+export function authOf(options: GlobalOptions, apiUrl: string): PunctualAuth {
   switch (options.auth) {
     case undefined:
       return withRegion(defaultAuthFor(apiUrl), options.region);

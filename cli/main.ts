@@ -3,8 +3,10 @@
  * exiting, so tests can run it in-process.
  */
 import { Command, CommanderError, Option } from "commander";
+import { consoleCommand } from "./commands/console.js";
 import { groupsCommand } from "./commands/groups.js";
 import { keyCommand } from "./commands/key.js";
+import { schedulesCommand } from "./commands/schedules.js";
 import { tasksCommand } from "./commands/tasks.js";
 import { topicsCommand } from "./commands/topics.js";
 import { EXIT, exitCodeOf } from "./exit-codes.js";
@@ -13,7 +15,7 @@ import { type CliIo, printError, processIo } from "./output.js";
 export function buildProgram(io: CliIo): Command {
   const program = new Command("punctual")
     .description(
-      "Operate a Punctual API: schedule, inspect and cancel tasks; show, pause and resume topics; print topics' verification keys.",
+      "Operate a Punctual API: schedule, inspect and cancel tasks; show, pause and resume topics; print topics' verification keys; open the console.",
     )
     // Set before subcommands are added: commander copies these settings into each one.
     .exitOverride()
@@ -44,6 +46,8 @@ export function buildProgram(io: CliIo): Command {
   keyCommand(program, io);
   groupsCommand(program, io);
   topicsCommand(program, io);
+  consoleCommand(program, io);
+  schedulesCommand(program, io);
   return program;
 }
 

@@ -15,6 +15,7 @@ export {
   type AddTasksInput,
   type CallOptions,
   type CancelGroupInput,
+  type CreateScheduleInput,
   type RescheduleInput,
   ROUTES,
   type RouteDescriptor,

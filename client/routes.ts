@@ -11,6 +11,13 @@ import {
   bulkReplayResponseSchema,
   listTasksQuerySchema,
 } from "#shared/api/schemas/operations.js";
+import {
+  createScheduleBodySchema,
+  listSchedulesQuerySchema,
+  scheduleChangeResponseSchema,
+  scheduleListSchema,
+  scheduleViewSchema,
+} from "#shared/api/schemas/schedules.js";
 import { topicListSchema, topicPauseResponseSchema, topicViewSchema } from "#shared/api/schemas/topics.js";
 import { addTaskBodySchema, rescheduleBodySchema } from "#shared/domain/add-task-request.js";
 import {
@@ -89,6 +96,11 @@ export type CancelGroupInput = { readonly limit?: number; readonly cursor?: stri
 type Page = { readonly limit?: number; readonly cursor?: string };
 export type ListGroupInput = { readonly topic: string; readonly group: string } & Page;
 export type ListFailedInput = { readonly topic: string } & Page;
+/** What `createSchedule` takes: the server's schema's input, `content` as for `addTask` (object or exact JSON text). */
+export type CreateScheduleInput = Omit<z.input<typeof createScheduleBodySchema>, "content"> & {
+  readonly content: Record<string, unknown> | string;
+};
+export type ListSchedulesInput = { readonly topic: string } & Page;
 
 export const ROUTES = {
   addTask: route({
@@ -189,6 +201,48 @@ export const ROUTES = {
   }),
   listTopics: route({ method: "GET", path: "/v1/topics", response: topicListSchema, retry: "safe" }),
   getTopic: route({ method: "GET", path: "/v1/topics/{topic}", response: topicViewSchema, retry: "safe" }),
+  // --- issue 14, point 4: recurring schedules (appended block) ---
+  /** A repeat would make a second schedule (there is no idempotency key for schedules): never retried. */
+  createSchedule: route({
+    method: "POST",
+    path: "/v1/schedules",
+    input: jsonBody<CreateScheduleInput>(createScheduleBodySchema),
+    response: scheduleViewSchema,
+    retry: "never",
+  }),
+  getSchedule: route({
+    method: "GET",
+    path: "/v1/schedules/{schedule_id}",
+    response: scheduleViewSchema,
+    retry: "safe",
+  }),
+  /** One topic's schedules in creation order; pass `next_cursor` back as `cursor` for the next page. */
+  listSchedules: route({
+    method: "GET",
+    path: "/v1/schedules",
+    input: queryParams<ListSchedulesInput>(listSchedulesQuerySchema),
+    response: scheduleListSchema,
+    retry: "safe",
+  }),
+  /** Pausing a paused schedule (or deleting a deleted one) answers it as it is: safe to retry. */
+  pauseSchedule: route({
+    method: "POST",
+    path: "/v1/schedules/{schedule_id}/pause",
+    response: scheduleChangeResponseSchema,
+    retry: "safe",
+  }),
+  resumeSchedule: route({
+    method: "POST",
+    path: "/v1/schedules/{schedule_id}/resume",
+    response: scheduleViewSchema,
+    retry: "safe",
+  }),
+  deleteSchedule: route({
+    method: "DELETE",
+    path: "/v1/schedules/{schedule_id}",
+    response: scheduleChangeResponseSchema,
+    retry: "safe",
+  }),
 } as const;
 
 export type Routes = typeof ROUTES;

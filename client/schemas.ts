@@ -2,6 +2,8 @@
 
 export * from "#shared/api/schemas/batch.js";
 export * from "#shared/api/schemas/operations.js";
+// Recurring schedules (issue 14, point 4).
+export * from "#shared/api/schemas/schedules.js";
 export * from "#shared/api/schemas/tasks.js";
 // Topic routes (scope J).
 export * from "#shared/api/schemas/topics.js";

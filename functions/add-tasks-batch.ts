@@ -1,8 +1,10 @@
 import type { Logger } from "@aws-lambda-powertools/logger";
+import type { Metrics } from "@aws-lambda-powertools/metrics";
 import { armingDepsFromEnvironment } from "#shared/adapters/arming-wiring.js";
 import { type HttpHandler, httpRoute } from "#shared/api/http-route.js";
 import { MAX_BATCH_BODY_BYTES } from "#shared/api/schemas/batch.js";
-import { createFunctionLogger } from "#shared/runtime/observability.js";
+import { createFunctionLogger, functionMetricsFactory } from "#shared/runtime/observability.js";
+import { publishBatchAccepted } from "#shared/services/accepted-metrics.js";
 import type { AddTaskDeps } from "#shared/services/add-task.js";
 import { addTasksBatch } from "#shared/services/add-tasks-batch.js";
 
@@ -11,18 +13,29 @@ const arming = armingDepsFromEnvironment();
 const { config } = arming;
 const logger = createFunctionLogger(config);
 
-export function createHandler(deps: AddTaskDeps & { readonly logger: Logger }): HttpHandler {
+export function createHandler(
+  deps: AddTaskDeps & {
+    readonly logger: Logger;
+    /** Absent: no `TasksAccepted` metric (tests that do not look at it). */
+    readonly createMetrics?: () => Metrics;
+  },
+): HttpHandler {
   const withLogging: AddTaskDeps = {
     ...deps,
     onError: deps.onError ?? ((message, error, taskId) => deps.logger.error(message, { taskId, error })),
   };
   return httpRoute(
     { method: "POST", logger: deps.logger, jsonBody: true, maxBodyBytes: MAX_BATCH_BODY_BYTES },
-    async (request) => ({ statusCode: 200, body: await addTasksBatch(withLogging, request.body) }),
+    async (request) => {
+      const body = await addTasksBatch(withLogging, request.body);
+      if (deps.createMetrics) publishBatchAccepted(deps.createMetrics, body.results);
+      return { statusCode: 200, body };
+    },
   );
 }
 
 export const handler = createHandler({
   ...arming,
   logger,
+  createMetrics: functionMetricsFactory(config, logger),
 });

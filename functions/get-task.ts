@@ -16,7 +16,7 @@ const logger = createFunctionLogger(config);
 export function createHandler(deps: GetTaskDeps & { readonly logger: Logger }): HttpHandler {
   return httpRoute({ method: "GET", logger: deps.logger, pathParameters: ["id"] }, async (request) => ({
     statusCode: 200,
-    body: await getTask(deps, request.pathParameter("id")),
+    body: await getTask(deps, request.pathParameter("id"), request.event.queryStringParameters),
   }));
 }
 

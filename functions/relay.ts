@@ -8,7 +8,7 @@ import { createAwsClient } from "#shared/adapters/aws-clients.js";
 import { DynamoTaskStore } from "#shared/adapters/dynamo-task-store.js";
 import { SqsTimerQueue } from "#shared/adapters/timer-queue.js";
 import { SqsTopicQueue } from "#shared/adapters/topic-queue.js";
-import { loadEnvironmentConfig } from "#shared/config/index.js";
+import { loadEnvironmentConfig, relayGroupConcurrency } from "#shared/config/index.js";
 import { readTopology } from "#shared/contract/topology.js";
 import { ENV, requireEnv } from "#shared/runtime/env.js";
 import { createFunctionLogger } from "#shared/runtime/observability.js";
@@ -57,4 +57,6 @@ export const handler = createRelayHandler({
   timer: { rearm: async (entries) => ({ failedTaskIds: await timerQueue.armMany(entries) }) },
   topicQueueUrls,
   logger,
+  earlyWakeSeconds: config.eventSources.earlyWakeSeconds,
+  groupConcurrency: relayGroupConcurrency(config.eventSources),
 });

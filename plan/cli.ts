@@ -5,8 +5,13 @@
  * parameters in plan/parameters.ts. `--profile local` predicts this machine's local cloud instead.
  */
 import { Command, InvalidArgumentError } from "commander";
-import { loadEnvironmentConfig } from "#shared/config/index.js";
-import { type ConfigOverrides, DEFAULT_CONFIG, type PlannerConfig, withOverrides } from "./config.js";
+import {
+  type ConfigOverrides,
+  DEFAULT_CONFIG,
+  type PlannerConfig,
+  plannerConfigFor,
+  withOverrides,
+} from "./config.js";
 import { LOCAL_IN_SITU_PROFILE, LOCAL_PROFILE } from "./local-profile.js";
 import { AWS_PROFILE } from "./model/profile.js";
 import { describeWorkload, type Workload } from "./model/workload.js";
@@ -34,17 +39,9 @@ interface Options {
   json?: boolean;
 }
 
-/** The environment's timer and topic settings (`--env`), then `--config` over them. */
+/** The environment's configuration (`--env`, default `local`), then `--config` over it. */
 function configFrom(options: Options): PlannerConfig {
-  let base = DEFAULT_CONFIG;
-  if (options.env) {
-    const env = loadEnvironmentConfig(options.env);
-    const topic = Object.values(env.topics)[0];
-    base = withOverrides(base, {
-      timer: { horizonSeconds: env.timer.horizonSeconds, leadSeconds: env.timer.leadSeconds },
-      eventSources: { deliver: { maxConcurrency: topic?.maxConcurrency ?? env.system.maxConcurrency } },
-    });
-  }
+  const base = options.env ? plannerConfigFor(options.env) : DEFAULT_CONFIG;
   return withOverrides(base, options.config ? (JSON.parse(options.config) as ConfigOverrides) : {});
 }
 
@@ -89,7 +86,10 @@ const program = new Command("plan")
     1024,
   )
   .option("--config <json>", 'configuration overrides, e.g. \'{"eventSources":{"relay":{"batchSize":10}}}\'')
-  .option("--env <name>", "start from an environment's config (timer, first topic's maxConcurrency)")
+  .option(
+    "--env <name>",
+    "start from an environment's config: its eventSources, timer and first topic (default: local)",
+  )
   .option(
     "--profile <name>",
     "aws (the parameter table), local (this machine's local cloud, bare calls) or local-in-situ (measured in the pipeline)",

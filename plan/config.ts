@@ -1,4 +1,9 @@
-import { DEFAULT_SYSTEM_SETTINGS } from "#shared/config/schema.js";
+import {
+  loadEnvironmentConfig,
+  type PunctualConfig,
+  relayGroupConcurrency,
+  topicConfig,
+} from "#shared/config/index.js";
 
 /** Provisioned mode of an SQS event source mapping (Lambda's ProvisionedPollerConfig). */
 export interface ProvisionedPollers {
@@ -7,8 +12,8 @@ export interface ProvisionedPollers {
 }
 
 /**
- * The event-source settings the planner varies: the same names as the config section `eventSources` (issue 13
- * point 1), so the planner can read `loadConfig(env).eventSources` once it exists.
+ * The event-source settings the planner varies: the names of the config section `eventSources`
+ * (shared/config/event-sources.ts); `deliver.maxConcurrency` is the mapping's effective MaximumConcurrency.
  */
 export interface EventSourcesConfig {
   readonly relay: {
@@ -22,7 +27,7 @@ export interface EventSourcesConfig {
     readonly provisionedPollers?: ProvisionedPollers;
     readonly maxConcurrency?: number;
   };
-  /** The timer fires this much earlier and the relay waits the rest out in place (0: today's behaviour). */
+  /** The timer fires this much earlier and the relay holds each task until due (0: none). */
   readonly earlyWakeSeconds?: number;
 }
 
@@ -37,20 +42,48 @@ export interface PlannerConfig {
 }
 
 /**
- * Today's settings: cdk/lib/constructs/timer-queues.ts (relay: batches of 10, no batching window, no
- * MaximumConcurrency), topic.ts (deliver: batches of 10, the topic's maxConcurrency), shared/config/load.ts
- * (timer horizon 300 s, lead 120 s), relay.ts and functions/deliver.ts (8 and 10 groups side by side).
+ * An environment's configuration as the planner sees it: its `eventSources` (loadConfig(env).eventSources), its
+ * timer section, the relay's group concurrency as functions/relay.ts derives it, and one topic's deliver mapping
+ * as cdk/lib/constructs/event-sources.ts builds it (provisioned pollers, or the topic's MaximumConcurrency capped
+ * by the environment's).
  */
-export const DEFAULT_CONFIG: PlannerConfig = {
-  eventSources: {
-    relay: { batchSize: 10, maxBatchingWindowSeconds: 0 },
-    deliver: { batchSize: 10, maxConcurrency: DEFAULT_SYSTEM_SETTINGS.maxConcurrency },
-    earlyWakeSeconds: 0,
-  },
-  timer: { horizonSeconds: 300, leadSeconds: 120 },
-  relayGroupConcurrency: 8,
-  deliverGroupConcurrency: 10,
-};
+export function plannerConfigOf(config: PunctualConfig, topicName?: string): PlannerConfig {
+  const topic = topicName ? topicConfig(config, topicName) : Object.values(config.resolvedTopics)[0];
+  if (!topic) throw new Error(`environment "${config.name}" has no topic ${topicName ?? ""}`.trim());
+  const { relay, deliver, earlyWakeSeconds } = config.eventSources;
+  return {
+    eventSources: {
+      relay: { ...relay },
+      deliver: deliver.provisionedPollers
+        ? { batchSize: deliver.batchSize, provisionedPollers: { ...deliver.provisionedPollers } }
+        : {
+            batchSize: deliver.batchSize,
+            maxConcurrency: Math.min(
+              topic.maxConcurrency,
+              deliver.maxConcurrency ?? Number.POSITIVE_INFINITY,
+            ),
+          },
+      earlyWakeSeconds,
+    },
+    timer: { horizonSeconds: config.timer.horizonSeconds, leadSeconds: config.timer.leadSeconds },
+    relayGroupConcurrency: relayGroupConcurrency(config.eventSources),
+    deliverGroupConcurrency: DELIVER_GROUP_CONCURRENCY,
+  };
+}
+
+/** Groups a deliver batch runs side by side: functions/deliver.ts's `groupConcurrency`. */
+const DELIVER_GROUP_CONCURRENCY = 10;
+
+/** The named environment's planner configuration (`--env`); PUNCTUAL_CONFIG_OVERRIDES is not applied. */
+export function plannerConfigFor(env: string, topicName?: string): PlannerConfig {
+  return plannerConfigOf(loadEnvironmentConfig(env, ""), topicName);
+}
+
+/**
+ * The defaults: the `local` environment (batches of 10, no window, no early wake, the topic's MaximumConcurrency),
+ * which is what the calibration runs and what every environment declared before issue 13.1.
+ */
+export const DEFAULT_CONFIG: PlannerConfig = plannerConfigFor("local");
 
 /** A partial configuration (`--config <json>`) over the defaults, section by section. */
 export interface ConfigOverrides {

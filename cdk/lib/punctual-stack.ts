@@ -6,6 +6,7 @@ import type { PunctualConfig } from "#shared/config/index.js";
 import { AlarmTopic } from "./constructs/alarm-topic.js";
 import { Dashboard } from "./constructs/dashboard.js";
 import { PunctualFunction } from "./constructs/punctual-function.js";
+import { ScheduleMaterializer } from "./constructs/schedule-materializer.js";
 import { Sweeper } from "./constructs/sweeper.js";
 import { TaskApi } from "./constructs/task-api.js";
 import { TaskTable } from "./constructs/task-table.js";
@@ -47,6 +48,7 @@ export class PunctualStack extends Stack {
   readonly timerScheduler: TimerScheduler;
   readonly api: TaskApi;
   readonly sweeper: Sweeper;
+  readonly scheduleMaterializer: ScheduleMaterializer;
   readonly dashboard: Dashboard;
 
   constructor(scope: Construct, id: string, props: PunctualStackProps) {
@@ -118,6 +120,15 @@ export class PunctualStack extends Stack {
       table: this.table,
       timerQueues: this.timerQueues,
       topics: this.topics,
+      alarms: this.alarms,
+      removalPolicy,
+      logRetention,
+    });
+    this.scheduleMaterializer = new ScheduleMaterializer(this, "ScheduleMaterializer", {
+      config,
+      table: this.table,
+      timerQueues: this.timerQueues,
+      timerScheduler: this.timerScheduler,
       alarms: this.alarms,
       removalPolicy,
       logRetention,

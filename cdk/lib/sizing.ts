@@ -17,9 +17,10 @@ export const QUEUE_RETENTION_SECONDS = 4 * 86_400;
 export const DLQ_RETENTION_SECONDS = 14 * 86_400;
 
 /**
- * The relay forwards a batch of ≤ 10 timer messages: a few DynamoDB queries, one SendMessageBatch per group
- * and the `queued` marks, plus at most ~1 s of in-place waiting. 30 s leaves ample headroom for throttling
- * retries; the timer queue's visibility timeout is 6 × this.
+ * The relay forwards a batch of timer messages (config `eventSources.relay.batchSize`, 10 by default, 100 in the
+ * deployed environments): a DynamoDB query, one SendMessageBatch and the `queued` marks per group, up to 32 groups
+ * side by side, plus in-place waiting of at most the early wake + 1 s (≤ 11 s, config-enforced). 30 s leaves
+ * headroom for throttling retries; the timer queue's visibility timeout is 6 × this.
  */
 export const RELAY_TIMEOUT_SECONDS = 30;
 /**
@@ -62,6 +63,8 @@ export const FUNCTION_MEMORY_MB = {
   relay: 512,
   deliver: 512,
   sweeper: 256,
+  // Issue 14, point 4: adds occurrence tasks through the add-task service, up to 16 at a time.
+  "schedule-materializer": 512,
 } as const;
 
 /** The orphan sweeper runs on an EventBridge rule every this many minutes. */
@@ -71,6 +74,14 @@ export const SWEEPER_RATE_MINUTES = 1;
  * idempotent). The sweeper starts no new group in its last 10 s.
  */
 export const SWEEPER_TIMEOUT_SECONDS = 50;
+
+/**
+ * The schedule materializer (issue 14, point 4) runs every minute; its horizon (4 minutes,
+ * shared/domain/schedule.ts) covers three missed runs. Timeout below the rate, like the sweeper's; overlapping
+ * runs are harmless (occurrences are idempotent, the cursor write conditional).
+ */
+export const MATERIALIZER_RATE_MINUTES = 1;
+export const MATERIALIZER_TIMEOUT_SECONDS = 50;
 
 /**
  * Default throttling of the API stage (requests/s and burst). The seeds ask for 3,500 adds/s per topic; the

@@ -1,12 +1,19 @@
 import { mkdirSync } from "node:fs";
+import type http from "node:http";
 import type { AddressInfo } from "node:net";
 import path from "node:path";
 import { SQSClient } from "@aws-sdk/client-sqs";
 import dynalite from "dynalite";
-import { interceptLocalhostDns, startFauxqs } from "fauxqs";
+import { buildApp, interceptLocalhostDns } from "fauxqs";
 import { createSqsTargetSender, startSchedulerEmulator } from "#local/scheduler/emulator.js";
 import { AWS_SERVICES, FaultInjector, type FaultPolicy, type FaultStats } from "./faults.js";
 import { type AwsService, startGateway, startServiceProxy } from "./gateway.js";
+import {
+  createInProcessDispatcher,
+  type InProcessAnswer,
+  type InProcessRequest,
+  type RequestListener,
+} from "./in-process.js";
 
 export const LOCAL_REGION = "us-east-1";
 export const LOCAL_ACCOUNT = "000000000000";
@@ -39,6 +46,8 @@ export interface RunningEmulators {
   /** Replaces the fault policy (a policy without rates turns faults off); no-op without `faults`. */
   setFaults(policy: FaultPolicy): void;
   faultStats(): FaultStats;
+  /** Serves one call without a socket (the local runtime's fast path, local/aws/in-process.ts). */
+  dispatch(request: InProcessRequest): Promise<InProcessAnswer>;
   stop(): Promise<void>;
 }
 
@@ -57,11 +66,14 @@ export async function startEmulators(options: EmulatorOptions = {}): Promise<Run
   await new Promise<void>((resolve) => dynamo.listen(0, host, () => resolve()));
   const dynamoUrl = `http://${host}:${(dynamo.address() as AddressInfo).port}`;
 
-  const sqs = await startFauxqs({ port: 0, logger: false });
-  const sqsUrl = `http://${host}:${sqs.port}`;
+  // fauxqs's own app (what its startFauxqs serves), so that the fast path can reach its request listener.
+  const sqs = buildApp({ logger: false });
+  await sqs.listen({ port: 0, host });
+  const sqsPort = (sqs.server.address() as AddressInfo).port;
+  const sqsUrl = `http://${host}:${sqsPort}`;
   const sqsClient = new SQSClient({
     region: LOCAL_REGION,
-    endpoint: `http://sqs.${LOCAL_REGION}.localhost:${sqs.port}`,
+    endpoint: `http://sqs.${LOCAL_REGION}.localhost:${sqsPort}`,
     credentials: LOCAL_CREDENTIALS,
   });
 
@@ -95,6 +107,14 @@ export async function startEmulators(options: EmulatorOptions = {}): Promise<Run
   const faultEndpoints = faults
     ? (Object.fromEntries(AWS_SERVICES.map((s, i) => [s, proxies[i]?.url])) as Record<AwsService, string>)
     : undefined;
+  const dispatch = createInProcessDispatcher(
+    {
+      dynamodb: listenerOf(dynamo),
+      sqs: listenerOf(sqs.server),
+      scheduler: scheduler.requestListener,
+    },
+    faults,
+  );
 
   return {
     gatewayUrl: gateway.url,
@@ -102,15 +122,23 @@ export async function startEmulators(options: EmulatorOptions = {}): Promise<Run
     ...(faultEndpoints ? { faultEndpoints } : {}),
     setFaults: (policy) => faults?.setPolicy(policy),
     faultStats: () => faults?.stats() ?? {},
+    dispatch,
     stop: async () => {
       await Promise.all(proxies.map((p) => p.stop()));
       await gateway.stop();
       await scheduler.stop();
       sqsClient.destroy();
-      await sqs.stop();
+      await sqs.close();
       await new Promise<void>((resolve) => dynamo.close(() => resolve()));
     },
   };
+}
+
+/** The function an emulator's HTTP server runs for each request. */
+function listenerOf(server: http.Server): RequestListener {
+  const [listener] = server.listeners("request");
+  if (!listener) throw new Error("emulator server has no request listener");
+  return listener as RequestListener;
 }
 
 let localhostDnsPatched = false;

@@ -162,7 +162,11 @@ function validatePolicy(policy: FaultPolicy): FaultPolicy {
  * The operation of a request: from `X-Amz-Target` (DynamoDB and SQS's JSON protocol), the `Action` of an SQS
  * query-protocol body, or the method and path of Scheduler's REST API.
  */
-export function operationOf(service: AwsService, req: http.IncomingMessage, body?: string): string {
+export function operationOf(
+  service: AwsService,
+  req: Pick<http.IncomingMessage, "headers" | "method" | "url">,
+  body?: string,
+): string {
   const target = String(req.headers["x-amz-target"] ?? "");
   if (target) return target.slice(target.lastIndexOf(".") + 1);
   if (service === "sqs" && body) {

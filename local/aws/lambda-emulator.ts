@@ -18,6 +18,8 @@ export interface LocalMapping {
   readonly functionArn: string;
   readonly eventSourceArn: string;
   readonly batchSize: number;
+  /** MaximumBatchingWindowInSeconds, as the template declares it (Lambda reports it for SQS mappings). */
+  readonly maximumBatchingWindowSeconds?: number;
   /** Stop receiving (in-flight batches finish) / start again. */
   pause(): Promise<void>;
   resume(): void;
@@ -112,6 +114,9 @@ function configuration(mapping: LocalMapping, enabled: ReadonlyMap<string, boole
     FunctionArn: mapping.functionArn,
     EventSourceArn: mapping.eventSourceArn,
     BatchSize: mapping.batchSize,
+    ...(mapping.maximumBatchingWindowSeconds !== undefined
+      ? { MaximumBatchingWindowInSeconds: mapping.maximumBatchingWindowSeconds }
+      : {}),
     State: enabled.get(mapping.uuid) === false ? "Disabled" : "Enabled",
     LastModified: Date.now() / 1000,
   };

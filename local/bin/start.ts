@@ -5,6 +5,7 @@ import { Command, InvalidArgumentError } from "commander";
 import { uniformFaultRates } from "#local/aws/faults.js";
 import { DEFAULT_LOCAL_SIGNING_SECRET, startLocalCloud } from "#local/cloud/local-cloud.js";
 import { quietNodeVersionWarning } from "#local/runtime/node-version.js";
+import { ensureConsoleBuilt } from "../../console/build.js";
 
 quietNodeVersionWarning();
 
@@ -44,6 +45,8 @@ const options = program.opts<{
   verbose: boolean;
 }>();
 const started = Date.now();
+// The console's page, built now (esbuild, ~100 ms) so the first visit is served at once.
+await ensureConsoleBuilt();
 const cloud = await startLocalCloud({
   apiPort: options.port,
   awsPort: options.awsPort,
@@ -68,6 +71,7 @@ process.stdout.write(
   [
     `Punctual local cloud ready in ${((Date.now() - started) / 1000).toFixed(1)} s`,
     `  API            ${cloud.apiUrl}`,
+    `  console        ${cloud.apiUrl}/console`,
     `  AWS endpoint   ${cloud.awsEndpoint}   (DynamoDB, SQS, EventBridge Scheduler; any credentials, us-east-1)`,
     `  signing secret ${cloud.signingSecret}   (the material; receivers never hold it)`,
     "  verification keys, one per topic (give each receiver its topic's key):",

@@ -1,19 +1,26 @@
 import { type ChildProcess, fork } from "node:child_process";
 import path from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
+import type { MessagePort } from "node:worker_threads";
 import { DynamoDBClient } from "@aws-sdk/client-dynamodb";
 import { SchedulerClient } from "@aws-sdk/client-scheduler";
 import { SQSClient } from "@aws-sdk/client-sqs";
+import { startEmulatorThread } from "#local/aws/emulator-thread.js";
 import {
+  type EmulatorOptions,
   LOCAL_ACCOUNT,
   LOCAL_CREDENTIALS,
   LOCAL_REGION,
   resolveLocalhostSubdomains,
   startEmulators,
 } from "#local/aws/emulators.js";
+import type { LocalFastPath } from "#local/aws/fast-path.js";
 import type { AwsService, FaultPolicy, FaultStats } from "#local/aws/faults.js";
 import { type LambdaEmulator, startLambdaEmulator } from "#local/aws/lambda-emulator.js";
 import { type ApiRoute, startApiServer } from "#local/runtime/api-server.js";
+import { capturingEmf, type EmfSink } from "#local/runtime/emf-capture.js";
+import { type FunctionHost, startFunctionHost } from "#local/runtime/function-host.js";
+import { MetricStore } from "#local/runtime/metric-store.js";
 import { type ScheduledRuleRunner, startScheduledRule } from "#local/runtime/scheduled-rule.js";
 import {
   type EventSourceMapping,
@@ -21,10 +28,13 @@ import {
   type LambdaHandler,
   startEventSource,
 } from "#local/runtime/sqs-event-source.js";
-import { createAwsClient } from "#shared/adapters/aws-clients.js";
+import { createAwsClient, localAwsTransport, setLocalAwsTransport } from "#shared/adapters/aws-clients.js";
 import { loadEnvironmentConfig } from "#shared/config/index.js";
 import { mergeTopologies, readTopology, TOPOLOGY_VARIABLE } from "#shared/contract/topology.js";
 import { topicSigningKey } from "#shared/security/signing.js";
+import { localMetricsSource } from "../../console/local-metrics.js";
+import { localViewSource } from "../../console/local-view.js";
+import { consoleHandler } from "../../console/server.js";
 import { provision } from "./provision.js";
 import { recoverUnfinishedTasks } from "./recover.js";
 import { synthLocalTemplate } from "./synth.js";
@@ -56,8 +66,13 @@ export interface LocalCloudOptions {
   readonly signingSecret?: string;
   /** Local-only config tightening (see PUNCTUAL_CONFIG_OVERRIDES). */
   readonly configOverrides?: Record<string, unknown>;
-  /** Emulators in a child process (default, faster under load) or in this process (simplest to debug). */
-  readonly emulators?: "child" | "in-process";
+  /**
+   * Where the emulators run. `thread` (default): a worker thread, reached by this process's AWS clients without
+   * sockets or signing (the fast path, local/aws/fast-path.ts). `child`: a child process, over HTTP (the layout
+   * before the fast path; `PUNCTUAL_LOCAL_EMULATORS=child` selects it too, for comparisons). `in-process`: this
+   * thread, over HTTP (simplest to debug).
+   */
+  readonly emulators?: EmulatorLayout;
   /**
    * Fault injection between the functions and AWS (local/aws/faults.ts): the functions are pointed at one
    * fault-injecting proxy per service, so unmodified handlers see throttling, 5xx, timeouts and dropped
@@ -70,7 +85,10 @@ export interface LocalCloudOptions {
    * then shows as on a bad day.
    */
   readonly faultEventSources?: boolean;
-  /** Print the functions' EMF metric lines (off by default: CloudWatch's input, noise on a terminal). */
+  /**
+   * Print the functions' EMF metric lines (off by default: CloudWatch's input, noise on a terminal). Printed or
+   * not, they are kept in `metrics` (the console's lateness and counts).
+   */
   readonly printMetrics?: boolean;
   /**
    * Fire every scheduled EventBridge rule of the template (today: the sweeper's `rate(1 minute)`) at this
@@ -99,6 +117,8 @@ export interface LocalCloud {
   readonly routes: Readonly<Record<string, string>>;
   /** The scheduled EventBridge rules being fired, as read from the template, and how often they fire here. */
   readonly scheduledRules: readonly LocalScheduledRule[];
+  /** The last hour of every metric the functions emitted (their EMF lines), what CloudWatch would hold. */
+  readonly metrics: MetricStore;
   /** Present when started with `faults`: the proxies the functions use, and control over them. */
   readonly faults?: LocalCloudFaults;
   stop(): Promise<void>;
@@ -147,18 +167,23 @@ export async function startLocalCloud(options: LocalCloudOptions = {}): Promise<
     ...(options.faults ? { faults: options.faults } : {}),
   };
 
-  const emulators =
-    options.emulators === "in-process"
-      ? await startEmulators({ ...emulatorOptions, log })
-      : await startEmulatorProcess(emulatorOptions, log);
+  const emulators = await startEmulatorsIn(emulatorLayout(options), emulatorOptions, log);
+  const fastPath = emulators.fastPath;
 
-  // With faults on, the functions (and, unless told otherwise, the pollers) talk to the fault proxies.
+  // With faults on, the functions (and, unless told otherwise, the pollers) meet them: on the fast path in its
+  // dispatcher (same injector, same decisions), otherwise by talking to the fault proxies.
   const faultEndpoints = emulators.faultEndpoints;
-  const functionEndpoints = faultEndpoints ?? emulators.endpoints;
-  const viaFaults = faultEndpoints ? sqsPortRewrite(emulators.endpoints.sqs, faultEndpoints.sqs) : undefined;
+  const viaProxies = faultEndpoints && !fastPath ? faultEndpoints : undefined;
+  const functionEndpoints = viaProxies ?? emulators.endpoints;
+  const viaFaults = viaProxies ? sqsPortRewrite(emulators.endpoints.sqs, viaProxies.sqs) : undefined;
+  // The runtime's own provisioning and recovery calls are AWS's business, never faulted.
+  const own = <C extends SdkClientLike>(client: C): C =>
+    fastPath ? fastPath.route(client, { faults: false }) : client;
   const stackName = "Punctual-local";
   const runners: EventSourceRunner[] = [];
+  const functionHosts: FunctionHost[] = [];
   let api: Awaited<ReturnType<typeof startApiServer>> | undefined;
+  let consoleScheduler: SchedulerClient | undefined;
   try {
     // The functions read these at import time, exactly as they read Lambda's environment.
     Object.assign(process.env, {
@@ -181,18 +206,15 @@ export async function startLocalCloud(options: LocalCloudOptions = {}): Promise<
     const topology = topologyOf(template);
     // As lean as the functions' clients: Lambda's pollers are the local runtime's own overhead.
     const clientConfig = { region: LOCAL_REGION, credentials: LOCAL_CREDENTIALS };
-    const dynamodb = createAwsClient(DynamoDBClient, {
-      ...clientConfig,
-      endpoint: emulators.endpoints.dynamodb,
-    });
-    const sqs = createAwsClient(SQSClient, {
-      ...clientConfig,
-      endpoint: queueUrlOrigin(emulators.endpoints.sqs),
-    });
-    const scheduler = createAwsClient(SchedulerClient, {
-      ...clientConfig,
-      endpoint: emulators.endpoints.scheduler,
-    });
+    const dynamodb = own(
+      createAwsClient(DynamoDBClient, { ...clientConfig, endpoint: emulators.endpoints.dynamodb }),
+    );
+    const sqs = own(
+      createAwsClient(SQSClient, { ...clientConfig, endpoint: queueUrlOrigin(emulators.endpoints.sqs) }),
+    );
+    const scheduler = own(
+      createAwsClient(SchedulerClient, { ...clientConfig, endpoint: emulators.endpoints.scheduler }),
+    );
     const physical = await provision(template, topology, {
       region: LOCAL_REGION,
       accountId: LOCAL_ACCOUNT,
@@ -215,21 +237,22 @@ export async function startLocalCloud(options: LocalCloudOptions = {}): Promise<
     Object.assign(process.env, mergeEnvironments(Object.values(functionEnvironments)));
     // Locally the secret comes from PUNCTUAL_SIGNING_SECRET; there is no Secrets Manager to read.
     delete process.env.SIGNING_SECRET_ARN;
-    // EMF metric lines are CloudWatch's input; on a terminal they only bury what matters.
-    if (!options.printMetrics) process.env.POWERTOOLS_METRICS_DISABLED = "true";
+    // The functions emit their metrics as on AWS; the local runtime catches the EMF lines (emf-capture.ts) into
+    // the metric store, and prints them only when asked: on a terminal they bury what matters.
+    process.env.POWERTOOLS_METRICS_DISABLED = "false";
+    const metrics = new MetricStore();
+    const emfSink = {
+      record: (document: unknown) => metrics.record(document),
+      print: !!options.printMetrics,
+    };
 
-    const handlers = new Map<string, LambdaHandler>();
-    const cloudInstance = ++cloudsStarted;
-    for (const fn of topology.functions) {
-      // A fresh module instance per local cloud, as a new Lambda container would have: its module-scope
-      // clients and environment belong to this cloud, not to one started earlier in the same process.
-      const moduleUrl = `${pathToFileURL(path.join(PROJECT_ROOT, fn.entry)).href}?cloud=${cloudInstance}`;
-      const module = (await import(moduleUrl)) as {
-        handler?: LambdaHandler;
-      };
-      if (typeof module.handler !== "function") throw new Error(`${fn.entry} exports no handler`);
-      handlers.set(fn.logicalId, module.handler);
-    }
+    // From here on every client `createAwsClient` makes in this process (the functions' own, at import or on
+    // first use) takes the fast path, until this cloud stops.
+    if (fastPath) setLocalAwsTransport(fastPath);
+    const handlers =
+      emulators.connect && functionHostsWanted()
+        ? await hostFunctions(topology, emulators.connect, functionHosts, emfSink)
+        : await importFunctions(topology, emfSink);
     const functionOf = (logicalId: string) => {
       const fn = topology.functions.find((f) => f.logicalId === logicalId);
       const handler = handlers.get(logicalId);
@@ -237,10 +260,11 @@ export async function startLocalCloud(options: LocalCloudOptions = {}): Promise<
       return { fn, handler };
     };
 
-    const pollerSqs =
-      faultEndpoints && options.faultEventSources !== false
-        ? createAwsClient(SQSClient, { ...clientConfig, endpoint: queueUrlOrigin(faultEndpoints.sqs) })
-        : sqs;
+    const faultPollers = faultEndpoints !== undefined && options.faultEventSources !== false;
+    const pollerSqs = faultPollers
+      ? // On the fast path the registered transport routes this client (faults on); else: the SQS proxy.
+        createAwsClient(SQSClient, { ...clientConfig, endpoint: queueUrlOrigin(functionEndpoints.sqs) })
+      : sqs;
     const eventSourceMappings: (EventSourceMapping & { logicalId: string })[] = [];
     for (const source of topology.eventSources.filter((s) => s.enabled)) {
       const { fn, handler } = functionOf(source.functionLogicalId);
@@ -254,6 +278,7 @@ export async function startLocalCloud(options: LocalCloudOptions = {}): Promise<
         queueUrl: queue.ref,
         queueArn: queue.attributes.Arn as string,
         batchSize: source.batchSize,
+        maximumBatchingWindowSeconds: source.maximumBatchingWindowSeconds,
         reportBatchItemFailures: source.reportBatchItemFailures,
         // As on AWS, a mapping's MaximumConcurrency caps its concurrent batches (deliver: the topic's
         // maxConcurrency); without one, Lambda scales with the backlog and a large fixed pool stands in.
@@ -319,7 +344,23 @@ export async function startLocalCloud(options: LocalCloudOptions = {}): Promise<
         timeoutSeconds: fn.timeoutSeconds,
       };
     });
-    api = await startApiServer({ host, port: options.apiPort ?? 3000, routes, log });
+    consoleScheduler = createAwsClient(SchedulerClient, {
+      ...clientConfig,
+      endpoint: emulators.endpoints.scheduler,
+    });
+    const prelude = consoleHandler({
+      sources: {
+        metrics: localMetricsSource(metrics),
+        local: localViewSource({
+          scheduler: consoleScheduler,
+          sqs,
+          scheduleGroupName: requiredEnv("SCHEDULE_GROUP_NAME"),
+          timerQueueUrl: requiredEnv("TIMER_QUEUE_URL"),
+        }),
+      },
+      log,
+    });
+    api = await startApiServer({ host, port: options.apiPort ?? 3000, routes, log, prelude });
 
     const runningApi = api;
     return {
@@ -340,6 +381,7 @@ export async function startLocalCloud(options: LocalCloudOptions = {}): Promise<
       eventSourceMappings,
       routes: Object.fromEntries(routes.map((r) => [r.routeKey, r.functionName])),
       scheduledRules,
+      metrics,
       ...(faultEndpoints
         ? {
             faults: {
@@ -355,29 +397,118 @@ export async function startLocalCloud(options: LocalCloudOptions = {}): Promise<
         // Stop accepting, let in-flight deliveries finish, stop pollers, then the emulators.
         await runningApi.stop();
         await Promise.all(runners.map((r) => r.stop()));
+        await Promise.all(functionHosts.map((host) => host.stop()));
         sqs.destroy();
+        consoleScheduler?.destroy();
         if (pollerSqs !== sqs) pollerSqs.destroy();
+        if (fastPath && localAwsTransport() === fastPath) setLocalAwsTransport(undefined);
         await emulators.stop();
         await lambda.stop();
       },
     };
   } catch (error) {
+    if (fastPath && localAwsTransport() === fastPath) setLocalAwsTransport(undefined);
     await api?.stop();
     await Promise.all(runners.map((r) => r.stop()));
+    await Promise.all(functionHosts.map((host) => host.stop()));
     await emulators.stop();
     await lambda.stop();
     throw error;
   }
 }
 
-/** The emulators as this process sees them, whether they run in a child process or in this one. */
+/** The emulators as this process sees them, wherever they run. */
 interface RunningEmulatorProcess {
   readonly gatewayUrl: string;
   readonly endpoints: Record<AwsService, string>;
   readonly faultEndpoints?: Record<AwsService, string>;
+  /** Present in the `thread` layout: the socket-free route for this process's clients. */
+  readonly fastPath?: LocalFastPath;
+  /** In the `thread` layout: another fast-path port to the emulators, for a function host. */
+  readonly connect?: () => MessagePort;
   setFaults(policy: FaultPolicy): Promise<void> | void;
   faultStats(): Promise<FaultStats> | FaultStats;
   stop(): Promise<void>;
+}
+
+export type EmulatorLayout = "thread" | "child" | "in-process";
+type SdkClientLike = Parameters<LocalFastPath["route"]>[0];
+
+function emulatorLayout(options: LocalCloudOptions): EmulatorLayout {
+  const fromEnv = process.env.PUNCTUAL_LOCAL_EMULATORS;
+  if (options.emulators) return options.emulators;
+  if (fromEnv === "child" || fromEnv === "in-process" || fromEnv === "thread") return fromEnv;
+  return "thread";
+}
+
+async function startEmulatorsIn(
+  layout: EmulatorLayout,
+  options: Omit<EmulatorOptions, "log">,
+  log: (line: string) => void,
+): Promise<RunningEmulatorProcess> {
+  if (layout === "thread") return startEmulatorThread(options, log);
+  if (layout === "in-process") return startEmulators({ ...options, log });
+  return startEmulatorProcess(options as Record<string, unknown>, log);
+}
+
+/** The handler modules, imported into this thread: a fresh instance per local cloud. */
+async function importFunctions(
+  topology: LocalTopology,
+  emfSink: EmfSink,
+): Promise<Map<string, LambdaHandler>> {
+  const handlers = new Map<string, LambdaHandler>();
+  const cloudInstance = ++cloudsStarted;
+  for (const fn of topology.functions) {
+    // A fresh module instance per local cloud, as a new Lambda container would have: its module-scope
+    // clients and environment belong to this cloud, not to one started earlier in the same process.
+    const module = (await import(`${moduleUrlOf(fn.entry)}?cloud=${cloudInstance}`)) as {
+      handler?: LambdaHandler;
+    };
+    if (typeof module.handler !== "function") throw new Error(`${fn.entry} exports no handler`);
+    handlers.set(fn.logicalId, capturingEmf(emfSink, module.handler));
+  }
+  return handlers;
+}
+
+function moduleUrlOf(entry: string): string {
+  return pathToFileURL(path.join(PROJECT_ROOT, entry)).href;
+}
+
+/** `PUNCTUAL_LOCAL_FUNCTION_HOSTS=0` keeps the functions in the main thread (for comparisons). */
+function functionHostsWanted(): boolean {
+  return process.env.PUNCTUAL_LOCAL_FUNCTION_HOSTS !== "0";
+}
+
+/**
+ * The functions in two worker threads (the `thread` layout), each reaching the emulators over its own fast-path
+ * port: the deliver functions (consumers of the topic queues, the ones with a MaximumConcurrency) in one, every
+ * other function (API, relay, sweeper) in the other. The main thread keeps the API server, the pollers and the
+ * scheduled rules, so on two cores the work of a task spreads over three threads instead of queueing on one.
+ */
+async function hostFunctions(
+  topology: LocalTopology,
+  connect: () => MessagePort,
+  hosts: FunctionHost[],
+  emfSink: EmfSink,
+): Promise<Map<string, LambdaHandler>> {
+  const deliverers = new Set(
+    topology.eventSources.filter((s) => s.maximumConcurrency !== undefined).map((s) => s.functionLogicalId),
+  );
+  const groups = [
+    topology.functions.filter((fn) => !deliverers.has(fn.logicalId)),
+    topology.functions.filter((fn) => deliverers.has(fn.logicalId)),
+  ].filter((group) => group.length > 0);
+  const handlers = new Map<string, LambdaHandler>();
+  for (const group of groups) {
+    const host = await startFunctionHost(
+      group.map((fn) => ({ logicalId: fn.logicalId, moduleUrl: moduleUrlOf(fn.entry) })),
+      connect(),
+      emfSink,
+    );
+    hosts.push(host);
+    for (const fn of group) handlers.set(fn.logicalId, host.handlerFor(fn.logicalId));
+  }
+  return handlers;
 }
 
 /** Makes a running mapping switchable through the local Lambda API (a paused topic's mapping starts paused). */
@@ -395,6 +526,9 @@ async function registerMapping(
     functionArn: String(fn?.attributes.Arn ?? mapping.functionName),
     eventSourceArn: mapping.queueArn,
     batchSize: mapping.batchSize,
+    ...(mapping.maximumBatchingWindowSeconds !== undefined
+      ? { maximumBatchingWindowSeconds: mapping.maximumBatchingWindowSeconds }
+      : {}),
     pause,
     resume,
   });

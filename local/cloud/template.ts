@@ -47,6 +47,8 @@ export interface EventSourceSpec {
   readonly functionLogicalId: string;
   readonly queueLogicalId: string;
   readonly batchSize: number;
+  /** MaximumBatchingWindowInSeconds (0 when absent, as Lambda's default for SQS). */
+  readonly maximumBatchingWindowSeconds: number;
   readonly reportBatchItemFailures: boolean;
   readonly maximumConcurrency?: number;
   readonly enabled: boolean;
@@ -155,6 +157,7 @@ export function topologyOf(template: CfnTemplate): LocalTopology {
         functionLogicalId,
         queueLogicalId,
         batchSize: Number(p.BatchSize ?? 10),
+        maximumBatchingWindowSeconds: Number(p.MaximumBatchingWindowInSeconds ?? 0),
         reportBatchItemFailures: ((p.FunctionResponseTypes as string[] | undefined) ?? []).includes(
           "ReportBatchItemFailures",
         ),

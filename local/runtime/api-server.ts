@@ -29,6 +29,8 @@ export async function startApiServer(options: {
   readonly port: number;
   readonly routes: readonly ApiRoute[];
   readonly log?: (line: string) => void;
+  /** Served before the routes (the console under /console); answers whether it handled the request. */
+  readonly prelude?: (req: http.IncomingMessage, res: http.ServerResponse) => Promise<boolean>;
 }): Promise<{ url: string; stop(): Promise<void>; inFlight(): number }> {
   // `$default` is API Gateway's catch-all route: it takes whatever no other route matched.
   const matchers = options.routes
@@ -44,6 +46,7 @@ export async function startApiServer(options: {
       return send(res, { statusCode: 503, body: JSON.stringify({ message: "Service Unavailable" }) });
     inFlight++;
     try {
+      if (await options.prelude?.(req, res)) return;
       const url = new URL(req.url ?? "/", "http://localhost");
       const method = (req.method ?? "GET").toUpperCase();
       const match =

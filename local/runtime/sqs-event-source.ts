@@ -19,6 +19,11 @@ export interface EventSourceMapping {
   readonly queueUrl: string;
   readonly queueArn: string;
   readonly batchSize: number;
+  /**
+   * Lambda's MaximumBatchingWindowInSeconds: with a batch above one receive's 10 messages, keep gathering for up
+   * to this long (or until the batch is full) before invoking. Absent or 0: invoke with what one receive got.
+   */
+  readonly maximumBatchingWindowSeconds?: number;
   readonly reportBatchItemFailures: boolean;
   /** Lambda's ScalingConfig.MaximumConcurrency; locally it is the number of concurrent pollers. */
   readonly maximumConcurrency: number;
@@ -77,7 +82,7 @@ export function startEventSource(
         const received = await sqs.send(
           new ReceiveMessageCommand({
             QueueUrl: mapping.queueUrl,
-            MaxNumberOfMessages: mapping.batchSize,
+            MaxNumberOfMessages: Math.min(MAX_RECEIVE_MESSAGES, mapping.batchSize),
             // Lambda's pollers long-poll for the maximum 20 s; fauxqs answers as soon as a message is visible
             // (it re-checks delayed messages every 20 ms), so this only saves idle receives. stop() aborts it.
             WaitTimeSeconds: 20,
@@ -94,6 +99,7 @@ export function startEventSource(
         continue;
       }
       if (messages.length === 0) continue;
+      messages = await gatherBatch(sqs, mapping, messages, signal);
       if (paused) {
         // Received after the pause: hand it straight back (one receive counted, no attempt, order kept).
         await releaseMessages(sqs, mapping, messages, log);
@@ -163,6 +169,46 @@ async function releaseMessages(
     // They come back after their visibility timeout instead.
     log(`[${mapping.functionName}] release failed: ${(error as Error).message}`);
   }
+}
+
+/** SQS returns at most 10 messages per ReceiveMessage; Lambda's larger batches gather several receives. */
+const MAX_RECEIVE_MESSAGES = 10;
+/** Between two empty receives while a batching window is open. */
+const GATHER_POLL_MS = 20;
+
+/**
+ * Fills a batch the way Lambda's batching window does: after the first messages, keep receiving until the batch
+ * is full or the window has passed since the first receive. Short polls, never an aborted long poll: fauxqs would
+ * still hand a message to an abandoned request and hide it for a visibility timeout.
+ */
+async function gatherBatch(
+  sqs: SQSClient,
+  mapping: EventSourceMapping,
+  first: Message[],
+  signal: AbortSignal,
+): Promise<Message[]> {
+  const windowMs = (mapping.maximumBatchingWindowSeconds ?? 0) * 1000;
+  const batch = [...first];
+  const deadline = Date.now() + windowMs;
+  while (windowMs > 0 && batch.length < mapping.batchSize && Date.now() < deadline && !signal.aborted) {
+    const received = await sqs
+      .send(
+        new ReceiveMessageCommand({
+          QueueUrl: mapping.queueUrl,
+          MaxNumberOfMessages: Math.min(MAX_RECEIVE_MESSAGES, mapping.batchSize - batch.length),
+          WaitTimeSeconds: 0,
+          MessageSystemAttributeNames: ["All"],
+          MessageAttributeNames: ["All"],
+        }),
+      )
+      .then((r) => r.Messages ?? [])
+      // A failed receive ends the gathering: invoke with what we have, as a poller would.
+      .catch(() => undefined);
+    if (!received) break;
+    batch.push(...received);
+    if (received.length === 0) await sleep(Math.min(GATHER_POLL_MS, Math.max(0, deadline - Date.now())));
+  }
+  return batch;
 }
 
 /** Concurrent long polls per mapping: enough to keep batch slots filled, few enough not to stampede. */

@@ -1,4 +1,4 @@
-import { createServer } from "node:http";
+import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
 import { parseScheduleExpression, zonedWallTimeToEpochMs } from "./expression.js";
 import { createRequestHandler } from "./protocol.js";
@@ -36,6 +36,8 @@ export interface SchedulerEmulator {
   /** Endpoint for SDK clients and the AWS CLI, e.g. http://127.0.0.1:49152. */
   readonly url: string;
   readonly port: number;
+  /** What the HTTP server runs per request (the local fast path calls it without a socket). */
+  readonly requestListener: (req: IncomingMessage, res: ServerResponse) => void;
   /** Stops firing, waits briefly for invocations in flight, writes pending state, closes the server. */
   stop(): Promise<void>;
   /**
@@ -91,7 +93,8 @@ export async function startSchedulerEmulator(options: SchedulerEmulatorOptions):
   timer = firing;
   await store.load();
 
-  const server = createServer(createRequestHandler(store));
+  const requestListener = createRequestHandler(store);
+  const server = createServer(requestListener);
   await new Promise<void>((resolve, reject) => {
     server.once("error", reject);
     server.listen(options.port ?? 0, options.host ?? "127.0.0.1", () => {
@@ -108,6 +111,7 @@ export async function startSchedulerEmulator(options: SchedulerEmulatorOptions):
   return {
     url,
     port: address.port,
+    requestListener,
     fireDueNow: () => firing.fireDueNow(),
     stop() {
       stopping ??= (async () => {

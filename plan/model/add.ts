@@ -18,7 +18,7 @@ export const TOPIC = "demo";
 /**
  * One `POST /v1/tasks`: the API, the add-task function, PutItem, then the timer `planTimer` chooses — the timer
  * queue with a whole-second delay, or a one-time schedule `lead` ahead that Scheduler fires up to its late
- * window after, into the same queue. With an early wake-up the timer is armed that much earlier.
+ * window after, into the same queue. With an early wake the queue delay is that much shorter (planTimer).
  */
 export function addTask(
   parts: AddParts,
@@ -44,8 +44,10 @@ export function addTask(
 
 function armTimer(parts: AddParts, task: SimTask, done: () => void): void {
   const { world } = parts;
-  const earlyMs = (world.config.eventSources.earlyWakeSeconds ?? 0) * 1000;
-  const plan = planTimer(task.key.dueAtMs - earlyMs, world.sim.now, world.config.timer);
+  const plan = planTimer(task.key.dueAtMs, world.sim.now, {
+    ...world.config.timer,
+    earlyWakeSeconds: world.config.eventSources.earlyWakeSeconds ?? 0,
+  });
   if (plan.kind === "queue") {
     world.call("sqsSend", () => {
       world.usage.standardRequests++;

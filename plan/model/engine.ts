@@ -123,3 +123,48 @@ export function all(count: number, work: (i: number, next: () => void) => void, 
     done,
   );
 }
+
+/** At most `limit` jobs hold a slot at once; the others wait in arrival order (the relay's `createLimiter`). */
+export class Slots {
+  #free: number;
+  readonly #waiting: ((release: () => void) => void)[] = [];
+
+  constructor(limit: number) {
+    this.#free = limit;
+  }
+
+  acquire(job: (release: () => void) => void): void {
+    if (this.#free > 0) {
+      this.#free--;
+      job(() => this.#release());
+    } else this.#waiting.push(job);
+  }
+
+  #release(): void {
+    const next = this.#waiting.shift();
+    if (next) next(() => this.#release());
+    else this.#free++;
+  }
+}
+
+/** Jobs of one key run one after another, each after the previous called `next` (a promise chain per key). */
+export class KeyedChain {
+  readonly #queues = new Map<string, ((next: () => void) => void)[]>();
+
+  run(key: string, job: (next: () => void) => void): void {
+    const queue = this.#queues.get(key);
+    if (queue) queue.push(job);
+    else {
+      this.#queues.set(key, []);
+      this.#start(key, job);
+    }
+  }
+
+  #start(key: string, job: (next: () => void) => void): void {
+    job(() => {
+      const next = this.#queues.get(key)?.shift();
+      if (next) this.#start(key, next);
+      else this.#queues.delete(key);
+    });
+  }
+}

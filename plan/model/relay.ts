@@ -1,7 +1,13 @@
 import { bySortKey } from "#shared/domain/keys.js";
-import { byPartition, groupSweepWindow, latestOwnKey, planRelayBatch } from "#shared/domain/relay-plan.js";
+import {
+  byPartition,
+  dueWave,
+  groupSweepWindow,
+  latestOwnKey,
+  splitRelayBatch,
+} from "#shared/domain/relay-plan.js";
 import { RELAY_LOOKBACK_MS } from "#shared/services/relay.js";
-import { all, bounded, sequence } from "./engine.js";
+import { all, KeyedChain, Slots, sequence } from "./engine.js";
 import type { LambdaFunction } from "./lambda.js";
 import type { FifoQueue, StandardQueue } from "./queues.js";
 import type { SimTask, TaskTable } from "./table.js";
@@ -15,40 +21,70 @@ export interface RelayParts {
   readonly topicQueue: FifoQueue;
 }
 
-/** Inline wait the relay allows: a second, plus the early wake-up the timer was armed with. */
-export function maxInlineWaitMs(world: World): number {
-  return 1000 + (world.config.eventSources.earlyWakeSeconds ?? 0) * 1000;
-}
-
 /**
- * One relay invocation over a timer batch, as shared/services/relay.ts runs it: the batch's plan from
- * `planRelayBatch` (forward / one in-place wait / re-arm), due groups forwarded side by side while the rest is
- * waited out, then the waited ones.
+ * One relay invocation over a timer batch, as shared/services/relay.ts runs it: `splitRelayBatch` re-arms what is
+ * further off than the early wake (plus a second) and holds the rest; the held tasks go in waves (`dueWave`), each
+ * the moment it comes due, while the re-arms run. The invocation ends when both are done.
  */
 export function relayBatch(parts: RelayParts, batch: SimTask[], done: () => void): void {
   const { world, fn } = parts;
   fn.invoke(
     batch.length,
     (finish) => {
-      const plan = planRelayBatch(batch, world.sim.now, maxInlineWaitMs(world));
-      // Three things end the invocation: the re-arms, the first pass, and the second pass after the wait.
-      let pending = 3;
+      const split = splitRelayBatch(batch, world.sim.now, world.config.eventSources.earlyWakeSeconds ?? 0);
+      let pending = 2;
       const step = () => {
         if (--pending === 0) finish();
       };
       rearm(
         parts,
-        plan.rearm.map((r) => ({ task: r.message, delaySeconds: r.delaySeconds })),
+        split.rearm.map((r) => ({ task: r.message, delaySeconds: r.delaySeconds })),
         step,
       );
-      forwardGroups(parts, plan.dueNow, () => {
-        // The waited ones start after the first pass and after the wait (never two passes over one group).
-        world.sim.at(plan.waitUntilMs, () => forwardGroups(parts, plan.dueSoon, step));
-        step();
-      });
+      forwardInWaves(parts, split.hold, step);
     },
     done,
   );
+}
+
+/**
+ * The relay's `forwardWhenDue`: each wave's groups start at once (bounded by the group concurrency, one bound over
+ * all waves); a group in two waves is forwarded the second time only after the first finished; between waves the
+ * relay sleeps until the next held task is due.
+ */
+function forwardInWaves(parts: RelayParts, held: readonly SimTask[], done: () => void): void {
+  const { world } = parts;
+  const slots = new Slots(world.config.relayGroupConcurrency);
+  const chain = new KeyedChain();
+  let outstanding = 1; // the wave loop itself, until it has placed every held task
+  const finishOne = () => {
+    if (--outstanding === 0) done();
+  };
+  const loop = (pending: readonly SimTask[]): void => {
+    if (pending.length === 0) {
+      finishOne();
+      return;
+    }
+    const { wave, rest } = dueWave(pending, world.sim.now);
+    if (wave.length === 0) {
+      world.sim.at((rest[0] as SimTask).key.dueAtMs, () => loop(rest));
+      return;
+    }
+    for (const [pk, own] of byPartition(wave)) {
+      outstanding++;
+      chain.run(pk, (next) =>
+        slots.acquire((release) =>
+          forwardGroup(parts, pk, own, () => {
+            release();
+            next();
+            finishOne();
+          }),
+        ),
+      );
+    }
+    loop(rest);
+  };
+  loop(held);
 }
 
 function rearm(parts: RelayParts, items: { task: SimTask; delaySeconds: number }[], done: () => void): void {
@@ -61,16 +97,6 @@ function rearm(parts: RelayParts, items: { task: SimTask; delaySeconds: number }
         for (const { task, delaySeconds } of chunks[i] ?? []) parts.timerQueue.send(task, delaySeconds);
         next();
       }),
-    done,
-  );
-}
-
-function forwardGroups(parts: RelayParts, due: readonly SimTask[], done: () => void): void {
-  const groups = [...byPartition(due).entries()];
-  bounded(
-    groups,
-    parts.world.config.relayGroupConcurrency,
-    ([pk, own], next) => forwardGroup(parts, pk, own, next),
     done,
   );
 }

@@ -12,7 +12,7 @@
  *   sensitive-field filter over both even for the default no-op logger (~5 % of the functions' CPU in the burst
  *   profile). We never give the SDK a logger; our own logs say what matters, without task content.
  */
-interface SdkClient {
+export interface SdkClient {
   readonly middlewareStack: { remove(toRemove: string): boolean };
 }
 
@@ -22,5 +22,29 @@ export function createAwsClient<C extends SdkClient, Config extends object = obj
 ): C {
   const client = new Client({ ...(config as Config), cacheMiddleware: true });
   client.middlewareStack.remove("loggerMiddleware");
+  localAwsTransport()?.adapt(client);
   return client;
+}
+
+/**
+ * The local cloud's fast path (local/aws/fast-path.ts) registers here, in its own process only: every client
+ * created afterwards is handed to it, and it may replace the client's transport (sockets) and signer. Nothing in
+ * the deployed code registers one, so there `createAwsClient` builds exactly the clients above. Kept on
+ * `globalThis` because the local cloud imports each handler as a fresh module instance (one per cloud), and
+ * they must all see the one registration.
+ */
+export interface LocalAwsTransport {
+  adapt(client: SdkClient): void;
+}
+
+const LOCAL_TRANSPORT = Symbol.for("punctual.localAwsTransport");
+type WithLocalTransport = { [LOCAL_TRANSPORT]?: LocalAwsTransport };
+
+/** Local cloud only: route the clients created from now on through `transport` (undefined: back to sockets). */
+export function setLocalAwsTransport(transport: LocalAwsTransport | undefined): void {
+  (globalThis as WithLocalTransport)[LOCAL_TRANSPORT] = transport;
+}
+
+export function localAwsTransport(): LocalAwsTransport | undefined {
+  return (globalThis as WithLocalTransport)[LOCAL_TRANSPORT];
 }

@@ -15,6 +15,14 @@ import { type AttemptLogEntry, attemptLogSlot } from "#shared/domain/attempt-log
 import { FAILED_INDEX_NAME, FAILED_TOPIC_ATTRIBUTE } from "#shared/domain/failed-index.js";
 import { parseTaskId, sortKeyLowerBound, sortKeyUpperBound } from "#shared/domain/keys.js";
 import {
+  parseScheduleId,
+  SCHEDULE_INDEX_NAME,
+  SCHEDULE_SHARD_ATTRIBUTE,
+  SCHEDULE_SORT_ATTRIBUTE,
+  type ScheduleRecord,
+  schedulePartitionKey,
+} from "#shared/domain/schedule.js";
+import {
   SWEEP_INDEX_NAME,
   SWEEP_SHARD_ATTRIBUTE,
   sweepShardOf,
@@ -34,6 +42,9 @@ import type {
   PageKey,
   ReplayOutcome,
   RescheduleOutcome,
+  ScheduleChange,
+  SchedulePage,
+  ScheduleUpdateOutcome,
   TaskPage,
   TaskStore,
   UnfinishedTaskRef,
@@ -52,7 +63,7 @@ export function idempotencyPartitionKey(topic: string, key: string): string {
 /** A DynamoDB API call the store makes, and where: the table itself or its sparse sweep index. */
 export interface DynamoOperation {
   readonly action: "GetItem" | "PutItem" | "UpdateItem" | "DeleteItem" | "Query";
-  readonly on: "table" | "sweepIndex" | "failedIndex";
+  readonly on: "table" | "sweepIndex" | "failedIndex" | "scheduleIndex";
 }
 const onTable = (action: DynamoOperation["action"]): DynamoOperation => ({ action, on: "table" });
 
@@ -84,6 +95,13 @@ export const TASK_STORE_OPERATIONS: { readonly [M in keyof TaskStore]: readonly 
   listGroup: [onTable("Query")],
   listFailed: [{ action: "Query", on: "failedIndex" }],
   markReplayed: [onTable("UpdateItem"), onTable("GetItem")],
+  // Issue 14, point 4: recurring schedules.
+  putSchedule: [onTable("PutItem")],
+  getSchedule: [onTable("GetItem")],
+  listSchedules: [onTable("Query")],
+  listSchedulesDue: [{ action: "Query", on: "scheduleIndex" }],
+  updateSchedule: [onTable("UpdateItem"), onTable("GetItem")],
+  findIdempotencyClaim: [onTable("GetItem")],
 };
 
 /**
@@ -91,6 +109,18 @@ export const TASK_STORE_OPERATIONS: { readonly [M in keyof TaskStore]: readonly 
  * API function's list is its row's `store` in the route table (shared/api/routes.ts).
  */
 export const PIPELINE_STORE_METHODS = {
+  // Issue 14, point 4: occurrences through the add-task service, the cursor, undoing a run a pause overtook.
+  "schedule-materializer": [
+    "listSchedulesDue",
+    "getSchedule",
+    "claimIdempotencyKey",
+    "putNew",
+    "get",
+    "removeScheduled",
+    "updateSchedule",
+    "findIdempotencyClaim",
+    "cancel",
+  ],
   relay: ["get", "listScheduledInGroup", "markQueued"],
   deliver: ["get", "startAttempt", "markDelivered", "recordAttemptFailure", "markFailed"],
   sweeper: [
@@ -601,6 +631,98 @@ export class DynamoTaskStore implements TaskStore {
     });
   }
 
+  // --- issue 14, point 4: recurring schedules (appended block) ---
+  async putSchedule(schedule: ScheduleRecord): Promise<"created" | "exists"> {
+    const created = await conditional(
+      this.client.send(
+        new PutItemCommand({
+          TableName: this.table,
+          Item: toWire({ ...schedule }),
+          ConditionExpression: "attribute_not_exists(pk)",
+        }),
+      ),
+    );
+    return created ? "created" : "exists";
+  }
+
+  async getSchedule(scheduleId: string): Promise<ScheduleRecord | undefined> {
+    const key = parseScheduleId(scheduleId);
+    if (!key) return undefined;
+    const out = await this.client.send(
+      new GetItemCommand({
+        TableName: this.table,
+        Key: toWire({ pk: key.pk, sk: key.sk }),
+        ConsistentRead: true,
+      }),
+    );
+    return fromWire<ScheduleRecord>(out.Item);
+  }
+
+  async listSchedules(topic: string, limit: number, after?: PageKey): Promise<SchedulePage> {
+    const out = await this.client.send(
+      new QueryCommand({
+        TableName: this.table,
+        KeyConditionExpression: "pk = :pk",
+        ExpressionAttributeValues: toWire({ ":pk": schedulePartitionKey(topic) }),
+        Limit: limit,
+        ConsistentRead: true,
+        ...(after ? { ExclusiveStartKey: toWire({ ...after }) } : {}),
+      }),
+    );
+    const schedules = (out.Items ?? []).map((item) => unmarshall(item) as ScheduleRecord);
+    return out.LastEvaluatedKey
+      ? { schedules, next: unmarshall(out.LastEvaluatedKey) as PageKey }
+      : { schedules };
+  }
+
+  async listSchedulesDue(shard: number, dueByMs: number, limit: number): Promise<string[]> {
+    const out = await this.client.send(
+      new QueryCommand({
+        TableName: this.table,
+        IndexName: SCHEDULE_INDEX_NAME,
+        KeyConditionExpression: "#shard = :shard AND #next <= :dueBy",
+        ExpressionAttributeNames: { "#shard": SCHEDULE_SHARD_ATTRIBUTE, "#next": SCHEDULE_SORT_ATTRIBUTE },
+        ExpressionAttributeValues: toWire({ ":shard": shard, ":dueBy": dueByMs }),
+        Limit: limit,
+      }),
+    );
+    return (out.Items ?? []).map((item) => String(unmarshall(item).sk));
+  }
+
+  async updateSchedule(scheduleId: string, change: ScheduleChange): Promise<ScheduleUpdateOutcome> {
+    const key = parseScheduleId(scheduleId);
+    if (!key) return { outcome: "not-found" };
+    try {
+      const out = await this.client.send(
+        new UpdateItemCommand({
+          ...scheduleUpdate(change),
+          TableName: this.table,
+          Key: toWire({ pk: key.pk, sk: key.sk }),
+          ReturnValues: "ALL_NEW",
+        }),
+      );
+      return { outcome: "updated", schedule: fromWire<ScheduleRecord>(out.Attributes) as ScheduleRecord };
+    } catch (error) {
+      if (!isConditionFailure(error)) throw error;
+    }
+    const current = await this.getSchedule(scheduleId);
+    return current ? { outcome: "conflict", schedule: current } : { outcome: "not-found" };
+  }
+
+  async findIdempotencyClaim(topic: string, key: string): Promise<string | undefined> {
+    const out = await this.client.send(
+      new GetItemCommand({
+        TableName: this.table,
+        Key: toWire({ pk: idempotencyPartitionKey(topic, key), sk: IDEMPOTENCY_SORT_KEY }),
+        ConsistentRead: true,
+      }),
+    );
+    const item = fromWire<{ taskId?: string; expiresAt?: number }>(out.Item);
+    if (!item?.taskId || (item.expiresAt !== undefined && item.expiresAt < this.nowSeconds()))
+      return undefined;
+    return item.taskId;
+  }
+
   /**
    * A conditional UpdateItem on a task that answers the updated item; when the condition fails, the rare losing
    * path pays one read, to tell "moved on" (conflict, with the task as it is) from "missing".
@@ -683,4 +805,55 @@ function isConditionFailure(error: unknown): boolean {
     error instanceof ConditionalCheckFailedException ||
     (error instanceof Error && error.name === "ConditionalCheckFailedException")
   );
+}
+
+/**
+ * A ScheduleChange as one UpdateItem: SET the given fields, REMOVE the given ones, on condition that the item
+ * exists, is in one of the statuses and (when given) still has the cursor and epoch the caller read.
+ */
+function scheduleUpdate(
+  change: ScheduleChange,
+): Pick<
+  UpdateItemCommandInput,
+  "UpdateExpression" | "ConditionExpression" | "ExpressionAttributeNames" | "ExpressionAttributeValues"
+> {
+  const names: Record<string, string> = { "#status": "status" };
+  const values: Record<string, unknown> = {};
+  const sets = Object.entries(change.set)
+    .filter(([, value]) => value !== undefined)
+    .map(([field, value], i) => {
+      names[`#s${i}`] = field;
+      values[`:s${i}`] = value;
+      return `#s${i} = :s${i}`;
+    });
+  const removes = (change.remove ?? []).map((field, i) => {
+    names[`#r${i}`] = field;
+    return `#r${i}`;
+  });
+  const conditions = [
+    "attribute_exists(pk)",
+    `#status IN (${change.ifStatus.map((status, i) => {
+      values[`:if${i}`] = status;
+      return `:if${i}`;
+    })})`,
+  ];
+  if (change.ifMaterializedUntilMs !== undefined) {
+    values[":ifUntil"] = change.ifMaterializedUntilMs;
+    conditions.push("materializedUntilMs = :ifUntil");
+  }
+  if (change.ifEpoch !== undefined) {
+    values[":ifEpoch"] = change.ifEpoch;
+    conditions.push("epoch = :ifEpoch");
+  }
+  return {
+    UpdateExpression: [
+      sets.length > 0 ? `SET ${sets.join(", ")}` : "",
+      removes.length > 0 ? `REMOVE ${removes.join(", ")}` : "",
+    ]
+      .join(" ")
+      .trim(),
+    ConditionExpression: conditions.join(" AND "),
+    ExpressionAttributeNames: names,
+    ExpressionAttributeValues: toWire(values),
+  };
 }

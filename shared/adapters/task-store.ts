@@ -1,4 +1,5 @@
 import type { AttemptLogEntry } from "#shared/domain/attempt-log.js";
+import type { ScheduleRecord, ScheduleStatus } from "#shared/domain/schedule.js";
 import type { TaskRecord, TaskStatus } from "#shared/domain/task.js";
 
 /** A claim on an idempotency key. Keys are scoped per topic: `invoice-42` on two topics is two keys. */
@@ -154,4 +155,59 @@ export interface TaskStore {
    * removed. The caller then sends the task to its FIFO queue.
    */
   markReplayed(taskId: string, nowMs: number): Promise<ReplayOutcome>;
+  // --- issue 14, point 4: recurring schedules (appended block) ---
+  /** Creates a schedule item unless one with its key exists. */
+  putSchedule(schedule: ScheduleRecord): Promise<"created" | "exists">;
+  /** Strongly consistent read; undefined for a malformed id too. */
+  getSchedule(scheduleId: string): Promise<ScheduleRecord | undefined>;
+  /** One topic's schedules in id order (creation order), one page. */
+  listSchedules(topic: string, limit: number, after?: PageKey): Promise<SchedulePage>;
+  /**
+   * Ids of active schedules of one shard whose next occurrence enters the horizon at or before `dueByMs`, from
+   * the sparse schedule index (eventually consistent: callers read the schedule before acting).
+   */
+  listSchedulesDue(shard: number, dueByMs: number, limit: number): Promise<string[]>;
+  /** One conditional write (see ScheduleChange); a failed condition answers the schedule as it is. */
+  updateSchedule(scheduleId: string, change: ScheduleChange): Promise<ScheduleUpdateOutcome>;
+  /** The task id an idempotency key was claimed for (a read only: it never claims). */
+  findIdempotencyClaim(topic: string, key: string): Promise<string | undefined>;
 }
+
+/** One page of a topic's schedules, and where the next begins (absent on the last page). */
+export interface SchedulePage {
+  readonly schedules: ScheduleRecord[];
+  readonly next?: PageKey;
+}
+
+/** Fields of a schedule a change may set (the keys and creation fields never change). */
+export type ScheduleSettable = Partial<
+  Pick<
+    ScheduleRecord,
+    | "status"
+    | "updatedAtMs"
+    | "materializedUntilMs"
+    | "epoch"
+    | "pausedAtMs"
+    | "deletedAtMs"
+    | "scheduleShard"
+    | "materializeAtMs"
+    | "expiresAt"
+  >
+>;
+
+/**
+ * A conditional change of a schedule: applied only while the schedule is in one of `ifStatus` and, when given,
+ * its cursor and epoch are still the ones the caller read (so two materializer runs never both advance it).
+ */
+export interface ScheduleChange {
+  readonly ifStatus: readonly ScheduleStatus[];
+  readonly ifMaterializedUntilMs?: number;
+  readonly ifEpoch?: number;
+  readonly set: ScheduleSettable;
+  readonly remove?: readonly ("scheduleShard" | "materializeAtMs" | "pausedAtMs")[];
+}
+
+export type ScheduleUpdateOutcome =
+  | { readonly outcome: "updated"; readonly schedule: ScheduleRecord }
+  | { readonly outcome: "conflict"; readonly schedule: ScheduleRecord }
+  | { readonly outcome: "not-found" };

@@ -21,9 +21,18 @@ import {
   taskListSchema,
 } from "./schemas/operations.js";
 import {
+  createScheduleBodySchema,
+  listSchedulesQuerySchema,
+  scheduleChangeResponseSchema,
+  scheduleListSchema,
+  scheduleParamsSchema,
+  scheduleViewSchema,
+} from "./schemas/schedules.js";
+import {
   addTaskResponseSchema,
   cancelGroupResponseSchema,
   errorBodySchema,
+  getTaskQuerySchema,
   rescheduleResponseSchema,
   taskViewSchema,
 } from "./schemas/tasks.js";
@@ -106,6 +115,7 @@ export const API_CONTRACT = {
     summary: "Read a task: status, attempts, last error, timestamps, lateness",
     tags: ["tasks"],
     pathParams: taskIdParams,
+    query: getTaskQuerySchema,
     responses: {
       "200": { description: "the task", schema: taskViewSchema },
       "404": error("no such task (`not_found`)"),
@@ -241,6 +251,69 @@ export const API_CONTRACT = {
         schema: bulkReplayResponseSchema,
       },
       "415": error("send `content-type: application/json` (`unsupported_media_type`)"),
+    },
+  },
+  // --- issue 14, point 4: recurring schedules (appended block) ---
+  "POST /v1/schedules": {
+    summary: "Create a recurring schedule: each occurrence becomes an ordinary task",
+    description:
+      "`cron` (5 fields, or 6 with seconds first) in `timezone` (IANA). Occurrences are made tasks up to 4 minutes ahead (due at the occurrence, idempotent per schedule and occurrence, carrying `schedule_id`), so they are fired by the two-stage timer, ordered, retried and listed like any task. DST: a fixed time (e.g. `30 2 * * *`) in a spring-forward gap runs at the first instant after the gap, and once (the first) when it happens twice; other patterns follow the real clock. The content, callback and deliver_by are checked as a task's.",
+    tags: ["schedules"],
+    body: createScheduleBodySchema,
+    responses: {
+      "201": {
+        description: "created; the next occurrences are listed",
+        schema: scheduleViewSchema,
+        headers: { Location: "the schedule's URL" },
+      },
+      "413": error("the content is larger than the topic allows (`payload_too_large`)"),
+      "415": error("send `content-type: application/json` (`unsupported_media_type`)"),
+    },
+  },
+  "GET /v1/schedules/{id}": {
+    summary: "Read a schedule: status, cursor, next occurrences",
+    tags: ["schedules"],
+    pathParams: scheduleParamsSchema,
+    responses: {
+      "200": { description: "the schedule", schema: scheduleViewSchema },
+      "404": error("no such schedule (`not_found`)"),
+    },
+  },
+  "GET /v1/schedules": {
+    summary: "List a topic's schedules (every status), in creation order",
+    description: "Paginated: pass `next_cursor` back as `cursor` until it is null.",
+    tags: ["schedules"],
+    query: listSchedulesQuerySchema,
+    responses: { "200": { description: "one page", schema: scheduleListSchema } },
+  },
+  "POST /v1/schedules/{id}/pause": {
+    summary: "Pause a schedule: no new occurrences; those made ahead and not yet due are cancelled",
+    tags: ["schedules"],
+    pathParams: scheduleParamsSchema,
+    responses: {
+      "200": { description: "paused (idempotent)", schema: scheduleChangeResponseSchema },
+      "404": error("no such schedule (`not_found`)"),
+      "409": error("the schedule has ended or was deleted (`conflict`, with `schedule_status`)"),
+    },
+  },
+  "POST /v1/schedules/{id}/resume": {
+    summary: "Resume a paused schedule from now (occurrences that fell in the pause are skipped)",
+    tags: ["schedules"],
+    pathParams: scheduleParamsSchema,
+    responses: {
+      "200": { description: "active again (idempotent)", schema: scheduleViewSchema },
+      "404": error("no such schedule (`not_found`)"),
+      "409": error("the schedule has ended or was deleted (`conflict`, with `schedule_status`)"),
+    },
+  },
+  "DELETE /v1/schedules/{id}": {
+    summary: "Delete a schedule: no new occurrences; those made ahead and not yet due are cancelled",
+    description: "The schedule reads as `deleted` for the topic's retention period, then disappears.",
+    tags: ["schedules"],
+    pathParams: scheduleParamsSchema,
+    responses: {
+      "200": { description: "deleted (idempotent)", schema: scheduleChangeResponseSchema },
+      "404": error("no such schedule (`not_found`)"),
     },
   },
 } as const satisfies Readonly<Record<string, RouteContract>>;

@@ -40,22 +40,28 @@ describe("the route table", () => {
       "get-topic": [ENV.topology, ENV.tableName].sort(),
       "unmatched-route": [],
       ...Object.fromEntries(
-        ["add-tasks-batch", "reschedule-task", "run-task"].map((name) => [
-          name,
-          [
-            ENV.schedulerRoleArn,
-            ENV.scheduleDlqArn,
-            ENV.scheduleGroupName,
-            ENV.tableName,
-            ENV.timerQueueArn,
-            ENV.timerQueueUrl,
+        ["add-tasks-batch", "reschedule-task", "run-task", "create-schedule", "resume-schedule"].map(
+          (name) => [
+            name,
+            [
+              ENV.schedulerRoleArn,
+              ENV.scheduleDlqArn,
+              ENV.scheduleGroupName,
+              ENV.tableName,
+              ENV.timerQueueArn,
+              ENV.timerQueueUrl,
+            ],
           ],
-        ]),
+        ),
       ),
       "cancel-group": [ENV.scheduleGroupName, ENV.tableName],
       "list-tasks": [ENV.tableName],
       "replay-task": [ENV.topology, ENV.tableName],
       "replay-topic": [ENV.topology, ENV.tableName],
+      "get-schedule": [ENV.tableName],
+      "list-schedules": [ENV.tableName],
+      "pause-schedule": [ENV.scheduleGroupName, ENV.tableName],
+      "delete-schedule": [ENV.scheduleGroupName, ENV.tableName],
     });
   });
 });

@@ -28,6 +28,10 @@ export interface TaskView {
   /** How many times the task was replayed; absent when never. */
   readonly replays?: number;
   readonly replayed_at?: string;
+  /** Only on `GET /v1/tasks/{id}?include=content`. */
+  readonly content?: string;
+  /** The recurring schedule the task is an occurrence of. */
+  readonly schedule_id?: string;
 }
 
 export interface AttemptView {
@@ -75,6 +79,7 @@ export function taskView(task: TaskRecord): TaskView {
     attempt_log: attemptViews(task),
     replays: task.replays,
     replayed_at: time(task.replayedAtMs),
+    schedule_id: task.scheduleId,
   };
   for (const key of Object.keys(view)) if (view[key] === undefined) delete view[key];
   return view as unknown as TaskView;

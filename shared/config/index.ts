@@ -2,7 +2,15 @@ import { ENVIRONMENTS } from "./environments/index.js";
 import { ConfigError, type PunctualConfig, parseConfig } from "./load.js";
 import type { EnvironmentConfigInput } from "./schema.js";
 
-export { ConfigError, type PunctualConfig, parseConfig, type TopicConfig, topicConfig } from "./load.js";
+export * from "./event-sources.js";
+export {
+  ConfigError,
+  type PunctualConfig,
+  parseConfig,
+  type TopicConfig,
+  timerSettings,
+  topicConfig,
+} from "./load.js";
 export * from "./schema.js";
 
 /** Loads and validates a named environment's configuration (at synth time and at every cold start). */

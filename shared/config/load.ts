@@ -1,4 +1,6 @@
 import type { z } from "zod";
+import type { TimerSettings } from "#shared/domain/timing.js";
+import { DEFAULT_EVENT_SOURCES } from "./event-sources.js";
 import {
   DEFAULT_SYSTEM_SETTINGS,
   type EnvironmentConfig,
@@ -64,6 +66,7 @@ export function parseConfig(input: EnvironmentConfigInput): PunctualConfig {
       stallMarginSeconds: 60,
       ...stripUndefined(input.sweeper ?? {}),
     },
+    eventSources: { ...DEFAULT_EVENT_SOURCES, ...stripUndefined(input.eventSources ?? {}) },
     system: mergeTopicSettings(DEFAULT_SYSTEM_SETTINGS, input.system),
     alarmSubscribers: { emails: [], httpsUrls: [], ...stripUndefined(input.alarmSubscribers ?? {}) },
   };
@@ -91,8 +94,27 @@ export function parseConfig(input: EnvironmentConfigInput): PunctualConfig {
       'field "timer.leadSeconds": must not exceed timer.horizonSeconds, or an early schedule could need a delay the timer queue cannot express',
     );
   }
+  problems.push(...provisionedModeConflicts(config));
   if (problems.length > 0) throw new ConfigError(environment, problems);
   return { ...config, resolvedTopics };
+}
+
+/**
+ * A topic's `maxConcurrency` becomes its deliver mapping's MaximumConcurrency, which Lambda refuses on a mapping
+ * in provisioned mode: an explicit one would silently not apply, so it is refused instead.
+ */
+function provisionedModeConflicts(config: EnvironmentConfig): string[] {
+  if (!config.eventSources.deliver.provisionedPollers) return [];
+  const why =
+    "cannot apply while eventSources.deliver.provisionedPollers is set: Lambda refuses MaximumConcurrency on a mapping in provisioned mode (provisionedPollers.max bounds it)";
+  return Object.entries(config.topics)
+    .filter(([, overrides]) => overrides.maxConcurrency !== undefined)
+    .map(([name]) => `topic "${name}", field "maxConcurrency": ${why}`);
+}
+
+/** What planning a timer needs: the timer section and the relay's early wake. */
+export function timerSettings(config: EnvironmentConfig): TimerSettings {
+  return { ...config.timer, earlyWakeSeconds: config.eventSources.earlyWakeSeconds };
 }
 
 export function topicConfig(config: PunctualConfig, topic: string): TopicConfig | undefined {

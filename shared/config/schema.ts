@@ -1,4 +1,5 @@
 import * as z from "zod";
+import { type EventSourcesInput, eventSourcesSchema } from "./event-sources.js";
 
 /** Topic names end up in queue names, metric dimensions and task ids, so they are kept short and plain. */
 export const TOPIC_NAME_PATTERN = /^[a-z][a-z0-9-]{0,23}$/;
@@ -165,6 +166,8 @@ export const environmentConfigSchema = z
     api: z.object({ auth: apiAuthSchema }).strict(),
     timer: timerSchema,
     sweeper: sweeperSchema,
+    /** The relay's and the deliver functions' SQS event source mappings (shared/config/event-sources.ts). */
+    eventSources: eventSourcesSchema,
     system: topicSettingsSchema,
     topics: z.record(
       z.string().regex(TOPIC_NAME_PATTERN, "lowercase letters, digits and '-', at most 24"),
@@ -194,6 +197,7 @@ export interface EnvironmentConfigInput {
   readonly api?: { readonly auth: EnvironmentConfig["api"]["auth"] };
   readonly timer?: Partial<EnvironmentConfig["timer"]>;
   readonly sweeper?: Partial<EnvironmentConfig["sweeper"]>;
+  readonly eventSources?: EventSourcesInput;
   readonly system?: TopicOverrides;
   readonly topics: Record<string, TopicOverrides>;
   readonly services?: Record<string, string>;

@@ -42,7 +42,7 @@ export interface ExactContent {
  * parser as the body (duplicate keys refused, numbers kept as written), so both spellings of one content are one
  * value: stored alike, delivered alike, one request for idempotency.
  */
-const contentSchema = z
+export const contentSchema = z
   .unknown()
   .transform((value, ctx): ExactContent => {
     if (value === undefined) {
@@ -231,7 +231,7 @@ export function parseAddTaskRequest(
  * as written): the schema and the timing code compute with them. One that no JS number can hold (`1e400`, an
  * integer beyond 2^53) is an issue at its path, not a silently different value.
  */
-function jsNumbersOutsideContent(
+export function jsNumbersOutsideContent(
   body: Record<string, unknown>,
   issues: ErrorIssue[],
 ): Record<string, unknown> {

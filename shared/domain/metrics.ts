@@ -19,6 +19,11 @@ export const METRIC = {
   timerDeadLettersResolved: "TimerDeadLettersResolved",
   /** Sweeper: repairs that failed this run (retried next run); alarmed when it persists. */
   sweepFailures: "SweepFailures",
+  // Issue 14, point 4: the schedule materializer.
+  /** Materializer: occurrences made tasks (or found made) this run. */
+  occurrencesMaterialized: "ScheduleOccurrencesMaterialized",
+  /** Materializer: schedules whose materialization failed this run (retried next run); alarmed when it persists. */
+  materializeFailures: "ScheduleMaterializeFailures",
 } as const;
 
 /** Powertools adds a `service` dimension; we add the topic. Alarms must use exactly these dimensions. */

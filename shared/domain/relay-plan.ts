@@ -1,45 +1,53 @@
 import type { TaskKey } from "./keys.js";
 import { relayDecision } from "./timing.js";
 
-/** A timer message the relay could read: its id and the task key its body names. */
+/** A timer message the relay could read: the task key its body names. */
 export interface KeyedMessage {
   readonly key: TaskKey;
 }
 
-/** What one relay batch does with its messages, decided at one instant (see `planRelayBatch`). */
-export interface RelayBatchPlan<M extends KeyedMessage> {
-  /** Back on the timer queue with the remaining whole seconds. */
+/** What one relay batch does with its messages, decided at one instant (see `splitRelayBatch`). */
+export interface RelaySplit<M extends KeyedMessage> {
+  /** Back on the timer queue with the remaining whole seconds (less the early wake). */
   readonly rearm: readonly { readonly message: M; readonly delaySeconds: number }[];
-  /** Forwarded at once. */
-  readonly dueNow: readonly M[];
-  /** Forwarded after one in-place wait that ends at `waitUntilMs` (the latest of their due times). */
-  readonly dueSoon: readonly M[];
-  readonly waitUntilMs: number;
+  /** Held in place and forwarded in waves as each comes due (see `dueWave`), earliest due first. */
+  readonly hold: readonly M[];
 }
 
 /**
- * The relay's decision for a whole batch, at `nowMs`: each message by `relayDecision`, and one in-place wait per
- * batch, as long as its latest sub-second remainder. Pure, so the capacity planner (plan/) runs the same decision.
+ * The relay's decision for a whole batch at `nowMs`, each message by `relayDecision` with the early wake: re-arm
+ * what is further off, hold the rest (due now, or due within the early wake plus a second). Pure, so the capacity
+ * planner (plan/) runs the same decision as shared/services/relay.ts.
  */
-export function planRelayBatch<M extends KeyedMessage>(
+export function splitRelayBatch<M extends KeyedMessage>(
   messages: readonly M[],
   nowMs: number,
-  /** The longest remainder waited out in place (relayDecision's default: one second). */
-  maxInlineWaitMs?: number,
-): RelayBatchPlan<M> {
+  earlyWakeSeconds = 0,
+): RelaySplit<M> {
   const rearm: { message: M; delaySeconds: number }[] = [];
-  const dueNow: M[] = [];
-  const dueSoon: M[] = [];
-  let waitUntilMs = 0;
+  const hold: M[] = [];
   for (const message of messages) {
-    const decision = relayDecision(message.key.dueAtMs, nowMs, maxInlineWaitMs);
+    const decision = relayDecision(message.key.dueAtMs, nowMs, earlyWakeSeconds);
     if (decision.action === "rearm") rearm.push({ message, delaySeconds: decision.delaySeconds });
-    else if (decision.action === "wait") {
-      waitUntilMs = Math.max(waitUntilMs, message.key.dueAtMs);
-      dueSoon.push(message);
-    } else dueNow.push(message);
+    else hold.push(message);
   }
-  return { rearm, dueNow, dueSoon, waitUntilMs };
+  // A stable sort: messages due at the same instant keep the batch's order.
+  hold.sort((a, b) => a.key.dueAtMs - b.key.dueAtMs);
+  return { rearm, hold };
+}
+
+/**
+ * The next wave of held messages at `nowMs`: every one due by now (`pending` is sorted by due time, as `hold` is).
+ * When the wave is empty, the relay sleeps until `rest[0]` is due and asks again — re-reading the clock, so a
+ * timer that fires a millisecond early forwards nothing early.
+ */
+export function dueWave<M extends KeyedMessage>(
+  pending: readonly M[],
+  nowMs: number,
+): { readonly wave: M[]; readonly rest: M[] } {
+  const notDue = pending.findIndex((m) => m.key.dueAtMs > nowMs);
+  const split = notDue === -1 ? pending.length : notDue;
+  return { wave: pending.slice(0, split), rest: pending.slice(split) };
 }
 
 /** A batch's messages by ordering group (partition key), groups in the order of their first message. */

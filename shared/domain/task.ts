@@ -64,6 +64,8 @@ export interface TaskRecord {
   readonly timer: TimerKind;
   readonly scheduleName?: string;
   readonly idempotencyKey?: string;
+  /** The recurring schedule this task is an occurrence of (issue 14, point 4). */
+  readonly scheduleId?: string;
   readonly attempts: number;
   readonly lastError?: string;
   readonly queuedAtMs?: number;

@@ -8,17 +8,23 @@ export type TimerPlan =
 export interface TimerSettings {
   readonly horizonSeconds: number;
   readonly leadSeconds: number;
+  /**
+   * Timer-queue messages arrive this many whole seconds before due (0 when absent), so the event source's poll,
+   * its batching window and a cold start are spent before the due time; the relay holds each task until due.
+   */
+  readonly earlyWakeSeconds?: number;
 }
 
 /**
  * Where a task's timer goes. Near-term tasks ride the timer queue with a per-message delay rounded *down* to
- * whole seconds (the relay waits out the sub-second rest, so nothing is ever early); later tasks get a one-time
- * schedule `lead` seconds ahead of due, which absorbs Scheduler's up-to-60 s late firing.
+ * whole seconds and shortened by the early wake (the relay waits out the rest, so nothing is ever early); later
+ * tasks get a one-time schedule `lead` seconds ahead of due, which absorbs Scheduler's up-to-60 s late firing.
  */
 export function planTimer(dueAtMs: number, nowMs: number, settings: TimerSettings): TimerPlan {
   const untilDueMs = dueAtMs - nowMs;
   if (untilDueMs <= settings.horizonSeconds * 1000) {
-    return { kind: "queue", delaySeconds: queueDelaySeconds(untilDueMs) };
+    const earlyWakeMs = (settings.earlyWakeSeconds ?? 0) * 1000;
+    return { kind: "queue", delaySeconds: queueDelaySeconds(untilDueMs - earlyWakeMs) };
   }
   const fireAtMs = Math.floor((dueAtMs - settings.leadSeconds * 1000) / 1000) * 1000;
   return { kind: "schedule", fireAtMs, expression: atExpression(fireAtMs) };
@@ -40,15 +46,18 @@ export type RelayDecision =
   | { readonly action: "rearm"; readonly delaySeconds: number };
 
 /**
- * What the relay does with a timer message: forward what is due; wait out a sub-second remainder in place
- * (cheaper and more precise than another queue round trip); put anything earlier back on the timer queue with
- * the remaining whole seconds (a schedule that fired ahead of due, or a delay longer than SQS allows).
+ * What the relay does with a timer message: forward what is due; wait in place for what arrived early by design
+ * (the early wake plus the sub-second rest of the rounded-down delay — cheaper and more precise than another
+ * queue round trip); put anything earlier back on the timer queue with the remaining whole seconds, less the
+ * early wake (a schedule that fired ahead of due, or a delay longer than SQS allows). Each re-arm leaves at least
+ * a second less to go, so re-arming converges on a wait.
  */
-export function relayDecision(dueAtMs: number, nowMs: number, maxInlineWaitMs = 1000): RelayDecision {
+export function relayDecision(dueAtMs: number, nowMs: number, earlyWakeSeconds = 0): RelayDecision {
   const untilDueMs = dueAtMs - nowMs;
   if (untilDueMs <= 0) return { action: "forward" };
-  if (untilDueMs <= maxInlineWaitMs) return { action: "wait", waitMs: untilDueMs };
-  return { action: "rearm", delaySeconds: queueDelaySeconds(untilDueMs) };
+  const earlyWakeMs = earlyWakeSeconds * 1000;
+  if (untilDueMs <= earlyWakeMs + 1000) return { action: "wait", waitMs: untilDueMs };
+  return { action: "rearm", delaySeconds: queueDelaySeconds(untilDueMs - earlyWakeMs) };
 }
 
 /** Due time of a request: exactly one of the three forms; a past due time means "now". */

@@ -17,6 +17,25 @@ export async function forEachBounded<T>(
   await Promise.all(Array.from({ length: Math.min(Math.max(1, limit), items.length) }, worker));
 }
 
+/**
+ * A concurrency bound shared by work that starts at different times (forEachBounded needs the whole list up
+ * front). Hand-written: a dozen lines, where p-limit would be a new dependency for the same thing.
+ */
+export function createLimiter(limit: number): <T>(fn: () => Promise<T>) => Promise<T> {
+  let active = 0;
+  const waiting: (() => void)[] = [];
+  return async <T>(fn: () => Promise<T>): Promise<T> => {
+    while (active >= Math.max(1, limit)) await new Promise<void>((resolve) => waiting.push(resolve));
+    active++;
+    try {
+      return await fn();
+    } finally {
+      active--;
+      waiting.shift()?.();
+    }
+  };
+}
+
 /** An error as one log- and table-friendly line (name and message, never a stack). */
 export function errorText(error: unknown): string {
   if (error instanceof Error) return `${error.name}: ${error.message}`;

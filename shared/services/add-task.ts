@@ -12,7 +12,7 @@ import {
   validationFailed,
 } from "#shared/api/errors.js";
 import { rfc3339 } from "#shared/api/task-view.js";
-import { type PunctualConfig, type TopicConfig, topicConfig } from "#shared/config/index.js";
+import { type PunctualConfig, type TopicConfig, timerSettings, topicConfig } from "#shared/config/index.js";
 import {
   type AddTaskRequest,
   MAX_CALLBACK_URL_LENGTH,
@@ -48,6 +48,8 @@ export interface AddTaskInput {
   /** The JSON-parsed body. */
   readonly body: unknown;
   readonly idempotencyKeyHeader?: string | undefined;
+  /** Set by the schedule materializer: the schedule this task is an occurrence of (kept on the task). */
+  readonly scheduleId?: string | undefined;
 }
 
 export interface AddTaskResponse {
@@ -74,39 +76,23 @@ const LIKELY_MILLISECONDS = 100_000_000_000;
  * before its timer is armed.
  */
 export async function addTask(deps: AddTaskDeps, input: AddTaskInput): Promise<AddTaskResult> {
-  const parsed = parseAddTaskRequest(input.body, input.idempotencyKeyHeader);
-  if (!parsed.ok) throw validationFailed(parsed.issues);
-  const request = parsed.value;
-
-  const topic = topicConfig(deps.config, request.topic);
-  if (!topic) throw unknownTopic(request.topic, Object.keys(deps.config.resolvedTopics));
-
-  // The limit is on what is stored and delivered: the content's JSON text, in UTF-8 bytes.
-  const content = request.content.text;
-  const contentBytes = Buffer.byteLength(content, "utf8");
-  if (contentBytes > topic.maxPayloadBytes) {
-    throw payloadTooLarge(
-      `content is ${contentBytes} bytes; topic "${topic.name}" allows at most ${topic.maxPayloadBytes}`,
-      "content",
-    );
-  }
-
   const nowMs = deps.now();
-  const dueAtMs = dueTime(request, topic, nowMs);
-
-  const deliverBy = request.deliverBy ?? topic.deliverBy;
-  const group = groupValueOf(orderingView(request.content.value, deliverBy), deliverBy);
-  if (!group.ok) throw validationFailed([{ path: `content.${deliverBy}`, message: group.error }]);
-
-  const callbackUrl = callbackFor(request, topic, deps.config);
+  const { request, topic, dueAtMs, groupValue, callbackUrl } = checkAddRequest(
+    deps.config,
+    input.body,
+    nowMs,
+    input.idempotencyKeyHeader,
+  );
+  const content = request.content.text;
 
   const ulid = (deps.newUlid ?? newUlid)(nowMs);
-  const key = makeTaskKey(topic.name, group.value, dueAtMs, ulid);
+  const key = makeTaskKey(topic.name, groupValue, dueAtMs, ulid);
   const fields: TaskFields = {
     content,
     callbackUrl,
-    groupValue: group.value,
+    groupValue,
     idempotencyKey: request.idempotencyKey,
+    scheduleId: input.scheduleId,
   };
 
   if (request.idempotencyKey !== undefined) {
@@ -126,7 +112,7 @@ export async function addTask(deps: AddTaskDeps, input: AddTaskInput): Promise<A
     }
   }
 
-  const task = newRecord(key, nowMs, planTimer(dueAtMs, nowMs, deps.config.timer), fields);
+  const task = newRecord(key, nowMs, planTimer(dueAtMs, nowMs, timerSettings(deps.config)), fields);
   checkItemSize(task);
   // "exists" is no reason to skip arming: the Put may have succeeded on an attempt whose answer was lost and been
   // retried by the SDK (the key holds a fresh ULID, so nobody else wrote it), or a concurrent repeat with the same
@@ -135,6 +121,49 @@ export async function addTask(deps: AddTaskDeps, input: AddTaskInput): Promise<A
   await writeOrRemove(deps, task);
   await armOrRemove(deps, task, nowMs);
   return { statusCode: 201, body: addResponse(task) };
+}
+
+/** A request that passed every check that can refuse it: what the task will be made of. */
+export interface CheckedAddRequest {
+  readonly request: AddTaskRequest;
+  readonly topic: TopicConfig;
+  readonly dueAtMs: number;
+  readonly groupValue: string | undefined;
+  readonly callbackUrl: string;
+}
+
+/**
+ * Every check of POST /v1/tasks that can refuse a request with a 4xx (body, topic, content size, due time,
+ * ordering field, callback and its SSRF policy), without writing anything. Schedules run their occurrence
+ * template through it at creation, so a schedule is refused for exactly what its tasks would be.
+ */
+export function checkAddRequest(
+  config: PunctualConfig,
+  body: unknown,
+  nowMs: number,
+  idempotencyKeyHeader?: string,
+): CheckedAddRequest {
+  const parsed = parseAddTaskRequest(body, idempotencyKeyHeader);
+  if (!parsed.ok) throw validationFailed(parsed.issues);
+  const request = parsed.value;
+
+  const topic = topicConfig(config, request.topic);
+  if (!topic) throw unknownTopic(request.topic, Object.keys(config.resolvedTopics));
+
+  // The limit is on what is stored and delivered: the content's JSON text, in UTF-8 bytes.
+  const contentBytes = Buffer.byteLength(request.content.text, "utf8");
+  if (contentBytes > topic.maxPayloadBytes) {
+    throw payloadTooLarge(
+      `content is ${contentBytes} bytes; topic "${topic.name}" allows at most ${topic.maxPayloadBytes}`,
+      "content",
+    );
+  }
+  const dueAtMs = dueTime(request, topic, nowMs);
+  const deliverBy = request.deliverBy ?? topic.deliverBy;
+  const group = groupValueOf(orderingView(request.content.value, deliverBy), deliverBy);
+  if (!group.ok) throw validationFailed([{ path: `content.${deliverBy}`, message: group.error }]);
+  const callbackUrl = callbackFor(request, topic, config);
+  return { request, topic, dueAtMs, groupValue: group.value, callbackUrl };
 }
 
 /**
@@ -180,6 +209,7 @@ interface TaskFields {
   readonly callbackUrl: string;
   readonly groupValue: string | undefined;
   readonly idempotencyKey: string | undefined;
+  readonly scheduleId?: string | undefined;
 }
 
 /**
@@ -208,7 +238,7 @@ async function replay(
   if (existing) {
     if (existing.status === "scheduled") {
       try {
-        await arm(deps, existing.taskId, planTimer(existing.dueAtMs, nowMs, deps.config.timer));
+        await arm(deps, existing.taskId, planTimer(existing.dueAtMs, nowMs, timerSettings(deps.config)));
       } catch (error) {
         deps.onError?.("re-arming a replayed task failed", error, taskId);
         throw serviceUnavailable("could not arm the task's timer; retry the request", error);
@@ -225,7 +255,12 @@ async function replay(
       "this idempotency key belongs to a task that has completed and expired; use a new key for a new task",
     );
   }
-  const task = newRecord(key, acceptedAtMs, planTimer(key.dueAtMs, nowMs, deps.config.timer), fields);
+  const task = newRecord(
+    key,
+    acceptedAtMs,
+    planTimer(key.dueAtMs, nowMs, timerSettings(deps.config)),
+    fields,
+  );
   const put = await deps.store.putNew(task);
   // Armed even when it "exists": another replay recreated it a moment ago, or this Put's own answer was lost.
   await armOrRemove(deps, task, nowMs);
@@ -272,6 +307,7 @@ function newRecord(key: TaskKey, acceptedAtMs: number, plan: TimerPlan, fields: 
     timer: plan.kind,
     ...(plan.kind === "schedule" ? { scheduleName: scheduleNameFor(key.taskId) } : {}),
     ...(fields.idempotencyKey !== undefined ? { idempotencyKey: fields.idempotencyKey } : {}),
+    ...(fields.scheduleId !== undefined ? { scheduleId: fields.scheduleId } : {}),
     attempts: 0,
   };
 }
@@ -284,7 +320,7 @@ function newRecord(key: TaskKey, acceptedAtMs: number, plan: TimerPlan, fields: 
  */
 async function armOrRemove(deps: AddTaskDeps, task: TaskRecord, nowMs: number): Promise<void> {
   try {
-    await arm(deps, task.taskId, planTimer(task.dueAtMs, nowMs, deps.config.timer));
+    await arm(deps, task.taskId, planTimer(task.dueAtMs, nowMs, timerSettings(deps.config)));
   } catch (error) {
     if (task.idempotencyKey !== undefined) {
       deps.onError?.(

@@ -1,6 +1,8 @@
 import type { TaskStore } from "#shared/adapters/task-store.js";
-import { notFound } from "#shared/api/errors.js";
+import { notFound, validationFailed } from "#shared/api/errors.js";
+import { getTaskQuerySchema } from "#shared/api/schemas/tasks.js";
 import { type TaskView, taskView } from "#shared/api/task-view.js";
+import { toIssues } from "#shared/domain/add-task-request.js";
 import { parseTaskId } from "#shared/domain/keys.js";
 
 export interface GetTaskDeps {
@@ -8,9 +10,16 @@ export interface GetTaskDeps {
 }
 
 /** A malformed id is answered like a missing task: nothing can exist under it, and 404 leaks nothing. */
-export async function getTask(deps: GetTaskDeps, taskId: string | undefined): Promise<TaskView> {
+export async function getTask(
+  deps: GetTaskDeps,
+  taskId: string | undefined,
+  rawQuery: Readonly<Record<string, string | undefined>> = {},
+): Promise<TaskView> {
+  const query = getTaskQuerySchema.safeParse(rawQuery);
+  if (!query.success) throw validationFailed(toIssues(query.error.issues, rawQuery));
   if (!taskId || !parseTaskId(taskId)) throw notFound();
   const task = await deps.store.get(taskId);
   if (!task) throw notFound();
-  return taskView(task);
+  const view = taskView(task);
+  return query.data.include === "content" ? { ...view, content: task.content } : view;
 }

@@ -2,9 +2,15 @@ import type { TaskStore } from "#shared/adapters/task-store.js";
 import type { TopicQueue } from "#shared/adapters/topic-queue.js";
 import { bySortKey, parseTaskId, type TaskKey } from "#shared/domain/keys.js";
 import { parseTaskMessage } from "#shared/domain/messages.js";
-import { byPartition, groupSweepWindow, latestOwnKey, planRelayBatch } from "#shared/domain/relay-plan.js";
+import {
+  byPartition,
+  dueWave,
+  groupSweepWindow,
+  latestOwnKey,
+  splitRelayBatch,
+} from "#shared/domain/relay-plan.js";
 import type { TaskRecord, TaskStatus } from "#shared/domain/task.js";
-import { errorText, forEachBounded } from "#shared/runtime/async.js";
+import { createLimiter, errorText } from "#shared/runtime/async.js";
 import type { ServiceLogger } from "#shared/runtime/observability.js";
 
 /** One timer-queue message as the relay sees it (the function maps SQS records to this). */
@@ -33,6 +39,11 @@ export interface RelayDeps {
   readonly groupConcurrency?: number;
   /** How far back a group's still-scheduled tasks are swept along with a due one. */
   readonly lookbackMs?: number;
+  /**
+   * How many seconds before due the timer messages are armed (config `eventSources.earlyWakeSeconds`): messages
+   * that early are held in place until due, not re-armed.
+   */
+  readonly earlyWakeSeconds?: number;
 }
 
 export const RELAY_LOOKBACK_MS = 15 * 60 * 1000;
@@ -55,40 +66,73 @@ export async function relayTimerMessages(
   messages: readonly TimerMessage[],
 ): Promise<{ failedMessageIds: string[] }> {
   const clock = deps.clock ?? Date.now;
-  const sleep = deps.sleep ?? defaultSleep;
-  const failed: string[] = [];
-
   const parsed: ParsedMessage[] = [];
   for (const message of messages) {
     const key = parseMessage(message, deps.logger);
     if (key) parsed.push({ messageId: message.messageId, key });
   }
 
-  const plan = planRelayBatch(parsed, clock());
-  const rearms = plan.rearm.map(({ message, delaySeconds }) => ({
+  const split = splitRelayBatch(parsed, clock(), deps.earlyWakeSeconds ?? 0);
+  const rearms = split.rearm.map(({ message, delaySeconds }) => ({
     messageId: message.messageId,
     taskId: message.key.taskId,
     delaySeconds,
   }));
-  const { dueNow, dueSoon } = plan;
-  const latestDueMs = plan.waitUntilMs;
 
-  // What is due now goes at once, while re-arming runs and the sub-second remainder of the rest is waited out
-  // (one sleep per batch, the longest). The loop guards against a timer that fires a millisecond early:
-  // nothing may be forwarded before its due time.
+  // Re-arming runs while what is due goes at once and the rest is held until due.
   const rearmed = rearmAll(deps, rearms);
-  const forwardedNow = forwardGroups(deps, dueNow, clock);
-  if (dueSoon.length > 0) {
-    for (let remaining = latestDueMs - clock(); remaining > 0; remaining = latestDueMs - clock()) {
-      await sleep(remaining);
+  const failedForwards = await forwardWhenDue(deps, split.hold, clock);
+  return { failedMessageIds: [...(await rearmed), ...failedForwards] };
+}
+
+/**
+ * Forwards each message when it is due, in waves: everything due now at once, then after each sleep whatever
+ * has come due meanwhile. With an early wake a batch spans seconds, so no task may wait for a later one of the
+ * same batch; the loop re-reads the clock after every sleep, so a timer that fires a millisecond early forwards
+ * nothing early. A group that appears in two waves is forwarded by the second only after the first finished
+ * (its order holds and the second finds only what is left); one bound on concurrent group forwards covers all
+ * waves.
+ */
+async function forwardWhenDue(
+  deps: RelayDeps,
+  held: readonly ParsedMessage[],
+  clock: () => number,
+): Promise<string[]> {
+  const sleep = deps.sleep ?? defaultSleep;
+  const bounded = createLimiter(deps.groupConcurrency ?? DEFAULT_GROUP_CONCURRENCY);
+  const lastOfGroup = new Map<string, Promise<string[]>>();
+  const forwards: Promise<string[]>[] = [];
+  for (let pending = held; pending.length > 0; ) {
+    const now = clock();
+    const { wave, rest } = dueWave(pending, now);
+    pending = rest;
+    if (wave.length === 0) {
+      await sleep((rest[0] as ParsedMessage).key.dueAtMs - now);
+      continue;
+    }
+    for (const [pk, group] of byPartition(wave)) {
+      const previous = lastOfGroup.get(pk) ?? Promise.resolve([]);
+      const forward = previous.then(() => bounded(() => forwardGroupOrFail(deps, pk, group, clock)));
+      lastOfGroup.set(pk, forward);
+      forwards.push(forward);
     }
   }
-  // The second pass starts after the first so a group present in both is never forwarded by two passes at
-  // once (it would be harmless — FIFO dedup — but the second pass then finds only what is left).
-  const failedNow = await forwardedNow;
-  const failedSoon = await forwardGroups(deps, dueSoon, clock);
-  failed.push(...(await rearmed), ...failedNow, ...failedSoon);
-  return { failedMessageIds: failed };
+  return (await Promise.all(forwards)).flat();
+}
+
+/** One group's forward; never throws: returns the message ids to retry. */
+async function forwardGroupOrFail(
+  deps: RelayDeps,
+  pk: string,
+  group: readonly ParsedMessage[],
+  clock: () => number,
+): Promise<string[]> {
+  try {
+    return (await forwardGroup(deps, pk, group, clock)) ? [] : group.map((m) => m.messageId);
+  } catch (error) {
+    deps.logger.warn("forwarding group failed", { pk, error: errorText(error) });
+    return group.map((m) => m.messageId);
+  }
 }
 
 function parseMessage(message: TimerMessage, logger: ServiceLogger): TaskKey | undefined {
@@ -123,29 +167,6 @@ async function rearmAll(
     deps.logger.warn("re-arming timer messages failed", { count: rearms.length, error: errorText(error) });
     return rearms.map((r) => r.messageId);
   }
-}
-
-async function forwardGroups(
-  deps: RelayDeps,
-  due: readonly ParsedMessage[],
-  clock: () => number,
-): Promise<string[]> {
-  const groups = byPartition(due);
-  const failed: string[] = [];
-  await forEachBounded(
-    [...groups.entries()],
-    deps.groupConcurrency ?? DEFAULT_GROUP_CONCURRENCY,
-    async ([pk, group]) => {
-      try {
-        const ok = await forwardGroup(deps, pk, group, clock);
-        if (!ok) failed.push(...group.map((m) => m.messageId));
-      } catch (error) {
-        deps.logger.warn("forwarding group failed", { pk, error: errorText(error) });
-        failed.push(...group.map((m) => m.messageId));
-      }
-    },
-  );
-  return failed;
 }
 
 /**

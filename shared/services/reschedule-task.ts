@@ -3,7 +3,7 @@ import type { TaskStore } from "#shared/adapters/task-store.js";
 import type { TimerQueue } from "#shared/adapters/timer-queue.js";
 import { conflict, notFound, serviceUnavailable, validationFailed } from "#shared/api/errors.js";
 import { type TaskView, taskView } from "#shared/api/task-view.js";
-import { type PunctualConfig, type TopicConfig, topicConfig } from "#shared/config/index.js";
+import { type PunctualConfig, type TopicConfig, timerSettings, topicConfig } from "#shared/config/index.js";
 import { parseRescheduleRequest } from "#shared/domain/add-task-request.js";
 import { parseTaskId } from "#shared/domain/keys.js";
 import { successorDueAtMs, successorKey, successorRecord } from "#shared/domain/reschedule.js";
@@ -123,7 +123,7 @@ export async function completeMove(deps: RescheduleTaskDeps, old: TaskRecord): P
   const due = successorDueAtMs(old);
   if (due === undefined) throw new Error(`rescheduled task ${old.taskId} names no successor`);
   const nowMs = deps.now();
-  const plan = planTimer(due, nowMs, deps.config.timer);
+  const plan = planTimer(due, nowMs, timerSettings(deps.config));
   let successor = successorRecord(old, due, plan);
   if ((await deps.store.putNew(successor)) === "exists") {
     successor = (await deps.store.get(successor.taskId)) ?? successor;
@@ -132,7 +132,7 @@ export async function completeMove(deps: RescheduleTaskDeps, old: TaskRecord): P
   // harmless (the relay and FIFO deduplication absorb it), a missing one would leave the task to the sweeper.
   if (successor.status === "scheduled") {
     try {
-      await arm(deps, successor.taskId, planTimer(due, nowMs, deps.config.timer));
+      await arm(deps, successor.taskId, planTimer(due, nowMs, timerSettings(deps.config)));
     } catch (error) {
       deps.onError?.("arming a rescheduled task's timer failed", error, successor.taskId);
       throw serviceUnavailable("could not arm the task's new timer; retry the request", error);

@@ -25,6 +25,7 @@ import {
 import { API_ROUTES, type ApiRouteRow, DEFAULT_ROUTE } from "#shared/api/routes.js";
 import { ENTRY_METADATA_KEY } from "#shared/contract/metadata.js";
 import { FAILED_INDEX_NAME } from "#shared/domain/failed-index.js";
+import { SCHEDULE_INDEX_NAME } from "#shared/domain/schedule.js";
 import { SWEEP_INDEX_NAME } from "#shared/domain/sweep.js";
 import { type CfnTemplateJson, type DeployedTemplate, deployedTemplate, roleMay } from "../support/iam.js";
 import { stackConfig } from "../support/stack-config.js";
@@ -75,9 +76,11 @@ function operationsInSource(
     const args = method.body.slice(match.index, commands[i + 1]?.index ?? method.body.length);
     const on = args.includes("IndexName: FAILED_INDEX_NAME")
       ? "failedIndex"
-      : args.includes("IndexName")
-        ? "sweepIndex"
-        : "table";
+      : args.includes("IndexName: SCHEDULE_INDEX_NAME")
+        ? "scheduleIndex"
+        : args.includes("IndexName")
+          ? "sweepIndex"
+          : "table";
     found.add(`${match[1]}@${on}`);
   });
   for (const [, callee] of method.body.matchAll(/this\.(\w+)\(/g)) {
@@ -191,9 +194,10 @@ describe("what each role may do on the table", () => {
     expect([...functions].sort()).toEqual(Object.keys(STORE_METHODS_BY_FUNCTION).sort());
   });
 
-  it("allows exactly the operations each function calls, on the table and on the sweep index", async () => {
+  it("allows exactly the operations each function calls, on the table and on each index", async () => {
     const indexArn = `${tableArn}/index/${SWEEP_INDEX_NAME}`;
     const failedIndexArn = `${tableArn}/index/${FAILED_INDEX_NAME}`;
+    const scheduleIndexArn = `${tableArn}/index/${SCHEDULE_INDEX_NAME}`;
     for (const [k, roleId] of roles) {
       const fn = k.split("#")[0] as StoreUser;
       const calls = new Set(dynamoOperationsOf(STORE_METHODS_BY_FUNCTION[fn] ?? []).map(key));
@@ -211,6 +215,10 @@ describe("what each role may do on the table", () => {
         const onFailed = await roleMay(aws, roleId, `dynamodb:${action}`, failedIndexArn);
         expect(onFailed, `${fn} ${action} on the failed index`).toBe(
           calls.has(`${action}@failedIndex`) ? "Allowed" : "ImplicitlyDenied",
+        );
+        const onSchedules = await roleMay(aws, roleId, `dynamodb:${action}`, scheduleIndexArn);
+        expect(onSchedules, `${fn} ${action} on the schedule index`).toBe(
+          calls.has(`${action}@scheduleIndex`) ? "Allowed" : "ImplicitlyDenied",
         );
       }
     }

@@ -50,7 +50,7 @@ describe("sweep index", () => {
   it("is a sparse GSI on sweepShard (hash) and dueAtMs (range) projecting only the task id, on demand", () => {
     const table = resources[idOf(stack.table.table)]?.Properties;
     expect(
-      table.GlobalSecondaryIndexes.filter((i: { IndexName: string }) => i.IndexName !== "failed-by-topic"),
+      table.GlobalSecondaryIndexes.filter((i: { IndexName: string }) => i.IndexName === "unfinished-by-due"),
     ).toEqual([
       {
         IndexName: "unfinished-by-due",
@@ -66,7 +66,12 @@ describe("sweep index", () => {
 
 describe("schedule", () => {
   it("an EventBridge rule fires the sweeper every minute, with a short retry policy", () => {
-    const rules = ofType("AWS::Events::Rule");
+    // The sweeper's rule and the schedule materializer's (test/cdk/schedule-materializer.test.ts).
+    const sweeperArn = JSON.stringify(arnOf(stack.sweeper.sweeperFunction));
+    const rules = ofType("AWS::Events::Rule").filter(
+      ([, r]) => JSON.stringify(r.Properties.Targets[0]?.Arn) === sweeperArn,
+    );
+    expect(ofType("AWS::Events::Rule")).toHaveLength(2);
     expect(rules).toHaveLength(1);
     expect(rules[0]?.[1].Properties).toMatchObject({
       ScheduleExpression: "rate(1 minute)",
@@ -79,7 +84,9 @@ describe("schedule", () => {
       ],
     });
     const [[, permission] = []] = ofType("AWS::Lambda::Permission").filter(
-      ([, p]) => p.Properties.Principal === "events.amazonaws.com",
+      ([, p]) =>
+        p.Properties.Principal === "events.amazonaws.com" &&
+        JSON.stringify(p.Properties.FunctionName) === JSON.stringify(arnOf(stack.sweeper.sweeperFunction)),
     );
     expect(permission?.Properties).toMatchObject({
       Action: "lambda:InvokeFunction",

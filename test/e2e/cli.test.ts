@@ -193,7 +193,18 @@ describe("npx punctual against the local cloud", () => {
   });
 
   it("shows an example in every command's --help", async () => {
-    const commands = [[], ["tasks"], ["tasks", "add"], ["tasks", "get"], ["tasks", "cancel"], ["key"]];
+    const commands = [
+      [],
+      ["tasks"],
+      ["tasks", "add"],
+      ["tasks", "get"],
+      ["tasks", "cancel"],
+      ["key"],
+      ["console"],
+      // Issue 14, point 4.
+      ...["create", "show", "list", "pause", "resume", "delete"].map((c) => ["schedules", c]),
+      ["schedules"],
+    ];
 
     const runs = await Promise.all(commands.map((path) => punctual([...path, "--help"])));
 

@@ -124,7 +124,7 @@ describe("local cloud ↔ CDK template parity", () => {
     }
   });
 
-  it("runs every event source mapping with the template's queue, function, batch size and response types", () => {
+  it("runs every event source mapping with the template's queue, function, batch size, window and response types", () => {
     const mappings = resourcesOf("AWS::Lambda::EventSourceMapping");
     expect(mappings.length).toBe(cloud.eventSourceMappings.length);
 
@@ -135,6 +135,7 @@ describe("local cloud ↔ CDK template parity", () => {
       expect(local?.queueArn).toBe(cloud.physical.get(queueLogicalId)?.attributes.Arn);
       expect(local?.functionName).toBe((p.FunctionName as { Ref: string }).Ref);
       expect(local?.batchSize).toBe(p.BatchSize);
+      expect(local?.maximumBatchingWindowSeconds).toBe(p.MaximumBatchingWindowInSeconds ?? 0);
       expect(local?.reportBatchItemFailures).toBe(
         (p.FunctionResponseTypes as string[]).includes("ReportBatchItemFailures"),
       );
@@ -172,6 +173,7 @@ describe("local cloud ↔ CDK template parity", () => {
         "functions/deliver.ts",
         "functions/relay.ts",
         "functions/sweeper.ts",
+        "functions/schedule-materializer.ts",
       ].sort(),
     );
   });

@@ -6,12 +6,16 @@ import type {
   PageKey,
   ReplayOutcome,
   RescheduleOutcome,
+  ScheduleChange,
+  SchedulePage,
+  ScheduleUpdateOutcome,
   TaskPage,
   TaskStore,
   UnfinishedTaskRef,
 } from "#shared/adapters/task-store.js";
 import { type AttemptLogEntry, attemptLogSlot } from "#shared/domain/attempt-log.js";
 import { bySortKey, parseTaskId } from "#shared/domain/keys.js";
+import { parseScheduleId, type ScheduleRecord, schedulePartitionKey } from "#shared/domain/schedule.js";
 import { sweepShardOf, UNFINISHED_STATUSES } from "#shared/domain/sweep.js";
 import {
   DELIVERABLE_STATUSES,
@@ -27,6 +31,7 @@ import {
 export class MemoryTaskStore implements TaskStore {
   readonly tasks = new Map<string, TaskRecord>();
   readonly idempotency = new Map<string, IdempotencyClaim>();
+  readonly schedules = new Map<string, ScheduleRecord>();
 
   async putNew(task: TaskRecord): Promise<"created" | "exists"> {
     if (this.tasks.has(task.taskId)) return "exists";
@@ -275,6 +280,66 @@ export class MemoryTaskStore implements TaskStore {
   /** Test helper: the key the store would use, proving ids parse. */
   keyOf(taskId: string) {
     return parseTaskId(taskId);
+  }
+
+  // --- issue 14, point 4: recurring schedules (appended block) ---
+  async putSchedule(schedule: ScheduleRecord): Promise<"created" | "exists"> {
+    if (this.schedules.has(schedule.scheduleId)) return "exists";
+    this.schedules.set(schedule.scheduleId, structuredClone(schedule));
+    return "created";
+  }
+
+  async getSchedule(scheduleId: string): Promise<ScheduleRecord | undefined> {
+    const schedule = this.schedules.get(scheduleId);
+    return schedule && structuredClone(schedule);
+  }
+
+  /** In id order, as the table's sort key; `after` is the last item's key, as DynamoDB's LastEvaluatedKey. */
+  async listSchedules(topic: string, limit: number, after?: PageKey): Promise<SchedulePage> {
+    const all = [...this.schedules.values()]
+      .filter((s) => s.pk === schedulePartitionKey(topic) && (!after || s.sk > String(after.sk)))
+      .sort((a, b) => (a.sk < b.sk ? -1 : a.sk > b.sk ? 1 : 0));
+    const taken = all.slice(0, limit).map((s) => structuredClone(s));
+    const last = taken.at(-1);
+    return all.length > limit && last
+      ? { schedules: taken, next: { pk: last.pk, sk: last.sk } }
+      : { schedules: taken };
+  }
+
+  async listSchedulesDue(shard: number, dueByMs: number, limit: number): Promise<string[]> {
+    return [...this.schedules.values()]
+      .filter(
+        (s) => s.scheduleShard === shard && s.materializeAtMs !== undefined && s.materializeAtMs <= dueByMs,
+      )
+      .sort((a, b) => (a.materializeAtMs ?? 0) - (b.materializeAtMs ?? 0))
+      .slice(0, limit)
+      .map((s) => s.scheduleId);
+  }
+
+  async updateSchedule(scheduleId: string, change: ScheduleChange): Promise<ScheduleUpdateOutcome> {
+    // As DynamoDB: a change that sets and removes nothing is an empty UpdateExpression, refused.
+    if (Object.values(change.set).every((v) => v === undefined) && (change.remove ?? []).length === 0) {
+      throw Object.assign(new Error("Invalid UpdateExpression: The expression can not be empty;"), {
+        name: "ValidationException",
+      });
+    }
+    const current = parseScheduleId(scheduleId) ? this.schedules.get(scheduleId) : undefined;
+    if (!current) return { outcome: "not-found" };
+    const holds =
+      change.ifStatus.includes(current.status) &&
+      (change.ifMaterializedUntilMs === undefined ||
+        current.materializedUntilMs === change.ifMaterializedUntilMs) &&
+      (change.ifEpoch === undefined || current.epoch === change.ifEpoch);
+    if (!holds) return { outcome: "conflict", schedule: structuredClone(current) };
+    const updated: Record<string, unknown> = { ...current };
+    for (const [field, value] of Object.entries(change.set)) if (value !== undefined) updated[field] = value;
+    for (const field of change.remove ?? []) delete updated[field];
+    this.schedules.set(scheduleId, updated as unknown as ScheduleRecord);
+    return { outcome: "updated", schedule: structuredClone(updated) as unknown as ScheduleRecord };
+  }
+
+  async findIdempotencyClaim(topic: string, key: string): Promise<string | undefined> {
+    return this.idempotency.get(`${topic}#${key}`)?.taskId;
   }
 }
 

@@ -13,6 +13,11 @@ import {
   FAILED_SORT_ATTRIBUTE,
   FAILED_TOPIC_ATTRIBUTE,
 } from "#shared/domain/failed-index.js";
+import {
+  SCHEDULE_INDEX_NAME,
+  SCHEDULE_SHARD_ATTRIBUTE,
+  SCHEDULE_SORT_ATTRIBUTE,
+} from "#shared/domain/schedule.js";
 import { SWEEP_INDEX_NAME, SWEEP_SHARD_ATTRIBUTE, SWEEP_SORT_ATTRIBUTE } from "#shared/domain/sweep.js";
 
 export interface TaskTableProps {
@@ -65,6 +70,15 @@ export class TaskTable extends Construct {
       sortKey: { name: FAILED_SORT_ATTRIBUTE, type: dynamodb.AttributeType.NUMBER },
       projectionType: dynamodb.ProjectionType.ALL,
     });
+    // Issue 14, point 4. Sparse: only active schedules carry `scheduleShard` (pause, delete and the end of a
+    // schedule remove it). Keys only: the materializer reads each due schedule from the table, strongly
+    // consistent, so the index never holds a content. One index write per materialization (its sort key moves).
+    this.table.addGlobalSecondaryIndex({
+      indexName: SCHEDULE_INDEX_NAME,
+      partitionKey: { name: SCHEDULE_SHARD_ATTRIBUTE, type: dynamodb.AttributeType.NUMBER },
+      sortKey: { name: SCHEDULE_SORT_ATTRIBUTE, type: dynamodb.AttributeType.NUMBER },
+      projectionType: dynamodb.ProjectionType.KEYS_ONLY,
+    });
     if (!config.pointInTimeRecovery) {
       Validations.of(this.table).acknowledge({
         id: "AwsSolutions-DDB3",
@@ -87,6 +101,11 @@ export class TaskTable extends Construct {
     return `${this.table.tableArn}/index/${FAILED_INDEX_NAME}`;
   }
 
+  /** The schedule index's ARN (`<table ARN>/index/<name>`). */
+  get scheduleIndexArn(): string {
+    return `${this.table.tableArn}/index/${SCHEDULE_INDEX_NAME}`;
+  }
+
   /**
    * Exactly the DynamoDB calls `functions/<fn>.ts` makes through the task store (TASK_STORE_OPERATIONS in
    * shared/adapters/dynamo-task-store.ts): item-level actions on the table, Query on the sweep index only for
@@ -100,6 +119,7 @@ export class TaskTable extends Construct {
       ["table", this.table.tableArn],
       ["sweepIndex", this.sweepIndexArn],
       ["failedIndex", this.failedIndexArn],
+      ["scheduleIndex", this.scheduleIndexArn],
     ] as const) {
       const actions = actionsOn(target);
       if (actions.length > 0) iam.Grant.addToPrincipal({ grantee, actions, resourceArns: [resourceArn] });

@@ -15,6 +15,7 @@ import {
   visibilityTimeoutSeconds,
 } from "../sizing.js";
 import type { AlarmTopic } from "./alarm-topic.js";
+import { relayEventSourceProps } from "./event-sources.js";
 import { PunctualFunction } from "./punctual-function.js";
 import { queueDefaults } from "./queue-defaults.js";
 import type { TaskTable } from "./task-table.js";
@@ -78,13 +79,10 @@ export class TimerQueues extends Construct {
         } satisfies Topology),
       },
     });
+    // Batch size, window and pollers come from the environment (config `eventSources.relay`): the early wake
+    // lets a batching window and cold pollers spend their time before the due time, not after it.
     this.relayFunction.addEventSource(
-      new eventsources.SqsEventSource(this.queue, {
-        batchSize: 10,
-        // Timers are latency-critical: hand over every batch as soon as it is available.
-        maxBatchingWindow: Duration.seconds(0),
-        reportBatchItemFailures: true,
-      }),
+      new eventsources.SqsEventSource(this.queue, relayEventSourceProps(config)),
     );
     this.queue.grantConsumeMessages(this.relayFunction);
     // Re-arming an early arrival sends the timer back to the same queue with the remaining delay.

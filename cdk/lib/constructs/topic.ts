@@ -12,6 +12,7 @@ import { METRIC, METRICS_NAMESPACE, serviceName, TOPIC_DIMENSION } from "#shared
 import { ENV } from "#shared/runtime/env.js";
 import { deliverTimeoutSeconds, topicMaxReceiveCount, visibilityTimeoutSeconds } from "../sizing.js";
 import type { AlarmTopic } from "./alarm-topic.js";
+import { deliverEventSourceProps } from "./event-sources.js";
 import { PunctualFunction } from "./punctual-function.js";
 import { HIGH_THROUGHPUT_FIFO, queueDefaults } from "./queue-defaults.js";
 import type { TaskTable } from "./task-table.js";
@@ -28,7 +29,8 @@ export interface TopicProps {
 
 /**
  * One configured topic: its FIFO queue (groups = ordering keys), the FIFO dead-letter queue, the deliver
- * function consuming the queue with ReportBatchItemFailures and the topic's MaximumConcurrency, and the topic's
+ * function consuming the queue with ReportBatchItemFailures (batch size and MaximumConcurrency or provisioned
+ * pollers from config `eventSources.deliver`), and the topic's
  * alarms (DLQ not empty, backlog age, lateness p99, callback latency p99, deliver errors and throttles).
  */
 export class Topic extends Construct {
@@ -84,11 +86,7 @@ export class Topic extends Construct {
         [ENV.signingSecretArn]: props.signingSecret.secretArn,
       },
     });
-    const source = new eventsources.SqsEventSource(this.queue, {
-      batchSize: 10,
-      reportBatchItemFailures: true,
-      maxConcurrency: topic.maxConcurrency,
-    });
+    const source = new eventsources.SqsEventSource(this.queue, deliverEventSourceProps(config, topic));
     this.deliverFunction.addEventSource(source);
     this.deliverMappingUuid = source.eventSourceMappingId;
     this.deliverMappingArn = source.eventSourceMappingArn;

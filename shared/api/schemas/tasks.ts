@@ -42,8 +42,23 @@ export const taskViewSchema = z.looseObject({
   ),
   replays: z.number().int().nonnegative().optional(),
   replayed_at: dateTime.optional(),
+  content: z.string().optional().meta({
+    description: "the task's content as JSON text, exactly as it is delivered; only with `?include=content`",
+  }),
+  schedule_id: z
+    .string()
+    .optional()
+    .meta({ description: "the recurring schedule this task is an occurrence of" }),
 });
 export type TaskView = z.output<typeof taskViewSchema>;
+
+/**
+ * `GET /v1/tasks/{id}?include=content`: the content too (the console's task view). Opt-in: content can be large
+ * (up to the topic's maxPayloadBytes) and most reads want only the status. Lists never carry it.
+ */
+export const getTaskQuerySchema = z.object({
+  include: z.literal("content").optional().meta({ description: "`content`: add the task's content" }),
+});
 
 /** `POST /v1/tasks`: 201 for a new task, 200 when an idempotency key found the task it made before. */
 export const addTaskResponseSchema = z.looseObject({

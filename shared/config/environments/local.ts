@@ -18,6 +18,13 @@ export const local: EnvironmentConfigInput = {
       callbackTimeoutSeconds: 5,
     },
   },
+  // Latency first on one machine: batches of 10, no window, no early wake (the local event-source runner honours
+  // what the template declares).
+  eventSources: {
+    relay: { batchSize: 10, maxBatchingWindowSeconds: 0 },
+    deliver: { batchSize: 10 },
+    earlyWakeSeconds: 0,
+  },
   services: { demo: "http://127.0.0.1:4000" },
   removalPolicy: "destroy",
   pointInTimeRecovery: false,

@@ -1,10 +1,17 @@
 import { DynamoDBClient } from "@aws-sdk/client-dynamodb";
+import { SchedulerClient } from "@aws-sdk/client-scheduler";
 import { SQSClient } from "@aws-sdk/client-sqs";
-import { describe, expect, it } from "vitest";
-import { createAwsClient } from "#shared/adapters/aws-clients.js";
+import { afterEach, describe, expect, it } from "vitest";
+import {
+  createAwsClient,
+  type LocalAwsTransport,
+  localAwsTransport,
+  type SdkClient,
+  setLocalAwsTransport,
+} from "#shared/adapters/aws-clients.js";
 
 interface InspectableClient {
-  readonly config: { readonly cacheMiddleware?: boolean };
+  readonly config: { readonly cacheMiddleware?: boolean; readonly requestHandler?: unknown };
   readonly middlewareStack: { identify(): string[] };
   destroy(): void;
 }
@@ -25,7 +32,65 @@ function expectLean(client: InspectableClient, plain: InspectableClient): void {
   plain.destroy();
 }
 
+/** What the deployed functions get: the SDK's own socket handler and its whole stack, minus the logger only. */
+function expectDeployedShape(client: InspectableClient, plain: InspectableClient): void {
+  const handlerClass = (c: InspectableClient) => (c.config.requestHandler as object).constructor;
+  expect(handlerClass(client)).toBe(handlerClass(plain));
+  expect(handlerClass(client).name).toBe("NodeHttpHandler");
+  expect(middlewareNames(client)).toEqual(middlewareNames(plain).filter((n) => n !== "loggerMiddleware"));
+  client.destroy();
+  plain.destroy();
+}
+
+/** A stand-in for the local cloud's fast path: records what it was handed. */
+function recordingTransport(): LocalAwsTransport & { readonly adapted: SdkClient[] } {
+  const adapted: SdkClient[] = [];
+  return { adapted, adapt: (client) => void adapted.push(client) };
+}
+
+afterEach(() => setLocalAwsTransport(undefined));
+
 describe("createAwsClient: cached middleware stack, no per-call logger middleware", () => {
   it("DynamoDB", () => expectLean(createAwsClient(DynamoDBClient), new DynamoDBClient({})));
   it("SQS", () => expectLean(createAwsClient(SQSClient), new SQSClient({})));
+});
+
+describe("createAwsClient outside the local cloud (the deployed path)", () => {
+  it("uses sockets and signs every call: nothing is registered, nothing is adapted", () => {
+    // Prepare: nothing registered, as in Lambda.
+    expect(localAwsTransport()).toBeUndefined();
+    // Act + Assess
+    expectDeployedShape(createAwsClient(DynamoDBClient), new DynamoDBClient({}));
+    expectDeployedShape(createAwsClient(SQSClient), new SQSClient({}));
+    expectDeployedShape(createAwsClient(SchedulerClient), new SchedulerClient({}));
+  });
+
+  it("builds the same clients again once a local transport is unregistered", () => {
+    // Prepare
+    const transport = recordingTransport();
+    setLocalAwsTransport(transport);
+    createAwsClient(SQSClient).destroy();
+    // Act
+    setLocalAwsTransport(undefined);
+    const after = createAwsClient(SQSClient);
+    // Assess
+    expect(transport.adapted).toHaveLength(1);
+    expectDeployedShape(after, new SQSClient({}));
+  });
+});
+
+describe("createAwsClient inside the local cloud", () => {
+  it("hands every new client to the registered transport, after its own settings", () => {
+    // Prepare
+    const transport = recordingTransport();
+    setLocalAwsTransport(transport);
+    // Act
+    const dynamodb = createAwsClient(DynamoDBClient);
+    const sqs = createAwsClient(SQSClient);
+    // Assess
+    expect(transport.adapted).toEqual([dynamodb, sqs]);
+    expect(middlewareNames(dynamodb)).not.toContain("loggerMiddleware");
+    dynamodb.destroy();
+    sqs.destroy();
+  });
 });

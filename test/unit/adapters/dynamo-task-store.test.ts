@@ -12,6 +12,14 @@ import {
 } from "#shared/domain/failed-index.js";
 import { MAX_ITEM_BYTES, taskItemSizeBound } from "#shared/domain/item-size.js";
 import { newUlid } from "#shared/domain/keys.js";
+import {
+  makeScheduleKey,
+  SCHEDULE_INDEX_NAME,
+  SCHEDULE_SHARD_ATTRIBUTE,
+  SCHEDULE_SORT_ATTRIBUTE,
+  type ScheduleRecord,
+  scheduleShardOf,
+} from "#shared/domain/schedule.js";
 import { SWEEP_INDEX_NAME, sweepShardOf } from "#shared/domain/sweep.js";
 import type { TaskRecord } from "#shared/domain/task.js";
 import { makeTask } from "../../support/factories.js";
@@ -52,6 +60,8 @@ async function newStore(): Promise<DynamoTaskStore> {
         { AttributeName: "dueAtMs", AttributeType: "N" },
         { AttributeName: FAILED_TOPIC_ATTRIBUTE, AttributeType: "S" },
         { AttributeName: FAILED_SORT_ATTRIBUTE, AttributeType: "N" },
+        { AttributeName: SCHEDULE_SHARD_ATTRIBUTE, AttributeType: "N" },
+        { AttributeName: SCHEDULE_SORT_ATTRIBUTE, AttributeType: "N" },
       ],
       KeySchema: [
         { AttributeName: "pk", KeyType: "HASH" },
@@ -73,6 +83,14 @@ async function newStore(): Promise<DynamoTaskStore> {
             { AttributeName: FAILED_SORT_ATTRIBUTE, KeyType: "RANGE" },
           ],
           Projection: { ProjectionType: "ALL" },
+        },
+        {
+          IndexName: SCHEDULE_INDEX_NAME,
+          KeySchema: [
+            { AttributeName: SCHEDULE_SHARD_ATTRIBUTE, KeyType: "HASH" },
+            { AttributeName: SCHEDULE_SORT_ATTRIBUTE, KeyType: "RANGE" },
+          ],
+          Projection: { ProjectionType: "KEYS_ONLY" },
         },
       ],
       BillingMode: "PAY_PER_REQUEST",
@@ -675,5 +693,117 @@ describe.each([
     expect(again).toMatchObject({ outcome: "conflict", task: { status: "queued" } });
     expect(notFinished).toMatchObject({ outcome: "conflict", task: { status: "scheduled" } });
     expect(missing).toEqual({ outcome: "not-found" });
+  });
+});
+
+/** A stored schedule as create-schedule writes it (active, in the schedule index). */
+function scheduleRecord(topic = "demo", overrides: Partial<ScheduleRecord> = {}): ScheduleRecord {
+  const key = makeScheduleKey(topic, newUlid(Date.now()));
+  return {
+    ...key,
+    topic,
+    cron: "*/5 * * * *",
+    timezone: "UTC",
+    content: '{"order_id":"o-1"}',
+    status: "active",
+    createdAtMs: NOW,
+    updatedAtMs: NOW,
+    materializedUntilMs: NOW,
+    epoch: 0,
+    scheduleShard: scheduleShardOf(key.scheduleId),
+    materializeAtMs: NOW + 60_000,
+    ...overrides,
+  };
+}
+
+// Issue 14, point 4: the schedule methods, the same on the table (dynalite) and in the memory fake.
+describe.each([
+  ["dynalite", () => newStore()],
+  ["memory", async () => new MemoryTaskStore()],
+] as const)("schedules (%s)", (_name, makeStore) => {
+  it("puts once, reads back, and lists a topic's schedules page by page in id order", async () => {
+    const store: TaskStore = await makeStore();
+    const topic = `t${tableCount}x${Math.floor(Math.random() * 1e6)}`;
+    const schedules = [scheduleRecord(topic), scheduleRecord(topic), scheduleRecord(topic)];
+    for (const s of schedules) await store.putSchedule(s);
+
+    const again = await store.putSchedule(schedules[0] as ScheduleRecord);
+    const read = await store.getSchedule(schedules[1]?.scheduleId ?? "");
+    const pages: string[][] = [];
+    let after: PageKey | undefined;
+    do {
+      const page = await store.listSchedules(topic, 2, after);
+      pages.push(page.schedules.map((s) => s.scheduleId));
+      after = page.next;
+    } while (after);
+
+    expect(again).toBe("exists");
+    expect(read).toEqual(schedules[1]);
+    expect(pages.flat()).toEqual(schedules.map((s) => s.scheduleId).sort());
+    expect(await store.getSchedule("not-a-schedule-id")).toBeUndefined();
+  });
+
+  it("lists due schedules from the sparse index; a change that removes its keys takes the schedule out", async () => {
+    const store: TaskStore = await makeStore();
+    const due = scheduleRecord("demo", { materializeAtMs: NOW });
+    const later = scheduleRecord("demo", { materializeAtMs: NOW + 3_600_000 });
+    for (const s of [due, later]) await store.putSchedule(s);
+    const dueIn = async (s: ScheduleRecord) =>
+      (await store.listSchedulesDue(s.scheduleShard as number, NOW, 100)).includes(s.scheduleId);
+
+    const before = [await dueIn(due), await dueIn(later)];
+    const paused = await store.updateSchedule(due.scheduleId, {
+      ifStatus: ["active"],
+      set: { status: "paused", pausedAtMs: NOW },
+      remove: ["scheduleShard", "materializeAtMs"],
+    });
+
+    expect(before).toEqual([true, false]);
+    expect(paused.outcome).toBe("updated");
+    expect(await dueIn(due)).toBe(false);
+    expect(await store.getSchedule(due.scheduleId)).toMatchObject({ status: "paused", pausedAtMs: NOW });
+    expect((await store.getSchedule(due.scheduleId))?.scheduleShard).toBeUndefined();
+  });
+
+  it("applies a change only on the status, cursor and epoch read; otherwise answers the schedule as it is", async () => {
+    const store: TaskStore = await makeStore();
+    const s = scheduleRecord();
+    await store.putSchedule(s);
+    const advance = (from: number) =>
+      store.updateSchedule(s.scheduleId, {
+        ifStatus: ["active"],
+        ifMaterializedUntilMs: from,
+        ifEpoch: 0,
+        set: { materializedUntilMs: from + 60_000, materializeAtMs: from + 60_000 },
+      });
+
+    const first = await advance(NOW);
+    const stale = await advance(NOW);
+    const wrongStatus = await store.updateSchedule(s.scheduleId, {
+      ifStatus: ["paused"],
+      set: { status: "active" },
+    });
+    const missing = await store.updateSchedule(scheduleRecord().scheduleId, {
+      ifStatus: ["active"],
+      set: { updatedAtMs: NOW },
+    });
+
+    expect(first).toMatchObject({ outcome: "updated", schedule: { materializedUntilMs: NOW + 60_000 } });
+    expect(stale).toMatchObject({ outcome: "conflict", schedule: { materializedUntilMs: NOW + 60_000 } });
+    expect(wrongStatus).toMatchObject({ outcome: "conflict", schedule: { status: "active" } });
+    expect(missing).toEqual({ outcome: "not-found" });
+  });
+
+  it("finds the task an idempotency key was claimed for, without claiming an unknown key", async () => {
+    const store: TaskStore = await makeStore();
+    const claim = { topic: "demo", key: `k-${newUlid(Date.now())}`, taskId: "demo._.x.y", requestHash: "h" };
+    await store.claimIdempotencyKey({ ...claim, expiresAt: NOW / 1000 + 3_600 });
+
+    expect(await store.findIdempotencyClaim("demo", claim.key)).toBe(claim.taskId);
+    expect(await store.findIdempotencyClaim("other", claim.key)).toBeUndefined();
+    expect(await store.findIdempotencyClaim("demo", "never-claimed")).toBeUndefined();
+    expect(
+      (await store.claimIdempotencyKey({ ...claim, key: "never-claimed", expiresAt: 1e10 })).status,
+    ).toBe("claimed");
   });
 });

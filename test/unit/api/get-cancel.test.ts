@@ -40,6 +40,21 @@ describe("getTask", () => {
     });
   });
 
+  it("adds the content, exactly as stored, only when asked with include=content; any other include is a 400", async () => {
+    const f = fixture();
+    const { body: added } = await addTask(f.deps, {
+      body: { ...body(30), content: '{"order_id":"o-9","big":12345678901234567890,"price":1.0}' },
+    });
+
+    const withContent = await getTask(f.deps, added.task_id, { include: "content" });
+    const without = await getTask(f.deps, added.task_id, {});
+    const bad = await refusal(getTask(f.deps, added.task_id, { include: "secrets" }));
+
+    expect(withContent.content).toBe('{"order_id":"o-9","big":12345678901234567890,"price":1.0}');
+    expect(without).not.toHaveProperty("content");
+    expect(bad.status).toBe(400);
+  });
+
   it("shows delivery progress once there is some", async () => {
     const f = fixture();
     const { body: added } = await addTask(f.deps, { body: body(0) });

@@ -19,6 +19,7 @@ const ENV_VARS = {
 
 type Modules = {
   add: typeof import("#functions/add-task.js");
+  batch: typeof import("#functions/add-tasks-batch.js");
   get: typeof import("#functions/get-task.js");
   cancel: typeof import("#functions/cancel-task.js");
 };
@@ -33,6 +34,7 @@ beforeAll(async () => {
   stubEnv(ENV_VARS);
   fns = {
     add: await import("#functions/add-task.js"),
+    batch: await import("#functions/add-tasks-batch.js"),
     get: await import("#functions/get-task.js"),
     cancel: await import("#functions/cancel-task.js"),
   };
@@ -150,6 +152,40 @@ describe("POST /v1/tasks", () => {
       Dimensions: [expect.arrayContaining(["Topic", "service"])],
       Metrics: [{ Name: "TasksAccepted", Unit: "Count" }],
     });
+  });
+
+  it("a batch publishes TasksAccepted once per topic with its count of new tasks (201 items only)", async () => {
+    // Prepare
+    const stdout = vi.spyOn(process.stdout, "write").mockImplementation(() => true);
+    const { Metrics } = await import("@aws-lambda-powertools/metrics");
+    const f = fixture(Date.now());
+    const batch = fns.batch.createHandler({
+      ...f.deps,
+      logger: silentLogger(),
+      createMetrics: () => new Metrics({ namespace: "Punctual", serviceName: "punctual-local" }),
+    });
+    const key = `k-${randomUUID()}`;
+    const tasks = [
+      { ...validBody, idempotency_key: key },
+      { ...validBody, idempotency_key: key },
+      { ...validBody, content: { order_id: "o-2" } },
+      { topic: "demo" },
+    ];
+    // Act: two new tasks, a repeat of the first inside the batch (200), a refused item (400).
+    const result = await batch(
+      event("POST", "/v1/tasks/batch", { headers: JSON_HEADERS, body: JSON.stringify({ tasks }) }),
+      context,
+    );
+    const emf = stdout.mock.calls
+      .map(([chunk]) => String(chunk))
+      .filter((line) => line.includes('"CloudWatchMetrics"'))
+      .map((line) => JSON.parse(line));
+    stdout.mockRestore();
+    // Assess
+    const { results } = JSON.parse(result.body ?? "{}") as { results: { status: number }[] };
+    expect(results.map((r) => r.status).sort()).toEqual([200, 201, 201, 400]);
+    expect(emf).toHaveLength(1);
+    expect(emf[0]).toMatchObject({ Topic: "demo", service: "punctual-local", TasksAccepted: 2 });
   });
 
   it.each(["application/json; charset=utf-8", "Application/JSON", 'application/json;charset="UTF-8"'])(

@@ -167,6 +167,8 @@ describe("routes", () => {
       ],
       replays: 1,
       replayed_at: "2026-11-23T12:01:30.900Z",
+      content: '{"order_id":"A-1","n":1.0}',
+      schedule_id: "demo.schedule.01JD3AAAAAAAAAAAAAAAAAAAAA",
     };
 
     expect(taskViewSchema.parse(view)).toEqual(view);

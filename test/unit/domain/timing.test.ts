@@ -76,6 +76,38 @@ describe("relay decision", () => {
   });
 });
 
+describe("early wake", () => {
+  const EARLY = { ...SETTINGS, earlyWakeSeconds: 3 };
+
+  it("arms the timer queue that many whole seconds ahead, never with a negative delay", () => {
+    expect(planTimer(NOW + 90_900, NOW, EARLY)).toEqual({ kind: "queue", delaySeconds: 87 });
+    expect(planTimer(NOW + 3_999, NOW, EARLY)).toEqual({ kind: "queue", delaySeconds: 0 });
+    expect(planTimer(NOW + 2_000, NOW, EARLY)).toEqual({ kind: "queue", delaySeconds: 0 });
+    expect(planTimer(NOW + 300_001, NOW, EARLY).kind).toBe("schedule");
+  });
+
+  it("holds what arrived up to the early wake plus a second ahead, re-arms what is earlier, less the early wake", () => {
+    expect(relayDecision(NOW + 4_000, NOW, 3)).toEqual({ action: "wait", waitMs: 4_000 });
+    expect(relayDecision(NOW + 4_001, NOW, 3)).toEqual({ action: "rearm", delaySeconds: 1 });
+    expect(relayDecision(NOW + 119_300, NOW, 3)).toEqual({ action: "rearm", delaySeconds: 116 });
+    expect(relayDecision(NOW, NOW, 3)).toEqual({ action: "forward" });
+  });
+
+  it("re-arming with an early wake converges on a wait, never on a zero-delay loop", () => {
+    for (const due of [NOW + 4_001, NOW + 7_999, NOW + 61_450, NOW + 900_000]) {
+      let now = NOW;
+      let hops = 0;
+      for (let d = relayDecision(due, now, 3); d.action === "rearm"; d = relayDecision(due, now, 3)) {
+        expect(d.delaySeconds).toBeGreaterThanOrEqual(1);
+        now += d.delaySeconds * 1000;
+        hops++;
+      }
+      expect(relayDecision(due, now, 3).action).toBe("wait");
+      expect(hops).toBeLessThanOrEqual(2);
+    }
+  });
+});
+
 describe("requested due time", () => {
   it("reads unix seconds, RFC 3339 and relative delays", () => {
     expect(requestedDueMs({ timingMoment: 1_795_000_000 }, NOW)).toBe(1_795_000_000_000);

@@ -72,6 +72,19 @@ async function dataDir(): Promise<string> {
 }
 
 describe("local Lambda event-source-mapping API", () => {
+  it("reports the mapping's batching window when the template declares one", async () => {
+    // Prepare
+    const { emulator, lambda } = await started();
+    const mapping = { ...recordingMapping(), batchSize: 100, maximumBatchingWindowSeconds: 1 };
+    await emulator.register(mapping);
+
+    // Act
+    const out = await lambda.send(new GetEventSourceMappingCommand({ UUID: mapping.uuid }));
+
+    // Assess
+    expect(out).toMatchObject({ BatchSize: 100, MaximumBatchingWindowInSeconds: 1 });
+  });
+
   it("answers GetEventSourceMapping with the mapping, Enabled by default", async () => {
     const { emulator, lambda } = await started();
     const mapping = recordingMapping();
@@ -86,6 +99,7 @@ describe("local Lambda event-source-mapping API", () => {
       EventSourceArn: mapping.eventSourceArn,
       BatchSize: 10,
     });
+    expect(out.MaximumBatchingWindowInSeconds).toBeUndefined();
     expect(mapping.calls).toEqual([]);
   });
 

@@ -33,6 +33,29 @@ function setup(nowMs = T0) {
   return { store, fifo, timer, clock, logger, deps, relay };
 }
 
+/**
+ * A sleep that takes (fake) time only after other work got the chance to run, like a real timer: work started
+ * before the sleep runs at the time it started.
+ */
+function timerLikeSleep(clock: ManualClock): (ms: number) => Promise<void> {
+  return async (ms: number) => {
+    clock.sleeps.push(ms);
+    await new Promise((resolve) => setImmediate(resolve));
+    clock.nowMs += ms;
+  };
+}
+
+/** The clock reading at each task's first send to a FIFO queue. */
+function recordSendTimes(fifo: FakeTopicQueue, clock: ManualClock): Map<string, number> {
+  const sentAt = new Map<string, number>();
+  const send = fifo.sendInOrder.bind(fifo);
+  fifo.sendInOrder = async (queueUrl, groupId, taskIds) => {
+    for (const id of taskIds) if (!sentAt.has(id)) sentAt.set(id, clock.nowMs);
+    return send(queueUrl, groupId, taskIds);
+  };
+  return sentAt;
+}
+
 async function put(store: MemoryTaskStore, ...tasks: TaskRecord[]) {
   for (const task of tasks) await store.putNew(task);
   return tasks;
@@ -96,6 +119,68 @@ describe("relay: order restored from a shuffled timer queue", () => {
       for (const task of tasks) expect(store.tasks.get(task.taskId)?.status).toBe("queued");
       // Every FIFO message carries the group as MessageGroupId.
       expect(new Set(fifo.received.get(DEMO_QUEUE)?.map((m) => m.groupId))).toEqual(new Set([tasks[0]?.pk]));
+    },
+  );
+
+  it.each([3, 77, 2026])(
+    "seed %i, early wake 3 s: batches arriving up to 4 s ahead are held, never re-armed, sent in order, never early",
+    async (seed) => {
+      // Prepare
+      const random = seeded(seed);
+      const { store, fifo, clock, timer, deps } = setup(T0 - 5_000);
+      const relay = (messages: readonly TimerMessage[]) =>
+        relayTimerMessages({ ...deps, earlyWakeSeconds: 3 }, messages);
+      const offsets = Array.from({ length: 40 }, () => Math.floor(random() * 3_000));
+      const tasks = await put(
+        store,
+        ...shuffle(offsets, random).map((offset, i) =>
+          makeTask({ group: `g-${i % 4}`, dueAtMs: T0 + offset, acceptedAtMs: T0 - 60_000 + i }),
+        ),
+      );
+      // Armed 3 s early and rounded down (up to 4 s early), then 0–2 s of queue jitter, some twice.
+      const arrivals = tasks.flatMap((task) => {
+        const at = task.dueAtMs - 3_000 - Math.floor(random() * 1000) + Math.floor(random() * 2000);
+        return Array.from({ length: random() < 0.2 ? 2 : 1 }, () => ({
+          at,
+          message: timerMessage(task.taskId),
+        }));
+      });
+      const sentAt = recordSendTimes(fifo, clock);
+
+      // Act: batches of 1–50 of whatever is visible, every 500 ms.
+      let pending = arrivals;
+      for (let t = T0 - 4_000; pending.length > 0; t += 500) {
+        clock.nowMs = Math.max(clock.nowMs, t);
+        const available = shuffle(
+          pending.filter((a) => a.at <= clock.nowMs),
+          random,
+        );
+        pending = pending.filter((a) => a.at > clock.nowMs);
+        while (available.length > 0) {
+          const batch = available.splice(0, 1 + Math.floor(random() * 50)).map((a) => a.message);
+          expect((await relay(batch)).failedMessageIds).toEqual([]);
+        }
+      }
+
+      // Assess
+      expect(timer.armed).toEqual([]);
+      for (const task of tasks) {
+        expect(sentAt.get(task.taskId)).toBeGreaterThanOrEqual(task.dueAtMs);
+        expect(store.tasks.get(task.taskId)?.status).toBe("queued");
+      }
+      const groups = new Set(tasks.map((t) => t.pk));
+      expect(groups.size).toBe(4);
+      for (const pk of groups) {
+        const expected = tasks
+          .filter((t) => t.pk === pk)
+          .sort(bySortKey)
+          .map((t) => t.taskId);
+        const sent = fifo.received
+          .get(DEMO_QUEUE)
+          ?.filter((m) => m.groupId === pk)
+          .map((m) => m.taskId);
+        expect(sent).toEqual(expected);
+      }
     },
   );
 
@@ -219,18 +304,68 @@ describe("relay: timing", () => {
     expect(await relay([ma, mb])).toEqual({ failedMessageIds: [ma.messageId] });
   });
 
-  it("waits out sub-second remainders with one sleep per batch (the longest), then forwards", async () => {
-    const { store, fifo, clock, relay } = setup();
+  it("forwards each task at its own due time: one sleep per later due time, none waits for a later one", async () => {
+    // Prepare
+    const { store, fifo, clock, deps } = setup();
+    const relay = (messages: TimerMessage[]) =>
+      relayTimerMessages({ ...deps, sleep: timerLikeSleep(clock) }, messages);
     const [a, b, c] = await put(
       store,
       makeTask({ group: "a", dueAtMs: T0 + 300, acceptedAtMs: T0 - 1 }),
       makeTask({ group: "b", dueAtMs: T0 + 800, acceptedAtMs: T0 - 1 }),
       makeTask({ group: "c", dueAtMs: T0 - 5, acceptedAtMs: T0 - 1 }),
     );
+    const sentAt = recordSendTimes(fifo, clock);
+
+    // Act
     const result = await relay([a, b, c].map((t) => timerMessage(t?.taskId as string)));
+
+    // Assess
     expect(result).toEqual({ failedMessageIds: [] });
-    expect(clock.sleeps).toEqual([800]);
+    expect(clock.sleeps).toEqual([300, 500]);
+    expect(sentAt.get(c?.taskId as string)).toBe(T0);
+    expect(sentAt.get(a?.taskId as string)).toBe(T0 + 300);
+    expect(sentAt.get(b?.taskId as string)).toBe(T0 + 800);
     expect(fifo.idsIn(DEMO_QUEUE).sort()).toEqual([a, b, c].map((t) => t?.taskId).sort());
+  });
+
+  it("holds a batch that arrived seconds early by design (early wake) and forwards each task exactly when due", async () => {
+    // Prepare: armed 3 s early, so the batch arrives up to 4 s ahead and spans two seconds of due times.
+    const { store, fifo, clock, timer, deps } = setup();
+    const relay = (messages: TimerMessage[]) =>
+      relayTimerMessages({ ...deps, earlyWakeSeconds: 3, sleep: timerLikeSleep(clock) }, messages);
+    const [first, second, third] = await put(
+      store,
+      makeTask({ group: "a", dueAtMs: T0 + 2_200, acceptedAtMs: T0 - 3 }),
+      makeTask({ group: "a", dueAtMs: T0 + 3_900, acceptedAtMs: T0 - 2 }),
+      makeTask({ group: "b", dueAtMs: T0 + 4_000, acceptedAtMs: T0 - 1 }),
+    );
+    const sentAt = recordSendTimes(fifo, clock);
+
+    // Act
+    const result = await relay([third, second, first].map((t) => timerMessage(t?.taskId as string)));
+
+    // Assess: nothing re-armed, nothing early, nothing late, group a in order.
+    expect(result).toEqual({ failedMessageIds: [] });
+    expect(timer.armed).toEqual([]);
+    expect(sentAt.get(first?.taskId as string)).toBe(T0 + 2_200);
+    expect(sentAt.get(second?.taskId as string)).toBe(T0 + 3_900);
+    expect(sentAt.get(third?.taskId as string)).toBe(T0 + 4_000);
+    const groupA = fifo.received.get(DEMO_QUEUE)?.filter((m) => m.groupId === first?.pk);
+    expect(groupA?.map((m) => m.taskId)).toEqual([first?.taskId, second?.taskId]);
+  });
+
+  it("re-arms what is earlier than the early wake allows, less the early wake", async () => {
+    // Prepare
+    const { store, clock, timer, deps } = setup();
+    const [far] = await put(store, makeTask({ group: "a", dueAtMs: T0 + 10_500, acceptedAtMs: T0 - 1 }));
+
+    // Act
+    await relayTimerMessages({ ...deps, earlyWakeSeconds: 3 }, [timerMessage(far?.taskId as string)]);
+
+    // Assess: 10.5 s to go, 3 s of early wake → back on the timer queue for 7 s, nothing slept.
+    expect(timer.armed).toEqual([{ taskId: far?.taskId, delaySeconds: 7 }]);
+    expect(clock.sleeps).toEqual([]);
   });
 
   it("does not make already-due tasks wait for the sub-second ones; a group in both passes stays in order", async () => {
@@ -260,9 +395,9 @@ describe("relay: timing", () => {
     );
     expect(result).toEqual({ failedMessageIds: [] });
     expect(sentAt.get(late?.taskId as string)).toBe(T0);
-    expect(sentAt.get(sameGroupSoon?.taskId as string)).toBeGreaterThanOrEqual(T0 + 600);
-    expect(sentAt.get(otherSoon?.taskId as string)).toBeGreaterThanOrEqual(T0 + 900);
-    expect(sleeps).toEqual([900]);
+    expect(sentAt.get(sameGroupSoon?.taskId as string)).toBe(T0 + 600);
+    expect(sentAt.get(otherSoon?.taskId as string)).toBe(T0 + 900);
+    expect(sleeps).toEqual([600, 300]);
     const groupA = fifo.received.get(DEMO_QUEUE)?.filter((m) => m.groupId === late?.pk);
     expect(groupA?.map((m) => m.taskId)).toEqual([late?.taskId, sameGroupSoon?.taskId]);
     expect(fifo.idsIn(DEMO_QUEUE)).toHaveLength(3);

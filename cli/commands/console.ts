@@ -1,0 +1,68 @@
+import type { Command } from "commander";
+import { InvalidArgumentError, Option } from "commander";
+import { authorizer, regionOfApiUrl } from "../../client/auth.js";
+import { ensureConsoleBuilt } from "../../console/build.js";
+import { startConsoleServer } from "../../console/cli-server.js";
+import { serviceName } from "../../shared/domain/metrics.js";
+import { apiUrlOf, authOf, type GlobalOptions } from "../connection.js";
+import { UsageError } from "../exit-codes.js";
+import type { CliIo } from "../output.js";
+
+interface ConsoleOptions {
+  readonly port: number;
+  readonly host: string;
+  readonly metricsService?: string;
+}
+
+/**
+ * `punctual console`: the console page on this machine against a deployed stack. The page calls this server,
+ * which signs each API call with your AWS credentials (never the browser) and reads CloudWatch for the metrics.
+ * Runs until Ctrl-C.
+ */
+export function consoleCommand(parent: Command, io: CliIo): void {
+  parent
+    .command("console")
+    .description(
+      "Open the console (topics, lateness, tasks, dead letters) for a deployed stack on 127.0.0.1.",
+    )
+    .addOption(new Option("--port <port>", "local port (0: any free one)").default(4000).argParser(port))
+    .addOption(new Option("--host <host>", "loopback address to listen on").default("127.0.0.1").hideHelp())
+    .option("--metrics-service <name>", "the metrics' service dimension (default punctual-<env> with --env)")
+    .addHelpText(
+      "after",
+      "\nExample:\n  $ npx punctual console --env prod        # then open http://127.0.0.1:4000/console",
+    )
+    .action(async (options: ConsoleOptions, command: Command) => {
+      const global = command.optsWithGlobals<GlobalOptions>();
+      if (!/^(127\.\d+\.\d+\.\d+|localhost)$/.test(options.host))
+        throw new UsageError(
+          "the console listens on loopback only (it signs requests with your credentials)",
+        );
+      const apiUrl = new URL(await apiUrlOf(global));
+      const metricsService = options.metricsService ?? (global.env ? serviceName(global.env) : undefined);
+      const region =
+        global.region ?? regionOfApiUrl(apiUrl) ?? io.env.AWS_REGION ?? io.env.AWS_DEFAULT_REGION;
+      await ensureConsoleBuilt();
+      const server = await startConsoleServer({
+        apiUrl,
+        authorize: authorizer(authOf(global, apiUrl.href), apiUrl, io.env),
+        ...(metricsService ? { metricsService } : {}),
+        ...(region ? { region } : {}),
+        host: options.host,
+        port: options.port,
+        log: (line) => io.err(`${line}\n`),
+      });
+      io.out(`Punctual console for ${apiUrl.origin}: ${server.url}\n(Ctrl-C stops)\n`);
+      await new Promise<void>((resolve) => {
+        process.once("SIGINT", resolve);
+        process.once("SIGTERM", resolve);
+      });
+      await server.stop();
+    });
+}
+
+function port(value: string): number {
+  const parsed = Number(value);
+  if (!Number.isInteger(parsed) || parsed < 0 || parsed > 65535) throw new InvalidArgumentError("not a port");
+  return parsed;
+}

@@ -1,0 +1,133 @@
+import { readFile } from "node:fs/promises";
+import type { Command } from "commander";
+import type { CreateScheduleInput, ScheduleView } from "../../client/index.js";
+import { connect, type GlobalOptions } from "../connection.js";
+import { UsageError } from "../exit-codes.js";
+import { type CliIo, printResult, printRows } from "../output.js";
+
+/**
+ * `schedules create|show|list|pause|resume|delete` (issue 14, point 4): recurring schedules whose occurrences
+ * become ordinary tasks (POST/GET /v1/schedules, GET /v1/schedules/{id}, POST …/pause|resume, DELETE).
+ */
+interface CreateOptions {
+  readonly topic: string;
+  readonly cron: string;
+  readonly timezone: string;
+  readonly content?: string;
+  readonly contentFile?: string;
+  readonly callback?: string;
+  readonly deliverBy?: string;
+  readonly startAt?: string;
+  readonly endAt?: string;
+}
+
+export function schedulesCommand(parent: Command, io: CliIo): void {
+  const schedules = parent
+    .command("schedules")
+    .description("Recurring schedules: each occurrence becomes an ordinary task.")
+    .addHelpText("after", "\nExample:\n  $ npx punctual schedules list --topic demo");
+  createCommand(schedules, io);
+  idCommand(schedules, io, "show", "One schedule: status, cursor, next occurrences.", (c, id) =>
+    c.getSchedule(id),
+  );
+  listCommand(schedules, io);
+  idCommand(schedules, io, "pause", "Stop new occurrences; cancel the ones made ahead.", (c, id) =>
+    c.pauseSchedule(id),
+  );
+  idCommand(schedules, io, "resume", "Resume from now (occurrences in the pause are skipped).", (c, id) =>
+    c.resumeSchedule(id),
+  );
+  idCommand(schedules, io, "delete", "Delete a schedule; cancel the occurrences made ahead.", (c, id) =>
+    c.deleteSchedule(id),
+  );
+}
+
+function createCommand(schedules: Command, io: CliIo): void {
+  schedules
+    .command("create")
+    .description("Create a schedule (POST /v1/schedules).")
+    .requiredOption("--topic <name>", "a topic declared in the environment's config")
+    .requiredOption("--cron <pattern>", "5 fields, or 6 with seconds first (croner syntax)")
+    .requiredOption("--timezone <zone>", "an IANA time zone, e.g. Europe/Berlin or UTC")
+    .option("--content <json>", "each occurrence's content, a JSON object, sent exactly as written")
+    .option("--content-file <path>", "read the content from a file")
+    .option("--callback <url>", "callback URL (else the topic's routing)")
+    .option("--deliver-by <field>", "the content field whose value orders the occurrences")
+    .option("--start-at <time>", "no occurrence before this RFC 3339 time")
+    .option("--end-at <time>", "no occurrence at or after this RFC 3339 time")
+    .addHelpText(
+      "after",
+      `\nExample:\n  $ npx punctual schedules create --topic demo --cron '30 2 * * *' --timezone Europe/Berlin \\\n      --content '{"report":"nightly"}' --callback https://hooks.example.com/punctual`,
+    )
+    .action(async (options: CreateOptions, command: Command) => {
+      const global = command.optsWithGlobals<GlobalOptions>();
+      const body = await createBody(options);
+      printResult(io, global.json ?? false, await (await connect(global, io)).createSchedule(body));
+    });
+}
+
+async function createBody(options: CreateOptions): Promise<CreateScheduleInput> {
+  const content = options.contentFile ? await readFile(options.contentFile, "utf8") : options.content;
+  if (content === undefined) throw new UsageError("give --content <json> or --content-file <path>");
+  try {
+    JSON.parse(content);
+  } catch (error) {
+    throw new UsageError(`the content is not JSON: ${(error as Error).message}`);
+  }
+  return {
+    topic: options.topic,
+    cron: options.cron,
+    timezone: options.timezone,
+    content,
+    ...(options.callback ? { callback: { url: options.callback } } : {}),
+    ...(options.deliverBy ? { deliver_by: options.deliverBy } : {}),
+    ...(options.startAt ? { start_at: options.startAt } : {}),
+    ...(options.endAt ? { end_at: options.endAt } : {}),
+  };
+}
+
+function listCommand(schedules: Command, io: CliIo): void {
+  schedules
+    .command("list")
+    .description("A topic's schedules, one row each (follows pages to the end).")
+    .requiredOption("--topic <name>", "the topic")
+    .addHelpText("after", "\nExample:\n  $ npx punctual --env prod schedules list --topic orders --json")
+    .action(async (options: { topic: string }, command: Command) => {
+      const global = command.optsWithGlobals<GlobalOptions>();
+      const client = await connect(global, io);
+      const all: ScheduleView[] = [];
+      let cursor: string | undefined;
+      do {
+        const page = await client.listSchedules({ topic: options.topic, ...(cursor ? { cursor } : {}) });
+        all.push(...page.schedules);
+        cursor = page.next_cursor ?? undefined;
+      } while (cursor);
+      if (global.json) {
+        printResult(io, true, { schedules: all });
+        return;
+      }
+      printRows(
+        io,
+        ["schedule_id", "status", "cron", "timezone", "next"],
+        all.map((s) => [s.schedule_id, s.status, s.cron, s.timezone, s.next_occurrences[0] ?? "-"]),
+      );
+    });
+}
+
+function idCommand(
+  schedules: Command,
+  io: CliIo,
+  name: string,
+  description: string,
+  call: (client: Awaited<ReturnType<typeof connect>>, id: string) => Promise<Record<string, unknown>>,
+): void {
+  schedules
+    .command(name)
+    .description(description)
+    .argument("<schedule-id>", "the schedule's id")
+    .addHelpText("after", `\nExample:\n  $ npx punctual --env prod schedules ${name} orders.schedule.01JD3…`)
+    .action(async (id: string, _options: unknown, command: Command) => {
+      const global = command.optsWithGlobals<GlobalOptions>();
+      printResult(io, global.json ?? false, await call(await connect(global, io), id));
+    });
+}

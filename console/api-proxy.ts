@@ -1,0 +1,70 @@
+/**
+ * `punctual console`'s path to a deployed API: the page calls `/v1/*` on its own origin, and this forwards the
+ * call to the API, signed here with the user's credentials (the client's authorizer: SigV4, JWT or none). The
+ * browser never holds a credential.
+ */
+import type http from "node:http";
+import type { Authorizer } from "../client/auth.js";
+import { CONSOLE_HEADER, refusalOf, sendJson } from "./server.js";
+
+/** Request headers that reach the API; everything else the browser sends (cookies included) stays here. */
+const FORWARDED_REQUEST_HEADERS = ["content-type", "accept", "idempotency-key"];
+const FORWARDED_RESPONSE_HEADERS = ["content-type", "retry-after", "allow"];
+const MAX_BODY_BYTES = 10 * 1024 * 1024;
+
+export function apiProxy(options: {
+  readonly apiUrl: URL;
+  readonly authorize: Authorizer;
+  readonly fetch?: typeof fetch;
+}): (req: http.IncomingMessage, res: http.ServerResponse) => Promise<boolean> {
+  const send = options.fetch ?? fetch;
+  return async (req, res) => {
+    const incoming = new URL(req.url ?? "/", "http://localhost");
+    if (!incoming.pathname.startsWith("/v1/")) return false;
+    const refusal = refusalOf(req, true);
+    if (refusal) return sendJson(res, 403, { error: { code: "forbidden", message: refusal } });
+    const body = await readBody(req);
+    if (body === undefined)
+      return sendJson(res, 413, { error: { code: "too_large", message: "body too large" } });
+    const target = new URL(
+      `${options.apiUrl.pathname.replace(/\/$/, "")}${incoming.pathname}${incoming.search}`,
+      options.apiUrl,
+    );
+    const headers: Record<string, string> = {};
+    for (const name of FORWARDED_REQUEST_HEADERS) {
+      const value = req.headers[name];
+      if (typeof value === "string" && name !== CONSOLE_HEADER) headers[name] = value;
+    }
+    const method = req.method ?? "GET";
+    const signed = await options.authorize({
+      method,
+      url: target,
+      headers,
+      ...(body.length > 0 ? { body } : {}),
+    });
+    const response = await send(target, {
+      method,
+      headers: { ...headers, ...signed },
+      ...(body.length > 0 ? { body } : {}),
+    });
+    const out: Record<string, string> = {};
+    for (const name of FORWARDED_RESPONSE_HEADERS) {
+      const value = response.headers.get(name);
+      if (value !== null) out[name] = value;
+    }
+    res.writeHead(response.status, out);
+    res.end(Buffer.from(await response.arrayBuffer()));
+    return true;
+  };
+}
+
+async function readBody(req: http.IncomingMessage): Promise<string | undefined> {
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of req) {
+    size += (chunk as Buffer).length;
+    if (size > MAX_BODY_BYTES) return undefined;
+    chunks.push(chunk as Buffer);
+  }
+  return Buffer.concat(chunks).toString("utf8");
+}

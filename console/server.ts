@@ -1,0 +1,119 @@
+/**
+ * The console's server side, one module for both places that serve it: the local API server (`npm start`,
+ * beside the API routes) and `punctual console` (beside a signing proxy to a deployed API). It serves the built
+ * page under /console and the console's own endpoints under /console/api; the page talks only to its origin.
+ */
+import { readFile } from "node:fs/promises";
+import type http from "node:http";
+import path from "node:path";
+import type * as z from "zod";
+import { CONSOLE_DIST, CONSOLE_FILES, ensureConsoleBuilt } from "./build.js";
+import {
+  type ConsoleMetrics,
+  type LocalQuery,
+  type LocalView,
+  localQuerySchema,
+  type MetricsQuery,
+  metricsQuerySchema,
+} from "./schemas.js";
+
+export interface ConsoleSources {
+  readonly metrics: (query: MetricsQuery) => Promise<ConsoleMetrics>;
+  /** Only the local cloud has one; elsewhere `/console/api/local` answers 404. */
+  readonly local?: (query: LocalQuery) => Promise<LocalView>;
+}
+
+/** The header the page sends on every call: a cross-site form or image cannot, so they cannot act through us. */
+export const CONSOLE_HEADER = "x-punctual-console";
+
+export type ConsoleHandler = (req: http.IncomingMessage, res: http.ServerResponse) => Promise<boolean>;
+
+/** Handles the request when it is the console's (path under /console) and says whether it did. */
+export function consoleHandler(options: {
+  readonly sources: ConsoleSources;
+  readonly distDir?: string;
+  readonly log?: (line: string) => void;
+}): ConsoleHandler {
+  const distDir = options.distDir ?? CONSOLE_DIST;
+  let built: Promise<void> | undefined;
+  return async (req, res) => {
+    const url = new URL(req.url ?? "/", "http://localhost");
+    if (url.pathname !== "/console" && !url.pathname.startsWith("/console/")) return false;
+    try {
+      const refusal = refusalOf(req, url.pathname.startsWith("/console/api/"));
+      if (refusal) return sendJson(res, 403, { error: { code: "forbidden", message: refusal } });
+      if (url.pathname.startsWith("/console/api/")) return await serveApi(url, options.sources, res);
+      built ??= ensureConsoleBuilt(distDir).catch((error) => {
+        built = undefined;
+        throw error;
+      });
+      await built;
+      return await serveFile(url.pathname, distDir, res);
+    } catch (error) {
+      options.log?.(`[console] ${(error as Error).message}`);
+      return sendJson(res, 502, { error: { code: "upstream_failed", message: (error as Error).message } });
+    }
+  };
+}
+
+async function serveApi(url: URL, sources: ConsoleSources, res: http.ServerResponse): Promise<true> {
+  const query = Object.fromEntries(url.searchParams);
+  switch (url.pathname) {
+    case "/console/api/metrics":
+      return answer(res, metricsQuerySchema, query, sources.metrics);
+    case "/console/api/local":
+      if (sources.local) return answer(res, localQuerySchema, query, sources.local);
+      return sendJson(res, 404, { error: { code: "not_found", message: "only the local cloud has this" } });
+    default:
+      return sendJson(res, 404, {
+        error: { code: "not_found", message: `no console endpoint ${url.pathname}` },
+      });
+  }
+}
+
+async function answer<S extends z.ZodType, R>(
+  res: http.ServerResponse,
+  schema: S,
+  query: Record<string, string>,
+  source: (input: z.output<S>) => Promise<R>,
+): Promise<true> {
+  const parsed = schema.safeParse(query);
+  if (!parsed.success) {
+    return sendJson(res, 400, {
+      error: { code: "invalid_query", message: "bad query", issues: parsed.error.issues },
+    });
+  }
+  return sendJson(res, 200, await source(parsed.data));
+}
+
+async function serveFile(pathname: string, distDir: string, res: http.ServerResponse): Promise<true> {
+  const name = pathname === "/console" || pathname === "/console/" ? "index.html" : pathname.slice(9);
+  const type = Object.hasOwn(CONSOLE_FILES, name) ? CONSOLE_FILES[name] : undefined;
+  if (!type) return sendJson(res, 404, { error: { code: "not_found", message: `no console file ${name}` } });
+  const body = await readFile(path.join(distDir, name));
+  res.writeHead(200, { "content-type": type, "cache-control": "no-cache" });
+  res.end(body);
+  return true;
+}
+
+/**
+ * Why a request must not be served, or undefined. The servers listen on loopback; a page from another site
+ * could still aim the browser at them, so: the Host must name a loopback address (no DNS rebinding), an
+ * Origin, when sent, must be this origin, and calls (not the page's files) must carry the console's header.
+ */
+export function refusalOf(req: http.IncomingMessage, isCall: boolean): string | undefined {
+  const host = req.headers.host ?? "";
+  if (!/^(127\.\d+\.\d+\.\d+|localhost|\[::1\])(:\d+)?$/.test(host))
+    return `the console answers only loopback host names, not "${host}"`;
+  const origin = req.headers.origin;
+  if (origin !== undefined && origin !== `http://${host}`) return `cross-origin request from ${origin}`;
+  if (isCall && req.headers[CONSOLE_HEADER] !== "1")
+    return `console calls carry the ${CONSOLE_HEADER} header`;
+  return undefined;
+}
+
+export function sendJson(res: http.ServerResponse, status: number, body: unknown): true {
+  res.writeHead(status, { "content-type": "application/json", "cache-control": "no-store" });
+  res.end(JSON.stringify(body));
+  return true;
+}

@@ -1,0 +1,86 @@
+/**
+ * The page's only way out: same-origin calls to the Punctual API (`/v1/*`, proxied and signed by
+ * `punctual console`, or served by the local API server) and to the console's own endpoints. Every call carries
+ * the console header (the servers refuse calls without it), and every list call a page limit.
+ */
+export const PAGE_LIMIT = 20;
+
+export class ApiError extends Error {
+  constructor(
+    readonly status: number,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+export async function call<T>(method: string, path: string, body?: unknown): Promise<T> {
+  const response = await fetch(path, {
+    method,
+    headers: {
+      "x-punctual-console": "1",
+      ...(body === undefined ? {} : { "content-type": "application/json" }),
+    },
+    ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+  });
+  const text = await response.text();
+  let json: unknown;
+  try {
+    json = text ? JSON.parse(text) : {};
+  } catch {
+    json = { message: text };
+  }
+  if (!response.ok) {
+    const error = (json as { error?: { message?: string }; message?: string }) ?? {};
+    throw new ApiError(response.status, error.error?.message ?? error.message ?? `HTTP ${response.status}`);
+  }
+  return json as T;
+}
+
+export function query(params: Record<string, string | number | undefined>): string {
+  const search = new URLSearchParams();
+  for (const [key, value] of Object.entries(params))
+    if (value !== undefined && value !== "") search.set(key, String(value));
+  return search.toString();
+}
+
+export interface TopicView {
+  readonly topic: string;
+  readonly paused: boolean;
+  readonly backlog: { readonly waiting: number; readonly in_flight: number };
+  readonly oldest_age_seconds: number | null;
+  readonly dead_letter_count: number;
+}
+
+export interface AttemptView {
+  readonly started_at: string;
+  readonly duration_ms: number;
+  readonly status?: number;
+  readonly error?: string;
+}
+
+export interface TaskView {
+  readonly task_id: string;
+  readonly topic: string;
+  readonly status: string;
+  readonly due_at: string;
+  readonly accepted_at: string;
+  readonly attempts: number;
+  readonly last_error?: string;
+  readonly queued_at?: string;
+  readonly delivered_at?: string;
+  readonly failed_at?: string;
+  readonly cancelled_at?: string;
+  readonly replayed_at?: string;
+  readonly rescheduled_to?: string;
+  readonly lateness_ms?: number;
+  readonly callback_url: string;
+  readonly group?: string;
+  readonly content?: string;
+  readonly attempt_log: readonly AttemptView[];
+}
+
+export interface TaskPage {
+  readonly tasks: readonly TaskView[];
+  readonly next_cursor: string | null;
+}

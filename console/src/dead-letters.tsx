@@ -1,0 +1,212 @@
+import { useState } from "preact/hooks";
+import { call, PAGE_LIMIT, query, type TaskPage, type TaskView } from "./api.js";
+import { useConfirm } from "./confirm.js";
+import { time } from "./format.js";
+import { useLoad, useRefresh } from "./hooks.js";
+import { Pager } from "./tasks.js";
+
+interface ReplayResult {
+  readonly matched: number;
+  readonly replayed: number;
+  readonly failed: readonly { task_id: string; reason: string }[];
+  readonly next_cursor: string | null;
+}
+
+interface Filter {
+  readonly error_contains?: string;
+  readonly failed_after?: string;
+  readonly failed_before?: string;
+}
+
+/** A topic's dead-lettered tasks, newest first, a page at a time; replay one, the selected, or all matching. */
+export function DeadLetters(props: { readonly topic: string; readonly onOpen: (id: string) => void }) {
+  const [cursors, setCursors] = useState<string[]>([]);
+  const [selected, setSelected] = useState<ReadonlySet<string>>(new Set());
+  const cursor = cursors[cursors.length - 1];
+  const { data, error } = useLoad(
+    () =>
+      call<TaskPage>(
+        "GET",
+        `/v1/tasks?${query({ topic: props.topic, status: "failed", limit: PAGE_LIMIT, cursor })}`,
+      ),
+    [props.topic, cursor],
+  );
+  const { replayIds, replayMatching, message } = useReplay(props.topic, () => setSelected(new Set()));
+  const tasks = data?.tasks ?? [];
+  return (
+    <section data-testid="dead-letters">
+      <h2>Dead letters of {props.topic}</h2>
+      {error && <p class="error">{error}</p>}
+      {message && <p data-testid="dead-letters-message">{message}</p>}
+      <FilterForm onReplay={(f) => void replayMatching(f)} />
+      <table>
+        <thead>
+          <tr>
+            <th />
+            <th>task</th>
+            <th>failed</th>
+            <th>attempts</th>
+            <th>last error</th>
+            <th />
+          </tr>
+        </thead>
+        <tbody>
+          {tasks.map((t) => (
+            <DeadLetterRow
+              key={t.task_id}
+              task={t}
+              selected={selected.has(t.task_id)}
+              onSelect={(on) => {
+                const next = new Set(selected);
+                if (on) next.add(t.task_id);
+                else next.delete(t.task_id);
+                setSelected(next);
+              }}
+              onOpen={props.onOpen}
+              onReplay={(id) => void replayIds([id])}
+            />
+          ))}
+        </tbody>
+      </table>
+      {tasks.length === 0 && <p class="hint">No dead-lettered tasks on this page.</p>}
+      <div class="row">
+        <button
+          type="button"
+          data-testid="replay-selected"
+          disabled={selected.size === 0}
+          onClick={() => void replayIds([...selected])}
+        >
+          Replay selected ({selected.size})
+        </button>
+      </div>
+      <Pager
+        hasPrevious={cursors.length > 0}
+        next={data?.next_cursor ?? null}
+        onFirst={() => setCursors([])}
+        onNext={(c) => setCursors([...cursors, c])}
+      />
+    </section>
+  );
+}
+
+/** Replay by ids or by filter, each after the page's confirmation; `message` says what happened. */
+function useReplay(topic: string, onReplayed: () => void) {
+  const [message, setMessage] = useState<string>();
+  const confirm = useConfirm();
+  const refresh = useRefresh();
+  const replayPath = `/v1/topics/${encodeURIComponent(topic)}/replay`;
+  const replayIds = async (ids: readonly string[]) => {
+    const what = ids.length === 1 ? `task ${ids[0]}` : `${ids.length} tasks`;
+    if (!(await confirm(`Replay ${what}? Each is delivered again from its first attempt.`, "Replay"))) return;
+    const result = await call<ReplayResult>("POST", replayPath, { task_ids: ids });
+    setMessage(`replayed ${result.replayed} of ${result.matched}${failures(result)}`);
+    onReplayed();
+    refresh.now();
+  };
+  const replayMatching = async (filter: Filter) => {
+    const dry = await call<ReplayResult>("POST", replayPath, { ...filter, dry_run: true });
+    const more = dry.next_cursor ? " (first batch; more may match)" : "";
+    if (
+      !(await confirm(
+        `Replay all ${dry.matched} dead-lettered tasks matching this filter${more}?`,
+        "Replay all",
+      ))
+    )
+      return;
+    let replayed = 0;
+    let next: string | null = null;
+    do {
+      const page: ReplayResult = await call<ReplayResult>("POST", replayPath, {
+        ...filter,
+        ...(next ? { cursor: next } : {}),
+      });
+      replayed += page.replayed;
+      next = page.next_cursor;
+    } while (next);
+    setMessage(`replayed ${replayed} matching task(s)`);
+    refresh.now();
+  };
+  return { replayIds, replayMatching, message };
+}
+
+function DeadLetterRow(props: {
+  readonly task: TaskView;
+  readonly selected: boolean;
+  readonly onSelect: (on: boolean) => void;
+  readonly onOpen: (id: string) => void;
+  readonly onReplay: (id: string) => void;
+}) {
+  const t = props.task;
+  return (
+    <tr data-testid={`dead-letter-${t.task_id}`}>
+      <td>
+        <input
+          type="checkbox"
+          data-testid="dead-letter-select"
+          checked={props.selected}
+          onChange={(e) => props.onSelect(e.currentTarget.checked)}
+        />
+      </td>
+      <td>
+        <button type="button" class="link" data-testid="open-task" onClick={() => props.onOpen(t.task_id)}>
+          {t.task_id}
+        </button>
+      </td>
+      <td>{time(t.failed_at)}</td>
+      <td>{t.attempts}</td>
+      <td class="detail">{t.last_error ?? ""}</td>
+      <td>
+        <button type="button" data-testid="dead-letter-replay" onClick={() => props.onReplay(t.task_id)}>
+          Replay
+        </button>
+      </td>
+    </tr>
+  );
+}
+
+function failures(result: ReplayResult): string {
+  return result.failed.length
+    ? `; not replayed: ${result.failed.map((f) => `${f.task_id} (${f.reason})`).join(", ")}`
+    : "";
+}
+
+function FilterForm(props: { readonly onReplay: (filter: Filter) => void }) {
+  const [errorContains, setErrorContains] = useState("");
+  const [after, setAfter] = useState("");
+  const [before, setBefore] = useState("");
+  const iso = (local: string) => (local ? new Date(local).toISOString() : undefined);
+  return (
+    <form
+      class="row"
+      data-testid="replay-filter"
+      onSubmit={(e) => {
+        e.preventDefault();
+        const filter: Record<string, string> = {};
+        if (errorContains) filter.error_contains = errorContains;
+        const a = iso(after);
+        const b = iso(before);
+        if (a) filter.failed_after = a;
+        if (b) filter.failed_before = b;
+        props.onReplay(filter);
+      }}
+    >
+      <input
+        data-testid="filter-error"
+        placeholder="last error contains"
+        value={errorContains}
+        onInput={(e) => setErrorContains(e.currentTarget.value)}
+      />
+      <label>
+        failed after{" "}
+        <input type="datetime-local" value={after} onInput={(e) => setAfter(e.currentTarget.value)} />
+      </label>
+      <label>
+        before{" "}
+        <input type="datetime-local" value={before} onInput={(e) => setBefore(e.currentTarget.value)} />
+      </label>
+      <button type="submit" data-testid="replay-matching">
+        Replay all matching…
+      </button>
+    </form>
+  );
+}

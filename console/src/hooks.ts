@@ -1,0 +1,49 @@
+import { createContext } from "preact";
+import { useContext, useEffect, useState } from "preact/hooks";
+
+/** How often the page refreshes itself while visible. */
+export const REFRESH_MS = 3_000;
+
+/** A counter that moves every REFRESH_MS while the tab is visible, and at once when it becomes visible again. */
+export function useRefreshTick(): [number, () => void] {
+  const [tick, setTick] = useState(0);
+  useEffect(() => {
+    const bump = () => {
+      if (document.visibilityState === "visible") setTick((t) => t + 1);
+    };
+    const timer = setInterval(bump, REFRESH_MS);
+    document.addEventListener("visibilitychange", bump);
+    return () => {
+      clearInterval(timer);
+      document.removeEventListener("visibilitychange", bump);
+    };
+  }, []);
+  return [tick, () => setTick((t) => t + 1)];
+}
+
+export interface Refresh {
+  readonly tick: number;
+  /** Refreshes every panel now (after an action). */
+  readonly now: () => void;
+}
+
+export const RefreshContext = createContext<Refresh>({ tick: 0, now: () => undefined });
+
+export const useRefresh = () => useContext(RefreshContext);
+
+/** Loads `load()` whenever the refresh tick or `deps` move; keeps the last good value while a load fails. */
+export function useLoad<T>(load: () => Promise<T>, deps: readonly unknown[]): { data?: T; error?: string } {
+  const { tick } = useRefresh();
+  const [state, setState] = useState<{ data?: T; error?: string }>({});
+  useEffect(() => {
+    let live = true;
+    load().then(
+      (data) => live && setState({ data }),
+      (error: Error) => live && setState((s) => ({ ...s, error: error.message })),
+    );
+    return () => {
+      live = false;
+    };
+  }, [tick, ...deps]);
+  return state;
+}

@@ -1,0 +1,226 @@
+import { useState } from "preact/hooks";
+import { call, PAGE_LIMIT, query, type TaskPage, type TaskView } from "./api.js";
+import { useConfirm } from "./confirm.js";
+import { ms, time } from "./format.js";
+import { useLoad, useRefresh } from "./hooks.js";
+
+/** Task search by id (one task, its timeline) and by ordering group (a page at a time, in delivery order). */
+export function TaskSearch(props: { readonly topic: string | undefined }) {
+  const [idInput, setIdInput] = useState("");
+  const [groupInput, setGroupInput] = useState("");
+  const [taskId, setTaskId] = useState<string>();
+  const [group, setGroup] = useState<string>();
+  return (
+    <section data-testid="task-search">
+      <h2>Find tasks</h2>
+      <form
+        class="row"
+        onSubmit={(e) => {
+          e.preventDefault();
+          setTaskId(idInput.trim() || undefined);
+        }}
+      >
+        <input
+          data-testid="task-id-input"
+          placeholder="task id"
+          value={idInput}
+          onInput={(e) => setIdInput(e.currentTarget.value)}
+        />
+        <button type="submit" data-testid="task-id-search">
+          Show task
+        </button>
+      </form>
+      <form
+        class="row"
+        onSubmit={(e) => {
+          e.preventDefault();
+          setGroup(groupInput.trim() || undefined);
+        }}
+      >
+        <input
+          data-testid="group-input"
+          placeholder={`group value in ${props.topic ?? "the topic"}`}
+          value={groupInput}
+          onInput={(e) => setGroupInput(e.currentTarget.value)}
+        />
+        <button type="submit" data-testid="group-search" disabled={!props.topic}>
+          List group
+        </button>
+      </form>
+      {taskId && <TaskDetail taskId={taskId} />}
+      {group && props.topic && <GroupList topic={props.topic} group={group} onOpen={setTaskId} />}
+    </section>
+  );
+}
+
+function GroupList(props: {
+  readonly topic: string;
+  readonly group: string;
+  readonly onOpen: (id: string) => void;
+}) {
+  const [cursors, setCursors] = useState<string[]>([]);
+  const cursor = cursors[cursors.length - 1];
+  const { data, error } = useLoad(
+    () =>
+      call<TaskPage>(
+        "GET",
+        `/v1/tasks?${query({ topic: props.topic, group: props.group, limit: PAGE_LIMIT, cursor })}`,
+      ),
+    [props.topic, props.group, cursor],
+  );
+  return (
+    <div data-testid="group-list">
+      <h3>
+        Group {props.group} in {props.topic}
+      </h3>
+      {error && <p class="error">{error}</p>}
+      <TaskTable tasks={data?.tasks ?? []} onOpen={props.onOpen} />
+      <Pager
+        hasPrevious={cursors.length > 0}
+        next={data?.next_cursor ?? null}
+        onFirst={() => setCursors([])}
+        onNext={(c) => setCursors([...cursors, c])}
+      />
+    </div>
+  );
+}
+
+export function Pager(props: {
+  readonly hasPrevious: boolean;
+  readonly next: string | null;
+  readonly onFirst: () => void;
+  readonly onNext: (cursor: string) => void;
+}) {
+  return (
+    <div class="row">
+      <button type="button" disabled={!props.hasPrevious} onClick={props.onFirst}>
+        First page
+      </button>
+      <button
+        type="button"
+        data-testid="next-page"
+        disabled={!props.next}
+        onClick={() => props.next && props.onNext(props.next)}
+      >
+        Next page
+      </button>
+    </div>
+  );
+}
+
+function TaskTable(props: { readonly tasks: readonly TaskView[]; readonly onOpen: (id: string) => void }) {
+  return (
+    <table>
+      <thead>
+        <tr>
+          <th>task</th>
+          <th>status</th>
+          <th>due</th>
+          <th>attempts</th>
+        </tr>
+      </thead>
+      <tbody>
+        {props.tasks.map((t) => (
+          <tr key={t.task_id}>
+            <td>
+              <button
+                type="button"
+                class="link"
+                data-testid="open-task"
+                onClick={() => props.onOpen(t.task_id)}
+              >
+                {t.task_id}
+              </button>
+            </td>
+            <td>{t.status}</td>
+            <td>{time(t.due_at)}</td>
+            <td>{t.attempts}</td>
+          </tr>
+        ))}
+      </tbody>
+    </table>
+  );
+}
+
+/** One task: status, its timeline (accepted, queued, every logged attempt, the end) and its cancel button. */
+export function TaskDetail(props: { readonly taskId: string }) {
+  const { data: task, error } = useLoad(
+    () => call<TaskView>("GET", `/v1/tasks/${encodeURIComponent(props.taskId)}?include=content`),
+    [props.taskId],
+  );
+  const confirm = useConfirm();
+  const refresh = useRefresh();
+  const cancel = async () => {
+    if (!(await confirm(`Cancel task ${props.taskId}? It will never be delivered.`, "Cancel task"))) return;
+    await call("DELETE", `/v1/tasks/${encodeURIComponent(props.taskId)}`);
+    refresh.now();
+  };
+  if (error && !task)
+    return (
+      <p class="error" data-testid="task-error">
+        {error}
+      </p>
+    );
+  if (!task) return null;
+  return (
+    <div data-testid="task-detail" id="task">
+      <h3>
+        Task <code>{task.task_id}</code>: <span data-testid="task-status">{task.status}</span>
+      </h3>
+      <p>
+        topic {task.topic} · due {time(task.due_at)} · callback <code>{task.callback_url}</code>
+        {task.group ? ` · group ${task.group}` : ""}
+        {task.lateness_ms !== undefined ? ` · lateness ${ms(task.lateness_ms)}` : ""}
+      </p>
+      <ol class="timeline" data-testid="task-timeline">
+        {timeline(task).map((step) => (
+          <li key={step.key} data-testid={`timeline-${step.kind}`}>
+            <strong>{step.label}</strong> {time(step.at)}{" "}
+            {step.detail && <span class="detail">{step.detail}</span>}
+          </li>
+        ))}
+      </ol>
+      {task.content !== undefined && (
+        <>
+          <h4>Content (as delivered)</h4>
+          <pre data-testid="task-content">{task.content}</pre>
+        </>
+      )}
+      {task.status === "scheduled" && (
+        <button type="button" class="danger" data-testid="task-cancel" onClick={() => void cancel()}>
+          Cancel task
+        </button>
+      )}
+    </div>
+  );
+}
+
+interface Step {
+  readonly key: string;
+  readonly kind: string;
+  readonly label: string;
+  readonly at: string | undefined;
+  readonly detail?: string;
+}
+
+function timeline(task: TaskView): Step[] {
+  const steps: Step[] = [{ key: "accepted", kind: "accepted", label: "accepted", at: task.accepted_at }];
+  if (task.queued_at) steps.push({ key: "queued", kind: "queued", label: "queued", at: task.queued_at });
+  task.attempt_log.forEach((a, i) => {
+    const outcome = a.status !== undefined ? `HTTP ${a.status}` : "no answer";
+    steps.push({
+      key: `attempt-${i}`,
+      kind: "attempt",
+      label: `attempt ${i + 1}`,
+      at: a.started_at,
+      detail: `${outcome}, ${ms(a.duration_ms)}${a.error ? ` — ${a.error}` : ""}`,
+    });
+  });
+  const end = (kind: string, at: string | undefined, detail?: string) =>
+    at && steps.push({ key: kind, kind, label: kind, at, ...(detail ? { detail } : {}) });
+  end("replayed", task.replayed_at);
+  end("failed", task.failed_at, task.last_error);
+  end("delivered", task.delivered_at);
+  end("cancelled", task.cancelled_at);
+  return steps.sort((a, b) => (a.at ?? "").localeCompare(b.at ?? ""));
+}

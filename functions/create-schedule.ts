@@ -1,0 +1,23 @@
+import type { Logger } from "@aws-lambda-powertools/logger";
+import { armingDepsFromEnvironment } from "#shared/adapters/arming-wiring.js";
+import { type HttpHandler, httpRoute } from "#shared/api/http-route.js";
+import { createFunctionLogger } from "#shared/runtime/observability.js";
+import { createSchedule, type ScheduleRouteDeps } from "#shared/services/schedules/manage.js";
+import { scheduleLogging } from "#shared/services/schedules/wiring.js";
+
+/** POST /v1/schedules. Everything below runs once per cold start; a missing variable fails the cold start. */
+const arming = armingDepsFromEnvironment();
+const logger = createFunctionLogger(arming.config);
+
+export function createHandler(deps: ScheduleRouteDeps & { readonly logger: Logger }): HttpHandler {
+  return httpRoute({ method: "POST", logger: deps.logger, jsonBody: true }, async (request) => {
+    const view = await createSchedule(deps, request.body);
+    return {
+      statusCode: 201,
+      body: view,
+      headers: { location: `/v1/schedules/${encodeURIComponent(view.schedule_id)}` },
+    };
+  });
+}
+
+export const handler = createHandler({ ...arming, ...scheduleLogging(logger), logger });

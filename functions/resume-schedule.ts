@@ -1,0 +1,19 @@
+import type { Logger } from "@aws-lambda-powertools/logger";
+import { armingDepsFromEnvironment } from "#shared/adapters/arming-wiring.js";
+import { type HttpHandler, httpRoute } from "#shared/api/http-route.js";
+import { createFunctionLogger } from "#shared/runtime/observability.js";
+import { resumeSchedule, type ScheduleRouteDeps } from "#shared/services/schedules/manage.js";
+import { scheduleLogging } from "#shared/services/schedules/wiring.js";
+
+/** POST /v1/schedules/{id}/resume. Everything below runs once per cold start; a missing variable fails the cold start. */
+const arming = armingDepsFromEnvironment();
+const logger = createFunctionLogger(arming.config);
+
+export function createHandler(deps: ScheduleRouteDeps & { readonly logger: Logger }): HttpHandler {
+  return httpRoute({ method: "POST", logger: deps.logger, pathParameters: ["id"] }, async (request) => ({
+    statusCode: 200,
+    body: await resumeSchedule(deps, request.pathParameter("id")),
+  }));
+}
+
+export const handler = createHandler({ ...arming, ...scheduleLogging(logger), logger });

@@ -1,0 +1,45 @@
+import type { Logger } from "@aws-lambda-powertools/logger";
+import { injectLambdaContext } from "@aws-lambda-powertools/logger/middleware";
+import { type Metrics, MetricUnit } from "@aws-lambda-powertools/metrics";
+import { logMetrics } from "@aws-lambda-powertools/metrics/middleware";
+import middy from "@middy/core";
+import type { ScheduledEvent } from "aws-lambda";
+import { armingDepsFromEnvironment } from "#shared/adapters/arming-wiring.js";
+import { METRIC } from "#shared/domain/metrics.js";
+import { createFunctionLogger, functionMetricsFactory } from "#shared/runtime/observability.js";
+import {
+  type MaterializerRunDeps,
+  type MaterializerRunSummary,
+  runMaterializer,
+} from "#shared/services/schedules/run.js";
+import { scheduleLogging } from "#shared/services/schedules/wiring.js";
+
+/**
+ * EventBridge rule (every minute) → schedule materializer (shared/services/schedules/run.ts): occurrences of
+ * active schedules within the horizon become tasks. Module scope runs once per cold start.
+ */
+const arming = armingDepsFromEnvironment();
+const logger = createFunctionLogger(arming.config);
+const metrics = functionMetricsFactory(arming.config, logger)();
+
+export function createMaterializerHandler(
+  deps: Omit<MaterializerRunDeps, "remainingMs">,
+  log: Logger = logger,
+  emf: Metrics = metrics,
+) {
+  return middy<ScheduledEvent, MaterializerRunSummary>()
+    .use(injectLambdaContext(log))
+    .use(logMetrics(emf))
+    .handler(async (_event, context) => {
+      const summary = await runMaterializer({
+        ...deps,
+        remainingMs: () => context.getRemainingTimeInMillis(),
+      });
+      // Zeros included: a flat line is a materializer that ran and had nothing to do.
+      emf.addMetric(METRIC.occurrencesMaterialized, MetricUnit.Count, summary.occurrences);
+      emf.addMetric(METRIC.materializeFailures, MetricUnit.Count, summary.failures);
+      return summary;
+    });
+}
+
+export const handler = createMaterializerHandler({ ...arming, ...scheduleLogging(logger) });

@@ -1,0 +1,97 @@
+import { MessageChannel, type MessagePort } from "node:worker_threads";
+import { startTsWorker } from "#local/runtime/ts-worker.js";
+import type { EmulatorOptions } from "./emulators.js";
+import { LocalFastPath } from "./fast-path.js";
+import type { AwsService, FaultPolicy, FaultStats } from "./faults.js";
+
+export interface EmulatorThread {
+  readonly gatewayUrl: string;
+  readonly endpoints: Record<AwsService, string>;
+  readonly faultEndpoints?: Record<AwsService, string>;
+  /** The socket-free route to these emulators for this process's AWS clients. */
+  readonly fastPath: LocalFastPath;
+  /** Another socket-free route to the emulators, for a thread of its own (a function host). */
+  connect(): MessagePort;
+  setFaults(policy: FaultPolicy): Promise<void>;
+  faultStats(): Promise<FaultStats>;
+  stop(): Promise<void>;
+}
+
+const EMULATOR_YOUNG_GENERATION_MB = 96;
+
+type ThreadMessage = {
+  type?: string;
+  id?: number;
+  line?: string;
+  stats?: FaultStats;
+} & Partial<Pick<EmulatorThread, "gatewayUrl" | "endpoints" | "faultEndpoints">>;
+
+/**
+ * The emulators in a worker thread of this process: a core of their own, like the child process they ran in
+ * before, and reachable without sockets by the fast path (local/aws/fast-path.ts). Their HTTP endpoints stay up
+ * for tests and tools. The thread runs TypeScript through tsx, like the child process did.
+ */
+export async function startEmulatorThread(
+  options: Omit<EmulatorOptions, "log">,
+  log: (line: string) => void,
+): Promise<EmulatorThread> {
+  const channel = new MessageChannel();
+  const worker = startTsWorker(new URL("./thread-main.ts", import.meta.url), {
+    workerData: { options, calls: channel.port2 },
+    transferList: [channel.port2],
+    // The emulators allocate a short-lived object graph per call (JSON, LevelDB codecs, expression parsers);
+    // a young generation larger than V8's default (16 MB semi-spaces on 64-bit) scavenges less often.
+    resourceLimits: { maxYoungGenerationSizeMb: EMULATOR_YOUNG_GENERATION_MB },
+  });
+  const waiters = new Map<number, (message: ThreadMessage) => void>();
+  let nextId = 0;
+  const ask = (message: Record<string, unknown>) =>
+    new Promise<ThreadMessage>((resolve) => {
+      const id = nextId++;
+      waiters.set(id, (answer) => {
+        waiters.delete(id);
+        resolve(answer);
+      });
+      worker.postMessage({ ...message, id });
+    });
+  const ready = await new Promise<ThreadMessage>((resolve, reject) => {
+    worker.once("error", reject);
+    worker.once("exit", (code) => reject(new Error(`emulator thread exited early (code ${code})`)));
+    worker.on("message", (message: ThreadMessage) => {
+      if (message?.type === "log") log(String(message.line));
+      if (message?.type === "ready") resolve(message);
+      if (message?.type === "fault-stats" || message?.type === "faults-set")
+        waiters.get(message.id ?? -1)?.(message);
+    });
+  });
+  worker.removeAllListeners("exit");
+  worker.removeAllListeners("error");
+  worker.on("error", (error) => log(`[aws] emulator thread failed: ${error.message}`));
+  const fastPath = new LocalFastPath(channel.port1);
+  return {
+    gatewayUrl: String(ready.gatewayUrl),
+    endpoints: ready.endpoints as Record<AwsService, string>,
+    ...(ready.faultEndpoints ? { faultEndpoints: ready.faultEndpoints } : {}),
+    fastPath,
+    connect: () => {
+      const extra = new MessageChannel();
+      worker.postMessage({ type: "attach", port: extra.port2 }, [extra.port2]);
+      return extra.port1;
+    },
+    setFaults: async (policy) => {
+      await ask({ type: "set-faults", policy });
+    },
+    faultStats: async () => (await ask({ type: "fault-stats" })).stats ?? {},
+    stop: async () => {
+      const stopped = new Promise<void>((resolve) =>
+        worker.on("message", (m: ThreadMessage) => m?.type === "stopped" && resolve()),
+      );
+      worker.postMessage({ type: "stop" });
+      const timer = setTimeout(() => void worker.terminate(), 5_000);
+      await Promise.race([stopped, new Promise((resolve) => worker.once("exit", resolve))]);
+      clearTimeout(timer);
+      fastPath.close();
+      await worker.terminate();
+    },
+  };
+}

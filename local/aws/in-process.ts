@@ -1,0 +1,139 @@
+import { EventEmitter } from "node:events";
+import type http from "node:http";
+import { setTimeout as sleep } from "node:timers/promises";
+import inject from "light-my-request";
+import { type AwsService, errorAnswer, type FaultInjector, operationOf } from "./faults.js";
+
+/**
+ * The local fast path's wire format: one AWS call as the SDK serialized it, crossing from the local runtime's
+ * thread to the emulators' thread (a MessagePort, local/aws/fast-path.ts), and the emulator's answer back.
+ */
+export interface InProcessRequest {
+  readonly id: number;
+  readonly service: AwsService;
+  /** Whether this client's calls meet the fault policy (the runtime's own pollers may be spared). */
+  readonly faults: boolean;
+  readonly method: string;
+  /** Path and query string. */
+  readonly url: string;
+  readonly headers: Record<string, string>;
+  readonly body?: string | Uint8Array;
+}
+
+export type InProcessAnswer =
+  | {
+      readonly id: number;
+      readonly statusCode: number;
+      readonly headers: Record<string, string>;
+      readonly body: Uint8Array;
+    }
+  /** The call failed as a dropped connection would (the code the SDK's retry strategy looks at). */
+  | { readonly id: number; readonly dropped: "ECONNRESET" };
+
+export type RequestListener = (req: http.IncomingMessage, res: http.ServerResponse) => void;
+
+/**
+ * Serves fast-path calls with the emulators' own request listeners — the very functions their HTTP servers
+ * run, so a call is parsed, validated and stored exactly as one arriving over a socket — through
+ * light-my-request (Fastify's in-process request/response pair), without a socket or an HTTP parser.
+ *
+ * Faults: the same injector and the same decisions as the fault proxies (local/aws/gateway.ts), so `npm run
+ * chaos` meets the fast path with every fault kind: errors and throttling are answered in the service's shape,
+ * `reset`/`timeout` fail the call as a dropped connection, `resetAfter`/`errorAfter` execute it first.
+ */
+export function createInProcessDispatcher(
+  listeners: Readonly<Record<AwsService, RequestListener>>,
+  faults?: FaultInjector,
+): (request: InProcessRequest) => Promise<InProcessAnswer> {
+  const call = (request: InProcessRequest) =>
+    request.service === "dynamodb"
+      ? callDynalite(listeners.dynamodb, request)
+      : callListener(listeners[request.service], request);
+  return async (request) => {
+    const decision =
+      faults && request.faults ? faults.decide(request.service, operationOfRequest(request)) : undefined;
+    switch (decision?.kind) {
+      case undefined:
+        return call(request);
+      case "throttle":
+      case "error":
+        return answerOf(request.id, errorAnswer(request.service, decision.kind, decision.variant));
+      case "reset":
+        return { id: request.id, dropped: "ECONNRESET" };
+      case "timeout":
+        await sleep(faults?.timeoutMs ?? 1000);
+        return { id: request.id, dropped: "ECONNRESET" };
+      case "slow":
+        await sleep(faults?.slowMs ?? 200);
+        return call(request);
+      case "resetAfter":
+        await call(request);
+        return { id: request.id, dropped: "ECONNRESET" };
+      case "errorAfter":
+        await call(request);
+        return answerOf(request.id, errorAnswer(request.service, "error", decision.variant));
+    }
+  };
+}
+
+async function callListener(listener: RequestListener, request: InProcessRequest): Promise<InProcessAnswer> {
+  const response = await inject(listener, {
+    method: request.method as "POST",
+    url: request.url,
+    headers: request.headers,
+    ...(request.body === undefined ? {} : { payload: Buffer.from(request.body) }),
+  });
+  const headers: Record<string, string> = {};
+  for (const [name, value] of Object.entries(response.headers)) {
+    if (value !== undefined) headers[name] = Array.isArray(value) ? value.join(", ") : String(value);
+  }
+  return { id: request.id, statusCode: response.statusCode, headers, body: response.rawPayload };
+}
+
+/**
+ * dynalite carries most calls, and its listener uses a small surface of the request (`method`, `url`, `headers`,
+ * `data`/`end` events, `removeAllListeners`) and of the response (`statusCode`, `setHeader`, `end`). A pair
+ * with just that surface costs a fraction of light-my-request's full `ServerResponse`, which matters at a few
+ * thousand calls a second; fauxqs (Fastify) and the Scheduler emulator keep the full pair.
+ */
+function callDynalite(listener: RequestListener, request: InProcessRequest): Promise<InProcessAnswer> {
+  return new Promise((resolve) => {
+    const req = Object.assign(new EventEmitter(), {
+      method: request.method,
+      url: request.url,
+      headers: lowerCaseKeys(request.headers),
+    });
+    const headers: Record<string, string> = {};
+    const res = {
+      statusCode: 200,
+      setHeader: (name: string, value: unknown) => {
+        headers[name.toLowerCase()] = String(value);
+      },
+      end: (chunk?: string | Buffer) => {
+        const body = chunk === undefined ? Buffer.alloc(0) : Buffer.from(chunk);
+        resolve({ id: request.id, statusCode: res.statusCode, headers, body });
+      },
+    };
+    listener(req as unknown as http.IncomingMessage, res as unknown as http.ServerResponse);
+    if (request.body !== undefined && request.body.length > 0) req.emit("data", Buffer.from(request.body));
+    req.emit("end");
+  });
+}
+
+function lowerCaseKeys(headers: Record<string, string>): Record<string, string> {
+  const lower: Record<string, string> = {};
+  for (const [name, value] of Object.entries(headers)) lower[name.toLowerCase()] = value;
+  return lower;
+}
+
+function operationOfRequest(request: InProcessRequest): string {
+  const body = typeof request.body === "string" ? request.body : undefined;
+  return operationOf(request.service, request, body);
+}
+
+function answerOf(
+  id: number,
+  answer: { status: number; headers: Record<string, string>; body: string },
+): InProcessAnswer {
+  return { id, statusCode: answer.status, headers: answer.headers, body: Buffer.from(answer.body) };
+}

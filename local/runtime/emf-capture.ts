@@ -1,0 +1,49 @@
+import { AsyncLocalStorage } from "node:async_hooks";
+
+/**
+ * Where the local Lambda runtime catches the EMF documents its functions print. On AWS, Lambda ships each
+ * function's stdout to CloudWatch Logs, which turns EMF lines into metrics; here every function runs in this
+ * process, and Powertools Metrics writes its EMF JSON with `console.log` on a Console bound to process.stdout.
+ * So stdout is tapped once, and a line written while a handler runs (tracked through AsyncLocalStorage, which
+ * follows the handler's whole async chain) goes to the sink of the local cloud that invoked it: two local
+ * clouds in one process never see each other's metrics, and nothing outside a handler is touched.
+ */
+export interface EmfSink {
+  /** Receives each EMF document a handler printed. */
+  readonly record: (document: unknown) => void;
+  /** Whether the line still reaches the terminal (`printMetrics`). */
+  readonly print: boolean;
+}
+
+const invocation = new AsyncLocalStorage<EmfSink>();
+let tapped = false;
+
+/** Wraps a handler so the EMF lines it prints go to `sink`. */
+export function capturingEmf<A extends unknown[], R>(
+  sink: EmfSink,
+  handler: (...args: A) => R,
+): (...args: A) => R {
+  tapStdout();
+  return (...args) => invocation.run(sink, () => handler(...args));
+}
+
+function tapStdout(): void {
+  if (tapped) return;
+  tapped = true;
+  const write = process.stdout.write.bind(process.stdout) as (...args: unknown[]) => boolean;
+  process.stdout.write = ((chunk: unknown, ...rest: unknown[]) => {
+    const sink = invocation.getStore();
+    if (!sink || typeof chunk !== "string" || !chunk.startsWith('{"_aws"')) return write(chunk, ...rest);
+    for (const line of chunk.split("\n")) {
+      if (!line) continue;
+      try {
+        sink.record(JSON.parse(line));
+      } catch {
+        // Not JSON after all: printed below like any other line.
+        return write(chunk, ...rest);
+      }
+    }
+    // Swallowed: only Powertools' Console writes these, and it ignores write's callback but for errors.
+    return sink.print ? write(chunk, ...rest) : true;
+  }) as typeof process.stdout.write;
+}

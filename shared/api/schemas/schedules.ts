@@ -1,0 +1,93 @@
+/**
+ * Requests and answers of the schedule routes (issue 14, point 4): the handlers validate with these schemas, the
+ * client parses with them, and the OpenAPI document is generated from them.
+ */
+import * as z from "zod";
+import { contentSchema, MAX_CALLBACK_URL_LENGTH } from "#shared/domain/add-task-request.js";
+import { SCHEDULE_STATUSES } from "#shared/domain/schedule.js";
+import { LIST_LIMIT_DEFAULT, LIST_LIMIT_MAX } from "./operations.js";
+
+const dateTime = z.iso.datetime({
+  offset: true,
+  error: "must be an RFC 3339 date-time with a zone, e.g. 2026-01-01T12:00:00Z",
+});
+
+/** `POST /v1/schedules`. Cron and time zone are checked by croner and Intl after this (shared/domain/schedule.ts). */
+export const createScheduleBodySchema = z
+  .object({
+    topic: z.string().min(1).max(64),
+    cron: z.string().min(1).max(256).meta({
+      description:
+        "5 fields (minute hour day-of-month month day-of-week), or 6 with seconds first; croner syntax (`L`, `#`, `W`, nicknames such as `@daily`)",
+    }),
+    timezone: z
+      .string()
+      .min(1)
+      .max(64)
+      .meta({ description: "an IANA time zone, e.g. `Europe/Berlin` or `UTC`" }),
+    content: contentSchema,
+    callback: z
+      .object({ url: z.string().min(1).max(MAX_CALLBACK_URL_LENGTH) })
+      .strict()
+      .optional(),
+    deliver_by: z.string().min(1).max(128).optional(),
+    start_at: dateTime.optional().meta({ description: "no occurrence before this instant (inclusive)" }),
+    end_at: dateTime.optional().meta({ description: "no occurrence at or after this instant" }),
+  })
+  .strict();
+
+export const scheduleStatusSchema = z.enum(SCHEDULE_STATUSES);
+
+export const scheduleViewSchema = z.looseObject({
+  schedule_id: z.string(),
+  topic: z.string(),
+  cron: z.string(),
+  timezone: z.string(),
+  status: scheduleStatusSchema,
+  content: z
+    .string()
+    .meta({ description: "each occurrence's content, as JSON text exactly as it is delivered" }),
+  callback_url: z.string().optional(),
+  deliver_by: z.string().optional(),
+  start_at: dateTime.optional(),
+  end_at: dateTime.optional(),
+  created_at: dateTime,
+  updated_at: dateTime,
+  materialized_until: dateTime.meta({
+    description: "every occurrence up to this instant is already a task (created ahead, up to 4 minutes)",
+  }),
+  paused_at: dateTime.optional(),
+  deleted_at: dateTime.optional(),
+  next_occurrences: z
+    .array(dateTime)
+    .meta({ description: "the next occurrences after now (up to 5; empty unless active)" }),
+});
+export type ScheduleView = z.output<typeof scheduleViewSchema>;
+
+/** Pause and delete: the schedule, and how many of its not-yet-due occurrence tasks were cancelled. */
+export const scheduleChangeResponseSchema = scheduleViewSchema.extend({
+  cancelled_occurrences: z.number().int().nonnegative().meta({
+    description: "occurrence tasks created ahead and cancelled by this call (already queued ones still run)",
+  }),
+});
+
+export const scheduleParamsSchema = z.object({
+  id: z.string().min(1).meta({ description: "the schedule id" }),
+});
+
+export const listSchedulesQuerySchema = z.strictObject({
+  topic: z.string().min(1).max(64).meta({ description: "the topic" }),
+  limit: z.coerce
+    .number()
+    .int()
+    .min(1)
+    .max(LIST_LIMIT_MAX)
+    .default(LIST_LIMIT_DEFAULT)
+    .meta({ description: `page size, 1–${LIST_LIMIT_MAX} (default ${LIST_LIMIT_DEFAULT})` }),
+  cursor: z.string().min(1).max(2048).optional().meta({ description: "the previous page's `next_cursor`" }),
+});
+
+export const scheduleListSchema = z.looseObject({
+  schedules: z.array(scheduleViewSchema),
+  next_cursor: z.string().nullable(),
+});

@@ -1,0 +1,131 @@
+import * as z from "zod";
+
+/**
+ * The documented ranges of a Lambda SQS event source mapping (the CDK tests check the synthesized template
+ * against these same numbers):
+ * - BatchSize: standard queues 1–10,000, FIFO queues 1–10; above 10 a batching window of at least 1 s is
+ *   required — https://docs.aws.amazon.com/lambda/latest/api/API_CreateEventSourceMapping.html,
+ *   https://docs.aws.amazon.com/sdk-for-kotlin/api/latest/lambda/aws.sdk.kotlin.services.lambda.model/-get-event-source-mapping-response/maximum-batching-window-in-seconds.html
+ * - MaximumBatchingWindowInSeconds: 0–300, streams and SQS *standard* queues only (FIFO: none) — same pages.
+ * - ScalingConfig.MaximumConcurrency: 2–1000 — https://docs.aws.amazon.com/lambda/latest/dg/API_ScalingConfig.html
+ * - ProvisionedPollerConfig for SQS: MinimumPollers 2–200, MaximumPollers 2–2,000 (CloudFormation's schema; the
+ *   Lambda API page now quotes up to 10,000 for SQS, we keep the narrower range both accept) —
+ *   https://docs.aws.amazon.com/AWSCloudFormation/latest/TemplateReference/aws-properties-lambda-eventsourcemapping-provisionedpollerconfig.html,
+ *   https://docs.aws.amazon.com/lambda/latest/api/API_ProvisionedPollerConfig.html
+ * - Provisioned mode and MaximumConcurrency are mutually exclusive —
+ *   https://docs.aws.amazon.com/lambda/latest/dg/services-sqs-scaling.html
+ */
+export const EVENT_SOURCE_LIMITS = {
+  standardBatchSize: { min: 1, max: 10_000 },
+  fifoBatchSize: { min: 1, max: 10 },
+  /** The largest batch Lambda accepts without a batching window. */
+  batchSizeWithoutWindow: 10,
+  batchingWindowSeconds: { min: 0, max: 300 },
+  maxConcurrency: { min: 2, max: 1000 },
+  minimumPollers: { min: 2, max: 200 },
+  maximumPollers: { min: 2, max: 2000 },
+} as const;
+
+/**
+ * How far ahead of its due time a timer message may arrive: the relay holds a batch until each task is due
+ * (never early), and the relay function's 30 s timeout must cover that hold plus the forwarding.
+ */
+export const MAX_EARLY_WAKE_SECONDS = 10;
+
+const L = EVENT_SOURCE_LIMITS;
+const XOR_MESSAGE =
+  "provisionedPollers and maxConcurrency cannot be combined: Lambda refuses ScalingConfig.MaximumConcurrency on a mapping in provisioned mode (bound the concurrency with provisionedPollers.max instead)";
+
+const pollersSchema = z
+  .object({
+    min: z.number().int().min(L.minimumPollers.min).max(L.minimumPollers.max),
+    max: z.number().int().min(L.maximumPollers.min).max(L.maximumPollers.max),
+  })
+  .strict()
+  .refine((p) => p.max >= p.min, { message: "max must be at least min", path: ["max"] });
+
+const maxConcurrencySchema = z.number().int().min(L.maxConcurrency.min).max(L.maxConcurrency.max);
+
+/** The relay's mapping on the standard timer queue: batches up to 10,000 with a batching window. */
+const relayEventSourceSchema = z
+  .object({
+    batchSize: z.number().int().min(L.standardBatchSize.min).max(L.standardBatchSize.max),
+    maxBatchingWindowSeconds: z
+      .number()
+      .int()
+      .min(L.batchingWindowSeconds.min)
+      .max(L.batchingWindowSeconds.max),
+    provisionedPollers: pollersSchema.optional(),
+    maxConcurrency: maxConcurrencySchema.optional(),
+  })
+  .strict()
+  .refine((s) => !(s.provisionedPollers && s.maxConcurrency !== undefined), {
+    message: XOR_MESSAGE,
+    path: ["maxConcurrency"],
+  })
+  .refine((s) => s.batchSize <= L.batchSizeWithoutWindow || s.maxBatchingWindowSeconds >= 1, {
+    message: `a batch above ${L.batchSizeWithoutWindow} needs maxBatchingWindowSeconds of at least 1: Lambda refuses a larger batch without a batching window`,
+    path: ["maxBatchingWindowSeconds"],
+  });
+
+/** A topic's deliver mapping on its FIFO queue: batches of 1–10 and no batching window (Lambda allows none). */
+const deliverEventSourceSchema = z
+  .object({
+    batchSize: z.number().int().min(L.fifoBatchSize.min).max(L.fifoBatchSize.max),
+    maxBatchingWindowSeconds: z
+      .undefined({
+        error:
+          "FIFO topic queues take no batching window: Lambda accepts MaximumBatchingWindowInSeconds only for standard queues and streams",
+      })
+      .optional(),
+    provisionedPollers: pollersSchema.optional(),
+    /** A cap on every topic's own `maxConcurrency` (standard mode only). */
+    maxConcurrency: maxConcurrencySchema.optional(),
+  })
+  .strict()
+  .refine((s) => !(s.provisionedPollers && s.maxConcurrency !== undefined), {
+    message: XOR_MESSAGE,
+    path: ["maxConcurrency"],
+  });
+
+export const eventSourcesSchema = z
+  .object({
+    relay: relayEventSourceSchema,
+    deliver: deliverEventSourceSchema,
+    /**
+     * Timer messages are armed this many seconds before the task is due, so the poll, the batching window and a
+     * cold start happen before the due time; the relay holds each task until it is due.
+     */
+    earlyWakeSeconds: z.number().int().min(0).max(MAX_EARLY_WAKE_SECONDS),
+  })
+  .strict()
+  .refine((s) => s.earlyWakeSeconds >= s.relay.maxBatchingWindowSeconds, {
+    message:
+      "must be at least relay.maxBatchingWindowSeconds: the batching window may hold a timer that long, so a shorter early wake makes tasks late",
+    path: ["earlyWakeSeconds"],
+  });
+
+export type EventSourcesConfig = z.infer<typeof eventSourcesSchema>;
+
+/** What an environment leaves out: today's latency-first mapping (batches of 10, no window, no early wake). */
+export const DEFAULT_EVENT_SOURCES: EventSourcesConfig = {
+  relay: { batchSize: 10, maxBatchingWindowSeconds: 0 },
+  deliver: { batchSize: 10 },
+  earlyWakeSeconds: 0,
+};
+
+/** An environment file's `eventSources`: each mapping given whole, or left to the defaults. */
+export interface EventSourcesInput {
+  readonly relay?: EventSourcesConfig["relay"];
+  readonly deliver?: EventSourcesConfig["deliver"];
+  readonly earlyWakeSeconds?: number;
+}
+
+/**
+ * Groups the relay forwards side by side in one invocation: a batch of 10 keeps the historical 8; larger
+ * batches (up to a few hundred groups each) get up to 32, so a batch's forwarding time stays around a tenth of a
+ * second instead of growing with its size. Each group is a Query, a SendMessageBatch and its marks.
+ */
+export function relayGroupConcurrency(eventSources: EventSourcesConfig): number {
+  return Math.min(32, Math.max(8, Math.ceil(eventSources.relay.batchSize / 4)));
+}

@@ -1,0 +1,198 @@
+import { createHash } from "node:crypto";
+import { Cron } from "croner";
+
+/**
+ * Recurring schedules (issue 14, point 4). A schedule is one item in the task table; each occurrence becomes an
+ * ordinary task, created a little ahead of time by the materializer (shared/services/schedules/materialize.ts).
+ *
+ * Storage (why the task table, not a new one): a schedule is read and written by the same functions that add
+ * tasks, with the same encryption, backup and retention settings; a second table would need its own grants,
+ * alarms and local provisioning for a handful of items per topic.
+ *
+ * - The schedule item: pk `schedules#<topic>`, sk `<schedule id>`. One partition per topic makes
+ *   `GET /v1/schedules?topic=` one Query; topic names cannot hold `#` (shared/config), so it never meets a task's
+ *   `<topic>#<group>` partition. The id carries the topic (`<topic>.schedule.<ULID>`), so GET by id is a GetItem.
+ * - The materializer's work list: a sparse index (SCHEDULE_INDEX_NAME) keyed by `scheduleShard` (only an active
+ *   schedule carries it) and `materializeAtMs` (when the schedule's next occurrence enters the horizon). A run
+ *   Queries each shard for `materializeAtMs <= now`: it reads only the schedules that have work, never the
+ *   paused or ended ones, and never the contents (keys-only projection).
+ */
+export const SCHEDULE_INDEX_NAME = "active-schedules-by-next";
+export const SCHEDULE_SHARD_ATTRIBUTE = "scheduleShard";
+export const SCHEDULE_SORT_ATTRIBUTE = "materializeAtMs";
+/** A few shards keep one index partition from taking every schedule's writes; the materializer reads all. */
+export const SCHEDULE_SHARDS = 4;
+
+/**
+ * How far ahead occurrences become tasks. Longer than the materializer's one-minute period plus its run time,
+ * so a late or failed run costs no occurrence its due time; within the timer horizon (config timer.horizonSeconds,
+ * 300 s by default), so every occurrence is armed on the timer queue (no per-task EventBridge schedule). Pause
+ * cancels what lies ahead.
+ */
+export const MATERIALIZE_HORIZON_MS = 4 * 60_000;
+/** At most this many occurrences per schedule per scheduled run: a one-second cron needs 60 a minute. */
+export const MAX_OCCURRENCES_PER_RUN = 150;
+/** At creation and resume, inside the API call: enough to cover the minute until the next scheduled run. */
+export const MAX_OCCURRENCES_INLINE = 25;
+/** How many next occurrences a schedule view lists. */
+export const VIEW_NEXT_OCCURRENCES = 5;
+
+export const SCHEDULE_STATUSES = ["active", "paused", "ended", "deleted"] as const;
+export type ScheduleStatus = (typeof SCHEDULE_STATUSES)[number];
+
+/** The schedule as stored. Times are epoch milliseconds. */
+export interface ScheduleRecord {
+  readonly pk: string;
+  readonly sk: string;
+  readonly scheduleId: string;
+  readonly topic: string;
+  readonly cron: string;
+  readonly timezone: string;
+  /** The occurrences' content as JSON text, exactly as each task will carry it. */
+  readonly content: string;
+  readonly callbackUrl?: string;
+  readonly deliverBy?: string;
+  readonly startAtMs?: number;
+  readonly endAtMs?: number;
+  readonly status: ScheduleStatus;
+  readonly createdAtMs: number;
+  readonly updatedAtMs: number;
+  /** Every occurrence at or before this instant has been made a task (in this epoch). */
+  readonly materializedUntilMs: number;
+  /**
+   * Bumped by every resume; part of each occurrence's idempotency key. Pause cancels the occurrences ahead, and
+   * their keys still name the cancelled tasks: a resume must be able to create those occurrences afresh.
+   */
+  readonly epoch: number;
+  readonly pausedAtMs?: number;
+  readonly deletedAtMs?: number;
+  /** Present only while active: the sparse index's keys. */
+  readonly scheduleShard?: number;
+  readonly materializeAtMs?: number;
+  /** TTL, set on delete. */
+  readonly expiresAt?: number;
+}
+
+const SCHEDULE_ID_PATTERN = /^([a-z][a-z0-9-]{0,23})\.schedule\.([0-9A-HJKMNP-TV-Z]{26})$/;
+
+export function schedulePartitionKey(topic: string): string {
+  return `schedules#${topic}`;
+}
+
+export function makeScheduleKey(topic: string, ulid: string): { scheduleId: string; pk: string; sk: string } {
+  const scheduleId = `${topic}.schedule.${ulid}`;
+  return { scheduleId, pk: schedulePartitionKey(topic), sk: scheduleId };
+}
+
+/** The table key of a schedule id; undefined for anything that is not one. */
+export function parseScheduleId(id: string): { topic: string; pk: string; sk: string } | undefined {
+  const match = SCHEDULE_ID_PATTERN.exec(id);
+  if (!match) return undefined;
+  const topic = match[1] as string;
+  return { topic, pk: schedulePartitionKey(topic), sk: id };
+}
+
+/** The shard of a schedule in the sparse index: stable, uniform (first bytes of SHA-256 of its id). */
+export function scheduleShardOf(scheduleId: string): number {
+  return createHash("sha256").update(scheduleId).digest().readUInt32BE(0) % SCHEDULE_SHARDS;
+}
+
+/**
+ * The idempotency key of one occurrence's task (scoped per topic by the add-task service): schedule id, epoch and
+ * the occurrence's instant, so retries and concurrent runs create each occurrence once.
+ */
+export function occurrenceIdempotencyKey(scheduleId: string, epoch: number, occurrenceMs: number): string {
+  return `schedule:${scheduleId}:${epoch}:${occurrenceMs}`;
+}
+
+/** What the next occurrences are computed from. */
+export interface CronSpec {
+  readonly cron: string;
+  readonly timezone: string;
+  readonly startAtMs?: number;
+  readonly endAtMs?: number;
+}
+
+/**
+ * Croner, configured once for every schedule:
+ * - five fields (minute precision) or six (a leading seconds field); no year field, which AWS cron has but Vixie
+ *   cron does not, and which nobody needs for a recurring delivery;
+ * - day-of-month and day-of-week combine with OR when both are restricted (Vixie cron's rule, croner's default);
+ * - DST: croner's "fixed-time" rule (a pattern whose second, minute and hour are single values, e.g.
+ *   `30 2 * * *`): a local time in a spring-forward gap runs at the first valid instant after the gap, and a
+ *   local time that happens twice (fall back) runs once, at its first occurrence. Other patterns (`*​/30 * * * *`)
+ *   run on the real clock: times in the gap do not exist, repeated times run twice. Pinned by unit tests with
+ *   exact instants (test/unit/domain/schedule.test.ts).
+ */
+function cronOf(spec: Pick<CronSpec, "cron" | "timezone">): Cron {
+  return new Cron(spec.cron, {
+    paused: true,
+    timezone: spec.timezone,
+    mode: "5-or-6-parts",
+    fixedTimeRule: "single-value",
+  });
+}
+
+/** Why a cron pattern is refused, or undefined when croner accepts it. */
+export function cronProblem(cron: string): string | undefined {
+  try {
+    cronOf({ cron, timezone: "UTC" });
+    return undefined;
+  } catch (error) {
+    const message = error instanceof Error ? error.message : String(error);
+    return `is not a valid cron pattern (5 fields, or 6 with seconds first): ${message.replace(/^CronPattern: /, "")}`;
+  }
+}
+
+/**
+ * An IANA time zone name the runtime knows (`Europe/Berlin`, `UTC`). Offsets (`+02:00`) and abbreviations are
+ * refused: an offset has no DST rules, and abbreviations are ambiguous (`IST`).
+ */
+export function isKnownTimeZone(timezone: string): boolean {
+  if (!/^(?:UTC|[A-Za-z][A-Za-z0-9_+-]*(?:\/[A-Za-z0-9_+-]+)+)$/.test(timezone)) return false;
+  try {
+    new Intl.DateTimeFormat("en-US", { timeZone: timezone });
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * The occurrences strictly after `afterMs` and at or before `untilMs`, at most `limit`, inside
+ * [startAtMs, endAtMs) (end exclusive).
+ */
+export function occurrencesBetween(
+  spec: CronSpec,
+  afterMs: number,
+  untilMs: number,
+  limit: number,
+): number[] {
+  const out: number[] = [];
+  let cursor = afterMs;
+  while (out.length < limit) {
+    const next = nextOccurrence(spec, cursor);
+    if (next === undefined || next > untilMs) break;
+    out.push(next);
+    cursor = next;
+  }
+  return out;
+}
+
+/** The first occurrence strictly after `afterMs` within the schedule's window, or undefined when none is left. */
+export function nextOccurrence(spec: CronSpec, afterMs: number): number | undefined {
+  // Croner counts from the next whole second after its reference; starting a millisecond before the window
+  // keeps an occurrence exactly at start_at.
+  const from = spec.startAtMs !== undefined ? Math.max(afterMs, spec.startAtMs - 1) : afterMs;
+  const next = cronOf(spec).nextRun(new Date(from));
+  if (!next) return undefined;
+  const ms = next.getTime();
+  if (spec.endAtMs !== undefined && ms >= spec.endAtMs) return undefined;
+  return ms;
+}
+
+/** When the materializer must next look at a schedule: its next occurrence minus the horizon. */
+export function materializeAt(spec: CronSpec, materializedUntilMs: number): number | undefined {
+  const next = nextOccurrence(spec, materializedUntilMs);
+  return next === undefined ? undefined : next - MATERIALIZE_HORIZON_MS;
+}

@@ -1,0 +1,215 @@
+import * as z from "zod";
+import type { ScheduleChange, TaskStore } from "#shared/adapters/task-store.js";
+import { decodeCursor, encodeCursor } from "#shared/api/cursor.js";
+import { conflict, notFound, unknownTopic, validationFailed } from "#shared/api/errors.js";
+import { listSchedulesQuerySchema, type ScheduleView } from "#shared/api/schemas/schedules.js";
+import { topicConfig } from "#shared/config/index.js";
+import { toIssues } from "#shared/domain/add-task-request.js";
+import { newUlid } from "#shared/domain/keys.js";
+import {
+  MAX_OCCURRENCES_INLINE,
+  makeScheduleKey,
+  materializeAt,
+  type ScheduleRecord,
+  type ScheduleStatus,
+  schedulePartitionKey,
+  scheduleShardOf,
+} from "#shared/domain/schedule.js";
+import { retentionExpiry } from "#shared/domain/task.js";
+import {
+  type CancelOccurrencesDeps,
+  cancelOccurrences,
+  type MaterializeDeps,
+  materializeSchedule,
+  occurrencesAhead,
+} from "./materialize.js";
+import { parseCreateSchedule } from "./request.js";
+import { scheduleView, specOf } from "./view.js";
+
+export interface ScheduleRouteDeps extends MaterializeDeps {
+  readonly store: MaterializeDeps["store"] & Pick<TaskStore, "putSchedule" | "getSchedule" | "listSchedules">;
+  /** Told about an inline materialization that failed (the scheduled materializer makes up for it). */
+  readonly onMaterializeError?: (scheduleId: string, error: unknown) => void;
+}
+
+/**
+ * `POST /v1/schedules`: validate (nothing is written for a 4xx), store the schedule active, then make its first
+ * occurrences tasks inside the call, so an occurrence in the next minute does not wait for the materializer.
+ * That first pass failing is not the request failing: the schedule is stored, and the scheduled materializer
+ * (every minute) makes the same occurrences, each once.
+ */
+export async function createSchedule(deps: ScheduleRouteDeps, body: unknown): Promise<ScheduleView> {
+  const nowMs = deps.now();
+  const request = parseCreateSchedule(deps.config, body, nowMs);
+  const key = makeScheduleKey(request.topic, (deps.newUlid ?? newUlid)(nowMs));
+  const at = materializeAt(request.spec, nowMs) as number;
+  const schedule: ScheduleRecord = {
+    ...key,
+    topic: request.topic,
+    cron: request.spec.cron,
+    timezone: request.spec.timezone,
+    content: request.content,
+    ...(request.callbackUrl !== undefined ? { callbackUrl: request.callbackUrl } : {}),
+    ...(request.deliverBy !== undefined ? { deliverBy: request.deliverBy } : {}),
+    ...(request.spec.startAtMs !== undefined ? { startAtMs: request.spec.startAtMs } : {}),
+    ...(request.spec.endAtMs !== undefined ? { endAtMs: request.spec.endAtMs } : {}),
+    status: "active",
+    createdAtMs: nowMs,
+    updatedAtMs: nowMs,
+    materializedUntilMs: nowMs,
+    epoch: 0,
+    scheduleShard: scheduleShardOf(key.scheduleId),
+    materializeAtMs: at,
+  };
+  await deps.store.putSchedule(schedule);
+  return scheduleView(await materializeInline(deps, schedule), nowMs);
+}
+
+/** The first pass at creation and resume; answers the schedule as it is afterwards. */
+async function materializeInline(deps: ScheduleRouteDeps, schedule: ScheduleRecord): Promise<ScheduleRecord> {
+  try {
+    await materializeSchedule(deps, schedule, MAX_OCCURRENCES_INLINE);
+  } catch (error) {
+    deps.onMaterializeError?.(schedule.scheduleId, error);
+  }
+  return (await deps.store.getSchedule(schedule.scheduleId)) ?? schedule;
+}
+
+export async function getSchedule(
+  deps: { readonly store: Pick<TaskStore, "getSchedule">; readonly now: () => number },
+  id: string | undefined,
+): Promise<ScheduleView> {
+  const schedule = id ? await deps.store.getSchedule(id) : undefined;
+  if (!schedule) throw notFound("no such schedule");
+  return scheduleView(schedule, deps.now());
+}
+
+/** `GET /v1/schedules?topic=`: one topic's schedules in creation order, every status, paginated. */
+export async function listSchedules(
+  deps: {
+    readonly store: Pick<TaskStore, "listSchedules">;
+    readonly now: () => number;
+    readonly config: ScheduleRouteDeps["config"];
+  },
+  rawQuery: Readonly<Record<string, string | undefined>> | undefined,
+): Promise<{ schedules: ScheduleView[]; next_cursor: string | null }> {
+  const raw = rawQuery ?? {};
+  const parsed = listSchedulesQuerySchema.safeParse(raw);
+  if (!parsed.success) throw validationFailed(toIssues(parsed.error.issues, raw));
+  const query = parsed.data;
+  if (!topicConfig(deps.config, query.topic)) {
+    throw unknownTopic(query.topic, Object.keys(deps.config.resolvedTopics));
+  }
+  const pk = schedulePartitionKey(query.topic);
+  const cursorSchema = z.strictObject({ pk: z.literal(pk), sk: z.string().min(1).max(200) });
+  const page = await deps.store.listSchedules(
+    query.topic,
+    query.limit,
+    decodeCursor(query.cursor, cursorSchema),
+  );
+  const nowMs = deps.now();
+  return {
+    schedules: page.schedules.map((s) => scheduleView(s, nowMs)),
+    next_cursor: encodeCursor(page.next),
+  };
+}
+
+type ChangeView = ScheduleView & { cancelled_occurrences: number };
+
+/** Pause and delete: one conditional write, then cancelling the occurrences ahead. */
+export interface StopScheduleDeps extends CancelOccurrencesDeps {
+  readonly store: CancelOccurrencesDeps["store"] & Pick<TaskStore, "updateSchedule">;
+}
+
+/**
+ * `POST /v1/schedules/{id}/pause`: no new occurrences; the ones already made tasks and not yet due are
+ * cancelled (one already handed to delivery runs). Pausing a paused schedule answers it as it is (and finishes
+ * cancelling, should an earlier pause have stopped part-way).
+ */
+export async function pauseSchedule(deps: StopScheduleDeps, id: string | undefined): Promise<ChangeView> {
+  const nowMs = deps.now();
+  return stopSchedule(deps, id, ["active"], "paused", {
+    set: { status: "paused", pausedAtMs: nowMs, updatedAtMs: nowMs },
+    remove: ["scheduleShard", "materializeAtMs"],
+  });
+}
+
+/** `DELETE /v1/schedules/{id}`: as pause, for good; the item stays readable for the topic's retention period. */
+export async function deleteSchedule(deps: StopScheduleDeps, id: string | undefined): Promise<ChangeView> {
+  const nowMs = deps.now();
+  const topic = id ? topicConfig(deps.config, id.split(".")[0] ?? "") : undefined;
+  const retentionDays = (topic ?? deps.config.system).retentionDays;
+  return stopSchedule(deps, id, ["active", "paused", "ended"], "deleted", {
+    set: {
+      status: "deleted",
+      deletedAtMs: nowMs,
+      updatedAtMs: nowMs,
+      expiresAt: retentionExpiry(nowMs, retentionDays),
+    },
+    remove: ["scheduleShard", "materializeAtMs"],
+  });
+}
+
+async function stopSchedule(
+  deps: StopScheduleDeps,
+  id: string | undefined,
+  from: readonly ScheduleStatus[],
+  to: ScheduleStatus,
+  change: Omit<ScheduleChange, "ifStatus">,
+): Promise<ChangeView> {
+  if (!id) throw notFound("no such schedule");
+  const result = await deps.store.updateSchedule(id, { ...change, ifStatus: from });
+  if (result.outcome === "not-found") throw notFound("no such schedule");
+  // A repeat (already paused / deleted) cancels what is ahead again: the first call may have stopped part-way
+  // through its cancels (and answered 503); what it did cancel only conflicts now, uncounted.
+  if (result.outcome === "conflict" && result.schedule.status !== to) {
+    throw conflict(`the schedule is ${result.schedule.status}`, { schedule_status: result.schedule.status });
+  }
+  const cancelled = await cancelOccurrences(
+    deps,
+    result.schedule,
+    occurrencesAhead(result.schedule, deps.now()),
+  );
+  return { ...scheduleView(result.schedule, deps.now()), cancelled_occurrences: cancelled };
+}
+
+/**
+ * `POST /v1/schedules/{id}/resume`: active again from now; occurrences that fell in the pause are skipped, not
+ * made up. A new epoch, so the occurrences pause cancelled (whose idempotency keys name cancelled tasks) can be
+ * made afresh. Resuming an active schedule answers it as it is.
+ */
+export async function resumeSchedule(deps: ScheduleRouteDeps, id: string | undefined): Promise<ScheduleView> {
+  const schedule = id ? await deps.store.getSchedule(id) : undefined;
+  if (!schedule) throw notFound("no such schedule");
+  if (schedule.status === "active") return scheduleView(schedule, deps.now());
+  if (schedule.status !== "paused") {
+    throw conflict(`the schedule is ${schedule.status}`, { schedule_status: schedule.status });
+  }
+  const nowMs = deps.now();
+  const at = materializeAt(specOf(schedule), nowMs);
+  const change: ScheduleChange =
+    at === undefined
+      ? {
+          ifStatus: ["paused"],
+          ifEpoch: schedule.epoch,
+          set: { status: "ended", updatedAtMs: nowMs },
+          remove: ["pausedAtMs"],
+        }
+      : {
+          ifStatus: ["paused"],
+          ifEpoch: schedule.epoch,
+          set: {
+            status: "active",
+            epoch: schedule.epoch + 1,
+            materializedUntilMs: nowMs,
+            updatedAtMs: nowMs,
+            scheduleShard: scheduleShardOf(schedule.scheduleId),
+            materializeAtMs: at,
+          },
+          remove: ["pausedAtMs"],
+        };
+  const result = await deps.store.updateSchedule(schedule.scheduleId, change);
+  if (result.outcome === "not-found") throw notFound("no such schedule");
+  if (result.outcome === "conflict") return resumeSchedule(deps, id);
+  return scheduleView(await materializeInline(deps, result.schedule), deps.now());
+}

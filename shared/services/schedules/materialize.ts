@@ -1,0 +1,162 @@
+import type { TaskScheduler } from "#shared/adapters/task-scheduler.js";
+import type { ScheduleChange, TaskStore } from "#shared/adapters/task-store.js";
+import { isHttpError } from "#shared/api/errors.js";
+import { rfc3339 } from "#shared/api/task-view.js";
+import {
+  type CronSpec,
+  MATERIALIZE_HORIZON_MS,
+  materializeAt,
+  occurrenceIdempotencyKey,
+  occurrencesBetween,
+  type ScheduleRecord,
+} from "#shared/domain/schedule.js";
+import { forEachBounded } from "#shared/runtime/async.js";
+import { type AddTaskDeps, addTask } from "../add-task.js";
+import { cancelAndDisarm } from "../cancel-task.js";
+import { specOf } from "./view.js";
+
+/** What materializing (and undoing it) needs: the add-task service's deps, plus the schedule reads and writes. */
+export interface MaterializeDeps extends Omit<AddTaskDeps, "store" | "scheduler"> {
+  readonly store: AddTaskDeps["store"] &
+    Pick<TaskStore, "cancel" | "updateSchedule" | "findIdempotencyClaim">;
+  readonly scheduler: Pick<TaskScheduler, "createTaskSchedule" | "deleteTaskSchedule">;
+  /** Told about an occurrence the add-task service refused (4xx: e.g. the topic's allow-list changed). */
+  readonly onSkipped?: (scheduleId: string, occurrenceMs: number, error: unknown) => void;
+}
+
+/** What cancelling occurrences needs: the claims, the cancel write, and deleting a schedule-armed timer. */
+export interface CancelOccurrencesDeps {
+  readonly store: Pick<TaskStore, "findIdempotencyClaim" | "cancel">;
+  readonly scheduler: Pick<TaskScheduler, "deleteTaskSchedule">;
+  readonly config: MaterializeDeps["config"];
+  readonly now: () => number;
+}
+
+export interface MaterializeResult {
+  /** Occurrences made tasks by this call (or found made by an earlier, interrupted one). */
+  readonly occurrences: number;
+  readonly advanced: boolean;
+}
+
+/** How many occurrence tasks one schedule creates (or cancels) side by side. */
+const OCCURRENCE_CONCURRENCY = 4;
+
+/**
+ * Makes a schedule's occurrences within the horizon tasks, then advances its cursor. Exactly once per
+ * occurrence without locks: each occurrence is added with an idempotency key of (schedule, epoch, instant), so a
+ * retried or concurrent run finds the task the first one made (200, nothing created); the cursor moves by one
+ * conditional write on the cursor and epoch it read, so of two concurrent runs one advances it and the other's
+ * work was the same tasks. A failed add leaves the cursor where it was: the next run repeats the window.
+ *
+ * If the schedule was paused, deleted or resumed (new epoch) between the read and the cursor write, the tasks
+ * this run made are cancelled again: pause cancels only what it can see, and it cannot see these.
+ */
+export async function materializeSchedule(
+  deps: MaterializeDeps,
+  schedule: ScheduleRecord,
+  limit: number,
+): Promise<MaterializeResult> {
+  if (schedule.status !== "active") return { occurrences: 0, advanced: false };
+  const nowMs = deps.now();
+  const spec = specOf(schedule);
+  const horizonEnd = nowMs + MATERIALIZE_HORIZON_MS;
+  const occurrences = occurrencesBetween(spec, schedule.materializedUntilMs, horizonEnd, limit);
+  await createOccurrences(deps, schedule, occurrences);
+  const untilMs =
+    occurrences.length === limit
+      ? (occurrences.at(-1) as number)
+      : Math.max(horizonEnd, schedule.materializedUntilMs);
+  const result = await deps.store.updateSchedule(
+    schedule.scheduleId,
+    advanceChange(schedule, spec, untilMs, nowMs),
+  );
+  if (result.outcome === "updated") return { occurrences: occurrences.length, advanced: true };
+  const moved =
+    result.outcome === "not-found" ||
+    result.schedule.status !== "active" ||
+    result.schedule.epoch !== schedule.epoch;
+  if (moved) await cancelOccurrences(deps, schedule, occurrences);
+  return { occurrences: occurrences.length, advanced: false };
+}
+
+/** The cursor write: only if nobody moved the schedule since it was read; `ended` when no occurrence is left. */
+function advanceChange(
+  schedule: ScheduleRecord,
+  spec: CronSpec,
+  untilMs: number,
+  nowMs: number,
+): ScheduleChange {
+  const guard = {
+    ifStatus: ["active"] as const,
+    ifMaterializedUntilMs: schedule.materializedUntilMs,
+    ifEpoch: schedule.epoch,
+  };
+  const at = materializeAt(spec, untilMs);
+  if (at === undefined) {
+    return {
+      ...guard,
+      set: { status: "ended", materializedUntilMs: untilMs, updatedAtMs: nowMs },
+      remove: ["scheduleShard", "materializeAtMs"],
+    };
+  }
+  return { ...guard, set: { materializedUntilMs: untilMs, materializeAtMs: at, updatedAtMs: nowMs } };
+}
+
+/** Adds each occurrence's task; refused ones (4xx) are reported and skipped, any other failure is thrown. */
+async function createOccurrences(
+  deps: MaterializeDeps,
+  schedule: ScheduleRecord,
+  occurrences: readonly number[],
+): Promise<void> {
+  const failures: unknown[] = [];
+  await forEachBounded(occurrences, OCCURRENCE_CONCURRENCY, async (occurrenceMs) => {
+    try {
+      await addTask(deps, { body: occurrenceBody(schedule, occurrenceMs), scheduleId: schedule.scheduleId });
+    } catch (error) {
+      if (isHttpError(error) && error.status < 500)
+        deps.onSkipped?.(schedule.scheduleId, occurrenceMs, error);
+      else failures.push(error);
+    }
+  });
+  if (failures.length > 0) throw failures[0];
+}
+
+/**
+ * One occurrence as an add request: the schedule's content (its exact JSON text, which the add request reads
+ * losslessly), callback and ordering field, due at the occurrence, with its idempotency key.
+ */
+export function occurrenceBody(schedule: ScheduleRecord, occurrenceMs: number): Record<string, unknown> {
+  return {
+    topic: schedule.topic,
+    due_at: rfc3339(occurrenceMs),
+    content: schedule.content,
+    idempotency_key: occurrenceIdempotencyKey(schedule.scheduleId, schedule.epoch, occurrenceMs),
+    ...(schedule.callbackUrl !== undefined ? { callback: { url: schedule.callbackUrl } } : {}),
+    ...(schedule.deliverBy !== undefined ? { deliver_by: schedule.deliverBy } : {}),
+  };
+}
+
+/**
+ * Cancels the given occurrences' tasks (made in the schedule's epoch), found through their idempotency claims;
+ * one already handed to delivery (due now) cannot be cancelled and runs. Returns how many were cancelled.
+ */
+export async function cancelOccurrences(
+  deps: CancelOccurrencesDeps,
+  schedule: ScheduleRecord,
+  occurrences: readonly number[],
+): Promise<number> {
+  let cancelled = 0;
+  await forEachBounded(occurrences, OCCURRENCE_CONCURRENCY, async (occurrenceMs) => {
+    const key = occurrenceIdempotencyKey(schedule.scheduleId, schedule.epoch, occurrenceMs);
+    const taskId = await deps.store.findIdempotencyClaim(schedule.topic, key);
+    if (!taskId) return;
+    const result = await cancelAndDisarm(deps, taskId, schedule.topic);
+    if (result.outcome === "cancelled") cancelled++;
+  });
+  return cancelled;
+}
+
+/** The occurrences a schedule has made tasks of that are not due yet: what pause and delete cancel. */
+export function occurrencesAhead(schedule: ScheduleRecord, nowMs: number): number[] {
+  return occurrencesBetween(specOf(schedule), nowMs, schedule.materializedUntilMs, Number.MAX_SAFE_INTEGER);
+}

@@ -1,0 +1,86 @@
+import { type ErrorIssue, validationFailed } from "#shared/api/errors.js";
+import { createScheduleBodySchema } from "#shared/api/schemas/schedules.js";
+import type { PunctualConfig } from "#shared/config/index.js";
+import { isPlainObject, jsNumbersOutsideContent, toIssues } from "#shared/domain/add-task-request.js";
+import { type CronSpec, cronProblem, isKnownTimeZone, nextOccurrence } from "#shared/domain/schedule.js";
+import { checkAddRequest } from "../add-task.js";
+
+/** A validated `POST /v1/schedules` body: the cron spec and what each occurrence's task is made of. */
+export interface CreateScheduleRequest {
+  readonly topic: string;
+  readonly spec: CronSpec;
+  /** The content as JSON text, numbers as written (the add-task service's exact form). */
+  readonly content: string;
+  readonly callbackUrl?: string;
+  readonly deliverBy?: string;
+}
+
+/**
+ * Validates a schedule: its own fields (cron by croner, time zone by Intl, start before end, at least one
+ * occurrence), then its occurrence template through the add-task checks (topic, content size and exact JSON,
+ * ordering field, callback and its SSRF policy), so a schedule is refused for exactly what its tasks would be.
+ */
+export function parseCreateSchedule(
+  config: PunctualConfig,
+  body: unknown,
+  nowMs: number,
+): CreateScheduleRequest {
+  if (!isPlainObject(body))
+    throw validationFailed([{ path: "", message: "the request body must be a JSON object" }]);
+  const issues: ErrorIssue[] = [];
+  const fields = jsNumbersOutsideContent(body, issues);
+  const parsed = createScheduleBodySchema.safeParse(fields);
+  if (!parsed.success) issues.push(...toIssues(parsed.error.issues, fields));
+  if (!parsed.success || issues.length > 0) throw validationFailed(issues);
+  const value = parsed.data;
+  const spec = cronSpecOf(value, nowMs);
+  const checked = checkAddRequest(config, occurrenceTemplate(body), nowMs);
+  return {
+    topic: checked.topic.name,
+    spec,
+    content: checked.request.content.text,
+    ...(value.callback !== undefined ? { callbackUrl: value.callback.url } : {}),
+    ...(value.deliver_by !== undefined ? { deliverBy: value.deliver_by } : {}),
+  };
+}
+
+function cronSpecOf(
+  value: { cron: string; timezone: string; start_at?: string | undefined; end_at?: string | undefined },
+  nowMs: number,
+): CronSpec {
+  const issues: ErrorIssue[] = [];
+  const problem = cronProblem(value.cron);
+  if (problem) issues.push({ path: "cron", message: problem });
+  if (!isKnownTimeZone(value.timezone)) {
+    issues.push({
+      path: "timezone",
+      message: "is not an IANA time zone this service knows (e.g. Europe/Berlin, UTC)",
+    });
+  }
+  const startAtMs = value.start_at !== undefined ? Date.parse(value.start_at) : undefined;
+  const endAtMs = value.end_at !== undefined ? Date.parse(value.end_at) : undefined;
+  if (startAtMs !== undefined && endAtMs !== undefined && endAtMs <= startAtMs) {
+    issues.push({ path: "end_at", message: "must be after start_at" });
+  }
+  if (issues.length > 0) throw validationFailed(issues);
+  const spec: CronSpec = {
+    cron: value.cron,
+    timezone: value.timezone,
+    ...(startAtMs !== undefined ? { startAtMs } : {}),
+    ...(endAtMs !== undefined ? { endAtMs } : {}),
+  };
+  if (nextOccurrence(spec, nowMs) === undefined) {
+    throw validationFailed([
+      { path: "cron", message: "has no occurrence between now (or start_at) and end_at" },
+    ]);
+  }
+  return spec;
+}
+
+/** An add-task body with the schedule's task fields, due now: what every occurrence will be checked as. */
+export function occurrenceTemplate(body: Record<string, unknown>): Record<string, unknown> {
+  const template: Record<string, unknown> = { topic: body.topic, content: body.content, delay_seconds: 0 };
+  if (body.callback !== undefined) template.callback = body.callback;
+  if (body.deliver_by !== undefined) template.deliver_by = body.deliver_by;
+  return template;
+}

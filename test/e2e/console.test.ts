@@ -1,0 +1,322 @@
+import { spawn } from "node:child_process";
+import { randomUUID } from "node:crypto";
+import { copyFile } from "node:fs/promises";
+import { fileURLToPath } from "node:url";
+import type { Page } from "puppeteer-core";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { latenessOf } from "../../console/schemas.js";
+import { ms } from "../../console/src/format.js";
+import { type ConsoleBrowser, launchConsoleBrowser } from "./support/browser.js";
+import { e2eTarget, type Harness, startHarness } from "./support/harness.js";
+
+/**
+ * Issue 12, points 1, 2 and 4 in a real headless Chromium against the local cloud: tasks added through the API
+ * are seen delivered on the page; a dead-lettered task is replayed from the page (through its confirmation
+ * dialog) and delivered; the topic is paused and resumed from the page and the API agrees; a task is found by id
+ * with its timeline; the console's lateness p50/p90/p99 equal the nearest ranks of the tasks' own `lateness_ms`;
+ * every list request the page made carries a page limit. PUNCTUAL_CONSOLE_SCREENSHOT=<file> also saves the
+ * final page there (`npm run console:screenshot` writes docs/console.png).
+ */
+const TOPIC = "demo";
+const LATENESS_STATS = ["p50", "p90", "p99"].map((p) => `[data-testid="lateness-${p}"]`).join(",");
+/** Bounds for conditions the page must reach (correctness bounds, not speed targets). */
+const WAIT = { timeout: 20_000 };
+
+/** The console is served by the local cloud's API server; a stack in LocalStack has no /console. */
+const local = e2eTarget() === "local";
+let h: Harness;
+let b: ConsoleBrowser;
+/** Every task this file added to the topic: the lateness check reads them all. */
+const added: string[] = [];
+/** Each added task's content as the API received it (JSON text). */
+const contents = new Map<string, string>();
+
+beforeAll(async () => {
+  if (!local) return;
+  h = await startHarness({ sweeperIntervalMs: 500 });
+  b = await launchConsoleBrowser();
+  await b.page.goto(`${h.cloud.apiUrl}/console?topic=${TOPIC}`);
+  await b.page.waitForSelector(`[data-testid="topic-row-${TOPIC}"]`, WAIT);
+});
+
+afterAll(async () => {
+  await b?.close();
+  await h?.stop();
+});
+
+async function addTask(callbackPath: string, extra: Record<string, unknown> = {}): Promise<string> {
+  const content = { order_id: `order-${randomUUID()}`, note: "from the console test", n: 1 };
+  const response = await h.api("POST", "/v1/tasks", {
+    topic: TOPIC,
+    delay_seconds: 0,
+    content,
+    callback: { url: `${h.receiver.url}${callbackPath}` },
+    ...extra,
+  });
+  expect(response.status, response.text).toBe(201);
+  const id = String(response.json.task_id);
+  added.push(id);
+  contents.set(id, JSON.stringify(content));
+  return id;
+}
+
+/** Waits until the trimmed text of the first element matching `selector` is `expected`. */
+async function waitForText(page: Page, selector: string, expected: string): Promise<void> {
+  await page.waitForFunction(
+    `document.querySelector(${JSON.stringify(selector)})?.textContent?.trim() === ${JSON.stringify(expected)}`,
+    WAIT,
+  );
+}
+
+/** Answers the page's confirmation dialog with yes, after checking it asks what we expect. */
+async function confirmDialog(page: Page, mustMention: string): Promise<string> {
+  await page.waitForSelector('[data-testid="confirm-dialog"][open]', WAIT);
+  const message = await page.$eval('[data-testid="confirm-message"]', (el) => el.textContent ?? "");
+  expect(message).toContain(mustMention);
+  await page.click('[data-testid="confirm-yes"]');
+  await page.waitForSelector('[data-testid="confirm-dialog"]:not([open])', WAIT);
+  return message;
+}
+
+async function showTask(page: Page, taskId: string): Promise<void> {
+  await page.$eval('[data-testid="task-id-input"]', (el) => {
+    (el as unknown as { value: string }).value = "";
+  });
+  await page.type('[data-testid="task-id-input"]', taskId);
+  await page.click('[data-testid="task-id-search"]');
+  await waitForText(page, '[data-testid="task-detail"] code', taskId);
+}
+
+describe.runIf(local)("the console in a real browser", () => {
+  it("shows tasks added through the API as delivered, and a task's timeline and content found by id", async () => {
+    // Prepare
+    const ids = await Promise.all(Array.from({ length: 5 }, () => addTask("/ok/console")));
+
+    // Act
+    for (const id of ids) await h.waitForStatus(id, ["delivered"]);
+
+    // Assess: the topic row counts them (metrics of this file only: a fresh cloud), the timeline shows the path.
+    await waitForText(b.page, `[data-testid="topic-row-${TOPIC}"] [data-testid="topic-delivered"]`, "5");
+    await showTask(b.page, ids[0] as string);
+    await waitForText(b.page, '[data-testid="task-status"]', "delivered");
+    const steps = await b.page.$$eval('[data-testid="task-timeline"] li', (items) =>
+      items.map((li) => li.getAttribute("data-testid")),
+    );
+    expect(steps).toEqual(["timeline-accepted", "timeline-queued", "timeline-attempt", "timeline-delivered"]);
+    const content = await b.page.$eval('[data-testid="task-content"]', (el) => el.textContent);
+    expect(content).toBe(contents.get(ids[0] as string));
+
+    // Act: the same task found by its ordering group (content.order_id, the topic's deliverBy field).
+    await b.page.type('[data-testid="group-input"]', JSON.parse(content ?? "{}").order_id);
+    await b.page.click('[data-testid="group-search"]');
+
+    // Assess
+    await waitForText(b.page, '[data-testid="group-list"] [data-testid="open-task"]', ids[0] as string);
+    await b.screenshot("1-delivered");
+  });
+
+  it("replays a dead-lettered task from the page after confirming, and it is delivered", async () => {
+    // Prepare: a receiver that fails until fixed; the task uses up its attempts and is dead-lettered.
+    const receiver = `console-${randomUUID()}`;
+    const id = await addTask(`/until-fixed/${receiver}/hook`);
+    await h.waitForStatus(id, ["failed"]);
+    const row = `[data-testid="dead-letter-${id}"]`;
+    await b.page.waitForSelector(row, WAIT);
+    await b.screenshot("2-dead-lettered");
+    h.receiver.fix(receiver);
+
+    // Act
+    await b.page.click(`${row} [data-testid="dead-letter-replay"]`);
+    await confirmDialog(b.page, id);
+
+    // Assess
+    expect((await h.waitForStatus(id, ["delivered"])).status).toBe("delivered");
+    await b.page.waitForSelector(row, { ...WAIT, hidden: true });
+    await showTask(b.page, id);
+    await waitForText(b.page, '[data-testid="task-status"]', "delivered");
+    const attempts = await b.page.$$('[data-testid="task-timeline"] [data-testid="timeline-attempt"]');
+    expect(attempts.length).toBe(4);
+    await b.screenshot("3-replayed");
+  });
+
+  it("replays the selected dead letters, then all matching a filter with the dry run's count in the confirmation", async () => {
+    // Prepare
+    const receiver = `console-${randomUUID()}`;
+    const ids = await Promise.all(Array.from({ length: 3 }, () => addTask(`/until-fixed/${receiver}/hook`)));
+    for (const id of ids) await h.waitForStatus(id, ["failed"]);
+    for (const id of ids) await b.page.waitForSelector(`[data-testid="dead-letter-${id}"]`, WAIT);
+    h.receiver.fix(receiver);
+
+    // Act: two selected
+    for (const id of ids.slice(0, 2))
+      await b.page.click(`[data-testid="dead-letter-${id}"] [data-testid="dead-letter-select"]`);
+    await b.page.click('[data-testid="replay-selected"]');
+    await confirmDialog(b.page, "2 tasks");
+    for (const id of ids.slice(0, 2)) await h.waitForStatus(id, ["delivered"]);
+
+    // Act: the rest by filter (none: every dead letter of the topic); the dialog names the dry run's count.
+    const dryRun = await h.api("POST", `/v1/topics/${TOPIC}/replay`, { dry_run: true });
+    expect(dryRun.json.matched).toBe(1);
+    await b.page.click('[data-testid="replay-matching"]');
+    await confirmDialog(b.page, "Replay all 1 dead-lettered");
+
+    // Assess
+    expect((await h.waitForStatus(ids[2] as string, ["delivered"])).status).toBe("delivered");
+  });
+
+  it("pauses and resumes the topic from the page, and the API agrees", async () => {
+    const row = `[data-testid="topic-row-${TOPIC}"]`;
+
+    // Act
+    await b.page.click(`${row} [data-testid="topic-toggle"]`);
+    await confirmDialog(b.page, "Pause topic");
+
+    // Assess
+    await waitForText(b.page, `${row} [data-testid="topic-state"]`, "paused");
+    expect((await h.api("GET", `/v1/topics/${TOPIC}`)).json.paused).toBe(true);
+    await b.screenshot("4-paused");
+
+    // Act
+    await b.page.click(`${row} [data-testid="topic-toggle"]`);
+    await confirmDialog(b.page, "Resume topic");
+
+    // Assess
+    await waitForText(b.page, `${row} [data-testid="topic-state"]`, "active");
+    expect((await h.api("GET", `/v1/topics/${TOPIC}`)).json.paused).toBe(false);
+  });
+
+  it("cancels a scheduled task from its view after confirming", async () => {
+    // Prepare
+    const id = await addTask("/ok/console", { delay_seconds: 3600 });
+    await showTask(b.page, id);
+
+    // Act
+    await b.page.click('[data-testid="task-cancel"]');
+    await confirmDialog(b.page, id);
+
+    // Assess
+    await waitForText(b.page, '[data-testid="task-status"]', "cancelled");
+    expect((await h.api("GET", `/v1/tasks/${id}`)).json.status).toBe("cancelled");
+  });
+
+  it("shows lateness p50/p90/p99 equal to the nearest ranks of the delivered tasks' own lateness_ms", async () => {
+    // Prepare: every task this file added, as the API reports it.
+    const views = await Promise.all(added.map(async (id) => (await h.api("GET", `/v1/tasks/${id}`)).json));
+    const lateness = views.filter((v) => v.status === "delivered").map((v) => Number(v.lateness_ms));
+    expect(lateness.length).toBe(added.length - 1);
+    const expected = latenessOf(lateness);
+
+    // Assess: the page reaches exactly those numbers.
+    await waitForText(b.page, '[data-testid="lateness-raw"]', JSON.stringify(expected));
+    const shown = await b.page.$$eval(LATENESS_STATS, (els) => els.map((el) => el.textContent));
+    expect(shown).toEqual([ms(expected.p50), ms(expected.p90), ms(expected.p99)]);
+    const file = await b.screenshot("5-console");
+    if (process.env.PUNCTUAL_CONSOLE_SCREENSHOT)
+      await copyFile(file, process.env.PUNCTUAL_CONSOLE_SCREENSHOT);
+  });
+
+  it("stops refreshing while its tab is hidden, and refreshes again when shown", async () => {
+    // Prepare: a second console tab in front hides the first; its own refresh ticks measure time passing.
+    const other = await b.browser.newPage();
+    try {
+      await other.goto(`${h.cloud.apiUrl}/console?topic=${TOPIC}`);
+      await other.bringToFront();
+      expect(await b.page.evaluate("document.visibilityState")).toBe("hidden");
+      const tickOf = async () =>
+        Number(await other.$eval('[data-testid="refresh-tick"]', (el) => el.dataset.tick));
+      const ticksLater = async (n: number) => {
+        const target = (await tickOf()) + n;
+        await other.waitForFunction(
+          `Number(document.querySelector('[data-testid="refresh-tick"]')?.dataset.tick) >= ${target}`,
+          WAIT,
+        );
+      };
+      // Calls a tick started just before the tab was hidden have finished two visible ticks later.
+      await ticksLater(2);
+      const before = b.requests.length;
+
+      // Act: two more ticks of the visible tab (at least one refresh period).
+      await ticksLater(2);
+
+      // Assess: the hidden tab made no request; shown again, it refreshes.
+      expect(b.requests.slice(before)).toEqual([]);
+      const refreshed = b.page.waitForRequest((r) => new URL(r.url()).pathname === "/v1/topics", WAIT);
+      await b.page.bringToFront();
+      await refreshed;
+    } finally {
+      await other.close();
+    }
+  });
+
+  it("never lists without a page limit", () => {
+    const lists = b.requests
+      .map((u) => new URL(u))
+      .filter((u) => (u.pathname === "/v1/tasks" || u.pathname === "/console/api/local") && u.search !== "");
+    expect(lists.length).toBeGreaterThan(0);
+    for (const url of lists) {
+      const limit = Number(url.searchParams.get("limit"));
+      expect(limit, url.href).toBeGreaterThanOrEqual(1);
+      expect(limit, url.href).toBeLessThanOrEqual(100);
+    }
+  });
+});
+
+describe.runIf(local)("npx punctual console against an API (here the local cloud, --auth none)", () => {
+  const BIN = fileURLToPath(new URL("../../cli/bin/punctual.mjs", import.meta.url));
+
+  /** Starts the command as a user would, and reads the console URL it prints. */
+  async function startConsoleCommand(): Promise<{ url: string; stop(): Promise<void> }> {
+    const child = spawn(
+      process.execPath,
+      [BIN, "--api", h.cloud.apiUrl, "--auth", "none", "console", "--port", "0"],
+      { env: { ...process.env, PUNCTUAL_API_URL: "" }, stdio: ["ignore", "pipe", "pipe"] },
+    );
+    const exited = new Promise<void>((resolve) => child.once("exit", () => resolve()));
+    let output = "";
+    const url = await new Promise<string>((resolve, reject) => {
+      child.stdout.on("data", (chunk: Buffer) => {
+        output += chunk.toString();
+        const found = /(http:\/\/127\.0\.0\.1:\d+\/console)/.exec(output);
+        if (found) resolve(found[1] as string);
+      });
+      child.stderr.on("data", (chunk: Buffer) => {
+        output += chunk.toString();
+      });
+      child.once("exit", (code) => reject(new Error(`punctual console exited (${code}): ${output}`)));
+    });
+    return {
+      url,
+      stop: async () => {
+        child.kill("SIGTERM");
+        await exited;
+      },
+    };
+  }
+
+  it("serves the page, proxies /v1 calls that carry the console header, and has no local view", async () => {
+    // Prepare
+    const server = await startConsoleCommand();
+    const origin = new URL(server.url).origin;
+    const headers = { "x-punctual-console": "1" };
+    try {
+      // Act
+      const page = await fetch(server.url);
+      const topics = await fetch(`${origin}/v1/topics`, { headers });
+      const direct = await h.api("GET", "/v1/topics");
+      const unmarked = await fetch(`${origin}/v1/topics`);
+      const local = await fetch(`${origin}/console/api/local`, { headers });
+      const script = await fetch(`${origin}/console/app.js`);
+
+      // Assess
+      expect(page.status).toBe(200);
+      expect(await page.text()).toContain('<script type="module" src="/console/app.js">');
+      expect(script.status).toBe(200);
+      expect(topics.status).toBe(200);
+      expect(await topics.json()).toEqual(direct.json);
+      expect(unmarked.status).toBe(403);
+      expect(local.status).toBe(404);
+    } finally {
+      await server.stop();
+    }
+  });
+});

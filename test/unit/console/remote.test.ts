@@ -1,0 +1,122 @@
+import http from "node:http";
+import type { AddressInfo } from "node:net";
+import type { CloudWatchClient, GetMetricDataCommand } from "@aws-sdk/client-cloudwatch";
+import { afterEach, describe, expect, it } from "vitest";
+import { authorizer } from "../../../client/auth.js";
+import { apiProxy } from "../../../console/api-proxy.js";
+import { cloudWatchMetricsSource } from "../../../console/cloudwatch-metrics.js";
+import { consoleMetricsSchema } from "../../../console/schemas.js";
+import { METRIC, METRICS_NAMESPACE, TOPIC_DIMENSION } from "../../../shared/domain/metrics.js";
+
+const servers: http.Server[] = [];
+afterEach(async () => {
+  await Promise.all(servers.splice(0).map((s) => new Promise((resolve) => s.close(resolve))));
+});
+
+async function serve(handler: http.RequestListener): Promise<string> {
+  const server = http.createServer(handler);
+  servers.push(server);
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  return `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+}
+
+describe("the console's API proxy", () => {
+  it("signs each /v1 call with SigV4 on the server side and forwards only the API's headers", async () => {
+    // Prepare: the deployed API is a fake fetch that records what it receives.
+    const apiUrl = new URL("https://abc123.execute-api.eu-west-1.amazonaws.com/");
+    const sent: { url: string; headers: Record<string, string>; body?: string }[] = [];
+    const fakeFetch = (async (url: URL, init: RequestInit) => {
+      sent.push({
+        url: String(url),
+        headers: init.headers as Record<string, string>,
+        body: init.body as string,
+      });
+      return new Response('{"topics":[]}', { status: 200, headers: { "content-type": "application/json" } });
+    }) as unknown as typeof fetch;
+    const auth = authorizer(
+      { kind: "iam", credentials: { accessKeyId: "AKIDEXAMPLE", secretAccessKey: "secret" } },
+      apiUrl,
+      {},
+    );
+    const proxy = apiProxy({ apiUrl, authorize: auth, fetch: fakeFetch });
+    const origin = await serve(async (req, res) => {
+      if (!(await proxy(req, res))) res.writeHead(418).end();
+    });
+
+    // Act
+    const answer = await fetch(`${origin}/v1/topics/demo/replay?x=1`, {
+      method: "POST",
+      headers: { "x-punctual-console": "1", "content-type": "application/json", cookie: "session=1" },
+      body: '{"dry_run":true}',
+    });
+
+    // Assess
+    expect(answer.status).toBe(200);
+    expect(sent).toHaveLength(1);
+    const [call] = sent;
+    expect(call?.url).toBe("https://abc123.execute-api.eu-west-1.amazonaws.com/v1/topics/demo/replay?x=1");
+    expect(call?.body).toBe('{"dry_run":true}');
+    expect(call?.headers.authorization).toMatch(
+      /^AWS4-HMAC-SHA256 Credential=AKIDEXAMPLE\/\d{8}\/eu-west-1\/execute-api\/aws4_request, /,
+    );
+    expect(call?.headers["x-amz-date"]).toMatch(/^\d{8}T\d{6}Z$/);
+    expect(Object.keys(call?.headers ?? {})).not.toContain("cookie");
+    expect(Object.keys(call?.headers ?? {})).not.toContain("x-punctual-console");
+  });
+});
+
+describe("the CloudWatch metrics source", () => {
+  it("asks GetMetricData for lateness p50/p90/p99 on the metric and dimensions the dashboard uses", async () => {
+    // Prepare: a stub CloudWatch client answering one lateness percentile and one delivered count.
+    const now = Date.UTC(2026, 0, 1, 12, 2, 30);
+    const minute = Date.UTC(2026, 0, 1, 12, 2);
+    const commands: GetMetricDataCommand[] = [];
+    const cloudwatch = {
+      send: async (command: GetMetricDataCommand) => {
+        commands.push(command);
+        return {
+          MetricDataResults: [
+            { Id: "all_p99", Timestamps: [new Date(Date.UTC(2026, 0, 1, 12, 0))], Values: [250] },
+            { Id: "all_n", Timestamps: [new Date(Date.UTC(2026, 0, 1, 12, 0))], Values: [4] },
+            { Id: "min_p50", Timestamps: [new Date(minute)], Values: [80] },
+            { Id: "delivered", Timestamps: [new Date(minute)], Values: [4] },
+          ],
+        };
+      },
+    } as unknown as CloudWatchClient;
+
+    // Act
+    const answer = await cloudWatchMetricsSource(
+      cloudwatch,
+      "punctual-prod",
+      () => now,
+    )({
+      topic: "orders",
+      minutes: 3,
+    });
+
+    // Assess
+    const input = commands[0]?.input;
+    const lateness = input?.MetricDataQueries?.filter(
+      (q) => q.MetricStat?.Metric?.MetricName === METRIC.lateness,
+    );
+    expect(lateness?.map((q) => q.MetricStat?.Stat).sort()).toEqual(
+      ["SampleCount", "SampleCount", "p50", "p50", "p90", "p90", "p99", "p99"].sort(),
+    );
+    for (const q of input?.MetricDataQueries ?? []) {
+      expect(q.MetricStat?.Metric?.Namespace).toBe(METRICS_NAMESPACE);
+      expect(q.MetricStat?.Metric?.Dimensions).toEqual([
+        { Name: "service", Value: "punctual-prod" },
+        { Name: TOPIC_DIMENSION, Value: "orders" },
+      ]);
+    }
+    expect(input?.StartTime).toEqual(new Date(Date.UTC(2026, 0, 1, 12, 0)));
+    expect(consoleMetricsSchema.parse(answer)).toEqual(answer);
+    expect(answer).toMatchObject({
+      source: "cloudwatch",
+      delivered: 4,
+      lateness: { count: 4, p99: 250, p50: null },
+    });
+    expect(answer.series[2]).toMatchObject({ t: minute / 1000, p50: 80, delivered: 4 });
+  });
+});

@@ -1,0 +1,125 @@
+import { mkdtemp, readFile, rm, stat, utimes } from "node:fs/promises";
+import http from "node:http";
+import type { AddressInfo } from "node:net";
+import { tmpdir } from "node:os";
+import path from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { buildConsole, ensureConsoleBuilt } from "../../../console/build.js";
+import { consoleHandler } from "../../../console/server.js";
+
+let dist: string;
+let server: http.Server;
+let origin: string;
+
+beforeAll(async () => {
+  dist = path.join(await mkdtemp(path.join(tmpdir(), "console-")), "dist");
+  await buildConsole(dist);
+  const handle = consoleHandler({
+    distDir: dist,
+    sources: {
+      metrics: async (q) => ({
+        topic: q.topic,
+        source: "local",
+        from: new Date(0).toISOString(),
+        to: new Date(0).toISOString(),
+        lateness: { count: 0, p50: null, p90: null, p99: null },
+        series: [],
+        added: q.minutes,
+        delivered: 0,
+        failed: 0,
+        attempts_failed: 0,
+        rates: { added_per_minute: 1, delivered_per_minute: 0, failed_per_minute: 0 },
+      }),
+    },
+  });
+  server = http.createServer(async (req, res) => {
+    if (!(await handle(req, res))) res.writeHead(418).end();
+  });
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  origin = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+});
+
+afterAll(async () => {
+  await new Promise<void>((resolve) => server.close(() => resolve()));
+  await rm(path.dirname(dist), { recursive: true, force: true });
+});
+
+const marked = { "x-punctual-console": "1" };
+
+describe("the console's static build", () => {
+  it("writes the page, its bundle (Preact + uPlot) and uPlot's stylesheet", async () => {
+    const html = await readFile(path.join(dist, "index.html"), "utf8");
+    const js = await readFile(path.join(dist, "app.js"), "utf8");
+    expect(html).toContain('<script type="module" src="/console/app.js"></script>');
+    expect(html).toContain('href="/console/uplot.css"');
+    expect(js).toContain("uplot");
+    expect((await readFile(path.join(dist, "uplot.css"), "utf8")).length).toBeGreaterThan(0);
+  });
+});
+
+describe("ensureConsoleBuilt", () => {
+  it("builds when dist/ is missing or older than the sources, and leaves a fresh build alone", async () => {
+    // Prepare
+    const out = path.join(await mkdtemp(path.join(tmpdir(), "console-")), "dist");
+    const app = path.join(out, "app.js");
+    try {
+      // Act: missing → built
+      await ensureConsoleBuilt(out);
+      const first = (await stat(app)).mtimeMs;
+      // Act: fresh → untouched
+      await ensureConsoleBuilt(out);
+      const second = (await stat(app)).mtimeMs;
+      // Act: older than the sources → rebuilt
+      await utimes(app, new Date(0), new Date(0));
+      await ensureConsoleBuilt(out);
+      const third = (await stat(app)).mtimeMs;
+
+      // Assess
+      expect(second).toBe(first);
+      expect(third).toBeGreaterThan(0);
+    } finally {
+      await rm(path.dirname(out), { recursive: true, force: true });
+    }
+  });
+});
+
+describe("consoleHandler", () => {
+  it("serves the built files under /console and nothing else from the folder", async () => {
+    const page = await fetch(`${origin}/console`);
+    const script = await fetch(`${origin}/console/app.js`);
+    const traversal = await fetch(`${origin}/console/..%2F..%2Fpackage.json`);
+    const other = await fetch(`${origin}/v1/topics`);
+    expect(page.status).toBe(200);
+    expect(page.headers.get("content-type")).toContain("text/html");
+    expect(script.headers.get("content-type")).toContain("text/javascript");
+    expect(traversal.status).toBe(404);
+    expect(other.status).toBe(418);
+  });
+
+  it("answers metrics for a valid query and refuses a bad one with a structured 400", async () => {
+    const good = await fetch(`${origin}/console/api/metrics?topic=orders&minutes=5`, { headers: marked });
+    const bad = await fetch(`${origin}/console/api/metrics?topic=orders&minutes=500`, { headers: marked });
+    expect(good.status).toBe(200);
+    expect(await good.json()).toMatchObject({ topic: "orders", added: 5 });
+    expect(bad.status).toBe(400);
+    expect(await bad.json()).toMatchObject({ error: { code: "invalid_query" } });
+  });
+
+  it("has no local view without a local source", async () => {
+    expect((await fetch(`${origin}/console/api/local`, { headers: marked })).status).toBe(404);
+  });
+
+  it("refuses calls without the console header, from another origin, or for a non-loopback host", async () => {
+    const url = `${origin}/console/api/metrics?topic=orders`;
+    const unmarked = await fetch(url);
+    const crossSite = await fetch(url, { headers: { ...marked, origin: "https://evil.example" } });
+    const rebound = await new Promise<number>((resolve, reject) => {
+      const req = http.get(url, { headers: { ...marked, host: "evil.example" } }, (res) => {
+        res.resume();
+        resolve(res.statusCode ?? 0);
+      });
+      req.once("error", reject);
+    });
+    expect([unmarked.status, crossSite.status, rebound]).toEqual([403, 403, 403]);
+  });
+});

@@ -1,0 +1,158 @@
+import { describe, expect, it } from "vitest";
+import {
+  cronProblem,
+  isKnownTimeZone,
+  MATERIALIZE_HORIZON_MS,
+  makeScheduleKey,
+  materializeAt,
+  nextOccurrence,
+  occurrenceIdempotencyKey,
+  occurrencesBetween,
+  parseScheduleId,
+  SCHEDULE_SHARDS,
+  scheduleShardOf,
+} from "#shared/domain/schedule.js";
+
+const at = (iso: string) => Date.parse(iso);
+const iso = (ms: number) => new Date(ms).toISOString();
+const daily0230Berlin = { cron: "30 2 * * *", timezone: "Europe/Berlin" };
+
+describe("DST: a 02:30 daily schedule in Europe/Berlin", () => {
+  it("on the spring-forward day (2027-03-28, 02:30 does not exist) runs once, at 03:00 CEST, the first instant after the gap", () => {
+    // Prepare: from noon the day before.
+    const from = at("2027-03-27T12:00:00Z");
+
+    // Act
+    const runs = occurrencesBetween(daily0230Berlin, from, at("2027-03-30T00:00:00Z"), 10).map(iso);
+
+    // Assess: the 28th at 03:00 CEST (01:00Z), the 29th at 02:30 CEST (00:30Z).
+    expect(runs).toEqual(["2027-03-28T01:00:00.000Z", "2027-03-29T00:30:00.000Z"]);
+  });
+
+  it("on the fall-back day (2027-10-31, 02:30 happens twice) runs once, at the first 02:30 (CEST, 00:30Z)", () => {
+    const runs = occurrencesBetween(
+      daily0230Berlin,
+      at("2027-10-30T12:00:00Z"),
+      at("2027-11-01T12:00:00Z"),
+      10,
+    ).map(iso);
+
+    // The second 02:30 (CET, 01:30Z) does not run; the day after is 02:30 CET.
+    expect(runs).toEqual(["2027-10-31T00:30:00.000Z", "2027-11-01T01:30:00.000Z"]);
+  });
+
+  it("an interval pattern runs on the real clock: nothing in the gap, the repeated hour twice", () => {
+    const every30 = { cron: "*/30 * * * *", timezone: "Europe/Berlin" };
+
+    const spring = occurrencesBetween(every30, at("2027-03-28T00:15:00Z"), at("2027-03-28T01:45:00Z"), 10);
+    const fall = occurrencesBetween(every30, at("2027-10-31T00:15:00Z"), at("2027-10-31T01:45:00Z"), 10);
+
+    // 01:30 CET (00:30Z), then 03:00 CEST (01:00Z), 03:30 CEST: 02:00 and 02:30 do not exist that day.
+    expect(spring.map(iso)).toEqual([
+      "2027-03-28T00:30:00.000Z",
+      "2027-03-28T01:00:00.000Z",
+      "2027-03-28T01:30:00.000Z",
+    ]);
+    // 02:30 CEST (00:30Z), 02:00 CET (01:00Z), 02:30 CET (01:30Z): every half hour of real time.
+    expect(fall.map(iso)).toEqual([
+      "2027-10-31T00:30:00.000Z",
+      "2027-10-31T01:00:00.000Z",
+      "2027-10-31T01:30:00.000Z",
+    ]);
+  });
+});
+
+describe("occurrences", () => {
+  it("six fields: seconds first", () => {
+    const runs = occurrencesBetween(
+      { cron: "*/2 * * * * *", timezone: "UTC" },
+      at("2027-01-01T00:00:00.500Z"),
+      at("2027-01-01T00:00:06Z"),
+      10,
+    );
+
+    expect(runs.map(iso)).toEqual([
+      "2027-01-01T00:00:02.000Z",
+      "2027-01-01T00:00:04.000Z",
+      "2027-01-01T00:00:06.000Z",
+    ]);
+  });
+
+  it("are strictly after the cursor, at most `limit`", () => {
+    const spec = { cron: "* * * * *", timezone: "UTC" };
+
+    const runs = occurrencesBetween(spec, at("2027-01-01T00:01:00Z"), at("2027-01-01T01:00:00Z"), 2);
+
+    expect(runs.map(iso)).toEqual(["2027-01-01T00:02:00.000Z", "2027-01-01T00:03:00.000Z"]);
+  });
+
+  it("start_at is inclusive and end_at exclusive", () => {
+    const spec = {
+      cron: "0 * * * *",
+      timezone: "UTC",
+      startAtMs: at("2027-01-01T03:00:00Z"),
+      endAtMs: at("2027-01-01T05:00:00Z"),
+    };
+
+    const runs = occurrencesBetween(spec, at("2027-01-01T00:00:00Z"), at("2027-01-02T00:00:00Z"), 10);
+
+    expect(runs.map(iso)).toEqual(["2027-01-01T03:00:00.000Z", "2027-01-01T04:00:00.000Z"]);
+    expect(nextOccurrence(spec, at("2027-01-01T04:00:00Z"))).toBeUndefined();
+  });
+
+  it("the materializer looks again when the next occurrence enters the horizon", () => {
+    const spec = { cron: "0 12 * * *", timezone: "UTC" };
+
+    expect(materializeAt(spec, at("2027-01-01T00:00:00Z"))).toBe(
+      at("2027-01-01T12:00:00Z") - MATERIALIZE_HORIZON_MS,
+    );
+    expect(materializeAt({ ...spec, endAtMs: at("2027-01-01T12:00:00Z") }, at("2027-01-01T00:00:00Z"))).toBe(
+      undefined,
+    );
+  });
+});
+
+describe("validation", () => {
+  it.each(["30 2 * * *", "*/5 * * * * *", "@daily", "0 9 * * MON-FRI", "0 0 L * *"])("accepts %s", (cron) => {
+    expect(cronProblem(cron)).toBeUndefined();
+  });
+
+  it.each(["61 2 * * *", "* * *", "0 0 0 1 1 * 2030", "every day", ""])(
+    "refuses %j with a reason",
+    (cron) => {
+      expect(cronProblem(cron)).toMatch(/is not a valid cron pattern/);
+    },
+  );
+
+  it.each(["Europe/Berlin", "UTC", "America/Argentina/Buenos_Aires", "Etc/GMT+1"])("knows %s", (zone) => {
+    expect(isKnownTimeZone(zone)).toBe(true);
+  });
+
+  it.each(["Mars/Olympus", "+02:00", "CEST", "europe berlin", "", "Europe/"])("refuses %j", (zone) => {
+    expect(isKnownTimeZone(zone)).toBe(false);
+  });
+});
+
+describe("ids and keys", () => {
+  it("a schedule id carries its topic, so GET reads it by key", () => {
+    const key = makeScheduleKey("demo", "01JD3AAAAAAAAAAAAAAAAAAAAA");
+
+    expect(key).toEqual({
+      scheduleId: "demo.schedule.01JD3AAAAAAAAAAAAAAAAAAAAA",
+      pk: "schedules#demo",
+      sk: "demo.schedule.01JD3AAAAAAAAAAAAAAAAAAAAA",
+    });
+    expect(parseScheduleId(key.scheduleId)).toEqual({ topic: "demo", pk: key.pk, sk: key.sk });
+    expect(parseScheduleId("demo._.mhx0z8ka.01JD3AAAAAAAAAAAAAAAAAAAAA")).toBeUndefined();
+  });
+
+  it("shards are stable and in range; occurrence keys differ by epoch and instant", () => {
+    const id = "demo.schedule.01JD3AAAAAAAAAAAAAAAAAAAAA";
+
+    expect(scheduleShardOf(id)).toBe(scheduleShardOf(id));
+    expect(scheduleShardOf(id)).toBeGreaterThanOrEqual(0);
+    expect(scheduleShardOf(id)).toBeLessThan(SCHEDULE_SHARDS);
+    expect(occurrenceIdempotencyKey(id, 0, 1000)).not.toBe(occurrenceIdempotencyKey(id, 1, 1000));
+    expect(occurrenceIdempotencyKey(id, 0, 1000)).toMatch(/^[\x21-\x2b\x2d-\x7e]{1,255}$/);
+  });
+});

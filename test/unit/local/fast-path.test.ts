@@ -1,0 +1,158 @@
+import { randomUUID } from "node:crypto";
+import { MessageChannel } from "node:worker_threads";
+import { CreateTableCommand, DynamoDBClient, GetItemCommand, PutItemCommand } from "@aws-sdk/client-dynamodb";
+import { LambdaClient } from "@aws-sdk/client-lambda";
+import { ListSchedulesCommand, SchedulerClient } from "@aws-sdk/client-scheduler";
+import {
+  CreateQueueCommand,
+  ReceiveMessageCommand,
+  SendMessageCommand,
+  SQSClient,
+} from "@aws-sdk/client-sqs";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import {
+  LOCAL_CREDENTIALS,
+  LOCAL_REGION,
+  type RunningEmulators,
+  startEmulators,
+} from "#local/aws/emulators.js";
+import { LocalFastPath } from "#local/aws/fast-path.js";
+import type { InProcessRequest } from "#local/aws/in-process.js";
+import { createAwsClient } from "#shared/adapters/aws-clients.js";
+
+/**
+ * The local runtime's fast path against the real emulators (in this thread; the local cloud runs them in a
+ * worker thread behind the same MessagePort protocol). Faults: PutItem always throttled, GetItem always dropped,
+ * UpdateItem executed then dropped — for clients routed with `faults: true` only.
+ */
+let emulators: RunningEmulators;
+let fastPath: LocalFastPath;
+const seen: InProcessRequest[] = [];
+const table = `fast-${randomUUID()}`;
+
+beforeAll(async () => {
+  emulators = await startEmulators({
+    faults: { services: { dynamodb: { operations: { PutItem: { throttle: 1 }, GetItem: { reset: 1 } } } } },
+  });
+  const channel = new MessageChannel();
+  channel.port2.on("message", (request: InProcessRequest) => {
+    seen.push(request);
+    void emulators.dispatch(request).then((answer) => channel.port2.postMessage(answer));
+  });
+  fastPath = new LocalFastPath(channel.port1);
+  await httpClients().dynamodb.send(
+    new CreateTableCommand({
+      TableName: table,
+      KeySchema: [{ AttributeName: "pk", KeyType: "HASH" }],
+      AttributeDefinitions: [{ AttributeName: "pk", AttributeType: "S" }],
+      BillingMode: "PAY_PER_REQUEST",
+    }),
+  );
+});
+
+afterAll(async () => {
+  fastPath.close();
+  await emulators.stop();
+});
+
+const base = { region: LOCAL_REGION, credentials: LOCAL_CREDENTIALS, maxAttempts: 1 };
+
+/** Plain SDK clients over HTTP, as the tests and tools use them. */
+function httpClients() {
+  const sqsPort = new URL(emulators.endpoints.sqs).port;
+  return {
+    dynamodb: new DynamoDBClient({ ...base, endpoint: emulators.endpoints.dynamodb }),
+    sqs: new SQSClient({ ...base, endpoint: `http://sqs.${LOCAL_REGION}.localhost:${sqsPort}` }),
+  };
+}
+
+function fastClients(faults: boolean) {
+  const http = httpClients();
+  const sqsEndpoint = `http://sqs.${LOCAL_REGION}.localhost:${new URL(emulators.endpoints.sqs).port}`;
+  return {
+    dynamodb: fastPath.route(
+      createAwsClient(DynamoDBClient, { ...base, endpoint: emulators.endpoints.dynamodb }),
+      { faults },
+    ),
+    sqs: fastPath.route(createAwsClient(SQSClient, { ...base, endpoint: sqsEndpoint }), { faults }),
+    scheduler: fastPath.route(
+      createAwsClient(SchedulerClient, { ...base, endpoint: emulators.endpoints.scheduler }),
+      { faults },
+    ),
+    http,
+  };
+}
+
+const item = (pk: string) => ({ pk: { S: pk }, body: { S: "exactly as sent ✓" } });
+
+describe("the local fast path", () => {
+  it("reaches the same emulators as HTTP clients, without a socket or a signature", async () => {
+    // Prepare
+    const { dynamodb, sqs, scheduler, http } = fastClients(false);
+    const pk = randomUUID();
+    const before = seen.length;
+    // Act
+    await dynamodb.send(new PutItemCommand({ TableName: table, Item: item(pk) }));
+    const { QueueUrl } = await sqs.send(new CreateQueueCommand({ QueueName: `fast-${randomUUID()}` }));
+    await sqs.send(new SendMessageCommand({ QueueUrl, MessageBody: "hello ✓" }));
+    const schedules = await scheduler.send(new ListSchedulesCommand({}));
+    // Assess: what the fast path wrote, HTTP clients read.
+    const got = await http.dynamodb.send(new GetItemCommand({ TableName: table, Key: { pk: { S: pk } } }));
+    expect(got.Item).toEqual(item(pk));
+    const received = await http.sqs.send(new ReceiveMessageCommand({ QueueUrl, WaitTimeSeconds: 1 }));
+    expect(received.Messages?.map((m) => m.Body)).toEqual(["hello ✓"]);
+    expect(schedules.Schedules).toEqual(expect.any(Array));
+    const calls = seen.slice(before);
+    expect(calls.map((c) => c.service)).toEqual(["dynamodb", "sqs", "sqs", "scheduler"]);
+    for (const call of calls) {
+      expect(call.headers.authorization).toMatch(/^AWS4-HMAC-SHA256 Credential=local\/\d{8}\/us-east-1\//);
+      expect(call.headers.authorization).toContain("Signature=unsigned");
+      expect(call.headers["x-amz-user-agent"]).toBeUndefined();
+    }
+  });
+
+  it("meets the fault policy only on clients routed with faults", async () => {
+    // Prepare
+    const faulted = fastClients(true).dynamodb;
+    const spared = fastClients(false).dynamodb;
+    const pk = randomUUID();
+    // Act + Assess: a throttle answered in DynamoDB's shape, a dropped connection as the SDK sees one.
+    await expect(
+      faulted.send(new PutItemCommand({ TableName: table, Item: item(pk) })),
+    ).rejects.toMatchObject({
+      name: "ProvisionedThroughputExceededException",
+    });
+    await expect(
+      faulted.send(new GetItemCommand({ TableName: table, Key: { pk: { S: pk } } })),
+    ).rejects.toMatchObject({ code: "ECONNRESET" });
+    await spared.send(new PutItemCommand({ TableName: table, Item: item(pk) }));
+    const got = await spared.send(new GetItemCommand({ TableName: table, Key: { pk: { S: pk } } }));
+    expect(got.Item).toEqual(item(pk));
+    expect(emulators.faultStats()["dynamodb.PutItem"]?.faults.throttle).toBeGreaterThanOrEqual(1);
+  });
+
+  it("stops waiting when the caller aborts (a stopping poller's long poll)", async () => {
+    // Prepare
+    const { sqs } = fastClients(false);
+    const { QueueUrl } = await sqs.send(new CreateQueueCommand({ QueueName: `fast-${randomUUID()}` }));
+    const abort = new AbortController();
+    // Act
+    const polling = sqs.send(new ReceiveMessageCommand({ QueueUrl, WaitTimeSeconds: 20 }), {
+      abortSignal: abort.signal,
+    });
+    abort.abort();
+    // Assess
+    await expect(polling).rejects.toMatchObject({ name: "AbortError" });
+  });
+
+  it("leaves clients of services it does not emulate on their sockets", () => {
+    // Prepare
+    const lambda = new LambdaClient({ region: LOCAL_REGION });
+    const handler = lambda.config.requestHandler;
+    // Act
+    fastPath.route(lambda, { faults: false });
+    // Assess
+    expect(lambda.config.requestHandler).toBe(handler);
+    lambda.destroy();
+  });
+});

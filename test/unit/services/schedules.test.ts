@@ -1,0 +1,338 @@
+import { parse } from "lossless-json";
+import { describe, expect, it } from "vitest";
+import { isHttpError } from "#shared/api/errors.js";
+import {
+  MATERIALIZE_HORIZON_MS,
+  MAX_OCCURRENCES_INLINE,
+  type ScheduleRecord,
+} from "#shared/domain/schedule.js";
+import {
+  createSchedule,
+  deleteSchedule,
+  getSchedule,
+  listSchedules,
+  pauseSchedule,
+  resumeSchedule,
+  type ScheduleRouteDeps,
+} from "#shared/services/schedules/manage.js";
+import { materializeSchedule } from "#shared/services/schedules/materialize.js";
+import { type MaterializerRunDeps, runMaterializer } from "#shared/services/schedules/run.js";
+import { ManualClock } from "../../support/clock.js";
+import { FakeScheduler } from "../../support/fakes/scheduler.js";
+import { FakeTimerQueue } from "../../support/fakes/timer-queue.js";
+import { MemoryTaskStore } from "../../support/memory-task-store.js";
+import { simConfig } from "../../support/pipeline-sim.js";
+
+/** Schedules on the memory store with the real add-task service, on a clock the spec moves. */
+function harness(startIso = "2027-01-01T00:00:00.000Z") {
+  const clock = new ManualClock(Date.parse(startIso));
+  const store = new MemoryTaskStore();
+  const timerQueue = new FakeTimerQueue(clock.now);
+  const scheduler = new FakeScheduler();
+  const errors: unknown[] = [];
+  const deps: ScheduleRouteDeps & MaterializerRunDeps = {
+    store,
+    timerQueue,
+    scheduler,
+    config: simConfig(),
+    now: clock.now,
+    onMaterializeError: (_id, error) => errors.push(error),
+  };
+  const tasks = () => [...store.tasks.values()].sort((a, b) => a.dueAtMs - b.dueAtMs);
+  const live = () => tasks().filter((t) => t.status === "scheduled");
+  const dues = (list = live()) => list.map((t) => new Date(t.dueAtMs).toISOString());
+  const schedule = (id: string) => store.schedules.get(id) as ScheduleRecord;
+  return { clock, store, timerQueue, scheduler, deps, errors, tasks, live, dues, schedule };
+}
+
+const body = (extra: Record<string, unknown> = {}) =>
+  parse(
+    JSON.stringify({
+      topic: "demo",
+      cron: "*/1 * * * *",
+      timezone: "UTC",
+      content: { order_id: "o-1", note: "tick" },
+      callback: { url: "https://receiver.example/hook" },
+      ...extra,
+    }),
+  );
+
+async function refusal(promise: Promise<unknown>) {
+  const error = await promise.catch((e: unknown) => e);
+  if (!isHttpError(error)) throw new Error(`expected a refusal, got ${String(error)}`);
+  return { status: error.status, code: error.code, issues: error.issues };
+}
+
+describe("creating a schedule", () => {
+  it("answers the schedule with its next occurrences and makes the occurrences within the horizon tasks, each carrying the schedule id and the exact content", async () => {
+    // Prepare
+    const h = harness("2027-01-01T00:00:30.000Z");
+    const exact = '{"order_id":"o-1","amount":12345678901234567890,"ratio":1.50}';
+
+    // Act
+    const view = await createSchedule(h.deps, body({ content: exact }));
+
+    // Assess
+    expect(view).toMatchObject({ topic: "demo", status: "active", cron: "*/1 * * * *", timezone: "UTC" });
+    expect(view.next_occurrences).toEqual([
+      "2027-01-01T00:01:00.000Z",
+      "2027-01-01T00:02:00.000Z",
+      "2027-01-01T00:03:00.000Z",
+      "2027-01-01T00:04:00.000Z",
+      "2027-01-01T00:05:00.000Z",
+    ]);
+    // The horizon is 4 minutes: 00:01 … 00:04.
+    expect(h.dues()).toEqual([
+      "2027-01-01T00:01:00.000Z",
+      "2027-01-01T00:02:00.000Z",
+      "2027-01-01T00:03:00.000Z",
+      "2027-01-01T00:04:00.000Z",
+    ]);
+    for (const task of h.live()) {
+      expect(task.scheduleId).toBe(view.schedule_id);
+      expect(task.content).toBe(exact);
+      expect(task.callbackUrl).toBe("https://receiver.example/hook");
+      expect(task.groupValue).toBe("o-1");
+    }
+    expect(h.timerQueue.armed.map((a) => a.taskId).sort()).toEqual(
+      h
+        .live()
+        .map((t) => t.taskId)
+        .sort(),
+    );
+    expect(view.materialized_until).toBe(new Date(h.clock.nowMs + MATERIALIZE_HORIZON_MS).toISOString());
+    expect(await getSchedule(h.deps, view.schedule_id)).toEqual(view);
+  });
+
+  it.each([
+    [{ cron: "61 * * * *" }, "cron"],
+    [{ cron: "0 0 30 2 *" }, "cron"],
+    [{ timezone: "Mars/Olympus" }, "timezone"],
+    [{ timezone: "+02:00" }, "timezone"],
+    [{ start_at: "2027-02-01T00:00:00Z", end_at: "2027-01-01T00:00:00Z" }, "end_at"],
+    [{ content: { order_id: { nested: true } } }, "content.order_id"],
+    [{ callback: { url: "http://127.0.0.1/hook" } }, "callback.url"],
+    [{ extra: 1 }, "extra"],
+  ])("refuses %j with a 400 at %s and writes nothing", async (extra, path) => {
+    const h = harness();
+
+    const refused = await refusal(createSchedule(h.deps, body(extra)));
+
+    expect(refused.status).toBe(400);
+    expect(refused.issues?.map((i) => i.path)).toContain(path);
+    expect(h.store.schedules.size).toBe(0);
+    expect(h.store.tasks.size).toBe(0);
+  });
+
+  it("refuses an unknown topic and a content over the topic's limit like an add", async () => {
+    const h = harness();
+
+    const unknown = await refusal(createSchedule(h.deps, body({ topic: "nope" })));
+    const large = await refusal(createSchedule(h.deps, body({ content: { order_id: "x".repeat(300_000) } })));
+
+    expect(unknown).toMatchObject({ status: 400, code: "unknown_topic" });
+    expect(large).toMatchObject({ status: 413, code: "payload_too_large" });
+    expect(h.store.schedules.size).toBe(0);
+  });
+});
+
+describe("materializing", () => {
+  it("creates each occurrence once however often it runs, and moves the cursor", async () => {
+    const h = harness();
+    const { schedule_id: id } = await createSchedule(h.deps, body());
+    const before = h.tasks().length;
+
+    h.clock.advance(60_000);
+    await runMaterializer(h.deps);
+    await runMaterializer(h.deps);
+    // A retry that read the schedule as it was at creation (its cursor then).
+    const stale = { ...h.schedule(id), materializedUntilMs: h.schedule(id).createdAtMs };
+    const retry = await materializeSchedule(h.deps, stale, 100);
+
+    expect(before).toBe(4);
+    expect(h.dues()).toEqual([
+      "2027-01-01T00:01:00.000Z",
+      "2027-01-01T00:02:00.000Z",
+      "2027-01-01T00:03:00.000Z",
+      "2027-01-01T00:04:00.000Z",
+      "2027-01-01T00:05:00.000Z",
+    ]);
+    expect(h.schedule(id).materializedUntilMs).toBe(h.clock.nowMs + MATERIALIZE_HORIZON_MS);
+    expect(retry).toEqual({ occurrences: 5, advanced: false });
+  });
+
+  it("two concurrent runs of one schedule create each occurrence once; one of them moves the cursor", async () => {
+    const h = harness();
+    const { schedule_id: id } = await createSchedule(h.deps, body({ cron: "*/10 * * * * *" }));
+    h.clock.advance(3 * 60_000);
+    const read = h.schedule(id);
+
+    const [a, b] = await Promise.all([
+      materializeSchedule(h.deps, read, 150),
+      materializeSchedule(h.deps, read, 150),
+    ]);
+
+    expect([a.advanced, b.advanced].sort()).toEqual([false, true]);
+    const dues = h.dues();
+    expect(new Set(dues).size).toBe(dues.length);
+    // Every 10 s from 00:00:10 to 00:07:00 (creation's 25 inline, then the run's window up to now + 4 min).
+    expect(dues[0]).toBe("2027-01-01T00:00:10.000Z");
+    expect(dues.at(-1)).toBe("2027-01-01T00:07:00.000Z");
+    expect(dues).toHaveLength(42);
+    expect(h.live().filter((t) => t.scheduleId !== id)).toEqual([]);
+  });
+
+  it("a run that fails part-way leaves the cursor; the next run completes the window without duplicates", async () => {
+    const h = harness();
+    const { schedule_id: id } = await createSchedule(h.deps, body());
+    const cursor = h.schedule(id).materializedUntilMs;
+    h.clock.advance(3 * 60_000);
+
+    h.timerQueue.failNext = 1;
+    const failed = await runMaterializer(h.deps);
+    const afterFailure = h.schedule(id).materializedUntilMs;
+    const retried = await runMaterializer(h.deps);
+
+    expect(failed.failures).toBe(1);
+    expect(afterFailure).toBe(cursor);
+    expect(retried.failures).toBe(0);
+    expect(h.dues()).toEqual([1, 2, 3, 4, 5, 6, 7].map((m) => `2027-01-01T00:0${m}:00.000Z`));
+  });
+
+  it("ends a schedule after its last occurrence (end_at exclusive) and drops it from the work list", async () => {
+    const h = harness();
+    const { schedule_id: id } = await createSchedule(
+      h.deps,
+      body({ start_at: "2027-01-01T00:02:00Z", end_at: "2027-01-01T00:03:30Z" }),
+    );
+
+    expect(h.dues()).toEqual(["2027-01-01T00:02:00.000Z", "2027-01-01T00:03:00.000Z"]);
+    expect(h.schedule(id)).toMatchObject({ status: "ended" });
+    expect(h.schedule(id).scheduleShard).toBeUndefined();
+    expect((await runMaterializer(h.deps)).schedules).toBe(0);
+  });
+
+  it("starts no schedule when the invocation is about to run out of time; the next run makes its occurrences", async () => {
+    const h = harness();
+    const { schedule_id: id } = await createSchedule(h.deps, body({ cron: "*/10 * * * * *" }));
+    const cursor = h.schedule(id).materializedUntilMs;
+    h.clock.advance(60_000);
+
+    const late = await runMaterializer({ ...h.deps, remainingMs: () => 5_000 });
+    const unchanged = h.schedule(id).materializedUntilMs;
+    const next = await runMaterializer({ ...h.deps, remainingMs: () => 50_000 });
+
+    expect(late).toEqual({ schedules: 1, occurrences: 0, failures: 0 });
+    expect(unchanged).toBe(cursor);
+    expect(next.occurrences).toBeGreaterThan(0);
+    expect(h.schedule(id).materializedUntilMs).toBe(h.clock.nowMs + MATERIALIZE_HORIZON_MS);
+  });
+
+  it("caps the occurrences made inline at creation; the scheduled run makes the rest", async () => {
+    const h = harness();
+    await createSchedule(h.deps, body({ cron: "* * * * * *" }));
+    const inline = h.tasks().length;
+
+    await runMaterializer(h.deps);
+
+    expect(inline).toBe(MAX_OCCURRENCES_INLINE);
+    expect(h.tasks()).toHaveLength(150 + MAX_OCCURRENCES_INLINE);
+  });
+});
+
+describe("pause, resume, delete", () => {
+  it("pause cancels the occurrences made ahead and stops new ones; resume makes occurrences from now, afresh", async () => {
+    const h = harness();
+    const { schedule_id: id } = await createSchedule(h.deps, body());
+    h.clock.set("2027-01-01T00:01:30.000Z");
+
+    const paused = await pauseSchedule(h.deps, id);
+    const pausedAgain = await pauseSchedule(h.deps, id);
+    h.clock.set("2027-01-01T00:05:30.000Z");
+    await runMaterializer(h.deps);
+    const whilePaused = h.dues();
+    const resumed = await resumeSchedule(h.deps, id);
+
+    expect(paused).toMatchObject({ status: "paused", cancelled_occurrences: 3, next_occurrences: [] });
+    expect(pausedAgain).toMatchObject({ status: "paused", cancelled_occurrences: 0 });
+    expect(whilePaused).toEqual(["2027-01-01T00:01:00.000Z"]);
+    expect(resumed).toMatchObject({ status: "active" });
+    expect(h.schedule(id).epoch).toBe(1);
+    // 00:02–00:05 fell in the pause: skipped. From 00:06 on, including instants pause had cancelled before.
+    expect(h.dues()).toEqual([
+      "2027-01-01T00:01:00.000Z",
+      "2027-01-01T00:06:00.000Z",
+      "2027-01-01T00:07:00.000Z",
+      "2027-01-01T00:08:00.000Z",
+      "2027-01-01T00:09:00.000Z",
+    ]);
+  });
+
+  it("a pause that failed part-way through its cancels is finished by its repeat", async () => {
+    const h = harness();
+    const { schedule_id: id } = await createSchedule(h.deps, body());
+    const cancel = h.store.cancel.bind(h.store);
+    let calls = 0;
+    h.store.cancel = async (...args) => {
+      if (++calls === 2) throw Object.assign(new Error("throttled"), { name: "ThrottlingException" });
+      return cancel(...args);
+    };
+
+    const failed = await pauseSchedule(h.deps, id).catch((e: unknown) => e);
+    h.store.cancel = cancel;
+    const repeated = await pauseSchedule(h.deps, id);
+
+    expect(failed).toMatchObject({ name: "ThrottlingException" });
+    expect(h.schedule(id).status).toBe("paused");
+    expect(repeated.cancelled_occurrences).toBeGreaterThan(0);
+    expect(h.live()).toEqual([]);
+  });
+
+  it("a run that read the schedule before a pause cancels what it made after it", async () => {
+    const h = harness();
+    const { schedule_id: id } = await createSchedule(h.deps, body());
+    h.clock.advance(2 * 60_000);
+    const readBeforePause = h.schedule(id);
+
+    await pauseSchedule(h.deps, id);
+    const late = await materializeSchedule(h.deps, readBeforePause, 150);
+
+    expect(late.advanced).toBe(false);
+    expect(h.live().filter((t) => t.dueAtMs > h.clock.nowMs)).toEqual([]);
+  });
+
+  it("delete cancels what is ahead, reads as deleted, is idempotent, and resume refuses it", async () => {
+    const h = harness();
+    const { schedule_id: id } = await createSchedule(h.deps, body());
+
+    const deleted = await deleteSchedule(h.deps, id);
+    const again = await deleteSchedule(h.deps, id);
+    const resumed = await refusal(resumeSchedule(h.deps, id));
+    const missing = await refusal(deleteSchedule(h.deps, "demo.schedule.01JD3AAAAAAAAAAAAAAAAAAAAA"));
+
+    expect(deleted).toMatchObject({ status: "deleted", cancelled_occurrences: 4 });
+    expect(again).toMatchObject({ status: "deleted", cancelled_occurrences: 0 });
+    expect(resumed).toMatchObject({ status: 409, code: "conflict" });
+    expect(missing).toMatchObject({ status: 404 });
+    expect(h.live()).toEqual([]);
+    expect(h.schedule(id).expiresAt).toBeGreaterThan(h.clock.nowMs / 1000);
+  });
+
+  it("lists a topic's schedules page by page with a cursor only that list accepts", async () => {
+    const h = harness();
+    const ids = [];
+    for (let i = 0; i < 3; i++) ids.push((await createSchedule(h.deps, body())).schedule_id);
+
+    const first = await listSchedules(h.deps, { topic: "demo", limit: "2" });
+    const second = await listSchedules(h.deps, {
+      topic: "demo",
+      limit: "2",
+      cursor: first.next_cursor ?? "",
+    });
+    const forged = await refusal(listSchedules(h.deps, { topic: "demo", cursor: "e30" }));
+
+    expect([...first.schedules, ...second.schedules].map((s) => s.schedule_id)).toEqual(ids);
+    expect(second.next_cursor).toBeNull();
+    expect(forged).toMatchObject({ status: 400 });
+  });
+});
