@@ -1,6 +1,11 @@
 import type { Logger } from "@aws-lambda-powertools/logger";
 import type { Metrics } from "@aws-lambda-powertools/metrics";
 import { armingDepsFromEnvironment } from "#shared/adapters/arming-wiring.js";
+import {
+  topicSettingsFromEnvironment,
+  type WithTopicSettings,
+  withCurrentSettings,
+} from "#shared/adapters/topic-settings.js";
 import { type HttpHandler, httpRoute } from "#shared/api/http-route.js";
 import { IDEMPOTENCY_HEADER } from "#shared/domain/add-task-request.js";
 import { createFunctionLogger, functionMetricsFactory } from "#shared/runtime/observability.js";
@@ -12,7 +17,7 @@ const arming = armingDepsFromEnvironment();
 const { config } = arming;
 const logger = createFunctionLogger(config);
 
-export interface AddTaskHandlerDeps extends AddTaskDeps {
+export interface AddTaskHandlerDeps extends AddTaskDeps, WithTopicSettings {
   readonly logger: Logger;
   /** Absent: no `TasksAccepted` metric (tests that do not look at it). */
   readonly createMetrics?: () => Metrics;
@@ -24,7 +29,7 @@ export function createHandler(deps: AddTaskHandlerDeps): HttpHandler {
     onError: deps.onError ?? ((message, error, taskId) => deps.logger.error(message, { taskId, error })),
   };
   return httpRoute({ method: "POST", logger: deps.logger, jsonBody: true }, async (request) => {
-    const result = await addTask(withLogging, {
+    const result = await addTask(await withCurrentSettings({ ...withLogging, settings: deps.settings }), {
       body: request.body,
       idempotencyKeyHeader: request.header(IDEMPOTENCY_HEADER),
     });
@@ -41,5 +46,6 @@ export function createHandler(deps: AddTaskHandlerDeps): HttpHandler {
 export const handler = createHandler({
   ...arming,
   logger,
+  settings: topicSettingsFromEnvironment(config, logger),
   createMetrics: functionMetricsFactory(config, logger),
 });

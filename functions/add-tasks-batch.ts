@@ -1,6 +1,11 @@
 import type { Logger } from "@aws-lambda-powertools/logger";
 import type { Metrics } from "@aws-lambda-powertools/metrics";
 import { armingDepsFromEnvironment } from "#shared/adapters/arming-wiring.js";
+import {
+  topicSettingsFromEnvironment,
+  type WithTopicSettings,
+  withCurrentSettings,
+} from "#shared/adapters/topic-settings.js";
 import { type HttpHandler, httpRoute } from "#shared/api/http-route.js";
 import { MAX_BATCH_BODY_BYTES } from "#shared/api/schemas/batch.js";
 import { createFunctionLogger, functionMetricsFactory } from "#shared/runtime/observability.js";
@@ -14,11 +19,12 @@ const { config } = arming;
 const logger = createFunctionLogger(config);
 
 export function createHandler(
-  deps: AddTaskDeps & {
-    readonly logger: Logger;
-    /** Absent: no `TasksAccepted` metric (tests that do not look at it). */
-    readonly createMetrics?: () => Metrics;
-  },
+  deps: AddTaskDeps &
+    WithTopicSettings & {
+      readonly logger: Logger;
+      /** Absent: no `TasksAccepted` metric (tests that do not look at it). */
+      readonly createMetrics?: () => Metrics;
+    },
 ): HttpHandler {
   const withLogging: AddTaskDeps = {
     ...deps,
@@ -27,7 +33,7 @@ export function createHandler(
   return httpRoute(
     { method: "POST", logger: deps.logger, jsonBody: true, maxBodyBytes: MAX_BATCH_BODY_BYTES },
     async (request) => {
-      const body = await addTasksBatch(withLogging, request.body);
+      const body = await addTasksBatch(await withCurrentSettings(withLogging), request.body);
       if (deps.createMetrics) publishBatchAccepted(deps.createMetrics, body.results);
       return { statusCode: 200, body };
     },
@@ -38,4 +44,5 @@ export const handler = createHandler({
   ...arming,
   logger,
   createMetrics: functionMetricsFactory(config, logger),
+  settings: topicSettingsFromEnvironment(config, logger),
 });

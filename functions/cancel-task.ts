@@ -4,6 +4,11 @@ import { SchedulerClient } from "@aws-sdk/client-scheduler";
 import { createAwsClient } from "#shared/adapters/aws-clients.js";
 import { DynamoTaskStore } from "#shared/adapters/dynamo-task-store.js";
 import { EventBridgeTaskScheduler } from "#shared/adapters/task-scheduler.js";
+import {
+  topicSettingsFromEnvironment,
+  type WithTopicSettings,
+  withCurrentSettings,
+} from "#shared/adapters/topic-settings.js";
 import { type HttpHandler, httpRoute } from "#shared/api/http-route.js";
 import { loadEnvironmentConfig } from "#shared/config/index.js";
 import { ENV, requireEnv } from "#shared/runtime/env.js";
@@ -15,7 +20,9 @@ const env = requireEnv([ENV.environment, ENV.tableName, ENV.scheduleGroupName]);
 const config = loadEnvironmentConfig(env.PUNCTUAL_ENV);
 const logger = createFunctionLogger(config);
 
-export function createHandler(deps: CancelTaskDeps & { readonly logger: Logger }): HttpHandler {
+export function createHandler(
+  deps: CancelTaskDeps & WithTopicSettings & { readonly logger: Logger },
+): HttpHandler {
   const withLogging: CancelTaskDeps = {
     ...deps,
     onScheduleDeleteError:
@@ -25,7 +32,7 @@ export function createHandler(deps: CancelTaskDeps & { readonly logger: Logger }
   };
   return httpRoute({ method: "DELETE", logger: deps.logger, pathParameters: ["id"] }, async (request) => ({
     statusCode: 200,
-    body: await cancelTask(withLogging, request.pathParameter("id")),
+    body: await cancelTask(await withCurrentSettings(withLogging), request.pathParameter("id")),
   }));
 }
 
@@ -48,4 +55,5 @@ export const handler = createHandler({
   config,
   now: Date.now,
   logger,
+  settings: topicSettingsFromEnvironment(config, logger),
 });

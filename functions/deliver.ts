@@ -8,7 +8,14 @@ import { createAwsClient } from "#shared/adapters/aws-clients.js";
 import { type CallbackClient, createCallbackClient } from "#shared/adapters/callback-client.js";
 import { DynamoTaskStore } from "#shared/adapters/dynamo-task-store.js";
 import { SqsTopicQueue } from "#shared/adapters/topic-queue.js";
-import { ConfigError, loadEnvironmentConfig, type TopicConfig, topicConfig } from "#shared/config/index.js";
+import { type TopicSettingsSource, topicSettingsFromEnvironment } from "#shared/adapters/topic-settings.js";
+import {
+  ConfigError,
+  loadEnvironmentConfig,
+  type PunctualConfig,
+  type TopicConfig,
+  topicConfig,
+} from "#shared/config/index.js";
 import { type DeliveryRoute, readTopology, TOPOLOGY_VARIABLE } from "#shared/contract/topology.js";
 import { ENV, requireEnv } from "#shared/runtime/env.js";
 import { createFunctionLogger, functionMetricsFactory } from "#shared/runtime/observability.js";
@@ -27,78 +34,115 @@ import {
  */
 const env = requireEnv([ENV.environment, ENV.tableName]);
 const config = loadEnvironmentConfig(env.PUNCTUAL_ENV);
-const bindings = deliverBindings(readTopology("deliveries"));
+const routes = readTopology("deliveries");
+// Fails the cold start on a topology naming an unknown topic.
+const deployedBindings = deliverBindings(config, routes);
 // Throws at cold start when neither PUNCTUAL_SIGNING_SECRET nor SIGNING_SECRET_ARN is set.
 const loadSigner = signingSecretLoader();
 // Start fetching the secret and deriving this function's topic keys during init (it overlaps the rest of the
 // cold start); a failure is retried on use.
-for (const { topic } of bindings.values()) loadSigner(topic.name).catch(() => undefined);
+for (const { topic } of deployedBindings.values()) loadSigner(topic.name).catch(() => undefined);
 
 const logger = createFunctionLogger(config);
+/** Topic settings without a deploy: the deployed ones with the AppConfig document applied (refreshed ≤ 45 s). */
+const settings = topicSettingsFromEnvironment(config, logger);
 /** A Metrics instance per topic and flush (see PowertoolsDeliveryMetrics): nothing shared between them. */
 const createMetrics = functionMetricsFactory(config, logger);
 
-/** One keep-alive client per topic: the SSRF policy at connect time depends on the topic's allow-list. */
-const callbackClients = new Map<string, CallbackClient>();
+/**
+ * One keep-alive client per topic. Its policy reads the topic's settings of the batch being delivered (`latest`),
+ * so a runtime change of the allow-list or of plain-http callbacks applies without a new client.
+ */
+const callbackClients = new Map<string, { client: CallbackClient; latest: TopicConfig }>();
 function callbackClientFor(topic: TopicConfig): CallbackClient {
-  let client = callbackClients.get(topic.name);
-  if (!client) {
-    const inner = createCallbackClient({
-      policy: { isAllowed: (host, ip) => resolvedAddressAllowed(host, ip, topic) },
-      allowPlainHttp: topic.allowHttpCallbacks,
-      userAgent: "Punctual-Webhooks",
-    });
-    // The URL was checked when the task was accepted; check it again against today's allow-list.
-    client = {
-      post: async (request) => {
-        const check = checkCallbackUrl(request.url, topic);
-        if (!check.ok) {
-          return {
-            ok: false,
-            refused: true,
-            error: `destination refused by policy: ${check.reason}`,
-            durationMs: 0,
-          };
-        }
-        return inner.post(request);
-      },
-      close: () => inner.close(),
-    };
-    callbackClients.set(topic.name, client);
+  const known = callbackClients.get(topic.name);
+  if (known) {
+    known.latest = topic;
+    return known.client;
   }
-  return client;
+  const entry = { latest: topic } as { client: CallbackClient; latest: TopicConfig };
+  const inner = createCallbackClient({
+    policy: { isAllowed: (host, ip) => resolvedAddressAllowed(host, ip, entry.latest) },
+    // The scheme is checked below against the current settings before the inner client sees the request.
+    allowPlainHttp: true,
+    userAgent: "Punctual-Webhooks",
+  });
+  // The URL was checked when the task was accepted; check it again against today's allow-list.
+  entry.client = {
+    post: async (request) => {
+      const check = checkCallbackUrl(request.url, entry.latest);
+      if (!check.ok) {
+        return {
+          ok: false,
+          refused: true,
+          error: `destination refused by policy: ${check.reason}`,
+          durationMs: 0,
+        };
+      }
+      return inner.post(request);
+    },
+    close: () => inner.close(),
+  };
+  callbackClients.set(topic.name, entry);
+  return entry.client;
 }
 
-export function createDeliverHandler(deps: DeliverDeps, log: Logger = logger) {
+export function createDeliverHandler(
+  deps: DeliverDeps,
+  log: Logger = logger,
+  topicSettings?: TopicSettingsSource,
+) {
   return middy<SQSEvent, SQSBatchResponse>()
     .use(injectLambdaContext(log))
-    .handler((event, context) => deliverBatch(deps, event, context));
+    .handler(async (event, context) => {
+      if (!topicSettings) return deliverBatch(deps, event, context);
+      const bindings = bindingsOf(await topicSettings.current());
+      return deliverBatch({ ...deps, bindingFor: (arn) => bindings.get(arn) }, event, context);
+    });
 }
 
-export const handler = createDeliverHandler({
-  store: new DynamoTaskStore({
-    client: createAwsClient(DynamoDBClient),
-    tableName: env.TABLE_NAME,
-  }),
-  topicQueue: new SqsTopicQueue(createAwsClient(SQSClient)),
-  bindingFor: (arn) => bindings.get(arn),
-  callbackClientFor,
-  signer: loadSigner,
-  metrics: new PowertoolsDeliveryMetrics(createMetrics),
+export const handler = createDeliverHandler(
+  {
+    store: new DynamoTaskStore({
+      client: createAwsClient(DynamoDBClient),
+      tableName: env.TABLE_NAME,
+    }),
+    topicQueue: new SqsTopicQueue(createAwsClient(SQSClient)),
+    bindingFor: (arn) => deployedBindings.get(arn),
+    callbackClientFor,
+    signer: loadSigner,
+    metrics: new PowertoolsDeliveryMetrics(createMetrics),
+    logger,
+    // Groups are independent: a batch of up to 10 (the mapping's batch size) delivers them all at once.
+    groupConcurrency: 10,
+  },
   logger,
-  // Groups are independent: a batch of up to 10 (the mapping's batch size) delivers them all at once.
-  groupConcurrency: 10,
-});
+  settings,
+);
+
+/** The bindings of one effective configuration, built once per configuration the settings port answers. */
+const bindingsByConfig = new WeakMap<PunctualConfig, Map<string, DeliverBinding>>();
+function bindingsOf(current: PunctualConfig): Map<string, DeliverBinding> {
+  let bindings = bindingsByConfig.get(current);
+  if (!bindings) {
+    bindings = deliverBindings(current, routes);
+    bindingsByConfig.set(current, bindings);
+  }
+  return bindings;
+}
 
 /** The topology's deliveries (queue ARN → topic and queues) joined with each topic's configuration. */
-function deliverBindings(routes: Readonly<Record<string, DeliveryRoute>>): Map<string, DeliverBinding> {
+function deliverBindings(
+  current: PunctualConfig,
+  deliveries: Readonly<Record<string, DeliveryRoute>>,
+): Map<string, DeliverBinding> {
   const result = new Map<string, DeliverBinding>();
   const problems: string[] = [];
-  for (const [arn, { topic, queueUrl, dlqUrl }] of Object.entries(routes)) {
-    const resolved = topicConfig(config, topic);
+  for (const [arn, { topic, queueUrl, dlqUrl }] of Object.entries(deliveries)) {
+    const resolved = topicConfig(current, topic);
     if (resolved) result.set(arn, { topic: resolved, queueUrl, dlqUrl });
     else problems.push(`${TOPOLOGY_VARIABLE}.deliveries["${arn}"]: unknown topic ${JSON.stringify(topic)}`);
   }
-  if (problems.length > 0) throw new ConfigError(config.name, problems);
+  if (problems.length > 0) throw new ConfigError(current.name, problems);
   return result;
 }

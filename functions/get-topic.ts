@@ -4,6 +4,11 @@ import { LambdaClient } from "@aws-sdk/client-lambda";
 import { SQSClient } from "@aws-sdk/client-sqs";
 import { createAwsClient } from "#shared/adapters/aws-clients.js";
 import { DynamoTaskStore } from "#shared/adapters/dynamo-task-store.js";
+import {
+  topicSettingsFromEnvironment,
+  type WithTopicSettings,
+  withCurrentSettings,
+} from "#shared/adapters/topic-settings.js";
 import { LambdaTopicSwitch, SqsTopicQueueStats } from "#shared/adapters/topic-switch.js";
 import { type HttpHandler, httpRoute } from "#shared/api/http-route.js";
 import { loadEnvironmentConfig } from "#shared/config/index.js";
@@ -17,10 +22,12 @@ const env = requireEnv([ENV.environment, ENV.tableName]);
 const config = loadEnvironmentConfig(env.PUNCTUAL_ENV);
 const logger = createFunctionLogger(config);
 
-export function createHandler(deps: TopicReadDeps & { readonly logger: Logger }): HttpHandler {
+export function createHandler(
+  deps: TopicReadDeps & WithTopicSettings & { readonly logger: Logger },
+): HttpHandler {
   return httpRoute({ method: "GET", logger: deps.logger, pathParameters: ["topic"] }, async (request) => ({
     statusCode: 200,
-    body: await getTopic(deps, request.pathParameter("topic")),
+    body: await getTopic(await withCurrentSettings(deps), request.pathParameter("topic")),
   }));
 }
 
@@ -32,4 +39,5 @@ export const handler = createHandler({
   store: new DynamoTaskStore({ client: createAwsClient(DynamoDBClient), tableName: env.TABLE_NAME }),
   now: Date.now,
   logger,
+  settings: topicSettingsFromEnvironment(config, logger),
 });

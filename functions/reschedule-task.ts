@@ -1,5 +1,10 @@
 import type { Logger } from "@aws-lambda-powertools/logger";
 import { armingDepsFromEnvironment } from "#shared/adapters/arming-wiring.js";
+import {
+  topicSettingsFromEnvironment,
+  type WithTopicSettings,
+  withCurrentSettings,
+} from "#shared/adapters/topic-settings.js";
 import { type HttpHandler, httpRoute } from "#shared/api/http-route.js";
 import { createFunctionLogger } from "#shared/runtime/observability.js";
 import { type RescheduleTaskDeps, rescheduleTask } from "#shared/services/reschedule-task.js";
@@ -9,7 +14,9 @@ const arming = armingDepsFromEnvironment();
 const { config } = arming;
 const logger = createFunctionLogger(config);
 
-export function createHandler(deps: RescheduleTaskDeps & { readonly logger: Logger }): HttpHandler {
+export function createHandler(
+  deps: RescheduleTaskDeps & WithTopicSettings & { readonly logger: Logger },
+): HttpHandler {
   const withLogging: RescheduleTaskDeps = {
     ...deps,
     onError: deps.onError ?? ((message, error, taskId) => deps.logger.warn(message, { taskId, error })),
@@ -18,7 +25,11 @@ export function createHandler(deps: RescheduleTaskDeps & { readonly logger: Logg
     { method: "PATCH", logger: deps.logger, pathParameters: ["id"], jsonBody: true },
     async (request) => ({
       statusCode: 200,
-      body: await rescheduleTask(withLogging, request.pathParameter("id"), request.body),
+      body: await rescheduleTask(
+        await withCurrentSettings(withLogging),
+        request.pathParameter("id"),
+        request.body,
+      ),
     }),
   );
 }
@@ -26,4 +37,5 @@ export function createHandler(deps: RescheduleTaskDeps & { readonly logger: Logg
 export const handler = createHandler({
   ...arming,
   logger,
+  settings: topicSettingsFromEnvironment(config, logger),
 });

@@ -1,5 +1,10 @@
 import type { Logger } from "@aws-lambda-powertools/logger";
 import { armingDepsFromEnvironment } from "#shared/adapters/arming-wiring.js";
+import {
+  topicSettingsFromEnvironment,
+  type WithTopicSettings,
+  withCurrentSettings,
+} from "#shared/adapters/topic-settings.js";
 import { type HttpHandler, httpRoute } from "#shared/api/http-route.js";
 import { createFunctionLogger } from "#shared/runtime/observability.js";
 import { type RescheduleTaskDeps, runTask } from "#shared/services/reschedule-task.js";
@@ -9,18 +14,21 @@ const arming = armingDepsFromEnvironment();
 const { config } = arming;
 const logger = createFunctionLogger(config);
 
-export function createHandler(deps: RescheduleTaskDeps & { readonly logger: Logger }): HttpHandler {
+export function createHandler(
+  deps: RescheduleTaskDeps & WithTopicSettings & { readonly logger: Logger },
+): HttpHandler {
   const withLogging: RescheduleTaskDeps = {
     ...deps,
     onError: deps.onError ?? ((message, error, taskId) => deps.logger.warn(message, { taskId, error })),
   };
   return httpRoute({ method: "POST", logger: deps.logger, pathParameters: ["id"] }, async (request) => ({
     statusCode: 200,
-    body: await runTask(withLogging, request.pathParameter("id")),
+    body: await runTask(await withCurrentSettings(withLogging), request.pathParameter("id")),
   }));
 }
 
 export const handler = createHandler({
   ...arming,
   logger,
+  settings: topicSettingsFromEnvironment(config, logger),
 });

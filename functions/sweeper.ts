@@ -3,6 +3,7 @@ import { injectLambdaContext } from "@aws-lambda-powertools/logger/middleware";
 import { type Metrics, MetricUnit } from "@aws-lambda-powertools/metrics";
 import { logMetrics } from "@aws-lambda-powertools/metrics/middleware";
 import { DynamoDBClient } from "@aws-sdk/client-dynamodb";
+import { LambdaClient } from "@aws-sdk/client-lambda";
 import { SQSClient } from "@aws-sdk/client-sqs";
 import middy from "@middy/core";
 import type { ScheduledEvent } from "aws-lambda";
@@ -11,12 +12,20 @@ import { SqsDeadLetterSource } from "#shared/adapters/dead-letter-source.js";
 import { DynamoTaskStore } from "#shared/adapters/dynamo-task-store.js";
 import { SqsTimerQueue } from "#shared/adapters/timer-queue.js";
 import { SqsTopicQueue } from "#shared/adapters/topic-queue.js";
+import { type TopicSettingsSource, topicSettingsFromEnvironment } from "#shared/adapters/topic-settings.js";
+import { LambdaTopicSwitch } from "#shared/adapters/topic-switch.js";
 import { ConfigError, loadEnvironmentConfig, type PunctualConfig } from "#shared/config/index.js";
-import { readTopology, type SweepRoute, TOPOLOGY_VARIABLE } from "#shared/contract/topology.js";
+import {
+  readTopology,
+  type SweepRoute,
+  TOPOLOGY_VARIABLE,
+  type Topology,
+} from "#shared/contract/topology.js";
 import { METRIC } from "#shared/domain/metrics.js";
 import { scheduledGraceMs } from "#shared/domain/sweep.js";
 import { ENV, requireEnv } from "#shared/runtime/env.js";
 import { createFunctionLogger, functionMetricsFactory } from "#shared/runtime/observability.js";
+import { holdPausedTopics, type SettingsHoldDeps } from "#shared/services/settings-hold.js";
 import {
   type SweeperDeps,
   type SweeperTopic,
@@ -36,20 +45,42 @@ const env = requireEnv([
   ENV.scheduleDlqUrl,
 ]);
 const config = loadEnvironmentConfig(env.PUNCTUAL_ENV);
-const topics = sweeperTopics(config, readTopology("sweep"));
+const routes = readTopology("sweep");
+const topics = sweeperTopics(config, routes);
 
 const logger = createFunctionLogger(config);
 const metrics = functionMetricsFactory(config, logger)();
 const sqs = createAwsClient(SQSClient);
+const settings = topicSettingsFromEnvironment(config, logger);
+const mappings = (JSON.parse(process.env[TOPOLOGY_VARIABLE] ?? "{}") as Topology).topicMappings;
+
+/** Topic settings without a deploy: each run sweeps with the current settings and applies a runtime `paused`. */
+export interface SweeperSettings {
+  readonly settings: TopicSettingsSource;
+  readonly topicsOf: (current: PunctualConfig) => Record<string, SweeperTopic>;
+  readonly hold?: SettingsHoldDeps;
+}
 
 export type SweeperHandlerDeps = Omit<SweeperDeps, "remainingMs">;
 
-export function createSweeperHandler(deps: SweeperHandlerDeps, log: Logger = logger, emf: Metrics = metrics) {
+export function createSweeperHandler(
+  deps: SweeperHandlerDeps,
+  log: Logger = logger,
+  emf: Metrics = metrics,
+  runtime?: SweeperSettings,
+) {
   return middy<ScheduledEvent, SweepReport>()
     .use(injectLambdaContext(log))
     .use(logMetrics(emf))
     .handler(async (_event, context) => {
-      const report = await sweep({ ...deps, remainingMs: () => context.getRemainingTimeInMillis() });
+      const current = await runtime?.settings.current();
+      if (current && runtime?.hold) await holdPausedTopics(runtime.hold, current);
+      const topicsNow = current && runtime ? runtime.topicsOf(current) : deps.topics;
+      const report = await sweep({
+        ...deps,
+        topics: topicsNow,
+        remainingMs: () => context.getRemainingTimeInMillis(),
+      });
       // Every run publishes every count, zeros included: a flat line is a sweeper that ran and found nothing.
       emf.addMetric(METRIC.orphansForwarded, MetricUnit.Count, report.forwarded);
       emf.addMetric(METRIC.orphansRequeued, MetricUnit.Count, report.requeued);
@@ -60,21 +91,32 @@ export function createSweeperHandler(deps: SweeperHandlerDeps, log: Logger = log
     });
 }
 
-export const handler = createSweeperHandler({
-  store: new DynamoTaskStore({
-    client: createAwsClient(DynamoDBClient),
-    tableName: env.TABLE_NAME,
-  }),
-  topicQueue: new SqsTopicQueue(sqs),
-  timer: new SqsTimerQueue(sqs, env.TIMER_QUEUE_URL),
-  topics,
-  scheduledGraceMs: (timer) => scheduledGraceMs(config, timer),
-  deadLetters: {
-    source: new SqsDeadLetterSource(sqs),
-    queueUrls: [env.SCHEDULE_DLQ_URL, env.TIMER_DLQ_URL],
+export const handler = createSweeperHandler(
+  {
+    store: new DynamoTaskStore({
+      client: createAwsClient(DynamoDBClient),
+      tableName: env.TABLE_NAME,
+    }),
+    topicQueue: new SqsTopicQueue(sqs),
+    timer: new SqsTimerQueue(sqs, env.TIMER_QUEUE_URL),
+    topics,
+    scheduledGraceMs: (timer) => scheduledGraceMs(config, timer),
+    deadLetters: {
+      source: new SqsDeadLetterSource(sqs),
+      queueUrls: [env.SCHEDULE_DLQ_URL, env.TIMER_DLQ_URL],
+    },
+    logger,
   },
   logger,
-});
+  metrics,
+  {
+    settings,
+    topicsOf: (current) => sweeperTopics(current, routes),
+    ...(mappings
+      ? { hold: { mappings, topicSwitch: new LambdaTopicSwitch(createAwsClient(LambdaClient)), logger } }
+      : {}),
+  },
+);
 
 /** The topology's sweep routes joined with each topic's configuration; every configured topic must have one. */
 function sweeperTopics(

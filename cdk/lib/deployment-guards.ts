@@ -1,6 +1,6 @@
 import { Token } from "aws-cdk-lib";
 import { ConfigError, type PunctualConfig, type TopicSettings } from "#shared/config/index.js";
-import { isPublicAddress } from "#shared/security/ssrf.js";
+import { isPrivateHostPattern } from "#shared/security/ssrf.js";
 
 /** The one environment meant for the local cloud and LocalStack; never for a real AWS account. */
 export const LOCAL_ENVIRONMENT = "local";
@@ -70,22 +70,5 @@ function deployedProblems(config: PunctualConfig): string[] {
   return problems;
 }
 
-/** Names that resolve inside a network, never on the public internet. */
-const INTERNAL_NAME_SUFFIXES = [".localhost", ".local", ".internal", ".localdomain", ".home.arpa"];
-
-/**
- * An allow-list entry admitting a non-public host: a non-public IP literal, `localhost`, an internal suffix,
- * or a single label (resolved through the machine's search domains). `*` and public names are fine: the
- * callback client refuses private addresses they resolve to.
- */
-export function isPrivateHostPattern(pattern: string): boolean {
-  if (pattern === "*") return false;
-  const host = pattern
-    .replace(/^\*\./, "")
-    .replace(/^\[(.*)\]$/, "$1")
-    .toLowerCase();
-  if (/^[0-9.]+$/.test(host) || host.includes(":")) return !isPublicAddress(host);
-  if (host === "localhost" || INTERNAL_NAME_SUFFIXES.some((suffix) => `.${host}`.endsWith(suffix)))
-    return true;
-  return !host.includes(".");
-}
+/** Moved to shared/security/ssrf.ts: the runtime topic settings apply the same rule (shared/config/runtime-settings.ts). */
+export { isPrivateHostPattern };

@@ -6,6 +6,7 @@ import type { PunctualConfig } from "#shared/config/index.js";
 import { AlarmTopic } from "./constructs/alarm-topic.js";
 import { Dashboard } from "./constructs/dashboard.js";
 import { PunctualFunction } from "./constructs/punctual-function.js";
+import { RuntimeSettings } from "./constructs/runtime-settings.js";
 import { ScheduleMaterializer } from "./constructs/schedule-materializer.js";
 import { Sweeper } from "./constructs/sweeper.js";
 import { TaskApi } from "./constructs/task-api.js";
@@ -50,6 +51,7 @@ export class PunctualStack extends Stack {
   readonly sweeper: Sweeper;
   readonly scheduleMaterializer: ScheduleMaterializer;
   readonly dashboard: Dashboard;
+  readonly runtimeSettings: RuntimeSettings;
 
   constructor(scope: Construct, id: string, props: PunctualStackProps) {
     super(scope, id, props);
@@ -79,6 +81,13 @@ export class PunctualStack extends Stack {
         "Every callback receiver verifies with its topic's key, derived from this secret; an automatic rotation would break verification everywhere at once. Rotation is an operator procedure: set the new secret, let receivers accept both derived keys, then retire the old one (README).",
     });
 
+    // Before the topics: their deliver functions read the runtime settings (issue 14.5).
+    this.runtimeSettings = new RuntimeSettings(this, "RuntimeSettings", {
+      config,
+      alarms: this.alarms,
+      removalPolicy,
+      logRetention,
+    });
     this.topics = Object.values(config.resolvedTopics).map(
       (topic) =>
         new Topic(this, `Topic-${topic.name}`, {
@@ -87,6 +96,7 @@ export class PunctualStack extends Stack {
           table: this.table,
           signingSecret: this.signingSecret,
           alarms: this.alarms,
+          runtimeSettings: this.runtimeSettings,
           removalPolicy,
           logRetention,
         }),
@@ -112,6 +122,7 @@ export class PunctualStack extends Stack {
       timerScheduler: this.timerScheduler,
       alarms: this.alarms,
       topics: this.topics,
+      runtimeSettings: this.runtimeSettings,
       removalPolicy,
       logRetention,
     });
@@ -121,6 +132,7 @@ export class PunctualStack extends Stack {
       timerQueues: this.timerQueues,
       topics: this.topics,
       alarms: this.alarms,
+      runtimeSettings: this.runtimeSettings,
       removalPolicy,
       logRetention,
     });
@@ -157,6 +169,24 @@ export class PunctualStack extends Stack {
     new CfnOutput(this, "DashboardName", {
       value: this.dashboard.dashboardName,
       description: "CloudWatch dashboard of this environment (topics, timer, Scheduler, functions, alarms)",
+    });
+    // Topic settings without a deploy (README): what `aws appconfig` commands name.
+    const settings = this.runtimeSettings;
+    new CfnOutput(this, "TopicSettingsApplicationId", {
+      value: settings.application.applicationId,
+      description: "AppConfig application of the runtime topic settings",
+    });
+    new CfnOutput(this, "TopicSettingsEnvironmentId", {
+      value: settings.environment.environmentId,
+      description: "AppConfig environment the functions read the topic settings from",
+    });
+    new CfnOutput(this, "TopicSettingsProfileId", {
+      value: settings.profile.configurationProfileId,
+      description: "AppConfig configuration profile (hosted, JSON) of the topic settings",
+    });
+    new CfnOutput(this, "TopicSettingsDeploymentStrategyId", {
+      value: settings.deploymentStrategy.deploymentStrategyId,
+      description: "AppConfig deployment strategy for topic settings changes (linear, with bake time)",
     });
     new CfnOutput(this, "AlarmTopicArn", {
       value: this.alarms.topic.topicArn,

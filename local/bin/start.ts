@@ -32,6 +32,11 @@ const program = new Command()
     rate,
   )
   .option("--fault-seed <n>", "seed of the injected faults", integer, 1)
+  .option(
+    "--settings <file>",
+    "runtime topic settings (the local AppConfig document): edit it while running, applied within a second",
+    ".punctual/local-settings.json",
+  )
   .option("--verbose", "log every function and emulator message", false)
   .parse();
 
@@ -42,6 +47,7 @@ const options = program.opts<{
   firingWindow: number;
   faults?: number;
   faultSeed: number;
+  settings: string;
   verbose: boolean;
 }>();
 const started = Date.now();
@@ -51,13 +57,14 @@ const cloud = await startLocalCloud({
   apiPort: options.port,
   awsPort: options.awsPort,
   firingWindowSeconds: options.firingWindow,
+  settingsFile: options.settings,
   signingSecret: process.env.PUNCTUAL_SIGNING_SECRET ?? DEFAULT_LOCAL_SIGNING_SECRET,
   ...(options.data ? { dataDir: options.data } : {}),
   ...(options.faults
     ? { faults: { seed: options.faultSeed, rates: uniformFaultRates(options.faults) } }
     : {}),
   log: (line) => {
-    if (options.verbose || /error|fail/i.test(line)) process.stderr.write(`${line}\n`);
+    if (options.verbose || /error|fail|topic settings/i.test(line)) process.stderr.write(`${line}\n`);
   },
 });
 
@@ -76,6 +83,7 @@ process.stdout.write(
     `  signing secret ${cloud.signingSecret}   (the material; receivers never hold it)`,
     "  verification keys, one per topic (give each receiver its topic's key):",
     ...Object.entries(cloud.verificationKeys).map(([topic, key]) => `    ${topic.padEnd(14)} ${key}`),
+    `  settings       ${cloud.topicSettings?.file ?? "(none)"}   (topic settings without a deploy: edit while running)`,
     options.data
       ? `  data           ${options.data}`
       : "  data           in memory (use --data <dir> to keep it)",

@@ -1,10 +1,13 @@
 import { type ChildProcess, fork } from "node:child_process";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
 import path from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
 import type { MessagePort } from "node:worker_threads";
 import { DynamoDBClient } from "@aws-sdk/client-dynamodb";
 import { SchedulerClient } from "@aws-sdk/client-scheduler";
 import { SQSClient } from "@aws-sdk/client-sqs";
+import { type AppConfigEmulator, startAppConfigEmulator } from "#local/aws/appconfig-emulator.js";
 import { startEmulatorThread } from "#local/aws/emulator-thread.js";
 import {
   type EmulatorOptions,
@@ -29,6 +32,7 @@ import {
   startEventSource,
 } from "#local/runtime/sqs-event-source.js";
 import { createAwsClient, localAwsTransport, setLocalAwsTransport } from "#shared/adapters/aws-clients.js";
+import { SETTINGS_MAX_AGE_VARIABLE } from "#shared/adapters/topic-settings.js";
 import { loadEnvironmentConfig } from "#shared/config/index.js";
 import { mergeTopologies, readTopology, TOPOLOGY_VARIABLE } from "#shared/contract/topology.js";
 import { topicSigningKey } from "#shared/security/signing.js";
@@ -95,6 +99,13 @@ export interface LocalCloudOptions {
    * interval instead of its own rate, so tests see a sweep within a second or so.
    */
   readonly sweeperIntervalMs?: number;
+  /**
+   * The runtime topic settings document the local AppConfig serves (topic settings without a deploy): written with
+   * the CDK's defaults when absent, re-read on every poll. Default: a fresh file in the temp directory.
+   */
+  readonly settingsFile?: string;
+  /** How long the functions cache the topic settings locally (default 1 s; AWS: 45 s). */
+  readonly settingsMaxAgeSeconds?: number;
   readonly log?: (line: string) => void;
 }
 
@@ -121,6 +132,8 @@ export interface LocalCloud {
   readonly metrics: MetricStore;
   /** Present when started with `faults`: the proxies the functions use, and control over them. */
   readonly faults?: LocalCloudFaults;
+  /** The topic settings file and the version of it now deployed (each accepted edit adds one). */
+  readonly topicSettings?: { readonly file: string; readonly endpoint: string; deployedVersion(): number };
   stop(): Promise<void>;
 }
 
@@ -182,6 +195,7 @@ export async function startLocalCloud(options: LocalCloudOptions = {}): Promise<
   const stackName = "Punctual-local";
   const runners: EventSourceRunner[] = [];
   const functionHosts: FunctionHost[] = [];
+  let appConfig: LocalSettings | undefined;
   let api: Awaited<ReturnType<typeof startApiServer>> | undefined;
   let consoleScheduler: SchedulerClient | undefined;
   try {
@@ -226,6 +240,7 @@ export async function startLocalCloud(options: LocalCloudOptions = {}): Promise<
     scheduler.destroy();
 
     const ctx = { region: LOCAL_REGION, accountId: LOCAL_ACCOUNT, stackName, physical };
+    appConfig = await startSettingsEmulator(topology, ctx, options, host, log);
     const functionEnvironments: Record<string, Record<string, string>> = {};
     for (const fn of topology.functions) {
       const resolved = resolveIntrinsics(fn.environment, ctx) as Record<string, unknown>;
@@ -253,6 +268,8 @@ export async function startLocalCloud(options: LocalCloudOptions = {}): Promise<
       emulators.connect && functionHostsWanted()
         ? await hostFunctions(topology, emulators.connect, functionHosts, emfSink)
         : await importFunctions(topology, emfSink);
+    if (appConfig)
+      appConfig.emulator.useValidator(settingsValidator(topology, handlers, appConfig.profileId));
     const functionOf = (logicalId: string) => {
       const fn = topology.functions.find((f) => f.logicalId === logicalId);
       const handler = handlers.get(logicalId);
@@ -363,6 +380,7 @@ export async function startLocalCloud(options: LocalCloudOptions = {}): Promise<
     api = await startApiServer({ host, port: options.apiPort ?? 3000, routes, log, prelude });
 
     const runningApi = api;
+    const runningAppConfig = appConfig;
     return {
       apiUrl: runningApi.url,
       awsEndpoint: emulators.gatewayUrl,
@@ -382,6 +400,15 @@ export async function startLocalCloud(options: LocalCloudOptions = {}): Promise<
       routes: Object.fromEntries(routes.map((r) => [r.routeKey, r.functionName])),
       scheduledRules,
       metrics,
+      ...(appConfig
+        ? {
+            topicSettings: {
+              file: appConfig.file,
+              endpoint: appConfig.emulator.url,
+              deployedVersion: (appConfig.emulator as AppConfigEmulator).deployedVersion,
+            },
+          }
+        : {}),
       ...(faultEndpoints
         ? {
             faults: {
@@ -404,6 +431,7 @@ export async function startLocalCloud(options: LocalCloudOptions = {}): Promise<
         if (fastPath && localAwsTransport() === fastPath) setLocalAwsTransport(undefined);
         await emulators.stop();
         await lambda.stop();
+        await runningAppConfig?.stop();
       },
     };
   } catch (error) {
@@ -413,8 +441,85 @@ export async function startLocalCloud(options: LocalCloudOptions = {}): Promise<
     await Promise.all(functionHosts.map((host) => host.stop()));
     await emulators.stop();
     await lambda.stop();
+    await appConfig?.stop();
     throw error;
   }
+}
+
+interface LocalSettings {
+  readonly emulator: AppConfigEmulator;
+  readonly file: string;
+  readonly profileId: string;
+  stop(): Promise<void>;
+}
+
+/**
+ * The template's runtime settings profile, served by the local AppConfig Data emulator from a file; the functions
+ * find it through AWS_ENDPOINT_URL_APPCONFIGDATA and poll it every `settingsMaxAgeSeconds`.
+ */
+async function startSettingsEmulator(
+  topology: LocalTopology,
+  ctx: Parameters<typeof resolveIntrinsics>[1],
+  options: LocalCloudOptions,
+  host: string,
+  log: (line: string) => void,
+): Promise<LocalSettings | undefined> {
+  const [profile] = topology.settingsProfiles;
+  if (!profile) return undefined;
+  const idOf = (logicalId: string) => String(resolveIntrinsics({ Ref: logicalId }, ctx));
+  // Without a file of the caller's, a fresh one per cloud (removed on stop): parallel clouds never share one.
+  const ownDir = options.settingsFile ? undefined : mkdtempSync(path.join(tmpdir(), "punctual-settings-"));
+  const file = path.resolve(options.settingsFile ?? path.join(ownDir as string, "settings.json"));
+  const ids = {
+    application: idOf(profile.applicationLogicalId),
+    environment: idOf(profile.environmentLogicalId),
+    profile: idOf(profile.profileLogicalId),
+  };
+  // Its lines start with "topic settings:", which `npm start` prints without --verbose (local/bin/start.ts).
+  const emulator = await startAppConfigEmulator({
+    host,
+    settingsFile: file,
+    initialContent: profile.content,
+    ids,
+    log,
+  });
+  process.env.AWS_ENDPOINT_URL_APPCONFIGDATA = emulator.url;
+  process.env[SETTINGS_MAX_AGE_VARIABLE] = String(options.settingsMaxAgeSeconds ?? 1);
+  return {
+    emulator,
+    file,
+    profileId: ids.profile,
+    stop: async () => {
+      await emulator.stop();
+      if (ownDir) rmSync(ownDir, { recursive: true, force: true });
+    },
+  };
+}
+
+/** AppConfig's check before a deployment: the profile's LAMBDA validator, invoked as AppConfig invokes it. */
+function settingsValidator(
+  topology: LocalTopology,
+  handlers: ReadonlyMap<string, LambdaHandler>,
+  profileId: string,
+): (content: string, version: number) => Promise<string | undefined> {
+  const validatorId = topology.settingsProfiles[0]?.validatorFunctionLogicalId;
+  const validate = validatorId ? handlers.get(validatorId) : undefined;
+  return async (content, version) => {
+    if (!validate) return undefined;
+    try {
+      const event = {
+        applicationId: "local",
+        configurationProfileId: profileId,
+        configurationVersion: String(version),
+        content: Buffer.from(content).toString("base64"),
+        uri: "hosted",
+      };
+      await (validate as (event: unknown, context: unknown) => Promise<unknown>)(event, {});
+      return undefined;
+    } catch (error) {
+      return (error as Error).message;
+    }
+  };
 }
 
 /** The emulators as this process sees them, wherever they run. */

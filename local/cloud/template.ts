@@ -72,6 +72,18 @@ export interface ScheduleGroupSpec {
   readonly name?: unknown;
 }
 
+/**
+ * An AppConfig hosted configuration profile (the runtime topic settings): its application, environment and profile
+ * (by logical id, resolved when provisioning), the hosted version's content, and its LAMBDA validator function.
+ */
+export interface SettingsProfileSpec {
+  readonly applicationLogicalId: string;
+  readonly environmentLogicalId: string;
+  readonly profileLogicalId: string;
+  readonly content: string;
+  readonly validatorFunctionLogicalId?: string;
+}
+
 export interface LocalTopology {
   readonly tables: TableSpec[];
   readonly queues: QueueSpec[];
@@ -80,6 +92,7 @@ export interface LocalTopology {
   readonly routes: RouteSpec[];
   readonly scheduleGroups: ScheduleGroupSpec[];
   readonly scheduledRules: ScheduledRuleSpec[];
+  readonly settingsProfiles: SettingsProfileSpec[];
 }
 
 export function topologyOf(template: CfnTemplate): LocalTopology {
@@ -205,7 +218,46 @@ export function topologyOf(template: CfnTemplate): LocalTopology {
     });
   });
 
-  return { tables, queues, functions, eventSources, routes, scheduleGroups, scheduledRules };
+  const settingsProfiles = settingsProfilesOf(ofType);
+
+  return {
+    tables,
+    queues,
+    functions,
+    eventSources,
+    routes,
+    scheduleGroups,
+    scheduledRules,
+    settingsProfiles,
+  };
+}
+
+/** Each hosted AppConfig version with the environment its deployment targets and its profile's validator. */
+function settingsProfilesOf(ofType: (type: string) => [string, CfnResource][]): SettingsProfileSpec[] {
+  const deployments = ofType("AWS::AppConfig::Deployment").map(([, r]) => r.Properties ?? {});
+  return ofType("AWS::AppConfig::HostedConfigurationVersion").flatMap(([, r]) => {
+    const p = r.Properties ?? {};
+    const profileLogicalId = refTarget(p.ConfigurationProfileId);
+    const applicationLogicalId = refTarget(p.ApplicationId);
+    const deployment = deployments.find((d) => refTarget(d.ConfigurationProfileId) === profileLogicalId);
+    const environmentLogicalId = refTarget(deployment?.EnvironmentId);
+    if (!profileLogicalId || !applicationLogicalId || !environmentLogicalId) return [];
+    const profile = ofType("AWS::AppConfig::ConfigurationProfile").find(
+      ([id]) => id === profileLogicalId,
+    )?.[1];
+    const validators = (profile?.Properties?.Validators as { Type?: string; Content?: unknown }[]) ?? [];
+    const lambda = validators.find((v) => v.Type === "LAMBDA");
+    const validatorFunctionLogicalId = lambda ? getAttTarget(lambda.Content) : undefined;
+    return [
+      {
+        applicationLogicalId,
+        environmentLogicalId,
+        profileLogicalId,
+        content: String(p.Content),
+        ...(validatorFunctionLogicalId ? { validatorFunctionLogicalId } : {}),
+      },
+    ];
+  });
 }
 
 const RATE_UNITS_MS: Record<string, number> = { minute: 60_000, hour: 3_600_000, day: 86_400_000 };

@@ -23,16 +23,18 @@ describe("the route table", () => {
   it("gives each function the variables its store access and grants need, and no others", () => {
     const byName = Object.fromEntries(ROWS.map((r) => [r.name, routeVariables(r).sort()]));
     expect(byName).toEqual({
+      // The topology's `topicSettings` section (AppConfig ids) for the rows that read topic settings.
       "add-task": [
+        ENV.topology,
         ENV.schedulerRoleArn,
         ENV.scheduleDlqArn,
         ENV.scheduleGroupName,
         ENV.tableName,
         ENV.timerQueueArn,
         ENV.timerQueueUrl,
-      ],
+      ].sort(),
       "get-task": [ENV.tableName],
-      "cancel-task": [ENV.scheduleGroupName, ENV.tableName],
+      "cancel-task": [ENV.topology, ENV.scheduleGroupName, ENV.tableName].sort(),
       openapi: [],
       "pause-topic": [ENV.topology],
       "resume-topic": [ENV.topology],
@@ -40,19 +42,31 @@ describe("the route table", () => {
       "get-topic": [ENV.topology, ENV.tableName].sort(),
       "unmatched-route": [],
       ...Object.fromEntries(
-        ["add-tasks-batch", "reschedule-task", "run-task", "create-schedule", "resume-schedule"].map(
-          (name) => [
-            name,
-            [
-              ENV.schedulerRoleArn,
-              ENV.scheduleDlqArn,
-              ENV.scheduleGroupName,
-              ENV.tableName,
-              ENV.timerQueueArn,
-              ENV.timerQueueUrl,
-            ],
+        ["add-tasks-batch", "reschedule-task", "run-task"].map((name) => [
+          name,
+          [
+            ENV.topology,
+            ENV.schedulerRoleArn,
+            ENV.scheduleDlqArn,
+            ENV.scheduleGroupName,
+            ENV.tableName,
+            ENV.timerQueueArn,
+            ENV.timerQueueUrl,
+          ].sort(),
+        ]),
+      ),
+      ...Object.fromEntries(
+        ["create-schedule", "resume-schedule"].map((name) => [
+          name,
+          [
+            ENV.schedulerRoleArn,
+            ENV.scheduleDlqArn,
+            ENV.scheduleGroupName,
+            ENV.tableName,
+            ENV.timerQueueArn,
+            ENV.timerQueueUrl,
           ],
-        ),
+        ]),
       ),
       "cancel-group": [ENV.scheduleGroupName, ENV.tableName],
       "list-tasks": [ENV.tableName],

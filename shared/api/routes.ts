@@ -28,7 +28,9 @@ export type RouteGrant =
   | "topic-mappings:read"
   | "topic-mappings:switch"
   | "topic-queues:read"
-  | "topic-queues:send";
+  | "topic-queues:send"
+  // Issue 14.5: read the runtime topic settings (AppConfig profile named in the topology's `topicSettings`).
+  | "topic-settings:read";
 
 /**
  * The variables each grant gives the function (values come from the stack): the function reads them with
@@ -45,6 +47,7 @@ export const GRANT_VARIABLES: { readonly [G in RouteGrant]: readonly EnvName[] }
   "topic-queues:read": [ENV.topology],
   // The topology's `topicQueues` section (topic → FIFO queue URL), and SendMessage on those queues.
   "topic-queues:send": [ENV.topology],
+  "topic-settings:read": [ENV.topology],
 };
 
 export interface ApiRouteRow {
@@ -77,7 +80,7 @@ export const API_ROUTES = [
     purpose: "store the task, arm its timer",
     memoryMb: 512,
     store: ["claimIdempotencyKey", "putNew", "get", "removeScheduled"],
-    grants: ["timer-queue:send", "schedules:arm"],
+    grants: ["timer-queue:send", "schedules:arm", "topic-settings:read"],
   },
   // Issue 13, scope L: batch add (each item through the single add's service).
   {
@@ -87,7 +90,7 @@ export const API_ROUTES = [
     purpose: "add up to 100 tasks, one result each",
     memoryMb: 512,
     store: ["claimIdempotencyKey", "putNew", "get", "removeScheduled"],
-    grants: ["timer-queue:send", "schedules:arm"],
+    grants: ["timer-queue:send", "schedules:arm", "topic-settings:read"],
   },
   {
     name: "get-task",
@@ -104,7 +107,7 @@ export const API_ROUTES = [
     purpose: "cancel, delete its schedule",
     memoryMb: 256,
     store: ["cancel"],
-    grants: ["schedules:disarm"],
+    grants: ["schedules:disarm", "topic-settings:read"],
   },
   {
     name: "openapi",
@@ -138,7 +141,7 @@ export const API_ROUTES = [
     purpose: "topics: settings, paused, backlog, oldest age, dead letters",
     memoryMb: 256,
     store: ["listUnfinishedDueBy"],
-    grants: ["topic-mappings:read", "topic-queues:read"],
+    grants: ["topic-mappings:read", "topic-queues:read", "topic-settings:read"],
   },
   {
     name: "get-topic",
@@ -147,7 +150,7 @@ export const API_ROUTES = [
     purpose: "a topic: settings, paused, backlog, oldest age, dead letters",
     memoryMb: 256,
     store: ["listUnfinishedDueBy"],
-    grants: ["topic-mappings:read", "topic-queues:read"],
+    grants: ["topic-mappings:read", "topic-queues:read", "topic-settings:read"],
   },
   // Operations routes, scope I2: reschedule, run now, group cancel.
   {
@@ -157,7 +160,7 @@ export const API_ROUTES = [
     purpose: "move a scheduled task to a new due time",
     memoryMb: 256,
     store: ["get", "markRescheduled", "putNew", "settleRescheduled"],
-    grants: ["timer-queue:send", "schedules:arm", "schedules:disarm"],
+    grants: ["timer-queue:send", "schedules:arm", "schedules:disarm", "topic-settings:read"],
   },
   {
     name: "run-task",
@@ -166,7 +169,7 @@ export const API_ROUTES = [
     purpose: "make a scheduled task due now",
     memoryMb: 256,
     store: ["get", "markRescheduled", "putNew", "settleRescheduled"],
-    grants: ["timer-queue:send", "schedules:arm", "schedules:disarm"],
+    grants: ["timer-queue:send", "schedules:arm", "schedules:disarm", "topic-settings:read"],
   },
   {
     name: "cancel-group",

@@ -78,16 +78,9 @@ export function parseConfig(input: EnvironmentConfigInput): PunctualConfig {
   if (Object.keys(config.topics).length === 0) problems.push("topics: declare at least one topic");
   const resolvedTopics: Record<string, TopicConfig> = {};
   for (const [name, overrides] of Object.entries(config.topics)) {
-    const merged = topicSettingsSchema.safeParse(mergeTopicSettings(config.system, overrides));
-    if (!merged.success) {
-      problems.push(...describeIssues(merged.error.issues, `topic "${name}"`));
-      continue;
-    }
-    const topic = { ...merged.data, name };
-    if (topic.backoff.maxSeconds < topic.backoff.initialSeconds) {
-      problems.push(`topic "${name}", field "backoff.maxSeconds": must be at least backoff.initialSeconds`);
-    }
-    resolvedTopics[name] = topic;
+    const checked = checkTopicSettings(name, mergeTopicSettings(config.system, overrides));
+    problems.push(...checked.problems);
+    if (checked.topic) resolvedTopics[name] = checked.topic;
   }
   if (config.timer.horizonSeconds > 0 && config.timer.leadSeconds > config.timer.horizonSeconds) {
     problems.push(
@@ -117,11 +110,29 @@ export function timerSettings(config: EnvironmentConfig): TimerSettings {
   return { ...config.timer, earlyWakeSeconds: config.eventSources.earlyWakeSeconds };
 }
 
+/**
+ * One topic's merged settings through the topic settings schema and the rules across its fields. The same check
+ * runs at synth, at cold start and on every runtime settings document (shared/config/runtime-settings.ts).
+ */
+export function checkTopicSettings(
+  name: string,
+  candidate: unknown,
+): { topic?: TopicConfig; problems: string[] } {
+  const merged = topicSettingsSchema.safeParse(candidate);
+  if (!merged.success) return { problems: describeIssues(merged.error.issues, `topic "${name}"`) };
+  const topic = { ...merged.data, name };
+  const problems: string[] = [];
+  if (topic.backoff.maxSeconds < topic.backoff.initialSeconds) {
+    problems.push(`topic "${name}", field "backoff.maxSeconds": must be at least backoff.initialSeconds`);
+  }
+  return { topic, problems };
+}
+
 export function topicConfig(config: PunctualConfig, topic: string): TopicConfig | undefined {
   return Object.hasOwn(config.resolvedTopics, topic) ? config.resolvedTopics[topic] : undefined;
 }
 
-function describeIssues(issues: readonly z.core.$ZodIssue[], prefix?: string): string[] {
+export function describeIssues(issues: readonly z.core.$ZodIssue[], prefix?: string): string[] {
   return issues.map((issue) => {
     const path = issue.path.map(String);
     let where = prefix ? `${prefix}, ` : "";

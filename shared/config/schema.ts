@@ -73,12 +73,17 @@ export const topicSettingsSchema = z
     allowHttpCallbacks: z.boolean(),
     defaultCallbackUrl: z.url().optional(),
     alarms: alarmThresholdsSchema,
+    /**
+     * Hold the topic from the runtime settings (AppConfig): the sweeper disables the topic's deliver event source
+     * mapping, as `POST /v1/topics/{topic}/pause` does (docs/RELIABILITY.md, "Topic settings without a deploy").
+     */
+    paused: z.boolean(),
   })
   .strict();
 
 export type TopicSettings = z.infer<typeof topicSettingsSchema>;
 
-const topicOverridesSchema = topicSettingsSchema
+export const topicOverridesSchema = topicSettingsSchema
   .extend({
     backoff: backoffSchema.partial().optional(),
     alarms: alarmThresholdsSchema.partial().optional(),
@@ -99,6 +104,7 @@ export const DEFAULT_SYSTEM_SETTINGS: TopicSettings = {
   allowedCallbackHosts: ["*"],
   allowHttpCallbacks: false,
   alarms: { backlogAgeSeconds: 300, latenessP99Seconds: 1, callbackLatencyP99Seconds: 5 },
+  paused: false,
 };
 
 const apiAuthSchema = z.discriminatedUnion("type", [

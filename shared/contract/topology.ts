@@ -12,7 +12,9 @@ import { ENV, MissingEnvironmentError } from "#shared/runtime/env.js";
  * - `deliveries` (deliver): FIFO queue ARN → the topic it carries, that queue's URL and the topic's DLQ URL;
  * - `sweep` (sweeper): topic → its queues and how long a group head may idle before it counts as stalled;
  * - `topicMappings` (the topic routes: pause, resume, list, show): topic → the UUID of its deliver function's
- *   SQS event source mapping (pausing a topic disables it), that function's name, and its queue and DLQ URLs.
+ *   SQS event source mapping (pausing a topic disables it), that function's name, and its queue and DLQ URLs;
+ * - `topicSettings` (every function that reads topic settings): the AppConfig application, environment and
+ *   configuration profile ids of the runtime topic settings (shared/adapters/topic-settings.ts).
  */
 export const TOPOLOGY_VARIABLE = ENV.topology;
 
@@ -41,6 +43,13 @@ export const topologySchema = z
         }),
       )
       .optional(),
+    topicSettings: z
+      .object({
+        applicationId: z.string().min(1),
+        environmentId: z.string().min(1),
+        profileId: z.string().min(1),
+      })
+      .optional(),
   })
   .strict();
 
@@ -49,6 +58,7 @@ export type TopologySection = keyof Topology;
 export type DeliveryRoute = NonNullable<Topology["deliveries"]>[string];
 export type SweepRoute = NonNullable<Topology["sweep"]>[string];
 export type TopicMapping = NonNullable<Topology["topicMappings"]>[string];
+export type TopicSettingsRoute = NonNullable<Topology["topicSettings"]>;
 
 /**
  * Reads this function's section of the topology from its environment; a missing variable, bad JSON, a wrong

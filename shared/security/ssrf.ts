@@ -212,3 +212,23 @@ function bareName(name: string): string {
 function refuse(reason: string): CallbackCheck {
   return { ok: false, reason };
 }
+
+/** Names that resolve inside a network, never on the public internet. */
+const INTERNAL_NAME_SUFFIXES = [".localhost", ".local", ".internal", ".localdomain", ".home.arpa"];
+
+/**
+ * An allow-list entry admitting a non-public host: a non-public IP literal, `localhost`, an internal suffix,
+ * or a single label (resolved through the machine's search domains). `*` and public names are fine: the
+ * callback client refuses private addresses they resolve to.
+ */
+export function isPrivateHostPattern(pattern: string): boolean {
+  if (pattern === "*") return false;
+  const host = pattern
+    .replace(/^\*\./, "")
+    .replace(/^\[(.*)\]$/, "$1")
+    .toLowerCase();
+  if (/^[0-9.]+$/.test(host) || host.includes(":")) return !isPublicAddress(host);
+  if (host === "localhost" || INTERNAL_NAME_SUFFIXES.some((suffix) => `.${host}`.endsWith(suffix)))
+    return true;
+  return !host.includes(".");
+}

@@ -36,6 +36,8 @@ const STORE_METHODS_BY_FUNCTION: Readonly<Record<string, readonly StoreMethod[]>
   ...Object.fromEntries(
     [...API_ROUTES, DEFAULT_ROUTE].map((row: ApiRouteRow) => [row.name, row.store ?? []]),
   ),
+  // AppConfig's validator of the runtime topic settings reads no table.
+  "validate-topic-settings": [],
 };
 type StoreUser = string;
 

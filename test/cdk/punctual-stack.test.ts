@@ -44,6 +44,8 @@ import { stackConfig } from "../support/stack-config.js";
 
 /** The API's functions: one per route of the table, and the $default route's. */
 const API_FUNCTION_COUNT = API_ROUTES.length + 1;
+/** Besides the API's and one deliver function per topic: the relay, the sweeper, the schedule materializer and the topic settings validator. */
+const PIPELINE_FUNCTION_COUNT = 4;
 const routeKeysOfTable = () => ["$default", ...API_ROUTE_KEYS];
 
 const run = promisify(execFile);
@@ -325,8 +327,7 @@ describe("event sources and functions", () => {
   it("every function is nodejs22.x on arm64 with active tracing, its own log group with retention and no reserved concurrency", () => {
     for (const s of all()) {
       const functions = ofType(s, "AWS::Lambda::Function");
-      // Relay, sweeper and the schedule materializer besides the API and one deliver per topic.
-      expect(functions.length).toBe(API_FUNCTION_COUNT + 3 + s.stack.topics.length);
+      expect(functions.length).toBe(API_FUNCTION_COUNT + PIPELINE_FUNCTION_COUNT + s.stack.topics.length);
       for (const [id, fn] of functions) {
         const p = fn.Properties;
         expect(p.Runtime, id).toBe("nodejs22.x");
@@ -369,10 +370,12 @@ describe("event sources and functions", () => {
             ENV.scheduleGroupName,
             ENV.schedulerRoleArn,
             ENV.scheduleDlqArn,
+            ENV.topology,
           ],
         ],
         [api.getTaskFunction, [ENV.tableName]],
-        [api.cancelTaskFunction, [ENV.tableName, ENV.scheduleGroupName]],
+        [api.cancelTaskFunction, [ENV.tableName, ENV.scheduleGroupName, ENV.topology]],
+        [s.stack.runtimeSettings.validator, []],
         [timerQueues.relayFunction, [ENV.tableName, ENV.timerQueueUrl, ENV.topology]],
         [
           s.stack.sweeper.sweeperFunction,
@@ -390,7 +393,7 @@ describe("event sources and functions", () => {
           POWERTOOLS_SERVICE_NAME: `punctual-${s.config.name}`,
           POWERTOOLS_METRICS_NAMESPACE: METRICS_NAMESPACE,
           POWERTOOLS_LOG_LEVEL: s.config.logLevel,
-          [ENV.tableName]: ref(idOf(s, s.stack.table.table)),
+          ...(names.includes(ENV.tableName) ? { [ENV.tableName]: ref(idOf(s, s.stack.table.table)) } : {}),
         });
       }
 
@@ -408,6 +411,12 @@ describe("event sources and functions", () => {
         ),
       });
 
+      const settings = s.stack.runtimeSettings;
+      const topicSettings = {
+        applicationId: render(s, ref(idOf(s, settings.application))),
+        environmentId: render(s, ref(idOf(s, settings.environment))),
+        profileId: render(s, s.stack.resolve(settings.profile.configurationProfileId)),
+      };
       for (const topic of s.stack.topics) {
         const vars = resource(s, idOf(s, topic.deliverFunction)).Properties.Environment.Variables;
         expect(JSON.parse(render(s, vars[ENV.topology]))).toEqual({
@@ -418,6 +427,7 @@ describe("event sources and functions", () => {
               dlqUrl: render(s, ref(idOf(s, topic.deadLetterQueue))),
             },
           },
+          topicSettings,
         });
         expect(vars[ENV.signingSecretArn]).toEqual(ref(idOf(s, s.stack.signingSecret)));
       }
@@ -962,14 +972,21 @@ describe("task API", () => {
     }
   });
 
-  it("outputs the API URL, the signing secret ARN, the alarm topic and the dashboard's name", () => {
+  it("outputs the API URL, the signing secret ARN, the alarm topic, the dashboard's name and the topic settings' AppConfig ids", () => {
     for (const s of all()) {
       expect(Object.keys(s.outputs).sort()).toEqual([
         "AlarmTopicArn",
         "ApiUrl",
         "DashboardName",
         "SigningSecretArn",
+        "TopicSettingsApplicationId",
+        "TopicSettingsDeploymentStrategyId",
+        "TopicSettingsEnvironmentId",
+        "TopicSettingsProfileId",
       ]);
+      expect(s.outputs.TopicSettingsProfileId.Value).toEqual(
+        s.stack.resolve(s.stack.runtimeSettings.profile.configurationProfileId),
+      );
       expect(s.outputs.DashboardName.Value).toEqual({ Ref: idOf(s, s.stack.dashboard.dashboard) });
       const secret = resource(s, idOf(s, s.stack.signingSecret)).Properties;
       expect(secret.GenerateSecretString).toMatchObject({ PasswordLength: 44, ExcludePunctuation: true });
@@ -1083,12 +1100,14 @@ describe("bundling (real esbuild, offline, no Docker)", () => {
 
   it("bundles every function into one minified ESM file that loads on Node with the stack's environment", async () => {
     const functions = ofType(bundled, "AWS::Lambda::Function");
-    const noAwsFunctionIds = new Set(
-      [...API_ROUTES, DEFAULT_ROUTE]
+    const noAwsFunctionIds = new Set([
+      ...[...API_ROUTES, DEFAULT_ROUTE]
         .filter((row: ApiRouteRow) => row.store === undefined && row.grants.length === 0)
         .map((row) => idOf(bundled, bundled.stack.api.functions[row.name as ApiRouteName])),
-    );
-    expect(functions.length).toBe(API_FUNCTION_COUNT + 3 + bundled.stack.topics.length);
+      // AppConfig's validator only parses the document it is handed.
+      idOf(bundled, bundled.stack.runtimeSettings.validator),
+    ]);
+    expect(functions.length).toBe(API_FUNCTION_COUNT + PIPELINE_FUNCTION_COUNT + bundled.stack.topics.length);
     await Promise.all(
       functions.map(async ([id, fn]) => {
         const hash = String(fn.Properties.Code.S3Key).replace(/\.zip$/, "");

@@ -173,11 +173,22 @@ describe("least privilege", () => {
     expect(resourcesFor("sqs:ChangeMessageVisibility")).toEqual(dlqs);
   });
 
-  it("nothing beyond its log group, X-Ray, DynamoDB and SQS", () => {
-    const prefixes = new Set(
-      sweeperStatements().flatMap((st) => asArray(st.Action as string).map((a) => a.split(":")[0])),
-    );
-    expect([...prefixes].sort()).toEqual(["dynamodb", "logs", "sqs", "xray"]);
+  it("Lambda: reads and switches only the topics' deliver mappings (a topic its runtime settings pause)", () => {
+    const mappings = stack.topics.map((t) => JSON.stringify(stack.resolve(t.deliverMappingArn))).sort();
+    expect(resourcesFor("lambda:GetEventSourceMapping")).toEqual(mappings);
+    expect(resourcesFor("lambda:UpdateEventSourceMapping")).toEqual(mappings);
+  });
+
+  it("nothing beyond its log group, X-Ray, DynamoDB, SQS, its settings profile and the deliver mappings", () => {
+    const actions = new Set(sweeperStatements().flatMap((st) => asArray(st.Action as string)));
+    const prefixes = new Set([...actions].map((a) => a.split(":")[0]));
+    expect([...prefixes].sort()).toEqual(["appconfig", "dynamodb", "lambda", "logs", "sqs", "xray"]);
+    expect([...actions].filter((a) => /^(appconfig|lambda):/.test(a)).sort()).toEqual([
+      "appconfig:GetLatestConfiguration",
+      "appconfig:StartConfigurationSession",
+      "lambda:GetEventSourceMapping",
+      "lambda:UpdateEventSourceMapping",
+    ]);
   });
 });
 

@@ -1,3 +1,8 @@
+import {
+  AppConfigDataClient,
+  GetLatestConfigurationCommand,
+  StartConfigurationSessionCommand,
+} from "@aws-sdk/client-appconfigdata";
 import { DescribeTableCommand, DynamoDBClient } from "@aws-sdk/client-dynamodb";
 import { GetScheduleGroupCommand, SchedulerClient } from "@aws-sdk/client-scheduler";
 import { GetQueueAttributesCommand, SQSClient } from "@aws-sdk/client-sqs";
@@ -174,6 +179,7 @@ describe("local cloud ↔ CDK template parity", () => {
         "functions/relay.ts",
         "functions/sweeper.ts",
         "functions/schedule-materializer.ts",
+        "functions/validate-topic-settings.ts",
       ].sort(),
     );
   });
@@ -186,5 +192,43 @@ describe("local cloud ↔ CDK template parity", () => {
       .filter((name) => name !== undefined);
     expect(told.length).toBeGreaterThanOrEqual(2);
     for (const name of told) expect(name).toBe(created);
+  });
+
+  it("serves the template's hosted topic settings through AppConfig Data, to the ids the functions are told", async () => {
+    // Prepare: the ids as a function's topology names them, a real SDK client on the local endpoint.
+    const [[, version] = []] = resourcesOf("AWS::AppConfig::HostedConfigurationVersion");
+    const told = Object.values(cloud.functionEnvironments)
+      .map((env) => (env.PUNCTUAL_TOPOLOGY ? JSON.parse(env.PUNCTUAL_TOPOLOGY).topicSettings : undefined))
+      .filter((ids) => ids !== undefined);
+    expect(told.length).toBeGreaterThanOrEqual(3);
+    const [ids] = told;
+    const appConfig = new AppConfigDataClient({
+      region: LOCAL_REGION,
+      credentials: LOCAL_CREDENTIALS,
+      endpoint: cloud.topicSettings?.endpoint,
+    });
+
+    // Act
+    const session = await appConfig.send(
+      new StartConfigurationSessionCommand({
+        ApplicationIdentifier: ids.applicationId,
+        EnvironmentIdentifier: ids.environmentId,
+        ConfigurationProfileIdentifier: ids.profileId,
+      }),
+    );
+    const first = await appConfig.send(
+      new GetLatestConfigurationCommand({ ConfigurationToken: session.InitialConfigurationToken }),
+    );
+    const again = await appConfig.send(
+      new GetLatestConfigurationCommand({ ConfigurationToken: first.NextPollConfigurationToken }),
+    );
+    appConfig.destroy();
+
+    // Assess: the document once, then "no change" (an empty body), as AppConfig answers.
+    for (const other of told) expect(other).toEqual(ids);
+    expect(new TextDecoder().decode(first.Configuration)).toBe(version?.Properties.Content);
+    expect(first.ContentType).toBe("application/json");
+    expect(again.Configuration?.length ?? 0).toBe(0);
+    expect(again.NextPollConfigurationToken).toBeTruthy();
   });
 });

@@ -50,6 +50,8 @@ interface TypeRule {
   readonly nameProperty?: string;
   /** Resources AWS identifies by a UUID it generates (an event source mapping), not by a name. */
   readonly uuidId?: true;
+  /** Resources AWS identifies by a short id it generates (AppConfig: 7 lowercase letters and digits). */
+  readonly shortId?: true;
   readonly ref: "name" | "arn" | "url";
   readonly arn: (name: string, ctx: { account: string; region: string }) => string;
 }
@@ -105,6 +107,23 @@ const TYPE_RULES: Record<string, TypeRule> = {
     uuidId: true,
     ref: "name",
     arn: (uuid, { account, region }) => `arn:aws:lambda:${region}:${account}:event-source-mapping:${uuid}`,
+  },
+  // Ref is the id AppConfig generates; IAM sees `application/<app>/environment/<env>/configuration/<profile>`,
+  // which the stack builds from these ids itself.
+  "AWS::AppConfig::Application": {
+    shortId: true,
+    ref: "name",
+    arn: (id, { account, region }) => `arn:aws:appconfig:${region}:${account}:application/${id}`,
+  },
+  "AWS::AppConfig::Environment": {
+    shortId: true,
+    ref: "name",
+    arn: (id, { account, region }) => `arn:aws:appconfig:${region}:${account}:environment/${id}`,
+  },
+  "AWS::AppConfig::ConfigurationProfile": {
+    shortId: true,
+    ref: "name",
+    arn: (id, { account, region }) => `arn:aws:appconfig:${region}:${account}:configurationprofile/${id}`,
   },
   "AWS::KMS::Key": {
     ref: "name",
@@ -180,9 +199,11 @@ function physicalResource(
   const generated = `${ctx.stackName}-${id}-${GENERATED_SUFFIX}`.slice(0, fifo ? 75 : 80);
   const name = rule?.uuidId
     ? uuidOf(`${ctx.stackName}/${id}`)
-    : explicit !== undefined
-      ? String(deployed.resolve(explicit))
-      : `${generated}${fifo ? ".fifo" : ""}`;
+    : rule?.shortId
+      ? shortIdOf(`${ctx.stackName}/${id}`)
+      : explicit !== undefined
+        ? String(deployed.resolve(explicit))
+        : `${generated}${fifo ? ".fifo" : ""}`;
   if (!rule) {
     return { type: resource.Type, name, ref: name, attributes: {} };
   }
@@ -202,6 +223,14 @@ function physicalResource(
       ...(rule.uuidId ? { Id: name, EventSourceMappingArn: arn } : {}),
     },
   };
+}
+
+/** A 7-character id, stable per resource, as AppConfig generates for applications, environments and profiles. */
+function shortIdOf(seed: string): string {
+  return BigInt(`0x${createHash("sha256").update(seed).digest("hex").slice(0, 12)}`)
+    .toString(36)
+    .slice(0, 7)
+    .padStart(7, "0");
 }
 
 /** A UUID-shaped id, stable per resource, as AWS generates for an event source mapping. */

@@ -2,6 +2,7 @@ import { Duration, type RemovalPolicy, Stack } from "aws-cdk-lib";
 import * as cloudwatch from "aws-cdk-lib/aws-cloudwatch";
 import * as events from "aws-cdk-lib/aws-events";
 import * as targets from "aws-cdk-lib/aws-events-targets";
+import * as iam from "aws-cdk-lib/aws-iam";
 import type * as logs from "aws-cdk-lib/aws-logs";
 import { Construct } from "constructs";
 import { PIPELINE_STORE_METHODS } from "#shared/adapters/dynamo-task-store.js";
@@ -18,6 +19,7 @@ import {
 } from "../sizing.js";
 import type { AlarmTopic } from "./alarm-topic.js";
 import { PunctualFunction } from "./punctual-function.js";
+import type { RuntimeSettings } from "./runtime-settings.js";
 import type { TaskTable } from "./task-table.js";
 import type { TimerQueues } from "./timer-queues.js";
 import type { Topic } from "./topic.js";
@@ -28,6 +30,8 @@ export interface SweeperProps {
   readonly timerQueues: TimerQueues;
   readonly topics: readonly Topic[];
   readonly alarms: AlarmTopic;
+  /** The runtime topic settings: attempts and retention, and `paused`, which the sweeper applies to the mappings. */
+  readonly runtimeSettings: RuntimeSettings;
   readonly removalPolicy: RemovalPolicy;
   readonly logRetention: logs.RetentionDays;
 }
@@ -58,6 +62,19 @@ export class Sweeper extends Construct {
             queueUrl: topic.queue.queueUrl,
             dlqUrl: topic.deadLetterQueue.queueUrl,
             stalledAfterMs: topicStalledAfterMs(config, topic.name),
+          },
+        ]),
+      ),
+      topicSettings: props.runtimeSettings.topology,
+      // A topic held by its runtime settings (`paused`): the sweeper disables its deliver mapping.
+      topicMappings: Object.fromEntries(
+        topics.map((topic) => [
+          topic.name,
+          {
+            mappingUuid: topic.deliverMappingUuid,
+            functionName: topic.deliverFunction.functionName,
+            queueUrl: topic.queue.queueUrl,
+            dlqUrl: topic.deadLetterQueue.queueUrl,
           },
         ]),
       ),
@@ -93,6 +110,13 @@ export class Sweeper extends Construct {
     });
 
     table.grantStoreAccess(this.sweeperFunction, PIPELINE_STORE_METHODS.sweeper);
+    props.runtimeSettings.grantRead(this.sweeperFunction);
+    this.sweeperFunction.addToRolePolicy(
+      new iam.PolicyStatement({
+        actions: ["lambda:GetEventSourceMapping", "lambda:UpdateEventSourceMapping"],
+        resources: topics.map((topic) => topic.deliverMappingArn),
+      }),
+    );
     timerQueues.queue.grantSendMessages(this.sweeperFunction);
     for (const topic of topics) {
       topic.queue.grantSendMessages(this.sweeperFunction);

@@ -21,6 +21,7 @@ import { ENV, type EnvName } from "#shared/runtime/env.js";
 import { API_FUNCTION_TIMEOUT_SECONDS, API_THROTTLE } from "../sizing.js";
 import type { AlarmTopic } from "./alarm-topic.js";
 import { PunctualFunction, type PunctualFunctionProps } from "./punctual-function.js";
+import type { RuntimeSettings } from "./runtime-settings.js";
 import type { TaskTable } from "./task-table.js";
 import type { TimerQueues } from "./timer-queues.js";
 import type { TimerScheduler } from "./timer-scheduler.js";
@@ -37,6 +38,8 @@ export interface TaskApiProps {
    * replay routes send to their FIFO queues (`topic-queues:send`).
    */
   readonly topics: readonly Topic[];
+  /** The runtime topic settings (AppConfig), for rows with the `topic-settings:read` grant. */
+  readonly runtimeSettings: RuntimeSettings;
   readonly removalPolicy: RemovalPolicy;
   readonly logRetention: logs.RetentionDays;
 }
@@ -154,7 +157,7 @@ export class TaskApi extends Construct {
     common: CommonFunctionProps,
     props: TaskApiProps,
   ): PunctualFunction {
-    const values = variableValues(props, this);
+    const values = variableValues(props, this, route.grants.includes("topic-settings:read"));
     const fn = new PunctualFunction(this, `${pascalCase(route.name)}Function`, {
       ...common,
       name: route.name,
@@ -228,9 +231,13 @@ type CommonFunctionProps = Pick<
 >;
 
 /** The stack's value of each variable a route's row can ask for (shared/api/routes.ts GRANT_VARIABLES). */
-function variableValues(props: TaskApiProps, scope: Construct): (name: EnvName) => string {
+function variableValues(
+  props: TaskApiProps,
+  scope: Construct,
+  readsTopicSettings: boolean,
+): (name: EnvName) => string {
   const { table, timerQueues, timerScheduler } = props;
-  // Only topic-route rows ask for the topology variable, and they all need the same section.
+  // Rows with a topic grant ask for the topology variable; they share its topic sections.
   const topology = {
     topicMappings: Object.fromEntries(
       props.topics.map((topic) => [
@@ -244,6 +251,8 @@ function variableValues(props: TaskApiProps, scope: Construct): (name: EnvName) 
       ]),
     ),
     topicQueues: Object.fromEntries(props.topics.map((topic) => [topic.name, topic.queue.queueUrl])),
+    // Only to the rows granted `topic-settings:read`: a function told of the profile may read it.
+    ...(readsTopicSettings ? { topicSettings: props.runtimeSettings.topology } : {}),
   } satisfies Topology;
   const values: Partial<Record<EnvName, string>> = {
     [ENV.tableName]: table.tableName,
@@ -290,6 +299,9 @@ function applyGrant(grant: RouteGrant, fn: PunctualFunction, props: TaskApiProps
       return;
     case "topic-queues:send":
       for (const topic of props.topics) topic.queue.grantSendMessages(fn);
+      return;
+    case "topic-settings:read":
+      props.runtimeSettings.grantRead(fn);
       return;
   }
 }

@@ -15,6 +15,7 @@ import type { AlarmTopic } from "./alarm-topic.js";
 import { deliverEventSourceProps } from "./event-sources.js";
 import { PunctualFunction } from "./punctual-function.js";
 import { HIGH_THROUGHPUT_FIFO, queueDefaults } from "./queue-defaults.js";
+import type { RuntimeSettings } from "./runtime-settings.js";
 import type { TaskTable } from "./task-table.js";
 
 export interface TopicProps {
@@ -23,6 +24,8 @@ export interface TopicProps {
   readonly table: TaskTable;
   readonly signingSecret: secretsmanager.ISecret;
   readonly alarms: AlarmTopic;
+  /** The runtime topic settings (AppConfig) its deliver function reads. */
+  readonly runtimeSettings: RuntimeSettings;
   readonly removalPolicy: RemovalPolicy;
   readonly logRetention: logs.RetentionDays;
 }
@@ -71,6 +74,7 @@ export class Topic extends Construct {
           dlqUrl: this.deadLetterQueue.queueUrl,
         },
       },
+      topicSettings: props.runtimeSettings.topology,
     } satisfies Topology;
     this.deliverFunction = new PunctualFunction(this, "DeliverFunction", {
       name: "deliver",
@@ -95,6 +99,7 @@ export class Topic extends Construct {
     this.deadLetterQueue.grantSendMessages(this.deliverFunction);
     table.grantStoreAccess(this.deliverFunction, PIPELINE_STORE_METHODS.deliver);
     props.signingSecret.grantRead(this.deliverFunction);
+    props.runtimeSettings.grantRead(this.deliverFunction);
 
     const label = `Punctual ${config.name} topic "${topic.name}"`;
     alarms.watchDeadLetterQueue(this.deadLetterQueue, `${label} dead-letter queue`);

@@ -4,6 +4,7 @@ import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 import { binding, DLQ_URL, QUEUE_ARN, QUEUE_URL } from "../../support/deliver-binding.js";
 import { eventOf, fifoRecord, makeTask } from "../../support/factories.js";
 import { FakeCallbacks, HTTP } from "../../support/fakes/callbacks.js";
+import { MemoryMetrics } from "../../support/fakes/metrics.js";
 import { FakeTopicQueue } from "../../support/fakes/topic-queue.js";
 import { memoryLogger } from "../../support/logger.js";
 import { MemoryTaskStore } from "../../support/memory-task-store.js";
@@ -92,6 +93,48 @@ describe("functions/deliver.ts", () => {
       expect(emf[0]).toMatchObject({ Topic: "demo", TasksDelivered: 1, DeliveryAttemptsFailed: 1 });
     },
   );
+
+  it("delivers each batch with the topic settings its port answers at that moment (max attempts changed at runtime)", async () => {
+    // Prepare: the port says demo allows one attempt (the deployed local config says 3).
+    vi.spyOn(process.stdout, "write").mockImplementation(() => true);
+    const { createDeliverHandler } = await import("#functions/deliver.js");
+    const { loadEnvironmentConfig } = await import("#shared/config/index.js");
+    const { applyRuntimeSettings } = await import("#shared/config/runtime-settings.js");
+    const { StaticTopicSettings } = await import("#shared/adapters/topic-settings.js");
+    const applied = applyRuntimeSettings(loadEnvironmentConfig("local"), {
+      topics: { demo: { maxAttempts: 1 } },
+    });
+    if (!applied.ok) throw new Error(applied.problems.join("; "));
+    const store = new MemoryTaskStore();
+    const callbacks = new FakeCallbacks();
+    const topicQueue = new FakeTopicQueue();
+    const now = Date.now();
+    const bad = makeTask({ group: "b", dueAtMs: now - 10, acceptedAtMs: now - 100, status: "queued" });
+    await store.putNew(bad);
+    callbacks.answer(bad.taskId, HTTP(500));
+    const { CallbackSigner } = await import("#shared/security/signing.js");
+    const handler = createDeliverHandler(
+      {
+        store,
+        topicQueue,
+        bindingFor: () => undefined,
+        callbackClientFor: () => callbacks,
+        signer: async () => new CallbackSigner([SECRET]),
+        metrics: new MemoryMetrics(),
+        logger: memoryLogger(),
+        groupConcurrency: 1,
+      },
+      undefined,
+      new StaticTopicSettings(applied.config),
+    );
+
+    // Act
+    const response = await handler(eventOf(fifoRecord(bad)), lambdaContext());
+
+    // Assess: one failed attempt used up the topic's attempts, so the task is dead-lettered, not retried.
+    expect(response).toEqual({ batchItemFailures: [] });
+    expect((await store.get(bad.taskId))?.status).toBe("failed");
+  });
 
   it("fails the cold start without a signing secret or with a topology naming an unknown topic", async () => {
     vi.stubEnv("PUNCTUAL_SIGNING_SECRET", "");

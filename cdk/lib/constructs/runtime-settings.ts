@@ -1,0 +1,175 @@
+import { ArnFormat, Duration, type RemovalPolicy, Stack } from "aws-cdk-lib";
+import * as appconfig from "aws-cdk-lib/aws-appconfig";
+import * as cloudwatch from "aws-cdk-lib/aws-cloudwatch";
+import * as iam from "aws-cdk-lib/aws-iam";
+import type * as logs from "aws-cdk-lib/aws-logs";
+import { Construct } from "constructs";
+import type { PunctualConfig } from "#shared/config/index.js";
+import { settingsDocumentOf } from "#shared/config/runtime-settings.js";
+import type { Topology } from "#shared/contract/topology.js";
+import { METRIC, METRICS_NAMESPACE, serviceName, TOPIC_DIMENSION } from "#shared/domain/metrics.js";
+import type { AlarmTopic } from "./alarm-topic.js";
+import { PunctualFunction } from "./punctual-function.js";
+
+export interface RuntimeSettingsProps {
+  readonly config: PunctualConfig;
+  readonly alarms: AlarmTopic;
+  readonly removalPolicy: RemovalPolicy;
+  readonly logRetention: logs.RetentionDays;
+}
+
+/** The configuration profile's name: what `aws appconfig` commands and the README call it. */
+export const TOPIC_SETTINGS_PROFILE_NAME = "topic-settings";
+
+/**
+ * Failed delivery attempts (all topics, one minute) at or above which a settings deployment in progress or baking
+ * is rolled back. A bad change shows there first: a shrunk allow-list refuses callbacks, a shorter timeout fails
+ * slow receivers. A receiver outage during a deployment also rolls it back, the conservative side.
+ */
+export const SETTINGS_ROLLBACK_FAILED_ATTEMPTS = 20;
+
+/**
+ * Topic settings without a deploy (issue 14.5): an AppConfig application with one environment and one hosted,
+ * freeform JSON profile whose initial version is the CDK-resolved settings of every topic
+ * (shared/config/runtime-settings.ts). A Lambda validator runs the same zod schema as the functions; deployments
+ * roll out linearly and bake under an alarm on failed delivery attempts, which rolls them back. Functions that
+ * read topic settings get the ids in their topology (`topicSettings`) and `grantRead` on exactly this profile.
+ */
+export class RuntimeSettings extends Construct {
+  readonly application: appconfig.Application;
+  readonly environment: appconfig.Environment;
+  readonly profile: appconfig.HostedConfiguration;
+  readonly validator: PunctualFunction;
+  readonly rollbackAlarm: cloudwatch.Alarm;
+  readonly deploymentStrategy: appconfig.DeploymentStrategy;
+
+  constructor(scope: Construct, id: string, props: RuntimeSettingsProps) {
+    super(scope, id);
+    const { config } = props;
+    this.application = new appconfig.Application(this, "Application", {
+      applicationName: `punctual-${config.name}`,
+      description: `Punctual ${config.name}: runtime topic settings`,
+    });
+    this.rollbackAlarm = this.failedAttemptsAlarm(props);
+    this.environment = new appconfig.Environment(this, "Environment", {
+      application: this.application,
+      environmentName: config.name,
+      description: `Punctual ${config.name}: the functions of this stack`,
+      monitors: [appconfig.Monitor.fromCloudWatchAlarm(this.rollbackAlarm, this.alarmReaderRole())],
+    });
+    this.validator = new PunctualFunction(this, "ValidatorFunction", {
+      name: "validate-topic-settings",
+      environmentName: config.name,
+      logLevel: config.logLevel,
+      timeout: Duration.seconds(15),
+      memorySize: 256,
+      description: `Punctual ${config.name}: AppConfig validator of the topic settings (the functions' zod schema)`,
+      logRetention: props.logRetention,
+      removalPolicy: props.removalPolicy,
+    });
+    // Only AppConfig of this account may invoke the validator (the L2 validator reuses this permission by its id).
+    this.validator.addPermission("AppConfigPermission", {
+      principal: new iam.ServicePrincipal("appconfig.amazonaws.com"),
+      sourceAccount: Stack.of(this).account,
+    });
+    props.alarms.watchFunction(this.validator, `Punctual ${config.name} topic settings validator function`);
+    // Linear 50 % per minute, then 5 minutes of bake time under the rollback alarm (AWS: 0–1440 minutes each,
+    // growth factor 1–100 %). Functions refresh within 45 s, so each step reaches its share of them.
+    this.deploymentStrategy = new appconfig.DeploymentStrategy(this, "DeploymentStrategy", {
+      description: `Punctual ${config.name}: topic settings rollout`,
+      rolloutStrategy: appconfig.RolloutStrategy.linear({
+        growthFactor: 50,
+        deploymentDuration: Duration.minutes(2),
+        finalBakeTime: Duration.minutes(5),
+      }),
+    });
+    this.profile = new appconfig.HostedConfiguration(this, "TopicSettings", {
+      application: this.application,
+      name: TOPIC_SETTINGS_PROFILE_NAME,
+      description: "Delivery settings of the deployed topics (shared/config/runtime-settings.ts)",
+      type: appconfig.ConfigurationType.FREEFORM,
+      content: appconfig.ConfigurationContent.fromInlineJson(
+        JSON.stringify(settingsDocumentOf(config), null, 2),
+      ),
+      validators: [appconfig.LambdaValidator.fromFunction(this.validator)],
+      deploymentStrategy: this.deploymentStrategy,
+      deployTo: [this.environment],
+    });
+  }
+
+  /** The topology section of every function that reads topic settings. */
+  get topology(): NonNullable<Topology["topicSettings"]> {
+    return {
+      applicationId: this.application.applicationId,
+      environmentId: this.environment.environmentId,
+      profileId: this.profile.configurationProfileId,
+    };
+  }
+
+  /** The ARN AppConfig Data authorizes a session against: exactly this application, environment and profile. */
+  get configurationArn(): string {
+    return Stack.of(this).formatArn({
+      service: "appconfig",
+      resource: "application",
+      resourceName: `${this.application.applicationId}/environment/${this.environment.environmentId}/configuration/${this.profile.configurationProfileId}`,
+      arnFormat: ArnFormat.SLASH_RESOURCE_NAME,
+    });
+  }
+
+  /** Start a configuration session on this profile and poll it; nothing else in AppConfig. */
+  grantRead(grantee: iam.IGrantable): void {
+    grantee.grantPrincipal.addToPrincipalPolicy(
+      new iam.PolicyStatement({
+        actions: ["appconfig:StartConfigurationSession", "appconfig:GetLatestConfiguration"],
+        resources: [this.configurationArn],
+      }),
+    );
+  }
+
+  /**
+   * What AppConfig assumes to watch the rollback alarm: DescribeAlarms on that alarm only (CDK's default role
+   * would allow it on `*`).
+   */
+  private alarmReaderRole(): iam.Role {
+    const role = new iam.Role(this, "MonitorRole", {
+      assumedBy: new iam.ServicePrincipal("appconfig.amazonaws.com"),
+      description: "AppConfig reads the topic settings rollback alarm",
+    });
+    role.addToPolicy(
+      new iam.PolicyStatement({
+        actions: ["cloudwatch:DescribeAlarms"],
+        resources: [this.rollbackAlarm.alarmArn],
+      }),
+    );
+    return role;
+  }
+
+  private failedAttemptsAlarm(props: RuntimeSettingsProps): cloudwatch.Alarm {
+    const { config } = props;
+    const usingMetrics: Record<string, cloudwatch.IMetric> = {};
+    Object.keys(config.resolvedTopics).forEach((topic, index) => {
+      usingMetrics[`failed${index}`] = new cloudwatch.Metric({
+        namespace: METRICS_NAMESPACE,
+        metricName: METRIC.attemptFailed,
+        dimensionsMap: { service: serviceName(config.name), [TOPIC_DIMENSION]: topic },
+        statistic: cloudwatch.Stats.SUM,
+        period: Duration.minutes(1),
+      });
+    });
+    return props.alarms.alarm(this, "RollbackAlarm", {
+      metric: new cloudwatch.MathExpression({
+        expression: Object.keys(usingMetrics)
+          .map((name) => `FILL(${name}, 0)`)
+          .join(" + "),
+        usingMetrics,
+        label: "failed delivery attempts, all topics",
+        period: Duration.minutes(1),
+      }),
+      threshold: SETTINGS_ROLLBACK_FAILED_ATTEMPTS,
+      comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+      evaluationPeriods: 1,
+      treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
+      description: `Punctual ${config.name}: ${SETTINGS_ROLLBACK_FAILED_ATTEMPTS}+ failed delivery attempts in a minute. Rolls back a topic settings deployment in progress (AppConfig monitor).`,
+    });
+  }
+}

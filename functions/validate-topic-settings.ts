@@ -1,0 +1,47 @@
+import type { Logger } from "@aws-lambda-powertools/logger";
+import { loadEnvironmentConfig, type PunctualConfig } from "#shared/config/index.js";
+import { applyRuntimeSettingsText } from "#shared/config/runtime-settings.js";
+import { ENV, requireEnv } from "#shared/runtime/env.js";
+import { createFunctionLogger } from "#shared/runtime/observability.js";
+
+/**
+ * AWS AppConfig's LAMBDA validator of the runtime topic settings profile: AppConfig invokes it before a deployment
+ * and refuses the deployment when it throws. It runs the very code the functions apply a document with
+ * (`applyRuntimeSettingsText`: the zod topic settings schema, the cross-field rules, known topics, deploy-bound
+ * rows) against this stack's deployed configuration, so a document it accepts is one every function accepts.
+ * A JSON Schema validator (zod's toJSONSchema) could not carry the cross-field and deploy-bound rules, nor the
+ * case-insensitive host pattern, so it would accept documents the functions then refuse.
+ */
+export interface AppConfigValidationEvent {
+  readonly applicationId: string;
+  readonly configurationProfileId: string;
+  readonly configurationVersion: string;
+  /** The candidate document, base64. */
+  readonly content: string;
+  readonly uri?: string;
+}
+
+export class TopicSettingsRefused extends Error {
+  override readonly name = "TopicSettingsRefused";
+}
+
+const env = requireEnv([ENV.environment]);
+const config = loadEnvironmentConfig(env.PUNCTUAL_ENV);
+const logger = createFunctionLogger(config);
+
+export function createHandler(deployed: PunctualConfig, log: Logger) {
+  return async (event: AppConfigValidationEvent): Promise<void> => {
+    const text = Buffer.from(event.content ?? "", "base64").toString("utf8");
+    const result = applyRuntimeSettingsText(deployed, text);
+    const version = { configurationVersion: event.configurationVersion };
+    if (result.ok) {
+      log.info("topic settings accepted", version);
+      return;
+    }
+    log.warn("topic settings refused", { ...version, problems: result.problems });
+    // AppConfig reads the thrown error (X-Amz-Function-Error) as "invalid" and shows its message to the operator.
+    throw new TopicSettingsRefused(result.problems.join("; "));
+  };
+}
+
+export const handler = createHandler(config, logger);

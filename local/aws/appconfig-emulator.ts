@@ -1,0 +1,231 @@
+import { createHash } from "node:crypto";
+import { watch } from "node:fs";
+import { mkdir, readFile, writeFile } from "node:fs/promises";
+import http from "node:http";
+import type { AddressInfo } from "node:net";
+import path from "node:path";
+
+/**
+ * AWS AppConfig Data, locally: the two operations Powertools' AppConfig provider calls — StartConfigurationSession
+ * (`POST /configurationsessions` → 201 `{"InitialConfigurationToken"}`) and GetLatestConfiguration
+ * (`GET /configuration?configuration_token=…` → the document as the body, or an empty body when the session already
+ * has the latest version, with `Next-Poll-Configuration-Token`, `Next-Poll-Interval-In-Seconds`, `Content-Type` and
+ * `Version-Label` headers) — over the REST-JSON wire format the SDK speaks, so the functions run their AWS code path.
+ *
+ * Written here because no maintained emulator of AppConfig Data runs without Docker. What AppConfig's control plane
+ * does — validate a new version with the profile's validator and deploy it — is done by a file: each poll reads the
+ * settings file; a changed file is validated (the template's validator function, the same code AppConfig would
+ * invoke) and, if accepted, becomes the deployed version. A refused file changes nothing and the log says why.
+ */
+export interface AppConfigEmulatorOptions {
+  readonly host: string;
+  /** The document file an operator edits (`npm start`: .punctual/local-settings.json). */
+  readonly settingsFile: string;
+  /** The template's hosted version (the CDK-declared settings): written when the file does not exist yet. */
+  readonly initialContent: string;
+  /** Application, environment and profile ids a session must name (what the template's resources resolve to). */
+  readonly ids: { readonly application: string; readonly environment: string; readonly profile: string };
+  readonly log: (line: string) => void;
+}
+
+/** What the profile's validator says of a candidate document: nothing, or why it is refused. */
+export type SettingsValidator = (content: string, version: number) => Promise<string | undefined>;
+
+export interface AppConfigEmulator {
+  readonly url: string;
+  /** Installs the validator (the local cloud has it once the functions are loaded); files are read after this. */
+  useValidator(validator: SettingsValidator): void;
+  /** The version now deployed (1 = the file as found at start, or the CDK's defaults). */
+  deployedVersion(): number;
+  stop(): Promise<void>;
+}
+
+interface Deployed {
+  readonly version: number;
+  readonly content: Buffer;
+}
+
+interface SessionToken {
+  readonly s: string;
+  /** The version this session's client holds (0: none yet). */
+  readonly seen: number;
+}
+
+export async function startAppConfigEmulator(options: AppConfigEmulatorOptions): Promise<AppConfigEmulator> {
+  await writeInitialFile(options.settingsFile, options.initialContent);
+  const state = new DeploymentState(options);
+  const server = http.createServer((req, res) => {
+    handle(req, res, options, state).catch((error: unknown) => {
+      options.log(`appconfig emulator: ${(error as Error).message}`);
+      answerError(res, 500, "InternalServerException", "internal error");
+    });
+  });
+  await new Promise<void>((resolve) => server.listen(0, options.host, resolve));
+  const { port } = server.address() as AddressInfo;
+  // Each poll re-reads the file anyway; watching its directory (editors often replace the file) only makes an
+  // edit's verdict show in the log at once, with no invocation needed.
+  const watcher = watch(path.dirname(options.settingsFile), (_event, name) => {
+    if (name !== path.basename(options.settingsFile)) return;
+    state.refresh().catch((error: unknown) => options.log(`topic settings: ${(error as Error).message}`));
+  });
+  return {
+    url: `http://${options.host}:${port}`,
+    useValidator: (validator) => state.useValidator(validator),
+    deployedVersion: () => state.current()?.version ?? 0,
+    stop: () =>
+      new Promise<void>((resolve) => {
+        watcher.close();
+        server.closeAllConnections();
+        server.close(() => resolve());
+      }),
+  };
+}
+
+async function writeInitialFile(file: string, content: string): Promise<void> {
+  await mkdir(path.dirname(file), { recursive: true });
+  try {
+    await writeFile(file, content, { flag: "wx" });
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code !== "EEXIST") throw error;
+  }
+}
+
+/** The deployed version and the file's last seen hash; a changed file goes through the validator once. */
+class DeploymentState {
+  private deployed: Deployed | undefined;
+  private seenHash: string | undefined;
+  private validator: SettingsValidator | undefined;
+  private refreshing: Promise<void> | undefined;
+
+  constructor(private readonly options: AppConfigEmulatorOptions) {}
+
+  useValidator(validator: SettingsValidator): void {
+    this.validator = validator;
+  }
+
+  current(): Deployed | undefined {
+    return this.deployed;
+  }
+
+  /** One refresh at a time: concurrent polls share it. */
+  refresh(): Promise<void> {
+    this.refreshing ??= this.readFile().finally(() => {
+      this.refreshing = undefined;
+    });
+    return this.refreshing;
+  }
+
+  private async readFile(): Promise<void> {
+    const validator = this.validator;
+    if (!validator) return;
+    const content = await readFile(this.options.settingsFile).catch(() => undefined);
+    const hash = content ? createHash("sha256").update(content).digest("hex") : "missing";
+    if (hash === this.seenHash) return;
+    this.seenHash = hash;
+    const version = (this.deployed?.version ?? 0) + 1;
+    const problem = content
+      ? await validator(content.toString("utf8"), version)
+      : `${this.options.settingsFile} does not exist`;
+    if (problem === undefined && content) {
+      this.deployed = { version, content };
+      this.options.log(`topic settings: deployed version ${version} from ${this.options.settingsFile}`);
+      return;
+    }
+    this.options.log(
+      `topic settings: refused ${this.options.settingsFile}, keeping version ${this.deployed?.version ?? "(CDK defaults)"}: ${problem}`,
+    );
+    this.deployed ??= { version, content: Buffer.from(this.options.initialContent) };
+  }
+}
+
+async function handle(
+  req: http.IncomingMessage,
+  res: http.ServerResponse,
+  options: AppConfigEmulatorOptions,
+  state: DeploymentState,
+): Promise<void> {
+  const url = new URL(req.url ?? "/", "http://localhost");
+  const body = await readBody(req);
+  if (req.method === "POST" && url.pathname === "/configurationsessions") {
+    startSession(res, body, options);
+    return;
+  }
+  if (req.method === "GET" && url.pathname === "/configuration") {
+    await latestConfiguration(res, url.searchParams.get("configuration_token"), state);
+    return;
+  }
+  answerError(res, 404, "ResourceNotFoundException", `no operation ${req.method} ${url.pathname}`);
+}
+
+function startSession(res: http.ServerResponse, body: string, options: AppConfigEmulatorOptions): void {
+  let input: Record<string, unknown>;
+  try {
+    input = JSON.parse(body || "{}");
+  } catch {
+    answerError(res, 400, "BadRequestException", "request body is not JSON");
+    return;
+  }
+  const { application, environment, profile } = options.ids;
+  const named = [
+    input.ApplicationIdentifier,
+    input.EnvironmentIdentifier,
+    input.ConfigurationProfileIdentifier,
+  ];
+  if (named[0] !== application || named[1] !== environment || named[2] !== profile) {
+    answerError(res, 404, "ResourceNotFoundException", `no configuration ${named.map(String).join("/")}`);
+    return;
+  }
+  const token: SessionToken = { s: `${application}/${environment}/${profile}`, seen: 0 };
+  res.writeHead(201, { "content-type": "application/json" });
+  res.end(JSON.stringify({ InitialConfigurationToken: encodeToken(token) }));
+}
+
+async function latestConfiguration(
+  res: http.ServerResponse,
+  rawToken: string | null,
+  state: DeploymentState,
+): Promise<void> {
+  const token = rawToken ? decodeToken(rawToken) : undefined;
+  if (!token) {
+    answerError(res, 400, "BadRequestException", "invalid configuration token");
+    return;
+  }
+  await state.refresh();
+  const deployed = state.current();
+  const fresh = deployed && deployed.version > token.seen ? deployed : undefined;
+  res.writeHead(200, {
+    "next-poll-configuration-token": encodeToken({ s: token.s, seen: deployed?.version ?? token.seen }),
+    "next-poll-interval-in-seconds": "1",
+    "content-type": "application/json",
+    ...(fresh ? { "version-label": String(fresh.version) } : {}),
+  });
+  res.end(fresh ? fresh.content : undefined);
+}
+
+function encodeToken(token: SessionToken): string {
+  return Buffer.from(JSON.stringify(token)).toString("base64url");
+}
+
+function decodeToken(raw: string): SessionToken | undefined {
+  try {
+    const token = JSON.parse(Buffer.from(raw, "base64url").toString("utf8")) as SessionToken;
+    return typeof token.s === "string" && Number.isInteger(token.seen) ? token : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+function answerError(res: http.ServerResponse, status: number, type: string, message: string): void {
+  if (res.headersSent) return;
+  res.writeHead(status, { "content-type": "application/json", "x-amzn-errortype": type });
+  res.end(JSON.stringify({ Message: message }));
+}
+
+function readBody(req: http.IncomingMessage): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    req.on("data", (chunk: Buffer) => chunks.push(chunk));
+    req.on("end", () => resolve(Buffer.concat(chunks).toString("utf8")));
+    req.on("error", reject);
+  });
+}

@@ -1,0 +1,150 @@
+import { AppConfigProvider } from "@aws-lambda-powertools/parameters/appconfig";
+import { AppConfigDataClient } from "@aws-sdk/client-appconfigdata";
+import type { PunctualConfig } from "#shared/config/index.js";
+import { applyRuntimeSettingsText } from "#shared/config/runtime-settings.js";
+import { readTopology, TOPOLOGY_VARIABLE, type TopicSettingsRoute } from "#shared/contract/topology.js";
+import type { ServiceLogger } from "#shared/runtime/observability.js";
+import { createAwsClient } from "./aws-clients.js";
+
+/**
+ * The one port through which runtime code reads topic settings: the deployed configuration with the runtime
+ * settings document (AWS AppConfig; locally the settings file) applied. Built once at module scope; `current()`
+ * is called per invocation and is cheap between refreshes (Powertools caches the document for maxAge).
+ */
+export interface TopicSettingsSource {
+  current(): Promise<PunctualConfig>;
+}
+
+/** What the port logs: a refused or unreadable document (warn) and a newly applied one (info). */
+export type SettingsLogger = Pick<ServiceLogger, "info" | "warn">;
+
+/** The deployed settings only: functions whose stack gives them no runtime settings, and unit tests. */
+export class StaticTopicSettings implements TopicSettingsSource {
+  constructor(private readonly config: PunctualConfig) {}
+  current(): Promise<PunctualConfig> {
+    return Promise.resolve(this.config);
+  }
+}
+
+/** Fetches the document's current text (undefined: nothing deployed yet). Throws when unavailable. */
+export type SettingsFetch = () => Promise<string | undefined>;
+
+/**
+ * Keeps the last good settings: the deployed ones at cold start, then each document that passes the same
+ * validation as the environment file. A document that is refused, or a fetch that fails, changes nothing and is
+ * logged once per distinct document or error (not once per invocation).
+ */
+export class LastGoodTopicSettings implements TopicSettingsSource {
+  private good: PunctualConfig;
+  private lastText: string | undefined;
+  private lastProblem: string | undefined;
+  private inflight: Promise<PunctualConfig> | undefined;
+
+  constructor(
+    private readonly deployed: PunctualConfig,
+    private readonly fetch: SettingsFetch,
+    private readonly logger: SettingsLogger,
+  ) {
+    this.good = deployed;
+  }
+
+  /**
+   * Concurrent callers share one refresh: an AppConfig poll token is good for one call, and the local cloud runs
+   * many invocations of a function in one process.
+   */
+  current(): Promise<PunctualConfig> {
+    this.inflight ??= this.refresh().finally(() => {
+      this.inflight = undefined;
+    });
+    return this.inflight;
+  }
+
+  private async refresh(): Promise<PunctualConfig> {
+    let text: string | undefined;
+    try {
+      text = await this.fetch();
+    } catch (error) {
+      this.reportOnce(`topic settings unavailable, keeping the last good ones: ${errorText(error)}`);
+      return this.good;
+    }
+    if (text === undefined || text === this.lastText) return this.good;
+    this.lastText = text;
+    const result = applyRuntimeSettingsText(this.deployed, text);
+    if (!result.ok) {
+      this.reportOnce("topic settings refused, keeping the last good ones", result.problems);
+      return this.good;
+    }
+    this.good = result.config;
+    this.lastProblem = undefined;
+    this.logger.info("topic settings applied", { topics: Object.keys(result.config.resolvedTopics) });
+    return this.good;
+  }
+
+  private reportOnce(message: string, problems?: readonly string[]): void {
+    const key = `${message}\n${problems?.join("\n") ?? ""}`;
+    if (key === this.lastProblem) return;
+    this.lastProblem = key;
+    this.logger.warn(message, problems ? { problems } : {});
+  }
+}
+
+function errorText(error: unknown): string {
+  return error instanceof Error ? `${error.name}: ${error.message}` : String(error);
+}
+
+/** AppConfig allows a configuration session to poll at most this often; the runtime picks up a change within it. */
+export const SETTINGS_MAX_AGE_SECONDS = 45;
+/** The local cloud's shorter refresh (PUNCTUAL_ENV=local only), so edits of the settings file show within a second. */
+export const SETTINGS_MAX_AGE_VARIABLE = "PUNCTUAL_SETTINGS_MAX_AGE_SECONDS";
+
+/**
+ * The port for a function: AppConfig through Powertools Parameters when its topology names the settings profile,
+ * else the deployed settings. The ids travel in the topology contract (`topicSettings`).
+ */
+export function topicSettingsFromEnvironment(
+  deployed: PunctualConfig,
+  logger: SettingsLogger,
+  env: NodeJS.ProcessEnv = process.env,
+): TopicSettingsSource {
+  const route = settingsRouteOf(env);
+  if (!route) return new StaticTopicSettings(deployed);
+  const provider = new AppConfigProvider({
+    application: route.applicationId,
+    environment: route.environmentId,
+    awsSdkV3Client: createAwsClient(AppConfigDataClient),
+  });
+  const maxAge = maxAgeSeconds(deployed, env);
+  const decoder = new TextDecoder();
+  const fetch: SettingsFetch = async () => {
+    const value = await provider.get(route.profileId, { maxAge });
+    if (value === undefined) return undefined;
+    return typeof value === "string" ? value : decoder.decode(value as Uint8Array);
+  };
+  const source = new LastGoodTopicSettings(deployed, fetch, logger);
+  // Fetch during init, overlapping the rest of the cold start; a failure is logged and retried on use.
+  void source.current();
+  return source;
+}
+
+function settingsRouteOf(env: NodeJS.ProcessEnv): TopicSettingsRoute | undefined {
+  if (!env[TOPOLOGY_VARIABLE]) return undefined;
+  const raw = JSON.parse(env[TOPOLOGY_VARIABLE] as string) as { topicSettings?: unknown };
+  return raw.topicSettings ? readTopology("topicSettings", env) : undefined;
+}
+
+function maxAgeSeconds(deployed: PunctualConfig, env: NodeJS.ProcessEnv): number {
+  const local = Number(env[SETTINGS_MAX_AGE_VARIABLE]);
+  if (deployed.name === "local" && local > 0 && local <= SETTINGS_MAX_AGE_SECONDS) return local;
+  return SETTINGS_MAX_AGE_SECONDS;
+}
+
+/** What a handler's dependencies carry to read topic settings per invocation (absent: the deployed config). */
+export interface WithTopicSettings {
+  readonly config: PunctualConfig;
+  readonly settings?: TopicSettingsSource;
+}
+
+/** The dependencies with `config` replaced by the current effective settings: called once per invocation. */
+export async function withCurrentSettings<D extends WithTopicSettings>(deps: D): Promise<D> {
+  return deps.settings ? { ...deps, config: await deps.settings.current() } : deps;
+}

@@ -1,0 +1,132 @@
+import * as z from "zod";
+import { isPrivateHostPattern } from "#shared/security/ssrf.js";
+import {
+  checkTopicSettings,
+  describeIssues,
+  mergeTopicSettings,
+  type PunctualConfig,
+  type TopicConfig,
+} from "./load.js";
+import { type TopicSettings, topicOverridesSchema } from "./schema.js";
+
+/**
+ * Topic settings without a deploy: the document AWS AppConfig hosts (and the local cloud serves from a file).
+ *
+ * `{"topics": {"<topic>": {<any rows of the topic settings schema>}}}` — each topic's rows are laid over the
+ * topic's CDK-declared settings and the result goes through the same zod schema and cross-field rules as the
+ * environment file (`checkTopicSettings`). Every row of `topicSettingsSchema` is therefore changeable at runtime
+ * with no extra work, except the rows listed in DEPLOY_BOUND_TOPIC_SETTINGS. A topic the stack does not declare is
+ * refused: a new topic is a new queue and deliver function, so it needs a deploy.
+ *
+ * The CDK writes the fully resolved settings of every topic as the initial hosted version (`settingsDocumentOf`).
+ */
+export const runtimeSettingsDocumentSchema = z
+  .object({
+    topics: z.record(z.string(), topicOverridesSchema),
+  })
+  .strict();
+
+export type RuntimeSettingsDocument = z.infer<typeof runtimeSettingsDocumentSchema>;
+
+/**
+ * Rows whose value the stack builds infrastructure from, so a runtime change cannot take effect (or would be
+ * unsafe) without a deploy:
+ * - `equal`: must keep the deployed value (`maxConcurrency` is the event source mapping's MaximumConcurrency,
+ *   `alarms` are CloudWatch alarm thresholds);
+ * - `at-most`: may be lowered, not raised (`maxAttempts` sizes the FIFO queue's maxReceiveCount backstop,
+ *   `callbackTimeoutSeconds` the deliver function's timeout and the queue's visibility timeout).
+ * Any row not listed — including rows added to the schema later — is runtime-changeable.
+ */
+export const DEPLOY_BOUND_TOPIC_SETTINGS = {
+  maxConcurrency: "equal",
+  alarms: "equal",
+  maxAttempts: "at-most",
+  callbackTimeoutSeconds: "at-most",
+} as const satisfies Partial<Record<keyof TopicSettings, "equal" | "at-most">>;
+
+export type RuntimeSettingsResult =
+  | { readonly ok: true; readonly config: PunctualConfig }
+  | { readonly ok: false; readonly problems: readonly string[] };
+
+/** The deployed configuration with a runtime settings document applied, or every reason it is refused. */
+export function applyRuntimeSettings(deployed: PunctualConfig, document: unknown): RuntimeSettingsResult {
+  const parsed = runtimeSettingsDocumentSchema.safeParse(document);
+  if (!parsed.success) return { ok: false, problems: describeIssues(parsed.error.issues) };
+  const problems: string[] = [];
+  const resolvedTopics: Record<string, TopicConfig> = { ...deployed.resolvedTopics };
+  for (const [name, overrides] of Object.entries(parsed.data.topics)) {
+    const base = Object.hasOwn(deployed.resolvedTopics, name) ? deployed.resolvedTopics[name] : undefined;
+    if (!base) {
+      problems.push(
+        `topic "${name}": not a deployed topic (known: ${Object.keys(deployed.resolvedTopics).join(", ")}); adding a topic needs a deploy`,
+      );
+      continue;
+    }
+    const { name: _name, ...baseSettings } = base;
+    const checked = checkTopicSettings(name, mergeTopicSettings(baseSettings, overrides));
+    problems.push(...checked.problems);
+    if (!checked.topic) continue;
+    problems.push(...deployBoundProblems(base, checked.topic));
+    problems.push(...callbackExposureProblems(deployed.name, checked.topic));
+    resolvedTopics[name] = checked.topic;
+  }
+  if (problems.length > 0) return { ok: false, problems };
+  return { ok: true, config: { ...deployed, resolvedTopics } };
+}
+
+/** Parses a document's text (JSON) and applies it: the one path the validator, the runtime and the emulator take. */
+export function applyRuntimeSettingsText(deployed: PunctualConfig, text: string): RuntimeSettingsResult {
+  let json: unknown;
+  try {
+    json = JSON.parse(text);
+  } catch (error) {
+    return { ok: false, problems: [`not JSON: ${(error as Error).message}`] };
+  }
+  return applyRuntimeSettings(deployed, json);
+}
+
+/**
+ * The rule synthesis applies to a deployed environment (cdk/lib/deployment-guards.ts), applied to runtime documents
+ * too: outside `local`, no plain-http callbacks and no allow-list entry naming a private, loopback, link-local or
+ * internal host — else AppConfig would be a way around the SSRF policy a deploy enforces.
+ */
+function callbackExposureProblems(environment: string, topic: TopicConfig): string[] {
+  if (environment === "local") return [];
+  const where = `topic "${topic.name}", field`;
+  const problems = topic.allowHttpCallbacks
+    ? [`${where} "allowHttpCallbacks": plain-http callbacks are only allowed in the local environment`]
+    : [];
+  for (const pattern of topic.allowedCallbackHosts.filter(isPrivateHostPattern)) {
+    problems.push(
+      `${where} "allowedCallbackHosts": "${pattern}" names a private, loopback, link-local or internal host, which is only allowed in the local environment`,
+    );
+  }
+  return problems;
+}
+
+function deployBoundProblems(deployed: TopicConfig, candidate: TopicConfig): string[] {
+  const problems: string[] = [];
+  for (const [row, rule] of Object.entries(DEPLOY_BOUND_TOPIC_SETTINGS) as [keyof TopicSettings, string][]) {
+    const was = deployed[row];
+    const now = candidate[row];
+    const where = `topic "${deployed.name}", field "${row}"`;
+    if (rule === "equal" && JSON.stringify(was) !== JSON.stringify(now)) {
+      problems.push(`${where}: sizes deployed infrastructure; change it in the environment file and deploy`);
+    }
+    if (rule === "at-most" && Number(now) > Number(was)) {
+      problems.push(
+        `${where}: may be lowered at runtime, raising it above the deployed ${was} needs a deploy`,
+      );
+    }
+  }
+  return problems;
+}
+
+/** The initial hosted version: every deployed topic's resolved settings, as the runtime document's shape. */
+export function settingsDocumentOf(config: PunctualConfig): RuntimeSettingsDocument {
+  const topics: Record<string, TopicSettings> = {};
+  for (const { name: topicName, ...settings } of Object.values(config.resolvedTopics)) {
+    topics[topicName] = settings;
+  }
+  return { topics };
+}

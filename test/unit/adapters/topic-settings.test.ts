@@ -1,0 +1,126 @@
+import { describe, expect, it } from "vitest";
+import { LastGoodTopicSettings, type SettingsFetch } from "#shared/adapters/topic-settings.js";
+import { loadEnvironmentConfig } from "#shared/config/index.js";
+import { memoryLogger } from "../../support/logger.js";
+
+const deployed = loadEnvironmentConfig("local");
+const doc = (maxAttempts: number) => JSON.stringify({ topics: { demo: { maxAttempts } } });
+
+/** A fetch that answers whatever the spec last put in it (a string, undefined, or an error to throw). */
+function scriptedFetch(): SettingsFetch & { answer: string | undefined | Error; calls: number } {
+  const fetch = Object.assign(
+    async () => {
+      fetch.calls++;
+      if (fetch.answer instanceof Error) throw fetch.answer;
+      return fetch.answer;
+    },
+    { answer: undefined as string | undefined | Error, calls: 0 },
+  );
+  return fetch;
+}
+
+describe("LastGoodTopicSettings", () => {
+  it("starts from the deployed settings when nothing is deployed yet", async () => {
+    // Prepare
+    const fetch = scriptedFetch();
+    const settings = new LastGoodTopicSettings(deployed, fetch, memoryLogger());
+
+    // Act
+    const config = await settings.current();
+
+    // Assess
+    expect(config).toBe(deployed);
+  });
+
+  it("applies a valid document and logs it once", async () => {
+    // Prepare
+    const fetch = scriptedFetch();
+    const logger = memoryLogger();
+    const settings = new LastGoodTopicSettings(deployed, fetch, logger);
+    fetch.answer = doc(2);
+
+    // Act
+    const first = await settings.current();
+    const second = await settings.current();
+
+    // Assess
+    expect(first.resolvedTopics.demo?.maxAttempts).toBe(2);
+    expect(second).toBe(first);
+    expect(logger.entries.filter((e) => e.message === "topic settings applied")).toHaveLength(1);
+  });
+
+  it("keeps the last good settings on an invalid document and says why, once", async () => {
+    // Prepare
+    const fetch = scriptedFetch();
+    const logger = memoryLogger();
+    const settings = new LastGoodTopicSettings(deployed, fetch, logger);
+    fetch.answer = doc(2);
+    await settings.current();
+    fetch.answer = doc(0);
+
+    // Act
+    const afterInvalid = await settings.current();
+    await settings.current();
+
+    // Assess
+    expect(afterInvalid.resolvedTopics.demo?.maxAttempts).toBe(2);
+    const warnings = logger.entries.filter((e) => e.level === "warn");
+    expect(warnings).toHaveLength(1);
+    expect(warnings[0]?.message).toContain("refused");
+    expect(JSON.stringify(warnings[0]?.extra)).toContain('field \\"maxAttempts\\"');
+  });
+
+  it("keeps the deployed settings at cold start when the first document is invalid", async () => {
+    const fetch = scriptedFetch();
+    fetch.answer = "not json";
+    const settings = new LastGoodTopicSettings(deployed, fetch, memoryLogger());
+
+    expect(await settings.current()).toBe(deployed);
+  });
+
+  it("keeps the last good settings while AppConfig is unavailable, then picks up the next document", async () => {
+    // Prepare
+    const fetch = scriptedFetch();
+    const logger = memoryLogger();
+    const settings = new LastGoodTopicSettings(deployed, fetch, logger);
+    fetch.answer = doc(2);
+    await settings.current();
+
+    // Act
+    fetch.answer = new Error("ThrottlingException");
+    const during = await settings.current();
+    fetch.answer = doc(1);
+    const after = await settings.current();
+
+    // Assess
+    expect(during.resolvedTopics.demo?.maxAttempts).toBe(2);
+    expect(after.resolvedTopics.demo?.maxAttempts).toBe(1);
+    expect(logger.entries.some((e) => e.level === "warn" && e.message.includes("unavailable"))).toBe(true);
+  });
+
+  it("concurrent callers share one fetch", async () => {
+    // Prepare
+    const fetch = scriptedFetch();
+    fetch.answer = doc(2);
+    const settings = new LastGoodTopicSettings(deployed, fetch, memoryLogger());
+
+    // Act
+    const [a, b, c] = await Promise.all([settings.current(), settings.current(), settings.current()]);
+
+    // Assess
+    expect(fetch.calls).toBe(1);
+    expect(a).toBe(b);
+    expect(b).toBe(c);
+    expect(a.resolvedTopics.demo?.maxAttempts).toBe(2);
+  });
+
+  it("a valid document after an invalid one is applied", async () => {
+    const fetch = scriptedFetch();
+    const settings = new LastGoodTopicSettings(deployed, fetch, memoryLogger());
+    fetch.answer = doc(50);
+    await settings.current();
+    fetch.answer = doc(1);
+
+    expect((await settings.current()).resolvedTopics.demo?.maxAttempts).toBe(1);
+  });
+});

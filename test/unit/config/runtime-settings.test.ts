@@ -1,0 +1,106 @@
+import { describe, expect, it } from "vitest";
+import { loadEnvironmentConfig } from "#shared/config/index.js";
+import {
+  applyRuntimeSettings,
+  applyRuntimeSettingsText,
+  settingsDocumentOf,
+} from "#shared/config/runtime-settings.js";
+
+const deployed = loadEnvironmentConfig("local");
+
+describe("runtime topic settings document", () => {
+  it("the CDK's initial document applies to exactly the deployed settings", () => {
+    // Act
+    const result = applyRuntimeSettings(deployed, settingsDocumentOf(deployed));
+
+    // Assess
+    expect(result).toEqual({ ok: true, config: deployed });
+  });
+
+  it("lays a topic's rows over its deployed settings, nested sections field by field", () => {
+    // Act
+    const result = applyRuntimeSettings(deployed, {
+      topics: {
+        demo: {
+          maxAttempts: 2,
+          backoff: { initialSeconds: 2 },
+          allowedCallbackHosts: ["localhost"],
+          paused: true,
+        },
+      },
+    });
+
+    // Assess
+    if (!result.ok) throw new Error(result.problems.join("; "));
+    expect(result.config.resolvedTopics.demo).toEqual({
+      ...deployed.resolvedTopics.demo,
+      maxAttempts: 2,
+      backoff: { ...deployed.resolvedTopics.demo?.backoff, initialSeconds: 2 },
+      allowedCallbackHosts: ["localhost"],
+      paused: true,
+    });
+    expect(deployed.resolvedTopics.demo?.maxAttempts).toBe(3);
+  });
+
+  it.each([
+    ["a value outside the schema's range", { demo: { maxAttempts: 0 } }, 'topic "demo", field "maxAttempts"'],
+    ["an unknown row", { demo: { maxAtempts: 2 } }, "maxAtempts"],
+    ["a bad host pattern", { demo: { allowedCallbackHosts: ["http://x"] } }, "allowedCallbackHosts"],
+    [
+      "backoff cap below its start",
+      { demo: { backoff: { initialSeconds: 5, maxSeconds: 2 } } },
+      "backoff.maxSeconds",
+    ],
+    ["a topic the stack does not declare", { orders: { maxAttempts: 2 } }, "adding a topic needs a deploy"],
+    ["a row that sizes infrastructure", { demo: { maxConcurrency: 50 } }, '"maxConcurrency": sizes deployed'],
+    [
+      "raising max attempts above the deployed",
+      { demo: { maxAttempts: 4 } },
+      "raising it above the deployed 3",
+    ],
+    ["a longer callback timeout", { demo: { callbackTimeoutSeconds: 6 } }, "callbackTimeoutSeconds"],
+  ])("refuses %s and says where", (_name, topics, expected) => {
+    // Act
+    const result = applyRuntimeSettings(deployed, { topics });
+
+    // Assess
+    expect(result.ok).toBe(false);
+    if (!result.ok) expect(result.problems.join("\n")).toContain(expected);
+  });
+
+  it.each([
+    [
+      "a loopback allow-list entry",
+      { orders: { allowedCallbackHosts: ["127.0.0.1"] } },
+      '"127.0.0.1" names a private',
+    ],
+    ["the metadata address", { orders: { allowedCallbackHosts: ["169.254.169.254"] } }, "169.254.169.254"],
+    ["an internal name", { orders: { allowedCallbackHosts: ["*.internal"] } }, "*.internal"],
+    ["plain-http callbacks", { orders: { allowHttpCallbacks: true } }, '"allowHttpCallbacks"'],
+  ])("outside local, refuses %s, as a deploy would", (_name, topics, expected) => {
+    const result = applyRuntimeSettings(loadEnvironmentConfig("prod"), { topics });
+
+    expect(result.ok).toBe(false);
+    if (!result.ok) expect(result.problems.join("\n")).toContain(expected);
+  });
+
+  it("outside local, accepts public allow-list entries", () => {
+    const result = applyRuntimeSettings(loadEnvironmentConfig("prod"), {
+      topics: { orders: { allowedCallbackHosts: ["hooks.example.com", "*.example.org", "*"] } },
+    });
+
+    expect(result.ok).toBe(true);
+  });
+
+  it("refuses text that is not JSON, and a document without topics", () => {
+    expect(applyRuntimeSettingsText(deployed, "{topics:")).toMatchObject({ ok: false });
+    expect(applyRuntimeSettingsText(deployed, "{}")).toMatchObject({ ok: false });
+    expect(applyRuntimeSettingsText(deployed, '{"topics":{},"extra":1}')).toMatchObject({ ok: false });
+  });
+
+  it("a topic the document leaves out keeps its deployed settings", () => {
+    const result = applyRuntimeSettingsText(deployed, '{"topics":{}}');
+
+    expect(result).toEqual({ ok: true, config: deployed });
+  });
+});
