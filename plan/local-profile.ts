@@ -56,6 +56,13 @@ export const LOCAL_PARAMETERS = {
     unit: "receive loops",
     source: { measured: "RECEIVERS_PER_MAPPING in local/runtime/sqs-event-source.ts" },
   },
+  machineCores: {
+    value: 2,
+    unit: "cores shared by the main thread, the emulators' thread and the two function hosts",
+    source: {
+      measured: "os.availableParallelism() on this machine; hostFunctions in local/cloud/local-cloud.ts",
+    },
+  },
   visibilityTick: {
     value: 20,
     unit: "ms",
@@ -78,7 +85,10 @@ export const LOCAL_PROFILE: Profile = {
     schedulerCreate: call(0.37, 0.15),
     callback: call(LOCAL_PARAMETERS.callbackCpu.value, 0, 1),
   },
-  cpu: { mainCores: 1, serverCores: 1 },
+  cpu: {
+    machineCores: LOCAL_PARAMETERS.machineCores.value,
+    functionThreads: { add: "functionHost", relay: "functionHost", deliver: "deliverHost" },
+  },
   // bench/functions.ts: warm CPU per task with I/O stubbed (add 110 µs, relay 19 µs, deliver 43 µs), plus the
   // local runtime's own event and context per invocation (~0.1 ms, assumption).
   invocationCpuMs: { add: 0.05, relay: 0.1, deliver: 0.1 },

@@ -30,13 +30,17 @@ export function addTask(
     fn.invoke(
       1,
       (finish) =>
-        world.call("ddbPut", () => {
-          world.usage.wru++;
-          const key = makeTaskKey(TOPIC, spec.group, spec.dueAtMs, newUlid(Math.floor(world.sim.now)));
-          const task: SimTask = { key, issuedAtMs: spec.issuedAtMs, status: "scheduled", deliveries: 0 };
-          parts.table.put(task);
-          armTimer(parts, task, finish);
-        }),
+        world.call(
+          "ddbPut",
+          () => {
+            world.usage.wru++;
+            const key = makeTaskKey(TOPIC, spec.group, spec.dueAtMs, newUlid(Math.floor(world.sim.now)));
+            const task: SimTask = { key, issuedAtMs: spec.issuedAtMs, status: "scheduled", deliveries: 0 };
+            parts.table.put(task);
+            armTimer(parts, task, finish);
+          },
+          world.threadOf("add"),
+        ),
       done,
     ),
   );
@@ -49,20 +53,28 @@ function armTimer(parts: AddParts, task: SimTask, done: () => void): void {
     earlyWakeSeconds: world.config.eventSources.earlyWakeSeconds ?? 0,
   });
   if (plan.kind === "queue") {
-    world.call("sqsSend", () => {
-      world.usage.standardRequests++;
-      parts.timerQueue.send(task, plan.delaySeconds);
-      done();
-    });
+    world.call(
+      "sqsSend",
+      () => {
+        world.usage.standardRequests++;
+        parts.timerQueue.send(task, plan.delaySeconds);
+        done();
+      },
+      world.threadOf("add"),
+    );
     return;
   }
-  world.call("schedulerCreate", () => {
-    const firesAt = plan.fireAtMs + parts.random() * world.profile.schedulerLateMs;
-    world.sim.at(firesAt, () => {
-      world.usage.calls.sqsSend++;
-      world.usage.standardRequests++;
-      parts.timerQueue.send(task, 0);
-    });
-    done();
-  });
+  world.call(
+    "schedulerCreate",
+    () => {
+      const firesAt = plan.fireAtMs + parts.random() * world.profile.schedulerLateMs;
+      world.sim.at(firesAt, () => {
+        world.usage.calls.sqsSend++;
+        world.usage.standardRequests++;
+        parts.timerQueue.send(task, 0);
+      });
+      done();
+    },
+    world.threadOf("add"),
+  );
 }

@@ -2,6 +2,7 @@ import type { SQSRecord } from "aws-lambda";
 import { groupsInBatchOrder } from "#shared/services/deliver/group-runner.js";
 import { bounded, sequence } from "./engine.js";
 import type { LambdaFunction } from "./lambda.js";
+import type { Call } from "./profile.js";
 import type { FifoMessage } from "./queues.js";
 import type { SimTask, TaskTable } from "./table.js";
 import type { World } from "./world.js";
@@ -53,16 +54,16 @@ export function deliverBatch(parts: DeliverParts, batch: FifoMessage[], done: ()
 
 function deliverOne(parts: DeliverParts, task: SimTask, done: () => void): void {
   const { world } = parts;
-  world.call("ddbUpdate", () => {
+  deliverCall(world, "ddbUpdate", () => {
     world.usage.wru++;
     const callback = world.profile.calls.callback;
     world.usage.calls.callback++;
     // The receiver sees the request half a round trip after it leaves; the answer takes the other half.
-    world.cpu(callback.clientCpuMs, () =>
+    onDeliverHost(world, callback.clientCpuMs, () =>
       world.sim.after(callback.latencyMs / 2, () => {
         parts.onReceived(task);
         world.sim.after(callback.latencyMs / 2, () =>
-          world.call("ddbUpdate", () => {
+          deliverCall(world, "ddbUpdate", () => {
             world.usage.wru++;
             parts.table.finish(task);
             done();
@@ -71,4 +72,13 @@ function deliverOne(parts: DeliverParts, task: SimTask, done: () => void): void 
       }),
     );
   });
+}
+
+/** A call from the deliver handler, on its function host. */
+function deliverCall(world: World, name: Call, then: () => void): void {
+  world.call(name, then, world.threadOf("deliver"));
+}
+
+function onDeliverHost(world: World, cpuMs: number, then: () => void): void {
+  world.cpu(cpuMs, then, world.threadOf("deliver"));
 }

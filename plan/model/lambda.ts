@@ -31,12 +31,15 @@ export class LambdaFunction {
     }
     const ownCpu = profile.invocationCpuMs[this.name] + tasks * profile.perTaskCpuMs[this.name];
     sim.after(cold ? profile.coldStartMs : 0, () =>
-      this.world.cpu(ownCpu, () =>
-        body(() => {
-          this.busy--;
-          this.billedMs += sim.now - started;
-          done();
-        }),
+      this.world.cpu(
+        ownCpu,
+        () =>
+          body(() => {
+            this.busy--;
+            this.billedMs += sim.now - started;
+            done();
+          }),
+        this.world.threadOf(this.name),
       ),
     );
   }

@@ -1,6 +1,7 @@
 import type { PlannerConfig } from "../config.js";
 import { type AddParts, addTask } from "./add.js";
 import { type DeliverParts, deliverBatch } from "./deliver.js";
+import { Slots } from "./engine.js";
 import { EventSource } from "./event-source.js";
 import { LambdaFunction } from "./lambda.js";
 import type { Profile } from "./profile.js";
@@ -58,7 +59,9 @@ export function simulate(
   const pipeline = startPipeline(world, table, timerQueue, functions, () => adds.accepted >= total, total);
 
   const addParts: AddParts = { world, fn: functions.add, table, timerQueue, random: seeded(42) };
-  const connection = semaphore(workload.clients ?? DEFAULT_CLIENTS);
+  // The callers' connection pool: requests beyond it wait on the caller's side.
+  const pool = new Slots(workload.clients ?? DEFAULT_CLIENTS);
+  const connection = (work: (release: () => void) => void) => pool.acquire(work);
   drive(world, workload, (i, issuedAtMs, dueAtMs, done) => {
     if (Number.isNaN(adds.firstMs)) adds.firstMs = issuedAtMs;
     connection((release) =>
@@ -127,26 +130,6 @@ function startPipeline(
     source.start();
   }
   return { relaySource, duplicates: () => duplicates };
-}
-
-/** At most `limit` holders at once (the caller's connection pool: requests beyond it wait on the caller's side). */
-function semaphore(limit: number): (work: (release: () => void) => void) => void {
-  let held = 0;
-  const waiting: ((release: () => void) => void)[] = [];
-  const release = () => {
-    held--;
-    const next = waiting.shift();
-    if (next) acquire(next);
-  };
-  const acquire = (work: (release: () => void) => void) => {
-    if (held >= limit) {
-      waiting.push(work);
-      return;
-    }
-    held++;
-    work(release);
-  };
-  return acquire;
 }
 
 type AddOne = (i: number, issuedAtMs: number, dueAtMs: number, done: () => void) => void;

@@ -44,11 +44,23 @@ export interface EventSourceBehaviour {
   readonly visibilityTickMs: number;
 }
 
+/**
+ * The local cloud's threads (local/cloud/local-cloud.ts): the main thread (API server's HTTP, the event sources'
+ * pollers, Scheduler's timers), the emulators' worker thread (dynalite, fauxqs), and two function hosts — one for
+ * the deliverers (the functions behind a capped mapping), one for the rest (API handlers, relay, sweeper).
+ */
+export const THREADS = ["main", "emulators", "functionHost", "deliverHost"] as const;
+export type Thread = (typeof THREADS)[number];
+export type FunctionName = "add" | "relay" | "deliver";
+
 export interface Profile {
   readonly name: string;
   readonly calls: Readonly<Record<Call, CallCost>>;
-  /** Cores of the process running the functions (and their SDK clients) and of the emulators; absent on AWS. */
-  readonly cpu?: { readonly mainCores: number; readonly serverCores: number };
+  /** The machine's cores shared by the local cloud's threads, and the thread each function runs on; absent on AWS. */
+  readonly cpu?: {
+    readonly machineCores: number;
+    readonly functionThreads: Readonly<Record<FunctionName, Thread>>;
+  };
   /** CPU of one invocation's own code (handler, middy, zod), per function, plus per task it handles. */
   readonly invocationCpuMs: Readonly<Record<"add" | "relay" | "deliver", number>>;
   readonly perTaskCpuMs: Readonly<Record<"add" | "relay" | "deliver", number>>;

@@ -9,6 +9,7 @@ import {
 import { RELAY_LOOKBACK_MS } from "#shared/services/relay.js";
 import { all, KeyedChain, Slots, sequence } from "./engine.js";
 import type { LambdaFunction } from "./lambda.js";
+import type { Call } from "./profile.js";
 import type { FifoQueue, StandardQueue } from "./queues.js";
 import type { SimTask, TaskTable } from "./table.js";
 import type { World } from "./world.js";
@@ -92,7 +93,7 @@ function rearm(parts: RelayParts, items: { task: SimTask; delaySeconds: number }
   all(
     chunks.length,
     (i, next) =>
-      parts.world.call("sqsSendBatch", () => {
+      relayCall(parts.world, "sqsSendBatch", () => {
         parts.world.usage.standardRequests++;
         for (const { task, delaySeconds } of chunks[i] ?? []) parts.timerQueue.send(task, delaySeconds);
         next();
@@ -104,7 +105,7 @@ function rearm(parts: RelayParts, items: { task: SimTask; delaySeconds: number }
 /** Query the group's due, still-scheduled tasks up to this batch's latest own one; send them in order; mark them. */
 function forwardGroup(parts: RelayParts, pk: string, own: readonly SimTask[], done: () => void): void {
   const { world, table } = parts;
-  world.call("ddbQuery", () => {
+  relayCall(world, "ddbQuery", () => {
     world.usage.rru++;
     const window = groupSweepWindow(own, world.sim.now, RELAY_LOOKBACK_MS);
     const latest = latestOwnKey(own);
@@ -120,7 +121,7 @@ function forwardGroup(parts: RelayParts, pk: string, own: readonly SimTask[], do
     sequence(
       chunks.map(
         (chunk) => (next: () => void) =>
-          world.call("sqsSendBatch", () => {
+          relayCall(world, "sqsSendBatch", () => {
             world.usage.fifoRequests++;
             parts.topicQueue.send(pk, chunk);
             next();
@@ -135,7 +136,7 @@ function markQueued(parts: RelayParts, tasks: readonly SimTask[], done: () => vo
   all(
     tasks.length,
     (i, next) =>
-      parts.world.call("ddbUpdate", () => {
+      relayCall(parts.world, "ddbUpdate", () => {
         parts.world.usage.wru++;
         const task = tasks[i] as SimTask;
         if (task.status === "scheduled") task.status = "queued";
@@ -143,6 +144,11 @@ function markQueued(parts: RelayParts, tasks: readonly SimTask[], done: () => vo
       }),
     done,
   );
+}
+
+/** A call from the relay's handler, on its function host. */
+function relayCall(world: World, name: Call, then: () => void): void {
+  world.call(name, then, world.threadOf("relay"));
 }
 
 export function chunked<T>(items: readonly T[], size: number): T[][] {

@@ -1,36 +1,56 @@
 import type { PlannerConfig } from "../config.js";
 import { Simulation } from "./engine.js";
-import type { Call, Profile } from "./profile.js";
+import { type Call, type FunctionName, type Profile, THREADS, type Thread } from "./profile.js";
 
 /**
- * One process's CPU as a FIFO server with `cores` cores at `speed` (a share of a core when the machine is busy
- * with other work). Absent on AWS, where every Lambda instance and every service has CPU of its own.
+ * The machine's cores at `speed` each (a share of a core when the machine is busy with other work). A thread's
+ * slice takes the core that frees up first: no pre-emption, a close enough stand-in for the OS scheduler at the
+ * sub-millisecond slices the model charges.
  */
-export class Processor {
+export class Machine {
   readonly #busyUntil: number[];
-  busyMs = 0;
 
   constructor(
-    private readonly sim: Simulation,
     cores: number,
     private readonly speed: number,
   ) {
     this.#busyUntil = Array.from({ length: cores }, () => 0);
   }
 
+  /** Reserves `cpuMs` of CPU starting no earlier than `earliestMs`; returns when it ends. */
+  reserve(earliestMs: number, cpuMs: number): { startMs: number; endMs: number } {
+    let core = 0;
+    for (let i = 1; i < this.#busyUntil.length; i++)
+      if ((this.#busyUntil[i] as number) < (this.#busyUntil[core] as number)) core = i;
+    const startMs = Math.max(earliestMs, this.#busyUntil[core] as number);
+    const endMs = startMs + cpuMs / this.speed;
+    this.#busyUntil[core] = endMs;
+    return { startMs, endMs };
+  }
+}
+
+/**
+ * One thread of the local cloud: runs one slice at a time (a JavaScript event loop), each on a core of the
+ * shared machine. Absent on AWS, where every Lambda instance and every service has CPU of its own.
+ */
+export class Processor {
+  #busyUntil = 0;
+  busyMs = 0;
+
+  constructor(
+    private readonly sim: Simulation,
+    private readonly machine: Machine,
+  ) {}
+
   run(cpuMs: number, then: () => void): void {
     if (cpuMs <= 0) {
       then();
       return;
     }
-    let core = 0;
-    for (let i = 1; i < this.#busyUntil.length; i++)
-      if ((this.#busyUntil[i] as number) < (this.#busyUntil[core] as number)) core = i;
-    const wallMs = cpuMs / this.speed;
-    const end = Math.max(this.sim.now, this.#busyUntil[core] as number) + wallMs;
-    this.#busyUntil[core] = end;
-    this.busyMs += wallMs;
-    this.sim.at(end, then);
+    const slot = this.machine.reserve(Math.max(this.sim.now, this.#busyUntil), cpuMs);
+    this.#busyUntil = slot.endMs;
+    this.busyMs += slot.endMs - slot.startMs;
+    this.sim.at(slot.endMs, then);
   }
 }
 
@@ -48,13 +68,15 @@ export interface World {
   readonly sim: Simulation;
   readonly profile: Profile;
   readonly config: PlannerConfig;
-  readonly main?: Processor;
-  readonly server?: Processor;
+  /** The local cloud's threads (absent on AWS). */
+  readonly threads?: Readonly<Record<Thread, Processor>>;
   readonly usage: Usage;
-  /** One call: the caller's CPU, the round trip, the service's CPU, then `then`. */
-  call(name: Call, then: () => void): void;
-  /** CPU on the functions' process (nothing on AWS). */
-  cpu(ms: number, then: () => void): void;
+  /** One call from thread `on`: the caller's CPU there, the round trip, the emulators' CPU, then `then`. */
+  call(name: Call, then: () => void, on?: Thread): void;
+  /** CPU on thread `on` (nothing on AWS). */
+  cpu(ms: number, then: () => void, on?: Thread): void;
+  /** The thread a function's handler runs on. */
+  threadOf(fn: FunctionName): Thread;
 }
 
 export function createWorld(
@@ -63,9 +85,9 @@ export function createWorld(
   options: { startMs: number; cpuSpeed?: number },
 ): World {
   const sim = new Simulation(options.startMs);
-  const speed = options.cpuSpeed ?? 1;
-  const main = profile.cpu ? new Processor(sim, profile.cpu.mainCores, speed) : undefined;
-  const server = profile.cpu ? new Processor(sim, profile.cpu.serverCores, speed) : undefined;
+  const threads = profile.cpu
+    ? createThreads(sim, profile.cpu.machineCores, options.cpuSpeed ?? 1)
+    : undefined;
   const usage: Usage = {
     calls: Object.fromEntries(Object.keys(profile.calls).map((c) => [c, 0])) as Record<Call, number>,
     wru: 0,
@@ -73,21 +95,30 @@ export function createWorld(
     standardRequests: 0,
     fifoRequests: 0,
   };
-  const onMain = (ms: number, then: () => void) => (main ? main.run(ms, then) : then());
+  const on = (thread: Thread, ms: number, then: () => void) =>
+    threads ? threads[thread].run(ms, then) : then();
   return {
     sim,
     profile,
     config,
-    ...(main ? { main } : {}),
-    ...(server ? { server } : {}),
+    ...(threads ? { threads } : {}),
     usage,
-    cpu: onMain,
-    call(name, then) {
+    cpu: (ms, then, thread = "main") => on(thread, ms, then),
+    call(name, then, thread = "main") {
       usage.calls[name]++;
       const cost = profile.calls[name];
-      onMain(cost.clientCpuMs, () =>
-        sim.after(cost.latencyMs, () => (server ? server.run(cost.serverCpuMs, then) : then())),
+      on(thread, cost.clientCpuMs, () =>
+        sim.after(cost.latencyMs, () => on("emulators", cost.serverCpuMs, then)),
       );
     },
+    threadOf: (fn) => profile.cpu?.functionThreads[fn] ?? "main",
   };
+}
+
+function createThreads(sim: Simulation, cores: number, speed: number): Record<Thread, Processor> {
+  const machine = new Machine(cores, speed);
+  return Object.fromEntries(THREADS.map((t) => [t, new Processor(sim, machine)])) as Record<
+    Thread,
+    Processor
+  >;
 }

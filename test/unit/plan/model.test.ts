@@ -1,6 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { bySortKey } from "#shared/domain/keys.js";
 import { DEFAULT_CONFIG, withOverrides } from "../../../plan/config.js";
+import { LOCAL_PROFILE } from "../../../plan/local-profile.js";
 import { batchLimit } from "../../../plan/model/event-source.js";
 import { simulate } from "../../../plan/model/pipeline.js";
 import { AWS_PROFILE } from "../../../plan/model/profile.js";
@@ -57,6 +58,39 @@ describe("the planner's model on workloads known by hand", () => {
     expect(c - b).toBe(10 * cycle);
   });
 
+  it("with an early wake the relay holds a batch and forwards each task in its own wave: one path after its own due time", () => {
+    // Prepare: timers armed 2 s early, gathered for up to 1 s into batches of up to 50; ten tasks 100 ms apart.
+    const config = withOverrides(DEFAULT_CONFIG, {
+      eventSources: { earlyWakeSeconds: 2, relay: { batchSize: 50, maxBatchingWindowSeconds: 1 } },
+    });
+    const workload = { rate: 10, durationSeconds: 1, delaySeconds: 5, groups: 10 };
+
+    // Act
+    const run = simulate(workload, config, handProfile());
+
+    // Assess: fewer relay invocations than tasks (batches span due times), yet no task waits for a later one.
+    const path = L.ddbQuery + L.sqsSendBatch + L.sqsReceive + L.ddbUpdate + L.callback / 2;
+    expect(run.functions.relay.invocations).toBeLessThan(10);
+    expect(run.table.all.map((t) => (t.receivedAtMs as number) - t.key.dueAtMs)).toEqual(
+      Array.from({ length: 10 }, () => path),
+    );
+  });
+
+  it("an early-woken timer arrives the early wake before due and holds its relay invocation until then", () => {
+    // Prepare
+    const config = withOverrides(DEFAULT_CONFIG, { eventSources: { earlyWakeSeconds: 3 } });
+
+    // Act
+    const run = simulate({ burst: 1, groups: 1, delaySeconds: 10 }, config, handProfile());
+
+    // Assess: the invocation spans the hold (about 3 s) and the task is still one path late, never early.
+    const [task] = run.table.all;
+    expect(run.functions.relay.billedMs).toBeGreaterThan(2_000);
+    expect((task?.receivedAtMs as number) - (task?.key.dueAtMs as number)).toBe(
+      L.ddbQuery + L.sqsSendBatch + L.sqsReceive + L.ddbUpdate + L.callback / 2,
+    );
+  });
+
   it("never delivers a task before its due time", () => {
     // Prepare
     const workload = { rate: 200, durationSeconds: 2, delaySeconds: 3, groups: 7 };
@@ -67,6 +101,27 @@ describe("the planner's model on workloads known by hand", () => {
     // Assess
     expect(run.table.all.every((t) => (t.receivedAtMs as number) >= t.key.dueAtMs)).toBe(true);
     expect(run.table.all).toHaveLength(400);
+  });
+});
+
+describe("the local profile's thread layout", () => {
+  it("charges the functions to their two hosts, the pollers to the main thread and the calls' service side to the emulators' thread", () => {
+    // Prepare
+    const workload = { burst: 50, groups: 5, delaySeconds: 2 };
+
+    // Act
+    const run = simulate(workload, DEFAULT_CONFIG, LOCAL_PROFILE);
+
+    // Assess
+    const busy = Object.fromEntries(
+      Object.entries(run.world.threads ?? {}).map(([name, thread]) => [name, thread.busyMs > 0]),
+    );
+    expect(busy).toEqual({ main: true, emulators: true, functionHost: true, deliverHost: true });
+    expect(LOCAL_PROFILE.cpu?.functionThreads).toEqual({
+      add: "functionHost",
+      relay: "functionHost",
+      deliver: "deliverHost",
+    });
   });
 });
 
