@@ -7,7 +7,7 @@ import type { RunResult } from "./workloads.js";
 
 /** The capacity planner's prediction for one measured run, beside what was measured. */
 export interface PlannerLine {
-  /** Share of a core each of the local cloud's two processes could get, from the machine's measured load. */
+  /** Share of each core the local cloud's threads could get, from the machine's measured load. */
   readonly cpuSpeed: number;
   readonly idle: { readonly p99: number; readonly deliveryRate: number };
   readonly loaded: { readonly p99: number; readonly deliveryRate: number };
@@ -16,8 +16,9 @@ export interface PlannerLine {
 
 /**
  * What `npm run plan -- --profile local` predicts for the run's workload: on an idle machine, and with the CPU
- * other work took during the run (machine busy − the system under test − the bench itself; CFS splits the rest
- * between the local cloud's two processes). The config is the bench's: deliver at PEER_CONCURRENCY batches.
+ * other work took during the run (machine busy − the system under test − the bench itself; what is left is spread
+ * over the cores the local cloud's four threads share). The config is the bench's: deliver at PEER_CONCURRENCY
+ * batches.
  */
 export function plannerLine(workload: Workload, measured: RunResult, cpus: number): PlannerLine {
   const config = withOverrides(DEFAULT_CONFIG, {
@@ -26,7 +27,7 @@ export function plannerLine(workload: Workload, measured: RunResult, cpus: numbe
   const { systemCores, clientMs, systemMs, machineCores } = measured.cpu;
   const clientCores = systemMs > 0 ? (clientMs / systemMs) * systemCores : 0;
   const others = Math.max(0, (machineCores ?? 0) - systemCores - clientCores);
-  const cpuSpeed = Math.round(Math.min(1, Math.max(0.05, (cpus - others - clientCores) / 2)) * 100) / 100;
+  const cpuSpeed = Math.round(Math.min(1, Math.max(0.05, (cpus - others - clientCores) / cpus)) * 100) / 100;
   const pick = (speed: number) => {
     const p = predict(workload, config, LOCAL_PROFILE, { cpuSpeed: speed });
     return { p99: p.latenessMs.p99, deliveryRate: p.deliveryRate };

@@ -40,7 +40,7 @@ function plannerRows(r: BenchResults): string[] {
     "| --- | ---: | ---: | ---: | ---: |",
     ...rows,
     "",
-    "CPU share = what other work on this shared machine left for each of the local cloud's two processes during the run",
+    "CPU share = what other work on this shared machine left for each core the local cloud's four threads share during the run",
     '(machine busy minus the system under test and the bench, /proc/stat). See docs/PERFORMANCE.md, "Capacity planner calibration".',
     "",
   ];
