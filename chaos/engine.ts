@@ -374,10 +374,16 @@ class ChaosClient {
     this.#cancels++;
     let outcome: NonNullable<AcceptedTask["cancel"]>["outcome"] = "gave-up";
     let atMs = Date.now();
+    let firstSentAtMs: number | undefined;
+    let discarded = false;
     for (let attempt = 0; attempt < 10; attempt++) {
       if (attempt > 0) await sleep(Math.min(3_000, 100 * 2 ** attempt));
       const answer = await this.#request("DELETE", `/v1/tasks/${encodeURIComponent(taskId)}`);
       atMs = answer.atMs;
+      firstSentAtMs ??= answer.sentAtMs;
+      // A 200 for a dead-lettered task is a discard (failed → cancelled); the view still shows when it failed.
+      discarded =
+        answer.status === 200 && (answer.json as { failed_at?: string } | undefined)?.failed_at !== undefined;
       if (answer.status === 200) outcome = "cancelled";
       else if (answer.status === 409) outcome = "conflict";
       else if (answer.status === 404) outcome = "not-found";
@@ -385,7 +391,8 @@ class ChaosClient {
       break;
     }
     const accepted = this.#accepted.get(clientKey);
-    if (accepted) this.#accepted.set(clientKey, { ...accepted, cancel: { outcome, atMs } });
+    const discard = discarded && firstSentAtMs !== undefined ? { discardSentAtMs: firstSentAtMs } : {};
+    if (accepted) this.#accepted.set(clientKey, { ...accepted, cancel: { outcome, atMs, ...discard } });
   }
 
   async #request(

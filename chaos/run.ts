@@ -34,10 +34,16 @@ const program = new Command()
   .option("--concurrency <n>", "client requests in flight", integer, 48)
   .option("--settle-timeout <s>", "give up waiting this long after the last due time", integer, 600)
   .option("--json <file>", "also write the full report as JSON")
+  .option(
+    "--protect",
+    "protect the receiver (issue 14): rate limit, concurrency per host and circuit breaker on the demo topic",
+    false,
+  )
   .option("--verbose", "print the local cloud's log lines", false)
   .parse();
 
 const cli = program.opts<{
+  protect: boolean;
   seed: number;
   tasks: number;
   groups: number;
@@ -79,7 +85,18 @@ const options: ChaosOptions = {
   configOverrides: {
     timer: { horizonSeconds: cli.horizon, leadSeconds: cli.lead },
     topics: {
-      demo: { maxAttempts: 5, backoff: { initialSeconds: 1, maxSeconds: 3 }, callbackTimeoutSeconds: 2 },
+      demo: {
+        maxAttempts: 5,
+        backoff: { initialSeconds: 1, maxSeconds: 3 },
+        callbackTimeoutSeconds: 2,
+        // Limits well above what one host needs here, and a breaker that the flaky receiver may trip now and then.
+        ...(cli.protect && {
+          rateLimit: 200,
+          maxConcurrencyPerHost: 20,
+          circuitFailureThreshold: 8,
+          circuitCooldownSeconds: 1,
+        }),
+      },
     },
   },
   firingWindowSeconds: cli.firingWindow,

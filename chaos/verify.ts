@@ -17,6 +17,12 @@ export interface AcceptedTask {
   readonly cancel?: {
     readonly outcome: "cancelled" | "conflict" | "not-found" | "gave-up";
     readonly atMs: number;
+    /**
+     * Set when the 200 discarded a dead-lettered task (its answer carries `failed_at`): when the client sent its
+     * first DELETE for it. Such a task was called back before it was dead-lettered, so only callbacks arriving
+     * from then on break "cancel means cancelled".
+     */
+    readonly discardSentAtMs?: number;
   };
 }
 
@@ -173,9 +179,9 @@ export function verify(
       lost.push({ taskId: task.taskId, clientKey: task.clientKey, why });
   }
 
-  // Cancelled with a 200, yet called back.
+  // Cancelled with a 200, yet called back (a discarded dead letter: called back after the discard was sent).
   const deliveredAfterCancel = accepted
-    .filter((t) => t.cancel?.outcome === "cancelled" && (byTask.get(t.taskId)?.length ?? 0) > 0)
+    .filter((t) => t.cancel?.outcome === "cancelled" && calledBackAfterCancel(t, byTask.get(t.taskId) ?? []))
     .map((t) => t.taskId);
 
   // Early: any callback request before the due time encoded in the task id.
@@ -299,4 +305,14 @@ export function invariantsHold(findings: Findings): boolean {
 
 export function isTerminal(status: TaskStatus | undefined): boolean {
   return status !== undefined && TERMINAL.has(status);
+}
+
+/**
+ * A scheduled task cancelled with a 200 must never have been called back at all. A dead-lettered one discarded
+ * with a 200 (DELETE of a `failed` task) was called back before; a callback arriving after the first DELETE was
+ * sent is the violation.
+ */
+function calledBackAfterCancel(task: AcceptedTask, callbacks: readonly ObservedCallback[]): boolean {
+  const since = task.cancel?.discardSentAtMs;
+  return callbacks.some((c) => since === undefined || c.arrivalMs >= since);
 }

@@ -4,6 +4,7 @@
  */
 import { Command, CommanderError, Option } from "commander";
 import { consoleCommand } from "./commands/console.js";
+import { destinationsCommand } from "./commands/destinations.js";
 import { groupsCommand } from "./commands/groups.js";
 import { keyCommand } from "./commands/key.js";
 import { schedulesCommand } from "./commands/schedules.js";
@@ -48,6 +49,7 @@ export function buildProgram(io: CliIo): Command {
   topicsCommand(program, io);
   consoleCommand(program, io);
   schedulesCommand(program, io);
+  destinationsCommand(program, io);
   return program;
 }
 

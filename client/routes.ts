@@ -5,6 +5,11 @@
  */
 import type * as z from "zod";
 import { addTasksBatchDocSchema, addTasksBatchResponseSchema } from "#shared/api/schemas/batch.js";
+import {
+  destinationListSchema,
+  destinationResetQuerySchema,
+  destinationResetResponseSchema,
+} from "#shared/api/schemas/destinations.js";
 import { cancelGroupQuerySchema } from "#shared/api/schemas/groups.js";
 import {
   bulkReplayBodySchema,
@@ -200,6 +205,21 @@ export const ROUTES = {
     retry: "safe",
   }),
   listTopics: route({ method: "GET", path: "/v1/topics", response: topicListSchema, retry: "safe" }),
+  // Issue 14 (breaker): destinations.
+  listDestinations: route({
+    method: "GET",
+    path: "/v1/destinations",
+    response: destinationListSchema,
+    retry: "safe",
+  }),
+  resetDestination: route({
+    method: "POST",
+    path: "/v1/destinations/{host}/reset",
+    input: queryParams<{ topic?: string }>(destinationResetQuerySchema),
+    response: destinationResetResponseSchema,
+    // Idempotent by contract: closing a closed circuit again changes nothing.
+    retry: "safe",
+  }),
   getTopic: route({ method: "GET", path: "/v1/topics/{topic}", response: topicViewSchema, retry: "safe" }),
   // --- issue 14, point 4: recurring schedules (appended block) ---
   /** A repeat would make a second schedule (there is no idempotency key for schedules): never retried. */

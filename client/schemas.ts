@@ -1,6 +1,7 @@
 /** The API's response schemas live with the API (shared/api/schemas/); the client parses every answer with them. */
 
 export * from "#shared/api/schemas/batch.js";
+export * from "#shared/api/schemas/destinations.js";
 export * from "#shared/api/schemas/operations.js";
 // Recurring schedules (issue 14, point 4).
 export * from "#shared/api/schemas/schedules.js";

@@ -1,5 +1,10 @@
 import type { Logger } from "@aws-lambda-powertools/logger";
 import { armingDepsFromEnvironment } from "#shared/adapters/arming-wiring.js";
+import {
+  topicSettingsFromEnvironment,
+  type WithTopicSettings,
+  withCurrentSettings,
+} from "#shared/adapters/topic-settings.js";
 import { type HttpHandler, httpRoute } from "#shared/api/http-route.js";
 import { createFunctionLogger } from "#shared/runtime/observability.js";
 import { createSchedule, type ScheduleRouteDeps } from "#shared/services/schedules/manage.js";
@@ -9,9 +14,11 @@ import { scheduleLogging } from "#shared/services/schedules/wiring.js";
 const arming = armingDepsFromEnvironment();
 const logger = createFunctionLogger(arming.config);
 
-export function createHandler(deps: ScheduleRouteDeps & { readonly logger: Logger }): HttpHandler {
+export function createHandler(
+  deps: ScheduleRouteDeps & WithTopicSettings & { readonly logger: Logger },
+): HttpHandler {
   return httpRoute({ method: "POST", logger: deps.logger, jsonBody: true }, async (request) => {
-    const view = await createSchedule(deps, request.body);
+    const view = await createSchedule(await withCurrentSettings(deps), request.body);
     return {
       statusCode: 201,
       body: view,
@@ -20,4 +27,10 @@ export function createHandler(deps: ScheduleRouteDeps & { readonly logger: Logge
   });
 }
 
-export const handler = createHandler({ ...arming, ...scheduleLogging(logger), logger });
+export const handler = createHandler({
+  ...arming,
+  ...scheduleLogging(logger),
+  logger,
+  // Topic settings without a deploy: a schedule's task template is checked against today's allow-list.
+  settings: topicSettingsFromEnvironment(arming.config, logger),
+});

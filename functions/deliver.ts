@@ -24,6 +24,7 @@ import { checkCallbackUrl, resolvedAddressAllowed } from "#shared/security/ssrf.
 import {
   type DeliverBinding,
   type DeliverDeps,
+  DestinationCache,
   deliverBatch,
   PowertoolsDeliveryMetrics,
 } from "#shared/services/deliver/index.js";
@@ -115,6 +116,8 @@ export const handler = createDeliverHandler(
     logger,
     // Groups are independent: a batch of up to 10 (the mapping's batch size) delivers them all at once.
     groupConcurrency: 10,
+    // Protected topics (issue 14): each host's circuit read at most once per 2 s per container, across batches.
+    destinationCache: new DestinationCache(),
   },
   logger,
   settings,

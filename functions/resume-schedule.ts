@@ -1,5 +1,10 @@
 import type { Logger } from "@aws-lambda-powertools/logger";
 import { armingDepsFromEnvironment } from "#shared/adapters/arming-wiring.js";
+import {
+  topicSettingsFromEnvironment,
+  type WithTopicSettings,
+  withCurrentSettings,
+} from "#shared/adapters/topic-settings.js";
 import { type HttpHandler, httpRoute } from "#shared/api/http-route.js";
 import { createFunctionLogger } from "#shared/runtime/observability.js";
 import { resumeSchedule, type ScheduleRouteDeps } from "#shared/services/schedules/manage.js";
@@ -9,11 +14,19 @@ import { scheduleLogging } from "#shared/services/schedules/wiring.js";
 const arming = armingDepsFromEnvironment();
 const logger = createFunctionLogger(arming.config);
 
-export function createHandler(deps: ScheduleRouteDeps & { readonly logger: Logger }): HttpHandler {
+export function createHandler(
+  deps: ScheduleRouteDeps & WithTopicSettings & { readonly logger: Logger },
+): HttpHandler {
   return httpRoute({ method: "POST", logger: deps.logger, pathParameters: ["id"] }, async (request) => ({
     statusCode: 200,
-    body: await resumeSchedule(deps, request.pathParameter("id")),
+    body: await resumeSchedule(await withCurrentSettings(deps), request.pathParameter("id")),
   }));
 }
 
-export const handler = createHandler({ ...arming, ...scheduleLogging(logger), logger });
+export const handler = createHandler({
+  ...arming,
+  ...scheduleLogging(logger),
+  logger,
+  // Topic settings without a deploy: a schedule's task template is checked against today's allow-list.
+  settings: topicSettingsFromEnvironment(arming.config, logger),
+});

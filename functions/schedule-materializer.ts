@@ -5,6 +5,11 @@ import { logMetrics } from "@aws-lambda-powertools/metrics/middleware";
 import middy from "@middy/core";
 import type { ScheduledEvent } from "aws-lambda";
 import { armingDepsFromEnvironment } from "#shared/adapters/arming-wiring.js";
+import {
+  type TopicSettingsSource,
+  topicSettingsFromEnvironment,
+  withCurrentSettings,
+} from "#shared/adapters/topic-settings.js";
 import { METRIC } from "#shared/domain/metrics.js";
 import { createFunctionLogger, functionMetricsFactory } from "#shared/runtime/observability.js";
 import {
@@ -23,7 +28,7 @@ const logger = createFunctionLogger(arming.config);
 const metrics = functionMetricsFactory(arming.config, logger)();
 
 export function createMaterializerHandler(
-  deps: Omit<MaterializerRunDeps, "remainingMs">,
+  deps: Omit<MaterializerRunDeps, "remainingMs"> & { readonly settings?: TopicSettingsSource },
   log: Logger = logger,
   emf: Metrics = metrics,
 ) {
@@ -31,8 +36,9 @@ export function createMaterializerHandler(
     .use(injectLambdaContext(log))
     .use(logMetrics(emf))
     .handler(async (_event, context) => {
+      // Occurrences are added with the topics' current settings (topic settings without a deploy).
       const summary = await runMaterializer({
-        ...deps,
+        ...(await withCurrentSettings(deps)),
         remainingMs: () => context.getRemainingTimeInMillis(),
       });
       // Zeros included: a flat line is a materializer that ran and had nothing to do.
@@ -42,4 +48,8 @@ export function createMaterializerHandler(
     });
 }
 
-export const handler = createMaterializerHandler({ ...arming, ...scheduleLogging(logger) });
+export const handler = createMaterializerHandler({
+  ...arming,
+  ...scheduleLogging(logger),
+  settings: topicSettingsFromEnvironment(arming.config, logger),
+});

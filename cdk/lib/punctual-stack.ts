@@ -142,6 +142,7 @@ export class PunctualStack extends Stack {
       timerQueues: this.timerQueues,
       timerScheduler: this.timerScheduler,
       alarms: this.alarms,
+      runtimeSettings: this.runtimeSettings,
       removalPolicy,
       logRetention,
     });

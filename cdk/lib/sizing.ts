@@ -3,7 +3,7 @@
  * timeouts, receive-count backstops, retention and throttling. Kept free of `aws-cdk-lib` so the local cloud
  * can size its emulated queues and event-source runners from exactly the same rules as AWS.
  */
-import type { PunctualConfig, TopicConfig } from "#shared/config/index.js";
+import { isProtectedTopic, type PunctualConfig, type TopicConfig } from "#shared/config/index.js";
 
 /** AWS: a queue's visibility timeout should be at least 6 × its consuming function's timeout. */
 export const VISIBILITY_TIMEOUT_FACTOR = 6;
@@ -47,9 +47,16 @@ export function deliverTimeoutSeconds(topic: Pick<TopicConfig, "callbackTimeoutS
  * task are received (and reported failed, unattempted) many times while the head backs off; attempts are
  * counted in DynamoDB and the deliver function dead-letters the head itself at `maxAttempts`.
  */
-export function topicMaxReceiveCount(topic: Pick<TopicConfig, "maxAttempts">): number {
-  return Math.max(100, topic.maxAttempts * 10);
+export function topicMaxReceiveCount(
+  topic: Pick<TopicConfig, "maxAttempts" | "rateLimit" | "maxConcurrencyPerHost" | "circuitFailureThreshold">,
+): number {
+  // A protected topic's messages also come back each time their destination makes them wait (no attempt
+  // used): every wait is a receive. SQS's largest maxReceiveCount keeps that from reaching the DLQ.
+  return isProtectedTopic(topic) ? SQS_MAX_RECEIVE_COUNT : Math.max(100, topic.maxAttempts * 10);
 }
+
+/** SQS's largest redrive `maxReceiveCount`. */
+export const SQS_MAX_RECEIVE_COUNT = 1_000;
 
 export function visibilityTimeoutSeconds(consumerTimeoutSeconds: number): number {
   return VISIBILITY_TIMEOUT_FACTOR * consumerTimeoutSeconds;

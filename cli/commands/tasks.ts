@@ -39,7 +39,7 @@ export function tasksCommand(parent: Command, io: CliIo): void {
     tasks,
     io,
     "cancel",
-    "Cancel a task that is still scheduled (exit 2 once it is handed to delivery).",
+    "Cancel a scheduled task or discard a dead-lettered one (exit 2 once it is handed to delivery).",
     (c, id) => c.cancelTask(id),
   );
   rescheduleCommand(tasks, io);

@@ -18,10 +18,14 @@ interface Filter {
   readonly failed_before?: string;
 }
 
-/** A topic's dead-lettered tasks, newest first, a page at a time; replay one, the selected, or all matching. */
+/**
+ * A topic's dead-lettered tasks, newest first, a page at a time; replay one, the selected, or all matching; cancel
+ * (discard) one.
+ */
 export function DeadLetters(props: { readonly topic: string; readonly onOpen: (id: string) => void }) {
   const [cursors, setCursors] = useState<string[]>([]);
   const [selected, setSelected] = useState<ReadonlySet<string>>(new Set());
+  const [message, setMessage] = useState<string>();
   const cursor = cursors[cursors.length - 1];
   const { data, error } = useLoad(
     () =>
@@ -31,7 +35,8 @@ export function DeadLetters(props: { readonly topic: string; readonly onOpen: (i
       ),
     [props.topic, cursor],
   );
-  const { replayIds, replayMatching, message } = useReplay(props.topic, () => setSelected(new Set()));
+  const { replayIds, replayMatching } = useReplay(props.topic, setMessage, () => setSelected(new Set()));
+  const cancel = useCancelDeadLetter(setMessage);
   const tasks = data?.tasks ?? [];
   return (
     <section data-testid="dead-letters">
@@ -39,35 +44,14 @@ export function DeadLetters(props: { readonly topic: string; readonly onOpen: (i
       {error && <p class="error">{error}</p>}
       {message && <p data-testid="dead-letters-message">{message}</p>}
       <FilterForm onReplay={(f) => void replayMatching(f)} />
-      <table>
-        <thead>
-          <tr>
-            <th />
-            <th>task</th>
-            <th>failed</th>
-            <th>attempts</th>
-            <th>last error</th>
-            <th />
-          </tr>
-        </thead>
-        <tbody>
-          {tasks.map((t) => (
-            <DeadLetterRow
-              key={t.task_id}
-              task={t}
-              selected={selected.has(t.task_id)}
-              onSelect={(on) => {
-                const next = new Set(selected);
-                if (on) next.add(t.task_id);
-                else next.delete(t.task_id);
-                setSelected(next);
-              }}
-              onOpen={props.onOpen}
-              onReplay={(id) => void replayIds([id])}
-            />
-          ))}
-        </tbody>
-      </table>
+      <DeadLetterTable
+        tasks={tasks}
+        selected={selected}
+        onSelect={setSelected}
+        onOpen={props.onOpen}
+        onReplay={(id) => void replayIds([id])}
+        onCancel={(id) => void cancel(id)}
+      />
       {tasks.length === 0 && <p class="hint">No dead-lettered tasks on this page.</p>}
       <div class="row">
         <button
@@ -89,9 +73,71 @@ export function DeadLetters(props: { readonly topic: string; readonly onOpen: (i
   );
 }
 
+function DeadLetterTable(props: {
+  readonly tasks: readonly TaskView[];
+  readonly selected: ReadonlySet<string>;
+  readonly onSelect: (selected: ReadonlySet<string>) => void;
+  readonly onOpen: (id: string) => void;
+  readonly onReplay: (id: string) => void;
+  readonly onCancel: (id: string) => void;
+}) {
+  const toggle = (id: string, on: boolean) => {
+    const next = new Set(props.selected);
+    if (on) next.add(id);
+    else next.delete(id);
+    props.onSelect(next);
+  };
+  return (
+    <table>
+      <thead>
+        <tr>
+          <th />
+          <th>task</th>
+          <th>failed</th>
+          <th>attempts</th>
+          <th>last error</th>
+          <th />
+        </tr>
+      </thead>
+      <tbody>
+        {props.tasks.map((t) => (
+          <DeadLetterRow
+            key={t.task_id}
+            task={t}
+            selected={props.selected.has(t.task_id)}
+            onSelect={(on) => toggle(t.task_id, on)}
+            onOpen={props.onOpen}
+            onReplay={props.onReplay}
+            onCancel={props.onCancel}
+          />
+        ))}
+      </tbody>
+    </table>
+  );
+}
+
+/**
+ * DELETE /v1/tasks/{id} on a dead-lettered task discards it (`failed → cancelled`, out of this list), after the
+ * page's confirmation. A refusal (say the task was replayed meanwhile: 409) is shown, not thrown.
+ */
+function useCancelDeadLetter(setMessage: (message: string) => void) {
+  const confirm = useConfirm();
+  const refresh = useRefresh();
+  return async (id: string) => {
+    const question = `Cancel dead-lettered task ${id}? It will not be delivered, and can no longer be replayed.`;
+    if (!(await confirm(question, "Cancel task"))) return;
+    try {
+      await call<TaskView>("DELETE", `/v1/tasks/${encodeURIComponent(id)}`);
+      setMessage(`cancelled ${id}; it will not be delivered`);
+    } catch (error) {
+      setMessage(`not cancelled: ${error instanceof Error ? error.message : String(error)}`);
+    }
+    refresh.now();
+  };
+}
+
 /** Replay by ids or by filter, each after the page's confirmation; `message` says what happened. */
-function useReplay(topic: string, onReplayed: () => void) {
-  const [message, setMessage] = useState<string>();
+function useReplay(topic: string, setMessage: (message: string) => void, onReplayed: () => void) {
   const confirm = useConfirm();
   const refresh = useRefresh();
   const replayPath = `/v1/topics/${encodeURIComponent(topic)}/replay`;
@@ -126,7 +172,7 @@ function useReplay(topic: string, onReplayed: () => void) {
     setMessage(`replayed ${replayed} matching task(s)`);
     refresh.now();
   };
-  return { replayIds, replayMatching, message };
+  return { replayIds, replayMatching };
 }
 
 function DeadLetterRow(props: {
@@ -135,6 +181,7 @@ function DeadLetterRow(props: {
   readonly onSelect: (on: boolean) => void;
   readonly onOpen: (id: string) => void;
   readonly onReplay: (id: string) => void;
+  readonly onCancel: (id: string) => void;
 }) {
   const t = props.task;
   return (
@@ -158,6 +205,9 @@ function DeadLetterRow(props: {
       <td>
         <button type="button" data-testid="dead-letter-replay" onClick={() => props.onReplay(t.task_id)}>
           Replay
+        </button>{" "}
+        <button type="button" data-testid="dead-letter-cancel" onClick={() => props.onCancel(t.task_id)}>
+          Cancel
         </button>
       </td>
     </tr>

@@ -37,6 +37,8 @@ export interface CallbackResult {
   readonly detail?: string;
   /** From sending the request to the response's status line (or to the failure). */
   readonly durationMs: number;
+  /** A `429` or `503` answer's `Retry-After` header, as sent (seconds or an HTTP-date): the deliver step parses it. */
+  readonly retryAfter?: string;
 }
 
 export interface CallbackClient {
@@ -215,10 +217,18 @@ function exchange(outgoing: http.ClientRequest, req: CallbackRequest, limits: Ex
       responded = true;
       const status = response.statusCode ?? 0;
       const durationMs = elapsed();
+      const retryAfter = status === 429 || status === 503 ? response.headers["retry-after"] : undefined;
       // The body is read (at most maxResponseBytes) and dropped; the answer counts once it is complete or capped.
       discard(response, limits.maxResponseBytes).then(() => {
         if (status >= 200 && status < 300) settle({ ok: true, status, durationMs });
-        else settle({ ok: false, status, error: `HTTP ${status}`, durationMs });
+        else
+          settle({
+            ok: false,
+            status,
+            error: `HTTP ${status}`,
+            durationMs,
+            ...(retryAfter && { retryAfter }),
+          });
       });
     });
     // `on`, not `once`: an error after settling (e.g. from the destroy above) must not go unhandled.

@@ -12,6 +12,7 @@ import {
 } from "@aws-sdk/client-dynamodb";
 import { marshall, unmarshall } from "@aws-sdk/util-dynamodb";
 import { type AttemptLogEntry, attemptLogSlot } from "#shared/domain/attempt-log.js";
+import type { DestinationRecord } from "#shared/domain/destination.js";
 import { FAILED_INDEX_NAME, FAILED_TOPIC_ATTRIBUTE } from "#shared/domain/failed-index.js";
 import { parseTaskId, sortKeyLowerBound, sortKeyUpperBound } from "#shared/domain/keys.js";
 import {
@@ -49,6 +50,37 @@ import type {
   TaskStore,
   UnfinishedTaskRef,
 } from "./task-store.js";
+
+/**
+ * Destination items (issue 14): one per topic and callback host in the single `destination` partition, so
+ * `GET /v1/destinations` is one Query instead of a Scan of the task table. Hosts cannot hold `#` and neither can
+ * topic names. The partition is written on failures, circuit changes and lease changes only (never per success
+ * on the happy path); DynamoDB splits a hot partition between sort keys (the table has no local index), and the
+ * per-second rate counters live in partitions of their own (`rate#<topic>#<host>`, sort key = the second).
+ * Neither can meet a task: a task's partition key is `<topic>#<hash or _ulid>`, with exactly one `#`.
+ */
+export const DESTINATION_PARTITION = "destination";
+const destinationKey = (topic: string, host: string) => ({
+  pk: DESTINATION_PARTITION,
+  sk: `${topic}#${host}`,
+});
+/** A rate counter item outlives its second by this long before TTL removes it. */
+const RATE_ITEM_TTL_SECONDS = 120;
+const LEASE_ATTRIBUTE = /^lease(\d+)$/;
+
+/** A destination item as the port shows it: the lease slots gathered from their `lease<n>` attributes. */
+function destinationOf(item: Record<string, AttributeValue> | undefined): DestinationRecord | undefined {
+  const raw = fromWire<Record<string, unknown>>(item);
+  if (!raw) return undefined;
+  const leases: Record<number, number> = {};
+  const record: Record<string, unknown> = {};
+  for (const [name, value] of Object.entries(raw)) {
+    const slot = LEASE_ATTRIBUTE.exec(name)?.[1];
+    if (slot !== undefined) leases[Number(slot)] = value as number;
+    else if (name !== "pk" && name !== "sk") record[name] = value;
+  }
+  return { failures: 0, circuit: "closed", ...record, leases } as DestinationRecord;
+}
 
 /**
  * Idempotency items live in the task table under their own partition, one per topic and key. Topic names cannot
@@ -102,6 +134,17 @@ export const TASK_STORE_OPERATIONS: { readonly [M in keyof TaskStore]: readonly 
   listSchedulesDue: [{ action: "Query", on: "scheduleIndex" }],
   updateSchedule: [onTable("UpdateItem"), onTable("GetItem")],
   findIdempotencyClaim: [onTable("GetItem")],
+  // --- issue 14 (breaker): destinations ---
+  getDestination: [onTable("GetItem")],
+  listDestinations: [onTable("Query")],
+  takeRateToken: [onTable("UpdateItem")],
+  acquireLease: [onTable("GetItem"), onTable("UpdateItem")],
+  releaseLease: [onTable("UpdateItem")],
+  recordDestinationFailure: [onTable("UpdateItem")],
+  openCircuit: [onTable("UpdateItem")],
+  claimProbe: [onTable("UpdateItem")],
+  closeCircuit: [onTable("UpdateItem")],
+  discardFailed: [onTable("UpdateItem"), onTable("GetItem")],
 };
 
 /**
@@ -122,7 +165,22 @@ export const PIPELINE_STORE_METHODS = {
     "cancel",
   ],
   relay: ["get", "listScheduledInGroup", "markQueued"],
-  deliver: ["get", "startAttempt", "markDelivered", "recordAttemptFailure", "markFailed"],
+  deliver: [
+    "get",
+    "startAttempt",
+    "markDelivered",
+    "recordAttemptFailure",
+    "markFailed",
+    // Protecting receivers (issue 14): the breaker, leases and rate tokens.
+    "getDestination",
+    "takeRateToken",
+    "acquireLease",
+    "releaseLease",
+    "recordDestinationFailure",
+    "openCircuit",
+    "claimProbe",
+    "closeCircuit",
+  ],
   sweeper: [
     "get",
     "listUnfinishedDueBy",
@@ -409,12 +467,12 @@ export class DynamoTaskStore implements TaskStore {
 
   async recordAttemptFailure(
     taskId: string,
-    failure: { error: string; atMs: number; attempt?: AttemptLogEntry },
+    failure: { error: string; atMs: number; attempt?: AttemptLogEntry; refund?: boolean },
   ): Promise<void> {
     await this.transitionLogging(
       taskId,
-      { set: "lastError = :error" },
-      { ":error": failure.error },
+      { set: failure.refund ? "lastError = :error, attempts = attempts - :one" : "lastError = :error" },
+      failure.refund ? { ":error": failure.error, ":one": 1 } : { ":error": failure.error },
       failure.attempt,
     );
   }
@@ -721,6 +779,223 @@ export class DynamoTaskStore implements TaskStore {
     if (!item?.taskId || (item.expiresAt !== undefined && item.expiresAt < this.nowSeconds()))
       return undefined;
     return item.taskId;
+  }
+
+  // --- issue 14 (breaker): destinations (appended block) ---
+
+  async getDestination(topic: string, host: string): Promise<DestinationRecord | undefined> {
+    const out = await this.client.send(
+      new GetItemCommand({
+        TableName: this.table,
+        Key: toWire(destinationKey(topic, host)),
+        ConsistentRead: true,
+      }),
+    );
+    return destinationOf(out.Item);
+  }
+
+  async listDestinations(): Promise<DestinationRecord[]> {
+    const records: DestinationRecord[] = [];
+    let start: Record<string, AttributeValue> | undefined;
+    do {
+      const out = await this.client.send(
+        new QueryCommand({
+          TableName: this.table,
+          KeyConditionExpression: "pk = :pk",
+          ExpressionAttributeValues: toWire({ ":pk": DESTINATION_PARTITION }),
+          ConsistentRead: true,
+          ExclusiveStartKey: start,
+        }),
+      );
+      for (const item of out.Items ?? []) records.push(destinationOf(item) as DestinationRecord);
+      start = out.LastEvaluatedKey;
+    } while (start);
+    return records;
+  }
+
+  /** One atomic ADD on the second's counter, refused at `rate`: no read, no retry loop under contention. */
+  async takeRateToken(topic: string, host: string, second: number, rate: number): Promise<boolean> {
+    return conditional(
+      this.client.send(
+        new UpdateItemCommand({
+          TableName: this.table,
+          Key: toWire({ pk: `rate#${topic}#${host}`, sk: String(second) }),
+          UpdateExpression: "ADD #n :one SET expiresAt = :expires",
+          ConditionExpression: "attribute_not_exists(#n) OR #n < :rate",
+          ExpressionAttributeNames: { "#n": "n" },
+          ExpressionAttributeValues: toWire({
+            ":one": 1,
+            ":rate": rate,
+            ":expires": second + RATE_ITEM_TTL_SECONDS,
+          }),
+        }),
+      ),
+    );
+  }
+
+  /**
+   * Lease slots `lease0`…`lease<max-1>` hold their lease's expiry, so a lease whose holder crashed frees itself.
+   * One strongly consistent read finds the free slots; each try is a conditional write on one slot, so two
+   * invocations can never hold the same slot. Up to three tries, then the caller waits (never over the limit).
+   */
+  async acquireLease(
+    topic: string,
+    host: string,
+    max: number,
+    nowMs: number,
+    expiresAtMs: number,
+  ): Promise<number | undefined> {
+    const current = await this.getDestination(topic, host);
+    const leases = current?.leases ?? {};
+    const free = Array.from({ length: max }, (_, slot) => slot).filter(
+      (slot) => (leases[slot] ?? 0) <= nowMs,
+    );
+    for (const slot of free.sort(() => Math.random() - 0.5).slice(0, 3)) {
+      const taken = await conditional(
+        this.client.send(
+          new UpdateItemCommand({
+            TableName: this.table,
+            Key: toWire(destinationKey(topic, host)),
+            UpdateExpression: "SET #slot = :expires, topic = :topic, host = :host",
+            ConditionExpression: "attribute_not_exists(#slot) OR #slot <= :now",
+            ExpressionAttributeNames: { "#slot": `lease${slot}` },
+            ExpressionAttributeValues: toWire({
+              ":expires": expiresAtMs,
+              ":now": nowMs,
+              ":topic": topic,
+              ":host": host,
+            }),
+          }),
+        ),
+      );
+      if (taken) return slot;
+    }
+    return undefined;
+  }
+
+  async releaseLease(topic: string, host: string, slot: number, expiresAtMs: number): Promise<void> {
+    await conditional(
+      this.client.send(
+        new UpdateItemCommand({
+          TableName: this.table,
+          Key: toWire(destinationKey(topic, host)),
+          UpdateExpression: "REMOVE #slot",
+          ConditionExpression: "#slot = :mine",
+          ExpressionAttributeNames: { "#slot": `lease${slot}` },
+          ExpressionAttributeValues: toWire({ ":mine": expiresAtMs }),
+        }),
+      ),
+    );
+  }
+
+  async recordDestinationFailure(
+    topic: string,
+    host: string,
+    nowMs: number,
+    error: string,
+  ): Promise<DestinationRecord> {
+    const out = await this.client.send(
+      new UpdateItemCommand({
+        TableName: this.table,
+        Key: toWire(destinationKey(topic, host)),
+        UpdateExpression:
+          "ADD failures :one SET topic = :topic, host = :host, lastError = :error, lastFailureAtMs = :now, " +
+          "circuit = if_not_exists(circuit, :closed)",
+        ExpressionAttributeValues: toWire({
+          ":one": 1,
+          ":topic": topic,
+          ":host": host,
+          ":error": error.slice(0, 512),
+          ":now": nowMs,
+          ":closed": "closed",
+        }),
+        ReturnValues: "ALL_NEW",
+      }),
+    );
+    return destinationOf(out.Attributes) as DestinationRecord;
+  }
+
+  async openCircuit(
+    topic: string,
+    host: string,
+    nowMs: number,
+    nextProbeAtMs: number,
+  ): Promise<"opened" | "reopened"> {
+    const opened = await conditional(
+      this.client.send(
+        new UpdateItemCommand({
+          TableName: this.table,
+          Key: toWire(destinationKey(topic, host)),
+          UpdateExpression:
+            "SET circuit = :open, openedAtMs = :now, nextProbeAtMs = :next REMOVE probeUntilMs",
+          ConditionExpression: "attribute_not_exists(circuit) OR circuit <> :open",
+          ExpressionAttributeValues: toWire({ ":open": "open", ":now": nowMs, ":next": nextProbeAtMs }),
+        }),
+      ),
+    );
+    if (opened) return "opened";
+    await this.client.send(
+      new UpdateItemCommand({
+        TableName: this.table,
+        Key: toWire(destinationKey(topic, host)),
+        UpdateExpression: "SET nextProbeAtMs = :next REMOVE probeUntilMs",
+        ExpressionAttributeValues: toWire({ ":next": nextProbeAtMs }),
+      }),
+    );
+    return "reopened";
+  }
+
+  async claimProbe(topic: string, host: string, nowMs: number, untilMs: number): Promise<boolean> {
+    return conditional(
+      this.client.send(
+        new UpdateItemCommand({
+          TableName: this.table,
+          Key: toWire(destinationKey(topic, host)),
+          UpdateExpression: "SET probeUntilMs = :until",
+          ConditionExpression:
+            "circuit = :open AND nextProbeAtMs <= :now AND (attribute_not_exists(probeUntilMs) OR probeUntilMs <= :now)",
+          ExpressionAttributeValues: toWire({ ":open": "open", ":now": nowMs, ":until": untilMs }),
+        }),
+      ),
+    );
+  }
+
+  async closeCircuit(topic: string, host: string): Promise<DestinationRecord | undefined> {
+    try {
+      const out = await this.client.send(
+        new UpdateItemCommand({
+          TableName: this.table,
+          Key: toWire(destinationKey(topic, host)),
+          UpdateExpression:
+            "SET failures = :zero, circuit = :closed REMOVE openedAtMs, nextProbeAtMs, probeUntilMs",
+          ConditionExpression: "attribute_exists(pk)",
+          ExpressionAttributeValues: toWire({ ":zero": 0, ":closed": "closed" }),
+          ReturnValues: "ALL_OLD",
+        }),
+      );
+      return destinationOf(out.Attributes);
+    } catch (error) {
+      if (isConditionFailure(error)) return undefined;
+      throw error;
+    }
+  }
+
+  // --- issue 12: discard a dead-lettered task (appended block) ---
+
+  async discardFailed(taskId: string, nowMs: number, expiresAt: number): Promise<CancelOutcome> {
+    return this.updateOrExplain(taskId, "cancelled", {
+      // A failed task is already out of the sweep index; removing the failed index's key takes it out of the
+      // sparse failed index (the dead-letter list) in the same write.
+      UpdateExpression: `SET #status = :cancelled, cancelledAtMs = :now, expiresAt = :expiresAt REMOVE ${FAILED_TOPIC_ATTRIBUTE}`,
+      ConditionExpression: "#status = :failed",
+      ExpressionAttributeNames: { "#status": "status" },
+      ExpressionAttributeValues: toWire({
+        ":cancelled": "cancelled" satisfies TaskStatus,
+        ":failed": "failed" satisfies TaskStatus,
+        ":now": nowMs,
+        ":expiresAt": expiresAt,
+      }),
+    });
   }
 
   /**

@@ -1,4 +1,5 @@
 import type { AttemptLogEntry } from "#shared/domain/attempt-log.js";
+import type { DestinationRecord } from "#shared/domain/destination.js";
 import type { ScheduleRecord, ScheduleStatus } from "#shared/domain/schedule.js";
 import type { TaskRecord, TaskStatus } from "#shared/domain/task.js";
 
@@ -58,7 +59,50 @@ export interface TaskPage {
  * Task persistence. Every status change is a conditional write, so concurrent relays, deliveries and cancels
  * can race freely: exactly one of them wins each transition.
  */
-export interface TaskStore {
+// --- issue 14 (breaker): protecting receivers (appended block) ---
+/**
+ * Per-destination state in the task table (one item per topic and callback host, under the `destination`
+ * partition, and one counter item per host and second for rate limits): the circuit breaker, concurrency leases,
+ * rate tokens. Part of the task store so the stack's exact DynamoDB grants cover it like every other call.
+ */
+export interface DestinationStore {
+  /** The topic's view of a host (strongly consistent), or undefined before its first failure or lease. */
+  getDestination(topic: string, host: string): Promise<DestinationRecord | undefined>;
+  /** Every destination item, all topics (one Query on the `destination` partition, every page). */
+  listDestinations(): Promise<DestinationRecord[]>;
+  /** Counts one callback in `second`'s window unless `rate` were already counted there: true when counted. */
+  takeRateToken(topic: string, host: string, second: number, rate: number): Promise<boolean>;
+  /** Takes a free (or expired) lease slot of `max` until `expiresAtMs`; answers its number, or undefined. */
+  acquireLease(
+    topic: string,
+    host: string,
+    max: number,
+    nowMs: number,
+    expiresAtMs: number,
+  ): Promise<number | undefined>;
+  /** Frees a slot taken by `acquireLease` (only if it is still that lease). */
+  releaseLease(topic: string, host: string, slot: number, expiresAtMs: number): Promise<void>;
+  /** One more consecutive failure (creating the item); answers the item after the write. */
+  recordDestinationFailure(
+    topic: string,
+    host: string,
+    nowMs: number,
+    error: string,
+  ): Promise<DestinationRecord>;
+  /** Opens the circuit: `opened` from closed, `reopened` when it was open already (a failed probe). */
+  openCircuit(
+    topic: string,
+    host: string,
+    nowMs: number,
+    nextProbeAtMs: number,
+  ): Promise<"opened" | "reopened">;
+  /** Elects the one prober of a half-open circuit: true for the caller that claimed it (until `untilMs`). */
+  claimProbe(topic: string, host: string, nowMs: number, untilMs: number): Promise<boolean>;
+  /** Failures back to 0, circuit closed; answers the item as it was before, undefined when there was none. */
+  closeCircuit(topic: string, host: string): Promise<DestinationRecord | undefined>;
+}
+
+export interface TaskStore extends DestinationStore {
   /** Creates the task unless an item with its key exists. */
   putNew(task: TaskRecord): Promise<"created" | "exists">;
   /** Strongly consistent read. */
@@ -100,9 +144,13 @@ export interface TaskStore {
       attempt?: AttemptLogEntry;
     },
   ): Promise<void>;
+  /**
+   * A failed attempt: its error and log entry. `refund` (issue 14: a circuit breaker's failed probe) gives the
+   * attempt back in the same write, so waiting for a host to recover costs the task no attempt.
+   */
   recordAttemptFailure(
     taskId: string,
-    failure: { error: string; atMs: number; attempt?: AttemptLogEntry },
+    failure: { error: string; atMs: number; attempt?: AttemptLogEntry; refund?: boolean },
   ): Promise<void>;
   markFailed(taskId: string, failure: { error: string; atMs: number; expiresAt: number }): Promise<void>;
   /**
@@ -171,6 +219,12 @@ export interface TaskStore {
   updateSchedule(scheduleId: string, change: ScheduleChange): Promise<ScheduleUpdateOutcome>;
   /** The task id an idempotency key was claimed for (a read only: it never claims). */
   findIdempotencyClaim(topic: string, key: string): Promise<string | undefined>;
+  // --- issue 12: discard a dead-lettered task (appended block) ---
+  /**
+   * `failed → cancelled` (the operator gives up on a dead-lettered task): out of the failed index, TTL set to
+   * `expiresAt`; any other status is a conflict. History (failedAtMs, lastError, the attempt log) is kept.
+   */
+  discardFailed(taskId: string, nowMs: number, expiresAt: number): Promise<CancelOutcome>;
 }
 
 /** One page of a topic's schedules, and where the next begins (absent on the last page). */

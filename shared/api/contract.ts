@@ -13,6 +13,12 @@ import {
   rescheduleBodySchema,
 } from "#shared/domain/add-task-request.js";
 import { addTasksBatchDocSchema, addTasksBatchResponseSchema } from "./schemas/batch.js";
+import {
+  destinationListSchema,
+  destinationParamsSchema,
+  destinationResetQuerySchema,
+  destinationResetResponseSchema,
+} from "./schemas/destinations.js";
 import { cancelGroupParamsSchema, cancelGroupQuerySchema } from "./schemas/groups.js";
 import {
   bulkReplayBodySchema,
@@ -122,13 +128,17 @@ export const API_CONTRACT = {
     },
   },
   "DELETE /v1/tasks/{id}": {
-    summary: "Cancel a task that has not been handed to its FIFO queue",
+    summary: "Cancel a scheduled task, or discard a dead-lettered (failed) one",
+    description:
+      "A `scheduled` task is cancelled before it is handed to its FIFO queue (its schedule, if any, is deleted). A dead-lettered (`failed`) task is discarded: `failed → cancelled`, out of the dead-letter list (it can no longer be replayed); its message on the topic's dead-letter queue is deleted by the next sweep (the sweeper removes DLQ messages whose task is no longer `failed`), so the DLQ depth follows within one sweep. An already `cancelled` task answers 200 again.",
     tags: ["tasks"],
     pathParams: taskIdParams,
     responses: {
       "200": { description: "cancelled", schema: taskViewSchema },
       "404": error("no such task (`not_found`)"),
-      "409": error("the task is already queued, delivered or final (`conflict`, with `task_status`)"),
+      "409": error(
+        "the task is queued, delivering, delivered or rescheduled (`conflict`, with `task_status`)",
+      ),
     },
   },
   "GET /v1/openapi.json": {
@@ -314,6 +324,28 @@ export const API_CONTRACT = {
     responses: {
       "200": { description: "deleted (idempotent)", schema: scheduleChangeResponseSchema },
       "404": error("no such schedule (`not_found`)"),
+    },
+  },
+  // --- issue 14 (breaker): destinations (appended block) ---
+  "GET /v1/destinations": {
+    summary:
+      "Callback hosts of protected topics: circuit state, consecutive failures, next probe, leases in use",
+    description:
+      "One entry per topic and callback host (`host[:port]`) that a topic with `circuitFailureThreshold` or `maxConcurrencyPerHost` has met: hosts that failed, or held a lease. Open circuits first.",
+    tags: ["destinations"],
+    responses: { "200": { description: "the destinations", schema: destinationListSchema } },
+  },
+  "POST /v1/destinations/{host}/reset": {
+    summary:
+      "Close a callback host's circuit by hand (every topic, or `?topic=`); its waiting deliveries go again",
+    description:
+      "Failures back to 0 and the circuit closed; deliver functions see it within their 2-second cache, and the host's waiting deliveries go at their next receive.",
+    tags: ["destinations"],
+    pathParams: destinationParamsSchema,
+    query: destinationResetQuerySchema,
+    responses: {
+      "200": { description: "the host's destinations, closed", schema: destinationResetResponseSchema },
+      "404": error("no topic has met this host (`not_found`)"),
     },
   },
 } as const satisfies Readonly<Record<string, RouteContract>>;

@@ -42,31 +42,20 @@ describe("the route table", () => {
       "get-topic": [ENV.topology, ENV.tableName].sort(),
       "unmatched-route": [],
       ...Object.fromEntries(
-        ["add-tasks-batch", "reschedule-task", "run-task"].map((name) => [
-          name,
-          [
-            ENV.topology,
-            ENV.schedulerRoleArn,
-            ENV.scheduleDlqArn,
-            ENV.scheduleGroupName,
-            ENV.tableName,
-            ENV.timerQueueArn,
-            ENV.timerQueueUrl,
-          ].sort(),
-        ]),
-      ),
-      ...Object.fromEntries(
-        ["create-schedule", "resume-schedule"].map((name) => [
-          name,
-          [
-            ENV.schedulerRoleArn,
-            ENV.scheduleDlqArn,
-            ENV.scheduleGroupName,
-            ENV.tableName,
-            ENV.timerQueueArn,
-            ENV.timerQueueUrl,
+        ["add-tasks-batch", "reschedule-task", "run-task", "create-schedule", "resume-schedule"].map(
+          (name) => [
+            name,
+            [
+              ENV.topology,
+              ENV.schedulerRoleArn,
+              ENV.scheduleDlqArn,
+              ENV.scheduleGroupName,
+              ENV.tableName,
+              ENV.timerQueueArn,
+              ENV.timerQueueUrl,
+            ].sort(),
           ],
-        ]),
+        ),
       ),
       "cancel-group": [ENV.scheduleGroupName, ENV.tableName],
       "list-tasks": [ENV.tableName],
@@ -76,6 +65,8 @@ describe("the route table", () => {
       "list-schedules": [ENV.tableName],
       "pause-schedule": [ENV.scheduleGroupName, ENV.tableName],
       "delete-schedule": [ENV.scheduleGroupName, ENV.tableName],
+      "list-destinations": [ENV.tableName],
+      "reset-destination": [ENV.tableName],
     });
   });
 });

@@ -104,9 +104,9 @@ export const API_ROUTES = [
     name: "cancel-task",
     routeKey: "DELETE /v1/tasks/{id}",
     entry: "functions/cancel-task.ts",
-    purpose: "cancel, delete its schedule",
+    purpose: "cancel (or discard a dead-lettered task), delete its schedule",
     memoryMb: 256,
-    store: ["cancel"],
+    store: ["cancel", "discardFailed"],
     grants: ["schedules:disarm", "topic-settings:read"],
   },
   {
@@ -226,7 +226,7 @@ export const API_ROUTES = [
       "findIdempotencyClaim",
       "cancel",
     ],
-    grants: ["timer-queue:send", "schedules:arm"],
+    grants: ["timer-queue:send", "schedules:arm", "topic-settings:read"],
   },
   {
     name: "get-schedule",
@@ -270,7 +270,7 @@ export const API_ROUTES = [
       "findIdempotencyClaim",
       "cancel",
     ],
-    grants: ["timer-queue:send", "schedules:arm"],
+    grants: ["timer-queue:send", "schedules:arm", "topic-settings:read"],
   },
   {
     name: "delete-schedule",
@@ -280,6 +280,25 @@ export const API_ROUTES = [
     memoryMb: 256,
     store: ["updateSchedule", "findIdempotencyClaim", "cancel"],
     grants: ["schedules:disarm"],
+  },
+  // --- issue 14 (breaker): destinations (appended block) ---
+  {
+    name: "list-destinations",
+    routeKey: "GET /v1/destinations",
+    entry: "functions/list-destinations.ts",
+    purpose: "callback hosts: circuit state, failures, next probe, leases",
+    memoryMb: 256,
+    store: ["listDestinations"],
+    grants: [],
+  },
+  {
+    name: "reset-destination",
+    routeKey: "POST /v1/destinations/{host}/reset",
+    entry: "functions/reset-destination.ts",
+    purpose: "close a callback host's circuit by hand",
+    memoryMb: 256,
+    store: ["listDestinations", "closeCircuit"],
+    grants: [],
   },
 ] as const satisfies readonly ApiRouteRow[];
 

@@ -7,7 +7,7 @@ import {
   type PunctualConfig,
   type TopicConfig,
 } from "./load.js";
-import { type TopicSettings, topicOverridesSchema } from "./schema.js";
+import { isProtectedTopic, type TopicSettings, topicOverridesSchema } from "./schema.js";
 
 /**
  * Topic settings without a deploy: the document AWS AppConfig hosts (and the local cloud serves from a file).
@@ -67,6 +67,7 @@ export function applyRuntimeSettings(deployed: PunctualConfig, document: unknown
     problems.push(...checked.problems);
     if (!checked.topic) continue;
     problems.push(...deployBoundProblems(base, checked.topic));
+    problems.push(...protectionProblems(base, checked.topic));
     problems.push(...callbackExposureProblems(deployed.name, checked.topic));
     resolvedTopics[name] = checked.topic;
   }
@@ -102,6 +103,19 @@ function callbackExposureProblems(environment: string, topic: TopicConfig): stri
     );
   }
   return problems;
+}
+
+/**
+ * Rate limits, per-host concurrency and the circuit breaker make deliveries wait, and every wait is a receive: a
+ * topic deployed with one of them has its queue's maxReceiveCount raised for that (cdk/lib/sizing.ts). Turned on
+ * at runtime on a topic deployed without, waits would count towards the lower redrive limit and push waiting
+ * tasks to the DLQ, so that needs a deploy; on a protected topic they change freely.
+ */
+function protectionProblems(deployed: TopicConfig, candidate: TopicConfig): string[] {
+  if (isProtectedTopic(deployed) || !isProtectedTopic(candidate)) return [];
+  return [
+    `topic "${deployed.name}": rateLimit, maxConcurrencyPerHost and circuitFailureThreshold can be turned on at runtime only on a topic deployed with one of them (its queue's receive limit is sized for waiting); set one in the environment file and deploy`,
+  ];
 }
 
 function deployBoundProblems(deployed: TopicConfig, candidate: TopicConfig): string[] {

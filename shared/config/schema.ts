@@ -78,6 +78,24 @@ export const topicSettingsSchema = z
      * mapping, as `POST /v1/topics/{topic}/pause` does (docs/RELIABILITY.md, "Topic settings without a deploy").
      */
     paused: z.boolean(),
+    // --- issue 14 (breaker): protecting receivers (README "Protecting receivers") ---
+    /**
+     * Callbacks started per second to one callback host (`host[:port]` of the URL), across every deliver
+     * invocation of the topic: at most this many in each whole second. Absent = no limit and no extra AWS call.
+     * At most 1,000: the second's counter is one DynamoDB item, and one item takes at most 1,000 writes/s.
+     */
+    rateLimit: z.number().int().min(1).max(1_000).optional(),
+    /** Callbacks in flight at once to one callback host, across every deliver invocation. Absent = no limit. */
+    maxConcurrencyPerHost: z.number().int().min(1).max(50).optional(),
+    /**
+     * A `429`/`503` with `Retry-After` postpones its group by the given time, at most this long (and never beyond
+     * the backoff cap SQS allows).
+     */
+    retryAfterCapSeconds: z.number().int().min(0).max(MAX_BACKOFF_SECONDS, BACKOFF_CAP_MESSAGE),
+    /** Consecutive failed attempts to one host that open its circuit. Absent = no circuit breaker. */
+    circuitFailureThreshold: z.number().int().min(1).max(1_000).optional(),
+    /** How long an open circuit waits before one probe goes through (half-open). */
+    circuitCooldownSeconds: z.number().int().min(1).max(MAX_BACKOFF_SECONDS, BACKOFF_CAP_MESSAGE),
   })
   .strict();
 
@@ -105,6 +123,8 @@ export const DEFAULT_SYSTEM_SETTINGS: TopicSettings = {
   allowHttpCallbacks: false,
   alarms: { backlogAgeSeconds: 300, latenessP99Seconds: 1, callbackLatencyP99Seconds: 5 },
   paused: false,
+  retryAfterCapSeconds: 3_600,
+  circuitCooldownSeconds: 30,
 };
 
 const apiAuthSchema = z.discriminatedUnion("type", [
@@ -211,4 +231,19 @@ export interface EnvironmentConfigInput {
   readonly removalPolicy?: EnvironmentConfig["removalPolicy"];
   readonly pointInTimeRecovery?: boolean;
   readonly logLevel?: EnvironmentConfig["logLevel"];
+}
+
+/**
+ * A topic whose deliveries may wait for their destination (rate limit, per-host concurrency, circuit breaker):
+ * its queue's receive limit is sized for the waits (cdk/lib/sizing.ts), and only such a topic may change these
+ * rows at runtime (shared/config/runtime-settings.ts).
+ */
+export function isProtectedTopic(
+  topic: Pick<TopicSettings, "rateLimit" | "maxConcurrencyPerHost" | "circuitFailureThreshold">,
+): boolean {
+  return (
+    topic.rateLimit !== undefined ||
+    topic.maxConcurrencyPerHost !== undefined ||
+    topic.circuitFailureThreshold !== undefined
+  );
 }

@@ -3,7 +3,7 @@
  * per topic, newest first (`GET /v1/tasks?topic=T&status=failed`).
  *
  * - Partition key `failedTopic` (string): the task's topic. Only `markFailed` SETs it — in the very UpdateItem
- *   that records the failure, so dead-lettering costs no extra request — and a replay REMOVEs it. Items without
+ *   that records the failure, so dead-lettering costs no extra request — and a replay or a discard (DELETE of a failed task) REMOVEs it. Items without
  *   it (every task that never failed: the whole happy path) are not in the index and cost it nothing.
  * - Sort key `failedAtMs` (number): when the task was dead-lettered; Query with ScanIndexForward=false lists
  *   the newest first.

@@ -24,6 +24,9 @@ export const METRIC = {
   occurrencesMaterialized: "ScheduleOccurrencesMaterialized",
   /** Materializer: schedules whose materialization failed this run (retried next run); alarmed when it persists. */
   materializeFailures: "ScheduleMaterializeFailures",
+  /** Deliver (issue 14): a destination host's circuit opened / closed, per topic (the host is in the log line). */
+  circuitOpened: "CircuitOpened",
+  circuitClosed: "CircuitClosed",
 } as const;
 
 /** Powertools adds a `service` dimension; we add the topic. Alarms must use exactly these dimensions. */

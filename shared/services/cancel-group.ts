@@ -7,9 +7,9 @@ import { toIssues } from "#shared/domain/add-task-request.js";
 import { groupPartitionKey } from "#shared/domain/keys.js";
 import type { TaskStatus } from "#shared/domain/task.js";
 import { forEachBounded } from "#shared/runtime/async.js";
-import { type CancelTaskDeps, cancelAndDisarm } from "./cancel-task.js";
+import { type CancelDeps, cancelAndDisarm } from "./cancel-task.js";
 
-export interface CancelGroupDeps extends Omit<CancelTaskDeps, "store"> {
+export interface CancelGroupDeps extends Omit<CancelDeps, "store"> {
   readonly store: Pick<TaskStore, "listGroupPage" | "cancel">;
 }
 

@@ -6,7 +6,12 @@ import { type PunctualConfig, topicConfig } from "#shared/config/index.js";
 import { parseTaskId } from "#shared/domain/keys.js";
 import { retentionExpiry } from "#shared/domain/task.js";
 
-export interface CancelTaskDeps {
+export interface CancelTaskDeps extends CancelDeps {
+  readonly store: Pick<TaskStore, "cancel" | "discardFailed">;
+}
+
+/** What the cancel of one scheduled task needs (the group cancel passes a store without `discardFailed`). */
+export interface CancelDeps {
   readonly store: Pick<TaskStore, "cancel">;
   readonly scheduler: Pick<TaskScheduler, "deleteTaskSchedule">;
   readonly config: PunctualConfig;
@@ -21,13 +26,24 @@ export interface CancelTaskDeps {
  * on a best-effort basis: a schedule that still fires only wakes the relay, which drops cancelled tasks, so a
  * failed delete costs one wasted invocation, not a wrong delivery.
  *
+ * A dead-lettered (`failed`) task is discarded instead: `failed → cancelled` in one conditional write, which
+ * takes it out of the dead-letter list (the failed index), so it can no longer be replayed. Its message on the
+ * topic's dead-letter queue is left to the sweeper, which deletes a DLQ message whose task is no longer
+ * `failed` (shared/services/sweeper/topic-dead-letters.ts): the queue's depth follows within one sweep.
+ *
  * Cancelling a task that is already cancelled answers 200 with the task (DELETE is idempotent: a client that
- * retries after a lost response gets the answer it was waiting for). Any other status is 409 with the status.
+ * retries after a lost response gets the answer it was waiting for). Any other status (queued, delivering,
+ * delivered) is 409 with the status.
  */
 export async function cancelTask(deps: CancelTaskDeps, taskId: string | undefined): Promise<TaskView> {
   const key = taskId ? parseTaskId(taskId) : undefined;
   if (!taskId || !key) throw notFound();
-  const result = await cancelAndDisarm(deps, taskId, key.topic);
+  let result = await cancelAndDisarm(deps, taskId, key.topic);
+  // The common case (a scheduled task) pays one write; a dead-lettered one pays the failed read and a second
+  // conditional write, and a task that moved on in between is a conflict like any other.
+  if (result.outcome === "conflict" && result.task.status === "failed") {
+    result = await discardDeadLettered(deps, taskId, key.topic);
+  }
 
   switch (result.outcome) {
     case "not-found":
@@ -35,7 +51,7 @@ export async function cancelTask(deps: CancelTaskDeps, taskId: string | undefine
     case "conflict":
       if (result.task.status === "cancelled") return taskView(result.task);
       throw conflict(
-        `task is ${result.task.status}; only a scheduled task can be cancelled (it has been handed to delivery)`,
+        `task is ${result.task.status}; only a scheduled or a dead-lettered (failed) task can be cancelled`,
         { task_status: result.task.status },
       );
     case "cancelled":
@@ -43,17 +59,36 @@ export async function cancelTask(deps: CancelTaskDeps, taskId: string | undefine
   }
 }
 
-/**
- * The cancel itself, shared by DELETE /v1/tasks/{id} and the group cancel: the conditional write, then the
- * best-effort schedule delete.
- */
-export async function cancelAndDisarm(
+/** `failed → cancelled`, with the topic's retention as for any finished task. */
+async function discardDeadLettered(
   deps: CancelTaskDeps,
   taskId: string,
   topicName: string,
 ): Promise<CancelOutcome> {
   const nowMs = deps.now();
-  const retentionDays = (topicConfig(deps.config, topicName) ?? deps.config.system).retentionDays;
+  return deps.store.discardFailed(
+    taskId,
+    nowMs,
+    retentionExpiry(nowMs, retentionDaysOf(deps.config, topicName)),
+  );
+}
+
+function retentionDaysOf(config: PunctualConfig, topicName: string): number {
+  return (topicConfig(config, topicName) ?? config.system).retentionDays;
+}
+
+/**
+ * The cancel itself, shared by DELETE /v1/tasks/{id} and the group cancel: the conditional write, then the
+ * best-effort schedule delete. It only ever cancels `scheduled` tasks: a group cancel leaves dead-lettered ones
+ * `failed` (they stay in the dead-letter list, to replay or discard one by one).
+ */
+export async function cancelAndDisarm(
+  deps: CancelDeps,
+  taskId: string,
+  topicName: string,
+): Promise<CancelOutcome> {
+  const nowMs = deps.now();
+  const retentionDays = retentionDaysOf(deps.config, topicName);
   const result = await deps.store.cancel(taskId, nowMs, retentionExpiry(nowMs, retentionDays));
   if (result.outcome !== "cancelled") return result;
   const { task } = result;

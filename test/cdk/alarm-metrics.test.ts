@@ -4,7 +4,7 @@
  * dimensions that code adds). An alarm on a metric nobody emits never fires.
  */
 import { describe, expect, it } from "vitest";
-import { METRICS_NAMESPACE } from "#shared/domain/metrics.js";
+import { METRIC, METRICS_NAMESPACE } from "#shared/domain/metrics.js";
 import {
   type Json,
   type NamedMetric,
@@ -29,6 +29,17 @@ function watchedMetrics(env: string): NamedMetric[] {
       }));
     });
 }
+
+describe("circuit breaker alarm (issue 14)", () => {
+  it("a topic with circuitFailureThreshold (prod's notifications) alarms on CircuitOpened per topic; others do not", () => {
+    const opened = (env: string) =>
+      watchedMetrics(env).filter((m) => m.namespace === METRICS_NAMESPACE && m.name === METRIC.circuitOpened);
+    expect(opened("prod")).toEqual([
+      expect.objectContaining({ name: "CircuitOpened", dimensions: ["Topic", "service"] }),
+    ]);
+    expect(opened("dev")).toEqual([]);
+  });
+});
 
 describe.each(["dev", "prod"] as const)("alarms of the %s stack watch published metrics", (env) => {
   const watched = watchedMetrics(env);

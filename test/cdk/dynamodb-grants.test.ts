@@ -196,6 +196,20 @@ describe("what each role may do on the table", () => {
     expect([...functions].sort()).toEqual(Object.keys(STORE_METHODS_BY_FUNCTION).sort());
   });
 
+  it("issue 14: the destination routes list with a Query (no Scan) and close with UpdateItem; deliver never queries", async () => {
+    const roleOf = (fn: string) => [...roles].find(([k]) => k.startsWith(`${fn}#`))?.[1] as string;
+    const may = (fn: string, action: string) => roleMay(aws, roleOf(fn), `dynamodb:${action}`, tableArn);
+    expect(await may("list-destinations", "Query")).toBe("Allowed");
+    expect(await may("list-destinations", "Scan")).toBe("ImplicitlyDenied");
+    expect(await may("list-destinations", "UpdateItem")).toBe("ImplicitlyDenied");
+    expect(await may("reset-destination", "UpdateItem")).toBe("Allowed");
+    expect(await may("reset-destination", "DeleteItem")).toBe("ImplicitlyDenied");
+    expect(await may("reset-destination", "PutItem")).toBe("ImplicitlyDenied");
+    expect(await may("deliver", "UpdateItem")).toBe("Allowed");
+    expect(await may("deliver", "Query")).toBe("ImplicitlyDenied");
+    expect(await may("deliver", "Scan")).toBe("ImplicitlyDenied");
+  });
+
   it("allows exactly the operations each function calls, on the table and on each index", async () => {
     const indexArn = `${tableArn}/index/${SWEEP_INDEX_NAME}`;
     const failedIndexArn = `${tableArn}/index/${FAILED_INDEX_NAME}`;

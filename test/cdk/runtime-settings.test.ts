@@ -184,7 +184,7 @@ describe("AppConfig resources", () => {
 });
 
 describe("who reads the topic settings", () => {
-  it("every function that reads topic settings: deliver, sweeper, add, batch add, reschedule, run, cancel, topic views", () => {
+  it("every function that reads topic settings: deliver, sweeper, add, batch add, reschedule, run, cancel, topic views, schedule create/resume and the materializer", () => {
     for (const [, d] of each()) {
       const readers = functionsOf(d)
         .filter((f) => f.topicSettings)
@@ -193,8 +193,11 @@ describe("who reads the topic settings", () => {
       const expected = [
         ...d.stack.topics.map((t) => t.deliverFunction),
         d.stack.sweeper.sweeperFunction,
+        d.stack.scheduleMaterializer.materializerFunction,
         ...(
           [
+            "create-schedule",
+            "resume-schedule",
             "add-task",
             "add-tasks-batch",
             "reschedule-task",

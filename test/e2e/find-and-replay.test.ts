@@ -10,7 +10,8 @@ import { type Harness, localSqsClient, startHarness } from "./support/harness.js
 /**
  * Issue 11 scope H, one story through the local cloud: a receiver that fails, its tasks dead-lettered, found by
  * `status=failed` and by their group (raw API, client and CLI), the receiver fixed, the tasks replayed (client
- * and CLI) and delivered, with `replays` and the attempt log showing every attempt.
+ * and CLI) and delivered, with `replays` and the attempt log showing every attempt. Issue 12: a dead-lettered
+ * task discarded with DELETE leaves the failed list, and the sweeper removes its DLQ message.
  */
 const BIN = fileURLToPath(new URL("../../cli/bin/punctual.mjs", import.meta.url));
 
@@ -158,6 +159,51 @@ describe("find and replay dead-lettered tasks", () => {
     for (const id of [x1, x2, y1])
       expect(await client.getTask(id)).toMatchObject({ status: "delivered", replays: 1 });
     expect(await eventually(demoDlqDepth, 0)).toBe(0);
+  });
+
+  it("discards a dead-lettered task with DELETE: cancelled, off the failed list, its DLQ message gone with the next sweeps", async () => {
+    // Prepare: one task dead-lettered by a receiver that fails until fixed (never fixed here).
+    const group = `order-${randomUUID()}`;
+    const id = await addFailing(group, `r-${randomUUID()}`, 1);
+    await h.waitForStatus(id, ["failed"]);
+    expect(await eventually(demoDlqDepth, 1)).toBe(1);
+
+    // Act
+    const discarded = await h.api("DELETE", `/v1/tasks/${id}`);
+    const again = await h.api("DELETE", `/v1/tasks/${id}`);
+    const replay = await h.api("POST", `/v1/tasks/${id}/replay`);
+
+    // Assess: cancelled with its history, idempotent, no longer replayable, off the failed list, DLQ emptied.
+    expect(discarded.status, discarded.text).toBe(200);
+    expect(discarded.json).toMatchObject({
+      task_id: id,
+      status: "cancelled",
+      attempts: 3,
+      last_error: "HTTP 500",
+    });
+    expect(again.status).toBe(200);
+    expect(again.json).toEqual(discarded.json);
+    expect(replay.status).toBe(409);
+    expect(replay.json.error).toMatchObject({ code: "conflict", task_status: "cancelled" });
+    expect((await allFailed()).map((t) => t.task_id)).not.toContain(id);
+    expect(await eventually(demoDlqDepth, 0)).toBe(0);
+    expect((await client.getTask(id)).status).toBe("cancelled");
+  });
+
+  it("still refuses to cancel a delivered task (409 with its status, nothing changed)", async () => {
+    const added = await client.addTask({
+      topic: "demo",
+      delay_seconds: 0,
+      content: { order_id: `order-${randomUUID()}` },
+      callback: { url: `${h.receiver.url}/ok/cancel-409` },
+    });
+    await h.waitForStatus(added.task_id, ["delivered"]);
+
+    const answer = await h.api("DELETE", `/v1/tasks/${added.task_id}`);
+
+    expect(answer.status).toBe(409);
+    expect(answer.json.error).toMatchObject({ code: "conflict", task_status: "delivered" });
+    expect((await client.getTask(added.task_id)).status).toBe("delivered");
   });
 
   it("refuses to replay a task that is not finished (409, nothing changed) and an unknown one (404)", async () => {

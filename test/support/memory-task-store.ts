@@ -23,6 +23,7 @@ import {
   type TaskStatus,
   TERMINAL_STATUSES,
 } from "#shared/domain/task.js";
+import { MemoryDestinations } from "./memory-destinations.js";
 
 /**
  * An in-memory TaskStore with the same conditional semantics as the DynamoDB one, for unit tests. Like the table,
@@ -32,6 +33,17 @@ export class MemoryTaskStore implements TaskStore {
   readonly tasks = new Map<string, TaskRecord>();
   readonly idempotency = new Map<string, IdempotencyClaim>();
   readonly schedules = new Map<string, ScheduleRecord>();
+  /** Destinations (issue 14), delegated to their own fake. */
+  readonly destinations = new MemoryDestinations();
+  readonly getDestination = this.destinations.getDestination.bind(this.destinations);
+  readonly listDestinations = this.destinations.listDestinations.bind(this.destinations);
+  readonly takeRateToken = this.destinations.takeRateToken.bind(this.destinations);
+  readonly acquireLease = this.destinations.acquireLease.bind(this.destinations);
+  readonly releaseLease = this.destinations.releaseLease.bind(this.destinations);
+  readonly recordDestinationFailure = this.destinations.recordDestinationFailure.bind(this.destinations);
+  readonly openCircuit = this.destinations.openCircuit.bind(this.destinations);
+  readonly claimProbe = this.destinations.claimProbe.bind(this.destinations);
+  readonly closeCircuit = this.destinations.closeCircuit.bind(this.destinations);
 
   async putNew(task: TaskRecord): Promise<"created" | "exists"> {
     if (this.tasks.has(task.taskId)) return "exists";
@@ -134,11 +146,15 @@ export class MemoryTaskStore implements TaskStore {
 
   async recordAttemptFailure(
     taskId: string,
-    failure: { error: string; atMs: number; attempt?: AttemptLogEntry },
+    failure: { error: string; atMs: number; attempt?: AttemptLogEntry; refund?: boolean },
   ): Promise<void> {
     const task = this.tasks.get(taskId);
     if (task?.status !== "delivering") return;
-    this.tasks.set(taskId, { ...withLogged(task, failure.attempt), lastError: failure.error });
+    this.tasks.set(taskId, {
+      ...withLogged(task, failure.attempt),
+      lastError: failure.error,
+      ...(failure.refund && { attempts: task.attempts - 1 }),
+    });
   }
 
   async markFailed(
@@ -271,6 +287,18 @@ export class MemoryTaskStore implements TaskStore {
     };
     this.tasks.set(taskId, replayed);
     return { outcome: "replayed", task: structuredClone(replayed) };
+  }
+
+  // --- issue 12: discard a dead-lettered task (appended block) ---
+
+  async discardFailed(taskId: string, nowMs: number, expiresAt: number): Promise<CancelOutcome> {
+    const task = this.tasks.get(taskId);
+    if (!task) return { outcome: "not-found" };
+    if (task.status !== "failed") return { outcome: "conflict", task: structuredClone(task) };
+    const { failedTopic: _, ...rest } = finished(task);
+    const cancelled: TaskRecord = { ...rest, status: "cancelled", cancelledAtMs: nowMs, expiresAt };
+    this.tasks.set(taskId, cancelled);
+    return { outcome: "cancelled", task: structuredClone(cancelled) };
   }
 
   private taskAt(key: PageKey): string | undefined {

@@ -1,4 +1,4 @@
-import { Duration, type RemovalPolicy } from "aws-cdk-lib";
+import { Duration, type RemovalPolicy, Stack } from "aws-cdk-lib";
 import * as cloudwatch from "aws-cdk-lib/aws-cloudwatch";
 import * as events from "aws-cdk-lib/aws-events";
 import * as targets from "aws-cdk-lib/aws-events-targets";
@@ -6,11 +6,13 @@ import type * as logs from "aws-cdk-lib/aws-logs";
 import { Construct } from "constructs";
 import { PIPELINE_STORE_METHODS } from "#shared/adapters/dynamo-task-store.js";
 import type { PunctualConfig } from "#shared/config/index.js";
+import type { Topology } from "#shared/contract/topology.js";
 import { METRIC, METRICS_NAMESPACE, serviceName } from "#shared/domain/metrics.js";
 import { ENV } from "#shared/runtime/env.js";
 import { MATERIALIZER_RATE_MINUTES, MATERIALIZER_TIMEOUT_SECONDS } from "../sizing.js";
 import type { AlarmTopic } from "./alarm-topic.js";
 import { PunctualFunction } from "./punctual-function.js";
+import type { RuntimeSettings } from "./runtime-settings.js";
 import type { TaskTable } from "./task-table.js";
 import type { TimerQueues } from "./timer-queues.js";
 import type { TimerScheduler } from "./timer-scheduler.js";
@@ -21,6 +23,8 @@ export interface ScheduleMaterializerProps {
   readonly timerQueues: TimerQueues;
   readonly timerScheduler: TimerScheduler;
   readonly alarms: AlarmTopic;
+  /** The runtime topic settings the occurrences are added under (topic settings without a deploy). */
+  readonly runtimeSettings: RuntimeSettings;
   readonly removalPolicy: RemovalPolicy;
   readonly logRetention: logs.RetentionDays;
 }
@@ -58,6 +62,9 @@ export class ScheduleMaterializer extends Construct {
         [ENV.scheduleGroupName]: timerScheduler.group.scheduleGroupName,
         [ENV.schedulerRoleArn]: timerScheduler.role.roleArn,
         [ENV.scheduleDlqArn]: timerQueues.scheduleDeadLetterQueue.queueArn,
+        [ENV.topology]: Stack.of(this).toJsonString({
+          topicSettings: props.runtimeSettings.topology,
+        } satisfies Topology),
       },
     });
     // The next run is the retry (the cursor did not move); a re-invoked run would only overlap it.
@@ -75,6 +82,7 @@ export class ScheduleMaterializer extends Construct {
     table.grantStoreAccess(this.materializerFunction, PIPELINE_STORE_METHODS["schedule-materializer"]);
     timerQueues.queue.grantSendMessages(this.materializerFunction);
     timerScheduler.grantArm(this.materializerFunction);
+    props.runtimeSettings.grantRead(this.materializerFunction);
     this.addAlarms(config, alarms);
   }
 

@@ -121,18 +121,31 @@ export class Topic extends Construct {
       description: `${label}: p99 callback latency above ${topic.alarms.callbackLatencyP99Seconds} s in 2 of 3 minutes.`,
     });
     alarms.watchFunction(this.deliverFunction, `${label} deliver function`);
+    if (topic.circuitFailureThreshold !== undefined) {
+      // Issue 14: a destination host's circuit opened (the host is named in the deliver function's log line).
+      alarms.alarm(this, "CircuitOpenedAlarm", {
+        metric: this.metric(config, METRIC.circuitOpened, cloudwatch.Stats.SUM),
+        threshold: 1,
+        evaluationPeriods: 1,
+        description: `${label}: a callback host's circuit opened (${topic.circuitFailureThreshold} consecutive failed attempts); its deliveries wait. The deliver function's log names the host; GET /v1/destinations shows it.`,
+      });
+    }
   }
 
   /**
    * A metric the deliver function publishes (EMF, milliseconds), p99 per minute. No unit filter: a unit
    * mismatch would silently hide every datapoint from the alarm.
    */
-  private metric(config: PunctualConfig, metricName: string): cloudwatch.Metric {
+  private metric(
+    config: PunctualConfig,
+    metricName: string,
+    statistic: string = cloudwatch.Stats.p(99),
+  ): cloudwatch.Metric {
     return new cloudwatch.Metric({
       namespace: METRICS_NAMESPACE,
       metricName,
       dimensionsMap: { service: serviceName(config.name), [TOPIC_DIMENSION]: this.name },
-      statistic: cloudwatch.Stats.p(99),
+      statistic,
       period: Duration.minutes(1),
     });
   }

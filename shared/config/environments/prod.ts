@@ -9,7 +9,8 @@ export const prod: EnvironmentConfigInput = {
     // No maxConcurrency: the deliver mappings run in provisioned mode, where Lambda refuses MaximumConcurrency;
     // provisionedPollers.max bounds each topic's concurrency instead.
     orders: { deliverBy: "order_id" },
-    notifications: { maxAttempts: 5, callbackTimeoutSeconds: 5 },
+    // Many third-party receivers: a host that keeps failing is paused (its tasks wait) instead of burning attempts.
+    notifications: { maxAttempts: 5, callbackTimeoutSeconds: 5, circuitFailureThreshold: 10 },
   },
   // Sized for the seeds' bar on a cold stack: 3,000 tasks due in one second at p99 ≤ 2 s, 1,000/s sustained at
   // p99 ≤ 1 s. Arithmetic and idle cost: docs/COST-AND-SCALE.md, "Burst absorption on AWS".

@@ -1,10 +1,17 @@
 import type { SQSRecord } from "aws-lambda";
+import type { CallbackResult } from "#shared/adapters/callback-client.js";
 import type { TopicConfig } from "#shared/config/index.js";
 import { parseTaskId } from "#shared/domain/keys.js";
 import { parseTaskMessage } from "#shared/domain/messages.js";
-import { TERMINAL_STATUSES } from "#shared/domain/task.js";
+import { type TaskRecord, TERMINAL_STATUSES } from "#shared/domain/task.js";
 import type { CallbackSigner } from "#shared/security/signing.js";
 import { callbackRequest } from "./callback-request.js";
+import {
+  admitToDestination,
+  noteDestinationOutcome,
+  protectsDestinations,
+  releaseAdmission,
+} from "./destination-gate.js";
 import { deadLetter, recordDelivered, recordFailedAttempt } from "./outcome.js";
 import { type BatchContext, RecordFailedError, type RecordScope, type StartedAttempt } from "./types.js";
 
@@ -20,8 +27,11 @@ export async function deliverRecord(ctx: BatchContext, record: SQSRecord, scope:
     return;
   }
   const timeoutMs = scope.binding.topic.callbackTimeoutSeconds * 1000;
+  // A protected topic must know the task's host before its attempt is counted: it takes the read path.
   const attempt =
-    (await startWithoutReading(ctx, message.taskId, scope.binding.topic, timeoutMs)) ??
+    (protectsDestinations(scope.binding.topic)
+      ? undefined
+      : await startWithoutReading(ctx, message.taskId, scope.binding.topic, timeoutMs)) ??
     (await startAfterReading(ctx, message.taskId, scope, timeoutMs));
   if (attempt) await attemptCallback(ctx, scope, attempt, timeoutMs);
 }
@@ -88,13 +98,23 @@ async function startAfterReading(
   refuseIfNoTimeLeft(ctx, scope.group, taskId, timeoutMs);
   // The signer first: a secret that cannot be loaded must not use up an attempt.
   const signer = await deps.signer(topic.name);
-  const startedAt = ctx.clock();
-  const started = await deps.store.startAttempt(taskId, startedAt);
+  // Then the destination (protected topics): a delivery it cannot take now waits, its attempt not counted.
+  const admission = protectsDestinations(topic)
+    ? await admitToDestination(ctx, scope, task, timeoutMs)
+    : undefined;
+  // A rate-limited attempt starts at its token's instant (README "Protecting receivers"), after its due check.
+  const startedAt = admission?.countedAtMs ?? ctx.clock();
+  let started: TaskRecord | undefined;
+  try {
+    started = await deps.store.startAttempt(taskId, startedAt);
+  } finally {
+    if (!started) await releaseAdmission(ctx, topic, admission);
+  }
   if (!started) {
     deps.logger.info("task moved on before its attempt; not delivered", { taskId });
     return undefined;
   }
-  return { started, signer, startedAt };
+  return { started, signer, startedAt, ...(admission && { admission }) };
 }
 
 /** The relay never forwards early; this guards the invariant anyway (e.g. a hand-redriven message). */
@@ -121,8 +141,20 @@ async function attemptCallback(
   attempt: StartedAttempt,
   timeoutMs: number,
 ): Promise<void> {
-  const client = ctx.deps.callbackClientFor(scope.binding.topic);
-  const result = await client.post(callbackRequest(attempt, timeoutMs));
-  if (result.ok) await recordDelivered(ctx, scope.binding, attempt, result);
-  else await recordFailedAttempt(ctx, scope, attempt, result);
+  const { topic } = scope.binding;
+  const client = ctx.deps.callbackClientFor(topic);
+  let result: CallbackResult;
+  try {
+    result = await client.post(callbackRequest(attempt, timeoutMs));
+  } finally {
+    await releaseAdmission(ctx, topic, attempt.admission);
+  }
+  // The task's outcome first (a failed probe's attempt is given back there), then the host's circuit: whoever
+  // sees the circuit reopened sees the probe's attempt given back.
+  try {
+    if (result.ok) await recordDelivered(ctx, scope.binding, attempt, result);
+    else await recordFailedAttempt(ctx, scope, attempt, result);
+  } finally {
+    await noteDestinationOutcome(ctx, topic, attempt.admission, result);
+  }
 }

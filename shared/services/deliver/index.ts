@@ -1,4 +1,5 @@
 import type { Context, SQSBatchResponse, SQSEvent } from "aws-lambda";
+import { DestinationCache } from "./destination-gate.js";
 import { groupKey, runGroups } from "./group-runner.js";
 import { visibilitySeconds } from "./outcome.js";
 import { handleRecord, onOverdue, stepBudgetMs } from "./record.js";
@@ -6,6 +7,7 @@ import { type BatchContext, DEFAULT_SAFETY_MARGIN_MS, type DeliverDeps } from ".
 import { applyVisibility } from "./visibility.js";
 
 export { callbackBody, callbackHeaders } from "./callback-request.js";
+export { DestinationCache } from "./destination-gate.js";
 export { PowertoolsDeliveryMetrics } from "./metrics.js";
 export type { DeliverBinding, DeliverDeps, DeliveryMetricsSink } from "./types.js";
 export { DEFAULT_SAFETY_MARGIN_MS, DEFAULT_WATCHDOG_MARGIN_MS } from "./types.js";
@@ -17,6 +19,7 @@ export { DEFAULT_SAFETY_MARGIN_MS, DEFAULT_WATCHDOG_MARGIN_MS } from "./types.js
  *
  * The steps live beside this file: group-runner.ts (groups side by side, the watchdog), record.ts (one record:
  * its queue, its failure, its budget), attempt.ts (starting an attempt: the fast path and the read path),
+ * destination-gate.ts (protected topics: circuit, lease and rate token before an attempt is counted),
  * callback-request.ts (body, headers, signature), outcome.ts (delivered, backoff, dead-letter), visibility.ts
  * (each failed record's visibility), metrics.ts (EMF per topic).
  */
@@ -50,5 +53,6 @@ function batchContext(deps: DeliverDeps, lambda: Pick<Context, "getRemainingTime
     safetyMarginMs: deps.safetyMarginMs ?? DEFAULT_SAFETY_MARGIN_MS,
     lambda,
     outcomes: new Map(),
+    destinations: deps.destinationCache ?? new DestinationCache(),
   };
 }

@@ -12,7 +12,15 @@ import type { DeliveryMetricsSink } from "./types.js";
 export class PowertoolsDeliveryMetrics implements DeliveryMetricsSink {
   readonly #byTopic = new Map<
     string,
-    { lateness: number[]; latency: number[]; delivered: number; deadLettered: number; attemptFailed: number }
+    {
+      lateness: number[];
+      latency: number[];
+      delivered: number;
+      deadLettered: number;
+      attemptFailed: number;
+      circuitOpened: number;
+      circuitClosed: number;
+    }
   >();
 
   constructor(private readonly createMetrics: () => Metrics) {}
@@ -34,6 +42,15 @@ export class PowertoolsDeliveryMetrics implements DeliveryMetricsSink {
     this.#topic(topic).deadLettered++;
   }
 
+  /** Per topic, not per host: a host dimension would make one CloudWatch metric per receiver (cost). */
+  circuitOpened(topic: string): void {
+    this.#topic(topic).circuitOpened++;
+  }
+
+  circuitClosed(topic: string): void {
+    this.#topic(topic).circuitClosed++;
+  }
+
   flush(): void {
     const topics = [...this.#byTopic.entries()];
     this.#byTopic.clear();
@@ -45,6 +62,8 @@ export class PowertoolsDeliveryMetrics implements DeliveryMetricsSink {
       if (t.delivered) metrics.addMetric(METRIC.delivered, MetricUnit.Count, t.delivered);
       if (t.attemptFailed) metrics.addMetric(METRIC.attemptFailed, MetricUnit.Count, t.attemptFailed);
       if (t.deadLettered) metrics.addMetric(METRIC.deadLettered, MetricUnit.Count, t.deadLettered);
+      if (t.circuitOpened) metrics.addMetric(METRIC.circuitOpened, MetricUnit.Count, t.circuitOpened);
+      if (t.circuitClosed) metrics.addMetric(METRIC.circuitClosed, MetricUnit.Count, t.circuitClosed);
       metrics.publishStoredMetrics();
     }
   }
@@ -52,7 +71,15 @@ export class PowertoolsDeliveryMetrics implements DeliveryMetricsSink {
   #topic(topic: string) {
     let t = this.#byTopic.get(topic);
     if (!t) {
-      t = { lateness: [], latency: [], delivered: 0, deadLettered: 0, attemptFailed: 0 };
+      t = {
+        lateness: [],
+        latency: [],
+        delivered: 0,
+        deadLettered: 0,
+        attemptFailed: 0,
+        circuitOpened: 0,
+        circuitClosed: 0,
+      };
       this.#byTopic.set(topic, t);
     }
     return t;

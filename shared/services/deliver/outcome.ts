@@ -2,6 +2,7 @@ import type { CallbackResult } from "#shared/adapters/callback-client.js";
 import type { TopicConfig } from "#shared/config/index.js";
 import type { AttemptLogEntry } from "#shared/domain/attempt-log.js";
 import { backoffSeconds } from "#shared/domain/backoff.js";
+import { hostFailed, parseRetryAfter } from "#shared/domain/destination.js";
 import { retentionExpiry, type TaskRecord } from "#shared/domain/task.js";
 import { deadLetterTask } from "../dead-letter.js";
 import {
@@ -49,16 +50,19 @@ export async function recordDelivered(
 export async function recordFailedAttempt(
   ctx: BatchContext,
   { binding, group }: RecordScope,
-  { started, startedAt }: StartedAttempt,
+  { started, startedAt, admission }: StartedAttempt,
   result: CallbackResult,
 ): Promise<void> {
   const { topic } = binding;
   const attempt = started.attempts;
   const error = result.error ?? "callback failed";
+  // A circuit breaker's failed probe gives its attempt back (same write): a host's outage costs no attempts.
+  const refund = admission?.probe === true && hostFailed(result) === true;
   await ctx.deps.store.recordAttemptFailure(started.taskId, {
     error,
     atMs: ctx.clock(),
     attempt: logEntry(started, startedAt, result),
+    ...(refund && { refund }),
   });
   // Callback latency counts answers and timeouts; a refused or reset connection says nothing about it.
   const answered = result.status !== undefined || error.startsWith("timeout");
@@ -74,8 +78,19 @@ export async function recordFailedAttempt(
     });
     return deadLetter(ctx, binding, started, error);
   }
+  if (refund) waitForNextProbe(ctx, group, topic, started);
   if (attempt >= topic.maxAttempts) return deadLetter(ctx, binding, started, error);
   retryAfterBackoff(ctx, group, topic, started, result);
+}
+
+/** The circuit stays open after a failed probe: the group waits for the next probe, its attempt given back. */
+function waitForNextProbe(ctx: BatchContext, group: string, topic: TopicConfig, started: TaskRecord): never {
+  ctx.outcomes.set(group, { kind: "wait", seconds: topic.circuitCooldownSeconds });
+  ctx.deps.logger.info("probe failed; the attempt is given back and the group waits for the next probe", {
+    taskId: started.taskId,
+    cooldownSeconds: topic.circuitCooldownSeconds,
+  });
+  throw new RecordFailedError("circuit probe failed");
 }
 
 /** The attempt's attempt-log entry (shared/domain/attempt-log.ts), written with its outcome. */
@@ -97,7 +112,13 @@ function retryAfterBackoff(
   result: CallbackResult,
 ): never {
   const error = result.error ?? "callback failed";
-  const seconds = backoffSeconds(started.attempts, topic.backoff, ctx.random);
+  // A 429/503 with Retry-After: the receiver's own delay (capped) replaces the backoff step. The attempt counts
+  // (the receiver was called; maxAttempts bounds the requests a task makes), see docs/RELIABILITY.md.
+  const retryAfter = parseRetryAfter(result.retryAfter, ctx.clock());
+  const seconds =
+    retryAfter !== undefined
+      ? Math.min(retryAfter, topic.retryAfterCapSeconds)
+      : backoffSeconds(started.attempts, topic.backoff, ctx.random);
   ctx.outcomes.set(group, { kind: "backoff", seconds });
   ctx.deps.logger.info("callback failed; retrying after backoff", {
     taskId: started.taskId,
@@ -107,6 +128,7 @@ function retryAfterBackoff(
     error,
     durationMs: result.durationMs,
     backoffSeconds: seconds,
+    ...(retryAfter !== undefined && { retryAfterSeconds: retryAfter }),
   });
   throw new RecordFailedError(error);
 }

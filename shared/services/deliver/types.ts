@@ -6,6 +6,7 @@ import type { TopicConfig } from "#shared/config/index.js";
 import type { TaskRecord } from "#shared/domain/task.js";
 import type { ServiceLogger } from "#shared/runtime/observability.js";
 import type { CallbackSigner } from "#shared/security/signing.js";
+import type { Admission, DestinationCache } from "./destination-gate.js";
 
 /** The deliver use case's ports and settings, and the working state one batch passes between its steps. */
 
@@ -21,6 +22,9 @@ export interface DeliveryMetricsSink {
   /** `callbackLatencyMs` is undefined when the request never got an answer or a timeout (refused, reset…). */
   attemptFailed(topic: string, callbackLatencyMs: number | undefined): void;
   deadLettered(topic: string): void;
+  /** A destination host's circuit opened (from closed) / closed again (after a probe's success or a reset). */
+  circuitOpened(topic: string): void;
+  circuitClosed(topic: string): void;
   /** Called once at the end of every batch. */
   flush(): void;
 }
@@ -54,6 +58,11 @@ export interface DeliverDeps {
    * client settles every attempt by its deadline, so this fires only if something else hangs.
    */
   readonly watchdogMarginMs?: number;
+  /**
+   * The container's cache of destination state (circuit breaker), kept across batches so a host's item is read
+   * at most once per DESTINATION_CACHE_MS per container. Default: a cache per batch.
+   */
+  readonly destinationCache?: DestinationCache;
 }
 
 export const DEFAULT_SAFETY_MARGIN_MS = 1_000;
@@ -65,7 +74,9 @@ export type GroupOutcome =
   /** Time guard: retry as soon as possible, no attempt was counted. */
   | { readonly kind: "immediate" }
   /** Not due yet (never deliver early): hide until due. */
-  | { readonly kind: "until-due"; readonly seconds: number };
+  | { readonly kind: "until-due"; readonly seconds: number }
+  /** Its destination cannot take it now (circuit open, no rate token or lease): no attempt was counted. */
+  | { readonly kind: "wait"; readonly seconds: number };
 
 /** A record failed for a reason already logged and recorded in the batch's outcomes. */
 export class RecordFailedError extends Error {
@@ -77,6 +88,8 @@ export interface StartedAttempt {
   readonly started: TaskRecord;
   readonly signer: CallbackSigner;
   readonly startedAt: number;
+  /** What its destination granted (protected topics only): the host, a lease to release, whether it probes. */
+  readonly admission?: Admission;
 }
 
 /** One record's place in the batch: the queue it came from and its ordering group. */
@@ -95,4 +108,5 @@ export interface BatchContext {
   readonly lambda: Pick<Context, "getRemainingTimeInMillis">;
   /** Group key → why its first failed record failed. */
   readonly outcomes: Map<string, GroupOutcome>;
+  readonly destinations: DestinationCache;
 }

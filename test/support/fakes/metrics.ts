@@ -17,6 +17,12 @@ export class MemoryMetrics implements DeliveryMetricsSink {
   deadLettered(topic: string): void {
     this.events.push({ kind: "deadLettered", topic, values: [] });
   }
+  circuitOpened(topic: string): void {
+    this.events.push({ kind: "circuitOpened", topic, values: [] });
+  }
+  circuitClosed(topic: string): void {
+    this.events.push({ kind: "circuitClosed", topic, values: [] });
+  }
   flush(): void {
     this.flushes++;
   }

@@ -86,6 +86,22 @@ describe("callback client (real HTTP)", () => {
     expect(await post(client(), "/hook")).toMatchObject({ ok: false, status: 503, error: "HTTP 503" });
   });
 
+  it("a 429 or 503 carries its Retry-After as sent; other answers do not", async () => {
+    const answers: Record<string, [number, string]> = {
+      "/429": [429, "Wed, 21 Oct 2026 07:28:00 GMT"],
+      "/503": [503, "120"],
+      "/500": [500, "120"],
+    };
+    route = (req, _body, res) => {
+      const [status, retryAfter] = answers[req.url ?? ""] ?? [200, ""];
+      res.writeHead(status, { "retry-after": retryAfter }).end();
+    };
+    const c = client();
+    expect(await post(c, "/429")).toMatchObject({ status: 429, retryAfter: "Wed, 21 Oct 2026 07:28:00 GMT" });
+    expect(await post(c, "/503")).toMatchObject({ status: 503, retryAfter: "120" });
+    expect((await post(c, "/500")).retryAfter).toBeUndefined();
+  });
+
   it("does not follow redirects (3xx is a failure and the target is never called)", async () => {
     route = (req, _body, res) => {
       if (req.url === "/hook") res.writeHead(302, { location: `${base}/internal` }).end();

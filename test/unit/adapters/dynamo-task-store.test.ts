@@ -807,3 +807,173 @@ describe.each([
     ).toBe("claimed");
   });
 });
+
+// --- issue 14 (breaker): destination items, the same semantics in DynamoDB and in the memory fake ---
+describe.each([
+  ["dynalite", () => newStore()],
+  ["memory", async () => new MemoryTaskStore()],
+] as const)("destinations (%s)", (_name, makeStore) => {
+  const HOST = "hooks.example.com:8443";
+
+  it("a second's rate counter admits exactly `rate` tokens, even when asked at once", async () => {
+    // Prepare
+    const store: TaskStore = await makeStore();
+    const second = Math.floor(NOW / 1000);
+
+    // Act
+    const taken = await Promise.all(
+      Array.from({ length: 6 }, () => store.takeRateToken("demo", HOST, second, 4)),
+    );
+    const nextSecond = await store.takeRateToken("demo", HOST, second + 1, 4);
+    const otherTopic = await store.takeRateToken("other", HOST, second, 4);
+
+    // Assess
+    expect(taken.filter(Boolean)).toHaveLength(4);
+    expect([nextSecond, otherTopic]).toEqual([true, true]);
+  });
+
+  it("leases: never more than `max` held, even when asked at once", async () => {
+    // Prepare
+    const store: TaskStore = await makeStore();
+
+    // Act
+    const slots = await Promise.all(
+      Array.from({ length: 4 }, () => store.acquireLease("demo", HOST, 2, NOW, NOW + 10_000)),
+    );
+
+    // Assess
+    const held = slots.filter((slot) => slot !== undefined);
+    expect(held.length).toBeGreaterThanOrEqual(1);
+    expect(held.length).toBeLessThanOrEqual(2);
+    expect(new Set(held).size).toBe(held.length);
+  });
+
+  it("leases: a full host refuses; an expired lease is taken over; release frees only its own lease", async () => {
+    // Prepare
+    const store: TaskStore = await makeStore();
+    const a = await store.acquireLease("demo", HOST, 2, NOW, NOW + 10_000);
+    const b = await store.acquireLease("demo", HOST, 2, NOW, NOW + 12_000);
+
+    // Act
+    const whileFull = await store.acquireLease("demo", HOST, 2, NOW + 5_000, NOW + 15_000);
+    const takeover = await store.acquireLease("demo", HOST, 2, NOW + 10_000, NOW + 20_000);
+    await store.releaseLease("demo", HOST, a as number, NOW + 10_000); // a's slot is takeover's now
+    await store.releaseLease("demo", HOST, b as number, NOW + 12_000);
+
+    // Assess
+    expect([a, b].sort()).toEqual([0, 1]);
+    expect(whileFull).toBeUndefined();
+    expect(takeover).toBe(a);
+    expect((await store.getDestination("demo", HOST))?.leases).toEqual({ [a as number]: NOW + 20_000 });
+  });
+
+  it("failures count up; the circuit opens once, reopens after that; one prober is elected; close answers the old item", async () => {
+    // Prepare
+    const store: TaskStore = await makeStore();
+
+    // Act
+    await store.recordDestinationFailure("demo", HOST, NOW, "HTTP 503");
+    const second = await store.recordDestinationFailure("demo", HOST, NOW + 1, "network: ECONNREFUSED");
+    const opened = await store.openCircuit("demo", HOST, NOW + 1, NOW + 30_000);
+    const tooEarly = await store.claimProbe("demo", HOST, NOW + 29_999, NOW + 40_000);
+    const probes = await Promise.all(
+      Array.from({ length: 5 }, () => store.claimProbe("demo", HOST, NOW + 30_000, NOW + 40_000)),
+    );
+    const reopened = await store.openCircuit("demo", HOST, NOW + 35_000, NOW + 65_000);
+    const listed = await store.listDestinations();
+    const before = await store.closeCircuit("demo", HOST);
+    const after = await store.getDestination("demo", HOST);
+    const missing = await store.closeCircuit("demo", "nowhere.example.com");
+
+    // Assess
+    expect(second).toMatchObject({ topic: "demo", host: HOST, failures: 2, circuit: "closed" });
+    expect([opened, reopened]).toEqual(["opened", "reopened"]);
+    expect(tooEarly).toBe(false);
+    expect(probes.filter(Boolean)).toHaveLength(1);
+    expect(listed).toEqual([
+      expect.objectContaining({
+        host: HOST,
+        circuit: "open",
+        openedAtMs: NOW + 1,
+        nextProbeAtMs: NOW + 65_000,
+      }),
+    ]);
+    expect(listed[0]?.probeUntilMs).toBeUndefined();
+    expect(before).toMatchObject({ circuit: "open", failures: 2, lastError: "network: ECONNREFUSED" });
+    expect(after).toMatchObject({ circuit: "closed", failures: 0 });
+    expect(after?.nextProbeAtMs).toBeUndefined();
+    expect(missing).toBeUndefined();
+  });
+});
+
+describe.each([
+  ["dynalite", () => newStore()],
+  ["memory", async () => new MemoryTaskStore()],
+] as const)("a refunded attempt failure (%s)", (_name, makeStore) => {
+  it("records the error and the log entry and gives the attempt back in the same write", async () => {
+    // Prepare
+    const store: TaskStore = await makeStore();
+    const t = task();
+    await store.putNew(t);
+    const started = await store.startAttempt(t.taskId, NOW);
+
+    // Act
+    await store.recordAttemptFailure(t.taskId, {
+      error: "HTTP 503",
+      atMs: NOW,
+      attempt: {
+        seq: started?.attemptSeq ?? 1,
+        startedAtMs: NOW,
+        durationMs: 3,
+        status: 503,
+        error: "HTTP 503",
+      },
+      refund: true,
+    });
+
+    // Assess
+    const after = await store.get(t.taskId);
+    expect(after).toMatchObject({ status: "delivering", attempts: 0, lastError: "HTTP 503" });
+    expect(attemptLogEntries(after as TaskRecord)).toHaveLength(1);
+  });
+});
+
+describe.each([
+  ["dynalite", () => newStore()],
+  ["memory", async () => new MemoryTaskStore()],
+] as const)("discardFailed (%s)", (_name, makeStore) => {
+  it("moves failed → cancelled, out of the failed index, history kept; else conflict or not-found", async () => {
+    const store: TaskStore = await makeStore();
+    const failed = task({ group: "d-1" });
+    await failTask(store, failed, NOW + 10);
+    const kept = task({ group: "d-2" });
+    await failTask(store, kept, NOW + 15);
+    const scheduled = task({ group: "d-3" });
+    await store.putNew(scheduled);
+
+    const discarded = await store.discardFailed(failed.taskId, NOW + 20, 99);
+    const again = await store.discardFailed(failed.taskId, NOW + 30, 99);
+    const notFailed = await store.discardFailed(scheduled.taskId, NOW + 30, 99);
+    const missing = await store.discardFailed(task({ group: "d-4" }).taskId, NOW + 30, 99);
+
+    expect(discarded).toMatchObject({
+      outcome: "cancelled",
+      task: {
+        status: "cancelled",
+        cancelledAtMs: NOW + 20,
+        expiresAt: 99,
+        failedAtMs: NOW + 10,
+        attempts: 1,
+      },
+    });
+    const stored = await store.get(failed.taskId);
+    expect(stored?.failedTopic).toBeUndefined();
+    expect(stored?.sweepShard).toBeUndefined();
+    expect(stored?.lastError).toBe(`HTTP 500 at ${NOW + 10}`);
+    expect((await store.listFailed("demo", 10)).tasks.map((t) => t.taskId)).toEqual([kept.taskId]);
+    expect(again).toMatchObject({ outcome: "conflict", task: { status: "cancelled" } });
+    expect(notFailed).toMatchObject({ outcome: "conflict", task: { status: "scheduled" } });
+    expect((await store.get(scheduled.taskId))?.status).toBe("scheduled");
+    expect(missing).toEqual({ outcome: "not-found" });
+  });
+});

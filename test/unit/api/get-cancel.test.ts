@@ -3,6 +3,7 @@ import { HttpError } from "#shared/api/errors.js";
 import { taskView } from "#shared/api/task-view.js";
 import { makeTaskKey } from "#shared/domain/keys.js";
 import { addTask } from "#shared/services/add-task.js";
+import { cancelGroup } from "#shared/services/cancel-group.js";
 import { cancelTask } from "#shared/services/cancel-task.js";
 import { getTask } from "#shared/services/get-task.js";
 import { fixture, NOW } from "./fakes.js";
@@ -167,5 +168,89 @@ describe("cancelTask", () => {
     const view = await cancelTask(f.deps, key.taskId);
     expect(view.status).toBe("cancelled");
     expect(taskView((await f.store.get(key.taskId)) as never).status).toBe("cancelled");
+  });
+});
+
+describe("cancelTask on a dead-lettered task (issue 12: discard)", () => {
+  /** A task delivered once and dead-lettered, as the deliver function leaves it. */
+  async function deadLettered(f: ReturnType<typeof fixture>, group = "o-9"): Promise<string> {
+    const { body: added } = await addTask(f.deps, { body: { ...body(0), content: { order_id: group } } });
+    await f.store.markQueued(added.task_id, NOW);
+    await f.store.startAttempt(added.task_id, NOW + 10);
+    await f.store.markFailed(added.task_id, { error: "HTTP 500", atMs: NOW + 20, expiresAt: 1 });
+    return added.task_id;
+  }
+
+  it("moves failed → cancelled, out of the dead-letter list, with the topic's retention and its history kept", async () => {
+    const f = fixture();
+    const taskId = await deadLettered(f);
+    f.clock.now += 5_000;
+
+    const view = await cancelTask(f.deps, taskId);
+
+    expect(view).toMatchObject({
+      status: "cancelled",
+      cancelled_at: new Date(NOW + 5_000).toISOString(),
+      last_error: "HTTP 500",
+      attempts: 1,
+    });
+    expect((await f.store.listFailed("demo", 10)).tasks).toEqual([]);
+    const stored = await f.store.get(taskId);
+    expect(stored?.failedTopic).toBeUndefined();
+    expect(stored?.expiresAt).toBe(Math.ceil((NOW + 5_000) / 1000 + 3 * 86_400));
+    expect(f.scheduler.deleted).toEqual([]);
+  });
+
+  it("is idempotent: discarding again answers 200 with the same task", async () => {
+    const f = fixture();
+    const taskId = await deadLettered(f);
+    const first = await cancelTask(f.deps, taskId);
+    expect(await cancelTask(f.deps, taskId)).toEqual(first);
+  });
+
+  it("still cancels a scheduled task as before, leaving the dead-letter list alone", async () => {
+    const f = fixture();
+    const failedId = await deadLettered(f, "o-1");
+    const { body: added } = await addTask(f.deps, { body: body(60) });
+
+    const view = await cancelTask(f.deps, added.task_id);
+
+    expect(view.status).toBe("cancelled");
+    expect((await f.store.get(failedId))?.status).toBe("failed");
+    expect((await f.store.listFailed("demo", 10)).tasks.map((t) => t.taskId)).toEqual([failedId]);
+  });
+
+  it("answers 409 for a delivered task and changes nothing", async () => {
+    const f = fixture();
+    const { body: added } = await addTask(f.deps, { body: body(0) });
+    await f.store.startAttempt(added.task_id, NOW + 10);
+    await f.store.markDelivered(added.task_id, {
+      atMs: NOW + 20,
+      latenessMs: 20,
+      deliveryLatencyMs: 10,
+      expiresAt: 1,
+    });
+    const before = await f.store.get(added.task_id);
+
+    const error = await refusal(cancelTask(f.deps, added.task_id));
+
+    expect(error).toMatchObject({ status: 409, code: "conflict" });
+    expect(error.toBody().error).toMatchObject({
+      task_status: "delivered",
+      message: "task is delivered; only a scheduled or a dead-lettered (failed) task can be cancelled",
+    });
+    expect(await f.store.get(added.task_id)).toEqual(before);
+  });
+
+  it("the group cancel leaves the group's dead-lettered tasks failed (it cancels scheduled ones only)", async () => {
+    const f = fixture();
+    const failedId = await deadLettered(f, "o-5");
+    const { body: pending } = await addTask(f.deps, { body: { ...body(60), content: { order_id: "o-5" } } });
+
+    await cancelGroup(f.deps, { topic: "demo", value: "o-5" }, {});
+
+    expect((await f.store.get(pending.task_id))?.status).toBe("cancelled");
+    expect((await f.store.get(failedId))?.status).toBe("failed");
+    expect((await f.store.listFailed("demo", 10)).tasks.map((t) => t.taskId)).toEqual([failedId]);
   });
 });

@@ -75,6 +75,30 @@ describe("verify: outcomes", () => {
 });
 
 describe("verify: early, after cancel, duplicates", () => {
+  it("flags a discarded dead letter only for callbacks arriving after its first DELETE was sent", () => {
+    const discard = (n: number): AcceptedTask => ({
+      ...task(n, 0, 0, `x${n}`),
+      cancel: { outcome: "cancelled", atMs: T0 + 9_000, discardSentAtMs: T0 + 8_000 },
+    });
+    const [clean, violated] = [discard(0), discard(1)];
+    const f = verify(
+      [clean, violated],
+      [
+        callback(clean, 1_000, false),
+        callback(clean, 7_999, false),
+        callback(violated, 1_000, false),
+        callback(violated, 8_000, false),
+      ],
+      final([
+        [clean, "cancelled"],
+        [violated, "cancelled"],
+      ]),
+      NOW,
+    );
+    expect(f.deliveredAfterCancel).toEqual([violated.taskId]);
+    expect(f.outcomes).toMatchObject({ cancelled: 2, lost: 0 });
+  });
+
   it("flags any callback before the due time, and any callback of a task cancelled with a 200", () => {
     const early = task(0, 5000);
     const cancelled: AcceptedTask = { ...task(1, 5000, 0, "c"), cancel: { outcome: "cancelled", atMs: T0 } };

@@ -159,3 +159,46 @@ describe("local overrides", () => {
     ).not.toThrow();
   });
 });
+
+// --- issue 14 (breaker): protecting receivers ---
+describe("receiver protection settings", () => {
+  it("are off by default (no limit, no breaker) with a 3,600 s Retry-After cap and a 30 s cool-down", () => {
+    const demo = loadEnvironmentConfig("dev").resolvedTopics.demo;
+
+    expect(demo?.rateLimit).toBeUndefined();
+    expect(demo?.maxConcurrencyPerHost).toBeUndefined();
+    expect(demo?.circuitFailureThreshold).toBeUndefined();
+    expect(demo).toMatchObject({ retryAfterCapSeconds: 3_600, circuitCooldownSeconds: 30 });
+  });
+
+  it("a topic sets them, and the system section sets them for every topic", () => {
+    const config = parseConfig({
+      name: "x",
+      system: { circuitFailureThreshold: 5 },
+      topics: { a: { rateLimit: 50, maxConcurrencyPerHost: 4, circuitCooldownSeconds: 10 }, b: {} },
+    });
+
+    expect(config.resolvedTopics.a).toMatchObject({
+      rateLimit: 50,
+      maxConcurrencyPerHost: 4,
+      circuitFailureThreshold: 5,
+      circuitCooldownSeconds: 10,
+    });
+    expect(config.resolvedTopics.b).toMatchObject({ circuitFailureThreshold: 5, circuitCooldownSeconds: 30 });
+  });
+
+  it.each([
+    ["rateLimit", 0],
+    ["rateLimit", 1_001],
+    ["rateLimit", 2.5],
+    ["maxConcurrencyPerHost", 0],
+    ["circuitFailureThreshold", 0],
+    ["circuitCooldownSeconds", 0],
+    ["circuitCooldownSeconds", 42_301],
+    ["retryAfterCapSeconds", 42_301],
+  ])("refuses %s = %s, naming the field", (field, value) => {
+    expect(() => parseConfig({ name: "x", topics: { a: { [field]: value } } })).toThrow(
+      new RegExp(`topic "a", field "${field}"`),
+    );
+  });
+});

@@ -98,6 +98,39 @@ describe("runtime topic settings document", () => {
     expect(applyRuntimeSettingsText(deployed, '{"topics":{},"extra":1}')).toMatchObject({ ok: false });
   });
 
+  it("refuses turning on a rate limit, per-host concurrency or the breaker on a topic deployed without them, and lets a protected topic change them", () => {
+    // Prepare
+    const unprotected = {
+      ...deployed.resolvedTopics.demo,
+      rateLimit: undefined,
+      maxConcurrencyPerHost: undefined,
+      circuitFailureThreshold: undefined,
+    };
+    const base = {
+      ...deployed,
+      resolvedTopics: { ...deployed.resolvedTopics, demo: unprotected },
+    } as typeof deployed;
+    const protectedBase = {
+      ...deployed,
+      resolvedTopics: { ...deployed.resolvedTopics, demo: { ...unprotected, circuitFailureThreshold: 5 } },
+    } as typeof deployed;
+
+    // Act
+    const turnedOn = ["rateLimit", "maxConcurrencyPerHost", "circuitFailureThreshold"].map((row) =>
+      applyRuntimeSettings(base, { topics: { demo: { [row]: 3 } } }),
+    );
+    const changed = applyRuntimeSettings(protectedBase, {
+      topics: { demo: { rateLimit: 3, circuitFailureThreshold: 2 } },
+    });
+
+    // Assess
+    for (const result of turnedOn) {
+      expect(result.ok).toBe(false);
+      expect(result.ok ? [] : result.problems.join("; ")).toMatch(/deployed with one of them.*deploy/);
+    }
+    expect(changed.ok).toBe(true);
+  });
+
   it("a topic the document leaves out keeps its deployed settings", () => {
     const result = applyRuntimeSettingsText(deployed, '{"topics":{}}');
 

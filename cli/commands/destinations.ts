@@ -1,0 +1,64 @@
+import type { Command } from "commander";
+import type { DestinationView } from "../../client/index.js";
+import { connect, type GlobalOptions } from "../connection.js";
+import { type CliIo, printResult, printRows } from "../output.js";
+
+/**
+ * `destinations list|reset` (GET /v1/destinations, POST /v1/destinations/{host}/reset, issue 14): the callback
+ * hosts of protected topics with their circuit state, and closing a host's circuit by hand.
+ */
+export function destinationsCommand(parent: Command, io: CliIo): void {
+  const destinations = parent
+    .command("destinations")
+    .description("Show callback hosts' circuits (protected topics); close a host's circuit by hand.")
+    .addHelpText("after", "\nExample:\n  $ npx punctual --api http://127.0.0.1:3000 destinations list");
+  destinations
+    .command("list")
+    .description(
+      "Every topic's callback hosts: circuit state, failures, opened at, next probe, leases in use.",
+    )
+    .addHelpText("after", "\nExample:\n  $ npx punctual --env prod destinations list --json")
+    .action(async (_options: unknown, command: Command) => {
+      const global = command.optsWithGlobals<GlobalOptions>();
+      const list = await (await connect(global, io)).listDestinations();
+      if (global.json) {
+        printResult(io, true, list);
+        return;
+      }
+      printRows(io, DESTINATION_COLUMNS, list.destinations.map(destinationRow));
+    });
+  destinations
+    .command("reset")
+    .description("Close a host's circuit (every topic, or --topic): its waiting deliveries go again.")
+    .argument("<host>", "the callback host, host[:port] as `destinations list` shows it")
+    .option("--topic <topic>", "only this topic's circuit")
+    .addHelpText("after", "\nExample:\n  $ npx punctual --env prod destinations reset hooks.example.com")
+    .action(async (host: string, options: { topic?: string }, command: Command) => {
+      const global = command.optsWithGlobals<GlobalOptions>();
+      const client = await connect(global, io);
+      const answer = await client.resetDestination(host, options.topic ? { topic: options.topic } : {});
+      printResult(io, global.json ?? false, answer);
+    });
+}
+
+const DESTINATION_COLUMNS = [
+  "topic",
+  "host",
+  "state",
+  "failures",
+  "opened_at",
+  "next_probe_at",
+  "in_flight",
+] as const;
+
+function destinationRow(view: DestinationView): string[] {
+  return [
+    view.topic,
+    view.host,
+    view.state,
+    String(view.failures),
+    view.opened_at ?? "-",
+    view.next_probe_at ?? "-",
+    String(view.in_flight),
+  ];
+}

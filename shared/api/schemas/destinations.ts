@@ -1,0 +1,53 @@
+/**
+ * The destination routes (`/v1/destinations…`, issue 14): each topic's view of each callback host it protects —
+ * the circuit breaker's state and the leases in use.
+ */
+import * as z from "zod";
+
+/** A callback host as the deliver function keys it: `host[:port]`, lower case (IPv6 in brackets). */
+export const DESTINATION_HOST_PATTERN = /^[a-z0-9.\-[\]:]{1,260}$/;
+
+export const destinationParamsSchema = z.object({
+  host: z
+    .string()
+    .regex(DESTINATION_HOST_PATTERN)
+    .meta({ description: "the callback host, `host[:port]` as in GET /v1/destinations (URL-encoded)" }),
+});
+
+export const destinationResetQuerySchema = z
+  .object({
+    topic: z
+      .string()
+      .min(1)
+      .max(64)
+      .optional()
+      .meta({ description: "only this topic's circuit (default: every topic)" }),
+  })
+  .strict();
+
+export const destinationViewSchema = z.looseObject({
+  topic: z.string(),
+  host: z.string(),
+  /** `half-open`: open, and its cool-down is over (the next delivery probes). */
+  state: z.enum(["closed", "open", "half-open"]),
+  /** Consecutive failed attempts (a success resets it). */
+  failures: z.number().int().nonnegative(),
+  opened_at: z.string().nullable(),
+  /** When an open circuit lets its next probe through; null when closed. */
+  next_probe_at: z.string().nullable(),
+  last_error: z.string().nullable(),
+  last_failure_at: z.string().nullable(),
+  /** Concurrency leases held now (topics with `maxConcurrencyPerHost`). */
+  in_flight: z.number().int().nonnegative(),
+});
+export type DestinationView = z.output<typeof destinationViewSchema>;
+
+export const destinationListSchema = z.looseObject({ destinations: z.array(destinationViewSchema) });
+export type DestinationList = z.output<typeof destinationListSchema>;
+
+export const destinationResetResponseSchema = z.looseObject({
+  host: z.string(),
+  /** The host's destinations after the reset (closed, no failures), one per topic. */
+  destinations: z.array(destinationViewSchema),
+});
+export type DestinationResetResponse = z.output<typeof destinationResetResponseSchema>;

@@ -1,0 +1,105 @@
+/**
+ * Protecting receivers (README "Protecting receivers"): pure rules for per-destination limits, the circuit
+ * breaker and `Retry-After`. The state they read lives in the task table (shared/adapters/dynamo-task-store.ts),
+ * one item per topic and callback host.
+ */
+
+/** A callback URL's destination: its `host[:port]`, lower-cased; undefined for a URL that does not parse. */
+export function destinationHost(callbackUrl: string): string | undefined {
+  try {
+    return new URL(callbackUrl).host.toLowerCase() || undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** A circuit is `closed` (deliveries pass), `open` (they wait) or `half-open` (open, its cool-down over). */
+export type CircuitState = "closed" | "open" | "half-open";
+
+/** One topic's view of one callback host, as stored (the breaker's state; lease slots are not shown). */
+export interface DestinationRecord {
+  readonly topic: string;
+  readonly host: string;
+  /** Consecutive failed attempts to the host (reset by a success). */
+  readonly failures: number;
+  readonly circuit: "closed" | "open";
+  readonly openedAtMs?: number;
+  /** When an open circuit lets one probe through. */
+  readonly nextProbeAtMs?: number;
+  /** The elected prober's claim: no other probe until then. */
+  readonly probeUntilMs?: number;
+  readonly lastError?: string;
+  readonly lastFailureAtMs?: number;
+  /** Concurrency lease slots in use: slot number → lease expiry (ms). */
+  readonly leases?: Readonly<Record<number, number>>;
+}
+
+/** What the breaker says about one delivery to a host, now. */
+export type CircuitGate =
+  | { readonly kind: "pass" }
+  /** Half-open and no probe running: the caller may try to become the one prober. */
+  | { readonly kind: "probe" }
+  | { readonly kind: "wait"; readonly ms: number };
+
+/** The circuit's state as shown: `half-open` once the cool-down of an open circuit is over. */
+export function circuitState(record: DestinationRecord | undefined, nowMs: number): CircuitState {
+  if (record?.circuit !== "open") return "closed";
+  return (record.nextProbeAtMs ?? 0) <= nowMs ? "half-open" : "open";
+}
+
+/**
+ * The breaker's decision. Open: wait for the next probe time. Half-open: one delivery may probe (elected by a
+ * conditional write), the others wait for the probe's outcome (its claim's end at the latest).
+ */
+export function circuitGate(record: DestinationRecord | undefined, nowMs: number): CircuitGate {
+  const state = circuitState(record, nowMs);
+  if (state === "closed") return { kind: "pass" };
+  if (state === "open") return { kind: "wait", ms: (record?.nextProbeAtMs ?? nowMs) - nowMs };
+  const probeUntil = record?.probeUntilMs ?? 0;
+  return probeUntil > nowMs ? { kind: "wait", ms: probeUntil - nowMs } : { kind: "probe" };
+}
+
+/**
+ * Whether an attempt's outcome says the host is unhealthy: no answer (refused connection, reset, timeout), a
+ * 5xx or a 429. Any other answer (2xx, and 4xx such as 400 or 404, which one task's content can cause) shows a
+ * host that is up, and counts as a success for its circuit. A destination refused by our own URL/address policy
+ * says nothing about the host and counts neither way.
+ */
+export function hostFailed(result: { ok: boolean; status?: number; refused?: boolean }): boolean | undefined {
+  if (result.refused) return undefined;
+  if (result.ok) return false;
+  const status = result.status;
+  return status === undefined || status >= 500 || status === 429;
+}
+
+/**
+ * Rate limits count callbacks per whole second (a fixed window: one DynamoDB counter item per host and second).
+ * No token is handed out in a second's last RATE_GUARD_MS, so a callback started with its token reaches the
+ * receiver within the same second unless sending it takes longer than that.
+ */
+export const RATE_GUARD_MS = 250;
+
+/** The second a token is taken from, or undefined when `nowMs` falls in the guard at that second's end. */
+export function rateWindow(nowMs: number): number | undefined {
+  return nowMs % 1000 >= 1000 - RATE_GUARD_MS ? undefined : Math.floor(nowMs / 1000);
+}
+
+/** How many seconds a record waits for the next whole second: SQS visibility counts whole seconds, at least 1. */
+export function waitSeconds(ms: number): number {
+  return Math.max(1, Math.ceil(ms / 1000));
+}
+
+/**
+ * `Retry-After` (RFC 9110 §10.2.3): delay-seconds or an HTTP-date. Returns the delay in whole seconds from
+ * `nowMs` (0 for a date in the past), or undefined when the value is neither.
+ */
+export function parseRetryAfter(value: string | undefined, nowMs: number): number | undefined {
+  if (value === undefined) return undefined;
+  const text = value.trim();
+  if (/^\d+$/.test(text)) return Number(text);
+  // An HTTP-date always names the weekday and GMT (IMF-fixdate, or the obsolete RFC 850 / asctime forms).
+  if (!/^[A-Za-z]{3}/.test(text)) return undefined;
+  const at = Date.parse(text);
+  if (Number.isNaN(at)) return undefined;
+  return Math.max(0, Math.ceil((at - nowMs) / 1000));
+}

@@ -1,0 +1,303 @@
+import type { CallbackResult } from "#shared/adapters/callback-client.js";
+import type { TaskStore } from "#shared/adapters/task-store.js";
+import type { TopicConfig } from "#shared/config/index.js";
+import {
+  circuitGate,
+  type DestinationRecord,
+  destinationHost,
+  hostFailed,
+  rateWindow,
+  waitSeconds,
+} from "#shared/domain/destination.js";
+import type { TaskRecord } from "#shared/domain/task.js";
+import { errorText } from "#shared/runtime/async.js";
+import {
+  type BatchContext,
+  DEFAULT_WATCHDOG_MARGIN_MS,
+  RecordFailedError,
+  type RecordScope,
+} from "./types.js";
+
+/**
+ * Protecting receivers (README "Protecting receivers"): before a protected topic's attempt is counted, its
+ * destination host must admit it — circuit closed (or this delivery elected as the half-open probe), a
+ * concurrency lease, a rate token. A delivery that is not admitted waits WITHOUT using an attempt: its group's
+ * visibility is set to the wait (`wait` outcome) and SQS hands it back then. After the callback the lease is
+ * released and the outcome feeds the host's circuit.
+ *
+ * Why DynamoDB and not an AWS-native limiter: Lambda's event-source MaximumConcurrency caps a topic's
+ * invocations, not the requests per host (a batch holds many hosts, and one host spans topics' queues), and SQS
+ * has no per-group or per-host rate; API Gateway / WAF throttle incoming traffic, not our outgoing callbacks. A
+ * conditional UpdateItem on the task table is already in every function's path and costs one write.
+ */
+
+/** How long a container trusts its last read of a host's circuit before reading it again. */
+export const DESTINATION_CACHE_MS = 2_000;
+
+/** Whether a topic has any receiver protection configured (and so pays its calls). */
+export function protectsDestinations(topic: TopicConfig): boolean {
+  return (
+    topic.rateLimit !== undefined ||
+    topic.maxConcurrencyPerHost !== undefined ||
+    topic.circuitFailureThreshold !== undefined
+  );
+}
+
+/** What a destination granted one delivery. */
+export interface Admission {
+  readonly host: string;
+  /** This delivery is the half-open circuit's one probe. */
+  readonly probe: boolean;
+  readonly lease?: { readonly slot: number; readonly expiresAtMs: number };
+  /**
+   * Rate-limited topics: the instant the rate token was counted at. The attempt starts (and is signed) at this
+   * instant, so a callback's `webhook-timestamp` is the very second its token was counted in.
+   */
+  readonly countedAtMs?: number;
+}
+
+/**
+ * A container's view of its hosts' circuits: read once per DESTINATION_CACHE_MS per topic and host (the happy path
+ * pays one GetItem per host per container every 2 s, not one per delivery), updated by this container's own writes.
+ */
+export class DestinationCache {
+  readonly #entries = new Map<string, { record: DestinationRecord | undefined; readAtMs: number }>();
+
+  async read(
+    store: TaskStore,
+    topic: string,
+    host: string,
+    nowMs: number,
+  ): Promise<DestinationRecord | undefined> {
+    const key = `${topic}#${host}`;
+    const cached = this.#entries.get(key);
+    if (cached && nowMs - cached.readAtMs < DESTINATION_CACHE_MS) return cached.record;
+    const record = await store.getDestination(topic, host);
+    this.#entries.set(key, { record, readAtMs: nowMs });
+    return record;
+  }
+
+  /** What this container last knew of the host without reading (undefined: nothing, or nothing recent). */
+  peek(topic: string, host: string): DestinationRecord | undefined {
+    return this.#entries.get(`${topic}#${host}`)?.record;
+  }
+
+  remember(topic: string, host: string, record: DestinationRecord | undefined, nowMs: number): void {
+    this.#entries.set(`${topic}#${host}`, { record, readAtMs: nowMs });
+  }
+
+  forget(topic: string, host: string): void {
+    this.#entries.delete(`${topic}#${host}`);
+  }
+}
+
+/** The group waits `ms` (whole seconds, at least 1) without an attempt being counted. */
+function waitFor(ctx: BatchContext, scope: RecordScope, task: TaskRecord, ms: number, reason: string): never {
+  const seconds = waitSeconds(ms);
+  ctx.outcomes.set(scope.group, { kind: "wait", seconds });
+  ctx.deps.logger.debug("destination not available; the group waits without using an attempt", {
+    taskId: task.taskId,
+    reason,
+    waitSeconds: seconds,
+  });
+  throw new RecordFailedError(reason);
+}
+
+/**
+ * Admits one delivery of a protected topic to its host, or makes its group wait (throws RecordFailedError).
+ * Order: the circuit (a cached read), then the lease, then the rate token last, so the callback follows its
+ * token at once.
+ */
+export async function admitToDestination(
+  ctx: BatchContext,
+  scope: RecordScope,
+  task: TaskRecord,
+  timeoutMs: number,
+): Promise<Admission | undefined> {
+  const { topic } = scope.binding;
+  const host = destinationHost(task.callbackUrl);
+  if (!host) return undefined; // the URL policy refuses it later, as it always did
+  const probe = await passCircuit(ctx, scope, task, host, timeoutMs);
+  const lease = await takeLease(ctx, scope, task, host, timeoutMs);
+  const admission: Admission = { host, probe, ...(lease && { lease }) };
+  try {
+    const countedAtMs = await takeRateToken(ctx, scope, task, host);
+    return countedAtMs === undefined ? admission : { ...admission, countedAtMs };
+  } catch (error) {
+    // No token (a wait) or a failed call: the lease goes back at once instead of at its expiry.
+    await releaseAdmission(ctx, topic, admission);
+    throw error;
+  }
+}
+
+/**
+ * One token of the host's current second (answers the instant it was counted at), or the group waits for the
+ * next second.
+ */
+async function takeRateToken(
+  ctx: BatchContext,
+  scope: RecordScope,
+  task: TaskRecord,
+  host: string,
+): Promise<number | undefined> {
+  const { topic } = scope.binding;
+  if (topic.rateLimit === undefined) return undefined;
+  const now = ctx.clock();
+  const second = rateWindow(now);
+  const taken =
+    second !== undefined && (await ctx.deps.store.takeRateToken(topic.name, host, second, topic.rateLimit));
+  if (!taken) waitFor(ctx, scope, task, 1000 - (now % 1000), "rate limit");
+  return now;
+}
+
+/** Closed: pass. Open: wait for the probe time. Half-open: pass as the elected prober, else wait a second. */
+async function passCircuit(
+  ctx: BatchContext,
+  scope: RecordScope,
+  task: TaskRecord,
+  host: string,
+  timeoutMs: number,
+): Promise<boolean> {
+  const { topic } = scope.binding;
+  if (topic.circuitFailureThreshold === undefined) return false;
+  const now = ctx.clock();
+  const gate = circuitGate(await ctx.destinations.read(ctx.deps.store, topic.name, host, now), now);
+  if (gate.kind === "pass") return false;
+  if (gate.kind === "wait") waitFor(ctx, scope, task, gate.ms, "circuit open");
+  const claimUntil = now + timeoutMs + (ctx.deps.watchdogMarginMs ?? DEFAULT_WATCHDOG_MARGIN_MS);
+  if (await ctx.deps.store.claimProbe(topic.name, host, now, claimUntil)) {
+    ctx.deps.logger.info("circuit half-open: probing the host", {
+      topic: topic.name,
+      host,
+      taskId: task.taskId,
+    });
+    return true;
+  }
+  ctx.destinations.forget(topic.name, host);
+  return waitFor(ctx, scope, task, 1000, "circuit half-open, another delivery probes");
+}
+
+/** A lease slot until the attempt's step can no longer be running (its expiry frees a crashed holder's slot). */
+async function takeLease(
+  ctx: BatchContext,
+  scope: RecordScope,
+  task: TaskRecord,
+  host: string,
+  timeoutMs: number,
+): Promise<Admission["lease"]> {
+  const { topic } = scope.binding;
+  if (topic.maxConcurrencyPerHost === undefined) return undefined;
+  const now = ctx.clock();
+  const expiresAtMs =
+    now + timeoutMs + (ctx.deps.watchdogMarginMs ?? DEFAULT_WATCHDOG_MARGIN_MS) + ctx.safetyMarginMs;
+  const slot = await ctx.deps.store.acquireLease(
+    topic.name,
+    host,
+    topic.maxConcurrencyPerHost,
+    now,
+    expiresAtMs,
+  );
+  if (slot === undefined) waitFor(ctx, scope, task, 1000, "concurrency limit");
+  return { slot, expiresAtMs };
+}
+
+/** Gives back an admission's lease (after the callback, or when its attempt could not start). */
+export async function releaseAdmission(
+  ctx: BatchContext,
+  topic: TopicConfig,
+  admission: Admission | undefined,
+) {
+  if (!admission?.lease) return;
+  try {
+    await ctx.deps.store.releaseLease(
+      topic.name,
+      admission.host,
+      admission.lease.slot,
+      admission.lease.expiresAtMs,
+    );
+  } catch (error) {
+    // Not fatal: the lease expires by itself.
+    ctx.deps.logger.warn("releasing a destination lease failed", {
+      host: admission.host,
+      error: errorText(error),
+    });
+  }
+}
+
+/**
+ * Feeds one attempt's outcome to its host's circuit. A failure is one write (it counts); a success writes only
+ * when this container knows of failures (or probed): the happy path writes nothing. Errors are logged, never
+ * fatal: the task's own outcome is already recorded.
+ */
+export async function noteDestinationOutcome(
+  ctx: BatchContext,
+  topic: TopicConfig,
+  admission: Admission | undefined,
+  result: CallbackResult,
+): Promise<void> {
+  if (!admission || topic.circuitFailureThreshold === undefined) return;
+  const failed = hostFailed(result);
+  if (failed === undefined) return;
+  try {
+    if (failed) await circuitFailure(ctx, topic, admission, result.error ?? "callback failed");
+    else await circuitSuccess(ctx, topic, admission);
+  } catch (error) {
+    ctx.deps.logger.warn("recording a destination outcome failed", {
+      host: admission.host,
+      error: errorText(error),
+    });
+  }
+}
+
+async function circuitFailure(ctx: BatchContext, topic: TopicConfig, admission: Admission, error: string) {
+  const { store, logger, metrics } = ctx.deps;
+  const now = ctx.clock();
+  const record = await store.recordDestinationFailure(topic.name, admission.host, now, error);
+  ctx.destinations.remember(topic.name, admission.host, record, now);
+  const threshold = topic.circuitFailureThreshold ?? Number.POSITIVE_INFINITY;
+  if (!admission.probe && record.circuit !== "open" && record.failures < threshold) return;
+  const nextProbeAtMs = now + topic.circuitCooldownSeconds * 1000;
+  const change = await store.openCircuit(topic.name, admission.host, now, nextProbeAtMs);
+  // As the item now is: open until the next probe, and no probe claim (opening removed it).
+  const { probeUntilMs: _claimRemoved, ...rest } = record;
+  ctx.destinations.remember(
+    topic.name,
+    admission.host,
+    { ...rest, circuit: "open", nextProbeAtMs, openedAtMs: record.openedAtMs ?? now },
+    now,
+  );
+  if (change === "opened") {
+    metrics.circuitOpened(topic.name);
+    logger.warn("circuit opened: deliveries to the host wait without using attempts", {
+      topic: topic.name,
+      host: admission.host,
+      failures: record.failures,
+      nextProbeAt: new Date(nextProbeAtMs).toISOString(),
+      error,
+    });
+  } else {
+    logger.info("circuit stays open", {
+      topic: topic.name,
+      host: admission.host,
+      probe: admission.probe,
+      error,
+    });
+  }
+}
+
+async function circuitSuccess(ctx: BatchContext, topic: TopicConfig, admission: Admission) {
+  const known = ctx.destinations.peek(topic.name, admission.host);
+  if (!admission.probe && !(known && (known.failures > 0 || known.circuit === "open"))) return;
+  const now = ctx.clock();
+  const before = await ctx.deps.store.closeCircuit(topic.name, admission.host);
+  ctx.destinations.remember(
+    topic.name,
+    admission.host,
+    before && { ...before, failures: 0, circuit: "closed" },
+    now,
+  );
+  if (before?.circuit === "open") {
+    ctx.deps.metrics.circuitClosed(topic.name);
+    ctx.deps.logger.info("circuit closed: the host answered", { topic: topic.name, host: admission.host });
+  }
+}

@@ -1,0 +1,67 @@
+import type { DestinationStore } from "#shared/adapters/task-store.js";
+import { notFound, validationFailed } from "#shared/api/errors.js";
+import type { DestinationResetResponse, DestinationView } from "#shared/api/schemas/destinations.js";
+import { DESTINATION_HOST_PATTERN, destinationResetQuerySchema } from "#shared/api/schemas/destinations.js";
+import { toIssues } from "#shared/domain/add-task-request.js";
+import { circuitState, type DestinationRecord } from "#shared/domain/destination.js";
+
+/** `GET /v1/destinations` and `POST /v1/destinations/{host}/reset` (issue 14): the circuits, and a manual close. */
+export interface DestinationDeps {
+  readonly store: Pick<DestinationStore, "listDestinations" | "closeCircuit">;
+  readonly now: () => number;
+}
+
+const iso = (ms: number | undefined) => (ms === undefined ? null : new Date(ms).toISOString());
+
+export function destinationView(record: DestinationRecord, nowMs: number): DestinationView {
+  const state = circuitState(record, nowMs);
+  return {
+    topic: record.topic,
+    host: record.host,
+    state,
+    failures: record.failures,
+    opened_at: state === "closed" ? null : iso(record.openedAtMs),
+    next_probe_at: state === "closed" ? null : iso(record.nextProbeAtMs),
+    last_error: record.lastError ?? null,
+    last_failure_at: iso(record.lastFailureAtMs),
+    in_flight: Object.values(record.leases ?? {}).filter((expiresAt) => expiresAt > nowMs).length,
+  };
+}
+
+/** Every topic's hosts, open circuits first, then by host and topic. */
+export async function listDestinations(deps: DestinationDeps): Promise<{ destinations: DestinationView[] }> {
+  const now = deps.now();
+  const rank = { open: 0, "half-open": 1, closed: 2 } as const;
+  const views = (await deps.store.listDestinations()).map((record) => destinationView(record, now));
+  views.sort(
+    (a, b) => rank[a.state] - rank[b.state] || a.host.localeCompare(b.host) || a.topic.localeCompare(b.topic),
+  );
+  return { destinations: views };
+}
+
+/**
+ * Closes the host's circuit on every topic (or on `topic`) and clears its failure count: its waiting deliveries go
+ * at their next receive (deliver functions see the change within their 2-second cache). 404 when no topic has the host.
+ */
+export async function resetDestination(
+  deps: DestinationDeps,
+  rawHost: string | undefined,
+  rawQuery: Readonly<Record<string, string | undefined>> = {},
+): Promise<DestinationResetResponse> {
+  const host = (rawHost ?? "").toLowerCase();
+  if (!DESTINATION_HOST_PATTERN.test(host)) throw notFound("no such destination");
+  const query = destinationResetQuerySchema.safeParse(rawQuery);
+  if (!query.success) throw validationFailed(toIssues(query.error.issues, rawQuery));
+  const topic = query.data.topic;
+  const targets = (await deps.store.listDestinations()).filter(
+    (record) => record.host === host && (topic === undefined || record.topic === topic),
+  );
+  if (targets.length === 0) throw notFound("no such destination");
+  const now = deps.now();
+  const destinations: DestinationView[] = [];
+  for (const record of targets) {
+    await deps.store.closeCircuit(record.topic, record.host);
+    destinations.push(destinationView({ ...record, failures: 0, circuit: "closed" }, now));
+  }
+  return { host, destinations };
+}

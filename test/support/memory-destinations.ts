@@ -1,0 +1,112 @@
+import type { DestinationStore } from "#shared/adapters/task-store.js";
+import type { DestinationRecord } from "#shared/domain/destination.js";
+
+type Mutable<T> = { -readonly [K in keyof T]: T[K] };
+
+/**
+ * The destination half of the task store in memory, with the DynamoDB store's conditional semantics: an atomic
+ * per-second counter refused at the rate, lease slots with expiries, one elected prober.
+ */
+export class MemoryDestinations implements DestinationStore {
+  readonly items = new Map<string, Mutable<DestinationRecord> & { leases: Record<number, number> }>();
+  readonly rateCounts = new Map<string, number>();
+
+  private item(topic: string, host: string) {
+    const key = `${topic}#${host}`;
+    let item = this.items.get(key);
+    if (!item) {
+      item = { topic, host, failures: 0, circuit: "closed", leases: {} };
+      this.items.set(key, item);
+    }
+    return item;
+  }
+
+  async getDestination(topic: string, host: string): Promise<DestinationRecord | undefined> {
+    const item = this.items.get(`${topic}#${host}`);
+    return item && structuredClone(item);
+  }
+
+  async listDestinations(): Promise<DestinationRecord[]> {
+    return [...this.items.values()].map((item) => structuredClone(item));
+  }
+
+  async takeRateToken(topic: string, host: string, second: number, rate: number): Promise<boolean> {
+    const key = `${topic}#${host}#${second}`;
+    const count = this.rateCounts.get(key) ?? 0;
+    if (count >= rate) return false;
+    this.rateCounts.set(key, count + 1);
+    return true;
+  }
+
+  async acquireLease(
+    topic: string,
+    host: string,
+    max: number,
+    nowMs: number,
+    expiresAtMs: number,
+  ): Promise<number | undefined> {
+    const item = this.item(topic, host);
+    for (let slot = 0; slot < max; slot++) {
+      if ((item.leases[slot] ?? 0) <= nowMs) {
+        item.leases[slot] = expiresAtMs;
+        return slot;
+      }
+    }
+    return undefined;
+  }
+
+  async releaseLease(topic: string, host: string, slot: number, expiresAtMs: number): Promise<void> {
+    const item = this.items.get(`${topic}#${host}`);
+    if (item?.leases[slot] === expiresAtMs) delete item.leases[slot];
+  }
+
+  async recordDestinationFailure(
+    topic: string,
+    host: string,
+    nowMs: number,
+    error: string,
+  ): Promise<DestinationRecord> {
+    const item = this.item(topic, host);
+    item.failures += 1;
+    item.lastError = error;
+    item.lastFailureAtMs = nowMs;
+    return structuredClone(item);
+  }
+
+  async openCircuit(
+    topic: string,
+    host: string,
+    nowMs: number,
+    nextProbeAtMs: number,
+  ): Promise<"opened" | "reopened"> {
+    const item = this.item(topic, host);
+    const was = item.circuit;
+    if (was !== "open") {
+      item.circuit = "open";
+      item.openedAtMs = nowMs;
+    }
+    item.nextProbeAtMs = nextProbeAtMs;
+    delete item.probeUntilMs;
+    return was === "open" ? "reopened" : "opened";
+  }
+
+  async claimProbe(topic: string, host: string, nowMs: number, untilMs: number): Promise<boolean> {
+    const item = this.items.get(`${topic}#${host}`);
+    if (item?.circuit !== "open" || (item.nextProbeAtMs ?? 0) > nowMs) return false;
+    if ((item.probeUntilMs ?? 0) > nowMs) return false;
+    item.probeUntilMs = untilMs;
+    return true;
+  }
+
+  async closeCircuit(topic: string, host: string): Promise<DestinationRecord | undefined> {
+    const item = this.items.get(`${topic}#${host}`);
+    if (!item) return undefined;
+    const before = structuredClone(item);
+    item.failures = 0;
+    item.circuit = "closed";
+    delete item.openedAtMs;
+    delete item.nextProbeAtMs;
+    delete item.probeUntilMs;
+    return before;
+  }
+}

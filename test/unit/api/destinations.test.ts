@@ -1,0 +1,169 @@
+import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2, Context } from "aws-lambda";
+import { afterEach, beforeAll, describe, expect, it, vi } from "vitest";
+import { MemoryTaskStore } from "../../support/memory-task-store.js";
+import { NOW, silentLogger } from "./fakes.js";
+
+/**
+ * The destination handlers (list-destinations, reset-destination, issue 14) through their `createHandler` with
+ * the memory store: the view of each topic's hosts, the manual close, and its 404 / 400.
+ */
+type Modules = {
+  list: typeof import("#functions/list-destinations.js");
+  reset: typeof import("#functions/reset-destination.js");
+};
+let fns: Modules;
+
+beforeAll(async () => {
+  for (const [name, value] of Object.entries({
+    PUNCTUAL_ENV: "local",
+    TABLE_NAME: "punctual-local-tasks",
+    AWS_REGION: "us-east-1",
+    POWERTOOLS_LOG_LEVEL: "SILENT",
+  }))
+    vi.stubEnv(name, value);
+  fns = {
+    list: await import("#functions/list-destinations.js"),
+    reset: await import("#functions/reset-destination.js"),
+  };
+  vi.unstubAllEnvs();
+});
+
+afterEach(() => vi.unstubAllEnvs());
+
+const context = { getRemainingTimeInMillis: () => 10_000 } as unknown as Context;
+
+function event(
+  method: string,
+  path: string,
+  host?: string,
+  query?: Record<string, string>,
+): APIGatewayProxyEventV2 {
+  return {
+    version: "2.0",
+    routeKey: host === undefined ? `${method} ${path}` : `${method} /v1/destinations/{host}/reset`,
+    rawPath: path,
+    rawQueryString: "",
+    headers: {},
+    ...(host !== undefined ? { pathParameters: { host } } : {}),
+    ...(query ? { queryStringParameters: query } : {}),
+    requestContext: {
+      http: { method, path, protocol: "HTTP/1.1", sourceIp: "127.0.0.1", userAgent: "vitest" },
+      requestId: "r-1",
+      timeEpoch: NOW,
+    },
+    isBase64Encoded: false,
+  } as unknown as APIGatewayProxyEventV2;
+}
+
+async function call(
+  handler: (e: APIGatewayProxyEventV2, c: Context) => Promise<unknown>,
+  e: APIGatewayProxyEventV2,
+): Promise<{ statusCode: number; body: Record<string, unknown> }> {
+  const out = (await handler(e, context)) as APIGatewayProxyStructuredResultV2;
+  return { statusCode: out.statusCode ?? 0, body: JSON.parse(String(out.body)) };
+}
+
+async function setup() {
+  const store = new MemoryTaskStore();
+  // a.example.com: open on demo; b.example.com:8443: one failure on demo and other, a lease in flight.
+  await store.recordDestinationFailure("demo", "a.example.com", NOW - 5_000, "HTTP 503");
+  await store.openCircuit("demo", "a.example.com", NOW - 5_000, NOW + 25_000);
+  await store.recordDestinationFailure("demo", "b.example.com:8443", NOW - 1_000, "network: ECONNREFUSED");
+  await store.recordDestinationFailure("other", "b.example.com:8443", NOW - 1_000, "HTTP 500");
+  await store.acquireLease("other", "b.example.com:8443", 3, NOW, NOW + 10_000);
+  const deps = { store, now: () => NOW, logger: silentLogger() };
+  return { store, deps };
+}
+
+describe("GET /v1/destinations", () => {
+  it("lists every topic's hosts, open circuits first, with state, failures, opened_at, next probe and leases", async () => {
+    // Prepare
+    const { deps } = await setup();
+
+    // Act
+    const { statusCode, body } = await call(fns.list.createHandler(deps), event("GET", "/v1/destinations"));
+
+    // Assess
+    expect(statusCode).toBe(200);
+    expect(body.destinations).toEqual([
+      {
+        topic: "demo",
+        host: "a.example.com",
+        state: "open",
+        failures: 1,
+        opened_at: new Date(NOW - 5_000).toISOString(),
+        next_probe_at: new Date(NOW + 25_000).toISOString(),
+        last_error: "HTTP 503",
+        last_failure_at: new Date(NOW - 5_000).toISOString(),
+        in_flight: 0,
+      },
+      expect.objectContaining({
+        topic: "demo",
+        host: "b.example.com:8443",
+        state: "closed",
+        next_probe_at: null,
+      }),
+      expect.objectContaining({ topic: "other", host: "b.example.com:8443", failures: 1, in_flight: 1 }),
+    ]);
+  });
+});
+
+describe("POST /v1/destinations/{host}/reset", () => {
+  it("closes the host's circuit on every topic", async () => {
+    // Prepare
+    const { deps, store } = await setup();
+
+    // Act
+    const { statusCode, body } = await call(
+      fns.reset.createHandler(deps),
+      event("POST", "/v1/destinations/A.example.com/reset", "A.example.com"),
+    );
+
+    // Assess
+    expect(statusCode).toBe(200);
+    expect(body).toMatchObject({
+      host: "a.example.com",
+      destinations: [{ topic: "demo", state: "closed", failures: 0, opened_at: null }],
+    });
+    expect(await store.getDestination("demo", "a.example.com")).toMatchObject({
+      circuit: "closed",
+      failures: 0,
+    });
+  });
+
+  it("?topic= closes only that topic's circuit", async () => {
+    // Prepare
+    const { deps, store } = await setup();
+
+    // Act
+    const { body } = await call(
+      fns.reset.createHandler(deps),
+      event("POST", "/v1/destinations/b.example.com:8443/reset", "b.example.com:8443", { topic: "other" }),
+    );
+
+    // Assess
+    expect(body.destinations).toEqual([expect.objectContaining({ topic: "other" })]);
+    expect((await store.getDestination("demo", "b.example.com:8443"))?.failures).toBe(1);
+    expect((await store.getDestination("other", "b.example.com:8443"))?.failures).toBe(0);
+  });
+
+  it.each([
+    ["a host no topic has met", "c.example.com", undefined, 404],
+    ["a malformed host", "a b/c", undefined, 404],
+    ["an unknown query parameter", "a.example.com", { topics: "demo" }, 400],
+  ])("%s → %i, nothing changed", async (_name, host, query, status) => {
+    // Prepare
+    const { deps, store } = await setup();
+
+    // Act
+    const { statusCode, body } = await call(
+      fns.reset.createHandler(deps),
+      event("POST", `/v1/destinations/${encodeURIComponent(host)}/reset`, host, query),
+    );
+
+    // Assess
+    expect(statusCode).toBe(status);
+    expect(body).toHaveProperty("error");
+    expect(await store.getDestination("demo", "a.example.com")).toMatchObject({ circuit: "open" });
+  });
+});

@@ -1,0 +1,98 @@
+import { describe, expect, it } from "vitest";
+import {
+  circuitGate,
+  circuitState,
+  type DestinationRecord,
+  destinationHost,
+  hostFailed,
+  parseRetryAfter,
+  rateWindow,
+  waitSeconds,
+} from "#shared/domain/destination.js";
+import { T0 } from "../../support/factories.js";
+
+const open = (over: Partial<DestinationRecord> = {}): DestinationRecord => ({
+  topic: "demo",
+  host: "a.example.com",
+  failures: 3,
+  circuit: "open",
+  openedAtMs: T0,
+  nextProbeAtMs: T0 + 30_000,
+  ...over,
+});
+
+describe("destinationHost", () => {
+  it.each([
+    ["https://Hooks.Example.com/x?y=1", "hooks.example.com"],
+    ["http://127.0.0.1:4000/ok", "127.0.0.1:4000"],
+    ["https://[::1]:8443/", "[::1]:8443"],
+    ["https://example.com:443/", "example.com"],
+    ["not a url", undefined],
+  ])("%s → %s", (url, host) => {
+    expect(destinationHost(url)).toBe(host);
+  });
+});
+
+describe("circuit", () => {
+  it("closed (no item, or closed) passes; open waits until its probe time; then one may probe", () => {
+    expect(circuitGate(undefined, T0)).toEqual({ kind: "pass" });
+    expect(circuitGate(open({ circuit: "closed" }), T0)).toEqual({ kind: "pass" });
+    expect(circuitGate(open(), T0 + 10_000)).toEqual({ kind: "wait", ms: 20_000 });
+    expect(circuitGate(open(), T0 + 30_000)).toEqual({ kind: "probe" });
+    expect(circuitGate(open({ probeUntilMs: T0 + 37_000 }), T0 + 31_000)).toEqual({
+      kind: "wait",
+      ms: 6_000,
+    });
+    expect(circuitGate(open({ probeUntilMs: T0 + 37_000 }), T0 + 37_000)).toEqual({ kind: "probe" });
+  });
+
+  it("shows half-open once the cool-down is over", () => {
+    expect(circuitState(open(), T0 + 29_999)).toBe("open");
+    expect(circuitState(open(), T0 + 30_000)).toBe("half-open");
+    expect(circuitState(undefined, T0)).toBe("closed");
+  });
+
+  it.each([
+    [{ ok: true, status: 200 }, false],
+    [{ ok: false, status: 400 }, false],
+    [{ ok: false, status: 404 }, false],
+    [{ ok: false, status: 429 }, true],
+    [{ ok: false, status: 500 }, true],
+    [{ ok: false, status: 503 }, true],
+    [{ ok: false }, true],
+    [{ ok: false, refused: true }, undefined],
+  ])("%j: host failed = %s", (result, failed) => {
+    expect(hostFailed(result)).toBe(failed);
+  });
+});
+
+describe("rate windows", () => {
+  it("a token belongs to its whole second, none is handed out in the second's last 250 ms", () => {
+    expect(rateWindow(T0)).toBe(T0 / 1000);
+    expect(rateWindow(T0 + 749)).toBe(T0 / 1000);
+    expect(rateWindow(T0 + 750)).toBeUndefined();
+    expect(rateWindow(T0 + 999)).toBeUndefined();
+  });
+
+  it("waits are whole seconds, at least one", () => {
+    expect([waitSeconds(0), waitSeconds(1), waitSeconds(1_000), waitSeconds(1_001)]).toEqual([1, 1, 1, 2]);
+  });
+});
+
+describe("parseRetryAfter", () => {
+  it.each([
+    ["120", 120],
+    [" 5 ", 5],
+    ["0", 0],
+    [new Date(T0 + 90_000).toUTCString(), 90],
+    [new Date(T0 - 90_000).toUTCString(), 0],
+    ["Sunday, 06-Nov-94 08:49:37 GMT", 0],
+    ["-5", undefined],
+    ["1.5", undefined],
+    ["2026-11-23T12:00:00Z", undefined],
+    ["soon", undefined],
+    [undefined, undefined],
+  ])("%s → %s s", (value, seconds) => {
+    expect(parseRetryAfter(value, T0)).toBe(seconds);
+  });
+});

@@ -1,0 +1,430 @@
+import { randomBytes, randomUUID } from "node:crypto";
+import { describe, expect, it } from "vitest";
+import type { CallbackResult } from "#shared/adapters/callback-client.js";
+import type { TopicConfig } from "#shared/config/index.js";
+import { CallbackSigner } from "#shared/security/signing.js";
+import { type DeliverDeps, DestinationCache, deliverBatch } from "#shared/services/deliver/index.js";
+import { binding, QUEUE_ARN, testTopic } from "../../../support/deliver-binding.js";
+import { eventOf, fifoRecord, makeTask, T0 } from "../../../support/factories.js";
+import { FakeCallbacks, HTTP } from "../../../support/fakes/callbacks.js";
+import { MemoryMetrics } from "../../../support/fakes/metrics.js";
+import { FakeTopicQueue } from "../../../support/fakes/topic-queue.js";
+import { memoryLogger } from "../../../support/logger.js";
+import { MemoryTaskStore } from "../../../support/memory-task-store.js";
+
+/**
+ * Protecting receivers through the deliver use case, on the memory store's destination fake: rate tokens,
+ * concurrency leases, the circuit breaker and Retry-After. A delivery its destination cannot take waits with
+ * its group's visibility set, and its attempt is not counted.
+ */
+const SIGNER = new CallbackSigner([`whsec_${randomBytes(32).toString("base64")}`]);
+const HOST_A = "a.example.com";
+const HOST_B = "b.example.com";
+
+function setup(topicOverrides: Partial<TopicConfig>, startMs = T0 + 100) {
+  let now = startMs;
+  const store = new MemoryTaskStore();
+  const callbacks = new FakeCallbacks();
+  const queue = new FakeTopicQueue();
+  const metrics = new MemoryMetrics();
+  const topic = testTopic({ name: "demo", ...topicOverrides });
+  const deps: DeliverDeps = {
+    store,
+    topicQueue: queue,
+    bindingFor: (arn) => (arn === QUEUE_ARN ? binding(topic) : undefined),
+    callbackClientFor: () => callbacks,
+    signer: async () => SIGNER,
+    metrics,
+    logger: memoryLogger(),
+    clock: () => now,
+    random: () => 0.5,
+    groupConcurrency: 10,
+    destinationCache: new DestinationCache(),
+  };
+  const context = { getRemainingTimeInMillis: () => 60_000 };
+  /** A due task in a group of its own, to `host`. */
+  const task = async (host = HOST_A) => {
+    const t = makeTask({
+      group: randomUUID(),
+      dueAtMs: T0 - 1_000,
+      acceptedAtMs: T0 - 10_000,
+      status: "queued",
+      callbackUrl: `https://${host}/hook`,
+    });
+    await store.putNew(t);
+    return t;
+  };
+  const deliver = async (...tasks: Awaited<ReturnType<typeof task>>[]) => {
+    queue.visibility.length = 0;
+    return deliverBatch(deps, eventOf(...tasks.map((t) => fifoRecord(t))), context);
+  };
+  const attempts = async (taskId: string) => (await store.get(taskId))?.attempts;
+  const waits = () => queue.visibility.flatMap((v) => v.changes.map((c) => c.seconds));
+  const advance = (ms: number) => {
+    now += ms;
+  };
+  return { store, callbacks, queue, metrics, deps, task, deliver, attempts, waits, advance, now: () => now };
+}
+
+describe("per-destination rate limit", () => {
+  it("starts at most rateLimit callbacks per second to a host; the others wait without using an attempt", async () => {
+    // Prepare
+    const s = setup({ rateLimit: 2 });
+    const tasks = await Promise.all([s.task(), s.task(), s.task(), s.task(), s.task()]);
+
+    // Act
+    const response = await s.deliver(...tasks);
+
+    // Assess
+    expect(s.callbacks.requests).toHaveLength(2);
+    expect(response.batchItemFailures).toHaveLength(3);
+    const counted = await Promise.all(tasks.map((t) => s.attempts(t.taskId)));
+    expect(counted.filter((n) => n === 1)).toHaveLength(2);
+    expect(counted.filter((n) => n === 0)).toHaveLength(3);
+    expect(s.waits()).toEqual([1, 1, 1]);
+  });
+
+  it("counts each host on its own, and the next second has fresh tokens", async () => {
+    // Prepare
+    const s = setup({ rateLimit: 1 });
+    const [a1, a2, b1] = [await s.task(HOST_A), await s.task(HOST_A), await s.task(HOST_B)];
+
+    // Act
+    await s.deliver(a1, a2, b1);
+    s.advance(1_000);
+    await s.deliver(a2);
+
+    // Assess
+    expect(s.callbacks.calledFor().sort()).toEqual([a1.taskId, b1.taskId, a2.taskId].sort());
+    expect(await s.attempts(a2.taskId)).toBe(1);
+  });
+
+  it("signs the callback with the instant its token was counted at, so webhook-timestamp names the token's second", async () => {
+    // Prepare: the token call takes 400 ms, from 700 ms into a second to 100 ms into the next
+    const s = setup({ rateLimit: 5 }, T0 + 700);
+    const takeRateToken = s.store.takeRateToken;
+    Object.assign(s.store, {
+      takeRateToken: async (...args: Parameters<typeof takeRateToken>) => {
+        s.advance(400);
+        return takeRateToken(...args);
+      },
+    });
+    const t = await s.task();
+
+    // Act
+    await s.deliver(t);
+
+    // Assess
+    expect(s.callbacks.requests[0]?.headers["webhook-timestamp"]).toBe(String(T0 / 1000));
+    expect(s.store.destinations.rateCounts.get(`demo#${HOST_A}#${T0 / 1000}`)).toBe(1);
+  });
+
+  it("hands out no token in the last part of a second (the callback would land in the next one)", async () => {
+    // Prepare: 900 ms into the second
+    const s = setup({ rateLimit: 5 }, T0 + 900);
+    const t = await s.task();
+
+    // Act
+    await s.deliver(t);
+
+    // Assess
+    expect(s.callbacks.requests).toHaveLength(0);
+    expect(await s.attempts(t.taskId)).toBe(0);
+    expect(s.waits()).toEqual([1]);
+  });
+});
+
+describe("per-destination concurrency", () => {
+  it("waits without an attempt while every lease of the host is held elsewhere, and frees its own lease", async () => {
+    // Prepare: another invocation holds the host's only lease
+    const s = setup({ maxConcurrencyPerHost: 1 });
+    await s.store.acquireLease("demo", HOST_A, 1, s.now(), s.now() + 60_000);
+    const blocked = await s.task(HOST_A);
+    const other = await s.task(HOST_B);
+
+    // Act
+    await s.deliver(blocked, other);
+
+    // Assess
+    expect(s.callbacks.calledFor()).toEqual([other.taskId]);
+    expect(await s.attempts(blocked.taskId)).toBe(0);
+    expect((await s.store.getDestination("demo", HOST_B))?.leases).toEqual({});
+  });
+
+  it("gives the lease back at once when no rate token comes, or the token call fails", async () => {
+    // Prepare
+    const s = setup({ maxConcurrencyPerHost: 3, rateLimit: 1 });
+    const [first, second, third] = [await s.task(), await s.task(), await s.task()];
+    await s.deliver(first); // uses this second's only token
+
+    // Act
+    await s.deliver(second);
+    s.advance(1_000);
+    Object.assign(s.store, {
+      takeRateToken: async () => {
+        throw new Error("ProvisionedThroughputExceededException");
+      },
+    });
+    const response = await s.deliver(third);
+
+    // Assess
+    expect(response.batchItemFailures).toHaveLength(1);
+    expect([await s.attempts(second.taskId), await s.attempts(third.taskId)]).toEqual([0, 0]);
+    expect((await s.store.getDestination("demo", HOST_A))?.leases).toEqual({});
+  });
+
+  it("takes an expired lease over (its holder crashed)", async () => {
+    // Prepare
+    const s = setup({ maxConcurrencyPerHost: 1 });
+    await s.store.acquireLease("demo", HOST_A, 1, s.now() - 60_000, s.now() - 1);
+    const t = await s.task(HOST_A);
+
+    // Act
+    await s.deliver(t);
+
+    // Assess
+    expect(s.callbacks.calledFor()).toEqual([t.taskId]);
+  });
+
+  it("never has more callbacks in flight to a host than its limit, across batches running side by side", async () => {
+    // Prepare: callbacks that stay open until released
+    const s = setup({ maxConcurrencyPerHost: 2 });
+    let inFlight = 0;
+    let maxInFlight = 0;
+    const release: (() => void)[] = [];
+    s.callbacks.post = async (request) => {
+      s.callbacks.requests.push(request);
+      inFlight++;
+      maxInFlight = Math.max(maxInFlight, inFlight);
+      await new Promise<void>((resolve) => release.push(resolve));
+      inFlight--;
+      return HTTP(200);
+    };
+    const tasks = await Promise.all(Array.from({ length: 6 }, () => s.task(HOST_A)));
+
+    // Act: two batches at once, then let the callbacks finish
+    const batches = [s.deliver(...tasks.slice(0, 3)), s.deliver(...tasks.slice(3))];
+    while (release.length < 2) await new Promise((r) => setImmediate(r));
+    await new Promise((r) => setTimeout(r, 10));
+    for (const done of release) done();
+    await Promise.all(batches);
+
+    // Assess
+    expect(maxInFlight).toBe(2);
+    const counted = await Promise.all(tasks.map((t) => s.attempts(t.taskId)));
+    expect(counted.filter((n) => n === 0)).toHaveLength(4);
+  });
+});
+
+describe("circuit breaker", () => {
+  const BREAKER = { circuitFailureThreshold: 2, circuitCooldownSeconds: 30 } as const;
+
+  async function openCircuit(s: ReturnType<typeof setup>) {
+    for (const _ of [1, 2]) {
+      const failing = await s.task(HOST_A);
+      s.callbacks.answer(failing.taskId, HTTP(503));
+      await s.deliver(failing);
+    }
+  }
+
+  it("opens after N consecutive failed attempts: one metric, deliveries to the host wait without attempts", async () => {
+    // Prepare
+    const s = setup(BREAKER);
+    await openCircuit(s);
+    const waiting = await s.task(HOST_A);
+    const elsewhere = await s.task(HOST_B);
+    const requestsBefore = s.callbacks.requests.length;
+
+    // Act
+    s.advance(1_000);
+    await s.deliver(waiting, elsewhere);
+
+    // Assess
+    expect(s.metrics.count("circuitOpened")).toBe(1);
+    expect(s.callbacks.requests.slice(requestsBefore).map((r) => r.headers["webhook-id"])).toEqual([
+      elsewhere.taskId,
+    ]);
+    expect(await s.attempts(waiting.taskId)).toBe(0);
+    expect(s.waits()).toEqual([29]);
+    expect(await s.store.getDestination("demo", HOST_A)).toMatchObject({ circuit: "open", failures: 2 });
+  });
+
+  it("a success resets the count, so only consecutive failures open it", async () => {
+    // Prepare
+    const s = setup(BREAKER);
+    const [f1, ok, f2] = [await s.task(), await s.task(), await s.task()];
+    s.callbacks.answer(f1.taskId, HTTP(500));
+    s.callbacks.answer(f2.taskId, HTTP(500));
+
+    // Act
+    await s.deliver(f1);
+    await s.deliver(ok);
+    await s.deliver(f2);
+
+    // Assess
+    expect(s.metrics.count("circuitOpened")).toBe(0);
+    expect(await s.store.getDestination("demo", HOST_A)).toMatchObject({ circuit: "closed", failures: 1 });
+  });
+
+  it("a 4xx other than 429 shows a host that is up: it does not count towards opening", async () => {
+    // Prepare
+    const s = setup(BREAKER);
+    const [t1, t2] = [await s.task(), await s.task()];
+    s.callbacks.answer(t1.taskId, HTTP(400));
+    s.callbacks.answer(t2.taskId, HTTP(404));
+
+    // Act
+    await s.deliver(t1);
+    await s.deliver(t2);
+
+    // Assess
+    expect(await s.store.getDestination("demo", HOST_A)).toBeUndefined();
+  });
+
+  it("after the cool-down exactly one delivery probes; its success closes the circuit (one metric)", async () => {
+    // Prepare
+    const s = setup(BREAKER);
+    await openCircuit(s);
+    const [p1, p2] = [await s.task(HOST_A), await s.task(HOST_A)];
+    const requestsBefore = s.callbacks.requests.length;
+
+    // Act
+    s.advance(30_000);
+    await s.deliver(p1, p2);
+
+    // Assess
+    expect(s.callbacks.requests.length - requestsBefore).toBe(1);
+    expect(s.metrics.count("circuitClosed")).toBe(1);
+    expect(await s.store.getDestination("demo", HOST_A)).toMatchObject({ circuit: "closed", failures: 0 });
+    const counted = [await s.attempts(p1.taskId), await s.attempts(p2.taskId)].sort();
+    expect(counted).toEqual([0, 1]);
+  });
+
+  it("a failed probe reopens it for another cool-down (no second opening metric) and gives its attempt back", async () => {
+    // Prepare
+    const s = setup(BREAKER);
+    await openCircuit(s);
+    const probe = await s.task(HOST_A);
+    s.callbacks.answer(probe.taskId, HTTP(503));
+
+    // Act
+    s.advance(30_000);
+    await s.deliver(probe);
+
+    // Assess
+    expect(s.metrics.count("circuitOpened")).toBe(1);
+    expect(await s.store.getDestination("demo", HOST_A)).toMatchObject({
+      circuit: "open",
+      nextProbeAtMs: s.now() + 30_000,
+    });
+    expect(s.callbacks.calledFor()).toContain(probe.taskId);
+    expect(await s.store.get(probe.taskId)).toMatchObject({ attempts: 0, lastError: "HTTP 503" });
+    expect(s.waits()).toEqual([30]);
+    expect(s.queue.deadLetters).toEqual([]);
+  });
+
+  it("after a failed probe the next probe comes one cool-down later, not at the end of the failed probe's claim", async () => {
+    // Prepare: a long callback timeout, so a probe's claim (timeout + margin) outlasts the cool-down
+    const s = setup({ ...BREAKER, circuitCooldownSeconds: 1, callbackTimeoutSeconds: 20 });
+    await openCircuit(s);
+    const probe = await s.task(HOST_A);
+    s.callbacks.answer(probe.taskId, HTTP(503), HTTP(200));
+    s.advance(1_000);
+    await s.deliver(probe);
+
+    // Act
+    s.advance(1_000);
+    await s.deliver(probe);
+
+    // Assess
+    expect(s.callbacks.calledFor().filter((id) => id === probe.taskId)).toHaveLength(2);
+    expect(await s.store.get(probe.taskId)).toMatchObject({ status: "delivered", attempts: 1 });
+  });
+
+  it("another container's open circuit is seen once its cached read is older than the cache window", async () => {
+    // Prepare
+    const s = setup(BREAKER);
+    const first = await s.task(HOST_A);
+    await s.deliver(first); // caches the host as closed
+    await s.store.recordDestinationFailure("demo", HOST_A, s.now(), "HTTP 503");
+    await s.store.openCircuit("demo", HOST_A, s.now(), s.now() + 30_000);
+    const later = await s.task(HOST_A);
+
+    // Act
+    s.advance(2_000);
+    await s.deliver(later);
+
+    // Assess
+    expect(await s.attempts(later.taskId)).toBe(0);
+  });
+});
+
+describe("Retry-After", () => {
+  const answer = (status: number, retryAfter: string): CallbackResult => ({
+    ...HTTP(status),
+    retryAfter,
+  });
+
+  it.each([
+    ["503 with seconds", 503, "7", 7],
+    ["429 with an HTTP-date", 429, new Date(T0 + 100 + 12_000).toUTCString(), 12],
+    ["a delay beyond the cap", 503, "86400", 60],
+  ])(
+    "%s postpones the group by the given time (capped); the attempt counts",
+    async (_n, status, value, wait) => {
+      // Prepare
+      const s = setup({ retryAfterCapSeconds: 60 });
+      const t = await s.task();
+      s.callbacks.answer(t.taskId, answer(status, value));
+
+      // Act
+      await s.deliver(t);
+
+      // Assess
+      expect(s.waits()).toEqual([wait]);
+      expect(await s.attempts(t.taskId)).toBe(1);
+    },
+  );
+
+  it("an unreadable Retry-After falls back to the backoff step", async () => {
+    // Prepare
+    const s = setup({ retryAfterCapSeconds: 60 });
+    const t = await s.task();
+    s.callbacks.answer(t.taskId, answer(503, "soon"));
+
+    // Act
+    await s.deliver(t);
+
+    // Assess
+    expect(s.waits()).toEqual([10]);
+  });
+});
+
+describe("unprotected topics", () => {
+  it("make no destination call at all", async () => {
+    // Prepare
+    const s = setup({});
+    const calls: string[] = [];
+    for (const method of [
+      "getDestination",
+      "takeRateToken",
+      "acquireLease",
+      "recordDestinationFailure",
+    ] as const) {
+      const original = s.store[method] as (...args: unknown[]) => unknown;
+      (s.store as unknown as Record<string, unknown>)[method] = (...args: unknown[]) => {
+        calls.push(method);
+        return original(...args);
+      };
+    }
+    const [ok, failing] = [await s.task(), await s.task()];
+    s.callbacks.answer(failing.taskId, HTTP(503));
+
+    // Act
+    await s.deliver(ok, failing);
+
+    // Assess
+    expect(calls).toEqual([]);
+    expect(s.callbacks.requests).toHaveLength(2);
+  });
+});
