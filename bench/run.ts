@@ -9,6 +9,7 @@ import os from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { measureFunctions } from "./functions.js";
+import { type PlannerLine, plannerLine, plannerSummary } from "./lib/planner.js";
 import { Progress } from "./lib/progress.js";
 import { ensureRedisInstalled, startRedis } from "./lib/redis.js";
 import { type BenchResults, markdown, type System, svg } from "./lib/report.js";
@@ -142,6 +143,34 @@ try {
         (r) => `${lat(r)}, adds ${r.addRate}/s, ${r.undelivered} not received`,
       )
     : empty;
+  // The capacity planner's prediction for the same workloads (issue 13 point 4), beside what was measured.
+  const planner: { burst?: PlannerLine; sustained?: PlannerLine } = {};
+  if (burst?.punctual) {
+    planner.burst = plannerLine(
+      {
+        burst: settings.burst.tasks,
+        groups: settings.burst.groups,
+        delaySeconds: leadFor("punctual") / 1000,
+      },
+      burst.punctual,
+      os.cpus().length,
+    );
+    log(plannerSummary("burst", planner.burst));
+  }
+  if (sustained?.punctual) {
+    const s = settings.sustained;
+    planner.sustained = plannerLine(
+      {
+        rate: s.rate,
+        durationSeconds: s.durationMs / 1000,
+        delaySeconds: s.delayMs / 1000,
+        groups: s.groups,
+      },
+      sustained.punctual,
+      os.cpus().length,
+    );
+    log(plannerSummary("sustained", planner.sustained));
+  }
   const ramp = wants("ramp")
     ? await both(
         "ramp",
@@ -176,6 +205,7 @@ try {
     sustained,
     ramp,
     ...(functions ? { functions } : {}),
+    planner,
   };
   const dir = path.join(ROOT, "bench/results");
   mkdirSync(dir, { recursive: true });

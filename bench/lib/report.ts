@@ -1,4 +1,5 @@
 import type { FunctionFigures } from "../functions.js";
+import type { PlannerLine } from "./planner.js";
 import type { Distribution } from "./stats.js";
 import type { RampStep, RunResult } from "./workloads.js";
 
@@ -16,6 +17,33 @@ export interface BenchResults {
   readonly sustained: Record<System, RunResult>;
   readonly ramp: Record<System, { bestRate: number; steps: RampStep[] }>;
   readonly functions?: FunctionFigures[];
+  /** `npm run plan -- --profile local`'s prediction for the burst and the sustained run (absent in older results). */
+  readonly planner?: { readonly burst?: PlannerLine; readonly sustained?: PlannerLine };
+}
+
+/** Predicted beside measured: the calibration check of the capacity planner's local profile. */
+function plannerRows(r: BenchResults): string[] {
+  const rows = (["burst", "sustained"] as const).flatMap((name) => {
+    const line = r.planner?.[name];
+    if (!line) return [];
+    const off = (p: number, m: number) => `${p >= m ? "+" : ""}${fmt(((p - m) / m) * 100)} %`;
+    return [
+      `| ${name}: p99 lateness (ms) | ${fmt(line.measured.p99)} | ${fmt(line.loaded.p99)} (${off(line.loaded.p99, line.measured.p99)}) | ${fmt(line.idle.p99)} | ${fmt(line.cpuSpeed, 2)} |`,
+      `| ${name}: delivered/s | ${fmt(line.measured.deliveryRate)} | ${fmt(line.loaded.deliveryRate)} (${off(line.loaded.deliveryRate, line.measured.deliveryRate)}) | ${fmt(line.idle.deliveryRate)} | |`,
+    ];
+  });
+  if (rows.length === 0) return [];
+  return [
+    "## Planner prediction (`npm run plan -- --profile local`) beside the measured Punctual runs",
+    "",
+    "| Figure | Measured | Planner at the run's CPU share | Planner, idle machine | CPU share per process |",
+    "| --- | ---: | ---: | ---: | ---: |",
+    ...rows,
+    "",
+    "CPU share = what other work on this shared machine left for each core the local cloud's four threads share during the run",
+    '(machine busy minus the system under test and the bench, /proc/stat). See docs/PERFORMANCE.md, "Capacity planner calibration".',
+    "",
+  ];
 }
 
 const fmt = (x: number, digits = 0) =>
@@ -83,6 +111,7 @@ export function markdown(r: BenchResults): string {
     `Burst adds finished ${fmt(r.burst.punctual.addsFinishedBeforeDueMs)} ms (Punctual) and ${fmt(r.burst.bullmq.addsFinishedBeforeDueMs)} ms (BullMQ) before the due second.`,
     "",
   ];
+  lines.push(...plannerRows(r));
   if (r.functions) {
     lines.push(
       "## Per function (esbuild bundle as deployed; Node " +

@@ -84,3 +84,22 @@ export function selfCpuMeter(): () => number {
     return (used.user + used.system) / 1000;
   };
 }
+
+/**
+ * CPU ms the whole machine spent busy since the meter was created (/proc/stat: user, nice, system, irq, softirq,
+ * steal), so a run can tell how much of the machine other work took.
+ */
+export function machineCpuMeter(): () => number {
+  const read = () => {
+    try {
+      const fields =
+        readFileSync("/proc/stat", "utf8").split("\n")[0]?.trim().split(/\s+/).slice(1).map(Number) ?? [];
+      const [user = 0, nice = 0, system = 0, , , irq = 0, softirq = 0, steal = 0] = fields;
+      return (user + nice + system + irq + softirq + steal) * TICK_MS;
+    } catch {
+      return 0;
+    }
+  };
+  const start = read();
+  return () => Math.max(0, read() - start);
+}

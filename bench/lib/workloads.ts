@@ -1,6 +1,6 @@
 import os from "node:os";
 import type { Progress } from "./progress.js";
-import { cdfPoints, type Distribution, distribution } from "./stats.js";
+import { cdfPoints, type Distribution, distribution, machineCpuMeter } from "./stats.js";
 import { type BenchTask, CLIENT_CONNECTIONS, type Target } from "./targets.js";
 
 export interface Cpu {
@@ -14,6 +14,8 @@ export interface Cpu {
   readonly mainCores: number;
   /** The bench's own load generator and receiver. */
   readonly clientMs: number;
+  /** Average cores the whole machine was busy (this run and whatever else ran: the machine is shared). */
+  readonly machineCores?: number;
 }
 
 export interface RunResult {
@@ -87,6 +89,7 @@ class Run {
   #addStart = 0;
   #addEnd = 0;
   #readCpu: () => { systemMs: number; mainMs: number; clientMs: number };
+  #readMachine = machineCpuMeter();
   #startedAt = Date.now();
   #load = os.loadavg()[0] ?? 0;
   #duplicatesBefore: number;
@@ -173,6 +176,7 @@ class Run {
         systemMsPerTask: round(cpu.systemMs / Math.max(1, this.tasks.length), 3),
         mainCores: round(cpu.mainMs / wallMs, 2),
         clientMs: Math.round(cpu.clientMs),
+        machineCores: round(this.#readMachine() / wallMs, 2),
       },
       firstErrors: this.errors,
       loadAverageAtStart: round(this.#load, 2),

@@ -2,8 +2,14 @@ import type { TaskStore } from "#shared/adapters/task-store.js";
 import type { TopicQueue } from "#shared/adapters/topic-queue.js";
 import { bySortKey, parseTaskId, type TaskKey } from "#shared/domain/keys.js";
 import { parseTaskMessage } from "#shared/domain/messages.js";
+import {
+  byPartition,
+  dueWave,
+  groupSweepWindow,
+  latestOwnKey,
+  splitRelayBatch,
+} from "#shared/domain/relay-plan.js";
 import type { TaskRecord, TaskStatus } from "#shared/domain/task.js";
-import { relayDecision } from "#shared/domain/timing.js";
 import { createLimiter, errorText } from "#shared/runtime/async.js";
 import type { ServiceLogger } from "#shared/runtime/observability.js";
 
@@ -66,25 +72,16 @@ export async function relayTimerMessages(
     if (key) parsed.push({ messageId: message.messageId, key });
   }
 
-  const decidedAt = clock();
-  const rearms: { messageId: string; taskId: string; delaySeconds: number }[] = [];
-  const toForward: ParsedMessage[] = [];
-  for (const message of parsed) {
-    const decision = relayDecision(message.key.dueAtMs, decidedAt, deps.earlyWakeSeconds ?? 0);
-    if (decision.action === "rearm") {
-      rearms.push({
-        messageId: message.messageId,
-        taskId: message.key.taskId,
-        delaySeconds: decision.delaySeconds,
-      });
-    } else {
-      toForward.push(message);
-    }
-  }
+  const split = splitRelayBatch(parsed, clock(), deps.earlyWakeSeconds ?? 0);
+  const rearms = split.rearm.map(({ message, delaySeconds }) => ({
+    messageId: message.messageId,
+    taskId: message.key.taskId,
+    delaySeconds,
+  }));
 
   // Re-arming runs while what is due goes at once and the rest is held until due.
   const rearmed = rearmAll(deps, rearms);
-  const failedForwards = await forwardWhenDue(deps, toForward, clock);
+  const failedForwards = await forwardWhenDue(deps, split.hold, clock);
   return { failedMessageIds: [...(await rearmed), ...failedForwards] };
 }
 
@@ -98,23 +95,22 @@ export async function relayTimerMessages(
  */
 async function forwardWhenDue(
   deps: RelayDeps,
-  messages: readonly ParsedMessage[],
+  held: readonly ParsedMessage[],
   clock: () => number,
 ): Promise<string[]> {
   const sleep = deps.sleep ?? defaultSleep;
-  const pending = [...messages].sort((a, b) => a.key.dueAtMs - b.key.dueAtMs);
   const bounded = createLimiter(deps.groupConcurrency ?? DEFAULT_GROUP_CONCURRENCY);
   const lastOfGroup = new Map<string, Promise<string[]>>();
   const forwards: Promise<string[]>[] = [];
-  while (pending.length > 0) {
+  for (let pending = held; pending.length > 0; ) {
     const now = clock();
-    const notDue = pending.findIndex((m) => m.key.dueAtMs > now);
-    const wave = pending.splice(0, notDue === -1 ? pending.length : notDue);
+    const { wave, rest } = dueWave(pending, now);
+    pending = rest;
     if (wave.length === 0) {
-      await sleep((pending[0] as ParsedMessage).key.dueAtMs - now);
+      await sleep((rest[0] as ParsedMessage).key.dueAtMs - now);
       continue;
     }
-    for (const [pk, group] of byGroup(wave)) {
+    for (const [pk, group] of byPartition(wave)) {
       const previous = lastOfGroup.get(pk) ?? Promise.resolve([]);
       const forward = previous.then(() => bounded(() => forwardGroupOrFail(deps, pk, group, clock)));
       lastOfGroup.set(pk, forward);
@@ -122,16 +118,6 @@ async function forwardWhenDue(
     }
   }
   return (await Promise.all(forwards)).flat();
-}
-
-function byGroup(messages: readonly ParsedMessage[]): Map<string, ParsedMessage[]> {
-  const groups = new Map<string, ParsedMessage[]>();
-  for (const message of messages) {
-    const group = groups.get(message.key.pk);
-    if (group) group.push(message);
-    else groups.set(message.key.pk, [message]);
-  }
-  return groups;
 }
 
 /** One group's forward; never throws: returns the message ids to retry. */
@@ -184,23 +170,6 @@ async function rearmAll(
 }
 
 /**
- * The due-time range of a group's sweep: up to this batch's latest own task (never past `now`), back to the
- * look-back before the earlier of `now` and the batch's earliest own task. Anchoring the look-back on the
- * message as well as on `now` keeps the range non-empty for a message that arrives long after its task was due
- * (DynamoDB refuses a BETWEEN whose lower bound is above its upper one, which would fail the message on every
- * receive until it is dead-lettered) and still takes the group's earlier stragglers first.
- */
-function groupSweepWindow(
-  messages: readonly ParsedMessage[],
-  now: number,
-  lookbackMs: number,
-): { fromMs: number; toMs: number } {
-  const dues = messages.map((m) => m.key.dueAtMs);
-  const toMs = Math.min(now, Math.max(...dues));
-  return { fromMs: Math.min(now, Math.min(...dues)) - lookbackMs, toMs };
-}
-
-/**
  * Forwards every due, still-scheduled task of one group in order. Send first, mark second: a crash in between
  * leaves the tasks `scheduled`, the timer message is retried and re-sends them, and FIFO deduplication (same
  * MessageDeduplicationId = task id within 5 minutes) absorbs the repeat. Returns false when the group's
@@ -243,7 +212,7 @@ async function dueTasksOfGroup(
   // `now`: that is all the order needs (every earlier still-scheduled task goes first), and later tasks have
   // timer messages of their own. In a burst a group's messages land in many concurrent batches, and sweeping to
   // `now` made each of them re-send (and re-mark) the whole group.
-  const latestOwn = messages.reduce((a, b) => (b.key.sk > a.key.sk ? b : a)).key;
+  const latestOwn = latestOwnKey(messages);
   const window = groupSweepWindow(messages, now, deps.lookbackMs ?? RELAY_LOOKBACK_MS);
   const others = new Map<string, TaskStatus>();
   const listed = await deps.store.listScheduledInGroup(pk, window.fromMs, window.toMs, others);

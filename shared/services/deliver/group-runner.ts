@@ -51,7 +51,7 @@ export async function runGroups(
 }
 
 /** The batch's records by group, groups in the order of their first record, each group's records in order. */
-function groupsInBatchOrder(records: readonly SQSRecord[]): SQSRecord[][] {
+export function groupsInBatchOrder(records: readonly SQSRecord[]): SQSRecord[][] {
   const groups = new Map<string, SQSRecord[]>();
   for (const record of records) {
     const group = groups.get(groupKey(record));

@@ -1,0 +1,130 @@
+import {
+  loadEnvironmentConfig,
+  type PunctualConfig,
+  relayGroupConcurrency,
+  topicConfig,
+} from "#shared/config/index.js";
+
+/** Provisioned mode of an SQS event source mapping (Lambda's ProvisionedPollerConfig). */
+export interface ProvisionedPollers {
+  readonly min: number;
+  readonly max: number;
+}
+
+/**
+ * The event-source settings the planner varies: the names of the config section `eventSources`
+ * (shared/config/event-sources.ts); `deliver.maxConcurrency` is the mapping's effective MaximumConcurrency.
+ */
+export interface EventSourcesConfig {
+  readonly relay: {
+    readonly batchSize: number;
+    readonly maxBatchingWindowSeconds: number;
+    readonly provisionedPollers?: ProvisionedPollers;
+    readonly maxConcurrency?: number;
+  };
+  readonly deliver: {
+    readonly batchSize: number;
+    readonly provisionedPollers?: ProvisionedPollers;
+    readonly maxConcurrency?: number;
+  };
+  /** The timer fires this much earlier and the relay holds each task until due (0: none). */
+  readonly earlyWakeSeconds?: number;
+}
+
+export interface PlannerConfig {
+  readonly eventSources: EventSourcesConfig;
+  /** shared/config's timer section: near-term tasks ride the timer queue, later ones a one-time schedule. */
+  readonly timer: { readonly horizonSeconds: number; readonly leadSeconds: number };
+  /** Groups a relay batch forwards side by side (shared/services/relay.ts). */
+  readonly relayGroupConcurrency: number;
+  /** Groups a deliver batch runs side by side (functions/deliver.ts). */
+  readonly deliverGroupConcurrency: number;
+}
+
+/**
+ * An environment's configuration as the planner sees it: its `eventSources` (loadConfig(env).eventSources), its
+ * timer section, the relay's group concurrency as functions/relay.ts derives it, and one topic's deliver mapping
+ * as cdk/lib/constructs/event-sources.ts builds it (provisioned pollers, or the topic's MaximumConcurrency capped
+ * by the environment's).
+ */
+export function plannerConfigOf(config: PunctualConfig, topicName?: string): PlannerConfig {
+  const topic = topicName ? topicConfig(config, topicName) : Object.values(config.resolvedTopics)[0];
+  if (!topic) throw new Error(`environment "${config.name}" has no topic ${topicName ?? ""}`.trim());
+  const { relay, deliver, earlyWakeSeconds } = config.eventSources;
+  return {
+    eventSources: {
+      relay: { ...relay },
+      deliver: deliver.provisionedPollers
+        ? { batchSize: deliver.batchSize, provisionedPollers: { ...deliver.provisionedPollers } }
+        : {
+            batchSize: deliver.batchSize,
+            maxConcurrency: Math.min(
+              topic.maxConcurrency,
+              deliver.maxConcurrency ?? Number.POSITIVE_INFINITY,
+            ),
+          },
+      earlyWakeSeconds,
+    },
+    timer: { horizonSeconds: config.timer.horizonSeconds, leadSeconds: config.timer.leadSeconds },
+    relayGroupConcurrency: relayGroupConcurrency(config.eventSources),
+    deliverGroupConcurrency: DELIVER_GROUP_CONCURRENCY,
+  };
+}
+
+/** Groups a deliver batch runs side by side: functions/deliver.ts's `groupConcurrency`. */
+const DELIVER_GROUP_CONCURRENCY = 10;
+
+/** The named environment's planner configuration (`--env`); PUNCTUAL_CONFIG_OVERRIDES is not applied. */
+export function plannerConfigFor(env: string, topicName?: string): PlannerConfig {
+  return plannerConfigOf(loadEnvironmentConfig(env, ""), topicName);
+}
+
+/**
+ * The defaults: the `local` environment (batches of 10, no window, no early wake, the topic's MaximumConcurrency),
+ * which is what the calibration runs and what every environment declared before issue 13.1.
+ */
+export const DEFAULT_CONFIG: PlannerConfig = plannerConfigFor("local");
+
+/** A partial configuration (`--config <json>`) over the defaults, section by section. */
+export interface ConfigOverrides {
+  readonly eventSources?: {
+    readonly relay?: Partial<EventSourcesConfig["relay"]>;
+    readonly deliver?: Partial<EventSourcesConfig["deliver"]>;
+    readonly earlyWakeSeconds?: number;
+  };
+  readonly timer?: Partial<PlannerConfig["timer"]>;
+  readonly relayGroupConcurrency?: number;
+  readonly deliverGroupConcurrency?: number;
+}
+
+export function withOverrides(base: PlannerConfig, overrides: ConfigOverrides = {}): PlannerConfig {
+  const es = overrides.eventSources ?? {};
+  return {
+    eventSources: {
+      relay: mapping(base.eventSources.relay, es.relay),
+      deliver: mapping(base.eventSources.deliver, es.deliver),
+      earlyWakeSeconds: es.earlyWakeSeconds ?? base.eventSources.earlyWakeSeconds ?? 0,
+    },
+    timer: { ...base.timer, ...overrides.timer },
+    relayGroupConcurrency: overrides.relayGroupConcurrency ?? base.relayGroupConcurrency,
+    deliverGroupConcurrency: overrides.deliverGroupConcurrency ?? base.deliverGroupConcurrency,
+  };
+}
+
+/**
+ * One mapping's settings over its defaults. Lambda refuses provisioned mode together with MaximumConcurrency, so
+ * choosing provisioned pollers drops an inherited MaximumConcurrency, and asking for both is an error.
+ */
+function mapping<M extends { provisionedPollers?: ProvisionedPollers; maxConcurrency?: number }>(
+  base: M,
+  overrides: Partial<M> = {},
+): M {
+  if (overrides.provisionedPollers && overrides.maxConcurrency !== undefined)
+    throw new Error(
+      "provisionedPollers and maxConcurrency cannot be combined (Lambda refuses both on one mapping)",
+    );
+  const merged = { ...base, ...overrides };
+  if (overrides.provisionedPollers) delete merged.maxConcurrency;
+  if (overrides.maxConcurrency !== undefined) delete merged.provisionedPollers;
+  return merged;
+}

@@ -1,0 +1,246 @@
+import type { PlannerConfig } from "./config.js";
+import { type SimulationRun, simulate } from "./model/pipeline.js";
+import type { Profile } from "./model/profile.js";
+import type { Workload } from "./model/workload.js";
+import { AWS_PARAMETERS as P } from "./parameters.js";
+
+export interface Lateness {
+  readonly p50: number;
+  readonly p90: number;
+  readonly p99: number;
+  readonly max: number;
+}
+
+export interface Quota {
+  readonly quota: string;
+  readonly needed: number;
+  readonly limit: number;
+  readonly raiseTo?: number;
+  readonly note: string;
+}
+
+export interface Prediction {
+  readonly profile: string;
+  readonly tasks: number;
+  readonly received: number;
+  /** Receive time − due time, ms. */
+  readonly latenessMs: Lateness;
+  /** Tasks received per second from the first due time to the last receive (as the bench counts it). */
+  readonly deliveryRate: number;
+  readonly addRate: number;
+  readonly peakConcurrency: {
+    readonly add: number;
+    readonly relay: number;
+    readonly deliver: number;
+    readonly total: number;
+  };
+  readonly coldStarts: number;
+  readonly perTask: { readonly awsRequests: number; readonly wru: number; readonly updateItems: number };
+  readonly costPerMillion: number;
+  /** The workload's rate sustained for 30 days (absent for a burst), plus provisioned pollers' fixed cost. */
+  readonly monthlyCost?: number;
+  readonly idleMonthlyCost: number;
+  readonly quotas: Quota[];
+}
+
+const quantile = (sorted: readonly number[], q: number) =>
+  sorted.length === 0
+    ? Number.NaN
+    : (sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))] as number);
+const round = (x: number, digits = 0) => Math.round(x * 10 ** digits) / 10 ** digits;
+const MONTH_SECONDS = 30 * 86_400;
+
+export function predict(
+  workload: Workload,
+  config: PlannerConfig,
+  profile: Profile,
+  options: { cpuSpeed?: number } = {},
+): Prediction {
+  const run = simulate(workload, config, profile, options);
+  const lateness = run.table.all
+    .filter((t) => t.receivedAtMs !== undefined)
+    .map((t) => (t.receivedAtMs as number) - t.key.dueAtMs)
+    .sort((a, b) => a - b);
+  // Reduced, not spread: a scale run has more tasks than a call may take arguments.
+  const firstDue = run.table.all.reduce((m, t) => Math.min(m, t.key.dueAtMs), Number.POSITIVE_INFINITY);
+  const lastReceive = run.table.all.reduce((m, t) => Math.max(m, t.receivedAtMs ?? 0), 0);
+  const tasks = run.table.all.length;
+  const deliveryRate = lastReceive > firstDue ? (lateness.length * 1000) / (lastReceive - firstDue) : 0;
+  const addSeconds = (run.adds.lastMs - run.adds.firstMs) / 1000;
+  const { add, relay, deliver } = run.functions;
+  const cost = costPerMillion(run, tasks);
+  const idle = idleMonthlyCost(config);
+  return {
+    profile: profile.name,
+    tasks,
+    received: lateness.length,
+    latenessMs: {
+      p50: round(quantile(lateness, 0.5)),
+      p90: round(quantile(lateness, 0.9)),
+      p99: round(quantile(lateness, 0.99)),
+      max: round(lateness.at(-1) ?? Number.NaN),
+    },
+    deliveryRate: round(deliveryRate, 1),
+    addRate: round(addSeconds > 0 ? run.adds.accepted / addSeconds : 0, 1),
+    peakConcurrency: {
+      add: add.peak,
+      relay: relay.peak,
+      deliver: deliver.peak,
+      total: add.peak + relay.peak + deliver.peak,
+    },
+    coldStarts: add.coldStarts + relay.coldStarts + deliver.coldStarts,
+    perTask: perTask(run, tasks),
+    costPerMillion: round(cost, 2),
+    ...(workload.rate ? { monthlyCost: round((workload.rate * MONTH_SECONDS * cost) / 1e6 + idle) } : {}),
+    idleMonthlyCost: round(idle, 2),
+    quotas: quotas(run, workload, config, { deliveryRate, tasks }),
+  };
+}
+
+function perTask(run: SimulationRun, tasks: number) {
+  const u = run.world.usage;
+  return {
+    awsRequests: round(
+      (u.standardRequests +
+        u.fifoRequests +
+        u.calls.ddbPut +
+        u.calls.ddbUpdate +
+        u.calls.ddbQuery +
+        u.calls.ddbGet) /
+        tasks,
+      2,
+    ),
+    wru: round(u.wru / tasks, 2),
+    updateItems: round(u.calls.ddbUpdate / tasks, 2),
+  };
+}
+
+/** List-price dollars per million tasks from what the run called (docs/COST-AND-SCALE.md's prices). */
+function costPerMillion(run: SimulationRun, tasks: number): number {
+  const u = run.world.usage;
+  const { add, relay, deliver } = run.functions;
+  const invocations = add.invocations + relay.invocations + deliver.invocations;
+  const gbSeconds = ((add.billedMs + relay.billedMs + deliver.billedMs) / 1000) * P.lambdaMemoryGb.value;
+  const dollars =
+    (u.calls.api * P.priceApiPerM.value +
+      invocations * P.priceLambdaRequestPerM.value +
+      u.standardRequests * P.priceSqsStandardPerM.value +
+      u.fifoRequests * P.priceSqsFifoPerM.value +
+      u.wru * P.priceDynamoWruPerM.value +
+      u.rru * P.priceDynamoRruPerM.value +
+      u.calls.schedulerCreate * P.priceSchedulerPerM.value) /
+      1e6 +
+    gbSeconds * P.priceLambdaGbSecond.value;
+  return (dollars / tasks) * 1e6;
+}
+
+/** What the configuration costs with no traffic: provisioned pollers bill their minimum around the clock. */
+export function idleMonthlyCost(config: PlannerConfig): number {
+  const pollers =
+    (config.eventSources.relay.provisionedPollers?.min ?? 0) +
+    (config.eventSources.deliver.provisionedPollers?.min ?? 0);
+  return pollers * 720 * P.provisionedPollerHourPrice.value;
+}
+
+function quotas(
+  run: SimulationRun,
+  workload: Workload,
+  config: PlannerConfig,
+  rates: { deliveryRate: number; tasks: number },
+): Quota[] {
+  const rate = workload.rate ?? rates.deliveryRate;
+  const u = run.world.usage;
+  const wruPerTask = u.wru / rates.tasks;
+  const perGroupRate = rate / workload.groups;
+  const fifoSendsPerTask = u.fifoRequests / rates.tasks;
+  const schedulesPerTask = u.calls.schedulerCreate / rates.tasks;
+  const raise = (needed: number) => Math.ceil((needed * 1.5) / 100) * 100;
+  return quotaRows(run, config, { rate, wruPerTask, perGroupRate, fifoSendsPerTask, schedulesPerTask })
+    .map((row) => ({ ...row, needed: round(row.needed, 1) }))
+    .map((row) =>
+      row.needed > row.limit * 0.8 && !row.quota.includes("(hard)")
+        ? { ...row, raiseTo: raise(row.needed) }
+        : row,
+    );
+}
+
+/** Each quota the pipeline meets, what the run needs of it and its default. */
+function quotaRows(
+  run: SimulationRun,
+  config: PlannerConfig,
+  need: {
+    rate: number;
+    wruPerTask: number;
+    perGroupRate: number;
+    fifoSendsPerTask: number;
+    schedulesPerTask: number;
+  },
+): Omit<Quota, "raiseTo">[] {
+  const { add, relay, deliver } = run.functions;
+  const { rate, wruPerTask, perGroupRate, fifoSendsPerTask, schedulesPerTask } = need;
+  const peakFunction = Math.max(add.peak, relay.peak, deliver.peak);
+  return [
+    {
+      quota: "Lambda concurrent executions (account)",
+      needed: add.peak + relay.peak + deliver.peak,
+      limit: P.lambdaConcurrencyQuota.value,
+      note: "peak add + relay + deliver instances",
+    },
+    {
+      quota: "Lambda scaling rate per function (hard)",
+      needed: peakFunction,
+      limit: P.lambdaScalingPer10s.value,
+      note: "new instances per 10 s: a cold function reaches this peak only after peak/1,000 × 10 s (pre-warm or ramp)",
+    },
+    {
+      quota: "API Gateway requests/s (account)",
+      needed: rate,
+      limit: P.apiGatewayRps.value,
+      note: "one request per add (batch adds: ÷ up to 100)",
+    },
+    {
+      quota: "DynamoDB table write units/s",
+      needed: rate * wruPerTask,
+      limit: P.dynamoTableWru.value,
+      note: "on-demand table quota; also set warm throughput",
+    },
+    {
+      quota: "DynamoDB partition write units/s (hard)",
+      needed: perGroupRate * wruPerTask,
+      limit: P.dynamoPartitionWcu.value,
+      note: "per ordering group: spread over more groups, cannot be raised",
+    },
+    {
+      quota: "SQS FIFO messages/s per group (hard)",
+      needed: perGroupRate,
+      limit: P.fifoPerGroupTps.value,
+      note: "per message group",
+    },
+    {
+      quota: "SQS FIFO requests/s per queue (high throughput)",
+      needed: rate * fifoSendsPerTask,
+      limit: P.fifoHighThroughputTps.value,
+      note: "the stack enables high-throughput mode",
+    },
+    {
+      quota: "Scheduler CreateSchedule/s",
+      needed: rate * schedulesPerTask,
+      limit: P.schedulerCreateTps.value,
+      note: "only tasks beyond the timer horizon",
+    },
+    {
+      quota: "Scheduler invocations/s",
+      needed: rate * schedulesPerTask,
+      limit: P.schedulerInvocationsTps.value,
+      note: "throttled firings are late, not lost",
+    },
+    {
+      quota: "relay event source concurrent batches",
+      needed: run.relaySource.peakBatches,
+      limit: config.eventSources.relay.provisionedPollers
+        ? config.eventSources.relay.provisionedPollers.max * P.provisionedBatchesPerPoller.value
+        : P.esmMaxBatches.value,
+      note: "default mode tops out at 1,000 batches; provisioned mode at max pollers",
+    },
+  ];
+}

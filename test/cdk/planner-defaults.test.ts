@@ -1,0 +1,47 @@
+import { Stack } from "aws-cdk-lib";
+import { describe, expect, it } from "vitest";
+import { plannerConfigFor } from "../../plan/config.js";
+import { type Json, synthesized } from "../support/published-metrics.js";
+
+const pollersOf = (props: Json) =>
+  props?.ProvisionedPollerConfig
+    ? { min: props.ProvisionedPollerConfig.MinimumPollers, max: props.ProvisionedPollerConfig.MaximumPollers }
+    : undefined;
+
+/** One environment's relay mapping and its first topic's deliver mapping, as synthesized. */
+function synthesizedMappings(env: string): { topic: string; relay: Json; deliver: Json } {
+  const { stack, resources } = synthesized(env);
+  const mappings = Object.values(resources).filter((r) => r.Type === "AWS::Lambda::EventSourceMapping");
+  const functionOf = (m: Json) => m.Properties.FunctionName.Ref as string;
+  const relayId = Stack.of(stack).getLogicalId(stack.timerQueues.relayFunction.node.defaultChild as never);
+  const topic = stack.topics[0];
+  const deliverId = Stack.of(stack).getLogicalId(topic?.deliverFunction.node.defaultChild as never);
+  return {
+    topic: topic?.name as string,
+    relay: mappings.find((m) => functionOf(m) === relayId)?.Properties,
+    deliver: mappings.find((m) => functionOf(m) === deliverId)?.Properties,
+  };
+}
+
+/** The planner's configuration for an environment must be what the stack deploys, read from the template. */
+describe("the capacity planner's event-source settings", () => {
+  it.each(["local", "dev", "prod"])(
+    "for %s match the synthesized relay and deliver mappings (batch, window, pollers, MaximumConcurrency)",
+    (env) => {
+      // Prepare
+      const { topic, relay, deliver } = synthesizedMappings(env);
+
+      // Act
+      const planned = plannerConfigFor(env, topic).eventSources;
+
+      // Assess
+      expect(relay?.BatchSize).toBe(planned.relay.batchSize);
+      expect(relay?.MaximumBatchingWindowInSeconds ?? 0).toBe(planned.relay.maxBatchingWindowSeconds);
+      expect(relay?.ScalingConfig?.MaximumConcurrency).toBe(planned.relay.maxConcurrency);
+      expect(pollersOf(relay)).toEqual(planned.relay.provisionedPollers);
+      expect(deliver?.BatchSize).toBe(planned.deliver.batchSize);
+      expect(deliver?.ScalingConfig?.MaximumConcurrency).toBe(planned.deliver.maxConcurrency);
+      expect(pollersOf(deliver)).toEqual(planned.deliver.provisionedPollers);
+    },
+  );
+});

@@ -1,0 +1,149 @@
+import { describe, expect, it } from "vitest";
+import { bySortKey } from "#shared/domain/keys.js";
+import { DEFAULT_CONFIG, withOverrides } from "../../../plan/config.js";
+import { LOCAL_PROFILE } from "../../../plan/local-profile.js";
+import { batchLimit } from "../../../plan/model/event-source.js";
+import { simulate } from "../../../plan/model/pipeline.js";
+import { AWS_PROFILE } from "../../../plan/model/profile.js";
+import { handProfile, LATENCY as L } from "./fakes.js";
+
+const receivedInOrder = (run: ReturnType<typeof simulate>) =>
+  run.table.all
+    .slice()
+    .sort((a, b) => bySortKey(a.key, b.key))
+    .map((t) => t.receivedAtMs as number);
+
+describe("the planner's model on workloads known by hand", () => {
+  it("one task arrives one path after its due time: the relay waits out the early second, then Query, send, receive, start, half a callback", () => {
+    // Prepare
+    const workload = { burst: 1, groups: 1, delaySeconds: 5 };
+
+    // Act
+    const run = simulate(workload, DEFAULT_CONFIG, handProfile());
+
+    // Assess
+    const [task] = run.table.all;
+    expect(task?.receivedAtMs).toBeDefined();
+    const lateness = (task?.receivedAtMs as number) - (task?.key.dueAtMs as number);
+    expect(lateness).toBe(L.ddbQuery + L.sqsSendBatch + L.sqsReceive + L.ddbUpdate + L.callback / 2);
+  });
+
+  it("a group of N is delivered one after another, in sort-key order, one callback and two writes apart", () => {
+    // Prepare
+    const workload = { burst: 5, groups: 1, delaySeconds: 5 };
+
+    // Act
+    const run = simulate(workload, DEFAULT_CONFIG, handProfile());
+
+    // Assess
+    const times = receivedInOrder(run);
+    const gaps = times.slice(1).map((t, i) => t - (times[i] as number));
+    expect(gaps).toEqual([1, 2, 3, 4].map(() => L.callback + 2 * L.ddbUpdate));
+  });
+
+  it("a burst bound by deliver concurrency grows linearly: each extra batch-pair of tasks adds one batch cycle", () => {
+    // Prepare: two concurrent deliver batches of ten groups each; the relay is never the bottleneck.
+    const config = withOverrides(DEFAULT_CONFIG, { eventSources: { deliver: { maxConcurrency: 2 } } });
+    const last = (n: number) => {
+      const run = simulate({ burst: n, groups: n, delaySeconds: 5 }, config, handProfile());
+      return Math.max(...run.table.all.map((t) => (t.receivedAtMs as number) - t.key.dueAtMs));
+    };
+
+    // Act
+    const [a, b, c] = [200, 400, 600].map(last) as [number, number, number];
+
+    // Assess: 200 more tasks = 10 more cycles of two batches, each cycle start + callback + record + delete + receive.
+    const cycle = L.ddbUpdate + L.callback + L.ddbUpdate + L.sqsDeleteBatch + L.sqsReceive;
+    expect(b - a).toBe(10 * cycle);
+    expect(c - b).toBe(10 * cycle);
+  });
+
+  it("with an early wake the relay holds a batch and forwards each task in its own wave: one path after its own due time", () => {
+    // Prepare: timers armed 2 s early, gathered for up to 1 s into batches of up to 50; ten tasks 100 ms apart.
+    const config = withOverrides(DEFAULT_CONFIG, {
+      eventSources: { earlyWakeSeconds: 2, relay: { batchSize: 50, maxBatchingWindowSeconds: 1 } },
+    });
+    const workload = { rate: 10, durationSeconds: 1, delaySeconds: 5, groups: 10 };
+
+    // Act
+    const run = simulate(workload, config, handProfile());
+
+    // Assess: fewer relay invocations than tasks (batches span due times), yet no task waits for a later one.
+    const path = L.ddbQuery + L.sqsSendBatch + L.sqsReceive + L.ddbUpdate + L.callback / 2;
+    expect(run.functions.relay.invocations).toBeLessThan(10);
+    expect(run.table.all.map((t) => (t.receivedAtMs as number) - t.key.dueAtMs)).toEqual(
+      Array.from({ length: 10 }, () => path),
+    );
+  });
+
+  it("an early-woken timer arrives the early wake before due and holds its relay invocation until then", () => {
+    // Prepare
+    const config = withOverrides(DEFAULT_CONFIG, { eventSources: { earlyWakeSeconds: 3 } });
+
+    // Act
+    const run = simulate({ burst: 1, groups: 1, delaySeconds: 10 }, config, handProfile());
+
+    // Assess: the invocation spans the hold (about 3 s) and the task is still one path late, never early.
+    const [task] = run.table.all;
+    expect(run.functions.relay.billedMs).toBeGreaterThan(2_000);
+    expect((task?.receivedAtMs as number) - (task?.key.dueAtMs as number)).toBe(
+      L.ddbQuery + L.sqsSendBatch + L.sqsReceive + L.ddbUpdate + L.callback / 2,
+    );
+  });
+
+  it("never delivers a task before its due time", () => {
+    // Prepare
+    const workload = { rate: 200, durationSeconds: 2, delaySeconds: 3, groups: 7 };
+
+    // Act
+    const run = simulate(workload, DEFAULT_CONFIG, handProfile());
+
+    // Assess
+    expect(run.table.all.every((t) => (t.receivedAtMs as number) >= t.key.dueAtMs)).toBe(true);
+    expect(run.table.all).toHaveLength(400);
+  });
+});
+
+describe("the local profile's thread layout", () => {
+  it("charges the functions to their two hosts, the pollers to the main thread and the calls' service side to the emulators' thread", () => {
+    // Prepare
+    const workload = { burst: 50, groups: 5, delaySeconds: 2 };
+
+    // Act
+    const run = simulate(workload, DEFAULT_CONFIG, LOCAL_PROFILE);
+
+    // Assess
+    const busy = Object.fromEntries(
+      Object.entries(run.world.threads ?? {}).map(([name, thread]) => [name, thread.busyMs > 0]),
+    );
+    expect(busy).toEqual({ main: true, emulators: true, functionHost: true, deliverHost: true });
+    expect(LOCAL_PROFILE.cpu?.functionThreads).toEqual({
+      add: "functionHost",
+      relay: "functionHost",
+      deliver: "deliverHost",
+    });
+  });
+});
+
+describe("batchLimit (event source concurrency)", () => {
+  const behaviour = AWS_PROFILE.eventSources;
+
+  it("starts a default-mode mapping at five batches and adds 300 a minute up to 1,000", () => {
+    expect(batchLimit(behaviour, { batchSize: 10, queueKind: "standard" }, 0)).toBe(5);
+    expect(batchLimit(behaviour, { batchSize: 10, queueKind: "standard" }, 60_000)).toBe(305);
+    expect(batchLimit(behaviour, { batchSize: 10, queueKind: "standard" }, 600_000)).toBe(1_000);
+  });
+
+  it("starts provisioned mode at its minimum pollers' batches and caps by MaximumConcurrency", () => {
+    const provisioned = {
+      batchSize: 10,
+      queueKind: "standard" as const,
+      provisionedPollers: { min: 20, max: 100 },
+    };
+    expect(batchLimit(behaviour, provisioned, 0)).toBe(200);
+    expect(batchLimit(behaviour, provisioned, 3_600_000)).toBe(1_000);
+    expect(batchLimit(behaviour, { batchSize: 10, queueKind: "fifo", maxConcurrency: 50 }, 3_600_000)).toBe(
+      50,
+    );
+  });
+});
