@@ -1,18 +1,12 @@
 import type { Logger } from "@aws-lambda-powertools/logger";
-import { DynamoDBClient } from "@aws-sdk/client-dynamodb";
-import { SchedulerClient } from "@aws-sdk/client-scheduler";
-import { createAwsClient } from "#shared/adapters/aws-clients.js";
-import { DynamoTaskStore } from "#shared/adapters/dynamo-task-store.js";
-import { EventBridgeTaskScheduler } from "#shared/adapters/task-scheduler.js";
+import { disarmingDepsFromEnvironment } from "#shared/adapters/arming-wiring.js";
 import { type HttpHandler, httpRoute } from "#shared/api/http-route.js";
-import { loadEnvironmentConfig } from "#shared/config/index.js";
-import { ENV, requireEnv } from "#shared/runtime/env.js";
 import { createFunctionLogger } from "#shared/runtime/observability.js";
 import { type CancelGroupDeps, cancelGroup } from "#shared/services/cancel-group.js";
 
 /** POST /v1/topics/{topic}/groups/{value}/cancel. Runs once per cold start; a missing variable fails it. */
-const env = requireEnv([ENV.environment, ENV.tableName, ENV.scheduleGroupName]);
-const config = loadEnvironmentConfig(env.PUNCTUAL_ENV);
+const disarming = disarmingDepsFromEnvironment();
+const { config } = disarming;
 const logger = createFunctionLogger(config);
 
 export function createHandler(deps: CancelGroupDeps & { readonly logger: Logger }): HttpHandler {
@@ -36,17 +30,7 @@ export function createHandler(deps: CancelGroupDeps & { readonly logger: Logger 
   );
 }
 
-/** Deleting a schedule needs only its group (as in cancel-task). */
 export const handler = createHandler({
-  store: new DynamoTaskStore({ client: createAwsClient(DynamoDBClient), tableName: env.TABLE_NAME }),
-  scheduler: new EventBridgeTaskScheduler(createAwsClient(SchedulerClient), {
-    groupName: env.SCHEDULE_GROUP_NAME,
-    targetArn: "",
-    roleArn: "",
-    deadLetterArn: "",
-    retry: config.timer.scheduleRetry,
-  }),
-  config,
-  now: Date.now,
+  ...disarming,
   logger,
 });

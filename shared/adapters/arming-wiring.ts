@@ -40,3 +40,28 @@ export function armingDepsFromEnvironment(env: NodeJS.ProcessEnv = process.env) 
     now: Date.now,
   };
 }
+
+/** The variables a function that only cancels tasks (and deletes their schedules) reads (`schedules:disarm`). */
+const DISARMING_VARIABLES = [ENV.environment, ENV.tableName, ENV.scheduleGroupName] as const;
+
+/**
+ * What every function that cancels tasks builds once at cold start (cancel, group cancel, schedule pause and
+ * delete): its config, the task store and a scheduler that may only delete schedules — deleting needs only the
+ * group, so the create-side settings stay empty and such a function reads no queue or role variables.
+ */
+export function disarmingDepsFromEnvironment(env: NodeJS.ProcessEnv = process.env) {
+  const vars = requireEnv(DISARMING_VARIABLES, env);
+  const config: PunctualConfig = loadEnvironmentConfig(vars.PUNCTUAL_ENV);
+  return {
+    config,
+    store: new DynamoTaskStore({ client: createAwsClient(DynamoDBClient), tableName: vars.TABLE_NAME }),
+    scheduler: new EventBridgeTaskScheduler(createAwsClient(SchedulerClient), {
+      groupName: vars.SCHEDULE_GROUP_NAME,
+      targetArn: "",
+      roleArn: "",
+      deadLetterArn: "",
+      retry: config.timer.scheduleRetry,
+    }),
+    now: Date.now,
+  };
+}
