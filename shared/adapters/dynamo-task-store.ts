@@ -252,33 +252,18 @@ export class DynamoTaskStore implements TaskStore {
   }
 
   async putNew(task: TaskRecord): Promise<"created" | "exists"> {
-    const created = await conditional(
-      this.client.send(
-        new PutItemCommand({
-          TableName: this.table,
-          Item: toWire(
-            TERMINAL_STATUSES.has(task.status)
-              ? { ...task }
-              : { ...task, [SWEEP_SHARD_ATTRIBUTE]: sweepShardOf(task.taskId) },
-          ),
-          ConditionExpression: "attribute_not_exists(pk)",
-        }),
-      ),
+    return this.putIfAbsent(
+      TERMINAL_STATUSES.has(task.status)
+        ? { ...task }
+        : { ...task, [SWEEP_SHARD_ATTRIBUTE]: sweepShardOf(task.taskId) },
     );
-    return created ? "created" : "exists";
   }
 
   async get(taskId: string): Promise<TaskRecord | undefined> {
     const key = parseTaskId(taskId);
     if (!key) return undefined;
-    const out = await this.client.send(
-      new GetItemCommand({
-        TableName: this.table,
-        Key: toWire({ pk: key.pk, sk: key.sk }),
-        ConsistentRead: true,
-      }),
-    );
-    return fromWire<TaskRecord>(out.Item);
+    const stored = await this.readItem({ pk: key.pk, sk: key.sk });
+    return fromWire<TaskRecord>(stored);
   }
 
   async removeScheduled(taskId: string): Promise<void> {
@@ -320,14 +305,8 @@ export class DynamoTaskStore implements TaskStore {
       ),
     );
     if (claimed) return { status: "claimed" };
-    const out = await this.client.send(
-      new GetItemCommand({
-        TableName: this.table,
-        Key: toWire({ pk, sk: IDEMPOTENCY_SORT_KEY }),
-        ConsistentRead: true,
-      }),
-    );
-    const item = fromWire<{ taskId?: string; requestHash?: string }>(out.Item);
+    const stored = await this.readItem({ pk, sk: IDEMPOTENCY_SORT_KEY });
+    const item = fromWire<{ taskId?: string; requestHash?: string }>(stored);
     // Deleted (TTL) between our Put and Get: the key is free again, so claim it afresh.
     if ((!item?.taskId || !item.requestHash) && retries > 0)
       return this.claimIdempotencyKey(claim, retries - 1);
@@ -691,29 +670,14 @@ export class DynamoTaskStore implements TaskStore {
 
   // --- issue 14, point 4: recurring schedules (appended block) ---
   async putSchedule(schedule: ScheduleRecord): Promise<"created" | "exists"> {
-    const created = await conditional(
-      this.client.send(
-        new PutItemCommand({
-          TableName: this.table,
-          Item: toWire({ ...schedule }),
-          ConditionExpression: "attribute_not_exists(pk)",
-        }),
-      ),
-    );
-    return created ? "created" : "exists";
+    return this.putIfAbsent({ ...schedule });
   }
 
   async getSchedule(scheduleId: string): Promise<ScheduleRecord | undefined> {
     const key = parseScheduleId(scheduleId);
     if (!key) return undefined;
-    const out = await this.client.send(
-      new GetItemCommand({
-        TableName: this.table,
-        Key: toWire({ pk: key.pk, sk: key.sk }),
-        ConsistentRead: true,
-      }),
-    );
-    return fromWire<ScheduleRecord>(out.Item);
+    const stored = await this.readItem({ pk: key.pk, sk: key.sk });
+    return fromWire<ScheduleRecord>(stored);
   }
 
   async listSchedules(topic: string, limit: number, after?: PageKey): Promise<SchedulePage> {
@@ -768,14 +732,8 @@ export class DynamoTaskStore implements TaskStore {
   }
 
   async findIdempotencyClaim(topic: string, key: string): Promise<string | undefined> {
-    const out = await this.client.send(
-      new GetItemCommand({
-        TableName: this.table,
-        Key: toWire({ pk: idempotencyPartitionKey(topic, key), sk: IDEMPOTENCY_SORT_KEY }),
-        ConsistentRead: true,
-      }),
-    );
-    const item = fromWire<{ taskId?: string; expiresAt?: number }>(out.Item);
+    const stored = await this.readItem({ pk: idempotencyPartitionKey(topic, key), sk: IDEMPOTENCY_SORT_KEY });
+    const item = fromWire<{ taskId?: string; expiresAt?: number }>(stored);
     if (!item?.taskId || (item.expiresAt !== undefined && item.expiresAt < this.nowSeconds()))
       return undefined;
     return item.taskId;
@@ -784,14 +742,8 @@ export class DynamoTaskStore implements TaskStore {
   // --- issue 14 (breaker): destinations (appended block) ---
 
   async getDestination(topic: string, host: string): Promise<DestinationRecord | undefined> {
-    const out = await this.client.send(
-      new GetItemCommand({
-        TableName: this.table,
-        Key: toWire(destinationKey(topic, host)),
-        ConsistentRead: true,
-      }),
-    );
-    return destinationOf(out.Item);
+    const stored = await this.readItem(destinationKey(topic, host));
+    return destinationOf(stored);
   }
 
   async listDestinations(): Promise<DestinationRecord[]> {
@@ -996,6 +948,28 @@ export class DynamoTaskStore implements TaskStore {
         ":expiresAt": expiresAt,
       }),
     });
+  }
+
+  /** Writes an item unless one with its key exists (tasks, schedules). */
+  private async putIfAbsent(item: Record<string, unknown>): Promise<"created" | "exists"> {
+    const created = await conditional(
+      this.client.send(
+        new PutItemCommand({
+          TableName: this.table,
+          Item: toWire(item),
+          ConditionExpression: "attribute_not_exists(pk)",
+        }),
+      ),
+    );
+    return created ? "created" : "exists";
+  }
+
+  /** One strongly consistent GetItem: every read of ours must see the writes acknowledged before it. */
+  private async readItem(key: { readonly pk: string; readonly sk: string }) {
+    const out = await this.client.send(
+      new GetItemCommand({ TableName: this.table, Key: toWire({ ...key }), ConsistentRead: true }),
+    );
+    return out.Item;
   }
 
   /**
