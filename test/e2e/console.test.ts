@@ -102,8 +102,11 @@ async function confirmDialog(page: Page, mustMention: string): Promise<string> {
 }
 
 async function showTask(page: Page, taskId: string): Promise<void> {
+  // Cleared with an input event, as a user's delete: the field is controlled, and a refresh between a silent
+  // clear and the typing would put the old id back.
   await page.$eval('[data-testid="task-id-input"]', (el) => {
     (el as unknown as { value: string }).value = "";
+    el.dispatchEvent(new Event("input", { bubbles: true }));
   });
   await page.type('[data-testid="task-id-input"]', taskId);
   await page.click('[data-testid="task-id-search"]');
@@ -376,9 +379,12 @@ describe.runIf(local)("the console in a real browser", () => {
   it("creates a schedule from the page's form; content that is not JSON or a bad cron creates nothing", async () => {
     // Prepare: the form's fields, filled as a user would (a unique content marks this schedule).
     const marker = `console-form-${randomUUID()}`;
+    // Clearing fires an input event, as a user's delete does: the form's fields are controlled, so a refresh
+    // between a silent clear and the typing would put the old value back and the typing would append to it.
     const fill = async (field: string, value: string) => {
       await b.page.$eval(`[data-testid="${field}"]`, (el) => {
         (el as unknown as { value: string }).value = "";
+        el.dispatchEvent(new Event("input", { bubbles: true }));
       });
       await b.page.type(`[data-testid="${field}"]`, value);
     };
