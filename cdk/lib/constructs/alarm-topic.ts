@@ -130,6 +130,22 @@ export class AlarmTopic extends Construct {
     });
   }
 
+  /**
+   * A function an EventBridge rule runs every few minutes (sweeper, schedule materializer): no invocation for 10
+   * minutes means the rule was disabled or deleted. `consequence` says what then stops happening.
+   */
+  watchNotRunning(scope: Construct, fn: lambda.Function, label: string, consequence: string): void {
+    this.alarm(scope, "NotRunningAlarm", {
+      metric: fn.metricInvocations({ period: Duration.minutes(5), statistic: cloudwatch.Stats.SUM }),
+      threshold: 1,
+      comparisonOperator: cloudwatch.ComparisonOperator.LESS_THAN_THRESHOLD,
+      evaluationPeriods: 2,
+      datapointsToAlarm: 2,
+      treatMissingData: cloudwatch.TreatMissingData.BREACHING,
+      description: `${label}: not invoked for 10 minutes (rule disabled or deleted?): ${consequence}`,
+    });
+  }
+
   /** Any message in a dead-letter queue needs an operator. */
   watchDeadLetterQueue(queue: sqs.IQueue, label: string): void {
     this.alarm(queue, "NotEmptyAlarm", {

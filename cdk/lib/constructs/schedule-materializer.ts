@@ -89,18 +89,7 @@ export class ScheduleMaterializer extends Construct {
   private addAlarms(config: PunctualConfig, alarms: AlarmTopic): void {
     const label = `Punctual ${config.name} schedule materializer`;
     alarms.watchFunction(this.materializerFunction, `${label} function`);
-    alarms.alarm(this, "NotRunningAlarm", {
-      metric: this.materializerFunction.metricInvocations({
-        period: Duration.minutes(5),
-        statistic: cloudwatch.Stats.SUM,
-      }),
-      threshold: 1,
-      comparisonOperator: cloudwatch.ComparisonOperator.LESS_THAN_THRESHOLD,
-      evaluationPeriods: 2,
-      datapointsToAlarm: 2,
-      treatMissingData: cloudwatch.TreatMissingData.BREACHING,
-      description: `${label}: not invoked for 10 minutes (rule disabled or deleted?): schedules make no new occurrences.`,
-    });
+    alarms.watchNotRunning(this, this.materializerFunction, label, "schedules make no new occurrences.");
     alarms.alarm(this, "FailuresAlarm", {
       metric: new cloudwatch.Metric({
         namespace: METRICS_NAMESPACE,

@@ -130,18 +130,7 @@ export class Sweeper extends Construct {
 
     const label = `Punctual ${config.name} sweeper`;
     alarms.watchFunction(this.sweeperFunction, `${label} function`);
-    alarms.alarm(this, "NotRunningAlarm", {
-      metric: this.sweeperFunction.metricInvocations({
-        period: Duration.minutes(5),
-        statistic: cloudwatch.Stats.SUM,
-      }),
-      threshold: 1,
-      comparisonOperator: cloudwatch.ComparisonOperator.LESS_THAN_THRESHOLD,
-      evaluationPeriods: 2,
-      datapointsToAlarm: 2,
-      treatMissingData: cloudwatch.TreatMissingData.BREACHING,
-      description: `${label}: not invoked for 10 minutes (rule disabled or deleted?): orphaned tasks are not being repaired.`,
-    });
+    alarms.watchNotRunning(this, this.sweeperFunction, label, "orphaned tasks are not being repaired.");
     alarms.alarm(this, "RepairFailuresAlarm", {
       metric: new cloudwatch.Metric({
         namespace: METRICS_NAMESPACE,
