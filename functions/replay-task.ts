@@ -26,7 +26,7 @@ export function createHandler(deps: ReplayDeps & { readonly logger: Logger }): H
   };
   return httpRoute({ method: "POST", logger: deps.logger, pathParameters: ["id"] }, async (request) => ({
     statusCode: 202,
-    body: await replayTask(withLogging, request.pathParameter("id")),
+    body: await replayTask(withLogging, request.pathParameter("id"), request.event.queryStringParameters),
   }));
 }
 

@@ -252,8 +252,9 @@ export class DynamoTaskStore implements TaskStore {
   }
 
   async putNew(task: TaskRecord): Promise<"created" | "exists"> {
+    // A fan-out parent (issue 14, point 3) is never delivered itself: it stays out of the sweep index.
     return this.putIfAbsent(
-      TERMINAL_STATUSES.has(task.status)
+      TERMINAL_STATUSES.has(task.status) || task.fanOut !== undefined
         ? { ...task }
         : { ...task, [SWEEP_SHARD_ATTRIBUTE]: sweepShardOf(task.taskId) },
     );

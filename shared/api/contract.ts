@@ -39,6 +39,7 @@ import {
   cancelGroupResponseSchema,
   errorBodySchema,
   getTaskQuerySchema,
+  replayTaskQuerySchema,
   rescheduleResponseSchema,
   taskViewSchema,
 } from "./schemas/tasks.js";
@@ -99,6 +100,9 @@ export const API_CONTRACT = {
         description: "an idempotency key found the task it made before",
         schema: addTaskResponseSchema,
       },
+      "400": error(
+        "the request is invalid (`validation_failed`, `invalid_json`, `unknown_topic`); a `callback` on a fan-out topic (`fan_out_callback`)",
+      ),
       "409": error("the idempotency key was used with a different body (`idempotency_conflict`)"),
       "413": error("the content is larger than the topic allows (`payload_too_large`)"),
       "415": error("send `content-type: application/json` (`unsupported_media_type`)"),
@@ -196,7 +200,7 @@ export const API_CONTRACT = {
       "200": { description: "rescheduled (or already there)", schema: rescheduleResponseSchema },
       "404": error("no such task (`not_found`)"),
       "409": error(
-        "the task is no longer scheduled, or was moved elsewhere (`conflict`, with `task_status`)",
+        "the task is no longer scheduled, or was moved elsewhere (`conflict`, with `task_status`); a fan-out task or a subscriber's copy (`fan_out_unsupported`)",
       ),
       "415": error("send `content-type: application/json` (`unsupported_media_type`)"),
     },
@@ -209,7 +213,9 @@ export const API_CONTRACT = {
     responses: {
       "200": { description: "due now", schema: rescheduleResponseSchema },
       "404": error("no such task (`not_found`)"),
-      "409": error("the task is no longer scheduled (`conflict`, with `task_status`)"),
+      "409": error(
+        "the task is no longer scheduled (`conflict`, with `task_status`); a fan-out task or a subscriber's copy (`fan_out_unsupported`)",
+      ),
     },
   },
   "POST /v1/topics/{topic}/groups/{value}/cancel": {
@@ -239,13 +245,17 @@ export const API_CONTRACT = {
   "POST /v1/tasks/{id}/replay": {
     summary: "Deliver a failed or delivered task again (same id, history kept, `replays` + 1)",
     description:
-      "The task goes back on its topic's FIFO queue in its group; attempts count afresh (the topic's maxAttempts applies per replay) and the attempt log continues.",
+      "The task goes back on its topic's FIFO queue in its group; attempts count afresh (the topic's maxAttempts applies per replay) and the attempt log continues. A fan-out task: `subscriber` replays only that subscriber's copy; without it, every copy that is failed or delivered is replayed. The answer is then the fan-out task's view with its `subscribers`.",
     tags: ["tasks"],
     pathParams: taskIdParams,
+    query: replayTaskQuerySchema,
     responses: {
       "202": { description: "replayed: the task is queued again", schema: taskViewSchema },
+      "400": error(
+        "`subscriber` for a task that has none (`not_fan_out`) or one it does not have (`unknown_subscriber`); nothing was changed",
+      ),
       "404": error("no such task (`not_found`)"),
-      "409": error("the task is not finished (`conflict`, with `task_status`)"),
+      "409": error("the task (or the subscriber's copy) is not finished (`conflict`, with `task_status`)"),
     },
   },
   "POST /v1/topics/{topic}/replay": {

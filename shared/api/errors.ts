@@ -20,7 +20,12 @@ export type ErrorCode =
   | "unsupported_media_type"
   | "too_many_requests"
   | "service_unavailable"
-  | "internal_error";
+  | "internal_error"
+  // Issue 14, point 3: fan-out.
+  | "fan_out_callback"
+  | "not_fan_out"
+  | "unknown_subscriber"
+  | "fan_out_unsupported";
 
 export interface ErrorIssue {
   /** Dotted path into the request body (`callback.url`), a header name, or "" for the body as a whole. */
@@ -113,6 +118,35 @@ export function validationFailed(
   message = "the request is invalid",
 ): HttpError {
   return new HttpError(400, "validation_failed", message, { issues });
+}
+
+/** A task on a fan-out topic that names its own callback (its subscribers are its callbacks). */
+export function fanOutCallback(topic: string): HttpError {
+  return new HttpError(
+    400,
+    "fan_out_callback",
+    `topic "${topic}" delivers every task to its subscribers; a task on it cannot name its own callback`,
+    { issues: [{ path: "callback", message: "must be absent on a fan-out topic" }] },
+  );
+}
+
+/** `subscriber` given for a task that is not a fan-out task (no subscribers). */
+export function notFanOut(taskId: string): HttpError {
+  return new HttpError(400, "not_fan_out", `task ${taskId} has no subscribers; leave \`subscriber\` out`, {
+    issues: [{ path: "subscriber", message: "only a fan-out task has subscribers" }],
+  });
+}
+
+/** `subscriber` that is not one of the task's subscribers. */
+export function unknownSubscriber(subscriber: string, known: readonly string[]): HttpError {
+  return new HttpError(400, "unknown_subscriber", `unknown subscriber "${subscriber}"`, {
+    issues: [{ path: "subscriber", message: `must be one of: ${known.join(", ")}` }],
+  });
+}
+
+/** An operation fan-out tasks do not support (reschedule, run now): it answers what to do instead. */
+export function fanOutUnsupported(message: string): HttpError {
+  return new HttpError(409, "fan_out_unsupported", message);
 }
 
 export function unknownTopic(topic: string, known: readonly string[]): HttpError {

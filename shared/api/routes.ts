@@ -106,7 +106,8 @@ export const API_ROUTES = [
     entry: "functions/cancel-task.ts",
     purpose: "cancel (or discard a dead-lettered task), delete its schedule",
     memoryMb: 256,
-    store: ["cancel", "discardFailed"],
+    // `get`: a fan-out task's answer reads its subscribers' copies (issue 14, point 3).
+    store: ["cancel", "discardFailed", "get"],
     grants: ["schedules:disarm", "topic-settings:read"],
   },
   {
@@ -196,7 +197,7 @@ export const API_ROUTES = [
     entry: "functions/replay-task.ts",
     purpose: "deliver a failed or delivered task again",
     memoryMb: 256,
-    store: ["markReplayed"],
+    store: ["markReplayed", "get"],
     grants: ["topic-queues:send"],
   },
   {

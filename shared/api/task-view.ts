@@ -1,5 +1,6 @@
 import { attemptLogEntries } from "#shared/domain/attempt-log.js";
 import type { TaskRecord, TaskStatus } from "#shared/domain/task.js";
+import type { SubscriberView } from "./fan-out-view.js";
 
 /** What GET (and a successful DELETE) returns: snake_case, RFC 3339 times, absent fields omitted. */
 export interface TaskView {
@@ -32,6 +33,12 @@ export interface TaskView {
   readonly content?: string;
   /** The recurring schedule the task is an occurrence of. */
   readonly schedule_id?: string;
+  // --- issue 14, point 3: fan-out (shared/api/fan-out-view.ts) ---
+  /** A fan-out task: one row per subscriber, each its own delivery task. */
+  readonly subscribers?: readonly SubscriberView[];
+  /** A subscriber's copy: the fan-out task it belongs to, and the subscriber. */
+  readonly parent_task_id?: string;
+  readonly subscriber?: string;
 }
 
 export interface AttemptView {
@@ -80,6 +87,8 @@ export function taskView(task: TaskRecord): TaskView {
     replays: task.replays,
     replayed_at: time(task.replayedAtMs),
     schedule_id: task.scheduleId,
+    parent_task_id: task.parentTaskId,
+    subscriber: task.subscriber,
   };
   for (const key of Object.keys(view)) if (view[key] === undefined) delete view[key];
   return view as unknown as TaskView;

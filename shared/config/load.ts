@@ -10,6 +10,7 @@ import {
   type TopicSettings,
   topicSettingsSchema,
 } from "./schema.js";
+import { subscriberProblems } from "./subscribers.js";
 
 export class ConfigError extends Error {
   override readonly name = "ConfigError";
@@ -88,6 +89,11 @@ export function parseConfig(input: EnvironmentConfigInput): PunctualConfig {
     );
   }
   problems.push(...provisionedModeConflicts(config));
+  if (config.system.subscribers !== undefined) {
+    problems.push(
+      'field "system.subscribers": subscribers belong to one topic, not to the defaults of every topic',
+    );
+  }
   if (problems.length > 0) throw new ConfigError(environment, problems);
   return { ...config, resolvedTopics };
 }
@@ -125,6 +131,7 @@ export function checkTopicSettings(
   if (topic.backoff.maxSeconds < topic.backoff.initialSeconds) {
     problems.push(`topic "${name}", field "backoff.maxSeconds": must be at least backoff.initialSeconds`);
   }
+  problems.push(...subscriberProblems(topic));
   return { topic, problems };
 }
 

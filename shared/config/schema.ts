@@ -1,4 +1,5 @@
 import * as z from "zod";
+import { MAX_SUBSCRIBERS, SUBSCRIBER_ID_PATTERN } from "#shared/domain/fan-out.js";
 import { type EventSourcesInput, eventSourcesSchema } from "./event-sources.js";
 
 /** Topic names end up in queue names, metric dimensions and task ids, so they are kept short and plain. */
@@ -52,6 +53,18 @@ const hostPatternSchema = z
     "must be '*', a host name, '*.domain' or an IP literal",
   );
 
+const subscriberSchema = z
+  .object({
+    id: z
+      .string()
+      .regex(
+        SUBSCRIBER_ID_PATTERN,
+        "a subscriber id is a slug: a lowercase letter, then letters, digits or '-', at most 32",
+      ),
+    url: z.url(),
+  })
+  .strict();
+
 export const topicSettingsSchema = z
   .object({
     /** Name of the `content` field whose value forms the ordering group; absent → every task is its own group. */
@@ -96,6 +109,20 @@ export const topicSettingsSchema = z
     circuitFailureThreshold: z.number().int().min(1).max(1_000).optional(),
     /** How long an open circuit waits before one probe goes through (half-open). */
     circuitCooldownSeconds: z.number().int().min(1).max(MAX_BACKOFF_SECONDS, BACKOFF_CAP_MESSAGE),
+    // --- issue 14, point 3: fan-out (shared/domain/fan-out.ts; README "Fan-out") ---
+    /**
+     * A fan-out topic: every task is delivered to each subscriber independently (its own delivery task). Each URL
+     * passes the topic's callback policy (checkTopicSettings); ids are unique per topic. At most MAX_SUBSCRIBERS
+     * (why: shared/domain/fan-out.ts).
+     */
+    subscribers: z
+      .array(subscriberSchema)
+      .min(1, "declare at least one subscriber, or leave `subscribers` out")
+      .max(
+        MAX_SUBSCRIBERS,
+        `at most ${MAX_SUBSCRIBERS} subscribers per topic (each one is a task per task added)`,
+      )
+      .optional(),
   })
   .strict();
 

@@ -1,4 +1,5 @@
 import type { AttemptLogEntry } from "./attempt-log.js";
+import type { FanOutLink } from "./fan-out.js";
 
 export const TASK_STATUSES = [
   "scheduled",
@@ -105,6 +106,12 @@ export interface TaskRecord {
   readonly replays?: number;
   /** When the latest replay was accepted. */
   readonly replayedAtMs?: number;
+  // --- issue 14, point 3: fan-out (shared/domain/fan-out.ts) ---
+  /** A fan-out parent: its delivery task per subscriber. A parent is never delivered itself. */
+  readonly fanOut?: readonly FanOutLink[];
+  /** A delivery task: the parent it is a copy of, and the subscriber it goes to. */
+  readonly parentTaskId?: string;
+  readonly subscriber?: string;
 }
 
 /** Epoch seconds at which a task completed at `completedAtMs` may be forgotten. */

@@ -22,9 +22,12 @@ export class SigningSecretError extends Error {
  */
 export class CallbackSigner {
   readonly #webhooks: readonly Webhook[];
+  readonly #secrets: readonly string[];
+  readonly #subscribers = new Map<string, CallbackSigner>();
 
   constructor(secrets: readonly string[]) {
     if (secrets.length === 0) throw new SigningSecretError("at least one signing secret is required");
+    this.#secrets = [...secrets];
     this.#webhooks = secrets.map((secret, i) => {
       try {
         return new Webhook(secret);
@@ -39,6 +42,19 @@ export class CallbackSigner {
 
   get secretCount(): number {
     return this.#webhooks.length;
+  }
+
+  /**
+   * The signer of one subscriber of a fan-out topic (issue 14, point 3), when this is the topic's signer: each key
+   * derived from the topic key with `subscriberSigningKey` (a rotation's previous key too), cached.
+   */
+  forSubscriber(subscriber: string): CallbackSigner {
+    let signer = this.#subscribers.get(subscriber);
+    if (!signer) {
+      signer = new CallbackSigner(this.#secrets.map((key) => subscriberSigningKey(key, subscriber)));
+      this.#subscribers.set(subscriber, signer);
+    }
+    return signer;
   }
 
   sign(messageId: string, at: Date, payload: string): SignatureHeaders {
@@ -108,6 +124,20 @@ const TOPIC_KEY_SALT = "punctual/callback-signing/v1";
 export function topicSigningKey(secret: string, topic: string): string {
   const material = secretBytes(secret);
   const key = hkdfSync("sha256", material, TOPIC_KEY_SALT, `topic:${topic}`, 32);
+  return `whsec_${Buffer.from(key).toString("base64")}`;
+}
+
+/** Domain separation for subscriber keys, apart from the topic keys' label. */
+const SUBSCRIBER_KEY_SALT = "punctual/subscriber-signing/v1";
+
+/**
+ * The Standard Webhooks secret one subscriber of a fan-out topic verifies with: HKDF-SHA256 of the topic's key
+ * (`topicSigningKey`), the subscriber id as `info`. One-way, like the topic keys: a subscriber holding its key can
+ * neither verify nor forge another subscriber's callbacks, nor recover the topic key; deliver derives every
+ * subscriber's signer from the topic signer it already holds, so no new secret is kept or fetched.
+ */
+export function subscriberSigningKey(topicKey: string, subscriber: string): string {
+  const key = hkdfSync("sha256", secretBytes(topicKey), SUBSCRIBER_KEY_SALT, `subscriber:${subscriber}`, 32);
   return `whsec_${Buffer.from(key).toString("base64")}`;
 }
 

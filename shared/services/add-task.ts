@@ -4,6 +4,7 @@ import type { TaskScheduler } from "#shared/adapters/task-scheduler.js";
 import type { TaskStore } from "#shared/adapters/task-store.js";
 import type { TimerQueue } from "#shared/adapters/timer-queue.js";
 import {
+  fanOutCallback,
   idempotencyConflict,
   internalError,
   payloadTooLarge,
@@ -32,6 +33,7 @@ import {
 import { retentionExpiry, type TaskRecord, type TaskStatus } from "#shared/domain/task.js";
 import { planTimer, requestedDueMs, type TimerPlan } from "#shared/domain/timing.js";
 import { checkCallbackUrl } from "#shared/security/ssrf.js";
+import { addFanOut, completeFanOut } from "./fan-out/add.js";
 
 export interface AddTaskDeps {
   readonly store: Pick<TaskStore, "putNew" | "get" | "removeScheduled" | "claimIdempotencyKey">;
@@ -114,6 +116,10 @@ export async function addTask(deps: AddTaskDeps, input: AddTaskInput): Promise<A
 
   const task = newRecord(key, nowMs, planTimer(dueAtMs, nowMs, timerSettings(deps.config)), fields);
   checkItemSize(task);
+  if (topic.subscribers) {
+    // Issue 14, point 3: the parent and one delivery task per subscriber (shared/services/fan-out/add.ts).
+    return { statusCode: 201, body: addResponse(await addFanOut(deps, task, topic.subscribers, nowMs)) };
+  }
   // "exists" is no reason to skip arming: the Put may have succeeded on an attempt whose answer was lost and been
   // retried by the SDK (the key holds a fresh ULID, so nobody else wrote it), or a concurrent repeat with the same
   // idempotency key recreated it. Either way the task must not be acknowledged without a timer; a second timer
@@ -162,7 +168,9 @@ export function checkAddRequest(
   const deliverBy = request.deliverBy ?? topic.deliverBy;
   const group = groupValueOf(orderingView(request.content.value, deliverBy), deliverBy);
   if (!group.ok) throw validationFailed([{ path: `content.${deliverBy}`, message: group.error }]);
-  const callbackUrl = callbackFor(request, topic, config);
+  const callbackUrl = topic.subscribers
+    ? noCallbackOnFanOut(request, topic)
+    : callbackFor(request, topic, config);
   return { request, topic, dueAtMs, groupValue: group.value, callbackUrl };
 }
 
@@ -234,6 +242,10 @@ async function replay(
   const nowMs = deps.now();
   const found = await deps.store.get(taskId);
   if (found?.status === "rescheduled") return { statusCode: 200, body: await currentTask(deps, found) };
+  if (found?.fanOut) {
+    const status = await completeFanOut(deps, found, nowMs);
+    return { statusCode: 200, body: { ...addResponse(found), status } };
+  }
   const existing = found;
   if (existing) {
     if (existing.status === "scheduled") {
@@ -261,6 +273,9 @@ async function replay(
     planTimer(key.dueAtMs, nowMs, timerSettings(deps.config)),
     fields,
   );
+  if (topic.subscribers) {
+    return { statusCode: 200, body: addResponse(await addFanOut(deps, task, topic.subscribers, nowMs)) };
+  }
   const put = await deps.store.putNew(task);
   // Armed even when it "exists": another replay recreated it a moment ago, or this Put's own answer was lost.
   await armOrRemove(deps, task, nowMs);
@@ -387,6 +402,15 @@ export function dueTime(
     ]);
   }
   return Math.max(requested, nowMs);
+}
+
+/**
+ * A fan-out topic delivers to its subscribers (issue 14, point 3): a task of its own `callback` is refused with
+ * `fan_out_callback`, rather than silently ignored or sent to a fifth party. The parent stores no callback URL.
+ */
+function noCallbackOnFanOut(request: AddTaskRequest, topic: TopicConfig): string {
+  if (request.callbackUrl !== undefined) throw fanOutCallback(topic.name);
+  return "";
 }
 
 function callbackFor(request: AddTaskRequest, topic: TopicConfig, config: PunctualConfig): string {

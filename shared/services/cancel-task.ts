@@ -1,13 +1,16 @@
 import type { TaskScheduler } from "#shared/adapters/task-scheduler.js";
 import type { CancelOutcome, TaskStore } from "#shared/adapters/task-store.js";
 import { conflict, notFound } from "#shared/api/errors.js";
-import { type TaskView, taskView } from "#shared/api/task-view.js";
+import type { TaskView } from "#shared/api/task-view.js";
 import { type PunctualConfig, topicConfig } from "#shared/config/index.js";
 import { parseTaskId } from "#shared/domain/keys.js";
 import { retentionExpiry } from "#shared/domain/task.js";
+import { cancelFanOutCopies } from "./fan-out/cancel.js";
+import { viewOf } from "./fan-out/view.js";
 
 export interface CancelTaskDeps extends CancelDeps {
-  readonly store: Pick<TaskStore, "cancel" | "discardFailed">;
+  /** `get`: a fan-out task's answer shows its subscribers' copies (shared/services/fan-out/view.ts). */
+  readonly store: Pick<TaskStore, "cancel" | "discardFailed" | "get">;
 }
 
 /** What the cancel of one scheduled task needs (the group cancel passes a store without `discardFailed`). */
@@ -49,13 +52,13 @@ export async function cancelTask(deps: CancelTaskDeps, taskId: string | undefine
     case "not-found":
       throw notFound();
     case "conflict":
-      if (result.task.status === "cancelled") return taskView(result.task);
+      if (result.task.status === "cancelled") return viewOf(deps.store, result.task);
       throw conflict(
         `task is ${result.task.status}; only a scheduled or a dead-lettered (failed) task can be cancelled`,
         { task_status: result.task.status },
       );
     case "cancelled":
-      return taskView(result.task);
+      return viewOf(deps.store, result.task);
   }
 }
 
@@ -89,7 +92,14 @@ export async function cancelAndDisarm(
 ): Promise<CancelOutcome> {
   const nowMs = deps.now();
   const retentionDays = retentionDaysOf(deps.config, topicName);
-  const result = await deps.store.cancel(taskId, nowMs, retentionExpiry(nowMs, retentionDays));
+  const expiresAt = retentionExpiry(nowMs, retentionDays);
+  const result = await deps.store.cancel(taskId, nowMs, expiresAt);
+  // A fan-out parent (issue 14, point 3): its copies are cancelled too — also on a repeat (the parent already
+  // cancelled), which finishes a cancel that stopped part-way.
+  const cancelledParent = result.outcome === "not-found" ? undefined : result.task;
+  if (cancelledParent?.fanOut && cancelledParent.status === "cancelled") {
+    await cancelFanOutCopies(deps, cancelledParent, nowMs, expiresAt);
+  }
   if (result.outcome !== "cancelled") return result;
   const { task } = result;
   if (task.timer === "schedule" && task.scheduleName) {

@@ -1,9 +1,10 @@
 import type { TaskStore } from "#shared/adapters/task-store.js";
 import { notFound, validationFailed } from "#shared/api/errors.js";
 import { getTaskQuerySchema } from "#shared/api/schemas/tasks.js";
-import { type TaskView, taskView } from "#shared/api/task-view.js";
+import type { TaskView } from "#shared/api/task-view.js";
 import { toIssues } from "#shared/domain/add-task-request.js";
 import { parseTaskId } from "#shared/domain/keys.js";
+import { viewOf } from "./fan-out/view.js";
 
 export interface GetTaskDeps {
   readonly store: Pick<TaskStore, "get">;
@@ -20,6 +21,6 @@ export async function getTask(
   if (!taskId || !parseTaskId(taskId)) throw notFound();
   const task = await deps.store.get(taskId);
   if (!task) throw notFound();
-  const view = taskView(task);
+  const view = await viewOf(deps.store, task);
   return query.data.include === "content" ? { ...view, content: task.content } : view;
 }

@@ -1,13 +1,17 @@
 import type { TaskStore } from "#shared/adapters/task-store.js";
 import type { TopicQueue } from "#shared/adapters/topic-queue.js";
-import { conflict, notFound } from "#shared/api/errors.js";
+import { conflict, notFound, validationFailed } from "#shared/api/errors.js";
+import { replayTaskQuerySchema } from "#shared/api/schemas/tasks.js";
 import { type TaskView, taskView } from "#shared/api/task-view.js";
+import { toIssues } from "#shared/domain/add-task-request.js";
 import { parseTaskId } from "#shared/domain/keys.js";
 import { replayDeduplicationId } from "#shared/domain/replay.js";
 import type { TaskRecord } from "#shared/domain/task.js";
+import { replayEveryCopy, replaySubscriber } from "./fan-out/replay.js";
 
 export interface ReplayDeps {
-  readonly store: Pick<TaskStore, "markReplayed">;
+  /** `get`: a fan-out task's replay reads it and answers its subscribers' rows (issue 14, point 3). */
+  readonly store: Pick<TaskStore, "markReplayed" | "get">;
   readonly topicQueue: Pick<TopicQueue, "sendReplay">;
   /** Topic → its FIFO queue URL (the topology's `topicQueues`). */
   readonly topicQueues: Readonly<Record<string, string>>;
@@ -26,10 +30,19 @@ export interface ReplayDeps {
  * and the caller is answered 202 either way. The other order could deliver a message whose task still reads
  * `failed`, which deliver drops.
  */
-export async function replayTask(deps: ReplayDeps, taskId: string | undefined): Promise<TaskView> {
+export async function replayTask(
+  deps: ReplayDeps,
+  taskId: string | undefined,
+  rawQuery: Readonly<Record<string, string | undefined>> = {},
+): Promise<TaskView> {
+  const query = replayTaskQuerySchema.safeParse(rawQuery);
+  if (!query.success) throw validationFailed(toIssues(query.error.issues, rawQuery));
   if (!taskId || !parseTaskId(taskId)) throw notFound();
+  if (query.data.subscriber !== undefined) return replaySubscriber(deps, taskId, query.data.subscriber);
   const result = await deps.store.markReplayed(taskId, deps.now());
   if (result.outcome === "not-found") throw notFound();
+  // A fan-out parent is never failed or delivered itself: its replay is its copies' (shared/services/fan-out/).
+  if (result.outcome === "conflict" && result.task.fanOut) return replayEveryCopy(deps, result.task);
   if (result.outcome === "conflict") {
     throw conflict(`only a failed or delivered task can be replayed; this one is ${result.task.status}`, {
       task_status: result.task.status,

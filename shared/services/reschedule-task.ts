@@ -1,7 +1,13 @@
 import type { TaskScheduler } from "#shared/adapters/task-scheduler.js";
 import type { TaskStore } from "#shared/adapters/task-store.js";
 import type { TimerQueue } from "#shared/adapters/timer-queue.js";
-import { conflict, notFound, serviceUnavailable, validationFailed } from "#shared/api/errors.js";
+import {
+  conflict,
+  fanOutUnsupported,
+  notFound,
+  serviceUnavailable,
+  validationFailed,
+} from "#shared/api/errors.js";
 import { type TaskView, taskView } from "#shared/api/task-view.js";
 import { type PunctualConfig, type TopicConfig, timerSettings, topicConfig } from "#shared/config/index.js";
 import { parseRescheduleRequest } from "#shared/domain/add-task-request.js";
@@ -81,6 +87,7 @@ async function moveTask(
 ): Promise<RescheduleView> {
   const current = await deps.store.get(taskId);
   if (!current) throw notFound();
+  if (current.fanOut || current.parentTaskId) throw fanOutNotMovable();
   if (current.status === "rescheduled") return repeat(deps, current, sameTarget);
   if (current.status !== "scheduled") throw notScheduled(current);
   // Already where it is asked to be (the same due time is the same id; a due task run now): nothing to move.
@@ -150,6 +157,16 @@ async function disarmOld(deps: RescheduleTaskDeps, old: TaskRecord): Promise<voi
   } catch (error) {
     deps.onError?.("deleting a rescheduled task's old schedule failed", error, old.taskId);
   }
+}
+
+/**
+ * Fan-out tasks are not moved (issue 14, point 3): a parent's copies would each need their own move, and a moved
+ * copy would leave its subscriber's lane. Cancel the task and add it again with the new due time instead.
+ */
+function fanOutNotMovable() {
+  return fanOutUnsupported(
+    "a fan-out task and its subscribers' copies cannot be rescheduled or run early; cancel it and add it again with the new due time",
+  );
 }
 
 function notScheduled(task: TaskRecord) {

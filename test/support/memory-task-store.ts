@@ -47,9 +47,10 @@ export class MemoryTaskStore implements TaskStore {
 
   async putNew(task: TaskRecord): Promise<"created" | "exists"> {
     if (this.tasks.has(task.taskId)) return "exists";
-    const stored = TERMINAL_STATUSES.has(task.status)
-      ? structuredClone(task)
-      : { ...structuredClone(task), sweepShard: sweepShardOf(task.taskId) };
+    const stored =
+      TERMINAL_STATUSES.has(task.status) || task.fanOut !== undefined
+        ? structuredClone(task)
+        : { ...structuredClone(task), sweepShard: sweepShardOf(task.taskId) };
     this.tasks.set(task.taskId, stored);
     return "created";
   }

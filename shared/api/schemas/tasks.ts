@@ -12,6 +12,23 @@ const dateTime = z.iso.datetime({ offset: true });
 
 export const taskStatusSchema = z.enum(TASK_STATUSES);
 
+/** One subscriber of a fan-out task (shared/api/fan-out-view.ts `SubscriberView`). */
+export const subscriberViewSchema = z.looseObject({
+  id: z.string(),
+  task_id: z.string().meta({ description: "the subscriber's copy: GET, replay or cancel it like any task" }),
+  callback_url: z.string(),
+  status: z.union([taskStatusSchema, z.literal("missing")]).meta({
+    description:
+      "the copy's status; `missing` when its item is not there (an add stopped before it was acknowledged, or retention ran out)",
+  }),
+  attempts: z.number().int().nonnegative(),
+  last_error: z.string().optional(),
+  last_attempt_at: dateTime.optional(),
+  delivered_at: dateTime.optional(),
+  failed_at: dateTime.optional(),
+  replays: z.number().int().nonnegative().optional(),
+});
+
 /** `GET /v1/tasks/{id}`, and a successful `DELETE` (shared/api/task-view.ts `TaskView`). */
 export const taskViewSchema = z.looseObject({
   task_id: z.string(),
@@ -49,6 +66,16 @@ export const taskViewSchema = z.looseObject({
     .string()
     .optional()
     .meta({ description: "the recurring schedule this task is an occurrence of" }),
+  // Issue 14, point 3: fan-out.
+  subscribers: z
+    .array(subscriberViewSchema)
+    .optional()
+    .meta({ description: "a fan-out task: one row per subscriber, each its own delivery task" }),
+  parent_task_id: z
+    .string()
+    .optional()
+    .meta({ description: "a subscriber's copy: the fan-out task it belongs to" }),
+  subscriber: z.string().optional().meta({ description: "a subscriber's copy: the subscriber it goes to" }),
 });
 export type TaskView = z.output<typeof taskViewSchema>;
 
@@ -58,6 +85,13 @@ export type TaskView = z.output<typeof taskViewSchema>;
  */
 export const getTaskQuerySchema = z.object({
   include: z.literal("content").optional().meta({ description: "`content`: add the task's content" }),
+});
+
+/** `POST /v1/tasks/{id}/replay`: `subscriber` replays one subscriber's copy of a fan-out task (issue 14.3). */
+export const replayTaskQuerySchema = z.object({
+  subscriber: z.string().min(1).max(64).optional().meta({
+    description: "a fan-out task: replay only this subscriber's copy (the others are not called again)",
+  }),
 });
 
 /** `POST /v1/tasks`: 201 for a new task, 200 when an idempotency key found the task it made before. */

@@ -12,9 +12,19 @@ import type { StartedAttempt } from "./types.js";
 export function callbackBody(task: TaskRecord, attempt: number): string {
   return (
     `{"task_id":${JSON.stringify(task.taskId)},"topic":${JSON.stringify(task.topic)},` +
+    fanOutFields(task) +
     `"due_at":${JSON.stringify(new Date(task.dueAtMs).toISOString())},"attempt":${attempt},` +
     `"content":${task.content}}`
   );
+}
+
+/**
+ * A fan-out delivery (issue 14, point 3) also names the task the caller added and the subscriber, inside the
+ * signed body: `"parent_task_id":"…","subscriber":"billing",`. Other callbacks are unchanged.
+ */
+function fanOutFields(task: TaskRecord): string {
+  if (task.parentTaskId === undefined || task.subscriber === undefined) return "";
+  return `"parent_task_id":${JSON.stringify(task.parentTaskId)},"subscriber":${JSON.stringify(task.subscriber)},`;
 }
 
 /** The headers of a callback besides content-type / user-agent: Standard Webhooks + `punctual-*`. */
@@ -39,6 +49,8 @@ export function callbackRequest(
 ): CallbackRequest {
   const attempt = started.attempts;
   const body = callbackBody(started, attempt);
-  const headers = callbackHeaders(signer, started, attempt, body, new Date(startedAt));
+  // A fan-out delivery is signed with its subscriber's key (shared/security/signing.ts `subscriberSigningKey`).
+  const keyed = started.subscriber === undefined ? signer : signer.forSubscriber(started.subscriber);
+  const headers = callbackHeaders(keyed, started, attempt, body, new Date(startedAt));
   return { url: started.callbackUrl, body, headers, timeoutMs };
 }

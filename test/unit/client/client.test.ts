@@ -169,6 +169,29 @@ describe("routes", () => {
       replayed_at: "2026-11-23T12:01:30.900Z",
       content: '{"order_id":"A-1","n":1.0}',
       schedule_id: "demo.schedule.01JD3AAAAAAAAAAAAAAAAAAAAA",
+      subscribers: [
+        {
+          id: "billing",
+          task_id: "demo.AAAAAAAAAAAAAAAA.mhx0z8ka.01JD3AAAAAAAAAAAAAAAAAAAAA",
+          callback_url: "https://billing.example.com/hook",
+          status: "failed",
+          attempts: 3,
+          last_error: "HTTP 500",
+          last_attempt_at: "2026-11-23T12:01:31.000Z",
+          delivered_at: "2026-11-23T12:01:31.010Z",
+          failed_at: "2026-11-23T12:01:31.010Z",
+          replays: 1,
+        },
+        {
+          id: "audit",
+          task_id: "demo.BBBBBBBBBBBBBBBB.mhx0z8ka.01JD3AAAAAAAAAAAAAAAAAAAAA",
+          callback_url: "",
+          status: "missing",
+          attempts: 0,
+        },
+      ],
+      parent_task_id: "demo._.mhx0z8ka.01JD3AAAAAAAAAAAAAAAAAAAAA",
+      subscriber: "billing",
     };
 
     expect(taskViewSchema.parse(view)).toEqual(view);

@@ -1,0 +1,150 @@
+import { createHash } from "node:crypto";
+import { parseTaskId, scheduleNameFor, type TaskKey } from "./keys.js";
+import type { TaskRecord, TaskStatus } from "./task.js";
+
+/**
+ * Fan-out (issue 14, point 3): a topic with `subscribers` delivers each task to every subscriber independently.
+ *
+ * A task added to such a topic is stored as its *parent* (the id the caller gets; never delivered itself, not in
+ * the sweep index) plus one ordinary *delivery task* per subscriber. A delivery task is a task like any other:
+ * own id, attempts, backoff, status, dead-lettering, replay and cancel, through the one pipeline. Its ordering
+ * lane is the parent's group scoped by the subscriber (another partition key, so another FIFO MessageGroupId):
+ * one subscriber's retries hold back only its own lane, and order per group holds per subscriber.
+ */
+
+/**
+ * At most this many subscribers per topic. Each one is a task item, a timer message and a FIFO message per
+ * task, so an add costs ~3 writes per subscriber (docs/COST-AND-SCALE.md); the add is a handful of sequential
+ * calls per subscriber inside API Gateway's 30 s; and the parent's view reads every delivery task. Ten keeps an
+ * add of 10 subscribers around 30 calls. A bus with more listeners wants SNS/EventBridge in front, not this.
+ */
+export const MAX_SUBSCRIBERS = 10;
+
+/** A subscriber id: a short slug, used in the signing key's derivation, the CLI and the task view. */
+export const SUBSCRIBER_ID_PATTERN = /^[a-z][a-z0-9-]{0,31}$/;
+
+/** A topic's subscriber as configured. */
+export interface Subscriber {
+  readonly id: string;
+  readonly url: string;
+}
+
+/**
+ * What the parent stores of each subscriber: which delivery task carries its copy, and where it goes (so a retried
+ * add recreates a missing copy as it was accepted, whatever the topic's settings say by then).
+ */
+export interface FanOutLink {
+  readonly subscriber: string;
+  readonly taskId: string;
+  readonly url: string;
+}
+
+/**
+ * The lane hash of one subscriber's copy of a group: 16 base64url chars like a group hash, but over a JSON array
+ * starting with "fan-out". A group hash is over `<topic>\0<value>`, and a topic name starts with a letter, never
+ * `[`: no group value a caller writes can name a subscriber's lane (that would put a parent, or another lane's
+ * task, into the partition a relay reads for that lane). A task without a group gets a lane of its own per
+ * subscriber, keyed by the parent's ULID.
+ */
+export function laneHash(
+  topic: string,
+  subscriber: string,
+  groupValue: string | undefined,
+  ulid: string,
+): string {
+  const lane =
+    groupValue === undefined
+      ? ["fan-out", topic, subscriber, "own", ulid]
+      : ["fan-out", topic, subscriber, "group", groupValue];
+  return createHash("sha256").update(JSON.stringify(lane)).digest("base64url").slice(0, 16);
+}
+
+/**
+ * The key of a parent's delivery task for one subscriber: same topic, due time and acceptance ULID as the parent
+ * (so within a lane deliveries keep the parents' order), the subscriber's lane as the group. Deterministic, so a
+ * retried add with an idempotency key (whose claim holds the parent id) finds or recreates exactly these tasks.
+ */
+export function deliveryKey(parent: TaskKey, groupValue: string | undefined, subscriber: string): TaskKey {
+  const lane = laneHash(parent.topic, subscriber, groupValue, parent.ulid);
+  const key = parseTaskId(`${parent.topic}.${lane}.${parent.dueAtMs.toString(36)}.${parent.ulid}`);
+  if (!key) throw new Error(`cannot derive a delivery task id from ${parent.taskId}`);
+  return key;
+}
+
+/** A parent (stored with its links, never delivered itself). */
+export function isFanOutParent(task: Pick<TaskRecord, "fanOut">): boolean {
+  return task.fanOut !== undefined;
+}
+
+/** A delivery task of a parent (one subscriber's copy). */
+export function isDeliveryTask(task: Pick<TaskRecord, "parentTaskId">): boolean {
+  return task.parentTaskId !== undefined;
+}
+
+/** A subscriber row's status: a delivery task's status, or `missing` when its item is not there (see below). */
+export type SubscriberStatus = TaskStatus | "missing";
+
+/**
+ * The parent's one status, from its subscribers' (the parent item itself stays `scheduled`, or `cancelled`):
+ * - anything still moving wins, the furthest along first: `delivering`, then `queued`, then `scheduled`;
+ * - when every copy is finished: `failed` if any was dead-lettered (someone must look), else `delivered` if any
+ *   was, else `cancelled`.
+ * A `missing` copy (an add that stopped before it was acknowledged; or retention expired) counts as nothing.
+ */
+export function aggregateStatus(statuses: readonly SubscriberStatus[], parentStatus: TaskStatus): TaskStatus {
+  const has = (s: SubscriberStatus) => statuses.includes(s);
+  for (const moving of ["delivering", "queued", "scheduled"] as const) if (has(moving)) return moving;
+  for (const finished of ["failed", "delivered", "cancelled"] as const) if (has(finished)) return finished;
+  return parentStatus;
+}
+
+/** A parent and its delivery tasks, as an add writes them. */
+export interface FanOutRecords {
+  readonly parent: TaskRecord;
+  readonly deliveries: readonly TaskRecord[];
+}
+
+/**
+ * Expands a task accepted on a fan-out topic (`task`: the record a plain add would write, without a callback)
+ * into its parent and one delivery task per subscriber. A delivery task is the task itself (content, due time,
+ * acceptance, group value for display) with its own key (`deliveryKey`), callback (the subscriber's URL), timer
+ * schedule name, and links back to its parent and subscriber. The idempotency key stays on the parent, whose id
+ * the claim holds.
+ */
+export function expandFanOut(task: TaskRecord, subscribers: readonly Subscriber[]): FanOutRecords {
+  const parentKey = parseTaskId(task.taskId);
+  if (!parentKey) throw new Error(`malformed task id: ${task.taskId}`);
+  const { scheduleName: _parentSchedule, idempotencyKey: _key, ...common } = task;
+  const deliveries = subscribers.map((subscriber): TaskRecord => {
+    const key = deliveryKey(parentKey, task.groupValue, subscriber.id);
+    return {
+      ...common,
+      pk: key.pk,
+      sk: key.sk,
+      taskId: key.taskId,
+      callbackUrl: subscriber.url,
+      ...(task.timer === "schedule" ? { scheduleName: scheduleNameFor(key.taskId) } : {}),
+      parentTaskId: task.taskId,
+      subscriber: subscriber.id,
+    };
+  });
+  const { scheduleName: _unused, ...parentFields } = task;
+  const fanOut = deliveries.map((d) => ({
+    subscriber: d.subscriber ?? "",
+    taskId: d.taskId,
+    url: d.callbackUrl,
+  }));
+  return { parent: { ...parentFields, callbackUrl: "", fanOut }, deliveries };
+}
+
+/** The delivery task a parent's link names, recreated exactly as `expandFanOut` made it (a retried add). */
+export function deliveryFromLink(parent: TaskRecord, link: FanOutLink): TaskRecord {
+  const { fanOut: _links, idempotencyKey: _key, ...task } = parent;
+  const [delivery] = expandFanOut({ ...task, callbackUrl: "" }, [
+    { id: link.subscriber, url: link.url },
+  ]).deliveries;
+  if (!delivery || delivery.taskId !== link.taskId) {
+    throw new Error(`parent ${parent.taskId} links ${link.taskId}, which its key does not derive`);
+  }
+  return delivery;
+}

@@ -1,0 +1,132 @@
+import { serviceUnavailable } from "#shared/api/errors.js";
+import { timerSettings } from "#shared/config/index.js";
+import {
+  aggregateStatus,
+  deliveryFromLink,
+  expandFanOut,
+  type FanOutLink,
+  type Subscriber,
+  type SubscriberStatus,
+} from "#shared/domain/fan-out.js";
+import type { TaskRecord, TaskStatus } from "#shared/domain/task.js";
+import { planTimer } from "#shared/domain/timing.js";
+import { forEachBounded } from "#shared/runtime/async.js";
+import { type AddTaskDeps, arm } from "../add-task.js";
+
+/** What the fan-out add needs of the add's ports. */
+export type FanOutAddDeps = Pick<AddTaskDeps, "store" | "timerQueue" | "scheduler" | "config" | "onError">;
+
+/** Writes or arms in flight at once for one add: every subscriber of a topic (≤ 10) side by side. */
+const ADD_CONCURRENCY = 10;
+
+/**
+ * Adds a task on a fan-out topic: the parent, then every delivery task, then every delivery's timer, and only
+ * then the caller's 2xx. So an acknowledged task has all its copies written and armed — it is never half-added.
+ *
+ * Not one transaction: DynamoDB's TransactWriteItems could write the items at once (dynalite, the local cloud's
+ * table, has none), but the timers are SQS messages or Scheduler schedules outside any DynamoDB transaction anyway;
+ * what makes the add safe is the order and the answer, as for a plain task (shared/services/add-task.ts):
+ * - the parent first, so no delivery task exists without the parent that shows it;
+ * - a failure before the answer: without an idempotency key every item written is removed again (best effort;
+ *   nobody was told the id) and the caller gets the error; with a key everything is left for the retry, which
+ *   finds the parent through the claim and completes it (`completeFanOut`): missing copies recreated from the
+ *   parent's links (deterministic ids), scheduled ones re-armed (a second timer message is harmless).
+ */
+export async function addFanOut(
+  deps: FanOutAddDeps,
+  task: TaskRecord,
+  subscribers: readonly Subscriber[],
+  nowMs: number,
+): Promise<TaskRecord> {
+  const { parent, deliveries } = expandFanOut(task, subscribers);
+  let armed = false;
+  try {
+    await deps.store.putNew(parent);
+    await forEachBounded(deliveries, ADD_CONCURRENCY, async (delivery) => {
+      await deps.store.putNew(delivery);
+    });
+    armed = true;
+    await armAll(deps, deliveries, nowMs);
+    return parent;
+  } catch (error) {
+    throw await undoOrKeep(deps, parent, deliveries, error, armed);
+  }
+}
+
+/**
+ * A repeat of an idempotent add whose parent exists: every copy made sure of (recreated if missing, re-armed if
+ * still scheduled); answers the parent's status as the subscribers' copies make it.
+ */
+export async function completeFanOut(
+  deps: FanOutAddDeps,
+  parent: TaskRecord,
+  nowMs: number,
+): Promise<TaskStatus> {
+  const statuses: SubscriberStatus[] = [];
+  try {
+    await forEachBounded(parent.fanOut ?? [], ADD_CONCURRENCY, async (link) => {
+      statuses.push(await ensureDelivery(deps, parent, link, nowMs));
+    });
+  } catch (error) {
+    deps.onError?.("completing a fan-out task failed", error, parent.taskId);
+    throw serviceUnavailable("could not complete the task's deliveries; retry the request", error);
+  }
+  return aggregateStatus(statuses, parent.status);
+}
+
+async function ensureDelivery(
+  deps: FanOutAddDeps,
+  parent: TaskRecord,
+  link: FanOutLink,
+  nowMs: number,
+): Promise<TaskStatus> {
+  let delivery = await deps.store.get(link.taskId);
+  if (!delivery) {
+    const recreated = deliveryFromLink(parent, link);
+    await deps.store.putNew(recreated);
+    delivery = (await deps.store.get(link.taskId)) ?? recreated;
+  }
+  if (delivery.status === "scheduled") await armAll(deps, [delivery], nowMs);
+  return delivery.status;
+}
+
+async function armAll(deps: FanOutAddDeps, deliveries: readonly TaskRecord[], nowMs: number): Promise<void> {
+  await forEachBounded(deliveries, ADD_CONCURRENCY, (delivery) =>
+    arm(deps, delivery.taskId, planTimer(delivery.dueAtMs, nowMs, timerSettings(deps.config))),
+  );
+}
+
+/** After a failed add: remove what was written (no idempotency key) or keep it for the retry; the error to throw. */
+async function undoOrKeep(
+  deps: FanOutAddDeps,
+  parent: TaskRecord,
+  deliveries: readonly TaskRecord[],
+  error: unknown,
+  arming: boolean,
+): Promise<unknown> {
+  const retryable = parent.idempotencyKey !== undefined;
+  deps.onError?.(
+    retryable
+      ? "adding a fan-out task failed; kept for a retry with its idempotency key"
+      : "adding a fan-out task failed; removing what was written",
+    error,
+    parent.taskId,
+  );
+  if (!retryable) {
+    // Deliveries first, then the parent: no delivery is ever left without the parent that shows it.
+    for (const record of [...deliveries, parent]) {
+      try {
+        await deps.store.removeScheduled(record.taskId);
+      } catch (cleanupError) {
+        deps.onError?.("removing part of a refused fan-out task failed", cleanupError, record.taskId);
+      }
+    }
+  }
+  if (!arming) return error;
+  return serviceUnavailable(
+    retryable
+      ? "could not arm the task's timers; retry the request with the same idempotency key"
+      : "could not arm the task's timers; the task was not accepted, retry the request",
+    error,
+  );
+}

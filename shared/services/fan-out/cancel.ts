@@ -1,0 +1,58 @@
+import type { TaskScheduler } from "#shared/adapters/task-scheduler.js";
+import type { CancelOutcome, TaskStore } from "#shared/adapters/task-store.js";
+import type { TaskRecord, TaskStatus } from "#shared/domain/task.js";
+import { forEachBounded } from "#shared/runtime/async.js";
+
+export interface FanOutCancelDeps {
+  readonly store: Pick<TaskStore, "cancel">;
+  readonly scheduler: Pick<TaskScheduler, "deleteTaskSchedule">;
+  readonly onScheduleDeleteError?: (error: unknown, scheduleName: string) => void;
+}
+
+/** Conditional cancels in flight at once: one per subscriber (≤ 10). */
+const CANCEL_CONCURRENCY = 10;
+
+/** What cancelling a parent's copies did: how many it cancelled now, and the status of each it could not. */
+export interface FanOutCancelResult {
+  readonly cancelled: number;
+  /** Copies that were cancelled already (a repeated cancel). */
+  readonly alreadyCancelled: number;
+  readonly notCancelled: readonly TaskStatus[];
+}
+
+/**
+ * Cancelling a fan-out parent (DELETE, a group cancel, a schedule's pause) cancels every copy not yet handed to
+ * delivery (`scheduled`), each exactly as a plain task is cancelled (one conditional write, then its schedule
+ * deleted, best effort); a copy already queued, delivering or finished goes on as it is. Safe to repeat: a
+ * cancelled copy only conflicts. The parent item itself is marked `cancelled` first, by the caller's write.
+ */
+export async function cancelFanOutCopies(
+  deps: FanOutCancelDeps,
+  parent: TaskRecord,
+  nowMs: number,
+  expiresAt: number,
+): Promise<FanOutCancelResult> {
+  let cancelled = 0;
+  let alreadyCancelled = 0;
+  const notCancelled: TaskStatus[] = [];
+  await forEachBounded(parent.fanOut ?? [], CANCEL_CONCURRENCY, async (link) => {
+    const result: CancelOutcome = await deps.store.cancel(link.taskId, nowMs, expiresAt);
+    if (result.outcome === "cancelled") {
+      cancelled++;
+      await deleteSchedule(deps, result.task);
+    } else if (result.outcome === "conflict") {
+      if (result.task.status === "cancelled") alreadyCancelled++;
+      else notCancelled.push(result.task.status);
+    }
+  });
+  return { cancelled, alreadyCancelled, notCancelled };
+}
+
+async function deleteSchedule(deps: FanOutCancelDeps, task: TaskRecord): Promise<void> {
+  if (task.timer !== "schedule" || !task.scheduleName) return;
+  try {
+    await deps.scheduler.deleteTaskSchedule(task.scheduleName);
+  } catch (error) {
+    deps.onScheduleDeleteError?.(error, task.scheduleName);
+  }
+}

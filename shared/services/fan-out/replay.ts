@@ -1,0 +1,65 @@
+import { conflict, notFanOut, notFound, unknownSubscriber } from "#shared/api/errors.js";
+import type { TaskView } from "#shared/api/task-view.js";
+import type { TaskRecord } from "#shared/domain/task.js";
+import { type ReplayDeps, sendReplayed } from "../replay-task.js";
+import { viewOf } from "./view.js";
+
+/**
+ * `POST /v1/tasks/{id}/replay?subscriber=<id>` (issue 14, point 3): one subscriber's copy of a fan-out task is
+ * replayed exactly as a task is (shared/services/replay-task.ts); the others are not touched, so only that
+ * subscriber is called again. Answers the fan-out task's view. A task that is not a fan-out task (`not_fan_out`)
+ * or a subscriber it does not have (`unknown_subscriber`) is a 400 that changes nothing.
+ */
+export async function replaySubscriber(
+  deps: ReplayDeps,
+  taskId: string,
+  subscriber: string,
+): Promise<TaskView> {
+  const parent = await deps.store.get(taskId);
+  if (!parent) throw notFound();
+  if (!parent.fanOut) throw notFanOut(taskId);
+  const link = parent.fanOut.find((l) => l.subscriber === subscriber);
+  if (!link)
+    throw unknownSubscriber(
+      subscriber,
+      parent.fanOut.map((l) => l.subscriber),
+    );
+  const result = await deps.store.markReplayed(link.taskId, deps.now());
+  if (result.outcome === "not-found") {
+    throw conflict(
+      `subscriber "${subscriber}" has no copy of this task (it was never written or has expired)`,
+      {
+        subscriber,
+      },
+    );
+  }
+  if (result.outcome === "conflict") {
+    throw conflict(
+      `only a failed or delivered copy can be replayed; subscriber "${subscriber}"'s is ${result.task.status}`,
+      { task_status: result.task.status, subscriber },
+    );
+  }
+  await sendReplayed(deps, result.task);
+  return viewOf(deps.store, parent);
+}
+
+/**
+ * A replay of a fan-out task without `subscriber`: every copy that is finished (failed or delivered) is replayed,
+ * each as its own task; copies still on their way are left alone. 409 when no copy could be replayed.
+ */
+export async function replayEveryCopy(deps: ReplayDeps, parent: TaskRecord): Promise<TaskView> {
+  let replayed = 0;
+  for (const link of parent.fanOut ?? []) {
+    const result = await deps.store.markReplayed(link.taskId, deps.now());
+    if (result.outcome !== "replayed") continue;
+    replayed++;
+    await sendReplayed(deps, result.task);
+  }
+  const view = await viewOf(deps.store, parent);
+  if (replayed === 0) {
+    throw conflict(`no subscriber's copy is failed or delivered; the task is ${view.status}`, {
+      task_status: view.status,
+    });
+  }
+  return view;
+}
