@@ -1,0 +1,257 @@
+import { randomUUID } from "node:crypto";
+import { Webhook, WebhookVerificationError } from "standardwebhooks";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { subscriberSigningKey, topicSigningKey } from "#shared/security/signing.js";
+import { type ReceivedCallback, startCallbackReceiver } from "./support/callback-receiver.js";
+import { e2eTarget, type Harness, startHarness } from "./support/harness.js";
+
+/**
+ * Fan-out (issue 14, point 3) through the local cloud: the real add, relay and deliver functions, dynalite,
+ * fauxqs, and a real HTTP receiver on 127.0.0.1 standing in for every subscriber (one path each).
+ *
+ * - `fanout`: three healthy subscribers.
+ * - `fanout-failing`: two healthy subscribers and `broken`, which answers 500 until the test repairs it; 3
+ *   attempts, 1 s apart.
+ *
+ * Local cloud only: subscribers are config, added through the local config overrides.
+ */
+const local = e2eTarget() === "local";
+let h: Harness;
+let subscribers: Awaited<ReturnType<typeof startCallbackReceiver>>;
+const MAX_ATTEMPTS = 3;
+
+beforeAll(async () => {
+  if (!local) return;
+  subscribers = await startCallbackReceiver({ defaultTimeoutMs: 60_000 });
+  const url = (path: string) => `${subscribers.url}${path}`;
+  h = await startHarness({
+    configOverrides: {
+      topics: {
+        fanout: {
+          deliverBy: "order_id",
+          subscribers: [
+            { id: "billing", url: url("/ok/fanout/billing") },
+            { id: "audit", url: url("/ok/fanout/audit") },
+            { id: "search", url: url("/ok/fanout/search") },
+          ],
+        },
+        "fanout-failing": {
+          deliverBy: "order_id",
+          maxAttempts: MAX_ATTEMPTS,
+          backoff: { initialSeconds: 1, maxSeconds: 1, multiplier: 1, jitter: "none" },
+          subscribers: [
+            { id: "billing", url: url("/ok/failing/billing") },
+            { id: "audit", url: url("/ok/failing/audit") },
+            { id: "broken", url: url("/until-fixed/broken/failing") },
+          ],
+        },
+      },
+    },
+  });
+});
+
+afterAll(async () => {
+  await subscribers?.stop();
+  await h?.stop();
+});
+
+interface SubscriberRow {
+  id: string;
+  task_id: string;
+  status: string;
+  attempts: number;
+  last_error?: string;
+}
+
+interface FanOutView {
+  task_id: string;
+  status: string;
+  attempts: number;
+  subscribers: SubscriberRow[];
+}
+
+async function view(taskId: string): Promise<FanOutView> {
+  const { status, json } = await h.api("GET", `/v1/tasks/${encodeURIComponent(taskId)}`);
+  expect(status).toBe(200);
+  return json as unknown as FanOutView;
+}
+
+/** The callbacks one task's copy for one subscriber received (the body names parent and subscriber). */
+function callbacksOf(parentId: string, subscriber: string): ReceivedCallback[] {
+  return subscribers.received.filter(
+    (r) => r.json.parent_task_id === parentId && r.json.subscriber === subscriber,
+  );
+}
+
+async function add(body: string | Record<string, unknown>) {
+  const response = await h.api("POST", "/v1/tasks", body);
+  expect(response.status, response.text).toBe(201);
+  return String(response.json.task_id);
+}
+
+/** Polls the fan-out view until every subscriber's row is in one of the given statuses. */
+async function waitForRows(taskId: string, want: Record<string, string>): Promise<FanOutView> {
+  const deadline = Date.now() + 60_000;
+  for (;;) {
+    const current = await view(taskId);
+    if (current.subscribers.every((row) => want[row.id] === row.status)) return current;
+    if (Date.now() > deadline)
+      throw new Error(`rows never ${JSON.stringify(want)}: ${JSON.stringify(current)}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+describe.runIf(local)("fan-out: every subscriber gets its own copy", () => {
+  it("one task reaches each of three subscribers once, content exactly as sent, each signed with its own key", async () => {
+    // Prepare: content whose text a re-serialisation would change (1.0, a 20-digit integer, key order).
+    const group = `o-${randomUUID()}`;
+    const contentText = `{"order_id":"${group}","z":1.0,"big":12345678901234567890,"a":[0.10,"é"]}`;
+    const body = `{"topic":"fanout","delay_seconds":0,"content":${contentText}}`;
+
+    // Act
+    const parentId = await add(body);
+    const final = await waitForRows(parentId, {
+      billing: "delivered",
+      audit: "delivered",
+      search: "delivered",
+    });
+
+    // Assess: one callback per subscriber, content as sent, distinct ids and signatures
+    const ids = ["billing", "audit", "search"];
+    const calls = ids.map((id) => callbacksOf(parentId, id));
+    expect(calls.map((c) => c.length)).toEqual([1, 1, 1]);
+    const received = calls.map((c) => c[0] as ReceivedCallback);
+    for (const callback of received) expect(callback.body).toContain(`"content":${contentText}}`);
+    expect(new Set(received.map((c) => c.headers["webhook-id"])).size).toBe(3);
+    expect(received.map((c) => c.headers["webhook-id"])).toEqual(final.subscribers.map((s) => s.task_id));
+    expect(final).toMatchObject({ task_id: parentId, status: "delivered", attempts: 3 });
+
+    const topicKey = topicSigningKey(h.cloud.signingSecret, "fanout");
+    const keys = ids.map((id) => new Webhook(subscriberSigningKey(topicKey, id)));
+    received.forEach((callback, i) => {
+      keys.forEach((key, j) => {
+        const verify = () => key.verify(callback.body, callback.headers);
+        if (i === j) expect(verify).not.toThrow();
+        else expect(verify).toThrow(WebhookVerificationError);
+      });
+      expect(() => new Webhook(topicKey).verify(callback.body, callback.headers)).toThrow(
+        WebhookVerificationError,
+      );
+    });
+  });
+});
+
+describe.runIf(local)("fan-out: a failing subscriber holds back only itself", () => {
+  const group = `o-${randomUUID()}`;
+  const parents: string[] = [];
+
+  it("the healthy subscribers get every task of the group in order while the broken one retries and dead-letters on its own", async () => {
+    // Prepare / Act: three tasks of one group, all due at the same instant (so how fast they are added matters not)
+    const dueAt = new Date(Date.now() + 3_000).toISOString();
+    for (const seq of [1, 2, 3]) {
+      parents.push(await add({ topic: "fanout-failing", due_at: dueAt, content: { order_id: group, seq } }));
+    }
+    const finals = await Promise.all(
+      parents.map((id) => waitForRows(id, { billing: "delivered", audit: "delivered", broken: "failed" })),
+    );
+
+    // Assess: each healthy subscriber saw seq 1, 2, 3 in order, once each, on its first attempt
+    for (const subscriber of ["billing", "audit"]) {
+      const seen = parents.flatMap((id) => callbacksOf(id, subscriber));
+      const bySeq = [...seen].sort((a, b) => a.receivedAtMs - b.receivedAtMs).map((c) => c.json.content.seq);
+      expect(bySeq).toEqual([1, 2, 3]);
+      expect(seen.map((c) => c.json.attempt)).toEqual([1, 1, 1]);
+    }
+    // Never delayed by the broken lane: every healthy delivery came before the broken copy of seq 1 gave up
+    // (its last attempt), and the broken lane kept its own order: seq 2 only after seq 1 was dead-lettered.
+    const broken = parents.map((id) => callbacksOf(id, "broken"));
+    expect(broken.map((calls) => calls.length)).toEqual([MAX_ATTEMPTS, MAX_ATTEMPTS, MAX_ATTEMPTS]);
+    const brokenFirstGaveUpAt = Math.max(...(broken[0] ?? []).map((c) => c.receivedAtMs));
+    const healthy = parents.flatMap((id) => [...callbacksOf(id, "billing"), ...callbacksOf(id, "audit")]);
+    for (const call of healthy) expect(call.receivedAtMs).toBeLessThan(brokenFirstGaveUpAt);
+    expect(Math.min(...(broken[1] ?? []).map((c) => c.receivedAtMs))).toBeGreaterThanOrEqual(
+      brokenFirstGaveUpAt,
+    );
+    // The parent's view: per-subscriber status, the parent failed (someone must look)
+    for (const final of finals) {
+      expect(final.status).toBe("failed");
+      const rows = Object.fromEntries(final.subscribers.map((s) => [s.id, s]));
+      expect(rows.billing).toMatchObject({ status: "delivered", attempts: 1 });
+      expect(rows.audit).toMatchObject({ status: "delivered", attempts: 1 });
+      expect(rows.broken).toMatchObject({ status: "failed", attempts: MAX_ATTEMPTS, last_error: "HTTP 500" });
+    }
+  });
+
+  it("replay targeting the broken subscriber re-delivers only to it", async () => {
+    // Prepare: the receiver is repaired; what each subscriber received so far
+    subscribers.fix("broken");
+    const [first] = parents;
+    if (!first) throw new Error("the previous test added no tasks");
+    const before = {
+      billing: callbacksOf(first, "billing").length,
+      audit: callbacksOf(first, "audit").length,
+      broken: callbacksOf(first, "broken").length,
+    };
+
+    // Act
+    const replay = await h.api("POST", `/v1/tasks/${encodeURIComponent(first)}/replay?subscriber=broken`);
+    const final = await waitForRows(first, { billing: "delivered", audit: "delivered", broken: "delivered" });
+
+    // Assess
+    expect(replay.status, replay.text).toBe(202);
+    expect(final.status).toBe("delivered");
+    expect(callbacksOf(first, "broken").length).toBe(before.broken + 1);
+    expect(callbacksOf(first, "billing").length).toBe(before.billing);
+    expect(callbacksOf(first, "audit").length).toBe(before.audit);
+    expect(final.subscribers.find((s) => s.id === "broken")).toMatchObject({
+      status: "delivered",
+      attempts: 1,
+    });
+  });
+});
+
+describe.runIf(local)("fan-out: hostile input changes nothing", () => {
+  it("a callback on a fan-out topic, a subscriber for a plain task, an unknown subscriber: structured 4xx", async () => {
+    // Prepare: one delivered fan-out task, one plain task
+    const parentId = await add({ topic: "fanout", delay_seconds: 0, content: { order_id: randomUUID() } });
+    await waitForRows(parentId, { billing: "delivered", audit: "delivered", search: "delivered" });
+    const plainId = await add({
+      topic: "demo",
+      delay_seconds: 0,
+      content: { order_id: randomUUID() },
+      callback: { url: `${h.receiver.url}/ok/fan-out-plain` },
+    });
+    const plainBefore = await h.waitForStatus(plainId, ["delivered"]);
+    const parentBefore = await view(parentId);
+    const itemsBefore = (await h.tableItems()).length;
+    const callsBefore = subscribers.received.length;
+
+    // Act
+    const withCallback = await h.api("POST", "/v1/tasks", {
+      topic: "fanout",
+      delay_seconds: 0,
+      content: { order_id: randomUUID() },
+      callback: { url: `${h.receiver.url}/ok/elsewhere` },
+    });
+    const notFanOut = await h.api(
+      "POST",
+      `/v1/tasks/${encodeURIComponent(plainId)}/replay?subscriber=billing`,
+    );
+    const unknown = await h.api("POST", `/v1/tasks/${encodeURIComponent(parentId)}/replay?subscriber=nobody`);
+
+    // Assess
+    expect(withCallback.status).toBe(400);
+    expect(withCallback.json.error?.code).toBe("fan_out_callback");
+    expect(notFanOut.status).toBe(400);
+    expect(notFanOut.json.error?.code).toBe("not_fan_out");
+    expect(unknown.status).toBe(400);
+    expect(unknown.json.error).toMatchObject({
+      code: "unknown_subscriber",
+      issues: [{ path: "subscriber", message: "must be one of: billing, audit, search" }],
+    });
+    expect((await h.tableItems()).length).toBe(itemsBefore);
+    expect(await view(parentId)).toEqual(parentBefore);
+    expect((await h.api("GET", `/v1/tasks/${encodeURIComponent(plainId)}`)).json).toEqual(plainBefore);
+    expect(subscribers.received.length).toBe(callsBefore);
+  });
+});
