@@ -7,6 +7,7 @@ import {
   parseSigningSecrets,
   SigningSecretError,
   signingSecretLoader,
+  subscriberSigningKey,
   topicSigningKey,
 } from "#shared/security/signing.js";
 
@@ -161,6 +162,41 @@ describe("topicSigningKey: every topic its own verification key", () => {
     const headers = (await load("orders")).sign(ID, new Date(), PAYLOAD);
     for (const secret of [current, previous]) {
       expect(new Webhook(topicSigningKey(secret, "orders")).verify(PAYLOAD, { ...headers })).toBeTruthy();
+    }
+  });
+});
+
+describe("subscriber signing keys (fan-out)", () => {
+  it("each subscriber's key verifies only its own callbacks; neither the topic key nor another subscriber's does", () => {
+    // Prepare
+    const topicKey = topicSigningKey(newSecret(), "orders");
+    const signer = new CallbackSigner([topicKey]);
+
+    // Act
+    const headers = signer.forSubscriber("billing").sign(ID, new Date(), PAYLOAD);
+
+    // Assess
+    const verify = (key: string) => () => new Webhook(key).verify(PAYLOAD, { ...headers });
+    expect(verify(subscriberSigningKey(topicKey, "billing"))).not.toThrow();
+    expect(verify(subscriberSigningKey(topicKey, "audit"))).toThrow(WebhookVerificationError);
+    expect(verify(topicKey)).toThrow(WebhookVerificationError);
+    expect(subscriberSigningKey(topicKey, "billing")).toMatch(/^whsec_[A-Za-z0-9+/]{43}=$/);
+  });
+
+  it("keeps the rotation: during one, both the current and the previous subscriber keys verify", async () => {
+    // Prepare
+    const [current, previous] = [newSecret(), newSecret()];
+    const load = signingSecretLoader({
+      env: { PUNCTUAL_SIGNING_SECRET: JSON.stringify({ current, previous }) },
+    });
+
+    // Act
+    const headers = (await load("orders")).forSubscriber("audit").sign(ID, new Date(), PAYLOAD);
+
+    // Assess
+    for (const secret of [current, previous]) {
+      const key = subscriberSigningKey(topicSigningKey(secret, "orders"), "audit");
+      expect(new Webhook(key).verify(PAYLOAD, { ...headers })).toBeTruthy();
     }
   });
 });

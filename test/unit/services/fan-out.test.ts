@@ -1,0 +1,439 @@
+import { monotonicFactory } from "ulid";
+import { describe, expect, it } from "vitest";
+import { HttpError } from "#shared/api/errors.js";
+import { fanOutTaskView } from "#shared/api/fan-out-view.js";
+import { parseConfig } from "#shared/config/index.js";
+import { aggregateStatus, deliveryKey, expandFanOut, laneHash } from "#shared/domain/fan-out.js";
+import { groupHash, parseTaskId } from "#shared/domain/keys.js";
+import type { TaskRecord } from "#shared/domain/task.js";
+import { CallbackSigner, subscriberSigningKey } from "#shared/security/signing.js";
+import { addTask } from "#shared/services/add-task.js";
+import { cancelTask } from "#shared/services/cancel-task.js";
+import { deadLetterTask } from "#shared/services/dead-letter.js";
+import { callbackRequest } from "#shared/services/deliver/callback-request.js";
+import { getTask } from "#shared/services/get-task.js";
+import { replayTask } from "#shared/services/replay-task.js";
+import { rescheduleTask, runTask } from "#shared/services/reschedule-task.js";
+import { makeTask } from "../../support/factories.js";
+import { FakeTopicQueue } from "../../support/fakes/topic-queue.js";
+import { MemoryTaskStore } from "../../support/memory-task-store.js";
+import { FakeScheduler, FakeTimerQueue, NOW } from "../api/fakes.js";
+
+const SUBSCRIBERS = [
+  { id: "billing", url: "https://billing.example.com/hook" },
+  { id: "audit", url: "https://audit.example.com/hook" },
+  { id: "search", url: "https://search.example.com/hook" },
+];
+const QUEUE = "https://sqs.test/orders.fifo";
+const SECRET = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
+
+function setup() {
+  const config = parseConfig({
+    name: "test",
+    system: { allowedCallbackHosts: ["*"] },
+    topics: { orders: { deliverBy: "order_id", subscribers: SUBSCRIBERS }, demo: { deliverBy: "order_id" } },
+  });
+  const store = new MemoryTaskStore();
+  const timerQueue = new FakeTimerQueue();
+  const scheduler = new FakeScheduler();
+  const topicQueue = new FakeTopicQueue(() => NOW);
+  const deps = { store, timerQueue, scheduler, config, now: () => NOW, newUlid: monotonicFactory() };
+  const replayDeps = { store, topicQueue, topicQueues: { orders: QUEUE, demo: QUEUE }, now: () => NOW };
+  return { config, store, timerQueue, scheduler, topicQueue, deps, replayDeps };
+}
+
+const orderBody = (extra: Record<string, unknown> = {}) => ({
+  topic: "orders",
+  delay_seconds: 10,
+  content: { order_id: "o-1", total: 1.0 },
+  ...extra,
+});
+
+async function refusal(promise: Promise<unknown>): Promise<HttpError> {
+  const error = await promise.then(
+    () => undefined,
+    (e: unknown) => e,
+  );
+  if (!(error instanceof HttpError)) throw new Error(`expected an HttpError, got ${String(error)}`);
+  return error;
+}
+
+/** Adds one fan-out task and answers the parent and its copies as stored. */
+async function addOrder(f: ReturnType<typeof setup>, extra: Record<string, unknown> = {}) {
+  const result = await addTask(f.deps, { body: orderBody(extra) });
+  const parent = (await f.store.get(result.body.task_id)) as TaskRecord;
+  const copies = await Promise.all(
+    (parent.fanOut ?? []).map(async (l) => (await f.store.get(l.taskId)) as TaskRecord),
+  );
+  return { result, parent, copies };
+}
+
+/** Dead-letters one copy as deliver would after its last attempt. */
+async function deadLetter(f: ReturnType<typeof setup>, copy: TaskRecord) {
+  const started = await f.store.startAttempt(copy.taskId, NOW + 10_000);
+  await deadLetterTask(
+    { store: f.store, topicQueue: f.topicQueue },
+    { dlqUrl: "https://sqs.test/orders-dlq.fifo", retentionDays: 1 },
+    started ?? copy,
+    "HTTP 500",
+    () => NOW + 10_100,
+  );
+}
+
+async function deliver(f: ReturnType<typeof setup>, copy: TaskRecord) {
+  await f.store.startAttempt(copy.taskId, NOW + 10_000);
+  await f.store.markDelivered(copy.taskId, {
+    atMs: NOW + 10_050,
+    latenessMs: 0,
+    deliveryLatencyMs: 50,
+    expiresAt: 1,
+  });
+}
+
+describe("fan-out expansion", () => {
+  it("gives each subscriber a task of its own: own id and lane, the parent's due time, ULID and content", () => {
+    // Prepare
+    const task = makeTask({
+      topic: "orders",
+      group: "o-1",
+      dueAtMs: NOW + 10_000,
+      acceptedAtMs: NOW,
+      callbackUrl: "",
+    });
+
+    // Act
+    const { parent, deliveries } = expandFanOut(task, SUBSCRIBERS);
+
+    // Assess
+    const parentKey = parseTaskId(task.taskId);
+    const keys = deliveries.map((d) => parseTaskId(d.taskId));
+    expect(new Set(deliveries.map((d) => d.pk)).size).toBe(3);
+    expect(deliveries.map((d) => d.pk)).not.toContain(task.pk);
+    expect(keys.map((k) => [k?.dueAtMs, k?.ulid])).toEqual(
+      SUBSCRIBERS.map(() => [parentKey?.dueAtMs, parentKey?.ulid]),
+    );
+    expect(deliveries.map((d) => d.pk)).toEqual(
+      SUBSCRIBERS.map((s) => `orders#${laneHash("orders", s.id, "o-1", "")}`),
+    );
+    expect(
+      deliveries.map((d) => [d.subscriber, d.callbackUrl, d.parentTaskId, d.content, d.groupValue]),
+    ).toEqual(SUBSCRIBERS.map((s) => [s.id, s.url, task.taskId, task.content, "o-1"]));
+    expect(parent).toMatchObject({ taskId: task.taskId, callbackUrl: "", status: "scheduled" });
+    expect(parent.fanOut).toEqual(
+      deliveries.map((d) => ({ subscriber: d.subscriber, taskId: d.taskId, url: d.callbackUrl })),
+    );
+  });
+
+  it("keeps the group per subscriber: two tasks of one group share each subscriber's lane, in acceptance order", () => {
+    // Prepare
+    const first = makeTask({ topic: "orders", group: "o-9", dueAtMs: NOW, acceptedAtMs: NOW });
+    const second = makeTask({ topic: "orders", group: "o-9", dueAtMs: NOW, acceptedAtMs: NOW });
+
+    // Act
+    const a = expandFanOut(first, SUBSCRIBERS).deliveries;
+    const b = expandFanOut(second, SUBSCRIBERS).deliveries;
+
+    // Assess
+    expect(a.map((d) => d.pk)).toEqual(b.map((d) => d.pk));
+    expect(a.map((d, i) => d.sk < (b[i]?.sk ?? ""))).toEqual([true, true, true]);
+  });
+
+  it("gives a task without a group a lane of its own per subscriber, and no caller's group value names a lane", () => {
+    // Prepare
+    const own = makeTask({ topic: "orders", dueAtMs: NOW, acceptedAtMs: NOW });
+    const parentKey = parseTaskId(own.taskId);
+    if (!parentKey) throw new Error("bad key");
+
+    // Act
+    const lanes = SUBSCRIBERS.map((s) => deliveryKey(parentKey, undefined, s.id).pk);
+    const crafted = `orders#${groupHash("orders", JSON.stringify(["fan-out", "orders", "billing", "group", "o-1"]))}`;
+
+    // Assess
+    expect(new Set(lanes).size).toBe(3);
+    expect(lanes).not.toContain(own.pk);
+    expect(crafted).not.toBe(`orders#${laneHash("orders", "billing", "o-1", parentKey.ulid)}`);
+  });
+
+  it("signs each copy with its subscriber's key, and names parent and subscriber in the signed body", () => {
+    // Prepare
+    const task = makeTask({ topic: "orders", group: "o-1", dueAtMs: NOW, acceptedAtMs: NOW });
+    const [copy] = expandFanOut(task, SUBSCRIBERS).deliveries;
+    if (!copy) throw new Error("no copy");
+    const topicSigner = new CallbackSigner([SECRET]);
+
+    // Act
+    const request = callbackRequest(
+      { started: { ...copy, attempts: 1 }, signer: topicSigner, startedAt: NOW },
+      5_000,
+    );
+
+    // Assess
+    const expected = new CallbackSigner([subscriberSigningKey(SECRET, "billing")]).sign(
+      copy.taskId,
+      new Date(NOW),
+      request.body,
+    );
+    expect(request.headers["webhook-signature"]).toBe(expected["webhook-signature"]);
+    expect(request.headers["webhook-id"]).toBe(copy.taskId);
+    expect(request.headers["webhook-signature"]).not.toBe(
+      topicSigner.sign(copy.taskId, new Date(NOW), request.body)["webhook-signature"],
+    );
+    expect(JSON.parse(request.body)).toMatchObject({
+      task_id: copy.taskId,
+      parent_task_id: task.taskId,
+      subscriber: "billing",
+    });
+    expect(subscriberSigningKey(SECRET, "audit")).not.toBe(subscriberSigningKey(SECRET, "billing"));
+  });
+});
+
+describe("fan-out add", () => {
+  it("writes the parent out of the sweep index, one armed copy per subscriber in it, and answers the parent", async () => {
+    // Prepare
+    const f = setup();
+
+    // Act
+    const { result, parent, copies } = await addOrder(f);
+
+    // Assess
+    expect(result).toMatchObject({ statusCode: 201, body: { task_id: parent.taskId, status: "scheduled" } });
+    expect(parent.sweepShard).toBeUndefined();
+    expect(copies.map((c) => c.sweepShard)).toEqual(copies.map(() => expect.any(Number)));
+    expect(f.timerQueue.armed.map((a) => a.taskId)).toEqual(copies.map((c) => c.taskId));
+    expect(f.timerQueue.armed.map((a) => a.taskId)).not.toContain(parent.taskId);
+  });
+
+  it("refuses a task with its own callback on a fan-out topic (fan_out_callback) and writes nothing", async () => {
+    // Prepare
+    const f = setup();
+
+    // Act
+    const error = await refusal(
+      addTask(f.deps, { body: orderBody({ callback: { url: "https://x.example.com/" } }) }),
+    );
+
+    // Assess
+    expect(error).toMatchObject({ status: 400, code: "fan_out_callback" });
+    expect(f.store.tasks.size).toBe(0);
+    expect(f.timerQueue.armed).toEqual([]);
+  });
+
+  it("removes everything written when a timer cannot be armed (no idempotency key), and answers 503", async () => {
+    // Prepare
+    const f = setup();
+    f.timerQueue.failNext = 1;
+
+    // Act
+    const error = await refusal(addTask(f.deps, { body: orderBody() }));
+
+    // Assess
+    expect(error).toMatchObject({ status: 503 });
+    expect(f.store.tasks.size).toBe(0);
+  });
+
+  it("with an idempotency key, a retry after a failed arm completes every copy: the same ids, all armed", async () => {
+    // Prepare
+    const f = setup();
+    f.timerQueue.failNext = 2;
+    const body = orderBody({ idempotency_key: "k-1" });
+    await refusal(addTask(f.deps, { body }));
+    const kept = f.store.tasks.size;
+
+    // Act
+    const retried = await addTask(f.deps, { body });
+
+    // Assess
+    const parent = (await f.store.get(retried.body.task_id)) as TaskRecord;
+    expect(kept).toBe(4);
+    expect(retried.statusCode).toBe(200);
+    expect(f.store.tasks.size).toBe(4);
+    for (const link of parent.fanOut ?? [])
+      expect(f.timerQueue.armed.map((a) => a.taskId)).toContain(link.taskId);
+  });
+
+  it("with an idempotency key, a retry recreates a copy that is missing, exactly as it was", async () => {
+    // Prepare
+    const f = setup();
+    const body = orderBody({ idempotency_key: "k-2" });
+    const { parent, copies } = await addOrder(f, { idempotency_key: "k-2" });
+    const lost = copies[1] as TaskRecord;
+    await f.store.removeScheduled(lost.taskId);
+
+    // Act
+    const retried = await addTask(f.deps, { body });
+
+    // Assess
+    expect(retried.body.task_id).toBe(parent.taskId);
+    expect(await f.store.get(lost.taskId)).toMatchObject({
+      taskId: lost.taskId,
+      callbackUrl: lost.callbackUrl,
+      content: lost.content,
+      subscriber: "audit",
+      status: "scheduled",
+    });
+  });
+});
+
+describe("fan-out view", () => {
+  it("aggregates: moving copies first, then failed, delivered, cancelled; missing counts as nothing", () => {
+    expect(aggregateStatus(["delivered", "delivering", "failed"], "scheduled")).toBe("delivering");
+    expect(aggregateStatus(["delivered", "queued", "scheduled"], "scheduled")).toBe("queued");
+    expect(aggregateStatus(["delivered", "failed", "cancelled"], "scheduled")).toBe("failed");
+    expect(aggregateStatus(["delivered", "cancelled", "missing"], "scheduled")).toBe("delivered");
+    expect(aggregateStatus(["cancelled", "cancelled"], "scheduled")).toBe("cancelled");
+    expect(aggregateStatus(["missing"], "scheduled")).toBe("scheduled");
+  });
+
+  it("GET shows one row per subscriber with its copy's status, attempts and last error", async () => {
+    // Prepare
+    const f = setup();
+    const { parent, copies } = await addOrder(f);
+    await deliver(f, copies[0] as TaskRecord);
+    await deadLetter(f, copies[1] as TaskRecord);
+
+    // Act
+    const view = await getTask({ store: f.store }, parent.taskId);
+
+    // Assess
+    expect(view).toMatchObject({
+      task_id: parent.taskId,
+      status: "scheduled",
+      attempts: 2,
+      callback_url: "",
+    });
+    expect(view.subscribers).toEqual([
+      expect.objectContaining({
+        id: "billing",
+        task_id: copies[0]?.taskId,
+        status: "delivered",
+        attempts: 1,
+      }),
+      expect.objectContaining({ id: "audit", status: "failed", attempts: 1, last_error: "HTTP 500" }),
+      expect.objectContaining({
+        id: "search",
+        status: "scheduled",
+        attempts: 0,
+        callback_url: SUBSCRIBERS[2]?.url,
+      }),
+    ]);
+    expect(await getTask({ store: f.store }, copies[1]?.taskId)).toMatchObject({
+      parent_task_id: parent.taskId,
+      subscriber: "audit",
+      status: "failed",
+    });
+  });
+
+  it("shows a copy whose item is gone as missing", () => {
+    const parent = expandFanOut(
+      makeTask({ topic: "orders", dueAtMs: NOW, acceptedAtMs: NOW }),
+      SUBSCRIBERS,
+    ).parent;
+    const view = fanOutTaskView(parent, [undefined, undefined, undefined]);
+    expect(view.subscribers?.map((s) => s.status)).toEqual(["missing", "missing", "missing"]);
+  });
+});
+
+describe("fan-out replay", () => {
+  it("replays only the subscriber asked for: its copy queued again on its own lane, the others untouched", async () => {
+    // Prepare
+    const f = setup();
+    const { parent, copies } = await addOrder(f);
+    await deliver(f, copies[0] as TaskRecord);
+    await deadLetter(f, copies[1] as TaskRecord);
+    await deliver(f, copies[2] as TaskRecord);
+    f.topicQueue.calls.length = 0;
+
+    // Act
+    const view = await replayTask(f.replayDeps, parent.taskId, { subscriber: "audit" });
+
+    // Assess
+    expect(f.topicQueue.calls).toEqual([
+      { queueUrl: QUEUE, groupId: copies[1]?.pk, taskIds: [copies[1]?.taskId] },
+    ]);
+    expect(view.subscribers?.map((s) => [s.id, s.status])).toEqual([
+      ["billing", "delivered"],
+      ["audit", "queued"],
+      ["search", "delivered"],
+    ]);
+  });
+
+  it("without a subscriber replays every finished copy; 409 when none is finished", async () => {
+    // Prepare
+    const f = setup();
+    const { parent, copies } = await addOrder(f);
+    const fresh = await addOrder(f, { content: { order_id: "o-2" } });
+    await deadLetter(f, copies[0] as TaskRecord);
+    await deliver(f, copies[1] as TaskRecord);
+
+    // Act
+    const view = await replayTask(f.replayDeps, parent.taskId);
+    const none = await refusal(replayTask(f.replayDeps, fresh.parent.taskId));
+
+    // Assess
+    expect(view.subscribers?.map((s) => s.status)).toEqual(["queued", "queued", "scheduled"]);
+    expect(none).toMatchObject({ status: 409, code: "conflict" });
+  });
+
+  it("refuses a subscriber on a plain task (not_fan_out) and an unknown one (unknown_subscriber), changing nothing", async () => {
+    // Prepare
+    const f = setup();
+    const { parent, copies } = await addOrder(f);
+    await deadLetter(f, copies[0] as TaskRecord);
+    const plain = await addTask(f.deps, {
+      body: {
+        topic: "demo",
+        delay_seconds: 0,
+        content: { order_id: "p" },
+        callback: { url: "https://h.example.com/" },
+      },
+    });
+    const before = structuredClone([
+      ...(await Promise.all([parent, ...copies].map((t) => f.store.get(t.taskId)))),
+    ]);
+
+    // Act
+    const notFanOut = await refusal(replayTask(f.replayDeps, plain.body.task_id, { subscriber: "billing" }));
+    const unknown = await refusal(replayTask(f.replayDeps, parent.taskId, { subscriber: "nobody" }));
+
+    // Assess
+    expect(notFanOut).toMatchObject({ status: 400, code: "not_fan_out" });
+    expect(unknown.toBody().error).toMatchObject({
+      code: "unknown_subscriber",
+      issues: [{ path: "subscriber", message: "must be one of: billing, audit, search" }],
+    });
+    expect(await Promise.all([parent, ...copies].map((t) => f.store.get(t.taskId)))).toEqual(before);
+    expect(f.topicQueue.calls).toEqual([]);
+  });
+});
+
+describe("fan-out cancel and moves", () => {
+  it("DELETE of the parent cancels every copy not yet handed to delivery; the rest go on", async () => {
+    // Prepare
+    const f = setup();
+    const { parent, copies } = await addOrder(f);
+    await f.store.startAttempt(copies[0]?.taskId ?? "", NOW);
+
+    // Act
+    const view = await cancelTask({ ...f.deps, store: f.store }, parent.taskId);
+
+    // Assess
+    expect(view.subscribers?.map((s) => s.status)).toEqual(["delivering", "cancelled", "cancelled"]);
+    expect(view.status).toBe("delivering");
+    expect((await f.store.get(parent.taskId))?.status).toBe("cancelled");
+  });
+
+  it("refuses to reschedule or run early a parent or a copy (fan_out_unsupported)", async () => {
+    // Prepare
+    const f = setup();
+    const { parent, copies } = await addOrder(f);
+
+    // Act
+    const moved = await refusal(rescheduleTask(f.deps, parent.taskId, { delay_seconds: 60 }));
+    const ran = await refusal(runTask(f.deps, copies[0]?.taskId));
+
+    // Assess
+    expect(moved).toMatchObject({ status: 409, code: "fan_out_unsupported" });
+    expect(ran).toMatchObject({ status: 409, code: "fan_out_unsupported" });
+    expect(f.store.tasks.size).toBe(4);
+  });
+});
