@@ -5,7 +5,7 @@ import type { TaskView } from "#shared/api/task-view.js";
 import { type PunctualConfig, topicConfig } from "#shared/config/index.js";
 import { parseTaskId } from "#shared/domain/keys.js";
 import { retentionExpiry } from "#shared/domain/task.js";
-import { cancelFanOutCopies } from "./fan-out/cancel.js";
+import { cancelFanOutCopies, fanOutCancelOutcome } from "./fan-out/cancel.js";
 import { viewOf } from "./fan-out/view.js";
 
 export interface CancelTaskDeps extends CancelDeps {
@@ -44,7 +44,7 @@ export async function cancelTask(deps: CancelTaskDeps, taskId: string | undefine
   let result = await cancelAndDisarm(deps, taskId, key.topic);
   // The common case (a scheduled task) pays one write; a dead-lettered one pays the failed read and a second
   // conditional write, and a task that moved on in between is a conflict like any other.
-  if (result.outcome === "conflict" && result.task.status === "failed") {
+  if (result.outcome === "conflict" && result.task.status === "failed" && !result.task.fanOut) {
     result = await discardDeadLettered(deps, taskId, key.topic);
   }
 
@@ -94,11 +94,11 @@ export async function cancelAndDisarm(
   const retentionDays = retentionDaysOf(deps.config, topicName);
   const expiresAt = retentionExpiry(nowMs, retentionDays);
   const result = await deps.store.cancel(taskId, nowMs, expiresAt);
-  // A fan-out parent (issue 14, point 3): its copies are cancelled too — also on a repeat (the parent already
+  // A fan-out parent (issue 14, point 3): the outcome is its copies' — also on a repeat (the parent already
   // cancelled), which finishes a cancel that stopped part-way.
-  const cancelledParent = result.outcome === "not-found" ? undefined : result.task;
-  if (cancelledParent?.fanOut && cancelledParent.status === "cancelled") {
-    await cancelFanOutCopies(deps, cancelledParent, nowMs, expiresAt);
+  const parent = result.outcome === "not-found" ? undefined : result.task;
+  if (parent?.fanOut && parent.status === "cancelled") {
+    return fanOutCancelOutcome(parent, await cancelFanOutCopies(deps, parent, nowMs, expiresAt));
   }
   if (result.outcome !== "cancelled") return result;
   const { task } = result;

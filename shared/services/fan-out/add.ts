@@ -79,8 +79,10 @@ async function ensureDelivery(
   parent: TaskRecord,
   link: FanOutLink,
   nowMs: number,
-): Promise<TaskStatus> {
+): Promise<SubscriberStatus> {
   let delivery = await deps.store.get(link.taskId);
+  // A cancelled parent gets no new copy: the cancel has been answered, a late retry must not undo it.
+  if (!delivery && parent.status === "cancelled") return "missing";
   if (!delivery) {
     const recreated = deliveryFromLink(parent, link);
     await deps.store.putNew(recreated);

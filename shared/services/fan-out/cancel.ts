@@ -1,5 +1,6 @@
 import type { TaskScheduler } from "#shared/adapters/task-scheduler.js";
 import type { CancelOutcome, TaskStore } from "#shared/adapters/task-store.js";
+import { aggregateStatus } from "#shared/domain/fan-out.js";
 import type { TaskRecord, TaskStatus } from "#shared/domain/task.js";
 import { forEachBounded } from "#shared/runtime/async.js";
 
@@ -24,7 +25,8 @@ export interface FanOutCancelResult {
  * Cancelling a fan-out parent (DELETE, a group cancel, a schedule's pause) cancels every copy not yet handed to
  * delivery (`scheduled`), each exactly as a plain task is cancelled (one conditional write, then its schedule
  * deleted, best effort); a copy already queued, delivering or finished goes on as it is. Safe to repeat: a
- * cancelled copy only conflicts. The parent item itself is marked `cancelled` first, by the caller's write.
+ * cancelled copy only conflicts. The parent item itself is marked `cancelled` first, by the caller's write, so a
+ * retried add recreates no copy after it, and a repeated cancel finds it cancelled and finishes the copies.
  */
 export async function cancelFanOutCopies(
   deps: FanOutCancelDeps,
@@ -46,6 +48,21 @@ export async function cancelFanOutCopies(
     }
   });
   return { cancelled, alreadyCancelled, notCancelled };
+}
+
+/**
+ * A parent's cancel as a cancel outcome: `cancelled` when at least one copy is cancelled (now or before), else a
+ * conflict carrying the status its copies have moved on to (the parent item itself says `cancelled`: no copy is
+ * made after this), as a plain task that has moved on.
+ */
+export function fanOutCancelOutcome(parent: TaskRecord, copies: FanOutCancelResult): CancelOutcome {
+  if (copies.cancelled + copies.alreadyCancelled > 0 || copies.notCancelled.length === 0) {
+    return { outcome: "cancelled", task: parent };
+  }
+  return {
+    outcome: "conflict",
+    task: { ...parent, status: aggregateStatus(copies.notCancelled, parent.status) },
+  };
 }
 
 async function deleteSchedule(deps: FanOutCancelDeps, task: TaskRecord): Promise<void> {

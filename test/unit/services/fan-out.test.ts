@@ -8,6 +8,7 @@ import { groupHash, parseTaskId } from "#shared/domain/keys.js";
 import type { TaskRecord } from "#shared/domain/task.js";
 import { CallbackSigner, subscriberSigningKey } from "#shared/security/signing.js";
 import { addTask } from "#shared/services/add-task.js";
+import { cancelGroup } from "#shared/services/cancel-group.js";
 import { cancelTask } from "#shared/services/cancel-task.js";
 import { deadLetterTask } from "#shared/services/dead-letter.js";
 import { callbackRequest } from "#shared/services/deliver/callback-request.js";
@@ -420,6 +421,50 @@ describe("fan-out cancel and moves", () => {
     expect(view.subscribers?.map((s) => s.status)).toEqual(["delivering", "cancelled", "cancelled"]);
     expect(view.status).toBe("delivering");
     expect((await f.store.get(parent.taskId))?.status).toBe("cancelled");
+  });
+
+  it("DELETE of a parent whose copies have all gone on is a 409 with their status, and no retry re-adds a copy", async () => {
+    // Prepare
+    const f = setup();
+    const body = orderBody({ idempotency_key: "k-gone" });
+    const { parent, copies } = await addOrder(f, { idempotency_key: "k-gone" });
+    for (const copy of copies) await f.store.startAttempt(copy.taskId, NOW);
+    await f.store.markDelivered(copies[2]?.taskId ?? "", {
+      atMs: NOW,
+      latenessMs: 0,
+      deliveryLatencyMs: 1,
+      expiresAt: 1,
+    });
+
+    // Act
+    const error = await refusal(cancelTask({ ...f.deps, store: f.store }, parent.taskId));
+    const again = await refusal(cancelTask({ ...f.deps, store: f.store }, parent.taskId));
+    const retried = await addTask(f.deps, { body });
+
+    // Assess
+    expect(error.toBody().error).toMatchObject({ code: "conflict", task_status: "delivering" });
+    expect(again.toBody().error).toMatchObject({ code: "conflict", task_status: "delivering" });
+    expect(retried).toMatchObject({
+      statusCode: 200,
+      body: { task_id: parent.taskId, status: "delivering" },
+    });
+  });
+
+  it("a group cancel on a fan-out topic cancels each parent's copies still scheduled", async () => {
+    // Prepare
+    const f = setup();
+    const first = await addOrder(f, { content: { order_id: "g-1", n: 1 } });
+    const second = await addOrder(f, { content: { order_id: "g-1", n: 2 } });
+
+    // Act
+    const result = await cancelGroup({ ...f.deps, store: f.store }, { topic: "orders", value: "g-1" }, {});
+
+    // Assess
+    expect(result).toMatchObject({ cancelled: 2, not_cancelled: [] });
+    const statuses = await Promise.all(
+      [...first.copies, ...second.copies].map(async (c) => (await f.store.get(c.taskId))?.status),
+    );
+    expect(statuses).toEqual(Array.from({ length: 6 }, () => "cancelled"));
   });
 
   it("refuses to reschedule or run early a parent or a copy (fan_out_unsupported)", async () => {
