@@ -38,6 +38,24 @@ function flatten(value: Record<string, unknown>, prefix = ""): [string, string][
   });
 }
 
+/**
+ * A task: its fields as `printResult` shows them, and a fan-out task's subscribers (issue 14, point 3) as a table
+ * of their own, one row per subscriber, instead of one JSON cell. With --json the view as the API answered it.
+ */
+export function printTask(io: CliIo, json: boolean, task: Record<string, unknown>): void {
+  const { subscribers, ...fields } = task;
+  if (json || !Array.isArray(subscribers)) {
+    printResult(io, json, task);
+    return;
+  }
+  printResult(io, false, fields);
+  const columns = ["subscriber", "status", "attempts", "last_error", "task_id"];
+  const rows = (subscribers as Record<string, unknown>[]).map((row) =>
+    [row.id, row.status, row.attempts, row.last_error, row.task_id].map((cell) => String(cell ?? "")),
+  );
+  printRows(io, columns, rows);
+}
+
 /** A list for people: one row per item under a header (scripts use --json instead). */
 export function printRows(io: CliIo, head: readonly string[], rows: readonly string[][]): void {
   const table = new Table({ head: [...head], style: { head: [], border: [] } });

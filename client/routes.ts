@@ -28,6 +28,7 @@ import { addTaskBodySchema, rescheduleBodySchema } from "#shared/domain/add-task
 import {
   addTaskResponseSchema,
   cancelGroupResponseSchema,
+  replayTaskQuerySchema,
   rescheduleResponseSchema,
   taskListSchema,
   taskViewSchema,
@@ -106,6 +107,7 @@ export type CreateScheduleInput = Omit<z.input<typeof createScheduleBodySchema>,
   readonly content: Record<string, unknown> | string;
 };
 export type ListSchedulesInput = { readonly topic: string } & Page;
+export type ReplayTaskInput = { readonly subscriber?: string };
 
 export const ROUTES = {
   addTask: route({
@@ -175,10 +177,14 @@ export const ROUTES = {
     response: taskListSchema,
     retry: "safe",
   }),
-  /** Delivers a failed or delivered task again (202); each call replays once more, so it is never retried. */
+  /**
+   * Delivers a failed or delivered task again (202); each call replays once more, so it is never retried. A
+   * fan-out task: `{ subscriber }` replays only that subscriber's copy (issue 14, point 3).
+   */
   replayTask: route({
     method: "POST",
     path: "/v1/tasks/{task_id}/replay",
+    input: queryParams<ReplayTaskInput>(replayTaskQuerySchema),
     response: taskViewSchema,
     retry: "never",
   }),

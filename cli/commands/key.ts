@@ -1,5 +1,5 @@
 import type { Command } from "commander";
-import { parseSigningSecrets, topicSigningKey } from "#shared/security/signing.js";
+import { parseSigningSecrets, subscriberSigningKey, topicSigningKey } from "#shared/security/signing.js";
 import { type GlobalOptions, stackName, stackOutputs } from "../connection.js";
 import { UsageError } from "../exit-codes.js";
 import { type CliIo, printResult } from "../output.js";
@@ -15,22 +15,33 @@ export function keyCommand(parent: Command, io: CliIo): void {
     )
     .requiredOption("--topic <name>", "the topic whose receivers need the key")
     .option(
+      "--subscriber <id>",
+      "a fan-out topic: the key of this subscriber (its receiver verifies only its own)",
+    )
+    .option(
       "--secret-arn <arn>",
       "read the secret from Secrets Manager (the stack's SigningSecretArn output)",
     )
     .addHelpText(
       "after",
       `\nThe secret comes from --secret-arn, else --env's stack output SigningSecretArn, else ${SECRET_ENV}.\n` +
-        "\nExample:\n  $ npx punctual --env prod key --topic orders\n  $ PUNCTUAL_SIGNING_SECRET=whsec_… npx punctual key --topic demo",
+        "\nExample:\n  $ npx punctual --env prod key --topic orders\n  $ npx punctual --env prod key --topic orders --subscriber billing\n  $ PUNCTUAL_SIGNING_SECRET=whsec_… npx punctual key --topic demo",
     )
-    .action(async (options: { topic: string; secretArn?: string }, command: Command) => {
+    .action(async (options: { topic: string; subscriber?: string; secretArn?: string }, command: Command) => {
       const global = command.optsWithGlobals<GlobalOptions>();
       const [current, previous] = parseSigningSecrets(await signingSecret(options.secretArn, global, io));
-      const keys = [topicSigningKey(current as string, options.topic)];
-      if (previous) keys.push(topicSigningKey(previous, options.topic));
+      const keyOf = (secret: string) => {
+        const topicKey = topicSigningKey(secret, options.topic);
+        return options.subscriber === undefined
+          ? topicKey
+          : subscriberSigningKey(topicKey, options.subscriber);
+      };
+      const keys = [keyOf(current as string)];
+      if (previous) keys.push(keyOf(previous));
       if (global.json) {
         printResult(io, true, {
           topic: options.topic,
+          ...(options.subscriber !== undefined ? { subscriber: options.subscriber } : {}),
           key: keys[0],
           ...(keys[1] ? { previous_key: keys[1] } : {}),
         });

@@ -3,7 +3,7 @@ import { type Command, InvalidArgumentError, Option } from "commander";
 import type { AddTaskInput } from "../../client/index.js";
 import { connect, type GlobalOptions } from "../connection.js";
 import { BatchItemsFailed, EXIT, UsageError } from "../exit-codes.js";
-import { type CliIo, printResult, printRows, printTaskList } from "../output.js";
+import { type CliIo, printResult, printRows, printTask, printTaskList } from "../output.js";
 
 interface AddOptions {
   readonly topic: string;
@@ -32,9 +32,13 @@ export function tasksCommand(parent: Command, io: CliIo): void {
     .addHelpText("after", "\nExample:\n  $ npx punctual --api http://127.0.0.1:3000 tasks get demo.k3Jx…");
   addCommand(tasks, io);
   addBatchCommand(tasks, io);
-  taskIdCommand(tasks, io, "get", "Show a task: status, attempts, times, last error.", (c, id) =>
-    c.getTask(id),
-  );
+  taskIdCommand(
+    tasks,
+    io,
+    "get",
+    "Show a task: status, attempts, times, last error; a fan-out task's subscribers one per row.",
+    (c, id) => c.getTask(id),
+  ).alias("show");
   taskIdCommand(
     tasks,
     io,
@@ -97,13 +101,26 @@ function rescheduleCommand(tasks: Command, io: CliIo): void {
       printResult(io, global.json ?? false, await client.rescheduleTask(taskId, body));
     });
   listCommand(tasks, io);
-  taskIdCommand(
-    tasks,
-    io,
-    "replay",
-    "Deliver a failed or delivered task again (exit 2 while it is not finished).",
-    (c, id) => c.replayTask(id),
-  );
+  replayCommand(tasks, io);
+}
+
+/** `tasks replay ID [--subscriber <id>]` (POST /v1/tasks/{id}/replay). */
+function replayCommand(tasks: Command, io: CliIo): void {
+  tasks
+    .command("replay")
+    .description("Deliver a failed or delivered task again (exit 2 while it is not finished).")
+    .argument("<task-id>", "the task_id that add answered")
+    .option("--subscriber <id>", "a fan-out task: replay only this subscriber's copy")
+    .addHelpText(
+      "after",
+      "\nExample:\n  $ npx punctual --env prod tasks replay orders.k3Jx0aQ9fT2bLw1c.mhx0z8ka.01JD3… --subscriber billing",
+    )
+    .action(async (taskId: string, options: { subscriber?: string }, command: Command) => {
+      const global = command.optsWithGlobals<GlobalOptions>();
+      const client = await connect(global, io);
+      const input = options.subscriber === undefined ? {} : { subscriber: options.subscriber };
+      printTask(io, global.json ?? false, await client.replayTask(taskId, input));
+    });
 }
 
 function addCommand(tasks: Command, io: CliIo): void {
@@ -245,8 +262,8 @@ function taskIdCommand(
   name: string,
   description: string,
   call: (client: Awaited<ReturnType<typeof connect>>, taskId: string) => Promise<Record<string, unknown>>,
-): void {
-  tasks
+): Command {
+  return tasks
     .command(name)
     .description(description)
     .argument("<task-id>", "the task_id that add answered")
@@ -256,7 +273,7 @@ function taskIdCommand(
     )
     .action(async (taskId: string, _options: unknown, command: Command) => {
       const global = command.optsWithGlobals<GlobalOptions>();
-      printResult(io, global.json ?? false, await call(await connect(global, io), taskId));
+      printTask(io, global.json ?? false, await call(await connect(global, io), taskId));
     });
 }
 

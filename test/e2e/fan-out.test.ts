@@ -4,6 +4,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { subscriberSigningKey, topicSigningKey } from "#shared/security/signing.js";
 import { type ReceivedCallback, startCallbackReceiver } from "./support/callback-receiver.js";
 import { e2eTarget, type Harness, startHarness } from "./support/harness.js";
+import { runPunctual } from "./support/punctual-cli.js";
 
 /**
  * Fan-out (issue 14, point 3) through the local cloud: the real add, relay and deliver functions, dynalite,
@@ -69,6 +70,8 @@ interface FanOutView {
   attempts: number;
   subscribers: SubscriberRow[];
 }
+
+const cliApi = () => ["--api", h.cloud.apiUrl];
 
 async function view(taskId: string): Promise<FanOutView> {
   const { status, json } = await h.api("GET", `/v1/tasks/${encodeURIComponent(taskId)}`);
@@ -138,6 +141,12 @@ describe.runIf(local)("fan-out: every subscriber gets its own copy", () => {
         WebhookVerificationError,
       );
     });
+    // What an operator hands the billing receiver: `punctual key --subscriber`
+    const printed = await runPunctual(["key", "--topic", "fanout", "--subscriber", "billing"], {
+      PUNCTUAL_SIGNING_SECRET: h.cloud.signingSecret,
+    });
+    expect(printed.code, printed.stderr).toBe(0);
+    expect(printed.stdout.trim()).toBe(subscriberSigningKey(topicKey, "billing"));
   });
 });
 
@@ -193,12 +202,29 @@ describe.runIf(local)("fan-out: a failing subscriber holds back only itself", ()
       broken: callbacksOf(first, "broken").length,
     };
 
-    // Act
-    const replay = await h.api("POST", `/v1/tasks/${encodeURIComponent(first)}/replay?subscriber=broken`);
+    // Act: through the CLI (typed client → POST /v1/tasks/{id}/replay?subscriber=broken), then `tasks show`
+    const replay = await runPunctual([
+      ...cliApi(),
+      "--json",
+      "tasks",
+      "replay",
+      first,
+      "--subscriber",
+      "broken",
+    ]);
     const final = await waitForRows(first, { billing: "delivered", audit: "delivered", broken: "delivered" });
+    const shown = await runPunctual([...cliApi(), "tasks", "show", first]);
 
     // Assess
-    expect(replay.status, replay.text).toBe(202);
+    expect(replay.code, replay.stderr).toBe(0);
+    expect(
+      JSON.parse(replay.stdout).subscribers.find((s: SubscriberRow) => s.id === "broken").status,
+    ).toMatch(/^(queued|delivering|delivered)$/);
+    expect(shown.code, shown.stderr).toBe(0);
+    expect(shown.stdout).toMatch(/subscriber\s*│\s*status\s*│\s*attempts/);
+    for (const row of final.subscribers) {
+      expect(shown.stdout).toMatch(new RegExp(`${row.id}\\s*│\\s*delivered\\s*│\\s*${row.attempts}\\s*│`));
+    }
     expect(final.status).toBe("delivered");
     expect(callbacksOf(first, "broken").length).toBe(before.broken + 1);
     expect(callbacksOf(first, "billing").length).toBe(before.billing);
