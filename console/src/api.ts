@@ -78,6 +78,20 @@ export interface TaskView {
   readonly group?: string;
   readonly content?: string;
   readonly attempt_log: readonly AttemptView[];
+  /** A fan-out task (issue 14, point 3): one row per subscriber. */
+  readonly subscribers?: readonly SubscriberView[];
+  readonly parent_task_id?: string;
+  readonly subscriber?: string;
+}
+
+/** One subscriber of a fan-out task (shared/api/fan-out-view.ts). */
+export interface SubscriberView {
+  readonly id: string;
+  readonly task_id: string;
+  readonly callback_url: string;
+  readonly status: string;
+  readonly attempts: number;
+  readonly last_error?: string;
 }
 
 export interface TaskPage {

@@ -1,5 +1,5 @@
 import { useState } from "preact/hooks";
-import { call, PAGE_LIMIT, query, type TaskPage, type TaskView } from "./api.js";
+import { call, PAGE_LIMIT, query, type SubscriberView, type TaskPage, type TaskView } from "./api.js";
 import { useConfirm } from "./confirm.js";
 import { ms, time } from "./format.js";
 import { useLoad, useRefresh } from "./hooks.js";
@@ -168,10 +168,21 @@ export function TaskDetail(props: { readonly taskId: string }) {
         Task <code>{task.task_id}</code>: <span data-testid="task-status">{task.status}</span>
       </h3>
       <p>
-        topic {task.topic} · due {time(task.due_at)} · callback <code>{task.callback_url}</code>
+        topic {task.topic} · due {time(task.due_at)} ·{" "}
+        {task.subscribers ? (
+          `fan-out to ${task.subscribers.length} subscribers`
+        ) : (
+          <>
+            callback <code>{task.callback_url}</code>
+          </>
+        )}
+        {task.subscriber ? ` · subscriber ${task.subscriber} of ${task.parent_task_id}` : ""}
         {task.group ? ` · group ${task.group}` : ""}
         {task.lateness_ms !== undefined ? ` · lateness ${ms(task.lateness_ms)}` : ""}
       </p>
+      {task.subscribers && (
+        <Subscribers taskId={task.task_id} rows={task.subscribers} onReplayed={refresh.now} />
+      )}
       <ol class="timeline" data-testid="task-timeline">
         {timeline(task).map((step) => (
           <li key={step.key} data-testid={`timeline-${step.kind}`}>
@@ -191,6 +202,62 @@ export function TaskDetail(props: { readonly taskId: string }) {
           Cancel task
         </button>
       )}
+    </div>
+  );
+}
+
+/** A fan-out task's subscribers, one row each, with a replay for a finished copy (that subscriber only). */
+function Subscribers(props: {
+  readonly taskId: string;
+  readonly rows: readonly SubscriberView[];
+  readonly onReplayed: () => void;
+}) {
+  const [message, setMessage] = useState<string>();
+  const replay = async (subscriber: string) => {
+    const path = `/v1/tasks/${encodeURIComponent(props.taskId)}/replay?${query({ subscriber })}`;
+    try {
+      await call("POST", path);
+      setMessage(`replaying ${subscriber}`);
+      props.onReplayed();
+    } catch (error) {
+      setMessage(String((error as Error).message ?? error));
+    }
+  };
+  return (
+    <div data-testid="task-subscribers">
+      <table>
+        <thead>
+          <tr>
+            <th>subscriber</th>
+            <th>status</th>
+            <th>attempts</th>
+            <th>last error</th>
+            <th />
+          </tr>
+        </thead>
+        <tbody>
+          {props.rows.map((row) => (
+            <tr key={row.id} data-testid={`subscriber-${row.id}`}>
+              <td title={row.task_id}>{row.id}</td>
+              <td>{row.status}</td>
+              <td>{row.attempts}</td>
+              <td>{row.last_error ?? ""}</td>
+              <td>
+                {(row.status === "failed" || row.status === "delivered") && (
+                  <button
+                    type="button"
+                    data-testid={`subscriber-replay-${row.id}`}
+                    onClick={() => void replay(row.id)}
+                  >
+                    Replay
+                  </button>
+                )}
+              </td>
+            </tr>
+          ))}
+        </tbody>
+      </table>
+      {message && <p data-testid="subscriber-message">{message}</p>}
     </div>
   );
 }

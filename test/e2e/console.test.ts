@@ -7,6 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { latenessOf } from "../../console/schemas.js";
 import { ms } from "../../console/src/format.js";
 import { type ConsoleBrowser, launchConsoleBrowser } from "./support/browser.js";
+import { startCallbackReceiver } from "./support/callback-receiver.js";
 import { e2eTarget, type Harness, startHarness } from "./support/harness.js";
 
 /**
@@ -21,6 +22,8 @@ import { e2eTarget, type Harness, startHarness } from "./support/harness.js";
 const TOPIC = "demo";
 /** A topic whose circuit opens after 2 failed attempts and stays open (no probe within the test). */
 const GUARDED = "guarded";
+/** A fan-out topic (issue 14, point 3): `ok` answers 200, `down` 500; one attempt each. */
+const FANNED = "fanned";
 const LATENESS_STATS = ["p50", "p90", "p99"].map((p) => `[data-testid="lateness-${p}"]`).join(",");
 /** The list endpoints the page calls: every call carries a page limit. */
 const LISTS = ["/v1/tasks", "/v1/schedules", "/console/api/local"];
@@ -39,6 +42,7 @@ const WAIT = { timeout: 20_000 };
 const local = e2eTarget() === "local";
 let h: Harness;
 let b: ConsoleBrowser;
+let subscribers: Awaited<ReturnType<typeof startCallbackReceiver>>;
 /** Every task this file added to the topic: the lateness check reads them all. */
 const added: string[] = [];
 /** The added tasks this file cancels (from the task view or the dead-letter list): never delivered. */
@@ -48,12 +52,21 @@ const contents = new Map<string, string>();
 
 beforeAll(async () => {
   if (!local) return;
+  subscribers = await startCallbackReceiver();
   h = await startHarness({
     sweeperIntervalMs: 500,
     configOverrides: {
       topics: {
         // One attempt per task: nothing retries after the reset, so the circuit stays closed once reset.
         [GUARDED]: { maxAttempts: 1, circuitFailureThreshold: 2, circuitCooldownSeconds: 3_600 },
+        [FANNED]: {
+          deliverBy: "order_id",
+          maxAttempts: 1,
+          subscribers: [
+            { id: "ok", url: `${subscribers.url}/ok/console-fan-out` },
+            { id: "down", url: `${subscribers.url}/fail/console-fan-out` },
+          ],
+        },
       },
     },
   });
@@ -65,6 +78,7 @@ beforeAll(async () => {
 afterAll(async () => {
   await b?.close();
   await h?.stop();
+  await subscribers?.stop();
 });
 
 async function addTask(callbackPath: string, extra: Record<string, unknown> = {}): Promise<string> {
@@ -436,6 +450,35 @@ describe.runIf(local)("the console in a real browser", () => {
       "active",
     );
     await h.api("DELETE", `/v1/schedules/${created?.schedule_id}`);
+  });
+
+  it("shows a fan-out task's subscribers, one row each, and replays only the failed one from its row", async () => {
+    // Prepare: one task to both subscribers; `down` fails its one attempt
+    const added = await h.api("POST", "/v1/tasks", {
+      topic: FANNED,
+      delay_seconds: 0,
+      content: { order_id: `order-${randomUUID()}` },
+    });
+    expect(added.status, added.text).toBe(201);
+    const id = String(added.json.task_id);
+    await h.waitForStatus(id, ["failed"]);
+    await showTask(b.page, id);
+    await waitForText(b.page, '[data-testid="subscriber-ok"] td:nth-child(2)', "delivered");
+    await waitForText(b.page, '[data-testid="subscriber-down"] td:nth-child(2)', "failed");
+
+    // Act
+    await b.page.click('[data-testid="subscriber-replay-down"]');
+
+    // Assess: the API agrees that only `down` was replayed
+    await waitForText(b.page, '[data-testid="subscriber-message"]', "replaying down");
+    const rows = (await h.api("GET", `/v1/tasks/${id}`)).json.subscribers as {
+      id: string;
+      replays?: number;
+    }[];
+    expect(rows.map((r) => [r.id, r.replays])).toEqual([
+      ["ok", undefined],
+      ["down", 1],
+    ]);
   });
 
   it("never lists without a page limit", () => {
