@@ -100,7 +100,12 @@ export type AddTasksInput = { readonly tasks: readonly AddTaskInput[] };
 export type RescheduleInput = z.input<typeof rescheduleBodySchema>;
 export type CancelGroupInput = { readonly limit?: number; readonly cursor?: string };
 type Page = { readonly limit?: number; readonly cursor?: string };
-export type ListGroupInput = { readonly topic: string; readonly group: string } & Page;
+/** `subscriber` (a fan-out topic): that subscriber's copies of the group, in its delivery order. */
+export type ListGroupInput = {
+  readonly topic: string;
+  readonly group: string;
+  readonly subscriber?: string;
+} & Page;
 export type ListFailedInput = { readonly topic: string } & Page;
 /** What `createSchedule` takes: the server's schema's input, `content` as for `addTask` (object or exact JSON text). */
 export type CreateScheduleInput = Omit<z.input<typeof createScheduleBodySchema>, "content"> & {

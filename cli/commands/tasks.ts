@@ -285,6 +285,7 @@ interface ListOptions {
   readonly failed?: boolean;
   readonly limit?: number;
   readonly cursor?: string;
+  readonly subscriber?: string;
 }
 
 function pageSize(value: string): number {
@@ -304,6 +305,10 @@ function listCommand(tasks: Command, io: CliIo): void {
     .requiredOption("--topic <name>", "the topic")
     .addOption(new Option("--group <value>", "the deliverBy value of the group").conflicts("failed"))
     .option("--failed", "the topic's dead-lettered tasks")
+    .option(
+      "--subscriber <id>",
+      "a fan-out topic, with --group: that subscriber's copies, in its delivery order",
+    )
     .option("--limit <n>", "tasks per page, 1–100 (default 50)", pageSize)
     .option("--cursor <cursor>", "the page after the one that printed this cursor")
     .addHelpText(
@@ -318,7 +323,12 @@ function listCommand(tasks: Command, io: CliIo): void {
       const page = { limit: options.limit, cursor: options.cursor };
       const list =
         options.group !== undefined
-          ? await client.listGroupTasks({ topic: options.topic, group: options.group, ...page })
+          ? await client.listGroupTasks({
+              topic: options.topic,
+              group: options.group,
+              ...(options.subscriber !== undefined ? { subscriber: options.subscriber } : {}),
+              ...page,
+            })
           : await client.listFailedTasks({ topic: options.topic, ...page });
       printTaskList(io, global.json ?? false, list);
     });

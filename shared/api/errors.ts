@@ -130,10 +130,10 @@ export function fanOutCallback(topic: string): HttpError {
   );
 }
 
-/** `subscriber` given for a task that is not a fan-out task (no subscribers). */
-export function notFanOut(taskId: string): HttpError {
-  return new HttpError(400, "not_fan_out", `task ${taskId} has no subscribers; leave \`subscriber\` out`, {
-    issues: [{ path: "subscriber", message: "only a fan-out task has subscribers" }],
+/** `subscriber` given for a task (or a topic) that is not fan-out: it has no subscribers. */
+export function notFanOut(what: string): HttpError {
+  return new HttpError(400, "not_fan_out", `${what} has no subscribers; leave \`subscriber\` out`, {
+    issues: [{ path: "subscriber", message: "only a fan-out task or topic has subscribers" }],
   });
 }
 

@@ -188,7 +188,8 @@ export const API_ROUTES = [
     entry: "functions/list-tasks.ts",
     purpose: "list a group in delivery order, or a topic's dead-lettered tasks",
     memoryMb: 256,
-    store: ["listGroup", "listFailed"],
+    // `get`: a fan-out task's row shows its subscribers' copies (issue 14, point 3).
+    store: ["listGroup", "listFailed", "get"],
     grants: [],
   },
   {

@@ -2,13 +2,15 @@ import type { TaskStore } from "#shared/adapters/task-store.js";
 import { decodeCursor, encodeCursor, failedCursorSchema, groupCursorSchema } from "#shared/api/cursor.js";
 import { unknownTopic, validationFailed } from "#shared/api/errors.js";
 import { type ListTasksQuery, listTasksQuerySchema } from "#shared/api/schemas/operations.js";
-import { type TaskView, taskView } from "#shared/api/task-view.js";
+import type { TaskView } from "#shared/api/task-view.js";
 import { type PunctualConfig, topicConfig } from "#shared/config/index.js";
 import { toIssues } from "#shared/domain/add-task-request.js";
 import { groupPartitionKey } from "#shared/domain/keys.js";
+import { subscriberLane, viewsOf } from "./fan-out/view.js";
 
 export interface ListTasksDeps {
-  readonly store: Pick<TaskStore, "listGroup" | "listFailed">;
+  /** `get`: a fan-out task's row shows its subscribers' copies (shared/services/fan-out/view.ts). */
+  readonly store: Pick<TaskStore, "listGroup" | "listFailed" | "get">;
   readonly config: PunctualConfig;
 }
 
@@ -34,12 +36,15 @@ export async function listTasks(
           query.limit,
           decodeCursor(query.cursor, failedCursorSchema(query.topic)),
         );
-  return { tasks: page.tasks.map(taskView), next_cursor: encodeCursor(page.next) };
+  return { tasks: await viewsOf(deps.store, page.tasks), next_cursor: encodeCursor(page.next) };
 }
 
 function listGroupPage(deps: ListTasksDeps, query: ListTasksQuery, group: string) {
   // The ulid argument only matters for a task without a group value, which this never is.
-  const pk = groupPartitionKey(query.topic, group, "");
+  const pk =
+    query.subscriber === undefined
+      ? groupPartitionKey(query.topic, group, "")
+      : subscriberLane(deps.config, query.topic, query.subscriber, group);
   return deps.store.listGroup(pk, query.limit, decodeCursor(query.cursor, groupCursorSchema(pk)));
 }
 

@@ -30,10 +30,18 @@ export const listTasksQuerySchema = z
       .default(LIST_LIMIT_DEFAULT)
       .meta({ description: `page size, 1–${LIST_LIMIT_MAX} (default ${LIST_LIMIT_DEFAULT})` }),
     cursor: z.string().min(1).max(2048).optional().meta({ description: "the previous page's `next_cursor`" }),
+    subscriber: z.string().min(1).max(64).optional().meta({
+      description:
+        "a fan-out topic, with `group`: list that subscriber's copies of the group, in the order it receives them",
+    }),
   })
   .refine((q) => (q.group === undefined) !== (q.status === undefined), {
     message: "give exactly one of group and status=failed",
     path: ["group"],
+  })
+  .refine((q) => q.subscriber === undefined || q.group !== undefined, {
+    message: "a subscriber's copies are listed per group: give `group` too",
+    path: ["subscriber"],
   });
 export type ListTasksQuery = z.output<typeof listTasksQuerySchema>;
 

@@ -17,7 +17,7 @@ export async function replaySubscriber(
 ): Promise<TaskView> {
   const parent = await deps.store.get(taskId);
   if (!parent) throw notFound();
-  if (!parent.fanOut) throw notFanOut(taskId);
+  if (!parent.fanOut) throw notFanOut(`task ${taskId}`);
   const link = parent.fanOut.find((l) => l.subscriber === subscriber);
   if (!link)
     throw unknownSubscriber(

@@ -1,7 +1,11 @@
 import type { TaskStore } from "#shared/adapters/task-store.js";
+import { notFanOut, unknownSubscriber } from "#shared/api/errors.js";
 import { fanOutTaskView } from "#shared/api/fan-out-view.js";
 import { type TaskView, taskView } from "#shared/api/task-view.js";
+import { type PunctualConfig, topicConfig } from "#shared/config/index.js";
+import { laneHash } from "#shared/domain/fan-out.js";
 import type { TaskRecord } from "#shared/domain/task.js";
+import { forEachBounded } from "#shared/runtime/async.js";
 
 /**
  * The view of a task as the API answers it: a fan-out parent with its subscribers' rows (one strongly consistent
@@ -11,4 +15,53 @@ export async function viewOf(store: Pick<TaskStore, "get">, task: TaskRecord): P
   if (!task.fanOut) return taskView(task);
   const copies = await Promise.all(task.fanOut.map((link) => store.get(link.taskId)));
   return fanOutTaskView(task, copies);
+}
+
+/** Reads in flight at once for a page of fan-out tasks (each one read per subscriber). */
+const LIST_READS = 16;
+
+/**
+ * A page of tasks as the API lists them: a fan-out parent with its subscribers' rows (one read per subscriber per
+ * parent, bounded side by side: docs/COST-AND-SCALE.md), any other task as it is, in the page's order.
+ */
+export async function viewsOf(
+  store: Pick<TaskStore, "get">,
+  tasks: readonly TaskRecord[],
+): Promise<TaskView[]> {
+  const views: TaskView[] = tasks.map(taskView);
+  const parents = tasks.flatMap((task, i) => (task.fanOut ? [{ task, i }] : []));
+  const copies = new Map<string, TaskRecord | undefined>();
+  const ids = parents.flatMap(({ task }) => (task.fanOut ?? []).map((link) => link.taskId));
+  await forEachBounded(ids, LIST_READS, async (id) => {
+    copies.set(id, await store.get(id));
+  });
+  for (const { task, i } of parents) {
+    views[i] = fanOutTaskView(
+      task,
+      (task.fanOut ?? []).map((link) => copies.get(link.taskId)),
+    );
+  }
+  return views;
+}
+
+/**
+ * The partition of one subscriber's copies of a group (`GET /v1/tasks?topic&group&subscriber`): the lane deliver
+ * works through for that subscriber, in its order. The subscriber must be one of the topic's (as configured now).
+ */
+export function subscriberLane(
+  config: PunctualConfig,
+  topic: string,
+  subscriber: string,
+  group: string,
+): string {
+  const subscribers = topicConfig(config, topic)?.subscribers;
+  if (!subscribers) throw notFanOut(`topic "${topic}"`);
+  if (!subscribers.some((s) => s.id === subscriber)) {
+    throw unknownSubscriber(
+      subscriber,
+      subscribers.map((s) => s.id),
+    );
+  }
+  // The ULID only matters for a copy without a group value, which this never is.
+  return `${topic}#${laneHash(topic, subscriber, group, "")}`;
 }

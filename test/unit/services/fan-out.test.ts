@@ -13,6 +13,7 @@ import { cancelTask } from "#shared/services/cancel-task.js";
 import { deadLetterTask } from "#shared/services/dead-letter.js";
 import { callbackRequest } from "#shared/services/deliver/callback-request.js";
 import { getTask } from "#shared/services/get-task.js";
+import { listTasks } from "#shared/services/list-tasks.js";
 import { replayTask } from "#shared/services/replay-task.js";
 import { rescheduleTask, runTask } from "#shared/services/reschedule-task.js";
 import { makeTask } from "../../support/factories.js";
@@ -480,5 +481,43 @@ describe("fan-out cancel and moves", () => {
     expect(moved).toMatchObject({ status: 409, code: "fan_out_unsupported" });
     expect(ran).toMatchObject({ status: 409, code: "fan_out_unsupported" });
     expect(f.store.tasks.size).toBe(4);
+  });
+});
+
+describe("fan-out lists", () => {
+  it("a group's list shows each fan-out task with its subscribers; `subscriber` lists that subscriber's lane in order", async () => {
+    // Prepare
+    const f = setup();
+    const first = await addOrder(f, { content: { order_id: "g-7", n: 1 } });
+    const second = await addOrder(f, { content: { order_id: "g-7", n: 2 } });
+    await deliver(f, first.copies[1] as TaskRecord);
+
+    // Act
+    const parents = await listTasks(f.deps, { topic: "orders", group: "g-7" });
+    const lane = await listTasks(f.deps, { topic: "orders", group: "g-7", subscriber: "audit" });
+
+    // Assess
+    expect(parents.tasks.map((t) => [t.task_id, t.subscribers?.map((s) => s.status)])).toEqual([
+      [first.parent.taskId, ["scheduled", "delivered", "scheduled"]],
+      [second.parent.taskId, ["scheduled", "scheduled", "scheduled"]],
+    ]);
+    expect(lane.tasks.map((t) => [t.task_id, t.subscriber, t.status])).toEqual([
+      [first.copies[1]?.taskId, "audit", "delivered"],
+      [second.copies[1]?.taskId, "audit", "scheduled"],
+    ]);
+  });
+
+  it("refuses `subscriber` on a plain topic (not_fan_out), an unknown one, and one without a group", async () => {
+    const f = setup();
+    const plain = await refusal(listTasks(f.deps, { topic: "demo", group: "g", subscriber: "audit" }));
+    const unknown = await refusal(listTasks(f.deps, { topic: "orders", group: "g", subscriber: "nobody" }));
+    const noGroup = await refusal(
+      listTasks(f.deps, { topic: "orders", status: "failed", subscriber: "audit" }),
+    );
+    expect([plain.code, unknown.code, noGroup.code]).toEqual([
+      "not_fan_out",
+      "unknown_subscriber",
+      "validation_failed",
+    ]);
   });
 });
