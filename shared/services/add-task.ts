@@ -59,6 +59,8 @@ export interface AddTaskResponse {
   readonly topic: string;
   readonly status: TaskStatus;
   readonly due_at: string;
+  /** A fan-out task (issue 14, point 3): each subscriber's copy, by id. */
+  readonly subscribers?: readonly { readonly id: string; readonly task_id: string }[];
 }
 
 export interface AddTaskResult {
@@ -118,7 +120,10 @@ export async function addTask(deps: AddTaskDeps, input: AddTaskInput): Promise<A
   checkItemSize(task);
   if (topic.subscribers) {
     // Issue 14, point 3: the parent and one delivery task per subscriber (shared/services/fan-out/add.ts).
-    return { statusCode: 201, body: addResponse(await addFanOut(deps, task, topic.subscribers, nowMs)) };
+    return {
+      statusCode: 201,
+      body: addResponse(await addFanOut(deps, task, topic, topic.subscribers, nowMs)),
+    };
   }
   // "exists" is no reason to skip arming: the Put may have succeeded on an attempt whose answer was lost and been
   // retried by the SDK (the key holds a fresh ULID, so nobody else wrote it), or a concurrent repeat with the same
@@ -274,7 +279,10 @@ async function replay(
     fields,
   );
   if (topic.subscribers) {
-    return { statusCode: 200, body: addResponse(await addFanOut(deps, task, topic.subscribers, nowMs)) };
+    return {
+      statusCode: 200,
+      body: addResponse(await addFanOut(deps, task, topic, topic.subscribers, nowMs)),
+    };
   }
   const put = await deps.store.putNew(task);
   // Armed even when it "exists": another replay recreated it a moment ago, or this Put's own answer was lost.
@@ -463,7 +471,7 @@ function orderingView(
  * check that the sum really fits, so an oversized task is a 413 now rather than a 500 from DynamoDB that no retry
  * can fix. The idempotency item holds only the key, the task id and a hash, so it cannot outgrow the task's.
  */
-function checkItemSize(task: TaskRecord): void {
+export function checkItemSize(task: TaskRecord): void {
   const size = taskItemSizeBound(task);
   if (size > MAX_ITEM_BYTES - ITEM_GROWTH_BYTES) {
     throw payloadTooLarge(
@@ -513,5 +521,13 @@ export function canonicalJson(value: unknown): string {
 }
 
 function addResponse(task: TaskRecord): AddTaskResponse {
-  return { task_id: task.taskId, topic: task.topic, status: task.status, due_at: rfc3339(task.dueAtMs) };
+  return {
+    task_id: task.taskId,
+    topic: task.topic,
+    status: task.status,
+    due_at: rfc3339(task.dueAtMs),
+    ...(task.fanOut
+      ? { subscribers: task.fanOut.map((l) => ({ id: l.subscriber, task_id: l.taskId })) }
+      : {}),
+  };
 }

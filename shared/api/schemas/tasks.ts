@@ -100,6 +100,10 @@ export const addTaskResponseSchema = z.looseObject({
   topic: z.string(),
   status: taskStatusSchema,
   due_at: dateTime,
+  subscribers: z
+    .array(z.looseObject({ id: z.string(), task_id: z.string() }))
+    .optional()
+    .meta({ description: "a fan-out task: each subscriber's copy, by id" }),
 });
 export type AddTaskResponse = z.output<typeof addTaskResponseSchema>;
 

@@ -1,5 +1,5 @@
 import { serviceUnavailable } from "#shared/api/errors.js";
-import { timerSettings } from "#shared/config/index.js";
+import { type TopicConfig, timerSettings } from "#shared/config/index.js";
 import {
   aggregateStatus,
   deliveryFromLink,
@@ -11,7 +11,7 @@ import {
 import type { TaskRecord, TaskStatus } from "#shared/domain/task.js";
 import { planTimer } from "#shared/domain/timing.js";
 import { forEachBounded } from "#shared/runtime/async.js";
-import { type AddTaskDeps, arm } from "../add-task.js";
+import { type AddTaskDeps, arm, checkItemSize, claimExpiry } from "../add-task.js";
 
 /** What the fan-out add needs of the add's ports. */
 export type FanOutAddDeps = Pick<AddTaskDeps, "store" | "timerQueue" | "scheduler" | "config" | "onError">;
@@ -35,10 +35,16 @@ const ADD_CONCURRENCY = 10;
 export async function addFanOut(
   deps: FanOutAddDeps,
   task: TaskRecord,
+  topic: TopicConfig,
   subscribers: readonly Subscriber[],
   nowMs: number,
 ): Promise<TaskRecord> {
-  const { parent, deliveries } = expandFanOut(task, subscribers);
+  const expanded = expandFanOut(task, subscribers);
+  // The parent is never finished by a delivery, so it gets its TTL now: as long as its idempotency claim lives
+  // (due time + the longest the copies' attempts can take + retention + a day).
+  const parent = { ...expanded.parent, expiresAt: claimExpiry(task.dueAtMs, topic) };
+  const { deliveries } = expanded;
+  for (const record of [parent, ...deliveries]) checkItemSize(record);
   let armed = false;
   try {
     await deps.store.putNew(parent);

@@ -2,12 +2,12 @@ import { monotonicFactory } from "ulid";
 import { describe, expect, it } from "vitest";
 import { HttpError } from "#shared/api/errors.js";
 import { fanOutTaskView } from "#shared/api/fan-out-view.js";
-import { parseConfig } from "#shared/config/index.js";
+import { parseConfig, type TopicConfig } from "#shared/config/index.js";
 import { aggregateStatus, deliveryKey, expandFanOut, laneHash } from "#shared/domain/fan-out.js";
 import { groupHash, parseTaskId } from "#shared/domain/keys.js";
 import type { TaskRecord } from "#shared/domain/task.js";
 import { CallbackSigner, subscriberSigningKey } from "#shared/security/signing.js";
-import { addTask } from "#shared/services/add-task.js";
+import { addTask, claimExpiry } from "#shared/services/add-task.js";
 import { cancelGroup } from "#shared/services/cancel-group.js";
 import { cancelTask } from "#shared/services/cancel-task.js";
 import { deadLetterTask } from "#shared/services/dead-letter.js";
@@ -199,7 +199,10 @@ describe("fan-out add", () => {
 
     // Assess
     expect(result).toMatchObject({ statusCode: 201, body: { task_id: parent.taskId, status: "scheduled" } });
+    expect(result.body.subscribers).toEqual(copies.map((c) => ({ id: c.subscriber, task_id: c.taskId })));
     expect(parent.sweepShard).toBeUndefined();
+    expect(parent.expiresAt).toBe(claimExpiry(parent.dueAtMs, f.config.resolvedTopics.orders as TopicConfig));
+    expect(copies.map((c) => c.expiresAt)).toEqual([undefined, undefined, undefined]);
     expect(copies.map((c) => c.sweepShard)).toEqual(copies.map(() => expect.any(Number)));
     expect(f.timerQueue.armed.map((a) => a.taskId)).toEqual(copies.map((c) => c.taskId));
     expect(f.timerQueue.armed.map((a) => a.taskId)).not.toContain(parent.taskId);
