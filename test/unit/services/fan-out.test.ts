@@ -8,6 +8,7 @@ import { groupHash, parseTaskId } from "#shared/domain/keys.js";
 import type { TaskRecord } from "#shared/domain/task.js";
 import { CallbackSigner, subscriberSigningKey } from "#shared/security/signing.js";
 import { addTask, claimExpiry } from "#shared/services/add-task.js";
+import { addTasksBatch } from "#shared/services/add-tasks-batch.js";
 import { cancelGroup } from "#shared/services/cancel-group.js";
 import { cancelTask } from "#shared/services/cancel-task.js";
 import { deadLetterTask } from "#shared/services/dead-letter.js";
@@ -16,6 +17,7 @@ import { getTask } from "#shared/services/get-task.js";
 import { listTasks } from "#shared/services/list-tasks.js";
 import { replayTask } from "#shared/services/replay-task.js";
 import { rescheduleTask, runTask } from "#shared/services/reschedule-task.js";
+import { parseCreateSchedule } from "#shared/services/schedules/request.js";
 import { makeTask } from "../../support/factories.js";
 import { FakeTopicQueue } from "../../support/fakes/topic-queue.js";
 import { MemoryTaskStore } from "../../support/memory-task-store.js";
@@ -276,6 +278,43 @@ describe("fan-out add", () => {
       subscriber: "audit",
       status: "scheduled",
     });
+  });
+});
+
+describe("fan-out through the other ways in", () => {
+  it("a batch add fans out each item on a fan-out topic; a `callback` there is that item's 400", async () => {
+    // Prepare
+    const f = setup();
+
+    // Act
+    const answer = await addTasksBatch(f.deps, {
+      tasks: [orderBody(), orderBody({ callback: { url: "https://x.example.com/" } })],
+    });
+
+    // Assess
+    expect(answer.results.map((r) => r.status)).toEqual([201, 400]);
+    expect(f.store.tasks.size).toBe(4);
+  });
+
+  it("a schedule on a fan-out topic is accepted without a callback and refused with one", () => {
+    const f = setup();
+    const schedule = {
+      topic: "orders",
+      cron: "0 * * * *",
+      timezone: "UTC",
+      content: { order_id: "nightly" },
+    };
+    expect(parseCreateSchedule(f.config, schedule, NOW).topic).toBe("orders");
+    expect(() =>
+      parseCreateSchedule(f.config, { ...schedule, callback: { url: "https://x.example.com/" } }, NOW),
+    ).toThrow(expect.objectContaining({ code: "fan_out_callback" }));
+  });
+
+  it("refuses a `subscriber` field in an add body (the body is strict), writing nothing", async () => {
+    const f = setup();
+    const error = await refusal(addTask(f.deps, { body: orderBody({ subscriber: "billing" }) }));
+    expect(error).toMatchObject({ status: 400, code: "validation_failed" });
+    expect(f.store.tasks.size).toBe(0);
   });
 });
 
