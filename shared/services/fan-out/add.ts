@@ -45,17 +45,17 @@ export async function addFanOut(
   const parent = { ...expanded.parent, expiresAt: claimExpiry(task.dueAtMs, topic) };
   const { deliveries } = expanded;
   for (const record of [parent, ...deliveries]) checkItemSize(record);
-  let armed = false;
+  let arming = false;
   try {
     await deps.store.putNew(parent);
     await forEachBounded(deliveries, ADD_CONCURRENCY, async (delivery) => {
       await deps.store.putNew(delivery);
     });
-    armed = true;
+    arming = true;
     await armAll(deps, deliveries, nowMs);
     return parent;
   } catch (error) {
-    throw await undoOrKeep(deps, parent, deliveries, error, armed);
+    throw await undoOrKeep(deps, parent, deliveries, error, arming);
   }
 }
 
