@@ -13,10 +13,10 @@ import type { TaskRecord, TaskStatus } from "./task.js";
  */
 
 /**
- * At most this many subscribers per topic. Each one is a task item, a timer message and a FIFO message per
- * task, so an add costs ~3 writes per subscriber (docs/COST-AND-SCALE.md); the add is a handful of sequential
- * calls per subscriber inside API Gateway's 30 s; and the parent's view reads every delivery task. Ten keeps an
- * add of 10 subscribers around 30 calls. A bus with more listeners wants SNS/EventBridge in front, not this.
+ * At most this many subscribers per topic. Each one is a whole task per task added (an item, a timer message, a
+ * FIFO message, its writes: cost grows by S, docs/COST-AND-SCALE.md "Fan-out"); the add makes two calls per
+ * subscriber (side by side) inside API Gateway's 30 s, and the parent's view reads every copy. Ten keeps an add
+ * at 21 calls and a view at 11 reads. A bus with hundreds of listeners wants SNS/EventBridge in front, not this.
  */
 export const MAX_SUBSCRIBERS = 10;
 
@@ -69,16 +69,6 @@ export function deliveryKey(parent: TaskKey, groupValue: string | undefined, sub
   const key = parseTaskId(`${parent.topic}.${lane}.${parent.dueAtMs.toString(36)}.${parent.ulid}`);
   if (!key) throw new Error(`cannot derive a delivery task id from ${parent.taskId}`);
   return key;
-}
-
-/** A parent (stored with its links, never delivered itself). */
-export function isFanOutParent(task: Pick<TaskRecord, "fanOut">): boolean {
-  return task.fanOut !== undefined;
-}
-
-/** A delivery task of a parent (one subscriber's copy). */
-export function isDeliveryTask(task: Pick<TaskRecord, "parentTaskId">): boolean {
-  return task.parentTaskId !== undefined;
 }
 
 /** A subscriber row's status: a delivery task's status, or `missing` when its item is not there (see below). */
