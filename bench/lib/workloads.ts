@@ -1,7 +1,7 @@
 import os from "node:os";
 import type { Progress } from "./progress.js";
-import { cdfPoints, type Distribution, distribution, machineCpuMeter } from "./stats.js";
-import { type BenchTask, CLIENT_CONNECTIONS, type Target } from "./targets.js";
+import { cdfPoints, type Distribution, distribution, machineCpuMeter, type ThreadSplit } from "./stats.js";
+import { type BenchTask, CLIENT_CONNECTIONS, type CpuReading, type Target } from "./targets.js";
 
 export interface Cpu {
   /** CPU ms of the system under test (Punctual: functions + emulators; BullMQ: worker + Redis). */
@@ -16,6 +16,12 @@ export interface Cpu {
   readonly clientMs: number;
   /** Average cores the whole machine was busy (this run and whatever else ran: the machine is shared). */
   readonly machineCores?: number;
+  /**
+   * The main process's CPU ms per task by thread (Punctual: `main` = API, pollers and functions; `emulators` =
+   * its busiest other thread, the emulators' in the default layout; `helpers` = V8's and libuv's threads): what
+   * the capacity planner's local profile charges per thread, measured in the run.
+   */
+  readonly threadMsPerTask?: { readonly main: number; readonly emulators: number; readonly helpers: number };
 }
 
 export interface RunResult {
@@ -88,7 +94,7 @@ class Run {
   addErrors = 0;
   #addStart = 0;
   #addEnd = 0;
-  #readCpu: () => { systemMs: number; mainMs: number; clientMs: number };
+  #readCpu: () => CpuReading;
   #readMachine = machineCpuMeter();
   #startedAt = Date.now();
   #load = os.loadavg()[0] ?? 0;
@@ -177,6 +183,7 @@ class Run {
         mainCores: round(cpu.mainMs / wallMs, 2),
         clientMs: Math.round(cpu.clientMs),
         machineCores: round(this.#readMachine() / wallMs, 2),
+        threadMsPerTask: perTaskByThread(cpu.threads, this.tasks.length),
       },
       firstErrors: this.errors,
       loadAverageAtStart: round(this.#load, 2),
@@ -185,6 +192,11 @@ class Run {
 }
 
 const round = (x: number, digits = 1) => Math.round(x * 10 ** digits) / 10 ** digits;
+
+function perTaskByThread(threads: ThreadSplit, tasks: number): Cpu["threadMsPerTask"] {
+  const per = (ms: number) => round(ms / Math.max(1, tasks), 3);
+  return { main: per(threads.mainMs), emulators: per(threads.busiestMs), helpers: per(threads.restMs) };
+}
 
 /** Adds/s through the API (Punctual) or Queue.add (BullMQ) with 64 requests in flight; tasks due far enough out
  * that none fires during the measurement. */

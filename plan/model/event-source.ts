@@ -148,13 +148,15 @@ export class EventSource<M> {
     this.#bill(2); // this receive and the batch's delete
     this.peakBatches = Math.max(this.peakBatches, this.#busy);
     const perSlot = this.world.profile.eventSources.receivers === "per-slot";
-    this.handle(batch, () =>
-      this.world.call("sqsDeleteBatch", () => {
-        this.#busy--;
-        this.onDeleted(batch);
-        this.#wakeSlots();
-        if (perSlot) this.#loop();
-      }),
+    const deleted = () => {
+      this.#busy--;
+      this.onDeleted(batch);
+      this.#wakeSlots();
+      if (perSlot) this.#loop();
+    };
+    // The received messages' own CPU (the answer's entries), then the invocation; the poller goes on receiving.
+    this.world.entries("sqsReceive", batch.length, () =>
+      this.handle(batch, () => this.world.call("sqsDeleteBatch", deleted, "main", { entries: batch.length })),
     );
     if (!perSlot) this.#loop();
   };

@@ -1,6 +1,14 @@
 import type { PlannerConfig } from "../config.js";
 import { Simulation } from "./engine.js";
-import { type Call, type FunctionName, type Profile, THREADS, type Thread } from "./profile.js";
+import {
+  type Call,
+  type CallCost,
+  type CallSite,
+  type FunctionName,
+  type Profile,
+  THREADS,
+  type Thread,
+} from "./profile.js";
 
 /**
  * The machine's cores at `speed` each (a share of a core when the machine is busy with other work). A thread's
@@ -39,7 +47,7 @@ export class Processor {
 
   constructor(
     private readonly sim: Simulation,
-    private readonly machine: Machine,
+    readonly machine: Machine,
   ) {}
 
   run(cpuMs: number, then: () => void): void {
@@ -52,6 +60,11 @@ export class Processor {
     this.busyMs += slot.endMs - slot.startMs;
     this.sim.at(slot.endMs, then);
   }
+}
+
+export interface CallOptions {
+  readonly entries?: number;
+  readonly site?: CallSite;
 }
 
 /** What the run cost, by call and capacity unit (for the monthly cost and the quotas). */
@@ -71,8 +84,16 @@ export interface World {
   /** The local cloud's threads (absent on AWS). */
   readonly threads?: Readonly<Record<Thread, Processor>>;
   readonly usage: Usage;
-  /** One call from thread `on`: the caller's CPU there, the round trip, the emulators' CPU, then `then`. */
-  call(name: Call, then: () => void, on?: Thread): void;
+  /**
+   * One call from thread `on`: the caller's CPU there, the round trip, the emulators' CPU, then `then`; the
+   * helpers' CPU alongside. `entries`: a batch call's entries (default 1); `site`: the call site, where the
+   * profile prices one apart.
+   */
+  call(name: Call, then: () => void, on?: Thread, options?: CallOptions): void;
+  /** A batch's entries known only after the call answered (a receive): their CPU, then `then`. */
+  entries(name: Call, count: number, then: () => void, on?: Thread): void;
+  /** CPU of V8's helper threads: it takes a core, holding up no event loop (nothing on AWS). */
+  helpers(ms: number): void;
   /** CPU on thread `on` (nothing on AWS). */
   cpu(ms: number, then: () => void, on?: Thread): void;
   /** The thread a function's handler runs on. */
@@ -97,6 +118,10 @@ export function createWorld(
   };
   const on = (thread: Thread, ms: number, then: () => void) =>
     threads ? threads[thread].run(ms, then) : then();
+  const helpers = (ms: number) => {
+    if (threads && ms > 0) threads.main.machine.reserve(sim.now, ms);
+  };
+  const warmUp = createWarmUp(profile);
   return {
     sim,
     profile,
@@ -104,14 +129,46 @@ export function createWorld(
     ...(threads ? { threads } : {}),
     usage,
     cpu: (ms, then, thread = "main") => on(thread, ms, then),
-    call(name, then, thread = "main") {
+    helpers,
+    call(name, then, thread = "main", options = {}) {
       usage.calls[name]++;
-      const cost = profile.calls[name];
-      on(thread, cost.clientCpuMs, () =>
-        sim.after(cost.latencyMs, () => on("emulators", cost.serverCpuMs, then)),
+      const cost = (options.site && profile.callSites?.[options.site]) || profile.calls[name];
+      const entries = Math.max(0, (options.entries ?? 1) - 1);
+      const extra = warmUp(options.site ?? name, cost);
+      const part = (k: "clientCpuMs" | "serverCpuMs" | "helperCpuMs") =>
+        (cost[k] ?? 0) + entries * (cost.perEntry?.[k] ?? 0) + extra[k];
+      helpers(part("helperCpuMs"));
+      on(thread, part("clientCpuMs"), () =>
+        sim.after(cost.latencyMs, () => on("emulators", part("serverCpuMs"), then)),
       );
     },
+    entries(name, count, then, thread = "main") {
+      const perEntry = profile.calls[name].perEntry;
+      if (!perEntry || count <= 0) {
+        then();
+        return;
+      }
+      helpers(count * perEntry.helperCpuMs);
+      on("emulators", count * perEntry.serverCpuMs, () => on(thread, count * perEntry.clientCpuMs, then));
+    },
     threadOf: (fn) => profile.cpu?.functionThreads[fn] ?? "main",
+  };
+}
+
+/** The warm-up CPU each call adds: its kind's warm-up spread over the kind's first calls. */
+function createWarmUp(profile: Profile) {
+  const made = new Map<string, number>();
+  const none = { clientCpuMs: 0, serverCpuMs: 0, helperCpuMs: 0 };
+  return (kind: string, cost: CallCost) => {
+    const n = (made.get(kind) ?? 0) + 1;
+    made.set(kind, n);
+    if (!profile.cpu || !cost.warmUp || n > cost.warmUp.calls) return none;
+    const { calls, clientCpuMs, serverCpuMs, helperCpuMs } = cost.warmUp;
+    return {
+      clientCpuMs: clientCpuMs / calls,
+      serverCpuMs: serverCpuMs / calls,
+      helperCpuMs: helperCpuMs / calls,
+    };
   };
 }
 
