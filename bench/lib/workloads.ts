@@ -22,7 +22,22 @@ export interface Cpu {
    * the capacity planner's local profile charges per thread, measured in the run.
    */
   readonly threadMsPerTask?: { readonly main: number; readonly emulators: number; readonly helpers: number };
+  /**
+   * Cumulative CPU ms every CPU_SAMPLE_MS from the run's start (the machine's, the system's, the bench's): how
+   * much of the machine other work took, interval by interval, for the planner's CPU share over time.
+   */
+  readonly timeline?: readonly CpuSample[];
 }
+
+export interface CpuSample {
+  readonly atMs: number;
+  readonly machineMs: number;
+  readonly systemMs: number;
+  readonly clientMs: number;
+}
+
+/** How often a run samples the CPU for its timeline. */
+export const CPU_SAMPLE_MS = 500;
 
 export interface RunResult {
   readonly tasks: number;
@@ -99,6 +114,8 @@ class Run {
   #startedAt = Date.now();
   #load = os.loadavg()[0] ?? 0;
   #duplicatesBefore: number;
+  readonly #timeline: CpuSample[] = [];
+  readonly #sampler: NodeJS.Timeout;
 
   constructor(
     readonly target: Target,
@@ -106,6 +123,18 @@ class Run {
   ) {
     this.#readCpu = target.cpuMeter();
     this.#duplicatesBefore = target.stats.duplicates;
+    this.#sampler = setInterval(() => this.#sample(), CPU_SAMPLE_MS);
+    this.#sampler.unref();
+  }
+
+  #sample(): void {
+    const cpu = this.#readCpu();
+    this.#timeline.push({
+      atMs: Date.now() - this.#startedAt,
+      machineMs: Math.round(this.#readMachine()),
+      systemMs: Math.round(cpu.systemMs),
+      clientMs: Math.round(cpu.clientMs),
+    });
   }
 
   async add(task: BenchTask): Promise<void> {
@@ -165,6 +194,8 @@ class Run {
       lateness.push(at - task.dueMs);
       lastReceive = Math.max(lastReceive, at);
     }
+    clearInterval(this.#sampler);
+    this.#sample();
     const cpu = this.#readCpu();
     const wallMs = Math.max(1, Date.now() - this.#startedAt);
     return {
@@ -184,6 +215,7 @@ class Run {
         clientMs: Math.round(cpu.clientMs),
         machineCores: round(this.#readMachine() / wallMs, 2),
         threadMsPerTask: perTaskByThread(cpu.threads, this.tasks.length),
+        timeline: this.#timeline,
       },
       firstErrors: this.errors,
       loadAverageAtStart: round(this.#load, 2),

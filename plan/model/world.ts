@@ -18,9 +18,11 @@ import {
 export class Machine {
   readonly #busyUntil: number[];
 
+  /** `speed`: a constant share of each core, or the share at each moment (ms since `originMs`). */
   constructor(
     cores: number,
-    private readonly speed: number,
+    private readonly speed: CpuSpeed,
+    private readonly originMs = 0,
   ) {
     this.#busyUntil = Array.from({ length: cores }, () => 0);
   }
@@ -31,7 +33,9 @@ export class Machine {
     for (let i = 1; i < this.#busyUntil.length; i++)
       if ((this.#busyUntil[i] as number) < (this.#busyUntil[core] as number)) core = i;
     const startMs = Math.max(earliestMs, this.#busyUntil[core] as number);
-    const endMs = startMs + cpuMs / this.speed;
+    const speed = typeof this.speed === "number" ? this.speed : this.speed(startMs - this.originMs);
+    // A slice is sub-millisecond: the share at its start holds for all of it.
+    const endMs = startMs + cpuMs / speed;
     this.#busyUntil[core] = endMs;
     return { startMs, endMs };
   }
@@ -43,7 +47,9 @@ export class Machine {
  */
 export class Processor {
   #busyUntil = 0;
+  /** Wall time this thread held a core, and the CPU it used (the same at full speed). */
   busyMs = 0;
+  cpuMs = 0;
 
   constructor(
     private readonly sim: Simulation,
@@ -58,9 +64,13 @@ export class Processor {
     const slot = this.machine.reserve(Math.max(this.sim.now, this.#busyUntil), cpuMs);
     this.#busyUntil = slot.endMs;
     this.busyMs += slot.endMs - slot.startMs;
+    this.cpuMs += cpuMs;
     this.sim.at(slot.endMs, then);
   }
 }
+
+/** Share of each core the local cloud can use: constant, or over time (ms since the run's start). */
+export type CpuSpeed = number | ((sinceStartMs: number) => number);
 
 export interface CallOptions {
   readonly entries?: number;
@@ -75,6 +85,8 @@ export interface Usage {
   /** SQS requests by queue kind (billed differently). */
   standardRequests: number;
   fifoRequests: number;
+  /** Local profiles: the CPU charged to V8's helper threads. */
+  helperCpuMs: number;
 }
 
 export interface World {
@@ -103,11 +115,11 @@ export interface World {
 export function createWorld(
   profile: Profile,
   config: PlannerConfig,
-  options: { startMs: number; cpuSpeed?: number },
+  options: { startMs: number; cpuSpeed?: CpuSpeed },
 ): World {
   const sim = new Simulation(options.startMs);
   const threads = profile.cpu
-    ? createThreads(sim, profile.cpu.machineCores, options.cpuSpeed ?? 1)
+    ? createThreads(sim, new Machine(profile.cpu.machineCores, options.cpuSpeed ?? 1, options.startMs))
     : undefined;
   const usage: Usage = {
     calls: Object.fromEntries(Object.keys(profile.calls).map((c) => [c, 0])) as Record<Call, number>,
@@ -115,11 +127,14 @@ export function createWorld(
     rru: 0,
     standardRequests: 0,
     fifoRequests: 0,
+    helperCpuMs: 0,
   };
   const on = (thread: Thread, ms: number, then: () => void) =>
     threads ? threads[thread].run(ms, then) : then();
   const helpers = (ms: number) => {
-    if (threads && ms > 0) threads.main.machine.reserve(sim.now, ms);
+    if (!threads || ms <= 0) return;
+    threads.main.machine.reserve(sim.now, ms);
+    usage.helperCpuMs += ms;
   };
   const warmUp = createWarmUp(profile);
   return {
@@ -172,8 +187,7 @@ function createWarmUp(profile: Profile) {
   };
 }
 
-function createThreads(sim: Simulation, cores: number, speed: number): Record<Thread, Processor> {
-  const machine = new Machine(cores, speed);
+function createThreads(sim: Simulation, machine: Machine): Record<Thread, Processor> {
   return Object.fromEntries(THREADS.map((t) => [t, new Processor(sim, machine)])) as Record<
     Thread,
     Processor
