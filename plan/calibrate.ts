@@ -33,6 +33,7 @@ import { makeTaskKey, newUlid } from "#shared/domain/keys.js";
 import type { TaskRecord } from "#shared/domain/task.js";
 import { ENV } from "#shared/runtime/env.js";
 import { threadCpuMeter } from "../bench/lib/stats.js";
+import type { CalibratedCall, Calibration, ThreadCost } from "./local-profile.js";
 
 const arg = (name: string, fallback: number) => {
   const i = process.argv.indexOf(name);
@@ -46,22 +47,8 @@ const GROUPS = 300;
 /** Calls per round (a cold round, then a warm one). */
 const ROUND = 1000;
 
-/** CPU ms per call on each thread. */
-export interface Cost {
-  readonly main: number;
-  readonly emulators: number;
-  readonly helpers: number;
-}
-
-/**
- * One kind of call: CPU per call once warm, and the extra CPU (ms, in all) its first `calls` calls cost in a
- * fresh process — V8 compiling the code path (on the helper threads) and running it unoptimised meanwhile. The
- * bench starts a fresh local cloud for every workload, so it pays this in every run.
- */
-export interface Measured {
-  readonly warm: Cost;
-  readonly warmUp: Cost & { readonly calls: number };
-}
+type Cost = ThreadCost;
+type Measured = CalibratedCall;
 
 const round = (x: number) => Math.round(x * 1000) / 1000;
 const costOf = (f: (k: keyof Cost) => number): Cost => ({
@@ -74,7 +61,7 @@ const costOf = (f: (k: keyof Cost) => number): Cost => ({
  * A batch call as a part per call plus a part per entry, from calls of 1 and of 10 entries (the warm-up, a
  * property of the code path, not of the size, is the two's sum).
  */
-function perEntry(one: Measured, ten: Measured) {
+function perEntry(one: Measured, ten: Measured): Measured {
   const entry = costOf((k) => Math.max(0, (ten.warm[k] - one.warm[k]) / 9));
   return {
     warm: costOf((k) => Math.max(0, one.warm[k] - entry[k])),
@@ -151,27 +138,22 @@ async function latencyOf(n: number, work: (i: number) => Promise<unknown>, threa
   return round(Math.max(0, wall - threads.reduce((sum, k) => sum + cpu[k] / n, 0)));
 }
 
-try {
-  const env = Object.values(cloud.functionEnvironments).find((e) => e[ENV.tableName]);
-  const tableName = env?.[ENV.tableName] as string;
-  const config = { region: LOCAL_REGION, credentials: LOCAL_CREDENTIALS };
-  const ddb = createAwsClient(DynamoDBClient, { ...config, endpoint: cloud.endpoints.dynamodb });
-  const sqs = createAwsClient(SQSClient, { ...config, endpoint: cloud.endpoints.sqs });
-  const store = new DynamoTaskStore({ tableName, client: ddb });
-  const queue = async (name: string, fifo: boolean) =>
-    (
-      await sqs.send(
-        new CreateQueueCommand({
-          QueueName: name,
-          ...(fifo ? { Attributes: { FifoQueue: "true", ContentBasedDeduplication: "false" } } : {}),
-        }),
-      )
-    ).QueueUrl as string;
-  const results: Record<string, unknown> = {};
+/** What the measuring steps share: the task store and SQS client on the fast path, and the adds' tasks. */
+interface Parts {
+  readonly store: DynamoTaskStore;
+  readonly sqs: SQSClient;
+  /** The added tasks' ids in the order of their bodies: task i is in group i mod GROUPS, due baseDue + ⌊i / GROUPS⌋ s. */
+  readonly ids: string[];
+  readonly baseDue: number;
+  readonly queue: (name: string, fifo: boolean) => Promise<string>;
+  readonly id: (i: number) => string;
+}
 
-  // The add through the API: HTTP server, add handler, PutItem, the timer's SendMessage. Due in 250 s (inside
-  // the timer horizon, after the run): nothing fires meanwhile. The first half is the cold round.
-  const baseDue = Math.ceil((Date.now() + 250_000) / 1000) * 1000;
+/**
+ * The add through the API (HTTP server, add handler, PutItem, the timer's SendMessage), cold then warm. Due in
+ * 250 s (inside the timer horizon, after the run): nothing fires meanwhile. Fixes the emulators' thread.
+ */
+async function measureAdds(ids: string[], baseDue: number): Promise<Measured> {
   const bodies = Array.from({ length: TASKS }, (_, i) =>
     JSON.stringify({
       topic: "demo",
@@ -180,105 +162,109 @@ try {
       callback: { url: "http://127.0.0.1:9/hook" },
     }),
   );
-  const ids: string[] = [];
-  const addRound = async (from: number, to: number) =>
-    ids.push(
-      ...(
-        await ask<{ ids: string[] }>(
-          { type: "adds", apiUrl: cloud.apiUrl, bodies: bodies.slice(from, to), inFlight: IN_FLIGHT },
-          "added",
-        )
-      ).ids,
+  const round = (from: number, to: number) => async () => {
+    const answer = await ask<{ ids: string[] }>(
+      { type: "adds", apiUrl: cloud.apiUrl, bodies: bodies.slice(from, to), inFlight: IN_FLIGHT },
+      "added",
     );
-  const coldAdds = await cpuOf(() => addRound(0, TASKS / 2));
-  emulatorTid = coldAdds.tid;
-  const warmAdds = await cpuOf(() => addRound(TASKS / 2, TASKS));
-  results.addThroughApi = {
-    warm: costOf((k) => warmAdds[k] / (TASKS / 2)),
-    warmUp: { ...costOf((k) => Math.max(0, coldAdds[k] - warmAdds[k])), calls: TASKS / 2 },
+    ids.push(...answer.ids);
   };
+  const cold = await cpuOf(round(0, TASKS / 2));
+  emulatorTid = cold.tid;
+  const warm = await cpuOf(round(TASKS / 2, TASKS));
+  return {
+    warm: costOf((k) => warm[k] / (TASKS / 2)),
+    warmUp: { ...costOf((k) => Math.max(0, cold[k] - warm[k])), calls: TASKS / 2 },
+  };
+}
 
-  // The add's two calls on their own: PutItem of a copy of a real task (new id), the timer's SendMessage.
-  const records = (await Promise.all(ids.slice(0, 2 * ROUND).map((id) => store.get(id)))) as TaskRecord[];
+/** The add's two calls on their own: PutItem of a copy of a real task (a new id), the timer's SendMessage. */
+async function measureAddCalls(parts: Parts, records: readonly TaskRecord[]) {
   const copy = (r: TaskRecord): TaskRecord => ({
     ...r,
     ...makeTaskKey(r.topic, r.groupValue, r.dueAtMs, newUlid(Date.now())),
   });
-  results.ddbPut = await measure(ROUND, (i) => store.putNew(copy(records[i] as TaskRecord)));
-  const parked = new SqsTimerQueue(sqs, await queue("calibrate-parked", false));
-  const id = (i: number) => ids[i % ids.length] as string;
-  results.sqsSend = await measure(ROUND, (i) => parked.arm(id(i), 900));
-  results.latency = {
-    fastPath: await latencyOf(300, (i) => store.get(id(i)), ["main", "emulators"]),
-  };
+  const ddbPut = await measure(ROUND, (i) => parts.store.putNew(copy(records[i] as TaskRecord)));
+  const parked = new SqsTimerQueue(parts.sqs, await parts.queue("calibrate-parked", false));
+  const sqsSend = await measure(ROUND, (i) => parked.arm(parts.id(i), 900));
+  const fastPath = await latencyOf(300, (i) => parts.store.get(parts.id(i)), ["main", "emulators"]);
+  return { ddbPut, sqsSend, fastPath };
+}
 
-  // The relay's calls: the group Query (1 and 10 tasks due), the FIFO SendMessageBatch (1 and 10), the mark.
+/** The relay's calls: the group Query (1 and 10 tasks due), the FIFO SendMessageBatch (1 and 10), the mark. */
+async function measureRelayCalls(parts: Parts, records: readonly TaskRecord[]) {
+  const { store, baseDue, id } = parts;
   const pks = [...new Set(records.map((r) => r.pk))];
   const pk = (i: number) => pks[i % pks.length] as string;
   const query1 = await measure(pks.length, (i) => store.listScheduledInGroup(pk(i), baseDue, baseDue));
   const query10 = await measure(pks.length, (i) =>
     store.listScheduledInGroup(pk(i), baseDue - 1000, baseDue + 10_000),
   );
-  results.ddbQuery = perEntry(query1, query10);
-  const topic = new SqsTopicQueue(sqs);
-  const fifo1 = await queue("calibrate-topic-1.fifo", true);
-  const fifo10 = await queue("calibrate-topic-10.fifo", true);
+  const topic = new SqsTopicQueue(parts.sqs);
+  const fifo1 = await parts.queue("calibrate-topic-1.fifo", true);
+  const fifo10 = await parts.queue("calibrate-topic-10.fifo", true);
   const send1 = await measure(ROUND, (i) => topic.sendInOrder(fifo1, `g${i % GROUPS}`, [id(i)]));
-  const send10 = await measure(ROUND / 10, (i) =>
-    topic.sendInOrder(
-      fifo10,
-      `g${i % GROUPS}`,
-      Array.from({ length: 10 }, (_, k) => id(i * 10 + k)),
-    ),
-  );
-  results.sqsSendBatch = perEntry(send1, send10);
-  results.ddbUpdateQueued = await measure(ROUND, (i) => store.markQueued(id(i), Date.now()));
+  const tenIds = (i: number) => Array.from({ length: 10 }, (_, k) => id(i * 10 + k));
+  const send10 = await measure(ROUND / 10, (i) => topic.sendInOrder(fifo10, `g${i % GROUPS}`, tenIds(i)));
+  return {
+    ddbQuery: perEntry(query1, query10),
+    sqsSendBatch: perEntry(send1, send10),
+    ddbUpdateQueued: await measure(ROUND, (i) => store.markQueued(id(i), Date.now())),
+  };
+}
 
-  // The pollers' calls on a standard queue of visible messages: ReceiveMessage of 1 and 10 (with the attributes
-  // the local event source asks for), then DeleteMessageBatch of 1 and 10 of the receipts.
-  const visibleUrl = await queue("calibrate-visible", false);
-  const visible = new SqsTimerQueue(sqs, visibleUrl);
-  await bounded(4 * ROUND, (i) => visible.arm(id(i), 0));
+/**
+ * The pollers' calls on a standard queue of visible messages: ReceiveMessage of 1 and of 10 (with the attributes
+ * the local event source asks for), then DeleteMessageBatch of 1 and of 10 of those receipts.
+ */
+async function measurePollerCalls(parts: Parts) {
+  const { sqs } = parts;
+  const url = await parts.queue("calibrate-visible", false);
+  const visible = new SqsTimerQueue(sqs, url);
+  await bounded(4 * ROUND, (i) => visible.arm(parts.id(i), 0));
   const receipts: Message[][] = [];
   const receive = (max: number) => async () => {
+    const attributes = { MessageSystemAttributeNames: ["All" as const], MessageAttributeNames: ["All"] };
     const got = await sqs.send(
       new ReceiveMessageCommand({
-        QueueUrl: visibleUrl,
+        QueueUrl: url,
         MaxNumberOfMessages: max,
         WaitTimeSeconds: 0,
-        MessageSystemAttributeNames: ["All"],
-        MessageAttributeNames: ["All"],
+        ...attributes,
       }),
     );
     receipts.push(got.Messages ?? []);
   };
-  const receive1 = await measure(ROUND / 2, receive(1));
-  const receive10 = await measure(ROUND / 10, receive(10));
-  results.sqsReceive = perEntry(receive1, receive10);
-  const ones = receipts.filter((r) => r.length === 1);
-  const tens = receipts.filter((r) => r.length === 10);
+  const sqsReceive = perEntry(await measure(ROUND / 2, receive(1)), await measure(ROUND / 10, receive(10)));
+  const ofSize = (n: number) => receipts.filter((r) => r.length === n);
   const del = (batches: Message[][]) => (i: number) =>
     sqs.send(
       new DeleteMessageBatchCommand({
-        QueueUrl: visibleUrl,
+        QueueUrl: url,
         Entries: (batches[i] ?? []).map((m, k) => ({ Id: String(k), ReceiptHandle: m.ReceiptHandle })),
       }),
     );
-  const delete1 = await measure(Math.floor(ones.length / 2), del(ones));
-  const delete10 = await measure(Math.floor(tens.length / 2), del(tens));
-  results.sqsDeleteBatch = perEntry(delete1, delete10);
+  const [ones, tens] = [ofSize(1), ofSize(10)];
+  const sqsDeleteBatch = perEntry(
+    await measure(Math.floor(ones.length / 2), del(ones)),
+    await measure(Math.floor(tens.length / 2), del(tens)),
+  );
+  return { sqsReceive, sqsDeleteBatch };
+}
 
-  // Deliver's calls: start the attempt (UpdateItem returning the record), the callback's POST, record it delivered.
-  results.ddbUpdateAttempt = await measure(ROUND, (i) => store.startAttempt(id(i), Date.now()));
+/** Deliver's calls: the attempt start (an UpdateItem returning the record), the callback's POST, the mark. */
+async function measureDeliverCalls(parts: Parts) {
+  const { store, id } = parts;
+  const ddbUpdateAttempt = await measure(ROUND, (i) => store.startAttempt(id(i), Date.now()));
   const { port } = await ask<{ port: number }>({ type: "receiver" }, "listening");
   const callbacks = createCallbackClient({ policy: { isAllowed: () => true }, allowPlainHttp: true });
-  const body = JSON.stringify({ content: { order_id: "c1", bench_id: "c1" }, task_id: ids[0] });
+  const body = JSON.stringify({ content: { order_id: "c1", bench_id: "c1" }, task_id: id(0) });
   const post = () =>
     callbacks.post({ url: `http://127.0.0.1:${port}/hook`, body, headers: {}, timeoutMs: 5_000 });
-  results.callback = await measure(ROUND, post);
-  (results.latency as Record<string, number>).callback = await latencyOf(300, post, ["main"]);
+  const callback = await measure(ROUND, post);
+  const callbackLatency = await latencyOf(300, post, ["main"]);
   await callbacks.close();
-  results.ddbUpdateDelivered = await measure(ROUND, (i) =>
+  const ddbUpdateDelivered = await measure(ROUND, (i) =>
     store.markDelivered(id(i), {
       atMs: Date.now(),
       latenessMs: 5,
@@ -287,21 +273,49 @@ try {
       attempt: { seq: 1, startedAtMs: Date.now(), durationMs: 3, status: 200 },
     }),
   );
-  process.stdout.write(
-    `${JSON.stringify(
-      {
-        measuredAt: new Date().toISOString(),
-        loadAverage: os.loadavg().map((x) => Math.round(x * 100) / 100),
-        tasks: TASKS,
-        inFlight: IN_FLIGHT,
-        results,
+  return { ddbUpdateAttempt, callback, callbackLatency, ddbUpdateDelivered };
+}
+
+async function calibrate(): Promise<Calibration> {
+  const env = Object.values(cloud.functionEnvironments).find((e) => e[ENV.tableName]);
+  const config = { region: LOCAL_REGION, credentials: LOCAL_CREDENTIALS };
+  const ddb = createAwsClient(DynamoDBClient, { ...config, endpoint: cloud.endpoints.dynamodb });
+  const sqs = createAwsClient(SQSClient, { ...config, endpoint: cloud.endpoints.sqs });
+  const store = new DynamoTaskStore({ tableName: env?.[ENV.tableName] as string, client: ddb });
+  const queue = async (name: string, fifo: boolean) => {
+    const attributes = fifo ? { Attributes: { FifoQueue: "true", ContentBasedDeduplication: "false" } } : {};
+    return (await sqs.send(new CreateQueueCommand({ QueueName: name, ...attributes }))).QueueUrl as string;
+  };
+  const ids: string[] = [];
+  const baseDue = Math.ceil((Date.now() + 250_000) / 1000) * 1000;
+  const parts: Parts = { store, sqs, ids, baseDue, queue, id: (i) => ids[i % ids.length] as string };
+  try {
+    const addThroughApi = await measureAdds(ids, baseDue);
+    const records = (await Promise.all(ids.slice(0, 2 * ROUND).map((id) => store.get(id)))) as TaskRecord[];
+    const { fastPath, ...add } = await measureAddCalls(parts, records);
+    const relay = await measureRelayCalls(parts, records);
+    const pollers = await measurePollerCalls(parts);
+    const { callbackLatency, ...deliver } = await measureDeliverCalls(parts);
+    return {
+      measuredAt: new Date().toISOString(),
+      loadAverage: Math.round((os.loadavg()[0] ?? 0) * 100) / 100,
+      results: {
+        addThroughApi,
+        ...add,
+        latency: { fastPath, callback: callbackLatency },
+        ...relay,
+        ...pollers,
+        ...deliver,
       },
-      null,
-      2,
-    )}\n`,
-  );
-  ddb.destroy();
-  sqs.destroy();
+    };
+  } finally {
+    ddb.destroy();
+    sqs.destroy();
+  }
+}
+
+try {
+  process.stdout.write(`${JSON.stringify(await calibrate(), null, 2)}\n`);
 } finally {
   await ask({ type: "stop" }, "stopped");
   client.disconnect();

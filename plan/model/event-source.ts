@@ -103,7 +103,8 @@ export class EventSource<M> {
     this.#activeSince ??= this.world.sim.now;
     // The slot is taken when the receive starts: pollers must not overshoot the limit while their receives run.
     this.#busy++;
-    this.#afterWindow(() => this.world.call("sqsReceive", this.#received));
+    // The receive's fixed part now; its messages' part once it is known how many came (#received).
+    this.#afterWindow(() => this.world.call("sqsReceive", this.#received, "main", { entries: 0 }));
   };
 
   /** With a batching window, a poller that found fewer than a batch waits up to the window for more. */

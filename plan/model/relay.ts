@@ -110,17 +110,22 @@ function rearm(parts: RelayParts, items: { task: SimTask; delaySeconds: number }
 /** Query the group's due, still-scheduled tasks up to this batch's latest own one; send them in order; mark them. */
 function forwardGroup(parts: RelayParts, pk: string, own: readonly SimTask[], done: () => void): void {
   const { world, table } = parts;
-  relayCall(world, "ddbQuery", () => {
-    world.usage.rru++;
-    const window = groupSweepWindow(own, world.sim.now, RELAY_LOOKBACK_MS);
-    const latest = latestOwnKey(own);
-    const due = table
-      .scheduledInGroup(pk, window.fromMs, window.toMs)
-      .filter((t) => t.key.sk <= latest.sk)
-      .sort((a, b) => bySortKey(a.key, b.key));
-    // The items the Query returned: their CPU once the answer is in.
-    world.entries("ddbQuery", due.length, () => forwardDue(parts, pk, due, done), world.threadOf("relay"));
-  });
+  relayCall(
+    world,
+    "ddbQuery",
+    () => {
+      world.usage.rru++;
+      const window = groupSweepWindow(own, world.sim.now, RELAY_LOOKBACK_MS);
+      const latest = latestOwnKey(own);
+      const due = table
+        .scheduledInGroup(pk, window.fromMs, window.toMs)
+        .filter((t) => t.key.sk <= latest.sk)
+        .sort((a, b) => bySortKey(a.key, b.key));
+      // The items the Query returned: their CPU once the answer is in.
+      world.entries("ddbQuery", due.length, () => forwardDue(parts, pk, due, done), world.threadOf("relay"));
+    },
+    { entries: 0 },
+  );
 }
 
 /** Sends the group's due tasks in order, chunk after chunk, then marks them queued. */

@@ -98,8 +98,9 @@ export interface World {
   readonly usage: Usage;
   /**
    * One call from thread `on`: the caller's CPU there, the round trip, the emulators' CPU, then `then`; the
-   * helpers' CPU alongside. `entries`: a batch call's entries (default 1); `site`: the call site, where the
-   * profile prices one apart.
+   * helpers' CPU alongside. A call with a per-entry cost costs its fixed part plus that part per entry
+   * (`entries`, default 1; 0 when they are charged after the answer, see `entries()`); `site`: the call site,
+   * where the profile prices one apart.
    */
   call(name: Call, then: () => void, on?: Thread, options?: CallOptions): void;
   /** A batch's entries known only after the call answered (a receive): their CPU, then `then`. */
@@ -148,7 +149,7 @@ export function createWorld(
     call(name, then, thread = "main", options = {}) {
       usage.calls[name]++;
       const cost = (options.site && profile.callSites?.[options.site]) || profile.calls[name];
-      const entries = Math.max(0, (options.entries ?? 1) - 1);
+      const entries = Math.max(0, options.entries ?? 1);
       const extra = warmUp(options.site ?? name, cost);
       const part = (k: "clientCpuMs" | "serverCpuMs" | "helperCpuMs") =>
         (cost[k] ?? 0) + entries * (cost.perEntry?.[k] ?? 0) + extra[k];

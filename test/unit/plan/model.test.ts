@@ -142,7 +142,7 @@ describe("what a local call costs", () => {
   };
   const world = (profile: Profile) => createWorld(profile, DEFAULT_CONFIG, { startMs: 0 });
 
-  it("adds the per-entry part for each entry after the first", () => {
+  it("charges a batch call its fixed part plus its per-entry part for each entry", () => {
     // Prepare
     const w = world(
       cpuProfile({
@@ -157,8 +157,27 @@ describe("what a local call costs", () => {
     w.sim.run();
 
     // Assess
-    expect(w.threads?.main.busyMs).toBe(1 + 9 * 0.5);
-    expect(w.threads?.emulators.busyMs).toBe(2 + 9 * 0.25);
+    expect(w.threads?.main.busyMs).toBe(1 + 10 * 0.5);
+    expect(w.threads?.emulators.busyMs).toBe(2 + 10 * 0.25);
+  });
+
+  it("charges a receive's messages once the answer says how many came", () => {
+    // Prepare
+    const w = world(
+      cpuProfile({
+        clientCpuMs: 1,
+        serverCpuMs: 2,
+        perEntry: { clientCpuMs: 0.5, serverCpuMs: 0.25, helperCpuMs: 0 },
+      }),
+    );
+
+    // Act
+    w.call("sqsReceive", () => w.entries("sqsReceive", 4, () => undefined), "main", { entries: 0 });
+    w.sim.run();
+
+    // Assess
+    expect(w.threads?.main.busyMs).toBe(1 + 4 * 0.5);
+    expect(w.threads?.emulators.busyMs).toBe(2 + 4 * 0.25);
   });
 
   it("prices a call site on its own when the profile does, and the operation otherwise", () => {
