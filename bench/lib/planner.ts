@@ -16,7 +16,7 @@ type ThreadCpu = NonNullable<RunResult["cpu"]["threadMsPerTask"]>;
 export interface PlannerLine {
   /** Share of each core other work left the local cloud, averaged over the run. */
   readonly cpuSpeed: number;
-  /** The lowest share in any of the run's CPU_SAMPLE_MS intervals. */
+  /** The lowest share in any of the run's CPU_SAMPLE_MS intervals in which the local cloud was working. */
   readonly minCpuSpeed?: number;
   readonly idle: Figures;
   /** At the share the machine left interval by interval (at the average share for runs without a timeline). */
@@ -42,6 +42,13 @@ function shareLeft(
 }
 
 /**
+ * The local cloud is working in an interval where it used at least this many cores: the lowest share reported is
+ * the lowest while it worked (waiting for a burst's due second, it leaves the machine to others, and a low share
+ * then costs it nothing).
+ */
+const WORKING_CORES = 0.25;
+
+/**
  * The share interval by interval, from the run's cumulative CPU samples; after the last one (the model may take
  * longer than the run did), the run's average. The run's closing sample, taken when it ended, usually closes an
  * interval of a few ms, in which /proc's 10 ms ticks say nothing: intervals under half the period are dropped.
@@ -62,10 +69,11 @@ function shareOverTime(
       sample.systemMs - prev.systemMs,
       sample.clientMs - prev.clientMs,
     );
-    return [{ untilMs: sample.atMs, share }];
+    const working = (sample.systemMs - prev.systemMs) / wallMs >= WORKING_CORES;
+    return [{ untilMs: sample.atMs, share, working }];
   });
   const at = (sinceStartMs: number) => shares.find((s) => sinceStartMs < s.untilMs)?.share ?? average;
-  return { at, min: Math.min(average, ...shares.map((s) => s.share)) };
+  return { at, min: Math.min(average, ...shares.filter((s) => s.working).map((s) => s.share)) };
 }
 
 /**

@@ -30,6 +30,7 @@ function plannerRows(r: BenchResults): string[] {
     return [
       `| ${name}: p99 lateness (ms) | ${fmt(line.measured.p99)} | ${fmt(line.loaded.p99)} (${off(line.loaded.p99, line.measured.p99)}) | ${fmt(line.idle.p99)} | ${fmt(line.cpuSpeed, 2)}${line.minCpuSpeed === undefined ? "" : ` (≥ ${fmt(line.minCpuSpeed, 2)})`} |`,
       `| ${name}: delivered/s | ${fmt(line.measured.deliveryRate)} | ${fmt(line.loaded.deliveryRate)} (${off(line.loaded.deliveryRate, line.measured.deliveryRate)}) | ${fmt(line.idle.deliveryRate)} | |`,
+      ...threadRow(name, line),
     ];
   });
   if (rows.length === 0) return [];
@@ -44,6 +45,16 @@ function plannerRows(r: BenchResults): string[] {
     "test and the bench, /proc/stat), every 500 ms; the planner runs the local cloud's threads (main, emulators, V8's helpers)",
     'at that share interval by interval. See docs/PERFORMANCE.md, "Capacity planner calibration".',
     "",
+  ];
+}
+
+/** CPU ms per task by thread, measured beside the model's (an idle machine's: CPU, not time, so no share). */
+function threadRow(name: string, line: PlannerLine): string[] {
+  const { measured, predicted } = line.cpuMsPerTask ?? {};
+  if (!measured || !predicted) return [];
+  const three = (t: typeof measured) => `${fmt(t.main, 2)} / ${fmt(t.emulators, 2)} / ${fmt(t.helpers, 2)}`;
+  return [
+    `| ${name}: CPU ms/task main / emulators / helpers | ${three(measured)} | | ${three(predicted)} | |`,
   ];
 }
 
