@@ -214,7 +214,10 @@ class Run {
         mainCores: round(cpu.mainMs / wallMs, 2),
         clientMs: Math.round(cpu.clientMs),
         machineCores: round(this.#readMachine() / wallMs, 2),
-        threadMsPerTask: perTaskByThread(cpu.threads, this.tasks.length),
+        // The thread roles are the local cloud's; a BullMQ worker's threads are not split.
+        ...(this.target.name === "punctual"
+          ? { threadMsPerTask: perTaskByThread(cpu.threads, this.tasks.length) }
+          : {}),
         timeline: this.#timeline,
       },
       firstErrors: this.errors,
