@@ -12,7 +12,7 @@ import {
   plannerConfigFor,
   withOverrides,
 } from "./config.js";
-import { LOCAL_IN_SITU_PROFILE, LOCAL_PROFILE } from "./local-profile.js";
+import { LOCAL_PROFILE } from "./local-profile.js";
 import { AWS_PROFILE } from "./model/profile.js";
 import { describeWorkload, type Workload } from "./model/workload.js";
 import { predict } from "./predict.js";
@@ -34,7 +34,7 @@ interface Options {
   maxInFlight: number;
   config?: string;
   env?: string;
-  profile: "aws" | "local" | "local-in-situ";
+  profile: "aws" | "local";
   cpuSpeed: number;
   json?: boolean;
 }
@@ -92,7 +92,7 @@ const program = new Command("plan")
   )
   .option(
     "--profile <name>",
-    "aws (the parameter table), local (this machine's local cloud, bare calls) or local-in-situ (measured in the pipeline)",
+    "aws (the parameter table) or local (this machine's local cloud, plan/local-profile.ts)",
     "aws",
   )
   .option(
@@ -112,7 +112,7 @@ const program = new Command("plan")
       // A usage mistake: one line and exit code 1, not a stack trace.
       program.error(`plan: ${(error as Error).message}`);
     }
-    const profiles = { aws: AWS_PROFILE, local: LOCAL_PROFILE, "local-in-situ": LOCAL_IN_SITU_PROFILE };
+    const profiles = { aws: AWS_PROFILE, local: LOCAL_PROFILE };
     const profile = profiles[options.profile] ?? program.error(`plan: unknown profile ${options.profile}`);
     const prediction = predict(workload, config, profile, { cpuSpeed: options.cpuSpeed });
     if (options.json) process.stdout.write(`${JSON.stringify({ workload, config, prediction }, null, 2)}\n`);

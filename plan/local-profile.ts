@@ -1,50 +1,199 @@
 import type { CallCost, Profile } from "./model/profile.js";
 import type { Parameter } from "./parameters.js";
 
-/**
- * The local cloud on this machine (2 cores, Node 20): what `npx tsx plan/calibrate.ts --calls 3000 --in-flight 32`
- * measured (2026-11-30, load average 12: the machine is shared, so CPU times, not wall times, are used; 32 calls in
- * flight, as under the pipeline's load, cost ~40 % less CPU each than one at a time), and
- * bench/functions.ts's warm CPU per task. Re-measure on another machine and paste the figures here.
- */
-const MEASURED =
-  "npx tsx plan/calibrate.ts --calls 3000 --in-flight 32 (CPU per call, client = this process)";
-const call = (clientCpuMs: number, serverCpuMs: number, latencyMs = LOOPBACK_MS): CallCost => ({
-  latencyMs,
-  clientCpuMs,
-  serverCpuMs,
-});
-/** Loopback round trip beyond both processes' CPU (the calibration's residual on a quiet machine: 0–0.4 ms). */
-const LOOPBACK_MS = 0.3;
+/** CPU ms per call on each of the local cloud's threads (plan/calibrate.ts's output). */
+export interface ThreadCost {
+  readonly main: number;
+  readonly emulators: number;
+  readonly helpers: number;
+}
 
-export const LOCAL_PARAMETERS = {
-  ddbPutCpu: {
-    value: 0.74 + 0.45,
-    unit: "ms CPU (client 0.74 + dynalite 0.45)",
-    source: { measured: MEASURED },
-  },
-  ddbUpdateCpu: { value: 0.42 + 0.31, unit: "ms CPU (0.42 + 0.31)", source: { measured: MEASURED } },
-  ddbQueryCpu: { value: 0.44 + 0.47, unit: "ms CPU (0.44 + 0.47)", source: { measured: MEASURED } },
-  ddbGetCpu: { value: 0.28 + 0.12, unit: "ms CPU (0.28 + 0.12)", source: { measured: MEASURED } },
-  sqsSendCpu: { value: 0.37 + 0.15, unit: "ms CPU (0.37 + fauxqs 0.15)", source: { measured: MEASURED } },
-  sqsSendBatchCpu: { value: 0.36 + 0.16, unit: "ms CPU (0.36 + 0.16)", source: { measured: MEASURED } },
-  sqsReceiveCpu: { value: 0.35 + 0.13, unit: "ms CPU (0.35 + 0.13)", source: { measured: MEASURED } },
-  sqsDeleteBatchCpu: {
-    value: 0.25 + 0.12,
-    unit: "ms CPU (0.25 + 0.12)",
-    source: {
-      assumption: "the calibration measures it together with a receive; between a receive and a send",
+/** One kind of call as plan/calibrate.ts measured it: warm, per entry (batch calls), and its warm-up in all. */
+export interface CalibratedCall {
+  readonly warm: ThreadCost;
+  readonly entry?: ThreadCost;
+  readonly warmUp: ThreadCost & { readonly calls: number };
+}
+
+export interface Calibration {
+  readonly measuredAt: string;
+  readonly loadAverage: number;
+  readonly results: {
+    readonly addThroughApi: CalibratedCall;
+    readonly ddbPut: CalibratedCall;
+    readonly sqsSend: CalibratedCall;
+    readonly latency: { readonly fastPath: number; readonly callback: number };
+    readonly ddbQuery: CalibratedCall;
+    readonly sqsSendBatch: CalibratedCall;
+    readonly ddbUpdateQueued: CalibratedCall;
+    readonly sqsReceive: CalibratedCall;
+    readonly sqsDeleteBatch: CalibratedCall;
+    readonly ddbUpdateAttempt: CalibratedCall;
+    readonly callback: CalibratedCall;
+    readonly ddbUpdateDelivered: CalibratedCall;
+  };
+}
+
+/**
+ * `npx tsx plan/calibrate.ts` on this machine (2 cores, Node 20), through the local fast path, the default layout
+ * (one process: the main thread runs the API, the pollers and every function; the emulators run in a worker
+ * thread): CPU per call on each thread, with the pipeline's own calls (the real API, task store and queue
+ * adapters), 32 calls in flight. Paste a new run's output here; nothing below is fitted to the bench.
+ */
+export const CALIBRATION: Calibration = {
+  measuredAt: "2026-11-30T03:53:52.982Z",
+  loadAverage: 3.38,
+  results: {
+    addThroughApi: {
+      warm: { main: 0.687, emulators: 0.34, helpers: 0.367 },
+      warmUp: { main: 500, emulators: 190, helpers: 770, calls: 1500 },
+    },
+    ddbPut: {
+      warm: { main: 0.13, emulators: 0.14, helpers: 0.04 },
+      warmUp: { main: 30, emulators: 30, helpers: 120, calls: 1000 },
+    },
+    sqsSend: {
+      warm: { main: 0.09, emulators: 0.06, helpers: 0.05 },
+      warmUp: { main: 10, emulators: 10, helpers: 0, calls: 1000 },
+    },
+    latency: { fastPath: 0.003, callback: 0.008 },
+    ddbQuery: {
+      warm: { main: 0.114, emulators: 0.181, helpers: 0.311 },
+      entry: { main: 0.019, emulators: 0.019, helpers: 0.022 },
+      warmUp: { main: 10, emulators: 10, helpers: 0, calls: 300 },
+    },
+    sqsSendBatch: {
+      warm: { main: 0.1, emulators: 0.078, helpers: 0.1 },
+      entry: { main: 0.01, emulators: 0.002, helpers: 0 },
+      warmUp: { main: 0, emulators: 0, helpers: 10, calls: 1000 },
+    },
+    ddbUpdateQueued: {
+      warm: { main: 0.12, emulators: 0.15, helpers: 0.16 },
+      warmUp: { main: 10, emulators: 50, helpers: 110, calls: 1000 },
+    },
+    sqsReceive: {
+      warm: { main: 0.111, emulators: 0.033, helpers: 0.067 },
+      entry: { main: 0.009, emulators: 0.027, helpers: 0.053 },
+      warmUp: { main: 0, emulators: 20, helpers: 0, calls: 500 },
+    },
+    sqsDeleteBatch: {
+      warm: { main: 0.078, emulators: 0.06, helpers: 0.02 },
+      entry: { main: 0.002, emulators: 0, helpers: 0 },
+      warmUp: { main: 10, emulators: 10, helpers: 10, calls: 500 },
+    },
+    ddbUpdateAttempt: {
+      warm: { main: 0.18, emulators: 0.42, helpers: 0.13 },
+      warmUp: { main: 0, emulators: 70, helpers: 220, calls: 1000 },
+    },
+    callback: {
+      warm: { main: 0.06, emulators: 0, helpers: 0.07 },
+      warmUp: { main: 20, emulators: 0, helpers: 0, calls: 1000 },
+    },
+    ddbUpdateDelivered: {
+      warm: { main: 0.1, emulators: 0.15, helpers: 0.07 },
+      warmUp: { main: 30, emulators: 50, helpers: 30, calls: 1000 },
     },
   },
-  apiServerCpu: {
-    value: 0.3,
-    unit: "ms CPU per request",
-    source: { assumption: "local API server: HTTP parse and answer around the handler (not measured apart)" },
+};
+
+const MEASURED = `npx tsx plan/calibrate.ts (${CALIBRATION.measuredAt.slice(0, 10)}, load ${CALIBRATION.loadAverage}): CPU per thread from /proc/self/task, 32 calls in flight`;
+const FUNCTIONS = "bench/functions.ts: warm CPU per task of the bundled handler with every I/O stubbed";
+const r = CALIBRATION.results;
+
+/** A calibrated call as the model charges it: the caller's thread, the emulators', the helpers', the warm-up. */
+function callCost(c: CalibratedCall, latencyMs: number): CallCost {
+  return {
+    latencyMs,
+    clientCpuMs: c.warm.main,
+    serverCpuMs: c.warm.emulators,
+    helperCpuMs: c.warm.helpers,
+    ...(c.entry
+      ? {
+          perEntry: {
+            clientCpuMs: c.entry.main,
+            serverCpuMs: c.entry.emulators,
+            helperCpuMs: c.entry.helpers,
+          },
+        }
+      : {}),
+    warmUp: {
+      calls: c.warmUp.calls,
+      clientCpuMs: c.warmUp.main,
+      serverCpuMs: c.warmUp.emulators,
+      helperCpuMs: c.warmUp.helpers,
+    },
+  };
+}
+
+/**
+ * The handlers' own CPU: per task, bench/functions.ts's warm figures (add 110 µs, relay 19 µs, deliver 43 µs);
+ * per invocation, the local runtime's event and context (assumed, see `invocationCpu`).
+ */
+const HANDLERS = {
+  perTask: { add: 0.11, relay: 0.019, deliver: 0.043 },
+  perInvocation: { add: 0.05, relay: 0.1, deliver: 0.1 },
+} as const;
+const ADD_HANDLER_MS = HANDLERS.perTask.add + HANDLERS.perInvocation.add;
+
+/**
+ * The API's share of an add: what the add through the API cost beyond its PutItem, its SendMessage and the
+ * handler — the API server's HTTP parse and answer, routing, the Lambda proxy event (main thread); on the
+ * emulators' thread, fauxqs's 20 ms re-check of the timer queue's delayed messages while the adds pile up.
+ * The whole add path's warm-up is charged here (PutItem and SendMessage were warm when measured alone).
+ */
+const apiCost: CallCost = {
+  ...callCost(r.addThroughApi, r.latency.fastPath),
+  clientCpuMs: Math.max(
+    0,
+    r.addThroughApi.warm.main - r.ddbPut.warm.main - r.sqsSend.warm.main - ADD_HANDLER_MS,
+  ),
+  serverCpuMs: Math.max(
+    0,
+    r.addThroughApi.warm.emulators - r.ddbPut.warm.emulators - r.sqsSend.warm.emulators,
+  ),
+  helperCpuMs: Math.max(0, r.addThroughApi.warm.helpers - r.ddbPut.warm.helpers - r.sqsSend.warm.helpers),
+};
+
+const cpuParameter = (c: CalibratedCall, what: string): Parameter => ({
+  value: Math.round((c.warm.main + c.warm.emulators + c.warm.helpers) * 1000) / 1000,
+  unit: `ms CPU per ${what} (main ${c.warm.main} + emulators ${c.warm.emulators} + helpers ${c.warm.helpers}${c.entry ? `; per entry ${c.entry.main} + ${c.entry.emulators} + ${c.entry.helpers}` : ""}; warm-up ${c.warmUp.main} + ${c.warmUp.emulators} + ${c.warmUp.helpers} ms over the first ${c.warmUp.calls})`,
+  source: { measured: MEASURED },
+});
+
+export const LOCAL_PARAMETERS = {
+  addThroughApiCpu: cpuParameter(
+    r.addThroughApi,
+    "add through the API (HTTP, handler, PutItem, SendMessage)",
+  ),
+  ddbPutCpu: cpuParameter(r.ddbPut, "PutItem (putNew: a task, condition, sweep index)"),
+  sqsSendCpu: cpuParameter(r.sqsSend, "SendMessage (the timer's arm)"),
+  ddbQueryCpu: cpuParameter(r.ddbQuery, "Query (listScheduledInGroup), per item returned"),
+  sqsSendBatchCpu: cpuParameter(r.sqsSendBatch, "SendMessageBatch (sendInOrder to the FIFO topic)"),
+  ddbUpdateQueuedCpu: cpuParameter(r.ddbUpdateQueued, "UpdateItem (markQueued)"),
+  sqsReceiveCpu: cpuParameter(r.sqsReceive, "ReceiveMessage (the local event source's), per message"),
+  sqsDeleteBatchCpu: cpuParameter(r.sqsDeleteBatch, "DeleteMessageBatch, per entry"),
+  ddbUpdateAttemptCpu: cpuParameter(r.ddbUpdateAttempt, "UpdateItem returning the record (startAttempt)"),
+  callbackCpu: cpuParameter(r.callback, "callback POST (the deliver function's client)"),
+  ddbUpdateDeliveredCpu: cpuParameter(r.ddbUpdateDelivered, "UpdateItem (markDelivered with its log entry)"),
+  fastPathLatency: {
+    value: r.latency.fastPath,
+    unit: "ms per call beyond both threads' CPU (one call at a time: the MessagePort hops)",
+    source: { measured: MEASURED },
   },
-  callbackCpu: {
-    value: 0.5,
-    unit: "ms CPU per callback",
-    source: { assumption: "signing and one keep-alive HTTP POST, like an SDK call's client side" },
+  callbackLatency: {
+    value: r.latency.callback,
+    unit: "ms per callback beyond the caller's CPU (one at a time, receiver in another process)",
+    source: { measured: MEASURED },
+  },
+  handlerCpu: {
+    value: HANDLERS.perTask.add + HANDLERS.perTask.relay + HANDLERS.perTask.deliver,
+    unit: "ms CPU per task of the handlers' own code (add 0.11, relay 0.019, deliver 0.043)",
+    source: { measured: FUNCTIONS },
+  },
+  invocationCpu: {
+    value: HANDLERS.perInvocation.relay,
+    unit: "ms CPU per invocation of the local runtime's event and context (add 0.05)",
+    source: { assumption: "not measured apart: building the SQS event's records and the Lambda context" },
   },
   relayBatches: {
     value: 128,
@@ -58,41 +207,50 @@ export const LOCAL_PARAMETERS = {
   },
   machineCores: {
     value: 2,
-    unit: "cores shared by the main thread, the emulators' thread and the two function hosts",
+    unit: "cores shared by the main thread, the emulators' thread and V8's helper threads",
     source: {
-      measured: "os.availableParallelism() on this machine; hostFunctions in local/cloud/local-cloud.ts",
+      measured:
+        "os.availableParallelism() on this machine; the default layout of local/cloud/local-cloud.ts (function hosts off)",
     },
   },
   visibilityTick: {
     value: 20,
     unit: "ms",
-    source: { measured: "fauxqs re-checks delayed messages every 20 ms" },
+    source: {
+      measured: "fauxqs re-checks delayed messages every 20 ms (sqsStore.js startPollTimerIfNeeded)",
+    },
   },
 } as const satisfies Record<string, Parameter>;
 
 export const LOCAL_PROFILE: Profile = {
   name: "local",
   calls: {
-    api: call(LOCAL_PARAMETERS.apiServerCpu.value, 0, 0.2),
-    ddbPut: call(0.74, 0.45),
-    ddbUpdate: call(0.42, 0.31),
-    ddbQuery: call(0.44, 0.47),
-    ddbGet: call(0.28, 0.12),
-    sqsSend: call(0.37, 0.15),
-    sqsSendBatch: call(0.36, 0.16),
-    sqsReceive: call(0.35, 0.13),
-    sqsDeleteBatch: call(0.25, 0.12),
-    schedulerCreate: call(0.37, 0.15),
-    callback: call(LOCAL_PARAMETERS.callbackCpu.value, 0, 1),
+    api: apiCost,
+    ddbPut: callCost(r.ddbPut, r.latency.fastPath),
+    ddbUpdate: callCost(r.ddbUpdateQueued, r.latency.fastPath),
+    ddbQuery: callCost(r.ddbQuery, r.latency.fastPath),
+    // Not on the near-term path (a retried attempt start reads the task): priced as the PutItem's read side.
+    ddbGet: callCost(r.ddbPut, r.latency.fastPath),
+    sqsSend: callCost(r.sqsSend, r.latency.fastPath),
+    sqsSendBatch: callCost(r.sqsSendBatch, r.latency.fastPath),
+    sqsReceive: callCost(r.sqsReceive, r.latency.fastPath),
+    sqsDeleteBatch: callCost(r.sqsDeleteBatch, r.latency.fastPath),
+    // Not on the near-term path (tasks beyond the timer horizon): priced as a SendMessage.
+    schedulerCreate: callCost(r.sqsSend, r.latency.fastPath),
+    callback: callCost(r.callback, r.latency.callback),
+  },
+  callSites: {
+    markQueued: callCost(r.ddbUpdateQueued, r.latency.fastPath),
+    startAttempt: callCost(r.ddbUpdateAttempt, r.latency.fastPath),
+    markDelivered: callCost(r.ddbUpdateDelivered, r.latency.fastPath),
   },
   cpu: {
     machineCores: LOCAL_PARAMETERS.machineCores.value,
-    functionThreads: { add: "functionHost", relay: "functionHost", deliver: "deliverHost" },
+    // The default layout: every function on the main thread (local/cloud/local-cloud.ts, function hosts off).
+    functionThreads: { add: "main", relay: "main", deliver: "main" },
   },
-  // bench/functions.ts: warm CPU per task with I/O stubbed (add 110 µs, relay 19 µs, deliver 43 µs), plus the
-  // local runtime's own event and context per invocation (~0.1 ms, assumption).
-  invocationCpuMs: { add: 0.05, relay: 0.1, deliver: 0.1 },
-  perTaskCpuMs: { add: 0.11, relay: 0.019, deliver: 0.043 },
+  invocationCpuMs: HANDLERS.perInvocation,
+  perTaskCpuMs: HANDLERS.perTask,
   coldStartMs: 0,
   eventSources: {
     initialBatches: LOCAL_PARAMETERS.relayBatches.value,
@@ -105,48 +263,4 @@ export const LOCAL_PROFILE: Profile = {
     visibilityTickMs: LOCAL_PARAMETERS.visibilityTick.value,
   },
   schedulerLateMs: 0,
-};
-
-const IN_SITU =
-  "npx tsx plan/calibrate-pipeline.ts (the real API and task store on the local cloud, 2026-11-30, load 19)";
-const inSitu = (clientCpuMs: number, serverCpuMs: number) => call(clientCpuMs, serverCpuMs);
-
-/**
- * The same machine measured in situ by plan/calibrate-pipeline.ts: the add through the API server and the real
- * task store's calls (real item shape, condition expressions, index writes) cost about twice the bare calls of
- * plan/calibrate.ts. Measured under load 19, where CPU per call is inflated too: it predicts heavily loaded runs
- * well and lightly loaded ones too slow (docs/PERFORMANCE.md, "Capacity planner calibration").
- */
-export const LOCAL_IN_SITU_PARAMETERS = {
-  addThroughApi: {
-    value: 3.18 + 1.39,
-    unit: "ms CPU (main 3.18 + emulators 1.39)",
-    source: { measured: IN_SITU },
-  },
-  updateItem: {
-    value: 0.66 + 0.67,
-    unit: "ms CPU (mean of markQueued, startAttempt, markDelivered: 0.66 + 0.67)",
-    source: { measured: IN_SITU },
-  },
-  groupQuery: {
-    value: 1.06 + 1.27,
-    unit: "ms CPU (listScheduledInGroup: 1.06 + 1.27)",
-    source: { measured: IN_SITU },
-  },
-} as const satisfies Record<string, Parameter>;
-
-export const LOCAL_IN_SITU_PROFILE: Profile = {
-  ...LOCAL_PROFILE,
-  name: "local-in-situ",
-  calls: {
-    ...LOCAL_PROFILE.calls,
-    // The add's main-process CPU beyond its PutItem, SendMessage and handler is the API server's share.
-    api: call(3.18 - 0.65 - 0.43 - 0.16, 0, 0.2),
-    ddbPut: inSitu(0.65, 1.39 - 0.16),
-    ddbUpdate: inSitu(0.66, 0.67),
-    ddbQuery: inSitu(1.06, 1.27),
-    sqsSend: inSitu(0.43, 0.16),
-    sqsSendBatch: inSitu(0.41, 0.21),
-    sqsReceive: inSitu(0.4, 0.16),
-  },
 };

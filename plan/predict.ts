@@ -2,6 +2,7 @@ import type { PlannerConfig } from "./config.js";
 import { type SimulationRun, simulate } from "./model/pipeline.js";
 import type { Profile } from "./model/profile.js";
 import type { Workload } from "./model/workload.js";
+import type { CpuSpeed } from "./model/world.js";
 import { AWS_PARAMETERS as P } from "./parameters.js";
 
 export interface Lateness {
@@ -41,6 +42,8 @@ export interface Prediction {
   readonly monthlyCost?: number;
   readonly idleMonthlyCost: number;
   readonly quotas: Quota[];
+  /** Local profiles: CPU ms per task on each of the local cloud's threads (what the bench measures per thread). */
+  readonly cpuMsPerTask?: { readonly main: number; readonly emulators: number; readonly helpers: number };
 }
 
 const quantile = (sorted: readonly number[], q: number) =>
@@ -54,7 +57,7 @@ export function predict(
   workload: Workload,
   config: PlannerConfig,
   profile: Profile,
-  options: { cpuSpeed?: number } = {},
+  options: { cpuSpeed?: CpuSpeed } = {},
 ): Prediction {
   const run = simulate(workload, config, profile, options);
   const lateness = run.table.all
@@ -94,6 +97,15 @@ export function predict(
     ...(workload.rate ? { monthlyCost: round((workload.rate * MONTH_SECONDS * cost) / 1e6 + idle) } : {}),
     idleMonthlyCost: round(idle, 2),
     quotas: quotas(run, workload, config, { deliveryRate, tasks }),
+    ...(run.world.threads
+      ? {
+          cpuMsPerTask: {
+            main: round(run.world.threads.main.cpuMs / tasks, 3),
+            emulators: round(run.world.threads.emulators.cpuMs / tasks, 3),
+            helpers: round(run.world.usage.helperCpuMs / tasks, 3),
+          },
+        }
+      : {}),
   };
 }
 

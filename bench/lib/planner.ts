@@ -1,47 +1,128 @@
 import { DEFAULT_CONFIG, withOverrides } from "../../plan/config.js";
 import { LOCAL_PROFILE } from "../../plan/local-profile.js";
 import type { Workload } from "../../plan/model/workload.js";
+import type { CpuSpeed } from "../../plan/model/world.js";
 import { predict } from "../../plan/predict.js";
 import { PEER_CONCURRENCY } from "./concurrency.js";
-import type { RunResult } from "./workloads.js";
+import { CPU_SAMPLE_MS, type CpuSample, type RunResult } from "./workloads.js";
+
+interface Figures {
+  readonly p99: number;
+  readonly deliveryRate: number;
+}
+type ThreadCpu = NonNullable<RunResult["cpu"]["threadMsPerTask"]>;
 
 /** The capacity planner's prediction for one measured run, beside what was measured. */
 export interface PlannerLine {
-  /** Share of each core the local cloud's threads could get, from the machine's measured load. */
+  /** Share of each core other work left the local cloud, averaged over the run. */
   readonly cpuSpeed: number;
-  readonly idle: { readonly p99: number; readonly deliveryRate: number };
-  readonly loaded: { readonly p99: number; readonly deliveryRate: number };
-  readonly measured: { readonly p99: number; readonly deliveryRate: number };
+  /** The lowest share in any of the run's CPU_SAMPLE_MS intervals in which the local cloud was working. */
+  readonly minCpuSpeed?: number;
+  readonly idle: Figures;
+  /** At the share the machine left interval by interval (at the average share for runs without a timeline). */
+  readonly loaded: Figures;
+  /** At the run's average share, all the way through (how the bench predicted before the timeline). */
+  readonly loadedAverage?: Figures;
+  readonly measured: Figures;
+  /** CPU ms per task by thread: the model's (idle machine) beside the run's. */
+  readonly cpuMsPerTask?: { readonly predicted?: ThreadCpu; readonly measured?: ThreadCpu };
+}
+
+/** Share of each core left to the local cloud: the machine's cores minus other work and the bench's own CPU. */
+function shareLeft(
+  cpus: number,
+  wallMs: number,
+  machineMs: number,
+  systemMs: number,
+  clientMs: number,
+): number {
+  if (wallMs <= 0) return 1;
+  const others = Math.max(0, (machineMs - systemMs - clientMs) / wallMs);
+  return Math.min(1, Math.max(0.05, (cpus - others - clientMs / wallMs) / cpus));
+}
+
+/**
+ * The local cloud is working in an interval where it used at least this many cores: the lowest share reported is
+ * the lowest while it worked (waiting for a burst's due second, it leaves the machine to others, and a low share
+ * then costs it nothing).
+ */
+const WORKING_CORES = 0.25;
+
+/**
+ * The share interval by interval, from the run's cumulative CPU samples; after the last one (the model may take
+ * longer than the run did), the run's average. The run's closing sample, taken when it ended, usually closes an
+ * interval of a few ms, in which /proc's 10 ms ticks say nothing: intervals under half the period are dropped.
+ */
+function shareOverTime(
+  timeline: readonly CpuSample[],
+  cpus: number,
+  average: number,
+): { at: CpuSpeed; min: number } {
+  const shares = timeline.flatMap((sample, i) => {
+    const prev = timeline[i - 1] ?? { atMs: 0, machineMs: 0, systemMs: 0, clientMs: 0 };
+    const wallMs = sample.atMs - prev.atMs;
+    if (wallMs < CPU_SAMPLE_MS / 2) return [];
+    const share = shareLeft(
+      cpus,
+      wallMs,
+      sample.machineMs - prev.machineMs,
+      sample.systemMs - prev.systemMs,
+      sample.clientMs - prev.clientMs,
+    );
+    const working = (sample.systemMs - prev.systemMs) / wallMs >= WORKING_CORES;
+    return [{ untilMs: sample.atMs, share, working }];
+  });
+  const at = (sinceStartMs: number) => shares.find((s) => sinceStartMs < s.untilMs)?.share ?? average;
+  return { at, min: Math.min(average, ...shares.filter((s) => s.working).map((s) => s.share)) };
 }
 
 /**
  * What `npm run plan -- --profile local` predicts for the run's workload: on an idle machine, and with the CPU
- * other work took during the run (machine busy − the system under test − the bench itself; what is left is spread
- * over the cores the local cloud's four threads share). The config is the bench's: deliver at PEER_CONCURRENCY
- * batches.
+ * other work left during the run (machine busy − the system under test − the bench itself, /proc/stat), interval
+ * by interval: other engineers' jobs come and go within a run, and an average share spreads a busy few seconds
+ * over the whole of it. The config is the bench's: deliver at PEER_CONCURRENCY batches.
  */
 export function plannerLine(workload: Workload, measured: RunResult, cpus: number): PlannerLine {
   const config = withOverrides(DEFAULT_CONFIG, {
     eventSources: { deliver: { maxConcurrency: PEER_CONCURRENCY } },
   });
-  const { systemCores, clientMs, systemMs, machineCores } = measured.cpu;
-  const clientCores = systemMs > 0 ? (clientMs / systemMs) * systemCores : 0;
-  const others = Math.max(0, (machineCores ?? 0) - systemCores - clientCores);
-  const cpuSpeed = Math.round(Math.min(1, Math.max(0.05, (cpus - others - clientCores) / cpus)) * 100) / 100;
-  const pick = (speed: number) => {
-    const p = predict(workload, config, LOCAL_PROFILE, { cpuSpeed: speed });
-    return { p99: p.latenessMs.p99, deliveryRate: p.deliveryRate };
-  };
+  const { systemCores, clientMs, systemMs, machineCores, timeline } = measured.cpu;
+  const wallMs = systemCores > 0 ? systemMs / systemCores : 0;
+  const cpuSpeed = round(shareLeft(cpus, wallMs, (machineCores ?? 0) * wallMs, systemMs, clientMs));
+  const pick = (speed: CpuSpeed) => predict(workload, config, LOCAL_PROFILE, { cpuSpeed: speed });
+  const figures = (p: ReturnType<typeof pick>) => ({ p99: p.latenessMs.p99, deliveryRate: p.deliveryRate });
+  const idle = pick(1);
+  const average = figures(pick(cpuSpeed));
+  const overTime = timeline && timeline.length > 0 ? shareOverTime(timeline, cpus, cpuSpeed) : undefined;
   return {
     cpuSpeed,
-    idle: pick(1),
-    loaded: pick(cpuSpeed),
+    ...(overTime ? { minCpuSpeed: round(overTime.min) } : {}),
+    idle: figures(idle),
+    loaded: overTime ? figures(pick(overTime.at)) : average,
+    loadedAverage: average,
     measured: { p99: measured.lateness.p99, deliveryRate: measured.deliveryRate },
+    cpuMsPerTask: {
+      ...(idle.cpuMsPerTask ? { predicted: idle.cpuMsPerTask } : {}),
+      ...(measured.cpu.threadMsPerTask ? { measured: measured.cpu.threadMsPerTask } : {}),
+    },
   };
 }
 
+const round = (x: number) => Math.round(x * 100) / 100;
+
 export function plannerSummary(name: string, line: PlannerLine): string {
   const pct = (predicted: number, actual: number) => `${Math.round(((predicted - actual) / actual) * 100)} %`;
-  const { idle, loaded, measured } = line;
-  return `  planner (local profile) ${name}: idle machine p99 ${Math.round(idle.p99)} ms, ${idle.deliveryRate}/s; at the run's load (speed ${line.cpuSpeed}) p99 ${Math.round(loaded.p99)} ms (${pct(loaded.p99, measured.p99)}), ${loaded.deliveryRate}/s (${pct(loaded.deliveryRate, measured.deliveryRate)})`;
+  const { idle, loaded, measured, loadedAverage } = line;
+  const cpu = line.cpuMsPerTask;
+  const threads = (t?: ThreadCpu) => (t ? `${t.main}/${t.emulators}/${t.helpers}` : "—");
+  return [
+    `  planner (local profile) ${name}: idle machine p99 ${Math.round(idle.p99)} ms, ${idle.deliveryRate}/s;`,
+    `at the run's load (share ${line.cpuSpeed} on average, ${line.minCpuSpeed ?? "–"} at least) p99 ${Math.round(loaded.p99)} ms (${pct(loaded.p99, measured.p99)}), ${loaded.deliveryRate}/s (${pct(loaded.deliveryRate, measured.deliveryRate)})`,
+    loadedAverage
+      ? `[average share throughout: p99 ${Math.round(loadedAverage.p99)} ms (${pct(loadedAverage.p99, measured.p99)}), ${loadedAverage.deliveryRate}/s (${pct(loadedAverage.deliveryRate, measured.deliveryRate)})];`
+      : "",
+    `CPU ms/task main/emulators/helpers predicted ${threads(cpu?.predicted)}, measured ${threads(cpu?.measured)}`,
+  ]
+    .filter((part) => part !== "")
+    .join(" ");
 }

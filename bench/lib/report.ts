@@ -28,21 +28,33 @@ function plannerRows(r: BenchResults): string[] {
     if (!line) return [];
     const off = (p: number, m: number) => `${p >= m ? "+" : ""}${fmt(((p - m) / m) * 100)} %`;
     return [
-      `| ${name}: p99 lateness (ms) | ${fmt(line.measured.p99)} | ${fmt(line.loaded.p99)} (${off(line.loaded.p99, line.measured.p99)}) | ${fmt(line.idle.p99)} | ${fmt(line.cpuSpeed, 2)} |`,
+      `| ${name}: p99 lateness (ms) | ${fmt(line.measured.p99)} | ${fmt(line.loaded.p99)} (${off(line.loaded.p99, line.measured.p99)}) | ${fmt(line.idle.p99)} | ${fmt(line.cpuSpeed, 2)}${line.minCpuSpeed === undefined ? "" : ` (≥ ${fmt(line.minCpuSpeed, 2)})`} |`,
       `| ${name}: delivered/s | ${fmt(line.measured.deliveryRate)} | ${fmt(line.loaded.deliveryRate)} (${off(line.loaded.deliveryRate, line.measured.deliveryRate)}) | ${fmt(line.idle.deliveryRate)} | |`,
+      ...threadRow(name, line),
     ];
   });
   if (rows.length === 0) return [];
   return [
     "## Planner prediction (`npm run plan -- --profile local`) beside the measured Punctual runs",
     "",
-    "| Figure | Measured | Planner at the run's CPU share | Planner, idle machine | CPU share per process |",
+    "| Figure | Measured | Planner at the run's CPU share | Planner, idle machine | CPU share per core (lowest) |",
     "| --- | ---: | ---: | ---: | ---: |",
     ...rows,
     "",
-    "CPU share = what other work on this shared machine left for each core the local cloud's four threads share during the run",
-    '(machine busy minus the system under test and the bench, /proc/stat). See docs/PERFORMANCE.md, "Capacity planner calibration".',
+    "CPU share = what other work on this shared machine left of each core during the run (machine busy minus the system under",
+    "test and the bench, /proc/stat), every 500 ms; the planner runs the local cloud's threads (main, emulators, V8's helpers)",
+    'at that share interval by interval. See docs/PERFORMANCE.md, "Capacity planner calibration".',
     "",
+  ];
+}
+
+/** CPU ms per task by thread, measured beside the model's (an idle machine's: CPU, not time, so no share). */
+function threadRow(name: string, line: PlannerLine): string[] {
+  const { measured, predicted } = line.cpuMsPerTask ?? {};
+  if (!measured || !predicted) return [];
+  const three = (t: typeof measured) => `${fmt(t.main, 2)} / ${fmt(t.emulators, 2)} / ${fmt(t.helpers, 2)}`;
+  return [
+    `| ${name}: CPU ms/task main / emulators / helpers | ${three(measured)} | | ${three(predicted)} | |`,
   ];
 }
 

@@ -31,9 +31,9 @@ export function cdfPoints(values: readonly number[], points = 200): number[] {
 // CPU of other processes: utime + stime from /proc/<pid>/stat, in clock ticks (USER_HZ is 100 on Linux).
 const TICK_MS = 10;
 
-function procCpuMs(pid: number): number | undefined {
+function procCpuMs(pid: number, file = `/proc/${pid}/stat`): number | undefined {
   try {
-    const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+    const stat = readFileSync(file, "utf8");
     // Fields after the parenthesised command name (which may contain spaces): state is field 3.
     const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
     return (Number(fields[11]) + Number(fields[12])) * TICK_MS;
@@ -102,4 +102,66 @@ export function machineCpuMeter(): () => number {
   };
   const start = read();
   return () => Math.max(0, read() - start);
+}
+
+/** CPU ms of each thread of process `pid` (/proc/<pid>/task/<tid>/stat), by thread id. */
+function threadCpuMs(pid: number): Map<number, number> {
+  const out = new Map<number, number>();
+  let tids: string[];
+  try {
+    tids = readdirSync(`/proc/${pid}/task`);
+  } catch {
+    return out;
+  }
+  for (const tid of tids) {
+    const ms = procCpuMs(Number(tid), `/proc/${pid}/task/${tid}/stat`);
+    if (ms !== undefined) out.set(Number(tid), ms);
+  }
+  return out;
+}
+
+/**
+ * How a process's CPU split over its threads since the meter was created. The local cloud is one process of
+ * several event loops (the main thread; the emulators' worker thread) plus V8's and libuv's helper threads (GC,
+ * compilation, the thread pool), which all compete for the same cores. Node 20 names every thread "node", so
+ * the threads are told apart by role: the main thread is the one whose id is the process id; `busiest` is the
+ * other thread that used the most CPU (in the local cloud's default layout, the emulators' thread: no helper
+ * comes near an event loop running dynalite and fauxqs), unless `busiestTid` names it; `rest` is everything else.
+ * Threads of `exclude` (a measuring tool's own worker) are left out.
+ */
+export interface ThreadSplit {
+  readonly mainMs: number;
+  readonly busiestMs: number;
+  readonly busiestTid?: number;
+  readonly restMs: number;
+}
+
+export function threadCpuMeter(
+  pid: number,
+  options: { readonly exclude?: readonly number[]; readonly busiestTid?: number } = {},
+): () => ThreadSplit {
+  const start = threadCpuMs(pid);
+  return () => {
+    let mainMs = 0;
+    let busiest: { tid?: number; ms: number } = { ms: 0 };
+    let restMs = 0;
+    for (const [tid, ms] of threadCpuMs(pid)) {
+      if (options.exclude?.includes(tid)) continue;
+      const used = Math.max(0, ms - (start.get(tid) ?? 0));
+      if (tid === pid) mainMs = used;
+      else if (options.busiestTid !== undefined) {
+        if (tid === options.busiestTid) busiest = { tid, ms: used };
+        else restMs += used;
+      } else if (used > busiest.ms) {
+        restMs += busiest.ms;
+        busiest = { tid, ms: used };
+      } else restMs += used;
+    }
+    return {
+      mainMs,
+      busiestMs: busiest.ms,
+      ...(busiest.tid !== undefined ? { busiestTid: busiest.tid } : {}),
+      restMs,
+    };
+  };
 }

@@ -6,7 +6,7 @@ import { fileURLToPath } from "node:url";
 import { Queue } from "bullmq";
 import { Pool } from "undici";
 import { PEER_CONCURRENCY } from "./concurrency.js";
-import { cpuMeter, processTree, selfCpuMeter } from "./stats.js";
+import { cpuMeter, processTree, selfCpuMeter, type ThreadSplit, threadCpuMeter } from "./stats.js";
 
 export interface BenchTask {
   readonly id: string;
@@ -19,6 +19,11 @@ export interface CpuReading {
   readonly systemMs: number;
   /** Of which the system's main process (Punctual: the functions, API and pollers; BullMQ: the worker). */
   readonly mainMs: number;
+  /**
+   * The main process's CPU by thread: its main thread (Punctual: API, pollers, functions), its busiest other
+   * thread (Punctual: the emulators' thread) and the rest (V8 and libuv helpers).
+   */
+  readonly threads: ThreadSplit;
   /** This process: load generator and callback receiver. */
   readonly clientMs: number;
 }
@@ -80,8 +85,9 @@ function meterFor(main: number, pids: () => number[]): () => () => CpuReading {
   return () => {
     const system = cpuMeter(pids());
     const mainOnly = cpuMeter([main]);
+    const threads = threadCpuMeter(main);
     const client = selfCpuMeter();
-    return () => ({ systemMs: system(), mainMs: mainOnly(), clientMs: client() });
+    return () => ({ systemMs: system(), mainMs: mainOnly(), threads: threads(), clientMs: client() });
   };
 }
 

@@ -1,7 +1,7 @@
 import os from "node:os";
 import type { Progress } from "./progress.js";
-import { cdfPoints, type Distribution, distribution, machineCpuMeter } from "./stats.js";
-import { type BenchTask, CLIENT_CONNECTIONS, type Target } from "./targets.js";
+import { cdfPoints, type Distribution, distribution, machineCpuMeter, type ThreadSplit } from "./stats.js";
+import { type BenchTask, CLIENT_CONNECTIONS, type CpuReading, type Target } from "./targets.js";
 
 export interface Cpu {
   /** CPU ms of the system under test (Punctual: functions + emulators; BullMQ: worker + Redis). */
@@ -16,7 +16,28 @@ export interface Cpu {
   readonly clientMs: number;
   /** Average cores the whole machine was busy (this run and whatever else ran: the machine is shared). */
   readonly machineCores?: number;
+  /**
+   * The main process's CPU ms per task by thread (Punctual: `main` = API, pollers and functions; `emulators` =
+   * its busiest other thread, the emulators' in the default layout; `helpers` = V8's and libuv's threads): what
+   * the capacity planner's local profile charges per thread, measured in the run.
+   */
+  readonly threadMsPerTask?: { readonly main: number; readonly emulators: number; readonly helpers: number };
+  /**
+   * Cumulative CPU ms every CPU_SAMPLE_MS from the run's start (the machine's, the system's, the bench's): how
+   * much of the machine other work took, interval by interval, for the planner's CPU share over time.
+   */
+  readonly timeline?: readonly CpuSample[];
 }
+
+export interface CpuSample {
+  readonly atMs: number;
+  readonly machineMs: number;
+  readonly systemMs: number;
+  readonly clientMs: number;
+}
+
+/** How often a run samples the CPU for its timeline. */
+export const CPU_SAMPLE_MS = 500;
 
 export interface RunResult {
   readonly tasks: number;
@@ -88,11 +109,13 @@ class Run {
   addErrors = 0;
   #addStart = 0;
   #addEnd = 0;
-  #readCpu: () => { systemMs: number; mainMs: number; clientMs: number };
+  #readCpu: () => CpuReading;
   #readMachine = machineCpuMeter();
   #startedAt = Date.now();
   #load = os.loadavg()[0] ?? 0;
   #duplicatesBefore: number;
+  readonly #timeline: CpuSample[] = [];
+  readonly #sampler: NodeJS.Timeout;
 
   constructor(
     readonly target: Target,
@@ -100,6 +123,18 @@ class Run {
   ) {
     this.#readCpu = target.cpuMeter();
     this.#duplicatesBefore = target.stats.duplicates;
+    this.#sampler = setInterval(() => this.#sample(), CPU_SAMPLE_MS);
+    this.#sampler.unref();
+  }
+
+  #sample(): void {
+    const cpu = this.#readCpu();
+    this.#timeline.push({
+      atMs: Date.now() - this.#startedAt,
+      machineMs: Math.round(this.#readMachine()),
+      systemMs: Math.round(cpu.systemMs),
+      clientMs: Math.round(cpu.clientMs),
+    });
   }
 
   async add(task: BenchTask): Promise<void> {
@@ -159,6 +194,8 @@ class Run {
       lateness.push(at - task.dueMs);
       lastReceive = Math.max(lastReceive, at);
     }
+    clearInterval(this.#sampler);
+    this.#sample();
     const cpu = this.#readCpu();
     const wallMs = Math.max(1, Date.now() - this.#startedAt);
     return {
@@ -177,6 +214,11 @@ class Run {
         mainCores: round(cpu.mainMs / wallMs, 2),
         clientMs: Math.round(cpu.clientMs),
         machineCores: round(this.#readMachine() / wallMs, 2),
+        // The thread roles are the local cloud's; a BullMQ worker's threads are not split.
+        ...(this.target.name === "punctual"
+          ? { threadMsPerTask: perTaskByThread(cpu.threads, this.tasks.length) }
+          : {}),
+        timeline: this.#timeline,
       },
       firstErrors: this.errors,
       loadAverageAtStart: round(this.#load, 2),
@@ -185,6 +227,11 @@ class Run {
 }
 
 const round = (x: number, digits = 1) => Math.round(x * 10 ** digits) / 10 ** digits;
+
+function perTaskByThread(threads: ThreadSplit, tasks: number): Cpu["threadMsPerTask"] {
+  const per = (ms: number) => round(ms / Math.max(1, tasks), 3);
+  return { main: per(threads.mainMs), emulators: per(threads.busiestMs), helpers: per(threads.restMs) };
+}
 
 /** Adds/s through the API (Punctual) or Queue.add (BullMQ) with 64 requests in flight; tasks due far enough out
  * that none fires during the measurement. */

@@ -2,7 +2,7 @@ import type { SQSRecord } from "aws-lambda";
 import { groupsInBatchOrder } from "#shared/services/deliver/group-runner.js";
 import { bounded, sequence } from "./engine.js";
 import type { LambdaFunction } from "./lambda.js";
-import type { Call } from "./profile.js";
+import type { Call, CallSite } from "./profile.js";
 import type { FifoMessage } from "./queues.js";
 import type { SimTask, TaskTable } from "./table.js";
 import type { World } from "./world.js";
@@ -54,29 +54,40 @@ export function deliverBatch(parts: DeliverParts, batch: FifoMessage[], done: ()
 
 function deliverOne(parts: DeliverParts, task: SimTask, done: () => void): void {
   const { world } = parts;
-  deliverCall(world, "ddbUpdate", () => {
-    world.usage.wru++;
-    const callback = world.profile.calls.callback;
-    world.usage.calls.callback++;
-    // The receiver sees the request half a round trip after it leaves; the answer takes the other half.
-    onDeliverHost(world, callback.clientCpuMs, () =>
-      world.sim.after(callback.latencyMs / 2, () => {
-        parts.onReceived(task);
-        world.sim.after(callback.latencyMs / 2, () =>
-          deliverCall(world, "ddbUpdate", () => {
-            world.usage.wru++;
-            parts.table.finish(task);
-            done();
-          }),
-        );
-      }),
-    );
-  });
+  deliverCall(
+    world,
+    "ddbUpdate",
+    () => {
+      world.usage.wru++;
+      const callback = world.profile.calls.callback;
+      world.usage.calls.callback++;
+      world.helpers(callback.helperCpuMs ?? 0);
+      // The receiver sees the request half a round trip after it leaves; the answer takes the other half.
+      onDeliverHost(world, callback.clientCpuMs, () =>
+        world.sim.after(callback.latencyMs / 2, () => {
+          parts.onReceived(task);
+          world.sim.after(callback.latencyMs / 2, () =>
+            deliverCall(
+              world,
+              "ddbUpdate",
+              () => {
+                world.usage.wru++;
+                parts.table.finish(task);
+                done();
+              },
+              "markDelivered",
+            ),
+          );
+        }),
+      );
+    },
+    "startAttempt",
+  );
 }
 
-/** A call from the deliver handler, on its function host. */
-function deliverCall(world: World, name: Call, then: () => void): void {
-  world.call(name, then, world.threadOf("deliver"));
+/** A call from the deliver handler, on its thread. */
+function deliverCall(world: World, name: Call, then: () => void, site?: CallSite): void {
+  world.call(name, then, world.threadOf("deliver"), site ? { site } : {});
 }
 
 function onDeliverHost(world: World, cpuMs: number, then: () => void): void {

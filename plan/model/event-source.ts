@@ -103,7 +103,8 @@ export class EventSource<M> {
     this.#activeSince ??= this.world.sim.now;
     // The slot is taken when the receive starts: pollers must not overshoot the limit while their receives run.
     this.#busy++;
-    this.#afterWindow(() => this.world.call("sqsReceive", this.#received));
+    // The receive's fixed part now; its messages' part once it is known how many came (#received).
+    this.#afterWindow(() => this.world.call("sqsReceive", this.#received, "main", { entries: 0 }));
   };
 
   /** With a batching window, a poller that found fewer than a batch waits up to the window for more. */
@@ -148,13 +149,15 @@ export class EventSource<M> {
     this.#bill(2); // this receive and the batch's delete
     this.peakBatches = Math.max(this.peakBatches, this.#busy);
     const perSlot = this.world.profile.eventSources.receivers === "per-slot";
-    this.handle(batch, () =>
-      this.world.call("sqsDeleteBatch", () => {
-        this.#busy--;
-        this.onDeleted(batch);
-        this.#wakeSlots();
-        if (perSlot) this.#loop();
-      }),
+    const deleted = () => {
+      this.#busy--;
+      this.onDeleted(batch);
+      this.#wakeSlots();
+      if (perSlot) this.#loop();
+    };
+    // The received messages' own CPU (the answer's entries), then the invocation; the poller goes on receiving.
+    this.world.entries("sqsReceive", batch.length, () =>
+      this.handle(batch, () => this.world.call("sqsDeleteBatch", deleted, "main", { entries: batch.length })),
     );
     if (!perSlot) this.#loop();
   };

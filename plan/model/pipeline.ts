@@ -9,7 +9,7 @@ import { FifoQueue, StandardQueue } from "./queues.js";
 import { type RelayParts, relayBatch } from "./relay.js";
 import { type SimTask, TaskTable } from "./table.js";
 import { DEFAULT_CLIENTS, DEFAULT_MAX_IN_FLIGHT, taskCount, type Workload } from "./workload.js";
-import { createWorld, type World } from "./world.js";
+import { type CpuSpeed, createWorld, type World } from "./world.js";
 
 export interface SimulationRun {
   readonly world: World;
@@ -44,7 +44,7 @@ export function simulate(
   workload: Workload,
   config: PlannerConfig,
   profile: Profile,
-  options: { cpuSpeed?: number } = {},
+  options: { cpuSpeed?: CpuSpeed } = {},
 ): SimulationRun {
   const world = createWorld(profile, config, { startMs: START_MS, ...options });
   const table = new TaskTable();

@@ -17,14 +17,33 @@ export const CALLS = [
 export type Call = (typeof CALLS)[number];
 
 /**
- * What one call costs: wall latency that overlaps with everything else, plus CPU on the caller's process and on
+ * What one call costs: wall latency that overlaps with everything else, plus CPU on the caller's thread and on
  * the service's (both zero on AWS, where the caller is a Lambda instance of its own and the service is AWS's).
+ * Locally also the CPU of V8's helper threads (garbage collection, compilation) the call causes, which takes a
+ * core without holding up either event loop; a part per entry for batch calls (entries sent, received or
+ * returned); and the extra CPU the call's code path costs while a fresh process warms up.
  */
 export interface CallCost {
   readonly latencyMs: number;
   readonly clientCpuMs: number;
   readonly serverCpuMs: number;
+  readonly helperCpuMs?: number;
+  readonly perEntry?: CpuSplit;
+  /** Spread evenly over the first `calls` calls of this kind. */
+  readonly warmUp?: CpuSplit & { readonly calls: number };
 }
+
+export interface CpuSplit {
+  readonly clientCpuMs: number;
+  readonly serverCpuMs: number;
+  readonly helperCpuMs: number;
+}
+
+/**
+ * Where a call is made from, when a profile prices the same operation differently by its shape: the task store's
+ * UpdateItem that returns the record (deliver's attempt start) costs the emulator three times a plain mark.
+ */
+export type CallSite = "startAttempt" | "markQueued" | "markDelivered";
 
 export interface EventSourceBehaviour {
   /** Concurrent batches when a queue turns active (default mode), and how fast more are added. */
@@ -45,9 +64,10 @@ export interface EventSourceBehaviour {
 }
 
 /**
- * The local cloud's threads (local/cloud/local-cloud.ts): the main thread (API server's HTTP, the event sources'
- * pollers, Scheduler's timers), the emulators' worker thread (dynalite, fauxqs), and two function hosts — one for
- * the deliverers (the functions behind a capped mapping), one for the rest (API handlers, relay, sweeper).
+ * The local cloud's event loops (local/cloud/local-cloud.ts): the main thread (API server's HTTP, the event
+ * sources' pollers, Scheduler's timers and, by default, every function), the emulators' worker thread (dynalite,
+ * fauxqs), and the two optional function hosts (`PUNCTUAL_LOCAL_FUNCTION_HOSTS=1`) — one for the deliverers, one
+ * for the rest. V8's helper threads are not event loops: the model charges their CPU to the cores directly.
  */
 export const THREADS = ["main", "emulators", "functionHost", "deliverHost"] as const;
 export type Thread = (typeof THREADS)[number];
@@ -56,6 +76,8 @@ export type FunctionName = "add" | "relay" | "deliver";
 export interface Profile {
   readonly name: string;
   readonly calls: Readonly<Record<Call, CallCost>>;
+  /** Costs of particular call sites, where they differ from their operation's (absent: the operation's). */
+  readonly callSites?: Readonly<Partial<Record<CallSite, CallCost>>>;
   /** The machine's cores shared by the local cloud's threads, and the thread each function runs on; absent on AWS. */
   readonly cpu?: {
     readonly machineCores: number;

@@ -12,7 +12,7 @@ import type { LambdaFunction } from "./lambda.js";
 import type { Call } from "./profile.js";
 import type { FifoQueue, StandardQueue } from "./queues.js";
 import type { SimTask, TaskTable } from "./table.js";
-import type { World } from "./world.js";
+import type { CallOptions, World } from "./world.js";
 
 export interface RelayParts {
   readonly world: World;
@@ -93,11 +93,16 @@ function rearm(parts: RelayParts, items: { task: SimTask; delaySeconds: number }
   all(
     chunks.length,
     (i, next) =>
-      relayCall(parts.world, "sqsSendBatch", () => {
-        parts.world.usage.standardRequests++;
-        for (const { task, delaySeconds } of chunks[i] ?? []) parts.timerQueue.send(task, delaySeconds);
-        next();
-      }),
+      relayCall(
+        parts.world,
+        "sqsSendBatch",
+        () => {
+          parts.world.usage.standardRequests++;
+          for (const { task, delaySeconds } of chunks[i] ?? []) parts.timerQueue.send(task, delaySeconds);
+          next();
+        },
+        { entries: chunks[i]?.length ?? 0 },
+      ),
     done,
   );
 }
@@ -105,50 +110,72 @@ function rearm(parts: RelayParts, items: { task: SimTask; delaySeconds: number }
 /** Query the group's due, still-scheduled tasks up to this batch's latest own one; send them in order; mark them. */
 function forwardGroup(parts: RelayParts, pk: string, own: readonly SimTask[], done: () => void): void {
   const { world, table } = parts;
-  relayCall(world, "ddbQuery", () => {
-    world.usage.rru++;
-    const window = groupSweepWindow(own, world.sim.now, RELAY_LOOKBACK_MS);
-    const latest = latestOwnKey(own);
-    const due = table
-      .scheduledInGroup(pk, window.fromMs, window.toMs)
-      .filter((t) => t.key.sk <= latest.sk)
-      .sort((a, b) => bySortKey(a.key, b.key));
-    if (due.length === 0) {
-      done();
-      return;
-    }
-    const chunks = chunked(due, 10);
-    sequence(
-      chunks.map(
-        (chunk) => (next: () => void) =>
-          relayCall(world, "sqsSendBatch", () => {
+  relayCall(
+    world,
+    "ddbQuery",
+    () => {
+      world.usage.rru++;
+      const window = groupSweepWindow(own, world.sim.now, RELAY_LOOKBACK_MS);
+      const latest = latestOwnKey(own);
+      const due = table
+        .scheduledInGroup(pk, window.fromMs, window.toMs)
+        .filter((t) => t.key.sk <= latest.sk)
+        .sort((a, b) => bySortKey(a.key, b.key));
+      // The items the Query returned: their CPU once the answer is in.
+      world.entries("ddbQuery", due.length, () => forwardDue(parts, pk, due, done), world.threadOf("relay"));
+    },
+    { entries: 0 },
+  );
+}
+
+/** Sends the group's due tasks in order, chunk after chunk, then marks them queued. */
+function forwardDue(parts: RelayParts, pk: string, due: readonly SimTask[], done: () => void): void {
+  const { world } = parts;
+  if (due.length === 0) {
+    done();
+    return;
+  }
+  const chunks = chunked(due, 10);
+  sequence(
+    chunks.map(
+      (chunk) => (next: () => void) =>
+        relayCall(
+          world,
+          "sqsSendBatch",
+          () => {
             world.usage.fifoRequests++;
             parts.topicQueue.send(pk, chunk);
             next();
-          }),
-      ),
-      () => markQueued(parts, due, done),
-    );
-  });
+          },
+          { entries: chunk.length },
+        ),
+    ),
+    () => markQueued(parts, due, done),
+  );
 }
 
 function markQueued(parts: RelayParts, tasks: readonly SimTask[], done: () => void): void {
   all(
     tasks.length,
     (i, next) =>
-      relayCall(parts.world, "ddbUpdate", () => {
-        parts.world.usage.wru++;
-        const task = tasks[i] as SimTask;
-        if (task.status === "scheduled") task.status = "queued";
-        next();
-      }),
+      relayCall(
+        parts.world,
+        "ddbUpdate",
+        () => {
+          parts.world.usage.wru++;
+          const task = tasks[i] as SimTask;
+          if (task.status === "scheduled") task.status = "queued";
+          next();
+        },
+        { site: "markQueued" },
+      ),
     done,
   );
 }
 
-/** A call from the relay's handler, on its function host. */
-function relayCall(world: World, name: Call, then: () => void): void {
-  world.call(name, then, world.threadOf("relay"));
+/** A call from the relay's handler, on its thread. */
+function relayCall(world: World, name: Call, then: () => void, options?: CallOptions): void {
+  world.call(name, then, world.threadOf("relay"), options);
 }
 
 export function chunked<T>(items: readonly T[], size: number): T[][] {

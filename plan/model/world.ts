@@ -1,6 +1,14 @@
 import type { PlannerConfig } from "../config.js";
 import { Simulation } from "./engine.js";
-import { type Call, type FunctionName, type Profile, THREADS, type Thread } from "./profile.js";
+import {
+  type Call,
+  type CallCost,
+  type CallSite,
+  type FunctionName,
+  type Profile,
+  THREADS,
+  type Thread,
+} from "./profile.js";
 
 /**
  * The machine's cores at `speed` each (a share of a core when the machine is busy with other work). A thread's
@@ -10,9 +18,11 @@ import { type Call, type FunctionName, type Profile, THREADS, type Thread } from
 export class Machine {
   readonly #busyUntil: number[];
 
+  /** `speed`: a constant share of each core, or the share at each moment (ms since `originMs`). */
   constructor(
     cores: number,
-    private readonly speed: number,
+    private readonly speed: CpuSpeed,
+    private readonly originMs = 0,
   ) {
     this.#busyUntil = Array.from({ length: cores }, () => 0);
   }
@@ -23,7 +33,9 @@ export class Machine {
     for (let i = 1; i < this.#busyUntil.length; i++)
       if ((this.#busyUntil[i] as number) < (this.#busyUntil[core] as number)) core = i;
     const startMs = Math.max(earliestMs, this.#busyUntil[core] as number);
-    const endMs = startMs + cpuMs / this.speed;
+    const speed = typeof this.speed === "number" ? this.speed : this.speed(startMs - this.originMs);
+    // A slice is sub-millisecond: the share at its start holds for all of it.
+    const endMs = startMs + cpuMs / speed;
     this.#busyUntil[core] = endMs;
     return { startMs, endMs };
   }
@@ -35,11 +47,13 @@ export class Machine {
  */
 export class Processor {
   #busyUntil = 0;
+  /** Wall time this thread held a core, and the CPU it used (the same at full speed). */
   busyMs = 0;
+  cpuMs = 0;
 
   constructor(
     private readonly sim: Simulation,
-    private readonly machine: Machine,
+    readonly machine: Machine,
   ) {}
 
   run(cpuMs: number, then: () => void): void {
@@ -50,8 +64,17 @@ export class Processor {
     const slot = this.machine.reserve(Math.max(this.sim.now, this.#busyUntil), cpuMs);
     this.#busyUntil = slot.endMs;
     this.busyMs += slot.endMs - slot.startMs;
+    this.cpuMs += cpuMs;
     this.sim.at(slot.endMs, then);
   }
+}
+
+/** Share of each core the local cloud can use: constant, or over time (ms since the run's start). */
+export type CpuSpeed = number | ((sinceStartMs: number) => number);
+
+export interface CallOptions {
+  readonly entries?: number;
+  readonly site?: CallSite;
 }
 
 /** What the run cost, by call and capacity unit (for the monthly cost and the quotas). */
@@ -62,6 +85,8 @@ export interface Usage {
   /** SQS requests by queue kind (billed differently). */
   standardRequests: number;
   fifoRequests: number;
+  /** Local profiles: the CPU charged to V8's helper threads. */
+  helperCpuMs: number;
 }
 
 export interface World {
@@ -71,8 +96,17 @@ export interface World {
   /** The local cloud's threads (absent on AWS). */
   readonly threads?: Readonly<Record<Thread, Processor>>;
   readonly usage: Usage;
-  /** One call from thread `on`: the caller's CPU there, the round trip, the emulators' CPU, then `then`. */
-  call(name: Call, then: () => void, on?: Thread): void;
+  /**
+   * One call from thread `on`: the caller's CPU there, the round trip, the emulators' CPU, then `then`; the
+   * helpers' CPU alongside. A call with a per-entry cost costs its fixed part plus that part per entry
+   * (`entries`, default 1; 0 when they are charged after the answer, see `entries()`); `site`: the call site,
+   * where the profile prices one apart.
+   */
+  call(name: Call, then: () => void, on?: Thread, options?: CallOptions): void;
+  /** A batch's entries known only after the call answered (a receive): their CPU, then `then`. */
+  entries(name: Call, count: number, then: () => void, on?: Thread): void;
+  /** CPU of V8's helper threads: it takes a core, holding up no event loop (nothing on AWS). */
+  helpers(ms: number): void;
   /** CPU on thread `on` (nothing on AWS). */
   cpu(ms: number, then: () => void, on?: Thread): void;
   /** The thread a function's handler runs on. */
@@ -82,11 +116,11 @@ export interface World {
 export function createWorld(
   profile: Profile,
   config: PlannerConfig,
-  options: { startMs: number; cpuSpeed?: number },
+  options: { startMs: number; cpuSpeed?: CpuSpeed },
 ): World {
   const sim = new Simulation(options.startMs);
   const threads = profile.cpu
-    ? createThreads(sim, profile.cpu.machineCores, options.cpuSpeed ?? 1)
+    ? createThreads(sim, new Machine(profile.cpu.machineCores, options.cpuSpeed ?? 1, options.startMs))
     : undefined;
   const usage: Usage = {
     calls: Object.fromEntries(Object.keys(profile.calls).map((c) => [c, 0])) as Record<Call, number>,
@@ -94,9 +128,16 @@ export function createWorld(
     rru: 0,
     standardRequests: 0,
     fifoRequests: 0,
+    helperCpuMs: 0,
   };
   const on = (thread: Thread, ms: number, then: () => void) =>
     threads ? threads[thread].run(ms, then) : then();
+  const helpers = (ms: number) => {
+    if (!threads || ms <= 0) return;
+    threads.main.machine.reserve(sim.now, ms);
+    usage.helperCpuMs += ms;
+  };
+  const warmUp = createWarmUp(profile);
   return {
     sim,
     profile,
@@ -104,19 +145,50 @@ export function createWorld(
     ...(threads ? { threads } : {}),
     usage,
     cpu: (ms, then, thread = "main") => on(thread, ms, then),
-    call(name, then, thread = "main") {
+    helpers,
+    call(name, then, thread = "main", options = {}) {
       usage.calls[name]++;
-      const cost = profile.calls[name];
-      on(thread, cost.clientCpuMs, () =>
-        sim.after(cost.latencyMs, () => on("emulators", cost.serverCpuMs, then)),
+      const cost = (options.site && profile.callSites?.[options.site]) || profile.calls[name];
+      const entries = Math.max(0, options.entries ?? 1);
+      const extra = warmUp(options.site ?? name, cost);
+      const part = (k: "clientCpuMs" | "serverCpuMs" | "helperCpuMs") =>
+        (cost[k] ?? 0) + entries * (cost.perEntry?.[k] ?? 0) + extra[k];
+      helpers(part("helperCpuMs"));
+      on(thread, part("clientCpuMs"), () =>
+        sim.after(cost.latencyMs, () => on("emulators", part("serverCpuMs"), then)),
       );
+    },
+    entries(name, count, then, thread = "main") {
+      const perEntry = profile.calls[name].perEntry;
+      if (!perEntry || count <= 0) {
+        then();
+        return;
+      }
+      helpers(count * perEntry.helperCpuMs);
+      on("emulators", count * perEntry.serverCpuMs, () => on(thread, count * perEntry.clientCpuMs, then));
     },
     threadOf: (fn) => profile.cpu?.functionThreads[fn] ?? "main",
   };
 }
 
-function createThreads(sim: Simulation, cores: number, speed: number): Record<Thread, Processor> {
-  const machine = new Machine(cores, speed);
+/** The warm-up CPU each call adds: its kind's warm-up spread over the kind's first calls. */
+function createWarmUp(profile: Profile) {
+  const made = new Map<string, number>();
+  const none = { clientCpuMs: 0, serverCpuMs: 0, helperCpuMs: 0 };
+  return (kind: string, cost: CallCost) => {
+    const n = (made.get(kind) ?? 0) + 1;
+    made.set(kind, n);
+    if (!profile.cpu || !cost.warmUp || n > cost.warmUp.calls) return none;
+    const { calls, clientCpuMs, serverCpuMs, helperCpuMs } = cost.warmUp;
+    return {
+      clientCpuMs: clientCpuMs / calls,
+      serverCpuMs: serverCpuMs / calls,
+      helperCpuMs: helperCpuMs / calls,
+    };
+  };
+}
+
+function createThreads(sim: Simulation, machine: Machine): Record<Thread, Processor> {
   return Object.fromEntries(THREADS.map((t) => [t, new Processor(sim, machine)])) as Record<
     Thread,
     Processor

@@ -4,7 +4,8 @@ import { DEFAULT_CONFIG, withOverrides } from "../../../plan/config.js";
 import { LOCAL_PROFILE } from "../../../plan/local-profile.js";
 import { batchLimit } from "../../../plan/model/event-source.js";
 import { simulate } from "../../../plan/model/pipeline.js";
-import { AWS_PROFILE } from "../../../plan/model/profile.js";
+import { AWS_PROFILE, type Call, type CallCost, type Profile } from "../../../plan/model/profile.js";
+import { createWorld } from "../../../plan/model/world.js";
 import { handProfile, LATENCY as L } from "./fakes.js";
 
 const receivedInOrder = (run: ReturnType<typeof simulate>) =>
@@ -105,7 +106,7 @@ describe("the planner's model on workloads known by hand", () => {
 });
 
 describe("the local profile's thread layout", () => {
-  it("charges the functions to their two hosts, the pollers to the main thread and the calls' service side to the emulators' thread", () => {
+  it("charges the functions and the pollers to the main thread and the calls' service side to the emulators' thread, as the default local cloud runs them", () => {
     // Prepare
     const workload = { burst: 50, groups: 5, delaySeconds: 2 };
 
@@ -116,12 +117,112 @@ describe("the local profile's thread layout", () => {
     const busy = Object.fromEntries(
       Object.entries(run.world.threads ?? {}).map(([name, thread]) => [name, thread.busyMs > 0]),
     );
-    expect(busy).toEqual({ main: true, emulators: true, functionHost: true, deliverHost: true });
-    expect(LOCAL_PROFILE.cpu?.functionThreads).toEqual({
-      add: "functionHost",
-      relay: "functionHost",
-      deliver: "deliverHost",
+    expect(busy).toEqual({ main: true, emulators: true, functionHost: false, deliverHost: false });
+    expect(process.env.PUNCTUAL_LOCAL_FUNCTION_HOSTS).not.toBe("1");
+    expect(LOCAL_PROFILE.cpu?.functionThreads).toEqual({ add: "main", relay: "main", deliver: "main" });
+  });
+});
+
+describe("what a local call costs", () => {
+  /** Two cores at full speed: a thread's busy time is the CPU it was charged. */
+  const cpuProfile = (cost: Partial<CallCost>, sites: Profile["callSites"] = {}): Profile => {
+    const base = handProfile();
+    const calls = Object.fromEntries(
+      Object.keys(base.calls).map((name) => [
+        name,
+        { latencyMs: 0, clientCpuMs: 0, serverCpuMs: 0, ...cost },
+      ]),
+    ) as Record<Call, CallCost>;
+    return {
+      ...base,
+      calls,
+      callSites: sites,
+      cpu: { machineCores: 2, functionThreads: { add: "main", relay: "main", deliver: "main" } },
+    };
+  };
+  const world = (profile: Profile) => createWorld(profile, DEFAULT_CONFIG, { startMs: 0 });
+
+  it("charges a batch call its fixed part plus its per-entry part for each entry", () => {
+    // Prepare
+    const w = world(
+      cpuProfile({
+        clientCpuMs: 1,
+        serverCpuMs: 2,
+        perEntry: { clientCpuMs: 0.5, serverCpuMs: 0.25, helperCpuMs: 0 },
+      }),
+    );
+
+    // Act
+    w.call("sqsSendBatch", () => undefined, "main", { entries: 10 });
+    w.sim.run();
+
+    // Assess
+    expect(w.threads?.main.busyMs).toBe(1 + 10 * 0.5);
+    expect(w.threads?.emulators.busyMs).toBe(2 + 10 * 0.25);
+  });
+
+  it("charges a receive's messages once the answer says how many came", () => {
+    // Prepare
+    const w = world(
+      cpuProfile({
+        clientCpuMs: 1,
+        serverCpuMs: 2,
+        perEntry: { clientCpuMs: 0.5, serverCpuMs: 0.25, helperCpuMs: 0 },
+      }),
+    );
+
+    // Act
+    w.call("sqsReceive", () => w.entries("sqsReceive", 4, () => undefined), "main", { entries: 0 });
+    w.sim.run();
+
+    // Assess
+    expect(w.threads?.main.busyMs).toBe(1 + 4 * 0.5);
+    expect(w.threads?.emulators.busyMs).toBe(2 + 4 * 0.25);
+  });
+
+  it("prices a call site on its own when the profile does, and the operation otherwise", () => {
+    // Prepare
+    const site = { latencyMs: 0, clientCpuMs: 3, serverCpuMs: 7 };
+    const w = world(cpuProfile({ clientCpuMs: 1, serverCpuMs: 1 }, { startAttempt: site }));
+
+    // Act
+    w.call("ddbUpdate", () => undefined, "main", { site: "startAttempt" });
+    w.call("ddbUpdate", () => undefined, "main", { site: "markQueued" });
+    w.sim.run();
+
+    // Assess
+    expect(w.threads?.main.busyMs).toBe(3 + 1);
+    expect(w.threads?.emulators.busyMs).toBe(7 + 1);
+    expect(w.usage.calls.ddbUpdate).toBe(2);
+  });
+
+  it("spreads a kind's warm-up over its first calls only", () => {
+    // Prepare
+    const warmUp = { calls: 4, clientCpuMs: 8, serverCpuMs: 0, helperCpuMs: 0 };
+    const w = world(cpuProfile({ clientCpuMs: 1, warmUp }));
+
+    // Act
+    for (let i = 0; i < 6; i++) w.call("ddbPut", () => undefined);
+    w.sim.run();
+
+    // Assess
+    expect(w.threads?.main.busyMs).toBe(6 * 1 + 8);
+  });
+
+  it("charges the helpers' CPU to a core without holding up the caller", () => {
+    // Prepare
+    const w = world(cpuProfile({ clientCpuMs: 1, helperCpuMs: 5 }));
+    let answeredAt = Number.NaN;
+
+    // Act
+    w.call("ddbPut", () => {
+      answeredAt = w.sim.now;
     });
+    w.sim.run();
+
+    // Assess: the helpers' 5 ms took one core, the caller's 1 ms the other; the answer did not wait for them.
+    expect(answeredAt).toBe(1);
+    expect(w.threads?.main.busyMs).toBe(1);
   });
 });
 

@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { DEFAULT_SYSTEM_SETTINGS, loadEnvironmentConfig } from "#shared/config/index.js";
 import { DEFAULT_CONFIG } from "../../../plan/config.js";
-import { LOCAL_IN_SITU_PARAMETERS, LOCAL_PARAMETERS } from "../../../plan/local-profile.js";
+import { LOCAL_PARAMETERS } from "../../../plan/local-profile.js";
 import { AWS_PARAMETERS, type Parameter } from "../../../plan/parameters.js";
 
 const AWS_PAGE = /^https:\/\/(docs\.aws\.amazon\.com|aws\.amazon\.com)\//;
@@ -29,7 +29,6 @@ describe("the planner's parameter tables", () => {
 
   it("say how every local figure was measured, or why it is assumed", () => {
     expect(problems(LOCAL_PARAMETERS)).toEqual([]);
-    expect(problems(LOCAL_IN_SITU_PARAMETERS)).toEqual([]);
   });
 });
 
