@@ -16,6 +16,9 @@ export interface Parameter {
 
 const SQS_SCALING = "https://docs.aws.amazon.com/lambda/latest/dg/services-sqs-scaling.html";
 const POLLER_CONFIG = "https://docs.aws.amazon.com/lambda/latest/api/API_ProvisionedPollerConfig.html";
+// The China-region mirror of the Lambda guide: the global page's sentence is not in our docs index; the text is
+// AWS's own.
+const SQS_PARAMETERS = "https://docs.amazonaws.cn/en_us/lambda/latest/dg/services-sqs-parameters.html";
 const FIFO_THROTTLING =
   "https://docs.aws.amazon.com/AWSSimpleQueueService/latest/SQSDeveloperGuide/troubleshooting-fifo-throttling-issues.html";
 const SQS_MESSAGE_QUOTAS =
@@ -66,8 +69,8 @@ export const AWS_PARAMETERS = {
     value: 10,
     unit: "concurrent batches per poller",
     source: {
-      assumption:
-        "one poller drives up to 10 concurrent invocations (AWS's launch material; not on the API page): 5 MBps ÷ 10 batches of ≤ 10 × 1 KB is far from the byte limit",
+      url: SQS_PARAMETERS,
+      note: "ProvisionedPollerConfig: each poller can handle up to 1 MB/s of throughput and 10 concurrent invokes",
     },
   },
   provisionedScaleUpPerMinute: {
