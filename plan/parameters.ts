@@ -16,9 +16,9 @@ export interface Parameter {
 
 const SQS_SCALING = "https://docs.aws.amazon.com/lambda/latest/dg/services-sqs-scaling.html";
 const POLLER_CONFIG = "https://docs.aws.amazon.com/lambda/latest/api/API_ProvisionedPollerConfig.html";
-// The China-region mirror of the Lambda guide: the global page's sentence is not in our docs index; the text is
-// AWS's own.
-const SQS_PARAMETERS = "https://docs.amazonaws.cn/en_us/lambda/latest/dg/services-sqs-parameters.html";
+// The sentence was read on the China-region mirror of the same guide page (docs.amazonaws.cn/en_us/lambda/…), the
+// copy our docs index holds.
+const SQS_PARAMETERS = "https://docs.aws.amazon.com/lambda/latest/dg/services-sqs-parameters.html";
 const FIFO_THROTTLING =
   "https://docs.aws.amazon.com/AWSSimpleQueueService/latest/SQSDeveloperGuide/troubleshooting-fifo-throttling-issues.html";
 const SQS_MESSAGE_QUOTAS =
