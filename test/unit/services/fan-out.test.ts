@@ -5,6 +5,7 @@ import { fanOutTaskView } from "#shared/api/fan-out-view.js";
 import { parseConfig, type TopicConfig } from "#shared/config/index.js";
 import { aggregateStatus, deliveryKey, expandFanOut, laneHash } from "#shared/domain/fan-out.js";
 import { groupHash, parseTaskId } from "#shared/domain/keys.js";
+import { scheduledGraceMs, stalledAfterMs } from "#shared/domain/sweep.js";
 import type { TaskRecord } from "#shared/domain/task.js";
 import { CallbackSigner, subscriberSigningKey } from "#shared/security/signing.js";
 import { addTask, claimExpiry } from "#shared/services/add-task.js";
@@ -15,11 +16,17 @@ import { deadLetterTask } from "#shared/services/dead-letter.js";
 import { callbackRequest } from "#shared/services/deliver/callback-request.js";
 import { getTask } from "#shared/services/get-task.js";
 import { listTasks } from "#shared/services/list-tasks.js";
+import { type RelayDeps, relayTimerMessages } from "#shared/services/relay.js";
 import { replayTask } from "#shared/services/replay-task.js";
 import { rescheduleTask, runTask } from "#shared/services/reschedule-task.js";
 import { parseCreateSchedule } from "#shared/services/schedules/request.js";
-import { makeTask } from "../../support/factories.js";
+import { sweep } from "#shared/services/sweeper/index.js";
+import type { SweeperDeps } from "#shared/services/sweeper/types.js";
+import { ManualClock } from "../../support/clock.js";
+import { makeTask, timerMessage } from "../../support/factories.js";
+import { FakeTimerQueue as RelayTimer } from "../../support/fakes/timer-queue.js";
 import { FakeTopicQueue } from "../../support/fakes/topic-queue.js";
+import { memoryLogger } from "../../support/logger.js";
 import { MemoryTaskStore } from "../../support/memory-task-store.js";
 import { FakeScheduler, FakeTimerQueue, NOW } from "../api/fakes.js";
 
@@ -561,5 +568,82 @@ describe("fan-out lists", () => {
       "unknown_subscriber",
       "validation_failed",
     ]);
+  });
+});
+
+describe("fan-out after a topic's subscribers change (runtime settings or a deploy)", () => {
+  /** The same store and ports, with `orders` as a plain topic (its subscribers removed). */
+  function plainOrders(f: ReturnType<typeof setup>) {
+    const config = parseConfig({
+      name: "test",
+      system: { allowedCallbackHosts: ["*"] },
+      topics: { orders: { deliverBy: "order_id", defaultCallbackUrl: "https://orders.example.com/hook" } },
+    });
+    return { ...f.deps, config };
+  }
+
+  it("the relay forwards a plain task of a group without the fan-out parent that shares its partition", async () => {
+    // Prepare: a fan-out task of group o-1, then (subscribers removed) a plain task of the same group.
+    const f = setup();
+    const { parent } = await addOrder(f);
+    const plain = await addTask(plainOrders(f), { body: orderBody({ delay_seconds: 20 }) });
+    expect(parseTaskId(plain.body.task_id)?.pk).toBe(parent.pk);
+    const clock = new ManualClock(NOW + 20_000);
+    const relayDeps: RelayDeps = {
+      store: f.store,
+      topicQueue: f.topicQueue,
+      timer: new RelayTimer(),
+      topicQueueUrls: { orders: QUEUE },
+      logger: memoryLogger(),
+      clock: clock.now,
+      sleep: clock.sleep,
+    };
+
+    // Act
+    const result = await relayTimerMessages(relayDeps, [timerMessage(plain.body.task_id)]);
+
+    // Assess: only the plain task goes; the parent is never handed to delivery, so it can still be cancelled.
+    expect(result.failedMessageIds).toEqual([]);
+    expect(f.topicQueue.enqueued.map((m) => m.taskId)).toEqual([plain.body.task_id]);
+    expect((await f.store.get(parent.taskId))?.status).toBe("scheduled");
+    const cancelled = await cancelTask({ ...f.deps, store: f.store }, parent.taskId);
+    expect(cancelled.subscribers?.map((s) => s.status)).toEqual(["cancelled", "cancelled", "cancelled"]);
+  });
+
+  it("the sweeper repairs a plain task of a group without forwarding the fan-out parent behind it", async () => {
+    // Prepare: a plain task of group o-1 whose timer message is lost, then (subscribers added) a fan-out task.
+    const f = setup();
+    const plainDeps = plainOrders(f);
+    const plain = await addTask(plainDeps, { body: orderBody({ delay_seconds: 5 }) });
+    const { parent } = await addOrder(f);
+    const topic = plainDeps.config.resolvedTopics.orders as TopicConfig;
+    const sweeperDeps: SweeperDeps = {
+      store: f.store,
+      topicQueue: f.topicQueue,
+      timer: new RelayTimer(),
+      topics: {
+        orders: {
+          config: topic,
+          queueUrl: QUEUE,
+          dlqUrl: "https://sqs.test/orders-dlq.fifo",
+          stalledAfterMs: stalledAfterMs(topic, plainDeps.config.sweeper, {
+            timeoutSeconds: 30,
+            visibilityTimeoutSeconds: 180,
+          }),
+        },
+      },
+      scheduledGraceMs: (kind) => scheduledGraceMs(plainDeps.config, kind),
+      logger: memoryLogger(),
+      clock: () => NOW + 10_000 + scheduledGraceMs(plainDeps.config, "queue") + 60_000,
+    };
+
+    // Act
+    const report = await sweep(sweeperDeps);
+
+    // Assess: the plain task is forwarded, the parent never is (it stays cancellable).
+    const lane = f.topicQueue.enqueued.filter((m) => m.groupId === parent.pk).map((m) => m.taskId);
+    expect(report.failures).toBe(0);
+    expect(lane).toEqual([plain.body.task_id]);
+    expect((await f.store.get(parent.taskId))?.status).toBe("scheduled");
   });
 });
