@@ -245,6 +245,32 @@ describe("fan-out add", () => {
     expect(f.store.tasks.size).toBe(0);
   });
 
+  it("without a key, a copy relayed before the clean-up keeps its parent, and the 503 names the task and that subscriber", async () => {
+    // Prepare: billing's timer cannot be armed; audit's is, and the relay forwards it at once (it is due now).
+    const f = setup();
+    f.timerQueue.failNext = 1;
+    const arm = f.timerQueue.arm.bind(f.timerQueue);
+    f.timerQueue.arm = async (taskId, delaySeconds) => {
+      await arm(taskId, delaySeconds);
+      if ((await f.store.get(taskId))?.subscriber === "audit") await f.store.markQueued(taskId, NOW);
+    };
+
+    // Act
+    const error = await refusal(addTask(f.deps, { body: orderBody({ delay_seconds: 0 }) }));
+
+    // Assess: the parent stays to show the copy that is on its way; the copies still scheduled are gone.
+    const parentId = String(error.details?.task_id);
+    expect(error).toMatchObject({ status: 503, details: { subscribers_delivering: "audit" } });
+    expect(error.message).toContain("audit");
+    const view = await getTask(f.deps, parentId);
+    expect(view.subscribers?.map((s) => [s.id, s.status])).toEqual([
+      ["billing", "missing"],
+      ["audit", "queued"],
+      ["search", "missing"],
+    ]);
+    expect(f.store.tasks.size).toBe(2);
+  });
+
   it("with an idempotency key, a retry after a failed arm completes every copy: the same ids, all armed", async () => {
     // Prepare
     const f = setup();
