@@ -1,4 +1,4 @@
-import { serviceUnavailable } from "#shared/api/errors.js";
+import { type HttpError, serviceUnavailable } from "#shared/api/errors.js";
 import { type TopicConfig, timerSettings } from "#shared/config/index.js";
 import {
   aggregateStatus,
@@ -104,7 +104,15 @@ async function armAll(deps: FanOutAddDeps, deliveries: readonly TaskRecord[], no
   );
 }
 
-/** After a failed add: remove what was written (no idempotency key) or keep it for the retry; the error to throw. */
+/**
+ * After a failed add: remove what was written (no idempotency key) or keep it for the retry; the error to throw.
+ *
+ * Without a key, a copy whose timer was armed can be forwarded by the relay (a copy due now, at once) before this
+ * clean-up: it is no longer `scheduled`, cannot be removed, and will be delivered. Its parent then stays, so that
+ * copy's `parent_task_id` shows the task (the removed copies as `missing`), and the 503 names the task and the
+ * subscribers it still reaches instead of "not accepted". No timer and no transaction can close that window
+ * (README "Fan-out"); an idempotency key avoids it, as the retry then completes the same task for everyone.
+ */
 async function undoOrKeep(
   deps: FanOutAddDeps,
   parent: TaskRecord,
@@ -120,21 +128,61 @@ async function undoOrKeep(
     error,
     parent.taskId,
   );
-  if (!retryable) {
-    // Deliveries first, then the parent: no delivery is ever left without the parent that shows it.
-    for (const record of [...deliveries, parent]) {
-      try {
-        await deps.store.removeScheduled(record.taskId);
-      } catch (cleanupError) {
-        deps.onError?.("removing part of a refused fan-out task failed", cleanupError, record.taskId);
-      }
-    }
+  if (retryable) {
+    return arming
+      ? serviceUnavailable(
+          "could not arm the task's timers; retry the request with the same idempotency key",
+          error,
+        )
+      : error;
   }
+  const goneOn = await removeCopies(deps, deliveries, arming);
+  if (goneOn.length > 0) return partlyDelivering(parent, goneOn, error);
+  await removeQuietly(deps, parent.taskId);
   if (!arming) return error;
   return serviceUnavailable(
-    retryable
-      ? "could not arm the task's timers; retry the request with the same idempotency key"
-      : "could not arm the task's timers; the task was not accepted, retry the request",
+    "could not arm the task's timers; the task was not accepted, retry the request",
     error,
+  );
+}
+
+/**
+ * Removes every copy still `scheduled` (before any timer was armed nothing can have moved, so nothing is read
+ * back); answers the subscribers whose copies are still there, handed to delivery already.
+ */
+async function removeCopies(
+  deps: FanOutAddDeps,
+  deliveries: readonly TaskRecord[],
+  arming: boolean,
+): Promise<string[]> {
+  const goneOn: string[] = [];
+  await forEachBounded(deliveries, ADD_CONCURRENCY, async (delivery) => {
+    await removeQuietly(deps, delivery.taskId);
+    if (!arming) return;
+    const left = await deps.store.get(delivery.taskId).catch(() => undefined);
+    if (left && left.status !== "scheduled") goneOn.push(delivery.subscriber ?? "");
+  });
+  return goneOn.sort((a, b) => subscriberIndex(deliveries, a) - subscriberIndex(deliveries, b));
+}
+
+function subscriberIndex(deliveries: readonly TaskRecord[], subscriber: string): number {
+  return deliveries.findIndex((d) => d.subscriber === subscriber);
+}
+
+async function removeQuietly(deps: FanOutAddDeps, taskId: string): Promise<void> {
+  try {
+    await deps.store.removeScheduled(taskId);
+  } catch (cleanupError) {
+    deps.onError?.("removing part of a refused fan-out task failed", cleanupError, taskId);
+  }
+}
+
+/** The 503 of an add whose clean-up found copies already on their way: the task id and who still gets it. */
+function partlyDelivering(parent: TaskRecord, subscribers: readonly string[], error: unknown): HttpError {
+  return serviceUnavailable(
+    `could not arm every subscriber's timer; the task was removed except the copies of ${subscribers.join(", ")}, ` +
+      `already on their way (task ${parent.taskId}); send it with an idempotency key so a retry completes it`,
+    error,
+    { task_id: parent.taskId, subscribers_delivering: subscribers.join(",") },
   );
 }
