@@ -291,6 +291,27 @@ describe("fan-out add", () => {
       expect(f.timerQueue.armed.map((a) => a.taskId)).toContain(link.taskId);
   });
 
+  it("with an idempotency key, a retry after a delivered copy's retention ran out does not deliver it again", async () => {
+    // Prepare: billing's copy was delivered and its item expired (TTL); the parent and its claim live longer.
+    const f = setup();
+    const body = orderBody({ idempotency_key: "k-expired" });
+    const { parent, copies } = await addOrder(f, { idempotency_key: "k-expired" });
+    const billing = copies[0] as TaskRecord;
+    await deliver(f, billing);
+    f.store.tasks.delete(billing.taskId);
+    const retentionMs = (f.config.resolvedTopics.orders?.retentionDays ?? 0) * 86_400_000;
+    const later = NOW + 10_000 + retentionMs;
+    const armedBefore = f.timerQueue.armed.length;
+
+    // Act
+    const retried = await addTask({ ...f.deps, now: () => later }, { body });
+
+    // Assess: the same task, billing's copy not recreated nor armed (only the others, still scheduled, re-armed).
+    expect(retried).toMatchObject({ statusCode: 200, body: { task_id: parent.taskId } });
+    expect(await f.store.get(billing.taskId)).toBeUndefined();
+    expect(f.timerQueue.armed.slice(armedBefore).map((a) => a.taskId)).not.toContain(billing.taskId);
+  });
+
   it("with an idempotency key, a retry recreates a copy that is missing, exactly as it was", async () => {
     // Prepare
     const f = setup();
