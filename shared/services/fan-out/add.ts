@@ -1,5 +1,5 @@
 import { type HttpError, serviceUnavailable } from "#shared/api/errors.js";
-import { type TopicConfig, timerSettings } from "#shared/config/index.js";
+import { type TopicConfig, timerSettings, topicConfig } from "#shared/config/index.js";
 import {
   aggregateStatus,
   deliveryFromLink,
@@ -89,6 +89,8 @@ async function ensureDelivery(
   let delivery = await deps.store.get(link.taskId);
   // A cancelled parent gets no new copy: the cancel has been answered, a late retry must not undo it.
   if (!delivery && parent.status === "cancelled") return "missing";
+  // Nor does a copy that may have finished and expired: the parent (and the claim) outlive a copy's retention.
+  if (!delivery && mayHaveExpired(deps, parent, nowMs)) return "missing";
   if (!delivery) {
     const recreated = deliveryFromLink(parent, link);
     await deps.store.putNew(recreated);
@@ -96,6 +98,17 @@ async function ensureDelivery(
   }
   if (delivery.status === "scheduled") await armAll(deps, [delivery], nowMs);
   return delivery.status;
+}
+
+/**
+ * A missing copy was either never written (an add that stopped before its answer) or finished and removed by its
+ * TTL, which never comes before acceptance + retention (as for a plain task's repeat, shared/services/add-task.ts
+ * `replay`): only before that can it be recreated without delivering a finished copy a second time. A topic no
+ * longer configured has no retention to go by, so nothing is recreated for it.
+ */
+function mayHaveExpired(deps: FanOutAddDeps, parent: TaskRecord, nowMs: number): boolean {
+  const retentionDays = topicConfig(deps.config, parent.topic)?.retentionDays;
+  return retentionDays === undefined || nowMs - parent.acceptedAtMs >= retentionDays * 86_400_000;
 }
 
 async function armAll(deps: FanOutAddDeps, deliveries: readonly TaskRecord[], nowMs: number): Promise<void> {
