@@ -333,6 +333,31 @@ describe("fan-out add", () => {
       status: "scheduled",
     });
   });
+
+  it("a retry recreating a missing copy while the parent is cancelled leaves no copy the cancel did not see", async () => {
+    // Prepare: audit's copy is missing; the parent's DELETE runs (and answers 200) just before the retry's put.
+    const f = setup();
+    const body = orderBody({ idempotency_key: "k-race" });
+    const { parent, copies } = await addOrder(f, { idempotency_key: "k-race" });
+    const lost = copies[1] as TaskRecord;
+    await f.store.removeScheduled(lost.taskId);
+    const putNew = f.store.putNew.bind(f.store);
+    let cancelled: Awaited<ReturnType<typeof cancelTask>> | undefined;
+    f.store.putNew = async (task) => {
+      if (task.taskId === lost.taskId)
+        cancelled = await cancelTask({ ...f.deps, store: f.store }, parent.taskId);
+      return putNew(task);
+    };
+    const armedBefore = f.timerQueue.armed.length;
+
+    // Act
+    await addTask(f.deps, { body });
+
+    // Assess: the cancel answered 200, so audit's copy must never be delivered: not left scheduled, not armed.
+    expect(cancelled?.status).toBe("cancelled");
+    expect((await f.store.get(lost.taskId))?.status ?? "missing").not.toBe("scheduled");
+    expect(f.timerQueue.armed.slice(armedBefore).map((a) => a.taskId)).not.toContain(lost.taskId);
+  });
 });
 
 describe("fan-out through the other ways in", () => {
