@@ -94,10 +94,27 @@ async function ensureDelivery(
   if (!delivery) {
     const recreated = deliveryFromLink(parent, link);
     await deps.store.putNew(recreated);
+    if (await cancelledMeanwhile(deps, parent, recreated)) return "missing";
     delivery = (await deps.store.get(link.taskId)) ?? recreated;
   }
   if (delivery.status === "scheduled") await armAll(deps, [delivery], nowMs);
   return delivery.status;
+}
+
+/**
+ * A DELETE of the parent between this retry's read of it and the copy's write did not see the copy (its cancel
+ * found nothing to cancel) and has answered 200: read the parent again after the write and take the copy back
+ * (it is not armed yet). Either the cancel's write comes after this read, and then its copy cancels follow the
+ * copy's write and find it, or this read sees it: no order of the two leaves a copy the cancel missed.
+ */
+async function cancelledMeanwhile(
+  deps: FanOutAddDeps,
+  parent: TaskRecord,
+  copy: TaskRecord,
+): Promise<boolean> {
+  if ((await deps.store.get(parent.taskId))?.status !== "cancelled") return false;
+  await deps.store.removeScheduled(copy.taskId);
+  return true;
 }
 
 /**
