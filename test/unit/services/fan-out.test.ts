@@ -589,6 +589,31 @@ describe("fan-out cancel and moves", () => {
     expect(statuses).toEqual(Array.from({ length: 6 }, () => "cancelled"));
   });
 
+  it("a group cancel that finds a parent before its copies are written leaves none of them deliverable", async () => {
+    // Prepare: the group cancel runs (and counts the parent cancelled) right after the add wrote the parent.
+    const f = setup();
+    const putNew = f.store.putNew.bind(f.store);
+    let groupCancel: Awaited<ReturnType<typeof cancelGroup>> | undefined;
+    f.store.putNew = async (task) => {
+      const created = await putNew(task);
+      if (task.fanOut) {
+        groupCancel = await cancelGroup({ ...f.deps, store: f.store }, { topic: "orders", value: "o-1" }, {});
+      }
+      return created;
+    };
+
+    // Act
+    const added = await addTask(f.deps, { body: orderBody() });
+
+    // Assess
+    expect(groupCancel).toMatchObject({ cancelled: 1 });
+    const copies = await Promise.all(
+      (added.body.subscribers ?? []).map(async (s) => (await f.store.get(s.task_id))?.status ?? "missing"),
+    );
+    expect(copies).not.toContain("scheduled");
+    expect(f.timerQueue.armed).toEqual([]);
+  });
+
   it("refuses to reschedule or run early a parent or a copy (fan_out_unsupported)", async () => {
     // Prepare
     const f = setup();
