@@ -51,6 +51,8 @@ export async function addFanOut(
     await forEachBounded(deliveries, ADD_CONCURRENCY, async (delivery) => {
       await deps.store.putNew(delivery);
     });
+    // A group cancel can find the parent before its copies exist (the group's list shows parents).
+    if (await cancelledMeanwhile(deps, parent, deliveries)) return { ...parent, status: "cancelled" };
     arming = true;
     await armAll(deps, deliveries, nowMs);
     return parent;
@@ -94,7 +96,7 @@ async function ensureDelivery(
   if (!delivery) {
     const recreated = deliveryFromLink(parent, link);
     await deps.store.putNew(recreated);
-    if (await cancelledMeanwhile(deps, parent, recreated)) return "missing";
+    if (await cancelledMeanwhile(deps, parent, [recreated])) return "missing";
     delivery = (await deps.store.get(link.taskId)) ?? recreated;
   }
   if (delivery.status === "scheduled") await armAll(deps, [delivery], nowMs);
@@ -102,18 +104,19 @@ async function ensureDelivery(
 }
 
 /**
- * A DELETE of the parent between this retry's read of it and the copy's write did not see the copy (its cancel
- * found nothing to cancel) and has answered 200: read the parent again after the write and take the copy back
- * (it is not armed yet). Either the cancel's write comes after this read, and then its copy cancels follow the
- * copy's write and find it, or this read sees it: no order of the two leaves a copy the cancel missed.
+ * A cancel of the parent (DELETE, or a group cancel that listed it) between its write, or this retry's read of
+ * it, and the copies' writes did not see those copies (it found nothing to cancel) and may have answered 200:
+ * read the parent again after the writes and take the copies back (none is armed yet). Either the cancel's write
+ * comes after this read, and then its copy cancels follow the copies' writes and find them, or this read sees it:
+ * no order of the two leaves a copy the cancel missed. One read per add.
  */
 async function cancelledMeanwhile(
   deps: FanOutAddDeps,
   parent: TaskRecord,
-  copy: TaskRecord,
+  copies: readonly TaskRecord[],
 ): Promise<boolean> {
   if ((await deps.store.get(parent.taskId))?.status !== "cancelled") return false;
-  await deps.store.removeScheduled(copy.taskId);
+  await forEachBounded(copies, ADD_CONCURRENCY, (copy) => deps.store.removeScheduled(copy.taskId));
   return true;
 }
 
