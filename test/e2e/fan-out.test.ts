@@ -2,6 +2,7 @@ import { randomUUID } from "node:crypto";
 import { Webhook, WebhookVerificationError } from "standardwebhooks";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { subscriberSigningKey, topicSigningKey } from "#shared/security/signing.js";
+import { type MeteringReceiver, startMeteringReceiver } from "../support/metering-receiver.js";
 import { type ReceivedCallback, startCallbackReceiver } from "./support/callback-receiver.js";
 import { e2eTarget, type Harness, startHarness } from "./support/harness.js";
 import { runPunctual } from "./support/punctual-cli.js";
@@ -13,18 +14,30 @@ import { runPunctual } from "./support/punctual-cli.js";
  * - `fanout`: three healthy subscribers.
  * - `fanout-failing`: two healthy subscribers and `broken`, which answers 500 until the test repairs it; 3
  *   attempts, 1 s apart.
+ * - `fanout-hostile`: `fast` answers at once; `hanging` holds every request past the 1 s callback timeout;
+ *   `throttling` answers each task's first request 429 with `Retry-After: 3`. Each on a receiver (host:port) of its
+ *   own: limits and the circuit breaker are per destination host, which subscribers on one host share.
  *
  * Local cloud only: subscribers are config, added through the local config overrides.
  */
 const local = e2eTarget() === "local";
 let h: Harness;
 let subscribers: Awaited<ReturnType<typeof startCallbackReceiver>>;
+let hostile: Record<"fast" | "hanging" | "throttling", MeteringReceiver>;
 const MAX_ATTEMPTS = 3;
+const HOSTILE_ATTEMPTS = 2;
+const RETRY_AFTER_SECONDS = 3;
 
 beforeAll(async () => {
   if (!local) return;
   subscribers = await startCallbackReceiver({ defaultTimeoutMs: 60_000 });
   const url = (path: string) => `${subscribers.url}${path}`;
+  const [fast, hanging, throttling] = await Promise.all([
+    startMeteringReceiver(),
+    startMeteringReceiver(),
+    startMeteringReceiver(),
+  ]);
+  hostile = { fast, hanging, throttling };
   h = await startHarness({
     configOverrides: {
       topics: {
@@ -46,6 +59,17 @@ beforeAll(async () => {
             { id: "broken", url: url("/until-fixed/broken/failing") },
           ],
         },
+        "fanout-hostile": {
+          deliverBy: "order_id",
+          maxAttempts: HOSTILE_ATTEMPTS,
+          callbackTimeoutSeconds: 1,
+          backoff: { initialSeconds: 1, maxSeconds: 1, multiplier: 1, jitter: "none" },
+          subscribers: [
+            { id: "fast", url: `${fast.url}/ok/fast` },
+            { id: "hanging", url: `${hanging.url}/hold/5000/hanging` },
+            { id: "throttling", url: `${throttling.url}/retry-after/${RETRY_AFTER_SECONDS}/throttling` },
+          ],
+        },
       },
     },
   });
@@ -53,6 +77,7 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await subscribers?.stop();
+  await Promise.all(Object.values(hostile ?? {}).map((receiver) => receiver.stop()));
   await h?.stop();
 });
 
@@ -233,6 +258,42 @@ describe.runIf(local)("fan-out: a failing subscriber holds back only itself", ()
       status: "delivered",
       attempts: 1,
     });
+  });
+});
+
+describe.runIf(local)("fan-out: a hanging or throttling subscriber delays nobody else", () => {
+  it("the fast subscriber gets the group in order before the others' lanes move on; each lane keeps its order", async () => {
+    // Prepare / Act: three tasks of one group, due at one instant
+    const group = `o-${randomUUID()}`;
+    const dueAt = new Date(Date.now() + 2_000).toISOString();
+    const parents: string[] = [];
+    for (const seq of [1, 2, 3]) {
+      parents.push(await add({ topic: "fanout-hostile", due_at: dueAt, content: { order_id: group, seq } }));
+    }
+    const finals = await Promise.all(
+      parents.map((id) => waitForRows(id, { fast: "delivered", hanging: "failed", throttling: "delivered" })),
+    );
+
+    // Assess: each receiver's requests per copy, in the order they arrived
+    const copyOf = (subscriber: string) =>
+      finals.map((f) => f.subscribers.find((s) => s.id === subscriber)?.task_id);
+    const seqOf = (subscriber: keyof typeof hostile) =>
+      hostile[subscriber].requests.map((r) => copyOf(subscriber).indexOf(r.taskId) + 1);
+    expect(seqOf("fast")).toEqual([1, 2, 3]);
+    expect(seqOf("hanging")).toEqual([1, 1, 2, 2, 3, 3]);
+    expect(seqOf("throttling")).toEqual([1, 1, 2, 2, 3, 3]);
+    expect(hostile.throttling.requests.map((r) => r.status)).toEqual([429, 200, 429, 200, 429, 200]);
+    // Never delayed: every fast delivery arrived before either slow lane got past its first task's first answer.
+    const lastFast = Math.max(...hostile.fast.requests.map((r) => r.arrivedAtMs));
+    expect(lastFast).toBeLessThan(hostile.hanging.requests[1]?.arrivedAtMs ?? 0);
+    expect(lastFast).toBeLessThan(hostile.throttling.requests[1]?.arrivedAtMs ?? 0);
+    for (const final of finals) {
+      const rows = Object.fromEntries(final.subscribers.map((s) => [s.id, s]));
+      expect(rows.fast).toMatchObject({ status: "delivered", attempts: 1 });
+      expect(rows.hanging).toMatchObject({ status: "failed", attempts: HOSTILE_ATTEMPTS });
+      expect(rows.hanging?.last_error).toMatch(/^timeout after 1000 ms/);
+      expect(rows.throttling).toMatchObject({ status: "delivered" });
+    }
   });
 });
 
