@@ -1,3 +1,4 @@
+import { Webhook, WebhookVerificationError } from "standardwebhooks";
 import { monotonicFactory } from "ulid";
 import { describe, expect, it } from "vitest";
 import { HttpError } from "#shared/api/errors.js";
@@ -357,6 +358,56 @@ describe("fan-out add", () => {
     expect(cancelled?.status).toBe("cancelled");
     expect((await f.store.get(lost.taskId))?.status ?? "missing").not.toBe("scheduled");
     expect(f.timerQueue.armed.slice(armedBefore).map((a) => a.taskId)).not.toContain(lost.taskId);
+  });
+});
+
+describe("fan-out against a hostile caller", () => {
+  it("a subscriber id that is a prefix of another gets its own key and lane: neither verifies nor reaches the other", () => {
+    // Prepare
+    const task = makeTask({
+      topic: "orders",
+      group: "o-1",
+      dueAtMs: NOW,
+      acceptedAtMs: NOW,
+      callbackUrl: "",
+    });
+    const [bill, billing] = expandFanOut(task, [
+      { id: "bill", url: "https://a.example.com/" },
+      { id: "billing", url: "https://b.example.com/" },
+    ]).deliveries;
+    if (!bill || !billing) throw new Error("no copies");
+
+    // Act
+    const signed = callbackRequest(
+      // Signed now: a verifier refuses an old timestamp whatever the key, which would prove nothing here.
+      { started: { ...bill, attempts: 1 }, signer: new CallbackSigner([SECRET]), startedAt: Date.now() },
+      5_000,
+    );
+
+    // Assess
+    expect(bill.pk).not.toBe(billing.pk);
+    const verifier = (key: string) => () => new Webhook(key).verify(signed.body, signed.headers);
+    expect(verifier(subscriberSigningKey(SECRET, "bill"))).not.toThrow();
+    expect(verifier(subscriberSigningKey(SECRET, "billing"))).toThrow(WebhookVerificationError);
+    expect(verifier(SECRET)).toThrow(WebhookVerificationError);
+  });
+
+  it("an idempotency key used again with another body is a 409 that adds nothing, on a fan-out topic", async () => {
+    // Prepare
+    const f = setup();
+    await addOrder(f, { idempotency_key: "k-body" });
+    const size = f.store.tasks.size;
+    const armed = f.timerQueue.armed.length;
+
+    // Act
+    const error = await refusal(
+      addTask(f.deps, { body: orderBody({ idempotency_key: "k-body", content: { order_id: "o-2" } }) }),
+    );
+
+    // Assess
+    expect(error).toMatchObject({ status: 409, code: "idempotency_conflict" });
+    expect(f.store.tasks.size).toBe(size);
+    expect(f.timerQueue.armed.length).toBe(armed);
   });
 });
 
