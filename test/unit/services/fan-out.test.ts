@@ -421,9 +421,13 @@ describe("fan-out through the other ways in", () => {
       tasks: [orderBody(), orderBody({ callback: { url: "https://x.example.com/" } })],
     });
 
-    // Assess
+    // Assess: the item names each subscriber's copy, as a single add's answer does
     expect(answer.results.map((r) => r.status)).toEqual([201, 400]);
     expect(f.store.tasks.size).toBe(4);
+    const parent = (await f.store.get(String(answer.results[0]?.task_id))) as TaskRecord;
+    expect(answer.results[0]?.subscribers).toEqual(
+      parent.fanOut?.map((l) => ({ id: l.subscriber, task_id: l.taskId })),
+    );
   });
 
   it("a schedule on a fan-out topic is accepted without a callback and refused with one", () => {
