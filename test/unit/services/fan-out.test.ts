@@ -333,6 +333,8 @@ describe("fan-out add", () => {
       subscriber: "audit",
       status: "scheduled",
     });
+    // Exactly: nothing of the parent's own (its TTL above all: a copy waiting on a paused topic must not expire)
+    expect(await f.store.get(lost.taskId)).toEqual(lost);
   });
 
   it("a retry recreating a missing copy while the parent is cancelled leaves no copy the cancel did not see", async () => {
