@@ -137,9 +137,13 @@ export function expandFanOut(task: TaskRecord, subscribers: readonly Subscriber[
   return { parent: { ...parentFields, callbackUrl: "", fanOut }, deliveries };
 }
 
-/** The delivery task a parent's link names, recreated exactly as `expandFanOut` made it (a retried add). */
+/**
+ * The delivery task a parent's link names, recreated exactly as `expandFanOut` made it (a retried add): without
+ * what only the parent has — its links, its key, and its TTL (set when the parent is added; a copy gets one only
+ * when it finishes, so one waiting on a paused topic or an open circuit never expires unfinished).
+ */
 export function deliveryFromLink(parent: TaskRecord, link: FanOutLink): TaskRecord {
-  const { fanOut: _links, idempotencyKey: _key, ...task } = parent;
+  const { fanOut: _links, idempotencyKey: _key, expiresAt: _ttl, ...task } = parent;
   const [delivery] = expandFanOut({ ...task, callbackUrl: "" }, [
     { id: link.subscriber, url: link.url },
   ]).deliveries;
