@@ -78,7 +78,8 @@ export const COMMON_ERRORS: Readonly<Record<string, ResponseSpec>> = {
   "403": { description: "API Gateway refused the caller (IAM or JWT auth)" },
   "405": error("the path exists under other methods (`method_not_allowed`, with an `Allow` header)"),
   "503": {
-    description: "a dependency is unavailable (`service_unavailable`); nothing was changed — retry",
+    description:
+      'a dependency is unavailable (`service_unavailable`); nothing was changed — retry (an add with its idempotency key). One exception: a fan-out add without a key whose `details` name `task_id` and `subscribers_delivering`, the copies already on their way (README "Fan-out")',
     schema: errorBodySchema,
     headers: { "Retry-After": "seconds to wait before retrying" },
   },

@@ -194,11 +194,16 @@ export function unsupportedMediaType(received: string | undefined): HttpError {
 }
 
 /** A retryable refusal whose message we wrote ourselves, so it is shown even though it is a 5xx. */
-export function serviceUnavailable(message: string, cause?: unknown): HttpError {
+export function serviceUnavailable(
+  message: string,
+  cause?: unknown,
+  details?: HttpErrorOptions["details"],
+): HttpError {
   return new HttpError(503, "service_unavailable", message, {
     expose: true,
     cause,
     headers: { "retry-after": "1" },
+    ...(details ? { details } : {}),
   });
 }
 

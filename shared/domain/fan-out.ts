@@ -71,6 +71,16 @@ export function deliveryKey(parent: TaskKey, groupValue: string | undefined, sub
   return key;
 }
 
+/**
+ * A fan-out parent: only a view of its copies, never delivered itself. It is `scheduled` (until cancelled) in its
+ * group's partition, which plain tasks of the same group share once the topic's subscribers change (runtime
+ * settings or a deploy turn a plain topic into a fan-out one or back, with tasks of both kinds still pending): the
+ * relay's and the sweeper's reads of a group skip it, so it is never handed to delivery nor taken for a head.
+ */
+export function isFanOutParent(task: Pick<TaskRecord, "fanOut">): boolean {
+  return task.fanOut !== undefined;
+}
+
 /** A subscriber row's status: a delivery task's status, or `missing` when its item is not there (see below). */
 export type SubscriberStatus = TaskStatus | "missing";
 
@@ -127,9 +137,13 @@ export function expandFanOut(task: TaskRecord, subscribers: readonly Subscriber[
   return { parent: { ...parentFields, callbackUrl: "", fanOut }, deliveries };
 }
 
-/** The delivery task a parent's link names, recreated exactly as `expandFanOut` made it (a retried add). */
+/**
+ * The delivery task a parent's link names, recreated exactly as `expandFanOut` made it (a retried add): without
+ * what only the parent has — its links, its key, and its TTL (set when the parent is added; a copy gets one only
+ * when it finishes, so one waiting on a paused topic or an open circuit never expires unfinished).
+ */
 export function deliveryFromLink(parent: TaskRecord, link: FanOutLink): TaskRecord {
-  const { fanOut: _links, idempotencyKey: _key, ...task } = parent;
+  const { fanOut: _links, idempotencyKey: _key, expiresAt: _ttl, ...task } = parent;
   const [delivery] = expandFanOut({ ...task, callbackUrl: "" }, [
     { id: link.subscriber, url: link.url },
   ]).deliveries;

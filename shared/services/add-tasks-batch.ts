@@ -82,6 +82,7 @@ async function addOne(deps: AddTaskDeps, item: unknown): Promise<BatchItemResult
       topic: body.topic,
       task_status: body.status,
       due_at: body.due_at,
+      ...(body.subscribers ? { subscribers: body.subscribers.map((s) => ({ ...s })) } : {}),
     };
   } catch (error) {
     const refusal = isHttpError(error) && error.status < 500 ? error : retryable(deps, error);

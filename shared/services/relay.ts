@@ -1,5 +1,6 @@
 import type { TaskStore } from "#shared/adapters/task-store.js";
 import type { TopicQueue } from "#shared/adapters/topic-queue.js";
+import { isFanOutParent } from "#shared/domain/fan-out.js";
 import { bySortKey, parseTaskId, type TaskKey } from "#shared/domain/keys.js";
 import { parseTaskMessage } from "#shared/domain/messages.js";
 import {
@@ -217,7 +218,7 @@ async function dueTasksOfGroup(
   const others = new Map<string, TaskStatus>();
   const listed = await deps.store.listScheduledInGroup(pk, window.fromMs, window.toMs, others);
   const tasks = new Map<string, TaskRecord>(
-    listed.filter((t) => t.sk <= latestOwn.sk).map((t) => [t.taskId, t]),
+    listed.filter((t) => t.sk <= latestOwn.sk && !isFanOutParent(t)).map((t) => [t.taskId, t]),
   );
   for (const m of messages) {
     const status = others.get(m.key.taskId);

@@ -1,7 +1,13 @@
 import { randomUUID } from "node:crypto";
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import path from "node:path";
+import type { AttributeValue } from "@aws-sdk/client-dynamodb";
+import { unmarshall } from "@aws-sdk/util-dynamodb";
 import { Webhook, WebhookVerificationError } from "standardwebhooks";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { subscriberSigningKey, topicSigningKey } from "#shared/security/signing.js";
+import { type MeteringReceiver, startMeteringReceiver } from "../support/metering-receiver.js";
 import { type ReceivedCallback, startCallbackReceiver } from "./support/callback-receiver.js";
 import { e2eTarget, type Harness, startHarness } from "./support/harness.js";
 import { runPunctual } from "./support/punctual-cli.js";
@@ -13,19 +19,41 @@ import { runPunctual } from "./support/punctual-cli.js";
  * - `fanout`: three healthy subscribers.
  * - `fanout-failing`: two healthy subscribers and `broken`, which answers 500 until the test repairs it; 3
  *   attempts, 1 s apart.
+ * - `fanout-hostile`: `fast` answers at once; `hanging` holds every request past the 1 s callback timeout;
+ *   `throttling` answers each task's first request 429 with `Retry-After: 3`. Each on a receiver (host:port) of its
+ *   own: limits and the circuit breaker are per destination host, which subscribers on one host share.
+ * - `fanout-live` (subscribers `alpha`, `beta`) and the plain `live-plain`: their subscribers are changed through
+ *   the runtime settings document (the local AppConfig) while tasks are pending.
  *
  * Local cloud only: subscribers are config, added through the local config overrides.
  */
 const local = e2eTarget() === "local";
 let h: Harness;
 let subscribers: Awaited<ReturnType<typeof startCallbackReceiver>>;
+let hostile: Record<"fast" | "hanging" | "throttling", MeteringReceiver>;
+let settingsDir: string;
+let settingsFile: string;
+/** How long the functions cache the runtime settings here (the harness's default, stated for the waits). */
+const SETTINGS_MAX_AGE_SECONDS = 1;
 const MAX_ATTEMPTS = 3;
+const HOSTILE_ATTEMPTS = 2;
+const RETRY_AFTER_SECONDS = 3;
 
 beforeAll(async () => {
   if (!local) return;
   subscribers = await startCallbackReceiver({ defaultTimeoutMs: 60_000 });
   const url = (path: string) => `${subscribers.url}${path}`;
+  const [fast, hanging, throttling] = await Promise.all([
+    startMeteringReceiver(),
+    startMeteringReceiver(),
+    startMeteringReceiver(),
+  ]);
+  hostile = { fast, hanging, throttling };
+  settingsDir = mkdtempSync(path.join(tmpdir(), "punctual-fan-out-e2e-"));
+  settingsFile = path.join(settingsDir, "settings.json");
   h = await startHarness({
+    settingsFile,
+    settingsMaxAgeSeconds: SETTINGS_MAX_AGE_SECONDS,
     configOverrides: {
       topics: {
         fanout: {
@@ -46,6 +74,25 @@ beforeAll(async () => {
             { id: "broken", url: url("/until-fixed/broken/failing") },
           ],
         },
+        "fanout-live": {
+          deliverBy: "order_id",
+          subscribers: [
+            { id: "alpha", url: url("/ok/live/alpha") },
+            { id: "beta", url: url("/ok/live/beta") },
+          ],
+        },
+        "live-plain": { deliverBy: "order_id" },
+        "fanout-hostile": {
+          deliverBy: "order_id",
+          maxAttempts: HOSTILE_ATTEMPTS,
+          callbackTimeoutSeconds: 1,
+          backoff: { initialSeconds: 1, maxSeconds: 1, multiplier: 1, jitter: "none" },
+          subscribers: [
+            { id: "fast", url: `${fast.url}/ok/fast` },
+            { id: "hanging", url: `${hanging.url}/hold/5000/hanging` },
+            { id: "throttling", url: `${throttling.url}/retry-after/${RETRY_AFTER_SECONDS}/throttling` },
+          ],
+        },
       },
     },
   });
@@ -53,7 +100,9 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await subscribers?.stop();
+  await Promise.all(Object.values(hostile ?? {}).map((receiver) => receiver.stop()));
   await h?.stop();
+  if (settingsDir) rmSync(settingsDir, { recursive: true, force: true });
 });
 
 interface SubscriberRow {
@@ -233,6 +282,115 @@ describe.runIf(local)("fan-out: a failing subscriber holds back only itself", ()
       status: "delivered",
       attempts: 1,
     });
+  });
+});
+
+describe.runIf(local)("fan-out: a hanging or throttling subscriber delays nobody else", () => {
+  it("the fast subscriber gets the group in order before the others' lanes move on; each lane keeps its order", async () => {
+    // Prepare / Act: three tasks of one group, due at one instant
+    const group = `o-${randomUUID()}`;
+    const dueAt = new Date(Date.now() + 2_000).toISOString();
+    const parents: string[] = [];
+    for (const seq of [1, 2, 3]) {
+      parents.push(await add({ topic: "fanout-hostile", due_at: dueAt, content: { order_id: group, seq } }));
+    }
+    const finals = await Promise.all(
+      parents.map((id) => waitForRows(id, { fast: "delivered", hanging: "failed", throttling: "delivered" })),
+    );
+
+    // Assess: each receiver's requests per copy, in the order they arrived
+    const copyOf = (subscriber: string) =>
+      finals.map((f) => f.subscribers.find((s) => s.id === subscriber)?.task_id);
+    const seqOf = (subscriber: keyof typeof hostile) =>
+      hostile[subscriber].requests.map((r) => copyOf(subscriber).indexOf(r.taskId) + 1);
+    expect(seqOf("fast")).toEqual([1, 2, 3]);
+    expect(seqOf("hanging")).toEqual([1, 1, 2, 2, 3, 3]);
+    expect(seqOf("throttling")).toEqual([1, 1, 2, 2, 3, 3]);
+    expect(hostile.throttling.requests.map((r) => r.status)).toEqual([429, 200, 429, 200, 429, 200]);
+    // Never delayed: every fast delivery arrived before either slow lane got past its first task's first answer.
+    const lastFast = Math.max(...hostile.fast.requests.map((r) => r.arrivedAtMs));
+    expect(lastFast).toBeLessThan(hostile.hanging.requests[1]?.arrivedAtMs ?? 0);
+    expect(lastFast).toBeLessThan(hostile.throttling.requests[1]?.arrivedAtMs ?? 0);
+    for (const final of finals) {
+      const rows = Object.fromEntries(final.subscribers.map((s) => [s.id, s]));
+      expect(rows.fast).toMatchObject({ status: "delivered", attempts: 1 });
+      expect(rows.hanging).toMatchObject({ status: "failed", attempts: HOSTILE_ATTEMPTS });
+      expect(rows.hanging?.last_error).toMatch(/^timeout after 1000 ms/);
+      expect(rows.throttling).toMatchObject({ status: "delivered" });
+    }
+  });
+});
+
+describe.runIf(local)("fan-out: subscribers changed at runtime", () => {
+  /** Until every function reads the topic's new subscribers (the topic routes first, then one cache age). */
+  async function untilSubscribersAre(topic: string, ids: string[]): Promise<void> {
+    for (;;) {
+      const { json } = await h.api("GET", `/v1/topics/${topic}`);
+      const now = (json.settings as { subscribers?: { id: string }[] } | undefined)?.subscribers;
+      if (JSON.stringify(now?.map((s) => s.id)) === JSON.stringify(ids)) break;
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    await new Promise((r) => setTimeout(r, SETTINGS_MAX_AGE_SECONDS * 1000));
+  }
+
+  it("pending copies keep the subscribers and URLs they were made with; a plain topic turned fan-out delivers its plain tasks without their group's parents", async () => {
+    // Prepare: tasks pending on both topics, then the change: alpha moves, beta leaves, gamma joins; live-plain
+    // gains a subscriber. Q (a parent) is due before P (a plain task of the same group): P's relay sweeps Q's span.
+    const defaults = readFileSync(settingsFile, "utf8");
+    const group = `o-${randomUUID()}`;
+    const start = Date.now();
+    const at = (ms: number) => new Date(start + ms).toISOString();
+    const before = await add({
+      topic: "fanout-live",
+      due_at: at(10_000),
+      content: { order_id: group, n: 1 },
+    });
+    const plain = await add({
+      topic: "live-plain",
+      due_at: at(10_000),
+      content: { order_id: group },
+      callback: { url: `${subscribers.url}/ok/live/plain` },
+    });
+    writeFileSync(
+      settingsFile,
+      JSON.stringify({
+        topics: {
+          "fanout-live": {
+            subscribers: [
+              { id: "alpha", url: `${subscribers.url}/ok/live/alpha-moved` },
+              { id: "gamma", url: `${subscribers.url}/ok/live/gamma` },
+            ],
+          },
+          "live-plain": { subscribers: [{ id: "delta", url: `${subscribers.url}/ok/live/delta` }] },
+        },
+      }),
+    );
+    await untilSubscribersAre("fanout-live", ["alpha", "gamma"]);
+    await untilSubscribersAre("live-plain", ["delta"]);
+
+    // Act
+    const after = await add({ topic: "fanout-live", delay_seconds: 0, content: { order_id: group, n: 2 } });
+    const parent = await add({ topic: "live-plain", due_at: at(9_000), content: { order_id: group } });
+    await waitForRows(before, { alpha: "delivered", beta: "delivered" });
+    await waitForRows(after, { alpha: "delivered", gamma: "delivered" });
+    await waitForRows(parent, { delta: "delivered" });
+    await h.waitForStatus(plain, ["delivered"], 30_000);
+    writeFileSync(settingsFile, defaults);
+
+    // Assess: each copy went where its subscriber pointed when the task was added, once
+    const paths = (parentId: string) =>
+      subscribers.received
+        .filter((r) => r.json.parent_task_id === parentId)
+        .map((r) => r.path)
+        .sort();
+    expect(paths(before)).toEqual(["/ok/live/alpha", "/ok/live/beta"]);
+    expect(paths(after)).toEqual(["/ok/live/alpha-moved", "/ok/live/gamma"]);
+    expect(paths(parent)).toEqual(["/ok/live/delta"]);
+    expect(subscribers.forTask(plain).map((r) => r.path)).toEqual(["/ok/live/plain"]);
+    // The parent was never handed to delivery itself (it would have been tried at callback "" and failed)
+    const items = (await h.tableItems()).map((i) => unmarshall(i as Record<string, AttributeValue>));
+    const item = items.find((i) => i.taskId === parent);
+    expect(item).toMatchObject({ status: "scheduled", attempts: 0 });
   });
 });
 

@@ -45,6 +45,10 @@ export const batchItemResultSchema = z.looseObject({
   topic: z.string().optional(),
   task_status: taskStatusSchema.optional(),
   due_at: z.iso.datetime({ offset: true }).optional(),
+  subscribers: z
+    .array(z.looseObject({ id: z.string(), task_id: z.string() }))
+    .optional()
+    .meta({ description: "a fan-out task: each subscriber's copy, by id" }),
   error: z
     .looseObject({ code: z.string(), message: z.string(), issues: z.array(errorIssueSchema).optional() })
     .optional(),

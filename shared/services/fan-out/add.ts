@@ -1,5 +1,5 @@
-import { serviceUnavailable } from "#shared/api/errors.js";
-import { type TopicConfig, timerSettings } from "#shared/config/index.js";
+import { type HttpError, serviceUnavailable } from "#shared/api/errors.js";
+import { type TopicConfig, timerSettings, topicConfig } from "#shared/config/index.js";
 import {
   aggregateStatus,
   deliveryFromLink,
@@ -51,6 +51,8 @@ export async function addFanOut(
     await forEachBounded(deliveries, ADD_CONCURRENCY, async (delivery) => {
       await deps.store.putNew(delivery);
     });
+    // A group cancel can find the parent before its copies exist (the group's list shows parents).
+    if (await cancelledMeanwhile(deps, parent, deliveries)) return { ...parent, status: "cancelled" };
     arming = true;
     await armAll(deps, deliveries, nowMs);
     return parent;
@@ -89,13 +91,44 @@ async function ensureDelivery(
   let delivery = await deps.store.get(link.taskId);
   // A cancelled parent gets no new copy: the cancel has been answered, a late retry must not undo it.
   if (!delivery && parent.status === "cancelled") return "missing";
+  // Nor does a copy that may have finished and expired: the parent (and the claim) outlive a copy's retention.
+  if (!delivery && mayHaveExpired(deps, parent, nowMs)) return "missing";
   if (!delivery) {
     const recreated = deliveryFromLink(parent, link);
     await deps.store.putNew(recreated);
+    if (await cancelledMeanwhile(deps, parent, [recreated])) return "missing";
     delivery = (await deps.store.get(link.taskId)) ?? recreated;
   }
   if (delivery.status === "scheduled") await armAll(deps, [delivery], nowMs);
   return delivery.status;
+}
+
+/**
+ * A cancel of the parent (DELETE, or a group cancel that listed it) between its write, or this retry's read of
+ * it, and the copies' writes did not see those copies (it found nothing to cancel) and may have answered 200:
+ * read the parent again after the writes and take the copies back (none is armed yet). Either the cancel's write
+ * comes after this read, and then its copy cancels follow the copies' writes and find them, or this read sees it:
+ * no order of the two leaves a copy the cancel missed. One read per add.
+ */
+async function cancelledMeanwhile(
+  deps: FanOutAddDeps,
+  parent: TaskRecord,
+  copies: readonly TaskRecord[],
+): Promise<boolean> {
+  if ((await deps.store.get(parent.taskId))?.status !== "cancelled") return false;
+  await forEachBounded(copies, ADD_CONCURRENCY, (copy) => deps.store.removeScheduled(copy.taskId));
+  return true;
+}
+
+/**
+ * A missing copy was either never written (an add that stopped before its answer) or finished and removed by its
+ * TTL, which never comes before acceptance + retention (as for a plain task's repeat, shared/services/add-task.ts
+ * `replay`): only before that can it be recreated without delivering a finished copy a second time. A topic no
+ * longer configured has no retention to go by, so nothing is recreated for it.
+ */
+function mayHaveExpired(deps: FanOutAddDeps, parent: TaskRecord, nowMs: number): boolean {
+  const retentionDays = topicConfig(deps.config, parent.topic)?.retentionDays;
+  return retentionDays === undefined || nowMs - parent.acceptedAtMs >= retentionDays * 86_400_000;
 }
 
 async function armAll(deps: FanOutAddDeps, deliveries: readonly TaskRecord[], nowMs: number): Promise<void> {
@@ -104,7 +137,15 @@ async function armAll(deps: FanOutAddDeps, deliveries: readonly TaskRecord[], no
   );
 }
 
-/** After a failed add: remove what was written (no idempotency key) or keep it for the retry; the error to throw. */
+/**
+ * After a failed add: remove what was written (no idempotency key) or keep it for the retry; the error to throw.
+ *
+ * Without a key, a copy whose timer was armed can be forwarded by the relay (a copy due now, at once) before this
+ * clean-up: it is no longer `scheduled`, cannot be removed, and will be delivered. Its parent then stays, so that
+ * copy's `parent_task_id` shows the task (the removed copies as `missing`), and the 503 names the task and the
+ * subscribers it still reaches instead of "not accepted". No timer and no transaction can close that window
+ * (README "Fan-out"); an idempotency key avoids it, as the retry then completes the same task for everyone.
+ */
 async function undoOrKeep(
   deps: FanOutAddDeps,
   parent: TaskRecord,
@@ -120,21 +161,61 @@ async function undoOrKeep(
     error,
     parent.taskId,
   );
-  if (!retryable) {
-    // Deliveries first, then the parent: no delivery is ever left without the parent that shows it.
-    for (const record of [...deliveries, parent]) {
-      try {
-        await deps.store.removeScheduled(record.taskId);
-      } catch (cleanupError) {
-        deps.onError?.("removing part of a refused fan-out task failed", cleanupError, record.taskId);
-      }
-    }
+  if (retryable) {
+    return arming
+      ? serviceUnavailable(
+          "could not arm the task's timers; retry the request with the same idempotency key",
+          error,
+        )
+      : error;
   }
+  const goneOn = await removeCopies(deps, deliveries, arming);
+  if (goneOn.length > 0) return partlyDelivering(parent, goneOn, error);
+  await removeQuietly(deps, parent.taskId);
   if (!arming) return error;
   return serviceUnavailable(
-    retryable
-      ? "could not arm the task's timers; retry the request with the same idempotency key"
-      : "could not arm the task's timers; the task was not accepted, retry the request",
+    "could not arm the task's timers; the task was not accepted, retry the request",
     error,
+  );
+}
+
+/**
+ * Removes every copy still `scheduled` (before any timer was armed nothing can have moved, so nothing is read
+ * back); answers the subscribers whose copies are still there, handed to delivery already.
+ */
+async function removeCopies(
+  deps: FanOutAddDeps,
+  deliveries: readonly TaskRecord[],
+  arming: boolean,
+): Promise<string[]> {
+  const goneOn: string[] = [];
+  await forEachBounded(deliveries, ADD_CONCURRENCY, async (delivery) => {
+    await removeQuietly(deps, delivery.taskId);
+    if (!arming) return;
+    const left = await deps.store.get(delivery.taskId).catch(() => undefined);
+    if (left && left.status !== "scheduled") goneOn.push(delivery.subscriber ?? "");
+  });
+  return goneOn.sort((a, b) => subscriberIndex(deliveries, a) - subscriberIndex(deliveries, b));
+}
+
+function subscriberIndex(deliveries: readonly TaskRecord[], subscriber: string): number {
+  return deliveries.findIndex((d) => d.subscriber === subscriber);
+}
+
+async function removeQuietly(deps: FanOutAddDeps, taskId: string): Promise<void> {
+  try {
+    await deps.store.removeScheduled(taskId);
+  } catch (cleanupError) {
+    deps.onError?.("removing part of a refused fan-out task failed", cleanupError, taskId);
+  }
+}
+
+/** The 503 of an add whose clean-up found copies already on their way: the task id and who still gets it. */
+function partlyDelivering(parent: TaskRecord, subscribers: readonly string[], error: unknown): HttpError {
+  return serviceUnavailable(
+    `could not arm every subscriber's timer; the task was removed except the copies of ${subscribers.join(", ")}, ` +
+      `already on their way (task ${parent.taskId}); send it with an idempotency key so a retry completes it`,
+    error,
+    { task_id: parent.taskId, subscribers_delivering: subscribers.join(",") },
   );
 }

@@ -1,3 +1,4 @@
+import { isFanOutParent } from "#shared/domain/fan-out.js";
 import { successorDueAtMs, successorRecord } from "#shared/domain/reschedule.js";
 import { FIFO_DEDUPLICATION_WINDOW_MS, lastSentAtMs, progressAtMs } from "#shared/domain/sweep.js";
 import { type TaskRecord, TERMINAL_STATUSES } from "#shared/domain/task.js";
@@ -48,7 +49,7 @@ async function repairGroup(
 ): Promise<boolean> {
   const listed = await deps.store.listUnfinishedInGroup(group.pk, group.fromMs, now);
   await finishReschedules(deps, listed, now, counters);
-  const tasks = listed.filter((t) => t.status !== "rescheduled");
+  const tasks = listed.filter((t) => t.status !== "rescheduled" && !isFanOutParent(t));
   const head = tasks[0];
   if (!head) return true;
   const topic = Object.hasOwn(deps.topics, head.topic) ? deps.topics[head.topic] : undefined;

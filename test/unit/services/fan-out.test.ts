@@ -1,3 +1,4 @@
+import { Webhook, WebhookVerificationError } from "standardwebhooks";
 import { monotonicFactory } from "ulid";
 import { describe, expect, it } from "vitest";
 import { HttpError } from "#shared/api/errors.js";
@@ -5,6 +6,7 @@ import { fanOutTaskView } from "#shared/api/fan-out-view.js";
 import { parseConfig, type TopicConfig } from "#shared/config/index.js";
 import { aggregateStatus, deliveryKey, expandFanOut, laneHash } from "#shared/domain/fan-out.js";
 import { groupHash, parseTaskId } from "#shared/domain/keys.js";
+import { scheduledGraceMs, stalledAfterMs } from "#shared/domain/sweep.js";
 import type { TaskRecord } from "#shared/domain/task.js";
 import { CallbackSigner, subscriberSigningKey } from "#shared/security/signing.js";
 import { addTask, claimExpiry } from "#shared/services/add-task.js";
@@ -15,11 +17,17 @@ import { deadLetterTask } from "#shared/services/dead-letter.js";
 import { callbackRequest } from "#shared/services/deliver/callback-request.js";
 import { getTask } from "#shared/services/get-task.js";
 import { listTasks } from "#shared/services/list-tasks.js";
+import { type RelayDeps, relayTimerMessages } from "#shared/services/relay.js";
 import { replayTask } from "#shared/services/replay-task.js";
 import { rescheduleTask, runTask } from "#shared/services/reschedule-task.js";
 import { parseCreateSchedule } from "#shared/services/schedules/request.js";
-import { makeTask } from "../../support/factories.js";
+import { sweep } from "#shared/services/sweeper/index.js";
+import type { SweeperDeps } from "#shared/services/sweeper/types.js";
+import { ManualClock } from "../../support/clock.js";
+import { makeTask, timerMessage } from "../../support/factories.js";
+import { FakeTimerQueue as RelayTimer } from "../../support/fakes/timer-queue.js";
 import { FakeTopicQueue } from "../../support/fakes/topic-queue.js";
+import { memoryLogger } from "../../support/logger.js";
 import { MemoryTaskStore } from "../../support/memory-task-store.js";
 import { FakeScheduler, FakeTimerQueue, NOW } from "../api/fakes.js";
 
@@ -238,6 +246,32 @@ describe("fan-out add", () => {
     expect(f.store.tasks.size).toBe(0);
   });
 
+  it("without a key, a copy relayed before the clean-up keeps its parent, and the 503 names the task and that subscriber", async () => {
+    // Prepare: billing's timer cannot be armed; audit's is, and the relay forwards it at once (it is due now).
+    const f = setup();
+    f.timerQueue.failNext = 1;
+    const arm = f.timerQueue.arm.bind(f.timerQueue);
+    f.timerQueue.arm = async (taskId, delaySeconds) => {
+      await arm(taskId, delaySeconds);
+      if ((await f.store.get(taskId))?.subscriber === "audit") await f.store.markQueued(taskId, NOW);
+    };
+
+    // Act
+    const error = await refusal(addTask(f.deps, { body: orderBody({ delay_seconds: 0 }) }));
+
+    // Assess: the parent stays to show the copy that is on its way; the copies still scheduled are gone.
+    const parentId = String(error.details?.task_id);
+    expect(error).toMatchObject({ status: 503, details: { subscribers_delivering: "audit" } });
+    expect(error.message).toContain("audit");
+    const view = await getTask(f.deps, parentId);
+    expect(view.subscribers?.map((s) => [s.id, s.status])).toEqual([
+      ["billing", "missing"],
+      ["audit", "queued"],
+      ["search", "missing"],
+    ]);
+    expect(f.store.tasks.size).toBe(2);
+  });
+
   it("with an idempotency key, a retry after a failed arm completes every copy: the same ids, all armed", async () => {
     // Prepare
     const f = setup();
@@ -256,6 +290,27 @@ describe("fan-out add", () => {
     expect(f.store.tasks.size).toBe(4);
     for (const link of parent.fanOut ?? [])
       expect(f.timerQueue.armed.map((a) => a.taskId)).toContain(link.taskId);
+  });
+
+  it("with an idempotency key, a retry after a delivered copy's retention ran out does not deliver it again", async () => {
+    // Prepare: billing's copy was delivered and its item expired (TTL); the parent and its claim live longer.
+    const f = setup();
+    const body = orderBody({ idempotency_key: "k-expired" });
+    const { parent, copies } = await addOrder(f, { idempotency_key: "k-expired" });
+    const billing = copies[0] as TaskRecord;
+    await deliver(f, billing);
+    f.store.tasks.delete(billing.taskId);
+    const retentionMs = (f.config.resolvedTopics.orders?.retentionDays ?? 0) * 86_400_000;
+    const later = NOW + 10_000 + retentionMs;
+    const armedBefore = f.timerQueue.armed.length;
+
+    // Act
+    const retried = await addTask({ ...f.deps, now: () => later }, { body });
+
+    // Assess: the same task, billing's copy not recreated nor armed (only the others, still scheduled, re-armed).
+    expect(retried).toMatchObject({ statusCode: 200, body: { task_id: parent.taskId } });
+    expect(await f.store.get(billing.taskId)).toBeUndefined();
+    expect(f.timerQueue.armed.slice(armedBefore).map((a) => a.taskId)).not.toContain(billing.taskId);
   });
 
   it("with an idempotency key, a retry recreates a copy that is missing, exactly as it was", async () => {
@@ -278,6 +333,83 @@ describe("fan-out add", () => {
       subscriber: "audit",
       status: "scheduled",
     });
+    // Exactly: nothing of the parent's own (its TTL above all: a copy waiting on a paused topic must not expire)
+    expect(await f.store.get(lost.taskId)).toEqual(lost);
+  });
+
+  it("a retry recreating a missing copy while the parent is cancelled leaves no copy the cancel did not see", async () => {
+    // Prepare: audit's copy is missing; the parent's DELETE runs (and answers 200) just before the retry's put.
+    const f = setup();
+    const body = orderBody({ idempotency_key: "k-race" });
+    const { parent, copies } = await addOrder(f, { idempotency_key: "k-race" });
+    const lost = copies[1] as TaskRecord;
+    await f.store.removeScheduled(lost.taskId);
+    const putNew = f.store.putNew.bind(f.store);
+    let cancelled: Awaited<ReturnType<typeof cancelTask>> | undefined;
+    f.store.putNew = async (task) => {
+      if (task.taskId === lost.taskId)
+        cancelled = await cancelTask({ ...f.deps, store: f.store }, parent.taskId);
+      return putNew(task);
+    };
+    const armedBefore = f.timerQueue.armed.length;
+
+    // Act
+    await addTask(f.deps, { body });
+
+    // Assess: the cancel answered 200, so audit's copy must never be delivered: not left scheduled, not armed.
+    expect(cancelled?.status).toBe("cancelled");
+    expect((await f.store.get(lost.taskId))?.status ?? "missing").not.toBe("scheduled");
+    expect(f.timerQueue.armed.slice(armedBefore).map((a) => a.taskId)).not.toContain(lost.taskId);
+  });
+});
+
+describe("fan-out against a hostile caller", () => {
+  it("a subscriber id that is a prefix of another gets its own key and lane: neither verifies nor reaches the other", () => {
+    // Prepare
+    const task = makeTask({
+      topic: "orders",
+      group: "o-1",
+      dueAtMs: NOW,
+      acceptedAtMs: NOW,
+      callbackUrl: "",
+    });
+    const [bill, billing] = expandFanOut(task, [
+      { id: "bill", url: "https://a.example.com/" },
+      { id: "billing", url: "https://b.example.com/" },
+    ]).deliveries;
+    if (!bill || !billing) throw new Error("no copies");
+
+    // Act
+    const signed = callbackRequest(
+      // Signed now: a verifier refuses an old timestamp whatever the key, which would prove nothing here.
+      { started: { ...bill, attempts: 1 }, signer: new CallbackSigner([SECRET]), startedAt: Date.now() },
+      5_000,
+    );
+
+    // Assess
+    expect(bill.pk).not.toBe(billing.pk);
+    const verifier = (key: string) => () => new Webhook(key).verify(signed.body, signed.headers);
+    expect(verifier(subscriberSigningKey(SECRET, "bill"))).not.toThrow();
+    expect(verifier(subscriberSigningKey(SECRET, "billing"))).toThrow(WebhookVerificationError);
+    expect(verifier(SECRET)).toThrow(WebhookVerificationError);
+  });
+
+  it("an idempotency key used again with another body is a 409 that adds nothing, on a fan-out topic", async () => {
+    // Prepare
+    const f = setup();
+    await addOrder(f, { idempotency_key: "k-body" });
+    const size = f.store.tasks.size;
+    const armed = f.timerQueue.armed.length;
+
+    // Act
+    const error = await refusal(
+      addTask(f.deps, { body: orderBody({ idempotency_key: "k-body", content: { order_id: "o-2" } }) }),
+    );
+
+    // Assess
+    expect(error).toMatchObject({ status: 409, code: "idempotency_conflict" });
+    expect(f.store.tasks.size).toBe(size);
+    expect(f.timerQueue.armed.length).toBe(armed);
   });
 });
 
@@ -291,9 +423,13 @@ describe("fan-out through the other ways in", () => {
       tasks: [orderBody(), orderBody({ callback: { url: "https://x.example.com/" } })],
     });
 
-    // Assess
+    // Assess: the item names each subscriber's copy, as a single add's answer does
     expect(answer.results.map((r) => r.status)).toEqual([201, 400]);
     expect(f.store.tasks.size).toBe(4);
+    const parent = (await f.store.get(String(answer.results[0]?.task_id))) as TaskRecord;
+    expect(answer.results[0]?.subscribers).toEqual(
+      parent.fanOut?.map((l) => ({ id: l.subscriber, task_id: l.taskId })),
+    );
   });
 
   it("a schedule on a fan-out topic is accepted without a callback and refused with one", () => {
@@ -510,6 +646,31 @@ describe("fan-out cancel and moves", () => {
     expect(statuses).toEqual(Array.from({ length: 6 }, () => "cancelled"));
   });
 
+  it("a group cancel that finds a parent before its copies are written leaves none of them deliverable", async () => {
+    // Prepare: the group cancel runs (and counts the parent cancelled) right after the add wrote the parent.
+    const f = setup();
+    const putNew = f.store.putNew.bind(f.store);
+    let groupCancel: Awaited<ReturnType<typeof cancelGroup>> | undefined;
+    f.store.putNew = async (task) => {
+      const created = await putNew(task);
+      if (task.fanOut) {
+        groupCancel = await cancelGroup({ ...f.deps, store: f.store }, { topic: "orders", value: "o-1" }, {});
+      }
+      return created;
+    };
+
+    // Act
+    const added = await addTask(f.deps, { body: orderBody() });
+
+    // Assess
+    expect(groupCancel).toMatchObject({ cancelled: 1 });
+    const copies = await Promise.all(
+      (added.body.subscribers ?? []).map(async (s) => (await f.store.get(s.task_id))?.status ?? "missing"),
+    );
+    expect(copies).not.toContain("scheduled");
+    expect(f.timerQueue.armed).toEqual([]);
+  });
+
   it("refuses to reschedule or run early a parent or a copy (fan_out_unsupported)", async () => {
     // Prepare
     const f = setup();
@@ -561,5 +722,82 @@ describe("fan-out lists", () => {
       "unknown_subscriber",
       "validation_failed",
     ]);
+  });
+});
+
+describe("fan-out after a topic's subscribers change (runtime settings or a deploy)", () => {
+  /** The same store and ports, with `orders` as a plain topic (its subscribers removed). */
+  function plainOrders(f: ReturnType<typeof setup>) {
+    const config = parseConfig({
+      name: "test",
+      system: { allowedCallbackHosts: ["*"] },
+      topics: { orders: { deliverBy: "order_id", defaultCallbackUrl: "https://orders.example.com/hook" } },
+    });
+    return { ...f.deps, config };
+  }
+
+  it("the relay forwards a plain task of a group without the fan-out parent that shares its partition", async () => {
+    // Prepare: a fan-out task of group o-1, then (subscribers removed) a plain task of the same group.
+    const f = setup();
+    const { parent } = await addOrder(f);
+    const plain = await addTask(plainOrders(f), { body: orderBody({ delay_seconds: 20 }) });
+    expect(parseTaskId(plain.body.task_id)?.pk).toBe(parent.pk);
+    const clock = new ManualClock(NOW + 20_000);
+    const relayDeps: RelayDeps = {
+      store: f.store,
+      topicQueue: f.topicQueue,
+      timer: new RelayTimer(),
+      topicQueueUrls: { orders: QUEUE },
+      logger: memoryLogger(),
+      clock: clock.now,
+      sleep: clock.sleep,
+    };
+
+    // Act
+    const result = await relayTimerMessages(relayDeps, [timerMessage(plain.body.task_id)]);
+
+    // Assess: only the plain task goes; the parent is never handed to delivery, so it can still be cancelled.
+    expect(result.failedMessageIds).toEqual([]);
+    expect(f.topicQueue.enqueued.map((m) => m.taskId)).toEqual([plain.body.task_id]);
+    expect((await f.store.get(parent.taskId))?.status).toBe("scheduled");
+    const cancelled = await cancelTask({ ...f.deps, store: f.store }, parent.taskId);
+    expect(cancelled.subscribers?.map((s) => s.status)).toEqual(["cancelled", "cancelled", "cancelled"]);
+  });
+
+  it("the sweeper repairs a plain task of a group without forwarding the fan-out parent behind it", async () => {
+    // Prepare: a plain task of group o-1 whose timer message is lost, then (subscribers added) a fan-out task.
+    const f = setup();
+    const plainDeps = plainOrders(f);
+    const plain = await addTask(plainDeps, { body: orderBody({ delay_seconds: 5 }) });
+    const { parent } = await addOrder(f);
+    const topic = plainDeps.config.resolvedTopics.orders as TopicConfig;
+    const sweeperDeps: SweeperDeps = {
+      store: f.store,
+      topicQueue: f.topicQueue,
+      timer: new RelayTimer(),
+      topics: {
+        orders: {
+          config: topic,
+          queueUrl: QUEUE,
+          dlqUrl: "https://sqs.test/orders-dlq.fifo",
+          stalledAfterMs: stalledAfterMs(topic, plainDeps.config.sweeper, {
+            timeoutSeconds: 30,
+            visibilityTimeoutSeconds: 180,
+          }),
+        },
+      },
+      scheduledGraceMs: (kind) => scheduledGraceMs(plainDeps.config, kind),
+      logger: memoryLogger(),
+      clock: () => NOW + 10_000 + scheduledGraceMs(plainDeps.config, "queue") + 60_000,
+    };
+
+    // Act
+    const report = await sweep(sweeperDeps);
+
+    // Assess: the plain task is forwarded, the parent never is (it stays cancellable).
+    const lane = f.topicQueue.enqueued.filter((m) => m.groupId === parent.pk).map((m) => m.taskId);
+    expect(report.failures).toBe(0);
+    expect(lane).toEqual([plain.body.task_id]);
+    expect((await f.store.get(parent.taskId))?.status).toBe("scheduled");
   });
 });
