@@ -1,3 +1,4 @@
+import { RECENT_SEND_WINDOW_MS } from "#shared/adapters/recent-sends.js";
 import { bySortKey } from "#shared/domain/keys.js";
 import {
   byPartition,
@@ -49,9 +50,9 @@ export function relayBatch(parts: RelayParts, batch: SimTask[], done: () => void
 }
 
 /**
- * The relay's `forwardWhenDue`: each wave's groups start at once (bounded by the group concurrency, one bound over
- * all waves); a group in two waves is forwarded the second time only after the first finished; between waves the
- * relay sleeps until the next held task is due.
+ * The relay's `forwardWhenDue`: waves go one after another; in each, every group is read (bounded by the group
+ * concurrency), then all of the wave's due tasks go out together in SendMessageBatch calls of 10 entries (one
+ * topic here); between waves the relay sleeps until the next held task is due.
  */
 function forwardInWaves(parts: RelayParts, held: readonly SimTask[], done: () => void): void {
   const { world } = parts;
@@ -71,21 +72,84 @@ function forwardInWaves(parts: RelayParts, held: readonly SimTask[], done: () =>
       world.sim.at((rest[0] as SimTask).key.dueAtMs, () => loop(rest));
       return;
     }
-    for (const [pk, own] of byPartition(wave)) {
-      outstanding++;
-      chain.run(pk, (next) =>
-        slots.acquire((release) =>
-          forwardGroup(parts, pk, own, () => {
-            release();
-            next();
-            finishOne();
-          }),
-        ),
-      );
-    }
+    outstanding++;
+    chain.run("waves", (next) =>
+      forwardWave(parts, slots, wave, () => {
+        next();
+        finishOne();
+      }),
+    );
     loop(rest);
   };
   loop(held);
+}
+
+/** One wave: each group's Query (bounded), then the wave's sends, packed across groups. */
+function forwardWave(parts: RelayParts, slots: Slots, wave: readonly SimTask[], done: () => void): void {
+  const groups = [...byPartition(wave)];
+  const due: SimTask[][] = [];
+  all(
+    groups.length,
+    (i, next) => {
+      const [pk, own] = groups[i] as [string, SimTask[]];
+      slots.acquire((release) =>
+        queryGroup(parts, pk, own, (tasks) => {
+          due[i] = tasks;
+          release();
+          next();
+        }),
+      );
+    },
+    () => sendPacked(parts, due.flat(), done),
+  );
+}
+
+/** Query the group's due, still-scheduled tasks up to this batch's latest own one, in order. */
+function queryGroup(
+  parts: RelayParts,
+  pk: string,
+  own: readonly SimTask[],
+  then: (due: SimTask[]) => void,
+): void {
+  const { world, table } = parts;
+  relayCall(world, "ddbQuery", () => {
+    world.usage.rru++;
+    const window = groupSweepWindow(own, world.sim.now, RELAY_LOOKBACK_MS);
+    const latest = latestOwnKey(own);
+    then(
+      table
+        .scheduledInGroup(pk, window.fromMs, window.toMs)
+        .filter((t) => t.key.sk <= latest.sk)
+        .sort((a, b) => bySortKey(a.key, b.key)),
+    );
+  });
+}
+
+/**
+ * The wave's tasks in SendMessageBatch calls of 10 entries, one after another. Tasks the relay sent less than
+ * RECENT_SEND_WINDOW_MS ago are skipped (shared/adapters/recent-sends.ts; modelled as one memory for all relay
+ * containers, which is the local cloud's case and optimistic for AWS, where each container remembers its own).
+ * The relay writes nothing to the table.
+ */
+function sendPacked(parts: RelayParts, tasks: readonly SimTask[], done: () => void): void {
+  const { world } = parts;
+  const fresh = tasks.filter(
+    (t) => t.relaySentAtMs === undefined || world.sim.now - t.relaySentAtMs >= RECENT_SEND_WINDOW_MS,
+  );
+  sequence(
+    chunked(fresh, 10).map(
+      (chunk) => (next: () => void) =>
+        relayCall(world, "sqsSendBatch", () => {
+          world.usage.fifoRequests++;
+          for (const [pk, ofGroup] of byPartition(chunk)) {
+            for (const task of ofGroup) task.relaySentAtMs = world.sim.now;
+            parts.topicQueue.send(pk, ofGroup);
+          }
+          next();
+        }),
+    ),
+    done,
+  );
 }
 
 function rearm(parts: RelayParts, items: { task: SimTask; delaySeconds: number }[], done: () => void): void {
@@ -96,50 +160,6 @@ function rearm(parts: RelayParts, items: { task: SimTask; delaySeconds: number }
       relayCall(parts.world, "sqsSendBatch", () => {
         parts.world.usage.standardRequests++;
         for (const { task, delaySeconds } of chunks[i] ?? []) parts.timerQueue.send(task, delaySeconds);
-        next();
-      }),
-    done,
-  );
-}
-
-/** Query the group's due, still-scheduled tasks up to this batch's latest own one; send them in order; mark them. */
-function forwardGroup(parts: RelayParts, pk: string, own: readonly SimTask[], done: () => void): void {
-  const { world, table } = parts;
-  relayCall(world, "ddbQuery", () => {
-    world.usage.rru++;
-    const window = groupSweepWindow(own, world.sim.now, RELAY_LOOKBACK_MS);
-    const latest = latestOwnKey(own);
-    const due = table
-      .scheduledInGroup(pk, window.fromMs, window.toMs)
-      .filter((t) => t.key.sk <= latest.sk)
-      .sort((a, b) => bySortKey(a.key, b.key));
-    if (due.length === 0) {
-      done();
-      return;
-    }
-    const chunks = chunked(due, 10);
-    sequence(
-      chunks.map(
-        (chunk) => (next: () => void) =>
-          relayCall(world, "sqsSendBatch", () => {
-            world.usage.fifoRequests++;
-            parts.topicQueue.send(pk, chunk);
-            next();
-          }),
-      ),
-      () => markQueued(parts, due, done),
-    );
-  });
-}
-
-function markQueued(parts: RelayParts, tasks: readonly SimTask[], done: () => void): void {
-  all(
-    tasks.length,
-    (i, next) =>
-      relayCall(parts.world, "ddbUpdate", () => {
-        parts.world.usage.wru++;
-        const task = tasks[i] as SimTask;
-        if (task.status === "scheduled") task.status = "queued";
         next();
       }),
     done,

@@ -203,40 +203,32 @@ describe("draining the timer-side DLQs", () => {
   });
 });
 
-describe("crash point 5: the relay sent to the FIFO queue, then died before markQueued", () => {
-  it("needs no sweeper: the retried timer message re-sends, and FIFO deduplication absorbs it", async () => {
+describe("crash point 5: the relay sent to the FIFO queue, then died before its batch was acknowledged", () => {
+  it("needs no sweeper: the timer message comes back and re-sends, and FIFO deduplication absorbs it", async () => {
     const sim = simulate();
     const id = await sim.add({ order_id: "o-5" }, { delay_seconds: 1 });
-    const markQueued = sim.store.markQueued.bind(sim.store);
-    sim.store.markQueued = async () => {
-      throw new Error("DynamoDB unavailable");
-    };
     sim.advance(1_000);
 
-    const first = await sim.runRelay();
-    sim.store.markQueued = markQueued;
+    await sim.runRelay({ dieBeforeAck: true });
     sim.advance(180_000);
     const retry = await sim.runRelay();
     await sim.runDeliver();
 
-    expect(first.failedMessageIds).toHaveLength(1);
     expect(retry.failedMessageIds).toEqual([]);
+    expect(sim.timer.messages).toEqual([]);
     expect(sim.fifo.enqueued.map((m) => m.taskId)).toEqual([id]);
     expect(sim.delivered()).toEqual([id]);
   });
 
-  it("if the retried timer message is lost too, the sweeper re-sends behind the live message: one delivery", async () => {
+  it("if the timer message is lost after the send, the live FIFO message delivers it; a sweeper copy is skipped", async () => {
     const sim = simulate();
     const id = await sim.add({ order_id: "o-5b" }, { delay_seconds: 1 });
-    sim.store.markQueued = async () => {
-      throw new Error("DynamoDB unavailable");
-    };
     sim.advance(1_000);
-    await sim.runRelay();
+    await sim.runRelay({ dieBeforeAck: true });
     sim.timer.lose();
-    delete (sim.store as Partial<TaskStore>).markQueued; // the prototype's method again
 
-    // Past the 5-minute deduplication window, so the sweeper's copy really is a second message.
+    // Past the 5-minute deduplication window, so the sweeper's copy (the task still reads `scheduled`: the relay
+    // records nothing) really is a second message, behind the live one.
     sim.advance(6 * MINUTE);
     const report = await sim.sweep();
     await sim.runDeliver();
@@ -256,6 +248,8 @@ describe("crash point 6: a task is queued, but its FIFO message is gone", () => 
     for (let seq = 0; seq < 3; seq++) ids.push(await sim.add({ order_id: "o-6", seq }, { delay_seconds: 1 }));
     sim.advance(1_000);
     await sim.runRelay();
+    // `queued` is what the sweeper's own forward and a replay record (the relay records nothing).
+    for (const id of ids) await sim.store.markQueued(id, sim.clock.now);
     expect(ids.map((id) => sim.status(id))).toEqual(["queued", "queued", "queued"]);
     sim.fifo.lose();
 
@@ -280,6 +274,7 @@ describe("crash point 6: a task is queued, but its FIFO message is gone", () => 
     const sim = simulate({ sweeper: { stalledAfterSeconds: 10 } });
     const id = await sim.add({ order_id: "o-6c" }, { delay_seconds: 0 });
     await sim.runRelay();
+    await sim.store.markQueued(id, sim.clock.now); // as the sweeper's forward or a replay leaves it
     sim.fifo.lose();
 
     // Act
@@ -410,7 +405,7 @@ describe("crash point 9: the sweeper itself dies between its send and its mark",
 });
 
 describe("group order, progress and finished tasks", () => {
-  it("leaves a group alone while its head makes progress; its lost follower is requeued after the head, never ahead", async () => {
+  it("leaves a group alone while its head makes progress; its lost follower is re-sent after the head, never ahead", async () => {
     // Prepare: head a keeps failing (503, 503, then 200) while follower b's message is lost.
     const sim = simulate();
     const a = await sim.add({ order_id: "o-10", n: "a" }, { delay_seconds: 0 });
@@ -430,8 +425,14 @@ describe("group order, progress and finished tasks", () => {
     await sim.runDeliver();
 
     // Assess
-    expect(whileHeadProgresses).toMatchObject({ groupsExamined: 1, groupsRepaired: 0, requeued: 0 });
-    expect(afterHead).toMatchObject({ requeued: 1 });
+    // b still reads `scheduled` (the relay records nothing), so once it is the head past the grace it is forwarded.
+    expect(whileHeadProgresses).toMatchObject({
+      groupsExamined: 1,
+      groupsRepaired: 0,
+      forwarded: 0,
+      requeued: 0,
+    });
+    expect(afterHead).toMatchObject({ forwarded: 1 });
     expect(sim.delivered()).toEqual([a, a, a, b]);
     expect([a, b].map((id) => sim.status(id))).toEqual(["delivered", "delivered"]);
   });
