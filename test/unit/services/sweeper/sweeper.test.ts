@@ -16,6 +16,15 @@ import { SCHEDULE_DLQ_URL, type Sim, simulate, TIMER_DLQ_URL } from "../../../su
 
 const MINUTE = 60_000;
 
+/**
+ * Most crash points below lose a message SQS had accepted (`dropNext`, `lose`): a purge by hand, or a message that
+ * outlived its retention. By default a near-term task is not in the sweep index while it is on its happy path
+ * (its messages are durable; shared/domain/sweep.ts, `indexedOnAdd`), so those losses are covered by
+ * `sweeper.indexNearTermTasks`, which these simulations turn on. The default's own coverage — every way off the
+ * happy path indexes the task — is specified in "near-term tasks off the happy path (the default index)".
+ */
+const FULL_INDEX = { indexNearTermTasks: true } as const;
+
 /** Runs the sweeper `times` times a minute apart, as the EventBridge rule would. */
 async function sweepEveryMinute(sim: Sim, times: number) {
   const reports = [];
@@ -29,7 +38,7 @@ async function sweepEveryMinute(sim: Sim, times: number) {
 describe("crash point 1: add-task answered 201, but the timer message was lost", () => {
   it("forwards the task once it is more than the grace past due, once, and it is delivered once", async () => {
     // Prepare
-    const sim = simulate();
+    const sim = simulate({ sweeper: FULL_INDEX });
     sim.timer.dropNext = 1;
     const id = await sim.add({ order_id: "o-1" }, { delay_seconds: 10 });
     expect(sim.timer.messages).toEqual([]);
@@ -79,6 +88,71 @@ describe("crash point 2: the outcome was unknown to the client (503 after a fail
     // Assess
     expect(retried).toBe(orphan?.taskId);
     expect(sim.delivered()).toEqual([orphan?.taskId]);
+  });
+});
+
+describe("near-term tasks off the happy path (the default index)", () => {
+  it("a near-term task delivered at its first attempt never enters the sweep index; a Scheduler-path task does", async () => {
+    // Prepare
+    const sim = simulate();
+    const id = await sim.add({ order_id: "o-d1" }, { delay_seconds: 1 });
+    const far = await sim.add({ order_id: "o-d1b" }, { delay_seconds: 600 });
+    const shards: unknown[] = [sim.store.tasks.get(id)?.sweepShard];
+
+    // Act
+    sim.advance(1_000);
+    await sim.runRelay();
+    shards.push(sim.store.tasks.get(id)?.sweepShard);
+    await sim.runDeliver();
+
+    // Assess
+    expect(sim.status(id)).toBe("delivered");
+    expect([...shards, sim.store.tasks.get(id)?.sweepShard]).toEqual([undefined, undefined, undefined]);
+    expect(sim.store.tasks.get(far)?.sweepShard).toBe(sweepShardOf(far));
+  });
+
+  it("an add whose arming failed leaves its task in the index: the sweeper delivers it if nobody retries", async () => {
+    // Prepare: arming fails and so does removing the task (no idempotency key)
+    const sim = simulate();
+    sim.timer.failNext = 1;
+    sim.store.removeScheduled = async () => {
+      throw new Error("DynamoDB unavailable");
+    };
+    await expect(sim.add({ order_id: "o-d2" }, { delay_seconds: 5 })).rejects.toMatchObject({ status: 503 });
+    const [orphan] = [...sim.store.tasks.values()];
+
+    // Act
+    sim.advance(5_000 + sim.graceMs);
+    const report = await sim.sweep();
+    await sim.runDeliver();
+
+    // Assess
+    expect(orphan?.sweepShard).toBe(sweepShardOf(orphan?.taskId as string));
+    expect(report.forwarded).toBe(1);
+    expect(sim.delivered()).toEqual([orphan?.taskId]);
+  });
+
+  it("a failed attempt puts the task in the index: when its message is then lost, the stall repair re-sends it", async () => {
+    // Prepare: attempt 1 answers 503, then the FIFO message is gone (say, the maxReceiveCount backstop took it)
+    const sim = simulate();
+    const id = await sim.add({ order_id: "o-d3" }, { delay_seconds: 0 });
+    await sim.runRelay();
+    sim.callbacks.answer(id, HTTP(503), HTTP(200));
+    await sim.runDeliver();
+    const afterFailure = sim.store.tasks.get(id);
+    sim.fifo.lose();
+
+    // Act
+    sim.advance(sim.stalledAfterMs);
+    const report = await sim.sweep();
+    await sim.runDeliver();
+
+    // Assess
+    expect(afterFailure).toMatchObject({ status: "delivering", attempts: 1, sweepShard: sweepShardOf(id) });
+    expect(report.requeued).toBe(1);
+    expect(sim.delivered()).toEqual([id, id]);
+    expect(sim.store.tasks.get(id)).toMatchObject({ status: "delivered", attempts: 2 });
+    expect(sim.store.tasks.get(id)?.sweepShard).toBeUndefined();
   });
 });
 
@@ -220,15 +294,30 @@ describe("crash point 5: the relay sent to the FIFO queue, then died before its 
     expect(sim.delivered()).toEqual([id]);
   });
 
-  it("if the timer message is lost after the send, the live FIFO message delivers it; a sweeper copy is skipped", async () => {
+  it("if the timer message is lost after the send, the live FIFO message delivers it; the sweeper has nothing to do", async () => {
     const sim = simulate();
     const id = await sim.add({ order_id: "o-5b" }, { delay_seconds: 1 });
     sim.advance(1_000);
     await sim.runRelay({ dieBeforeAck: true });
     sim.timer.lose();
 
-    // Past the 5-minute deduplication window, so the sweeper's copy (the task still reads `scheduled`: the relay
-    // records nothing) really is a second message, behind the live one.
+    sim.advance(6 * MINUTE);
+    const report = await sim.sweep();
+    await sim.runDeliver();
+
+    expect(report.forwarded).toBe(0); // not in the sweep index: its FIFO message is durable
+    expect(sim.fifo.enqueued.map((m) => m.taskId)).toEqual([id]);
+    expect(sim.delivered()).toEqual([id]);
+    expect(sim.store.tasks.get(id)).toMatchObject({ status: "delivered", attempts: 1 });
+  });
+
+  it("with the full index, the sweeper's copy goes behind the live message: still one delivery", async () => {
+    const sim = simulate({ sweeper: FULL_INDEX });
+    const id = await sim.add({ order_id: "o-5c" }, { delay_seconds: 1 });
+    sim.advance(1_000);
+    await sim.runRelay({ dieBeforeAck: true });
+    sim.timer.lose();
+
     sim.advance(6 * MINUTE);
     const report = await sim.sweep();
     await sim.runDeliver();
@@ -294,7 +383,7 @@ describe("crash point 6: a task is queued, but its FIFO message is gone", () => 
   });
 
   it("a requeued task whose copy is lost again is requeued again after another stall window", async () => {
-    const sim = simulate();
+    const sim = simulate({ sweeper: FULL_INDEX });
     const id = await sim.add({ order_id: "o-6b" }, { delay_seconds: 0 });
     await sim.runRelay();
     sim.fifo.lose();
@@ -312,7 +401,7 @@ describe("crash point 6: a task is queued, but its FIFO message is gone", () => 
 
 describe("crash point 7: delivering, with no message in flight", () => {
   it("deliver died after startAttempt and the message was lost: requeued, and the attempt count carries on", async () => {
-    const sim = simulate();
+    const sim = simulate({ sweeper: FULL_INDEX });
     const id = await sim.add({ order_id: "o-7" }, { delay_seconds: 0 });
     await sim.runRelay();
     await sim.store.startAttempt(id, sim.clock.now); // …and the invocation died here
@@ -383,7 +472,7 @@ describe("crash point 8: attempts used up, dead-lettering never finished", () =>
 
 describe("crash point 9: the sweeper itself dies between its send and its mark", () => {
   it("the next run sends again (deduplicated) and marks: one message, one delivery", async () => {
-    const sim = simulate();
+    const sim = simulate({ sweeper: FULL_INDEX });
     sim.timer.dropNext = 1;
     const id = await sim.add({ order_id: "o-9" }, { delay_seconds: 0 });
     sim.advance(sim.graceMs);
@@ -407,7 +496,7 @@ describe("crash point 9: the sweeper itself dies between its send and its mark",
 describe("group order, progress and finished tasks", () => {
   it("leaves a group alone while its head makes progress; its lost follower is re-sent after the head, never ahead", async () => {
     // Prepare: head a keeps failing (503, 503, then 200) while follower b's message is lost.
-    const sim = simulate();
+    const sim = simulate({ sweeper: FULL_INDEX });
     const a = await sim.add({ order_id: "o-10", n: "a" }, { delay_seconds: 0 });
     const b = await sim.add({ order_id: "o-10", n: "b" }, { delay_seconds: 0 });
     await sim.runRelay();
@@ -438,7 +527,7 @@ describe("group order, progress and finished tasks", () => {
   });
 
   it("forwards only what is due, in due order; a later task waits for its own timer (never early)", async () => {
-    const sim = simulate();
+    const sim = simulate({ sweeper: FULL_INDEX });
     sim.timer.dropNext = 2;
     const first = await sim.add({ order_id: "o-11", n: 1 }, { delay_seconds: 0 });
     const second = await sim.add({ order_id: "o-11", n: 2 }, { delay_seconds: 1 });
@@ -459,7 +548,7 @@ describe("group order, progress and finished tasks", () => {
 
   it("never resurrects a delivered, failed or cancelled task, and a cancel racing a repair wins", async () => {
     // Prepare: finished tasks (out of the sweep index) and one orphan that is cancelled mid-repair.
-    const sim = simulate();
+    const sim = simulate({ sweeper: FULL_INDEX });
     sim.timer.dropNext = 4;
     const ids = [];
     for (const n of [1, 2, 3, 4]) ids.push(await sim.add({ order_id: `o-12-${n}` }, { delay_seconds: 0 }));
@@ -491,7 +580,7 @@ describe("group order, progress and finished tasks", () => {
 
 describe("reading the sweep index", () => {
   it("only unfinished tasks are in it, spread over the shards", async () => {
-    const sim = simulate();
+    const sim = simulate({ sweeper: FULL_INDEX });
     const ids = [];
     for (let i = 0; i < 600; i++) ids.push(await sim.add({ order_id: `s-${i}` }, { delay_seconds: 0 }));
     await sim.store.cancel(ids[0] as string, T0, 1);
@@ -550,7 +639,7 @@ describe("reading the sweep index", () => {
   });
 
   it("starts no group when the invocation is about to time out, and says the work was deferred", async () => {
-    const sim = simulate();
+    const sim = simulate({ sweeper: FULL_INDEX });
     sim.timer.dropNext = 1;
     const id = await sim.add({ order_id: "t-1" }, { delay_seconds: 0 });
     sim.advance(sim.graceMs);
