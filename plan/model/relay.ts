@@ -84,14 +84,21 @@ function forwardInWaves(parts: RelayParts, held: readonly SimTask[], done: () =>
   loop(held);
 }
 
-/** One wave: each group's Query (bounded), then the wave's sends, packed across groups. */
+/** One wave: each group's Query (bounded; none for tasks the relay sent recently), then the wave's sends, packed. */
 function forwardWave(parts: RelayParts, slots: Slots, wave: readonly SimTask[], done: () => void): void {
+  const { world } = parts;
   const groups = [...byPartition(wave)];
   const due: SimTask[][] = [];
   all(
     groups.length,
     (i, next) => {
       const [pk, own] = groups[i] as [string, SimTask[]];
+      // Sent by the relay (with everything before them) less than the window ago: nothing to do, no Query.
+      if (own.every((t) => sentRecently(world.sim.now, t))) {
+        due[i] = [];
+        next();
+        return;
+      }
       slots.acquire((release) =>
         queryGroup(parts, pk, own, (tasks) => {
           due[i] = tasks;
@@ -133,9 +140,7 @@ function queryGroup(
  */
 function sendPacked(parts: RelayParts, tasks: readonly SimTask[], done: () => void): void {
   const { world } = parts;
-  const fresh = tasks.filter(
-    (t) => t.relaySentAtMs === undefined || world.sim.now - t.relaySentAtMs >= RECENT_SEND_WINDOW_MS,
-  );
+  const fresh = tasks.filter((t) => !sentRecently(world.sim.now, t));
   sequence(
     chunked(fresh, 10).map(
       (chunk) => (next: () => void) =>
@@ -164,6 +169,10 @@ function rearm(parts: RelayParts, items: { task: SimTask; delaySeconds: number }
       }),
     done,
   );
+}
+
+function sentRecently(now: number, task: SimTask): boolean {
+  return task.relaySentAtMs !== undefined && now - task.relaySentAtMs < RECENT_SEND_WINDOW_MS;
 }
 
 /** A call from the relay's handler, on its function host. */

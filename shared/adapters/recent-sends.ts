@@ -48,12 +48,27 @@ export class RecentSendsTopicQueue implements Pick<TopicQueue, "sendGroupsInOrde
     for (const { groupId, taskIds } of groups) {
       const result: SendInOrderResult | undefined = results.get(groupId);
       const accepted = new Set(result?.sent ?? []);
-      for (const id of accepted) this.remember(`${queueUrl}|${id}`, now);
+      // Remembered: the group's ids up to its first failure only (SQS may accept an entry after a failed one of the
+      // same call). So a remembered id says "this id and everything before it in that send are on the queue",
+      // which is what `wasSentRecently` promises the relay.
+      for (const id of taskIds) {
+        if (!accepted.has(id) && !skipped.has(id)) break;
+        if (accepted.has(id)) this.remember(`${queueUrl}|${id}`, now);
+      }
       // Skipped ids are on the queue already: they count as sent, in the group's order.
       const sent = taskIds.filter((id) => accepted.has(id) || skipped.has(id));
       merged.set(groupId, result?.failure ? { sent, failure: result.failure } : { sent });
     }
     return merged;
+  }
+
+  /**
+   * Whether this container had `taskId` accepted by `queueUrl` less than RECENT_SEND_WINDOW_MS ago, as part of a
+   * group send in which everything before it was accepted too. The relay then knows a timer message for that task
+   * has nothing left to do: its task and every earlier one its sweep found are on the queue.
+   */
+  wasSentRecently(queueUrl: string, taskId: string): boolean {
+    return (this.sentAt.get(`${queueUrl}|${taskId}`) ?? -Infinity) > this.clock() - RECENT_SEND_WINDOW_MS;
   }
 
   private remember(key: string, at: number): void {

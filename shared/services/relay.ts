@@ -28,7 +28,10 @@ export interface TimerRearm {
 
 export interface RelayDeps {
   readonly store: TaskStore;
-  readonly topicQueue: Pick<TopicQueue, "sendGroupsInOrder">;
+  readonly topicQueue: Pick<TopicQueue, "sendGroupsInOrder"> & {
+    /** This container's memory of its recent sends (shared/adapters/recent-sends.ts), when it keeps one. */
+    wasSentRecently?(queueUrl: string, taskId: string): boolean;
+  };
   readonly timer: TimerRearm;
   /** Topic name → its FIFO queue URL. */
   readonly topicQueueUrls: Readonly<Record<string, string>>;
@@ -223,6 +226,13 @@ async function planGroup(
   if (!queueUrl) {
     deps.logger.error("no FIFO queue configured for topic; timer messages will be retried", { topic, pk });
     return { kind: "retry", messages };
+  }
+  if (messages.every((m) => deps.topicQueue.wasSentRecently?.(queueUrl, m.key.taskId))) {
+    // An earlier sweep of this container sent these tasks, and everything before them it found, less than 4
+    // minutes ago: the messages have nothing left to do, and the group's Query is saved. (A task added since
+    // cannot sort before them: it is due no earlier than its acceptance, after that sweep.)
+    deps.logger.debug("timer messages already forwarded by this container", { pk, count: messages.length });
+    return { kind: "done" };
   }
   const due = await dueTasksOfGroup(deps, pk, messages, clock());
   if (due === "not-yet-due") {

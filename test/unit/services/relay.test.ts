@@ -557,6 +557,61 @@ describe("relay: statuses and failures", () => {
     expect(fifo.idsIn(DEMO_QUEUE)).toEqual([first?.taskId, middle?.taskId, last?.taskId]);
   });
 
+  it("a message whose task this container already sent (with everything before it) needs no Query", async () => {
+    // Prepare: c's message swept a and b along
+    const { store, fifo, deps } = setup();
+    const remembering = { ...deps, topicQueue: new RecentSendsTopicQueue(fifo, () => T0) };
+    const relay = (messages: readonly TimerMessage[]) => relayTimerMessages(remembering, messages);
+    const [a, b, c] = await put(
+      store,
+      ...[0, 1, 2].map((i) => makeTask({ group: "q", dueAtMs: T0 - 100 + i, acceptedAtMs: T0 - 1_000 + i })),
+    );
+    await relay([timerMessage(c?.taskId as string)]);
+    let queries = 0;
+    const list = store.listScheduledInGroup.bind(store);
+    store.listScheduledInGroup = async (...args) => {
+      queries++;
+      return list(...args);
+    };
+
+    // Act: a's and b's own messages come in
+    const result = await relay([a, b].map((t) => timerMessage(t?.taskId as string)));
+
+    // Assess
+    expect(result).toEqual({ failedMessageIds: [] });
+    expect(queries).toBe(0);
+    expect(fifo.calls).toHaveLength(1);
+    expect(fifo.idsIn(DEMO_QUEUE)).toEqual([a?.taskId, b?.taskId, c?.taskId]);
+  });
+
+  it("after a send that failed part-way, only what came before the failure counts as sent before", async () => {
+    // Prepare: b's entry fails, c's (same call) is accepted by SQS
+    const { store, fifo, deps } = setup();
+    const remembering = new RecentSendsTopicQueue(fifo, () => T0);
+    const relay = (messages: readonly TimerMessage[]) =>
+      relayTimerMessages({ ...deps, topicQueue: remembering }, messages);
+    const [a, b, c] = await put(
+      store,
+      ...[0, 1, 2].map((i) => makeTask({ group: "p", dueAtMs: T0 - 100 + i, acceptedAtMs: T0 - 1_000 + i })),
+    );
+    const send = fifo.sendInOrder.bind(fifo);
+    let failOnce = true;
+    fifo.sendInOrder = async (queueUrl, groupId, taskIds) => {
+      if (!failOnce) return send(queueUrl, groupId, taskIds);
+      failOnce = false;
+      const ok = await send(queueUrl, groupId, [taskIds[0] as string, taskIds[2] as string]);
+      return { sent: ok.sent, failure: { taskIds: [taskIds[1] as string], error: "InternalError" } };
+    };
+
+    // Act
+    const first = await relay([timerMessage(c?.taskId as string)]);
+
+    // Assess: a is remembered, c is not (b before it failed), so c's message comes back and queries again
+    expect(first.failedMessageIds).toHaveLength(1);
+    expect(remembering.wasSentRecently(DEMO_QUEUE, a?.taskId as string)).toBe(true);
+    expect(remembering.wasSentRecently(DEMO_QUEUE, c?.taskId as string)).toBe(false);
+  });
+
   it("a crash after the send (batch never acknowledged): the message comes back, nothing lost, nothing doubled", async () => {
     // Prepare
     const { store, fifo, relay } = setup();
