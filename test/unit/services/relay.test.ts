@@ -609,6 +609,7 @@ describe("relay: statuses and failures", () => {
     // Assess: a is remembered, c is not (b before it failed), so c's message comes back and queries again
     expect(first.failedMessageIds).toHaveLength(1);
     expect(remembering.wasSentRecently(DEMO_QUEUE, a?.taskId as string)).toBe(true);
+    expect(remembering.wasSentRecently(DEMO_QUEUE, b?.taskId as string)).toBe(false);
     expect(remembering.wasSentRecently(DEMO_QUEUE, c?.taskId as string)).toBe(false);
   });
 
