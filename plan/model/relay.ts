@@ -8,7 +8,7 @@ import {
   splitRelayBatch,
 } from "#shared/domain/relay-plan.js";
 import { RELAY_LOOKBACK_MS } from "#shared/services/relay.js";
-import { all, KeyedChain, Slots, sequence } from "./engine.js";
+import { all, Slots, sequence } from "./engine.js";
 import type { LambdaFunction } from "./lambda.js";
 import type { Call } from "./profile.js";
 import type { FifoQueue, StandardQueue } from "./queues.js";
@@ -50,21 +50,16 @@ export function relayBatch(parts: RelayParts, batch: SimTask[], done: () => void
 }
 
 /**
- * The relay's `forwardWhenDue`: waves go one after another; in each, every group is read (bounded by the group
- * concurrency), then all of the wave's due tasks go out together in SendMessageBatch calls of 10 entries (one
- * topic here); between waves the relay sleeps until the next held task is due.
+ * The relay's `forwardWhenDue`: one wave at a time, each taking everything due when the previous one finished
+ * (or, when nothing is due, the relay sleeps until the next held task is); group reads bounded by the group
+ * concurrency, the wave's sends packed across groups.
  */
 function forwardInWaves(parts: RelayParts, held: readonly SimTask[], done: () => void): void {
   const { world } = parts;
   const slots = new Slots(world.config.relayGroupConcurrency);
-  const chain = new KeyedChain();
-  let outstanding = 1; // the wave loop itself, until it has placed every held task
-  const finishOne = () => {
-    if (--outstanding === 0) done();
-  };
   const loop = (pending: readonly SimTask[]): void => {
     if (pending.length === 0) {
-      finishOne();
+      done();
       return;
     }
     const { wave, rest } = dueWave(pending, world.sim.now);
@@ -72,14 +67,7 @@ function forwardInWaves(parts: RelayParts, held: readonly SimTask[], done: () =>
       world.sim.at((rest[0] as SimTask).key.dueAtMs, () => loop(rest));
       return;
     }
-    outstanding++;
-    chain.run("waves", (next) =>
-      forwardWave(parts, slots, wave, () => {
-        next();
-        finishOne();
-      }),
-    );
-    loop(rest);
+    forwardWave(parts, slots, wave, () => loop(rest));
   };
   loop(held);
 }

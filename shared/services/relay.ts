@@ -89,12 +89,13 @@ export async function relayTimerMessages(
 }
 
 /**
- * Forwards each message when it is due, in waves: everything due now at once, then after each sleep whatever
- * has come due meanwhile. With an early wake a batch spans seconds, so no task may wait for a later one of the
- * same batch; the loop re-reads the clock after every sleep, so a timer that fires a millisecond early forwards
- * nothing early. Waves are forwarded one after another (a group in two waves is forwarded by the second only
- * after the first finished: its order holds and the second finds only what is left); one bound on concurrent
- * group reads covers all waves.
+ * Forwards each message when it is due, in waves: everything due now at once, then whatever has come due by the
+ * time that wave was sent (or after a sleep until the next due time). With an early wake a batch spans seconds, so
+ * no task may wait for a later one of the same batch; the loop re-reads the clock after every sleep, so a timer
+ * that fires a millisecond early forwards nothing early. One wave at a time: a group in two waves is forwarded by
+ * the second only after the first finished (its order holds and the second finds only what is left), and what
+ * comes due while a wave is being sent joins the next one instead of queueing a wave per due time — a task waits
+ * at most one wave's Query and send past its due time.
  */
 async function forwardWhenDue(
   deps: RelayDeps,
@@ -103,21 +104,18 @@ async function forwardWhenDue(
 ): Promise<string[]> {
   const sleep = deps.sleep ?? defaultSleep;
   const bounded = createLimiter(deps.groupConcurrency ?? DEFAULT_GROUP_CONCURRENCY);
-  let previous: Promise<string[]> = Promise.resolve([]);
-  const forwards: Promise<string[]>[] = [];
+  const failed: string[] = [];
   for (let pending = held; pending.length > 0; ) {
     const now = clock();
     const { wave, rest } = dueWave(pending, now);
-    pending = rest;
     if (wave.length === 0) {
       await sleep((rest[0] as ParsedMessage).key.dueAtMs - now);
       continue;
     }
-    const forward = previous.then(() => forwardWave(deps, wave, clock, bounded));
-    previous = forward;
-    forwards.push(forward);
+    pending = rest;
+    failed.push(...(await forwardWave(deps, wave, clock, bounded)));
   }
-  return (await Promise.all(forwards)).flat();
+  return failed;
 }
 
 /** What one group of a wave needs: nothing, a retry of its messages, or these tasks sent in this order. */

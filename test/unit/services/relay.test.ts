@@ -412,6 +412,39 @@ describe("relay: timing", () => {
     expect(fifo.idsIn(DEMO_QUEUE)).toHaveLength(3);
   });
 
+  it("what comes due while a wave is being sent joins the next wave: no task waits longer than the wave under way", async () => {
+    // Prepare: 10 groups due 20 ms apart; each wave's send takes 30 ms (the clock moves while it runs)
+    const { store, fifo, clock, deps } = setup(T0);
+    const tasks = await put(
+      store,
+      ...Array.from({ length: 10 }, (_, i) =>
+        makeTask({ group: `w${i}`, dueAtMs: T0 + 20 * i, acceptedAtMs: T0 - 9 }),
+      ),
+    );
+    const sentAt = new Map<string, number>();
+    const send = fifo.sendGroupsInOrder.bind(fifo);
+    fifo.sendGroupsInOrder = async (queueUrl, groups) => {
+      for (const g of groups) for (const id of g.taskIds) sentAt.set(id, clock.nowMs);
+      clock.nowMs += 30;
+      return send(queueUrl, groups);
+    };
+
+    // Act
+    const result = await relayTimerMessages(
+      deps,
+      tasks.map((t) => timerMessage(t.taskId)),
+    );
+
+    // Assess: never early; at most the wave under way when it came due plus its own; fewer waves than due times
+    expect(result).toEqual({ failedMessageIds: [] });
+    for (const task of tasks) {
+      const at = sentAt.get(task.taskId) as number;
+      expect(at).toBeGreaterThanOrEqual(task.dueAtMs);
+      expect(at - task.dueAtMs).toBeLessThanOrEqual(30);
+    }
+    expect(fifo.groupCalls.length).toBeLessThan(tasks.length);
+  });
+
   it("sleeps again if the timer fired early: nothing is forwarded before its due time", async () => {
     const { store, fifo, clock, deps } = setup();
     const [a] = await put(store, makeTask({ group: "a", dueAtMs: T0 + 500, acceptedAtMs: T0 - 1 }));
