@@ -381,7 +381,10 @@ async function warmCpu(iterations: number): Promise<Partial<Record<FunctionName,
       const handler = relay.createRelayHandler(
         {
           store: s,
-          topicQueue: { sendInOrder: async (_url, _group, taskIds) => ({ sent: taskIds }) },
+          topicQueue: {
+            sendGroupsInOrder: async (_url, groups) =>
+              new Map(groups.map((g) => [g.groupId, { sent: g.taskIds }])),
+          },
           timer: { rearm: async () => ({ failedTaskIds: [] }) },
           topicQueueUrls: { demo: "https://sqs.us-east-1.amazonaws.com/000000000000/demo.fifo" },
           logger,

@@ -193,6 +193,10 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
       const topicDlqs = dlqUrls.filter((u) => u.endsWith(".fifo"));
       const timerDlqs = dlqUrls.filter((u) => !u.endsWith(".fifo"));
       const deadLetterQueue = new Set<string>();
+      // A dead-letter message the sweeper is looking at (or whose receive answer a fault lost) is in flight for
+      // up to its pointer visibility (60 s): invisible to a receive, but on the queue. Wait for those first, or
+      // they would count as missing.
+      for (const url of topicDlqs) await untilNoneInFlight(sqs, url, 90_000, progress);
       for (const url of topicDlqs) for (const id of await drainTaskIds(sqs, url)) deadLetterQueue.add(id);
       let timerDeadLetters = 0;
       for (const url of timerDlqs) timerDeadLetters += await approximateCount(sqs, url);
@@ -506,6 +510,28 @@ async function drainTaskIds(sqs: SQSClient, queueUrl: string): Promise<string[]>
     );
   }
   return ids;
+}
+
+/** Waits (at most `limitMs`) until no message of the queue is in flight. */
+async function untilNoneInFlight(
+  sqs: SQSClient,
+  queueUrl: string,
+  limitMs: number,
+  progress: (line: string) => void,
+): Promise<void> {
+  const deadline = Date.now() + limitMs;
+  for (;;) {
+    const out = await sqs.send(
+      new GetQueueAttributesCommand({
+        QueueUrl: queueUrl,
+        AttributeNames: ["ApproximateNumberOfMessagesNotVisible"],
+      }),
+    );
+    const inFlight = Number(out.Attributes?.ApproximateNumberOfMessagesNotVisible ?? 0);
+    if (inFlight === 0 || Date.now() > deadline) return;
+    progress(`waiting for ${inFlight} dead-letter message(s) in flight`);
+    await sleep(1_000);
+  }
 }
 
 async function approximateCount(sqs: SQSClient, queueUrl: string): Promise<number> {

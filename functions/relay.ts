@@ -6,6 +6,7 @@ import middy from "@middy/core";
 import type { SQSBatchResponse, SQSEvent } from "aws-lambda";
 import { createAwsClient } from "#shared/adapters/aws-clients.js";
 import { DynamoTaskStore } from "#shared/adapters/dynamo-task-store.js";
+import { RecentSendsTopicQueue } from "#shared/adapters/recent-sends.js";
 import { SqsTimerQueue } from "#shared/adapters/timer-queue.js";
 import { SqsTopicQueue } from "#shared/adapters/topic-queue.js";
 import { loadEnvironmentConfig, relayGroupConcurrency } from "#shared/config/index.js";
@@ -53,7 +54,9 @@ export const handler = createRelayHandler({
     client: createAwsClient(DynamoDBClient),
     tableName: env.TABLE_NAME,
   }),
-  topicQueue: new SqsTopicQueue(sqs),
+  // Skips re-sends FIFO deduplication would drop anyway (shared/adapters/recent-sends.ts): module scope, so one
+  // memory per container.
+  topicQueue: new RecentSendsTopicQueue(new SqsTopicQueue(sqs)),
   timer: { rearm: async (entries) => ({ failedTaskIds: await timerQueue.armMany(entries) }) },
   topicQueueUrls,
   logger,

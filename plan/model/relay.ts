@@ -1,3 +1,4 @@
+import { RECENT_SEND_WINDOW_MS } from "#shared/adapters/recent-sends.js";
 import { bySortKey } from "#shared/domain/keys.js";
 import {
   byPartition,
@@ -7,7 +8,7 @@ import {
   splitRelayBatch,
 } from "#shared/domain/relay-plan.js";
 import { RELAY_LOOKBACK_MS } from "#shared/services/relay.js";
-import { all, KeyedChain, Slots, sequence } from "./engine.js";
+import { all, Slots, sequence } from "./engine.js";
 import type { LambdaFunction } from "./lambda.js";
 import type { Call } from "./profile.js";
 import type { FifoQueue, StandardQueue } from "./queues.js";
@@ -49,21 +50,16 @@ export function relayBatch(parts: RelayParts, batch: SimTask[], done: () => void
 }
 
 /**
- * The relay's `forwardWhenDue`: each wave's groups start at once (bounded by the group concurrency, one bound over
- * all waves); a group in two waves is forwarded the second time only after the first finished; between waves the
- * relay sleeps until the next held task is due.
+ * The relay's `forwardWhenDue`: one wave at a time, each taking everything due when the previous one finished
+ * (or, when nothing is due, the relay sleeps until the next held task is); group reads bounded by the group
+ * concurrency, the wave's sends packed across groups.
  */
 function forwardInWaves(parts: RelayParts, held: readonly SimTask[], done: () => void): void {
   const { world } = parts;
   const slots = new Slots(world.config.relayGroupConcurrency);
-  const chain = new KeyedChain();
-  let outstanding = 1; // the wave loop itself, until it has placed every held task
-  const finishOne = () => {
-    if (--outstanding === 0) done();
-  };
   const loop = (pending: readonly SimTask[]): void => {
     if (pending.length === 0) {
-      finishOne();
+      done();
       return;
     }
     const { wave, rest } = dueWave(pending, world.sim.now);
@@ -71,21 +67,92 @@ function forwardInWaves(parts: RelayParts, held: readonly SimTask[], done: () =>
       world.sim.at((rest[0] as SimTask).key.dueAtMs, () => loop(rest));
       return;
     }
-    for (const [pk, own] of byPartition(wave)) {
-      outstanding++;
-      chain.run(pk, (next) =>
-        slots.acquire((release) =>
-          forwardGroup(parts, pk, own, () => {
-            release();
-            next();
-            finishOne();
-          }),
-        ),
-      );
-    }
-    loop(rest);
+    forwardWave(parts, slots, wave, () => loop(rest));
   };
   loop(held);
+}
+
+/** One wave: each group's Query (bounded; none for tasks the relay sent recently), then the wave's sends, packed. */
+function forwardWave(parts: RelayParts, slots: Slots, wave: readonly SimTask[], done: () => void): void {
+  const { world } = parts;
+  const groups = [...byPartition(wave)];
+  const due: SimTask[][] = [];
+  all(
+    groups.length,
+    (i, next) => {
+      const [pk, own] = groups[i] as [string, SimTask[]];
+      // Sent by the relay (with everything before them) less than the window ago: nothing to do, no Query.
+      if (own.every((t) => sentRecently(world.sim.now, t))) {
+        due[i] = [];
+        next();
+        return;
+      }
+      slots.acquire((release) =>
+        queryGroup(parts, pk, own, (tasks) => {
+          due[i] = tasks;
+          release();
+          next();
+        }),
+      );
+    },
+    () => sendPacked(parts, due.flat(), done),
+  );
+}
+
+/** Query the group's due, still-scheduled tasks up to this batch's latest own one, in order. */
+function queryGroup(
+  parts: RelayParts,
+  pk: string,
+  own: readonly SimTask[],
+  then: (due: SimTask[]) => void,
+): void {
+  const { world, table } = parts;
+  relayCall(
+    world,
+    "ddbQuery",
+    () => {
+      world.usage.rru++;
+      const window = groupSweepWindow(own, world.sim.now, RELAY_LOOKBACK_MS);
+      const latest = latestOwnKey(own);
+      const due = table
+        .scheduledInGroup(pk, window.fromMs, window.toMs)
+        .filter((t) => t.key.sk <= latest.sk)
+        .sort((a, b) => bySortKey(a.key, b.key));
+      // The items the Query returned: their CPU once the answer is in.
+      world.entries("ddbQuery", due.length, () => then(due), world.threadOf("relay"));
+    },
+    { entries: 0 },
+  );
+}
+
+/**
+ * The wave's tasks in SendMessageBatch calls of 10 entries, one after another. Tasks the relay sent less than
+ * RECENT_SEND_WINDOW_MS ago are skipped (shared/adapters/recent-sends.ts; modelled as one memory for all relay
+ * containers, which is the local cloud's case and optimistic for AWS, where each container remembers its own).
+ * The relay writes nothing to the table.
+ */
+function sendPacked(parts: RelayParts, tasks: readonly SimTask[], done: () => void): void {
+  const { world } = parts;
+  const fresh = tasks.filter((t) => !sentRecently(world.sim.now, t));
+  sequence(
+    chunked(fresh, 10).map(
+      (chunk) => (next: () => void) =>
+        relayCall(
+          world,
+          "sqsSendBatch",
+          () => {
+            world.usage.fifoRequests++;
+            for (const [pk, ofGroup] of byPartition(chunk)) {
+              for (const task of ofGroup) task.relaySentAtMs = world.sim.now;
+              parts.topicQueue.send(pk, ofGroup);
+            }
+            next();
+          },
+          { entries: chunk.length },
+        ),
+    ),
+    done,
+  );
 }
 
 function rearm(parts: RelayParts, items: { task: SimTask; delaySeconds: number }[], done: () => void): void {
@@ -107,70 +174,8 @@ function rearm(parts: RelayParts, items: { task: SimTask; delaySeconds: number }
   );
 }
 
-/** Query the group's due, still-scheduled tasks up to this batch's latest own one; send them in order; mark them. */
-function forwardGroup(parts: RelayParts, pk: string, own: readonly SimTask[], done: () => void): void {
-  const { world, table } = parts;
-  relayCall(
-    world,
-    "ddbQuery",
-    () => {
-      world.usage.rru++;
-      const window = groupSweepWindow(own, world.sim.now, RELAY_LOOKBACK_MS);
-      const latest = latestOwnKey(own);
-      const due = table
-        .scheduledInGroup(pk, window.fromMs, window.toMs)
-        .filter((t) => t.key.sk <= latest.sk)
-        .sort((a, b) => bySortKey(a.key, b.key));
-      // The items the Query returned: their CPU once the answer is in.
-      world.entries("ddbQuery", due.length, () => forwardDue(parts, pk, due, done), world.threadOf("relay"));
-    },
-    { entries: 0 },
-  );
-}
-
-/** Sends the group's due tasks in order, chunk after chunk, then marks them queued. */
-function forwardDue(parts: RelayParts, pk: string, due: readonly SimTask[], done: () => void): void {
-  const { world } = parts;
-  if (due.length === 0) {
-    done();
-    return;
-  }
-  const chunks = chunked(due, 10);
-  sequence(
-    chunks.map(
-      (chunk) => (next: () => void) =>
-        relayCall(
-          world,
-          "sqsSendBatch",
-          () => {
-            world.usage.fifoRequests++;
-            parts.topicQueue.send(pk, chunk);
-            next();
-          },
-          { entries: chunk.length },
-        ),
-    ),
-    () => markQueued(parts, due, done),
-  );
-}
-
-function markQueued(parts: RelayParts, tasks: readonly SimTask[], done: () => void): void {
-  all(
-    tasks.length,
-    (i, next) =>
-      relayCall(
-        parts.world,
-        "ddbUpdate",
-        () => {
-          parts.world.usage.wru++;
-          const task = tasks[i] as SimTask;
-          if (task.status === "scheduled") task.status = "queued";
-          next();
-        },
-        { site: "markQueued" },
-      ),
-    done,
-  );
+function sentRecently(now: number, task: SimTask): boolean {
+  return task.relaySentAtMs !== undefined && now - task.relaySentAtMs < RECENT_SEND_WINDOW_MS;
 }
 
 /** A call from the relay's handler, on its thread. */

@@ -7,6 +7,8 @@ export interface SimTask {
   /** When the client sent the add (the bench fixes the due time then). */
   readonly issuedAtMs: number;
   status: SimStatus;
+  /** When the relay last had it accepted by the FIFO queue (its recent-send memory). */
+  relaySentAtMs?: number;
   /** First time the receiver saw the callback. */
   receivedAtMs?: number;
   deliveries: number;

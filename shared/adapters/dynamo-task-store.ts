@@ -114,6 +114,7 @@ export const TASK_STORE_OPERATIONS: { readonly [M in keyof TaskStore]: readonly 
   cancel: [onTable("UpdateItem"), onTable("GetItem")],
   listScheduledInGroup: [onTable("Query")],
   markQueued: [onTable("UpdateItem")],
+  enterSweepIndex: [onTable("UpdateItem")],
   startAttempt: [onTable("UpdateItem"), onTable("GetItem")],
   markDelivered: [onTable("UpdateItem")],
   recordAttemptFailure: [onTable("UpdateItem")],
@@ -163,8 +164,10 @@ export const PIPELINE_STORE_METHODS = {
     "updateSchedule",
     "findIdempotencyClaim",
     "cancel",
+    "enterSweepIndex",
   ],
-  relay: ["get", "listScheduledInGroup", "markQueued"],
+  // The relay only reads: it records nothing per task (shared/services/relay.ts).
+  relay: ["get", "listScheduledInGroup"],
   deliver: [
     "get",
     "startAttempt",
@@ -188,6 +191,8 @@ export const PIPELINE_STORE_METHODS = {
     "markQueued",
     "markRequeued",
     "markFailed",
+    // A task whose message the topic DLQ's backstop took: into the sweep index, for the stall repair.
+    "enterSweepIndex",
     // Finishing a reschedule that stopped after its first write.
     "putNew",
     "settleRescheduled",
@@ -230,15 +235,23 @@ const groupRange = (pk: string, fromMs: number, toMs: number) => ({
 
 /** Removes the sweep index attribute: the task has reached delivered, failed or cancelled. */
 const LEAVE_SWEEP_INDEX = `REMOVE ${SWEEP_SHARD_ATTRIBUTE}`;
+/**
+ * Puts a task in the sweep index unless it is there: a write that already happens off the happy path (a failed
+ * attempt, a reschedule, the sweeper's own forward) carries it, so entering costs one index write and no request.
+ * Rewriting the same shard would change no index key, so `if_not_exists` is for clarity, not cost.
+ */
+const ENTER_SWEEP_INDEX = `${SWEEP_SHARD_ATTRIBUTE} = if_not_exists(${SWEEP_SHARD_ATTRIBUTE}, :sweepShard)`;
 
 /**
  * The TaskStore on one DynamoDB table. Every status change is a single conditional UpdateItem on the task's
  * own key (the id encodes it), so racing relays, deliveries and cancels need no locks, and no call needs a
  * transaction (dynalite has none). Reads on the ordering path are strongly consistent.
  *
- * Unfinished tasks carry `sweepShard`, the partition key of the sparse sweep index (shared/domain/sweep.ts):
- * `putNew` sets it, and the three writes that finish a task (cancel, markDelivered, markFailed) remove it in the
- * same UpdateItem, so a task is in the index exactly while it is unfinished.
+ * Unfinished tasks off the near-term happy path carry `sweepShard`, the partition key of the sparse sweep index
+ * (shared/domain/sweep.ts): `putNew` sets it unless told not to (a near-term add), the writes that take a task off
+ * the happy path set it (`enterSweepIndex`, a failed attempt, a reschedule, the sweeper's forward, a replay), and
+ * the three writes that finish a task (cancel, markDelivered, markFailed) remove it in the same UpdateItem (a
+ * no-op, and no index write, for a task that was never in it).
  */
 export class DynamoTaskStore implements TaskStore {
   private readonly client: DynamoDBClient;
@@ -251,13 +264,22 @@ export class DynamoTaskStore implements TaskStore {
     this.nowSeconds = options.nowSeconds ?? (() => Math.floor(Date.now() / 1000));
   }
 
-  async putNew(task: TaskRecord): Promise<"created" | "exists"> {
+  async putNew(
+    task: TaskRecord,
+    options: { readonly sweepIndex?: boolean } = {},
+  ): Promise<"created" | "exists"> {
     // A fan-out parent (issue 14, point 3) is never delivered itself: it stays out of the sweep index.
     return this.putIfAbsent(
-      TERMINAL_STATUSES.has(task.status) || task.fanOut !== undefined
+      TERMINAL_STATUSES.has(task.status) || task.fanOut !== undefined || options.sweepIndex === false
         ? { ...task }
         : { ...task, [SWEEP_SHARD_ATTRIBUTE]: sweepShardOf(task.taskId) },
     );
+  }
+
+  async enterSweepIndex(taskId: string): Promise<boolean> {
+    return this.transition(taskId, UNFINISHED_STATUSES, `SET ${ENTER_SWEEP_INDEX}`, {
+      ":sweepShard": sweepShardOf(taskId),
+    });
   }
 
   async get(taskId: string): Promise<TaskRecord | undefined> {
@@ -370,13 +392,26 @@ export class DynamoTaskStore implements TaskStore {
   }
 
   async markQueued(taskId: string, nowMs: number): Promise<boolean> {
-    return this.transition(taskId, ["scheduled"], "SET #status = :to, queuedAtMs = :now", {
-      ":to": "queued",
-      ":now": nowMs,
-    });
+    // Only the sweeper's forward marks `queued` (the relay records nothing): such a task is off the happy path
+    // and stays in the sweep index until it finishes.
+    return this.transition(
+      taskId,
+      ["scheduled"],
+      `SET #status = :to, queuedAtMs = :now, ${ENTER_SWEEP_INDEX}`,
+      {
+        ":to": "queued",
+        ":now": nowMs,
+        ":sweepShard": sweepShardOf(taskId),
+      },
+    );
   }
 
-  async startAttempt(taskId: string, nowMs: number, maxAttempts?: number): Promise<TaskRecord | undefined> {
+  async startAttempt(
+    taskId: string,
+    nowMs: number,
+    maxAttempts?: number,
+    handedOverAtMs?: number,
+  ): Promise<TaskRecord | undefined> {
     const key = parseTaskId(taskId);
     if (!key) return undefined;
     const names = DELIVERABLE_STATUSES.map((_, i) => `:from${i}`);
@@ -389,8 +424,7 @@ export class DynamoTaskStore implements TaskStore {
         new UpdateItemCommand({
           TableName: this.table,
           Key: toWire({ pk: key.pk, sk: key.sk }),
-          UpdateExpression:
-            "SET #status = :to, attempts = if_not_exists(attempts, :zero) + :one, lastAttemptAtMs = :now, attemptSeq = if_not_exists(attemptSeq, :zero) + :one, attemptLog = if_not_exists(attemptLog, :emptyLog)",
+          UpdateExpression: `SET #status = :to, attempts = if_not_exists(attempts, :zero) + :one, lastAttemptAtMs = :now, attemptSeq = if_not_exists(attemptSeq, :zero) + :one, attemptLog = if_not_exists(attemptLog, :emptyLog)${handedOverAtMs === undefined ? "" : ", queuedAtMs = if_not_exists(queuedAtMs, :handedOver)"}`,
           // `lastAttemptAtMs <> :now` makes the write idempotent: when its answer is lost and the SDK retries it,
           // the retry fails here instead of counting the same attempt twice, and is recognised below.
           ConditionExpression: `#status IN (${names.join(", ")})${underLimit} AND (attribute_not_exists(lastAttemptAtMs) OR lastAttemptAtMs <> :now)`,
@@ -405,6 +439,7 @@ export class DynamoTaskStore implements TaskStore {
             ":zero": 0,
             ":one": 1,
             ":now": nowMs,
+            ...(handedOverAtMs === undefined ? {} : { ":handedOver": handedOverAtMs }),
           }),
           ReturnValues: "ALL_NEW",
         }),
@@ -449,10 +484,16 @@ export class DynamoTaskStore implements TaskStore {
     taskId: string,
     failure: { error: string; atMs: number; attempt?: AttemptLogEntry; refund?: boolean },
   ): Promise<void> {
+    // A failed attempt takes the task off the happy path: into the sweep index (crash point 8 of the sweeper).
+    const set = failure.refund ? "lastError = :error, attempts = attempts - :one" : "lastError = :error";
     await this.transitionLogging(
       taskId,
-      { set: failure.refund ? "lastError = :error, attempts = attempts - :one" : "lastError = :error" },
-      failure.refund ? { ":error": failure.error, ":one": 1 } : { ":error": failure.error },
+      { set: `${set}, ${ENTER_SWEEP_INDEX}` },
+      {
+        ":error": failure.error,
+        ":sweepShard": sweepShardOf(taskId),
+        ...(failure.refund ? { ":one": 1 } : {}),
+      },
       failure.attempt,
     );
   }
@@ -571,9 +612,9 @@ export class DynamoTaskStore implements TaskStore {
     change: { readonly to: string; readonly atMs: number; readonly expiresAt: number },
   ): Promise<RescheduleOutcome> {
     return this.updateOrExplain(taskId, "rescheduled", {
-      // `sweepShard` stays: the item leaves the sweep index only once its successor exists (settleRescheduled).
-      UpdateExpression:
-        "SET #status = :rescheduled, rescheduledTo = :to, rescheduledAtMs = :at, expiresAt = :expiresAt",
+      // Into the sweep index (a near-term task was not in it), and it stays there until its successor exists
+      // (settleRescheduled): the sweeper finishes a reschedule that stopped after this write.
+      UpdateExpression: `SET #status = :rescheduled, rescheduledTo = :to, rescheduledAtMs = :at, expiresAt = :expiresAt, ${ENTER_SWEEP_INDEX}`,
       ConditionExpression: "#status = :scheduled",
       ExpressionAttributeNames: { "#status": "status" },
       ExpressionAttributeValues: toWire({
@@ -582,6 +623,7 @@ export class DynamoTaskStore implements TaskStore {
         ":to": change.to,
         ":at": change.atMs,
         ":expiresAt": change.expiresAt,
+        ":sweepShard": sweepShardOf(taskId),
       }),
     });
   }

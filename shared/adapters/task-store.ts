@@ -103,8 +103,16 @@ export interface DestinationStore {
 }
 
 export interface TaskStore extends DestinationStore {
-  /** Creates the task unless an item with its key exists. */
-  putNew(task: TaskRecord): Promise<"created" | "exists">;
+  /**
+   * Creates the task unless an item with its key exists. An unfinished task goes into the sweep index unless
+   * `sweepIndex` is false (a near-term add: its timer message is durable, shared/domain/sweep.ts).
+   */
+  putNew(task: TaskRecord, options?: { readonly sweepIndex?: boolean }): Promise<"created" | "exists">;
+  /**
+   * Puts an unfinished task in the sweep index (a task that left the near-term happy path without a write of
+   * its own that would carry it); false when the task is finished or missing.
+   */
+  enterSweepIndex(taskId: string): Promise<boolean>;
   /** Strongly consistent read. */
   get(taskId: string): Promise<TaskRecord | undefined>;
   /** Removes a task that is still `scheduled` (used when arming its timer failed and the add is refused). */
@@ -130,9 +138,16 @@ export interface TaskStore extends DestinationStore {
    * Starts a delivery attempt: `scheduled|queued|delivering → delivering`, attempts + 1. Returns the updated
    * task, or undefined when the task is missing or already delivered / failed / cancelled. With `maxAttempts`,
    * also undefined for a task already `delivering` whose attempts reached it (it must be dead-lettered instead):
-   * then one conditional write both checks and starts, where a read and a write were needed.
+   * then one conditional write both checks and starts, where a read and a write were needed. `handedOverAtMs`
+   * (the FIFO message's SentTimestamp) becomes `queuedAtMs` unless one is recorded: the relay records nothing, so
+   * the hand-over time rides on this write.
    */
-  startAttempt(taskId: string, nowMs: number, maxAttempts?: number): Promise<TaskRecord | undefined>;
+  startAttempt(
+    taskId: string,
+    nowMs: number,
+    maxAttempts?: number,
+    handedOverAtMs?: number,
+  ): Promise<TaskRecord | undefined>;
   /** With `attempt`, the attempt's entry goes into the attempt log ring in the same write. */
   markDelivered(
     taskId: string,

@@ -21,6 +21,12 @@ export interface SendInOrderResult {
   readonly failure?: { readonly taskIds: readonly string[]; readonly error: string };
 }
 
+/** One group's share of a `sendGroupsInOrder` call. */
+export interface GroupSend {
+  readonly groupId: string;
+  readonly taskIds: readonly string[];
+}
+
 export interface VisibilityChange {
   readonly receiptHandle: string;
   readonly seconds: number;
@@ -33,6 +39,12 @@ export interface TopicQueue {
    * Never throws: a failure stops the rest of the group and is reported, so the caller can fail just that group.
    */
   sendInOrder(queueUrl: string, groupId: string, taskIds: readonly string[]): Promise<SendInOrderResult>;
+  /**
+   * Sends several groups' tasks, each group in its given order, packed into as few SendMessageBatch calls as
+   * possible (entries of different groups share a call; SQS keeps the order per MessageGroupId within a call and
+   * across calls). Never throws: each group gets its own result, as from `sendInOrder`.
+   */
+  sendGroupsInOrder(queueUrl: string, groups: readonly GroupSend[]): Promise<Map<string, SendInOrderResult>>;
   /**
    * Puts a task on its topic's FIFO dead-letter queue (dedup id = `deduplicationId`, default the task id; a
    * replayed task passes `<id>#r<replays>` so FIFO deduplication does not drop its second dead-lettering).
@@ -51,6 +63,20 @@ export interface TopicQueue {
   setVisibility(queueUrl: string, changes: readonly VisibilityChange[]): Promise<{ failed: string[] }>;
 }
 
+interface PackedEntry {
+  readonly groupId: string;
+  readonly taskId: string;
+}
+
+/** The groups' entries in order (group after group), cut into SendMessageBatch-sized chunks. */
+function packEntries(groups: readonly GroupSend[]): PackedEntry[][] {
+  const entries = groups.flatMap(({ groupId, taskIds }) => taskIds.map((taskId) => ({ groupId, taskId })));
+  const chunks: PackedEntry[][] = [];
+  for (let start = 0; start < entries.length; start += BATCH_LIMIT)
+    chunks.push(entries.slice(start, start + BATCH_LIMIT));
+  return chunks;
+}
+
 export class SqsTopicQueue implements TopicQueue {
   constructor(private readonly sqs: SQSClient) {}
 
@@ -59,53 +85,74 @@ export class SqsTopicQueue implements TopicQueue {
     groupId: string,
     taskIds: readonly string[],
   ): Promise<SendInOrderResult> {
-    const sent: string[] = [];
-    // Chunk N+1 only goes out once chunk N was accepted: SQS keeps the order of one group across calls, and a
-    // failed chunk must not be overtaken by a later one.
-    for (let start = 0; start < taskIds.length; start += BATCH_LIMIT) {
-      const chunk = taskIds.slice(start, start + BATCH_LIMIT);
-      let failedIndexes: Map<number, string>;
-      try {
-        const out = await this.sqs.send(
-          new SendMessageBatchCommand({
-            QueueUrl: queueUrl,
-            Entries: chunk.map((taskId, i) => ({
-              Id: `m${i}`,
-              MessageBody: taskMessageBody(taskId),
-              MessageGroupId: groupId,
-              MessageDeduplicationId: taskId,
-            })),
-          }),
-        );
-        failedIndexes = new Map(
-          (out.Failed ?? []).map((f) => [Number(f.Id?.slice(1)), `${f.Code ?? "error"}: ${f.Message ?? ""}`]),
-        );
-      } catch (error) {
-        return { sent, failure: { taskIds: taskIds.slice(start), error: errorText(error) } };
-      }
-      if (failedIndexes.size === 0) {
-        sent.push(...chunk);
-        continue;
-      }
-      // Entries SQS accepted are on the queue whatever happened to their neighbours, so they count as sent;
-      // the failed ones and everything after this chunk are reported (the caller retries the whole group and
-      // FIFO deduplication absorbs what was already sent).
-      const failedIds: string[] = [];
-      let firstError = "";
-      chunk.forEach((taskId, i) => {
-        const error = failedIndexes.get(i);
-        if (error === undefined) sent.push(taskId);
+    const results = await this.sendGroupsInOrder(queueUrl, [{ groupId, taskIds }]);
+    return results.get(groupId) ?? { sent: [] };
+  }
+
+  async sendGroupsInOrder(
+    queueUrl: string,
+    groups: readonly GroupSend[],
+  ): Promise<Map<string, SendInOrderResult>> {
+    const sent = new Map<string, string[]>(groups.map((g) => [g.groupId, []]));
+    const failures = new Map<string, { taskIds: string[]; error: string }>();
+    // Call N+1 only goes out once call N was answered: SQS keeps the order of one group across calls, and a
+    // group whose entry failed must not be overtaken by its own later entries. A group that failed sends
+    // nothing more; every later id of it is reported with the failure.
+    for (const chunk of packEntries(groups)) {
+      const live = chunk.filter((e) => !failures.has(e.groupId));
+      for (const entry of chunk)
+        if (!live.includes(entry)) failures.get(entry.groupId)?.taskIds.push(entry.taskId);
+      if (live.length === 0) continue;
+      const outcome = await this.sendChunk(queueUrl, live);
+      live.forEach((entry, i) => {
+        const error = outcome.failed.get(i);
+        if (error === undefined) (sent.get(entry.groupId) as string[]).push(entry.taskId);
         else {
-          failedIds.push(taskId);
-          firstError ||= error;
+          const failure = failures.get(entry.groupId);
+          if (failure) failure.taskIds.push(entry.taskId);
+          else failures.set(entry.groupId, { taskIds: [entry.taskId], error });
         }
       });
-      return {
-        sent,
-        failure: { taskIds: [...failedIds, ...taskIds.slice(start + BATCH_LIMIT)], error: firstError },
-      };
     }
-    return { sent };
+    return new Map(
+      groups.map(({ groupId }) => {
+        const failure = failures.get(groupId);
+        const result: SendInOrderResult = { sent: sent.get(groupId) ?? [], ...(failure ? { failure } : {}) };
+        return [groupId, result];
+      }),
+    );
+  }
+
+  /**
+   * One SendMessageBatch call; returns the failed entries by index. A call that throws fails every entry. Entries
+   * SQS accepted are on the queue whatever happened to their neighbours, so they count as sent; the caller
+   * retries a failed group whole and FIFO deduplication absorbs what was already sent.
+   */
+  private async sendChunk(
+    queueUrl: string,
+    entries: readonly PackedEntry[],
+  ): Promise<{ failed: Map<number, string> }> {
+    try {
+      const out = await this.sqs.send(
+        new SendMessageBatchCommand({
+          QueueUrl: queueUrl,
+          Entries: entries.map((entry, i) => ({
+            Id: `m${i}`,
+            MessageBody: taskMessageBody(entry.taskId),
+            MessageGroupId: entry.groupId,
+            MessageDeduplicationId: entry.taskId,
+          })),
+        }),
+      );
+      return {
+        failed: new Map(
+          (out.Failed ?? []).map((f) => [Number(f.Id?.slice(1)), `${f.Code ?? "error"}: ${f.Message ?? ""}`]),
+        ),
+      };
+    } catch (error) {
+      const text = errorText(error);
+      return { failed: new Map(entries.map((_, i) => [i, text])) };
+    }
   }
 
   async sendReplay(

@@ -79,7 +79,7 @@ export const API_ROUTES = [
     entry: "functions/add-task.ts",
     purpose: "store the task, arm its timer",
     memoryMb: 512,
-    store: ["claimIdempotencyKey", "putNew", "get", "removeScheduled"],
+    store: ["claimIdempotencyKey", "putNew", "get", "removeScheduled", "enterSweepIndex"],
     grants: ["timer-queue:send", "schedules:arm", "topic-settings:read"],
   },
   // Issue 13, scope L: batch add (each item through the single add's service).
@@ -89,7 +89,7 @@ export const API_ROUTES = [
     entry: "functions/add-tasks-batch.ts",
     purpose: "add up to 100 tasks, one result each",
     memoryMb: 512,
-    store: ["claimIdempotencyKey", "putNew", "get", "removeScheduled"],
+    store: ["claimIdempotencyKey", "putNew", "get", "removeScheduled", "enterSweepIndex"],
     grants: ["timer-queue:send", "schedules:arm", "topic-settings:read"],
   },
   {
@@ -224,6 +224,7 @@ export const API_ROUTES = [
       "putNew",
       "get",
       "removeScheduled",
+      "enterSweepIndex",
       "updateSchedule",
       "findIdempotencyClaim",
       "cancel",
@@ -269,6 +270,7 @@ export const API_ROUTES = [
       "putNew",
       "get",
       "removeScheduled",
+      "enterSweepIndex",
       "findIdempotencyClaim",
       "cancel",
     ],

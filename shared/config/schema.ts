@@ -197,6 +197,15 @@ const sweeperSchema = z
      * timeout, plus a deliver invocation): a `queued`/`delivering` group head idle longer than that is re-sent.
      */
     stallMarginSeconds: z.number().int().min(0).max(86_400),
+    /**
+     * Put every unfinished task in the sweep index, not only those off the near-term happy path (issue 13.2). Off
+     * by default: a near-term task's timer message is durable in SQS from the moment add-task answers, and every
+     * way it can leave its queues without being delivered puts the task in the index (shared/domain/sweep.ts).
+     * On: two index writes more per near-term task (≈ $1.25 per million), for protection against what the
+     * default does not cover — a message purged by hand, or one that outlives its queue's retention (a topic
+     * paused for longer than that).
+     */
+    indexNearTermTasks: z.boolean().optional(),
     /** A fixed stall window instead of the computed one (the local cloud's tests shrink it). */
     stalledAfterSeconds: z
       .number()

@@ -10,16 +10,18 @@ import {
 } from "./task.js";
 
 /**
- * The sweep index: a sparse global secondary index of the task table holding exactly the unfinished tasks
- * (`scheduled`, `queued`, `delivering`), so the sweeper finds orphans with a few Queries instead of a Scan.
+ * The sweep index: a sparse global secondary index of the task table holding the unfinished tasks (`scheduled`,
+ * `queued`, `delivering`) that are off the near-term happy path (`indexedOnAdd` below), so the sweeper finds
+ * orphans with a few Queries instead of a Scan.
  *
  * - Partition key `sweepShard` (number): a shard in [0, SWEEP_SHARDS) derived from the task id. Set when a task
- *   is written, REMOVEd when it becomes delivered / failed / cancelled; an item without it is not in the index.
- *   Spreading by task id (not by group) means no group, however hot, concentrates index writes on one key.
- * - Sort key `dueAtMs`: the due time, which never changes. The index is therefore written exactly twice per
- *   task (insert on accept, delete on completion) — markQueued and startAttempt touch neither key nor projected
- *   attribute — and every overdue task of a group is found whenever a later one is: the group's head (the
- *   earliest unfinished task) is due no later than any follower.
+ *   is written off the near-term happy path or leaves it, REMOVEd when it becomes delivered / failed / cancelled;
+ *   an item without it is not in the index. Spreading by task id (not by group) means no group, however hot,
+ *   concentrates index writes on one key.
+ * - Sort key `dueAtMs`: the due time, which never changes. The index is therefore written at most twice per task
+ *   (insert, delete on completion), and never for a near-term task delivered at its first attempt —
+ *   startAttempt touches neither key nor projected attribute. Every overdue indexed task of a group is found
+ *   whenever a later one is, and the sweeper judges a group by its head read from the table, indexed or not.
  * - Projection: keys plus `taskId`. Progress times are read from the table itself, strongly consistent, and
  *   only for groups with overdue work.
  *
@@ -30,6 +32,23 @@ export const SWEEP_INDEX_NAME = "unfinished-by-due";
 export const SWEEP_SHARD_ATTRIBUTE = "sweepShard";
 export const SWEEP_SORT_ATTRIBUTE = "dueAtMs";
 export const SWEEP_SHARDS = 32;
+
+/**
+ * Whether a new task goes into the sweep index with its first write (issue 13.2). A near-term task does not: from
+ * the moment add-task answers 2xx its timer message is durable in SQS, and every way it can then leave its queues
+ * undelivered goes through a write that puts it in the index — a failed attempt (`recordAttemptFailure`), a
+ * reschedule, the sweeper's own forward, a replay, an arming that failed (add-task's failure path), and a message
+ * moved to a DLQ (the timer DLQ's pointer names the task; a topic DLQ message of an unfinished task makes the
+ * sweeper index it). What the index then does not cover: a message purged by hand, or one that outlives its
+ * queue's retention (a topic paused for days) — `sweeper.indexNearTermTasks` covers those for two index writes
+ * per task. A task armed through a schedule is indexed as before (Scheduler may drop a firing).
+ */
+export function indexedOnAdd(
+  task: Pick<TaskRecord, "timer">,
+  sweeper: Pick<PunctualConfig["sweeper"], "indexNearTermTasks">,
+): boolean {
+  return task.timer === "schedule" || sweeper.indexNearTermTasks === true;
+}
 
 /** `scheduled`, `queued`, `delivering`: the statuses a task is in the sweep index with. */
 export const UNFINISHED_STATUSES: readonly TaskStatus[] = TASK_STATUSES.filter(

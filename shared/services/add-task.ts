@@ -30,13 +30,17 @@ import {
   scheduleNameFor,
   type TaskKey,
 } from "#shared/domain/keys.js";
+import { indexedOnAdd } from "#shared/domain/sweep.js";
 import { retentionExpiry, type TaskRecord, type TaskStatus } from "#shared/domain/task.js";
 import { planTimer, requestedDueMs, type TimerPlan } from "#shared/domain/timing.js";
 import { checkCallbackUrl } from "#shared/security/ssrf.js";
 import { addFanOut, completeFanOut } from "./fan-out/add.js";
 
 export interface AddTaskDeps {
-  readonly store: Pick<TaskStore, "putNew" | "get" | "removeScheduled" | "claimIdempotencyKey">;
+  readonly store: Pick<
+    TaskStore,
+    "putNew" | "get" | "removeScheduled" | "claimIdempotencyKey" | "enterSweepIndex"
+  >;
   readonly timerQueue: Pick<TimerQueue, "arm">;
   readonly scheduler: Pick<TaskScheduler, "createTaskSchedule">;
   readonly config: PunctualConfig;
@@ -203,16 +207,31 @@ export function orderingLaneOf(config: PunctualConfig, body: unknown): string | 
  */
 async function writeOrRemove(deps: AddTaskDeps, task: TaskRecord): Promise<void> {
   try {
-    await deps.store.putNew(task);
+    await deps.store.putNew(task, { sweepIndex: indexedOnAdd(task, deps.config.sweeper) });
   } catch (error) {
     if (task.idempotencyKey === undefined) {
       try {
         await deps.store.removeScheduled(task.taskId);
       } catch (cleanupError) {
         deps.onError?.("removing a task whose write failed failed", cleanupError, task.taskId);
+        await leaveForTheSweeper(deps, task.taskId);
       }
-    }
+    } else await leaveForTheSweeper(deps, task.taskId);
     throw error;
+  }
+}
+
+/**
+ * A task written (or perhaps written) but not armed, that stays: it is off the near-term happy path, so it goes
+ * into the sweep index, and the sweeper delivers it once past due if nobody retries (at-least-once for an outcome
+ * the client was told is unknown; the retry with the key yields the same task id). Best effort: the client was
+ * not told 2xx, so no acknowledged task depends on it; a missing task is simply not indexed.
+ */
+async function leaveForTheSweeper(deps: AddTaskDeps, taskId: string): Promise<void> {
+  try {
+    await deps.store.enterSweepIndex(taskId);
+  } catch (error) {
+    deps.onError?.("indexing an unarmed task for the sweeper failed", error, taskId);
   }
 }
 
@@ -258,6 +277,7 @@ async function replay(
         await arm(deps, existing.taskId, planTimer(existing.dueAtMs, nowMs, timerSettings(deps.config)));
       } catch (error) {
         deps.onError?.("re-arming a replayed task failed", error, taskId);
+        await leaveForTheSweeper(deps, taskId);
         throw serviceUnavailable("could not arm the task's timer; retry the request", error);
       }
     }
@@ -284,7 +304,7 @@ async function replay(
       body: addResponse(await addFanOut(deps, task, topic, topic.subscribers, nowMs)),
     };
   }
-  const put = await deps.store.putNew(task);
+  const put = await deps.store.putNew(task, { sweepIndex: indexedOnAdd(task, deps.config.sweeper) });
   // Armed even when it "exists": another replay recreated it a moment ago, or this Put's own answer was lost.
   await armOrRemove(deps, task, nowMs);
   if (put === "created") return { statusCode: 200, body: addResponse(task) };
@@ -351,6 +371,7 @@ async function armOrRemove(deps: AddTaskDeps, task: TaskRecord, nowMs: number): 
         error,
         task.taskId,
       );
+      await leaveForTheSweeper(deps, task.taskId);
       throw serviceUnavailable(
         "could not arm the task's timer; retry the request with the same idempotency key",
         error,
@@ -362,6 +383,7 @@ async function armOrRemove(deps: AddTaskDeps, task: TaskRecord, nowMs: number): 
     } catch (cleanupError) {
       // The task stays `scheduled` without a timer; a retry with the same idempotency key re-arms it.
       deps.onError?.("removing an unarmed task failed", cleanupError, task.taskId);
+      await leaveForTheSweeper(deps, task.taskId);
     }
     throw serviceUnavailable(
       "could not arm the task's timer; the task was not accepted, retry the request",

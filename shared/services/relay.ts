@@ -1,5 +1,5 @@
 import type { TaskStore } from "#shared/adapters/task-store.js";
-import type { TopicQueue } from "#shared/adapters/topic-queue.js";
+import type { SendInOrderResult, TopicQueue } from "#shared/adapters/topic-queue.js";
 import { isFanOutParent } from "#shared/domain/fan-out.js";
 import { bySortKey, parseTaskId, type TaskKey } from "#shared/domain/keys.js";
 import { parseTaskMessage } from "#shared/domain/messages.js";
@@ -29,14 +29,17 @@ export interface TimerRearm {
 
 export interface RelayDeps {
   readonly store: TaskStore;
-  readonly topicQueue: Pick<TopicQueue, "sendInOrder">;
+  readonly topicQueue: Pick<TopicQueue, "sendGroupsInOrder"> & {
+    /** This container's memory of its recent sends (shared/adapters/recent-sends.ts), when it keeps one. */
+    wasSentRecently?(queueUrl: string, taskId: string): boolean;
+  };
   readonly timer: TimerRearm;
   /** Topic name → its FIFO queue URL. */
   readonly topicQueueUrls: Readonly<Record<string, string>>;
   readonly logger: ServiceLogger;
   readonly clock?: () => number;
   readonly sleep?: (ms: number) => Promise<void>;
-  /** How many groups are forwarded at the same time (each is a Query + sends + writes). */
+  /** How many groups are read at the same time (each is a Query of the group). */
   readonly groupConcurrency?: number;
   /** How far back a group's still-scheduled tasks are swept along with a due one. */
   readonly lookbackMs?: number;
@@ -87,12 +90,13 @@ export async function relayTimerMessages(
 }
 
 /**
- * Forwards each message when it is due, in waves: everything due now at once, then after each sleep whatever
- * has come due meanwhile. With an early wake a batch spans seconds, so no task may wait for a later one of the
- * same batch; the loop re-reads the clock after every sleep, so a timer that fires a millisecond early forwards
- * nothing early. A group that appears in two waves is forwarded by the second only after the first finished
- * (its order holds and the second finds only what is left); one bound on concurrent group forwards covers all
- * waves.
+ * Forwards each message when it is due, in waves: everything due now at once, then whatever has come due by the
+ * time that wave was sent (or after a sleep until the next due time). With an early wake a batch spans seconds, so
+ * no task may wait for a later one of the same batch; the loop re-reads the clock after every sleep, so a timer
+ * that fires a millisecond early forwards nothing early. One wave at a time: a group in two waves is forwarded by
+ * the second only after the first finished (its order holds and the second finds only what is left), and what
+ * comes due while a wave is being sent joins the next one instead of queueing a wave per due time — a task waits
+ * at most one wave's Query and send past its due time.
  */
 async function forwardWhenDue(
   deps: RelayDeps,
@@ -101,38 +105,69 @@ async function forwardWhenDue(
 ): Promise<string[]> {
   const sleep = deps.sleep ?? defaultSleep;
   const bounded = createLimiter(deps.groupConcurrency ?? DEFAULT_GROUP_CONCURRENCY);
-  const lastOfGroup = new Map<string, Promise<string[]>>();
-  const forwards: Promise<string[]>[] = [];
+  const failed: string[] = [];
   for (let pending = held; pending.length > 0; ) {
     const now = clock();
     const { wave, rest } = dueWave(pending, now);
-    pending = rest;
     if (wave.length === 0) {
       await sleep((rest[0] as ParsedMessage).key.dueAtMs - now);
       continue;
     }
-    for (const [pk, group] of byPartition(wave)) {
-      const previous = lastOfGroup.get(pk) ?? Promise.resolve([]);
-      const forward = previous.then(() => bounded(() => forwardGroupOrFail(deps, pk, group, clock)));
-      lastOfGroup.set(pk, forward);
-      forwards.push(forward);
-    }
+    pending = rest;
+    failed.push(...(await forwardWave(deps, wave, clock, bounded)));
   }
-  return (await Promise.all(forwards)).flat();
+  return failed;
 }
 
-/** One group's forward; never throws: returns the message ids to retry. */
-async function forwardGroupOrFail(
+/** What one group of a wave needs: nothing, a retry of its messages, or these tasks sent in this order. */
+type GroupPlan =
+  | { readonly kind: "done" }
+  | { readonly kind: "retry"; readonly messages: readonly ParsedMessage[] }
+  | {
+      readonly kind: "send";
+      readonly pk: string;
+      readonly topic: string;
+      readonly queueUrl: string;
+      readonly messages: readonly ParsedMessage[];
+      readonly taskIds: readonly string[];
+    };
+
+/**
+ * One wave: every group is read (bounded), then each topic's groups go out together, packed into shared
+ * SendMessageBatch calls instead of one call per group. Never throws: returns the message ids to retry.
+ */
+async function forwardWave(
+  deps: RelayDeps,
+  wave: readonly ParsedMessage[],
+  clock: () => number,
+  bounded: <T>(work: () => Promise<T>) => Promise<T>,
+): Promise<string[]> {
+  const plans = await Promise.all(
+    [...byPartition(wave)].map(([pk, group]) => bounded(() => planGroupOrFail(deps, pk, group, clock))),
+  );
+  const retry = plans.flatMap((p) => (p.kind === "retry" ? p.messages.map((m) => m.messageId) : []));
+  const byQueue = new Map<string, Extract<GroupPlan, { kind: "send" }>[]>();
+  for (const plan of plans) {
+    if (plan.kind === "send") byQueue.set(plan.queueUrl, [...(byQueue.get(plan.queueUrl) ?? []), plan]);
+  }
+  const failedSends = await Promise.all(
+    [...byQueue].map(([queueUrl, sends]) => sendGroups(deps, queueUrl, sends)),
+  );
+  return [...retry, ...failedSends.flat()];
+}
+
+/** One group's read; never throws. */
+async function planGroupOrFail(
   deps: RelayDeps,
   pk: string,
   group: readonly ParsedMessage[],
   clock: () => number,
-): Promise<string[]> {
+): Promise<GroupPlan> {
   try {
-    return (await forwardGroup(deps, pk, group, clock)) ? [] : group.map((m) => m.messageId);
+    return await planGroup(deps, pk, group, clock);
   } catch (error) {
     deps.logger.warn("forwarding group failed", { pk, error: errorText(error) });
-    return group.map((m) => m.messageId);
+    return { kind: "retry", messages: group };
   }
 }
 
@@ -171,32 +206,41 @@ async function rearmAll(
 }
 
 /**
- * Forwards every due, still-scheduled task of one group in order. Send first, mark second: a crash in between
- * leaves the tasks `scheduled`, the timer message is retried and re-sends them, and FIFO deduplication (same
- * MessageDeduplicationId = task id within 5 minutes) absorbs the repeat. Returns false when the group's
- * messages must be retried.
+ * Which due, still-scheduled tasks of one group must go now, in order. The relay writes nothing to the table:
+ * sending is the whole step. A task stays `scheduled` until deliver's conditional `startAttempt` (the fence a
+ * cancel cannot pass), so a crash after the send needs no repair (the timer message comes back and sends again;
+ * FIFO deduplication, same MessageDeduplicationId = task id within 5 minutes, absorbs the copy, and deliver's
+ * conditional start skips a finished task after that). Recording `queued` per task cost one write each and
+ * protected nothing the fence does not.
  */
-async function forwardGroup(
+async function planGroup(
   deps: RelayDeps,
   pk: string,
   messages: readonly ParsedMessage[],
   clock: () => number,
-): Promise<boolean> {
+): Promise<GroupPlan> {
   // The topic comes from the id (all of a group's tasks share it).
   const topic = (messages[0] as ParsedMessage).key.topic;
   const queueUrl = Object.hasOwn(deps.topicQueueUrls, topic) ? deps.topicQueueUrls[topic] : undefined;
   if (!queueUrl) {
     deps.logger.error("no FIFO queue configured for topic; timer messages will be retried", { topic, pk });
-    return false;
+    return { kind: "retry", messages };
+  }
+  if (messages.every((m) => deps.topicQueue.wasSentRecently?.(queueUrl, m.key.taskId))) {
+    // An earlier sweep of this container sent these tasks, and everything before them it found, less than 4
+    // minutes ago: the messages have nothing left to do, and the group's Query is saved. (A task added since
+    // cannot sort before them: it is due no earlier than its acceptance, after that sweep.)
+    deps.logger.debug("timer messages already forwarded by this container", { pk, count: messages.length });
+    return { kind: "done" };
   }
   const due = await dueTasksOfGroup(deps, pk, messages, clock());
   if (due === "not-yet-due") {
     // Cannot happen after the wait above unless clocks disagree; never drop it, never send it early.
     deps.logger.warn("task not yet due at forwarding time; the group will be retried", { pk });
-    return false;
+    return { kind: "retry", messages };
   }
-  if (due.length === 0) return true;
-  return sendAndMarkQueued(deps, { queueUrl, topic, pk }, due, clock);
+  if (due.length === 0) return { kind: "done" };
+  return { kind: "send", pk, topic, queueUrl, messages, taskIds: due.map((t) => t.taskId) };
 }
 
 /**
@@ -259,45 +303,38 @@ async function readOwnTasks(
   return notYetDue ? "not-yet-due" : due;
 }
 
-/**
- * Sends the tasks to the topic's FIFO queue in order and records what was sent `queued` (even when the rest
- * failed), so it is not re-sent needlessly and a cancel can no longer succeed for it.
- */
-async function sendAndMarkQueued(
+/** Sends a wave's groups of one topic; returns the message ids of the groups whose send failed. */
+async function sendGroups(
   deps: RelayDeps,
-  target: { readonly queueUrl: string; readonly topic: string; readonly pk: string },
-  ordered: readonly TaskRecord[],
-  clock: () => number,
-): Promise<boolean> {
-  const { queueUrl, topic, pk } = target;
-  const result = await deps.topicQueue.sendInOrder(
-    queueUrl,
-    pk,
-    ordered.map((t) => t.taskId),
-  );
-  const markedAt = clock();
-  const marks = await Promise.allSettled(
-    result.sent.map((taskId) => deps.store.markQueued(taskId, markedAt)),
-  );
-  const markFailures = marks.filter((m) => m.status === "rejected");
-  if (result.failure) {
+  queueUrl: string,
+  sends: readonly Extract<GroupPlan, { kind: "send" }>[],
+): Promise<string[]> {
+  let results: Map<string, SendInOrderResult>;
+  try {
+    results = await deps.topicQueue.sendGroupsInOrder(
+      queueUrl,
+      sends.map((s) => ({ groupId: s.pk, taskIds: s.taskIds })),
+    );
+  } catch (error) {
+    // The port never throws; should it, nothing is known to be sent and every group is retried.
+    deps.logger.warn("sending to the topic queue failed; the groups will be retried", {
+      error: errorText(error),
+    });
+    return sends.flatMap((s) => s.messages.map((m) => m.messageId));
+  }
+  return sends.flatMap(({ pk, topic, messages }) => {
+    const result = results.get(pk);
+    if (result && !result.failure) {
+      deps.logger.debug("group forwarded", { pk, topic, count: result.sent.length });
+      return [];
+    }
     deps.logger.warn("sending to the topic queue failed; the group will be retried", {
       pk,
       topic,
-      sent: result.sent.length,
-      unsent: result.failure.taskIds.length,
-      error: result.failure.error,
+      sent: result?.sent.length ?? 0,
+      unsent: result?.failure?.taskIds.length,
+      error: result?.failure?.error ?? "no result for the group",
     });
-    return false;
-  }
-  if (markFailures.length > 0) {
-    deps.logger.warn("recording queued failed; the group will be retried (FIFO dedup absorbs the re-send)", {
-      pk,
-      count: markFailures.length,
-      error: errorText((markFailures[0] as PromiseRejectedResult).reason),
-    });
-    return false;
-  }
-  deps.logger.debug("group forwarded", { pk, topic, count: result.sent.length });
-  return true;
+    return messages.map((m) => m.messageId);
+  });
 }

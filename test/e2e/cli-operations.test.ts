@@ -65,7 +65,7 @@ describe("npx punctual topics …", () => {
     // Act 1
     const pause = await runPunctual([...api(), "--json", "topics", "pause", "demo"]);
     const taskId = await addLater(group, "cli-pause", 0);
-    await h.waitForStatus(taskId, ["queued"]);
+    await h.waitForBacklog("demo", 1);
     const whilePaused = topicViewSchema.parse((await h.api("GET", "/v1/topics/demo")).json);
 
     // Assess 1
@@ -73,7 +73,10 @@ describe("npx punctual topics …", () => {
     expect(topicPauseResponseSchema.parse(JSON.parse(pause.stdout))).toEqual({ topic: "demo", paused: true });
     expect(whilePaused.paused).toBe(true);
     expect(h.receiver.forTask(taskId)).toHaveLength(0);
-    expect((await h.api("GET", `/v1/tasks/${taskId}`)).json).toMatchObject({ status: "queued", attempts: 0 });
+    expect((await h.api("GET", `/v1/tasks/${taskId}`)).json).toMatchObject({
+      status: "scheduled",
+      attempts: 0,
+    });
 
     // Act 2
     const resume = await runPunctual([...api(), "topics", "resume", "demo"]);

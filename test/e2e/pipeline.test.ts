@@ -144,8 +144,14 @@ describe("delivery", () => {
         ).task_id,
       );
     }
-    // While the head is backing off, its followers wait in the FIFO queue.
-    expect((await h.waitForStatus(followers[0] as string, ["queued"])).status).toBe("queued");
+    // While the head is backing off, its followers wait in the FIFO queue, still `scheduled` (the relay records
+    // nothing; the first attempt is what moves a task on).
+    await h.waitForBacklog("demo", 1 + followers.length);
+    expect(h.receiver.forTask(followers[0] as string)).toHaveLength(0);
+    expect((await h.api("GET", `/v1/tasks/${followers[0]}`)).json).toMatchObject({
+      status: "scheduled",
+      attempts: 0,
+    });
     const failed = await h.waitForStatus(head.task_id, ["failed"], 30_000);
     await h.receiver.waitFor(() => followers.every((id) => h.receiver.forTask(id).length > 0));
 

@@ -180,11 +180,13 @@ describe("topic settings without a deploy (local AppConfig from a file)", () => 
     });
     expect(added.status, added.text).toBe(201);
     const taskId = String(added.json.task_id);
-    await h.waitForStatus(taskId, ["queued"]);
     await waitForTopic((view) => view.backlog.waiting >= 1);
 
     // Assess 1
-    expect((await h.api("GET", `/v1/tasks/${taskId}`)).json).toMatchObject({ status: "queued", attempts: 0 });
+    expect((await h.api("GET", `/v1/tasks/${taskId}`)).json).toMatchObject({
+      status: "scheduled",
+      attempts: 0,
+    });
     expect(h.receiver.forTask(taskId)).toHaveLength(0);
 
     // Act 2: the setting lifted, the topic resumed through the API, as documented.

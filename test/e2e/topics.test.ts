@@ -12,7 +12,9 @@ import { type Harness, startHarness, validatingFetch } from "./support/harness.j
 let h: Harness;
 
 beforeAll(async () => {
-  h = await startHarness();
+  // The topic view's oldest age is read from the sweep index, which holds near-term tasks waiting on their happy
+  // path only with the full index (issue 13.2: by default they are not in it; README "topics show").
+  h = await startHarness({ configOverrides: { sweeper: { indexNearTermTasks: true } } });
 });
 
 afterAll(async () => {
@@ -53,8 +55,7 @@ describe("pause and resume a topic", () => {
       ids.push(String(added.json.task_id));
     }
 
-    // Act 1: past their due time they are relayed (queued) and wait, visible, in the topic's FIFO queue.
-    for (const id of ids) await h.waitForStatus(id, ["queued"]);
+    // Act 1: past their due time they are relayed and wait, visible, in the topic's FIFO queue.
     const held = await waitForTopic((view) => view.backlog.waiting >= ids.length);
 
     // Assess 1
@@ -63,7 +64,10 @@ describe("pause and resume a topic", () => {
     expect(held.oldest_age_seconds).toBeGreaterThan(0);
     for (const id of ids) {
       expect(h.receiver.forTask(id)).toHaveLength(0);
-      expect((await h.api("GET", `/v1/tasks/${id}`)).json).toMatchObject({ status: "queued", attempts: 0 });
+      expect((await h.api("GET", `/v1/tasks/${id}`)).json).toMatchObject({
+        status: "scheduled",
+        attempts: 0,
+      });
     }
 
     // Act 2
@@ -123,7 +127,7 @@ describe("pause, show and resume a topic through the typed client", () => {
       content: { order_id: orderId() },
       callback: { url },
     });
-    await h.waitForStatus(added.task_id, ["queued"]);
+    await h.waitForBacklog("demo", 1);
     const shown = await client.getTopic("demo");
     const listed = (await client.listTopics()).topics.find((t) => t.topic === "demo");
 
@@ -133,7 +137,7 @@ describe("pause, show and resume a topic through the typed client", () => {
     expect(shown).toMatchObject({ topic: "demo", paused: true, settings: { name: "demo" } });
     expect(listed).toMatchObject({ topic: "demo", paused: true });
     expect(h.receiver.forTask(added.task_id)).toHaveLength(0);
-    expect(await client.getTask(added.task_id)).toMatchObject({ status: "queued", attempts: 0 });
+    expect(await client.getTask(added.task_id)).toMatchObject({ status: "scheduled", attempts: 0 });
 
     // Act 2
     const resumed = await client.resumeTopic("demo");

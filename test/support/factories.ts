@@ -74,7 +74,7 @@ let recordSeq = 0;
 /** The SQS record Lambda hands the deliver function for a topic FIFO message carrying `task`. */
 export function fifoRecord(
   task: Pick<TaskRecord, "taskId" | "pk">,
-  options: { receiveCount?: number; arn?: string; messageId?: string } = {},
+  options: { receiveCount?: number; arn?: string; messageId?: string; sentAtMs?: number } = {},
 ): SQSRecord {
   recordSeq++;
   return {
@@ -83,7 +83,7 @@ export function fifoRecord(
     body: taskMessageBody(task.taskId),
     attributes: {
       ApproximateReceiveCount: String(options.receiveCount ?? 1),
-      SentTimestamp: "0",
+      SentTimestamp: String(options.sentAtMs ?? 0),
       SenderId: "test",
       ApproximateFirstReceiveTimestamp: "0",
       MessageGroupId: task.pk,

@@ -27,7 +27,8 @@ import { MemoryDestinations } from "./memory-destinations.js";
 
 /**
  * An in-memory TaskStore with the same conditional semantics as the DynamoDB one, for unit tests. Like the table,
- * it keeps `sweepShard` on a task exactly while it is unfinished, and answers the sweep-index query from it.
+ * it keeps `sweepShard` on a task while it is unfinished and off the near-term happy path (as the table does), and
+ * answers the sweep-index query from it.
  */
 export class MemoryTaskStore implements TaskStore {
   readonly tasks = new Map<string, TaskRecord>();
@@ -45,10 +46,13 @@ export class MemoryTaskStore implements TaskStore {
   readonly claimProbe = this.destinations.claimProbe.bind(this.destinations);
   readonly closeCircuit = this.destinations.closeCircuit.bind(this.destinations);
 
-  async putNew(task: TaskRecord): Promise<"created" | "exists"> {
+  async putNew(
+    task: TaskRecord,
+    options: { readonly sweepIndex?: boolean } = {},
+  ): Promise<"created" | "exists"> {
     if (this.tasks.has(task.taskId)) return "exists";
     const stored =
-      TERMINAL_STATUSES.has(task.status) || task.fanOut !== undefined
+      TERMINAL_STATUSES.has(task.status) || task.fanOut !== undefined || options.sweepIndex === false
         ? structuredClone(task)
         : { ...structuredClone(task), sweepShard: sweepShardOf(task.taskId) };
     this.tasks.set(task.taskId, stored);
@@ -102,11 +106,23 @@ export class MemoryTaskStore implements TaskStore {
   async markQueued(taskId: string, nowMs: number): Promise<boolean> {
     const task = this.tasks.get(taskId);
     if (task?.status !== "scheduled") return false;
-    this.tasks.set(taskId, { ...task, status: "queued", queuedAtMs: nowMs });
+    this.tasks.set(taskId, { ...indexed(task), status: "queued", queuedAtMs: nowMs });
     return true;
   }
 
-  async startAttempt(taskId: string, nowMs: number, maxAttempts?: number): Promise<TaskRecord | undefined> {
+  async enterSweepIndex(taskId: string): Promise<boolean> {
+    const task = this.tasks.get(taskId);
+    if (!task || !UNFINISHED_STATUSES.includes(task.status)) return false;
+    this.tasks.set(taskId, indexed(task));
+    return true;
+  }
+
+  async startAttempt(
+    taskId: string,
+    nowMs: number,
+    maxAttempts?: number,
+    handedOverAtMs?: number,
+  ): Promise<TaskRecord | undefined> {
     const task = this.tasks.get(taskId);
     if (!task || !DELIVERABLE_STATUSES.includes(task.status)) return undefined;
     if (maxAttempts !== undefined && task.status === "delivering" && task.attempts >= maxAttempts)
@@ -118,6 +134,9 @@ export class MemoryTaskStore implements TaskStore {
       lastAttemptAtMs: nowMs,
       attemptSeq: (task.attemptSeq ?? 0) + 1,
       attemptLog: task.attemptLog ?? {},
+      ...(task.queuedAtMs === undefined && handedOverAtMs !== undefined
+        ? { queuedAtMs: handedOverAtMs }
+        : {}),
     };
     this.tasks.set(taskId, updated);
     return structuredClone(updated);
@@ -152,7 +171,7 @@ export class MemoryTaskStore implements TaskStore {
     const task = this.tasks.get(taskId);
     if (task?.status !== "delivering") return;
     this.tasks.set(taskId, {
-      ...withLogged(task, failure.attempt),
+      ...indexed(withLogged(task, failure.attempt)),
       lastError: failure.error,
       ...(failure.refund && { attempts: task.attempts - 1 }),
     });
@@ -215,9 +234,9 @@ export class MemoryTaskStore implements TaskStore {
     const task = this.tasks.get(taskId);
     if (!task) return { outcome: "not-found" };
     if (task.status !== "scheduled") return { outcome: "conflict", task: structuredClone(task) };
-    // Stays in the sweep index (keeps `sweepShard`) until settleRescheduled, as in the table.
+    // In the sweep index until settleRescheduled, as in the table.
     const updated: TaskRecord = {
-      ...task,
+      ...indexed(task),
       status: "rescheduled",
       rescheduledTo: change.to,
       rescheduledAtMs: change.atMs,
@@ -385,6 +404,11 @@ function withLogged(task: TaskRecord, attempt: AttemptLogEntry | undefined): Tas
 }
 
 /** The task without its sweep index attribute (it has reached delivered, failed or cancelled). */
+/** The task with its sweep-index attribute (kept if it has one). */
+function indexed(task: TaskRecord): TaskRecord {
+  return { ...task, sweepShard: task.sweepShard ?? sweepShardOf(task.taskId) };
+}
+
 function finished(task: TaskRecord): TaskRecord {
   const { sweepShard: _, ...rest } = task;
   return rest;

@@ -155,8 +155,11 @@ export function simulate(
       return task.taskId;
     },
 
-    /** The relay over every timer message visible now; failed ones stay for their visibility timeout. */
-    async runRelay() {
+    /**
+     * The relay over every timer message visible now; failed ones stay for their visibility timeout, and with
+     * `dieBeforeAck` all of them (the function died after its sends, before Lambda deleted the batch).
+     */
+    async runRelay(options: { dieBeforeAck?: boolean } = {}) {
       const visible = timer.receive();
       if (visible.length === 0) return { failedMessageIds: [] as string[] };
       const result = await relayTimerMessages(
@@ -178,6 +181,7 @@ export function simulate(
         })),
       );
       const failed = new Set(result.failedMessageIds);
+      if (options.dieBeforeAck) return result;
       for (const m of visible) if (!failed.has(String(m.id))) timer.remove(m.id);
       return result;
     },

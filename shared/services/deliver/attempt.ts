@@ -27,12 +27,15 @@ export async function deliverRecord(ctx: BatchContext, record: SQSRecord, scope:
     return;
   }
   const timeoutMs = scope.binding.topic.callbackTimeoutSeconds * 1000;
+  // When the message reached the FIFO queue: recorded as the task's `queuedAtMs` by the start write.
+  const sentAt = Number(record.attributes?.SentTimestamp);
+  const handedOverAtMs = Number.isFinite(sentAt) && sentAt > 0 ? sentAt : undefined;
   // A protected topic must know the task's host before its attempt is counted: it takes the read path.
   const attempt =
     (protectsDestinations(scope.binding.topic)
       ? undefined
-      : await startWithoutReading(ctx, message.taskId, scope.binding.topic, timeoutMs)) ??
-    (await startAfterReading(ctx, message.taskId, scope, timeoutMs));
+      : await startWithoutReading(ctx, message.taskId, scope.binding.topic, timeoutMs, handedOverAtMs)) ??
+    (await startAfterReading(ctx, message.taskId, scope, timeoutMs, handedOverAtMs));
   if (attempt) await attemptCallback(ctx, scope, attempt, timeoutMs);
 }
 
@@ -52,6 +55,7 @@ async function startWithoutReading(
   taskId: string,
   topic: TopicConfig,
   timeoutMs: number,
+  handedOverAtMs: number | undefined,
 ): Promise<StartedAttempt | undefined> {
   const key = parseTaskId(taskId);
   if (!key || key.dueAtMs > ctx.clock()) return undefined;
@@ -63,7 +67,7 @@ async function startWithoutReading(
     return undefined;
   }
   const startedAt = ctx.clock();
-  const started = await ctx.deps.store.startAttempt(taskId, startedAt, topic.maxAttempts);
+  const started = await ctx.deps.store.startAttempt(taskId, startedAt, topic.maxAttempts, handedOverAtMs);
   return started && { started, signer, startedAt };
 }
 
@@ -76,6 +80,7 @@ async function startAfterReading(
   taskId: string,
   scope: RecordScope,
   timeoutMs: number,
+  handedOverAtMs: number | undefined,
 ): Promise<StartedAttempt | undefined> {
   const { deps } = ctx;
   const { topic } = scope.binding;
@@ -106,7 +111,7 @@ async function startAfterReading(
   const startedAt = admission?.countedAtMs ?? ctx.clock();
   let started: TaskRecord | undefined;
   try {
-    started = await deps.store.startAttempt(taskId, startedAt);
+    started = await deps.store.startAttempt(taskId, startedAt, undefined, handedOverAtMs);
   } finally {
     if (!started) await releaseAdmission(ctx, topic, admission);
   }

@@ -21,8 +21,9 @@ export { DEFAULT_SWEEP_LIMITS } from "./types.js";
  * each is repaired:
  *
  * 1. add-task wrote the task and armed its timer (SendMessage / CreateSchedule answered 200 → 201 to the
- *    client), but the timer message was lost (SQS or the emulator lost it; a schedule deleted by hand). The
- *    task stays `scheduled` past its due time → forwarded (below).
+ *    client), but the timer was lost (a schedule deleted by hand or a firing Scheduler dropped; a timer message
+ *    purged by hand). The task stays `scheduled` past its due time → forwarded (below). A near-term task is in
+ *    the index for this only with `sweeper.indexNearTermTasks` (shared/domain/sweep.ts, `indexedOnAdd`).
  * 2. add-task wrote the task, arming failed and so did removing it (the client got a 503), or the function died
  *    between the two writes (the client got a 5xx or a timeout). The outcome was unknown to the client, and the
  *    task is `scheduled` without a timer → forwarded like (1): at-least-once for an unknown outcome; a retry with
@@ -32,12 +33,13 @@ export { DEFAULT_SWEEP_LIMITS } from "./types.js";
  *    `scheduled` → forwarded; the DLQ message is resolved and deleted (below).
  * 4. The relay received a timer message and failed it until `maxReceiveCount` moved it to the timer DLQ. The
  *    task stays `scheduled` → forwarded; the DLQ message is resolved and deleted.
- * 5. The relay sent a group to the FIFO queue and crashed before `markQueued`: the timer message is not deleted,
- *    comes back and re-sends (FIFO deduplication absorbs it within 5 minutes; deliver skips finished tasks after
- *    that) — no sweeper needed. Should that message be lost as well (4), the task is `scheduled` past due →
- *    forwarded, behind its live FIFO message, where it is deduplicated or skipped.
- * 6. A task is `queued` but its FIFO message is gone: moved to the topic DLQ by the `maxReceiveCount` backstop,
- *    expired by retention in a long backlog, or purged by hand. No attempt, no progress → requeued.
+ * 5. The relay sent a group to the FIFO queue and crashed before its batch was acknowledged: the timer message is
+ *    not deleted, comes back and re-sends (FIFO deduplication absorbs it within 5 minutes; deliver skips finished
+ *    tasks after that) — no sweeper needed. (The relay records nothing in the table: tasks stay `scheduled` until
+ *    deliver's conditional start.)
+ * 6. A task is handed over but its FIFO message is gone: moved to the topic DLQ by the `maxReceiveCount` backstop
+ *    (the topic-DLQ pass puts the task in the index), expired by retention in a long backlog, or purged by hand
+ *    (a near-term task only with the full index). No attempt, no progress → re-sent.
  * 7. A task is `delivering` with no message in flight: deliver died after `startAttempt`, and the message was
  *    then lost as in (6). No progress → requeued (the attempt counter lives in the table, so the topic's
  *    `maxAttempts` still holds across the repair).

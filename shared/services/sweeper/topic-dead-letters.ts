@@ -1,4 +1,5 @@
 import { parseTaskMessage } from "#shared/domain/messages.js";
+import { UNFINISHED_STATUSES } from "#shared/domain/sweep.js";
 import { errorText } from "#shared/runtime/async.js";
 import type { RunState, SweeperDeps, SweeperTopic } from "./types.js";
 
@@ -50,12 +51,18 @@ async function reconcileOne(deps: SweeperDeps, topic: SweeperTopic, run: RunStat
   if (stillFailed.length > 0) await source.release(topic.dlqUrl, stillFailed);
 }
 
-/** `stale` when the message's task is no longer `failed`; `failed` when it is, or cannot be told (kept). */
+/**
+ * `stale` when the message's task is no longer `failed`; `failed` when it is, or cannot be told (kept). A task
+ * still unfinished (replayed since, or its message came here through the queue's `maxReceiveCount` backstop) is
+ * first made sure to be in the sweep index — a near-term task is not in it otherwise — so that the stall repair,
+ * not this message, carries it on; if that write fails the message is kept for the next run.
+ */
 async function judge(deps: SweeperDeps, body: string): Promise<"stale" | "failed"> {
   const taskId = parseTaskMessage(body)?.taskId;
   if (!taskId) return "failed";
   try {
     const task = await deps.store.get(taskId);
+    if (task && UNFINISHED_STATUSES.includes(task.status)) await deps.store.enterSweepIndex(taskId);
     return task?.status === "failed" ? "failed" : "stale";
   } catch (error) {
     deps.logger.warn("reading a dead-lettered task failed", { taskId, error: errorText(error) });

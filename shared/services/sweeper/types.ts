@@ -54,6 +54,7 @@ export interface SweeperDeps {
     | "markFailed"
     | "putNew"
     | "settleRescheduled"
+    | "enterSweepIndex"
   >;
   readonly topicQueue: Pick<TopicQueue, "sendInOrder" | "sendToDeadLetter">;
   readonly timer: Pick<TimerQueue, "armMany">;

@@ -58,6 +58,11 @@ export interface Harness {
   tableItems(): Promise<Record<string, unknown>[]>;
   /** Polls GET /v1/tasks/{id} until its status is one of `statuses`. */
   waitForStatus(taskId: string, statuses: string[], timeoutMs?: number): Promise<Record<string, unknown>>;
+  /**
+   * Polls GET /v1/topics/{topic} until its FIFO backlog (waiting + in flight) holds at least `count` messages:
+   * how a test sees that the relay handed tasks over (it records no status of its own).
+   */
+  waitForBacklog(topic: string, count: number, timeoutMs?: number): Promise<Record<string, unknown>>;
   stop(): Promise<void>;
 }
 
@@ -178,6 +183,18 @@ export async function startHarness(options: HarnessOptions = {}): Promise<Harnes
           throw new Error(
             `task ${taskId} never reached ${statuses.join("|")}; last: ${JSON.stringify(json)}`,
           );
+        }
+        await new Promise((r) => setTimeout(r, 50));
+      }
+    },
+    waitForBacklog: async (topic, count, timeoutMs = defaultTimeoutMs) => {
+      const deadline = Date.now() + timeoutMs;
+      for (;;) {
+        const { json } = await api("GET", `/v1/topics/${encodeURIComponent(topic)}`);
+        const backlog = json.backlog as { waiting?: number; in_flight?: number } | undefined;
+        if ((backlog?.waiting ?? 0) + (backlog?.in_flight ?? 0) >= count) return json;
+        if (Date.now() > deadline) {
+          throw new Error(`topic ${topic} never held ${count} messages; last: ${JSON.stringify(json)}`);
         }
         await new Promise((r) => setTimeout(r, 50));
       }

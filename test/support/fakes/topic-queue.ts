@@ -1,4 +1,9 @@
-import type { SendInOrderResult, TopicQueue, VisibilityChange } from "#shared/adapters/topic-queue.js";
+import type {
+  GroupSend,
+  SendInOrderResult,
+  TopicQueue,
+  VisibilityChange,
+} from "#shared/adapters/topic-queue.js";
 
 /** SQS FIFO deduplicates a MessageDeduplicationId (our task id) for five minutes. */
 const FIFO_DEDUP_WINDOW_MS = 5 * 60_000;
@@ -27,6 +32,8 @@ export class FakeTopicQueue implements TopicQueue {
   /** Every message ever enqueued (after deduplication), over all queues. */
   readonly enqueued: { queueUrl: string; groupId: string; taskId: string }[] = [];
   readonly calls: { queueUrl: string; groupId: string; taskIds: string[] }[] = [];
+  /** Every `sendGroupsInOrder` call (each group's share also appears in `calls`). */
+  readonly groupCalls: { queueUrl: string; groups: GroupSend[] }[] = [];
   readonly deadLetters: DeadLetter[] = [];
   readonly visibility: { queueUrl: string; changes: VisibilityChange[] }[] = [];
   /** Hook: a failure for this call instead of sending from `failAt` on (called before anything is accepted). */
@@ -56,6 +63,18 @@ export class FakeTopicQueue implements TopicQueue {
     }
     if (!failure) return { sent };
     return { sent, failure: { taskIds: taskIds.slice(failure.failAt), error: failure.error } };
+  }
+
+  /** Group after group through `sendInOrder` (so its hooks apply), as the real adapter keeps each group's order. */
+  async sendGroupsInOrder(
+    queueUrl: string,
+    groups: readonly GroupSend[],
+  ): Promise<Map<string, SendInOrderResult>> {
+    this.groupCalls.push({ queueUrl, groups: groups.map((g) => ({ ...g, taskIds: [...g.taskIds] })) });
+    const results = new Map<string, SendInOrderResult>();
+    for (const { groupId, taskIds } of groups)
+      results.set(groupId, await this.sendInOrder(queueUrl, groupId, taskIds));
+    return results;
   }
 
   async sendToDeadLetter(

@@ -404,6 +404,46 @@ describe("DynamoTaskStore against dynalite", () => {
     }
   });
 
+  it("a near-term add outside the sweep index enters it only through a write off the happy path", async () => {
+    // Prepare: five near-term tasks written without the index
+    const [plain, failedOnce, forwarded, entered, finished] = Array.from({ length: 5 }, (_, i) =>
+      task({ group: `near-${i}`, dueAtMs: NOW - 30_000 + i }),
+    ) as [TaskRecord, TaskRecord, TaskRecord, TaskRecord, TaskRecord];
+    for (const t of [plain, failedOnce, forwarded, entered, finished])
+      await store.putNew(t, { sweepIndex: false });
+
+    // Act: the happy path's start, and the writes that leave it
+    await store.startAttempt(plain.taskId, NOW, 3, NOW - 5); // with the FIFO message's SentTimestamp
+    await store.startAttempt(plain.taskId, NOW + 1, 3, NOW); // a second attempt keeps the first hand-over
+    await store.startAttempt(failedOnce.taskId, NOW);
+    await store.recordAttemptFailure(failedOnce.taskId, { error: "HTTP 503", atMs: NOW });
+    await store.markQueued(forwarded.taskId, NOW); // the sweeper's own forward
+    const enteredNow = await store.enterSweepIndex(entered.taskId);
+    const enteredAgain = await store.enterSweepIndex(entered.taskId);
+    await store.startAttempt(finished.taskId, NOW);
+    await store.markDelivered(finished.taskId, {
+      atMs: NOW,
+      latenessMs: 0,
+      deliveryLatencyMs: 1,
+      expiresAt: 9,
+    });
+    const finishedEnters = await store.enterSweepIndex(finished.taskId);
+    const missingEnters = await store.enterSweepIndex(task({ group: "near-x" }).taskId);
+
+    // Assess
+    const indexed = [];
+    for (let shard = 0; shard < 32; shard++) {
+      indexed.push(...(await store.listUnfinishedDueBy(shard, NOW, 100)).tasks);
+    }
+    expect(indexed.map((t) => t.taskId).sort()).toEqual(
+      [failedOnce, forwarded, entered].map((t) => t.taskId).sort(),
+    );
+    expect([enteredNow, enteredAgain, finishedEnters, missingEnters]).toEqual([true, true, false, false]);
+    expect(await store.get(plain.taskId)).toMatchObject({ attempts: 2, queuedAtMs: NOW - 5 });
+    expect((await store.get(plain.taskId))?.sweepShard).toBeUndefined();
+    expect((await store.get(finished.taskId))?.sweepShard).toBeUndefined();
+  });
+
   it("reads a sweep shard oldest first, up to the due time, in pages, and says when it stopped short", async () => {
     // Tasks of one shard (ids chosen by their shard), due a second apart.
     const shardTasks: TaskRecord[] = [];

@@ -66,6 +66,86 @@ describe("SqsTopicQueue.sendInOrder", () => {
   });
 });
 
+describe("SqsTopicQueue.sendGroupsInOrder", () => {
+  const groupIds = (group: string, n: number) => Array.from({ length: n }, (_, i) => `demo.${group}.${i}`);
+
+  it("packs several groups into shared calls of 10, each group in order with its own MessageGroupId", async () => {
+    // Prepare
+    const { client, sent } = fakeSqs(() => ({}));
+    const groups = [
+      { groupId: "demo#a", taskIds: groupIds("a", 4) },
+      { groupId: "demo#b", taskIds: groupIds("b", 7) },
+      { groupId: "demo#c", taskIds: groupIds("c", 1) },
+    ];
+
+    // Act
+    const results = await new SqsTopicQueue(client).sendGroupsInOrder(URL, groups);
+
+    // Assess: 12 entries in 2 calls instead of 3 (one per group)
+    expect(sent.map((s) => (s.input.Entries as unknown[]).length)).toEqual([10, 2]);
+    const entries = sent.flatMap((s) => s.input.Entries as Record<string, string>[]);
+    for (const { groupId, taskIds } of groups) {
+      const ofGroup = entries.filter((e) => e.MessageGroupId === groupId);
+      expect(ofGroup.map((e) => e.MessageDeduplicationId)).toEqual(taskIds);
+      expect(results.get(groupId)).toEqual({ sent: taskIds });
+    }
+  });
+
+  it("a failed entry stops only its own group: its later entries are not sent, other groups go on", async () => {
+    // Prepare: call 1 holds a0–a5 and b0–b3; a2 (entry m2) fails.
+    const { client, sent } = fakeSqs((_, i) =>
+      i === 0
+        ? { Failed: [{ Id: "m2", Code: "InternalError", Message: "try again", SenderFault: false }] }
+        : {},
+    );
+    const a = groupIds("a", 6);
+    const b = groupIds("b", 8);
+
+    // Act
+    const results = await new SqsTopicQueue(client).sendGroupsInOrder(URL, [
+      { groupId: "demo#a", taskIds: a },
+      { groupId: "demo#b", taskIds: b },
+    ]);
+
+    // Assess: entries SQS accepted count as sent; a's failure carries a2 and nothing of a goes out afterwards
+    expect(sent).toHaveLength(2);
+    const second = (sent[1] as Sent).input.Entries as Record<string, string>[];
+    expect(second.map((e) => e.MessageDeduplicationId)).toEqual(b.slice(4));
+    expect(results.get("demo#a")).toEqual({
+      sent: [a[0], a[1], a[3], a[4], a[5]],
+      failure: { taskIds: [a[2]], error: "InternalError: try again" },
+    });
+    expect(results.get("demo#b")).toEqual({ sent: b });
+  });
+
+  it("a group cut by a failed call reports its ids from that call on; the others' earlier calls stand", async () => {
+    // Prepare: call 1 = a0–a9, call 2 = a10–a11 + b0–b7 throws, call 3 = b8
+    const { client, sent } = fakeSqs((_, i) => {
+      if (i === 1) throw Object.assign(new Error("socket hang up"), { name: "TimeoutError" });
+      return {};
+    });
+    const a = groupIds("a", 12);
+    const b = groupIds("b", 9);
+
+    // Act
+    const results = await new SqsTopicQueue(client).sendGroupsInOrder(URL, [
+      { groupId: "demo#a", taskIds: a },
+      { groupId: "demo#b", taskIds: b },
+    ]);
+
+    // Assess: b's last entry is not sent after its earlier ones failed
+    expect(sent).toHaveLength(2);
+    expect(results.get("demo#a")).toEqual({
+      sent: a.slice(0, 10),
+      failure: { taskIds: a.slice(10), error: "TimeoutError: socket hang up" },
+    });
+    expect(results.get("demo#b")).toEqual({
+      sent: [],
+      failure: { taskIds: b, error: "TimeoutError: socket hang up" },
+    });
+  });
+});
+
 describe("SqsTopicQueue dead letters and visibility", () => {
   it("dead-letters with group id, task id as dedup id, the task message as body and the reason attribute", async () => {
     const { client, sent } = fakeSqs(() => ({}));

@@ -1,6 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { HttpError } from "#shared/api/errors.js";
 import { groupPartitionKey, parseTaskId, scheduleNameFor } from "#shared/domain/keys.js";
+import { sweepShardOf } from "#shared/domain/sweep.js";
 import { addTask, canonicalJson } from "#shared/services/add-task.js";
 import { fixture, NOW } from "./fakes.js";
 
@@ -21,6 +22,45 @@ async function refusal(promise: Promise<unknown>): Promise<HttpError> {
   if (!(error instanceof HttpError)) throw new Error(`expected an HttpError, got ${String(error)}`);
   return error;
 }
+
+describe("addTask: the sweep index (issue 13.2)", () => {
+  it("writes a near-term task outside the sweep index, a Scheduler-path task in it", async () => {
+    // Prepare
+    const f = fixture();
+
+    // Act
+    const near = await addTask(f.deps, { body: body({ delay_seconds: 10 }) });
+    const far = await addTask(f.deps, { body: body({ delay_seconds: 3600, content: { order_id: "o-2" } }) });
+
+    // Assess
+    expect(f.store.tasks.get(near.body.task_id)?.sweepShard).toBeUndefined();
+    expect(f.store.tasks.get(far.body.task_id)?.sweepShard).toBe(sweepShardOf(far.body.task_id));
+  });
+
+  it("indexes near-term tasks too when the environment asks for the full index", async () => {
+    const f = fixture();
+    const deps = {
+      ...f.deps,
+      config: { ...f.config, sweeper: { ...f.config.sweeper, indexNearTermTasks: true } },
+    };
+    const near = await addTask(deps, { body: body({ delay_seconds: 10 }) });
+    expect(f.store.tasks.get(near.body.task_id)?.sweepShard).toBe(sweepShardOf(near.body.task_id));
+  });
+
+  it("a task kept unarmed for a retry with its idempotency key goes into the index", async () => {
+    // Prepare: arming fails
+    const f = fixture();
+    f.timerQueue.failNext = 1;
+
+    // Act
+    const refused = await refusal(addTask(f.deps, { body: body({ idempotency_key: "k-index" }) }));
+
+    // Assess
+    expect(refused.status).toBe(503);
+    const [kept] = [...f.store.tasks.values()];
+    expect(kept).toMatchObject({ status: "scheduled", sweepShard: sweepShardOf(kept?.taskId as string) });
+  });
+});
 
 describe("addTask: timing", () => {
   it("arms a near task on the timer queue with the delay rounded down", async () => {

@@ -42,7 +42,8 @@ describe("functions/sweeper.ts", () => {
     const { createSweeperHandler } = await import("#functions/sweeper.js");
     const { Metrics } = await import("@aws-lambda-powertools/metrics");
     const metrics = new Metrics({ namespace: "Punctual", serviceName: "punctual-local" });
-    const sim = simulate();
+    // A lost timer message of a near-term task: what the sweeper repairs with the full index.
+    const sim = simulate({ sweeper: { indexNearTermTasks: true } });
     sim.timer.dropNext = 1;
     const id = await sim.add({ order_id: "h-1" }, { delay_seconds: 0 });
     sim.advance(sim.graceMs);

@@ -1,4 +1,5 @@
 import { describe, expect, it } from "vitest";
+import { RecentSendsTopicQueue } from "#shared/adapters/recent-sends.js";
 import { bySortKey } from "#shared/domain/keys.js";
 import { taskMessageBody } from "#shared/domain/messages.js";
 import type { TaskRecord } from "#shared/domain/task.js";
@@ -116,7 +117,8 @@ describe("relay: order restored from a shuffled timer queue", () => {
       for (const { taskId, at } of sendTimes) {
         expect(at).toBeGreaterThanOrEqual((store.tasks.get(taskId) as TaskRecord).dueAtMs);
       }
-      for (const task of tasks) expect(store.tasks.get(task.taskId)?.status).toBe("queued");
+      // The relay writes nothing: a task stays `scheduled` until deliver's conditional start (the cancel fence).
+      for (const task of tasks) expect(store.tasks.get(task.taskId)?.status).toBe("scheduled");
       // Every FIFO message carries the group as MessageGroupId.
       expect(new Set(fifo.received.get(DEMO_QUEUE)?.map((m) => m.groupId))).toEqual(new Set([tasks[0]?.pk]));
     },
@@ -166,7 +168,7 @@ describe("relay: order restored from a shuffled timer queue", () => {
       expect(timer.armed).toEqual([]);
       for (const task of tasks) {
         expect(sentAt.get(task.taskId)).toBeGreaterThanOrEqual(task.dueAtMs);
-        expect(store.tasks.get(task.taskId)?.status).toBe("queued");
+        expect(store.tasks.get(task.taskId)?.status).toBe("scheduled");
       }
       const groups = new Set(tasks.map((t) => t.pk));
       expect(groups.size).toBe(4);
@@ -201,9 +203,11 @@ describe("relay: order restored from a shuffled timer queue", () => {
     expect(store.tasks.get(later?.taskId as string)?.status).toBe("scheduled");
     expect(store.tasks.get(other?.taskId as string)?.status).toBe("scheduled");
 
-    // a's late message finds nothing left to do.
+    // a's late message sweeps only up to a (still `scheduled`: the relay records nothing); FIFO deduplication
+    // drops the copy, so the queue is unchanged.
     expect(await relay([timerMessage(a?.taskId as string)])).toEqual({ failedMessageIds: [] });
-    expect(fifo.calls).toHaveLength(1);
+    expect(fifo.calls.map((call) => call.taskIds)).toEqual([[a?.taskId, b?.taskId, c?.taskId], [a?.taskId]]);
+    expect(fifo.idsIn(DEMO_QUEUE)).toEqual([a?.taskId, b?.taskId, c?.taskId]);
   });
 
   it("the sweep ends at the batch's own latest task: a later due task waits for its own message", async () => {
@@ -221,10 +225,15 @@ describe("relay: order restored from a shuffled timer queue", () => {
     const forMiddle = await relay([timerMessage(middle?.taskId as string)]);
     const forLast = await relay([timerMessage(last?.taskId as string)]);
 
-    // Assess: the first batch sent the prefix up to its own task; the last task went with its own message.
+    // Assess: the first batch sent the prefix up to its own task; the last task went with its own message (the
+    // prefix again, still `scheduled`, dropped by FIFO deduplication).
     expect(forMiddle).toEqual({ failedMessageIds: [] });
     expect(forLast).toEqual({ failedMessageIds: [] });
-    expect(fifo.calls.map((call) => call.taskIds)).toEqual([[first?.taskId, middle?.taskId], [last?.taskId]]);
+    expect(fifo.calls.map((call) => call.taskIds)).toEqual([
+      [first?.taskId, middle?.taskId],
+      [first?.taskId, middle?.taskId, last?.taskId],
+    ]);
+    expect(fifo.idsIn(DEMO_QUEUE)).toEqual([first?.taskId, middle?.taskId, last?.taskId]);
   });
 
   it("forwards a task whose own message comes more than the look-back window after its due time", async () => {
@@ -235,7 +244,7 @@ describe("relay: order restored from a shuffled timer queue", () => {
     );
     expect(await relay([timerMessage(old?.taskId as string)])).toEqual({ failedMessageIds: [] });
     expect(fifo.idsIn(DEMO_QUEUE)).toEqual([old?.taskId]);
-    expect(store.tasks.get(old?.taskId as string)?.status).toBe("queued");
+    expect(store.tasks.get(old?.taskId as string)?.status).toBe("scheduled");
   });
 
   it("a message 20 minutes late takes its group's earlier stragglers first, in order", async () => {
@@ -403,6 +412,39 @@ describe("relay: timing", () => {
     expect(fifo.idsIn(DEMO_QUEUE)).toHaveLength(3);
   });
 
+  it("what comes due while a wave is being sent joins the next wave: no task waits longer than the wave under way", async () => {
+    // Prepare: 10 groups due 20 ms apart; each wave's send takes 30 ms (the clock moves while it runs)
+    const { store, fifo, clock, deps } = setup(T0);
+    const tasks = await put(
+      store,
+      ...Array.from({ length: 10 }, (_, i) =>
+        makeTask({ group: `w${i}`, dueAtMs: T0 + 20 * i, acceptedAtMs: T0 - 9 }),
+      ),
+    );
+    const sentAt = new Map<string, number>();
+    const send = fifo.sendGroupsInOrder.bind(fifo);
+    fifo.sendGroupsInOrder = async (queueUrl, groups) => {
+      for (const g of groups) for (const id of g.taskIds) sentAt.set(id, clock.nowMs);
+      clock.nowMs += 30;
+      return send(queueUrl, groups);
+    };
+
+    // Act
+    const result = await relayTimerMessages(
+      deps,
+      tasks.map((t) => timerMessage(t.taskId)),
+    );
+
+    // Assess: never early; at most the wave under way when it came due plus its own; fewer waves than due times
+    expect(result).toEqual({ failedMessageIds: [] });
+    for (const task of tasks) {
+      const at = sentAt.get(task.taskId) as number;
+      expect(at).toBeGreaterThanOrEqual(task.dueAtMs);
+      expect(at - task.dueAtMs).toBeLessThanOrEqual(30);
+    }
+    expect(fifo.groupCalls.length).toBeLessThan(tasks.length);
+  });
+
   it("sleeps again if the timer fired early: nothing is forwarded before its due time", async () => {
     const { store, fifo, clock, deps } = setup();
     const [a] = await put(store, makeTask({ group: "a", dueAtMs: T0 + 500, acceptedAtMs: T0 - 1 }));
@@ -489,7 +531,7 @@ describe("relay: statuses and failures", () => {
     expect(store.tasks.get(a1?.taskId as string)?.status).toBe("scheduled");
   });
 
-  it("a send failing part-way marks what was sent, fails the group, and the retry sends the rest in order", async () => {
+  it("a send failing part-way fails the group, and the retry sends the rest in order (the rest deduplicated)", async () => {
     const { store, fifo, relay } = setup();
     const tasks = await put(
       store,
@@ -501,43 +543,133 @@ describe("relay: statuses and failures", () => {
     let failures = 1;
     fifo.failNext = () => (failures-- > 0 ? { failAt: 2, error: "InternalError" } : undefined);
     expect(await relay([message])).toEqual({ failedMessageIds: [message.messageId] });
-    expect(tasks.map((t) => store.tasks.get(t.taskId)?.status)).toEqual([
-      "queued",
-      "queued",
-      "scheduled",
-      "scheduled",
-    ]);
+    expect(fifo.idsIn(DEMO_QUEUE)).toEqual(tasks.slice(0, 2).map((t) => t.taskId));
 
     expect(await relay([message])).toEqual({ failedMessageIds: [] });
     expect(fifo.idsIn(DEMO_QUEUE)).toEqual(tasks.map((t) => t.taskId));
-    expect(tasks.every((t) => store.tasks.get(t.taskId)?.status === "queued")).toBe(true);
+    expect(tasks.every((t) => store.tasks.get(t.taskId)?.status === "scheduled")).toBe(true);
   });
 
-  it("send-then-mark: a crash while recording `queued` loses nothing and duplicates nothing", async () => {
+  it("a task forwarded but not yet started can still be cancelled, and deliver's conditional start then refuses it", async () => {
+    // Prepare
+    const { store, fifo, relay } = setup();
+    const [task] = await put(store, makeTask({ group: "g", dueAtMs: T0 - 5, acceptedAtMs: T0 - 50 }));
+    const id = task?.taskId as string;
+    await relay([timerMessage(id)]);
+    expect(fifo.idsIn(DEMO_QUEUE)).toEqual([id]);
+
+    // Act: the cancel lands while the message waits in the FIFO queue, then deliver takes the message.
+    const cancelled = await store.cancel(id, T0, 0);
+    const started = await store.startAttempt(id, T0 + 1);
+
+    // Assess
+    expect(cancelled.outcome).toBe("cancelled");
+    expect(started).toBeUndefined();
+    expect(store.tasks.get(id)?.status).toBe("cancelled");
+  });
+
+  it("with the container's recent-send memory, a later message of the group sends only what is new", async () => {
+    // Prepare: the same three tasks as "the sweep ends at the batch's own latest task"
+    const { store, fifo, deps } = setup();
+    const remembering = { ...deps, topicQueue: new RecentSendsTopicQueue(fifo, () => T0) };
+    const relay = (messages: readonly TimerMessage[]) => relayTimerMessages(remembering, messages);
+    const [first, middle, last] = await put(
+      store,
+      makeTask({ group: "g", dueAtMs: T0 - 2_000, acceptedAtMs: T0 - 10_000 }),
+      makeTask({ group: "g", dueAtMs: T0 - 1_000, acceptedAtMs: T0 - 9_000 }),
+      makeTask({ group: "g", dueAtMs: T0 - 1_000, acceptedAtMs: T0 - 8_000 }),
+    );
+
+    // Act
+    await relay([timerMessage(middle?.taskId as string)]);
+    const forLast = await relay([timerMessage(last?.taskId as string)]);
+
+    // Assess: the prefix is not sent again (FIFO would have dropped it); the queue is the same
+    expect(forLast).toEqual({ failedMessageIds: [] });
+    expect(fifo.calls.map((call) => call.taskIds)).toEqual([[first?.taskId, middle?.taskId], [last?.taskId]]);
+    expect(fifo.idsIn(DEMO_QUEUE)).toEqual([first?.taskId, middle?.taskId, last?.taskId]);
+  });
+
+  it("a message whose task this container already sent (with everything before it) needs no Query", async () => {
+    // Prepare: c's message swept a and b along
+    const { store, fifo, deps } = setup();
+    const remembering = { ...deps, topicQueue: new RecentSendsTopicQueue(fifo, () => T0) };
+    const relay = (messages: readonly TimerMessage[]) => relayTimerMessages(remembering, messages);
+    const [a, b, c] = await put(
+      store,
+      ...[0, 1, 2].map((i) => makeTask({ group: "q", dueAtMs: T0 - 100 + i, acceptedAtMs: T0 - 1_000 + i })),
+    );
+    await relay([timerMessage(c?.taskId as string)]);
+    let queries = 0;
+    const list = store.listScheduledInGroup.bind(store);
+    store.listScheduledInGroup = async (...args) => {
+      queries++;
+      return list(...args);
+    };
+
+    // Act: a's and b's own messages come in
+    const result = await relay([a, b].map((t) => timerMessage(t?.taskId as string)));
+
+    // Assess
+    expect(result).toEqual({ failedMessageIds: [] });
+    expect(queries).toBe(0);
+    expect(fifo.calls).toHaveLength(1);
+    expect(fifo.idsIn(DEMO_QUEUE)).toEqual([a?.taskId, b?.taskId, c?.taskId]);
+  });
+
+  it("after a send that failed part-way, only what came before the failure counts as sent before", async () => {
+    // Prepare: b's entry fails, c's (same call) is accepted by SQS
+    const { store, fifo, deps } = setup();
+    const remembering = new RecentSendsTopicQueue(fifo, () => T0);
+    const relay = (messages: readonly TimerMessage[]) =>
+      relayTimerMessages({ ...deps, topicQueue: remembering }, messages);
+    const [a, b, c] = await put(
+      store,
+      ...[0, 1, 2].map((i) => makeTask({ group: "p", dueAtMs: T0 - 100 + i, acceptedAtMs: T0 - 1_000 + i })),
+    );
+    const send = fifo.sendInOrder.bind(fifo);
+    let failOnce = true;
+    fifo.sendInOrder = async (queueUrl, groupId, taskIds) => {
+      if (!failOnce) return send(queueUrl, groupId, taskIds);
+      failOnce = false;
+      const ok = await send(queueUrl, groupId, [taskIds[0] as string, taskIds[2] as string]);
+      return { sent: ok.sent, failure: { taskIds: [taskIds[1] as string], error: "InternalError" } };
+    };
+
+    // Act
+    const first = await relay([timerMessage(c?.taskId as string)]);
+
+    // Assess: a is remembered, c is not (b before it failed), so c's message comes back and queries again
+    expect(first.failedMessageIds).toHaveLength(1);
+    expect(remembering.wasSentRecently(DEMO_QUEUE, a?.taskId as string)).toBe(true);
+    expect(remembering.wasSentRecently(DEMO_QUEUE, b?.taskId as string)).toBe(false);
+    expect(remembering.wasSentRecently(DEMO_QUEUE, c?.taskId as string)).toBe(false);
+  });
+
+  it("a crash after the send (batch never acknowledged): the message comes back, nothing lost, nothing doubled", async () => {
+    // Prepare
     const { store, fifo, relay } = setup();
     const tasks = await put(
       store,
       ...[0, 1, 2].map((i) => makeTask({ group: "g", dueAtMs: T0 - 10 + i, acceptedAtMs: T0 - 100 + i })),
     );
-    const markQueued = store.markQueued.bind(store);
-    let crash = true;
-    store.markQueued = async (taskId, nowMs) => {
-      if (crash) throw new Error("ProvisionedThroughputExceededException");
-      return markQueued(taskId, nowMs);
-    };
     const message = timerMessage(tasks[2]?.taskId as string);
-    expect(await relay([message])).toEqual({ failedMessageIds: [message.messageId] });
-    expect(tasks.every((t) => store.tasks.get(t.taskId)?.status === "scheduled")).toBe(true);
 
-    crash = false; // the timer message comes back after its visibility timeout
-    expect(await relay([message])).toEqual({ failedMessageIds: [] });
+    const before = JSON.stringify([...store.tasks]);
+
+    // Act: the first run sent, then the function died; SQS hands the same message over again.
+    await relay([message]);
+    const again = await relay([message]);
+
+    // Assess
+    expect(again).toEqual({ failedMessageIds: [] });
     expect(fifo.calls).toHaveLength(2); // re-sent…
     expect(fifo.idsIn(DEMO_QUEUE)).toEqual(tasks.map((t) => t.taskId)); // …and deduplicated by the FIFO queue
-    expect(tasks.every((t) => store.tasks.get(t.taskId)?.status === "queued")).toBe(true);
+    expect(JSON.stringify([...store.tasks])).toBe(before); // the relay wrote nothing to the table
   });
 
   it("a store error while reading a group fails that group's messages", async () => {
-    const { store, relay } = setup();
+    const { store, fifo, relay } = setup();
     const [a, b] = await put(
       store,
       makeTask({ group: "a", dueAtMs: T0 - 1, acceptedAtMs: T0 - 2 }),
@@ -551,10 +683,10 @@ describe("relay: statuses and failures", () => {
     const ma = timerMessage(a?.taskId as string);
     const mb = timerMessage(b?.taskId as string);
     expect(await relay([ma, mb])).toEqual({ failedMessageIds: [ma.messageId] });
-    expect(store.tasks.get(b?.taskId as string)?.status).toBe("queued");
+    expect(fifo.idsIn(DEMO_QUEUE)).toEqual([b?.taskId]);
   });
 
-  it("processes many groups with bounded concurrency", async () => {
+  it("reads many groups with bounded concurrency and sends them together", async () => {
     const { store, fifo, deps } = setup();
     const tasks = await put(
       store,
@@ -564,13 +696,13 @@ describe("relay: statuses and failures", () => {
     );
     let active = 0;
     let peak = 0;
-    const send = fifo.sendInOrder.bind(fifo);
-    fifo.sendInOrder = async (...args) => {
+    const list = store.listScheduledInGroup.bind(store);
+    store.listScheduledInGroup = async (...args) => {
       active++;
       peak = Math.max(peak, active);
       await new Promise((r) => setTimeout(r, 1));
       active--;
-      return send(...args);
+      return list(...args);
     };
     const result = await relayTimerMessages(
       { ...deps, groupConcurrency: 4 },
@@ -579,5 +711,8 @@ describe("relay: statuses and failures", () => {
     expect(result).toEqual({ failedMessageIds: [] });
     expect(peak).toBe(4);
     expect(fifo.idsIn(DEMO_QUEUE)).toHaveLength(30);
+    // One send for the wave's 30 groups (the adapter packs them 10 entries per SendMessageBatch call).
+    expect(fifo.groupCalls).toHaveLength(1);
+    expect(fifo.groupCalls[0]?.groups).toHaveLength(30);
   });
 });

@@ -64,6 +64,31 @@ function setup(groupConcurrency: number, options: { topic?: TopicConfig; remaini
 }
 
 describe.each(GROUP_CONCURRENCIES)("deliver at groupConcurrency %i", (groupConcurrency) => {
+  describe("deliver: the hand-over time", () => {
+    it("records the FIFO message's SentTimestamp as queued_at in the start write; one already recorded stays", async () => {
+      // Prepare: one task as the relay leaves it (`scheduled`), one the sweeper forwarded (`queued` at its time)
+      const { now, store, callbacks, deps, context, task } = setup(groupConcurrency);
+      const relayed = await task({ group: "h1", status: "scheduled" });
+      const swept = await task({ group: "h2" });
+      store.tasks.set(swept.taskId, {
+        ...(store.tasks.get(swept.taskId) as TaskRecord),
+        queuedAtMs: now - 50,
+      });
+      callbacks.answer(relayed.taskId, HTTP(200)).answer(swept.taskId, HTTP(200));
+
+      // Act
+      await deliverBatch(
+        deps,
+        eventOf(fifoRecord(relayed, { sentAtMs: now - 120 }), fifoRecord(swept, { sentAtMs: now - 20 })),
+        context,
+      );
+
+      // Assess
+      expect(store.tasks.get(relayed.taskId)).toMatchObject({ status: "delivered", queuedAtMs: now - 120 });
+      expect(store.tasks.get(swept.taskId)).toMatchObject({ status: "delivered", queuedAtMs: now - 50 });
+    });
+  });
+
   describe("deliver: success", () => {
     it("POSTs the signed callback and records delivered with lateness, latency and retention", async () => {
       const { now, store, callbacks, queue, metrics, deps, context, task } = setup(groupConcurrency);

@@ -16,6 +16,15 @@ import { SCHEDULE_DLQ_URL, type Sim, simulate, TIMER_DLQ_URL } from "../../../su
 
 const MINUTE = 60_000;
 
+/**
+ * Most crash points below lose a message SQS had accepted (`dropNext`, `lose`): a purge by hand, or a message that
+ * outlived its retention. By default a near-term task is not in the sweep index while it is on its happy path
+ * (its messages are durable; shared/domain/sweep.ts, `indexedOnAdd`), so those losses are covered by
+ * `sweeper.indexNearTermTasks`, which these simulations turn on. The default's own coverage — every way off the
+ * happy path indexes the task — is specified in "near-term tasks off the happy path (the default index)".
+ */
+const FULL_INDEX = { indexNearTermTasks: true } as const;
+
 /** Runs the sweeper `times` times a minute apart, as the EventBridge rule would. */
 async function sweepEveryMinute(sim: Sim, times: number) {
   const reports = [];
@@ -29,7 +38,7 @@ async function sweepEveryMinute(sim: Sim, times: number) {
 describe("crash point 1: add-task answered 201, but the timer message was lost", () => {
   it("forwards the task once it is more than the grace past due, once, and it is delivered once", async () => {
     // Prepare
-    const sim = simulate();
+    const sim = simulate({ sweeper: FULL_INDEX });
     sim.timer.dropNext = 1;
     const id = await sim.add({ order_id: "o-1" }, { delay_seconds: 10 });
     expect(sim.timer.messages).toEqual([]);
@@ -79,6 +88,71 @@ describe("crash point 2: the outcome was unknown to the client (503 after a fail
     // Assess
     expect(retried).toBe(orphan?.taskId);
     expect(sim.delivered()).toEqual([orphan?.taskId]);
+  });
+});
+
+describe("near-term tasks off the happy path (the default index)", () => {
+  it("a near-term task delivered at its first attempt never enters the sweep index; a Scheduler-path task does", async () => {
+    // Prepare
+    const sim = simulate();
+    const id = await sim.add({ order_id: "o-d1" }, { delay_seconds: 1 });
+    const far = await sim.add({ order_id: "o-d1b" }, { delay_seconds: 600 });
+    const shards: unknown[] = [sim.store.tasks.get(id)?.sweepShard];
+
+    // Act
+    sim.advance(1_000);
+    await sim.runRelay();
+    shards.push(sim.store.tasks.get(id)?.sweepShard);
+    await sim.runDeliver();
+
+    // Assess
+    expect(sim.status(id)).toBe("delivered");
+    expect([...shards, sim.store.tasks.get(id)?.sweepShard]).toEqual([undefined, undefined, undefined]);
+    expect(sim.store.tasks.get(far)?.sweepShard).toBe(sweepShardOf(far));
+  });
+
+  it("an add whose arming failed leaves its task in the index: the sweeper delivers it if nobody retries", async () => {
+    // Prepare: arming fails and so does removing the task (no idempotency key)
+    const sim = simulate();
+    sim.timer.failNext = 1;
+    sim.store.removeScheduled = async () => {
+      throw new Error("DynamoDB unavailable");
+    };
+    await expect(sim.add({ order_id: "o-d2" }, { delay_seconds: 5 })).rejects.toMatchObject({ status: 503 });
+    const [orphan] = [...sim.store.tasks.values()];
+
+    // Act
+    sim.advance(5_000 + sim.graceMs);
+    const report = await sim.sweep();
+    await sim.runDeliver();
+
+    // Assess
+    expect(orphan?.sweepShard).toBe(sweepShardOf(orphan?.taskId as string));
+    expect(report.forwarded).toBe(1);
+    expect(sim.delivered()).toEqual([orphan?.taskId]);
+  });
+
+  it("a failed attempt puts the task in the index: when its message is then lost, the stall repair re-sends it", async () => {
+    // Prepare: attempt 1 answers 503, then the FIFO message is gone (say, the maxReceiveCount backstop took it)
+    const sim = simulate();
+    const id = await sim.add({ order_id: "o-d3" }, { delay_seconds: 0 });
+    await sim.runRelay();
+    sim.callbacks.answer(id, HTTP(503), HTTP(200));
+    await sim.runDeliver();
+    const afterFailure = sim.store.tasks.get(id);
+    sim.fifo.lose();
+
+    // Act
+    sim.advance(sim.stalledAfterMs);
+    const report = await sim.sweep();
+    await sim.runDeliver();
+
+    // Assess
+    expect(afterFailure).toMatchObject({ status: "delivering", attempts: 1, sweepShard: sweepShardOf(id) });
+    expect(report.requeued).toBe(1);
+    expect(sim.delivered()).toEqual([id, id]);
+    expect(sim.store.tasks.get(id)).toMatchObject({ status: "delivered", attempts: 2 });
+    expect(sim.store.tasks.get(id)?.sweepShard).toBeUndefined();
   });
 });
 
@@ -203,40 +277,47 @@ describe("draining the timer-side DLQs", () => {
   });
 });
 
-describe("crash point 5: the relay sent to the FIFO queue, then died before markQueued", () => {
-  it("needs no sweeper: the retried timer message re-sends, and FIFO deduplication absorbs it", async () => {
+describe("crash point 5: the relay sent to the FIFO queue, then died before its batch was acknowledged", () => {
+  it("needs no sweeper: the timer message comes back and re-sends, and FIFO deduplication absorbs it", async () => {
     const sim = simulate();
     const id = await sim.add({ order_id: "o-5" }, { delay_seconds: 1 });
-    const markQueued = sim.store.markQueued.bind(sim.store);
-    sim.store.markQueued = async () => {
-      throw new Error("DynamoDB unavailable");
-    };
     sim.advance(1_000);
 
-    const first = await sim.runRelay();
-    sim.store.markQueued = markQueued;
+    await sim.runRelay({ dieBeforeAck: true });
     sim.advance(180_000);
     const retry = await sim.runRelay();
     await sim.runDeliver();
 
-    expect(first.failedMessageIds).toHaveLength(1);
     expect(retry.failedMessageIds).toEqual([]);
+    expect(sim.timer.messages).toEqual([]);
     expect(sim.fifo.enqueued.map((m) => m.taskId)).toEqual([id]);
     expect(sim.delivered()).toEqual([id]);
   });
 
-  it("if the retried timer message is lost too, the sweeper re-sends behind the live message: one delivery", async () => {
+  it("if the timer message is lost after the send, the live FIFO message delivers it; the sweeper has nothing to do", async () => {
     const sim = simulate();
     const id = await sim.add({ order_id: "o-5b" }, { delay_seconds: 1 });
-    sim.store.markQueued = async () => {
-      throw new Error("DynamoDB unavailable");
-    };
     sim.advance(1_000);
-    await sim.runRelay();
+    await sim.runRelay({ dieBeforeAck: true });
     sim.timer.lose();
-    delete (sim.store as Partial<TaskStore>).markQueued; // the prototype's method again
 
-    // Past the 5-minute deduplication window, so the sweeper's copy really is a second message.
+    sim.advance(6 * MINUTE);
+    const report = await sim.sweep();
+    await sim.runDeliver();
+
+    expect(report.forwarded).toBe(0); // not in the sweep index: its FIFO message is durable
+    expect(sim.fifo.enqueued.map((m) => m.taskId)).toEqual([id]);
+    expect(sim.delivered()).toEqual([id]);
+    expect(sim.store.tasks.get(id)).toMatchObject({ status: "delivered", attempts: 1 });
+  });
+
+  it("with the full index, the sweeper's copy goes behind the live message: still one delivery", async () => {
+    const sim = simulate({ sweeper: FULL_INDEX });
+    const id = await sim.add({ order_id: "o-5c" }, { delay_seconds: 1 });
+    sim.advance(1_000);
+    await sim.runRelay({ dieBeforeAck: true });
+    sim.timer.lose();
+
     sim.advance(6 * MINUTE);
     const report = await sim.sweep();
     await sim.runDeliver();
@@ -256,6 +337,8 @@ describe("crash point 6: a task is queued, but its FIFO message is gone", () => 
     for (let seq = 0; seq < 3; seq++) ids.push(await sim.add({ order_id: "o-6", seq }, { delay_seconds: 1 }));
     sim.advance(1_000);
     await sim.runRelay();
+    // `queued` is what the sweeper's own forward and a replay record (the relay records nothing).
+    for (const id of ids) await sim.store.markQueued(id, sim.clock.now);
     expect(ids.map((id) => sim.status(id))).toEqual(["queued", "queued", "queued"]);
     sim.fifo.lose();
 
@@ -280,6 +363,7 @@ describe("crash point 6: a task is queued, but its FIFO message is gone", () => 
     const sim = simulate({ sweeper: { stalledAfterSeconds: 10 } });
     const id = await sim.add({ order_id: "o-6c" }, { delay_seconds: 0 });
     await sim.runRelay();
+    await sim.store.markQueued(id, sim.clock.now); // as the sweeper's forward or a replay leaves it
     sim.fifo.lose();
 
     // Act
@@ -299,7 +383,7 @@ describe("crash point 6: a task is queued, but its FIFO message is gone", () => 
   });
 
   it("a requeued task whose copy is lost again is requeued again after another stall window", async () => {
-    const sim = simulate();
+    const sim = simulate({ sweeper: FULL_INDEX });
     const id = await sim.add({ order_id: "o-6b" }, { delay_seconds: 0 });
     await sim.runRelay();
     sim.fifo.lose();
@@ -317,7 +401,7 @@ describe("crash point 6: a task is queued, but its FIFO message is gone", () => 
 
 describe("crash point 7: delivering, with no message in flight", () => {
   it("deliver died after startAttempt and the message was lost: requeued, and the attempt count carries on", async () => {
-    const sim = simulate();
+    const sim = simulate({ sweeper: FULL_INDEX });
     const id = await sim.add({ order_id: "o-7" }, { delay_seconds: 0 });
     await sim.runRelay();
     await sim.store.startAttempt(id, sim.clock.now); // …and the invocation died here
@@ -388,7 +472,7 @@ describe("crash point 8: attempts used up, dead-lettering never finished", () =>
 
 describe("crash point 9: the sweeper itself dies between its send and its mark", () => {
   it("the next run sends again (deduplicated) and marks: one message, one delivery", async () => {
-    const sim = simulate();
+    const sim = simulate({ sweeper: FULL_INDEX });
     sim.timer.dropNext = 1;
     const id = await sim.add({ order_id: "o-9" }, { delay_seconds: 0 });
     sim.advance(sim.graceMs);
@@ -410,9 +494,9 @@ describe("crash point 9: the sweeper itself dies between its send and its mark",
 });
 
 describe("group order, progress and finished tasks", () => {
-  it("leaves a group alone while its head makes progress; its lost follower is requeued after the head, never ahead", async () => {
+  it("leaves a group alone while its head makes progress; its lost follower is re-sent after the head, never ahead", async () => {
     // Prepare: head a keeps failing (503, 503, then 200) while follower b's message is lost.
-    const sim = simulate();
+    const sim = simulate({ sweeper: FULL_INDEX });
     const a = await sim.add({ order_id: "o-10", n: "a" }, { delay_seconds: 0 });
     const b = await sim.add({ order_id: "o-10", n: "b" }, { delay_seconds: 0 });
     await sim.runRelay();
@@ -430,14 +514,20 @@ describe("group order, progress and finished tasks", () => {
     await sim.runDeliver();
 
     // Assess
-    expect(whileHeadProgresses).toMatchObject({ groupsExamined: 1, groupsRepaired: 0, requeued: 0 });
-    expect(afterHead).toMatchObject({ requeued: 1 });
+    // b still reads `scheduled` (the relay records nothing), so once it is the head past the grace it is forwarded.
+    expect(whileHeadProgresses).toMatchObject({
+      groupsExamined: 1,
+      groupsRepaired: 0,
+      forwarded: 0,
+      requeued: 0,
+    });
+    expect(afterHead).toMatchObject({ forwarded: 1 });
     expect(sim.delivered()).toEqual([a, a, a, b]);
     expect([a, b].map((id) => sim.status(id))).toEqual(["delivered", "delivered"]);
   });
 
   it("forwards only what is due, in due order; a later task waits for its own timer (never early)", async () => {
-    const sim = simulate();
+    const sim = simulate({ sweeper: FULL_INDEX });
     sim.timer.dropNext = 2;
     const first = await sim.add({ order_id: "o-11", n: 1 }, { delay_seconds: 0 });
     const second = await sim.add({ order_id: "o-11", n: 2 }, { delay_seconds: 1 });
@@ -458,7 +548,7 @@ describe("group order, progress and finished tasks", () => {
 
   it("never resurrects a delivered, failed or cancelled task, and a cancel racing a repair wins", async () => {
     // Prepare: finished tasks (out of the sweep index) and one orphan that is cancelled mid-repair.
-    const sim = simulate();
+    const sim = simulate({ sweeper: FULL_INDEX });
     sim.timer.dropNext = 4;
     const ids = [];
     for (const n of [1, 2, 3, 4]) ids.push(await sim.add({ order_id: `o-12-${n}` }, { delay_seconds: 0 }));
@@ -490,7 +580,7 @@ describe("group order, progress and finished tasks", () => {
 
 describe("reading the sweep index", () => {
   it("only unfinished tasks are in it, spread over the shards", async () => {
-    const sim = simulate();
+    const sim = simulate({ sweeper: FULL_INDEX });
     const ids = [];
     for (let i = 0; i < 600; i++) ids.push(await sim.add({ order_id: `s-${i}` }, { delay_seconds: 0 }));
     await sim.store.cancel(ids[0] as string, T0, 1);
@@ -549,7 +639,7 @@ describe("reading the sweep index", () => {
   });
 
   it("starts no group when the invocation is about to time out, and says the work was deferred", async () => {
-    const sim = simulate();
+    const sim = simulate({ sweeper: FULL_INDEX });
     sim.timer.dropNext = 1;
     const id = await sim.add({ order_id: "t-1" }, { delay_seconds: 0 });
     sim.advance(sim.graceMs);

@@ -1,5 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { taskMessageBody } from "#shared/domain/messages.js";
+import { sweepShardOf } from "#shared/domain/sweep.js";
 import { reconcileTopicDeadLetters } from "#shared/services/sweeper/topic-dead-letters.js";
 import {
   Counters,
@@ -49,5 +50,58 @@ describe("reconcileTopicDeadLetters", () => {
     expect(queue.messages.map((m) => m.body)).toEqual([taskMessageBody(stillFailed), "not a task message"]);
     expect(queue.messages.every((m) => m.visibleAtMs <= T0)).toBe(true);
     expect(run.counters).toMatchObject({ pointersResolved: 2, failures: 0 });
+  });
+
+  it("a message the backstop moved while its near-term task is unfinished puts the task in the sweep index first", async () => {
+    // Prepare: a near-term task (not indexed) whose attempt started, its message moved here by maxReceiveCount
+    const store = new MemoryTaskStore();
+    const task = makeTask({ group: "d", dueAtMs: T0, acceptedAtMs: T0 });
+    await store.putNew(task, { sweepIndex: false });
+    await store.startAttempt(task.taskId, T0);
+    const queue = new FakePointerQueue();
+    queue.put(taskMessageBody(task.taskId));
+    const source = new FakeDeadLetterSource({ [DLQ]: queue }, () => T0);
+    const deps = {
+      store,
+      deadLetters: { source, queueUrls: [] },
+      topics: { demo: { dlqUrl: DLQ } },
+      logger: memoryLogger(),
+    } as unknown as SweeperDeps;
+    const run = { now: T0, limits: DEFAULT_SWEEP_LIMITS, counters: new Counters() } as RunState;
+    const before = store.tasks.get(task.taskId)?.sweepShard;
+
+    // Act
+    await reconcileTopicDeadLetters(deps, run);
+
+    // Assess: the stall repair carries it on from the index; the pointer is resolved
+    expect(before).toBeUndefined();
+    expect(store.tasks.get(task.taskId)?.sweepShard).toBe(sweepShardOf(task.taskId));
+    expect(queue.messages).toEqual([]);
+  });
+
+  it("keeps the message when the task cannot be put in the sweep index", async () => {
+    // Prepare
+    const store = new MemoryTaskStore();
+    const task = makeTask({ group: "e", dueAtMs: T0, acceptedAtMs: T0 });
+    await store.putNew(task, { sweepIndex: false });
+    store.enterSweepIndex = async () => {
+      throw new Error("DynamoDB unavailable");
+    };
+    const queue = new FakePointerQueue();
+    queue.put(taskMessageBody(task.taskId));
+    const source = new FakeDeadLetterSource({ [DLQ]: queue }, () => T0);
+    const deps = {
+      store,
+      deadLetters: { source, queueUrls: [] },
+      topics: { demo: { dlqUrl: DLQ } },
+      logger: memoryLogger(),
+    } as unknown as SweeperDeps;
+    const run = { now: T0, limits: DEFAULT_SWEEP_LIMITS, counters: new Counters() } as RunState;
+
+    // Act
+    await reconcileTopicDeadLetters(deps, run);
+
+    // Assess
+    expect(queue.messages.map((m) => m.body)).toEqual([taskMessageBody(task.taskId)]);
   });
 });
