@@ -727,11 +727,12 @@ describe("fan-out lists", () => {
 
 describe("fan-out after a topic's subscribers change (runtime settings or a deploy)", () => {
   /** The same store and ports, with `orders` as a plain topic (its subscribers removed). */
-  function plainOrders(f: ReturnType<typeof setup>) {
+  function plainOrders(f: ReturnType<typeof setup>, sweeper?: { readonly indexNearTermTasks: boolean }) {
     const config = parseConfig({
       name: "test",
       system: { allowedCallbackHosts: ["*"] },
       topics: { orders: { deliverBy: "order_id", defaultCallbackUrl: "https://orders.example.com/hook" } },
+      ...(sweeper && { sweeper }),
     });
     return { ...f.deps, config };
   }
@@ -766,8 +767,10 @@ describe("fan-out after a topic's subscribers change (runtime settings or a depl
 
   it("the sweeper repairs a plain task of a group without forwarding the fan-out parent behind it", async () => {
     // Prepare: a plain task of group o-1 whose timer message is lost, then (subscribers added) a fan-out task.
+    // A near-term task is in the sweep index only with `indexNearTermTasks` (by default its durable timer message
+    // is what carries it, and a lost one is not repaired): the repair is what this spec is about.
     const f = setup();
-    const plainDeps = plainOrders(f);
+    const plainDeps = plainOrders(f, { indexNearTermTasks: true });
     const plain = await addTask(plainDeps, { body: orderBody({ delay_seconds: 5 }) });
     const { parent } = await addOrder(f);
     const topic = plainDeps.config.resolvedTopics.orders as TopicConfig;
