@@ -11,8 +11,17 @@ export const VISIBILITY_TIMEOUT_FACTOR = 6;
 /** SQS's largest message size (1 MiB). Our messages are tiny (`{"v":1,"taskId":…}`), but the limit is set explicitly. */
 export const MAX_MESSAGE_SIZE_BYTES = 1_048_576;
 
-/** Messages wait in the working queues at most this long (SQS default: 4 days). */
+/** Messages wait in the timer queues at most this long (SQS default: 4 days). */
 export const QUEUE_RETENTION_SECONDS = 4 * 86_400;
+/**
+ * Topic FIFO queues keep their messages for SQS's maximum, 14 days (MessageRetentionPeriod 60–1,209,600 s). Since
+ * issue 13.2 a near-term task waiting in its topic queue is carried by that message alone (it is not in the sweep
+ * index unless `sweeper.indexNearTermTasks`), so the retention bounds how long a paused topic holds such a task
+ * safely: 14 days, not 4. A FIFO message moved to its DLQ starts a new retention period there (AWS: "For FIFO
+ * queues, the enqueue timestamp resets when the message is moved to a dead-letter queue"), so an equal DLQ
+ * retention still keeps every dead letter for 14 days.
+ */
+export const TOPIC_QUEUE_RETENTION_SECONDS = 14 * 86_400;
 /** Dead-letter queues keep their messages for SQS's maximum, 14 days — longer than any source queue. */
 export const DLQ_RETENTION_SECONDS = 14 * 86_400;
 

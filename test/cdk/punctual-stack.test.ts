@@ -246,6 +246,22 @@ describe("topic queues", () => {
     }
   });
 
+  it("topic queues keep a waiting message for SQS's maximum retention, and their DLQs at least as long", () => {
+    // SQS MessageRetentionPeriod: 60–1,209,600 s (14 days). A near-term task waiting in a paused topic is carried by
+    // its message alone (not in the sweep index by default), so the topic queue keeps it as long as SQS allows;
+    // a FIFO message moved to its DLQ starts a new retention period there, so an equal DLQ retention suffices.
+    const SQS_MAX_RETENTION_SECONDS = 1_209_600;
+    for (const s of all()) {
+      for (const topic of s.stack.topics) {
+        const queue = resource(s, idOf(s, topic.queue)).Properties;
+        const dlq = resource(s, idOf(s, topic.deadLetterQueue)).Properties;
+        expect(queue.MessageRetentionPeriod, topic.name).toBe(SQS_MAX_RETENTION_SECONDS);
+        expect(dlq.MessageRetentionPeriod, topic.name).toBeGreaterThanOrEqual(queue.MessageRetentionPeriod);
+        expect(dlq.MessageRetentionPeriod, topic.name).toBeLessThanOrEqual(SQS_MAX_RETENTION_SECONDS);
+      }
+    }
+  });
+
   it("no queue, table, function, topic or role has a hard-coded physical name", () => {
     const nameProps = ["QueueName", "TableName", "FunctionName", "TopicName", "RoleName", "ApiName"];
     for (const s of all()) {

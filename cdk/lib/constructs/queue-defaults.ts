@@ -1,6 +1,11 @@
 import { Duration, type RemovalPolicy } from "aws-cdk-lib";
 import * as sqs from "aws-cdk-lib/aws-sqs";
-import { DLQ_RETENTION_SECONDS, MAX_MESSAGE_SIZE_BYTES, QUEUE_RETENTION_SECONDS } from "../sizing.js";
+import {
+  DLQ_RETENTION_SECONDS,
+  MAX_MESSAGE_SIZE_BYTES,
+  QUEUE_RETENTION_SECONDS,
+  TOPIC_QUEUE_RETENTION_SECONDS,
+} from "../sizing.js";
 
 /**
  * What every Punctual queue shares: SSE with SQS-managed keys (SSE-SQS), TLS-only access (queue policy denies
@@ -11,12 +16,21 @@ import { DLQ_RETENTION_SECONDS, MAX_MESSAGE_SIZE_BYTES, QUEUE_RETENTION_SECONDS 
  * encrypted table), SSE-SQS costs nothing per request, and it needs no `kms:*` grants for Lambda's event source
  * pollers, the relay or the EventBridge Scheduler role — fewer moving parts that can silently break delivery.
  */
-export function queueDefaults(removalPolicy: RemovalPolicy, kind: "working" | "dlq"): sqs.QueueProps {
+const RETENTION_SECONDS = {
+  working: QUEUE_RETENTION_SECONDS,
+  topic: TOPIC_QUEUE_RETENTION_SECONDS,
+  dlq: DLQ_RETENTION_SECONDS,
+} as const;
+
+export function queueDefaults(
+  removalPolicy: RemovalPolicy,
+  kind: keyof typeof RETENTION_SECONDS,
+): sqs.QueueProps {
   return {
     encryption: sqs.QueueEncryption.SQS_MANAGED,
     enforceSSL: true,
     maxMessageSizeBytes: MAX_MESSAGE_SIZE_BYTES,
-    retentionPeriod: Duration.seconds(kind === "dlq" ? DLQ_RETENTION_SECONDS : QUEUE_RETENTION_SECONDS),
+    retentionPeriod: Duration.seconds(RETENTION_SECONDS[kind]),
     removalPolicy,
   };
 }

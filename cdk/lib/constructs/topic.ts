@@ -60,7 +60,7 @@ export class Topic extends Construct {
       contentBasedDeduplication: false,
     });
     this.queue = new sqs.Queue(this, "Queue", {
-      ...queueDefaults(props.removalPolicy, "working"),
+      ...queueDefaults(props.removalPolicy, "topic"),
       ...HIGH_THROUGHPUT_FIFO,
       visibilityTimeout: Duration.seconds(visibilityTimeoutSeconds(timeoutSeconds)),
       deadLetterQueue: { queue: this.deadLetterQueue, maxReceiveCount: topicMaxReceiveCount(topic) },
