@@ -79,7 +79,7 @@ export const COMMON_ERRORS: Readonly<Record<string, ResponseSpec>> = {
   "405": error("the path exists under other methods (`method_not_allowed`, with an `Allow` header)"),
   "503": {
     description:
-      'a dependency is unavailable (`service_unavailable`); nothing was changed — retry (an add with its idempotency key). One exception: a fan-out add without a key whose `details` name `task_id` and `subscribers_delivering`, the copies already on their way (README "Fan-out")',
+      'a dependency is unavailable (`service_unavailable`); retry (an add with its idempotency key). An add with a key may have stored its task: it is kept, delivered even without a retry, and the retry answers it. Otherwise nothing was changed, with two exceptions (README "POST /v1/tasks"): an add whose clean-up failed too (left to the sweeper, delivered at least once), and a fan-out add without a key whose `details` name `task_id` and `subscribers_delivering`, the copies already on their way',
     schema: errorBodySchema,
     headers: { "Retry-After": "seconds to wait before retrying" },
   },
