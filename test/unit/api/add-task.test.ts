@@ -1,8 +1,8 @@
 import { describe, expect, it } from "vitest";
-import { HttpError } from "#shared/api/errors.js";
 import { groupPartitionKey, parseTaskId, scheduleNameFor } from "#shared/domain/keys.js";
 import { sweepShardOf } from "#shared/domain/sweep.js";
 import { addTask, canonicalJson } from "#shared/services/add-task.js";
+import { refusal } from "../../support/refusal.js";
 import { fixture, NOW } from "./fakes.js";
 
 const CALLBACK = { url: "https://hooks.example.com/notify" };
@@ -13,15 +13,6 @@ const body = (extra: Record<string, unknown> = {}) => ({
   callback: CALLBACK,
   ...extra,
 });
-
-async function refusal(promise: Promise<unknown>): Promise<HttpError> {
-  const error = await promise.then(
-    () => undefined,
-    (e: unknown) => e,
-  );
-  if (!(error instanceof HttpError)) throw new Error(`expected an HttpError, got ${String(error)}`);
-  return error;
-}
 
 describe("addTask: the sweep index (issue 13.2)", () => {
   it("writes a near-term task outside the sweep index, a Scheduler-path task in it", async () => {

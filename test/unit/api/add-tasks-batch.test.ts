@@ -1,8 +1,8 @@
 import { randomUUID } from "node:crypto";
 import { describe, expect, it } from "vitest";
-import { HttpError } from "#shared/api/errors.js";
 import { MAX_BATCH_TASKS } from "#shared/api/schemas/batch.js";
 import { addTasksBatch } from "#shared/services/add-tasks-batch.js";
+import { refusal } from "../../support/refusal.js";
 import { fixture } from "./fakes.js";
 
 const item = (extra: Record<string, unknown> = {}) => ({
@@ -12,15 +12,6 @@ const item = (extra: Record<string, unknown> = {}) => ({
   callback: { url: "https://hooks.example.com/notify" },
   ...extra,
 });
-
-async function refusal(promise: Promise<unknown>): Promise<HttpError> {
-  const error = await promise.then(
-    () => undefined,
-    (e: unknown) => e,
-  );
-  if (!(error instanceof HttpError)) throw new Error(`expected an HttpError, got ${String(error)}`);
-  return error;
-}
 
 describe("addTasksBatch: the request as a whole", () => {
   it.each([

@@ -1,11 +1,11 @@
 import { describe, expect, it } from "vitest";
-import { HttpError } from "#shared/api/errors.js";
 import { taskView } from "#shared/api/task-view.js";
 import { makeTaskKey } from "#shared/domain/keys.js";
 import { addTask } from "#shared/services/add-task.js";
 import { cancelGroup } from "#shared/services/cancel-group.js";
 import { cancelTask } from "#shared/services/cancel-task.js";
 import { getTask } from "#shared/services/get-task.js";
+import { refusal } from "../../support/refusal.js";
 import { fixture, NOW } from "./fakes.js";
 
 const body = (delay: number) => ({
@@ -14,15 +14,6 @@ const body = (delay: number) => ({
   content: { order_id: "o-9" },
   callback: { url: "https://hooks.example.com/n" },
 });
-
-async function refusal(promise: Promise<unknown>): Promise<HttpError> {
-  const error = await promise.then(
-    () => undefined,
-    (e: unknown) => e,
-  );
-  if (!(error instanceof HttpError)) throw new Error(`expected an HttpError, got ${String(error)}`);
-  return error;
-}
 
 describe("getTask", () => {
   it("returns the public view in snake_case with RFC 3339 times, omitting absent fields", async () => {

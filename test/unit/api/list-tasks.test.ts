@@ -1,18 +1,9 @@
 import { describe, expect, it } from "vitest";
 import { encodeCursor } from "#shared/api/cursor.js";
-import { HttpError } from "#shared/api/errors.js";
 import { addTask } from "#shared/services/add-task.js";
 import { listTasks } from "#shared/services/list-tasks.js";
+import { refusal } from "../../support/refusal.js";
 import { fixture, NOW } from "./fakes.js";
-
-async function refusal(promise: Promise<unknown>): Promise<HttpError> {
-  const error = await promise.then(
-    () => undefined,
-    (e: unknown) => e,
-  );
-  if (!(error instanceof HttpError)) throw new Error(`expected an HttpError, got ${String(error)}`);
-  return error;
-}
 
 async function addGroup(f: ReturnType<typeof fixture>, order: string, delays: number[]): Promise<string[]> {
   const ids: string[] = [];

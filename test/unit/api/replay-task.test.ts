@@ -1,10 +1,10 @@
 import { describe, expect, it } from "vitest";
-import { HttpError } from "#shared/api/errors.js";
 import { deadLetterTask } from "#shared/services/dead-letter.js";
 import { replayTask } from "#shared/services/replay-task.js";
 import { makeTask } from "../../support/factories.js";
 import { FakeTopicQueue } from "../../support/fakes/topic-queue.js";
 import { MemoryTaskStore } from "../../support/memory-task-store.js";
+import { refusal } from "../../support/refusal.js";
 import { NOW } from "./fakes.js";
 
 const QUEUE = "https://sqs.test/demo.fifo";
@@ -29,15 +29,6 @@ async function failedTask(store: MemoryTaskStore, topicQueue: FakeTopicQueue) {
     () => NOW - 400,
   );
   return task;
-}
-
-async function refusal(promise: Promise<unknown>): Promise<HttpError> {
-  const error = await promise.then(
-    () => undefined,
-    (e: unknown) => e,
-  );
-  if (!(error instanceof HttpError)) throw new Error(`expected an HttpError, got ${String(error)}`);
-  return error;
 }
 
 describe("replayTask", () => {

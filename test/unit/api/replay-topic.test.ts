@@ -1,9 +1,9 @@
 import { describe, expect, it } from "vitest";
-import { HttpError } from "#shared/api/errors.js";
 import { replayTopic } from "#shared/services/replay-topic.js";
 import { makeTask } from "../../support/factories.js";
 import { FakeTopicQueue } from "../../support/fakes/topic-queue.js";
 import { MemoryTaskStore } from "../../support/memory-task-store.js";
+import { refusal } from "../../support/refusal.js";
 import { NOW, testConfig } from "./fakes.js";
 
 const QUEUE = "https://sqs.test/demo.fifo";
@@ -28,15 +28,6 @@ async function failed(
   await store.startAttempt(task.taskId, NOW);
   await store.markFailed(task.taskId, { error, atMs: failedAtMs, expiresAt: 1 });
   return task;
-}
-
-async function refusal(promise: Promise<unknown>): Promise<HttpError> {
-  const error = await promise.then(
-    () => undefined,
-    (e: unknown) => e,
-  );
-  if (!(error instanceof HttpError)) throw new Error(`expected an HttpError, got ${String(error)}`);
-  return error;
 }
 
 describe("replayTopic", () => {

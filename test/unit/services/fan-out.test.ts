@@ -1,7 +1,6 @@
 import { Webhook, WebhookVerificationError } from "standardwebhooks";
 import { monotonicFactory } from "ulid";
 import { describe, expect, it } from "vitest";
-import { HttpError } from "#shared/api/errors.js";
 import { fanOutTaskView } from "#shared/api/fan-out-view.js";
 import { parseConfig, type TopicConfig } from "#shared/config/index.js";
 import { aggregateStatus, deliveryKey, expandFanOut, laneHash } from "#shared/domain/fan-out.js";
@@ -29,6 +28,7 @@ import { FakeTimerQueue as RelayTimer } from "../../support/fakes/timer-queue.js
 import { FakeTopicQueue } from "../../support/fakes/topic-queue.js";
 import { memoryLogger } from "../../support/logger.js";
 import { MemoryTaskStore } from "../../support/memory-task-store.js";
+import { refusal } from "../../support/refusal.js";
 import { FakeScheduler, FakeTimerQueue, NOW } from "../api/fakes.js";
 
 const SUBSCRIBERS = [
@@ -60,15 +60,6 @@ const orderBody = (extra: Record<string, unknown> = {}) => ({
   content: { order_id: "o-1", total: 1.0 },
   ...extra,
 });
-
-async function refusal(promise: Promise<unknown>): Promise<HttpError> {
-  const error = await promise.then(
-    () => undefined,
-    (e: unknown) => e,
-  );
-  if (!(error instanceof HttpError)) throw new Error(`expected an HttpError, got ${String(error)}`);
-  return error;
-}
 
 /** Adds one fan-out task and answers the parent and its copies as stored. */
 async function addOrder(f: ReturnType<typeof setup>, extra: Record<string, unknown> = {}) {

@@ -1,0 +1,11 @@
+import { HttpError } from "#shared/api/errors.js";
+
+/** The HttpError a call is refused with; fails the test when the call succeeds or throws anything else. */
+export async function refusal(promise: Promise<unknown>): Promise<HttpError> {
+  const error = await promise.then(
+    () => undefined,
+    (e: unknown) => e,
+  );
+  if (!(error instanceof HttpError)) throw new Error(`expected an HttpError, got ${String(error)}`);
+  return error;
+}
