@@ -10,8 +10,8 @@ import { type HttpHandler, httpRoute } from "#shared/api/http-route.js";
 import { MAX_BATCH_BODY_BYTES } from "#shared/api/schemas/batch.js";
 import { createFunctionLogger, functionMetricsFactory } from "#shared/runtime/observability.js";
 import { publishBatchAccepted } from "#shared/services/accepted-metrics.js";
-import type { AddTaskDeps } from "#shared/services/add-task.js";
 import { addTasksBatch } from "#shared/services/add-tasks-batch.js";
+import type { BatchedAddDeps } from "#shared/services/add-tasks-batched.js";
 
 /** POST /v1/tasks/batch. Everything below runs once per cold start; a missing variable fails the cold start. */
 const arming = armingDepsFromEnvironment();
@@ -19,14 +19,14 @@ const { config } = arming;
 const logger = createFunctionLogger(config);
 
 export function createHandler(
-  deps: AddTaskDeps &
+  deps: BatchedAddDeps &
     WithTopicSettings & {
       readonly logger: Logger;
       /** Absent: no `TasksAccepted` metric (tests that do not look at it). */
       readonly createMetrics?: () => Metrics;
     },
 ): HttpHandler {
-  const withLogging: AddTaskDeps = {
+  const withLogging: BatchedAddDeps = {
     ...deps,
     onError: deps.onError ?? ((message, error, taskId) => deps.logger.error(message, { taskId, error })),
   };

@@ -288,18 +288,37 @@ export async function batchAddsWorkload(
   return { ...run.result(), undelivered: 0, lateness: distribution([]), latenessCdf: [], deliveryRate: 0 };
 }
 
-/** `tasks` tasks over `groups` groups, all due the same whole second, added ahead of it at full speed. */
+/** Batch requests in flight when the burst is added through the batch API (as the batch-adds workload's). */
+const BATCH_IN_FLIGHT = 8;
+
+/**
+ * `tasks` tasks over `groups` groups, all due the same whole second, added ahead of it at full speed: one add per
+ * task, or (`batchSize`) through the batch API.
+ */
 export async function burstWorkload(
   target: Target,
   progress: Progress,
-  options: { tasks: number; groups: number; leadMs: number; drainMs: number },
+  options: { tasks: number; groups: number; leadMs: number; drainMs: number; batchSize?: number },
 ): Promise<RunResult & { addsFinishedBeforeDueMs: number }> {
   const run = new Run(target, "b");
   const dueMs = Math.ceil((Date.now() + options.leadMs) / 1000) * 1000;
-  await closedLoop(options.tasks, CLIENT_CONNECTIONS, async (i) => {
-    await run.add({ id: `b${i}`, group: `b${i % options.groups}`, dueMs });
-    if (i % 100 === 0) progress.update(i / options.tasks / 2, `added ${i}/${options.tasks}`);
-  });
+  const task = (i: number) => ({ id: `b${i}`, group: `b${i % options.groups}`, dueMs });
+  const { batchSize } = options;
+  if (batchSize === undefined) {
+    await closedLoop(options.tasks, CLIENT_CONNECTIONS, async (i) => {
+      await run.add(task(i));
+      if (i % 100 === 0) progress.update(i / options.tasks / 2, `added ${i}/${options.tasks}`);
+    });
+  } else {
+    // --burst-via=batch: the same tasks through the batch API (BullMQ: addBulk), BATCH_IN_FLIGHT requests at once.
+    const batches = Math.ceil(options.tasks / batchSize);
+    await closedLoop(batches, BATCH_IN_FLIGHT, async (b) => {
+      const first = b * batchSize;
+      const count = Math.min(batchSize, options.tasks - first);
+      await run.addMany(Array.from({ length: count }, (_, k) => task(first + k)));
+      progress.update((b + 1) / batches / 2, `added ${first + count}/${options.tasks}`);
+    });
+  }
   const margin = dueMs - Date.now();
   await run.drain(progress, options.drainMs);
   return { ...run.result(), addsFinishedBeforeDueMs: margin };

@@ -109,6 +109,12 @@ export interface TaskStore extends DestinationStore {
    */
   putNew(task: TaskRecord, options?: { readonly sweepIndex?: boolean }): Promise<"created" | "exists">;
   /**
+   * Writes tasks under keys nobody else can hold yet (fresh ULIDs, no idempotency key), without `putNew`'s
+   * condition, in as few calls as the store allows; resolves with the tasks that were not written (or perhaps
+   * written: `maybeWritten`), so the caller answers and cleans up each of them.
+   */
+  putNewMany(entries: readonly NewTaskEntry[]): Promise<PutManyFailure[]>;
+  /**
    * Puts an unfinished task in the sweep index (a task that left the near-term happy path without a write of
    * its own that would carry it); false when the task is finished or missing.
    */
@@ -280,3 +286,15 @@ export type ScheduleUpdateOutcome =
   | { readonly outcome: "updated"; readonly schedule: ScheduleRecord }
   | { readonly outcome: "conflict"; readonly schedule: ScheduleRecord }
   | { readonly outcome: "not-found" };
+
+/** A task for `putNewMany`, and whether it goes into the sweep index (as `putNew`'s option). */
+export interface NewTaskEntry {
+  readonly task: TaskRecord;
+  readonly sweepIndex: boolean;
+}
+
+/** A task `putNewMany` could not write: unprocessed (not written), or its call failed (perhaps written). */
+export interface PutManyFailure {
+  readonly taskId: string;
+  readonly maybeWritten: boolean;
+}

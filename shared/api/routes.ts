@@ -82,14 +82,15 @@ export const API_ROUTES = [
     store: ["claimIdempotencyKey", "putNew", "get", "removeScheduled", "enterSweepIndex"],
     grants: ["timer-queue:send", "schedules:arm", "topic-settings:read"],
   },
-  // Issue 13, scope L: batch add (each item through the single add's service).
+  // Issue 13, scope L: batch add (keyed and fan-out items through the single add's service; the others in
+  // BatchWriteItem + SendMessageBatch calls, shared/services/add-tasks-batched.ts).
   {
     name: "add-tasks-batch",
     routeKey: "POST /v1/tasks/batch",
     entry: "functions/add-tasks-batch.ts",
     purpose: "add up to 100 tasks, one result each",
     memoryMb: 512,
-    store: ["claimIdempotencyKey", "putNew", "get", "removeScheduled", "enterSweepIndex"],
+    store: ["claimIdempotencyKey", "putNew", "putNewMany", "get", "removeScheduled", "enterSweepIndex"],
     grants: ["timer-queue:send", "schedules:arm", "topic-settings:read"],
   },
   {

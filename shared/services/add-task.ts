@@ -227,7 +227,7 @@ async function writeOrRemove(deps: AddTaskDeps, task: TaskRecord): Promise<void>
  * the client was told is unknown; the retry with the key yields the same task id). Best effort: the client was
  * not told 2xx, so no acknowledged task depends on it; a missing task is simply not indexed.
  */
-async function leaveForTheSweeper(deps: AddTaskDeps, taskId: string): Promise<void> {
+export async function leaveForTheSweeper(deps: AddTaskDeps, taskId: string): Promise<void> {
   try {
     await deps.store.enterSweepIndex(taskId);
   } catch (error) {
@@ -236,7 +236,7 @@ async function leaveForTheSweeper(deps: AddTaskDeps, taskId: string): Promise<vo
 }
 
 /** The parts of a task that come from the request rather than from its key. */
-interface TaskFields {
+export interface TaskFields {
   readonly content: string;
   readonly callbackUrl: string;
   readonly groupValue: string | undefined;
@@ -335,7 +335,12 @@ async function currentTask(deps: AddTaskDeps, task: TaskRecord): Promise<AddTask
   return addResponse(current);
 }
 
-function newRecord(key: TaskKey, acceptedAtMs: number, plan: TimerPlan, fields: TaskFields): TaskRecord {
+export function newRecord(
+  key: TaskKey,
+  acceptedAtMs: number,
+  plan: TimerPlan,
+  fields: TaskFields,
+): TaskRecord {
   return {
     pk: key.pk,
     sk: key.sk,
@@ -542,7 +547,7 @@ export function canonicalJson(value: unknown): string {
   return JSON.stringify(value) ?? "null";
 }
 
-function addResponse(task: TaskRecord): AddTaskResponse {
+export function addResponse(task: TaskRecord): AddTaskResponse {
   return {
     task_id: task.taskId,
     topic: task.topic,

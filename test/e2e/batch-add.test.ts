@@ -72,6 +72,47 @@ describe("POST /v1/tasks/batch", () => {
     }
   });
 
+  it("adds 100 tasks of 10 groups through the batched path, each group delivered in request order, exactly as sent", async () => {
+    // Prepare: no keys, a plain topic: every item takes the batch write and batch arm (issue 13, point 3). Item i
+    // is group i % 10 and seq i / 10 within it; all are due the same second, so only the group order separates them.
+    const run = randomUUID();
+    const dueAt = nextWholeSecond(3_000);
+    const url = `${h.receiver.url}/ok/batch-100`;
+    const tasks = Array.from({ length: 100 }, (_, i) => ({
+      topic: "demo",
+      due_at: dueAt,
+      content: {
+        order_id: `${run}-g${i % 10}`,
+        seq: Math.floor(i / 10),
+        note: `é ${i}`,
+        amount: 1.5e300,
+      },
+      callback: { url },
+    }));
+
+    // Act: plain HTTP, since the typed client gives every item a key (and so the single add's path)
+    const response = await h.api("POST", "/v1/tasks/batch", { tasks });
+    const answer = addTasksBatchResponseSchema.parse(response.json);
+    const ids = answer.results.map((r) => r.task_id ?? "");
+    await h.receiver.waitFor(() => ids.every((id) => h.receiver.forTask(id).length > 0));
+
+    // Assess
+    expect(answer).toMatchObject({ added: 100, failed: 0 });
+    expect(answer.results.map((r) => r.status)).toEqual(tasks.map(() => 201));
+    for (let g = 0; g < 10; g++) {
+      const arrivals = h.receiver.received
+        .filter((r) => r.json.content?.order_id === `${run}-g${g}`)
+        .map((r) => r.json.content.seq);
+      expect(arrivals).toEqual(Array.from({ length: 10 }, (_, seq) => seq));
+    }
+    for (const [i, id] of ids.entries()) {
+      const [callback, ...more] = h.receiver.forTask(id);
+      expect(more).toEqual([]);
+      expect(callback?.receivedAtMs).toBeGreaterThanOrEqual(Date.parse(dueAt));
+      expect(callback?.json.content).toEqual(tasks[i]?.content);
+    }
+  });
+
   it("answers an invalid item 400 with its issues and adds the others 201", async () => {
     // Prepare
     const run = randomUUID();

@@ -3,7 +3,9 @@ import type {
   GroupPage,
   IdempotencyClaim,
   IdempotencyOutcome,
+  NewTaskEntry,
   PageKey,
+  PutManyFailure,
   ReplayOutcome,
   RescheduleOutcome,
   ScheduleChange,
@@ -51,12 +53,22 @@ export class MemoryTaskStore implements TaskStore {
     options: { readonly sweepIndex?: boolean } = {},
   ): Promise<"created" | "exists"> {
     if (this.tasks.has(task.taskId)) return "exists";
+    this.store(task, options.sweepIndex);
+    return "created";
+  }
+
+  private store(task: TaskRecord, sweepIndex: boolean | undefined): void {
     const stored =
-      TERMINAL_STATUSES.has(task.status) || task.fanOut !== undefined || options.sweepIndex === false
+      TERMINAL_STATUSES.has(task.status) || task.fanOut !== undefined || sweepIndex === false
         ? structuredClone(task)
         : { ...structuredClone(task), sweepShard: sweepShardOf(task.taskId) };
     this.tasks.set(task.taskId, stored);
-    return "created";
+  }
+
+  /** Unconditional puts, as BatchWriteItem's: an existing item is overwritten. Every put is processed. */
+  async putNewMany(entries: readonly NewTaskEntry[]): Promise<PutManyFailure[]> {
+    for (const { task, sweepIndex } of entries) this.store(task, sweepIndex);
+    return [];
   }
 
   async get(taskId: string): Promise<TaskRecord | undefined> {

@@ -3,7 +3,7 @@ import { SchedulerClient } from "@aws-sdk/client-scheduler";
 import { SQSClient } from "@aws-sdk/client-sqs";
 import { LOCAL_CREDENTIALS, LOCAL_REGION } from "#local/aws/emulators.js";
 import type { AwsService } from "#local/aws/gateway.js";
-import { type LocalCloudOptions, startLocalCloud } from "#local/cloud/local-cloud.js";
+import { type LocalCloudFaults, type LocalCloudOptions, startLocalCloud } from "#local/cloud/local-cloud.js";
 import { loadEnvironmentConfig } from "#shared/config/index.js";
 import { ENV } from "#shared/runtime/env.js";
 import { checkCallbackUrl } from "#shared/security/ssrf.js";
@@ -41,6 +41,8 @@ export interface E2eCloud {
   readonly stackName: string;
   readonly tableName: string;
   readonly scheduleGroupName: string;
+  /** The local cloud started with `faults`: its fault policy, replaceable mid-test (local/aws/faults.ts). */
+  readonly faults?: LocalCloudFaults;
 }
 
 export interface Harness {
@@ -222,6 +224,7 @@ async function startLocal(options: HarnessOptions): Promise<Connected> {
       // The local cloud has put the functions' environment into this process's.
       tableName: process.env[ENV.tableName] as string,
       scheduleGroupName: process.env[ENV.scheduleGroupName] as string,
+      ...(cloud.faults ? { faults: cloud.faults } : {}),
     },
     stop: () => cloud.stop(),
   };

@@ -1,8 +1,14 @@
 import type { AddressInfo } from "node:net";
-import { CreateTableCommand, DynamoDBClient, waitUntilTableExists } from "@aws-sdk/client-dynamodb";
+import {
+  BatchWriteItemCommand,
+  type BatchWriteItemCommandInput,
+  CreateTableCommand,
+  DynamoDBClient,
+  waitUntilTableExists,
+} from "@aws-sdk/client-dynamodb";
 import dynalite from "dynalite";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
-import { DynamoTaskStore } from "#shared/adapters/dynamo-task-store.js";
+import { DynamoTaskStore, UNPROCESSED_ROUNDS } from "#shared/adapters/dynamo-task-store.js";
 import type { PageKey, TaskPage, TaskStore } from "#shared/adapters/task-store.js";
 import { attemptLogEntries } from "#shared/domain/attempt-log.js";
 import {
@@ -47,8 +53,11 @@ afterAll(async () => {
   await new Promise<void>((resolve) => server.close(() => resolve()));
 });
 
-/** A fresh table per test (with the sweep index, as the stack declares it) keeps tests independent. */
-async function newStore(): Promise<DynamoTaskStore> {
+/**
+ * A fresh table per test (with the sweep index, as the stack declares it) keeps tests independent. `storeClient`:
+ * what the store sends through (a seam over the real client, for answers dynalite never gives).
+ */
+async function newStore(storeClient: DynamoDBClient = client): Promise<DynamoTaskStore> {
   const tableName = `tasks-${++tableCount}`;
   await client.send(
     new CreateTableCommand({
@@ -101,7 +110,7 @@ async function newStore(): Promise<DynamoTaskStore> {
     { client, maxWaitTime: 10, minDelay: 0.05, maxDelay: 0.05 },
     { TableName: tableName },
   );
-  return new DynamoTaskStore({ client, tableName, nowSeconds: () => clockSeconds });
+  return new DynamoTaskStore({ client: storeClient, tableName, nowSeconds: () => clockSeconds });
 }
 
 function task(overrides: Partial<TaskRecord> & { group?: string; dueAtMs?: number } = {}): TaskRecord {
@@ -1015,5 +1024,102 @@ describe.each([
     expect(notFailed).toMatchObject({ outcome: "conflict", task: { status: "scheduled" } });
     expect((await store.get(scheduled.taskId))?.status).toBe("scheduled");
     expect(missing).toEqual({ outcome: "not-found" });
+  });
+});
+
+/**
+ * A client that sends everything to dynalite, except that BatchWriteItem holds back the puts `holdBack` picks
+ * (they are not sent, and come back in UnprocessedItems, as DynamoDB answers a partly throttled call) and throws
+ * on the calls `failCall` picks (a call whose answer never came).
+ */
+function batchSeam(options: {
+  holdBack?: (taskId: string, call: number) => boolean;
+  failCall?: (call: number) => boolean;
+}): { client: DynamoDBClient; calls: () => number } {
+  let calls = 0;
+  const seam = {
+    send: async (command: unknown) => {
+      if (!(command instanceof BatchWriteItemCommand)) return client.send(command as never);
+      const call = calls++;
+      if (options.failCall?.(call))
+        throw Object.assign(new Error("socket hang up"), { name: "TimeoutError" });
+      const input = command.input as BatchWriteItemCommandInput;
+      const [table, requests] = Object.entries(input.RequestItems ?? {})[0] ?? ["", []];
+      const held = requests.filter((r) => options.holdBack?.(r.PutRequest?.Item?.taskId?.S ?? "", call));
+      const sent = requests.filter((r) => !held.includes(r));
+      if (sent.length > 0) await client.send(new BatchWriteItemCommand({ RequestItems: { [table]: sent } }));
+      return { UnprocessedItems: held.length > 0 ? { [table]: held } : {} };
+    },
+  };
+  return { client: seam as unknown as DynamoDBClient, calls: () => calls };
+}
+
+describe("DynamoTaskStore.putNewMany (issue 13: the batch add's write)", () => {
+  it("writes 60 tasks in 3 calls of at most 25, each into the sweep index or not as told", async () => {
+    // Prepare
+    const seam = batchSeam({});
+    const store = await newStore(seam.client);
+    const tasks = Array.from({ length: 60 }, (_, i) => task({ group: `o-${i}` }));
+
+    // Act
+    const failed = await store.putNewMany(tasks.map((t, i) => ({ task: t, sweepIndex: i % 2 === 0 })));
+
+    // Assess
+    expect(failed).toEqual([]);
+    expect(seam.calls()).toBe(3);
+    for (const [i, t] of tasks.entries()) {
+      const stored = await store.get(t.taskId);
+      expect(stored).toMatchObject({ ...t });
+      expect(stored?.sweepShard).toEqual(i % 2 === 0 ? sweepShardOf(t.taskId) : undefined);
+    }
+  });
+
+  it("sends unprocessed puts again until they are written", async () => {
+    // Prepare: the 2nd task is held back on the first two calls
+    const tasks = [task(), task({ group: "o-2" }), task({ group: "o-3" })];
+    const seam = batchSeam({ holdBack: (id, call) => id === tasks[1]?.taskId && call < 2 });
+    const store = await newStore(seam.client);
+
+    // Act
+    const failed = await store.putNewMany(tasks.map((t) => ({ task: t, sweepIndex: false })));
+
+    // Assess
+    expect(failed).toEqual([]);
+    expect(seam.calls()).toBe(3);
+    for (const t of tasks) expect(await store.get(t.taskId)).toMatchObject({ taskId: t.taskId });
+  });
+
+  it(`reports a put still unprocessed after ${UNPROCESSED_ROUNDS} calls as not written; writes the others`, async () => {
+    // Prepare
+    const tasks = [task(), task({ group: "o-2" })];
+    const seam = batchSeam({ holdBack: (id) => id === tasks[0]?.taskId });
+    const store = await newStore(seam.client);
+
+    // Act
+    const failed = await store.putNewMany(tasks.map((t) => ({ task: t, sweepIndex: false })));
+
+    // Assess
+    expect(failed).toEqual([{ taskId: tasks[0]?.taskId, maybeWritten: false }]);
+    expect(seam.calls()).toBe(UNPROCESSED_ROUNDS);
+    expect(await store.get(tasks[0]?.taskId ?? "")).toBeUndefined();
+    expect(await store.get(tasks[1]?.taskId ?? "")).toMatchObject({ taskId: tasks[1]?.taskId });
+  });
+
+  it("reports every put of a call that threw as perhaps written; the other chunks are written", async () => {
+    // Prepare: 30 tasks are two chunks (25 + 5); the first call sent throws
+    const tasks = Array.from({ length: 30 }, (_, i) => task({ group: `o-${i}` }));
+    const seam = batchSeam({ failCall: (call) => call === 0 });
+    const store = await newStore(seam.client);
+
+    // Act
+    const failed = await store.putNewMany(tasks.map((t) => ({ task: t, sweepIndex: false })));
+
+    // Assess
+    expect(failed.every((f) => f.maybeWritten)).toBe(true);
+    expect([25, 5]).toContain(failed.length);
+    const written = await Promise.all(tasks.map((t) => store.get(t.taskId)));
+    expect(written.filter(Boolean)).toHaveLength(30 - failed.length);
+    const failedIds = new Set(failed.map((f) => f.taskId));
+    expect(written.filter(Boolean).every((t) => !failedIds.has(t?.taskId ?? ""))).toBe(true);
   });
 });

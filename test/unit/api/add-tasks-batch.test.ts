@@ -13,6 +13,10 @@ const item = (extra: Record<string, unknown> = {}) => ({
   ...extra,
 });
 
+/** An item with an idempotency key: the batch adds it through the single add, one item at a time. */
+const keyed = (extra: Record<string, unknown> = {}) =>
+  item({ idempotency_key: `k-${randomUUID()}`, ...extra });
+
 describe("addTasksBatch: the request as a whole", () => {
   it.each([
     ["not an object", [item()], ""],
@@ -108,7 +112,7 @@ describe("addTasksBatch: per-item results", () => {
     expect(f.timerQueue.armed).toHaveLength(2);
   });
 
-  it("answers 503 (not 500) for the item whose store write threw, without its internals", async () => {
+  it("answers 503 (not 500) for the keyed item whose store write threw, without its internals", async () => {
     const f = fixture();
     const putNew = f.store.putNew.bind(f.store);
     let calls = 0;
@@ -118,7 +122,8 @@ describe("addTasksBatch: per-item results", () => {
       return putNew(task);
     };
     const errors: string[] = [];
-    const tasks = [item(), item(), item()];
+    // Keyed items take the single add's path (its conditional PutItem), where this failure is met.
+    const tasks = [keyed(), keyed(), keyed()];
     const deps = { ...f.deps, onError: (message: string) => errors.push(message) };
     const answer = await addTasksBatch(deps, { tasks });
     expect(answer.results.map((r) => r.status).sort()).toEqual([201, 201, 503]);
@@ -127,7 +132,7 @@ describe("addTasksBatch: per-item results", () => {
     expect(f.store.tasks.size).toBe(2);
   });
 
-  it("adds one group's items one after another in request order, other groups alongside", async () => {
+  it("adds one group's keyed items one after another in request order, other groups alongside", async () => {
     // Prepare: the first item's write is slow; added concurrently, the group's later items would overtake it.
     const f = fixture();
     const group = `o-${randomUUID()}`;
@@ -140,8 +145,8 @@ describe("addTasksBatch: per-item results", () => {
       return putNew(task);
     };
     const tasks = [
-      ...Array.from({ length: 4 }, (_, seq) => item({ content: { order_id: group, seq } })),
-      item({ content: { order_id: `other-${randomUUID()}`, seq: 9 } }),
+      ...Array.from({ length: 4 }, (_, seq) => keyed({ content: { order_id: group, seq } })),
+      keyed({ content: { order_id: `other-${randomUUID()}`, seq: 9 } }),
     ];
 
     // Act

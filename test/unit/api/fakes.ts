@@ -20,10 +20,16 @@ export class FakeTimerQueue implements TimerQueue {
     }
     this.armed.push({ taskId, delaySeconds });
   }
+  /** Per-entry results, as SendMessageBatch's: an entry that fails is reported by id, the others are sent. */
   async armMany(items: readonly TimerArm[]): Promise<string[]> {
-    for (const item of items) await this.arm(item.taskId, item.delaySeconds);
-    return [];
+    this.armManyCalls++;
+    const failed: string[] = [];
+    for (const item of items) {
+      await this.arm(item.taskId, item.delaySeconds).catch(() => failed.push(item.taskId));
+    }
+    return failed;
   }
+  armManyCalls = 0;
 }
 
 export class FakeScheduler implements TaskScheduler {

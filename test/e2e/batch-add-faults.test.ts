@@ -1,0 +1,132 @@
+import { randomUUID } from "node:crypto";
+import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
+import type { AddTasksBatchResponse } from "#shared/api/schemas/batch.js";
+import { type Harness, startHarness } from "./support/harness.js";
+
+/**
+ * POST /v1/tasks/batch's batched path (issue 13, point 3) under the local cloud's fault injection: the functions'
+ * AWS calls go through the fault proxies (local/aws/faults.ts), here at zero rate except where a test turns one
+ * operation's faults on. Each fault is a whole call failing after the SDK's own retries, so which items answer 503
+ * is known up front: the batched ones; keyed and Scheduler-path items do not use the faulted call.
+ */
+let h: Harness;
+
+beforeAll(async () => {
+  h = await startHarness({ faults: { rates: {} }, faultEventSources: false });
+});
+
+afterEach(async () => {
+  await h?.cloud.faults?.set({ rates: {} });
+});
+
+afterAll(async () => {
+  await h?.stop();
+});
+
+/**
+ * The batch as plain HTTP (answers still checked against the OpenAPI document): the typed client gives every item
+ * an idempotency key for its retries, which sends every item the single add's way.
+ */
+async function addRaw(tasks: readonly unknown[]): Promise<AddTasksBatchResponse> {
+  const answer = await h.api("POST", "/v1/tasks/batch", { tasks });
+  expect(answer.status, answer.text).toBe(200);
+  return answer.json as unknown as AddTasksBatchResponse;
+}
+
+const nextWholeSecond = (aheadMs: number) =>
+  new Date(Math.ceil((Date.now() + aheadMs) / 1000) * 1000).toISOString();
+
+/** Task items in the table (not idempotency claims) whose content names this run. */
+async function taskItemsOf(run: string): Promise<{ content: string; taskId: string }[]> {
+  const items = await h.tableItems();
+  return items
+    .filter((item) => (item.content as { S?: string } | undefined)?.S?.includes(run))
+    .map((item) => ({
+      content: (item.content as { S: string }).S,
+      taskId: (item.taskId as { S: string }).S,
+    }));
+}
+
+/** Near-term plain items (the batched path) and keyed items (the single add's path), all due `dueAt`. */
+function mixedBatch(run: string, dueAt: string) {
+  const url = `${h.receiver.url}/ok/batch-faults`;
+  return Array.from({ length: 40 }, (_, n) => ({
+    topic: "demo",
+    due_at: dueAt,
+    content: { order_id: `${run}-${n}`, n, amount: 1.5e300 },
+    callback: { url },
+    ...(n % 4 === 3 ? { idempotency_key: `${run}-${n}` } : {}),
+  }));
+}
+
+describe("POST /v1/tasks/batch under injected faults", () => {
+  it.each([
+    ["every SendMessageBatch fails (a timer not armed)", "sqs", "SendMessageBatch", { error: 1 }],
+    [
+      "every BatchWriteItem fails after it was executed (a write whose answer was lost)",
+      "dynamodb",
+      "BatchWriteItem",
+      { errorAfter: 1 },
+    ],
+    ["every BatchWriteItem is throttled (nothing written)", "dynamodb", "BatchWriteItem", { throttle: 1 }],
+  ] as const)(
+    "%s: the batched items answer 503 and are gone; the keyed ones answer 201 and are delivered exactly as sent",
+    async (_name, service, operation, rates) => {
+      // Prepare
+      const run = randomUUID();
+      const tasks = mixedBatch(run, nextWholeSecond(3_000));
+      await h.cloud.faults?.set({ services: { [service]: { operations: { [operation]: rates } } } });
+
+      // Act
+      const answer = await addRaw(tasks);
+      await h.cloud.faults?.set({ rates: {} });
+      const added = answer.results.flatMap((r, i) => (r.status === 201 ? [{ id: r.task_id ?? "", i }] : []));
+      await h.receiver.waitFor(() => added.every(({ id }) => h.receiver.forTask(id).length > 0));
+
+      // Assess: per item, by path
+      expect(answer.results.map((r) => r.status)).toEqual(
+        tasks.map((t) => ("idempotency_key" in t ? 201 : 503)),
+      );
+      for (const [i, result] of answer.results.entries()) {
+        if (result.status === 503) expect(result.error).toMatchObject({ code: "service_unavailable" });
+        else
+          expect(h.receiver.forTask(result.task_id ?? "").map((r) => r.json.content)).toEqual([
+            tasks[i]?.content,
+          ]);
+      }
+      // The 503 items were removed (or never written): with no task item, nothing can ever deliver them.
+      const left = await taskItemsOf(run);
+      expect(left.map((t) => t.taskId).sort()).toEqual(added.map((a) => a.id).sort());
+      const delivered = h.receiver.received.filter((r) => String(r.json.content?.order_id).startsWith(run));
+      expect(delivered.map((r) => Number(r.json.content.n)).sort((a, b) => a - b)).toEqual(
+        added.map((a) => a.i),
+      );
+    },
+  );
+
+  it("answers a batch mixing near-term and Scheduler-path items 503 and 201 item by item when SendMessageBatch fails", async () => {
+    // Prepare: even items near-term (batch-armed), odd ones an hour out (one CreateSchedule each)
+    const run = randomUUID();
+    const tasks = Array.from({ length: 20 }, (_, n) => ({
+      topic: "demo",
+      delay_seconds: n % 2 === 0 ? 5 : 3_600,
+      content: { order_id: `${run}-${n}` },
+      callback: { url: `${h.receiver.url}/ok/batch-faults-mixed` },
+    }));
+    await h.cloud.faults?.set({ services: { sqs: { operations: { SendMessageBatch: { error: 1 } } } } });
+
+    // Act
+    const answer = await addRaw(tasks);
+
+    // Assess
+    expect(answer.results.map((r) => r.status)).toEqual(tasks.map((_, n) => (n % 2 === 0 ? 503 : 201)));
+    const left = await taskItemsOf(run);
+    expect(left.map((t) => t.taskId).sort()).toEqual(
+      answer.results.flatMap((r) => (r.status === 201 ? [r.task_id] : [])).sort(),
+    );
+    for (const r of answer.results.filter((r) => r.status === 201)) {
+      const read = await h.api("GET", `/v1/tasks/${encodeURIComponent(r.task_id ?? "")}`);
+      expect(read.json).toMatchObject({ status: "scheduled" });
+    }
+  });
+});
