@@ -88,7 +88,10 @@ describe("rescheduling a scheduled task", () => {
     expect(back).toMatchObject({ status: "scheduled", rescheduled_from: moved.task_id });
     expect(back.task_id).not.toBe(firstId);
     expect(again.task_id).toBe(back.task_id);
-    expect(sim.store.tasks.get(firstId)).toMatchObject({ status: "rescheduled", rescheduledTo: moved.task_id });
+    expect(sim.store.tasks.get(firstId)).toMatchObject({
+      status: "rescheduled",
+      rescheduledTo: moved.task_id,
+    });
     expect(Date.parse(back.due_at) - Date.parse(firstDue)).toBe(1); // the next free millisecond: never early
     expect(sim.store.tasks.get(back.task_id)).toMatchObject({ status: "delivered", latenessMs: 0 });
     expect(sim.delivered()).toEqual([back.task_id]);
