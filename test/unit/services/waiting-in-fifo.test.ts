@@ -123,6 +123,31 @@ describe("a task whose message already waits in its FIFO queue", () => {
   });
 });
 
+describe("a task held in its FIFO queue past the sweeper's 2-minute grace, when it is in the sweep index", () => {
+  // Scheduler-path tasks always are, near-term ones with `sweeper.indexNearTermTasks`. The sweeper cannot tell a
+  // held `scheduled` task from one whose timer was lost: it forwards a copy and marks it `queued` (documented in
+  // docs/RELIABILITY.md, "Pausing a topic"), and from then on the task can no longer be cancelled.
+  it("gets a copy (dropped by FIFO deduplication) and a queued mark, is then not cancellable, and is delivered once", async () => {
+    // Prepare: handed to the FIFO queue and held there (deliver not run: a pause or a backlog).
+    const sim = simulate({ relayMemory: true, sweeper: { indexNearTermTasks: true } });
+    const id = await sim.add({ order_id: "held-1" }, { delay_seconds: 10 });
+    sim.advance(10_000);
+    await sim.runRelay();
+
+    // Act: past the grace, the sweeper runs; then a cancel; then the queue is drained.
+    sim.advance(sim.graceMs + 60_000);
+    const report = await sim.sweep();
+    const cancel = await cancelTask(moveDeps(sim), id).catch((e: unknown) => e);
+    await sim.runDeliver();
+
+    // Assess
+    expect(report).toMatchObject({ forwarded: 1 });
+    expect(sim.fifo.enqueued.map((e) => e.taskId)).toEqual([id]);
+    expect(cancel).toMatchObject({ status: 409, details: { task_status: "queued" } });
+    expect(sim.delivered()).toEqual([id]);
+  });
+});
+
 describe("a SendMessageBatch that refuses one entry of a group and accepts a later one (known limit)", () => {
   // SQS answers a batch per entry and documents no rule that a refused entry stops its group's later entries in
   // the same call. Should it accept them, they wait ahead of the refused task's re-send. Not fixed: it needs a
