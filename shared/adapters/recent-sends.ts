@@ -18,8 +18,13 @@ const MAX_REMEMBERED = 200_000;
  * entries (and so SendMessageBatch calls) and the queue's work. Skipping an id accepted less than 4 minutes ago
  * is indistinguishable from that drop: the earlier message is on the queue (or was consumed) and the copy would
  * have been discarded, so order and delivery are exactly as without this class. Only ids SQS reported as
- * accepted are remembered, timed before the call (SQS's interval starts later, so ours ends first). Per
- * container: another container's sends are not known here and simply reach SQS's own deduplication.
+ * accepted are remembered, timed before the call (SQS's interval starts later, so ours ends first). One case
+ * differs: an id SQS accepted as a duplicate of an earlier message (sent again after it left this memory, or by
+ * another container) is remembered from this call, while SQS's interval runs from the earlier send; for up to
+ * RECENT_SEND_WINDOW_MS past that interval this class skips a send SQS would have queued as a second copy. Still
+ * safe: the earlier message is on the queue or was consumed, and a second copy could only wait behind it or be
+ * refused by deliver's conditional start. Per container: another container's sends are not known here and
+ * simply reach SQS's own deduplication.
  */
 export class RecentSendsTopicQueue implements Pick<TopicQueue, "sendGroupsInOrder"> {
   private readonly sentAt = new Map<string, number>();

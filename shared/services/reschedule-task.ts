@@ -44,7 +44,14 @@ export async function rescheduleTask(
   if (!parsed.ok) throw validationFailed(parsed.issues);
   const nowMs = deps.now();
   const dueAtMs = dueTime(parsed.value, topic, nowMs);
-  return moveTask(deps, key.taskId, dueAtMs, topic, (due) => due === dueAtMs);
+  // A successor may land a few milliseconds after the asked time (see freeSuccessorDue): still that target.
+  return moveTask(
+    deps,
+    key.taskId,
+    dueAtMs,
+    topic,
+    (due) => due >= dueAtMs && due - dueAtMs < SUCCESSOR_TRIES,
+  );
 }
 
 /** `POST /v1/tasks/{id}/run`: a reschedule to now. A repeat finds the task already moved to a due time ≤ now. */
@@ -93,7 +100,7 @@ async function moveTask(
   // Already where it is asked to be (the same due time is the same id; a due task run now): nothing to move.
   if (sameTarget(current.dueAtMs)) return taskView(current);
 
-  const successorId = successorKey(current, dueAtMs).taskId;
+  const successorId = await freeSuccessorId(deps, current, dueAtMs);
   const marked = await deps.store.markRescheduled(taskId, {
     to: successorId,
     atMs: deps.now(),
@@ -107,6 +114,30 @@ async function moveTask(
     throw notScheduled(marked.task);
   }
   return completeMove(deps, marked.task);
+}
+
+/** How many milliseconds after the asked due time a successor's id is looked for (see freeSuccessorId). */
+const SUCCESSOR_TRIES = 8;
+
+/**
+ * The successor's id: the acceptance ULID at the new due time, unless an item already has that id. That happens
+ * when a task is moved back to a due time it had before (A at T1 → T2 → T1): the first item, now `rescheduled`,
+ * holds the id, and writing the successor over it would find it "existing" and arm nothing — the task was lost
+ * behind a 200. The next free millisecond is taken instead (later by at most a few ms: never early; among its
+ * group's tasks due then it sorts by the same ULID). One read per move, which is rare.
+ */
+async function freeSuccessorId(
+  deps: RescheduleTaskDeps,
+  current: TaskRecord,
+  dueAtMs: number,
+): Promise<string> {
+  for (let due = dueAtMs; due < dueAtMs + SUCCESSOR_TRIES; due++) {
+    const id = successorKey(current, due).taskId;
+    if (!(await deps.store.get(id))) return id;
+  }
+  throw conflict("this task was moved to that due time too often; choose another due time", {
+    task_status: current.status,
+  });
 }
 
 /** A request for a task already rescheduled: the same target finishes that move; another is a conflict. */

@@ -190,6 +190,27 @@ describe("find and replay dead-lettered tasks", () => {
     expect((await client.getTask(id)).status).toBe("cancelled");
   });
 
+  it("replays a task delivered seconds after its first send: neither FIFO deduplication nor the relay's memory swallows it", async () => {
+    // Prepare: delivered at once, so its relay send (dedup id = task id) is seconds old.
+    const added = await client.addTask({
+      topic: "demo",
+      delay_seconds: 0,
+      content: { order_id: `order-${randomUUID()}` },
+      callback: { url: `${h.receiver.url}/ok/replay-soon` },
+    });
+    await h.waitForStatus(added.task_id, ["delivered"]);
+
+    // Act
+    const replayed = await client.replayTask(added.task_id);
+    await h.receiver.waitFor(() => h.receiver.forTask(added.task_id).length >= 2);
+    const after = await h.waitForStatus(added.task_id, ["delivered"]);
+
+    // Assess
+    expect(replayed).toMatchObject({ status: "queued", replays: 1 });
+    expect(after).toMatchObject({ status: "delivered", replays: 1, attempts: 1 });
+    expect(h.receiver.forTask(added.task_id)).toHaveLength(2);
+  });
+
   it("still refuses to cancel a delivered task (409 with its status, nothing changed)", async () => {
     const added = await client.addTask({
       topic: "demo",

@@ -67,6 +67,36 @@ describe("operations: reschedule, run now, group cancel", () => {
     expect(delivered.lateness_ms).toBeGreaterThanOrEqual(0);
   });
 
+  it("a task already waiting in its (paused) topic's FIFO queue: cancelled is never delivered, rescheduled delivers only its new id, once", async () => {
+    // Prepare: the topic paused, two tasks of one group handed to its FIFO queue and held there.
+    const group = orderId();
+    await client.pauseTopic("demo");
+    try {
+      const before = await client.getTopic("demo");
+      const held = before.backlog.waiting + before.backlog.in_flight;
+      const cancelMe = await addLater(group, "held-cancel", 0);
+      const moveMe = await addLater(group, "held-move", 0);
+      await h.waitForBacklog("demo", held + 2);
+
+      // Act
+      const cancelled = await client.cancelTask(cancelMe.task_id);
+      const moved = await client.rescheduleTask(moveMe.task_id, { delay_seconds: 1 });
+      await client.resumeTopic("demo");
+      await h.waitForStatus(moved.task_id, ["delivered"]);
+
+      // Assess
+      expect(cancelled).toMatchObject({ status: "cancelled" });
+      expect(moved).toMatchObject({ status: "scheduled", rescheduled_from: moveMe.task_id });
+      expect(await client.getTask(moveMe.task_id)).toMatchObject({ status: "rescheduled", attempts: 0 });
+      expect(await client.getTask(cancelMe.task_id)).toMatchObject({ status: "cancelled", attempts: 0 });
+      expect(h.receiver.forTask(moved.task_id)).toHaveLength(1);
+      expect(h.receiver.forTask(moveMe.task_id)).toHaveLength(0);
+      expect(h.receiver.forTask(cancelMe.task_id)).toHaveLength(0);
+    } finally {
+      await client.resumeTopic("demo");
+    }
+  });
+
   it("answers a repeat of the same reschedule with the moved task, and another target with 409", async () => {
     const added = await addLater(orderId(), "reschedule-repeat");
     const due = new Date(Math.ceil(Date.now() / 1000) * 1000 + 900_000).toISOString();

@@ -1,5 +1,6 @@
 import { randomBytes } from "node:crypto";
 import { monotonicFactory } from "ulid";
+import { RecentSendsTopicQueue } from "#shared/adapters/recent-sends.js";
 import {
   type EnvironmentConfigInput,
   type PunctualConfig,
@@ -60,7 +61,12 @@ export function simConfig(sweeper: EnvironmentConfigInput["sweeper"] = {}): Punc
  * test can stop any step between its writes and watch the sweeper repair what is left.
  */
 export function simulate(
-  options: { limits?: Partial<SweepLimits>; sweeper?: EnvironmentConfigInput["sweeper"] } = {},
+  options: {
+    limits?: Partial<SweepLimits>;
+    sweeper?: EnvironmentConfigInput["sweeper"];
+    /** The relay keeps one container's memory of its recent sends across runs, as the deployed relay does. */
+    relayMemory?: boolean;
+  } = {},
 ) {
   const clock = { now: T0 };
   const config = simConfig(options.sweeper);
@@ -72,6 +78,7 @@ export function simulate(
   const timer = new FakeTimerQueue(now, timerDlq);
   const scheduler = new FakeScheduler();
   const fifo = new FakeTopicQueue(now);
+  const relayQueue = options.relayMemory ? new RecentSendsTopicQueue(fifo, now) : fifo;
   const callbacks = new FakeCallbacks();
   const logger = memoryLogger();
   const signer = new CallbackSigner([`whsec_${randomBytes(32).toString("base64")}`]);
@@ -165,7 +172,7 @@ export function simulate(
       const result = await relayTimerMessages(
         {
           store,
-          topicQueue: fifo,
+          topicQueue: relayQueue,
           timer,
           topicQueueUrls: { demo: QUEUE_URL },
           logger,

@@ -617,6 +617,48 @@ describe("relay: statuses and failures", () => {
     expect(fifo.idsIn(DEMO_QUEUE)).toEqual([a?.taskId, b?.taskId, c?.taskId]);
   });
 
+  it("two invocations racing on one group in one container (as the local cloud runs them): order holds, nothing doubled", async () => {
+    // Prepare: a's invocation is held inside its send while b's invocation sweeps a along and sends both.
+    const { store, fifo, deps } = setup();
+    const remembering = new RecentSendsTopicQueue(fifo, () => T0);
+    const relay = (messages: readonly TimerMessage[]) =>
+      relayTimerMessages({ ...deps, topicQueue: remembering }, messages);
+    const [a, b] = await put(
+      store,
+      ...[0, 1].map((i) => makeTask({ group: "race", dueAtMs: T0 - 100 + i, acceptedAtMs: T0 - 1_000 + i })),
+    );
+    const send = fifo.sendGroupsInOrder.bind(fifo);
+    let release = () => {};
+    const held = new Promise<void>((resolve) => {
+      release = resolve;
+    });
+    let entered = () => {};
+    const inside = new Promise<void>((resolve) => {
+      entered = resolve;
+    });
+    let calls = 0;
+    fifo.sendGroupsInOrder = async (queueUrl, groups) => {
+      if (++calls === 1) {
+        entered();
+        await held;
+      }
+      return send(queueUrl, groups);
+    };
+
+    // Act
+    const first = relay([timerMessage(a?.taskId as string)]);
+    await inside; // a's invocation is now inside its send
+    const second = await relay([timerMessage(b?.taskId as string)]);
+    release();
+    const results = [await first, second];
+
+    // Assess: b's sweep sent a ahead of b; a's own send was deduplicated; both tasks remembered.
+    expect(results).toEqual([{ failedMessageIds: [] }, { failedMessageIds: [] }]);
+    expect(fifo.idsIn(DEMO_QUEUE)).toEqual([a?.taskId, b?.taskId]);
+    expect(remembering.wasSentRecently(DEMO_QUEUE, a?.taskId as string)).toBe(true);
+    expect(remembering.wasSentRecently(DEMO_QUEUE, b?.taskId as string)).toBe(true);
+  });
+
   it("after a send that failed part-way, only what came before the failure counts as sent before", async () => {
     // Prepare: b's entry fails, c's (same call) is accepted by SQS
     const { store, fifo, deps } = setup();

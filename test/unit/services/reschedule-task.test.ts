@@ -68,6 +68,35 @@ describe("rescheduling a scheduled task", () => {
     expect(sim.store.tasks.get(first.task_id)?.status).toBe("scheduled");
   });
 
+  it("moved back to a due time it had before, it is still delivered once (the old item's id is not reused)", async () => {
+    // Prepare: due in 60 s, moved to 120 s.
+    const sim = simulate();
+    const firstId = await sim.add({ order_id: "back-1" }, { delay_seconds: 60 });
+    const firstDue = new Date(sim.clock.now + 60_000).toISOString();
+    const moved = await sim.reschedule(firstId, { delay_seconds: 120 });
+
+    // Act: back to the first due time (twice: the repeat is the same move), then time passes.
+    const back = await sim.reschedule(moved.task_id, { due_at: firstDue });
+    const again = await sim.reschedule(moved.task_id, { due_at: firstDue });
+    for (let i = 0; i < 4; i++) {
+      sim.advance(30_000);
+      await sim.runRelay();
+      await sim.runDeliver();
+    }
+
+    // Assess
+    expect(back).toMatchObject({ status: "scheduled", rescheduled_from: moved.task_id });
+    expect(back.task_id).not.toBe(firstId);
+    expect(again.task_id).toBe(back.task_id);
+    expect(sim.store.tasks.get(firstId)).toMatchObject({
+      status: "rescheduled",
+      rescheduledTo: moved.task_id,
+    });
+    expect(Date.parse(back.due_at) - Date.parse(firstDue)).toBe(1); // the next free millisecond: never early
+    expect(sim.store.tasks.get(back.task_id)).toMatchObject({ status: "delivered", latenessMs: 0 });
+    expect(sim.delivered()).toEqual([back.task_id]);
+  });
+
   it("a past due time means now", async () => {
     const sim = simulate();
     const oldId = await sim.add({ order_id: "o-4" }, { delay_seconds: 30 });
