@@ -9,6 +9,7 @@ import * as subscriptions from "aws-cdk-lib/aws-sns-subscriptions";
 import type * as sqs from "aws-cdk-lib/aws-sqs";
 import { Construct } from "constructs";
 import type { PunctualConfig } from "#shared/config/index.js";
+import { METRICS_NAMESPACE, serviceName } from "#shared/domain/metrics.js";
 
 export interface AlarmTopicProps {
   readonly config: PunctualConfig;
@@ -143,6 +144,30 @@ export class AlarmTopic extends Construct {
       datapointsToAlarm: 2,
       treatMissingData: cloudwatch.TreatMissingData.BREACHING,
       description: `${label}: not invoked for 10 minutes (rule disabled or deleted?): ${consequence}`,
+    });
+  }
+
+  /**
+   * A scheduled function's own failure count (`metricName`, an EMF metric it publishes per service) was ≥ 1 in
+   * three 5-minute periods in a row: every run has been failing for 15 minutes. `description` says what that means.
+   */
+  watchFailingRuns(
+    scope: Construct,
+    id: string,
+    props: { readonly config: PunctualConfig; readonly metricName: string; readonly description: string },
+  ): void {
+    this.alarm(scope, id, {
+      metric: new cloudwatch.Metric({
+        namespace: METRICS_NAMESPACE,
+        metricName: props.metricName,
+        dimensionsMap: { service: serviceName(props.config.name) },
+        statistic: cloudwatch.Stats.SUM,
+        period: Duration.minutes(5),
+      }),
+      threshold: 1,
+      evaluationPeriods: 3,
+      datapointsToAlarm: 3,
+      description: props.description,
     });
   }
 

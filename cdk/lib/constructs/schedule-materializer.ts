@@ -1,5 +1,4 @@
 import { Duration, type RemovalPolicy, Stack } from "aws-cdk-lib";
-import * as cloudwatch from "aws-cdk-lib/aws-cloudwatch";
 import * as events from "aws-cdk-lib/aws-events";
 import * as targets from "aws-cdk-lib/aws-events-targets";
 import type * as logs from "aws-cdk-lib/aws-logs";
@@ -7,7 +6,7 @@ import { Construct } from "constructs";
 import { PIPELINE_STORE_METHODS } from "#shared/adapters/dynamo-task-store.js";
 import type { PunctualConfig } from "#shared/config/index.js";
 import type { Topology } from "#shared/contract/topology.js";
-import { METRIC, METRICS_NAMESPACE, serviceName } from "#shared/domain/metrics.js";
+import { METRIC } from "#shared/domain/metrics.js";
 import { ENV } from "#shared/runtime/env.js";
 import { MATERIALIZER_RATE_MINUTES, MATERIALIZER_TIMEOUT_SECONDS } from "../sizing.js";
 import type { AlarmTopic } from "./alarm-topic.js";
@@ -90,17 +89,9 @@ export class ScheduleMaterializer extends Construct {
     const label = `Punctual ${config.name} schedule materializer`;
     alarms.watchFunction(this.materializerFunction, `${label} function`);
     alarms.watchNotRunning(this, this.materializerFunction, label, "schedules make no new occurrences.");
-    alarms.alarm(this, "FailuresAlarm", {
-      metric: new cloudwatch.Metric({
-        namespace: METRICS_NAMESPACE,
-        metricName: METRIC.materializeFailures,
-        dimensionsMap: { service: serviceName(config.name) },
-        statistic: cloudwatch.Stats.SUM,
-        period: Duration.minutes(5),
-      }),
-      threshold: 1,
-      evaluationPeriods: 3,
-      datapointsToAlarm: 3,
+    alarms.watchFailingRuns(this, "FailuresAlarm", {
+      config,
+      metricName: METRIC.materializeFailures,
       description: `${label}: materializations have been failing for 15 minutes (see its logs); occurrences ahead run out after 4 minutes.`,
     });
   }

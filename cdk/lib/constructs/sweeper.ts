@@ -1,5 +1,4 @@
 import { Duration, type RemovalPolicy, Stack } from "aws-cdk-lib";
-import * as cloudwatch from "aws-cdk-lib/aws-cloudwatch";
 import * as events from "aws-cdk-lib/aws-events";
 import * as targets from "aws-cdk-lib/aws-events-targets";
 import * as iam from "aws-cdk-lib/aws-iam";
@@ -8,7 +7,7 @@ import { Construct } from "constructs";
 import { PIPELINE_STORE_METHODS } from "#shared/adapters/dynamo-task-store.js";
 import type { PunctualConfig, TopicConfig } from "#shared/config/index.js";
 import type { Topology } from "#shared/contract/topology.js";
-import { METRIC, METRICS_NAMESPACE, serviceName } from "#shared/domain/metrics.js";
+import { METRIC } from "#shared/domain/metrics.js";
 import { stalledAfterMs } from "#shared/domain/sweep.js";
 import { ENV } from "#shared/runtime/env.js";
 import {
@@ -131,17 +130,9 @@ export class Sweeper extends Construct {
     const label = `Punctual ${config.name} sweeper`;
     alarms.watchFunction(this.sweeperFunction, `${label} function`);
     alarms.watchNotRunning(this, this.sweeperFunction, label, "orphaned tasks are not being repaired.");
-    alarms.alarm(this, "RepairFailuresAlarm", {
-      metric: new cloudwatch.Metric({
-        namespace: METRICS_NAMESPACE,
-        metricName: METRIC.sweepFailures,
-        dimensionsMap: { service: serviceName(config.name) },
-        statistic: cloudwatch.Stats.SUM,
-        period: Duration.minutes(5),
-      }),
-      threshold: 1,
-      evaluationPeriods: 3,
-      datapointsToAlarm: 3,
+    alarms.watchFailingRuns(this, "RepairFailuresAlarm", {
+      config,
+      metricName: METRIC.sweepFailures,
       description: `${label}: repairs have been failing for 15 minutes (each run retries them; see the sweeper's logs).`,
     });
   }
