@@ -13,7 +13,13 @@ import {
   checkAddRequest,
   orderingLaneOf,
 } from "./add-task.js";
-import { addBatched, type BatchedAddDeps, type BatchedItem, errorItem } from "./add-tasks-batched.js";
+import {
+  addBatched,
+  answeredItem,
+  type BatchedAddDeps,
+  type BatchedItem,
+  errorItem,
+} from "./add-tasks-batched.js";
 
 /**
  * Items added at once on the per-item path. Each item is a few sequential AWS calls (claim, put, arm); 10 in
@@ -127,14 +133,7 @@ function parseBatch(body: unknown): readonly unknown[] {
 async function addOne(deps: AddTaskDeps, item: unknown): Promise<BatchItemResult> {
   try {
     const { statusCode, body } = await addTask(deps, { body: item });
-    return {
-      status: statusCode,
-      task_id: body.task_id,
-      topic: body.topic,
-      task_status: body.status,
-      due_at: body.due_at,
-      ...(body.subscribers ? { subscribers: body.subscribers.map((s) => ({ ...s })) } : {}),
-    };
+    return answeredItem(statusCode, body);
   } catch (error) {
     return errorItem(isHttpError(error) && error.status < 500 ? error : retryable(deps, error));
   }

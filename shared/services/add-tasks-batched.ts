@@ -4,13 +4,15 @@ import type { TimerQueue } from "#shared/adapters/timer-queue.js";
 import { type HttpError, isHttpError, serviceUnavailable } from "#shared/api/errors.js";
 import type { BatchItemResult } from "#shared/api/schemas/batch.js";
 import { timerSettings } from "#shared/config/index.js";
-import { makeTaskKey, newUlid, scheduleNameFor } from "#shared/domain/keys.js";
+import { makeTaskKey, newUlid } from "#shared/domain/keys.js";
 import { indexedOnAdd } from "#shared/domain/sweep.js";
 import type { TaskRecord } from "#shared/domain/task.js";
-import { planTimer } from "#shared/domain/timing.js";
+import { planTimer, type TimerPlan } from "#shared/domain/timing.js";
 import {
   type AddTaskDeps,
+  type AddTaskResponse,
   addResponse,
+  arm,
   type CheckedAddRequest,
   checkItemSize,
   leaveForTheSweeper,
@@ -35,6 +37,13 @@ const SCHEDULE_CONCURRENCY = 10;
 /** One item's outcome: its answer, by its index in the request. */
 export type IndexedResult = readonly [index: number, result: BatchItemResult];
 
+/** A minted item: its task and the timer planned for it when it was made. */
+interface MintedItem {
+  readonly index: number;
+  readonly task: TaskRecord;
+  readonly plan: TimerPlan;
+}
+
 /**
  * The batched path of POST /v1/tasks/batch (issue 13, point 3): every item of `items` is written in BatchWriteItem
  * calls of 25, then the near-term ones are armed in SendMessageBatch calls of 10 (Scheduler-path ones keep one
@@ -52,22 +61,26 @@ export async function addBatched(
   nowMs: number,
 ): Promise<IndexedResult[]> {
   const results: IndexedResult[] = [];
-  const tasks: { index: number; task: TaskRecord }[] = [];
+  const tasks: MintedItem[] = [];
   for (const item of [...items].sort((a, b) => a.index - b.index)) {
     try {
-      tasks.push({ index: item.index, task: mintTask(deps, item.checked, nowMs) });
+      tasks.push({ index: item.index, ...mintTask(deps, item.checked, nowMs) });
     } catch (error) {
       results.push([item.index, refusedItem(error)]);
     }
   }
   const written = await writeAll(deps, tasks, results);
-  const armed = await armAll(deps, written, nowMs, results);
-  for (const { index, task } of armed) results.push([index, addedItem(task)]);
+  const armed = await armAll(deps, written, results);
+  for (const { index, task } of armed) results.push([index, answeredItem(201, addResponse(task))]);
   return results;
 }
 
-/** The task record the single add would make for this request, under a key minted now. */
-function mintTask(deps: AddTaskDeps, checked: CheckedAddRequest, nowMs: number): TaskRecord {
+/** The task record the single add would make for this request, under a key minted now, and its timer plan. */
+function mintTask(
+  deps: AddTaskDeps,
+  checked: CheckedAddRequest,
+  nowMs: number,
+): { task: TaskRecord; plan: TimerPlan } {
   const ulid = (deps.newUlid ?? newUlid)(nowMs);
   const key = makeTaskKey(checked.topic.name, checked.groupValue, checked.dueAtMs, ulid);
   const plan = planTimer(checked.dueAtMs, nowMs, timerSettings(deps.config));
@@ -78,7 +91,7 @@ function mintTask(deps: AddTaskDeps, checked: CheckedAddRequest, nowMs: number):
     idempotencyKey: undefined,
   });
   checkItemSize(task);
-  return task;
+  return { task, plan };
 }
 
 /**
@@ -87,9 +100,9 @@ function mintTask(deps: AddTaskDeps, checked: CheckedAddRequest, nowMs: number):
  */
 async function writeAll(
   deps: BatchedAddDeps,
-  tasks: readonly { index: number; task: TaskRecord }[],
+  tasks: readonly MintedItem[],
   results: IndexedResult[],
-): Promise<{ index: number; task: TaskRecord }[]> {
+): Promise<MintedItem[]> {
   if (tasks.length === 0) return [];
   const failures = await deps.store.putNewMany(
     tasks.map(({ task }) => ({ task, sweepIndex: indexedOnAdd(task, deps.config.sweeper) })),
@@ -113,17 +126,15 @@ async function writeAll(
  */
 async function armAll(
   deps: BatchedAddDeps,
-  written: readonly { index: number; task: TaskRecord }[],
-  nowMs: number,
+  written: readonly MintedItem[],
   results: IndexedResult[],
-): Promise<{ index: number; task: TaskRecord }[]> {
-  const settings = timerSettings(deps.config);
+): Promise<MintedItem[]> {
   const queued: { taskId: string; delaySeconds: number }[] = [];
-  const scheduled: { taskId: string; expression: string }[] = [];
-  for (const { task } of written) {
-    const plan = planTimer(task.dueAtMs, nowMs, settings);
-    if (plan.kind === "queue") queued.push({ taskId: task.taskId, delaySeconds: plan.delaySeconds });
-    else scheduled.push({ taskId: task.taskId, expression: plan.expression });
+  const scheduled: MintedItem[] = [];
+  for (const item of written) {
+    if (item.plan.kind === "queue")
+      queued.push({ taskId: item.task.taskId, delaySeconds: item.plan.delaySeconds });
+    else scheduled.push(item);
   }
   const [unsent, unscheduled] = await Promise.all([
     queued.length > 0 ? deps.timerQueue.armMany(queued) : Promise.resolve([]),
@@ -145,20 +156,17 @@ async function armAll(
   return written.filter(({ task }) => !failed.has(task.taskId));
 }
 
-/** One CreateSchedule per Scheduler-path task; resolves with the ids whose schedule could not be created. */
-async function createSchedules(
-  deps: BatchedAddDeps,
-  scheduled: readonly { taskId: string; expression: string }[],
-): Promise<string[]> {
+/** One CreateSchedule per Scheduler-path task (the single add's `arm`); resolves with the ids that failed. */
+async function createSchedules(deps: BatchedAddDeps, scheduled: readonly MintedItem[]): Promise<string[]> {
   const failed: string[] = [];
   await pMap(
     scheduled,
-    async ({ taskId, expression }) => {
+    async ({ task, plan }) => {
       try {
-        await deps.scheduler.createTaskSchedule({ taskId, name: scheduleNameFor(taskId), expression });
+        await arm(deps, task.taskId, plan);
       } catch (error) {
-        deps.onError?.("creating a batch item's schedule failed", error, taskId);
-        failed.push(taskId);
+        deps.onError?.("creating a batch item's schedule failed", error, task.taskId);
+        failed.push(task.taskId);
       }
     },
     { concurrency: SCHEDULE_CONCURRENCY },
@@ -180,14 +188,15 @@ async function removeUnaccepted(deps: BatchedAddDeps, taskId: string): Promise<v
   }
 }
 
-function addedItem(task: TaskRecord): BatchItemResult {
-  const body = addResponse(task);
+/** An item's result from the single add's answer (status and body), as a batch reports it. */
+export function answeredItem(status: number, body: AddTaskResponse): BatchItemResult {
   return {
-    status: 201,
+    status,
     task_id: body.task_id,
     topic: body.topic,
     task_status: body.status,
     due_at: body.due_at,
+    ...(body.subscribers ? { subscribers: body.subscribers.map((s) => ({ ...s })) } : {}),
   };
 }
 
