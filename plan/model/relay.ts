@@ -7,6 +7,7 @@ import {
   latestOwnKey,
   splitRelayBatch,
 } from "#shared/domain/relay-plan.js";
+import { chunksOf } from "#shared/runtime/chunks.js";
 import { RELAY_LOOKBACK_MS } from "#shared/services/relay.js";
 import { all, Slots, sequence } from "./engine.js";
 import type { LambdaFunction } from "./lambda.js";
@@ -135,7 +136,7 @@ function sendPacked(parts: RelayParts, tasks: readonly SimTask[], done: () => vo
   const { world } = parts;
   const fresh = tasks.filter((t) => !sentRecently(world.sim.now, t));
   sequence(
-    chunked(fresh, 10).map(
+    chunksOf(fresh, 10).map(
       (chunk) => (next: () => void) =>
         relayCall(
           world,
@@ -156,7 +157,7 @@ function sendPacked(parts: RelayParts, tasks: readonly SimTask[], done: () => vo
 }
 
 function rearm(parts: RelayParts, items: { task: SimTask; delaySeconds: number }[], done: () => void): void {
-  const chunks = chunked(items, 10);
+  const chunks = chunksOf(items, 10);
   all(
     chunks.length,
     (i, next) =>
@@ -181,10 +182,4 @@ function sentRecently(now: number, task: SimTask): boolean {
 /** A call from the relay's handler, on its thread. */
 function relayCall(world: World, name: Call, then: () => void, options?: CallOptions): void {
   world.call(name, then, world.threadOf("relay"), options);
-}
-
-export function chunked<T>(items: readonly T[], size: number): T[][] {
-  const out: T[][] = [];
-  for (let i = 0; i < items.length; i += size) out.push(items.slice(i, i + size));
-  return out;
 }

@@ -4,6 +4,7 @@ import {
   ReceiveMessageCommand,
   type SQSClient,
 } from "@aws-sdk/client-sqs";
+import { chunksOf } from "#shared/runtime/chunks.js";
 
 export interface ReceivedPointer {
   readonly messageId: string;
@@ -47,8 +48,7 @@ export class SqsDeadLetterSource implements DeadLetterSource {
 
   async remove(queueUrl: string, receiptHandles: readonly string[]): Promise<{ failed: string[] }> {
     const failed: string[] = [];
-    for (let start = 0; start < receiptHandles.length; start += BATCH_LIMIT) {
-      const chunk = receiptHandles.slice(start, start + BATCH_LIMIT);
+    for (const chunk of chunksOf(receiptHandles, BATCH_LIMIT)) {
       try {
         const out = await this.sqs.send(
           new DeleteMessageBatchCommand({
@@ -68,8 +68,7 @@ export class SqsDeadLetterSource implements DeadLetterSource {
   }
 
   async release(queueUrl: string, receiptHandles: readonly string[]): Promise<void> {
-    for (let start = 0; start < receiptHandles.length; start += BATCH_LIMIT) {
-      const chunk = receiptHandles.slice(start, start + BATCH_LIMIT);
+    for (const chunk of chunksOf(receiptHandles, BATCH_LIMIT)) {
       try {
         await this.sqs.send(
           new ChangeMessageVisibilityBatchCommand({

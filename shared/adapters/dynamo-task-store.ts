@@ -37,6 +37,7 @@ import {
   type TaskStatus,
   TERMINAL_STATUSES,
 } from "#shared/domain/task.js";
+import { chunksOf } from "#shared/runtime/chunks.js";
 import type {
   CancelOutcome,
   GroupPage,
@@ -286,10 +287,9 @@ export class DynamoTaskStore implements TaskStore {
    * threw (after the SDK's own retries) is reported as perhaps written: its answer may have been lost.
    */
   async putNewMany(entries: readonly NewTaskEntry[]): Promise<PutManyFailure[]> {
-    const chunks: NewTaskEntry[][] = [];
-    for (let i = 0; i < entries.length; i += BATCH_WRITE_SIZE)
-      chunks.push(entries.slice(i, i + BATCH_WRITE_SIZE));
-    const failed = await Promise.all(chunks.map((chunk) => this.writeChunk(chunk)));
+    const failed = await Promise.all(
+      chunksOf(entries, BATCH_WRITE_SIZE).map((chunk) => this.writeChunk(chunk)),
+    );
     return failed.flat();
   }
 

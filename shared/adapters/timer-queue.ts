@@ -1,6 +1,7 @@
 import { SendMessageBatchCommand, SendMessageCommand, type SQSClient } from "@aws-sdk/client-sqs";
 import { taskMessageBody } from "#shared/domain/messages.js";
 import { MAX_SQS_DELAY_SECONDS } from "#shared/domain/timing.js";
+import { chunksOf } from "#shared/runtime/chunks.js";
 
 export interface TimerArm {
   readonly taskId: string;
@@ -38,9 +39,7 @@ export class SqsTimerQueue implements TimerQueue {
    * call threw); both come back as ids, so the caller decides what to retry and nothing fails silently.
    */
   async armMany(items: readonly TimerArm[]): Promise<string[]> {
-    const batches: TimerArm[][] = [];
-    for (let i = 0; i < items.length; i += SQS_BATCH_SIZE) batches.push(items.slice(i, i + SQS_BATCH_SIZE));
-    const failed = await Promise.all(batches.map((batch) => this.sendBatch(batch)));
+    const failed = await Promise.all(chunksOf(items, SQS_BATCH_SIZE).map((batch) => this.sendBatch(batch)));
     return failed.flat();
   }
 

@@ -7,6 +7,7 @@ import {
 import { MAX_VISIBILITY_SECONDS } from "#shared/config/schema.js";
 import { taskMessageBody } from "#shared/domain/messages.js";
 import { errorText } from "#shared/runtime/async.js";
+import { chunksOf } from "#shared/runtime/chunks.js";
 
 /** SQS takes at most 10 entries per batch call. */
 const BATCH_LIMIT = 10;
@@ -71,10 +72,7 @@ interface PackedEntry {
 /** The groups' entries in order (group after group), cut into SendMessageBatch-sized chunks. */
 function packEntries(groups: readonly GroupSend[]): PackedEntry[][] {
   const entries = groups.flatMap(({ groupId, taskIds }) => taskIds.map((taskId) => ({ groupId, taskId })));
-  const chunks: PackedEntry[][] = [];
-  for (let start = 0; start < entries.length; start += BATCH_LIMIT)
-    chunks.push(entries.slice(start, start + BATCH_LIMIT));
-  return chunks;
+  return chunksOf(entries, BATCH_LIMIT);
 }
 
 export class SqsTopicQueue implements TopicQueue {
@@ -196,12 +194,8 @@ export class SqsTopicQueue implements TopicQueue {
 
   async setVisibility(queueUrl: string, changes: readonly VisibilityChange[]): Promise<{ failed: string[] }> {
     const failed: string[] = [];
-    const chunks: VisibilityChange[][] = [];
-    for (let start = 0; start < changes.length; start += BATCH_LIMIT) {
-      chunks.push(changes.slice(start, start + BATCH_LIMIT));
-    }
     await Promise.all(
-      chunks.map(async (chunk) => {
+      chunksOf(changes, BATCH_LIMIT).map(async (chunk) => {
         try {
           const out = await this.sqs.send(
             new ChangeMessageVisibilityBatchCommand({
