@@ -3,6 +3,7 @@ import { ConfigError, type PunctualConfig, parseConfig } from "./load.js";
 import type { EnvironmentConfigInput } from "./schema.js";
 
 export * from "./event-sources.js";
+export * from "./function-observability.js";
 export {
   ConfigError,
   type PunctualConfig,
@@ -12,6 +13,7 @@ export {
   topicConfig,
 } from "./load.js";
 export * from "./schema.js";
+export * from "./table-capacity.js";
 
 /** Loads and validates a named environment's configuration (at synth time and at every cold start). */
 export function loadEnvironmentConfig(

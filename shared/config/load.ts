@@ -1,6 +1,7 @@
 import type { z } from "zod";
 import type { TimerSettings } from "#shared/domain/timing.js";
 import { DEFAULT_EVENT_SOURCES } from "./event-sources.js";
+import { DEFAULT_FUNCTIONS, functionLoggingProblems } from "./function-observability.js";
 import {
   DEFAULT_SYSTEM_SETTINGS,
   type EnvironmentConfig,
@@ -11,6 +12,7 @@ import {
   topicSettingsSchema,
 } from "./schema.js";
 import { subscriberProblems } from "./subscribers.js";
+import { DEFAULT_TASK_TABLE } from "./table-capacity.js";
 
 export class ConfigError extends Error {
   override readonly name = "ConfigError";
@@ -68,6 +70,8 @@ export function parseConfig(input: EnvironmentConfigInput): PunctualConfig {
       ...stripUndefined(input.sweeper ?? {}),
     },
     eventSources: { ...DEFAULT_EVENT_SOURCES, ...stripUndefined(input.eventSources ?? {}) },
+    taskTable: { ...DEFAULT_TASK_TABLE, ...stripUndefined(input.taskTable ?? {}) },
+    functions: { ...DEFAULT_FUNCTIONS, ...stripUndefined(input.functions ?? {}) },
     system: mergeTopicSettings(DEFAULT_SYSTEM_SETTINGS, input.system),
     alarmSubscribers: { emails: [], httpsUrls: [], ...stripUndefined(input.alarmSubscribers ?? {}) },
   };
@@ -89,6 +93,7 @@ export function parseConfig(input: EnvironmentConfigInput): PunctualConfig {
     );
   }
   problems.push(...provisionedModeConflicts(config));
+  problems.push(...functionLoggingProblems(config.functions, config.logLevel));
   if (config.system.subscribers !== undefined) {
     problems.push(
       'field "system.subscribers": subscribers belong to one topic, not to the defaults of every topic',

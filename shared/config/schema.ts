@@ -1,6 +1,8 @@
 import * as z from "zod";
 import { MAX_SUBSCRIBERS, SUBSCRIBER_ID_PATTERN } from "#shared/domain/fan-out.js";
 import { type EventSourcesInput, eventSourcesSchema } from "./event-sources.js";
+import { type FunctionsConfig, functionsSchema } from "./function-observability.js";
+import { type TaskTableConfig, taskTableSchema } from "./table-capacity.js";
 
 /** Topic names end up in queue names, metric dimensions and task ids, so they are kept short and plain. */
 export const TOPIC_NAME_PATTERN = /^[a-z][a-z0-9-]{0,23}$/;
@@ -230,6 +232,10 @@ export const environmentConfigSchema = z
     sweeper: sweeperSchema,
     /** The relay's and the deliver functions' SQS event source mappings (shared/config/event-sources.ts). */
     eventSources: eventSourcesSchema,
+    /** The task table's capacity mode: on-demand, or provisioned with auto scaling (shared/config/table-capacity.ts). */
+    taskTable: taskTableSchema,
+    /** Every function's X-Ray tracing mode and Lambda log format/levels (shared/config/function-observability.ts). */
+    functions: functionsSchema,
     system: topicSettingsSchema,
     topics: z.record(
       z.string().regex(TOPIC_NAME_PATTERN, "lowercase letters, digits and '-', at most 24"),
@@ -260,6 +266,8 @@ export interface EnvironmentConfigInput {
   readonly timer?: Partial<EnvironmentConfig["timer"]>;
   readonly sweeper?: Partial<EnvironmentConfig["sweeper"]>;
   readonly eventSources?: EventSourcesInput;
+  readonly taskTable?: TaskTableConfig;
+  readonly functions?: Partial<FunctionsConfig>;
   readonly system?: TopicOverrides;
   readonly topics: Record<string, TopicOverrides>;
   readonly services?: Record<string, string>;

@@ -6,6 +6,7 @@ import * as lambda from "aws-cdk-lib/aws-lambda";
 import * as nodejs from "aws-cdk-lib/aws-lambda-nodejs";
 import * as logs from "aws-cdk-lib/aws-logs";
 import type { Construct } from "constructs";
+import type { FunctionsConfig } from "#shared/config/index.js";
 import { ENTRY_METADATA_KEY } from "#shared/contract/metadata.js";
 import { METRICS_NAMESPACE, serviceName } from "#shared/domain/metrics.js";
 import { ENV } from "#shared/runtime/env.js";
@@ -27,6 +28,8 @@ export interface PunctualFunctionProps {
   readonly entry?: string;
   readonly environmentName: string;
   readonly logLevel: "DEBUG" | "INFO" | "WARN" | "ERROR";
+  /** The environment's tracing mode and Lambda log format/levels (config `functions`). */
+  readonly observability: FunctionsConfig;
   readonly timeout: Duration;
   readonly description: string;
   /** Extra variables (the contract's per-function list); the common ones are added here. */
@@ -39,8 +42,9 @@ export interface PunctualFunctionProps {
 
 /**
  * Punctual's Lambda function: `functions/<name>.ts` bundled locally with esbuild (never Docker) into one
- * minified ESM file for nodejs22.x on arm64, X-Ray tracing, an explicit log group with retention, and a role
- * of its own that may only write to that log group (and X-Ray) until grants are added. No reserved
+ * minified ESM file for nodejs22.x on arm64, X-Ray tracing and Lambda log format/levels as the environment
+ * configures them (`functions`), an explicit log group with retention, and a role of its own that may only write to
+ * that log group (and X-Ray) until grants are added. No reserved
  * concurrency: SQS event sources cap deliver concurrency through `MaximumConcurrency` instead.
  */
 export class PunctualFunction extends nodejs.NodejsFunction {
@@ -71,7 +75,7 @@ export class PunctualFunction extends nodejs.NodejsFunction {
       memorySize: memorySizeOf(props),
       timeout: props.timeout,
       description: props.description,
-      tracing: lambda.Tracing.ACTIVE,
+      ...tracingAndLogging(props.observability, props.logLevel),
       role,
       logGroup,
       environment: {
@@ -110,6 +114,34 @@ export class PunctualFunction extends nodejs.NodejsFunction {
         "nodejs22.x is the runtime the product pins (issue #2: Lambda nodejs22.x on arm64) and tests against; moving to a newer Node major is a deliberate upgrade, not a drive-by.",
     });
   }
+}
+
+const TRACING: Readonly<Record<FunctionsConfig["tracing"], lambda.Tracing>> = {
+  active: lambda.Tracing.ACTIVE,
+  "pass-through": lambda.Tracing.PASS_THROUGH,
+};
+
+/**
+ * TracingConfig and LoggingConfig from the configuration. With JSON logs the application level is the
+ * environment's `logLevel` (shared/config/function-observability.ts says why); plain text carries no levels.
+ */
+function tracingAndLogging(
+  observability: FunctionsConfig,
+  logLevel: PunctualFunctionProps["logLevel"],
+): Pick<
+  nodejs.NodejsFunctionProps,
+  "tracing" | "loggingFormat" | "systemLogLevelV2" | "applicationLogLevelV2"
+> {
+  const tracing = TRACING[observability.tracing];
+  const { format, systemLogLevel } = observability.logging;
+  // Text is Lambda's default: left out, so the template of an environment that does not use the lever is unchanged.
+  if (format === "text") return { tracing };
+  return {
+    tracing,
+    loggingFormat: lambda.LoggingFormat.JSON,
+    applicationLogLevelV2: lambda.ApplicationLogLevel[logLevel],
+    ...(systemLogLevel ? { systemLogLevelV2: lambda.SystemLogLevel[systemLogLevel] } : {}),
+  };
 }
 
 function memorySizeOf(props: PunctualFunctionProps): number {

@@ -61,6 +61,7 @@ export class RuntimeSettings extends Construct {
       name: "validate-topic-settings",
       environmentName: config.name,
       logLevel: config.logLevel,
+      observability: config.functions,
       timeout: Duration.seconds(15),
       memorySize: 256,
       description: `Punctual ${config.name}: AppConfig validator of the topic settings (the functions' zod schema)`,

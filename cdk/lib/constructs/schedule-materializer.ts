@@ -50,6 +50,7 @@ export class ScheduleMaterializer extends Construct {
       name: "schedule-materializer",
       environmentName: config.name,
       logLevel: config.logLevel,
+      observability: config.functions,
       timeout: Duration.seconds(MATERIALIZER_TIMEOUT_SECONDS),
       description: `Punctual ${config.name}: makes recurring schedules' next occurrences tasks`,
       logRetention: props.logRetention,

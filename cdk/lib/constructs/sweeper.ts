@@ -82,6 +82,7 @@ export class Sweeper extends Construct {
       name: "sweeper",
       environmentName: config.name,
       logLevel: config.logLevel,
+      observability: config.functions,
       timeout: Duration.seconds(SWEEPER_TIMEOUT_SECONDS),
       description: `Punctual ${config.name}: repairs orphaned tasks (lost timers and messages) and drains the timer DLQs`,
       logRetention: props.logRetention,

@@ -68,6 +68,7 @@ export class TaskApi extends Construct {
     const common = {
       environmentName: config.name,
       logLevel: config.logLevel,
+      observability: config.functions,
       logRetention: props.logRetention,
       removalPolicy: props.removalPolicy,
     } as const;
@@ -227,7 +228,7 @@ function defaultAuthorizer(auth: PunctualConfig["api"]["auth"]): apigw.IHttpRout
 
 type CommonFunctionProps = Pick<
   PunctualFunctionProps,
-  "environmentName" | "logLevel" | "logRetention" | "removalPolicy"
+  "environmentName" | "logLevel" | "observability" | "logRetention" | "removalPolicy"
 >;
 
 /** The stack's value of each variable a route's row can ask for (shared/api/routes.ts GRANT_VARIABLES). */

@@ -7,7 +7,7 @@ import {
   dynamoOperationsOf,
   type StoreMethod,
 } from "#shared/adapters/dynamo-task-store.js";
-import type { PunctualConfig } from "#shared/config/index.js";
+import type { ProvisionedCapacity, PunctualConfig } from "#shared/config/index.js";
 import {
   FAILED_INDEX_NAME,
   FAILED_SORT_ATTRIBUTE,
@@ -25,7 +25,8 @@ export interface TaskTableProps {
 }
 
 /**
- * The one task table: `pk`/`sk` strings, on-demand, the sparse sweep index (unfinished tasks by shard and due
+ * The one task table: `pk`/`sk` strings, on-demand or provisioned with auto scaling (config `taskTable.capacity`,
+ * docs/COST-AND-SCALE.md "Levers"), the sparse sweep index (unfinished tasks by shard and due
  * time, see shared/domain/sweep.ts), TTL on `expiresAt` (set when a task completes), encrypted
  * with the AWS managed key `aws/dynamodb`, point-in-time recovery and removal policy from the configuration,
  * deletion protection whenever the data is retained.
@@ -42,10 +43,18 @@ export class TaskTable extends Construct {
     super(scope, id);
     const { config } = props;
     const retain = config.removalPolicy === "retain";
+    const provisioned =
+      config.taskTable.capacity.mode === "provisioned" ? config.taskTable.capacity : undefined;
     this.table = new dynamodb.Table(this, "Table", {
       partitionKey: { name: "pk", type: dynamodb.AttributeType.STRING },
       sortKey: { name: "sk", type: dynamodb.AttributeType.STRING },
-      billingMode: dynamodb.BillingMode.PAY_PER_REQUEST,
+      ...(provisioned
+        ? {
+            billingMode: dynamodb.BillingMode.PROVISIONED,
+            readCapacity: provisioned.table.read.min,
+            writeCapacity: provisioned.table.write.min,
+          }
+        : { billingMode: dynamodb.BillingMode.PAY_PER_REQUEST }),
       timeToLiveAttribute: "expiresAt",
       encryption: dynamodb.TableEncryption.AWS_MANAGED,
       pointInTimeRecoverySpecification: { pointInTimeRecoveryEnabled: config.pointInTimeRecovery },
@@ -60,6 +69,7 @@ export class TaskTable extends Construct {
       sortKey: { name: SWEEP_SORT_ATTRIBUTE, type: dynamodb.AttributeType.NUMBER },
       projectionType: dynamodb.ProjectionType.INCLUDE,
       nonKeyAttributes: ["taskId"],
+      ...indexCapacity(provisioned),
     });
     // Sparse too: only dead-lettered tasks carry `failedTopic` (markFailed sets it, a replay removes it), so
     // the happy path never writes it. ALL projection: the failed list answers full task views without a read
@@ -69,6 +79,7 @@ export class TaskTable extends Construct {
       partitionKey: { name: FAILED_TOPIC_ATTRIBUTE, type: dynamodb.AttributeType.STRING },
       sortKey: { name: FAILED_SORT_ATTRIBUTE, type: dynamodb.AttributeType.NUMBER },
       projectionType: dynamodb.ProjectionType.ALL,
+      ...indexCapacity(provisioned),
     });
     // Issue 14, point 4. Sparse: only active schedules carry `scheduleShard` (pause, delete and the end of a
     // schedule remove it). Keys only: the materializer reads each due schedule from the table, strongly
@@ -78,12 +89,37 @@ export class TaskTable extends Construct {
       partitionKey: { name: SCHEDULE_SHARD_ATTRIBUTE, type: dynamodb.AttributeType.NUMBER },
       sortKey: { name: SCHEDULE_SORT_ATTRIBUTE, type: dynamodb.AttributeType.NUMBER },
       projectionType: dynamodb.ProjectionType.KEYS_ONLY,
+      ...indexCapacity(provisioned),
     });
+    if (provisioned) this.scaleOnUtilization(provisioned);
     if (!config.pointInTimeRecovery) {
       Validations.of(this.table).acknowledge({
         id: "AwsSolutions-DDB3",
         reason: `Point-in-time recovery is switched off on purpose in the "${config.name}" environment (config pointInTimeRecovery: false): its tasks are disposable test data. Retained environments turn it on.`,
       });
+    }
+  }
+
+  /**
+   * Target tracking on the table and on each GSI, reads and writes apart (Application Auto Scaling: it raises
+   * capacity after about two minutes above the target and lowers it after about fifteen well below it; DynamoDB
+   * limits how often a day capacity may be lowered). Between the two, bursts ride on up to 300 s of unused capacity.
+   */
+  private scaleOnUtilization(capacity: ProvisionedCapacity): void {
+    const target = { targetUtilizationPercent: capacity.targetUtilizationPercent };
+    const bounds = (range: { min: number; max: number }) => ({
+      minCapacity: range.min,
+      maxCapacity: range.max,
+    });
+    this.table.autoScaleReadCapacity(bounds(capacity.table.read)).scaleOnUtilization(target);
+    this.table.autoScaleWriteCapacity(bounds(capacity.table.write)).scaleOnUtilization(target);
+    for (const indexName of [SWEEP_INDEX_NAME, FAILED_INDEX_NAME, SCHEDULE_INDEX_NAME]) {
+      this.table
+        .autoScaleGlobalSecondaryIndexReadCapacity(indexName, bounds(capacity.indexes.read))
+        .scaleOnUtilization(target);
+      this.table
+        .autoScaleGlobalSecondaryIndexWriteCapacity(indexName, bounds(capacity.indexes.write))
+        .scaleOnUtilization(target);
     }
   }
 
@@ -125,4 +161,13 @@ export class TaskTable extends Construct {
       if (actions.length > 0) iam.Grant.addToPrincipal({ grantee, actions, resourceArns: [resourceArn] });
     }
   }
+}
+
+/** A GSI's starting capacity in provisioned mode (auto scaling moves it from there); nothing when on-demand. */
+function indexCapacity(
+  provisioned: ProvisionedCapacity | undefined,
+): Pick<dynamodb.GlobalSecondaryIndexProps, "readCapacity" | "writeCapacity"> {
+  return provisioned
+    ? { readCapacity: provisioned.indexes.read.min, writeCapacity: provisioned.indexes.write.min }
+    : {};
 }

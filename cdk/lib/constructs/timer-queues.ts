@@ -67,6 +67,7 @@ export class TimerQueues extends Construct {
       name: "relay",
       environmentName: config.name,
       logLevel: config.logLevel,
+      observability: config.functions,
       timeout: Duration.seconds(RELAY_TIMEOUT_SECONDS),
       description: `Punctual ${config.name}: relays due timers to the topics' FIFO queues, in group order`,
       logRetention: props.logRetention,

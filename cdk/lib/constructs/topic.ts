@@ -80,6 +80,7 @@ export class Topic extends Construct {
       name: "deliver",
       environmentName: config.name,
       logLevel: config.logLevel,
+      observability: config.functions,
       timeout: Duration.seconds(timeoutSeconds),
       description: `Punctual ${config.name}: delivers topic "${topic.name}" (FIFO queue to signed HTTPS callbacks)`,
       logRetention: props.logRetention,
