@@ -23,6 +23,10 @@ export const prod: EnvironmentConfigInput = {
     deliver: { batchSize: 10, provisionedPollers: { min: 30, max: 300 } },
     earlyWakeSeconds: 3,
   },
+  // Traces stay (the lateness investigations and the planner's per-call latencies rely on them, ≈ $0.28 per million
+  // tasks); Lambda's START/END/REPORT lines go (≈ $0.17 per million): the alarms and the dashboard read Lambda's own
+  // metrics and our EMF lines, which JSON logging at INFO keeps (docs/COST-AND-SCALE.md, "Levers").
+  functions: { tracing: "active", logging: { format: "json", systemLogLevel: "WARN" } },
   // Deliberately empty: the on-call addresses are the deployer's, passed at synth with
   // `-c alarmEmails=…` / `-c alarmHttpsUrls=…` (README, "Alarm subscribers"). Synthesis refuses prod without one.
   alarmSubscribers: { emails: [], httpsUrls: [] },
