@@ -5,6 +5,7 @@ import {
   HttpError,
   internalError,
   serviceUnavailable,
+  THROTTLED_MESSAGE,
   toHttpError,
   validationFailed,
 } from "#shared/api/errors.js";
@@ -36,6 +37,38 @@ describe("HttpError bodies", () => {
     expect(error).toMatchObject({ status: 500, code: "internal_error", expose: false });
     expect(JSON.stringify(error.toBody())).not.toContain("10.0.0.5");
     expect(toHttpError("a string")).toMatchObject({ status: 500 });
+  });
+
+  it("turns an AWS throttling error the SDK gave up on into a retryable 503, and leaks nothing of it", () => {
+    // Prepare: errors shaped as the SDK throws them (name and $metadata; throttling by name or by trait)
+    const provisioned = Object.assign(
+      new Error("Throughput exceeds the current capacity of table tasks-123"),
+      {
+        name: "ProvisionedThroughputExceededException",
+        $metadata: { httpStatusCode: 400 },
+      },
+    );
+    const byTrait = Object.assign(new Error("Rate exceeded"), {
+      name: "SomethingNew",
+      $metadata: { httpStatusCode: 400 },
+      $retryable: { throttling: true },
+    });
+    const conditional = Object.assign(new Error("The conditional request failed"), {
+      name: "ConditionalCheckFailedException",
+      $metadata: { httpStatusCode: 400 },
+    });
+
+    // Act
+    const answers = [provisioned, byTrait, conditional].map(toHttpError);
+
+    // Assess
+    expect(answers.map((e) => [e.status, e.code, e.headers?.["retry-after"]])).toEqual([
+      [503, "service_unavailable", "1"],
+      [503, "service_unavailable", "1"],
+      [500, "internal_error", undefined],
+    ]);
+    expect(answers[0]?.toBody().error.message).toBe(THROTTLED_MESSAGE);
+    expect(JSON.stringify(answers[0]?.toBody())).not.toContain("tasks-123");
   });
 
   it("does not let details override the code or message", () => {

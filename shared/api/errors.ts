@@ -1,3 +1,6 @@
+import { isThrottlingError } from "@smithy/core/retry";
+import type { SdkError } from "@smithy/types";
+
 /**
  * Errors the HTTP API answers with. Every error body has one shape, so clients can branch on `error.code`
  * without parsing messages:
@@ -211,7 +214,22 @@ export function internalError(cause?: unknown): HttpError {
   return new HttpError(500, "internal_error", GENERIC_INTERNAL_MESSAGE, { cause, expose: false });
 }
 
-/** Anything thrown becomes an HttpError; what is not one already is an internal error (nothing leaks). */
+/**
+ * Anything thrown becomes an HttpError; what is not one already is an internal error (nothing leaks), except an
+ * AWS throttling error the SDK's own retries did not get past (DynamoDB ProvisionedThroughputExceededException on a
+ * provisioned table beyond its capacity and burst, ThrottlingException, …): the service refused that call and did
+ * nothing, so it is a retryable 503 with Retry-After, which our client retries, not a 500, which it does not.
+ * Classified by the SDK's own rule (@smithy/core/retry) rather than a list of names of ours.
+ */
 export function toHttpError(error: unknown): HttpError {
-  return isHttpError(error) ? error : internalError(error);
+  if (isHttpError(error)) return error;
+  if (isAwsThrottling(error)) return serviceUnavailable(THROTTLED_MESSAGE, error);
+  return internalError(error);
+}
+
+export const THROTTLED_MESSAGE =
+  "the service is busy (a storage or queue call was throttled); retry the request";
+
+function isAwsThrottling(error: unknown): boolean {
+  return typeof error === "object" && error !== null && isThrottlingError(error as SdkError);
 }

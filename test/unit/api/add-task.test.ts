@@ -1,4 +1,5 @@
 import { describe, expect, it } from "vitest";
+import { toHttpError } from "#shared/api/errors.js";
 import { groupPartitionKey, parseTaskId, scheduleNameFor } from "#shared/domain/keys.js";
 import { sweepShardOf } from "#shared/domain/sweep.js";
 import { addTask, canonicalJson } from "#shared/services/add-task.js";
@@ -449,6 +450,28 @@ describe("addTask: lost answers and concurrent copies", () => {
     const retry = await addTask(f.deps, { body: body({ idempotency_key: "w-1" }) });
     expect(retry.statusCode).toBe(200);
     expect(f.timerQueue.armed.map((a) => a.taskId)).toEqual([retry.body.task_id]);
+  });
+
+  it("answers a throttled write (the SDK's retries spent) with a retryable 503 and leaves nothing behind", async () => {
+    // Prepare: a provisioned table past its capacity and burst refuses the Put; DynamoDB writes nothing
+    const f = fixture();
+    const throttled = Object.assign(new Error("Throughput exceeds the current capacity of your table"), {
+      name: "ProvisionedThroughputExceededException",
+      $metadata: { httpStatusCode: 400, attempts: 3 },
+    });
+    f.store.putNew = async () => {
+      throw throttled;
+    };
+
+    // Act
+    const thrown = await addTask(f.deps, { body: body() }).catch((e: unknown) => e);
+    const keyed = await addTask(f.deps, { body: body({ idempotency_key: "t-1" }) }).catch((e: unknown) => e);
+
+    // Assess: what the error responder answers; no task stored, no timer armed
+    expect(toHttpError(thrown)).toMatchObject({ status: 503, code: "service_unavailable" });
+    expect(toHttpError(keyed)).toMatchObject({ status: 503, code: "service_unavailable" });
+    expect(f.store.tasks.size).toBe(0);
+    expect(f.timerQueue.armed).toEqual([]);
   });
 
   it("still removes a task without an idempotency key whose arming failed", async () => {
