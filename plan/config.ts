@@ -2,6 +2,8 @@ import {
   loadEnvironmentConfig,
   type PunctualConfig,
   relayGroupConcurrency,
+  type TableCapacity,
+  tableCapacitySchema,
   topicConfig,
 } from "#shared/config/index.js";
 
@@ -39,6 +41,8 @@ export interface PlannerConfig {
   readonly relayGroupConcurrency: number;
   /** Groups a deliver batch runs side by side (functions/deliver.ts). */
   readonly deliverGroupConcurrency: number;
+  /** The task table's capacity mode (config `taskTable.capacity`): what its reads and writes cost. */
+  readonly tableCapacity: TableCapacity;
 }
 
 /**
@@ -68,6 +72,7 @@ export function plannerConfigOf(config: PunctualConfig, topicName?: string): Pla
     timer: { horizonSeconds: config.timer.horizonSeconds, leadSeconds: config.timer.leadSeconds },
     relayGroupConcurrency: relayGroupConcurrency(config.eventSources),
     deliverGroupConcurrency: DELIVER_GROUP_CONCURRENCY,
+    tableCapacity: config.taskTable.capacity,
   };
 }
 
@@ -95,6 +100,8 @@ export interface ConfigOverrides {
   readonly timer?: Partial<PlannerConfig["timer"]>;
   readonly relayGroupConcurrency?: number;
   readonly deliverGroupConcurrency?: number;
+  /** A whole `taskTable.capacity` section, checked by the config schema (e.g. `{"mode":"provisioned",…}`). */
+  readonly tableCapacity?: unknown;
 }
 
 export function withOverrides(base: PlannerConfig, overrides: ConfigOverrides = {}): PlannerConfig {
@@ -108,6 +115,10 @@ export function withOverrides(base: PlannerConfig, overrides: ConfigOverrides = 
     timer: { ...base.timer, ...overrides.timer },
     relayGroupConcurrency: overrides.relayGroupConcurrency ?? base.relayGroupConcurrency,
     deliverGroupConcurrency: overrides.deliverGroupConcurrency ?? base.deliverGroupConcurrency,
+    tableCapacity:
+      overrides.tableCapacity === undefined
+        ? base.tableCapacity
+        : tableCapacitySchema.parse(overrides.tableCapacity),
   };
 }
 

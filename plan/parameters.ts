@@ -218,6 +218,22 @@ export const AWS_PARAMETERS = {
     unit: "$ per M RRU",
     source: PRICE("https://aws.amazon.com/dynamodb/pricing/on-demand/"),
   },
+  priceDynamoWcuHour: {
+    value: 0.00065,
+    unit: "$ per provisioned WCU-hour",
+    source: {
+      url: "https://aws.amazon.com/dynamodb/pricing/provisioned/",
+      note: "us-east-1; the figure as quoted from that page by third-party sources (the excerpt in our docs corpus shows no number): check before quoting",
+    },
+  },
+  priceDynamoRcuHour: {
+    value: 0.00013,
+    unit: "$ per provisioned RCU-hour",
+    source: {
+      url: "https://aws.amazon.com/dynamodb/pricing/provisioned/",
+      note: "us-east-1; as priceDynamoWcuHour: check before quoting",
+    },
+  },
   priceSchedulerPerM: {
     value: 1.0,
     unit: "$ per M invocations",

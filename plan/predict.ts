@@ -1,9 +1,13 @@
+import { TASK_TABLE_INDEX_COUNT } from "#shared/config/index.js";
 import type { PlannerConfig } from "./config.js";
 import { type SimulationRun, simulate } from "./model/pipeline.js";
 import type { Profile } from "./model/profile.js";
 import type { Workload } from "./model/workload.js";
 import type { CpuSpeed } from "./model/world.js";
 import { AWS_PARAMETERS as P } from "./parameters.js";
+
+/** The task table's GSIs, each provisioned at its own minimum (shared/config/table-capacity.ts). */
+const INDEXES = TASK_TABLE_INDEX_COUNT;
 
 export interface Lateness {
   readonly p50: number;
@@ -36,9 +40,14 @@ export interface Prediction {
     readonly total: number;
   };
   readonly coldStarts: number;
-  readonly perTask: { readonly awsRequests: number; readonly wru: number; readonly updateItems: number };
+  readonly perTask: {
+    readonly awsRequests: number;
+    readonly wru: number;
+    readonly rru: number;
+    readonly updateItems: number;
+  };
   readonly costPerMillion: number;
-  /** The workload's rate sustained for 30 days (absent for a burst), plus provisioned pollers' fixed cost. */
+  /** The workload's rate sustained for 30 days (absent for a burst), with the provisioned pollers' and table's floor. */
   readonly monthlyCost?: number;
   readonly idleMonthlyCost: number;
   readonly quotas: Quota[];
@@ -71,7 +80,7 @@ export function predict(
   const deliveryRate = lastReceive > firstDue ? (lateness.length * 1000) / (lastReceive - firstDue) : 0;
   const addSeconds = (run.adds.lastMs - run.adds.firstMs) / 1000;
   const { add, relay, deliver } = run.functions;
-  const cost = costPerMillion(run, tasks);
+  const cost = costPerMillion(run, tasks, config);
   const idle = idleMonthlyCost(config);
   return {
     profile: profile.name,
@@ -94,7 +103,7 @@ export function predict(
     coldStarts: add.coldStarts + relay.coldStarts + deliver.coldStarts,
     perTask: perTask(run, tasks),
     costPerMillion: round(cost, 2),
-    ...(workload.rate ? { monthlyCost: round((workload.rate * MONTH_SECONDS * cost) / 1e6 + idle) } : {}),
+    ...(workload.rate ? { monthlyCost: round(monthlyCost(run, tasks, config, workload.rate)) } : {}),
     idleMonthlyCost: round(idle, 2),
     quotas: quotas(run, workload, config, { deliveryRate, tasks }),
     ...(run.world.threads
@@ -123,35 +132,90 @@ function perTask(run: SimulationRun, tasks: number) {
       2,
     ),
     wru: round(u.wru / tasks, 2),
+    rru: round(u.rru / tasks, 2),
     updateItems: round(u.calls.ddbUpdate / tasks, 2),
   };
 }
 
 /** List-price dollars per million tasks from what the run called (docs/COST-AND-SCALE.md's prices). */
-function costPerMillion(run: SimulationRun, tasks: number): number {
+function costPerMillion(run: SimulationRun, tasks: number, config: PlannerConfig): number {
+  return ((otherDollars(run) + tableDollars(run, config)) / tasks) * 1e6;
+}
+
+/** Everything but the task table: API, Lambda, SQS, Scheduler. */
+function otherDollars(run: SimulationRun): number {
   const u = run.world.usage;
   const { add, relay, deliver } = run.functions;
   const invocations = add.invocations + relay.invocations + deliver.invocations;
   const gbSeconds = ((add.billedMs + relay.billedMs + deliver.billedMs) / 1000) * P.lambdaMemoryGb.value;
-  const dollars =
+  return (
     (u.calls.api * P.priceApiPerM.value +
       invocations * P.priceLambdaRequestPerM.value +
       u.standardRequests * P.priceSqsStandardPerM.value +
       u.fifoRequests * P.priceSqsFifoPerM.value +
-      u.wru * P.priceDynamoWruPerM.value +
-      u.rru * P.priceDynamoRruPerM.value +
       u.calls.schedulerCreate * P.priceSchedulerPerM.value) /
       1e6 +
-    gbSeconds * P.priceLambdaGbSecond.value;
-  return (dollars / tasks) * 1e6;
+    gbSeconds * P.priceLambdaGbSecond.value
+  );
 }
 
-/** What the configuration costs with no traffic: provisioned pollers bill their minimum around the clock. */
+/**
+ * The table's share of what the run used. On-demand: every unit at the per-request price. Provisioned: each unit
+ * consumed as a second of capacity, and auto scaling keeps consumed ÷ provisioned near the target, so a unit used
+ * costs 1 ÷ target of a unit-second (docs/COST-AND-SCALE.md, "Levers"); the minimum capacity is the idle cost.
+ */
+function tableDollars(run: SimulationRun, config: PlannerConfig): number {
+  const u = run.world.usage;
+  const capacity = config.tableCapacity;
+  if (capacity.mode === "on-demand")
+    return (u.wru * P.priceDynamoWruPerM.value + u.rru * P.priceDynamoRruPerM.value) / 1e6;
+  const perUnitSecond = (hourPrice: number) => hourPrice / 3600 / (capacity.targetUtilizationPercent / 100);
+  return (
+    u.wru * perUnitSecond(P.priceDynamoWcuHour.value) + u.rru * perUnitSecond(P.priceDynamoRcuHour.value)
+  );
+}
+
+/**
+ * The workload's rate sustained for 30 days. A provisioned table bills, per table and GSI, the larger of its
+ * minimum and what the rate needs at the target utilization (near-term tasks write no GSI: those stay at their
+ * minimum); provisioned pollers their minimum on top.
+ */
+function monthlyCost(run: SimulationRun, tasks: number, config: PlannerConfig, rate: number): number {
+  const pollers = pollerIdleMonthlyCost(config);
+  const others = (rate * MONTH_SECONDS * otherDollars(run)) / tasks;
+  const capacity = config.tableCapacity;
+  if (capacity.mode === "on-demand")
+    return others + pollers + (rate * MONTH_SECONDS * tableDollars(run, config)) / tasks;
+  const u = run.world.usage;
+  const needed = (unitsPerTask: number) => (rate * unitsPerTask) / (capacity.targetUtilizationPercent / 100);
+  const hours = MONTH_SECONDS / 3600;
+  const writes =
+    Math.max(capacity.table.write.min, needed(u.wru / tasks)) + INDEXES * capacity.indexes.write.min;
+  const reads =
+    Math.max(capacity.table.read.min, needed(u.rru / tasks)) + INDEXES * capacity.indexes.read.min;
+  return (
+    others + pollers + hours * (writes * P.priceDynamoWcuHour.value + reads * P.priceDynamoRcuHour.value)
+  );
+}
+
+/** What the configuration costs with no traffic: provisioned pollers and a provisioned table's minimum capacity. */
 export function idleMonthlyCost(config: PlannerConfig): number {
+  return pollerIdleMonthlyCost(config) + tableIdleMonthlyCost(config);
+}
+
+function pollerIdleMonthlyCost(config: PlannerConfig): number {
   const pollers =
     (config.eventSources.relay.provisionedPollers?.min ?? 0) +
     (config.eventSources.deliver.provisionedPollers?.min ?? 0);
   return pollers * 720 * P.provisionedPollerHourPrice.value;
+}
+
+function tableIdleMonthlyCost(config: PlannerConfig): number {
+  const capacity = config.tableCapacity;
+  if (capacity.mode === "on-demand") return 0;
+  const writes = capacity.table.write.min + INDEXES * capacity.indexes.write.min;
+  const reads = capacity.table.read.min + INDEXES * capacity.indexes.read.min;
+  return 720 * (writes * P.priceDynamoWcuHour.value + reads * P.priceDynamoRcuHour.value);
 }
 
 function quotas(

@@ -7,6 +7,12 @@ const fmt = (x: number, digits = 0) =>
     ? x.toLocaleString("en-US", { maximumFractionDigits: digits, minimumFractionDigits: digits })
     : "—";
 
+function tableCapacity(c: PlannerConfig["tableCapacity"]): string {
+  if (c.mode === "on-demand") return "on-demand";
+  const r = (x: { min: number; max: number }) => `${x.min}–${x.max}`;
+  return `provisioned at ${c.targetUtilizationPercent} %: table ${r(c.table.write)} WCU / ${r(c.table.read)} RCU, each GSI ${r(c.indexes.write)} WCU / ${r(c.indexes.read)} RCU`;
+}
+
 /** The prediction as two tables: the figures, then the quotas near or past their default. */
 export function renderPrediction(workload: string, config: PlannerConfig, p: Prediction): string {
   const figures = new Table({ style: { head: [], border: [] } });
@@ -24,6 +30,7 @@ export function renderPrediction(workload: string, config: PlannerConfig, p: Pre
       "relay event source": `${mapping(relay)}, window ${relay.maxBatchingWindowSeconds} s, early wake ${earlyWakeSeconds ?? 0} s`,
     },
     { "deliver event source": mapping(deliver) },
+    { "task table": tableCapacity(config.tableCapacity) },
     { "tasks received": `${fmt(p.received)} of ${fmt(p.tasks)}` },
     {
       "lateness p50 / p90 / p99 / max (ms)": [
@@ -46,7 +53,7 @@ export function renderPrediction(workload: string, config: PlannerConfig, p: Pre
     },
     { "$ per million tasks (list price)": fmt(p.costPerMillion, 2) },
     ...(p.monthlyCost !== undefined ? [{ "$ per month at this rate": fmt(p.monthlyCost) }] : []),
-    { "$ per month idle (provisioned pollers)": fmt(p.idleMonthlyCost, 2) },
+    { "$ per month idle (provisioned pollers and table capacity)": fmt(p.idleMonthlyCost, 2) },
   );
   const quotas = new Table({
     head: ["quota", "needed", "default", "raise to", "note"],

@@ -45,3 +45,19 @@ describe("the capacity planner's event-source settings", () => {
     },
   );
 });
+
+describe("the capacity planner's task table", () => {
+  it.each(["local", "dev", "staging", "prod"])(
+    "for %s prices the capacity mode the template deploys",
+    (env) => {
+      // Prepare
+      const table = Object.values(synthesized(env).resources).find((r) => r.Type === "AWS::DynamoDB::Table");
+
+      // Act
+      const planned = plannerConfigFor(env).tableCapacity;
+
+      // Assess: PAY_PER_REQUEST ↔ on-demand; CloudFormation's default (absent) is PROVISIONED
+      expect(table?.Properties.BillingMode === "PAY_PER_REQUEST").toBe(planned.mode === "on-demand");
+    },
+  );
+});

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { DEFAULT_CONFIG } from "../../../plan/config.js";
+import { DEFAULT_CONFIG, withOverrides } from "../../../plan/config.js";
 import { AWS_PARAMETERS as P } from "../../../plan/parameters.js";
 import { predict } from "../../../plan/predict.js";
 import { handProfile, LATENCY as L } from "./fakes.js";
@@ -27,7 +27,7 @@ describe("predict: requests, write units and cost of one task, added up by hand"
     const prediction = predict({ burst: 1, groups: 1, delaySeconds: 5 }, DEFAULT_CONFIG, handProfile());
 
     // Assess
-    expect(prediction.perTask).toEqual({ awsRequests: 10, wru: 3, updateItems: 2 });
+    expect(prediction.perTask).toEqual({ awsRequests: 10, wru: 3, rru: 1, updateItems: 2 });
     expect(prediction.costPerMillion).toBeCloseTo(expected, 2);
     expect(prediction.peakConcurrency).toEqual({ add: 1, relay: 1, deliver: 1, total: 3 });
   });
@@ -48,5 +48,63 @@ describe("predict: requests, write units and cost of one task, added up by hand"
     const perGroup = byName.get("SQS FIFO messages/s per group (hard)");
     expect(perGroup?.needed).toBe(2_000);
     expect(perGroup?.raiseTo).toBeUndefined();
+  });
+});
+
+describe("predict: the task table's capacity mode", () => {
+  const provisioned = {
+    mode: "provisioned",
+    targetUtilizationPercent: 70,
+    table: { read: { min: 5, max: 1_000 }, write: { min: 10, max: 6_000 } },
+    indexes: { read: { min: 1, max: 100 }, write: { min: 1, max: 100 } },
+  } as const;
+
+  it("charges a provisioned table's units as capacity-seconds at the target utilization, its minimum as idle cost", () => {
+    // Prepare: the same one-task run as above, on-demand and provisioned
+    const workload = { burst: 1, groups: 1, delaySeconds: 5 } as const;
+    const config = withOverrides(DEFAULT_CONFIG, { tableCapacity: provisioned });
+    const onDemandTable = 3 * P.priceDynamoWruPerM.value + 1 * P.priceDynamoRruPerM.value;
+    const perUnitSecond = (hourPrice: number) => (hourPrice / 3600 / 0.7) * 1e6;
+    const provisionedTable =
+      3 * perUnitSecond(P.priceDynamoWcuHour.value) + perUnitSecond(P.priceDynamoRcuHour.value);
+    const idle = 720 * ((10 + 3 * 1) * P.priceDynamoWcuHour.value + (5 + 3 * 1) * P.priceDynamoRcuHour.value);
+
+    // Act
+    const onDemand = predict(workload, DEFAULT_CONFIG, handProfile());
+    const inProvisioned = predict(workload, config, handProfile());
+
+    // Assess: both figures are rounded to cents, so their difference is good to ± 1 cent
+    const expected = onDemand.costPerMillion - onDemandTable + provisionedTable;
+    expect(Math.abs(inProvisioned.costPerMillion - expected)).toBeLessThanOrEqual(0.01);
+    expect(inProvisioned.idleMonthlyCost).toBeCloseTo(idle, 2);
+    expect(onDemand.idleMonthlyCost).toBe(0);
+  });
+
+  it("bills a month of a sustained rate at the capacity it needs at the target, never below the minimum", () => {
+    // Prepare
+    const workload = { rate: 1_000, durationSeconds: 1, delaySeconds: 2, groups: 1_000 } as const;
+    const config = withOverrides(DEFAULT_CONFIG, { tableCapacity: provisioned });
+
+    // Act
+    const inProvisioned = predict(workload, config, handProfile());
+    const onDemand = predict(workload, DEFAULT_CONFIG, handProfile());
+
+    // Assess: the two months differ by exactly the table's bill in each mode (± the per-task rounding)
+    const { wru, rru } = inProvisioned.perTask;
+    const taskMonth = 30 * 86_400 * 1_000;
+    const onDemandTable =
+      (taskMonth * (wru * P.priceDynamoWruPerM.value + rru * P.priceDynamoRruPerM.value)) / 1e6;
+    const wcu = Math.max(10, (1_000 * wru) / 0.7) + 3 * 1;
+    const rcu = Math.max(5, (1_000 * rru) / 0.7) + 3 * 1;
+    const provisionedTable = 720 * (wcu * P.priceDynamoWcuHour.value + rcu * P.priceDynamoRcuHour.value);
+    const difference = (onDemand.monthlyCost as number) - (inProvisioned.monthlyCost as number);
+    expect(Math.abs(difference - (onDemandTable - provisionedTable))).toBeLessThan(20);
+    expect(provisionedTable).toBeLessThan(onDemandTable / 2);
+  });
+
+  it("refuses a capacity override the config schema refuses", () => {
+    expect(() =>
+      withOverrides(DEFAULT_CONFIG, { tableCapacity: { ...provisioned, targetUtilizationPercent: 95 } }),
+    ).toThrow(/20–90 %/);
   });
 });
