@@ -129,4 +129,25 @@ describe("POST /v1/tasks/batch under injected faults", () => {
       expect(read.json).toMatchObject({ status: "scheduled" });
     }
   });
+
+  it("a single add whose PutItem stays throttled answers a retryable 503 with Retry-After and leaves no task", async () => {
+    // Prepare: what a provisioned table past its capacity and burst does (docs/COST-AND-SCALE.md, "Levers")
+    const run = randomUUID();
+    await h.cloud.faults?.set({ services: { dynamodb: { operations: { PutItem: { throttle: 1 } } } } });
+
+    // Act
+    const answer = await h.api("POST", "/v1/tasks", {
+      topic: "demo",
+      delay_seconds: 5,
+      content: { order_id: run },
+      callback: { url: `${h.receiver.url}/ok/throttled-single` },
+    });
+    await h.cloud.faults?.set({ rates: {} });
+
+    // Assess
+    expect(answer.status, answer.text).toBe(503);
+    expect(answer.headers.get("retry-after")).toBe("1");
+    expect(answer.json).toMatchObject({ error: { code: "service_unavailable" } });
+    expect(await taskItemsOf(run)).toEqual([]);
+  });
 });
