@@ -1,5 +1,8 @@
 import {
   type AttributeValue,
+  BatchExecuteStatementCommand,
+  BatchGetItemCommand,
+  type BatchStatementRequest,
   BatchWriteItemCommand,
   type BatchWriteItemCommandOutput,
   ConditionalCheckFailedException,
@@ -38,22 +41,29 @@ import {
   TERMINAL_STATUSES,
 } from "#shared/domain/task.js";
 import { chunksOf } from "#shared/runtime/chunks.js";
-import type {
-  CancelOutcome,
-  GroupPage,
-  IdempotencyClaim,
-  IdempotencyOutcome,
-  NewTaskEntry,
-  PageKey,
-  PutManyFailure,
-  ReplayOutcome,
-  RescheduleOutcome,
-  ScheduleChange,
-  SchedulePage,
-  ScheduleUpdateOutcome,
-  TaskPage,
-  TaskStore,
-  UnfinishedTaskRef,
+import { BATCH_STATEMENT_SIZE, updateStatement } from "./partiql.js";
+import {
+  type BatchStart,
+  type BatchStartOutcome,
+  type CancelOutcome,
+  type DeliveredResult,
+  type FinishWrite,
+  type GroupPage,
+  type IdempotencyClaim,
+  type IdempotencyOutcome,
+  type ManyRead,
+  type NewTaskEntry,
+  type PageKey,
+  type PutManyFailure,
+  type ReplayOutcome,
+  type RescheduleOutcome,
+  type ScheduleChange,
+  type SchedulePage,
+  type ScheduleUpdateOutcome,
+  startedTask,
+  type TaskPage,
+  type TaskStore,
+  type UnfinishedTaskRef,
 } from "./task-store.js";
 
 /**
@@ -99,7 +109,16 @@ export function idempotencyPartitionKey(topic: string, key: string): string {
 
 /** A DynamoDB API call the store makes, and where: the table itself or its sparse sweep index. */
 export interface DynamoOperation {
-  readonly action: "GetItem" | "PutItem" | "BatchWriteItem" | "UpdateItem" | "DeleteItem" | "Query";
+  readonly action:
+    | "GetItem"
+    | "BatchGetItem"
+    | "PutItem"
+    | "BatchWriteItem"
+    | "UpdateItem"
+    | "DeleteItem"
+    | "Query"
+    /** BatchExecuteStatement of UPDATE statements (the IAM action PartiQL updates need, shared/adapters/partiql.ts). */
+    | "PartiQLUpdate";
   readonly on: "table" | "sweepIndex" | "failedIndex" | "scheduleIndex";
 }
 const onTable = (action: DynamoOperation["action"]): DynamoOperation => ({ action, on: "table" });
@@ -123,6 +142,10 @@ export const TASK_STORE_OPERATIONS: { readonly [M in keyof TaskStore]: readonly 
   enterSweepIndex: [onTable("UpdateItem")],
   startAttempt: [onTable("UpdateItem"), onTable("GetItem")],
   markDelivered: [onTable("UpdateItem")],
+  // Deliver's batch start and finish (docs/RELIABILITY.md "Deliver's writes in batches").
+  readMany: [onTable("BatchGetItem")],
+  startAttempts: [onTable("PartiQLUpdate")],
+  finishAttempts: [onTable("PartiQLUpdate")],
   recordAttemptFailure: [onTable("UpdateItem")],
   markFailed: [onTable("UpdateItem")],
   listUnfinishedDueBy: [{ action: "Query", on: "sweepIndex" }],
@@ -178,6 +201,9 @@ export const PIPELINE_STORE_METHODS = {
     "get",
     "startAttempt",
     "markDelivered",
+    "readMany",
+    "startAttempts",
+    "finishAttempts",
     "recordAttemptFailure",
     "markFailed",
     // Protecting receivers (issue 14): the breaker, leases and rate tokens.
@@ -495,6 +521,66 @@ export class DynamoTaskStore implements TaskStore {
       },
       result.attempt,
     );
+  }
+
+  async readMany(taskIds: readonly string[]): Promise<ManyRead> {
+    const tasks = new Map<string, TaskRecord>();
+    const unread = new Set<string>();
+    const keyed = [...new Set(taskIds)].flatMap((taskId) => {
+      const key = parseTaskId(taskId);
+      return key ? [{ taskId, key: { pk: key.pk, sk: key.sk } }] : [];
+    });
+    for (const chunk of chunksOf(keyed, BATCH_GET_SIZE)) {
+      try {
+        const out = await this.client.send(
+          new BatchGetItemCommand({
+            RequestItems: { [this.table]: { Keys: chunk.map((k) => toWire(k.key)), ConsistentRead: true } },
+          }),
+        );
+        for (const item of out.Responses?.[this.table] ?? []) {
+          const task = fromWire<TaskRecord>(item) as TaskRecord;
+          tasks.set(task.taskId, task);
+        }
+        const unprocessed = new Set((out.UnprocessedKeys?.[this.table]?.Keys ?? []).map((k) => keyOf(k)));
+        for (const k of chunk) if (unprocessed.has(keyOf(toWire(k.key)))) unread.add(k.taskId);
+      } catch {
+        for (const k of chunk) unread.add(k.taskId);
+      }
+    }
+    return { tasks, unread };
+  }
+
+  async startAttempts(starts: readonly BatchStart[]): Promise<Map<string, BatchStartOutcome>> {
+    const outcomes = new Map<string, BatchStartOutcome>();
+    for (const chunk of chunksOf(starts, BATCH_STATEMENT_SIZE)) {
+      const codes = await this.executeBatch(chunk.map((start) => this.startStatement(start)));
+      chunk.forEach((start, i) => {
+        const code = codes?.[i];
+        outcomes.set(
+          start.read.taskId,
+          !codes
+            ? "unknown"
+            : code === undefined
+              ? "started"
+              : code === "ConditionalCheckFailed"
+                ? "refused"
+                : "unknown",
+        );
+      });
+    }
+    return outcomes;
+  }
+
+  async finishAttempts(writes: readonly FinishWrite[]): Promise<Set<string>> {
+    const failed = new Set<string>();
+    for (const chunk of chunksOf(writes, BATCH_STATEMENT_SIZE)) {
+      const codes = await this.executeBatch(chunk.map((write) => this.finishStatement(write)));
+      chunk.forEach((write, i) => {
+        if (!codes || codes[i] !== undefined)
+          failed.add(write.kind === "delivered" ? write.taskId : write.read.taskId);
+      });
+    }
+    return failed;
   }
 
   async recordAttemptFailure(
@@ -1045,6 +1131,109 @@ export class DynamoTaskStore implements TaskStore {
     return [];
   }
 
+  /**
+   * One BatchExecuteStatement: per statement, in order, undefined when it was written or its error code; undefined
+   * as a whole when the call failed (then any statement may or may not have been written).
+   */
+  private async executeBatch(
+    statements: readonly BatchStatementRequest[],
+  ): Promise<(string | undefined)[] | undefined> {
+    try {
+      const out = await this.client.send(new BatchExecuteStatementCommand({ Statements: [...statements] }));
+      return statements.map((_, i) => {
+        const response = out.Responses?.[i];
+        if (!response) return "NoResponse";
+        return response.Error ? (response.Error.Code ?? "Unknown") : undefined;
+      });
+    } catch {
+      return undefined;
+    }
+  }
+
+  /** A batch start (`startedTask`), on condition that the task is still exactly as read. */
+  private startStatement({ read, atMs, handedOverAtMs }: BatchStart): BatchStatementRequest {
+    const started = startedTask(read, atMs, handedOverAtMs);
+    const key = parseTaskId(read.taskId);
+    return updateStatement({
+      table: this.table,
+      key: { pk: key?.pk ?? "", sk: key?.sk ?? "" },
+      set: [
+        [["status"], started.status],
+        [["attempts"], started.attempts],
+        [["lastAttemptAtMs"], started.lastAttemptAtMs],
+        [["attemptSeq"], started.attemptSeq],
+        ...(read.attemptLog === undefined ? [[["attemptLog"], {}] as const] : []),
+        ...(read.queuedAtMs === undefined && started.queuedAtMs !== undefined
+          ? [[["queuedAtMs"], started.queuedAtMs] as const]
+          : []),
+      ],
+      where: [
+        ["status", read.status],
+        ["attempts", read.attempts],
+        ["attemptSeq", read.attemptSeq],
+      ],
+    });
+  }
+
+  /** A finishing write of deliver's batch: delivered (as markDelivered), or a start given back. */
+  private finishStatement(write: FinishWrite): BatchStatementRequest {
+    if (write.kind === "delivered")
+      return this.deliveredStatement(write.taskId, write.attemptSeq, write.result);
+    const { read, started } = write;
+    const key = parseTaskId(read.taskId);
+    const restored = (["lastAttemptAtMs", "attemptSeq", "attemptLog", "queuedAtMs"] as const).filter(
+      (name) => read[name] !== undefined,
+    );
+    return updateStatement({
+      table: this.table,
+      key: { pk: key?.pk ?? "", sk: key?.sk ?? "" },
+      set: [
+        [["status"], read.status],
+        [["attempts"], read.attempts],
+        ...restored.map((name) => [[name], read[name]] as const),
+      ],
+      remove: (["lastAttemptAtMs", "attemptSeq", "attemptLog", "queuedAtMs"] as const).filter(
+        (name) => read[name] === undefined,
+      ),
+      where: [
+        ["status", started.status],
+        ["attemptSeq", started.attemptSeq],
+        ["lastAttemptAtMs", started.lastAttemptAtMs],
+      ],
+    });
+  }
+
+  /** markDelivered's write as a statement, on condition that the task is still in attempt `attemptSeq`. */
+  private deliveredStatement(
+    taskId: string,
+    attemptSeq: number,
+    result: DeliveredResult,
+  ): BatchStatementRequest {
+    const key = parseTaskId(taskId);
+    return updateStatement({
+      table: this.table,
+      key: { pk: key?.pk ?? "", sk: key?.sk ?? "" },
+      set: [
+        [["status"], "delivered" satisfies TaskStatus],
+        [["deliveredAtMs"], result.atMs],
+        [["latenessMs"], result.latenessMs],
+        [["deliveryLatencyMs"], result.deliveryLatencyMs],
+        [["expiresAt"], result.expiresAt],
+        ...(result.lastAttemptAtMs === undefined
+          ? []
+          : [[["lastAttemptAtMs"], result.lastAttemptAtMs] as const]),
+        ...(result.attempt === undefined
+          ? []
+          : [[["attemptLog", attemptLogSlot(result.attempt.seq)], result.attempt] as const]),
+      ],
+      remove: [SWEEP_SHARD_ATTRIBUTE],
+      where: [
+        ["status", "delivering" satisfies TaskStatus],
+        ["attemptSeq", attemptSeq],
+      ],
+    });
+  }
+
   /** Writes an item unless one with its key exists (tasks, schedules). */
   private async putIfAbsent(item: Record<string, unknown>): Promise<"created" | "exists"> {
     const created = await conditional(
@@ -1133,6 +1322,8 @@ function page(out: QueryCommandOutput): TaskPage {
   return out.LastEvaluatedKey ? { tasks, next: unmarshall(out.LastEvaluatedKey) as PageKey } : { tasks };
 }
 
+/** BatchGetItem reads at most 100 keys per call. */
+const BATCH_GET_SIZE = 100;
 /** BatchWriteItem takes at most 25 puts per call. */
 export const BATCH_WRITE_SIZE = 25;
 /** Calls per chunk before its still-unprocessed puts are given up on (the caller answers them 503). */
