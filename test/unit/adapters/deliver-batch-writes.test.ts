@@ -1,0 +1,226 @@
+/**
+ * The task store's batch methods for deliver (readMany, startAttempts, finishAttempts): the same answers from the
+ * table — dynalite behind the local cloud's PartiQL emulation, reached by the real SDK over HTTP — and from the
+ * memory fake the deliver unit tests use.
+ */
+import http from "node:http";
+import type { AddressInfo } from "node:net";
+import { CreateTableCommand, DynamoDBClient } from "@aws-sdk/client-dynamodb";
+import dynalite from "dynalite";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import type { RequestListener } from "#local/aws/in-process.js";
+import { withPartiql } from "#local/aws/partiql.js";
+import { DynamoTaskStore } from "#shared/adapters/dynamo-task-store.js";
+import { startedTask, type TaskStore } from "#shared/adapters/task-store.js";
+import { attemptLogSlot } from "#shared/domain/attempt-log.js";
+import { sweepShardOf } from "#shared/domain/sweep.js";
+import type { TaskRecord } from "#shared/domain/task.js";
+import { makeTask } from "../../support/factories.js";
+import { MemoryTaskStore } from "../../support/memory-task-store.js";
+
+const NOW = Date.UTC(2026, 10, 30, 6, 0, 0);
+let server: http.Server;
+let client: DynamoDBClient;
+let tableCount = 0;
+
+beforeAll(async () => {
+  const db = dynalite({ createTableMs: 0 });
+  const [listener] = db.listeners("request");
+  server = http.createServer(withPartiql(listener as RequestListener));
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  const { port } = server.address() as AddressInfo;
+  client = new DynamoDBClient({
+    endpoint: `http://127.0.0.1:${port}`,
+    region: "us-east-1",
+    credentials: { accessKeyId: "test", secretAccessKey: "test" },
+  });
+});
+
+afterAll(async () => {
+  client?.destroy();
+  server.closeAllConnections();
+  await new Promise<void>((resolve) => server.close(() => resolve()));
+});
+
+async function tableStore(): Promise<TaskStore> {
+  const tableName = `batch-writes-${++tableCount}`;
+  await client.send(
+    new CreateTableCommand({
+      TableName: tableName,
+      AttributeDefinitions: [
+        { AttributeName: "pk", AttributeType: "S" },
+        { AttributeName: "sk", AttributeType: "S" },
+      ],
+      KeySchema: [
+        { AttributeName: "pk", KeyType: "HASH" },
+        { AttributeName: "sk", KeyType: "RANGE" },
+      ],
+      BillingMode: "PAY_PER_REQUEST",
+    }),
+  );
+  return new DynamoTaskStore({ tableName, client });
+}
+
+const task = (group: string, fields: Partial<TaskRecord> = {}) =>
+  makeTask({ group, dueAtMs: NOW - 1_000, acceptedAtMs: NOW - 60_000, ...fields });
+
+describe.each([
+  ["the table (dynalite + PartiQL emulation)", tableStore],
+  ["the memory fake", async (): Promise<TaskStore> => new MemoryTaskStore()],
+])("deliver's batch writes on %s", (_, newStore) => {
+  it("readMany reads what exists, leaves out what does not", async () => {
+    // Prepare
+    const store = await newStore();
+    const a = task("r1");
+    const b = task("r2", { status: "delivered" });
+    await store.putNew(a, { sweepIndex: false });
+    await store.putNew(b, { sweepIndex: false });
+    const missing = task("r3").taskId;
+
+    // Act
+    const { tasks, unread } = await store.readMany([a.taskId, b.taskId, missing]);
+
+    // Assess
+    expect(tasks.get(a.taskId)).toEqual(a);
+    expect(tasks.get(b.taskId)?.status).toBe("delivered");
+    expect(tasks.has(missing)).toBe(false);
+    expect(unread.size).toBe(0);
+  });
+
+  it("startAttempts writes each start as startedTask says, and refuses a task that moved on since the read", async () => {
+    // Prepare: three tasks read; one is cancelled before the start
+    const store = await newStore();
+    const a = task("s1");
+    const b = task("s2");
+    const c = task("s4", { status: "queued", queuedAtMs: NOW - 500 });
+    for (const t of [a, b, c]) await store.putNew(t, { sweepIndex: false });
+    const { tasks } = await store.readMany([a.taskId, b.taskId, c.taskId]);
+    expect((await store.cancel(b.taskId, NOW, NOW / 1000 + 3600)).outcome).toBe("cancelled");
+
+    // Act
+    const outcomes = await store.startAttempts(
+      [a, b, c].map((t) => ({
+        read: tasks.get(t.taskId) as TaskRecord,
+        atMs: NOW,
+        handedOverAtMs: NOW - 200,
+      })),
+    );
+
+    // Assess: the queued task keeps the hand-over time the sweeper recorded
+    expect(Object.fromEntries(outcomes)).toEqual({
+      [a.taskId]: "started",
+      [b.taskId]: "refused",
+      [c.taskId]: "started",
+    });
+    expect(await store.get(a.taskId)).toEqual(startedTask(a, NOW, NOW - 200));
+    expect(await store.get(c.taskId)).toEqual(startedTask(c, NOW, NOW - 200));
+    expect((await store.get(c.taskId))?.queuedAtMs).toBe(NOW - 500);
+    expect((await store.get(b.taskId))?.status).toBe("cancelled");
+  });
+
+  it("startAttempts refuses a start from a stale read (another attempt counted since)", async () => {
+    const store = await newStore();
+    const a = task("s3");
+    await store.putNew(a, { sweepIndex: false });
+    const { tasks } = await store.readMany([a.taskId]);
+    await store.startAttempt(a.taskId, NOW - 10);
+
+    const outcomes = await store.startAttempts([{ read: tasks.get(a.taskId) as TaskRecord, atMs: NOW }]);
+
+    expect(outcomes.get(a.taskId)).toBe("refused");
+    expect(await store.get(a.taskId)).toMatchObject({
+      attempts: 1,
+      attemptSeq: 1,
+      lastAttemptAtMs: NOW - 10,
+    });
+  });
+
+  it("finishAttempts writes `delivered` for the attempt it belongs to, with the real start and the log entry", async () => {
+    // Prepare: a started task in the sweep index
+    const store = await newStore();
+    const a = task("f1");
+    await store.putNew(a);
+    const started = (await store.startAttempt(a.taskId, NOW)) as TaskRecord;
+    const entry = { seq: 1, startedAtMs: NOW + 40, durationMs: 12, status: 200 };
+
+    // Act
+    const failed = await store.finishAttempts([
+      {
+        kind: "delivered",
+        taskId: a.taskId,
+        attemptSeq: started.attemptSeq as number,
+        result: {
+          atMs: NOW + 60,
+          latenessMs: 1_040,
+          deliveryLatencyMs: 12,
+          expiresAt: 1_900_000_000,
+          attempt: entry,
+          lastAttemptAtMs: NOW + 40,
+        },
+      },
+    ]);
+
+    // Assess
+    expect(failed.size).toBe(0);
+    const stored = (await store.get(a.taskId)) as TaskRecord;
+    expect(stored).toMatchObject({
+      status: "delivered",
+      deliveredAtMs: NOW + 60,
+      latenessMs: 1_040,
+      deliveryLatencyMs: 12,
+      expiresAt: 1_900_000_000,
+      lastAttemptAtMs: NOW + 40,
+      attemptLog: { [attemptLogSlot(1)]: entry },
+    });
+    expect(stored.sweepShard).toBeUndefined();
+    expect(a.sweepShard ?? sweepShardOf(a.taskId)).toBeDefined();
+  });
+
+  it("finishAttempts refuses `delivered` for an attempt that is no longer the task's, and for a final task", async () => {
+    const store = await newStore();
+    const a = task("f2");
+    const b = task("f3");
+    for (const t of [a, b]) await store.putNew(t, { sweepIndex: false });
+    await store.startAttempt(a.taskId, NOW);
+    await store.startAttempt(a.taskId, NOW + 1); // a second attempt (e.g. a re-delivered copy)
+    await store.startAttempt(b.taskId, NOW);
+    await store.markDelivered(b.taskId, { atMs: NOW, latenessMs: 0, deliveryLatencyMs: 1, expiresAt: 1 });
+    const result = { atMs: NOW + 5, latenessMs: 0, deliveryLatencyMs: 1, expiresAt: 2 };
+
+    const failed = await store.finishAttempts([
+      { kind: "delivered", taskId: a.taskId, attemptSeq: 1, result },
+      { kind: "delivered", taskId: b.taskId, attemptSeq: 1, result },
+    ]);
+
+    expect([...failed].sort()).toEqual([a.taskId, b.taskId].sort());
+    expect((await store.get(a.taskId))?.status).toBe("delivering");
+    expect((await store.get(b.taskId))?.expiresAt).toBe(1);
+  });
+
+  it("a give-back restores the task exactly as read, only while it is still in that start", async () => {
+    // Prepare: two tasks started from a read; the second then started again by someone else
+    const store = await newStore();
+    const a = task("g1");
+    const b = task("g2", { status: "queued", queuedAtMs: NOW - 900 });
+    for (const t of [a, b]) await store.putNew(t, { sweepIndex: false });
+    const { tasks } = await store.readMany([a.taskId, b.taskId]);
+    const reads = [a, b].map((t) => tasks.get(t.taskId) as TaskRecord);
+    await store.startAttempts(reads.map((read) => ({ read, atMs: NOW, handedOverAtMs: NOW - 100 })));
+    await store.recordAttemptFailure(b.taskId, { error: "x", atMs: NOW + 1 });
+    await store.startAttempt(b.taskId, NOW + 2);
+
+    // Act
+    const failed = await store.finishAttempts(
+      reads.map((read) => ({ kind: "giveBack" as const, read, started: startedTask(read, NOW, NOW - 100) })),
+    );
+
+    // Assess
+    expect([...failed]).toEqual([b.taskId]);
+    expect(await store.get(a.taskId)).toEqual(reads[0]);
+    expect(await store.get(b.taskId)).toMatchObject({
+      status: "delivering",
+      attempts: 2,
+      lastAttemptAtMs: NOW + 2,
+    });
+  });
+});
