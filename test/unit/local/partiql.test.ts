@@ -88,7 +88,7 @@ describe("PartiQL UPDATE → UpdateItem", () => {
     });
 
     const input = toUpdateItem(
-      parseUpdate(request.Statement as string, request.Parameters as Record<string, unknown>[]),
+      parseUpdate(request.Statement as string, request.Parameters as unknown as Record<string, unknown>[]),
       ["pk", "sk"],
     );
 
