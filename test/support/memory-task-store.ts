@@ -129,7 +129,10 @@ export class MemoryTaskStore implements TaskStore {
 
   /** Calls of the batch methods (deliver's batch start and finish), for tests that count requests. */
   readonly batchCalls = { readMany: 0, startAttempts: 0, finishAttempts: 0 };
-  /** Per task id: the error code its next batch statement (start or finish) answers instead of being written. */
+  /**
+   * `start:<task id>` / `finish:<task id>`: the error code that task's next start / finishing statement answers
+   * instead of being written (as DynamoDB's per-statement `Error.Code` in an HTTP 200).
+   */
   readonly statementErrors = new Map<string, string>();
   /** Task ids `readMany` leaves unread (as DynamoDB's UnprocessedKeys). */
   readonly unreadIds = new Set<string>();
@@ -160,7 +163,7 @@ export class MemoryTaskStore implements TaskStore {
         outcomes.set(read.taskId, "unknown");
         continue;
       }
-      const code = this.takeStatementError(read.taskId);
+      const code = this.takeStatementError(`start:${read.taskId}`);
       const task = this.tasks.get(read.taskId);
       const unchanged =
         task?.status === read.status &&
@@ -188,7 +191,7 @@ export class MemoryTaskStore implements TaskStore {
     const callFailed = this.takeBatchFailure("finishAttempts");
     for (const write of writes) {
       const taskId = write.kind === "delivered" ? write.taskId : write.read.taskId;
-      if (callFailed || this.takeStatementError(taskId) !== undefined || !this.finishOne(write)) {
+      if (callFailed || this.takeStatementError(`finish:${taskId}`) !== undefined || !this.finishOne(write)) {
         failed.add(taskId);
       }
     }
@@ -244,9 +247,9 @@ export class MemoryTaskStore implements TaskStore {
     return true;
   }
 
-  private takeStatementError(taskId: string): string | undefined {
-    const code = this.statementErrors.get(taskId);
-    this.statementErrors.delete(taskId);
+  private takeStatementError(key: string): string | undefined {
+    const code = this.statementErrors.get(key);
+    this.statementErrors.delete(key);
     return code;
   }
 

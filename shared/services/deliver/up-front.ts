@@ -139,8 +139,9 @@ export function claimStarted(
     });
     throw new RecordFailedError("not enough time left");
   }
-  const startedAt = ctx.clock();
-  return { started: { ...prepared.started, lastAttemptAtMs: startedAt }, signer: prepared.signer, startedAt };
+  // `started` stays the item as stored (its `lastAttemptAtMs` the batch's start): the finishing write sees the
+  // difference and records the real start.
+  return { started: prepared.started, signer: prepared.signer, startedAt: ctx.clock() };
 }
 
 /** A start this batch made and no callback will use: restored in the finishing call. */
