@@ -46,7 +46,6 @@ import {
   type BatchStart,
   type BatchStartOutcome,
   type CancelOutcome,
-  type DeliveredResult,
   type FinishWrite,
   type GroupPage,
   type IdempotencyClaim,
@@ -1177,8 +1176,7 @@ export class DynamoTaskStore implements TaskStore {
 
   /** A finishing write of deliver's batch: delivered (as markDelivered), or a start given back. */
   private finishStatement(write: FinishWrite): BatchStatementRequest {
-    if (write.kind === "delivered")
-      return this.deliveredStatement(write.taskId, write.attemptSeq, write.result);
+    if (write.kind === "delivered") return this.deliveredStatement(write);
     const { read, started } = write;
     const key = parseTaskId(read.taskId);
     const restored = (["lastAttemptAtMs", "attemptSeq", "attemptLog", "queuedAtMs"] as const).filter(
@@ -1204,11 +1202,12 @@ export class DynamoTaskStore implements TaskStore {
   }
 
   /** markDelivered's write as a statement, on condition that the task is still in attempt `attemptSeq`. */
-  private deliveredStatement(
-    taskId: string,
-    attemptSeq: number,
-    result: DeliveredResult,
-  ): BatchStatementRequest {
+  private deliveredStatement({
+    taskId,
+    attemptSeq,
+    result,
+    attemptLog,
+  }: Extract<FinishWrite, { kind: "delivered" }>): BatchStatementRequest {
     const key = parseTaskId(taskId);
     return updateStatement({
       table: this.table,
@@ -1222,9 +1221,14 @@ export class DynamoTaskStore implements TaskStore {
         ...(result.lastAttemptAtMs === undefined
           ? []
           : [[["lastAttemptAtMs"], result.lastAttemptAtMs] as const]),
-        ...(result.attempt === undefined
+        ...(result.attempt === undefined || attemptLog === undefined
           ? []
-          : [[["attemptLog", attemptLogSlot(result.attempt.seq)], result.attempt] as const]),
+          : [
+              [
+                ["attemptLog"],
+                { ...attemptLog, [attemptLogSlot(result.attempt.seq)]: result.attempt },
+              ] as const,
+            ]),
       ],
       remove: [SWEEP_SHARD_ATTRIBUTE],
       where: [

@@ -352,6 +352,12 @@ export type FinishWrite =
       /** The attempt this delivery belongs to: the write is refused if another attempt started since. */
       readonly attemptSeq: number;
       readonly result: DeliveredResult;
+      /**
+       * The attempt log as the attempt's start left it: with `result.attempt`, written whole with the entry in its
+       * slot (a top-level SET: the statements name no nested paths). The condition on `attemptSeq` makes that
+       * safe: no other writer touches the log while the task stays in this attempt.
+       */
+      readonly attemptLog?: TaskRecord["attemptLog"];
     }
   | {
       readonly kind: "giveBack";

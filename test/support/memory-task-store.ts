@@ -208,8 +208,12 @@ export class MemoryTaskStore implements TaskStore {
       const task = this.tasks.get(write.taskId);
       if (task?.status !== "delivering" || task.attemptSeq !== write.attemptSeq) return false;
       const { result } = write;
+      const logged = write.attemptLog === undefined ? undefined : result.attempt;
       this.tasks.set(write.taskId, {
-        ...withLogged(finished(task), result.attempt),
+        ...withLogged(
+          { ...finished(task), ...(write.attemptLog && { attemptLog: write.attemptLog }) },
+          logged,
+        ),
         status: "delivered",
         deliveredAtMs: result.atMs,
         latenessMs: result.latenessMs,

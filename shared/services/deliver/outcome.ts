@@ -47,12 +47,13 @@ export async function recordDelivered(
       attemptSeq: started.attemptSeq,
       attempt: started.attempts,
       status: result.status,
+      ...(started.attemptLog !== undefined && { attemptLog: started.attemptLog }),
       result: {
         atMs: delivered.atMs,
         latenessMs,
         deliveryLatencyMs: delivered.deliveryLatencyMs,
         expiresAt: delivered.expiresAt,
-        // A map entry cannot be set in a missing map (an attempt started before the log existed).
+        // No log to write into (an attempt started before the log existed): the entry is left out, as before.
         ...(started.attemptLog !== undefined && { attempt: delivered.attempt }),
         // Started up front behind others of its group: the callback's real start, not the batch's.
         ...(started.lastAttemptAtMs !== startedAt && { lastAttemptAtMs: startedAt }),

@@ -129,6 +129,8 @@ export interface PendingDelivered {
   readonly attempt: number;
   readonly status: number | undefined;
   readonly result: DeliveredResult;
+  /** The attempt log as the start left it (the entry is written into it). */
+  readonly attemptLog?: TaskRecord["attemptLog"];
 }
 
 /** The batch's finishing writes; once `closed`, a late step (past the watchdog) writes on its own. */

@@ -174,6 +174,7 @@ export async function finishBatch(
       taskId: d.taskId,
       attemptSeq: d.attemptSeq,
       result: d.result,
+      ...(d.attemptLog !== undefined && { attemptLog: d.attemptLog }),
     })),
     ...giveBacks,
   ];

@@ -149,6 +149,7 @@ describe.each([
         kind: "delivered",
         taskId: a.taskId,
         attemptSeq: started.attemptSeq as number,
+        attemptLog: { ...started.attemptLog, [attemptLogSlot(9)]: { seq: 9, startedAtMs: 1, durationMs: 1 } },
         result: {
           atMs: NOW + 60,
           latenessMs: 1_040,
@@ -170,7 +171,10 @@ describe.each([
       deliveryLatencyMs: 12,
       expiresAt: 1_900_000_000,
       lastAttemptAtMs: NOW + 40,
-      attemptLog: { [attemptLogSlot(1)]: entry },
+      attemptLog: {
+        [attemptLogSlot(1)]: entry,
+        [attemptLogSlot(9)]: { seq: 9, startedAtMs: 1, durationMs: 1 },
+      },
     });
     expect(stored.sweepShard).toBeUndefined();
     expect(a.sweepShard ?? sweepShardOf(a.taskId)).toBeDefined();
