@@ -552,16 +552,17 @@ export class DynamoTaskStore implements TaskStore {
   async startAttempts(starts: readonly BatchStart[]): Promise<Map<string, BatchStartOutcome>> {
     const outcomes = new Map<string, BatchStartOutcome>();
     for (const chunk of chunksOf(starts, BATCH_STATEMENT_SIZE)) {
-      const codes = await this.executeBatch(chunk.map((start) => this.startStatement(start)));
+      const answers = await this.executeBatch(chunk.map((start) => this.startStatement(start)));
       chunk.forEach((start, i) => {
-        const code = codes?.[i];
+        const answer = answers?.[i];
+        const own = answer?.item && isStart(answer.item, startedTask(start.read, start.atMs));
         outcomes.set(
           start.read.taskId,
-          !codes
+          !answers
             ? "unknown"
-            : code === undefined
+            : answer === undefined || own
               ? "started"
-              : code === "ConditionalCheckFailed"
+              : answer.code === "ConditionalCheckFailed"
                 ? "refused"
                 : "unknown",
         );
@@ -570,14 +571,30 @@ export class DynamoTaskStore implements TaskStore {
     return outcomes;
   }
 
+  /**
+   * Each chunk's statements, then — a few rounds, with backoff — the ones that failed for a reason a retry can
+   * change (throttling, a server error, the call itself failing), as AWS asks of batch callers. A retried
+   * statement whose condition fails because its earlier try was written after all (the answer was lost) is
+   * recognised from the item DynamoDB returns with it (ALL_OLD), so it is not reported as failed.
+   */
   async finishAttempts(writes: readonly FinishWrite[]): Promise<Set<string>> {
     const failed = new Set<string>();
+    const idOf = (write: FinishWrite) => (write.kind === "delivered" ? write.taskId : write.read.taskId);
     for (const chunk of chunksOf(writes, BATCH_STATEMENT_SIZE)) {
-      const codes = await this.executeBatch(chunk.map((write) => this.finishStatement(write)));
-      chunk.forEach((write, i) => {
-        if (!codes || codes[i] !== undefined)
-          failed.add(write.kind === "delivered" ? write.taskId : write.read.taskId);
-      });
+      let pending = [...chunk];
+      for (let round = 1; pending.length > 0; round++) {
+        if (round > 1) await sleep(UNPROCESSED_BACKOFF_MS * 2 ** (round - 2));
+        const answers = await this.executeBatch(pending.map((write) => this.finishStatement(write)));
+        const retry = pending.filter((write, i) => {
+          const answer = answers?.[i];
+          if (answers && (answer === undefined || (answer.item && isFinished(answer.item, write))))
+            return false;
+          if (answers && !RETRYABLE_STATEMENT_CODES.has(answer?.code ?? "")) failed.add(idOf(write));
+          return !answers || RETRYABLE_STATEMENT_CODES.has(answer?.code ?? "");
+        });
+        if (round >= FINISH_ROUNDS) for (const write of retry) failed.add(idOf(write));
+        pending = round >= FINISH_ROUNDS ? [] : retry;
+      }
     }
     return failed;
   }
@@ -1136,13 +1153,15 @@ export class DynamoTaskStore implements TaskStore {
    */
   private async executeBatch(
     statements: readonly BatchStatementRequest[],
-  ): Promise<(string | undefined)[] | undefined> {
+  ): Promise<(StatementFailure | undefined)[] | undefined> {
     try {
       const out = await this.client.send(new BatchExecuteStatementCommand({ Statements: [...statements] }));
       return statements.map((_, i) => {
         const response = out.Responses?.[i];
-        if (!response) return "NoResponse";
-        return response.Error ? (response.Error.Code ?? "Unknown") : undefined;
+        if (!response) return { code: "NoResponse" };
+        if (!response.Error) return undefined;
+        const item = fromWire<TaskRecord>(response.Error.Item);
+        return { code: response.Error.Code ?? "Unknown", ...(item && { item }) };
       });
     } catch {
       return undefined;
@@ -1154,6 +1173,7 @@ export class DynamoTaskStore implements TaskStore {
     const started = startedTask(read, atMs, handedOverAtMs);
     const key = parseTaskId(read.taskId);
     return updateStatement({
+      returnOldOnConditionFailure: true,
       table: this.table,
       key: { pk: key?.pk ?? "", sk: key?.sk ?? "" },
       set: [
@@ -1183,6 +1203,7 @@ export class DynamoTaskStore implements TaskStore {
       (name) => read[name] !== undefined,
     );
     return updateStatement({
+      returnOldOnConditionFailure: true,
       table: this.table,
       key: { pk: key?.pk ?? "", sk: key?.sk ?? "" },
       set: [
@@ -1210,6 +1231,7 @@ export class DynamoTaskStore implements TaskStore {
   }: Extract<FinishWrite, { kind: "delivered" }>): BatchStatementRequest {
     const key = parseTaskId(taskId);
     return updateStatement({
+      returnOldOnConditionFailure: true,
       table: this.table,
       key: { pk: key?.pk ?? "", sk: key?.sk ?? "" },
       set: [
@@ -1324,6 +1346,42 @@ export class DynamoTaskStore implements TaskStore {
 function page(out: QueryCommandOutput): TaskPage {
   const tasks = (out.Items ?? []).map((item) => unmarshall(item) as TaskRecord);
   return out.LastEvaluatedKey ? { tasks, next: unmarshall(out.LastEvaluatedKey) as PageKey } : { tasks };
+}
+
+/** A statement of a PartiQL batch that was not written: its BatchStatementError code, and the item (ALL_OLD). */
+interface StatementFailure {
+  readonly code: string;
+  readonly item?: TaskRecord;
+}
+
+/** BatchStatementError codes a retry can change (the others — a refused condition, a bad statement — cannot). */
+const RETRYABLE_STATEMENT_CODES: ReadonlySet<string> = new Set([
+  "ThrottlingError",
+  "ProvisionedThroughputExceeded",
+  "RequestLimitExceeded",
+  "InternalServerError",
+  "TransactionConflict",
+  "NoResponse",
+]);
+/** Calls per chunk of finishing writes: the first and two retries (50 and 100 ms later). */
+const FINISH_ROUNDS = 3;
+
+/** Whether `item` is the start `started` describes (an answer lost after the start was written). */
+function isStart(item: TaskRecord, started: TaskRecord): boolean {
+  return (
+    item.status === "delivering" &&
+    item.attemptSeq === started.attemptSeq &&
+    item.lastAttemptAtMs === started.lastAttemptAtMs
+  );
+}
+
+/** Whether `item` already holds what a finishing write writes (an earlier try of it was written). */
+function isFinished(item: TaskRecord, write: FinishWrite): boolean {
+  if (write.kind === "delivered") return item.status === "delivered" && item.attemptSeq === write.attemptSeq;
+  const { read } = write;
+  return (
+    item.status === read.status && item.attempts === read.attempts && item.attemptSeq === read.attemptSeq
+  );
 }
 
 /** BatchGetItem reads at most 100 keys per call. */

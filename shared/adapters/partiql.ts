@@ -15,7 +15,8 @@ import { convertToAttr } from "@aws-sdk/util-dynamodb";
  * - An HTTP 200 does not mean every statement succeeded: each response, in the order of the statements, carries
  *   its own `Error` with a `Code` such as `ConditionalCheckFailed`
  *   (https://docs.aws.amazon.com/amazondynamodb/latest/APIReference/API_BatchExecuteStatement.html,
- *   https://docs.aws.amazon.com/amazondynamodb/latest/APIReference/API_BatchStatementError.html).
+ *   https://docs.aws.amazon.com/amazondynamodb/latest/APIReference/API_BatchStatementError.html); with
+ *   `ReturnValuesOnConditionCheckFailure: ALL_OLD` a statement whose condition failed returns the item as it is.
  * - Each statement is billed as the write it is, and needs `dynamodb:PartiQLUpdate` on the table
  *   (https://docs.aws.amazon.com/amazondynamodb/latest/developerguide/ql-iam.html).
  * Values always travel as `?` parameters, names double-quoted: no value is ever spliced into the statement text.
@@ -34,6 +35,8 @@ export interface ItemUpdate {
   readonly remove?: readonly string[];
   /** Each attribute must equal its value; `undefined` means it must be missing. */
   readonly where: readonly (readonly [name: string, value: unknown])[];
+  /** A failed condition answers the item as it is (`ReturnValuesOnConditionCheckFailure: ALL_OLD`). */
+  readonly returnOldOnConditionFailure?: boolean;
 }
 
 export function updateStatement(update: ItemUpdate): BatchStatementRequest {
@@ -55,6 +58,7 @@ export function updateStatement(update: ItemUpdate): BatchStatementRequest {
   return {
     Statement: `UPDATE ${quoted(update.table)} ${clauses.join(" ")} WHERE ${where.join(" AND ")}`,
     Parameters: parameters,
+    ...(update.returnOldOnConditionFailure && { ReturnValuesOnConditionCheckFailure: "ALL_OLD" as const }),
   };
 }
 

@@ -206,6 +206,8 @@ export class MemoryTaskStore implements TaskStore {
   private finishOne(write: FinishWrite): boolean {
     if (write.kind === "delivered") {
       const task = this.tasks.get(write.taskId);
+      // As the table's store: already delivered in this very attempt (an earlier try of this write) is done.
+      if (task?.status === "delivered" && task.attemptSeq === write.attemptSeq) return true;
       if (task?.status !== "delivering" || task.attemptSeq !== write.attemptSeq) return false;
       const { result } = write;
       const logged = write.attemptLog === undefined ? undefined : result.attempt;

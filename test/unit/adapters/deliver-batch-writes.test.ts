@@ -5,7 +5,12 @@
  */
 import http from "node:http";
 import type { AddressInfo } from "node:net";
-import { CreateTableCommand, DynamoDBClient } from "@aws-sdk/client-dynamodb";
+import {
+  BatchExecuteStatementCommand,
+  type BatchExecuteStatementCommandOutput,
+  CreateTableCommand,
+  DynamoDBClient,
+} from "@aws-sdk/client-dynamodb";
 import dynalite from "dynalite";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { RequestListener } from "#local/aws/in-process.js";
@@ -42,7 +47,7 @@ afterAll(async () => {
   await new Promise<void>((resolve) => server.close(() => resolve()));
 });
 
-async function tableStore(): Promise<TaskStore> {
+async function tableStore(storeClient: DynamoDBClient = client): Promise<TaskStore> {
   const tableName = `batch-writes-${++tableCount}`;
   await client.send(
     new CreateTableCommand({
@@ -58,7 +63,7 @@ async function tableStore(): Promise<TaskStore> {
       BillingMode: "PAY_PER_REQUEST",
     }),
   );
-  return new DynamoTaskStore({ tableName, client });
+  return new DynamoTaskStore({ tableName, client: storeClient });
 }
 
 const task = (group: string, fields: Partial<TaskRecord> = {}) =>
@@ -180,25 +185,29 @@ describe.each([
     expect(a.sweepShard ?? sweepShardOf(a.taskId)).toBeDefined();
   });
 
-  it("finishAttempts refuses `delivered` for an attempt that is no longer the task's, and for a final task", async () => {
+  it("finishAttempts refuses `delivered` for an attempt that is no longer the task's or a task failed since; one already delivered in that attempt is done", async () => {
+    // Prepare: a in its second attempt, b dead-lettered in its first, c delivered in its first (a lost try of ours)
     const store = await newStore();
-    const a = task("f2");
-    const b = task("f3");
-    for (const t of [a, b]) await store.putNew(t, { sweepIndex: false });
+    const [a, b, c] = [task("f2"), task("f3"), task("f4")];
+    for (const t of [a, b, c]) await store.putNew(t, { sweepIndex: false });
     await store.startAttempt(a.taskId, NOW);
     await store.startAttempt(a.taskId, NOW + 1); // a second attempt (e.g. a re-delivered copy)
     await store.startAttempt(b.taskId, NOW);
-    await store.markDelivered(b.taskId, { atMs: NOW, latenessMs: 0, deliveryLatencyMs: 1, expiresAt: 1 });
+    await store.markFailed(b.taskId, { error: "x", atMs: NOW, expiresAt: 1 });
+    await store.startAttempt(c.taskId, NOW);
+    await store.markDelivered(c.taskId, { atMs: NOW, latenessMs: 0, deliveryLatencyMs: 1, expiresAt: 1 });
     const result = { atMs: NOW + 5, latenessMs: 0, deliveryLatencyMs: 1, expiresAt: 2 };
 
-    const failed = await store.finishAttempts([
-      { kind: "delivered", taskId: a.taskId, attemptSeq: 1, result },
-      { kind: "delivered", taskId: b.taskId, attemptSeq: 1, result },
-    ]);
+    // Act
+    const failed = await store.finishAttempts(
+      [a, b, c].map((t) => ({ kind: "delivered" as const, taskId: t.taskId, attemptSeq: 1, result })),
+    );
 
+    // Assess
     expect([...failed].sort()).toEqual([a.taskId, b.taskId].sort());
     expect((await store.get(a.taskId))?.status).toBe("delivering");
-    expect((await store.get(b.taskId))?.expiresAt).toBe(1);
+    expect((await store.get(b.taskId))?.status).toBe("failed");
+    expect(await store.get(c.taskId)).toMatchObject({ status: "delivered", expiresAt: 1 });
   });
 
   it("a give-back restores the task exactly as read, only while it is still in that start", async () => {
@@ -226,5 +235,109 @@ describe.each([
       attempts: 2,
       lastAttemptAtMs: NOW + 2,
     });
+  });
+});
+
+/**
+ * A client that sends everything to the table, except that the first BatchExecuteStatement is answered by
+ * `first` (given the real client): what dynalite never does on its own.
+ */
+function firstBatchAnswered(
+  first: (statements: number) => Promise<BatchExecuteStatementCommandOutput>,
+): DynamoDBClient {
+  let calls = 0;
+  return {
+    send: async (command: unknown) => {
+      if (command instanceof BatchExecuteStatementCommand && calls++ === 0) {
+        return first(command.input.Statements?.length ?? 0).then(
+          (out) => out,
+          (error) => {
+            throw error;
+          },
+        );
+      }
+      return client.send(command as never);
+    },
+  } as unknown as DynamoDBClient;
+}
+
+describe("deliver's finishing writes on the table: retries", () => {
+  it("retries statements that failed for a reason a retry can change (throttled inside an HTTP 200)", async () => {
+    // Prepare: the first call answers every statement ThrottlingError without writing
+    const store = await tableStore(
+      firstBatchAnswered(async (n) => ({
+        Responses: Array.from({ length: n }, () => ({
+          Error: { Code: "ThrottlingError", Message: "slow down" },
+        })),
+        $metadata: {},
+      })),
+    );
+    const a = task("t1");
+    await store.putNew(a, { sweepIndex: false });
+    const started = (await store.startAttempt(a.taskId, NOW)) as TaskRecord;
+
+    // Act
+    const failed = await store.finishAttempts([
+      {
+        kind: "delivered",
+        taskId: a.taskId,
+        attemptSeq: 1,
+        result: { atMs: NOW + 1, latenessMs: 0, deliveryLatencyMs: 1, expiresAt: 9 },
+        ...(started.attemptLog && { attemptLog: started.attemptLog }),
+      },
+    ]);
+
+    // Assess
+    expect(failed.size).toBe(0);
+    expect((await store.get(a.taskId))?.status).toBe("delivered");
+  });
+
+  it("recognises its own write when the first call was written but its answer lost (the retry's condition fails)", async () => {
+    // Prepare: the first call is executed, then fails as a dropped connection would
+    let sent = 0;
+    const store = await tableStore(
+      firstBatchAnswered(async () => {
+        sent++;
+        throw Object.assign(new Error("socket hang up"), { name: "TimeoutError" });
+      }),
+    );
+    const a = task("t2");
+    await store.putNew(a, { sweepIndex: false });
+    await store.startAttempt(a.taskId, NOW);
+    await store.markDelivered(a.taskId, { atMs: NOW + 1, latenessMs: 0, deliveryLatencyMs: 1, expiresAt: 9 });
+
+    // Act: the retry meets the `delivered` its own lost try wrote
+    const failed = await store.finishAttempts([
+      {
+        kind: "delivered",
+        taskId: a.taskId,
+        attemptSeq: 1,
+        result: { atMs: NOW + 1, latenessMs: 0, deliveryLatencyMs: 1, expiresAt: 9 },
+      },
+    ]);
+
+    // Assess
+    expect(sent).toBe(1);
+    expect(failed.size).toBe(0);
+  });
+
+  it("reports a statement refused for another reason (a later attempt started) without retrying it", async () => {
+    const store = await tableStore();
+    const a = task("t3");
+    await store.putNew(a, { sweepIndex: false });
+    await store.startAttempt(a.taskId, NOW);
+    await store.startAttempt(a.taskId, NOW + 1);
+
+    const failed = await store.finishAttempts([
+      {
+        kind: "delivered",
+        taskId: a.taskId,
+        attemptSeq: 1,
+        result: { atMs: NOW + 2, latenessMs: 0, deliveryLatencyMs: 1, expiresAt: 9 },
+      },
+    ]);
+
+    expect([...failed]).toEqual([a.taskId]);
+    expect(await store.get(a.taskId)).toMatchObject({ status: "delivering", attemptSeq: 2 });
   });
 });
