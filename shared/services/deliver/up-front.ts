@@ -8,7 +8,7 @@ import { errorText } from "#shared/runtime/async.js";
 import type { CallbackSigner } from "#shared/security/signing.js";
 import { protectsDestinations } from "./destination-gate.js";
 import { retryGroupAfterFirstStep } from "./outcome.js";
-import type { BatchContext, PreparedRecord, StartedAttempt } from "./types.js";
+import type { BatchContext, PendingDelivered, PreparedRecord, StartedAttempt } from "./types.js";
 import { RecordFailedError } from "./types.js";
 
 /**
@@ -187,8 +187,25 @@ export async function finishBatch(
   }
   const notAcknowledged = new Set(response.batchItemFailures.map((f) => f.itemIdentifier));
   for (const d of delivered) {
+    if (failed.has(d.taskId)) notAcknowledged.add(d.messageId);
+  }
+  reportFinished(ctx, delivered, giveBacks, failed);
+  return {
+    batchItemFailures: records
+      .filter((r) => notAcknowledged.has(r.messageId))
+      .map((r) => ({ itemIdentifier: r.messageId })),
+  };
+}
+
+/** Metrics and logs of the finishing call: delivered (counted now), or back to the queue; lost give-backs. */
+function reportFinished(
+  ctx: BatchContext,
+  delivered: readonly PendingDelivered[],
+  giveBacks: readonly Extract<FinishWrite, { kind: "giveBack" }>[],
+  failed: ReadonlySet<string>,
+): void {
+  for (const d of delivered) {
     if (failed.has(d.taskId)) {
-      notAcknowledged.add(d.messageId);
       retryGroupAfterFirstStep(ctx, d.group, d.topic);
       ctx.deps.logger.warn("delivered, but recording it failed; the record comes back", { taskId: d.taskId });
       continue;
@@ -210,9 +227,4 @@ export async function finishBatch(
       });
     }
   }
-  return {
-    batchItemFailures: records
-      .filter((r) => notAcknowledged.has(r.messageId))
-      .map((r) => ({ itemIdentifier: r.messageId })),
-  };
 }
