@@ -92,6 +92,12 @@ export interface ChaosReport {
 
 const TOPIC = "demo";
 
+/** `total` spread over the per-statement answers a DynamoDB batch can give inside an HTTP 200. */
+function statementFaultRates(total: number): Record<string, number> {
+  const codes = ["ConditionalCheckFailed", "InternalServerError", "ThrottlingError"];
+  return Object.fromEntries(codes.map((code) => [code, total / codes.length]));
+}
+
 /**
  * One chaos run: a local cloud whose every AWS call may fail, a receiver that misbehaves, a client that sends
  * the planned work (retrying as a real client would, with its idempotency key when it has one), then a wait
@@ -102,7 +108,11 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
   const log = options.log ?? (() => undefined);
   const progress = options.progress ?? (() => undefined);
   const policy: FaultPolicy = {
-    ...(options.faultPolicy ?? { rates: uniformFaultRates(options.faultRate, options.slowRate ?? 0) }),
+    ...(options.faultPolicy ?? {
+      rates: uniformFaultRates(options.faultRate, options.slowRate ?? 0),
+      // Inside a PartiQL batch (deliver's starts and finishes), single statements fail too, each at the same rate.
+      statementErrors: statementFaultRates(options.faultRate),
+    }),
     seed: options.seed,
     timeoutMs: options.faultTimeoutMs,
     slowMs: options.faultPolicy?.slowMs ?? 150,

@@ -16,7 +16,7 @@ export function formatReport(report: ChaosReport): string {
   const failing = FAILURE_BEHAVIOURS.reduce((n, b) => n + (report.callbacks.byBehaviour[b] ?? 0), 0);
   lines.push(
     `Punctual chaos run — seed ${o.seed}: ${w.tasks} tasks over ${w.groups} groups (${(w.ungroupedShare * 100).toFixed(0)} % ungrouped)`,
-    `  AWS faults: ${o.faultPolicy ? "custom policy" : `${(o.faultRate * 100).toFixed(1)} % of every call`} ` +
+    `  AWS faults: ${o.faultPolicy ? "custom policy" : `${(o.faultRate * 100).toFixed(1)} % of every call and of every batch statement`} ` +
       `(${ERROR_FAULT_KINDS.join(", ")}; timeouts hold ${o.faultTimeoutMs} ms)` +
       `${o.slowRate ? ` + ${(o.slowRate * 100).toFixed(1)} % slow` : ""}; ` +
       `SDK attempts per call: ${o.sdkMaxAttempts}; pollers ${o.faultEventSources ? "faulted too" : "not faulted"}`,

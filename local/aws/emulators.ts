@@ -14,6 +14,7 @@ import {
   type InProcessRequest,
   type RequestListener,
 } from "./in-process.js";
+import { withPartiql } from "./partiql.js";
 
 export const LOCAL_REGION = "us-east-1";
 export const LOCAL_ACCOUNT = "000000000000";
@@ -63,6 +64,12 @@ export async function startEmulators(options: EmulatorOptions = {}): Promise<Run
     updateTableMs: 0,
     ...(options.dataDir ? { path: path.join(options.dataDir, "dynamodb") } : {}),
   });
+  const faults = options.faults ? new FaultInjector(options.faults) : undefined;
+  // dynalite has no PartiQL: BatchExecuteStatement is answered in front of it (local/aws/partiql.ts), on every
+  // path to it (its socket, the fault proxies behind that, and the in-process fast path, which use its listener).
+  const dynaliteListener = listenerOf(dynamo);
+  dynamo.removeAllListeners("request");
+  dynamo.on("request", withPartiql(dynaliteListener, faults ? { faults } : {}));
   await new Promise<void>((resolve) => dynamo.listen(0, host, () => resolve()));
   const dynamoUrl = `http://${host}:${(dynamo.address() as AddressInfo).port}`;
 
@@ -89,7 +96,6 @@ export async function startEmulators(options: EmulatorOptions = {}): Promise<Run
   });
 
   const endpoints = { dynamodb: dynamoUrl, sqs: sqsUrl, scheduler: scheduler.url };
-  const faults = options.faults ? new FaultInjector(options.faults) : undefined;
   const gateway = await startGateway({
     host,
     port: options.gatewayPort ?? 0,

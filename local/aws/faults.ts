@@ -50,6 +50,12 @@ export interface FaultPolicy {
   readonly seed?: number;
   readonly rates?: FaultRates;
   readonly services?: Partial<Record<AwsService, ServiceFaults>>;
+  /**
+   * Per statement of a DynamoDB BatchExecuteStatement (local/aws/partiql.ts): the probability that it answers
+   * this error code (`ConditionalCheckFailed`, `ThrottlingError`, `InternalServerError`…) in its own `Error`
+   * instead of being executed, inside an HTTP 200 — as DynamoDB answers a batch. Their sum must stay ≤ 1.
+   */
+  readonly statementErrors?: Readonly<Record<string, number>>;
   /** How long a `timeout` holds the request before dropping it. Default 1000 ms. */
   readonly timeoutMs?: number;
   /** Extra latency of a `slow` request. Default 200 ms. */
@@ -65,8 +71,20 @@ export function uniformFaultRates(total: number, slow = 0): FaultRates {
   };
 }
 
-/** Per `service.Operation`: requests seen and faults injected by kind. */
-export type FaultStats = Record<string, { requests: number; faults: Partial<Record<FaultKind, number>> }>;
+/**
+ * Per `service.Operation`: requests seen and faults injected by kind. A batch of statements
+ * (`dynamodb.BatchExecuteStatement`) also counts its statements — each is billed as the write it is — and the
+ * statement errors injected.
+ */
+export type FaultStats = Record<
+  string,
+  {
+    requests: number;
+    faults: Partial<Record<FaultKind, number>>;
+    statements?: number;
+    statementErrors?: Record<string, number>;
+  }
+>;
 
 /**
  * Decides, per request, whether and how it fails. Each service+operation has its own seeded PRNG stream, so a
@@ -125,6 +143,38 @@ export class FaultInjector {
     return undefined;
   }
 
+  /**
+   * One statement of a DynamoDB batch (`operation`, e.g. BatchExecuteStatement): counted, and the error code it
+   * answers instead of being executed, if the policy's `statementErrors` draw one.
+   */
+  decideStatement(operation: string): string | undefined {
+    const name = `dynamodb.${operation}`;
+    let stats = this.#stats[name];
+    if (!stats) {
+      stats = { requests: 0, faults: {} };
+      this.#stats[name] = stats;
+    }
+    stats.statements = (stats.statements ?? 0) + 1;
+    const rates = this.#policy.statementErrors;
+    if (!rates) return undefined;
+    let stream = this.#streams.get(`${name}#statement`);
+    if (!stream) {
+      stream = mulberry32(hashSeed(this.#policy.seed ?? 1, `${name}#statement`));
+      this.#streams.set(`${name}#statement`, stream);
+    }
+    const draw = stream();
+    let cumulative = 0;
+    for (const [code, rate] of Object.entries(rates)) {
+      cumulative += rate;
+      if (draw < cumulative) {
+        stats.statementErrors = stats.statementErrors ?? {};
+        stats.statementErrors[code] = (stats.statementErrors[code] ?? 0) + 1;
+        return code;
+      }
+    }
+    return undefined;
+  }
+
   stats(): FaultStats {
     return structuredClone(this.#stats);
   }
@@ -150,6 +200,11 @@ function validatePolicy(policy: FaultPolicy): FaultPolicy {
     if (sum > 1 + 1e-9) throw new Error(`${where}: rates add up to ${sum}, more than 1`);
   };
   check("faults.rates", policy.rates);
+  const statementRates = Object.values(policy.statementErrors ?? {});
+  if (statementRates.some((rate) => typeof rate !== "number" || !(rate >= 0 && rate <= 1)))
+    throw new Error("faults.statementErrors: a rate must be a number in [0, 1]");
+  if (statementRates.reduce((a, b) => a + b, 0) > 1 + 1e-9)
+    throw new Error("faults.statementErrors: rates add up to more than 1");
   for (const [service, faults] of Object.entries(policy.services ?? {})) {
     check(`faults.services.${service}.rates`, faults?.rates);
     for (const [op, rates] of Object.entries(faults?.operations ?? {}))

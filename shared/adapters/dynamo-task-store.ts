@@ -1,5 +1,8 @@
 import {
   type AttributeValue,
+  BatchExecuteStatementCommand,
+  BatchGetItemCommand,
+  type BatchStatementRequest,
   BatchWriteItemCommand,
   type BatchWriteItemCommandOutput,
   ConditionalCheckFailedException,
@@ -38,22 +41,28 @@ import {
   TERMINAL_STATUSES,
 } from "#shared/domain/task.js";
 import { chunksOf } from "#shared/runtime/chunks.js";
-import type {
-  CancelOutcome,
-  GroupPage,
-  IdempotencyClaim,
-  IdempotencyOutcome,
-  NewTaskEntry,
-  PageKey,
-  PutManyFailure,
-  ReplayOutcome,
-  RescheduleOutcome,
-  ScheduleChange,
-  SchedulePage,
-  ScheduleUpdateOutcome,
-  TaskPage,
-  TaskStore,
-  UnfinishedTaskRef,
+import { BATCH_STATEMENT_SIZE, updateStatement } from "./partiql.js";
+import {
+  type BatchStart,
+  type BatchStartOutcome,
+  type CancelOutcome,
+  type FinishWrite,
+  type GroupPage,
+  type IdempotencyClaim,
+  type IdempotencyOutcome,
+  type ManyRead,
+  type NewTaskEntry,
+  type PageKey,
+  type PutManyFailure,
+  type ReplayOutcome,
+  type RescheduleOutcome,
+  type ScheduleChange,
+  type SchedulePage,
+  type ScheduleUpdateOutcome,
+  startedTask,
+  type TaskPage,
+  type TaskStore,
+  type UnfinishedTaskRef,
 } from "./task-store.js";
 
 /**
@@ -99,7 +108,16 @@ export function idempotencyPartitionKey(topic: string, key: string): string {
 
 /** A DynamoDB API call the store makes, and where: the table itself or its sparse sweep index. */
 export interface DynamoOperation {
-  readonly action: "GetItem" | "PutItem" | "BatchWriteItem" | "UpdateItem" | "DeleteItem" | "Query";
+  readonly action:
+    | "GetItem"
+    | "BatchGetItem"
+    | "PutItem"
+    | "BatchWriteItem"
+    | "UpdateItem"
+    | "DeleteItem"
+    | "Query"
+    /** BatchExecuteStatement of UPDATE statements (the IAM action PartiQL updates need, shared/adapters/partiql.ts). */
+    | "PartiQLUpdate";
   readonly on: "table" | "sweepIndex" | "failedIndex" | "scheduleIndex";
 }
 const onTable = (action: DynamoOperation["action"]): DynamoOperation => ({ action, on: "table" });
@@ -123,6 +141,10 @@ export const TASK_STORE_OPERATIONS: { readonly [M in keyof TaskStore]: readonly 
   enterSweepIndex: [onTable("UpdateItem")],
   startAttempt: [onTable("UpdateItem"), onTable("GetItem")],
   markDelivered: [onTable("UpdateItem")],
+  // Deliver's batch start and finish (docs/RELIABILITY.md "Deliver's writes in batches").
+  readMany: [onTable("BatchGetItem")],
+  startAttempts: [onTable("PartiQLUpdate")],
+  finishAttempts: [onTable("PartiQLUpdate")],
   recordAttemptFailure: [onTable("UpdateItem")],
   markFailed: [onTable("UpdateItem")],
   listUnfinishedDueBy: [{ action: "Query", on: "sweepIndex" }],
@@ -178,6 +200,9 @@ export const PIPELINE_STORE_METHODS = {
     "get",
     "startAttempt",
     "markDelivered",
+    "readMany",
+    "startAttempts",
+    "finishAttempts",
     "recordAttemptFailure",
     "markFailed",
     // Protecting receivers (issue 14): the breaker, leases and rate tokens.
@@ -495,6 +520,83 @@ export class DynamoTaskStore implements TaskStore {
       },
       result.attempt,
     );
+  }
+
+  async readMany(taskIds: readonly string[]): Promise<ManyRead> {
+    const tasks = new Map<string, TaskRecord>();
+    const unread = new Set<string>();
+    const keyed = [...new Set(taskIds)].flatMap((taskId) => {
+      const key = parseTaskId(taskId);
+      return key ? [{ taskId, key: { pk: key.pk, sk: key.sk } }] : [];
+    });
+    for (const chunk of chunksOf(keyed, BATCH_GET_SIZE)) {
+      try {
+        const out = await this.client.send(
+          new BatchGetItemCommand({
+            RequestItems: { [this.table]: { Keys: chunk.map((k) => toWire(k.key)), ConsistentRead: true } },
+          }),
+        );
+        for (const item of out.Responses?.[this.table] ?? []) {
+          const task = fromWire<TaskRecord>(item) as TaskRecord;
+          tasks.set(task.taskId, task);
+        }
+        const unprocessed = new Set((out.UnprocessedKeys?.[this.table]?.Keys ?? []).map((k) => keyOf(k)));
+        for (const k of chunk) if (unprocessed.has(keyOf(toWire(k.key)))) unread.add(k.taskId);
+      } catch {
+        for (const k of chunk) unread.add(k.taskId);
+      }
+    }
+    return { tasks, unread };
+  }
+
+  async startAttempts(starts: readonly BatchStart[]): Promise<Map<string, BatchStartOutcome>> {
+    const outcomes = new Map<string, BatchStartOutcome>();
+    for (const chunk of chunksOf(starts, BATCH_STATEMENT_SIZE)) {
+      const answers = await this.executeBatch(chunk.map((start) => this.startStatement(start)));
+      chunk.forEach((start, i) => {
+        const answer = answers?.[i];
+        const own = answer?.item && isStart(answer.item, startedTask(start.read, start.atMs));
+        outcomes.set(
+          start.read.taskId,
+          !answers
+            ? "unknown"
+            : answer === undefined || own
+              ? "started"
+              : answer.code === "ConditionalCheckFailed"
+                ? "refused"
+                : "unknown",
+        );
+      });
+    }
+    return outcomes;
+  }
+
+  /**
+   * Each chunk's statements, then — a few rounds, with backoff — the ones that failed for a reason a retry can
+   * change (throttling, a server error, the call itself failing), as AWS asks of batch callers. A retried
+   * statement whose condition fails because its earlier try was written after all (the answer was lost) is
+   * recognised from the item DynamoDB returns with it (ALL_OLD), so it is not reported as failed.
+   */
+  async finishAttempts(writes: readonly FinishWrite[]): Promise<Set<string>> {
+    const failed = new Set<string>();
+    const idOf = (write: FinishWrite) => (write.kind === "delivered" ? write.taskId : write.read.taskId);
+    for (const chunk of chunksOf(writes, BATCH_STATEMENT_SIZE)) {
+      let pending = [...chunk];
+      for (let round = 1; pending.length > 0; round++) {
+        if (round > 1) await sleep(UNPROCESSED_BACKOFF_MS * 2 ** (round - 2));
+        const answers = await this.executeBatch(pending.map((write) => this.finishStatement(write)));
+        const retry = pending.filter((write, i) => {
+          const answer = answers?.[i];
+          if (answers && (answer === undefined || (answer.item && isFinished(answer.item, write))))
+            return false;
+          if (answers && !RETRYABLE_STATEMENT_CODES.has(answer?.code ?? "")) failed.add(idOf(write));
+          return !answers || RETRYABLE_STATEMENT_CODES.has(answer?.code ?? "");
+        });
+        if (round >= FINISH_ROUNDS) for (const write of retry) failed.add(idOf(write));
+        pending = round >= FINISH_ROUNDS ? [] : retry;
+      }
+    }
+    return failed;
   }
 
   async recordAttemptFailure(
@@ -1045,6 +1147,119 @@ export class DynamoTaskStore implements TaskStore {
     return [];
   }
 
+  /**
+   * One BatchExecuteStatement: per statement, in order, undefined when it was written or its error code; undefined
+   * as a whole when the call failed (then any statement may or may not have been written).
+   */
+  private async executeBatch(
+    statements: readonly BatchStatementRequest[],
+  ): Promise<(StatementFailure | undefined)[] | undefined> {
+    try {
+      const out = await this.client.send(new BatchExecuteStatementCommand({ Statements: [...statements] }));
+      return statements.map((_, i) => {
+        const response = out.Responses?.[i];
+        if (!response) return { code: "NoResponse" };
+        if (!response.Error) return undefined;
+        const item = fromWire<TaskRecord>(response.Error.Item);
+        return { code: response.Error.Code ?? "Unknown", ...(item && { item }) };
+      });
+    } catch {
+      return undefined;
+    }
+  }
+
+  /** A batch start (`startedTask`), on condition that the task is still exactly as read. */
+  private startStatement({ read, atMs, handedOverAtMs }: BatchStart): BatchStatementRequest {
+    const started = startedTask(read, atMs, handedOverAtMs);
+    const key = parseTaskId(read.taskId);
+    return updateStatement({
+      returnOldOnConditionFailure: true,
+      table: this.table,
+      key: { pk: key?.pk ?? "", sk: key?.sk ?? "" },
+      set: [
+        [["status"], started.status],
+        [["attempts"], started.attempts],
+        [["lastAttemptAtMs"], started.lastAttemptAtMs],
+        [["attemptSeq"], started.attemptSeq],
+        ...(read.attemptLog === undefined ? [[["attemptLog"], {}] as const] : []),
+        ...(read.queuedAtMs === undefined && started.queuedAtMs !== undefined
+          ? [[["queuedAtMs"], started.queuedAtMs] as const]
+          : []),
+      ],
+      where: [
+        ["status", read.status],
+        ["attempts", read.attempts],
+        ["attemptSeq", read.attemptSeq],
+      ],
+    });
+  }
+
+  /** A finishing write of deliver's batch: delivered (as markDelivered), or a start given back. */
+  private finishStatement(write: FinishWrite): BatchStatementRequest {
+    if (write.kind === "delivered") return this.deliveredStatement(write);
+    const { read, started } = write;
+    const key = parseTaskId(read.taskId);
+    const restored = (["lastAttemptAtMs", "attemptSeq", "attemptLog", "queuedAtMs"] as const).filter(
+      (name) => read[name] !== undefined,
+    );
+    return updateStatement({
+      returnOldOnConditionFailure: true,
+      table: this.table,
+      key: { pk: key?.pk ?? "", sk: key?.sk ?? "" },
+      set: [
+        [["status"], read.status],
+        [["attempts"], read.attempts],
+        ...restored.map((name) => [[name], read[name]] as const),
+      ],
+      remove: (["lastAttemptAtMs", "attemptSeq", "attemptLog", "queuedAtMs"] as const).filter(
+        (name) => read[name] === undefined,
+      ),
+      where: [
+        ["status", started.status],
+        ["attemptSeq", started.attemptSeq],
+        ["lastAttemptAtMs", started.lastAttemptAtMs],
+      ],
+    });
+  }
+
+  /** markDelivered's write as a statement, on condition that the task is still in attempt `attemptSeq`. */
+  private deliveredStatement({
+    taskId,
+    attemptSeq,
+    result,
+    attemptLog,
+  }: Extract<FinishWrite, { kind: "delivered" }>): BatchStatementRequest {
+    const key = parseTaskId(taskId);
+    return updateStatement({
+      returnOldOnConditionFailure: true,
+      table: this.table,
+      key: { pk: key?.pk ?? "", sk: key?.sk ?? "" },
+      set: [
+        [["status"], "delivered" satisfies TaskStatus],
+        [["deliveredAtMs"], result.atMs],
+        [["latenessMs"], result.latenessMs],
+        [["deliveryLatencyMs"], result.deliveryLatencyMs],
+        [["expiresAt"], result.expiresAt],
+        ...(result.lastAttemptAtMs === undefined
+          ? []
+          : [[["lastAttemptAtMs"], result.lastAttemptAtMs] as const]),
+        ...(result.attempt === undefined || attemptLog === undefined
+          ? []
+          : [
+              [
+                ["attemptLog"],
+                { ...attemptLog, [attemptLogSlot(result.attempt.seq)]: result.attempt },
+              ] as const,
+            ]),
+      ],
+      remove: [SWEEP_SHARD_ATTRIBUTE],
+      where: [
+        ["status", "delivering" satisfies TaskStatus],
+        ["attemptSeq", attemptSeq],
+      ],
+    });
+  }
+
   /** Writes an item unless one with its key exists (tasks, schedules). */
   private async putIfAbsent(item: Record<string, unknown>): Promise<"created" | "exists"> {
     const created = await conditional(
@@ -1133,6 +1348,44 @@ function page(out: QueryCommandOutput): TaskPage {
   return out.LastEvaluatedKey ? { tasks, next: unmarshall(out.LastEvaluatedKey) as PageKey } : { tasks };
 }
 
+/** A statement of a PartiQL batch that was not written: its BatchStatementError code, and the item (ALL_OLD). */
+interface StatementFailure {
+  readonly code: string;
+  readonly item?: TaskRecord;
+}
+
+/** BatchStatementError codes a retry can change (the others — a refused condition, a bad statement — cannot). */
+const RETRYABLE_STATEMENT_CODES: ReadonlySet<string> = new Set([
+  "ThrottlingError",
+  "ProvisionedThroughputExceeded",
+  "RequestLimitExceeded",
+  "InternalServerError",
+  "TransactionConflict",
+  "NoResponse",
+]);
+/** Calls per chunk of finishing writes: the first and two retries (50 and 100 ms later). */
+const FINISH_ROUNDS = 3;
+
+/** Whether `item` is the start `started` describes (an answer lost after the start was written). */
+function isStart(item: TaskRecord, started: TaskRecord): boolean {
+  return (
+    item.status === "delivering" &&
+    item.attemptSeq === started.attemptSeq &&
+    item.lastAttemptAtMs === started.lastAttemptAtMs
+  );
+}
+
+/** Whether `item` already holds what a finishing write writes (an earlier try of it was written). */
+function isFinished(item: TaskRecord, write: FinishWrite): boolean {
+  if (write.kind === "delivered") return item.status === "delivered" && item.attemptSeq === write.attemptSeq;
+  const { read } = write;
+  return (
+    item.status === read.status && item.attempts === read.attempts && item.attemptSeq === read.attemptSeq
+  );
+}
+
+/** BatchGetItem reads at most 100 keys per call. */
+const BATCH_GET_SIZE = 100;
 /** BatchWriteItem takes at most 25 puts per call. */
 export const BATCH_WRITE_SIZE = 25;
 /** Calls per chunk before its still-unprocessed puts are given up on (the caller answers them 503). */

@@ -154,6 +154,25 @@ export interface TaskStore extends DestinationStore {
     maxAttempts?: number,
     handedOverAtMs?: number,
   ): Promise<TaskRecord | undefined>;
+  /**
+   * Strongly consistent reads of up to 100 tasks in one call (deliver's batch start): the tasks found, and the ids
+   * that were not read (unprocessed, or the call failed) — for those the caller decides nothing.
+   */
+  readMany(taskIds: readonly string[]): Promise<ManyRead>;
+  /**
+   * Starts several attempts in as few calls as the store allows, each as `startedTask(read, …)` and each only if
+   * the task is still exactly as read (status, attempts, attemptSeq: optimistic concurrency). Answers, per task
+   * id, whether its start was written (`started`), refused (`refused`: the task moved on) or is unknown (`unknown`:
+   * the call failed, it may have been written).
+   */
+  startAttempts(starts: readonly BatchStart[]): Promise<Map<string, BatchStartOutcome>>;
+  /**
+   * Deliver's finishing writes of one batch in as few calls as the store allows: `delivered` (as markDelivered,
+   * on condition that the task is still in the attempt `attemptSeq`), and `giveBack` (an attempt started up front
+   * but never called back: the task restored as read, on condition that it is still in that start). Answers the
+   * task ids whose write was not made or may not have been (refused, failed, or the call failed).
+   */
+  finishAttempts(writes: readonly FinishWrite[]): Promise<Set<string>>;
   /** With `attempt`, the attempt's entry goes into the attempt log ring in the same write. */
   markDelivered(
     taskId: string,
@@ -297,4 +316,70 @@ export interface NewTaskEntry {
 export interface PutManyFailure {
   readonly taskId: string;
   readonly maybeWritten: boolean;
+}
+
+/** What `readMany` found. */
+export interface ManyRead {
+  readonly tasks: ReadonlyMap<string, TaskRecord>;
+  /** Ids neither found nor known to be missing (unprocessed keys, a failed call). */
+  readonly unread: ReadonlySet<string>;
+}
+
+/** One attempt to start in a batch: the task as read, and the start's time and hand-over time. */
+export interface BatchStart {
+  readonly read: TaskRecord;
+  readonly atMs: number;
+  readonly handedOverAtMs?: number;
+}
+
+export type BatchStartOutcome = "started" | "refused" | "unknown";
+
+/** The result fields of a delivered attempt (as `markDelivered` takes them). */
+export interface DeliveredResult {
+  readonly atMs: number;
+  readonly latenessMs: number;
+  readonly deliveryLatencyMs: number;
+  readonly expiresAt: number;
+  readonly attempt?: AttemptLogEntry;
+  /** When the callback really started, if later than the start write's `lastAttemptAtMs` (started up front). */
+  readonly lastAttemptAtMs?: number;
+}
+
+export type FinishWrite =
+  | {
+      readonly kind: "delivered";
+      readonly taskId: string;
+      /** The attempt this delivery belongs to: the write is refused if another attempt started since. */
+      readonly attemptSeq: number;
+      readonly result: DeliveredResult;
+      /**
+       * The attempt log as the attempt's start left it: with `result.attempt`, written whole with the entry in its
+       * slot (a top-level SET: the statements name no nested paths). The condition on `attemptSeq` makes that
+       * safe: no other writer touches the log while the task stays in this attempt.
+       */
+      readonly attemptLog?: TaskRecord["attemptLog"];
+    }
+  | {
+      readonly kind: "giveBack";
+      /** The task as read before the start, restored field by field. */
+      readonly read: TaskRecord;
+      /** The task as the start left it (`startedTask(read, …)`): the write's condition. */
+      readonly started: TaskRecord;
+    };
+
+/**
+ * The task as a batch start leaves it: `delivering`, one more attempt and attempt sequence number, the attempt log
+ * made if missing, the hand-over time recorded unless one is. The same fields `startAttempt` sets, computed from
+ * the read item instead of returned by the write (a batch of writes returns no items).
+ */
+export function startedTask(read: TaskRecord, atMs: number, handedOverAtMs?: number): TaskRecord {
+  return {
+    ...read,
+    status: "delivering",
+    attempts: read.attempts + 1,
+    lastAttemptAtMs: atMs,
+    attemptSeq: (read.attemptSeq ?? 0) + 1,
+    attemptLog: read.attemptLog ?? {},
+    ...(read.queuedAtMs === undefined && handedOverAtMs !== undefined ? { queuedAtMs: handedOverAtMs } : {}),
+  };
 }

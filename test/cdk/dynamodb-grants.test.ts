@@ -45,6 +45,13 @@ type StoreUser = string;
 type Json = any;
 
 const STORE_SOURCE = path.join(PROJECT_ROOT, "shared/adapters/dynamo-task-store.ts");
+const PARTIQL_SOURCE = path.join(PROJECT_ROOT, "shared/adapters/partiql.ts");
+/**
+ * The IAM action a command needs where it is not the command's own name: a PartiQL batch is authorized per
+ * statement kind, and the store's statements are all UPDATEs (checked below), which need dynamodb:PartiQLUpdate
+ * (https://docs.aws.amazon.com/amazondynamodb/latest/developerguide/ql-iam.html).
+ */
+const ACTION_OF_COMMAND: Readonly<Record<string, string>> = { BatchExecuteStatement: "PartiQLUpdate" };
 const key = (op: DynamoOperation) => `${op.action}@${op.on}`;
 
 /** The class's methods (two-space indented members, generic ones included) and their bodies. */
@@ -83,7 +90,7 @@ function operationsInSource(
         : args.includes("IndexName")
           ? "sweepIndex"
           : "table";
-    found.add(`${match[1]}@${on}`);
+    found.add(`${ACTION_OF_COMMAND[match[1] as string] ?? match[1]}@${on}`);
   });
   for (const [, callee] of method.body.matchAll(/this\.(\w+)\(/g)) {
     for (const op of operationsInSource(methods, callee as string, seen)) found.add(op);
@@ -119,6 +126,14 @@ describe("what the code calls", () => {
     for (const [method, declared] of Object.entries(TASK_STORE_OPERATIONS)) {
       expect([...operationsInSource(methods, method)].sort(), method).toEqual(declared.map(key).sort());
     }
+  });
+
+  it("the store's PartiQL statements are UPDATEs only (so PartiQLUpdate is the one PartiQL action it needs)", () => {
+    const source = readFileSync(PARTIQL_SOURCE, "utf8");
+    const verbs = [...source.matchAll(/Statement: `(\w+)/g)].map((m) => m[1]);
+    expect(verbs).toEqual(["UPDATE"]);
+    const store = readFileSync(STORE_SOURCE, "utf8");
+    expect(store).not.toMatch(/Statement:\s*`/);
   });
 
   it("each function calls exactly the store methods STORE_METHODS_BY_FUNCTION lists", async () => {
@@ -163,6 +178,9 @@ describe("what each role may do on the table", () => {
     "Query",
     "Scan",
     "PartiQLSelect",
+    "PartiQLUpdate",
+    "PartiQLInsert",
+    "PartiQLDelete",
     "DescribeTable",
     "DeleteTable",
   ];
@@ -208,6 +226,31 @@ describe("what each role may do on the table", () => {
     expect(await may("deliver", "UpdateItem")).toBe("Allowed");
     expect(await may("deliver", "Query")).toBe("ImplicitlyDenied");
     expect(await may("deliver", "Scan")).toBe("ImplicitlyDenied");
+  });
+
+  it("issue 13.2: deliver may read in batches and run PartiQL UPDATEs on the table only; no other function may", async () => {
+    const roleOf = (fn: string) => [...roles].find(([k]) => k.startsWith(`${fn}#`))?.[1] as string;
+    const may = (fn: string, action: string, arn = tableArn) =>
+      roleMay(aws, roleOf(fn), `dynamodb:${action}`, arn);
+    expect(await may("deliver", "BatchGetItem")).toBe("Allowed");
+    expect(await may("deliver", "PartiQLUpdate")).toBe("Allowed");
+    for (const action of ["PartiQLSelect", "PartiQLInsert", "PartiQLDelete", "BatchWriteItem"]) {
+      expect(await may("deliver", action), action).toBe("ImplicitlyDenied");
+    }
+    for (const index of [SWEEP_INDEX_NAME, FAILED_INDEX_NAME, SCHEDULE_INDEX_NAME]) {
+      expect(await may("deliver", "PartiQLUpdate", `${tableArn}/index/${index}`), index).toBe(
+        "ImplicitlyDenied",
+      );
+      expect(await may("deliver", "BatchGetItem", `${tableArn}/index/${index}`), index).toBe(
+        "ImplicitlyDenied",
+      );
+    }
+    for (const fn of [...new Set([...roles.keys()].map((k) => k.split("#")[0] as string))].filter(
+      (f) => f !== "deliver",
+    )) {
+      expect(await may(fn, "PartiQLUpdate"), fn).toBe("ImplicitlyDenied");
+      expect(await may(fn, "BatchGetItem"), fn).toBe("ImplicitlyDenied");
+    }
   });
 
   it("allows exactly the operations each function calls, on the table and on each index", async () => {

@@ -1,19 +1,24 @@
-import type {
-  CancelOutcome,
-  GroupPage,
-  IdempotencyClaim,
-  IdempotencyOutcome,
-  NewTaskEntry,
-  PageKey,
-  PutManyFailure,
-  ReplayOutcome,
-  RescheduleOutcome,
-  ScheduleChange,
-  SchedulePage,
-  ScheduleUpdateOutcome,
-  TaskPage,
-  TaskStore,
-  UnfinishedTaskRef,
+import {
+  type BatchStart,
+  type BatchStartOutcome,
+  type CancelOutcome,
+  type FinishWrite,
+  type GroupPage,
+  type IdempotencyClaim,
+  type IdempotencyOutcome,
+  type ManyRead,
+  type NewTaskEntry,
+  type PageKey,
+  type PutManyFailure,
+  type ReplayOutcome,
+  type RescheduleOutcome,
+  type ScheduleChange,
+  type SchedulePage,
+  type ScheduleUpdateOutcome,
+  startedTask,
+  type TaskPage,
+  type TaskStore,
+  type UnfinishedTaskRef,
 } from "#shared/adapters/task-store.js";
 import { type AttemptLogEntry, attemptLogSlot } from "#shared/domain/attempt-log.js";
 import { bySortKey, parseTaskId } from "#shared/domain/keys.js";
@@ -120,6 +125,138 @@ export class MemoryTaskStore implements TaskStore {
     if (task?.status !== "scheduled") return false;
     this.tasks.set(taskId, { ...indexed(task), status: "queued", queuedAtMs: nowMs });
     return true;
+  }
+
+  /** Calls of the batch methods (deliver's batch start and finish), for tests that count requests. */
+  readonly batchCalls = { readMany: 0, startAttempts: 0, finishAttempts: 0 };
+  /**
+   * `start:<task id>` / `finish:<task id>`: the error code that task's next start / finishing statement answers
+   * instead of being written (as DynamoDB's per-statement `Error.Code` in an HTTP 200).
+   */
+  readonly statementErrors = new Map<string, string>();
+  /** Task ids `readMany` leaves unread (as DynamoDB's UnprocessedKeys). */
+  readonly unreadIds = new Set<string>();
+  /** When set, the next call of this batch method fails as a whole (`Error` thrown by the store's call). */
+  failNextBatchCall?: "readMany" | "startAttempts" | "finishAttempts";
+  /** When set, the next call of this batch method is written and then answered as failed (a lost answer). */
+  loseNextBatchAnswer?: "startAttempts" | "finishAttempts";
+
+  async readMany(taskIds: readonly string[]): Promise<ManyRead> {
+    this.batchCalls.readMany++;
+    if (this.takeBatchFailure("readMany")) return { tasks: new Map(), unread: new Set(taskIds) };
+    const tasks = new Map<string, TaskRecord>();
+    const unread = new Set<string>();
+    for (const taskId of taskIds) {
+      const task = this.tasks.get(taskId);
+      if (this.unreadIds.has(taskId)) unread.add(taskId);
+      else if (task) tasks.set(taskId, structuredClone(task));
+    }
+    return { tasks, unread };
+  }
+
+  async startAttempts(starts: readonly BatchStart[]): Promise<Map<string, BatchStartOutcome>> {
+    this.batchCalls.startAttempts++;
+    const failed = this.takeBatchFailure("startAttempts");
+    const outcomes = new Map<string, BatchStartOutcome>();
+    for (const { read, atMs, handedOverAtMs } of starts) {
+      if (failed) {
+        outcomes.set(read.taskId, "unknown");
+        continue;
+      }
+      const code = this.takeStatementError(`start:${read.taskId}`);
+      const task = this.tasks.get(read.taskId);
+      const unchanged =
+        task?.status === read.status &&
+        task.attempts === read.attempts &&
+        task.attemptSeq === read.attemptSeq;
+      if (code === undefined && unchanged) {
+        this.tasks.set(read.taskId, startedTask(task, atMs, handedOverAtMs));
+      }
+      const outcome = code ?? (unchanged ? undefined : "ConditionalCheckFailed");
+      outcomes.set(
+        read.taskId,
+        outcome === undefined ? "started" : outcome === "ConditionalCheckFailed" ? "refused" : "unknown",
+      );
+    }
+    if (this.loseNextBatchAnswer === "startAttempts") {
+      this.loseNextBatchAnswer = undefined;
+      for (const taskId of outcomes.keys()) outcomes.set(taskId, "unknown");
+    }
+    return outcomes;
+  }
+
+  async finishAttempts(writes: readonly FinishWrite[]): Promise<Set<string>> {
+    this.batchCalls.finishAttempts++;
+    const failed = new Set<string>();
+    const callFailed = this.takeBatchFailure("finishAttempts");
+    for (const write of writes) {
+      const taskId = write.kind === "delivered" ? write.taskId : write.read.taskId;
+      if (callFailed || this.takeStatementError(`finish:${taskId}`) !== undefined || !this.finishOne(write)) {
+        failed.add(taskId);
+      }
+    }
+    if (this.loseNextBatchAnswer === "finishAttempts") {
+      this.loseNextBatchAnswer = undefined;
+      for (const write of writes) failed.add(write.kind === "delivered" ? write.taskId : write.read.taskId);
+    }
+    return failed;
+  }
+
+  /** One finishing write, with the table's condition; false when refused. */
+  private finishOne(write: FinishWrite): boolean {
+    if (write.kind === "delivered") {
+      const task = this.tasks.get(write.taskId);
+      // As the table's store: already delivered in this very attempt (an earlier try of this write) is done.
+      if (task?.status === "delivered" && task.attemptSeq === write.attemptSeq) return true;
+      if (task?.status !== "delivering" || task.attemptSeq !== write.attemptSeq) return false;
+      const { result } = write;
+      const logged = write.attemptLog === undefined ? undefined : result.attempt;
+      this.tasks.set(write.taskId, {
+        ...withLogged(
+          { ...finished(task), ...(write.attemptLog && { attemptLog: write.attemptLog }) },
+          logged,
+        ),
+        status: "delivered",
+        deliveredAtMs: result.atMs,
+        latenessMs: result.latenessMs,
+        deliveryLatencyMs: result.deliveryLatencyMs,
+        expiresAt: result.expiresAt,
+        ...(result.lastAttemptAtMs !== undefined && { lastAttemptAtMs: result.lastAttemptAtMs }),
+      });
+      return true;
+    }
+    const { read, started } = write;
+    const task = this.tasks.get(read.taskId);
+    if (
+      task?.status !== "delivering" ||
+      task.attemptSeq !== started.attemptSeq ||
+      task.lastAttemptAtMs !== started.lastAttemptAtMs
+    ) {
+      return false;
+    }
+    const { lastAttemptAtMs: _, attemptSeq: __, attemptLog: ___, queuedAtMs: ____, ...rest } = task;
+    this.tasks.set(read.taskId, {
+      ...rest,
+      status: read.status,
+      attempts: read.attempts,
+      ...(read.lastAttemptAtMs !== undefined && { lastAttemptAtMs: read.lastAttemptAtMs }),
+      ...(read.attemptSeq !== undefined && { attemptSeq: read.attemptSeq }),
+      ...(read.attemptLog !== undefined && { attemptLog: read.attemptLog }),
+      ...(read.queuedAtMs !== undefined && { queuedAtMs: read.queuedAtMs }),
+    });
+    return true;
+  }
+
+  private takeBatchFailure(method: NonNullable<MemoryTaskStore["failNextBatchCall"]>): boolean {
+    if (this.failNextBatchCall !== method) return false;
+    this.failNextBatchCall = undefined;
+    return true;
+  }
+
+  private takeStatementError(key: string): string | undefined {
+    const code = this.statementErrors.get(key);
+    this.statementErrors.delete(key);
+    return code;
   }
 
   async enterSweepIndex(taskId: string): Promise<boolean> {

@@ -145,7 +145,8 @@ export class TaskTable extends Construct {
   /**
    * Exactly the DynamoDB calls `functions/<fn>.ts` makes through the task store (TASK_STORE_OPERATIONS in
    * shared/adapters/dynamo-task-store.ts): item-level actions on the table, Query on the sweep index only for
-   * the function that reads it. No Scan, no batch or transaction actions, no table administration.
+   * the function that reads it. No Scan, no transaction actions, no table administration; batch actions only
+   * where a method sends them (add's BatchWriteItem, deliver's BatchGetItem and PartiQLUpdate).
    */
   grantStoreAccess(grantee: iam.IGrantable, methods: readonly StoreMethod[]): void {
     const operations = dynamoOperationsOf(methods);

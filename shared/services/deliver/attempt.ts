@@ -13,7 +13,14 @@ import {
   releaseAdmission,
 } from "./destination-gate.js";
 import { deadLetter, recordDelivered, recordFailedAttempt } from "./outcome.js";
-import { type BatchContext, RecordFailedError, type RecordScope, type StartedAttempt } from "./types.js";
+import {
+  type BatchContext,
+  type PreparedRecord,
+  RecordFailedError,
+  type RecordScope,
+  type StartedAttempt,
+} from "./types.js";
+import { claimStarted, takePrepared } from "./up-front.js";
 
 /**
  * One record: its task's attempt is started (the fast path, else the read path), its callback made and the
@@ -30,13 +37,36 @@ export async function deliverRecord(ctx: BatchContext, record: SQSRecord, scope:
   // When the message reached the FIFO queue: recorded as the task's `queuedAtMs` by the start write.
   const sentAt = Number(record.attributes?.SentTimestamp);
   const handedOverAtMs = Number.isFinite(sentAt) && sentAt > 0 ? sentAt : undefined;
-  // A protected topic must know the task's host before its attempt is counted: it takes the read path.
+  const prepared = takePrepared(ctx, record.messageId);
+  if (prepared?.kind === "drop") return;
+  if (prepared?.kind === "exhausted") {
+    await deadLetter(ctx, scope.binding, prepared.task, prepared.task.lastError ?? "attempts exhausted");
+    return;
+  }
   const attempt =
+    prepared?.kind === "started"
+      ? claimStarted(ctx, scope.group, prepared, timeoutMs)
+      : prepared?.kind === "readPath"
+        ? await startAfterReading(ctx, message.taskId, scope, timeoutMs, handedOverAtMs, prepared)
+        : await startPerRecord(ctx, message.taskId, scope, timeoutMs, handedOverAtMs);
+  if (attempt) await attemptCallback(ctx, scope, attempt, timeoutMs);
+}
+
+/** Today's per-record start: the fast path, else the read path (a protected topic always reads first). */
+async function startPerRecord(
+  ctx: BatchContext,
+  taskId: string,
+  scope: RecordScope,
+  timeoutMs: number,
+  handedOverAtMs: number | undefined,
+): Promise<StartedAttempt | undefined> {
+  // A protected topic must know the task's host before its attempt is counted: it takes the read path.
+  return (
     (protectsDestinations(scope.binding.topic)
       ? undefined
-      : await startWithoutReading(ctx, message.taskId, scope.binding.topic, timeoutMs, handedOverAtMs)) ??
-    (await startAfterReading(ctx, message.taskId, scope, timeoutMs, handedOverAtMs));
-  if (attempt) await attemptCallback(ctx, scope, attempt, timeoutMs);
+      : await startWithoutReading(ctx, taskId, scope.binding.topic, timeoutMs, handedOverAtMs)) ??
+    (await startAfterReading(ctx, taskId, scope, timeoutMs, handedOverAtMs))
+  );
 }
 
 /** Whether a callback of `timeoutMs` started now still leaves the safety margin before the invocation ends. */
@@ -81,6 +111,7 @@ async function startAfterReading(
   scope: RecordScope,
   timeoutMs: number,
   handedOverAtMs: number | undefined,
+  batchStart?: Extract<PreparedRecord, { kind: "readPath" }>,
 ): Promise<StartedAttempt | undefined> {
   const { deps } = ctx;
   const { topic } = scope.binding;
@@ -92,6 +123,16 @@ async function startAfterReading(
   if (TERMINAL_STATUSES.has(task.status)) {
     deps.logger.info("task already final; not delivered again", { taskId, status: task.status });
     return undefined;
+  }
+  // The batch's own start, whose answer was lost or refused on a retry of a call that had been written: it is
+  // used as it is (no second attempt counted), or given back if its callback no longer fits.
+  if (batchStart && isStart(task, batchStart.expected)) {
+    return claimStarted(
+      ctx,
+      scope.group,
+      { ...batchStart, kind: "started", started: task, signer: await deps.signer(topic.name) },
+      timeoutMs,
+    );
   }
   // Attempts already used up (a crash after recording the last failure, before dead-lettering): finish the
   // dead-lettering without calling the receiver again.
@@ -120,6 +161,15 @@ async function startAfterReading(
     return undefined;
   }
   return { started, signer, startedAt, ...(admission && { admission }) };
+}
+
+/** Whether `task` is exactly the start `expected` describes (same attempt, same start time). */
+function isStart(task: TaskRecord, expected: TaskRecord): boolean {
+  return (
+    task.status === "delivering" &&
+    task.attemptSeq === expected.attemptSeq &&
+    task.lastAttemptAtMs === expected.lastAttemptAtMs
+  );
 }
 
 /** The relay never forwards early; this guards the invariant anyway (e.g. a hand-redriven message). */
@@ -157,7 +207,7 @@ async function attemptCallback(
   // The task's outcome first (a failed probe's attempt is given back there), then the host's circuit: whoever
   // sees the circuit reopened sees the probe's attempt given back.
   try {
-    if (result.ok) await recordDelivered(ctx, scope.binding, attempt, result);
+    if (result.ok) await recordDelivered(ctx, scope, attempt, result);
     else await recordFailedAttempt(ctx, scope, attempt, result);
   } finally {
     await noteDestinationOutcome(ctx, topic, attempt.admission, result);

@@ -1,9 +1,12 @@
-import type { Context, SQSBatchResponse, SQSEvent } from "aws-lambda";
+import type { Context, SQSBatchResponse, SQSEvent, SQSRecord } from "aws-lambda";
+import { parseTaskMessage } from "#shared/domain/messages.js";
+import { errorText } from "#shared/runtime/async.js";
 import { DestinationCache } from "./destination-gate.js";
 import { groupKey, runGroups } from "./group-runner.js";
 import { visibilitySeconds } from "./outcome.js";
 import { handleRecord, onOverdue, stepBudgetMs } from "./record.js";
 import { type BatchContext, DEFAULT_SAFETY_MARGIN_MS, type DeliverDeps } from "./types.js";
+import { finishBatch, startUpFront } from "./up-front.js";
 import { applyVisibility } from "./visibility.js";
 
 export { callbackBody, callbackHeaders } from "./callback-request.js";
@@ -21,21 +24,25 @@ export { DEFAULT_SAFETY_MARGIN_MS, DEFAULT_WATCHDOG_MARGIN_MS } from "./types.js
  * its queue, its failure, its budget), attempt.ts (starting an attempt: the fast path and the read path),
  * destination-gate.ts (protected topics: circuit, lease and rate token before an attempt is counted),
  * callback-request.ts (body, headers, signature), outcome.ts (delivered, backoff, dead-letter), visibility.ts
- * (each failed record's visibility), metrics.ts (EMF per topic).
+ * (each failed record's visibility), metrics.ts (EMF per topic), up-front.ts (the batch's start and finishing
+ * writes: one read and two BatchExecuteStatement calls per batch instead of two writes per record).
  */
 export async function deliverBatch(
   deps: DeliverDeps,
   event: SQSEvent,
   lambda: Pick<Context, "getRemainingTimeInMillis">,
 ): Promise<SQSBatchResponse> {
-  const ctx = batchContext(deps, lambda);
+  const ctx = batchContext(deps, lambda, event.Records);
   let response: SQSBatchResponse;
   try {
+    await startUpFrontOrNot(ctx, event.Records);
     response = await runGroups(event.Records, (record) => handleRecord(ctx, record), {
       limit: deps.groupConcurrency ?? 1,
       budgetMs: (record) => stepBudgetMs(ctx, record),
       onOverdue: (record, budgetMs) => onOverdue(ctx, record, budgetMs),
     });
+    // Before the visibilities: a record whose `delivered` write failed is not acknowledged.
+    response = await finishBatch(ctx, event.Records, response);
   } finally {
     deps.metrics.flush();
   }
@@ -45,8 +52,27 @@ export async function deliverBatch(
   return response;
 }
 
-function batchContext(deps: DeliverDeps, lambda: Pick<Context, "getRemainingTimeInMillis">): BatchContext {
+/** The batch start is an optimisation: if it fails unexpectedly, every record takes the per-record path. */
+async function startUpFrontOrNot(ctx: BatchContext, records: readonly SQSRecord[]): Promise<void> {
+  try {
+    await startUpFront(ctx, records);
+  } catch (error) {
+    ctx.deps.logger.warn("starting the batch up front failed; records start one by one", {
+      error: errorText(error),
+    });
+    // Starts already made stay prepared (given back at the end unless used); decisions not made are absent.
+  }
+}
+
+function batchContext(
+  deps: DeliverDeps,
+  lambda: Pick<Context, "getRemainingTimeInMillis">,
+  records: readonly SQSRecord[],
+): BatchContext {
   return {
+    prepared: new Map(),
+    finishing: { closed: false, delivered: [], giveBacks: [] },
+    repeatedTaskIds: repeatedTaskIds(records),
     deps,
     clock: deps.clock ?? Date.now,
     random: deps.random ?? Math.random,
@@ -55,4 +81,17 @@ function batchContext(deps: DeliverDeps, lambda: Pick<Context, "getRemainingTime
     outcomes: new Map(),
     destinations: deps.destinationCache ?? new DestinationCache(),
   };
+}
+
+/** Task ids carried by more than one record of the batch (a re-sent copy next to its original). */
+function repeatedTaskIds(records: readonly SQSRecord[]): Set<string> {
+  const seen = new Set<string>();
+  const repeated = new Set<string>();
+  for (const record of records) {
+    const taskId = parseTaskMessage(record.body)?.taskId;
+    if (taskId === undefined) continue;
+    if (seen.has(taskId)) repeated.add(taskId);
+    seen.add(taskId);
+  }
+  return repeated;
 }

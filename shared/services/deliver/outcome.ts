@@ -5,6 +5,7 @@ import { backoffSeconds } from "#shared/domain/backoff.js";
 import { hostFailed, parseRetryAfter } from "#shared/domain/destination.js";
 import { retentionExpiry, type TaskRecord } from "#shared/domain/task.js";
 import { deadLetterTask } from "../dead-letter.js";
+import { protectsDestinations } from "./destination-gate.js";
 import {
   type BatchContext,
   type DeliverBinding,
@@ -16,23 +17,51 @@ import {
 
 /** What an attempt's answer leads to: delivered, retried after a backoff, or dead-lettered. */
 
-/** A 2xx: the task is delivered, with its lateness and the callback's latency. */
+/**
+ * A 2xx: the task is delivered, with its lateness and the callback's latency. On an unprotected topic the write
+ * waits for the batch's finishing call (up-front.ts), which decides whether the record is acknowledged; a protected
+ * topic, a task carried by two records of the batch, or a step finishing after that call writes at once.
+ */
 export async function recordDelivered(
   ctx: BatchContext,
-  binding: DeliverBinding,
+  scope: RecordScope,
   { started, startedAt }: StartedAttempt,
   result: CallbackResult,
 ): Promise<void> {
-  const { topic } = binding;
+  const { topic } = scope.binding;
   const finishedAt = ctx.clock();
   const latenessMs = Math.max(0, startedAt - started.dueAtMs);
-  await ctx.deps.store.markDelivered(started.taskId, {
+  const delivered = {
     atMs: finishedAt,
     latenessMs,
     deliveryLatencyMs: result.durationMs,
     expiresAt: retentionExpiry(finishedAt, topic.retentionDays),
     attempt: logEntry(started, startedAt, result),
-  });
+  };
+  if (deferrable(ctx, scope, started) && scope.messageId && started.attemptSeq !== undefined) {
+    ctx.finishing.delivered.push({
+      messageId: scope.messageId,
+      group: scope.group,
+      topic,
+      taskId: started.taskId,
+      attemptSeq: started.attemptSeq,
+      attempt: started.attempts,
+      status: result.status,
+      ...(started.attemptLog !== undefined && { attemptLog: started.attemptLog }),
+      result: {
+        atMs: delivered.atMs,
+        latenessMs,
+        deliveryLatencyMs: delivered.deliveryLatencyMs,
+        expiresAt: delivered.expiresAt,
+        // No log to write into (an attempt started before the log existed): the entry is left out, as before.
+        ...(started.attemptLog !== undefined && { attempt: delivered.attempt }),
+        // Started up front behind others of its group: the callback's real start, not the batch's.
+        ...(started.lastAttemptAtMs !== startedAt && { lastAttemptAtMs: startedAt }),
+      },
+    });
+    return;
+  }
+  await ctx.deps.store.markDelivered(started.taskId, delivered);
   ctx.deps.metrics.delivered(topic.name, latenessMs, result.durationMs);
   ctx.deps.logger.debug("delivered", {
     taskId: started.taskId,
@@ -41,6 +70,15 @@ export async function recordDelivered(
     latenessMs,
     durationMs: result.durationMs,
   });
+}
+
+/** Whether a `delivered` write may wait for the batch's finishing call. */
+function deferrable(ctx: BatchContext, scope: RecordScope, started: TaskRecord): boolean {
+  return (
+    !ctx.finishing.closed &&
+    !protectsDestinations(scope.binding.topic) &&
+    !ctx.repeatedTaskIds.has(started.taskId)
+  );
 }
 
 /**

@@ -19,7 +19,7 @@ export async function handleRecord(ctx: BatchContext, record: SQSRecord): Promis
   }
   const group = groupKey(record);
   try {
-    await deliverRecord(ctx, record, { binding, group });
+    await deliverRecord(ctx, record, { binding, group, messageId: record.messageId });
   } catch (error) {
     // An unexpected failure (DynamoDB, SQS…): retry after the topic's first backoff step.
     retryGroupAfterFirstStep(ctx, group, binding.topic);

@@ -1,6 +1,6 @@
 import type { Context } from "aws-lambda";
 import type { CallbackClient } from "#shared/adapters/callback-client.js";
-import type { TaskStore } from "#shared/adapters/task-store.js";
+import type { DeliveredResult, FinishWrite, TaskStore } from "#shared/adapters/task-store.js";
 import type { TopicQueue } from "#shared/adapters/topic-queue.js";
 import type { TopicConfig } from "#shared/config/index.js";
 import type { TaskRecord } from "#shared/domain/task.js";
@@ -95,6 +95,8 @@ export interface StartedAttempt {
 /** One record's place in the batch: the queue it came from and its ordering group. */
 export interface RecordScope {
   readonly binding: DeliverBinding;
+  /** The record's SQS message id (its finishing write, when deferred, decides whether it is acknowledged). */
+  readonly messageId?: string;
   /** The group key (`groupKey`): its outcome decides the visibility of all its failed records. */
   readonly group: string;
 }
@@ -109,4 +111,50 @@ export interface BatchContext {
   /** Group key → why its first failed record failed. */
   readonly outcomes: Map<string, GroupOutcome>;
   readonly destinations: DestinationCache;
+  /** What the batch start (up-front.ts) decided per record (message id); taken at the record's turn. */
+  readonly prepared: Map<string, PreparedRecord>;
+  /** Deliver's deferred finishing writes and give-backs, written in one call at the batch's end (up-front.ts). */
+  readonly finishing: BatchFinish;
+  /** Task ids carried by more than one record of the batch: their writes are never deferred. */
+  readonly repeatedTaskIds: ReadonlySet<string>;
 }
+
+/** A delivered record whose `delivered` write waits for the batch's finishing call. */
+export interface PendingDelivered {
+  readonly messageId: string;
+  readonly group: string;
+  readonly topic: TopicConfig;
+  readonly taskId: string;
+  readonly attemptSeq: number;
+  readonly attempt: number;
+  readonly status: number | undefined;
+  readonly result: DeliveredResult;
+  /** The attempt log as the start left it (the entry is written into it). */
+  readonly attemptLog?: TaskRecord["attemptLog"];
+}
+
+/** The batch's finishing writes; once `closed`, a late step (past the watchdog) writes on its own. */
+export interface BatchFinish {
+  closed: boolean;
+  readonly delivered: PendingDelivered[];
+  readonly giveBacks: Extract<FinishWrite, { kind: "giveBack" }>[];
+}
+
+/** The batch start's decision for one record, from one read of all the batch's tasks. */
+export type PreparedRecord =
+  /** Missing or already final: the message is dropped (logged when decided). */
+  | { readonly kind: "drop" }
+  /** `delivering` with its attempts used up: dead-lettered without calling the receiver. */
+  | { readonly kind: "exhausted"; readonly task: TaskRecord }
+  /** Started by the batch's start write: `started` is the task as that write left it. */
+  | {
+      readonly kind: "started";
+      readonly read: TaskRecord;
+      readonly started: TaskRecord;
+      readonly signer: CallbackSigner;
+    }
+  /**
+   * The start write was refused or its answer lost: the read path at the record's turn, which recognises
+   * `expected` (the start as it would have left the task) as this batch's own start.
+   */
+  | { readonly kind: "readPath"; readonly read: TaskRecord; readonly expected: TaskRecord };

@@ -316,6 +316,10 @@ describe.each(GROUP_CONCURRENCIES)("deliver at groupConcurrency %i", (groupConcu
     it("an unexpected store error fails the record with the first backoff step", async () => {
       const { store, queue, deps, context, task } = setup(groupConcurrency);
       const t = await task();
+      // The `delivered` write: the batch's finishing call (unprotected topic), as markDelivered was before it.
+      store.finishAttempts = async () => {
+        throw new Error("ProvisionedThroughputExceededException");
+      };
       store.markDelivered = async () => {
         throw new Error("ProvisionedThroughputExceededException");
       };

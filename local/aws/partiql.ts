@@ -1,0 +1,470 @@
+import { EventEmitter } from "node:events";
+import type http from "node:http";
+import type { FaultInjector } from "./faults.js";
+import type { RequestListener } from "./in-process.js";
+
+/**
+ * A narrow emulation of DynamoDB's PartiQL `BatchExecuteStatement` in front of dynalite, for the statements the
+ * task store sends (shared/adapters/partiql.ts): conditional single-item UPDATEs.
+ *
+ * Why hand-written: dynalite implements no PartiQL operation, and DynamoDB Local (which does) needs Java and a
+ * download this machine cannot make. So each statement is translated into the UpdateItem it stands for — its
+ * WHERE's key equalities become the Key, every other predicate the ConditionExpression (with
+ * `attribute_exists` of the key: a WHERE true for no item answers ConditionalCheckFailed) — and run against
+ * dynalite through dynalite's own request listener, so the item is validated and stored exactly as an UpdateItem
+ * would be. The answer has DynamoDB's documented shape: an HTTP 200 with one response per statement, in order,
+ * each with its TableName and, when it failed, an `Error` {Code, Message[, Item]}
+ * (https://docs.aws.amazon.com/amazondynamodb/latest/APIReference/API_BatchExecuteStatement.html,
+ * https://docs.aws.amazon.com/amazondynamodb/latest/APIReference/API_BatchStatementError.html).
+ *
+ * The grammar is a subset of ql-reference.update (https://docs.aws.amazon.com/amazondynamodb/latest/developerguide/ql-reference.update.html):
+ *   UPDATE <name> (SET <path>=<value> [, <path>=<value>]… | REMOVE <path>)… WHERE <pred> [AND <pred>]…
+ *   <pred>  ::= <path> = <value> | <path> IS [NOT] MISSING
+ *   <value> ::= ? | 'string' | number | TRUE | FALSE | NULL | {'k': <value>, …} | [<value>, …]
+ * with names double-quoted or bare. Anything else — SELECT, INSERT, DELETE, RETURNING, OR, other operators or
+ * functions, more than 25 statements — is refused with a ValidationException for the whole call, so a statement
+ * the real service might read differently fails locally instead of passing by accident.
+ */
+
+export const BATCH_EXECUTE_TARGET = "DynamoDB_20120810.BatchExecuteStatement";
+const MAX_STATEMENTS = 25;
+
+type AttributeValue = Record<string, unknown>;
+
+/** A parsed UPDATE: attribute paths, the values to SET, the paths to REMOVE and the WHERE's predicates. */
+export interface ParsedUpdate {
+  readonly table: string;
+  readonly set: readonly { readonly path: readonly string[]; readonly value: AttributeValue }[];
+  readonly remove: readonly (readonly string[])[];
+  readonly where: readonly Predicate[];
+}
+
+export type Predicate =
+  | { readonly path: readonly string[]; readonly op: "="; readonly value: AttributeValue }
+  | { readonly path: readonly string[]; readonly op: "missing" | "present" };
+
+/** The error the whole call answers for a statement outside the grammar. */
+export class PartiqlValidationError extends Error {
+  override readonly name = "ValidationException";
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// Parsing
+
+type Token =
+  | { readonly kind: "name"; readonly text: string; readonly quoted: boolean }
+  | { readonly kind: "string"; readonly text: string }
+  | { readonly kind: "number"; readonly text: string }
+  | { readonly kind: "punct"; readonly text: string };
+
+function tokenize(statement: string): Token[] {
+  const tokens: Token[] = [];
+  const pattern =
+    /\s+|"((?:[^"]|"")*)"|'((?:[^']|'')*)'|(-?\d+(?:\.\d+)?(?:[eE][+-]?\d+)?)|([A-Za-z_][A-Za-z0-9_]*)|(<>|<=|>=|[=?.,:{}[\]()<>])/y;
+  let at = 0;
+  while (at < statement.length) {
+    pattern.lastIndex = at;
+    const m = pattern.exec(statement);
+    if (!m)
+      throw new PartiqlValidationError(
+        `Statement wasn't well formed, can't be processed: unexpected "${statement[at]}"`,
+      );
+    at = pattern.lastIndex;
+    if (m[1] !== undefined) tokens.push({ kind: "name", text: m[1].replaceAll('""', '"'), quoted: true });
+    else if (m[2] !== undefined) tokens.push({ kind: "string", text: m[2].replaceAll("''", "'") });
+    else if (m[3] !== undefined) tokens.push({ kind: "number", text: m[3] });
+    else if (m[4] !== undefined) tokens.push({ kind: "name", text: m[4], quoted: false });
+    else if (m[5] !== undefined) tokens.push({ kind: "punct", text: m[5] });
+  }
+  return tokens;
+}
+
+/** Parses one statement of the grammar above; `?` takes the next of `parameters`. */
+export function parseUpdate(statement: string, parameters: readonly AttributeValue[] = []): ParsedUpdate {
+  const tokens = tokenize(statement);
+  let i = 0;
+  let nextParameter = 0;
+  const peek = () => tokens[i];
+  const fail = (what: string): never => {
+    throw new PartiqlValidationError(
+      `Statement wasn't well formed, can't be processed: ${what} (local emulation: only conditional UPDATEs)`,
+    );
+  };
+  const isKeyword = (word: string) => {
+    const t = peek();
+    return t?.kind === "name" && !t.quoted && t.text.toUpperCase() === word;
+  };
+  const keyword = (word: string) => {
+    if (!isKeyword(word)) fail(`expected ${word}`);
+    i++;
+  };
+  const punct = (text: string) => {
+    const t = peek();
+    if (t?.kind !== "punct" || t.text !== text) fail(`expected "${text}"`);
+    i++;
+  };
+  const isPunct = (text: string) => peek()?.kind === "punct" && peek()?.text === text;
+  const name = (): string => {
+    const t = peek();
+    if (t?.kind !== "name") return fail("expected a name");
+    i++;
+    return t.text;
+  };
+  const path = (): string[] => {
+    const parts = [name()];
+    while (isPunct(".")) {
+      i++;
+      parts.push(name());
+    }
+    return parts;
+  };
+  const value = (): AttributeValue => {
+    const t = peek();
+    if (!t) return fail("expected a value");
+    i++;
+    if (t.kind === "punct" && t.text === "?") {
+      const parameter = parameters[nextParameter++];
+      return parameter ?? fail("fewer parameters than ?");
+    }
+    if (t.kind === "string") return { S: t.text };
+    if (t.kind === "number") return { N: t.text };
+    if (t.kind === "name" && !t.quoted) {
+      const word = t.text.toUpperCase();
+      if (word === "TRUE" || word === "FALSE") return { BOOL: word === "TRUE" };
+      if (word === "NULL") return { NULL: true };
+    }
+    if (t.kind === "punct" && t.text === "{") return mapValue();
+    if (t.kind === "punct" && t.text === "[") return listValue();
+    return fail(`unexpected "${t.text}"`);
+  };
+  const mapValue = (): AttributeValue => {
+    const entries: Record<string, AttributeValue> = {};
+    while (!isPunct("}")) {
+      const key = peek();
+      if (key?.kind !== "string") return fail("a map key must be a 'string'");
+      i++;
+      punct(":");
+      entries[key.text] = value();
+      if (!isPunct("}")) punct(",");
+    }
+    i++;
+    return { M: entries };
+  };
+  const listValue = (): AttributeValue => {
+    const items: AttributeValue[] = [];
+    while (!isPunct("]")) {
+      items.push(value());
+      if (!isPunct("]")) punct(",");
+    }
+    i++;
+    return { L: items };
+  };
+
+  keyword("UPDATE");
+  const table = name();
+  const set: { path: string[]; value: AttributeValue }[] = [];
+  const remove: string[][] = [];
+  while (!isKeyword("WHERE")) {
+    if (isKeyword("SET")) {
+      i++;
+      do {
+        if (isPunct(",")) i++;
+        const p = path();
+        punct("=");
+        set.push({ path: p, value: value() });
+      } while (isPunct(","));
+    } else if (isKeyword("REMOVE")) {
+      i++;
+      remove.push(path());
+    } else fail("expected SET, REMOVE or WHERE");
+  }
+  if (set.length + remove.length === 0) fail("an UPDATE needs a SET or a REMOVE");
+  keyword("WHERE");
+  const where: Predicate[] = [];
+  do {
+    if (where.length > 0) keyword("AND");
+    const p = path();
+    if (isKeyword("IS")) {
+      i++;
+      const negated = isKeyword("NOT");
+      if (negated) i++;
+      keyword("MISSING");
+      where.push({ path: p, op: negated ? "present" : "missing" });
+    } else {
+      punct("=");
+      where.push({ path: p, op: "=", value: value() });
+    }
+  } while (i < tokens.length);
+  if (nextParameter !== parameters.length) fail("more parameters than ?");
+  return { table, set, remove, where };
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// Translation
+
+/** The UpdateItem request a parsed UPDATE stands for, given the table's key attribute names. */
+export function toUpdateItem(update: ParsedUpdate, keyNames: readonly string[]): Record<string, unknown> {
+  const names: Record<string, string> = {};
+  const values: Record<string, AttributeValue> = {};
+  const nameOf = (p: readonly string[]) =>
+    p
+      .map((part) => {
+        const existing = Object.entries(names).find(([, n]) => n === part)?.[0];
+        if (existing) return existing;
+        const alias = `#n${Object.keys(names).length}`;
+        names[alias] = part;
+        return alias;
+      })
+      .join(".");
+  const aliasOf = (v: AttributeValue) => {
+    const alias = `:v${Object.keys(values).length}`;
+    values[alias] = v;
+    return alias;
+  };
+  const key: Record<string, AttributeValue> = {};
+  const conditions: string[] = [];
+  for (const predicate of update.where) {
+    const [first] = predicate.path;
+    const isKey = predicate.path.length === 1 && first !== undefined && keyNames.includes(first);
+    if (isKey && predicate.op === "=" && !(first in key)) key[first] = predicate.value;
+    else if (predicate.op === "=") conditions.push(`${nameOf(predicate.path)} = ${aliasOf(predicate.value)}`);
+    else {
+      const fn = predicate.op === "missing" ? "attribute_not_exists" : "attribute_exists";
+      conditions.push(`${fn}(${nameOf(predicate.path)})`);
+    }
+  }
+  if (keyNames.some((k) => !(k in key))) {
+    throw new PartiqlValidationError(
+      "Where clause does not contain a mandatory equality on all key attributes",
+    );
+  }
+  const sets = update.set.map((s) => `${nameOf(s.path)} = ${aliasOf(s.value)}`);
+  const removes = update.remove.map((p) => nameOf(p));
+  return {
+    TableName: update.table,
+    Key: key,
+    UpdateExpression: [
+      sets.length > 0 ? `SET ${sets.join(", ")}` : "",
+      removes.length > 0 ? `REMOVE ${removes.join(", ")}` : "",
+    ]
+      .filter(Boolean)
+      .join(" "),
+    ConditionExpression: [`attribute_exists(${nameOf([keyNames[0] as string])})`, ...conditions].join(
+      " AND ",
+    ),
+    ExpressionAttributeNames: names,
+    ...(Object.keys(values).length > 0 ? { ExpressionAttributeValues: values } : {}),
+  };
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// Serving
+
+interface Answer {
+  readonly status: number;
+  readonly json: Record<string, unknown>;
+}
+
+/**
+ * dynalite's listener, answering BatchExecuteStatement itself (everything else passes through untouched). The
+ * injector, when given, counts each statement and may answer a statement with an injected error code.
+ */
+export function withPartiql(
+  dynalite: RequestListener,
+  options: { faults?: FaultInjector } = {},
+): RequestListener {
+  const keySchemas = new Map<string, string[]>();
+  return (req, res) => {
+    if (req.headers["x-amz-target"] !== BATCH_EXECUTE_TARGET) {
+      dynalite(req, res);
+      return;
+    }
+    readBody(req).then(
+      async (body) => {
+        const answer = await batchExecute(dynalite, req.headers, body, keySchemas, options.faults);
+        const text = JSON.stringify(answer.json);
+        res.statusCode = answer.status;
+        res.setHeader("content-type", "application/x-amz-json-1.0");
+        res.setHeader("content-length", Buffer.byteLength(text));
+        res.end(text);
+      },
+      () => {
+        res.statusCode = 500;
+        res.end();
+      },
+    );
+  };
+}
+
+async function batchExecute(
+  dynalite: RequestListener,
+  headers: http.IncomingHttpHeaders,
+  body: string,
+  keySchemas: Map<string, string[]>,
+  faults: FaultInjector | undefined,
+): Promise<Answer> {
+  const call = (target: string, payload: unknown) => invoke(dynalite, headers, target, payload);
+  let parsed: ParsedUpdate[];
+  let request: {
+    Statements?: {
+      Statement?: string;
+      Parameters?: AttributeValue[];
+      ReturnValuesOnConditionCheckFailure?: string;
+    }[];
+  };
+  try {
+    request = JSON.parse(body);
+    const statements = request.Statements ?? [];
+    if (statements.length < 1 || statements.length > MAX_STATEMENTS) {
+      throw new PartiqlValidationError(
+        `1 validation error detected: Value at 'statements' failed to satisfy constraint: Member must have length between 1 and ${MAX_STATEMENTS}`,
+      );
+    }
+    parsed = statements.map((s) => parseUpdate(s.Statement ?? "", s.Parameters ?? []));
+    for (const p of parsed) await keyNamesOf(call, keySchemas, p.table);
+  } catch (error) {
+    return validationAnswer(error);
+  }
+  const responses: Record<string, unknown>[] = [];
+  for (const [i, update] of parsed.entries()) {
+    const wanted = request.Statements?.[i]?.ReturnValuesOnConditionCheckFailure === "ALL_OLD";
+    const injected = faults?.decideStatement("BatchExecuteStatement");
+    if (injected) {
+      responses.push({
+        TableName: update.table,
+        Error: { Code: injected, Message: `injected fault: ${injected}` },
+      });
+      continue;
+    }
+    const keyNames = keySchemas.get(update.table) ?? [];
+    let input: Record<string, unknown>;
+    try {
+      input = toUpdateItem(update, keyNames);
+    } catch (error) {
+      return validationAnswer(error);
+    }
+    responses.push(await runStatement(call, update.table, input, wanted));
+  }
+  return { status: 200, json: { Responses: responses } };
+}
+
+/** One statement as its UpdateItem; a failure becomes the statement's own `Error` (BatchStatementError codes). */
+async function runStatement(
+  call: (target: string, payload: unknown) => Promise<Answer>,
+  table: string,
+  input: Record<string, unknown>,
+  returnOld: boolean,
+): Promise<Record<string, unknown>> {
+  const answer = await call("DynamoDB_20120810.UpdateItem", input);
+  if (answer.status === 200) return { TableName: table };
+  const type =
+    String(answer.json.__type ?? "")
+      .split("#")
+      .pop() ?? "";
+  const code = STATEMENT_ERROR_CODES[type] ?? "InternalServerError";
+  const error: Record<string, unknown> = {
+    Code: code,
+    Message: String(answer.json.message ?? answer.json.Message ?? type),
+  };
+  if (code === "ConditionalCheckFailed" && returnOld) {
+    const old = await call("DynamoDB_20120810.GetItem", {
+      TableName: table,
+      Key: input.Key,
+      ConsistentRead: true,
+    });
+    if (old.json.Item) error.Item = old.json.Item;
+  }
+  return { TableName: table, Error: error };
+}
+
+/** dynalite's exception names → BatchStatementError's codes. */
+const STATEMENT_ERROR_CODES: Readonly<Record<string, string>> = {
+  ConditionalCheckFailedException: "ConditionalCheckFailed",
+  ValidationException: "ValidationError",
+  ResourceNotFoundException: "ResourceNotFound",
+  ProvisionedThroughputExceededException: "ProvisionedThroughputExceeded",
+  ItemCollectionSizeLimitExceededException: "ItemCollectionSizeLimitExceeded",
+  TransactionConflictException: "TransactionConflict",
+  RequestLimitExceeded: "RequestLimitExceeded",
+  ThrottlingException: "ThrottlingError",
+};
+
+/** The table's key attribute names (DescribeTable, once per table); throws for a table that does not exist. */
+async function keyNamesOf(
+  call: (target: string, payload: unknown) => Promise<Answer>,
+  cache: Map<string, string[]>,
+  table: string,
+): Promise<string[]> {
+  const known = cache.get(table);
+  if (known) return known;
+  const answer = await call("DynamoDB_20120810.DescribeTable", { TableName: table });
+  const schema = (
+    answer.json.Table as { KeySchema?: { AttributeName: string; KeyType: string }[] } | undefined
+  )?.KeySchema;
+  if (answer.status !== 200 || !schema) {
+    throw Object.assign(new Error(`Requested resource not found: Table: ${table} not found`), {
+      name: "ResourceNotFoundException",
+    });
+  }
+  // HASH first: the partition key is what `attribute_exists` checks.
+  const names = [...schema].sort((a) => (a.KeyType === "HASH" ? -1 : 1)).map((k) => k.AttributeName);
+  cache.set(table, names);
+  return names;
+}
+
+function validationAnswer(error: unknown): Answer {
+  const name = error instanceof Error ? error.name : "ValidationException";
+  const type = name === "ResourceNotFoundException" ? name : "ValidationException";
+  return {
+    status: 400,
+    json: {
+      __type: `com.amazonaws.dynamodb.v20120810#${type}`,
+      message: error instanceof Error ? error.message : String(error),
+    },
+  };
+}
+
+/**
+ * One call of dynalite's listener without a socket: the smallest request/response pair it uses (the same surface
+ * local/aws/in-process.ts serves it with), the caller's headers kept (dynalite checks the Authorization's shape).
+ */
+function invoke(
+  listener: RequestListener,
+  headers: http.IncomingHttpHeaders,
+  target: string,
+  payload: unknown,
+): Promise<Answer> {
+  const body = Buffer.from(JSON.stringify(payload));
+  return new Promise((resolve) => {
+    const req = Object.assign(new EventEmitter(), {
+      method: "POST",
+      url: "/",
+      headers: {
+        ...headers,
+        "x-amz-target": target,
+        "content-type": "application/x-amz-json-1.0",
+        "content-length": String(body.length),
+      },
+    });
+    const res = {
+      statusCode: 200,
+      setHeader: () => undefined,
+      end: (chunk?: string | Buffer) => {
+        const text = chunk === undefined ? "" : chunk.toString();
+        resolve({ status: res.statusCode, json: text ? (JSON.parse(text) as Record<string, unknown>) : {} });
+      },
+    };
+    listener(req as unknown as http.IncomingMessage, res as unknown as http.ServerResponse);
+    req.emit("data", body);
+    req.emit("end");
+  });
+}
+
+function readBody(req: http.IncomingMessage): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    req.on("data", (chunk: Buffer) => chunks.push(Buffer.from(chunk)));
+    req.on("end", () => resolve(Buffer.concat(chunks).toString("utf8")));
+    req.on("error", reject);
+  });
+}

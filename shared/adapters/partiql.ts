@@ -1,0 +1,68 @@
+import type { AttributeValue, BatchStatementRequest } from "@aws-sdk/client-dynamodb";
+import { convertToAttr } from "@aws-sdk/util-dynamodb";
+
+/**
+ * PartiQL UPDATE statements for DynamoDB's BatchExecuteStatement: the one conditional *batch* write DynamoDB has
+ * (BatchWriteItem takes no conditions; TransactWriteItems bills 2 WRU per item). What this relies on, from AWS's
+ * documentation:
+ * - Syntax `UPDATE table [SET | REMOVE] path [= data] […] WHERE condition`; the WHERE must resolve to one
+ *   primary key, further predicates act as the write's condition, and a WHERE that is not true answers
+ *   ConditionalCheckFailed (https://docs.aws.amazon.com/amazondynamodb/latest/developerguide/ql-reference.update.html).
+ * - `attr IS MISSING` is true when the item lacks the attribute
+ *   (https://docs.aws.amazon.com/amazondynamodb/latest/developerguide/ql-functions.missing.html).
+ * - A batch holds at most 25 statements, all reads or all writes
+ *   (https://docs.aws.amazon.com/amazondynamodb/latest/developerguide/ql-reference.multiplestatements.batching.html).
+ * - An HTTP 200 does not mean every statement succeeded: each response, in the order of the statements, carries
+ *   its own `Error` with a `Code` such as `ConditionalCheckFailed`
+ *   (https://docs.aws.amazon.com/amazondynamodb/latest/APIReference/API_BatchExecuteStatement.html,
+ *   https://docs.aws.amazon.com/amazondynamodb/latest/APIReference/API_BatchStatementError.html); with
+ *   `ReturnValuesOnConditionCheckFailure: ALL_OLD` a statement whose condition failed returns the item as it is.
+ * - Each statement is billed as the write it is, and needs `dynamodb:PartiQLUpdate` on the table
+ *   (https://docs.aws.amazon.com/amazondynamodb/latest/developerguide/ql-iam.html).
+ * Values always travel as `?` parameters, names double-quoted: no value is ever spliced into the statement text.
+ * The local cloud's emulation (local/aws/partiql.ts) accepts exactly this grammar.
+ */
+
+/** BatchExecuteStatement takes at most 25 statements per call. */
+export const BATCH_STATEMENT_SIZE = 25;
+
+/** One item's conditional UPDATE. */
+export interface ItemUpdate {
+  readonly table: string;
+  readonly key: Readonly<Record<string, string>>;
+  /** Attribute paths (a map's entry is `["map", "entry"]`) and their new values. */
+  readonly set: readonly (readonly [path: readonly string[], value: unknown])[];
+  readonly remove?: readonly string[];
+  /** Each attribute must equal its value; `undefined` means it must be missing. */
+  readonly where: readonly (readonly [name: string, value: unknown])[];
+  /** A failed condition answers the item as it is (`ReturnValuesOnConditionCheckFailure: ALL_OLD`). */
+  readonly returnOldOnConditionFailure?: boolean;
+}
+
+export function updateStatement(update: ItemUpdate): BatchStatementRequest {
+  const parameters: AttributeValue[] = [];
+  const param = (value: unknown) => {
+    parameters.push(convertToAttr(value, { removeUndefinedValues: true }));
+    return "?";
+  };
+  const clauses = [
+    ...update.set.map(([path, value]) => `SET ${path.map(quoted).join(".")}=${param(value)}`),
+    ...(update.remove ?? []).map((name) => `REMOVE ${quoted(name)}`),
+  ];
+  const where = [
+    ...Object.entries(update.key).map(([name, value]) => `${quoted(name)}=${param(value)}`),
+    ...update.where.map(([name, value]) =>
+      value === undefined ? `${quoted(name)} IS MISSING` : `${quoted(name)}=${param(value)}`,
+    ),
+  ];
+  return {
+    Statement: `UPDATE ${quoted(update.table)} ${clauses.join(" ")} WHERE ${where.join(" AND ")}`,
+    Parameters: parameters,
+    ...(update.returnOldOnConditionFailure && { ReturnValuesOnConditionCheckFailure: "ALL_OLD" as const }),
+  };
+}
+
+function quoted(name: string): string {
+  if (name.includes('"')) throw new Error(`a PartiQL name cannot hold a double quote: ${name}`);
+  return `"${name}"`;
+}

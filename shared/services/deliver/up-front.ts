@@ -1,0 +1,230 @@
+import type { SQSBatchResponse, SQSRecord } from "aws-lambda";
+import { type BatchStart, type FinishWrite, startedTask } from "#shared/adapters/task-store.js";
+import type { TopicConfig } from "#shared/config/index.js";
+import { parseTaskId } from "#shared/domain/keys.js";
+import { parseTaskMessage } from "#shared/domain/messages.js";
+import { DELIVERABLE_STATUSES, type TaskRecord, TERMINAL_STATUSES } from "#shared/domain/task.js";
+import { errorText } from "#shared/runtime/async.js";
+import type { CallbackSigner } from "#shared/security/signing.js";
+import { protectsDestinations } from "./destination-gate.js";
+import { retryGroupAfterFirstStep } from "./outcome.js";
+import type { BatchContext, PendingDelivered, PreparedRecord, StartedAttempt } from "./types.js";
+import { RecordFailedError } from "./types.js";
+
+/**
+ * Deliver's writes in batches (docs/RELIABILITY.md "Deliver's writes in batches"): at the start of a batch, one
+ * BatchGetItem reads the tasks of every record that would take the fast path and one BatchExecuteStatement starts
+ * all that can start (each statement conditioned on the task as read); at the end, one BatchExecuteStatement
+ * writes every `delivered` and gives back the starts no callback used. A batch of ten costs three requests instead
+ * of twenty. Anything unusual falls back to the per-record path (attempt.ts) at the record's turn.
+ */
+
+/** Below this many startable records the per-record fast path (one UpdateItem each) costs no more. */
+const MIN_UP_FRONT = 2;
+
+interface Candidate {
+  readonly record: SQSRecord;
+  readonly taskId: string;
+  readonly topic: TopicConfig;
+  readonly signer: CallbackSigner;
+  readonly handedOverAtMs: number | undefined;
+}
+
+/** Reads and starts the batch's fast-path records up front; records what it decided in `ctx.prepared`. */
+export async function startUpFront(ctx: BatchContext, records: readonly SQSRecord[]): Promise<void> {
+  const candidates = await candidatesOf(ctx, records);
+  if (candidates.length < MIN_UP_FRONT) return;
+  const { tasks, unread } = await ctx.deps.store.readMany(candidates.map((c) => c.taskId));
+  const atMs = ctx.clock();
+  const startable: { candidate: Candidate; start: BatchStart }[] = [];
+  for (const candidate of candidates) {
+    if (unread.has(candidate.taskId)) continue;
+    const task = tasks.get(candidate.taskId);
+    const decided = decide(ctx, candidate, task, atMs);
+    if (decided === "start" && task) {
+      startable.push({ candidate, start: { read: task, atMs, ...handedOver(candidate.handedOverAtMs) } });
+    } else if (typeof decided === "object") ctx.prepared.set(candidate.record.messageId, decided);
+  }
+  if (startable.length === 0) return;
+  const outcomes = await ctx.deps.store.startAttempts(startable.map((s) => s.start));
+  for (const { candidate, start } of startable) {
+    const started = startedTask(start.read, start.atMs, start.handedOverAtMs);
+    ctx.prepared.set(
+      candidate.record.messageId,
+      outcomes.get(candidate.taskId) === "started"
+        ? { kind: "started", read: start.read, started, signer: candidate.signer }
+        : { kind: "readPath", read: start.read, expected: started },
+    );
+  }
+}
+
+const handedOver = (ms: number | undefined) => (ms === undefined ? {} : { handedOverAtMs: ms });
+
+/**
+ * The records the fast path would start: unprotected topic, a task message, due, time left for the callback and
+ * a signer at hand; a task id carried twice counts once (its second record takes the per-record path).
+ */
+async function candidatesOf(ctx: BatchContext, records: readonly SQSRecord[]): Promise<Candidate[]> {
+  const candidates: Candidate[] = [];
+  const seen = new Set<string>();
+  for (const record of records) {
+    const topic = ctx.deps.bindingFor(record.eventSourceARN)?.topic;
+    const message = parseTaskMessage(record.body);
+    if (!topic || !message || protectsDestinations(topic) || seen.has(message.taskId)) continue;
+    const key = parseTaskId(message.taskId);
+    if (!key || key.dueAtMs > ctx.clock()) continue;
+    if (ctx.lambda.getRemainingTimeInMillis() < topic.callbackTimeoutSeconds * 1000 + ctx.safetyMarginMs)
+      continue;
+    let signer: CallbackSigner;
+    try {
+      signer = await ctx.deps.signer(topic.name);
+    } catch {
+      continue;
+    }
+    seen.add(message.taskId);
+    const sentAt = Number(record.attributes?.SentTimestamp);
+    const handedOverAtMs = Number.isFinite(sentAt) && sentAt > 0 ? sentAt : undefined;
+    candidates.push({ record, taskId: message.taskId, topic, signer, handedOverAtMs });
+  }
+  return candidates;
+}
+
+/** The read path's decisions from the batch read: dropped, exhausted, `start`, or left to the per-record path. */
+function decide(
+  ctx: BatchContext,
+  { record, taskId, topic }: Candidate,
+  task: TaskRecord | undefined,
+  nowMs: number,
+): PreparedRecord | "start" | "perRecord" {
+  if (!task) {
+    ctx.deps.logger.warn("task not found; message dropped", { taskId, messageId: record.messageId });
+    return { kind: "drop" };
+  }
+  if (TERMINAL_STATUSES.has(task.status)) {
+    ctx.deps.logger.info("task already final; not delivered again", { taskId, status: task.status });
+    return { kind: "drop" };
+  }
+  if (task.status === "delivering" && task.attempts >= topic.maxAttempts) return { kind: "exhausted", task };
+  if (!DELIVERABLE_STATUSES.includes(task.status)) {
+    ctx.deps.logger.info("task moved on before its attempt; not delivered", { taskId, status: task.status });
+    return { kind: "drop" };
+  }
+  // Not due by its stored time (the id says it is): the per-record path decides at its turn, as always.
+  return task.dueAtMs > nowMs ? "perRecord" : "start";
+}
+
+/** The batch start's decision for a record, taken at its turn (what is left untaken at the end is given back). */
+export function takePrepared(ctx: BatchContext, messageId: string): PreparedRecord | undefined {
+  const prepared = ctx.prepared.get(messageId);
+  ctx.prepared.delete(messageId);
+  return prepared;
+}
+
+/**
+ * A record started up front, at its turn: its callback starts now, so the attempt's start (signature time,
+ * lateness, attempt log, `lastAttemptAtMs` in the finishing write) is now, not the batch's start. A record whose
+ * callback no longer fits in the invocation gives its start back and returns to the queue at once.
+ */
+export function claimStarted(
+  ctx: BatchContext,
+  group: string,
+  prepared: Extract<PreparedRecord, { kind: "started" }>,
+  timeoutMs: number,
+): StartedAttempt {
+  if (ctx.lambda.getRemainingTimeInMillis() < timeoutMs + ctx.safetyMarginMs) {
+    giveBack(ctx, prepared.read, prepared.started);
+    ctx.outcomes.set(group, { kind: "immediate" });
+    ctx.deps.logger.info("not enough time left for a callback; start given back, record returned", {
+      taskId: prepared.started.taskId,
+    });
+    throw new RecordFailedError("not enough time left");
+  }
+  // `started` stays the item as stored (its `lastAttemptAtMs` the batch's start): the finishing write sees the
+  // difference and records the real start.
+  return { started: prepared.started, signer: prepared.signer, startedAt: ctx.clock() };
+}
+
+/** A start this batch made and no callback will use: restored in the finishing call. */
+export function giveBack(ctx: BatchContext, read: TaskRecord, started: TaskRecord): void {
+  ctx.finishing.giveBacks.push({ kind: "giveBack", read, started });
+}
+
+/**
+ * The batch's finishing call: every deferred `delivered` write and every give-back (starts made up front whose
+ * record never ran: its group failed before it). A record whose `delivered` write failed is reported failed —
+ * never acknowledged — so SQS brings it back (a `delivering` task: delivered again, with the same webhook-id).
+ */
+export async function finishBatch(
+  ctx: BatchContext,
+  records: readonly SQSRecord[],
+  response: SQSBatchResponse,
+): Promise<SQSBatchResponse> {
+  const { finishing } = ctx;
+  finishing.closed = true;
+  for (const prepared of ctx.prepared.values()) {
+    if (prepared.kind === "started") giveBack(ctx, prepared.read, prepared.started);
+  }
+  ctx.prepared.clear();
+  const delivered = finishing.delivered.splice(0);
+  const giveBacks = finishing.giveBacks.splice(0);
+  if (delivered.length + giveBacks.length === 0) return response;
+  const writes: FinishWrite[] = [
+    ...delivered.map((d) => ({
+      kind: "delivered" as const,
+      taskId: d.taskId,
+      attemptSeq: d.attemptSeq,
+      result: d.result,
+      ...(d.attemptLog !== undefined && { attemptLog: d.attemptLog }),
+    })),
+    ...giveBacks,
+  ];
+  let failed: Set<string>;
+  try {
+    failed = await ctx.deps.store.finishAttempts(writes);
+  } catch (error) {
+    ctx.deps.logger.error("the batch's finishing writes failed", { error: errorText(error) });
+    failed = new Set(writes.map((w) => (w.kind === "delivered" ? w.taskId : w.read.taskId)));
+  }
+  const notAcknowledged = new Set(response.batchItemFailures.map((f) => f.itemIdentifier));
+  for (const d of delivered) {
+    if (failed.has(d.taskId)) notAcknowledged.add(d.messageId);
+  }
+  reportFinished(ctx, delivered, giveBacks, failed);
+  return {
+    batchItemFailures: records
+      .filter((r) => notAcknowledged.has(r.messageId))
+      .map((r) => ({ itemIdentifier: r.messageId })),
+  };
+}
+
+/** Metrics and logs of the finishing call: delivered (counted now), or back to the queue; lost give-backs. */
+function reportFinished(
+  ctx: BatchContext,
+  delivered: readonly PendingDelivered[],
+  giveBacks: readonly Extract<FinishWrite, { kind: "giveBack" }>[],
+  failed: ReadonlySet<string>,
+): void {
+  for (const d of delivered) {
+    if (failed.has(d.taskId)) {
+      retryGroupAfterFirstStep(ctx, d.group, d.topic);
+      ctx.deps.logger.warn("delivered, but recording it failed; the record comes back", { taskId: d.taskId });
+      continue;
+    }
+    ctx.deps.metrics.delivered(d.topic.name, d.result.latenessMs, d.result.deliveryLatencyMs);
+    ctx.deps.logger.debug("delivered", {
+      taskId: d.taskId,
+      attempt: d.attempt,
+      status: d.status,
+      latenessMs: d.result.latenessMs,
+      durationMs: d.result.deliveryLatencyMs,
+    });
+  }
+  for (const g of giveBacks) {
+    if (failed.has(g.read.taskId)) {
+      // Its record is already failed: it comes back as a `delivering` task, this attempt counted as used.
+      ctx.deps.logger.warn("giving back an unused start failed; that attempt counts", {
+        taskId: g.read.taskId,
+      });
+    }
+  }
+}

@@ -1,0 +1,343 @@
+/**
+ * The task store's batch methods for deliver (readMany, startAttempts, finishAttempts): the same answers from the
+ * table — dynalite behind the local cloud's PartiQL emulation, reached by the real SDK over HTTP — and from the
+ * memory fake the deliver unit tests use.
+ */
+import http from "node:http";
+import type { AddressInfo } from "node:net";
+import {
+  BatchExecuteStatementCommand,
+  type BatchExecuteStatementCommandOutput,
+  CreateTableCommand,
+  DynamoDBClient,
+} from "@aws-sdk/client-dynamodb";
+import dynalite from "dynalite";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import type { RequestListener } from "#local/aws/in-process.js";
+import { withPartiql } from "#local/aws/partiql.js";
+import { DynamoTaskStore } from "#shared/adapters/dynamo-task-store.js";
+import { startedTask, type TaskStore } from "#shared/adapters/task-store.js";
+import { attemptLogSlot } from "#shared/domain/attempt-log.js";
+import { sweepShardOf } from "#shared/domain/sweep.js";
+import type { TaskRecord } from "#shared/domain/task.js";
+import { makeTask } from "../../support/factories.js";
+import { MemoryTaskStore } from "../../support/memory-task-store.js";
+
+const NOW = Date.UTC(2026, 10, 30, 6, 0, 0);
+let server: http.Server;
+let client: DynamoDBClient;
+let tableCount = 0;
+
+beforeAll(async () => {
+  const db = dynalite({ createTableMs: 0 });
+  const [listener] = db.listeners("request");
+  server = http.createServer(withPartiql(listener as RequestListener));
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  const { port } = server.address() as AddressInfo;
+  client = new DynamoDBClient({
+    endpoint: `http://127.0.0.1:${port}`,
+    region: "us-east-1",
+    credentials: { accessKeyId: "test", secretAccessKey: "test" },
+  });
+});
+
+afterAll(async () => {
+  client?.destroy();
+  server.closeAllConnections();
+  await new Promise<void>((resolve) => server.close(() => resolve()));
+});
+
+async function tableStore(storeClient: DynamoDBClient = client): Promise<TaskStore> {
+  const tableName = `batch-writes-${++tableCount}`;
+  await client.send(
+    new CreateTableCommand({
+      TableName: tableName,
+      AttributeDefinitions: [
+        { AttributeName: "pk", AttributeType: "S" },
+        { AttributeName: "sk", AttributeType: "S" },
+      ],
+      KeySchema: [
+        { AttributeName: "pk", KeyType: "HASH" },
+        { AttributeName: "sk", KeyType: "RANGE" },
+      ],
+      BillingMode: "PAY_PER_REQUEST",
+    }),
+  );
+  return new DynamoTaskStore({ tableName, client: storeClient });
+}
+
+const task = (group: string, fields: Partial<TaskRecord> = {}) =>
+  makeTask({ group, dueAtMs: NOW - 1_000, acceptedAtMs: NOW - 60_000, ...fields });
+
+describe.each([
+  ["the table (dynalite + PartiQL emulation)", tableStore],
+  ["the memory fake", async (): Promise<TaskStore> => new MemoryTaskStore()],
+])("deliver's batch writes on %s", (_, newStore) => {
+  it("readMany reads what exists, leaves out what does not", async () => {
+    // Prepare
+    const store = await newStore();
+    const a = task("r1");
+    const b = task("r2", { status: "delivered" });
+    await store.putNew(a, { sweepIndex: false });
+    await store.putNew(b, { sweepIndex: false });
+    const missing = task("r3").taskId;
+
+    // Act
+    const { tasks, unread } = await store.readMany([a.taskId, b.taskId, missing]);
+
+    // Assess
+    expect(tasks.get(a.taskId)).toEqual(a);
+    expect(tasks.get(b.taskId)?.status).toBe("delivered");
+    expect(tasks.has(missing)).toBe(false);
+    expect(unread.size).toBe(0);
+  });
+
+  it("startAttempts writes each start as startedTask says, and refuses a task that moved on since the read", async () => {
+    // Prepare: three tasks read; one is cancelled before the start
+    const store = await newStore();
+    const a = task("s1");
+    const b = task("s2");
+    const c = task("s4", { status: "queued", queuedAtMs: NOW - 500 });
+    for (const t of [a, b, c]) await store.putNew(t, { sweepIndex: false });
+    const { tasks } = await store.readMany([a.taskId, b.taskId, c.taskId]);
+    expect((await store.cancel(b.taskId, NOW, NOW / 1000 + 3600)).outcome).toBe("cancelled");
+
+    // Act
+    const outcomes = await store.startAttempts(
+      [a, b, c].map((t) => ({
+        read: tasks.get(t.taskId) as TaskRecord,
+        atMs: NOW,
+        handedOverAtMs: NOW - 200,
+      })),
+    );
+
+    // Assess: the queued task keeps the hand-over time the sweeper recorded
+    expect(Object.fromEntries(outcomes)).toEqual({
+      [a.taskId]: "started",
+      [b.taskId]: "refused",
+      [c.taskId]: "started",
+    });
+    expect(await store.get(a.taskId)).toEqual(startedTask(a, NOW, NOW - 200));
+    expect(await store.get(c.taskId)).toEqual(startedTask(c, NOW, NOW - 200));
+    expect((await store.get(c.taskId))?.queuedAtMs).toBe(NOW - 500);
+    expect((await store.get(b.taskId))?.status).toBe("cancelled");
+  });
+
+  it("startAttempts refuses a start from a stale read (another attempt counted since)", async () => {
+    const store = await newStore();
+    const a = task("s3");
+    await store.putNew(a, { sweepIndex: false });
+    const { tasks } = await store.readMany([a.taskId]);
+    await store.startAttempt(a.taskId, NOW - 10);
+
+    const outcomes = await store.startAttempts([{ read: tasks.get(a.taskId) as TaskRecord, atMs: NOW }]);
+
+    expect(outcomes.get(a.taskId)).toBe("refused");
+    expect(await store.get(a.taskId)).toMatchObject({
+      attempts: 1,
+      attemptSeq: 1,
+      lastAttemptAtMs: NOW - 10,
+    });
+  });
+
+  it("finishAttempts writes `delivered` for the attempt it belongs to, with the real start and the log entry", async () => {
+    // Prepare: a started task in the sweep index
+    const store = await newStore();
+    const a = task("f1");
+    await store.putNew(a);
+    const started = (await store.startAttempt(a.taskId, NOW)) as TaskRecord;
+    const entry = { seq: 1, startedAtMs: NOW + 40, durationMs: 12, status: 200 };
+
+    // Act
+    const failed = await store.finishAttempts([
+      {
+        kind: "delivered",
+        taskId: a.taskId,
+        attemptSeq: started.attemptSeq as number,
+        attemptLog: { ...started.attemptLog, [attemptLogSlot(9)]: { seq: 9, startedAtMs: 1, durationMs: 1 } },
+        result: {
+          atMs: NOW + 60,
+          latenessMs: 1_040,
+          deliveryLatencyMs: 12,
+          expiresAt: 1_900_000_000,
+          attempt: entry,
+          lastAttemptAtMs: NOW + 40,
+        },
+      },
+    ]);
+
+    // Assess
+    expect(failed.size).toBe(0);
+    const stored = (await store.get(a.taskId)) as TaskRecord;
+    expect(stored).toMatchObject({
+      status: "delivered",
+      deliveredAtMs: NOW + 60,
+      latenessMs: 1_040,
+      deliveryLatencyMs: 12,
+      expiresAt: 1_900_000_000,
+      lastAttemptAtMs: NOW + 40,
+      attemptLog: {
+        [attemptLogSlot(1)]: entry,
+        [attemptLogSlot(9)]: { seq: 9, startedAtMs: 1, durationMs: 1 },
+      },
+    });
+    expect(stored.sweepShard).toBeUndefined();
+    expect(a.sweepShard ?? sweepShardOf(a.taskId)).toBeDefined();
+  });
+
+  it("finishAttempts refuses `delivered` for an attempt that is no longer the task's or a task failed since; one already delivered in that attempt is done", async () => {
+    // Prepare: a in its second attempt, b dead-lettered in its first, c delivered in its first (a lost try of ours)
+    const store = await newStore();
+    const [a, b, c] = [task("f2"), task("f3"), task("f4")];
+    for (const t of [a, b, c]) await store.putNew(t, { sweepIndex: false });
+    await store.startAttempt(a.taskId, NOW);
+    await store.startAttempt(a.taskId, NOW + 1); // a second attempt (e.g. a re-delivered copy)
+    await store.startAttempt(b.taskId, NOW);
+    await store.markFailed(b.taskId, { error: "x", atMs: NOW, expiresAt: 1 });
+    await store.startAttempt(c.taskId, NOW);
+    await store.markDelivered(c.taskId, { atMs: NOW, latenessMs: 0, deliveryLatencyMs: 1, expiresAt: 1 });
+    const result = { atMs: NOW + 5, latenessMs: 0, deliveryLatencyMs: 1, expiresAt: 2 };
+
+    // Act
+    const failed = await store.finishAttempts(
+      [a, b, c].map((t) => ({ kind: "delivered" as const, taskId: t.taskId, attemptSeq: 1, result })),
+    );
+
+    // Assess
+    expect([...failed].sort()).toEqual([a.taskId, b.taskId].sort());
+    expect((await store.get(a.taskId))?.status).toBe("delivering");
+    expect((await store.get(b.taskId))?.status).toBe("failed");
+    expect(await store.get(c.taskId)).toMatchObject({ status: "delivered", expiresAt: 1 });
+  });
+
+  it("a give-back restores the task exactly as read, only while it is still in that start", async () => {
+    // Prepare: two tasks started from a read; the second then started again by someone else
+    const store = await newStore();
+    const a = task("g1");
+    const b = task("g2", { status: "queued", queuedAtMs: NOW - 900 });
+    for (const t of [a, b]) await store.putNew(t, { sweepIndex: false });
+    const { tasks } = await store.readMany([a.taskId, b.taskId]);
+    const reads = [a, b].map((t) => tasks.get(t.taskId) as TaskRecord);
+    await store.startAttempts(reads.map((read) => ({ read, atMs: NOW, handedOverAtMs: NOW - 100 })));
+    await store.recordAttemptFailure(b.taskId, { error: "x", atMs: NOW + 1 });
+    await store.startAttempt(b.taskId, NOW + 2);
+
+    // Act
+    const failed = await store.finishAttempts(
+      reads.map((read) => ({ kind: "giveBack" as const, read, started: startedTask(read, NOW, NOW - 100) })),
+    );
+
+    // Assess
+    expect([...failed]).toEqual([b.taskId]);
+    expect(await store.get(a.taskId)).toEqual(reads[0]);
+    expect(await store.get(b.taskId)).toMatchObject({
+      status: "delivering",
+      attempts: 2,
+      lastAttemptAtMs: NOW + 2,
+    });
+  });
+});
+
+/**
+ * A client that sends everything to the table, except that the first BatchExecuteStatement is answered by
+ * `first` (given the real client): what dynalite never does on its own.
+ */
+function firstBatchAnswered(
+  first: (statements: number) => Promise<BatchExecuteStatementCommandOutput>,
+): DynamoDBClient {
+  let calls = 0;
+  return {
+    send: async (command: unknown) => {
+      if (command instanceof BatchExecuteStatementCommand && calls++ === 0) {
+        return first(command.input.Statements?.length ?? 0).then(
+          (out) => out,
+          (error) => {
+            throw error;
+          },
+        );
+      }
+      return client.send(command as never);
+    },
+  } as unknown as DynamoDBClient;
+}
+
+describe("deliver's finishing writes on the table: retries", () => {
+  it("retries statements that failed for a reason a retry can change (throttled inside an HTTP 200)", async () => {
+    // Prepare: the first call answers every statement ThrottlingError without writing
+    const store = await tableStore(
+      firstBatchAnswered(async (n) => ({
+        Responses: Array.from({ length: n }, () => ({
+          Error: { Code: "ThrottlingError", Message: "slow down" },
+        })),
+        $metadata: {},
+      })),
+    );
+    const a = task("t1");
+    await store.putNew(a, { sweepIndex: false });
+    const started = (await store.startAttempt(a.taskId, NOW)) as TaskRecord;
+
+    // Act
+    const failed = await store.finishAttempts([
+      {
+        kind: "delivered",
+        taskId: a.taskId,
+        attemptSeq: 1,
+        result: { atMs: NOW + 1, latenessMs: 0, deliveryLatencyMs: 1, expiresAt: 9 },
+        ...(started.attemptLog && { attemptLog: started.attemptLog }),
+      },
+    ]);
+
+    // Assess
+    expect(failed.size).toBe(0);
+    expect((await store.get(a.taskId))?.status).toBe("delivered");
+  });
+
+  it("recognises its own write when the first call was written but its answer lost (the retry's condition fails)", async () => {
+    // Prepare: the first call is executed, then fails as a dropped connection would
+    let sent = 0;
+    const store = await tableStore(
+      firstBatchAnswered(async () => {
+        sent++;
+        throw Object.assign(new Error("socket hang up"), { name: "TimeoutError" });
+      }),
+    );
+    const a = task("t2");
+    await store.putNew(a, { sweepIndex: false });
+    await store.startAttempt(a.taskId, NOW);
+    await store.markDelivered(a.taskId, { atMs: NOW + 1, latenessMs: 0, deliveryLatencyMs: 1, expiresAt: 9 });
+
+    // Act: the retry meets the `delivered` its own lost try wrote
+    const failed = await store.finishAttempts([
+      {
+        kind: "delivered",
+        taskId: a.taskId,
+        attemptSeq: 1,
+        result: { atMs: NOW + 1, latenessMs: 0, deliveryLatencyMs: 1, expiresAt: 9 },
+      },
+    ]);
+
+    // Assess
+    expect(sent).toBe(1);
+    expect(failed.size).toBe(0);
+  });
+
+  it("reports a statement refused for another reason (a later attempt started) without retrying it", async () => {
+    const store = await tableStore();
+    const a = task("t3");
+    await store.putNew(a, { sweepIndex: false });
+    await store.startAttempt(a.taskId, NOW);
+    await store.startAttempt(a.taskId, NOW + 1);
+
+    const failed = await store.finishAttempts([
+      {
+        kind: "delivered",
+        taskId: a.taskId,
+        attemptSeq: 1,
+        result: { atMs: NOW + 2, latenessMs: 0, deliveryLatencyMs: 1, expiresAt: 9 },
+      },
+    ]);
+
+    expect([...failed]).toEqual([a.taskId]);
+    expect(await store.get(a.taskId)).toMatchObject({ status: "delivering", attemptSeq: 2 });
+  });
+});

@@ -1,0 +1,244 @@
+/**
+ * The local cloud's PartiQL emulation (local/aws/partiql.ts): the translator against AWS's documented UPDATE
+ * examples and the statements the task store emits, its refusals, and BatchExecuteStatement over HTTP through the
+ * real SDK in front of dynalite (per-statement errors, injected statement faults, the statement count).
+ */
+import http from "node:http";
+import type { AddressInfo } from "node:net";
+import {
+  BatchExecuteStatementCommand,
+  CreateTableCommand,
+  DynamoDBClient,
+  GetItemCommand,
+  PutItemCommand,
+} from "@aws-sdk/client-dynamodb";
+import dynalite from "dynalite";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { FaultInjector } from "#local/aws/faults.js";
+import type { RequestListener } from "#local/aws/in-process.js";
+import { PartiqlValidationError, parseUpdate, toUpdateItem, withPartiql } from "#local/aws/partiql.js";
+import { updateStatement } from "#shared/adapters/partiql.js";
+
+const MUSIC_KEYS = ["Artist", "SongTitle"];
+
+/** An UpdateItem's expressions with their #name and :value placeholders written out (numbering-independent). */
+function resolved(input: Record<string, unknown>) {
+  const names = input.ExpressionAttributeNames as Record<string, string>;
+  const values = (input.ExpressionAttributeValues ?? {}) as Record<string, unknown>;
+  const fill = (expression: unknown) =>
+    String(expression)
+      .replace(/#n\d+/g, (alias) => names[alias] ?? alias)
+      .replace(/:v\d+/g, (alias) => JSON.stringify(values[alias]));
+  return {
+    TableName: input.TableName,
+    Key: input.Key,
+    UpdateExpression: fill(input.UpdateExpression),
+    ConditionExpression: fill(input.ConditionExpression),
+  };
+}
+
+describe("PartiQL UPDATE → UpdateItem", () => {
+  it("translates ql-reference.update's example (SET clauses, a map of lists, the key in the WHERE)", () => {
+    const parsed = parseUpdate(
+      `UPDATE "Music" SET AwardsWon=1 SET AwardDetail={'Grammys':[2020, 2018]} WHERE Artist='Acme Band' AND SongTitle='PartiQL Rocks'`,
+    );
+
+    expect(toUpdateItem(parsed, MUSIC_KEYS)).toEqual({
+      TableName: "Music",
+      Key: { Artist: { S: "Acme Band" }, SongTitle: { S: "PartiQL Rocks" } },
+      UpdateExpression: "SET #n0 = :v0, #n1 = :v1",
+      ConditionExpression: "attribute_exists(#n2)",
+      ExpressionAttributeNames: { "#n0": "AwardsWon", "#n1": "AwardDetail", "#n2": "Artist" },
+      ExpressionAttributeValues: {
+        ":v0": { N: "1" },
+        ":v1": { M: { Grammys: { L: [{ N: "2020" }, { N: "2018" }] } } },
+      },
+    });
+  });
+
+  it("takes the batching page's comma-separated SET and a REMOVE of a map entry", () => {
+    const batched = parseUpdate(
+      `UPDATE Music SET AwardsWon=1, AwardDetail={'Grammys':[2020, 2018]} WHERE Artist='Acme Band' AND SongTitle='PartiQL Rocks'`,
+    );
+    const removing = parseUpdate(
+      `UPDATE "Music" REMOVE AwardDetail.Grammys WHERE Artist='Acme Band' AND SongTitle='PartiQL Rocks'`,
+    );
+
+    expect(batched.set.map((s) => s.path)).toEqual([["AwardsWon"], ["AwardDetail"]]);
+    expect(toUpdateItem(removing, MUSIC_KEYS)).toMatchObject({
+      UpdateExpression: "REMOVE #n0.#n1",
+      ExpressionAttributeNames: { "#n0": "AwardDetail", "#n1": "Grammys" },
+    });
+  });
+
+  it("turns the task store's statement into the conditional UpdateItem it stands for", () => {
+    const request = updateStatement({
+      table: "tasks",
+      key: { pk: "demo#g", sk: "0001" },
+      set: [
+        [["status"], "delivered"],
+        [["attemptLog", "3"], { seq: 4, startedAtMs: 1 }],
+      ],
+      remove: ["sweepShard"],
+      where: [
+        ["status", "delivering"],
+        ["attemptSeq", 4],
+        ["queuedAtMs", undefined],
+      ],
+    });
+
+    const input = toUpdateItem(
+      parseUpdate(request.Statement as string, request.Parameters as unknown as Record<string, unknown>[]),
+      ["pk", "sk"],
+    );
+
+    expect(request.Statement).toBe(
+      `UPDATE "tasks" SET "status"=? SET "attemptLog"."3"=? REMOVE "sweepShard" WHERE "pk"=? AND "sk"=? AND "status"=? AND "attemptSeq"=? AND "queuedAtMs" IS MISSING`,
+    );
+    expect(resolved(input)).toEqual({
+      TableName: "tasks",
+      Key: { pk: { S: "demo#g" }, sk: { S: "0001" } },
+      UpdateExpression:
+        'SET status = {"S":"delivered"}, attemptLog.3 = {"M":{"seq":{"N":"4"},"startedAtMs":{"N":"1"}}} REMOVE sweepShard',
+      ConditionExpression:
+        'attribute_exists(pk) AND status = {"S":"delivering"} AND attemptSeq = {"N":"4"} AND attribute_not_exists(queuedAtMs)',
+    });
+  });
+
+  it.each([
+    ["a SELECT", `SELECT * FROM "Music" WHERE Artist='Acme Band'`],
+    ["RETURNING", `UPDATE "Music" SET a=1 WHERE Artist='x' AND SongTitle='y' RETURNING ALL NEW *`],
+    ["OR", `UPDATE "Music" SET a=1 WHERE Artist='x' AND SongTitle='y' OR b=1`],
+    ["an inequality", `UPDATE "Music" SET a=1 WHERE Artist='x' AND SongTitle='y' AND b<>1`],
+    ["a function", `UPDATE "Music" SET a=1 WHERE Artist='x' AND SongTitle='y' AND begins_with(b, 'x')`],
+    ["an UPDATE without SET or REMOVE", `UPDATE "Music" WHERE Artist='x' AND SongTitle='y'`],
+    ["more ? than parameters", `UPDATE "Music" SET a=? WHERE Artist='x' AND SongTitle='y'`],
+  ])("refuses %s with a ValidationException", (_, statement) => {
+    expect(() => toUpdateItem(parseUpdate(statement), MUSIC_KEYS)).toThrow(PartiqlValidationError);
+  });
+
+  it("refuses a WHERE without an equality on every key attribute", () => {
+    const parsed = parseUpdate(`UPDATE "Music" SET a=1 WHERE Artist='x' AND b=1`);
+
+    expect(() => toUpdateItem(parsed, MUSIC_KEYS)).toThrow(/mandatory equality on all key attributes/);
+  });
+});
+
+describe("BatchExecuteStatement in front of dynalite", () => {
+  let server: http.Server;
+  let client: DynamoDBClient;
+  const faults = new FaultInjector({});
+  const TABLE = "partiql-music";
+  const key = (title: string) => ({ Artist: { S: "Acme Band" }, SongTitle: { S: title } });
+  const update = (title: string, awards: number, ifAwards?: number) => ({
+    Statement: `UPDATE "${TABLE}" SET "AwardsWon"=? WHERE "Artist"=? AND "SongTitle"=?${ifAwards === undefined ? "" : ` AND "AwardsWon"=?`}`,
+    Parameters: [
+      { N: String(awards) },
+      { S: "Acme Band" },
+      { S: title },
+      ...(ifAwards === undefined ? [] : [{ N: String(ifAwards) }]),
+    ],
+  });
+  const awardsOf = async (title: string) =>
+    (await client.send(new GetItemCommand({ TableName: TABLE, Key: key(title), ConsistentRead: true }))).Item
+      ?.AwardsWon?.N;
+
+  beforeAll(async () => {
+    const db = dynalite({ createTableMs: 0 });
+    const [listener] = db.listeners("request");
+    server = http.createServer(withPartiql(listener as RequestListener, { faults }));
+    await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+    client = new DynamoDBClient({
+      endpoint: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
+      region: "us-east-1",
+      credentials: { accessKeyId: "test", secretAccessKey: "test" },
+      maxAttempts: 1,
+    });
+    await client.send(
+      new CreateTableCommand({
+        TableName: TABLE,
+        AttributeDefinitions: [
+          { AttributeName: "Artist", AttributeType: "S" },
+          { AttributeName: "SongTitle", AttributeType: "S" },
+        ],
+        KeySchema: [
+          { AttributeName: "Artist", KeyType: "HASH" },
+          { AttributeName: "SongTitle", KeyType: "RANGE" },
+        ],
+        BillingMode: "PAY_PER_REQUEST",
+      }),
+    );
+    for (const title of ["one", "two", "three"]) {
+      await client.send(
+        new PutItemCommand({ TableName: TABLE, Item: { ...key(title), AwardsWon: { N: "0" } } }),
+      );
+    }
+  });
+
+  afterAll(async () => {
+    client?.destroy();
+    server.closeAllConnections();
+    await new Promise<void>((resolve) => server.close(() => resolve()));
+  });
+
+  it("answers 200 with each statement's own outcome, in order: written, condition failed (with ALL_OLD), no item", async () => {
+    const out = await client.send(
+      new BatchExecuteStatementCommand({
+        Statements: [
+          update("one", 1, 0),
+          { ...update("two", 1, 5), ReturnValuesOnConditionCheckFailure: "ALL_OLD" },
+          update("missing", 1),
+        ],
+      }),
+    );
+
+    expect(out.Responses).toEqual([
+      { TableName: TABLE },
+      {
+        TableName: TABLE,
+        Error: expect.objectContaining({
+          Code: "ConditionalCheckFailed",
+          Item: { ...key("two"), AwardsWon: { N: "0" } },
+        }),
+      },
+      { TableName: TABLE, Error: expect.objectContaining({ Code: "ConditionalCheckFailed" }) },
+    ]);
+    expect(await awardsOf("one")).toBe("1");
+    expect(await awardsOf("two")).toBe("0");
+  });
+
+  it("refuses the whole call for a statement outside the grammar or more than 25 statements", async () => {
+    const typo = {
+      Statement: `UPDATE "${TABLE}" SET "AwardsWon"=1 WHERE "Artist"='Acme Band' OR "SongTitle"='one'`,
+    };
+    const tooMany = Array.from({ length: 26 }, () => update("one", 2));
+
+    await expect(client.send(new BatchExecuteStatementCommand({ Statements: [typo] }))).rejects.toMatchObject(
+      {
+        name: "ValidationException",
+      },
+    );
+    await expect(
+      client.send(new BatchExecuteStatementCommand({ Statements: tooMany })),
+    ).rejects.toMatchObject({
+      name: "ValidationException",
+    });
+    expect(await awardsOf("one")).toBe("1");
+  });
+
+  it("injects per-statement errors from the fault policy, counts every statement, and leaves the items alone", async () => {
+    faults.setPolicy({ statementErrors: { ThrottlingError: 1 } });
+    const before = faults.stats()["dynamodb.BatchExecuteStatement"]?.statements ?? 0;
+
+    const out = await client.send(
+      new BatchExecuteStatementCommand({ Statements: [update("three", 7), update("three", 8)] }),
+    );
+    faults.setPolicy({});
+
+    expect(out.Responses?.map((r) => r.Error?.Code)).toEqual(["ThrottlingError", "ThrottlingError"]);
+    expect(await awardsOf("three")).toBe("0");
+    const stats = faults.stats()["dynamodb.BatchExecuteStatement"];
+    expect((stats?.statements ?? 0) - before).toBe(2);
+    expect(stats?.statementErrors).toEqual({ ThrottlingError: 2 });
+  });
+});

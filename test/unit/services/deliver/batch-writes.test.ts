@@ -1,0 +1,355 @@
+/**
+ * Deliver's writes in batches (issue 13.2, docs/RELIABILITY.md "Deliver's writes in batches"): one read and one
+ * conditional start for the batch's fast-path records, one finishing call for their `delivered` writes and the
+ * starts no callback used. Fakes at the store seam (test/support/memory-task-store.ts: per-statement errors,
+ * failed calls, lost answers).
+ */
+import { randomBytes } from "node:crypto";
+import { describe, expect, it } from "vitest";
+import type { CallbackRequest, CallbackResult } from "#shared/adapters/callback-client.js";
+import type { TopicConfig } from "#shared/config/index.js";
+import type { TaskRecord } from "#shared/domain/task.js";
+import { CallbackSigner } from "#shared/security/signing.js";
+import { type DeliverDeps, deliverBatch } from "#shared/services/deliver/index.js";
+import { binding, QUEUE_ARN, testTopic } from "../../../support/deliver-binding.js";
+import { eventOf, fifoRecord, makeTask } from "../../../support/factories.js";
+import { FakeCallbacks, HTTP } from "../../../support/fakes/callbacks.js";
+import { MemoryMetrics } from "../../../support/fakes/metrics.js";
+import { FakeTopicQueue } from "../../../support/fakes/topic-queue.js";
+import { memoryLogger } from "../../../support/logger.js";
+import { MemoryTaskStore } from "../../../support/memory-task-store.js";
+
+const SECRET = `whsec_${randomBytes(32).toString("base64")}`;
+
+/** Callbacks that take their answer's duration on the test's clock, so a group's later records start later. */
+class ClockedCallbacks extends FakeCallbacks {
+  constructor(private readonly advance: (ms: number) => void) {
+    super();
+  }
+
+  override async post(request: CallbackRequest): Promise<CallbackResult> {
+    const result = await super.post(request);
+    this.advance(result.durationMs);
+    return result;
+  }
+}
+
+/** The store's per-record writes, counted (the batch path must not need them on its happy path). */
+function countPerRecord(store: MemoryTaskStore) {
+  const counts = { get: 0, startAttempt: 0, markDelivered: 0 };
+  for (const method of ["get", "startAttempt", "markDelivered"] as const) {
+    const original = store[method].bind(store) as (...args: unknown[]) => Promise<unknown>;
+    (store as unknown as Record<string, unknown>)[method] = (...args: unknown[]) => {
+      counts[method]++;
+      return original(...args);
+    };
+  }
+  return counts;
+}
+
+function setup(options: { topic?: TopicConfig; groupConcurrency?: number; remainingMs?: () => number } = {}) {
+  const start = Date.now();
+  let now = start;
+  const store = new MemoryTaskStore();
+  const callbacks = new ClockedCallbacks((ms) => {
+    now += ms;
+  });
+  const queue = new FakeTopicQueue();
+  const metrics = new MemoryMetrics();
+  const topic = options.topic ?? testTopic();
+  const signer = new CallbackSigner([SECRET]);
+  const deps: DeliverDeps = {
+    store,
+    topicQueue: queue,
+    bindingFor: (arn) => (arn === QUEUE_ARN ? binding(topic) : undefined),
+    callbackClientFor: () => callbacks,
+    signer: async () => signer,
+    metrics,
+    logger: memoryLogger(),
+    clock: () => now,
+    random: () => 0.5,
+    groupConcurrency: options.groupConcurrency ?? 10,
+  };
+  const context = { getRemainingTimeInMillis: options.remainingMs ?? (() => 60_000) };
+  const task = async (group: string, fields: Partial<TaskRecord> = {}) => {
+    const t = makeTask({
+      group,
+      dueAtMs: start - 250,
+      acceptedAtMs: start - 10_000,
+      status: "scheduled",
+      ...fields,
+    });
+    await store.putNew(t, { sweepIndex: false });
+    return t;
+  };
+  const stored = (t: TaskRecord) => store.tasks.get(t.taskId) as TaskRecord;
+  return { start, store, callbacks, queue, metrics, deps, context, task, stored };
+}
+
+describe("deliver: writes in batches", () => {
+  it("a batch of three groups costs one read, one start and one finishing call; no per-record write", async () => {
+    // Prepare
+    const { store, callbacks, metrics, deps, context, task, stored } = setup();
+    const tasks = [await task("a"), await task("b"), await task("c")];
+    const perRecord = countPerRecord(store);
+
+    // Act
+    const response = await deliverBatch(deps, eventOf(...tasks.map((t) => fifoRecord(t))), context);
+
+    // Assess
+    expect(response).toEqual({ batchItemFailures: [] });
+    expect(store.batchCalls).toEqual({ readMany: 1, startAttempts: 1, finishAttempts: 1 });
+    expect(perRecord).toEqual({ get: 0, startAttempt: 0, markDelivered: 0 });
+    expect(callbacks.calledFor().sort()).toEqual(tasks.map((t) => t.taskId).sort());
+    for (const t of tasks)
+      expect(stored(t)).toMatchObject({ status: "delivered", attempts: 1, attemptSeq: 1 });
+    expect(metrics.count("delivered")).toBe(3);
+  });
+
+  it("a group's later record started up front reports its own callback's start, not the batch's", async () => {
+    // Prepare: one group of two; the first callback takes 300 ms
+    const { start, callbacks, deps, context, task, stored } = setup();
+    const first = await task("g");
+    const second = await task("g");
+    callbacks.answer(first.taskId, HTTP(200, 300)).answer(second.taskId, HTTP(200, 20));
+
+    // Act
+    await deliverBatch(deps, eventOf(fifoRecord(first), fifoRecord(second)), context);
+
+    // Assess: the second's callback started 300 ms after the batch; lateness, log and signature say so
+    expect(stored(second)).toMatchObject({
+      status: "delivered",
+      lastAttemptAtMs: start + 300,
+      latenessMs: 550,
+    });
+    expect(Object.values(stored(second).attemptLog ?? {})).toEqual([
+      { seq: 1, startedAtMs: start + 300, durationMs: 20, status: 200 },
+    ]);
+    expect(stored(first)).toMatchObject({ lastAttemptAtMs: start, latenessMs: 250 });
+    expect(callbacks.requests[1]?.headers["webhook-timestamp"]).toBe(
+      String(Math.floor((start + 300) / 1000)),
+    );
+  });
+
+  it("a refused start statement sends that record down the read path at its turn; the others stay batched", async () => {
+    // Prepare
+    const { store, callbacks, deps, context, task, stored } = setup();
+    const a = await task("a");
+    const b = await task("b");
+    store.statementErrors.set(`start:${b.taskId}`, "ConditionalCheckFailed");
+    const perRecord = countPerRecord(store);
+
+    // Act
+    const response = await deliverBatch(deps, eventOf(fifoRecord(a), fifoRecord(b)), context);
+
+    // Assess: b read and started on its own (one attempt), then finished with the batch
+    expect(response.batchItemFailures).toEqual([]);
+    expect(perRecord).toEqual({ get: 1, startAttempt: 1, markDelivered: 0 });
+    expect(callbacks.calledFor().sort()).toEqual([a.taskId, b.taskId].sort());
+    expect(stored(b)).toMatchObject({ status: "delivered", attempts: 1 });
+  });
+
+  it("a start whose answer was lost is recognised as the batch's own: no second attempt counted", async () => {
+    const { store, deps, context, task, stored } = setup();
+    const a = await task("a");
+    const b = await task("b");
+    store.loseNextBatchAnswer = "startAttempts";
+    const perRecord = countPerRecord(store);
+
+    const response = await deliverBatch(deps, eventOf(fifoRecord(a), fifoRecord(b)), context);
+
+    expect(response.batchItemFailures).toEqual([]);
+    expect(perRecord).toEqual({ get: 2, startAttempt: 0, markDelivered: 0 });
+    for (const t of [a, b])
+      expect(stored(t)).toMatchObject({ status: "delivered", attempts: 1, attemptSeq: 1 });
+  });
+
+  it("a task that moved on after the batch read is not delivered (its start refused, the read path drops it)", async () => {
+    const { store, callbacks, deps, context, task, stored } = setup();
+    const a = await task("a");
+    const b = await task("b");
+    const original = store.startAttempts.bind(store);
+    store.startAttempts = async (starts) => {
+      await store.cancel(b.taskId, Date.now(), 1); // a cancel wins the race between the read and the start
+      return original(starts);
+    };
+
+    const response = await deliverBatch(deps, eventOf(fifoRecord(a), fifoRecord(b)), context);
+
+    expect(response.batchItemFailures).toEqual([]);
+    expect(callbacks.calledFor()).toEqual([a.taskId]);
+    expect(stored(b).status).toBe("cancelled");
+  });
+
+  it("a group failing in the middle gives back the starts its later records never used", async () => {
+    // Prepare: one group of three, one other group; the group's head fails
+    const { callbacks, queue, deps, context, task, stored } = setup();
+    const head = await task("g");
+    const middle = await task("g", { status: "queued", queuedAtMs: Date.now() - 900 });
+    const last = await task("g");
+    const other = await task("o");
+    callbacks.answer(head.taskId, HTTP(500));
+    const records = [head, middle, last, other].map((t) => fifoRecord(t));
+
+    // Act
+    const response = await deliverBatch(deps, eventOf(...records), context);
+
+    // Assess: head failed (its attempt counted), the two behind it exactly as before, the other group delivered
+    expect(response.batchItemFailures.map((f) => f.itemIdentifier)).toEqual(
+      records.slice(0, 3).map((r) => r.messageId),
+    );
+    expect(callbacks.calledFor().sort()).toEqual([head.taskId, other.taskId].sort());
+    expect(stored(head)).toMatchObject({ status: "delivering", attempts: 1, lastError: "HTTP 500" });
+    expect(stored(middle)).toEqual(middle);
+    expect(stored(last)).toEqual(last);
+    expect(stored(other).status).toBe("delivered");
+    expect(Object.values(queue.visibilityByHandle())).toEqual([10, 10, 10]);
+  });
+
+  it("a lost give-back leaves the task `delivering` with that attempt used: SQS brings it back, delivered once", async () => {
+    // Prepare
+    const { store, callbacks, deps, context, task, stored } = setup();
+    const head = await task("g");
+    const next = await task("g");
+    callbacks.answer(head.taskId, HTTP(500));
+    store.statementErrors.set(`finish:${next.taskId}`, "InternalServerError");
+    await deliverBatch(deps, eventOf(fifoRecord(head), fifoRecord(next)), context);
+    expect(stored(next)).toMatchObject({ status: "delivering", attempts: 1 });
+
+    // Act: the group comes back
+    const response = await deliverBatch(deps, eventOf(fifoRecord(head), fifoRecord(next)), context);
+
+    // Assess: the second attempt of each, delivered; the receiver saw `next` once
+    expect(response.batchItemFailures).toEqual([]);
+    expect(stored(next)).toMatchObject({ status: "delivered", attempts: 2 });
+    expect(callbacks.calledFor().filter((id) => id === next.taskId)).toHaveLength(1);
+  });
+
+  it("a record whose callback no longer fits at its turn gives its start back and returns at once", async () => {
+    // Prepare: time runs short after the group's first record
+    let remaining = 60_000;
+    const { callbacks, queue, deps, context, task, stored } = setup({
+      remainingMs: () => remaining,
+    });
+    const first = await task("g");
+    const second = await task("g");
+    const original = callbacks.post.bind(callbacks);
+    callbacks.post = async (request) => {
+      remaining = 5_500; // less than the 5 s timeout + 1 s margin
+      return original(request);
+    };
+    const records = [first, second].map((t) => fifoRecord(t));
+
+    // Act
+    const response = await deliverBatch(deps, eventOf(...records), context);
+
+    // Assess
+    expect(response.batchItemFailures).toEqual([{ itemIdentifier: records[1]?.messageId }]);
+    expect(stored(first).status).toBe("delivered");
+    expect(stored(second)).toEqual(second);
+    expect(queue.visibilityByHandle()).toEqual({ [records[1]?.receiptHandle as string]: 0 });
+  });
+
+  it("a failed `delivered` statement leaves its record unacknowledged (it comes back); the others are acknowledged", async () => {
+    // Prepare
+    const { store, queue, metrics, deps, context, task, stored } = setup();
+    const a = await task("a");
+    const b = await task("b");
+    store.statementErrors.set(`finish:${b.taskId}`, "ThrottlingError");
+    const records = [a, b].map((t) => fifoRecord(t));
+
+    // Act
+    const response = await deliverBatch(deps, eventOf(...records), context);
+
+    // Assess
+    expect(response.batchItemFailures).toEqual([{ itemIdentifier: records[1]?.messageId }]);
+    expect(stored(a).status).toBe("delivered");
+    expect(stored(b)).toMatchObject({ status: "delivering", attempts: 1 });
+    expect(metrics.count("delivered")).toBe(1);
+    expect(queue.visibilityByHandle()).toEqual({ [records[1]?.receiptHandle as string]: 10 });
+  });
+
+  it("a finishing call that fails as a whole acknowledges none of the delivered records", async () => {
+    const { store, deps, context, task } = setup();
+    const tasks = [await task("a"), await task("b")];
+    store.failNextBatchCall = "finishAttempts";
+    const records = tasks.map((t) => fifoRecord(t));
+
+    const response = await deliverBatch(deps, eventOf(...records), context);
+
+    expect(response.batchItemFailures.map((f) => f.itemIdentifier)).toEqual(records.map((r) => r.messageId));
+  });
+
+  it("the batch read decides as the read path: gone and final dropped, exhausted dead-lettered without a callback", async () => {
+    // Prepare: a missing task, a delivered one, one with its attempts used up, and a normal one
+    const { store, callbacks, queue, deps, context, task, stored } = setup();
+    const gone = makeTask({ group: "x", dueAtMs: Date.now() - 1, acceptedAtMs: Date.now() - 5 });
+    const done = await task("d", { status: "delivered" });
+    const exhausted = await task("e", {
+      status: "delivering",
+      attempts: 3,
+      attemptSeq: 3,
+      lastError: "HTTP 503",
+    });
+    const normal = await task("n");
+    const perRecord = countPerRecord(store);
+
+    // Act
+    const response = await deliverBatch(
+      deps,
+      eventOf(...[gone, done, exhausted, normal].map((t) => fifoRecord(t))),
+      context,
+    );
+
+    // Assess
+    expect(response.batchItemFailures).toEqual([]);
+    expect(perRecord.get + perRecord.startAttempt).toBe(0);
+    expect(callbacks.calledFor()).toEqual([normal.taskId]);
+    expect(stored(exhausted)).toMatchObject({ status: "failed", lastError: "HTTP 503", attempts: 3 });
+    expect(queue.deadLetters.map((d) => [d.taskId, d.reason])).toEqual([[exhausted.taskId, "HTTP 503"]]);
+    expect(stored(done).status).toBe("delivered");
+  });
+
+  it("a protected topic keeps its per-record path: no batch call at all", async () => {
+    const { store, deps, context, task, stored } = setup({
+      topic: testTopic({ circuitFailureThreshold: 5 }),
+    });
+    const tasks = [await task("a"), await task("b")];
+    const perRecord = countPerRecord(store);
+
+    const response = await deliverBatch(deps, eventOf(...tasks.map((t) => fifoRecord(t))), context);
+
+    expect(response.batchItemFailures).toEqual([]);
+    expect(store.batchCalls).toEqual({ readMany: 0, startAttempts: 0, finishAttempts: 0 });
+    expect(perRecord).toEqual({ get: 2, startAttempt: 2, markDelivered: 2 });
+    for (const t of tasks) expect(stored(t).status).toBe("delivered");
+  });
+
+  it("a single startable record takes the per-record fast path (two requests, not three)", async () => {
+    const { store, deps, context, task, stored } = setup();
+    const t = await task("a");
+    const perRecord = countPerRecord(store);
+
+    await deliverBatch(deps, eventOf(fifoRecord(t)), context);
+
+    expect(store.batchCalls).toEqual({ readMany: 0, startAttempts: 0, finishAttempts: 1 });
+    expect(perRecord).toEqual({ get: 0, startAttempt: 1, markDelivered: 0 });
+    expect(stored(t).status).toBe("delivered");
+  });
+
+  it("the same task in two records of a batch is delivered once (its writes are not deferred)", async () => {
+    const { callbacks, deps, context, task, stored } = setup();
+    const t = await task("a");
+    const other = await task("b");
+
+    const response = await deliverBatch(
+      deps,
+      eventOf(fifoRecord(t), fifoRecord(other), fifoRecord(t, { messageId: "copy" })),
+      context,
+    );
+
+    expect(response.batchItemFailures).toEqual([]);
+    expect(callbacks.calledFor().filter((id) => id === t.taskId)).toHaveLength(1);
+    expect(stored(t)).toMatchObject({ status: "delivered", attempts: 1 });
+  });
+});
