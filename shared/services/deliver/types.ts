@@ -157,4 +157,10 @@ export type PreparedRecord =
    * The start write was refused or its answer lost: the read path at the record's turn, which recognises
    * `expected` (the start as it would have left the task) as this batch's own start.
    */
-  | { readonly kind: "readPath"; readonly read: TaskRecord; readonly expected: TaskRecord };
+  | {
+      readonly kind: "readPath";
+      readonly read: TaskRecord;
+      readonly expected: TaskRecord;
+      /** The start's answer was lost (not refused): it may be written, so it is given back if never used. */
+      readonly maybeWritten: boolean;
+    };

@@ -49,11 +49,12 @@ export async function startUpFront(ctx: BatchContext, records: readonly SQSRecor
   const outcomes = await ctx.deps.store.startAttempts(startable.map((s) => s.start));
   for (const { candidate, start } of startable) {
     const started = startedTask(start.read, start.atMs, start.handedOverAtMs);
+    const outcome = outcomes.get(candidate.taskId);
     ctx.prepared.set(
       candidate.record.messageId,
-      outcomes.get(candidate.taskId) === "started"
+      outcome === "started"
         ? { kind: "started", read: start.read, started, signer: candidate.signer }
-        : { kind: "readPath", read: start.read, expected: started },
+        : { kind: "readPath", read: start.read, expected: started, maybeWritten: outcome !== "refused" },
     );
   }
 }
@@ -161,8 +162,15 @@ export async function finishBatch(
 ): Promise<SQSBatchResponse> {
   const { finishing } = ctx;
   finishing.closed = true;
+  // Starts whose record never ran: the ones known to be written, and those whose answer was lost (written or
+  // not — if not, the give-back's condition finds the task as read and changes nothing; a refused one is left).
+  const uncertain = new Set<string>();
   for (const prepared of ctx.prepared.values()) {
     if (prepared.kind === "started") giveBack(ctx, prepared.read, prepared.started);
+    if (prepared.kind === "readPath" && prepared.maybeWritten) {
+      giveBack(ctx, prepared.read, prepared.expected);
+      uncertain.add(prepared.read.taskId);
+    }
   }
   ctx.prepared.clear();
   const delivered = finishing.delivered.splice(0);
@@ -189,7 +197,7 @@ export async function finishBatch(
   for (const d of delivered) {
     if (failed.has(d.taskId)) notAcknowledged.add(d.messageId);
   }
-  reportFinished(ctx, delivered, giveBacks, failed);
+  reportFinished(ctx, delivered, giveBacks, failed, uncertain);
   return {
     batchItemFailures: records
       .filter((r) => notAcknowledged.has(r.messageId))
@@ -203,6 +211,7 @@ function reportFinished(
   delivered: readonly PendingDelivered[],
   giveBacks: readonly Extract<FinishWrite, { kind: "giveBack" }>[],
   failed: ReadonlySet<string>,
+  uncertain: ReadonlySet<string>,
 ): void {
   for (const d of delivered) {
     if (failed.has(d.taskId)) {
@@ -220,7 +229,7 @@ function reportFinished(
     });
   }
   for (const g of giveBacks) {
-    if (failed.has(g.read.taskId)) {
+    if (failed.has(g.read.taskId) && !uncertain.has(g.read.taskId)) {
       // Its record is already failed: it comes back as a `delivering` task, this attempt counted as used.
       ctx.deps.logger.warn("giving back an unused start failed; that attempt counts", {
         taskId: g.read.taskId,

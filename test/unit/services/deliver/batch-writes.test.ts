@@ -225,6 +225,23 @@ describe("deliver: writes in batches", () => {
     expect(callbacks.calledFor().filter((id) => id === next.taskId)).toHaveLength(1);
   });
 
+  it("a start whose answer was lost is given back when its record never runs (no attempt spent without a callback)", async () => {
+    // Prepare: one group of two; the start call is written but its answer lost; the group's head fails
+    const { store, callbacks, deps, context, task, stored } = setup();
+    const head = await task("g");
+    const next = await task("g");
+    callbacks.answer(head.taskId, HTTP(500));
+    store.loseNextBatchAnswer = "startAttempts";
+
+    // Act
+    const response = await deliverBatch(deps, eventOf(fifoRecord(head), fifoRecord(next)), context);
+
+    // Assess: the record behind the failed head comes back with its task exactly as before the batch
+    expect(response.batchItemFailures).toHaveLength(2);
+    expect(callbacks.calledFor()).toEqual([head.taskId]);
+    expect(stored(next)).toEqual(next);
+  });
+
   it("a record whose callback no longer fits at its turn gives its start back and returns at once", async () => {
     // Prepare: time runs short after the group's first record
     let remaining = 60_000;
