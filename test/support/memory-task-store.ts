@@ -227,6 +227,14 @@ export class MemoryTaskStore implements TaskStore {
     }
     const { read, started } = write;
     const task = this.tasks.get(read.taskId);
+    // As the table's store (ALL_OLD): a task still exactly as read — the start never written — needs no give-back.
+    if (
+      task?.status === read.status &&
+      task.attempts === read.attempts &&
+      task.attemptSeq === read.attemptSeq
+    ) {
+      return true;
+    }
     if (
       task?.status !== "delivering" ||
       task.attemptSeq !== started.attemptSeq ||

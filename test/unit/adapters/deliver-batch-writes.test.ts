@@ -236,6 +236,24 @@ describe.each([
       lastAttemptAtMs: NOW + 2,
     });
   });
+
+  it("a give-back of a start that was never written (its answer lost) changes nothing and is not a failure", async () => {
+    // Prepare: a task read, its start never made
+    const store = await newStore();
+    const t = task("g3", { status: "queued", queuedAtMs: NOW - 900 });
+    await store.putNew(t, { sweepIndex: false });
+    const { tasks } = await store.readMany([t.taskId]);
+    const read = tasks.get(t.taskId) as TaskRecord;
+
+    // Act
+    const failed = await store.finishAttempts([
+      { kind: "giveBack", read, started: startedTask(read, NOW, NOW - 100) },
+    ]);
+
+    // Assess
+    expect([...failed]).toEqual([]);
+    expect(await store.get(t.taskId)).toEqual(read);
+  });
 });
 
 /**
