@@ -299,8 +299,9 @@ describe("deliver: writes in batches", () => {
 
   it("the batch read decides as the read path: gone and final dropped, exhausted dead-lettered without a callback", async () => {
     // Prepare: a missing task, a delivered one, one with its attempts used up, and a normal one
-    const { store, callbacks, queue, deps, context, task, stored } = setup();
-    const gone = makeTask({ group: "x", dueAtMs: Date.now() - 1, acceptedAtMs: Date.now() - 5 });
+    const { start, store, callbacks, queue, deps, context, task, stored } = setup();
+    // Due by the test's clock (not the wall clock, which runs on past `start`): a candidate of the batch read
+    const gone = makeTask({ group: "x", dueAtMs: start - 1, acceptedAtMs: start - 5 });
     const done = await task("d", { status: "delivered" });
     const exhausted = await task("e", {
       status: "delivering",
