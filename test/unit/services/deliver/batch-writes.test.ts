@@ -286,6 +286,26 @@ describe("deliver: writes in batches", () => {
     expect(queue.visibilityByHandle()).toEqual({ [records[1]?.receiptHandle as string]: 10 });
   });
 
+  it("a group's head whose `delivered` statement fails comes back alone, after its group's later records; redelivered with its webhook-id", async () => {
+    // Prepare: one group of three; only the head's finishing statement fails
+    const { store, callbacks, queue, deps, context, task, stored } = setup();
+    const [head, middle, last] = [await task("g"), await task("g"), await task("g")];
+    store.statementErrors.set(`finish:${head.taskId}`, "ProvisionedThroughputExceeded");
+    const records = [head, middle, last].map((t) => fifoRecord(t));
+
+    // Act: the batch, then the head's record back from the queue
+    const first = await deliverBatch(deps, eventOf(...records), context);
+    const again = await deliverBatch(deps, eventOf(records[0] as (typeof records)[number]), context);
+
+    // Assess: first deliveries in the group's order; the head's second delivery carries the same webhook-id
+    expect(first.batchItemFailures).toEqual([{ itemIdentifier: records[0]?.messageId }]);
+    expect(queue.visibilityByHandle()).toEqual({ [records[0]?.receiptHandle as string]: 10 });
+    expect(again.batchItemFailures).toEqual([]);
+    expect(callbacks.calledFor()).toEqual([head, middle, last, head].map((t) => t.taskId));
+    expect(stored(head)).toMatchObject({ status: "delivered", attempts: 2, attemptSeq: 2 });
+    for (const t of [middle, last]) expect(stored(t)).toMatchObject({ status: "delivered", attempts: 1 });
+  });
+
   it("a finishing call that fails as a whole acknowledges none of the delivered records", async () => {
     const { store, deps, context, task } = setup();
     const tasks = [await task("a"), await task("b")];
