@@ -145,9 +145,28 @@ export function claimStarted(
   return { started: prepared.started, signer: prepared.signer, startedAt: ctx.clock() };
 }
 
-/** A start this batch made and no callback will use: restored in the finishing call. */
+/**
+ * A start this batch made and no callback will use: restored in the finishing call — or, for a step that gets
+ * there after that call (past the watchdog), written on its own, as a late `delivered` is.
+ */
 export function giveBack(ctx: BatchContext, read: TaskRecord, started: TaskRecord): void {
-  ctx.finishing.giveBacks.push({ kind: "giveBack", read, started });
+  const write = { kind: "giveBack" as const, read, started };
+  if (!ctx.finishing.closed) {
+    ctx.finishing.giveBacks.push(write);
+    return;
+  }
+  // Not awaited: the caller (claimStarted) fails its record at once; this write settles with the late step.
+  ctx.deps.store.finishAttempts([write]).then(
+    (failed) => {
+      if (failed.size > 0) warnLostGiveBack(ctx, read.taskId);
+    },
+    () => warnLostGiveBack(ctx, read.taskId),
+  );
+}
+
+function warnLostGiveBack(ctx: BatchContext, taskId: string): void {
+  // Its record is already failed: it comes back as a `delivering` task, this attempt counted as used.
+  ctx.deps.logger.warn("giving back an unused start failed; that attempt counts", { taskId });
 }
 
 /**
@@ -229,11 +248,6 @@ function reportFinished(
     });
   }
   for (const g of giveBacks) {
-    if (failed.has(g.read.taskId) && !uncertain.has(g.read.taskId)) {
-      // Its record is already failed: it comes back as a `delivering` task, this attempt counted as used.
-      ctx.deps.logger.warn("giving back an unused start failed; that attempt counts", {
-        taskId: g.read.taskId,
-      });
-    }
+    if (failed.has(g.read.taskId) && !uncertain.has(g.read.taskId)) warnLostGiveBack(ctx, g.read.taskId);
   }
 }

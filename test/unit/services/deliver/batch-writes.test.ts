@@ -5,7 +5,7 @@
  * failed calls, lost answers).
  */
 import { randomBytes } from "node:crypto";
-import { describe, expect, it } from "vitest";
+import { describe, expect, it, vi } from "vitest";
 import type { CallbackRequest, CallbackResult } from "#shared/adapters/callback-client.js";
 import type { TopicConfig } from "#shared/config/index.js";
 import type { TaskRecord } from "#shared/domain/task.js";
@@ -47,7 +47,14 @@ function countPerRecord(store: MemoryTaskStore) {
   return counts;
 }
 
-function setup(options: { topic?: TopicConfig; groupConcurrency?: number; remainingMs?: () => number } = {}) {
+function setup(
+  options: {
+    topic?: TopicConfig;
+    groupConcurrency?: number;
+    remainingMs?: () => number;
+    watchdogMarginMs?: number;
+  } = {},
+) {
   const start = Date.now();
   let now = start;
   const store = new MemoryTaskStore();
@@ -69,6 +76,7 @@ function setup(options: { topic?: TopicConfig; groupConcurrency?: number; remain
     clock: () => now,
     random: () => 0.5,
     groupConcurrency: options.groupConcurrency ?? 10,
+    ...(options.watchdogMarginMs !== undefined && { watchdogMarginMs: options.watchdogMarginMs }),
   };
   const context = { getRemainingTimeInMillis: options.remainingMs ?? (() => 60_000) };
   const task = async (group: string, fields: Partial<TaskRecord> = {}) => {
@@ -240,6 +248,40 @@ describe("deliver: writes in batches", () => {
     expect(response.batchItemFailures).toHaveLength(2);
     expect(callbacks.calledFor()).toEqual([head.taskId]);
     expect(stored(next)).toEqual(next);
+  });
+
+  it("a step past the watchdog that finds its lost-answer start after the finishing call still gives it back", async () => {
+    // Prepare: short deadlines; the start call written but its answer lost; the head's read hangs past the watchdog
+    let remaining = 60_000;
+    const { store, callbacks, deps, context, task, stored } = setup({
+      topic: testTopic({ callbackTimeoutSeconds: 0.05 }),
+      watchdogMarginMs: 50,
+      remainingMs: () => remaining,
+    });
+    const head = await task("g");
+    const next = await task("g");
+    store.loseNextBatchAnswer = "startAttempts";
+    let release: () => void = () => undefined;
+    const held = new Promise<void>((resolve) => {
+      release = resolve;
+    });
+    const get = store.get.bind(store);
+    store.get = async (taskId) => {
+      if (taskId === head.taskId) await held;
+      return get(taskId);
+    };
+    const records = [head, next].map((t) => fifoRecord(t));
+
+    // Act: the batch ends with the head's step still reading; then its read answers with no time left
+    const response = await deliverBatch(deps, eventOf(...records), context);
+    remaining = 0;
+    release();
+
+    // Assess: both records come back, no callback was made, and neither task keeps an attempt it never used
+    expect(response.batchItemFailures.map((f) => f.itemIdentifier)).toEqual(records.map((r) => r.messageId));
+    await vi.waitFor(() => expect(stored(head)).toEqual(head));
+    expect(stored(next)).toEqual(next);
+    expect(callbacks.calledFor()).toEqual([]);
   });
 
   it("a record whose callback no longer fits at its turn gives its start back and returns at once", async () => {
