@@ -8,6 +8,7 @@ import type { AddressInfo } from "node:net";
 import {
   BatchExecuteStatementCommand,
   type BatchExecuteStatementCommandOutput,
+  BatchGetItemCommand,
   CreateTableCommand,
   DynamoDBClient,
 } from "@aws-sdk/client-dynamodb";
@@ -357,5 +358,58 @@ describe("deliver's finishing writes on the table: retries", () => {
 
     expect([...failed]).toEqual([a.taskId]);
     expect(await store.get(a.taskId)).toMatchObject({ status: "delivering", attemptSeq: 2 });
+  });
+});
+
+describe("deliver's batch read on the table: BatchGetItem's limits", () => {
+  it("keys DynamoDB leaves unprocessed are reported unread (never taken for missing); ConsistentRead is asked", async () => {
+    // Prepare: a client whose BatchGetItem processes only the first key it is given, as under throttling
+    const seen: BatchGetItemCommand["input"][] = [];
+    const partial = {
+      send: async (command: unknown) => {
+        if (!(command instanceof BatchGetItemCommand)) return client.send(command as never);
+        seen.push(command.input);
+        const [table, request] = Object.entries(command.input.RequestItems ?? {})[0] ?? [];
+        const [first, ...rest] = request?.Keys ?? [];
+        const out = await client.send(
+          new BatchGetItemCommand({
+            RequestItems: { [table as string]: { ...request, Keys: [first ?? {}] } },
+          }),
+        );
+        return { ...out, UnprocessedKeys: { [table as string]: { ...request, Keys: rest } } };
+      },
+    } as unknown as DynamoDBClient;
+    const store = await tableStore(partial);
+    const tasks = [task("u1"), task("u2"), task("u3")];
+    for (const t of tasks) await store.putNew(t, { sweepIndex: false });
+
+    // Act
+    const read = await store.readMany(tasks.map((t) => t.taskId));
+
+    // Assess
+    expect([...read.tasks.keys()]).toEqual([tasks[0]?.taskId]);
+    expect([...read.unread].sort()).toEqual([tasks[1]?.taskId, tasks[2]?.taskId].sort());
+    expect(Object.values(seen[0]?.RequestItems ?? {})[0]?.ConsistentRead).toBe(true);
+  });
+
+  it("more than 100 ids are read in calls of at most 100 keys", async () => {
+    // Prepare
+    const sizes: number[] = [];
+    const counting = {
+      send: (command: unknown) => {
+        if (command instanceof BatchGetItemCommand)
+          sizes.push(Object.values(command.input.RequestItems ?? {})[0]?.Keys?.length ?? 0);
+        return client.send(command as never);
+      },
+    } as unknown as DynamoDBClient;
+    const store = await tableStore(counting);
+    const ids = Array.from({ length: 130 }, (_, i) => task(`m${i}`).taskId);
+
+    // Act
+    const read = await store.readMany(ids);
+
+    // Assess: none exists, all were read
+    expect(sizes).toEqual([100, 30]);
+    expect(read.tasks.size + read.unread.size).toBe(0);
   });
 });

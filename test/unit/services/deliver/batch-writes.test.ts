@@ -390,6 +390,23 @@ describe("deliver: writes in batches", () => {
     expect(stored(done).status).toBe("delivered");
   });
 
+  it("a task the batch read left unread (UnprocessedKeys) is decided at its turn by the per-record path", async () => {
+    // Prepare
+    const { store, callbacks, deps, context, task, stored } = setup();
+    const [a, b, c] = [await task("a"), await task("b"), await task("c")];
+    store.unreadIds.add(b.taskId);
+    const perRecord = countPerRecord(store);
+
+    // Act
+    const response = await deliverBatch(deps, eventOf(...[a, b, c].map((t) => fifoRecord(t))), context);
+
+    // Assess: b started on its own (one attempt), the others batched; each delivered once
+    expect(response.batchItemFailures).toEqual([]);
+    expect(perRecord).toEqual({ get: 0, startAttempt: 1, markDelivered: 0 });
+    expect(callbacks.calledFor().sort()).toEqual([a, b, c].map((t) => t.taskId).sort());
+    for (const t of [a, b, c]) expect(stored(t)).toMatchObject({ status: "delivered", attempts: 1 });
+  });
+
   it("a protected topic keeps its per-record path: no batch call at all", async () => {
     const { store, deps, context, task, stored } = setup({
       topic: testTopic({ circuitFailureThreshold: 5 }),
