@@ -205,13 +205,7 @@ export async function finishBatch(
     })),
     ...giveBacks,
   ];
-  let failed: Set<string>;
-  try {
-    failed = await ctx.deps.store.finishAttempts(writes);
-  } catch (error) {
-    ctx.deps.logger.error("the batch's finishing writes failed", { error: errorText(error) });
-    failed = new Set(writes.map((w) => (w.kind === "delivered" ? w.taskId : w.read.taskId)));
-  }
+  const failed = await finishWithinTime(ctx, writes);
   const notAcknowledged = new Set(response.batchItemFailures.map((f) => f.itemIdentifier));
   for (const d of delivered) {
     if (failed.has(d.taskId)) notAcknowledged.add(d.messageId);
@@ -222,6 +216,32 @@ export async function finishBatch(
       .filter((r) => notAcknowledged.has(r.messageId))
       .map((r) => ({ itemIdentifier: r.messageId })),
   };
+}
+
+/**
+ * The finishing call, waited for no longer than the invocation allows (half the safety margin kept free for the
+ * visibilities, as the group runner's watchdog does): past that, or if it fails, every write counts as not made —
+ * its record comes back, and a `delivered` that did land makes it a dropped duplicate. Without this bound a hung
+ * call would hold the invocation until Lambda's timeout, which returns the whole batch at the queue's timeout.
+ */
+async function finishWithinTime(ctx: BatchContext, writes: readonly FinishWrite[]): Promise<Set<string>> {
+  const all = () => new Set(writes.map((w) => (w.kind === "delivered" ? w.taskId : w.read.taskId)));
+  const budgetMs = Math.max(0, ctx.lambda.getRemainingTimeInMillis() - ctx.safetyMarginMs / 2);
+  let timer: NodeJS.Timeout | undefined;
+  const overdue = new Promise<"overdue">((resolve) => {
+    timer = setTimeout(() => resolve("overdue"), budgetMs);
+  });
+  try {
+    const answer = await Promise.race([ctx.deps.store.finishAttempts(writes), overdue]);
+    if (answer !== "overdue") return answer;
+    ctx.deps.logger.error("the batch's finishing writes did not answer in time", { budgetMs });
+    return all();
+  } catch (error) {
+    ctx.deps.logger.error("the batch's finishing writes failed", { error: errorText(error) });
+    return all();
+  } finally {
+    clearTimeout(timer);
+  }
 }
 
 /** Metrics and logs of the finishing call: delivered (counted now), or back to the queue; lost give-backs. */

@@ -348,6 +348,29 @@ describe("deliver: writes in batches", () => {
     for (const t of [middle, last]) expect(stored(t)).toMatchObject({ status: "delivered", attempts: 1 });
   });
 
+  it("a finishing call still unanswered when the invocation's time runs out acknowledges none of its records and leaves time for the visibilities", async () => {
+    // Prepare: the callbacks use up the invocation's time; the finishing call never answers
+    let remaining = 60_000;
+    const { store, callbacks, queue, deps, context, task } = setup({ remainingMs: () => remaining });
+    const tasks = [await task("a"), await task("b")];
+    const post = callbacks.post.bind(callbacks);
+    callbacks.post = async (request) => {
+      const result = await post(request);
+      // After the last callback: 600 ms left, of which half the 1 s safety margin stays free
+      if (callbacks.requests.length === 2) remaining = 600;
+      return result;
+    };
+    store.finishAttempts = () => new Promise<Set<string>>(() => undefined);
+    const records = tasks.map((t) => fifoRecord(t));
+
+    // Act
+    const response = await deliverBatch(deps, eventOf(...records), context);
+
+    // Assess: both come back (their `delivered` may or may not be written), after the first backoff step
+    expect(response.batchItemFailures.map((f) => f.itemIdentifier)).toEqual(records.map((r) => r.messageId));
+    expect(Object.values(queue.visibilityByHandle())).toEqual([10, 10]);
+  });
+
   it("a finishing call that fails as a whole acknowledges none of the delivered records", async () => {
     const { store, deps, context, task } = setup();
     const tasks = [await task("a"), await task("b")];
