@@ -1,12 +1,11 @@
 import type { Context, SQSBatchResponse, SQSEvent, SQSRecord } from "aws-lambda";
 import { parseTaskMessage } from "#shared/domain/messages.js";
-import { errorText } from "#shared/runtime/async.js";
 import { DestinationCache } from "./destination-gate.js";
 import { groupKey, runGroups } from "./group-runner.js";
 import { visibilitySeconds } from "./outcome.js";
 import { handleRecord, onOverdue, stepBudgetMs } from "./record.js";
 import { type BatchContext, DEFAULT_SAFETY_MARGIN_MS, type DeliverDeps } from "./types.js";
-import { finishBatch, startUpFront } from "./up-front.js";
+import { finishBatch, startUpFrontWithin } from "./up-front.js";
 import { applyVisibility } from "./visibility.js";
 
 export { callbackBody, callbackHeaders } from "./callback-request.js";
@@ -35,7 +34,7 @@ export async function deliverBatch(
   const ctx = batchContext(deps, lambda, event.Records);
   let response: SQSBatchResponse;
   try {
-    await startUpFrontOrNot(ctx, event.Records);
+    await startUpFrontWithin(ctx, event.Records);
     response = await runGroups(event.Records, (record) => handleRecord(ctx, record), {
       limit: deps.groupConcurrency ?? 1,
       budgetMs: (record) => stepBudgetMs(ctx, record),
@@ -50,18 +49,6 @@ export async function deliverBatch(
     visibilitySeconds(ctx.outcomes.get(groupKey(record))),
   );
   return response;
-}
-
-/** The batch start is an optimisation: if it fails unexpectedly, every record takes the per-record path. */
-async function startUpFrontOrNot(ctx: BatchContext, records: readonly SQSRecord[]): Promise<void> {
-  try {
-    await startUpFront(ctx, records);
-  } catch (error) {
-    ctx.deps.logger.warn("starting the batch up front failed; records start one by one", {
-      error: errorText(error),
-    });
-    // Starts already made stay prepared (given back at the end unless used); decisions not made are absent.
-  }
 }
 
 function batchContext(

@@ -9,7 +9,7 @@ import type { CallbackSigner } from "#shared/security/signing.js";
 import { protectsDestinations } from "./destination-gate.js";
 import { retryGroupAfterFirstStep } from "./outcome.js";
 import type { BatchContext, PendingDelivered, PreparedRecord, StartedAttempt } from "./types.js";
-import { RecordFailedError } from "./types.js";
+import { DEFAULT_WATCHDOG_MARGIN_MS, RecordFailedError } from "./types.js";
 
 /**
  * Deliver's writes in batches (docs/RELIABILITY.md "Deliver's writes in batches"): at the start of a batch, one
@@ -30,8 +30,58 @@ interface Candidate {
   readonly handedOverAtMs: number | undefined;
 }
 
-/** Reads and starts the batch's fast-path records up front; records what it decided in `ctx.prepared`. */
-export async function startUpFront(ctx: BatchContext, records: readonly SQSRecord[]): Promise<void> {
+/**
+ * The batch start, waited for no longer than the watchdog margin (bounded by the invocation's time): it is an
+ * optimisation, so if it fails or hangs every record takes the per-record path at its turn. A start that answers
+ * after the batch moved on is given back at once wherever it was written (its records no longer use it).
+ */
+export async function startUpFrontWithin(ctx: BatchContext, records: readonly SQSRecord[]): Promise<void> {
+  const decided = new Map<string, PreparedRecord>();
+  const work = startUpFront(ctx, decided, records).then(
+    () => "done" as const,
+    (error: unknown) => {
+      ctx.deps.logger.warn("starting the batch up front failed; records start one by one", {
+        error: errorText(error),
+      });
+      return "done" as const;
+    },
+  );
+  const margin = ctx.deps.watchdogMarginMs ?? DEFAULT_WATCHDOG_MARGIN_MS;
+  const budgetMs = Math.max(
+    0,
+    Math.min(margin, ctx.lambda.getRemainingTimeInMillis() - ctx.safetyMarginMs / 2),
+  );
+  let timer: NodeJS.Timeout | undefined;
+  const overdue = new Promise<"overdue">((resolve) => {
+    timer = setTimeout(() => resolve("overdue"), budgetMs);
+  });
+  const settled = await Promise.race([work, overdue]).finally(() => clearTimeout(timer));
+  // Starts already made stay prepared (given back at the end unless used); decisions not made are absent.
+  if (settled === "done") {
+    for (const [messageId, prepared] of decided) ctx.prepared.set(messageId, prepared);
+    return;
+  }
+  ctx.deps.logger.error("starting the batch up front did not answer in time; records start one by one", {
+    budgetMs,
+  });
+  void work.then(() => giveBackAbandoned(ctx, decided));
+}
+
+/** The starts of a batch start that answered too late: written back at once (conditioned on being unused). */
+function giveBackAbandoned(ctx: BatchContext, decided: ReadonlyMap<string, PreparedRecord>): void {
+  for (const prepared of decided.values()) {
+    if (prepared.kind === "started") writeGiveBack(ctx, prepared.read, prepared.started);
+    if (prepared.kind === "readPath" && prepared.maybeWritten)
+      writeGiveBack(ctx, prepared.read, prepared.expected);
+  }
+}
+
+/** Reads and starts the batch's fast-path records up front; records what it decided in `prepared`. */
+async function startUpFront(
+  ctx: BatchContext,
+  prepared: Map<string, PreparedRecord>,
+  records: readonly SQSRecord[],
+): Promise<void> {
   const candidates = await candidatesOf(ctx, records);
   if (candidates.length < MIN_UP_FRONT) return;
   const { tasks, unread } = await ctx.deps.store.readMany(candidates.map((c) => c.taskId));
@@ -43,14 +93,14 @@ export async function startUpFront(ctx: BatchContext, records: readonly SQSRecor
     const decided = decide(ctx, candidate, task, atMs);
     if (decided === "start" && task) {
       startable.push({ candidate, start: { read: task, atMs, ...handedOver(candidate.handedOverAtMs) } });
-    } else if (typeof decided === "object") ctx.prepared.set(candidate.record.messageId, decided);
+    } else if (typeof decided === "object") prepared.set(candidate.record.messageId, decided);
   }
   if (startable.length === 0) return;
   const outcomes = await ctx.deps.store.startAttempts(startable.map((s) => s.start));
   for (const { candidate, start } of startable) {
     const started = startedTask(start.read, start.atMs, start.handedOverAtMs);
     const outcome = outcomes.get(candidate.taskId);
-    ctx.prepared.set(
+    prepared.set(
       candidate.record.messageId,
       outcome === "started"
         ? { kind: "started", read: start.read, started, signer: candidate.signer }
@@ -150,13 +200,16 @@ export function claimStarted(
  * there after that call (past the watchdog), written on its own, as a late `delivered` is.
  */
 export function giveBack(ctx: BatchContext, read: TaskRecord, started: TaskRecord): void {
-  const write = { kind: "giveBack" as const, read, started };
   if (!ctx.finishing.closed) {
-    ctx.finishing.giveBacks.push(write);
+    ctx.finishing.giveBacks.push({ kind: "giveBack", read, started });
     return;
   }
-  // Not awaited: the caller (claimStarted) fails its record at once; this write settles with the late step.
-  ctx.deps.store.finishAttempts([write]).then(
+  writeGiveBack(ctx, read, started);
+}
+
+/** One give-back written on its own, not awaited: its record is already failed; the write settles on its own. */
+function writeGiveBack(ctx: BatchContext, read: TaskRecord, started: TaskRecord): void {
+  ctx.deps.store.finishAttempts([{ kind: "giveBack", read, started }]).then(
     (failed) => {
       if (failed.size > 0) warnLostGiveBack(ctx, read.taskId);
     },

@@ -430,6 +430,53 @@ describe("deliver: writes in batches", () => {
     for (const t of [a, b, c]) expect(stored(t)).toMatchObject({ status: "delivered", attempts: 1 });
   });
 
+  it("a batch read that never answers holds neither the invocation nor the records: they start one by one", async () => {
+    // Prepare: the batch read hangs; a short watchdog margin bounds the batch start
+    const { store, callbacks, deps, context, task, stored } = setup({ watchdogMarginMs: 50 });
+    const tasks = [await task("a"), await task("b")];
+    store.readMany = () => new Promise(() => undefined);
+    const perRecord = countPerRecord(store);
+
+    // Act
+    const response = await deliverBatch(deps, eventOf(...tasks.map((t) => fifoRecord(t))), context);
+
+    // Assess
+    expect(response.batchItemFailures).toEqual([]);
+    expect(perRecord.startAttempt).toBe(2);
+    expect(callbacks.calledFor().sort()).toEqual(tasks.map((t) => t.taskId).sort());
+    for (const t of tasks) expect(stored(t)).toMatchObject({ status: "delivered", attempts: 1 });
+  });
+
+  it("a batch start that answers after the batch moved on is given back where it was written, never used", async () => {
+    // Prepare: the start call is held until the records have been handled one by one; the group's head fails,
+    // so the record behind it never runs and its task is still as read when the late start arrives
+    const { store, callbacks, deps, context, task, stored } = setup({ watchdogMarginMs: 50 });
+    const [head, next] = [await task("g"), await task("g")];
+    let release: () => void = () => undefined;
+    const held = new Promise<void>((resolve) => {
+      release = resolve;
+    });
+    const startAttempts = store.startAttempts.bind(store);
+    let late: Promise<unknown> = Promise.resolve();
+    store.startAttempts = (starts) => {
+      const answer = held.then(() => startAttempts(starts));
+      late = answer;
+      return answer;
+    };
+    callbacks.answer(head.taskId, HTTP(500));
+
+    // Act
+    const response = await deliverBatch(deps, eventOf(fifoRecord(head), fifoRecord(next)), context);
+    release();
+    await late;
+
+    // Assess: the head keeps the one attempt it made; the late start of `next` is undone
+    expect(response.batchItemFailures).toHaveLength(2);
+    expect(callbacks.calledFor()).toEqual([head.taskId]);
+    expect(stored(head)).toMatchObject({ status: "delivering", attempts: 1, attemptSeq: 1 });
+    await vi.waitFor(() => expect(stored(next)).toEqual(next));
+  });
+
   it("a protected topic keeps its per-record path: no batch call at all", async () => {
     const { store, deps, context, task, stored } = setup({
       topic: testTopic({ circuitFailureThreshold: 5 }),
