@@ -504,6 +504,37 @@ describe("deliver: writes in batches", () => {
     expect(stored(t).status).toBe("delivered");
   });
 
+  it("no batch call names a task twice (DynamoDB answers DuplicateItem), even with a task carried twice and its group failing", async () => {
+    // Prepare: group g carries t twice behind a failing head; another group is delivered normally
+    const { store, callbacks, deps, context, task } = setup();
+    const head = await task("g");
+    const t = await task("g");
+    const other = await task("o");
+    callbacks.answer(head.taskId, HTTP(503));
+    const calls: string[][] = [];
+    const startAttempts = store.startAttempts.bind(store);
+    const finishAttempts = store.finishAttempts.bind(store);
+    store.startAttempts = (starts) => {
+      calls.push(starts.map((s) => s.read.taskId));
+      return startAttempts(starts);
+    };
+    store.finishAttempts = (writes) => {
+      calls.push(writes.map((w) => (w.kind === "delivered" ? w.taskId : w.read.taskId)));
+      return finishAttempts(writes);
+    };
+
+    // Act
+    await deliverBatch(
+      deps,
+      eventOf(fifoRecord(head), fifoRecord(t), fifoRecord(other), fifoRecord(t, { messageId: "copy" })),
+      context,
+    );
+
+    // Assess
+    expect(calls.length).toBeGreaterThan(0);
+    for (const ids of calls) expect(new Set(ids).size).toBe(ids.length);
+  });
+
   it("the same task in two records of a batch is delivered once (its writes are not deferred)", async () => {
     const { callbacks, deps, context, task, stored } = setup();
     const t = await task("a");
