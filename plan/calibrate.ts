@@ -28,6 +28,7 @@ import { createAwsClient } from "#shared/adapters/aws-clients.js";
 import { createCallbackClient } from "#shared/adapters/callback-client.js";
 import { DynamoTaskStore } from "#shared/adapters/dynamo-task-store.js";
 import { SqsTimerQueue } from "#shared/adapters/timer-queue.js";
+import { type FinishWrite, startedTask } from "#shared/adapters/task-store.js";
 import { SqsTopicQueue } from "#shared/adapters/topic-queue.js";
 import { makeTaskKey, newUlid } from "#shared/domain/keys.js";
 import type { TaskRecord } from "#shared/domain/task.js";
@@ -276,6 +277,56 @@ async function measureDeliverCalls(parts: Parts) {
   return { ddbUpdateAttempt, callback, callbackLatency, ddbUpdateDelivered };
 }
 
+/**
+ * Deliver's batch calls (shared/services/deliver/up-front.ts) with 1 and with 10 tasks: the batch read
+ * (`readMany`, one BatchGetItem), the batch start (`startAttempts`, one BatchExecuteStatement of conditional
+ * UPDATEs) and the finishing call's `delivered` writes (`finishAttempts`), each a part per call and a part per
+ * task (statement). They run on the tasks the other steps left `scheduled` (the last third of the adds).
+ */
+async function measureDeliverBatchCalls(parts: Parts) {
+  const { store } = parts;
+  const fresh = parts.ids.slice(2 * ROUND);
+  const reads = (await Promise.all(fresh.map((id) => store.get(id)))) as TaskRecord[];
+  const ONES = 100;
+  const TENS = (reads.length - 2 * ONES) / 20;
+  const tasksOf = (size: number, i: number) =>
+    size === 1 ? reads.slice(i, i + 1) : reads.slice(2 * ONES + i * 10, 2 * ONES + i * 10 + 10);
+  const ddbBatchGet = perEntry(
+    await measure(ROUND / 2, (i) => store.readMany([parts.id(i)])),
+    await measure(ROUND / 10, (i) =>
+      store.readMany(Array.from({ length: 10 }, (_, k) => parts.id(i * 10 + k))),
+    ),
+  );
+  const started = new Map<string, TaskRecord>();
+  const start = (size: number) => (i: number) => {
+    const atMs = Date.now();
+    const batch = tasksOf(size, i);
+    for (const read of batch) started.set(read.taskId, startedTask(read, atMs));
+    return store.startAttempts(batch.map((read) => ({ read, atMs })));
+  };
+  const ddbBatchStart = perEntry(await measure(ONES, start(1)), await measure(TENS, start(10)));
+  const delivered = (read: TaskRecord): FinishWrite => {
+    const task = started.get(read.taskId) as TaskRecord;
+    const atMs = Date.now();
+    return {
+      kind: "delivered",
+      taskId: task.taskId,
+      attemptSeq: task.attemptSeq as number,
+      attemptLog: task.attemptLog,
+      result: {
+        atMs,
+        latenessMs: 5,
+        deliveryLatencyMs: 3,
+        expiresAt: Math.floor(atMs / 1000) + 86_400,
+        attempt: { seq: 1, startedAtMs: atMs, durationMs: 3, status: 200 },
+      },
+    };
+  };
+  const finish = (size: number) => (i: number) => store.finishAttempts(tasksOf(size, i).map(delivered));
+  const ddbBatchFinish = perEntry(await measure(ONES, finish(1)), await measure(TENS, finish(10)));
+  return { ddbBatchGet, ddbBatchStart, ddbBatchFinish };
+}
+
 async function calibrate(): Promise<Calibration> {
   const env = Object.values(cloud.functionEnvironments).find((e) => e[ENV.tableName]);
   const config = { region: LOCAL_REGION, credentials: LOCAL_CREDENTIALS };
@@ -296,6 +347,7 @@ async function calibrate(): Promise<Calibration> {
     const relay = await measureRelayCalls(parts, records);
     const pollers = await measurePollerCalls(parts);
     const { callbackLatency, ...deliver } = await measureDeliverCalls(parts);
+    const deliverBatch = await measureDeliverBatchCalls(parts);
     return {
       measuredAt: new Date().toISOString(),
       loadAverage: Math.round((os.loadavg()[0] ?? 0) * 100) / 100,
@@ -306,6 +358,7 @@ async function calibrate(): Promise<Calibration> {
         ...relay,
         ...pollers,
         ...deliver,
+        ...deliverBatch,
       },
     };
   } finally {

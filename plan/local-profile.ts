@@ -31,6 +31,9 @@ export interface Calibration {
     readonly ddbUpdateAttempt: CalibratedCall;
     readonly callback: CalibratedCall;
     readonly ddbUpdateDelivered: CalibratedCall;
+    readonly ddbBatchGet: CalibratedCall;
+    readonly ddbBatchStart: CalibratedCall;
+    readonly ddbBatchFinish: CalibratedCall;
   };
 }
 
@@ -40,6 +43,11 @@ export interface Calibration {
  * thread): CPU per call on each thread, with the pipeline's own calls (the real API, task store and queue
  * adapters), 32 calls in flight. Paste a new run's output here; nothing below is fitted to the bench.
  */
+const PENDING: CalibratedCall = {
+  warm: { main: 0.1, emulators: 0.1, helpers: 0.1 },
+  entry: { main: 0.1, emulators: 0.1, helpers: 0.1 },
+  warmUp: { main: 0, emulators: 0, helpers: 0, calls: 100 },
+};
 export const CALIBRATION: Calibration = {
   measuredAt: "2026-11-30T03:53:52.982Z",
   loadAverage: 3.38,
@@ -93,6 +101,9 @@ export const CALIBRATION: Calibration = {
       warm: { main: 0.1, emulators: 0.15, helpers: 0.07 },
       warmUp: { main: 30, emulators: 50, helpers: 30, calls: 1000 },
     },
+    ddbBatchGet: PENDING,
+    ddbBatchStart: PENDING,
+    ddbBatchFinish: PENDING,
   },
 };
 
@@ -175,6 +186,15 @@ export const LOCAL_PARAMETERS = {
   ddbUpdateAttemptCpu: cpuParameter(r.ddbUpdateAttempt, "UpdateItem returning the record (startAttempt)"),
   callbackCpu: cpuParameter(r.callback, "callback POST (the deliver function's client)"),
   ddbUpdateDeliveredCpu: cpuParameter(r.ddbUpdateDelivered, "UpdateItem (markDelivered with its log entry)"),
+  ddbBatchGetCpu: cpuParameter(r.ddbBatchGet, "BatchGetItem (deliver's batch read, readMany), per task"),
+  ddbBatchStartCpu: cpuParameter(
+    r.ddbBatchStart,
+    "BatchExecuteStatement (deliver's batch start, startAttempts; local/aws/partiql.ts), per statement",
+  ),
+  ddbBatchFinishCpu: cpuParameter(
+    r.ddbBatchFinish,
+    "BatchExecuteStatement (deliver's finishing `delivered` writes, finishAttempts), per statement",
+  ),
   fastPathLatency: {
     value: r.latency.fastPath,
     unit: "ms per call beyond both threads' CPU (one call at a time: the MessagePort hops)",
@@ -231,6 +251,8 @@ export const LOCAL_PROFILE: Profile = {
     ddbQuery: callCost(r.ddbQuery, r.latency.fastPath),
     // Not on the near-term path (a retried attempt start reads the task): priced as the PutItem's read side.
     ddbGet: callCost(r.ddbPut, r.latency.fastPath),
+    ddbBatchGet: callCost(r.ddbBatchGet, r.latency.fastPath),
+    ddbBatchStatement: callCost(r.ddbBatchFinish, r.latency.fastPath),
     sqsSend: callCost(r.sqsSend, r.latency.fastPath),
     sqsSendBatch: callCost(r.sqsSendBatch, r.latency.fastPath),
     sqsReceive: callCost(r.sqsReceive, r.latency.fastPath),
@@ -243,6 +265,8 @@ export const LOCAL_PROFILE: Profile = {
     markQueued: callCost(r.ddbUpdateQueued, r.latency.fastPath),
     startAttempt: callCost(r.ddbUpdateAttempt, r.latency.fastPath),
     markDelivered: callCost(r.ddbUpdateDelivered, r.latency.fastPath),
+    batchStart: callCost(r.ddbBatchStart, r.latency.fastPath),
+    batchFinish: callCost(r.ddbBatchFinish, r.latency.fastPath),
   },
   cpu: {
     machineCores: LOCAL_PARAMETERS.machineCores.value,

@@ -44,7 +44,8 @@ export interface Prediction {
     readonly awsRequests: number;
     readonly wru: number;
     readonly rru: number;
-    readonly updateItems: number;
+    /** DynamoDB write requests: PutItem, UpdateItem and BatchExecuteStatement calls (not statements). */
+    readonly ddbWriteCalls: number;
   };
   readonly costPerMillion: number;
   /** The workload's rate sustained for 30 days (absent for a burst), with the provisioned pollers' and table's floor. */
@@ -127,13 +128,15 @@ function perTask(run: SimulationRun, tasks: number) {
         u.calls.ddbPut +
         u.calls.ddbUpdate +
         u.calls.ddbQuery +
-        u.calls.ddbGet) /
+        u.calls.ddbGet +
+        u.calls.ddbBatchGet +
+        u.calls.ddbBatchStatement) /
         tasks,
       2,
     ),
     wru: round(u.wru / tasks, 2),
     rru: round(u.rru / tasks, 2),
-    updateItems: round(u.calls.ddbUpdate / tasks, 2),
+    ddbWriteCalls: round((u.calls.ddbPut + u.calls.ddbUpdate + u.calls.ddbBatchStatement) / tasks, 2),
   };
 }
 

@@ -7,6 +7,8 @@ export const LATENCY: Readonly<Record<Call, number>> = {
   ddbUpdate: 3,
   ddbQuery: 5,
   ddbGet: 0,
+  ddbBatchGet: 23,
+  ddbBatchStatement: 29,
   sqsSend: 7,
   sqsSendBatch: 11,
   sqsReceive: 13,
