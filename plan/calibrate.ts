@@ -27,8 +27,8 @@ import { startLocalCloud } from "#local/cloud/local-cloud.js";
 import { createAwsClient } from "#shared/adapters/aws-clients.js";
 import { createCallbackClient } from "#shared/adapters/callback-client.js";
 import { DynamoTaskStore } from "#shared/adapters/dynamo-task-store.js";
-import { SqsTimerQueue } from "#shared/adapters/timer-queue.js";
 import { type FinishWrite, startedTask } from "#shared/adapters/task-store.js";
+import { SqsTimerQueue } from "#shared/adapters/timer-queue.js";
 import { SqsTopicQueue } from "#shared/adapters/topic-queue.js";
 import { makeTaskKey, newUlid } from "#shared/domain/keys.js";
 import type { TaskRecord } from "#shared/domain/task.js";
@@ -179,13 +179,15 @@ async function measureAdds(ids: string[], baseDue: number): Promise<Measured> {
   };
 }
 
+/** A copy of a real task under a new id (same group and due time). */
+const copyOf = (r: TaskRecord): TaskRecord => ({
+  ...r,
+  ...makeTaskKey(r.topic, r.groupValue, r.dueAtMs, newUlid(Date.now())),
+});
+
 /** The add's two calls on their own: PutItem of a copy of a real task (a new id), the timer's SendMessage. */
 async function measureAddCalls(parts: Parts, records: readonly TaskRecord[]) {
-  const copy = (r: TaskRecord): TaskRecord => ({
-    ...r,
-    ...makeTaskKey(r.topic, r.groupValue, r.dueAtMs, newUlid(Date.now())),
-  });
-  const ddbPut = await measure(ROUND, (i) => parts.store.putNew(copy(records[i] as TaskRecord)));
+  const ddbPut = await measure(ROUND, (i) => parts.store.putNew(copyOf(records[i] as TaskRecord)));
   const parked = new SqsTimerQueue(parts.sqs, await parts.queue("calibrate-parked", false));
   const sqsSend = await measure(ROUND, (i) => parked.arm(parts.id(i), 900));
   const fastPath = await latencyOf(300, (i) => parts.store.get(parts.id(i)), ["main", "emulators"]);
@@ -283,12 +285,17 @@ async function measureDeliverCalls(parts: Parts) {
  * UPDATEs) and the finishing call's `delivered` writes (`finishAttempts`), each a part per call and a part per
  * task (statement). They run on the tasks the other steps left `scheduled` (the last third of the adds).
  */
-async function measureDeliverBatchCalls(parts: Parts) {
+async function measureDeliverBatchCalls(parts: Parts, records: readonly TaskRecord[]) {
   const { store } = parts;
-  const fresh = parts.ids.slice(2 * ROUND);
-  const reads = (await Promise.all(fresh.map((id) => store.get(id)))) as TaskRecord[];
-  const ONES = 100;
-  const TENS = (reads.length - 2 * ONES) / 20;
+  // Fresh `scheduled` tasks to start and finish (copies of real ones, new ids): 1-entry calls on the first
+  // 2 × ONES, 10-entry calls on the rest. Enough calls that /proc's 10 ms ticks do not blur the per-call figure.
+  const ONES = ROUND / 2;
+  const TENS = ROUND / 10;
+  const copies = Array.from({ length: 2 * ONES + 20 * TENS }, (_, i) =>
+    copyOf(records[i % records.length] as TaskRecord),
+  );
+  await bounded(copies.length, (i) => store.putNew(copies[i] as TaskRecord));
+  const reads = (await Promise.all(copies.map((c) => store.get(c.taskId)))) as TaskRecord[];
   const tasksOf = (size: number, i: number) =>
     size === 1 ? reads.slice(i, i + 1) : reads.slice(2 * ONES + i * 10, 2 * ONES + i * 10 + 10);
   const ddbBatchGet = perEntry(
@@ -347,7 +354,7 @@ async function calibrate(): Promise<Calibration> {
     const relay = await measureRelayCalls(parts, records);
     const pollers = await measurePollerCalls(parts);
     const { callbackLatency, ...deliver } = await measureDeliverCalls(parts);
-    const deliverBatch = await measureDeliverBatchCalls(parts);
+    const deliverBatch = await measureDeliverBatchCalls(parts, records);
     return {
       measuredAt: new Date().toISOString(),
       loadAverage: Math.round((os.loadavg()[0] ?? 0) * 100) / 100,

@@ -43,11 +43,6 @@ export interface Calibration {
  * thread): CPU per call on each thread, with the pipeline's own calls (the real API, task store and queue
  * adapters), 32 calls in flight. Paste a new run's output here; nothing below is fitted to the bench.
  */
-const PENDING: CalibratedCall = {
-  warm: { main: 0.1, emulators: 0.1, helpers: 0.1 },
-  entry: { main: 0.1, emulators: 0.1, helpers: 0.1 },
-  warmUp: { main: 0, emulators: 0, helpers: 0, calls: 100 },
-};
 export const CALIBRATION: Calibration = {
   measuredAt: "2026-11-30T03:53:52.982Z",
   loadAverage: 3.38,
@@ -101,9 +96,21 @@ export const CALIBRATION: Calibration = {
       warm: { main: 0.1, emulators: 0.15, helpers: 0.07 },
       warmUp: { main: 30, emulators: 50, helpers: 30, calls: 1000 },
     },
-    ddbBatchGet: PENDING,
-    ddbBatchStart: PENDING,
-    ddbBatchFinish: PENDING,
+    ddbBatchGet: {
+      warm: { main: 0.122, emulators: 0.067, helpers: 0.089 },
+      entry: { main: 0.018, emulators: 0.033, helpers: 0.011 },
+      warmUp: { main: 0, emulators: 20, helpers: 0, calls: 500 },
+    },
+    ddbBatchStart: {
+      warm: { main: 0.1, emulators: 0.033, helpers: 0.111 },
+      entry: { main: 0.02, emulators: 0.227, helpers: 0.049 },
+      warmUp: { main: 60, emulators: 50, helpers: 300, calls: 500 },
+    },
+    ddbBatchFinish: {
+      warm: { main: 0.1, emulators: 0.044, helpers: 0.178 },
+      entry: { main: 0.02, emulators: 0.196, helpers: 0.002 },
+      warmUp: { main: 10, emulators: 10, helpers: 40, calls: 500 },
+    },
   },
 };
 

@@ -1,15 +1,12 @@
 import { describe, expect, it } from "vitest";
-import { bySortKey, makeTaskKey, newUlid } from "#shared/domain/keys.js";
+import { bySortKey } from "#shared/domain/keys.js";
 import { DEFAULT_CONFIG, withOverrides } from "../../../plan/config.js";
 import { LOCAL_PROFILE } from "../../../plan/local-profile.js";
-import { deliverBatch } from "../../../plan/model/deliver.js";
 import { batchLimit } from "../../../plan/model/event-source.js";
-import { LambdaFunction } from "../../../plan/model/lambda.js";
 import { simulate } from "../../../plan/model/pipeline.js";
-import { type SimTask, TaskTable } from "../../../plan/model/table.js";
 import { AWS_PROFILE, type Call, type CallCost, type Profile } from "../../../plan/model/profile.js";
 import { createWorld } from "../../../plan/model/world.js";
-import { handProfile, LATENCY as L } from "./fakes.js";
+import { deliverOnce, handProfile, LATENCY as L } from "./fakes.js";
 
 const receivedInOrder = (run: ReturnType<typeof simulate>) =>
   run.table.all
@@ -116,35 +113,6 @@ describe("the planner's model on workloads known by hand", () => {
 });
 
 describe("deliver's DynamoDB calls per batch (shared/services/deliver/up-front.ts)", () => {
-  /** One deliver invocation over `size` due tasks in `groups` groups; what it called and when each was received. */
-  const deliverOnce = (size: number, groups: number) => {
-    const w = createWorld(handProfile(), DEFAULT_CONFIG, { startMs: 0 });
-    const table = new TaskTable();
-    const batch = Array.from({ length: size }, (_, i) => {
-      const task: SimTask = {
-        key: makeTaskKey("demo", `g${i % groups}`, 0, newUlid(i)),
-        issuedAtMs: 0,
-        status: "queued",
-        deliveries: 0,
-      };
-      table.put(task);
-      return { task, group: `g${i % groups}` };
-    });
-    const received: number[] = [];
-    let doneAt = Number.NaN;
-    const parts = {
-      world: w,
-      fn: new LambdaFunction(w, "deliver"),
-      table,
-      onReceived: () => received.push(w.sim.now),
-    };
-    deliverBatch(parts, batch, () => {
-      doneAt = w.sim.now;
-    });
-    w.sim.run();
-    return { usage: w.usage, received, doneAt, table };
-  };
-
   it("a batch of ten makes three DynamoDB calls: one BatchGetItem, two BatchExecuteStatement; 20 WRU, 10 RRU", () => {
     // Act
     const { usage, doneAt, table } = deliverOnce(10, 10);
