@@ -172,6 +172,11 @@ export const AWS_PARAMETERS = {
     unit: "WRU/s per on-demand table (default table quota)",
     source: { url: "https://docs.aws.amazon.com/amazondynamodb/latest/developerguide/ServiceQuotas.html" },
   },
+  dynamoTableRru: {
+    value: 40_000,
+    unit: "RRU/s per on-demand table (default table quota)",
+    source: { url: "https://docs.aws.amazon.com/amazondynamodb/latest/developerguide/ServiceQuotas.html" },
+  },
   // EventBridge Scheduler.
   schedulerLateWindowSeconds: {
     value: 60,

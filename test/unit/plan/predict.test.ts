@@ -52,6 +52,23 @@ describe("predict: requests, write units and cost of one task, added up by hand"
   });
 });
 
+describe("predict: deliver's batch read in the read units", () => {
+  it("counts two read units per task at full batches (the group Query and the batch read) and checks the table's read quota", () => {
+    // Prepare: ten groups, one task each per second: every relay wave Queries each group once, deliver batches fill.
+    const workload = { burst: 10, groups: 10, delaySeconds: 5 };
+
+    // Act
+    const prediction = predict(workload, DEFAULT_CONFIG, handProfile());
+
+    // Assess: one Query and one batch read per task; one BatchGetItem and two BatchExecuteStatement per ten.
+    expect(prediction.perTask.rru).toBe(2);
+    expect(prediction.perTask.ddbWriteCalls).toBe(1.2);
+    const reads = prediction.quotas.find((q) => q.quota === "DynamoDB table read units/s");
+    expect(reads?.limit).toBe(40_000);
+    expect(reads?.needed).toBeCloseTo(prediction.deliveryRate * 2, 0); // both rounded to 0.1
+  });
+});
+
 describe("predict: the task table's capacity mode", () => {
   const provisioned = {
     mode: "provisioned",
