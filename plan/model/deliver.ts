@@ -23,9 +23,9 @@ export interface DeliverParts {
  * BatchExecuteStatement starts them all; then the batch's groups in `groupsInBatchOrder`, up to
  * deliverGroupConcurrency side by side, each group's records one after another (a record not started up front
  * starts with its own UpdateItem first), each calling back; then one BatchExecuteStatement writes every
- * `delivered`. The relay forwards tasks when due to an unprotected topic, so every record of a batch is a
- * fast-path candidate; a task carried twice starts and finishes per record at its second turn, as up-front.ts
- * and outcome.ts decide. The event source frees the groups after its delete.
+ * `delivered`. The relay forwards tasks when due to an unprotected topic, and the model's FIFO queue drops a
+ * task id sent twice, so every record of a batch is a fast-path candidate. The event source frees the groups
+ * after its delete.
  */
 export function deliverBatch(parts: DeliverParts, batch: FifoMessage[], done: () => void): void {
   const { world, fn } = parts;
@@ -39,14 +39,12 @@ export function deliverBatch(parts: DeliverParts, batch: FifoMessage[], done: ()
       }) as unknown as SQSRecord,
   );
   const groups = groupsInBatchOrder(records);
-  const candidates = [...new Set(batch.map((m) => m.task))];
-  const upFront = candidates.length >= MIN_UP_FRONT ? new Set(candidates) : new Set<SimTask>();
+  const upFront = batch.length >= MIN_UP_FRONT;
   const finishing: SimTask[] = [];
-  const turns = new Set<SimTask>();
   fn.invoke(
     batch.length,
     (finish) =>
-      startUpFront(parts, [...upFront], () =>
+      startUpFront(parts, upFront ? batch.map((m) => m.task) : [], () =>
         bounded(
           groups,
           world.config.deliverGroupConcurrency,
@@ -54,10 +52,8 @@ export function deliverBatch(parts: DeliverParts, batch: FifoMessage[], done: ()
             sequence(
               group.map((record) => (step: () => void) => {
                 const task = (byId.get(record.messageId) as FifoMessage).task;
-                const first = !turns.has(task);
-                turns.add(task);
-                deliverOne(parts, task, { startedUpFront: first && upFront.has(task), defer: first }, (t) => {
-                  if (t) finishing.push(t);
+                deliverOne(parts, task, upFront, () => {
+                  finishing.push(task);
                   step();
                 });
               }),
@@ -117,15 +113,10 @@ function statements(parts: DeliverParts, count: number, site: CallSite, then: ()
 }
 
 /**
- * One record at its turn: its own start unless it was started up front, the callback, then its `delivered` write
- * deferred to the finishing call (`done(task)`) or — a task's second record — written at once.
+ * One record at its turn: its own start unless it was started up front, then the callback; its `delivered` write
+ * waits for the finishing call.
  */
-function deliverOne(
-  parts: DeliverParts,
-  task: SimTask,
-  how: { readonly startedUpFront: boolean; readonly defer: boolean },
-  done: (deferred?: SimTask) => void,
-): void {
+function deliverOne(parts: DeliverParts, task: SimTask, startedUpFront: boolean, done: () => void): void {
   const { world } = parts;
   const callBack = () => {
     const callback = world.profile.calls.callback;
@@ -135,17 +126,11 @@ function deliverOne(
     onDeliverHost(world, callback.clientCpuMs, () =>
       world.sim.after(callback.latencyMs / 2, () => {
         parts.onReceived(task);
-        world.sim.after(callback.latencyMs / 2, () => {
-          if (how.defer) {
-            done(task);
-            return;
-          }
-          markDelivered(parts, task, () => done());
-        });
+        world.sim.after(callback.latencyMs / 2, done);
       }),
     );
   };
-  if (how.startedUpFront) {
+  if (startedUpFront) {
     callBack();
     return;
   }
@@ -157,19 +142,6 @@ function deliverOne(
       callBack();
     },
     { site: "startAttempt" },
-  );
-}
-
-function markDelivered(parts: DeliverParts, task: SimTask, then: () => void): void {
-  deliverCall(
-    parts.world,
-    "ddbUpdate",
-    () => {
-      parts.world.usage.wru++;
-      parts.table.finish(task);
-      then();
-    },
-    { site: "markDelivered" },
   );
 }
 
