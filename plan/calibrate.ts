@@ -27,6 +27,7 @@ import { startLocalCloud } from "#local/cloud/local-cloud.js";
 import { createAwsClient } from "#shared/adapters/aws-clients.js";
 import { createCallbackClient } from "#shared/adapters/callback-client.js";
 import { DynamoTaskStore } from "#shared/adapters/dynamo-task-store.js";
+import { type FinishWrite, startedTask } from "#shared/adapters/task-store.js";
 import { SqsTimerQueue } from "#shared/adapters/timer-queue.js";
 import { SqsTopicQueue } from "#shared/adapters/topic-queue.js";
 import { makeTaskKey, newUlid } from "#shared/domain/keys.js";
@@ -178,13 +179,15 @@ async function measureAdds(ids: string[], baseDue: number): Promise<Measured> {
   };
 }
 
+/** A copy of a real task under a new id (same group and due time). */
+const copyOf = (r: TaskRecord): TaskRecord => ({
+  ...r,
+  ...makeTaskKey(r.topic, r.groupValue, r.dueAtMs, newUlid(Date.now())),
+});
+
 /** The add's two calls on their own: PutItem of a copy of a real task (a new id), the timer's SendMessage. */
 async function measureAddCalls(parts: Parts, records: readonly TaskRecord[]) {
-  const copy = (r: TaskRecord): TaskRecord => ({
-    ...r,
-    ...makeTaskKey(r.topic, r.groupValue, r.dueAtMs, newUlid(Date.now())),
-  });
-  const ddbPut = await measure(ROUND, (i) => parts.store.putNew(copy(records[i] as TaskRecord)));
+  const ddbPut = await measure(ROUND, (i) => parts.store.putNew(copyOf(records[i] as TaskRecord)));
   const parked = new SqsTimerQueue(parts.sqs, await parts.queue("calibrate-parked", false));
   const sqsSend = await measure(ROUND, (i) => parked.arm(parts.id(i), 900));
   const fastPath = await latencyOf(300, (i) => parts.store.get(parts.id(i)), ["main", "emulators"]);
@@ -276,6 +279,61 @@ async function measureDeliverCalls(parts: Parts) {
   return { ddbUpdateAttempt, callback, callbackLatency, ddbUpdateDelivered };
 }
 
+/**
+ * Deliver's batch calls (shared/services/deliver/up-front.ts) with 1 and with 10 tasks: the batch read
+ * (`readMany`, one BatchGetItem), the batch start (`startAttempts`, one BatchExecuteStatement of conditional
+ * UPDATEs) and the finishing call's `delivered` writes (`finishAttempts`), each a part per call and a part per
+ * task (statement). They run on the tasks the other steps left `scheduled` (the last third of the adds).
+ */
+async function measureDeliverBatchCalls(parts: Parts, records: readonly TaskRecord[]) {
+  const { store } = parts;
+  // Fresh `scheduled` tasks to start and finish (copies of real ones, new ids): 1-entry calls on the first
+  // 2 × ONES, 10-entry calls on the rest. Enough calls that /proc's 10 ms ticks do not blur the per-call figure.
+  const ONES = ROUND / 2;
+  const TENS = ROUND / 10;
+  const copies = Array.from({ length: 2 * ONES + 20 * TENS }, (_, i) =>
+    copyOf(records[i % records.length] as TaskRecord),
+  );
+  await bounded(copies.length, (i) => store.putNew(copies[i] as TaskRecord));
+  const reads = (await Promise.all(copies.map((c) => store.get(c.taskId)))) as TaskRecord[];
+  const tasksOf = (size: number, i: number) =>
+    size === 1 ? reads.slice(i, i + 1) : reads.slice(2 * ONES + i * 10, 2 * ONES + i * 10 + 10);
+  const ddbBatchGet = perEntry(
+    await measure(ROUND / 2, (i) => store.readMany([parts.id(i)])),
+    await measure(ROUND / 10, (i) =>
+      store.readMany(Array.from({ length: 10 }, (_, k) => parts.id(i * 10 + k))),
+    ),
+  );
+  const started = new Map<string, TaskRecord>();
+  const start = (size: number) => (i: number) => {
+    const atMs = Date.now();
+    const batch = tasksOf(size, i);
+    for (const read of batch) started.set(read.taskId, startedTask(read, atMs));
+    return store.startAttempts(batch.map((read) => ({ read, atMs })));
+  };
+  const ddbBatchStart = perEntry(await measure(ONES, start(1)), await measure(TENS, start(10)));
+  const delivered = (read: TaskRecord): FinishWrite => {
+    const task = started.get(read.taskId) as TaskRecord;
+    const atMs = Date.now();
+    return {
+      kind: "delivered",
+      taskId: task.taskId,
+      attemptSeq: task.attemptSeq as number,
+      attemptLog: task.attemptLog,
+      result: {
+        atMs,
+        latenessMs: 5,
+        deliveryLatencyMs: 3,
+        expiresAt: Math.floor(atMs / 1000) + 86_400,
+        attempt: { seq: 1, startedAtMs: atMs, durationMs: 3, status: 200 },
+      },
+    };
+  };
+  const finish = (size: number) => (i: number) => store.finishAttempts(tasksOf(size, i).map(delivered));
+  const ddbBatchFinish = perEntry(await measure(ONES, finish(1)), await measure(TENS, finish(10)));
+  return { ddbBatchGet, ddbBatchStart, ddbBatchFinish };
+}
+
 async function calibrate(): Promise<Calibration> {
   const env = Object.values(cloud.functionEnvironments).find((e) => e[ENV.tableName]);
   const config = { region: LOCAL_REGION, credentials: LOCAL_CREDENTIALS };
@@ -296,6 +354,7 @@ async function calibrate(): Promise<Calibration> {
     const relay = await measureRelayCalls(parts, records);
     const pollers = await measurePollerCalls(parts);
     const { callbackLatency, ...deliver } = await measureDeliverCalls(parts);
+    const deliverBatch = await measureDeliverBatchCalls(parts, records);
     return {
       measuredAt: new Date().toISOString(),
       loadAverage: Math.round((os.loadavg()[0] ?? 0) * 100) / 100,
@@ -306,6 +365,7 @@ async function calibrate(): Promise<Calibration> {
         ...relay,
         ...pollers,
         ...deliver,
+        ...deliverBatch,
       },
     };
   } finally {

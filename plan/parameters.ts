@@ -110,6 +110,20 @@ export const AWS_PARAMETERS = {
   dynamoUpdateMs: { value: 7, unit: "ms", source: LATENCY("DynamoDB conditional UpdateItem") },
   dynamoQueryMs: { value: 7, unit: "ms", source: LATENCY("DynamoDB strongly consistent Query") },
   dynamoGetMs: { value: 5, unit: "ms", source: LATENCY("DynamoDB strongly consistent GetItem") },
+  dynamoBatchGetMs: {
+    value: 8,
+    unit: "ms",
+    source: LATENCY(
+      "DynamoDB strongly consistent BatchGetItem of ≤ 10 items (read in parallel by the service)",
+    ),
+  },
+  dynamoBatchStatementMs: {
+    value: 12,
+    unit: "ms",
+    source: LATENCY(
+      "DynamoDB BatchExecuteStatement of ≤ 10 conditional UPDATEs (each statement processed individually, in parallel)",
+    ),
+  },
   sqsSendMs: { value: 10, unit: "ms", source: LATENCY("SQS SendMessage") },
   sqsSendBatchMs: { value: 15, unit: "ms", source: LATENCY("SQS SendMessageBatch") },
   sqsReceiveMs: { value: 15, unit: "ms", source: LATENCY("SQS ReceiveMessage (messages waiting)") },
@@ -156,6 +170,11 @@ export const AWS_PARAMETERS = {
   dynamoTableWru: {
     value: 40_000,
     unit: "WRU/s per on-demand table (default table quota)",
+    source: { url: "https://docs.aws.amazon.com/amazondynamodb/latest/developerguide/ServiceQuotas.html" },
+  },
+  dynamoTableRru: {
+    value: 40_000,
+    unit: "RRU/s per on-demand table (default table quota)",
     source: { url: "https://docs.aws.amazon.com/amazondynamodb/latest/developerguide/ServiceQuotas.html" },
   },
   // EventBridge Scheduler.

@@ -44,7 +44,8 @@ export interface Prediction {
     readonly awsRequests: number;
     readonly wru: number;
     readonly rru: number;
-    readonly updateItems: number;
+    /** DynamoDB write requests: PutItem, UpdateItem and BatchExecuteStatement calls (not statements). */
+    readonly ddbWriteCalls: number;
   };
   readonly costPerMillion: number;
   /** The workload's rate sustained for 30 days (absent for a burst), with the provisioned pollers' and table's floor. */
@@ -127,13 +128,15 @@ function perTask(run: SimulationRun, tasks: number) {
         u.calls.ddbPut +
         u.calls.ddbUpdate +
         u.calls.ddbQuery +
-        u.calls.ddbGet) /
+        u.calls.ddbGet +
+        u.calls.ddbBatchGet +
+        u.calls.ddbBatchStatement) /
         tasks,
       2,
     ),
     wru: round(u.wru / tasks, 2),
     rru: round(u.rru / tasks, 2),
-    updateItems: round(u.calls.ddbUpdate / tasks, 2),
+    ddbWriteCalls: round((u.calls.ddbPut + u.calls.ddbUpdate + u.calls.ddbBatchStatement) / tasks, 2),
   };
 }
 
@@ -227,11 +230,19 @@ function quotas(
   const rate = workload.rate ?? rates.deliveryRate;
   const u = run.world.usage;
   const wruPerTask = u.wru / rates.tasks;
+  const rruPerTask = u.rru / rates.tasks;
   const perGroupRate = rate / workload.groups;
   const fifoSendsPerTask = u.fifoRequests / rates.tasks;
   const schedulesPerTask = u.calls.schedulerCreate / rates.tasks;
   const raise = (needed: number) => Math.ceil((needed * 1.5) / 100) * 100;
-  return quotaRows(run, config, { rate, wruPerTask, perGroupRate, fifoSendsPerTask, schedulesPerTask })
+  return quotaRows(run, config, {
+    rate,
+    wruPerTask,
+    rruPerTask,
+    perGroupRate,
+    fifoSendsPerTask,
+    schedulesPerTask,
+  })
     .map((row) => ({ ...row, needed: round(row.needed, 1) }))
     .map((row) =>
       row.needed > row.limit * 0.8 && !row.quota.includes("(hard)")
@@ -247,13 +258,14 @@ function quotaRows(
   need: {
     rate: number;
     wruPerTask: number;
+    rruPerTask: number;
     perGroupRate: number;
     fifoSendsPerTask: number;
     schedulesPerTask: number;
   },
 ): Omit<Quota, "raiseTo">[] {
   const { add, relay, deliver } = run.functions;
-  const { rate, wruPerTask, perGroupRate, fifoSendsPerTask, schedulesPerTask } = need;
+  const { rate, wruPerTask, rruPerTask, perGroupRate, fifoSendsPerTask, schedulesPerTask } = need;
   const peakFunction = Math.max(add.peak, relay.peak, deliver.peak);
   return [
     {
@@ -279,6 +291,12 @@ function quotaRows(
       needed: rate * wruPerTask,
       limit: P.dynamoTableWru.value,
       note: "on-demand table quota; also set warm throughput",
+    },
+    {
+      quota: "DynamoDB table read units/s",
+      needed: rate * rruPerTask,
+      limit: P.dynamoTableRru.value,
+      note: "on-demand table quota: the relay's group Query and deliver's batch read",
     },
     {
       quota: "DynamoDB partition write units/s (hard)",

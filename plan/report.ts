@@ -49,7 +49,7 @@ export function renderPrediction(workload: string, config: PlannerConfig, p: Pre
     },
     { "cold starts": fmt(p.coldStarts) },
     {
-      "per task: AWS requests / write units / UpdateItems": `${fmt(p.perTask.awsRequests, 2)} / ${fmt(p.perTask.wru, 2)} / ${fmt(p.perTask.updateItems, 2)}`,
+      "per task: AWS requests / WRU / RRU / DynamoDB write calls": `${fmt(p.perTask.awsRequests, 2)} / ${fmt(p.perTask.wru, 2)} / ${fmt(p.perTask.rru, 2)} / ${fmt(p.perTask.ddbWriteCalls, 2)}`,
     },
     { "$ per million tasks (list price)": fmt(p.costPerMillion, 2) },
     ...(p.monthlyCost !== undefined ? [{ "$ per month at this rate": fmt(p.monthlyCost) }] : []),

@@ -1,5 +1,7 @@
 import type { SQSRecord } from "aws-lambda";
+import { BATCH_STATEMENT_SIZE } from "#shared/adapters/partiql.js";
 import { groupsInBatchOrder } from "#shared/services/deliver/group-runner.js";
+import { MIN_UP_FRONT } from "#shared/services/deliver/up-front.js";
 import { bounded, sequence } from "./engine.js";
 import type { LambdaFunction } from "./lambda.js";
 import type { Call, CallSite } from "./profile.js";
@@ -16,9 +18,14 @@ export interface DeliverParts {
 }
 
 /**
- * One deliver invocation over a FIFO batch, as shared/services/deliver runs it: the batch's groups in
- * `groupsInBatchOrder`, up to deliverGroupConcurrency side by side, each group's records one after another
- * (start the attempt, call back, record it delivered). The event source frees the groups after its delete.
+ * One deliver invocation over a FIFO batch, as shared/services/deliver runs it (docs/RELIABILITY.md "Deliver's
+ * writes in batches"): with at least MIN_UP_FRONT records, one BatchGetItem reads their tasks and one
+ * BatchExecuteStatement starts them all; then the batch's groups in `groupsInBatchOrder`, up to
+ * deliverGroupConcurrency side by side, each group's records one after another (a record not started up front
+ * starts with its own UpdateItem first), each calling back; then one BatchExecuteStatement writes every
+ * `delivered`. The relay forwards tasks when due to an unprotected topic, and the model's FIFO queue drops a
+ * task id sent twice, so every record of a batch is a fast-path candidate. The event source frees the groups
+ * after its delete.
  */
 export function deliverBatch(parts: DeliverParts, batch: FifoMessage[], done: () => void): void {
   const { world, fn } = parts;
@@ -32,62 +39,120 @@ export function deliverBatch(parts: DeliverParts, batch: FifoMessage[], done: ()
       }) as unknown as SQSRecord,
   );
   const groups = groupsInBatchOrder(records);
+  const upFront = batch.length >= MIN_UP_FRONT;
+  const finishing: SimTask[] = [];
   fn.invoke(
     batch.length,
     (finish) =>
-      bounded(
-        groups,
-        world.config.deliverGroupConcurrency,
-        (group, next) =>
-          sequence(
-            group.map(
-              (record) => (step: () => void) =>
-                deliverOne(parts, (byId.get(record.messageId) as FifoMessage).task, step),
+      startUpFront(parts, upFront ? batch.map((m) => m.task) : [], () =>
+        bounded(
+          groups,
+          world.config.deliverGroupConcurrency,
+          (group, next) =>
+            sequence(
+              group.map((record) => (step: () => void) => {
+                const task = (byId.get(record.messageId) as FifoMessage).task;
+                deliverOne(parts, task, upFront, () => {
+                  finishing.push(task);
+                  step();
+                });
+              }),
+              next,
             ),
-            next,
-          ),
-        finish,
+          () => finishBatch(parts, finishing, finish),
+        ),
       ),
     done,
   );
 }
 
-function deliverOne(parts: DeliverParts, task: SimTask, done: () => void): void {
+/** The batch read (1 RRU per task: strongly consistent, ≤ 4 KB) and the batch start (1 WRU per statement). */
+function startUpFront(parts: DeliverParts, tasks: readonly SimTask[], then: () => void): void {
   const { world } = parts;
+  if (tasks.length === 0) {
+    then();
+    return;
+  }
+  // A FIFO batch holds at most 10 records: one BatchGetItem (it takes up to 100 keys).
+  deliverCall(
+    world,
+    "ddbBatchGet",
+    () => {
+      world.usage.rru += tasks.length;
+      statements(parts, tasks.length, "batchStart", then);
+    },
+    { entries: tasks.length },
+  );
+}
+
+/** The finishing call: every deferred `delivered` write (1 WRU each), then the tasks are final. */
+function finishBatch(parts: DeliverParts, tasks: readonly SimTask[], then: () => void): void {
+  statements(parts, tasks.length, "batchFinish", () => {
+    for (const task of tasks) parts.table.finish(task);
+    then();
+  });
+}
+
+/** `count` statements in BatchExecuteStatement calls of at most BATCH_STATEMENT_SIZE, one after another. */
+function statements(parts: DeliverParts, count: number, site: CallSite, then: () => void): void {
+  const { world } = parts;
+  if (count <= 0) {
+    then();
+    return;
+  }
+  const size = Math.min(count, BATCH_STATEMENT_SIZE);
+  deliverCall(
+    world,
+    "ddbBatchStatement",
+    () => {
+      world.usage.wru += size;
+      statements(parts, count - size, site, then);
+    },
+    { site, entries: size },
+  );
+}
+
+/**
+ * One record at its turn: its own start unless it was started up front, then the callback; its `delivered` write
+ * waits for the finishing call.
+ */
+function deliverOne(parts: DeliverParts, task: SimTask, startedUpFront: boolean, done: () => void): void {
+  const { world } = parts;
+  const callBack = () => {
+    const callback = world.profile.calls.callback;
+    world.usage.calls.callback++;
+    world.helpers(callback.helperCpuMs ?? 0);
+    // The receiver sees the request half a round trip after it leaves; the answer takes the other half.
+    onDeliverHost(world, callback.clientCpuMs, () =>
+      world.sim.after(callback.latencyMs / 2, () => {
+        parts.onReceived(task);
+        world.sim.after(callback.latencyMs / 2, done);
+      }),
+    );
+  };
+  if (startedUpFront) {
+    callBack();
+    return;
+  }
   deliverCall(
     world,
     "ddbUpdate",
     () => {
       world.usage.wru++;
-      const callback = world.profile.calls.callback;
-      world.usage.calls.callback++;
-      world.helpers(callback.helperCpuMs ?? 0);
-      // The receiver sees the request half a round trip after it leaves; the answer takes the other half.
-      onDeliverHost(world, callback.clientCpuMs, () =>
-        world.sim.after(callback.latencyMs / 2, () => {
-          parts.onReceived(task);
-          world.sim.after(callback.latencyMs / 2, () =>
-            deliverCall(
-              world,
-              "ddbUpdate",
-              () => {
-                world.usage.wru++;
-                parts.table.finish(task);
-                done();
-              },
-              "markDelivered",
-            ),
-          );
-        }),
-      );
+      callBack();
     },
-    "startAttempt",
+    { site: "startAttempt" },
   );
 }
 
 /** A call from the deliver handler, on its thread. */
-function deliverCall(world: World, name: Call, then: () => void, site?: CallSite): void {
-  world.call(name, then, world.threadOf("deliver"), site ? { site } : {});
+function deliverCall(
+  world: World,
+  name: Call,
+  then: () => void,
+  options: { site?: CallSite; entries?: number },
+): void {
+  world.call(name, then, world.threadOf("deliver"), options);
 }
 
 function onDeliverHost(world: World, cpuMs: number, then: () => void): void {

@@ -7,6 +7,8 @@ export const CALLS = [
   "ddbUpdate",
   "ddbQuery",
   "ddbGet",
+  "ddbBatchGet",
+  "ddbBatchStatement",
   "sqsSend",
   "sqsSendBatch",
   "sqsReceive",
@@ -41,9 +43,10 @@ export interface CpuSplit {
 
 /**
  * Where a call is made from, when a profile prices the same operation differently by its shape: the task store's
- * UpdateItem that returns the record (deliver's attempt start) costs the emulator three times a plain mark.
+ * UpdateItem that returns the record (deliver's attempt start) costs the emulator three times a plain mark; the
+ * batch start's statements and the finishing call's `delivered` statements are different UPDATEs.
  */
-export type CallSite = "startAttempt" | "markQueued" | "markDelivered";
+export type CallSite = "startAttempt" | "markQueued" | "markDelivered" | "batchStart" | "batchFinish";
 
 export interface EventSourceBehaviour {
   /** Concurrent batches when a queue turns active (default mode), and how fast more are added. */
@@ -103,6 +106,8 @@ export const AWS_PROFILE: Profile = {
     ddbUpdate: latency(P.dynamoUpdateMs.value),
     ddbQuery: latency(P.dynamoQueryMs.value),
     ddbGet: latency(P.dynamoGetMs.value),
+    ddbBatchGet: latency(P.dynamoBatchGetMs.value),
+    ddbBatchStatement: latency(P.dynamoBatchStatementMs.value),
     sqsSend: latency(P.sqsSendMs.value),
     sqsSendBatch: latency(P.sqsSendBatchMs.value),
     sqsReceive: latency(P.sqsReceiveMs.value),

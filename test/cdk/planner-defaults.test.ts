@@ -2,6 +2,7 @@ import { Stack } from "aws-cdk-lib";
 import { describe, expect, it } from "vitest";
 import { plannerConfigFor } from "../../plan/config.js";
 import { type Json, synthesized } from "../support/published-metrics.js";
+import { deliverOnce } from "../unit/plan/fakes.js";
 
 const pollersOf = (props: Json) =>
   props?.ProvisionedPollerConfig
@@ -58,6 +59,29 @@ describe("the capacity planner's task table", () => {
 
       // Assess: PAY_PER_REQUEST ↔ on-demand; CloudFormation's default (absent) is PROVISIONED
       expect(table?.Properties.BillingMode === "PAY_PER_REQUEST").toBe(planned.mode === "on-demand");
+    },
+  );
+});
+
+describe("the capacity planner's deliver batches", () => {
+  it.each(["local", "dev", "prod"])(
+    "for %s: a full batch of the deployed deliver BatchSize makes three DynamoDB calls, a batch of one two",
+    (env) => {
+      // Prepare
+      const { deliver } = synthesizedMappings(env);
+      const size = deliver?.BatchSize as number;
+
+      // Act
+      const full = deliverOnce(size, size).usage;
+      const one = deliverOnce(1, 1).usage;
+
+      // Assess: one BatchGetItem and two BatchExecuteStatement (≤ 25 statements each); one UpdateItem start and
+      // the finishing call's one statement. Three write units per task either way with the PutItem.
+      expect(size).toBeGreaterThanOrEqual(2);
+      expect(full.calls).toMatchObject({ ddbBatchGet: 1, ddbBatchStatement: 2, ddbUpdate: 0 });
+      expect({ wru: full.wru, rru: full.rru }).toEqual({ wru: 2 * size, rru: size });
+      expect(one.calls).toMatchObject({ ddbBatchGet: 0, ddbBatchStatement: 1, ddbUpdate: 1 });
+      expect({ wru: one.wru, rru: one.rru }).toEqual({ wru: 2, rru: 0 });
     },
   );
 });

@@ -20,7 +20,7 @@ import { DEFAULT_WATCHDOG_MARGIN_MS, RecordFailedError } from "./types.js";
  */
 
 /** Below this many startable records the per-record fast path (one UpdateItem each) costs no more. */
-const MIN_UP_FRONT = 2;
+export const MIN_UP_FRONT = 2;
 
 interface Candidate {
   readonly record: SQSRecord;

@@ -6,7 +6,7 @@ import { batchLimit } from "../../../plan/model/event-source.js";
 import { simulate } from "../../../plan/model/pipeline.js";
 import { AWS_PROFILE, type Call, type CallCost, type Profile } from "../../../plan/model/profile.js";
 import { createWorld } from "../../../plan/model/world.js";
-import { handProfile, LATENCY as L } from "./fakes.js";
+import { deliverOnce, handProfile, LATENCY as L } from "./fakes.js";
 
 const receivedInOrder = (run: ReturnType<typeof simulate>) =>
   run.table.all
@@ -29,7 +29,7 @@ describe("the planner's model on workloads known by hand", () => {
     expect(lateness).toBe(L.ddbQuery + L.sqsSendBatch + L.sqsReceive + L.ddbUpdate + L.callback / 2);
   });
 
-  it("a group of N is delivered one after another, in sort-key order, one callback and two writes apart", () => {
+  it("a group of N in one batch is started up front and delivered one after another, in sort-key order, one callback apart", () => {
     // Prepare
     const workload = { burst: 5, groups: 1, delaySeconds: 5 };
 
@@ -39,7 +39,7 @@ describe("the planner's model on workloads known by hand", () => {
     // Assess
     const times = receivedInOrder(run);
     const gaps = times.slice(1).map((t, i) => t - (times[i] as number));
-    expect(gaps).toEqual([1, 2, 3, 4].map(() => L.callback + 2 * L.ddbUpdate));
+    expect(gaps).toEqual([1, 2, 3, 4].map(() => L.callback));
   });
 
   it("a burst bound by deliver concurrency grows linearly: each extra batch-pair of tasks adds one batch cycle", () => {
@@ -53,8 +53,15 @@ describe("the planner's model on workloads known by hand", () => {
     // Act
     const [a, b, c] = [200, 400, 600].map(last) as [number, number, number];
 
-    // Assess: 200 more tasks = 10 more cycles of two batches, each cycle start + callback + record + delete + receive.
-    const cycle = L.ddbUpdate + L.callback + L.ddbUpdate + L.sqsDeleteBatch + L.sqsReceive;
+    // Assess: 200 more tasks = 10 more cycles of two batches, each cycle batch read + batch start + callback +
+    // finishing call + delete + receive.
+    const cycle =
+      L.ddbBatchGet +
+      L.ddbBatchStatement +
+      L.callback +
+      L.ddbBatchStatement +
+      L.sqsDeleteBatch +
+      L.sqsReceive;
     expect(b - a).toBe(10 * cycle);
     expect(c - b).toBe(10 * cycle);
   });
@@ -102,6 +109,47 @@ describe("the planner's model on workloads known by hand", () => {
     // Assess
     expect(run.table.all.every((t) => (t.receivedAtMs as number) >= t.key.dueAtMs)).toBe(true);
     expect(run.table.all).toHaveLength(400);
+  });
+});
+
+describe("deliver's DynamoDB calls per batch (shared/services/deliver/up-front.ts)", () => {
+  it("a batch of ten makes three DynamoDB calls: one BatchGetItem, two BatchExecuteStatement; 20 WRU, 10 RRU", () => {
+    // Act
+    const { usage, doneAt, table } = deliverOnce(10, 10);
+
+    // Assess
+    expect(usage.calls).toMatchObject({
+      ddbBatchGet: 1,
+      ddbBatchStatement: 2,
+      ddbUpdate: 0,
+      ddbGet: 0,
+      callback: 10,
+    });
+    expect({ wru: usage.wru, rru: usage.rru }).toEqual({ wru: 20, rru: 10 });
+    expect(table.all.every((t) => t.status === "delivered")).toBe(true);
+    // Groups side by side (deliverGroupConcurrency ≥ 10): read, start, one callback, finish.
+    expect(DEFAULT_CONFIG.deliverGroupConcurrency).toBeGreaterThanOrEqual(10);
+    expect(doneAt).toBe(L.ddbBatchGet + L.ddbBatchStatement + L.callback + L.ddbBatchStatement);
+  });
+
+  it("a batch of one takes the per-record start (one UpdateItem) and the finishing call: two DynamoDB calls, 2 WRU, no read", () => {
+    // Act
+    const { usage, received, doneAt } = deliverOnce(1, 1);
+
+    // Assess
+    expect(usage.calls).toMatchObject({ ddbBatchGet: 0, ddbBatchStatement: 1, ddbUpdate: 1, callback: 1 });
+    expect({ wru: usage.wru, rru: usage.rru }).toEqual({ wru: 2, rru: 0 });
+    expect(received).toEqual([L.ddbUpdate + L.callback / 2]);
+    expect(doneAt).toBe(L.ddbUpdate + L.callback + L.ddbBatchStatement);
+  });
+
+  it("a group's records started up front call back one after another, one callback apart", () => {
+    // Act
+    const { received } = deliverOnce(4, 1);
+
+    // Assess
+    const first = L.ddbBatchGet + L.ddbBatchStatement + L.callback / 2;
+    expect(received).toEqual([0, 1, 2, 3].map((k) => first + k * L.callback));
   });
 });
 
@@ -194,6 +242,22 @@ describe("what a local call costs", () => {
     expect(w.threads?.main.busyMs).toBe(3 + 1);
     expect(w.threads?.emulators.busyMs).toBe(7 + 1);
     expect(w.usage.calls.ddbUpdate).toBe(2);
+  });
+
+  it("prices deliver's batch statements per statement at their call site", () => {
+    // Prepare
+    const perEntry = { clientCpuMs: 0.5, serverCpuMs: 0.25, helperCpuMs: 0 };
+    const start = { latencyMs: 0, clientCpuMs: 2, serverCpuMs: 4, perEntry };
+    const w = world(cpuProfile({ clientCpuMs: 1, serverCpuMs: 1 }, { batchStart: start }));
+
+    // Act
+    w.call("ddbBatchStatement", () => undefined, "main", { site: "batchStart", entries: 10 });
+    w.sim.run();
+
+    // Assess
+    expect(w.threads?.main.busyMs).toBe(2 + 10 * 0.5);
+    expect(w.threads?.emulators.busyMs).toBe(4 + 10 * 0.25);
+    expect(w.usage.calls.ddbBatchStatement).toBe(1);
   });
 
   it("spreads a kind's warm-up over its first calls only", () => {

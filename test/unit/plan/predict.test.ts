@@ -5,13 +5,13 @@ import { predict } from "../../../plan/predict.js";
 import { handProfile, LATENCY as L } from "./fakes.js";
 
 describe("predict: requests, write units and cost of one task, added up by hand", () => {
-  it("charges one API request, three invocations, three standard and three FIFO requests, three WRU, one RRU and the billed time", () => {
+  it("charges one API request, three invocations, three standard and three FIFO requests, three WRU, one RRU and the billed time (a batch of one: its own UpdateItem start, the finishing call's one statement)", () => {
     // Prepare: one task due 5 s after it is added; the relay receives it just under a second early.
     const relayStarts = -1000 + L.api + L.ddbPut + L.sqsSend + L.sqsReceive;
     const billedMs = {
       add: L.ddbPut + L.sqsSend,
       relay: L.ddbQuery + L.sqsSendBatch - relayStarts, // the relay writes nothing to the table
-      deliver: L.ddbUpdate + L.callback + L.ddbUpdate,
+      deliver: L.ddbUpdate + L.callback + L.ddbBatchStatement,
     };
     const gbSeconds = ((billedMs.add + billedMs.relay + billedMs.deliver) / 1000) * P.lambdaMemoryGb.value;
     const expected =
@@ -19,7 +19,7 @@ describe("predict: requests, write units and cost of one task, added up by hand"
       3 * P.priceLambdaRequestPerM.value +
       3 * P.priceSqsStandardPerM.value + // send, receive, delete
       3 * P.priceSqsFifoPerM.value + // send batch, receive, delete
-      3 * P.priceDynamoWruPerM.value + // put, delivering, delivered
+      3 * P.priceDynamoWruPerM.value + // put, delivering (UpdateItem), delivered (one statement)
       1 * P.priceDynamoRruPerM.value + // the group's Query
       gbSeconds * P.priceLambdaGbSecond.value * 1e6;
 
@@ -27,7 +27,8 @@ describe("predict: requests, write units and cost of one task, added up by hand"
     const prediction = predict({ burst: 1, groups: 1, delaySeconds: 5 }, DEFAULT_CONFIG, handProfile());
 
     // Assess
-    expect(prediction.perTask).toEqual({ awsRequests: 10, wru: 3, rru: 1, updateItems: 2 });
+    // PutItem, UpdateItem, BatchExecuteStatement, Query, and six SQS requests; three of them DynamoDB writes.
+    expect(prediction.perTask).toEqual({ awsRequests: 10, wru: 3, rru: 1, ddbWriteCalls: 3 });
     expect(prediction.costPerMillion).toBeCloseTo(expected, 2);
     expect(prediction.peakConcurrency).toEqual({ add: 1, relay: 1, deliver: 1, total: 3 });
   });
@@ -48,6 +49,23 @@ describe("predict: requests, write units and cost of one task, added up by hand"
     const perGroup = byName.get("SQS FIFO messages/s per group (hard)");
     expect(perGroup?.needed).toBe(2_000);
     expect(perGroup?.raiseTo).toBeUndefined();
+  });
+});
+
+describe("predict: deliver's batch read in the read units", () => {
+  it("counts two read units per task at full batches (the group Query and the batch read) and checks the table's read quota", () => {
+    // Prepare: ten groups, one task each per second: every relay wave Queries each group once, deliver batches fill.
+    const workload = { burst: 10, groups: 10, delaySeconds: 5 };
+
+    // Act
+    const prediction = predict(workload, DEFAULT_CONFIG, handProfile());
+
+    // Assess: one Query and one batch read per task; one BatchGetItem and two BatchExecuteStatement per ten.
+    expect(prediction.perTask.rru).toBe(2);
+    expect(prediction.perTask.ddbWriteCalls).toBe(1.2);
+    const reads = prediction.quotas.find((q) => q.quota === "DynamoDB table read units/s");
+    expect(reads?.limit).toBe(40_000);
+    expect(reads?.needed).toBeCloseTo(prediction.deliveryRate * 2, 0); // both rounded to 0.1
   });
 });
 
