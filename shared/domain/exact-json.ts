@@ -34,9 +34,26 @@ interface Frame {
 /** Parses `text` losslessly; `maxDepth` counts the outermost container as level 1. */
 export function parseExactJson(text: string, maxDepth: number): ExactJsonResult {
   const scan = scanStructure(text, maxDepth);
+  // The pre-scan tracks only brackets, strings and keys, so it can find a "duplicate" in text that is not JSON at
+  // all (`{{"a":1,"a":2}`): malformed text is a syntax error first. JSON.parse only checks the grammar here; it is
+  // iterative and keeps the last duplicate, so it neither recurses on what the scan bounded nor reports the key.
+  if (scan?.kind === "duplicate") {
+    const syntax = syntaxError(text);
+    if (syntax) return syntax;
+  }
   if (scan) return { ok: false, ...scan };
   try {
     return { ok: true, value: parse(text) };
+  } catch (error) {
+    const message = error instanceof Error ? error.message : "unparseable JSON";
+    return { ok: false, kind: "syntax", message: message.slice(0, 200) };
+  }
+}
+
+function syntaxError(text: string): ExactJsonResult | undefined {
+  try {
+    JSON.parse(text);
+    return undefined;
   } catch (error) {
     const message = error instanceof Error ? error.message : "unparseable JSON";
     return { ok: false, kind: "syntax", message: message.slice(0, 200) };

@@ -28,6 +28,19 @@ async function parse(event: APIGatewayProxyEventV2, maxBytes?: number): Promise<
 }
 
 describe("jsonBody", () => {
+  it("answers invalid_json, not a duplicate key, for a body that is not JSON but repeats a key", async () => {
+    // Prepare: the counterexample fast-check found (hostile-input, seed 2021880693): `{{` then a repeated member.
+    const event = eventWith('{{"content":{"id":""},"topic":"content":{"id":""},"topic":"demo"}');
+
+    // Act
+    const refused = await parse(event);
+
+    // Assess
+    expect(refused?.status).toBe(400);
+    expect(refused?.code).toBe("invalid_json");
+    expect(parsedBody(event)).toBeUndefined();
+  });
+
   it("parses losslessly: numbers keep the token as written", async () => {
     // Prepare
     const event = eventWith('{"amount": 12345678901234567890.10}');
