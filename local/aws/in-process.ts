@@ -1,8 +1,10 @@
 import { EventEmitter } from "node:events";
 import type http from "node:http";
 import { setTimeout as sleep } from "node:timers/promises";
+import type { MessagePort } from "node:worker_threads";
 import inject from "light-my-request";
 import { type AwsService, errorAnswer, type FaultInjector, operationOf } from "./faults.js";
+import { Mailbox, onMailbox } from "./mailbox.js";
 
 /**
  * The local fast path's wire format: one AWS call as the SDK serialized it, crossing from the local runtime's
@@ -74,6 +76,24 @@ export function createInProcessDispatcher(
         return answerOf(request.id, errorAnswer(request.service, "error", decision.variant));
     }
   };
+}
+
+/**
+ * The emulators' end of one fast-path port (local/aws/fast-path.ts is the other): runs each call through
+ * `dispatch` and answers on the same port, the answers of one event-loop turn in one message.
+ */
+export function serveInProcess(
+  port: MessagePort,
+  dispatch: (request: InProcessRequest) => Promise<InProcessAnswer>,
+): void {
+  const outbox = new Mailbox<InProcessAnswer>(port);
+  onMailbox<InProcessRequest>(port, (request) => {
+    dispatch(request).then(
+      (answer) => outbox.send(answer),
+      // An emulator that throws closes its connection over HTTP; the caller sees the same.
+      () => outbox.send({ id: request.id, dropped: "ECONNRESET" }),
+    );
+  });
 }
 
 async function callListener(listener: RequestListener, request: InProcessRequest): Promise<InProcessAnswer> {

@@ -17,7 +17,7 @@ import {
   startEmulators,
 } from "#local/aws/emulators.js";
 import { LocalFastPath } from "#local/aws/fast-path.js";
-import type { InProcessRequest } from "#local/aws/in-process.js";
+import { type InProcessRequest, serveInProcess } from "#local/aws/in-process.js";
 import { createAwsClient } from "#shared/adapters/aws-clients.js";
 
 /**
@@ -35,9 +35,9 @@ beforeAll(async () => {
     faults: { services: { dynamodb: { operations: { PutItem: { throttle: 1 }, GetItem: { reset: 1 } } } } },
   });
   const channel = new MessageChannel();
-  channel.port2.on("message", (request: InProcessRequest) => {
+  serveInProcess(channel.port2, (request) => {
     seen.push(request);
-    void emulators.dispatch(request).then((answer) => channel.port2.postMessage(answer));
+    return emulators.dispatch(request);
   });
   fastPath = new LocalFastPath(channel.port1);
   await httpClients().dynamodb.send(
@@ -102,6 +102,8 @@ describe("the local fast path", () => {
     const received = await http.sqs.send(new ReceiveMessageCommand({ QueueUrl, WaitTimeSeconds: 1 }));
     expect(received.Messages?.map((m) => m.Body)).toEqual(["hello ✓"]);
     expect(schedules.Schedules).toEqual(expect.any(Array));
+    expect(sqs.config.md5).toBe(false);
+    expect(http.sqs.config.md5).not.toBe(false);
     const calls = seen.slice(before);
     expect(calls.map((c) => c.service)).toEqual(["dynamodb", "sqs", "sqs", "scheduler"]);
     for (const call of calls) {
