@@ -38,6 +38,13 @@ const LOCALLY_USELESS_MIDDLEWARE = [
   "recursionDetectionMiddleware",
 ];
 
+/**
+ * A call at least this large (in body characters or bytes) leaves without waiting for the end of the turn:
+ * local/aws/mailbox.ts says why. A BatchWriteItem of 25 tasks is ~15–40 KB, a SendMessageBatch of 10 a few
+ * KB; a single add's calls are 0.5–2 KB.
+ */
+const URGENT_BODY_BYTES = 4096;
+
 interface AdaptableClient extends SdkClient {
   readonly config: {
     serviceId?: string;
@@ -147,7 +154,7 @@ export class LocalFastPath implements LocalAwsTransport {
         }
         resolve({ statusCode: answer.statusCode, headers: answer.headers, body: answer.body });
       });
-      this.#outbox.send(message);
+      this.#outbox.send(message, { urgent: (message.body?.length ?? 0) >= URGENT_BODY_BYTES });
     });
   }
 

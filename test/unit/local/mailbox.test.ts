@@ -69,4 +69,19 @@ describe("Mailbox", () => {
     expect(await received).toEqual(["kept"]);
     expect(raw).toEqual([["kept"]]);
   });
+
+  it("sends an urgent message, with what is pending, as soon as the sender yields", async () => {
+    // Prepare
+    const { sender, receiver, raw } = channel();
+    const mailbox = new Mailbox<string>(sender);
+    const received = receiveMessages<string>(receiver, 3);
+    // Act: the urgent one leaves with the small one before it; the one after waits for the end of the turn.
+    mailbox.send("small");
+    mailbox.send("large", { urgent: true });
+    await Promise.resolve();
+    mailbox.send("later");
+    // Assess
+    expect(await received).toEqual(["small", "large", "later"]);
+    expect(raw).toEqual([["small", "large"], ["later"]]);
+  });
 });
