@@ -147,6 +147,39 @@ describe("the local fast path", () => {
     await expect(polling).rejects.toMatchObject({ name: "AbortError" });
   });
 
+  it("answers with bytes of their own, not views into Node's shared buffer pool", async () => {
+    // Prepare: a small answer from each kind of emulator listener (dynalite's, Fastify's).
+    const call = (service: "dynamodb" | "sqs", target: string, body: object) =>
+      emulators.dispatch({
+        id: 0,
+        service,
+        faults: false,
+        method: "POST",
+        url: "/",
+        headers: {
+          host: "localhost",
+          "content-type": "application/x-amz-json-1.0",
+          "x-amz-target": target,
+          authorization:
+            "AWS4-HMAC-SHA256 Credential=local/20260101/us-east-1/x/aws4_request, SignedHeaders=host, Signature=unsigned",
+          "x-amz-date": "20260101T000000Z",
+        },
+        body: JSON.stringify(body),
+      });
+    // Act
+    const answers = await Promise.all([
+      call("dynamodb", "DynamoDB_20120810.ListTables", {}),
+      call("sqs", "AmazonSQS.ListQueues", {}),
+    ]);
+    // Assess: posting a pooled view would copy (and allocate) the whole 8 KB pool per answer.
+    for (const answer of answers) {
+      if ("dropped" in answer) throw new Error("dropped");
+      expect(answer.statusCode).toBe(200);
+      expect(answer.body.byteLength).toBeGreaterThan(0);
+      expect(answer.body.buffer.byteLength).toBe(answer.body.byteLength);
+    }
+  });
+
   it("leaves clients of services it does not emulate on their sockets", () => {
     // Prepare
     const lambda = new LambdaClient({ region: LOCAL_REGION });
