@@ -38,13 +38,6 @@ const LOCALLY_USELESS_MIDDLEWARE = [
   "recursionDetectionMiddleware",
 ];
 
-/**
- * A call at least this large (in body characters or bytes) leaves without waiting for the end of the turn:
- * local/aws/mailbox.ts says why. A BatchWriteItem of 25 tasks is ~15–40 KB, a SendMessageBatch of 10 a few
- * KB; a single add's calls are 0.5–2 KB.
- */
-const URGENT_BODY_BYTES = 4096;
-
 interface AdaptableClient extends SdkClient {
   readonly config: {
     serviceId?: string;
@@ -60,7 +53,7 @@ interface AdaptableClient extends SdkClient {
 /**
  * The local runtime's fast path to the emulators (local mode only): its AWS clients (the functions', the
  * event-source pollers', the provisioner's) hand each serialized request over a MessagePort to the emulators'
- * thread (the calls of one event-loop turn in one message), which runs it through the emulators' own request listeners (local/aws/in-process.ts), and skip SigV4
+ * thread (what one synchronous stretch calls, in one message), which runs it through the emulators' own request listeners (local/aws/in-process.ts), and skip SigV4
  * signing. Serialization, endpoint resolution, retries and response parsing stay the SDK's own, so the handlers
  * see the same errors and retries as over HTTP. What it saves per call: two HTTP stacks, the socket writes and
  * reads, and signing (hashing the payload plus four HMACs). The emulators keep their HTTP endpoints for
@@ -68,7 +61,7 @@ interface AdaptableClient extends SdkClient {
  */
 export class LocalFastPath implements LocalAwsTransport {
   readonly #port: MessagePort;
-  /** The calls leave one batch per turn of this thread's event loop (local/aws/mailbox.ts says why). */
+  /** What one synchronous stretch calls leaves as one message (local/aws/mailbox.ts says why). */
   readonly #outbox: Mailbox<InProcessRequest>;
   readonly #waiting = new Map<number, (answer: InProcessAnswer) => void>();
   #next = 0;
@@ -154,7 +147,7 @@ export class LocalFastPath implements LocalAwsTransport {
         }
         resolve({ statusCode: answer.statusCode, headers: answer.headers, body: answer.body });
       });
-      this.#outbox.send(message, { urgent: (message.body?.length ?? 0) >= URGENT_BODY_BYTES });
+      this.#outbox.send(message);
     });
   }
 

@@ -80,7 +80,7 @@ export function createInProcessDispatcher(
 
 /**
  * The emulators' end of one fast-path port (local/aws/fast-path.ts is the other): runs each call through
- * `dispatch` and answers on the same port, the answers of one event-loop turn in one message.
+ * `dispatch` and answers on the same port (answers settled in one synchronous stretch in one message).
  */
 export function serveInProcess(
   port: MessagePort,

@@ -1,46 +1,32 @@
 import type { MessagePort } from "node:worker_threads";
 
 /**
- * Coalesces the messages one side of a MessagePort sends within one turn of its event loop into a single
- * `postMessage` of an array (the local fast path's calls and answers, local/aws/fast-path.ts and
- * local/aws/in-process.ts). Why: under load a thread issues dozens of calls per turn, and each `postMessage`
- * pays a fixed cost on both ends (serialising a message envelope, waking the other thread, dispatching one
- * event there) that profiles of the add path showed at 5–7 % of each thread; one message per turn pays it once.
- * Order is kept: messages leave in the order they were sent. The flush runs in the same turn's check phase
- * (`setImmediate`), so a message waits for at most the rest of the turn that sent it — unless it is `urgent`:
- * then what is pending leaves as soon as the code that sent it yields (a microtask). The fast path marks large
- * calls urgent (a BatchWriteItem of 25 tasks): for them the fixed cost is small beside their bytes, and
- * holding them to the end of a turn in which the API thread validates several batches of 100 left the
- * emulators' thread idle meanwhile (measured: batched adds fell from ~9,400/s to ~7,800/s).
+ * Coalesces the messages one side of a MessagePort sends in one synchronous stretch (the code that runs until it
+ * yields, with its microtasks) into a single `postMessage` of an array: the local fast path's calls and answers
+ * (local/aws/fast-path.ts, local/aws/in-process.ts). Why: a handler often fans out — a batch add's four
+ * BatchWriteItems and ten SendMessageBatches go out from one `Promise.all`, the relay's sends per group likewise
+ * — and each `postMessage` pays a fixed cost on both ends (a message envelope, waking the other thread, one event
+ * dispatched there); profiles of the add path showed it at 4–5 % of each thread. Order is kept.
+ *
+ * The flush is a microtask, not the end of the event-loop turn: holding calls until the turn ended (tried first)
+ * saved a little more CPU per single add but made every hop wait for the rest of a busy turn — the emulators'
+ * thread sat idle while the API thread validated further batches (batched adds ~7,800/s instead of ~10,000/s)
+ * and the burst's and sustained run's chains of calls slowed down (3,000-task burst p99 4.3 → 5.0 s).
  */
 export class Mailbox<T> {
   readonly #port: MessagePort;
   #pending: T[] = [];
-  #scheduled = false;
-  #urgent = false;
 
   constructor(port: MessagePort) {
     this.#port = port;
   }
 
-  send(message: T, options?: { urgent?: boolean }): void {
+  send(message: T): void {
     this.#pending.push(message);
-    if (options?.urgent && !this.#urgent) {
-      this.#urgent = true;
-      queueMicrotask(this.#flush);
-    }
-    if (this.#scheduled) return;
-    this.#scheduled = true;
-    setImmediate(this.#endOfTurn);
+    if (this.#pending.length === 1) queueMicrotask(this.#flush);
   }
 
-  readonly #endOfTurn = (): void => {
-    this.#scheduled = false;
-    this.#flush();
-  };
-
   readonly #flush = (): void => {
-    this.#urgent = false;
     const batch = this.#pending;
     if (batch.length === 0) return;
     this.#pending = [];

@@ -2,7 +2,7 @@ import { MessageChannel, type MessagePort } from "node:worker_threads";
 import { afterEach, describe, expect, it } from "vitest";
 import { Mailbox, onMailbox } from "#local/aws/mailbox.js";
 
-/** The fast path's coalescing of one event-loop turn's messages into one postMessage (local/aws/mailbox.ts). */
+/** The fast path's coalescing of one synchronous stretch's messages into one postMessage (local/aws/mailbox.ts). */
 const open: MessagePort[] = [];
 afterEach(() => {
   for (const port of open.splice(0)) port.close();
@@ -28,7 +28,7 @@ function receiveMessages<T>(port: MessagePort, count: number): Promise<T[]> {
 }
 
 describe("Mailbox", () => {
-  it("sends what one turn sent as one message, in order", async () => {
+  it("sends what one synchronous stretch sent as one message, in order", async () => {
     // Prepare
     const { sender, receiver, raw } = channel();
     const mailbox = new Mailbox<{ id: number }>(sender);
@@ -70,18 +70,18 @@ describe("Mailbox", () => {
     expect(raw).toEqual([["kept"]]);
   });
 
-  it("sends an urgent message, with what is pending, as soon as the sender yields", async () => {
+  it("sends what follows a yield (an await) in a new message, without waiting for the end of the turn", async () => {
     // Prepare
     const { sender, receiver, raw } = channel();
     const mailbox = new Mailbox<string>(sender);
     const received = receiveMessages<string>(receiver, 3);
-    // Act: the urgent one leaves with the small one before it; the one after waits for the end of the turn.
-    mailbox.send("small");
-    mailbox.send("large", { urgent: true });
+    // Act
+    mailbox.send("first");
+    mailbox.send("second");
     await Promise.resolve();
-    mailbox.send("later");
+    mailbox.send("after the await");
     // Assess
-    expect(await received).toEqual(["small", "large", "later"]);
-    expect(raw).toEqual([["small", "large"], ["later"]]);
+    expect(await received).toEqual(["first", "second", "after the await"]);
+    expect(raw).toEqual([["first", "second"], ["after the await"]]);
   });
 });
