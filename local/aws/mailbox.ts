@@ -10,8 +10,9 @@ import type { MessagePort } from "node:worker_threads";
  *
  * The flush is a microtask, not the end of the event-loop turn: holding calls until the turn ended (tried first)
  * saved a little more CPU per single add but made every hop wait for the rest of a busy turn — the emulators'
- * thread sat idle while the API thread validated further batches (batched adds ~7,800/s instead of ~10,000/s)
- * and the burst's and sustained run's chains of calls slowed down (3,000-task burst p99 4.3 → 5.0 s).
+ * thread sat idle while the API thread validated further batches (batched adds 7,400–8,200/s instead of
+ * 9,200–10,400/s), and the fire path's chains of calls slowed down with it (docs/PERFORMANCE.md, "Adds through
+ * the local cloud").
  */
 export class Mailbox<T> {
   readonly #port: MessagePort;
