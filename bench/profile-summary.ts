@@ -4,7 +4,9 @@
  *   BENCH_PROFILE_DIR=/tmp/prof npm run bench -- --quick --only=burst
  *   npx tsx bench/profile-summary.ts [--skip-ms=N] /tmp/prof/*.cpuprofile
  *
- * `--skip-ms=N` leaves out each profile's first N ms (the local cloud's start-up: synth, module loading).
+ * `--skip-ms=N` leaves out each profile's first N ms (the local cloud's start-up: synth, module loading);
+ * `--last-ms=N` keeps only each profile's last N ms instead (a short workload at the end of a run, such as the
+ * adds: each thread's profile starts at a different time, but they all end when the system under test stops).
  * Self time per category (ours, AWS SDK, Node's HTTP stack, GC, emulators, …) and the top functions.
  */
 import { readFileSync } from "node:fs";
@@ -48,19 +50,23 @@ function category(node: ProfileNode): string {
 
 const skipArg = process.argv.find((a) => a.startsWith("--skip-ms="));
 const skipUs = skipArg ? Number(skipArg.slice(10)) * 1000 : 0;
+const lastArg = process.argv.find((a) => a.startsWith("--last-ms="));
+const lastUs = lastArg ? Number(lastArg.slice(10)) * 1000 : undefined;
 
 for (const file of process.argv.slice(2).filter((a) => !a.startsWith("--"))) {
   const profile = JSON.parse(readFileSync(file, "utf8")) as Profile;
   const byId = new Map(profile.nodes.map((n) => [n.id, n]));
   const byCategory = new Map<string, number>();
   const byFunction = new Map<string, number>();
+  const spanUs = profile.timeDeltas.reduce((sum, dt) => sum + dt, 0);
+  const fromUs = lastUs === undefined ? skipUs : spanUs - lastUs;
   let total = 0;
   let elapsedUs = 0;
   profile.samples.forEach((id, i) => {
     const node = byId.get(id);
     const dt = profile.timeDeltas[i] ?? 0;
     elapsedUs += dt;
-    if (elapsedUs < skipUs) return;
+    if (elapsedUs < fromUs) return;
     if (!node || ["(idle)", "(program)"].includes(node.callFrame.functionName)) return;
     total += dt;
     const c = category(node);

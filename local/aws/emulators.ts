@@ -3,9 +3,9 @@ import type http from "node:http";
 import type { AddressInfo } from "node:net";
 import path from "node:path";
 import { SQSClient } from "@aws-sdk/client-sqs";
-import dynalite from "dynalite";
 import { buildApp, interceptLocalhostDns } from "fauxqs";
 import { createSqsTargetSender, startSchedulerEmulator } from "#local/scheduler/emulator.js";
+import { startDynalite } from "./dynalite-store.js";
 import { AWS_SERVICES, FaultInjector, type FaultPolicy, type FaultStats } from "./faults.js";
 import { type AwsService, startGateway, startServiceProxy } from "./gateway.js";
 import {
@@ -58,7 +58,7 @@ export async function startEmulators(options: EmulatorOptions = {}): Promise<Run
   const host = options.host ?? "127.0.0.1";
   if (options.dataDir) mkdirSync(options.dataDir, { recursive: true });
 
-  const dynamo = dynalite({
+  const { server: dynamo } = startDynalite({
     createTableMs: 0,
     deleteTableMs: 0,
     updateTableMs: 0,

@@ -1,8 +1,10 @@
 import { EventEmitter } from "node:events";
 import type http from "node:http";
 import { setTimeout as sleep } from "node:timers/promises";
+import type { MessagePort } from "node:worker_threads";
 import inject from "light-my-request";
 import { type AwsService, errorAnswer, type FaultInjector, operationOf } from "./faults.js";
+import { Mailbox, onMailbox } from "./mailbox.js";
 
 /**
  * The local fast path's wire format: one AWS call as the SDK serialized it, crossing from the local runtime's
@@ -76,6 +78,24 @@ export function createInProcessDispatcher(
   };
 }
 
+/**
+ * The emulators' end of one fast-path port (local/aws/fast-path.ts is the other): runs each call through
+ * `dispatch` and answers on the same port (answers settled in one synchronous stretch in one message).
+ */
+export function serveInProcess(
+  port: MessagePort,
+  dispatch: (request: InProcessRequest) => Promise<InProcessAnswer>,
+): void {
+  const outbox = new Mailbox<InProcessAnswer>(port);
+  onMailbox<InProcessRequest>(port, (request) => {
+    dispatch(request).then(
+      (answer) => outbox.send(answer),
+      // An emulator that throws closes its connection over HTTP; the caller sees the same.
+      () => outbox.send({ id: request.id, dropped: "ECONNRESET" }),
+    );
+  });
+}
+
 async function callListener(listener: RequestListener, request: InProcessRequest): Promise<InProcessAnswer> {
   const response = await inject(listener, {
     method: request.method as "POST",
@@ -87,7 +107,7 @@ async function callListener(listener: RequestListener, request: InProcessRequest
   for (const [name, value] of Object.entries(response.headers)) {
     if (value !== undefined) headers[name] = Array.isArray(value) ? value.join(", ") : String(value);
   }
-  return { id: request.id, statusCode: response.statusCode, headers, body: response.rawPayload };
+  return { id: request.id, statusCode: response.statusCode, headers, body: ownBytes(response.rawPayload) };
 }
 
 /**
@@ -110,7 +130,7 @@ function callDynalite(listener: RequestListener, request: InProcessRequest): Pro
         headers[name.toLowerCase()] = String(value);
       },
       end: (chunk?: string | Buffer) => {
-        const body = chunk === undefined ? Buffer.alloc(0) : Buffer.from(chunk);
+        const body = ownBytes(chunk ?? "");
         resolve({ id: request.id, statusCode: res.statusCode, headers, body });
       },
     };
@@ -135,5 +155,18 @@ function answerOf(
   id: number,
   answer: { status: number; headers: Record<string, string>; body: string },
 ): InProcessAnswer {
-  return { id, statusCode: answer.status, headers: answer.headers, body: Buffer.from(answer.body) };
+  return { id, statusCode: answer.status, headers: answer.headers, body: ownBytes(answer.body) };
+}
+
+const utf8 = new TextEncoder();
+
+/**
+ * An answer's body as bytes with an ArrayBuffer of their own. Why: a small Buffer (`Buffer.from`, Buffer.concat)
+ * is a view into Node's shared 8 KB pool, and posting a view over a MessagePort copies its whole ArrayBuffer —
+ * every answer of ~100 bytes crossed as 8 KB and left an 8 KB ArrayBuffer for the API thread's collector.
+ */
+function ownBytes(body: string | Uint8Array): Uint8Array {
+  if (typeof body === "string") return utf8.encode(body);
+  if (body.byteOffset === 0 && body.byteLength === body.buffer.byteLength) return body;
+  return new Uint8Array(body);
 }

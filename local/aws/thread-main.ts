@@ -6,7 +6,7 @@
 import { type MessagePort, parentPort, workerData } from "node:worker_threads";
 import { type EmulatorOptions, startEmulators } from "./emulators.js";
 import type { FaultPolicy } from "./faults.js";
-import type { InProcessRequest } from "./in-process.js";
+import { serveInProcess } from "./in-process.js";
 
 const { options, calls } = workerData as { options: EmulatorOptions; calls: MessagePort };
 const emulators = await startEmulators({
@@ -18,13 +18,7 @@ const emulators = await startEmulators({
 const ports: MessagePort[] = [];
 function serve(port: MessagePort): void {
   ports.push(port);
-  port.on("message", (request: InProcessRequest) => {
-    emulators.dispatch(request).then(
-      (answer) => port.postMessage(answer),
-      // An emulator that throws closes its connection over HTTP; the caller sees the same.
-      () => port.postMessage({ id: request.id, dropped: "ECONNRESET" }),
-    );
-  });
+  serveInProcess(port, emulators.dispatch);
 }
 serve(calls);
 

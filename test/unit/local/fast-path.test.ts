@@ -17,7 +17,7 @@ import {
   startEmulators,
 } from "#local/aws/emulators.js";
 import { LocalFastPath } from "#local/aws/fast-path.js";
-import type { InProcessRequest } from "#local/aws/in-process.js";
+import { type InProcessRequest, serveInProcess } from "#local/aws/in-process.js";
 import { createAwsClient } from "#shared/adapters/aws-clients.js";
 
 /**
@@ -35,9 +35,9 @@ beforeAll(async () => {
     faults: { services: { dynamodb: { operations: { PutItem: { throttle: 1 }, GetItem: { reset: 1 } } } } },
   });
   const channel = new MessageChannel();
-  channel.port2.on("message", (request: InProcessRequest) => {
+  serveInProcess(channel.port2, (request) => {
     seen.push(request);
-    void emulators.dispatch(request).then((answer) => channel.port2.postMessage(answer));
+    return emulators.dispatch(request);
   });
   fastPath = new LocalFastPath(channel.port1);
   await httpClients().dynamodb.send(
@@ -102,6 +102,8 @@ describe("the local fast path", () => {
     const received = await http.sqs.send(new ReceiveMessageCommand({ QueueUrl, WaitTimeSeconds: 1 }));
     expect(received.Messages?.map((m) => m.Body)).toEqual(["hello ✓"]);
     expect(schedules.Schedules).toEqual(expect.any(Array));
+    expect(sqs.config.md5).toBe(false);
+    expect(http.sqs.config.md5).not.toBe(false);
     const calls = seen.slice(before);
     expect(calls.map((c) => c.service)).toEqual(["dynamodb", "sqs", "sqs", "scheduler"]);
     for (const call of calls) {
@@ -143,6 +145,39 @@ describe("the local fast path", () => {
     abort.abort();
     // Assess
     await expect(polling).rejects.toMatchObject({ name: "AbortError" });
+  });
+
+  it("answers with bytes of their own, not views into Node's shared buffer pool", async () => {
+    // Prepare: a small answer from each kind of emulator listener (dynalite's, Fastify's).
+    const call = (service: "dynamodb" | "sqs", target: string, body: object) =>
+      emulators.dispatch({
+        id: 0,
+        service,
+        faults: false,
+        method: "POST",
+        url: "/",
+        headers: {
+          host: "localhost",
+          "content-type": "application/x-amz-json-1.0",
+          "x-amz-target": target,
+          authorization:
+            "AWS4-HMAC-SHA256 Credential=local/20260101/us-east-1/x/aws4_request, SignedHeaders=host, Signature=unsigned",
+          "x-amz-date": "20260101T000000Z",
+        },
+        body: JSON.stringify(body),
+      });
+    // Act
+    const answers = await Promise.all([
+      call("dynamodb", "DynamoDB_20120810.ListTables", {}),
+      call("sqs", "AmazonSQS.ListQueues", {}),
+    ]);
+    // Assess: posting a pooled view would copy (and allocate) the whole 8 KB pool per answer.
+    for (const answer of answers) {
+      if ("dropped" in answer) throw new Error("dropped");
+      expect(answer.statusCode).toBe(200);
+      expect(answer.body.byteLength).toBeGreaterThan(0);
+      expect(answer.body.buffer.byteLength).toBe(answer.body.byteLength);
+    }
   });
 
   it("leaves clients of services it does not emulate on their sockets", () => {

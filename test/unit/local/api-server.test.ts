@@ -1,0 +1,74 @@
+import http from "node:http";
+import type { APIGatewayProxyEventV2 } from "aws-lambda";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { startApiServer } from "#local/runtime/api-server.js";
+
+/** The local HTTP API's request body handling (local/runtime/api-server.ts), over a real loopback socket. */
+let api: Awaited<ReturnType<typeof startApiServer>>;
+const seen: APIGatewayProxyEventV2[] = [];
+
+beforeAll(async () => {
+  api = await startApiServer({
+    host: "127.0.0.1",
+    port: 0,
+    routes: [
+      {
+        routeKey: "POST /echo",
+        functionName: "echo",
+        timeoutSeconds: 5,
+        handler: async (event: APIGatewayProxyEventV2) => {
+          seen.push(event);
+          return { statusCode: 200, body: event.body ?? "" };
+        },
+      },
+    ],
+  });
+});
+
+afterAll(async () => {
+  await api.stop();
+});
+
+/** Posts `chunks` as one chunked request body; the status and the response body. */
+function post(chunks: readonly Buffer[]): Promise<{ status: number; body: string }> {
+  return new Promise((resolve, reject) => {
+    const req = http.request(
+      `${api.url}/echo`,
+      { method: "POST", headers: { "content-type": "application/json" } },
+      (res) => {
+        const parts: Buffer[] = [];
+        res.on("data", (part: Buffer) => parts.push(part));
+        res.on("end", () => resolve({ status: res.statusCode ?? 0, body: Buffer.concat(parts).toString() }));
+      },
+    );
+    req.on("error", reject);
+    for (const chunk of chunks) req.write(chunk);
+    req.end();
+  });
+}
+
+describe("the local API server", () => {
+  it("hands the function the whole body, however it was chunked, byte for byte", async () => {
+    // Prepare: a multi-byte character split across two chunks.
+    const text = JSON.stringify({ content: "exactly as sent ✓ — ünïcode" });
+    const bytes = Buffer.from(text);
+    const cut = bytes.indexOf(Buffer.from("✓")) + 1;
+    // Act
+    const answer = await post([bytes.subarray(0, cut), bytes.subarray(cut)]);
+    // Assess
+    expect(answer).toEqual({ status: 200, body: text });
+    expect(seen.at(-1)?.body).toBe(text);
+  });
+
+  it("answers 413 past API Gateway's 10 MB without invoking the function", async () => {
+    // Prepare
+    const before = seen.length;
+    const chunk = Buffer.alloc(1024 * 1024, 0x20);
+    // Act
+    const answer = await post(Array.from({ length: 11 }, () => chunk));
+    // Assess
+    expect(answer.status).toBe(413);
+    expect(JSON.parse(answer.body)).toEqual({ message: "Request Entity Too Large" });
+    expect(seen.length).toBe(before);
+  });
+});
