@@ -21,6 +21,7 @@ import { startedTask, type TaskStore } from "#shared/adapters/task-store.js";
 import { attemptLogSlot } from "#shared/domain/attempt-log.js";
 import { sweepShardOf } from "#shared/domain/sweep.js";
 import type { TaskRecord } from "#shared/domain/task.js";
+import { tableActive } from "../../support/dynalite-table.js";
 import { makeTask } from "../../support/factories.js";
 import { MemoryTaskStore } from "../../support/memory-task-store.js";
 
@@ -64,6 +65,7 @@ async function tableStore(storeClient: DynamoDBClient = client): Promise<TaskSto
       BillingMode: "PAY_PER_REQUEST",
     }),
   );
+  await tableActive(client, tableName);
   return new DynamoTaskStore({ tableName, client: storeClient });
 }
 

@@ -10,6 +10,7 @@ import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import { DynamoTaskStore } from "#shared/adapters/dynamo-task-store.js";
 import { type PunctualConfig, parseConfig } from "#shared/config/index.js";
 import { MAX_PAYLOAD_BYTES } from "#shared/config/schema.js";
+import { tableActive } from "../../support/dynalite-table.js";
 import { fixture, NOW, silentLogger } from "./fakes.js";
 
 const ENV_VARS = {
@@ -330,6 +331,7 @@ describe("against the real table (dynalite): the largest content a topic may all
         BillingMode: "PAY_PER_REQUEST",
       }),
     );
+    await tableActive(client, "exact");
   });
   afterAll(async () => {
     client?.destroy();

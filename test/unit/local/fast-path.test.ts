@@ -19,6 +19,7 @@ import {
 import { LocalFastPath } from "#local/aws/fast-path.js";
 import { type InProcessRequest, serveInProcess } from "#local/aws/in-process.js";
 import { createAwsClient } from "#shared/adapters/aws-clients.js";
+import { tableActive } from "../../support/dynalite-table.js";
 
 /**
  * The local runtime's fast path against the real emulators (in this thread; the local cloud runs them in a
@@ -48,6 +49,7 @@ beforeAll(async () => {
       BillingMode: "PAY_PER_REQUEST",
     }),
   );
+  await tableActive(httpClients().dynamodb, table);
 });
 
 afterAll(async () => {

@@ -21,6 +21,7 @@ import {
   startEmulators,
 } from "#local/aws/emulators.js";
 import { ERROR_FAULT_KINDS, FaultInjector, operationOf, uniformFaultRates } from "#local/aws/faults.js";
+import { tableActive } from "../../support/dynalite-table.js";
 
 const request = (headers: Record<string, string>, method = "POST", url = "/") =>
   ({ headers, method, url }) as unknown as http.IncomingMessage;
@@ -105,6 +106,7 @@ describe("fault proxies over the wire", () => {
         BillingMode: "PAY_PER_REQUEST",
       }),
     );
+    await tableActive(rawDynamodb, "faults");
   });
 
   afterAll(async () => {

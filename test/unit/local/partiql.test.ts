@@ -18,6 +18,7 @@ import { FaultInjector } from "#local/aws/faults.js";
 import type { RequestListener } from "#local/aws/in-process.js";
 import { PartiqlValidationError, parseUpdate, toUpdateItem, withPartiql } from "#local/aws/partiql.js";
 import { updateStatement } from "#shared/adapters/partiql.js";
+import { tableActive } from "../../support/dynalite-table.js";
 
 const MUSIC_KEYS = ["Artist", "SongTitle"];
 
@@ -168,6 +169,7 @@ describe("BatchExecuteStatement in front of dynalite", () => {
         BillingMode: "PAY_PER_REQUEST",
       }),
     );
+    await tableActive(client, TABLE);
     for (const title of ["one", "two", "three"]) {
       await client.send(
         new PutItemCommand({ TableName: TABLE, Item: { ...key(title), AwardsWon: { N: "0" } } }),

@@ -1,0 +1,13 @@
+import { type DynamoDBClient, waitUntilTableExists } from "@aws-sdk/client-dynamodb";
+
+/**
+ * Waits until dynalite reports the table ACTIVE. Even with `createTableMs: 0` dynalite answers CreateTable while
+ * the table is still CREATING and flips it to ACTIVE in a timer and a store write after the answer, so an item call
+ * sent straight away can meet ResourceNotFoundException on a busy machine.
+ */
+export async function tableActive(client: DynamoDBClient, tableName: string): Promise<void> {
+  await waitUntilTableExists(
+    { client, maxWaitTime: 10, minDelay: 0.05, maxDelay: 0.05 },
+    { TableName: tableName },
+  );
+}
