@@ -47,72 +47,229 @@ export interface Calibration {
  * with the figures below within 0.1 ms CPU per call, all threads (ReceiveMessage's helpers 0.13 ms higher).
  */
 export const CALIBRATION: Calibration = {
-  measuredAt: "2026-11-30T03:53:52.982Z",
-  loadAverage: 3.38,
+  measuredAt: "2026-11-30T07:51:22.991Z",
+  loadAverage: 1.04,
   results: {
     addThroughApi: {
-      warm: { main: 0.687, emulators: 0.34, helpers: 0.367 },
-      warmUp: { main: 500, emulators: 190, helpers: 770, calls: 1500 },
+      warm: {
+        main: 0.453,
+        emulators: 0.207,
+        helpers: 0.3,
+      },
+      warmUp: {
+        main: 500,
+        emulators: 220,
+        helpers: 650,
+        calls: 1500,
+      },
     },
     ddbPut: {
-      warm: { main: 0.13, emulators: 0.14, helpers: 0.04 },
-      warmUp: { main: 30, emulators: 30, helpers: 120, calls: 1000 },
+      warm: {
+        main: 0.1,
+        emulators: 0.11,
+        helpers: 0.05,
+      },
+      warmUp: {
+        main: 10,
+        emulators: 10,
+        helpers: 80,
+        calls: 1000,
+      },
     },
     sqsSend: {
-      warm: { main: 0.09, emulators: 0.06, helpers: 0.05 },
-      warmUp: { main: 10, emulators: 10, helpers: 0, calls: 1000 },
+      warm: {
+        main: 0.08,
+        emulators: 0.05,
+        helpers: 0.04,
+      },
+      warmUp: {
+        main: 0,
+        emulators: 10,
+        helpers: 0,
+        calls: 1000,
+      },
     },
-    latency: { fastPath: 0.003, callback: 0.008 },
+    latency: {
+      fastPath: 0.03,
+      callback: 0.063,
+    },
     ddbQuery: {
-      warm: { main: 0.114, emulators: 0.181, helpers: 0.311 },
-      entry: { main: 0.019, emulators: 0.019, helpers: 0.022 },
-      warmUp: { main: 10, emulators: 10, helpers: 0, calls: 300 },
+      warm: {
+        main: 0.129,
+        emulators: 0.16,
+        helpers: 0.233,
+      },
+      entry: {
+        main: 0.004,
+        emulators: 0.007,
+        helpers: 0,
+      },
+      warmUp: {
+        main: 10,
+        emulators: 30,
+        helpers: 80,
+        calls: 300,
+      },
     },
     sqsSendBatch: {
-      warm: { main: 0.1, emulators: 0.078, helpers: 0.1 },
-      entry: { main: 0.01, emulators: 0.002, helpers: 0 },
-      warmUp: { main: 0, emulators: 0, helpers: 10, calls: 1000 },
+      warm: {
+        main: 0.11,
+        emulators: 0.067,
+        helpers: 0.09,
+      },
+      entry: {
+        main: 0,
+        emulators: 0.003,
+        helpers: 0,
+      },
+      warmUp: {
+        main: 0,
+        emulators: 0,
+        helpers: 20,
+        calls: 1000,
+      },
     },
     ddbUpdateQueued: {
-      warm: { main: 0.12, emulators: 0.15, helpers: 0.16 },
-      warmUp: { main: 10, emulators: 50, helpers: 110, calls: 1000 },
+      warm: {
+        main: 0.09,
+        emulators: 0.12,
+        helpers: 0.12,
+      },
+      warmUp: {
+        main: 20,
+        emulators: 20,
+        helpers: 80,
+        calls: 1000,
+      },
     },
     sqsReceive: {
-      warm: { main: 0.111, emulators: 0.033, helpers: 0.067 },
-      entry: { main: 0.009, emulators: 0.027, helpers: 0.053 },
-      warmUp: { main: 0, emulators: 20, helpers: 0, calls: 500 },
+      warm: {
+        main: 0.08,
+        emulators: 0.033,
+        helpers: 0.08,
+      },
+      entry: {
+        main: 0,
+        emulators: 0.007,
+        helpers: 0,
+      },
+      warmUp: {
+        main: 30,
+        emulators: 20,
+        helpers: 20,
+        calls: 500,
+      },
     },
     sqsDeleteBatch: {
-      warm: { main: 0.078, emulators: 0.06, helpers: 0.02 },
-      entry: { main: 0.002, emulators: 0, helpers: 0 },
-      warmUp: { main: 10, emulators: 10, helpers: 10, calls: 500 },
+      warm: {
+        main: 0.078,
+        emulators: 0.056,
+        helpers: 0.04,
+      },
+      entry: {
+        main: 0.002,
+        emulators: 0.004,
+        helpers: 0,
+      },
+      warmUp: {
+        main: 10,
+        emulators: 0,
+        helpers: 0,
+        calls: 500,
+      },
     },
     ddbUpdateAttempt: {
-      warm: { main: 0.18, emulators: 0.42, helpers: 0.13 },
-      warmUp: { main: 0, emulators: 70, helpers: 220, calls: 1000 },
+      warm: {
+        main: 0.13,
+        emulators: 0.4,
+        helpers: 0.06,
+      },
+      warmUp: {
+        main: 0,
+        emulators: 40,
+        helpers: 280,
+        calls: 1000,
+      },
     },
     callback: {
-      warm: { main: 0.06, emulators: 0, helpers: 0.07 },
-      warmUp: { main: 20, emulators: 0, helpers: 0, calls: 1000 },
+      warm: {
+        main: 0.06,
+        emulators: 0,
+        helpers: 0.08,
+      },
+      warmUp: {
+        main: 0,
+        emulators: 0,
+        helpers: 0,
+        calls: 1000,
+      },
     },
     ddbUpdateDelivered: {
-      warm: { main: 0.1, emulators: 0.15, helpers: 0.07 },
-      warmUp: { main: 30, emulators: 50, helpers: 30, calls: 1000 },
+      warm: {
+        main: 0.11,
+        emulators: 0.14,
+        helpers: 0.06,
+      },
+      warmUp: {
+        main: 20,
+        emulators: 20,
+        helpers: 80,
+        calls: 1000,
+      },
     },
     ddbBatchGet: {
-      warm: { main: 0.122, emulators: 0.067, helpers: 0.089 },
-      entry: { main: 0.018, emulators: 0.033, helpers: 0.011 },
-      warmUp: { main: 0, emulators: 20, helpers: 0, calls: 500 },
+      warm: {
+        main: 0.111,
+        emulators: 0.067,
+        helpers: 0.1,
+      },
+      entry: {
+        main: 0.009,
+        emulators: 0.013,
+        helpers: 0,
+      },
+      warmUp: {
+        main: 0,
+        emulators: 10,
+        helpers: 20,
+        calls: 500,
+      },
     },
     ddbBatchStart: {
-      warm: { main: 0.1, emulators: 0.033, helpers: 0.111 },
-      entry: { main: 0.02, emulators: 0.227, helpers: 0.049 },
-      warmUp: { main: 60, emulators: 50, helpers: 300, calls: 500 },
+      warm: {
+        main: 0.144,
+        emulators: 0.078,
+        helpers: 0.3,
+      },
+      entry: {
+        main: 0.016,
+        emulators: 0.182,
+        helpers: 0.04,
+      },
+      warmUp: {
+        main: 0,
+        emulators: 30,
+        helpers: 60,
+        calls: 500,
+      },
     },
     ddbBatchFinish: {
-      warm: { main: 0.1, emulators: 0.044, helpers: 0.178 },
-      entry: { main: 0.02, emulators: 0.196, helpers: 0.002 },
-      warmUp: { main: 10, emulators: 10, helpers: 40, calls: 500 },
+      warm: {
+        main: 0.111,
+        emulators: 0.011,
+        helpers: 0.167,
+      },
+      entry: {
+        main: 0.009,
+        emulators: 0.169,
+        helpers: 0.013,
+      },
+      warmUp: {
+        main: 10,
+        emulators: 10,
+        helpers: 10,
+        calls: 500,
+      },
     },
   },
 };
