@@ -9,7 +9,6 @@ import {
   BatchExecuteStatementCommand,
   type BatchExecuteStatementCommandOutput,
   BatchGetItemCommand,
-  CreateTableCommand,
   DynamoDBClient,
 } from "@aws-sdk/client-dynamodb";
 import dynalite from "dynalite";
@@ -21,7 +20,7 @@ import { startedTask, type TaskStore } from "#shared/adapters/task-store.js";
 import { attemptLogSlot } from "#shared/domain/attempt-log.js";
 import { sweepShardOf } from "#shared/domain/sweep.js";
 import type { TaskRecord } from "#shared/domain/task.js";
-import { tableActive } from "../../support/dynalite-table.js";
+import { createKeyedTable } from "../../support/dynalite-table.js";
 import { makeTask } from "../../support/factories.js";
 import { MemoryTaskStore } from "../../support/memory-task-store.js";
 
@@ -51,21 +50,7 @@ afterAll(async () => {
 
 async function tableStore(storeClient: DynamoDBClient = client): Promise<TaskStore> {
   const tableName = `batch-writes-${++tableCount}`;
-  await client.send(
-    new CreateTableCommand({
-      TableName: tableName,
-      AttributeDefinitions: [
-        { AttributeName: "pk", AttributeType: "S" },
-        { AttributeName: "sk", AttributeType: "S" },
-      ],
-      KeySchema: [
-        { AttributeName: "pk", KeyType: "HASH" },
-        { AttributeName: "sk", KeyType: "RANGE" },
-      ],
-      BillingMode: "PAY_PER_REQUEST",
-    }),
-  );
-  await tableActive(client, tableName);
+  await createKeyedTable(client, tableName);
   return new DynamoTaskStore({ tableName, client: storeClient });
 }
 

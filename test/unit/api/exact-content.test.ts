@@ -3,14 +3,14 @@
  * stored exactly as sent, bad input is a 4xx that writes nothing, idempotency keys are scoped per topic.
  */
 import type { AddressInfo } from "node:net";
-import { CreateTableCommand, DynamoDBClient } from "@aws-sdk/client-dynamodb";
+import { DynamoDBClient } from "@aws-sdk/client-dynamodb";
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2, Context } from "aws-lambda";
 import dynalite from "dynalite";
 import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import { DynamoTaskStore } from "#shared/adapters/dynamo-task-store.js";
 import { type PunctualConfig, parseConfig } from "#shared/config/index.js";
 import { MAX_PAYLOAD_BYTES } from "#shared/config/schema.js";
-import { tableActive } from "../../support/dynalite-table.js";
+import { createKeyedTable } from "../../support/dynalite-table.js";
 import { fixture, NOW, silentLogger } from "./fakes.js";
 
 const ENV_VARS = {
@@ -317,21 +317,7 @@ describe("against the real table (dynalite): the largest content a topic may all
       region: "us-east-1",
       credentials: { accessKeyId: "test", secretAccessKey: "test" },
     });
-    await client.send(
-      new CreateTableCommand({
-        TableName: "exact",
-        AttributeDefinitions: [
-          { AttributeName: "pk", AttributeType: "S" },
-          { AttributeName: "sk", AttributeType: "S" },
-        ],
-        KeySchema: [
-          { AttributeName: "pk", KeyType: "HASH" },
-          { AttributeName: "sk", KeyType: "RANGE" },
-        ],
-        BillingMode: "PAY_PER_REQUEST",
-      }),
-    );
-    await tableActive(client, "exact");
+    await createKeyedTable(client, "exact");
   });
   afterAll(async () => {
     client?.destroy();

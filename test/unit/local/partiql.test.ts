@@ -7,7 +7,6 @@ import http from "node:http";
 import type { AddressInfo } from "node:net";
 import {
   BatchExecuteStatementCommand,
-  CreateTableCommand,
   DynamoDBClient,
   GetItemCommand,
   PutItemCommand,
@@ -18,7 +17,7 @@ import { FaultInjector } from "#local/aws/faults.js";
 import type { RequestListener } from "#local/aws/in-process.js";
 import { PartiqlValidationError, parseUpdate, toUpdateItem, withPartiql } from "#local/aws/partiql.js";
 import { updateStatement } from "#shared/adapters/partiql.js";
-import { tableActive } from "../../support/dynalite-table.js";
+import { createKeyedTable } from "../../support/dynalite-table.js";
 
 const MUSIC_KEYS = ["Artist", "SongTitle"];
 
@@ -155,21 +154,7 @@ describe("BatchExecuteStatement in front of dynalite", () => {
       credentials: { accessKeyId: "test", secretAccessKey: "test" },
       maxAttempts: 1,
     });
-    await client.send(
-      new CreateTableCommand({
-        TableName: TABLE,
-        AttributeDefinitions: [
-          { AttributeName: "Artist", AttributeType: "S" },
-          { AttributeName: "SongTitle", AttributeType: "S" },
-        ],
-        KeySchema: [
-          { AttributeName: "Artist", KeyType: "HASH" },
-          { AttributeName: "SongTitle", KeyType: "RANGE" },
-        ],
-        BillingMode: "PAY_PER_REQUEST",
-      }),
-    );
-    await tableActive(client, TABLE);
+    await createKeyedTable(client, TABLE, { hash: "Artist", range: "SongTitle" });
     for (const title of ["one", "two", "three"]) {
       await client.send(
         new PutItemCommand({ TableName: TABLE, Item: { ...key(title), AwardsWon: { N: "0" } } }),
