@@ -36,6 +36,22 @@ export function createLimiter(limit: number): <T>(fn: () => Promise<T>) => Promi
   };
 }
 
+/**
+ * What `work` settled to, or "overdue" if it had not settled within `ms` (the work itself is left running: the
+ * caller decides what a late answer means). The timer is cleared either way, so nothing keeps the process alive.
+ */
+export async function withinMs<T>(work: Promise<T>, ms: number): Promise<T | "overdue"> {
+  let timer: NodeJS.Timeout | undefined;
+  const overdue = new Promise<"overdue">((resolve) => {
+    timer = setTimeout(() => resolve("overdue"), ms);
+  });
+  try {
+    return await Promise.race([work, overdue]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
 /** An error as one log- and table-friendly line (name and message, never a stack). */
 export function errorText(error: unknown): string {
   if (error instanceof Error) return `${error.name}: ${error.message}`;

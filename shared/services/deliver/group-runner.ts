@@ -1,4 +1,5 @@
 import type { SQSBatchResponse, SQSRecord } from "aws-lambda";
+import { withinMs } from "#shared/runtime/async.js";
 
 /**
  * Why our own runner and not Powertools' SqsFifoPartialProcessorAsync: that processor handles a batch's records
@@ -78,21 +79,11 @@ async function runGroup(
 }
 
 /** Whether a step settled (`done` / `failed`) within `budgetMs`, or was still running then (`overdue`). */
-async function withinBudget(step: Promise<void>, budgetMs: number): Promise<"done" | "failed" | "overdue"> {
-  let timer: NodeJS.Timeout | undefined;
-  const overdue = new Promise<"overdue">((resolve) => {
-    timer = setTimeout(() => resolve("overdue"), budgetMs);
-  });
-  try {
-    // Both outcomes handled here, so a step that rejects after the runner gave up on it is not unhandled.
-    return await Promise.race([
-      step.then(
-        () => "done" as const,
-        () => "failed" as const,
-      ),
-      overdue,
-    ]);
-  } finally {
-    clearTimeout(timer);
-  }
+function withinBudget(step: Promise<void>, budgetMs: number): Promise<"done" | "failed" | "overdue"> {
+  // Both outcomes handled here, so a step that rejects after the runner gave up on it is not unhandled.
+  const settled = step.then(
+    () => "done" as const,
+    () => "failed" as const,
+  );
+  return withinMs(settled, budgetMs);
 }

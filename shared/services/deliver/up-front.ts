@@ -4,7 +4,7 @@ import type { TopicConfig } from "#shared/config/index.js";
 import { parseTaskId } from "#shared/domain/keys.js";
 import { parseTaskMessage } from "#shared/domain/messages.js";
 import { DELIVERABLE_STATUSES, type TaskRecord, TERMINAL_STATUSES } from "#shared/domain/task.js";
-import { errorText } from "#shared/runtime/async.js";
+import { errorText, withinMs } from "#shared/runtime/async.js";
 import type { CallbackSigner } from "#shared/security/signing.js";
 import { protectsDestinations } from "./destination-gate.js";
 import { retryGroupAfterFirstStep } from "./outcome.js";
@@ -51,11 +51,7 @@ export async function startUpFrontWithin(ctx: BatchContext, records: readonly SQ
     0,
     Math.min(margin, ctx.lambda.getRemainingTimeInMillis() - ctx.safetyMarginMs / 2),
   );
-  let timer: NodeJS.Timeout | undefined;
-  const overdue = new Promise<"overdue">((resolve) => {
-    timer = setTimeout(() => resolve("overdue"), budgetMs);
-  });
-  const settled = await Promise.race([work, overdue]).finally(() => clearTimeout(timer));
+  const settled = await withinMs(work, budgetMs);
   // Starts already made stay prepared (given back at the end unless used); decisions not made are absent.
   if (settled === "done") {
     for (const [messageId, prepared] of decided) ctx.prepared.set(messageId, prepared);
@@ -280,20 +276,14 @@ export async function finishBatch(
 async function finishWithinTime(ctx: BatchContext, writes: readonly FinishWrite[]): Promise<Set<string>> {
   const all = () => new Set(writes.map((w) => (w.kind === "delivered" ? w.taskId : w.read.taskId)));
   const budgetMs = Math.max(0, ctx.lambda.getRemainingTimeInMillis() - ctx.safetyMarginMs / 2);
-  let timer: NodeJS.Timeout | undefined;
-  const overdue = new Promise<"overdue">((resolve) => {
-    timer = setTimeout(() => resolve("overdue"), budgetMs);
-  });
   try {
-    const answer = await Promise.race([ctx.deps.store.finishAttempts(writes), overdue]);
+    const answer = await withinMs(ctx.deps.store.finishAttempts(writes), budgetMs);
     if (answer !== "overdue") return answer;
     ctx.deps.logger.error("the batch's finishing writes did not answer in time", { budgetMs });
     return all();
   } catch (error) {
     ctx.deps.logger.error("the batch's finishing writes failed", { error: errorText(error) });
     return all();
-  } finally {
-    clearTimeout(timer);
   }
 }
 
