@@ -15,10 +15,12 @@ import {
 import { deadLetter, recordDelivered, recordFailedAttempt } from "./outcome.js";
 import {
   type BatchContext,
+  handOverTime,
   type PreparedRecord,
   RecordFailedError,
   type RecordScope,
   type StartedAttempt,
+  timeLeftFor,
 } from "./types.js";
 import { claimStarted, takePrepared } from "./up-front.js";
 
@@ -34,9 +36,7 @@ export async function deliverRecord(ctx: BatchContext, record: SQSRecord, scope:
     return;
   }
   const timeoutMs = scope.binding.topic.callbackTimeoutSeconds * 1000;
-  // When the message reached the FIFO queue: recorded as the task's `queuedAtMs` by the start write.
-  const sentAt = Number(record.attributes?.SentTimestamp);
-  const handedOverAtMs = Number.isFinite(sentAt) && sentAt > 0 ? sentAt : undefined;
+  const handedOver = handOverTime(record);
   const prepared = takePrepared(ctx, record.messageId);
   if (prepared?.kind === "drop") return;
   if (prepared?.kind === "exhausted") {
@@ -47,8 +47,8 @@ export async function deliverRecord(ctx: BatchContext, record: SQSRecord, scope:
     prepared?.kind === "started"
       ? claimStarted(ctx, scope.group, prepared, timeoutMs)
       : prepared?.kind === "readPath"
-        ? await startAfterReading(ctx, message.taskId, scope, timeoutMs, handedOverAtMs, prepared)
-        : await startPerRecord(ctx, message.taskId, scope, timeoutMs, handedOverAtMs);
+        ? await startAfterReading(ctx, message.taskId, scope, timeoutMs, handedOver, prepared)
+        : await startPerRecord(ctx, message.taskId, scope, timeoutMs, handedOver);
   if (attempt) await attemptCallback(ctx, scope, attempt, timeoutMs);
 }
 
@@ -67,11 +67,6 @@ async function startPerRecord(
       : await startWithoutReading(ctx, taskId, scope.binding.topic, timeoutMs, handedOverAtMs)) ??
     (await startAfterReading(ctx, taskId, scope, timeoutMs, handedOverAtMs))
   );
-}
-
-/** Whether a callback of `timeoutMs` started now still leaves the safety margin before the invocation ends. */
-function timeLeftFor(ctx: BatchContext, timeoutMs: number): boolean {
-  return ctx.lambda.getRemainingTimeInMillis() >= timeoutMs + ctx.safetyMarginMs;
 }
 
 /**

@@ -3,7 +3,12 @@ import { errorText } from "#shared/runtime/async.js";
 import { deliverRecord } from "./attempt.js";
 import { groupKey } from "./group-runner.js";
 import { retryGroupAfterFirstStep } from "./outcome.js";
-import { type BatchContext, DEFAULT_WATCHDOG_MARGIN_MS, RecordFailedError } from "./types.js";
+import {
+  type BatchContext,
+  DEFAULT_WATCHDOG_MARGIN_MS,
+  invocationLeftMs,
+  RecordFailedError,
+} from "./types.js";
 
 /** One record as the group runner sees it: its queue's binding looked up, and any failure fails it. */
 
@@ -37,10 +42,8 @@ export async function handleRecord(ctx: BatchContext, record: SQSRecord): Promis
 /** How long the group runner waits for one record's step (see `watchdogMarginMs`). */
 export function stepBudgetMs(ctx: BatchContext, record: SQSRecord): number {
   const timeoutMs = (ctx.deps.bindingFor(record.eventSourceARN)?.topic.callbackTimeoutSeconds ?? 0) * 1000;
-  // Half the safety margin stays free after the budget for setting visibilities and flushing metrics.
-  const invocationLeft = ctx.lambda.getRemainingTimeInMillis() - ctx.safetyMarginMs / 2;
   const margin = ctx.deps.watchdogMarginMs ?? DEFAULT_WATCHDOG_MARGIN_MS;
-  return Math.max(0, Math.min(timeoutMs + margin, invocationLeft));
+  return Math.min(timeoutMs + margin, invocationLeftMs(ctx));
 }
 
 /** A step the runner stopped waiting for: its group goes back after the first backoff step, not the queue's. */

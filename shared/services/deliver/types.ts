@@ -1,4 +1,4 @@
-import type { Context } from "aws-lambda";
+import type { Context, SQSRecord } from "aws-lambda";
 import type { CallbackClient } from "#shared/adapters/callback-client.js";
 import type { DeliveredResult, FinishWrite, TaskStore } from "#shared/adapters/task-store.js";
 import type { TopicQueue } from "#shared/adapters/topic-queue.js";
@@ -164,3 +164,19 @@ export type PreparedRecord =
       /** The start's answer was lost (not refused): it may be written, so it is given back if never used. */
       readonly maybeWritten: boolean;
     };
+
+/** Whether a callback of `timeoutMs` started now still leaves the safety margin before the invocation ends. */
+export function timeLeftFor(ctx: BatchContext, timeoutMs: number): boolean {
+  return ctx.lambda.getRemainingTimeInMillis() >= timeoutMs + ctx.safetyMarginMs;
+}
+
+/** What a wait may use of the invocation: half the safety margin stays free for the visibilities and metrics. */
+export function invocationLeftMs(ctx: BatchContext): number {
+  return Math.max(0, ctx.lambda.getRemainingTimeInMillis() - ctx.safetyMarginMs / 2);
+}
+
+/** When the message reached the FIFO queue (its SentTimestamp): recorded as the task's `queuedAtMs` at its start. */
+export function handOverTime(record: SQSRecord): number | undefined {
+  const sentAt = Number(record.attributes?.SentTimestamp);
+  return Number.isFinite(sentAt) && sentAt > 0 ? sentAt : undefined;
+}

@@ -9,7 +9,13 @@ import type { CallbackSigner } from "#shared/security/signing.js";
 import { protectsDestinations } from "./destination-gate.js";
 import { retryGroupAfterFirstStep } from "./outcome.js";
 import type { BatchContext, PendingDelivered, PreparedRecord, StartedAttempt } from "./types.js";
-import { DEFAULT_WATCHDOG_MARGIN_MS, RecordFailedError } from "./types.js";
+import {
+  DEFAULT_WATCHDOG_MARGIN_MS,
+  handOverTime,
+  invocationLeftMs,
+  RecordFailedError,
+  timeLeftFor,
+} from "./types.js";
 
 /**
  * Deliver's writes in batches (docs/RELIABILITY.md "Deliver's writes in batches"): at the start of a batch, one
@@ -47,10 +53,7 @@ export async function startUpFrontWithin(ctx: BatchContext, records: readonly SQ
     },
   );
   const margin = ctx.deps.watchdogMarginMs ?? DEFAULT_WATCHDOG_MARGIN_MS;
-  const budgetMs = Math.max(
-    0,
-    Math.min(margin, ctx.lambda.getRemainingTimeInMillis() - ctx.safetyMarginMs / 2),
-  );
+  const budgetMs = Math.min(margin, invocationLeftMs(ctx));
   const settled = await withinMs(work, budgetMs);
   // Starts already made stay prepared (given back at the end unless used); decisions not made are absent.
   if (settled === "done") {
@@ -120,8 +123,7 @@ async function candidatesOf(ctx: BatchContext, records: readonly SQSRecord[]): P
     if (!topic || !message || protectsDestinations(topic) || seen.has(message.taskId)) continue;
     const key = parseTaskId(message.taskId);
     if (!key || key.dueAtMs > ctx.clock()) continue;
-    if (ctx.lambda.getRemainingTimeInMillis() < topic.callbackTimeoutSeconds * 1000 + ctx.safetyMarginMs)
-      continue;
+    if (!timeLeftFor(ctx, topic.callbackTimeoutSeconds * 1000)) continue;
     let signer: CallbackSigner;
     try {
       signer = await ctx.deps.signer(topic.name);
@@ -129,9 +131,13 @@ async function candidatesOf(ctx: BatchContext, records: readonly SQSRecord[]): P
       continue;
     }
     seen.add(message.taskId);
-    const sentAt = Number(record.attributes?.SentTimestamp);
-    const handedOverAtMs = Number.isFinite(sentAt) && sentAt > 0 ? sentAt : undefined;
-    candidates.push({ record, taskId: message.taskId, topic, signer, handedOverAtMs });
+    candidates.push({
+      record,
+      taskId: message.taskId,
+      topic,
+      signer,
+      handedOverAtMs: handOverTime(record),
+    });
   }
   return candidates;
 }
@@ -178,7 +184,7 @@ export function claimStarted(
   prepared: Extract<PreparedRecord, { kind: "started" }>,
   timeoutMs: number,
 ): StartedAttempt {
-  if (ctx.lambda.getRemainingTimeInMillis() < timeoutMs + ctx.safetyMarginMs) {
+  if (!timeLeftFor(ctx, timeoutMs)) {
     giveBack(ctx, prepared.read, prepared.started);
     ctx.outcomes.set(group, { kind: "immediate" });
     ctx.deps.logger.info("not enough time left for a callback; start given back, record returned", {
@@ -275,7 +281,7 @@ export async function finishBatch(
  */
 async function finishWithinTime(ctx: BatchContext, writes: readonly FinishWrite[]): Promise<Set<string>> {
   const all = () => new Set(writes.map((w) => (w.kind === "delivered" ? w.taskId : w.read.taskId)));
-  const budgetMs = Math.max(0, ctx.lambda.getRemainingTimeInMillis() - ctx.safetyMarginMs / 2);
+  const budgetMs = invocationLeftMs(ctx);
   try {
     const answer = await withinMs(ctx.deps.store.finishAttempts(writes), budgetMs);
     if (answer !== "overdue") return answer;
