@@ -581,20 +581,18 @@ export class DynamoTaskStore implements TaskStore {
     const failed = new Set<string>();
     const idOf = (write: FinishWrite) => (write.kind === "delivered" ? write.taskId : write.read.taskId);
     for (const chunk of chunksOf(writes, BATCH_STATEMENT_SIZE)) {
-      let pending = [...chunk];
-      for (let round = 1; pending.length > 0; round++) {
-        if (round > 1) await sleep(UNPROCESSED_BACKOFF_MS * 2 ** (round - 2));
+      const unsettled = await inRounds(chunk, FINISH_ROUNDS, async (pending) => {
         const answers = await this.executeBatch(pending.map((write) => this.finishStatement(write)));
-        const retry = pending.filter((write, i) => {
-          const answer = answers?.[i];
-          if (answers && (answer === undefined || (answer.item && isFinished(answer.item, write))))
-            return false;
-          if (answers && !RETRYABLE_STATEMENT_CODES.has(answer?.code ?? "")) failed.add(idOf(write));
-          return !answers || RETRYABLE_STATEMENT_CODES.has(answer?.code ?? "");
+        if (!answers) return pending;
+        return pending.filter((write, i) => {
+          const answer = answers[i];
+          if (answer === undefined || (answer.item && isFinished(answer.item, write))) return false;
+          if (RETRYABLE_STATEMENT_CODES.has(answer.code)) return true;
+          failed.add(idOf(write));
+          return false;
         });
-        if (round >= FINISH_ROUNDS) for (const write of retry) failed.add(idOf(write));
-        pending = round >= FINISH_ROUNDS ? [] : retry;
-      }
+      });
+      for (const write of unsettled) failed.add(idOf(write));
     }
     return failed;
   }
@@ -1122,29 +1120,28 @@ export class DynamoTaskStore implements TaskStore {
 
   /** One chunk of `putNewMany`: the call, then its unprocessed puts again, with backoff, a bounded number of times. */
   private async writeChunk(chunk: readonly NewTaskEntry[]): Promise<PutManyFailure[]> {
-    let pending = chunk.map((entry) => ({
+    const puts = chunk.map((entry) => ({
       taskId: entry.task.taskId,
       request: { PutRequest: { Item: toWire(this.newTaskItem(entry.task, entry.sweepIndex)) } },
     }));
-    for (let round = 0; pending.length > 0; round++) {
-      if (round > 0) await sleep(UNPROCESSED_BACKOFF_MS * 2 ** (round - 1));
+    const thrown: PutManyFailure[] = [];
+    const unprocessed = await inRounds(puts, UNPROCESSED_ROUNDS, async (pending) => {
       let out: BatchWriteItemCommandOutput;
       try {
         out = await this.client.send(
           new BatchWriteItemCommand({ RequestItems: { [this.table]: pending.map((p) => p.request) } }),
         );
       } catch {
-        return pending.map((p) => ({ taskId: p.taskId, maybeWritten: true }));
+        // The call's answer is lost: any of these may have been written; no further round.
+        thrown.push(...pending.map((p) => ({ taskId: p.taskId, maybeWritten: true })));
+        return [];
       }
-      const unprocessed = new Set(
+      const left = new Set(
         (out.UnprocessedItems?.[this.table] ?? []).map((request) => keyOf(request.PutRequest?.Item)),
       );
-      pending = pending.filter((p) => unprocessed.has(keyOf(p.request.PutRequest.Item)));
-      if (round + 1 >= UNPROCESSED_ROUNDS && pending.length > 0) {
-        return pending.map((p) => ({ taskId: p.taskId, maybeWritten: false }));
-      }
-    }
-    return [];
+      return pending.filter((p) => left.has(keyOf(p.request.PutRequest.Item)));
+    });
+    return [...thrown, ...unprocessed.map((p) => ({ taskId: p.taskId, maybeWritten: false }))];
   }
 
   /**
@@ -1394,6 +1391,24 @@ export const UNPROCESSED_ROUNDS = 4;
 const UNPROCESSED_BACKOFF_MS = 50;
 
 const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
+
+/**
+ * Sends `items`, then whatever `send` hands back as still to do, waiting 50, 100, 200 ms… between calls, at most
+ * `rounds` calls in all; resolves to what was still to do after the last. AWS asks batch callers to resend what a
+ * batch left undone with exponential backoff (BatchWriteItem's UnprocessedItems, a batch statement's throttling).
+ */
+async function inRounds<T>(
+  items: readonly T[],
+  rounds: number,
+  send: (pending: readonly T[]) => Promise<readonly T[]>,
+): Promise<readonly T[]> {
+  let pending = items;
+  for (let round = 0; round < rounds && pending.length > 0; round++) {
+    if (round > 0) await sleep(UNPROCESSED_BACKOFF_MS * 2 ** (round - 1));
+    pending = await send(pending);
+  }
+  return pending;
+}
 
 /** An item's key as one string, to match UnprocessedItems back to the puts that were sent. */
 function keyOf(item: Record<string, AttributeValue> | undefined): string {
