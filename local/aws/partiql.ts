@@ -81,50 +81,127 @@ function tokenize(statement: string): Token[] {
 
 /** Parses one statement of the grammar above; `?` takes the next of `parameters`. */
 export function parseUpdate(statement: string, parameters: readonly AttributeValue[] = []): ParsedUpdate {
-  const tokens = tokenize(statement);
-  let i = 0;
-  let nextParameter = 0;
-  const peek = () => tokens[i];
-  const fail = (what: string): never => {
+  const reader = new StatementReader(tokenize(statement), parameters);
+  reader.keyword("UPDATE");
+  const table = reader.name();
+  const { set, remove } = readChanges(reader);
+  reader.keyword("WHERE");
+  const where = readWhere(reader);
+  if (!reader.usedAllParameters()) reader.fail("more parameters than ?");
+  return { table, set, remove, where };
+}
+
+/** The SET and REMOVE clauses, up to the WHERE. */
+function readChanges(reader: StatementReader): Pick<ParsedUpdate, "set" | "remove"> {
+  const set: { path: string[]; value: AttributeValue }[] = [];
+  const remove: string[][] = [];
+  while (!reader.isKeyword("WHERE")) {
+    if (reader.takeKeyword("SET")) {
+      do {
+        reader.takePunct(",");
+        const path = reader.path();
+        reader.punct("=");
+        set.push({ path, value: reader.value() });
+      } while (reader.isPunct(","));
+    } else if (reader.takeKeyword("REMOVE")) {
+      remove.push(reader.path());
+    } else reader.fail("expected SET, REMOVE or WHERE");
+  }
+  if (set.length + remove.length === 0) reader.fail("an UPDATE needs a SET or a REMOVE");
+  return { set, remove };
+}
+
+/** The WHERE's predicates joined by AND: `path = value`, `path IS MISSING`, `path IS NOT MISSING`. */
+function readWhere(reader: StatementReader): Predicate[] {
+  const where: Predicate[] = [];
+  do {
+    if (where.length > 0) reader.keyword("AND");
+    const path = reader.path();
+    if (reader.takeKeyword("IS")) {
+      const negated = reader.takeKeyword("NOT");
+      reader.keyword("MISSING");
+      where.push({ path, op: negated ? "present" : "missing" });
+    } else {
+      reader.punct("=");
+      where.push({ path, op: "=", value: reader.value() });
+    }
+  } while (!reader.done());
+  return where;
+}
+
+/** A cursor over a statement's tokens: each method reads one piece of the grammar or fails the statement. */
+class StatementReader {
+  #at = 0;
+  #nextParameter = 0;
+
+  constructor(
+    private readonly tokens: readonly Token[],
+    private readonly parameters: readonly AttributeValue[],
+  ) {}
+
+  fail(what: string): never {
     throw new PartiqlValidationError(
       `Statement wasn't well formed, can't be processed: ${what} (local emulation: only conditional UPDATEs)`,
     );
-  };
-  const isKeyword = (word: string) => {
-    const t = peek();
+  }
+
+  done(): boolean {
+    return this.#at >= this.tokens.length;
+  }
+
+  usedAllParameters(): boolean {
+    return this.#nextParameter === this.parameters.length;
+  }
+
+  isKeyword(word: string): boolean {
+    const t = this.tokens[this.#at];
     return t?.kind === "name" && !t.quoted && t.text.toUpperCase() === word;
-  };
-  const keyword = (word: string) => {
-    if (!isKeyword(word)) fail(`expected ${word}`);
-    i++;
-  };
-  const punct = (text: string) => {
-    const t = peek();
-    if (t?.kind !== "punct" || t.text !== text) fail(`expected "${text}"`);
-    i++;
-  };
-  const isPunct = (text: string) => peek()?.kind === "punct" && peek()?.text === text;
-  const name = (): string => {
-    const t = peek();
-    if (t?.kind !== "name") return fail("expected a name");
-    i++;
+  }
+
+  takeKeyword(word: string): boolean {
+    if (!this.isKeyword(word)) return false;
+    this.#at++;
+    return true;
+  }
+
+  keyword(word: string): void {
+    if (!this.takeKeyword(word)) this.fail(`expected ${word}`);
+  }
+
+  isPunct(text: string): boolean {
+    const t = this.tokens[this.#at];
+    return t?.kind === "punct" && t.text === text;
+  }
+
+  takePunct(text: string): boolean {
+    if (!this.isPunct(text)) return false;
+    this.#at++;
+    return true;
+  }
+
+  punct(text: string): void {
+    if (!this.takePunct(text)) this.fail(`expected "${text}"`);
+  }
+
+  name(): string {
+    const t = this.tokens[this.#at];
+    if (t?.kind !== "name") return this.fail("expected a name");
+    this.#at++;
     return t.text;
-  };
-  const path = (): string[] => {
-    const parts = [name()];
-    while (isPunct(".")) {
-      i++;
-      parts.push(name());
-    }
+  }
+
+  path(): string[] {
+    const parts = [this.name()];
+    while (this.takePunct(".")) parts.push(this.name());
     return parts;
-  };
-  const value = (): AttributeValue => {
-    const t = peek();
-    if (!t) return fail("expected a value");
-    i++;
+  }
+
+  value(): AttributeValue {
+    const t = this.tokens[this.#at];
+    if (!t) return this.fail("expected a value");
+    this.#at++;
     if (t.kind === "punct" && t.text === "?") {
-      const parameter = parameters[nextParameter++];
-      return parameter ?? fail("fewer parameters than ?");
+      return this.parameters[this.#nextParameter++] ?? this.fail("fewer parameters than ?");
     }
     if (t.kind === "string") return { S: t.text };
     if (t.kind === "number") return { N: t.text };
@@ -133,70 +210,32 @@ export function parseUpdate(statement: string, parameters: readonly AttributeVal
       if (word === "TRUE" || word === "FALSE") return { BOOL: word === "TRUE" };
       if (word === "NULL") return { NULL: true };
     }
-    if (t.kind === "punct" && t.text === "{") return mapValue();
-    if (t.kind === "punct" && t.text === "[") return listValue();
-    return fail(`unexpected "${t.text}"`);
-  };
-  const mapValue = (): AttributeValue => {
-    const entries: Record<string, AttributeValue> = {};
-    while (!isPunct("}")) {
-      const key = peek();
-      if (key?.kind !== "string") return fail("a map key must be a 'string'");
-      i++;
-      punct(":");
-      entries[key.text] = value();
-      if (!isPunct("}")) punct(",");
-    }
-    i++;
-    return { M: entries };
-  };
-  const listValue = (): AttributeValue => {
-    const items: AttributeValue[] = [];
-    while (!isPunct("]")) {
-      items.push(value());
-      if (!isPunct("]")) punct(",");
-    }
-    i++;
-    return { L: items };
-  };
-
-  keyword("UPDATE");
-  const table = name();
-  const set: { path: string[]; value: AttributeValue }[] = [];
-  const remove: string[][] = [];
-  while (!isKeyword("WHERE")) {
-    if (isKeyword("SET")) {
-      i++;
-      do {
-        if (isPunct(",")) i++;
-        const p = path();
-        punct("=");
-        set.push({ path: p, value: value() });
-      } while (isPunct(","));
-    } else if (isKeyword("REMOVE")) {
-      i++;
-      remove.push(path());
-    } else fail("expected SET, REMOVE or WHERE");
+    if (t.kind === "punct" && t.text === "{") return this.mapValue();
+    if (t.kind === "punct" && t.text === "[") return this.listValue();
+    return this.fail(`unexpected "${t.text}"`);
   }
-  if (set.length + remove.length === 0) fail("an UPDATE needs a SET or a REMOVE");
-  keyword("WHERE");
-  const where: Predicate[] = [];
-  do {
-    if (where.length > 0) keyword("AND");
-    const p = path();
-    if (isKeyword("IS")) {
-      i++;
-      const negated = isKeyword("NOT");
-      if (negated) i++;
-      keyword("MISSING");
-      where.push({ path: p, op: negated ? "present" : "missing" });
-    } else {
-      punct("=");
-      where.push({ path: p, op: "=", value: value() });
+
+  private mapValue(): AttributeValue {
+    const entries: Record<string, AttributeValue> = {};
+    while (!this.takePunct("}")) {
+      const key = this.tokens[this.#at];
+      if (key?.kind !== "string") return this.fail("a map key must be a 'string'");
+      this.#at++;
+      this.punct(":");
+      entries[key.text] = this.value();
+      if (!this.isPunct("}")) this.punct(",");
     }
-  } while (i < tokens.length);
-  if (nextParameter !== parameters.length) fail("more parameters than ?");
-  return { table, set, remove, where };
+    return { M: entries };
+  }
+
+  private listValue(): AttributeValue {
+    const items: AttributeValue[] = [];
+    while (!this.takePunct("]")) {
+      items.push(this.value());
+      if (!this.isPunct("]")) this.punct(",");
+    }
+    return { L: items };
+  }
 }
 
 // ---------------------------------------------------------------------------------------------------------------
