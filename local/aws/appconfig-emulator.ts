@@ -4,6 +4,7 @@ import { mkdir, readFile, writeFile } from "node:fs/promises";
 import http from "node:http";
 import type { AddressInfo } from "node:net";
 import path from "node:path";
+import { readBody } from "./request-body.js";
 
 /**
  * AWS AppConfig Data, locally: the two operations Powertools' AppConfig provider calls — StartConfigurationSession
@@ -219,13 +220,4 @@ function answerError(res: http.ServerResponse, status: number, type: string, mes
   if (res.headersSent) return;
   res.writeHead(status, { "content-type": "application/json", "x-amzn-errortype": type });
   res.end(JSON.stringify({ Message: message }));
-}
-
-function readBody(req: http.IncomingMessage): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const chunks: Buffer[] = [];
-    req.on("data", (chunk: Buffer) => chunks.push(chunk));
-    req.on("end", () => resolve(Buffer.concat(chunks).toString("utf8")));
-    req.on("error", reject);
-  });
 }

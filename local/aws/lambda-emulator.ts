@@ -1,6 +1,7 @@
 import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import http from "node:http";
 import type { AddressInfo } from "node:net";
+import { readBody } from "./request-body.js";
 
 /**
  * A minimal Lambda API for event source mappings: GetEventSourceMapping and UpdateEventSourceMapping (only
@@ -139,13 +140,4 @@ function send(res: http.ServerResponse, out: Answer): void {
 function readPersisted(path: string | undefined): Record<string, boolean> {
   if (!path || !existsSync(path)) return {};
   return JSON.parse(readFileSync(path, "utf8")) as Record<string, boolean>;
-}
-
-function readBody(req: http.IncomingMessage): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const chunks: Buffer[] = [];
-    req.on("data", (chunk: Buffer) => chunks.push(chunk));
-    req.on("end", () => resolve(Buffer.concat(chunks).toString("utf8")));
-    req.on("error", reject);
-  });
 }

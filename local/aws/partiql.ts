@@ -2,6 +2,7 @@ import { EventEmitter } from "node:events";
 import type http from "node:http";
 import type { FaultInjector } from "./faults.js";
 import type { RequestListener } from "./in-process.js";
+import { readBody } from "./request-body.js";
 
 /**
  * A narrow emulation of DynamoDB's PartiQL `BatchExecuteStatement` in front of dynalite, for the statements the
@@ -496,14 +497,5 @@ function invoke(
     listener(req as unknown as http.IncomingMessage, res as unknown as http.ServerResponse);
     req.emit("data", body);
     req.emit("end");
-  });
-}
-
-function readBody(req: http.IncomingMessage): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const chunks: Buffer[] = [];
-    req.on("data", (chunk: Buffer) => chunks.push(Buffer.from(chunk)));
-    req.on("end", () => resolve(Buffer.concat(chunks).toString("utf8")));
-    req.on("error", reject);
   });
 }
