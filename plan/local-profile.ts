@@ -1,4 +1,4 @@
-import type { CallCost, Profile } from "./model/profile.js";
+import type { CallCost, CpuSplit, Profile } from "./model/profile.js";
 import type { Parameter } from "./parameters.js";
 
 /** CPU ms per call on each of the local cloud's threads (plan/calibrate.ts's output). */
@@ -274,6 +274,64 @@ export const CALIBRATION: Calibration = {
   },
 };
 
+/** What plan/calibrate-pipeline.ts prints: CPU per task of two pipeline runs, measured and modelled, per thread. */
+export interface InSituCalibration {
+  readonly measuredAt: string;
+  readonly loadAverage: number;
+  readonly workloads: readonly {
+    readonly name: string;
+    readonly tasks: number;
+    readonly measured: ThreadCost;
+    readonly modelled: ThreadCost;
+  }[];
+  /** Measured ÷ modelled CPU per task, over both workloads: what every call's CPU on that thread is multiplied by. */
+  readonly factor: ThreadCost;
+}
+
+/**
+ * `npx tsx plan/calibrate-pipeline.ts` on this machine, after CALIBRATION above: the whole pipeline's CPU per task
+ * against the sum of its calls (see that script for why). Paste a new run's output here.
+ */
+export const IN_SITU: InSituCalibration = {
+  measuredAt: "2026-11-30T08:58:36.202Z",
+  loadAverage: 0.58,
+  workloads: [
+    {
+      name: "burst 1500 over 150 groups",
+      tasks: 1500,
+      measured: {
+        main: 1.66,
+        emulators: 1.307,
+        helpers: 2.02,
+      },
+      modelled: {
+        main: 1.236,
+        emulators: 1.022,
+        helpers: 1.312,
+      },
+    },
+    {
+      name: "750/s for 5 s",
+      tasks: 3750,
+      measured: {
+        main: 1.395,
+        emulators: 1.165,
+        helpers: 1.227,
+      },
+      modelled: {
+        main: 1.16,
+        emulators: 0.973,
+        helpers: 1.173,
+      },
+    },
+  ],
+  factor: {
+    main: 1.245,
+    emulators: 1.221,
+    helpers: 1.199,
+  },
+};
+
 const MEASURED = `npx tsx plan/calibrate.ts (${CALIBRATION.measuredAt.slice(0, 10)}, load ${CALIBRATION.loadAverage}): CPU per thread from /proc/self/task, 32 calls in flight`;
 const FUNCTIONS = "bench/functions.ts: warm CPU per task of the bundled handler with every I/O stubbed";
 const r = CALIBRATION.results;
@@ -362,6 +420,13 @@ export const LOCAL_PARAMETERS = {
     r.ddbBatchFinish,
     "BatchExecuteStatement (deliver's finishing `delivered` writes, finishAttempts), per statement",
   ),
+  inSituFactor: {
+    value: IN_SITU.factor.main,
+    unit: `× every call's CPU on the main thread (emulators × ${IN_SITU.factor.emulators}, helpers × ${IN_SITU.factor.helpers}): the whole pipeline's CPU per task against the sum of its calls`,
+    source: {
+      measured: `npx tsx plan/calibrate-pipeline.ts (${IN_SITU.measuredAt.slice(0, 10)}, load ${IN_SITU.loadAverage}): ${IN_SITU.workloads.map((w) => w.name).join(" and ")} on the local cloud, /proc per thread`,
+    },
+  },
   fastPathLatency: {
     value: r.latency.fastPath,
     unit: "ms per call beyond both threads' CPU (one call at a time: the MessagePort hops)",
@@ -409,7 +474,11 @@ export const LOCAL_PARAMETERS = {
   },
 } as const satisfies Record<string, Parameter>;
 
-export const LOCAL_PROFILE: Profile = {
+/**
+ * The profile from the calls measured one kind at a time: what plan/calibrate-pipeline.ts compares a pipeline run
+ * against. Predictions use LOCAL_PROFILE (below), these costs times the in-situ factors.
+ */
+export const BARE_LOCAL_PROFILE: Profile = {
   name: "local",
   calls: {
     api: apiCost,
@@ -455,3 +524,46 @@ export const LOCAL_PROFILE: Profile = {
   },
   schedulerLateMs: 0,
 };
+
+const scaled = (c: CpuSplit, f: ThreadCost): CpuSplit => ({
+  clientCpuMs: c.clientCpuMs * f.main,
+  serverCpuMs: c.serverCpuMs * f.emulators,
+  helperCpuMs: c.helperCpuMs * f.helpers,
+});
+
+/** A call's CPU on each thread times that thread's in-situ factor (the caller's side runs on the main thread). */
+function inSituCall(cost: CallCost, f: ThreadCost): CallCost {
+  return {
+    ...cost,
+    ...scaled({ ...cost, helperCpuMs: cost.helperCpuMs ?? 0 }, f),
+    ...(cost.perEntry ? { perEntry: scaled(cost.perEntry, f) } : {}),
+    ...(cost.warmUp ? { warmUp: { ...scaled(cost.warmUp, f), calls: cost.warmUp.calls } } : {}),
+  };
+}
+
+const perFunction = (costs: Profile["perTaskCpuMs"], factor: number) =>
+  ({
+    add: costs.add * factor,
+    relay: costs.relay * factor,
+    deliver: costs.deliver * factor,
+  }) as const;
+
+/** The bare profile with every CPU figure times its thread's in-situ factor. */
+export function inSituProfile(bare: Profile, f: ThreadCost): Profile {
+  const calls = Object.fromEntries(
+    Object.entries(bare.calls).map(([name, cost]) => [name, inSituCall(cost, f)]),
+  ) as unknown as Profile["calls"];
+  const callSites = Object.fromEntries(
+    Object.entries(bare.callSites ?? {}).map(([site, cost]) => [site, inSituCall(cost, f)]),
+  );
+  return {
+    ...bare,
+    calls,
+    callSites,
+    invocationCpuMs: perFunction(bare.invocationCpuMs, f.main),
+    perTaskCpuMs: perFunction(bare.perTaskCpuMs, f.main),
+  };
+}
+
+/** What the planner and the bench predict with: the calls as measured, times the pipeline's in-situ factors. */
+export const LOCAL_PROFILE: Profile = inSituProfile(BARE_LOCAL_PROFILE, IN_SITU.factor);

@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { bySortKey } from "#shared/domain/keys.js";
 import { DEFAULT_CONFIG, withOverrides } from "../../../plan/config.js";
-import { LOCAL_PROFILE } from "../../../plan/local-profile.js";
+import { BARE_LOCAL_PROFILE, IN_SITU, inSituProfile, LOCAL_PROFILE } from "../../../plan/local-profile.js";
 import { batchLimit } from "../../../plan/model/event-source.js";
 import { simulate } from "../../../plan/model/pipeline.js";
 import { AWS_PROFILE, type Call, type CallCost, type Profile } from "../../../plan/model/profile.js";
@@ -310,5 +310,58 @@ describe("batchLimit (event source concurrency)", () => {
     expect(batchLimit(behaviour, { batchSize: 10, queueKind: "fifo", maxConcurrency: 50 }, 3_600_000)).toBe(
       50,
     );
+  });
+});
+
+describe("the local profile's in-situ factors", () => {
+  it("multiply each call's CPU by its thread's factor — caller, emulators, helpers, per entry and warm-up — and leave latencies and the rest alone", () => {
+    // Prepare
+    const factor = { main: 1.5, emulators: 2, helpers: 3 };
+    const bare = BARE_LOCAL_PROFILE;
+
+    // Act
+    const scaled = inSituProfile(bare, factor);
+
+    // Assess
+    const query = bare.calls.ddbQuery;
+    expect(scaled.calls.ddbQuery).toEqual({
+      latencyMs: query.latencyMs,
+      clientCpuMs: query.clientCpuMs * 1.5,
+      serverCpuMs: query.serverCpuMs * 2,
+      helperCpuMs: (query.helperCpuMs ?? 0) * 3,
+      perEntry: {
+        clientCpuMs: (query.perEntry?.clientCpuMs ?? 0) * 1.5,
+        serverCpuMs: (query.perEntry?.serverCpuMs ?? 0) * 2,
+        helperCpuMs: (query.perEntry?.helperCpuMs ?? 0) * 3,
+      },
+      warmUp: {
+        calls: query.warmUp?.calls,
+        clientCpuMs: (query.warmUp?.clientCpuMs ?? 0) * 1.5,
+        serverCpuMs: (query.warmUp?.serverCpuMs ?? 0) * 2,
+        helperCpuMs: (query.warmUp?.helperCpuMs ?? 0) * 3,
+      },
+    });
+    expect(scaled.callSites?.batchStart?.serverCpuMs).toBe(
+      (bare.callSites?.batchStart?.serverCpuMs ?? 0) * 2,
+    );
+    expect(scaled.perTaskCpuMs.deliver).toBe(bare.perTaskCpuMs.deliver * 1.5);
+    expect(scaled.invocationCpuMs.relay).toBe(bare.invocationCpuMs.relay * 1.5);
+    expect({
+      ...scaled,
+      calls: undefined,
+      callSites: undefined,
+      perTaskCpuMs: undefined,
+      invocationCpuMs: undefined,
+    }).toEqual({
+      ...bare,
+      calls: undefined,
+      callSites: undefined,
+      perTaskCpuMs: undefined,
+      invocationCpuMs: undefined,
+    });
+  });
+
+  it("are what the planner predicts with", () => {
+    expect(LOCAL_PROFILE).toEqual(inSituProfile(BARE_LOCAL_PROFILE, IN_SITU.factor));
   });
 });
