@@ -130,6 +130,15 @@ try {
         (r) => `${r.addRate} adds/s in batches of ${settings.batchAdds.batchSize}, ${r.addErrors} refused`,
       )
     : empty;
+  // The same batches with an idempotency key on every item, as our client and CLI send them (BullMQ: a job id).
+  const keyedBatchAdds = wants("keyed-batch-adds")
+    ? await both(
+        "keyed-batch-adds",
+        (t) => batchAddsWorkload(t, progress, { ...settings.batchAdds, keyed: true }),
+        (r) =>
+          `${r.addRate} adds/s in keyed batches of ${settings.batchAdds.batchSize}, ${r.addErrors} refused`,
+      )
+    : empty;
   // Add the burst ahead of its due second with room to spare, from the add rate just measured.
   const leadFor = (system: System) =>
     Math.max(5_000, (settings.burst.tasks / Math.max(50, adds?.[system]?.addRate ?? 300)) * 1100 + 2_000);
@@ -205,6 +214,7 @@ try {
     },
     adds,
     ...(batchAdds ? { batchAdds } : {}),
+    ...(keyedBatchAdds ? { keyedBatchAdds } : {}),
     burst,
     sustained,
     ramp,

@@ -13,6 +13,8 @@ export interface BenchResults {
   readonly adds: Record<System, RunResult>;
   /** Batches of 100: Punctual's POST /v1/tasks/batch, BullMQ's addBulk (absent in results from before it existed). */
   readonly batchAdds?: Record<System, RunResult>;
+  /** The same batches with an idempotency key on every item (our client's default; BullMQ: job ids). */
+  readonly keyedBatchAdds?: Record<System, RunResult>;
   readonly burst: Record<System, RunResult & { addsFinishedBeforeDueMs: number }>;
   readonly sustained: Record<System, RunResult>;
   readonly ramp: Record<System, { bestRate: number; steps: RampStep[] }>;
@@ -103,6 +105,11 @@ export function markdown(r: BenchResults): string {
       ? [
           `| adds/s in batches of 100 (batch API / addBulk) | ${fmt(r.batchAdds.punctual.addRate)} | ${fmt(r.batchAdds.bullmq.addRate)} | ${ratio(r.batchAdds.punctual.addRate, r.batchAdds.bullmq.addRate)} |`,
           `| batch adds: CPU ms per add | ${fmt(r.batchAdds.punctual.cpu.systemMsPerTask, 2)} | ${fmt(r.batchAdds.bullmq.cpu.systemMsPerTask, 2)} | ${ratio(r.batchAdds.punctual.cpu.systemMsPerTask, r.batchAdds.bullmq.cpu.systemMsPerTask)} |`,
+        ]
+      : []),
+    ...(r.keyedBatchAdds
+      ? [
+          `| adds/s in batches of 100, every item keyed (our client's default / addBulk with job ids) | ${fmt(r.keyedBatchAdds.punctual.addRate)} | ${fmt(r.keyedBatchAdds.bullmq.addRate)} | ${ratio(r.keyedBatchAdds.punctual.addRate, r.keyedBatchAdds.bullmq.addRate)} |`,
         ]
       : []),
     ...runRows(`burst ${s.burst?.tasks}/${s.burst?.groups} groups:`, r.burst.punctual, r.burst.bullmq),

@@ -12,6 +12,8 @@ export interface BenchTask {
   readonly id: string;
   readonly group: string;
   readonly dueMs: number;
+  /** An idempotency key, as our client gives every add (BullMQ: the job id, its deduplication). */
+  readonly key?: string;
 }
 
 export interface CpuReading {
@@ -147,6 +149,7 @@ export async function startPunctual(): Promise<Target> {
             due_at: new Date(task.dueMs).toISOString(),
             content: { order_id: task.group, bench_id: task.id },
             callback: { url: callbackUrl },
+            ...(task.key ? { idempotency_key: task.key } : {}),
           })),
         }),
       });
@@ -201,7 +204,12 @@ export async function startBullmq(redis: { port: number; pid: number }, queueNam
         tasks.map((task) => ({
           name: "t",
           data: { id: task.id, g: task.group },
-          opts: { delay: Math.max(0, task.dueMs - Date.now()), removeOnComplete: true, removeOnFail: true },
+          opts: {
+            delay: Math.max(0, task.dueMs - Date.now()),
+            removeOnComplete: true,
+            removeOnFail: true,
+            ...(task.key ? { jobId: task.key } : {}),
+          },
         })),
       );
     },

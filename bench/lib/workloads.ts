@@ -264,9 +264,10 @@ export async function addsWorkload(
 export async function batchAddsWorkload(
   target: Target,
   progress: Progress,
-  options: { durationMs: number; delayMs: number; batchSize: number; inFlight: number },
+  options: { durationMs: number; delayMs: number; batchSize: number; inFlight: number; keyed?: boolean },
 ): Promise<RunResult> {
-  const run = new Run(target, "m");
+  const run = new Run(target, options.keyed ? "k" : "m");
+  const stamp = Date.now().toString(36);
   const start = Date.now();
   let i = 0;
   await Promise.all(
@@ -279,6 +280,7 @@ export async function batchAddsWorkload(
           id: `m${first + k}`,
           group: `m${(first + k) % 1000}`,
           dueMs,
+          ...(options.keyed ? { key: `bench-${stamp}-${first + k}` } : {}),
         }));
         await run.addMany(batch);
         progress.update((Date.now() - start) / options.durationMs, `${i} added`);
