@@ -274,6 +274,26 @@ describe("what each role may do on the table", () => {
     }
   });
 
+  it("the batch add may run PartiQL INSERTs (its claims and keyed tasks) on the table only; no other function may", async () => {
+    const roleOf = (fn: string) => [...roles].find(([k]) => k.startsWith(`${fn}#`))?.[1] as string;
+    const may = (fn: string, action: string, arn = tableArn) =>
+      roleMay(aws, roleOf(fn), `dynamodb:${action}`, arn);
+    expect(await may("add-tasks-batch", "PartiQLInsert")).toBe("Allowed");
+    for (const action of ["PartiQLSelect", "PartiQLUpdate", "PartiQLDelete"]) {
+      expect(await may("add-tasks-batch", action), action).toBe("ImplicitlyDenied");
+    }
+    for (const index of [SWEEP_INDEX_NAME, FAILED_INDEX_NAME, SCHEDULE_INDEX_NAME]) {
+      expect(await may("add-tasks-batch", "PartiQLInsert", `${tableArn}/index/${index}`), index).toBe(
+        "ImplicitlyDenied",
+      );
+    }
+    const others = [...new Set([...roles.keys()].map((k) => k.split("#")[0] as string))].filter(
+      (f) => f !== "add-tasks-batch",
+    );
+    expect(others.length).toBeGreaterThan(10);
+    for (const fn of others) expect(await may(fn, "PartiQLInsert"), fn).toBe("ImplicitlyDenied");
+  });
+
   it("allows exactly the operations each function calls, on the table and on each index", async () => {
     const indexArn = `${tableArn}/index/${SWEEP_INDEX_NAME}`;
     const failedIndexArn = `${tableArn}/index/${FAILED_INDEX_NAME}`;
