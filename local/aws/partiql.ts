@@ -349,11 +349,12 @@ export function toPutItem(insert: ParsedInsert, keyNames: readonly string[]): Re
       `One or more parameter values were invalid: Missing the key ${missing[0]} in the item`,
     );
   }
+  // The legacy `Expected` form of the same condition: dynalite checks it without running its expression parser,
+  // which took a fifth of its CPU time with one INSERT per claim and per keyed task.
   return {
     TableName: insert.table,
     Item: insert.item,
-    ConditionExpression: "attribute_not_exists(#k)",
-    ExpressionAttributeNames: { "#k": keyNames[0] },
+    Expected: { [keyNames[0] as string]: { Exists: false } },
   };
 }
 

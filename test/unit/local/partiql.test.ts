@@ -141,8 +141,7 @@ describe("PartiQL INSERT → conditional PutItem", () => {
     expect(toPutItem(parsed, MUSIC_KEYS)).toEqual({
       TableName: "Music",
       Item: { Artist: { S: "Acme Band" }, SongTitle: { S: "PartiQL Rocks" }, AwardsWon: { N: "1" } },
-      ConditionExpression: "attribute_not_exists(#k)",
-      ExpressionAttributeNames: { "#k": "Artist" },
+      Expected: { Artist: { Exists: false } },
     });
   });
 
