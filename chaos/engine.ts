@@ -110,7 +110,8 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
   const policy: FaultPolicy = {
     ...(options.faultPolicy ?? {
       rates: uniformFaultRates(options.faultRate, options.slowRate ?? 0),
-      // Inside a PartiQL batch (deliver's starts and finishes), single statements fail too, each at the same rate.
+      // Inside a PartiQL batch (deliver's starts and finishes, the batch add's INSERTs), single statements fail too,
+      // each at the same rate.
       statementErrors: statementFaultRates(options.faultRate),
     }),
     seed: options.seed,

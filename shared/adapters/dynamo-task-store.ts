@@ -41,8 +41,9 @@ import {
   TERMINAL_STATUSES,
 } from "#shared/domain/task.js";
 import { chunksOf } from "#shared/runtime/chunks.js";
-import { BATCH_STATEMENT_SIZE, updateStatement } from "./partiql.js";
+import { BATCH_STATEMENT_SIZE, insertStatement, updateStatement } from "./partiql.js";
 import {
+  type BatchClaimOutcome,
   type BatchStart,
   type BatchStartOutcome,
   type CancelOutcome,
@@ -117,7 +118,9 @@ export interface DynamoOperation {
     | "DeleteItem"
     | "Query"
     /** BatchExecuteStatement of UPDATE statements (the IAM action PartiQL updates need, shared/adapters/partiql.ts). */
-    | "PartiQLUpdate";
+    | "PartiQLUpdate"
+    /** BatchExecuteStatement of INSERT statements (the batch add's idempotency claims). */
+    | "PartiQLInsert";
   readonly on: "table" | "sweepIndex" | "failedIndex" | "scheduleIndex";
 }
 const onTable = (action: DynamoOperation["action"]): DynamoOperation => ({ action, on: "table" });
@@ -135,6 +138,8 @@ export const TASK_STORE_OPERATIONS: { readonly [M in keyof TaskStore]: readonly 
   get: [onTable("GetItem")],
   removeScheduled: [onTable("DeleteItem")],
   claimIdempotencyKey: [onTable("PutItem"), onTable("GetItem")],
+  claimIdempotencyKeys: [onTable("PartiQLInsert")],
+  insertNewMany: [onTable("PartiQLInsert")],
   cancel: [onTable("UpdateItem"), onTable("GetItem")],
   listScheduledInGroup: [onTable("Query")],
   markQueued: [onTable("UpdateItem")],
@@ -377,6 +382,38 @@ export class DynamoTaskStore implements TaskStore {
       return this.claimIdempotencyKey(claim, retries - 1);
     if (!item?.taskId || !item.requestHash) throw new Error(`idempotency claim ${pk} is unreadable`);
     return { status: "existing", taskId: item.taskId, requestHash: item.requestHash };
+  }
+
+  /**
+   * The batch add's claims, as PartiQL INSERTs (`insertAll`). An INSERT never overwrites: a key already claimed —
+   * even by a claim past its expiry that `claimIdempotencyKey` would take over — answers DuplicateItem, so it is
+   * `not-claimed` and the caller settles it through the single claim; so is a claim whose outcome is unknown.
+   */
+  async claimIdempotencyKeys(claims: readonly IdempotencyClaim[]): Promise<BatchClaimOutcome[]> {
+    const outcomes = await this.insertAll(
+      claims.map((claim) => ({
+        pk: idempotencyPartitionKey(claim.topic, claim.key),
+        sk: IDEMPOTENCY_SORT_KEY,
+        taskId: claim.taskId,
+        requestHash: claim.requestHash,
+        expiresAt: claim.expiresAt,
+      })),
+    );
+    return outcomes.map((outcome) => (outcome === "written" ? "claimed" : "not-claimed"));
+  }
+
+  /**
+   * `putNew` for many tasks at once, as PartiQL INSERTs (`insertAll`): unlike `putNewMany`'s BatchWriteItem, an
+   * existing task is never overwritten. For keyed tasks: a concurrent repeat of the request finds the claim and
+   * may create the very same task (and it may already be delivering) before this write lands. A task that exists
+   * counts as written (`putNew`'s "exists": the caller arms it all the same); one whose outcome is unknown is
+   * reported as perhaps written.
+   */
+  async insertNewMany(entries: readonly NewTaskEntry[]): Promise<PutManyFailure[]> {
+    const outcomes = await this.insertAll(entries.map((e) => this.newTaskItem(e.task, e.sweepIndex)));
+    return entries
+      .filter((_, i) => outcomes[i] === "unknown")
+      .map((e) => ({ taskId: e.task.taskId, maybeWritten: true }));
   }
 
   async cancel(taskId: string, nowMs: number, expiresAt: number): Promise<CancelOutcome> {
@@ -1165,6 +1202,35 @@ export class DynamoTaskStore implements TaskStore {
     }
   }
 
+  /**
+   * New items as PartiQL INSERTs in BatchExecuteStatement calls of 25, all chunks at once, each billed as the
+   * PutItem it replaces; per item, in order: written, `exists` (DuplicateItem: an item with its key was there, and
+   * is left as it was), or `unknown`. Statements that failed for a reason a retry can change are sent again (a few
+   * rounds, with backoff); an earlier try that was written after all then answers DuplicateItem. A call that
+   * failed outright is not retried here (the SDK retried it): its items are unknown.
+   */
+  private async insertAll(items: readonly Record<string, unknown>[]): Promise<InsertOutcome[]> {
+    const outcomes: InsertOutcome[] = items.map(() => "unknown");
+    const indexed = items.map((item, index) => ({ item, index }));
+    await Promise.all(
+      chunksOf(indexed, BATCH_STATEMENT_SIZE).map((chunk) =>
+        inRounds(chunk, INSERT_ROUNDS, async (pending) => {
+          const answers = await this.executeBatch(
+            pending.map(({ item }) => insertStatement({ table: this.table, item })),
+          );
+          if (!answers) return [];
+          return pending.filter(({ index }, i) => {
+            const answer = answers[i];
+            if (answer === undefined) outcomes[index] = "written";
+            else if (answer.code === "DuplicateItem") outcomes[index] = "exists";
+            return answer !== undefined && RETRYABLE_STATEMENT_CODES.has(answer.code);
+          });
+        }),
+      ),
+    );
+    return outcomes;
+  }
+
   /** A batch start (`startedTask`), on condition that the task is still exactly as read. */
   private startStatement({ read, atMs, handedOverAtMs }: BatchStart): BatchStatementRequest {
     const started = startedTask(read, atMs, handedOverAtMs);
@@ -1362,6 +1428,9 @@ const RETRYABLE_STATEMENT_CODES: ReadonlySet<string> = new Set([
 ]);
 /** Calls per chunk of finishing writes: the first and two retries (50 and 100 ms later). */
 const FINISH_ROUNDS = 3;
+/** Calls per chunk of the batch add's INSERTs (claims, keyed tasks), as for finishing writes. */
+const INSERT_ROUNDS = 3;
+type InsertOutcome = "written" | "exists" | "unknown";
 
 /** Whether `item` is the start `started` describes (an answer lost after the start was written). */
 function isStart(item: TaskRecord, started: TaskRecord): boolean {

@@ -2,7 +2,7 @@ import type { AttributeValue, BatchStatementRequest } from "@aws-sdk/client-dyna
 import { convertToAttr } from "@aws-sdk/util-dynamodb";
 
 /**
- * PartiQL UPDATE statements for DynamoDB's BatchExecuteStatement: the one conditional *batch* write DynamoDB has
+ * PartiQL UPDATE and INSERT statements for DynamoDB's BatchExecuteStatement: the one conditional *batch* write DynamoDB has
  * (BatchWriteItem takes no conditions; TransactWriteItems bills 2 WRU per item). What this relies on, from AWS's
  * documentation:
  * - Syntax `UPDATE table [SET | REMOVE] path [= data] […] WHERE condition`; the WHERE must resolve to one
@@ -19,6 +19,9 @@ import { convertToAttr } from "@aws-sdk/util-dynamodb";
  *   `ReturnValuesOnConditionCheckFailure: ALL_OLD` a statement whose condition failed returns the item as it is.
  * - Each statement is billed as the write it is, and needs `dynamodb:PartiQLUpdate` on the table
  *   (https://docs.aws.amazon.com/amazondynamodb/latest/developerguide/ql-iam.html).
+ * - `INSERT INTO table VALUE item` writes one new item; when an item with that primary key exists the statement
+ *   fails with `DuplicateItem` and writes nothing (a conditional put that never overwrites), and needs
+ *   `dynamodb:PartiQLInsert` (https://docs.aws.amazon.com/amazondynamodb/latest/developerguide/ql-reference.insert.html).
  * Values always travel as `?` parameters, names double-quoted: no value is ever spliced into the statement text.
  * The local cloud's emulation (local/aws/partiql.ts) accepts exactly this grammar.
  */
@@ -60,6 +63,27 @@ export function updateStatement(update: ItemUpdate): BatchStatementRequest {
     Parameters: parameters,
     ...(update.returnOldOnConditionFailure && { ReturnValuesOnConditionCheckFailure: "ALL_OLD" as const }),
   };
+}
+
+/** One new item, refused (`DuplicateItem`) when its primary key exists. */
+export interface ItemInsert {
+  readonly table: string;
+  /** Every attribute of the item, its key included; undefined values are left out. */
+  readonly item: Readonly<Record<string, unknown>>;
+}
+
+export function insertStatement(insert: ItemInsert): BatchStatementRequest {
+  const entries = Object.entries(insert.item).filter(([, value]) => value !== undefined);
+  return {
+    Statement: `INSERT INTO ${quoted(insert.table)} VALUE {${entries.map(([name]) => `${tupleName(name)}: ?`).join(", ")}}`,
+    Parameters: entries.map(([, value]) => convertToAttr(value, { removeUndefinedValues: true })),
+  };
+}
+
+/** A name in a VALUE tuple is a single-quoted string. */
+function tupleName(name: string): string {
+  if (name.includes("'")) throw new Error(`a PartiQL tuple name cannot hold a single quote: ${name}`);
+  return `'${name}'`;
 }
 
 function quoted(name: string): string {

@@ -17,6 +17,13 @@ export type IdempotencyOutcome =
   | { readonly status: "claimed" }
   | { readonly status: "existing"; readonly taskId: string; readonly requestHash: string };
 
+/**
+ * A claim of `claimIdempotencyKeys`: `claimed` when this call wrote it; `not-claimed` otherwise — the key is held
+ * (perhaps by a claim past its expiry, which `claimIdempotencyKey` would have overwritten), or the outcome is
+ * unknown (the statement or the call failed). The caller settles a `not-claimed` key through the single claim.
+ */
+export type BatchClaimOutcome = "claimed" | "not-claimed";
+
 export type CancelOutcome =
   | { readonly outcome: "cancelled"; readonly task: TaskRecord }
   | { readonly outcome: "not-found" }
@@ -115,6 +122,11 @@ export interface TaskStore extends DestinationStore {
    */
   putNewMany(entries: readonly NewTaskEntry[]): Promise<PutManyFailure[]>;
   /**
+   * `putNew` for many tasks (keyed ones, whose key a concurrent repeat of the request may create too): never
+   * overwrites; a task that exists counts as written. Resolves with the tasks whose write is unknown.
+   */
+  insertNewMany(entries: readonly NewTaskEntry[]): Promise<PutManyFailure[]>;
+  /**
    * Puts an unfinished task in the sweep index (a task that left the near-term happy path without a write of
    * its own that would carry it); false when the task is finished or missing.
    */
@@ -124,6 +136,11 @@ export interface TaskStore extends DestinationStore {
   /** Removes a task that is still `scheduled` (used when arming its timer failed and the add is refused). */
   removeScheduled(taskId: string): Promise<void>;
   claimIdempotencyKey(claim: IdempotencyClaim): Promise<IdempotencyOutcome>;
+  /**
+   * Claims many keys in as few calls as the store allows, each only where no claim of that key exists (live or
+   * expired); one outcome per claim, in order. The claims must be of distinct keys.
+   */
+  claimIdempotencyKeys(claims: readonly IdempotencyClaim[]): Promise<BatchClaimOutcome[]>;
   /** `scheduled → cancelled`; any other status is a conflict. */
   cancel(taskId: string, nowMs: number, expiresAt: number): Promise<CancelOutcome>;
   /**

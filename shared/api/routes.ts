@@ -82,15 +82,25 @@ export const API_ROUTES = [
     store: ["claimIdempotencyKey", "putNew", "get", "removeScheduled", "enterSweepIndex"],
     grants: ["timer-queue:send", "schedules:arm", "topic-settings:read"],
   },
-  // Issue 13, scope L: batch add (keyed and fan-out items through the single add's service; the others in
-  // BatchWriteItem + SendMessageBatch calls, shared/services/add-tasks-batched.ts).
+  // Issue 13, scope L: batch add (fan-out items, shared keys and fallen-back lanes through the single add's
+  // service; the others claimed in PartiQL INSERTs, written in BatchWriteItem or INSERT calls, armed in
+  // SendMessageBatch calls, shared/services/add-tasks-batched.ts).
   {
     name: "add-tasks-batch",
     routeKey: "POST /v1/tasks/batch",
     entry: "functions/add-tasks-batch.ts",
     purpose: "add up to 100 tasks, one result each",
     memoryMb: 512,
-    store: ["claimIdempotencyKey", "putNew", "putNewMany", "get", "removeScheduled", "enterSweepIndex"],
+    store: [
+      "claimIdempotencyKey",
+      "claimIdempotencyKeys",
+      "putNew",
+      "putNewMany",
+      "insertNewMany",
+      "get",
+      "removeScheduled",
+      "enterSweepIndex",
+    ],
     grants: ["timer-queue:send", "schedules:arm", "topic-settings:read"],
   },
   {

@@ -129,6 +129,18 @@ export async function addTask(deps: AddTaskDeps, input: AddTaskInput): Promise<A
       body: addResponse(await addFanOut(deps, task, topic, topic.subscribers, nowMs)),
     };
   }
+  return writeAndArm(deps, task, nowMs);
+}
+
+/**
+ * The single add's last steps for a new task (its key claimed, when it has one): write, arm, 201. Also the batch
+ * add's, for an item whose claim it made itself in a lane that falls back to one item at a time.
+ */
+export async function writeAndArm(
+  deps: AddTaskDeps,
+  task: TaskRecord,
+  nowMs: number,
+): Promise<AddTaskResult> {
   // "exists" is no reason to skip arming: the Put may have succeeded on an attempt whose answer was lost and been
   // retried by the SDK (the key holds a fresh ULID, so nobody else wrote it), or a concurrent repeat with the same
   // idempotency key recreated it. Either way the task must not be acknowledged without a timer; a second timer

@@ -1,5 +1,5 @@
 import pMap from "p-map";
-import type { TaskStore } from "#shared/adapters/task-store.js";
+import type { IdempotencyClaim, TaskStore } from "#shared/adapters/task-store.js";
 import type { TimerQueue } from "#shared/adapters/timer-queue.js";
 import { type HttpError, isHttpError, serviceUnavailable } from "#shared/api/errors.js";
 import type { BatchItemResult } from "#shared/api/schemas/batch.js";
@@ -11,92 +11,198 @@ import { planTimer, type TimerPlan } from "#shared/domain/timing.js";
 import {
   type AddTaskDeps,
   type AddTaskResponse,
+  type AddTaskResult,
   addResponse,
+  addTask,
   arm,
   type CheckedAddRequest,
   checkItemSize,
+  claimExpiry,
+  hashRequest,
   leaveForTheSweeper,
   newRecord,
+  writeAndArm,
 } from "./add-task.js";
 
-/** What the batched path needs beyond the single add: a batch write and a batch arm. */
+/** What the batched path needs beyond the single add: batch claims, batch writes and a batch arm. */
 export interface BatchedAddDeps extends AddTaskDeps {
-  readonly store: AddTaskDeps["store"] & Pick<TaskStore, "putNewMany">;
+  readonly store: AddTaskDeps["store"] &
+    Pick<TaskStore, "putNewMany" | "insertNewMany" | "claimIdempotencyKeys">;
   readonly timerQueue: Pick<TimerQueue, "arm" | "armMany">;
 }
 
-/** An item that passed every check and may take the batched path (no idempotency key, no subscribers). */
+/**
+ * An item that passed every check and may take the batched path (no subscribers; an idempotency key only when no
+ * other item of the request has it), with the item as sent, for the single add should its lane fall back.
+ */
 export interface BatchedItem {
   readonly index: number;
+  readonly body: unknown;
   readonly checked: CheckedAddRequest;
 }
 
 /** CreateSchedule has no batch form: Scheduler-path items are armed one call each, this many at once. */
 const SCHEDULE_CONCURRENCY = 10;
+/** Fallen-back lanes added at once, each one item after another (as the batch's per-item path). */
+const FALLBACK_CONCURRENCY = 10;
 
 /** One item's outcome: its answer, by its index in the request. */
 export type IndexedResult = readonly [index: number, result: BatchItemResult];
 
-/** A minted item: its task and the timer planned for it when it was made. */
+/** A minted item: its task (under the ULID minted for it in request order) and the timer planned for it. */
 interface MintedItem {
   readonly index: number;
+  readonly body: unknown;
+  readonly ulid: string;
   readonly task: TaskRecord;
   readonly plan: TimerPlan;
+  /** The claim of its idempotency key, when it has one. */
+  readonly claim?: IdempotencyClaim;
+}
+
+/** An item of a lane that falls back to one item at a time: its ULID, and its task when we claimed its key. */
+interface FallbackItem {
+  readonly index: number;
+  readonly body: unknown;
+  readonly ulid: string;
+  readonly claimed?: MintedItem;
 }
 
 /**
- * The batched path of POST /v1/tasks/batch (issue 13, point 3): every item of `items` is written in BatchWriteItem
- * calls of 25, then the near-term ones are armed in SendMessageBatch calls of 10 (Scheduler-path ones keep one
- * CreateSchedule each). Each item keeps the single add's contract: 201 only once written AND armed; an item whose
- * write or arming failed answers 503 and is removed as the single add's `armOrRemove` removes a task without an
- * idempotency key (and left to the sweeper when the removal fails too). Never half-added silently.
+ * The batched path of POST /v1/tasks/batch (issue 13, point 3), lane by lane (a lane: one ordering group, or one
+ * item without a group). Every item gets its task, under a ULID minted here in request order (the factory is
+ * monotonic within a millisecond). The idempotency keys of all lanes are claimed in batch INSERTs
+ * (`claimIdempotencyKeys`); a lane whose keys were all claimed — or that has none — is written in batch calls
+ * (`putNewMany` for keyless tasks, the conditional `insertNewMany` for keyed ones), then armed in SendMessageBatch
+ * calls of 10 (Scheduler-path ones keep one CreateSchedule each). A lane with a key not claimed (held already,
+ * expired, or unknown) falls back whole to one item at a time, in request order (`addFallbackLane`).
  *
- * Order: the ULIDs are minted here in request order (the factory is monotonic within a millisecond), and no timer
- * is armed before every write of the batch has returned, so a group's later item cannot be relayed before an
- * earlier one exists: the relay of any of them finds all of them, in key (= request) order.
+ * Each item keeps the single add's contract: 201 only once written AND armed; an item whose write or arming
+ * failed answers 503 and is removed when it has no key (nobody else knows its id), left for a retry with its key
+ * when it has one (`armOrRemove`, `writeOrRemove`). Never half-added silently. No timer is armed before every
+ * write of the batch has returned, so a group's later item cannot be relayed before an earlier one exists.
  */
 export async function addBatched(
   deps: BatchedAddDeps,
-  items: readonly BatchedItem[],
+  lanes: readonly (readonly BatchedItem[])[],
   nowMs: number,
 ): Promise<IndexedResult[]> {
   const results: IndexedResult[] = [];
-  const tasks: MintedItem[] = [];
-  for (const item of [...items].sort((a, b) => a.index - b.index)) {
-    try {
-      tasks.push({ index: item.index, ...mintTask(deps, item.checked, nowMs) });
-    } catch (error) {
-      results.push([item.index, refusedItem(error)]);
-    }
+  const minted: MintedItem[][] = [];
+  const fallback: FallbackItem[][] = [];
+  for (const lane of lanes) {
+    const ulids = lane.map(() => (deps.newUlid ?? newUlid)(nowMs));
+    const tasks = mintLane(deps, lane, ulids, nowMs);
+    // An item the single add would refuse after its claim (413) takes the single add's way, with its lane.
+    if (tasks) minted.push(tasks);
+    else fallback.push(lane.map((item, i) => ({ index: item.index, body: item.body, ulid: ulids[i] ?? "" })));
   }
-  const written = await writeAll(deps, tasks, results);
-  const armed = await armAll(deps, written, results);
-  for (const { index, task } of armed) results.push([index, answeredItem(201, addResponse(task))]);
+  const claimed = await claimKeys(deps, minted);
+  const batched: MintedItem[] = [];
+  for (const lane of minted) {
+    if (lane.every((item) => !item.claim || claimed.has(item.index))) batched.push(...lane);
+    else fallback.push(lane.map((item) => fallbackItem(item, claimed.has(item.index))));
+  }
+  await Promise.all([
+    writeAll(deps, batched, results)
+      .then((written) => armAll(deps, written, results))
+      .then((armed) => {
+        for (const { index, task } of armed) results.push([index, answeredItem(201, addResponse(task))]);
+      }),
+    pMap(fallback, (lane) => addFallbackLane(deps, lane, nowMs, results), {
+      concurrency: FALLBACK_CONCURRENCY,
+    }),
+  ]);
   return results;
 }
 
-/** The task record the single add would make for this request, under a key minted now, and its timer plan. */
+/** A lane's tasks under its minted ULIDs, with their claims; undefined when one of them cannot be made (413). */
+function mintLane(
+  deps: AddTaskDeps,
+  lane: readonly BatchedItem[],
+  ulids: readonly string[],
+  nowMs: number,
+): MintedItem[] | undefined {
+  try {
+    return lane.map((item, i) => ({
+      index: item.index,
+      body: item.body,
+      ulid: ulids[i] ?? "",
+      ...mintTask(deps, item.checked, ulids[i] ?? "", nowMs),
+    }));
+  } catch {
+    return undefined;
+  }
+}
+
+/** The indexes whose key this request claimed, out of every keyed item of `lanes`. */
+async function claimKeys(deps: BatchedAddDeps, lanes: readonly MintedItem[][]): Promise<Set<number>> {
+  const keyed = lanes.flat().filter((item) => item.claim !== undefined);
+  if (keyed.length === 0) return new Set();
+  const outcomes = await deps.store.claimIdempotencyKeys(keyed.map((item) => item.claim as IdempotencyClaim));
+  return new Set(keyed.filter((_, i) => outcomes[i] === "claimed").map((item) => item.index));
+}
+
+function fallbackItem(item: MintedItem, claimed: boolean): FallbackItem {
+  return { index: item.index, body: item.body, ulid: item.ulid, ...(claimed ? { claimed: item } : {}) };
+}
+
+/**
+ * A lane one item after another, in request order, as the single add. An item whose key this request claimed is
+ * not claimed again (that would find our own claim and answer a replay): it is written and armed as the single add
+ * does after its claim (201), under the task id its claim holds. Every other item is a single add under the ULID
+ * minted for it and the batch's clock, so the lane's tasks are keyed — and delivered — in request order.
+ */
+async function addFallbackLane(
+  deps: BatchedAddDeps,
+  lane: readonly FallbackItem[],
+  nowMs: number,
+  results: IndexedResult[],
+): Promise<void> {
+  for (const item of lane) {
+    if (item.claimed) {
+      const { task } = item.claimed;
+      results.push([item.index, await added(deps, () => writeAndArm(deps, task, nowMs))]);
+    } else {
+      const pinned = { ...deps, now: () => nowMs, newUlid: () => item.ulid };
+      results.push([item.index, await addOne(pinned, item.body)]);
+    }
+  }
+}
+
+/** The task record the single add would make for this request, under `ulid`, its timer plan and key claim. */
 function mintTask(
   deps: AddTaskDeps,
   checked: CheckedAddRequest,
+  ulid: string,
   nowMs: number,
-): { task: TaskRecord; plan: TimerPlan } {
-  const ulid = (deps.newUlid ?? newUlid)(nowMs);
+): { task: TaskRecord; plan: TimerPlan; claim?: IdempotencyClaim } {
   const key = makeTaskKey(checked.topic.name, checked.groupValue, checked.dueAtMs, ulid);
   const plan = planTimer(checked.dueAtMs, nowMs, timerSettings(deps.config));
+  const idempotencyKey = checked.request.idempotencyKey;
   const task = newRecord(key, nowMs, plan, {
     content: checked.request.content.text,
     callbackUrl: checked.callbackUrl,
     groupValue: checked.groupValue,
-    idempotencyKey: undefined,
+    idempotencyKey,
   });
   checkItemSize(task);
-  return { task, plan };
+  if (idempotencyKey === undefined) return { task, plan };
+  const claim: IdempotencyClaim = {
+    topic: checked.topic.name,
+    key: idempotencyKey,
+    taskId: key.taskId,
+    requestHash: hashRequest(checked.request),
+    expiresAt: claimExpiry(checked.dueAtMs, checked.topic),
+  };
+  return { task, plan, claim };
 }
 
 /**
- * All writes, in batch calls. Items not written answer 503; an item perhaps written (its call failed, its answer
- * may have been lost) is removed first, exactly as the single add's `writeOrRemove` removes a task without a key.
+ * All writes, in batch calls: keyless tasks unconditionally (`putNewMany`: fresh keys nobody else can hold), keyed
+ * ones conditionally (`insertNewMany`: a concurrent repeat of the request may create the same task). Items not
+ * written answer 503 with the single add's clean-up (`writeOrRemove`): a keyless task perhaps written (its call
+ * failed, its answer may have been lost) is removed; a keyed one is left for the retry with its key.
  */
 async function writeAll(
   deps: BatchedAddDeps,
@@ -104,14 +210,24 @@ async function writeAll(
   results: IndexedResult[],
 ): Promise<MintedItem[]> {
   if (tasks.length === 0) return [];
-  const failures = await deps.store.putNewMany(
-    tasks.map(({ task }) => ({ task, sweepIndex: indexedOnAdd(task, deps.config.sweeper) })),
-  );
-  const failed = new Map(failures.map((f) => [f.taskId, f.maybeWritten]));
+  const entries = (items: readonly MintedItem[]) =>
+    items.map(({ task }) => ({ task, sweepIndex: indexedOnAdd(task, deps.config.sweeper) }));
+  const plain = tasks.filter((item) => item.claim === undefined);
+  const keyed = tasks.filter((item) => item.claim !== undefined);
+  const failures = await Promise.all([
+    plain.length > 0 ? deps.store.putNewMany(entries(plain)) : [],
+    keyed.length > 0 ? deps.store.insertNewMany(entries(keyed)) : [],
+  ]);
+  const failed = new Map(failures.flat().map((f) => [f.taskId, f.maybeWritten]));
   await pMap(
     tasks.filter(({ task }) => failed.has(task.taskId)),
     async ({ index, task }) => {
       deps.onError?.("writing a batch item failed; answered 503 for it", undefined, task.taskId);
+      if (task.idempotencyKey !== undefined) {
+        await leaveForTheSweeper(deps, task.taskId);
+        results.push([index, unavailableItem("could not store the task; retry it with its idempotency key")]);
+        return;
+      }
       if (failed.get(task.taskId)) await removeUnaccepted(deps, task.taskId);
       results.push([index, unavailableItem("could not store the task; it was not accepted, retry it")]);
     },
@@ -122,7 +238,9 @@ async function writeAll(
 
 /**
  * Arms every written task: near-term ones in SendMessageBatch calls (per-entry results), Scheduler-path ones one
- * CreateSchedule each. An item whose arming failed is removed (no key: nobody else knows its id) and answers 503.
+ * CreateSchedule each. An item whose arming failed answers 503 with `armOrRemove`'s clean-up: removed when it has
+ * no key (nobody else knows its id); with one, left in place for the retry with its key to re-arm (a concurrent
+ * repeat of the request may already have answered 2xx for this very task).
  */
 async function armAll(
   deps: BatchedAddDeps,
@@ -143,17 +261,26 @@ async function armAll(
   const failed = new Set([...unsent, ...unscheduled]);
   await pMap(
     written.filter(({ task }) => failed.has(task.taskId)),
-    async ({ index, task }) => {
-      deps.onError?.("arming the task's timer failed; removing the task", undefined, task.taskId);
-      await removeUnaccepted(deps, task.taskId);
-      results.push([
-        index,
-        unavailableItem("could not arm the task's timer; the task was not accepted, retry the request"),
-      ]);
-    },
+    async ({ index, task }) => results.push([index, await unarmed(deps, task)]),
     { concurrency: SCHEDULE_CONCURRENCY },
   );
   return written.filter(({ task }) => !failed.has(task.taskId));
+}
+
+/** `armOrRemove`'s clean-up of a task whose arming failed, and its 503. */
+async function unarmed(deps: BatchedAddDeps, task: TaskRecord): Promise<BatchItemResult> {
+  if (task.idempotencyKey !== undefined) {
+    deps.onError?.(
+      "arming the task's timer failed; kept for a retry with its idempotency key",
+      undefined,
+      task.taskId,
+    );
+    await leaveForTheSweeper(deps, task.taskId);
+    return unavailableItem("could not arm the task's timer; retry the request with the same idempotency key");
+  }
+  deps.onError?.("arming the task's timer failed; removing the task", undefined, task.taskId);
+  await removeUnaccepted(deps, task.taskId);
+  return unavailableItem("could not arm the task's timer; the task was not accepted, retry the request");
 }
 
 /** One CreateSchedule per Scheduler-path task (the single add's `arm`); resolves with the ids that failed. */
@@ -188,6 +315,32 @@ async function removeUnaccepted(deps: BatchedAddDeps, taskId: string): Promise<v
   }
 }
 
+/**
+ * One item through the single add. Its refusal is its result; a failure that is not one of our answers (a
+ * dependency threw, after the add's own clean-up) is a 503 for that item: retrying it (with its idempotency key)
+ * is what the single add's client would do with a 5xx.
+ */
+export async function addOne(deps: AddTaskDeps, item: unknown): Promise<BatchItemResult> {
+  return added(deps, () => addTask(deps, { body: item }));
+}
+
+/** An add's answer as the item's result, its failure as the item's 4xx or 503. */
+async function added(deps: AddTaskDeps, add: () => Promise<AddTaskResult>): Promise<BatchItemResult> {
+  try {
+    const { statusCode, body } = await add();
+    return answeredItem(statusCode, body);
+  } catch (error) {
+    return errorItem(isHttpError(error) && error.status < 500 ? error : retryable(deps, error));
+  }
+}
+
+function retryable(deps: AddTaskDeps, error: unknown): HttpError {
+  if (isHttpError(error) && error.status === 503) return error;
+  // The single route's error responder would log this; here the item answers, so say it ourselves.
+  deps.onError?.("adding a batch item failed; answered 503 for it", error, "");
+  return serviceUnavailable("could not add this task; retry it (with its idempotency key)", error);
+}
+
 /** An item's result from the single add's answer (status and body), as a batch reports it. */
 export function answeredItem(status: number, body: AddTaskResponse): BatchItemResult {
   return {
@@ -208,11 +361,4 @@ function unavailableItem(message: string): BatchItemResult {
 export function errorItem(refusal: HttpError): BatchItemResult {
   const { issues, ...rest } = refusal.toBody().error;
   return { status: refusal.status, error: { ...rest, ...(issues ? { issues: [...issues] } : {}) } };
-}
-
-/** `checkItemSize`'s 413, or (never expected) anything else as a 503 for that item alone. */
-function refusedItem(error: unknown): BatchItemResult {
-  return errorItem(
-    isHttpError(error) ? error : serviceUnavailable("could not add this task; retry it", error),
-  );
 }

@@ -47,11 +47,15 @@ type Json = any;
 const STORE_SOURCE = path.join(PROJECT_ROOT, "shared/adapters/dynamo-task-store.ts");
 const PARTIQL_SOURCE = path.join(PROJECT_ROOT, "shared/adapters/partiql.ts");
 /**
- * The IAM action a command needs where it is not the command's own name: a PartiQL batch is authorized per
- * statement kind, and the store's statements are all UPDATEs (checked below), which need dynamodb:PartiQLUpdate
- * (https://docs.aws.amazon.com/amazondynamodb/latest/developerguide/ql-iam.html).
+ * A PartiQL batch (BatchExecuteStatement) is authorized per statement kind, not by the command's name
+ * (https://docs.aws.amazon.com/amazondynamodb/latest/developerguide/ql-iam.html): a method that sends one needs
+ * the action of each statement builder (shared/adapters/partiql.ts) it calls, directly or through its callees.
  */
-const ACTION_OF_COMMAND: Readonly<Record<string, string>> = { BatchExecuteStatement: "PartiQLUpdate" };
+const BATCH_COMMAND = "BatchExecuteStatement";
+const ACTION_OF_BUILDER: Readonly<Record<string, string>> = {
+  updateStatement: "PartiQLUpdate",
+  insertStatement: "PartiQLInsert",
+};
 const key = (op: DynamoOperation) => `${op.action}@${op.on}`;
 
 /** The class's methods (two-space indented members, generic ones included) and their bodies. */
@@ -90,12 +94,26 @@ function operationsInSource(
         : args.includes("IndexName")
           ? "sweepIndex"
           : "table";
-    found.add(`${ACTION_OF_COMMAND[match[1] as string] ?? match[1]}@${on}`);
+    found.add(`${match[1]}@${on}`);
   });
+  for (const [, builder] of method.body.matchAll(/\b(\w+Statement)\(/g)) {
+    const action = ACTION_OF_BUILDER[builder as string];
+    if (action) found.add(`${action}@statement`);
+  }
   for (const [, callee] of method.body.matchAll(/this\.(\w+)\(/g)) {
     for (const op of operationsInSource(methods, callee as string, seen)) found.add(op);
   }
   return found;
+}
+
+/** A method's operations as IAM sees them: a PartiQL batch as the actions of the statements it builds. */
+function actionsInSource(methods: Map<string, { body: string }>, name: string): string[] {
+  const found = operationsInSource(methods, name);
+  const statements = [...found].filter((op) => op.endsWith("@statement"));
+  const sendsBatch = found.has(`${BATCH_COMMAND}@table`);
+  const actions = [...found].filter((op) => !op.endsWith("@statement") && op !== `${BATCH_COMMAND}@table`);
+  if (sendsBatch) actions.push(...statements.map((op) => op.replace("@statement", "@table")));
+  return [...new Set(actions)];
 }
 
 /** The store methods a function's deployed bundle calls, and every source file in that bundle. */
@@ -124,16 +142,19 @@ describe("what the code calls", () => {
     const publicMethods = [...methods].filter(([, m]) => !m.isPrivate).map(([name]) => name);
     expect(publicMethods.sort()).toEqual(Object.keys(TASK_STORE_OPERATIONS).sort());
     for (const [method, declared] of Object.entries(TASK_STORE_OPERATIONS)) {
-      expect([...operationsInSource(methods, method)].sort(), method).toEqual(declared.map(key).sort());
+      expect(actionsInSource(methods, method).sort(), method).toEqual(declared.map(key).sort());
     }
   });
 
-  it("the store's PartiQL statements are UPDATEs only (so PartiQLUpdate is the one PartiQL action it needs)", () => {
+  it("the store's PartiQL statements are UPDATEs and INSERTs only, built by partiql.ts (PartiQLUpdate, PartiQLInsert)", () => {
     const source = readFileSync(PARTIQL_SOURCE, "utf8");
     const verbs = [...source.matchAll(/Statement: `(\w+)/g)].map((m) => m[1]);
-    expect(verbs).toEqual(["UPDATE"]);
+    expect(verbs).toEqual(["UPDATE", "INSERT"]);
     const store = readFileSync(STORE_SOURCE, "utf8");
     expect(store).not.toMatch(/Statement:\s*`/);
+    // Every statement the store sends is built by one of the builders the grants account for.
+    const builders = [...store.matchAll(/\b((?:update|insert|select|delete)Statement)\(/gi)].map((m) => m[1]);
+    expect(new Set(builders)).toEqual(new Set(Object.keys(ACTION_OF_BUILDER)));
   });
 
   it("each function calls exactly the store methods STORE_METHODS_BY_FUNCTION lists", async () => {
@@ -251,6 +272,26 @@ describe("what each role may do on the table", () => {
       expect(await may(fn, "PartiQLUpdate"), fn).toBe("ImplicitlyDenied");
       expect(await may(fn, "BatchGetItem"), fn).toBe("ImplicitlyDenied");
     }
+  });
+
+  it("the batch add may run PartiQL INSERTs (its claims and keyed tasks) on the table only; no other function may", async () => {
+    const roleOf = (fn: string) => [...roles].find(([k]) => k.startsWith(`${fn}#`))?.[1] as string;
+    const may = (fn: string, action: string, arn = tableArn) =>
+      roleMay(aws, roleOf(fn), `dynamodb:${action}`, arn);
+    expect(await may("add-tasks-batch", "PartiQLInsert")).toBe("Allowed");
+    for (const action of ["PartiQLSelect", "PartiQLUpdate", "PartiQLDelete"]) {
+      expect(await may("add-tasks-batch", action), action).toBe("ImplicitlyDenied");
+    }
+    for (const index of [SWEEP_INDEX_NAME, FAILED_INDEX_NAME, SCHEDULE_INDEX_NAME]) {
+      expect(await may("add-tasks-batch", "PartiQLInsert", `${tableArn}/index/${index}`), index).toBe(
+        "ImplicitlyDenied",
+      );
+    }
+    const others = [...new Set([...roles.keys()].map((k) => k.split("#")[0] as string))].filter(
+      (f) => f !== "add-tasks-batch",
+    );
+    expect(others.length).toBeGreaterThan(10);
+    for (const fn of others) expect(await may(fn, "PartiQLInsert"), fn).toBe("ImplicitlyDenied");
   });
 
   it("allows exactly the operations each function calls, on the table and on each index", async () => {

@@ -90,7 +90,7 @@ describe("POST /v1/tasks/batch", () => {
       callback: { url },
     }));
 
-    // Act: plain HTTP, since the typed client gives every item a key (and so the single add's path)
+    // Act: plain HTTP, since the typed client gives every item a key
     const response = await h.api("POST", "/v1/tasks/batch", { tasks });
     const answer = addTasksBatchResponseSchema.parse(response.json);
     const ids = answer.results.map((r) => r.task_id ?? "");
@@ -111,6 +111,56 @@ describe("POST /v1/tasks/batch", () => {
       expect(callback?.receivedAtMs).toBeGreaterThanOrEqual(Date.parse(dueAt));
       expect(callback?.json.content).toEqual(tasks[i]?.content);
     }
+  });
+
+  it("adds 36 keyed tasks of 4 groups through the batched path, once each in request order; the same batch again answers 200 and delivers nothing more", async () => {
+    // Prepare: every item keyed, as the typed client sends them; item i is group i % 4, seq i / 4; all due the same
+    // second, so only the group order separates them.
+    const run = randomUUID();
+    const dueAt = nextWholeSecond(3_000);
+    const url = `${h.receiver.url}/ok/batch-keyed`;
+    const tasks = Array.from({ length: 36 }, (_, i) => ({
+      topic: "demo",
+      due_at: dueAt,
+      content: { order_id: `${run}-g${i % 4}`, seq: Math.floor(i / 4) },
+      callback: { url },
+      idempotency_key: `${run}-${i}`,
+    }));
+    const arrivalsOf = (g: number) =>
+      h.receiver.received
+        .filter((r) => r.json.content?.order_id === `${run}-g${g}`)
+        .map((r) => r.json.content.seq);
+
+    // Act
+    const first = await client.addTasks({ tasks });
+    const ids = first.results.map((r) => r.task_id ?? "");
+    await h.receiver.waitFor(() => ids.every((id) => h.receiver.forTask(id).length > 0));
+    const again = await client.addTasks({ tasks });
+    // A last task in each group, due now: delivered after anything the repeat could have put before it.
+    const last = await client.addTasks({
+      tasks: [0, 1, 2, 3].map((g) => ({
+        topic: "demo",
+        delay_seconds: 0,
+        content: { order_id: `${run}-g${g}`, seq: 99 },
+        callback: { url },
+      })),
+    });
+    const lastIds = last.results.map((r) => r.task_id ?? "");
+    await h.receiver.waitFor(() => lastIds.every((id) => h.receiver.forTask(id).length > 0));
+
+    // Assess
+    expect(first.results.map((r) => r.status)).toEqual(tasks.map(() => 201));
+    for (let g = 0; g < 4; g++)
+      expect(arrivalsOf(g)).toEqual([...Array.from({ length: 9 }, (_, seq) => seq), 99]);
+    for (const [i, id] of ids.entries()) {
+      const [callback, ...more] = h.receiver.forTask(id);
+      expect(more).toEqual([]);
+      expect(callback?.json.content).toEqual(tasks[i]?.content);
+    }
+    expect(again.results.map((r) => r.status)).toEqual(tasks.map(() => 200));
+    expect(again.results.map((r) => r.task_id)).toEqual(ids);
+    expect(again.results.map((r) => r.task_status)).toEqual(tasks.map(() => "delivered"));
+    expect(await taskItemsOf(run)).toHaveLength(40);
   });
 
   it("answers an invalid item 400 with its issues and adds the others 201", async () => {

@@ -1,4 +1,5 @@
 import {
+  type BatchClaimOutcome,
   type BatchStart,
   type BatchStartOutcome,
   type CancelOutcome,
@@ -70,6 +71,13 @@ export class MemoryTaskStore implements TaskStore {
     this.tasks.set(task.taskId, stored);
   }
 
+  /** Conditional puts, as the table's INSERTs: an existing task is left as it is (and counts as written). */
+  async insertNewMany(entries: readonly NewTaskEntry[]): Promise<PutManyFailure[]> {
+    for (const { task, sweepIndex } of entries)
+      if (!this.tasks.has(task.taskId)) this.store(task, sweepIndex);
+    return [];
+  }
+
   /** Unconditional puts, as BatchWriteItem's: an existing item is overwritten. Every put is processed. */
   async putNewMany(entries: readonly NewTaskEntry[]): Promise<PutManyFailure[]> {
     for (const { task, sweepIndex } of entries) this.store(task, sweepIndex);
@@ -85,13 +93,33 @@ export class MemoryTaskStore implements TaskStore {
     if (this.tasks.get(taskId)?.status === "scheduled") this.tasks.delete(taskId);
   }
 
+  /**
+   * Clock (epoch seconds) for treating a claim past its `expiresAt` as absent, as the table's conditional claim
+   * does; without it no claim expires.
+   */
+  nowSeconds: (() => number) | undefined = undefined;
+
   /** Keyed like the table's items: per topic and key. */
   async claimIdempotencyKey(claim: IdempotencyClaim): Promise<IdempotencyOutcome> {
     const id = `${claim.topic}#${claim.key}`;
     const existing = this.idempotency.get(id);
-    if (existing) return { status: "existing", taskId: existing.taskId, requestHash: existing.requestHash };
+    const expired =
+      existing !== undefined && this.nowSeconds !== undefined && existing.expiresAt < this.nowSeconds();
+    if (existing && !expired) {
+      return { status: "existing", taskId: existing.taskId, requestHash: existing.requestHash };
+    }
     this.idempotency.set(id, claim);
     return { status: "claimed" };
+  }
+
+  /** As the table's INSERTs: any claim of the key, expired or not, refuses the new one (DuplicateItem). */
+  async claimIdempotencyKeys(claims: readonly IdempotencyClaim[]): Promise<BatchClaimOutcome[]> {
+    return claims.map((claim) => {
+      const id = `${claim.topic}#${claim.key}`;
+      if (this.idempotency.has(id)) return "not-claimed";
+      this.idempotency.set(id, claim);
+      return "claimed";
+    });
   }
 
   async cancel(taskId: string, nowMs: number, expiresAt: number): Promise<CancelOutcome> {

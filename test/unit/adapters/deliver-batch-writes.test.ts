@@ -1,6 +1,6 @@
 /**
- * The task store's batch methods for deliver (readMany, startAttempts, finishAttempts): the same answers from the
- * table — dynalite behind the local cloud's PartiQL emulation, reached by the real SDK over HTTP — and from the
+ * The task store's batch methods for deliver (readMany, startAttempts, finishAttempts) and for the batch add's
+ * keyed items (claimIdempotencyKeys, insertNewMany): the same answers from the table — dynalite behind the local cloud's PartiQL emulation, reached by the real SDK over HTTP — and from the
  * memory fake the deliver unit tests use.
  */
 import http from "node:http";
@@ -16,7 +16,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { RequestListener } from "#local/aws/in-process.js";
 import { withPartiql } from "#local/aws/partiql.js";
 import { DynamoTaskStore } from "#shared/adapters/dynamo-task-store.js";
-import { startedTask, type TaskStore } from "#shared/adapters/task-store.js";
+import { type IdempotencyClaim, startedTask, type TaskStore } from "#shared/adapters/task-store.js";
 import { attemptLogSlot } from "#shared/domain/attempt-log.js";
 import { sweepShardOf } from "#shared/domain/sweep.js";
 import type { TaskRecord } from "#shared/domain/task.js";
@@ -398,5 +398,135 @@ describe("deliver's batch read on the table: BatchGetItem's limits", () => {
     // Assess: none exists, all were read
     expect(sizes).toEqual([100, 30]);
     expect(read.tasks.size + read.unread.size).toBe(0);
+  });
+});
+
+const claim = (key: string, fields: Partial<IdempotencyClaim> = {}): IdempotencyClaim => ({
+  topic: "demo",
+  key,
+  taskId: task(`claim-${key}`).taskId,
+  requestHash: `hash-${key}`,
+  expiresAt: NOW / 1000 + 86_400,
+  ...fields,
+});
+
+describe.each([
+  ["the table (dynalite + PartiQL emulation)", tableStore],
+  ["the memory fake", async (): Promise<TaskStore> => new MemoryTaskStore()],
+])("the batch add's INSERTs on %s", (_, newStore) => {
+  it("claimIdempotencyKeys claims 30 keys in order; a held claim, live or expired, is not-claimed and stays", async () => {
+    // Prepare
+    const store = await newStore();
+    const live = claim("live");
+    const expired = claim("expired", { expiresAt: NOW / 1000 - 60 });
+    for (const held of [live, expired])
+      expect(await store.claimIdempotencyKey(held)).toEqual({ status: "claimed" });
+    const claims = Array.from({ length: 30 }, (_, i) =>
+      i === 3 ? { ...live, taskId: "other" } : i === 27 ? { ...expired, taskId: "other" } : claim(`k${i}`),
+    );
+
+    // Act
+    const outcomes = await store.claimIdempotencyKeys(claims);
+
+    // Assess
+    expect(outcomes).toEqual(claims.map((_, i) => (i === 3 || i === 27 ? "not-claimed" : "claimed")));
+    expect(await store.findIdempotencyClaim("demo", "live")).toBe(live.taskId);
+    expect(await store.findIdempotencyClaim("demo", "k29")).toBe(claims[29]?.taskId);
+    expect(await store.claimIdempotencyKey({ ...claims[0], taskId: "again" } as IdempotencyClaim)).toEqual({
+      status: "existing",
+      taskId: claims[0]?.taskId,
+      requestHash: claims[0]?.requestHash,
+    });
+  });
+
+  it("insertNewMany writes new tasks (into the sweep index as told) and never overwrites one that exists", async () => {
+    // Prepare: one task already exists, and has moved on
+    const store = await newStore();
+    const existing = task("i1", { idempotencyKey: "k-1" });
+    await store.putNew(existing, { sweepIndex: false });
+    await store.startAttempt(existing.taskId, NOW);
+    const fresh = Array.from({ length: 27 }, (_, i) => task(`i-new-${i}`, { idempotencyKey: `k-n${i}` }));
+
+    // Act
+    const failed = await store.insertNewMany([
+      { task: existing, sweepIndex: true },
+      ...fresh.map((t, i) => ({ task: t, sweepIndex: i % 2 === 0 })),
+    ]);
+
+    // Assess
+    expect(failed).toEqual([]);
+    expect(await store.get(existing.taskId)).toMatchObject({ status: "delivering", attempts: 1 });
+    for (const [i, t] of fresh.entries()) {
+      const stored = await store.get(t.taskId);
+      expect(stored).toMatchObject({ ...t });
+      expect(stored?.sweepShard).toEqual(i % 2 === 0 ? sweepShardOf(t.taskId) : undefined);
+    }
+  });
+});
+
+describe("the batch add's INSERTs on the table: retries and failures", () => {
+  it("sends a claim again that was throttled inside an HTTP 200", async () => {
+    // Prepare: the first call answers every statement ThrottlingError without writing
+    const store = await tableStore(
+      firstBatchAnswered(async (n) => ({
+        Responses: Array.from({ length: n }, () => ({
+          Error: { Code: "ThrottlingError", Message: "slow down" },
+        })),
+        $metadata: {},
+      })),
+    );
+
+    const claims = [claim("r1"), claim("r2")];
+
+    // Act
+    const outcomes = await store.claimIdempotencyKeys(claims);
+
+    // Assess
+    expect(outcomes).toEqual(["claimed", "claimed"]);
+    expect(await store.findIdempotencyClaim("demo", "r2")).toBe(claims[1]?.taskId);
+  });
+
+  it("reports every claim of a call that failed not-claimed (unknown), and the single claim then finds its own", async () => {
+    // Prepare: the first call is executed, then fails as a dropped connection would
+    const store = await tableStore(
+      firstBatchAnswered(async () => {
+        throw Object.assign(new Error("socket hang up"), { name: "TimeoutError" });
+      }),
+    );
+
+    // Act
+    const outcomes = await store.claimIdempotencyKeys([claim("u1")]);
+
+    // Assess
+    expect(outcomes).toEqual(["not-claimed"]);
+    expect(await store.findIdempotencyClaim("demo", "u1")).toBeUndefined();
+  });
+
+  it("reports a task whose INSERT failed for good (not retryable) as perhaps written; the others are written", async () => {
+    // Prepare: every call answers its first statement ValidationError without running it; the others run
+    const seam = {
+      send: async (command: unknown) => {
+        if (!(command instanceof BatchExecuteStatementCommand)) return client.send(command as never);
+        const [, ...rest] = command.input.Statements ?? [];
+        const out = await client.send(new BatchExecuteStatementCommand({ Statements: rest }));
+        return {
+          ...out,
+          Responses: [{ Error: { Code: "ValidationError", Message: "refused" } }, ...(out.Responses ?? [])],
+        };
+      },
+    } as unknown as DynamoDBClient;
+    const store = await tableStore(seam);
+    const [a, b] = [task("f1", { idempotencyKey: "k-f1" }), task("f2", { idempotencyKey: "k-f2" })];
+
+    // Act
+    const failed = await store.insertNewMany([
+      { task: a, sweepIndex: false },
+      { task: b, sweepIndex: false },
+    ]);
+
+    // Assess
+    expect(failed).toEqual([{ taskId: a.taskId, maybeWritten: true }]);
+    expect(await store.get(a.taskId)).toBeUndefined();
+    expect(await store.get(b.taskId)).toMatchObject({ taskId: b.taskId });
   });
 });

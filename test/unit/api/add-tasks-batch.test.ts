@@ -13,7 +13,7 @@ const item = (extra: Record<string, unknown> = {}) => ({
   ...extra,
 });
 
-/** An item with an idempotency key: the batch adds it through the single add, one item at a time. */
+/** An item with an idempotency key: its claim is one of the batch's INSERTs. */
 const keyed = (extra: Record<string, unknown> = {}) =>
   item({ idempotency_key: `k-${randomUUID()}`, ...extra });
 
@@ -121,8 +121,10 @@ describe("addTasksBatch: per-item results", () => {
       if (calls === 2) throw new Error("ProvisionedThroughputExceeded arn:aws:dynamodb:eu-west-1:1:table/t");
       return putNew(task);
     };
+    // The batch claims' call failed (their outcome unknown): the keyed items fall back to the single add, item by
+    // item, where this failure is met.
+    f.store.claimIdempotencyKeys = async (claims) => claims.map(() => "not-claimed");
     const errors: string[] = [];
-    // Keyed items take the single add's path (its conditional PutItem), where this failure is met.
     const tasks = [keyed(), keyed(), keyed()];
     const deps = { ...f.deps, onError: (message: string) => errors.push(message) };
     const answer = await addTasksBatch(deps, { tasks });
@@ -133,8 +135,10 @@ describe("addTasksBatch: per-item results", () => {
   });
 
   it("adds one group's keyed items one after another in request order, other groups alongside", async () => {
-    // Prepare: the first item's write is slow; added concurrently, the group's later items would overtake it.
+    // Prepare: the first item's write is slow; added concurrently, the group's later items would overtake it. The
+    // batch claims' call failed, so every lane falls back to the single add, one item after another.
     const f = fixture();
+    f.store.claimIdempotencyKeys = async (claims) => claims.map(() => "not-claimed");
     const group = `o-${randomUUID()}`;
     const putNew = f.store.putNew.bind(f.store);
     const written: unknown[] = [];

@@ -1,9 +1,9 @@
 import { randomUUID } from "node:crypto";
 import { describe, expect, it } from "vitest";
-import type { NewTaskEntry, PutManyFailure } from "#shared/adapters/task-store.js";
+import type { IdempotencyClaim, NewTaskEntry, PutManyFailure } from "#shared/adapters/task-store.js";
 import { parseConfig } from "#shared/config/index.js";
 import { addTasksBatch } from "#shared/services/add-tasks-batch.js";
-import { fixture } from "./fakes.js";
+import { fixture, NOW } from "./fakes.js";
 
 /**
  * The batched path of POST /v1/tasks/batch (issue 13, point 3): items without a key on topics without subscribers
@@ -17,7 +17,9 @@ const item = (extra: Record<string, unknown> = {}) => ({
   ...extra,
 });
 const keyed = (extra: Record<string, unknown> = {}) =>
-  item({ idempotency_key: `k-${randomUUID()}`, ...extra });
+  item({ idempotency_key: `k-${randomUUID()}`, ...extra }) as ReturnType<typeof item> & {
+    idempotency_key: string;
+  };
 
 /** The usual fixture, plus a fan-out topic, counting the store's single and batch writes in order. */
 function batchFixture() {
@@ -36,8 +38,27 @@ function batchFixture() {
   });
   const events: string[] = [];
   const batchWrites: NewTaskEntry[][] = [];
+  const batchInserts: NewTaskEntry[][] = [];
+  const claimCalls: IdempotencyClaim[][] = [];
   const putNew = f.store.putNew.bind(f.store);
   const putNewMany = f.store.putNewMany.bind(f.store);
+  const insertNewMany = f.store.insertNewMany.bind(f.store);
+  const claimIdempotencyKeys = f.store.claimIdempotencyKeys.bind(f.store);
+  const claimIdempotencyKey = f.store.claimIdempotencyKey.bind(f.store);
+  f.store.insertNewMany = async (entries) => {
+    events.push("insertNewMany");
+    batchInserts.push([...entries]);
+    return insertNewMany(entries);
+  };
+  f.store.claimIdempotencyKeys = async (claims) => {
+    events.push("claimIdempotencyKeys");
+    claimCalls.push([...claims]);
+    return claimIdempotencyKeys(claims);
+  };
+  f.store.claimIdempotencyKey = async (claim) => {
+    events.push("claimIdempotencyKey");
+    return claimIdempotencyKey(claim);
+  };
   const removed: string[] = [];
   const removeScheduled = f.store.removeScheduled.bind(f.store);
   f.store.putNew = async (task, options) => {
@@ -60,7 +81,7 @@ function batchFixture() {
   };
   const errors: string[] = [];
   const deps = { ...f.deps, config, onError: (message: string) => errors.push(message) };
-  return { ...f, config, deps, events, batchWrites, removed, errors };
+  return { ...f, config, deps, events, batchWrites, batchInserts, claimCalls, removed, errors };
 }
 
 describe("addTasksBatch: the batched path", () => {
@@ -87,12 +108,13 @@ describe("addTasksBatch: the batched path", () => {
     }
   });
 
-  it("sends keyed items, fan-out items and refused items the single add's way; the rest in one batch", async () => {
+  it("sends fan-out items and refused items the single add's way; plain and keyed items in batches", async () => {
     // Prepare
     const f = batchFixture();
+    const keyedItem = keyed();
     const tasks = [
       item(),
-      keyed(),
+      keyedItem,
       { topic: "orders", delay_seconds: 10, content: { order_id: "o-1" } },
       item({ topic: "nope" }),
       item(),
@@ -107,25 +129,34 @@ describe("addTasksBatch: the batched path", () => {
     expect(f.batchWrites.map((call) => call.map((e) => e.task.taskId))).toEqual([
       [answer.results[0]?.task_id, answer.results[4]?.task_id],
     ]);
-    expect(f.events.filter((e) => e === "putNew").length).toBeGreaterThanOrEqual(2);
+    expect(f.batchInserts.map((call) => call.map((e) => e.task.taskId))).toEqual([
+      [answer.results[1]?.task_id],
+    ]);
+    expect(f.claimCalls.map((call) => call.map((c) => c.key))).toEqual([[keyedItem.idempotency_key]]);
+    expect(f.events.filter((e) => e === "putNew").length).toBeGreaterThanOrEqual(1);
   });
 
-  it("keeps a whole group on the single add's path when one of its items has a key", async () => {
-    // Prepare
+  it("keeps a whole group on the single add's path when one of its items shares its key with another item", async () => {
+    // Prepare: the group's second item and a groupless item carry one key (different bodies)
     const f = batchFixture();
     const group = `o-${randomUUID()}`;
+    const shared = `k-${randomUUID()}`;
     const tasks = [
       item({ content: { order_id: group, seq: 0 } }),
-      keyed({ content: { order_id: group, seq: 1 } }),
+      item({ idempotency_key: shared, content: { order_id: group, seq: 1 } }),
+      item({ idempotency_key: shared, content: { seq: 2 } }),
     ];
 
     // Act
     const answer = await addTasksBatch(f.deps, { tasks });
 
-    // Assess
-    expect(answer.results.map((r) => r.status)).toEqual([201, 201]);
+    // Assess: both lanes item by item, as before; the key's second claim meets the first (409)
+    expect(answer.results.map((r) => r.status).sort()).toEqual([201, 201, 409]);
+    expect(answer.results[0]?.status).toBe(201);
     expect(f.batchWrites).toEqual([]);
-    expect(f.events).toEqual(["putNew", "putNew"]);
+    expect(f.claimCalls).toEqual([]);
+    expect(f.events.filter((e) => e === "putNew")).toHaveLength(2);
+    expect(f.events.filter((e) => e === "claimIdempotencyKey")).toHaveLength(2);
   });
 
   it("mints a group's ids in request order and arms no timer before every write has returned", async () => {
@@ -236,5 +267,192 @@ describe("addTasksBatch: the batched path", () => {
     const kept = [...f.store.tasks.values()][0];
     expect(kept?.sweepShard).toBeDefined();
     expect(kept?.taskId).toBe(f.scheduler.created[0]?.taskId);
+  });
+});
+
+describe("addTasksBatch: keyed items on the batched path", () => {
+  /** The claim a key holds in the store (keys are per topic). */
+  const claimOf = (f: ReturnType<typeof batchFixture>, key: unknown) =>
+    f.store.idempotency.get(`demo#${key}`);
+
+  it("claims 30 keys of 3 groups in one batch, writes and arms them in batches, and answers a repeat 200 with the same ids", async () => {
+    // Prepare
+    const f = batchFixture();
+    const groups = [`a-${randomUUID()}`, `b-${randomUUID()}`, `c-${randomUUID()}`];
+    const tasks = Array.from({ length: 30 }, (_, i) =>
+      keyed({ content: { order_id: groups[i % 3], seq: i } }),
+    );
+
+    // Act
+    const first = await addTasksBatch(f.deps, { tasks });
+    const eventsOfFirst = [...f.events];
+    const again = await addTasksBatch(f.deps, { tasks });
+
+    // Assess
+    expect(first.results.map((r) => r.status)).toEqual(tasks.map(() => 201));
+    expect(eventsOfFirst).toEqual(["claimIdempotencyKeys", "insertNewMany", "armMany"]);
+    expect(f.claimCalls[0]).toHaveLength(30);
+    for (const [i, result] of first.results.entries()) {
+      expect(claimOf(f, tasks[i]?.idempotency_key)?.taskId).toBe(result.task_id);
+      expect((await f.store.get(result.task_id ?? ""))?.idempotencyKey).toBe(tasks[i]?.idempotency_key);
+    }
+    expect(again.results.map((r) => r.status)).toEqual(tasks.map(() => 200));
+    expect(again.results.map((r) => r.task_id)).toEqual(first.results.map((r) => r.task_id));
+    expect(f.store.tasks.size).toBe(30);
+    expect(f.batchInserts).toHaveLength(1);
+  });
+
+  it("answers each claim outcome as the single add would: claimed, held (same and other body), expired, statement error, unknown", async () => {
+    // Prepare: six groupless items, each a lane of its own
+    const f = batchFixture();
+    f.store.nowSeconds = () => NOW / 1000;
+    const tasks = Array.from({ length: 6 }, () => keyed());
+    const keys = tasks.map((t) => t.idempotency_key);
+    const earlier = await addTasksBatch(f.deps, { tasks: [tasks[1], { ...tasks[2], delay_seconds: 20 }] });
+    const expiredTaskId = "demo#_stale#0000000000000#01KAS0000000000000000000000";
+    f.store.idempotency.set(`demo#${keys[3]}`, {
+      topic: "demo",
+      key: keys[3] as string,
+      taskId: expiredTaskId,
+      requestHash: "another request",
+      expiresAt: NOW / 1000 - 1,
+    });
+    // Item 4's statement failed (not written); item 5's call failed after its claim was written (unknown).
+    const claimMany = f.store.claimIdempotencyKeys;
+    f.store.claimIdempotencyKeys = async (claims) =>
+      Promise.all(
+        claims.map(async (claim) => {
+          if (claim.key === keys[4]) return "not-claimed";
+          const [outcome] = await claimMany([claim]);
+          return claim.key === keys[5] ? "not-claimed" : (outcome ?? "not-claimed");
+        }),
+      );
+    f.events.length = 0;
+
+    // Act
+    const answer = await addTasksBatch(f.deps, { tasks });
+
+    // Assess
+    expect(answer.results.map((r) => r.status)).toEqual([201, 200, 409, 201, 201, 200]);
+    expect(answer.results[1]?.task_id).toBe(earlier.results[0]?.task_id);
+    expect(answer.results[2]?.error).toMatchObject({ code: "idempotency_conflict" });
+    expect(answer.results[3]?.task_id).not.toBe(expiredTaskId);
+    for (const i of [0, 1, 3, 4, 5]) {
+      const id = answer.results[i]?.task_id ?? "";
+      expect(claimOf(f, keys[i])?.taskId, `item ${i}`).toBe(id);
+      expect((await f.store.get(id))?.content, `item ${i}`).toBe(JSON.stringify(tasks[i]?.content));
+    }
+    // One task per key: the two earlier ones and the four added now.
+    expect(f.store.tasks.size).toBe(6);
+    expect(f.events.filter((e) => e === "claimIdempotencyKey")).toHaveLength(5);
+  });
+
+  it("adds a group whose middle key holds an expired claim one item after another, keyed and delivered in request order", async () => {
+    // Prepare: [claimed, expired claim, claimed] in one group, due the same second; the clock moves on with every
+    // single write, so an item of the fallen-back lane made at its own time would be keyed after the third.
+    const f = batchFixture();
+    f.store.nowSeconds = () => NOW / 1000;
+    const group = `o-${randomUUID()}`;
+    const tasks = [0, 1, 2].map((seq) => keyed({ content: { order_id: group, seq } }));
+    f.store.idempotency.set(`demo#${tasks[1]?.idempotency_key}`, {
+      topic: "demo",
+      key: tasks[1]?.idempotency_key as string,
+      taskId: "demo#_stale#0000000000000#01KAS0000000000000000000000",
+      requestHash: "another request",
+      expiresAt: NOW / 1000 - 1,
+    });
+    const putNew = f.store.putNew;
+    f.store.putNew = async (task, options) => {
+      f.clock.now += 1_000;
+      return putNew(task, options);
+    };
+    f.events.length = 0;
+
+    // Act
+    const answer = await addTasksBatch(f.deps, { tasks });
+
+    // Assess: the lane fell back whole; the claimed items were not claimed again and answered 201
+    expect(answer.results.map((r) => r.status)).toEqual([201, 201, 201]);
+    expect(f.events.filter((e) => e === "claimIdempotencyKey")).toHaveLength(1);
+    expect(f.batchInserts).toEqual([]);
+    const stored = await Promise.all(answer.results.map((r) => f.store.get(r.task_id ?? "")));
+    const sks = stored.map((t) => t?.sk ?? "");
+    expect(new Set(sks).size).toBe(3);
+    expect([...sks].sort()).toEqual(sks);
+    expect(stored.map((t) => JSON.parse(t?.content ?? "{}").seq)).toEqual([0, 1, 2]);
+    const groupOrder = (
+      await f.store.listScheduledInGroup(stored[0]?.pk ?? "", 0, Number.MAX_SAFE_INTEGER)
+    ).map((t) => JSON.parse(t.content).seq);
+    expect(groupOrder).toEqual([0, 1, 2]);
+    expect(f.timerQueue.armed.map((a) => a.taskId)).toEqual(answer.results.map((r) => r.task_id));
+  });
+
+  it("keeps keyed items whose batch write or arm failed for the retry; the identical batch again gets the same ids, one task per key", async () => {
+    // Prepare: of six keyed items, the 2nd's insert is unprocessed (not written), the 3rd's unknown (written), the
+    // 5th's timer message fails
+    const f = batchFixture();
+    const tasks = Array.from({ length: 6 }, () => keyed());
+    const insertNewMany = f.store.insertNewMany;
+    let failWrites = true;
+    f.store.insertNewMany = async (entries) => {
+      if (!failWrites) return insertNewMany(entries);
+      await insertNewMany(entries.filter((_, i) => i !== 1));
+      const ids = entries.map((e) => e.task.taskId);
+      return [
+        { taskId: ids[1], maybeWritten: false },
+        { taskId: ids[2], maybeWritten: true },
+      ] as PutManyFailure[];
+    };
+    const armMany = f.timerQueue.armMany.bind(f.timerQueue);
+    f.timerQueue.armMany = async (items) => {
+      const failed = items.filter(
+        (a) => failWrites && a.taskId === claimOf(f, tasks[4]?.idempotency_key)?.taskId,
+      );
+      await armMany(items.filter((a) => !failed.includes(a)));
+      return failed.map((a) => a.taskId);
+    };
+
+    // Act
+    const first = await addTasksBatch(f.deps, { tasks });
+    failWrites = false;
+    const again = await addTasksBatch(f.deps, { tasks });
+
+    // Assess
+    expect(first.results.map((r) => r.status)).toEqual([201, 503, 503, 201, 503, 201]);
+    expect(first.results[1]?.error?.message).toMatch(/idempotency key/);
+    expect(first.results[4]?.error?.message).toMatch(/same idempotency key/);
+    expect(f.removed).toEqual([]);
+    expect(f.errors).toContain("arming the task's timer failed; kept for a retry with its idempotency key");
+    const claimed = tasks.map((t) => claimOf(f, t.idempotency_key)?.taskId);
+    expect((await f.store.get(claimed[4] ?? ""))?.sweepShard).toBeDefined();
+    expect(again.results.map((r) => r.status)).toEqual([200, 200, 200, 200, 200, 200]);
+    expect(again.results.map((r) => r.task_id)).toEqual(claimed);
+    for (const i of [0, 3, 5]) expect(first.results[i]?.task_id).toBe(claimed[i]);
+    expect([...f.store.tasks.keys()].sort()).toEqual([...claimed].sort());
+    expect(new Set(f.timerQueue.armed.map((a) => a.taskId))).toEqual(new Set(claimed));
+  });
+
+  it("never overwrites a keyed task that a concurrent repeat created first: it is armed as it is", async () => {
+    // Prepare: between the batch's claim and its write, a repeat of the item creates the task and starts it
+    const f = batchFixture();
+    const task = keyed();
+    const insertNewMany = f.store.insertNewMany;
+    f.store.insertNewMany = async (entries) => {
+      await addTasksBatch({ ...f.deps, store: f.store }, { tasks: [task] });
+      const id = entries[0]?.task.taskId ?? "";
+      const stored = f.store.tasks.get(id);
+      if (stored) f.store.tasks.set(id, { ...stored, status: "delivering", attempts: 1 });
+      return insertNewMany(entries);
+    };
+
+    // Act
+    const answer = await addTasksBatch(f.deps, { tasks: [task] });
+
+    // Assess
+    expect(answer.results.map((r) => r.status)).toEqual([201]);
+    expect(f.store.tasks.get(answer.results[0]?.task_id ?? "")).toMatchObject({
+      status: "delivering",
+      attempts: 1,
+    });
   });
 });

@@ -15,8 +15,16 @@ import dynalite from "dynalite";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { FaultInjector } from "#local/aws/faults.js";
 import type { RequestListener } from "#local/aws/in-process.js";
-import { PartiqlValidationError, parseUpdate, toUpdateItem, withPartiql } from "#local/aws/partiql.js";
-import { updateStatement } from "#shared/adapters/partiql.js";
+import {
+  PartiqlValidationError,
+  parseInsert,
+  parseStatement,
+  parseUpdate,
+  toPutItem,
+  toUpdateItem,
+  withPartiql,
+} from "#local/aws/partiql.js";
+import { insertStatement, updateStatement } from "#shared/adapters/partiql.js";
 import { createKeyedTable } from "../../support/dynalite-table.js";
 
 const MUSIC_KEYS = ["Artist", "SongTitle"];
@@ -124,6 +132,72 @@ describe("PartiQL UPDATE → UpdateItem", () => {
   });
 });
 
+describe("PartiQL INSERT → conditional PutItem", () => {
+  it("translates ql-reference.insert's example into a put that never overwrites", () => {
+    const parsed = parseInsert(
+      `INSERT INTO "Music" VALUE {'Artist' : 'Acme Band','SongTitle' : 'PartiQL Rocks', 'AwardsWon': 1}`,
+    );
+
+    expect(toPutItem(parsed, MUSIC_KEYS)).toEqual({
+      TableName: "Music",
+      Item: { Artist: { S: "Acme Band" }, SongTitle: { S: "PartiQL Rocks" }, AwardsWon: { N: "1" } },
+      Expected: { Artist: { Exists: false } },
+    });
+  });
+
+  it("turns the task store's claim statement (every value a parameter) into its PutItem", () => {
+    const request = insertStatement({
+      table: "tasks",
+      item: {
+        pk: "idem#demo#k-1",
+        sk: "idem",
+        taskId: "demo#g#1#01K",
+        requestHash: "ab",
+        expiresAt: 17,
+        gone: undefined,
+      },
+    });
+
+    const parsed = parseStatement(
+      request.Statement as string,
+      request.Parameters as unknown as Record<string, unknown>[],
+    );
+
+    expect(request.Statement).toBe(
+      `INSERT INTO "tasks" VALUE {'pk': ?, 'sk': ?, 'taskId': ?, 'requestHash': ?, 'expiresAt': ?}`,
+    );
+    expect(parsed.kind).toBe("insert");
+    expect(toPutItem(parsed as Extract<typeof parsed, { kind: "insert" }>, ["pk", "sk"])).toMatchObject({
+      Item: {
+        pk: { S: "idem#demo#k-1" },
+        sk: { S: "idem" },
+        taskId: { S: "demo#g#1#01K" },
+        requestHash: { S: "ab" },
+        expiresAt: { N: "17" },
+      },
+    });
+  });
+
+  it.each([
+    ["VALUES instead of VALUE", `INSERT INTO "Music" VALUES {'Artist': 'x', 'SongTitle': 'y'}`],
+    ["a VALUE that is not a tuple", `INSERT INTO "Music" VALUE 'x'`],
+    [
+      "text after the tuple",
+      `INSERT INTO "Music" VALUE {'Artist': 'x', 'SongTitle': 'y'} RETURNING ALL OLD *`,
+    ],
+    ["no INTO", `INSERT "Music" VALUE {'Artist': 'x', 'SongTitle': 'y'}`],
+    ["more ? than parameters", `INSERT INTO "Music" VALUE {'Artist': ?, 'SongTitle': 'y'}`],
+  ])("refuses %s with a ValidationException", (_, statement) => {
+    expect(() => toPutItem(parseInsert(statement), MUSIC_KEYS)).toThrow(PartiqlValidationError);
+  });
+
+  it("refuses an item without every key attribute", () => {
+    const parsed = parseInsert(`INSERT INTO "Music" VALUE {'Artist': 'x'}`);
+
+    expect(() => toPutItem(parsed, MUSIC_KEYS)).toThrow(/Missing the key SongTitle/);
+  });
+});
+
 describe("BatchExecuteStatement in front of dynalite", () => {
   let server: http.Server;
   let client: DynamoDBClient;
@@ -213,6 +287,28 @@ describe("BatchExecuteStatement in front of dynalite", () => {
     expect(await awardsOf("one")).toBe("1");
   });
 
+  it("answers an INSERT on an existing key DuplicateItem and leaves that item as it was; writes the new ones", async () => {
+    const insert = (title: string, awards: number) => ({
+      Statement: `INSERT INTO "${TABLE}" VALUE {'Artist': ?, 'SongTitle': ?, 'AwardsWon': ?}`,
+      Parameters: [{ S: "Acme Band" }, { S: title }, { N: String(awards) }],
+    });
+
+    const out = await client.send(
+      new BatchExecuteStatementCommand({
+        Statements: [insert("four", 4), insert("two", 9), insert("five", 5)],
+      }),
+    );
+
+    expect(out.Responses).toEqual([
+      { TableName: TABLE },
+      { TableName: TABLE, Error: { Code: "DuplicateItem", Message: expect.any(String) } },
+      { TableName: TABLE },
+    ]);
+    expect(await awardsOf("four")).toBe("4");
+    expect(await awardsOf("two")).toBe("0");
+    expect(await awardsOf("five")).toBe("5");
+  });
+
   it("injects per-statement errors from the fault policy, counts every statement, and leaves the items alone", async () => {
     faults.setPolicy({ statementErrors: { ThrottlingError: 1 } });
     const before = faults.stats()["dynamodb.BatchExecuteStatement"]?.statements ?? 0;
@@ -227,5 +323,24 @@ describe("BatchExecuteStatement in front of dynalite", () => {
     const stats = faults.stats()["dynamodb.BatchExecuteStatement"];
     expect((stats?.statements ?? 0) - before).toBe(2);
     expect(stats?.statementErrors).toEqual({ ThrottlingError: 2 });
+  });
+
+  it("injects per-statement errors into INSERTs too, and the failed INSERT writes nothing", async () => {
+    faults.setPolicy({ statementErrors: { InternalServerError: 1 } });
+
+    const out = await client.send(
+      new BatchExecuteStatementCommand({
+        Statements: [
+          {
+            Statement: `INSERT INTO "${TABLE}" VALUE {'Artist': ?, 'SongTitle': ?, 'AwardsWon': ?}`,
+            Parameters: [{ S: "Acme Band" }, { S: "six" }, { N: "6" }],
+          },
+        ],
+      }),
+    );
+    faults.setPolicy({});
+
+    expect(out.Responses?.map((r) => r.Error?.Code)).toEqual(["InternalServerError"]);
+    expect(await awardsOf("six")).toBeUndefined();
   });
 });
