@@ -517,3 +517,74 @@ describe("addTasksBatch: two identical keyed batches racing", () => {
     expect(groupOrder).toEqual([0, 1]);
   });
 });
+
+describe("addTasksBatch: timers planned when they are armed", () => {
+  /** Records, for every timer armed, the delay it was given and how long was then left until its task's due time. */
+  function armedAgainstClock(f: ReturnType<typeof batchFixture>) {
+    const seen: { taskId: string; delaySeconds: number; leftSeconds: number }[] = [];
+    const arm = f.timerQueue.arm.bind(f.timerQueue);
+    f.timerQueue.arm = async (taskId, delaySeconds) => {
+      const due = (await f.store.get(taskId))?.dueAtMs ?? Number.NaN;
+      seen.push({ taskId, delaySeconds, leftSeconds: Math.floor((due - f.clock.now) / 1000) });
+      return arm(taskId, delaySeconds);
+    };
+    return seen;
+  }
+
+  it("arms each item of a fallen-back lane with the time left until its due time, not the time left at the batch's start", async () => {
+    // Prepare: a group whose middle key holds an expired claim falls back to one item after another; the clock
+    // moves on a second with every single write
+    const f = batchFixture();
+    f.store.nowSeconds = () => NOW / 1000;
+    const group = `o-${randomUUID()}`;
+    const tasks = [0, 1, 2].map((seq) => keyed({ content: { order_id: group, seq } }));
+    f.store.idempotency.set(`demo#${tasks[1]?.idempotency_key}`, {
+      topic: "demo",
+      key: tasks[1]?.idempotency_key as string,
+      taskId: "demo#_stale#0000000000000#01KAS0000000000000000000000",
+      requestHash: "another request",
+      expiresAt: NOW / 1000 - 1,
+    });
+    const putNew = f.store.putNew;
+    f.store.putNew = async (task, options) => {
+      f.clock.now += 1_000;
+      return putNew(task, options);
+    };
+    const armed = armedAgainstClock(f);
+
+    // Act
+    const answer = await addTasksBatch(f.deps, { tasks });
+
+    // Assess
+    expect(answer.results.map((r) => r.status)).toEqual([201, 201, 201]);
+    expect(armed.map((a) => a.taskId)).toEqual(answer.results.map((r) => r.task_id));
+    expect(armed.map((a) => a.delaySeconds)).toEqual(armed.map((a) => a.leftSeconds));
+  });
+
+  it("arms a batched lane's timers with the time left after its claims and writes", async () => {
+    // Prepare: the claims take two seconds, the writes one
+    const f = batchFixture();
+    const group = `o-${randomUUID()}`;
+    const tasks = [0, 1, 2].map((seq) => keyed({ content: { order_id: group, seq } }));
+    const claimMany = f.store.claimIdempotencyKeys;
+    f.store.claimIdempotencyKeys = async (claims) => {
+      f.clock.now += 2_000;
+      return claimMany(claims);
+    };
+    const insertNewMany = f.store.insertNewMany;
+    f.store.insertNewMany = async (entries) => {
+      f.clock.now += 1_000;
+      return insertNewMany(entries);
+    };
+    const armed = armedAgainstClock(f);
+
+    // Act
+    const answer = await addTasksBatch(f.deps, { tasks });
+
+    // Assess
+    expect(answer.results.map((r) => r.status)).toEqual([201, 201, 201]);
+    expect(f.events).toEqual(["claimIdempotencyKeys", "insertNewMany", "armMany"]);
+    expect(armed.map((a) => a.delaySeconds)).toEqual([7, 7, 7]);
+    expect(armed.map((a) => a.delaySeconds)).toEqual(armed.map((a) => a.leftSeconds));
+  });
+});
