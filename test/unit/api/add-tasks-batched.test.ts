@@ -467,6 +467,45 @@ describe("addTasksBatch: two identical keyed batches racing", () => {
     return { done, fire };
   }
 
+  it("answers two racing copies whose claims do not interleave with one task per key, the same ids, in request order", async () => {
+    // Prepare: B started a second before A; A's claims all land first, B's lane falls back to replays
+    const f = batchFixture();
+    const group = `o-${randomUUID()}`;
+    const tasks = [0, 1, 2, 3].map((seq) => keyed({ content: { order_id: group, seq } }));
+    const claimMany = f.store.claimIdempotencyKeys.bind(f.store);
+    const aClaimed = signal();
+    const storeA = Object.assign(Object.create(f.store), {
+      claimIdempotencyKeys: async (claims: IdempotencyClaim[]) => {
+        const outcomes = await claimMany(claims);
+        aClaimed.fire();
+        return outcomes;
+      },
+    });
+    const storeB = Object.assign(Object.create(f.store), {
+      claimIdempotencyKeys: async (claims: IdempotencyClaim[]) => {
+        await aClaimed.done;
+        return claimMany(claims);
+      },
+    });
+
+    // Act
+    const [a, b] = await Promise.all([
+      addTasksBatch({ ...f.deps, store: storeA, now: () => NOW + 1_000 }, { tasks }),
+      addTasksBatch({ ...f.deps, store: storeB, now: () => NOW }, { tasks }),
+    ]);
+
+    // Assess
+    expect(a.results.map((r) => r.status)).toEqual([201, 201, 201, 201]);
+    expect(b.results.map((r) => r.status)).toEqual([200, 200, 200, 200]);
+    expect(b.results.map((r) => r.task_id)).toEqual(a.results.map((r) => r.task_id));
+    expect(f.store.tasks.size).toBe(4);
+    const first = await f.store.get(a.results[0]?.task_id ?? "");
+    const groupOrder = (await f.store.listScheduledInGroup(first?.pk ?? "", 0, Number.MAX_SAFE_INTEGER)).map(
+      (t) => JSON.parse(t.content).seq,
+    );
+    expect(groupOrder).toEqual([0, 1, 2, 3]);
+  });
+
   /**
    * KNOWN DEFECT (review of the keyed batched path), kept as an expected failure until the claim protocol changes:
    * every item's ULID and due time are minted when the request starts, and the claims of a lane are INSERTed
