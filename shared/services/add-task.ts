@@ -46,6 +46,13 @@ export interface AddTaskDeps {
   readonly config: PunctualConfig;
   readonly now: () => number;
   readonly newUlid?: (nowMs: number) => string;
+  /**
+   * The clock a timer is planned by when it is armed, where `now` is pinned to an earlier acceptance time (a
+   * batch's fallen-back lane adds its items one after another under the batch's clock): the delay is the time left
+   * until the due time when the timer is sent, or the task fires late by however long the lane took. `now` when
+   * absent.
+   */
+  readonly timerClock?: () => number;
   /** Told about failures the caller only sees as a 503 (arming, clean-up). */
   readonly onError?: (message: string, error: unknown, taskId: string) => void;
 }
@@ -129,24 +136,20 @@ export async function addTask(deps: AddTaskDeps, input: AddTaskInput): Promise<A
       body: addResponse(await addFanOut(deps, task, topic, topic.subscribers, nowMs)),
     };
   }
-  return writeAndArm(deps, task, nowMs);
+  return writeAndArm(deps, task);
 }
 
 /**
  * The single add's last steps for a new task (its key claimed, when it has one): write, arm, 201. Also the batch
  * add's, for an item whose claim it made itself in a lane that falls back to one item at a time.
  */
-export async function writeAndArm(
-  deps: AddTaskDeps,
-  task: TaskRecord,
-  nowMs: number,
-): Promise<AddTaskResult> {
+export async function writeAndArm(deps: AddTaskDeps, task: TaskRecord): Promise<AddTaskResult> {
   // "exists" is no reason to skip arming: the Put may have succeeded on an attempt whose answer was lost and been
   // retried by the SDK (the key holds a fresh ULID, so nobody else wrote it), or a concurrent repeat with the same
   // idempotency key recreated it. Either way the task must not be acknowledged without a timer; a second timer
   // message is harmless (the relay and FIFO deduplication absorb it).
   await writeOrRemove(deps, task);
-  await armOrRemove(deps, task, nowMs);
+  await armOrRemove(deps, task);
   return { statusCode: 201, body: addResponse(task) };
 }
 
@@ -286,7 +289,11 @@ async function replay(
   if (existing) {
     if (existing.status === "scheduled") {
       try {
-        await arm(deps, existing.taskId, planTimer(existing.dueAtMs, nowMs, timerSettings(deps.config)));
+        await arm(
+          deps,
+          existing.taskId,
+          planTimer(existing.dueAtMs, timerNow(deps), timerSettings(deps.config)),
+        );
       } catch (error) {
         deps.onError?.("re-arming a replayed task failed", error, taskId);
         await leaveForTheSweeper(deps, taskId);
@@ -318,7 +325,7 @@ async function replay(
   }
   const put = await deps.store.putNew(task, { sweepIndex: indexedOnAdd(task, deps.config.sweeper) });
   // Armed even when it "exists": another replay recreated it a moment ago, or this Put's own answer was lost.
-  await armOrRemove(deps, task, nowMs);
+  await armOrRemove(deps, task);
   if (put === "created") return { statusCode: 200, body: addResponse(task) };
   const raced = await deps.store.get(taskId);
   return { statusCode: 200, body: addResponse(raced ?? task) };
@@ -378,9 +385,9 @@ export function newRecord(
  * a concurrent request with the same key may already have answered 2xx for this very task (its own arming
  * succeeded), and removing it would lose an acknowledged task. The client's retry with the key re-arms it.
  */
-async function armOrRemove(deps: AddTaskDeps, task: TaskRecord, nowMs: number): Promise<void> {
+async function armOrRemove(deps: AddTaskDeps, task: TaskRecord): Promise<void> {
   try {
-    await arm(deps, task.taskId, planTimer(task.dueAtMs, nowMs, timerSettings(deps.config)));
+    await arm(deps, task.taskId, planTimer(task.dueAtMs, timerNow(deps), timerSettings(deps.config)));
   } catch (error) {
     if (task.idempotencyKey !== undefined) {
       deps.onError?.(
@@ -407,6 +414,11 @@ async function armOrRemove(deps: AddTaskDeps, task: TaskRecord, nowMs: number): 
       error,
     );
   }
+}
+
+/** The time a timer is planned from: now, as the timer is armed (`timerClock`). */
+export function timerNow(deps: Pick<AddTaskDeps, "now" | "timerClock">): number {
+  return (deps.timerClock ?? deps.now)();
 }
 
 /** Arms a task's timer as planned: the timer queue, or a one-time schedule (also used by reschedule-task). */

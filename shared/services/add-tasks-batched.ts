@@ -21,6 +21,7 @@ import {
   hashRequest,
   leaveForTheSweeper,
   newRecord,
+  timerNow,
   writeAndArm,
 } from "./add-task.js";
 
@@ -162,9 +163,15 @@ async function addFallbackLane(
   for (const item of lane) {
     if (item.claimed) {
       const { task } = item.claimed;
-      results.push([item.index, await added(deps, () => writeAndArm(deps, task, nowMs))]);
+      results.push([item.index, await added(deps, () => writeAndArm(deps, task))]);
     } else {
-      const pinned = { ...deps, now: () => nowMs, newUlid: () => item.ulid };
+      // Keyed and due as accepted at the batch's start; its timer planned from the time it is armed.
+      const pinned = {
+        ...deps,
+        now: () => nowMs,
+        timerClock: deps.timerClock ?? deps.now,
+        newUlid: () => item.ulid,
+      };
       results.push([item.index, await addOne(pinned, item.body)]);
     }
   }
@@ -249,9 +256,11 @@ async function armAll(
 ): Promise<MintedItem[]> {
   const queued: { taskId: string; delaySeconds: number }[] = [];
   const scheduled: MintedItem[] = [];
+  // The delays counted from now, after the claims and writes, not from the batch's start: no timer fires late.
+  const nowMs = timerNow(deps);
   for (const item of written) {
     if (item.plan.kind === "queue")
-      queued.push({ taskId: item.task.taskId, delaySeconds: item.plan.delaySeconds });
+      queued.push({ taskId: item.task.taskId, delaySeconds: queueDelayFrom(deps, item, nowMs) });
     else scheduled.push(item);
   }
   const [unsent, unscheduled] = await Promise.all([
@@ -265,6 +274,13 @@ async function armAll(
     { concurrency: SCHEDULE_CONCURRENCY },
   );
   return written.filter(({ task }) => !failed.has(task.taskId));
+}
+
+/** A near-term task's timer delay as planned at `nowMs` (still near-term: less time is left than at minting). */
+function queueDelayFrom(deps: BatchedAddDeps, item: MintedItem, nowMs: number): number {
+  const plan = planTimer(item.task.dueAtMs, nowMs, timerSettings(deps.config));
+  if (plan.kind === "queue") return plan.delaySeconds;
+  return item.plan.kind === "queue" ? item.plan.delaySeconds : 0;
 }
 
 /** `armOrRemove`'s clean-up of a task whose arming failed, and its 503. */

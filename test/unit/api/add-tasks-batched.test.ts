@@ -456,3 +456,174 @@ describe("addTasksBatch: keyed items on the batched path", () => {
     });
   });
 });
+
+describe("addTasksBatch: two identical keyed batches racing", () => {
+  /** A promise and its resolve, to interleave two requests' claim statements in a chosen order. */
+  function signal(): { done: Promise<void>; fire: () => void } {
+    let fire = () => {};
+    const done = new Promise<void>((resolve) => {
+      fire = resolve;
+    });
+    return { done, fire };
+  }
+
+  it("answers two racing copies whose claims do not interleave with one task per key, the same ids, in request order", async () => {
+    // Prepare: B started a second before A; A's claims all land first, B's lane falls back to replays
+    const f = batchFixture();
+    const group = `o-${randomUUID()}`;
+    const tasks = [0, 1, 2, 3].map((seq) => keyed({ content: { order_id: group, seq } }));
+    const claimMany = f.store.claimIdempotencyKeys.bind(f.store);
+    const aClaimed = signal();
+    const storeA = Object.assign(Object.create(f.store), {
+      claimIdempotencyKeys: async (claims: IdempotencyClaim[]) => {
+        const outcomes = await claimMany(claims);
+        aClaimed.fire();
+        return outcomes;
+      },
+    });
+    const storeB = Object.assign(Object.create(f.store), {
+      claimIdempotencyKeys: async (claims: IdempotencyClaim[]) => {
+        await aClaimed.done;
+        return claimMany(claims);
+      },
+    });
+
+    // Act
+    const [a, b] = await Promise.all([
+      addTasksBatch({ ...f.deps, store: storeA, now: () => NOW + 1_000 }, { tasks }),
+      addTasksBatch({ ...f.deps, store: storeB, now: () => NOW }, { tasks }),
+    ]);
+
+    // Assess
+    expect(a.results.map((r) => r.status)).toEqual([201, 201, 201, 201]);
+    expect(b.results.map((r) => r.status)).toEqual([200, 200, 200, 200]);
+    expect(b.results.map((r) => r.task_id)).toEqual(a.results.map((r) => r.task_id));
+    expect(f.store.tasks.size).toBe(4);
+    const first = await f.store.get(a.results[0]?.task_id ?? "");
+    const groupOrder = (await f.store.listScheduledInGroup(first?.pk ?? "", 0, Number.MAX_SAFE_INTEGER)).map(
+      (t) => JSON.parse(t.content).seq,
+    );
+    expect(groupOrder).toEqual([0, 1, 2, 3]);
+  });
+
+  /**
+   * KNOWN DEFECT (review of the keyed batched path), kept as an expected failure until the claim protocol changes:
+   * every item's ULID and due time are minted when the request starts, and the claims of a lane are INSERTed
+   * statement by statement, so two racing copies of one request can each win some of a group's keys. The group's
+   * tasks are then keyed partly at one request's start and partly at the other's, and are delivered out of request
+   * order. The per-item path minted each item after the previous one had settled, so it could not. A fix needs a
+   * lane's claims to be all-or-nothing (e.g. one ExecuteTransaction per lane) or made one after another.
+   */
+  it.fails("keeps a group in request order when the two requests' claims interleave key by key", async () => {
+    // Prepare: request B started a second before A (a client's retry while the first is still running, or the
+    // reverse); their INSERTs land statement by statement: A's on the group's 1st key first, B's on the 2nd first.
+    const f = batchFixture();
+    const group = `o-${randomUUID()}`;
+    const tasks = [0, 1].map((seq) => keyed({ content: { order_id: group, seq } }));
+    const claimMany = f.store.claimIdempotencyKeys.bind(f.store);
+    const aHasFirst = signal();
+    const bHasSecond = signal();
+    const storeA = Object.assign(Object.create(f.store), {
+      claimIdempotencyKeys: async (claims: IdempotencyClaim[]) => {
+        const [first] = await claimMany(claims.slice(0, 1));
+        aHasFirst.fire();
+        await bHasSecond.done;
+        return [first, ...(await claimMany(claims.slice(1)))];
+      },
+    });
+    const storeB = Object.assign(Object.create(f.store), {
+      claimIdempotencyKeys: async (claims: IdempotencyClaim[]) => {
+        await aHasFirst.done;
+        const [second] = await claimMany(claims.slice(1, 2));
+        bHasSecond.fire();
+        return [...(await claimMany(claims.slice(0, 1))), second];
+      },
+    });
+    const depsA = { ...f.deps, store: storeA, now: () => NOW + 1_000 };
+    const depsB = { ...f.deps, store: storeB, now: () => NOW };
+
+    // Act
+    const [a, b] = await Promise.all([addTasksBatch(depsA, { tasks }), addTasksBatch(depsB, { tasks })]);
+
+    // Assess: one task per key, the same ids in both answers, and the group delivered in request order
+    expect(a.results.map((r) => r.status).every((s) => s === 200 || s === 201)).toBe(true);
+    expect(b.results.map((r) => r.task_id)).toEqual(a.results.map((r) => r.task_id));
+    expect(f.store.tasks.size).toBe(2);
+    const first = await f.store.get(a.results[0]?.task_id ?? "");
+    const groupOrder = (await f.store.listScheduledInGroup(first?.pk ?? "", 0, Number.MAX_SAFE_INTEGER)).map(
+      (t) => JSON.parse(t.content).seq,
+    );
+    expect(groupOrder).toEqual([0, 1]);
+  });
+});
+
+describe("addTasksBatch: timers planned when they are armed", () => {
+  /** Records, for every timer armed, the delay it was given and how long was then left until its task's due time. */
+  function armedAgainstClock(f: ReturnType<typeof batchFixture>) {
+    const seen: { taskId: string; delaySeconds: number; leftSeconds: number }[] = [];
+    const arm = f.timerQueue.arm.bind(f.timerQueue);
+    f.timerQueue.arm = async (taskId, delaySeconds) => {
+      const due = (await f.store.get(taskId))?.dueAtMs ?? Number.NaN;
+      seen.push({ taskId, delaySeconds, leftSeconds: Math.floor((due - f.clock.now) / 1000) });
+      return arm(taskId, delaySeconds);
+    };
+    return seen;
+  }
+
+  it("arms each item of a fallen-back lane with the time left until its due time, not the time left at the batch's start", async () => {
+    // Prepare: a group whose middle key holds an expired claim falls back to one item after another; the clock
+    // moves on a second with every single write
+    const f = batchFixture();
+    f.store.nowSeconds = () => NOW / 1000;
+    const group = `o-${randomUUID()}`;
+    const tasks = [0, 1, 2].map((seq) => keyed({ content: { order_id: group, seq } }));
+    f.store.idempotency.set(`demo#${tasks[1]?.idempotency_key}`, {
+      topic: "demo",
+      key: tasks[1]?.idempotency_key as string,
+      taskId: "demo#_stale#0000000000000#01KAS0000000000000000000000",
+      requestHash: "another request",
+      expiresAt: NOW / 1000 - 1,
+    });
+    const putNew = f.store.putNew;
+    f.store.putNew = async (task, options) => {
+      f.clock.now += 1_000;
+      return putNew(task, options);
+    };
+    const armed = armedAgainstClock(f);
+
+    // Act
+    const answer = await addTasksBatch(f.deps, { tasks });
+
+    // Assess
+    expect(answer.results.map((r) => r.status)).toEqual([201, 201, 201]);
+    expect(armed.map((a) => a.taskId)).toEqual(answer.results.map((r) => r.task_id));
+    expect(armed.map((a) => a.delaySeconds)).toEqual(armed.map((a) => a.leftSeconds));
+  });
+
+  it("arms a batched lane's timers with the time left after its claims and writes", async () => {
+    // Prepare: the claims take two seconds, the writes one
+    const f = batchFixture();
+    const group = `o-${randomUUID()}`;
+    const tasks = [0, 1, 2].map((seq) => keyed({ content: { order_id: group, seq } }));
+    const claimMany = f.store.claimIdempotencyKeys;
+    f.store.claimIdempotencyKeys = async (claims) => {
+      f.clock.now += 2_000;
+      return claimMany(claims);
+    };
+    const insertNewMany = f.store.insertNewMany;
+    f.store.insertNewMany = async (entries) => {
+      f.clock.now += 1_000;
+      return insertNewMany(entries);
+    };
+    const armed = armedAgainstClock(f);
+
+    // Act
+    const answer = await addTasksBatch(f.deps, { tasks });
+
+    // Assess
+    expect(answer.results.map((r) => r.status)).toEqual([201, 201, 201]);
+    expect(f.events).toEqual(["claimIdempotencyKeys", "insertNewMany", "armMany"]);
+    expect(armed.map((a) => a.delaySeconds)).toEqual([7, 7, 7]);
+    expect(armed.map((a) => a.delaySeconds)).toEqual(armed.map((a) => a.leftSeconds));
+  });
+});
