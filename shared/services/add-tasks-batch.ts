@@ -56,7 +56,11 @@ export async function addTasksBatch(deps: BatchedAddDeps, body: unknown): Promis
  * or one item without a group) is batched only when every item in it passes the single add's checks, its topic
  * has no subscribers, and its idempotency key (if any) is held by no other item of the request: a batch of claims
  * holds each key once, and two items with one key are the single add's race to settle, one claim at a time. A
- * lane with anything else stays whole on the per-item path.
+ * lane of several items with a key among them is not batched either: its claims would be INSERTed side by side, so
+ * two racing copies of the request (a client's retry while the first still runs) could each win some of the group's
+ * keys, each under ULIDs minted at its own start, and deliver the group out of request order; one item after
+ * another, each item's ULID is minted after the one before it has settled. A lane with anything else stays whole on
+ * the per-item path.
  */
 function splitBatch(
   deps: AddTaskDeps,
@@ -69,7 +73,11 @@ function splitBatch(
   const single: number[][] = [];
   for (const lane of lanesOf(deps, tasks)) {
     const items = lane.map((index) => ({ index, body: tasks[index], checked: checked[index] }));
-    if (items.every((item) => item.checked !== undefined && !shared.has(claimedKey(item.checked)))) {
+    const keyedGroup = items.length > 1 && items.some((item) => claimedKey(item.checked) !== undefined);
+    if (
+      !keyedGroup &&
+      items.every((item) => item.checked !== undefined && !shared.has(claimedKey(item.checked)))
+    ) {
       batched.push(items as BatchedItem[]);
     } else single.push(lane);
   }

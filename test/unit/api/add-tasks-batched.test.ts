@@ -1,6 +1,11 @@
 import { randomUUID } from "node:crypto";
 import { describe, expect, it } from "vitest";
-import type { IdempotencyClaim, NewTaskEntry, PutManyFailure } from "#shared/adapters/task-store.js";
+import type {
+  IdempotencyClaim,
+  IdempotencyOutcome,
+  NewTaskEntry,
+  PutManyFailure,
+} from "#shared/adapters/task-store.js";
 import { parseConfig } from "#shared/config/index.js";
 import { addTasksBatch } from "#shared/services/add-tasks-batch.js";
 import { fixture, NOW } from "./fakes.js";
@@ -275,12 +280,11 @@ describe("addTasksBatch: keyed items on the batched path", () => {
   const claimOf = (f: ReturnType<typeof batchFixture>, key: unknown) =>
     f.store.idempotency.get(`demo#${key}`);
 
-  it("claims 30 keys of 3 groups in one batch, writes and arms them in batches, and answers a repeat 200 with the same ids", async () => {
+  it("claims 30 keys of 30 one-item groups in one batch, writes and arms them in batches, and answers a repeat 200 with the same ids", async () => {
     // Prepare
     const f = batchFixture();
-    const groups = [`a-${randomUUID()}`, `b-${randomUUID()}`, `c-${randomUUID()}`];
     const tasks = Array.from({ length: 30 }, (_, i) =>
-      keyed({ content: { order_id: groups[i % 3], seq: i } }),
+      keyed({ content: { order_id: `g${i}-${randomUUID()}`, seq: i } }),
     );
 
     // Act
@@ -347,9 +351,10 @@ describe("addTasksBatch: keyed items on the batched path", () => {
     expect(f.events.filter((e) => e === "claimIdempotencyKey")).toHaveLength(5);
   });
 
-  it("adds a group whose middle key holds an expired claim one item after another, keyed and delivered in request order", async () => {
-    // Prepare: [claimed, expired claim, claimed] in one group, due the same second; the clock moves on with every
-    // single write, so an item of the fallen-back lane made at its own time would be keyed after the third.
+  it("adds a keyed group of several items one item after another, never in batch claims, in request order — its middle key holding an expired claim", async () => {
+    // Prepare: [new, expired claim, new] in one group, due the same second; the clock moves on with every single
+    // write. A group of several items with a key among them is never batched (racing copies of the request could
+    // each win some of its keys): each item is claimed, keyed and armed after the one before it has settled.
     const f = batchFixture();
     f.store.nowSeconds = () => NOW / 1000;
     const group = `o-${randomUUID()}`;
@@ -371,9 +376,10 @@ describe("addTasksBatch: keyed items on the batched path", () => {
     // Act
     const answer = await addTasksBatch(f.deps, { tasks });
 
-    // Assess: the lane fell back whole; the claimed items were not claimed again and answered 201
+    // Assess: the lane went the single add's way whole: one claim per item, no batch claim or insert
     expect(answer.results.map((r) => r.status)).toEqual([201, 201, 201]);
-    expect(f.events.filter((e) => e === "claimIdempotencyKey")).toHaveLength(1);
+    expect(f.events.filter((e) => e === "claimIdempotencyKey")).toHaveLength(3);
+    expect(f.events).not.toContain("claimIdempotencyKeys");
     expect(f.batchInserts).toEqual([]);
     const stored = await Promise.all(answer.results.map((r) => f.store.get(r.task_id ?? "")));
     const sks = stored.map((t) => t?.sk ?? "");
@@ -467,31 +473,49 @@ describe("addTasksBatch: two identical keyed batches racing", () => {
     return { done, fire };
   }
 
+  /** `claimIdempotencyKey` of a copy of the store that runs `around` the real single claim. */
+  function storeClaiming(
+    f: ReturnType<typeof batchFixture>,
+    around: (claim: IdempotencyClaim, real: () => Promise<IdempotencyOutcome>) => Promise<IdempotencyOutcome>,
+  ) {
+    const claimOne = f.store.claimIdempotencyKey.bind(f.store);
+    return Object.assign(Object.create(f.store), {
+      claimIdempotencyKey: (claim: IdempotencyClaim) => around(claim, () => claimOne(claim)),
+    });
+  }
+
+  /** One clock for both requests, a second on with every task write: ULIDs minted later are later, as in time. */
+  function sharedClockMovingOnWrites(f: ReturnType<typeof batchFixture>) {
+    const putNew = f.store.putNew;
+    f.store.putNew = async (task, options) => {
+      f.clock.now += 1_000;
+      return putNew(task, options);
+    };
+  }
+
+  async function groupOrderOf(f: ReturnType<typeof batchFixture>, taskId: string | undefined) {
+    const first = await f.store.get(taskId ?? "");
+    return (await f.store.listScheduledInGroup(first?.pk ?? "", 0, Number.MAX_SAFE_INTEGER)).map(
+      (t) => JSON.parse(t.content).seq,
+    );
+  }
+
   it("answers two racing copies whose claims do not interleave with one task per key, the same ids, in request order", async () => {
-    // Prepare: B started a second before A; A's claims all land first, B's lane falls back to replays
+    // Prepare: a keyed group of four (the single add's way, one item after another); B's claims wait for A's answer
     const f = batchFixture();
+    sharedClockMovingOnWrites(f);
     const group = `o-${randomUUID()}`;
     const tasks = [0, 1, 2, 3].map((seq) => keyed({ content: { order_id: group, seq } }));
-    const claimMany = f.store.claimIdempotencyKeys.bind(f.store);
-    const aClaimed = signal();
-    const storeA = Object.assign(Object.create(f.store), {
-      claimIdempotencyKeys: async (claims: IdempotencyClaim[]) => {
-        const outcomes = await claimMany(claims);
-        aClaimed.fire();
-        return outcomes;
-      },
-    });
-    const storeB = Object.assign(Object.create(f.store), {
-      claimIdempotencyKeys: async (claims: IdempotencyClaim[]) => {
-        await aClaimed.done;
-        return claimMany(claims);
-      },
+    const aAnswered = signal();
+    const storeB = storeClaiming(f, async (_claim, real) => {
+      await aAnswered.done;
+      return real();
     });
 
     // Act
     const [a, b] = await Promise.all([
-      addTasksBatch({ ...f.deps, store: storeA, now: () => NOW + 1_000 }, { tasks }),
-      addTasksBatch({ ...f.deps, store: storeB, now: () => NOW }, { tasks }),
+      addTasksBatch(f.deps, { tasks }).finally(aAnswered.fire),
+      addTasksBatch({ ...f.deps, store: storeB }, { tasks }),
     ]);
 
     // Assess
@@ -499,61 +523,47 @@ describe("addTasksBatch: two identical keyed batches racing", () => {
     expect(b.results.map((r) => r.status)).toEqual([200, 200, 200, 200]);
     expect(b.results.map((r) => r.task_id)).toEqual(a.results.map((r) => r.task_id));
     expect(f.store.tasks.size).toBe(4);
-    const first = await f.store.get(a.results[0]?.task_id ?? "");
-    const groupOrder = (await f.store.listScheduledInGroup(first?.pk ?? "", 0, Number.MAX_SAFE_INTEGER)).map(
-      (t) => JSON.parse(t.content).seq,
-    );
-    expect(groupOrder).toEqual([0, 1, 2, 3]);
+    expect(await groupOrderOf(f, a.results[0]?.task_id)).toEqual([0, 1, 2, 3]);
   });
 
-  /**
-   * KNOWN DEFECT (review of the keyed batched path), kept as an expected failure until the claim protocol changes:
-   * every item's ULID and due time are minted when the request starts, and the claims of a lane are INSERTed
-   * statement by statement, so two racing copies of one request can each win some of a group's keys. The group's
-   * tasks are then keyed partly at one request's start and partly at the other's, and are delivered out of request
-   * order. The per-item path minted each item after the previous one had settled, so it could not. A fix needs a
-   * lane's claims to be all-or-nothing (e.g. one ExecuteTransaction per lane) or made one after another.
-   */
-  it.fails("keeps a group in request order when the two requests' claims interleave key by key", async () => {
-    // Prepare: request B started a second before A (a client's retry while the first is still running, or the
-    // reverse); their INSERTs land statement by statement: A's on the group's 1st key first, B's on the 2nd first.
+  it("keeps a group in request order when the two requests' claims interleave key by key", async () => {
+    // Prepare: two copies of one request (a client's retry while the first still runs) race on a keyed group of
+    // two: A wins the 1st key, then B wins the 2nd before A gets to it. (Claimed side by side in one batch, under
+    // ULIDs minted at each request's start, this delivered the group as [1, 0]; one item after another, each item's
+    // ULID is minted after the one before it settled.)
     const f = batchFixture();
+    sharedClockMovingOnWrites(f);
     const group = `o-${randomUUID()}`;
     const tasks = [0, 1].map((seq) => keyed({ content: { order_id: group, seq } }));
-    const claimMany = f.store.claimIdempotencyKeys.bind(f.store);
+    const [firstKey, secondKey] = tasks.map((t) => t.idempotency_key);
     const aHasFirst = signal();
     const bHasSecond = signal();
-    const storeA = Object.assign(Object.create(f.store), {
-      claimIdempotencyKeys: async (claims: IdempotencyClaim[]) => {
-        const [first] = await claimMany(claims.slice(0, 1));
-        aHasFirst.fire();
-        await bHasSecond.done;
-        return [first, ...(await claimMany(claims.slice(1)))];
-      },
+    const storeA = storeClaiming(f, async (claim, real) => {
+      if (claim.key === secondKey) await bHasSecond.done;
+      const outcome = await real();
+      if (claim.key === firstKey) aHasFirst.fire();
+      return outcome;
     });
-    const storeB = Object.assign(Object.create(f.store), {
-      claimIdempotencyKeys: async (claims: IdempotencyClaim[]) => {
-        await aHasFirst.done;
-        const [second] = await claimMany(claims.slice(1, 2));
-        bHasSecond.fire();
-        return [...(await claimMany(claims.slice(0, 1))), second];
-      },
+    const storeB = storeClaiming(f, async (claim, real) => {
+      if (claim.key === firstKey) await aHasFirst.done;
+      const outcome = await real();
+      if (claim.key === secondKey) bHasSecond.fire();
+      return outcome;
     });
-    const depsA = { ...f.deps, store: storeA, now: () => NOW + 1_000 };
-    const depsB = { ...f.deps, store: storeB, now: () => NOW };
 
     // Act
-    const [a, b] = await Promise.all([addTasksBatch(depsA, { tasks }), addTasksBatch(depsB, { tasks })]);
+    const [a, b] = await Promise.all([
+      addTasksBatch({ ...f.deps, store: storeA }, { tasks }),
+      addTasksBatch({ ...f.deps, store: storeB }, { tasks }),
+    ]);
 
     // Assess: one task per key, the same ids in both answers, and the group delivered in request order
-    expect(a.results.map((r) => r.status).every((s) => s === 200 || s === 201)).toBe(true);
+    expect(f.events).not.toContain("claimIdempotencyKeys");
+    expect(a.results.map((r) => r.status)).toEqual([201, 200]);
+    expect(b.results.map((r) => r.status)).toEqual([200, 201]);
     expect(b.results.map((r) => r.task_id)).toEqual(a.results.map((r) => r.task_id));
     expect(f.store.tasks.size).toBe(2);
-    const first = await f.store.get(a.results[0]?.task_id ?? "");
-    const groupOrder = (await f.store.listScheduledInGroup(first?.pk ?? "", 0, Number.MAX_SAFE_INTEGER)).map(
-      (t) => JSON.parse(t.content).seq,
-    );
-    expect(groupOrder).toEqual([0, 1]);
+    expect(await groupOrderOf(f, a.results[0]?.task_id)).toEqual([0, 1]);
   });
 });
 
@@ -601,10 +611,9 @@ describe("addTasksBatch: timers planned when they are armed", () => {
   });
 
   it("arms a batched lane's timers with the time left after its claims and writes", async () => {
-    // Prepare: the claims take two seconds, the writes one
+    // Prepare: three one-item groups (batched); the claims take two seconds, the writes one
     const f = batchFixture();
-    const group = `o-${randomUUID()}`;
-    const tasks = [0, 1, 2].map((seq) => keyed({ content: { order_id: group, seq } }));
+    const tasks = [0, 1, 2].map((seq) => keyed({ content: { order_id: `o${seq}-${randomUUID()}`, seq } }));
     const claimMany = f.store.claimIdempotencyKeys;
     f.store.claimIdempotencyKeys = async (claims) => {
       f.clock.now += 2_000;
