@@ -261,6 +261,14 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
  * request that got a 5xx, a 429 or no answer — with the same idempotency key when the task has one, as a new
  * request otherwise — repeats idempotent requests (some concurrently, some later), and cancels some tasks.
  */
+/** An HTTP answer as the chaos client sees it: status 0 when none came. */
+interface HttpAnswer {
+  readonly status: number;
+  readonly json: unknown;
+  readonly atMs: number;
+  readonly sentAtMs: number;
+}
+
 class ChaosClient {
   readonly #accepted = new Map<string, AcceptedTask & { cancel?: AcceptedTask["cancel"] }>();
   readonly #background: Promise<void>[] = [];
@@ -315,13 +323,13 @@ class ChaosClient {
           ...(task.group !== undefined ? { order_id: task.group } : {}),
         },
         callback: { url: `${this.receiverUrl}/${task.path}/${task.clientKey}` },
-        // Half the idempotent tasks name their key in the body, half in the header.
-        ...(task.idempotencyKey && task.clientKey.endsWith("0")
+        // Half the idempotent tasks name their key in the body, half in the header (a batch item: the body).
+        ...(task.idempotencyKey && (task.viaBatch || task.clientKey.endsWith("0"))
           ? { idempotency_key: task.idempotencyKey }
           : {}),
       };
       const headers: Record<string, string> =
-        task.idempotencyKey && !task.clientKey.endsWith("0")
+        task.idempotencyKey && !task.viaBatch && !task.clientKey.endsWith("0")
           ? { "idempotency-key": task.idempotencyKey }
           : {};
       if (task.copies > 1) this.#copies += task.copies - 1;
@@ -364,16 +372,18 @@ class ChaosClient {
   }
 
   async #addWithRetries(
-    _task: PlannedTask,
+    task: PlannedTask,
     body: Record<string, unknown>,
     headers: Record<string, string>,
   ): Promise<{ taskId: string; atMs: number; dueAt: string } | undefined> {
     for (let attempt = 0; attempt < 8; attempt++) {
       if (attempt > 0) await sleep(Math.min(3_000, 100 * 2 ** attempt));
-      const answer = await this.#request("POST", "/v1/tasks", body, headers);
+      const answer = task.viaBatch
+        ? await this.#postAsBatch(body)
+        : await this.#request("POST", "/v1/tasks", body, headers);
       this.#latencies.push(answer.atMs - answer.sentAtMs);
       this.#posts++;
-      const key = answer.status === 0 ? "network" : String(answer.status);
+      const key = `${task.viaBatch ? "batch " : ""}${answer.status === 0 ? "network" : String(answer.status)}`;
       this.#answers[key] = (this.#answers[key] ?? 0) + 1;
       if (answer.status === 200 || answer.status === 201) {
         const json = answer.json as { task_id: string; due_at: string };
@@ -383,6 +393,16 @@ class ChaosClient {
       if (answer.status >= 400 && answer.status < 500 && answer.status !== 429) return undefined;
     }
     return undefined;
+  }
+
+  /**
+   * A one-item POST /v1/tasks/batch, answered as the single add would be: the item's status and body (a request
+   * refused whole, or not answered, keeps its own status).
+   */
+  async #postAsBatch(body: Record<string, unknown>): Promise<HttpAnswer> {
+    const answer = await this.#request("POST", "/v1/tasks/batch", { tasks: [body] });
+    const item = (answer.json as { results?: { status: number }[] } | undefined)?.results?.[0];
+    return answer.status === 200 && item ? { ...answer, status: item.status, json: item } : answer;
   }
 
   async #cancel(clientKey: string, taskId: string): Promise<void> {
@@ -415,7 +435,7 @@ class ChaosClient {
     path: string,
     body?: unknown,
     headers: Record<string, string> = {},
-  ): Promise<{ status: number; json: unknown; atMs: number; sentAtMs: number }> {
+  ): Promise<HttpAnswer> {
     await this.#slot();
     const sentAtMs = Date.now();
     try {

@@ -76,6 +76,7 @@ const options: ChaosOptions = {
     idempotentShare: 0.15,
     sameDueShare: 0.25,
     poisonShare: 0.005,
+    batchShare: 0.3,
   },
   faultRate: cli.faultRate,
   slowRate: cli.slowRate,

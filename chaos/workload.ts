@@ -20,6 +20,8 @@ export interface PlannedTask {
   readonly repeatAfterMs: number | undefined;
   /** A DELETE this long after acceptance. */
   readonly cancelAfterMs: number | undefined;
+  /** Sent as a one-item POST /v1/tasks/batch (its key in the body), retried the same way: the batched path. */
+  readonly viaBatch: boolean;
 }
 
 export interface WorkloadShape {
@@ -39,6 +41,8 @@ export interface WorkloadShape {
   readonly sameDueShare: number;
   /** Share of tasks whose callback always fails (dead-lettered heads that must not block their group). */
   readonly poisonShare: number;
+  /** Share of tasks sent through the batch API (absent: none), to put its batched path under the same faults. */
+  readonly batchShare?: number;
 }
 
 /**
@@ -78,6 +82,7 @@ export function planWorkload(shape: WorkloadShape, seed: number): PlannedTask[][
             pick(0.5) ? between(0, Math.max(0, delayMs - 1500)) : between(delayMs - 800, delayMs + 300),
           )
         : undefined,
+      viaBatch: pick(shape.batchShare ?? 0),
     };
     if (group) {
       lane.push(task);

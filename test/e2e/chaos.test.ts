@@ -27,6 +27,7 @@ describe("chaos", () => {
         idempotentShare: 0.2,
         sameDueShare: 0.25,
         poisonShare: 0.01,
+        batchShare: 0.3,
       },
       faultRate: 0.05,
       slowRate: 0.01,
