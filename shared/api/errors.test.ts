@@ -1,6 +1,7 @@
 import { describe, expect, it } from "vitest";
 import {
   conflict,
+  DEPENDENCY_FAILED_MESSAGE,
   GENERIC_INTERNAL_MESSAGE,
   HttpError,
   internalError,
@@ -69,6 +70,36 @@ describe("HttpError bodies", () => {
     ]);
     expect(answers[0]?.toBody().error.message).toBe(THROTTLED_MESSAGE);
     expect(JSON.stringify(answers[0]?.toBody())).not.toContain("tasks-123");
+  });
+
+  it("turns an AWS call that failed for now past the SDK's retries (timeout, reset, 5xx) into a retryable 503, and a bug into a 500", () => {
+    // Prepare: errors shaped as the SDK throws them
+    const timeout = Object.assign(new Error("socket hang up"), { name: "TimeoutError" });
+    const reset = Object.assign(new Error("read ECONNRESET"), { name: "Error", code: "ECONNRESET" });
+    const internal = Object.assign(new Error("We encountered an internal error in table tasks-123"), {
+      name: "InternalServerError",
+      $fault: "server",
+      $metadata: { httpStatusCode: 500 },
+    });
+    const unavailable = Object.assign(new Error("Service unavailable"), {
+      name: "ServiceUnavailable",
+      $metadata: { httpStatusCode: 503 },
+    });
+    const bug = new TypeError("Cannot read properties of undefined (reading 'pk')");
+
+    // Act
+    const answers = [timeout, reset, internal, unavailable, bug].map(toHttpError);
+
+    // Assess
+    expect(answers.map((e) => [e.status, e.code, e.headers?.["retry-after"]])).toEqual([
+      [503, "service_unavailable", "1"],
+      [503, "service_unavailable", "1"],
+      [503, "service_unavailable", "1"],
+      [503, "service_unavailable", "1"],
+      [500, "internal_error", undefined],
+    ]);
+    expect(answers[2]?.toBody().error.message).toBe(DEPENDENCY_FAILED_MESSAGE);
+    expect(JSON.stringify(answers[2]?.toBody())).not.toContain("tasks-123");
   });
 
   it("does not let details override the code or message", () => {

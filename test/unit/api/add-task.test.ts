@@ -1,3 +1,4 @@
+import { randomUUID } from "node:crypto";
 import { describe, expect, it } from "vitest";
 import { toHttpError } from "#shared/api/errors.js";
 import { groupPartitionKey, parseTaskId, scheduleNameFor } from "#shared/domain/keys.js";
@@ -432,24 +433,61 @@ describe("addTask: lost answers and concurrent copies", () => {
     expect(f.timerQueue.armed.map((a) => a.taskId)).toEqual([copyB.body.task_id]);
   });
 
-  it("removes a task without an idempotency key whose write failed after it happened", async () => {
+  it("removes a task without an idempotency key whose write failed after it happened, and answers a retryable 503", async () => {
     const f = fixture();
     const putNew = f.store.putNew.bind(f.store);
+    const hangUp = Object.assign(new Error("socket hang up"), { name: "TimeoutError" });
     f.store.putNew = async (task) => {
       await putNew(task);
-      throw Object.assign(new Error("socket hang up"), { name: "TimeoutError" });
+      throw hangUp;
     };
-    await expect(addTask(f.deps, { body: body() })).rejects.toThrow("socket hang up");
+    const keyless = await addTask(f.deps, { body: body() }).catch((e: unknown) => e);
+    expect(keyless).toBe(hangUp);
+    expect(toHttpError(keyless)).toMatchObject({ status: 503, code: "service_unavailable" });
     expect(f.store.tasks.size).toBe(0);
     // With a key it stays: the retry finds it and arms it.
-    await expect(addTask(f.deps, { body: body({ idempotency_key: "w-1" }) })).rejects.toThrow(
-      "socket hang up",
-    );
+    const keyed = await addTask(f.deps, { body: body({ idempotency_key: "w-1" }) }).catch((e: unknown) => e);
+    expect(keyed).toBe(hangUp);
+    expect(toHttpError(keyed)).toMatchObject({ status: 503, code: "service_unavailable" });
     expect(f.store.tasks.size).toBe(1);
     f.store.putNew = putNew;
     const retry = await addTask(f.deps, { body: body({ idempotency_key: "w-1" }) });
     expect(retry.statusCode).toBe(200);
     expect(f.timerQueue.armed.map((a) => a.taskId)).toEqual([retry.body.task_id]);
+  });
+
+  it("answers a retryable 503 when the idempotency claim or the replay's read fails past the SDK's retries, and the retry then succeeds", async () => {
+    // Prepare: a server error on the claim, then one on the read of the task the key holds
+    const f = fixture();
+    const serverError = Object.assign(new Error("We encountered an internal error"), {
+      name: "InternalServerError",
+      $fault: "server",
+      $metadata: { httpStatusCode: 500, attempts: 3 },
+    });
+    const claim = f.store.claimIdempotencyKey.bind(f.store);
+    f.store.claimIdempotencyKey = async () => {
+      throw serverError;
+    };
+    const keyed = body({ idempotency_key: `c-${randomUUID()}` });
+
+    // Act
+    const claimFailed = await addTask(f.deps, { body: keyed }).catch((e: unknown) => e);
+    f.store.claimIdempotencyKey = claim;
+    const first = await addTask(f.deps, { body: keyed });
+    const get = f.store.get.bind(f.store);
+    f.store.get = async () => {
+      throw serverError;
+    };
+    const readFailed = await addTask(f.deps, { body: keyed }).catch((e: unknown) => e);
+    f.store.get = get;
+    const again = await addTask(f.deps, { body: keyed });
+
+    // Assess
+    expect(toHttpError(claimFailed)).toMatchObject({ status: 503, code: "service_unavailable" });
+    expect(toHttpError(readFailed)).toMatchObject({ status: 503, code: "service_unavailable" });
+    expect(first.statusCode).toBe(201);
+    expect(again).toMatchObject({ statusCode: 200, body: { task_id: first.body.task_id } });
+    expect(f.store.tasks.size).toBe(1);
   });
 
   it("answers a throttled write (the SDK's retries spent) with a retryable 503 and leaves nothing behind", async () => {
