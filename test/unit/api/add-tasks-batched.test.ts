@@ -26,6 +26,30 @@ const keyed = (extra: Record<string, unknown> = {}) =>
     idempotency_key: string;
   };
 
+/** The clock a second on with every single task write (both requests of a race share it): as in time. */
+function clockMovingOnWrites(f: ReturnType<typeof batchFixture>): void {
+  const putNew = f.store.putNew;
+  f.store.putNew = async (task, options) => {
+    f.clock.now += 1_000;
+    return putNew(task, options);
+  };
+}
+
+/** Three keyed items of one group, due the same second, the middle one's key holding an expired claim. */
+function groupWithExpiredMiddleClaim(f: ReturnType<typeof batchFixture>) {
+  f.store.nowSeconds = () => NOW / 1000;
+  const group = `o-${randomUUID()}`;
+  const tasks = [0, 1, 2].map((seq) => keyed({ content: { order_id: group, seq } }));
+  f.store.idempotency.set(`demo#${tasks[1]?.idempotency_key}`, {
+    topic: "demo",
+    key: tasks[1]?.idempotency_key as string,
+    taskId: "demo#_stale#0000000000000#01KAS0000000000000000000000",
+    requestHash: "another request",
+    expiresAt: NOW / 1000 - 1,
+  });
+  return tasks;
+}
+
 /** The usual fixture, plus a fan-out topic, counting the store's single and batch writes in order. */
 function batchFixture() {
   const f = fixture();
@@ -356,21 +380,8 @@ describe("addTasksBatch: keyed items on the batched path", () => {
     // write. A group of several items with a key among them is never batched (racing copies of the request could
     // each win some of its keys): each item is claimed, keyed and armed after the one before it has settled.
     const f = batchFixture();
-    f.store.nowSeconds = () => NOW / 1000;
-    const group = `o-${randomUUID()}`;
-    const tasks = [0, 1, 2].map((seq) => keyed({ content: { order_id: group, seq } }));
-    f.store.idempotency.set(`demo#${tasks[1]?.idempotency_key}`, {
-      topic: "demo",
-      key: tasks[1]?.idempotency_key as string,
-      taskId: "demo#_stale#0000000000000#01KAS0000000000000000000000",
-      requestHash: "another request",
-      expiresAt: NOW / 1000 - 1,
-    });
-    const putNew = f.store.putNew;
-    f.store.putNew = async (task, options) => {
-      f.clock.now += 1_000;
-      return putNew(task, options);
-    };
+    const tasks = groupWithExpiredMiddleClaim(f);
+    clockMovingOnWrites(f);
     f.events.length = 0;
 
     // Act
@@ -484,15 +495,6 @@ describe("addTasksBatch: two identical keyed batches racing", () => {
     });
   }
 
-  /** One clock for both requests, a second on with every task write: ULIDs minted later are later, as in time. */
-  function sharedClockMovingOnWrites(f: ReturnType<typeof batchFixture>) {
-    const putNew = f.store.putNew;
-    f.store.putNew = async (task, options) => {
-      f.clock.now += 1_000;
-      return putNew(task, options);
-    };
-  }
-
   async function groupOrderOf(f: ReturnType<typeof batchFixture>, taskId: string | undefined) {
     const first = await f.store.get(taskId ?? "");
     return (await f.store.listScheduledInGroup(first?.pk ?? "", 0, Number.MAX_SAFE_INTEGER)).map(
@@ -503,7 +505,7 @@ describe("addTasksBatch: two identical keyed batches racing", () => {
   it("answers two racing copies whose claims do not interleave with one task per key, the same ids, in request order", async () => {
     // Prepare: a keyed group of four (the single add's way, one item after another); B's claims wait for A's answer
     const f = batchFixture();
-    sharedClockMovingOnWrites(f);
+    clockMovingOnWrites(f);
     const group = `o-${randomUUID()}`;
     const tasks = [0, 1, 2, 3].map((seq) => keyed({ content: { order_id: group, seq } }));
     const aAnswered = signal();
@@ -532,7 +534,7 @@ describe("addTasksBatch: two identical keyed batches racing", () => {
     // ULIDs minted at each request's start, this delivered the group as [1, 0]; one item after another, each item's
     // ULID is minted after the one before it settled.)
     const f = batchFixture();
-    sharedClockMovingOnWrites(f);
+    clockMovingOnWrites(f);
     const group = `o-${randomUUID()}`;
     const tasks = [0, 1].map((seq) => keyed({ content: { order_id: group, seq } }));
     const [firstKey, secondKey] = tasks.map((t) => t.idempotency_key);
@@ -580,25 +582,12 @@ describe("addTasksBatch: timers planned when they are armed", () => {
     return seen;
   }
 
-  it("arms each item of a fallen-back lane with the time left until its due time, not the time left at the batch's start", async () => {
-    // Prepare: a group whose middle key holds an expired claim falls back to one item after another; the clock
+  it("arms each item of a keyed group added one after another with the time left until its due time, not the time left at the batch's start", async () => {
+    // Prepare: a keyed group of three (one item after another), its middle key holding an expired claim; the clock
     // moves on a second with every single write
     const f = batchFixture();
-    f.store.nowSeconds = () => NOW / 1000;
-    const group = `o-${randomUUID()}`;
-    const tasks = [0, 1, 2].map((seq) => keyed({ content: { order_id: group, seq } }));
-    f.store.idempotency.set(`demo#${tasks[1]?.idempotency_key}`, {
-      topic: "demo",
-      key: tasks[1]?.idempotency_key as string,
-      taskId: "demo#_stale#0000000000000#01KAS0000000000000000000000",
-      requestHash: "another request",
-      expiresAt: NOW / 1000 - 1,
-    });
-    const putNew = f.store.putNew;
-    f.store.putNew = async (task, options) => {
-      f.clock.now += 1_000;
-      return putNew(task, options);
-    };
+    const tasks = groupWithExpiredMiddleClaim(f);
+    clockMovingOnWrites(f);
     const armed = armedAgainstClock(f);
 
     // Act
