@@ -113,16 +113,20 @@ describe("POST /v1/tasks/batch", () => {
     }
   });
 
-  it("adds 36 keyed tasks of 4 groups through the batched path, once each in request order; the same batch again answers 200 and delivers nothing more", async () => {
-    // Prepare: every item keyed, as the typed client sends them; item i is group i % 4, seq i / 4; all due the same
-    // second, so only the group order separates them.
+  it("adds 36 keyed tasks — 4 groups of 8 one item after another, 4 one-item groups through the batched path — once each in request order; the same batch again answers 200 and delivers nothing more", async () => {
+    // Prepare: every item keyed, as the typed client sends them; items 0–31 are group i % 4, seq i / 4, items 32–35
+    // each a group of its own (batched: claims and tasks in PartiQL INSERTs); all due the same second, so only the
+    // group order separates them.
     const run = randomUUID();
     const dueAt = nextWholeSecond(3_000);
     const url = `${h.receiver.url}/ok/batch-keyed`;
     const tasks = Array.from({ length: 36 }, (_, i) => ({
       topic: "demo",
       due_at: dueAt,
-      content: { order_id: `${run}-g${i % 4}`, seq: Math.floor(i / 4) },
+      content:
+        i < 32
+          ? { order_id: `${run}-g${i % 4}`, seq: Math.floor(i / 4) }
+          : { order_id: `${run}-s${i}`, seq: 0 },
       callback: { url },
       idempotency_key: `${run}-${i}`,
     }));
@@ -151,7 +155,7 @@ describe("POST /v1/tasks/batch", () => {
     // Assess
     expect(first.results.map((r) => r.status)).toEqual(tasks.map(() => 201));
     for (let g = 0; g < 4; g++)
-      expect(arrivalsOf(g)).toEqual([...Array.from({ length: 9 }, (_, seq) => seq), 99]);
+      expect(arrivalsOf(g)).toEqual([...Array.from({ length: 8 }, (_, seq) => seq), 99]);
     for (const [i, id] of ids.entries()) {
       const [callback, ...more] = h.receiver.forTask(id);
       expect(more).toEqual([]);
