@@ -1,6 +1,6 @@
 import { parse } from "lossless-json";
 import { describe, expect, it } from "vitest";
-import { isHttpError } from "#shared/api/errors.js";
+import { isHttpError, toHttpError } from "#shared/api/errors.js";
 import {
   MATERIALIZE_HORIZON_MS,
   MAX_OCCURRENCES_INLINE,
@@ -133,6 +133,27 @@ describe("creating a schedule", () => {
     expect(unknown).toMatchObject({ status: 400, code: "unknown_topic" });
     expect(large).toMatchObject({ status: 413, code: "payload_too_large" });
     expect(h.store.schedules.size).toBe(0);
+  });
+  it("a schedule stored before the read-back failed is answered, not refused as a retryable 503 that would store a second one on retry", async () => {
+    // Prepare
+    const h = harness();
+    const getSchedule = h.store.getSchedule.bind(h.store);
+    h.store.getSchedule = async () => {
+      throw Object.assign(new Error("socket hang up"), {
+        name: "InternalServerError",
+        $fault: "server",
+        $metadata: { httpStatusCode: 500, attempts: 3 },
+      });
+    };
+
+    // Act
+    const outcome = await createSchedule(h.deps, body()).catch((e: unknown) => toHttpError(e));
+    h.store.getSchedule = getSchedule;
+
+    // Assess
+    expect(isHttpError(outcome)).toBe(false);
+    expect([...h.store.schedules.keys()]).toEqual([(outcome as { schedule_id: string }).schedule_id]);
+    expect((outcome as { status: string }).status).toBe("active");
   });
 });
 
