@@ -65,14 +65,23 @@ export async function createSchedule(deps: ScheduleRouteDeps, body: unknown): Pr
   return scheduleView(await materializeInline(deps, schedule), nowMs);
 }
 
-/** The first pass at creation and resume; answers the schedule as it is afterwards. */
+/**
+ * The first pass at creation and resume; answers the schedule as it is afterwards, or as written when reading it
+ * back fails: the schedule is stored by then, so that failure must not become a 503 "retry", which for a create
+ * would store a second schedule.
+ */
 async function materializeInline(deps: ScheduleRouteDeps, schedule: ScheduleRecord): Promise<ScheduleRecord> {
   try {
     await materializeSchedule(deps, schedule, MAX_OCCURRENCES_INLINE);
   } catch (error) {
     deps.onMaterializeError?.(schedule.scheduleId, error);
   }
-  return (await deps.store.getSchedule(schedule.scheduleId)) ?? schedule;
+  try {
+    return (await deps.store.getSchedule(schedule.scheduleId)) ?? schedule;
+  } catch (error) {
+    deps.onMaterializeError?.(schedule.scheduleId, error);
+    return schedule;
+  }
 }
 
 export async function getSchedule(
