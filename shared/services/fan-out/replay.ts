@@ -1,4 +1,11 @@
-import { conflict, notFanOut, notFound, unknownSubscriber } from "#shared/api/errors.js";
+import {
+  conflict,
+  HttpError,
+  isHttpError,
+  notFanOut,
+  notFound,
+  unknownSubscriber,
+} from "#shared/api/errors.js";
 import type { TaskView } from "#shared/api/task-view.js";
 import type { TaskRecord } from "#shared/domain/task.js";
 import { type ReplayDeps, sendReplayed } from "../replay-task.js";
@@ -40,7 +47,9 @@ export async function replaySubscriber(
     );
   }
   await sendReplayed(deps, result.task);
-  return viewOf(deps.store, parent);
+  return viewOf(deps.store, parent).catch((error: unknown) => {
+    throw afterReplay(error);
+  });
 }
 
 /**
@@ -49,17 +58,36 @@ export async function replaySubscriber(
  */
 export async function replayEveryCopy(deps: ReplayDeps, parent: TaskRecord): Promise<TaskView> {
   let replayed = 0;
-  for (const link of parent.fanOut ?? []) {
-    const result = await deps.store.markReplayed(link.taskId, deps.now());
-    if (result.outcome !== "replayed") continue;
-    replayed++;
-    await sendReplayed(deps, result.task);
+  let view: TaskView;
+  try {
+    for (const link of parent.fanOut ?? []) {
+      const result = await deps.store.markReplayed(link.taskId, deps.now());
+      if (result.outcome !== "replayed") continue;
+      replayed++;
+      await sendReplayed(deps, result.task);
+    }
+    view = await viewOf(deps.store, parent);
+  } catch (error) {
+    throw replayed > 0 ? afterReplay(error) : error;
   }
-  const view = await viewOf(deps.store, parent);
   if (replayed === 0) {
     throw conflict(`no subscriber's copy is failed or delivered; the task is ${view.status}`, {
       task_status: view.status,
     });
   }
   return view;
+}
+
+/**
+ * A failure once a copy is replayed: not the 503 "retry the request" a failed AWS call answers elsewhere, as a retry
+ * after that copy's delivery would replay it (and call its subscriber) again. A 500 whose message says so.
+ */
+function afterReplay(error: unknown): HttpError {
+  if (isHttpError(error)) return error;
+  return new HttpError(
+    500,
+    "internal_error",
+    "the task was replayed, but a storage call failed afterwards; read the task (GET) instead of replaying it again",
+    { cause: error, expose: true },
+  );
 }
