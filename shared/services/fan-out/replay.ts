@@ -1,14 +1,7 @@
-import {
-  conflict,
-  HttpError,
-  isHttpError,
-  notFanOut,
-  notFound,
-  unknownSubscriber,
-} from "#shared/api/errors.js";
+import { conflict, notFanOut, notFound, unknownSubscriber } from "#shared/api/errors.js";
 import type { TaskView } from "#shared/api/task-view.js";
 import type { TaskRecord } from "#shared/domain/task.js";
-import { type ReplayDeps, sendReplayed } from "../replay-task.js";
+import { type ReplayDeps, replayFailure, sendReplayed } from "../replay-task.js";
 import { viewOf } from "./view.js";
 
 /**
@@ -31,7 +24,9 @@ export async function replaySubscriber(
       subscriber,
       parent.fanOut.map((l) => l.subscriber),
     );
-  const result = await deps.store.markReplayed(link.taskId, deps.now());
+  const result = await deps.store.markReplayed(link.taskId, deps.now()).catch((error: unknown) => {
+    throw replayFailure(error, false);
+  });
   if (result.outcome === "not-found") {
     throw conflict(
       `subscriber "${subscriber}" has no copy of this task (it was never written or has expired)`,
@@ -48,7 +43,7 @@ export async function replaySubscriber(
   }
   await sendReplayed(deps, result.task);
   return viewOf(deps.store, parent).catch((error: unknown) => {
-    throw afterReplay(error);
+    throw replayFailure(error, true);
   });
 }
 
@@ -68,7 +63,7 @@ export async function replayEveryCopy(deps: ReplayDeps, parent: TaskRecord): Pro
     }
     view = await viewOf(deps.store, parent);
   } catch (error) {
-    throw replayed > 0 ? afterReplay(error) : error;
+    throw replayFailure(error, replayed > 0);
   }
   if (replayed === 0) {
     throw conflict(`no subscriber's copy is failed or delivered; the task is ${view.status}`, {
@@ -76,18 +71,4 @@ export async function replayEveryCopy(deps: ReplayDeps, parent: TaskRecord): Pro
     });
   }
   return view;
-}
-
-/**
- * A failure once a copy is replayed: not the 503 "retry the request" a failed AWS call answers elsewhere, as a retry
- * after that copy's delivery would replay it (and call its subscriber) again. A 500 whose message says so.
- */
-function afterReplay(error: unknown): HttpError {
-  if (isHttpError(error)) return error;
-  return new HttpError(
-    500,
-    "internal_error",
-    "the task was replayed, but a storage call failed afterwards; read the task (GET) instead of replaying it again",
-    { cause: error, expose: true },
-  );
 }
