@@ -256,11 +256,6 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
   }
 }
 
-/**
- * The client side: sends each lane's tasks in order (a group's acceptance order is its lane order), retries a
- * request that got a 5xx, a 429 or no answer — with the same idempotency key when the task has one, as a new
- * request otherwise — repeats idempotent requests (some concurrently, some later), and cancels some tasks.
- */
 /** An HTTP answer as the chaos client sees it: status 0 when none came. */
 interface HttpAnswer {
   readonly status: number;
@@ -269,6 +264,11 @@ interface HttpAnswer {
   readonly sentAtMs: number;
 }
 
+/**
+ * The client side: sends each lane's tasks in order (a group's acceptance order is its lane order), retries a
+ * request that got a 5xx, a 429 or no answer — with the same idempotency key when the task has one, as a new
+ * request otherwise — repeats idempotent requests (some concurrently, some later), and cancels some tasks.
+ */
 class ChaosClient {
   readonly #accepted = new Map<string, AcceptedTask & { cancel?: AcceptedTask["cancel"] }>();
   readonly #background: Promise<void>[] = [];

@@ -1,6 +1,8 @@
+import { isThrottlingError } from "@smithy/core/retry";
+import type { SdkError } from "@smithy/types";
 import type { TaskStore } from "#shared/adapters/task-store.js";
 import type { TopicQueue } from "#shared/adapters/topic-queue.js";
-import { conflict, notFound, validationFailed } from "#shared/api/errors.js";
+import { conflict, HttpError, isHttpError, notFound, validationFailed } from "#shared/api/errors.js";
 import { replayTaskQuerySchema } from "#shared/api/schemas/tasks.js";
 import { type TaskView, taskView } from "#shared/api/task-view.js";
 import { toIssues } from "#shared/domain/add-task-request.js";
@@ -39,7 +41,9 @@ export async function replayTask(
   if (!query.success) throw validationFailed(toIssues(query.error.issues, rawQuery));
   if (!taskId || !parseTaskId(taskId)) throw notFound();
   if (query.data.subscriber !== undefined) return replaySubscriber(deps, taskId, query.data.subscriber);
-  const result = await deps.store.markReplayed(taskId, deps.now());
+  const result = await deps.store.markReplayed(taskId, deps.now()).catch((error: unknown) => {
+    throw replayFailure(error, false);
+  });
   if (result.outcome === "not-found") throw notFound();
   // A fan-out parent is never failed or delivered itself: its replay is its copies' (shared/services/fan-out/).
   if (result.outcome === "conflict" && result.task.fanOut) return replayEveryCopy(deps, result.task);
@@ -63,4 +67,22 @@ export async function sendReplayed(deps: ReplayDeps, task: TaskRecord): Promise<
     deps.onSendError?.(error, task.taskId);
     return false;
   }
+}
+
+/**
+ * A replay's failure. Not the 503 "retry the request" a failed AWS call answers elsewhere, unless nothing can have
+ * been replayed (our own refusals; a throttled call, which changed nothing, before any replay): a write that failed
+ * otherwise (a 5xx, a timeout) may have been applied, and a retry after that delivery would replay the task (and
+ * call its receiver) again. A 500 saying so.
+ */
+export function replayFailure(error: unknown, replayedAlready: boolean): unknown {
+  if (isHttpError(error)) return error;
+  const throttled = typeof error === "object" && error !== null && isThrottlingError(error as SdkError);
+  if (throttled && !replayedAlready) return error;
+  return new HttpError(
+    500,
+    "internal_error",
+    "the task was or may have been replayed, but a storage call failed; read the task (GET) before replaying it again",
+    { cause: error, expose: true },
+  );
 }

@@ -1,7 +1,7 @@
 import { conflict, notFanOut, notFound, unknownSubscriber } from "#shared/api/errors.js";
 import type { TaskView } from "#shared/api/task-view.js";
 import type { TaskRecord } from "#shared/domain/task.js";
-import { type ReplayDeps, sendReplayed } from "../replay-task.js";
+import { type ReplayDeps, replayFailure, sendReplayed } from "../replay-task.js";
 import { viewOf } from "./view.js";
 
 /**
@@ -24,7 +24,9 @@ export async function replaySubscriber(
       subscriber,
       parent.fanOut.map((l) => l.subscriber),
     );
-  const result = await deps.store.markReplayed(link.taskId, deps.now());
+  const result = await deps.store.markReplayed(link.taskId, deps.now()).catch((error: unknown) => {
+    throw replayFailure(error, false);
+  });
   if (result.outcome === "not-found") {
     throw conflict(
       `subscriber "${subscriber}" has no copy of this task (it was never written or has expired)`,
@@ -40,7 +42,9 @@ export async function replaySubscriber(
     );
   }
   await sendReplayed(deps, result.task);
-  return viewOf(deps.store, parent);
+  return viewOf(deps.store, parent).catch((error: unknown) => {
+    throw replayFailure(error, true);
+  });
 }
 
 /**
@@ -49,13 +53,18 @@ export async function replaySubscriber(
  */
 export async function replayEveryCopy(deps: ReplayDeps, parent: TaskRecord): Promise<TaskView> {
   let replayed = 0;
-  for (const link of parent.fanOut ?? []) {
-    const result = await deps.store.markReplayed(link.taskId, deps.now());
-    if (result.outcome !== "replayed") continue;
-    replayed++;
-    await sendReplayed(deps, result.task);
+  let view: TaskView;
+  try {
+    for (const link of parent.fanOut ?? []) {
+      const result = await deps.store.markReplayed(link.taskId, deps.now());
+      if (result.outcome !== "replayed") continue;
+      replayed++;
+      await sendReplayed(deps, result.task);
+    }
+    view = await viewOf(deps.store, parent);
+  } catch (error) {
+    throw replayFailure(error, replayed > 0);
   }
-  const view = await viewOf(deps.store, parent);
   if (replayed === 0) {
     throw conflict(`no subscriber's copy is failed or delivered; the task is ${view.status}`, {
       task_status: view.status,

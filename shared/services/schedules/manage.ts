@@ -1,7 +1,16 @@
+import { isThrottlingError } from "@smithy/core/retry";
+import type { SdkError } from "@smithy/types";
 import * as z from "zod";
 import type { ScheduleChange, TaskStore } from "#shared/adapters/task-store.js";
 import { decodeCursor, encodeCursor } from "#shared/api/cursor.js";
-import { conflict, notFound, unknownTopic, validationFailed } from "#shared/api/errors.js";
+import {
+  conflict,
+  HttpError,
+  isHttpError,
+  notFound,
+  unknownTopic,
+  validationFailed,
+} from "#shared/api/errors.js";
 import { listSchedulesQuerySchema, type ScheduleView } from "#shared/api/schemas/schedules.js";
 import { topicConfig } from "#shared/config/index.js";
 import { toIssues } from "#shared/domain/add-task-request.js";
@@ -61,18 +70,48 @@ export async function createSchedule(deps: ScheduleRouteDeps, body: unknown): Pr
     scheduleShard: scheduleShardOf(key.scheduleId),
     materializeAtMs: at,
   };
-  await deps.store.putSchedule(schedule);
+  await deps.store.putSchedule(schedule).catch((error: unknown) => {
+    throw perhapsStored(error);
+  });
   return scheduleView(await materializeInline(deps, schedule), nowMs);
 }
 
-/** The first pass at creation and resume; answers the schedule as it is afterwards. */
+/**
+ * A failed store of a new schedule. Throttled, nothing was stored: the 503 "retry" it becomes is true. Any other
+ * failure (a 5xx, a timeout, a reset) may have stored it, and a create has no key a retry could find it by, so a
+ * retry would store a second schedule: a 500 saying so, not a 503.
+ */
+function perhapsStored(error: unknown): unknown {
+  if (
+    isHttpError(error) ||
+    (typeof error === "object" && error !== null && isThrottlingError(error as SdkError))
+  )
+    return error;
+  return new HttpError(
+    500,
+    "internal_error",
+    "the schedule may have been stored; list the topic's schedules (GET /v1/schedules?topic=) before creating it again",
+    { cause: error, expose: true },
+  );
+}
+
+/**
+ * The first pass at creation and resume; answers the schedule as it is afterwards, or as written when reading it
+ * back fails: the schedule is stored by then, so that failure must not become a 503 "retry", which for a create
+ * would store a second schedule.
+ */
 async function materializeInline(deps: ScheduleRouteDeps, schedule: ScheduleRecord): Promise<ScheduleRecord> {
   try {
     await materializeSchedule(deps, schedule, MAX_OCCURRENCES_INLINE);
   } catch (error) {
     deps.onMaterializeError?.(schedule.scheduleId, error);
   }
-  return (await deps.store.getSchedule(schedule.scheduleId)) ?? schedule;
+  try {
+    return (await deps.store.getSchedule(schedule.scheduleId)) ?? schedule;
+  } catch (error) {
+    deps.onMaterializeError?.(schedule.scheduleId, error);
+    return schedule;
+  }
 }
 
 export async function getSchedule(

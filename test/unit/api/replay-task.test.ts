@@ -1,4 +1,5 @@
 import { describe, expect, it } from "vitest";
+import { type HttpError, toHttpError } from "#shared/api/errors.js";
 import { deadLetterTask } from "#shared/services/dead-letter.js";
 import { replayTask } from "#shared/services/replay-task.js";
 import { makeTask } from "../../support/factories.js";
@@ -101,5 +102,36 @@ describe("replayTask", () => {
 
     expect(view.status).toBe("queued");
     expect(errors).toEqual([task.taskId]);
+  });
+
+  it("a replay whose write failed with an unknown outcome (a 5xx: it may be applied) is not a 503 'retry', whose retry after the delivery would replay it again; a throttled one, which changed nothing, is", async () => {
+    // Prepare
+    const { store, topicQueue, deps } = setup();
+    const applied = await failedTask(store, topicQueue);
+    const untouched = await failedTask(store, topicQueue);
+    const markReplayed = store.markReplayed.bind(store);
+
+    // Act
+    store.markReplayed = async (...args) => {
+      await markReplayed(...args);
+      throw Object.assign(new Error("internal server error"), {
+        name: "InternalServerError",
+        $fault: "server",
+        $metadata: { httpStatusCode: 500, attempts: 3 },
+      });
+    };
+    const unknown = await replayTask(deps, applied.taskId).catch(toHttpError);
+    store.markReplayed = async () => {
+      throw Object.assign(new Error("throttled"), { name: "ThrottlingException", $metadata: {} });
+    };
+    const throttled = await replayTask(deps, untouched.taskId).catch(toHttpError);
+    store.markReplayed = markReplayed;
+
+    // Assess
+    expect((await store.get(applied.taskId))?.status).toBe("queued");
+    expect((await store.get(untouched.taskId))?.status).toBe("failed");
+    expect(unknown).toMatchObject({ status: 500, code: "internal_error" });
+    expect((unknown as HttpError).message).toMatch(/may have been replayed/);
+    expect(throttled).toMatchObject({ status: 503, code: "service_unavailable" });
   });
 });

@@ -1,6 +1,7 @@
 import { Webhook, WebhookVerificationError } from "standardwebhooks";
 import { monotonicFactory } from "ulid";
 import { describe, expect, it } from "vitest";
+import { type HttpError, toHttpError } from "#shared/api/errors.js";
 import { fanOutTaskView } from "#shared/api/fan-out-view.js";
 import { parseConfig, type TopicConfig } from "#shared/config/index.js";
 import { aggregateStatus, deliveryKey, expandFanOut, laneHash } from "#shared/domain/fan-out.js";
@@ -543,6 +544,48 @@ describe("fan-out replay", () => {
     // Assess
     expect(view.subscribers?.map((s) => s.status)).toEqual(["queued", "queued", "scheduled"]);
     expect(none).toMatchObject({ status: 409, code: "conflict" });
+  });
+
+  it("a copy replayed before a storage call failed is not answered a retryable 503: a retry after its delivery would call the subscriber again", async () => {
+    // Prepare
+    const f = setup();
+    const { parent, copies } = await addOrder(f);
+    await deadLetter(f, copies[0] as TaskRecord);
+    await deadLetter(f, copies[1] as TaskRecord);
+    const get = f.store.get.bind(f.store);
+    const markReplayed = f.store.markReplayed.bind(f.store);
+    const serverError = () =>
+      Object.assign(new Error("internal server error"), {
+        name: "InternalServerError",
+        $fault: "server",
+        $metadata: { httpStatusCode: 500, attempts: 3 },
+      });
+    let reads = 0;
+    f.store.get = async (id) => {
+      if (++reads > 1) throw serverError();
+      return get(id);
+    };
+    let marks = 0;
+
+    // Act
+    const subscriber = await replayTask(f.replayDeps, parent.taskId, { subscriber: "billing" }).catch(
+      toHttpError,
+    );
+    f.store.get = get;
+    f.store.markReplayed = async (...args) => {
+      if (++marks > 3) throw serverError(); // the parent, billing (queued), audit (replayed), then search
+      return markReplayed(...args);
+    };
+    const every = await replayTask(f.replayDeps, parent.taskId).catch(toHttpError);
+    f.store.markReplayed = markReplayed;
+
+    // Assess
+    expect((await get(copies[0]?.taskId as string))?.status).toBe("queued");
+    expect((await get(copies[1]?.taskId as string))?.status).toBe("queued");
+    expect(subscriber).toMatchObject({ status: 500, code: "internal_error" });
+    expect(every).toMatchObject({ status: 500, code: "internal_error" });
+    expect((subscriber as HttpError).message).toMatch(/replayed/);
+    expect((every as HttpError).message).toMatch(/replayed/);
   });
 
   it("refuses a subscriber on a plain task (not_fan_out) and an unknown one (unknown_subscriber), changing nothing", async () => {

@@ -1,6 +1,6 @@
 import { parse } from "lossless-json";
 import { describe, expect, it } from "vitest";
-import { isHttpError } from "#shared/api/errors.js";
+import { type HttpError, isHttpError, toHttpError } from "#shared/api/errors.js";
 import {
   MATERIALIZE_HORIZON_MS,
   MAX_OCCURRENCES_INLINE,
@@ -133,6 +133,59 @@ describe("creating a schedule", () => {
     expect(unknown).toMatchObject({ status: 400, code: "unknown_topic" });
     expect(large).toMatchObject({ status: 413, code: "payload_too_large" });
     expect(h.store.schedules.size).toBe(0);
+  });
+  it("a store call whose outcome is unknown (a 5xx: the schedule may be stored) is not a 503 'retry', whose retry would store a second schedule; a throttled one, which stored nothing, is", async () => {
+    // Prepare
+    const h = harness();
+    const putSchedule = h.store.putSchedule.bind(h.store);
+    const failing = (error: object) => async (schedule: ScheduleRecord) => {
+      await putSchedule(schedule);
+      throw Object.assign(new Error("failed"), error);
+    };
+
+    // Act
+    h.store.putSchedule = failing({
+      name: "InternalServerError",
+      $fault: "server",
+      $metadata: { httpStatusCode: 500, attempts: 3 },
+    });
+    const unknown = await createSchedule(h.deps, body()).catch(toHttpError);
+    h.store.putSchedule = async () => {
+      throw Object.assign(new Error("throttled"), {
+        name: "ThrottlingException",
+        $metadata: { httpStatusCode: 400 },
+      });
+    };
+    const throttled = await createSchedule(h.deps, body()).catch(toHttpError);
+    h.store.putSchedule = putSchedule;
+
+    // Assess
+    expect(h.store.schedules.size).toBe(1);
+    expect(unknown).toMatchObject({ status: 500, code: "internal_error" });
+    expect((unknown as HttpError).message).toMatch(/may have been stored/);
+    expect(throttled).toMatchObject({ status: 503, code: "service_unavailable" });
+  });
+
+  it("a schedule stored before the read-back failed is answered, not refused as a retryable 503 that would store a second one on retry", async () => {
+    // Prepare
+    const h = harness();
+    const getSchedule = h.store.getSchedule.bind(h.store);
+    h.store.getSchedule = async () => {
+      throw Object.assign(new Error("socket hang up"), {
+        name: "InternalServerError",
+        $fault: "server",
+        $metadata: { httpStatusCode: 500, attempts: 3 },
+      });
+    };
+
+    // Act
+    const outcome = await createSchedule(h.deps, body()).catch((e: unknown) => toHttpError(e));
+    h.store.getSchedule = getSchedule;
+
+    // Assess
+    expect(isHttpError(outcome)).toBe(false);
+    expect([...h.store.schedules.keys()]).toEqual([(outcome as { schedule_id: string }).schedule_id]);
+    expect((outcome as { status: string }).status).toBe("active");
   });
 });
 
