@@ -227,7 +227,7 @@ export function internalError(cause?: unknown): HttpError {
 export function toHttpError(error: unknown): HttpError {
   if (isHttpError(error)) return error;
   if (!isSdkError(error)) return internalError(error);
-  if (isThrottlingError(error)) return serviceUnavailable(THROTTLED_MESSAGE, error);
+  if (isAwsThrottling(error)) return serviceUnavailable(THROTTLED_MESSAGE, error);
   if (isTransientError(error) || isServerError(error))
     return serviceUnavailable(DEPENDENCY_FAILED_MESSAGE, error);
   return internalError(error);
@@ -240,4 +240,9 @@ export const DEPENDENCY_FAILED_MESSAGE =
 
 function isSdkError(error: unknown): error is SdkError {
   return typeof error === "object" && error !== null && "name" in error;
+}
+
+/** An AWS call the service refused for its rate (the SDK's rule): it changed nothing, so a retry is always safe. */
+export function isAwsThrottling(error: unknown): boolean {
+  return isSdkError(error) && isThrottlingError(error);
 }

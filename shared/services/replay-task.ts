@@ -1,8 +1,13 @@
-import { isThrottlingError } from "@smithy/core/retry";
-import type { SdkError } from "@smithy/types";
 import type { TaskStore } from "#shared/adapters/task-store.js";
 import type { TopicQueue } from "#shared/adapters/topic-queue.js";
-import { conflict, HttpError, isHttpError, notFound, validationFailed } from "#shared/api/errors.js";
+import {
+  conflict,
+  HttpError,
+  isAwsThrottling,
+  isHttpError,
+  notFound,
+  validationFailed,
+} from "#shared/api/errors.js";
 import { replayTaskQuerySchema } from "#shared/api/schemas/tasks.js";
 import { type TaskView, taskView } from "#shared/api/task-view.js";
 import { toIssues } from "#shared/domain/add-task-request.js";
@@ -77,7 +82,7 @@ export async function sendReplayed(deps: ReplayDeps, task: TaskRecord): Promise<
  */
 export function replayFailure(error: unknown, replayedAlready: boolean): unknown {
   if (isHttpError(error)) return error;
-  const throttled = typeof error === "object" && error !== null && isThrottlingError(error as SdkError);
+  const throttled = isAwsThrottling(error);
   if (throttled && !replayedAlready) return error;
   return new HttpError(
     500,

@@ -1,11 +1,10 @@
-import { isThrottlingError } from "@smithy/core/retry";
-import type { SdkError } from "@smithy/types";
 import * as z from "zod";
 import type { ScheduleChange, TaskStore } from "#shared/adapters/task-store.js";
 import { decodeCursor, encodeCursor } from "#shared/api/cursor.js";
 import {
   conflict,
   HttpError,
+  isAwsThrottling,
   isHttpError,
   notFound,
   unknownTopic,
@@ -82,11 +81,7 @@ export async function createSchedule(deps: ScheduleRouteDeps, body: unknown): Pr
  * retry would store a second schedule: a 500 saying so, not a 503.
  */
 function perhapsStored(error: unknown): unknown {
-  if (
-    isHttpError(error) ||
-    (typeof error === "object" && error !== null && isThrottlingError(error as SdkError))
-  )
-    return error;
+  if (isHttpError(error) || isAwsThrottling(error)) return error;
   return new HttpError(
     500,
     "internal_error",
