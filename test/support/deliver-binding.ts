@@ -1,5 +1,7 @@
+import type { CallbackClient } from "#shared/adapters/callback-client.js";
 import { loadEnvironmentConfig, type TopicConfig } from "#shared/config/index.js";
-import type { DeliverBinding } from "#shared/services/deliver/index.js";
+import type { CallbackSigner } from "#shared/security/signing.js";
+import type { DeliverBinding, DeliverDeps } from "#shared/services/deliver/index.js";
 
 /** The `demo` topic's queues as the deliver function's binding names them. */
 export const QUEUE_ARN = "arn:aws:sqs:eu-west-1:000000000000:punctual-test-demo.fifo";
@@ -21,4 +23,27 @@ export function testTopic(overrides: Partial<TopicConfig> = {}): TopicConfig {
 
 export function binding(topic: TopicConfig = testTopic()): DeliverBinding {
   return { topic, queueUrl: QUEUE_URL, dlqUrl: DLQ_URL };
+}
+
+/**
+ * The deliver function's dependencies as every deliver spec wires them: one topic behind QUEUE_ARN, one callback
+ * client and signer for it, a fixed `random` (no jitter draws); the spec brings its own fakes, clock and extras.
+ */
+export function deliverDeps(
+  parts: Pick<DeliverDeps, "store" | "topicQueue" | "metrics" | "logger" | "clock"> & {
+    readonly topic: TopicConfig;
+    readonly callbacks: CallbackClient;
+    readonly signer: CallbackSigner;
+  },
+  extra: Partial<DeliverDeps> = {},
+): DeliverDeps {
+  const { topic, callbacks, signer, ...rest } = parts;
+  return {
+    ...rest,
+    bindingFor: (arn) => (arn === QUEUE_ARN ? binding(topic) : undefined),
+    callbackClientFor: () => callbacks,
+    signer: async () => signer,
+    random: () => 0.5,
+    ...extra,
+  };
 }

@@ -10,8 +10,8 @@ import type { CallbackRequest, CallbackResult } from "#shared/adapters/callback-
 import type { TopicConfig } from "#shared/config/index.js";
 import type { TaskRecord } from "#shared/domain/task.js";
 import { CallbackSigner } from "#shared/security/signing.js";
-import { type DeliverDeps, deliverBatch } from "#shared/services/deliver/index.js";
-import { binding, QUEUE_ARN, testTopic } from "../../../support/deliver-binding.js";
+import { deliverBatch } from "#shared/services/deliver/index.js";
+import { deliverDeps, testTopic } from "../../../support/deliver-binding.js";
 import { eventOf, fifoRecord, makeTask } from "../../../support/factories.js";
 import { FakeCallbacks, HTTP } from "../../../support/fakes/callbacks.js";
 import { MemoryMetrics } from "../../../support/fakes/metrics.js";
@@ -65,19 +65,13 @@ function setup(
   const metrics = new MemoryMetrics();
   const topic = options.topic ?? testTopic();
   const signer = new CallbackSigner([SECRET]);
-  const deps: DeliverDeps = {
-    store,
-    topicQueue: queue,
-    bindingFor: (arn) => (arn === QUEUE_ARN ? binding(topic) : undefined),
-    callbackClientFor: () => callbacks,
-    signer: async () => signer,
-    metrics,
-    logger: memoryLogger(),
-    clock: () => now,
-    random: () => 0.5,
-    groupConcurrency: options.groupConcurrency ?? 10,
-    ...(options.watchdogMarginMs !== undefined && { watchdogMarginMs: options.watchdogMarginMs }),
-  };
+  const deps = deliverDeps(
+    { store, topicQueue: queue, metrics, logger: memoryLogger(), clock: () => now, topic, callbacks, signer },
+    {
+      groupConcurrency: options.groupConcurrency ?? 10,
+      ...(options.watchdogMarginMs !== undefined && { watchdogMarginMs: options.watchdogMarginMs }),
+    },
+  );
   const context = { getRemainingTimeInMillis: options.remainingMs ?? (() => 60_000) };
   const task = async (group: string, fields: Partial<TaskRecord> = {}) => {
     const t = makeTask({

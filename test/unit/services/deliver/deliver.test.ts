@@ -12,7 +12,7 @@ import {
   deliverBatch,
   PowertoolsDeliveryMetrics,
 } from "#shared/services/deliver/index.js";
-import { binding, QUEUE_ARN, QUEUE_URL, testTopic } from "../../../support/deliver-binding.js";
+import { binding, deliverDeps, QUEUE_URL, testTopic } from "../../../support/deliver-binding.js";
 import { eventOf, fifoRecord, makeTask } from "../../../support/factories.js";
 import { FakeCallbacks, HTTP } from "../../../support/fakes/callbacks.js";
 import { MemoryMetrics } from "../../../support/fakes/metrics.js";
@@ -36,18 +36,10 @@ function setup(groupConcurrency: number, options: { topic?: TopicConfig; remaini
   const logger = memoryLogger();
   const topic = options.topic ?? testTopic();
   const signer = new CallbackSigner([SECRET]);
-  const deps: DeliverDeps = {
-    store,
-    topicQueue: queue,
-    bindingFor: (arn) => (arn === QUEUE_ARN ? binding(topic) : undefined),
-    callbackClientFor: () => callbacks,
-    signer: async () => signer,
-    metrics,
-    logger,
-    clock: () => now,
-    random: () => 0.5,
-    groupConcurrency,
-  };
+  const deps = deliverDeps(
+    { store, topicQueue: queue, metrics, logger, clock: () => now, topic, callbacks, signer },
+    { groupConcurrency },
+  );
   const context = { getRemainingTimeInMillis: options.remainingMs ?? (() => 60_000) };
   const task = async (o: Partial<Parameters<typeof makeTask>[0]> = {}) => {
     const t = makeTask({

@@ -3,8 +3,8 @@ import { describe, expect, it } from "vitest";
 import type { CallbackResult } from "#shared/adapters/callback-client.js";
 import type { TopicConfig } from "#shared/config/index.js";
 import { CallbackSigner } from "#shared/security/signing.js";
-import { type DeliverDeps, DestinationCache, deliverBatch } from "#shared/services/deliver/index.js";
-import { binding, QUEUE_ARN, testTopic } from "../../../support/deliver-binding.js";
+import { DestinationCache, deliverBatch } from "#shared/services/deliver/index.js";
+import { deliverDeps, testTopic } from "../../../support/deliver-binding.js";
 import { eventOf, fifoRecord, makeTask, T0 } from "../../../support/factories.js";
 import { FakeCallbacks, HTTP } from "../../../support/fakes/callbacks.js";
 import { MemoryMetrics } from "../../../support/fakes/metrics.js";
@@ -28,19 +28,19 @@ function setup(topicOverrides: Partial<TopicConfig>, startMs = T0 + 100) {
   const queue = new FakeTopicQueue();
   const metrics = new MemoryMetrics();
   const topic = testTopic({ name: "demo", ...topicOverrides });
-  const deps: DeliverDeps = {
-    store,
-    topicQueue: queue,
-    bindingFor: (arn) => (arn === QUEUE_ARN ? binding(topic) : undefined),
-    callbackClientFor: () => callbacks,
-    signer: async () => SIGNER,
-    metrics,
-    logger: memoryLogger(),
-    clock: () => now,
-    random: () => 0.5,
-    groupConcurrency: 10,
-    destinationCache: new DestinationCache(),
-  };
+  const deps = deliverDeps(
+    {
+      store,
+      topicQueue: queue,
+      metrics,
+      logger: memoryLogger(),
+      clock: () => now,
+      topic,
+      callbacks,
+      signer: SIGNER,
+    },
+    { groupConcurrency: 10, destinationCache: new DestinationCache() },
+  );
   const context = { getRemainingTimeInMillis: () => 60_000 };
   /** A due task in a group of its own, to `host`. */
   const task = async (host = HOST_A) => {

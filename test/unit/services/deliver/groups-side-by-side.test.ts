@@ -4,7 +4,7 @@ import type { CallbackRequest, CallbackResult } from "#shared/adapters/callback-
 import type { TopicConfig } from "#shared/config/index.js";
 import { CallbackSigner } from "#shared/security/signing.js";
 import { type DeliverDeps, deliverBatch } from "#shared/services/deliver/index.js";
-import { binding, QUEUE_ARN, QUEUE_URL, testTopic } from "../../../support/deliver-binding.js";
+import { deliverDeps, QUEUE_URL, testTopic } from "../../../support/deliver-binding.js";
 import { eventOf, fifoRecord, makeTask } from "../../../support/factories.js";
 import { FakeCallbacks, HTTP } from "../../../support/fakes/callbacks.js";
 import { MemoryMetrics } from "../../../support/fakes/metrics.js";
@@ -31,19 +31,19 @@ function setup(
   const logger = memoryLogger();
   const topic = options.topic ?? testTopic();
   const signer = new CallbackSigner([`whsec_${randomBytes(32).toString("base64")}`]);
-  const deps: DeliverDeps = {
-    store,
-    topicQueue: queue,
-    bindingFor: (arn) => (arn === QUEUE_ARN ? binding(topic) : undefined),
-    callbackClientFor: () => callbacks,
-    signer: async () => signer,
-    metrics: new MemoryMetrics(),
-    logger,
-    clock: () => now,
-    random: () => 0.5,
-    groupConcurrency,
-    ...options.deps,
-  };
+  const deps = deliverDeps(
+    {
+      store,
+      topicQueue: queue,
+      metrics: new MemoryMetrics(),
+      logger,
+      clock: () => now,
+      topic,
+      callbacks,
+      signer,
+    },
+    { groupConcurrency, ...options.deps },
+  );
   const task = async (group: string, dueOffsetMs = -250) => {
     const t = makeTask({ group, dueAtMs: now + dueOffsetMs, acceptedAtMs: now - 10_000, status: "queued" });
     await store.putNew(t);
