@@ -1,4 +1,44 @@
-import { CreateTableCommand, type DynamoDBClient, waitUntilTableExists } from "@aws-sdk/client-dynamodb";
+import http from "node:http";
+import type { AddressInfo } from "node:net";
+import { CreateTableCommand, DynamoDBClient, waitUntilTableExists } from "@aws-sdk/client-dynamodb";
+import dynalite from "dynalite";
+import type { RequestListener } from "#local/aws/in-process.js";
+
+/** dynalite on a loopback port, a real SDK client for it, and how to stop both. */
+export interface LocalDynamo {
+  readonly client: DynamoDBClient;
+  stop(): Promise<void>;
+}
+
+/**
+ * Starts dynalite (tables ACTIVE at once) on a free loopback port. `wrap` puts a layer in front of its request
+ * listener (the local cloud's PartiQL emulation); `maxAttempts` is the client's (the SDK's default otherwise).
+ */
+export async function startDynalite(
+  options: {
+    readonly wrap?: (listener: RequestListener) => RequestListener;
+    readonly maxAttempts?: number;
+  } = {},
+): Promise<LocalDynamo> {
+  const db = dynalite({ createTableMs: 0 });
+  const { wrap } = options;
+  const server = wrap ? http.createServer(wrap(db.listeners("request")[0] as RequestListener)) : db;
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  const client = new DynamoDBClient({
+    endpoint: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
+    region: "us-east-1",
+    credentials: { accessKeyId: "test", secretAccessKey: "test" },
+    ...(options.maxAttempts !== undefined ? { maxAttempts: options.maxAttempts } : {}),
+  });
+  return {
+    client,
+    stop: async () => {
+      client.destroy();
+      server.closeAllConnections();
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+    },
+  };
+}
 
 /**
  * Waits until dynalite reports the table ACTIVE. Even with `createTableMs: 0` dynalite answers CreateTable while

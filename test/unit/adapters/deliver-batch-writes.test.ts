@@ -1,51 +1,32 @@
-/**
- * The task store's batch methods for deliver (readMany, startAttempts, finishAttempts) and for the batch add's
- * keyed items (claimIdempotencyKeys, insertNewMany): the same answers from the table — dynalite behind the local cloud's PartiQL emulation, reached by the real SDK over HTTP — and from the
- * memory fake the deliver unit tests use.
- */
-import http from "node:http";
-import type { AddressInfo } from "node:net";
 import {
   BatchExecuteStatementCommand,
   type BatchExecuteStatementCommandOutput,
   BatchGetItemCommand,
-  DynamoDBClient,
+  type DynamoDBClient,
 } from "@aws-sdk/client-dynamodb";
-import dynalite from "dynalite";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import type { RequestListener } from "#local/aws/in-process.js";
 import { withPartiql } from "#local/aws/partiql.js";
 import { DynamoTaskStore } from "#shared/adapters/dynamo-task-store.js";
 import { type IdempotencyClaim, startedTask, type TaskStore } from "#shared/adapters/task-store.js";
 import { attemptLogSlot } from "#shared/domain/attempt-log.js";
 import { sweepShardOf } from "#shared/domain/sweep.js";
 import type { TaskRecord } from "#shared/domain/task.js";
-import { createKeyedTable } from "../../support/dynalite-table.js";
+import { createKeyedTable, type LocalDynamo, startDynalite } from "../../support/dynalite-table.js";
 import { makeTask } from "../../support/factories.js";
 import { MemoryTaskStore } from "../../support/memory-task-store.js";
 
 const NOW = Date.UTC(2026, 10, 30, 6, 0, 0);
-let server: http.Server;
+let dynamo: LocalDynamo;
 let client: DynamoDBClient;
 let tableCount = 0;
 
 beforeAll(async () => {
-  const db = dynalite({ createTableMs: 0 });
-  const [listener] = db.listeners("request");
-  server = http.createServer(withPartiql(listener as RequestListener));
-  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
-  const { port } = server.address() as AddressInfo;
-  client = new DynamoDBClient({
-    endpoint: `http://127.0.0.1:${port}`,
-    region: "us-east-1",
-    credentials: { accessKeyId: "test", secretAccessKey: "test" },
-  });
+  dynamo = await startDynalite({ wrap: (listener) => withPartiql(listener) });
+  client = dynamo.client;
 });
 
 afterAll(async () => {
-  client?.destroy();
-  server.closeAllConnections();
-  await new Promise<void>((resolve) => server.close(() => resolve()));
+  await dynamo?.stop();
 });
 
 async function tableStore(storeClient: DynamoDBClient = client): Promise<TaskStore> {

@@ -1,12 +1,10 @@
-import type { AddressInfo } from "node:net";
 import {
   BatchWriteItemCommand,
   type BatchWriteItemCommandInput,
   CreateTableCommand,
-  DynamoDBClient,
+  type DynamoDBClient,
   waitUntilTableExists,
 } from "@aws-sdk/client-dynamodb";
-import dynalite from "dynalite";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { DynamoTaskStore, UNPROCESSED_ROUNDS } from "#shared/adapters/dynamo-task-store.js";
 import type { PageKey, TaskPage, TaskStore } from "#shared/adapters/task-store.js";
@@ -28,29 +26,23 @@ import {
 } from "#shared/domain/schedule.js";
 import { SWEEP_INDEX_NAME, sweepShardOf } from "#shared/domain/sweep.js";
 import type { TaskRecord } from "#shared/domain/task.js";
+import { type LocalDynamo, startDynalite } from "../../support/dynalite-table.js";
 import { makeTask } from "../../support/factories.js";
 import { MemoryTaskStore } from "../../support/memory-task-store.js";
 
 const NOW = Date.UTC(2026, 10, 23, 12, 0, 0);
-let server: ReturnType<typeof dynalite>;
+let dynamo: LocalDynamo;
 let client: DynamoDBClient;
 let tableCount = 0;
 let clockSeconds = NOW / 1000;
 
 beforeAll(async () => {
-  server = dynalite({ createTableMs: 0 });
-  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
-  const { port } = server.address() as AddressInfo;
-  client = new DynamoDBClient({
-    endpoint: `http://127.0.0.1:${port}`,
-    region: "us-east-1",
-    credentials: { accessKeyId: "test", secretAccessKey: "test" },
-  });
+  dynamo = await startDynalite();
+  client = dynamo.client;
 });
 
 afterAll(async () => {
-  client?.destroy();
-  await new Promise<void>((resolve) => server.close(() => resolve()));
+  await dynamo?.stop();
 });
 
 /**

@@ -1,16 +1,10 @@
-/**
- * Issue 9, points 4, 7 and 8 through the real add-task handler (middy stack, lossless body parser): content is
- * stored exactly as sent, bad input is a 4xx that writes nothing, idempotency keys are scoped per topic.
- */
-import type { AddressInfo } from "node:net";
-import { DynamoDBClient } from "@aws-sdk/client-dynamodb";
+import type { DynamoDBClient } from "@aws-sdk/client-dynamodb";
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2, Context } from "aws-lambda";
-import dynalite from "dynalite";
 import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import { DynamoTaskStore } from "#shared/adapters/dynamo-task-store.js";
 import { type PunctualConfig, parseConfig } from "#shared/config/index.js";
 import { MAX_PAYLOAD_BYTES } from "#shared/config/schema.js";
-import { createKeyedTable } from "../../support/dynalite-table.js";
+import { createKeyedTable, type LocalDynamo, startDynalite } from "../../support/dynalite-table.js";
 import { fixture, NOW, silentLogger } from "./fakes.js";
 
 const ENV_VARS = {
@@ -306,22 +300,15 @@ function withTopic(config: PunctualConfig, topic: string, change: Record<string,
 }
 
 describe("against the real table (dynalite): the largest content a topic may allow is a 2xx or a 4xx, never a 5xx", () => {
-  let server: ReturnType<typeof dynalite>;
+  let dynamo: LocalDynamo;
   let client: DynamoDBClient;
   beforeAll(async () => {
-    server = dynalite({ createTableMs: 0 });
-    await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
-    const { port } = server.address() as AddressInfo;
-    client = new DynamoDBClient({
-      endpoint: `http://127.0.0.1:${port}`,
-      region: "us-east-1",
-      credentials: { accessKeyId: "test", secretAccessKey: "test" },
-    });
+    dynamo = await startDynalite();
+    client = dynamo.client;
     await createKeyedTable(client, "exact");
   });
   afterAll(async () => {
-    client?.destroy();
-    await new Promise<void>((resolve) => server.close(() => resolve()));
+    await dynamo?.stop();
   });
 
   function bigTopicDeps() {

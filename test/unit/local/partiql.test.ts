@@ -1,20 +1,11 @@
-/**
- * The local cloud's PartiQL emulation (local/aws/partiql.ts): the translator against AWS's documented UPDATE
- * examples and the statements the task store emits, its refusals, and BatchExecuteStatement over HTTP through the
- * real SDK in front of dynalite (per-statement errors, injected statement faults, the statement count).
- */
-import http from "node:http";
-import type { AddressInfo } from "node:net";
 import {
   BatchExecuteStatementCommand,
-  DynamoDBClient,
+  type DynamoDBClient,
   GetItemCommand,
   PutItemCommand,
 } from "@aws-sdk/client-dynamodb";
-import dynalite from "dynalite";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { FaultInjector } from "#local/aws/faults.js";
-import type { RequestListener } from "#local/aws/in-process.js";
 import {
   PartiqlValidationError,
   parseInsert,
@@ -25,7 +16,7 @@ import {
   withPartiql,
 } from "#local/aws/partiql.js";
 import { insertStatement, updateStatement } from "#shared/adapters/partiql.js";
-import { createKeyedTable } from "../../support/dynalite-table.js";
+import { createKeyedTable, type LocalDynamo, startDynalite } from "../../support/dynalite-table.js";
 
 const MUSIC_KEYS = ["Artist", "SongTitle"];
 
@@ -199,7 +190,7 @@ describe("PartiQL INSERT → conditional PutItem", () => {
 });
 
 describe("BatchExecuteStatement in front of dynalite", () => {
-  let server: http.Server;
+  let dynamo: LocalDynamo;
   let client: DynamoDBClient;
   const faults = new FaultInjector({});
   const TABLE = "partiql-music";
@@ -218,16 +209,8 @@ describe("BatchExecuteStatement in front of dynalite", () => {
       ?.AwardsWon?.N;
 
   beforeAll(async () => {
-    const db = dynalite({ createTableMs: 0 });
-    const [listener] = db.listeners("request");
-    server = http.createServer(withPartiql(listener as RequestListener, { faults }));
-    await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
-    client = new DynamoDBClient({
-      endpoint: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
-      region: "us-east-1",
-      credentials: { accessKeyId: "test", secretAccessKey: "test" },
-      maxAttempts: 1,
-    });
+    dynamo = await startDynalite({ wrap: (listener) => withPartiql(listener, { faults }), maxAttempts: 1 });
+    client = dynamo.client;
     await createKeyedTable(client, TABLE, { hash: "Artist", range: "SongTitle" });
     for (const title of ["one", "two", "three"]) {
       await client.send(
@@ -237,9 +220,7 @@ describe("BatchExecuteStatement in front of dynalite", () => {
   });
 
   afterAll(async () => {
-    client?.destroy();
-    server.closeAllConnections();
-    await new Promise<void>((resolve) => server.close(() => resolve()));
+    await dynamo?.stop();
   });
 
   it("answers 200 with each statement's own outcome, in order: written, condition failed (with ALL_OLD), no item", async () => {
