@@ -1234,11 +1234,10 @@ export class DynamoTaskStore implements TaskStore {
   /** A batch start (`startedTask`), on condition that the task is still exactly as read. */
   private startStatement({ read, atMs, handedOverAtMs }: BatchStart): BatchStatementRequest {
     const started = startedTask(read, atMs, handedOverAtMs);
-    const key = parseTaskId(read.taskId);
     return updateStatement({
       returnOldOnConditionFailure: true,
       table: this.table,
-      key: { pk: key?.pk ?? "", sk: key?.sk ?? "" },
+      key: statementKey(read.taskId),
       set: [
         [["status"], started.status],
         [["attempts"], started.attempts],
@@ -1261,22 +1260,18 @@ export class DynamoTaskStore implements TaskStore {
   private finishStatement(write: FinishWrite): BatchStatementRequest {
     if (write.kind === "delivered") return this.deliveredStatement(write);
     const { read, started } = write;
-    const key = parseTaskId(read.taskId);
-    const restored = (["lastAttemptAtMs", "attemptSeq", "attemptLog", "queuedAtMs"] as const).filter(
-      (name) => read[name] !== undefined,
-    );
     return updateStatement({
       returnOldOnConditionFailure: true,
       table: this.table,
-      key: { pk: key?.pk ?? "", sk: key?.sk ?? "" },
+      key: statementKey(read.taskId),
       set: [
         [["status"], read.status],
         [["attempts"], read.attempts],
-        ...restored.map((name) => [[name], read[name]] as const),
+        ...START_FIELDS.filter((name) => read[name] !== undefined).map(
+          (name) => [[name], read[name]] as const,
+        ),
       ],
-      remove: (["lastAttemptAtMs", "attemptSeq", "attemptLog", "queuedAtMs"] as const).filter(
-        (name) => read[name] === undefined,
-      ),
+      remove: START_FIELDS.filter((name) => read[name] === undefined),
       where: [
         ["status", started.status],
         ["attemptSeq", started.attemptSeq],
@@ -1292,11 +1287,10 @@ export class DynamoTaskStore implements TaskStore {
     result,
     attemptLog,
   }: Extract<FinishWrite, { kind: "delivered" }>): BatchStatementRequest {
-    const key = parseTaskId(taskId);
     return updateStatement({
       returnOldOnConditionFailure: true,
       table: this.table,
-      key: { pk: key?.pk ?? "", sk: key?.sk ?? "" },
+      key: statementKey(taskId),
       set: [
         [["status"], "delivered" satisfies TaskStatus],
         [["deliveredAtMs"], result.atMs],
@@ -1480,6 +1474,15 @@ async function inRounds<T>(
 }
 
 /** An item's key as one string, to match UnprocessedItems back to the puts that were sent. */
+/** What a start sets besides status and attempts: a give-back restores each as read, or removes it. */
+const START_FIELDS = ["lastAttemptAtMs", "attemptSeq", "attemptLog", "queuedAtMs"] as const;
+
+/** A statement's key from a task id (a malformed id names no item: its statement finds none). */
+function statementKey(taskId: string): { pk: string; sk: string } {
+  const key = parseTaskId(taskId);
+  return { pk: key?.pk ?? "", sk: key?.sk ?? "" };
+}
+
 function keyOf(item: Record<string, AttributeValue> | undefined): string {
   return `${item?.pk?.S ?? ""}\u0000${item?.sk?.S ?? ""}`;
 }
