@@ -464,16 +464,8 @@ async function runStatement(
 ): Promise<Record<string, unknown>> {
   const answer = await call("DynamoDB_20120810.UpdateItem", input);
   if (answer.status === 200) return { TableName: table };
-  const type =
-    String(answer.json.__type ?? "")
-      .split("#")
-      .pop() ?? "";
-  const code = STATEMENT_ERROR_CODES[type] ?? "InternalServerError";
-  const error: Record<string, unknown> = {
-    Code: code,
-    Message: String(answer.json.message ?? answer.json.Message ?? type),
-  };
-  if (code === "ConditionalCheckFailed" && returnOld) {
+  const error: Record<string, unknown> = statementError(answer);
+  if (error.Code === "ConditionalCheckFailed" && returnOld) {
     const old = await call("DynamoDB_20120810.GetItem", {
       TableName: table,
       Key: input.Key,
@@ -492,20 +484,25 @@ async function runInsert(
 ): Promise<Record<string, unknown>> {
   const answer = await call("DynamoDB_20120810.PutItem", input);
   if (answer.status === 200) return { TableName: table };
+  const error = statementError(answer);
+  return {
+    TableName: table,
+    Error:
+      error.Code === "ConditionalCheckFailed"
+        ? { Code: "DuplicateItem", Message: "Duplicate primary key exists in table" }
+        : error,
+  };
+}
+
+/** A refused item action as a statement's `Error`: its BatchStatementError code and the action's message. */
+function statementError(answer: Answer): { Code: string; Message: string } {
   const type =
     String(answer.json.__type ?? "")
       .split("#")
       .pop() ?? "";
-  if (type === "ConditionalCheckFailedException") {
-    return {
-      TableName: table,
-      Error: { Code: "DuplicateItem", Message: "Duplicate primary key exists in table" },
-    };
-  }
-  const code = STATEMENT_ERROR_CODES[type] ?? "InternalServerError";
   return {
-    TableName: table,
-    Error: { Code: code, Message: String(answer.json.message ?? answer.json.Message ?? type) },
+    Code: STATEMENT_ERROR_CODES[type] ?? "InternalServerError",
+    Message: String(answer.json.message ?? answer.json.Message ?? type),
   };
 }
 
