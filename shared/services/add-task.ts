@@ -210,8 +210,13 @@ export function orderingLaneOf(config: PunctualConfig, body: unknown): string | 
   if (!topic) return undefined;
   const deliverBy = parsed.value.deliverBy ?? topic.deliverBy;
   const group = groupValueOf(orderingView(parsed.value.content.value, deliverBy), deliverBy);
-  if (!group.ok || group.value === undefined) return undefined;
-  return JSON.stringify([topic.name, group.value]);
+  if (!group.ok) return undefined;
+  return laneKey(topic.name, group.value);
+}
+
+/** An ordering lane's key: its topic and group value; none without a group (the task is a lane of its own). */
+export function laneKey(topic: string, groupValue: string | undefined): string | undefined {
+  return groupValue === undefined ? undefined : JSON.stringify([topic, groupValue]);
 }
 
 /**

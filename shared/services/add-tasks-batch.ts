@@ -6,7 +6,13 @@ import {
   type BatchItemResult,
 } from "#shared/api/schemas/batch.js";
 import { isPlainObject, toIssues } from "#shared/domain/add-task-request.js";
-import { type AddTaskDeps, type CheckedAddRequest, checkAddRequest, orderingLaneOf } from "./add-task.js";
+import {
+  type AddTaskDeps,
+  type CheckedAddRequest,
+  checkAddRequest,
+  laneKey,
+  orderingLaneOf,
+} from "./add-task.js";
 import { addBatched, addOne, type BatchedAddDeps, type BatchedItem } from "./add-tasks-batched.js";
 
 /**
@@ -71,7 +77,7 @@ function splitBatch(
   const shared = sharedKeys(checked);
   const batched: BatchedItem[][] = [];
   const single: number[][] = [];
-  for (const lane of lanesOf(deps, tasks)) {
+  for (const lane of lanesOf(deps, tasks, checked)) {
     const items = lane.map((index) => ({ index, body: tasks[index], checked: checked[index] }));
     const keyedGroup = items.length > 1 && items.some((item) => claimedKey(item.checked) !== undefined);
     if (
@@ -120,11 +126,17 @@ function sharedKeys(checked: readonly (CheckedAddRequest | undefined)[]): Set<st
  * written (and, due now, relayed) before an earlier one. Items without a group (no deliver_by value, or refused)
  * are lanes of their own.
  */
-function lanesOf(deps: AddTaskDeps, tasks: readonly unknown[]): number[][] {
+function lanesOf(
+  deps: AddTaskDeps,
+  tasks: readonly unknown[],
+  checked: readonly (CheckedAddRequest | undefined)[],
+): number[][] {
   const lanes = new Map<string, number[]>();
   const alone: number[][] = [];
   tasks.forEach((task, index) => {
-    const lane = orderingLaneOf(deps.config, task);
+    // An item already checked has its lane; only the others are parsed again for theirs.
+    const item = checked[index];
+    const lane = item ? laneKey(item.topic.name, item.groupValue) : orderingLaneOf(deps.config, task);
     if (lane === undefined) alone.push([index]);
     else if (lanes.has(lane)) lanes.get(lane)?.push(index);
     else lanes.set(lane, [index]);
