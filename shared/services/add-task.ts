@@ -247,7 +247,10 @@ async function writeOrRemove(deps: AddTaskDeps, task: TaskRecord): Promise<void>
  * the client was told is unknown; the retry with the key yields the same task id). Best effort: the client was
  * not told 2xx, so no acknowledged task depends on it; a missing task is simply not indexed.
  */
-export async function leaveForTheSweeper(deps: AddTaskDeps, taskId: string): Promise<void> {
+export async function leaveForTheSweeper(
+  deps: Pick<AddTaskDeps, "store" | "onError">,
+  taskId: string,
+): Promise<void> {
   try {
     await deps.store.enterSweepIndex(taskId);
   } catch (error) {

@@ -1,3 +1,4 @@
+import { pMapSettled } from "p-map";
 import { type HttpError, serviceUnavailable } from "#shared/api/errors.js";
 import { type TopicConfig, timerSettings, topicConfig } from "#shared/config/index.js";
 import {
@@ -8,16 +9,27 @@ import {
   type Subscriber,
   type SubscriberStatus,
 } from "#shared/domain/fan-out.js";
+import { indexedOnAdd } from "#shared/domain/sweep.js";
 import type { TaskRecord, TaskStatus } from "#shared/domain/task.js";
 import { planTimer } from "#shared/domain/timing.js";
 import { forEachBounded } from "#shared/runtime/async.js";
-import { type AddTaskDeps, arm, checkItemSize, claimExpiry } from "../add-task.js";
+import { type AddTaskDeps, arm, checkItemSize, claimExpiry, leaveForTheSweeper } from "../add-task.js";
 
 /** What the fan-out add needs of the add's ports. */
 export type FanOutAddDeps = Pick<AddTaskDeps, "store" | "timerQueue" | "scheduler" | "config" | "onError">;
 
 /** Writes or arms in flight at once for one add: every subscriber of a topic (≤ 10) side by side. */
 const ADD_CONCURRENCY = 10;
+
+/**
+ * How far an add got when it failed, which is what its clean-up must look at: `parent`, no copy was written;
+ * `copies`, copies may be written, none armed; `arming`, every copy written and the parent read back not cancelled
+ * after those writes (`cancelledMeanwhile`), `armed` holding the copies whose timer was sent.
+ */
+interface AddProgress {
+  stage: "parent" | "copies" | "arming";
+  readonly armed: Set<string>;
+}
 
 /**
  * Adds a task on a fan-out topic: the parent, then every delivery task, then every delivery's timer, and only
@@ -27,6 +39,9 @@ const ADD_CONCURRENCY = 10;
  * table, has none), but the timers are SQS messages or Scheduler schedules outside any DynamoDB transaction anyway;
  * what makes the add safe is the order and the answer, as for a plain task (shared/services/add-task.ts):
  * - the parent first, so no delivery task exists without the parent that shows it;
+ * - each copy enters the sweep index with its write only off the near-term happy path (`indexedOnAdd`, issue
+ *   13.2): a near-term copy's timer message carries it, as a plain task's does, and every failure below that
+ *   leaves a copy unarmed puts it in the index itself (`leaveUnarmedCopies`);
  * - a failure before the answer: without an idempotency key every item written is removed again (best effort;
  *   nobody was told the id) and the caller gets the error; with a key everything is left for the retry, which
  *   finds the parent through the claim and completes it (`completeFanOut`): missing copies recreated from the
@@ -45,20 +60,36 @@ export async function addFanOut(
   const parent = { ...expanded.parent, expiresAt: claimExpiry(task.dueAtMs, topic) };
   const { deliveries } = expanded;
   for (const record of [parent, ...deliveries]) checkItemSize(record);
-  let arming = false;
+  const progress: AddProgress = { stage: "parent", armed: new Set() };
   try {
     await deps.store.putNew(parent);
-    await forEachBounded(deliveries, ADD_CONCURRENCY, async (delivery) => {
-      await deps.store.putNew(delivery);
-    });
+    progress.stage = "copies";
+    await eachSettled(deliveries, (delivery) => putCopy(deps, delivery));
     // A group cancel can find the parent before its copies exist (the group's list shows parents).
     if (await cancelledMeanwhile(deps, parent, deliveries)) return { ...parent, status: "cancelled" };
-    arming = true;
-    await armAll(deps, deliveries, nowMs);
+    progress.stage = "arming";
+    await armAll(deps, deliveries, nowMs, progress.armed);
     return parent;
   } catch (error) {
-    throw await undoOrKeep(deps, parent, deliveries, error, arming);
+    throw await undoOrKeep(deps, parent, deliveries, error, progress);
   }
+}
+
+/** A copy's write: in the sweep index only off the near-term happy path, as a plain task's (issue 13.2). */
+function putCopy(deps: FanOutAddDeps, copy: TaskRecord): Promise<"created" | "exists"> {
+  return deps.store.putNew(copy, { sweepIndex: indexedOnAdd(copy, deps.config.sweeper) });
+}
+
+/**
+ * Every item through `fn`, side by side (≤ ADD_CONCURRENCY); the first failure is thrown only once every call has
+ * settled. The clean-up after a failure must come after every write and arm the add started: a write still in
+ * flight could land after it, leaving a copy unremoved, or unarmed and outside the sweep index. And a Lambda
+ * function's work still pending when it answers is frozen with it.
+ */
+async function eachSettled<T>(items: readonly T[], fn: (item: T) => Promise<unknown>): Promise<void> {
+  const results = await pMapSettled(items, fn, { concurrency: ADD_CONCURRENCY });
+  const failed = results.find((result) => result.status === "rejected");
+  if (failed) throw failed.reason;
 }
 
 /**
@@ -72,7 +103,7 @@ export async function completeFanOut(
 ): Promise<TaskStatus> {
   const statuses: SubscriberStatus[] = [];
   try {
-    await forEachBounded(parent.fanOut ?? [], ADD_CONCURRENCY, async (link) => {
+    await eachSettled(parent.fanOut ?? [], async (link) => {
       statuses.push(await ensureDelivery(deps, parent, link, nowMs));
     });
   } catch (error) {
@@ -82,25 +113,54 @@ export async function completeFanOut(
   return aggregateStatus(statuses, parent.status);
 }
 
+/**
+ * One subscriber's copy on a retry. A cancelled parent gets no new copy and no timer for a copy still `scheduled`
+ * (the cancel has been answered, a late retry must not undo it: such a copy is one the cancel has yet to reach, or
+ * one an add took back but could not remove). Nor is a copy recreated that may have finished and expired: the
+ * parent (and the claim) outlive a copy's retention. A copy this retry cannot arm stays for the sweeper.
+ */
 async function ensureDelivery(
   deps: FanOutAddDeps,
   parent: TaskRecord,
   link: FanOutLink,
   nowMs: number,
 ): Promise<SubscriberStatus> {
-  let delivery = await deps.store.get(link.taskId);
-  // A cancelled parent gets no new copy: the cancel has been answered, a late retry must not undo it.
-  if (!delivery && parent.status === "cancelled") return "missing";
-  // Nor does a copy that may have finished and expired: the parent (and the claim) outlive a copy's retention.
-  if (!delivery && mayHaveExpired(deps, parent, nowMs)) return "missing";
-  if (!delivery) {
-    const recreated = deliveryFromLink(parent, link);
-    await deps.store.putNew(recreated);
-    if (await cancelledMeanwhile(deps, parent, [recreated])) return "missing";
-    delivery = (await deps.store.get(link.taskId)) ?? recreated;
+  const found = await deps.store.get(link.taskId);
+  if (parent.status === "cancelled") return found?.status ?? "missing";
+  if (!found) {
+    if (mayHaveExpired(deps, parent, nowMs)) return "missing";
+    return recreateDelivery(deps, parent, deliveryFromLink(parent, link), nowMs);
   }
-  if (delivery.status === "scheduled") await armAll(deps, [delivery], nowMs);
-  return delivery.status;
+  if (found.status === "scheduled") {
+    try {
+      await armAll(deps, [found], nowMs);
+    } catch (error) {
+      await leaveUnarmedCopies(deps, parent, [found], false);
+      throw error;
+    }
+  }
+  return found.status;
+}
+
+/** A missing copy written again, exactly as the add made it, and armed; left for the sweeper if it cannot be. */
+async function recreateDelivery(
+  deps: FanOutAddDeps,
+  parent: TaskRecord,
+  copy: TaskRecord,
+  nowMs: number,
+): Promise<SubscriberStatus> {
+  let checked = false;
+  try {
+    await putCopy(deps, copy);
+    if (await cancelledMeanwhile(deps, parent, [copy])) return "missing";
+    checked = true;
+    const delivery = (await deps.store.get(copy.taskId)) ?? copy;
+    if (delivery.status === "scheduled") await armAll(deps, [delivery], nowMs);
+    return delivery.status;
+  } catch (error) {
+    await leaveUnarmedCopies(deps, parent, [copy], checked);
+    throw error;
+  }
 }
 
 /**
@@ -115,9 +175,45 @@ async function cancelledMeanwhile(
   parent: TaskRecord,
   copies: readonly TaskRecord[],
 ): Promise<boolean> {
-  if ((await deps.store.get(parent.taskId))?.status !== "cancelled") return false;
-  await forEachBounded(copies, ADD_CONCURRENCY, (copy) => deps.store.removeScheduled(copy.taskId));
+  if (!(await cancelled(deps, parent))) return false;
+  await eachSettled(copies, (copy) => deps.store.removeScheduled(copy.taskId));
   return true;
+}
+
+async function cancelled(deps: FanOutAddDeps, parent: TaskRecord): Promise<boolean> {
+  return (await deps.store.get(parent.taskId))?.status === "cancelled";
+}
+
+/**
+ * Copies written (or perhaps written) and not armed, that stay in the table: into the sweep index, as a plain
+ * task's `leaveForTheSweeper`, so the sweeper delivers them once past due if no retry comes (a copy indexed with its
+ * write is there already). Unless the parent has been cancelled: a cancel that ran before these copies existed
+ * found none and may have answered 200, so they must never be delivered — and unarmed, outside the index, they are
+ * not. `checked`: the parent was read not cancelled after these copies' writes, so a later cancel finds them (as in
+ * `cancelledMeanwhile`); otherwise it is read now, and a read that fails leaves them out (only the retry then brings
+ * them: the caller was not told 2xx, and a cancel's 200 must hold).
+ */
+async function leaveUnarmedCopies(
+  deps: FanOutAddDeps,
+  parent: TaskRecord,
+  copies: readonly TaskRecord[],
+  checked: boolean,
+): Promise<void> {
+  const unindexed = copies.filter((copy) => !indexedOnAdd(copy, deps.config.sweeper));
+  if (unindexed.length === 0) return;
+  if (!checked) {
+    try {
+      if (await cancelled(deps, parent)) return;
+    } catch (error) {
+      deps.onError?.(
+        "reading a fan-out parent before indexing its unarmed copies failed",
+        error,
+        parent.taskId,
+      );
+      return;
+    }
+  }
+  await eachSettled(unindexed, (copy) => leaveForTheSweeper(deps, copy.taskId));
 }
 
 /**
@@ -131,10 +227,17 @@ function mayHaveExpired(deps: FanOutAddDeps, parent: TaskRecord, nowMs: number):
   return retentionDays === undefined || nowMs - parent.acceptedAtMs >= retentionDays * 86_400_000;
 }
 
-async function armAll(deps: FanOutAddDeps, deliveries: readonly TaskRecord[], nowMs: number): Promise<void> {
-  await forEachBounded(deliveries, ADD_CONCURRENCY, (delivery) =>
-    arm(deps, delivery.taskId, planTimer(delivery.dueAtMs, nowMs, timerSettings(deps.config))),
-  );
+/** Arms every copy's timer; `armed` collects the copies whose timer was sent. */
+async function armAll(
+  deps: FanOutAddDeps,
+  deliveries: readonly TaskRecord[],
+  nowMs: number,
+  armed = new Set<string>(),
+): Promise<void> {
+  await eachSettled(deliveries, async (delivery) => {
+    await arm(deps, delivery.taskId, planTimer(delivery.dueAtMs, nowMs, timerSettings(deps.config)));
+    armed.add(delivery.taskId);
+  });
 }
 
 /**
@@ -151,7 +254,7 @@ async function undoOrKeep(
   parent: TaskRecord,
   deliveries: readonly TaskRecord[],
   error: unknown,
-  arming: boolean,
+  progress: AddProgress,
 ): Promise<unknown> {
   const retryable = parent.idempotencyKey !== undefined;
   deps.onError?.(
@@ -161,17 +264,38 @@ async function undoOrKeep(
     error,
     parent.taskId,
   );
-  if (retryable) {
-    return arming
-      ? serviceUnavailable(
-          "could not arm the task's timers; retry the request with the same idempotency key",
-          error,
-        )
-      : error;
+  const arming = progress.stage === "arming";
+  if (!retryable)
+    return removeWritten(deps, parent, progress.stage === "parent" ? [] : deliveries, error, progress);
+  // A retry may never come: what stays unarmed goes to the sweeper, as a plain task kept for its key does.
+  if (progress.stage !== "parent") {
+    const unarmed = deliveries.filter((delivery) => !progress.armed.has(delivery.taskId));
+    await leaveUnarmedCopies(deps, parent, unarmed, arming);
   }
-  const goneOn = await removeCopies(deps, deliveries, arming);
+  if (!arming) return error;
+  return serviceUnavailable(
+    "could not arm the task's timers; retry the request with the same idempotency key",
+    error,
+  );
+}
+
+/**
+ * The clean-up without a key: the copies, then the parent. A copy that cannot be removed stays (in the sweep index
+ * if unarmed, `leaveUnarmedCopies`, as a plain task whose removal failed), and so does its parent, to show it.
+ */
+async function removeWritten(
+  deps: FanOutAddDeps,
+  parent: TaskRecord,
+  written: readonly TaskRecord[],
+  error: unknown,
+  progress: AddProgress,
+): Promise<unknown> {
+  const arming = progress.stage === "arming";
+  const { goneOn, stayed } = await removeCopies(deps, written, arming);
+  const unarmed = stayed.filter((copy) => !progress.armed.has(copy.taskId));
+  await leaveUnarmedCopies(deps, parent, unarmed, arming);
   if (goneOn.length > 0) return partlyDelivering(parent, goneOn, error);
-  await removeQuietly(deps, parent.taskId);
+  if (stayed.length === 0) await removeQuietly(deps, parent.taskId);
   if (!arming) return error;
   return serviceUnavailable(
     "could not arm the task's timers; the task was not accepted, retry the request",
@@ -181,32 +305,38 @@ async function undoOrKeep(
 
 /**
  * Removes every copy still `scheduled` (before any timer was armed nothing can have moved, so nothing is read
- * back); answers the subscribers whose copies are still there, handed to delivery already.
+ * back); answers the subscribers whose copies are still there, handed to delivery already (`goneOn`), and the
+ * copies still `scheduled` that could not be removed (`stayed`).
  */
 async function removeCopies(
   deps: FanOutAddDeps,
   deliveries: readonly TaskRecord[],
   arming: boolean,
-): Promise<string[]> {
+): Promise<{ goneOn: string[]; stayed: TaskRecord[] }> {
   const goneOn: string[] = [];
+  const stayed: TaskRecord[] = [];
   await forEachBounded(deliveries, ADD_CONCURRENCY, async (delivery) => {
-    await removeQuietly(deps, delivery.taskId);
-    if (!arming) return;
-    const left = await deps.store.get(delivery.taskId).catch(() => undefined);
+    const removed = await removeQuietly(deps, delivery.taskId);
+    const left = arming ? await deps.store.get(delivery.taskId).catch(() => undefined) : undefined;
     if (left && left.status !== "scheduled") goneOn.push(delivery.subscriber ?? "");
+    else if (!removed) stayed.push(delivery);
   });
-  return goneOn.sort((a, b) => subscriberIndex(deliveries, a) - subscriberIndex(deliveries, b));
+  goneOn.sort((a, b) => subscriberIndex(deliveries, a) - subscriberIndex(deliveries, b));
+  return { goneOn, stayed };
 }
 
 function subscriberIndex(deliveries: readonly TaskRecord[], subscriber: string): number {
   return deliveries.findIndex((d) => d.subscriber === subscriber);
 }
 
-async function removeQuietly(deps: FanOutAddDeps, taskId: string): Promise<void> {
+/** Removes a `scheduled` item, reporting a failure instead of throwing it; false when the removal failed. */
+async function removeQuietly(deps: FanOutAddDeps, taskId: string): Promise<boolean> {
   try {
     await deps.store.removeScheduled(taskId);
+    return true;
   } catch (cleanupError) {
     deps.onError?.("removing part of a refused fan-out task failed", cleanupError, taskId);
+    return false;
   }
 }
 

@@ -6,7 +6,7 @@ import { fanOutTaskView } from "#shared/api/fan-out-view.js";
 import { parseConfig, type TopicConfig } from "#shared/config/index.js";
 import { aggregateStatus, deliveryKey, expandFanOut, laneHash } from "#shared/domain/fan-out.js";
 import { groupHash, parseTaskId } from "#shared/domain/keys.js";
-import { scheduledGraceMs, stalledAfterMs } from "#shared/domain/sweep.js";
+import { scheduledGraceMs, stalledAfterMs, sweepShardOf } from "#shared/domain/sweep.js";
 import type { TaskRecord } from "#shared/domain/task.js";
 import { CallbackSigner, subscriberSigningKey } from "#shared/security/signing.js";
 import { addTask, claimExpiry } from "#shared/services/add-task.js";
@@ -40,11 +40,12 @@ const SUBSCRIBERS = [
 const QUEUE = "https://sqs.test/orders.fifo";
 const SECRET = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
 
-function setup() {
+function setup(options: { readonly sweeper?: { readonly indexNearTermTasks: boolean } } = {}) {
   const config = parseConfig({
     name: "test",
     system: { allowedCallbackHosts: ["*"] },
     topics: { orders: { deliverBy: "order_id", subscribers: SUBSCRIBERS }, demo: { deliverBy: "order_id" } },
+    ...(options.sweeper && { sweeper: options.sweeper }),
   });
   const store = new MemoryTaskStore();
   const timerQueue = new FakeTimerQueue();
@@ -192,7 +193,7 @@ describe("fan-out expansion", () => {
 });
 
 describe("fan-out add", () => {
-  it("writes the parent out of the sweep index, one armed copy per subscriber in it, and answers the parent", async () => {
+  it("writes the parent and its near-term copies out of the sweep index, one armed copy per subscriber, and answers the parent", async () => {
     // Prepare
     const f = setup();
 
@@ -205,7 +206,8 @@ describe("fan-out add", () => {
     expect(parent.sweepShard).toBeUndefined();
     expect(parent.expiresAt).toBe(claimExpiry(parent.dueAtMs, f.config.resolvedTopics.orders as TopicConfig));
     expect(copies.map((c) => c.expiresAt)).toEqual([undefined, undefined, undefined]);
-    expect(copies.map((c) => c.sweepShard)).toEqual(copies.map(() => expect.any(Number)));
+    // Issue 13.2: a near-term copy's timer message carries it, as a plain near-term task's does.
+    expect(copies.map((c) => c.sweepShard)).toEqual([undefined, undefined, undefined]);
     expect(f.timerQueue.armed.map((a) => a.taskId)).toEqual(copies.map((c) => c.taskId));
     expect(f.timerQueue.armed.map((a) => a.taskId)).not.toContain(parent.taskId);
   });
@@ -355,6 +357,251 @@ describe("fan-out add", () => {
   });
 });
 
+describe("fan-out copies and the sweep index (issue 13.2)", () => {
+  /** Faults of one add, by subscriber; `delayPut`'s write lands a macrotask after the others (still in flight). */
+  interface CopyFaults {
+    readonly put?: { readonly subscriber: string; readonly written: boolean };
+    readonly delayPut?: string;
+    readonly arm?: readonly string[];
+    readonly remove?: readonly string[];
+  }
+
+  /**
+   * Installs the faults on the fake store and timer queue; answers each subscriber's copy id as the add wrote it,
+   * the delayed write's landing, and `heal` to take the faults away again (for a retry).
+   */
+  function withFaults(f: ReturnType<typeof setup>, faults: CopyFaults) {
+    const ids = new Map<string, string>();
+    const { putNew, removeScheduled } = { putNew: f.store.putNew, removeScheduled: f.store.removeScheduled };
+    const arm = f.timerQueue.arm;
+    let landed: Promise<unknown> = Promise.resolve();
+    const subscriberOf = (taskId: string) => f.store.tasks.get(taskId)?.subscriber ?? "";
+    f.store.putNew = async (task, options) => {
+      if (task.subscriber) ids.set(task.subscriber, task.taskId);
+      if (task.subscriber === faults.delayPut) {
+        landed = new Promise((r) => setImmediate(r)).then(() => putNew.call(f.store, task, options));
+        return (await landed) as "created";
+      }
+      const { put } = faults;
+      if (put === undefined || task.subscriber !== put.subscriber) return putNew.call(f.store, task, options);
+      if (put.written) await putNew.call(f.store, task, options);
+      throw new Error("DynamoDB unavailable");
+    };
+    f.timerQueue.arm = async (taskId, delaySeconds) => {
+      if (faults.arm?.includes(subscriberOf(taskId))) throw new Error("SQS unavailable");
+      return arm.call(f.timerQueue, taskId, delaySeconds);
+    };
+    f.store.removeScheduled = async (taskId) => {
+      if (faults.remove?.includes(subscriberOf(taskId))) throw new Error("DynamoDB unavailable");
+      return removeScheduled.call(f.store, taskId);
+    };
+    const heal = () => {
+      Object.assign(f.store, { putNew, removeScheduled });
+      f.timerQueue.arm = arm;
+    };
+    return { ids, landed: () => landed, heal };
+  }
+
+  /** Per subscriber: whether its copy is in the sweep index ("gone" when the copy is not stored). */
+  function indexState(f: ReturnType<typeof setup>, ids: ReadonlyMap<string, string>) {
+    return Object.fromEntries(
+      [...ids].map(([subscriber, id]) => {
+        const copy = f.store.tasks.get(id);
+        return [subscriber, copy ? copy.sweepShard === sweepShardOf(id) : "gone"];
+      }),
+    );
+  }
+
+  const armedIds = (f: ReturnType<typeof setup>) => f.timerQueue.armed.map((a) => a.taskId);
+  const failure = (promise: Promise<unknown>) =>
+    promise.then(
+      () => undefined,
+      (e: unknown) => e,
+    );
+  const storedParent = (f: ReturnType<typeof setup>) => [...f.store.tasks.values()].find((t) => t.fanOut);
+
+  it.each([
+    ["a schedule timer (due beyond the horizon)", { delay_seconds: 3_600 }, undefined],
+    ["sweeper.indexNearTermTasks", {}, { indexNearTermTasks: true }],
+  ])("a copy is in the sweep index from its write with %s", async (_, extra, sweeper) => {
+    // Prepare
+    const f = setup({ sweeper });
+
+    // Act
+    const { parent, copies } = await addOrder(f, extra);
+
+    // Assess
+    expect(copies.map((c) => c.sweepShard)).toEqual(copies.map((c) => sweepShardOf(c.taskId)));
+    expect(parent.sweepShard).toBeUndefined();
+  });
+
+  it("with a key, a copy whose timer could not be armed is left in the sweep index; the armed ones stay out", async () => {
+    // Prepare
+    const f = setup();
+    const { ids } = withFaults(f, { arm: ["audit"] });
+
+    // Act
+    const error = await refusal(addTask(f.deps, { body: orderBody({ idempotency_key: "k-arm" }) }));
+
+    // Assess: a retry may never come; the sweeper then delivers audit's copy once past due.
+    expect(error.status).toBe(503);
+    expect(indexState(f, ids)).toEqual({ billing: false, audit: true, search: false });
+    expect(armedIds(f)).toEqual([ids.get("billing"), ids.get("search")]);
+  });
+
+  it("with a key, copies kept after a failed write are all left in the sweep index (none is armed)", async () => {
+    // Prepare: audit's Put is written but its answer lost.
+    const f = setup();
+    const { ids } = withFaults(f, { put: { subscriber: "audit", written: true } });
+
+    // Act
+    const error = await failure(addTask(f.deps, { body: orderBody({ idempotency_key: "k-put" }) }));
+
+    // Assess
+    expect(error).toBeInstanceOf(Error);
+    expect(indexState(f, ids)).toEqual({ billing: true, audit: true, search: true });
+    expect(armedIds(f)).toEqual([]);
+  });
+
+  it.each([
+    ["its timer could not be armed", { arm: ["audit"], remove: ["audit"] }],
+    ["its write's answer was lost", { put: { subscriber: "audit", written: true }, remove: ["audit"] }],
+  ])(
+    "without a key, a copy whose removal fails after %s is left in the sweep index, under its parent",
+    async (_, faults) => {
+      // Prepare
+      const f = setup();
+      const { ids } = withFaults(f, faults);
+
+      // Act
+      await failure(addTask(f.deps, { body: orderBody() }));
+
+      // Assess: the copies removed are gone; the one that stays is delivered by the sweeper and shows its parent.
+      expect(indexState(f, ids)).toEqual({ billing: "gone", audit: true, search: "gone" });
+      expect(f.store.tasks.get(ids.get("audit") ?? "")?.status).toBe("scheduled");
+      expect(armedIds(f)).not.toContain(ids.get("audit"));
+      expect(storedParent(f)?.taskId).toBe(f.store.tasks.get(ids.get("audit") ?? "")?.parentTaskId);
+    },
+  );
+
+  it.each([
+    ["with a key (kept: in the sweep index)", { idempotency_key: "k-flight" }, true],
+    ["without a key (removed)", {}, "gone"],
+  ])("the clean-up after a failed write waits for the writes still in flight, %s", async (_, extra, want) => {
+    // Prepare: billing's Put fails at once; search's is still on its way when it does.
+    const f = setup();
+    const { ids, landed } = withFaults(f, {
+      put: { subscriber: "billing", written: false },
+      delayPut: "search",
+    });
+
+    // Act
+    await failure(addTask(f.deps, { body: orderBody(extra) }));
+    await landed();
+
+    // Assess
+    expect(indexState(f, ids).search).toBe(want);
+    expect(armedIds(f)).toEqual([]);
+  });
+
+  it("with a key, copies kept after a failed write stay out of the sweep index when a cancel answered meanwhile", async () => {
+    // Prepare: the parent's DELETE runs right after the parent's write (it finds no copy); then audit's Put fails.
+    const f = setup();
+    const { ids } = withFaults(f, { put: { subscriber: "audit", written: true } });
+    const putNew = f.store.putNew;
+    let cancelled: Awaited<ReturnType<typeof cancelTask>> | undefined;
+    f.store.putNew = async (task, options) => {
+      const created = await putNew(task, options);
+      if (task.fanOut) cancelled = await cancelTask({ ...f.deps, store: f.store }, task.taskId);
+      return created;
+    };
+
+    // Act
+    await failure(addTask(f.deps, { body: orderBody({ idempotency_key: "k-cancel" }) }));
+
+    // Assess: the cancel answered 200, so no copy may be delivered: none armed, none for the sweeper.
+    expect(cancelled?.status).toBe("cancelled");
+    expect(indexState(f, ids)).toEqual({ billing: false, audit: false, search: false });
+    expect(armedIds(f)).toEqual([]);
+  });
+
+  it("a copy taken back after a cancel but not removable is neither indexed nor armed, also by a retry", async () => {
+    // Prepare: the parent's DELETE runs right after the parent's write; audit's copy cannot be removed.
+    const f = setup();
+    const body = orderBody({ idempotency_key: "k-stray" });
+    const { ids, heal } = withFaults(f, { remove: ["audit"] });
+    const putNew = f.store.putNew;
+    f.store.putNew = async (task, options) => {
+      const created = await putNew(task, options);
+      if (task.fanOut) await cancelTask({ ...f.deps, store: f.store }, task.taskId);
+      return created;
+    };
+    await failure(addTask(f.deps, { body }));
+    heal();
+
+    // Act
+    await failure(addTask(f.deps, { body }));
+
+    // Assess
+    expect(indexState(f, ids)).toEqual({ billing: "gone", audit: false, search: "gone" });
+    expect(armedIds(f)).toEqual([]);
+  });
+
+  it.each([
+    ["near-term: out of", 10, false],
+    ["a schedule timer: in", 3_600, true],
+  ])(
+    "a retry recreates a missing copy as the add made it (%s the sweep index)",
+    async (_, delay, indexed) => {
+      // Prepare
+      const f = setup();
+      const extra = { idempotency_key: `k-recreate-${delay}`, delay_seconds: delay };
+      const { copies } = await addOrder(f, extra);
+      const lost = copies[1] as TaskRecord;
+      await f.store.removeScheduled(lost.taskId);
+
+      // Act
+      await addTask(f.deps, { body: orderBody(extra) });
+
+      // Assess
+      const recreated = f.store.tasks.get(lost.taskId);
+      expect(recreated?.sweepShard).toBe(indexed ? sweepShardOf(lost.taskId) : undefined);
+      expect(recreated?.sweepShard).toBe(lost.sweepShard);
+    },
+  );
+
+  it.each([
+    ["it recreates", true],
+    ["it re-arms", false],
+  ])(
+    "a retry whose timer for a copy %s cannot be armed leaves that copy in the sweep index",
+    async (_, lose) => {
+      // Prepare: audit's copy missing (or still scheduled, its first arm lost); its timer fails on the retry.
+      const f = setup();
+      const body = orderBody({ idempotency_key: `k-retry-${lose}` });
+      const { copies } = await addOrder(f, { idempotency_key: `k-retry-${lose}` });
+      const audit = copies[1] as TaskRecord;
+      if (lose) await f.store.removeScheduled(audit.taskId);
+      withFaults(f, { arm: ["audit"] });
+
+      // Act
+      const error = await refusal(addTask(f.deps, { body }));
+
+      // Assess
+      expect(error.status).toBe(503);
+      expect(f.store.tasks.get(audit.taskId)).toMatchObject({
+        status: "scheduled",
+        sweepShard: sweepShardOf(audit.taskId),
+      });
+      expect(copies.map((c) => f.store.tasks.get(c.taskId)?.sweepShard)).toEqual([
+        undefined,
+        sweepShardOf(audit.taskId),
+        undefined,
+      ]);
+    },
+  );
+});
+
 describe("fan-out against a hostile caller", () => {
   it("a subscriber id that is a prefix of another gets its own key and lane: neither verifies nor reaches the other", () => {
     // Prepare
@@ -422,6 +669,12 @@ describe("fan-out through the other ways in", () => {
     expect(answer.results[0]?.subscribers).toEqual(
       parent.fanOut?.map((l) => ({ id: l.subscriber, task_id: l.taskId })),
     );
+    // The batch has no fan-out write path of its own: its copies are the single add's, near-term ones unindexed.
+    expect(parent.fanOut?.map((l) => f.store.tasks.get(l.taskId)?.sweepShard)).toEqual([
+      undefined,
+      undefined,
+      undefined,
+    ]);
   });
 
   it("a schedule on a fan-out topic is accepted without a callback and refused with one", () => {
