@@ -2,10 +2,17 @@ import { randomUUID } from "node:crypto";
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
-import type { AttributeValue } from "@aws-sdk/client-dynamodb";
+import { type AttributeValue, QueryCommand } from "@aws-sdk/client-dynamodb";
 import { unmarshall } from "@aws-sdk/util-dynamodb";
 import { Webhook, WebhookVerificationError } from "standardwebhooks";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { afterAll, beforeAll, describe, expect, it, onTestFinished } from "vitest";
+import { parseTaskId } from "#shared/domain/keys.js";
+import {
+  SWEEP_INDEX_NAME,
+  SWEEP_SHARD_ATTRIBUTE,
+  SWEEP_SORT_ATTRIBUTE,
+  sweepShardOf,
+} from "#shared/domain/sweep.js";
 import { subscriberSigningKey, topicSigningKey } from "#shared/security/signing.js";
 import { type MeteringReceiver, startMeteringReceiver } from "../support/metering-receiver.js";
 import { type ReceivedCallback, startCallbackReceiver } from "./support/callback-receiver.js";
@@ -196,6 +203,46 @@ describe.runIf(local)("fan-out: every subscriber gets its own copy", () => {
     });
     expect(printed.code, printed.stderr).toBe(0);
     expect(printed.stdout.trim()).toBe(subscriberSigningKey(topicKey, "billing"));
+  });
+});
+
+describe.runIf(local)("fan-out: copies and the sweep index (issue 13.2)", () => {
+  /** Whether a copy is in the sweep index, asked of the GSI itself (its shard and due time) with a real client. */
+  async function inSweepIndex(copyId: string): Promise<boolean> {
+    const page = await h.dynamodb.send(
+      new QueryCommand({
+        TableName: h.cloud.tableName,
+        IndexName: SWEEP_INDEX_NAME,
+        KeyConditionExpression: "#shard = :shard AND #due = :due",
+        ExpressionAttributeNames: { "#shard": SWEEP_SHARD_ATTRIBUTE, "#due": SWEEP_SORT_ATTRIBUTE },
+        ExpressionAttributeValues: {
+          ":shard": { N: String(sweepShardOf(copyId)) },
+          ":due": { N: String(parseTaskId(copyId)?.dueAtMs) },
+        },
+      }),
+    );
+    return (page.Items ?? []).some((item) => item.taskId?.S === copyId);
+  }
+
+  it("a near-term copy is written outside the sweep index (its timer message carries it), a schedule-timer copy inside", async () => {
+    // Prepare / Act: one task due within the timer horizon (300 s), one beyond it; both cancelled afterwards, so
+    // nothing reaches the shared receivers later.
+    const near = await add({ topic: "fanout", delay_seconds: 60, content: { order_id: randomUUID() } });
+    const far = await add({ topic: "fanout", delay_seconds: 3_600, content: { order_id: randomUUID() } });
+    onTestFinished(async () => {
+      for (const parent of [near, far]) {
+        const { status } = await h.api("DELETE", `/v1/tasks/${encodeURIComponent(parent)}`);
+        expect(status).toBe(200);
+      }
+    });
+    const [nearView, farView] = [await view(near), await view(far)];
+
+    // Assess: every copy exists and is pending; only the far ones are in the index.
+    for (const v of [nearView, farView])
+      expect(v.subscribers.map((s) => s.status)).toEqual(Array(3).fill("scheduled"));
+    const indexed = (v: FanOutView) => Promise.all(v.subscribers.map((s) => inSweepIndex(s.task_id)));
+    expect(await indexed(nearView)).toEqual([false, false, false]);
+    expect(await indexed(farView)).toEqual([true, true, true]);
   });
 });
 
