@@ -37,11 +37,12 @@ export const SWEEP_SHARDS = 32;
  * Whether a new task goes into the sweep index with its first write (issue 13.2). A near-term task does not: from
  * the moment add-task answers 2xx its timer message is durable in SQS, and every way it can then leave its queues
  * undelivered goes through a write that puts it in the index — a failed attempt (`recordAttemptFailure`), a
- * reschedule, the sweeper's own forward, a replay, an arming that failed (add-task's failure path), and a message
- * moved to a DLQ (the timer DLQ's pointer names the task; a topic DLQ message of an unfinished task makes the
- * sweeper index it). What the index then does not cover: a message purged by hand, or one that outlives its
- * queue's retention (a topic paused for days) — `sweeper.indexNearTermTasks` covers those for two index writes
- * per task. A task armed through a schedule is indexed as before (Scheduler may drop a firing).
+ * reschedule, the sweeper's own forward, a replay, an arming that failed (add-task's failure path; the fan-out
+ * add's for each copy it leaves unarmed, shared/services/fan-out/add.ts), and a message moved to a DLQ (the timer
+ * DLQ's pointer names the task; a topic DLQ message of an unfinished task makes the sweeper index it). What the
+ * index then does not cover: a message purged by hand, or one that outlives its queue's retention (a topic paused
+ * for days) — `sweeper.indexNearTermTasks` covers those for two index writes per task. A task armed through a
+ * schedule is indexed as before (Scheduler may drop a firing).
  */
 export function indexedOnAdd(
   task: Pick<TaskRecord, "timer">,
