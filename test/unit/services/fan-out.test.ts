@@ -95,6 +95,48 @@ async function deliver(f: ReturnType<typeof setup>, copy: TaskRecord) {
   });
 }
 
+/** The relay over the fixture's store and topic queue, its clock at `atMs`. */
+function relayAt(f: ReturnType<typeof setup>, atMs: number): RelayDeps {
+  const clock = new ManualClock(atMs);
+  return {
+    store: f.store,
+    topicQueue: f.topicQueue,
+    timer: new RelayTimer(),
+    topicQueueUrls: { orders: QUEUE },
+    logger: memoryLogger(),
+    clock: clock.now,
+    sleep: clock.sleep,
+  };
+}
+
+/** The sweeper over the fixture's store and topic queue for `config`'s `orders`, its clock at `atMs`. */
+function sweeperAt(
+  f: ReturnType<typeof setup>,
+  config: ReturnType<typeof parseConfig>,
+  atMs: number,
+): SweeperDeps {
+  const topic = config.resolvedTopics.orders as TopicConfig;
+  return {
+    store: f.store,
+    topicQueue: f.topicQueue,
+    timer: new RelayTimer(),
+    topics: {
+      orders: {
+        config: topic,
+        queueUrl: QUEUE,
+        dlqUrl: "https://sqs.test/orders-dlq.fifo",
+        stalledAfterMs: stalledAfterMs(topic, config.sweeper, {
+          timeoutSeconds: 30,
+          visibilityTimeoutSeconds: 180,
+        }),
+      },
+    },
+    scheduledGraceMs: (kind) => scheduledGraceMs(config, kind),
+    logger: memoryLogger(),
+    clock: () => atMs,
+  };
+}
+
 describe("fan-out expansion", () => {
   it("gives each subscriber a task of its own: own id and lane, the parent's due time, ULID and content", () => {
     // Prepare
@@ -1030,16 +1072,7 @@ describe("fan-out after a topic's subscribers change (runtime settings or a depl
     const { parent } = await addOrder(f);
     const plain = await addTask(plainOrders(f), { body: orderBody({ delay_seconds: 20 }) });
     expect(parseTaskId(plain.body.task_id)?.pk).toBe(parent.pk);
-    const clock = new ManualClock(NOW + 20_000);
-    const relayDeps: RelayDeps = {
-      store: f.store,
-      topicQueue: f.topicQueue,
-      timer: new RelayTimer(),
-      topicQueueUrls: { orders: QUEUE },
-      logger: memoryLogger(),
-      clock: clock.now,
-      sleep: clock.sleep,
-    };
+    const relayDeps = relayAt(f, NOW + 20_000);
 
     // Act
     const result = await relayTimerMessages(relayDeps, [timerMessage(plain.body.task_id)]);
@@ -1060,26 +1093,11 @@ describe("fan-out after a topic's subscribers change (runtime settings or a depl
     const plainDeps = plainOrders(f, { indexNearTermTasks: true });
     const plain = await addTask(plainDeps, { body: orderBody({ delay_seconds: 5 }) });
     const { parent } = await addOrder(f);
-    const topic = plainDeps.config.resolvedTopics.orders as TopicConfig;
-    const sweeperDeps: SweeperDeps = {
-      store: f.store,
-      topicQueue: f.topicQueue,
-      timer: new RelayTimer(),
-      topics: {
-        orders: {
-          config: topic,
-          queueUrl: QUEUE,
-          dlqUrl: "https://sqs.test/orders-dlq.fifo",
-          stalledAfterMs: stalledAfterMs(topic, plainDeps.config.sweeper, {
-            timeoutSeconds: 30,
-            visibilityTimeoutSeconds: 180,
-          }),
-        },
-      },
-      scheduledGraceMs: (kind) => scheduledGraceMs(plainDeps.config, kind),
-      logger: memoryLogger(),
-      clock: () => NOW + 10_000 + scheduledGraceMs(plainDeps.config, "queue") + 60_000,
-    };
+    const sweeperDeps = sweeperAt(
+      f,
+      plainDeps.config,
+      NOW + 10_000 + scheduledGraceMs(plainDeps.config, "queue") + 60_000,
+    );
 
     // Act
     const report = await sweep(sweeperDeps);
