@@ -567,6 +567,67 @@ describe("fan-out copies and the sweep index (issue 13.2)", () => {
     expect(armedIds(f)).toEqual([]);
   });
 
+  /**
+   * A keyed add whose parent's DELETE runs right after the parent's write (it finds no copy and answers 200), and
+   * whose audit Put then fails with its item written: every copy is in the table, none armed. Answers the copies'
+   * ids and the DELETE's answer.
+   */
+  async function keyedAddCancelledMidway(f: ReturnType<typeof setup>, extra: Record<string, unknown>) {
+    const { ids, heal } = withFaults(f, { put: { subscriber: "audit", written: true } });
+    const putNew = f.store.putNew;
+    let cancelled: Awaited<ReturnType<typeof cancelTask>> | undefined;
+    f.store.putNew = async (task, options) => {
+      const created = await putNew(task, options);
+      if (task.fanOut) cancelled = await cancelTask({ ...f.deps, store: f.store }, task.taskId);
+      return created;
+    };
+    await failure(addTask(f.deps, { body: orderBody(extra) }));
+    heal();
+    return { ids, cancelled };
+  }
+
+  it("with a key, near-term copies left after a failed write under a cancelled parent are not swept along by a later task of their lanes", async () => {
+    // Prepare: the cancelled task's copies, then a later task of the same group (so of the same three lanes).
+    const f = setup();
+    const { ids, cancelled } = await keyedAddCancelledMidway(f, { idempotency_key: "k-lane" });
+    const later = await addOrder(f, { delay_seconds: 20 });
+
+    // Act: the later task's timers fire; the relay forwards each lane's due, still-scheduled tasks in order.
+    const result = await relayTimerMessages(
+      relayAt(f, NOW + 20_000),
+      later.copies.map((c) => timerMessage(c.taskId)),
+    );
+
+    // Assess: the DELETE answered 200, so only the later task's copies go.
+    expect(cancelled?.status).toBe("cancelled");
+    expect(result.failedMessageIds).toEqual([]);
+    expect(f.topicQueue.enqueued.map((m) => m.taskId).sort()).toEqual(
+      later.copies.map((c) => c.taskId).sort(),
+    );
+    expect([...ids.values()].map((id) => f.store.tasks.get(id)?.status ?? "missing")).not.toContain(
+      "scheduled",
+    );
+  });
+
+  it("with a key, schedule-timer copies left after a failed write under a cancelled parent are not delivered by the sweeper", async () => {
+    // Prepare: copies due in an hour ride a schedule, so each is in the sweep index from its write.
+    const f = setup();
+    const { ids, cancelled } = await keyedAddCancelledMidway(f, {
+      idempotency_key: "k-sched",
+      delay_seconds: 3_600,
+    });
+    const pastGrace = NOW + 3_600_000 + scheduledGraceMs(f.config, "schedule") + 60_000;
+
+    // Act
+    const report = await sweep(sweeperAt(f, f.config, pastGrace));
+
+    // Assess: the DELETE answered 200, so the sweeper finds nothing of the task to forward.
+    expect(cancelled?.status).toBe("cancelled");
+    expect(report.failures).toBe(0);
+    expect(f.topicQueue.enqueued).toEqual([]);
+    expect(indexState(f, ids)).toEqual({ billing: "gone", audit: "gone", search: "gone" });
+  });
+
   it("a copy taken back after a cancel but not removable is neither indexed nor armed, also by a retry", async () => {
     // Prepare: the parent's DELETE runs right after the parent's write; audit's copy cannot be removed.
     const f = setup();
