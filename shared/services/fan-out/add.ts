@@ -188,10 +188,13 @@ async function cancelled(deps: FanOutAddDeps, parent: TaskRecord): Promise<boole
  * Copies written (or perhaps written) and not armed, that stay in the table: into the sweep index, as a plain
  * task's `leaveForTheSweeper`, so the sweeper delivers them once past due if no retry comes (a copy indexed with its
  * write is there already). Unless the parent has been cancelled: a cancel that ran before these copies existed
- * found none and may have answered 200, so they must never be delivered — and unarmed, outside the index, they are
- * not. `checked`: the parent was read not cancelled after these copies' writes, so a later cancel finds them (as in
- * `cancelledMeanwhile`); otherwise it is read now, and a read that fails leaves them out (only the retry then brings
- * them: the caller was not told 2xx, and a cancel's 200 must hold).
+ * found none and may have answered 200, so they must never be delivered — and a `scheduled` copy left in the table
+ * would be, unarmed and outside the index or not: the relay forwards every due `scheduled` task of a lane when a
+ * later task of that lane (the same group, the same subscriber) comes due, the sweeper every one of a lane it
+ * repairs, and a copy with a schedule timer is in the index from its write. So they are taken back (`takeBack`).
+ * `checked`: the parent was read not cancelled after these copies' writes, so a later cancel finds them (as in
+ * `cancelledMeanwhile`); otherwise it is read now, and a read that fails leaves them as they are (only the retry
+ * then settles them: the caller was not told 2xx).
  */
 async function leaveUnarmedCopies(
   deps: FanOutAddDeps,
@@ -199,11 +202,10 @@ async function leaveUnarmedCopies(
   copies: readonly TaskRecord[],
   checked: boolean,
 ): Promise<void> {
-  const unindexed = copies.filter((copy) => !indexedOnAdd(copy, deps.config.sweeper));
-  if (unindexed.length === 0) return;
+  if (copies.length === 0) return;
   if (!checked) {
     try {
-      if (await cancelled(deps, parent)) return;
+      if (await cancelled(deps, parent)) return await takeBack(deps, copies);
     } catch (error) {
       deps.onError?.(
         "reading a fan-out parent before indexing its unarmed copies failed",
@@ -213,7 +215,17 @@ async function leaveUnarmedCopies(
       return;
     }
   }
+  const unindexed = copies.filter((copy) => !indexedOnAdd(copy, deps.config.sweeper));
   await eachSettled(unindexed, (copy) => leaveForTheSweeper(deps, copy.taskId));
+}
+
+/**
+ * Removes the `scheduled` copies of a cancelled parent (as `cancelledMeanwhile` does), each reported instead of
+ * thrown: the add's own failure is what its caller gets. A copy already moved on is left (the removal is
+ * conditional), and one that cannot be removed stays for a keyed retry (`ensureDelivery`) to take back.
+ */
+async function takeBack(deps: FanOutAddDeps, copies: readonly TaskRecord[]): Promise<void> {
+  await eachSettled(copies, (copy) => removeQuietly(deps, copy.taskId));
 }
 
 /**

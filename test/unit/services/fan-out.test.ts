@@ -546,7 +546,7 @@ describe("fan-out copies and the sweep index (issue 13.2)", () => {
     expect(armedIds(f)).toEqual([]);
   });
 
-  it("with a key, copies kept after a failed write stay out of the sweep index when a cancel answered meanwhile", async () => {
+  it("with a key, copies kept after a failed write are taken back when a cancel answered meanwhile", async () => {
     // Prepare: the parent's DELETE runs right after the parent's write (it finds no copy); then audit's Put fails.
     const f = setup();
     const { ids } = withFaults(f, { put: { subscriber: "audit", written: true } });
@@ -561,9 +561,10 @@ describe("fan-out copies and the sweep index (issue 13.2)", () => {
     // Act
     await failure(addTask(f.deps, { body: orderBody({ idempotency_key: "k-cancel" }) }));
 
-    // Assess: the cancel answered 200, so no copy may be delivered: none armed, none for the sweeper.
+    // Assess: the cancel answered 200, so no copy may be delivered: none armed, none for the sweeper, and none left
+    // `scheduled` for a later task's relay sweep of its lane.
     expect(cancelled?.status).toBe("cancelled");
-    expect(indexState(f, ids)).toEqual({ billing: false, audit: false, search: false });
+    expect(indexState(f, ids)).toEqual({ billing: "gone", audit: "gone", search: "gone" });
     expect(armedIds(f)).toEqual([]);
   });
 
