@@ -629,27 +629,36 @@ describe("fan-out copies and the sweep index (issue 13.2)", () => {
     expect(indexState(f, ids)).toEqual({ billing: "gone", audit: "gone", search: "gone" });
   });
 
-  it("a copy taken back after a cancel but not removable is neither indexed nor armed, also by a retry", async () => {
-    // Prepare: the parent's DELETE runs right after the parent's write; audit's copy cannot be removed.
-    const f = setup();
-    const body = orderBody({ idempotency_key: "k-stray" });
-    const { ids, heal } = withFaults(f, { remove: ["audit"] });
-    const putNew = f.store.putNew;
-    f.store.putNew = async (task, options) => {
-      const created = await putNew(task, options);
-      if (task.fanOut) await cancelTask({ ...f.deps, store: f.store }, task.taskId);
-      return created;
-    };
-    await failure(addTask(f.deps, { body }));
-    heal();
+  it.each([
+    ["near-term: outside", 10, false],
+    ["a schedule timer: inside", 3_600, true],
+  ])(
+    "a copy taken back after a cancel but not removable stays unarmed (%s the sweep index), and a keyed retry takes it back",
+    async (_, delay, indexed) => {
+      // Prepare: the parent's DELETE runs right after the parent's write; audit's copy cannot be removed.
+      const f = setup();
+      const body = orderBody({ idempotency_key: `k-stray-${delay}`, delay_seconds: delay });
+      const { ids, heal } = withFaults(f, { remove: ["audit"] });
+      const putNew = f.store.putNew;
+      f.store.putNew = async (task, options) => {
+        const created = await putNew(task, options);
+        if (task.fanOut) await cancelTask({ ...f.deps, store: f.store }, task.taskId);
+        return created;
+      };
+      await failure(addTask(f.deps, { body }));
+      heal();
+      const stray = indexState(f, ids);
 
-    // Act
-    await failure(addTask(f.deps, { body }));
+      // Act
+      await failure(addTask(f.deps, { body }));
 
-    // Assess
-    expect(indexState(f, ids)).toEqual({ billing: "gone", audit: false, search: "gone" });
-    expect(armedIds(f)).toEqual([]);
-  });
+      // Assess: a `scheduled` copy of a cancelled parent would be delivered by the relay's sweep of its lane, or by
+      // the sweeper once indexed; the retry, which finds the parent cancelled, removes it.
+      expect(stray).toEqual({ billing: "gone", audit: indexed, search: "gone" });
+      expect(indexState(f, ids)).toEqual({ billing: "gone", audit: "gone", search: "gone" });
+      expect(armedIds(f)).toEqual([]);
+    },
+  );
 
   it.each([
     ["near-term: out of", 10, false],
