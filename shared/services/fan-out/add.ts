@@ -114,10 +114,11 @@ export async function completeFanOut(
 }
 
 /**
- * One subscriber's copy on a retry. A cancelled parent gets no new copy and no timer for a copy still `scheduled`
- * (the cancel has been answered, a late retry must not undo it: such a copy is one the cancel has yet to reach, or
- * one an add took back but could not remove). Nor is a copy recreated that may have finished and expired: the
- * parent (and the claim) outlive a copy's retention. A copy this retry cannot arm stays for the sweeper.
+ * One subscriber's copy on a retry. A cancelled parent gets no new copy, and a copy of it still `scheduled` is taken
+ * back (the cancel has been answered, a late retry must not undo it: such a copy is one the cancel has yet to reach,
+ * which it would cancel, or one an add took back but could not remove, which the relay's sweep of its lane, or the
+ * sweeper, would otherwise deliver). Nor is a copy recreated that may have finished and expired: the parent (and the
+ * claim) outlive a copy's retention. A copy this retry cannot arm stays for the sweeper.
  */
 async function ensureDelivery(
   deps: FanOutAddDeps,
@@ -126,7 +127,7 @@ async function ensureDelivery(
   nowMs: number,
 ): Promise<SubscriberStatus> {
   const found = await deps.store.get(link.taskId);
-  if (parent.status === "cancelled") return found?.status ?? "missing";
+  if (parent.status === "cancelled") return cancelledCopy(deps, found);
   if (!found) {
     if (mayHaveExpired(deps, parent, nowMs)) return "missing";
     return recreateDelivery(deps, parent, deliveryFromLink(parent, link), nowMs);
@@ -140,6 +141,13 @@ async function ensureDelivery(
     }
   }
   return found.status;
+}
+
+/** A cancelled parent's copy on a retry: removed if still `scheduled`; its status as the retry leaves it. */
+async function cancelledCopy(deps: FanOutAddDeps, found: TaskRecord | undefined): Promise<SubscriberStatus> {
+  if (found?.status !== "scheduled") return found?.status ?? "missing";
+  await deps.store.removeScheduled(found.taskId);
+  return (await deps.store.get(found.taskId))?.status ?? "missing";
 }
 
 /** A missing copy written again, exactly as the add made it, and armed; left for the sweeper if it cannot be. */
