@@ -308,6 +308,35 @@ describe("fan-out add", () => {
     expect(f.store.tasks.size).toBe(2);
   });
 
+  it("without a key, a copy the clean-up cannot read back keeps its parent: it may be on its way", async () => {
+    // Prepare: billing's timer cannot be armed; audit's is and is relayed at once (due now); then reading audit's
+    // copy back fails, so the clean-up cannot tell whether its removal took it or it has gone on.
+    const f = setup();
+    f.timerQueue.failNext = 1;
+    const arm = f.timerQueue.arm.bind(f.timerQueue);
+    const get = f.store.get.bind(f.store);
+    let audit: string | undefined;
+    f.timerQueue.arm = async (taskId, delaySeconds) => {
+      await arm(taskId, delaySeconds);
+      if (f.store.tasks.get(taskId)?.subscriber !== "audit") return;
+      audit = taskId;
+      await f.store.markQueued(taskId, NOW);
+    };
+    f.store.get = async (taskId) => {
+      if (taskId === audit) throw new Error("DynamoDB unavailable");
+      return get(taskId);
+    };
+
+    // Act
+    const error = await refusal(addTask(f.deps, { body: orderBody({ delay_seconds: 0 }) }));
+
+    // Assess: audit's copy goes on to delivery, so the parent that shows it stays, as when its removal fails.
+    expect(error.status).toBe(503);
+    const copy = f.store.tasks.get(audit ?? "");
+    expect(copy?.status).toBe("queued");
+    expect([...f.store.tasks.values()].find((t) => t.fanOut)?.taskId).toBe(copy?.parentTaskId);
+  });
+
   it("with an idempotency key, a retry after a failed arm completes every copy: the same ids, all armed", async () => {
     // Prepare
     const f = setup();
