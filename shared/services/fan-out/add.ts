@@ -326,7 +326,9 @@ async function removeWritten(
 /**
  * Removes every copy still `scheduled` (before any timer was armed nothing can have moved, so nothing is read
  * back); answers the subscribers whose copies are still there, handed to delivery already (`goneOn`), and the
- * copies still `scheduled` that could not be removed (`stayed`).
+ * copies that may still be there otherwise (`stayed`): still `scheduled` after a removal that failed, or armed and
+ * not read back (the removal's condition fails silently on a copy that has gone on, so only the read tells; one
+ * that cannot be read is kept in view, with its parent, as one whose removal failed).
  */
 async function removeCopies(
   deps: FanOutAddDeps,
@@ -337,12 +339,22 @@ async function removeCopies(
   const stayed: TaskRecord[] = [];
   await forEachBounded(deliveries, ADD_CONCURRENCY, async (delivery) => {
     const removed = await removeQuietly(deps, delivery.taskId);
-    const left = arming ? await deps.store.get(delivery.taskId).catch(() => undefined) : undefined;
-    if (left && left.status !== "scheduled") goneOn.push(delivery.subscriber ?? "");
-    else if (!removed) stayed.push(delivery);
+    const left = arming ? await readBack(deps, delivery.taskId) : undefined;
+    if (left && left !== "unread" && left.status !== "scheduled") goneOn.push(delivery.subscriber ?? "");
+    else if (!removed || left === "unread") stayed.push(delivery);
   });
   goneOn.sort((a, b) => subscriberIndex(deliveries, a) - subscriberIndex(deliveries, b));
   return { goneOn, stayed };
+}
+
+/** A copy as the clean-up finds it after its removal: `unread` when the read failed (reported). */
+async function readBack(deps: FanOutAddDeps, taskId: string): Promise<TaskRecord | undefined | "unread"> {
+  try {
+    return await deps.store.get(taskId);
+  } catch (error) {
+    deps.onError?.("reading back part of a refused fan-out task failed", error, taskId);
+    return "unread";
+  }
 }
 
 function subscriberIndex(deliveries: readonly TaskRecord[], subscriber: string): number {
