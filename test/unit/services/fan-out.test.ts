@@ -658,6 +658,28 @@ describe("fan-out copies and the sweep index (issue 13.2)", () => {
     expect(indexState(f, ids)).toEqual({ billing: "gone", audit: "gone", search: "gone" });
   });
 
+  it("a retry under a config that now indexes near-term tasks still indexes a copy written outside the index that it cannot arm", async () => {
+    // Prepare: the copies were written out of the sweep index (as a crash before their arms leaves them); a deploy
+    // then turned on `sweeper.indexNearTermTasks`, and audit's timer fails on the retry.
+    const f = setup();
+    const body = orderBody({ idempotency_key: "k-deploy" });
+    const { copies } = await addOrder(f, { idempotency_key: "k-deploy" });
+    const audit = copies[1] as TaskRecord;
+    const redeployed = {
+      ...f.deps,
+      config: { ...f.config, sweeper: { ...f.config.sweeper, indexNearTermTasks: true } },
+    };
+    withFaults(f, { arm: ["audit"] });
+
+    // Act
+    const error = await refusal(addTask(redeployed, { body }));
+
+    // Assess: what decides is whether the copy is in the index, not whether today's config would have put it there.
+    expect(error.status).toBe(503);
+    expect(audit.sweepShard).toBeUndefined();
+    expect(f.store.tasks.get(audit.taskId)?.sweepShard).toBe(sweepShardOf(audit.taskId));
+  });
+
   it.each([
     ["near-term: outside", 10, false],
     ["a schedule timer: inside", 3_600, true],
