@@ -194,8 +194,7 @@ async function cancelled(deps: FanOutAddDeps, parent: TaskRecord): Promise<boole
 
 /**
  * Copies written (or perhaps written) and not armed, that stay in the table: into the sweep index, as a plain
- * task's `leaveForTheSweeper`, so the sweeper delivers them once past due if no retry comes (a copy indexed with its
- * write is there already). Unless the parent has been cancelled: a cancel that ran before these copies existed
+ * task's `leaveForTheSweeper`, so the sweeper delivers them once past due if no retry comes. Unless the parent has been cancelled: a cancel that ran before these copies existed
  * found none and may have answered 200, so they must never be delivered — and a `scheduled` copy left in the table
  * would be, unarmed and outside the index or not: the relay forwards every due `scheduled` task of a lane when a
  * later task of that lane (the same group, the same subscriber) comes due, the sweeper every one of a lane it
@@ -223,8 +222,9 @@ async function leaveUnarmedCopies(
       return;
     }
   }
-  const unindexed = copies.filter((copy) => !indexedOnAdd(copy, deps.config.sweeper));
-  await eachSettled(unindexed, (copy) => leaveForTheSweeper(deps, copy.taskId));
+  // Every one, as a plain task's clean-up does: whether a copy's write indexed it was decided by the config of the
+  // add that wrote it (a retry may run after a deploy), and entering is `if_not_exists`, on a failure path only.
+  await eachSettled(copies, (copy) => leaveForTheSweeper(deps, copy.taskId));
 }
 
 /**
