@@ -114,10 +114,11 @@ export async function completeFanOut(
 }
 
 /**
- * One subscriber's copy on a retry. A cancelled parent gets no new copy and no timer for a copy still `scheduled`
- * (the cancel has been answered, a late retry must not undo it: such a copy is one the cancel has yet to reach, or
- * one an add took back but could not remove). Nor is a copy recreated that may have finished and expired: the
- * parent (and the claim) outlive a copy's retention. A copy this retry cannot arm stays for the sweeper.
+ * One subscriber's copy on a retry. A cancelled parent gets no new copy, and a copy of it still `scheduled` is taken
+ * back (the cancel has been answered, a late retry must not undo it: such a copy is one the cancel has yet to reach,
+ * which it would cancel, or one an add took back but could not remove, which the relay's sweep of its lane, or the
+ * sweeper, would otherwise deliver). Nor is a copy recreated that may have finished and expired: the parent (and the
+ * claim) outlive a copy's retention. A copy this retry cannot arm stays for the sweeper.
  */
 async function ensureDelivery(
   deps: FanOutAddDeps,
@@ -126,7 +127,7 @@ async function ensureDelivery(
   nowMs: number,
 ): Promise<SubscriberStatus> {
   const found = await deps.store.get(link.taskId);
-  if (parent.status === "cancelled") return found?.status ?? "missing";
+  if (parent.status === "cancelled") return cancelledCopy(deps, found);
   if (!found) {
     if (mayHaveExpired(deps, parent, nowMs)) return "missing";
     return recreateDelivery(deps, parent, deliveryFromLink(parent, link), nowMs);
@@ -140,6 +141,13 @@ async function ensureDelivery(
     }
   }
   return found.status;
+}
+
+/** A cancelled parent's copy on a retry: removed if still `scheduled`; its status as the retry leaves it. */
+async function cancelledCopy(deps: FanOutAddDeps, found: TaskRecord | undefined): Promise<SubscriberStatus> {
+  if (found?.status !== "scheduled") return found?.status ?? "missing";
+  await deps.store.removeScheduled(found.taskId);
+  return (await deps.store.get(found.taskId))?.status ?? "missing";
 }
 
 /** A missing copy written again, exactly as the add made it, and armed; left for the sweeper if it cannot be. */
@@ -186,12 +194,14 @@ async function cancelled(deps: FanOutAddDeps, parent: TaskRecord): Promise<boole
 
 /**
  * Copies written (or perhaps written) and not armed, that stay in the table: into the sweep index, as a plain
- * task's `leaveForTheSweeper`, so the sweeper delivers them once past due if no retry comes (a copy indexed with its
- * write is there already). Unless the parent has been cancelled: a cancel that ran before these copies existed
- * found none and may have answered 200, so they must never be delivered — and unarmed, outside the index, they are
- * not. `checked`: the parent was read not cancelled after these copies' writes, so a later cancel finds them (as in
- * `cancelledMeanwhile`); otherwise it is read now, and a read that fails leaves them out (only the retry then brings
- * them: the caller was not told 2xx, and a cancel's 200 must hold).
+ * task's `leaveForTheSweeper`, so the sweeper delivers them once past due if no retry comes. Unless the parent has been cancelled: a cancel that ran before these copies existed
+ * found none and may have answered 200, so they must never be delivered — and a `scheduled` copy left in the table
+ * would be, unarmed and outside the index or not: the relay forwards every due `scheduled` task of a lane when a
+ * later task of that lane (the same group, the same subscriber) comes due, the sweeper every one of a lane it
+ * repairs, and a copy with a schedule timer is in the index from its write. So they are taken back (`takeBack`).
+ * `checked`: the parent was read not cancelled after these copies' writes, so a later cancel finds them (as in
+ * `cancelledMeanwhile`); otherwise it is read now, and a read that fails leaves them as they are (only the retry
+ * then settles them: the caller was not told 2xx).
  */
 async function leaveUnarmedCopies(
   deps: FanOutAddDeps,
@@ -199,11 +209,10 @@ async function leaveUnarmedCopies(
   copies: readonly TaskRecord[],
   checked: boolean,
 ): Promise<void> {
-  const unindexed = copies.filter((copy) => !indexedOnAdd(copy, deps.config.sweeper));
-  if (unindexed.length === 0) return;
+  if (copies.length === 0) return;
   if (!checked) {
     try {
-      if (await cancelled(deps, parent)) return;
+      if (await cancelled(deps, parent)) return await takeBack(deps, copies);
     } catch (error) {
       deps.onError?.(
         "reading a fan-out parent before indexing its unarmed copies failed",
@@ -213,7 +222,18 @@ async function leaveUnarmedCopies(
       return;
     }
   }
-  await eachSettled(unindexed, (copy) => leaveForTheSweeper(deps, copy.taskId));
+  // Every one, as a plain task's clean-up does: whether a copy's write indexed it was decided by the config of the
+  // add that wrote it (a retry may run after a deploy), and entering is `if_not_exists`, on a failure path only.
+  await eachSettled(copies, (copy) => leaveForTheSweeper(deps, copy.taskId));
+}
+
+/**
+ * Removes the `scheduled` copies of a cancelled parent (as `cancelledMeanwhile` does), each reported instead of
+ * thrown: the add's own failure is what its caller gets. A copy already moved on is left (the removal is
+ * conditional), and one that cannot be removed stays for a keyed retry (`ensureDelivery`) to take back.
+ */
+async function takeBack(deps: FanOutAddDeps, copies: readonly TaskRecord[]): Promise<void> {
+  await eachSettled(copies, (copy) => removeQuietly(deps, copy.taskId));
 }
 
 /**
@@ -306,7 +326,9 @@ async function removeWritten(
 /**
  * Removes every copy still `scheduled` (before any timer was armed nothing can have moved, so nothing is read
  * back); answers the subscribers whose copies are still there, handed to delivery already (`goneOn`), and the
- * copies still `scheduled` that could not be removed (`stayed`).
+ * copies that may still be there otherwise (`stayed`): still `scheduled` after a removal that failed, or armed and
+ * not read back (the removal's condition fails silently on a copy that has gone on, so only the read tells; one
+ * that cannot be read is kept in view, with its parent, as one whose removal failed).
  */
 async function removeCopies(
   deps: FanOutAddDeps,
@@ -317,12 +339,22 @@ async function removeCopies(
   const stayed: TaskRecord[] = [];
   await forEachBounded(deliveries, ADD_CONCURRENCY, async (delivery) => {
     const removed = await removeQuietly(deps, delivery.taskId);
-    const left = arming ? await deps.store.get(delivery.taskId).catch(() => undefined) : undefined;
-    if (left && left.status !== "scheduled") goneOn.push(delivery.subscriber ?? "");
-    else if (!removed) stayed.push(delivery);
+    const left = arming ? await readBack(deps, delivery.taskId) : undefined;
+    if (left && left !== "unread" && left.status !== "scheduled") goneOn.push(delivery.subscriber ?? "");
+    else if (!removed || left === "unread") stayed.push(delivery);
   });
   goneOn.sort((a, b) => subscriberIndex(deliveries, a) - subscriberIndex(deliveries, b));
   return { goneOn, stayed };
+}
+
+/** A copy as the clean-up finds it after its removal: `unread` when the read failed (reported). */
+async function readBack(deps: FanOutAddDeps, taskId: string): Promise<TaskRecord | undefined | "unread"> {
+  try {
+    return await deps.store.get(taskId);
+  } catch (error) {
+    deps.onError?.("reading back part of a refused fan-out task failed", error, taskId);
+    return "unread";
+  }
 }
 
 function subscriberIndex(deliveries: readonly TaskRecord[], subscriber: string): number {

@@ -95,6 +95,48 @@ async function deliver(f: ReturnType<typeof setup>, copy: TaskRecord) {
   });
 }
 
+/** The relay over the fixture's store and topic queue, its clock at `atMs`. */
+function relayAt(f: ReturnType<typeof setup>, atMs: number): RelayDeps {
+  const clock = new ManualClock(atMs);
+  return {
+    store: f.store,
+    topicQueue: f.topicQueue,
+    timer: new RelayTimer(),
+    topicQueueUrls: { orders: QUEUE },
+    logger: memoryLogger(),
+    clock: clock.now,
+    sleep: clock.sleep,
+  };
+}
+
+/** The sweeper over the fixture's store and topic queue for `config`'s `orders`, its clock at `atMs`. */
+function sweeperAt(
+  f: ReturnType<typeof setup>,
+  config: ReturnType<typeof parseConfig>,
+  atMs: number,
+): SweeperDeps {
+  const topic = config.resolvedTopics.orders as TopicConfig;
+  return {
+    store: f.store,
+    topicQueue: f.topicQueue,
+    timer: new RelayTimer(),
+    topics: {
+      orders: {
+        config: topic,
+        queueUrl: QUEUE,
+        dlqUrl: "https://sqs.test/orders-dlq.fifo",
+        stalledAfterMs: stalledAfterMs(topic, config.sweeper, {
+          timeoutSeconds: 30,
+          visibilityTimeoutSeconds: 180,
+        }),
+      },
+    },
+    scheduledGraceMs: (kind) => scheduledGraceMs(config, kind),
+    logger: memoryLogger(),
+    clock: () => atMs,
+  };
+}
+
 describe("fan-out expansion", () => {
   it("gives each subscriber a task of its own: own id and lane, the parent's due time, ULID and content", () => {
     // Prepare
@@ -264,6 +306,35 @@ describe("fan-out add", () => {
       ["search", "missing"],
     ]);
     expect(f.store.tasks.size).toBe(2);
+  });
+
+  it("without a key, a copy the clean-up cannot read back keeps its parent: it may be on its way", async () => {
+    // Prepare: billing's timer cannot be armed; audit's is and is relayed at once (due now); then reading audit's
+    // copy back fails, so the clean-up cannot tell whether its removal took it or it has gone on.
+    const f = setup();
+    f.timerQueue.failNext = 1;
+    const arm = f.timerQueue.arm.bind(f.timerQueue);
+    const get = f.store.get.bind(f.store);
+    let audit: string | undefined;
+    f.timerQueue.arm = async (taskId, delaySeconds) => {
+      await arm(taskId, delaySeconds);
+      if (f.store.tasks.get(taskId)?.subscriber !== "audit") return;
+      audit = taskId;
+      await f.store.markQueued(taskId, NOW);
+    };
+    f.store.get = async (taskId) => {
+      if (taskId === audit) throw new Error("DynamoDB unavailable");
+      return get(taskId);
+    };
+
+    // Act
+    const error = await refusal(addTask(f.deps, { body: orderBody({ delay_seconds: 0 }) }));
+
+    // Assess: audit's copy goes on to delivery, so the parent that shows it stays, as when its removal fails.
+    expect(error.status).toBe(503);
+    const copy = f.store.tasks.get(audit ?? "");
+    expect(copy?.status).toBe("queued");
+    expect([...f.store.tasks.values()].find((t) => t.fanOut)?.taskId).toBe(copy?.parentTaskId);
   });
 
   it("with an idempotency key, a retry after a failed arm completes every copy: the same ids, all armed", async () => {
@@ -504,7 +575,7 @@ describe("fan-out copies and the sweep index (issue 13.2)", () => {
     expect(armedIds(f)).toEqual([]);
   });
 
-  it("with a key, copies kept after a failed write stay out of the sweep index when a cancel answered meanwhile", async () => {
+  it("with a key, copies kept after a failed write are taken back when a cancel answered meanwhile", async () => {
     // Prepare: the parent's DELETE runs right after the parent's write (it finds no copy); then audit's Put fails.
     const f = setup();
     const { ids } = withFaults(f, { put: { subscriber: "audit", written: true } });
@@ -519,33 +590,126 @@ describe("fan-out copies and the sweep index (issue 13.2)", () => {
     // Act
     await failure(addTask(f.deps, { body: orderBody({ idempotency_key: "k-cancel" }) }));
 
-    // Assess: the cancel answered 200, so no copy may be delivered: none armed, none for the sweeper.
+    // Assess: the cancel answered 200, so no copy may be delivered: none armed, none for the sweeper, and none left
+    // `scheduled` for a later task's relay sweep of its lane.
     expect(cancelled?.status).toBe("cancelled");
-    expect(indexState(f, ids)).toEqual({ billing: false, audit: false, search: false });
+    expect(indexState(f, ids)).toEqual({ billing: "gone", audit: "gone", search: "gone" });
     expect(armedIds(f)).toEqual([]);
   });
 
-  it("a copy taken back after a cancel but not removable is neither indexed nor armed, also by a retry", async () => {
-    // Prepare: the parent's DELETE runs right after the parent's write; audit's copy cannot be removed.
-    const f = setup();
-    const body = orderBody({ idempotency_key: "k-stray" });
-    const { ids, heal } = withFaults(f, { remove: ["audit"] });
+  /**
+   * A keyed add whose parent's DELETE runs right after the parent's write (it finds no copy and answers 200), and
+   * whose audit Put then fails with its item written: every copy is in the table, none armed. Answers the copies'
+   * ids and the DELETE's answer.
+   */
+  async function keyedAddCancelledMidway(f: ReturnType<typeof setup>, extra: Record<string, unknown>) {
+    const { ids, heal } = withFaults(f, { put: { subscriber: "audit", written: true } });
     const putNew = f.store.putNew;
+    let cancelled: Awaited<ReturnType<typeof cancelTask>> | undefined;
     f.store.putNew = async (task, options) => {
       const created = await putNew(task, options);
-      if (task.fanOut) await cancelTask({ ...f.deps, store: f.store }, task.taskId);
+      if (task.fanOut) cancelled = await cancelTask({ ...f.deps, store: f.store }, task.taskId);
       return created;
     };
-    await failure(addTask(f.deps, { body }));
+    await failure(addTask(f.deps, { body: orderBody(extra) }));
     heal();
+    return { ids, cancelled };
+  }
+
+  it("with a key, near-term copies left after a failed write under a cancelled parent are not swept along by a later task of their lanes", async () => {
+    // Prepare: the cancelled task's copies, then a later task of the same group (so of the same three lanes).
+    const f = setup();
+    const { ids, cancelled } = await keyedAddCancelledMidway(f, { idempotency_key: "k-lane" });
+    const later = await addOrder(f, { delay_seconds: 20 });
+
+    // Act: the later task's timers fire; the relay forwards each lane's due, still-scheduled tasks in order.
+    const result = await relayTimerMessages(
+      relayAt(f, NOW + 20_000),
+      later.copies.map((c) => timerMessage(c.taskId)),
+    );
+
+    // Assess: the DELETE answered 200, so only the later task's copies go.
+    expect(cancelled?.status).toBe("cancelled");
+    expect(result.failedMessageIds).toEqual([]);
+    expect(f.topicQueue.enqueued.map((m) => m.taskId).sort()).toEqual(
+      later.copies.map((c) => c.taskId).sort(),
+    );
+    expect([...ids.values()].map((id) => f.store.tasks.get(id)?.status ?? "missing")).not.toContain(
+      "scheduled",
+    );
+  });
+
+  it("with a key, schedule-timer copies left after a failed write under a cancelled parent are not delivered by the sweeper", async () => {
+    // Prepare: copies due in an hour ride a schedule, so each is in the sweep index from its write.
+    const f = setup();
+    const { ids, cancelled } = await keyedAddCancelledMidway(f, {
+      idempotency_key: "k-sched",
+      delay_seconds: 3_600,
+    });
+    const pastGrace = NOW + 3_600_000 + scheduledGraceMs(f.config, "schedule") + 60_000;
 
     // Act
-    await failure(addTask(f.deps, { body }));
+    const report = await sweep(sweeperAt(f, f.config, pastGrace));
 
-    // Assess
-    expect(indexState(f, ids)).toEqual({ billing: "gone", audit: false, search: "gone" });
-    expect(armedIds(f)).toEqual([]);
+    // Assess: the DELETE answered 200, so the sweeper finds nothing of the task to forward.
+    expect(cancelled?.status).toBe("cancelled");
+    expect(report.failures).toBe(0);
+    expect(f.topicQueue.enqueued).toEqual([]);
+    expect(indexState(f, ids)).toEqual({ billing: "gone", audit: "gone", search: "gone" });
   });
+
+  it("a retry under a config that now indexes near-term tasks still indexes a copy written outside the index that it cannot arm", async () => {
+    // Prepare: the copies were written out of the sweep index (as a crash before their arms leaves them); a deploy
+    // then turned on `sweeper.indexNearTermTasks`, and audit's timer fails on the retry.
+    const f = setup();
+    const body = orderBody({ idempotency_key: "k-deploy" });
+    const { copies } = await addOrder(f, { idempotency_key: "k-deploy" });
+    const audit = copies[1] as TaskRecord;
+    const redeployed = {
+      ...f.deps,
+      config: { ...f.config, sweeper: { ...f.config.sweeper, indexNearTermTasks: true } },
+    };
+    withFaults(f, { arm: ["audit"] });
+
+    // Act
+    const error = await refusal(addTask(redeployed, { body }));
+
+    // Assess: what decides is whether the copy is in the index, not whether today's config would have put it there.
+    expect(error.status).toBe(503);
+    expect(audit.sweepShard).toBeUndefined();
+    expect(f.store.tasks.get(audit.taskId)?.sweepShard).toBe(sweepShardOf(audit.taskId));
+  });
+
+  it.each([
+    ["near-term: outside", 10, false],
+    ["a schedule timer: inside", 3_600, true],
+  ])(
+    "a copy taken back after a cancel but not removable stays unarmed (%s the sweep index), and a keyed retry takes it back",
+    async (_, delay, indexed) => {
+      // Prepare: the parent's DELETE runs right after the parent's write; audit's copy cannot be removed.
+      const f = setup();
+      const body = orderBody({ idempotency_key: `k-stray-${delay}`, delay_seconds: delay });
+      const { ids, heal } = withFaults(f, { remove: ["audit"] });
+      const putNew = f.store.putNew;
+      f.store.putNew = async (task, options) => {
+        const created = await putNew(task, options);
+        if (task.fanOut) await cancelTask({ ...f.deps, store: f.store }, task.taskId);
+        return created;
+      };
+      await failure(addTask(f.deps, { body }));
+      heal();
+      const stray = indexState(f, ids);
+
+      // Act
+      await failure(addTask(f.deps, { body }));
+
+      // Assess: a `scheduled` copy of a cancelled parent would be delivered by the relay's sweep of its lane, or by
+      // the sweeper once indexed; the retry, which finds the parent cancelled, removes it.
+      expect(stray).toEqual({ billing: "gone", audit: indexed, search: "gone" });
+      expect(indexState(f, ids)).toEqual({ billing: "gone", audit: "gone", search: "gone" });
+      expect(armedIds(f)).toEqual([]);
+    },
+  );
 
   it.each([
     ["near-term: out of", 10, false],
@@ -1030,16 +1194,7 @@ describe("fan-out after a topic's subscribers change (runtime settings or a depl
     const { parent } = await addOrder(f);
     const plain = await addTask(plainOrders(f), { body: orderBody({ delay_seconds: 20 }) });
     expect(parseTaskId(plain.body.task_id)?.pk).toBe(parent.pk);
-    const clock = new ManualClock(NOW + 20_000);
-    const relayDeps: RelayDeps = {
-      store: f.store,
-      topicQueue: f.topicQueue,
-      timer: new RelayTimer(),
-      topicQueueUrls: { orders: QUEUE },
-      logger: memoryLogger(),
-      clock: clock.now,
-      sleep: clock.sleep,
-    };
+    const relayDeps = relayAt(f, NOW + 20_000);
 
     // Act
     const result = await relayTimerMessages(relayDeps, [timerMessage(plain.body.task_id)]);
@@ -1060,26 +1215,11 @@ describe("fan-out after a topic's subscribers change (runtime settings or a depl
     const plainDeps = plainOrders(f, { indexNearTermTasks: true });
     const plain = await addTask(plainDeps, { body: orderBody({ delay_seconds: 5 }) });
     const { parent } = await addOrder(f);
-    const topic = plainDeps.config.resolvedTopics.orders as TopicConfig;
-    const sweeperDeps: SweeperDeps = {
-      store: f.store,
-      topicQueue: f.topicQueue,
-      timer: new RelayTimer(),
-      topics: {
-        orders: {
-          config: topic,
-          queueUrl: QUEUE,
-          dlqUrl: "https://sqs.test/orders-dlq.fifo",
-          stalledAfterMs: stalledAfterMs(topic, plainDeps.config.sweeper, {
-            timeoutSeconds: 30,
-            visibilityTimeoutSeconds: 180,
-          }),
-        },
-      },
-      scheduledGraceMs: (kind) => scheduledGraceMs(plainDeps.config, kind),
-      logger: memoryLogger(),
-      clock: () => NOW + 10_000 + scheduledGraceMs(plainDeps.config, "queue") + 60_000,
-    };
+    const sweeperDeps = sweeperAt(
+      f,
+      plainDeps.config,
+      NOW + 10_000 + scheduledGraceMs(plainDeps.config, "queue") + 60_000,
+    );
 
     // Act
     const report = await sweep(sweeperDeps);
