@@ -133,7 +133,7 @@ export async function addTask(deps: AddTaskDeps, input: AddTaskInput): Promise<A
     // Issue 14, point 3: the parent and one delivery task per subscriber (shared/services/fan-out/add.ts).
     return {
       statusCode: 201,
-      body: addResponse(await addFanOut(deps, task, topic, topic.subscribers, nowMs)),
+      body: addResponse(await addFanOut(deps, task, topic, topic.subscribers)),
     };
   }
   return writeAndArm(deps, task);
@@ -328,7 +328,7 @@ async function replay(
   if (topic.subscribers) {
     return {
       statusCode: 200,
-      body: addResponse(await addFanOut(deps, task, topic, topic.subscribers, nowMs)),
+      body: addResponse(await addFanOut(deps, task, topic, topic.subscribers)),
     };
   }
   const put = await deps.store.putNew(task, { sweepIndex: indexedOnAdd(task, deps.config.sweeper) });

@@ -13,10 +13,20 @@ import { indexedOnAdd } from "#shared/domain/sweep.js";
 import type { TaskRecord, TaskStatus } from "#shared/domain/task.js";
 import { planTimer } from "#shared/domain/timing.js";
 import { forEachBounded } from "#shared/runtime/async.js";
-import { type AddTaskDeps, arm, checkItemSize, claimExpiry, leaveForTheSweeper } from "../add-task.js";
+import {
+  type AddTaskDeps,
+  arm,
+  checkItemSize,
+  claimExpiry,
+  leaveForTheSweeper,
+  timerNow,
+} from "../add-task.js";
 
 /** What the fan-out add needs of the add's ports. */
-export type FanOutAddDeps = Pick<AddTaskDeps, "store" | "timerQueue" | "scheduler" | "config" | "onError">;
+export type FanOutAddDeps = Pick<
+  AddTaskDeps,
+  "store" | "timerQueue" | "scheduler" | "config" | "onError" | "now" | "timerClock"
+>;
 
 /** Writes or arms in flight at once for one add: every subscriber of a topic (≤ 10) side by side. */
 const ADD_CONCURRENCY = 10;
@@ -52,7 +62,6 @@ export async function addFanOut(
   task: TaskRecord,
   topic: TopicConfig,
   subscribers: readonly Subscriber[],
-  nowMs: number,
 ): Promise<TaskRecord> {
   const expanded = expandFanOut(task, subscribers);
   // The parent is never finished by a delivery, so it gets its TTL now: as long as its idempotency claim lives
@@ -68,7 +77,7 @@ export async function addFanOut(
     // A group cancel can find the parent before its copies exist (the group's list shows parents).
     if (await cancelledMeanwhile(deps, parent, deliveries)) return { ...parent, status: "cancelled" };
     progress.stage = "arming";
-    await armAll(deps, deliveries, nowMs, progress.armed);
+    await armAll(deps, deliveries, progress.armed);
     return parent;
   } catch (error) {
     throw await undoOrKeep(deps, parent, deliveries, error, progress);
@@ -130,11 +139,11 @@ async function ensureDelivery(
   if (parent.status === "cancelled") return cancelledCopy(deps, found);
   if (!found) {
     if (mayHaveExpired(deps, parent, nowMs)) return "missing";
-    return recreateDelivery(deps, parent, deliveryFromLink(parent, link), nowMs);
+    return recreateDelivery(deps, parent, deliveryFromLink(parent, link));
   }
   if (found.status === "scheduled") {
     try {
-      await armAll(deps, [found], nowMs);
+      await armAll(deps, [found]);
     } catch (error) {
       await leaveUnarmedCopies(deps, parent, [found], false);
       throw error;
@@ -155,7 +164,6 @@ async function recreateDelivery(
   deps: FanOutAddDeps,
   parent: TaskRecord,
   copy: TaskRecord,
-  nowMs: number,
 ): Promise<SubscriberStatus> {
   let checked = false;
   try {
@@ -163,7 +171,7 @@ async function recreateDelivery(
     if (await cancelledMeanwhile(deps, parent, [copy])) return "missing";
     checked = true;
     const delivery = (await deps.store.get(copy.taskId)) ?? copy;
-    if (delivery.status === "scheduled") await armAll(deps, [delivery], nowMs);
+    if (delivery.status === "scheduled") await armAll(deps, [delivery]);
     return delivery.status;
   } catch (error) {
     await leaveUnarmedCopies(deps, parent, [copy], checked);
@@ -247,15 +255,18 @@ function mayHaveExpired(deps: FanOutAddDeps, parent: TaskRecord, nowMs: number):
   return retentionDays === undefined || nowMs - parent.acceptedAtMs >= retentionDays * 86_400_000;
 }
 
-/** Arms every copy's timer; `armed` collects the copies whose timer was sent. */
+/**
+ * Arms every copy's timer, each planned from the time it is sent (`timerNow`), not the add's start: the writes
+ * before it take time, and a delay counted from the start would fire the copy that much late. `armed` collects the
+ * copies whose timer was sent.
+ */
 async function armAll(
   deps: FanOutAddDeps,
   deliveries: readonly TaskRecord[],
-  nowMs: number,
   armed = new Set<string>(),
 ): Promise<void> {
   await eachSettled(deliveries, async (delivery) => {
-    await arm(deps, delivery.taskId, planTimer(delivery.dueAtMs, nowMs, timerSettings(deps.config)));
+    await arm(deps, delivery.taskId, planTimer(delivery.dueAtMs, timerNow(deps), timerSettings(deps.config)));
     armed.add(delivery.taskId);
   });
 }

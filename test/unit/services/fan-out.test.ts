@@ -254,6 +254,25 @@ describe("fan-out add", () => {
     expect(f.timerQueue.armed.map((a) => a.taskId)).not.toContain(parent.taskId);
   });
 
+  it("arms each copy with the time left until its due time when its timer is sent, not the time left at the add's start", async () => {
+    // Prepare: the clock moves on a second with every write (the parent, then each copy)
+    const f = setup();
+    let clock = NOW;
+    const putNew = f.store.putNew.bind(f.store);
+    f.store.putNew = async (...args: Parameters<typeof putNew>) => {
+      clock += 1_000;
+      return putNew(...args);
+    };
+    const deps = { ...f.deps, now: () => clock };
+
+    // Act
+    const result = await addTask(deps, { body: orderBody({ delay_seconds: 30 }) });
+
+    // Assess: four writes took four seconds, so 26 of the 30 are left when the timers go out
+    expect(result.statusCode).toBe(201);
+    expect(f.timerQueue.armed.map((a) => a.delaySeconds)).toEqual([26, 26, 26]);
+  });
+
   it("refuses a task with its own callback on a fan-out topic (fan_out_callback) and writes nothing", async () => {
     // Prepare
     const f = setup();
