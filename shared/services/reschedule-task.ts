@@ -168,9 +168,10 @@ export async function completeMove(deps: RescheduleTaskDeps, old: TaskRecord): P
   }
   // Armed also when it existed: the earlier attempt may have stopped before arming; a second timer message is
   // harmless (the relay and FIFO deduplication absorb it), a missing one would leave the task to the sweeper.
+  // Planned again as the timer is sent: a delay counted from before the writes would fire it that much late.
   if (successor.status === "scheduled") {
     try {
-      await arm(deps, successor.taskId, planTimer(due, nowMs, timerSettings(deps.config)));
+      await arm(deps, successor.taskId, planTimer(due, deps.now(), timerSettings(deps.config)));
     } catch (error) {
       deps.onError?.("arming a rescheduled task's timer failed", error, successor.taskId);
       throw serviceUnavailable("could not arm the task's new timer; retry the request", error);

@@ -38,6 +38,28 @@ describe("rescheduling a scheduled task", () => {
     expect(sim.store.tasks.get(moved.task_id)).toMatchObject({ status: "delivered", latenessMs: 0 });
   });
 
+  it("arms the moved task with the time left when its timer is sent, so it is delivered on time however long the writes before took", async () => {
+    // Prepare: the successor's write takes two seconds
+    const sim = simulate();
+    const oldId = await sim.add({ order_id: "o-slow" }, { delay_seconds: 30 });
+    const dueAtMs = sim.clock.now + 60_000;
+    const putNew = sim.store.putNew.bind(sim.store);
+    sim.store.putNew = async (...args: Parameters<typeof putNew>) => {
+      sim.clock.now += 2_000;
+      return putNew(...args);
+    };
+
+    // Act
+    const moved = await sim.reschedule(oldId, { due_at: new Date(dueAtMs).toISOString() });
+    sim.advance(dueAtMs - sim.clock.now);
+    await sim.runRelay();
+    await sim.runDeliver();
+
+    // Assess
+    expect(sim.delivered()).toEqual([moved.task_id]);
+    expect(sim.store.tasks.get(moved.task_id)).toMatchObject({ status: "delivered", latenessMs: 0 });
+  });
+
   it("deletes the old schedule when the task rode one, and arms the new time on a schedule when far ahead", async () => {
     const sim = simulate();
     const oldId = await sim.add({ order_id: "o-2" }, { delay_seconds: 3_600 });
