@@ -65,7 +65,8 @@ function forwardInWaves(parts: RelayParts, held: readonly SimTask[], done: () =>
     }
     const { wave, rest } = dueWave(pending, world.sim.now);
     if (wave.length === 0) {
-      world.sim.at((rest[0] as SimTask).key.dueAtMs, () => loop(rest));
+      // The relay's timer: I/O for the event loop.
+      world.sim.at((rest[0] as SimTask).key.dueAtMs, () => loop(rest), "io");
       return;
     }
     forwardWave(parts, slots, wave, () => loop(rest));
