@@ -11,17 +11,8 @@
  * which the bench's burst and sustained runs then check — never fitted to a lateness or a throughput.
  *
  * Each workload runs on a fresh local cloud exactly as the bench runs it (bench/lib/targets.ts: its process, its
- * per-thread CPU from /proc), and the model runs the same workload with the bare profile.
- *
- * The deliver path's start-up: a fresh process runs it for the first time when the first tasks come due, and
- * spends more then than its calls' own warm-ups (measured: the bench's runs deliver a few hundred tasks in the
- * first second of delivery on as much CPU as a thousand take later). The burst's per-thread CPU is sampled every
- * SAMPLE_MS with the tasks received so far, in the local cloud and in the model alike; its delivery phase's CPU
- * beyond the steady per-task rate of its last 40 % (the intercept) is what starting up cost. Measured intercept
- * mi, bare model's bi, totals over both workloads mt and bt (each workload a fresh process, so one start-up each),
- * per thread: factor f = (mt − 2·mi) / (bt − 2·bi) and start-up W = mi − f·bi, so that the model with f and W
- * spends what was measured both in all and at the start of delivery. Run it on a quiet machine (the load average
- * is printed).
+ * per-thread CPU from /proc), and the model runs the same workload with the bare profile: factor = measured CPU ÷
+ * modelled CPU, per thread, over both workloads' tasks. Run it on a quiet machine (the load average is printed).
  */
 import os from "node:os";
 import { PEER_CONCURRENCY } from "../bench/lib/concurrency.js";
@@ -30,7 +21,6 @@ import { startPunctual } from "../bench/lib/targets.js";
 import { burstWorkload, type RunResult, sustainedWorkload } from "../bench/lib/workloads.js";
 import { DEFAULT_CONFIG, withOverrides } from "./config.js";
 import { BARE_LOCAL_PROFILE, type InSituCalibration, type ThreadCost } from "./local-profile.js";
-import { simulate } from "./model/pipeline.js";
 import type { Workload } from "./model/workload.js";
 import { predict } from "./predict.js";
 
@@ -39,98 +29,35 @@ const BURST = { tasks: 1_500, groups: 150, leadMs: 5_000, drainMs: 30_000 };
 const STEADY = { rate: 750, durationMs: 5_000, delayMs: 4_000, groups: 750, drainMs: 20_000, prefix: "c" };
 
 const THREAD_NAMES = ["main", "emulators", "helpers"] as const;
-/** How often the burst's CPU and deliveries are sampled. */
-const SAMPLE_MS = 100;
-/** The deliver path's start-up is charged over its first this many invocations (an assumption: ≈ 1,000 tasks). */
-const START_UP_INVOCATIONS = 100;
 const progress = new Progress();
 
-/** Cumulative CPU per thread (ms) and tasks received, at one moment. */
-interface Sample {
-  readonly atMs: number;
-  readonly received: number;
-  readonly cpu: ThreadCost;
-}
-
-type PunctualTarget = Awaited<ReturnType<typeof startPunctual>>;
-
-async function measured<R extends RunResult>(label: string, run: (target: PunctualTarget) => Promise<R>) {
+async function measured(
+  label: string,
+  run: (target: Awaited<ReturnType<typeof startPunctual>>) => Promise<RunResult>,
+) {
   progress.start(label);
   const target = await startPunctual();
-  const read = target.cpuMeter();
-  const samples: Sample[] = [];
-  const sample = () => {
-    const { threads } = read();
-    const cpu = { main: threads.mainMs, emulators: threads.busiestMs, helpers: threads.restMs };
-    samples.push({ atMs: Date.now(), received: target.received.size, cpu });
-  };
-  const sampler = setInterval(sample, SAMPLE_MS);
   try {
     const result = await run(target);
-    sample();
     const perTask = result.cpu.threadMsPerTask;
     if (!perTask || result.undelivered > 0)
       throw new Error(`${label}: no per-thread CPU or tasks not received`);
     progress.done(
       `main/emulators/helpers ${perTask.main}/${perTask.emulators}/${perTask.helpers} ms CPU per task`,
     );
-    return { tasks: result.tasks, perTask, samples, result };
+    return { tasks: result.tasks, perTask };
   } finally {
-    clearInterval(sampler);
     await target.stop();
   }
 }
 
-const config = withOverrides(DEFAULT_CONFIG, {
-  eventSources: { deliver: { maxConcurrency: PEER_CONCURRENCY } },
-});
-
 function modelled(workload: Workload): ThreadCost {
+  const config = withOverrides(DEFAULT_CONFIG, {
+    eventSources: { deliver: { maxConcurrency: PEER_CONCURRENCY } },
+  });
   const cpu = predict(workload, config, BARE_LOCAL_PROFILE).cpuMsPerTask;
   if (!cpu) throw new Error("the local profile models no threads");
   return cpu;
-}
-
-/** The bare model's burst, sampled like the measured one; with its due time. */
-function modelledSamples(workload: Workload): { samples: Sample[]; dueMs: number } {
-  const samples: Sample[] = [];
-  let dueMs = Number.NaN;
-  simulate(workload, config, BARE_LOCAL_PROFILE, {
-    observe: (world, table) => {
-      const tick = () => {
-        const { threads, usage, sim } = world;
-        if (!threads) throw new Error("the local profile models no threads");
-        const received = table.all.filter((t) => t.receivedAtMs !== undefined).length;
-        dueMs = table.all[0]?.key.dueAtMs ?? Number.NaN;
-        const cpu = {
-          main: threads.main.cpuMs,
-          emulators: threads.emulators.cpuMs,
-          helpers: usage.helperCpuMs,
-        };
-        samples.push({ atMs: sim.now, received, cpu });
-        if (received < (workload.burst ?? 0)) sim.after(SAMPLE_MS, tick, "io");
-      };
-      world.sim.after(SAMPLE_MS, tick, "io");
-    },
-  });
-  return { samples, dueMs };
-}
-
-/**
- * CPU per thread the burst's delivery phase spent beyond its steady per-task rate: from the due time to the last
- * receive, less the tasks times the rate of its last 40 % (from the sample where 60 % had arrived to the end).
- */
-function intercept(samples: readonly Sample[], dueMs: number, tasks: number): ThreadCost {
-  const atDue = samples.filter((s) => s.atMs <= dueMs).at(-1) ?? samples[0];
-  const steady = samples.find((s) => s.received >= 0.6 * tasks);
-  const end = samples.find((s) => s.received >= tasks);
-  if (!atDue || !steady || !end || end.received <= steady.received)
-    throw new Error("the burst's samples do not cover its delivery");
-  const of = (k: keyof ThreadCost) => {
-    const rate = (end.cpu[k] - steady.cpu[k]) / (end.received - steady.received);
-    return end.cpu[k] - atDue.cpu[k] - rate * (end.received - atDue.received);
-  };
-  return { main: of("main"), emulators: of("emulators"), helpers: of("helpers") };
 }
 
 const round = (x: number) => Math.round(x * 1000) / 1000;
@@ -138,13 +65,12 @@ const round = (x: number) => Math.round(x * 1000) / 1000;
 async function calibrate(): Promise<InSituCalibration> {
   const loadAverage = Math.round((os.loadavg()[0] ?? 0) * 100) / 100;
   const burst = await measured("in situ · burst", (t) => burstWorkload(t, progress, BURST));
-  const burstWorkloadSpec = { burst: BURST.tasks, groups: BURST.groups, delaySeconds: BURST.leadMs / 1000 };
-  const modelBurst = modelledSamples(burstWorkloadSpec);
-  const mi = intercept(burst.samples, burst.result.dueMs, BURST.tasks);
-  const bi = intercept(modelBurst.samples, modelBurst.dueMs, BURST.tasks);
   const steady = await measured("in situ · steady", (t) => sustainedWorkload(t, progress, STEADY));
   const runs = [
-    { ...burst, model: modelled(burstWorkloadSpec) },
+    {
+      ...burst,
+      model: modelled({ burst: BURST.tasks, groups: BURST.groups, delaySeconds: BURST.leadMs / 1000 }),
+    },
     {
       ...steady,
       model: modelled({
@@ -157,16 +83,9 @@ async function calibrate(): Promise<InSituCalibration> {
   ];
   const total = (pick: (r: (typeof runs)[number]) => number) =>
     runs.reduce((sum, r) => sum + pick(r) * r.tasks, 0);
-  // One start-up per workload (each a fresh local cloud); none where the measured intercept is not above the model's.
-  const solved = THREAD_NAMES.map((k) => {
-    const [mt, bt] = [total((r) => r.perTask[k]), total((r) => r.model[k])];
-    const f = (mt - runs.length * mi[k]) / (bt - runs.length * bi[k]);
-    const startUp = mi[k] - f * bi[k];
-    return startUp > 0 ? { k, f, startUp } : { k, f: mt / bt, startUp: 0 };
-  });
-  const pick = (of: "f" | "startUp") =>
-    Object.fromEntries(solved.map((x) => [x.k, round(x[of])])) as unknown as ThreadCost;
-  const factor = pick("f");
+  const factor = Object.fromEntries(
+    THREAD_NAMES.map((k) => [k, round(total((r) => r.perTask[k]) / total((r) => r.model[k]))]),
+  ) as unknown as ThreadCost;
   return {
     measuredAt: new Date().toISOString(),
     loadAverage,
@@ -179,12 +98,7 @@ async function calibrate(): Promise<InSituCalibration> {
       measured: r.perTask,
       modelled: r.model,
     })),
-    burstIntercept: {
-      measured: { main: round(mi.main), emulators: round(mi.emulators), helpers: round(mi.helpers) },
-      modelled: { main: round(bi.main), emulators: round(bi.emulators), helpers: round(bi.helpers) },
-    },
     factor,
-    deliverStartUp: { ...pick("startUp"), invocations: START_UP_INVOCATIONS },
   };
 }
 

@@ -284,15 +284,8 @@ export interface InSituCalibration {
     readonly measured: ThreadCost;
     readonly modelled: ThreadCost;
   }[];
-  /**
-   * The burst's delivery phase: its CPU beyond the steady per-task rate (ms per thread), in the local cloud and in
-   * the model with the bare profile.
-   */
-  readonly burstIntercept?: { readonly measured: ThreadCost; readonly modelled: ThreadCost };
-  /** What every call's CPU on that thread is multiplied by: the pipeline's CPU beyond its start-up ÷ the model's. */
+  /** Measured ÷ modelled CPU per task, over both workloads: what every call's CPU on that thread is multiplied by. */
   readonly factor: ThreadCost;
-  /** The deliver path's start-up in a fresh local cloud (ms per thread), over its first `invocations`. */
-  readonly deliverStartUp?: ThreadCost & { readonly invocations: number };
 }
 
 /**
@@ -300,60 +293,42 @@ export interface InSituCalibration {
  * against the sum of its calls (see that script for why). Paste a new run's output here.
  */
 export const IN_SITU: InSituCalibration = {
-  measuredAt: "2026-11-30T11:31:22.397Z",
-  loadAverage: 1.81,
+  measuredAt: "2026-11-30T08:58:36.202Z",
+  loadAverage: 0.58,
   workloads: [
     {
       name: "burst 1500 over 150 groups",
       tasks: 1500,
       measured: {
-        main: 1.627,
-        emulators: 1.267,
-        helpers: 2.167,
+        main: 1.66,
+        emulators: 1.307,
+        helpers: 2.02,
       },
       modelled: {
-        main: 1.239,
-        emulators: 1.025,
-        helpers: 1.316,
+        main: 1.236,
+        emulators: 1.022,
+        helpers: 1.312,
       },
     },
     {
       name: "750/s for 5 s",
       tasks: 3750,
       measured: {
-        main: 1.291,
-        emulators: 1.077,
-        helpers: 1.149,
+        main: 1.395,
+        emulators: 1.165,
+        helpers: 1.227,
       },
       modelled: {
-        main: 1.311,
-        emulators: 1.065,
-        helpers: 1.344,
+        main: 1.16,
+        emulators: 0.973,
+        helpers: 1.173,
       },
     },
   ],
-  burstIntercept: {
-    measured: {
-      main: 634.254,
-      emulators: 580.373,
-      helpers: 1410.299,
-    },
-    modelled: {
-      main: 304.117,
-      emulators: 342.019,
-      helpers: 147.459,
-    },
-  },
   factor: {
-    main: 0.975,
-    emulators: 0.986,
-    helpers: 0.705,
-  },
-  deliverStartUp: {
-    main: 337.695,
-    emulators: 243.203,
-    helpers: 1306.302,
-    invocations: 100,
+    main: 1.245,
+    emulators: 1.221,
+    helpers: 1.199,
   },
 };
 
@@ -403,9 +378,7 @@ const ADD_HANDLER_MS = HANDLERS.perTask.add + HANDLERS.perInvocation.add;
  * The whole add path's warm-up is charged here (PutItem and SendMessage were warm when measured alone).
  */
 const apiCost: CallCost = {
-  // The API server parses the request and calls the handler in the same callback: no hop, no latency of its own.
-  ...callCost(r.addThroughApi, 0),
-  serverAside: true,
+  ...callCost(r.addThroughApi, r.latency.fastPath),
   clientCpuMs: Math.max(
     0,
     r.addThroughApi.warm.main - r.ddbPut.warm.main - r.sqsSend.warm.main - ADD_HANDLER_MS,
@@ -592,21 +565,5 @@ export function inSituProfile(bare: Profile, f: ThreadCost): Profile {
   };
 }
 
-/** A profile with the deliver path's start-up in a fresh local cloud (IN_SITU.deliverStartUp). */
-export function withStartUp(profile: Profile, startUp: InSituCalibration["deliverStartUp"]): Profile {
-  if (!startUp) return profile;
-  const { main, emulators, helpers, invocations } = startUp;
-  return {
-    ...profile,
-    startUp: { deliver: { clientCpuMs: main, serverCpuMs: emulators, helperCpuMs: helpers, invocations } },
-  };
-}
-
-/**
- * What the planner and the bench predict with: the calls as measured, times the pipeline's in-situ factors, and
- * the deliver path's start-up.
- */
-export const LOCAL_PROFILE: Profile = withStartUp(
-  inSituProfile(BARE_LOCAL_PROFILE, IN_SITU.factor),
-  IN_SITU.deliverStartUp,
-);
+/** What the planner and the bench predict with: the calls as measured, times the pipeline's in-situ factors. */
+export const LOCAL_PROFILE: Profile = inSituProfile(BARE_LOCAL_PROFILE, IN_SITU.factor);

@@ -301,7 +301,7 @@ export async function burstWorkload(
   target: Target,
   progress: Progress,
   options: { tasks: number; groups: number; leadMs: number; drainMs: number; batchSize?: number },
-): Promise<RunResult & { addsFinishedBeforeDueMs: number; dueMs: number }> {
+): Promise<RunResult & { addsFinishedBeforeDueMs: number }> {
   const run = new Run(target, "b");
   const dueMs = Math.ceil((Date.now() + options.leadMs) / 1000) * 1000;
   const task = (i: number) => ({ id: `b${i}`, group: `b${i % options.groups}`, dueMs });
@@ -323,7 +323,7 @@ export async function burstWorkload(
   }
   const margin = dueMs - Date.now();
   await run.drain(progress, options.drainMs);
-  return { ...run.result(), addsFinishedBeforeDueMs: margin, dueMs };
+  return { ...run.result(), addsFinishedBeforeDueMs: margin };
 }
 
 /** `rate` tasks/s for `durationMs`, each due `delayMs` after it is added. */

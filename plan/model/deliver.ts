@@ -126,8 +126,7 @@ function deliverOne(parts: DeliverParts, task: SimTask, startedUpFront: boolean,
     onDeliverHost(world, callback.clientCpuMs, () =>
       world.sim.after(callback.latencyMs / 2, () => {
         parts.onReceived(task);
-        // The receiver's answer is read from a socket: I/O for the event loop.
-        world.sim.after(callback.latencyMs / 2, done, "io");
+        world.sim.after(callback.latencyMs / 2, done);
       }),
     );
   };

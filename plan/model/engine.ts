@@ -1,22 +1,17 @@
 /**
  * The discrete-event clock: callbacks run in time order (ties in the order they were scheduled). A binary heap
  * of our own, because the whole model needs only `at` and `run`, and no library in our tree provides one.
- * Each callback runs in the context it was scheduled from (`context`: what the world calls the kind of work, as
- * Node carries a callback's origin through its awaits), unless `at` is given another.
  */
 interface Scheduled {
   readonly at: number;
   readonly seq: number;
   readonly fn: () => void;
-  readonly context: string;
 }
 
 export class Simulation {
   #now: number;
   #seq = 0;
   readonly #heap: Scheduled[] = [];
-  /** The kind of work running now (plan/model/world.ts: a fast-path message or I/O). */
-  context = "io";
 
   /** The clock starts at `startMs` (an epoch time, so ids and due times look like real ones). */
   constructor(startMs = 0) {
@@ -27,24 +22,13 @@ export class Simulation {
     return this.#now;
   }
 
-  /** Runs `fn` at `timeMs` (never in the past), in `context` (default: the current one). */
-  at(timeMs: number, fn: () => void, context = this.context): void {
-    this.#push({ at: Math.max(timeMs, this.#now), seq: this.#seq++, fn, context });
+  /** Runs `fn` at `timeMs` (never in the past). */
+  at(timeMs: number, fn: () => void): void {
+    this.#push({ at: Math.max(timeMs, this.#now), seq: this.#seq++, fn });
   }
 
-  after(delayMs: number, fn: () => void, context = this.context): void {
-    this.at(this.#now + Math.max(0, delayMs), fn, context);
-  }
-
-  /** Runs `fn` now in `context`, then restores the current one. */
-  within(context: string, fn: () => void): void {
-    const outer = this.context;
-    this.context = context;
-    try {
-      fn();
-    } finally {
-      this.context = outer;
-    }
+  after(delayMs: number, fn: () => void): void {
+    this.at(this.#now + Math.max(0, delayMs), fn);
   }
 
   /** Runs events until none is left or the next one lies beyond `untilMs`. */
@@ -55,7 +39,6 @@ export class Simulation {
         return;
       }
       this.#now = next.at;
-      this.context = next.context;
       next.fn();
     }
   }

@@ -123,7 +123,7 @@ export class EventSource<M> {
         then();
       } else this.queue.onArrival(check);
     };
-    this.world.sim.at(deadline, check, "io");
+    this.world.sim.at(deadline, check);
     this.queue.onArrival(check);
   }
 

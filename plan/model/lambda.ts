@@ -17,16 +17,6 @@ export class LambdaFunction {
     readonly name: "add" | "relay" | "deliver",
   ) {}
 
-  /** This invocation's share of the function's start-up (profile.startUp): its main thread's part. */
-  #startUp(): { main: number } {
-    const startUp = this.world.profile.startUp?.[this.name];
-    if (!startUp || this.invocations > startUp.invocations) return { main: 0 };
-    const share = 1 / startUp.invocations;
-    this.world.helpers(startUp.helperCpuMs * share);
-    this.world.cpu(startUp.serverCpuMs * share, () => undefined, "emulators");
-    return { main: startUp.clientCpuMs * share };
-  }
-
   /** Runs `body` in an instance; `tasks` is how many tasks the event carries (per-task handler CPU). */
   invoke(tasks: number, body: (finish: () => void) => void, done: () => void): void {
     const { sim, profile } = this.world;
@@ -39,9 +29,7 @@ export class LambdaFunction {
       this.#instances++;
       this.coldStarts++;
     }
-    const startUp = this.#startUp();
-    const ownCpu =
-      profile.invocationCpuMs[this.name] + tasks * profile.perTaskCpuMs[this.name] + startUp.main;
+    const ownCpu = profile.invocationCpuMs[this.name] + tasks * profile.perTaskCpuMs[this.name];
     sim.after(cold ? profile.coldStartMs : 0, () =>
       this.world.cpu(
         ownCpu,

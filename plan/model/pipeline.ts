@@ -44,18 +44,10 @@ export function simulate(
   workload: Workload,
   config: PlannerConfig,
   profile: Profile,
-  options: {
-    cpuSpeed?: CpuSpeed;
-    /** Called before the run starts: e.g. to sample the world as it goes (plan/calibrate-pipeline.ts). */
-    observe?: (world: World, table: TaskTable) => void;
-  } = {},
+  options: { cpuSpeed?: CpuSpeed } = {},
 ): SimulationRun {
-  const world = createWorld(profile, config, {
-    startMs: START_MS,
-    ...(options.cpuSpeed === undefined ? {} : { cpuSpeed: options.cpuSpeed }),
-  });
+  const world = createWorld(profile, config, { startMs: START_MS, ...options });
   const table = new TaskTable();
-  options.observe?.(world, table);
   const timerQueue = new StandardQueue(world.sim, profile.eventSources.visibilityTickMs);
   const functions = {
     add: new LambdaFunction(world, "add"),
@@ -69,9 +61,7 @@ export function simulate(
   const addParts: AddParts = { world, fn: functions.add, table, timerQueue, random: seeded(42) };
   // The callers' connection pool: requests beyond it wait on the caller's side.
   const pool = new Slots(workload.clients ?? DEFAULT_CLIENTS);
-  // Each add arrives as a request on one of the API server's sockets: I/O for the event loop.
-  const connection = (work: (release: () => void) => void) =>
-    pool.acquire((release) => world.sim.within("io", () => work(release)));
+  const connection = (work: (release: () => void) => void) => pool.acquire(work);
   drive(world, workload, (i, issuedAtMs, dueAtMs, done) => {
     if (Number.isNaN(adds.firstMs)) adds.firstMs = issuedAtMs;
     connection((release) =>
@@ -179,7 +169,7 @@ function openLoop(world: World, workload: Workload, add: AddOne): void {
         inFlight--;
       });
     }
-    if (issued < total && elapsed <= durationMs * 1.5) sim.after(2, issue, "io");
+    if (issued < total && elapsed <= durationMs * 1.5) sim.after(2, issue);
   };
   issue();
 }

@@ -33,12 +33,6 @@ export interface CallCost {
   readonly perEntry?: CpuSplit;
   /** Spread evenly over the first `calls` calls of this kind. */
   readonly warmUp?: CpuSplit & { readonly calls: number };
-  /**
-   * The service's CPU is not on the call's path: charged to its thread alongside while the caller goes on (the
-   * local API: its request never crosses to the emulators; what its adds cost there is fauxqs re-checking the
-   * delayed messages they pile up).
-   */
-  readonly serverAside?: boolean;
 }
 
 export interface CpuSplit {
@@ -96,13 +90,6 @@ export interface Profile {
   readonly invocationCpuMs: Readonly<Record<"add" | "relay" | "deliver", number>>;
   readonly perTaskCpuMs: Readonly<Record<"add" | "relay" | "deliver", number>>;
   readonly coldStartMs: number;
-  /**
-   * Locally: what a fresh process spends the first time it runs a function's whole path, beyond the warm-ups of
-   * its calls (plan/calibrate-pipeline.ts measures the deliver path's in a burst of its own), charged over the
-   * function's first `invocations` invocations: the main thread's part in each invocation's own CPU, the
-   * emulators' and the helpers' alongside.
-   */
-  readonly startUp?: Readonly<Partial<Record<FunctionName, CpuSplit & { readonly invocations: number }>>>;
   readonly eventSources: EventSourceBehaviour;
   /** Scheduler fires this long after at() at the latest (uniformly spread). */
   readonly schedulerLateMs: number;

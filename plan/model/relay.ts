@@ -65,8 +65,7 @@ function forwardInWaves(parts: RelayParts, held: readonly SimTask[], done: () =>
     }
     const { wave, rest } = dueWave(pending, world.sim.now);
     if (wave.length === 0) {
-      // The relay's timer: I/O for the event loop.
-      world.sim.at((rest[0] as SimTask).key.dueAtMs, () => loop(rest), "io");
+      world.sim.at((rest[0] as SimTask).key.dueAtMs, () => loop(rest));
       return;
     }
     forwardWave(parts, slots, wave, () => loop(rest));

@@ -10,99 +10,43 @@ import {
   type Thread,
 } from "./profile.js";
 
-/** Something that wants a core: a thread with slices waiting, or one stretch of V8's helper threads. */
-interface Runnable {
-  /** The slice to run now that it has a core: its CPU, and what follows once it ran. */
-  take(): { readonly cpuMs: number; readonly done: () => void };
-}
-
 /**
- * The machine's cores at `speed` each (a share of a core when the machine is busy with other work), shared the
- * way the OS scheduler shares them: whatever is runnable waits in one run queue, and a core that frees up takes
- * the next in line at once (work-conserving), runs one slice without pre-emption (the model's slices are
- * sub-millisecond) and, if that thread has more to run, puts it back at the end (round robin, as CFS shares a
- * core among runnable threads). A core never idles while something waits. (Until 2026-11-30 each slice reserved
- * a core ahead of time at its thread's queue end, which left cores idle before later reservations while other
- * work waited: docs/PERFORMANCE.md, "The machine as the model shares it".)
+ * The machine's cores at `speed` each (a share of a core when the machine is busy with other work). A thread's
+ * slice takes the core that frees up first: no pre-emption, a close enough stand-in for the OS scheduler at the
+ * sub-millisecond slices the model charges.
  */
 export class Machine {
-  #freeCores: number;
-  readonly #ready: Runnable[] = [];
+  readonly #busyUntil: number[];
 
   /** `speed`: a constant share of each core, or the share at each moment (ms since `originMs`). */
   constructor(
-    private readonly sim: Simulation,
     cores: number,
     private readonly speed: CpuSpeed,
     private readonly originMs = 0,
   ) {
-    this.#freeCores = cores;
+    this.#busyUntil = Array.from({ length: cores }, () => 0);
   }
 
-  /**
-   * `runnable` waits for a core (behind whatever already waits); its `take()` runs once it has one. `keepCore`:
-   * a thread going on with the same callback keeps the core it just had, ahead of the others.
-   */
-  request(runnable: Runnable, options: { keepCore?: boolean } = {}): void {
-    if (options.keepCore) this.#ready.unshift(runnable);
-    else this.#ready.push(runnable);
-    this.#dispatch();
-  }
-
-  #dispatch(): void {
-    while (this.#freeCores > 0 && this.#ready.length > 0) {
-      const slice = (this.#ready.shift() as Runnable).take();
-      this.#freeCores--;
-      const speed = typeof this.speed === "number" ? this.speed : this.speed(this.sim.now - this.originMs);
-      // A slice is sub-millisecond: the share at its start holds for all of it.
-      this.sim.after(slice.cpuMs / speed, () => {
-        this.#freeCores++;
-        slice.done();
-        this.#dispatch();
-      });
-    }
+  /** Reserves `cpuMs` of CPU starting no earlier than `earliestMs`; returns when it ends. */
+  reserve(earliestMs: number, cpuMs: number): { startMs: number; endMs: number } {
+    let core = 0;
+    for (let i = 1; i < this.#busyUntil.length; i++)
+      if ((this.#busyUntil[i] as number) < (this.#busyUntil[core] as number)) core = i;
+    const startMs = Math.max(earliestMs, this.#busyUntil[core] as number);
+    const speed = typeof this.speed === "number" ? this.speed : this.speed(startMs - this.originMs);
+    // A slice is sub-millisecond: the share at its start holds for all of it.
+    const endMs = startMs + cpuMs / speed;
+    this.#busyUntil[core] = endMs;
+    return { startMs, endMs };
   }
 }
 
 /**
- * What a slice of an event loop is, by how Node gets to it: the continuation of a fast-path message from another
- * thread (local/aws/mailbox.ts: every answer of the emulators arrives as one), or I/O and timers (an API request
- * or a callback's answer on a socket, a setTimeout).
- */
-export type WorkKind = "message" | "io";
-
-/**
- * Node's MessagePort handles at most max(messages waiting, 1000) messages per wake-up, counting those that arrive
- * while it does (src/node_messaging.cc, MessagePort::OnMessage): while the emulators keep answering, the event
- * loop stays on the fast path's messages that long before its poll phase reads the sockets again.
- */
-export const MESSAGE_DRAIN_LIMIT = 1000;
-
-interface Slice {
-  readonly cpuMs: number;
-  readonly then: () => void;
-  readonly kind: WorkKind;
-}
-
-/**
- * One thread of the local cloud: a JavaScript event loop, one slice at a time on a core of the shared machine, in
- * Node's order (measured, docs/PERFORMANCE.md "The event loop's order"): a drain of the fast-path messages
- * waiting — those arriving meanwhile too, up to MESSAGE_DRAIN_LIMIT —, then one round of the I/O that was ready
- * when the drain ended, then the next drain. What a slice's continuation charges on the same thread at once (the
- * rest of the same synchronous callback) runs next. Absent on AWS, where every Lambda instance and every service
- * has CPU of its own.
+ * One thread of the local cloud: runs one slice at a time (a JavaScript event loop), each on a core of the
+ * shared machine. Absent on AWS, where every Lambda instance and every service has CPU of its own.
  */
 export class Processor {
-  readonly #io: Slice[] = [];
-  readonly #messages: Slice[] = [];
-  #continuation: Slice[] = [];
-  /** While a slice's continuation runs: what it charges on this thread. */
-  #charged: Slice[] | undefined;
-  #phase: "drain" | "io" = "io";
-  /** Messages this drain may still take, or I/O slices left in this round. */
-  #left = 0;
-  /** Waiting for a core or running on one. */
-  #scheduled = false;
+  #busyUntil = 0;
   /** Wall time this thread held a core, and the CPU it used (the same at full speed). */
   busyMs = 0;
   cpuMs = 0;
@@ -112,64 +56,16 @@ export class Processor {
     readonly machine: Machine,
   ) {}
 
-  run(cpuMs: number, then: () => void, kind: WorkKind = "message"): void {
+  run(cpuMs: number, then: () => void): void {
     if (cpuMs <= 0) {
       then();
       return;
     }
-    const slice = { cpuMs, then, kind };
-    if (this.#charged) this.#charged.push(slice);
-    else (kind === "message" ? this.#messages : this.#io).push(slice);
-    if (!this.#scheduled) {
-      this.#scheduled = true;
-      this.machine.request(this);
-    }
-  }
-
-  take(): { cpuMs: number; done: () => void } {
-    const slice = this.#next();
-    const startMs = this.sim.now;
-    return {
-      cpuMs: slice.cpuMs,
-      done: () => {
-        this.busyMs += this.sim.now - startMs;
-        this.cpuMs += slice.cpuMs;
-        this.#charged = [];
-        this.sim.within(slice.kind, slice.then);
-        this.#continuation = [...this.#charged, ...this.#continuation];
-        this.#charged = undefined;
-        if (this.#continuation.length > 0) this.machine.request(this, { keepCore: true });
-        else if (this.#messages.length + this.#io.length > 0) this.machine.request(this);
-        else this.#scheduled = false;
-      },
-    };
-  }
-
-  /** The next slice in Node's order (only called with something waiting). */
-  #next(): Slice {
-    const continued = this.#continuation.shift();
-    if (continued) return continued;
-
-    if (this.#phase === "drain") {
-      if (this.#left > 0 && this.#messages.length > 0) {
-        this.#left--;
-        return this.#messages.shift() as Slice;
-      }
-      // The drain is over: the poll phase serves the I/O that is ready now.
-      this.#phase = "io";
-      this.#left = this.#io.length;
-    }
-    if (this.#left > 0) {
-      this.#left--;
-      return this.#io.shift() as Slice;
-    }
-    if (this.#messages.length > 0) {
-      this.#phase = "drain";
-      this.#left = Math.max(this.#messages.length, MESSAGE_DRAIN_LIMIT) - 1;
-      return this.#messages.shift() as Slice;
-    }
-    this.#left = this.#io.length - 1;
-    return this.#io.shift() as Slice;
+    const slot = this.machine.reserve(Math.max(this.sim.now, this.#busyUntil), cpuMs);
+    this.#busyUntil = slot.endMs;
+    this.busyMs += slot.endMs - slot.startMs;
+    this.cpuMs += cpuMs;
+    this.sim.at(slot.endMs, then);
   }
 }
 
@@ -224,7 +120,7 @@ export function createWorld(
 ): World {
   const sim = new Simulation(options.startMs);
   const threads = profile.cpu
-    ? createThreads(sim, new Machine(sim, profile.cpu.machineCores, options.cpuSpeed ?? 1, options.startMs))
+    ? createThreads(sim, new Machine(profile.cpu.machineCores, options.cpuSpeed ?? 1, options.startMs))
     : undefined;
   const usage: Usage = {
     calls: Object.fromEntries(Object.keys(profile.calls).map((c) => [c, 0])) as Record<Call, number>,
@@ -234,15 +130,11 @@ export function createWorld(
     fifoRequests: 0,
     helperCpuMs: 0,
   };
-  // The emulators' thread only ever gets messages; the others' work is of the kind that charged it.
   const on = (thread: Thread, ms: number, then: () => void) =>
-    threads
-      ? threads[thread].run(ms, then, thread === "emulators" ? "message" : (sim.context as WorkKind))
-      : then();
-  // V8's helper threads are several (GC, compilers): each stretch of their work is runnable on its own.
+    threads ? threads[thread].run(ms, then) : then();
   const helpers = (ms: number) => {
     if (!threads || ms <= 0) return;
-    threads.main.machine.request({ take: () => ({ cpuMs: ms, done: () => undefined }) });
+    threads.main.machine.reserve(sim.now, ms);
     usage.helperCpuMs += ms;
   };
   const warmUp = createWarmUp(profile);
@@ -262,18 +154,8 @@ export function createWorld(
       const part = (k: "clientCpuMs" | "serverCpuMs" | "helperCpuMs") =>
         (cost[k] ?? 0) + entries * (cost.perEntry?.[k] ?? 0) + extra[k];
       helpers(part("helperCpuMs"));
-      if (cost.serverAside) {
-        on(thread, part("clientCpuMs"), () => {
-          on("emulators", part("serverCpuMs"), () => undefined);
-          if (cost.latencyMs > 0) sim.after(cost.latencyMs, then);
-          else then();
-        });
-        return;
-      }
-      // The answer comes back as a fast-path message: what it sets off is message work for the caller's loop.
-      const answered = () => sim.within("message", then);
       on(thread, part("clientCpuMs"), () =>
-        sim.after(cost.latencyMs, () => on("emulators", part("serverCpuMs"), answered)),
+        sim.after(cost.latencyMs, () => on("emulators", part("serverCpuMs"), then)),
       );
     },
     entries(name, count, then, thread = "main") {

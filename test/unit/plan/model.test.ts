@@ -1,13 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { bySortKey } from "#shared/domain/keys.js";
 import { DEFAULT_CONFIG, withOverrides } from "../../../plan/config.js";
-import {
-  BARE_LOCAL_PROFILE,
-  IN_SITU,
-  inSituProfile,
-  LOCAL_PROFILE,
-  withStartUp,
-} from "../../../plan/local-profile.js";
+import { BARE_LOCAL_PROFILE, IN_SITU, inSituProfile, LOCAL_PROFILE } from "../../../plan/local-profile.js";
 import { batchLimit } from "../../../plan/model/event-source.js";
 import { simulate } from "../../../plan/model/pipeline.js";
 import { AWS_PROFILE, type Call, type CallCost, type Profile } from "../../../plan/model/profile.js";
@@ -367,16 +361,7 @@ describe("the local profile's in-situ factors", () => {
     });
   });
 
-  it("are what the planner predicts with, with the deliver path's measured start-up", () => {
-    expect(IN_SITU.deliverStartUp).toBeDefined();
-    expect(LOCAL_PROFILE).toEqual(
-      withStartUp(inSituProfile(BARE_LOCAL_PROFILE, IN_SITU.factor), IN_SITU.deliverStartUp),
-    );
-    expect(LOCAL_PROFILE.startUp?.deliver).toEqual({
-      clientCpuMs: IN_SITU.deliverStartUp?.main,
-      serverCpuMs: IN_SITU.deliverStartUp?.emulators,
-      helperCpuMs: IN_SITU.deliverStartUp?.helpers,
-      invocations: IN_SITU.deliverStartUp?.invocations,
-    });
+  it("are what the planner predicts with", () => {
+    expect(LOCAL_PROFILE).toEqual(inSituProfile(BARE_LOCAL_PROFILE, IN_SITU.factor));
   });
 });
