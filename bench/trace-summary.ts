@@ -1,11 +1,12 @@
 /**
  * `npx tsx bench/trace-summary.ts <dir>`: reads what BENCH_TRACE_DIR=<dir> wrote (bench/lib/trace.ts) for each
  * workload and prints where an API request's time went, on both sides of the connection:
- *   queued   — in the bench's undici pool, waiting for one of its connections (the open loop's backlog);
+ *   handed   — given to a connection by the bench's undici pool, headers not yet sent;
  *   inbound  — sent by the bench, not yet parsed by the API server (the system's event loop had other work);
  *   server   — parsed to answer flushed: the add itself, as the capacity planner's model charges it;
  *   outbound — answer flushed, not yet read by the bench (the bench's event loop had other work);
- *   turn     — read by the bench, the next queued request not yet sent on that connection.
+ *   turn     — read by the bench, the next request on that connection not yet sent (with requests waiting in the
+ *              pool: the bench's turnaround; without: the connection idle, the open loop ahead of its schedule).
  * Then, per second of the run: adds answered, callbacks received, adds inside the system on average (of the 64
  * connections, how many the system holds), and both event loops' delay.
  */
@@ -20,7 +21,7 @@ interface Matched {
   readonly start: number;
   readonly finish: number;
   readonly complete: number;
-  /** The next request on the same connection, when it was already queued before this one completed. */
+  /** When the next request on the same connection was sent. */
   readonly nextSent?: number;
 }
 
@@ -46,14 +47,13 @@ function match(client: ClientTrace, server: ServerTrace): Matched[] {
       const s = got[i];
       if (!s || Number.isNaN(s[2] as number) || Number.isNaN(c[4] as number)) return;
       const next = sent[i + 1];
-      const queuedBefore = next && (next[1] as number) < (c[4] as number);
       out.push({
         created: c[1] as number,
         sent: c[2] as number,
         start: s[1] as number,
         finish: s[2] as number,
         complete: c[4] as number,
-        ...(queuedBefore ? { nextSent: next[2] as number } : {}),
+        ...(next ? { nextSent: next[2] as number } : {}),
       });
     });
   }
@@ -68,7 +68,7 @@ function phases(rows: readonly Matched[]): void {
   const of = (f: (r: Matched) => number | undefined) =>
     rows.map(f).filter((x): x is number => x !== undefined);
   const parts: [string, (r: Matched) => number | undefined][] = [
-    ["queued", (r) => r.sent - r.created],
+    ["handed", (r) => r.sent - r.created],
     ["inbound", (r) => r.start - r.sent],
     ["server", (r) => r.finish - r.start],
     ["outbound", (r) => r.complete - r.finish],
@@ -97,18 +97,15 @@ function cores(samples: number[], from: number, to: number): string {
 function timeline(rows: readonly Matched[], client: ClientTrace, server: ServerTrace, t0: number): void {
   const end = Math.max(...rows.map((r) => r.complete), ...client.callbacks) - t0;
   console.log(
-    "  s   adds/s  callbacks/s  in system  in bench (of 64 connections)  loop delay mean/max: system, bench  cores: main/emulators/helpers  inbound+server ms  main's GC pauses ms",
+    "  s   adds/s  callbacks/s  in system  sent, unread (of 64 connections)  loop delay mean/max: system, bench  cores: main/emulators/helpers  inbound+server ms  main's GC pauses ms",
   );
   for (let s = 0; s * 1000 < end; s++) {
     const from = t0 + s * 1000;
     const to = from + 1000;
     const overlap = (a: number, b: number) => Math.max(0, Math.min(b, to) - Math.max(a, from)) / 1000;
     const inSystem = rows.reduce((n, r) => n + overlap(r.start, r.finish), 0);
-    // On a connection between two requests while the next was already queued: held by the bench or the wire.
-    const inBench = rows.reduce(
-      (n, r) => n + (r.nextSent === undefined ? 0 : overlap(r.finish, r.nextSent)) + overlap(r.sent, r.start),
-      0,
-    );
+    // Sent, not yet read by the API: waiting in the system's socket.
+    const inBench = rows.reduce((n, r) => n + overlap(r.sent, r.start), 0);
     const answered = rows.filter((r) => r.finish >= from && r.finish < to);
     const adds = answered.length;
     const waits = `${mean(answered.map((r) => r.start - r.sent)).toFixed(0)}+${mean(answered.map((r) => r.finish - r.start)).toFixed(0)}`;

@@ -146,14 +146,17 @@ export function traceServer(): { save(name: string): void } {
 }
 
 export interface ClientTrace {
-  /** Per request: [local port, created (queued in the pool), headers sent, response headers, response complete]. */
+  /**
+   * Per request: [local port, created (undici makes the request when it hands it to a connection: the pool's own
+   * queue is before this), headers sent, response headers, response complete].
+   */
   readonly requests: number[][];
   /** Callbacks received, ms. */
   readonly callbacks: number[];
   readonly loop: number[];
 }
 
-/** In the bench: each API request's moments in undici (queued, sent, answered, complete) and each callback's. */
+/** In the bench: each API request's moments in undici (on a connection, sent, answered, complete) and each callback's. */
 export function traceClient(): { callback(): void; save(name: string): void } {
   const rows = new WeakMap<object, number[]>();
   const requests: number[][] = [];
