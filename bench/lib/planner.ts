@@ -24,7 +24,7 @@ export interface PlannerLine {
   /** At the run's average share, all the way through (how the bench predicted before the timeline). */
   readonly loadedAverage?: Figures;
   readonly measured: Figures;
-  /** CPU ms per task by thread: the model's (idle machine) beside the run's. */
+  /** CPU ms per task by thread: the model's (at the run's share) beside the run's. */
   readonly cpuMsPerTask?: { readonly predicted?: ThreadCpu; readonly measured?: ThreadCpu };
 }
 
@@ -76,6 +76,20 @@ function shareOverTime(
   return { at, min: Math.min(average, ...shares.filter((s) => s.working).map((s) => s.share)) };
 }
 
+/** The share of each core a run left the local cloud: its average, and interval by interval when it has a timeline. */
+function runShare(
+  measured: RunResult,
+  cpus: number,
+): { average: number; overTime?: { at: CpuSpeed; min: number } } {
+  const { systemCores, clientMs, systemMs, machineCores, timeline } = measured.cpu;
+  const wallMs = systemCores > 0 ? systemMs / systemCores : 0;
+  const average = round(shareLeft(cpus, wallMs, (machineCores ?? 0) * wallMs, systemMs, clientMs));
+  return {
+    average,
+    ...(timeline && timeline.length > 0 ? { overTime: shareOverTime(timeline, cpus, average) } : {}),
+  };
+}
+
 /**
  * What `npm run plan -- --profile local` predicts for the run's workload: on an idle machine, and with the CPU
  * other work left during the run (machine busy − the system under test − the bench itself, /proc/stat), interval
@@ -86,23 +100,22 @@ export function plannerLine(workload: Workload, measured: RunResult, cpus: numbe
   const config = withOverrides(DEFAULT_CONFIG, {
     eventSources: { deliver: { maxConcurrency: PEER_CONCURRENCY } },
   });
-  const { systemCores, clientMs, systemMs, machineCores, timeline } = measured.cpu;
-  const wallMs = systemCores > 0 ? systemMs / systemCores : 0;
-  const cpuSpeed = round(shareLeft(cpus, wallMs, (machineCores ?? 0) * wallMs, systemMs, clientMs));
+  const { average: cpuSpeed, overTime } = runShare(measured, cpus);
   const pick = (speed: CpuSpeed) => predict(workload, config, LOCAL_PROFILE, { cpuSpeed: speed });
   const figures = (p: ReturnType<typeof pick>) => ({ p99: p.latenessMs.p99, deliveryRate: p.deliveryRate });
   const idle = pick(1);
-  const average = figures(pick(cpuSpeed));
-  const overTime = timeline && timeline.length > 0 ? shareOverTime(timeline, cpus, cpuSpeed) : undefined;
+  const averaged = pick(cpuSpeed);
+  const loaded = overTime ? pick(overTime.at) : averaged;
   return {
     cpuSpeed,
     ...(overTime ? { minCpuSpeed: round(overTime.min) } : {}),
     idle: figures(idle),
-    loaded: overTime ? figures(pick(overTime.at)) : average,
-    loadedAverage: average,
+    loaded: figures(loaded),
+    loadedAverage: figures(averaged),
     measured: { p99: measured.lateness.p99, deliveryRate: measured.deliveryRate },
+    // At the run's share: the batches the pipeline forms, and so its calls per task, depend on how fast it runs.
     cpuMsPerTask: {
-      ...(idle.cpuMsPerTask ? { predicted: idle.cpuMsPerTask } : {}),
+      ...(loaded.cpuMsPerTask ? { predicted: loaded.cpuMsPerTask } : {}),
       ...(measured.cpu.threadMsPerTask ? { measured: measured.cpu.threadMsPerTask } : {}),
     },
   };

@@ -50,13 +50,16 @@ function plannerRows(r: BenchResults): string[] {
   ];
 }
 
-/** CPU ms per task by thread, measured beside the model's (an idle machine's: CPU, not time, so no share). */
+/**
+ * CPU ms per task by thread, measured beside the model's at the run's share (how fast the pipeline runs sets how
+ * full its batches are, and so its calls per task).
+ */
 function threadRow(name: string, line: PlannerLine): string[] {
   const { measured, predicted } = line.cpuMsPerTask ?? {};
   if (!measured || !predicted) return [];
   const three = (t: typeof measured) => `${fmt(t.main, 2)} / ${fmt(t.emulators, 2)} / ${fmt(t.helpers, 2)}`;
   return [
-    `| ${name}: CPU ms/task main / emulators / helpers | ${three(measured)} | | ${three(predicted)} | |`,
+    `| ${name}: CPU ms/task main / emulators / helpers | ${three(measured)} | ${three(predicted)} | | |`,
   ];
 }
 

@@ -9,6 +9,7 @@
 import { writeFileSync } from "node:fs";
 import { startLocalCloud } from "#local/cloud/local-cloud.js";
 import { PEER_CONCURRENCY } from "./concurrency.js";
+import { TRACE_DIR, traceServer } from "./trace.js";
 
 type Send = (message: unknown) => void;
 const send: Send = (message) => process.send?.(message);
@@ -32,7 +33,9 @@ if (mode === "punctual") {
       if (/error|fail/i.test(line)) send({ type: "log", line });
     },
   });
+  const trace = TRACE_DIR ? traceServer() : undefined;
   stop = async () => {
+    trace?.save(`sut-${process.pid}`);
     if (callsFile) writeFileSync(callsFile, JSON.stringify(await cloud.faults?.stats(), null, 2));
     await cloud.stop();
   };

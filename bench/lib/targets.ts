@@ -7,6 +7,7 @@ import { Queue } from "bullmq";
 import { Pool } from "undici";
 import { PEER_CONCURRENCY } from "./concurrency.js";
 import { cpuMeter, processTree, selfCpuMeter, type ThreadSplit, threadCpuMeter } from "./stats.js";
+import { TRACE_DIR, traceClient } from "./trace.js";
 
 export interface BenchTask {
   readonly id: string;
@@ -97,8 +98,10 @@ function meterFor(main: number, pids: () => number[]): () => () => CpuReading {
 export async function startPunctual(): Promise<Target> {
   const received = new Map<string, number>();
   const stats = { duplicates: 0, logLines: [] as string[] };
+  const trace = TRACE_DIR ? traceClient() : undefined;
   const receiver = http.createServer((req, res) => {
     const at = Date.now();
+    trace?.callback();
     const chunks: Buffer[] = [];
     req.on("data", (c: Buffer) => chunks.push(c));
     req.on("end", () => {
@@ -163,6 +166,7 @@ export async function startPunctual(): Promise<Target> {
     },
     cpuMeter: meterFor(child.pid as number, () => processTree(child.pid as number)),
     stop: async () => {
+      trace?.save(`bench-${child.pid}`);
       await stopSut(child);
       await pool.close();
       receiver.closeAllConnections();

@@ -1,4 +1,11 @@
+import { channel } from "node:diagnostics_channel";
 import type { MessagePort } from "node:worker_threads";
+
+/**
+ * Published with the size of each batch a thread receives, when someone listens (the bench's BENCH_TRACE_DIR
+ * diagnostic, bench/lib/trace.ts: how long the event loop stays on the fast path's messages); otherwise one check.
+ */
+const received = channel("punctual:mailbox:received");
 
 /**
  * Coalesces the messages one side of a MessagePort sends in one synchronous stretch (the code that runs until it
@@ -43,6 +50,7 @@ export class Mailbox<T> {
 /** Receives what a `Mailbox` sent on the other end: each message of a batch, in order. */
 export function onMailbox<T>(port: MessagePort, receive: (message: T) => void): void {
   port.on("message", (batch: T[]) => {
+    if (received.hasSubscribers) received.publish(batch.length);
     for (const message of batch) receive(message);
   });
 }
