@@ -69,7 +69,8 @@ export class LocalFastPath implements LocalAwsTransport {
   constructor(port: MessagePort) {
     this.#port = port;
     this.#outbox = new Mailbox(port);
-    onMailbox<InProcessAnswer>(port, (answer) => this.#waiting.get(answer.id)?.(answer));
+    // Answers are handled after the I/O that was ready, not as they arrive (local/aws/mailbox.ts says why).
+    onMailbox<InProcessAnswer>(port, (answer) => this.#waiting.get(answer.id)?.(answer), { yieldToIo: true });
     // Outstanding calls belong to work that keeps the process alive anyway; the port alone must not.
     port.unref();
   }

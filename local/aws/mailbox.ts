@@ -47,10 +47,41 @@ export class Mailbox<T> {
   }
 }
 
-/** Receives what a `Mailbox` sent on the other end: each message of a batch, in order. */
-export function onMailbox<T>(port: MessagePort, receive: (message: T) => void): void {
+/**
+ * Receives what a `Mailbox` sent on the other end: each message of a batch, in order.
+ *
+ * `yieldToIo` (the main thread's answers): the batches are only queued when they arrive and handled in the event
+ * loop's check phase (`setImmediate`), after the I/O that was ready. Why: Node's MessagePort handles up to 1,000
+ * messages per wake-up, counting those that arrive meanwhile, and the emulators answer each call in a message of its
+ * own; handled on arrival, each answer's continuation sends further calls whose answers join the same drain, so
+ * during deliveries the main thread stayed on answers for 176–352 ms at a time while the API's sockets waited
+ * (docs/PERFORMANCE.md, "The main thread's split"; `npx tsx bench/message-drain.ts` shows it apart from the
+ * pipeline). Queued, a drain is cheap and every turn of the loop reads the sockets once.
+ */
+export function onMailbox<T>(
+  port: MessagePort,
+  receive: (message: T) => void,
+  options: { readonly yieldToIo?: boolean } = {},
+): void {
+  const handle = (batch: T[]) => {
+    for (const message of batch) receive(message);
+  };
+  if (!options.yieldToIo) {
+    port.on("message", (batch: T[]) => {
+      if (received.hasSubscribers) received.publish(batch.length);
+      handle(batch);
+    });
+    return;
+  }
+  let queued: T[][] = [];
+  const drain = () => {
+    const batches = queued;
+    queued = [];
+    for (const batch of batches) handle(batch);
+  };
   port.on("message", (batch: T[]) => {
     if (received.hasSubscribers) received.publish(batch.length);
-    for (const message of batch) receive(message);
+    queued.push(batch);
+    if (queued.length === 1) setImmediate(drain);
   });
 }

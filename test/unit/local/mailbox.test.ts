@@ -1,3 +1,4 @@
+import net, { type AddressInfo } from "node:net";
 import { MessageChannel, type MessagePort } from "node:worker_threads";
 import { afterEach, describe, expect, it } from "vitest";
 import { Mailbox, onMailbox } from "#local/aws/mailbox.js";
@@ -83,5 +84,76 @@ describe("Mailbox", () => {
     // Assess
     expect(await received).toEqual(["first", "second", "after the await"]);
     expect(raw).toEqual([["first", "second"], ["after the await"]]);
+  });
+});
+
+describe("onMailbox with yieldToIo (the main thread's answers)", () => {
+  it("hands every message of every batch on, in the order sent", async () => {
+    // Prepare
+    const { port1: sender, port2: receiver } = new MessageChannel();
+    open.push(sender, receiver);
+    const got: number[] = [];
+    const all = new Promise<void>((resolve) =>
+      onMailbox<number>(
+        receiver,
+        (n) => {
+          got.push(n);
+          if (got.length === 6) resolve();
+        },
+        { yieldToIo: true },
+      ),
+    );
+
+    // Act: three batches in a row, as three answers of the emulators' thread
+    sender.postMessage([1, 2]);
+    sender.postMessage([3]);
+    sender.postMessage([4, 5, 6]);
+    await all;
+
+    // Assess
+    expect(got).toEqual([1, 2, 3, 4, 5, 6]);
+  });
+
+  it("reads a socket that becomes ready while a chain of answers goes on (each answer's continuation calls again)", async () => {
+    // Prepare: a loopback connection, accepted; a chain of answers in which the tenth makes the server write
+    const server = net.createServer();
+    const accepted = new Promise<net.Socket>((resolve) => server.on("connection", resolve));
+    await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+    const socket = net.connect((server.address() as AddressInfo).port, "127.0.0.1");
+    const serverSide = await accepted;
+    const { port1: sender, port2: receiver } = new MessageChannel();
+    open.push(sender, receiver);
+    const CHAIN = 500;
+    const order: (number | "socket")[] = [];
+    const chained = new Promise<void>((resolve) =>
+      onMailbox<number>(
+        receiver,
+        (n) => {
+          order.push(n);
+          if (n === 10) serverSide.end("ready");
+          // As a handler's next call: its answer comes back while this drain may still be going on
+          if (n < CHAIN) sender.postMessage([n + 1]);
+          else resolve();
+        },
+        { yieldToIo: true },
+      ),
+    );
+    const read = new Promise<void>((resolve) =>
+      socket.on("data", () => {
+        order.push("socket");
+        resolve();
+      }),
+    );
+
+    // Act
+    sender.postMessage([1]);
+    await Promise.all([chained, read]);
+    socket.destroy();
+    await new Promise((resolve) => server.close(resolve));
+
+    // Assess: read within a turn or two of its bytes arriving, not after the whole chain (handled on arrival,
+    // Node's MessagePort keeps handling the messages that arrive during its drain, up to 1,000: "socket" at 500)
+    expect(order.indexOf("socket")).toBeGreaterThanOrEqual(10);
+    expect(order.indexOf("socket")).toBeLessThan(20);
   });
 });
