@@ -366,6 +366,9 @@ export async function sustainedWorkload(
   return result;
 }
 
+/** A ramp step passes only if the system accepted its adds at ≥ this share of the offered rate. */
+export const RAMP_MIN_ACCEPTED_SHARE = 0.95;
+
 export interface RampStep {
   readonly rate: number;
   readonly passed: boolean;
@@ -374,8 +377,8 @@ export interface RampStep {
 
 /**
  * The highest rate at which p99 lateness stays ≤ `p99LimitMs`: grow from `startRate` until a step fails (p99
- * over the limit, tasks not received, or the load generator unable to send the step), then bisect between the last
- * pass and the failure.
+ * over the limit, tasks not received, the load generator unable to send the step, or the system accepting its adds
+ * below RAMP_MIN_ACCEPTED_SHARE of the rate), then bisect between the last pass and the failure.
  */
 export async function rampWorkload(
   target: Target,
@@ -414,13 +417,16 @@ export async function rampWorkload(
       prefix: `r${steps.length}-`,
       settleMs: options.settleMs,
     });
-    // Adds that fall behind show up as lateness (due = when the add was sent + delay); what must not happen is
-    // the load generator giving up on part of the step (the open loop's in-flight cap or cut-off).
+    // What must not happen is the load generator giving up on part of the step (the open loop's in-flight cap or
+    // cut-off), nor the system taking the step's tasks more slowly than they were offered: an add that waits does
+    // not show as lateness (its due time was fixed when it was sent, seconds ahead), so a system whose API fell
+    // behind would pass a rate it never took — 900/s "passed" at 618 adds/s before this check.
     const planned = Math.round((rate * options.stepMs) / 1000);
     const passed =
       result.undelivered === 0 &&
       result.addErrors === 0 &&
       result.tasks >= planned &&
+      result.addRate >= rate * RAMP_MIN_ACCEPTED_SHARE &&
       result.lateness.p99 <= options.p99LimitMs;
     steps.push({ rate, passed, result });
     progress.note(
