@@ -86,6 +86,10 @@ async function calibrate(): Promise<InSituCalibration> {
   const factor = Object.fromEntries(
     THREAD_NAMES.map((k) => [k, round(total((r) => r.perTask[k]) / total((r) => r.model[k]))]),
   ) as unknown as ThreadCost;
+  const ratio = (r: (typeof runs)[number]) =>
+    Object.fromEntries(
+      THREAD_NAMES.map((k) => [k, round(r.perTask[k] / r.model[k])]),
+    ) as unknown as ThreadCost;
   return {
     measuredAt: new Date().toISOString(),
     loadAverage,
@@ -94,11 +98,16 @@ async function calibrate(): Promise<InSituCalibration> {
         i === 0
           ? `burst ${BURST.tasks} over ${BURST.groups} groups`
           : `${STEADY.rate}/s for ${STEADY.durationMs / 1000} s`,
+      shape: i === 0 ? "burst" : "rate",
       tasks: r.tasks,
       measured: r.perTask,
       modelled: r.model,
     })),
     factor,
+    factorByShape: {
+      burst: ratio(runs[0] as (typeof runs)[number]),
+      rate: ratio(runs[1] as (typeof runs)[number]),
+    },
   };
 }
 

@@ -12,7 +12,7 @@ import {
   plannerConfigFor,
   withOverrides,
 } from "./config.js";
-import { LOCAL_PROFILE } from "./local-profile.js";
+import { localProfile } from "./local-profile.js";
 import { AWS_PROFILE } from "./model/profile.js";
 import { describeWorkload, type Workload } from "./model/workload.js";
 import { predict } from "./predict.js";
@@ -112,7 +112,7 @@ const program = new Command("plan")
       // A usage mistake: one line and exit code 1, not a stack trace.
       program.error(`plan: ${(error as Error).message}`);
     }
-    const profiles = { aws: AWS_PROFILE, local: LOCAL_PROFILE };
+    const profiles = { aws: AWS_PROFILE, local: localProfile(workload) };
     const profile = profiles[options.profile] ?? program.error(`plan: unknown profile ${options.profile}`);
     const prediction = predict(workload, config, profile, { cpuSpeed: options.cpuSpeed });
     if (options.json) process.stdout.write(`${JSON.stringify({ workload, config, prediction }, null, 2)}\n`);

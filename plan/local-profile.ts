@@ -1,4 +1,5 @@
 import type { CallCost, CpuSplit, Profile } from "./model/profile.js";
+import type { Workload } from "./model/workload.js";
 import type { Parameter } from "./parameters.js";
 
 /** CPU ms per call on each of the local cloud's threads (plan/calibrate.ts's output). */
@@ -274,18 +275,36 @@ export const CALIBRATION: Calibration = {
   },
 };
 
+/**
+ * A workload's shape, as far as the pipeline's CPU per task goes: a burst (every task due at once: thousands in
+ * flight, V8's helpers collect more per task) or a steady rate.
+ */
+export type WorkloadShape = "burst" | "rate";
+
+export function shapeOf(workload: Workload): WorkloadShape {
+  return workload.burst !== undefined ? "burst" : "rate";
+}
+
 /** What plan/calibrate-pipeline.ts prints: CPU per task of two pipeline runs, measured and modelled, per thread. */
 export interface InSituCalibration {
   readonly measuredAt: string;
   readonly loadAverage: number;
   readonly workloads: readonly {
     readonly name: string;
+    readonly shape: WorkloadShape;
     readonly tasks: number;
     readonly measured: ThreadCost;
     readonly modelled: ThreadCost;
   }[];
-  /** Measured ÷ modelled CPU per task, over both workloads: what every call's CPU on that thread is multiplied by. */
+  /** Measured ÷ modelled CPU per task, over both workloads (shown in the parameter table). */
   readonly factor: ThreadCost;
+  /**
+   * Measured ÷ modelled CPU per task in the workload of each shape: what every call's CPU on that thread is
+   * multiplied by when the planner runs a workload of that shape. Per shape because the helpers' share differs by
+   * half between them (a burst × 1.5 of the calls' sum, a steady rate × 1.0), and one factor for both charged the
+   * bench's sustained run 0.2 ms per task too much and its burst 0.15 ms too little.
+   */
+  readonly factorByShape: Readonly<Record<WorkloadShape, ThreadCost>>;
 }
 
 /**
@@ -298,6 +317,7 @@ export const IN_SITU: InSituCalibration = {
   workloads: [
     {
       name: "burst 1500 over 150 groups",
+      shape: "burst",
       tasks: 1500,
       measured: {
         main: 1.4,
@@ -312,6 +332,7 @@ export const IN_SITU: InSituCalibration = {
     },
     {
       name: "750/s for 5 s",
+      shape: "rate",
       tasks: 3750,
       measured: {
         main: 1.323,
@@ -329,6 +350,18 @@ export const IN_SITU: InSituCalibration = {
     main: 1.138,
     emulators: 1.164,
     helpers: 1.175,
+  },
+  factorByShape: {
+    burst: {
+      main: 1.133,
+      emulators: 1.155,
+      helpers: 1.55,
+    },
+    rate: {
+      main: 1.141,
+      emulators: 1.168,
+      helpers: 1.007,
+    },
   },
 };
 
@@ -421,8 +454,8 @@ export const LOCAL_PARAMETERS = {
     "BatchExecuteStatement (deliver's finishing `delivered` writes, finishAttempts), per statement",
   ),
   inSituFactor: {
-    value: IN_SITU.factor.main,
-    unit: `× every call's CPU on the main thread (emulators × ${IN_SITU.factor.emulators}, helpers × ${IN_SITU.factor.helpers}): the whole pipeline's CPU per task against the sum of its calls`,
+    value: IN_SITU.factorByShape.rate.main,
+    unit: `× every call's CPU on the main thread at a steady rate (emulators × ${IN_SITU.factorByShape.rate.emulators}, helpers × ${IN_SITU.factorByShape.rate.helpers}; in a burst main × ${IN_SITU.factorByShape.burst.main}, emulators × ${IN_SITU.factorByShape.burst.emulators}, helpers × ${IN_SITU.factorByShape.burst.helpers}): the whole pipeline's CPU per task against the sum of its calls, per workload shape`,
     source: {
       measured: `npx tsx plan/calibrate-pipeline.ts (${IN_SITU.measuredAt.slice(0, 10)}, load ${IN_SITU.loadAverage}): ${IN_SITU.workloads.map((w) => w.name).join(" and ")} on the local cloud, /proc per thread`,
     },
@@ -476,7 +509,7 @@ export const LOCAL_PARAMETERS = {
 
 /**
  * The profile from the calls measured one kind at a time: what plan/calibrate-pipeline.ts compares a pipeline run
- * against. Predictions use LOCAL_PROFILE (below), these costs times the in-situ factors.
+ * against. Predictions use LOCAL_PROFILES (below), these costs times the in-situ factors of the workload's shape.
  */
 export const BARE_LOCAL_PROFILE: Profile = {
   name: "local",
@@ -565,5 +598,13 @@ export function inSituProfile(bare: Profile, f: ThreadCost): Profile {
   };
 }
 
-/** What the planner and the bench predict with: the calls as measured, times the pipeline's in-situ factors. */
-export const LOCAL_PROFILE: Profile = inSituProfile(BARE_LOCAL_PROFILE, IN_SITU.factor);
+/** What the planner and the bench predict with: the calls as measured, times the in-situ factors of each shape. */
+export const LOCAL_PROFILES: Readonly<Record<WorkloadShape, Profile>> = {
+  burst: inSituProfile(BARE_LOCAL_PROFILE, IN_SITU.factorByShape.burst),
+  rate: inSituProfile(BARE_LOCAL_PROFILE, IN_SITU.factorByShape.rate),
+};
+
+/** The local profile for a workload: its shape's in-situ factors. */
+export function localProfile(workload: Workload): Profile {
+  return LOCAL_PROFILES[shapeOf(workload)];
+}

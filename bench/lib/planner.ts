@@ -1,5 +1,5 @@
 import { DEFAULT_CONFIG, withOverrides } from "../../plan/config.js";
-import { LOCAL_PROFILE } from "../../plan/local-profile.js";
+import { localProfile } from "../../plan/local-profile.js";
 import type { Workload } from "../../plan/model/workload.js";
 import type { CpuSpeed } from "../../plan/model/world.js";
 import { predict } from "../../plan/predict.js";
@@ -101,7 +101,8 @@ export function plannerLine(workload: Workload, measured: RunResult, cpus: numbe
     eventSources: { deliver: { maxConcurrency: PEER_CONCURRENCY } },
   });
   const { average: cpuSpeed, overTime } = runShare(measured, cpus);
-  const pick = (speed: CpuSpeed) => predict(workload, config, LOCAL_PROFILE, { cpuSpeed: speed });
+  const profile = localProfile(workload);
+  const pick = (speed: CpuSpeed) => predict(workload, config, profile, { cpuSpeed: speed });
   const figures = (p: ReturnType<typeof pick>) => ({ p99: p.latenessMs.p99, deliveryRate: p.deliveryRate });
   const idle = pick(1);
   const averaged = pick(cpuSpeed);

@@ -1,7 +1,13 @@
 import { describe, expect, it } from "vitest";
 import { bySortKey } from "#shared/domain/keys.js";
 import { DEFAULT_CONFIG, withOverrides } from "../../../plan/config.js";
-import { BARE_LOCAL_PROFILE, IN_SITU, inSituProfile, LOCAL_PROFILE } from "../../../plan/local-profile.js";
+import {
+  BARE_LOCAL_PROFILE,
+  IN_SITU,
+  inSituProfile,
+  LOCAL_PROFILES,
+  localProfile,
+} from "../../../plan/local-profile.js";
 import { batchLimit } from "../../../plan/model/event-source.js";
 import { simulate } from "../../../plan/model/pipeline.js";
 import { AWS_PROFILE, type Call, type CallCost, type Profile } from "../../../plan/model/profile.js";
@@ -159,7 +165,7 @@ describe("the local profile's thread layout", () => {
     const workload = { burst: 50, groups: 5, delaySeconds: 2 };
 
     // Act
-    const run = simulate(workload, DEFAULT_CONFIG, LOCAL_PROFILE);
+    const run = simulate(workload, DEFAULT_CONFIG, localProfile(workload));
 
     // Assess
     const busy = Object.fromEntries(
@@ -167,7 +173,8 @@ describe("the local profile's thread layout", () => {
     );
     expect(busy).toEqual({ main: true, emulators: true, functionHost: false, deliverHost: false });
     expect(process.env.PUNCTUAL_LOCAL_FUNCTION_HOSTS).not.toBe("1");
-    expect(LOCAL_PROFILE.cpu?.functionThreads).toEqual({ add: "main", relay: "main", deliver: "main" });
+    for (const profile of Object.values(LOCAL_PROFILES))
+      expect(profile.cpu?.functionThreads).toEqual({ add: "main", relay: "main", deliver: "main" });
   });
 });
 
@@ -361,7 +368,25 @@ describe("the local profile's in-situ factors", () => {
     });
   });
 
-  it("are what the planner predicts with", () => {
-    expect(LOCAL_PROFILE).toEqual(inSituProfile(BARE_LOCAL_PROFILE, IN_SITU.factor));
+  it("are what the planner predicts with, those of the workload's shape: a burst's for a burst, a steady rate's for a rate", () => {
+    // Prepare
+    const burst = { burst: 3_000, groups: 300, delaySeconds: 13 };
+    const rate = { rate: 1_000, durationSeconds: 6, delaySeconds: 5, groups: 1_000 };
+
+    // Act
+    const profiles = { burst: localProfile(burst), rate: localProfile(rate) };
+
+    // Assess
+    expect(profiles.burst).toEqual(inSituProfile(BARE_LOCAL_PROFILE, IN_SITU.factorByShape.burst));
+    expect(profiles.rate).toEqual(inSituProfile(BARE_LOCAL_PROFILE, IN_SITU.factorByShape.rate));
+  });
+
+  it("of each shape are its calibration workload's measured ÷ modelled CPU per task, per thread", () => {
+    for (const workload of IN_SITU.workloads) {
+      const factor = IN_SITU.factorByShape[workload.shape];
+      for (const thread of ["main", "emulators", "helpers"] as const)
+        expect(factor[thread]).toBeCloseTo(workload.measured[thread] / workload.modelled[thread], 2);
+    }
+    expect(IN_SITU.workloads.map((w) => w.shape).sort()).toEqual(["burst", "rate"]);
   });
 });
