@@ -202,11 +202,12 @@ async function cancelled(deps: FanOutAddDeps, parent: TaskRecord): Promise<boole
 
 /**
  * Copies written (or perhaps written) and not armed, that stay in the table: into the sweep index, as a plain
- * task's `leaveForTheSweeper`, so the sweeper delivers them once past due if no retry comes. Unless the parent has been cancelled: a cancel that ran before these copies existed
- * found none and may have answered 200, so they must never be delivered — and a `scheduled` copy left in the table
- * would be, unarmed and outside the index or not: the relay forwards every due `scheduled` task of a lane when a
- * later task of that lane (the same group, the same subscriber) comes due, the sweeper every one of a lane it
- * repairs, and a copy with a schedule timer is in the index from its write. So they are taken back (`takeBack`).
+ * task's `leaveForTheSweeper`, so the sweeper delivers them once past due if no retry comes. Unless the parent has
+ * been cancelled: a cancel that ran before these copies existed found none and may have answered 200, so they must
+ * never be delivered — and a `scheduled` copy left in the table would be, unarmed and outside the index or not: the
+ * relay forwards every due `scheduled` task of a lane when a later task of that lane (the same group, the same
+ * subscriber) comes due, the sweeper every one of a lane it repairs, and a copy with a schedule timer is in the
+ * index from its write. So they are taken back (`takeBack`).
  * `checked`: the parent was read not cancelled after these copies' writes, so a later cancel finds them (as in
  * `cancelledMeanwhile`); otherwise it is read now, and a read that fails leaves them as they are (only the retry
  * then settles them: the caller was not told 2xx).
