@@ -66,22 +66,23 @@ export function onMailbox<T>(
   const handle = (batch: T[]) => {
     for (const message of batch) receive(message);
   };
-  if (!options.yieldToIo) {
-    port.on("message", (batch: T[]) => {
-      if (received.hasSubscribers) received.publish(batch.length);
-      handle(batch);
-    });
-    return;
-  }
+  const take = options.yieldToIo ? inCheckPhase(handle) : handle;
+  port.on("message", (batch: T[]) => {
+    if (received.hasSubscribers) received.publish(batch.length);
+    take(batch);
+  });
+}
+
+/** `handle`, for every batch queued since the last check phase, in that phase (`setImmediate`), in order. */
+function inCheckPhase<T>(handle: (batch: T[]) => void): (batch: T[]) => void {
   let queued: T[][] = [];
   const drain = () => {
     const batches = queued;
     queued = [];
     for (const batch of batches) handle(batch);
   };
-  port.on("message", (batch: T[]) => {
-    if (received.hasSubscribers) received.publish(batch.length);
+  return (batch) => {
     queued.push(batch);
     if (queued.length === 1) setImmediate(drain);
-  });
+  };
 }
