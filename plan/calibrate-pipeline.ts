@@ -12,7 +12,8 @@
  *
  * Each workload runs on a fresh local cloud exactly as the bench runs it (bench/lib/targets.ts: its process, its
  * per-thread CPU from /proc), and the model runs the same workload with the bare profile: factor = measured CPU ÷
- * modelled CPU, per thread, over both workloads' tasks. Run it on a quiet machine (the load average is printed).
+ * modelled CPU, per thread, per workload shape (the burst's for bursts, the steady run's for rates: V8's helpers
+ * cost half as much again per task in a burst). Run it on a quiet machine (the load average is printed).
  */
 import os from "node:os";
 import { PEER_CONCURRENCY } from "../bench/lib/concurrency.js";
@@ -66,48 +67,38 @@ async function calibrate(): Promise<InSituCalibration> {
   const loadAverage = Math.round((os.loadavg()[0] ?? 0) * 100) / 100;
   const burst = await measured("in situ · burst", (t) => burstWorkload(t, progress, BURST));
   const steady = await measured("in situ · steady", (t) => sustainedWorkload(t, progress, STEADY));
-  const runs = [
-    {
-      ...burst,
-      model: modelled({ burst: BURST.tasks, groups: BURST.groups, delaySeconds: BURST.leadMs / 1000 }),
-    },
-    {
-      ...steady,
-      model: modelled({
-        rate: STEADY.rate,
-        durationSeconds: STEADY.durationMs / 1000,
-        delaySeconds: STEADY.delayMs / 1000,
-        groups: STEADY.groups,
-      }),
-    },
-  ];
-  const total = (pick: (r: (typeof runs)[number]) => number) =>
-    runs.reduce((sum, r) => sum + pick(r) * r.tasks, 0);
-  const factor = Object.fromEntries(
-    THREAD_NAMES.map((k) => [k, round(total((r) => r.perTask[k]) / total((r) => r.model[k]))]),
-  ) as unknown as ThreadCost;
-  const ratio = (r: (typeof runs)[number]) =>
+  const burstRun = {
+    ...burst,
+    name: `burst ${BURST.tasks} over ${BURST.groups} groups`,
+    shape: "burst" as const,
+    model: modelled({ burst: BURST.tasks, groups: BURST.groups, delaySeconds: BURST.leadMs / 1000 }),
+  };
+  const steadyRun = {
+    ...steady,
+    name: `${STEADY.rate}/s for ${STEADY.durationMs / 1000} s`,
+    shape: "rate" as const,
+    model: modelled({
+      rate: STEADY.rate,
+      durationSeconds: STEADY.durationMs / 1000,
+      delaySeconds: STEADY.delayMs / 1000,
+      groups: STEADY.groups,
+    }),
+  };
+  const factor = (r: typeof burstRun) =>
     Object.fromEntries(
       THREAD_NAMES.map((k) => [k, round(r.perTask[k] / r.model[k])]),
     ) as unknown as ThreadCost;
   return {
     measuredAt: new Date().toISOString(),
     loadAverage,
-    workloads: runs.map((r, i) => ({
-      name:
-        i === 0
-          ? `burst ${BURST.tasks} over ${BURST.groups} groups`
-          : `${STEADY.rate}/s for ${STEADY.durationMs / 1000} s`,
-      shape: i === 0 ? "burst" : "rate",
+    workloads: [burstRun, steadyRun].map((r) => ({
+      name: r.name,
+      shape: r.shape,
       tasks: r.tasks,
       measured: r.perTask,
       modelled: r.model,
     })),
-    factor,
-    factorByShape: {
-      burst: ratio(runs[0] as (typeof runs)[number]),
-      rate: ratio(runs[1] as (typeof runs)[number]),
-    },
+    factorByShape: { burst: factor(burstRun), rate: factor(steadyRun) },
   };
 }
 

@@ -296,8 +296,6 @@ export interface InSituCalibration {
     readonly measured: ThreadCost;
     readonly modelled: ThreadCost;
   }[];
-  /** Measured ÷ modelled CPU per task, over both workloads (shown in the parameter table). */
-  readonly factor: ThreadCost;
   /**
    * Measured ÷ modelled CPU per task in the workload of each shape: what every call's CPU on that thread is
    * multiplied by when the planner runs a workload of that shape. Per shape because the helpers' share differs by
@@ -346,11 +344,6 @@ export const IN_SITU: InSituCalibration = {
       },
     },
   ],
-  factor: {
-    main: 1.138,
-    emulators: 1.164,
-    helpers: 1.175,
-  },
   factorByShape: {
     burst: {
       main: 1.133,
