@@ -5,7 +5,8 @@
  *   cp bench/results/partial.json /tmp/runs/r1.json   # after each `npm run bench -- --only=burst,sustained …`
  *   npx tsx bench/repredict.ts /tmp/runs/*.json
  *
- * Each line: measured / predicted at the run's CPU share (bench/lib/planner.ts `plannerLine`), and the error.
+ * Each line: measured / predicted at the run's CPU share (bench/lib/planner.ts `plannerLine`), and the error; in
+ * brackets, the same at the run's host speed (its CPU per task per thread, `atHostSpeed`).
  */
 import { readFileSync } from "node:fs";
 import os from "node:os";
@@ -41,7 +42,10 @@ function line(name: string, workload: Workload, measured: RunResult | undefined)
     `${Math.round(((predicted - actual) / actual) * 100)} %`;
   return (
     `${name} p99 ${Math.round(p.measured.p99)} / ${Math.round(p.loaded.p99)} ms (${error(p.loaded.p99, p.measured.p99)}), ` +
-    `${Math.round(p.measured.deliveryRate)} / ${Math.round(p.loaded.deliveryRate)} per s (${error(p.loaded.deliveryRate, p.measured.deliveryRate)})`
+    `${Math.round(p.measured.deliveryRate)} / ${Math.round(p.loaded.deliveryRate)} per s (${error(p.loaded.deliveryRate, p.measured.deliveryRate)})` +
+    (p.atHostSpeed
+      ? ` [host speed: ${Math.round(p.atHostSpeed.p99)} ms (${error(p.atHostSpeed.p99, p.measured.p99)}), ${Math.round(p.atHostSpeed.deliveryRate)} per s (${error(p.atHostSpeed.deliveryRate, p.measured.deliveryRate)})]`
+      : "")
   );
 }
 

@@ -597,7 +597,17 @@ export const LOCAL_PROFILES: Readonly<Record<WorkloadShape, Profile>> = {
   rate: inSituProfile(BARE_LOCAL_PROFILE, IN_SITU.factorByShape.rate),
 };
 
-/** The local profile for a workload: its shape's in-situ factors. */
-export function localProfile(workload: Workload): Profile {
-  return LOCAL_PROFILES[shapeOf(workload)];
+/**
+ * The local profile for a workload: its shape's in-situ factors — times the host's speed of the moment when one was
+ * measured (per thread, the CPU a run measured ÷ what this profile modelled for it: bench/lib/planner.ts
+ * `hostSpeedOf`), because the machine's cores run faster or slower by 5–10 % from one half hour to the next.
+ */
+export function localProfile(workload: Workload, hostSpeed?: ThreadCost): Profile {
+  if (!hostSpeed) return LOCAL_PROFILES[shapeOf(workload)];
+  const f = IN_SITU.factorByShape[shapeOf(workload)];
+  return inSituProfile(BARE_LOCAL_PROFILE, {
+    main: f.main * hostSpeed.main,
+    emulators: f.emulators * hostSpeed.emulators,
+    helpers: f.helpers * hostSpeed.helpers,
+  });
 }

@@ -26,6 +26,13 @@ export interface PlannerLine {
   readonly measured: Figures;
   /** CPU ms per task by thread: the model's (at the run's share) beside the run's. */
   readonly cpuMsPerTask?: { readonly predicted?: ThreadCpu; readonly measured?: ThreadCpu };
+  /**
+   * At the run's share and the host's speed of the run: every call's CPU on a thread times that thread's measured ÷
+   * modelled CPU per task (`hostSpeed`). The machine's cores run 5–10 % faster or slower from one half hour to the
+   * next, and at the sustained run's knee that moves its p99 by tens of per cent; the calibration runs cannot know
+   * it, the run itself measures it. The p99 and the throughput stay the model's: only the CPU per task is the run's.
+   */
+  readonly atHostSpeed?: Figures & { readonly hostSpeed: ThreadCpu };
 }
 
 /** Share of each core left to the local cloud: the machine's cores minus other work and the bench's own CPU. */
@@ -101,13 +108,16 @@ export function plannerLine(workload: Workload, measured: RunResult, cpus: numbe
     eventSources: { deliver: { maxConcurrency: PEER_CONCURRENCY } },
   });
   const { average: cpuSpeed, overTime } = runShare(measured, cpus);
-  const profile = localProfile(workload);
-  const pick = (speed: CpuSpeed) => predict(workload, config, profile, { cpuSpeed: speed });
+  const pick = (speed: CpuSpeed, hostSpeed?: ThreadCpu) =>
+    predict(workload, config, localProfile(workload, hostSpeed), { cpuSpeed: speed });
   const figures = (p: ReturnType<typeof pick>) => ({ p99: p.latenessMs.p99, deliveryRate: p.deliveryRate });
   const idle = pick(1);
   const averaged = pick(cpuSpeed);
   const loaded = overTime ? pick(overTime.at) : averaged;
+  const hostSpeed = speedOfHost(measured.cpu.threadMsPerTask, loaded.cpuMsPerTask);
+  const atHostSpeed = hostSpeed && pick(overTime?.at ?? cpuSpeed, hostSpeed);
   return {
+    ...(hostSpeed && atHostSpeed ? { atHostSpeed: { ...figures(atHostSpeed), hostSpeed } } : {}),
     cpuSpeed,
     ...(overTime ? { minCpuSpeed: round(overTime.min) } : {}),
     idle: figures(idle),
@@ -124,9 +134,26 @@ export function plannerLine(workload: Workload, measured: RunResult, cpus: numbe
 
 const round = (x: number) => Math.round(x * 100) / 100;
 
+/**
+ * Per thread, the CPU per task the run measured ÷ what the model charged it at calibration speed and the run's
+ * share. One correction is enough: run again at the corrected speed, the model's CPU per task matches the run's
+ * within 0.1 % (its batches hardly change), so nothing is iterated.
+ */
+export function speedOfHost(measured?: ThreadCpu, modelled?: ThreadCpu): ThreadCpu | undefined {
+  if (!measured || !modelled) return undefined;
+  if (![modelled.main, modelled.emulators, modelled.helpers].every((ms) => ms > 0)) return undefined;
+  return {
+    main: round3(measured.main / modelled.main),
+    emulators: round3(measured.emulators / modelled.emulators),
+    helpers: round3(measured.helpers / modelled.helpers),
+  };
+}
+
+const round3 = (x: number) => Math.round(x * 1000) / 1000;
+
 export function plannerSummary(name: string, line: PlannerLine): string {
   const pct = (predicted: number, actual: number) => `${Math.round(((predicted - actual) / actual) * 100)} %`;
-  const { idle, loaded, measured, loadedAverage } = line;
+  const { idle, loaded, measured, loadedAverage, atHostSpeed: host } = line;
   const cpu = line.cpuMsPerTask;
   const threads = (t?: ThreadCpu) => (t ? `${t.main}/${t.emulators}/${t.helpers}` : "—");
   return [
@@ -135,7 +162,10 @@ export function plannerSummary(name: string, line: PlannerLine): string {
     loadedAverage
       ? `[average share throughout: p99 ${Math.round(loadedAverage.p99)} ms (${pct(loadedAverage.p99, measured.p99)}), ${loadedAverage.deliveryRate}/s (${pct(loadedAverage.deliveryRate, measured.deliveryRate)})];`
       : "",
-    `CPU ms/task main/emulators/helpers predicted ${threads(cpu?.predicted)}, measured ${threads(cpu?.measured)}`,
+    `CPU ms/task main/emulators/helpers predicted ${threads(cpu?.predicted)}, measured ${threads(cpu?.measured)};`,
+    host
+      ? `at the run's host speed (× ${threads(host.hostSpeed)}) p99 ${Math.round(host.p99)} ms (${pct(host.p99, measured.p99)}), ${host.deliveryRate}/s (${pct(host.deliveryRate, measured.deliveryRate)})`
+      : "",
   ]
     .filter((part) => part !== "")
     .join(" ");

@@ -29,9 +29,12 @@ function plannerRows(r: BenchResults): string[] {
     const line = r.planner?.[name];
     if (!line) return [];
     const off = (p: number, m: number) => `${p >= m ? "+" : ""}${fmt(((p - m) / m) * 100)} %`;
+    const host = line.atHostSpeed;
+    const atHost = (figure: "p99" | "deliveryRate") =>
+      host ? `${fmt(host[figure])} (${off(host[figure], line.measured[figure])})` : "—";
     return [
-      `| ${name}: p99 lateness (ms) | ${fmt(line.measured.p99)} | ${fmt(line.loaded.p99)} (${off(line.loaded.p99, line.measured.p99)}) | ${fmt(line.idle.p99)} | ${fmt(line.cpuSpeed, 2)}${line.minCpuSpeed === undefined ? "" : ` (≥ ${fmt(line.minCpuSpeed, 2)})`} |`,
-      `| ${name}: delivered/s | ${fmt(line.measured.deliveryRate)} | ${fmt(line.loaded.deliveryRate)} (${off(line.loaded.deliveryRate, line.measured.deliveryRate)}) | ${fmt(line.idle.deliveryRate)} | |`,
+      `| ${name}: p99 lateness (ms) | ${fmt(line.measured.p99)} | ${fmt(line.loaded.p99)} (${off(line.loaded.p99, line.measured.p99)}) | ${atHost("p99")} | ${fmt(line.idle.p99)} | ${fmt(line.cpuSpeed, 2)}${line.minCpuSpeed === undefined ? "" : ` (≥ ${fmt(line.minCpuSpeed, 2)})`} |`,
+      `| ${name}: delivered/s | ${fmt(line.measured.deliveryRate)} | ${fmt(line.loaded.deliveryRate)} (${off(line.loaded.deliveryRate, line.measured.deliveryRate)}) | ${atHost("deliveryRate")} | ${fmt(line.idle.deliveryRate)} | |`,
       ...threadRow(name, line),
     ];
   });
@@ -39,13 +42,16 @@ function plannerRows(r: BenchResults): string[] {
   return [
     "## Planner prediction (`npm run plan -- --profile local`) beside the measured Punctual runs",
     "",
-    "| Figure | Measured | Planner at the run's CPU share | Planner, idle machine | CPU share per core (lowest) |",
-    "| --- | ---: | ---: | ---: | ---: |",
+    "| Figure | Measured | Planner at the run's CPU share | … and the run's host speed | Planner, idle machine | CPU share per core (lowest) |",
+    "| --- | ---: | ---: | ---: | ---: | ---: |",
     ...rows,
     "",
     "CPU share = what other work on this shared machine left of each core during the run (machine busy minus the system under",
     "test and the bench, /proc/stat), every 500 ms; the planner runs the local cloud's threads (main, emulators, V8's helpers)",
-    'at that share interval by interval. See docs/PERFORMANCE.md, "Capacity planner calibration".',
+    "at that share interval by interval. Host speed = per thread, the CPU per task the run measured ÷ what the model charged",
+    "at calibration speed (the virtual machine's cores run 5–10 % faster or slower from one half hour to the next); with it",
+    "only the CPU per task comes from the run, the p99 and the throughput are still the model's.",
+    'See docs/PERFORMANCE.md, "Capacity planner calibration".',
     "",
   ];
 }
@@ -59,7 +65,7 @@ function threadRow(name: string, line: PlannerLine): string[] {
   if (!measured || !predicted) return [];
   const three = (t: typeof measured) => `${fmt(t.main, 2)} / ${fmt(t.emulators, 2)} / ${fmt(t.helpers, 2)}`;
   return [
-    `| ${name}: CPU ms/task main / emulators / helpers | ${three(measured)} | ${three(predicted)} | | |`,
+    `| ${name}: CPU ms/task main / emulators / helpers | ${three(measured)} | ${three(predicted)} | ${line.atHostSpeed ? `× ${three(line.atHostSpeed.hostSpeed)}` : "—"} | | |`,
   ];
 }
 

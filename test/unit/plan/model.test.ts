@@ -381,6 +381,22 @@ describe("the local profile's in-situ factors", () => {
     expect(profiles.rate).toEqual(inSituProfile(BARE_LOCAL_PROFILE, IN_SITU.factorByShape.rate));
   });
 
+  it("times the host's speed when a run measured one: every call's CPU on a thread times that thread's speed", () => {
+    const rate = { rate: 1_000, durationSeconds: 6, delaySeconds: 5, groups: 1_000 };
+    const speed = { main: 0.9, emulators: 1.1, helpers: 0.8 };
+    const f = IN_SITU.factorByShape.rate;
+
+    const profile = localProfile(rate, speed);
+
+    expect(profile).toEqual(
+      inSituProfile(BARE_LOCAL_PROFILE, {
+        main: f.main * 0.9,
+        emulators: f.emulators * 1.1,
+        helpers: f.helpers * 0.8,
+      }),
+    );
+  });
+
   it("of each shape are its calibration workload's measured ÷ modelled CPU per task, per thread", () => {
     for (const workload of IN_SITU.workloads) {
       const factor = IN_SITU.factorByShape[workload.shape];
