@@ -60,11 +60,16 @@ interface PendingAdd {
   /** Call order: a retried item goes back among the waiting calls in its place. */
   readonly seq: number;
   readonly input: AddTaskInput;
-  /** The call's options with its idempotency key fixed, for sending it alone. */
+  /** The body carries its own `idempotency_key` (then the option's is not sent, as by a lone add). */
+  readonly bodyKeyed: boolean;
+  /** The call's options with its idempotency key fixed (unless the body has one), for sending it alone. */
   readonly options: CallOptions;
-  /** The item as a batch would carry it (its key in the body); undefined when it must go alone. */
-  readonly item: string | undefined;
-  readonly itemBytes: number;
+  /**
+   * The item as a batch would carry it (its key in the body), made when the call first waits (a lone call is not
+   * serialised twice); undefined when it must go alone.
+   */
+  item: string | undefined;
+  itemBytes: number;
   attempts: number;
   settled: boolean;
   resolve(answer: AddTaskResponse): void;
@@ -93,23 +98,27 @@ export class AddBatcher {
   add(input: AddTaskInput, options: CallOptions = {}): Promise<AddTaskResponse> {
     return new Promise<AddTaskResponse>((resolve, reject) => {
       const pending = this.#pending(input, options, resolve, reject);
-      if (this.#inFlight < this.#maxInFlight && this.#waiting.length === 0) {
-        // A lone call: exactly today's request, its abort left to fetch as before.
-        this.#start([pending]);
-        return;
-      }
-      const { signal } = options;
-      if (signal?.aborted) {
-        this.#settle(pending, () => reject(signal.reason));
-        return;
-      }
-      if (signal) {
-        const onAbort = () => this.#abort(pending, signal.reason);
-        signal.addEventListener("abort", onAbort, { once: true });
-        pending.release = () => signal.removeEventListener("abort", onAbort);
-      }
-      this.#waiting.push(pending);
+      // A lone call: exactly today's request, its abort left to fetch as before.
+      if (this.#inFlight < this.#maxInFlight && this.#waiting.length === 0) this.#start([pending]);
+      else this.#wait(pending);
     });
+  }
+
+  /** Queues a call behind the requests in flight, as a batch item if it can be one, until sent or aborted. */
+  #wait(pending: PendingAdd): void {
+    const { signal } = pending.options;
+    if (signal?.aborted) {
+      this.#settle(pending, () => pending.reject(signal.reason));
+      return;
+    }
+    pending.item = batchItem(pending.input, pending.options, pending.bodyKeyed);
+    pending.itemBytes = pending.item === undefined ? 0 : Buffer.byteLength(pending.item);
+    if (signal) {
+      const onAbort = () => this.#abort(pending, signal.reason);
+      signal.addEventListener("abort", onAbort, { once: true });
+      pending.release = () => signal.removeEventListener("abort", onAbort);
+    }
+    this.#waiting.push(pending);
   }
 
   #pending(
@@ -118,16 +127,17 @@ export class AddBatcher {
     resolve: (answer: AddTaskResponse) => void,
     reject: (error: unknown) => void,
   ): PendingAdd {
-    const inBody = (input as { idempotency_key?: unknown }).idempotency_key;
     // As a lone add: the body's key when it has one (the option is then not sent), else the option's, else new.
-    const key = inBody === undefined ? (options.idempotencyKey ?? this.#sender.newKey()) : undefined;
-    const item = batchItem(input, key);
+    const bodyKeyed = (input as { idempotency_key?: unknown } | undefined)?.idempotency_key !== undefined;
     return {
       seq: this.#seq++,
       input,
-      options: key === undefined ? options : { ...options, idempotencyKey: key },
-      item,
-      itemBytes: item === undefined ? 0 : Buffer.byteLength(item),
+      bodyKeyed,
+      options: bodyKeyed
+        ? options
+        : { ...options, idempotencyKey: options.idempotencyKey ?? this.#sender.newKey() },
+      item: undefined,
+      itemBytes: 0,
       attempts: 0,
       settled: false,
       resolve,
@@ -241,17 +251,18 @@ export class AddBatcher {
 }
 
 /**
- * The call as a batch item, its key in the body (`key` undefined: the body has its own), or undefined when it
+ * The call as a batch item, its key in the body (the option's, unless the body has its own), or undefined when it
  * must go alone to be answered as a lone add: an option key the API would refuse (a lone add names the header
  * in its error, a batch item the body field), an input that is not a plain object or that `toJSON` rewrites (its
  * key could be lost), or an item too large for any batch.
  */
-function batchItem(input: AddTaskInput, key: string | undefined): string | undefined {
+function batchItem(input: AddTaskInput, options: CallOptions, bodyKeyed: boolean): string | undefined {
   if (!isPlainObject(input) || "toJSON" in input) return undefined;
-  if (key !== undefined && (typeof key !== "string" || !IDEMPOTENCY_KEY_PATTERN.test(key))) return undefined;
+  const key = options.idempotencyKey;
+  if (!bodyKeyed && (typeof key !== "string" || !IDEMPOTENCY_KEY_PATTERN.test(key))) return undefined;
   let item: string | undefined;
   try {
-    item = JSON.stringify(key === undefined ? input : { ...input, idempotency_key: key });
+    item = JSON.stringify(bodyKeyed ? input : { ...input, idempotency_key: key });
   } catch {
     return undefined;
   }
