@@ -226,10 +226,14 @@ export class AddBatcher {
     );
   }
 
-  /** A 503 item waits its backoff, then goes back among the waiting calls in call order, with the same key. */
+  /**
+   * A 503 item waits its backoff, then goes back among the waiting calls in call order, with the same key, to be
+   * sent alone: in another batch, that batch's retries would spend more of its budget than a single add's has left.
+   */
   async #retryLater(pending: PendingAdd): Promise<void> {
     await this.#sender.backoff(pending.attempts);
     if (pending.settled) return;
+    pending.item = undefined;
     const at = this.#waiting.findIndex((waiting) => waiting.seq > pending.seq);
     this.#waiting.splice(at === -1 ? this.#waiting.length : at, 0, pending);
     this.#drain();

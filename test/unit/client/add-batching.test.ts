@@ -326,6 +326,49 @@ describe("addTask batching: what each caller gets", () => {
     expect(waits).toEqual([100]);
   });
 
+  it("sends a 503 item again alone in its call-order place, even when later calls wait to be batched", async () => {
+    // Prepare: the item's backoff is held until the test lets it end, so the test knows what waits by then.
+    const held = heldFetch();
+    let endBackoff = () => {};
+    const backoff = new Promise<void>((resolve) => {
+      endBackoff = resolve;
+    });
+    const client = keyedClient({ fetch: held.fetch, sleep: () => backoff, addBatching: { maxInFlight: 1 } });
+    const busy = { error: { code: "service_unavailable", message: "busy" } };
+
+    // Act: 1 and 2 go as a batch while 3 and 4 wait; 1 answers 503 and backs off while 3 and 4 go; 5 comes; then
+    // 1's backoff ends, behind the batch of 3 and 4 and ahead of 5.
+    const calls = range(0, 3).map((n) => settled(client.addTask(add(n))));
+    const first = await held.arrival(0);
+    first.answer(addedAnswer(first));
+    const batch = await held.arrival(1);
+    calls.push(...range(3, 5).map((n) => settled(client.addTask(add(n)))));
+    batch.answer({
+      status: 200,
+      body: batchOf([
+        { httpStatus: 503, answer: busy },
+        { httpStatus: 201, answer: addAnswer(taskIdOfBody(add(2))) },
+      ]),
+    });
+    const next = await held.arrival(2);
+    calls.push(settled(client.addTask(add(5))));
+    endBackoff();
+    await backoff;
+    next.answer(addedAnswer(next));
+    for (const index of [3, 4]) {
+      const request = await held.arrival(index);
+      request.answer(addedAnswer(request));
+    }
+    const outcomes = await Promise.all(calls);
+
+    // Assess
+    expect(held.seen.map(nsOf)).toEqual([[0], [1, 2], [3, 4], [1], [5]]);
+    expect(held.seen[3]?.headers["idempotency-key"]).toBe("key-1");
+    expect(outcomes.map((outcome) => (outcome.value as { task_id: string }).task_id)).toEqual(
+      range(0, 6).map((n) => taskIdOfBody(add(n))),
+    );
+  });
+
   it("gives a 503 item the single add's budget: maxAttempts in all, its batch's attempts counted", async () => {
     // Prepare
     const busy = { error: { code: "service_unavailable", message: "busy" } };
