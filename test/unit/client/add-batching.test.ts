@@ -101,6 +101,23 @@ describe("addTask batching: what goes in which request", () => {
     expect(batch.headers["idempotency-key"]).toBeUndefined();
   });
 
+  it("keeps 4 adds in flight by default", async () => {
+    // Prepare
+    const held = heldFetch();
+    const client = new PunctualClient({ apiUrl: API, fetch: held.fetch });
+
+    // Act
+    const calls = range(0, 6).map((n) => client.addTask(add(n)));
+    const alone = await Promise.all(range(0, 4).map((index) => held.arrival(index)));
+    alone[0]?.answer(addedAnswer(alone[0]));
+    const batch = await held.arrival(4);
+    for (const request of [...alone.slice(1), batch]) request.answer(addedAnswer(request));
+    await Promise.all(calls);
+
+    // Assess
+    expect(held.seen.map(nsOf)).toEqual([[0], [1], [2], [3], [4, 5]]);
+  });
+
   it("puts at most 100 items in a batch", async () => {
     // Prepare
     const { fetch, seen } = answeringFetch(addedAnswer);
