@@ -1,9 +1,13 @@
 import { randomUUID } from "node:crypto";
 import type * as z from "zod";
+import { addTasksBatchResponseSchema } from "#shared/api/schemas/batch.js";
+import type { AddTaskResponse } from "#shared/api/schemas/tasks.js";
+import { AddBatcher, type AddBatchingOptions, type SentBatch } from "./add-batching.js";
 import { type Authorizer, authorizer, defaultAuthFor, type PunctualAuth } from "./auth.js";
 import { errorFromResponse, PunctualError, parseJson } from "./errors.js";
 import { DEFAULT_RETRY, RETRYABLE_STATUSES, type RetryPolicy, retryDelayMs } from "./retry.js";
 import {
+  type AddTaskInput,
   type CallOptions,
   pathParamNames,
   ROUTES,
@@ -20,6 +24,12 @@ export interface PunctualClientOptions {
   /** Per-attempt timeout. Default 30 s. */
   readonly timeoutMs?: number;
   readonly retry?: Partial<RetryPolicy>;
+  /**
+   * Natural batching of `addTask` (client/add-batching.ts), on by default: adds made while `maxInFlight` (default
+   * 4) are in flight wait and go together as one `POST /v1/tasks/batch`; each caller still gets its own add's
+   * answer or error. `false`: every `addTask` is its own `POST /v1/tasks`.
+   */
+  readonly addBatching?: boolean | AddBatchingOptions;
   /** Seams for tests. */
   readonly fetch?: typeof globalThis.fetch;
   readonly sleep?: (ms: number) => Promise<void>;
@@ -28,6 +38,14 @@ export interface PunctualClientOptions {
   readonly newIdempotencyKey?: () => string;
   /** Where `iam` auth reads AWS_REGION; default process.env. */
   readonly env?: NodeJS.ProcessEnv;
+}
+
+/** A final answer, and how many attempts it took (the first included). */
+interface Answer {
+  readonly status: number;
+  readonly text: string;
+  readonly attempts: number;
+  readonly requestId: string | undefined;
 }
 
 interface Attempt {
@@ -61,25 +79,56 @@ class PunctualClientCore {
     this.#random = options.random ?? Math.random;
     this.#now = options.now ?? Date.now;
     this.#newKey = options.newIdempotencyKey ?? randomUUID;
+    const batchedAdd = options.addBatching === false ? undefined : this.#batchedAdd(options.addBatching);
     for (const [name, descriptor] of Object.entries(ROUTES)) {
       Object.defineProperty(this, name, {
-        value: (...args: unknown[]) => this.call(descriptor as RouteDescriptor, args),
+        value:
+          name === "addTask" && batchedAdd
+            ? batchedAdd
+            : (...args: unknown[]) => this.call(descriptor as RouteDescriptor, args),
         enumerable: false,
       });
     }
   }
 
+  /** `addTask` through the batcher: its lone calls through `#call` as before, its batches through `#sendBatch`. */
+  #batchedAdd(options: true | AddBatchingOptions | undefined) {
+    const batcher = new AddBatcher(
+      {
+        single: (input, callOptions, attemptsUsed) =>
+          this.#call(ROUTES.addTask, [input, callOptions], attemptsUsed) as Promise<AddTaskResponse>,
+        batch: (body) => this.#sendBatch(body),
+        backoff: (attempt) =>
+          this.#sleep(retryDelayMs(this.#retry, attempt, undefined, this.#random, this.#now())),
+        maxAttempts: this.#retry.maxAttempts,
+        newKey: () => this.#newKey(),
+      },
+      options === true ? {} : options,
+    );
+    return (input: AddTaskInput, callOptions?: CallOptions) => batcher.add(input, callOptions);
+  }
+
   /** Calls one route with its method's arguments: path parameters, then the input if any, then options. */
-  async call<R extends z.ZodType>(
+  call<R extends z.ZodType>(
     route: RouteDescriptor<string, RouteInput<unknown> | undefined, R>,
     args: unknown[],
   ) {
+    return this.#call(route, args, 0);
+  }
+
+  /** `call`, `attemptsUsed` of the retry budget already spent (a batch item sent again alone). */
+  async #call<R extends z.ZodType>(
+    route: RouteDescriptor<string, RouteInput<unknown> | undefined, R>,
+    args: unknown[],
+    attemptsUsed: number,
+  ): Promise<z.output<R>> {
     const names = pathParamNames(route.path);
     const params = args.slice(0, names.length) as string[];
     const input = route.input ? args[names.length] : undefined;
     const options = (args[names.length + (route.input ? 1 : 0)] ?? {}) as CallOptions;
     const attempt = this.#prepare(route, names, params, input, options);
-    const { status, text } = await this.#sendWithRetries(attempt, route.retry !== "never", options.signal);
+    const retryable = route.retry !== "never";
+    const { status, text } = await this.#sendWithRetries(attempt, retryable, options.signal, attemptsUsed);
     const parsed = route.response.safeParse(parseJson(text));
     if (!parsed.success) {
       throw new PunctualError({
@@ -102,7 +151,7 @@ class PunctualClientCore {
     names.forEach((name, i) => {
       path = path.replace(`{${name}}`, encodeURIComponent(params[i] ?? ""));
     });
-    const url = new URL(`${this.apiUrl.pathname.replace(/\/+$/, "")}${path}`, this.apiUrl);
+    const url = this.#urlOf(path);
     const headers: Record<string, string> = { accept: "application/json" };
     for (const [key, value] of Object.entries(route.fixedQuery ?? {})) url.searchParams.set(key, value);
     if (route.input?.in === "query" && input) {
@@ -121,6 +170,30 @@ class PunctualClientCore {
     return { url, method: route.method, headers, body: JSON.stringify(body) };
   }
 
+  #urlOf(path: string): URL {
+    return new URL(`${this.apiUrl.pathname.replace(/\/+$/, "")}${path}`, this.apiUrl);
+  }
+
+  /**
+   * `POST /v1/tasks/batch` with this exact body (the batcher measured its bytes; its items carry their keys), with
+   * the retries of `addTasks`.
+   */
+  async #sendBatch(body: string): Promise<SentBatch> {
+    const headers = { accept: "application/json", "content-type": "application/json" };
+    const attempt: Attempt = { url: this.#urlOf(ROUTES.addTasks.path), method: "POST", headers, body };
+    const { status, text, attempts, requestId } = await this.#sendWithRetries(attempt, true, undefined, 0);
+    const parsed = addTasksBatchResponseSchema.safeParse(parseJson(text));
+    if (!parsed.success) {
+      throw new PunctualError({
+        code: "invalid_response",
+        status,
+        message: `the API's answer to POST /v1/tasks/batch does not match its schema: ${parsed.error.message}`,
+        ...(requestId ? { requestId } : {}),
+      });
+    }
+    return { answer: parsed.data, attempts, requestId };
+  }
+
   /** A batch whose every item carries an idempotency key: the caller's where given, else a new one. */
   #withItemKeys(input: unknown): unknown {
     const batch = input as { tasks?: unknown } | undefined;
@@ -135,9 +208,17 @@ class PunctualClientCore {
     return { ...batch, tasks };
   }
 
-  /** Sends until a final answer: a 2xx is returned; an error answer or a network failure thrown as PunctualError. */
-  async #sendWithRetries(attempt: Attempt, retryable: boolean, signal: AbortSignal | undefined) {
-    for (let n = 1; ; n++) {
+  /**
+   * Sends until a final answer: a 2xx is returned; an error answer or a network failure thrown as PunctualError.
+   * `attemptsUsed` of the budget were spent before (a batch item's earlier attempts in its batches).
+   */
+  async #sendWithRetries(
+    attempt: Attempt,
+    retryable: boolean,
+    signal: AbortSignal | undefined,
+    attemptsUsed: number,
+  ): Promise<Answer> {
+    for (let n = attemptsUsed + 1; ; n++) {
       const last = !retryable || n >= this.#retry.maxAttempts;
       let response: Response;
       let text: string;
@@ -150,9 +231,10 @@ class PunctualClientCore {
         await this.#sleep(retryDelayMs(this.#retry, n, undefined, this.#random, this.#now()));
         continue;
       }
-      if (response.ok) return { status: response.status, text };
+      const requestId = response.headers.get("x-amzn-requestid") ?? undefined;
+      if (response.ok) return { status: response.status, text, attempts: n - attemptsUsed, requestId };
       if (last || !RETRYABLE_STATUSES.has(response.status)) {
-        throw errorFromResponse(response.status, text, response.headers.get("x-amzn-requestid") ?? undefined);
+        throw errorFromResponse(response.status, text, requestId);
       }
       const retryAfter = response.headers.get("retry-after");
       await this.#sleep(retryDelayMs(this.#retry, n, retryAfter, this.#random, this.#now()));

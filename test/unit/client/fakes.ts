@@ -20,23 +20,11 @@ export type Scripted =
 export function scriptedFetch(...script: Scripted[]) {
   const seen: SeenRequest[] = [];
   const fetch: typeof globalThis.fetch = async (input, init) => {
-    const url = new URL(String(input));
-    seen.push({
-      url,
-      method: init?.method ?? "GET",
-      headers: Object.fromEntries(new Headers(init?.headers).entries()),
-      body: typeof init?.body === "string" ? init.body : undefined,
-    });
+    const request = seenRequest(input, init);
+    seen.push(request);
     const next = script[seen.length - 1];
-    if (!next) throw new Error(`unexpected request #${seen.length}: ${init?.method} ${url}`);
-    if ("networkError" in next) {
-      throw new TypeError("fetch failed", {
-        cause: Object.assign(new Error(next.networkError), { code: next.networkError }),
-      });
-    }
-    const text =
-      next.body === undefined ? "" : typeof next.body === "string" ? next.body : JSON.stringify(next.body);
-    return new Response(text, { status: next.status, headers: next.headers ?? {} });
+    if (!next) throw new Error(`unexpected request #${seen.length}: ${request.method} ${request.url}`);
+    return scriptedResponse(next);
   };
   return { fetch, seen };
 }
@@ -67,4 +55,105 @@ export function taskViewAnswer(id: string, overrides: Record<string, unknown> = 
     attempt_log: [],
     ...overrides,
   };
+}
+
+/** A request `heldFetch` keeps open until the test answers it. */
+export interface HeldRequest extends SeenRequest {
+  answer(reply: Scripted): void;
+}
+
+function seenRequest(
+  input: Parameters<typeof globalThis.fetch>[0],
+  init: RequestInit | undefined,
+): SeenRequest {
+  return {
+    url: new URL(String(input)),
+    method: init?.method ?? "GET",
+    headers: Object.fromEntries(new Headers(init?.headers).entries()),
+    body: typeof init?.body === "string" ? init.body : undefined,
+  };
+}
+
+function scriptedResponse(reply: Scripted): Response {
+  if ("networkError" in reply) {
+    throw new TypeError("fetch failed", {
+      cause: Object.assign(new Error(reply.networkError), { code: reply.networkError }),
+    });
+  }
+  const text =
+    reply.body === undefined ? "" : typeof reply.body === "string" ? reply.body : JSON.stringify(reply.body);
+  return new Response(text, { status: reply.status, headers: reply.headers ?? {} });
+}
+
+/**
+ * A `fetch` that holds every request until the test answers it, so the test decides when each request finishes
+ * (what requests are in flight when a call is made). `arrival(i)` resolves once request `i` (from 0) was made;
+ * an aborted request rejects as real fetch does.
+ */
+export function heldFetch() {
+  const held: HeldRequest[] = [];
+  const waiting = new Map<number, (request: HeldRequest) => void>();
+  const fetch: typeof globalThis.fetch = (input, init) =>
+    new Promise<Response>((resolve, reject) => {
+      const request: HeldRequest = {
+        ...seenRequest(input, init),
+        answer: (reply) => {
+          try {
+            resolve(scriptedResponse(reply));
+          } catch (error) {
+            reject(error);
+          }
+        },
+      };
+      init?.signal?.addEventListener("abort", () => reject(init.signal?.reason), { once: true });
+      held.push(request);
+      waiting.get(held.length - 1)?.(request);
+    });
+  const arrival = (index: number): Promise<HeldRequest> => {
+    const request = held[index];
+    return request ? Promise.resolve(request) : new Promise((resolve) => waiting.set(index, resolve));
+  };
+  return { fetch, seen: held as readonly SeenRequest[], arrival };
+}
+
+/** A `fetch` that answers every request at once with what `reply` makes of it, and records them all. */
+export function answeringFetch(reply: (request: SeenRequest) => Scripted) {
+  const seen: SeenRequest[] = [];
+  const fetch: typeof globalThis.fetch = async (input, init) => {
+    const request = seenRequest(input, init);
+    seen.push(request);
+    return scriptedResponse(reply(request));
+  };
+  return { fetch, seen };
+}
+
+/** The add bodies a request carried: the one of `POST /v1/tasks`, every item of `POST /v1/tasks/batch`. */
+export function addBodiesOf(request: SeenRequest): Record<string, unknown>[] {
+  const body = JSON.parse(request.body ?? "null") as Record<string, unknown>;
+  return request.url.pathname.endsWith("/batch") ? (body.tasks as Record<string, unknown>[]) : [body];
+}
+
+/** The task id the fakes answer for an add body: from its `content.n`, so a caller can check it got its own. */
+export function taskIdOfBody(body: Record<string, unknown>): string {
+  return `demo.n${(body.content as { n: number }).n}.mhx0z8ka.01JD3ABCDEFGHJKMNPQRSTVWXY`;
+}
+
+/** Every add added (201): a single add's answer, or a batch's with one 201 result per item. */
+export function addedAnswer(request: SeenRequest): Scripted {
+  const answers = addBodiesOf(request).map((body) => addAnswer(taskIdOfBody(body)));
+  if (!request.url.pathname.endsWith("/batch")) return { status: 201, body: answers[0] };
+  return { status: 200, body: batchOf(answers.map((answer) => ({ httpStatus: 201, answer }))) };
+}
+
+/** A batch answer from each item's HTTP status and its single add's answer body (or error body). */
+export function batchOf(
+  items: readonly { readonly httpStatus: number; readonly answer: Record<string, unknown> }[],
+) {
+  const results = items.map(({ httpStatus, answer }) => {
+    if ("error" in answer) return { status: httpStatus, ...answer };
+    const { status, ...task } = answer;
+    return { status: httpStatus, ...task, task_status: status };
+  });
+  const added = results.filter((result) => result.status < 300).length;
+  return { results, added, failed: results.length - added };
 }

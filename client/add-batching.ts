@@ -1,0 +1,314 @@
+/**
+ * Natural batching of `addTask` (issue 13, point 2): adds made while earlier ones are still in flight wait, and
+ * go together as one `POST /v1/tasks/batch` when a request finishes, so a service that adds a task per request of
+ * its own pays the batch price ($0.01 of API Gateway per task instead of $1.00 per million single adds) without
+ * changing its code. As Kafka's producer with linger 0: no add ever waits for a batch to fill; a batch forms only
+ * of calls that would otherwise have waited for a free request. Hand-written: the queue is a few lines, and what
+ * matters is the mapping of each batch item onto the answer a single add would have given, which no generic
+ * batching library (dataloader, SQS's buffered client) knows.
+ */
+import {
+  type AddTasksBatchResponse,
+  type BatchItemResult,
+  MAX_BATCH_BODY_BYTES,
+  MAX_BATCH_TASKS,
+} from "#shared/api/schemas/batch.js";
+import { type AddTaskResponse, addTaskResponseSchema } from "#shared/api/schemas/tasks.js";
+import { IDEMPOTENCY_KEY_PATTERN } from "#shared/domain/add-task-request.js";
+import { errorFromResponse, PunctualError } from "./errors.js";
+import { RETRYABLE_STATUSES } from "./retry.js";
+import type { AddTaskInput, CallOptions } from "./routes.js";
+
+export interface AddBatchingOptions {
+  /** Add requests in flight at once before further adds wait to go as a batch. Default 4. */
+  readonly maxInFlight?: number;
+}
+
+/**
+ * Four requests in flight let a service's first few concurrent adds go at once, each with a lone add's latency,
+ * and keep one slow request (a cold start, ~1 s) from holding every other caller back; any steadier flow than
+ * four adds per round trip (~100 ms in-Region) already waits, and so goes in batches. More in flight would buy
+ * latency only for bursts of 5–8 and send more of a steady flow as single adds at $1.00 per million.
+ */
+export const DEFAULT_MAX_IN_FLIGHT = 4;
+
+/** `{"tasks":[` and `]}`: a batch body is these around its items joined by commas (JSON.stringify's own output). */
+const BATCH_ENVELOPE_BYTES = Buffer.byteLength('{"tasks":[]}');
+
+/** A batch request's answer as the client's engine gives it back after its retries. */
+export interface SentBatch {
+  readonly answer: AddTasksBatchResponse;
+  /** Attempts the request took: each carried every item, so each counts against every item's budget. */
+  readonly attempts: number;
+  readonly requestId: string | undefined;
+}
+
+/** What the batcher needs from the client's engine (client/client.ts). */
+export interface AddSender {
+  /** `POST /v1/tasks` exactly as a lone `addTask`, `attemptsUsed` of its retry budget already spent. */
+  single(input: AddTaskInput, options: CallOptions, attemptsUsed: number): Promise<AddTaskResponse>;
+  /** `POST /v1/tasks/batch` with this body, with the client's retries of the whole request. */
+  batch(body: string): Promise<SentBatch>;
+  /** Waits before attempt `attempt + 1` of one item (its backoff, as a single add's). */
+  backoff(attempt: number): Promise<void>;
+  readonly maxAttempts: number;
+  newKey(): string;
+}
+
+/** One `addTask` call from its start to its answer. */
+interface PendingAdd {
+  /** Call order: a retried item goes back among the waiting calls in its place. */
+  readonly seq: number;
+  readonly input: AddTaskInput;
+  /** The body carries its own `idempotency_key` (then the option's is not sent, as by a lone add). */
+  readonly bodyKeyed: boolean;
+  /** The call's options with its idempotency key fixed (unless the body has one), for sending it alone. */
+  readonly options: CallOptions;
+  /**
+   * The item as a batch would carry it (its key in the body), made when the call first waits (a lone call is not
+   * serialised twice); undefined when it must go alone.
+   */
+  item: string | undefined;
+  itemBytes: number;
+  attempts: number;
+  settled: boolean;
+  resolve(answer: AddTaskResponse): void;
+  reject(error: unknown): void;
+  /** Removes the abort listener. */
+  release(): void;
+}
+
+export class AddBatcher {
+  readonly #sender: AddSender;
+  readonly #maxInFlight: number;
+  readonly #waiting: PendingAdd[] = [];
+  #inFlight = 0;
+  #seq = 0;
+
+  constructor(sender: AddSender, options: AddBatchingOptions = {}) {
+    const maxInFlight = options.maxInFlight ?? DEFAULT_MAX_IN_FLIGHT;
+    if (!Number.isInteger(maxInFlight) || maxInFlight < 1) {
+      throw new RangeError(`addBatching.maxInFlight must be a whole number ≥ 1, got ${maxInFlight}`);
+    }
+    this.#sender = sender;
+    this.#maxInFlight = maxInFlight;
+  }
+
+  /** `addTask`: sent at once while fewer than maxInFlight adds are in flight, else queued for the next batch. */
+  add(input: AddTaskInput, options: CallOptions = {}): Promise<AddTaskResponse> {
+    return new Promise<AddTaskResponse>((resolve, reject) => {
+      const pending = this.#pending(input, options, resolve, reject);
+      // A lone call: exactly today's request, its abort left to fetch as before.
+      if (this.#inFlight < this.#maxInFlight && this.#waiting.length === 0) this.#start([pending]);
+      else this.#wait(pending);
+    });
+  }
+
+  /** Queues a call behind the requests in flight, as a batch item if it can be one, until sent or aborted. */
+  #wait(pending: PendingAdd): void {
+    const { signal } = pending.options;
+    if (signal?.aborted) {
+      this.#settle(pending, () => pending.reject(signal.reason));
+      return;
+    }
+    pending.item = batchItem(pending.input, pending.options, pending.bodyKeyed);
+    pending.itemBytes = pending.item === undefined ? 0 : Buffer.byteLength(pending.item);
+    if (signal) {
+      const onAbort = () => this.#abort(pending, signal.reason);
+      signal.addEventListener("abort", onAbort, { once: true });
+      pending.release = () => signal.removeEventListener("abort", onAbort);
+    }
+    this.#waiting.push(pending);
+  }
+
+  #pending(
+    input: AddTaskInput,
+    options: CallOptions,
+    resolve: (answer: AddTaskResponse) => void,
+    reject: (error: unknown) => void,
+  ): PendingAdd {
+    // As a lone add: the body's key when it has one (the option is then not sent), else the option's, else new.
+    const bodyKeyed = (input as { idempotency_key?: unknown } | undefined)?.idempotency_key !== undefined;
+    return {
+      seq: this.#seq++,
+      input,
+      bodyKeyed,
+      options: bodyKeyed
+        ? options
+        : { ...options, idempotencyKey: options.idempotencyKey ?? this.#sender.newKey() },
+      item: undefined,
+      itemBytes: 0,
+      attempts: 0,
+      settled: false,
+      resolve,
+      reject,
+      release: () => {},
+    };
+  }
+
+  /** Sends waiting calls, oldest first, while a request may start. */
+  #drain(): void {
+    while (this.#inFlight < this.#maxInFlight && this.#waiting.length > 0) {
+      this.#start(this.#nextRequest());
+    }
+  }
+
+  /**
+   * The oldest waiting call and the ones after it that fit one batch with it: at most MAX_BATCH_TASKS, the body
+   * within MAX_BATCH_BODY_BYTES (UTF-8 bytes of the JSON sent), stopping at a call that must go alone so that no
+   * call overtakes an earlier one.
+   */
+  #nextRequest(): PendingAdd[] {
+    const first = this.#waiting.shift() as PendingAdd;
+    const group = [first];
+    if (first.item === undefined) return group;
+    let bytes = BATCH_ENVELOPE_BYTES + first.itemBytes;
+    for (let next = this.#waiting[0]; next?.item !== undefined; next = this.#waiting[0]) {
+      if (group.length >= MAX_BATCH_TASKS || bytes + 1 + next.itemBytes > MAX_BATCH_BODY_BYTES) break;
+      bytes += 1 + next.itemBytes;
+      group.push(this.#waiting.shift() as PendingAdd);
+    }
+    return group;
+  }
+
+  #start(group: PendingAdd[]): void {
+    this.#inFlight++;
+    const sent = group.length === 1 ? this.#sendAlone(group[0] as PendingAdd) : this.#sendBatch(group);
+    void sent.finally(() => {
+      this.#inFlight--;
+      this.#drain();
+    });
+  }
+
+  async #sendAlone(pending: PendingAdd): Promise<void> {
+    // fetch carries the signal from here, as for any lone add.
+    pending.release();
+    try {
+      const answer = await this.#sender.single(pending.input, pending.options, pending.attempts);
+      this.#settle(pending, () => pending.resolve(answer));
+    } catch (error) {
+      this.#settle(pending, () => pending.reject(error));
+    }
+  }
+
+  async #sendBatch(group: PendingAdd[]): Promise<void> {
+    let sent: SentBatch;
+    try {
+      sent = await this.#sender.batch(`{"tasks":[${group.map((pending) => pending.item).join(",")}]}`);
+    } catch (error) {
+      // The whole request failed after the client's retries: every caller in it gets that error.
+      for (const pending of group) this.#settle(pending, () => pending.reject(error));
+      return;
+    }
+    const { results } = sent.answer;
+    if (results.length !== group.length) {
+      const error = invalidBatchAnswer(sent, `${results.length} results for ${group.length} items`);
+      for (const pending of group) this.#settle(pending, () => pending.reject(error));
+      return;
+    }
+    group.forEach((pending, index) => {
+      pending.attempts += sent.attempts;
+      this.#answerItem(pending, results[index] as BatchItemResult, sent, index);
+    });
+  }
+
+  /** One item's result as its caller's answer: what a single add with this answer would have resolved or thrown. */
+  #answerItem(pending: PendingAdd, result: BatchItemResult, sent: SentBatch, index: number): void {
+    // Aborted while in flight: already rejected with the signal's reason, whatever the item's result.
+    if (pending.settled) return;
+    if (RETRYABLE_STATUSES.has(result.status) && pending.attempts < this.#sender.maxAttempts) {
+      void this.#retryLater(pending);
+      return;
+    }
+    const outcome = itemOutcome(result, sent, index);
+    this.#settle(pending, () =>
+      "answer" in outcome ? pending.resolve(outcome.answer) : pending.reject(outcome.error),
+    );
+  }
+
+  /**
+   * A 503 item waits its backoff, then goes back among the waiting calls in call order, with the same key, to be
+   * sent alone: in another batch, that batch's retries would spend more of its budget than a single add's has left.
+   */
+  async #retryLater(pending: PendingAdd): Promise<void> {
+    await this.#sender.backoff(pending.attempts);
+    if (pending.settled) return;
+    pending.item = undefined;
+    const at = this.#waiting.findIndex((waiting) => waiting.seq > pending.seq);
+    this.#waiting.splice(at === -1 ? this.#waiting.length : at, 0, pending);
+    this.#drain();
+  }
+
+  /** Aborted before its answer: out of the queue if it waits there; once sent, the add may still happen. */
+  #abort(pending: PendingAdd, reason: unknown): void {
+    const at = this.#waiting.indexOf(pending);
+    if (at !== -1) this.#waiting.splice(at, 1);
+    this.#settle(pending, () => pending.reject(reason));
+  }
+
+  #settle(pending: PendingAdd, answer: () => void): void {
+    if (pending.settled) return;
+    pending.settled = true;
+    pending.release();
+    answer();
+  }
+}
+
+/**
+ * The call as a batch item, its key in the body (the option's, unless the body has its own), or undefined when it
+ * must go alone to be answered as a lone add: an option key the API would refuse (a lone add names the header
+ * in its error, a batch item the body field), an input that is not a plain object or that `toJSON` rewrites (its
+ * key could be lost), or an item too large for any batch.
+ */
+function batchItem(input: AddTaskInput, options: CallOptions, bodyKeyed: boolean): string | undefined {
+  if (!isPlainObject(input) || "toJSON" in input) return undefined;
+  const key = options.idempotencyKey;
+  if (!bodyKeyed && (typeof key !== "string" || !IDEMPOTENCY_KEY_PATTERN.test(key))) return undefined;
+  let item: string | undefined;
+  try {
+    item = JSON.stringify(bodyKeyed ? input : { ...input, idempotency_key: key });
+  } catch {
+    return undefined;
+  }
+  if (item === undefined) return undefined;
+  return BATCH_ENVELOPE_BYTES + Buffer.byteLength(item) <= MAX_BATCH_BODY_BYTES ? item : undefined;
+}
+
+function isPlainObject(value: unknown): value is Record<string, unknown> {
+  if (value === null || typeof value !== "object") return false;
+  const prototype = Object.getPrototypeOf(value);
+  return prototype === Object.prototype || prototype === null;
+}
+
+/** A final item result as its caller's answer, or the PunctualError a single add with that answer would throw. */
+function itemOutcome(
+  result: BatchItemResult,
+  sent: SentBatch,
+  index: number,
+): { readonly answer: AddTaskResponse } | { readonly error: PunctualError } {
+  if (result.status >= 200 && result.status < 300) {
+    const parsed = addTaskResponseSchema.safeParse(addAnswerOf(result));
+    if (parsed.success) return { answer: parsed.data };
+    return { error: invalidBatchAnswer(sent, `item ${index}: ${parsed.error.message}`) };
+  }
+  // The item's error is the body a single add would have answered; read it as a single add's answer is read.
+  return { error: errorFromResponse(result.status, JSON.stringify({ error: result.error }), sent.requestId) };
+}
+
+/**
+ * A batch item's 201/200 as a single add's body: the batch names the task's status `task_status` (its `status`
+ * is the item's HTTP status); every other field is the single add's, `subscribers` included.
+ */
+function addAnswerOf(result: BatchItemResult): Record<string, unknown> {
+  const { status: _httpStatus, task_status, error: _error, ...task } = result;
+  return { ...task, status: task_status };
+}
+
+function invalidBatchAnswer(sent: SentBatch, detail: string): PunctualError {
+  return new PunctualError({
+    code: "invalid_response",
+    status: 200,
+    message: `the API's answer to POST /v1/tasks/batch does not match its request: ${detail}`,
+    ...(sent.requestId ? { requestId: sent.requestId } : {}),
+  });
+}

@@ -1,0 +1,546 @@
+import {
+  MAX_BATCH_BODY_BYTES,
+  MAX_BATCH_TASKS,
+  PunctualClient,
+  type PunctualClientOptions,
+} from "punctual/client";
+import { describe, expect, it } from "vitest";
+import {
+  addAnswer,
+  addBodiesOf,
+  addedAnswer,
+  answeringFetch,
+  batchOf,
+  heldFetch,
+  recordingSleep,
+  type SeenRequest,
+  scriptedFetch,
+  taskIdOfBody,
+} from "./fakes.js";
+
+const API = "http://127.0.0.1:3000";
+const add = (n: number, extra: Record<string, unknown> = {}) => ({
+  topic: "demo",
+  delay_seconds: 90,
+  content: { n, ...extra },
+});
+const route = (request: SeenRequest | undefined) => `${request?.method} ${request?.url.pathname}`;
+/** The `content.n` of every add a request carried, in its order. */
+const nsOf = (request: SeenRequest | undefined) =>
+  request ? addBodiesOf(request).map((body) => (body.content as { n: number }).n) : [];
+const range = (from: number, to: number) => Array.from({ length: to - from }, (_, i) => from + i);
+/** A call's outcome: `value` when it resolved, `error` when it rejected. */
+type Outcome = { readonly value?: unknown; readonly error?: unknown };
+const settled = (promise: Promise<unknown>): Promise<Outcome> =>
+  promise.then(
+    (value) => ({ value }),
+    (error: unknown) => ({ error }),
+  );
+/** What a caller can see of a PunctualError. */
+const seenOf = (error: unknown) => {
+  const { name, code, status, message, issues, details, requestId, isClientError } = error as Record<
+    string,
+    unknown
+  >;
+  return { name, code, status, message, issues, details, requestId, isClientError };
+};
+
+function keyedClient(options: Omit<PunctualClientOptions, "apiUrl">) {
+  let next = 0;
+  return new PunctualClient({ apiUrl: API, newIdempotencyKey: () => `key-${next++}`, ...options });
+}
+
+describe("addTask batching: what goes in which request", () => {
+  it("sends a lone call at once, exactly the request an unbatched client sends", async () => {
+    // Prepare
+    const batched = answeringFetch(addedAnswer);
+    const plain = answeringFetch(addedAnswer);
+
+    // Act
+    const answer = await keyedClient({ fetch: batched.fetch }).addTask(add(1));
+    await keyedClient({ fetch: plain.fetch, addBatching: false }).addTask(add(1));
+
+    // Assess
+    expect(batched.seen).toEqual(plain.seen);
+    expect(route(batched.seen[0])).toBe("POST /v1/tasks");
+    expect(batched.seen[0]?.headers["idempotency-key"]).toBe("key-0");
+    expect(JSON.parse(batched.seen[0]?.body ?? "")).toEqual(add(1));
+    expect(answer.task_id).toBe(taskIdOfBody(add(1)));
+  });
+
+  it("sends the first maxInFlight calls alone, then the calls that waited as one batch in call order", async () => {
+    // Prepare
+    const held = heldFetch();
+    const client = keyedClient({ fetch: held.fetch, addBatching: { maxInFlight: 2 } });
+
+    // Act: 0 and 1 go at once; 2–6 wait; 0's answer sends them; 7–9 come while 1 and the batch are in flight.
+    const first = range(0, 7).map((n) => client.addTask(add(n)));
+    const [one, two] = await Promise.all([held.arrival(0), held.arrival(1)]);
+    one.answer(addedAnswer(one));
+    const batch = await held.arrival(2);
+    const later = range(7, 10).map((n) => client.addTask(add(n)));
+    two.answer(addedAnswer(two));
+    const secondBatch = await held.arrival(3);
+    batch.answer(addedAnswer(batch));
+    secondBatch.answer(addedAnswer(secondBatch));
+    const answers = await Promise.all([...first, ...later]);
+
+    // Assess
+    expect(held.seen.map(route)).toEqual([
+      "POST /v1/tasks",
+      "POST /v1/tasks",
+      "POST /v1/tasks/batch",
+      "POST /v1/tasks/batch",
+    ]);
+    expect(held.seen.map(nsOf)).toEqual([[0], [1], [2, 3, 4, 5, 6], [7, 8, 9]]);
+    expect(answers.map((answer) => answer.task_id)).toEqual(range(0, 10).map((n) => taskIdOfBody(add(n))));
+    const itemKeys = [batch, secondBatch].flatMap((request) =>
+      addBodiesOf(request).map((b) => b.idempotency_key),
+    );
+    expect(itemKeys).toEqual(range(2, 10).map((n) => `key-${n}`));
+    expect(batch.headers["idempotency-key"]).toBeUndefined();
+  });
+
+  it("keeps 4 adds in flight by default", async () => {
+    // Prepare
+    const held = heldFetch();
+    const client = new PunctualClient({ apiUrl: API, fetch: held.fetch });
+
+    // Act
+    const calls = range(0, 6).map((n) => client.addTask(add(n)));
+    const alone = await Promise.all(range(0, 4).map((index) => held.arrival(index)));
+    alone[0]?.answer(addedAnswer(alone[0]));
+    const batch = await held.arrival(4);
+    for (const request of [...alone.slice(1), batch]) request.answer(addedAnswer(request));
+    await Promise.all(calls);
+
+    // Assess
+    expect(held.seen.map(nsOf)).toEqual([[0], [1], [2], [3], [4, 5]]);
+  });
+
+  it("puts at most 100 items in a batch", async () => {
+    // Prepare
+    const { fetch, seen } = answeringFetch(addedAnswer);
+    const client = new PunctualClient({ apiUrl: API, fetch, addBatching: { maxInFlight: 1 } });
+
+    // Act
+    const answers = await Promise.all(range(0, 251).map((n) => client.addTask(add(n))));
+
+    // Assess
+    expect(MAX_BATCH_TASKS).toBe(100);
+    expect(seen.map(nsOf)).toEqual([[0], range(1, 101), range(101, 201), range(201, 251)]);
+    expect(answers.map((answer) => answer.task_id)).toEqual(range(0, 251).map((n) => taskIdOfBody(add(n))));
+  });
+
+  it("fills a batch body to exactly MAX_BATCH_BODY_BYTES of UTF-8 and not one byte more", async () => {
+    // Prepare: two-byte characters, so counting characters instead of bytes would overfill the body.
+    const key = "k".repeat(36);
+    const itemOf = (n: number, pad: string) => add(n, { pad });
+    const itemBytes = (pad: string) =>
+      Buffer.byteLength(JSON.stringify({ ...itemOf(0, pad), idempotency_key: key }));
+    /** A pad of two-byte characters, topped up with ASCII, that makes the item exactly `bytes` long. */
+    const padTo = (bytes: number) => {
+      const twoByte = "é".repeat(Math.floor((bytes - itemBytes("")) / 2) - 1);
+      return twoByte + "a".repeat(bytes - itemBytes(twoByte));
+    };
+    // Two items and their comma fill the body exactly.
+    const room = MAX_BATCH_BODY_BYTES - Buffer.byteLength('{"tasks":[]}') - 1;
+    const half = padTo(Math.floor(room / 2));
+    const rest = padTo(room - Math.floor(room / 2));
+    const { fetch, seen } = answeringFetch(addedAnswer);
+    const client = new PunctualClient({
+      apiUrl: API,
+      fetch,
+      newIdempotencyKey: () => key,
+      addBatching: { maxInFlight: 1 },
+    });
+
+    // Act: 0 alone; 1 and 2 fill a body exactly; 3 and 4 are one byte over together, so go one by one.
+    await Promise.all([
+      client.addTask(add(0)),
+      client.addTask(itemOf(1, half)),
+      client.addTask(itemOf(2, rest)),
+      client.addTask(itemOf(3, half)),
+      client.addTask(itemOf(4, `${rest}a`)),
+    ]);
+
+    // Assess
+    expect(seen.map(nsOf)).toEqual([[0], [1, 2], [3], [4]]);
+    expect(Buffer.byteLength(seen[1]?.body ?? "")).toBe(MAX_BATCH_BODY_BYTES);
+    expect(seen[1]?.body?.length).toBeLessThan(MAX_BATCH_BODY_BYTES);
+  });
+
+  it("sends an item too large for any batch alone, in its place among the others", async () => {
+    // Prepare
+    const huge = add(2, { pad: "x".repeat(MAX_BATCH_BODY_BYTES) });
+    const { fetch, seen } = answeringFetch(addedAnswer);
+    const client = keyedClient({ fetch, addBatching: { maxInFlight: 1 } });
+
+    // Act
+    await Promise.all([add(0), add(1), huge, add(3), add(4)].map((body) => client.addTask(body)));
+
+    // Assess
+    expect(seen.map(route)).toEqual([
+      "POST /v1/tasks",
+      "POST /v1/tasks",
+      "POST /v1/tasks",
+      "POST /v1/tasks/batch",
+    ]);
+    expect(seen.map(nsOf)).toEqual([[0], [1], [2], [3, 4]]);
+    expect(seen[2]?.headers["idempotency-key"]).toBe("key-2");
+    expect(JSON.parse(seen[2]?.body ?? "")).toEqual(huge);
+  });
+
+  it("sends a call alone when its key option is one the API refuses, so its error names the header as before", async () => {
+    // Prepare
+    const { fetch, seen } = answeringFetch(addedAnswer);
+    const client = keyedClient({ fetch, addBatching: { maxInFlight: 1 } });
+
+    // Act
+    await Promise.all([
+      client.addTask(add(0)),
+      client.addTask(add(1), { idempotencyKey: "a,b" }),
+      client.addTask(add(2)),
+      client.addTask(add(3), { idempotencyKey: "mine" }),
+    ]);
+
+    // Assess
+    expect(seen.map(nsOf)).toEqual([[0], [1], [2, 3]]);
+    expect(seen[1]?.headers["idempotency-key"]).toBe("a,b");
+    expect(addBodiesOf(seen[2] as SeenRequest).map((body) => body.idempotency_key)).toEqual([
+      "key-1",
+      "mine",
+    ]);
+  });
+
+  it("keeps the body's own idempotency_key (the key option is then not sent, as for a lone add)", async () => {
+    const { fetch, seen } = answeringFetch(addedAnswer);
+    const client = keyedClient({ fetch, addBatching: { maxInFlight: 1 } });
+
+    await Promise.all([
+      client.addTask(add(0)),
+      client.addTask({ ...add(1), idempotency_key: "in-body" }, { idempotencyKey: "option" }),
+      client.addTask(add(2)),
+    ]);
+
+    expect(addBodiesOf(seen[1] as SeenRequest)).toEqual([
+      { ...add(1), idempotency_key: "in-body" },
+      { ...add(2), idempotency_key: "key-1" },
+    ]);
+  });
+
+  it("sends every call alone with addBatching: false", async () => {
+    const { fetch, seen } = answeringFetch(addedAnswer);
+    const client = new PunctualClient({ apiUrl: API, fetch, addBatching: false });
+
+    await Promise.all(range(0, 6).map((n) => client.addTask(add(n))));
+
+    expect(seen.map(route)).toEqual(range(0, 6).map(() => "POST /v1/tasks"));
+  });
+
+  it("refuses a maxInFlight that is not a whole number of at least 1, at construction", () => {
+    expect(() => new PunctualClient({ apiUrl: API, addBatching: { maxInFlight: 0 } })).toThrow(/maxInFlight/);
+    expect(() => new PunctualClient({ apiUrl: API, addBatching: { maxInFlight: 1.5 } })).toThrow(
+      /maxInFlight/,
+    );
+  });
+});
+
+describe("addTask batching: what each caller gets", () => {
+  const fanOut = {
+    ...addAnswer("orders.n3.mhx0z8ka.01JD3ABCDEFGHJKMNPQRSTVWXY"),
+    topic: "orders",
+    subscribers: [{ id: "billing", task_id: "orders.Qm9v.mhx0z8ka.01JD3ABCDEFGHJKMNPQRSTVWXY" }],
+  };
+  const invalid = {
+    error: {
+      code: "validation_failed",
+      message: "the request is invalid",
+      issues: [{ path: "delay_seconds", message: "must not be negative" }],
+    },
+  };
+  const conflict = {
+    error: {
+      code: "idempotency_conflict",
+      message: "this idempotency key was already used with a different request",
+      hint: "use a new key",
+    },
+  };
+  const items = [
+    { httpStatus: 201, answer: addAnswer("demo.n1.mhx0z8ka.01JD3ABCDEFGHJKMNPQRSTVWXY") },
+    { httpStatus: 200, answer: addAnswer("demo.n2.mhx0z8ka.01JD3ABCDEFGHJKMNPQRSTVWXY") },
+    { httpStatus: 201, answer: fanOut },
+    { httpStatus: 400, answer: invalid },
+    { httpStatus: 409, answer: conflict },
+  ];
+
+  /** What a lone add resolves or throws when its own answer is this status and body. */
+  async function singleOutcome(httpStatus: number, answer: unknown) {
+    const { fetch } = scriptedFetch({
+      status: httpStatus,
+      body: answer,
+      headers: { "x-amzn-requestid": "r-1" },
+    });
+    return settled(new PunctualClient({ apiUrl: API, fetch, addBatching: false }).addTask(add(9)));
+  }
+
+  it("resolves 201/200 items and rejects 4xx items exactly as each one's single add would have", async () => {
+    // Prepare
+    const { fetch } = scriptedFetch(
+      { status: 201, body: addAnswer("demo.n0.mhx0z8ka.01JD3ABCDEFGHJKMNPQRSTVWXY") },
+      { status: 200, body: batchOf(items), headers: { "x-amzn-requestid": "r-1" } },
+    );
+    const client = new PunctualClient({ apiUrl: API, fetch, addBatching: { maxInFlight: 1 } });
+
+    // Act
+    const outcomes = await Promise.all(range(0, 6).map((n) => settled(client.addTask(add(n)))));
+
+    // Assess
+    const expected = await Promise.all(items.map((item) => singleOutcome(item.httpStatus, item.answer)));
+    const visible = (outcome: { value?: unknown; error?: unknown }) =>
+      "error" in outcome ? { error: seenOf(outcome.error) } : outcome;
+    expect(outcomes.slice(1).map(visible)).toEqual(expected.map(visible));
+    expect(outcomes[3]).toEqual({ value: fanOut });
+    expect(outcomes[4]?.error).toMatchObject({ code: "validation_failed", status: 400, requestId: "r-1" });
+    expect(outcomes[5]?.error).toMatchObject({
+      code: "idempotency_conflict",
+      details: { hint: "use a new key" },
+    });
+  });
+
+  it("sends a 503 item again alone with the same key after its backoff, and answers the others once", async () => {
+    // Prepare
+    const busy = { error: { code: "service_unavailable", message: "could not add this task; retry it" } };
+    const { fetch, seen } = scriptedFetch(
+      { status: 201, body: addAnswer("demo.n0.x") },
+      {
+        status: 200,
+        body: batchOf([
+          { httpStatus: 201, answer: addAnswer("demo.n1.x") },
+          { httpStatus: 503, answer: busy },
+          { httpStatus: 201, answer: addAnswer("demo.n3.x") },
+        ]),
+      },
+      { status: 201, body: addAnswer("demo.n2.x") },
+    );
+    const { sleep, waits } = recordingSleep();
+    const client = keyedClient({ fetch, sleep, random: () => 0.5, addBatching: { maxInFlight: 1 } });
+
+    // Act
+    const answers = await Promise.all(range(0, 4).map((n) => client.addTask(add(n))));
+
+    // Assess
+    expect(answers.map((answer) => answer.task_id)).toEqual([
+      "demo.n0.x",
+      "demo.n1.x",
+      "demo.n2.x",
+      "demo.n3.x",
+    ]);
+    expect(seen.map(route)).toEqual(["POST /v1/tasks", "POST /v1/tasks/batch", "POST /v1/tasks"]);
+    expect(seen.map(nsOf)).toEqual([[0], [1, 2, 3], [2]]);
+    expect(addBodiesOf(seen[1] as SeenRequest)[1]?.idempotency_key).toBe("key-2");
+    expect(seen[2]?.headers["idempotency-key"]).toBe("key-2");
+    expect(waits).toEqual([100]);
+  });
+
+  it("sends a 503 item again alone in its call-order place, even when later calls wait to be batched", async () => {
+    // Prepare: the item's backoff is held until the test lets it end, so the test knows what waits by then.
+    const held = heldFetch();
+    let endBackoff = () => {};
+    const backoff = new Promise<void>((resolve) => {
+      endBackoff = resolve;
+    });
+    const client = keyedClient({ fetch: held.fetch, sleep: () => backoff, addBatching: { maxInFlight: 1 } });
+    const busy = { error: { code: "service_unavailable", message: "busy" } };
+
+    // Act: 1 and 2 go as a batch while 3 and 4 wait; 1 answers 503 and backs off while 3 and 4 go; 5 comes; then
+    // 1's backoff ends, behind the batch of 3 and 4 and ahead of 5.
+    const calls = range(0, 3).map((n) => settled(client.addTask(add(n))));
+    const first = await held.arrival(0);
+    first.answer(addedAnswer(first));
+    const batch = await held.arrival(1);
+    calls.push(...range(3, 5).map((n) => settled(client.addTask(add(n)))));
+    batch.answer({
+      status: 200,
+      body: batchOf([
+        { httpStatus: 503, answer: busy },
+        { httpStatus: 201, answer: addAnswer(taskIdOfBody(add(2))) },
+      ]),
+    });
+    const next = await held.arrival(2);
+    calls.push(settled(client.addTask(add(5))));
+    endBackoff();
+    await backoff;
+    next.answer(addedAnswer(next));
+    for (const index of [3, 4]) {
+      const request = await held.arrival(index);
+      request.answer(addedAnswer(request));
+    }
+    const outcomes = await Promise.all(calls);
+
+    // Assess
+    expect(held.seen.map(nsOf)).toEqual([[0], [1, 2], [3, 4], [1], [5]]);
+    expect(held.seen[3]?.headers["idempotency-key"]).toBe("key-1");
+    expect(outcomes.map((outcome) => (outcome.value as { task_id: string }).task_id)).toEqual(
+      range(0, 6).map((n) => taskIdOfBody(add(n))),
+    );
+  });
+
+  it("gives a 503 item the single add's budget: maxAttempts in all, its batch's attempts counted", async () => {
+    // Prepare
+    const busy = { error: { code: "service_unavailable", message: "busy" } };
+    const { fetch, seen } = scriptedFetch(
+      { status: 201, body: addAnswer("demo.n0.x") },
+      { status: 503, body: busy },
+      {
+        status: 200,
+        body: batchOf([
+          { httpStatus: 503, answer: busy },
+          { httpStatus: 201, answer: addAnswer("demo.n2.x") },
+        ]),
+      },
+      { status: 503, body: busy },
+    );
+    const { sleep } = recordingSleep();
+    const client = keyedClient({ fetch, sleep, retry: { maxAttempts: 3 }, addBatching: { maxInFlight: 1 } });
+
+    // Act
+    const outcomes = await Promise.all(range(0, 3).map((n) => settled(client.addTask(add(n)))));
+
+    // Assess: item 1 went in the batch twice (one whole-request 503), then alone once: 3 attempts.
+    expect(seen.map(nsOf)).toEqual([[0], [1, 2], [1, 2], [1]]);
+    expect(seenOf(outcomes[1]?.error)).toMatchObject({
+      code: "service_unavailable",
+      status: 503,
+      message: "busy",
+    });
+    expect(outcomes[2]).toEqual({ value: addAnswer("demo.n2.x") });
+  });
+
+  it("retries a whole-batch 503 and network error with the same keys, then rejects every caller with the error", async () => {
+    // Prepare
+    const { fetch, seen } = scriptedFetch(
+      { status: 201, body: addAnswer("demo.n0.x") },
+      { status: 503, body: { error: { code: "service_unavailable", message: "busy" } } },
+      { networkError: "ECONNRESET" },
+      { networkError: "ECONNRESET" },
+    );
+    const { sleep } = recordingSleep();
+    const client = keyedClient({ fetch, sleep, retry: { maxAttempts: 3 }, addBatching: { maxInFlight: 1 } });
+
+    // Act
+    const outcomes = await Promise.all(range(0, 4).map((n) => settled(client.addTask(add(n)))));
+
+    // Assess
+    const batches = seen.slice(1);
+    expect(batches.map(route)).toEqual(batches.map(() => "POST /v1/tasks/batch"));
+    expect(batches.map((request) => request.body)).toEqual(batches.map(() => seen[1]?.body));
+    expect(addBodiesOf(seen[1] as SeenRequest).map((body) => body.idempotency_key)).toEqual([
+      "key-1",
+      "key-2",
+      "key-3",
+    ]);
+    const errors = outcomes.slice(1).map((outcome) => outcome.error);
+    expect(new Set(errors).size).toBe(1);
+    expect(errors[0]).toMatchObject({ code: "network_error", status: 0 });
+    expect((errors[0] as Error).message).toContain("after 3 attempts: ECONNRESET");
+  });
+
+  it("answers every caller of a batch that succeeds on its retry, once each", async () => {
+    const { fetch, seen } = scriptedFetch(
+      { status: 201, body: addAnswer("demo.n0.x") },
+      { status: 429, body: { message: "Too Many Requests" } },
+      {
+        status: 200,
+        body: batchOf([
+          { httpStatus: 201, answer: addAnswer("demo.n1.x") },
+          { httpStatus: 200, answer: addAnswer("demo.n2.x") },
+        ]),
+      },
+    );
+    const { sleep } = recordingSleep();
+    const client = keyedClient({ fetch, sleep, addBatching: { maxInFlight: 1 } });
+
+    const answers = await Promise.all(range(0, 3).map((n) => client.addTask(add(n))));
+
+    expect(answers.map((answer) => answer.task_id)).toEqual(["demo.n0.x", "demo.n1.x", "demo.n2.x"]);
+    expect(seen[2]?.body).toBe(seen[1]?.body);
+  });
+
+  it("rejects a batch answer with fewer results than items for every caller in it", async () => {
+    const { fetch } = scriptedFetch(
+      { status: 201, body: addAnswer("demo.n0.x") },
+      { status: 200, body: batchOf([{ httpStatus: 201, answer: addAnswer("demo.n1.x") }]) },
+    );
+    const client = keyedClient({ fetch, addBatching: { maxInFlight: 1 } });
+
+    const outcomes = await Promise.all(range(0, 3).map((n) => settled(client.addTask(add(n)))));
+
+    expect(outcomes[1]?.error).toMatchObject({ code: "invalid_response" });
+    expect(outcomes[2]?.error).toBe(outcomes[1]?.error);
+  });
+});
+
+describe("addTask batching: abort", () => {
+  it("takes a call aborted while it waits out of the queue, rejected with the signal's reason", async () => {
+    // Prepare
+    const held = heldFetch();
+    const client = new PunctualClient({ apiUrl: API, fetch: held.fetch, addBatching: { maxInFlight: 1 } });
+    const abort = new AbortController();
+    const reason = new Error("caller gave up");
+
+    // Act
+    const calls = [add(0), add(1), add(2), add(3)].map((body, n) =>
+      settled(client.addTask(body, n === 2 ? { signal: abort.signal } : {})),
+    );
+    const first = await held.arrival(0);
+    abort.abort(reason);
+    const aborted = await calls[2];
+    first.answer(addedAnswer(first));
+    const batch = await held.arrival(1);
+    batch.answer(addedAnswer(batch));
+    await Promise.all(calls);
+
+    // Assess
+    expect(aborted).toEqual({ error: reason });
+    expect(held.seen.map(nsOf)).toEqual([[0], [1, 3]]);
+  });
+
+  it("rejects a call aborted once its batch is sent, and answers the others (its add may still happen)", async () => {
+    const held = heldFetch();
+    const client = new PunctualClient({ apiUrl: API, fetch: held.fetch, addBatching: { maxInFlight: 1 } });
+    const abort = new AbortController();
+    const calls = range(0, 3).map((n) =>
+      settled(client.addTask(add(n), n === 1 ? { signal: abort.signal } : {})),
+    );
+    const first = await held.arrival(0);
+    first.answer(addedAnswer(first));
+    const batch = await held.arrival(1);
+
+    abort.abort("gone");
+    const aborted = await calls[1];
+    batch.answer(addedAnswer(batch));
+    const others = await Promise.all([calls[0], calls[2]]);
+
+    expect(aborted).toEqual({ error: "gone" });
+    expect(nsOf(batch)).toEqual([1, 2]);
+    expect(others.map((outcome) => (outcome as { value: { task_id: string } }).value.task_id)).toEqual([
+      taskIdOfBody(add(0)),
+      taskIdOfBody(add(2)),
+    ]);
+  });
+
+  it("rejects a call whose signal is already aborted when it would wait, sending nothing for it", async () => {
+    const held = heldFetch();
+    const client = new PunctualClient({ apiUrl: API, fetch: held.fetch, addBatching: { maxInFlight: 1 } });
+
+    const first = settled(client.addTask(add(0)));
+    const aborted = await settled(client.addTask(add(1), { signal: AbortSignal.abort("early") }));
+    const request = await held.arrival(0);
+    request.answer(addedAnswer(request));
+    await first;
+
+    expect(aborted).toEqual({ error: "early" });
+    expect(held.seen.map(nsOf)).toEqual([[0]]);
+  });
+});
