@@ -80,8 +80,10 @@ interface PendingAdd {
 
 export class AddBatcher {
   readonly #sender: AddSender;
-  readonly #maxInFlight: number;
+  #maxInFlight: number;
   readonly #waiting: PendingAdd[] = [];
+  /** API Gateway refused a batch (403): this client sends every add alone from then on (`#sendAloneFromNowOn`). */
+  #batchesRefused = false;
   #inFlight = 0;
   #seq = 0;
 
@@ -111,7 +113,9 @@ export class AddBatcher {
       this.#settle(pending, () => pending.reject(signal.reason));
       return;
     }
-    pending.item = batchItem(pending.input, pending.options, pending.bodyKeyed);
+    pending.item = this.#batchesRefused
+      ? undefined
+      : batchItem(pending.input, pending.options, pending.bodyKeyed);
     pending.itemBytes = pending.item === undefined ? 0 : Buffer.byteLength(pending.item);
     if (signal) {
       const onAbort = () => this.#abort(pending, signal.reason);
@@ -196,6 +200,10 @@ export class AddBatcher {
     try {
       sent = await this.#sender.batch(`{"tasks":[${group.map((pending) => pending.item).join(",")}]}`);
     } catch (error) {
+      if (isGatewayRefusal(error)) {
+        this.#sendAloneFromNowOn(group);
+        return;
+      }
       // The whole request failed after the client's retries: every caller in it gets that error.
       for (const pending of group) this.#settle(pending, () => pending.reject(error));
       return;
@@ -210,6 +218,19 @@ export class AddBatcher {
       pending.attempts += sent.attempts;
       this.#answerItem(pending, results[index] as BatchItemResult, sent, index);
     });
+  }
+
+  /**
+   * API Gateway refused the batch route before our code ran (403 `forbidden`: an IAM policy or JWT scopes that
+   * allow `POST /v1/tasks` only), so nothing of the batch was added. Rather than fail, under load only, adds that
+   * a lone call would have made, this client sends every add alone from now on, as with `addBatching: false`:
+   * this batch's calls first, in call order, and nothing waits for a free request any more.
+   */
+  #sendAloneFromNowOn(group: PendingAdd[]): void {
+    this.#batchesRefused = true;
+    this.#maxInFlight = Number.POSITIVE_INFINITY;
+    this.#waiting.unshift(...group.filter((pending) => !pending.settled));
+    for (const pending of this.#waiting) pending.item = undefined;
   }
 
   /** One item's result as its caller's answer: what a single add with this answer would have resolved or thrown. */
@@ -272,6 +293,11 @@ function batchItem(input: AddTaskInput, options: CallOptions, bodyKeyed: boolean
   }
   if (item === undefined) return undefined;
   return BATCH_ENVELOPE_BYTES + Buffer.byteLength(item) <= MAX_BATCH_BODY_BYTES ? item : undefined;
+}
+
+/** A 403 from API Gateway itself (the client's `forbidden`; our own code answers its own error codes). */
+function isGatewayRefusal(error: unknown): boolean {
+  return error instanceof PunctualError && error.code === "forbidden";
 }
 
 function isPlainObject(value: unknown): value is Record<string, unknown> {

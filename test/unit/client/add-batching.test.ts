@@ -544,3 +544,57 @@ describe("addTask batching: abort", () => {
     expect(held.seen.map(nsOf)).toEqual([[0]]);
   });
 });
+
+describe("addTask batching: a caller allowed single adds only", () => {
+  it("sends every add alone once API Gateway refuses a batch (403), so no add fails that a lone call would make", async () => {
+    // Prepare: an IAM policy naming POST /v1/tasks only: API Gateway answers the batch route 403 itself
+    const held = heldFetch();
+    const client = keyedClient({ fetch: held.fetch, addBatching: { maxInFlight: 1 } });
+
+    // Act: 0 goes alone; 1–3 wait and go as a batch, refused; then 4–6 come while 1–3 are sent again
+    const first = range(0, 4).map((n) => client.addTask(add(n)));
+    const zero = await held.arrival(0);
+    zero.answer(addedAnswer(zero));
+    const batch = await held.arrival(1);
+    batch.answer({ status: 403, body: { message: "Forbidden" } });
+    const again = await Promise.all([held.arrival(2), held.arrival(3), held.arrival(4)]);
+    const later = range(4, 7).map((n) => client.addTask(add(n)));
+    const laterRequests = await Promise.all([held.arrival(5), held.arrival(6), held.arrival(7)]);
+    for (const request of [...again, ...laterRequests]) request.answer(addedAnswer(request));
+    const answers = await Promise.all([...first, ...later]);
+
+    // Assess: one batch tried, every add then alone (six in flight at once), each with its own key, all answered
+    expect(held.seen.map(route)).toEqual([
+      "POST /v1/tasks",
+      "POST /v1/tasks/batch",
+      ...range(0, 6).map(() => "POST /v1/tasks"),
+    ]);
+    expect(held.seen.map(nsOf)).toEqual([[0], [1, 2, 3], [1], [2], [3], [4], [5], [6]]);
+    expect(held.seen.slice(2).map((request) => request.headers["idempotency-key"])).toEqual(
+      range(1, 7).map((n) => `key-${n}`),
+    );
+    expect(answers.map((answer) => answer.task_id)).toEqual(range(0, 7).map((n) => taskIdOfBody(add(n))));
+  });
+
+  it("still fails a batch that our own code refused with 403, with that error", async () => {
+    // Prepare: a structured 403 is the API's own answer, not API Gateway's refusal of the route
+    const held = heldFetch();
+    const client = keyedClient({ fetch: held.fetch, addBatching: { maxInFlight: 1 } });
+    const error = { error: { code: "topic_forbidden", message: "not yours" } };
+
+    // Act
+    const calls = range(0, 3).map((n) => settled(client.addTask(add(n))));
+    const zero = await held.arrival(0);
+    zero.answer(addedAnswer(zero));
+    const batch = await held.arrival(1);
+    batch.answer({ status: 403, body: error });
+    const outcomes = await Promise.all(calls);
+
+    // Assess
+    expect(held.seen.map(route)).toEqual(["POST /v1/tasks", "POST /v1/tasks/batch"]);
+    expect(outcomes.slice(1).map((outcome) => seenOf(outcome.error).code)).toEqual([
+      "topic_forbidden",
+      "topic_forbidden",
+    ]);
+  });
+});
