@@ -123,6 +123,14 @@ try {
         (r) => `${r.addRate} adds/s`,
       )
     : empty;
+  // The same 64 callers through Punctual's typed client, as a user's service adds: overlapping calls go as batches.
+  const clientAdds = wants("client-adds")
+    ? await both(
+        "client-adds",
+        (t) => addsWorkload(t, progress, { ...settings.adds, via: "client" }),
+        (r) => `${r.addRate} adds/s through the client, ${r.addErrors} refused`,
+      )
+    : empty;
   const batchAdds = wants("batch-adds")
     ? await both(
         "batch-adds",
@@ -213,6 +221,7 @@ try {
       bullmq: JSON.parse(readFileSync(path.join(ROOT, "node_modules/bullmq/package.json"), "utf8")).version,
     },
     adds,
+    ...(clientAdds ? { clientAdds } : {}),
     ...(batchAdds ? { batchAdds } : {}),
     ...(keyedBatchAdds ? { keyedBatchAdds } : {}),
     burst,

@@ -13,6 +13,8 @@ export interface BenchResults {
   readonly adds: Record<System, RunResult>;
   /** Batches of 100: Punctual's POST /v1/tasks/batch, BullMQ's addBulk (absent in results from before it existed). */
   readonly batchAdds?: Record<System, RunResult>;
+  /** The adds workload through Punctual's typed client (natural batching; BullMQ: Queue.add with a job id). */
+  readonly clientAdds?: Record<System, RunResult>;
   /** The same batches with an idempotency key on every item (our client's default; BullMQ: job ids). */
   readonly keyedBatchAdds?: Record<System, RunResult>;
   readonly burst: Record<System, RunResult & { addsFinishedBeforeDueMs: number }>;
@@ -110,6 +112,11 @@ export function markdown(r: BenchResults): string {
     "| --- | ---: | ---: | ---: |",
     `| adds/s via API, ${s.adds?.concurrency ?? 64} in flight | ${fmt(r.adds.punctual.addRate)} | ${fmt(r.adds.bullmq.addRate)} | ${ratio(r.adds.punctual.addRate, r.adds.bullmq.addRate)} |`,
     `| adds: CPU ms per add | ${fmt(r.adds.punctual.cpu.systemMsPerTask, 2)} | ${fmt(r.adds.bullmq.cpu.systemMsPerTask, 2)} | ${ratio(r.adds.punctual.cpu.systemMsPerTask, r.adds.bullmq.cpu.systemMsPerTask)} |`,
+    ...(r.clientAdds
+      ? [
+          `| adds/s through our client, 64 callers (natural batching, keyed / Queue.add with job ids) | ${fmt(r.clientAdds.punctual.addRate)} | ${fmt(r.clientAdds.bullmq.addRate)} | ${ratio(r.clientAdds.punctual.addRate, r.clientAdds.bullmq.addRate)} |`,
+        ]
+      : []),
     ...(r.batchAdds
       ? [
           `| adds/s in batches of 100 (batch API / addBulk) | ${fmt(r.batchAdds.punctual.addRate)} | ${fmt(r.batchAdds.bullmq.addRate)} | ${ratio(r.batchAdds.punctual.addRate, r.batchAdds.bullmq.addRate)} |`,

@@ -4,6 +4,7 @@ import type { AddressInfo } from "node:net";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { Queue } from "bullmq";
+import { PunctualClient } from "punctual/client";
 import { Pool } from "undici";
 import { PEER_CONCURRENCY } from "./concurrency.js";
 import { cpuMeter, processTree, selfCpuMeter, type ThreadSplit, threadCpuMeter } from "./stats.js";
@@ -37,6 +38,8 @@ export interface Target {
   add(task: BenchTask): Promise<void>;
   /** All of `tasks` in one request; throws unless every one was accepted. */
   addMany(tasks: readonly BenchTask[]): Promise<void>;
+  /** One add as a user's code makes it: Punctual's typed client (keyed, naturally batched); BullMQ's Queue.add with a job id. */
+  addThroughClient(task: BenchTask): Promise<void>;
   /** Bench task id → first receive time (ms). */
   readonly received: Map<string, number>;
   readonly stats: { duplicates: number; logLines: string[] };
@@ -121,6 +124,14 @@ export async function startPunctual(): Promise<Target> {
     if (m?.type === "log" && stats.logLines.length < 1000) stats.logLines.push(String(m.line));
   });
   const pool = new Pool(String(ready.apiUrl), { connections: CLIENT_CONNECTIONS });
+  // The typed client as a user builds it: natural batching on, its default maxInFlight, a key on every add.
+  const client = new PunctualClient({ apiUrl: String(ready.apiUrl) });
+  const body = (task: BenchTask) => ({
+    topic: "demo",
+    due_at: new Date(task.dueMs).toISOString(),
+    content: { order_id: task.group, bench_id: task.id },
+    callback: { url: callbackUrl },
+  });
 
   return {
     name: "punctual",
@@ -131,15 +142,13 @@ export async function startPunctual(): Promise<Target> {
         path: "/v1/tasks",
         method: "POST",
         headers: { "content-type": "application/json" },
-        body: JSON.stringify({
-          topic: "demo",
-          due_at: new Date(task.dueMs).toISOString(),
-          content: { order_id: task.group, bench_id: task.id },
-          callback: { url: callbackUrl },
-        }),
+        body: JSON.stringify(body(task)),
       });
       const text = await response.body.text();
       if (response.statusCode !== 201) throw new Error(`HTTP ${response.statusCode}: ${text.slice(0, 200)}`);
+    },
+    addThroughClient: async (task) => {
+      await client.addTask(body(task));
     },
     addMany: async (tasks) => {
       const response = await pool.request({
@@ -148,10 +157,7 @@ export async function startPunctual(): Promise<Target> {
         headers: { "content-type": "application/json" },
         body: JSON.stringify({
           tasks: tasks.map((task) => ({
-            topic: "demo",
-            due_at: new Date(task.dueMs).toISOString(),
-            content: { order_id: task.group, bench_id: task.id },
-            callback: { url: callbackUrl },
+            ...body(task),
             ...(task.key ? { idempotency_key: task.key } : {}),
           })),
         }),
@@ -201,6 +207,18 @@ export async function startBullmq(redis: { port: number; pid: number }, queueNam
         "t",
         { id: task.id, g: task.group },
         { delay: Math.max(0, task.dueMs - Date.now()), removeOnComplete: true, removeOnFail: true },
+      );
+    },
+    addThroughClient: async (task) => {
+      await queue.add(
+        "t",
+        { id: task.id, g: task.group },
+        {
+          delay: Math.max(0, task.dueMs - Date.now()),
+          removeOnComplete: true,
+          removeOnFail: true,
+          jobId: `client-${task.id}`,
+        },
       );
     },
     addMany: async (tasks) => {
