@@ -123,6 +123,29 @@ export class AddBatcher {
       pending.release = () => signal.removeEventListener("abort", onAbort);
     }
     this.#waiting.push(pending);
+    this.#sendFullBatch();
+  }
+
+  /**
+   * A full batch among the waiting calls goes at once, whatever is in flight (as Kafka's producer sends a full
+   * batch without waiting for its linger): `maxInFlight` holds calls back so that they batch, and these did. Without
+   * it a client's adds would be capped at maxInFlight × 100 per request's round trip, which a loaded API makes long.
+   */
+  #sendFullBatch(): void {
+    if (this.#inFlight < this.#maxInFlight || !this.#fullBatchWaits()) return;
+    this.#start(this.#nextRequest());
+  }
+
+  /** The oldest waiting calls fill a batch: MAX_BATCH_TASKS of them, or the next would overflow the body's bytes. */
+  #fullBatchWaits(): boolean {
+    let bytes = BATCH_ENVELOPE_BYTES;
+    for (const [count, pending] of this.#waiting.entries()) {
+      if (pending.item === undefined) return false;
+      if (count === MAX_BATCH_TASKS) return true;
+      bytes += (count === 0 ? 0 : 1) + pending.itemBytes;
+      if (bytes > MAX_BATCH_BODY_BYTES) return true;
+    }
+    return this.#waiting.length === MAX_BATCH_TASKS;
   }
 
   #pending(

@@ -101,6 +101,26 @@ describe("addTask batching: what goes in which request", () => {
     expect(batch.headers["idempotency-key"]).toBeUndefined();
   });
 
+  it("sends a full batch at once, whatever is in flight; a partial one waits for a free request", async () => {
+    // Prepare
+    const held = heldFetch();
+    const client = keyedClient({ fetch: held.fetch, addBatching: { maxInFlight: 1 } });
+
+    // Act: 0 goes alone and stays in flight; 1–100 fill a batch, which goes; 101–103 wait for both to finish
+    const calls = range(0, 104).map((n) => client.addTask(add(n)));
+    const [zero, full] = await Promise.all([held.arrival(0), held.arrival(1)]);
+    const inFlightBeforeAnswers = held.seen.length;
+    zero.answer(addedAnswer(zero));
+    full.answer(addedAnswer(full));
+    const rest = await held.arrival(2);
+    rest.answer(addedAnswer(rest));
+    await Promise.all(calls);
+
+    // Assess
+    expect(inFlightBeforeAnswers).toBe(2);
+    expect(held.seen.map(nsOf)).toEqual([[0], range(1, 101), [101, 102, 103]]);
+  });
+
   it("keeps 4 adds in flight by default", async () => {
     // Prepare
     const held = heldFetch();
