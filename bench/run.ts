@@ -39,18 +39,29 @@ const systems = (args
 // --burst-via=batch: the burst is added through POST /v1/tasks/batch (BullMQ: addBulk), 100 a request, e.g. to count
 // the AWS calls per delivered task of batch-added tasks (BENCH_CALLS_FILE, bench/lib/sut.ts).
 const burstViaBatch = args.includes("--burst-via=batch");
+// --burst-via=client, --sustained-via=client: each task through our typed client (natural batching, a key on every
+// add; BullMQ: Queue.add with a job id), e.g. to count the AWS calls per delivered task a user of the client makes.
+const burstViaClient = args.includes("--burst-via=client");
+const sustainedViaClient = args.includes("--sustained-via=client");
 
 // Full run as the issue specifies; --quick shrinks durations (not the burst: its size is the point) to stay < 3 min.
 const settings = {
   adds: { durationMs: quick ? 4_000 : 10_000, concurrency: 64, delayMs: 240_000 },
   batchAdds: { durationMs: quick ? 4_000 : 10_000, batchSize: 100, inFlight: 8, delayMs: 240_000 },
-  burst: { tasks: 3_000, groups: 300, drainMs: 30_000, ...(burstViaBatch ? { batchSize: 100 } : {}) },
+  burst: {
+    tasks: 3_000,
+    groups: 300,
+    drainMs: 30_000,
+    ...(burstViaBatch ? { batchSize: 100 } : {}),
+    ...(burstViaClient ? { via: "client" as const } : {}),
+  },
   sustained: {
     rate: 1_000,
     durationMs: quick ? 6_000 : 30_000,
     delayMs: 5_000,
     groups: 1_000,
     drainMs: quick ? 15_000 : 30_000,
+    ...(sustainedViaClient ? { via: "client" as const } : {}),
   },
   ramp: {
     startRate: 100,

@@ -306,7 +306,14 @@ const BATCH_IN_FLIGHT = 8;
 export async function burstWorkload(
   target: Target,
   progress: Progress,
-  options: { tasks: number; groups: number; leadMs: number; drainMs: number; batchSize?: number },
+  options: {
+    tasks: number;
+    groups: number;
+    leadMs: number;
+    drainMs: number;
+    batchSize?: number;
+    via?: "api" | "client";
+  },
 ): Promise<RunResult & { addsFinishedBeforeDueMs: number }> {
   const run = new Run(target, "b");
   const dueMs = Math.ceil((Date.now() + options.leadMs) / 1000) * 1000;
@@ -314,7 +321,7 @@ export async function burstWorkload(
   const { batchSize } = options;
   if (batchSize === undefined) {
     await closedLoop(options.tasks, CLIENT_CONNECTIONS, async (i) => {
-      await run.add(task(i));
+      await run.add(task(i), options.via);
       if (i % 100 === 0) progress.update(i / options.tasks / 2, `added ${i}/${options.tasks}`);
     });
   } else {
@@ -345,6 +352,7 @@ export async function sustainedWorkload(
     prefix: string;
     /** After measuring, keep waiting (unmeasured) this long for stragglers so they do not spill into what follows. */
     settleMs?: number;
+    via?: "api" | "client";
   },
 ): Promise<RunResult> {
   const run = new Run(target, options.prefix);
@@ -353,11 +361,14 @@ export async function sustainedWorkload(
     options.durationMs,
     1024,
     (i) =>
-      run.add({
-        id: `${options.prefix}${i}`,
-        group: `${options.prefix}${i % options.groups}`,
-        dueMs: Date.now() + options.delayMs,
-      }),
+      run.add(
+        {
+          id: `${options.prefix}${i}`,
+          group: `${options.prefix}${i % options.groups}`,
+          dueMs: Date.now() + options.delayMs,
+        },
+        options.via,
+      ),
     (elapsed) => {
       const got = run.tasks.reduce((n, t) => n + (target.received.has(t.id) ? 1 : 0), 0);
       progress.update(
