@@ -598,3 +598,66 @@ describe("addTask batching: a caller allowed single adds only", () => {
     ]);
   });
 });
+
+describe("addTask batching: the body is the call's, taken when the call is made", () => {
+  it("sends a waiting call that must go alone with the body it had when called, as a lone add does", async () => {
+    // Prepare: a caller that reuses one object, changing it once each call is made (fine for a lone add, whose
+    // body is written at the call); the huge item cannot be batched, so it waits and goes alone.
+    const { fetch, seen } = answeringFetch(addedAnswer);
+    const client = keyedClient({ fetch, addBatching: { maxInFlight: 1 } });
+    const reused = add(1, { pad: "x".repeat(MAX_BATCH_BODY_BYTES) });
+    const sentAs = JSON.stringify(reused);
+
+    // Act
+    const calls = [client.addTask(add(0)), client.addTask(reused)];
+    (reused.content as { n: number }).n = 99;
+    await Promise.all(calls);
+
+    // Assess
+    expect(seen.map(nsOf)).toEqual([[0], [1]]);
+    expect(seen[1]?.body).toBe(sentAs);
+  });
+
+  it("sends a 503 item again alone with the very body its batch carried, not the caller's object as it is now", async () => {
+    // Prepare: content read through a getter that counts its reads, and an object the caller changes later
+    const busy = { error: { code: "service_unavailable", message: "busy" } };
+    const { fetch, seen } = scriptedFetch(
+      { status: 201, body: addAnswer("demo.n0.x") },
+      {
+        status: 200,
+        body: batchOf([
+          { httpStatus: 503, answer: busy },
+          { httpStatus: 503, answer: busy },
+        ]),
+      },
+      { status: 201, body: addAnswer("demo.n1.x") },
+      { status: 201, body: addAnswer("demo.n2.x") },
+    );
+    const { sleep } = recordingSleep();
+    const client = keyedClient({ fetch, sleep, addBatching: { maxInFlight: 1 } });
+    let reads = 0;
+    const counted = {
+      topic: "demo",
+      delay_seconds: 90,
+      get content() {
+        reads++;
+        return { n: 1, read: reads };
+      },
+    };
+    const changed = add(2);
+
+    // Act
+    const calls = [client.addTask(add(0)), client.addTask(counted), client.addTask(changed)];
+    (changed.content as { n: number }).n = 99;
+    await Promise.all(calls);
+
+    // Assess: each retry is its item, key moved from the body to the header as for a lone add
+    const [item1, item2] = addBodiesOf(seen[1] as SeenRequest);
+    const { idempotency_key: key1, ...lone1 } = item1 ?? {};
+    const { idempotency_key: key2, ...lone2 } = item2 ?? {};
+    expect(seen.slice(2).map((request) => JSON.parse(request.body ?? ""))).toEqual([lone1, lone2]);
+    expect(seen.slice(2).map((request) => request.headers["idempotency-key"])).toEqual([key1, key2]);
+    expect(lone1.content).toEqual({ n: 1, read: 1 });
+    expect(lone2.content).toEqual({ n: 2 });
+  });
+});
