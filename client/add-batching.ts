@@ -45,8 +45,11 @@ export interface SentBatch {
 
 /** What the batcher needs from the client's engine (client/client.ts). */
 export interface AddSender {
-  /** `POST /v1/tasks` exactly as a lone `addTask`, `attemptsUsed` of its retry budget already spent. */
-  single(input: AddTaskInput, options: CallOptions, attemptsUsed: number): Promise<AddTaskResponse>;
+  /**
+   * `POST /v1/tasks` exactly as a lone `addTask` sends it: this body text (the call's, written when it was made),
+   * this `idempotency-key` header unless undefined, `attemptsUsed` of its retry budget already spent.
+   */
+  single(add: LoneAdd, attemptsUsed: number): Promise<AddTaskResponse>;
   /** `POST /v1/tasks/batch` with this body, with the client's retries of the whole request. */
   batch(body: string): Promise<SentBatch>;
   /** Waits before attempt `attempt + 1` of one item (its backoff, as a single add's). */
@@ -55,18 +58,27 @@ export interface AddSender {
   newKey(): string;
 }
 
+/** A call as its lone `POST /v1/tasks` carries it. */
+export interface LoneAdd {
+  /**
+   * The body's JSON text, written when the call is made, as a lone add's is: whatever the caller's object (or
+   * its getters) says later, every request for this call (a batch item, a retry alone) carries this content.
+   */
+  readonly body: string | undefined;
+  /** The `idempotency-key` header: the option's or a new one; undefined when the body carries its own key. */
+  readonly idempotencyKey: string | undefined;
+  readonly signal: AbortSignal | undefined;
+}
+
 /** One `addTask` call from its start to its answer. */
-interface PendingAdd {
+interface PendingAdd extends LoneAdd {
   /** Call order: a retried item goes back among the waiting calls in its place. */
   readonly seq: number;
-  readonly input: AddTaskInput;
   /** The body carries its own `idempotency_key` (then the option's is not sent, as by a lone add). */
   readonly bodyKeyed: boolean;
-  /** The call's options with its idempotency key fixed (unless the body has one), for sending it alone. */
-  readonly options: CallOptions;
   /**
-   * The item as a batch would carry it (its key in the body), made when the call first waits (a lone call is not
-   * serialised twice); undefined when it must go alone.
+   * The item as a batch would carry it (the body with its key), made when the call first waits (a lone call's body
+   * gets no copy); undefined when it must go alone.
    */
   item: string | undefined;
   itemBytes: number;
@@ -102,20 +114,18 @@ export class AddBatcher {
       const pending = this.#pending(input, options, resolve, reject);
       // A lone call: exactly today's request, its abort left to fetch as before.
       if (this.#inFlight < this.#maxInFlight && this.#waiting.length === 0) this.#start([pending]);
-      else this.#wait(pending);
+      else this.#wait(pending, input);
     });
   }
 
   /** Queues a call behind the requests in flight, as a batch item if it can be one, until sent or aborted. */
-  #wait(pending: PendingAdd): void {
-    const { signal } = pending.options;
+  #wait(pending: PendingAdd, input: AddTaskInput): void {
+    const { signal } = pending;
     if (signal?.aborted) {
       this.#settle(pending, () => pending.reject(signal.reason));
       return;
     }
-    pending.item = this.#batchesRefused
-      ? undefined
-      : batchItem(pending.input, pending.options, pending.bodyKeyed);
+    pending.item = this.#batchesRefused ? undefined : batchItem(input, pending);
     pending.itemBytes = pending.item === undefined ? 0 : Buffer.byteLength(pending.item);
     if (signal) {
       const onAbort = () => this.#abort(pending, signal.reason);
@@ -133,13 +143,14 @@ export class AddBatcher {
   ): PendingAdd {
     // As a lone add: the body's key when it has one (the option is then not sent), else the option's, else new.
     const bodyKeyed = (input as { idempotency_key?: unknown } | undefined)?.idempotency_key !== undefined;
+    const idempotencyKey = bodyKeyed ? undefined : (options.idempotencyKey ?? this.#sender.newKey());
     return {
       seq: this.#seq++,
-      input,
       bodyKeyed,
-      options: bodyKeyed
-        ? options
-        : { ...options, idempotencyKey: options.idempotencyKey ?? this.#sender.newKey() },
+      // A value JSON cannot write (a BigInt, a cycle) throws here, rejecting the call as a lone add's would.
+      body: JSON.stringify(input),
+      idempotencyKey,
+      signal: options.signal,
       item: undefined,
       itemBytes: 0,
       attempts: 0,
@@ -188,7 +199,7 @@ export class AddBatcher {
     // fetch carries the signal from here, as for any lone add.
     pending.release();
     try {
-      const answer = await this.#sender.single(pending.input, pending.options, pending.attempts);
+      const answer = await this.#sender.single(pending, pending.attempts);
       this.#settle(pending, () => pending.resolve(answer));
     } catch (error) {
       this.#settle(pending, () => pending.reject(error));
@@ -276,22 +287,18 @@ export class AddBatcher {
 }
 
 /**
- * The call as a batch item, its key in the body (the option's, unless the body has its own), or undefined when it
- * must go alone to be answered as a lone add: an option key the API would refuse (a lone add names the header
- * in its error, a batch item the body field), an input that is not a plain object or that `toJSON` rewrites (its
- * key could be lost), or an item too large for any batch.
+ * The call as a batch item: its lone body with its key in it (the header's, unless the body has its own), or
+ * undefined when it must go alone to be answered as a lone add: a header key the API would refuse (a lone add
+ * names the header in its error, a batch item the body field), an input that is not a plain object or that
+ * `toJSON` rewrites (its key could be lost), or an item too large for any batch.
  */
-function batchItem(input: AddTaskInput, options: CallOptions, bodyKeyed: boolean): string | undefined {
-  if (!isPlainObject(input) || "toJSON" in input) return undefined;
-  const key = options.idempotencyKey;
+function batchItem(input: AddTaskInput, add: PendingAdd): string | undefined {
+  if (!isPlainObject(input) || "toJSON" in input || add.body === undefined) return undefined;
+  const { body, bodyKeyed, idempotencyKey: key } = add;
   if (!bodyKeyed && (typeof key !== "string" || !IDEMPOTENCY_KEY_PATTERN.test(key))) return undefined;
-  let item: string | undefined;
-  try {
-    item = JSON.stringify(bodyKeyed ? input : { ...input, idempotency_key: key });
-  } catch {
-    return undefined;
-  }
-  if (item === undefined) return undefined;
+  // The key as the body's last field: the body is a plain object's JSON text, `{` … `}`.
+  const keyField = `"idempotency_key":${JSON.stringify(key)}`;
+  const item = bodyKeyed ? body : `${body.slice(0, -1)}${body === "{}" ? "" : ","}${keyField}}`;
   return BATCH_ENVELOPE_BYTES + Buffer.byteLength(item) <= MAX_BATCH_BODY_BYTES ? item : undefined;
 }
 
