@@ -661,3 +661,40 @@ describe("addTask batching: the body is the call's, taken when the call is made"
     expect(lone2.content).toEqual({ n: 2 });
   });
 });
+
+describe("addTask batching: a failing backoff", () => {
+  it("rejects a 503 item whose backoff fails with that failure, as a lone add's retry does, instead of leaving it unanswered", async () => {
+    // Prepare: a `sleep` seam that fails (a test's fake clock torn down, a caller's own scheduler refusing)
+    const busy = { error: { code: "service_unavailable", message: "busy" } };
+    const broken = new Error("no more sleeping");
+    const sleep = () => Promise.reject(broken);
+    const { fetch } = scriptedFetch(
+      { status: 201, body: addAnswer("demo.n0.x") },
+      {
+        status: 200,
+        body: batchOf([
+          { httpStatus: 503, answer: busy },
+          { httpStatus: 201, answer: addAnswer("demo.n2.x") },
+        ]),
+      },
+    );
+    const client = keyedClient({ fetch, sleep, addBatching: { maxInFlight: 1 } });
+    const lone = keyedClient({
+      fetch: scriptedFetch({ status: 503, body: busy }).fetch,
+      sleep,
+      addBatching: false,
+    });
+
+    // Act
+    const outcomes = await Promise.all(range(0, 3).map((n) => settled(client.addTask(add(n)))));
+    const loneOutcome = await settled(lone.addTask(add(1)));
+
+    // Assess
+    expect(loneOutcome).toEqual({ error: broken });
+    expect(outcomes).toEqual([
+      { value: addAnswer("demo.n0.x") },
+      { error: broken },
+      { value: addAnswer("demo.n2.x") },
+    ]);
+  });
+});
