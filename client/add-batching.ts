@@ -263,7 +263,13 @@ export class AddBatcher {
    * sent alone: in another batch, that batch's retries would spend more of its budget than a single add's has left.
    */
   async #retryLater(pending: PendingAdd): Promise<void> {
-    await this.#sender.backoff(pending.attempts);
+    try {
+      await this.#sender.backoff(pending.attempts);
+    } catch (error) {
+      // As a lone add's retry whose wait fails: the call rejects with that failure (nobody else awaits this).
+      this.#settle(pending, () => pending.reject(error));
+      return;
+    }
     if (pending.settled) return;
     pending.item = undefined;
     const at = this.#waiting.findIndex((waiting) => waiting.seq > pending.seq);
