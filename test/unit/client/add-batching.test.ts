@@ -576,6 +576,54 @@ describe("addTask batching: a caller allowed single adds only", () => {
     expect(answers.map((answer) => answer.task_id)).toEqual(range(0, 7).map((n) => taskIdOfBody(add(n))));
   });
 
+  it("sends every add alone once API Gateway has no batch route (404, an API deployed before it), as a lone call would succeed", async () => {
+    // Prepare: API Gateway answers a route it does not have 404 `{"message":"Not Found"}` itself: nothing added
+    const held = heldFetch();
+    const client = keyedClient({ fetch: held.fetch, addBatching: { maxInFlight: 1 } });
+
+    // Act
+    const calls = range(0, 3).map((n) => client.addTask(add(n)));
+    const zero = await held.arrival(0);
+    zero.answer(addedAnswer(zero));
+    const batch = await held.arrival(1);
+    batch.answer({ status: 404, body: { message: "Not Found" } });
+    const again = await Promise.all([held.arrival(2), held.arrival(3)]);
+    for (const request of again) request.answer(addedAnswer(request));
+    const answers = await Promise.all(calls);
+
+    // Assess
+    expect(held.seen.map(route)).toEqual([
+      "POST /v1/tasks",
+      "POST /v1/tasks/batch",
+      "POST /v1/tasks",
+      "POST /v1/tasks",
+    ]);
+    expect(held.seen.map(nsOf)).toEqual([[0], [1, 2], [1], [2]]);
+    expect(answers.map((answer) => answer.task_id)).toEqual(range(0, 3).map((n) => taskIdOfBody(add(n))));
+  });
+
+  it("still fails a batch that our own code answered 404, with that error", async () => {
+    // Prepare: a structured 404 is the API's own answer (the route exists)
+    const held = heldFetch();
+    const client = keyedClient({ fetch: held.fetch, addBatching: { maxInFlight: 1 } });
+    const error = { error: { code: "not_found", message: "no such thing" } };
+
+    // Act
+    const calls = range(0, 3).map((n) => settled(client.addTask(add(n))));
+    const zero = await held.arrival(0);
+    zero.answer(addedAnswer(zero));
+    const batch = await held.arrival(1);
+    batch.answer({ status: 404, body: error });
+    const outcomes = await Promise.all(calls);
+
+    // Assess
+    expect(held.seen.map(route)).toEqual(["POST /v1/tasks", "POST /v1/tasks/batch"]);
+    expect(outcomes.slice(1).map((outcome) => seenOf(outcome.error).code)).toEqual([
+      "not_found",
+      "not_found",
+    ]);
+  });
+
   it("still fails a batch that our own code refused with 403, with that error", async () => {
     // Prepare: a structured 403 is the API's own answer, not API Gateway's refusal of the route
     const held = heldFetch();
