@@ -94,7 +94,7 @@ export class AddBatcher {
   readonly #sender: AddSender;
   #maxInFlight: number;
   readonly #waiting: PendingAdd[] = [];
-  /** API Gateway refused a batch (403): this client sends every add alone from then on (`#sendAloneFromNowOn`). */
+  /** API Gateway refused a batch (403, 404): this client sends every add alone from then on (`#sendAloneFromNowOn`). */
   #batchesRefused = false;
   #inFlight = 0;
   #seq = 0;
@@ -233,7 +233,7 @@ export class AddBatcher {
 
   /**
    * API Gateway refused the batch route before our code ran (403 `forbidden`: an IAM policy or JWT scopes that
-   * allow `POST /v1/tasks` only), so nothing of the batch was added. Rather than fail, under load only, adds that
+   * allow `POST /v1/tasks` only; 404: an API without the route), so nothing of the batch was added. Rather than fail, under load only, adds that
    * a lone call would have made, this client sends every add alone from now on, as with `addBatching: false`:
    * this batch's calls first, in call order, and nothing waits for a free request any more.
    */
@@ -308,9 +308,14 @@ function batchItem(input: AddTaskInput, add: PendingAdd): string | undefined {
   return BATCH_ENVELOPE_BYTES + Buffer.byteLength(item) <= MAX_BATCH_BODY_BYTES ? item : undefined;
 }
 
-/** A 403 from API Gateway itself (the client's `forbidden`; our own code answers its own error codes). */
+/**
+ * A refusal by API Gateway itself, before our code ran (our own code answers its own error codes): 403, the
+ * client's `forbidden`; or 404 without our error shape, `{"message":"Not Found"}`, a route the API does not have
+ * (one deployed before the batch route, a client newer than its API), where a lone add still succeeds.
+ */
 function isGatewayRefusal(error: unknown): boolean {
-  return error instanceof PunctualError && error.code === "forbidden";
+  if (!(error instanceof PunctualError)) return false;
+  return error.code === "forbidden" || (error.status === 404 && error.code === "http_error");
 }
 
 function isPlainObject(value: unknown): value is Record<string, unknown> {
