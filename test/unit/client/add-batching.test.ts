@@ -602,26 +602,28 @@ describe("addTask batching: a caller allowed single adds only", () => {
     expect(answers.map((answer) => answer.task_id)).toEqual(range(0, 3).map((n) => taskIdOfBody(add(n))));
   });
 
-  it("still fails a batch that our own code answered 404, with that error", async () => {
-    // Prepare: a structured 404 is the API's own answer (the route exists)
+  it("sends every add alone when the API answers the batch route 405 (a Punctual API from before the route)", async () => {
+    // Prepare: such an API's unmatched-route function answers POST /v1/tasks/batch as a path under
+    // /v1/tasks/{id}: 405 method_not_allowed, before any add handler ran. The batch handler never answers 404/405.
     const held = heldFetch();
     const client = keyedClient({ fetch: held.fetch, addBatching: { maxInFlight: 1 } });
-    const error = { error: { code: "not_found", message: "no such thing" } };
+    const error = {
+      error: { code: "method_not_allowed", message: "method not allowed; use DELETE, GET, PATCH" },
+    };
 
     // Act
-    const calls = range(0, 3).map((n) => settled(client.addTask(add(n))));
+    const calls = range(0, 3).map((n) => client.addTask(add(n)));
     const zero = await held.arrival(0);
     zero.answer(addedAnswer(zero));
     const batch = await held.arrival(1);
-    batch.answer({ status: 404, body: error });
-    const outcomes = await Promise.all(calls);
+    batch.answer({ status: 405, body: error, headers: { allow: "DELETE, GET, PATCH" } });
+    const again = await Promise.all([held.arrival(2), held.arrival(3)]);
+    for (const request of again) request.answer(addedAnswer(request));
+    const answers = await Promise.all(calls);
 
     // Assess
-    expect(held.seen.map(route)).toEqual(["POST /v1/tasks", "POST /v1/tasks/batch"]);
-    expect(outcomes.slice(1).map((outcome) => seenOf(outcome.error).code)).toEqual([
-      "not_found",
-      "not_found",
-    ]);
+    expect(held.seen.map(nsOf)).toEqual([[0], [1, 2], [1], [2]]);
+    expect(answers.map((answer) => answer.task_id)).toEqual(range(0, 3).map((n) => taskIdOfBody(add(n))));
   });
 
   it("still fails a batch that our own code refused with 403, with that error", async () => {
