@@ -94,7 +94,7 @@ export class AddBatcher {
   readonly #sender: AddSender;
   #maxInFlight: number;
   readonly #waiting: PendingAdd[] = [];
-  /** API Gateway refused a batch (403, 404): this client sends every add alone from then on (`#sendAloneFromNowOn`). */
+  /** The batch route was refused (403, 404, 405): this client sends every add alone from then on (`#sendAloneFromNowOn`). */
   #batchesRefused = false;
   #inFlight = 0;
   #seq = 0;
@@ -233,7 +233,7 @@ export class AddBatcher {
 
   /**
    * API Gateway refused the batch route before our code ran (403 `forbidden`: an IAM policy or JWT scopes that
-   * allow `POST /v1/tasks` only; 404: an API without the route), so nothing of the batch was added. Rather than fail, under load only, adds that
+   * allow `POST /v1/tasks` only; 404/405: an API without the route), so nothing of the batch was added. Rather than fail, under load only, adds that
    * a lone call would have made, this client sends every add alone from now on, as with `addBatching: false`:
    * this batch's calls first, in call order, and nothing waits for a free request any more.
    */
@@ -309,13 +309,14 @@ function batchItem(input: AddTaskInput, add: PendingAdd): string | undefined {
 }
 
 /**
- * A refusal by API Gateway itself, before our code ran (our own code answers its own error codes): 403, the
- * client's `forbidden`; or 404 without our error shape, `{"message":"Not Found"}`, a route the API does not have
- * (one deployed before the batch route, a client newer than its API), where a lone add still succeeds.
+ * The batch route refused before any add ran, so nothing of the batch was added, where a lone add still succeeds:
+ * API Gateway's 403 (the client's `forbidden`; our code answers its own codes), or a 404/405, which the batch
+ * handler never answers: the API has no batch route (API Gateway's own 404, or a Punctual API from before the
+ * route, whose unmatched-route function answers 405 for a path under `/v1/tasks/{id}`).
  */
 function isGatewayRefusal(error: unknown): boolean {
   if (!(error instanceof PunctualError)) return false;
-  return error.code === "forbidden" || (error.status === 404 && error.code === "http_error");
+  return error.code === "forbidden" || error.status === 404 || error.status === 405;
 }
 
 function isPlainObject(value: unknown): value is Record<string, unknown> {
