@@ -45,8 +45,11 @@ export interface SentBatch {
 
 /** What the batcher needs from the client's engine (client/client.ts). */
 export interface AddSender {
-  /** `POST /v1/tasks` exactly as a lone `addTask`, `attemptsUsed` of its retry budget already spent. */
-  single(input: AddTaskInput, options: CallOptions, attemptsUsed: number): Promise<AddTaskResponse>;
+  /**
+   * `POST /v1/tasks` exactly as a lone `addTask` sends it: this body text (the call's, written when it was made),
+   * this `idempotency-key` header unless undefined, `attemptsUsed` of its retry budget already spent.
+   */
+  single(add: LoneAdd, attemptsUsed: number): Promise<AddTaskResponse>;
   /** `POST /v1/tasks/batch` with this body, with the client's retries of the whole request. */
   batch(body: string): Promise<SentBatch>;
   /** Waits before attempt `attempt + 1` of one item (its backoff, as a single add's). */
@@ -55,18 +58,27 @@ export interface AddSender {
   newKey(): string;
 }
 
+/** A call as its lone `POST /v1/tasks` carries it. */
+export interface LoneAdd {
+  /**
+   * The body's JSON text, written when the call is made, as a lone add's is: whatever the caller's object (or
+   * its getters) says later, every request for this call (a batch item, a retry alone) carries this content.
+   */
+  readonly body: string | undefined;
+  /** The `idempotency-key` header: the option's or a new one; undefined when the body carries its own key. */
+  readonly idempotencyKey: string | undefined;
+  readonly signal: AbortSignal | undefined;
+}
+
 /** One `addTask` call from its start to its answer. */
-interface PendingAdd {
+interface PendingAdd extends LoneAdd {
   /** Call order: a retried item goes back among the waiting calls in its place. */
   readonly seq: number;
-  readonly input: AddTaskInput;
   /** The body carries its own `idempotency_key` (then the option's is not sent, as by a lone add). */
   readonly bodyKeyed: boolean;
-  /** The call's options with its idempotency key fixed (unless the body has one), for sending it alone. */
-  readonly options: CallOptions;
   /**
-   * The item as a batch would carry it (its key in the body), made when the call first waits (a lone call is not
-   * serialised twice); undefined when it must go alone.
+   * The item as a batch would carry it (the body with its key), made when the call first waits (a lone call's body
+   * gets no copy); undefined when it must go alone.
    */
   item: string | undefined;
   itemBytes: number;
@@ -82,7 +94,7 @@ export class AddBatcher {
   readonly #sender: AddSender;
   #maxInFlight: number;
   readonly #waiting: PendingAdd[] = [];
-  /** API Gateway refused a batch (403): this client sends every add alone from then on (`#sendAloneFromNowOn`). */
+  /** The batch route was refused (403, 404, 405): this client sends every add alone from then on (`#sendAloneFromNowOn`). */
   #batchesRefused = false;
   #inFlight = 0;
   #seq = 0;
@@ -102,20 +114,18 @@ export class AddBatcher {
       const pending = this.#pending(input, options, resolve, reject);
       // A lone call: exactly today's request, its abort left to fetch as before.
       if (this.#inFlight < this.#maxInFlight && this.#waiting.length === 0) this.#start([pending]);
-      else this.#wait(pending);
+      else this.#wait(pending, input);
     });
   }
 
   /** Queues a call behind the requests in flight, as a batch item if it can be one, until sent or aborted. */
-  #wait(pending: PendingAdd): void {
-    const { signal } = pending.options;
+  #wait(pending: PendingAdd, input: AddTaskInput): void {
+    const { signal } = pending;
     if (signal?.aborted) {
       this.#settle(pending, () => pending.reject(signal.reason));
       return;
     }
-    pending.item = this.#batchesRefused
-      ? undefined
-      : batchItem(pending.input, pending.options, pending.bodyKeyed);
+    pending.item = this.#batchesRefused ? undefined : batchItem(input, pending);
     pending.itemBytes = pending.item === undefined ? 0 : Buffer.byteLength(pending.item);
     if (signal) {
       const onAbort = () => this.#abort(pending, signal.reason);
@@ -156,13 +166,14 @@ export class AddBatcher {
   ): PendingAdd {
     // As a lone add: the body's key when it has one (the option is then not sent), else the option's, else new.
     const bodyKeyed = (input as { idempotency_key?: unknown } | undefined)?.idempotency_key !== undefined;
+    const idempotencyKey = bodyKeyed ? undefined : (options.idempotencyKey ?? this.#sender.newKey());
     return {
       seq: this.#seq++,
-      input,
       bodyKeyed,
-      options: bodyKeyed
-        ? options
-        : { ...options, idempotencyKey: options.idempotencyKey ?? this.#sender.newKey() },
+      // A value JSON cannot write (a BigInt, a cycle) throws here, rejecting the call as a lone add's would.
+      body: JSON.stringify(input),
+      idempotencyKey,
+      signal: options.signal,
       item: undefined,
       itemBytes: 0,
       attempts: 0,
@@ -211,7 +222,7 @@ export class AddBatcher {
     // fetch carries the signal from here, as for any lone add.
     pending.release();
     try {
-      const answer = await this.#sender.single(pending.input, pending.options, pending.attempts);
+      const answer = await this.#sender.single(pending, pending.attempts);
       this.#settle(pending, () => pending.resolve(answer));
     } catch (error) {
       this.#settle(pending, () => pending.reject(error));
@@ -245,7 +256,7 @@ export class AddBatcher {
 
   /**
    * API Gateway refused the batch route before our code ran (403 `forbidden`: an IAM policy or JWT scopes that
-   * allow `POST /v1/tasks` only), so nothing of the batch was added. Rather than fail, under load only, adds that
+   * allow `POST /v1/tasks` only; 404/405: an API without the route), so nothing of the batch was added. Rather than fail, under load only, adds that
    * a lone call would have made, this client sends every add alone from now on, as with `addBatching: false`:
    * this batch's calls first, in call order, and nothing waits for a free request any more.
    */
@@ -275,7 +286,13 @@ export class AddBatcher {
    * sent alone: in another batch, that batch's retries would spend more of its budget than a single add's has left.
    */
   async #retryLater(pending: PendingAdd): Promise<void> {
-    await this.#sender.backoff(pending.attempts);
+    try {
+      await this.#sender.backoff(pending.attempts);
+    } catch (error) {
+      // As a lone add's retry whose wait fails: the call rejects with that failure (nobody else awaits this).
+      this.#settle(pending, () => pending.reject(error));
+      return;
+    }
     if (pending.settled) return;
     pending.item = undefined;
     const at = this.#waiting.findIndex((waiting) => waiting.seq > pending.seq);
@@ -299,28 +316,30 @@ export class AddBatcher {
 }
 
 /**
- * The call as a batch item, its key in the body (the option's, unless the body has its own), or undefined when it
- * must go alone to be answered as a lone add: an option key the API would refuse (a lone add names the header
- * in its error, a batch item the body field), an input that is not a plain object or that `toJSON` rewrites (its
- * key could be lost), or an item too large for any batch.
+ * The call as a batch item: its lone body with its key in it (the header's, unless the body has its own), or
+ * undefined when it must go alone to be answered as a lone add: a header key the API would refuse (a lone add
+ * names the header in its error, a batch item the body field), an input that is not a plain object or that
+ * `toJSON` rewrites (its key could be lost), or an item too large for any batch.
  */
-function batchItem(input: AddTaskInput, options: CallOptions, bodyKeyed: boolean): string | undefined {
-  if (!isPlainObject(input) || "toJSON" in input) return undefined;
-  const key = options.idempotencyKey;
+function batchItem(input: AddTaskInput, add: PendingAdd): string | undefined {
+  if (!isPlainObject(input) || "toJSON" in input || add.body === undefined) return undefined;
+  const { body, bodyKeyed, idempotencyKey: key } = add;
   if (!bodyKeyed && (typeof key !== "string" || !IDEMPOTENCY_KEY_PATTERN.test(key))) return undefined;
-  let item: string | undefined;
-  try {
-    item = JSON.stringify(bodyKeyed ? input : { ...input, idempotency_key: key });
-  } catch {
-    return undefined;
-  }
-  if (item === undefined) return undefined;
+  // The key as the body's last field: the body is a plain object's JSON text, `{` … `}`.
+  const keyField = `"idempotency_key":${JSON.stringify(key)}`;
+  const item = bodyKeyed ? body : `${body.slice(0, -1)}${body === "{}" ? "" : ","}${keyField}}`;
   return BATCH_ENVELOPE_BYTES + Buffer.byteLength(item) <= MAX_BATCH_BODY_BYTES ? item : undefined;
 }
 
-/** A 403 from API Gateway itself (the client's `forbidden`; our own code answers its own error codes). */
+/**
+ * The batch route refused before any add ran, so nothing of the batch was added, where a lone add still succeeds:
+ * API Gateway's 403 (the client's `forbidden`; our code answers its own codes), or a 404/405, which the batch
+ * handler never answers: the API has no batch route (API Gateway's own 404, or a Punctual API from before the
+ * route, whose unmatched-route function answers 405 for a path under `/v1/tasks/{id}`).
+ */
 function isGatewayRefusal(error: unknown): boolean {
-  return error instanceof PunctualError && error.code === "forbidden";
+  if (!(error instanceof PunctualError)) return false;
+  return error.code === "forbidden" || error.status === 404 || error.status === 405;
 }
 
 function isPlainObject(value: unknown): value is Record<string, unknown> {

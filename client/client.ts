@@ -2,7 +2,7 @@ import { randomUUID } from "node:crypto";
 import type * as z from "zod";
 import { addTasksBatchResponseSchema } from "#shared/api/schemas/batch.js";
 import type { AddTaskResponse } from "#shared/api/schemas/tasks.js";
-import { AddBatcher, type AddBatchingOptions, type SentBatch } from "./add-batching.js";
+import { AddBatcher, type AddBatchingOptions, type LoneAdd, type SentBatch } from "./add-batching.js";
 import { type Authorizer, authorizer, defaultAuthFor, type PunctualAuth } from "./auth.js";
 import { errorFromResponse, PunctualError, parseJson } from "./errors.js";
 import { DEFAULT_RETRY, RETRYABLE_STATUSES, type RetryPolicy, retryDelayMs } from "./retry.js";
@@ -91,12 +91,11 @@ class PunctualClientCore {
     }
   }
 
-  /** `addTask` through the batcher: its lone calls through `#call` as before, its batches through `#sendBatch`. */
+  /** `addTask` through the batcher: its lone requests through `#sendAdd`, its batches through `#sendBatch`. */
   #batchedAdd(options: true | AddBatchingOptions | undefined) {
     const batcher = new AddBatcher(
       {
-        single: (input, callOptions, attemptsUsed) =>
-          this.#call(ROUTES.addTask, [input, callOptions], attemptsUsed) as Promise<AddTaskResponse>,
+        single: (add, attemptsUsed) => this.#sendAdd(add, attemptsUsed),
         batch: (body) => this.#sendBatch(body),
         backoff: (attempt) =>
           this.#sleep(retryDelayMs(this.#retry, attempt, undefined, this.#random, this.#now())),
@@ -113,22 +112,49 @@ class PunctualClientCore {
     route: RouteDescriptor<string, RouteInput<unknown> | undefined, R>,
     args: unknown[],
   ) {
-    return this.#call(route, args, 0);
+    return this.#call(route, args);
   }
 
-  /** `call`, `attemptsUsed` of the retry budget already spent (a batch item sent again alone). */
   async #call<R extends z.ZodType>(
     route: RouteDescriptor<string, RouteInput<unknown> | undefined, R>,
     args: unknown[],
-    attemptsUsed: number,
   ): Promise<z.output<R>> {
     const names = pathParamNames(route.path);
     const params = args.slice(0, names.length) as string[];
     const input = route.input ? args[names.length] : undefined;
     const options = (args[names.length + (route.input ? 1 : 0)] ?? {}) as CallOptions;
     const attempt = this.#prepare(route, names, params, input, options);
+    return this.#answerOf(route, attempt, options.signal, 0);
+  }
+
+  /**
+   * A batched `addTask`'s `POST /v1/tasks`, as `#prepare` makes a lone add's, from the body text the batcher wrote
+   * when the call was made; `attemptsUsed` of the retry budget already spent (a batch item sent again alone).
+   */
+  #sendAdd(add: LoneAdd, attemptsUsed: number): Promise<AddTaskResponse> {
+    const headers: Record<string, string> = {
+      accept: "application/json",
+      "content-type": "application/json",
+    };
+    if (add.idempotencyKey !== undefined) headers["idempotency-key"] = add.idempotencyKey;
+    const attempt: Attempt = {
+      url: this.#urlOf(ROUTES.addTask.path),
+      method: "POST",
+      headers,
+      body: add.body,
+    };
+    return this.#answerOf(ROUTES.addTask, attempt, add.signal, attemptsUsed);
+  }
+
+  /** Sends the attempt with the route's retries and reads its answer with the route's response schema. */
+  async #answerOf<R extends z.ZodType>(
+    route: RouteDescriptor<string, RouteInput<unknown> | undefined, R>,
+    attempt: Attempt,
+    signal: AbortSignal | undefined,
+    attemptsUsed: number,
+  ): Promise<z.output<R>> {
     const retryable = route.retry !== "never";
-    const { status, text } = await this.#sendWithRetries(attempt, retryable, options.signal, attemptsUsed);
+    const { status, text } = await this.#sendWithRetries(attempt, retryable, signal, attemptsUsed);
     const parsed = route.response.safeParse(parseJson(text));
     if (!parsed.success) {
       throw new PunctualError({

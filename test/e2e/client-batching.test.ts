@@ -109,4 +109,55 @@ describe("PunctualClient natural batching against the local cloud", () => {
       expect(callback?.json.content).toEqual(body(i < 5 ? i : i + 1).content);
     }
   });
+
+  it("answers calls that share an idempotency key in one batch as racing single adds: one task, or one conflict", async () => {
+    // Prepare: one call goes alone and holds the only request; the next four wait and go as one batch
+    const run = randomUUID();
+    const url = `${h.receiver.url}/ok/client-batching-keys`;
+    const body = (label: string): AddTaskInput => ({
+      topic: "demo",
+      delay_seconds: 0,
+      content: { order_id: `${run}-${label}` },
+      callback: { url },
+    });
+    const { client, requests } = countingClient(1);
+    const same = `same-${run}`;
+    const clash = `clash-${run}`;
+
+    // Act
+    const first = client.addTask(body("first"));
+    const twins = [
+      client.addTask(body("twin"), { idempotencyKey: same }),
+      client.addTask(body("twin"), { idempotencyKey: same }),
+    ];
+    const rivals = [
+      client.addTask(body("rival-a"), { idempotencyKey: clash }),
+      client.addTask(body("rival-b"), { idempotencyKey: clash }),
+    ].map((call) =>
+      call.then(
+        (answer) => ({ answer }),
+        (error: unknown) => ({ error }),
+      ),
+    );
+    await first;
+    const [twinA, twinB] = await Promise.all(twins);
+    const outcomes = await Promise.all(rivals);
+    const won = outcomes.findIndex((outcome) => "answer" in outcome);
+    const winner = outcomes[won] as { answer: { task_id: string } };
+    const loser = outcomes[1 - won] as { error: unknown };
+    await h.receiver.waitFor(
+      () =>
+        h.receiver.forTask(twinA?.task_id ?? "").length > 0 &&
+        h.receiver.forTask(winner.answer.task_id).length > 0,
+    );
+
+    // Assess: the four went as one batch; the twins found one task, delivered once; one rival added, one refused
+    expect(requests.map((request) => request.route)).toEqual(["POST /v1/tasks", "POST /v1/tasks/batch"]);
+    expect(twinB?.task_id).toBe(twinA?.task_id);
+    expect(h.receiver.forTask(twinA?.task_id ?? "")).toHaveLength(1);
+    expect(loser.error).toMatchObject({ code: "idempotency_conflict", status: 409 });
+    const [delivered, ...more] = h.receiver.forTask(winner.answer.task_id);
+    expect(more).toEqual([]);
+    expect(delivered?.json.content).toEqual({ order_id: `${run}-${won === 0 ? "rival-a" : "rival-b"}` });
+  });
 });

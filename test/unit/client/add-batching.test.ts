@@ -596,6 +596,56 @@ describe("addTask batching: a caller allowed single adds only", () => {
     expect(answers.map((answer) => answer.task_id)).toEqual(range(0, 7).map((n) => taskIdOfBody(add(n))));
   });
 
+  it("sends every add alone once API Gateway has no batch route (404, an API deployed before it), as a lone call would succeed", async () => {
+    // Prepare: API Gateway answers a route it does not have 404 `{"message":"Not Found"}` itself: nothing added
+    const held = heldFetch();
+    const client = keyedClient({ fetch: held.fetch, addBatching: { maxInFlight: 1 } });
+
+    // Act
+    const calls = range(0, 3).map((n) => client.addTask(add(n)));
+    const zero = await held.arrival(0);
+    zero.answer(addedAnswer(zero));
+    const batch = await held.arrival(1);
+    batch.answer({ status: 404, body: { message: "Not Found" } });
+    const again = await Promise.all([held.arrival(2), held.arrival(3)]);
+    for (const request of again) request.answer(addedAnswer(request));
+    const answers = await Promise.all(calls);
+
+    // Assess
+    expect(held.seen.map(route)).toEqual([
+      "POST /v1/tasks",
+      "POST /v1/tasks/batch",
+      "POST /v1/tasks",
+      "POST /v1/tasks",
+    ]);
+    expect(held.seen.map(nsOf)).toEqual([[0], [1, 2], [1], [2]]);
+    expect(answers.map((answer) => answer.task_id)).toEqual(range(0, 3).map((n) => taskIdOfBody(add(n))));
+  });
+
+  it("sends every add alone when the API answers the batch route 405 (a Punctual API from before the route)", async () => {
+    // Prepare: such an API's unmatched-route function answers POST /v1/tasks/batch as a path under
+    // /v1/tasks/{id}: 405 method_not_allowed, before any add handler ran. The batch handler never answers 404/405.
+    const held = heldFetch();
+    const client = keyedClient({ fetch: held.fetch, addBatching: { maxInFlight: 1 } });
+    const error = {
+      error: { code: "method_not_allowed", message: "method not allowed; use DELETE, GET, PATCH" },
+    };
+
+    // Act
+    const calls = range(0, 3).map((n) => client.addTask(add(n)));
+    const zero = await held.arrival(0);
+    zero.answer(addedAnswer(zero));
+    const batch = await held.arrival(1);
+    batch.answer({ status: 405, body: error, headers: { allow: "DELETE, GET, PATCH" } });
+    const again = await Promise.all([held.arrival(2), held.arrival(3)]);
+    for (const request of again) request.answer(addedAnswer(request));
+    const answers = await Promise.all(calls);
+
+    // Assess
+    expect(held.seen.map(nsOf)).toEqual([[0], [1, 2], [1], [2]]);
+    expect(answers.map((answer) => answer.task_id)).toEqual(range(0, 3).map((n) => taskIdOfBody(add(n))));
+  });
+
   it("still fails a batch that our own code refused with 403, with that error", async () => {
     // Prepare: a structured 403 is the API's own answer, not API Gateway's refusal of the route
     const held = heldFetch();
@@ -615,6 +665,106 @@ describe("addTask batching: a caller allowed single adds only", () => {
     expect(outcomes.slice(1).map((outcome) => seenOf(outcome.error).code)).toEqual([
       "topic_forbidden",
       "topic_forbidden",
+    ]);
+  });
+});
+
+describe("addTask batching: the body is the call's, taken when the call is made", () => {
+  it("sends a waiting call that must go alone with the body it had when called, as a lone add does", async () => {
+    // Prepare: a caller that reuses one object, changing it once each call is made (fine for a lone add, whose
+    // body is written at the call); the huge item cannot be batched, so it waits and goes alone.
+    const { fetch, seen } = answeringFetch(addedAnswer);
+    const client = keyedClient({ fetch, addBatching: { maxInFlight: 1 } });
+    const reused = add(1, { pad: "x".repeat(MAX_BATCH_BODY_BYTES) });
+    const sentAs = JSON.stringify(reused);
+
+    // Act
+    const calls = [client.addTask(add(0)), client.addTask(reused)];
+    (reused.content as { n: number }).n = 99;
+    await Promise.all(calls);
+
+    // Assess
+    expect(seen.map(nsOf)).toEqual([[0], [1]]);
+    expect(seen[1]?.body).toBe(sentAs);
+  });
+
+  it("sends a 503 item again alone with the very body its batch carried, not the caller's object as it is now", async () => {
+    // Prepare: content read through a getter that counts its reads, and an object the caller changes later
+    const busy = { error: { code: "service_unavailable", message: "busy" } };
+    const { fetch, seen } = scriptedFetch(
+      { status: 201, body: addAnswer("demo.n0.x") },
+      {
+        status: 200,
+        body: batchOf([
+          { httpStatus: 503, answer: busy },
+          { httpStatus: 503, answer: busy },
+        ]),
+      },
+      { status: 201, body: addAnswer("demo.n1.x") },
+      { status: 201, body: addAnswer("demo.n2.x") },
+    );
+    const { sleep } = recordingSleep();
+    const client = keyedClient({ fetch, sleep, addBatching: { maxInFlight: 1 } });
+    let reads = 0;
+    const counted = {
+      topic: "demo",
+      delay_seconds: 90,
+      get content() {
+        reads++;
+        return { n: 1, read: reads };
+      },
+    };
+    const changed = add(2);
+
+    // Act
+    const calls = [client.addTask(add(0)), client.addTask(counted), client.addTask(changed)];
+    (changed.content as { n: number }).n = 99;
+    await Promise.all(calls);
+
+    // Assess: each retry is its item, key moved from the body to the header as for a lone add
+    const [item1, item2] = addBodiesOf(seen[1] as SeenRequest);
+    const { idempotency_key: key1, ...lone1 } = item1 ?? {};
+    const { idempotency_key: key2, ...lone2 } = item2 ?? {};
+    expect(seen.slice(2).map((request) => JSON.parse(request.body ?? ""))).toEqual([lone1, lone2]);
+    expect(seen.slice(2).map((request) => request.headers["idempotency-key"])).toEqual([key1, key2]);
+    expect(lone1.content).toEqual({ n: 1, read: 1 });
+    expect(lone2.content).toEqual({ n: 2 });
+  });
+});
+
+describe("addTask batching: a failing backoff", () => {
+  it("rejects a 503 item whose backoff fails with that failure, as a lone add's retry does, instead of leaving it unanswered", async () => {
+    // Prepare: a `sleep` seam that fails (a test's fake clock torn down, a caller's own scheduler refusing)
+    const busy = { error: { code: "service_unavailable", message: "busy" } };
+    const broken = new Error("no more sleeping");
+    const sleep = () => Promise.reject(broken);
+    const { fetch } = scriptedFetch(
+      { status: 201, body: addAnswer("demo.n0.x") },
+      {
+        status: 200,
+        body: batchOf([
+          { httpStatus: 503, answer: busy },
+          { httpStatus: 201, answer: addAnswer("demo.n2.x") },
+        ]),
+      },
+    );
+    const client = keyedClient({ fetch, sleep, addBatching: { maxInFlight: 1 } });
+    const lone = keyedClient({
+      fetch: scriptedFetch({ status: 503, body: busy }).fetch,
+      sleep,
+      addBatching: false,
+    });
+
+    // Act
+    const outcomes = await Promise.all(range(0, 3).map((n) => settled(client.addTask(add(n)))));
+    const loneOutcome = await settled(lone.addTask(add(1)));
+
+    // Assess
+    expect(loneOutcome).toEqual({ error: broken });
+    expect(outcomes).toEqual([
+      { value: addAnswer("demo.n0.x") },
+      { error: broken },
+      { value: addAnswer("demo.n2.x") },
     ]);
   });
 });
