@@ -7,6 +7,8 @@
  * matters is the mapping of each batch item onto the answer a single add would have given, which no generic
  * batching library (dataloader, SQS's buffered client) knows.
  */
+
+import { lambdaEventBytes, MAX_EVENT_BODY_BYTES } from "#shared/api/lambda-event-size.js";
 import {
   type AddTasksBatchResponse,
   type BatchItemResult,
@@ -33,7 +35,28 @@ export interface AddBatchingOptions {
 export const DEFAULT_MAX_IN_FLIGHT = 4;
 
 /** `{"tasks":[` and `]}`: a batch body is these around its items joined by commas (JSON.stringify's own output). */
-const BATCH_ENVELOPE_BYTES = Buffer.byteLength('{"tasks":[]}');
+/**
+ * A batch body's two sizes, both capped: its UTF-8 bytes (MAX_BATCH_BODY_BYTES) and its bytes once escaped into the
+ * function's event (MAX_EVENT_BODY_BYTES: Lambda's 6 MB). Both add up over the items, their commas and the envelope.
+ */
+interface BodySize {
+  readonly bytes: number;
+  readonly eventBytes: number;
+}
+
+const sizeOf = (text: string): BodySize => ({
+  bytes: Buffer.byteLength(text),
+  eventBytes: lambdaEventBytes(text),
+});
+const plus = (a: BodySize, b: BodySize): BodySize => ({
+  bytes: a.bytes + b.bytes,
+  eventBytes: a.eventBytes + b.eventBytes,
+});
+const fitsABatch = (size: BodySize) =>
+  size.bytes <= MAX_BATCH_BODY_BYTES && size.eventBytes <= MAX_EVENT_BODY_BYTES;
+const BATCH_ENVELOPE = sizeOf('{"tasks":[]}');
+const COMMA = sizeOf(",");
+const NOTHING: BodySize = { bytes: 0, eventBytes: 0 };
 
 /** A batch request's answer as the client's engine gives it back after its retries. */
 export interface SentBatch {
@@ -81,7 +104,7 @@ interface PendingAdd extends LoneAdd {
    * gets no copy); undefined when it must go alone.
    */
   item: string | undefined;
-  itemBytes: number;
+  itemSize: BodySize;
   attempts: number;
   settled: boolean;
   resolve(answer: AddTaskResponse): void;
@@ -126,7 +149,7 @@ export class AddBatcher {
       return;
     }
     pending.item = this.#batchesRefused ? undefined : batchItem(input, pending);
-    pending.itemBytes = pending.item === undefined ? 0 : Buffer.byteLength(pending.item);
+    pending.itemSize = pending.item === undefined ? NOTHING : sizeOf(pending.item);
     if (signal) {
       const onAbort = () => this.#abort(pending, signal.reason);
       signal.addEventListener("abort", onAbort, { once: true });
@@ -146,14 +169,14 @@ export class AddBatcher {
     this.#start(this.#nextRequest());
   }
 
-  /** The oldest waiting calls fill a batch: MAX_BATCH_TASKS of them, or the next would overflow the body's bytes. */
+  /** The oldest waiting calls fill a batch: MAX_BATCH_TASKS of them, or the next would overflow the body's caps. */
   #fullBatchWaits(): boolean {
-    let bytes = BATCH_ENVELOPE_BYTES;
+    let size = BATCH_ENVELOPE;
     for (const [count, pending] of this.#waiting.entries()) {
       if (pending.item === undefined) return false;
       if (count === MAX_BATCH_TASKS) return true;
-      bytes += (count === 0 ? 0 : 1) + pending.itemBytes;
-      if (bytes > MAX_BATCH_BODY_BYTES) return true;
+      size = plus(plus(size, count === 0 ? NOTHING : COMMA), pending.itemSize);
+      if (!fitsABatch(size)) return true;
     }
     return this.#waiting.length === MAX_BATCH_TASKS;
   }
@@ -175,7 +198,7 @@ export class AddBatcher {
       idempotencyKey,
       signal: options.signal,
       item: undefined,
-      itemBytes: 0,
+      itemSize: NOTHING,
       attempts: 0,
       settled: false,
       resolve,
@@ -193,17 +216,18 @@ export class AddBatcher {
 
   /**
    * The oldest waiting call and the ones after it that fit one batch with it: at most MAX_BATCH_TASKS, the body
-   * within MAX_BATCH_BODY_BYTES (UTF-8 bytes of the JSON sent), stopping at a call that must go alone so that no
-   * call overtakes an earlier one.
+   * within MAX_BATCH_BODY_BYTES (UTF-8 bytes of the JSON sent) and MAX_EVENT_BODY_BYTES (escaped into the
+   * function's event), stopping at a call that must go alone so that no call overtakes an earlier one.
    */
   #nextRequest(): PendingAdd[] {
     const first = this.#waiting.shift() as PendingAdd;
     const group = [first];
     if (first.item === undefined) return group;
-    let bytes = BATCH_ENVELOPE_BYTES + first.itemBytes;
+    let size = plus(BATCH_ENVELOPE, first.itemSize);
     for (let next = this.#waiting[0]; next?.item !== undefined; next = this.#waiting[0]) {
-      if (group.length >= MAX_BATCH_TASKS || bytes + 1 + next.itemBytes > MAX_BATCH_BODY_BYTES) break;
-      bytes += 1 + next.itemBytes;
+      const withNext = plus(plus(size, COMMA), next.itemSize);
+      if (group.length >= MAX_BATCH_TASKS || !fitsABatch(withNext)) break;
+      size = withNext;
       group.push(this.#waiting.shift() as PendingAdd);
     }
     return group;
@@ -328,7 +352,7 @@ function batchItem(input: AddTaskInput, add: PendingAdd): string | undefined {
   // The key as the body's last field: the body is a plain object's JSON text, `{` … `}`.
   const keyField = `"idempotency_key":${JSON.stringify(key)}`;
   const item = bodyKeyed ? body : `${body.slice(0, -1)}${body === "{}" ? "" : ","}${keyField}}`;
-  return BATCH_ENVELOPE_BYTES + Buffer.byteLength(item) <= MAX_BATCH_BODY_BYTES ? item : undefined;
+  return fitsABatch(plus(BATCH_ENVELOPE, sizeOf(item))) ? item : undefined;
 }
 
 /**

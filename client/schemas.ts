@@ -1,5 +1,6 @@
 /** The API's response schemas live with the API (shared/api/schemas/); the client parses every answer with them. */
 
+export * from "#shared/api/lambda-event-size.js";
 export * from "#shared/api/schemas/batch.js";
 export * from "#shared/api/schemas/destinations.js";
 export * from "#shared/api/schemas/operations.js";

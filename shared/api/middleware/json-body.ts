@@ -1,6 +1,7 @@
 import type { MiddlewareObj } from "@middy/core";
 import type { APIGatewayProxyEventV2 } from "aws-lambda";
 import { invalidJson, payloadTooLarge, unsupportedMediaType, validationFailed } from "#shared/api/errors.js";
+import { lambdaEventBytes } from "#shared/api/lambda-event-size.js";
 import { parseExactJson } from "#shared/domain/exact-json.js";
 
 /**
@@ -35,9 +36,14 @@ export function parsedBody(event: APIGatewayProxyEventV2): unknown {
  * strictly and answers the API's structured errors.
  */
 export function jsonBody(
-  options: { readonly maxBytes?: number } = {},
+  options: {
+    readonly maxBytes?: number;
+    /** A cap on the body's size as Lambda's event carries it (shared/api/lambda-event-size.ts), if the route has one. */
+    readonly maxEventBytes?: number;
+  } = {},
 ): MiddlewareObj<APIGatewayProxyEventV2> {
   const maxBytes = options.maxBytes ?? MAX_REQUEST_BODY_BYTES;
+  const { maxEventBytes } = options;
   return {
     before: async ({ event }) => {
       const contentType = event.headers?.["content-type"];
@@ -45,6 +51,7 @@ export function jsonBody(
       const size = bodyBytes(event);
       if (size > maxBytes)
         throw payloadTooLarge(`the request body is ${size} bytes; the limit is ${maxBytes}`);
+      if (maxEventBytes !== undefined) checkEventBytes(event, maxEventBytes);
       const text = bodyText(event).replace(/^\uFEFF/, "");
       if (text.trim() === "") throw invalidJson("the request body is empty");
       const parsed = parseExactJson(text, MAX_JSON_DEPTH);
@@ -66,6 +73,17 @@ export function isJsonContentType(value: string | undefined): boolean {
     const charset = paramValue.trim().replace(/^"|"$/g, "").toLowerCase();
     return charset === "utf-8" || charset === "utf8";
   });
+}
+
+/** 413 when the body, as the invocation's event carries it (escaped, or base64 as sent), passes `maxEventBytes`. */
+function checkEventBytes(event: APIGatewayProxyEventV2, maxEventBytes: number): void {
+  const raw = event.body ?? "";
+  const eventBytes = event.isBase64Encoded ? raw.length : lambdaEventBytes(raw);
+  if (eventBytes > maxEventBytes) {
+    throw payloadTooLarge(
+      `the request body takes ${eventBytes} bytes once escaped into the function's event (quotes, backslashes and non-ASCII characters count more); the limit is ${maxEventBytes}`,
+    );
+  }
 }
 
 /** The body's size as sent: a base64 body is measured decoded. */

@@ -11,9 +11,10 @@ export const MAX_BATCH_TASKS = 100;
 
 /**
  * The batch body cap, checked before parsing. API Gateway (HTTP API) takes up to 10 MB, but a synchronous Lambda
- * invocation takes at most 6 MB of event, and API Gateway sends a binary or non-text body base64-encoded (×4/3)
- * inside a JSON envelope with the headers: 4 MiB ×4/3 ≈ 5.3 MiB leaves room for both. Each item's content is
- * still held to its topic's maxPayloadBytes.
+ * invocation takes at most 6 MB of event, into which API Gateway writes the body escaped as a JSON string: the
+ * route also holds the body's escaped size to MAX_EVENT_BODY_BYTES (shared/api/lambda-event-size.ts), which a
+ * quote-heavy or non-ASCII body reaches before this cap. Each item's content is still held to its topic's
+ * maxPayloadBytes.
  */
 export const MAX_BATCH_BODY_BYTES = 4 * 1024 * 1024;
 

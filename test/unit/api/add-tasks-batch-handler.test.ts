@@ -1,5 +1,6 @@
 import type { APIGatewayProxyEventV2, Context } from "aws-lambda";
 import { beforeAll, describe, expect, it, vi } from "vitest";
+import { lambdaEventBytes, MAX_EVENT_BODY_BYTES } from "#shared/api/lambda-event-size.js";
 import { MAX_REQUEST_BODY_BYTES } from "#shared/api/middleware/json-body.js";
 import { MAX_BATCH_BODY_BYTES } from "#shared/api/schemas/batch.js";
 import { fixture, silentLogger } from "./fakes.js";
@@ -67,6 +68,24 @@ describe("POST /v1/tasks/batch", () => {
   it("refuses a body over the batch cap with 413 before parsing it, and writes nothing", async () => {
     const { f, handle } = setup();
     const result = await handle(post(`{"tasks":["${"x".repeat(MAX_BATCH_BODY_BYTES)}"`), context);
+    expect(result.statusCode).toBe(413);
+    expect(JSON.parse(result.body ?? "").error).toMatchObject({ code: "payload_too_large" });
+    expect(f.store.tasks.size).toBe(0);
+  });
+
+  it("refuses with 413 a body under the byte cap whose escaped size would not fit Lambda's event, and writes nothing", async () => {
+    // Prepare: content sent as a string of JSON text, quote-heavy: ~3 MiB of bytes (each quote written \"), twice
+    // that once escaped into the event (\\\")
+    const { f, handle } = setup();
+    const quoted = JSON.stringify('"'.repeat(1.5 * 1024 * 1024));
+    const body = `{"tasks":[{"topic":"demo","delay_seconds":90,"content":${quoted}}]}`;
+    expect(Buffer.byteLength(body)).toBeLessThanOrEqual(MAX_BATCH_BODY_BYTES);
+    expect(lambdaEventBytes(body)).toBeGreaterThan(MAX_EVENT_BODY_BYTES);
+
+    // Act
+    const result = await handle(post(body), context);
+
+    // Assess
     expect(result.statusCode).toBe(413);
     expect(JSON.parse(result.body ?? "").error).toMatchObject({ code: "payload_too_large" });
     expect(f.store.tasks.size).toBe(0);

@@ -1,6 +1,8 @@
 import {
+  lambdaEventBytes,
   MAX_BATCH_BODY_BYTES,
   MAX_BATCH_TASKS,
+  MAX_EVENT_BODY_BYTES,
   PunctualClient,
   type PunctualClientOptions,
 } from "punctual/client";
@@ -153,14 +155,15 @@ describe("addTask batching: what goes in which request", () => {
   });
 
   it("fills a batch body to exactly MAX_BATCH_BODY_BYTES of UTF-8 and not one byte more", async () => {
-    // Prepare: two-byte characters, so counting characters instead of bytes would overfill the body.
+    // Prepare: two-byte characters, so counting characters instead of bytes would overfill the body — 100,000 per
+    // item, few enough that the body's escaped size (each counted as \uXXXX) stays within MAX_EVENT_BODY_BYTES.
     const key = "k".repeat(36);
     const itemOf = (n: number, pad: string) => add(n, { pad });
     const itemBytes = (pad: string) =>
       Buffer.byteLength(JSON.stringify({ ...itemOf(0, pad), idempotency_key: key }));
     /** A pad of two-byte characters, topped up with ASCII, that makes the item exactly `bytes` long. */
     const padTo = (bytes: number) => {
-      const twoByte = "é".repeat(Math.floor((bytes - itemBytes("")) / 2) - 1);
+      const twoByte = "é".repeat(100_000);
       return twoByte + "a".repeat(bytes - itemBytes(twoByte));
     };
     // Two items and their comma fill the body exactly.
@@ -188,6 +191,28 @@ describe("addTask batching: what goes in which request", () => {
     expect(seen.map(nsOf)).toEqual([[0], [1, 2], [3], [4]]);
     expect(Buffer.byteLength(seen[1]?.body ?? "")).toBe(MAX_BATCH_BODY_BYTES);
     expect(seen[1]?.body?.length).toBeLessThan(MAX_BATCH_BODY_BYTES);
+    expect(lambdaEventBytes(seen[1]?.body ?? "")).toBeLessThanOrEqual(MAX_EVENT_BODY_BYTES);
+  });
+
+  it("fills a batch only as far as its escaped size fits Lambda's event: quote-heavy items go in fewer per batch", async () => {
+    // Prepare: items of 0.6 Mi quotes, each written \" (~1.2 MiB) and escaped again into the event (~2.4 MiB):
+    // by bytes three would fit a batch, by the event's size two
+    const quotes = '"'.repeat(0.6 * 1024 * 1024);
+    const { fetch, seen } = answeringFetch(addedAnswer);
+    const client = keyedClient({ fetch, addBatching: { maxInFlight: 1 } });
+
+    // Act
+    await Promise.all(
+      [add(0), ...range(1, 5).map((n) => add(n, { quotes }))].map((body) => client.addTask(body)),
+    );
+
+    // Assess
+    expect(seen.map(nsOf)).toEqual([[0], [1, 2], [3, 4]]);
+    const itemBytes = Buffer.byteLength(JSON.stringify(add(1, { quotes })));
+    for (const request of seen.slice(1)) {
+      expect(lambdaEventBytes(request.body ?? "")).toBeLessThanOrEqual(MAX_EVENT_BODY_BYTES);
+      expect(Buffer.byteLength(request.body ?? "") + itemBytes).toBeLessThan(MAX_BATCH_BODY_BYTES);
+    }
   });
 
   it("sends an item too large for any batch alone, in its place among the others", async () => {
