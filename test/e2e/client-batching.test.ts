@@ -1,6 +1,7 @@
 import { randomUUID } from "node:crypto";
-import { type AddTaskInput, isPunctualError, PunctualClient, type PunctualError } from "punctual/client";
+import { type AddTaskInput, PunctualClient } from "punctual/client";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { clientRefusal } from "../support/refusal.js";
 import { type Harness, startHarness, validatingFetch } from "./support/harness.js";
 
 /**
@@ -28,15 +29,6 @@ function countingClient(maxInFlight: number) {
   };
   const client = new PunctualClient({ apiUrl: h.cloud.apiUrl, fetch, addBatching: { maxInFlight } });
   return { client, requests };
-}
-
-async function rejection(promise: Promise<unknown>): Promise<PunctualError> {
-  const error = await promise.then(
-    () => undefined,
-    (e: unknown) => e,
-  );
-  if (!isPunctualError(error)) throw new Error(`expected a PunctualError, got ${String(error)}`);
-  return error;
 }
 
 describe("PunctualClient natural batching against the local cloud", () => {
@@ -91,9 +83,9 @@ describe("PunctualClient natural batching against the local cloud", () => {
 
     // Act
     const calls = Array.from({ length: 10 }, (_, i) => client.addTask(body(i)));
-    const refused = await rejection(calls[5] as Promise<unknown>);
+    const refused = await clientRefusal(calls[5] as Promise<unknown>);
     const others = await Promise.all(calls.filter((_, i) => i !== 5));
-    const expected = await rejection(single.addTask(body(5)));
+    const expected = await clientRefusal(single.addTask(body(5)));
     await h.receiver.waitFor(() => others.every((answer) => h.receiver.forTask(answer.task_id).length > 0));
 
     // Assess

@@ -1,6 +1,7 @@
 import { randomUUID } from "node:crypto";
-import { isPunctualError, PunctualClient, type PunctualError } from "punctual/client";
+import { PunctualClient } from "punctual/client";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { clientRefusal } from "../support/refusal.js";
 import { type Harness, startHarness, validatingFetch } from "./support/harness.js";
 
 /**
@@ -20,15 +21,6 @@ afterAll(async () => {
 });
 
 const orderId = () => `order-${randomUUID()}`;
-
-async function rejection(promise: Promise<unknown>): Promise<PunctualError> {
-  const error = await promise.then(
-    () => undefined,
-    (e: unknown) => e,
-  );
-  if (!isPunctualError(error)) throw new Error(`expected a PunctualError, got ${String(error)}`);
-  return error;
-}
 
 /** Polls through the client until the task reaches `status` (a correctness bound, not a speed target). */
 async function clientWaitFor(taskId: string, status: string) {
@@ -74,7 +66,7 @@ describe("PunctualClient against the local cloud", () => {
   });
 
   it("turns a 4xx into a PunctualError with the API's code and issues", async () => {
-    const error = await rejection(
+    const error = await clientRefusal(
       client.addTask({ topic: "demo", delay_seconds: -1, content: { order_id: orderId() } }),
     );
 
@@ -101,14 +93,14 @@ describe("PunctualClient against the local cloud", () => {
     await clientWaitFor(now.task_id, "delivered");
 
     const cancelled = await client.cancelTask(later.task_id);
-    const conflict = await rejection(client.cancelTask(now.task_id));
+    const conflict = await clientRefusal(client.cancelTask(now.task_id));
 
     expect(cancelled).toMatchObject({ task_id: later.task_id, status: "cancelled" });
     expect(conflict).toMatchObject({ code: "conflict", status: 409, details: { task_status: "delivered" } });
   });
 
   it("answers an unknown task with not_found", async () => {
-    const error = await rejection(client.getTask(`demo.${randomUUID()}`));
+    const error = await clientRefusal(client.getTask(`demo.${randomUUID()}`));
 
     expect(error).toMatchObject({ code: "not_found", status: 404 });
   });

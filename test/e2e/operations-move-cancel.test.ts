@@ -1,6 +1,7 @@
 import { randomUUID } from "node:crypto";
-import { isPunctualError, PunctualClient, type PunctualError } from "punctual/client";
+import { PunctualClient } from "punctual/client";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { clientRefusal } from "../support/refusal.js";
 import { type Harness, startHarness } from "./support/harness.js";
 
 /**
@@ -20,15 +21,6 @@ afterAll(async () => {
 });
 
 const orderId = () => `order-${randomUUID()}`;
-
-async function rejection(promise: Promise<unknown>): Promise<PunctualError> {
-  const error = await promise.then(
-    () => undefined,
-    (e: unknown) => e,
-  );
-  if (!isPunctualError(error)) throw new Error(`expected a PunctualError, got ${String(error)}`);
-  return error;
-}
 
 function addLater(group: string, path: string, delaySeconds = 600) {
   return client.addTask({
@@ -103,7 +95,7 @@ describe("operations: reschedule, run now, group cancel", () => {
 
     const first = await client.rescheduleTask(added.task_id, { due_at: due });
     const again = await client.rescheduleTask(added.task_id, { due_at: due });
-    const elsewhere = await rejection(client.rescheduleTask(added.task_id, { delay_seconds: 30 }));
+    const elsewhere = await clientRefusal(client.rescheduleTask(added.task_id, { delay_seconds: 30 }));
 
     expect(again.task_id).toBe(first.task_id);
     expect(elsewhere).toMatchObject({
@@ -133,12 +125,12 @@ describe("operations: reschedule, run now, group cancel", () => {
     await h.waitForStatus(added.task_id, ["delivered"]);
     const pending = await addLater(orderId(), "reschedule-invalid");
 
-    const delivered = await rejection(client.rescheduleTask(added.task_id, { delay_seconds: 60 }));
-    const both = await rejection(
+    const delivered = await clientRefusal(client.rescheduleTask(added.task_id, { delay_seconds: 60 }));
+    const both = await clientRefusal(
       client.rescheduleTask(pending.task_id, { delay_seconds: 60, timing_moment: 1 }),
     );
-    const tooFar = await rejection(client.rescheduleTask(pending.task_id, { delay_seconds: 10 ** 9 }));
-    const unknown = await rejection(client.runTask(`demo._.zzzz.01JD3AAAAAAAAAAAAAAAAAAAAA`));
+    const tooFar = await clientRefusal(client.rescheduleTask(pending.task_id, { delay_seconds: 10 ** 9 }));
+    const unknown = await clientRefusal(client.runTask(`demo._.zzzz.01JD3AAAAAAAAAAAAAAAAAAAAA`));
 
     expect(delivered).toMatchObject({ status: 409, details: { task_status: "delivered" } });
     expect(both).toMatchObject({ status: 400, code: "validation_failed" });
@@ -161,7 +153,7 @@ describe("operations: reschedule, run now, group cancel", () => {
     // Act
     const answer = await client.cancelGroup("demo", group);
     const again = await client.cancelGroup("demo", group);
-    const unknownTopic = await rejection(client.cancelGroup("nope", group));
+    const unknownTopic = await clientRefusal(client.cancelGroup("nope", group));
 
     // Assess
     expect(answer).toMatchObject({ cancelled: 3, not_cancelled: [], more: false, next_cursor: null });
