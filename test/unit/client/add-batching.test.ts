@@ -123,6 +123,53 @@ describe("addTask batching: what goes in which request", () => {
     expect(held.seen.map(nsOf)).toEqual([[0], range(1, 101), [101, 102, 103]]);
   });
 
+  it("sends a full batch at once when a call that must go alone leaves the head of the queue ahead of it", async () => {
+    // Prepare: 1 must go alone (a key option the API refuses) and waits at the head; 2–101 fill a batch behind it.
+    // Until 1 goes, the batch may not (it would overtake 1); once 1 is sent, the batch is full at the head and
+    // goes at once, without waiting for 1's answer (with the old rule this test waits for arrival 2 forever).
+    const held = heldFetch();
+    const client = keyedClient({ fetch: held.fetch, addBatching: { maxInFlight: 1 } });
+
+    // Act
+    const calls = [
+      client.addTask(add(0)),
+      client.addTask(add(1), { idempotencyKey: "a,b" }),
+      ...range(2, 102).map((n) => client.addTask(add(n))),
+    ];
+    const zero = await held.arrival(0);
+    const seenWhileZeroInFlight = held.seen.length;
+    zero.answer(addedAnswer(zero));
+    const [lone, full] = await Promise.all([held.arrival(1), held.arrival(2)]);
+    lone.answer(addedAnswer(lone));
+    full.answer(addedAnswer(full));
+    await Promise.all(calls);
+
+    // Assess
+    expect(seenWhileZeroInFlight).toBe(1);
+    expect(held.seen.map(nsOf)).toEqual([[0], [1], range(2, 102)]);
+  });
+
+  it("sends a full batch at once when the call ahead of it that had to go alone is aborted while it waits", async () => {
+    // Prepare
+    const held = heldFetch();
+    const client = keyedClient({ fetch: held.fetch, addBatching: { maxInFlight: 1 } });
+    const abort = new AbortController();
+
+    // Act: 0 in flight; 1 (alone, at the head) is aborted; 2–101 are then a full batch at the head.
+    const zeroCall = client.addTask(add(0));
+    const loneCall = settled(client.addTask(add(1), { idempotencyKey: "a,b", signal: abort.signal }));
+    const batched = range(2, 102).map((n) => client.addTask(add(n)));
+    const zero = await held.arrival(0);
+    abort.abort(new Error("caller gave up"));
+    const full = await held.arrival(1);
+    full.answer(addedAnswer(full));
+    zero.answer(addedAnswer(zero));
+    await Promise.all([zeroCall, loneCall, ...batched]);
+
+    // Assess
+    expect(held.seen.map(nsOf)).toEqual([[0], range(2, 102)]);
+  });
+
   it("keeps 4 adds in flight by default", async () => {
     // Prepare
     const held = heldFetch();
