@@ -156,17 +156,7 @@ export class AddBatcher {
       pending.release = () => signal.removeEventListener("abort", onAbort);
     }
     this.#waiting.push(pending);
-    this.#sendFullBatch();
-  }
-
-  /**
-   * A full batch among the waiting calls goes at once, whatever is in flight (as Kafka's producer sends a full
-   * batch without waiting for its linger): `maxInFlight` holds calls back so that they batch, and these did. Without
-   * it a client's adds would be capped at maxInFlight × 100 per request's round trip, which a loaded API makes long.
-   */
-  #sendFullBatch(): void {
-    if (this.#inFlight < this.#maxInFlight || !this.#fullBatchWaits()) return;
-    this.#start(this.#nextRequest());
+    this.#drain();
   }
 
   /** The oldest waiting calls fill a batch: MAX_BATCH_TASKS of them, or the next would overflow the body's caps. */
@@ -207,9 +197,16 @@ export class AddBatcher {
     };
   }
 
-  /** Sends waiting calls, oldest first, while a request may start. */
+  /**
+   * Sends waiting calls, oldest first, while a request may start, and a full batch at the head of the queue
+   * whatever is in flight (as Kafka's producer sends a full batch without waiting for its linger): `maxInFlight`
+   * holds calls back so that they batch, and these did. Without it a client's adds would be capped at
+   * maxInFlight × 100 per request's round trip, which a loaded API makes long. Called whenever the head of the
+   * queue may have changed (a call queued or aborted, a request finished, a retry back in its place), so a full
+   * batch that a lone call held back goes as soon as that call is sent or gone, not at the next answer.
+   */
   #drain(): void {
-    while (this.#inFlight < this.#maxInFlight && this.#waiting.length > 0) {
+    while (this.#waiting.length > 0 && (this.#inFlight < this.#maxInFlight || this.#fullBatchWaits())) {
       this.#start(this.#nextRequest());
     }
   }
@@ -329,6 +326,7 @@ export class AddBatcher {
     const at = this.#waiting.indexOf(pending);
     if (at !== -1) this.#waiting.splice(at, 1);
     this.#settle(pending, () => pending.reject(reason));
+    this.#drain();
   }
 
   #settle(pending: PendingAdd, answer: () => void): void {
