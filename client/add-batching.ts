@@ -156,25 +156,18 @@ export class AddBatcher {
       pending.release = () => signal.removeEventListener("abort", onAbort);
     }
     this.#waiting.push(pending);
-    this.#sendFullBatch();
+    this.#drain();
   }
 
   /**
-   * A full batch among the waiting calls goes at once, whatever is in flight (as Kafka's producer sends a full
-   * batch without waiting for its linger): `maxInFlight` holds calls back so that they batch, and these did. Without
-   * it a client's adds would be capped at maxInFlight × 100 per request's round trip, which a loaded API makes long.
+   * The next request (`#nextRequest`) can take no more calls: a call that must go alone, or a batch that is full
+   * (MAX_BATCH_TASKS calls, or the next would overflow a cap) or stopped by a call that must go alone. Scans at most
+   * MAX_BATCH_TASKS calls; and since only a batch that can still grow is left waiting, the queue never holds more.
    */
-  #sendFullBatch(): void {
-    if (this.#inFlight < this.#maxInFlight || !this.#fullBatchWaits()) return;
-    this.#start(this.#nextRequest());
-  }
-
-  /** The oldest waiting calls fill a batch: MAX_BATCH_TASKS of them, or the next would overflow the body's caps. */
-  #fullBatchWaits(): boolean {
+  #nextRequestComplete(): boolean {
     let size = BATCH_ENVELOPE;
     for (const [count, pending] of this.#waiting.entries()) {
-      if (pending.item === undefined) return false;
-      if (count === MAX_BATCH_TASKS) return true;
+      if (pending.item === undefined || count === MAX_BATCH_TASKS) return true;
       size = plus(plus(size, count === 0 ? NOTHING : COMMA), pending.itemSize);
       if (!fitsABatch(size)) return true;
     }
@@ -207,9 +200,16 @@ export class AddBatcher {
     };
   }
 
-  /** Sends waiting calls, oldest first, while a request may start. */
+  /**
+   * Sends waiting calls, oldest first, while a request may start, and whatever is in flight a next request that can
+   * take no more calls (as Kafka's producer sends a full batch without waiting for its linger): `maxInFlight` holds
+   * calls back so that they batch, and these either did or never can (a call that must go alone). Holding those
+   * back too would cap a busy client at maxInFlight × 100 adds per round trip, which a loaded API makes long, and
+   * let calls pile up behind a lone one without bound. Called whenever the queue changes (a call queued or
+   * aborted, a request finished, a retry back in its place).
+   */
   #drain(): void {
-    while (this.#inFlight < this.#maxInFlight && this.#waiting.length > 0) {
+    while (this.#waiting.length > 0 && (this.#inFlight < this.#maxInFlight || this.#nextRequestComplete())) {
       this.#start(this.#nextRequest());
     }
   }
@@ -329,6 +329,7 @@ export class AddBatcher {
     const at = this.#waiting.indexOf(pending);
     if (at !== -1) this.#waiting.splice(at, 1);
     this.#settle(pending, () => pending.reject(reason));
+    this.#drain();
   }
 
   #settle(pending: PendingAdd, answer: () => void): void {

@@ -42,7 +42,7 @@ export interface RouteOptions {
   /** Path parameters the route needs; a request without them is 404 (no such resource), not a 500. */
   readonly pathParameters?: readonly string[];
   readonly maxBodyBytes?: number;
-  /** The body's size as Lambda's event carries it (shared/api/lambda-event-size.ts): 413 above. */
+  /** The body's size as Lambda's event carries it (shared/api/lambda-event-size.ts): 413 above. Default MAX_EVENT_BODY_BYTES. */
   readonly maxEventBodyBytes?: number;
   /**
    * Answer this long before the Lambda deadline (a 503 the client can retry) instead of letting Lambda kill

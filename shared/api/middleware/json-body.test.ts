@@ -3,6 +3,7 @@ import type { APIGatewayProxyEventV2 } from "aws-lambda";
 import { isLosslessNumber } from "lossless-json";
 import { describe, expect, it } from "vitest";
 import type { HttpError } from "#shared/api/errors.js";
+import { lambdaEventBytes, MAX_EVENT_BODY_BYTES } from "#shared/api/lambda-event-size.js";
 import { isJsonContentType, jsonBody, MAX_REQUEST_BODY_BYTES, parsedBody } from "./json-body.js";
 
 function eventWith(
@@ -75,6 +76,20 @@ describe("jsonBody", () => {
     expect(plain?.status).toBe(413);
     expect(base64?.toBody().error.message).toBe("the request body is 102 bytes; the limit is 50");
     expect(MAX_REQUEST_BODY_BYTES).toBe(1024 * 1024);
+  });
+
+  it("answers 413, on every JSON route by default, for a body under the cap that escapes past the event's room", async () => {
+    // Prepare: 900,000 raw control characters are 900,002 bytes, under 1 MiB, but \u0001 each in Lambda's event.
+    const body = `"${"\u0001".repeat(900_000)}"`;
+    expect(Buffer.byteLength(body)).toBeLessThan(MAX_REQUEST_BODY_BYTES);
+    expect(lambdaEventBytes(body)).toBeGreaterThan(MAX_EVENT_BODY_BYTES);
+
+    // Act
+    const refused = await parse(eventWith(body));
+
+    // Assess
+    expect(refused?.status).toBe(413);
+    expect(refused?.code).toBe("payload_too_large");
   });
 
   it("answers 400 invalid_json for an empty body, bad JSON and invalid UTF-8 in base64", async () => {

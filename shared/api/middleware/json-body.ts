@@ -1,7 +1,7 @@
 import type { MiddlewareObj } from "@middy/core";
 import type { APIGatewayProxyEventV2 } from "aws-lambda";
 import { invalidJson, payloadTooLarge, unsupportedMediaType, validationFailed } from "#shared/api/errors.js";
-import { lambdaEventBytes } from "#shared/api/lambda-event-size.js";
+import { lambdaEventBytes, MAX_EVENT_BODY_BYTES } from "#shared/api/lambda-event-size.js";
 import { parseExactJson } from "#shared/domain/exact-json.js";
 
 /**
@@ -27,8 +27,9 @@ export function parsedBody(event: APIGatewayProxyEventV2): unknown {
 }
 
 /**
- * Takes a JSON body: 415 for another content type, 413 above the cap, 400 for empty, non-UTF-8 or malformed
- * JSON. Runs after the header normaliser (it reads `content-type` in lower case).
+ * Takes a JSON body: 415 for another content type, 413 above either cap (bytes as sent, bytes once escaped into
+ * Lambda's event), 400 for empty, non-UTF-8 or malformed JSON. Runs after the header normaliser (it reads
+ * `content-type` in lower case).
  *
  * Why not @middy/http-json-body-parser: it parses with `JSON.parse`, which rounds numbers beyond double precision
  * and keeps the last of duplicate keys, so content would not be delivered exactly as sent; ours parses
@@ -38,12 +39,16 @@ export function parsedBody(event: APIGatewayProxyEventV2): unknown {
 export function jsonBody(
   options: {
     readonly maxBytes?: number;
-    /** A cap on the body's size as Lambda's event carries it (shared/api/lambda-event-size.ts), if the route has one. */
+    /**
+     * A cap on the body's size as Lambda's event carries it (shared/api/lambda-event-size.ts). Every JSON route has
+     * one: under the 1 MiB byte cap, raw control characters (6 bytes each once escaped) still pass Lambda's 6 MB,
+     * which fails the invocation as a bare 500 instead of our 4xx.
+     */
     readonly maxEventBytes?: number;
   } = {},
 ): MiddlewareObj<APIGatewayProxyEventV2> {
   const maxBytes = options.maxBytes ?? MAX_REQUEST_BODY_BYTES;
-  const { maxEventBytes } = options;
+  const maxEventBytes = options.maxEventBytes ?? MAX_EVENT_BODY_BYTES;
   return {
     before: async ({ event }) => {
       const contentType = event.headers?.["content-type"];
@@ -51,7 +56,7 @@ export function jsonBody(
       const size = bodyBytes(event);
       if (size > maxBytes)
         throw payloadTooLarge(`the request body is ${size} bytes; the limit is ${maxBytes}`);
-      if (maxEventBytes !== undefined) checkEventBytes(event, maxEventBytes);
+      checkEventBytes(event, maxEventBytes);
       const text = bodyText(event).replace(/^\uFEFF/, "");
       if (text.trim() === "") throw invalidJson("the request body is empty");
       const parsed = parseExactJson(text, MAX_JSON_DEPTH);

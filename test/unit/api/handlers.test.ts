@@ -2,6 +2,8 @@ import { randomUUID } from "node:crypto";
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2, Context } from "aws-lambda";
 import { afterEach, beforeAll, describe, expect, it, vi } from "vitest";
 import type { TaskStore } from "#shared/adapters/task-store.js";
+import { lambdaEventBytes, MAX_EVENT_BODY_BYTES } from "#shared/api/lambda-event-size.js";
+import { MAX_REQUEST_BODY_BYTES } from "#shared/api/middleware/json-body.js";
 import { IDEMPOTENCY_HEADER } from "#shared/domain/add-task-request.js";
 import { fixture, silentLogger } from "./fakes.js";
 
@@ -245,6 +247,24 @@ describe("POST /v1/tasks", () => {
     const result = await add(event("POST", "/v1/tasks", { headers: JSON_HEADERS, body: huge }), context);
     expect(result.statusCode).toBe(413);
     expect(parse(result).error).toMatchObject({ code: "payload_too_large" });
+  });
+
+  it("refuses with 413 a body under the byte cap whose escaped size would not fit Lambda's event, and writes nothing", async () => {
+    // Prepare: 1,000,000 raw control characters (not valid JSON) are under the 1 MiB cap but take 6,000,000 bytes
+    // once escaped into the event (\u0001 each): past Lambda's 6 MB, where AWS would fail the invocation (a bare
+    // 500) before our code could answer the structured 4xx.
+    const { f, add } = setup();
+    const body = `{"topic":"demo","delay_seconds":1,"content":"${"\u0001".repeat(1_000_000)}"}`;
+    expect(Buffer.byteLength(body)).toBeLessThan(MAX_REQUEST_BODY_BYTES);
+    expect(lambdaEventBytes(body)).toBeGreaterThan(MAX_EVENT_BODY_BYTES);
+
+    // Act
+    const result = await add(event("POST", "/v1/tasks", { headers: JSON_HEADERS, body }), context);
+
+    // Assess
+    expect(result.statusCode).toBe(413);
+    expect(parse(result).error).toMatchObject({ code: "payload_too_large" });
+    expect(f.store.tasks.size).toBe(0);
   });
 
   it.each([

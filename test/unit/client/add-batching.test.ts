@@ -123,6 +123,89 @@ describe("addTask batching: what goes in which request", () => {
     expect(held.seen.map(nsOf)).toEqual([[0], range(1, 101), [101, 102, 103]]);
   });
 
+  it("sends a call that must go alone at once, whatever is in flight: holding it back would batch nothing", async () => {
+    // Prepare: every call has a key option the API refuses, so none can be a batch item.
+    const held = heldFetch();
+    const client = keyedClient({ fetch: held.fetch, addBatching: { maxInFlight: 1 } });
+
+    // Act: all three are in flight before any is answered (with the old rule arrival 1 never comes).
+    const calls = range(0, 3).map((n) => client.addTask(add(n), { idempotencyKey: "a,b" }));
+    const requests = await Promise.all(range(0, 3).map((index) => held.arrival(index)));
+    for (const request of requests) request.answer(addedAnswer(request));
+    await Promise.all(calls);
+
+    // Assess
+    expect(held.seen.map(nsOf)).toEqual([[0], [1], [2]]);
+  });
+
+  it("sends a call that must go alone, and the full batch behind it, at once whatever is in flight, in call order", async () => {
+    // Prepare: 1 must go alone (a key option the API refuses); 2–101 fill a batch behind it.
+    const held = heldFetch();
+    const client = keyedClient({ fetch: held.fetch, addBatching: { maxInFlight: 1 } });
+
+    // Act: 0, 1 and the batch are all in flight before any is answered.
+    const calls = [
+      client.addTask(add(0)),
+      client.addTask(add(1), { idempotencyKey: "a,b" }),
+      ...range(2, 102).map((n) => client.addTask(add(n))),
+    ];
+    const requests = await Promise.all(range(0, 3).map((index) => held.arrival(index)));
+    for (const request of requests) request.answer(addedAnswer(request));
+    await Promise.all(calls);
+
+    // Assess
+    expect(held.seen.map(nsOf)).toEqual([[0], [1], range(2, 102)]);
+  });
+
+  it("sends a partial batch at once when a call that must go alone stops it (it can grow no more), then that call", async () => {
+    // Prepare
+    const held = heldFetch();
+    const client = keyedClient({ fetch: held.fetch, addBatching: { maxInFlight: 1 } });
+
+    // Act: 0 in flight; 1 and 2 wait; 3 must go alone, so [1, 2] can take no more calls and goes, then 3; 4 comes
+    // after 3 and waits for a free request, as a batch that may still grow.
+    const calls = [
+      client.addTask(add(0)),
+      client.addTask(add(1)),
+      client.addTask(add(2)),
+      client.addTask(add(3), { idempotencyKey: "a,b" }),
+      client.addTask(add(4)),
+    ];
+    const requests = await Promise.all(range(0, 3).map((index) => held.arrival(index)));
+    const seenBeforeAnswers = held.seen.length;
+    for (const request of requests) request.answer(addedAnswer(request));
+    const last = await held.arrival(3);
+    last.answer(addedAnswer(last));
+    await Promise.all(calls);
+
+    // Assess
+    expect(seenBeforeAnswers).toBe(3);
+    expect(held.seen.map(nsOf)).toEqual([[0], [1, 2], [3], [4]]);
+  });
+
+  it("sends a full batch at once behind a lone call that its caller aborts in flight", async () => {
+    // Prepare
+    const held = heldFetch();
+    const client = keyedClient({ fetch: held.fetch, addBatching: { maxInFlight: 1 } });
+    const abort = new AbortController();
+    const reason = new Error("caller gave up");
+
+    // Act: 0 and the lone 1 in flight; 1 is aborted; 2–101 fill a batch, which goes before 0 is answered.
+    const zeroCall = client.addTask(add(0));
+    const loneCall = settled(client.addTask(add(1), { idempotencyKey: "a,b", signal: abort.signal }));
+    const batched = range(2, 102).map((n) => client.addTask(add(n)));
+    const [zero] = await Promise.all([held.arrival(0), held.arrival(1)]);
+    abort.abort(reason);
+    const full = await held.arrival(2);
+    full.answer(addedAnswer(full));
+    zero.answer(addedAnswer(zero));
+    await Promise.all([zeroCall, ...batched]);
+
+    // Assess
+    expect(await loneCall).toEqual({ error: reason });
+    expect(held.seen.map(nsOf)).toEqual([[0], [1], range(2, 102)]);
+  });
+
   it("keeps 4 adds in flight by default", async () => {
     // Prepare
     const held = heldFetch();
