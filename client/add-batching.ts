@@ -79,7 +79,16 @@ export interface AddSender {
   backoff(attempt: number): Promise<void>;
   readonly maxAttempts: number;
   newKey(): string;
+  /** The client's clock (epoch ms). */
+  now(): number;
 }
+
+/**
+ * How long the client sends every add alone after the batch route was refused before it tries a batch again: a 403
+ * can pass (credentials that expired answer 403 too), and an API can gain the route; a caller that may not batch
+ * pays one refused round trip per period.
+ */
+export const BATCH_ROUTE_RETRY_MS = 10 * 60_000;
 
 /** A call as its lone `POST /v1/tasks` carries it. */
 export interface LoneAdd {
@@ -115,10 +124,15 @@ interface PendingAdd extends LoneAdd {
 
 export class AddBatcher {
   readonly #sender: AddSender;
+  readonly #configuredMaxInFlight: number;
   #maxInFlight: number;
   readonly #waiting: PendingAdd[] = [];
-  /** The batch route was refused (403, 404, 405): this client sends every add alone from then on (`#sendAloneFromNowOn`). */
+  /**
+   * The batch route was refused (403, 404, 405): this client sends every add alone until `#refusedUntil`
+   * (`#sendAloneFromNowOn`), then tries a batch again.
+   */
   #batchesRefused = false;
+  #refusedUntil = 0;
   #inFlight = 0;
   #seq = 0;
 
@@ -128,12 +142,14 @@ export class AddBatcher {
       throw new RangeError(`addBatching.maxInFlight must be a whole number ≥ 1, got ${maxInFlight}`);
     }
     this.#sender = sender;
+    this.#configuredMaxInFlight = maxInFlight;
     this.#maxInFlight = maxInFlight;
   }
 
   /** `addTask`: sent at once while fewer than maxInFlight adds are in flight, else queued for the next batch. */
   add(input: AddTaskInput, options: CallOptions = {}): Promise<AddTaskResponse> {
     return new Promise<AddTaskResponse>((resolve, reject) => {
+      this.#batchAgainOnceRefusalExpired();
       const pending = this.#pending(input, options, resolve, reject);
       // A lone call: exactly today's request, its abort left to fetch as before.
       if (this.#inFlight < this.#maxInFlight && this.#waiting.length === 0) this.#start([pending]);
@@ -281,14 +297,22 @@ export class AddBatcher {
   /**
    * API Gateway refused the batch route before our code ran (403 `forbidden`: an IAM policy or JWT scopes that
    * allow `POST /v1/tasks` only; 404/405: an API without the route), so nothing of the batch was added. Rather than fail, under load only, adds that
-   * a lone call would have made, this client sends every add alone from now on, as with `addBatching: false`:
-   * this batch's calls first, in call order, and nothing waits for a free request any more.
+   * a lone call would have made, this client sends every add alone for BATCH_ROUTE_RETRY_MS, as with
+   * `addBatching: false`: this batch's calls first, in call order, and nothing waits for a free request meanwhile.
    */
   #sendAloneFromNowOn(group: PendingAdd[]): void {
     this.#batchesRefused = true;
+    this.#refusedUntil = this.#sender.now() + BATCH_ROUTE_RETRY_MS;
     this.#maxInFlight = Number.POSITIVE_INFINITY;
     this.#waiting.unshift(...group.filter((pending) => !pending.settled));
     for (const pending of this.#waiting) pending.item = undefined;
+  }
+
+  /** BATCH_ROUTE_RETRY_MS after a refusal, calls wait and batch again (a call made then is the first to). */
+  #batchAgainOnceRefusalExpired(): void {
+    if (!this.#batchesRefused || this.#sender.now() < this.#refusedUntil) return;
+    this.#batchesRefused = false;
+    this.#maxInFlight = this.#configuredMaxInFlight;
   }
 
   /** One item's result as its caller's answer: what a single add with this answer would have resolved or thrown. */

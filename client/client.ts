@@ -101,6 +101,7 @@ class PunctualClientCore {
           this.#sleep(retryDelayMs(this.#retry, attempt, undefined, this.#random, this.#now())),
         maxAttempts: this.#retry.maxAttempts,
         newKey: () => this.#newKey(),
+        now: () => this.#now(),
       },
       options === true ? {} : options,
     );

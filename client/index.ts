@@ -6,7 +6,7 @@
  *   const { task_id } = await punctual.addTask({ topic: "orders", delay_seconds: 90, content: { id: 1 } });
  *   const task = await punctual.getTask(task_id); // task.status, task.attempts, …
  */
-export { type AddBatchingOptions, DEFAULT_MAX_IN_FLIGHT } from "./add-batching.js";
+export { type AddBatchingOptions, BATCH_ROUTE_RETRY_MS, DEFAULT_MAX_IN_FLIGHT } from "./add-batching.js";
 export { defaultAuthFor, MissingRegionError, type PunctualAuth, regionOfApiUrl } from "./auth.js";
 export { PunctualClient, type PunctualClientOptions } from "./client.js";
 export { type ClientErrorCode, isPunctualError, PunctualError } from "./errors.js";

@@ -1,4 +1,5 @@
 import {
+  BATCH_ROUTE_RETRY_MS,
   lambdaEventBytes,
   MAX_BATCH_BODY_BYTES,
   MAX_BATCH_TASKS,
@@ -752,6 +753,44 @@ describe("addTask batching: a caller allowed single adds only", () => {
     // Assess
     expect(held.seen.map(nsOf)).toEqual([[0], [1, 2], [1], [2]]);
     expect(answers.map((answer) => answer.task_id)).toEqual(range(0, 3).map((n) => taskIdOfBody(add(n))));
+  });
+
+  it("tries a batch again BATCH_ROUTE_RETRY_MS after a refusal (a 403 can pass: expired credentials answer it too)", async () => {
+    // Prepare: the client's clock, moved by the test
+    let now = 0;
+    const held = heldFetch();
+    const client = keyedClient({ fetch: held.fetch, addBatching: { maxInFlight: 1 }, now: () => now });
+    const overlapping = async (from: number, firstRequest: number) => {
+      const calls = range(from, from + 3).map((n) => client.addTask(add(n)));
+      const lone = await held.arrival(firstRequest);
+      lone.answer(addedAnswer(lone));
+      return calls;
+    };
+
+    // Act: refused at 0; just before the period ends, overlapping calls still go alone; at its end they batch
+    const first = await overlapping(0, 0);
+    (await held.arrival(1)).answer({ status: 403, body: { message: "Forbidden" } });
+    for (const index of [2, 3]) {
+      const request = await held.arrival(index);
+      request.answer(addedAnswer(request));
+    }
+    await Promise.all(first);
+    now = BATCH_ROUTE_RETRY_MS - 1;
+    const stillAlone = range(3, 6).map((n) => client.addTask(add(n)));
+    for (const index of [4, 5, 6]) {
+      const request = await held.arrival(index);
+      request.answer(addedAnswer(request));
+    }
+    await Promise.all(stillAlone);
+    now = BATCH_ROUTE_RETRY_MS;
+    const again = await overlapping(6, 7);
+    const batch = await held.arrival(8);
+    batch.answer(addedAnswer(batch));
+    await Promise.all(again);
+
+    // Assess
+    expect(held.seen.map(nsOf)).toEqual([[0], [1, 2], [1], [2], [3], [4], [5], [6], [7, 8]]);
+    expect(held.seen.map(route).slice(-2)).toEqual(["POST /v1/tasks", "POST /v1/tasks/batch"]);
   });
 
   it("still fails a batch that our own code refused with 403, with that error", async () => {
