@@ -34,7 +34,6 @@ export interface AddBatchingOptions {
  */
 export const DEFAULT_MAX_IN_FLIGHT = 4;
 
-/** `{"tasks":[` and `]}`: a batch body is these around its items joined by commas (JSON.stringify's own output). */
 /**
  * A batch body's two sizes, both capped: its UTF-8 bytes (MAX_BATCH_BODY_BYTES) and its bytes once escaped into the
  * function's event (MAX_EVENT_BODY_BYTES: Lambda's 6 MB). Both add up over the items, their commas and the envelope.
@@ -124,14 +123,12 @@ interface PendingAdd extends LoneAdd {
 
 export class AddBatcher {
   readonly #sender: AddSender;
-  readonly #configuredMaxInFlight: number;
-  #maxInFlight: number;
+  readonly #maxInFlight: number;
   readonly #waiting: PendingAdd[] = [];
   /**
-   * The batch route was refused (403, 404, 405): this client sends every add alone until `#refusedUntil`
-   * (`#sendAloneFromNowOn`), then tries a batch again.
+   * The batch route was refused (403, 404, 405): until this time (epoch ms) every add goes alone, at once
+   * (`#sendAloneAfterRefusal`); after it, calls wait and batch again.
    */
-  #batchesRefused = false;
   #refusedUntil = 0;
   #inFlight = 0;
   #seq = 0;
@@ -142,17 +139,24 @@ export class AddBatcher {
       throw new RangeError(`addBatching.maxInFlight must be a whole number ≥ 1, got ${maxInFlight}`);
     }
     this.#sender = sender;
-    this.#configuredMaxInFlight = maxInFlight;
     this.#maxInFlight = maxInFlight;
+  }
+
+  #batchesRefused(): boolean {
+    return this.#sender.now() < this.#refusedUntil;
+  }
+
+  /** Requests that may be in flight before calls wait: none wait while the batch route is refused. */
+  #inFlightLimit(): number {
+    return this.#batchesRefused() ? Number.POSITIVE_INFINITY : this.#maxInFlight;
   }
 
   /** `addTask`: sent at once while fewer than maxInFlight adds are in flight, else queued for the next batch. */
   add(input: AddTaskInput, options: CallOptions = {}): Promise<AddTaskResponse> {
     return new Promise<AddTaskResponse>((resolve, reject) => {
-      this.#batchAgainOnceRefusalExpired();
       const pending = this.#pending(input, options, resolve, reject);
       // A lone call: exactly today's request, its abort left to fetch as before.
-      if (this.#inFlight < this.#maxInFlight && this.#waiting.length === 0) this.#start([pending]);
+      if (this.#inFlight < this.#inFlightLimit() && this.#waiting.length === 0) this.#start([pending]);
       else this.#wait(pending, input);
     });
   }
@@ -164,7 +168,7 @@ export class AddBatcher {
       this.#settle(pending, () => pending.reject(signal.reason));
       return;
     }
-    pending.item = this.#batchesRefused ? undefined : batchItem(input, pending);
+    pending.item = this.#batchesRefused() ? undefined : batchItem(input, pending);
     pending.itemSize = pending.item === undefined ? NOTHING : sizeOf(pending.item);
     if (signal) {
       const onAbort = () => this.#abort(pending, signal.reason);
@@ -225,7 +229,10 @@ export class AddBatcher {
    * aborted, a request finished, a retry back in its place).
    */
   #drain(): void {
-    while (this.#waiting.length > 0 && (this.#inFlight < this.#maxInFlight || this.#nextRequestComplete())) {
+    while (
+      this.#waiting.length > 0 &&
+      (this.#inFlight < this.#inFlightLimit() || this.#nextRequestComplete())
+    ) {
       this.#start(this.#nextRequest());
     }
   }
@@ -275,7 +282,7 @@ export class AddBatcher {
       sent = await this.#sender.batch(`{"tasks":[${group.map((pending) => pending.item).join(",")}]}`);
     } catch (error) {
       if (isGatewayRefusal(error)) {
-        this.#sendAloneFromNowOn(group);
+        this.#sendAloneAfterRefusal(group);
         return;
       }
       // The whole request failed after the client's retries: every caller in it gets that error.
@@ -296,23 +303,15 @@ export class AddBatcher {
 
   /**
    * API Gateway refused the batch route before our code ran (403 `forbidden`: an IAM policy or JWT scopes that
-   * allow `POST /v1/tasks` only; 404/405: an API without the route), so nothing of the batch was added. Rather than fail, under load only, adds that
-   * a lone call would have made, this client sends every add alone for BATCH_ROUTE_RETRY_MS, as with
-   * `addBatching: false`: this batch's calls first, in call order, and nothing waits for a free request meanwhile.
+   * allow `POST /v1/tasks` only; 404/405: an API without the route), so nothing of the batch was added. Rather
+   * than fail, under load only, adds that a lone call would have made, this client sends every add alone for
+   * BATCH_ROUTE_RETRY_MS, as with `addBatching: false`: this batch's calls first, in call order, and nothing waits
+   * for a free request meanwhile.
    */
-  #sendAloneFromNowOn(group: PendingAdd[]): void {
-    this.#batchesRefused = true;
+  #sendAloneAfterRefusal(group: PendingAdd[]): void {
     this.#refusedUntil = this.#sender.now() + BATCH_ROUTE_RETRY_MS;
-    this.#maxInFlight = Number.POSITIVE_INFINITY;
     this.#waiting.unshift(...group.filter((pending) => !pending.settled));
     for (const pending of this.#waiting) pending.item = undefined;
-  }
-
-  /** BATCH_ROUTE_RETRY_MS after a refusal, calls wait and batch again (a call made then is the first to). */
-  #batchAgainOnceRefusalExpired(): void {
-    if (!this.#batchesRefused || this.#sender.now() < this.#refusedUntil) return;
-    this.#batchesRefused = false;
-    this.#maxInFlight = this.#configuredMaxInFlight;
   }
 
   /** One item's result as its caller's answer: what a single add with this answer would have resolved or thrown. */
