@@ -1,6 +1,5 @@
 import { randomUUID } from "node:crypto";
 import type * as z from "zod";
-import { addTasksBatchResponseSchema } from "#shared/api/schemas/batch.js";
 import type { AddTaskResponse } from "#shared/api/schemas/tasks.js";
 import { AddBatcher, type AddBatchingOptions, type LoneAdd, type SentBatch } from "./add-batching.js";
 import { type Authorizer, authorizer, defaultAuthFor, type PunctualAuth } from "./auth.js";
@@ -155,16 +154,7 @@ class PunctualClientCore {
     attemptsUsed: number,
   ): Promise<z.output<R>> {
     const retryable = route.retry !== "never";
-    const { status, text } = await this.#sendWithRetries(attempt, retryable, signal, attemptsUsed);
-    const parsed = route.response.safeParse(parseJson(text));
-    if (!parsed.success) {
-      throw new PunctualError({
-        code: "invalid_response",
-        status,
-        message: `the API's answer to ${route.method} ${route.path} does not match its schema: ${parsed.error.message}`,
-      });
-    }
-    return parsed.data as z.output<R>;
+    return parsedAnswer(route, await this.#sendWithRetries(attempt, retryable, signal, attemptsUsed));
   }
 
   #prepare(
@@ -208,17 +198,12 @@ class PunctualClientCore {
   async #sendBatch(body: string): Promise<SentBatch> {
     const headers = { accept: "application/json", "content-type": "application/json" };
     const attempt: Attempt = { url: this.#urlOf(ROUTES.addTasks.path), method: "POST", headers, body };
-    const { status, text, attempts, requestId } = await this.#sendWithRetries(attempt, true, undefined, 0);
-    const parsed = addTasksBatchResponseSchema.safeParse(parseJson(text));
-    if (!parsed.success) {
-      throw new PunctualError({
-        code: "invalid_response",
-        status,
-        message: `the API's answer to POST /v1/tasks/batch does not match its schema: ${parsed.error.message}`,
-        ...(requestId ? { requestId } : {}),
-      });
-    }
-    return { answer: parsed.data, attempts, requestId };
+    const answer = await this.#sendWithRetries(attempt, true, undefined, 0);
+    return {
+      answer: parsedAnswer(ROUTES.addTasks, answer),
+      attempts: answer.attempts,
+      requestId: answer.requestId,
+    };
   }
 
   /** A batch whose every item carries an idempotency key: the caller's where given, else a new one. */
@@ -280,6 +265,23 @@ class PunctualClientCore {
       redirect: "manual",
     });
   }
+}
+
+/** A 2xx answer read with the route's response schema; one that does not match is an `invalid_response`. */
+function parsedAnswer<R extends z.ZodType>(
+  route: RouteDescriptor<string, RouteInput<unknown> | undefined, R>,
+  { status, text, requestId }: Answer,
+): z.output<R> {
+  const parsed = route.response.safeParse(parseJson(text));
+  if (!parsed.success) {
+    throw new PunctualError({
+      code: "invalid_response",
+      status,
+      message: `the API's answer to ${route.method} ${route.path} does not match its schema: ${parsed.error.message}`,
+      ...(requestId ? { requestId } : {}),
+    });
+  }
+  return parsed.data as z.output<R>;
 }
 
 function asNetworkError(error: unknown, attempts: number): PunctualError {
