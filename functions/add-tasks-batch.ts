@@ -7,7 +7,6 @@ import {
   withCurrentSettings,
 } from "#shared/adapters/topic-settings.js";
 import { type HttpHandler, httpRoute } from "#shared/api/http-route.js";
-import { MAX_EVENT_BODY_BYTES } from "#shared/api/lambda-event-size.js";
 import { MAX_BATCH_BODY_BYTES } from "#shared/api/schemas/batch.js";
 import { createFunctionLogger, functionMetricsFactory } from "#shared/runtime/observability.js";
 import { publishBatchAccepted } from "#shared/services/accepted-metrics.js";
@@ -32,13 +31,7 @@ export function createHandler(
     onError: deps.onError ?? ((message, error, taskId) => deps.logger.error(message, { taskId, error })),
   };
   return httpRoute(
-    {
-      method: "POST",
-      logger: deps.logger,
-      jsonBody: true,
-      maxBodyBytes: MAX_BATCH_BODY_BYTES,
-      maxEventBodyBytes: MAX_EVENT_BODY_BYTES,
-    },
+    { method: "POST", logger: deps.logger, jsonBody: true, maxBodyBytes: MAX_BATCH_BODY_BYTES },
     async (request) => {
       const body = await addTasksBatch(await withCurrentSettings(withLogging), request.body);
       if (deps.createMetrics) publishBatchAccepted(deps.createMetrics, body.results);

@@ -42,8 +42,6 @@ export interface RouteOptions {
   /** Path parameters the route needs; a request without them is 404 (no such resource), not a 500. */
   readonly pathParameters?: readonly string[];
   readonly maxBodyBytes?: number;
-  /** The body's size as Lambda's event carries it (shared/api/lambda-event-size.ts): 413 above. Default MAX_EVENT_BODY_BYTES. */
-  readonly maxEventBodyBytes?: number;
   /**
    * Answer this long before the Lambda deadline (a 503 the client can retry) instead of letting Lambda kill
    * the invocation, which API Gateway would turn into a bodyless 500.
@@ -74,14 +72,7 @@ export function httpRoute(
     .use(httpHeaderNormalizer());
   if (options.method !== "ANY") route.use(methodGuard(options.method));
   if (options.pathParameters) route.use(pathParameterGuard(options.pathParameters));
-  if (options.jsonBody) {
-    route.use(
-      jsonBody({
-        maxBytes: options.maxBodyBytes,
-        ...(options.maxEventBodyBytes !== undefined ? { maxEventBytes: options.maxEventBodyBytes } : {}),
-      }),
-    );
-  }
+  if (options.jsonBody) route.use(jsonBody({ maxBytes: options.maxBodyBytes }));
   return route.handler(async (event) => {
     const headers = event.headers ?? {};
     const result = await handle({

@@ -37,18 +37,9 @@ export function parsedBody(event: APIGatewayProxyEventV2): unknown {
  * strictly and answers the API's structured errors.
  */
 export function jsonBody(
-  options: {
-    readonly maxBytes?: number;
-    /**
-     * A cap on the body's size as Lambda's event carries it (shared/api/lambda-event-size.ts). Every JSON route has
-     * one: under the 1 MiB byte cap, raw control characters (6 bytes each once escaped) still pass Lambda's 6 MB,
-     * which fails the invocation as a bare 500 instead of our 4xx.
-     */
-    readonly maxEventBytes?: number;
-  } = {},
+  options: { readonly maxBytes?: number } = {},
 ): MiddlewareObj<APIGatewayProxyEventV2> {
   const maxBytes = options.maxBytes ?? MAX_REQUEST_BODY_BYTES;
-  const maxEventBytes = options.maxEventBytes ?? MAX_EVENT_BODY_BYTES;
   return {
     before: async ({ event }) => {
       const contentType = event.headers?.["content-type"];
@@ -56,7 +47,7 @@ export function jsonBody(
       const size = bodyBytes(event);
       if (size > maxBytes)
         throw payloadTooLarge(`the request body is ${size} bytes; the limit is ${maxBytes}`);
-      checkEventBytes(event, maxEventBytes);
+      checkEventBytes(event);
       const text = bodyText(event).replace(/^\uFEFF/, "");
       if (text.trim() === "") throw invalidJson("the request body is empty");
       const parsed = parseExactJson(text, MAX_JSON_DEPTH);
@@ -80,13 +71,17 @@ export function isJsonContentType(value: string | undefined): boolean {
   });
 }
 
-/** 413 when the body, as the invocation's event carries it (escaped, or base64 as sent), passes `maxEventBytes`. */
-function checkEventBytes(event: APIGatewayProxyEventV2, maxEventBytes: number): void {
+/**
+ * 413 when the body, as the invocation's event carries it (escaped, or base64 as sent), passes MAX_EVENT_BODY_BYTES.
+ * Every JSON route checks it: under the 1 MiB byte cap, raw control characters (6 bytes each once escaped) still
+ * pass Lambda's 6 MB, which fails the invocation as a bare 500 instead of our 4xx.
+ */
+function checkEventBytes(event: APIGatewayProxyEventV2): void {
   const raw = event.body ?? "";
   const eventBytes = event.isBase64Encoded ? raw.length : lambdaEventBytes(raw);
-  if (eventBytes > maxEventBytes) {
+  if (eventBytes > MAX_EVENT_BODY_BYTES) {
     throw payloadTooLarge(
-      `the request body takes ${eventBytes} bytes once escaped into the function's event (quotes, backslashes and non-ASCII characters count more); the limit is ${maxEventBytes}`,
+      `the request body takes ${eventBytes} bytes once escaped into the function's event (quotes, backslashes and non-ASCII characters count more); the limit is ${MAX_EVENT_BODY_BYTES}`,
     );
   }
 }
