@@ -16,6 +16,7 @@ import {
   batchOf,
   heldFetch,
   recordingSleep,
+  type Scripted,
   type SeenRequest,
   scriptedFetch,
   taskIdOfBody,
@@ -705,55 +706,52 @@ describe("addTask batching: a caller allowed single adds only", () => {
     expect(answers.map((answer) => answer.task_id)).toEqual(range(0, 7).map((n) => taskIdOfBody(add(n))));
   });
 
-  it("sends every add alone once API Gateway has no batch route (404, an API deployed before it), as a lone call would succeed", async () => {
-    // Prepare: API Gateway answers a route it does not have 404 `{"message":"Not Found"}` itself: nothing added
-    const held = heldFetch();
-    const client = keyedClient({ fetch: held.fetch, addBatching: { maxInFlight: 1 } });
+  it.each<[string, Scripted]>([
+    // API Gateway answers a route it does not have 404 itself: nothing added.
+    [
+      "404 (API Gateway: no batch route, an API deployed before it)",
+      { status: 404, body: { message: "Not Found" } },
+    ],
+    // Such a Punctual API's unmatched-route function answers POST /v1/tasks/batch as a path under /v1/tasks/{id}:
+    // 405 method_not_allowed, before any add handler ran. The batch handler never answers 404/405.
+    [
+      "405 (a Punctual API from before the route)",
+      {
+        status: 405,
+        body: {
+          error: { code: "method_not_allowed", message: "method not allowed; use DELETE, GET, PATCH" },
+        },
+        headers: { allow: "DELETE, GET, PATCH" },
+      },
+    ],
+  ])(
+    "sends every add alone when the batch route answers %s, as a lone call would succeed",
+    async (_, refusal) => {
+      // Prepare
+      const held = heldFetch();
+      const client = keyedClient({ fetch: held.fetch, addBatching: { maxInFlight: 1 } });
 
-    // Act
-    const calls = range(0, 3).map((n) => client.addTask(add(n)));
-    const zero = await held.arrival(0);
-    zero.answer(addedAnswer(zero));
-    const batch = await held.arrival(1);
-    batch.answer({ status: 404, body: { message: "Not Found" } });
-    const again = await Promise.all([held.arrival(2), held.arrival(3)]);
-    for (const request of again) request.answer(addedAnswer(request));
-    const answers = await Promise.all(calls);
+      // Act
+      const calls = range(0, 3).map((n) => client.addTask(add(n)));
+      const zero = await held.arrival(0);
+      zero.answer(addedAnswer(zero));
+      const batch = await held.arrival(1);
+      batch.answer(refusal);
+      const again = await Promise.all([held.arrival(2), held.arrival(3)]);
+      for (const request of again) request.answer(addedAnswer(request));
+      const answers = await Promise.all(calls);
 
-    // Assess
-    expect(held.seen.map(route)).toEqual([
-      "POST /v1/tasks",
-      "POST /v1/tasks/batch",
-      "POST /v1/tasks",
-      "POST /v1/tasks",
-    ]);
-    expect(held.seen.map(nsOf)).toEqual([[0], [1, 2], [1], [2]]);
-    expect(answers.map((answer) => answer.task_id)).toEqual(range(0, 3).map((n) => taskIdOfBody(add(n))));
-  });
-
-  it("sends every add alone when the API answers the batch route 405 (a Punctual API from before the route)", async () => {
-    // Prepare: such an API's unmatched-route function answers POST /v1/tasks/batch as a path under
-    // /v1/tasks/{id}: 405 method_not_allowed, before any add handler ran. The batch handler never answers 404/405.
-    const held = heldFetch();
-    const client = keyedClient({ fetch: held.fetch, addBatching: { maxInFlight: 1 } });
-    const error = {
-      error: { code: "method_not_allowed", message: "method not allowed; use DELETE, GET, PATCH" },
-    };
-
-    // Act
-    const calls = range(0, 3).map((n) => client.addTask(add(n)));
-    const zero = await held.arrival(0);
-    zero.answer(addedAnswer(zero));
-    const batch = await held.arrival(1);
-    batch.answer({ status: 405, body: error, headers: { allow: "DELETE, GET, PATCH" } });
-    const again = await Promise.all([held.arrival(2), held.arrival(3)]);
-    for (const request of again) request.answer(addedAnswer(request));
-    const answers = await Promise.all(calls);
-
-    // Assess
-    expect(held.seen.map(nsOf)).toEqual([[0], [1, 2], [1], [2]]);
-    expect(answers.map((answer) => answer.task_id)).toEqual(range(0, 3).map((n) => taskIdOfBody(add(n))));
-  });
+      // Assess
+      expect(held.seen.map(route)).toEqual([
+        "POST /v1/tasks",
+        "POST /v1/tasks/batch",
+        "POST /v1/tasks",
+        "POST /v1/tasks",
+      ]);
+      expect(held.seen.map(nsOf)).toEqual([[0], [1, 2], [1], [2]]);
+      expect(answers.map((answer) => answer.task_id)).toEqual(range(0, 3).map((n) => taskIdOfBody(add(n))));
+    },
+  );
 
   it("tries a batch again BATCH_ROUTE_RETRY_MS after a refusal (a 403 can pass: expired credentials answer it too)", async () => {
     // Prepare: the client's clock, moved by the test
