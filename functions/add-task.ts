@@ -20,7 +20,7 @@ const logger = createFunctionLogger(config);
 export interface AddTaskHandlerDeps extends AddTaskDeps, WithTopicSettings {
   readonly logger: Logger;
   /** Absent: no `TasksAccepted` metric (tests that do not look at it). */
-  readonly createMetrics?: () => Metrics;
+  readonly metrics?: Metrics;
 }
 
 export function createHandler(deps: AddTaskHandlerDeps): HttpHandler {
@@ -33,8 +33,7 @@ export function createHandler(deps: AddTaskHandlerDeps): HttpHandler {
       body: request.body,
       idempotencyKeyHeader: request.header(IDEMPOTENCY_HEADER),
     });
-    if (result.statusCode === 201 && deps.createMetrics)
-      publishAccepted(deps.createMetrics, result.body.topic);
+    if (result.statusCode === 201 && deps.metrics) publishAccepted(deps.metrics, result.body.topic);
     return {
       statusCode: result.statusCode,
       body: result.body,
@@ -47,5 +46,5 @@ export const handler = createHandler({
   ...arming,
   logger,
   settings: topicSettingsFromEnvironment(config, logger),
-  createMetrics: functionMetricsFactory(config, logger),
+  metrics: functionMetricsFactory(config, logger)(),
 });

@@ -23,7 +23,7 @@ export function createHandler(
     WithTopicSettings & {
       readonly logger: Logger;
       /** Absent: no `TasksAccepted` metric (tests that do not look at it). */
-      readonly createMetrics?: () => Metrics;
+      readonly metrics?: Metrics;
     },
 ): HttpHandler {
   const withLogging: BatchedAddDeps = {
@@ -34,7 +34,7 @@ export function createHandler(
     { method: "POST", logger: deps.logger, jsonBody: true, maxBodyBytes: MAX_BATCH_BODY_BYTES },
     async (request) => {
       const body = await addTasksBatch(await withCurrentSettings(withLogging), request.body);
-      if (deps.createMetrics) publishBatchAccepted(deps.createMetrics, body.results);
+      if (deps.metrics) publishBatchAccepted(deps.metrics, body.results);
       return { statusCode: 200, body };
     },
   );
@@ -43,6 +43,6 @@ export function createHandler(
 export const handler = createHandler({
   ...arming,
   logger,
-  createMetrics: functionMetricsFactory(config, logger),
+  metrics: functionMetricsFactory(config, logger)(),
   settings: topicSettingsFromEnvironment(config, logger),
 });

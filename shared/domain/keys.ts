@@ -1,4 +1,4 @@
-import { createHash } from "node:crypto";
+import { createHash, getRandomValues } from "node:crypto";
 import { monotonicFactory } from "ulid";
 
 /**
@@ -25,7 +25,24 @@ export interface TaskKey {
   readonly ulid: string;
 }
 
-const nextUlid = monotonicFactory();
+/**
+ * ulid's own PRNG asks the OS for one byte per character (16 calls per id: 3-4 % of a single add's CPU). This one
+ * draws the same CSPRNG's bytes 4 KiB at a time and hands them out one per call, as ulid expects: a fraction in
+ * [0, 1) with 256 equally likely values, which ulid maps evenly onto its 32 characters.
+ */
+function pooledRandomFraction(): () => number {
+  const pool = new Uint8Array(4096);
+  let next = pool.length;
+  return () => {
+    if (next === pool.length) {
+      getRandomValues(pool);
+      next = 0;
+    }
+    return (pool[next++] as number) / 256;
+  };
+}
+
+const nextUlid = monotonicFactory(pooledRandomFraction());
 
 /** A new ULID: time-ordered, and strictly increasing within this process even inside one millisecond. */
 export function newUlid(nowMs: number): string {

@@ -5,8 +5,9 @@ import { METRICS_NAMESPACE, serviceName } from "#shared/domain/metrics.js";
 
 /**
  * Logger and metrics construction for every function, and the logger type the services depend on. A function
- * builds its logger once at cold start; metrics are built per use where concurrent invocations must not share
- * dimensions (deliver builds one per topic and flush).
+ * builds its logger once at cold start; metrics are built per use where values are buffered across awaits
+ * (deliver builds one per topic and flush), or once per function where a request fills and publishes them in one
+ * synchronous step (the add routes' `TasksAccepted`).
  */
 
 /** The subset of a Powertools Logger the services use (structured extra fields, never task content). */

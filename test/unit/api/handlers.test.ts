@@ -132,7 +132,7 @@ describe("POST /v1/tasks", () => {
     const add = fns.add.createHandler({
       ...f.deps,
       logger: silentLogger(),
-      createMetrics: () => new Metrics({ namespace: "Punctual", serviceName: "punctual-local" }),
+      metrics: new Metrics({ namespace: "Punctual", serviceName: "punctual-local" }),
     });
     const keyed = { headers: { ...JSON_HEADERS, [IDEMPOTENCY_HEADER]: `k-${randomUUID()}` } };
     const body = JSON.stringify(validBody);
@@ -164,7 +164,7 @@ describe("POST /v1/tasks", () => {
     const batch = fns.batch.createHandler({
       ...f.deps,
       logger: silentLogger(),
-      createMetrics: () => new Metrics({ namespace: "Punctual", serviceName: "punctual-local" }),
+      metrics: new Metrics({ namespace: "Punctual", serviceName: "punctual-local" }),
     });
     const key = `k-${randomUUID()}`;
     const tasks = [

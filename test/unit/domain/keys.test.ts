@@ -42,6 +42,20 @@ describe("task ids and table keys", () => {
     expect(a.pk).toBe(groupPartitionKey("demo", undefined, a.ulid));
   });
 
+  it("new ULIDs across many milliseconds are valid, distinct and use every random character (the pool refills)", () => {
+    // Prepare: 1,000 ids in new milliseconds draw 16,000 random bytes, several refills of the 4 KiB pool.
+    const count = 1_000;
+
+    // Act
+    const ulids = Array.from({ length: count }, (_, i) => newUlid(NOW + 1 + i));
+
+    // Assess
+    expect(new Set(ulids).size).toBe(count);
+    for (const u of ulids) expect(u).toMatch(/^[0-9A-HJKMNP-TV-Z]{26}$/);
+    const randomChars = new Set(ulids.flatMap((u) => [...u.slice(10)]));
+    expect(randomChars.size).toBe(32);
+  });
+
   it("sort keys order by due time, then by acceptance, even within one millisecond", () => {
     const ulids = Array.from({ length: 50 }, () => newUlid(NOW));
     const keys = [
