@@ -124,7 +124,7 @@ export interface EventSourcesInput {
 /**
  * Groups the relay forwards side by side in one invocation: a batch of 10 keeps the historical 8; larger
  * batches (up to a few hundred groups each) get up to 32, so a batch's forwarding time stays around a tenth of a
- * second instead of growing with its size. Each group is a Query, a SendMessageBatch and its marks.
+ * second instead of growing with its size. Each group is a Query and its share of a SendMessageBatch (the relay writes nothing since issue 13.2).
  */
 export function relayGroupConcurrency(eventSources: EventSourcesConfig): number {
   return Math.min(32, Math.max(8, Math.ceil(eventSources.relay.batchSize / 4)));
