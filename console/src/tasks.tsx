@@ -167,30 +167,11 @@ export function TaskDetail(props: { readonly taskId: string }) {
       <h3>
         Task <code>{task.task_id}</code>: <span data-testid="task-status">{task.status}</span>
       </h3>
-      <p>
-        topic {task.topic} · due {time(task.due_at)} ·{" "}
-        {task.subscribers ? (
-          `fan-out to ${task.subscribers.length} subscribers`
-        ) : (
-          <>
-            callback <code>{task.callback_url}</code>
-          </>
-        )}
-        {task.subscriber ? ` · subscriber ${task.subscriber} of ${task.parent_task_id}` : ""}
-        {task.group ? ` · group ${task.group}` : ""}
-        {task.lateness_ms !== undefined ? ` · lateness ${ms(task.lateness_ms)}` : ""}
-      </p>
+      <TaskSummary task={task} />
       {task.subscribers && (
         <Subscribers taskId={task.task_id} rows={task.subscribers} onReplayed={refresh.now} />
       )}
-      <ol class="timeline" data-testid="task-timeline">
-        {timeline(task).map((step) => (
-          <li key={step.key} data-testid={`timeline-${step.kind}`}>
-            <strong>{step.label}</strong> {time(step.at)}{" "}
-            {step.detail && <span class="detail">{step.detail}</span>}
-          </li>
-        ))}
-      </ol>
+      <TaskTimeline task={task} />
       {task.content !== undefined && (
         <>
           <h4>Content (as delivered)</h4>
@@ -203,6 +184,39 @@ export function TaskDetail(props: { readonly taskId: string }) {
         </button>
       )}
     </div>
+  );
+}
+
+/** The task's one-line summary: topic, due time, where it goes, its group and lateness. */
+function TaskSummary(props: { readonly task: TaskView }) {
+  const { task } = props;
+  return (
+    <p>
+      topic {task.topic} · due {time(task.due_at)} ·{" "}
+      {task.subscribers ? (
+        `fan-out to ${task.subscribers.length} subscribers`
+      ) : (
+        <>
+          callback <code>{task.callback_url}</code>
+        </>
+      )}
+      {task.subscriber ? ` · subscriber ${task.subscriber} of ${task.parent_task_id}` : ""}
+      {task.group ? ` · group ${task.group}` : ""}
+      {task.lateness_ms !== undefined ? ` · lateness ${ms(task.lateness_ms)}` : ""}
+    </p>
+  );
+}
+
+function TaskTimeline(props: { readonly task: TaskView }) {
+  return (
+    <ol class="timeline" data-testid="task-timeline">
+      {timeline(props.task).map((step) => (
+        <li key={step.key} data-testid={`timeline-${step.kind}`}>
+          <strong>{step.label}</strong> {time(step.at)}{" "}
+          {step.detail && <span class="detail">{step.detail}</span>}
+        </li>
+      ))}
+    </ol>
   );
 }
 

@@ -29,13 +29,42 @@ export function TopicsPanel(props: {
   readonly onSelect: (topic: string) => void;
 }) {
   const { data, error } = useLoad(() => loadTopics(props.minutes), [props.minutes]);
-  const refresh = useRefresh();
-  const confirm = useConfirm();
+  const toggle = useTopicToggle();
   const first = data?.topics[0]?.topic;
   useEffect(() => {
     if (!props.selected && first) props.onSelect(first);
   }, [first, props.selected]);
-  const toggle = async (topic: TopicView) => {
+  return (
+    <section data-testid="topics-panel">
+      <h2>Topics</h2>
+      {error && <p class="error">{error}</p>}
+      <table>
+        <TopicsHeader />
+        <tbody>
+          {(data?.topics ?? []).map((t) => (
+            <TopicRow
+              key={t.topic}
+              topic={t}
+              metrics={data?.metrics[t.topic]}
+              selected={t.topic === props.selected}
+              onSelect={props.onSelect}
+              onToggle={toggle}
+            />
+          ))}
+        </tbody>
+      </table>
+      <p class="hint">
+        Counts: the last {props.minutes} minutes of the functions' metrics (added, delivered, dead-lettered).
+      </p>
+    </section>
+  );
+}
+
+/** Pause or resume a topic after the operator confirms, then reload the panels. */
+function useTopicToggle(): (topic: TopicView) => Promise<void> {
+  const refresh = useRefresh();
+  const confirm = useConfirm();
+  return async (topic) => {
     const action = topic.paused ? "resume" : "pause";
     const message = topic.paused
       ? `Resume topic ${topic.topic}? Its waiting tasks are delivered again, in group order.`
@@ -44,64 +73,62 @@ export function TopicsPanel(props: {
     await call("POST", `/v1/topics/${encodeURIComponent(topic.topic)}/${action}`);
     refresh.now();
   };
+}
+
+function TopicsHeader() {
   return (
-    <section data-testid="topics-panel">
-      <h2>Topics</h2>
-      {error && <p class="error">{error}</p>}
-      <table>
-        <thead>
-          <tr>
-            <th>topic</th>
-            <th>state</th>
-            <th title="messages waiting in the topic's FIFO queue">waiting</th>
-            <th title="received by deliver, not yet deleted">in flight</th>
-            <th>oldest due</th>
-            <th>dead letters</th>
-            <th>added</th>
-            <th>delivered</th>
-            <th>failed</th>
-            <th />
-          </tr>
-        </thead>
-        <tbody>
-          {(data?.topics ?? []).map((t) => {
-            const m = data?.metrics[t.topic];
-            return (
-              <tr
-                key={t.topic}
-                data-testid={`topic-row-${t.topic}`}
-                class={t.topic === props.selected ? "selected" : ""}
-                onClick={() => props.onSelect(t.topic)}
-              >
-                <td>{t.topic}</td>
-                <td data-testid="topic-state">{t.paused ? "paused" : "active"}</td>
-                <td>{t.backlog.waiting}</td>
-                <td>{t.backlog.in_flight}</td>
-                <td>{t.oldest_age_seconds === null ? "—" : age(t.oldest_age_seconds)}</td>
-                <td data-testid="topic-dead-letters">{t.dead_letter_count}</td>
-                <td data-testid="topic-added">{m?.added ?? "—"}</td>
-                <td data-testid="topic-delivered">{m?.delivered ?? "—"}</td>
-                <td data-testid="topic-failed">{m?.failed ?? "—"}</td>
-                <td>
-                  <button
-                    type="button"
-                    data-testid="topic-toggle"
-                    onClick={(e) => {
-                      e.stopPropagation();
-                      void toggle(t);
-                    }}
-                  >
-                    {t.paused ? "Resume" : "Pause"}
-                  </button>
-                </td>
-              </tr>
-            );
-          })}
-        </tbody>
-      </table>
-      <p class="hint">
-        Counts: the last {props.minutes} minutes of the functions' metrics (added, delivered, dead-lettered).
-      </p>
-    </section>
+    <thead>
+      <tr>
+        <th>topic</th>
+        <th>state</th>
+        <th title="messages waiting in the topic's FIFO queue">waiting</th>
+        <th title="received by deliver, not yet deleted">in flight</th>
+        <th>oldest due</th>
+        <th>dead letters</th>
+        <th>added</th>
+        <th>delivered</th>
+        <th>failed</th>
+        <th />
+      </tr>
+    </thead>
+  );
+}
+
+function TopicRow(props: {
+  readonly topic: TopicView;
+  readonly metrics: ConsoleMetrics | undefined;
+  readonly selected: boolean;
+  readonly onSelect: (topic: string) => void;
+  readonly onToggle: (topic: TopicView) => Promise<void>;
+}) {
+  const { topic: t, metrics: m } = props;
+  return (
+    <tr
+      data-testid={`topic-row-${t.topic}`}
+      class={props.selected ? "selected" : ""}
+      onClick={() => props.onSelect(t.topic)}
+    >
+      <td>{t.topic}</td>
+      <td data-testid="topic-state">{t.paused ? "paused" : "active"}</td>
+      <td>{t.backlog.waiting}</td>
+      <td>{t.backlog.in_flight}</td>
+      <td>{t.oldest_age_seconds === null ? "—" : age(t.oldest_age_seconds)}</td>
+      <td data-testid="topic-dead-letters">{t.dead_letter_count}</td>
+      <td data-testid="topic-added">{m?.added ?? "—"}</td>
+      <td data-testid="topic-delivered">{m?.delivered ?? "—"}</td>
+      <td data-testid="topic-failed">{m?.failed ?? "—"}</td>
+      <td>
+        <button
+          type="button"
+          data-testid="topic-toggle"
+          onClick={(e) => {
+            e.stopPropagation();
+            void props.onToggle(t);
+          }}
+        >
+          {t.paused ? "Resume" : "Pause"}
+        </button>
+      </td>
+    </tr>
   );
 }
