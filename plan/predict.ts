@@ -251,21 +251,44 @@ function quotas(
     );
 }
 
+/** What one task asks of each service, and the rates it arrives at overall and per ordering group. */
+interface QuotaNeed {
+  rate: number;
+  wruPerTask: number;
+  rruPerTask: number;
+  perGroupRate: number;
+  fifoSendsPerTask: number;
+  schedulesPerTask: number;
+}
+
+type QuotaRow = Omit<Quota, "raiseTo">;
+
 /** Each quota the pipeline meets, what the run needs of it and its default. */
-function quotaRows(
-  run: SimulationRun,
-  config: PlannerConfig,
-  need: {
-    rate: number;
-    wruPerTask: number;
-    rruPerTask: number;
-    perGroupRate: number;
-    fifoSendsPerTask: number;
-    schedulesPerTask: number;
-  },
-): Omit<Quota, "raiseTo">[] {
+function quotaRows(run: SimulationRun, config: PlannerConfig, need: QuotaNeed): QuotaRow[] {
+  return [
+    ...lambdaQuotaRows(run),
+    {
+      quota: "API Gateway requests/s (account)",
+      needed: need.rate,
+      limit: P.apiGatewayRps.value,
+      note: "one request per add (batch adds: ÷ up to 100)",
+    },
+    ...dynamoQuotaRows(need),
+    ...sqsQuotaRows(need),
+    ...schedulerQuotaRows(need),
+    {
+      quota: "relay event source concurrent batches",
+      needed: run.relaySource.peakBatches,
+      limit: config.eventSources.relay.provisionedPollers
+        ? config.eventSources.relay.provisionedPollers.max * P.provisionedBatchesPerPoller.value
+        : P.esmMaxBatches.value,
+      note: "default mode tops out at 1,000 batches; provisioned mode at max pollers",
+    },
+  ];
+}
+
+function lambdaQuotaRows(run: SimulationRun): QuotaRow[] {
   const { add, relay, deliver } = run.functions;
-  const { rate, wruPerTask, rruPerTask, perGroupRate, fifoSendsPerTask, schedulesPerTask } = need;
   const peakFunction = Math.max(add.peak, relay.peak, deliver.peak);
   return [
     {
@@ -280,12 +303,11 @@ function quotaRows(
       limit: P.lambdaScalingPer10s.value,
       note: "new instances per 10 s: a cold function reaches this peak only after peak/1,000 × 10 s (pre-warm or ramp)",
     },
-    {
-      quota: "API Gateway requests/s (account)",
-      needed: rate,
-      limit: P.apiGatewayRps.value,
-      note: "one request per add (batch adds: ÷ up to 100)",
-    },
+  ];
+}
+
+function dynamoQuotaRows({ rate, wruPerTask, rruPerTask, perGroupRate }: QuotaNeed): QuotaRow[] {
+  return [
     {
       quota: "DynamoDB table write units/s",
       needed: rate * wruPerTask,
@@ -304,6 +326,11 @@ function quotaRows(
       limit: P.dynamoPartitionWcu.value,
       note: "per ordering group: spread over more groups, cannot be raised",
     },
+  ];
+}
+
+function sqsQuotaRows({ rate, perGroupRate, fifoSendsPerTask }: QuotaNeed): QuotaRow[] {
+  return [
     {
       quota: "SQS FIFO messages/s per group (hard)",
       needed: perGroupRate,
@@ -316,6 +343,11 @@ function quotaRows(
       limit: P.fifoHighThroughputTps.value,
       note: "the stack enables high-throughput mode",
     },
+  ];
+}
+
+function schedulerQuotaRows({ rate, schedulesPerTask }: QuotaNeed): QuotaRow[] {
+  return [
     {
       quota: "Scheduler CreateSchedule/s",
       needed: rate * schedulesPerTask,
@@ -327,14 +359,6 @@ function quotaRows(
       needed: rate * schedulesPerTask,
       limit: P.schedulerInvocationsTps.value,
       note: "throttled firings are late, not lost",
-    },
-    {
-      quota: "relay event source concurrent batches",
-      needed: run.relaySource.peakBatches,
-      limit: config.eventSources.relay.provisionedPollers
-        ? config.eventSources.relay.provisionedPollers.max * P.provisionedBatchesPerPoller.value
-        : P.esmMaxBatches.value,
-      note: "default mode tops out at 1,000 batches; provisioned mode at max pollers",
     },
   ];
 }

@@ -1,4 +1,4 @@
-import { MessageChannel, type MessagePort } from "node:worker_threads";
+import { MessageChannel, type MessagePort, type Worker } from "node:worker_threads";
 import { startTsWorker } from "#local/runtime/ts-worker.js";
 import type { EmulatorOptions } from "./emulators.js";
 import { LocalFastPath } from "./fast-path.js";
@@ -54,16 +54,7 @@ export async function startEmulatorThread(
       });
       worker.postMessage({ ...message, id });
     });
-  const ready = await new Promise<ThreadMessage>((resolve, reject) => {
-    worker.once("error", reject);
-    worker.once("exit", (code) => reject(new Error(`emulator thread exited early (code ${code})`)));
-    worker.on("message", (message: ThreadMessage) => {
-      if (message?.type === "log") log(String(message.line));
-      if (message?.type === "ready") resolve(message);
-      if (message?.type === "fault-stats" || message?.type === "faults-set")
-        waiters.get(message.id ?? -1)?.(message);
-    });
-  });
+  const ready = await untilReady(worker, waiters, log);
   worker.removeAllListeners("exit");
   worker.removeAllListeners("error");
   worker.on("error", (error) => log(`[aws] emulator thread failed: ${error.message}`));
@@ -82,16 +73,36 @@ export async function startEmulatorThread(
       await ask({ type: "set-faults", policy });
     },
     faultStats: async () => (await ask({ type: "fault-stats" })).stats ?? {},
-    stop: async () => {
-      const stopped = new Promise<void>((resolve) =>
-        worker.on("message", (m: ThreadMessage) => m?.type === "stopped" && resolve()),
-      );
-      worker.postMessage({ type: "stop" });
-      const timer = setTimeout(() => void worker.terminate(), 5_000);
-      await Promise.race([stopped, new Promise((resolve) => worker.once("exit", resolve))]);
-      clearTimeout(timer);
-      fastPath.close();
-      await worker.terminate();
-    },
+    stop: () => stopThread(worker, fastPath),
   };
+}
+
+/** Routes the thread's messages (log lines, answers to `ask`) and settles once its emulators are up. */
+function untilReady(
+  worker: Worker,
+  waiters: ReadonlyMap<number, (message: ThreadMessage) => void>,
+  log: (line: string) => void,
+): Promise<ThreadMessage> {
+  return new Promise<ThreadMessage>((resolve, reject) => {
+    worker.once("error", reject);
+    worker.once("exit", (code) => reject(new Error(`emulator thread exited early (code ${code})`)));
+    worker.on("message", (message: ThreadMessage) => {
+      if (message?.type === "log") log(String(message.line));
+      if (message?.type === "ready") resolve(message);
+      if (message?.type === "fault-stats" || message?.type === "faults-set")
+        waiters.get(message.id ?? -1)?.(message);
+    });
+  });
+}
+
+async function stopThread(worker: Worker, fastPath: LocalFastPath): Promise<void> {
+  const stopped = new Promise<void>((resolve) =>
+    worker.on("message", (m: ThreadMessage) => m?.type === "stopped" && resolve()),
+  );
+  worker.postMessage({ type: "stop" });
+  const timer = setTimeout(() => void worker.terminate(), 5_000);
+  await Promise.race([stopped, new Promise((resolve) => worker.once("exit", resolve))]);
+  clearTimeout(timer);
+  fastPath.close();
+  await worker.terminate();
 }

@@ -58,44 +58,13 @@ export async function startEmulators(options: EmulatorOptions = {}): Promise<Run
   const host = options.host ?? "127.0.0.1";
   if (options.dataDir) mkdirSync(options.dataDir, { recursive: true });
 
-  const { server: dynamo } = startDynalite({
-    createTableMs: 0,
-    deleteTableMs: 0,
-    updateTableMs: 0,
-    ...(options.dataDir ? { path: path.join(options.dataDir, "dynamodb") } : {}),
-  });
+  const dynamo = createDynalite(options.dataDir);
   const faults = options.faults ? new FaultInjector(options.faults) : undefined;
-  // dynalite has no PartiQL: BatchExecuteStatement is answered in front of it (local/aws/partiql.ts), on every
-  // path to it (its socket, the fault proxies behind that, and the in-process fast path, which use its listener).
-  const dynaliteListener = listenerOf(dynamo);
-  dynamo.removeAllListeners("request");
-  dynamo.on("request", withPartiql(dynaliteListener, faults ? { faults } : {}));
-  await new Promise<void>((resolve) => dynamo.listen(0, host, () => resolve()));
-  const dynamoUrl = `http://${host}:${(dynamo.address() as AddressInfo).port}`;
+  const dynamoUrl = await serveDynalite(dynamo, host, faults);
+  const fauxqs = await startFauxqs(host);
+  const scheduler = await startScheduler(host, options, fauxqs.client);
 
-  // fauxqs's own app (what its startFauxqs serves), so that the fast path can reach its request listener.
-  const sqs = buildApp({ logger: false });
-  await sqs.listen({ port: 0, host });
-  const sqsPort = (sqs.server.address() as AddressInfo).port;
-  const sqsUrl = `http://${host}:${sqsPort}`;
-  const sqsClient = new SQSClient({
-    region: LOCAL_REGION,
-    endpoint: `http://sqs.${LOCAL_REGION}.localhost:${sqsPort}`,
-    credentials: LOCAL_CREDENTIALS,
-  });
-
-  const scheduler = await startSchedulerEmulator({
-    host,
-    port: 0,
-    region: LOCAL_REGION,
-    accountId: LOCAL_ACCOUNT,
-    sqs: createSqsTargetSender(sqsClient),
-    firingWindowSeconds: options.firingWindowSeconds ?? 0,
-    ...(options.dataDir ? { persistencePath: path.join(options.dataDir, "schedules.json") } : {}),
-    ...(options.log ? { logger: options.log } : {}),
-  });
-
-  const endpoints = { dynamodb: dynamoUrl, sqs: sqsUrl, scheduler: scheduler.url };
+  const endpoints = { dynamodb: dynamoUrl, sqs: fauxqs.url, scheduler: scheduler.url };
   const gateway = await startGateway({
     host,
     port: options.gatewayPort ?? 0,
@@ -103,20 +72,11 @@ export async function startEmulators(options: EmulatorOptions = {}): Promise<Run
     ...(options.lambdaUrl ? { lambdaUpstream: options.lambdaUrl } : {}),
     ...(faults && options.faultsAtGateway ? { faults } : {}),
   });
-  const proxies = faults
-    ? await Promise.all(
-        AWS_SERVICES.map((service) =>
-          startServiceProxy({ host, service, upstream: endpoints[service], faults }),
-        ),
-      )
-    : [];
-  const faultEndpoints = faults
-    ? (Object.fromEntries(AWS_SERVICES.map((s, i) => [s, proxies[i]?.url])) as Record<AwsService, string>)
-    : undefined;
+  const { proxies, faultEndpoints } = await startFaultProxies(host, endpoints, faults);
   const dispatch = createInProcessDispatcher(
     {
       dynamodb: listenerOf(dynamo),
-      sqs: listenerOf(sqs.server),
+      sqs: listenerOf(fauxqs.app.server),
       scheduler: scheduler.requestListener,
     },
     faults,
@@ -133,11 +93,80 @@ export async function startEmulators(options: EmulatorOptions = {}): Promise<Run
       await Promise.all(proxies.map((p) => p.stop()));
       await gateway.stop();
       await scheduler.stop();
-      sqsClient.destroy();
-      await sqs.close();
+      fauxqs.client.destroy();
+      await fauxqs.app.close();
       await new Promise<void>((resolve) => dynamo.close(() => resolve()));
     },
   };
+}
+
+function createDynalite(dataDir: string | undefined): http.Server {
+  const { server } = startDynalite({
+    createTableMs: 0,
+    deleteTableMs: 0,
+    updateTableMs: 0,
+    ...(dataDir ? { path: path.join(dataDir, "dynamodb") } : {}),
+  });
+  return server;
+}
+
+async function serveDynalite(
+  dynamo: http.Server,
+  host: string,
+  faults: FaultInjector | undefined,
+): Promise<string> {
+  // dynalite has no PartiQL: BatchExecuteStatement is answered in front of it (local/aws/partiql.ts), on every
+  // path to it (its socket, the fault proxies behind that, and the in-process fast path, which use its listener).
+  const dynaliteListener = listenerOf(dynamo);
+  dynamo.removeAllListeners("request");
+  dynamo.on("request", withPartiql(dynaliteListener, faults ? { faults } : {}));
+  await new Promise<void>((resolve) => dynamo.listen(0, host, () => resolve()));
+  return `http://${host}:${(dynamo.address() as AddressInfo).port}`;
+}
+
+async function startFauxqs(host: string) {
+  // fauxqs's own app (what its startFauxqs serves), so that the fast path can reach its request listener.
+  const app = buildApp({ logger: false });
+  await app.listen({ port: 0, host });
+  const port = (app.server.address() as AddressInfo).port;
+  const url = `http://${host}:${port}`;
+  const client = new SQSClient({
+    region: LOCAL_REGION,
+    endpoint: `http://sqs.${LOCAL_REGION}.localhost:${port}`,
+    credentials: LOCAL_CREDENTIALS,
+  });
+  return { app, url, client };
+}
+
+function startScheduler(host: string, options: EmulatorOptions, sqsClient: SQSClient) {
+  return startSchedulerEmulator({
+    host,
+    port: 0,
+    region: LOCAL_REGION,
+    accountId: LOCAL_ACCOUNT,
+    sqs: createSqsTargetSender(sqsClient),
+    firingWindowSeconds: options.firingWindowSeconds ?? 0,
+    ...(options.dataDir ? { persistencePath: path.join(options.dataDir, "schedules.json") } : {}),
+    ...(options.log ? { logger: options.log } : {}),
+  });
+}
+
+async function startFaultProxies(
+  host: string,
+  endpoints: Readonly<Record<AwsService, string>>,
+  faults: FaultInjector | undefined,
+) {
+  const proxies = faults
+    ? await Promise.all(
+        AWS_SERVICES.map((service) =>
+          startServiceProxy({ host, service, upstream: endpoints[service], faults }),
+        ),
+      )
+    : [];
+  const faultEndpoints = faults
+    ? (Object.fromEntries(AWS_SERVICES.map((s, i) => [s, proxies[i]?.url])) as Record<AwsService, string>)
+    : undefined;
+  return { proxies, faultEndpoints };
 }
 
 /** The function an emulator's HTTP server runs for each request. */

@@ -17,6 +17,8 @@ import {
   type PhysicalResource,
   type QueueSpec,
   resolveIntrinsics,
+  type ScheduleGroupSpec,
+  type TableSpec,
 } from "./template.js";
 
 export interface ProvisionContext {
@@ -38,40 +40,51 @@ export async function provision(
   ctx: ProvisionContext,
 ): Promise<Map<string, PhysicalResource>> {
   const physical = new Map<string, PhysicalResource>();
-  const arn = (service: string, resource: string) =>
-    `arn:aws:${service}:${ctx.region}:${ctx.accountId}:${resource}`;
-
   // Anything we do not emulate still needs a stable name and a well-formed ARN for environment variables.
   for (const [logicalId, resource] of Object.entries(template.Resources)) {
     physical.set(logicalId, placeholder(resource.Type, logicalId, ctx));
   }
-
-  for (const table of topology.tables) {
-    const name = `${ctx.stackName}-${table.logicalId}`;
-    try {
-      await ctx.dynamodb.send(
-        new CreateTableCommand({
-          TableName: name,
-          KeySchema: table.keySchema as never,
-          AttributeDefinitions: table.attributeDefinitions as never,
-          BillingMode: "PAY_PER_REQUEST",
-          ...(table.globalSecondaryIndexes
-            ? { GlobalSecondaryIndexes: table.globalSecondaryIndexes as never }
-            : {}),
-        }),
-      );
-    } catch (error) {
-      if (!(error instanceof ResourceInUseException)) throw error;
-      await requireIndexes(ctx.dynamodb, name, table.globalSecondaryIndexes ?? []);
-    }
-    const tableArn = arn("dynamodb", `table/${name}`);
-    physical.set(table.logicalId, {
-      ref: name,
-      attributes: { Arn: tableArn, StreamArn: `${tableArn}/stream/local` },
-    });
+  for (const table of topology.tables) physical.set(table.logicalId, await createTable(table, ctx));
+  await createQueues(topology.queues, physical, ctx);
+  for (const group of topology.scheduleGroups) {
+    physical.set(group.logicalId, await createScheduleGroup(group, physical, ctx));
   }
+  return physical;
+}
 
-  const pending = [...topology.queues];
+function regionalArn(ctx: ProvisionContext, service: string, resource: string): string {
+  return `arn:aws:${service}:${ctx.region}:${ctx.accountId}:${resource}`;
+}
+
+async function createTable(table: TableSpec, ctx: ProvisionContext): Promise<PhysicalResource> {
+  const name = `${ctx.stackName}-${table.logicalId}`;
+  try {
+    await ctx.dynamodb.send(
+      new CreateTableCommand({
+        TableName: name,
+        KeySchema: table.keySchema as never,
+        AttributeDefinitions: table.attributeDefinitions as never,
+        BillingMode: "PAY_PER_REQUEST",
+        ...(table.globalSecondaryIndexes
+          ? { GlobalSecondaryIndexes: table.globalSecondaryIndexes as never }
+          : {}),
+      }),
+    );
+  } catch (error) {
+    if (!(error instanceof ResourceInUseException)) throw error;
+    await requireIndexes(ctx.dynamodb, name, table.globalSecondaryIndexes ?? []);
+  }
+  const tableArn = regionalArn(ctx, "dynamodb", `table/${name}`);
+  return { ref: name, attributes: { Arn: tableArn, StreamArn: `${tableArn}/stream/local` } };
+}
+
+/** Dead-letter queues first: a queue's redrive policy names its dead-letter queue's ARN. */
+async function createQueues(
+  queues: readonly QueueSpec[],
+  physical: Map<string, PhysicalResource>,
+  ctx: ProvisionContext,
+): Promise<void> {
+  const pending = [...queues];
   const created = new Set<string>();
   while (pending.length > 0) {
     const index = pending.findIndex((q) => !q.redrive || created.has(q.redrive.deadLetterLogicalId));
@@ -80,24 +93,23 @@ export async function provision(
     physical.set(queue.logicalId, await createQueue(queue, physical, ctx));
     created.add(queue.logicalId);
   }
+}
 
-  for (const group of topology.scheduleGroups) {
-    const name =
-      group.name === undefined
-        ? `${ctx.stackName}-${group.logicalId}`
-        : String(resolveIntrinsics(group.name, { ...ctx, physical }));
-    try {
-      await ctx.scheduler.send(new CreateScheduleGroupCommand({ Name: name }));
-    } catch (error) {
-      if (!(error instanceof ConflictException)) throw error;
-    }
-    physical.set(group.logicalId, {
-      ref: name,
-      attributes: { Arn: arn("scheduler", `schedule-group/${name}`) },
-    });
+async function createScheduleGroup(
+  group: ScheduleGroupSpec,
+  physical: Map<string, PhysicalResource>,
+  ctx: ProvisionContext,
+): Promise<PhysicalResource> {
+  const name =
+    group.name === undefined
+      ? `${ctx.stackName}-${group.logicalId}`
+      : String(resolveIntrinsics(group.name, { ...ctx, physical }));
+  try {
+    await ctx.scheduler.send(new CreateScheduleGroupCommand({ Name: name }));
+  } catch (error) {
+    if (!(error instanceof ConflictException)) throw error;
   }
-
-  return physical;
+  return { ref: name, attributes: { Arn: regionalArn(ctx, "scheduler", `schedule-group/${name}`) } };
 }
 
 /**

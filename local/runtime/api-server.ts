@@ -32,52 +32,13 @@ export async function startApiServer(options: {
   /** Served before the routes (the console under /console); answers whether it handled the request. */
   readonly prelude?: (req: http.IncomingMessage, res: http.ServerResponse) => Promise<boolean>;
 }): Promise<{ url: string; stop(): Promise<void>; inFlight(): number }> {
-  // `$default` is API Gateway's catch-all route: it takes whatever no other route matched.
-  const matchers = options.routes
-    .filter((route) => route.routeKey !== DEFAULT_ROUTE_KEY)
-    .map((route) => ({ route, ...compile(route.routeKey) }));
-  const defaultRoute = options.routes.find((route) => route.routeKey === DEFAULT_ROUTE_KEY);
-  const catchAll = defaultRoute ? { route: defaultRoute, method: "", pattern: /^/, names: [] } : undefined;
-  let inFlight = 0;
-  let accepting = true;
-
-  const server = http.createServer(async (req, res) => {
-    if (!accepting)
-      return send(res, { statusCode: 503, body: JSON.stringify({ message: "Service Unavailable" }) });
-    inFlight++;
-    try {
-      if (await options.prelude?.(req, res)) return;
-      const url = new URL(req.url ?? "/", "http://localhost");
-      const method = (req.method ?? "GET").toUpperCase();
-      const match =
-        matchers
-          .map((m) => ({ m, params: m.method === method ? m.pattern.exec(url.pathname) : null }))
-          .find((x) => x.params) ??
-        (catchAll ? { m: catchAll, params: catchAll.pattern.exec("") } : undefined);
-      if (!match?.params)
-        return send(res, { statusCode: 404, body: JSON.stringify({ message: "Not Found" }) });
-      const body = await readBody(req);
-      if (body === undefined) {
-        return send(res, { statusCode: 413, body: JSON.stringify({ message: "Request Entity Too Large" }) });
-      }
-      const event = toEvent(req, url, method, match.m.route.routeKey, match.m.names, match.params, body);
-      const { route } = match.m;
-      const context = createLambdaContext(route.functionName, route.timeoutSeconds);
-      const result = (await invokeWithTimeout(
-        () => route.handler(event as never, context),
-        route.timeoutSeconds,
-      )) as APIGatewayProxyStructuredResultV2 | string | undefined;
-      send(
-        res,
-        typeof result === "object" && result ? result : { statusCode: 200, body: String(result ?? "") },
-      );
-    } catch (error) {
-      options.log?.(`[api] ${(error as Error).message}`);
-      send(res, { statusCode: 500, body: JSON.stringify({ message: "Internal Server Error" }) });
-    } finally {
-      inFlight--;
-    }
-  });
+  const api: ApiState = {
+    ...routeTable(options.routes),
+    options,
+    inFlight: 0,
+    accepting: true,
+  };
+  const server = http.createServer((req, res) => serveRequest(api, req, res));
   server.keepAliveTimeout = 65_000;
   await new Promise<void>((resolve, reject) => {
     server.once("error", reject);
@@ -86,16 +47,89 @@ export async function startApiServer(options: {
   const { port } = server.address() as AddressInfo;
   return {
     url: `http://${options.host}:${port}`,
-    inFlight: () => inFlight,
-    stop: async () => {
-      accepting = false;
-      const closed = new Promise<void>((resolve) => server.close(() => resolve()));
-      server.closeIdleConnections();
-      while (inFlight > 0) await new Promise((r) => setTimeout(r, 20));
-      server.closeAllConnections();
-      await closed;
-    },
+    inFlight: () => api.inFlight,
+    stop: () => stopServer(server, api),
   };
+}
+
+interface RouteMatcher {
+  readonly route: ApiRoute;
+  readonly method: string;
+  readonly pattern: RegExp;
+  readonly names: string[];
+}
+
+/** The routes, the server's in-flight count and whether it still takes requests. */
+interface ApiState {
+  readonly matchers: readonly RouteMatcher[];
+  readonly catchAll: RouteMatcher | undefined;
+  readonly options: {
+    readonly log?: (line: string) => void;
+    readonly prelude?: (req: http.IncomingMessage, res: http.ServerResponse) => Promise<boolean>;
+  };
+  inFlight: number;
+  accepting: boolean;
+}
+
+function routeTable(routes: readonly ApiRoute[]) {
+  // `$default` is API Gateway's catch-all route: it takes whatever no other route matched.
+  const matchers = routes
+    .filter((route) => route.routeKey !== DEFAULT_ROUTE_KEY)
+    .map((route) => ({ route, ...compile(route.routeKey) }));
+  const defaultRoute = routes.find((route) => route.routeKey === DEFAULT_ROUTE_KEY);
+  const catchAll = defaultRoute ? { route: defaultRoute, method: "", pattern: /^/, names: [] } : undefined;
+  return { matchers, catchAll };
+}
+
+async function serveRequest(api: ApiState, req: http.IncomingMessage, res: http.ServerResponse) {
+  if (!api.accepting)
+    return send(res, { statusCode: 503, body: JSON.stringify({ message: "Service Unavailable" }) });
+  api.inFlight++;
+  try {
+    if (await api.options.prelude?.(req, res)) return;
+    const url = new URL(req.url ?? "/", "http://localhost");
+    const method = (req.method ?? "GET").toUpperCase();
+    const match = matchRoute(api, method, url.pathname);
+    if (!match?.params) return send(res, { statusCode: 404, body: JSON.stringify({ message: "Not Found" }) });
+    const body = await readBody(req);
+    if (body === undefined) {
+      return send(res, { statusCode: 413, body: JSON.stringify({ message: "Request Entity Too Large" }) });
+    }
+    const event = toEvent(req, url, method, match.m.route.routeKey, match.m.names, match.params, body);
+    const { route } = match.m;
+    const context = createLambdaContext(route.functionName, route.timeoutSeconds);
+    const result = (await invokeWithTimeout(
+      () => route.handler(event as never, context),
+      route.timeoutSeconds,
+    )) as APIGatewayProxyStructuredResultV2 | string | undefined;
+    send(
+      res,
+      typeof result === "object" && result ? result : { statusCode: 200, body: String(result ?? "") },
+    );
+  } catch (error) {
+    api.options.log?.(`[api] ${(error as Error).message}`);
+    send(res, { statusCode: 500, body: JSON.stringify({ message: "Internal Server Error" }) });
+  } finally {
+    api.inFlight--;
+  }
+}
+
+function matchRoute(api: ApiState, method: string, pathname: string) {
+  const { matchers, catchAll } = api;
+  return (
+    matchers
+      .map((m) => ({ m, params: m.method === method ? m.pattern.exec(pathname) : null }))
+      .find((x) => x.params) ?? (catchAll ? { m: catchAll, params: catchAll.pattern.exec("") } : undefined)
+  );
+}
+
+async function stopServer(server: http.Server, api: ApiState): Promise<void> {
+  api.accepting = false;
+  const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+  server.closeIdleConnections();
+  while (api.inFlight > 0) await new Promise((r) => setTimeout(r, 20));
+  server.closeAllConnections();
+  await closed;
 }
 
 function compile(routeKey: string) {

@@ -56,95 +56,131 @@ export function startEventSource(
   const abort = new AbortController();
   // Every concurrent ReceiveMessage listens on this one signal; that many listeners is by design, not a leak.
   setMaxListeners(0, abort.signal);
-  const maxBatches = Math.max(1, mapping.maximumConcurrency);
-  const batches = new Set<Promise<void>>();
-  const slotWaiters: (() => void)[] = [];
-  const wakeReceivers = () => {
-    for (const wake of slotWaiters.splice(0)) wake();
+  const poller: Poller = {
+    sqs,
+    mapping,
+    log,
+    abort,
+    maxBatches: Math.max(1, mapping.maximumConcurrency),
+    batches: new Set(),
+    slotWaiters: [],
+    paused: false,
+    generation: 0,
   };
-
-  // Few receivers feeding up to `maximumConcurrency` concurrent batches, as Lambda's pollers are apart from the
-  // function's concurrency. One long poll per batch slot would be simpler, but fauxqs wakes every waiting poll
-  // when a message arrives: at a steady trickle, N idle polls cost N receives per message for nothing.
-  // Pause (a disabled mapping) does not abort a long poll: fauxqs would still hand the message to the abandoned
-  // request, hiding it for a visibility timeout. Receivers of an older generation leave after their poll.
-  let paused = false;
-  let generation = 0;
-  const receive = async (signal: AbortSignal, mine: number): Promise<void> => {
-    while (!signal.aborted && !paused && mine === generation) {
-      if (batches.size >= maxBatches) {
-        // Received messages start their visibility timeout at once: only receive when a batch can start.
-        await new Promise<void>((resolve) => slotWaiters.push(resolve));
-        continue;
-      }
-      let messages: Message[];
-      try {
-        const received = await sqs.send(
-          new ReceiveMessageCommand({
-            QueueUrl: mapping.queueUrl,
-            MaxNumberOfMessages: Math.min(MAX_RECEIVE_MESSAGES, mapping.batchSize),
-            // Lambda's pollers long-poll for the maximum 20 s; fauxqs answers as soon as a message is visible
-            // (it re-checks delayed messages every 20 ms), so this only saves idle receives. stop() aborts it.
-            WaitTimeSeconds: 20,
-            MessageSystemAttributeNames: ["All"],
-            MessageAttributeNames: ["All"],
-          }),
-          { abortSignal: signal },
-        );
-        messages = received.Messages ?? [];
-      } catch (error) {
-        if (signal.aborted) return;
-        log(`[${mapping.functionName}] receive failed: ${(error as Error).message}`);
-        await sleep(200);
-        continue;
-      }
-      if (messages.length === 0) continue;
-      messages = await gatherBatch(sqs, mapping, messages, signal);
-      if (paused) {
-        // Received after the pause: hand it straight back (one receive counted, no attempt, order kept).
-        await releaseMessages(sqs, mapping, messages, log);
-        return;
-      }
-      const batch: Promise<void> = deliverBatch(sqs, mapping, messages, log)
-        .catch((error: Error) => log(`[${mapping.functionName}] batch failed: ${error.message}`))
-        .finally(() => {
-          batches.delete(batch);
-          wakeReceivers();
-        });
-      batches.add(batch);
-    }
-  };
-
-  const startReceivers = () =>
-    Array.from({ length: Math.min(RECEIVERS_PER_MAPPING, maxBatches) }, () =>
-      receive(abort.signal, generation),
-    );
-  const receivers = startReceivers();
-  const finishBatches = async () => {
-    // In-flight invocations finish (and delete what they handled).
-    while (batches.size > 0) await Promise.allSettled([...batches]);
-  };
+  const receivers = startReceivers(poller);
 
   return {
-    inFlight: () => batches.size,
+    inFlight: () => poller.batches.size,
     stop: async () => {
       abort.abort();
-      wakeReceivers();
+      wakeReceivers(poller);
       await Promise.allSettled(receivers);
-      await finishBatches();
+      await finishBatches(poller);
     },
     pause: async () => {
-      paused = true;
-      wakeReceivers();
-      await finishBatches();
+      poller.paused = true;
+      wakeReceivers(poller);
+      await finishBatches(poller);
     },
     resume: () => {
-      if (abort.signal.aborted || !paused) return;
-      paused = false;
-      generation++;
-      receivers.push(...startReceivers());
+      if (abort.signal.aborted || !poller.paused) return;
+      poller.paused = false;
+      poller.generation++;
+      receivers.push(...startReceivers(poller));
     },
   };
+}
+
+/** One mapping's running state, shared by its receivers, its batches and the runner's controls. */
+interface Poller {
+  readonly sqs: SQSClient;
+  readonly mapping: EventSourceMapping;
+  readonly log: (line: string) => void;
+  readonly abort: AbortController;
+  readonly maxBatches: number;
+  readonly batches: Set<Promise<void>>;
+  readonly slotWaiters: (() => void)[];
+  paused: boolean;
+  generation: number;
+}
+
+function wakeReceivers(poller: Poller): void {
+  for (const wake of poller.slotWaiters.splice(0)) wake();
+}
+
+function startReceivers(poller: Poller): Promise<void>[] {
+  return Array.from({ length: Math.min(RECEIVERS_PER_MAPPING, poller.maxBatches) }, () =>
+    receive(poller, poller.abort.signal, poller.generation),
+  );
+}
+
+async function finishBatches(poller: Poller): Promise<void> {
+  // In-flight invocations finish (and delete what they handled).
+  while (poller.batches.size > 0) await Promise.allSettled([...poller.batches]);
+}
+
+/**
+ * Few receivers feeding up to `maximumConcurrency` concurrent batches, as Lambda's pollers are apart from the
+ * function's concurrency. One long poll per batch slot would be simpler, but fauxqs wakes every waiting poll
+ * when a message arrives: at a steady trickle, N idle polls cost N receives per message for nothing.
+ * Pause (a disabled mapping) does not abort a long poll: fauxqs would still hand the message to the abandoned
+ * request, hiding it for a visibility timeout. Receivers of an older generation leave after their poll.
+ */
+async function receive(poller: Poller, signal: AbortSignal, mine: number): Promise<void> {
+  const { sqs, mapping, log } = poller;
+  while (!signal.aborted && !poller.paused && mine === poller.generation) {
+    if (poller.batches.size >= poller.maxBatches) {
+      // Received messages start their visibility timeout at once: only receive when a batch can start.
+      await new Promise<void>((resolve) => poller.slotWaiters.push(resolve));
+      continue;
+    }
+    const received = await longPoll(poller, signal);
+    if (received === undefined) return;
+    if (received.length === 0) continue;
+    const messages = await gatherBatch(sqs, mapping, received, signal);
+    if (poller.paused) {
+      // Received after the pause: hand it straight back (one receive counted, no attempt, order kept).
+      await releaseMessages(sqs, mapping, messages, log);
+      return;
+    }
+    startBatch(poller, messages);
+  }
+}
+
+/** One receive: the messages it got, none after a failure (logged, then a pause), undefined once stopped. */
+async function longPoll(poller: Poller, signal: AbortSignal): Promise<Message[] | undefined> {
+  const { mapping } = poller;
+  try {
+    const received = await poller.sqs.send(
+      new ReceiveMessageCommand({
+        QueueUrl: mapping.queueUrl,
+        MaxNumberOfMessages: Math.min(MAX_RECEIVE_MESSAGES, mapping.batchSize),
+        // Lambda's pollers long-poll for the maximum 20 s; fauxqs answers as soon as a message is visible
+        // (it re-checks delayed messages every 20 ms), so this only saves idle receives. stop() aborts it.
+        WaitTimeSeconds: 20,
+        MessageSystemAttributeNames: ["All"],
+        MessageAttributeNames: ["All"],
+      }),
+      { abortSignal: signal },
+    );
+    return received.Messages ?? [];
+  } catch (error) {
+    if (signal.aborted) return undefined;
+    poller.log(`[${mapping.functionName}] receive failed: ${(error as Error).message}`);
+    await sleep(200);
+    return [];
+  }
+}
+
+function startBatch(poller: Poller, messages: Message[]): void {
+  const { mapping, log } = poller;
+  const batch: Promise<void> = deliverBatch(poller.sqs, mapping, messages, log)
+    .catch((error: Error) => log(`[${mapping.functionName}] batch failed: ${error.message}`))
+    .finally(() => {
+      poller.batches.delete(batch);
+      wakeReceivers(poller);
+    });
+  poller.batches.add(batch);
 }
 
 /** Makes messages received during a pause visible again at once, so they wait at the head of their group. */

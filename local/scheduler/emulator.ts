@@ -1,4 +1,4 @@
-import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
 import { parseScheduleExpression, zonedWallTimeToEpochMs } from "./expression.js";
 import { createRequestHandler } from "./protocol.js";
@@ -63,7 +63,48 @@ export async function startSchedulerEmulator(options: SchedulerEmulatorOptions):
     throw new RangeError(`firingWindowSeconds must be within 0..60, got ${windowSeconds}`);
   }
 
-  const plan = (definition: ScheduleDefinition): FirePlan | undefined => {
+  // The timer and the store need each other; the store only reaches the timer through this hook.
+  let timer: FiringTimer | undefined;
+  const store = new ScheduleStore({
+    region: options.region ?? "us-east-1",
+    accountId: options.accountId ?? "000000000000",
+    now,
+    plan: firePlanner(now, random, windowSeconds),
+    onChange: (previous, next) => timer?.onChange(previous, next),
+    ...(options.persistencePath === undefined ? {} : { persistencePath: options.persistencePath }),
+    logger,
+  });
+  const firing = new FiringTimer({ store, sender: options.sqs, now, random, logger });
+  timer = firing;
+  await store.load();
+
+  const requestListener = createRequestHandler(store);
+  const server = createServer(requestListener);
+  const address = await listen(server, options.port ?? 0, options.host ?? "127.0.0.1");
+  const host = address.family === "IPv6" ? `[${address.address}]` : address.address;
+  const url = `http://${host}:${address.port}`;
+  logger(`scheduler: listening on ${url} (${store.scheduleCount} schedule(s))`);
+
+  let stopping: Promise<void> | undefined;
+  return {
+    url,
+    port: address.port,
+    requestListener,
+    fireDueNow: () => firing.fireDueNow(),
+    stop() {
+      stopping ??= stopServing(server, firing, store);
+      return stopping;
+    },
+  };
+}
+
+/** When a one-time schedule fires: its time, pushed later by the firing window and its flexible window. */
+function firePlanner(
+  now: () => number,
+  random: () => number,
+  windowSeconds: number,
+): (definition: ScheduleDefinition) => FirePlan | undefined {
+  return (definition) => {
     const expression = parseScheduleExpression(definition.ScheduleExpression);
     if (expression?.kind !== "at") return undefined;
     const scheduledAt = zonedWallTimeToEpochMs(
@@ -77,51 +118,23 @@ export async function startSchedulerEmulator(options: SchedulerEmulatorOptions):
     if (window.Mode === "FLEXIBLE") delay += (window.MaximumWindowInMinutes ?? 0) * 60_000 * random();
     return { scheduledAt, fireAt: scheduledAt + Math.floor(delay) };
   };
+}
 
-  // The timer and the store need each other; the store only reaches the timer through this hook.
-  let timer: FiringTimer | undefined;
-  const store = new ScheduleStore({
-    region: options.region ?? "us-east-1",
-    accountId: options.accountId ?? "000000000000",
-    now,
-    plan,
-    onChange: (previous, next) => timer?.onChange(previous, next),
-    ...(options.persistencePath === undefined ? {} : { persistencePath: options.persistencePath }),
-    logger,
-  });
-  const firing = new FiringTimer({ store, sender: options.sqs, now, random, logger });
-  timer = firing;
-  await store.load();
-
-  const requestListener = createRequestHandler(store);
-  const server = createServer(requestListener);
+async function listen(server: Server, port: number, host: string): Promise<AddressInfo> {
   await new Promise<void>((resolve, reject) => {
     server.once("error", reject);
-    server.listen(options.port ?? 0, options.host ?? "127.0.0.1", () => {
+    server.listen(port, host, () => {
       server.off("error", reject);
       resolve();
     });
   });
-  const address = server.address() as AddressInfo;
-  const host = address.family === "IPv6" ? `[${address.address}]` : address.address;
-  const url = `http://${host}:${address.port}`;
-  logger(`scheduler: listening on ${url} (${store.scheduleCount} schedule(s))`);
+  return server.address() as AddressInfo;
+}
 
-  let stopping: Promise<void> | undefined;
-  return {
-    url,
-    port: address.port,
-    requestListener,
-    fireDueNow: () => firing.fireDueNow(),
-    stop() {
-      stopping ??= (async () => {
-        const closed = new Promise<void>((resolve) => server.close(() => resolve()));
-        server.closeAllConnections();
-        await firing.stop();
-        await store.flush(true);
-        await closed;
-      })();
-      return stopping;
-    },
-  };
+async function stopServing(server: Server, firing: FiringTimer, store: ScheduleStore): Promise<void> {
+  const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+  server.closeAllConnections();
+  await firing.stop();
+  await store.flush(true);
+  await closed;
 }

@@ -35,77 +35,114 @@ export function createRequestHandler(store: ScheduleStore) {
 
 const MAX_BODY_BYTES = 1024 * 1024;
 
+/** One request, parsed: what the operations read. */
+interface Call {
+  readonly store: ScheduleStore;
+  readonly method: string;
+  readonly query: URLSearchParams;
+  readonly body: Record<string, unknown>;
+}
+
+/** No operation has this method and path. */
+const UNMATCHED = Symbol("unmatched");
+
 async function handle(store: ScheduleStore, req: IncomingMessage): Promise<unknown> {
   const url = new URL(req.url ?? "/", "http://localhost");
-  let segments: string[];
+  const segments = pathSegments(url);
+  const method = req.method ?? "GET";
+  const query = url.searchParams;
+  const body = method === "POST" || method === "PUT" ? await readJson(req) : {};
+  const answer = operate({ store, method, query, body }, segments);
+  if (answer === UNMATCHED) {
+    throw new SchedulerError("UnknownOperationException", `No operation matches ${method} ${url.pathname}`);
+  }
+  return answer;
+}
+
+function pathSegments(url: URL): string[] {
   try {
-    segments = url.pathname.split("/").slice(1).map(decodeURIComponent);
+    return url.pathname.split("/").slice(1).map(decodeURIComponent);
   } catch {
     throw new SchedulerError("ValidationException", "The request path is not valid.");
   }
-  const method = req.method ?? "GET";
-  const query = url.searchParams;
-  const [resource, label] = segments;
-  const body = method === "POST" || method === "PUT" ? await readJson(req) : {};
+}
 
+function operate(call: Call, segments: string[]): unknown {
+  const { store, method, query } = call;
+  const [resource, label] = segments;
   if (resource === "schedules" && segments.length === 1 && method === "GET") {
     return listSchedules(store, query);
   }
   if (resource === "schedules" && segments.length === 2 && label !== undefined) {
-    switch (method) {
-      case "POST": {
-        const { definition, clientToken } = parseScheduleInput(label, body);
-        return { ScheduleArn: store.createSchedule(definition, clientToken).Arn };
-      }
-      case "PUT": {
-        const { definition, clientToken } = parseScheduleInput(label, body);
-        return { ScheduleArn: store.updateSchedule(definition, clientToken).Arn };
-      }
-      case "GET":
-        return scheduleOutput(store.getSchedule(groupParam(query), checkName("name", label)));
-      case "DELETE":
-        store.deleteSchedule(groupParam(query), checkName("name", label));
-        return {};
-    }
+    return scheduleOperation(call, label);
   }
   if (resource === "schedule-groups" && segments.length === 1 && method === "GET") {
     const page = store.listGroups(pageQuery(query));
     return { ScheduleGroups: page.items.map(groupOutput), ...nextToken(page.nextToken) };
   }
   if (resource === "schedule-groups" && segments.length === 2 && label !== undefined) {
-    switch (method) {
-      case "POST": {
-        const check = new Checker();
-        const name = check.name("name", label);
-        const tags = check.tags("tags", body.Tags);
-        const clientToken = check.clientToken(body.ClientToken);
-        check.done();
-        return { ScheduleGroupArn: store.createGroup(name, tags, clientToken).Arn };
-      }
-      case "GET":
-        return groupOutput(store.getGroup(checkName("name", label)));
-      case "DELETE":
-        store.deleteGroup(checkName("name", label));
-        return {};
-    }
+    return groupOperation(call, label);
   }
   if (resource === "tags" && segments.length === 2 && label !== undefined) {
-    switch (method) {
-      case "GET":
-        return { Tags: store.listTags(label) };
-      case "POST": {
-        const check = new Checker();
-        const tags = check.tags("tags", body.Tags, true);
-        check.done();
-        store.tagResource(label, tags);
-        return {};
-      }
-      case "DELETE":
-        store.untagResource(label, query.getAll("TagKeys"));
-        return {};
-    }
+    return tagOperation(call, label);
   }
-  throw new SchedulerError("UnknownOperationException", `No operation matches ${method} ${url.pathname}`);
+  return UNMATCHED;
+}
+
+function scheduleOperation({ store, method, query, body }: Call, label: string): unknown {
+  switch (method) {
+    case "POST": {
+      const { definition, clientToken } = parseScheduleInput(label, body);
+      return { ScheduleArn: store.createSchedule(definition, clientToken).Arn };
+    }
+    case "PUT": {
+      const { definition, clientToken } = parseScheduleInput(label, body);
+      return { ScheduleArn: store.updateSchedule(definition, clientToken).Arn };
+    }
+    case "GET":
+      return scheduleOutput(store.getSchedule(groupParam(query), checkName("name", label)));
+    case "DELETE":
+      store.deleteSchedule(groupParam(query), checkName("name", label));
+      return {};
+  }
+  return UNMATCHED;
+}
+
+function groupOperation({ store, method, body }: Call, label: string): unknown {
+  switch (method) {
+    case "POST": {
+      const check = new Checker();
+      const name = check.name("name", label);
+      const tags = check.tags("tags", body.Tags);
+      const clientToken = check.clientToken(body.ClientToken);
+      check.done();
+      return { ScheduleGroupArn: store.createGroup(name, tags, clientToken).Arn };
+    }
+    case "GET":
+      return groupOutput(store.getGroup(checkName("name", label)));
+    case "DELETE":
+      store.deleteGroup(checkName("name", label));
+      return {};
+  }
+  return UNMATCHED;
+}
+
+function tagOperation({ store, method, query, body }: Call, label: string): unknown {
+  switch (method) {
+    case "GET":
+      return { Tags: store.listTags(label) };
+    case "POST": {
+      const check = new Checker();
+      const tags = check.tags("tags", body.Tags, true);
+      check.done();
+      store.tagResource(label, tags);
+      return {};
+    }
+    case "DELETE":
+      store.untagResource(label, query.getAll("TagKeys"));
+      return {};
+  }
+  return UNMATCHED;
 }
 
 function sendJson(res: ServerResponse, status: number, body: unknown, errorType?: string): void {

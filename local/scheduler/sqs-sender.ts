@@ -48,6 +48,14 @@ interface Pending {
   readonly reject: (error: unknown) => void;
 }
 
+/** What one sender keeps between sends: resolved queue URLs and the entries waiting for this tick's flush. */
+interface SenderState {
+  readonly sqs: SQSClient;
+  readonly urls: Map<string, Promise<string>>;
+  readonly pending: Map<string, Pending[]>;
+  flushQueued: boolean;
+}
+
 const BATCH_SIZE = 10;
 /** SendMessageBatch caps the whole request's payload; stay under the smallest limit SQS has had (256 KiB). */
 const BATCH_BYTES = 250 * 1024;
@@ -62,72 +70,7 @@ const BATCH_BYTES = 250 * 1024;
  * which requires content-based deduplication on FIFO targets; without it every send fails as a target error.
  */
 export function createSqsTargetSender(sqs: SQSClient): SqsTargetSender {
-  const urls = new Map<string, Promise<string>>();
-  const pending = new Map<string, Pending[]>();
-  let flushQueued = false;
-
-  const queueUrl = (arn: string, queueName: string): Promise<string> => {
-    let url = urls.get(arn);
-    if (!url) {
-      url = sqs.send(new GetQueueUrlCommand({ QueueName: queueName })).then((out) => {
-        if (!out.QueueUrl) throw new TargetError("AWS.SimpleQueueService.NonExistentQueue", "No queue URL");
-        return out.QueueUrl;
-      });
-      urls.set(arn, url);
-      url.catch(() => urls.delete(arn));
-    }
-    return url;
-  };
-
-  const sendBatch = async (arn: string, queueName: string, batch: readonly Pending[]): Promise<void> => {
-    try {
-      const url = await queueUrl(arn, queueName);
-      const out = await sqs.send(
-        new SendMessageBatchCommand({
-          QueueUrl: url,
-          Entries: batch.map((p, i) => ({ ...p.entry, Id: String(i) })),
-        }),
-      );
-      const failed = new Map((out.Failed ?? []).map((f) => [f.Id, f]));
-      batch.forEach((p, i) => {
-        const failure = failed.get(String(i));
-        if (failure) {
-          p.reject(new TargetError(failure.Code ?? "InternalError", failure.Message ?? "SendMessage failed"));
-        } else {
-          p.resolve();
-        }
-      });
-    } catch (error) {
-      if (isMissingQueue(error)) urls.delete(arn);
-      for (const p of batch) p.reject(error);
-    }
-  };
-
-  const flush = (arn: string, entries: Pending[]): void => {
-    const parsed = parseSqsArn(arn);
-    if (!parsed) return;
-    let batch: Pending[] = [];
-    let bytes = 0;
-    for (const p of entries) {
-      const size = entrySize(p.entry);
-      if (batch.length === BATCH_SIZE || (batch.length > 0 && bytes + size > BATCH_BYTES)) {
-        void sendBatch(arn, parsed.queueName, batch);
-        batch = [];
-        bytes = 0;
-      }
-      batch.push(p);
-      bytes += size;
-    }
-    if (batch.length > 0) void sendBatch(arn, parsed.queueName, batch);
-  };
-
-  const flushAll = (): void => {
-    flushQueued = false;
-    const all = [...pending];
-    pending.clear();
-    for (const [arn, entries] of all) flush(arn, entries);
-  };
-
+  const sender: SenderState = { sqs, urls: new Map(), pending: new Map(), flushQueued: false };
   return {
     send(input) {
       const parsed = parseSqsArn(input.queueArn);
@@ -137,36 +80,113 @@ export function createSqsTargetSender(sqs: SQSClient): SqsTargetSender {
         );
       }
       const isFifo = parsed.queueName.endsWith(".fifo");
-      const attributes = input.messageAttributes
-        ? Object.fromEntries(
-            Object.entries(input.messageAttributes).map(([name, value]): [string, MessageAttributeValue] => [
-              name,
-              { DataType: "String", StringValue: value },
-            ]),
-          )
-        : undefined;
+      const attributes = stringAttributes(input.messageAttributes);
       return new Promise<void>((resolve, reject) => {
         const entry: Omit<SendMessageBatchRequestEntry, "Id"> = {
           MessageBody: input.body,
           ...(isFifo && input.messageGroupId !== undefined ? { MessageGroupId: input.messageGroupId } : {}),
           ...(attributes ? { MessageAttributes: attributes } : {}),
         };
-        let queue = pending.get(input.queueArn);
-        if (!queue) {
-          queue = [];
-          pending.set(input.queueArn, queue);
-        }
-        queue.push({ entry, resolve, reject });
-        if (queue.length >= BATCH_SIZE) {
-          pending.delete(input.queueArn);
-          flush(input.queueArn, queue);
-        } else if (!flushQueued) {
-          flushQueued = true;
-          setImmediate(flushAll);
-        }
+        enqueue(sender, input.queueArn, { entry, resolve, reject });
       });
     },
   };
+}
+
+function stringAttributes(
+  messageAttributes: Readonly<Record<string, string>> | undefined,
+): Record<string, MessageAttributeValue> | undefined {
+  return messageAttributes
+    ? Object.fromEntries(
+        Object.entries(messageAttributes).map(([name, value]): [string, MessageAttributeValue] => [
+          name,
+          { DataType: "String", StringValue: value },
+        ]),
+      )
+    : undefined;
+}
+
+function enqueue(sender: SenderState, queueArn: string, entry: Pending): void {
+  let queue = sender.pending.get(queueArn);
+  if (!queue) {
+    queue = [];
+    sender.pending.set(queueArn, queue);
+  }
+  queue.push(entry);
+  if (queue.length >= BATCH_SIZE) {
+    sender.pending.delete(queueArn);
+    flush(sender, queueArn, queue);
+  } else if (!sender.flushQueued) {
+    sender.flushQueued = true;
+    setImmediate(() => flushAll(sender));
+  }
+}
+
+function flushAll(sender: SenderState): void {
+  sender.flushQueued = false;
+  const all = [...sender.pending];
+  sender.pending.clear();
+  for (const [arn, entries] of all) flush(sender, arn, entries);
+}
+
+function flush(sender: SenderState, arn: string, entries: Pending[]): void {
+  const parsed = parseSqsArn(arn);
+  if (!parsed) return;
+  let batch: Pending[] = [];
+  let bytes = 0;
+  for (const p of entries) {
+    const size = entrySize(p.entry);
+    if (batch.length === BATCH_SIZE || (batch.length > 0 && bytes + size > BATCH_BYTES)) {
+      void sendBatch(sender, arn, parsed.queueName, batch);
+      batch = [];
+      bytes = 0;
+    }
+    batch.push(p);
+    bytes += size;
+  }
+  if (batch.length > 0) void sendBatch(sender, arn, parsed.queueName, batch);
+}
+
+async function sendBatch(
+  sender: SenderState,
+  arn: string,
+  queueName: string,
+  batch: readonly Pending[],
+): Promise<void> {
+  try {
+    const url = await queueUrl(sender, arn, queueName);
+    const out = await sender.sqs.send(
+      new SendMessageBatchCommand({
+        QueueUrl: url,
+        Entries: batch.map((p, i) => ({ ...p.entry, Id: String(i) })),
+      }),
+    );
+    const failed = new Map((out.Failed ?? []).map((f) => [f.Id, f]));
+    batch.forEach((p, i) => {
+      const failure = failed.get(String(i));
+      if (failure) {
+        p.reject(new TargetError(failure.Code ?? "InternalError", failure.Message ?? "SendMessage failed"));
+      } else {
+        p.resolve();
+      }
+    });
+  } catch (error) {
+    if (isMissingQueue(error)) sender.urls.delete(arn);
+    for (const p of batch) p.reject(error);
+  }
+}
+
+function queueUrl(sender: SenderState, arn: string, queueName: string): Promise<string> {
+  let url = sender.urls.get(arn);
+  if (!url) {
+    url = sender.sqs.send(new GetQueueUrlCommand({ QueueName: queueName })).then((out) => {
+      if (!out.QueueUrl) throw new TargetError("AWS.SimpleQueueService.NonExistentQueue", "No queue URL");
+      return out.QueueUrl;
+    });
+    sender.urls.set(arn, url);
+    url.catch(() => sender.urls.delete(arn));
+  }
+  return url;
 }
 
 function entrySize(entry: Omit<SendMessageBatchRequestEntry, "Id">): number {
