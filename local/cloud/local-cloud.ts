@@ -42,7 +42,14 @@ import { consoleHandler } from "../../console/server.js";
 import { provision } from "./provision.js";
 import { recoverUnfinishedTasks } from "./recover.js";
 import { synthLocalTemplate } from "./synth.js";
-import { type LocalTopology, type PhysicalResource, resolveIntrinsics, topologyOf } from "./template.js";
+import {
+  type FunctionSpec,
+  type LocalTopology,
+  type PhysicalResource,
+  type ResolveContext,
+  resolveIntrinsics,
+  topologyOf,
+} from "./template.js";
 
 /**
  * Concurrent batches for an event source mapping without MaximumConcurrency (the timer queue). AWS scales such a
@@ -162,8 +169,123 @@ export interface LocalCloudFaults {
 export async function startLocalCloud(options: LocalCloudOptions = {}): Promise<LocalCloud> {
   const host = options.host ?? "127.0.0.1";
   resolveLocalhostSubdomains();
-  const log = options.log ?? (() => undefined);
-  const signingSecret = options.signingSecret ?? DEFAULT_LOCAL_SIGNING_SECRET;
+  const setup: Setup = {
+    options,
+    host,
+    log: options.log ?? (() => undefined),
+    signingSecret: options.signingSecret ?? DEFAULT_LOCAL_SIGNING_SECRET,
+  };
+  const aws = await startAwsEmulators(setup);
+  const started: Started = { runners: [], functionHosts: [] };
+  try {
+    exportAwsEnvironment(setup, aws);
+    const stack = await provisionStack(aws);
+    started.appConfig = await startSettingsEmulator(stack.topology, stack.ctx, options, host, setup.log);
+    const functionEnvironments = exportFunctionEnvironments(stack, aws);
+    const { metrics, emfSink } = captureMetrics(options);
+    const functionOf = await loadFunctions(aws, stack.topology, started, emfSink);
+    const eventSources = await startEventSources(setup, aws, stack, functionOf, started.runners);
+    await recoverPersistedTasks(setup, stack);
+    stack.dynamodb.destroy();
+    // Scheduled rules start after recovery, so a restart re-arms first.
+    const scheduledRules = startScheduledRules(setup, stack, functionOf, started.runners);
+    const api = await startApiAndConsole(setup, aws, stack, functionOf, metrics);
+    started.api = api.server;
+    return localCloudHandle({
+      setup,
+      aws,
+      stack,
+      functionEnvironments,
+      metrics,
+      eventSources,
+      scheduledRules,
+      api,
+      appConfig: started.appConfig,
+      runners: started.runners,
+      functionHosts: started.functionHosts,
+    });
+  } catch (error) {
+    await stopAfterFailure(aws, started);
+    throw error;
+  }
+}
+
+/** The caller's options with their defaults applied. */
+interface Setup {
+  readonly options: LocalCloudOptions;
+  readonly host: string;
+  readonly log: (line: string) => void;
+  readonly signingSecret: string;
+}
+
+/** Lambda's API and the emulators, started before anything else, and where the functions' calls go. */
+interface LocalAws {
+  readonly lambda: LambdaEmulator;
+  readonly emulators: RunningEmulatorProcess;
+  readonly fastPath: LocalFastPath | undefined;
+  readonly faultEndpoints: Record<AwsService, string> | undefined;
+  /** The fault proxies when faults are on without a fast path; otherwise the emulators. */
+  readonly functionEndpoints: Record<AwsService, string>;
+  /** With the fault proxies: points a queue URL at the SQS fault proxy. */
+  readonly viaFaults: ((value: string) => string) | undefined;
+  /** One of the runtime's own clients, routed past the faults (its calls are AWS's business). */
+  own<C extends SdkClientLike>(client: C): C;
+}
+
+/** What the steps have started so far: when a later step throws, `stopAfterFailure` stops these. */
+interface Started {
+  readonly runners: EventSourceRunner[];
+  readonly functionHosts: FunctionHost[];
+  appConfig?: LocalSettings;
+  api?: ApiServer;
+}
+
+/** The synthesized `local` stack, created in the emulators. */
+interface LocalStack {
+  readonly stackName: string;
+  readonly topology: LocalTopology;
+  readonly physical: Map<string, PhysicalResource>;
+  readonly ctx: ResolveContext;
+  /** The runtime's own clients, routed by `own`. */
+  readonly dynamodb: DynamoDBClient;
+  readonly sqs: SQSClient;
+}
+
+type FunctionOf = (logicalId: string) => { fn: FunctionSpec; handler: LambdaHandler };
+
+interface StartedEventSources {
+  readonly mappings: (EventSourceMapping & { logicalId: string })[];
+  /** The client the pollers receive and delete with: the runtime's own `sqs` unless faults reach the pollers. */
+  readonly pollerSqs: SQSClient;
+}
+
+type ApiServer = Awaited<ReturnType<typeof startApiServer>>;
+
+interface StartedApi {
+  readonly server: ApiServer;
+  readonly routes: ApiRoute[];
+  readonly consoleScheduler: SchedulerClient;
+}
+
+/** Everything the last step leaves running: what the handle shows and its `stop` stops. */
+interface RunningCloud {
+  readonly setup: Setup;
+  readonly aws: LocalAws;
+  readonly stack: LocalStack;
+  readonly functionEnvironments: Record<string, Record<string, string>>;
+  readonly metrics: MetricStore;
+  readonly eventSources: StartedEventSources;
+  readonly scheduledRules: LocalScheduledRule[];
+  readonly api: StartedApi;
+  readonly appConfig: LocalSettings | undefined;
+  readonly runners: readonly EventSourceRunner[];
+  readonly functionHosts: readonly FunctionHost[];
+}
+
+/** As lean as the functions' clients: Lambda's pollers are the local runtime's own overhead. */
+const LOCAL_CLIENT_CONFIG = { region: LOCAL_REGION, credentials: LOCAL_CREDENTIALS };
+
+async function startAwsEmulators({ options, host, log }: Setup): Promise<LocalAws> {
   // Lambda's event-source-mapping API lives here, beside the runners it pauses (see lambda-emulator.ts).
   const lambda = await startLambdaEmulator({
     host,
@@ -192,258 +314,323 @@ export async function startLocalCloud(options: LocalCloudOptions = {}): Promise<
   // The runtime's own provisioning and recovery calls are AWS's business, never faulted.
   const own = <C extends SdkClientLike>(client: C): C =>
     fastPath ? fastPath.route(client, { faults: false }) : client;
+  return { lambda, emulators, fastPath, faultEndpoints, functionEndpoints, viaFaults, own };
+}
+
+function exportAwsEnvironment({ options, signingSecret }: Setup, aws: LocalAws): void {
+  // The functions read these at import time, exactly as they read Lambda's environment.
+  Object.assign(process.env, {
+    AWS_REGION: LOCAL_REGION,
+    AWS_DEFAULT_REGION: LOCAL_REGION,
+    AWS_ACCESS_KEY_ID: LOCAL_CREDENTIALS.accessKeyId,
+    AWS_SECRET_ACCESS_KEY: LOCAL_CREDENTIALS.secretAccessKey,
+    AWS_ENDPOINT_URL_DYNAMODB: aws.functionEndpoints.dynamodb,
+    // fauxqs's own host name for its queue URLs: calls then go where the SDK expects, without a warning each.
+    AWS_ENDPOINT_URL_SQS: queueUrlOrigin(aws.functionEndpoints.sqs),
+    AWS_ENDPOINT_URL_SCHEDULER: aws.functionEndpoints.scheduler,
+    AWS_ENDPOINT_URL_LAMBDA: aws.lambda.url,
+    PUNCTUAL_SIGNING_SECRET: signingSecret,
+    AWS_NODEJS_CONNECTION_REUSE_ENABLED: "1",
+  });
+  if (options.configOverrides)
+    process.env.PUNCTUAL_CONFIG_OVERRIDES = JSON.stringify(options.configOverrides);
+}
+
+async function provisionStack(aws: LocalAws): Promise<LocalStack> {
   const stackName = "Punctual-local";
-  const runners: EventSourceRunner[] = [];
-  const functionHosts: FunctionHost[] = [];
-  let appConfig: LocalSettings | undefined;
-  let api: Awaited<ReturnType<typeof startApiServer>> | undefined;
-  let consoleScheduler: SchedulerClient | undefined;
-  try {
-    // The functions read these at import time, exactly as they read Lambda's environment.
-    Object.assign(process.env, {
-      AWS_REGION: LOCAL_REGION,
-      AWS_DEFAULT_REGION: LOCAL_REGION,
-      AWS_ACCESS_KEY_ID: LOCAL_CREDENTIALS.accessKeyId,
-      AWS_SECRET_ACCESS_KEY: LOCAL_CREDENTIALS.secretAccessKey,
-      AWS_ENDPOINT_URL_DYNAMODB: functionEndpoints.dynamodb,
-      // fauxqs's own host name for its queue URLs: calls then go where the SDK expects, without a warning each.
-      AWS_ENDPOINT_URL_SQS: queueUrlOrigin(functionEndpoints.sqs),
-      AWS_ENDPOINT_URL_SCHEDULER: functionEndpoints.scheduler,
-      AWS_ENDPOINT_URL_LAMBDA: lambda.url,
-      PUNCTUAL_SIGNING_SECRET: signingSecret,
-      AWS_NODEJS_CONNECTION_REUSE_ENABLED: "1",
-    });
-    if (options.configOverrides)
-      process.env.PUNCTUAL_CONFIG_OVERRIDES = JSON.stringify(options.configOverrides);
+  const template = await synthLocalTemplate();
+  const topology = topologyOf(template);
+  const { endpoints } = aws.emulators;
+  const dynamodb = aws.own(
+    createAwsClient(DynamoDBClient, { ...LOCAL_CLIENT_CONFIG, endpoint: endpoints.dynamodb }),
+  );
+  const sqs = aws.own(
+    createAwsClient(SQSClient, { ...LOCAL_CLIENT_CONFIG, endpoint: queueUrlOrigin(endpoints.sqs) }),
+  );
+  const scheduler = aws.own(
+    createAwsClient(SchedulerClient, { ...LOCAL_CLIENT_CONFIG, endpoint: endpoints.scheduler }),
+  );
+  const physical = await provision(template, topology, {
+    region: LOCAL_REGION,
+    accountId: LOCAL_ACCOUNT,
+    stackName,
+    dynamodb,
+    sqs,
+    scheduler,
+  });
+  scheduler.destroy();
+  const ctx = { region: LOCAL_REGION, accountId: LOCAL_ACCOUNT, stackName, physical };
+  return { stackName, topology, physical, ctx, dynamodb, sqs };
+}
 
-    const template = await synthLocalTemplate();
-    const topology = topologyOf(template);
-    // As lean as the functions' clients: Lambda's pollers are the local runtime's own overhead.
-    const clientConfig = { region: LOCAL_REGION, credentials: LOCAL_CREDENTIALS };
-    const dynamodb = own(
-      createAwsClient(DynamoDBClient, { ...clientConfig, endpoint: emulators.endpoints.dynamodb }),
+/** Each function's resolved environment, merged into this process's: all local functions share one. */
+function exportFunctionEnvironments(
+  stack: LocalStack,
+  aws: LocalAws,
+): Record<string, Record<string, string>> {
+  const { viaFaults } = aws;
+  const functionEnvironments: Record<string, Record<string, string>> = {};
+  for (const fn of stack.topology.functions) {
+    const resolved = resolveIntrinsics(fn.environment, stack.ctx) as Record<string, unknown>;
+    functionEnvironments[fn.logicalId] = Object.fromEntries(
+      // The SQS SDK calls the host of each QueueUrl: with faults on, queue URLs name the SQS fault proxy.
+      Object.entries(resolved).map(([k, v]) => [k, viaFaults ? viaFaults(String(v)) : String(v)]),
     );
-    const sqs = own(
-      createAwsClient(SQSClient, { ...clientConfig, endpoint: queueUrlOrigin(emulators.endpoints.sqs) }),
-    );
-    const scheduler = own(
-      createAwsClient(SchedulerClient, { ...clientConfig, endpoint: emulators.endpoints.scheduler }),
-    );
-    const physical = await provision(template, topology, {
-      region: LOCAL_REGION,
-      accountId: LOCAL_ACCOUNT,
-      stackName,
-      dynamodb,
-      sqs,
-      scheduler,
-    });
-    scheduler.destroy();
+  }
+  Object.assign(process.env, mergeEnvironments(Object.values(functionEnvironments)));
+  // Locally the secret comes from PUNCTUAL_SIGNING_SECRET; there is no Secrets Manager to read.
+  delete process.env.SIGNING_SECRET_ARN;
+  return functionEnvironments;
+}
 
-    const ctx = { region: LOCAL_REGION, accountId: LOCAL_ACCOUNT, stackName, physical };
-    appConfig = await startSettingsEmulator(topology, ctx, options, host, log);
-    const functionEnvironments: Record<string, Record<string, string>> = {};
-    for (const fn of topology.functions) {
-      const resolved = resolveIntrinsics(fn.environment, ctx) as Record<string, unknown>;
-      functionEnvironments[fn.logicalId] = Object.fromEntries(
-        // The SQS SDK calls the host of each QueueUrl: with faults on, queue URLs name the SQS fault proxy.
-        Object.entries(resolved).map(([k, v]) => [k, viaFaults ? viaFaults(String(v)) : String(v)]),
-      );
-    }
-    Object.assign(process.env, mergeEnvironments(Object.values(functionEnvironments)));
-    // Locally the secret comes from PUNCTUAL_SIGNING_SECRET; there is no Secrets Manager to read.
-    delete process.env.SIGNING_SECRET_ARN;
-    // The functions emit their metrics as on AWS; the local runtime catches the EMF lines (emf-capture.ts) into
-    // the metric store, and prints them only when asked: on a terminal they bury what matters.
-    process.env.POWERTOOLS_METRICS_DISABLED = "false";
-    const metrics = new MetricStore();
-    const emfSink = {
-      record: (document: unknown) => metrics.record(document),
-      print: !!options.printMetrics,
+function captureMetrics(options: LocalCloudOptions): { metrics: MetricStore; emfSink: EmfSink } {
+  // The functions emit their metrics as on AWS; the local runtime catches the EMF lines (emf-capture.ts) into
+  // the metric store, and prints them only when asked: on a terminal they bury what matters.
+  process.env.POWERTOOLS_METRICS_DISABLED = "false";
+  const metrics = new MetricStore();
+  const emfSink = {
+    record: (document: unknown) => metrics.record(document),
+    print: !!options.printMetrics,
+  };
+  return { metrics, emfSink };
+}
+
+/** The handler modules, in this thread or in function hosts; the settings profile's validator is one of them. */
+async function loadFunctions(
+  aws: LocalAws,
+  topology: LocalTopology,
+  started: Started,
+  emfSink: EmfSink,
+): Promise<FunctionOf> {
+  // From here on every client `createAwsClient` makes in this process (the functions' own, at import or on
+  // first use) takes the fast path, until this cloud stops.
+  if (aws.fastPath) setLocalAwsTransport(aws.fastPath);
+  const { emulators } = aws;
+  const handlers =
+    emulators.connect && functionHostsWanted()
+      ? await hostFunctions(topology, emulators.connect, started.functionHosts, emfSink)
+      : await importFunctions(topology, emfSink);
+  const { appConfig } = started;
+  if (appConfig) appConfig.emulator.useValidator(settingsValidator(topology, handlers, appConfig.profileId));
+  return (logicalId: string) => {
+    const fn = topology.functions.find((f) => f.logicalId === logicalId);
+    const handler = handlers.get(logicalId);
+    if (!fn || !handler) throw new Error(`no local function for ${logicalId}`);
+    return { fn, handler };
+  };
+}
+
+async function startEventSources(
+  { options, log }: Setup,
+  aws: LocalAws,
+  stack: LocalStack,
+  functionOf: FunctionOf,
+  runners: EventSourceRunner[],
+): Promise<StartedEventSources> {
+  const { physical } = stack;
+  const faultPollers = aws.faultEndpoints !== undefined && options.faultEventSources !== false;
+  const pollerSqs = faultPollers
+    ? // On the fast path the registered transport routes this client (faults on); else: the SQS proxy.
+      createAwsClient(SQSClient, {
+        ...LOCAL_CLIENT_CONFIG,
+        endpoint: queueUrlOrigin(aws.functionEndpoints.sqs),
+      })
+    : stack.sqs;
+  const mappings: (EventSourceMapping & { logicalId: string })[] = [];
+  for (const source of stack.topology.eventSources.filter((s) => s.enabled)) {
+    const { fn, handler } = functionOf(source.functionLogicalId);
+    const queue = physical.get(source.queueLogicalId);
+    if (!queue) throw new Error(`event source ${source.logicalId} reads an unknown queue`);
+    const mapping = {
+      logicalId: source.logicalId,
+      functionName: fn.logicalId,
+      handler,
+      timeoutSeconds: fn.timeoutSeconds,
+      queueUrl: queue.ref,
+      queueArn: queue.attributes.Arn as string,
+      batchSize: source.batchSize,
+      maximumBatchingWindowSeconds: source.maximumBatchingWindowSeconds,
+      reportBatchItemFailures: source.reportBatchItemFailures,
+      // As on AWS, a mapping's MaximumConcurrency caps its concurrent batches (deliver: the topic's
+      // maxConcurrency); without one, Lambda scales with the backlog and a large fixed pool stands in.
+      maximumConcurrency: source.maximumConcurrency ?? LOCAL_UNCAPPED_CONCURRENCY,
     };
+    mappings.push(mapping);
+    const runner = startEventSource(pollerSqs, mapping, log);
+    runners.push(runner);
+    await registerMapping(
+      aws.lambda,
+      runner,
+      mapping,
+      physical.get(source.logicalId),
+      physical.get(fn.logicalId),
+    );
+  }
+  return { mappings, pollerSqs };
+}
 
-    // From here on every client `createAwsClient` makes in this process (the functions' own, at import or on
-    // first use) takes the fast path, until this cloud stops.
-    if (fastPath) setLocalAwsTransport(fastPath);
-    const handlers =
-      emulators.connect && functionHostsWanted()
-        ? await hostFunctions(topology, emulators.connect, functionHosts, emfSink)
-        : await importFunctions(topology, emfSink);
-    if (appConfig)
-      appConfig.emulator.useValidator(settingsValidator(topology, handlers, appConfig.profileId));
-    const functionOf = (logicalId: string) => {
-      const fn = topology.functions.find((f) => f.logicalId === logicalId);
-      const handler = handlers.get(logicalId);
-      if (!fn || !handler) throw new Error(`no local function for ${logicalId}`);
-      return { fn, handler };
-    };
+async function recoverPersistedTasks({ options, log }: Setup, stack: LocalStack): Promise<void> {
+  if (!options.dataDir) return;
+  const recovery = await recoverUnfinishedTasks({
+    dynamodb: stack.dynamodb,
+    sqs: stack.sqs,
+    tableName: requiredEnv("TABLE_NAME"),
+    timerQueueUrl: requiredEnv("TIMER_QUEUE_URL"),
+    topicQueueUrls: readTopology("topicQueues"),
+    horizonSeconds: loadEnvironmentConfig("local").timer.horizonSeconds,
+  });
+  log(`recovered: ${recovery.rearmed} timer(s) re-armed, ${recovery.requeued} task(s) requeued`);
+}
 
-    const faultPollers = faultEndpoints !== undefined && options.faultEventSources !== false;
-    const pollerSqs = faultPollers
-      ? // On the fast path the registered transport routes this client (faults on); else: the SQS proxy.
-        createAwsClient(SQSClient, { ...clientConfig, endpoint: queueUrlOrigin(functionEndpoints.sqs) })
-      : sqs;
-    const eventSourceMappings: (EventSourceMapping & { logicalId: string })[] = [];
-    for (const source of topology.eventSources.filter((s) => s.enabled)) {
-      const { fn, handler } = functionOf(source.functionLogicalId);
-      const queue = physical.get(source.queueLogicalId);
-      if (!queue) throw new Error(`event source ${source.logicalId} reads an unknown queue`);
-      const mapping = {
-        logicalId: source.logicalId,
+/**
+ * Scheduled EventBridge rules (the sweeper) fire their function like EventBridge would, at the template's
+ * rate unless the caller speeds them up.
+ */
+function startScheduledRules(
+  { options, log }: Setup,
+  stack: LocalStack,
+  functionOf: FunctionOf,
+  runners: EventSourceRunner[],
+): LocalScheduledRule[] {
+  const scheduledRules: LocalScheduledRule[] = [];
+  for (const rule of stack.topology.scheduledRules.filter((r) => r.enabled)) {
+    const { fn, handler } = functionOf(rule.functionLogicalId);
+    const intervalMs = options.sweeperIntervalMs ?? rule.rateMs;
+    const runner: ScheduledRuleRunner = startScheduledRule(
+      {
+        ruleArn: stack.physical.get(rule.logicalId)?.attributes.Arn ?? rule.logicalId,
         functionName: fn.logicalId,
         handler,
         timeoutSeconds: fn.timeoutSeconds,
-        queueUrl: queue.ref,
-        queueArn: queue.attributes.Arn as string,
-        batchSize: source.batchSize,
-        maximumBatchingWindowSeconds: source.maximumBatchingWindowSeconds,
-        reportBatchItemFailures: source.reportBatchItemFailures,
-        // As on AWS, a mapping's MaximumConcurrency caps its concurrent batches (deliver: the topic's
-        // maxConcurrency); without one, Lambda scales with the backlog and a large fixed pool stands in.
-        maximumConcurrency: source.maximumConcurrency ?? LOCAL_UNCAPPED_CONCURRENCY,
-      };
-      eventSourceMappings.push(mapping);
-      const runner = startEventSource(pollerSqs, mapping, log);
-      runners.push(runner);
-      await registerMapping(
-        lambda,
-        runner,
-        mapping,
-        physical.get(source.logicalId),
-        physical.get(fn.logicalId),
-      );
-    }
-
-    if (options.dataDir) {
-      const recovery = await recoverUnfinishedTasks({
-        dynamodb,
-        sqs,
-        tableName: requiredEnv("TABLE_NAME"),
-        timerQueueUrl: requiredEnv("TIMER_QUEUE_URL"),
-        topicQueueUrls: readTopology("topicQueues"),
-        horizonSeconds: loadEnvironmentConfig("local").timer.horizonSeconds,
-      });
-      log(`recovered: ${recovery.rearmed} timer(s) re-armed, ${recovery.requeued} task(s) requeued`);
-    }
-    dynamodb.destroy();
-
-    // Scheduled EventBridge rules (the sweeper) fire their function like EventBridge would, at the template's
-    // rate unless the caller speeds them up. They start after recovery, so a restart re-arms first.
-    const scheduledRules: LocalScheduledRule[] = [];
-    for (const rule of topology.scheduledRules.filter((r) => r.enabled)) {
-      const { fn, handler } = functionOf(rule.functionLogicalId);
-      const intervalMs = options.sweeperIntervalMs ?? rule.rateMs;
-      const runner: ScheduledRuleRunner = startScheduledRule(
-        {
-          ruleArn: physical.get(rule.logicalId)?.attributes.Arn ?? rule.logicalId,
-          functionName: fn.logicalId,
-          handler,
-          timeoutSeconds: fn.timeoutSeconds,
-          intervalMs,
-        },
-        log,
-      );
-      runners.push({ stop: () => runner.stop(), inFlight: () => 0 });
-      scheduledRules.push({
-        logicalId: rule.logicalId,
-        functionName: fn.logicalId,
-        scheduleExpression: rule.scheduleExpression,
         intervalMs,
-        invocations: runner.invocations,
-      });
-    }
-
-    const routes: ApiRoute[] = topology.routes.map((route) => {
-      const { fn, handler } = functionOf(route.functionLogicalId);
-      return {
-        routeKey: route.routeKey,
-        functionName: fn.logicalId,
-        handler,
-        timeoutSeconds: fn.timeoutSeconds,
-      };
-    });
-    consoleScheduler = createAwsClient(SchedulerClient, {
-      ...clientConfig,
-      endpoint: emulators.endpoints.scheduler,
-    });
-    const prelude = consoleHandler({
-      sources: {
-        metrics: localMetricsSource(metrics),
-        local: localViewSource({
-          scheduler: consoleScheduler,
-          sqs,
-          scheduleGroupName: requiredEnv("SCHEDULE_GROUP_NAME"),
-          timerQueueUrl: requiredEnv("TIMER_QUEUE_URL"),
-        }),
       },
       log,
+    );
+    runners.push({ stop: () => runner.stop(), inFlight: () => 0 });
+    scheduledRules.push({
+      logicalId: rule.logicalId,
+      functionName: fn.logicalId,
+      scheduleExpression: rule.scheduleExpression,
+      intervalMs,
+      invocations: runner.invocations,
     });
-    api = await startApiServer({ host, port: options.apiPort ?? 3000, routes, log, prelude });
-
-    const runningApi = api;
-    const runningAppConfig = appConfig;
-    return {
-      apiUrl: runningApi.url,
-      awsEndpoint: emulators.gatewayUrl,
-      endpoints: emulators.endpoints,
-      signingSecret,
-      verificationKeys: Object.fromEntries(
-        Object.keys(loadEnvironmentConfig("local").resolvedTopics).map((topic) => [
-          topic,
-          topicSigningKey(signingSecret, topic),
-        ]),
-      ),
-      topology,
-      functionEnvironments,
-      stackName,
-      physical,
-      eventSourceMappings,
-      routes: Object.fromEntries(routes.map((r) => [r.routeKey, r.functionName])),
-      scheduledRules,
-      metrics,
-      ...(appConfig
-        ? {
-            topicSettings: {
-              file: appConfig.file,
-              endpoint: appConfig.emulator.url,
-              deployedVersion: (appConfig.emulator as AppConfigEmulator).deployedVersion,
-            },
-          }
-        : {}),
-      ...(faultEndpoints
-        ? {
-            faults: {
-              endpoints: faultEndpoints,
-              set: async (policy: FaultPolicy) => {
-                await emulators.setFaults(policy);
-              },
-              stats: async () => emulators.faultStats(),
-            },
-          }
-        : {}),
-      stop: async () => {
-        // Stop accepting, let in-flight deliveries finish, stop pollers, then the emulators.
-        await runningApi.stop();
-        await Promise.all(runners.map((r) => r.stop()));
-        await Promise.all(functionHosts.map((host) => host.stop()));
-        sqs.destroy();
-        consoleScheduler?.destroy();
-        if (pollerSqs !== sqs) pollerSqs.destroy();
-        if (fastPath && localAwsTransport() === fastPath) setLocalAwsTransport(undefined);
-        await emulators.stop();
-        await lambda.stop();
-        await runningAppConfig?.stop();
-      },
-    };
-  } catch (error) {
-    if (fastPath && localAwsTransport() === fastPath) setLocalAwsTransport(undefined);
-    await api?.stop();
-    await Promise.all(runners.map((r) => r.stop()));
-    await Promise.all(functionHosts.map((host) => host.stop()));
-    await emulators.stop();
-    await lambda.stop();
-    await appConfig?.stop();
-    throw error;
   }
+  return scheduledRules;
+}
+
+async function startApiAndConsole(
+  { options, host, log }: Setup,
+  aws: LocalAws,
+  stack: LocalStack,
+  functionOf: FunctionOf,
+  metrics: MetricStore,
+): Promise<StartedApi> {
+  const routes: ApiRoute[] = stack.topology.routes.map((route) => {
+    const { fn, handler } = functionOf(route.functionLogicalId);
+    return {
+      routeKey: route.routeKey,
+      functionName: fn.logicalId,
+      handler,
+      timeoutSeconds: fn.timeoutSeconds,
+    };
+  });
+  const consoleScheduler = createAwsClient(SchedulerClient, {
+    ...LOCAL_CLIENT_CONFIG,
+    endpoint: aws.emulators.endpoints.scheduler,
+  });
+  const prelude = consoleHandler({
+    sources: {
+      metrics: localMetricsSource(metrics),
+      local: localViewSource({
+        scheduler: consoleScheduler,
+        sqs: stack.sqs,
+        scheduleGroupName: requiredEnv("SCHEDULE_GROUP_NAME"),
+        timerQueueUrl: requiredEnv("TIMER_QUEUE_URL"),
+      }),
+    },
+    log,
+  });
+  const server = await startApiServer({ host, port: options.apiPort ?? 3000, routes, log, prelude });
+  return { server, routes, consoleScheduler };
+}
+
+function localCloudHandle(running: RunningCloud): LocalCloud {
+  const { aws, stack, api } = running;
+  const { signingSecret } = running.setup;
+  return {
+    apiUrl: api.server.url,
+    awsEndpoint: aws.emulators.gatewayUrl,
+    endpoints: aws.emulators.endpoints,
+    signingSecret,
+    verificationKeys: Object.fromEntries(
+      Object.keys(loadEnvironmentConfig("local").resolvedTopics).map((topic) => [
+        topic,
+        topicSigningKey(signingSecret, topic),
+      ]),
+    ),
+    topology: stack.topology,
+    functionEnvironments: running.functionEnvironments,
+    stackName: stack.stackName,
+    physical: stack.physical,
+    eventSourceMappings: running.eventSources.mappings,
+    routes: Object.fromEntries(api.routes.map((r) => [r.routeKey, r.functionName])),
+    scheduledRules: running.scheduledRules,
+    metrics: running.metrics,
+    ...topicSettingsOf(running.appConfig),
+    ...faultControlOf(aws),
+    stop: () => stopLocalCloud(running),
+  };
+}
+
+function topicSettingsOf(appConfig: LocalSettings | undefined): Pick<LocalCloud, "topicSettings"> {
+  return appConfig
+    ? {
+        topicSettings: {
+          file: appConfig.file,
+          endpoint: appConfig.emulator.url,
+          deployedVersion: (appConfig.emulator as AppConfigEmulator).deployedVersion,
+        },
+      }
+    : {};
+}
+
+function faultControlOf({ emulators, faultEndpoints }: LocalAws): Pick<LocalCloud, "faults"> {
+  return faultEndpoints
+    ? {
+        faults: {
+          endpoints: faultEndpoints,
+          set: async (policy: FaultPolicy) => {
+            await emulators.setFaults(policy);
+          },
+          stats: async () => emulators.faultStats(),
+        },
+      }
+    : {};
+}
+
+async function stopLocalCloud(running: RunningCloud): Promise<void> {
+  const { aws, stack, api, eventSources } = running;
+  // Stop accepting, let in-flight deliveries finish, stop pollers, then the emulators.
+  await api.server.stop();
+  await Promise.all(running.runners.map((r) => r.stop()));
+  await Promise.all(running.functionHosts.map((host) => host.stop()));
+  stack.sqs.destroy();
+  api.consoleScheduler.destroy();
+  if (eventSources.pollerSqs !== stack.sqs) eventSources.pollerSqs.destroy();
+  if (aws.fastPath && localAwsTransport() === aws.fastPath) setLocalAwsTransport(undefined);
+  await aws.emulators.stop();
+  await aws.lambda.stop();
+  await running.appConfig?.stop();
+}
+
+async function stopAfterFailure(aws: LocalAws, started: Started): Promise<void> {
+  if (aws.fastPath && localAwsTransport() === aws.fastPath) setLocalAwsTransport(undefined);
+  await started.api?.stop();
+  await Promise.all(started.runners.map((r) => r.stop()));
+  await Promise.all(started.functionHosts.map((host) => host.stop()));
+  await aws.emulators.stop();
+  await aws.lambda.stop();
+  await started.appConfig?.stop();
 }
 
 interface LocalSettings {

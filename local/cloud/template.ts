@@ -98,8 +98,32 @@ export interface LocalTopology {
 export function topologyOf(template: CfnTemplate): LocalTopology {
   const resources = Object.entries(template.Resources);
   const ofType = (type: string) => resources.filter(([, r]) => r.Type === type);
+  const tables = tablesOf(ofType);
+  const queues = queuesOf(ofType);
+  const functions = functionsOf(ofType);
+  const eventSources = eventSourcesOf(ofType);
+  const routes = routesOf(ofType);
+  const scheduleGroups = scheduleGroupsOf(ofType);
+  const scheduledRules = scheduledRulesOf(ofType, functions);
+  const settingsProfiles = settingsProfilesOf(ofType);
 
-  const tables = ofType("AWS::DynamoDB::Table").map(([logicalId, r]) => {
+  return {
+    tables,
+    queues,
+    functions,
+    eventSources,
+    routes,
+    scheduleGroups,
+    scheduledRules,
+    settingsProfiles,
+  };
+}
+
+/** The template's resources of one CloudFormation type, as `[logicalId, resource]`. */
+type ResourcesOfType = (type: string) => [string, CfnResource][];
+
+function tablesOf(ofType: ResourcesOfType): TableSpec[] {
+  return ofType("AWS::DynamoDB::Table").map(([logicalId, r]) => {
     const p = r.Properties ?? {};
     const ttl = p.TimeToLiveSpecification as { AttributeName?: string; Enabled?: boolean } | undefined;
     const indexes = p.GlobalSecondaryIndexes as GlobalSecondaryIndexSpec[] | undefined;
@@ -119,8 +143,10 @@ export function topologyOf(template: CfnTemplate): LocalTopology {
         : {}),
     };
   });
+}
 
-  const queues = ofType("AWS::SQS::Queue").map(([logicalId, r]) => {
+function queuesOf(ofType: ResourcesOfType): QueueSpec[] {
+  return ofType("AWS::SQS::Queue").map(([logicalId, r]) => {
     const p = r.Properties ?? {};
     const attributes: Record<string, string> = {};
     for (const name of [
@@ -149,16 +175,20 @@ export function topologyOf(template: CfnTemplate): LocalTopology {
         : {}),
     };
   });
+}
 
-  const functions = ofType("AWS::Lambda::Function").flatMap(([logicalId, r]) => {
+function functionsOf(ofType: ResourcesOfType): FunctionSpec[] {
+  return ofType("AWS::Lambda::Function").flatMap(([logicalId, r]) => {
     const entry = r.Metadata?.[ENTRY_METADATA_KEY];
     if (typeof entry !== "string") return []; // CDK's own helper functions (log retention, custom resources)
     const p = r.Properties ?? {};
     const env = (p.Environment as { Variables?: Record<string, unknown> } | undefined)?.Variables ?? {};
     return [{ logicalId, entry, timeoutSeconds: Number(p.Timeout ?? 3), environment: env }];
   });
+}
 
-  const eventSources = ofType("AWS::Lambda::EventSourceMapping").flatMap(([logicalId, r]) => {
+function eventSourcesOf(ofType: ResourcesOfType): EventSourceSpec[] {
+  return ofType("AWS::Lambda::EventSourceMapping").flatMap(([logicalId, r]) => {
     const p = r.Properties ?? {};
     const functionLogicalId = refTarget(p.FunctionName);
     const queueLogicalId = getAttTarget(p.EventSourceArn);
@@ -179,27 +209,33 @@ export function topologyOf(template: CfnTemplate): LocalTopology {
       },
     ];
   });
+}
 
+function routesOf(ofType: ResourcesOfType): RouteSpec[] {
   const integrations = new Map(
     ofType("AWS::ApiGatewayV2::Integration").map(([logicalId, r]) => [
       logicalId,
       getAttTarget(r.Properties?.IntegrationUri) ?? refTarget(r.Properties?.IntegrationUri),
     ]),
   );
-  const routes = ofType("AWS::ApiGatewayV2::Route").flatMap(([, r]) => {
+  return ofType("AWS::ApiGatewayV2::Route").flatMap(([, r]) => {
     const p = r.Properties ?? {};
     const integrationId = integrationOfTarget(p.Target);
     const functionLogicalId = integrationId ? integrations.get(integrationId) : undefined;
     return functionLogicalId ? [{ routeKey: String(p.RouteKey), functionLogicalId }] : [];
   });
+}
 
-  const scheduleGroups = ofType("AWS::Scheduler::ScheduleGroup").map(([logicalId, r]) => ({
+function scheduleGroupsOf(ofType: ResourcesOfType): ScheduleGroupSpec[] {
+  return ofType("AWS::Scheduler::ScheduleGroup").map(([logicalId, r]) => ({
     logicalId,
     ...(r.Properties?.Name !== undefined ? { name: r.Properties.Name } : {}),
   }));
+}
 
+function scheduledRulesOf(ofType: ResourcesOfType, functions: FunctionSpec[]): ScheduledRuleSpec[] {
   const functionIds = new Set(functions.map((f) => f.logicalId));
-  const scheduledRules = ofType("AWS::Events::Rule").flatMap(([logicalId, r]) => {
+  return ofType("AWS::Events::Rule").flatMap(([logicalId, r]) => {
     const p = r.Properties ?? {};
     if (typeof p.ScheduleExpression !== "string") return []; // event-pattern rules: nothing fires them locally
     const targets = (p.Targets as { Arn?: unknown }[] | undefined) ?? [];
@@ -217,19 +253,6 @@ export function topologyOf(template: CfnTemplate): LocalTopology {
       ];
     });
   });
-
-  const settingsProfiles = settingsProfilesOf(ofType);
-
-  return {
-    tables,
-    queues,
-    functions,
-    eventSources,
-    routes,
-    scheduleGroups,
-    scheduledRules,
-    settingsProfiles,
-  };
 }
 
 /** Each hosted AppConfig version with the environment its deployment targets and its profile's validator. */
