@@ -58,94 +58,25 @@ export class PunctualStack extends Stack {
     const { config } = props;
     assertDeployable(config, this.account);
     this.config = config;
-    const removalPolicy = config.removalPolicy === "retain" ? RemovalPolicy.RETAIN : RemovalPolicy.DESTROY;
-    const logRetention = logRetentionDays(config) as logs.RetentionDays;
+    const common: CommonProps = {
+      config,
+      removalPolicy: config.removalPolicy === "retain" ? RemovalPolicy.RETAIN : RemovalPolicy.DESTROY,
+      logRetention: logRetentionDays(config) as logs.RetentionDays,
+    };
     Tags.of(this).add("app", "punctual");
     Tags.of(this).add("environment", config.name);
 
     this.table = new TaskTable(this, "Tasks", { config });
     this.alarms = new AlarmTopic(this, "Alarms", { config });
-
-    // Callback signing secret: 44 characters of [A-Za-z0-9] are valid base64 (33 bytes, 262 bits of entropy).
-    // The deliver function reads it through SIGNING_SECRET_ARN and signs each topic's callbacks with that
-    // topic's key, derived from it (HKDF, shared/security/signing.ts); receivers get only their topic's key.
-    // Our loader also accepts a JSON value `{"current": "<base64>", "previous": …}` for hand-managed rotation.
-    this.signingSecret = new secretsmanager.Secret(this, "SigningSecret", {
-      description: `Punctual ${config.name}: callback signing secret (base64); each topic's receivers verify with a key derived from it (npm run signing-key)`,
-      generateSecretString: { passwordLength: 44, excludePunctuation: true, includeSpace: false },
-      removalPolicy,
-    });
-    Validations.of(this.signingSecret).acknowledge({
-      id: "AwsSolutions-SMG4",
-      reason:
-        "Every callback receiver verifies with its topic's key, derived from this secret; an automatic rotation would break verification everywhere at once. Rotation is an operator procedure: set the new secret, let receivers accept both derived keys, then retire the old one (README).",
-    });
-
+    this.signingSecret = addSigningSecret(this, common);
     // Before the topics: their deliver functions read the runtime settings (issue 14.5).
-    this.runtimeSettings = new RuntimeSettings(this, "RuntimeSettings", {
-      config,
-      alarms: this.alarms,
-      removalPolicy,
-      logRetention,
-    });
-    this.topics = Object.values(config.resolvedTopics).map(
-      (topic) =>
-        new Topic(this, `Topic-${topic.name}`, {
-          config,
-          topic,
-          table: this.table,
-          signingSecret: this.signingSecret,
-          alarms: this.alarms,
-          runtimeSettings: this.runtimeSettings,
-          removalPolicy,
-          logRetention,
-        }),
-    );
-    this.timerQueues = new TimerQueues(this, "Timer", {
-      config,
-      table: this.table,
-      topics: this.topics,
-      alarms: this.alarms,
-      removalPolicy,
-      logRetention,
-    });
-    this.timerScheduler = new TimerScheduler(this, "Scheduler", {
-      config,
-      timerQueues: this.timerQueues,
-      alarms: this.alarms,
-      removalPolicy,
-    });
-    this.api = new TaskApi(this, "Api", {
-      config,
-      table: this.table,
-      timerQueues: this.timerQueues,
-      timerScheduler: this.timerScheduler,
-      alarms: this.alarms,
-      topics: this.topics,
-      runtimeSettings: this.runtimeSettings,
-      removalPolicy,
-      logRetention,
-    });
-    this.sweeper = new Sweeper(this, "Sweeper", {
-      config,
-      table: this.table,
-      timerQueues: this.timerQueues,
-      topics: this.topics,
-      alarms: this.alarms,
-      runtimeSettings: this.runtimeSettings,
-      removalPolicy,
-      logRetention,
-    });
-    this.scheduleMaterializer = new ScheduleMaterializer(this, "ScheduleMaterializer", {
-      config,
-      table: this.table,
-      timerQueues: this.timerQueues,
-      timerScheduler: this.timerScheduler,
-      alarms: this.alarms,
-      runtimeSettings: this.runtimeSettings,
-      removalPolicy,
-      logRetention,
-    });
+    this.runtimeSettings = addRuntimeSettings(this, common);
+    this.topics = addTopics(this, common);
+    this.timerQueues = addTimerQueues(this, common);
+    this.timerScheduler = addTimerScheduler(this, common);
+    this.api = addTaskApi(this, common);
+    this.sweeper = addSweeper(this, common);
+    this.scheduleMaterializer = addScheduleMaterializer(this, common);
 
     const functions = this.node.findAll().filter((c): c is PunctualFunction => c instanceof PunctualFunction);
     if (props.configOverridesJson) {
@@ -160,38 +91,163 @@ export class PunctualStack extends Stack {
       functions,
       alarms: this.alarms,
     });
-
-    new CfnOutput(this, "ApiUrl", { value: this.api.url, description: "Base URL of the task API" });
-    new CfnOutput(this, "SigningSecretArn", {
-      value: this.signingSecret.secretArn,
-      description:
-        "Secrets Manager secret holding the callback signing secret (receivers get their topic's key: npm run signing-key)",
-    });
-    new CfnOutput(this, "DashboardName", {
-      value: this.dashboard.dashboardName,
-      description: "CloudWatch dashboard of this environment (topics, timer, Scheduler, functions, alarms)",
-    });
-    // Topic settings without a deploy (README): what `aws appconfig` commands name.
-    const settings = this.runtimeSettings;
-    new CfnOutput(this, "TopicSettingsApplicationId", {
-      value: settings.application.applicationId,
-      description: "AppConfig application of the runtime topic settings",
-    });
-    new CfnOutput(this, "TopicSettingsEnvironmentId", {
-      value: settings.environment.environmentId,
-      description: "AppConfig environment the functions read the topic settings from",
-    });
-    new CfnOutput(this, "TopicSettingsProfileId", {
-      value: settings.profile.configurationProfileId,
-      description: "AppConfig configuration profile (hosted, JSON) of the topic settings",
-    });
-    new CfnOutput(this, "TopicSettingsDeploymentStrategyId", {
-      value: settings.deploymentStrategy.deploymentStrategyId,
-      description: "AppConfig deployment strategy for topic settings changes (linear, with bake time)",
-    });
-    new CfnOutput(this, "AlarmTopicArn", {
-      value: this.alarms.topic.topicArn,
-      description: "SNS topic every alarm notifies",
-    });
+    addOutputs(this);
   }
+}
+
+/** What every part of the stack is built with: the environment's config and what happens to its data and logs. */
+interface CommonProps {
+  readonly config: PunctualConfig;
+  readonly removalPolicy: RemovalPolicy;
+  readonly logRetention: logs.RetentionDays;
+}
+
+function addSigningSecret(
+  stack: PunctualStack,
+  { config, removalPolicy }: CommonProps,
+): secretsmanager.Secret {
+  // Callback signing secret: 44 characters of [A-Za-z0-9] are valid base64 (33 bytes, 262 bits of entropy).
+  // The deliver function reads it through SIGNING_SECRET_ARN and signs each topic's callbacks with that
+  // topic's key, derived from it (HKDF, shared/security/signing.ts); receivers get only their topic's key.
+  // Our loader also accepts a JSON value `{"current": "<base64>", "previous": …}` for hand-managed rotation.
+  const secret = new secretsmanager.Secret(stack, "SigningSecret", {
+    description: `Punctual ${config.name}: callback signing secret (base64); each topic's receivers verify with a key derived from it (npm run signing-key)`,
+    generateSecretString: { passwordLength: 44, excludePunctuation: true, includeSpace: false },
+    removalPolicy,
+  });
+  Validations.of(secret).acknowledge({
+    id: "AwsSolutions-SMG4",
+    reason:
+      "Every callback receiver verifies with its topic's key, derived from this secret; an automatic rotation would break verification everywhere at once. Rotation is an operator procedure: set the new secret, let receivers accept both derived keys, then retire the old one (README).",
+  });
+  return secret;
+}
+
+function addRuntimeSettings(
+  stack: PunctualStack,
+  { config, removalPolicy, logRetention }: CommonProps,
+): RuntimeSettings {
+  return new RuntimeSettings(stack, "RuntimeSettings", {
+    config,
+    alarms: stack.alarms,
+    removalPolicy,
+    logRetention,
+  });
+}
+
+function addTopics(stack: PunctualStack, { config, removalPolicy, logRetention }: CommonProps): Topic[] {
+  return Object.values(config.resolvedTopics).map(
+    (topic) =>
+      new Topic(stack, `Topic-${topic.name}`, {
+        config,
+        topic,
+        table: stack.table,
+        signingSecret: stack.signingSecret,
+        alarms: stack.alarms,
+        runtimeSettings: stack.runtimeSettings,
+        removalPolicy,
+        logRetention,
+      }),
+  );
+}
+
+function addTimerQueues(
+  stack: PunctualStack,
+  { config, removalPolicy, logRetention }: CommonProps,
+): TimerQueues {
+  return new TimerQueues(stack, "Timer", {
+    config,
+    table: stack.table,
+    topics: stack.topics,
+    alarms: stack.alarms,
+    removalPolicy,
+    logRetention,
+  });
+}
+
+function addTimerScheduler(stack: PunctualStack, { config, removalPolicy }: CommonProps): TimerScheduler {
+  return new TimerScheduler(stack, "Scheduler", {
+    config,
+    timerQueues: stack.timerQueues,
+    alarms: stack.alarms,
+    removalPolicy,
+  });
+}
+
+function addTaskApi(stack: PunctualStack, { config, removalPolicy, logRetention }: CommonProps): TaskApi {
+  return new TaskApi(stack, "Api", {
+    config,
+    table: stack.table,
+    timerQueues: stack.timerQueues,
+    timerScheduler: stack.timerScheduler,
+    alarms: stack.alarms,
+    topics: stack.topics,
+    runtimeSettings: stack.runtimeSettings,
+    removalPolicy,
+    logRetention,
+  });
+}
+
+function addSweeper(stack: PunctualStack, { config, removalPolicy, logRetention }: CommonProps): Sweeper {
+  return new Sweeper(stack, "Sweeper", {
+    config,
+    table: stack.table,
+    timerQueues: stack.timerQueues,
+    topics: stack.topics,
+    alarms: stack.alarms,
+    runtimeSettings: stack.runtimeSettings,
+    removalPolicy,
+    logRetention,
+  });
+}
+
+function addScheduleMaterializer(
+  stack: PunctualStack,
+  { config, removalPolicy, logRetention }: CommonProps,
+): ScheduleMaterializer {
+  return new ScheduleMaterializer(stack, "ScheduleMaterializer", {
+    config,
+    table: stack.table,
+    timerQueues: stack.timerQueues,
+    timerScheduler: stack.timerScheduler,
+    alarms: stack.alarms,
+    runtimeSettings: stack.runtimeSettings,
+    removalPolicy,
+    logRetention,
+  });
+}
+
+function addOutputs(stack: PunctualStack): void {
+  new CfnOutput(stack, "ApiUrl", { value: stack.api.url, description: "Base URL of the task API" });
+  new CfnOutput(stack, "SigningSecretArn", {
+    value: stack.signingSecret.secretArn,
+    description:
+      "Secrets Manager secret holding the callback signing secret (receivers get their topic's key: npm run signing-key)",
+  });
+  new CfnOutput(stack, "DashboardName", {
+    value: stack.dashboard.dashboardName,
+    description: "CloudWatch dashboard of this environment (topics, timer, Scheduler, functions, alarms)",
+  });
+  // Topic settings without a deploy (README): what `aws appconfig` commands name.
+  const settings = stack.runtimeSettings;
+  new CfnOutput(stack, "TopicSettingsApplicationId", {
+    value: settings.application.applicationId,
+    description: "AppConfig application of the runtime topic settings",
+  });
+  new CfnOutput(stack, "TopicSettingsEnvironmentId", {
+    value: settings.environment.environmentId,
+    description: "AppConfig environment the functions read the topic settings from",
+  });
+  new CfnOutput(stack, "TopicSettingsProfileId", {
+    value: settings.profile.configurationProfileId,
+    description: "AppConfig configuration profile (hosted, JSON) of the topic settings",
+  });
+  new CfnOutput(stack, "TopicSettingsDeploymentStrategyId", {
+    value: settings.deploymentStrategy.deploymentStrategyId,
+    description: "AppConfig deployment strategy for topic settings changes (linear, with bake time)",
+  });
+  new CfnOutput(stack, "AlarmTopicArn", {
+    value: stack.alarms.topic.topicArn,
+    description: "SNS topic every alarm notifies",
+  });
 }

@@ -54,66 +54,89 @@ export class PunctualFunction extends nodejs.NodejsFunction {
 
   constructor(scope: Construct, id: string, props: PunctualFunctionProps) {
     // The role and the log group are created beside the function: the NodejsFunction constructor needs them.
-    const role = new iam.Role(scope, `${id}Role`, {
-      assumedBy: new iam.ServicePrincipal("lambda.amazonaws.com"),
-      description: `Punctual ${props.environmentName} ${props.name} function`,
-    });
-    const logGroup = new logs.LogGroup(scope, `${id}Logs`, {
-      retention: props.logRetention,
-      removalPolicy: props.removalPolicy,
-    });
-    logGroup.grantWrite(role);
-
+    const { role, logGroup } = roleAndLogGroup(scope, id, props);
     const entry = props.entry ?? path.posix.join("functions", `${props.name}.ts`);
-    super(scope, id, {
-      entry: path.join(PROJECT_ROOT, entry),
-      handler: "handler",
-      projectRoot: PROJECT_ROOT,
-      depsLockFilePath: path.join(PROJECT_ROOT, "package-lock.json"),
-      runtime: lambda.Runtime.NODEJS_22_X,
-      architecture: lambda.Architecture.ARM_64,
-      memorySize: memorySizeOf(props),
-      timeout: props.timeout,
-      description: props.description,
-      ...tracingAndLogging(props.observability, props.logLevel),
-      role,
-      logGroup,
-      environment: {
-        [ENV.environment]: props.environmentName,
-        POWERTOOLS_SERVICE_NAME: serviceName(props.environmentName),
-        POWERTOOLS_METRICS_NAMESPACE: METRICS_NAMESPACE,
-        POWERTOOLS_LOG_LEVEL: props.logLevel,
-        ...props.environment,
-      },
-      bundling: {
-        format: nodejs.OutputFormat.ESM,
-        target: BUNDLE_TARGET,
-        minify: true,
-        sourceMap: false,
-        mainFields: BUNDLE_MAIN_FIELDS,
-        banner: ESM_REQUIRE_BANNER,
-        // The AWS SDK included (see bundling.ts for the one exception).
-        externalModules: UNREACHED_CREDENTIAL_PROVIDERS,
-        forceDockerBundling: false,
-        logLevel: nodejs.LogLevel.ERROR,
-      },
-    });
+    super(scope, id, nodejsFunctionProps(props, entry, role, logGroup));
     this.functionLogGroup = logGroup;
     this.functionRole = role;
     (this.node.defaultChild as lambda.CfnFunction).addMetadata(ENTRY_METADATA_KEY, entry);
-
-    // Acknowledged on the role (its DefaultPolicy is a child), for exactly this finding.
-    Validations.of(role).acknowledge({
-      id: "AwsSolutions-IAM5[Resource::*]",
-      reason:
-        "Active tracing: xray:PutTraceSegments and xray:PutTelemetryRecords do not support resource-level permissions (AWS service authorization reference), so their resource must be '*'. Every other statement of this role names its resources.",
-    });
-    Validations.of(this).acknowledge({
-      id: "AwsSolutions-L1",
-      reason:
-        "nodejs22.x is the runtime the product pins (issue #2: Lambda nodejs22.x on arm64) and tests against; moving to a newer Node major is a deliberate upgrade, not a drive-by.",
-    });
+    acknowledgeFindings(this, role);
   }
+}
+
+/** The function's own role and log group, the role allowed to write to that log group. */
+function roleAndLogGroup(
+  scope: Construct,
+  id: string,
+  props: PunctualFunctionProps,
+): { role: iam.Role; logGroup: logs.LogGroup } {
+  const role = new iam.Role(scope, `${id}Role`, {
+    assumedBy: new iam.ServicePrincipal("lambda.amazonaws.com"),
+    description: `Punctual ${props.environmentName} ${props.name} function`,
+  });
+  const logGroup = new logs.LogGroup(scope, `${id}Logs`, {
+    retention: props.logRetention,
+    removalPolicy: props.removalPolicy,
+  });
+  logGroup.grantWrite(role);
+  return { role, logGroup };
+}
+
+/** The NodejsFunction's props: runtime, sizing, logging, the common variables and the esbuild bundling. */
+function nodejsFunctionProps(
+  props: PunctualFunctionProps,
+  entry: string,
+  role: iam.Role,
+  logGroup: logs.LogGroup,
+): nodejs.NodejsFunctionProps {
+  return {
+    entry: path.join(PROJECT_ROOT, entry),
+    handler: "handler",
+    projectRoot: PROJECT_ROOT,
+    depsLockFilePath: path.join(PROJECT_ROOT, "package-lock.json"),
+    runtime: lambda.Runtime.NODEJS_22_X,
+    architecture: lambda.Architecture.ARM_64,
+    memorySize: memorySizeOf(props),
+    timeout: props.timeout,
+    description: props.description,
+    ...tracingAndLogging(props.observability, props.logLevel),
+    role,
+    logGroup,
+    environment: {
+      [ENV.environment]: props.environmentName,
+      POWERTOOLS_SERVICE_NAME: serviceName(props.environmentName),
+      POWERTOOLS_METRICS_NAMESPACE: METRICS_NAMESPACE,
+      POWERTOOLS_LOG_LEVEL: props.logLevel,
+      ...props.environment,
+    },
+    bundling: {
+      format: nodejs.OutputFormat.ESM,
+      target: BUNDLE_TARGET,
+      minify: true,
+      sourceMap: false,
+      mainFields: BUNDLE_MAIN_FIELDS,
+      banner: ESM_REQUIRE_BANNER,
+      // The AWS SDK included (see bundling.ts for the one exception).
+      externalModules: UNREACHED_CREDENTIAL_PROVIDERS,
+      forceDockerBundling: false,
+      logLevel: nodejs.LogLevel.ERROR,
+    },
+  };
+}
+
+/** The cdk-nag findings every Punctual function carries by design. */
+function acknowledgeFindings(fn: PunctualFunction, role: iam.Role): void {
+  // Acknowledged on the role (its DefaultPolicy is a child), for exactly this finding.
+  Validations.of(role).acknowledge({
+    id: "AwsSolutions-IAM5[Resource::*]",
+    reason:
+      "Active tracing: xray:PutTraceSegments and xray:PutTelemetryRecords do not support resource-level permissions (AWS service authorization reference), so their resource must be '*'. Every other statement of this role names its resources.",
+  });
+  Validations.of(fn).acknowledge({
+    id: "AwsSolutions-L1",
+    reason:
+      "nodejs22.x is the runtime the product pins (issue #2: Lambda nodejs22.x on arm64) and tests against; moving to a newer Node major is a deliberate upgrade, not a drive-by.",
+  });
 }
 
 const TRACING: Readonly<Record<FunctionsConfig["tracing"], lambda.Tracing>> = {

@@ -51,92 +51,113 @@ export class Sweeper extends Construct {
 
   constructor(scope: Construct, id: string, props: SweeperProps) {
     super(scope, id);
-    const { config, table, timerQueues, topics, alarms } = props;
-
-    const topology = {
-      sweep: Object.fromEntries(
-        topics.map((topic) => [
-          topic.name,
-          {
-            queueUrl: topic.queue.queueUrl,
-            dlqUrl: topic.deadLetterQueue.queueUrl,
-            stalledAfterMs: topicStalledAfterMs(config, topic.name),
-          },
-        ]),
-      ),
-      topicSettings: props.runtimeSettings.topology,
-      // A topic held by its runtime settings (`paused`): the sweeper disables its deliver mapping.
-      topicMappings: Object.fromEntries(
-        topics.map((topic) => [
-          topic.name,
-          {
-            mappingUuid: topic.deliverMappingUuid,
-            functionName: topic.deliverFunction.functionName,
-            queueUrl: topic.queue.queueUrl,
-            dlqUrl: topic.deadLetterQueue.queueUrl,
-          },
-        ]),
-      ),
-    } satisfies Topology;
-    this.sweeperFunction = new PunctualFunction(this, "SweeperFunction", {
-      name: "sweeper",
-      environmentName: config.name,
-      logLevel: config.logLevel,
-      observability: config.functions,
-      timeout: Duration.seconds(SWEEPER_TIMEOUT_SECONDS),
-      description: `Punctual ${config.name}: repairs orphaned tasks (lost timers and messages) and drains the timer DLQs`,
-      logRetention: props.logRetention,
-      removalPolicy: props.removalPolicy,
-      environment: {
-        [ENV.tableName]: table.tableName,
-        [ENV.timerQueueUrl]: timerQueues.queue.queueUrl,
-        [ENV.timerDlqUrl]: timerQueues.deadLetterQueue.queueUrl,
-        [ENV.scheduleDlqUrl]: timerQueues.scheduleDeadLetterQueue.queueUrl,
-        [ENV.topology]: Stack.of(this).toJsonString(topology),
-      },
-    });
+    this.sweeperFunction = addSweeperFunction(this, props);
     // The next run is the retry: a failed run is not re-invoked (it would only overlap the next one).
     this.sweeperFunction.configureAsyncInvoke({ retryAttempts: 0, maxEventAge: Duration.minutes(1) });
-
-    this.rule = new events.Rule(this, "Schedule", {
-      description: `Punctual ${config.name}: runs the orphan sweeper every ${SWEEPER_RATE_MINUTES} minute(s)`,
-      schedule: events.Schedule.rate(Duration.minutes(SWEEPER_RATE_MINUTES)),
-      targets: [
-        new targets.LambdaFunction(this.sweeperFunction, {
-          retryAttempts: 2,
-          maxEventAge: Duration.minutes(1),
-        }),
-      ],
-    });
-
-    table.grantStoreAccess(this.sweeperFunction, PIPELINE_STORE_METHODS.sweeper);
-    props.runtimeSettings.grantRead(this.sweeperFunction);
-    this.sweeperFunction.addToRolePolicy(
-      new iam.PolicyStatement({
-        actions: ["lambda:GetEventSourceMapping", "lambda:UpdateEventSourceMapping"],
-        resources: topics.map((topic) => topic.deliverMappingArn),
-      }),
-    );
-    timerQueues.queue.grantSendMessages(this.sweeperFunction);
-    for (const topic of topics) {
-      topic.queue.grantSendMessages(this.sweeperFunction);
-      topic.deadLetterQueue.grantSendMessages(this.sweeperFunction);
-      // Reconciling the topic DLQ with the table (shared/services/sweeper/topic-dead-letters.ts): receive,
-      // delete a replayed task's message, make a still-failed one visible again.
-      topic.deadLetterQueue.grantConsumeMessages(this.sweeperFunction);
-    }
-    timerQueues.deadLetterQueue.grantConsumeMessages(this.sweeperFunction);
-    timerQueues.scheduleDeadLetterQueue.grantConsumeMessages(this.sweeperFunction);
-
-    const label = `Punctual ${config.name} sweeper`;
-    alarms.watchFunction(this.sweeperFunction, `${label} function`);
-    alarms.watchNotRunning(this, this.sweeperFunction, label, "orphaned tasks are not being repaired.");
-    alarms.watchFailingRuns(this, "RepairFailuresAlarm", {
-      config,
-      metricName: METRIC.sweepFailures,
-      description: `${label}: repairs have been failing for 15 minutes (each run retries them; see the sweeper's logs).`,
-    });
+    this.rule = addSchedule(this, props.config);
+    grantSweeperFunction(this.sweeperFunction, props);
+    addSweeperAlarms(this, props);
   }
+}
+
+/** The sweeper's view of every topic: its queues and stall threshold, runtime settings and deliver mapping. */
+function sweeperTopology(props: SweeperProps): Topology {
+  const { config, topics } = props;
+  return {
+    sweep: Object.fromEntries(
+      topics.map((topic) => [
+        topic.name,
+        {
+          queueUrl: topic.queue.queueUrl,
+          dlqUrl: topic.deadLetterQueue.queueUrl,
+          stalledAfterMs: topicStalledAfterMs(config, topic.name),
+        },
+      ]),
+    ),
+    topicSettings: props.runtimeSettings.topology,
+    // A topic held by its runtime settings (`paused`): the sweeper disables its deliver mapping.
+    topicMappings: Object.fromEntries(
+      topics.map((topic) => [
+        topic.name,
+        {
+          mappingUuid: topic.deliverMappingUuid,
+          functionName: topic.deliverFunction.functionName,
+          queueUrl: topic.queue.queueUrl,
+          dlqUrl: topic.deadLetterQueue.queueUrl,
+        },
+      ]),
+    ),
+  };
+}
+
+function addSweeperFunction(sweeper: Sweeper, props: SweeperProps): PunctualFunction {
+  const { config, table, timerQueues } = props;
+  const topology = sweeperTopology(props);
+  return new PunctualFunction(sweeper, "SweeperFunction", {
+    name: "sweeper",
+    environmentName: config.name,
+    logLevel: config.logLevel,
+    observability: config.functions,
+    timeout: Duration.seconds(SWEEPER_TIMEOUT_SECONDS),
+    description: `Punctual ${config.name}: repairs orphaned tasks (lost timers and messages) and drains the timer DLQs`,
+    logRetention: props.logRetention,
+    removalPolicy: props.removalPolicy,
+    environment: {
+      [ENV.tableName]: table.tableName,
+      [ENV.timerQueueUrl]: timerQueues.queue.queueUrl,
+      [ENV.timerDlqUrl]: timerQueues.deadLetterQueue.queueUrl,
+      [ENV.scheduleDlqUrl]: timerQueues.scheduleDeadLetterQueue.queueUrl,
+      [ENV.topology]: Stack.of(sweeper).toJsonString(topology),
+    },
+  });
+}
+
+/** The EventBridge rule that runs the sweeper every SWEEPER_RATE_MINUTES. */
+function addSchedule(sweeper: Sweeper, config: PunctualConfig): events.Rule {
+  return new events.Rule(sweeper, "Schedule", {
+    description: `Punctual ${config.name}: runs the orphan sweeper every ${SWEEPER_RATE_MINUTES} minute(s)`,
+    schedule: events.Schedule.rate(Duration.minutes(SWEEPER_RATE_MINUTES)),
+    targets: [
+      new targets.LambdaFunction(sweeper.sweeperFunction, {
+        retryAttempts: 2,
+        maxEventAge: Duration.minutes(1),
+      }),
+    ],
+  });
+}
+
+function grantSweeperFunction(fn: PunctualFunction, props: SweeperProps): void {
+  const { table, timerQueues, topics } = props;
+  table.grantStoreAccess(fn, PIPELINE_STORE_METHODS.sweeper);
+  props.runtimeSettings.grantRead(fn);
+  fn.addToRolePolicy(
+    new iam.PolicyStatement({
+      actions: ["lambda:GetEventSourceMapping", "lambda:UpdateEventSourceMapping"],
+      resources: topics.map((topic) => topic.deliverMappingArn),
+    }),
+  );
+  timerQueues.queue.grantSendMessages(fn);
+  for (const topic of topics) {
+    topic.queue.grantSendMessages(fn);
+    topic.deadLetterQueue.grantSendMessages(fn);
+    // Reconciling the topic DLQ with the table (shared/services/sweeper/topic-dead-letters.ts): receive,
+    // delete a replayed task's message, make a still-failed one visible again.
+    topic.deadLetterQueue.grantConsumeMessages(fn);
+  }
+  timerQueues.deadLetterQueue.grantConsumeMessages(fn);
+  timerQueues.scheduleDeadLetterQueue.grantConsumeMessages(fn);
+}
+
+function addSweeperAlarms(sweeper: Sweeper, props: SweeperProps): void {
+  const { config, alarms } = props;
+  const label = `Punctual ${config.name} sweeper`;
+  alarms.watchFunction(sweeper.sweeperFunction, `${label} function`);
+  alarms.watchNotRunning(sweeper, sweeper.sweeperFunction, label, "orphaned tasks are not being repaired.");
+  alarms.watchFailingRuns(sweeper, "RepairFailuresAlarm", {
+    config,
+    metricName: METRIC.sweepFailures,
+    description: `${label}: repairs have been failing for 15 minutes (each run retries them; see the sweeper's logs).`,
+  });
 }
 
 /**

@@ -61,10 +61,28 @@ export class TaskApi extends Construct {
 
   constructor(scope: Construct, id: string, props: TaskApiProps) {
     super(scope, id);
-    const { config, alarms } = props;
+    const { config } = props;
     // `none` never gets here outside the local environment: PunctualStack refuses it (deployment-guards.ts).
     const auth = config.api.auth;
 
+    this.httpApi = new apigw.HttpApi(this, "HttpApi", {
+      description: `Punctual ${config.name} task API`,
+      createDefaultStage: false,
+      defaultAuthorizer: defaultAuthorizer(auth),
+    });
+    this.functions = this.addRoutes(props);
+    this.accessLogs = new logs.LogGroup(this, "AccessLogs", {
+      retention: props.logRetention,
+      removalPolicy: props.removalPolicy,
+    });
+    this.stage = addDefaultStage(this);
+    if (auth.type === "none") acknowledgeUnauthenticatedRoutes(this, config.name);
+    addApiAlarms(this, props);
+  }
+
+  /** One route and function per row of the route table, then the `$default` route. */
+  private addRoutes(props: TaskApiProps): Record<ApiRouteName, PunctualFunction> {
+    const { config } = props;
     const common = {
       environmentName: config.name,
       logLevel: config.logLevel,
@@ -72,12 +90,6 @@ export class TaskApi extends Construct {
       logRetention: props.logRetention,
       removalPolicy: props.removalPolicy,
     } as const;
-
-    this.httpApi = new apigw.HttpApi(this, "HttpApi", {
-      description: `Punctual ${config.name} task API`,
-      createDefaultStage: false,
-      defaultAuthorizer: defaultAuthorizer(auth),
-    });
     const functions: Partial<Record<ApiRouteName, PunctualFunction>> = {};
     for (const route of API_ROUTES) {
       const fn = this.addRouteFunction(route, common, props);
@@ -90,63 +102,7 @@ export class TaskApi extends Construct {
       functions[route.name] = fn;
     }
     functions[DEFAULT_ROUTE.name] = this.addDefaultRoute(common, props);
-    this.functions = functions as Record<ApiRouteName, PunctualFunction>;
-
-    this.accessLogs = new logs.LogGroup(this, "AccessLogs", {
-      retention: props.logRetention,
-      removalPolicy: props.removalPolicy,
-    });
-    this.stage = new apigw.HttpStage(this, "DefaultStage", {
-      httpApi: this.httpApi,
-      stageName: "$default",
-      autoDeploy: true,
-      throttle: { ...API_THROTTLE },
-      accessLogSettings: {
-        destination: new apigw.LogGroupLogDestination(this.accessLogs),
-        format: AccessLogFormat.custom(
-          JSON.stringify({
-            requestId: "$context.requestId",
-            requestTime: "$context.requestTime",
-            ip: "$context.identity.sourceIp",
-            caller: "$context.identity.caller",
-            user: "$context.identity.userArn",
-            method: "$context.httpMethod",
-            routeKey: "$context.routeKey",
-            path: "$context.path",
-            status: "$context.status",
-            protocol: "$context.protocol",
-            responseLength: "$context.responseLength",
-            latencyMs: "$context.responseLatency",
-            integrationLatencyMs: "$context.integrationLatency",
-            integrationError: "$context.integrationErrorMessage",
-            authorizerError: "$context.authorizer.error",
-          }),
-        ),
-      },
-    });
-
-    if (auth.type === "none") {
-      for (const route of this.node.findAll()) {
-        if (route instanceof apigw.CfnRoute) {
-          Validations.of(route).acknowledge({
-            id: "AwsSolutions-APIG4",
-            reason: `The "${config.name}" environment is the local cloud (127.0.0.1, no AWS account): its config declares api.auth "none", which synth refuses for every other environment.`,
-          });
-        }
-      }
-    }
-
-    const label = `Punctual ${config.name} API`;
-    alarms.alarm(this, "ServerErrorsAlarm", {
-      metric: this.httpApi.metricServerError({
-        period: Duration.minutes(5),
-        statistic: cloudwatch.Stats.SUM,
-      }),
-      threshold: 1,
-      description: `${label}: answered 5xx (bad input is always 4xx, so this is a fault: failed timer arming, a crash or a timeout).`,
-    });
-    for (const [name, fn] of Object.entries(this.functions))
-      alarms.watchFunction(fn, `${label} ${name} function`);
+    return functions as Record<ApiRouteName, PunctualFunction>;
   }
 
   /**
@@ -213,6 +169,65 @@ export class TaskApi extends Construct {
   get url(): string {
     return this.stage.url;
   }
+}
+
+/** The `$default` stage: default throttling and JSON access logs to the API's access log group. */
+function addDefaultStage(api: TaskApi): apigw.HttpStage {
+  return new apigw.HttpStage(api, "DefaultStage", {
+    httpApi: api.httpApi,
+    stageName: "$default",
+    autoDeploy: true,
+    throttle: { ...API_THROTTLE },
+    accessLogSettings: {
+      destination: new apigw.LogGroupLogDestination(api.accessLogs),
+      format: AccessLogFormat.custom(
+        JSON.stringify({
+          requestId: "$context.requestId",
+          requestTime: "$context.requestTime",
+          ip: "$context.identity.sourceIp",
+          caller: "$context.identity.caller",
+          user: "$context.identity.userArn",
+          method: "$context.httpMethod",
+          routeKey: "$context.routeKey",
+          path: "$context.path",
+          status: "$context.status",
+          protocol: "$context.protocol",
+          responseLength: "$context.responseLength",
+          latencyMs: "$context.responseLatency",
+          integrationLatencyMs: "$context.integrationLatency",
+          integrationError: "$context.integrationErrorMessage",
+          authorizerError: "$context.authorizer.error",
+        }),
+      ),
+    },
+  });
+}
+
+function acknowledgeUnauthenticatedRoutes(api: TaskApi, environmentName: string): void {
+  for (const route of api.node.findAll()) {
+    if (route instanceof apigw.CfnRoute) {
+      Validations.of(route).acknowledge({
+        id: "AwsSolutions-APIG4",
+        reason: `The "${environmentName}" environment is the local cloud (127.0.0.1, no AWS account): its config declares api.auth "none", which synth refuses for every other environment.`,
+      });
+    }
+  }
+}
+
+/** 5xx answers, and each route function's crashes, timeouts and throttles. */
+function addApiAlarms(api: TaskApi, props: TaskApiProps): void {
+  const { config, alarms } = props;
+  const label = `Punctual ${config.name} API`;
+  alarms.alarm(api, "ServerErrorsAlarm", {
+    metric: api.httpApi.metricServerError({
+      period: Duration.minutes(5),
+      statistic: cloudwatch.Stats.SUM,
+    }),
+    threshold: 1,
+    description: `${label}: answered 5xx (bad input is always 4xx, so this is a fault: failed timer arming, a crash or a timeout).`,
+  });
+  for (const [name, fn] of Object.entries(api.functions))
+    alarms.watchFunction(fn, `${label} ${name} function`);
 }
 
 function defaultAuthorizer(auth: PunctualConfig["api"]["auth"]): apigw.IHttpRouteAuthorizer | undefined {

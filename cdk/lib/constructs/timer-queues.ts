@@ -44,68 +44,82 @@ export class TimerQueues extends Construct {
 
   constructor(scope: Construct, id: string, props: TimerQueuesProps) {
     super(scope, id);
-    const { config, table, alarms } = props;
-
     this.deadLetterQueue = new sqs.Queue(this, "DeadLetterQueue", queueDefaults(props.removalPolicy, "dlq"));
     this.queue = new sqs.Queue(this, "Queue", {
       ...queueDefaults(props.removalPolicy, "working"),
       visibilityTimeout: Duration.seconds(visibilityTimeoutSeconds(RELAY_TIMEOUT_SECONDS)),
       deadLetterQueue: { queue: this.deadLetterQueue, maxReceiveCount: TIMER_QUEUE_MAX_RECEIVE_COUNT },
     });
-    this.scheduleDeadLetterQueue = new sqs.Queue(
-      this,
-      "ScheduleDeadLetterQueue",
-      queueDefaults(props.removalPolicy, "dlq"),
-    );
-    Validations.of(this.scheduleDeadLetterQueue).acknowledge({
-      id: "AwsSolutions-SQS3",
-      reason:
-        "This queue IS a dead-letter queue: EventBridge Scheduler's DeadLetterConfig target for schedule firings that exhausted their retry policy. Scheduler references it per schedule at runtime (SCHEDULE_DLQ_ARN), not through an SQS redrive policy, which is all the rule can see.",
-    });
-
-    this.relayFunction = new PunctualFunction(this, "RelayFunction", {
-      name: "relay",
-      environmentName: config.name,
-      logLevel: config.logLevel,
-      observability: config.functions,
-      timeout: Duration.seconds(RELAY_TIMEOUT_SECONDS),
-      description: `Punctual ${config.name}: relays due timers to the topics' FIFO queues, in group order`,
-      logRetention: props.logRetention,
-      removalPolicy: props.removalPolicy,
-      environment: {
-        [ENV.tableName]: table.tableName,
-        [ENV.timerQueueUrl]: this.queue.queueUrl,
-        [ENV.topology]: Stack.of(this).toJsonString({
-          topicQueues: Object.fromEntries(props.topics.map((topic) => [topic.name, topic.queue.queueUrl])),
-        } satisfies Topology),
-      },
-    });
-    // Batch size, window and pollers come from the environment (config `eventSources.relay`): the early wake
-    // lets a batching window and cold pollers spend their time before the due time, not after it.
-    this.relayFunction.addEventSource(
-      new eventsources.SqsEventSource(this.queue, relayEventSourceProps(config)),
-    );
-    this.queue.grantConsumeMessages(this.relayFunction);
-    // Re-arming an early arrival sends the timer back to the same queue with the remaining delay.
-    this.queue.grantSendMessages(this.relayFunction);
-    for (const topic of props.topics) topic.queue.grantSendMessages(this.relayFunction);
-    table.grantStoreAccess(this.relayFunction, PIPELINE_STORE_METHODS.relay);
-
-    const label = `Punctual ${config.name}`;
-    // The sweeper drains both (their messages are pointers to tasks it re-arms or finds finished): they alarm
-    // only when a message outlasts three of its runs.
-    const unresolvedMinutes = 3 * SWEEPER_RATE_MINUTES;
-    alarms.watchSweptDeadLetterQueue(
-      this.deadLetterQueue,
-      `${label} timer dead-letter queue`,
-      unresolvedMinutes,
-    );
-    alarms.watchSweptDeadLetterQueue(
-      this.scheduleDeadLetterQueue,
-      `${label} schedule dead-letter queue`,
-      unresolvedMinutes,
-    );
-    alarms.watchBacklog(this.queue, timerBacklogAlarmSeconds(config), `${label} timer queue`);
-    alarms.watchFunction(this.relayFunction, `${label} relay function`);
+    this.scheduleDeadLetterQueue = addScheduleDeadLetterQueue(this, props.removalPolicy);
+    this.relayFunction = addRelayFunction(this, props);
+    connectRelayFunction(this, props);
+    addTimerAlarms(this, props);
   }
+}
+
+/** The standard DLQ that EventBridge Scheduler dead-letters undeliverable schedule firings into. */
+function addScheduleDeadLetterQueue(timer: TimerQueues, removalPolicy: RemovalPolicy): sqs.Queue {
+  const queue = new sqs.Queue(timer, "ScheduleDeadLetterQueue", queueDefaults(removalPolicy, "dlq"));
+  Validations.of(queue).acknowledge({
+    id: "AwsSolutions-SQS3",
+    reason:
+      "This queue IS a dead-letter queue: EventBridge Scheduler's DeadLetterConfig target for schedule firings that exhausted their retry policy. Scheduler references it per schedule at runtime (SCHEDULE_DLQ_ARN), not through an SQS redrive policy, which is all the rule can see.",
+  });
+  return queue;
+}
+
+function addRelayFunction(timer: TimerQueues, props: TimerQueuesProps): PunctualFunction {
+  const { config, table } = props;
+  return new PunctualFunction(timer, "RelayFunction", {
+    name: "relay",
+    environmentName: config.name,
+    logLevel: config.logLevel,
+    observability: config.functions,
+    timeout: Duration.seconds(RELAY_TIMEOUT_SECONDS),
+    description: `Punctual ${config.name}: relays due timers to the topics' FIFO queues, in group order`,
+    logRetention: props.logRetention,
+    removalPolicy: props.removalPolicy,
+    environment: {
+      [ENV.tableName]: table.tableName,
+      [ENV.timerQueueUrl]: timer.queue.queueUrl,
+      [ENV.topology]: Stack.of(timer).toJsonString({
+        topicQueues: Object.fromEntries(props.topics.map((topic) => [topic.name, topic.queue.queueUrl])),
+      } satisfies Topology),
+    },
+  });
+}
+
+/** The relay function's event source on the timer queue and its permissions. */
+function connectRelayFunction(timer: TimerQueues, props: TimerQueuesProps): void {
+  const { relayFunction } = timer;
+  // Batch size, window and pollers come from the environment (config `eventSources.relay`): the early wake
+  // lets a batching window and cold pollers spend their time before the due time, not after it.
+  relayFunction.addEventSource(
+    new eventsources.SqsEventSource(timer.queue, relayEventSourceProps(props.config)),
+  );
+  timer.queue.grantConsumeMessages(relayFunction);
+  // Re-arming an early arrival sends the timer back to the same queue with the remaining delay.
+  timer.queue.grantSendMessages(relayFunction);
+  for (const topic of props.topics) topic.queue.grantSendMessages(relayFunction);
+  props.table.grantStoreAccess(relayFunction, PIPELINE_STORE_METHODS.relay);
+}
+
+function addTimerAlarms(timer: TimerQueues, props: TimerQueuesProps): void {
+  const { config, alarms } = props;
+  const label = `Punctual ${config.name}`;
+  // The sweeper drains both (their messages are pointers to tasks it re-arms or finds finished): they alarm
+  // only when a message outlasts three of its runs.
+  const unresolvedMinutes = 3 * SWEEPER_RATE_MINUTES;
+  alarms.watchSweptDeadLetterQueue(
+    timer.deadLetterQueue,
+    `${label} timer dead-letter queue`,
+    unresolvedMinutes,
+  );
+  alarms.watchSweptDeadLetterQueue(
+    timer.scheduleDeadLetterQueue,
+    `${label} schedule dead-letter queue`,
+    unresolvedMinutes,
+  );
+  alarms.watchBacklog(timer.queue, timerBacklogAlarmSeconds(config), `${label} timer queue`);
+  alarms.watchFunction(timer.relayFunction, `${label} relay function`);
 }

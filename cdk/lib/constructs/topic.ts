@@ -47,61 +47,28 @@ export class Topic extends Construct {
 
   constructor(scope: Construct, id: string, props: TopicProps) {
     super(scope, id);
-    const { config, topic, table, alarms } = props;
+    const { topic } = props;
     this.name = topic.name;
     const timeoutSeconds = deliverTimeoutSeconds(topic);
-
-    this.deadLetterQueue = new sqs.Queue(this, "DeadLetterQueue", {
-      ...queueDefaults(props.removalPolicy, "dlq"),
-      fifo: true,
-      // Like the topic queue: every send here (the deliver function and the sweeper dead-lettering a task,
-      // SqsTopicQueue.sendToDeadLetter) carries MessageDeduplicationId = task id. Content-based deduplication
-      // would instead drop a second, legitimately different dead-lettering of the same body within 5 minutes.
-      contentBasedDeduplication: false,
-    });
+    this.deadLetterQueue = addDeadLetterQueue(this, props.removalPolicy);
     this.queue = new sqs.Queue(this, "Queue", {
       ...queueDefaults(props.removalPolicy, "topic"),
       ...HIGH_THROUGHPUT_FIFO,
       visibilityTimeout: Duration.seconds(visibilityTimeoutSeconds(timeoutSeconds)),
       deadLetterQueue: { queue: this.deadLetterQueue, maxReceiveCount: topicMaxReceiveCount(topic) },
     });
-
-    const topology = {
-      deliveries: {
-        [this.queue.queueArn]: {
-          topic: topic.name,
-          queueUrl: this.queue.queueUrl,
-          dlqUrl: this.deadLetterQueue.queueUrl,
-        },
-      },
-      topicSettings: props.runtimeSettings.topology,
-    } satisfies Topology;
-    this.deliverFunction = new PunctualFunction(this, "DeliverFunction", {
-      name: "deliver",
-      environmentName: config.name,
-      logLevel: config.logLevel,
-      observability: config.functions,
-      timeout: Duration.seconds(timeoutSeconds),
-      description: `Punctual ${config.name}: delivers topic "${topic.name}" (FIFO queue to signed HTTPS callbacks)`,
-      logRetention: props.logRetention,
-      removalPolicy: props.removalPolicy,
-      environment: {
-        [ENV.tableName]: table.tableName,
-        [ENV.topology]: Stack.of(this).toJsonString(topology),
-        [ENV.signingSecretArn]: props.signingSecret.secretArn,
-      },
-    });
-    const source = new eventsources.SqsEventSource(this.queue, deliverEventSourceProps(config, topic));
+    this.deliverFunction = addDeliverFunction(this, props, timeoutSeconds);
+    const source = new eventsources.SqsEventSource(this.queue, deliverEventSourceProps(props.config, topic));
     this.deliverFunction.addEventSource(source);
     this.deliverMappingUuid = source.eventSourceMappingId;
     this.deliverMappingArn = source.eventSourceMappingArn;
-    // Consume (receive, delete, change visibility) its own queue; send only to its own DLQ.
-    this.queue.grantConsumeMessages(this.deliverFunction);
-    this.deadLetterQueue.grantSendMessages(this.deliverFunction);
-    table.grantStoreAccess(this.deliverFunction, PIPELINE_STORE_METHODS.deliver);
-    props.signingSecret.grantRead(this.deliverFunction);
-    props.runtimeSettings.grantRead(this.deliverFunction);
+    grantDeliverFunction(this, props);
+    this.addAlarms(props);
+  }
 
+  /** DLQ not empty, backlog age, lateness and callback latency p99, deliver errors and throttles, open circuits. */
+  private addAlarms(props: TopicProps): void {
+    const { config, topic, alarms } = props;
     const label = `Punctual ${config.name} topic "${topic.name}"`;
     alarms.watchDeadLetterQueue(this.deadLetterQueue, `${label} dead-letter queue`);
     alarms.watchBacklog(this.queue, topic.alarms.backlogAgeSeconds, `${label} queue`);
@@ -150,4 +117,54 @@ export class Topic extends Construct {
       period: Duration.minutes(1),
     });
   }
+}
+
+function addDeadLetterQueue(topic: Topic, removalPolicy: RemovalPolicy): sqs.Queue {
+  return new sqs.Queue(topic, "DeadLetterQueue", {
+    ...queueDefaults(removalPolicy, "dlq"),
+    fifo: true,
+    // Like the topic queue: every send here (the deliver function and the sweeper dead-lettering a task,
+    // SqsTopicQueue.sendToDeadLetter) carries MessageDeduplicationId = task id. Content-based deduplication
+    // would instead drop a second, legitimately different dead-lettering of the same body within 5 minutes.
+    contentBasedDeduplication: false,
+  });
+}
+
+function addDeliverFunction(topic: Topic, props: TopicProps, timeoutSeconds: number): PunctualFunction {
+  const { config, topic: topicConfig } = props;
+  const topology = {
+    deliveries: {
+      [topic.queue.queueArn]: {
+        topic: topicConfig.name,
+        queueUrl: topic.queue.queueUrl,
+        dlqUrl: topic.deadLetterQueue.queueUrl,
+      },
+    },
+    topicSettings: props.runtimeSettings.topology,
+  } satisfies Topology;
+  return new PunctualFunction(topic, "DeliverFunction", {
+    name: "deliver",
+    environmentName: config.name,
+    logLevel: config.logLevel,
+    observability: config.functions,
+    timeout: Duration.seconds(timeoutSeconds),
+    description: `Punctual ${config.name}: delivers topic "${topicConfig.name}" (FIFO queue to signed HTTPS callbacks)`,
+    logRetention: props.logRetention,
+    removalPolicy: props.removalPolicy,
+    environment: {
+      [ENV.tableName]: props.table.tableName,
+      [ENV.topology]: Stack.of(topic).toJsonString(topology),
+      [ENV.signingSecretArn]: props.signingSecret.secretArn,
+    },
+  });
+}
+
+function grantDeliverFunction(topic: Topic, props: TopicProps): void {
+  const fn = topic.deliverFunction;
+  // Consume (receive, delete, change visibility) its own queue; send only to its own DLQ.
+  topic.queue.grantConsumeMessages(fn);
+  topic.deadLetterQueue.grantSendMessages(fn);
+  props.table.grantStoreAccess(fn, PIPELINE_STORE_METHODS.deliver);
+  props.signingSecret.grantRead(fn);
+  props.runtimeSettings.grantRead(fn);
 }
