@@ -267,77 +267,73 @@ export interface ErrorAnswer {
 export function errorAnswer(service: AwsService, kind: "throttle" | "error", variant: number): ErrorAnswer {
   const second = variant % 2 === 1;
   switch (service) {
-    case "dynamodb": {
-      const json = { "content-type": "application/x-amz-json-1.0" };
-      if (kind === "throttle") {
-        return second
-          ? {
-              status: 400,
-              headers: json,
-              body: JSON.stringify({
-                __type: "com.amazon.coral.availability#ThrottlingException",
-                message: "Rate of requests exceeds the allowed throughput.",
-              }),
-            }
-          : {
-              status: 400,
-              headers: json,
-              body: JSON.stringify({
-                __type: "com.amazonaws.dynamodb.v20120810#ProvisionedThroughputExceededException",
-                message:
-                  "The level of configured provisioned throughput for the table was exceeded. Consider increasing your provisioning level with the UpdateTable API.",
-              }),
-            };
-      }
-      return second
-        ? {
-            status: 503,
-            headers: json,
-            body: JSON.stringify({
-              __type: "com.amazonaws.dynamodb.v20120810#ServiceUnavailable",
-              message: "The service is currently unavailable or busy.",
-            }),
-          }
-        : {
-            status: 500,
-            headers: json,
-            body: JSON.stringify({
-              __type: "com.amazonaws.dynamodb.v20120810#InternalServerError",
-              message: "Internal server error",
-            }),
-          };
-    }
-    case "sqs": {
-      // SQS's JSON protocol: the shape in `__type`, the legacy query code in x-amzn-query-error.
-      const answer = (status: number, code: string, fault: "Sender" | "Receiver", message: string) => ({
-        status,
-        headers: {
-          "content-type": "application/x-amz-json-1.0",
-          "x-amzn-query-error": `${code};${fault}`,
-        },
-        body: JSON.stringify({ __type: `com.amazonaws.sqs#${code}`, message }),
-      });
-      if (kind === "throttle") {
-        return second
-          ? answer(400, "ThrottlingException", "Sender", "Rate exceeded")
-          : answer(400, "RequestThrottled", "Sender", "Request is throttled.");
-      }
-      return second
-        ? answer(503, "ServiceUnavailable", "Receiver", "Service is unavailable. Try again later.")
-        : answer(500, "InternalError", "Receiver", "We encountered an internal error. Please try again.");
-    }
-    case "scheduler": {
-      const answer = (status: number, type: string, message: string) => ({
-        status,
-        headers: { "content-type": "application/json", "x-amzn-errortype": type },
-        body: JSON.stringify({ Message: message }),
-      });
-      if (kind === "throttle") return answer(429, "ThrottlingException", "Rate exceeded");
-      return second
-        ? answer(503, "ServiceUnavailableException", "Service unavailable")
-        : answer(500, "InternalServerException", "Unexpected error");
-    }
+    case "dynamodb":
+      return dynamodbErrorAnswer(kind, second);
+    case "sqs":
+      return sqsErrorAnswer(kind, second);
+    case "scheduler":
+      return schedulerErrorAnswer(kind, second);
   }
+}
+
+function dynamodbErrorAnswer(kind: "throttle" | "error", second: boolean): ErrorAnswer {
+  const answer = (status: number, type: string, message: string) => ({
+    status,
+    headers: { "content-type": "application/x-amz-json-1.0" },
+    body: JSON.stringify({ __type: type, message }),
+  });
+  if (kind === "throttle") {
+    return second
+      ? answer(
+          400,
+          "com.amazon.coral.availability#ThrottlingException",
+          "Rate of requests exceeds the allowed throughput.",
+        )
+      : answer(
+          400,
+          "com.amazonaws.dynamodb.v20120810#ProvisionedThroughputExceededException",
+          "The level of configured provisioned throughput for the table was exceeded. Consider increasing your provisioning level with the UpdateTable API.",
+        );
+  }
+  return second
+    ? answer(
+        503,
+        "com.amazonaws.dynamodb.v20120810#ServiceUnavailable",
+        "The service is currently unavailable or busy.",
+      )
+    : answer(500, "com.amazonaws.dynamodb.v20120810#InternalServerError", "Internal server error");
+}
+
+/** SQS's JSON protocol: the shape in `__type`, the legacy query code in x-amzn-query-error. */
+function sqsErrorAnswer(kind: "throttle" | "error", second: boolean): ErrorAnswer {
+  const answer = (status: number, code: string, fault: "Sender" | "Receiver", message: string) => ({
+    status,
+    headers: {
+      "content-type": "application/x-amz-json-1.0",
+      "x-amzn-query-error": `${code};${fault}`,
+    },
+    body: JSON.stringify({ __type: `com.amazonaws.sqs#${code}`, message }),
+  });
+  if (kind === "throttle") {
+    return second
+      ? answer(400, "ThrottlingException", "Sender", "Rate exceeded")
+      : answer(400, "RequestThrottled", "Sender", "Request is throttled.");
+  }
+  return second
+    ? answer(503, "ServiceUnavailable", "Receiver", "Service is unavailable. Try again later.")
+    : answer(500, "InternalError", "Receiver", "We encountered an internal error. Please try again.");
+}
+
+function schedulerErrorAnswer(kind: "throttle" | "error", second: boolean): ErrorAnswer {
+  const answer = (status: number, type: string, message: string) => ({
+    status,
+    headers: { "content-type": "application/json", "x-amzn-errortype": type },
+    body: JSON.stringify({ Message: message }),
+  });
+  if (kind === "throttle") return answer(429, "ThrottlingException", "Rate exceeded");
+  return second
+    ? answer(503, "ServiceUnavailableException", "Service unavailable")
+    : answer(500, "InternalServerException", "Unexpected error");
 }
 
 /** mulberry32: a tiny, good-enough seeded PRNG in [0, 1). */
