@@ -6,7 +6,7 @@ import * as lambda from "aws-cdk-lib/aws-lambda";
 import * as nodejs from "aws-cdk-lib/aws-lambda-nodejs";
 import * as logs from "aws-cdk-lib/aws-logs";
 import type { Construct } from "constructs";
-import type { FunctionsConfig } from "#shared/config/index.js";
+import type { FunctionsConfig, PunctualConfig } from "#shared/config/index.js";
 import { ENTRY_METADATA_KEY } from "#shared/contract/metadata.js";
 import { METRICS_NAMESPACE, serviceName } from "#shared/domain/metrics.js";
 import { ENV } from "#shared/runtime/env.js";
@@ -20,6 +20,13 @@ import { FUNCTION_MEMORY_MB } from "../sizing.js";
 
 /** The repository root: `cdk/lib/constructs/` → three levels up. */
 export const PROJECT_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../../..");
+
+/** What every function takes from its environment's configuration: its name, log level and tracing/logging. */
+export function environmentFunctionProps(
+  config: PunctualConfig,
+): Pick<PunctualFunctionProps, "environmentName" | "logLevel" | "observability"> {
+  return { environmentName: config.name, logLevel: config.logLevel, observability: config.functions };
+}
 
 export interface PunctualFunctionProps {
   /** The function's name; its entry is `functions/<name>.ts` unless `entry` says otherwise. */

@@ -9,7 +9,7 @@ import { settingsDocumentOf } from "#shared/config/runtime-settings.js";
 import type { Topology } from "#shared/contract/topology.js";
 import { METRIC, METRICS_NAMESPACE, serviceName, TOPIC_DIMENSION } from "#shared/domain/metrics.js";
 import type { AlarmTopic } from "./alarm-topic.js";
-import { PunctualFunction } from "./punctual-function.js";
+import { environmentFunctionProps, PunctualFunction } from "./punctual-function.js";
 
 export interface RuntimeSettingsProps {
   readonly config: PunctualConfig;
@@ -59,9 +59,7 @@ export class RuntimeSettings extends Construct {
     });
     this.validator = new PunctualFunction(this, "ValidatorFunction", {
       name: "validate-topic-settings",
-      environmentName: config.name,
-      logLevel: config.logLevel,
-      observability: config.functions,
+      ...environmentFunctionProps(config),
       timeout: Duration.seconds(15),
       memorySize: 256,
       description: `Punctual ${config.name}: AppConfig validator of the topic settings (the functions' zod schema)`,

@@ -10,7 +10,7 @@ import { METRIC } from "#shared/domain/metrics.js";
 import { ENV } from "#shared/runtime/env.js";
 import { MATERIALIZER_RATE_MINUTES, MATERIALIZER_TIMEOUT_SECONDS } from "../sizing.js";
 import type { AlarmTopic } from "./alarm-topic.js";
-import { PunctualFunction } from "./punctual-function.js";
+import { environmentFunctionProps, PunctualFunction } from "./punctual-function.js";
 import type { RuntimeSettings } from "./runtime-settings.js";
 import type { TaskTable } from "./task-table.js";
 import type { TimerQueues } from "./timer-queues.js";
@@ -48,9 +48,7 @@ export class ScheduleMaterializer extends Construct {
     const { config, table, timerQueues, timerScheduler, alarms } = props;
     this.materializerFunction = new PunctualFunction(this, "MaterializerFunction", {
       name: "schedule-materializer",
-      environmentName: config.name,
-      logLevel: config.logLevel,
-      observability: config.functions,
+      ...environmentFunctionProps(config),
       timeout: Duration.seconds(MATERIALIZER_TIMEOUT_SECONDS),
       description: `Punctual ${config.name}: makes recurring schedules' next occurrences tasks`,
       logRetention: props.logRetention,

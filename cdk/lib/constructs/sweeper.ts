@@ -17,7 +17,7 @@ import {
   visibilityTimeoutSeconds,
 } from "../sizing.js";
 import type { AlarmTopic } from "./alarm-topic.js";
-import { PunctualFunction } from "./punctual-function.js";
+import { environmentFunctionProps, PunctualFunction } from "./punctual-function.js";
 import type { RuntimeSettings } from "./runtime-settings.js";
 import type { TaskTable } from "./task-table.js";
 import type { TimerQueues } from "./timer-queues.js";
@@ -95,9 +95,7 @@ function addSweeperFunction(sweeper: Sweeper, props: SweeperProps): PunctualFunc
   const topology = sweeperTopology(props);
   return new PunctualFunction(sweeper, "SweeperFunction", {
     name: "sweeper",
-    environmentName: config.name,
-    logLevel: config.logLevel,
-    observability: config.functions,
+    ...environmentFunctionProps(config),
     timeout: Duration.seconds(SWEEPER_TIMEOUT_SECONDS),
     description: `Punctual ${config.name}: repairs orphaned tasks (lost timers and messages) and drains the timer DLQs`,
     logRetention: props.logRetention,

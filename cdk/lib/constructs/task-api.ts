@@ -20,7 +20,11 @@ import type { Topology } from "#shared/contract/topology.js";
 import { ENV, type EnvName } from "#shared/runtime/env.js";
 import { API_FUNCTION_TIMEOUT_SECONDS, API_THROTTLE } from "../sizing.js";
 import type { AlarmTopic } from "./alarm-topic.js";
-import { PunctualFunction, type PunctualFunctionProps } from "./punctual-function.js";
+import {
+  environmentFunctionProps,
+  PunctualFunction,
+  type PunctualFunctionProps,
+} from "./punctual-function.js";
 import type { RuntimeSettings } from "./runtime-settings.js";
 import type { TaskTable } from "./task-table.js";
 import type { TimerQueues } from "./timer-queues.js";
@@ -84,9 +88,7 @@ export class TaskApi extends Construct {
   private addRoutes(props: TaskApiProps): Record<ApiRouteName, PunctualFunction> {
     const { config } = props;
     const common = {
-      environmentName: config.name,
-      logLevel: config.logLevel,
-      observability: config.functions,
+      ...environmentFunctionProps(config),
       logRetention: props.logRetention,
       removalPolicy: props.removalPolicy,
     } as const;

@@ -16,7 +16,7 @@ import {
 } from "../sizing.js";
 import type { AlarmTopic } from "./alarm-topic.js";
 import { relayEventSourceProps } from "./event-sources.js";
-import { PunctualFunction } from "./punctual-function.js";
+import { environmentFunctionProps, PunctualFunction } from "./punctual-function.js";
 import { queueDefaults } from "./queue-defaults.js";
 import type { TaskTable } from "./task-table.js";
 import type { Topic } from "./topic.js";
@@ -72,9 +72,7 @@ function addRelayFunction(timer: TimerQueues, props: TimerQueuesProps): Punctual
   const { config, table } = props;
   return new PunctualFunction(timer, "RelayFunction", {
     name: "relay",
-    environmentName: config.name,
-    logLevel: config.logLevel,
-    observability: config.functions,
+    ...environmentFunctionProps(config),
     timeout: Duration.seconds(RELAY_TIMEOUT_SECONDS),
     description: `Punctual ${config.name}: relays due timers to the topics' FIFO queues, in group order`,
     logRetention: props.logRetention,

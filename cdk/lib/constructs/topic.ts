@@ -13,7 +13,7 @@ import { ENV } from "#shared/runtime/env.js";
 import { deliverTimeoutSeconds, topicMaxReceiveCount, visibilityTimeoutSeconds } from "../sizing.js";
 import type { AlarmTopic } from "./alarm-topic.js";
 import { deliverEventSourceProps } from "./event-sources.js";
-import { PunctualFunction } from "./punctual-function.js";
+import { environmentFunctionProps, PunctualFunction } from "./punctual-function.js";
 import { HIGH_THROUGHPUT_FIFO, queueDefaults } from "./queue-defaults.js";
 import type { RuntimeSettings } from "./runtime-settings.js";
 import type { TaskTable } from "./task-table.js";
@@ -144,9 +144,7 @@ function addDeliverFunction(topic: Topic, props: TopicProps, timeoutSeconds: num
   } satisfies Topology;
   return new PunctualFunction(topic, "DeliverFunction", {
     name: "deliver",
-    environmentName: config.name,
-    logLevel: config.logLevel,
-    observability: config.functions,
+    ...environmentFunctionProps(config),
     timeout: Duration.seconds(timeoutSeconds),
     description: `Punctual ${config.name}: delivers topic "${topicConfig.name}" (FIFO queue to signed HTTPS callbacks)`,
     logRetention: props.logRetention,
