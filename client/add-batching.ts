@@ -180,18 +180,26 @@ export class AddBatcher {
   }
 
   /**
-   * The next request (`#nextRequest`) can take no more calls: a call that must go alone, or a batch that is full
-   * (MAX_BATCH_TASKS calls, or the next would overflow a cap) or stopped by a call that must go alone. Scans at most
-   * MAX_BATCH_TASKS calls; and since only a batch that can still grow is left waiting, the queue never holds more.
+   * How many waiting calls the next request takes — the oldest and the ones after it that fit one batch with it:
+   * at most MAX_BATCH_TASKS, the body within MAX_BATCH_BODY_BYTES (UTF-8 bytes of the JSON sent) and
+   * MAX_EVENT_BODY_BYTES (escaped into the function's event), stopping at a call that must go alone so that no call
+   * overtakes an earlier one — and whether it is `complete`: it can take no more calls (a call that must go alone, or
+   * a batch that is full or stopped by the next call). Scans at most MAX_BATCH_TASKS + 1 calls; and since only a
+   * batch that can still grow is left waiting, the queue never holds more. Called with calls waiting.
    */
-  #nextRequestComplete(): boolean {
-    let size = BATCH_ENVELOPE;
-    for (const [count, pending] of this.#waiting.entries()) {
-      if (pending.item === undefined || count === MAX_BATCH_TASKS) return true;
-      size = plus(plus(size, count === 0 ? NOTHING : COMMA), pending.itemSize);
-      if (!fitsABatch(size)) return true;
+  #nextRequest(): { readonly length: number; readonly complete: boolean } {
+    const first = this.#waiting[0] as PendingAdd;
+    if (first.item === undefined) return { length: 1, complete: true };
+    let size = plus(BATCH_ENVELOPE, first.itemSize);
+    let length = 1;
+    for (; length < this.#waiting.length; length++) {
+      const next = this.#waiting[length] as PendingAdd;
+      if (next.item === undefined || length === MAX_BATCH_TASKS) return { length, complete: true };
+      const withNext = plus(plus(size, COMMA), next.itemSize);
+      if (!fitsABatch(withNext)) return { length, complete: true };
+      size = withNext;
     }
-    return this.#waiting.length === MAX_BATCH_TASKS;
+    return { length, complete: length === MAX_BATCH_TASKS };
   }
 
   #pending(
@@ -229,31 +237,11 @@ export class AddBatcher {
    * aborted, a request finished, a retry back in its place).
    */
   #drain(): void {
-    while (
-      this.#waiting.length > 0 &&
-      (this.#inFlight < this.#inFlightLimit() || this.#nextRequestComplete())
-    ) {
-      this.#start(this.#nextRequest());
+    while (this.#waiting.length > 0) {
+      const next = this.#nextRequest();
+      if (this.#inFlight >= this.#inFlightLimit() && !next.complete) return;
+      this.#start(this.#waiting.splice(0, next.length));
     }
-  }
-
-  /**
-   * The oldest waiting call and the ones after it that fit one batch with it: at most MAX_BATCH_TASKS, the body
-   * within MAX_BATCH_BODY_BYTES (UTF-8 bytes of the JSON sent) and MAX_EVENT_BODY_BYTES (escaped into the
-   * function's event), stopping at a call that must go alone so that no call overtakes an earlier one.
-   */
-  #nextRequest(): PendingAdd[] {
-    const first = this.#waiting.shift() as PendingAdd;
-    const group = [first];
-    if (first.item === undefined) return group;
-    let size = plus(BATCH_ENVELOPE, first.itemSize);
-    for (let next = this.#waiting[0]; next?.item !== undefined; next = this.#waiting[0]) {
-      const withNext = plus(plus(size, COMMA), next.itemSize);
-      if (group.length >= MAX_BATCH_TASKS || !fitsABatch(withNext)) break;
-      size = withNext;
-      group.push(this.#waiting.shift() as PendingAdd);
-    }
-    return group;
   }
 
   #start(group: PendingAdd[]): void {
