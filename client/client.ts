@@ -108,14 +108,7 @@ class PunctualClientCore {
   }
 
   /** Calls one route with its method's arguments: path parameters, then the input if any, then options. */
-  call<R extends z.ZodType>(
-    route: RouteDescriptor<string, RouteInput<unknown> | undefined, R>,
-    args: unknown[],
-  ) {
-    return this.#call(route, args);
-  }
-
-  async #call<R extends z.ZodType>(
+  async call<R extends z.ZodType>(
     route: RouteDescriptor<string, RouteInput<unknown> | undefined, R>,
     args: unknown[],
   ): Promise<z.output<R>> {
