@@ -600,7 +600,7 @@ export const LOCAL_PROFILES: Readonly<Record<WorkloadShape, Profile>> = {
 /**
  * The local profile for a workload: its shape's in-situ factors — times the host's speed of the moment when one was
  * measured (per thread, the CPU a run measured ÷ what this profile modelled for it: bench/lib/planner.ts
- * `hostSpeedOf`), because the machine's cores run faster or slower by 5–10 % from one half hour to the next.
+ * `speedOfHost`), because the machine's cores run faster or slower by 5–10 % from one half hour to the next.
  */
 export function localProfile(workload: Workload, hostSpeed?: ThreadCost): Profile {
   if (!hostSpeed) return LOCAL_PROFILES[shapeOf(workload)];
