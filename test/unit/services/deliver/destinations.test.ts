@@ -281,6 +281,42 @@ describe("circuit breaker", () => {
     expect(await s.store.getDestination("demo", HOST_A)).toBeUndefined();
   });
 
+  it("an informational status (101 Switching Protocols) is a host failure: it counts towards opening, and retries with backoff", async () => {
+    // Prepare
+    const s = setup(BREAKER);
+    const [t1, t2] = [await s.task(), await s.task()];
+    s.callbacks.answer(t1.taskId, HTTP(101));
+    s.callbacks.answer(t2.taskId, HTTP(100));
+
+    // Act
+    await s.deliver(t1);
+    await s.deliver(t2);
+
+    // Assess
+    expect(s.metrics.count("circuitOpened")).toBe(1);
+    expect(await s.store.getDestination("demo", HOST_A)).toMatchObject({ circuit: "open", failures: 2 });
+    expect(s.waits()).toEqual([10]);
+    expect(await s.store.get(t2.taskId)).toMatchObject({ status: "delivering", attempts: 1 });
+  });
+
+  it("a probe answered 101 does not close the circuit: it reopens and gives its attempt back", async () => {
+    // Prepare
+    const s = setup(BREAKER);
+    await openCircuit(s);
+    const probe = await s.task(HOST_A);
+    s.callbacks.answer(probe.taskId, HTTP(101));
+
+    // Act
+    s.advance(30_000);
+    await s.deliver(probe);
+
+    // Assess
+    expect(s.metrics.count("circuitClosed")).toBe(0);
+    expect(await s.store.getDestination("demo", HOST_A)).toMatchObject({ circuit: "open" });
+    expect(await s.store.get(probe.taskId)).toMatchObject({ attempts: 0, lastError: "HTTP 101" });
+    expect(s.waits()).toEqual([30]);
+  });
+
   it("after the cool-down exactly one delivery probes; its success closes the circuit (one metric)", async () => {
     // Prepare
     const s = setup(BREAKER);
