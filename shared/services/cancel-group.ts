@@ -4,6 +4,7 @@ import { type CancelGroupQuery, cancelGroupQuerySchema, MAX_GROUP_PAGE } from "#
 import type { CancelGroupResponse } from "#shared/api/schemas/tasks.js";
 import { topicConfig } from "#shared/config/index.js";
 import { toIssues } from "#shared/domain/add-task-request.js";
+import { echoed } from "#shared/domain/echoed.js";
 import { groupPartitionKey } from "#shared/domain/keys.js";
 import type { TaskStatus } from "#shared/domain/task.js";
 import { forEachBounded } from "#shared/runtime/async.js";
@@ -31,7 +32,7 @@ export async function cancelGroup(
 ): Promise<CancelGroupResponse> {
   const { topic, value } = params;
   if (!topic || value === undefined || value === "" || !topicConfig(deps.config, topic)) {
-    throw notFound(`no such topic: ${topic ?? ""}`);
+    throw notFound(`no such topic: ${echoed(topic ?? "")}`);
   }
   const parsed = parseQuery(query);
   const startAfter = parsed.cursor === undefined ? undefined : decodeCursor(parsed.cursor);
