@@ -158,11 +158,16 @@ class PunctualClientCore {
     options: CallOptions,
   ): Attempt {
     let path = route.path;
+    const inQuery = route.pathParamsInQuery ?? {};
     names.forEach((name, i) => {
-      path = path.replace(`{${name}}`, encodeURIComponent(params[i] ?? ""));
+      path = path.replace(`{${name}}`, inQuery[name]?.segment ?? encodeURIComponent(params[i] ?? ""));
     });
     const url = this.#urlOf(path);
     const headers: Record<string, string> = { accept: "application/json" };
+    names.forEach((name, i) => {
+      const moved = inQuery[name];
+      if (moved) url.searchParams.set(moved.query, params[i] ?? "");
+    });
     for (const [key, value] of Object.entries(route.fixedQuery ?? {})) url.searchParams.set(key, value);
     if (route.input?.in === "query" && input) {
       for (const [key, value] of Object.entries(input as Record<string, unknown>)) {

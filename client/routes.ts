@@ -10,7 +10,7 @@ import {
   destinationResetQuerySchema,
   destinationResetResponseSchema,
 } from "#shared/api/schemas/destinations.js";
-import { cancelGroupQuerySchema } from "#shared/api/schemas/groups.js";
+import { cancelGroupQuerySchema, GROUP_IN_QUERY } from "#shared/api/schemas/groups.js";
 import {
   bulkReplayBodySchema,
   bulkReplayResponseSchema,
@@ -65,6 +65,12 @@ export interface RouteDescriptor<
   readonly retry: RetryMode;
   /** Query parameters the method always sends (two methods on one route, e.g. `status=failed`). */
   readonly fixedQuery?: Readonly<Record<string, string>>;
+  /**
+   * Path parameters sent in the query instead (`query` names it there), their path segment written as the
+   * route's `segment`: a value such as `.` or `..` would be removed from a path by URL normalization (ours and
+   * any proxy's).
+   */
+  readonly pathParamsInQuery?: Readonly<Record<string, { readonly query: string; readonly segment: string }>>;
 }
 
 /** A JSON body validated by `schema` on the server; `T` defaults to the schema's input type. */
@@ -156,10 +162,14 @@ export const ROUTES = {
     response: rescheduleResponseSchema,
     retry: "safe",
   }),
-  /** Cancelling what is cancelled changes nothing: safe to retry. */
+  /**
+   * Cancelling what is cancelled changes nothing: safe to retry. The group always goes in `?group=` (the path
+   * says `-`), so any name arrives as given, `.` and `..` included.
+   */
   cancelGroup: route({
     method: "POST",
     path: "/v1/topics/{topic}/groups/{value}/cancel",
+    pathParamsInQuery: { value: { query: "group", segment: GROUP_IN_QUERY } },
     input: queryParams<CancelGroupInput>(cancelGroupQuerySchema),
     response: cancelGroupResponseSchema,
     retry: "safe",

@@ -7,6 +7,7 @@ import { readFile } from "node:fs/promises";
 import type http from "node:http";
 import path from "node:path";
 import type * as z from "zod";
+import { echoed } from "#shared/domain/echoed.js";
 import { CONSOLE_DIST, CONSOLE_FILES, ensureConsoleBuilt } from "./build.js";
 import {
   type ConsoleMetrics,
@@ -66,7 +67,7 @@ async function serveApi(url: URL, sources: ConsoleSources, res: http.ServerRespo
       return sendJson(res, 404, { error: { code: "not_found", message: "only the local cloud has this" } });
     default:
       return sendJson(res, 404, {
-        error: { code: "not_found", message: `no console endpoint ${url.pathname}` },
+        error: { code: "not_found", message: `no console endpoint ${echoed(url.pathname)}` },
       });
   }
 }
@@ -89,7 +90,8 @@ async function answer<S extends z.ZodType, R>(
 async function serveFile(pathname: string, distDir: string, res: http.ServerResponse): Promise<true> {
   const name = pathname === "/console" || pathname === "/console/" ? "index.html" : pathname.slice(9);
   const type = Object.hasOwn(CONSOLE_FILES, name) ? CONSOLE_FILES[name] : undefined;
-  if (!type) return sendJson(res, 404, { error: { code: "not_found", message: `no console file ${name}` } });
+  if (!type)
+    return sendJson(res, 404, { error: { code: "not_found", message: `no console file ${echoed(name)}` } });
   const body = await readFile(path.join(distDir, name));
   res.writeHead(200, { "content-type": type, "cache-control": "no-cache" });
   res.end(body);

@@ -1,6 +1,7 @@
-import { existsSync, readFileSync, writeFileSync } from "node:fs";
+import { existsSync, readFileSync } from "node:fs";
 import http from "node:http";
 import type { AddressInfo } from "node:net";
+import { writeFileAtomicSync } from "#local/runtime/atomic-file.js";
 import { readBody } from "./request-body.js";
 
 /**
@@ -12,7 +13,9 @@ import { readBody } from "./request-body.js";
  * Lambda calls here.
  *
  * Enabled state is kept in `persistencePath` (the --data directory) when given, as AWS keeps a mapping's
- * Enabled across everything: a topic paused before a restart stays paused.
+ * Enabled across everything: a topic paused before a restart stays paused. The file is replaced atomically, and
+ * one that cannot be read fails the start naming it: starting with every mapping enabled instead would quietly
+ * resume a paused topic.
  */
 export interface LocalMapping {
   readonly uuid: string;
@@ -46,7 +49,7 @@ export async function startLambdaEmulator(options: {
   const setEnabled = async (mapping: LocalMapping, value: boolean) => {
     enabled.set(mapping.uuid, value);
     if (options.persistencePath) {
-      writeFileSync(options.persistencePath, JSON.stringify(Object.fromEntries(enabled), null, 2));
+      writeFileAtomicSync(options.persistencePath, JSON.stringify(Object.fromEntries(enabled), null, 2));
     }
     if (value) mapping.resume();
     else await mapping.pause();
@@ -139,5 +142,22 @@ function send(res: http.ServerResponse, out: Answer): void {
 
 function readPersisted(path: string | undefined): Record<string, boolean> {
   if (!path || !existsSync(path)) return {};
-  return JSON.parse(readFileSync(path, "utf8")) as Record<string, boolean>;
+  const refuse = (reason: string) =>
+    new Error(
+      `${path} is not a valid event-source mappings file (${reason}); fix it, or delete it to start with every ` +
+        "mapping enabled (a paused topic then delivers again)",
+    );
+  let state: unknown;
+  try {
+    state = JSON.parse(readFileSync(path, "utf8"));
+  } catch (error) {
+    throw refuse(error instanceof Error ? error.message : String(error));
+  }
+  if (typeof state !== "object" || state === null || Array.isArray(state)) {
+    throw refuse("expected an object of mapping UUID → true or false");
+  }
+  for (const [uuid, value] of Object.entries(state)) {
+    if (typeof value !== "boolean") throw refuse(`mapping ${uuid}: expected true or false`);
+  }
+  return state as Record<string, boolean>;
 }

@@ -177,6 +177,7 @@ export const TASK_STORE_OPERATIONS: { readonly [M in keyof TaskStore]: readonly 
   recordDestinationFailure: [onTable("UpdateItem")],
   openCircuit: [onTable("UpdateItem")],
   claimProbe: [onTable("UpdateItem")],
+  releaseProbe: [onTable("UpdateItem")],
   closeCircuit: [onTable("UpdateItem")],
   discardFailed: [onTable("UpdateItem"), onTable("GetItem")],
 };
@@ -218,6 +219,7 @@ export const PIPELINE_STORE_METHODS = {
     "recordDestinationFailure",
     "openCircuit",
     "claimProbe",
+    "releaseProbe",
     "closeCircuit",
   ],
   sweeper: [
@@ -1104,6 +1106,21 @@ export class DynamoTaskStore implements TaskStore {
           ConditionExpression:
             "circuit = :open AND nextProbeAtMs <= :now AND (attribute_not_exists(probeUntilMs) OR probeUntilMs <= :now)",
           ExpressionAttributeValues: toWire({ ":open": "open", ":now": nowMs, ":until": untilMs }),
+        }),
+      ),
+    );
+  }
+
+  async releaseProbe(topic: string, host: string, untilMs: number): Promise<void> {
+    await conditional(
+      this.client.send(
+        new UpdateItemCommand({
+          TableName: this.table,
+          Key: toWire(destinationKey(topic, host)),
+          UpdateExpression: "REMOVE probeUntilMs",
+          // The claim is identified by its end: a later prober's claim (this one expired) is left alone.
+          ConditionExpression: "probeUntilMs = :mine",
+          ExpressionAttributeValues: toWire({ ":mine": untilMs }),
         }),
       ),
     );

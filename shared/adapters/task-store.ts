@@ -105,6 +105,8 @@ export interface DestinationStore {
   ): Promise<"opened" | "reopened">;
   /** Elects the one prober of a half-open circuit: true for the caller that claimed it (until `untilMs`). */
   claimProbe(topic: string, host: string, nowMs: number, untilMs: number): Promise<boolean>;
+  /** Gives back a probe claim that ends without a verdict (only if the claim is still the one until `untilMs`). */
+  releaseProbe(topic: string, host: string, untilMs: number): Promise<void>;
   /** Failures back to 0, circuit closed; answers the item as it was before, undefined when there was none. */
   closeCircuit(topic: string, host: string): Promise<DestinationRecord | undefined>;
 }

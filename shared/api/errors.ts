@@ -1,5 +1,6 @@
 import { isServerError, isThrottlingError, isTransientError } from "@smithy/core/retry";
 import type { SdkError } from "@smithy/types";
+import { echoed } from "#shared/domain/echoed.js";
 
 /**
  * Errors the HTTP API answers with. Every error body has one shape, so clients can branch on `error.code`
@@ -128,7 +129,7 @@ export function fanOutCallback(topic: string): HttpError {
   return new HttpError(
     400,
     "fan_out_callback",
-    `topic "${topic}" delivers every task to its subscribers; a task on it cannot name its own callback`,
+    `topic "${echoed(topic)}" delivers every task to its subscribers; a task on it cannot name its own callback`,
     { issues: [{ path: "callback", message: "must be absent on a fan-out topic" }] },
   );
 }
@@ -142,7 +143,7 @@ export function notFanOut(what: string): HttpError {
 
 /** `subscriber` that is not one of the task's subscribers. */
 export function unknownSubscriber(subscriber: string, known: readonly string[]): HttpError {
-  return new HttpError(400, "unknown_subscriber", `unknown subscriber "${subscriber}"`, {
+  return new HttpError(400, "unknown_subscriber", `unknown subscriber "${echoed(subscriber)}"`, {
     issues: [{ path: "subscriber", message: `must be one of: ${known.join(", ")}` }],
   });
 }
@@ -153,7 +154,7 @@ export function fanOutUnsupported(message: string): HttpError {
 }
 
 export function unknownTopic(topic: string, known: readonly string[]): HttpError {
-  return new HttpError(400, "unknown_topic", `unknown topic "${topic}"`, {
+  return new HttpError(400, "unknown_topic", `unknown topic "${echoed(topic)}"`, {
     issues: [{ path: "topic", message: `must be one of: ${known.join(", ")}` }],
   });
 }
@@ -192,7 +193,7 @@ export function unsupportedMediaType(received: string | undefined): HttpError {
   return new HttpError(
     415,
     "unsupported_media_type",
-    `content-type must be application/json${received ? `, received "${received.slice(0, 100)}"` : ""}`,
+    `content-type must be application/json${received ? `, received "${echoed(received)}"` : ""}`,
   );
 }
 

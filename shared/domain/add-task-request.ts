@@ -1,5 +1,6 @@
 import * as z from "zod";
 import type { ErrorIssue } from "#shared/api/errors.js";
+import { echoed } from "./echoed.js";
 import { isLosslessNumber, parseExactJson, stringifyExact, withJsNumbers } from "./exact-json.js";
 import type { DueSpec } from "./timing.js";
 
@@ -264,9 +265,11 @@ function dueSpecOf(body: Pick<AddTaskBody, (typeof TIMING_FIELDS)[number]>): {
 export function toIssues(issues: readonly z.core.$ZodIssue[], input?: unknown): ErrorIssue[] {
   const out: ErrorIssue[] = [];
   for (const issue of issues) {
-    const base = issue.path.map(String);
+    // Paths hold the caller's own keys (an unknown field, a record's key): each is echoed cut.
+    const base = issue.path.map((segment) => echoed(String(segment)));
     if (issue.code === "unrecognized_keys") {
-      for (const key of issue.keys) out.push({ path: [...base, key].join("."), message: "unknown field" });
+      for (const key of issue.keys)
+        out.push({ path: [...base, echoed(key)].join("."), message: "unknown field" });
       continue;
     }
     let message = issue.message;

@@ -61,15 +61,16 @@ export function circuitGate(record: DestinationRecord | undefined, nowMs: number
 
 /**
  * Whether an attempt's outcome says the host is unhealthy: no answer (refused connection, reset, timeout), a
- * 5xx or a 429. Any other answer (2xx, and 4xx such as 400 or 404, which one task's content can cause) shows a
- * host that is up, and counts as a success for its circuit. A destination refused by our own URL/address policy
- * says nothing about the host and counts neither way.
+ * final status below 200 (an informational one such as a 101 Switching Protocols nobody negotiated is not an
+ * answer to the callback, and below 100 is not HTTP), a 5xx or a 429. Any other answer (2xx, and 4xx such as 400
+ * or 404, which one task's content can cause) shows a host that is up, and counts as a success for its circuit.
+ * A destination refused by our own URL/address policy says nothing about the host and counts neither way.
  */
 export function hostFailed(result: { ok: boolean; status?: number; refused?: boolean }): boolean | undefined {
   if (result.refused) return undefined;
   if (result.ok) return false;
   const status = result.status;
-  return status === undefined || status >= 500 || status === 429;
+  return status === undefined || status < 200 || status >= 500 || status === 429;
 }
 
 /**

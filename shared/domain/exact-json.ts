@@ -1,5 +1,6 @@
 import { isLosslessNumber, isSafeNumber, LosslessNumber, parse, stringify } from "lossless-json";
 import type { ErrorIssue } from "#shared/api/errors.js";
+import { echoed } from "./echoed.js";
 
 /**
  * JSON parsed without losing what the caller wrote. `JSON.parse` turns `12345678901234567890` into
@@ -136,8 +137,9 @@ function pathOf(stack: readonly Frame[], key?: string): string {
   const segments: Segment[] = [];
   // The innermost frame's own member is `key`; every outer frame contributes the member we are inside.
   const outer = key === undefined ? stack : stack.slice(0, -1);
-  for (const frame of outer) segments.push(frame.kind === "object" ? (frame.key ?? "") : frame.index);
-  if (key !== undefined) segments.push(key);
+  // The keys are the caller's: each is echoed cut.
+  for (const frame of outer) segments.push(frame.kind === "object" ? echoed(frame.key ?? "") : frame.index);
+  if (key !== undefined) segments.push(echoed(key));
   return segments.join(".");
 }
 

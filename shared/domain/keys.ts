@@ -1,5 +1,6 @@
 import { createHash, getRandomValues } from "node:crypto";
 import { monotonicFactory } from "ulid";
+import { echoed } from "./echoed.js";
 
 /**
  * Task ids carry the task's table key, so a GET or a relay can read a task with a strongly consistent GetItem
@@ -128,12 +129,12 @@ export function groupValueOf(
   if (typeof raw === "string" || typeof raw === "number" || typeof raw === "boolean") {
     const value = String(raw);
     if (value.length > 1024)
-      return { ok: false, error: `content.${deliverBy} must be at most 1024 characters` };
+      return { ok: false, error: `content.${echoed(deliverBy)} must be at most 1024 characters` };
     return { ok: true, value };
   }
   return {
     ok: false,
-    error: `content.${deliverBy} must be a string, number or boolean to order tasks by it`,
+    error: `content.${echoed(deliverBy)} must be a string, number or boolean to order tasks by it`,
   };
 }
 

@@ -1,4 +1,5 @@
 import ipaddr from "ipaddr.js";
+import { echoed } from "#shared/domain/echoed.js";
 
 /**
  * Callback URL policy. Punctual POSTs to URLs its callers choose, from inside the user's VPC/account, so a
@@ -67,19 +68,19 @@ export function checkCallbackUrl(raw: string | URL, policy: CallbackPolicy): Cal
   if (url.username !== "" || url.password !== "") return refuse("credentials in the URL are not allowed");
 
   const host = hostOf(url);
-  if (host.kind === "invalid") return refuse(`host "${url.hostname}" is not a valid host`);
+  if (host.kind === "invalid") return refuse(`host "${echoed(url.hostname)}" is not a valid host`);
 
   const exact = policy.allowedCallbackHosts.some((pattern) => matchesExactly(pattern, host));
   if (exact) return { ok: true, url };
 
   const wildcard = policy.allowedCallbackHosts.some((pattern) => matchesWildcard(pattern, host));
-  if (!wildcard) return refuse(`host "${host.display}" is not in the topic's allowed callback hosts`);
+  if (!wildcard) return refuse(`host "${echoed(host.display)}" is not in the topic's allowed callback hosts`);
   if (!host.public) {
     return refuse(
       host.kind === "ip"
-        ? `host "${host.display}" is a private, loopback, link-local or metadata address; ` +
+        ? `host "${echoed(host.display)}" is a private, loopback, link-local or metadata address; ` +
             "it must be named as an IP literal in the topic's allowed callback hosts"
-        : `host "${host.display}" is not a public name; ` +
+        : `host "${echoed(host.display)}" is not a public name; ` +
             "it must be named exactly in the topic's allowed callback hosts",
     );
   }

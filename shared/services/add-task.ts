@@ -20,6 +20,7 @@ import {
   parseAddTaskRequest,
 } from "#shared/domain/add-task-request.js";
 import { resolveCallback } from "#shared/domain/callback-resolution.js";
+import { echoed } from "#shared/domain/echoed.js";
 import { isLosslessNumber, toJsNumber } from "#shared/domain/exact-json.js";
 import { ITEM_GROWTH_BYTES, MAX_ITEM_BYTES, taskItemSizeBound } from "#shared/domain/item-size.js";
 import {
@@ -191,7 +192,8 @@ export function checkAddRequest(
   const dueAtMs = dueTime(request, topic, nowMs);
   const deliverBy = request.deliverBy ?? topic.deliverBy;
   const group = groupValueOf(orderingView(request.content.value, deliverBy), deliverBy);
-  if (!group.ok) throw validationFailed([{ path: `content.${deliverBy}`, message: group.error }]);
+  if (!group.ok)
+    throw validationFailed([{ path: `content.${echoed(deliverBy ?? "")}`, message: group.error }]);
   const callbackUrl = topic.subscribers
     ? noCallbackOnFanOut(request, topic)
     : callbackFor(request, topic, config);

@@ -1,9 +1,15 @@
 import type { TaskStore } from "#shared/adapters/task-store.js";
 import { notFound, validationFailed } from "#shared/api/errors.js";
-import { type CancelGroupQuery, cancelGroupQuerySchema, MAX_GROUP_PAGE } from "#shared/api/schemas/groups.js";
+import {
+  type CancelGroupQuery,
+  cancelGroupQuerySchema,
+  GROUP_IN_QUERY,
+  MAX_GROUP_PAGE,
+} from "#shared/api/schemas/groups.js";
 import type { CancelGroupResponse } from "#shared/api/schemas/tasks.js";
 import { topicConfig } from "#shared/config/index.js";
 import { toIssues } from "#shared/domain/add-task-request.js";
+import { echoed } from "#shared/domain/echoed.js";
 import { groupPartitionKey } from "#shared/domain/keys.js";
 import type { TaskStatus } from "#shared/domain/task.js";
 import { forEachBounded } from "#shared/runtime/async.js";
@@ -22,7 +28,8 @@ const CANCEL_CONCURRENCY = 8;
  * DELETE /v1/tasks/{id} cancels it (conditional write, then its schedule deleted). A task already handed to
  * delivery (`queued`, `delivering`), or one that moved on between the read and its cancel, is listed in
  * `not_cancelled`; finished tasks are neither. The cursor is the last sort key read, so the next call goes on
- * after it; an unknown topic is 404, as the topic is part of the resource's path.
+ * after it; an unknown topic is 404, as the topic is part of the resource's path. The group is the path's value,
+ * or `?group=` when that value is `-` (GROUP_IN_QUERY: names such as `.` and `..` cannot travel in a path).
  */
 export async function cancelGroup(
   deps: CancelGroupDeps,
@@ -31,12 +38,13 @@ export async function cancelGroup(
 ): Promise<CancelGroupResponse> {
   const { topic, value } = params;
   if (!topic || value === undefined || value === "" || !topicConfig(deps.config, topic)) {
-    throw notFound(`no such topic: ${topic ?? ""}`);
+    throw notFound(`no such topic: ${echoed(topic ?? "")}`);
   }
   const parsed = parseQuery(query);
+  const group = groupOf(value, parsed);
   const startAfter = parsed.cursor === undefined ? undefined : decodeCursor(parsed.cursor);
   // A group's value of any task names one partition; the ULID only matters for tasks without a group.
-  const pk = groupPartitionKey(topic, value, "");
+  const pk = groupPartitionKey(topic, group, "");
   const page = await deps.store.listGroupPage(pk, parsed.limit ?? MAX_GROUP_PAGE, startAfter);
 
   let cancelled = 0;
@@ -65,6 +73,20 @@ function parseQuery(query: Record<string, string | undefined> | null | undefined
   const parsed = cancelGroupQuerySchema.safeParse(query ?? {});
   if (!parsed.success) throw validationFailed(toIssues(parsed.error.issues, query ?? {}));
   return parsed.data;
+}
+
+/** The group a request names: in the path, or (`-` there) in `?group=`; both at once, or neither, is a 400. */
+function groupOf(value: string, query: CancelGroupQuery): string {
+  if (value === GROUP_IN_QUERY) {
+    if (query.group !== undefined) return query.group;
+    throw validationFailed([
+      { path: "group", message: `is required when the path's group is ${GROUP_IN_QUERY}` },
+    ]);
+  }
+  if (query.group === undefined) return value;
+  throw validationFailed([
+    { path: "group", message: `only with ${GROUP_IN_QUERY} as the path's group; the path names one already` },
+  ]);
 }
 
 /** Opaque to callers (base64url of the last sort key read), so its form may change. */

@@ -4,6 +4,7 @@ import { notFound } from "#shared/api/errors.js";
 import { type TopicPauseResponse, type TopicView, topicParamsSchema } from "#shared/api/schemas/topics.js";
 import type { PunctualConfig } from "#shared/config/index.js";
 import type { TopicMapping } from "#shared/contract/topology.js";
+import { echoed } from "#shared/domain/echoed.js";
 import { SWEEP_SHARDS } from "#shared/domain/sweep.js";
 
 export interface TopicDeps {
@@ -27,7 +28,7 @@ function mappingOf(deps: TopicDeps, topic: string | undefined): { name: string; 
   const parsed = topicParamsSchema.safeParse({ topic });
   const name = parsed.success ? parsed.data.topic : undefined;
   const mapping = name && Object.hasOwn(deps.mappings, name) ? deps.mappings[name] : undefined;
-  if (!name || !mapping) throw notFound(`no such topic "${String(topic ?? "")}"`);
+  if (!name || !mapping) throw notFound(`no such topic "${echoed(String(topic ?? ""))}"`);
   return { name, mapping };
 }
 

@@ -167,6 +167,28 @@ describe("npx punctual tasks reschedule|run, groups cancel", () => {
     expect((await h.api("DELETE", `/v1/tasks/${other}`)).status).toBe(200);
   });
 
+  it("groups cancel --group .. cancels the group named .. (sent in the query, where no URL parser removes it)", async () => {
+    const id = await addLater("..", "cli-group-dot-dot");
+    const other = await addLater(orderId(), "cli-group-dot-dot-other");
+
+    const run = await runPunctual([
+      ...api(),
+      "--json",
+      "groups",
+      "cancel",
+      "--topic",
+      "demo",
+      "--group",
+      "..",
+    ]);
+
+    expect(run.code, run.stderr).toBe(0);
+    expect(JSON.parse(run.stdout)).toMatchObject({ cancelled: 1, not_cancelled: [] });
+    expect((await h.api("GET", `/v1/tasks/${id}`)).json).toMatchObject({ status: "cancelled" });
+    expect((await h.api("GET", `/v1/tasks/${other}`)).json).toMatchObject({ status: "scheduled" });
+    expect((await h.api("DELETE", `/v1/tasks/${other}`)).status).toBe(200);
+  });
+
   it("shows an example in each operations command's --help", async () => {
     const commands = [
       ["topics"],

@@ -165,6 +165,25 @@ describe("operations: reschedule, run now, group cancel", () => {
     await client.cancelTask(other.task_id);
   });
 
+  it("cancels the groups named . and .. through the client (a URL parser would normalize them out of a path)", async () => {
+    // Prepare
+    const dot = await addLater(".", "group-dot");
+    const dotDot = await addLater("..", "group-dot-dot");
+    const other = await addLater(orderId(), "group-dot-other");
+
+    // Act
+    const first = await client.cancelGroup("demo", ".");
+    const second = await client.cancelGroup("demo", "..");
+
+    // Assess
+    expect(first).toMatchObject({ cancelled: 1, not_cancelled: [], more: false });
+    expect(second).toMatchObject({ cancelled: 1, not_cancelled: [], more: false });
+    expect(await client.getTask(dot.task_id)).toMatchObject({ status: "cancelled" });
+    expect(await client.getTask(dotDot.task_id)).toMatchObject({ status: "cancelled" });
+    expect(await client.getTask(other.task_id)).toMatchObject({ status: "scheduled" });
+    await client.cancelTask(other.task_id);
+  });
+
   it("pages a group cancel with a cursor", async () => {
     const group = orderId();
     for (let i = 0; i < 3; i++) await addLater(group, "group-page");

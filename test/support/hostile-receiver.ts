@@ -4,6 +4,8 @@ import net from "node:net";
  * How the hostile receiver treats a request, chosen by the request path's first segment (`/<mode>/…`):
  * - `ok`: a well-formed `200 OK`;
  * - `upgrade`: `101 Switching Protocols`, then silence on the switched connection;
+ * - `bare-101`: `101 Switching Protocols` without the `Upgrade` / `Connection` headers that negotiate one, then
+ *   silence (Node reports it as an ordinary response with status 101);
  * - `close`: reads the request, then closes the connection without a byte of response;
  * - `half-headers`: writes part of a status line and header block, then silence;
  * - `endless-1xx`: `100 Continue` / `102 Processing` / `103 Early Hints` over and over until the client hangs up;
@@ -16,6 +18,7 @@ import net from "node:net";
 export const HOSTILE_MODES = [
   "ok",
   "upgrade",
+  "bare-101",
   "close",
   "half-headers",
   "endless-1xx",
@@ -101,6 +104,9 @@ export async function startHostileReceiver(options: HostileReceiverOptions = {})
           socket.write(
             "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\r\n",
           );
+          return;
+        case "bare-101":
+          socket.write("HTTP/1.1 101 Switching Protocols\r\n\r\n");
           return;
         case "close":
           socket.end();

@@ -98,6 +98,11 @@ export class MemoryDestinations implements DestinationStore {
     return true;
   }
 
+  async releaseProbe(topic: string, host: string, untilMs: number): Promise<void> {
+    const item = this.items.get(`${topic}#${host}`);
+    if (item?.probeUntilMs === untilMs) delete item.probeUntilMs;
+  }
+
   async closeCircuit(topic: string, host: string): Promise<DestinationRecord | undefined> {
     const item = this.items.get(`${topic}#${host}`);
     if (!item) return undefined;

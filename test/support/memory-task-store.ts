@@ -52,6 +52,7 @@ export class MemoryTaskStore implements TaskStore {
   readonly recordDestinationFailure = this.destinations.recordDestinationFailure.bind(this.destinations);
   readonly openCircuit = this.destinations.openCircuit.bind(this.destinations);
   readonly claimProbe = this.destinations.claimProbe.bind(this.destinations);
+  readonly releaseProbe = this.destinations.releaseProbe.bind(this.destinations);
   readonly closeCircuit = this.destinations.closeCircuit.bind(this.destinations);
 
   async putNew(

@@ -1,6 +1,7 @@
 import type { MiddlewareObj } from "@middy/core";
 import type { APIGatewayProxyEventV2 } from "aws-lambda";
 import { validationFailed } from "#shared/api/errors.js";
+import { echoed } from "#shared/domain/echoed.js";
 
 /**
  * Two spellings of one header name (`Idempotency-Key` and `idempotency-key`) with different values: the
@@ -16,8 +17,8 @@ export function headerGuard(): MiddlewareObj<APIGatewayProxyEventV2> {
         const key = name.toLowerCase();
         if (seen.has(key) && seen.get(key) !== value) {
           throw validationFailed(
-            [{ path: key, message: "given more than once with different values" }],
-            `conflicting values for header ${key.slice(0, 100)}`,
+            [{ path: echoed(key), message: "given more than once with different values" }],
+            `conflicting values for header ${echoed(key)}`,
           );
         }
         seen.set(key, value);

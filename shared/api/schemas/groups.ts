@@ -4,13 +4,27 @@ import * as z from "zod";
 /** Tasks read per call: bounded work (and Lambda time) however large the group. */
 export const MAX_GROUP_PAGE = 1_000;
 
+/**
+ * The path's group segment that says "the group is in `?group=`". A group named `.` or `..` cannot travel in a
+ * path: every URL parser (API Gateway's clients, `fetch`, `new URL`) removes such a segment, even percent-encoded,
+ * and the request reaches another route. The client always sends the group this way.
+ */
+export const GROUP_IN_QUERY = "-";
+
+const groupValue = z.string().min(1).max(1024);
+
 export const cancelGroupParamsSchema = z.object({
   topic: z.string().min(1).meta({ description: "the topic" }),
-  value: z.string().min(1).max(1024).meta({ description: "the ordering field's value (the group)" }),
+  value: groupValue.meta({
+    description: `the ordering field's value (the group), or \`${GROUP_IN_QUERY}\` with the value in \`group\` (needed for \`.\` and \`..\`, which URL parsers remove from a path)`,
+  }),
 });
 
 export const cancelGroupQuerySchema = z
   .object({
+    group: groupValue.optional().meta({
+      description: `the group, when the path's group is \`${GROUP_IN_QUERY}\` (and only then)`,
+    }),
     limit: z.coerce
       .number()
       .int()

@@ -11,6 +11,8 @@ import {
   noteDestinationOutcome,
   protectsDestinations,
   releaseAdmission,
+  releaseProbe,
+  withdrawAdmission,
 } from "./destination-gate.js";
 import { deadLetter, recordDelivered, recordFailedAttempt } from "./outcome.js";
 import {
@@ -149,7 +151,7 @@ async function startAfterReading(
   try {
     started = await deps.store.startAttempt(taskId, startedAt, undefined, handedOverAtMs);
   } finally {
-    if (!started) await releaseAdmission(ctx, topic, admission);
+    if (!started) await withdrawAdmission(ctx, topic, admission);
   }
   if (!started) {
     deps.logger.info("task moved on before its attempt; not delivered", { taskId });
@@ -196,6 +198,10 @@ async function attemptCallback(
   let result: CallbackResult;
   try {
     result = await client.post(callbackRequest(attempt, timeoutMs));
+  } catch (error) {
+    // Nothing was learned of the host: a probe's claim goes back (its lease in `finally`).
+    await releaseProbe(ctx, topic, attempt.admission);
+    throw error;
   } finally {
     await releaseAdmission(ctx, topic, attempt.admission);
   }

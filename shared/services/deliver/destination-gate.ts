@@ -48,6 +48,8 @@ export interface Admission {
   readonly host: string;
   /** This delivery is the half-open circuit's one probe. */
   readonly probe: boolean;
+  /** The probe's claim, identified by its end: released if the probe ends without a verdict. */
+  readonly probeUntilMs?: number;
   readonly lease?: { readonly slot: number; readonly expiresAtMs: number };
   /**
    * Rate-limited topics: the instant the rate token was counted at. The attempt starts (and is signed) at this
@@ -117,15 +119,20 @@ export async function admitToDestination(
   const { topic } = scope.binding;
   const host = destinationHost(task.callbackUrl);
   if (!host) return undefined; // the URL policy refuses it later, as it always did
-  const probe = await passCircuit(ctx, scope, task, host, timeoutMs);
-  const lease = await takeLease(ctx, scope, task, host, timeoutMs);
-  const admission: Admission = { host, probe, ...(lease && { lease }) };
+  const probeUntilMs = await passCircuit(ctx, scope, task, host, timeoutMs);
+  let admission: Admission = {
+    host,
+    probe: probeUntilMs !== undefined,
+    ...(probeUntilMs !== undefined && { probeUntilMs }),
+  };
   try {
+    const lease = await takeLease(ctx, scope, task, host, timeoutMs);
+    if (lease) admission = { ...admission, lease };
     const countedAtMs = await takeRateToken(ctx, scope, task, host);
     return countedAtMs === undefined ? admission : { ...admission, countedAtMs };
   } catch (error) {
-    // No token (a wait) or a failed call: the lease goes back at once instead of at its expiry.
-    await releaseAdmission(ctx, topic, admission);
+    // No lease or token (a wait) or a failed call: what was taken goes back at once instead of at its expiry.
+    await withdrawAdmission(ctx, topic, admission);
     throw error;
   }
 }
@@ -150,19 +157,22 @@ async function takeRateToken(
   return now;
 }
 
-/** Closed: pass. Open: wait for the probe time. Half-open: pass as the elected prober, else wait a second. */
+/**
+ * Closed: pass. Open: wait for the probe time. Half-open: pass as the elected prober (answers its claim's end),
+ * else wait a second.
+ */
 async function passCircuit(
   ctx: BatchContext,
   scope: RecordScope,
   task: TaskRecord,
   host: string,
   timeoutMs: number,
-): Promise<boolean> {
+): Promise<number | undefined> {
   const { topic } = scope.binding;
-  if (topic.circuitFailureThreshold === undefined) return false;
+  if (topic.circuitFailureThreshold === undefined) return undefined;
   const now = ctx.clock();
   const gate = circuitGate(await ctx.destinations.read(ctx.deps.store, topic.name, host, now), now);
-  if (gate.kind === "pass") return false;
+  if (gate.kind === "pass") return undefined;
   if (gate.kind === "wait") waitFor(ctx, scope, task, gate.ms, "circuit open");
   const claimUntil = now + timeoutMs + (ctx.deps.watchdogMarginMs ?? DEFAULT_WATCHDOG_MARGIN_MS);
   if (await ctx.deps.store.claimProbe(topic.name, host, now, claimUntil)) {
@@ -171,7 +181,7 @@ async function passCircuit(
       host,
       taskId: task.taskId,
     });
-    return true;
+    return claimUntil;
   }
   ctx.destinations.forget(topic.name, host);
   return waitFor(ctx, scope, task, 1000, "circuit half-open, another delivery probes");
@@ -225,6 +235,34 @@ export async function releaseAdmission(
 }
 
 /**
+ * Gives back a probe claim whose probe ends without a verdict (not admitted after all, its attempt not started,
+ * its callback not sent or refused by our own policy), so the next delivery may probe at once instead of after
+ * the claim's expiry. Conditioned on the claim's end: a later prober's claim is never released.
+ */
+export async function releaseProbe(ctx: BatchContext, topic: TopicConfig, admission: Admission | undefined) {
+  if (admission?.probeUntilMs === undefined) return;
+  try {
+    await ctx.deps.store.releaseProbe(topic.name, admission.host, admission.probeUntilMs);
+  } catch (error) {
+    // Not fatal: the claim expires by itself.
+    ctx.deps.logger.warn("releasing a probe claim failed", {
+      host: admission.host,
+      error: errorText(error),
+    });
+  }
+}
+
+/** Gives back all an admission took, for a delivery that will not be attempted: its lease and its probe claim. */
+export async function withdrawAdmission(
+  ctx: BatchContext,
+  topic: TopicConfig,
+  admission: Admission | undefined,
+) {
+  await releaseAdmission(ctx, topic, admission);
+  await releaseProbe(ctx, topic, admission);
+}
+
+/**
  * Feeds one attempt's outcome to its host's circuit. A failure is one write (it counts); a success writes only
  * when this container knows of failures (or probed): the happy path writes nothing. Errors are logged, never
  * fatal: the task's own outcome is already recorded.
@@ -237,7 +275,8 @@ export async function noteDestinationOutcome(
 ): Promise<void> {
   if (!admission || topic.circuitFailureThreshold === undefined) return;
   const failed = hostFailed(result);
-  if (failed === undefined) return;
+  // No verdict on the host (our own policy refused it): a probe's claim goes back for the next delivery.
+  if (failed === undefined) return releaseProbe(ctx, topic, admission);
   try {
     if (failed) await circuitFailure(ctx, topic, admission, result.error ?? "callback failed");
     else await circuitSuccess(ctx, topic, admission);

@@ -1,5 +1,6 @@
 import { conflict, notFanOut, notFound, unknownSubscriber } from "#shared/api/errors.js";
 import type { TaskView } from "#shared/api/task-view.js";
+import { echoed } from "#shared/domain/echoed.js";
 import type { TaskRecord } from "#shared/domain/task.js";
 import { type ReplayDeps, replayFailure, sendReplayed } from "../replay-task.js";
 import { viewOf } from "./view.js";
@@ -17,7 +18,7 @@ export async function replaySubscriber(
 ): Promise<TaskView> {
   const parent = await deps.store.get(taskId);
   if (!parent) throw notFound();
-  if (!parent.fanOut) throw notFanOut(`task ${taskId}`);
+  if (!parent.fanOut) throw notFanOut(`task ${echoed(taskId)}`);
   const link = parent.fanOut.find((l) => l.subscriber === subscriber);
   if (!link)
     throw unknownSubscriber(
@@ -29,16 +30,14 @@ export async function replaySubscriber(
   });
   if (result.outcome === "not-found") {
     throw conflict(
-      `subscriber "${subscriber}" has no copy of this task (it was never written or has expired)`,
-      {
-        subscriber,
-      },
+      `subscriber "${echoed(subscriber)}" has no copy of this task (it was never written or has expired)`,
+      { subscriber: echoed(subscriber) },
     );
   }
   if (result.outcome === "conflict") {
     throw conflict(
-      `only a failed or delivered copy can be replayed; subscriber "${subscriber}"'s is ${result.task.status}`,
-      { task_status: result.task.status, subscriber },
+      `only a failed or delivered copy can be replayed; subscriber "${echoed(subscriber)}"'s is ${result.task.status}`,
+      { task_status: result.task.status, subscriber: echoed(subscriber) },
     );
   }
   await sendReplayed(deps, result.task);

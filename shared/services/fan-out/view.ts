@@ -3,6 +3,7 @@ import { notFanOut, unknownSubscriber } from "#shared/api/errors.js";
 import { fanOutTaskView } from "#shared/api/fan-out-view.js";
 import { type TaskView, taskView } from "#shared/api/task-view.js";
 import { type PunctualConfig, topicConfig } from "#shared/config/index.js";
+import { echoed } from "#shared/domain/echoed.js";
 import { laneHash } from "#shared/domain/fan-out.js";
 import type { TaskRecord } from "#shared/domain/task.js";
 import { forEachBounded } from "#shared/runtime/async.js";
@@ -55,7 +56,7 @@ export function subscriberLane(
   group: string,
 ): string {
   const subscribers = topicConfig(config, topic)?.subscribers;
-  if (!subscribers) throw notFanOut(`topic "${topic}"`);
+  if (!subscribers) throw notFanOut(`topic "${echoed(topic)}"`);
   if (!subscribers.some((s) => s.id === subscriber)) {
     throw unknownSubscriber(
       subscriber,

@@ -9,6 +9,7 @@ import {
   createCallbackClient,
   type ResolveHost,
 } from "#shared/adapters/callback-client.js";
+import { hostFailed } from "#shared/domain/destination.js";
 import { retentionExpiry } from "#shared/domain/task.js";
 import { CallbackSigner } from "#shared/security/signing.js";
 import { resolvedAddressAllowed } from "#shared/security/ssrf.js";
@@ -346,6 +347,18 @@ describe("callback client against a hostile receiver: every attempt settles by i
     // Assess: settled, with the reason and no status; the connection was not left open.
     expect(result).toEqual({ ok: false, error, durationMs: expect.any(Number) });
     expect(hostile.requests.at(-1)?.mode).toBe(mode);
+  });
+
+  it("a bare 101 (no upgrade negotiated) settles as a failed attempt with its status, and counts as a host failure", async () => {
+    // Prepare
+    const c = client();
+
+    // Act
+    const result = await attempt(c, `/bare-101/${randomUUID()}`);
+
+    // Assess: never a success, and never "a host that is up" (as a 4xx would be) for the circuit breaker
+    expect(result).toMatchObject({ ok: false, status: 101 });
+    expect(hostFailed(result)).toBe(true);
   });
 
   it("a huge body is read only up to the cap: the 2xx stands and the connection is closed", async () => {

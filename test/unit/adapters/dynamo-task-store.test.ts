@@ -908,6 +908,26 @@ describe.each([
     expect((await store.getDestination("demo", HOST))?.leases).toEqual({ [a as number]: NOW + 20_000 });
   });
 
+  it("a probe claim is released only by its own holder (its claim's end), so a later prober's claim stays", async () => {
+    // Prepare
+    const store: TaskStore = await makeStore();
+    await store.recordDestinationFailure("demo", HOST, NOW, "HTTP 503");
+    await store.openCircuit("demo", HOST, NOW, NOW + 30_000);
+    await store.claimProbe("demo", HOST, NOW + 30_000, NOW + 40_000);
+
+    // Act
+    await store.releaseProbe("demo", HOST, NOW + 40_000);
+    const afterOwnRelease = await store.getDestination("demo", HOST);
+    const reclaimed = await store.claimProbe("demo", HOST, NOW + 30_001, NOW + 50_000);
+    await store.releaseProbe("demo", HOST, NOW + 40_000); // the first prober again, too late
+    const afterStaleRelease = await store.getDestination("demo", HOST);
+
+    // Assess
+    expect(afterOwnRelease?.probeUntilMs).toBeUndefined();
+    expect(reclaimed).toBe(true);
+    expect(afterStaleRelease?.probeUntilMs).toBe(NOW + 50_000);
+  });
+
   it("failures count up; the circuit opens once, reopens after that; one prober is elected; close answers the old item", async () => {
     // Prepare
     const store: TaskStore = await makeStore();

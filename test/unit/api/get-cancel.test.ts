@@ -233,6 +233,39 @@ describe("cancelTask on a dead-lettered task (issue 12: discard)", () => {
     expect(await f.store.get(added.task_id)).toEqual(before);
   });
 
+  it("the group cancel takes the group from ?group= when the path's group is - (names such as . and .. cannot travel in a path)", async () => {
+    // Prepare
+    const f = fixture();
+    const add = async (group: string) =>
+      (await addTask(f.deps, { body: { ...body(60), content: { order_id: group } } })).body.task_id;
+    const [dot, dotDot, dash, other] = [await add("."), await add(".."), await add("-"), await add("o-6")];
+
+    // Act
+    const first = await cancelGroup(f.deps, { topic: "demo", value: "-" }, { group: "." });
+    const second = await cancelGroup(f.deps, { topic: "demo", value: "-" }, { group: ".." });
+    const third = await cancelGroup(f.deps, { topic: "demo", value: "-" }, { group: "-" });
+
+    // Assess
+    expect([first.cancelled, second.cancelled, third.cancelled]).toEqual([1, 1, 1]);
+    for (const id of [dot, dotDot, dash]) expect((await f.store.get(id))?.status).toBe("cancelled");
+    expect((await f.store.get(other))?.status).toBe("scheduled");
+  });
+
+  it("the group cancel refuses - without ?group=, and ?group= with a group in the path: 400, nothing cancelled", async () => {
+    // Prepare
+    const f = fixture();
+    const { body: pending } = await addTask(f.deps, { body: { ...body(60), content: { order_id: "o-7" } } });
+
+    // Act
+    const missing = await refusal(cancelGroup(f.deps, { topic: "demo", value: "-" }, {}));
+    const both = await refusal(cancelGroup(f.deps, { topic: "demo", value: "o-7" }, { group: "o-7" }));
+
+    // Assess
+    expect(missing).toMatchObject({ status: 400, code: "validation_failed", issues: [{ path: "group" }] });
+    expect(both).toMatchObject({ status: 400, code: "validation_failed", issues: [{ path: "group" }] });
+    expect((await f.store.get(pending.task_id))?.status).toBe("scheduled");
+  });
+
   it("the group cancel leaves the group's dead-lettered tasks failed (it cancels scheduled ones only)", async () => {
     const f = fixture();
     const failedId = await deadLettered(f, "o-5");

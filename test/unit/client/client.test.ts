@@ -136,6 +136,34 @@ describe("routes", () => {
     expect(cancelled.status).toBe("cancelled");
   });
 
+  it("sends a group cancel's group in the query, so a group named . or .. is not normalized out of the path", async () => {
+    // Prepare
+    const answer = { cancelled: 1, not_cancelled: [], more: false, next_cursor: null };
+    const { fetch, seen } = scriptedFetch(
+      { status: 200, body: answer },
+      { status: 200, body: answer },
+      { status: 200, body: answer },
+    );
+    const client = new PunctualClient({ apiUrl: "http://127.0.0.1:3000/prod/", fetch });
+
+    // Act
+    await client.cancelGroup("demo", ".");
+    await client.cancelGroup("demo", "..");
+    await client.cancelGroup("demo", "a/b?c", { limit: 5 });
+
+    // Assess
+    expect(seen.map((r) => `${r.method} ${r.url.pathname}`)).toEqual([
+      "POST /prod/v1/topics/demo/groups/-/cancel",
+      "POST /prod/v1/topics/demo/groups/-/cancel",
+      "POST /prod/v1/topics/demo/groups/-/cancel",
+    ]);
+    expect(seen.map((r) => Object.fromEntries(r.url.searchParams))).toEqual([
+      { group: "." },
+      { group: ".." },
+      { group: "a/b?c", limit: "5" },
+    ]);
+  });
+
   it("keeps fields the server adds later instead of dropping them", async () => {
     const { fetch } = scriptedFetch({ status: 200, body: taskViewAnswer(taskId(), { priority: 2 }) });
     const client = new PunctualClient({ apiUrl: "http://127.0.0.1:3000", fetch });

@@ -105,6 +105,18 @@ describe("consoleHandler", () => {
     expect(await bad.json()).toMatchObject({ error: { code: "invalid_query" } });
   });
 
+  it("a 404 names the unknown file or endpoint cut to 64 characters, never the whole path", async () => {
+    const long = "q".repeat(5_000);
+    const file = await fetch(`${origin}/console/${long}.js`);
+    const endpoint = await fetch(`${origin}/console/api/${long}`, { headers: marked });
+    for (const answer of [file, endpoint]) {
+      expect(answer.status).toBe(404);
+      const { error } = (await answer.json()) as { error: { message: string } };
+      expect(error.message).toContain("q".repeat(20));
+      expect(error.message).not.toContain("q".repeat(64));
+    }
+  });
+
   it("has no local view without a local source", async () => {
     expect((await fetch(`${origin}/console/api/local`, { headers: marked })).status).toBe(404);
   });

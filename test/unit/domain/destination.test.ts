@@ -60,6 +60,11 @@ describe("circuit", () => {
     [{ ok: false, status: 500 }, true],
     [{ ok: false, status: 503 }, true],
     [{ ok: false }, true],
+    // An informational status as the final answer (a 101 nobody negotiated, a 1xx, junk below 100): no answer.
+    [{ ok: false, status: 100 }, true],
+    [{ ok: false, status: 101 }, true],
+    [{ ok: false, status: 199 }, true],
+    [{ ok: false, status: 0 }, true],
     [{ ok: false, refused: true }, undefined],
   ])("%j: host failed = %s", (result, failed) => {
     expect(hostFailed(result)).toBe(failed);

@@ -1,5 +1,5 @@
 import { randomUUID } from "node:crypto";
-import { mkdtemp, rm } from "node:fs/promises";
+import { link, mkdtemp, readdir, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import {
@@ -164,6 +164,56 @@ describe("local Lambda event-source-mapping API", () => {
     expect(again.calls).toEqual(["pause"]);
     expect(otherRead.State).toBe("Enabled");
     expect(otherAgain.calls).toEqual([]);
+  });
+
+  it("replaces the --data file whole (a new file renamed over it), never rewrites it in place", async () => {
+    // Prepare: a second name for the file as it is now; a write in place would change what it shows too
+    const dir = await dataDir();
+    const path = join(dir, "event-source-mappings.json");
+    const { emulator, lambda } = await started(path);
+    const uuid = randomUUID();
+    await emulator.register(recordingMapping(uuid));
+    await lambda.send(new UpdateEventSourceMappingCommand({ UUID: uuid, Enabled: false }));
+    const before = await readFile(path, "utf8");
+    await link(path, join(dir, "before.json"));
+
+    // Act
+    await lambda.send(new UpdateEventSourceMappingCommand({ UUID: uuid, Enabled: true }));
+
+    // Assess
+    expect(await readFile(join(dir, "before.json"), "utf8")).toBe(before);
+    expect(JSON.parse(await readFile(path, "utf8"))).toEqual({ [uuid]: true });
+    expect((await readdir(dir)).sort()).toEqual(["before.json", "event-source-mappings.json"]);
+  });
+
+  it.each([
+    ["a write cut short", '{\n  "0b9c…": fal'],
+    ["not an object", "[true, false]"],
+    ["a state that is not true or false", '{"0b9c": "off"}'],
+  ])("a corrupt --data file (%s) fails the start with a message naming the file", async (_case, text) => {
+    // Prepare
+    const path = join(await dataDir(), "event-source-mappings.json");
+    await writeFile(path, text);
+
+    // Act
+    const start = startLambdaEmulator({ host: "127.0.0.1", persistencePath: path });
+
+    // Assess
+    await expect(start).rejects.toThrow(path);
+  });
+
+  it("the local cloud's start with --data fails on a corrupt mappings file, naming it", async () => {
+    // Prepare
+    const dir = await dataDir();
+    const path = join(dir, "event-source-mappings.json");
+    await writeFile(path, '{"0b9c": tr');
+    const { startLocalCloud } = await import("#local/cloud/local-cloud.js");
+
+    // Act
+    const start = startLocalCloud({ dataDir: dir, apiPort: 0, awsPort: 0 });
+
+    // Assess
+    await expect(start).rejects.toThrow(`${path} is not a valid event-source mappings file`);
   });
 
   it("without --data, a restart starts every mapping enabled", async () => {

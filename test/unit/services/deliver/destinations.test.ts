@@ -281,6 +281,42 @@ describe("circuit breaker", () => {
     expect(await s.store.getDestination("demo", HOST_A)).toBeUndefined();
   });
 
+  it("an informational status (101 Switching Protocols) is a host failure: it counts towards opening, and retries with backoff", async () => {
+    // Prepare
+    const s = setup(BREAKER);
+    const [t1, t2] = [await s.task(), await s.task()];
+    s.callbacks.answer(t1.taskId, HTTP(101));
+    s.callbacks.answer(t2.taskId, HTTP(100));
+
+    // Act
+    await s.deliver(t1);
+    await s.deliver(t2);
+
+    // Assess
+    expect(s.metrics.count("circuitOpened")).toBe(1);
+    expect(await s.store.getDestination("demo", HOST_A)).toMatchObject({ circuit: "open", failures: 2 });
+    expect(s.waits()).toEqual([10]);
+    expect(await s.store.get(t2.taskId)).toMatchObject({ status: "delivering", attempts: 1 });
+  });
+
+  it("a probe answered 101 does not close the circuit: it reopens and gives its attempt back", async () => {
+    // Prepare
+    const s = setup(BREAKER);
+    await openCircuit(s);
+    const probe = await s.task(HOST_A);
+    s.callbacks.answer(probe.taskId, HTTP(101));
+
+    // Act
+    s.advance(30_000);
+    await s.deliver(probe);
+
+    // Assess
+    expect(s.metrics.count("circuitClosed")).toBe(0);
+    expect(await s.store.getDestination("demo", HOST_A)).toMatchObject({ circuit: "open" });
+    expect(await s.store.get(probe.taskId)).toMatchObject({ attempts: 0, lastError: "HTTP 101" });
+    expect(s.waits()).toEqual([30]);
+  });
+
   it("after the cool-down exactly one delivery probes; its success closes the circuit (one metric)", async () => {
     // Prepare
     const s = setup(BREAKER);
@@ -339,6 +375,89 @@ describe("circuit breaker", () => {
     // Assess
     expect(s.callbacks.calledFor().filter((id) => id === probe.taskId)).toHaveLength(2);
     expect(await s.store.get(probe.taskId)).toMatchObject({ status: "delivered", attempts: 1 });
+  });
+
+  describe("a probe that ends without a verdict releases its claim, so the next probe need not wait for its expiry", () => {
+    it("when its delivery must wait for a concurrency lease", async () => {
+      // Prepare: the circuit half-open, and the host's only lease held by another invocation
+      const s = setup({ ...BREAKER, maxConcurrencyPerHost: 1 });
+      await openCircuit(s);
+      const probe = await s.task(HOST_A);
+      s.advance(30_000);
+      await s.store.acquireLease("demo", HOST_A, 1, s.now(), s.now() + 500);
+
+      // Act
+      await s.deliver(probe);
+      s.advance(1_000);
+      await s.deliver(probe);
+
+      // Assess
+      expect(s.callbacks.calledFor()).toContain(probe.taskId);
+      expect(await s.store.get(probe.taskId)).toMatchObject({ status: "delivered", attempts: 1 });
+      expect(await s.store.getDestination("demo", HOST_A)).toMatchObject({ circuit: "closed" });
+    });
+
+    it("when its attempt cannot start (the task moved on)", async () => {
+      // Prepare
+      const s = setup(BREAKER);
+      await openCircuit(s);
+      const probe = await s.task(HOST_A);
+      s.advance(30_000);
+      Object.assign(s.store, { startAttempt: async () => undefined });
+
+      // Act
+      await s.deliver(probe);
+
+      // Assess
+      expect(s.callbacks.calledFor()).not.toContain(probe.taskId);
+      expect((await s.store.getDestination("demo", HOST_A))?.probeUntilMs).toBeUndefined();
+    });
+
+    it("when the destination is refused by policy (says nothing about the host)", async () => {
+      // Prepare
+      const s = setup(BREAKER);
+      await openCircuit(s);
+      const probe = await s.task(HOST_A);
+      s.callbacks.answer(probe.taskId, {
+        ok: false,
+        refused: true,
+        error: "destination refused by policy: private address",
+        durationMs: 1,
+      });
+      s.advance(30_000);
+
+      // Act
+      await s.deliver(probe);
+
+      // Assess
+      expect(s.callbacks.calledFor()).toContain(probe.taskId);
+      expect(await s.store.getDestination("demo", HOST_A)).toMatchObject({ circuit: "open", failures: 2 });
+      expect((await s.store.getDestination("demo", HOST_A))?.probeUntilMs).toBeUndefined();
+    });
+
+    it("but never releases a claim another prober holds now", async () => {
+      // Prepare: this delivery's claim expires while it waits, and another delivery claims the probe
+      const s = setup({ ...BREAKER, maxConcurrencyPerHost: 1 });
+      await openCircuit(s);
+      const probe = await s.task(HOST_A);
+      s.advance(30_000);
+      let othersClaim: number | undefined;
+      Object.assign(s.store, {
+        acquireLease: async () => {
+          s.advance(60_000);
+          othersClaim = s.now() + 10_000;
+          await s.store.claimProbe("demo", HOST_A, s.now(), othersClaim);
+          return undefined;
+        },
+      });
+
+      // Act
+      await s.deliver(probe);
+
+      // Assess
+      expect(othersClaim).toBeDefined();
+      expect((await s.store.getDestination("demo", HOST_A))?.probeUntilMs).toBe(othersClaim);
+    });
   });
 
   it("another container's open circuit is seen once its cached read is older than the cache window", async () => {
