@@ -10,7 +10,7 @@ import { forEachBounded } from "#shared/runtime/async.js";
 import { type CancelDeps, cancelAndDisarm } from "./cancel-task.js";
 
 export interface CancelGroupDeps extends Omit<CancelDeps, "store"> {
-  readonly store: Pick<TaskStore, "listGroupPage" | "cancel">;
+  readonly store: Pick<TaskStore, "listGroupPage" | "cancel" | "restoreFanOutParent">;
 }
 
 /** Conditional cancels in flight at once: each is one UpdateItem (and maybe one DeleteSchedule). */

@@ -5,17 +5,18 @@ import type { TaskView } from "#shared/api/task-view.js";
 import { type PunctualConfig, topicConfig } from "#shared/config/index.js";
 import { parseTaskId } from "#shared/domain/keys.js";
 import { retentionExpiry } from "#shared/domain/task.js";
-import { cancelFanOutCopies, fanOutCancelOutcome } from "./fan-out/cancel.js";
+import { cancelFanOutCopies, fanOutCancelOutcome, restoreFanOutParent } from "./fan-out/cancel.js";
 import { viewOf } from "./fan-out/view.js";
 
 export interface CancelTaskDeps extends CancelDeps {
   /** `get`: a fan-out task's answer shows its subscribers' copies (shared/services/fan-out/view.ts). */
-  readonly store: Pick<TaskStore, "cancel" | "discardFailed" | "get">;
+  readonly store: Pick<TaskStore, "cancel" | "restoreFanOutParent" | "discardFailed" | "get">;
 }
 
 /** What the cancel of one scheduled task needs (the group cancel passes a store without `discardFailed`). */
 export interface CancelDeps {
-  readonly store: Pick<TaskStore, "cancel">;
+  /** `restoreFanOutParent`: a fan-out parent's cancel that cancelled no copy is undone (a 409 changes nothing). */
+  readonly store: Pick<TaskStore, "cancel" | "restoreFanOutParent">;
   readonly scheduler: Pick<TaskScheduler, "deleteTaskSchedule">;
   readonly config: PunctualConfig;
   readonly now: () => number;
@@ -95,10 +96,14 @@ export async function cancelAndDisarm(
   const expiresAt = retentionExpiry(nowMs, retentionDays);
   const result = await deps.store.cancel(taskId, nowMs, expiresAt);
   // A fan-out parent (issue 14, point 3): the outcome is its copies' — also on a repeat (the parent already
-  // cancelled), which finishes a cancel that stopped part-way.
+  // cancelled), which finishes a cancel that stopped part-way. A conflict (no copy cancelled) leaves the parent
+  // as it was.
   const parent = result.outcome === "not-found" ? undefined : result.task;
   if (parent?.fanOut && parent.status === "cancelled") {
-    return fanOutCancelOutcome(parent, await cancelFanOutCopies(deps, parent, nowMs, expiresAt));
+    const outcome = fanOutCancelOutcome(parent, await cancelFanOutCopies(deps, parent, nowMs, expiresAt));
+    if (outcome.outcome !== "conflict") return outcome;
+    const restored = await restoreFanOutParent(deps, parent, topicConfig(deps.config, topicName));
+    return { outcome: "conflict", task: { ...restored, status: outcome.task.status } };
   }
   if (result.outcome !== "cancelled") return result;
   const { task } = result;

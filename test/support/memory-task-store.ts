@@ -131,6 +131,14 @@ export class MemoryTaskStore implements TaskStore {
     return { outcome: "cancelled", task: structuredClone(cancelled) };
   }
 
+  async restoreFanOutParent(taskId: string, cancelledAtMs: number, expiresAt: number): Promise<boolean> {
+    const task = this.tasks.get(taskId);
+    if (task?.status !== "cancelled" || task.cancelledAtMs !== cancelledAtMs || !task.fanOut) return false;
+    const { cancelledAtMs: _, ...rest } = task;
+    this.tasks.set(taskId, { ...rest, status: "scheduled", expiresAt });
+    return true;
+  }
+
   async listScheduledInGroup(
     pk: string,
     fromMs: number,

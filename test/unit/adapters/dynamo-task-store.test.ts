@@ -250,6 +250,28 @@ describe("DynamoTaskStore against dynalite", () => {
     expect(await store.cancel("bad", NOW, 1)).toEqual({ outcome: "not-found" });
   });
 
+  it("restoreFanOutParent: undoes only that cancel of a fan-out parent, as it was before", async () => {
+    // Prepare
+    const link = { subscriber: "billing", taskId: task().taskId, url: "https://billing.example.com/h" };
+    const parent: TaskRecord = { ...task(), callbackUrl: "", fanOut: [link], expiresAt: 777 };
+    const plain = task();
+    await store.putNew(parent);
+    await store.putNew(plain);
+    await store.cancel(parent.taskId, NOW + 5, 123);
+    await store.cancel(plain.taskId, NOW + 5, 123);
+
+    // Act
+    const otherCancel = await store.restoreFanOutParent(parent.taskId, NOW + 4, 777);
+    const restored = await store.restoreFanOutParent(parent.taskId, NOW + 5, 777);
+    const again = await store.restoreFanOutParent(parent.taskId, NOW + 5, 777);
+    const notAParent = await store.restoreFanOutParent(plain.taskId, NOW + 5, 777);
+
+    // Assess
+    expect([otherCancel, restored, again, notAParent]).toEqual([false, true, false, false]);
+    expect(await store.get(parent.taskId)).toEqual(parent);
+    expect(await store.get(plain.taskId)).toMatchObject({ status: "cancelled" });
+  });
+
   it("markQueued: only from scheduled", async () => {
     const a = task();
     await store.putNew(a);

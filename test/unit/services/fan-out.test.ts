@@ -1099,6 +1099,31 @@ describe("fan-out cancel and moves", () => {
     });
   });
 
+  it("a DELETE answered 409 leaves the parent as it was: its view, a later replay and a later cancel as before", async () => {
+    // Prepare: every copy gone on (one delivering, two delivered).
+    const f = setup();
+    const { parent, copies } = await addOrder(f);
+    for (const copy of copies) await f.store.startAttempt(copy.taskId, NOW);
+    for (const copy of copies.slice(1)) await deliver(f, copy);
+    const before = await getTask({ store: f.store }, parent.taskId);
+
+    // Act
+    const error = await refusal(cancelTask({ ...f.deps, store: f.store }, parent.taskId));
+    const stored = await f.store.get(parent.taskId);
+    const view = await getTask({ store: f.store }, parent.taskId);
+    const replayed = await replayTask(f.replayDeps, parent.taskId, { subscriber: "audit" });
+    const again = await refusal(cancelTask({ ...f.deps, store: f.store }, parent.taskId));
+
+    // Assess
+    expect(error).toMatchObject({ status: 409 });
+    expect(stored).toEqual(parent);
+    expect(view).toEqual(before);
+    expect(view.cancelled_at).toBeUndefined();
+    expect(replayed.subscribers?.map((s) => s.status)).toEqual(["delivering", "queued", "delivered"]);
+    expect(again).toMatchObject({ status: 409 });
+    expect(await f.store.get(parent.taskId)).toEqual(parent);
+  });
+
   it("a group cancel on a fan-out topic cancels each parent's copies still scheduled", async () => {
     // Prepare
     const f = setup();
