@@ -421,6 +421,42 @@ describe("fan-out add", () => {
     expect(await f.store.get(lost.taskId)).toEqual(lost);
   });
 
+  it("a repeat that lost the claim and read no parent yet goes on with the stored one: its answer, only its missing copies", async () => {
+    // Prepare: the repeat read the claim's parent before the first add wrote it; by the time it goes on, that add
+    // has answered, billing's copy is delivering, audit's is lost, and arming billing's copy again would fail.
+    const f = setup();
+    const body = orderBody({ idempotency_key: "k-repeat" });
+    const { parent, copies } = await addOrder(f, { idempotency_key: "k-repeat" });
+    await f.store.startAttempt(copies[0]?.taskId ?? "", NOW);
+    await f.store.removeScheduled(copies[1]?.taskId ?? "");
+    const get = f.store.get.bind(f.store);
+    let readsBeforeTheWrite = 1;
+    f.store.get = async (taskId) =>
+      taskId === parent.taskId && readsBeforeTheWrite-- > 0 ? undefined : get(taskId);
+    const armedBefore = f.timerQueue.armed.length;
+    const arm = f.timerQueue.arm.bind(f.timerQueue);
+    f.timerQueue.arm = async (taskId, delaySeconds) => {
+      if (taskId === copies[0]?.taskId) throw new Error("SQS is down");
+      return arm(taskId, delaySeconds);
+    };
+
+    // Act
+    const lost = await addTask(f.deps, { body }).catch((error: unknown) => error);
+    const retried = await addTask(f.deps, { body });
+
+    // Assess: the repeat that lost the claim is the stored task (never a 503 for copies already on their way),
+    // recreating audit's copy only; nothing else is added.
+    expect(lost).toMatchObject({ statusCode: 200, body: { task_id: parent.taskId, status: "delivering" } });
+    expect(retried).toMatchObject({
+      statusCode: 200,
+      body: { task_id: parent.taskId, status: "delivering" },
+    });
+    expect(f.store.tasks.size).toBe(4);
+    expect(await f.store.get(parent.taskId)).toEqual(parent);
+    expect(await f.store.get(copies[1]?.taskId ?? "")).toEqual(copies[1]);
+    expect(f.timerQueue.armed.slice(armedBefore).map((a) => a.taskId)).not.toContain(copies[0]?.taskId);
+  });
+
   it("a retry recreating a missing copy while the parent is cancelled leaves no copy the cancel did not see", async () => {
     // Prepare: audit's copy is missing; the parent's DELETE runs (and answers 200) just before the retry's put.
     const f = setup();
