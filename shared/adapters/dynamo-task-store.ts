@@ -821,11 +821,12 @@ export class DynamoTaskStore implements TaskStore {
       new QueryCommand({
         TableName: this.table,
         KeyConditionExpression: "pk = :pk",
-        FilterExpression: `#status IN (${names.join(", ")})`,
+        FilterExpression: `#status IN (${names.join(", ")}) OR (#status = :cancelled AND attribute_exists(fanOut))`,
         ExpressionAttributeNames: { "#status": "status" },
         ExpressionAttributeValues: toWire({
           ":pk": pk,
           ...Object.fromEntries(UNFINISHED_STATUSES.map((status, i) => [`:s${i}`, status])),
+          ":cancelled": "cancelled" satisfies TaskStatus,
         }),
         ConsistentRead: true,
         Limit: limit,

@@ -251,7 +251,8 @@ export interface TaskStore extends DestinationStore {
   settleRescheduled(taskId: string): Promise<boolean>;
   /**
    * Up to `limit` items of one group read in group order after `startAfterSk` (strongly consistent), of which
-   * the unfinished ones are returned: bounded work per call for bulk operations on a group.
+   * the unfinished ones are returned, and the cancelled fan-out parents (a repeated group cancel finishes their
+   * copies): bounded work per call for bulk operations on a group.
    */
   listGroupPage(pk: string, limit: number, startAfterSk?: string): Promise<GroupPage>;
   // --- issue 11, scope H: listing (appended block) ---

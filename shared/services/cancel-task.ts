@@ -4,8 +4,13 @@ import { conflict, notFound } from "#shared/api/errors.js";
 import type { TaskView } from "#shared/api/task-view.js";
 import { type PunctualConfig, topicConfig } from "#shared/config/index.js";
 import { parseTaskId } from "#shared/domain/keys.js";
-import { retentionExpiry } from "#shared/domain/task.js";
-import { cancelFanOutCopies, fanOutCancelOutcome, restoreFanOutParent } from "./fan-out/cancel.js";
+import { retentionExpiry, type TaskRecord } from "#shared/domain/task.js";
+import {
+  cancelFanOutCopies,
+  type FanOutCancelResult,
+  fanOutCancelOutcome,
+  restoreFanOutParent,
+} from "./fan-out/cancel.js";
 import { viewOf } from "./fan-out/view.js";
 
 export interface CancelTaskDeps extends CancelDeps {
@@ -79,6 +84,16 @@ async function discardDeadLettered(
 
 function retentionDaysOf(config: PunctualConfig, topicName: string): number {
   return (topicConfig(config, topicName) ?? config.system).retentionDays;
+}
+
+/**
+ * A group cancel's repeat on a fan-out parent it (or a DELETE) cancelled already: its copies still `scheduled` are
+ * cancelled, as a repeated DELETE does — the cancel that marked the parent may have stopped part-way.
+ */
+export async function finishFanOutCancel(deps: CancelDeps, parent: TaskRecord): Promise<FanOutCancelResult> {
+  const nowMs = deps.now();
+  const expiresAt = retentionExpiry(nowMs, retentionDaysOf(deps.config, parent.topic));
+  return cancelFanOutCopies(deps, parent, nowMs, expiresAt);
 }
 
 /**

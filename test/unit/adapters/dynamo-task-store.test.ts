@@ -616,6 +616,21 @@ describe("DynamoTaskStore against dynalite", () => {
       expect(dynamo.first).toEqual({ ids: [ts[0]?.taskId, ts[2]?.taskId], lastSk: ts[2]?.sk });
       expect(dynamo.second).toEqual({ ids: [ts[3]?.taskId, ts[4]?.taskId], lastSk: undefined });
     });
+
+    it("listGroupPage also returns a cancelled fan-out parent (a repeated group cancel finishes its copies)", async () => {
+      const group = `g-${newUlid(NOW)}`;
+      const link = { subscriber: "billing", taskId: task().taskId, url: "https://billing.example.com/h" };
+      const parent: TaskRecord = { ...task({ group }), callbackUrl: "", fanOut: [link] };
+      const plain = task({ group, dueAtMs: NOW + 1000 });
+      const [dynamo, memory] = await onBoth(async (s) => {
+        for (const x of [parent, plain]) await s.putNew(x);
+        await s.cancel(parent.taskId, NOW, 1);
+        await s.cancel(plain.taskId, NOW, 1);
+        return (await s.listGroupPage(parent.pk, 10)).tasks.map((x) => [x.taskId, x.status]);
+      });
+      expect(dynamo).toEqual(memory);
+      expect(dynamo).toEqual([[parent.taskId, "cancelled"]]);
+    });
   });
 });
 

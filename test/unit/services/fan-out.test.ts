@@ -1177,6 +1177,34 @@ describe("fan-out cancel and moves", () => {
     expect(statuses).toEqual(Array.from({ length: 6 }, () => "cancelled"));
   });
 
+  it("a repeated group cancel finishes the copies of a parent the first one cancelled but stopped part-way through", async () => {
+    // Prepare: the first group cancel marks the parent cancelled, then fails on audit's copy (a throttled write).
+    const f = setup();
+    const { copies } = await addOrder(f, { content: { order_id: "g-2", n: 1 } });
+    const cancel = f.store.cancel.bind(f.store);
+    f.store.cancel = async (taskId, nowMs, expiresAt) => {
+      if (taskId === copies[1]?.taskId) throw new Error("ThrottlingException");
+      return cancel(taskId, nowMs, expiresAt);
+    };
+    const first = await cancelGroup(
+      { ...f.deps, store: f.store },
+      { topic: "orders", value: "g-2" },
+      {},
+    ).catch((error: unknown) => error);
+    f.store.cancel = cancel;
+
+    // Act
+    const again = await cancelGroup({ ...f.deps, store: f.store }, { topic: "orders", value: "g-2" }, {});
+    const third = await cancelGroup({ ...f.deps, store: f.store }, { topic: "orders", value: "g-2" }, {});
+
+    // Assess: the repeat cancels what was left (and counts the parent it finished), then has nothing left to do.
+    expect(first).toMatchObject({ message: "ThrottlingException" });
+    const statuses = await Promise.all(copies.map(async (c) => (await f.store.get(c.taskId))?.status));
+    expect(statuses).toEqual(["cancelled", "cancelled", "cancelled"]);
+    expect(again).toMatchObject({ cancelled: 1, not_cancelled: [] });
+    expect(third).toMatchObject({ cancelled: 0, not_cancelled: [] });
+  });
+
   it("a group cancel that finds a parent before its copies are written leaves none of them deliverable", async () => {
     // Prepare: the group cancel runs (and counts the parent cancelled) right after the add wrote the parent.
     const f = setup();
