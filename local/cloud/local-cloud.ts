@@ -184,9 +184,11 @@ export async function startLocalCloud(options: LocalCloudOptions = {}): Promise<
     const functionEnvironments = exportFunctionEnvironments(stack, aws);
     const { metrics, emfSink } = captureMetrics(options);
     const functionOf = await loadFunctions(aws, stack.topology, started, emfSink);
-    const eventSources = await startEventSources(setup, aws, stack, functionOf, started.runners);
+    // Recovery refills the queues before any poller runs: started after them, a relay could forward a re-armed
+    // follower to its FIFO queue before recovery sent the group's head there again, out of group order.
     await recoverPersistedTasks(setup, stack);
     stack.dynamodb.destroy();
+    const eventSources = await startEventSources(setup, aws, stack, functionOf, started.runners);
     // Scheduled rules start after recovery, so a restart re-arms first.
     const scheduledRules = startScheduledRules(setup, stack, functionOf, started.runners);
     const api = await startApiAndConsole(setup, aws, stack, functionOf, metrics);

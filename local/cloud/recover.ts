@@ -1,8 +1,9 @@
 import { type DynamoDBClient, ScanCommand } from "@aws-sdk/client-dynamodb";
 import type { SQSClient } from "@aws-sdk/client-sqs";
 import { unmarshall } from "@aws-sdk/util-dynamodb";
-import { SqsTimerQueue } from "#shared/adapters/timer-queue.js";
+import { SqsTimerQueue, type TimerArm } from "#shared/adapters/timer-queue.js";
 import { SqsTopicQueue } from "#shared/adapters/topic-queue.js";
+import { isFanOutParent } from "#shared/domain/fan-out.js";
 import { bySortKey } from "#shared/domain/keys.js";
 import type { TaskRecord } from "#shared/domain/task.js";
 import { queueDelaySeconds } from "#shared/domain/timing.js";
@@ -14,10 +15,11 @@ export interface RecoveryReport {
 
 /**
  * After a restart with `--data`, tasks and schedules are back but SQS messages are not (fauxqs keeps no state):
- * every `scheduled` task due within the horizon gets its timer message again, and every task that had reached
- * its FIFO queue (`queued`, `delivering`) is sent there again, group by group in order. Both are idempotent
- * downstream (the relay and the deliver function check status), so a message that survived costs nothing.
- * Tasks due beyond the horizon still have their persisted schedule.
+ * every `scheduled` task that was on the timer queue, or rides a schedule due within the horizon, gets its timer
+ * message again, and every task that had reached its FIFO queue (`queued`, `delivering`) is sent there again,
+ * group by group in order (`planRecovery`). Both are idempotent downstream (the relay and the deliver function
+ * check status), so a message that survived costs nothing. The local cloud runs this before any event source
+ * starts, so no relay or deliver run sees the queues half refilled.
  */
 export async function recoverUnfinishedTasks(options: {
   readonly dynamodb: DynamoDBClient;
@@ -29,12 +31,35 @@ export async function recoverUnfinishedTasks(options: {
   readonly now?: () => number;
 }): Promise<RecoveryReport> {
   const now = options.now ?? Date.now;
+  const unfinished = await readUnfinished(options.dynamodb, options.tableName);
+  const plan = planRecovery(unfinished, now(), options.horizonSeconds * 1000);
+  const failedRearm = await new SqsTimerQueue(options.sqs, options.timerQueueUrl).armMany(plan.rearm);
+  const topicQueue = new SqsTopicQueue(options.sqs);
+  let requeued = 0;
+  for (const [groupId, tasks] of plan.requeue) {
+    const queueUrl = options.topicQueueUrls[tasks[0]?.topic ?? ""];
+    if (!queueUrl) continue;
+    const result = await topicQueue.sendInOrder(
+      queueUrl,
+      groupId,
+      tasks.map((t) => t.taskId),
+    );
+    if (result.failure)
+      throw new Error(`recovery could not requeue group ${groupId}: ${result.failure.error}`);
+    requeued += result.sent.length;
+  }
+  if (failedRearm.length > 0) throw new Error(`recovery could not re-arm ${failedRearm.length} task(s)`);
+  return { rearmed: plan.rearm.length, requeued };
+}
+
+/** Every `scheduled`, `queued` or `delivering` item of the table, in one consistent Scan (a local table is small). */
+async function readUnfinished(dynamodb: DynamoDBClient, tableName: string): Promise<TaskRecord[]> {
   const unfinished: TaskRecord[] = [];
   let start: Record<string, never> | undefined;
   do {
-    const page = await options.dynamodb.send(
+    const page = await dynamodb.send(
       new ScanCommand({
-        TableName: options.tableName,
+        TableName: tableName,
         ConsistentRead: true,
         FilterExpression: "#s IN (:scheduled, :queued, :delivering)",
         ExpressionAttributeNames: { "#s": "status" },
@@ -49,32 +74,40 @@ export async function recoverUnfinishedTasks(options: {
     unfinished.push(...(page.Items ?? []).map((item) => unmarshall(item) as TaskRecord));
     start = page.LastEvaluatedKey as Record<string, never> | undefined;
   } while (start);
+  return unfinished;
+}
 
-  const horizonMs = options.horizonSeconds * 1000;
-  const rearm = unfinished
-    .filter((t) => t.status === "scheduled" && t.dueAtMs - now() <= horizonMs)
-    .map((t) => ({ taskId: t.taskId, delaySeconds: queueDelaySeconds(t.dueAtMs - now()) }));
-  const failedRearm = await new SqsTimerQueue(options.sqs, options.timerQueueUrl).armMany(rearm);
+/** What a restart sends again: timer messages, and each group's tasks for its FIFO queue in sort-key order. */
+export interface RecoveryPlan {
+  readonly rearm: readonly TimerArm[];
+  readonly requeue: ReadonlyMap<string, readonly TaskRecord[]>;
+}
 
-  const groups = new Map<string, TaskRecord[]>();
-  for (const task of unfinished.filter((t) => t.status !== "scheduled")) {
-    groups.set(task.pk, [...(groups.get(task.pk) ?? []), task]);
+/**
+ * What a restart must send again, from the unfinished items read back:
+ * - a fan-out parent: nothing. It is never delivered itself (the relay and the sweeper skip it); its copies are
+ *   tasks of their own, recovered as such.
+ * - a `scheduled` task armed on the timer queue: its timer message, whatever its due time — the queue's messages
+ *   were lost with the process (a rescheduled task's successor, or a horizon since shrunk, can be on the timer
+ *   queue beyond today's horizon; the relay re-arms a message that arrives early until its task is due).
+ * - a `scheduled` task armed through a schedule: its timer message only within the horizon (its schedule may
+ *   have fired into the lost timer queue already; a second message is harmless). Beyond it the persisted
+ *   schedule fires as planned.
+ * - a `queued` or `delivering` task: sent to its FIFO queue again, group by group in sort-key order.
+ */
+export function planRecovery(
+  unfinished: readonly TaskRecord[],
+  nowMs: number,
+  horizonMs: number,
+): RecoveryPlan {
+  const tasks = unfinished.filter((t) => !isFanOutParent(t));
+  const rearm = tasks
+    .filter((t) => t.status === "scheduled" && (t.timer === "queue" || t.dueAtMs - nowMs <= horizonMs))
+    .map((t) => ({ taskId: t.taskId, delaySeconds: queueDelaySeconds(t.dueAtMs - nowMs) }));
+  const requeue = new Map<string, TaskRecord[]>();
+  for (const task of tasks.filter((t) => t.status !== "scheduled")) {
+    requeue.set(task.pk, [...(requeue.get(task.pk) ?? []), task]);
   }
-  const topicQueue = new SqsTopicQueue(options.sqs);
-  let requeued = 0;
-  for (const [groupId, tasks] of groups) {
-    const queueUrl = options.topicQueueUrls[tasks[0]?.topic ?? ""];
-    if (!queueUrl) continue;
-    tasks.sort(bySortKey);
-    const result = await topicQueue.sendInOrder(
-      queueUrl,
-      groupId,
-      tasks.map((t) => t.taskId),
-    );
-    if (result.failure)
-      throw new Error(`recovery could not requeue group ${groupId}: ${result.failure.error}`);
-    requeued += result.sent.length;
-  }
-  if (failedRearm.length > 0) throw new Error(`recovery could not re-arm ${failedRearm.length} task(s)`);
-  return { rearmed: rearm.length, requeued };
+  for (const tasks of requeue.values()) tasks.sort(bySortKey);
+  return { rearm, requeue };
 }

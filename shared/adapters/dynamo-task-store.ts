@@ -141,6 +141,7 @@ export const TASK_STORE_OPERATIONS: { readonly [M in keyof TaskStore]: readonly 
   claimIdempotencyKeys: [onTable("PartiQLInsert")],
   insertNewMany: [onTable("PartiQLInsert")],
   cancel: [onTable("UpdateItem"), onTable("GetItem")],
+  restoreFanOutParent: [onTable("UpdateItem")],
   listScheduledInGroup: [onTable("Query")],
   markQueued: [onTable("UpdateItem")],
   enterSweepIndex: [onTable("UpdateItem")],
@@ -198,6 +199,7 @@ export const PIPELINE_STORE_METHODS = {
     "updateSchedule",
     "findIdempotencyClaim",
     "cancel",
+    "restoreFanOutParent",
     "enterSweepIndex",
   ],
   // The relay only reads: it records nothing per task (shared/services/relay.ts).
@@ -430,6 +432,29 @@ export class DynamoTaskStore implements TaskStore {
         ":expiresAt": expiresAt,
       }),
     });
+  }
+
+  async restoreFanOutParent(taskId: string, cancelledAtMs: number, expiresAt: number): Promise<boolean> {
+    const key = parseTaskId(taskId);
+    if (!key) return false;
+    return conditional(
+      this.client.send(
+        new UpdateItemCommand({
+          TableName: this.table,
+          Key: toWire({ pk: key.pk, sk: key.sk }),
+          UpdateExpression: "SET #status = :scheduled, expiresAt = :expiresAt REMOVE cancelledAtMs",
+          ConditionExpression:
+            "#status = :cancelled AND cancelledAtMs = :cancelledAt AND attribute_exists(fanOut)",
+          ExpressionAttributeNames: { "#status": "status" },
+          ExpressionAttributeValues: toWire({
+            ":scheduled": "scheduled" satisfies TaskStatus,
+            ":cancelled": "cancelled" satisfies TaskStatus,
+            ":cancelledAt": cancelledAtMs,
+            ":expiresAt": expiresAt,
+          }),
+        }),
+      ),
+    );
   }
 
   /**
@@ -798,11 +823,12 @@ export class DynamoTaskStore implements TaskStore {
       new QueryCommand({
         TableName: this.table,
         KeyConditionExpression: "pk = :pk",
-        FilterExpression: `#status IN (${names.join(", ")})`,
+        FilterExpression: `#status IN (${names.join(", ")}) OR (#status = :cancelled AND attribute_exists(fanOut))`,
         ExpressionAttributeNames: { "#status": "status" },
         ExpressionAttributeValues: toWire({
           ":pk": pk,
           ...Object.fromEntries(UNFINISHED_STATUSES.map((status, i) => [`:s${i}`, status])),
+          ":cancelled": "cancelled" satisfies TaskStatus,
         }),
         ConsistentRead: true,
         Limit: limit,

@@ -146,6 +146,12 @@ export interface TaskStore extends DestinationStore {
   /** `scheduled → cancelled`; any other status is a conflict. */
   cancel(taskId: string, nowMs: number, expiresAt: number): Promise<CancelOutcome>;
   /**
+   * Undoes a fan-out parent's `cancel` that cancelled none of its copies (each had gone on, so the cancel is a
+   * 409): `cancelled → scheduled`, without `cancelledAtMs`, its TTL `expiresAt` again. Only on condition that it
+   * is still that cancel (`cancelledAtMs`); false when it is not.
+   */
+  restoreFanOutParent(taskId: string, cancelledAtMs: number, expiresAt: number): Promise<boolean>;
+  /**
    * The group's tasks still `scheduled` with due time in [fromMs, toMs], in order of due time then acceptance
    * (strongly consistent). When `others` is given, the status of every other task of the group in that window
    * is put in it (task id → status): the same read answers "is this message's task still pending?" without
@@ -247,7 +253,8 @@ export interface TaskStore extends DestinationStore {
   settleRescheduled(taskId: string): Promise<boolean>;
   /**
    * Up to `limit` items of one group read in group order after `startAfterSk` (strongly consistent), of which
-   * the unfinished ones are returned: bounded work per call for bulk operations on a group.
+   * the unfinished ones are returned, and the cancelled fan-out parents (a repeated group cancel finishes their
+   * copies): bounded work per call for bulk operations on a group.
    */
   listGroupPage(pk: string, limit: number, startAfterSk?: string): Promise<GroupPage>;
   // --- issue 11, scope H: listing (appended block) ---

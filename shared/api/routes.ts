@@ -118,7 +118,7 @@ export const API_ROUTES = [
     purpose: "cancel (or discard a dead-lettered task), delete its schedule",
     memoryMb: 256,
     // `get`: a fan-out task's answer reads its subscribers' copies (issue 14, point 3).
-    store: ["cancel", "discardFailed", "get"],
+    store: ["cancel", "restoreFanOutParent", "discardFailed", "get"],
     grants: ["schedules:disarm", "topic-settings:read"],
   },
   {
@@ -189,7 +189,7 @@ export const API_ROUTES = [
     entry: "functions/cancel-group.ts",
     purpose: "cancel a group's scheduled tasks, delete their schedules",
     memoryMb: 256,
-    store: ["listGroupPage", "cancel"],
+    store: ["listGroupPage", "cancel", "restoreFanOutParent"],
     grants: ["schedules:disarm"],
   },
   // --- issue 11, scope H: find and replay (appended block) ---
@@ -239,6 +239,7 @@ export const API_ROUTES = [
       "updateSchedule",
       "findIdempotencyClaim",
       "cancel",
+      "restoreFanOutParent",
     ],
     grants: ["timer-queue:send", "schedules:arm", "topic-settings:read"],
   },
@@ -265,7 +266,7 @@ export const API_ROUTES = [
     entry: "functions/pause-schedule.ts",
     purpose: "stop a schedule's occurrences, cancel the ones ahead",
     memoryMb: 256,
-    store: ["updateSchedule", "findIdempotencyClaim", "cancel"],
+    store: ["updateSchedule", "findIdempotencyClaim", "cancel", "restoreFanOutParent"],
     grants: ["schedules:disarm"],
   },
   {
@@ -284,6 +285,7 @@ export const API_ROUTES = [
       "enterSweepIndex",
       "findIdempotencyClaim",
       "cancel",
+      "restoreFanOutParent",
     ],
     grants: ["timer-queue:send", "schedules:arm", "topic-settings:read"],
   },
@@ -293,7 +295,7 @@ export const API_ROUTES = [
     entry: "functions/delete-schedule.ts",
     purpose: "delete a schedule, cancel its occurrences ahead",
     memoryMb: 256,
-    store: ["updateSchedule", "findIdempotencyClaim", "cancel"],
+    store: ["updateSchedule", "findIdempotencyClaim", "cancel", "restoreFanOutParent"],
     grants: ["schedules:disarm"],
   },
   // --- issue 14 (breaker): destinations (appended block) ---

@@ -13,10 +13,10 @@ import { echoed } from "#shared/domain/echoed.js";
 import { groupPartitionKey } from "#shared/domain/keys.js";
 import type { TaskStatus } from "#shared/domain/task.js";
 import { forEachBounded } from "#shared/runtime/async.js";
-import { type CancelDeps, cancelAndDisarm } from "./cancel-task.js";
+import { type CancelDeps, cancelAndDisarm, finishFanOutCancel } from "./cancel-task.js";
 
 export interface CancelGroupDeps extends Omit<CancelDeps, "store"> {
-  readonly store: Pick<TaskStore, "listGroupPage" | "cancel">;
+  readonly store: Pick<TaskStore, "listGroupPage" | "cancel" | "restoreFanOutParent">;
 }
 
 /** Conditional cancels in flight at once: each is one UpdateItem (and maybe one DeleteSchedule). */
@@ -27,9 +27,11 @@ const CANCEL_CONCURRENCY = 8;
  * group's tasks in delivery order (the group partition, no index); each `scheduled` one is cancelled exactly as
  * DELETE /v1/tasks/{id} cancels it (conditional write, then its schedule deleted). A task already handed to
  * delivery (`queued`, `delivering`), or one that moved on between the read and its cancel, is listed in
- * `not_cancelled`; finished tasks are neither. The cursor is the last sort key read, so the next call goes on
- * after it; an unknown topic is 404, as the topic is part of the resource's path. The group is the path's value,
- * or `?group=` when that value is `-` (GROUP_IN_QUERY: names such as `.` and `..` cannot travel in a path).
+ * `not_cancelled`; finished tasks are neither. A fan-out parent cancelled before has its copies still `scheduled`
+ * cancelled (an earlier cancel may have stopped part-way), and counts when that cancels any. The cursor is the last
+ * sort key read, so the next call goes on after it; an unknown topic is 404, as the topic is part of the resource's
+ * path. The group is the path's value, or `?group=` when that value is `-` (GROUP_IN_QUERY: names such as `.` and
+ * `..` cannot travel in a path).
  */
 export async function cancelGroup(
   deps: CancelGroupDeps,
@@ -50,6 +52,11 @@ export async function cancelGroup(
   let cancelled = 0;
   const notCancelled: { task_id: string; status: TaskStatus }[] = [];
   await forEachBounded(page.tasks, CANCEL_CONCURRENCY, async (task) => {
+    if (task.fanOut && task.status === "cancelled") {
+      // Cancelled by an earlier cancel, which may have stopped before all its copies: counted when this finishes it.
+      if ((await finishFanOutCancel(deps, task)).cancelled > 0) cancelled++;
+      return;
+    }
     if (task.status !== "scheduled") {
       notCancelled.push({ task_id: task.taskId, status: task.status });
       return;

@@ -4,18 +4,24 @@ import { conflict, notFound } from "#shared/api/errors.js";
 import type { TaskView } from "#shared/api/task-view.js";
 import { type PunctualConfig, topicConfig } from "#shared/config/index.js";
 import { parseTaskId } from "#shared/domain/keys.js";
-import { retentionExpiry } from "#shared/domain/task.js";
-import { cancelFanOutCopies, fanOutCancelOutcome } from "./fan-out/cancel.js";
+import { retentionExpiry, type TaskRecord } from "#shared/domain/task.js";
+import {
+  cancelFanOutCopies,
+  type FanOutCancelResult,
+  fanOutCancelOutcome,
+  restoreFanOutParent,
+} from "./fan-out/cancel.js";
 import { viewOf } from "./fan-out/view.js";
 
 export interface CancelTaskDeps extends CancelDeps {
   /** `get`: a fan-out task's answer shows its subscribers' copies (shared/services/fan-out/view.ts). */
-  readonly store: Pick<TaskStore, "cancel" | "discardFailed" | "get">;
+  readonly store: Pick<TaskStore, "cancel" | "restoreFanOutParent" | "discardFailed" | "get">;
 }
 
 /** What the cancel of one scheduled task needs (the group cancel passes a store without `discardFailed`). */
 export interface CancelDeps {
-  readonly store: Pick<TaskStore, "cancel">;
+  /** `restoreFanOutParent`: a fan-out parent's cancel that cancelled no copy is undone (a 409 changes nothing). */
+  readonly store: Pick<TaskStore, "cancel" | "restoreFanOutParent">;
   readonly scheduler: Pick<TaskScheduler, "deleteTaskSchedule">;
   readonly config: PunctualConfig;
   readonly now: () => number;
@@ -81,6 +87,16 @@ function retentionDaysOf(config: PunctualConfig, topicName: string): number {
 }
 
 /**
+ * A group cancel's repeat on a fan-out parent it (or a DELETE) cancelled already: its copies still `scheduled` are
+ * cancelled, as a repeated DELETE does — the cancel that marked the parent may have stopped part-way.
+ */
+export async function finishFanOutCancel(deps: CancelDeps, parent: TaskRecord): Promise<FanOutCancelResult> {
+  const nowMs = deps.now();
+  const expiresAt = retentionExpiry(nowMs, retentionDaysOf(deps.config, parent.topic));
+  return cancelFanOutCopies(deps, parent, nowMs, expiresAt);
+}
+
+/**
  * The cancel itself, shared by DELETE /v1/tasks/{id} and the group cancel: the conditional write, then the
  * best-effort schedule delete. It only ever cancels `scheduled` tasks: a group cancel leaves dead-lettered ones
  * `failed` (they stay in the dead-letter list, to replay or discard one by one).
@@ -95,10 +111,14 @@ export async function cancelAndDisarm(
   const expiresAt = retentionExpiry(nowMs, retentionDays);
   const result = await deps.store.cancel(taskId, nowMs, expiresAt);
   // A fan-out parent (issue 14, point 3): the outcome is its copies' — also on a repeat (the parent already
-  // cancelled), which finishes a cancel that stopped part-way.
+  // cancelled), which finishes a cancel that stopped part-way. A conflict (no copy cancelled) leaves the parent
+  // as it was.
   const parent = result.outcome === "not-found" ? undefined : result.task;
   if (parent?.fanOut && parent.status === "cancelled") {
-    return fanOutCancelOutcome(parent, await cancelFanOutCopies(deps, parent, nowMs, expiresAt));
+    const outcome = fanOutCancelOutcome(parent, await cancelFanOutCopies(deps, parent, nowMs, expiresAt));
+    if (outcome.outcome !== "conflict") return outcome;
+    const restored = await restoreFanOutParent(deps, parent, topicConfig(deps.config, topicName));
+    return { outcome: "conflict", task: { ...restored, status: outcome.task.status } };
   }
   if (result.outcome !== "cancelled") return result;
   const { task } = result;

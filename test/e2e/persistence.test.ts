@@ -86,4 +86,71 @@ describe("persistence", () => {
       expect(["delivering", "delivered"]).toContain(status.status);
     }
   });
+
+  it("recovers before any poller starts: each group's requeued head is delivered before its re-armed follower", async () => {
+    // Prepare: in each of GROUPS groups a head whose first attempt fails (its retry 30 s away) and a follower
+    // that comes due while the local cloud is stopped, behind it.
+    await cloud?.stop();
+    cloud = undefined;
+    const GROUPS = 20;
+    const ownDir = mkdtempSync(path.join(tmpdir(), "punctual-data-"));
+    const options = {
+      apiPort: 0,
+      awsPort: 0,
+      dataDir: ownDir,
+      configOverrides: {
+        topics: {
+          demo: { maxAttempts: 5, backoff: { initialSeconds: 30, maxSeconds: 30, jitter: "none" as const } },
+        },
+      },
+    };
+    try {
+      cloud = await startLocalCloud(options);
+      const heads: { task_id: string; due_at: string }[] = [];
+      const followers: { task_id: string; due_at: string }[] = [];
+      for (let g = 0; g < GROUPS; g++) {
+        heads.push(
+          await post(cloud.apiUrl, {
+            topic: "demo",
+            delay_seconds: 0,
+            content: { order_id: `r-${g}`, n: "head" },
+            callback: { url: `${receiver.url}/flaky/1/recover` },
+          }),
+        );
+      }
+      for (let g = 0; g < GROUPS; g++) {
+        followers.push(
+          await post(cloud.apiUrl, {
+            topic: "demo",
+            delay_seconds: 6,
+            content: { order_id: `r-${g}`, n: "follower" },
+            callback: { url: `${receiver.url}/ok/recover` },
+          }),
+        );
+      }
+      await receiver.waitFor(() => heads.every((t) => receiver.forTask(t.task_id).length > 0));
+      await cloud.stop();
+      cloud = undefined;
+      const lastDue = Math.max(...followers.map((t) => Date.parse(t.due_at)));
+      await new Promise((resolve) => setTimeout(resolve, Math.max(0, lastDue - Date.now()) + 200));
+
+      // Act
+      cloud = await startLocalCloud(options);
+      await receiver.waitFor(() => followers.every((t) => receiver.forTask(t.task_id).length > 0));
+
+      // Assess: no follower reached its receiver before its head's delivery.
+      const outOfOrder = heads.flatMap((head, g) => {
+        const delivered = receiver.forTask(head.task_id).find((r) => r.status === 200);
+        const follower = receiver.forTask(followers[g]?.task_id ?? "")[0];
+        const before =
+          delivered && follower && receiver.received.indexOf(delivered) < receiver.received.indexOf(follower);
+        return before ? [] : [`r-${g}`];
+      });
+      expect(outOfOrder).toEqual([]);
+    } finally {
+      await cloud?.stop();
+      cloud = undefined;
+      rmSync(ownDir, { recursive: true, force: true });
+    }
+  });
 });

@@ -132,6 +132,14 @@ export class MemoryTaskStore implements TaskStore {
     return { outcome: "cancelled", task: structuredClone(cancelled) };
   }
 
+  async restoreFanOutParent(taskId: string, cancelledAtMs: number, expiresAt: number): Promise<boolean> {
+    const task = this.tasks.get(taskId);
+    if (task?.status !== "cancelled" || task.cancelledAtMs !== cancelledAtMs || !task.fanOut) return false;
+    const { cancelledAtMs: _, ...rest } = task;
+    this.tasks.set(taskId, { ...rest, status: "scheduled", expiresAt });
+    return true;
+  }
+
   async listScheduledInGroup(
     pk: string,
     fromMs: number,
@@ -445,7 +453,9 @@ export class MemoryTaskStore implements TaskStore {
       .filter((t) => t.pk === pk && (startAfterSk === undefined || t.sk > startAfterSk))
       .sort(bySortKey);
     const read = group.slice(0, limit);
-    const tasks = read.filter((t) => UNFINISHED_STATUSES.includes(t.status)).map((t) => structuredClone(t));
+    const tasks = read
+      .filter((t) => UNFINISHED_STATUSES.includes(t.status) || (t.status === "cancelled" && t.fanOut))
+      .map((t) => structuredClone(t));
     const last = read[read.length - 1];
     // DynamoDB answers a LastEvaluatedKey whenever `Limit` stopped the read, even with nothing after it.
     return read.length === limit && last ? { tasks, lastSk: last.sk } : { tasks };

@@ -70,8 +70,14 @@ export async function addFanOut(
   const { deliveries } = expanded;
   for (const record of [parent, ...deliveries]) checkItemSize(record);
   const progress: AddProgress = { stage: "parent", armed: new Set() };
+  let put: "created" | "exists";
   try {
-    await deps.store.putNew(parent);
+    put = await deps.store.putNew(parent);
+  } catch (error) {
+    throw await undoOrKeep(deps, parent, deliveries, error, progress);
+  }
+  if (put === "exists" && parent.idempotencyKey !== undefined) return goOnWithStored(deps, parent.taskId);
+  try {
     progress.stage = "copies";
     await eachSettled(deliveries, (delivery) => putCopy(deps, delivery));
     // A group cancel can find the parent before its copies exist (the group's list shows parents).
@@ -82,6 +88,21 @@ export async function addFanOut(
   } catch (error) {
     throw await undoOrKeep(deps, parent, deliveries, error, progress);
   }
+}
+
+/**
+ * A keyed add that finds its parent written already: a repeat that lost the key's claim and read the claim's task
+ * before the first add wrote it (or the first add itself, after such a repeat wrote it first). The stored parent is
+ * the task — it may have been cancelled, or its copies gone on, since — so the add completes it as any repeat does
+ * (`completeFanOut`: missing copies recreated, `scheduled` ones re-armed, nothing else touched) and answers it as
+ * stored; it never arms copies already on their way, nor undoes what the other add wrote.
+ */
+async function goOnWithStored(deps: FanOutAddDeps, taskId: string): Promise<TaskRecord> {
+  const stored = await deps.store.get(taskId);
+  if (!stored?.fanOut) {
+    throw serviceUnavailable("the task changed while it was added; retry the request");
+  }
+  return { ...stored, status: await completeFanOut(deps, stored, deps.now()) };
 }
 
 /** A copy's write: in the sweep index only off the near-term happy path, as a plain task's (issue 13.2). */

@@ -1,11 +1,13 @@
 import type { TaskScheduler } from "#shared/adapters/task-scheduler.js";
 import type { CancelOutcome, TaskStore } from "#shared/adapters/task-store.js";
+import type { TopicConfig } from "#shared/config/index.js";
 import { aggregateStatus } from "#shared/domain/fan-out.js";
 import type { TaskRecord, TaskStatus } from "#shared/domain/task.js";
 import { forEachBounded } from "#shared/runtime/async.js";
+import { claimExpiry } from "../add-task.js";
 
 export interface FanOutCancelDeps {
-  readonly store: Pick<TaskStore, "cancel">;
+  readonly store: Pick<TaskStore, "cancel" | "restoreFanOutParent">;
   readonly scheduler: Pick<TaskScheduler, "deleteTaskSchedule">;
   readonly onScheduleDeleteError?: (error: unknown, scheduleName: string) => void;
 }
@@ -26,7 +28,8 @@ export interface FanOutCancelResult {
  * delivery (`scheduled`), each exactly as a plain task is cancelled (one conditional write, then its schedule
  * deleted, best effort); a copy already queued, delivering or finished goes on as it is. Safe to repeat: a
  * cancelled copy only conflicts. The parent item itself is marked `cancelled` first, by the caller's write, so a
- * retried add recreates no copy after it, and a repeated cancel finds it cancelled and finishes the copies.
+ * retried add recreates no copy after it, and a repeated cancel finds it cancelled and finishes the copies. A
+ * cancel that cancels no copy at all is a conflict and is undone (`restoreFanOutParent`).
  */
 export async function cancelFanOutCopies(
   deps: FanOutCancelDeps,
@@ -63,6 +66,27 @@ export function fanOutCancelOutcome(parent: TaskRecord, copies: FanOutCancelResu
     outcome: "conflict",
     task: { ...parent, status: aggregateStatus(copies.notCancelled, parent.status) },
   };
+}
+
+/**
+ * A parent whose cancel cancelled none of its copies (a 409: each has gone on) is put back as it was — `scheduled`,
+ * no `cancelledAtMs`, the TTL its add gave it (`claimExpiry`, as long as its idempotency claim) — so its view says
+ * nothing was cancelled, and a later cancel, replay or keyed retry meets the task the 409 described. No copy can be
+ * made `scheduled` again (a replay makes it `queued`), so the restored parent hides no copy a cancel would have
+ * reached. Conditional on the cancel being the one this parent shows (`cancelledAtMs`): a concurrent repeat that
+ * restored it first, or a cancel after, is left alone.
+ */
+export async function restoreFanOutParent(
+  deps: FanOutCancelDeps,
+  parent: TaskRecord,
+  topic: TopicConfig | undefined,
+): Promise<TaskRecord> {
+  if (parent.cancelledAtMs === undefined) return parent;
+  const expiresAt = topic ? claimExpiry(parent.dueAtMs, topic) : parent.expiresAt;
+  if (expiresAt === undefined) return parent;
+  await deps.store.restoreFanOutParent(parent.taskId, parent.cancelledAtMs, expiresAt);
+  const { cancelledAtMs: _, ...restored } = parent;
+  return { ...restored, status: "scheduled", expiresAt };
 }
 
 async function deleteSchedule(deps: FanOutCancelDeps, task: TaskRecord): Promise<void> {

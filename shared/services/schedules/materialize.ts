@@ -18,7 +18,7 @@ import { specOf } from "./view.js";
 /** What materializing (and undoing it) needs: the add-task service's deps, plus the schedule reads and writes. */
 export interface MaterializeDeps extends Omit<AddTaskDeps, "store" | "scheduler"> {
   readonly store: AddTaskDeps["store"] &
-    Pick<TaskStore, "cancel" | "updateSchedule" | "findIdempotencyClaim">;
+    Pick<TaskStore, "cancel" | "restoreFanOutParent" | "updateSchedule" | "findIdempotencyClaim">;
   readonly scheduler: Pick<TaskScheduler, "createTaskSchedule" | "deleteTaskSchedule">;
   /** Told about an occurrence the add-task service refused (4xx: e.g. the topic's allow-list changed). */
   readonly onSkipped?: (scheduleId: string, occurrenceMs: number, error: unknown) => void;
@@ -26,7 +26,7 @@ export interface MaterializeDeps extends Omit<AddTaskDeps, "store" | "scheduler"
 
 /** What cancelling occurrences needs: the claims, the cancel write, and deleting a schedule-armed timer. */
 export interface CancelOccurrencesDeps {
-  readonly store: Pick<TaskStore, "findIdempotencyClaim" | "cancel">;
+  readonly store: Pick<TaskStore, "findIdempotencyClaim" | "cancel" | "restoreFanOutParent">;
   readonly scheduler: Pick<TaskScheduler, "deleteTaskSchedule">;
   readonly config: MaterializeDeps["config"];
   readonly now: () => number;

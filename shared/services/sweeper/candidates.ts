@@ -1,5 +1,6 @@
 import type { TaskStore } from "#shared/adapters/task-store.js";
 import { errorText, forEachBounded } from "#shared/runtime/async.js";
+import { RELAY_LOOKBACK_MS } from "../relay.js";
 import type { Counters, GroupWork, RunState, SweeperDeps } from "./types.js";
 
 type ShardRead = Awaited<ReturnType<TaskStore["listUnfinishedDueBy"]>>;
@@ -26,7 +27,10 @@ export async function readCandidates(deps: SweeperDeps, dueByMs: number, run: Ru
     for (const task of tasks) {
       if (task.dueAtMs > cutoff) continue;
       run.counters.candidates++;
-      groupWork(run.groups, task.pk, task.dueAtMs);
+      // Back the relay's look-back: a near-term head is outside the index (its timer message carries it), and
+      // the relay sweeps a group's earlier `scheduled` tasks along from that far back — so may the repair, or it
+      // would judge the group by this follower and send it ahead of that head.
+      groupWork(run.groups, task.pk, task.dueAtMs - RELAY_LOOKBACK_MS);
     }
   }
   return true;

@@ -250,6 +250,28 @@ describe("DynamoTaskStore against dynalite", () => {
     expect(await store.cancel("bad", NOW, 1)).toEqual({ outcome: "not-found" });
   });
 
+  it("restoreFanOutParent: undoes only that cancel of a fan-out parent, as it was before", async () => {
+    // Prepare
+    const link = { subscriber: "billing", taskId: task().taskId, url: "https://billing.example.com/h" };
+    const parent: TaskRecord = { ...task(), callbackUrl: "", fanOut: [link], expiresAt: 777 };
+    const plain = task();
+    await store.putNew(parent);
+    await store.putNew(plain);
+    await store.cancel(parent.taskId, NOW + 5, 123);
+    await store.cancel(plain.taskId, NOW + 5, 123);
+
+    // Act
+    const otherCancel = await store.restoreFanOutParent(parent.taskId, NOW + 4, 777);
+    const restored = await store.restoreFanOutParent(parent.taskId, NOW + 5, 777);
+    const again = await store.restoreFanOutParent(parent.taskId, NOW + 5, 777);
+    const notAParent = await store.restoreFanOutParent(plain.taskId, NOW + 5, 777);
+
+    // Assess
+    expect([otherCancel, restored, again, notAParent]).toEqual([false, true, false, false]);
+    expect(await store.get(parent.taskId)).toEqual(parent);
+    expect(await store.get(plain.taskId)).toMatchObject({ status: "cancelled" });
+  });
+
   it("markQueued: only from scheduled", async () => {
     const a = task();
     await store.putNew(a);
@@ -593,6 +615,21 @@ describe("DynamoTaskStore against dynalite", () => {
       expect(dynamo).toEqual(memory);
       expect(dynamo.first).toEqual({ ids: [ts[0]?.taskId, ts[2]?.taskId], lastSk: ts[2]?.sk });
       expect(dynamo.second).toEqual({ ids: [ts[3]?.taskId, ts[4]?.taskId], lastSk: undefined });
+    });
+
+    it("listGroupPage also returns a cancelled fan-out parent (a repeated group cancel finishes its copies)", async () => {
+      const group = `g-${newUlid(NOW)}`;
+      const link = { subscriber: "billing", taskId: task().taskId, url: "https://billing.example.com/h" };
+      const parent: TaskRecord = { ...task({ group }), callbackUrl: "", fanOut: [link] };
+      const plain = task({ group, dueAtMs: NOW + 1000 });
+      const [dynamo, memory] = await onBoth(async (s) => {
+        for (const x of [parent, plain]) await s.putNew(x);
+        await s.cancel(parent.taskId, NOW, 1);
+        await s.cancel(plain.taskId, NOW, 1);
+        return (await s.listGroupPage(parent.pk, 10)).tasks.map((x) => [x.taskId, x.status]);
+      });
+      expect(dynamo).toEqual(memory);
+      expect(dynamo).toEqual([[parent.taskId, "cancelled"]]);
     });
   });
 });

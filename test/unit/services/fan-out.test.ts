@@ -421,6 +421,42 @@ describe("fan-out add", () => {
     expect(await f.store.get(lost.taskId)).toEqual(lost);
   });
 
+  it("a repeat that lost the claim and read no parent yet goes on with the stored one: its answer, only its missing copies", async () => {
+    // Prepare: the repeat read the claim's parent before the first add wrote it; by the time it goes on, that add
+    // has answered, billing's copy is delivering, audit's is lost, and arming billing's copy again would fail.
+    const f = setup();
+    const body = orderBody({ idempotency_key: "k-repeat" });
+    const { parent, copies } = await addOrder(f, { idempotency_key: "k-repeat" });
+    await f.store.startAttempt(copies[0]?.taskId ?? "", NOW);
+    await f.store.removeScheduled(copies[1]?.taskId ?? "");
+    const get = f.store.get.bind(f.store);
+    let readsBeforeTheWrite = 1;
+    f.store.get = async (taskId) =>
+      taskId === parent.taskId && readsBeforeTheWrite-- > 0 ? undefined : get(taskId);
+    const armedBefore = f.timerQueue.armed.length;
+    const arm = f.timerQueue.arm.bind(f.timerQueue);
+    f.timerQueue.arm = async (taskId, delaySeconds) => {
+      if (taskId === copies[0]?.taskId) throw new Error("SQS is down");
+      return arm(taskId, delaySeconds);
+    };
+
+    // Act
+    const lost = await addTask(f.deps, { body }).catch((error: unknown) => error);
+    const retried = await addTask(f.deps, { body });
+
+    // Assess: the repeat that lost the claim is the stored task (never a 503 for copies already on their way),
+    // recreating audit's copy only; nothing else is added.
+    expect(lost).toMatchObject({ statusCode: 200, body: { task_id: parent.taskId, status: "delivering" } });
+    expect(retried).toMatchObject({
+      statusCode: 200,
+      body: { task_id: parent.taskId, status: "delivering" },
+    });
+    expect(f.store.tasks.size).toBe(4);
+    expect(await f.store.get(parent.taskId)).toEqual(parent);
+    expect(await f.store.get(copies[1]?.taskId ?? "")).toEqual(copies[1]);
+    expect(f.timerQueue.armed.slice(armedBefore).map((a) => a.taskId)).not.toContain(copies[0]?.taskId);
+  });
+
   it("a retry recreating a missing copy while the parent is cancelled leaves no copy the cancel did not see", async () => {
     // Prepare: audit's copy is missing; the parent's DELETE runs (and answers 200) just before the retry's put.
     const f = setup();
@@ -1099,6 +1135,31 @@ describe("fan-out cancel and moves", () => {
     });
   });
 
+  it("a DELETE answered 409 leaves the parent as it was: its view, a later replay and a later cancel as before", async () => {
+    // Prepare: every copy gone on (one delivering, two delivered).
+    const f = setup();
+    const { parent, copies } = await addOrder(f);
+    for (const copy of copies) await f.store.startAttempt(copy.taskId, NOW);
+    for (const copy of copies.slice(1)) await deliver(f, copy);
+    const before = await getTask({ store: f.store }, parent.taskId);
+
+    // Act
+    const error = await refusal(cancelTask({ ...f.deps, store: f.store }, parent.taskId));
+    const stored = await f.store.get(parent.taskId);
+    const view = await getTask({ store: f.store }, parent.taskId);
+    const replayed = await replayTask(f.replayDeps, parent.taskId, { subscriber: "audit" });
+    const again = await refusal(cancelTask({ ...f.deps, store: f.store }, parent.taskId));
+
+    // Assess
+    expect(error).toMatchObject({ status: 409 });
+    expect(stored).toEqual(parent);
+    expect(view).toEqual(before);
+    expect(view.cancelled_at).toBeUndefined();
+    expect(replayed.subscribers?.map((s) => s.status)).toEqual(["delivering", "queued", "delivered"]);
+    expect(again).toMatchObject({ status: 409 });
+    expect(await f.store.get(parent.taskId)).toEqual(parent);
+  });
+
   it("a group cancel on a fan-out topic cancels each parent's copies still scheduled", async () => {
     // Prepare
     const f = setup();
@@ -1114,6 +1175,34 @@ describe("fan-out cancel and moves", () => {
       [...first.copies, ...second.copies].map(async (c) => (await f.store.get(c.taskId))?.status),
     );
     expect(statuses).toEqual(Array.from({ length: 6 }, () => "cancelled"));
+  });
+
+  it("a repeated group cancel finishes the copies of a parent the first one cancelled but stopped part-way through", async () => {
+    // Prepare: the first group cancel marks the parent cancelled, then fails on audit's copy (a throttled write).
+    const f = setup();
+    const { copies } = await addOrder(f, { content: { order_id: "g-2", n: 1 } });
+    const cancel = f.store.cancel.bind(f.store);
+    f.store.cancel = async (taskId, nowMs, expiresAt) => {
+      if (taskId === copies[1]?.taskId) throw new Error("ThrottlingException");
+      return cancel(taskId, nowMs, expiresAt);
+    };
+    const first = await cancelGroup(
+      { ...f.deps, store: f.store },
+      { topic: "orders", value: "g-2" },
+      {},
+    ).catch((error: unknown) => error);
+    f.store.cancel = cancel;
+
+    // Act
+    const again = await cancelGroup({ ...f.deps, store: f.store }, { topic: "orders", value: "g-2" }, {});
+    const third = await cancelGroup({ ...f.deps, store: f.store }, { topic: "orders", value: "g-2" }, {});
+
+    // Assess: the repeat cancels what was left (and counts the parent it finished), then has nothing left to do.
+    expect(first).toMatchObject({ message: "ThrottlingException" });
+    const statuses = await Promise.all(copies.map(async (c) => (await f.store.get(c.taskId))?.status));
+    expect(statuses).toEqual(["cancelled", "cancelled", "cancelled"]);
+    expect(again).toMatchObject({ cancelled: 1, not_cancelled: [] });
+    expect(third).toMatchObject({ cancelled: 0, not_cancelled: [] });
   });
 
   it("a group cancel that finds a parent before its copies are written leaves none of them deliverable", async () => {

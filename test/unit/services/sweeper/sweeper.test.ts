@@ -526,6 +526,28 @@ describe("group order, progress and finished tasks", () => {
     expect([a, b].map((id) => sim.status(id))).toEqual(["delivered", "delivered"]);
   });
 
+  it("reads a group back the relay's look-back from its indexed candidate: a near-term head outside the index is repaired first", async () => {
+    // Prepare: head h is near-term (out of the sweep index, its timer message carries it), follower f rides a
+    // schedule (indexed) 200 s later in the same group. The relay forwards h; then its FIFO message is lost, and
+    // f's schedule firing is dropped.
+    const sim = simulate();
+    const h = await sim.add({ order_id: "o-lb", n: "h" }, { delay_seconds: 200 });
+    const f = await sim.add({ order_id: "o-lb", n: "f" }, { delay_seconds: 400 });
+    expect([h, f].map((id) => sim.store.tasks.get(id)?.sweepShard)).toEqual([undefined, sweepShardOf(f)]);
+    sim.advance(200_000);
+    await sim.runRelay();
+    sim.fifo.lose(h);
+
+    // Act: past f's due time and grace
+    sim.advance(200_000 + sim.graceMs + 1_000);
+    const report = await sim.sweep();
+    await sim.runDeliver();
+
+    // Assess: the group is judged by h, re-sent whole and in order; f is never delivered ahead of h.
+    expect(report).toMatchObject({ candidates: 1, forwarded: 2, groupsRepaired: 1 });
+    expect(sim.delivered()).toEqual([h, f]);
+  });
+
   it("forwards only what is due, in due order; a later task waits for its own timer (never early)", async () => {
     const sim = simulate({ sweeper: FULL_INDEX });
     sim.timer.dropNext = 2;
