@@ -47,6 +47,7 @@ import {
   type BatchStart,
   type BatchStartOutcome,
   type CancelOutcome,
+  type DueSchedule,
   type FinishWrite,
   type GroupPage,
   type IdempotencyClaim,
@@ -894,7 +895,7 @@ export class DynamoTaskStore implements TaskStore {
       : { schedules };
   }
 
-  async listSchedulesDue(shard: number, dueByMs: number, limit: number): Promise<string[]> {
+  async listSchedulesDue(shard: number, dueByMs: number, limit: number): Promise<DueSchedule[]> {
     const out = await this.client.send(
       new QueryCommand({
         TableName: this.table,
@@ -905,7 +906,11 @@ export class DynamoTaskStore implements TaskStore {
         Limit: limit,
       }),
     );
-    return (out.Items ?? []).map((item) => String(unmarshall(item).sk));
+    // Ascending by the index's sort key (the Query's default order): the longest due first.
+    return (out.Items ?? []).map((item) => {
+      const { sk, materializeAtMs } = unmarshall(item);
+      return { scheduleId: String(sk), materializeAtMs: Number(materializeAtMs) };
+    });
   }
 
   async updateSchedule(scheduleId: string, change: ScheduleChange): Promise<ScheduleUpdateOutcome> {

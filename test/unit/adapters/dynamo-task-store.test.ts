@@ -790,7 +790,9 @@ describe.each([
     const later = scheduleRecord("demo", { materializeAtMs: NOW + 3_600_000 });
     for (const s of [due, later]) await store.putSchedule(s);
     const dueIn = async (s: ScheduleRecord) =>
-      (await store.listSchedulesDue(s.scheduleShard as number, NOW, 100)).includes(s.scheduleId);
+      (await store.listSchedulesDue(s.scheduleShard as number, NOW, 100)).some(
+        (d) => d.scheduleId === s.scheduleId && d.materializeAtMs === s.materializeAtMs,
+      );
 
     const before = [await dueIn(due), await dueIn(later)];
     const paused = await store.updateSchedule(due.scheduleId, {

@@ -4,6 +4,7 @@ import { type HttpError, isHttpError, toHttpError } from "#shared/api/errors.js"
 import {
   MATERIALIZE_HORIZON_MS,
   MAX_OCCURRENCES_INLINE,
+  SCHEDULE_SHARDS,
   type ScheduleRecord,
 } from "#shared/domain/schedule.js";
 import {
@@ -279,6 +280,33 @@ describe("materializing", () => {
     expect(unchanged).toBe(cursor);
     expect(next.occurrences).toBeGreaterThan(0);
     expect(h.schedule(id).materializedUntilMs).toBe(h.clock.nowMs + MATERIALIZE_HORIZON_MS);
+  });
+
+  it("takes the longest-due schedules first across every shard, so a run short of time starves none of them", async () => {
+    // Prepare: one schedule per shard, the highest shard's the longest due.
+    const h = harness();
+    const byShard = new Map<number, string>();
+    while (byShard.size < SCHEDULE_SHARDS) {
+      const { schedule_id: id } = await createSchedule(h.deps, body());
+      const shard = h.schedule(id).scheduleShard as number;
+      if (byShard.has(shard)) h.store.schedules.delete(id);
+      else byShard.set(shard, id);
+    }
+    h.clock.advance(60_000);
+    for (const [shard, id] of byShard) {
+      h.store.schedules.set(id, { ...h.schedule(id), materializeAtMs: h.clock.nowMs - (shard + 1) * 1_000 });
+    }
+    const cursors = () => [...byShard.values()].map((id) => h.schedule(id).materializedUntilMs);
+    const before = cursors();
+    // Time for one schedule only: every later start sees the invocation about to end.
+    let starts = 0;
+
+    // Act
+    await runMaterializer({ ...h.deps, remainingMs: () => (starts++ === 0 ? 50_000 : 5_000) });
+
+    // Assess: the run took the longest-due (the last shard's), not the first shard's.
+    const moved = [...byShard.keys()].filter((_, i) => cursors()[i] !== before[i]);
+    expect(moved).toEqual([SCHEDULE_SHARDS - 1]);
   });
 
   it("caps the occurrences made inline at creation; the scheduled run makes the rest", async () => {
