@@ -27,6 +27,7 @@ import { retentionExpiry } from "#shared/domain/task.js";
 import {
   type CancelOccurrencesDeps,
   cancelOccurrences,
+  horizonOf,
   type MaterializeDeps,
   materializeSchedule,
   occurrencesAhead,
@@ -50,7 +51,7 @@ export async function createSchedule(deps: ScheduleRouteDeps, body: unknown): Pr
   const nowMs = deps.now();
   const request = parseCreateSchedule(deps.config, body, nowMs);
   const key = makeScheduleKey(request.topic, (deps.newUlid ?? newUlid)(nowMs));
-  const at = materializeAt(request.spec, nowMs) as number;
+  const at = materializeAt(request.spec, nowMs, horizonOf(deps.config, request.topic)) as number;
   const schedule: ScheduleRecord = {
     ...key,
     topic: request.topic,
@@ -220,7 +221,7 @@ export async function resumeSchedule(deps: ScheduleRouteDeps, id: string | undef
     throw conflict(`the schedule is ${schedule.status}`, { schedule_status: schedule.status });
   }
   const nowMs = deps.now();
-  const at = materializeAt(specOf(schedule), nowMs);
+  const at = materializeAt(specOf(schedule), nowMs, horizonOf(deps.config, schedule.topic));
   const change: ScheduleChange =
     at === undefined
       ? {

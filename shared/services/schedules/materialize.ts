@@ -2,10 +2,12 @@ import type { TaskScheduler } from "#shared/adapters/task-scheduler.js";
 import type { ScheduleChange, TaskStore } from "#shared/adapters/task-store.js";
 import { isHttpError } from "#shared/api/errors.js";
 import { rfc3339 } from "#shared/api/task-view.js";
+import { topicConfig } from "#shared/config/index.js";
 import {
   type CronSpec,
   MATERIALIZE_HORIZON_MS,
   materializeAt,
+  materializeHorizonMs,
   occurrenceIdempotencyKey,
   occurrencesBetween,
   type ScheduleRecord,
@@ -59,7 +61,8 @@ export async function materializeSchedule(
   if (schedule.status !== "active") return { occurrences: 0, advanced: false };
   const nowMs = deps.now();
   const spec = specOf(schedule);
-  const horizonEnd = nowMs + MATERIALIZE_HORIZON_MS;
+  const horizonMs = horizonOf(deps.config, schedule.topic);
+  const horizonEnd = nowMs + horizonMs;
   const occurrences = occurrencesBetween(spec, schedule.materializedUntilMs, horizonEnd, limit);
   await createOccurrences(deps, schedule, occurrences);
   const untilMs =
@@ -68,7 +71,7 @@ export async function materializeSchedule(
       : Math.max(horizonEnd, schedule.materializedUntilMs);
   const result = await deps.store.updateSchedule(
     schedule.scheduleId,
-    advanceChange(schedule, spec, untilMs, nowMs),
+    advanceChange(schedule, spec, untilMs, nowMs, horizonMs),
   );
   if (result.outcome === "updated") return { occurrences: occurrences.length, advanced: true };
   const moved =
@@ -79,19 +82,26 @@ export async function materializeSchedule(
   return { occurrences: occurrences.length, advanced: false };
 }
 
+/** How far ahead a schedule of this topic is materialized: the horizon, within the topic's current maxDelay. */
+export function horizonOf(config: MaterializeDeps["config"], topic: string): number {
+  const maxDelaySeconds = topicConfig(config, topic)?.maxDelaySeconds;
+  return maxDelaySeconds === undefined ? MATERIALIZE_HORIZON_MS : materializeHorizonMs(maxDelaySeconds);
+}
+
 /** The cursor write: only if nobody moved the schedule since it was read; `ended` when no occurrence is left. */
 function advanceChange(
   schedule: ScheduleRecord,
   spec: CronSpec,
   untilMs: number,
   nowMs: number,
+  horizonMs: number,
 ): ScheduleChange {
   const guard = {
     ifStatus: ["active"] as const,
     ifMaterializedUntilMs: schedule.materializedUntilMs,
     ifEpoch: schedule.epoch,
   };
-  const at = materializeAt(spec, untilMs);
+  const at = materializeAt(spec, untilMs, horizonMs);
   if (at === undefined) {
     return {
       ...guard,

@@ -1,6 +1,7 @@
 import { parse } from "lossless-json";
 import { describe, expect, it } from "vitest";
 import { type HttpError, isHttpError, toHttpError } from "#shared/api/errors.js";
+import type { TopicConfig } from "#shared/config/index.js";
 import {
   MATERIALIZE_HORIZON_MS,
   MAX_OCCURRENCES_INLINE,
@@ -25,7 +26,7 @@ import { MemoryTaskStore } from "../../support/memory-task-store.js";
 import { simConfig } from "../../support/pipeline-sim.js";
 
 /** Schedules on the memory store with the real add-task service, on a clock the spec moves. */
-function harness(startIso = "2027-01-01T00:00:00.000Z") {
+function harness(startIso = "2027-01-01T00:00:00.000Z", config = simConfig()) {
   const clock = new ManualClock(Date.parse(startIso));
   const store = new MemoryTaskStore();
   const timerQueue = new FakeTimerQueue(clock.now);
@@ -35,9 +36,10 @@ function harness(startIso = "2027-01-01T00:00:00.000Z") {
     store,
     timerQueue,
     scheduler,
-    config: simConfig(),
+    config,
     now: clock.now,
     onMaterializeError: (_id, error) => errors.push(error),
+    onSkipped: (_id, _occurrenceMs, error) => errors.push(error),
   };
   const tasks = () => [...store.tasks.values()].sort((a, b) => a.dueAtMs - b.dueAtMs);
   const live = () => tasks().filter((t) => t.status === "scheduled");
@@ -307,6 +309,30 @@ describe("materializing", () => {
     // Assess: the run took the longest-due (the last shard's), not the first shard's.
     const moved = [...byShard.keys()].filter((_, i) => cursors()[i] !== before[i]);
     expect(moved).toEqual([SCHEDULE_SHARDS - 1]);
+  });
+
+  it("materializes no further ahead than the topic's maxDelay, so no occurrence is refused by the add path and skipped", async () => {
+    // Prepare: a topic whose maxDelay (2 min) is shorter than the 4-minute horizon.
+    const sim = simConfig();
+    const demo = { ...(sim.resolvedTopics.demo as TopicConfig), maxDelaySeconds: 120 };
+    const h = harness("2027-01-01T00:00:30.000Z", {
+      ...sim,
+      resolvedTopics: { ...sim.resolvedTopics, demo },
+    });
+
+    // Act: create, then the materializer every minute for three minutes.
+    const { schedule_id: id } = await createSchedule(h.deps, body());
+    const inline = h.dues();
+    for (let minute = 0; minute < 3; minute++) {
+      h.clock.advance(60_000);
+      await runMaterializer(h.deps);
+    }
+
+    // Assess: never a task further ahead than maxDelay, every minute's occurrence made, none refused.
+    expect(h.errors).toEqual([]);
+    expect(inline).toEqual(["2027-01-01T00:01:00.000Z", "2027-01-01T00:02:00.000Z"]);
+    expect(h.dues()).toEqual([1, 2, 3, 4, 5].map((m) => `2027-01-01T00:0${m}:00.000Z`));
+    expect(h.schedule(id).materializedUntilMs).toBe(h.clock.nowMs + 120_000);
   });
 
   it("caps the occurrences made inline at creation; the scheduled run makes the rest", async () => {
