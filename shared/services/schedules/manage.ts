@@ -83,11 +83,16 @@ export async function createSchedule(deps: ScheduleRouteDeps, body: unknown): Pr
  */
 function perhapsStored(error: unknown): unknown {
   if (isHttpError(error) || isAwsThrottling(error)) return error;
+  return scheduleMayBeStored(error);
+}
+
+/** The answer to a create that may have stored its schedule: a 500 saying so (also the route's timeout answer). */
+export function scheduleMayBeStored(cause?: unknown): HttpError {
   return new HttpError(
     500,
     "internal_error",
     "the schedule may have been stored; list the topic's schedules (GET /v1/schedules?topic=) before creating it again",
-    { cause: error, expose: true },
+    { cause, expose: true },
   );
 }
 
