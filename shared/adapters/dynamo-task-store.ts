@@ -1512,7 +1512,7 @@ function isConditionFailure(error: unknown): boolean {
 
 /**
  * A ScheduleChange as one UpdateItem: SET the given fields, REMOVE the given ones, on condition that the item
- * exists, is in one of the statuses and (when given) still has the cursor and epoch the caller read.
+ * exists, is in one of the statuses and (when given) still has the cursor, epoch and lease the caller read.
  */
 function scheduleUpdate(
   change: ScheduleChange,
@@ -1547,6 +1547,11 @@ function scheduleUpdate(
   if (change.ifEpoch !== undefined) {
     values[":ifEpoch"] = change.ifEpoch;
     conditions.push("epoch = :ifEpoch");
+  }
+  if (change.ifLeasedUntilMs === null) conditions.push("attribute_not_exists(leasedUntilMs)");
+  else if (change.ifLeasedUntilMs !== undefined) {
+    values[":ifLease"] = change.ifLeasedUntilMs;
+    conditions.push("leasedUntilMs = :ifLease");
   }
   return {
     UpdateExpression: [

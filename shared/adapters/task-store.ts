@@ -305,6 +305,7 @@ export type ScheduleSettable = Partial<
     | "updatedAtMs"
     | "materializedUntilMs"
     | "epoch"
+    | "leasedUntilMs"
     | "pausedAtMs"
     | "deletedAtMs"
     | "scheduleShard"
@@ -321,6 +322,8 @@ export interface ScheduleChange {
   readonly ifStatus: readonly ScheduleStatus[];
   readonly ifMaterializedUntilMs?: number;
   readonly ifEpoch?: number;
+  /** The lease the caller read (`null`: none), so two runs never both extend it and it never shrinks. */
+  readonly ifLeasedUntilMs?: number | null;
   readonly set: ScheduleSettable;
   readonly remove?: readonly ("scheduleShard" | "materializeAtMs" | "pausedAtMs")[];
 }

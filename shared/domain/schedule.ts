@@ -73,6 +73,14 @@ export interface ScheduleRecord {
    * their keys still name the cancelled tasks: a resume must be able to create those occurrences afresh.
    */
   readonly epoch: number;
+  /**
+   * How far a run under way (or one that stopped) may be making occurrences tasks, beyond the cursor: written by
+   * the run, on condition the schedule is still active at the cursor and epoch it read, before its first add. A
+   * pause or delete, which the same write's condition orders before or after it, makes every occurrence up to here
+   * a cancelled task, so a run that goes on afterwards adds nothing (its adds find those tasks). Only grows within
+   * an epoch; resume sets it to the new cursor.
+   */
+  readonly leasedUntilMs?: number;
   readonly pausedAtMs?: number;
   readonly deletedAtMs?: number;
   /** Present only while active: the sparse index's keys. */

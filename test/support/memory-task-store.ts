@@ -563,7 +563,9 @@ export class MemoryTaskStore implements TaskStore {
       change.ifStatus.includes(current.status) &&
       (change.ifMaterializedUntilMs === undefined ||
         current.materializedUntilMs === change.ifMaterializedUntilMs) &&
-      (change.ifEpoch === undefined || current.epoch === change.ifEpoch);
+      (change.ifEpoch === undefined || current.epoch === change.ifEpoch) &&
+      (change.ifLeasedUntilMs === undefined ||
+        current.leasedUntilMs === (change.ifLeasedUntilMs ?? undefined));
     if (!holds) return { outcome: "conflict", schedule: structuredClone(current) };
     const updated: Record<string, unknown> = { ...current };
     for (const [field, value] of Object.entries(change.set)) if (value !== undefined) updated[field] = value;

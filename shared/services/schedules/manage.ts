@@ -24,15 +24,9 @@ import {
   scheduleShardOf,
 } from "#shared/domain/schedule.js";
 import { retentionExpiry } from "#shared/domain/task.js";
-import {
-  type CancelOccurrencesDeps,
-  cancelOccurrences,
-  horizonOf,
-  type MaterializeDeps,
-  materializeSchedule,
-  occurrencesAhead,
-} from "./materialize.js";
+import { horizonOf, type MaterializeDeps, materializeSchedule } from "./materialize.js";
 import { parseCreateSchedule } from "./request.js";
+import { type StopDeps, settleStoppedEpoch } from "./stop.js";
 import { scheduleView, specOf } from "./view.js";
 
 export interface ScheduleRouteDeps extends MaterializeDeps {
@@ -156,10 +150,11 @@ export async function listSchedules(
 
 type ChangeView = ScheduleView & { cancelled_occurrences: number };
 
-/** Pause and delete: one conditional write, then cancelling the occurrences ahead. */
-export interface StopScheduleDeps extends CancelOccurrencesDeps {
-  readonly store: CancelOccurrencesDeps["store"] & Pick<TaskStore, "updateSchedule">;
-}
+/**
+ * Pause and delete: one conditional write, then settling the stopped epoch (stop.ts): the occurrences a run under
+ * way has leased become cancelled tasks, the ones made ahead are cancelled.
+ */
+export type StopScheduleDeps = StopDeps;
 
 /**
  * `POST /v1/schedules/{id}/pause`: no new occurrences; the ones already made tasks and not yet due are
@@ -205,11 +200,7 @@ async function stopSchedule(
   if (result.outcome === "conflict" && result.schedule.status !== to) {
     throw conflict(`the schedule is ${result.schedule.status}`, { schedule_status: result.schedule.status });
   }
-  const cancelled = await cancelOccurrences(
-    deps,
-    result.schedule,
-    occurrencesAhead(result.schedule, deps.now()),
-  );
+  const cancelled = await settleStoppedEpoch(deps, result.schedule, deps.now());
   return { ...scheduleView(result.schedule, deps.now()), cancelled_occurrences: cancelled };
 }
 
@@ -242,6 +233,7 @@ export async function resumeSchedule(deps: ScheduleRouteDeps, id: string | undef
             status: "active",
             epoch: schedule.epoch + 1,
             materializedUntilMs: nowMs,
+            leasedUntilMs: nowMs,
             updatedAtMs: nowMs,
             scheduleShard: scheduleShardOf(schedule.scheduleId),
             materializeAtMs: at,

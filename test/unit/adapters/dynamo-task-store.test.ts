@@ -837,6 +837,26 @@ describe.each([
     expect(missing).toEqual({ outcome: "not-found" });
   });
 
+  it("extends a schedule's lease only from the lease read (none: absent), so two runs never both hold it", async () => {
+    const store: TaskStore = await makeStore();
+    const s = scheduleRecord();
+    await store.putSchedule(s);
+    const lease = (read: number | null, until: number) =>
+      store.updateSchedule(s.scheduleId, {
+        ifStatus: ["active"],
+        ifLeasedUntilMs: read,
+        set: { leasedUntilMs: until },
+      });
+
+    const first = await lease(null, NOW + 60_000);
+    const second = await lease(null, NOW + 90_000);
+    const extended = await lease(NOW + 60_000, NOW + 120_000);
+
+    expect(first).toMatchObject({ outcome: "updated", schedule: { leasedUntilMs: NOW + 60_000 } });
+    expect(second).toMatchObject({ outcome: "conflict", schedule: { leasedUntilMs: NOW + 60_000 } });
+    expect(extended).toMatchObject({ outcome: "updated", schedule: { leasedUntilMs: NOW + 120_000 } });
+  });
+
   it("finds the task an idempotency key was claimed for, without claiming an unknown key", async () => {
     const store: TaskStore = await makeStore();
     const claim = { topic: "demo", key: `k-${newUlid(Date.now())}`, taskId: "demo._.x.y", requestHash: "h" };

@@ -48,6 +48,39 @@ function harness(startIso = "2027-01-01T00:00:00.000Z", config = simConfig()) {
   return { clock, store, timerQueue, scheduler, deps, errors, tasks, live, dues, schedule };
 }
 
+/**
+ * A run that halts at a store call (after the first `passFirst`) until `release()` (never, to stand for a crash
+ * there): before claiming an occurrence's key, or between the claim and the task's write.
+ */
+function haltingStore(
+  store: MemoryTaskStore,
+  passFirst = 0,
+  at: "claimIdempotencyKey" | "putNew" = "claimIdempotencyKey",
+) {
+  let release = () => {};
+  const gate = new Promise<void>((resolve) => {
+    release = resolve;
+  });
+  let calls = 0;
+  const halting: MemoryTaskStore = Object.create(store);
+  const original = store[at].bind(store) as (...args: unknown[]) => Promise<unknown>;
+  Object.assign(halting, {
+    [at]: async (...args: unknown[]) => {
+      if (++calls > passFirst) await gate;
+      return original(...args);
+    },
+  });
+  return { store: halting, release };
+}
+
+/** The live (not cancelled, not finished) tasks per occurrence instant: each must be at most one. */
+function liveCountsByDue(tasks: readonly { dueAtMs: number; status: string }[]): number[] {
+  const counts = new Map<number, number>();
+  for (const t of tasks)
+    if (t.status === "scheduled") counts.set(t.dueAtMs, (counts.get(t.dueAtMs) ?? 0) + 1);
+  return [...new Set(counts.values())];
+}
+
 const body = (extra: Record<string, unknown> = {}) =>
   parse(
     JSON.stringify({
@@ -214,7 +247,8 @@ describe("materializing", () => {
       "2027-01-01T00:05:00.000Z",
     ]);
     expect(h.schedule(id).materializedUntilMs).toBe(h.clock.nowMs + MATERIALIZE_HORIZON_MS);
-    expect(retry).toEqual({ occurrences: 5, advanced: false });
+    // The stale run's lease is refused (the cursor moved): it adds nothing at all.
+    expect(retry).toEqual({ occurrences: 0, advanced: false });
   });
 
   it("two concurrent runs of one schedule create each occurrence once; one of them moves the cursor", async () => {
@@ -375,6 +409,33 @@ describe("pause, resume, delete", () => {
     ]);
   });
 
+  it.each([
+    ["before claiming the next keys", "claimIdempotencyKey"],
+    ["between claiming keys and writing their tasks", "putNew"],
+  ] as const)(
+    "a pause while a run has made part of its window (it halts %s for good), then resume: each occurrence instant has at most one live task",
+    async (_, at) => {
+      // Prepare: the run makes two occurrences of its window, then stops for good (a crash).
+      const h = harness();
+      const { schedule_id: id } = await createSchedule(h.deps, body({ cron: "*/10 * * * * *" }));
+      h.clock.advance(60_000);
+      const halted = haltingStore(h.store, 2, at);
+      void materializeSchedule({ ...h.deps, store: halted.store }, h.schedule(id), 150);
+      await new Promise((resolve) => setTimeout(resolve, 10));
+
+      // Act
+      await pauseSchedule(h.deps, id);
+      h.clock.advance(1_000);
+      await resumeSchedule(h.deps, id);
+      h.clock.advance(60_000);
+      await runMaterializer(h.deps);
+
+      // Assess
+      expect(h.schedule(id).epoch).toBe(1);
+      expect(liveCountsByDue(h.tasks())).toEqual([1]);
+    },
+  );
+
   it("a pause that failed part-way through its cancels is finished by its repeat", async () => {
     const h = harness();
     const { schedule_id: id } = await createSchedule(h.deps, body());
@@ -407,6 +468,48 @@ describe("pause, resume, delete", () => {
     expect(late.advanced).toBe(false);
     expect(h.live().filter((t) => t.dueAtMs > h.clock.nowMs)).toEqual([]);
   });
+
+  it("once a pause has answered, a run that read the schedule before it adds no occurrence", async () => {
+    const h = harness();
+    const { schedule_id: id } = await createSchedule(h.deps, body({ cron: "*/10 * * * * *" }));
+    h.clock.advance(60_000);
+    const readBeforePause = h.schedule(id);
+
+    await pauseSchedule(h.deps, id);
+    const answered = h.tasks().length;
+    await materializeSchedule(h.deps, readBeforePause, 150);
+
+    expect(h.tasks()).toHaveLength(answered);
+    expect(h.live().filter((t) => t.dueAtMs > h.clock.nowMs)).toEqual([]);
+  });
+
+  it.each([
+    ["pause", pauseSchedule],
+    ["delete", deleteSchedule],
+  ])(
+    "once a %s has answered, a run already under way adds no occurrence, not even for a moment",
+    async (_, stop) => {
+      // Prepare: a run that has read the schedule and halts before its first add.
+      const h = harness();
+      const { schedule_id: id } = await createSchedule(h.deps, body({ cron: "*/10 * * * * *" }));
+      h.clock.advance(60_000);
+      const halted = haltingStore(h.store);
+      const run = materializeSchedule({ ...h.deps, store: halted.store }, h.schedule(id), 150);
+      await new Promise((resolve) => setTimeout(resolve, 10));
+
+      // Act: the stop answers, then the run goes on.
+      await stop(h.deps, id);
+      const answered = h.tasks().map((t) => t.taskId);
+      const liveAhead = h.live().filter((t) => t.dueAtMs > h.clock.nowMs);
+      halted.release();
+      await run;
+
+      // Assess
+      expect(liveAhead).toEqual([]);
+      expect(h.tasks().map((t) => t.taskId)).toEqual(answered);
+      expect(h.live().filter((t) => t.dueAtMs > h.clock.nowMs)).toEqual([]);
+    },
+  );
 
   it("delete cancels what is ahead, reads as deleted, is idempotent, and resume refuses it", async () => {
     const h = harness();
