@@ -298,7 +298,7 @@ export const API_ROUTES = [
       "findIdempotencyClaim",
       "cancel",
     ],
-    grants: ["timer-queue:send", "schedules:arm", "topic-settings:read"],
+    grants: ["timer-queue:send", "schedules:arm", "schedules:disarm", "topic-settings:read"],
   },
   {
     name: "delete-schedule",

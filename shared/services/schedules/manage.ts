@@ -207,7 +207,8 @@ async function stopSchedule(
 /**
  * `POST /v1/schedules/{id}/resume`: active again from now; occurrences that fell in the pause are skipped, not
  * made up. A new epoch, so the occurrences pause cancelled (whose idempotency keys name cancelled tasks) can be
- * made afresh. Resuming an active schedule answers it as it is.
+ * made afresh. First the paused epoch is settled again (a pause that answered 503 part-way left occurrences of it
+ * ahead, which the new epoch would make a second time). Resuming an active schedule answers it as it is.
  */
 export async function resumeSchedule(deps: ScheduleRouteDeps, id: string | undefined): Promise<ScheduleView> {
   const schedule = id ? await deps.store.getSchedule(id) : undefined;
@@ -217,6 +218,7 @@ export async function resumeSchedule(deps: ScheduleRouteDeps, id: string | undef
     throw conflict(`the schedule is ${schedule.status}`, { schedule_status: schedule.status });
   }
   const nowMs = deps.now();
+  await settleStoppedEpoch(deps, schedule, nowMs);
   const at = materializeAt(specOf(schedule), nowMs, horizonOf(deps.config, schedule.topic));
   const change: ScheduleChange =
     at === undefined

@@ -31,7 +31,8 @@ export interface StopDeps extends CancelOccurrencesDeps {
 const FENCE_CONCURRENCY = 4;
 
 /**
- * What a stopped epoch (paused or deleted) is owed before the stop answers: the occurrences a run has leased
+ * What a stopped epoch (paused or deleted) is owed before the stop answers, and again before a resume leaves the
+ * epoch behind (the pause may have answered 503 part-way): the occurrences a run has leased
  * beyond the cursor are made cancelled tasks, and the ones made ahead are cancelled. Returns how many tasks that
  * existed were cancelled (the view's count; not the ones this call wrote as cancelled).
  */

@@ -436,6 +436,28 @@ describe("pause, resume, delete", () => {
     },
   );
 
+  it("a pause that stopped part-way through its cancels, then resume: each occurrence instant has at most one live task", async () => {
+    // Prepare: the pause's second cancel fails (it answers 503), and the caller resumes instead of repeating it.
+    const h = harness();
+    const { schedule_id: id } = await createSchedule(h.deps, body());
+    const cancel = h.store.cancel.bind(h.store);
+    let calls = 0;
+    h.store.cancel = async (...args) => {
+      if (++calls === 2) throw Object.assign(new Error("throttled"), { name: "ThrottlingException" });
+      return cancel(...args);
+    };
+    const failed = await pauseSchedule(h.deps, id).catch((e: unknown) => e);
+    h.store.cancel = cancel;
+
+    // Act
+    await resumeSchedule(h.deps, id);
+
+    // Assess
+    expect(failed).toMatchObject({ name: "ThrottlingException" });
+    expect(h.schedule(id)).toMatchObject({ status: "active", epoch: 1 });
+    expect(liveCountsByDue(h.tasks())).toEqual([1]);
+  });
+
   it("a pause that failed part-way through its cancels is finished by its repeat", async () => {
     const h = harness();
     const { schedule_id: id } = await createSchedule(h.deps, body());
