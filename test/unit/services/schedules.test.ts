@@ -302,6 +302,29 @@ describe("materializing", () => {
     expect((await runMaterializer(h.deps)).schedules).toBe(0);
   });
 
+  it.each([
+    ["2027-01-01T00:00:26.000Z", 25],
+    ["2027-01-01T00:00:25.500Z", 25],
+    ["2027-01-01T00:00:30.000Z", 29],
+  ])(
+    "a one-second schedule ending at %s: exactly the occurrences before end_at, ended only once they are made",
+    async (end, count) => {
+      // Created at 00:00:00.400: the inline pass stops at its cap (25) at or just before end_at.
+      const h = harness("2027-01-01T00:00:00.400Z");
+      const { schedule_id: id } = await createSchedule(h.deps, body({ cron: "* * * * * *", end_at: end }));
+      const endedAtCreation = h.schedule(id).status === "ended";
+
+      await runMaterializer(h.deps);
+
+      const occurrences = h.tasks().map((t) => Number(t.idempotencyKey?.split(":").at(-1)));
+      expect(occurrences).toEqual(
+        Array.from({ length: count }, (_, i) => Date.parse("2027-01-01T00:00:01Z") + i * 1000),
+      );
+      expect(endedAtCreation).toBe(count === 25);
+      expect(h.schedule(id).status).toBe("ended");
+    },
+  );
+
   it("starts no schedule when the invocation is about to run out of time; the next run makes its occurrences", async () => {
     const h = harness();
     const { schedule_id: id } = await createSchedule(h.deps, body({ cron: "*/10 * * * * *" }));
