@@ -7,7 +7,11 @@ import {
 } from "#shared/adapters/topic-settings.js";
 import { type HttpHandler, httpRoute } from "#shared/api/http-route.js";
 import { createFunctionLogger } from "#shared/runtime/observability.js";
-import { createSchedule, type ScheduleRouteDeps } from "#shared/services/schedules/manage.js";
+import {
+  createSchedule,
+  type ScheduleRouteDeps,
+  scheduleMayBeStored,
+} from "#shared/services/schedules/manage.js";
 import { scheduleLogging } from "#shared/services/schedules/wiring.js";
 
 /** POST /v1/schedules. Everything below runs once per cold start; a missing variable fails the cold start. */
@@ -17,7 +21,14 @@ const logger = createFunctionLogger(arming.config);
 export function createHandler(
   deps: ScheduleRouteDeps & WithTopicSettings & { readonly logger: Logger },
 ): HttpHandler {
-  return httpRoute({ method: "POST", logger: deps.logger, jsonBody: true }, async (request) => {
+  // A create has no idempotency key: a timed-out one may have stored its schedule, so not a 503 "retry".
+  const options = {
+    method: "POST",
+    logger: deps.logger,
+    jsonBody: true,
+    timeoutError: scheduleMayBeStored,
+  } as const;
+  return httpRoute(options, async (request) => {
     const view = await createSchedule(await withCurrentSettings(deps), request.body);
     return {
       statusCode: 201,

@@ -47,6 +47,7 @@ import {
   type BatchStart,
   type BatchStartOutcome,
   type CancelOutcome,
+  type DueSchedule,
   type FinishWrite,
   type GroupPage,
   type IdempotencyClaim,
@@ -922,7 +923,7 @@ export class DynamoTaskStore implements TaskStore {
       : { schedules };
   }
 
-  async listSchedulesDue(shard: number, dueByMs: number, limit: number): Promise<string[]> {
+  async listSchedulesDue(shard: number, dueByMs: number, limit: number): Promise<DueSchedule[]> {
     const out = await this.client.send(
       new QueryCommand({
         TableName: this.table,
@@ -933,7 +934,11 @@ export class DynamoTaskStore implements TaskStore {
         Limit: limit,
       }),
     );
-    return (out.Items ?? []).map((item) => String(unmarshall(item).sk));
+    // Ascending by the index's sort key (the Query's default order): the longest due first.
+    return (out.Items ?? []).map((item) => {
+      const { sk, materializeAtMs } = unmarshall(item);
+      return { scheduleId: String(sk), materializeAtMs: Number(materializeAtMs) };
+    });
   }
 
   async updateSchedule(scheduleId: string, change: ScheduleChange): Promise<ScheduleUpdateOutcome> {
@@ -1550,7 +1555,7 @@ function isConditionFailure(error: unknown): boolean {
 
 /**
  * A ScheduleChange as one UpdateItem: SET the given fields, REMOVE the given ones, on condition that the item
- * exists, is in one of the statuses and (when given) still has the cursor and epoch the caller read.
+ * exists, is in one of the statuses and (when given) still has the cursor, epoch and lease the caller read.
  */
 function scheduleUpdate(
   change: ScheduleChange,
@@ -1585,6 +1590,11 @@ function scheduleUpdate(
   if (change.ifEpoch !== undefined) {
     values[":ifEpoch"] = change.ifEpoch;
     conditions.push("epoch = :ifEpoch");
+  }
+  if (change.ifLeasedUntilMs === null) conditions.push("attribute_not_exists(leasedUntilMs)");
+  else if (change.ifLeasedUntilMs !== undefined) {
+    values[":ifLease"] = change.ifLeasedUntilMs;
+    conditions.push("leasedUntilMs = :ifLease");
   }
   return {
     UpdateExpression: [

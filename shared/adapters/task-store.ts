@@ -277,10 +277,11 @@ export interface TaskStore extends DestinationStore {
   /** One topic's schedules in id order (creation order), one page. */
   listSchedules(topic: string, limit: number, after?: PageKey): Promise<SchedulePage>;
   /**
-   * Ids of active schedules of one shard whose next occurrence enters the horizon at or before `dueByMs`, from
-   * the sparse schedule index (eventually consistent: callers read the schedule before acting).
+   * Active schedules of one shard whose next occurrence enters the horizon at or before `dueByMs`, longest due
+   * first, with that instant, from the sparse schedule index (eventually consistent: callers read the schedule
+   * before acting).
    */
-  listSchedulesDue(shard: number, dueByMs: number, limit: number): Promise<string[]>;
+  listSchedulesDue(shard: number, dueByMs: number, limit: number): Promise<DueSchedule[]>;
   /** One conditional write (see ScheduleChange); a failed condition answers the schedule as it is. */
   updateSchedule(scheduleId: string, change: ScheduleChange): Promise<ScheduleUpdateOutcome>;
   /** The task id an idempotency key was claimed for (a read only: it never claims). */
@@ -291,6 +292,12 @@ export interface TaskStore extends DestinationStore {
    * `expiresAt`; any other status is a conflict. History (failedAtMs, lastError, the attempt log) is kept.
    */
   discardFailed(taskId: string, nowMs: number, expiresAt: number): Promise<CancelOutcome>;
+}
+
+/** A schedule the materializer has work for, and since when (the index's sort key): runs take the longest due first. */
+export interface DueSchedule {
+  readonly scheduleId: string;
+  readonly materializeAtMs: number;
 }
 
 /** One page of a topic's schedules, and where the next begins (absent on the last page). */
@@ -307,6 +314,7 @@ export type ScheduleSettable = Partial<
     | "updatedAtMs"
     | "materializedUntilMs"
     | "epoch"
+    | "leasedUntilMs"
     | "pausedAtMs"
     | "deletedAtMs"
     | "scheduleShard"
@@ -323,6 +331,8 @@ export interface ScheduleChange {
   readonly ifStatus: readonly ScheduleStatus[];
   readonly ifMaterializedUntilMs?: number;
   readonly ifEpoch?: number;
+  /** The lease the caller read (`null`: none), so two runs never both extend it and it never shrinks. */
+  readonly ifLeasedUntilMs?: number | null;
   readonly set: ScheduleSettable;
   readonly remove?: readonly ("scheduleShard" | "materializeAtMs" | "pausedAtMs")[];
 }

@@ -3,7 +3,7 @@ import { injectLambdaContext } from "@aws-lambda-powertools/logger/middleware";
 import middy, { type MiddyfiedHandler } from "@middy/core";
 import httpHeaderNormalizer from "@middy/http-header-normalizer";
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2, Context } from "aws-lambda";
-import { serviceUnavailable } from "#shared/api/errors.js";
+import { type HttpError, serviceUnavailable } from "#shared/api/errors.js";
 import { jsonResponse } from "./json-response.js";
 import { errorResponder } from "./middleware/error-responder.js";
 import { headerGuard } from "./middleware/header-guard.js";
@@ -47,6 +47,11 @@ export interface RouteOptions {
    * the invocation, which API Gateway would turn into a bodyless 500.
    */
   readonly timeoutEarlyMs?: number;
+  /**
+   * What that early answer is: by default a 503 "retry". A route that cannot be repeated safely once it may have
+   * acted (a create without an idempotency key) answers its own error instead.
+   */
+  readonly timeoutError?: () => HttpError;
 }
 
 /**
@@ -63,7 +68,7 @@ export function httpRoute(
   const route = middy<APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2, Error, Context>({
     timeoutEarlyInMillis: options.timeoutEarlyMs ?? 500,
     timeoutEarlyResponse: () => {
-      throw serviceUnavailable("the request timed out; retry it");
+      throw options.timeoutError?.() ?? serviceUnavailable("the request timed out; retry it");
     },
   })
     .use(errorResponder(options.logger))

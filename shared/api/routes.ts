@@ -72,6 +72,20 @@ export interface ApiRouteRow {
   readonly grants: readonly RouteGrant[];
 }
 
+/**
+ * The store methods of stopping a schedule (pause, delete): the status write, then the occurrences a materializer
+ * run has leased written as cancelled tasks under their idempotency claims, the ones made ahead cancelled
+ * (shared/services/schedules/stop.ts). Writes only the table: nothing is armed.
+ */
+const STOP_SCHEDULE = [
+  "updateSchedule",
+  "claimIdempotencyKey",
+  "putNew",
+  "findIdempotencyClaim",
+  "cancel",
+  "restoreFanOutParent",
+] as const satisfies readonly StoreMethod[];
+
 export const API_ROUTES = [
   {
     name: "add-task",
@@ -266,8 +280,8 @@ export const API_ROUTES = [
     entry: "functions/pause-schedule.ts",
     purpose: "stop a schedule's occurrences, cancel the ones ahead",
     memoryMb: 256,
-    store: ["updateSchedule", "findIdempotencyClaim", "cancel", "restoreFanOutParent"],
-    grants: ["schedules:disarm"],
+    store: STOP_SCHEDULE,
+    grants: ["schedules:disarm", "topic-settings:read"],
   },
   {
     name: "resume-schedule",
@@ -287,7 +301,7 @@ export const API_ROUTES = [
       "cancel",
       "restoreFanOutParent",
     ],
-    grants: ["timer-queue:send", "schedules:arm", "topic-settings:read"],
+    grants: ["timer-queue:send", "schedules:arm", "schedules:disarm", "topic-settings:read"],
   },
   {
     name: "delete-schedule",
@@ -295,8 +309,8 @@ export const API_ROUTES = [
     entry: "functions/delete-schedule.ts",
     purpose: "delete a schedule, cancel its occurrences ahead",
     memoryMb: 256,
-    store: ["updateSchedule", "findIdempotencyClaim", "cancel", "restoreFanOutParent"],
-    grants: ["schedules:disarm"],
+    store: STOP_SCHEDULE,
+    grants: ["schedules:disarm", "topic-settings:read"],
   },
   // --- issue 14 (breaker): destinations (appended block) ---
   {

@@ -30,6 +30,15 @@ export const SCHEDULE_SHARDS = 4;
  * cancels what lies ahead.
  */
 export const MATERIALIZE_HORIZON_MS = 4 * 60_000;
+
+/**
+ * A topic's horizon: never further ahead than its maxDelay, which the add path refuses (a refused occurrence is
+ * skipped, i.e. lost). A maxDelay under about two minutes (the materializer's period plus its run time) makes
+ * occurrences late, never lost: each is then made on the run after it entered the horizon.
+ */
+export function materializeHorizonMs(maxDelaySeconds: number): number {
+  return Math.min(MATERIALIZE_HORIZON_MS, maxDelaySeconds * 1000);
+}
 /** At most this many occurrences per schedule per scheduled run: a one-second cron needs 60 a minute. */
 export const MAX_OCCURRENCES_PER_RUN = 150;
 /** At creation and resume, inside the API call: enough to cover the minute until the next scheduled run. */
@@ -64,6 +73,14 @@ export interface ScheduleRecord {
    * their keys still name the cancelled tasks: a resume must be able to create those occurrences afresh.
    */
   readonly epoch: number;
+  /**
+   * How far a run under way (or one that stopped) may be making occurrences tasks, beyond the cursor: written by
+   * the run, on condition the schedule is still active at the cursor and epoch it read, before its first add. A
+   * pause or delete, which the same write's condition orders before or after it, makes every occurrence up to here
+   * a cancelled task, so a run that goes on afterwards adds nothing (its adds find those tasks). Only grows within
+   * an epoch; resume sets it to the new cursor.
+   */
+  readonly leasedUntilMs?: number;
   readonly pausedAtMs?: number;
   readonly deletedAtMs?: number;
   /** Present only while active: the sparse index's keys. */
@@ -191,8 +208,12 @@ export function nextOccurrence(spec: CronSpec, afterMs: number): number | undefi
   return ms;
 }
 
-/** When the materializer must next look at a schedule: its next occurrence minus the horizon. */
-export function materializeAt(spec: CronSpec, materializedUntilMs: number): number | undefined {
+/** When the materializer must next look at a schedule: its next occurrence minus the (topic's) horizon. */
+export function materializeAt(
+  spec: CronSpec,
+  materializedUntilMs: number,
+  horizonMs: number,
+): number | undefined {
   const next = nextOccurrence(spec, materializedUntilMs);
-  return next === undefined ? undefined : next - MATERIALIZE_HORIZON_MS;
+  return next === undefined ? undefined : next - horizonMs;
 }

@@ -184,7 +184,7 @@ describe("AppConfig resources", () => {
 });
 
 describe("who reads the topic settings", () => {
-  it("every function that reads topic settings: deliver, sweeper, add, batch add, reschedule, run, cancel, topic views, schedule create/resume and the materializer", () => {
+  it("every function that reads topic settings: deliver, sweeper, add, batch add, reschedule, run, cancel, topic views, schedule create/pause/resume/delete and the materializer", () => {
     for (const [, d] of each()) {
       const readers = functionsOf(d)
         .filter((f) => f.topicSettings)
@@ -197,7 +197,9 @@ describe("who reads the topic settings", () => {
         ...(
           [
             "create-schedule",
+            "pause-schedule",
             "resume-schedule",
+            "delete-schedule",
             "add-task",
             "add-tasks-batch",
             "reschedule-task",

@@ -3,6 +3,7 @@ import {
   type BatchStart,
   type BatchStartOutcome,
   type CancelOutcome,
+  type DueSchedule,
   type FinishWrite,
   type GroupPage,
   type IdempotencyClaim,
@@ -550,14 +551,14 @@ export class MemoryTaskStore implements TaskStore {
       : { schedules: taken };
   }
 
-  async listSchedulesDue(shard: number, dueByMs: number, limit: number): Promise<string[]> {
+  async listSchedulesDue(shard: number, dueByMs: number, limit: number): Promise<DueSchedule[]> {
     return [...this.schedules.values()]
       .filter(
         (s) => s.scheduleShard === shard && s.materializeAtMs !== undefined && s.materializeAtMs <= dueByMs,
       )
       .sort((a, b) => (a.materializeAtMs ?? 0) - (b.materializeAtMs ?? 0))
       .slice(0, limit)
-      .map((s) => s.scheduleId);
+      .map((s) => ({ scheduleId: s.scheduleId, materializeAtMs: s.materializeAtMs as number }));
   }
 
   async updateSchedule(scheduleId: string, change: ScheduleChange): Promise<ScheduleUpdateOutcome> {
@@ -573,7 +574,9 @@ export class MemoryTaskStore implements TaskStore {
       change.ifStatus.includes(current.status) &&
       (change.ifMaterializedUntilMs === undefined ||
         current.materializedUntilMs === change.ifMaterializedUntilMs) &&
-      (change.ifEpoch === undefined || current.epoch === change.ifEpoch);
+      (change.ifEpoch === undefined || current.epoch === change.ifEpoch) &&
+      (change.ifLeasedUntilMs === undefined ||
+        current.leasedUntilMs === (change.ifLeasedUntilMs ?? undefined));
     if (!holds) return { outcome: "conflict", schedule: structuredClone(current) };
     const updated: Record<string, unknown> = { ...current };
     for (const [field, value] of Object.entries(change.set)) if (value !== undefined) updated[field] = value;

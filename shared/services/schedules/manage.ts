@@ -24,14 +24,9 @@ import {
   scheduleShardOf,
 } from "#shared/domain/schedule.js";
 import { retentionExpiry } from "#shared/domain/task.js";
-import {
-  type CancelOccurrencesDeps,
-  cancelOccurrences,
-  type MaterializeDeps,
-  materializeSchedule,
-  occurrencesAhead,
-} from "./materialize.js";
+import { horizonOf, type MaterializeDeps, materializeSchedule } from "./materialize.js";
 import { parseCreateSchedule } from "./request.js";
+import { type StopDeps, settleStoppedEpoch } from "./stop.js";
 import { scheduleView, specOf } from "./view.js";
 
 export interface ScheduleRouteDeps extends MaterializeDeps {
@@ -50,7 +45,7 @@ export async function createSchedule(deps: ScheduleRouteDeps, body: unknown): Pr
   const nowMs = deps.now();
   const request = parseCreateSchedule(deps.config, body, nowMs);
   const key = makeScheduleKey(request.topic, (deps.newUlid ?? newUlid)(nowMs));
-  const at = materializeAt(request.spec, nowMs) as number;
+  const at = materializeAt(request.spec, nowMs, horizonOf(deps.config, request.topic)) as number;
   const schedule: ScheduleRecord = {
     ...key,
     topic: request.topic,
@@ -82,11 +77,16 @@ export async function createSchedule(deps: ScheduleRouteDeps, body: unknown): Pr
  */
 function perhapsStored(error: unknown): unknown {
   if (isHttpError(error) || isAwsThrottling(error)) return error;
+  return scheduleMayBeStored(error);
+}
+
+/** The answer to a create that may have stored its schedule: a 500 saying so (also the route's timeout answer). */
+export function scheduleMayBeStored(cause?: unknown): HttpError {
   return new HttpError(
     500,
     "internal_error",
     "the schedule may have been stored; list the topic's schedules (GET /v1/schedules?topic=) before creating it again",
-    { cause: error, expose: true },
+    { cause, expose: true },
   );
 }
 
@@ -150,10 +150,11 @@ export async function listSchedules(
 
 type ChangeView = ScheduleView & { cancelled_occurrences: number };
 
-/** Pause and delete: one conditional write, then cancelling the occurrences ahead. */
-export interface StopScheduleDeps extends CancelOccurrencesDeps {
-  readonly store: CancelOccurrencesDeps["store"] & Pick<TaskStore, "updateSchedule">;
-}
+/**
+ * Pause and delete: one conditional write, then settling the stopped epoch (stop.ts): the occurrences a run under
+ * way has leased become cancelled tasks, the ones made ahead are cancelled.
+ */
+export type StopScheduleDeps = StopDeps;
 
 /**
  * `POST /v1/schedules/{id}/pause`: no new occurrences; the ones already made tasks and not yet due are
@@ -199,18 +200,15 @@ async function stopSchedule(
   if (result.outcome === "conflict" && result.schedule.status !== to) {
     throw conflict(`the schedule is ${result.schedule.status}`, { schedule_status: result.schedule.status });
   }
-  const cancelled = await cancelOccurrences(
-    deps,
-    result.schedule,
-    occurrencesAhead(result.schedule, deps.now()),
-  );
+  const cancelled = await settleStoppedEpoch(deps, result.schedule, deps.now());
   return { ...scheduleView(result.schedule, deps.now()), cancelled_occurrences: cancelled };
 }
 
 /**
  * `POST /v1/schedules/{id}/resume`: active again from now; occurrences that fell in the pause are skipped, not
  * made up. A new epoch, so the occurrences pause cancelled (whose idempotency keys name cancelled tasks) can be
- * made afresh. Resuming an active schedule answers it as it is.
+ * made afresh. First the paused epoch is settled again (a pause that answered 503 part-way left occurrences of it
+ * ahead, which the new epoch would make a second time). Resuming an active schedule answers it as it is.
  */
 export async function resumeSchedule(deps: ScheduleRouteDeps, id: string | undefined): Promise<ScheduleView> {
   const schedule = id ? await deps.store.getSchedule(id) : undefined;
@@ -220,7 +218,8 @@ export async function resumeSchedule(deps: ScheduleRouteDeps, id: string | undef
     throw conflict(`the schedule is ${schedule.status}`, { schedule_status: schedule.status });
   }
   const nowMs = deps.now();
-  const at = materializeAt(specOf(schedule), nowMs);
+  await settleStoppedEpoch(deps, schedule, nowMs);
+  const at = materializeAt(specOf(schedule), nowMs, horizonOf(deps.config, schedule.topic));
   const change: ScheduleChange =
     at === undefined
       ? {
@@ -236,6 +235,7 @@ export async function resumeSchedule(deps: ScheduleRouteDeps, id: string | undef
             status: "active",
             epoch: schedule.epoch + 1,
             materializedUntilMs: nowMs,
+            leasedUntilMs: nowMs,
             updatedAtMs: nowMs,
             scheduleShard: scheduleShardOf(schedule.scheduleId),
             materializeAtMs: at,

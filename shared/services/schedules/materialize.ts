@@ -2,10 +2,12 @@ import type { TaskScheduler } from "#shared/adapters/task-scheduler.js";
 import type { ScheduleChange, TaskStore } from "#shared/adapters/task-store.js";
 import { isHttpError } from "#shared/api/errors.js";
 import { rfc3339 } from "#shared/api/task-view.js";
+import { topicConfig } from "#shared/config/index.js";
 import {
   type CronSpec,
   MATERIALIZE_HORIZON_MS,
   materializeAt,
+  materializeHorizonMs,
   occurrenceIdempotencyKey,
   occurrencesBetween,
   type ScheduleRecord,
@@ -44,12 +46,14 @@ const OCCURRENCE_CONCURRENCY = 4;
 /**
  * Makes a schedule's occurrences within the horizon tasks, then advances its cursor. Exactly once per
  * occurrence without locks: each occurrence is added with an idempotency key of (schedule, epoch, instant), so a
- * retried or concurrent run finds the task the first one made (200, nothing created); the cursor moves by one
- * conditional write on the cursor and epoch it read, so of two concurrent runs one advances it and the other's
- * work was the same tasks. A failed add leaves the cursor where it was: the next run repeats the window.
+ * retried run finds the task the first one made (200, nothing created); the cursor moves by one conditional
+ * write on the cursor and epoch it read. A failed add leaves the cursor where it was: the next run repeats the
+ * window.
  *
- * If the schedule was paused, deleted or resumed (new epoch) between the read and the cursor write, the tasks
- * this run made are cancelled again: pause cancels only what it can see, and it cannot see these.
+ * Before its first add the run leases its window (one conditional write: still active at the cursor, epoch and
+ * lease it read). A pause or delete is thus ordered before the lease (the run adds nothing) or after it (the stop
+ * makes the leased occurrences cancelled tasks, so whatever this run adds later finds them and creates nothing):
+ * no occurrence is added once a stop has answered. Of two concurrent runs, the one whose lease fails stops.
  */
 export async function materializeSchedule(
   deps: MaterializeDeps,
@@ -59,16 +63,20 @@ export async function materializeSchedule(
   if (schedule.status !== "active") return { occurrences: 0, advanced: false };
   const nowMs = deps.now();
   const spec = specOf(schedule);
-  const horizonEnd = nowMs + MATERIALIZE_HORIZON_MS;
+  const horizonMs = horizonOf(deps.config, schedule.topic);
+  const horizonEnd = nowMs + horizonMs;
   const occurrences = occurrencesBetween(spec, schedule.materializedUntilMs, horizonEnd, limit);
-  await createOccurrences(deps, schedule, occurrences);
   const untilMs =
     occurrences.length === limit
       ? (occurrences.at(-1) as number)
       : Math.max(horizonEnd, schedule.materializedUntilMs);
+  if (occurrences.length > 0 && !(await leaseWindow(deps, schedule, untilMs))) {
+    return { occurrences: 0, advanced: false };
+  }
+  await createOccurrences(deps, schedule, occurrences);
   const result = await deps.store.updateSchedule(
     schedule.scheduleId,
-    advanceChange(schedule, spec, untilMs, nowMs),
+    advanceChange(schedule, spec, untilMs, nowMs, horizonMs),
   );
   if (result.outcome === "updated") return { occurrences: occurrences.length, advanced: true };
   const moved =
@@ -79,19 +87,45 @@ export async function materializeSchedule(
   return { occurrences: occurrences.length, advanced: false };
 }
 
+/** How far ahead a schedule of this topic is materialized: the horizon, within the topic's current maxDelay. */
+export function horizonOf(config: MaterializeDeps["config"], topic: string): number {
+  const maxDelaySeconds = topicConfig(config, topic)?.maxDelaySeconds;
+  return maxDelaySeconds === undefined ? MATERIALIZE_HORIZON_MS : materializeHorizonMs(maxDelaySeconds);
+}
+
+/**
+ * Leases the window up to `untilMs`: true when this run may add its occurrences. False when the schedule was
+ * stopped, resumed or advanced since it was read, or another run leased it first (that run makes the same tasks).
+ */
+async function leaseWindow(
+  deps: MaterializeDeps,
+  schedule: ScheduleRecord,
+  untilMs: number,
+): Promise<boolean> {
+  const result = await deps.store.updateSchedule(schedule.scheduleId, {
+    ifStatus: ["active"],
+    ifMaterializedUntilMs: schedule.materializedUntilMs,
+    ifEpoch: schedule.epoch,
+    ifLeasedUntilMs: schedule.leasedUntilMs ?? null,
+    set: { leasedUntilMs: Math.max(schedule.leasedUntilMs ?? untilMs, untilMs) },
+  });
+  return result.outcome === "updated";
+}
+
 /** The cursor write: only if nobody moved the schedule since it was read; `ended` when no occurrence is left. */
 function advanceChange(
   schedule: ScheduleRecord,
   spec: CronSpec,
   untilMs: number,
   nowMs: number,
+  horizonMs: number,
 ): ScheduleChange {
   const guard = {
     ifStatus: ["active"] as const,
     ifMaterializedUntilMs: schedule.materializedUntilMs,
     ifEpoch: schedule.epoch,
   };
-  const at = materializeAt(spec, untilMs);
+  const at = materializeAt(spec, untilMs, horizonMs);
   if (at === undefined) {
     return {
       ...guard,

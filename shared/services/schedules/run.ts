@@ -1,4 +1,4 @@
-import type { TaskStore } from "#shared/adapters/task-store.js";
+import type { DueSchedule, TaskStore } from "#shared/adapters/task-store.js";
 import { MAX_OCCURRENCES_PER_RUN, SCHEDULE_SHARDS } from "#shared/domain/schedule.js";
 import { forEachBounded } from "#shared/runtime/async.js";
 import { type MaterializeDeps, materializeSchedule } from "./materialize.js";
@@ -32,11 +32,7 @@ const STOP_STARTING_MS = 15_000;
  * materialized. One schedule failing does not stop the others; the next run retries it (its cursor has not moved).
  */
 export async function runMaterializer(deps: MaterializerRunDeps): Promise<MaterializerRunSummary> {
-  const nowMs = deps.now();
-  const ids: string[] = [];
-  for (let shard = 0; shard < SCHEDULE_SHARDS; shard++) {
-    ids.push(...(await deps.store.listSchedulesDue(shard, nowMs, SCHEDULES_PER_SHARD)));
-  }
+  const ids = await dueLongestFirst(deps);
   let occurrences = 0;
   let failures = 0;
   await forEachBounded(ids, SCHEDULE_CONCURRENCY, async (id) => {
@@ -51,4 +47,17 @@ export async function runMaterializer(deps: MaterializerRunDeps): Promise<Materi
     }
   });
   return { schedules: ids.length, occurrences, failures };
+}
+
+/**
+ * Every shard's due schedules in one list, longest due first. Shard by shard instead, a run short of time would
+ * spend it on the first shards every minute while a later shard's schedules waited for ever.
+ */
+async function dueLongestFirst(deps: MaterializerRunDeps): Promise<string[]> {
+  const nowMs = deps.now();
+  const due: DueSchedule[] = [];
+  for (let shard = 0; shard < SCHEDULE_SHARDS; shard++) {
+    due.push(...(await deps.store.listSchedulesDue(shard, nowMs, SCHEDULES_PER_SHARD)));
+  }
+  return due.sort((a, b) => a.materializeAtMs - b.materializeAtMs).map((d) => d.scheduleId);
 }

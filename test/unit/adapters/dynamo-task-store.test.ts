@@ -827,7 +827,9 @@ describe.each([
     const later = scheduleRecord("demo", { materializeAtMs: NOW + 3_600_000 });
     for (const s of [due, later]) await store.putSchedule(s);
     const dueIn = async (s: ScheduleRecord) =>
-      (await store.listSchedulesDue(s.scheduleShard as number, NOW, 100)).includes(s.scheduleId);
+      (await store.listSchedulesDue(s.scheduleShard as number, NOW, 100)).some(
+        (d) => d.scheduleId === s.scheduleId && d.materializeAtMs === s.materializeAtMs,
+      );
 
     const before = [await dueIn(due), await dueIn(later)];
     const paused = await store.updateSchedule(due.scheduleId, {
@@ -870,6 +872,26 @@ describe.each([
     expect(stale).toMatchObject({ outcome: "conflict", schedule: { materializedUntilMs: NOW + 60_000 } });
     expect(wrongStatus).toMatchObject({ outcome: "conflict", schedule: { status: "active" } });
     expect(missing).toEqual({ outcome: "not-found" });
+  });
+
+  it("extends a schedule's lease only from the lease read (none: absent), so two runs never both hold it", async () => {
+    const store: TaskStore = await makeStore();
+    const s = scheduleRecord();
+    await store.putSchedule(s);
+    const lease = (read: number | null, until: number) =>
+      store.updateSchedule(s.scheduleId, {
+        ifStatus: ["active"],
+        ifLeasedUntilMs: read,
+        set: { leasedUntilMs: until },
+      });
+
+    const first = await lease(null, NOW + 60_000);
+    const second = await lease(null, NOW + 90_000);
+    const extended = await lease(NOW + 60_000, NOW + 120_000);
+
+    expect(first).toMatchObject({ outcome: "updated", schedule: { leasedUntilMs: NOW + 60_000 } });
+    expect(second).toMatchObject({ outcome: "conflict", schedule: { leasedUntilMs: NOW + 60_000 } });
+    expect(extended).toMatchObject({ outcome: "updated", schedule: { leasedUntilMs: NOW + 120_000 } });
   });
 
   it("finds the task an idempotency key was claimed for, without claiming an unknown key", async () => {

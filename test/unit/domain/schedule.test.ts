@@ -5,6 +5,7 @@ import {
   MATERIALIZE_HORIZON_MS,
   makeScheduleKey,
   materializeAt,
+  materializeHorizonMs,
   nextOccurrence,
   occurrenceIdempotencyKey,
   occurrencesBetween,
@@ -100,15 +101,24 @@ describe("occurrences", () => {
     expect(nextOccurrence(spec, at("2027-01-01T04:00:00Z"))).toBeUndefined();
   });
 
+  it("the horizon is the topic's maxDelay when that is shorter, never longer than 4 minutes", () => {
+    expect(materializeHorizonMs(120)).toBe(120_000);
+    expect(materializeHorizonMs(86_400)).toBe(MATERIALIZE_HORIZON_MS);
+  });
+
   it("the materializer looks again when the next occurrence enters the horizon", () => {
     const spec = { cron: "0 12 * * *", timezone: "UTC" };
 
-    expect(materializeAt(spec, at("2027-01-01T00:00:00Z"))).toBe(
+    expect(materializeAt(spec, at("2027-01-01T00:00:00Z"), MATERIALIZE_HORIZON_MS)).toBe(
       at("2027-01-01T12:00:00Z") - MATERIALIZE_HORIZON_MS,
     );
-    expect(materializeAt({ ...spec, endAtMs: at("2027-01-01T12:00:00Z") }, at("2027-01-01T00:00:00Z"))).toBe(
-      undefined,
-    );
+    expect(
+      materializeAt(
+        { ...spec, endAtMs: at("2027-01-01T12:00:00Z") },
+        at("2027-01-01T00:00:00Z"),
+        MATERIALIZE_HORIZON_MS,
+      ),
+    ).toBe(undefined);
   });
 });
 

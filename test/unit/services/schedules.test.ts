@@ -1,9 +1,11 @@
 import { parse } from "lossless-json";
 import { describe, expect, it } from "vitest";
 import { type HttpError, isHttpError, toHttpError } from "#shared/api/errors.js";
+import type { TopicConfig } from "#shared/config/index.js";
 import {
   MATERIALIZE_HORIZON_MS,
   MAX_OCCURRENCES_INLINE,
+  SCHEDULE_SHARDS,
   type ScheduleRecord,
 } from "#shared/domain/schedule.js";
 import {
@@ -24,7 +26,7 @@ import { MemoryTaskStore } from "../../support/memory-task-store.js";
 import { simConfig } from "../../support/pipeline-sim.js";
 
 /** Schedules on the memory store with the real add-task service, on a clock the spec moves. */
-function harness(startIso = "2027-01-01T00:00:00.000Z") {
+function harness(startIso = "2027-01-01T00:00:00.000Z", config = simConfig()) {
   const clock = new ManualClock(Date.parse(startIso));
   const store = new MemoryTaskStore();
   const timerQueue = new FakeTimerQueue(clock.now);
@@ -34,15 +36,49 @@ function harness(startIso = "2027-01-01T00:00:00.000Z") {
     store,
     timerQueue,
     scheduler,
-    config: simConfig(),
+    config,
     now: clock.now,
     onMaterializeError: (_id, error) => errors.push(error),
+    onSkipped: (_id, _occurrenceMs, error) => errors.push(error),
   };
   const tasks = () => [...store.tasks.values()].sort((a, b) => a.dueAtMs - b.dueAtMs);
   const live = () => tasks().filter((t) => t.status === "scheduled");
   const dues = (list = live()) => list.map((t) => new Date(t.dueAtMs).toISOString());
   const schedule = (id: string) => store.schedules.get(id) as ScheduleRecord;
   return { clock, store, timerQueue, scheduler, deps, errors, tasks, live, dues, schedule };
+}
+
+/**
+ * A run that halts at a store call (after the first `passFirst`) until `release()` (never, to stand for a crash
+ * there): before claiming an occurrence's key, or between the claim and the task's write.
+ */
+function haltingStore(
+  store: MemoryTaskStore,
+  passFirst = 0,
+  at: "claimIdempotencyKey" | "putNew" = "claimIdempotencyKey",
+) {
+  let release = () => {};
+  const gate = new Promise<void>((resolve) => {
+    release = resolve;
+  });
+  let calls = 0;
+  const halting: MemoryTaskStore = Object.create(store);
+  const original = store[at].bind(store) as (...args: unknown[]) => Promise<unknown>;
+  Object.assign(halting, {
+    [at]: async (...args: unknown[]) => {
+      if (++calls > passFirst) await gate;
+      return original(...args);
+    },
+  });
+  return { store: halting, release };
+}
+
+/** The live (not cancelled, not finished) tasks per occurrence instant: each must be at most one. */
+function liveCountsByDue(tasks: readonly { dueAtMs: number; status: string }[]): number[] {
+  const counts = new Map<number, number>();
+  for (const t of tasks)
+    if (t.status === "scheduled") counts.set(t.dueAtMs, (counts.get(t.dueAtMs) ?? 0) + 1);
+  return [...new Set(counts.values())];
 }
 
 const body = (extra: Record<string, unknown> = {}) =>
@@ -211,7 +247,8 @@ describe("materializing", () => {
       "2027-01-01T00:05:00.000Z",
     ]);
     expect(h.schedule(id).materializedUntilMs).toBe(h.clock.nowMs + MATERIALIZE_HORIZON_MS);
-    expect(retry).toEqual({ occurrences: 5, advanced: false });
+    // The stale run's lease is refused (the cursor moved): it adds nothing at all.
+    expect(retry).toEqual({ occurrences: 0, advanced: false });
   });
 
   it("two concurrent runs of one schedule create each occurrence once; one of them moves the cursor", async () => {
@@ -265,6 +302,29 @@ describe("materializing", () => {
     expect((await runMaterializer(h.deps)).schedules).toBe(0);
   });
 
+  it.each([
+    ["2027-01-01T00:00:26.000Z", 25],
+    ["2027-01-01T00:00:25.500Z", 25],
+    ["2027-01-01T00:00:30.000Z", 29],
+  ])(
+    "a one-second schedule ending at %s: exactly the occurrences before end_at, ended only once they are made",
+    async (end, count) => {
+      // Created at 00:00:00.400: the inline pass stops at its cap (25) at or just before end_at.
+      const h = harness("2027-01-01T00:00:00.400Z");
+      const { schedule_id: id } = await createSchedule(h.deps, body({ cron: "* * * * * *", end_at: end }));
+      const endedAtCreation = h.schedule(id).status === "ended";
+
+      await runMaterializer(h.deps);
+
+      const occurrences = h.tasks().map((t) => Number(t.idempotencyKey?.split(":").at(-1)));
+      expect(occurrences).toEqual(
+        Array.from({ length: count }, (_, i) => Date.parse("2027-01-01T00:00:01Z") + i * 1000),
+      );
+      expect(endedAtCreation).toBe(count === 25);
+      expect(h.schedule(id).status).toBe("ended");
+    },
+  );
+
   it("starts no schedule when the invocation is about to run out of time; the next run makes its occurrences", async () => {
     const h = harness();
     const { schedule_id: id } = await createSchedule(h.deps, body({ cron: "*/10 * * * * *" }));
@@ -279,6 +339,57 @@ describe("materializing", () => {
     expect(unchanged).toBe(cursor);
     expect(next.occurrences).toBeGreaterThan(0);
     expect(h.schedule(id).materializedUntilMs).toBe(h.clock.nowMs + MATERIALIZE_HORIZON_MS);
+  });
+
+  it("takes the longest-due schedules first across every shard, so a run short of time starves none of them", async () => {
+    // Prepare: one schedule per shard, the highest shard's the longest due.
+    const h = harness();
+    const byShard = new Map<number, string>();
+    while (byShard.size < SCHEDULE_SHARDS) {
+      const { schedule_id: id } = await createSchedule(h.deps, body());
+      const shard = h.schedule(id).scheduleShard as number;
+      if (byShard.has(shard)) h.store.schedules.delete(id);
+      else byShard.set(shard, id);
+    }
+    h.clock.advance(60_000);
+    for (const [shard, id] of byShard) {
+      h.store.schedules.set(id, { ...h.schedule(id), materializeAtMs: h.clock.nowMs - (shard + 1) * 1_000 });
+    }
+    const cursors = () => [...byShard.values()].map((id) => h.schedule(id).materializedUntilMs);
+    const before = cursors();
+    // Time for one schedule only: every later start sees the invocation about to end.
+    let starts = 0;
+
+    // Act
+    await runMaterializer({ ...h.deps, remainingMs: () => (starts++ === 0 ? 50_000 : 5_000) });
+
+    // Assess: the run took the longest-due (the last shard's), not the first shard's.
+    const moved = [...byShard.keys()].filter((_, i) => cursors()[i] !== before[i]);
+    expect(moved).toEqual([SCHEDULE_SHARDS - 1]);
+  });
+
+  it("materializes no further ahead than the topic's maxDelay, so no occurrence is refused by the add path and skipped", async () => {
+    // Prepare: a topic whose maxDelay (2 min) is shorter than the 4-minute horizon.
+    const sim = simConfig();
+    const demo = { ...(sim.resolvedTopics.demo as TopicConfig), maxDelaySeconds: 120 };
+    const h = harness("2027-01-01T00:00:30.000Z", {
+      ...sim,
+      resolvedTopics: { ...sim.resolvedTopics, demo },
+    });
+
+    // Act: create, then the materializer every minute for three minutes.
+    const { schedule_id: id } = await createSchedule(h.deps, body());
+    const inline = h.dues();
+    for (let minute = 0; minute < 3; minute++) {
+      h.clock.advance(60_000);
+      await runMaterializer(h.deps);
+    }
+
+    // Assess: never a task further ahead than maxDelay, every minute's occurrence made, none refused.
+    expect(h.errors).toEqual([]);
+    expect(inline).toEqual(["2027-01-01T00:01:00.000Z", "2027-01-01T00:02:00.000Z"]);
+    expect(h.dues()).toEqual([1, 2, 3, 4, 5].map((m) => `2027-01-01T00:0${m}:00.000Z`));
+    expect(h.schedule(id).materializedUntilMs).toBe(h.clock.nowMs + 120_000);
   });
 
   it("caps the occurrences made inline at creation; the scheduled run makes the rest", async () => {
@@ -321,6 +432,55 @@ describe("pause, resume, delete", () => {
     ]);
   });
 
+  it.each([
+    ["before claiming the next keys", "claimIdempotencyKey"],
+    ["between claiming keys and writing their tasks", "putNew"],
+  ] as const)(
+    "a pause while a run has made part of its window (it halts %s for good), then resume: each occurrence instant has at most one live task",
+    async (_, at) => {
+      // Prepare: the run makes two occurrences of its window, then stops for good (a crash).
+      const h = harness();
+      const { schedule_id: id } = await createSchedule(h.deps, body({ cron: "*/10 * * * * *" }));
+      h.clock.advance(60_000);
+      const halted = haltingStore(h.store, 2, at);
+      void materializeSchedule({ ...h.deps, store: halted.store }, h.schedule(id), 150);
+      await new Promise((resolve) => setTimeout(resolve, 10));
+
+      // Act
+      await pauseSchedule(h.deps, id);
+      h.clock.advance(1_000);
+      await resumeSchedule(h.deps, id);
+      h.clock.advance(60_000);
+      await runMaterializer(h.deps);
+
+      // Assess
+      expect(h.schedule(id).epoch).toBe(1);
+      expect(liveCountsByDue(h.tasks())).toEqual([1]);
+    },
+  );
+
+  it("a pause that stopped part-way through its cancels, then resume: each occurrence instant has at most one live task", async () => {
+    // Prepare: the pause's second cancel fails (it answers 503), and the caller resumes instead of repeating it.
+    const h = harness();
+    const { schedule_id: id } = await createSchedule(h.deps, body());
+    const cancel = h.store.cancel.bind(h.store);
+    let calls = 0;
+    h.store.cancel = async (...args) => {
+      if (++calls === 2) throw Object.assign(new Error("throttled"), { name: "ThrottlingException" });
+      return cancel(...args);
+    };
+    const failed = await pauseSchedule(h.deps, id).catch((e: unknown) => e);
+    h.store.cancel = cancel;
+
+    // Act
+    await resumeSchedule(h.deps, id);
+
+    // Assess
+    expect(failed).toMatchObject({ name: "ThrottlingException" });
+    expect(h.schedule(id)).toMatchObject({ status: "active", epoch: 1 });
+    expect(liveCountsByDue(h.tasks())).toEqual([1]);
+  });
+
   it("a pause that failed part-way through its cancels is finished by its repeat", async () => {
     const h = harness();
     const { schedule_id: id } = await createSchedule(h.deps, body());
@@ -353,6 +513,48 @@ describe("pause, resume, delete", () => {
     expect(late.advanced).toBe(false);
     expect(h.live().filter((t) => t.dueAtMs > h.clock.nowMs)).toEqual([]);
   });
+
+  it("once a pause has answered, a run that read the schedule before it adds no occurrence", async () => {
+    const h = harness();
+    const { schedule_id: id } = await createSchedule(h.deps, body({ cron: "*/10 * * * * *" }));
+    h.clock.advance(60_000);
+    const readBeforePause = h.schedule(id);
+
+    await pauseSchedule(h.deps, id);
+    const answered = h.tasks().length;
+    await materializeSchedule(h.deps, readBeforePause, 150);
+
+    expect(h.tasks()).toHaveLength(answered);
+    expect(h.live().filter((t) => t.dueAtMs > h.clock.nowMs)).toEqual([]);
+  });
+
+  it.each([
+    ["pause", pauseSchedule],
+    ["delete", deleteSchedule],
+  ])(
+    "once a %s has answered, a run already under way adds no occurrence, not even for a moment",
+    async (_, stop) => {
+      // Prepare: a run that has read the schedule and halts before its first add.
+      const h = harness();
+      const { schedule_id: id } = await createSchedule(h.deps, body({ cron: "*/10 * * * * *" }));
+      h.clock.advance(60_000);
+      const halted = haltingStore(h.store);
+      const run = materializeSchedule({ ...h.deps, store: halted.store }, h.schedule(id), 150);
+      await new Promise((resolve) => setTimeout(resolve, 10));
+
+      // Act: the stop answers, then the run goes on.
+      await stop(h.deps, id);
+      const answered = h.tasks().map((t) => t.taskId);
+      const liveAhead = h.live().filter((t) => t.dueAtMs > h.clock.nowMs);
+      halted.release();
+      await run;
+
+      // Assess
+      expect(liveAhead).toEqual([]);
+      expect(h.tasks().map((t) => t.taskId)).toEqual(answered);
+      expect(h.live().filter((t) => t.dueAtMs > h.clock.nowMs)).toEqual([]);
+    },
+  );
 
   it("delete cancels what is ahead, reads as deleted, is idempotent, and resume refuses it", async () => {
     const h = harness();

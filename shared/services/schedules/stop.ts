@@ -1,0 +1,135 @@
+import { decodeTime } from "ulid";
+import type { TaskStore } from "#shared/adapters/task-store.js";
+import { isHttpError } from "#shared/api/errors.js";
+import { timerSettings, topicConfig } from "#shared/config/index.js";
+import { makeTaskKey, newUlid, parseTaskId } from "#shared/domain/keys.js";
+import { occurrencesBetween, type ScheduleRecord } from "#shared/domain/schedule.js";
+import { retentionExpiry, type TaskRecord } from "#shared/domain/task.js";
+import { planTimer } from "#shared/domain/timing.js";
+import { forEachBounded } from "#shared/runtime/async.js";
+import { type CheckedAddRequest, checkAddRequest, claimExpiry, hashRequest, newRecord } from "../add-task.js";
+import { cancelAndDisarm } from "../cancel-task.js";
+import {
+  type CancelOccurrencesDeps,
+  cancelOccurrences,
+  occurrenceBody,
+  occurrencesAhead,
+} from "./materialize.js";
+import { specOf } from "./view.js";
+
+/**
+ * What settling a stopped epoch needs: the claims, the cancel, and writing a task as `cancelled` (never armed,
+ * so a stop sends nothing to a queue and creates no timer).
+ */
+export interface StopDeps extends CancelOccurrencesDeps {
+  readonly store: CancelOccurrencesDeps["store"] &
+    Pick<TaskStore, "updateSchedule" | "claimIdempotencyKey" | "putNew">;
+  readonly newUlid?: (nowMs: number) => string;
+}
+
+/** How many leased occurrences one stop settles side by side. */
+const FENCE_CONCURRENCY = 4;
+
+/**
+ * What a stopped epoch (paused or deleted) is owed before the stop answers, and again before a resume leaves the
+ * epoch behind (the pause may have answered 503 part-way): the occurrences a run has leased
+ * beyond the cursor are made cancelled tasks, and the ones made ahead are cancelled. Returns how many tasks that
+ * existed were cancelled (the view's count; not the ones this call wrote as cancelled).
+ */
+export async function settleStoppedEpoch(
+  deps: StopDeps,
+  schedule: ScheduleRecord,
+  nowMs: number,
+): Promise<number> {
+  const fenced = await fenceLeased(deps, schedule);
+  return fenced + (await cancelOccurrences(deps, schedule, occurrencesAhead(schedule, nowMs)));
+}
+
+/**
+ * The leased window (cursor, lease]: a run may be adding these right now, or add them after the stop answered.
+ * Each occurrence's task is made to exist as `cancelled` under its idempotency key, so the run's own add finds
+ * it and creates nothing. Past-due ones included: the run would add them due now.
+ */
+async function fenceLeased(deps: StopDeps, schedule: ScheduleRecord): Promise<number> {
+  const leasedUntilMs = schedule.leasedUntilMs ?? schedule.materializedUntilMs;
+  if (leasedUntilMs <= schedule.materializedUntilMs) return 0;
+  const leased = occurrencesBetween(
+    specOf(schedule),
+    schedule.materializedUntilMs,
+    leasedUntilMs,
+    Number.MAX_SAFE_INTEGER,
+  );
+  let cancelled = 0;
+  await forEachBounded(leased, FENCE_CONCURRENCY, async (occurrenceMs) => {
+    if (await fenceOccurrence(deps, schedule, occurrenceMs)) cancelled++;
+  });
+  return cancelled;
+}
+
+/**
+ * One occurrence as the add-task service would add it, but `cancelled`: its key claimed as the add claims it (or
+ * the run's claim found), its task written `cancelled` unless it exists, and cancelled if it does. True when a
+ * task the run made was cancelled. An occurrence the add-task checks refuse (4xx) is refused to the run as well.
+ */
+async function fenceOccurrence(
+  deps: StopDeps,
+  schedule: ScheduleRecord,
+  occurrenceMs: number,
+): Promise<boolean> {
+  const nowMs = deps.now();
+  let checked: CheckedAddRequest;
+  try {
+    checked = checkAddRequest(deps.config, occurrenceBody(schedule, occurrenceMs), nowMs);
+  } catch (error) {
+    if (isHttpError(error) && error.status < 500) return false;
+    throw error;
+  }
+  const { request, topic, dueAtMs, groupValue } = checked;
+  const fresh = makeTaskKey(topic.name, groupValue, dueAtMs, (deps.newUlid ?? newUlid)(nowMs));
+  const requestHash = hashRequest(request);
+  const claim = await deps.store.claimIdempotencyKey({
+    topic: topic.name,
+    key: request.idempotencyKey as string,
+    taskId: fresh.taskId,
+    requestHash,
+    expiresAt: claimExpiry(dueAtMs, topic),
+  });
+  // A claim with another hash is not an occurrence's: the run's add is refused by it (409), nothing to do.
+  if (claim.status === "existing" && claim.requestHash !== requestHash) return false;
+  const taskId = claim.status === "existing" ? claim.taskId : fresh.taskId;
+  const task = cancelledTask(deps, taskId, checked, schedule.scheduleId, nowMs);
+  const written = await deps.store.putNew(task, { sweepIndex: false });
+  if (written === "created") return false;
+  return (await cancelAndDisarm(deps, taskId, schedule.topic)).outcome === "cancelled";
+}
+
+/** The task an add would write under this id (its acceptance time is its ULID's), already `cancelled`. */
+function cancelledTask(
+  deps: StopDeps,
+  taskId: string,
+  checked: CheckedAddRequest,
+  scheduleId: string,
+  nowMs: number,
+): TaskRecord {
+  const key = parseTaskId(taskId);
+  if (!key) throw new Error(`idempotency claim holds a malformed task id: ${taskId}`);
+  const task = newRecord(
+    key,
+    decodeTime(key.ulid),
+    planTimer(key.dueAtMs, nowMs, timerSettings(deps.config)),
+    {
+      content: checked.request.content.text,
+      callbackUrl: checked.callbackUrl,
+      groupValue: checked.groupValue,
+      idempotencyKey: checked.request.idempotencyKey,
+      scheduleId,
+    },
+  );
+  const retentionDays = (topicConfig(deps.config, key.topic) ?? deps.config.system).retentionDays;
+  return {
+    ...task,
+    status: "cancelled",
+    cancelledAtMs: nowMs,
+    expiresAt: retentionExpiry(nowMs, retentionDays),
+  };
+}

@@ -1,0 +1,86 @@
+import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2, Context } from "aws-lambda";
+import { beforeAll, describe, expect, it, vi } from "vitest";
+import { fixture, silentLogger } from "./fakes.js";
+
+/** The schedule routes through their Lambda handlers: what httpRoute answers around the service. */
+const ENV_VARS = {
+  PUNCTUAL_ENV: "local",
+  TABLE_NAME: "punctual-local-tasks",
+  TIMER_QUEUE_URL: "http://127.0.0.1:4566/000000000000/timer",
+  TIMER_QUEUE_ARN: "arn:aws:sqs:us-east-1:000000000000:timer",
+  SCHEDULE_GROUP_NAME: "punctual-local",
+  SCHEDULER_ROLE_ARN: "arn:aws:iam::000000000000:role/scheduler",
+  SCHEDULE_DLQ_ARN: "arn:aws:sqs:us-east-1:000000000000:schedule-dlq",
+  AWS_REGION: "us-east-1",
+  POWERTOOLS_LOG_LEVEL: "SILENT",
+};
+
+let create: typeof import("#functions/create-schedule.js");
+
+beforeAll(async () => {
+  for (const [name, value] of Object.entries(ENV_VARS)) vi.stubEnv(name, value);
+  create = await import("#functions/create-schedule.js");
+  vi.unstubAllEnvs();
+});
+
+function postSchedule(body: unknown): APIGatewayProxyEventV2 {
+  return {
+    version: "2.0",
+    routeKey: "POST /v1/schedules",
+    rawPath: "/v1/schedules",
+    rawQueryString: "",
+    headers: { "content-type": "application/json" },
+    requestContext: {
+      accountId: "000000000000",
+      apiId: "local",
+      domainName: "localhost",
+      domainPrefix: "local",
+      http: {
+        method: "POST",
+        path: "/v1/schedules",
+        protocol: "HTTP/1.1",
+        sourceIp: "127.0.0.1",
+        userAgent: "vitest",
+      },
+      requestId: "r-1",
+      routeKey: "POST /v1/schedules",
+      stage: "$default",
+      time: new Date().toISOString(),
+      timeEpoch: Date.now(),
+    },
+    body: JSON.stringify(body),
+    isBase64Encoded: false,
+  };
+}
+
+describe("POST /v1/schedules handler", () => {
+  it("a create that times out after the schedule may have been stored answers 500 'may have been stored', not a 503 'retry' that would store a second schedule", async () => {
+    // Prepare: the schedule is stored, then the inline materialization hangs until the Lambda's deadline.
+    const f = fixture();
+    f.timerQueue.arm = () => new Promise<void>(() => {});
+    const handler = create.createHandler({ ...f.deps, logger: silentLogger() });
+    const deadline = Date.now() + 800;
+    const context = {
+      functionName: "punctual-test",
+      awsRequestId: "req-1",
+      getRemainingTimeInMillis: () => deadline - Date.now(),
+    } as unknown as Context;
+    const body = {
+      topic: "demo",
+      cron: "*/1 * * * *",
+      timezone: "UTC",
+      content: { order_id: "o-1" },
+      callback: { url: "https://receiver.example/hook" },
+    };
+
+    // Act
+    const response = (await handler(postSchedule(body), context)) as APIGatewayProxyStructuredResultV2;
+
+    // Assess
+    expect(f.store.schedules.size).toBe(1);
+    expect(response.statusCode).toBe(500);
+    expect(JSON.parse(response.body as string)).toMatchObject({
+      error: { code: "internal_error", message: expect.stringMatching(/may have been stored/) },
+    });
+  });
+});
