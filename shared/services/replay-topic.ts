@@ -95,7 +95,9 @@ async function replayInGroupOrder(
   let replayed = 0;
   await forEachBounded([...groups.values()], GROUP_CONCURRENCY, async (tasks) => {
     for (const [i, task] of tasks.entries()) {
-      const result = await deps.store.markReplayed(task.taskId, deps.now());
+      // Only a task still dead-lettered: the list (an eventually consistent index, or a read before a concurrent
+      // replay) may show one already replayed and delivered, which another replay would deliver twice.
+      const result = await deps.store.markReplayed(task.taskId, deps.now(), { onlyFailed: true });
       if (result.outcome !== "replayed") {
         failed.push({
           task_id: task.taskId,

@@ -11,6 +11,7 @@ import {
   type NewTaskEntry,
   type PageKey,
   type PutManyFailure,
+  type ReplayOptions,
   type ReplayOutcome,
   type RescheduleOutcome,
   type ScheduleChange,
@@ -474,10 +475,10 @@ export class MemoryTaskStore implements TaskStore {
 
   // --- issue 11, scope H: replay (appended block) ---
 
-  async markReplayed(taskId: string, nowMs: number): Promise<ReplayOutcome> {
+  async markReplayed(taskId: string, nowMs: number, options?: ReplayOptions): Promise<ReplayOutcome> {
     const task = this.tasks.get(taskId);
     if (!task) return { outcome: "not-found" };
-    if (task.status !== "failed" && task.status !== "delivered") {
+    if (task.status !== "failed" && (options?.onlyFailed || task.status !== "delivered")) {
       return { outcome: "conflict", task: structuredClone(task) };
     }
     const { failedTopic: _, expiresAt: __, requeuedAtMs: ___, ...rest } = task;

@@ -735,6 +735,28 @@ describe.each([
     expect(notFinished).toMatchObject({ outcome: "conflict", task: { status: "scheduled" } });
     expect(missing).toEqual({ outcome: "not-found" });
   });
+
+  it("onlyFailed: replays a failed task, and leaves a delivered one delivered (conflict)", async () => {
+    const store: TaskStore = await makeStore();
+    const failed = task({ group: "o-1" });
+    await failTask(store, failed, NOW + 10);
+    const delivered = task({ group: "o-2" });
+    await store.putNew(delivered);
+    await store.startAttempt(delivered.taskId, NOW);
+    await store.markDelivered(delivered.taskId, {
+      atMs: NOW,
+      latenessMs: 0,
+      deliveryLatencyMs: 1,
+      expiresAt: 9,
+    });
+
+    const replayed = await store.markReplayed(failed.taskId, NOW + 20, { onlyFailed: true });
+    const refused = await store.markReplayed(delivered.taskId, NOW + 20, { onlyFailed: true });
+
+    expect(replayed).toMatchObject({ outcome: "replayed", task: { status: "queued", replays: 1 } });
+    expect(refused).toMatchObject({ outcome: "conflict", task: { status: "delivered" } });
+    expect((await store.get(delivered.taskId))?.replays).toBeUndefined();
+  });
 });
 
 /** A stored schedule as create-schedule writes it (active, in the schedule index). */
