@@ -797,11 +797,12 @@ export class DynamoTaskStore implements TaskStore {
       new QueryCommand({
         TableName: this.table,
         KeyConditionExpression: "pk = :pk",
-        FilterExpression: `#status IN (${names.join(", ")})`,
-        ExpressionAttributeNames: { "#status": "status" },
+        FilterExpression: `#status IN (${names.join(", ")}) OR (#status = :rescheduled AND attribute_exists(#shard))`,
+        ExpressionAttributeNames: { "#status": "status", "#shard": SWEEP_SHARD_ATTRIBUTE },
         ExpressionAttributeValues: toWire({
           ":pk": pk,
           ...Object.fromEntries(UNFINISHED_STATUSES.map((status, i) => [`:s${i}`, status])),
+          ":rescheduled": "rescheduled" satisfies TaskStatus,
         }),
         ConsistentRead: true,
         Limit: limit,

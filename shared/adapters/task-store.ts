@@ -250,7 +250,8 @@ export interface TaskStore extends DestinationStore {
   settleRescheduled(taskId: string): Promise<boolean>;
   /**
    * Up to `limit` items of one group read in group order after `startAfterSk` (strongly consistent), of which
-   * the unfinished ones are returned: bounded work per call for bulk operations on a group.
+   * the unfinished ones are returned: bounded work per call for bulk operations on a group. A `rescheduled` item
+   * whose move is not settled (still in the sweep index: its successor may not be written yet) counts as unfinished.
    */
   listGroupPage(pk: string, limit: number, startAfterSk?: string): Promise<GroupPage>;
   // --- issue 11, scope H: listing (appended block) ---

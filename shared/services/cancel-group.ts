@@ -5,7 +5,7 @@ import type { CancelGroupResponse } from "#shared/api/schemas/tasks.js";
 import { topicConfig } from "#shared/config/index.js";
 import { toIssues } from "#shared/domain/add-task-request.js";
 import { groupPartitionKey } from "#shared/domain/keys.js";
-import type { TaskStatus } from "#shared/domain/task.js";
+import type { TaskRecord } from "#shared/domain/task.js";
 import { forEachBounded } from "#shared/runtime/async.js";
 import { type CancelDeps, cancelAndDisarm } from "./cancel-task.js";
 
@@ -21,7 +21,9 @@ const CANCEL_CONCURRENCY = 8;
  * group's tasks in delivery order (the group partition, no index); each `scheduled` one is cancelled exactly as
  * DELETE /v1/tasks/{id} cancels it (conditional write, then its schedule deleted). A task already handed to
  * delivery (`queued`, `delivering`), or one that moved on between the read and its cancel, is listed in
- * `not_cancelled`; finished tasks are neither. The cursor is the last sort key read, so the next call goes on
+ * `not_cancelled`; finished tasks are neither. So is a task caught mid-move (`rescheduled`, its move not settled):
+ * its successor may be written and armed after this call (by the move or the sweeper's repair), so the caller is
+ * told where it went (`rescheduled_to`) rather than answered as if the group held nothing more. The cursor is the last sort key read, so the next call goes on
  * after it; an unknown topic is 404, as the topic is part of the resource's path.
  */
 export async function cancelGroup(
@@ -40,16 +42,16 @@ export async function cancelGroup(
   const page = await deps.store.listGroupPage(pk, parsed.limit ?? MAX_GROUP_PAGE, startAfter);
 
   let cancelled = 0;
-  const notCancelled: { task_id: string; status: TaskStatus }[] = [];
+  const notCancelled: NotCancelled[] = [];
   await forEachBounded(page.tasks, CANCEL_CONCURRENCY, async (task) => {
     if (task.status !== "scheduled") {
-      notCancelled.push({ task_id: task.taskId, status: task.status });
+      notCancelled.push(notCancelledEntry(task));
       return;
     }
     const result = await cancelAndDisarm({ ...deps, store: deps.store }, task.taskId, topic);
     if (result.outcome === "cancelled") cancelled++;
     else if (result.outcome === "conflict" && result.task.status !== "cancelled")
-      notCancelled.push({ task_id: task.taskId, status: result.task.status });
+      notCancelled.push({ ...notCancelledEntry(result.task), task_id: task.taskId });
   });
   const order = new Map(page.tasks.map((t, i) => [t.taskId, i]));
   notCancelled.sort((a, b) => (order.get(a.task_id) ?? 0) - (order.get(b.task_id) ?? 0));
@@ -58,6 +60,16 @@ export async function cancelGroup(
     not_cancelled: notCancelled,
     more: page.lastSk !== undefined,
     next_cursor: page.lastSk === undefined ? null : encodeCursor(page.lastSk),
+  };
+}
+
+type NotCancelled = CancelGroupResponse["not_cancelled"][number];
+
+function notCancelledEntry(task: TaskRecord): NotCancelled {
+  return {
+    task_id: task.taskId,
+    status: task.status,
+    ...(task.rescheduledTo !== undefined ? { rescheduled_to: task.rescheduledTo } : {}),
   };
 }
 

@@ -445,7 +445,10 @@ export class MemoryTaskStore implements TaskStore {
       .filter((t) => t.pk === pk && (startAfterSk === undefined || t.sk > startAfterSk))
       .sort(bySortKey);
     const read = group.slice(0, limit);
-    const tasks = read.filter((t) => UNFINISHED_STATUSES.includes(t.status)).map((t) => structuredClone(t));
+    const unsettled = (t: TaskRecord) => t.status === "rescheduled" && t.sweepShard !== undefined;
+    const tasks = read
+      .filter((t) => UNFINISHED_STATUSES.includes(t.status) || unsettled(t))
+      .map((t) => structuredClone(t));
     const last = read[read.length - 1];
     // DynamoDB answers a LastEvaluatedKey whenever `Limit` stopped the read, even with nothing after it.
     return read.length === limit && last ? { tasks, lastSk: last.sk } : { tasks };

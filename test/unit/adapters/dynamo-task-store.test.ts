@@ -594,6 +594,19 @@ describe("DynamoTaskStore against dynalite", () => {
       expect(dynamo.first).toEqual({ ids: [ts[0]?.taskId, ts[2]?.taskId], lastSk: ts[2]?.sk });
       expect(dynamo.second).toEqual({ ids: [ts[3]?.taskId, ts[4]?.taskId], lastSk: undefined });
     });
+
+    it("listGroupPage returns a rescheduled item while its move is unsettled, not once it is settled", async () => {
+      const group = `g-${newUlid(NOW)}`;
+      const [moving, moved] = [0, 1].map((i) => task({ group, dueAtMs: NOW + i * 1000 }));
+      const ids = await onBoth(async (s) => {
+        for (const x of [moving, moved]) await s.putNew(x as TaskRecord);
+        for (const x of [moving, moved])
+          await s.markRescheduled(x?.taskId ?? "", { to: `${x?.taskId}-next`, atMs: NOW, expiresAt: 1 });
+        await s.settleRescheduled(moved?.taskId ?? "");
+        return (await s.listGroupPage(moving?.pk ?? "", 10)).tasks.map((x) => [x.taskId, x.status]);
+      });
+      expect(ids).toEqual([[[moving?.taskId, "rescheduled"]], [[moving?.taskId, "rescheduled"]]]);
+    });
   });
 });
 
