@@ -1,4 +1,5 @@
 import type { TaskStore } from "#shared/adapters/task-store.js";
+import { decodeCursor, encodeCursor, groupCursorSchema } from "#shared/api/cursor.js";
 import { notFound, validationFailed } from "#shared/api/errors.js";
 import { type CancelGroupQuery, cancelGroupQuerySchema, MAX_GROUP_PAGE } from "#shared/api/schemas/groups.js";
 import type { CancelGroupResponse } from "#shared/api/schemas/tasks.js";
@@ -36,9 +37,12 @@ export async function cancelGroup(
     throw notFound(`no such topic: ${topic ?? ""}`);
   }
   const parsed = parseQuery(query);
-  const startAfter = parsed.cursor === undefined ? undefined : decodeCursor(parsed.cursor);
   // A group's value of any task names one partition; the ULID only matters for tasks without a group.
   const pk = groupPartitionKey(topic, value, "");
+  // The cursor names its group: another group's (a script that kept it from the group before) would silently
+  // skip this group's tasks due before that position, so it is a 400 like any cursor this list did not give out.
+  const start = decodeCursor(parsed.cursor, groupCursorSchema(pk));
+  const startAfter = typeof start?.sk === "string" ? start.sk : undefined;
   const page = await deps.store.listGroupPage(pk, parsed.limit ?? MAX_GROUP_PAGE, startAfter);
 
   let cancelled = 0;
@@ -59,7 +63,7 @@ export async function cancelGroup(
     cancelled,
     not_cancelled: notCancelled,
     more: page.lastSk !== undefined,
-    next_cursor: page.lastSk === undefined ? null : encodeCursor(page.lastSk),
+    next_cursor: page.lastSk === undefined ? null : encodeCursor({ pk, sk: page.lastSk }),
   };
 }
 
@@ -77,18 +81,4 @@ function parseQuery(query: Record<string, string | undefined> | null | undefined
   const parsed = cancelGroupQuerySchema.safeParse(query ?? {});
   if (!parsed.success) throw validationFailed(toIssues(parsed.error.issues, query ?? {}));
   return parsed.data;
-}
-
-/** Opaque to callers (base64url of the last sort key read), so its form may change. */
-function encodeCursor(sk: string): string {
-  return Buffer.from(sk, "utf8").toString("base64url");
-}
-
-/** A sort key is `<15 digits>#<ULID>`; anything else is a 400, never a Query with a foreign start key. */
-function decodeCursor(cursor: string): string {
-  const sk = Buffer.from(cursor, "base64url").toString("utf8");
-  if (!/^\d{15}#[0-9A-HJKMNP-TV-Z]{26}$/.test(sk)) {
-    throw validationFailed([{ path: "cursor", message: "is not a cursor this route answered" }]);
-  }
-  return sk;
 }

@@ -233,6 +233,27 @@ describe("cancelTask on a dead-lettered task (issue 12: discard)", () => {
     expect(await f.store.get(added.task_id)).toEqual(before);
   });
 
+  it("the group cancel refuses another group's cursor (400, nothing cancelled) instead of skipping this group's first tasks", async () => {
+    const f = fixture();
+    const add = (order: string, delay: number) =>
+      addTask(f.deps, { body: { ...body(delay), content: { order_id: order } } });
+    const { body: a1 } = await add("o-a", 10);
+    const { body: a2 } = await add("o-a", 20);
+    await add("o-b", 30);
+    await add("o-b", 40);
+    // A script cancelling group after group that forgets to reset its cursor between them.
+    const b = await cancelGroup(f.deps, { topic: "demo", value: "o-b" }, { limit: "1" });
+
+    const error = await refusal(
+      cancelGroup(f.deps, { topic: "demo", value: "o-a" }, { cursor: b.next_cursor ?? "" }),
+    );
+
+    expect(error).toMatchObject({ status: 400, code: "validation_failed" });
+    expect(error.issues).toEqual([{ path: "cursor", message: expect.any(String) }]);
+    expect((await f.store.get(a1.task_id))?.status).toBe("scheduled");
+    expect((await f.store.get(a2.task_id))?.status).toBe("scheduled");
+  });
+
   it("the group cancel reports a task caught mid-move (rescheduled, its successor not yet settled) as not cancelled", async () => {
     const f = fixture();
     const group = { content: { order_id: "o-7" } };
