@@ -56,6 +56,7 @@ import {
   type NewTaskEntry,
   type PageKey,
   type PutManyFailure,
+  type ReplayOptions,
   type ReplayOutcome,
   type RescheduleOutcome,
   type ScheduleChange,
@@ -824,12 +825,13 @@ export class DynamoTaskStore implements TaskStore {
       new QueryCommand({
         TableName: this.table,
         KeyConditionExpression: "pk = :pk",
-        FilterExpression: `#status IN (${names.join(", ")}) OR (#status = :cancelled AND attribute_exists(fanOut))`,
-        ExpressionAttributeNames: { "#status": "status" },
+        FilterExpression: `#status IN (${names.join(", ")}) OR (#status = :cancelled AND attribute_exists(fanOut)) OR (#status = :rescheduled AND attribute_exists(#shard))`,
+        ExpressionAttributeNames: { "#status": "status", "#shard": SWEEP_SHARD_ATTRIBUTE },
         ExpressionAttributeValues: toWire({
           ":pk": pk,
           ...Object.fromEntries(UNFINISHED_STATUSES.map((status, i) => [`:s${i}`, status])),
           ":cancelled": "cancelled" satisfies TaskStatus,
+          ":rescheduled": "rescheduled" satisfies TaskStatus,
         }),
         ConsistentRead: true,
         Limit: limit,
@@ -875,17 +877,17 @@ export class DynamoTaskStore implements TaskStore {
 
   // --- issue 11, scope H: replay (appended block) ---
 
-  async markReplayed(taskId: string, nowMs: number): Promise<ReplayOutcome> {
+  async markReplayed(taskId: string, nowMs: number, options?: ReplayOptions): Promise<ReplayOutcome> {
+    const from: TaskStatus[] = options?.onlyFailed ? ["failed"] : ["failed", "delivered"];
     return this.updateOrExplain(taskId, "replayed", {
       // Unfinished again: back in the sweep index (so a lost message is re-sent), out of the failed index,
       // no TTL. History (deliveredAtMs, failedAtMs, lastError, the attempt log) is kept.
       UpdateExpression: `SET #status = :queued, queuedAtMs = :now, replayedAtMs = :now, replays = if_not_exists(replays, :zero) + :one, attempts = :zero, ${SWEEP_SHARD_ATTRIBUTE} = :shard REMOVE ${FAILED_TOPIC_ATTRIBUTE}, expiresAt, requeuedAtMs`,
-      ConditionExpression: "#status IN (:failed, :delivered)",
+      ConditionExpression: `#status IN (${from.map((_, i) => `:from${i}`).join(", ")})`,
       ExpressionAttributeNames: { "#status": "status" },
       ExpressionAttributeValues: toWire({
         ":queued": "queued" satisfies TaskStatus,
-        ":failed": "failed" satisfies TaskStatus,
-        ":delivered": "delivered" satisfies TaskStatus,
+        ...Object.fromEntries(from.map((status, i) => [`:from${i}`, status])),
         ":now": nowMs,
         ":zero": 0,
         ":one": 1,

@@ -46,6 +46,11 @@ export type ReplayOutcome =
   | { readonly outcome: "not-found" }
   | { readonly outcome: "conflict"; readonly task: TaskRecord };
 
+export interface ReplayOptions {
+  /** Replay only a `failed` task (a `delivered` one is a conflict). */
+  readonly onlyFailed?: boolean;
+}
+
 /** An unfinished task as the sweep index holds it: enough to find its group. */
 export interface UnfinishedTaskRef {
   readonly taskId: string;
@@ -254,7 +259,8 @@ export interface TaskStore extends DestinationStore {
   /**
    * Up to `limit` items of one group read in group order after `startAfterSk` (strongly consistent), of which
    * the unfinished ones are returned, and the cancelled fan-out parents (a repeated group cancel finishes their
-   * copies): bounded work per call for bulk operations on a group.
+   * copies): bounded work per call for bulk operations on a group. A `rescheduled` item whose move is not settled
+   * (still in the sweep index: its successor may not be written yet) counts as unfinished.
    */
   listGroupPage(pk: string, limit: number, startAfterSk?: string): Promise<GroupPage>;
   // --- issue 11, scope H: listing (appended block) ---
@@ -266,9 +272,10 @@ export interface TaskStore extends DestinationStore {
   /**
    * `failed | delivered → queued` for another delivery: replays + 1, attempts back to 0 (maxAttempts applies per
    * replay; `attemptSeq` and the attempt log continue), out of the failed index, back in the sweep index, TTL
-   * removed. The caller then sends the task to its FIFO queue.
+   * removed. The caller then sends the task to its FIFO queue. `onlyFailed`: from `failed` alone — a bulk replay
+   * of dead-lettered tasks, which must not replay one that a concurrent replay has meanwhile delivered.
    */
-  markReplayed(taskId: string, nowMs: number): Promise<ReplayOutcome>;
+  markReplayed(taskId: string, nowMs: number, options?: ReplayOptions): Promise<ReplayOutcome>;
   // --- issue 14, point 4: recurring schedules (appended block) ---
   /** Creates a schedule item unless one with its key exists. */
   putSchedule(schedule: ScheduleRecord): Promise<"created" | "exists">;

@@ -2,28 +2,31 @@
  * Opaque list cursors: base64url of DynamoDB's LastEvaluatedKey as JSON. A cursor is validated before it goes
  * anywhere near DynamoDB — exact attribute set, types, and the keys must belong to the list being read (the same
  * group partition, the same topic) — so a forged or stale cursor answers 400, never a DynamoDB ValidationException
- * (a 500). It is not signed: it only ever says where to resume inside a list the caller may read anyway.
+ * (a 500). It is not signed: it only ever says where to resume inside a list the caller may read anyway. The
+ * keys must have the form our tasks' keys have: a key of the right shape but past DynamoDB's key sizes (a sort
+ * key over 1,024 bytes) is a ValidationException too.
  */
 import * as z from "zod";
 import type { PageKey } from "#shared/adapters/task-store.js";
+import { isTaskPartitionOf, isTaskSortKey } from "#shared/domain/keys.js";
 import { validationFailed } from "./errors.js";
 
 export function encodeCursor(key: PageKey | undefined): string | null {
   return key ? Buffer.from(JSON.stringify(key), "utf8").toString("base64url") : null;
 }
 
-const keyText = z.string().min(1).max(1100);
+const sortKey = z.string().refine(isTaskSortKey);
 
 /** The shape of a group list's key: the table's own keys, in that group's partition. */
 export function groupCursorSchema(pk: string) {
-  return z.strictObject({ pk: z.literal(pk), sk: keyText });
+  return z.strictObject({ pk: z.literal(pk), sk: sortKey });
 }
 
 /** The shape of a failed list's key: the index keys (that topic) and the table's keys (a task of that topic). */
 export function failedCursorSchema(topic: string) {
   return z.strictObject({
-    pk: keyText.refine((pk) => pk.startsWith(`${topic}#`)),
-    sk: keyText,
+    pk: z.string().refine((pk) => isTaskPartitionOf(topic, pk)),
+    sk: sortKey,
     failedTopic: z.literal(topic),
     failedAtMs: z.number().int().nonnegative(),
   });

@@ -9,6 +9,7 @@ import { errorResponder } from "./middleware/error-responder.js";
 import { headerGuard } from "./middleware/header-guard.js";
 import { jsonBody, parsedBody } from "./middleware/json-body.js";
 import { type HttpMethod, methodGuard } from "./middleware/method-guard.js";
+import { noQueryGuard } from "./middleware/no-query.js";
 import { pathParameterGuard } from "./middleware/path-parameters.js";
 
 export type { HttpMethod } from "./middleware/method-guard.js";
@@ -41,6 +42,8 @@ export interface RouteOptions {
   readonly jsonBody?: boolean;
   /** Path parameters the route needs; a request without them is 404 (no such resource), not a 500. */
   readonly pathParameters?: readonly string[];
+  /** The route takes no query parameters: any is a 400 naming it, before the handler acts. */
+  readonly noQuery?: boolean;
   readonly maxBodyBytes?: number;
   /**
    * Answer this long before the Lambda deadline (a 503 the client can retry) instead of letting Lambda kill
@@ -59,7 +62,7 @@ export interface RouteOptions {
  * responder first, because middy runs `onError` in reverse, so it is the last word on every error; then
  * Powertools' context injection, the header guard (before normalisation, which would hide conflicting
  * spellings), header normalisation (API Gateway passes headers as the client sent them), and the route's own
- * guards: method, path parameters, JSON body.
+ * guards: method, path parameters, no query, JSON body.
  */
 export function httpRoute(
   options: RouteOptions,
@@ -77,6 +80,7 @@ export function httpRoute(
     .use(httpHeaderNormalizer());
   if (options.method !== "ANY") route.use(methodGuard(options.method));
   if (options.pathParameters) route.use(pathParameterGuard(options.pathParameters));
+  if (options.noQuery) route.use(noQueryGuard());
   if (options.jsonBody) route.use(jsonBody({ maxBytes: options.maxBodyBytes }));
   return route.handler(async (event) => {
     const headers = event.headers ?? {};

@@ -15,6 +15,19 @@ import { echoed } from "./echoed.js";
 const TASK_ID_PATTERN =
   /^([a-z][a-z0-9-]{0,23})\.([A-Za-z0-9_-]{16}|_)\.([0-9a-z]{1,11})\.([0-9A-HJKMNP-TV-Z]{26})$/;
 const DUE_DIGITS = 15;
+const ULID_PATTERN = "[0-9A-HJKMNP-TV-Z]{26}";
+const SORT_KEY_PATTERN = new RegExp(`^\\d{${DUE_DIGITS}}#${ULID_PATTERN}$`);
+const PARTITION_SUFFIX_PATTERN = new RegExp(`^([A-Za-z0-9_-]{16}|_${ULID_PATTERN})$`);
+
+/** Whether `sk` is a task's sort key as makeTaskKey writes it (due digits, `#`, the ULID). */
+export function isTaskSortKey(sk: string): boolean {
+  return SORT_KEY_PATTERN.test(sk);
+}
+
+/** Whether `pk` is a task partition of `topic`: a group's (or a subscriber lane's) hash, or a lone task's ULID. */
+export function isTaskPartitionOf(topic: string, pk: string): boolean {
+  return pk.startsWith(`${topic}#`) && PARTITION_SUFFIX_PATTERN.test(pk.slice(topic.length + 1));
+}
 
 export interface TaskKey {
   readonly taskId: string;

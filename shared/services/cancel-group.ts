@@ -1,4 +1,5 @@
 import type { TaskStore } from "#shared/adapters/task-store.js";
+import { decodeCursor, encodeCursor, groupCursorSchema } from "#shared/api/cursor.js";
 import { notFound, validationFailed } from "#shared/api/errors.js";
 import {
   type CancelGroupQuery,
@@ -11,7 +12,7 @@ import { topicConfig } from "#shared/config/index.js";
 import { toIssues } from "#shared/domain/add-task-request.js";
 import { echoed } from "#shared/domain/echoed.js";
 import { groupPartitionKey } from "#shared/domain/keys.js";
-import type { TaskStatus } from "#shared/domain/task.js";
+import type { TaskRecord } from "#shared/domain/task.js";
 import { forEachBounded } from "#shared/runtime/async.js";
 import { type CancelDeps, cancelAndDisarm, finishFanOutCancel } from "./cancel-task.js";
 
@@ -27,11 +28,13 @@ const CANCEL_CONCURRENCY = 8;
  * group's tasks in delivery order (the group partition, no index); each `scheduled` one is cancelled exactly as
  * DELETE /v1/tasks/{id} cancels it (conditional write, then its schedule deleted). A task already handed to
  * delivery (`queued`, `delivering`), or one that moved on between the read and its cancel, is listed in
- * `not_cancelled`; finished tasks are neither. A fan-out parent cancelled before has its copies still `scheduled`
- * cancelled (an earlier cancel may have stopped part-way), and counts when that cancels any. The cursor is the last
- * sort key read, so the next call goes on after it; an unknown topic is 404, as the topic is part of the resource's
- * path. The group is the path's value, or `?group=` when that value is `-` (GROUP_IN_QUERY: names such as `.` and
- * `..` cannot travel in a path).
+ * `not_cancelled`; finished tasks are neither. So is a task caught mid-move (`rescheduled`, its move not settled):
+ * its successor may be written and armed after this call (by the move or the sweeper's repair), so the caller is
+ * told where it went (`rescheduled_to`) rather than answered as if the group held nothing more. A fan-out parent
+ * cancelled before has its copies still `scheduled` cancelled (an earlier cancel may have stopped part-way), and
+ * counts when that cancels any. The cursor is the last sort key read, so the next call goes on after it; an unknown
+ * topic is 404, as the topic is part of the resource's path. The group is the path's value, or `?group=` when that
+ * value is `-` (GROUP_IN_QUERY: names such as `.` and `..` cannot travel in a path).
  */
 export async function cancelGroup(
   deps: CancelGroupDeps,
@@ -44,13 +47,16 @@ export async function cancelGroup(
   }
   const parsed = parseQuery(query);
   const group = groupOf(value, parsed);
-  const startAfter = parsed.cursor === undefined ? undefined : decodeCursor(parsed.cursor);
   // A group's value of any task names one partition; the ULID only matters for tasks without a group.
   const pk = groupPartitionKey(topic, group, "");
+  // The cursor names its group: another group's (a script that kept it from the group before) would silently
+  // skip this group's tasks due before that position, so it is a 400 like any cursor this list did not give out.
+  const start = decodeCursor(parsed.cursor, groupCursorSchema(pk));
+  const startAfter = typeof start?.sk === "string" ? start.sk : undefined;
   const page = await deps.store.listGroupPage(pk, parsed.limit ?? MAX_GROUP_PAGE, startAfter);
 
   let cancelled = 0;
-  const notCancelled: { task_id: string; status: TaskStatus }[] = [];
+  const notCancelled: NotCancelled[] = [];
   await forEachBounded(page.tasks, CANCEL_CONCURRENCY, async (task) => {
     if (task.fanOut && task.status === "cancelled") {
       // Cancelled by an earlier cancel, which may have stopped before all its copies: counted when this finishes it.
@@ -58,13 +64,13 @@ export async function cancelGroup(
       return;
     }
     if (task.status !== "scheduled") {
-      notCancelled.push({ task_id: task.taskId, status: task.status });
+      notCancelled.push(notCancelledEntry(task));
       return;
     }
     const result = await cancelAndDisarm({ ...deps, store: deps.store }, task.taskId, topic);
     if (result.outcome === "cancelled") cancelled++;
     else if (result.outcome === "conflict" && result.task.status !== "cancelled")
-      notCancelled.push({ task_id: task.taskId, status: result.task.status });
+      notCancelled.push({ ...notCancelledEntry(result.task), task_id: task.taskId });
   });
   const order = new Map(page.tasks.map((t, i) => [t.taskId, i]));
   notCancelled.sort((a, b) => (order.get(a.task_id) ?? 0) - (order.get(b.task_id) ?? 0));
@@ -72,7 +78,17 @@ export async function cancelGroup(
     cancelled,
     not_cancelled: notCancelled,
     more: page.lastSk !== undefined,
-    next_cursor: page.lastSk === undefined ? null : encodeCursor(page.lastSk),
+    next_cursor: page.lastSk === undefined ? null : encodeCursor({ pk, sk: page.lastSk }),
+  };
+}
+
+type NotCancelled = CancelGroupResponse["not_cancelled"][number];
+
+function notCancelledEntry(task: TaskRecord): NotCancelled {
+  return {
+    task_id: task.taskId,
+    status: task.status,
+    ...(task.rescheduledTo !== undefined ? { rescheduled_to: task.rescheduledTo } : {}),
   };
 }
 
@@ -94,18 +110,4 @@ function groupOf(value: string, query: CancelGroupQuery): string {
   throw validationFailed([
     { path: "group", message: `only with ${GROUP_IN_QUERY} as the path's group; the path names one already` },
   ]);
-}
-
-/** Opaque to callers (base64url of the last sort key read), so its form may change. */
-function encodeCursor(sk: string): string {
-  return Buffer.from(sk, "utf8").toString("base64url");
-}
-
-/** A sort key is `<15 digits>#<ULID>`; anything else is a 400, never a Query with a foreign start key. */
-function decodeCursor(cursor: string): string {
-  const sk = Buffer.from(cursor, "base64url").toString("utf8");
-  if (!/^\d{15}#[0-9A-HJKMNP-TV-Z]{26}$/.test(sk)) {
-    throw validationFailed([{ path: "cursor", message: "is not a cursor this route answered" }]);
-  }
-  return sk;
 }

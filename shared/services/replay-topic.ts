@@ -26,7 +26,7 @@ const GROUP_CONCURRENCY = 8;
 
 /**
  * `POST /v1/topics/{topic}/replay`: replays the topic's dead-lettered tasks named by id or matched by a filter,
- * at most BULK_REPLAY_MAX per call (`next_cursor` continues a filter), in group order: matched tasks are sorted by
+ * at most BULK_REPLAY_MAX per call (a filter reads at most that many; `next_cursor` continues it), in group order: matched tasks are sorted by
  * group, then sort key (due time, then acceptance), and each group's tasks are marked and sent one after another,
  * so its FIFO queue holds them in delivery order. The receiver sees no more than the topic's concurrency: replayed
  * tasks travel the topic's FIFO queue and deliver function like any other, bounded by its event source's
@@ -65,22 +65,28 @@ async function matchIds(deps: ReplayTopicDeps, topic: string, ids: readonly stri
   return { matched, failed, next: undefined };
 }
 
-/** Pages through the failed index (newest first) until the cap; older than `failed_after` ends the scan. */
+/**
+ * Pages through the failed index (newest first), reading at most BULK_REPLAY_MAX tasks (so matching at most as
+ * many): a selective filter over a long dead-letter list answers within the API's time with a cursor, even when
+ * nothing it read matched, rather than scanning the whole list in one call. Older than `failed_after` ends the scan.
+ */
 async function matchFilter(deps: ReplayTopicDeps, topic: string, body: BulkReplayBody) {
   const after = body.failed_after ? Date.parse(body.failed_after) : -Infinity;
   const before = body.failed_before ? Date.parse(body.failed_before) : Infinity;
   const matched: TaskRecord[] = [];
+  let read = 0;
   let cursor = decodeCursor(body.cursor, failedCursorSchema(topic));
   do {
-    const page = await deps.store.listFailed(topic, Math.min(100, BULK_REPLAY_MAX - matched.length), cursor);
+    const page = await deps.store.listFailed(topic, Math.min(100, BULK_REPLAY_MAX - read), cursor);
     cursor = page.next;
+    read += page.tasks.length;
     for (const task of page.tasks) {
       const at = task.failedAtMs ?? 0;
       if (at < after) return { matched, failed: [], next: undefined };
       if (at < before && (!body.error_contains || task.lastError?.includes(body.error_contains)))
         matched.push(task);
     }
-  } while (cursor && matched.length < BULK_REPLAY_MAX);
+  } while (cursor && read < BULK_REPLAY_MAX);
   return { matched, failed: [] as Failure[], next: cursor };
 }
 
@@ -95,7 +101,9 @@ async function replayInGroupOrder(
   let replayed = 0;
   await forEachBounded([...groups.values()], GROUP_CONCURRENCY, async (tasks) => {
     for (const [i, task] of tasks.entries()) {
-      const result = await deps.store.markReplayed(task.taskId, deps.now());
+      // Only a task still dead-lettered: the list (an eventually consistent index, or a read before a concurrent
+      // replay) may show one already replayed and delivered, which another replay would deliver twice.
+      const result = await deps.store.markReplayed(task.taskId, deps.now(), { onlyFailed: true });
       if (result.outcome !== "replayed") {
         failed.push({
           task_id: task.taskId,

@@ -5,6 +5,7 @@ import { GetQueueAttributesCommand, type SQSClient } from "@aws-sdk/client-sqs";
 import { PunctualClient, type TaskView } from "punctual/client";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { readTopology } from "#shared/contract/topology.js";
+import { groupPartitionKey } from "#shared/domain/keys.js";
 import { type Harness, localSqsClient, startHarness } from "./support/harness.js";
 
 /**
@@ -262,6 +263,28 @@ describe("find and replay dead-lettered tasks", () => {
       const answer = await h.api("GET", `/v1/tasks?${query}`);
       expect(answer.status, query).toBe(400);
       expect(answer.json.error?.code, query).toMatch(/^(validation_failed|unknown_topic)$/);
+    }
+  });
+
+  it("answers a forged cursor of the right shape but a key no task can have with a 400, never DynamoDB's 500", async () => {
+    const group = `forged-${randomUUID()}`;
+    const pk = groupPartitionKey("demo", group, "");
+    const cursor = (key: object) => Buffer.from(JSON.stringify(key)).toString("base64url");
+    // A sort key longer than DynamoDB's 1,024 bytes (the list's own partition, so only the key's size is wrong).
+    const oversize = "9".repeat(1_050);
+    const groupCursor = cursor({ pk, sk: oversize });
+    const failedCursor = cursor({ pk, sk: oversize, failedTopic: "demo", failedAtMs: 1 });
+    const requests: [string, string, unknown?][] = [
+      ["GET", `/v1/tasks?topic=demo&group=${group}&cursor=${groupCursor}`],
+      ["GET", `/v1/tasks?topic=demo&status=failed&cursor=${failedCursor}`],
+      ["POST", "/v1/topics/demo/replay", { cursor: failedCursor, dry_run: true }],
+    ];
+    for (const [method, path, body] of requests) {
+      const answer = await h.api(method, path, body);
+      expect(answer.status, path).toBe(400);
+      expect(answer.json.error?.issues, path).toEqual([
+        { path: "cursor", message: "not a cursor this list gave out" },
+      ]);
     }
   });
 });

@@ -12,6 +12,7 @@ import {
   type NewTaskEntry,
   type PageKey,
   type PutManyFailure,
+  type ReplayOptions,
   type ReplayOutcome,
   type RescheduleOutcome,
   type ScheduleChange,
@@ -454,8 +455,12 @@ export class MemoryTaskStore implements TaskStore {
       .filter((t) => t.pk === pk && (startAfterSk === undefined || t.sk > startAfterSk))
       .sort(bySortKey);
     const read = group.slice(0, limit);
+    const unsettled = (t: TaskRecord) => t.status === "rescheduled" && t.sweepShard !== undefined;
     const tasks = read
-      .filter((t) => UNFINISHED_STATUSES.includes(t.status) || (t.status === "cancelled" && t.fanOut))
+      .filter(
+        (t) =>
+          UNFINISHED_STATUSES.includes(t.status) || (t.status === "cancelled" && t.fanOut) || unsettled(t),
+      )
       .map((t) => structuredClone(t));
     const last = read[read.length - 1];
     // DynamoDB answers a LastEvaluatedKey whenever `Limit` stopped the read, even with nothing after it.
@@ -486,10 +491,10 @@ export class MemoryTaskStore implements TaskStore {
 
   // --- issue 11, scope H: replay (appended block) ---
 
-  async markReplayed(taskId: string, nowMs: number): Promise<ReplayOutcome> {
+  async markReplayed(taskId: string, nowMs: number, options?: ReplayOptions): Promise<ReplayOutcome> {
     const task = this.tasks.get(taskId);
     if (!task) return { outcome: "not-found" };
-    if (task.status !== "failed" && task.status !== "delivered") {
+    if (task.status !== "failed" && (options?.onlyFailed || task.status !== "delivered")) {
       return { outcome: "conflict", task: structuredClone(task) };
     }
     const { failedTopic: _, expiresAt: __, requeuedAtMs: ___, ...rest } = task;

@@ -51,7 +51,10 @@ export const taskListSchema = z.looseObject({
 });
 export type TaskList = z.output<typeof taskListSchema>;
 
-/** A bulk replay handles at most this many tasks per call (within API Gateway's 30 s); `next_cursor` continues. */
+/**
+ * A bulk replay handles at most this many tasks per call, and a filter reads at most this many (within API
+ * Gateway's 30 s); `next_cursor` continues.
+ */
 export const BULK_REPLAY_MAX = 1_000;
 
 const dateTimeInput = z.iso.datetime({ offset: true });

@@ -131,7 +131,16 @@ export type RescheduleResponse = z.output<typeof rescheduleResponseSchema>;
 /** `POST /v1/topics/{topic}/groups/{value}/cancel`. */
 export const cancelGroupResponseSchema = z.looseObject({
   cancelled: z.number().int().nonnegative(),
-  not_cancelled: z.array(z.looseObject({ task_id: z.string(), status: taskStatusSchema })),
+  not_cancelled: z.array(
+    z.looseObject({
+      task_id: z.string(),
+      status: taskStatusSchema,
+      rescheduled_to: z
+        .string()
+        .optional()
+        .meta({ description: "a task caught mid-move (`rescheduled`): the id it is moving to" }),
+    }),
+  ),
   more: z.boolean(),
   next_cursor: z.string().nullable(),
 });

@@ -631,6 +631,19 @@ describe("DynamoTaskStore against dynalite", () => {
       expect(dynamo).toEqual(memory);
       expect(dynamo).toEqual([[parent.taskId, "cancelled"]]);
     });
+
+    it("listGroupPage returns a rescheduled item while its move is unsettled, not once it is settled", async () => {
+      const group = `g-${newUlid(NOW)}`;
+      const [moving, moved] = [0, 1].map((i) => task({ group, dueAtMs: NOW + i * 1000 }));
+      const ids = await onBoth(async (s) => {
+        for (const x of [moving, moved]) await s.putNew(x as TaskRecord);
+        for (const x of [moving, moved])
+          await s.markRescheduled(x?.taskId ?? "", { to: `${x?.taskId}-next`, atMs: NOW, expiresAt: 1 });
+        await s.settleRescheduled(moved?.taskId ?? "");
+        return (await s.listGroupPage(moving?.pk ?? "", 10)).tasks.map((x) => [x.taskId, x.status]);
+      });
+      expect(ids).toEqual([[[moving?.taskId, "rescheduled"]], [[moving?.taskId, "rescheduled"]]]);
+    });
   });
 });
 
@@ -771,6 +784,28 @@ describe.each([
     expect(again).toMatchObject({ outcome: "conflict", task: { status: "queued" } });
     expect(notFinished).toMatchObject({ outcome: "conflict", task: { status: "scheduled" } });
     expect(missing).toEqual({ outcome: "not-found" });
+  });
+
+  it("onlyFailed: replays a failed task, and leaves a delivered one delivered (conflict)", async () => {
+    const store: TaskStore = await makeStore();
+    const failed = task({ group: "o-1" });
+    await failTask(store, failed, NOW + 10);
+    const delivered = task({ group: "o-2" });
+    await store.putNew(delivered);
+    await store.startAttempt(delivered.taskId, NOW);
+    await store.markDelivered(delivered.taskId, {
+      atMs: NOW,
+      latenessMs: 0,
+      deliveryLatencyMs: 1,
+      expiresAt: 9,
+    });
+
+    const replayed = await store.markReplayed(failed.taskId, NOW + 20, { onlyFailed: true });
+    const refused = await store.markReplayed(delivered.taskId, NOW + 20, { onlyFailed: true });
+
+    expect(replayed).toMatchObject({ outcome: "replayed", task: { status: "queued", replays: 1 } });
+    expect(refused).toMatchObject({ outcome: "conflict", task: { status: "delivered" } });
+    expect((await store.get(delivered.taskId))?.replays).toBeUndefined();
   });
 });
 

@@ -266,6 +266,50 @@ describe("cancelTask on a dead-lettered task (issue 12: discard)", () => {
     expect((await f.store.get(pending.task_id))?.status).toBe("scheduled");
   });
 
+  it("the group cancel refuses another group's cursor (400, nothing cancelled) instead of skipping this group's first tasks", async () => {
+    const f = fixture();
+    const add = (order: string, delay: number) =>
+      addTask(f.deps, { body: { ...body(delay), content: { order_id: order } } });
+    const { body: a1 } = await add("o-a", 10);
+    const { body: a2 } = await add("o-a", 20);
+    await add("o-b", 30);
+    await add("o-b", 40);
+    // A script cancelling group after group that forgets to reset its cursor between them.
+    const b = await cancelGroup(f.deps, { topic: "demo", value: "o-b" }, { limit: "1" });
+
+    const error = await refusal(
+      cancelGroup(f.deps, { topic: "demo", value: "o-a" }, { cursor: b.next_cursor ?? "" }),
+    );
+
+    expect(error).toMatchObject({ status: 400, code: "validation_failed" });
+    expect(error.issues).toEqual([{ path: "cursor", message: expect.any(String) }]);
+    expect((await f.store.get(a1.task_id))?.status).toBe("scheduled");
+    expect((await f.store.get(a2.task_id))?.status).toBe("scheduled");
+  });
+
+  it("the group cancel reports a task caught mid-move (rescheduled, its successor not yet settled) as not cancelled", async () => {
+    const f = fixture();
+    const group = { content: { order_id: "o-7" } };
+    const { body: moving } = await addTask(f.deps, { body: { ...body(60), ...group } });
+    const { body: waiting } = await addTask(f.deps, { body: { ...body(120), ...group } });
+    // A reschedule still running, or stopped after its first write: the old item names its successor, which is not
+    // written yet — the move (or the sweeper's repair) writes and arms it after this cancel.
+    const key = f.store.keyOf(moving.task_id);
+    const successor = makeTaskKey("demo", "o-7", NOW + 600_000, moving.task_id.split(".")[3] ?? "").taskId;
+    await f.store.markRescheduled(moving.task_id, { to: successor, atMs: NOW, expiresAt: NOW + 1 });
+
+    const answer = await cancelGroup(f.deps, { topic: "demo", value: "o-7" }, {});
+
+    expect(key?.pk).toBe(f.store.keyOf(waiting.task_id)?.pk);
+    expect(answer).toEqual({
+      cancelled: 1,
+      not_cancelled: [{ task_id: moving.task_id, status: "rescheduled", rescheduled_to: successor }],
+      more: false,
+      next_cursor: null,
+    });
+    expect((await f.store.get(waiting.task_id))?.status).toBe("cancelled");
+  });
+
   it("the group cancel leaves the group's dead-lettered tasks failed (it cancels scheduled ones only)", async () => {
     const f = fixture();
     const failedId = await deadLettered(f, "o-5");

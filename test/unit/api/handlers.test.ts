@@ -24,6 +24,7 @@ type Modules = {
   batch: typeof import("#functions/add-tasks-batch.js");
   get: typeof import("#functions/get-task.js");
   cancel: typeof import("#functions/cancel-task.js");
+  run: typeof import("#functions/run-task.js");
 };
 let fns: Modules;
 
@@ -39,6 +40,7 @@ beforeAll(async () => {
     batch: await import("#functions/add-tasks-batch.js"),
     get: await import("#functions/get-task.js"),
     cancel: await import("#functions/cancel-task.js"),
+    run: await import("#functions/run-task.js"),
   };
   vi.unstubAllEnvs();
 });
@@ -54,13 +56,20 @@ const context = {
 function event(
   method: string,
   path: string,
-  options: { headers?: Record<string, string>; body?: string; base64?: boolean; id?: string } = {},
+  options: {
+    headers?: Record<string, string>;
+    body?: string;
+    base64?: boolean;
+    id?: string;
+    query?: Record<string, string>;
+  } = {},
 ): APIGatewayProxyEventV2 {
   return {
     version: "2.0",
     routeKey: `${method} ${path}`,
     rawPath: path,
-    rawQueryString: "",
+    rawQueryString: new URLSearchParams(options.query ?? {}).toString(),
+    ...(options.query ? { queryStringParameters: options.query } : {}),
     headers: options.headers ?? {},
     ...(options.id !== undefined ? { pathParameters: { id: options.id } } : {}),
     requestContext: {
@@ -98,6 +107,7 @@ function setup(overrides: { store?: TaskStore } = {}) {
     add: fns.add.createHandler(deps),
     get: fns.get.createHandler(deps),
     cancel: fns.cancel.createHandler(deps),
+    run: fns.run.createHandler(deps),
   };
 }
 
@@ -444,6 +454,35 @@ describe("DELETE /v1/tasks/{id}", () => {
     expect(parse(conflict).error).toMatchObject({ code: "conflict", task_status: "queued" });
 
     expect((await cancel(event("DELETE", "/v1/tasks/x", { id: "zzz" }), context)).statusCode).toBe(404);
+  });
+});
+
+describe("routes that act on one resource and take no query parameters", () => {
+  // A careless caller's parameter (`?subscriber=` as the replay and list routes take it, `?delay_seconds=` as on
+  // a PATCH) must not be ignored by a route that then acts on the whole task: 400 naming it, nothing changed.
+  it.each([
+    ["DELETE", "/v1/tasks/x", { subscriber: "audit" }],
+    ["POST", "/v1/tasks/x/run", { delay_seconds: "90" }],
+  ] as const)("%s %s with %j: 400 naming the parameter, the task untouched", async (method, path, query) => {
+    const handlers = setup();
+    const created = parse(
+      await handlers.add(
+        event("POST", "/v1/tasks", { headers: JSON_HEADERS, body: JSON.stringify(validBody) }),
+        context,
+      ),
+    );
+    const before = await handlers.f.store.get(created.task_id);
+    const handler = method === "DELETE" ? handlers.cancel : handlers.run;
+
+    const answer = await handler(event(method, path, { id: created.task_id, query }), context);
+
+    expect(answer.statusCode).toBe(400);
+    expect(parse(answer).error).toMatchObject({
+      code: "validation_failed",
+      issues: Object.keys(query).map((name) => ({ path: name, message: "unknown parameter" })),
+    });
+    expect(await handlers.f.store.get(created.task_id)).toEqual(before);
+    expect(handlers.f.timerQueue.armed).toHaveLength(1);
   });
 });
 

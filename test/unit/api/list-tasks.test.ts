@@ -75,6 +75,7 @@ describe("listTasks: refusals (400, nothing read)", () => {
     ["not JSON", Buffer.from("{pk:").toString("base64url")],
     ["another group's key", encodeCursor({ pk: "demo#AAAAAAAAAAAAAAAA", sk: "1#x" })],
     ["an extra attribute", null],
+    ["a sort key past DynamoDB's 1,024 bytes", "oversize"],
     [
       "a failed-list key for a group list",
       encodeCursor({ pk: "p", sk: "s", failedTopic: "demo", failedAtMs: 1 }),
@@ -83,7 +84,10 @@ describe("listTasks: refusals (400, nothing read)", () => {
     const f = fixture();
     const [id] = await addGroup(f, "o-1", [10, 20]);
     const pk = f.store.keyOf(id ?? "")?.pk ?? "";
-    const forged = cursor ?? encodeCursor({ pk, sk: "1#x", extra: "y" });
+    const forged =
+      cursor === "oversize"
+        ? encodeCursor({ pk, sk: "9".repeat(1_050) })
+        : (cursor ?? encodeCursor({ pk, sk: "1#x", extra: "y" }));
     const error = await refusal(listTasks(f.deps, { topic: "demo", group: "o-1", cursor: forged ?? "" }));
     expect(error.status).toBe(400);
     expect(error.issues).toEqual([{ path: "cursor", message: "not a cursor this list gave out" }]);

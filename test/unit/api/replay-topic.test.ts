@@ -99,6 +99,95 @@ describe("replayTopic", () => {
     expect((await store.get(second.taskId))?.status).toBe("failed");
   });
 
+  it("reads at most 1,000 dead-lettered tasks per call, and answers a cursor even when none of them matched", async () => {
+    const { store, topicQueue, deps } = setup();
+    // The oldest failure is the only match: a selective filter over a long dead-letter list.
+    const match = await failed(store, "old", 0, NOW + 1, "timeout after 5000 ms");
+    for (let i = 0; i < 2_400; i++) await failed(store, `g${i}`, 0, NOW + 10 + i);
+    const listFailed = store.listFailed.bind(store);
+    let read = 0;
+    const counting = Object.assign(Object.create(store) as MemoryTaskStore, {
+      listFailed: async (...args: Parameters<MemoryTaskStore["listFailed"]>) => {
+        const page = await listFailed(...args);
+        read += page.tasks.length;
+        return page;
+      },
+    });
+    const filter = { error_contains: "timeout" };
+
+    const calls: { matched: number; replayed: number; read: number }[] = [];
+    let cursor: string | undefined;
+    do {
+      read = 0;
+      const answer = await replayTopic({ ...deps, store: counting }, "demo", {
+        ...filter,
+        ...(cursor ? { cursor } : {}),
+      });
+      calls.push({ matched: answer.matched, replayed: answer.replayed, read });
+      cursor = answer.next_cursor ?? undefined;
+    } while (cursor);
+
+    expect(calls).toEqual([
+      { matched: 0, replayed: 0, read: 1_000 },
+      { matched: 0, replayed: 0, read: 1_000 },
+      { matched: 1, replayed: 1, read: 401 },
+    ]);
+    expect(topicQueue.enqueued.map((m) => m.taskId)).toEqual([match.taskId]);
+  });
+
+  /** The concurrent replay that got there first, and the delivery of its copy: the task now reads `delivered`. */
+  async function replayedAndDelivered(store: MemoryTaskStore, taskId: string) {
+    await store.markReplayed(taskId, NOW + 5);
+    await store.startAttempt(taskId, NOW + 6);
+    const atMs = NOW + 7;
+    await store.markDelivered(taskId, { atMs, latenessMs: 0, deliveryLatencyMs: 1, expiresAt: 1 });
+  }
+
+  it("does not replay a listed task that another replay has meanwhile delivered (the failed index lags)", async () => {
+    const { store, topicQueue, deps } = setup();
+    const task = await failed(store, "a", 0, NOW + 1);
+    // The failed index is eventually consistent, and a concurrent bulk replay (a retry, a second operator) reads
+    // the same page: by the time this call marks the task, the other replay has delivered it.
+    const listFailed = store.listFailed.bind(store);
+    const lagging = Object.assign(Object.create(store) as MemoryTaskStore, {
+      listFailed: async (...args: Parameters<MemoryTaskStore["listFailed"]>) => {
+        const page = await listFailed(...args);
+        await replayedAndDelivered(store, task.taskId);
+        return page;
+      },
+    });
+
+    const result = await replayTopic({ ...deps, store: lagging }, "demo", {});
+
+    expect(result).toMatchObject({
+      replayed: 0,
+      failed: [{ task_id: task.taskId, reason: "status delivered" }],
+    });
+    expect(topicQueue.enqueued).toEqual([]);
+    expect((await store.get(task.taskId))?.status).toBe("delivered");
+  });
+
+  it("by ids: does not replay a task delivered by another replay between its read and its mark", async () => {
+    const { store, topicQueue, deps } = setup();
+    const task = await failed(store, "a", 0, NOW + 1);
+    const get = store.get.bind(store);
+    const racing = Object.assign(Object.create(store) as MemoryTaskStore, {
+      get: async (id: string) => {
+        const read = await get(id);
+        if (id === task.taskId) await replayedAndDelivered(store, id);
+        return read;
+      },
+    });
+
+    const result = await replayTopic({ ...deps, store: racing }, "demo", { task_ids: [task.taskId] });
+
+    expect(result).toMatchObject({
+      replayed: 0,
+      failed: [{ task_id: task.taskId, reason: "status delivered" }],
+    });
+    expect(topicQueue.enqueued).toEqual([]);
+  });
+
   it.each([
     ["an unknown topic", "nope", {}, "unknown_topic"],
     ["ids and a filter", "demo", { task_ids: ["x"], error_contains: "y" }, "validation_failed"],

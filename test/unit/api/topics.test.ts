@@ -46,13 +46,19 @@ const context = {
   getRemainingTimeInMillis: () => 10_000,
 } as unknown as Context;
 
-function event(method: string, path: string, topic?: string): APIGatewayProxyEventV2 {
+function event(
+  method: string,
+  path: string,
+  topic?: string,
+  query?: Record<string, string>,
+): APIGatewayProxyEventV2 {
   const routeKey = `${method} ${path.replace(topic ?? "\0", "{topic}")}`;
   return {
     version: "2.0",
     routeKey,
     rawPath: path,
-    rawQueryString: "",
+    rawQueryString: new URLSearchParams(query ?? {}).toString(),
+    ...(query ? { queryStringParameters: query } : {}),
     headers: {},
     ...(topic !== undefined ? { pathParameters: { topic } } : {}),
     requestContext: {
@@ -131,6 +137,28 @@ describe("POST /v1/topics/{topic}/pause and /resume", () => {
       { mappingUuid: uuid, paused: true },
       { mappingUuid: uuid, paused: false },
     ]);
+  });
+
+  it("answer 400 for a query parameter (a pause of one group is not a thing) and switch nothing", async () => {
+    const f = deps();
+    const query = { group: "A-1001" };
+
+    const pause = await call(
+      fns.pause.createHandler(f.deps),
+      event("POST", "/v1/topics/demo/pause", "demo", query),
+    );
+    const resume = await call(
+      fns.resume.createHandler(f.deps),
+      event("POST", "/v1/topics/demo/resume", "demo", query),
+    );
+
+    for (const out of [pause, resume]) {
+      expect(out.statusCode).toBe(400);
+      expect(out.body).toMatchObject({
+        error: { code: "validation_failed", issues: [{ path: "group", message: "unknown parameter" }] },
+      });
+    }
+    expect(f.topicSwitch.changes).toEqual([]);
   });
 
   it.each(BAD_TOPICS)("answer 404 not_found for topic %j and switch nothing", async (topic) => {
