@@ -1,5 +1,6 @@
-import { mkdir, readFile, rename, writeFile } from "node:fs/promises";
+import { mkdir, readFile } from "node:fs/promises";
 import { dirname } from "node:path";
+import { writeFileAtomic } from "#local/runtime/atomic-file.js";
 import { SchedulerError } from "./errors.js";
 
 export type ScheduleState = "ENABLED" | "DISABLED";
@@ -433,8 +434,9 @@ async function readState(path: string): Promise<PersistedState | undefined> {
 /**
  * Coalesces bursts of mutations into few writes of the whole state: at most one write runs at a time, and the
  * next waits a few times as long as the last one took, so a large state under a storm of CreateSchedule calls
- * costs a bounded share of the event loop instead of being re-serialised back to back. Each write goes to a
- * temporary file renamed over the real one, so a crash never leaves a half-written file behind.
+ * costs a bounded share of the event loop instead of being re-serialised back to back. Each write replaces the
+ * file atomically (local/runtime/atomic-file.ts), so a crash never leaves a half-written file behind; one write at
+ * a time keeps the latest state the one that lands.
  */
 class JsonFileWriter {
   private dirty = false;
@@ -443,15 +445,12 @@ class JsonFileWriter {
   private timer: NodeJS.Timeout | undefined;
   private writing: Promise<void> | undefined;
   private directoryReady = false;
-  private readonly tmpPath: string;
 
   constructor(
     private readonly path: string,
     private readonly snapshot: () => unknown,
     private readonly logger: (line: string) => void,
-  ) {
-    this.tmpPath = `${path}.${process.pid}.tmp`;
-  }
+  ) {}
 
   markDirty(): void {
     this.dirty = true;
@@ -490,8 +489,7 @@ class JsonFileWriter {
           await mkdir(dirname(this.path), { recursive: true });
           this.directoryReady = true;
         }
-        await writeFile(this.tmpPath, text, "utf8");
-        await rename(this.tmpPath, this.path);
+        await writeFileAtomic(this.path, text);
       } catch (error) {
         this.dirty = true;
         this.logger(`scheduler: could not persist state to ${this.path}: ${String(error)}`);
