@@ -4,6 +4,7 @@
  * can size its emulated queues and event-source runners from exactly the same rules as AWS.
  */
 import { isProtectedTopic, type PunctualConfig, type TopicConfig } from "#shared/config/index.js";
+import { MATERIALIZER_PERIOD_MS } from "#shared/domain/schedule.js";
 
 /** AWS: a queue's visibility timeout should be at least 6 × its consuming function's timeout. */
 export const VISIBILITY_TIMEOUT_FACTOR = 6;
@@ -94,9 +95,10 @@ export const SWEEPER_TIMEOUT_SECONDS = 50;
 /**
  * The schedule materializer (issue 14, point 4) runs every minute; its horizon (4 minutes,
  * shared/domain/schedule.ts) covers three missed runs. Timeout below the rate, like the sweeper's; overlapping
- * runs are harmless (occurrences are idempotent, the cursor write conditional).
+ * runs are harmless (occurrences are idempotent, the cursor write conditional). The period is the domain's: the
+ * pass at creation and resume covers two of them (INLINE_COVER_MS), so a faster rate only adds slack.
  */
-export const MATERIALIZER_RATE_MINUTES = 1;
+export const MATERIALIZER_RATE_MINUTES = MATERIALIZER_PERIOD_MS / 60_000;
 export const MATERIALIZER_TIMEOUT_SECONDS = 50;
 
 /**

@@ -41,8 +41,33 @@ export function materializeHorizonMs(maxDelaySeconds: number): number {
 }
 /** At most this many occurrences per schedule per scheduled run: a one-second cron needs 60 a minute. */
 export const MAX_OCCURRENCES_PER_RUN = 150;
-/** At creation and resume, inside the API call: enough to cover the minute until the next scheduled run. */
-export const MAX_OCCURRENCES_INLINE = 25;
+/** How often the materializer runs (its EventBridge rule's rate, cdk/lib/sizing.ts, is derived from this). */
+export const MATERIALIZER_PERIOD_MS = 60_000;
+/**
+ * What the pass at creation and resume (inside the API call) must cover: every occurrence due before the next
+ * scheduled run can have made it. That run comes within one period; the second period absorbs a late tick
+ * (EventBridge fires a rate rule somewhere within its minute, not on its 0th second) and leaves the run's
+ * occurrences a lead of their own. With a fixed 25 instead, a one-second cron's occurrences from the 26th second
+ * on waited for that run and were delivered up to ~35 s late.
+ */
+export const INLINE_COVER_MS = 2 * MATERIALIZER_PERIOD_MS;
+/** The inline pass makes at least this many occurrences (within the horizon), whatever their pace. */
+export const MIN_OCCURRENCES_INLINE = 25;
+/**
+ * The most the inline pass can make: a cron's finest step is a second, so the INLINE_COVER_MS after any instant
+ * hold at most one occurrence per second. This bounds the create and resume calls whatever the pattern.
+ */
+export const MAX_OCCURRENCES_INLINE = INLINE_COVER_MS / 1000;
+
+/**
+ * How many occurrences the inline pass from `fromMs` makes: every one within INLINE_COVER_MS (so none waits for
+ * the next scheduled run past its due time), and at least MIN_OCCURRENCES_INLINE, so a slower pattern is still
+ * made as far ahead as it was (most often to the horizon's end).
+ */
+export function inlineOccurrenceLimit(spec: CronSpec, fromMs: number): number {
+  const covered = occurrencesBetween(spec, fromMs, fromMs + INLINE_COVER_MS, MAX_OCCURRENCES_INLINE).length;
+  return Math.max(MIN_OCCURRENCES_INLINE, covered);
+}
 /** How many next occurrences a schedule view lists. */
 export const VIEW_NEXT_OCCURRENCES = 5;
 

@@ -15,7 +15,7 @@ import { topicConfig } from "#shared/config/index.js";
 import { toIssues } from "#shared/domain/add-task-request.js";
 import { newUlid } from "#shared/domain/keys.js";
 import {
-  MAX_OCCURRENCES_INLINE,
+  inlineOccurrenceLimit,
   makeScheduleKey,
   materializeAt,
   type ScheduleRecord,
@@ -24,7 +24,12 @@ import {
   scheduleShardOf,
 } from "#shared/domain/schedule.js";
 import { retentionExpiry } from "#shared/domain/task.js";
-import { horizonOf, type MaterializeDeps, materializeSchedule } from "./materialize.js";
+import {
+  horizonOf,
+  INLINE_OCCURRENCE_CONCURRENCY,
+  type MaterializeDeps,
+  materializeSchedule,
+} from "./materialize.js";
 import { parseCreateSchedule } from "./request.js";
 import { type StopDeps, settleStoppedEpoch } from "./stop.js";
 import { scheduleView, specOf } from "./view.js";
@@ -91,13 +96,15 @@ export function scheduleMayBeStored(cause?: unknown): HttpError {
 }
 
 /**
- * The first pass at creation and resume; answers the schedule as it is afterwards, or as written when reading it
- * back fails: the schedule is stored by then, so that failure must not become a 503 "retry", which for a create
- * would store a second schedule.
+ * The first pass at creation and resume: every occurrence due before the next scheduled run can have made it
+ * (inlineOccurrenceLimit), bounded however fast the pattern. Answers the schedule as it is afterwards, or as
+ * written when reading it back fails: the schedule is stored by then, so that failure must not become a 503
+ * "retry", which for a create would store a second schedule.
  */
 async function materializeInline(deps: ScheduleRouteDeps, schedule: ScheduleRecord): Promise<ScheduleRecord> {
   try {
-    await materializeSchedule(deps, schedule, MAX_OCCURRENCES_INLINE);
+    const limit = inlineOccurrenceLimit(specOf(schedule), schedule.materializedUntilMs);
+    await materializeSchedule(deps, schedule, limit, INLINE_OCCURRENCE_CONCURRENCY);
   } catch (error) {
     deps.onMaterializeError?.(schedule.scheduleId, error);
   }

@@ -40,8 +40,14 @@ export interface MaterializeResult {
   readonly advanced: boolean;
 }
 
-/** How many occurrence tasks one schedule creates (or cancels) side by side. */
+/** How many occurrence tasks one schedule creates (or cancels) side by side in a run (4 schedules at a time). */
 const OCCURRENCE_CONCURRENCY = 4;
+/**
+ * Side by side in the pass at creation and resume: one schedule with its caller waiting, and up to
+ * MAX_OCCURRENCES_INLINE (120) occurrences for a one-second cron. Not more: a schedule's occurrences share one
+ * ordering group, i.e. one DynamoDB partition (1,000 writes/s), which 8 adds in flight stay well within.
+ */
+export const INLINE_OCCURRENCE_CONCURRENCY = 8;
 
 /**
  * Makes a schedule's occurrences within the horizon tasks, then advances its cursor. Exactly once per
@@ -59,6 +65,7 @@ export async function materializeSchedule(
   deps: MaterializeDeps,
   schedule: ScheduleRecord,
   limit: number,
+  concurrency = OCCURRENCE_CONCURRENCY,
 ): Promise<MaterializeResult> {
   if (schedule.status !== "active") return { occurrences: 0, advanced: false };
   const nowMs = deps.now();
@@ -73,7 +80,7 @@ export async function materializeSchedule(
   if (occurrences.length > 0 && !(await leaseWindow(deps, schedule, untilMs))) {
     return { occurrences: 0, advanced: false };
   }
-  await createOccurrences(deps, schedule, occurrences);
+  await createOccurrences(deps, schedule, occurrences, concurrency);
   const result = await deps.store.updateSchedule(
     schedule.scheduleId,
     advanceChange(schedule, spec, untilMs, nowMs, horizonMs),
@@ -141,9 +148,10 @@ async function createOccurrences(
   deps: MaterializeDeps,
   schedule: ScheduleRecord,
   occurrences: readonly number[],
+  concurrency: number,
 ): Promise<void> {
   const failures: unknown[] = [];
-  await forEachBounded(occurrences, OCCURRENCE_CONCURRENCY, async (occurrenceMs) => {
+  await forEachBounded(occurrences, concurrency, async (occurrenceMs) => {
     try {
       await addTask(deps, { body: occurrenceBody(schedule, occurrenceMs), scheduleId: schedule.scheduleId });
     } catch (error) {

@@ -303,13 +303,14 @@ describe("materializing", () => {
   });
 
   it.each([
-    ["2027-01-01T00:00:26.000Z", 25],
-    ["2027-01-01T00:00:25.500Z", 25],
+    ["2027-01-01T00:02:01.000Z", 120],
+    ["2027-01-01T00:02:00.500Z", 120],
+    ["2027-01-01T00:02:05.000Z", 124],
     ["2027-01-01T00:00:30.000Z", 29],
   ])(
     "a one-second schedule ending at %s: exactly the occurrences before end_at, ended only once they are made",
     async (end, count) => {
-      // Created at 00:00:00.400: the inline pass stops at its cap (25) at or just before end_at.
+      // Created at 00:00:00.400: the inline pass stops at its cap (120: two minutes) at or just before end_at.
       const h = harness("2027-01-01T00:00:00.400Z");
       const { schedule_id: id } = await createSchedule(h.deps, body({ cron: "* * * * * *", end_at: end }));
       const endedAtCreation = h.schedule(id).status === "ended";
@@ -320,7 +321,7 @@ describe("materializing", () => {
       expect(occurrences).toEqual(
         Array.from({ length: count }, (_, i) => Date.parse("2027-01-01T00:00:01Z") + i * 1000),
       );
-      expect(endedAtCreation).toBe(count === 25);
+      expect(endedAtCreation).toBe(count <= MAX_OCCURRENCES_INLINE);
       expect(h.schedule(id).status).toBe("ended");
     },
   );
@@ -392,15 +393,124 @@ describe("materializing", () => {
     expect(h.schedule(id).materializedUntilMs).toBe(h.clock.nowMs + 120_000);
   });
 
-  it("caps the occurrences made inline at creation; the scheduled run makes the rest", async () => {
+  it("caps the occurrences made inline at creation (two minutes of a one-second cron); the scheduled run makes the rest, up to its own cap", async () => {
     const h = harness();
     await createSchedule(h.deps, body({ cron: "* * * * * *" }));
     const inline = h.tasks().length;
 
+    h.clock.advance(60_000);
     await runMaterializer(h.deps);
 
+    expect(MAX_OCCURRENCES_INLINE).toBe(120);
     expect(inline).toBe(MAX_OCCURRENCES_INLINE);
-    expect(h.tasks()).toHaveLength(150 + MAX_OCCURRENCES_INLINE);
+    expect(h.tasks()).toHaveLength(MAX_OCCURRENCES_INLINE + 150);
+  });
+
+  it("makes at least 25 occurrences inline for a slower pattern, as far as the horizon", async () => {
+    const h = harness();
+    const { schedule_id: id } = await createSchedule(h.deps, body({ cron: "*/7 * * * * *" }));
+
+    // 7-second steps within each minute (0, 7, … 56): 9 a minute, 25 within the first 2:50, all within 4 min.
+    expect(h.tasks()).toHaveLength(25);
+    expect(h.schedule(id).materializedUntilMs).toBe(Date.parse("2027-01-01T00:02:49.000Z"));
+  });
+});
+
+/**
+ * When each occurrence's task came to exist, against its due time, with the materializer running every minute
+ * from `firstRunAfterMs` after `startedAtMs` (the worst case: the schedule was created or resumed just after a run).
+ */
+async function occurrenceLeads(
+  h: ReturnType<typeof harness>,
+  startedAtMs: number,
+  untilMs: number,
+  firstRunAfterMs = 60_000,
+) {
+  h.clock.set(new Date(startedAtMs + firstRunAfterMs).toISOString());
+  while (h.clock.nowMs <= untilMs) {
+    await runMaterializer(h.deps);
+    h.clock.advance(60_000);
+  }
+  // The occurrence's instant is in its key: a task added after it is due is due "now", not at the occurrence.
+  const made = h
+    .live()
+    .map((t) => ({ occurrenceMs: Number(t.idempotencyKey?.split(":").at(-1)), acceptedAtMs: t.acceptedAtMs }))
+    .filter((t) => t.acceptedAtMs >= startedAtMs && t.occurrenceMs <= untilMs)
+    .sort((a, b) => a.occurrenceMs - b.occurrenceMs);
+  return {
+    occurrences: made.map((t) => t.occurrenceMs),
+    late: made
+      .filter((t) => t.acceptedAtMs > t.occurrenceMs)
+      .map((t) => new Date(t.occurrenceMs).toISOString()),
+    /** The shortest time ahead of due among the occurrences not made inline (at creation or resume). */
+    leastLeadAfterInline: Math.min(
+      ...made.filter((t) => t.acceptedAtMs > startedAtMs).map((t) => t.occurrenceMs - t.acceptedAtMs),
+    ),
+  };
+}
+
+describe("fast schedules: every occurrence made before it is due", () => {
+  const everySecond = (from: number, to: number) =>
+    Array.from(
+      { length: Math.floor(to / 1000) - Math.floor(from / 1000) },
+      (_, i) => (Math.floor(from / 1000) + i + 1) * 1000,
+    );
+
+  it.each([
+    ["every second", "* * * * * *"],
+    ["every 2 s", "*/2 * * * * *"],
+  ])(
+    "a schedule firing %s created just after a materializer run: no occurrence waits for a run that comes after its due time",
+    async (_, cron) => {
+      // Prepare
+      const h = harness("2027-01-01T00:00:00.400Z");
+      const created = h.clock.nowMs;
+
+      // Act: create, then the materializer every minute for five minutes.
+      await createSchedule(h.deps, body({ cron }));
+      const leads = await occurrenceLeads(h, created, created + 5 * 60_000);
+
+      // Assess: every occurrence made once, none after its due time; those not made at creation a run ahead.
+      const step = cron.startsWith("*/2") ? 2 : 1;
+      expect(leads.occurrences).toEqual(
+        everySecond(created, created + 5 * 60_000).filter((ms) => (ms / 1000) % step === 0),
+      );
+      expect(leads.late).toEqual([]);
+      expect(leads.leastLeadAfterInline).toBeGreaterThanOrEqual(60_000);
+    },
+  );
+
+  it("a one-second schedule resumed just after a run: its occurrences are made before they are due", async () => {
+    // Prepare
+    const h = harness("2027-01-01T00:00:00.400Z");
+    const { schedule_id: id } = await createSchedule(h.deps, body({ cron: "* * * * * *" }));
+    await pauseSchedule(h.deps, id);
+    h.clock.set("2027-01-01T00:10:00.400Z");
+    const resumed = h.clock.nowMs;
+
+    // Act
+    await resumeSchedule(h.deps, id);
+    const leads = await occurrenceLeads(h, resumed, resumed + 5 * 60_000);
+
+    // Assess
+    expect(leads.occurrences).toEqual(everySecond(resumed, resumed + 5 * 60_000));
+    expect(leads.late).toEqual([]);
+    expect(leads.leastLeadAfterInline).toBeGreaterThanOrEqual(60_000);
+  });
+
+  it("a first run half a minute later than the cadence still comes before the inline occurrences run out", async () => {
+    // Prepare
+    const h = harness("2027-01-01T00:00:00.400Z");
+    const created = h.clock.nowMs;
+
+    // Act
+    await createSchedule(h.deps, body({ cron: "* * * * * *" }));
+    const leads = await occurrenceLeads(h, created, created + 5 * 60_000, 90_000);
+
+    // Assess
+    expect(leads.occurrences).toEqual(everySecond(created, created + 5 * 60_000));
+    expect(leads.late).toEqual([]);
+    expect(leads.leastLeadAfterInline).toBeGreaterThanOrEqual(30_000);
   });
 });
 
