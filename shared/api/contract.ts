@@ -175,6 +175,9 @@ export const API_CONTRACT = {
     responses: {
       "200": { description: "resumed (idempotent)", schema: topicPauseResponseSchema },
       "404": error("no such topic (`not_found`)"),
+      "409": error(
+        "the runtime topic settings document holds the topic paused (`conflict`, `reason: paused_by_settings`): set `paused: false` there first; nothing was changed",
+      ),
     },
   },
   "GET /v1/topics": {

@@ -1,6 +1,6 @@
 import type { TaskStore } from "#shared/adapters/task-store.js";
 import type { TopicQueueStats, TopicSwitch } from "#shared/adapters/topic-switch.js";
-import { notFound } from "#shared/api/errors.js";
+import { conflict, notFound } from "#shared/api/errors.js";
 import { type TopicPauseResponse, type TopicView, topicParamsSchema } from "#shared/api/schemas/topics.js";
 import type { PunctualConfig } from "#shared/config/index.js";
 import type { TopicMapping } from "#shared/contract/topology.js";
@@ -34,7 +34,8 @@ function mappingOf(deps: TopicDeps, topic: string | undefined): { name: string; 
 
 /**
  * Pause (`paused` true) or resume a topic. Idempotent: pausing a paused topic answers the same. Nothing else
- * changes: tasks keep being accepted, armed and relayed to the FIFO queue, where they wait.
+ * changes: tasks keep being accepted, armed and relayed to the FIFO queue, where they wait. `deps.config` must be
+ * the current settings (runtime document applied): a resume it holds paused is a 409.
  */
 export async function setTopicPaused(
   deps: TopicDeps,
@@ -42,9 +43,22 @@ export async function setTopicPaused(
   paused: boolean,
 ): Promise<TopicPauseResponse> {
   const { name, mapping } = mappingOf(deps, topic);
+  if (!paused && deps.config.resolvedTopics[name]?.paused) throw heldBySettings(name);
   await deps.topicSwitch.setPaused(mapping, paused);
   // Lambda answers `Disabling`/`Enabling` at first: report what was asked, which is what the mapping converges to.
   return { topic: name, paused };
+}
+
+/**
+ * A resume the runtime settings document overrules: it says `paused: true`, so the next sweep would disable the
+ * mapping again (settings-hold.ts) and a 200 `paused: false` would be a lie. Nothing is changed; the settings
+ * document is the place to resume such a topic.
+ */
+function heldBySettings(topic: string) {
+  return conflict(
+    `topic "${topic}" is held paused by its runtime settings document (AppConfig topic settings: paused: true); set paused to false there, then resume`,
+    { reason: "paused_by_settings" },
+  );
 }
 
 export async function getTopic(deps: TopicReadDeps, topic: string | undefined): Promise<TopicView> {

@@ -1,5 +1,6 @@
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2, Context } from "aws-lambda";
 import { afterEach, beforeAll, describe, expect, it, vi } from "vitest";
+import { StaticTopicSettings } from "#shared/adapters/topic-settings.js";
 import { SWEEP_SHARDS, sweepShardOf } from "#shared/domain/sweep.js";
 import { makeTask } from "../../support/factories.js";
 import { FakeTopicQueueStats, FakeTopicSwitch, topicMapping } from "../../support/fakes/topic-switch.js";
@@ -158,6 +159,34 @@ describe("POST /v1/topics/{topic}/pause and /resume", () => {
         error: { code: "validation_failed", issues: [{ path: "group", message: "unknown parameter" }] },
       });
     }
+    expect(f.topicSwitch.changes).toEqual([]);
+  });
+
+  it("resume answers 409 naming the settings document while it holds the topic paused, and switches nothing", async () => {
+    const f = deps();
+    const deployed = f.deps.config;
+    const demo = deployed.resolvedTopics.demo;
+    if (!demo) throw new Error("the test config declares demo");
+    // The runtime settings document (AppConfig) says `paused: true`: the next sweep would pause it again.
+    const held = {
+      ...deployed,
+      resolvedTopics: { ...deployed.resolvedTopics, demo: { ...demo, paused: true } },
+    };
+    f.topicSwitch.paused.set(String(f.mappings.demo?.mappingUuid), true);
+
+    const out = await call(
+      fns.resume.createHandler({ ...f.deps, settings: new StaticTopicSettings(held) }),
+      event("POST", "/v1/topics/demo/resume", "demo"),
+    );
+
+    expect(out.statusCode).toBe(409);
+    expect(out.body).toEqual({
+      error: {
+        code: "conflict",
+        message: expect.stringMatching(/runtime settings document.*paused: true/),
+        reason: "paused_by_settings",
+      },
+    });
     expect(f.topicSwitch.changes).toEqual([]);
   });
 
