@@ -1,5 +1,5 @@
-import type { TaskStore } from "#shared/adapters/task-store.js";
-import { decodeCursor, encodeCursor, failedCursorSchema } from "#shared/api/cursor.js";
+import type { PageKey, TaskStore } from "#shared/adapters/task-store.js";
+import { decodeCursor, encodeCursor, filterBinding, replayCursorSchema } from "#shared/api/cursor.js";
 import { unknownTopic, validationFailed } from "#shared/api/errors.js";
 import {
   BULK_REPLAY_MAX,
@@ -75,7 +75,13 @@ async function matchFilter(deps: ReplayTopicDeps, topic: string, body: BulkRepla
   const before = body.failed_before ? Date.parse(body.failed_before) : Infinity;
   const matched: TaskRecord[] = [];
   let read = 0;
-  let cursor = decodeCursor(body.cursor, failedCursorSchema(topic));
+  // Times as instants, so the same filter written with another offset keeps its cursor.
+  const filter = filterBinding([
+    Number.isFinite(after) ? after : null,
+    Number.isFinite(before) ? before : null,
+    body.error_contains ?? null,
+  ]);
+  let cursor = listKeyOf(decodeCursor(body.cursor, replayCursorSchema(topic, filter)));
   do {
     const page = await deps.store.listFailed(topic, Math.min(100, BULK_REPLAY_MAX - read), cursor);
     cursor = page.next;
@@ -87,7 +93,14 @@ async function matchFilter(deps: ReplayTopicDeps, topic: string, body: BulkRepla
         matched.push(task);
     }
   } while (cursor && read < BULK_REPLAY_MAX);
-  return { matched, failed: [] as Failure[], next: cursor };
+  return { matched, failed: [] as Failure[], next: cursor && { ...cursor, filter } };
+}
+
+/** The failed list's own key, without the filter binding DynamoDB knows nothing of. */
+function listKeyOf(cursor: PageKey | undefined): PageKey | undefined {
+  if (!cursor) return undefined;
+  const { filter: _filter, ...key } = cursor;
+  return key;
 }
 
 async function replayInGroupOrder(

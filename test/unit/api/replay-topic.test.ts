@@ -135,6 +135,42 @@ describe("replayTopic", () => {
     expect(topicQueue.enqueued.map((m) => m.taskId)).toEqual([match.taskId]);
   });
 
+  it("a cursor belongs to its filter: another filter's (a dry run's kept by a script) is a 400 that replays nothing", async () => {
+    const { store, topicQueue, deps } = setup();
+    // The oldest failure times out; 1,000 newer ones fail with HTTP 500, so the timeout filter needs a second call.
+    const timeout = await failed(store, "old", 0, NOW + 1, "timeout after 5000 ms");
+    for (let i = 0; i < 1_000; i++) await failed(store, `g${i}`, 0, NOW + 10 + i);
+    const dry = await replayTopic(deps, "demo", { error_contains: "HTTP 500", dry_run: true });
+    expect(dry).toMatchObject({ matched: 1_000, next_cursor: expect.any(String) });
+
+    const other = await refusal(
+      replayTopic(deps, "demo", { error_contains: "timeout", cursor: String(dry.next_cursor) }),
+    );
+    const unfiltered = await refusal(replayTopic(deps, "demo", { cursor: String(dry.next_cursor) }));
+    // The filter's own cursor goes on, handing the store the list's key only (DynamoDB refuses unknown attributes).
+    const listFailed = store.listFailed.bind(store);
+    const startKeys: unknown[] = [];
+    const recording = Object.assign(Object.create(store) as MemoryTaskStore, {
+      listFailed: (...args: Parameters<MemoryTaskStore["listFailed"]>) => {
+        startKeys.push(args[2]);
+        return listFailed(...args);
+      },
+    });
+    const same = await replayTopic({ ...deps, store: recording }, "demo", {
+      error_contains: "HTTP 500",
+      dry_run: true,
+      cursor: String(dry.next_cursor),
+    });
+
+    for (const error of [other, unfiltered]) {
+      expect(error).toMatchObject({ status: 400, code: "validation_failed", issues: [{ path: "cursor" }] });
+    }
+    expect(same).toMatchObject({ matched: 0, next_cursor: null });
+    expect(Object.keys(startKeys[0] as object).sort()).toEqual(["failedAtMs", "failedTopic", "pk", "sk"]);
+    expect(topicQueue.calls).toEqual([]);
+    expect((await store.get(timeout.taskId))?.status).toBe("failed");
+  });
+
   /** The concurrent replay that got there first, and the delivery of its copy: the task now reads `delivered`. */
   async function replayedAndDelivered(store: MemoryTaskStore, taskId: string) {
     await store.markReplayed(taskId, NOW + 5);
