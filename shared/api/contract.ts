@@ -74,7 +74,9 @@ const error = (description: string): ResponseSpec => ({ description, schema: err
 
 /** Errors every JSON route may answer besides its own. */
 export const COMMON_ERRORS: Readonly<Record<string, ResponseSpec>> = {
-  "400": error("the request is invalid (`validation_failed`, `invalid_json`, `unknown_topic`)"),
+  "400": error(
+    "the request is invalid (`validation_failed`, `invalid_json`, `unknown_topic`); a query parameter given more than once is a `validation_failed` naming it",
+  ),
   "403": { description: "API Gateway refused the caller (IAM or JWT auth)" },
   "405": error("the path exists under other methods (`method_not_allowed`, with an `Allow` header)"),
   "503": {
