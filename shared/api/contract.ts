@@ -168,6 +168,12 @@ export const API_CONTRACT = {
     responses: {
       "200": { description: "paused (idempotent)", schema: topicPauseResponseSchema },
       "404": error("no such topic (`not_found`)"),
+      "503": {
+        description:
+          "the topic's deliver mapping is still being updated by a previous pause or resume (`service_unavailable`; Lambda's ResourceInUseException): nothing was changed; retry after `Retry-After` (5 s). Or a dependency is unavailable for now: retry",
+        schema: errorBodySchema,
+        headers: { "Retry-After": "seconds to wait before retrying" },
+      },
     },
   },
   "POST /v1/topics/{topic}/resume": {
@@ -180,6 +186,12 @@ export const API_CONTRACT = {
       "409": error(
         "the runtime topic settings document holds the topic paused (`conflict`, `reason: paused_by_settings`): set `paused: false` there first; nothing was changed",
       ),
+      "503": {
+        description:
+          "the topic's deliver mapping is still being updated by a previous pause or resume (`service_unavailable`; Lambda's ResourceInUseException): nothing was changed; retry after `Retry-After` (5 s). Or a dependency is unavailable for now: retry",
+        schema: errorBodySchema,
+        headers: { "Retry-After": "seconds to wait before retrying" },
+      },
     },
   },
   "GET /v1/topics": {

@@ -1,6 +1,8 @@
+import { type LambdaClient, ResourceInUseException } from "@aws-sdk/client-lambda";
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2, Context } from "aws-lambda";
 import { afterEach, beforeAll, describe, expect, it, vi } from "vitest";
 import { StaticTopicSettings } from "#shared/adapters/topic-settings.js";
+import { LambdaTopicSwitch } from "#shared/adapters/topic-switch.js";
 import { SWEEP_SHARDS, sweepShardOf } from "#shared/domain/sweep.js";
 import { makeTask } from "../../support/factories.js";
 import { FakeTopicQueueStats, FakeTopicSwitch, topicMapping } from "../../support/fakes/topic-switch.js";
@@ -188,6 +190,26 @@ describe("POST /v1/topics/{topic}/pause and /resume", () => {
       },
     });
     expect(f.topicSwitch.changes).toEqual([]);
+  });
+
+  it("answer a mapping still being updated (Lambda's ResourceInUseException) as a 503 with Retry-After", async () => {
+    const f = deps();
+    const inUse = new ResourceInUseException({ message: "The resource is in use", $metadata: {} });
+    const lambda = { send: () => Promise.reject(inUse) } as unknown as LambdaClient;
+    const topicSwitch = new LambdaTopicSwitch(lambda);
+
+    for (const [handler, path] of [
+      [fns.pause.createHandler({ ...f.deps, topicSwitch }), "/v1/topics/demo/pause"],
+      [fns.resume.createHandler({ ...f.deps, topicSwitch }), "/v1/topics/demo/resume"],
+    ] as const) {
+      const out = (await handler(event("POST", path, "demo"), context)) as APIGatewayProxyStructuredResultV2;
+
+      expect(out.statusCode, path).toBe(503);
+      expect(out.headers?.["retry-after"], path).toBe("5");
+      expect(JSON.parse(String(out.body)), path).toEqual({
+        error: { code: "service_unavailable", message: expect.stringContaining("still being updated") },
+      });
+    }
   });
 
   it.each(BAD_TOPICS)("answer 404 not_found for topic %j and switch nothing", async (topic) => {
