@@ -1,6 +1,11 @@
 import type { Logger } from "@aws-lambda-powertools/logger";
 import { LambdaClient } from "@aws-sdk/client-lambda";
 import { createAwsClient } from "#shared/adapters/aws-clients.js";
+import {
+  topicSettingsFromEnvironment,
+  type WithTopicSettings,
+  withCurrentSettings,
+} from "#shared/adapters/topic-settings.js";
 import { LambdaTopicSwitch } from "#shared/adapters/topic-switch.js";
 import { type HttpHandler, httpRoute } from "#shared/api/http-route.js";
 import { loadEnvironmentConfig } from "#shared/config/index.js";
@@ -14,11 +19,17 @@ const env = requireEnv([ENV.environment]);
 const config = loadEnvironmentConfig(env.PUNCTUAL_ENV);
 const logger = createFunctionLogger(config);
 
-export function createHandler(deps: TopicDeps & { readonly logger: Logger }): HttpHandler {
+export function createHandler(
+  deps: TopicDeps & WithTopicSettings & { readonly logger: Logger },
+): HttpHandler {
   return httpRoute(
     { method: "POST", logger: deps.logger, pathParameters: ["topic"], noQuery: true },
     async (request) => {
-      const answer = await setTopicPaused(deps, request.pathParameter("topic"), false);
+      const answer = await setTopicPaused(
+        await withCurrentSettings(deps),
+        request.pathParameter("topic"),
+        false,
+      );
       deps.logger.info("topic resumed", { topic: answer.topic });
       return { statusCode: 200, body: answer };
     },
@@ -30,4 +41,6 @@ export const handler = createHandler({
   mappings: readTopology("topicMappings"),
   topicSwitch: new LambdaTopicSwitch(createAwsClient(LambdaClient)),
   logger,
+  // A resume reads the runtime settings: while they say `paused: true` it is a 409, not a resume the sweep undoes.
+  settings: topicSettingsFromEnvironment(config, logger),
 });

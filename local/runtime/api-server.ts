@@ -170,6 +170,20 @@ function readBody(req: http.IncomingMessage): Promise<Buffer | undefined> {
   });
 }
 
+/**
+ * As API Gateway (HTTP API, payload 2.0) builds `queryStringParameters`: a repeated key's values joined with a
+ * comma, an empty value kept (`x=&x=y` → `",y"`). Through a Map, so a key Object.prototype has (`constructor`,
+ * `__proto__`) is an ordinary key, not joined to the prototype's value or dropped.
+ */
+function queryParametersOf(url: URL): Record<string, string> {
+  const joined = new Map<string, string>();
+  for (const [name, value] of url.searchParams) {
+    const before = joined.get(name);
+    joined.set(name, before === undefined ? value : `${before},${value}`);
+  }
+  return Object.fromEntries(joined);
+}
+
 function toEvent(
   req: http.IncomingMessage,
   url: URL,
@@ -183,8 +197,7 @@ function toEvent(
   for (const [name, value] of Object.entries(req.headers)) {
     if (value !== undefined) headers[name.toLowerCase()] = Array.isArray(value) ? value.join(",") : value;
   }
-  const query: Record<string, string> = {};
-  for (const [name, value] of url.searchParams) query[name] = query[name] ? `${query[name]},${value}` : value;
+  const query = queryParametersOf(url);
   const isText = body.length === 0 || /json|text|xml|urlencoded/i.test(headers["content-type"] ?? "");
   const now = new Date();
   return {

@@ -16,9 +16,26 @@ import type { TopicMapping } from "#shared/contract/topology.js";
 export interface TopicSwitch {
   /** Whether the topic's mapping is disabled or being disabled. */
   isPaused(mapping: TopicMapping): Promise<boolean>;
-  /** Disables (paused) or enables the mapping; answers the state Lambda reports after the change. */
+  /**
+   * Disables (paused) or enables the mapping; answers the state Lambda reports after the change. Throws
+   * TopicSwitchBusyError, having changed nothing, while a previous update of the mapping is in progress.
+   */
   setPaused(mapping: TopicMapping, paused: boolean): Promise<boolean>;
 }
+
+/**
+ * The mapping cannot be switched for now: a previous update (a pause right after a resume, two operators at once)
+ * is still in progress. Lambda answers ResourceInUseException (or ResourceConflictException) until the mapping
+ * settles, within seconds; nothing was changed, so the same request a moment later gets through.
+ */
+export class TopicSwitchBusyError extends Error {
+  override readonly name = "TopicSwitchBusyError";
+  constructor(cause: unknown) {
+    super("the topic's event source mapping is still being updated", { cause });
+  }
+}
+
+const BUSY_ERRORS = new Set(["ResourceInUseException", "ResourceConflictException"]);
 
 /** Lambda's mapping states; `Disabling` counts as paused (no new batches start), `Enabling` as running. */
 const PAUSED_STATES = new Set(["Disabled", "Disabling"]);
@@ -32,10 +49,15 @@ export class LambdaTopicSwitch implements TopicSwitch {
   }
 
   async setPaused(mapping: TopicMapping, paused: boolean): Promise<boolean> {
-    const out = await this.lambda.send(
-      new UpdateEventSourceMappingCommand({ UUID: mapping.mappingUuid, Enabled: !paused }),
-    );
-    return PAUSED_STATES.has(out.State ?? "");
+    try {
+      const out = await this.lambda.send(
+        new UpdateEventSourceMappingCommand({ UUID: mapping.mappingUuid, Enabled: !paused }),
+      );
+      return PAUSED_STATES.has(out.State ?? "");
+    } catch (error) {
+      if (error instanceof Error && BUSY_ERRORS.has(error.name)) throw new TopicSwitchBusyError(error);
+      throw error;
+    }
   }
 }
 

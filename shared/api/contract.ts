@@ -74,7 +74,9 @@ const error = (description: string): ResponseSpec => ({ description, schema: err
 
 /** Errors every JSON route may answer besides its own. */
 export const COMMON_ERRORS: Readonly<Record<string, ResponseSpec>> = {
-  "400": error("the request is invalid (`validation_failed`, `invalid_json`, `unknown_topic`)"),
+  "400": error(
+    "the request is invalid (`validation_failed`, `invalid_json`, `unknown_topic`); a query parameter given more than once is a `validation_failed` naming it",
+  ),
   "403": { description: "API Gateway refused the caller (IAM or JWT auth)" },
   "405": error("the path exists under other methods (`method_not_allowed`, with an `Allow` header)"),
   "503": {
@@ -166,6 +168,12 @@ export const API_CONTRACT = {
     responses: {
       "200": { description: "paused (idempotent)", schema: topicPauseResponseSchema },
       "404": error("no such topic (`not_found`)"),
+      "503": {
+        description:
+          "the topic's deliver mapping is still being updated by a previous pause or resume (`service_unavailable`; Lambda's ResourceInUseException): nothing was changed; retry after `Retry-After` (5 s). Or a dependency is unavailable for now: retry",
+        schema: errorBodySchema,
+        headers: { "Retry-After": "seconds to wait before retrying" },
+      },
     },
   },
   "POST /v1/topics/{topic}/resume": {
@@ -175,6 +183,15 @@ export const API_CONTRACT = {
     responses: {
       "200": { description: "resumed (idempotent)", schema: topicPauseResponseSchema },
       "404": error("no such topic (`not_found`)"),
+      "409": error(
+        "the runtime topic settings document holds the topic paused (`conflict`, `reason: paused_by_settings`): set `paused: false` there first; nothing was changed",
+      ),
+      "503": {
+        description:
+          "the topic's deliver mapping is still being updated by a previous pause or resume (`service_unavailable`; Lambda's ResourceInUseException): nothing was changed; retry after `Retry-After` (5 s). Or a dependency is unavailable for now: retry",
+        schema: errorBodySchema,
+        headers: { "Retry-After": "seconds to wait before retrying" },
+      },
     },
   },
   "GET /v1/topics": {
@@ -264,7 +281,7 @@ export const API_CONTRACT = {
   "POST /v1/topics/{topic}/replay": {
     summary: "Replay a topic's dead-lettered tasks (by id, or by filter) in group order",
     description:
-      "At most 1,000 tasks per call; a filter continues with `next_cursor`. Replayed tasks go through the topic's FIFO queue and deliver function, so the receiver sees no more than the topic's concurrency. `dry_run` counts what matches.",
+      "At most 1,000 tasks per call; a filter continues with `next_cursor`, given back with the same filter (another filter's cursor is a 400 that replays nothing). Replayed tasks go through the topic's FIFO queue and deliver function, so the receiver sees no more than the topic's concurrency. `dry_run` counts what matches.",
     tags: ["topics"],
     pathParams: z.object({ topic: z.string().min(1).meta({ description: "the topic" }) }),
     body: bulkReplayBodySchema,
@@ -272,6 +289,12 @@ export const API_CONTRACT = {
       "200": {
         description: "what matched, what was replayed, what could not be",
         schema: bulkReplayResponseSchema,
+      },
+      "503": {
+        description:
+          "a storage call failed (`service_unavailable`), before anything was replayed or part-way: then the message and `matched` / `replayed` in the error say how many tasks were replayed first (each group in order). Repeating the same request (same filter and cursor, or ids) is safe: only tasks still failed are replayed, none twice. An error a retry cannot get past answers the same as a 500 `internal_error`",
+        schema: errorBodySchema,
+        headers: { "Retry-After": "seconds to wait before retrying" },
       },
       "415": error("send `content-type: application/json` (`unsupported_media_type`)"),
     },

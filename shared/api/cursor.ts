@@ -6,6 +6,7 @@
  * keys must have the form our tasks' keys have: a key of the right shape but past DynamoDB's key sizes (a sort
  * key over 1,024 bytes) is a ValidationException too.
  */
+import { createHash } from "node:crypto";
 import * as z from "zod";
 import type { PageKey } from "#shared/adapters/task-store.js";
 import { isTaskPartitionOf, isTaskSortKey } from "#shared/domain/keys.js";
@@ -30,6 +31,23 @@ export function failedCursorSchema(topic: string) {
     failedTopic: z.literal(topic),
     failedAtMs: z.number().int().nonnegative(),
   });
+}
+
+/**
+ * A bulk replay's key: a failed list key bound to the filter that read it (`filter`: filterBinding of it). A
+ * filter's cursor only says where that filter stopped: resumed with another filter it would silently skip the
+ * other filter's matches before that position, so such a cursor is a 400 like any this list did not give out.
+ */
+export function replayCursorSchema(topic: string, filter: string) {
+  return failedCursorSchema(topic).extend({ filter: z.literal(filter) });
+}
+
+/**
+ * A short digest of a filter's values (in a fixed order), so binding costs every cursor a few bytes however long
+ * the filter's text. Not a secret: a caller who forges a cursor only chooses where its own list resumes.
+ */
+export function filterBinding(values: readonly (string | number | null)[]): string {
+  return createHash("sha256").update(JSON.stringify(values)).digest("base64url").slice(0, 22);
 }
 
 export function decodeCursor(cursor: string | undefined, schema: z.ZodType<PageKey>): PageKey | undefined {

@@ -202,11 +202,12 @@ export function serviceUnavailable(
   message: string,
   cause?: unknown,
   details?: HttpErrorOptions["details"],
+  retryAfterSeconds = 1,
 ): HttpError {
   return new HttpError(503, "service_unavailable", message, {
     expose: true,
     cause,
-    headers: { "retry-after": "1" },
+    headers: { "retry-after": String(retryAfterSeconds) },
     ...(details ? { details } : {}),
   });
 }

@@ -11,6 +11,7 @@ import { jsonBody, parsedBody } from "./middleware/json-body.js";
 import { type HttpMethod, methodGuard } from "./middleware/method-guard.js";
 import { noQueryGuard } from "./middleware/no-query.js";
 import { pathParameterGuard } from "./middleware/path-parameters.js";
+import { repeatedQueryGuard } from "./middleware/repeated-query.js";
 
 export type { HttpMethod } from "./middleware/method-guard.js";
 
@@ -62,7 +63,7 @@ export interface RouteOptions {
  * responder first, because middy runs `onError` in reverse, so it is the last word on every error; then
  * Powertools' context injection, the header guard (before normalisation, which would hide conflicting
  * spellings), header normalisation (API Gateway passes headers as the client sent them), and the route's own
- * guards: method, path parameters, no query, JSON body.
+ * guards: method, path parameters, repeated query keys, no query, JSON body.
  */
 export function httpRoute(
   options: RouteOptions,
@@ -80,6 +81,8 @@ export function httpRoute(
     .use(httpHeaderNormalizer());
   if (options.method !== "ANY") route.use(methodGuard(options.method));
   if (options.pathParameters) route.use(pathParameterGuard(options.pathParameters));
+  // Every route but `$default` (ANY), whose answer is a 404 or 405 whatever the query.
+  if (options.method !== "ANY") route.use(repeatedQueryGuard());
   if (options.noQuery) route.use(noQueryGuard());
   if (options.jsonBody) route.use(jsonBody({ maxBytes: options.maxBodyBytes }));
   return route.handler(async (event) => {

@@ -156,9 +156,9 @@ export const API_ROUTES = [
     name: "resume-topic",
     routeKey: "POST /v1/topics/{topic}/resume",
     entry: "functions/resume-topic.ts",
-    purpose: "enable the topic's deliver event source mapping",
+    purpose: "enable the topic's deliver event source mapping, unless its runtime settings hold it paused",
     memoryMb: 256,
-    grants: ["topic-mappings:switch"],
+    grants: ["topic-mappings:switch", "topic-settings:read"],
   },
   {
     name: "list-topics",

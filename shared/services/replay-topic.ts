@@ -1,6 +1,12 @@
-import type { TaskStore } from "#shared/adapters/task-store.js";
-import { decodeCursor, encodeCursor, failedCursorSchema } from "#shared/api/cursor.js";
-import { unknownTopic, validationFailed } from "#shared/api/errors.js";
+import type { PageKey, TaskStore } from "#shared/adapters/task-store.js";
+import { decodeCursor, encodeCursor, filterBinding, replayCursorSchema } from "#shared/api/cursor.js";
+import {
+  HttpError,
+  serviceUnavailable,
+  toHttpError,
+  unknownTopic,
+  validationFailed,
+} from "#shared/api/errors.js";
 import {
   BULK_REPLAY_MAX,
   type BulkReplayBody,
@@ -31,7 +37,8 @@ const GROUP_CONCURRENCY = 8;
  * so its FIFO queue holds them in delivery order. The receiver sees no more than the topic's concurrency: replayed
  * tasks travel the topic's FIFO queue and deliver function like any other, bounded by its event source's
  * MaximumConcurrency. A send that fails stops its group (the rest stay `failed`, reported, so a retry keeps order);
- * the task whose send failed is `queued` and re-sent by the sweeper (see replayTask).
+ * the task whose send failed is `queued` and re-sent by the sweeper (see replayTask). A storage error stops every
+ * group and answers how many were replayed, a repeat being safe (replayInterrupted).
  */
 export async function replayTopic(
   deps: ReplayTopicDeps,
@@ -75,7 +82,13 @@ async function matchFilter(deps: ReplayTopicDeps, topic: string, body: BulkRepla
   const before = body.failed_before ? Date.parse(body.failed_before) : Infinity;
   const matched: TaskRecord[] = [];
   let read = 0;
-  let cursor = decodeCursor(body.cursor, failedCursorSchema(topic));
+  // Times as instants, so the same filter written with another offset keeps its cursor.
+  const filter = filterBinding([
+    Number.isFinite(after) ? after : null,
+    Number.isFinite(before) ? before : null,
+    body.error_contains ?? null,
+  ]);
+  let cursor = listKeyOf(decodeCursor(body.cursor, replayCursorSchema(topic, filter)));
   do {
     const page = await deps.store.listFailed(topic, Math.min(100, BULK_REPLAY_MAX - read), cursor);
     cursor = page.next;
@@ -87,7 +100,20 @@ async function matchFilter(deps: ReplayTopicDeps, topic: string, body: BulkRepla
         matched.push(task);
     }
   } while (cursor && read < BULK_REPLAY_MAX);
-  return { matched, failed: [] as Failure[], next: cursor };
+  return { matched, failed: [] as Failure[], next: cursor && { ...cursor, filter } };
+}
+
+/** The failed list's own key, without the filter binding DynamoDB knows nothing of. */
+function listKeyOf(cursor: PageKey | undefined): PageKey | undefined {
+  if (!cursor) return undefined;
+  const { filter: _filter, ...key } = cursor;
+  return key;
+}
+
+/** How a replay run stands: the count so far, and the storage error that stopped it, if one did. */
+interface ReplayRun {
+  replayed: number;
+  stoppedBy?: { readonly error: unknown };
 }
 
 async function replayInGroupOrder(
@@ -98,29 +124,61 @@ async function replayInGroupOrder(
   const groups = new Map<string, TaskRecord[]>();
   for (const task of [...matched].sort(bySortKey))
     groups.set(task.pk, [...(groups.get(task.pk) ?? []), task]);
-  let replayed = 0;
-  await forEachBounded([...groups.values()], GROUP_CONCURRENCY, async (tasks) => {
-    for (const [i, task] of tasks.entries()) {
-      // Only a task still dead-lettered: the list (an eventually consistent index, or a read before a concurrent
-      // replay) may show one already replayed and delivered, which another replay would deliver twice.
-      const result = await deps.store.markReplayed(task.taskId, deps.now(), { onlyFailed: true });
-      if (result.outcome !== "replayed") {
-        failed.push({
-          task_id: task.taskId,
-          reason: result.outcome === "conflict" ? `status ${result.task.status}` : "not_found",
-        });
-        continue;
-      }
-      replayed++;
-      if (!(await sendReplayed(deps, result.task))) {
-        for (const rest of tasks.slice(i + 1))
-          failed.push({
-            task_id: rest.taskId,
-            reason: "an earlier task of its group could not be sent; retry",
-          });
-        return;
-      }
+  const run: ReplayRun = { replayed: 0 };
+  // Every group settles before the answer: one that went on after it would make the count a lie (and Lambda
+  // freezes it mid-way once the answer is sent).
+  await forEachBounded([...groups.values()], GROUP_CONCURRENCY, (tasks) =>
+    replayGroup(deps, tasks, failed, run),
+  );
+  if (run.stoppedBy) throw replayInterrupted(run.stoppedBy.error, matched.length, run.replayed);
+  return run.replayed;
+}
+
+/**
+ * One group's tasks, strictly one after another. A failed send stops the group (the rest stay `failed`); a
+ * storage error stops every group at its next task, so the answer can say what was replayed.
+ */
+async function replayGroup(deps: ReplayTopicDeps, tasks: TaskRecord[], failed: Failure[], run: ReplayRun) {
+  for (const [i, task] of tasks.entries()) {
+    if (run.stoppedBy) return;
+    // Only a task still dead-lettered: the list (an eventually consistent index, or a read before a concurrent
+    // replay) may show one already replayed and delivered, which another replay would deliver twice.
+    let result: Awaited<ReturnType<ReplayTopicDeps["store"]["markReplayed"]>>;
+    try {
+      result = await deps.store.markReplayed(task.taskId, deps.now(), { onlyFailed: true });
+    } catch (error) {
+      run.stoppedBy ??= { error };
+      return;
     }
-  });
-  return replayed;
+    if (result.outcome !== "replayed") {
+      failed.push({
+        task_id: task.taskId,
+        reason: result.outcome === "conflict" ? `status ${result.task.status}` : "not_found",
+      });
+      continue;
+    }
+    run.replayed++;
+    if (!(await sendReplayed(deps, result.task))) {
+      for (const rest of tasks.slice(i + 1))
+        failed.push({
+          task_id: rest.taskId,
+          reason: "an earlier task of its group could not be sent; retry",
+        });
+      return;
+    }
+  }
+}
+
+/**
+ * The run stopped at a storage error after replaying some groups (each in order, possibly part of one): the
+ * answer says how many, and that repeating the request is safe — only tasks still `failed` are replayed, so
+ * nothing is replayed twice, and each group goes on from its first task not replayed. The task whose mark failed
+ * may have been replayed too (a timeout after the write): then it is delivered, and not replayed again. A 503 when
+ * the error is one a retry gets past (throttled, a 5xx, a timeout), else a 500 saying the same.
+ */
+function replayInterrupted(error: unknown, matched: number, replayed: number): HttpError {
+  const message = `a storage call failed after ${replayed} of the ${matched} matched tasks were replayed (each group in order); repeating the same request replays those still failed and none twice: a task already replayed is not replayed again`;
+  const details = { matched, replayed };
+  if (toHttpError(error).status === 503) return serviceUnavailable(message, error, details);
+  return new HttpError(500, "internal_error", message, { cause: error, expose: true, details });
 }

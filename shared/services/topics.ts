@@ -1,6 +1,10 @@
 import type { TaskStore } from "#shared/adapters/task-store.js";
-import type { TopicQueueStats, TopicSwitch } from "#shared/adapters/topic-switch.js";
-import { notFound } from "#shared/api/errors.js";
+import {
+  type TopicQueueStats,
+  type TopicSwitch,
+  TopicSwitchBusyError,
+} from "#shared/adapters/topic-switch.js";
+import { conflict, notFound, serviceUnavailable } from "#shared/api/errors.js";
 import { type TopicPauseResponse, type TopicView, topicParamsSchema } from "#shared/api/schemas/topics.js";
 import type { PunctualConfig } from "#shared/config/index.js";
 import type { TopicMapping } from "#shared/contract/topology.js";
@@ -34,7 +38,8 @@ function mappingOf(deps: TopicDeps, topic: string | undefined): { name: string; 
 
 /**
  * Pause (`paused` true) or resume a topic. Idempotent: pausing a paused topic answers the same. Nothing else
- * changes: tasks keep being accepted, armed and relayed to the FIFO queue, where they wait.
+ * changes: tasks keep being accepted, armed and relayed to the FIFO queue, where they wait. `deps.config` must be
+ * the current settings (runtime document applied): a resume it holds paused is a 409.
  */
 export async function setTopicPaused(
   deps: TopicDeps,
@@ -42,9 +47,44 @@ export async function setTopicPaused(
   paused: boolean,
 ): Promise<TopicPauseResponse> {
   const { name, mapping } = mappingOf(deps, topic);
-  await deps.topicSwitch.setPaused(mapping, paused);
+  if (!paused && deps.config.resolvedTopics[name]?.paused) throw heldBySettings(name);
+  try {
+    await deps.topicSwitch.setPaused(mapping, paused);
+  } catch (error) {
+    if (error instanceof TopicSwitchBusyError) throw switchBusy(name, error);
+    throw error;
+  }
   // Lambda answers `Disabling`/`Enabling` at first: report what was asked, which is what the mapping converges to.
   return { topic: name, paused };
+}
+
+/**
+ * A resume the runtime settings document overrules: it says `paused: true`, so the next sweep would disable the
+ * mapping again (settings-hold.ts) and a 200 `paused: false` would be a lie. Nothing is changed; the settings
+ * document is the place to resume such a topic.
+ */
+function heldBySettings(topic: string) {
+  return conflict(
+    `topic "${topic}" is held paused by its runtime settings document (AppConfig topic settings: paused: true); set paused to false there, then resume`,
+    { reason: "paused_by_settings" },
+  );
+}
+
+/** Lambda settles a mapping update within seconds; this is how long a caller should wait before trying again. */
+export const SWITCH_BUSY_RETRY_AFTER_SECONDS = 5;
+
+/**
+ * A pause or resume while the mapping's previous update is in progress (a pause right after a resume): nothing
+ * was changed, and the same request gets through once the mapping settles, so it is the retryable 503 (with
+ * Retry-After, which the client follows; pause and resume are idempotent), not a 500.
+ */
+function switchBusy(topic: string, cause: TopicSwitchBusyError) {
+  return serviceUnavailable(
+    `topic "${topic}": its deliver mapping is still being updated by a previous pause or resume; nothing was changed, retry in a few seconds`,
+    cause,
+    undefined,
+    SWITCH_BUSY_RETRY_AFTER_SECONDS,
+  );
 }
 
 export async function getTopic(deps: TopicReadDeps, topic: string | undefined): Promise<TopicView> {

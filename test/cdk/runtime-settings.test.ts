@@ -184,7 +184,7 @@ describe("AppConfig resources", () => {
 });
 
 describe("who reads the topic settings", () => {
-  it("every function that reads topic settings: deliver, sweeper, add, batch add, reschedule, run, cancel, topic views, schedule create/pause/resume/delete and the materializer", () => {
+  it("every function that reads topic settings: deliver, sweeper, add, batch add, reschedule, run, cancel, topic views, topic resume, schedule create/pause/resume/delete and the materializer", () => {
     for (const [, d] of each()) {
       const readers = functionsOf(d)
         .filter((f) => f.topicSettings)
@@ -207,6 +207,7 @@ describe("who reads the topic settings", () => {
             "cancel-task",
             "get-topic",
             "list-topics",
+            "resume-topic",
           ] as const
         ).map((name) => d.stack.api.functions[name]),
       ]

@@ -56,3 +56,28 @@ describe("unmatched routes", () => {
     }
   });
 });
+
+describe("repeated query keys", () => {
+  it("a repeated key is a 400 naming it on every route, not API Gateway's comma-joined value", async () => {
+    // Prepare: the local API server joins `?group=a&group=b` into "a,b" as API Gateway does, so without the
+    // guard a list would show the (empty) group "a,b" and a group cancel would read it.
+    const requests = [
+      ["GET", "/v1/tasks?topic=demo&group=a&group=b", "group"],
+      ["GET", "/v1/tasks?topic=demo&topic=small&status=failed", "topic"],
+      ["POST", "/v1/topics/demo/groups/a/cancel?limit=1&limit=2", "limit"],
+      ["GET", "/v1/schedules?topic=demo&topic=demo", "topic"],
+      ["POST", "/v1/topics/demo/pause?x=1&x=2", "x"],
+    ] as const;
+    for (const [method, path, name] of requests) {
+      // Act
+      const response = await h.api(method, path);
+      // Assess
+      expect(response.status, `${method} ${path}`).toBe(400);
+      expect(response.json.error, `${method} ${path}`).toMatchObject({
+        code: "validation_failed",
+        issues: [{ path: name, message: expect.stringContaining("more than once") }],
+      });
+    }
+    expect((await h.api("GET", "/v1/topics/demo")).json.paused).toBe(false);
+  });
+});

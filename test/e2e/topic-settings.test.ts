@@ -189,6 +189,15 @@ describe("topic settings without a deploy (local AppConfig from a file)", () => 
     });
     expect(h.receiver.forTask(taskId)).toHaveLength(0);
 
+    // Act 1b: a resume while the document holds the topic is refused, naming the document, and switches nothing.
+    await untilEveryFunctionSees((s) => s.paused === true);
+    const refused = await h.api("POST", "/v1/topics/demo/resume");
+    expect(refused.status, refused.text).toBe(409);
+    expect(refused.json).toMatchObject({
+      error: { code: "conflict", reason: "paused_by_settings", message: expect.stringContaining("settings") },
+    });
+    expect((await waitForTopic(() => true)).paused).toBe(true);
+
     // Act 2: the setting lifted, the topic resumed through the API, as documented.
     writeFileSync(settingsFile, defaults);
     await untilEveryFunctionSees((s) => s.paused === false);

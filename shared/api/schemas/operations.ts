@@ -76,7 +76,12 @@ export const bulkReplayBodySchema = z
       .optional()
       .meta({ description: "only tasks whose last error contains this text" }),
     dry_run: z.boolean().optional().meta({ description: "count what matches; replay nothing" }),
-    cursor: z.string().min(1).max(2048).optional().meta({ description: "the previous call's `next_cursor`" }),
+    cursor: z
+      .string()
+      .min(1)
+      .max(2048)
+      .optional()
+      .meta({ description: "the previous call's `next_cursor`, with the same filter" }),
   })
   .refine(
     (b) =>

@@ -99,6 +99,46 @@ describe("replayTopic", () => {
     expect((await store.get(second.taskId))?.status).toBe("failed");
   });
 
+  it("a storage error midway answers what was replayed before it, and a repeat replays only the rest, none twice", async () => {
+    const { store, topicQueue, deps } = setup();
+    for (let g = 0; g < 20; g++)
+      for (let t = 0; t < 3; t++) await failed(store, `g${g}`, t * 1_000, NOW + 1 + t);
+    // The 10th mark fails as DynamoDB does past the SDK's retries (a 5xx); groups are in flight side by side.
+    const markReplayed = store.markReplayed.bind(store);
+    let marks = 0;
+    store.markReplayed = async (...args) => {
+      if (++marks === 10)
+        throw Object.assign(new Error("internal server error"), {
+          name: "InternalServerError",
+          $fault: "server",
+          $metadata: { httpStatusCode: 500, attempts: 3 },
+        });
+      return markReplayed(...args);
+    };
+
+    const error = await refusal(replayTopic(deps, "demo", {}));
+    const replayedBefore = topicQueue.enqueued.length;
+    // Let anything still pending settle: a group going on after the answer would show here.
+    await new Promise((resolve) => setImmediate(resolve));
+    expect(topicQueue.enqueued).toHaveLength(replayedBefore);
+    store.markReplayed = markReplayed;
+    const repeat = await replayTopic(deps, "demo", {});
+
+    // The answer says how many were replayed (every one that was, counted when the call answered) and that a
+    // repeat is safe; no group went on after the failure was answered.
+    expect(error).toMatchObject({ status: 503, code: "service_unavailable" });
+    expect(error.toBody().error).toMatchObject({ matched: 60, replayed: replayedBefore });
+    expect(error.message).toContain(`${replayedBefore} of the 60 matched tasks were replayed`);
+    expect(error.message).toMatch(/not replayed again/);
+    expect(replayedBefore).toBeGreaterThan(0);
+    expect(replayedBefore).toBeLessThan(60);
+    // The repeat replays exactly the rest, each task once, each group in order.
+    expect(repeat.replayed).toBe(60 - replayedBefore);
+    const sent = topicQueue.enqueued.map((m) => m.taskId);
+    expect(new Set(sent).size).toBe(60);
+    expect(sent).toHaveLength(60);
+  });
+
   it("reads at most 1,000 dead-lettered tasks per call, and answers a cursor even when none of them matched", async () => {
     const { store, topicQueue, deps } = setup();
     // The oldest failure is the only match: a selective filter over a long dead-letter list.
@@ -133,6 +173,42 @@ describe("replayTopic", () => {
       { matched: 1, replayed: 1, read: 401 },
     ]);
     expect(topicQueue.enqueued.map((m) => m.taskId)).toEqual([match.taskId]);
+  });
+
+  it("a cursor belongs to its filter: another filter's (a dry run's kept by a script) is a 400 that replays nothing", async () => {
+    const { store, topicQueue, deps } = setup();
+    // The oldest failure times out; 1,000 newer ones fail with HTTP 500, so the timeout filter needs a second call.
+    const timeout = await failed(store, "old", 0, NOW + 1, "timeout after 5000 ms");
+    for (let i = 0; i < 1_000; i++) await failed(store, `g${i}`, 0, NOW + 10 + i);
+    const dry = await replayTopic(deps, "demo", { error_contains: "HTTP 500", dry_run: true });
+    expect(dry).toMatchObject({ matched: 1_000, next_cursor: expect.any(String) });
+
+    const other = await refusal(
+      replayTopic(deps, "demo", { error_contains: "timeout", cursor: String(dry.next_cursor) }),
+    );
+    const unfiltered = await refusal(replayTopic(deps, "demo", { cursor: String(dry.next_cursor) }));
+    // The filter's own cursor goes on, handing the store the list's key only (DynamoDB refuses unknown attributes).
+    const listFailed = store.listFailed.bind(store);
+    const startKeys: unknown[] = [];
+    const recording = Object.assign(Object.create(store) as MemoryTaskStore, {
+      listFailed: (...args: Parameters<MemoryTaskStore["listFailed"]>) => {
+        startKeys.push(args[2]);
+        return listFailed(...args);
+      },
+    });
+    const same = await replayTopic({ ...deps, store: recording }, "demo", {
+      error_contains: "HTTP 500",
+      dry_run: true,
+      cursor: String(dry.next_cursor),
+    });
+
+    for (const error of [other, unfiltered]) {
+      expect(error).toMatchObject({ status: 400, code: "validation_failed", issues: [{ path: "cursor" }] });
+    }
+    expect(same).toMatchObject({ matched: 0, next_cursor: null });
+    expect(Object.keys(startKeys[0] as object).sort()).toEqual(["failedAtMs", "failedTopic", "pk", "sk"]);
+    expect(topicQueue.calls).toEqual([]);
+    expect((await store.get(timeout.taskId))?.status).toBe("failed");
   });
 
   /** The concurrent replay that got there first, and the delivery of its copy: the task now reads `delivered`. */

@@ -1,5 +1,8 @@
+import { type LambdaClient, ResourceInUseException } from "@aws-sdk/client-lambda";
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2, Context } from "aws-lambda";
 import { afterEach, beforeAll, describe, expect, it, vi } from "vitest";
+import { StaticTopicSettings } from "#shared/adapters/topic-settings.js";
+import { LambdaTopicSwitch } from "#shared/adapters/topic-switch.js";
 import { SWEEP_SHARDS, sweepShardOf } from "#shared/domain/sweep.js";
 import { makeTask } from "../../support/factories.js";
 import { FakeTopicQueueStats, FakeTopicSwitch, topicMapping } from "../../support/fakes/topic-switch.js";
@@ -159,6 +162,54 @@ describe("POST /v1/topics/{topic}/pause and /resume", () => {
       });
     }
     expect(f.topicSwitch.changes).toEqual([]);
+  });
+
+  it("resume answers 409 naming the settings document while it holds the topic paused, and switches nothing", async () => {
+    const f = deps();
+    const deployed = f.deps.config;
+    const demo = deployed.resolvedTopics.demo;
+    if (!demo) throw new Error("the test config declares demo");
+    // The runtime settings document (AppConfig) says `paused: true`: the next sweep would pause it again.
+    const held = {
+      ...deployed,
+      resolvedTopics: { ...deployed.resolvedTopics, demo: { ...demo, paused: true } },
+    };
+    f.topicSwitch.paused.set(String(f.mappings.demo?.mappingUuid), true);
+
+    const out = await call(
+      fns.resume.createHandler({ ...f.deps, settings: new StaticTopicSettings(held) }),
+      event("POST", "/v1/topics/demo/resume", "demo"),
+    );
+
+    expect(out.statusCode).toBe(409);
+    expect(out.body).toEqual({
+      error: {
+        code: "conflict",
+        message: expect.stringMatching(/runtime settings document.*paused: true/),
+        reason: "paused_by_settings",
+      },
+    });
+    expect(f.topicSwitch.changes).toEqual([]);
+  });
+
+  it("answer a mapping still being updated (Lambda's ResourceInUseException) as a 503 with Retry-After", async () => {
+    const f = deps();
+    const inUse = new ResourceInUseException({ message: "The resource is in use", $metadata: {} });
+    const lambda = { send: () => Promise.reject(inUse) } as unknown as LambdaClient;
+    const topicSwitch = new LambdaTopicSwitch(lambda);
+
+    for (const [handler, path] of [
+      [fns.pause.createHandler({ ...f.deps, topicSwitch }), "/v1/topics/demo/pause"],
+      [fns.resume.createHandler({ ...f.deps, topicSwitch }), "/v1/topics/demo/resume"],
+    ] as const) {
+      const out = (await handler(event("POST", path, "demo"), context)) as APIGatewayProxyStructuredResultV2;
+
+      expect(out.statusCode, path).toBe(503);
+      expect(out.headers?.["retry-after"], path).toBe("5");
+      expect(JSON.parse(String(out.body)), path).toEqual({
+        error: { code: "service_unavailable", message: expect.stringContaining("still being updated") },
+      });
+    }
   });
 
   it.each(BAD_TOPICS)("answer 404 not_found for topic %j and switch nothing", async (topic) => {

@@ -30,10 +30,10 @@ afterAll(async () => {
 });
 
 /** Posts `chunks` as one chunked request body; the status and the response body. */
-function post(chunks: readonly Buffer[]): Promise<{ status: number; body: string }> {
+function post(chunks: readonly Buffer[], search = ""): Promise<{ status: number; body: string }> {
   return new Promise((resolve, reject) => {
     const req = http.request(
-      `${api.url}/echo`,
+      `${api.url}/echo${search}`,
       { method: "POST", headers: { "content-type": "application/json" } },
       (res) => {
         const parts: Buffer[] = [];
@@ -70,5 +70,24 @@ describe("the local API server", () => {
     expect(answer.status).toBe(413);
     expect(JSON.parse(answer.body)).toEqual({ message: "Request Entity Too Large" });
     expect(seen.length).toBe(before);
+  });
+
+  it("builds queryStringParameters as API Gateway does: a repeated key's values joined with a comma", async () => {
+    // Prepare: repeats (one of them empty), and names Object.prototype has.
+    const query = "group=a&group=b&x=&x=y&constructor=c&__proto__=p&lone=1";
+    // Act
+    const answer = await post([Buffer.from("{}")], `?${query}`);
+    // Assess
+    expect(answer.status).toBe(200);
+    const event = seen.at(-1);
+    expect(event?.rawQueryString).toBe(query);
+    expect(event?.queryStringParameters).toEqual({
+      group: "a,b",
+      x: ",y",
+      constructor: "c",
+      ["__proto__"]: "p",
+      lone: "1",
+    });
+    expect(Object.hasOwn(event?.queryStringParameters ?? {}, "__proto__")).toBe(true);
   });
 });

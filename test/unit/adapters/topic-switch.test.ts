@@ -1,0 +1,54 @@
+import {
+  InvalidParameterValueException,
+  type LambdaClient,
+  ResourceConflictException,
+  ResourceInUseException,
+} from "@aws-sdk/client-lambda";
+import { describe, expect, it } from "vitest";
+import { LambdaTopicSwitch, TopicSwitchBusyError } from "#shared/adapters/topic-switch.js";
+import { topicMapping } from "../../support/fakes/topic-switch.js";
+
+/** A Lambda client whose every call throws `error`, recording the commands sent. */
+function failingLambda(error: Error): { lambda: LambdaClient; sent: unknown[] } {
+  const sent: unknown[] = [];
+  const lambda = {
+    send: async (command: unknown) => {
+      sent.push(command);
+      throw error;
+    },
+  } as unknown as LambdaClient;
+  return { lambda, sent };
+}
+
+const $metadata = { httpStatusCode: 400 };
+
+describe("LambdaTopicSwitch.setPaused", () => {
+  it.each([
+    [
+      "ResourceInUseException (an update of the mapping is still in progress)",
+      new ResourceInUseException({ message: "The resource is in use", $metadata }),
+    ],
+    [
+      "ResourceConflictException (another operation is in progress)",
+      new ResourceConflictException({ message: "operation in progress", $metadata }),
+    ],
+  ])("answers %s as a busy switch, which a retry gets past", async (_name, error) => {
+    const { lambda, sent } = failingLambda(error);
+
+    const refused = await new LambdaTopicSwitch(lambda).setPaused(topicMapping("demo"), true).then(
+      () => undefined,
+      (thrown: unknown) => thrown,
+    );
+
+    expect(refused).toBeInstanceOf(TopicSwitchBusyError);
+    expect((refused as TopicSwitchBusyError).cause).toBe(error);
+    expect(sent).toHaveLength(1);
+  });
+
+  it("lets any other refusal through as it is", async () => {
+    const error = new InvalidParameterValueException({ message: "bad", $metadata });
+    const { lambda } = failingLambda(error);
+
+    await expect(new LambdaTopicSwitch(lambda).setPaused(topicMapping("demo"), false)).rejects.toBe(error);
+  });
+});
