@@ -2,7 +2,7 @@ import type { MiddlewareObj } from "@middy/core";
 import type { APIGatewayProxyEventV2 } from "aws-lambda";
 import { invalidJson, payloadTooLarge, unsupportedMediaType, validationFailed } from "#shared/api/errors.js";
 import { lambdaEventBytes, MAX_EVENT_BODY_BYTES } from "#shared/api/lambda-event-size.js";
-import { parseExactJson } from "#shared/domain/exact-json.js";
+import { MAX_JSON_DEPTH, parseExactJson } from "#shared/domain/exact-json.js";
 
 /**
  * Hard cap on a request body, checked before parsing. Topic limits (at most 350 KiB of content) are enforced
@@ -11,11 +11,7 @@ import { parseExactJson } from "#shared/domain/exact-json.js";
  */
 export const MAX_REQUEST_BODY_BYTES = 1024 * 1024;
 
-/**
- * Nesting limit for any JSON body, checked before parsing (the parser recurses; a body of a million `[` would
- * overflow the stack). Far above what a route accepts (content: 64 levels), so routes still give their own error.
- */
-export const MAX_JSON_DEPTH = 128;
+export { MAX_JSON_DEPTH };
 
 const STRICT_UTF8 = new TextDecoder("utf-8", { fatal: true, ignoreBOM: true });
 

@@ -1,0 +1,160 @@
+import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2, Context } from "aws-lambda";
+import { PunctualClient, type PunctualClientOptions } from "punctual/client";
+import { beforeAll, describe, expect, it, vi } from "vitest";
+import { fixture, silentLogger } from "../api/fakes.js";
+
+/**
+ * The batcher against the API's real handlers (the single add's and the batch's, over one fixture store): what
+ * one caller sends must never change what its batch neighbours are answered.
+ */
+let single: typeof import("#functions/add-task.js");
+let batch: typeof import("#functions/add-tasks-batch.js");
+
+beforeAll(async () => {
+  const vars = {
+    PUNCTUAL_ENV: "local",
+    TABLE_NAME: "punctual-local-tasks",
+    TIMER_QUEUE_URL: "http://127.0.0.1:4566/000000000000/timer",
+    TIMER_QUEUE_ARN: "arn:aws:sqs:us-east-1:000000000000:timer",
+    SCHEDULE_GROUP_NAME: "punctual-local",
+    SCHEDULER_ROLE_ARN: "arn:aws:iam::000000000000:role/scheduler",
+    SCHEDULE_DLQ_ARN: "arn:aws:sqs:us-east-1:000000000000:schedule-dlq",
+    AWS_REGION: "us-east-1",
+    POWERTOOLS_LOG_LEVEL: "SILENT",
+  };
+  for (const [name, value] of Object.entries(vars)) vi.stubEnv(name, value);
+  single = await import("#functions/add-task.js");
+  batch = await import("#functions/add-tasks-batch.js");
+  vi.unstubAllEnvs();
+});
+
+const API = "http://127.0.0.1:3000";
+const context = { functionName: "t", awsRequestId: "r", getRemainingTimeInMillis: () => 10_000 } as Context;
+
+/** A `fetch` that hands each request to the route's real handler, and records the paths it was sent to. */
+function handlerFetch() {
+  const f = fixture(Date.now());
+  const deps = { ...f.deps, logger: silentLogger() };
+  const handlers: Record<string, ReturnType<typeof single.createHandler>> = {
+    "/v1/tasks": single.createHandler(deps),
+    "/v1/tasks/batch": batch.createHandler(deps),
+  };
+  const paths: string[] = [];
+  const fetch: typeof globalThis.fetch = async (input, init) => {
+    const url = new URL(String(input));
+    paths.push(url.pathname);
+    const handle = handlers[url.pathname];
+    if (!handle) throw new Error(`no handler for ${url.pathname}`);
+    const event = {
+      version: "2.0",
+      routeKey: `POST ${url.pathname}`,
+      rawPath: url.pathname,
+      rawQueryString: "",
+      headers: Object.fromEntries(new Headers(init?.headers).entries()),
+      requestContext: { http: { method: "POST", path: url.pathname } },
+      body: init?.body as string,
+      isBase64Encoded: false,
+    } as unknown as APIGatewayProxyEventV2;
+    const answer = (await handle(event, context)) as APIGatewayProxyStructuredResultV2;
+    return new Response(answer.body ?? "", {
+      status: answer.statusCode ?? 200,
+      headers: answer.headers as Record<string, string>,
+    });
+  };
+  return { fetch, paths, store: f.store };
+}
+
+const add = (n: number, content: Record<string, unknown> = {}) => ({
+  topic: "demo",
+  delay_seconds: 90,
+  content: { order_id: `o-${n}`, ...content },
+  callback: { url: "https://hooks.example.com/n" },
+});
+
+/** A value nested `levels` objects deep. */
+function nested(levels: number): Record<string, unknown> {
+  let value: Record<string, unknown> = { leaf: true };
+  for (let i = 1; i < levels; i++) value = { a: value };
+  return value;
+}
+
+const settled = (promise: Promise<unknown>) =>
+  promise.then(
+    (value) => ({ value }),
+    (error: unknown) => ({ error }),
+  );
+
+function client(
+  fetch: typeof globalThis.fetch,
+  options: Omit<PunctualClientOptions, "apiUrl" | "fetch"> = {},
+) {
+  return new PunctualClient({ apiUrl: API, fetch, ...options });
+}
+
+/** What a caller sees of a rejection (its PunctualError's fields), or the answer's task status. */
+const visible = (outcome: { value?: unknown; error?: unknown }) => {
+  if (!("error" in outcome)) return { status: (outcome.value as { status: string }).status };
+  const { code, status, message, issues } = outcome.error as Record<string, unknown>;
+  return { code, status, message, issues };
+};
+
+/**
+ * Sends `odd` as the third of four concurrent calls with maxInFlight 1: the first goes at once, the other three
+ * would go together. Answers the four outcomes, and `odd`'s outcome as a lone add.
+ */
+async function withNeighbours(odd: () => Record<string, unknown>) {
+  const lone = await settled(client(handlerFetch().fetch, { addBatching: false }).addTask(odd() as never));
+  const api = handlerFetch();
+  const batching = client(api.fetch, { addBatching: { maxInFlight: 1 } });
+  const inputs = [add(0), add(1), odd(), add(3)];
+  const outcomes = await Promise.all(inputs.map((input) => settled(batching.addTask(input as never))));
+  return { lone, outcomes, api };
+}
+
+describe("addTask batching: a caller's input never fails its batch neighbours", () => {
+  // Content nested so deep that the lone body passes the API's body depth guard (the content's own limit refuses
+  // it, 400 at `content`) but two levels down in a batch body would not; and deeper than the guard even alone.
+  it.each([
+    ["within the body depth limit alone", 125],
+    ["beyond the body depth limit even alone", 130],
+  ])(
+    "answers the neighbours of a content nested %s as their single adds, and it as its own",
+    async (_name, levels) => {
+      // Act
+      const { lone, outcomes, api } = await withNeighbours(() => add(2, { deep: nested(levels) }));
+
+      // Assess
+      expect(lone).toMatchObject({ error: { status: 400, code: "validation_failed" } });
+      expect(outcomes.map(visible)).toEqual([
+        { status: "scheduled" },
+        { status: "scheduled" },
+        visible(lone),
+        { status: "scheduled" },
+      ]);
+      expect(api.store.tasks.size).toBe(3);
+    },
+  );
+
+  it("answers the neighbours of a body that writes a key twice (a getter read twice) as their single adds", async () => {
+    // Prepare: `idempotency_key` reads as absent when the client looks for it, then as a key when written.
+    const twoFaced = () => {
+      let reads = 0;
+      return Object.defineProperty(add(2), "idempotency_key", {
+        enumerable: true,
+        get: () => (reads++ === 0 ? undefined : "k-2"),
+      });
+    };
+
+    // Act
+    const { lone, outcomes, api } = await withNeighbours(twoFaced);
+
+    // Assess
+    expect(outcomes.map(visible)).toEqual([
+      { status: "scheduled" },
+      { status: "scheduled" },
+      visible(lone),
+      { status: "scheduled" },
+    ]);
+    expect(api.store.tasks.size).toBe(3 + ("value" in lone ? 1 : 0));
+  });
+});
