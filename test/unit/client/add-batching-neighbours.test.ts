@@ -1,68 +1,14 @@
-import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2, Context } from "aws-lambda";
 import { PunctualClient, type PunctualClientOptions } from "punctual/client";
-import { beforeAll, describe, expect, it, vi } from "vitest";
-import { fixture, silentLogger } from "../api/fakes.js";
+import { beforeAll, describe, expect, it } from "vitest";
+import { handlerFetch, loadAddHandlers } from "./handler-fetch.js";
 
 /**
  * The batcher against the API's real handlers (the single add's and the batch's, over one fixture store): what
  * one caller sends must never change what its batch neighbours are answered.
  */
-let single: typeof import("#functions/add-task.js");
-let batch: typeof import("#functions/add-tasks-batch.js");
-
-beforeAll(async () => {
-  const vars = {
-    PUNCTUAL_ENV: "local",
-    TABLE_NAME: "punctual-local-tasks",
-    TIMER_QUEUE_URL: "http://127.0.0.1:4566/000000000000/timer",
-    TIMER_QUEUE_ARN: "arn:aws:sqs:us-east-1:000000000000:timer",
-    SCHEDULE_GROUP_NAME: "punctual-local",
-    SCHEDULER_ROLE_ARN: "arn:aws:iam::000000000000:role/scheduler",
-    SCHEDULE_DLQ_ARN: "arn:aws:sqs:us-east-1:000000000000:schedule-dlq",
-    AWS_REGION: "us-east-1",
-    POWERTOOLS_LOG_LEVEL: "SILENT",
-  };
-  for (const [name, value] of Object.entries(vars)) vi.stubEnv(name, value);
-  single = await import("#functions/add-task.js");
-  batch = await import("#functions/add-tasks-batch.js");
-  vi.unstubAllEnvs();
-});
+beforeAll(loadAddHandlers);
 
 const API = "http://127.0.0.1:3000";
-const context = { functionName: "t", awsRequestId: "r", getRemainingTimeInMillis: () => 10_000 } as Context;
-
-/** A `fetch` that hands each request to the route's real handler, and records the paths it was sent to. */
-function handlerFetch() {
-  const f = fixture(Date.now());
-  const deps = { ...f.deps, logger: silentLogger() };
-  const handlers: Record<string, ReturnType<typeof single.createHandler>> = {
-    "/v1/tasks": single.createHandler(deps),
-    "/v1/tasks/batch": batch.createHandler(deps),
-  };
-  const paths: string[] = [];
-  const fetch: typeof globalThis.fetch = async (input, init) => {
-    const url = new URL(String(input));
-    paths.push(url.pathname);
-    const handle = handlers[url.pathname];
-    if (!handle) throw new Error(`no handler for ${url.pathname}`);
-    const event = {
-      version: "2.0",
-      routeKey: `POST ${url.pathname}`,
-      rawPath: url.pathname,
-      rawQueryString: "",
-      headers: Object.fromEntries(new Headers(init?.headers).entries()),
-      requestContext: { http: { method: "POST", path: url.pathname } },
-      body: init?.body as string,
-      isBase64Encoded: false,
-    } as unknown as APIGatewayProxyEventV2;
-    const answer = (await handle(event, context)) as APIGatewayProxyStructuredResultV2;
-    return new Response(answer.body ?? "", {
-      status: answer.statusCode ?? 200,
-      headers: answer.headers as Record<string, string>,
-    });
-  };
-  return { fetch, paths, store: f.store };
-}
 
 const add = (n: number, content: Record<string, unknown> = {}) => ({
   topic: "demo",
