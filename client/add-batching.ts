@@ -8,7 +8,11 @@
  * batching library (dataloader, SQS's buffered client) knows.
  */
 
-import { lambdaEventBytes, MAX_EVENT_BODY_BYTES } from "#shared/api/lambda-event-size.js";
+import {
+  lambdaEventBytes,
+  MAX_EVENT_BODY_BYTES,
+  MAX_REQUEST_BODY_BYTES,
+} from "#shared/api/lambda-event-size.js";
 import {
   type AddTasksBatchResponse,
   type BatchItemResult,
@@ -362,11 +366,13 @@ export class AddBatcher {
  * The call as a batch item: its lone body with its key in it (the header's, unless the body has its own), or
  * undefined when it must go alone to be answered as a lone add: a header key the API would refuse (a lone add
  * names the header in its error, a batch item the body field), an input that is not a plain object or that
- * `toJSON` rewrites (its key could be lost), an item too large for any batch, or one the API would refuse as a
- * whole body (nested too deep two levels down, a key given twice), which would fail its neighbours too.
+ * `toJSON` rewrites (its key could be lost), a body over the single add's byte cap (its lone add answers 413,
+ * where a batch, capped at 4 MiB, would add it), or one the API would refuse as a whole batch body (nested too
+ * deep two levels down, a key given twice), which would fail its neighbours too.
  */
 function batchItem(input: AddTaskInput, add: PendingAdd): string | undefined {
   if (!isPlainObject(input) || "toJSON" in input || add.body === undefined) return undefined;
+  if (Buffer.byteLength(add.body) > MAX_REQUEST_BODY_BYTES) return undefined;
   const { body, bodyKeyed, idempotencyKey: key } = add;
   if (!bodyKeyed && (typeof key !== "string" || !IDEMPOTENCY_KEY_PATTERN.test(key))) return undefined;
   // The key as the body's last field: the body is a plain object's JSON text, `{` … `}`.

@@ -104,3 +104,25 @@ describe("addTask batching: a caller's input never fails its batch neighbours", 
     expect(api.store.tasks.size).toBe(3 + ("value" in lone ? 1 : 0));
   });
 });
+
+describe("addTask batching: a call is answered as its single add, whether it waited or not", () => {
+  it("answers a call whose body is over the single add's 1 MiB cap 413, as its lone add, though a batch would take it", async () => {
+    // Prepare: content sent as its JSON text, pretty-printed: ~120 KB as stored (within the topic's limit), ~1.4 MB
+    // of body once written into the add's JSON.
+    const pretty = () => ({
+      ...add(2),
+      content: JSON.stringify({ order_id: "o-2", n: Array(60_000).fill(1) }, null, 16),
+    });
+    const { lone, outcomes, api } = await withNeighbours(pretty);
+
+    // Assess
+    expect(lone).toMatchObject({ error: { status: 413, code: "payload_too_large" } });
+    expect(outcomes.map(visible)).toEqual([
+      { status: "scheduled" },
+      { status: "scheduled" },
+      visible(lone),
+      { status: "scheduled" },
+    ]);
+    expect(api.store.tasks.size).toBe(3);
+  });
+});
