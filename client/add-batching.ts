@@ -8,7 +8,11 @@
  * batching library (dataloader, SQS's buffered client) knows.
  */
 
-import { lambdaEventBytes, MAX_EVENT_BODY_BYTES } from "#shared/api/lambda-event-size.js";
+import {
+  lambdaEventBytes,
+  MAX_EVENT_BODY_BYTES,
+  MAX_REQUEST_BODY_BYTES,
+} from "#shared/api/lambda-event-size.js";
 import {
   type AddTasksBatchResponse,
   type BatchItemResult,
@@ -17,6 +21,7 @@ import {
 } from "#shared/api/schemas/batch.js";
 import { type AddTaskResponse, addTaskResponseSchema } from "#shared/api/schemas/tasks.js";
 import { IDEMPOTENCY_KEY_PATTERN } from "#shared/domain/add-task-request.js";
+import { MAX_JSON_DEPTH, scanStructure } from "#shared/domain/exact-json.js";
 import { errorFromResponse, PunctualError } from "./errors.js";
 import { RETRYABLE_STATUSES } from "./retry.js";
 import type { AddTaskInput, CallOptions } from "./routes.js";
@@ -56,6 +61,12 @@ const fitsABatch = (size: BodySize) =>
 const BATCH_ENVELOPE = sizeOf('{"tasks":[]}');
 const COMMA = sizeOf(",");
 const NOTHING: BodySize = { bytes: 0, eventBytes: 0 };
+/**
+ * A batch body holds its items two levels down (`{"tasks":[item]}`), and the API refuses a whole body nested
+ * deeper than MAX_JSON_DEPTH, or with a key given twice in one object, before any item is read: such an item would
+ * fail every caller of its batch with its own 400.
+ */
+const ITEM_DEPTH_LIMIT = MAX_JSON_DEPTH - 2;
 
 /** A batch request's answer as the client's engine gives it back after its retries. */
 export interface SentBatch {
@@ -355,15 +366,19 @@ export class AddBatcher {
  * The call as a batch item: its lone body with its key in it (the header's, unless the body has its own), or
  * undefined when it must go alone to be answered as a lone add: a header key the API would refuse (a lone add
  * names the header in its error, a batch item the body field), an input that is not a plain object or that
- * `toJSON` rewrites (its key could be lost), or an item too large for any batch.
+ * `toJSON` rewrites (its key could be lost), a body over the single add's byte cap (its lone add answers 413,
+ * where a batch, capped at 4 MiB, would add it), or one the API would refuse as a whole batch body (nested too
+ * deep two levels down, a key given twice), which would fail its neighbours too.
  */
 function batchItem(input: AddTaskInput, add: PendingAdd): string | undefined {
   if (!isPlainObject(input) || "toJSON" in input || add.body === undefined) return undefined;
+  if (Buffer.byteLength(add.body) > MAX_REQUEST_BODY_BYTES) return undefined;
   const { body, bodyKeyed, idempotencyKey: key } = add;
   if (!bodyKeyed && (typeof key !== "string" || !IDEMPOTENCY_KEY_PATTERN.test(key))) return undefined;
   // The key as the body's last field: the body is a plain object's JSON text, `{` … `}`.
   const keyField = `"idempotency_key":${JSON.stringify(key)}`;
   const item = bodyKeyed ? body : `${body.slice(0, -1)}${body === "{}" ? "" : ","}${keyField}}`;
+  if (scanStructure(item, ITEM_DEPTH_LIMIT) !== undefined) return undefined;
   return fitsABatch(plus(BATCH_ENVELOPE, sizeOf(item))) ? item : undefined;
 }
 

@@ -8,6 +8,7 @@ import {
 } from "#shared/adapters/topic-settings.js";
 import { type HttpHandler, httpRoute } from "#shared/api/http-route.js";
 import { MAX_BATCH_BODY_BYTES } from "#shared/api/schemas/batch.js";
+import { IDEMPOTENCY_HEADER } from "#shared/domain/add-task-request.js";
 import { createFunctionLogger, functionMetricsFactory } from "#shared/runtime/observability.js";
 import { publishBatchAccepted } from "#shared/services/accepted-metrics.js";
 import { addTasksBatch } from "#shared/services/add-tasks-batch.js";
@@ -33,7 +34,11 @@ export function createHandler(
   return httpRoute(
     { method: "POST", logger: deps.logger, jsonBody: true, maxBodyBytes: MAX_BATCH_BODY_BYTES },
     async (request) => {
-      const body = await addTasksBatch(await withCurrentSettings(withLogging), request.body);
+      const body = await addTasksBatch(
+        await withCurrentSettings(withLogging),
+        request.body,
+        request.header(IDEMPOTENCY_HEADER),
+      );
       if (deps.metrics) publishBatchAccepted(deps.metrics, body.results);
       return { statusCode: 200, body };
     },

@@ -1,5 +1,6 @@
 import { readFile } from "node:fs/promises";
 import { type Command, InvalidArgumentError, Option } from "commander";
+import { parse as parseLossless, stringify as stringifyLossless } from "lossless-json";
 import type { AddTaskInput } from "../../client/index.js";
 import { connect, type GlobalOptions } from "../connection.js";
 import { BatchItemsFailed, EXIT, UsageError } from "../exit-codes.js";
@@ -200,16 +201,39 @@ function addBatchCommand(tasks: Command, io: CliIo): void {
     });
 }
 
+/**
+ * The file's tasks, read without losing what it says: `JSON.parse` would turn `12345678901234567890` into
+ * `12345678901234567000` and `1.0` into `1` in the content delivered, and keep the last of a key given twice.
+ * lossless-json keeps each number as written and refuses a key given twice with two values.
+ */
 async function readBatchFile(file: string): Promise<{ tasks: AddTaskInput[] }> {
   let parsed: unknown;
   try {
-    parsed = JSON.parse(await readFile(file, "utf8"));
+    parsed = parseLossless(await readFile(file, "utf8"));
   } catch (error) {
     throw new UsageError(`${file}: ${(error as Error).message}`);
   }
   const tasks = Array.isArray(parsed) ? parsed : (parsed as { tasks?: unknown } | null)?.tasks;
   if (!Array.isArray(tasks)) throw new UsageError(`${file}: expected {"tasks":[…]} or an array of tasks`);
-  return { tasks: tasks as AddTaskInput[] };
+  return { tasks: tasks.map(asSent) };
+}
+
+/**
+ * A task of the file as the client sends it: an object `content` as its exact JSON text (the API stores a string
+ * content's JSON as written, and both spellings are one request, README "POST /v1/tasks"); every other number as
+ * the JS number the API reads it as.
+ */
+function asSent(task: unknown): AddTaskInput {
+  const plain = (value: unknown): unknown => JSON.parse(stringifyLossless(value) ?? "null");
+  if (task === null || typeof task !== "object" || Array.isArray(task)) return plain(task) as AddTaskInput;
+  const { content, ...rest } = task as Record<string, unknown>;
+  const exact = content !== null && typeof content === "object" && !Array.isArray(content);
+  return {
+    ...(plain(rest) as AddTaskInput),
+    ...(content === undefined
+      ? {}
+      : { content: exact ? (stringifyLossless(content) as string) : plain(content) }),
+  } as AddTaskInput;
 }
 
 function printBatchResults(

@@ -120,6 +120,9 @@ export const API_CONTRACT = {
     body: addTasksBatchDocSchema,
     responses: {
       "200": { description: "one result per item, in request order", schema: addTasksBatchResponseSchema },
+      "400": error(
+        "not a batch: not JSON (`invalid_json`), not an object, no `tasks`, 0 or more than 100 items, unknown fields, a key given twice, nested too deep; or an `Idempotency-Key` header, which a batch does not take (each item has its own `idempotency_key`) (`validation_failed`)",
+      ),
       "413": error(
         "the body is over 4 MiB, or over 5 MiB once escaped into the function's event (`payload_too_large`)",
       ),

@@ -14,6 +14,14 @@
  */
 export const MAX_EVENT_BODY_BYTES = 5 * 1024 * 1024;
 
+/**
+ * Hard cap on a request body's bytes as sent (every JSON route but the batch's, MAX_BATCH_BODY_BYTES), checked
+ * before parsing. Topic limits (at most 350 KiB of content) are enforced later on the parsed content; this only
+ * keeps a huge body from being parsed at all. A content sent as an escaped JSON string can be several times its own
+ * size, hence the headroom. The client sends an add over it alone, to be answered as a single add (413).
+ */
+export const MAX_REQUEST_BODY_BYTES = 1024 * 1024;
+
 /** Control characters JSON writes as two-character escapes (\b \t \n \f \r); the others take \u00XX. */
 const SHORT_ESCAPES = new Set([0x08, 0x09, 0x0a, 0x0c, 0x0d]);
 

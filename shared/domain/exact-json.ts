@@ -16,6 +16,14 @@ import { echoed } from "./echoed.js";
  * checked by lossless-json.
  */
 
+/**
+ * Nesting limit for any JSON body the API takes, checked before parsing (the parser recurses; a body of a million
+ * `[` would overflow the stack). Far above what a route accepts (content: 64 levels), so routes still give their
+ * own error. Here rather than in the JSON body middleware because the client needs it too: a batch body holds its
+ * items two levels down, so an item near the limit must not go in one (client/add-batching.ts).
+ */
+export const MAX_JSON_DEPTH = 128;
+
 export type ExactJsonResult =
   | { readonly ok: true; readonly value: unknown }
   | { readonly ok: false; readonly kind: "syntax"; readonly message: string }

@@ -36,7 +36,12 @@ export const BATCH_CONCURRENCY = 10;
  * item by item, as before. Both paths run side by side: they never share a group, so neither can reorder the
  * other's items.
  */
-export async function addTasksBatch(deps: BatchedAddDeps, body: unknown): Promise<AddTasksBatchResponse> {
+export async function addTasksBatch(
+  deps: BatchedAddDeps,
+  body: unknown,
+  idempotencyKeyHeader?: string,
+): Promise<AddTasksBatchResponse> {
+  refuseRequestKey(idempotencyKeyHeader);
   const tasks = parseBatch(body);
   const results: BatchItemResult[] = new Array(tasks.length);
   const nowMs = deps.now();
@@ -142,6 +147,20 @@ function lanesOf(
     else lanes.set(lane, [index]);
   });
   return [...lanes.values(), ...alone];
+}
+
+/**
+ * A batch is keyed item by item (`idempotency_key`). A key for the request as a whole, as a single add takes it,
+ * would key no item: ignored, the caller's retry of "an idempotent request" would add every keyless item again.
+ */
+function refuseRequestKey(idempotencyKeyHeader: string | undefined): void {
+  if (idempotencyKeyHeader === undefined) return;
+  throw validationFailed([
+    {
+      path: "Idempotency-Key",
+      message: "a batch takes no Idempotency-Key header: give each item its own idempotency_key",
+    },
+  ]);
 }
 
 function parseBatch(body: unknown): readonly unknown[] {

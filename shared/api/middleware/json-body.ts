@@ -1,21 +1,14 @@
 import type { MiddlewareObj } from "@middy/core";
 import type { APIGatewayProxyEventV2 } from "aws-lambda";
 import { invalidJson, payloadTooLarge, unsupportedMediaType, validationFailed } from "#shared/api/errors.js";
-import { lambdaEventBytes, MAX_EVENT_BODY_BYTES } from "#shared/api/lambda-event-size.js";
-import { parseExactJson } from "#shared/domain/exact-json.js";
+import {
+  lambdaEventBytes,
+  MAX_EVENT_BODY_BYTES,
+  MAX_REQUEST_BODY_BYTES,
+} from "#shared/api/lambda-event-size.js";
+import { MAX_JSON_DEPTH, parseExactJson } from "#shared/domain/exact-json.js";
 
-/**
- * Hard cap on a request body, checked before parsing. Topic limits (at most 350 KiB of content) are enforced
- * later on the parsed content; this only keeps a huge body from being parsed at all. A content sent as an
- * escaped JSON string can be several times its own size, hence the headroom.
- */
-export const MAX_REQUEST_BODY_BYTES = 1024 * 1024;
-
-/**
- * Nesting limit for any JSON body, checked before parsing (the parser recurses; a body of a million `[` would
- * overflow the stack). Far above what a route accepts (content: 64 levels), so routes still give their own error.
- */
-export const MAX_JSON_DEPTH = 128;
+export { MAX_JSON_DEPTH, MAX_REQUEST_BODY_BYTES };
 
 const STRICT_UTF8 = new TextDecoder("utf-8", { fatal: true, ignoreBOM: true });
 

@@ -91,6 +91,30 @@ describe("POST /v1/tasks/batch", () => {
     expect(f.store.tasks.size).toBe(0);
   });
 
+  it("refuses an Idempotency-Key header with 400, adding nothing: ignored, a retry of the batch would add every item again", async () => {
+    // Prepare: a caller who keys the request as a whole, as the single add allows
+    const { f, handle } = setup();
+    const body = JSON.stringify({ tasks: [task({ order_id: "o-1" }), task({ order_id: "o-2" })] });
+    const keyed = (event: APIGatewayProxyEventV2) => ({
+      ...event,
+      headers: { ...event.headers, "idempotency-key": "batch-1" },
+    });
+
+    // Act: the request and its retry
+    const first = await handle(keyed(post(body)), context);
+    const retry = await handle(keyed(post(body)), context);
+
+    // Assess
+    for (const result of [first, retry]) {
+      expect(result.statusCode).toBe(400);
+      expect(JSON.parse(result.body ?? "").error).toMatchObject({
+        code: "validation_failed",
+        issues: [{ path: "Idempotency-Key" }],
+      });
+    }
+    expect(f.store.tasks.size).toBe(0);
+  });
+
   it("refuses a body that is not JSON with 400 invalid_json", async () => {
     const { handle } = setup();
     const result = await handle(post("{tasks:"), context);

@@ -240,21 +240,22 @@ describe("addTask batching: what goes in which request", () => {
   });
 
   it("fills a batch body to exactly MAX_BATCH_BODY_BYTES of UTF-8 and not one byte more", async () => {
-    // Prepare: two-byte characters, so counting characters instead of bytes would overfill the body — 100,000 per
+    // Prepare: two-byte characters, so counting characters instead of bytes would overfill the body — 50,000 per
     // item, few enough that the body's escaped size (each counted as \uXXXX) stays within MAX_EVENT_BODY_BYTES.
+    // Five items fill a body: each under the single add's 1 MiB cap (a call over it goes alone, as its lone add).
     const key = "k".repeat(36);
     const itemOf = (n: number, pad: string) => add(n, { pad });
     const itemBytes = (pad: string) =>
       Buffer.byteLength(JSON.stringify({ ...itemOf(0, pad), idempotency_key: key }));
     /** A pad of two-byte characters, topped up with ASCII, that makes the item exactly `bytes` long. */
     const padTo = (bytes: number) => {
-      const twoByte = "é".repeat(100_000);
+      const twoByte = "é".repeat(50_000);
       return twoByte + "a".repeat(bytes - itemBytes(twoByte));
     };
-    // Two items and their comma fill the body exactly.
-    const room = MAX_BATCH_BODY_BYTES - Buffer.byteLength('{"tasks":[]}') - 1;
-    const half = padTo(Math.floor(room / 2));
-    const rest = padTo(room - Math.floor(room / 2));
+    // Five items and their four commas fill the body exactly.
+    const room = MAX_BATCH_BODY_BYTES - Buffer.byteLength('{"tasks":[]}') - 4;
+    const fifth = padTo(Math.floor(room / 5));
+    const rest = padTo(room - 4 * Math.floor(room / 5));
     const { fetch, seen } = answeringFetch(addedAnswer);
     const client = new PunctualClient({
       apiUrl: API,
@@ -263,36 +264,36 @@ describe("addTask batching: what goes in which request", () => {
       addBatching: { maxInFlight: 1 },
     });
 
-    // Act: 0 alone; 1 and 2 fill a body exactly; 3 and 4 are one byte over together, so go one by one.
+    // Act: 0 alone; 1–5 fill a body exactly; 6–10 are one byte over together, so 10 goes on its own.
     await Promise.all([
       client.addTask(add(0)),
-      client.addTask(itemOf(1, half)),
-      client.addTask(itemOf(2, rest)),
-      client.addTask(itemOf(3, half)),
-      client.addTask(itemOf(4, `${rest}a`)),
+      ...range(1, 5).map((n) => client.addTask(itemOf(n, fifth))),
+      client.addTask(itemOf(5, rest)),
+      ...range(6, 10).map((n) => client.addTask(itemOf(n, fifth))),
+      client.addTask(itemOf(10, `${rest}a`)),
     ]);
 
     // Assess
-    expect(seen.map(nsOf)).toEqual([[0], [1, 2], [3], [4]]);
+    expect(seen.map(nsOf)).toEqual([[0], range(1, 6), range(6, 10), [10]]);
     expect(Buffer.byteLength(seen[1]?.body ?? "")).toBe(MAX_BATCH_BODY_BYTES);
     expect(seen[1]?.body?.length).toBeLessThan(MAX_BATCH_BODY_BYTES);
     expect(lambdaEventBytes(seen[1]?.body ?? "")).toBeLessThanOrEqual(MAX_EVENT_BODY_BYTES);
   });
 
   it("fills a batch only as far as its escaped size fits Lambda's event: quote-heavy items go in fewer per batch", async () => {
-    // Prepare: items of 0.6 Mi quotes, each written \" (~1.2 MiB) and escaped again into the event (~2.4 MiB):
-    // by bytes three would fit a batch, by the event's size two
-    const quotes = '"'.repeat(0.6 * 1024 * 1024);
+    // Prepare: items of 0.4 Mi quotes, each written \" (~0.8 MiB, under the single add's cap) and escaped again
+    // into the event (~1.6 MiB): by bytes four would fit a batch, by the event's size three
+    const quotes = '"'.repeat(0.4 * 1024 * 1024);
     const { fetch, seen } = answeringFetch(addedAnswer);
     const client = keyedClient({ fetch, addBatching: { maxInFlight: 1 } });
 
     // Act
     await Promise.all(
-      [add(0), ...range(1, 5).map((n) => add(n, { quotes }))].map((body) => client.addTask(body)),
+      [add(0), ...range(1, 7).map((n) => add(n, { quotes }))].map((body) => client.addTask(body)),
     );
 
     // Assess
-    expect(seen.map(nsOf)).toEqual([[0], [1, 2], [3, 4]]);
+    expect(seen.map(nsOf)).toEqual([[0], [1, 2, 3], [4, 5, 6]]);
     const itemBytes = Buffer.byteLength(JSON.stringify(add(1, { quotes })));
     for (const request of seen.slice(1)) {
       expect(lambdaEventBytes(request.body ?? "")).toBeLessThanOrEqual(MAX_EVENT_BODY_BYTES);

@@ -1,0 +1,57 @@
+import { mkdtemp, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import path from "node:path";
+import { beforeAll, describe, expect, it } from "vitest";
+import { main } from "../../../cli/main.js";
+import { handlerFetch, loadAddHandlers } from "../client/handler-fetch.js";
+
+/** `punctual tasks add-batch --file` in-process, against the API's real batch handler. */
+beforeAll(loadAddHandlers);
+
+async function addBatch(fileText: string) {
+  const dir = await mkdtemp(path.join(tmpdir(), "punctual-add-batch-"));
+  const file = path.join(dir, "tasks.json");
+  await writeFile(file, fileText);
+  const api = handlerFetch();
+  const out: string[] = [];
+  const err: string[] = [];
+  const io = {
+    out: (t: string) => void out.push(t),
+    err: (t: string) => void err.push(t),
+    env: {},
+    fetch: api.fetch,
+  };
+  const code = await main(
+    ["--api", "http://127.0.0.1:3000", "--json", "tasks", "add-batch", "--file", file],
+    io,
+  );
+  return { code, out: out.join(""), err: err.join(""), api };
+}
+
+const task = (content: string, extra = "") =>
+  `{"topic":"demo","delay_seconds":90,"content":${content},"callback":{"url":"https://hooks.example.com/n"}${extra}}`;
+
+describe("punctual tasks add-batch --file", () => {
+  it("stores each task's content exactly as the file writes it: 64-bit ids and 1.0 as written", async () => {
+    // Prepare: numbers no JS number holds, and a decimal the API keeps as written (`1.0` and `1` are two contents).
+    const content = '{"order_id":"A-1","id":12345678901234567890,"price":1.0,"tiny":1e-400}';
+
+    // Act
+    const run = await addBatch(`{"tasks":[${task(content)}]}`);
+
+    // Assess
+    expect(run.code, run.err).toBe(0);
+    const [stored] = [...run.api.store.tasks.values()];
+    expect(stored?.content).toBe(content);
+  });
+
+  it("refuses a file that gives a key twice with two values, sending nothing, rather than keeping one of them", async () => {
+    // Act
+    const run = await addBatch(`[${task('{"order_id":"A-1"}', ',"delay_seconds":5')}]`);
+
+    // Assess
+    expect(run.code).toBe(1);
+    expect(run.err).toMatch(/delay_seconds/);
+    expect(run.api.paths).toEqual([]);
+  });
+});
