@@ -135,6 +135,7 @@ export function createCallbackClient(options: CallbackClientOptions): CallbackCl
         // Node validates headers synchronously (e.g. ERR_INVALID_CHAR): a failed attempt, not a crash.
         return failure(error, 0);
       }
+      recheckReusedSocket(outgoing, url, options.policy);
       return exchange(outgoing, req, limits);
     },
     close: async () => {
@@ -172,6 +173,25 @@ function checkDestination(
     return refuse("a non-public address not named in the topic's allowed callback hosts", `address ${host}`);
   }
   return { url };
+}
+
+/**
+ * A kept-alive connection was checked when it was opened; the policy may have changed since (the deliver function
+ * reads the topic's allow-list at runtime), so a reused connection's address is checked again before anything is
+ * written on it. A refusal destroys the request (and its socket), which settles the attempt as refused.
+ */
+function recheckReusedSocket(outgoing: http.ClientRequest, url: URL, policy: AddressPolicy): void {
+  const host = url.hostname.replace(/^\[(.*)\]$/, "$1");
+  outgoing.once("socket", (socket) => {
+    const address = socket.remoteAddress;
+    if (!outgoing.reusedSocket || address === undefined || policy.isAllowed(host, address)) return;
+    outgoing.destroy(
+      new BlockedAddressError(
+        "a kept-alive connection's address is no longer allowed",
+        `${host} is connected to ${address}`,
+      ),
+    );
+  });
 }
 
 interface ExchangeLimits {

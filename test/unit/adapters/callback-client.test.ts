@@ -491,4 +491,26 @@ describe("callback client: host names checked after resolution (lookup seam; not
     expect(result).toMatchObject({ ok: true, status: 204 });
     expect(hits.map((h) => h.headers.host)).toEqual([`hooks.example.com:${port}`]);
   });
+
+  it("a kept-alive connection is not reused once the policy no longer admits its address (allow-list changed)", async () => {
+    // Prepare: the policy admits loopback, then the operator takes it off the allow-list (a runtime change).
+    route = (_req, _body, res) => res.writeHead(204).end();
+    let admitted = true;
+    const policy: AddressPolicy = { isAllowed: (_host, ip) => admitted && ip === "127.0.0.1" };
+    const { lookup } = resolvingTo("127.0.0.1");
+    const c = createCallbackClient({ policy, allowPlainHttp: true, lookup });
+    clients.push(c);
+    const url = `http://hooks.example.com:${(server.address() as AddressInfo).port}/hook`;
+    const first = await c.post({ url, body: "{}", headers: {}, timeoutMs: 2_000 });
+
+    // Act
+    admitted = false;
+    const second = await c.post({ url, body: "{}", headers: {}, timeoutMs: 2_000 });
+
+    // Assess: refused like a new connection would be, and nothing more reached the receiver
+    expect(first).toMatchObject({ ok: true, status: 204 });
+    expect(second).toMatchObject({ ok: false, refused: true });
+    expect(second.error).toMatch(/^destination refused by policy: /);
+    expect(hits).toHaveLength(1);
+  });
 });
