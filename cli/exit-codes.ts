@@ -29,7 +29,23 @@ export class BatchItemsFailed extends Error {
   }
 }
 
+/**
+ * A run of several calls (a bulk replay's pages) that one call's error stopped after others were done: it exits as
+ * that error would, and is printed with what was done before it (`done`, `summary`), which would otherwise be lost.
+ */
+export class StoppedPartWay extends Error {
+  override readonly name = "StoppedPartWay";
+  constructor(
+    readonly error: unknown,
+    readonly done: Readonly<Record<string, unknown>>,
+    readonly summary: readonly string[],
+  ) {
+    super(error instanceof Error ? error.message : String(error), { cause: error });
+  }
+}
+
 export function exitCodeOf(error: unknown): ExitCode {
+  if (error instanceof StoppedPartWay) return exitCodeOf(error.error);
   if (error instanceof UsageError) return EXIT.usage;
   if (error instanceof BatchItemsFailed) return error.exitCode;
   if (isPunctualError(error)) return error.status >= 400 && error.status < 500 ? EXIT.refused : EXIT.failed;

@@ -1,6 +1,6 @@
 import Table from "cli-table3";
 import { isPunctualError } from "../client/index.js";
-import { UsageError } from "./exit-codes.js";
+import { StoppedPartWay, UsageError } from "./exit-codes.js";
 
 export interface CliIo {
   readonly out: (text: string) => void;
@@ -65,23 +65,35 @@ export function printRows(io: CliIo, head: readonly string[], rows: readonly str
 
 /**
  * A failure, on stderr (stdout stays empty, so a script's `$(punctual … --json)` never captures an error as a
- * result): with --json the API's error object plus `status`, else a line and one line per issue.
+ * result): with --json the API's error object plus `status`, else a line and one line per issue. A run stopped
+ * part-way says first what was done before the error (with --json as `before_error` beside `error`).
  */
 export function printError(io: CliIo, json: boolean, error: unknown): void {
-  if (isPunctualError(error)) {
-    if (json) {
-      const { code, status, message, issues, details } = error;
-      io.err(`${JSON.stringify({ error: { ...details, code, status, message, issues } })}\n`);
-      return;
-    }
-    const status = error.status ? ` (HTTP ${error.status})` : "";
-    io.err(`error: ${error.code}${status}: ${error.message}\n`);
-    for (const issue of error.issues) io.err(`  ${issue.path || "(body)"}: ${issue.message}\n`);
+  const stopped = error instanceof StoppedPartWay ? error : undefined;
+  const cause = stopped ? stopped.error : error;
+  if (json) {
+    const before = stopped ? { before_error: stopped.done } : {};
+    io.err(`${JSON.stringify({ error: errorObject(cause), ...before })}\n`);
     return;
   }
+  for (const line of stopped?.summary ?? []) io.err(`${line}\n`);
+  if (isPunctualError(cause)) {
+    const status = cause.status ? ` (HTTP ${cause.status})` : "";
+    io.err(`error: ${cause.code}${status}: ${cause.message}\n`);
+    for (const issue of cause.issues) io.err(`  ${issue.path || "(body)"}: ${issue.message}\n`);
+    return;
+  }
+  io.err(`error: ${cause instanceof Error ? cause.message : String(cause)}\n`);
+}
+
+/** An error as --json prints it: the API's error object plus `status`, else our own code and the message. */
+function errorObject(error: unknown): Record<string, unknown> {
+  if (isPunctualError(error)) {
+    const { code, status, message, issues, details } = error;
+    return { ...details, code, status, message, issues };
+  }
   const message = error instanceof Error ? error.message : String(error);
-  const code = error instanceof UsageError ? "usage" : "failed";
-  io.err(json ? `${JSON.stringify({ error: { code, message } })}\n` : `error: ${message}\n`);
+  return { code: error instanceof UsageError ? "usage" : "failed", message };
 }
 
 /** A list of tasks: one JSON page with --json, else one table row per task (the columns an operator scans). */

@@ -1,7 +1,8 @@
 import { SingleBar } from "cli-progress";
 import type { Command } from "commander";
-import type { TopicView } from "../../client/index.js";
+import type { PunctualClient, TopicView } from "../../client/index.js";
 import { connect, type GlobalOptions } from "../connection.js";
+import { StoppedPartWay } from "../exit-codes.js";
 import { type CliIo, printResult, printRows } from "../output.js";
 
 /**
@@ -113,24 +114,56 @@ function replayCommand(topics: Command, io: CliIo): void {
         ...(options.errorContains ? { error_contains: options.errorContains } : {}),
         ...(options.dryRun ? { dry_run: true } : {}),
       };
-      const total = { matched: 0, replayed: 0, failed: [] as { task_id: string; reason: string }[] };
-      // A call replays at most 1,000 tasks; more continue from its cursor, with a progress bar for the human.
-      let bar: SingleBar | undefined;
-      let cursor: string | undefined;
-      do {
-        const page = await client.replayTopic(topic, { ...body, ...(cursor ? { cursor } : {}) });
-        total.matched += page.matched;
-        total.replayed += page.replayed;
-        total.failed.push(...page.failed);
-        cursor = page.next_cursor ?? undefined;
-        if (cursor && !bar && !global.json) {
-          bar = new SingleBar({ stream: process.stderr, format: "replaying {bar} {value} matched" });
-          bar.start(total.matched + 1_000, total.matched);
-        }
-        bar?.setTotal(total.matched + (cursor ? 1_000 : 0));
-        bar?.update(total.matched);
-      } while (cursor);
-      bar?.stop();
-      printResult(io, global.json ?? false, total);
+      printResult(io, global.json ?? false, await replayPages(client, topic, body, !global.json));
     });
+}
+
+type ReplayBody = Parameters<PunctualClient["replayTopic"]>[1];
+type ReplayTotal = {
+  matched: number;
+  replayed: number;
+  failed: { task_id: string; reason: string }[];
+};
+
+/**
+ * Every page of a bulk replay, summed. A call replays at most 1,000 tasks; more continue from its cursor, with a
+ * progress bar for a human. A page that fails after others were replayed throws StoppedPartWay, so the totals of
+ * the pages done are reported with the error instead of being lost (they were replayed).
+ */
+async function replayPages(client: PunctualClient, topic: string, body: ReplayBody, showBar: boolean) {
+  const total: ReplayTotal = { matched: 0, replayed: 0, failed: [] };
+  let bar: SingleBar | undefined;
+  let cursor: string | undefined;
+  let pages = 0;
+  try {
+    do {
+      const page = await client.replayTopic(topic, { ...body, ...(cursor ? { cursor } : {}) });
+      pages++;
+      total.matched += page.matched;
+      total.replayed += page.replayed;
+      total.failed.push(...page.failed);
+      cursor = page.next_cursor ?? undefined;
+      if (cursor && !bar && showBar) {
+        bar = new SingleBar({ stream: process.stderr, format: "replaying {bar} {value} matched" });
+        bar.start(total.matched + 1_000, total.matched);
+      }
+      bar?.setTotal(total.matched + (cursor ? 1_000 : 0));
+      bar?.update(total.matched);
+    } while (cursor);
+  } catch (error) {
+    if (pages === 0) throw error;
+    throw new StoppedPartWay(error, { pages, ...total }, replaySummary(pages, total));
+  } finally {
+    bar?.stop();
+  }
+  return total;
+}
+
+function replaySummary(pages: number, total: ReplayTotal): string[] {
+  const counts = `${pages} page${pages === 1 ? "" : "s"}, ${total.matched} matched, ${total.replayed} replayed, ${total.failed.length} failed`;
+  return [
+    `before the error: ${counts}`,
+    ...total.failed.map((f) => `  ${f.task_id}: ${f.reason}`),
+    "the failing page's own counts are in the error below",
+  ];
 }
