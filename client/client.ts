@@ -20,8 +20,15 @@ export interface PunctualClientOptions {
   readonly apiUrl: string | URL;
   /** Default: `none` for a loopback URL, `iam` (standard credential chain) otherwise. */
   readonly auth?: PunctualAuth;
-  /** Per-attempt timeout. Default 30 s. */
+  /** Per-attempt timeout of every request but a batch add's. Default 30 s. */
   readonly timeoutMs?: number;
+  /**
+   * Per-attempt timeout of a batch add (`POST /v1/tasks/batch`: `addTasks`, and the batches `addTask` forms), which
+   * legitimately takes longer than one add: up to 100 adds in one call. Default: the larger of `timeoutMs` and 30 s,
+   * API Gateway's longest integration time, so a batch is never abandoned (and sent again whole) while the API may
+   * still answer it, and never waited for past the time API Gateway itself answers by.
+   */
+  readonly batchTimeoutMs?: number;
   readonly retry?: Partial<RetryPolicy>;
   /**
    * Natural batching of `addTask` (client/add-batching.ts), on by default: adds made while `maxInFlight` (default
@@ -52,7 +59,12 @@ interface Attempt {
   readonly method: string;
   readonly headers: Record<string, string>;
   readonly body?: string;
+  /** Each try's timeout (ms). */
+  readonly timeoutMs: number;
 }
+
+/** API Gateway answers every request within 30 s (its HTTP API integration timeout at most): a 504 past it. */
+const API_GATEWAY_MAX_MS = 30_000;
 
 const sleepFor = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 
@@ -63,6 +75,7 @@ class PunctualClientCore {
   readonly #fetch: typeof globalThis.fetch;
   readonly #retry: RetryPolicy;
   readonly #timeoutMs: number;
+  readonly #batchTimeoutMs: number;
   readonly #sleep: (ms: number) => Promise<void>;
   readonly #random: () => number;
   readonly #now: () => number;
@@ -73,7 +86,8 @@ class PunctualClientCore {
     this.#authorize = authorizer(options.auth ?? defaultAuthFor(this.apiUrl), this.apiUrl, options.env);
     this.#fetch = options.fetch ?? globalThis.fetch;
     this.#retry = { ...DEFAULT_RETRY, ...options.retry };
-    this.#timeoutMs = options.timeoutMs ?? 30_000;
+    this.#timeoutMs = options.timeoutMs ?? API_GATEWAY_MAX_MS;
+    this.#batchTimeoutMs = options.batchTimeoutMs ?? Math.max(this.#timeoutMs, API_GATEWAY_MAX_MS);
     this.#sleep = options.sleep ?? sleepFor;
     this.#random = options.random ?? Math.random;
     this.#now = options.now ?? Date.now;
@@ -135,6 +149,7 @@ class PunctualClientCore {
       method: "POST",
       headers,
       body: add.body,
+      timeoutMs: this.#timeoutMs,
     };
     return this.#answerOf(ROUTES.addTask, attempt, add.signal, attemptsUsed);
   }
@@ -164,6 +179,7 @@ class PunctualClientCore {
     });
     const url = this.#urlOf(path);
     const headers: Record<string, string> = { accept: "application/json" };
+    const timeoutMs = route === ROUTES.addTasks ? this.#batchTimeoutMs : this.#timeoutMs;
     names.forEach((name, i) => {
       const moved = inQuery[name];
       if (moved) url.searchParams.set(moved.query, params[i] ?? "");
@@ -174,7 +190,7 @@ class PunctualClientCore {
         if (value !== undefined) url.searchParams.set(key, String(value));
       }
     }
-    if (route.input?.in !== "body") return { url, method: route.method, headers };
+    if (route.input?.in !== "body") return { url, method: route.method, headers, timeoutMs };
     headers["content-type"] = "application/json";
     if (route.retry === "idempotency-key") {
       const inBody = (input as { idempotency_key?: unknown } | undefined)?.idempotency_key;
@@ -182,7 +198,7 @@ class PunctualClientCore {
       if (inBody === undefined) headers["idempotency-key"] = options.idempotencyKey ?? this.#newKey();
     }
     const body = route.retry === "item-keys" ? this.#withItemKeys(input) : input;
-    return { url, method: route.method, headers, body: JSON.stringify(body) };
+    return { url, method: route.method, headers, body: JSON.stringify(body), timeoutMs };
   }
 
   #urlOf(path: string): URL {
@@ -195,7 +211,8 @@ class PunctualClientCore {
    */
   async #sendBatch(body: string): Promise<SentBatch> {
     const headers = { accept: "application/json", "content-type": "application/json" };
-    const attempt: Attempt = { url: this.#urlOf(ROUTES.addTasks.path), method: "POST", headers, body };
+    const url = this.#urlOf(ROUTES.addTasks.path);
+    const attempt: Attempt = { url, method: "POST", headers, body, timeoutMs: this.#batchTimeoutMs };
     const answer = await this.#sendWithRetries(attempt, true, undefined, 0);
     return {
       answer: parsedAnswer(ROUTES.addTasks, answer),
@@ -254,7 +271,7 @@ class PunctualClientCore {
   /** One attempt, signed afresh (a SigV4 signature carries its time). */
   async #send(attempt: Attempt, signal: AbortSignal | undefined): Promise<Response> {
     const auth = await this.#authorize(attempt);
-    const timeout = AbortSignal.timeout(this.#timeoutMs);
+    const timeout = AbortSignal.timeout(attempt.timeoutMs);
     return this.#fetch(attempt.url, {
       method: attempt.method,
       headers: { ...attempt.headers, ...auth },
