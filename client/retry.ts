@@ -39,11 +39,16 @@ export function retryDelayMs(
   return Math.floor(random() * ceiling);
 }
 
-/** `Retry-After` is delay-seconds or an HTTP date (RFC 9110 §10.2.3); anything else is ignored. */
+/**
+ * `Retry-After` is delay-seconds or an HTTP date (RFC 9110 §10.2.3); anything else is ignored (the backoff applies).
+ * Every HTTP-date form starts with a day name and is in GMT: Date.parse alone reads `-5` or `5.5` as a date in
+ * 2001, which would make a malformed value an immediate retry, and reads asctime's zone-less form as local time.
+ */
 export function parseRetryAfterMs(value: string | null | undefined, nowMs: number): number | undefined {
   if (!value) return undefined;
   const trimmed = value.trim();
   if (/^\d+$/.test(trimmed)) return Number(trimmed) * 1000;
-  const at = Date.parse(trimmed);
+  if (!/^(?:Mon|Tue|Wed|Thu|Fri|Sat|Sun)[a-z]*,? /.test(trimmed)) return undefined;
+  const at = Date.parse(/ GMT$/.test(trimmed) ? trimmed : `${trimmed} GMT`);
   return Number.isNaN(at) ? undefined : Math.max(0, at - nowMs);
 }
