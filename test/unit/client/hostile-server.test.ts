@@ -1,5 +1,7 @@
+import http from "node:http";
+import type { AddressInfo } from "node:net";
 import { PunctualClient } from "punctual/client";
-import { describe, expect, it } from "vitest";
+import { afterEach, describe, expect, it } from "vitest";
 import { addAnswer, recordingSleep, scriptedFetch, taskId } from "./fakes.js";
 
 /** The client against a server that answers what it should not: what the client does with each answer. */
@@ -62,4 +64,65 @@ describe("a hostile Retry-After", () => {
       else process.env.TZ = saved;
     }
   });
+});
+
+/** A real loopback HTTP server answering with `handle`, recording what it received. */
+interface LoopbackServer {
+  readonly url: string;
+  readonly received: { method: string; url: string; headers: http.IncomingHttpHeaders }[];
+}
+const servers: http.Server[] = [];
+afterEach(async () => {
+  for (const server of servers.splice(0)) {
+    server.closeAllConnections();
+    await new Promise<void>((resolve) => server.close(() => resolve()));
+  }
+});
+
+async function loopbackServer(
+  host: string,
+  handle: (req: http.IncomingMessage, res: http.ServerResponse) => void,
+): Promise<LoopbackServer> {
+  const received: LoopbackServer["received"] = [];
+  const server = http.createServer((req, res) => {
+    received.push({ method: req.method ?? "", url: req.url ?? "", headers: req.headers });
+    req.resume();
+    req.on("end", () => handle(req, res));
+  });
+  servers.push(server);
+  await new Promise<void>((resolve) => server.listen(0, host, resolve));
+  return { url: `http://${host}:${(server.address() as AddressInfo).port}`, received };
+}
+
+describe("a 3xx redirect to another host", () => {
+  it.each([301, 302, 303, 307, 308])(
+    "%i is not followed: the credentials never reach the other host, and the caller gets the 3xx",
+    async (status) => {
+      // Prepare: the API redirects every request to another loopback host.
+      const elsewhere = await loopbackServer("127.0.0.2", (_req, res) => res.end("{}"));
+      const api = await loopbackServer("127.0.0.1", (req, res) => {
+        res.writeHead(status, { location: `${elsewhere.url}${req.url}` });
+        res.end();
+      });
+      const client = new PunctualClient({
+        apiUrl: api.url,
+        auth: { kind: "jwt", token: "secret-token" },
+        sleep: async () => {},
+        addBatching: false,
+      });
+
+      // Act
+      const added = await client.addTask(addBody).catch((e: unknown) => e);
+      const got = await client.getTask(taskId()).catch((e: unknown) => e);
+
+      // Assess
+      expect(elsewhere.received).toEqual([]);
+      expect(api.received.map((r) => r.headers.authorization)).toEqual([
+        "Bearer secret-token",
+        "Bearer secret-token",
+      ]);
+      expect(added).toMatchObject({ code: "http_error", status });
+      expect(got).toMatchObject({ code: "http_error", status });
+    },
+  );
 });
