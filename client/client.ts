@@ -4,6 +4,7 @@ import type { AddTaskResponse } from "#shared/api/schemas/tasks.js";
 import { AddBatcher, type AddBatchingOptions, type LoneAdd, type SentBatch } from "./add-batching.js";
 import { type Authorizer, authorizer, defaultAuthFor, type PunctualAuth } from "./auth.js";
 import { errorFromResponse, PunctualError, parseJson } from "./errors.js";
+import { readAnswerText } from "./read-body.js";
 import { DEFAULT_RETRY, RETRYABLE_STATUSES, type RetryPolicy, retryDelayMs } from "./retry.js";
 import {
   type AddTaskInput,
@@ -251,7 +252,7 @@ class PunctualClientCore {
       let text: string;
       try {
         response = await this.#send(attempt, signal);
-        text = await response.text();
+        text = await readAnswerText(response);
       } catch (error) {
         if (signal?.aborted) throw signal.reason;
         if (error instanceof PunctualError || last) throw asNetworkError(error, n);

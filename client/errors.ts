@@ -7,7 +7,10 @@ import { type ErrorIssue, errorBodySchema } from "./schemas.js";
 export type ClientErrorCode =
   /** No HTTP answer: connection refused or reset, DNS failure, or the per-attempt timeout. `status` is 0. */
   | "network_error"
-  /** A 2xx whose body does not match the route's response schema. */
+  /**
+   * A 2xx whose body does not match the route's response schema, or any answer over 10 MiB (MAX_ANSWER_BYTES),
+   * which is not the API's: it is not read, nor retried.
+   */
   | "invalid_response"
   /** API Gateway refused before our code ran (IAM or JWT auth). */
   | "unauthorized"

@@ -2,7 +2,7 @@ import http from "node:http";
 import type { AddressInfo } from "node:net";
 import { PunctualClient } from "punctual/client";
 import { afterEach, describe, expect, it } from "vitest";
-import { addAnswer, recordingSleep, scriptedFetch, taskId } from "./fakes.js";
+import { addAnswer, recordingSleep, scriptedFetch, taskId, taskViewAnswer as taskViewOf } from "./fakes.js";
 
 /** The client against a server that answers what it should not: what the client does with each answer. */
 const API = "http://127.0.0.1:3000";
@@ -125,4 +125,76 @@ describe("a 3xx redirect to another host", () => {
       expect(got).toMatchObject({ code: "http_error", status });
     },
   );
+});
+
+describe("a huge answer", () => {
+  const MIB = 1024 * 1024;
+
+  it("a 2xx over 10 MiB (more than API Gateway can answer) is refused, not read whole into memory", async () => {
+    // Prepare: a schema-valid task view padded to 11 MiB, sent chunked (no content-length to refuse it by).
+    const id = taskId();
+    const view = JSON.stringify({ ...taskViewOf(id), padding: "x".repeat(11 * MIB) });
+    const api = await loopbackServer("127.0.0.1", (_req, res) => {
+      res.writeHead(200, { "content-type": "application/json", "transfer-encoding": "chunked" });
+      res.end(view);
+    });
+    const client = new PunctualClient({ apiUrl: api.url, sleep: async () => {} });
+
+    // Act
+    const error = await client.getTask(id).catch((e: unknown) => e);
+
+    // Assess: refused once, not retried.
+    expect(error).toMatchObject({ code: "invalid_response", status: 200 });
+    expect((error as Error).message).toMatch(/over 10 MiB/);
+    expect(api.received).toHaveLength(1);
+  });
+
+  it("an endless body is dropped once past the cap, the connection closed, well before the timeout", async () => {
+    // Prepare: a server that writes until the client hangs up.
+    let closed: () => void = () => {};
+    const hungUp = new Promise<void>((resolve) => {
+      closed = resolve;
+    });
+    const api = await loopbackServer("127.0.0.1", (_req, res) => {
+      res.writeHead(503, { "content-type": "text/html" });
+      const chunk = "<p>".repeat(64 * 1024);
+      const more = () => {
+        while (!res.destroyed && res.write(chunk));
+        if (!res.destroyed) res.once("drain", more);
+      };
+      res.on("close", () => closed());
+      more();
+    });
+    const client = new PunctualClient({ apiUrl: api.url, sleep: async () => {}, retry: { maxAttempts: 1 } });
+
+    // Act
+    const error = await client.getTask(taskId()).catch((e: unknown) => e);
+    await hungUp;
+
+    // Assess
+    expect(error).toMatchObject({ code: "invalid_response", status: 503 });
+  });
+
+  it("a 503 with a large but bounded error page is still read and retried as before", async () => {
+    // Prepare
+    const id = taskId();
+    let n = 0;
+    const api = await loopbackServer("127.0.0.1", (_req, res) => {
+      if (n++ === 0) {
+        res.writeHead(503, { "content-type": "text/html" });
+        res.end("<p>".repeat(MIB));
+        return;
+      }
+      res.writeHead(200, { "content-type": "application/json" });
+      res.end(JSON.stringify(taskViewOf(id)));
+    });
+    const client = new PunctualClient({ apiUrl: api.url, sleep: async () => {} });
+
+    // Act
+    const task = await client.getTask(id);
+
+    // Assess
+    expect(task.task_id).toBe(id);
+    expect(api.received).toHaveLength(2);
+  });
 });

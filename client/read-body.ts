@@ -1,0 +1,43 @@
+import { PunctualError } from "./errors.js";
+
+/**
+ * The most an answer from the API can hold: API Gateway's payload limit (10 MB; a Lambda answer is at most 6 MB).
+ * A longer body is not the API's, and reading it whole would let a broken or hostile server (or a proxy) fill
+ * the caller's memory for the whole per-attempt timeout.
+ */
+export const MAX_ANSWER_BYTES = 10 * 1024 * 1024;
+
+/**
+ * The answer's text, as `response.text()` decodes it (UTF-8, a BOM dropped), refused as `invalid_response` once
+ * past `maxBytes` (counted after any decompression, so a compressed bomb stops too), and the connection dropped.
+ */
+export async function readAnswerText(response: Response, maxBytes = MAX_ANSWER_BYTES): Promise<string> {
+  const tooLarge = () => {
+    const requestId = response.headers.get("x-amzn-requestid") ?? undefined;
+    return new PunctualError({
+      code: "invalid_response",
+      status: response.status,
+      message: `the API's answer (HTTP ${response.status}) is over ${maxBytes / 1024 / 1024} MiB, more than the API can answer: not read`,
+      ...(requestId ? { requestId } : {}),
+    });
+  };
+  if (Number(response.headers.get("content-length") ?? 0) > maxBytes) {
+    await response.body?.cancel();
+    throw tooLarge();
+  }
+  if (!response.body) return "";
+  const reader = response.body.getReader();
+  const chunks: Uint8Array[] = [];
+  let size = 0;
+  for (;;) {
+    const { done, value } = await reader.read();
+    if (done) break;
+    size += value.byteLength;
+    if (size > maxBytes) {
+      await reader.cancel();
+      throw tooLarge();
+    }
+    chunks.push(value);
+  }
+  return new TextDecoder().decode(Buffer.concat(chunks));
+}
