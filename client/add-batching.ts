@@ -118,6 +118,8 @@ interface PendingAdd extends LoneAdd {
   readonly seq: number;
   /** The body carries its own `idempotency_key` (then the option's is not sent, as by a lone add). */
   readonly bodyKeyed: boolean;
+  /** The add's topic, to check that a batch result at its place is its own (undefined: not a string, refused). */
+  readonly topic: string | undefined;
   /**
    * The item as a batch would carry it (the body with its key), made when the call first waits (a lone call's body
    * gets no copy); undefined when it must go alone.
@@ -221,10 +223,12 @@ export class AddBatcher {
   ): PendingAdd {
     // As a lone add: the body's key when it has one (the option is then not sent), else the option's, else new.
     const bodyKeyed = (input as { idempotency_key?: unknown } | undefined)?.idempotency_key !== undefined;
+    const topic = (input as { topic?: unknown } | undefined)?.topic;
     const idempotencyKey = bodyKeyed ? undefined : (options.idempotencyKey ?? this.#sender.newKey());
     return {
       seq: this.#seq++,
       bodyKeyed,
+      topic: typeof topic === "string" ? topic : undefined,
       // A value JSON cannot write (a BigInt, a cycle) throws here, rejecting the call as a lone add's would.
       body: JSON.stringify(input),
       idempotencyKey,
@@ -289,8 +293,9 @@ export class AddBatcher {
       return;
     }
     const { results } = sent.answer;
-    if (results.length !== group.length) {
-      const error = invalidBatchAnswer(sent, `${results.length} results for ${group.length} items`);
+    const mismatch = resultsMismatch(group, results);
+    if (mismatch) {
+      const error = invalidBatchAnswer(sent, mismatch);
       for (const pending of group) this.#settle(pending, () => pending.reject(error));
       return;
     }
@@ -391,6 +396,26 @@ function batchItem(input: AddTaskInput, add: PendingAdd): string | undefined {
 function isGatewayRefusal(error: unknown): boolean {
   if (!(error instanceof PunctualError)) return false;
   return error.code === "forbidden" || error.status === 404 || error.status === 405;
+}
+
+/**
+ * Why the results cannot be the answers to these items, read by position: another count, or a task of another
+ * topic at an item's place (results out of order, which would give a caller another's task); undefined when they
+ * can be. Results of one topic swapped cannot be told apart: an item's answer names only its task.
+ */
+function resultsMismatch(
+  group: readonly PendingAdd[],
+  results: readonly BatchItemResult[],
+): string | undefined {
+  if (results.length !== group.length) return `${results.length} results for ${group.length} items`;
+  const index = group.findIndex(({ topic }, i) => {
+    const result = results[i] as BatchItemResult;
+    if (topic === undefined || result.status < 200 || result.status >= 300) return false;
+    const ofTopic = result.task_id === undefined || result.task_id.startsWith(`${topic}.`);
+    return !ofTopic || (result.topic !== undefined && result.topic !== topic);
+  });
+  if (index === -1) return undefined;
+  return `result ${index} is a task of another topic than item ${index}'s "${group[index]?.topic}": results out of order`;
 }
 
 function isPlainObject(value: unknown): value is Record<string, unknown> {

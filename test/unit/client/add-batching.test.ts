@@ -423,8 +423,9 @@ describe("addTask batching: what each caller gets", () => {
     );
     const client = new PunctualClient({ apiUrl: API, fetch, addBatching: { maxInFlight: 1 } });
 
-    // Act
-    const outcomes = await Promise.all(range(0, 6).map((n) => settled(client.addTask(add(n)))));
+    // Act: call 3 adds to the fan-out topic its answer names.
+    const inputs = range(0, 6).map((n) => (n === 3 ? { ...add(n), topic: "orders" } : add(n)));
+    const outcomes = await Promise.all(inputs.map((input) => settled(client.addTask(input))));
 
     // Assess
     const expected = await Promise.all(items.map((item) => singleOutcome(item.httpStatus, item.answer)));

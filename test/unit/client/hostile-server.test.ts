@@ -2,7 +2,17 @@ import http from "node:http";
 import type { AddressInfo } from "node:net";
 import { PunctualClient } from "punctual/client";
 import { afterEach, describe, expect, it } from "vitest";
-import { addAnswer, recordingSleep, scriptedFetch, taskId, taskViewAnswer as taskViewOf } from "./fakes.js";
+import {
+  addAnswer,
+  addBodiesOf,
+  answeringFetch,
+  batchOf,
+  recordingSleep,
+  type SeenRequest,
+  scriptedFetch,
+  taskId,
+  taskViewAnswer as taskViewOf,
+} from "./fakes.js";
 
 /** The client against a server that answers what it should not: what the client does with each answer. */
 const API = "http://127.0.0.1:3000";
@@ -196,5 +206,59 @@ describe("a huge answer", () => {
     // Assess
     expect(task.task_id).toBe(id);
     expect(api.received).toHaveLength(2);
+  });
+});
+
+describe("a batch answer that does not match its request", () => {
+  /** One add to topic `t0` sent alone, then adds to `t1`…`t3` made meanwhile, which go as one batch. */
+  async function batchAnswered(results: (items: Record<string, unknown>[]) => unknown[]) {
+    const answer = (body: Record<string, unknown>) => {
+      const topic = String(body.topic);
+      return { ...addAnswer(taskId(topic)), topic };
+    };
+    const { fetch, seen } = answeringFetch((request: SeenRequest) => {
+      const items = addBodiesOf(request);
+      if (!request.url.pathname.endsWith("/batch")) return { status: 201, body: answer(items[0] ?? {}) };
+      const answers = items.map((item) => ({ httpStatus: 201, answer: answer(item) }));
+      return { status: 200, body: { ...batchOf(answers), results: results(batchOf(answers).results) } };
+    });
+    const client = new PunctualClient({ apiUrl: API, fetch, addBatching: { maxInFlight: 1 } });
+    const calls = ["t0", "t1", "t2", "t3"].map((topic) =>
+      client.addTask({ topic, delay_seconds: 90, content: {} }).then(
+        (value) => ({ value }),
+        (error: unknown) => ({ error }),
+      ),
+    );
+    return { outcomes: await Promise.all(calls), seen };
+  }
+
+  it("fewer results than items: every caller of the batch gets invalid_response, none another's task", async () => {
+    // Act
+    const { outcomes, seen } = await batchAnswered((results) => results.slice(1));
+
+    // Assess
+    expect(seen.map((r) => r.url.pathname)).toEqual(["/v1/tasks", "/v1/tasks/batch"]);
+    expect(outcomes[0]).toMatchObject({ value: { topic: "t0" } });
+    for (const outcome of outcomes.slice(1)) {
+      expect(outcome).toMatchObject({ error: { code: "invalid_response", status: 200 } });
+    }
+  });
+
+  it("results out of order (another topic's task at an item's place): no caller gets another's task", async () => {
+    // Act
+    const { outcomes } = await batchAnswered((results) => [...results].reverse());
+
+    // Assess
+    for (const outcome of outcomes.slice(1)) {
+      expect(outcome).toMatchObject({ error: { code: "invalid_response", status: 200 } });
+    }
+  });
+
+  it("results in order: each caller gets its own topic's task", async () => {
+    // Act
+    const { outcomes } = await batchAnswered((results) => results);
+
+    // Assess
+    expect(outcomes.map((o) => ("value" in o ? o.value.topic : o.error))).toEqual(["t0", "t1", "t2", "t3"]);
   });
 });
