@@ -293,7 +293,10 @@ export class AddBatcher {
       return;
     }
     const { results } = sent.answer;
-    const mismatch = resultsMismatch(group, results);
+    const mismatch = resultsMismatch(
+      group.map((pending) => pending.topic),
+      results,
+    );
     if (mismatch) {
       const error = invalidBatchAnswer(sent, mismatch);
       for (const pending of group) this.#settle(pending, () => pending.reject(error));
@@ -399,23 +402,24 @@ function isGatewayRefusal(error: unknown): boolean {
 }
 
 /**
- * Why the results cannot be the answers to these items, read by position: another count, or a task of another
- * topic at an item's place (results out of order, which would give a caller another's task); undefined when they
- * can be. Results of one topic swapped cannot be told apart: an item's answer names only its task.
+ * Why a batch's results cannot be the answers to its items, these topics in order (undefined: not a string), read
+ * by position: another count, or a task of another topic at an item's place (results out of order, which would
+ * give a caller another's task); undefined when they can be. Results of one topic swapped cannot be told apart:
+ * an item's answer names only its task.
  */
-function resultsMismatch(
-  group: readonly PendingAdd[],
+export function resultsMismatch(
+  topics: readonly (string | undefined)[],
   results: readonly BatchItemResult[],
 ): string | undefined {
-  if (results.length !== group.length) return `${results.length} results for ${group.length} items`;
-  const index = group.findIndex(({ topic }, i) => {
+  if (results.length !== topics.length) return `${results.length} results for ${topics.length} items`;
+  const index = topics.findIndex((topic, i) => {
     const result = results[i] as BatchItemResult;
     if (topic === undefined || result.status < 200 || result.status >= 300) return false;
     const ofTopic = result.task_id === undefined || result.task_id.startsWith(`${topic}.`);
     return !ofTopic || (result.topic !== undefined && result.topic !== topic);
   });
   if (index === -1) return undefined;
-  return `result ${index} is a task of another topic than item ${index}'s "${group[index]?.topic}": results out of order`;
+  return `result ${index} is a task of another topic than item ${index}'s "${topics[index]}": results out of order`;
 }
 
 function isPlainObject(value: unknown): value is Record<string, unknown> {
@@ -448,7 +452,7 @@ function addAnswerOf(result: BatchItemResult): Record<string, unknown> {
   return { ...task, status: task_status };
 }
 
-function invalidBatchAnswer(sent: SentBatch, detail: string): PunctualError {
+export function invalidBatchAnswer(sent: Pick<SentBatch, "requestId">, detail: string): PunctualError {
   return new PunctualError({
     code: "invalid_response",
     status: 200,

@@ -1,7 +1,15 @@
 import { randomUUID } from "node:crypto";
 import type * as z from "zod";
+import type { AddTasksBatchResponse } from "#shared/api/schemas/batch.js";
 import type { AddTaskResponse } from "#shared/api/schemas/tasks.js";
-import { AddBatcher, type AddBatchingOptions, type LoneAdd, type SentBatch } from "./add-batching.js";
+import {
+  AddBatcher,
+  type AddBatchingOptions,
+  invalidBatchAnswer,
+  type LoneAdd,
+  resultsMismatch,
+  type SentBatch,
+} from "./add-batching.js";
 import { type Authorizer, authorizer, defaultAuthFor, type PunctualAuth } from "./auth.js";
 import { errorFromResponse, PunctualError, parseJson } from "./errors.js";
 import { readAnswerText } from "./read-body.js";
@@ -132,7 +140,10 @@ class PunctualClientCore {
     const input = route.input ? args[names.length] : undefined;
     const options = (args[names.length + (route.input ? 1 : 0)] ?? {}) as CallOptions;
     const attempt = this.#prepare(route, names, params, input, options);
-    return this.#answerOf(route, attempt, options.signal, 0);
+    const answer = await this.#answerOf(route, attempt, options.signal, 0);
+    if ((route as RouteDescriptor) === ROUTES.addTasks)
+      checkBatchAnswer(input, answer as AddTasksBatchResponse);
+    return answer;
   }
 
   /**
@@ -281,6 +292,22 @@ class PunctualClientCore {
       redirect: "manual",
     });
   }
+}
+
+/**
+ * `addTasks`' answer is read by position (result i is task i's): one whose results cannot be its tasks' (another
+ * count, another topic's task at a task's place) is an `invalid_response`, not an answer with items missing or
+ * swapped. The batches `addTask` forms are checked the same way (client/add-batching.ts).
+ */
+function checkBatchAnswer(input: unknown, answer: AddTasksBatchResponse): void {
+  const tasks = (input as { tasks?: unknown } | undefined)?.tasks;
+  if (!Array.isArray(tasks)) return;
+  const topics = tasks.map((task: unknown) => {
+    const topic = (task as { topic?: unknown } | null)?.topic;
+    return typeof topic === "string" ? topic : undefined;
+  });
+  const mismatch = resultsMismatch(topics, answer.results);
+  if (mismatch) throw invalidBatchAnswer({ requestId: undefined }, mismatch);
 }
 
 /** A 2xx answer read with the route's response schema; one that does not match is an `invalid_response`. */

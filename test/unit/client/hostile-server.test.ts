@@ -262,3 +262,35 @@ describe("a batch answer that does not match its request", () => {
     expect(outcomes.map((o) => ("value" in o ? o.value.topic : o.error))).toEqual(["t0", "t1", "t2", "t3"]);
   });
 });
+
+describe("addTasks (the batch route called directly): an answer that does not match its request", () => {
+  const tasks = ["t1", "t2", "t3"].map((topic) => ({ topic, delay_seconds: 90, content: {} }));
+  const resultsOf = (topics: string[]) =>
+    batchOf(topics.map((topic) => ({ httpStatus: 201, answer: { ...addAnswer(taskId(topic)), topic } })));
+
+  async function addTasksAnswered(body: unknown) {
+    const { fetch } = scriptedFetch({ status: 200, body });
+    return new PunctualClient({ apiUrl: API, fetch }).addTasks({ tasks }).catch((e: unknown) => e);
+  }
+
+  it("fewer results than tasks is invalid_response, not an answer whose missing items look added", async () => {
+    expect(await addTasksAnswered(resultsOf(["t1", "t2"]))).toMatchObject({
+      code: "invalid_response",
+      status: 200,
+    });
+  });
+
+  it("results out of order (another topic's task at a task's place) is invalid_response", async () => {
+    expect(await addTasksAnswered(resultsOf(["t3", "t2", "t1"]))).toMatchObject({
+      code: "invalid_response",
+      status: 200,
+    });
+  });
+
+  it("results in order are the answer", async () => {
+    const answer = (await addTasksAnswered(resultsOf(["t1", "t2", "t3"]))) as {
+      results: { topic: string }[];
+    };
+    expect(answer.results.map((r) => r.topic)).toEqual(["t1", "t2", "t3"]);
+  });
+});
