@@ -191,10 +191,12 @@ function addBatchCommand(tasks: Command, io: CliIo): void {
       const answer = await client.addTasks(batch);
       if (global.json) io.out(`${JSON.stringify(answer)}\n`);
       else printBatchResults(io, answer.results);
-      if (answer.failed > 0) {
-        const retryable = answer.results.some((result) => result.status >= 500);
+      // The exit code follows the results printed, not the answer's own `failed` count, which could disagree.
+      const failed = answer.results.filter((result) => result.status < 200 || result.status >= 300);
+      if (failed.length > 0) {
+        const retryable = failed.some((result) => result.status >= 500);
         throw new BatchItemsFailed(
-          `${answer.failed} of ${answer.results.length} tasks were not added`,
+          `${failed.length} of ${answer.results.length} tasks were not added`,
           retryable ? EXIT.failed : EXIT.refused,
         );
       }
