@@ -16,14 +16,39 @@ export const processIo: CliIo = {
   env: process.env,
 };
 
+/**
+ * What the server said, made safe to show on a terminal: control characters (C0, DEL, C1) escaped as JSON writes
+ * them (`\u001b`, `\n`), so an answer (or a receiver's error kept in `last_error`) cannot move the cursor, clear
+ * the screen, retitle the window or overwrite a line of the output.
+ */
+export function shown(text: string): string {
+  return text.replace(CONTROL_CHARACTERS, (c) =>
+    c.charCodeAt(0) < 0x20 ? JSON.stringify(c).slice(1, -1) : unicodeEscape(c),
+  );
+}
+
+// biome-ignore lint/suspicious/noControlCharactersInRegex: these are the characters it must find.
+const CONTROL_CHARACTERS = /[\u0000-\u001f\u007f-\u009f]/g;
+/** What JSON.stringify leaves unescaped of them (it escapes C0 already). */
+const UNESCAPED_IN_JSON = /[\u007f-\u009f]/g;
+const unicodeEscape = (c: string) => `\\u${c.charCodeAt(0).toString(16).padStart(4, "0")}`;
+
+/**
+ * One JSON document on a line. JSON.stringify leaves DEL and C1 controls (U+007F–U+009F, e.g. CSI) as they are;
+ * they are escaped too: the same JSON value, and nothing a terminal acts on. (Outside strings JSON has none.)
+ */
+export function jsonLine(value: unknown): string {
+  return `${JSON.stringify(value).replace(UNESCAPED_IN_JSON, unicodeEscape)}\n`;
+}
+
 /** A result: one JSON document with --json (for scripts), else a two-column table of its fields. */
 export function printResult(io: CliIo, json: boolean, value: Record<string, unknown>): void {
   if (json) {
-    io.out(`${JSON.stringify(value)}\n`);
+    io.out(jsonLine(value));
     return;
   }
   const table = new Table({ style: { head: [], border: [] } });
-  for (const [key, field] of flatten(value)) table.push({ [key]: field });
+  for (const [key, field] of flatten(value)) table.push({ [shown(key)]: shown(field) });
   io.out(`${table.toString()}\n`);
 }
 
@@ -59,7 +84,7 @@ export function printTask(io: CliIo, json: boolean, task: Record<string, unknown
 /** A list for people: one row per item under a header (scripts use --json instead). */
 export function printRows(io: CliIo, head: readonly string[], rows: readonly string[][]): void {
   const table = new Table({ head: [...head], style: { head: [], border: [] } });
-  table.push(...rows);
+  table.push(...rows.map((row) => row.map(shown)));
   io.out(`${table.toString()}\n`);
 }
 
@@ -73,17 +98,17 @@ export function printError(io: CliIo, json: boolean, error: unknown): void {
   const cause = stopped ? stopped.error : error;
   if (json) {
     const before = stopped ? { before_error: stopped.done } : {};
-    io.err(`${JSON.stringify({ error: errorObject(cause), ...before })}\n`);
+    io.err(jsonLine({ error: errorObject(cause), ...before }));
     return;
   }
-  for (const line of stopped?.summary ?? []) io.err(`${line}\n`);
+  for (const line of stopped?.summary ?? []) io.err(`${shown(line)}\n`);
   if (isPunctualError(cause)) {
     const status = cause.status ? ` (HTTP ${cause.status})` : "";
-    io.err(`error: ${cause.code}${status}: ${cause.message}\n`);
-    for (const issue of cause.issues) io.err(`  ${issue.path || "(body)"}: ${issue.message}\n`);
+    io.err(`error: ${shown(cause.code)}${status}: ${shown(cause.message)}\n`);
+    for (const issue of cause.issues) io.err(`  ${shown(issue.path || "(body)")}: ${shown(issue.message)}\n`);
     return;
   }
-  io.err(`error: ${cause instanceof Error ? cause.message : String(cause)}\n`);
+  io.err(`error: ${shown(cause instanceof Error ? cause.message : String(cause))}\n`);
 }
 
 /** An error as --json prints it: the API's error object plus `status`, else our own code and the message. */
@@ -103,12 +128,12 @@ export function printTaskList(
   list: { readonly tasks: readonly Record<string, unknown>[]; readonly next_cursor: string | null },
 ): void {
   if (json) {
-    io.out(`${JSON.stringify(list)}\n`);
+    io.out(jsonLine(list));
     return;
   }
   const columns = ["task_id", "status", "due_at", "attempts", "last_error"];
   const table = new Table({ head: columns, style: { head: [], border: [] } });
-  for (const task of list.tasks) table.push(columns.map((c) => String(task[c] ?? "")));
+  for (const task of list.tasks) table.push(columns.map((c) => shown(String(task[c] ?? ""))));
   io.out(`${table.toString()}\n`);
-  if (list.next_cursor) io.out(`more: --cursor ${list.next_cursor}\n`);
+  if (list.next_cursor) io.out(`more: --cursor ${shown(list.next_cursor)}\n`);
 }

@@ -4,7 +4,7 @@ import { parse as parseLossless, stringify as stringifyLossless } from "lossless
 import type { AddTaskInput } from "../../client/index.js";
 import { connect, type GlobalOptions } from "../connection.js";
 import { BatchItemsFailed, EXIT, UsageError } from "../exit-codes.js";
-import { type CliIo, printResult, printRows, printTask, printTaskList } from "../output.js";
+import { type CliIo, jsonLine, printResult, printRows, printTask, printTaskList } from "../output.js";
 
 interface AddOptions {
   readonly topic: string;
@@ -189,7 +189,7 @@ function addBatchCommand(tasks: Command, io: CliIo): void {
       const batch = await readBatchFile(options.file);
       const client = await connect(global, io);
       const answer = await client.addTasks(batch);
-      if (global.json) io.out(`${JSON.stringify(answer)}\n`);
+      if (global.json) io.out(jsonLine(answer));
       else printBatchResults(io, answer.results);
       // The exit code follows the results printed, not the answer's own `failed` count, which could disagree.
       const failed = answer.results.filter((result) => result.status < 200 || result.status >= 300);

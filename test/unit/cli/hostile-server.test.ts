@@ -65,3 +65,72 @@ describe("tasks add-batch: a batch answer whose summary contradicts its results"
     expect(result.code, result.err).toBe(0);
   });
 });
+
+describe("terminal control characters in what the server says (human output)", () => {
+  // OSC (set the window title), clear screen, a carriage return that would overwrite the line, a BEL, a C1 CSI.
+  const hostile = "fine\u001b]0;owned\u0007\u001b[2J\rall good\u009b31m";
+  // Any control character but the line ends the CLI writes itself.
+  // biome-ignore lint/suspicious/noControlCharactersInRegex: these are the characters it must not find.
+  const raw = /[\u0000-\u0009\u000b-\u001f\u007f-\u009f]/;
+
+  it("an error message is printed with its control characters escaped, not sent to the terminal", async () => {
+    // Act
+    const result = await run(["tasks", "get", taskIdOf(1)], {
+      status: 404,
+      body: { error: { code: "not_found", message: hostile, issues: [{ path: hostile, message: hostile }] } },
+    });
+
+    // Assess
+    expect(result.code).toBe(2);
+    expect(result.err).not.toMatch(raw);
+    expect(result.err).toContain("\\u001b]0;owned\\u0007");
+  });
+
+  it("a non-JSON error page is printed escaped too", async () => {
+    // Act
+    const result = await run(["tasks", "get", taskIdOf(1)], {
+      status: 500,
+      body: `<html>${hostile}</html>`,
+      headers: { "content-type": "text/html" },
+    });
+
+    // Assess
+    expect(result.code).toBe(3);
+    expect(result.err).not.toMatch(raw);
+  });
+
+  it("a task's fields (last_error comes from the receiver) are shown escaped in the table", async () => {
+    // Act
+    const result = await run(["tasks", "get", taskIdOf(1)], {
+      status: 200,
+      body: {
+        task_id: taskIdOf(1),
+        topic: "demo",
+        status: "failed",
+        due_at: "2026-11-23T12:01:30.000Z",
+        accepted_at: "2026-11-23T12:00:00.000Z",
+        attempts: 1,
+        last_error: hostile,
+        callback_url: "https://hooks.example.com/punctual",
+        attempt_log: [],
+      },
+    });
+
+    // Assess
+    expect(result.code, result.err).toBe(0);
+    expect(result.out).not.toMatch(raw);
+    expect(result.out).toContain("\\u001b[2J");
+  });
+
+  it("--json output stays JSON (ESC is already escaped by JSON), C1 controls included", async () => {
+    // Act
+    const result = await run(["--json", "tasks", "get", taskIdOf(1)], {
+      status: 404,
+      body: { error: { code: "not_found", message: hostile } },
+    });
+
+    // Assess
+    expect(JSON.parse(result.err).error.message).toBe(hostile);
+    expect(result.err.trimEnd()).not.toMatch(raw);
+  });
+});
