@@ -1,6 +1,8 @@
 import type { Command } from "commander";
 import { InvalidArgumentError } from "commander";
+import type { PunctualClient } from "../../client/index.js";
 import { connect, type GlobalOptions } from "../connection.js";
+import { StoppedPartWay } from "../exit-codes.js";
 import { type CliIo, printResult } from "../output.js";
 
 interface CancelOptions {
@@ -36,18 +38,39 @@ export function groupsCommand(parent: Command, io: CliIo): void {
     .action(async (options: CancelOptions, command: Command) => {
       const global = command.optsWithGlobals<GlobalOptions>();
       const client = await connect(global, io);
-      let cancelled = 0;
-      const notCancelled: { task_id: string; status: string }[] = [];
-      let cursor: string | undefined;
-      do {
-        const page = await client.cancelGroup(options.topic, options.group, {
-          ...(options.limit !== undefined ? { limit: options.limit } : {}),
-          ...(cursor !== undefined ? { cursor } : {}),
-        });
-        cancelled += page.cancelled;
-        notCancelled.push(...page.not_cancelled);
-        cursor = page.more && page.next_cursor ? page.next_cursor : undefined;
-      } while (cursor);
-      printResult(io, global.json ?? false, { cancelled, not_cancelled: notCancelled });
+      printResult(io, global.json ?? false, await cancelPages(client, options));
     });
+}
+
+type CancelTotal = { cancelled: number; not_cancelled: { task_id: string; status: string }[] };
+
+/**
+ * Every page of a group cancel, summed. A page that fails after others were read throws StoppedPartWay, so the
+ * totals of the tasks already cancelled are reported with the error instead of being lost.
+ */
+async function cancelPages(client: PunctualClient, options: CancelOptions): Promise<CancelTotal> {
+  const total: CancelTotal = { cancelled: 0, not_cancelled: [] };
+  let cursor: string | undefined;
+  let pages = 0;
+  try {
+    do {
+      const page = await client.cancelGroup(options.topic, options.group, {
+        ...(options.limit !== undefined ? { limit: options.limit } : {}),
+        ...(cursor !== undefined ? { cursor } : {}),
+      });
+      pages++;
+      total.cancelled += page.cancelled;
+      total.not_cancelled.push(...page.not_cancelled);
+      cursor = page.more && page.next_cursor ? page.next_cursor : undefined;
+    } while (cursor);
+  } catch (error) {
+    if (pages === 0) throw error;
+    const counts = `${pages} page${pages === 1 ? "" : "s"}, ${total.cancelled} cancelled, ${total.not_cancelled.length} not cancelled`;
+    const summary = [
+      `before the error: ${counts}`,
+      ...total.not_cancelled.map((t) => `  ${t.task_id}: ${t.status}`),
+    ];
+    throw new StoppedPartWay(error, { pages, ...total }, summary);
+  }
+  return total;
 }
