@@ -4,6 +4,7 @@ import type { PunctualClient } from "../../client/index.js";
 import { connect, type GlobalOptions } from "../connection.js";
 import { StoppedPartWay } from "../exit-codes.js";
 import { type CliIo, printResult } from "../output.js";
+import { Cursors } from "../paging.js";
 
 interface CancelOptions {
   readonly topic: string;
@@ -50,6 +51,7 @@ type CancelTotal = { cancelled: number; not_cancelled: { task_id: string; status
  */
 async function cancelPages(client: PunctualClient, options: CancelOptions): Promise<CancelTotal> {
   const total: CancelTotal = { cancelled: 0, not_cancelled: [] };
+  const cursors = new Cursors();
   let cursor: string | undefined;
   let pages = 0;
   try {
@@ -61,7 +63,7 @@ async function cancelPages(client: PunctualClient, options: CancelOptions): Prom
       pages++;
       total.cancelled += page.cancelled;
       total.not_cancelled.push(...page.not_cancelled);
-      cursor = page.more && page.next_cursor ? page.next_cursor : undefined;
+      cursor = page.more ? cursors.next(page.next_cursor) : undefined;
     } while (cursor);
   } catch (error) {
     if (pages === 0) throw error;

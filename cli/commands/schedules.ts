@@ -4,6 +4,7 @@ import type { CreateScheduleInput, ScheduleView } from "../../client/index.js";
 import { connect, type GlobalOptions } from "../connection.js";
 import { UsageError } from "../exit-codes.js";
 import { type CliIo, printResult, printRows } from "../output.js";
+import { Cursors } from "../paging.js";
 
 /**
  * `schedules create|show|list|pause|resume|delete` (issue 14, point 4): recurring schedules whose occurrences
@@ -96,11 +97,12 @@ function listCommand(schedules: Command, io: CliIo): void {
       const global = command.optsWithGlobals<GlobalOptions>();
       const client = await connect(global, io);
       const all: ScheduleView[] = [];
+      const cursors = new Cursors();
       let cursor: string | undefined;
       do {
         const page = await client.listSchedules({ topic: options.topic, ...(cursor ? { cursor } : {}) });
         all.push(...page.schedules);
-        cursor = page.next_cursor ?? undefined;
+        cursor = cursors.next(page.next_cursor);
       } while (cursor);
       if (global.json) {
         printResult(io, true, { schedules: all });

@@ -4,6 +4,7 @@ import type { PunctualClient, TopicView } from "../../client/index.js";
 import { connect, type GlobalOptions } from "../connection.js";
 import { StoppedPartWay } from "../exit-codes.js";
 import { type CliIo, printResult, printRows } from "../output.js";
+import { Cursors } from "../paging.js";
 
 /**
  * `topics list|show|pause|resume` (GET /v1/topics, GET /v1/topics/{topic}, POST …/pause|resume). A paused topic
@@ -133,6 +134,7 @@ type ReplayTotal = {
 async function replayPages(client: PunctualClient, topic: string, body: ReplayBody, showBar: boolean) {
   const total: ReplayTotal = { matched: 0, replayed: 0, failed: [] };
   let bar: SingleBar | undefined;
+  const cursors = new Cursors();
   let cursor: string | undefined;
   let pages = 0;
   try {
@@ -142,7 +144,7 @@ async function replayPages(client: PunctualClient, topic: string, body: ReplayBo
       total.matched += page.matched;
       total.replayed += page.replayed;
       total.failed.push(...page.failed);
-      cursor = page.next_cursor ?? undefined;
+      cursor = cursors.next(page.next_cursor);
       if (cursor && !bar && showBar) {
         bar = new SingleBar({ stream: process.stderr, format: "replaying {bar} {value} matched" });
         bar.start(total.matched + 1_000, total.matched);

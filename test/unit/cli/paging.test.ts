@@ -67,3 +67,41 @@ describe("groups cancel: a page that fails after others were cancelled", () => {
     expect(run1.err).toMatch(/error: internal_error \(HTTP 500\): boom/);
   });
 });
+
+describe("a cursor the API gave before: the command stops instead of looping forever", () => {
+  it("topics replay", async () => {
+    // Prepare: the API answers the same cursor again and again.
+    const stuck = { status: 200, body: { matched: 0, replayed: 0, failed: [], next_cursor: "c1" } };
+
+    // Act
+    const result = await run([stuck, stuck, stuck], ["--json", "topics", "replay", "orders"]);
+
+    // Assess
+    expect(result.code).toBe(3);
+    expect(result.sent).toHaveLength(2);
+    expect(JSON.parse(result.err).error).toMatchObject({ code: "invalid_response" });
+  });
+
+  it("groups cancel", async () => {
+    // Act
+    const result = await run([cancelPage(0, "c1"), cancelPage(0, "c1"), cancelPage(0, "c1")], GROUP_CANCEL);
+
+    // Assess
+    expect(result.code).toBe(3);
+    expect(result.sent).toHaveLength(2);
+    expect(result.err).toMatch(/invalid_response/);
+  });
+
+  it("schedules list", async () => {
+    // Prepare
+    const stuck = { status: 200, body: { schedules: [], next_cursor: "c1" } };
+
+    // Act
+    const result = await run([stuck, stuck, stuck], ["schedules", "list", "--topic", "orders"]);
+
+    // Assess
+    expect(result.code).toBe(3);
+    expect(result.sent).toHaveLength(2);
+    expect(result.err).toMatch(/invalid_response/);
+  });
+});
