@@ -1,5 +1,6 @@
 import http from "node:http";
 import type { AddressInfo } from "node:net";
+import { gzipSync } from "node:zlib";
 import { PunctualClient } from "punctual/client";
 import { afterEach, describe, expect, it } from "vitest";
 import {
@@ -185,6 +186,46 @@ describe("a huge answer", () => {
     expect(error).toMatchObject({ code: "invalid_response", status: 503 });
   });
 
+  it("a compressed bomb (11 MiB inflated from a few KiB) is stopped by the bytes it inflates to", async () => {
+    // Prepare
+    const bomb = gzipSync(JSON.stringify({ ...taskViewOf(taskId()), padding: "0".repeat(11 * MIB) }));
+    const api = await loopbackServer("127.0.0.1", (_req, res) => {
+      res.writeHead(200, { "content-type": "application/json", "content-encoding": "gzip" });
+      res.end(bomb);
+    });
+    const client = new PunctualClient({ apiUrl: api.url, sleep: async () => {} });
+
+    // Act
+    const error = await client.getTask(taskId()).catch((e: unknown) => e);
+
+    // Assess
+    expect(bomb.byteLength).toBeLessThan(MIB);
+    expect(error).toMatchObject({ code: "invalid_response", status: 200 });
+  });
+
+  it("a body that drips and never ends is cut by the per-attempt timeout, then retried", async () => {
+    // Prepare: headers at once, then a byte now and then, never the end.
+    const api = await loopbackServer("127.0.0.1", (_req, res) => {
+      res.writeHead(200, { "content-type": "application/json" });
+      res.write("{");
+      const drip = setInterval(() => res.write(" "), 20);
+      res.on("close", () => clearInterval(drip));
+    });
+    const client = new PunctualClient({
+      apiUrl: api.url,
+      timeoutMs: 200,
+      sleep: async () => {},
+      retry: { maxAttempts: 2 },
+    });
+
+    // Act
+    const error = await client.getTask(taskId()).catch((e: unknown) => e);
+
+    // Assess
+    expect(error).toMatchObject({ code: "network_error", status: 0 });
+    expect(api.received).toHaveLength(2);
+  });
+
   it("a 503 with a large but bounded error page is still read and retried as before", async () => {
     // Prepare
     const id = taskId();
@@ -292,5 +333,33 @@ describe("addTasks (the batch route called directly): an answer that does not ma
       results: { topic: string }[];
     };
     expect(answer.results.map((r) => r.topic)).toEqual(["t1", "t2", "t3"]);
+  });
+});
+
+describe("an answer that is not the route's", () => {
+  it.each([
+    ["an HTML page", "<html><body>It works!</body></html>"],
+    ["empty", ""],
+    ["JSON null", "null"],
+    ["an array", "[]"],
+    ["a number", "42"],
+    ["a view missing its fields", '{"task_id":"x"}'],
+    ["a field of the wrong type", '{"task_id":1,"topic":"demo","status":"scheduled"}'],
+  ])("a 200 with %s is invalid_response, not returned as a task", async (_what, body) => {
+    const { fetch } = scriptedFetch({ status: 200, body });
+    const error = await new PunctualClient({ apiUrl: API, fetch }).getTask(taskId()).catch((e: unknown) => e);
+    expect(error).toMatchObject({ code: "invalid_response", status: 200 });
+  });
+
+  it.each([
+    [404, "<html>Not Found</html>", "http_error"],
+    [400, '{"error":"bad"}', "http_error"],
+    [400, '{"error":{"code":7,"message":"m"}}', "http_error"],
+    [401, '{"message":"Unauthorized"}', "unauthorized"],
+    [403, "", "forbidden"],
+  ])("a %i with %j is a PunctualError %s with the status", async (status, body, code) => {
+    const { fetch } = scriptedFetch({ status, body });
+    const error = await new PunctualClient({ apiUrl: API, fetch }).getTask(taskId()).catch((e: unknown) => e);
+    expect(error).toMatchObject({ code, status });
   });
 });
