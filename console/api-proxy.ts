@@ -42,10 +42,13 @@ export function apiProxy(options: {
       headers,
       ...(body.length > 0 ? { body } : {}),
     });
+    // A redirect is never followed: fetch would re-send the call (its body, SigV4's session token and date; only
+    // `authorization` is dropped) to whatever host the answer names. The page gets the 3xx as it came.
     const response = await send(target, {
       method,
       headers: { ...headers, ...signed },
       ...(body.length > 0 ? { body } : {}),
+      redirect: "manual",
     });
     const out: Record<string, string> = {};
     for (const name of FORWARDED_RESPONSE_HEADERS) {

@@ -1,0 +1,86 @@
+import http from "node:http";
+import type { AddressInfo } from "node:net";
+import { afterEach, describe, expect, it } from "vitest";
+import { authorizer } from "../../../client/auth.js";
+import { apiProxy } from "../../../console/api-proxy.js";
+
+/** `punctual console`'s signing proxy against an API that answers what it should not (real loopback servers). */
+const servers: http.Server[] = [];
+afterEach(async () => {
+  for (const server of servers.splice(0)) {
+    server.closeAllConnections();
+    await new Promise((resolve) => server.close(resolve));
+  }
+});
+
+interface Seen {
+  readonly url: string;
+  readonly headers: http.IncomingHttpHeaders;
+}
+
+async function serve(host: string, handler: http.RequestListener): Promise<{ url: string; seen: Seen[] }> {
+  const seen: Seen[] = [];
+  const server = http.createServer((req, res) => {
+    seen.push({ url: req.url ?? "", headers: req.headers });
+    handler(req, res);
+  });
+  servers.push(server);
+  await new Promise<void>((resolve) => server.listen(0, host, resolve));
+  return { url: `http://${host}:${(server.address() as AddressInfo).port}`, seen };
+}
+
+/** The proxy in front of `apiUrl`, signing with SigV4 and temporary credentials (a session token). */
+async function consoleProxy(apiUrl: string, options: { timeoutMs?: number } = {}) {
+  const url = new URL(apiUrl);
+  const authorize = authorizer(
+    {
+      kind: "iam",
+      region: "eu-west-1",
+      credentials: { accessKeyId: "ASIAEXAMPLE", secretAccessKey: "secret", sessionToken: "SESSION-TOKEN" },
+    },
+    url,
+    {},
+  );
+  const proxy = apiProxy({ apiUrl: url, authorize, ...options });
+  return serve("127.0.0.1", async (req, res) => {
+    try {
+      if (!(await proxy(req, res))) res.writeHead(418).end();
+    } catch (error) {
+      // As cli-server.ts: an error escaping the proxy is a 502.
+      if (!res.headersSent) res.writeHead(502).end((error as Error).message);
+    }
+  });
+}
+
+const call = (origin: string, init: RequestInit = {}) =>
+  fetch(`${origin}/v1/tasks`, {
+    method: "POST",
+    headers: { "x-punctual-console": "1", "content-type": "application/json" },
+    body: '{"topic":"demo","delay_seconds":5,"content":{"secret":"pii"}}',
+    ...init,
+  });
+
+describe("the console proxy against a hostile API", () => {
+  it.each([301, 302, 303, 307, 308])(
+    "does not follow a %i to another host: the signed request, session token and body stay with the API",
+    async (status) => {
+      // Prepare
+      const elsewhere = await serve("127.0.0.2", (_req, res) => res.end('{"topics":[]}'));
+      const api = await serve("127.0.0.1", (req, res) => {
+        req.resume();
+        res.writeHead(status, { location: `${elsewhere.url}/steal` }).end();
+      });
+      const proxy = await consoleProxy(api.url);
+
+      // Act
+      const answer = await call(proxy.url);
+      await answer.arrayBuffer();
+
+      // Assess
+      expect(elsewhere.seen).toEqual([]);
+      expect(api.seen).toHaveLength(1);
+      expect(api.seen[0]?.headers["x-amz-security-token"]).toBe("SESSION-TOKEN");
+      expect(answer.status).toBe(status);
+    },
+  );
+});
