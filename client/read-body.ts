@@ -12,20 +12,16 @@ export const MAX_ANSWER_BYTES = 10 * 1024 * 1024;
  * past `maxBytes` (counted after any decompression, so a compressed bomb stops too), and the connection dropped.
  */
 export async function readAnswerText(response: Response, maxBytes = MAX_ANSWER_BYTES): Promise<string> {
-  const tooLarge = () => {
-    const requestId = response.headers.get("x-amzn-requestid") ?? undefined;
-    return new PunctualError({
-      code: "invalid_response",
-      status: response.status,
-      message: `the API's answer (HTTP ${response.status}) is over ${maxBytes / 1024 / 1024} MiB, more than the API can answer: not read`,
-      ...(requestId ? { requestId } : {}),
-    });
-  };
+  return new TextDecoder().decode(await readAnswerBytes(response, maxBytes));
+}
+
+/** The answer's bytes (decompressed), refused as `readAnswerText` says once past `maxBytes`. */
+export async function readAnswerBytes(response: Response, maxBytes = MAX_ANSWER_BYTES): Promise<Buffer> {
   if (Number(response.headers.get("content-length") ?? 0) > maxBytes) {
     await response.body?.cancel();
-    throw tooLarge();
+    throw tooLarge(response, maxBytes);
   }
-  if (!response.body) return "";
+  if (!response.body) return Buffer.alloc(0);
   const reader = response.body.getReader();
   const chunks: Uint8Array[] = [];
   let size = 0;
@@ -35,9 +31,19 @@ export async function readAnswerText(response: Response, maxBytes = MAX_ANSWER_B
     size += value.byteLength;
     if (size > maxBytes) {
       await reader.cancel();
-      throw tooLarge();
+      throw tooLarge(response, maxBytes);
     }
     chunks.push(value);
   }
-  return new TextDecoder().decode(Buffer.concat(chunks));
+  return Buffer.concat(chunks);
+}
+
+function tooLarge(response: Response, maxBytes: number): PunctualError {
+  const requestId = response.headers.get("x-amzn-requestid") ?? undefined;
+  return new PunctualError({
+    code: "invalid_response",
+    status: response.status,
+    message: `the API's answer (HTTP ${response.status}) is over ${maxBytes / 1024 / 1024} MiB, more than the API can answer: not read`,
+    ...(requestId ? { requestId } : {}),
+  });
 }

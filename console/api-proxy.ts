@@ -5,6 +5,7 @@
  */
 import type http from "node:http";
 import type { Authorizer } from "../client/auth.js";
+import { readAnswerBytes } from "../client/read-body.js";
 import { CONSOLE_HEADER, refusalOf, sendJson } from "./server.js";
 
 /** Request headers that reach the API; everything else the browser sends (cookies included) stays here. */
@@ -16,6 +17,8 @@ export function apiProxy(options: {
   readonly apiUrl: URL;
   readonly authorize: Authorizer;
   readonly fetch?: typeof fetch;
+  /** How long a call may take, its answer read; default 30 s, API Gateway's longest integration time. */
+  readonly timeoutMs?: number;
 }): (req: http.IncomingMessage, res: http.ServerResponse) => Promise<boolean> {
   const send = options.fetch ?? fetch;
   return async (req, res) => {
@@ -49,14 +52,18 @@ export function apiProxy(options: {
       headers: { ...headers, ...signed },
       ...(body.length > 0 ? { body } : {}),
       redirect: "manual",
+      signal: AbortSignal.timeout(options.timeoutMs ?? 30_000),
     });
+    // Read whole before answering, at most what the API can send (10 MiB): an endless or huge body, or one that
+    // never ends, would otherwise hold this process's memory or the page's call forever. Its error is a 502.
+    const answer = await readAnswerBytes(response);
     const out: Record<string, string> = {};
     for (const name of FORWARDED_RESPONSE_HEADERS) {
       const value = response.headers.get(name);
       if (value !== null) out[name] = value;
     }
     res.writeHead(response.status, out);
-    res.end(Buffer.from(await response.arrayBuffer()));
+    res.end(answer);
     return true;
   };
 }

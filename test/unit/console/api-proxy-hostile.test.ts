@@ -83,4 +83,46 @@ describe("the console proxy against a hostile API", () => {
       expect(answer.status).toBe(status);
     },
   );
+
+  it("refuses an answer over 10 MiB (more than the API can send) with a 502 instead of holding it all", async () => {
+    // Prepare: an endless body, written until the proxy hangs up.
+    let hungUp: () => void = () => {};
+    const closed = new Promise<void>((resolve) => {
+      hungUp = resolve;
+    });
+    const api = await serve("127.0.0.1", (req, res) => {
+      req.resume();
+      res.writeHead(200, { "content-type": "application/json" });
+      const chunk = " ".repeat(64 * 1024);
+      const more = () => {
+        while (!res.destroyed && res.write(chunk));
+        if (!res.destroyed) res.once("drain", more);
+      };
+      res.on("close", () => hungUp());
+      more();
+    });
+    const proxy = await consoleProxy(api.url);
+
+    // Act
+    const answer = await call(proxy.url);
+    const text = await answer.text();
+    await closed;
+
+    // Assess
+    expect(answer.status).toBe(502);
+    expect(text).toMatch(/over 10 MiB/);
+  });
+
+  it("gives up on an API that does not answer, with a 502, after its timeout", async () => {
+    // Prepare: an API that reads the call and never answers.
+    const api = await serve("127.0.0.1", (req) => void req.resume());
+    const proxy = await consoleProxy(api.url, { timeoutMs: 200 });
+
+    // Act
+    const answer = await call(proxy.url);
+
+    // Assess
+    expect(answer.status).toBe(502);
+    expect(api.seen).toHaveLength(1);
+  });
 });
