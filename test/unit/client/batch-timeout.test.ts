@@ -24,12 +24,13 @@ afterEach(async () => {
 async function slowBatchApi(batchAnswerAfterMs: number): Promise<SlowApi> {
   const paths: string[] = [];
   const server = http.createServer((req, res) => {
+    // Recorded on arrival: an attempt the client gives up on may not be read to its end.
+    paths.push(req.url ?? "");
     let text = "";
     req.on("data", (chunk: Buffer) => {
       text += chunk.toString("utf8");
     });
     req.on("end", () => {
-      paths.push(req.url ?? "");
       const body = JSON.parse(text) as { tasks?: Record<string, unknown>[] };
       const answer = body.tasks
         ? batchOf(body.tasks.map((task) => ({ httpStatus: 201, answer: addAnswer(taskIdOfBody(task)) })))
