@@ -208,7 +208,6 @@ function exchange(outgoing: http.ClientRequest, req: CallbackRequest, limits: Ex
   const elapsed = () => Math.round(performance.now() - started);
   return new Promise<CallbackResult>((resolve) => {
     let settled = false;
-    let responded = false;
     const settle = (result: CallbackResult) => {
       if (settled) return;
       settled = true;
@@ -233,28 +232,17 @@ function exchange(outgoing: http.ClientRequest, req: CallbackRequest, limits: Ex
         fail(`receiver sent more than ${limits.maxInformational} informational (1xx) responses`);
       }
     });
+    let answer: { response: http.IncomingMessage; durationMs: number } | undefined;
     outgoing.once("response", (response) => {
-      responded = true;
-      const status = response.statusCode ?? 0;
       const durationMs = elapsed();
-      const retryAfter = status === 429 || status === 503 ? response.headers["retry-after"] : undefined;
+      answer = { response, durationMs };
       // The body is read (at most maxResponseBytes) and dropped; the answer counts once it is complete or capped.
-      discard(response, limits.maxResponseBytes).then(() => {
-        if (status >= 200 && status < 300) settle({ ok: true, status, durationMs });
-        else
-          settle({
-            ok: false,
-            status,
-            error: `HTTP ${status}`,
-            durationMs,
-            ...(retryAfter && { retryAfter }),
-          });
-      });
+      discard(response, limits.maxResponseBytes).then((body) => settle(answerOf(response, body, durationMs)));
     });
     // `on`, not `once`: an error after settling (e.g. from the destroy above) must not go unhandled.
     outgoing.on("error", (error) => settle(failure(error, elapsed())));
     outgoing.once("close", () => {
-      if (!responded)
+      if (!answer)
         settle({ ok: false, error: "network: connection closed without a response", durationMs: elapsed() });
     });
     outgoing.end(req.body);
@@ -298,20 +286,46 @@ async function resolveAllowed(
   return allowed;
 }
 
+/**
+ * The result of a final answer. A 2xx counts only once its body has ended or reached our read cap: a body the
+ * receiver cut short (the connection closed before Content-Length or the last chunk) is no answer, as one that
+ * misses the deadline is not — at least once: the attempt fails and is retried, rather than a receiver that died
+ * mid-answer being marked delivered. The status is kept for the attempt log.
+ */
+function answerOf(response: http.IncomingMessage, body: BodyEnd, durationMs: number): CallbackResult {
+  const status = response.statusCode ?? 0;
+  if (status >= 200 && status < 300) {
+    if (body !== "cut") return { ok: true, status, durationMs };
+    return {
+      ok: false,
+      status,
+      error: "network: connection closed before the response body ended",
+      durationMs,
+    };
+  }
+  const retryAfter = status === 429 || status === 503 ? response.headers["retry-after"] : undefined;
+  return { ok: false, status, error: `HTTP ${status}`, durationMs, ...(retryAfter && { retryAfter }) };
+}
+
+/** How a response body ended: read to its end, stopped by our cap, or cut short by the receiver. */
+type BodyEnd = "ended" | "capped" | "cut";
+
 /** Reads and drops a response body, stopping (and closing the connection) past `limit` bytes. */
-function discard(response: http.IncomingMessage, limit: number): Promise<void> {
+function discard(response: http.IncomingMessage, limit: number): Promise<BodyEnd> {
   return new Promise((resolve) => {
     let seen = 0;
     response.on("data", (chunk: Buffer) => {
       seen += chunk.length;
       if (seen > limit) {
+        resolve("capped");
         response.destroy();
-        resolve();
       }
     });
-    response.once("end", resolve);
-    response.once("close", resolve);
-    response.once("error", () => resolve());
+    response.once("end", () => resolve("ended"));
+    // Closed or failed before its end: `complete` tells a whole message (junk after it) from a cut one.
+    const early = () => resolve(response.complete ? "ended" : "cut");
+    response.once("close", early);
+    response.once("error", early);
   });
 }
 

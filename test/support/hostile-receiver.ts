@@ -12,7 +12,9 @@ import net from "node:net";
  * - `slow-1xx`: one `102 Processing` every `trickleEveryMs`, forever (too few at a time to look like a flood);
  * - `trickle`: a `200` with a 1 KiB Content-Length whose body comes one byte every `trickleEveryMs`;
  * - `silent`: accepts the connection and never writes;
- * - `huge`: a `200` with a chunked body that never ends, written as fast as the client reads it.
+ * - `huge`: a `200` with a chunked body that never ends, written as fast as the client reads it;
+ * - `cut-short`: a `200` with a 1 KiB Content-Length, 10 bytes of body, then the connection closed (a lie);
+ * - `cut-chunked`: a chunked `200`, one chunk, then the connection closed without the last (empty) chunk.
  * `/<mode>/<n>/…` misbehaves for the first n requests to that path, then answers like `ok`.
  */
 export const HOSTILE_MODES = [
@@ -26,6 +28,8 @@ export const HOSTILE_MODES = [
   "trickle",
   "silent",
   "huge",
+  "cut-short",
+  "cut-chunked",
 ] as const;
 export type HostileMode = (typeof HOSTILE_MODES)[number];
 
@@ -131,6 +135,12 @@ export async function startHostileReceiver(options: HostileReceiverOptions = {})
           every(trickleEveryMs, () => socket.write("x"));
           return;
         case "silent":
+          return;
+        case "cut-short":
+          socket.end(`HTTP/1.1 200 OK\r\nContent-Length: 1024\r\n\r\n${"x".repeat(10)}`);
+          return;
+        case "cut-chunked":
+          socket.end("HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n");
           return;
         case "huge": {
           socket.write("HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n");

@@ -371,6 +371,27 @@ describe("callback client against a hostile receiver: every attempt settles by i
     expect(result).toMatchObject({ ok: true, status: 200 });
   });
 
+  it.each(["cut-short", "cut-chunked"] as const)(
+    "%s: a 2xx whose body the receiver cuts short is a failed attempt (at least once: retried, never lost)",
+    async (mode) => {
+      // Prepare
+      const c = client();
+
+      // Act
+      const result = await attempt(c, `/${mode}/${randomUUID()}`);
+
+      // Assess: like a trickled body that misses the deadline, an unfinished answer is no answer; the status
+      // is kept for the attempt log, and a host that answered is up.
+      expect(result).toEqual({
+        ok: false,
+        status: 200,
+        error: "network: connection closed before the response body ended",
+        durationMs: expect.any(Number),
+      });
+      expect(hostFailed(result)).toBe(false);
+    },
+  );
+
   it("the client keeps working after a hostile exchange (the receiver fixed on the second request)", async () => {
     const c = client();
     const path = `/upgrade/1/${randomUUID()}`;
