@@ -239,8 +239,13 @@ function exchange(outgoing: http.ClientRequest, req: CallbackRequest, limits: Ex
       // The body is read (at most maxResponseBytes) and dropped; the answer counts once it is complete or capped.
       discard(response, limits.maxResponseBytes).then((body) => settle(answerOf(response, body, durationMs)));
     });
-    // `on`, not `once`: an error after settling (e.g. from the destroy above) must not go unhandled.
-    outgoing.on("error", (error) => settle(failure(error, elapsed())));
+    // `on`, not `once`: an error after settling (e.g. from the destroy above) must not go unhandled. Junk after a
+    // complete answer (a 204 with a body, bytes past Content-Length) is a parse error that spoils the connection
+    // (Node drops it), not the answer: settled by its status, so a receiver that said yes is not called again.
+    outgoing.on("error", (error) => {
+      if (answer?.response.complete) settle(answerOf(answer.response, "ended", answer.durationMs));
+      else settle(failure(error, elapsed()));
+    });
     outgoing.once("close", () => {
       if (!answer)
         settle({ ok: false, error: "network: connection closed without a response", durationMs: elapsed() });

@@ -14,7 +14,9 @@ import net from "node:net";
  * - `silent`: accepts the connection and never writes;
  * - `huge`: a `200` with a chunked body that never ends, written as fast as the client reads it;
  * - `cut-short`: a `200` with a 1 KiB Content-Length, 10 bytes of body, then the connection closed (a lie);
- * - `cut-chunked`: a chunked `200`, one chunk, then the connection closed without the last (empty) chunk.
+ * - `cut-chunked`: a chunked `200`, one chunk, then the connection closed without the last (empty) chunk;
+ * - `no-content-body`: a `204` that carries a body anyway (llhttp ends a 204 at its headers, so the body is junk);
+ * - `past-length`: a complete `200` followed by bytes past its Content-Length.
  * `/<mode>/<n>/…` misbehaves for the first n requests to that path, then answers like `ok`.
  */
 export const HOSTILE_MODES = [
@@ -30,6 +32,8 @@ export const HOSTILE_MODES = [
   "huge",
   "cut-short",
   "cut-chunked",
+  "no-content-body",
+  "past-length",
 ] as const;
 export type HostileMode = (typeof HOSTILE_MODES)[number];
 
@@ -141,6 +145,12 @@ export async function startHostileReceiver(options: HostileReceiverOptions = {})
           return;
         case "cut-chunked":
           socket.end("HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n");
+          return;
+        case "no-content-body":
+          socket.end("HTTP/1.1 204 No Content\r\nContent-Length: 5\r\n\r\nhello");
+          return;
+        case "past-length":
+          socket.end("HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok and then some");
           return;
         case "huge": {
           socket.write("HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n");

@@ -392,6 +392,26 @@ describe("callback client against a hostile receiver: every attempt settles by i
     },
   );
 
+  it.each([
+    ["no-content-body", 204],
+    ["past-length", 200],
+  ] as const)(
+    "%s: junk after a complete answer spoils the connection, not the answer (%i stands)",
+    async (mode, status) => {
+      // Prepare
+      const c = client();
+      const path = `/${mode}/1/${randomUUID()}`;
+
+      // Act
+      const result = await attempt(c, path);
+      const next = await attempt(c, path);
+
+      // Assess: delivered (a retry would call a receiver that already said yes), and the next call is fine
+      expect(result).toEqual({ ok: true, status, durationMs: expect.any(Number) });
+      expect(next).toMatchObject({ ok: true, status: 200 });
+    },
+  );
+
   it("the client keeps working after a hostile exchange (the receiver fixed on the second request)", async () => {
     const c = client();
     const path = `/upgrade/1/${randomUUID()}`;
