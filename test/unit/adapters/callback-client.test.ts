@@ -477,6 +477,11 @@ describe("callback client: host names checked after resolution (lookup seam; not
     ["a private address", ["10.0.0.1"]],
     ["the metadata address", ["169.254.169.254"]],
     ["an IPv6 unique-local address", ["fd00:ec2::254"]],
+    ["the unspecified addresses (0.0.0.0 and ::, which reach this machine)", ["0.0.0.0", "::"]],
+    [
+      "IPv4-mapped and NAT64 spellings of loopback and metadata (AAAA only)",
+      ["::ffff:127.0.0.1", "64:ff9b::a9fe:a9fe"],
+    ],
   ])(
     "a wildcard-admitted name resolving to %s is refused, no address in the error, no connection",
     async (_, addresses) => {
@@ -508,6 +513,24 @@ describe("callback client: host names checked after resolution (lookup seam; not
       for (const address of addresses) expect(result.error).not.toContain(address);
     },
   );
+
+  it("a resolver that never answers still settles by the deadline (the timer covers DNS)", async () => {
+    const c = createCallbackClient({
+      policy: permissive,
+      allowPlainHttp: true,
+      lookup: () => new Promise<never>(() => undefined),
+    });
+    clients.push(c);
+
+    const result = await c.post({
+      url: "http://hooks.example.com/hook",
+      body: "{}",
+      headers: {},
+      timeoutMs: 200,
+    });
+
+    expect(result).toEqual({ ok: false, error: "timeout after 200 ms", durationMs: expect.any(Number) });
+  });
 
   it("a name resolving to a private and a listed loopback literal is dialled on the loopback address only", async () => {
     route = (_req, _body, res) => res.writeHead(204).end();
