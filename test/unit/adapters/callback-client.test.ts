@@ -1,4 +1,4 @@
-import { randomBytes, randomUUID } from "node:crypto";
+import { createHmac, randomBytes, randomUUID } from "node:crypto";
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
 import { Webhook } from "standardwebhooks";
@@ -309,6 +309,58 @@ describe.each([1, 10])("deliver with the real callback client at groupConcurrenc
     const stored = store.tasks.get(task.taskId);
     expect(stored?.status).toBe("delivered");
     expect(stored?.expiresAt).toBeGreaterThanOrEqual(retentionExpiry(now, 3));
+  });
+
+  it("the signature covers exactly the bytes sent, and the body carries the stored content text verbatim", async () => {
+    // Prepare: content a JSON.parse round trip would change (numbers, order, escapes), and multi-byte text
+    const secret = `whsec_${randomBytes(32).toString("base64")}`;
+    const content =
+      '{"b":12345678901234567890,"2":-0,"1":1e400,"é":"😀\u2028","lone":"\\ud83d","x":[1.0,{"10":0,"9":1}]}';
+    route = (_req, _body, res) => res.writeHead(204).end();
+    const store = new MemoryTaskStore();
+    const now = Date.now();
+    const task = makeTask({
+      dueAtMs: now - 100,
+      acceptedAtMs: now - 5_000,
+      status: "queued",
+      content,
+      callbackUrl: `${base}/hook`,
+    });
+    await store.putNew(task);
+    const topic = testTopic({ allowedCallbackHosts: ["127.0.0.1"], allowHttpCallbacks: true });
+    const real = client({ isAllowed: (h, ip) => resolvedAddressAllowed(h, ip, topic) });
+
+    // Act
+    await deliverBatch(
+      {
+        store,
+        topicQueue: new FakeTopicQueue(),
+        bindingFor: (arn) => (arn === QUEUE_ARN ? binding(topic) : undefined),
+        callbackClientFor: () => real,
+        signer: async () => new CallbackSigner([secret]),
+        metrics: new MemoryMetrics(),
+        logger: memoryLogger(),
+        groupConcurrency,
+      },
+      eventOf(fifoRecord(task)),
+      { getRemainingTimeInMillis: () => 30_000 },
+    );
+
+    // Assess: an HMAC of the bytes as received (Content-Length of them) is the signature sent
+    const hit = hits[0];
+    const headers = (hit?.headers ?? {}) as Record<string, string>;
+    const bytes = Buffer.from(hit?.body ?? "", "utf8");
+    expect(Number(headers["content-length"])).toBe(bytes.length);
+    const key = Buffer.from(secret.slice("whsec_".length), "base64");
+    const signed = Buffer.concat([
+      Buffer.from(`${headers["webhook-id"]}.${headers["webhook-timestamp"]}.`),
+      bytes,
+    ]);
+    expect(headers["webhook-signature"]).toBe(
+      `v1,${createHmac("sha256", key).update(signed).digest("base64")}`,
+    );
+    expect(hit?.body.endsWith(`"content":${content}}`)).toBe(true);
+    expect(store.tasks.get(task.taskId)?.status).toBe("delivered");
   });
 });
 
