@@ -8,6 +8,7 @@ import net from "node:net";
  *   silence (Node reports it as an ordinary response with status 101);
  * - `close`: reads the request, then closes the connection without a byte of response;
  * - `half-headers`: writes part of a status line and header block, then silence;
+ * - `trickle-headers`: a `200`'s status line and headers one byte every `trickleEveryMs` (each byte resets an idle timer);
  * - `endless-1xx`: `100 Continue` / `102 Processing` / `103 Early Hints` over and over until the client hangs up;
  * - `slow-1xx`: one `102 Processing` every `trickleEveryMs`, forever (too few at a time to look like a flood);
  * - `trickle`: a `200` with a 1 KiB Content-Length whose body comes one byte every `trickleEveryMs`;
@@ -25,6 +26,7 @@ export const HOSTILE_MODES = [
   "bare-101",
   "close",
   "half-headers",
+  "trickle-headers",
   "endless-1xx",
   "slow-1xx",
   "trickle",
@@ -122,6 +124,14 @@ export async function startHostileReceiver(options: HostileReceiverOptions = {})
         case "half-headers":
           socket.write("HTTP/1.1 200 OK\r\nContent-Type: text/pl");
           return;
+        case "trickle-headers": {
+          const head = Buffer.from(
+            `HTTP/1.1 200 OK\r\nX-Padding: ${"p".repeat(64)}\r\nContent-Length: 0\r\n\r\n`,
+          );
+          let sent = 0;
+          every(trickleEveryMs, () => socket.write(head.subarray(sent, ++sent)));
+          return;
+        }
         case "endless-1xx": {
           const informational = ["100 Continue", "102 Processing", "103 Early Hints"];
           let i = 0;

@@ -384,6 +384,7 @@ describe("callback client against a hostile receiver: every attempt settles by i
     ["upgrade", "receiver switched protocols (101)"],
     ["close", "network: connection closed without a response"],
     ["half-headers", `timeout after ${TIMEOUT_MS} ms`],
+    ["trickle-headers", `timeout after ${TIMEOUT_MS} ms`],
     ["endless-1xx", "receiver sent more than 10 informational (1xx) responses"],
     ["slow-1xx", `timeout after ${TIMEOUT_MS} ms`],
     ["trickle", `timeout after ${TIMEOUT_MS} ms`],
