@@ -236,14 +236,16 @@ function exchange(outgoing: http.ClientRequest, req: CallbackRequest, limits: Ex
     outgoing.once("response", (response) => {
       const durationMs = elapsed();
       answer = { response, durationMs };
-      // The body is read (at most maxResponseBytes) and dropped; the answer counts once it is complete or capped.
-      discard(response, limits.maxResponseBytes).then((body) => settle(answerOf(response, body, durationMs)));
+      // The body is read (at most maxResponseBytes) and dropped; the answer counts once the body has ended (whole,
+      // capped or cut short), or it is the deadline's (a body still trickling in when it fires).
+      discard(response, limits.maxResponseBytes).then(() => settle(answerOf(response, durationMs)));
     });
-    // `on`, not `once`: an error after settling (e.g. from the destroy above) must not go unhandled. Junk after a
-    // complete answer (a 204 with a body, bytes past Content-Length) is a parse error that spoils the connection
-    // (Node drops it), not the answer: settled by its status, so a receiver that said yes is not called again.
+    // `on`, not `once`: an error after settling (e.g. from the destroy above) must not go unhandled. Once the head
+    // is in, the status line is the answer: an error after it — junk after a complete answer (a 204 with a body,
+    // bytes past Content-Length), a malformed chunk — spoils the connection (Node drops it), not the answer, as a
+    // body cut short does not either. So a receiver that said yes is not called again.
     outgoing.on("error", (error) => {
-      if (answer?.response.complete) settle(answerOf(answer.response, "ended", answer.durationMs));
+      if (answer) settle(answerOf(answer.response, answer.durationMs));
       else settle(failure(error, elapsed()));
     });
     outgoing.once("close", () => {
@@ -291,46 +293,31 @@ async function resolveAllowed(
   return allowed;
 }
 
-/**
- * The result of a final answer. A 2xx counts only once its body has ended or reached our read cap: a body the
- * receiver cut short (the connection closed before Content-Length or the last chunk) is no answer, as one that
- * misses the deadline is not — at least once: the attempt fails and is retried, rather than a receiver that died
- * mid-answer being marked delivered. The status is kept for the attempt log.
- */
-function answerOf(response: http.IncomingMessage, body: BodyEnd, durationMs: number): CallbackResult {
+/** The result of a final answer: its status decides (a 429's or 503's Retry-After kept for the deliver step). */
+function answerOf(response: http.IncomingMessage, durationMs: number): CallbackResult {
   const status = response.statusCode ?? 0;
-  if (status >= 200 && status < 300) {
-    if (body !== "cut") return { ok: true, status, durationMs };
-    return {
-      ok: false,
-      status,
-      error: "network: connection closed before the response body ended",
-      durationMs,
-    };
-  }
+  if (status >= 200 && status < 300) return { ok: true, status, durationMs };
   const retryAfter = status === 429 || status === 503 ? response.headers["retry-after"] : undefined;
   return { ok: false, status, error: `HTTP ${status}`, durationMs, ...(retryAfter && { retryAfter }) };
 }
 
-/** How a response body ended: read to its end, stopped by our cap, or cut short by the receiver. */
-type BodyEnd = "ended" | "capped" | "cut";
-
-/** Reads and drops a response body, stopping (and closing the connection) past `limit` bytes. */
-function discard(response: http.IncomingMessage, limit: number): Promise<BodyEnd> {
+/**
+ * Reads and drops a response body, stopping (and closing the connection) past `limit` bytes. It settles however
+ * the body ends — whole, capped, or cut short by the receiver: the answer was its status line.
+ */
+function discard(response: http.IncomingMessage, limit: number): Promise<void> {
   return new Promise((resolve) => {
     let seen = 0;
     response.on("data", (chunk: Buffer) => {
       seen += chunk.length;
       if (seen > limit) {
-        resolve("capped");
         response.destroy();
+        resolve();
       }
     });
-    response.once("end", () => resolve("ended"));
-    // Closed or failed before its end: `complete` tells a whole message (junk after it) from a cut one.
-    const early = () => resolve(response.complete ? "ended" : "cut");
-    response.once("close", early);
-    response.once("error", early);
+    response.once("end", resolve);
+    response.once("close", resolve);
+    response.once("error", () => resolve());
   });
 }
 

@@ -16,6 +16,7 @@ import net from "node:net";
  * - `huge`: a `200` with a chunked body that never ends, written as fast as the client reads it;
  * - `cut-short`: a `200` with a 1 KiB Content-Length, 10 bytes of body, then the connection closed (a lie);
  * - `cut-chunked`: a chunked `200`, one chunk, then the connection closed without the last (empty) chunk;
+ * - `bad-chunk`: a chunked `200` whose first chunk size is not hexadecimal (a framing error after the head);
  * - `no-content-body`: a `204` that carries a body anyway (llhttp ends a 204 at its headers, so the body is junk);
  * - `past-length`: a complete `200` followed by bytes past its Content-Length.
  * `/<mode>/<n>/…` misbehaves for the first n requests to that path, then answers like `ok`.
@@ -34,6 +35,7 @@ export const HOSTILE_MODES = [
   "huge",
   "cut-short",
   "cut-chunked",
+  "bad-chunk",
   "no-content-body",
   "past-length",
 ] as const;
@@ -155,6 +157,9 @@ export async function startHostileReceiver(options: HostileReceiverOptions = {})
           return;
         case "cut-chunked":
           socket.end("HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n");
+          return;
+        case "bad-chunk":
+          socket.end("HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\nhello\r\n");
           return;
         case "no-content-body":
           socket.end("HTTP/1.1 204 No Content\r\nContent-Length: 5\r\n\r\nhello");
