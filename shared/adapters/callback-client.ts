@@ -58,6 +58,10 @@ export interface CallbackClientOptions {
   /** How many informational (1xx) answers a receiver may send before its final one. Default 10. */
   readonly maxInformational?: number;
   readonly userAgent?: string;
+  /** How long a kept-alive connection may sit idle before the client closes it. Default 4 s. */
+  readonly idleSocketMs?: number;
+  /** How many idle kept-alive connections the client keeps, across all hosts. Default 32. */
+  readonly maxIdleSockets?: number;
   /**
    * Resolves host names (default: the system resolver, as `dns.lookup`). A seam for tests that need a name to
    * resolve to an address they must never dial: the policy refuses it before any connection is opened.
@@ -67,6 +71,10 @@ export interface CallbackClientOptions {
 
 const DEFAULT_MAX_RESPONSE_BYTES = 64 * 1024;
 const DEFAULT_MAX_INFORMATIONAL = 10;
+/** Under the 5 s idle timeout of Node's and Apache's servers: we close first, not race their close. */
+const DEFAULT_IDLE_SOCKET_MS = 4_000;
+/** Far below Lambda's 1,024 file descriptors, far above the 10 callbacks an invocation makes at once. */
+const DEFAULT_MAX_IDLE_SOCKETS = 32;
 const REFUSED = "destination refused by policy";
 
 /** A connection refused by the address policy (reported as `destination refused by policy: …`, never attempted). */
@@ -107,9 +115,13 @@ export function createCallbackClient(options: CallbackClientOptions): CallbackCl
     maxInformational: options.maxInformational ?? DEFAULT_MAX_INFORMATIONAL,
   };
   const lookupAllowed = pinnedLookup(options.policy, options.lookup ?? systemLookup);
+  const idle: IdleLimits = {
+    timeout: options.idleSocketMs ?? DEFAULT_IDLE_SOCKET_MS,
+    max: options.maxIdleSockets ?? DEFAULT_MAX_IDLE_SOCKETS,
+  };
   const agents = {
-    "http:": new http.Agent({ keepAlive: true }),
-    "https:": new https.Agent({ keepAlive: true }),
+    "http:": boundedIdle(new http.Agent({ keepAlive: true, timeout: idle.timeout }), idle.max),
+    "https:": boundedIdle(new https.Agent({ keepAlive: true, timeout: idle.timeout }), idle.max),
   };
 
   return {
@@ -143,6 +155,27 @@ export function createCallbackClient(options: CallbackClientOptions): CallbackCl
       agents["https:"].destroy();
     },
   };
+}
+
+interface IdleLimits {
+  readonly timeout: number;
+  readonly max: number;
+}
+
+/**
+ * Keep-alive without a hostage: Node's agent keeps an idle connection per host name until the receiver closes it
+ * (a `Keep-Alive: timeout` hint only shortens the agent's own timeout, and by default there is none), so a
+ * receiver that never closes — behind as many names as a wildcard allow-list admits — would pin one descriptor
+ * per name for the container's life, until every callback fails with EMFILE. The agent's `timeout` closes idle
+ * connections (a free socket that times out is destroyed); this caps how many are kept, over all hosts: past
+ * `max`, a finished connection is closed instead of pooled (`keepSocketAlive` false).
+ */
+function boundedIdle<A extends http.Agent>(agent: A, max: number): A {
+  const keep = agent.keepSocketAlive.bind(agent) as unknown as (socket: Duplex) => boolean;
+  const idleCount = () => Object.values(agent.freeSockets).reduce((n, list) => n + (list?.length ?? 0), 0);
+  (agent as unknown as { keepSocketAlive: (socket: Duplex) => boolean }).keepSocketAlive = (socket) =>
+    idleCount() < max && keep(socket);
+  return agent;
 }
 
 /** The URL and IP-literal checks made before any request: a refusal here sends nothing. */

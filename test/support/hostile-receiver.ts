@@ -14,6 +14,8 @@ import net from "node:net";
  * - `trickle`: a `200` with a 1 KiB Content-Length whose body comes one byte every `trickleEveryMs`;
  * - `silent`: accepts the connection and never writes;
  * - `huge`: a `200` with a chunked body that never ends, written as fast as the client reads it;
+ * - `linger`: a well-formed keep-alive `200` without a `Keep-Alive: timeout` hint, then the connection held open
+ *   for as long as the client keeps it (the receiver never closes an idle connection);
  * - `cut-short`: a `200` with a 1 KiB Content-Length, 10 bytes of body, then the connection closed (a lie);
  * - `cut-chunked`: a chunked `200`, one chunk, then the connection closed without the last (empty) chunk;
  * - `bad-chunk`: a chunked `200` whose first chunk size is not hexadecimal (a framing error after the head);
@@ -33,6 +35,7 @@ export const HOSTILE_MODES = [
   "trickle",
   "silent",
   "huge",
+  "linger",
   "cut-short",
   "cut-chunked",
   "bad-chunk",
@@ -56,6 +59,8 @@ export interface HostileReceiver {
   readonly requests: readonly HostileRequest[];
   /** Resolves once the connection of every request in `mode` has been closed (by either side). */
   connectionsClosed(): Promise<void>;
+  /** Resolves once at most `count` connections are open (closed by either side). */
+  connectionsOpenAtMost(count: number): Promise<void>;
   /** Bytes of `huge` body written so far (to show the client stopped reading). */
   readonly hugeBytesWritten: number;
   stop(): Promise<void>;
@@ -77,14 +82,21 @@ export async function startHostileReceiver(options: HostileReceiverOptions = {})
   const requests: HostileRequest[] = [];
   const seenByPath = new Map<string, number>();
   const open = new Set<net.Socket>();
-  const closedWaiters = new Set<() => void>();
+  const closedWaiters = new Set<{ atMost: number; wake: () => void }>();
   let hugeBytesWritten = 0;
 
   const notifyIfAllClosed = () => {
-    if (open.size > 0) return;
-    for (const wake of closedWaiters) wake();
-    closedWaiters.clear();
+    for (const waiter of closedWaiters) {
+      if (open.size > waiter.atMost) continue;
+      closedWaiters.delete(waiter);
+      waiter.wake();
+    }
   };
+  const openAtMost = (atMost: number) =>
+    new Promise<void>((wake) => {
+      closedWaiters.add({ atMost, wake });
+      notifyIfAllClosed();
+    });
 
   const server = net.createServer((socket) => {
     open.add(socket);
@@ -111,6 +123,9 @@ export async function startHostileReceiver(options: HostileReceiverOptions = {})
       switch (mode) {
         case "ok":
           socket.end("HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: close\r\n\r\nok");
+          return;
+        case "linger":
+          socket.write("HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok");
           return;
         case "upgrade":
           socket.write(
@@ -196,11 +211,8 @@ export async function startHostileReceiver(options: HostileReceiverOptions = {})
     get hugeBytesWritten() {
       return hugeBytesWritten;
     },
-    connectionsClosed: () =>
-      new Promise<void>((resolve) => {
-        closedWaiters.add(resolve);
-        notifyIfAllClosed();
-      }),
+    connectionsClosed: () => openAtMost(0),
+    connectionsOpenAtMost: openAtMost,
     stop: async () => {
       for (const socket of open) socket.destroy();
       await new Promise<void>((resolve) => server.close(() => resolve()));

@@ -448,6 +448,51 @@ describe("callback client against a hostile receiver: every attempt settles by i
     },
   );
 
+  /** A client whose every host name resolves to the hostile receiver (a receiver behind many names). */
+  function lingeringClient(limits: { idleSocketMs?: number; maxIdleSockets?: number }) {
+    const c = createCallbackClient({
+      policy: permissive,
+      allowPlainHttp: true,
+      lookup: async () => [{ address: "127.0.0.1", family: 4 }],
+      ...limits,
+    });
+    clients.push(c);
+    const port = new URL(hostile.url).port;
+    const post = (name: string) =>
+      c.post({
+        url: `http://${name}:${port}/linger/${randomUUID()}`,
+        body: "{}",
+        headers: {},
+        timeoutMs: 2_000,
+      });
+    return { post };
+  }
+
+  it("a kept-alive connection the receiver never closes is closed by the client once idle", async () => {
+    // Prepare
+    const { post } = lingeringClient({ idleSocketMs: 50 });
+
+    // Act
+    const result = await post("hooks.example.com");
+
+    // Assess: without an idle limit the connection would stay open for the container's life
+    expect(result).toMatchObject({ ok: true, status: 200 });
+    await hostile.connectionsClosed();
+  });
+
+  it("idle connections are capped across hosts, so many lingering receivers cannot use up file descriptors", async () => {
+    // Prepare: each name is its own keep-alive pool; the receiver never closes a connection
+    const { post } = lingeringClient({ maxIdleSockets: 2 });
+
+    // Act
+    const results = [];
+    for (let i = 0; i < 6; i++) results.push(await post(`h${i}.example.com`));
+
+    // Assess: every callback delivered, and only two connections kept
+    expect(results.map((r) => r.status)).toEqual(Array(6).fill(200));
+    await hostile.connectionsOpenAtMost(2);
+  });
+
   it("the client keeps working after a hostile exchange (the receiver fixed on the second request)", async () => {
     const c = client();
     const path = `/upgrade/1/${randomUUID()}`;
