@@ -1,6 +1,7 @@
 import { readFile } from "node:fs/promises";
 import { type Command, InvalidArgumentError, Option } from "commander";
 import { parse as parseLossless, stringify as stringifyLossless } from "lossless-json";
+import { MAX_JSON_DEPTH, parseExactJson, stringifyExact } from "#shared/domain/exact-json.js";
 import type { AddTaskInput } from "../../client/index.js";
 import { connect, type GlobalOptions } from "../connection.js";
 import { BatchItemsFailed, EXIT, UsageError } from "../exit-codes.js";
@@ -206,15 +207,22 @@ function addBatchCommand(tasks: Command, io: CliIo): void {
 /**
  * The file's tasks, read without losing what it says: `JSON.parse` would turn `12345678901234567890` into
  * `12345678901234567000` and `1.0` into `1` in the content delivered, and keep the last of a key given twice.
- * lossless-json keeps each number as written and refuses a key given twice with two values.
+ * lossless-json keeps each number as written and refuses a key given twice with two values. It builds plain
+ * objects, though, which list integer-like keys (`"2"`, `"10"`) first: the API's exact parser reads the file
+ * again to keep each object's keys in written order (when it refuses the text — a key given twice with equal
+ * values, which lossless-json merges — lossless-json's reading stands, as before).
  */
 async function readBatchFile(file: string): Promise<{ tasks: AddTaskInput[] }> {
+  let text: string;
   let parsed: unknown;
   try {
-    parsed = parseLossless(await readFile(file, "utf8"));
+    text = await readFile(file, "utf8");
+    parsed = parseLossless(text);
   } catch (error) {
     throw new UsageError(`${file}: ${(error as Error).message}`);
   }
+  const exact = parseExactJson(text, MAX_JSON_DEPTH);
+  if (exact.ok) parsed = exact.value;
   const tasks = Array.isArray(parsed) ? parsed : (parsed as { tasks?: unknown } | null)?.tasks;
   if (!Array.isArray(tasks)) throw new UsageError(`${file}: expected {"tasks":[…]} or an array of tasks`);
   return { tasks: tasks.map(asSent) };
@@ -232,9 +240,7 @@ function asSent(task: unknown): AddTaskInput {
   const exact = content !== null && typeof content === "object" && !Array.isArray(content);
   return {
     ...(plain(rest) as AddTaskInput),
-    ...(content === undefined
-      ? {}
-      : { content: exact ? (stringifyLossless(content) as string) : plain(content) }),
+    ...(content === undefined ? {} : { content: exact ? stringifyExact(content) : plain(content) }),
   } as AddTaskInput;
 }
 

@@ -58,6 +58,10 @@ export interface CallbackClientOptions {
   /** How many informational (1xx) answers a receiver may send before its final one. Default 10. */
   readonly maxInformational?: number;
   readonly userAgent?: string;
+  /** How long a kept-alive connection may sit idle before the client closes it. Default 4 s. */
+  readonly idleSocketMs?: number;
+  /** How many idle kept-alive connections the client keeps, across all hosts. Default 32. */
+  readonly maxIdleSockets?: number;
   /**
    * Resolves host names (default: the system resolver, as `dns.lookup`). A seam for tests that need a name to
    * resolve to an address they must never dial: the policy refuses it before any connection is opened.
@@ -67,6 +71,10 @@ export interface CallbackClientOptions {
 
 const DEFAULT_MAX_RESPONSE_BYTES = 64 * 1024;
 const DEFAULT_MAX_INFORMATIONAL = 10;
+/** Under the 5 s idle timeout of Node's and Apache's servers: we close first, not race their close. */
+const DEFAULT_IDLE_SOCKET_MS = 4_000;
+/** Far below Lambda's 1,024 file descriptors, far above the 10 callbacks an invocation makes at once. */
+const DEFAULT_MAX_IDLE_SOCKETS = 32;
 const REFUSED = "destination refused by policy";
 
 /** A connection refused by the address policy (reported as `destination refused by policy: …`, never attempted). */
@@ -107,9 +115,13 @@ export function createCallbackClient(options: CallbackClientOptions): CallbackCl
     maxInformational: options.maxInformational ?? DEFAULT_MAX_INFORMATIONAL,
   };
   const lookupAllowed = pinnedLookup(options.policy, options.lookup ?? systemLookup);
+  const idle: IdleLimits = {
+    timeout: options.idleSocketMs ?? DEFAULT_IDLE_SOCKET_MS,
+    max: options.maxIdleSockets ?? DEFAULT_MAX_IDLE_SOCKETS,
+  };
   const agents = {
-    "http:": new http.Agent({ keepAlive: true }),
-    "https:": new https.Agent({ keepAlive: true }),
+    "http:": boundedIdle(new http.Agent({ keepAlive: true, timeout: idle.timeout }), idle.max),
+    "https:": boundedIdle(new https.Agent({ keepAlive: true, timeout: idle.timeout }), idle.max),
   };
 
   return {
@@ -143,6 +155,27 @@ export function createCallbackClient(options: CallbackClientOptions): CallbackCl
       agents["https:"].destroy();
     },
   };
+}
+
+interface IdleLimits {
+  readonly timeout: number;
+  readonly max: number;
+}
+
+/**
+ * Keep-alive without a hostage: Node's agent keeps an idle connection per host name until the receiver closes it
+ * (a `Keep-Alive: timeout` hint only shortens the agent's own timeout, and by default there is none), so a
+ * receiver that never closes — behind as many names as a wildcard allow-list admits — would pin one descriptor
+ * per name for the container's life, until every callback fails with EMFILE. The agent's `timeout` closes idle
+ * connections (a free socket that times out is destroyed); this caps how many are kept, over all hosts: past
+ * `max`, a finished connection is closed instead of pooled (`keepSocketAlive` false).
+ */
+function boundedIdle<A extends http.Agent>(agent: A, max: number): A {
+  const keep = agent.keepSocketAlive.bind(agent) as unknown as (socket: Duplex) => boolean;
+  const idleCount = () => Object.values(agent.freeSockets).reduce((n, list) => n + (list?.length ?? 0), 0);
+  (agent as unknown as { keepSocketAlive: (socket: Duplex) => boolean }).keepSocketAlive = (socket) =>
+    idleCount() < max && keep(socket);
+  return agent;
 }
 
 /** The URL and IP-literal checks made before any request: a refusal here sends nothing. */
@@ -208,7 +241,6 @@ function exchange(outgoing: http.ClientRequest, req: CallbackRequest, limits: Ex
   const elapsed = () => Math.round(performance.now() - started);
   return new Promise<CallbackResult>((resolve) => {
     let settled = false;
-    let responded = false;
     const settle = (result: CallbackResult) => {
       if (settled) return;
       settled = true;
@@ -233,28 +265,24 @@ function exchange(outgoing: http.ClientRequest, req: CallbackRequest, limits: Ex
         fail(`receiver sent more than ${limits.maxInformational} informational (1xx) responses`);
       }
     });
+    let answer: { response: http.IncomingMessage; durationMs: number } | undefined;
     outgoing.once("response", (response) => {
-      responded = true;
-      const status = response.statusCode ?? 0;
       const durationMs = elapsed();
-      const retryAfter = status === 429 || status === 503 ? response.headers["retry-after"] : undefined;
-      // The body is read (at most maxResponseBytes) and dropped; the answer counts once it is complete or capped.
-      discard(response, limits.maxResponseBytes).then(() => {
-        if (status >= 200 && status < 300) settle({ ok: true, status, durationMs });
-        else
-          settle({
-            ok: false,
-            status,
-            error: `HTTP ${status}`,
-            durationMs,
-            ...(retryAfter && { retryAfter }),
-          });
-      });
+      answer = { response, durationMs };
+      // The body is read (at most maxResponseBytes) and dropped; the answer counts once the body has ended (whole,
+      // capped or cut short), or it is the deadline's (a body still trickling in when it fires).
+      discard(response, limits.maxResponseBytes).then(() => settle(answerOf(response, durationMs)));
     });
-    // `on`, not `once`: an error after settling (e.g. from the destroy above) must not go unhandled.
-    outgoing.on("error", (error) => settle(failure(error, elapsed())));
+    // `on`, not `once`: an error after settling (e.g. from the destroy above) must not go unhandled. Once the head
+    // is in, the status line is the answer: an error after it — junk after a complete answer (a 204 with a body,
+    // bytes past Content-Length), a malformed chunk — spoils the connection (Node drops it), not the answer, as a
+    // body cut short does not either. So a receiver that said yes is not called again.
+    outgoing.on("error", (error) => {
+      if (answer) settle(answerOf(answer.response, answer.durationMs));
+      else settle(failure(error, elapsed()));
+    });
     outgoing.once("close", () => {
-      if (!responded)
+      if (!answer)
         settle({ ok: false, error: "network: connection closed without a response", durationMs: elapsed() });
     });
     outgoing.end(req.body);
@@ -298,7 +326,18 @@ async function resolveAllowed(
   return allowed;
 }
 
-/** Reads and drops a response body, stopping (and closing the connection) past `limit` bytes. */
+/** The result of a final answer: its status decides (a 429's or 503's Retry-After kept for the deliver step). */
+function answerOf(response: http.IncomingMessage, durationMs: number): CallbackResult {
+  const status = response.statusCode ?? 0;
+  if (status >= 200 && status < 300) return { ok: true, status, durationMs };
+  const retryAfter = status === 429 || status === 503 ? response.headers["retry-after"] : undefined;
+  return { ok: false, status, error: `HTTP ${status}`, durationMs, ...(retryAfter && { retryAfter }) };
+}
+
+/**
+ * Reads and drops a response body, stopping (and closing the connection) past `limit` bytes. It settles however
+ * the body ends — whole, capped, or cut short by the receiver: the answer was its status line.
+ */
 function discard(response: http.IncomingMessage, limit: number): Promise<void> {
   return new Promise((resolve) => {
     let seen = 0;

@@ -4,13 +4,21 @@
  * one item per topic and callback host.
  */
 
-/** A callback URL's destination: its `host[:port]`, lower-cased; undefined for a URL that does not parse. */
+/**
+ * A callback URL's destination: its `host[:port]`, lower-cased, without a fully qualified name's trailing dot
+ * (`hooks.example.com.` is `hooks.example.com`, as the allow-list reads it too: else a caller could double a
+ * host's rate and concurrency limits, and split its circuit, by spelling it both ways); undefined for a URL that
+ * does not parse.
+ */
 export function destinationHost(callbackUrl: string): string | undefined {
+  let url: URL;
   try {
-    return new URL(callbackUrl).host.toLowerCase() || undefined;
+    url = new URL(callbackUrl);
   } catch {
     return undefined;
   }
+  const hostname = url.hostname.replace(/\.$/, "");
+  return (url.port ? `${hostname}:${url.port}` : hostname).toLowerCase() || undefined;
 }
 
 /** A circuit is `closed` (deliveries pass), `open` (they wait) or `half-open` (open, its cool-down over). */

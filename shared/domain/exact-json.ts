@@ -9,11 +9,13 @@ import { echoed } from "./echoed.js";
  * - numbers are parsed by `lossless-json` into `LosslessNumber`s that keep the token as written, and
  *   `stringifyExact` writes them back unchanged;
  * - a key given twice in one object is refused (which value was meant is ambiguous, and parsers disagree);
- * - nesting is bounded before parsing, because the parser (like every receiver's) recurses.
+ * - nesting is bounded before parsing, because the parser (like every receiver's) recurses;
+ * - each object's keys are written back in the order they were read: a JS object lists integer-like keys
+ *   (`"1"`, `"10"`) first, in numeric order, so `{"b":1,"1":2}` would otherwise come back as `{"1":2,"b":1}`.
  *
- * lossless-json has no hook for the last two (it merges duplicates whose values are equal, and recurses), so a
- * small iterative pre-scan of our own does them: it only tracks brackets, strings and keys; the grammar itself is
- * checked by lossless-json.
+ * lossless-json has no hook for these (it merges duplicates whose values are equal, recurses, and builds plain
+ * objects), so a small iterative pre-scan of our own does them: it only tracks brackets, strings and keys; the
+ * grammar itself is checked by lossless-json.
  */
 
 /**
@@ -42,7 +44,8 @@ interface Frame {
 
 /** Parses `text` losslessly; `maxDepth` counts the outermost container as level 1. */
 export function parseExactJson(text: string, maxDepth: number): ExactJsonResult {
-  const scan = scanStructure(text, maxDepth);
+  const objectKeys: Set<string>[] = [];
+  const scan = scanStructure(text, maxDepth, objectKeys);
   // The pre-scan tracks only brackets, strings and keys, so it can find a "duplicate" in text that is not JSON at
   // all (`{{"a":1,"a":2}`): malformed text is a syntax error first. JSON.parse only checks the grammar here; it is
   // iterative and keeps the last duplicate, so it neither recurses on what the scan bounded nor reports the key.
@@ -52,7 +55,9 @@ export function parseExactJson(text: string, maxDepth: number): ExactJsonResult 
   }
   if (scan) return { ok: false, ...scan };
   try {
-    return { ok: true, value: parse(text) };
+    const value = parse(text);
+    rememberKeyOrder(value, objectKeys);
+    return { ok: true, value };
   } catch (error) {
     const message = error instanceof Error ? error.message : "unparseable JSON";
     return { ok: false, kind: "syntax", message: message.slice(0, 200) };
@@ -72,10 +77,12 @@ function syntaxError(text: string): ExactJsonResult | undefined {
 /**
  * The first duplicate key or over-deep container, as an issue; undefined when there is none (or when the text
  * is malformed in a way the parser will report). Iterative: it must not overflow the stack it protects.
+ * `objectKeys`, when given, receives each object's keys as written, objects in the order they open.
  */
 export function scanStructure(
   text: string,
   maxDepth: number,
+  objectKeys?: Set<string>[],
 ): { kind: "duplicate" | "depth"; issue: ErrorIssue } | undefined {
   const stack: Frame[] = [];
   for (let i = 0; i < text.length; i++) {
@@ -104,13 +111,15 @@ export function scanStructure(
         };
         return { kind: "depth", issue };
       }
-      stack.push({
+      const frame: Frame = {
         kind: code === 0x7b ? "object" : "array",
         keys: new Set(),
         expectKey: true,
         index: 0,
         key: undefined,
-      });
+      };
+      if (frame.kind === "object") objectKeys?.push(frame.keys);
+      stack.push(frame);
     } else if (code === 0x7d || code === 0x5d) {
       stack.pop();
     } else if (code === 0x2c) {
@@ -151,11 +160,59 @@ function pathOf(stack: readonly Frame[], key?: string): string {
   return segments.join(".");
 }
 
-/** JSON text of a value that may hold `LosslessNumber`s, every number token written as it was read. */
+/**
+ * Each parsed object whose keys were written in another order than the object lists them (integer-like keys):
+ * the written order, for `stringifyExact`. Weak: it lives as long as the parsed value.
+ */
+const writtenKeyOrder = new WeakMap<object, readonly string[]>();
+
+/**
+ * Pairs each object of a parsed value with its keys as the scan read them. Objects are visited in the order they
+ * open in the text (children in written key order), the order the scan recorded them in; should the two ever
+ * disagree, the rest keeps the object's own order. Recursion is bounded by the depth limit the text was parsed with.
+ */
+function rememberKeyOrder(value: unknown, objectKeys: readonly Set<string>[]): void {
+  let next = 0;
+  const visit = (node: unknown): boolean => {
+    if (Array.isArray(node)) return node.every(visit);
+    if (node === null || typeof node !== "object" || isLosslessNumber(node)) return true;
+    const written = [...(objectKeys[next++] ?? [])];
+    const own = Object.keys(node);
+    if (written.length !== own.length || !written.every((key) => Object.hasOwn(node, key))) return false;
+    if (written.some((key, i) => key !== own[i])) writtenKeyOrder.set(node, written);
+    return written.every((key) => visit((node as Record<string, unknown>)[key]));
+  };
+  visit(value);
+}
+
+/** JSON text of a value that may hold `LosslessNumber`s, every number token and every key order as it was read. */
 export function stringifyExact(value: unknown): string {
-  const text = stringify(value);
+  const text = exactText(value);
   if (text === undefined) throw new TypeError("value has no JSON representation");
   return text;
+}
+
+/** lossless-json's `stringify`, but objects list their keys in written order (`writtenKeyOrder`). */
+function exactText(value: unknown): string | undefined {
+  if (Array.isArray(value)) return `[${value.map((item) => exactText(item) ?? "null").join(",")}]`;
+  if (!isPlainObject(value)) return stringify(value);
+  const keys = writtenKeyOrder.get(value) ?? Object.keys(value);
+  const members: string[] = [];
+  for (const key of keys) {
+    const text = exactText(value[key]);
+    if (text !== undefined) members.push(`${JSON.stringify(key)}:${text}`);
+  }
+  return `{${members.join(",")}}`;
+}
+
+/** An object as JSON parsing builds them, written member by member; anything else is lossless-json's to write. */
+function isPlainObject(value: unknown): value is Record<string, unknown> {
+  if (typeof value !== "object" || value === null) return false;
+  const prototype = Object.getPrototypeOf(value);
+  return (
+    (prototype === Object.prototype || prototype === null) &&
+    typeof (value as { toJSON?: unknown }).toJSON !== "function"
+  );
 }
 
 export { isLosslessNumber, LosslessNumber };

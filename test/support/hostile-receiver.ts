@@ -8,11 +8,19 @@ import net from "node:net";
  *   silence (Node reports it as an ordinary response with status 101);
  * - `close`: reads the request, then closes the connection without a byte of response;
  * - `half-headers`: writes part of a status line and header block, then silence;
+ * - `trickle-headers`: a `200`'s status line and headers one byte every `trickleEveryMs` (each byte resets an idle timer);
  * - `endless-1xx`: `100 Continue` / `102 Processing` / `103 Early Hints` over and over until the client hangs up;
  * - `slow-1xx`: one `102 Processing` every `trickleEveryMs`, forever (too few at a time to look like a flood);
  * - `trickle`: a `200` with a 1 KiB Content-Length whose body comes one byte every `trickleEveryMs`;
  * - `silent`: accepts the connection and never writes;
- * - `huge`: a `200` with a chunked body that never ends, written as fast as the client reads it.
+ * - `huge`: a `200` with a chunked body that never ends, written as fast as the client reads it;
+ * - `linger`: a well-formed keep-alive `200` without a `Keep-Alive: timeout` hint, then the connection held open
+ *   for as long as the client keeps it (the receiver never closes an idle connection);
+ * - `cut-short`: a `200` with a 1 KiB Content-Length, 10 bytes of body, then the connection closed (a lie);
+ * - `cut-chunked`: a chunked `200`, one chunk, then the connection closed without the last (empty) chunk;
+ * - `bad-chunk`: a chunked `200` whose first chunk size is not hexadecimal (a framing error after the head);
+ * - `no-content-body`: a `204` that carries a body anyway (llhttp ends a 204 at its headers, so the body is junk);
+ * - `past-length`: a complete `200` followed by bytes past its Content-Length.
  * `/<mode>/<n>/…` misbehaves for the first n requests to that path, then answers like `ok`.
  */
 export const HOSTILE_MODES = [
@@ -21,11 +29,18 @@ export const HOSTILE_MODES = [
   "bare-101",
   "close",
   "half-headers",
+  "trickle-headers",
   "endless-1xx",
   "slow-1xx",
   "trickle",
   "silent",
   "huge",
+  "linger",
+  "cut-short",
+  "cut-chunked",
+  "bad-chunk",
+  "no-content-body",
+  "past-length",
 ] as const;
 export type HostileMode = (typeof HOSTILE_MODES)[number];
 
@@ -44,6 +59,8 @@ export interface HostileReceiver {
   readonly requests: readonly HostileRequest[];
   /** Resolves once the connection of every request in `mode` has been closed (by either side). */
   connectionsClosed(): Promise<void>;
+  /** Resolves once at most `count` connections are open (closed by either side). */
+  connectionsOpenAtMost(count: number): Promise<void>;
   /** Bytes of `huge` body written so far (to show the client stopped reading). */
   readonly hugeBytesWritten: number;
   stop(): Promise<void>;
@@ -65,14 +82,21 @@ export async function startHostileReceiver(options: HostileReceiverOptions = {})
   const requests: HostileRequest[] = [];
   const seenByPath = new Map<string, number>();
   const open = new Set<net.Socket>();
-  const closedWaiters = new Set<() => void>();
+  const closedWaiters = new Set<{ atMost: number; wake: () => void }>();
   let hugeBytesWritten = 0;
 
   const notifyIfAllClosed = () => {
-    if (open.size > 0) return;
-    for (const wake of closedWaiters) wake();
-    closedWaiters.clear();
+    for (const waiter of closedWaiters) {
+      if (open.size > waiter.atMost) continue;
+      closedWaiters.delete(waiter);
+      waiter.wake();
+    }
   };
+  const openAtMost = (atMost: number) =>
+    new Promise<void>((wake) => {
+      closedWaiters.add({ atMost, wake });
+      notifyIfAllClosed();
+    });
 
   const server = net.createServer((socket) => {
     open.add(socket);
@@ -100,6 +124,9 @@ export async function startHostileReceiver(options: HostileReceiverOptions = {})
         case "ok":
           socket.end("HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: close\r\n\r\nok");
           return;
+        case "linger":
+          socket.write("HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok");
+          return;
         case "upgrade":
           socket.write(
             "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\r\n",
@@ -114,6 +141,14 @@ export async function startHostileReceiver(options: HostileReceiverOptions = {})
         case "half-headers":
           socket.write("HTTP/1.1 200 OK\r\nContent-Type: text/pl");
           return;
+        case "trickle-headers": {
+          const head = Buffer.from(
+            `HTTP/1.1 200 OK\r\nX-Padding: ${"p".repeat(64)}\r\nContent-Length: 0\r\n\r\n`,
+          );
+          let sent = 0;
+          every(trickleEveryMs, () => socket.write(head.subarray(sent, ++sent)));
+          return;
+        }
         case "endless-1xx": {
           const informational = ["100 Continue", "102 Processing", "103 Early Hints"];
           let i = 0;
@@ -131,6 +166,21 @@ export async function startHostileReceiver(options: HostileReceiverOptions = {})
           every(trickleEveryMs, () => socket.write("x"));
           return;
         case "silent":
+          return;
+        case "cut-short":
+          socket.end(`HTTP/1.1 200 OK\r\nContent-Length: 1024\r\n\r\n${"x".repeat(10)}`);
+          return;
+        case "cut-chunked":
+          socket.end("HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n");
+          return;
+        case "bad-chunk":
+          socket.end("HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\nhello\r\n");
+          return;
+        case "no-content-body":
+          socket.end("HTTP/1.1 204 No Content\r\nContent-Length: 5\r\n\r\nhello");
+          return;
+        case "past-length":
+          socket.end("HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok and then some");
           return;
         case "huge": {
           socket.write("HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n");
@@ -161,11 +211,8 @@ export async function startHostileReceiver(options: HostileReceiverOptions = {})
     get hugeBytesWritten() {
       return hugeBytesWritten;
     },
-    connectionsClosed: () =>
-      new Promise<void>((resolve) => {
-        closedWaiters.add(resolve);
-        notifyIfAllClosed();
-      }),
+    connectionsClosed: () => openAtMost(0),
+    connectionsOpenAtMost: openAtMost,
     stop: async () => {
       for (const socket of open) socket.destroy();
       await new Promise<void>((resolve) => server.close(() => resolve()));

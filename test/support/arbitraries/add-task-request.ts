@@ -262,9 +262,15 @@ export function reqOf(v: ValidReq, edit: BodyEdit = {}, overrides: Partial<Req> 
   };
 }
 
-/** What the service stores as `content`: the parsed object re-serialised. */
+/**
+ * What the service stores as `content`: the text as written, white space between tokens dropped and each string in
+ * JSON's shortest escaping; keys in written order (integer-like ones too, which a JS object would list first).
+ */
 export function storedContentOf(contentText: string): string {
-  return JSON.stringify(JSON.parse(contentText));
+  JSON.parse(contentText); // valid JSON only, as before
+  return contentText.replace(/"(?:[^"\\]|\\.)*"|\s+/g, (token) =>
+    token.startsWith('"') ? JSON.stringify(JSON.parse(token)) : "",
+  );
 }
 
 /** The request with other content; content too big for topic "small" moves the request to "demo". */

@@ -1,4 +1,4 @@
-import { randomBytes, randomUUID } from "node:crypto";
+import { createHmac, randomBytes, randomUUID } from "node:crypto";
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
 import { Webhook } from "standardwebhooks";
@@ -310,6 +310,58 @@ describe.each([1, 10])("deliver with the real callback client at groupConcurrenc
     expect(stored?.status).toBe("delivered");
     expect(stored?.expiresAt).toBeGreaterThanOrEqual(retentionExpiry(now, 3));
   });
+
+  it("the signature covers exactly the bytes sent, and the body carries the stored content text verbatim", async () => {
+    // Prepare: content a JSON.parse round trip would change (numbers, order, escapes), and multi-byte text
+    const secret = `whsec_${randomBytes(32).toString("base64")}`;
+    const content =
+      '{"b":12345678901234567890,"2":-0,"1":1e400,"é":"😀\u2028","lone":"\\ud83d","x":[1.0,{"10":0,"9":1}]}';
+    route = (_req, _body, res) => res.writeHead(204).end();
+    const store = new MemoryTaskStore();
+    const now = Date.now();
+    const task = makeTask({
+      dueAtMs: now - 100,
+      acceptedAtMs: now - 5_000,
+      status: "queued",
+      content,
+      callbackUrl: `${base}/hook`,
+    });
+    await store.putNew(task);
+    const topic = testTopic({ allowedCallbackHosts: ["127.0.0.1"], allowHttpCallbacks: true });
+    const real = client({ isAllowed: (h, ip) => resolvedAddressAllowed(h, ip, topic) });
+
+    // Act
+    await deliverBatch(
+      {
+        store,
+        topicQueue: new FakeTopicQueue(),
+        bindingFor: (arn) => (arn === QUEUE_ARN ? binding(topic) : undefined),
+        callbackClientFor: () => real,
+        signer: async () => new CallbackSigner([secret]),
+        metrics: new MemoryMetrics(),
+        logger: memoryLogger(),
+        groupConcurrency,
+      },
+      eventOf(fifoRecord(task)),
+      { getRemainingTimeInMillis: () => 30_000 },
+    );
+
+    // Assess: an HMAC of the bytes as received (Content-Length of them) is the signature sent
+    const hit = hits[0];
+    const headers = (hit?.headers ?? {}) as Record<string, string>;
+    const bytes = Buffer.from(hit?.body ?? "", "utf8");
+    expect(Number(headers["content-length"])).toBe(bytes.length);
+    const key = Buffer.from(secret.slice("whsec_".length), "base64");
+    const signed = Buffer.concat([
+      Buffer.from(`${headers["webhook-id"]}.${headers["webhook-timestamp"]}.`),
+      bytes,
+    ]);
+    expect(headers["webhook-signature"]).toBe(
+      `v1,${createHmac("sha256", key).update(signed).digest("base64")}`,
+    );
+    expect(hit?.body.endsWith(`"content":${content}}`)).toBe(true);
+    expect(store.tasks.get(task.taskId)?.status).toBe("delivered");
+  });
 });
 
 describe("callback client against a hostile receiver: every attempt settles by its deadline", () => {
@@ -332,6 +384,7 @@ describe("callback client against a hostile receiver: every attempt settles by i
     ["upgrade", "receiver switched protocols (101)"],
     ["close", "network: connection closed without a response"],
     ["half-headers", `timeout after ${TIMEOUT_MS} ms`],
+    ["trickle-headers", `timeout after ${TIMEOUT_MS} ms`],
     ["endless-1xx", "receiver sent more than 10 informational (1xx) responses"],
     ["slow-1xx", `timeout after ${TIMEOUT_MS} ms`],
     ["trickle", `timeout after ${TIMEOUT_MS} ms`],
@@ -369,6 +422,75 @@ describe("callback client against a hostile receiver: every attempt settles by i
     await hostile.connectionsClosed();
 
     expect(result).toMatchObject({ ok: true, status: 200 });
+  });
+
+  it.each([
+    ["no-content-body", 204],
+    ["past-length", 200],
+    ["cut-short", 200],
+    ["cut-chunked", 200],
+    ["bad-chunk", 200],
+  ] as const)(
+    "%s: once the head is in, what befalls the body spoils the connection, not the answer (%i stands)",
+    async (mode, status) => {
+      // Prepare
+      const c = client();
+      const path = `/${mode}/1/${randomUUID()}`;
+
+      // Act
+      const result = await attempt(c, path);
+      const next = await attempt(c, path);
+
+      // Assess: the status line decides, as the chaos receiver's `truncated` answer says (any 2xx, however it
+      // arrives, is a delivery: a retry would call a receiver that already said yes); the next call is fine.
+      expect(result).toEqual({ ok: true, status, durationMs: expect.any(Number) });
+      expect(next).toMatchObject({ ok: true, status: 200 });
+    },
+  );
+
+  /** A client whose every host name resolves to the hostile receiver (a receiver behind many names). */
+  function lingeringClient(limits: { idleSocketMs?: number; maxIdleSockets?: number }) {
+    const c = createCallbackClient({
+      policy: permissive,
+      allowPlainHttp: true,
+      lookup: async () => [{ address: "127.0.0.1", family: 4 }],
+      ...limits,
+    });
+    clients.push(c);
+    const port = new URL(hostile.url).port;
+    const post = (name: string) =>
+      c.post({
+        url: `http://${name}:${port}/linger/${randomUUID()}`,
+        body: "{}",
+        headers: {},
+        timeoutMs: 2_000,
+      });
+    return { post };
+  }
+
+  it("a kept-alive connection the receiver never closes is closed by the client once idle", async () => {
+    // Prepare
+    const { post } = lingeringClient({ idleSocketMs: 50 });
+
+    // Act
+    const result = await post("hooks.example.com");
+
+    // Assess: without an idle limit the connection would stay open for the container's life
+    expect(result).toMatchObject({ ok: true, status: 200 });
+    await hostile.connectionsClosed();
+  });
+
+  it("idle connections are capped across hosts, so many lingering receivers cannot use up file descriptors", async () => {
+    // Prepare: each name is its own keep-alive pool; the receiver never closes a connection
+    const { post } = lingeringClient({ maxIdleSockets: 2 });
+
+    // Act
+    const results = [];
+    for (let i = 0; i < 6; i++) results.push(await post(`h${i}.example.com`));
+
+    // Assess: every callback delivered, and only two connections kept
+    expect(results.map((r) => r.status)).toEqual(Array(6).fill(200));
+    await hostile.connectionsOpenAtMost(2);
   });
 
   it("the client keeps working after a hostile exchange (the receiver fixed on the second request)", async () => {
@@ -436,6 +558,11 @@ describe("callback client: host names checked after resolution (lookup seam; not
     ["a private address", ["10.0.0.1"]],
     ["the metadata address", ["169.254.169.254"]],
     ["an IPv6 unique-local address", ["fd00:ec2::254"]],
+    ["the unspecified addresses (0.0.0.0 and ::, which reach this machine)", ["0.0.0.0", "::"]],
+    [
+      "IPv4-mapped and NAT64 spellings of loopback and metadata (AAAA only)",
+      ["::ffff:127.0.0.1", "64:ff9b::a9fe:a9fe"],
+    ],
   ])(
     "a wildcard-admitted name resolving to %s is refused, no address in the error, no connection",
     async (_, addresses) => {
@@ -467,6 +594,24 @@ describe("callback client: host names checked after resolution (lookup seam; not
       for (const address of addresses) expect(result.error).not.toContain(address);
     },
   );
+
+  it("a resolver that never answers still settles by the deadline (the timer covers DNS)", async () => {
+    const c = createCallbackClient({
+      policy: permissive,
+      allowPlainHttp: true,
+      lookup: () => new Promise<never>(() => undefined),
+    });
+    clients.push(c);
+
+    const result = await c.post({
+      url: "http://hooks.example.com/hook",
+      body: "{}",
+      headers: {},
+      timeoutMs: 200,
+    });
+
+    expect(result).toEqual({ ok: false, error: "timeout after 200 ms", durationMs: expect.any(Number) });
+  });
 
   it("a name resolving to a private and a listed loopback literal is dialled on the loopback address only", async () => {
     route = (_req, _body, res) => res.writeHead(204).end();

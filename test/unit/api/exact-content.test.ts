@@ -121,6 +121,22 @@ describe("content is stored exactly as sent", () => {
     expect(JSON.parse(content)).toEqual(JSON.parse(sent));
   });
 
+  it.each([
+    ["an object", (text: string) => text],
+    ["a string holding one", (text: string) => JSON.stringify(text)],
+  ])("keeps the written order of keys, integer-like ones included (content as %s)", async (_, spell) => {
+    // Prepare: JS objects list integer-like keys first, in numeric order, whatever order they were written in
+    const written = '{"b":1,"2":2,"1":3,"a":{"10":[{"9":0,"x":1}],"9":2},"01":4,"4294967295":5,"-1":6}';
+    const f = fixture();
+
+    // Act
+    const res = await post(f.deps, bodyWith(spell(written)));
+
+    // Assess
+    expect(res.status, JSON.stringify(res.body)).toBe(201);
+    expect(f.store.tasks.get(res.body.task_id)?.content).toBe(written);
+  });
+
   it("drops only insignificant white space between tokens", async () => {
     const f = fixture();
     const res = await post(f.deps, bodyWith('{ "long" : 12345678901234567890 ,\n\t"s" : " a  b " }'));

@@ -45,6 +45,19 @@ describe("punctual tasks add-batch --file", () => {
     expect(stored?.content).toBe(content);
   });
 
+  it("keeps each content's keys in the order the file writes them, integer-like keys included", async () => {
+    // Prepare: a JS object would list "2" and "10" first
+    const content = '{"order_id":"A-1","2":"b","10":{"z":0,"9":1},"1":[{"x":0,"0":1}]}';
+
+    // Act
+    const run = await addBatch(`{"tasks":[${task(content)}]}`);
+
+    // Assess
+    expect(run.code, run.err).toBe(0);
+    const [stored] = [...run.api.store.tasks.values()];
+    expect(stored?.content).toBe(content);
+  });
+
   it("refuses a file that gives a key twice with two values, sending nothing, rather than keeping one of them", async () => {
     // Act
     const run = await addBatch(`[${task('{"order_id":"A-1"}', ',"delay_seconds":5')}]`);

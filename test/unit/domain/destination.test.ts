@@ -27,6 +27,9 @@ describe("destinationHost", () => {
     ["http://127.0.0.1:4000/ok", "127.0.0.1:4000"],
     ["https://[::1]:8443/", "[::1]:8443"],
     ["https://example.com:443/", "example.com"],
+    // The fully qualified spelling is the same host: one destination, so a trailing dot cannot double its limits
+    ["https://Hooks.Example.com./x", "hooks.example.com"],
+    ["https://hooks.example.com.:8443/x", "hooks.example.com:8443"],
     ["not a url", undefined],
   ])("%s → %s", (url, host) => {
     expect(destinationHost(url)).toBe(host);
