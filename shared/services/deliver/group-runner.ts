@@ -25,7 +25,10 @@ export interface GroupRunnerOptions {
  * FIFO batch processing with `skipGroupOnError` semantics — each group's records in order, and from a group's
  * first failure on, the rest of that group fails unattempted — with up to `limit` groups of a batch running side
  * by side. Groups are independent by definition, so a batch of ten groups takes one callback's time instead of
- * ten, and one slow receiver holds up only its own group. Failures are reported in the batch's order.
+ * ten: one slow receiver delays no other group's callback. It does delay their next messages: the batch's records
+ * leave the queue only when the invocation returns, so the groups that shared a batch with a slow receiver wait
+ * for it (at most its watchdog budget) before their next tasks are received. Failures are reported in the batch's
+ * order.
  *
  * Watchdog: a step that has not settled within its budget counts as failed (with the rest of its group), so one
  * hung step can hold neither the other groups' results nor the invocation. Its records are reported failed, never
