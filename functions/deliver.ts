@@ -22,6 +22,7 @@ import { createFunctionLogger, functionMetricsFactory } from "#shared/runtime/ob
 import { signingSecretLoader } from "#shared/security/signing.js";
 import { checkCallbackUrl, resolvedAddressAllowed } from "#shared/security/ssrf.js";
 import {
+  DEPLOYED_GROUP_CONCURRENCY,
   type DeliverBinding,
   type DeliverDeps,
   DestinationCache,
@@ -115,7 +116,7 @@ export const handler = createDeliverHandler(
     metrics: new PowertoolsDeliveryMetrics(createMetrics),
     logger,
     // Groups are independent: a batch of up to 10 (the mapping's batch size) delivers them all at once.
-    groupConcurrency: 10,
+    groupConcurrency: DEPLOYED_GROUP_CONCURRENCY,
     // Protected topics (issue 14): each host's circuit read at most once per 2 s per container, across batches.
     destinationCache: new DestinationCache(),
   },

@@ -398,7 +398,11 @@ describe("event sources and functions", () => {
           [ENV.tableName, ENV.timerQueueUrl, ENV.timerDlqUrl, ENV.scheduleDlqUrl, ENV.topology],
         ],
         ...s.stack.topics.map(
-          (t) => [t.deliverFunction, [ENV.tableName, ENV.topology, ENV.signingSecretArn]] as const,
+          (t) =>
+            [
+              t.deliverFunction,
+              [ENV.tableName, ENV.topology, ENV.signingSecretArn, "UV_THREADPOOL_SIZE"],
+            ] as const,
         ),
       ]);
       for (const [fn, names] of expected) {
@@ -411,6 +415,16 @@ describe("event sources and functions", () => {
           POWERTOOLS_LOG_LEVEL: s.config.logLevel,
           ...(names.includes(ENV.tableName) ? { [ENV.tableName]: ref(idOf(s, s.stack.table.table)) } : {}),
         });
+      }
+
+      // One libuv thread per group a batch runs side by side (each may be resolving a host) plus libuv's four.
+      for (const topic of s.stack.topics) {
+        const vars = resource(s, idOf(s, topic.deliverFunction)).Properties.Environment.Variables;
+        expect(Number(vars.UV_THREADPOOL_SIZE)).toBeGreaterThanOrEqual(
+          s.config.eventSources.deliver.batchSize + 4,
+        );
+        // libuv's ceiling (1,024): a larger value is silently clamped.
+        expect(Number(vars.UV_THREADPOOL_SIZE)).toBeLessThanOrEqual(1024);
       }
 
       const add = resource(s, idOf(s, api.addTaskFunction)).Properties.Environment.Variables;

@@ -10,6 +10,7 @@ import type { PunctualConfig, TopicConfig } from "#shared/config/index.js";
 import type { Topology } from "#shared/contract/topology.js";
 import { METRIC, METRICS_NAMESPACE, serviceName, TOPIC_DIMENSION } from "#shared/domain/metrics.js";
 import { ENV } from "#shared/runtime/env.js";
+import { DEPLOYED_THREAD_POOL_SIZE } from "#shared/services/deliver/types.js";
 import { deliverTimeoutSeconds, topicMaxReceiveCount, visibilityTimeoutSeconds } from "../sizing.js";
 import type { AlarmTopic } from "./alarm-topic.js";
 import { deliverEventSourceProps } from "./event-sources.js";
@@ -153,6 +154,8 @@ function addDeliverFunction(topic: Topic, props: TopicProps, timeoutSeconds: num
       [ENV.tableName]: props.table.tableName,
       [ENV.topology]: Stack.of(topic).toJsonString(topology),
       [ENV.signingSecretArn]: props.signingSecret.secretArn,
+      // Read by libuv, not by our code: a stalled DNS lookup must not queue the other groups' (types.ts says why).
+      UV_THREADPOOL_SIZE: String(DEPLOYED_THREAD_POOL_SIZE),
     },
   });
 }

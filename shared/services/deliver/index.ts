@@ -12,7 +12,12 @@ export { callbackBody, callbackHeaders } from "./callback-request.js";
 export { DestinationCache } from "./destination-gate.js";
 export { PowertoolsDeliveryMetrics } from "./metrics.js";
 export type { DeliverBinding, DeliverDeps, DeliveryMetricsSink } from "./types.js";
-export { DEFAULT_SAFETY_MARGIN_MS, DEFAULT_WATCHDOG_MARGIN_MS } from "./types.js";
+export {
+  DEFAULT_SAFETY_MARGIN_MS,
+  DEFAULT_WATCHDOG_MARGIN_MS,
+  DEPLOYED_GROUP_CONCURRENCY,
+  DEPLOYED_THREAD_POOL_SIZE,
+} from "./types.js";
 
 /**
  * The deliver use case for one batch from a topic FIFO queue: the batch's groups run side by side (up to

@@ -180,3 +180,15 @@ export function handOverTime(record: SQSRecord): number | undefined {
   const sentAt = Number(record.attributes?.SentTimestamp);
   return Number.isFinite(sentAt) && sentAt > 0 ? sentAt : undefined;
 }
+
+/** Message groups the deployed deliver function runs side by side: its mapping's largest batch (FIFO: 10). */
+export const DEPLOYED_GROUP_CONCURRENCY = 10;
+
+/**
+ * libuv threads the deployed deliver function asks for (UV_THREADPOOL_SIZE). The callback client resolves hosts
+ * with `dns.lookup`, which runs on libuv's thread pool (4 threads by default) and is bounded only by the system
+ * resolver's own timeout, not by our deadline: a receiver whose DNS never answers would hold threads past its
+ * attempt and queue the lookups of the other groups of the batch behind it. One thread per group side by side,
+ * plus libuv's default four for what else uses the pool (fs, zlib, async crypto).
+ */
+export const DEPLOYED_THREAD_POOL_SIZE = DEPLOYED_GROUP_CONCURRENCY + 4;
