@@ -42,8 +42,11 @@ export function apiProxy(options: {
       headers,
       ...(body.length > 0 ? { body } : {}),
     });
+    // Never follow a redirect: fetch would re-send the signed headers (a session token among them) to the
+    // redirect's host. The API itself never redirects; whatever does is answered back as it is.
     const response = await send(target, {
       method,
+      redirect: "manual",
       headers: { ...headers, ...signed },
       ...(body.length > 0 ? { body } : {}),
     });

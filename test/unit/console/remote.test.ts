@@ -63,6 +63,35 @@ describe("the console's API proxy", () => {
     expect(Object.keys(call?.headers ?? {})).not.toContain("cookie");
     expect(Object.keys(call?.headers ?? {})).not.toContain("x-punctual-console");
   });
+
+  it("never follows the API's redirect: the signed request, credentials and all, goes to the API's host only", async () => {
+    // Prepare: an "API" that redirects every call to another host, which records whatever reaches it.
+    const reached: http.IncomingHttpHeaders[] = [];
+    const elsewhere = await serve((req, res) => {
+      reached.push(req.headers);
+      res.writeHead(200, { "content-type": "application/json" }).end("{}");
+    });
+    const api = await serve((req, res) => {
+      res.writeHead(307, { location: `${elsewhere}${req.url}` }).end();
+    });
+    const proxy = apiProxy({
+      apiUrl: new URL(api),
+      authorize: async () => ({ authorization: "Bearer operator-token", "x-amz-security-token": "session" }),
+    });
+    const origin = await serve(async (req, res) => {
+      if (!(await proxy(req, res))) res.writeHead(418).end();
+    });
+
+    // Act
+    const answer = await fetch(`${origin}/v1/topics/demo/pause`, {
+      method: "POST",
+      headers: { "x-punctual-console": "1" },
+    });
+
+    // Assess: the redirect comes back as the API's answer; nothing (and no credential) went to the other host.
+    expect(answer.status).toBe(307);
+    expect(reached).toEqual([]);
+  });
 });
 
 describe("the CloudWatch metrics source", () => {
