@@ -5,7 +5,7 @@
  */
 import type http from "node:http";
 import type { Authorizer } from "../client/auth.js";
-import { CONSOLE_HEADER, refusalOf, sendJson } from "./server.js";
+import { CONSOLE_HEADER, refusalOf, SECURITY_HEADERS, sendJson } from "./server.js";
 
 /** Request headers that reach the API; everything else the browser sends (cookies included) stays here. */
 const FORWARDED_REQUEST_HEADERS = ["content-type", "accept", "idempotency-key"];
@@ -50,7 +50,7 @@ export function apiProxy(options: {
       headers: { ...headers, ...signed },
       ...(body.length > 0 ? { body } : {}),
     });
-    const out: Record<string, string> = {};
+    const out: Record<string, string> = { ...SECURITY_HEADERS };
     for (const name of FORWARDED_RESPONSE_HEADERS) {
       const value = response.headers.get(name);
       if (value !== null) out[name] = value;

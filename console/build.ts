@@ -8,6 +8,7 @@ import { copyFile, mkdir, readdir, rename, rm, stat, writeFile } from "node:fs/p
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { build } from "esbuild";
+import { STYLE } from "./src/style.js";
 
 const CONSOLE_DIR = path.dirname(fileURLToPath(import.meta.url));
 export const CONSOLE_DIST = path.join(CONSOLE_DIR, "dist");
@@ -25,6 +26,7 @@ export const CONSOLE_FILES: Readonly<Record<string, string>> = {
   "index.html": "text/html; charset=utf-8",
   "app.js": "text/javascript; charset=utf-8",
   "uplot.css": "text/css; charset=utf-8",
+  "console.css": "text/css; charset=utf-8",
 };
 
 const INDEX_HTML = `<!doctype html>
@@ -34,6 +36,7 @@ const INDEX_HTML = `<!doctype html>
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <title>Punctual console</title>
 <link rel="stylesheet" href="/console/uplot.css">
+<link rel="stylesheet" href="/console/console.css">
 </head>
 <body>
 <div id="app">Loading…</div>
@@ -60,6 +63,8 @@ export async function buildConsole(outdir: string = CONSOLE_DIST): Promise<void>
     });
     await writeFile(path.join(staging, "index.html"), INDEX_HTML);
     await copyFile(UPLOT_CSS, path.join(staging, "uplot.css"));
+    // A file, not a <style> the script adds: the page's policy allows only its own origin's stylesheets.
+    await writeFile(path.join(staging, "console.css"), STYLE);
     await rm(outdir, { recursive: true, force: true });
     await rename(staging, outdir);
   } finally {

@@ -1,4 +1,4 @@
-/** The page's whole stylesheet: small enough to ship inside the bundle. */
+/** The page's whole stylesheet, written to dist/console.css by build.ts. */
 export const STYLE = `
 :root { font: 14px/1.4 system-ui, sans-serif; color: #1d2733; background: #f4f6f8; }
 body { margin: 0; }

@@ -62,6 +62,8 @@ describe("the console's API proxy", () => {
     expect(call?.headers["x-amz-date"]).toMatch(/^\d{8}T\d{6}Z$/);
     expect(Object.keys(call?.headers ?? {})).not.toContain("cookie");
     expect(Object.keys(call?.headers ?? {})).not.toContain("x-punctual-console");
+    expect(answer.headers.get("x-content-type-options")).toBe("nosniff");
+    expect(answer.headers.get("content-security-policy")).toContain("frame-ancestors 'none'");
   });
 
   it("never follows the API's redirect: the signed request, credentials and all, goes to the API's host only", async () => {
