@@ -138,6 +138,20 @@ export function refusalOf(req: http.IncomingMessage, isCall: boolean): string | 
   return undefined;
 }
 
+/**
+ * The local API server's prelude: the console, and before it and the API routes, the refusal of foreign pages.
+ * The local cloud's API has no auth, so without this any site open in the browser could pause a topic or cancel
+ * a task with a form-like POST (no preflight), or read every task through a rebound host name. Clients that are
+ * not browsers send no Origin and a loopback Host, and pass.
+ */
+export function localApiPrelude(serveConsole: ConsoleHandler): ConsoleHandler {
+  return async (req, res) => {
+    const refusal = refusalOf(req, false);
+    if (refusal) return sendJson(res, 403, { error: { code: "forbidden", message: refusal } });
+    return serveConsole(req, res);
+  };
+}
+
 export function sendJson(res: http.ServerResponse, status: number, body: unknown): true {
   res.writeHead(status, {
     ...SECURITY_HEADERS,

@@ -8,7 +8,8 @@ import { e2eTarget, type Harness, startHarness } from "./support/harness.js";
  * The console against hostile data and hostile pages, in a real headless Chromium on the local cloud: markup in
  * a task's content, group key and callback URL, and in a receiver's answer (the task's error), is shown as text
  * and never runs; the page runs under a Content-Security-Policy without violating it; another site cannot frame
- * the console (clickjacking its Replay and Cancel buttons).
+ * the console (clickjacking its Replay and Cancel buttons), nor pause a topic with a form-like request to the
+ * local API, nor reach it under its own host name (DNS rebinding).
  */
 const TOPIC = "hostile";
 /** Would set window.__pwned if any of it ran as markup. */
@@ -121,5 +122,31 @@ describe.runIf(local)("the console against hostile data and hostile pages", () =
     // Assess
     expect(frame).toBeDefined();
     expect(framed).toBe(false);
+  });
+
+  it("refuses another site's form-like request to the local API, and a request under a foreign host name", async () => {
+    // Prepare: a page on another site that POSTs (no-cors: no preflight, the answer unreadable) to pause.
+    const pause = `${h.cloud.apiUrl}/v1/topics/${TOPIC}/pause`;
+    foreign.page = `<!doctype html><script>
+      window.done = fetch(${JSON.stringify(pause)}, { method: "POST", mode: "no-cors" }).then(() => "sent", String);
+    </script>`;
+
+    // Act
+    await b.page.goto(foreign.url, { waitUntil: "load" });
+    const sent = await b.page.evaluate("window.done");
+    const rebound = await new Promise<number>((resolve, reject) => {
+      const req = http.get(`${h.cloud.apiUrl}/v1/topics`, { headers: { host: "evil.example" } }, (res) => {
+        res.resume();
+        resolve(res.statusCode ?? 0);
+      });
+      req.once("error", reject);
+    });
+
+    // Assess: the request went out (the refusal's same-origin CORP header fails the fetch in the page), and the
+    // topic is not paused; the rebound name is refused.
+    expect(sent).toMatch(/^(sent|TypeError: Failed to fetch)$/);
+    const topic = await h.api("GET", `/v1/topics/${TOPIC}`);
+    expect(topic.json.paused).toBe(false);
+    expect(rebound).toBe(403);
   });
 });
