@@ -4,6 +4,9 @@
  * browser never holds a credential.
  */
 import type http from "node:http";
+import { Readable } from "node:stream";
+import { pipeline } from "node:stream/promises";
+import type { ReadableStream as NodeReadableStream } from "node:stream/web";
 import type { Authorizer } from "../client/auth.js";
 import { CONSOLE_HEADER, refusalOf, SECURITY_HEADERS, sendJson } from "./server.js";
 
@@ -56,7 +59,9 @@ export function apiProxy(options: {
       if (value !== null) out[name] = value;
     }
     res.writeHead(response.status, out);
-    res.end(Buffer.from(await response.arrayBuffer()));
+    // Streamed through, never held whole: however long the answer, this server keeps only what is in transit.
+    if (response.body) await pipeline(Readable.fromWeb(response.body as NodeReadableStream), res);
+    else res.end();
     return true;
   };
 }

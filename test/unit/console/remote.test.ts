@@ -94,6 +94,34 @@ describe("the console's API proxy", () => {
     expect(answer.status).toBe(307);
     expect(reached).toEqual([]);
   });
+
+  it("streams the API's answer through as it comes instead of holding all of it in memory first", async () => {
+    // Prepare: an "API" that sends the first part of a long answer and the rest only when told.
+    let finish: () => void = () => undefined;
+    const api = await serve((_req, res) => {
+      res.writeHead(200, { "content-type": "application/json" });
+      res.write(`[${"0,".repeat(64 * 1024)}`);
+      finish = () => res.end("0]");
+    });
+    const proxy = apiProxy({ apiUrl: new URL(api), authorize: async () => ({}) });
+    const origin = await serve(async (req, res) => {
+      if (!(await proxy(req, res))) res.writeHead(418).end();
+    });
+
+    // Act: the first part reaches the page while the API still holds the rest.
+    const answer = await fetch(`${origin}/v1/tasks?limit=20`, { headers: { "x-punctual-console": "1" } });
+    const reader = (answer.body as ReadableStream<Uint8Array>).getReader();
+    const first = await reader.read();
+    finish();
+    let rest = "";
+    for (let next = await reader.read(); !next.done; next = await reader.read())
+      rest += Buffer.from(next.value).toString();
+
+    // Assess
+    expect(answer.status).toBe(200);
+    expect(first.value?.length).toBeGreaterThan(0);
+    expect(rest.endsWith("0]")).toBe(true);
+  }, 10_000);
 });
 
 describe("the CloudWatch metrics source", () => {
