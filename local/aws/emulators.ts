@@ -15,6 +15,7 @@ import {
   type RequestListener,
 } from "./in-process.js";
 import { withPartiql } from "./partiql.js";
+import { refusingWebPages } from "./web-pages.js";
 
 export const LOCAL_REGION = "us-east-1";
 export const LOCAL_ACCOUNT = "000000000000";
@@ -122,24 +123,6 @@ async function serveDynalite(
   dynamo.on("request", refusingWebPages(withPartiql(dynaliteListener, faults ? { faults } : {})));
   await new Promise<void>((resolve) => dynamo.listen(0, host, () => resolve()));
   return `http://${host}:${(dynamo.address() as AddressInfo).port}`;
-}
-
-/**
- * dynalite answers CORS for any origin and checks no signature (only that one is there), so any web page open in
- * the developer's browser could read and write the local table at its port. A browser sends Origin on every
- * such request (and on the preflight before it); an AWS SDK never does.
- */
-function refusingWebPages(listener: http.RequestListener): http.RequestListener {
-  return (req, res) => {
-    if (req.headers.origin === undefined) return listener(req, res);
-    req.resume();
-    res.writeHead(403, { "content-type": "application/x-amz-json-1.0" }).end(
-      JSON.stringify({
-        __type: "com.amazon.coral.service#AccessDeniedException",
-        message: "the local DynamoDB does not answer web pages",
-      }),
-    );
-  };
 }
 
 async function startFauxqs(host: string) {

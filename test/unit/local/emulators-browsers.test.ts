@@ -2,9 +2,11 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type RunningEmulators, startEmulators } from "#local/aws/emulators.js";
 
 /**
- * The local DynamoDB (dynalite) answers CORS for any origin and checks only that an Authorization header is
- * there, so any web page open in the developer's browser could read and write the local cloud's table (task
- * contents included) at its port. Browsers send Origin on every such request; AWS SDKs never do.
+ * The local emulators check no signature. The local DynamoDB (dynalite) answers CORS for any origin and checks
+ * only that an Authorization header is there, so any web page open in the developer's browser could read and
+ * write the local cloud's table (task contents included) at its port; the Scheduler emulator reads a text/plain
+ * body as JSON, so a page's form-like POST could create a schedule. Browsers send Origin on every such request;
+ * AWS SDKs never do.
  */
 let emulators: RunningEmulators;
 const ASKED = {
@@ -23,8 +25,8 @@ afterAll(async () => {
   await emulators?.stop();
 });
 
-describe("the local DynamoDB and browsers", () => {
-  it("refuses a web page's preflight and request, and still serves a client that sends no Origin", async () => {
+describe("the local emulators and browsers", () => {
+  it("the local DynamoDB refuses a web page's preflight and request, and still serves a client that sends no Origin", async () => {
     const url = emulators.endpoints.dynamodb;
     const origin = "https://evil.example";
     const preflight = await fetch(url, {
@@ -43,5 +45,26 @@ describe("the local DynamoDB and browsers", () => {
     expect(fromPage.headers.get("access-control-allow-origin")).toBeNull();
     expect(fromSdk.status).toBe(200);
     expect(await fromSdk.json()).toHaveProperty("TableNames");
+  });
+
+  it("the Scheduler emulator refuses a web page's form-like POST (no preflight), and creates nothing", async () => {
+    const url = `${emulators.endpoints.scheduler}/schedules/from-a-page`;
+    const created = await fetch(url, {
+      method: "POST",
+      headers: { origin: "https://evil.example", "content-type": "text/plain" },
+      body: JSON.stringify({
+        ScheduleExpression: "at(2099-01-01T00:00:00)",
+        FlexibleTimeWindow: { Mode: "OFF" },
+        Target: {
+          Arn: "arn:aws:sqs:us-east-1:000000000000:q",
+          RoleArn: "arn:aws:iam::000000000000:role/r",
+          Input: "{}",
+        },
+      }),
+    });
+    const listed = await fetch(`${emulators.endpoints.scheduler}/schedules`);
+
+    expect(created.status).toBe(403);
+    expect(await listed.json()).toEqual({ Schedules: [] });
   });
 });
