@@ -8,7 +8,6 @@ import { copyFile, mkdir, readdir, rename, rm, stat, writeFile } from "node:fs/p
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { build } from "esbuild";
-import { STYLE } from "./src/style.js";
 
 const CONSOLE_DIR = path.dirname(fileURLToPath(import.meta.url));
 export const CONSOLE_DIST = path.join(CONSOLE_DIR, "dist");
@@ -64,7 +63,7 @@ export async function buildConsole(outdir: string = CONSOLE_DIST): Promise<void>
     await writeFile(path.join(staging, "index.html"), INDEX_HTML);
     await copyFile(UPLOT_CSS, path.join(staging, "uplot.css"));
     // A file, not a <style> the script adds: the page's policy allows only its own origin's stylesheets.
-    await writeFile(path.join(staging, "console.css"), STYLE);
+    await copyFile(path.join(CONSOLE_DIR, "src", "console.css"), path.join(staging, "console.css"));
     await rm(outdir, { recursive: true, force: true });
     await rename(staging, outdir);
   } finally {
