@@ -95,6 +95,53 @@ describe("the console's API proxy", () => {
     expect(reached).toEqual([]);
   });
 
+  it("sends every call to the configured API, whatever host an absolute or scheme-relative request target names", async () => {
+    // Prepare: the configured API (with a stage path) and another host; both record what reaches them.
+    const reached: { api: string[]; elsewhere: string[] } = { api: [], elsewhere: [] };
+    const record = (into: string[]) => (req: http.IncomingMessage, res: http.ServerResponse) => {
+      into.push(req.url ?? "");
+      res.writeHead(200, { "content-type": "application/json" }).end("{}");
+    };
+    const api = await serve(record(reached.api));
+    const elsewhere = new URL(await serve(record(reached.elsewhere)));
+    const proxy = apiProxy({
+      apiUrl: new URL(`${api}/prod/`),
+      authorize: async () => ({ authorization: "x" }),
+    });
+    const origin = new URL(
+      await serve(async (req, res) => {
+        if (!(await proxy(req, res))) res.writeHead(418).end();
+      }),
+    );
+    const send = (target: string) =>
+      new Promise<number>((resolve, reject) => {
+        const req = http.request(
+          { host: origin.hostname, port: origin.port, path: target, headers: { "x-punctual-console": "1" } },
+          (res) => {
+            res.resume();
+            resolve(res.statusCode ?? 0);
+          },
+        );
+        req.once("error", reject).end();
+      });
+
+    // Act
+    const statuses = [
+      await send(`http://${elsewhere.host}/v1/topics`),
+      await send(`//${elsewhere.host}/v1/topics`),
+      await send(`/v1//${elsewhere.host}/v1/topics`),
+    ];
+
+    // Assess
+    expect(statuses).toEqual([200, 200, 200]);
+    expect(reached.elsewhere).toEqual([]);
+    expect(reached.api).toEqual([
+      "/prod/v1/topics",
+      "/prod/v1/topics",
+      `/prod/v1//${elsewhere.host}/v1/topics`,
+    ]);
+  });
+
   it("streams the API's answer through as it comes instead of holding all of it in memory first", async () => {
     // Prepare: an "API" that sends the first part of a long answer and the rest only when told.
     let finish: () => void = () => undefined;
