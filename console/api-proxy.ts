@@ -6,7 +6,7 @@
 import type http from "node:http";
 import type { Authorizer } from "../client/auth.js";
 import { readAnswerBytes } from "../client/read-body.js";
-import { CONSOLE_HEADER, refusalOf, sendJson } from "./server.js";
+import { CONSOLE_HEADER, refusalOf, SECURITY_HEADERS, sendJson } from "./server.js";
 
 /** Request headers that reach the API; everything else the browser sends (cookies included) stays here. */
 const FORWARDED_REQUEST_HEADERS = ["content-type", "accept", "idempotency-key"];
@@ -57,7 +57,7 @@ export function apiProxy(options: {
     // Read whole before answering, at most what the API can send (10 MiB): an endless or huge body, or one that
     // never ends, would otherwise hold this process's memory or the page's call forever. Its error is a 502.
     const answer = await readAnswerBytes(response);
-    const out: Record<string, string> = {};
+    const out: Record<string, string> = { ...SECURITY_HEADERS };
     for (const name of FORWARDED_RESPONSE_HEADERS) {
       const value = response.headers.get(name);
       if (value !== null) out[name] = value;

@@ -25,6 +25,7 @@ export const CONSOLE_FILES: Readonly<Record<string, string>> = {
   "index.html": "text/html; charset=utf-8",
   "app.js": "text/javascript; charset=utf-8",
   "uplot.css": "text/css; charset=utf-8",
+  "console.css": "text/css; charset=utf-8",
 };
 
 const INDEX_HTML = `<!doctype html>
@@ -34,6 +35,7 @@ const INDEX_HTML = `<!doctype html>
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <title>Punctual console</title>
 <link rel="stylesheet" href="/console/uplot.css">
+<link rel="stylesheet" href="/console/console.css">
 </head>
 <body>
 <div id="app">Loading…</div>
@@ -60,6 +62,8 @@ export async function buildConsole(outdir: string = CONSOLE_DIST): Promise<void>
     });
     await writeFile(path.join(staging, "index.html"), INDEX_HTML);
     await copyFile(UPLOT_CSS, path.join(staging, "uplot.css"));
+    // A file, not a <style> the script adds: the page's policy allows only its own origin's stylesheets.
+    await copyFile(path.join(CONSOLE_DIR, "src", "console.css"), path.join(staging, "console.css"));
     await rm(outdir, { recursive: true, force: true });
     await rename(staging, outdir);
   } finally {

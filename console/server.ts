@@ -27,6 +27,30 @@ export interface ConsoleSources {
 /** The header the page sends on every call: a cross-site form or image cannot, so they cannot act through us. */
 export const CONSOLE_HEADER = "x-punctual-console";
 
+/**
+ * On every answer the console's servers give (page, files, calls, refusals, proxied API answers). The page is
+ * one script and one stylesheet of its own origin and calls only that origin: anything else, injected markup
+ * included, is refused by the browser. No site may frame it (its Replay and Cancel buttons cannot be
+ * clickjacked), nothing is content-sniffed, and no URL leaks in a Referer.
+ */
+export const SECURITY_HEADERS: Readonly<Record<string, string>> = {
+  "content-security-policy": [
+    "default-src 'none'",
+    "script-src 'self'",
+    "style-src 'self'",
+    "connect-src 'self'",
+    "img-src 'self' data:",
+    "base-uri 'none'",
+    "form-action 'none'",
+    "frame-ancestors 'none'",
+  ].join("; "),
+  "x-frame-options": "DENY",
+  "x-content-type-options": "nosniff",
+  "referrer-policy": "no-referrer",
+  "cross-origin-opener-policy": "same-origin",
+  "cross-origin-resource-policy": "same-origin",
+};
+
 export type ConsoleHandler = (req: http.IncomingMessage, res: http.ServerResponse) => Promise<boolean>;
 
 /** Handles the request when it is the console's (path under /console) and says whether it did. */
@@ -93,7 +117,7 @@ async function serveFile(pathname: string, distDir: string, res: http.ServerResp
   if (!type)
     return sendJson(res, 404, { error: { code: "not_found", message: `no console file ${echoed(name)}` } });
   const body = await readFile(path.join(distDir, name));
-  res.writeHead(200, { "content-type": type, "cache-control": "no-cache" });
+  res.writeHead(200, { ...SECURITY_HEADERS, "content-type": type, "cache-control": "no-cache" });
   res.end(body);
   return true;
 }
@@ -114,8 +138,26 @@ export function refusalOf(req: http.IncomingMessage, isCall: boolean): string | 
   return undefined;
 }
 
+/**
+ * The local API server's prelude: the console, and before it and the API routes, the refusal of foreign pages.
+ * The local cloud's API has no auth, so without this any site open in the browser could pause a topic or cancel
+ * a task with a form-like POST (no preflight), or read every task through a rebound host name. Clients that are
+ * not browsers send no Origin and a loopback Host, and pass.
+ */
+export function localApiPrelude(serveConsole: ConsoleHandler): ConsoleHandler {
+  return async (req, res) => {
+    const refusal = refusalOf(req, false);
+    if (refusal) return sendJson(res, 403, { error: { code: "forbidden", message: refusal } });
+    return serveConsole(req, res);
+  };
+}
+
 export function sendJson(res: http.ServerResponse, status: number, body: unknown): true {
-  res.writeHead(status, { "content-type": "application/json", "cache-control": "no-store" });
+  res.writeHead(status, {
+    ...SECURITY_HEADERS,
+    "content-type": "application/json",
+    "cache-control": "no-store",
+  });
   res.end(JSON.stringify(body));
   return true;
 }

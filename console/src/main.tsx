@@ -4,6 +4,7 @@
  * callback host's circuit breaker, a topic's recurring schedules, and (locally) the timers. It refreshes
  * itself every few seconds while visible, and every list is a page.
  */
+import "./strict-csp.js";
 import { render } from "preact";
 import { useState } from "preact/hooks";
 import { ConfirmContext, ConfirmDialog } from "./confirm.js";
@@ -13,7 +14,6 @@ import { RefreshContext, useRefreshTick } from "./hooks.js";
 import { LatenessPanel } from "./lateness.js";
 import { LocalPanel } from "./local.js";
 import { SchedulesPanel } from "./schedules.js";
-import { STYLE } from "./style.js";
 import { TaskDetail, TaskSearch } from "./tasks.js";
 import { TopicsPanel } from "./topics.js";
 
@@ -73,9 +73,6 @@ function App() {
   );
 }
 
-const style = document.createElement("style");
-style.textContent = STYLE;
-document.head.append(style);
 const root = document.getElementById("app");
 if (root) {
   root.textContent = "";

@@ -15,6 +15,7 @@ import {
   type RequestListener,
 } from "./in-process.js";
 import { withPartiql } from "./partiql.js";
+import { refusingWebPages } from "./web-pages.js";
 
 export const LOCAL_REGION = "us-east-1";
 export const LOCAL_ACCOUNT = "000000000000";
@@ -119,7 +120,7 @@ async function serveDynalite(
   // path to it (its socket, the fault proxies behind that, and the in-process fast path, which use its listener).
   const dynaliteListener = listenerOf(dynamo);
   dynamo.removeAllListeners("request");
-  dynamo.on("request", withPartiql(dynaliteListener, faults ? { faults } : {}));
+  dynamo.on("request", refusingWebPages(withPartiql(dynaliteListener, faults ? { faults } : {})));
   await new Promise<void>((resolve) => dynamo.listen(0, host, () => resolve()));
   return `http://${host}:${(dynamo.address() as AddressInfo).port}`;
 }

@@ -38,7 +38,7 @@ import { mergeTopologies, readTopology, TOPOLOGY_VARIABLE } from "#shared/contra
 import { topicSigningKey } from "#shared/security/signing.js";
 import { localMetricsSource } from "../../console/local-metrics.js";
 import { localViewSource } from "../../console/local-view.js";
-import { consoleHandler } from "../../console/server.js";
+import { consoleHandler, localApiPrelude } from "../../console/server.js";
 import { provision } from "./provision.js";
 import { recoverUnfinishedTasks } from "./recover.js";
 import { synthLocalTemplate } from "./synth.js";
@@ -540,18 +540,20 @@ async function startApiAndConsole(
     ...LOCAL_CLIENT_CONFIG,
     endpoint: aws.emulators.endpoints.scheduler,
   });
-  const prelude = consoleHandler({
-    sources: {
-      metrics: localMetricsSource(metrics),
-      local: localViewSource({
-        scheduler: consoleScheduler,
-        sqs: stack.sqs,
-        scheduleGroupName: requiredEnv("SCHEDULE_GROUP_NAME"),
-        timerQueueUrl: requiredEnv("TIMER_QUEUE_URL"),
-      }),
-    },
-    log,
-  });
+  const prelude = localApiPrelude(
+    consoleHandler({
+      sources: {
+        metrics: localMetricsSource(metrics),
+        local: localViewSource({
+          scheduler: consoleScheduler,
+          sqs: stack.sqs,
+          scheduleGroupName: requiredEnv("SCHEDULE_GROUP_NAME"),
+          timerQueueUrl: requiredEnv("TIMER_QUEUE_URL"),
+        }),
+      },
+      log,
+    }),
+  );
   const server = await startApiServer({ host, port: options.apiPort ?? 3000, routes, log, prelude });
   return { server, routes, consoleScheduler };
 }

@@ -1,5 +1,6 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
+import { refusingWebPages } from "#local/aws/web-pages.js";
 import { parseScheduleExpression, zonedWallTimeToEpochMs } from "./expression.js";
 import { createRequestHandler } from "./protocol.js";
 import type { SqsTargetSender } from "./sqs-sender.js";
@@ -79,7 +80,8 @@ export async function startSchedulerEmulator(options: SchedulerEmulatorOptions):
   await store.load();
 
   const requestListener = createRequestHandler(store);
-  const server = createServer(requestListener);
+  // Its socket refuses web pages (a text/plain POST is read as JSON); the fast path calls the listener itself.
+  const server = createServer(refusingWebPages(requestListener));
   const address = await listen(server, options.port ?? 0, options.host ?? "127.0.0.1");
   const host = address.family === "IPv6" ? `[${address.address}]` : address.address;
   const url = `http://${host}:${address.port}`;

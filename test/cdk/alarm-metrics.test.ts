@@ -1,10 +1,11 @@
 /**
  * Every metric an alarm watches is one that really gets published — by AWS (documented names and dimension sets,
- * test/support/aws-metrics.ts) or by our own code (an `addMetric(METRIC.…)` in the runtime sources, with the
- * dimensions that code adds). An alarm on a metric nobody emits never fires.
+ * test/support/aws-metrics.ts) or by our own code (what its emitters write when run, test/support/emitted-metrics.ts,
+ * with the dimensions they write). An alarm on a metric nobody emits never fires.
  */
 import { describe, expect, it } from "vitest";
 import { METRIC, METRICS_NAMESPACE } from "#shared/domain/metrics.js";
+import { emittedWhenRun } from "../support/emitted-metrics.js";
 import {
   type Json,
   type NamedMetric,
@@ -41,6 +42,25 @@ describe("circuit breaker alarm (issue 14)", () => {
   });
 });
 
+describe("our metrics as the runtime emits them (every emitter run, its EMF lines parsed)", () => {
+  it("are every METRIC, per topic (Topic + service) from deliver and the add routes, else per service", async () => {
+    const emitted = await emittedWhenRun();
+    const perTopic = [
+      METRIC.lateness,
+      METRIC.callbackLatency,
+      METRIC.delivered,
+      METRIC.deadLettered,
+      METRIC.attemptFailed,
+      METRIC.accepted,
+      METRIC.circuitOpened,
+      METRIC.circuitClosed,
+    ];
+    expect([...emitted.keys()].sort()).toEqual(Object.values(METRIC).sort());
+    for (const [name, sets] of emitted)
+      expect([...sets], name).toEqual([perTopic.includes(name as never) ? "Topic,service" : "service"]);
+  });
+});
+
 describe.each(["dev", "prod"] as const)("alarms of the %s stack watch published metrics", (env) => {
   const watched = watchedMetrics(env);
 
@@ -53,7 +73,7 @@ describe.each(["dev", "prod"] as const)("alarms of the %s stack watch published 
     expect(undocumentedAwsMetrics(watched)).toEqual([]);
   });
 
-  it("every Punctual metric is emitted by the runtime, with exactly the dimensions the alarm names", () => {
-    expect(unemittedPunctualMetrics(watched)).toEqual([]);
+  it("every Punctual metric is emitted by the runtime, with exactly the dimensions the alarm names", async () => {
+    expect(unemittedPunctualMetrics(watched, await emittedWhenRun())).toEqual([]);
   });
 });

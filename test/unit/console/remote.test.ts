@@ -62,6 +62,84 @@ describe("the console's API proxy", () => {
     expect(call?.headers["x-amz-date"]).toMatch(/^\d{8}T\d{6}Z$/);
     expect(Object.keys(call?.headers ?? {})).not.toContain("cookie");
     expect(Object.keys(call?.headers ?? {})).not.toContain("x-punctual-console");
+    expect(answer.headers.get("x-content-type-options")).toBe("nosniff");
+    expect(answer.headers.get("content-security-policy")).toContain("frame-ancestors 'none'");
+  });
+
+  it("never follows the API's redirect: the signed request, credentials and all, goes to the API's host only", async () => {
+    // Prepare: an "API" that redirects every call to another host, which records whatever reaches it.
+    const reached: http.IncomingHttpHeaders[] = [];
+    const elsewhere = await serve((req, res) => {
+      reached.push(req.headers);
+      res.writeHead(200, { "content-type": "application/json" }).end("{}");
+    });
+    const api = await serve((req, res) => {
+      res.writeHead(307, { location: `${elsewhere}${req.url}` }).end();
+    });
+    const proxy = apiProxy({
+      apiUrl: new URL(api),
+      authorize: async () => ({ authorization: "Bearer operator-token", "x-amz-security-token": "session" }),
+    });
+    const origin = await serve(async (req, res) => {
+      if (!(await proxy(req, res))) res.writeHead(418).end();
+    });
+
+    // Act
+    const answer = await fetch(`${origin}/v1/topics/demo/pause`, {
+      method: "POST",
+      headers: { "x-punctual-console": "1" },
+    });
+
+    // Assess: the redirect comes back as the API's answer; nothing (and no credential) went to the other host.
+    expect(answer.status).toBe(307);
+    expect(reached).toEqual([]);
+  });
+
+  it("sends every call to the configured API, whatever host an absolute or scheme-relative request target names", async () => {
+    // Prepare: the configured API (with a stage path) and another host; both record what reaches them.
+    const reached: { api: string[]; elsewhere: string[] } = { api: [], elsewhere: [] };
+    const record = (into: string[]) => (req: http.IncomingMessage, res: http.ServerResponse) => {
+      into.push(req.url ?? "");
+      res.writeHead(200, { "content-type": "application/json" }).end("{}");
+    };
+    const api = await serve(record(reached.api));
+    const elsewhere = new URL(await serve(record(reached.elsewhere)));
+    const proxy = apiProxy({
+      apiUrl: new URL(`${api}/prod/`),
+      authorize: async () => ({ authorization: "x" }),
+    });
+    const origin = new URL(
+      await serve(async (req, res) => {
+        if (!(await proxy(req, res))) res.writeHead(418).end();
+      }),
+    );
+    const send = (target: string) =>
+      new Promise<number>((resolve, reject) => {
+        const req = http.request(
+          { host: origin.hostname, port: origin.port, path: target, headers: { "x-punctual-console": "1" } },
+          (res) => {
+            res.resume();
+            resolve(res.statusCode ?? 0);
+          },
+        );
+        req.once("error", reject).end();
+      });
+
+    // Act
+    const statuses = [
+      await send(`http://${elsewhere.host}/v1/topics`),
+      await send(`//${elsewhere.host}/v1/topics`),
+      await send(`/v1//${elsewhere.host}/v1/topics`),
+    ];
+
+    // Assess
+    expect(statuses).toEqual([200, 200, 200]);
+    expect(reached.elsewhere).toEqual([]);
+    expect(reached.api).toEqual([
+      "/prod/v1/topics",
+      "/prod/v1/topics",
+      `/prod/v1//${elsewhere.host}/v1/topics`,
+    ]);
   });
 });
 

@@ -117,6 +117,28 @@ describe("consoleHandler", () => {
     }
   });
 
+  it("sends a Content-Security-Policy and the other security headers on every answer: page, files, calls, refusals", async () => {
+    const answers = await Promise.all([
+      fetch(`${origin}/console`),
+      fetch(`${origin}/console/app.js`),
+      fetch(`${origin}/console/console.css`),
+      fetch(`${origin}/console/api/metrics?topic=orders&minutes=5`, { headers: marked }),
+      fetch(`${origin}/console/nothing.js`),
+      fetch(`${origin}/console/api/metrics?topic=orders`),
+    ]);
+    expect(answers.map((a) => a.status)).toEqual([200, 200, 200, 200, 404, 403]);
+    for (const answer of answers) {
+      const csp = answer.headers.get("content-security-policy") ?? "";
+      expect(csp).toContain("default-src 'none'");
+      expect(csp).toContain("script-src 'self'");
+      expect(csp).toContain("frame-ancestors 'none'");
+      expect(csp).not.toContain("unsafe");
+      expect(answer.headers.get("x-frame-options")).toBe("DENY");
+      expect(answer.headers.get("x-content-type-options")).toBe("nosniff");
+      expect(answer.headers.get("referrer-policy")).toBe("no-referrer");
+    }
+  });
+
   it("has no local view without a local source", async () => {
     expect((await fetch(`${origin}/console/api/local`, { headers: marked })).status).toBe(404);
   });

@@ -1,0 +1,94 @@
+/**
+ * Which of our metrics the runtime really emits, and with which dimensions: every emitter is run (the deliver
+ * sink's every method, the add routes' `publishAccepted`, the sweeper's and the schedule materializer's handlers)
+ * with Powertools writing its EMF lines to a captured stdout, and the lines are parsed as CloudWatch would read
+ * them (namespace, metric names, dimension sets). An alarm or widget names a metric that is in this map, or no
+ * data ever reaches it. A new emitter belongs here.
+ */
+import { Metrics } from "@aws-lambda-powertools/metrics";
+import type { Context } from "aws-lambda";
+import { vi } from "vitest";
+import { scheduledEvent } from "#local/runtime/scheduled-rule.js";
+import { METRICS_NAMESPACE } from "#shared/domain/metrics.js";
+import { publishAccepted } from "#shared/services/accepted-metrics.js";
+import { PowertoolsDeliveryMetrics } from "#shared/services/deliver/metrics.js";
+import { memoryLogger } from "./logger.js";
+import { simulate } from "./pipeline-sim.js";
+
+const SERVICE = "punctual-test";
+const context = {
+  functionName: "emitter",
+  awsRequestId: "r1",
+  invokedFunctionArn: "arn:aws:lambda:eu-west-1:000000000000:function:emitter",
+  memoryLimitInMB: "256",
+  getRemainingTimeInMillis: () => 50_000,
+} as unknown as Context;
+
+/** What the scheduled functions' modules read at cold start. */
+const FUNCTION_ENV: Record<string, string> = {
+  PUNCTUAL_ENV: "local",
+  TABLE_NAME: "punctual-test",
+  AWS_REGION: "eu-west-1",
+  TIMER_QUEUE_URL: "https://sqs.local/000000000000/timer",
+  TIMER_QUEUE_ARN: "arn:aws:sqs:eu-west-1:000000000000:timer",
+  TIMER_DLQ_URL: "https://sqs.local/000000000000/timer-dlq",
+  SCHEDULE_DLQ_URL: "https://sqs.local/000000000000/schedule-dlq",
+  SCHEDULE_DLQ_ARN: "arn:aws:sqs:eu-west-1:000000000000:schedule-dlq",
+  SCHEDULE_GROUP_NAME: "punctual-test",
+  SCHEDULER_ROLE_ARN: "arn:aws:iam::000000000000:role/scheduler",
+  POWERTOOLS_LOG_LEVEL: "ERROR",
+};
+
+const metrics = () => new Metrics({ namespace: METRICS_NAMESPACE, serviceName: SERVICE });
+
+async function runEveryEmitter(): Promise<void> {
+  const deliver = new PowertoolsDeliveryMetrics(metrics);
+  deliver.delivered("t", 1, 2);
+  deliver.attemptFailed("t", 3);
+  deliver.deadLettered("t");
+  deliver.circuitOpened("t");
+  deliver.circuitClosed("t");
+  deliver.flush();
+  publishAccepted(metrics(), "t");
+  const sim = simulate();
+  vi.stubEnv("PUNCTUAL_TOPOLOGY", JSON.stringify({ sweep: sim.sweeperDeps.topics }));
+  const { createSweeperHandler } = await import("#functions/sweeper.js");
+  await createSweeperHandler(sim.sweeperDeps, undefined, metrics())(scheduledEvent("arn:rule/s"), context);
+  const { createMaterializerHandler } = await import("#functions/schedule-materializer.js");
+  const nothingDue = {
+    config: sim.config,
+    now: () => sim.clock.now,
+    store: { listSchedulesDue: async () => [] },
+    logger: memoryLogger(),
+  } as unknown as Parameters<typeof createMaterializerHandler>[0];
+  await createMaterializerHandler(nothingDue, undefined, metrics())(scheduledEvent("arn:rule/m"), context);
+}
+
+/** Metric name → its dimension sets (names sorted, comma-joined), in our namespace, as the emitters wrote them. */
+export async function emittedWhenRun(): Promise<Map<string, Set<string>>> {
+  const lines: string[] = [];
+  const stdout = vi.spyOn(process.stdout, "write").mockImplementation((chunk) => {
+    lines.push(String(chunk));
+    return true;
+  });
+  for (const [name, value] of Object.entries(FUNCTION_ENV)) vi.stubEnv(name, value);
+  try {
+    await runEveryEmitter();
+  } finally {
+    stdout.mockRestore();
+    vi.unstubAllEnvs();
+  }
+  const emitted = new Map<string, Set<string>>();
+  for (const line of lines.flatMap((l) => l.split("\n")).filter((l) => l.includes('"CloudWatchMetrics"'))) {
+    for (const directive of JSON.parse(line)._aws.CloudWatchMetrics) {
+      if (directive.Namespace !== METRICS_NAMESPACE) continue;
+      for (const metric of directive.Metrics)
+        for (const dims of directive.Dimensions as string[][]) {
+          const sets = emitted.get(metric.Name) ?? new Set<string>();
+          sets.add([...dims].sort().join(","));
+          emitted.set(metric.Name, sets);
+        }
+    }
+  }
+  return emitted;
+}
