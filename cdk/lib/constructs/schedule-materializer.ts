@@ -80,6 +80,8 @@ export class ScheduleMaterializer extends Construct {
     table.grantStoreAccess(this.materializerFunction, PIPELINE_STORE_METHODS["schedule-materializer"]);
     timerQueues.queue.grantSendMessages(this.materializerFunction);
     timerScheduler.grantArm(this.materializerFunction);
+    // A run whose schedule was stopped meanwhile cancels the occurrences it added (cancelOccurrences).
+    timerScheduler.grantDisarm(this.materializerFunction);
     props.runtimeSettings.grantRead(this.materializerFunction);
     this.addAlarms(config, alarms);
   }

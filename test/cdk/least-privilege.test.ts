@@ -1,0 +1,104 @@
+/**
+ * Least privilege per function, evaluated as AWS evaluates it (test/support/iam.ts): for every function of the
+ * stack, each action below is allowed exactly when the function's code path makes the call. The lists name the
+ * services' dependency types they come from; nothing here reads the policy text.
+ */
+import { App, type CfnElement } from "aws-cdk-lib";
+import { Template } from "aws-cdk-lib/assertions";
+import type { IConstruct } from "constructs";
+import { beforeAll, describe, expect, it } from "vitest";
+import { addPunctualStack } from "#cdk/lib/app.js";
+import { PunctualFunction } from "#cdk/lib/constructs/punctual-function.js";
+import type { PunctualStack } from "#cdk/lib/punctual-stack.js";
+import type { PunctualConfig } from "#shared/config/index.js";
+import { type CfnTemplateJson, type DeployedTemplate, deployedTemplate, roleMay } from "../support/iam.js";
+import { stackConfig } from "../support/stack-config.js";
+
+interface Deployed {
+  readonly stack: PunctualStack;
+  readonly aws: DeployedTemplate;
+}
+
+function deploy(config: PunctualConfig): Deployed {
+  const app = new App({ context: { "aws:cdk:bundling-stacks": [] } });
+  const stack = addPunctualStack(app, config);
+  const aws = deployedTemplate(Template.fromStack(stack).toJSON() as CfnTemplateJson, {
+    stackName: stack.stackName,
+  });
+  return { stack, aws };
+}
+
+const idOf = (d: Deployed, c: IConstruct) => d.stack.getLogicalId((c.node.defaultChild ?? c) as CfnElement);
+
+const environments: Record<string, Deployed> = {};
+beforeAll(() => {
+  for (const name of ["dev", "prod"]) environments[name] = deploy(stackConfig(name));
+});
+const each = () => Object.entries(environments);
+
+/** Every function of the stack by its name (`deliver:<topic>` for the deliver functions). */
+function functionsOf(d: Deployed): [string, PunctualFunction][] {
+  const named = new Map<PunctualFunction, string>([
+    ...Object.entries(d.stack.api.functions).map(([name, fn]) => [fn, name] as const),
+    [d.stack.timerQueues.relayFunction, "relay"],
+    [d.stack.sweeper.sweeperFunction, "sweeper"],
+    [d.stack.scheduleMaterializer.materializerFunction, "schedule-materializer"],
+    [d.stack.runtimeSettings.validator, "validate-topic-settings"],
+    ...d.stack.topics.map((t) => [t.deliverFunction, `deliver:${t.name}`] as const),
+  ]);
+  const all = d.stack.node.findAll().filter((c): c is PunctualFunction => c instanceof PunctualFunction);
+  expect(all.filter((fn) => !named.has(fn)).map((fn) => fn.node.path)).toEqual([]);
+  return all.map((fn) => [named.get(fn) as string, fn]);
+}
+
+describe("EventBridge Scheduler", () => {
+  /**
+   * Who calls `createTaskSchedule`: the add path (AddTaskDeps.scheduler) and everything that adds through it —
+   * reschedule/run (RescheduleDeps), schedule create/resume and the materializer (MaterializeDeps).
+   */
+  const CREATE = new Set([
+    "add-task",
+    "add-tasks-batch",
+    "reschedule-task",
+    "run-task",
+    "create-schedule",
+    "resume-schedule",
+    "schedule-materializer",
+  ]);
+  /**
+   * Who calls `deleteTaskSchedule`: cancel (CancelTaskDeps), group cancel (fan-out/cancel.ts), reschedule/run
+   * (the old timer), schedule pause/delete (CancelOccurrencesDeps), and whatever materializes (MaterializeDeps:
+   * a run that lost its schedule to a stop cancels what it added) — create, resume and the materializer. The add
+   * path (add-task, add-tasks-batch) never deletes one: its scheduler is `Pick<TaskScheduler, "createTaskSchedule">`.
+   */
+  const DELETE = new Set([
+    "cancel-task",
+    "cancel-group",
+    "reschedule-task",
+    "run-task",
+    "pause-schedule",
+    "delete-schedule",
+    "create-schedule",
+    "resume-schedule",
+    "schedule-materializer",
+  ]);
+
+  it("each function may create / delete a schedule of its group exactly when its code does", async () => {
+    for (const [env, d] of each()) {
+      const group = d.aws.resolve({ Ref: idOf(d, d.stack.timerScheduler.group) });
+      const schedule = `arn:aws:scheduler:${d.aws.region}:${d.aws.account}:schedule/${group}/01JTASKID`;
+      for (const [name, fn] of functionsOf(d)) {
+        const role = idOf(d, fn.functionRole);
+        const decisions = {
+          create: await roleMay(d.aws, role, "scheduler:CreateSchedule", schedule),
+          delete: await roleMay(d.aws, role, "scheduler:DeleteSchedule", schedule),
+        };
+        const expected = (calls: boolean) => (calls ? "Allowed" : "ImplicitlyDenied");
+        expect(decisions, `${env} ${name}`).toEqual({
+          create: expected(CREATE.has(name)),
+          delete: expected(DELETE.has(name)),
+        });
+      }
+    }
+  });
+});
