@@ -102,3 +102,107 @@ describe("EventBridge Scheduler", () => {
     }
   });
 });
+
+describe("SQS", () => {
+  const ACTIONS = [
+    "sqs:SendMessage",
+    "sqs:ReceiveMessage",
+    "sqs:DeleteMessage",
+    "sqs:ChangeMessageVisibility",
+    "sqs:GetQueueAttributes",
+    "sqs:GetQueueUrl",
+    "sqs:PurgeQueue",
+  ] as const;
+  type Action = (typeof ACTIONS)[number];
+  const SEND: Action[] = ["sqs:SendMessage"];
+  /** What the sweeper's DLQ drains call (dead-letter-source.ts): receive, delete, make visible again. */
+  const DRAIN: Action[] = ["sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:ChangeMessageVisibility"];
+  /**
+   * A Lambda event source's queue: Lambda's pollers need ReceiveMessage, DeleteMessage and GetQueueAttributes
+   * on the function's role; CDK's SqsEventSource grants its consume set (ChangeMessageVisibility and
+   * GetQueueUrl too) by itself, and the deliver function changes visibility of its own messages.
+   */
+  const EVENT_SOURCE: Action[] = [...DRAIN, "sqs:GetQueueAttributes", "sqs:GetQueueUrl"];
+  /** The topic views' queue depths (SqsTopicQueueStats): GetQueueAttributes only. */
+  const STATS: Action[] = ["sqs:GetQueueAttributes"];
+
+  /** What each function calls on each queue, from the adapters each one builds (functions/*.ts). */
+  function expectedCalls(d: Deployed, name: string): Map<IConstruct, Action[]> {
+    const { timerQueues, topics } = d.stack;
+    const timer = timerQueues.queue;
+    const topicQueues = topics.map((t) => t.queue);
+    const calls = new Map<IConstruct, Action[]>();
+    const add = (queues: IConstruct[], actions: Action[]) => {
+      for (const q of queues) calls.set(q, [...new Set([...(calls.get(q) ?? []), ...actions])]);
+    };
+    const deliverOf = topics.find((t) => name === `deliver:${t.name}`);
+    if (deliverOf) {
+      add([deliverOf.queue], EVENT_SOURCE);
+      add([deliverOf.deadLetterQueue], SEND);
+    }
+    switch (name) {
+      case "relay":
+        add([timer], EVENT_SOURCE);
+        add([timer, ...topicQueues], SEND);
+        break;
+      case "sweeper":
+        add([timer, ...topicQueues, ...topics.map((t) => t.deadLetterQueue)], SEND);
+        add(
+          [
+            timerQueues.deadLetterQueue,
+            timerQueues.scheduleDeadLetterQueue,
+            ...topics.map((t) => t.deadLetterQueue),
+          ],
+          DRAIN,
+        );
+        break;
+      case "add-task":
+      case "add-tasks-batch":
+      case "reschedule-task":
+      case "run-task":
+      case "create-schedule":
+      case "resume-schedule":
+      case "schedule-materializer":
+        add([timer], SEND);
+        break;
+      case "replay-task":
+      case "replay-topic":
+        add(topicQueues, SEND);
+        break;
+      case "list-topics":
+      case "get-topic":
+        add(
+          topics.flatMap((t) => [t.queue, t.deadLetterQueue]),
+          STATS,
+        );
+        break;
+    }
+    return calls;
+  }
+
+  it("each function may call on each queue exactly what its code calls there", async () => {
+    for (const [env, d] of each()) {
+      const { timerQueues, topics } = d.stack;
+      const queues = [
+        timerQueues.queue,
+        timerQueues.deadLetterQueue,
+        timerQueues.scheduleDeadLetterQueue,
+        ...topics.flatMap((t) => [t.queue, t.deadLetterQueue]),
+      ];
+      for (const [name, fn] of functionsOf(d)) {
+        const role = idOf(d, fn.functionRole);
+        const calls = expectedCalls(d, name);
+        for (const queue of queues) {
+          const arn: string = d.aws.resolve({ "Fn::GetAtt": [idOf(d, queue), "Arn"] });
+          const allowed: string[] = [];
+          for (const action of ACTIONS) {
+            if ((await roleMay(d.aws, role, action, arn)) === "Allowed") allowed.push(action);
+          }
+          expect(allowed.sort(), `${env} ${name} on ${idOf(d, queue)}`).toEqual(
+            [...(calls.get(queue) ?? [])].sort(),
+          );
+        }
+      }
+    }
+  });
+});

@@ -14,7 +14,7 @@ import { deliverTimeoutSeconds, topicMaxReceiveCount, visibilityTimeoutSeconds }
 import type { AlarmTopic } from "./alarm-topic.js";
 import { deliverEventSourceProps } from "./event-sources.js";
 import { environmentFunctionProps, PunctualFunction } from "./punctual-function.js";
-import { HIGH_THROUGHPUT_FIFO, queueDefaults } from "./queue-defaults.js";
+import { grantSendOnly, HIGH_THROUGHPUT_FIFO, queueDefaults } from "./queue-defaults.js";
 import type { RuntimeSettings } from "./runtime-settings.js";
 import type { TaskTable } from "./task-table.js";
 
@@ -161,7 +161,7 @@ function grantDeliverFunction(topic: Topic, props: TopicProps): void {
   const fn = topic.deliverFunction;
   // Consume (receive, delete, change visibility) its own queue; send only to its own DLQ.
   topic.queue.grantConsumeMessages(fn);
-  topic.deadLetterQueue.grantSendMessages(fn);
+  grantSendOnly(topic.deadLetterQueue, fn);
   props.table.grantStoreAccess(fn, PIPELINE_STORE_METHODS.deliver);
   props.signingSecret.grantRead(fn);
   props.runtimeSettings.grantRead(fn);
