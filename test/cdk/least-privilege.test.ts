@@ -206,3 +206,26 @@ describe("SQS", () => {
     }
   });
 });
+
+describe("Secrets Manager", () => {
+  it("only the deliver functions may read the signing secret, and only its value (signing.ts: GetSecretValue)", async () => {
+    for (const [env, d] of each()) {
+      const secret: string = d.aws.resolve({ Ref: idOf(d, d.stack.signingSecret) });
+      expect(secret).toMatch(/^arn:aws:secretsmanager:/);
+      for (const [name, fn] of functionsOf(d)) {
+        const role = idOf(d, fn.functionRole);
+        const allowed: string[] = [];
+        for (const action of [
+          "secretsmanager:GetSecretValue",
+          "secretsmanager:DescribeSecret",
+          "secretsmanager:PutSecretValue",
+        ]) {
+          if ((await roleMay(d.aws, role, action, secret)) === "Allowed") allowed.push(action);
+        }
+        expect(allowed, `${env} ${name}`).toEqual(
+          name.startsWith("deliver:") ? ["secretsmanager:GetSecretValue"] : [],
+        );
+      }
+    }
+  });
+});

@@ -1,5 +1,6 @@
 import { Duration, type RemovalPolicy, Stack } from "aws-cdk-lib";
 import * as cloudwatch from "aws-cdk-lib/aws-cloudwatch";
+import * as iam from "aws-cdk-lib/aws-iam";
 import * as eventsources from "aws-cdk-lib/aws-lambda-event-sources";
 import type * as logs from "aws-cdk-lib/aws-logs";
 import type * as secretsmanager from "aws-cdk-lib/aws-secretsmanager";
@@ -163,6 +164,11 @@ function grantDeliverFunction(topic: Topic, props: TopicProps): void {
   topic.queue.grantConsumeMessages(fn);
   grantSendOnly(topic.deadLetterQueue, fn);
   props.table.grantStoreAccess(fn, PIPELINE_STORE_METHODS.deliver);
-  props.signingSecret.grantRead(fn);
+  // GetSecretValue only (shared/security/signing.ts): CDK's grantRead adds DescribeSecret, which nothing calls.
+  iam.Grant.addToPrincipal({
+    grantee: fn,
+    actions: ["secretsmanager:GetSecretValue"],
+    resourceArns: [props.signingSecret.secretArn],
+  });
   props.runtimeSettings.grantRead(fn);
 }
