@@ -123,11 +123,14 @@ export class Topic extends Construct {
 function addDeadLetterQueue(topic: Topic, removalPolicy: RemovalPolicy): sqs.Queue {
   return new sqs.Queue(topic, "DeadLetterQueue", {
     ...queueDefaults(removalPolicy, "dlq"),
-    fifo: true,
     // Like the topic queue: every send here (the deliver function and the sweeper dead-lettering a task,
-    // SqsTopicQueue.sendToDeadLetter) carries MessageDeduplicationId = task id. Content-based deduplication
-    // would instead drop a second, legitimately different dead-lettering of the same body within 5 minutes.
-    contentBasedDeduplication: false,
+    // SqsTopicQueue.sendToDeadLetter) carries its own MessageDeduplicationId, in the task's group; content-based
+    // deduplication would instead drop a second, legitimately different dead-lettering of the same body within
+    // 5 minutes. High-throughput mode too: dead letters are sent one SendMessage per task, at the rate tasks
+    // exhaust their attempts, which a receiver outage under prod's load puts above the 300 transactions/s a FIFO
+    // queue takes per API action otherwise (ThrottlingException) —
+    // https://docs.aws.amazon.com/AWSSimpleQueueService/latest/SQSDeveloperGuide/troubleshooting-fifo-throttling-issues.html
+    ...HIGH_THROUGHPUT_FIFO,
   });
 }
 
