@@ -255,7 +255,8 @@ export const API_ROUTES = [
       "cancel",
       "restoreFanOutParent",
     ],
-    grants: ["timer-queue:send", "schedules:arm", "topic-settings:read"],
+    // Disarm too: the inline materialization cancels what it added if the schedule was stopped meanwhile.
+    grants: ["timer-queue:send", "schedules:arm", "schedules:disarm", "topic-settings:read"],
   },
   {
     name: "get-schedule",

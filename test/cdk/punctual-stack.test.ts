@@ -582,15 +582,21 @@ describe("IAM", () => {
     };
   }
   const ONLY_OWN_GROUP = { own: "Allowed", otherGroup: "ImplicitlyDenied", otherAccount: "ImplicitlyDenied" };
+  const NOWHERE = {
+    own: "ImplicitlyDenied",
+    otherGroup: "ImplicitlyDenied",
+    otherAccount: "ImplicitlyDenied",
+  };
 
-  it("add-task and add-tasks-batch may create schedules only in their group and pass only the scheduler role, to Scheduler only, and send only to the timer queue", async () => {
+  it("add-task and add-tasks-batch may create (never delete) schedules only in their group and pass only the scheduler role, to Scheduler only, and send only to the timer queue", async () => {
     for (const s of all()) {
       for (const name of ["add-task", "add-tasks-batch"] as const) {
         const roleId = idOf(s, s.stack.api.functions[name].functionRole);
         const create = statementsWith(s, roleId, "scheduler:CreateSchedule");
         expect(create).toHaveLength(1);
         expect(await scheduleAccess(s, roleId, "scheduler:CreateSchedule")).toEqual(ONLY_OWN_GROUP);
-        expect(await scheduleAccess(s, roleId, "scheduler:DeleteSchedule")).toEqual(ONLY_OWN_GROUP);
+        // The add path never deletes a schedule: it may not remove another task's timer.
+        expect(await scheduleAccess(s, roleId, "scheduler:DeleteSchedule")).toEqual(NOWHERE);
         const pass = statementsWith(s, roleId, "iam:PassRole");
         expect(pass).toHaveLength(1);
         expect(pass[0].Resource).toEqual(arnOf(idOf(s, s.stack.timerScheduler.role)));
@@ -601,7 +607,7 @@ describe("IAM", () => {
           actionsOf(s, roleId)
             .filter((a) => a.startsWith("scheduler:"))
             .sort(),
-        ).toEqual(["scheduler:CreateSchedule", "scheduler:DeleteSchedule"]);
+        ).toEqual(["scheduler:CreateSchedule"]);
         expect(statementsWith(s, roleId, "sqs:SendMessage").map((st) => st.Resource)).toEqual([
           arnOf(idOf(s, s.stack.timerQueues.queue)),
         ]);

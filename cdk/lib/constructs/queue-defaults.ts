@@ -1,4 +1,5 @@
 import { Duration, type RemovalPolicy } from "aws-cdk-lib";
+import * as iam from "aws-cdk-lib/aws-iam";
 import * as sqs from "aws-cdk-lib/aws-sqs";
 import {
   DLQ_RETENTION_SECONDS,
@@ -49,3 +50,25 @@ export const HIGH_THROUGHPUT_FIFO: Pick<
   deduplicationScope: sqs.DeduplicationScope.MESSAGE_GROUP,
   fifoThroughputLimit: sqs.FifoThroughputLimit.PER_MESSAGE_GROUP_ID,
 };
+
+/**
+ * SendMessage (and SendMessageBatch, which IAM authorizes as SendMessage) on the queue, nothing else. CDK's
+ * `grantSendMessages` adds GetQueueAttributes and GetQueueUrl, which no sender calls: every function is given
+ * its queues' URLs, and only the topic views read queue attributes (their own grant). No KMS: SSE-SQS.
+ */
+export function grantSendOnly(queue: sqs.IQueue, grantee: iam.IGrantable): void {
+  iam.Grant.addToPrincipal({ grantee, actions: ["sqs:SendMessage"], resourceArns: [queue.queueArn] });
+}
+
+/**
+ * What draining a queue by hand calls (shared/adapters/dead-letter-source.ts): receive, delete (batch) and make
+ * visible again (ChangeMessageVisibilityBatch). Not CDK's `grantConsumeMessages`, which adds GetQueueAttributes
+ * and GetQueueUrl for Lambda's event source pollers; a function reading a queue itself calls neither.
+ */
+export function grantDrain(queue: sqs.IQueue, grantee: iam.IGrantable): void {
+  iam.Grant.addToPrincipal({
+    grantee,
+    actions: ["sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:ChangeMessageVisibility"],
+    resourceArns: [queue.queueArn],
+  });
+}

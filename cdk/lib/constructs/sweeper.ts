@@ -18,6 +18,7 @@ import {
 } from "../sizing.js";
 import type { AlarmTopic } from "./alarm-topic.js";
 import { environmentFunctionProps, PunctualFunction } from "./punctual-function.js";
+import { grantDrain, grantSendOnly } from "./queue-defaults.js";
 import type { RuntimeSettings } from "./runtime-settings.js";
 import type { TaskTable } from "./task-table.js";
 import type { TimerQueues } from "./timer-queues.js";
@@ -134,16 +135,16 @@ function grantSweeperFunction(fn: PunctualFunction, props: SweeperProps): void {
       resources: topics.map((topic) => topic.deliverMappingArn),
     }),
   );
-  timerQueues.queue.grantSendMessages(fn);
+  grantSendOnly(timerQueues.queue, fn);
   for (const topic of topics) {
-    topic.queue.grantSendMessages(fn);
-    topic.deadLetterQueue.grantSendMessages(fn);
+    grantSendOnly(topic.queue, fn);
+    grantSendOnly(topic.deadLetterQueue, fn);
     // Reconciling the topic DLQ with the table (shared/services/sweeper/topic-dead-letters.ts): receive,
     // delete a replayed task's message, make a still-failed one visible again.
-    topic.deadLetterQueue.grantConsumeMessages(fn);
+    grantDrain(topic.deadLetterQueue, fn);
   }
-  timerQueues.deadLetterQueue.grantConsumeMessages(fn);
-  timerQueues.scheduleDeadLetterQueue.grantConsumeMessages(fn);
+  grantDrain(timerQueues.deadLetterQueue, fn);
+  grantDrain(timerQueues.scheduleDeadLetterQueue, fn);
 }
 
 function addSweeperAlarms(sweeper: Sweeper, props: SweeperProps): void {

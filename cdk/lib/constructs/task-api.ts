@@ -25,6 +25,7 @@ import {
   PunctualFunction,
   type PunctualFunctionProps,
 } from "./punctual-function.js";
+import { grantSendOnly } from "./queue-defaults.js";
 import type { RuntimeSettings } from "./runtime-settings.js";
 import type { TaskTable } from "./task-table.js";
 import type { TimerQueues } from "./timer-queues.js";
@@ -292,7 +293,7 @@ function variableValues(
 function applyGrant(grant: RouteGrant, fn: PunctualFunction, props: TaskApiProps): void {
   switch (grant) {
     case "timer-queue:send":
-      props.timerQueues.queue.grantSendMessages(fn);
+      grantSendOnly(props.timerQueues.queue, fn);
       return;
     case "schedules:arm":
       props.timerScheduler.grantArm(fn);
@@ -316,7 +317,7 @@ function applyGrant(grant: RouteGrant, fn: PunctualFunction, props: TaskApiProps
       );
       return;
     case "topic-queues:send":
-      for (const topic of props.topics) topic.queue.grantSendMessages(fn);
+      for (const topic of props.topics) grantSendOnly(topic.queue, fn);
       return;
     case "topic-settings:read":
       props.runtimeSettings.grantRead(fn);

@@ -17,7 +17,7 @@ import {
 import type { AlarmTopic } from "./alarm-topic.js";
 import { relayEventSourceProps } from "./event-sources.js";
 import { environmentFunctionProps, PunctualFunction } from "./punctual-function.js";
-import { queueDefaults } from "./queue-defaults.js";
+import { grantSendOnly, queueDefaults } from "./queue-defaults.js";
 import type { TaskTable } from "./task-table.js";
 import type { Topic } from "./topic.js";
 
@@ -97,8 +97,8 @@ function connectRelayFunction(timer: TimerQueues, props: TimerQueuesProps): void
   );
   timer.queue.grantConsumeMessages(relayFunction);
   // Re-arming an early arrival sends the timer back to the same queue with the remaining delay.
-  timer.queue.grantSendMessages(relayFunction);
-  for (const topic of props.topics) topic.queue.grantSendMessages(relayFunction);
+  grantSendOnly(timer.queue, relayFunction);
+  for (const topic of props.topics) grantSendOnly(topic.queue, relayFunction);
   props.table.grantStoreAccess(relayFunction, PIPELINE_STORE_METHODS.relay);
 }
 

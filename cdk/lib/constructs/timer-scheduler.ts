@@ -86,11 +86,15 @@ export class TimerScheduler extends Construct {
     });
   }
 
-  /** add-task: create (and clean up) schedules in this group, passing only the scheduler role. */
+  /**
+   * add-task: create schedules in this group, passing only the scheduler role. Not delete: the add path never
+   * deletes one (its scheduler is `Pick<TaskScheduler, "createTaskSchedule">`), and DeleteSchedule on the group
+   * would let it remove any pending task's timer. A function that also deletes takes `grantDisarm` as well.
+   */
   grantArm(grantee: iam.IGrantable): void {
     iam.Grant.addToPrincipal({
       grantee,
-      actions: ["scheduler:CreateSchedule", "scheduler:DeleteSchedule"],
+      actions: ["scheduler:CreateSchedule"],
       resourceArns: [this.scheduleArnPattern],
     });
     iam.Grant.addToPrincipal({

@@ -1,5 +1,6 @@
 import { Duration, type RemovalPolicy, Stack } from "aws-cdk-lib";
 import * as cloudwatch from "aws-cdk-lib/aws-cloudwatch";
+import * as iam from "aws-cdk-lib/aws-iam";
 import * as eventsources from "aws-cdk-lib/aws-lambda-event-sources";
 import type * as logs from "aws-cdk-lib/aws-logs";
 import type * as secretsmanager from "aws-cdk-lib/aws-secretsmanager";
@@ -15,7 +16,7 @@ import { deliverTimeoutSeconds, topicMaxReceiveCount, visibilityTimeoutSeconds }
 import type { AlarmTopic } from "./alarm-topic.js";
 import { deliverEventSourceProps } from "./event-sources.js";
 import { environmentFunctionProps, PunctualFunction } from "./punctual-function.js";
-import { HIGH_THROUGHPUT_FIFO, queueDefaults } from "./queue-defaults.js";
+import { grantSendOnly, HIGH_THROUGHPUT_FIFO, queueDefaults } from "./queue-defaults.js";
 import type { RuntimeSettings } from "./runtime-settings.js";
 import type { TaskTable } from "./task-table.js";
 
@@ -123,11 +124,14 @@ export class Topic extends Construct {
 function addDeadLetterQueue(topic: Topic, removalPolicy: RemovalPolicy): sqs.Queue {
   return new sqs.Queue(topic, "DeadLetterQueue", {
     ...queueDefaults(removalPolicy, "dlq"),
-    fifo: true,
     // Like the topic queue: every send here (the deliver function and the sweeper dead-lettering a task,
-    // SqsTopicQueue.sendToDeadLetter) carries MessageDeduplicationId = task id. Content-based deduplication
-    // would instead drop a second, legitimately different dead-lettering of the same body within 5 minutes.
-    contentBasedDeduplication: false,
+    // SqsTopicQueue.sendToDeadLetter) carries its own MessageDeduplicationId, in the task's group; content-based
+    // deduplication would instead drop a second, legitimately different dead-lettering of the same body within
+    // 5 minutes. High-throughput mode too: dead letters are sent one SendMessage per task, at the rate tasks
+    // exhaust their attempts, which a receiver outage under prod's load puts above the 300 transactions/s a FIFO
+    // queue takes per API action otherwise (ThrottlingException) —
+    // https://docs.aws.amazon.com/AWSSimpleQueueService/latest/SQSDeveloperGuide/troubleshooting-fifo-throttling-issues.html
+    ...HIGH_THROUGHPUT_FIFO,
   });
 }
 
@@ -164,8 +168,13 @@ function grantDeliverFunction(topic: Topic, props: TopicProps): void {
   const fn = topic.deliverFunction;
   // Consume (receive, delete, change visibility) its own queue; send only to its own DLQ.
   topic.queue.grantConsumeMessages(fn);
-  topic.deadLetterQueue.grantSendMessages(fn);
+  grantSendOnly(topic.deadLetterQueue, fn);
   props.table.grantStoreAccess(fn, PIPELINE_STORE_METHODS.deliver);
-  props.signingSecret.grantRead(fn);
+  // GetSecretValue only (shared/security/signing.ts): CDK's grantRead adds DescribeSecret, which nothing calls.
+  iam.Grant.addToPrincipal({
+    grantee: fn,
+    actions: ["secretsmanager:GetSecretValue"],
+    resourceArns: [props.signingSecret.secretArn],
+  });
   props.runtimeSettings.grantRead(fn);
 }

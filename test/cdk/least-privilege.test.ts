@@ -1,0 +1,262 @@
+/**
+ * Least privilege per function, evaluated as AWS evaluates it (test/support/iam.ts): for every function of the
+ * stack, each action below is allowed exactly when the function's code path makes the call. The lists name the
+ * services' dependency types they come from; nothing here reads the policy text.
+ */
+import { App, type CfnElement } from "aws-cdk-lib";
+import { Template } from "aws-cdk-lib/assertions";
+import type { IConstruct } from "constructs";
+import { beforeAll, describe, expect, it } from "vitest";
+import { addPunctualStack } from "#cdk/lib/app.js";
+import { PunctualFunction } from "#cdk/lib/constructs/punctual-function.js";
+import type { PunctualStack } from "#cdk/lib/punctual-stack.js";
+import type { PunctualConfig } from "#shared/config/index.js";
+import {
+  type CfnTemplateJson,
+  type DeployedTemplate,
+  deployedTemplate,
+  identityPoliciesOf,
+  roleMay,
+} from "../support/iam.js";
+import { stackConfig } from "../support/stack-config.js";
+
+interface Deployed {
+  readonly stack: PunctualStack;
+  readonly aws: DeployedTemplate;
+}
+
+function deploy(config: PunctualConfig): Deployed {
+  const app = new App({ context: { "aws:cdk:bundling-stacks": [] } });
+  const stack = addPunctualStack(app, config);
+  const aws = deployedTemplate(Template.fromStack(stack).toJSON() as CfnTemplateJson, {
+    stackName: stack.stackName,
+  });
+  return { stack, aws };
+}
+
+const idOf = (d: Deployed, c: IConstruct) => d.stack.getLogicalId((c.node.defaultChild ?? c) as CfnElement);
+
+const environments: Record<string, Deployed> = {};
+beforeAll(() => {
+  for (const name of ["dev", "prod"]) environments[name] = deploy(stackConfig(name));
+});
+const each = () => Object.entries(environments);
+
+/** Every function of the stack by its name (`deliver:<topic>` for the deliver functions). */
+function functionsOf(d: Deployed): [string, PunctualFunction][] {
+  const named = new Map<PunctualFunction, string>([
+    ...Object.entries(d.stack.api.functions).map(([name, fn]) => [fn, name] as const),
+    [d.stack.timerQueues.relayFunction, "relay"],
+    [d.stack.sweeper.sweeperFunction, "sweeper"],
+    [d.stack.scheduleMaterializer.materializerFunction, "schedule-materializer"],
+    [d.stack.runtimeSettings.validator, "validate-topic-settings"],
+    ...d.stack.topics.map((t) => [t.deliverFunction, `deliver:${t.name}`] as const),
+  ]);
+  const all = d.stack.node.findAll().filter((c): c is PunctualFunction => c instanceof PunctualFunction);
+  expect(all.filter((fn) => !named.has(fn)).map((fn) => fn.node.path)).toEqual([]);
+  return all.map((fn) => [named.get(fn) as string, fn]);
+}
+
+describe("EventBridge Scheduler", () => {
+  /**
+   * Who calls `createTaskSchedule`: the add path (AddTaskDeps.scheduler) and everything that adds through it —
+   * reschedule/run (RescheduleDeps), schedule create/resume and the materializer (MaterializeDeps).
+   */
+  const CREATE = new Set([
+    "add-task",
+    "add-tasks-batch",
+    "reschedule-task",
+    "run-task",
+    "create-schedule",
+    "resume-schedule",
+    "schedule-materializer",
+  ]);
+  /**
+   * Who calls `deleteTaskSchedule`: cancel (CancelTaskDeps), group cancel (fan-out/cancel.ts), reschedule/run
+   * (the old timer), schedule pause/delete (CancelOccurrencesDeps), and whatever materializes (MaterializeDeps:
+   * a run that lost its schedule to a stop cancels what it added) — create, resume and the materializer. The add
+   * path (add-task, add-tasks-batch) never deletes one: its scheduler is `Pick<TaskScheduler, "createTaskSchedule">`.
+   */
+  const DELETE = new Set([
+    "cancel-task",
+    "cancel-group",
+    "reschedule-task",
+    "run-task",
+    "pause-schedule",
+    "delete-schedule",
+    "create-schedule",
+    "resume-schedule",
+    "schedule-materializer",
+  ]);
+
+  it("each function may create / delete a schedule of its group exactly when its code does", async () => {
+    for (const [env, d] of each()) {
+      const group = d.aws.resolve({ Ref: idOf(d, d.stack.timerScheduler.group) });
+      const schedule = `arn:aws:scheduler:${d.aws.region}:${d.aws.account}:schedule/${group}/01JTASKID`;
+      for (const [name, fn] of functionsOf(d)) {
+        const role = idOf(d, fn.functionRole);
+        const decisions = {
+          create: await roleMay(d.aws, role, "scheduler:CreateSchedule", schedule),
+          delete: await roleMay(d.aws, role, "scheduler:DeleteSchedule", schedule),
+        };
+        const expected = (calls: boolean) => (calls ? "Allowed" : "ImplicitlyDenied");
+        expect(decisions, `${env} ${name}`).toEqual({
+          create: expected(CREATE.has(name)),
+          delete: expected(DELETE.has(name)),
+        });
+      }
+    }
+  });
+});
+
+describe("SQS", () => {
+  const ACTIONS = [
+    "sqs:SendMessage",
+    "sqs:ReceiveMessage",
+    "sqs:DeleteMessage",
+    "sqs:ChangeMessageVisibility",
+    "sqs:GetQueueAttributes",
+    "sqs:GetQueueUrl",
+    "sqs:PurgeQueue",
+  ] as const;
+  type Action = (typeof ACTIONS)[number];
+  const SEND: Action[] = ["sqs:SendMessage"];
+  /** What the sweeper's DLQ drains call (dead-letter-source.ts): receive, delete, make visible again. */
+  const DRAIN: Action[] = ["sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:ChangeMessageVisibility"];
+  /**
+   * A Lambda event source's queue: Lambda's pollers need ReceiveMessage, DeleteMessage and GetQueueAttributes
+   * on the function's role; CDK's SqsEventSource grants its consume set (ChangeMessageVisibility and
+   * GetQueueUrl too) by itself, and the deliver function changes visibility of its own messages.
+   */
+  const EVENT_SOURCE: Action[] = [...DRAIN, "sqs:GetQueueAttributes", "sqs:GetQueueUrl"];
+  /** The topic views' queue depths (SqsTopicQueueStats): GetQueueAttributes only. */
+  const STATS: Action[] = ["sqs:GetQueueAttributes"];
+
+  /** What each function calls on each queue, from the adapters each one builds (functions/*.ts). */
+  function expectedCalls(d: Deployed, name: string): Map<IConstruct, Action[]> {
+    const { timerQueues, topics } = d.stack;
+    const timer = timerQueues.queue;
+    const topicQueues = topics.map((t) => t.queue);
+    const calls = new Map<IConstruct, Action[]>();
+    const add = (queues: IConstruct[], actions: Action[]) => {
+      for (const q of queues) calls.set(q, [...new Set([...(calls.get(q) ?? []), ...actions])]);
+    };
+    const deliverOf = topics.find((t) => name === `deliver:${t.name}`);
+    if (deliverOf) {
+      add([deliverOf.queue], EVENT_SOURCE);
+      add([deliverOf.deadLetterQueue], SEND);
+    }
+    switch (name) {
+      case "relay":
+        add([timer], EVENT_SOURCE);
+        add([timer, ...topicQueues], SEND);
+        break;
+      case "sweeper":
+        add([timer, ...topicQueues, ...topics.map((t) => t.deadLetterQueue)], SEND);
+        add(
+          [
+            timerQueues.deadLetterQueue,
+            timerQueues.scheduleDeadLetterQueue,
+            ...topics.map((t) => t.deadLetterQueue),
+          ],
+          DRAIN,
+        );
+        break;
+      case "add-task":
+      case "add-tasks-batch":
+      case "reschedule-task":
+      case "run-task":
+      case "create-schedule":
+      case "resume-schedule":
+      case "schedule-materializer":
+        add([timer], SEND);
+        break;
+      case "replay-task":
+      case "replay-topic":
+        add(topicQueues, SEND);
+        break;
+      case "list-topics":
+      case "get-topic":
+        add(
+          topics.flatMap((t) => [t.queue, t.deadLetterQueue]),
+          STATS,
+        );
+        break;
+    }
+    return calls;
+  }
+
+  it("each function may call on each queue exactly what its code calls there", async () => {
+    for (const [env, d] of each()) {
+      const { timerQueues, topics } = d.stack;
+      const queues = [
+        timerQueues.queue,
+        timerQueues.deadLetterQueue,
+        timerQueues.scheduleDeadLetterQueue,
+        ...topics.flatMap((t) => [t.queue, t.deadLetterQueue]),
+      ];
+      for (const [name, fn] of functionsOf(d)) {
+        const role = idOf(d, fn.functionRole);
+        const calls = expectedCalls(d, name);
+        for (const queue of queues) {
+          const arn: string = d.aws.resolve({ "Fn::GetAtt": [idOf(d, queue), "Arn"] });
+          const allowed: string[] = [];
+          for (const action of ACTIONS) {
+            if ((await roleMay(d.aws, role, action, arn)) === "Allowed") allowed.push(action);
+          }
+          expect(allowed.sort(), `${env} ${name} on ${idOf(d, queue)}`).toEqual(
+            [...(calls.get(queue) ?? [])].sort(),
+          );
+        }
+      }
+    }
+  });
+});
+
+describe("Secrets Manager", () => {
+  it("only the deliver functions may read the signing secret, and only its value (signing.ts: GetSecretValue)", async () => {
+    for (const [env, d] of each()) {
+      const secret: string = d.aws.resolve({ Ref: idOf(d, d.stack.signingSecret) });
+      expect(secret).toMatch(/^arn:aws:secretsmanager:/);
+      for (const [name, fn] of functionsOf(d)) {
+        const role = idOf(d, fn.functionRole);
+        const allowed: string[] = [];
+        for (const action of [
+          "secretsmanager:GetSecretValue",
+          "secretsmanager:DescribeSecret",
+          "secretsmanager:PutSecretValue",
+        ]) {
+          if ((await roleMay(d.aws, role, action, secret)) === "Allowed") allowed.push(action);
+        }
+        expect(allowed, `${env} ${name}`).toEqual(
+          name.startsWith("deliver:") ? ["secretsmanager:GetSecretValue"] : [],
+        );
+      }
+    }
+  });
+});
+
+describe("resource wildcards", () => {
+  /**
+   * What every function role's cdk-nag acknowledgement of `AwsSolutions-IAM5[Resource::*]` claims
+   * (punctual-function.ts): X-Ray's two actions take no resource-level permissions, so theirs is the only `*`.
+   * The acknowledgement covers every role, so a future grant on `*` would pass cdk-nag unseen; this does not.
+   */
+  it("no function role is granted anything on '*' but X-Ray's trace uploads", () => {
+    const XRAY = ["xray:PutTelemetryRecords", "xray:PutTraceSegments"];
+    let wildcards = 0;
+    for (const [env, d] of each()) {
+      for (const [name, fn] of functionsOf(d)) {
+        for (const { policy } of identityPoliciesOf(d.aws, idOf(d, fn.functionRole))) {
+          for (const st of policy.Statement as { Action: string | string[]; Resource: unknown }[]) {
+            if (![st.Resource].flat().includes("*")) continue;
+            wildcards += 1;
+            expect([st.Action].flat().sort(), `${env} ${name}`).toEqual(XRAY);
+          }
+        }
+      }
+    }
+    // Not vacuous: prod traces actively, so its roles carry X-Ray's statement.
+    expect(wildcards).toBeGreaterThan(0);
+  });
+});
