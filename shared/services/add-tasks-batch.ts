@@ -13,7 +13,13 @@ import {
   laneKey,
   orderingLaneOf,
 } from "./add-task.js";
-import { addBatched, addOne, type BatchedAddDeps, type BatchedItem } from "./add-tasks-batched.js";
+import {
+  addBatched,
+  addOne,
+  type BatchedAddDeps,
+  type BatchedItem,
+  inLaneOrder,
+} from "./add-tasks-batched.js";
 
 /**
  * Items added at once on the per-item path. Each item is a few sequential AWS calls (claim, put, arm); 10 in
@@ -52,9 +58,14 @@ export async function addTasksBatch(
     }),
     pMap(
       single,
-      async (lane) => {
-        for (const index of lane) results[index] = await addOne(deps, tasks[index]);
-      },
+      (lane) =>
+        inLaneOrder(
+          lane,
+          (index) => addOne(deps, tasks[index]),
+          (index, result) => {
+            results[index] = result;
+          },
+        ),
       { concurrency: BATCH_CONCURRENCY },
     ),
   ]);

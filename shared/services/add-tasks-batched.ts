@@ -160,11 +160,13 @@ async function addFallbackLane(
   nowMs: number,
   results: IndexedResult[],
 ): Promise<void> {
-  for (const item of lane) {
-    if (item.claimed) {
-      const { task } = item.claimed;
-      results.push([item.index, await added(deps, () => writeAndArm(deps, task))]);
-    } else {
+  await inLaneOrder(
+    lane,
+    (item) => {
+      if (item.claimed) {
+        const { task } = item.claimed;
+        return added(deps, () => writeAndArm(deps, task));
+      }
       // Keyed and due as accepted at the batch's start; its timer planned from the time it is armed.
       const pinned = {
         ...deps,
@@ -172,9 +174,39 @@ async function addFallbackLane(
         timerClock: deps.timerClock ?? deps.now,
         newUlid: () => item.ulid,
       };
-      results.push([item.index, await addOne(pinned, item.body)]);
-    }
+      return addOne(pinned, item.body);
+    },
+    (item, result) => results.push([item.index, result]),
+  );
+}
+
+/**
+ * A lane's items one after another, in request order; after an item that answered 5xx, the rest are not attempted
+ * and answer 503 (`behindAFailure`). A 5xx item may still become a task later under the id it was accepted as
+ * (its key's claim holds it: the client's retry, or a racing copy of the request, writes it then); a later item of
+ * its group accepted now would sort after it yet be written, armed and relayed before it exists, so delivered
+ * first. Two copies of one request racing: copy B meets copy A's claim of item 1 without its task, and its own
+ * write of it fails: B must not claim item 2, write it and arm it while A's task 1 is not yet written. A 4xx
+ * changed nothing and is what every copy of the request gets, so the lane goes on after one.
+ */
+export async function inLaneOrder<T>(
+  lane: readonly T[],
+  add: (item: T) => Promise<BatchItemResult>,
+  answer: (item: T, result: BatchItemResult) => void,
+): Promise<void> {
+  let failed = false;
+  for (const item of lane) {
+    const result: BatchItemResult = failed ? behindAFailure() : await add(item);
+    failed ||= result.status >= 500;
+    answer(item, result);
   }
+}
+
+/** An item not attempted because an earlier item of its ordering group failed: nothing done, safe to retry. */
+export function behindAFailure(): BatchItemResult {
+  return unavailableItem(
+    "not attempted: an earlier item of its ordering group failed; retry it after that item, with its idempotency key",
+  );
 }
 
 /** The task record the single add would make for this request, under `ulid`, its timer plan and key claim. */
