@@ -13,7 +13,13 @@ import {
   laneKey,
   orderingLaneOf,
 } from "./add-task.js";
-import { addBatched, addOne, type BatchedAddDeps, type BatchedItem } from "./add-tasks-batched.js";
+import {
+  addBatched,
+  addOne,
+  type BatchedAddDeps,
+  type BatchedItem,
+  inLaneOrder,
+} from "./add-tasks-batched.js";
 
 /**
  * Items added at once on the per-item path. Each item is a few sequential AWS calls (claim, put, arm); 10 in
@@ -30,8 +36,8 @@ export const BATCH_CONCURRENCY = 10;
  * Two paths (issue 13, point 3). Items on topics without subscribers, whose whole ordering group in the request is
  * such items, take the batched path (./add-tasks-batched.ts): their idempotency keys claimed in batch INSERTs of
  * 25, their tasks written in batch calls of 25, their timers armed in SendMessageBatch calls of 10, ~14 calls for
- * 100 keyless items instead of ~200 (~18 with keys); a lane whose key was not claimed there falls back to one item
- * at a time. Everything else (fan-out topics; items the single add refuses; an idempotency key that two items of
+ * 100 keyless items instead of ~200 (~18 with keys; a keyed group of 100 claims its keys one at a time: ~114); a
+ * lane whose key was not claimed there falls back to one item at a time. Everything else (fan-out topics; items the single add refuses; an idempotency key that two items of
  * the request share; a group that holds any of them) goes through the single add (shared/services/add-task.ts)
  * item by item, as before. Both paths run side by side: they never share a group, so neither can reorder the
  * other's items.
@@ -52,9 +58,14 @@ export async function addTasksBatch(
     }),
     pMap(
       single,
-      async (lane) => {
-        for (const index of lane) results[index] = await addOne(deps, tasks[index]);
-      },
+      (lane) =>
+        inLaneOrder(
+          lane,
+          (index) => addOne(deps, tasks[index]),
+          (index, result) => {
+            results[index] = result;
+          },
+        ),
       { concurrency: BATCH_CONCURRENCY },
     ),
   ]);
@@ -67,11 +78,12 @@ export async function addTasksBatch(
  * or one item without a group) is batched only when every item in it passes the single add's checks, its topic
  * has no subscribers, and its idempotency key (if any) is held by no other item of the request: a batch of claims
  * holds each key once, and two items with one key are the single add's race to settle, one claim at a time. A
- * lane of several items with a key among them is not batched either: its claims would be INSERTed side by side, so
- * two racing copies of the request (a client's retry while the first still runs) could each win some of the group's
- * keys, each under ULIDs minted at its own start, and deliver the group out of request order; one item after
- * another, each item's ULID is minted after the one before it has settled. A lane with anything else stays whole on
- * the per-item path.
+ * group of several items with a key among them is batched only when every item has one (as the typed client sends
+ * them): its keys are claimed one at a time in request order, never in the batch INSERTs, so two racing copies of
+ * the request cannot each win some of them under ids minted at their own start (./add-tasks-batched.ts,
+ * `claimInOrder`, says why that keeps the group's order). A group mixing keyed and keyless items stays on the
+ * per-item path: a racing copy adds its keyless items again, and such a duplicate, minted after the other copy's
+ * later keys, would be delivered after them. A lane with anything else stays whole on the per-item path.
  */
 function splitBatch(
   deps: AddTaskDeps,
@@ -84,9 +96,11 @@ function splitBatch(
   const single: number[][] = [];
   for (const lane of lanesOf(deps, tasks, checked)) {
     const items = lane.map((index) => ({ index, body: tasks[index], checked: checked[index] }));
-    const keyedGroup = items.length > 1 && items.some((item) => claimedKey(item.checked) !== undefined);
+    // A group of several items with a key among them is batched only when every item has one (see the comment).
+    const keyed = items.filter((item) => claimedKey(item.checked) !== undefined).length;
+    const mixedGroup = items.length > 1 && keyed > 0 && keyed < items.length;
     if (
-      !keyedGroup &&
+      !mixedGroup &&
       items.every((item) => item.checked !== undefined && !shared.has(claimedKey(item.checked)))
     ) {
       batched.push(items as BatchedItem[]);

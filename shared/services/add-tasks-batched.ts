@@ -72,11 +72,14 @@ interface FallbackItem {
 /**
  * The batched path of POST /v1/tasks/batch (issue 13, point 3), lane by lane (a lane: one ordering group, or one
  * item without a group). Every item gets its task, under a ULID minted here in request order (the factory is
- * monotonic within a millisecond). The idempotency keys of all lanes are claimed in batch INSERTs
- * (`claimIdempotencyKeys`); a lane whose keys were all claimed — or that has none — is written in batch calls
+ * monotonic within a millisecond). The idempotency keys of all one-item lanes are claimed in batch INSERTs
+ * (`claimIdempotencyKeys`); a keyed group of several items claims its keys one at a time in request order
+ * (`claimInOrder`: why, there). A lane whose keys were all claimed — or that has none — is written in batch calls
  * (`putNewMany` for keyless tasks, the conditional `insertNewMany` for keyed ones), then armed in SendMessageBatch
- * calls of 10 (Scheduler-path ones keep one CreateSchedule each). A lane with a key not claimed (held already,
- * expired, or unknown) falls back whole to one item at a time, in request order (`addFallbackLane`).
+ * calls of 10 (Scheduler-path ones keep one CreateSchedule each). A one-item lane with a key not claimed (held
+ * already, expired, or unknown) falls back to the single add (`addFallbackLane`); a keyed group's items from its
+ * first key not claimed here go through the single add one after another once the claimed ones are written and
+ * armed (`addRemainder`).
  *
  * Each item keeps the single add's contract: 201 only once written AND armed; an item whose write or arming
  * failed answers 503 and is removed when it has no key (nobody else knows its id), left for a retry with its key
@@ -91,30 +94,161 @@ export async function addBatched(
   const results: IndexedResult[] = [];
   const minted: MintedItem[][] = [];
   const fallback: FallbackItem[][] = [];
-  for (const lane of lanes) {
+  for (const lane of lanes.filter((lane) => !isKeyedGroup(lane))) {
     const ulids = lane.map(() => (deps.newUlid ?? newUlid)(nowMs));
     const tasks = mintLane(deps, lane, ulids, nowMs);
     // An item the single add would refuse after its claim (413) takes the single add's way, with its lane.
     if (tasks) minted.push(tasks);
     else fallback.push(lane.map((item, i) => ({ index: item.index, body: item.body, ulid: ulids[i] ?? "" })));
   }
-  const claimed = await claimKeys(deps, minted);
-  const batched: MintedItem[] = [];
+  const [claimed, groups] = await Promise.all([
+    claimKeys(deps, minted),
+    pMap(lanes.filter(isKeyedGroup), (lane) => claimInOrder(deps, lane, nowMs), {
+      concurrency: FALLBACK_CONCURRENCY,
+    }),
+  ]);
+  const batched: MintedItem[] = groups.flatMap((group) => group.claimed);
   for (const lane of minted) {
     if (lane.every((item) => !item.claim || claimed.has(item.index))) batched.push(...lane);
     else fallback.push(lane.map((item) => fallbackItem(item, claimed.has(item.index))));
   }
   await Promise.all([
     writeAll(deps, batched, results)
-      .then((written) => armAll(deps, written, results))
+      .then((written) => armAll(deps, holdBackAfterUnwritten(groups, written, results), results))
       .then((armed) => {
         for (const { index, task } of armed) results.push([index, answeredItem(201, addResponse(task))]);
-      }),
+      })
+      .then(() =>
+        pMap(groups, (group) => addRemainder(deps, group, results), { concurrency: FALLBACK_CONCURRENCY }),
+      ),
     pMap(fallback, (lane) => addFallbackLane(deps, lane, nowMs, results), {
       concurrency: FALLBACK_CONCURRENCY,
     }),
   ]);
   return results;
+}
+
+/** A group of several items with a key among them (split-batch sends only such groups whose every item is keyed). */
+function isKeyedGroup(lane: readonly BatchedItem[]): boolean {
+  return lane.length > 1 && lane.some((item) => item.checked.request.idempotencyKey !== undefined);
+}
+
+/** A keyed group after its claims: the items whose keys this request claimed (a prefix), and the rest. */
+interface ClaimedGroup {
+  readonly claimed: readonly MintedItem[];
+  readonly rest: readonly BatchedItem[];
+}
+
+/**
+ * A keyed group's keys claimed one at a time, in request order, each under a ULID minted after the claim before it
+ * returned, until the first that is not claimed here (held — a repeat, a racing copy of the request —, its claim
+ * failed, or its task too large: the single add settles it). Claimed side by side (the batch INSERTs), two racing
+ * copies of the request could each win some of the group's keys under ULIDs minted at their own start, and key the
+ * group out of request order.
+ *
+ * Why no interleaving of racing copies lets a later item of the group be armed while an earlier accepted one is
+ * claimed but not yet written, or key it before the earlier one (items i < j of the group; claims are conditional,
+ * so each key has one winner and one task id):
+ * - j claimed here (in this prefix): this copy claimed every key before j too (a prefix), under ULIDs of its own
+ *   monotonic factory, so i's id sorts before j's; j is armed only after every write of the batch returned, and
+ *   not at all when a write before it in its group failed (`holdBackAfterUnwritten`), so i's task exists first.
+ * - j added by the single add (`addRemainder`, in this copy or another): it starts only once i settled there —
+ *   written (this prefix's writes all succeeded, or i's own single add wrote, or its replay found or wrote i's task)
+ *   or refused with a 4xx that every copy gets —, since an item after a 5xx is not attempted (`inLaneOrder`). So
+ *   i's task exists before j's is written or armed (a replay of j arms it only after that too), and a key j first
+ *   claimed there is minted after i's claim was made (it was read), so sorts after i's id. A j that another copy
+ *   claimed is either in that copy's prefix, and so is i (one winner per key: the case above), or was claimed by its
+ *   single add after i settled there: the same argument.
+ * - The relay sends a group's earlier still-scheduled tasks before a later one: since no task of the group is armed
+ *   before its earlier accepted tasks are written, none is relayed ahead of one either.
+ * As everywhere, "minted after" orders two requests' ULIDs by their clocks (the monotonic factory orders one
+ * container's); two containers' clocks that disagree, or two mints in one millisecond, could still swap them.
+ */
+async function claimInOrder(
+  deps: BatchedAddDeps,
+  lane: readonly BatchedItem[],
+  nowMs: number,
+): Promise<ClaimedGroup> {
+  const claimed: MintedItem[] = [];
+  for (const item of lane) {
+    const ulid = (deps.newUlid ?? newUlid)(nowMs);
+    const minted = mintedOrUndefined(deps, item, ulid, nowMs);
+    if (!minted?.claim || !(await claimedHere(deps, minted.claim))) break;
+    claimed.push(minted);
+  }
+  return { claimed, rest: lane.slice(claimed.length) };
+}
+
+function mintedOrUndefined(
+  deps: AddTaskDeps,
+  item: BatchedItem,
+  ulid: string,
+  nowMs: number,
+): MintedItem | undefined {
+  try {
+    return { index: item.index, body: item.body, ulid, ...mintTask(deps, item.checked, ulid, nowMs) };
+  } catch {
+    return undefined;
+  }
+}
+
+/** One key claimed with the single claim (it takes over an expired claim, as the single add does). */
+async function claimedHere(deps: BatchedAddDeps, claim: IdempotencyClaim): Promise<boolean> {
+  try {
+    return (await deps.store.claimIdempotencyKey(claim)).status === "claimed";
+  } catch (error) {
+    // Unknown: the single add claims it again (finding our own claim, it writes the task under the claim's id).
+    deps.onError?.("claiming a key of a keyed group failed; its group goes on one item at a time", error, "");
+    return false;
+  }
+}
+
+/**
+ * A keyed group's claimed items written after the first of them that was not: they are not armed (a racing copy
+ * or the retry may still write that one under its claimed id, and the relay must not send a later one first) and
+ * answer 503; the retry with their keys arms them, after the earlier item, as `replay` does. Left as a crash between
+ * the writes and the arms leaves them (near-term ones outside the sweep index).
+ */
+function holdBackAfterUnwritten(
+  groups: readonly ClaimedGroup[],
+  written: readonly MintedItem[],
+  results: IndexedResult[],
+): MintedItem[] {
+  const ok = new Set(written.map((item) => item.index));
+  const held = new Set<number>();
+  for (const { claimed } of groups) {
+    const first = claimed.findIndex((item) => !ok.has(item.index));
+    if (first === -1) continue;
+    for (const item of claimed.slice(first + 1).filter((item) => ok.has(item.index))) {
+      held.add(item.index);
+      results.push([
+        item.index,
+        unavailableItem(
+          "not armed: an earlier item of its ordering group could not be stored; retry it after that item, with its idempotency key",
+        ),
+      ]);
+    }
+  }
+  return written.filter((item) => !held.has(item.index));
+}
+
+/**
+ * A keyed group's items from its first key not claimed here: single adds one after another (fresh ULIDs and clock:
+ * each minted after the item before it settled), once the claimed ones are written and armed; none when one of
+ * those answered 5xx (`inLaneOrder`'s rule).
+ */
+async function addRemainder(
+  deps: BatchedAddDeps,
+  group: ClaimedGroup,
+  results: IndexedResult[],
+): Promise<void> {
+  const claimed = new Set(group.claimed.map((item) => item.index));
+  const failed = results.some(([index, result]) => claimed.has(index) && result.status >= 500);
+  await inLaneOrder(
+    group.rest,
+    (item) => (failed ? Promise.resolve(behindAFailure()) : addOne(deps, item.body)),
+    (item, result) => results.push([item.index, result]),
+  );
 }
 
 /** A lane's tasks under its minted ULIDs, with their claims; undefined when one of them cannot be made (413). */
@@ -160,11 +294,13 @@ async function addFallbackLane(
   nowMs: number,
   results: IndexedResult[],
 ): Promise<void> {
-  for (const item of lane) {
-    if (item.claimed) {
-      const { task } = item.claimed;
-      results.push([item.index, await added(deps, () => writeAndArm(deps, task))]);
-    } else {
+  await inLaneOrder(
+    lane,
+    (item) => {
+      if (item.claimed) {
+        const { task } = item.claimed;
+        return added(deps, () => writeAndArm(deps, task));
+      }
       // Keyed and due as accepted at the batch's start; its timer planned from the time it is armed.
       const pinned = {
         ...deps,
@@ -172,9 +308,39 @@ async function addFallbackLane(
         timerClock: deps.timerClock ?? deps.now,
         newUlid: () => item.ulid,
       };
-      results.push([item.index, await addOne(pinned, item.body)]);
-    }
+      return addOne(pinned, item.body);
+    },
+    (item, result) => results.push([item.index, result]),
+  );
+}
+
+/**
+ * A lane's items one after another, in request order; after an item that answered 5xx, the rest are not attempted
+ * and answer 503 (`behindAFailure`). A 5xx item may still become a task later under the id it was accepted as
+ * (its key's claim holds it: the client's retry, or a racing copy of the request, writes it then); a later item of
+ * its group accepted now would sort after it yet be written, armed and relayed before it exists, so delivered
+ * first. Two copies of one request racing: copy B meets copy A's claim of item 1 without its task, and its own
+ * write of it fails: B must not claim item 2, write it and arm it while A's task 1 is not yet written. A 4xx
+ * changed nothing and is what every copy of the request gets, so the lane goes on after one.
+ */
+export async function inLaneOrder<T>(
+  lane: readonly T[],
+  add: (item: T) => Promise<BatchItemResult>,
+  answer: (item: T, result: BatchItemResult) => void,
+): Promise<void> {
+  let failed = false;
+  for (const item of lane) {
+    const result: BatchItemResult = failed ? behindAFailure() : await add(item);
+    failed ||= result.status >= 500;
+    answer(item, result);
   }
+}
+
+/** An item not attempted because an earlier item of its ordering group failed: nothing done, safe to retry. */
+export function behindAFailure(): BatchItemResult {
+  return unavailableItem(
+    "not attempted: an earlier item of its ordering group failed; retry it after that item, with its idempotency key",
+  );
 }
 
 /** The task record the single add would make for this request, under `ulid`, its timer plan and key claim. */

@@ -113,7 +113,7 @@ describe("POST /v1/tasks/batch", () => {
     }
   });
 
-  it("adds 36 keyed tasks — 4 groups of 8 one item after another, 4 one-item groups through the batched path — once each in request order; the same batch again answers 200 and delivers nothing more", async () => {
+  it("adds 36 keyed tasks — 4 groups of 8 (keys claimed one after another, tasks and timers in batches), 4 one-item groups (claims in batch INSERTs) — once each in request order; the same batch again answers 200 and delivers nothing more", async () => {
     // Prepare: every item keyed, as the typed client sends them; items 0–31 are group i % 4, seq i / 4, items 32–35
     // each a group of its own (batched: claims and tasks in PartiQL INSERTs); all due the same second, so only the
     // group order separates them.

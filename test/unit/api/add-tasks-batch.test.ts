@@ -134,19 +134,27 @@ describe("addTasksBatch: per-item results", () => {
     expect(f.store.tasks.size).toBe(2);
   });
 
-  it("adds one group's keyed items one after another in request order, other groups alongside", async () => {
-    // Prepare: the first item's write is slow; added concurrently, the group's later items would overtake it. The
-    // batch claims' call failed, so every lane falls back to the single add, one item after another.
+  it("adds one group's keyed items in request order, other groups alongside", async () => {
+    // Prepare: the group's first write is slow. The batch claims' call failed, so the one-item lane falls back to
+    // the single add; the keyed group claims its keys one at a time and is written in one batch insert.
     const f = fixture();
     f.store.claimIdempotencyKeys = async (claims) => claims.map(() => "not-claimed");
     const group = `o-${randomUUID()}`;
     const putNew = f.store.putNew.bind(f.store);
+    const insertNewMany = f.store.insertNewMany.bind(f.store);
     const written: unknown[] = [];
-    f.store.putNew = async (task) => {
+    const record = async (task: { content: string }) => {
       const seq = JSON.parse(task.content).seq;
       if (seq === 0) for (let i = 0; i < 20; i++) await new Promise((resolve) => setImmediate(resolve));
       written.push(JSON.parse(task.content).order_id === group ? seq : "other");
+    };
+    f.store.putNew = async (task) => {
+      await record(task);
       return putNew(task);
+    };
+    f.store.insertNewMany = async (entries) => {
+      for (const { task } of entries) await record(task);
+      return insertNewMany(entries);
     };
     const tasks = [
       ...Array.from({ length: 4 }, (_, seq) => keyed({ content: { order_id: group, seq } })),

@@ -375,10 +375,11 @@ describe("addTasksBatch: keyed items on the batched path", () => {
     expect(f.events.filter((e) => e === "claimIdempotencyKey")).toHaveLength(5);
   });
 
-  it("adds a keyed group of several items one item after another, never in batch claims, in request order — its middle key holding an expired claim", async () => {
-    // Prepare: [new, expired claim, new] in one group, due the same second; the clock moves on with every single
-    // write. A group of several items with a key among them is never batched (racing copies of the request could
-    // each win some of its keys): each item is claimed, keyed and armed after the one before it has settled.
+  it("claims a keyed group's keys one at a time in request order, never in batch claims, then writes and arms it in batches — its middle key holding an expired claim", async () => {
+    // Prepare: [new, expired claim, new] in one group, due the same second. A keyed group of several items never
+    // takes the batch claims (racing copies of the request could each win some of its keys): its keys are claimed
+    // one after another, each ULID minted after the claim before it returned; the single claim takes over the
+    // expired one, as the single add does.
     const f = batchFixture();
     const tasks = groupWithExpiredMiddleClaim(f);
     clockMovingOnWrites(f);
@@ -387,11 +388,18 @@ describe("addTasksBatch: keyed items on the batched path", () => {
     // Act
     const answer = await addTasksBatch(f.deps, { tasks });
 
-    // Assess: the lane went the single add's way whole: one claim per item, no batch claim or insert
+    // Assess: one single claim per item, in order, then one batch insert and one batch arm
     expect(answer.results.map((r) => r.status)).toEqual([201, 201, 201]);
-    expect(f.events.filter((e) => e === "claimIdempotencyKey")).toHaveLength(3);
-    expect(f.events).not.toContain("claimIdempotencyKeys");
-    expect(f.batchInserts).toEqual([]);
+    expect(f.events).toEqual([
+      "claimIdempotencyKey",
+      "claimIdempotencyKey",
+      "claimIdempotencyKey",
+      "insertNewMany",
+      "armMany",
+    ]);
+    expect(f.batchInserts.map((call) => call.map((e) => e.task.taskId))).toEqual([
+      answer.results.map((r) => r.task_id),
+    ]);
     const stored = await Promise.all(answer.results.map((r) => f.store.get(r.task_id ?? "")));
     const sks = stored.map((t) => t?.sk ?? "");
     expect(new Set(sks).size).toBe(3);
@@ -402,6 +410,29 @@ describe("addTasksBatch: keyed items on the batched path", () => {
     ).map((t) => JSON.parse(t.content).seq);
     expect(groupOrder).toEqual([0, 1, 2]);
     expect(f.timerQueue.armed.map((a) => a.taskId)).toEqual(answer.results.map((r) => r.task_id));
+  });
+
+  it("adds a hot group of 100 keyed items (as the typed client sends them) with 100 claims one after another, then one batch insert and one batch arm", async () => {
+    // Prepare: every item keyed, all in one ordering group
+    const f = batchFixture();
+    const group = `o-${randomUUID()}`;
+    const tasks = Array.from({ length: 100 }, (_, seq) => keyed({ content: { order_id: group, seq } }));
+
+    // Act
+    const first = await addTasksBatch(f.deps, { tasks });
+    const eventsOfFirst = [...f.events];
+    const again = await addTasksBatch(f.deps, { tasks });
+
+    // Assess: no single write and no single arm; request order is sort-key order; a repeat answers 200 each
+    expect(first.results.map((r) => r.status)).toEqual(tasks.map(() => 201));
+    expect(eventsOfFirst).toEqual([...tasks.map(() => "claimIdempotencyKey"), "insertNewMany", "armMany"]);
+    const sks = await Promise.all(
+      first.results.map(async (r) => (await f.store.get(r.task_id ?? ""))?.sk ?? ""),
+    );
+    expect([...sks].sort()).toEqual(sks);
+    expect(again.results.map((r) => r.status)).toEqual(tasks.map(() => 200));
+    expect(again.results.map((r) => r.task_id)).toEqual(first.results.map((r) => r.task_id));
+    expect(f.store.tasks.size).toBe(100);
   });
 
   it("keeps keyed items whose batch write or arm failed for the retry; the identical batch again gets the same ids, one task per key", async () => {
