@@ -5,6 +5,7 @@ import http from "node:http";
 import type { AddressInfo } from "node:net";
 import path from "node:path";
 import { readBody } from "./request-body.js";
+import { refusingWebPages } from "./web-pages.js";
 
 /**
  * AWS AppConfig Data, locally: the two operations Powertools' AppConfig provider calls — StartConfigurationSession
@@ -55,12 +56,15 @@ interface SessionToken {
 export async function startAppConfigEmulator(options: AppConfigEmulatorOptions): Promise<AppConfigEmulator> {
   await writeInitialFile(options.settingsFile, options.initialContent);
   const state = new DeploymentState(options);
-  const server = http.createServer((req, res) => {
-    handle(req, res, options, state).catch((error: unknown) => {
-      options.log(`appconfig emulator: ${(error as Error).message}`);
-      answerError(res, 500, "InternalServerException", "internal error");
-    });
-  });
+  // Web pages are refused like at every local emulator (a rebound page could read the topic settings).
+  const server = http.createServer(
+    refusingWebPages((req, res) => {
+      handle(req, res, options, state).catch((error: unknown) => {
+        options.log(`appconfig emulator: ${(error as Error).message}`);
+        answerError(res, 500, "InternalServerException", "internal error");
+      });
+    }),
+  );
   await new Promise<void>((resolve) => server.listen(0, options.host, resolve));
   const { port } = server.address() as AddressInfo;
   // Each poll re-reads the file anyway; watching its directory (editors often replace the file) only makes an

@@ -77,7 +77,7 @@ export async function startEmulators(options: EmulatorOptions = {}): Promise<Run
   const dispatch = createInProcessDispatcher(
     {
       dynamodb: listenerOf(dynamo),
-      sqs: listenerOf(fauxqs.app.server),
+      sqs: fauxqs.listener,
       scheduler: scheduler.requestListener,
     },
     faults,
@@ -128,6 +128,10 @@ async function serveDynalite(
 async function startFauxqs(host: string) {
   // fauxqs's own app (what its startFauxqs serves), so that the fast path can reach its request listener.
   const app = buildApp({ logger: false });
+  // fastify's listener, behind the refusal of web pages on its socket; the fast path calls it itself.
+  const listener = listenerOf(app.server);
+  app.server.removeAllListeners("request");
+  app.server.on("request", refusingWebPages(listener));
   await app.listen({ port: 0, host });
   const port = (app.server.address() as AddressInfo).port;
   const url = `http://${host}:${port}`;
@@ -136,7 +140,7 @@ async function startFauxqs(host: string) {
     endpoint: `http://sqs.${LOCAL_REGION}.localhost:${port}`,
     credentials: LOCAL_CREDENTIALS,
   });
-  return { app, url, client };
+  return { app, url, client, listener };
 }
 
 function startScheduler(host: string, options: EmulatorOptions, sqsClient: SQSClient) {

@@ -1,6 +1,7 @@
 import http from "node:http";
 import type { AddressInfo } from "node:net";
 import { type AwsService, errorAnswer, type FaultInjector, operationOf } from "./faults.js";
+import { refusingWebPages } from "./web-pages.js";
 
 export type { AwsService } from "./faults.js";
 
@@ -83,7 +84,8 @@ async function listen(
   handler: Handler,
 ): Promise<{ url: string; stop(): Promise<void> }> {
   let boundPort = port;
-  const server = http.createServer((req, res) => handler(req, res, boundPort));
+  // They forward to the emulators with a loopback Host of their own, so they refuse web pages themselves.
+  const server = http.createServer(refusingWebPages((req, res) => handler(req, res, boundPort)));
   server.keepAliveTimeout = 65_000;
   await new Promise<void>((resolve) => server.listen(port, host, resolve));
   boundPort = (server.address() as AddressInfo).port;

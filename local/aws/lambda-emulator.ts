@@ -3,6 +3,7 @@ import http from "node:http";
 import type { AddressInfo } from "node:net";
 import { writeFileAtomicSync } from "#local/runtime/atomic-file.js";
 import { readBody } from "./request-body.js";
+import { refusingWebPages } from "./web-pages.js";
 
 /**
  * A minimal Lambda API for event source mappings: GetEventSourceMapping and UpdateEventSourceMapping (only
@@ -55,12 +56,15 @@ export async function startLambdaEmulator(options: {
     else await mapping.pause();
   };
 
-  const server = http.createServer((req, res) => {
-    readBody(req).then(
-      (body) => answer(req, body, mappings, enabled, setEnabled).then((out) => send(res, out)),
-      () => req.socket.destroy(),
-    );
-  });
+  // No auth: a web page could otherwise pause a topic's delivery (PUT Enabled=false) through the browser.
+  const server = http.createServer(
+    refusingWebPages((req, res) => {
+      readBody(req).then(
+        (body) => answer(req, body, mappings, enabled, setEnabled).then((out) => send(res, out)),
+        () => req.socket.destroy(),
+      );
+    }),
+  );
   await new Promise<void>((resolve) => server.listen(options.port ?? 0, options.host, resolve));
   const { port } = server.address() as AddressInfo;
   return {

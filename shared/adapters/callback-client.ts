@@ -313,6 +313,11 @@ async function resolveAllowed(
   resolve: ResolveHost,
 ): Promise<{ address: string; family: number }> {
   const addresses = await resolve(host);
+  // No address at all is a failed resolution (retryable, as the system resolver's ENOTFOUND), not a refusal:
+  // nothing was judged, so the task must not be dead-lettered for it.
+  if (addresses.length === 0) {
+    throw Object.assign(new Error(`no address for ${host}`), { code: "ENOTFOUND", hostname: host });
+  }
   // Only addresses the policy admits are candidates, so a name resolving to both a public and an internal
   // address can never be steered to the internal one.
   const allowed = addresses.find((a) => policy.isAllowed(host, a.address));
@@ -320,7 +325,7 @@ async function resolveAllowed(
     // The stored error says only that the policy refused; which addresses the name has is for the logs.
     throw new BlockedAddressError(
       "host resolves to a non-public address",
-      `${host} resolves to ${addresses.map((a) => a.address).join(", ") || "no address"}`,
+      `${host} resolves to ${addresses.map((a) => a.address).join(", ")}`,
     );
   }
   return allowed;

@@ -613,6 +613,21 @@ describe("callback client: host names checked after resolution (lookup seam; not
     expect(result).toEqual({ ok: false, error: "timeout after 200 ms", durationMs: expect.any(Number) });
   });
 
+  it("a resolver answering no address is a resolution failure (retried), not a policy refusal", async () => {
+    const c = createCallbackClient({ policy: permissive, allowPlainHttp: true, lookup: async () => [] });
+    clients.push(c);
+
+    const result = await c.post({
+      url: "http://hooks.example.com/hook",
+      body: "{}",
+      headers: {},
+      timeoutMs: 2_000,
+    });
+
+    // Like ENOTFOUND from the system resolver: nothing says the destination is forbidden, so no dead-lettering.
+    expect(result).toEqual({ ok: false, error: "network: ENOTFOUND", durationMs: expect.any(Number) });
+  });
+
   it("a name resolving to a private and a listed loopback literal is dialled on the loopback address only", async () => {
     route = (_req, _body, res) => res.writeHead(204).end();
     const topic = { allowedCallbackHosts: ["*.example.com", "127.0.0.1"], allowHttpCallbacks: true };

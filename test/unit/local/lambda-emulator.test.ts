@@ -9,6 +9,7 @@ import {
 } from "@aws-sdk/client-lambda";
 import { afterEach, describe, expect, it } from "vitest";
 import { type LambdaEmulator, type LocalMapping, startLambdaEmulator } from "#local/aws/lambda-emulator.js";
+import { rawRequest } from "../../support/raw-request.js";
 
 /**
  * The local cloud's Lambda event-source-mapping API through the real `@aws-sdk/client-lambda` client (its wire
@@ -72,6 +73,28 @@ async function dataDir(): Promise<string> {
 }
 
 describe("local Lambda event-source-mapping API", () => {
+  it.each([
+    ["a foreign Host (DNS rebinding)", { host: "evil.example" }],
+    ["an Origin (a web page)", { origin: "https://evil.example" }],
+  ])("refuses a request with %s (403) and pauses nothing", async (_name, headers) => {
+    const { emulator, lambda } = await started();
+    const mapping = recordingMapping();
+    await emulator.register(mapping);
+
+    const answer = await rawRequest(`${emulator.url}/2015-03-31/event-source-mappings/${mapping.uuid}`, {
+      method: "PUT",
+      headers: { "content-type": "text/plain", ...headers },
+      body: JSON.stringify({ Enabled: false }),
+    });
+
+    expect(answer.status).toBe(403);
+    expect(answer.headers["x-amzn-errortype"]).toBe("AccessDeniedException");
+    expect(mapping.calls).toEqual([]);
+    expect(await lambda.send(new GetEventSourceMappingCommand({ UUID: mapping.uuid }))).toMatchObject({
+      State: "Enabled",
+    });
+  });
+
   it("reports the mapping's batching window when the template declares one", async () => {
     // Prepare
     const { emulator, lambda } = await started();
