@@ -43,7 +43,12 @@ export interface RouteOptions {
   readonly jsonBody?: boolean;
   /** Path parameters the route needs; a request without them is 404 (no such resource), not a 500. */
   readonly pathParameters?: readonly string[];
-  /** The route takes no query parameters: any is a 400 naming it, before the handler acts. */
+  /**
+   * The route takes no query parameters: any is a 400 naming it, before the handler acts. Defaults to true for
+   * every route that changes something (any method but GET): ignored, a parameter would let the route act on more
+   * than the caller asked for (`POST …/replay?dry_run=true` replaying, `DELETE …?subscriber=…` cancelling every
+   * copy). Such a route that reads its own query says `false` and validates it with a strict schema.
+   */
   readonly noQuery?: boolean;
   readonly maxBodyBytes?: number;
   /**
@@ -83,7 +88,7 @@ export function httpRoute(
   if (options.pathParameters) route.use(pathParameterGuard(options.pathParameters));
   // Every route but `$default` (ANY), whose answer is a 404 or 405 whatever the query.
   if (options.method !== "ANY") route.use(repeatedQueryGuard());
-  if (options.noQuery) route.use(noQueryGuard());
+  if (options.noQuery ?? (options.method !== "GET" && options.method !== "ANY")) route.use(noQueryGuard());
   if (options.jsonBody) route.use(jsonBody({ maxBytes: options.maxBodyBytes }));
   return route.handler(async (event) => {
     const headers = event.headers ?? {};

@@ -444,7 +444,7 @@ export interface RoutePlan {
   readonly base64: boolean | "lie";
 }
 
-export const routePlan: fc.Arbitrary<RoutePlan> = fc.record({
+const anyPlan: fc.Arbitrary<RoutePlan> = fc.record({
   method: methodPlan,
   paramShape: fc.constantFrom(...PARAM_SHAPES),
   params: fc.array(paramPlan, { minLength: 2, maxLength: 2 }),
@@ -458,3 +458,30 @@ export const routePlan: fc.Arbitrary<RoutePlan> = fc.record({
     { weight: 1, arbitrary: fc.constant("lie" as const) },
   ),
 });
+
+/** The route's plain valid request: every other plan changes some of it. */
+export const PLAIN_PLAN: RoutePlan = {
+  method: "route",
+  paramShape: "route",
+  params: [
+    { kind: "real", pick: 0 },
+    { kind: "real", pick: 0 },
+  ],
+  query: { pairs: [], raw: "" },
+  headers: { contentType: 0, conflictingSpelling: false, extra: {}, noHeaders: false },
+  body: { kind: "valid" },
+  variant: 0,
+  base64: false,
+};
+
+/** The plain request with one thing changed, so a defect is not hidden behind another refusal. */
+const oneChange: fc.Arbitrary<RoutePlan> = fc.oneof(
+  methodPlan.map((method) => ({ ...PLAIN_PLAN, method })),
+  fc.array(paramPlan, { minLength: 2, maxLength: 2 }).map((params) => ({ ...PLAIN_PLAN, params })),
+  queryPlan.map((query) => ({ ...PLAIN_PLAN, query })),
+  headerPlan.map((headers) => ({ ...PLAIN_PLAN, headers })),
+  fc.tuple(bodyPlan, fc.nat(7)).map(([body, variant]) => ({ ...PLAIN_PLAN, body, variant })),
+  fc.constantFrom(true, "lie" as const).map((base64) => ({ ...PLAIN_PLAN, base64 })),
+);
+
+export const routePlan: fc.Arbitrary<RoutePlan> = fc.oneof(anyPlan, oneChange);

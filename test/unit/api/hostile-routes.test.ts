@@ -30,6 +30,7 @@ import {
   ODD_NUMBER_TOKENS,
   ODD_TIMESTAMPS,
   type ParamPlan,
+  PLAIN_PLAN,
   type QueryPlan,
   type RoutePlan,
   routePlan,
@@ -366,7 +367,7 @@ interface RouteSpec {
   readonly query?: Readonly<Record<string, QueryKey>>;
   /** The query a valid request carries. */
   readonly baseQuery?: (s: Seeds) => Record<string, string>;
-  /** A key the route does not read is refused (a strict query schema, or no query taken at all). */
+  /** A GET route refuses a key it does not read (a strict query schema); every other route always does. */
   readonly strictQuery: boolean;
   /** Valid JSON bodies, for routes that take one (a plan picks one to start from). */
   readonly bodies?: (s: Seeds) => readonly Record<string, unknown>[];
@@ -377,7 +378,7 @@ interface RouteSpec {
   readonly openParams?: readonly string[];
   /** The valid request's statuses. */
   readonly okStatuses: readonly number[];
-  /** Which real path parameter value the plain valid request names (default the first). */
+  /** Which seeded task the plain valid request names (default the first, scheduled on the queue). */
   readonly validPick?: number;
 }
 
@@ -513,14 +514,17 @@ function paramValues(
   const spec = SPECS[route.name];
   if (spec?.openParams?.includes(name)) return { real: ["a", "b", "c", "d"], known: (v) => v !== "" };
   if (name === "topic") return { real: [...TOPICS], known: knownTopic };
-  if (name === "host") return { real: [s.host], known: (v) => v === s.host };
+  // Host names are case-insensitive: the route lower-cases one before it looks.
+  if (name === "host") return { real: [s.host], known: (v) => v.toLowerCase() === s.host };
   if (name === "id" && route.routeKey.includes("/v1/schedules/")) {
     const ids = Object.values(s.schedules);
     return { real: ids, known: (v) => ids.includes(v) };
   }
   if (name === "id") {
     const ids = Object.values(s.tasks);
-    return { real: ids, known: (v) => ids.includes(v) };
+    // The route's own target first: the plain request names it.
+    const pick = spec?.validPick ?? 0;
+    return { real: [...ids.slice(pick), ...ids.slice(0, pick)], known: (v) => ids.includes(v) };
   }
   throw new Error(`route ${route.routeKey}: no values for path parameter {${name}}; add them to paramValues`);
 }
@@ -622,12 +626,15 @@ function buildQuery(route: Route, plan: QueryPlan, s: Seeds, refuse: string[]): 
     params.append(key, queryValueText(spec, key, pair.value, s));
   }
   const raw = [params.toString(), plan.raw].filter((part) => part !== "").join("&");
+  // A route that changes something refuses what it does not read: ignored, `?dry_run=true` or `?subscriber=…`
+  // would act on more than the caller asked for. A read may ignore it.
+  const strict = spec.strictQuery || methodOf(route) !== "GET";
   const seen = new Set<string>();
   for (const [key, value] of new URLSearchParams(raw)) {
     if (seen.has(key)) refuse.push(`query parameter ${JSON.stringify(key)} repeated`);
     seen.add(key);
     const read = queryKeyOf(spec, key);
-    if (!read && spec.strictQuery) refuse.push(`unknown query parameter ${JSON.stringify(key.slice(0, 40))}`);
+    if (!read && strict) refuse.push(`unknown query parameter ${JSON.stringify(key.slice(0, 40))}`);
     if (read?.check?.(value) === false) refuse.push(`query ${key}=${JSON.stringify(value.slice(0, 40))}`);
   }
   return raw;
@@ -799,6 +806,40 @@ async function runCase(route: Route, plan: RoutePlan): Promise<void> {
   if (status === 404) expect((body as unknown as ErrorShape).error.code).toBe("not_found");
 }
 
+// ---------------------------------------------------------------------------------------------------------
+// What the properties found, each kept as the request fast-check shrank it to (the seed and path of the run that
+// found it in the comment: `FC_SEED=… FC_PATH=…` replays it with the generator of that commit).
+// ---------------------------------------------------------------------------------------------------------
+
+/** The plain request plus `?foo=x`: a parameter the route does not read. */
+const UNREAD_QUERY: RoutePlan = {
+  ...PLAIN_PLAN,
+  query: { pairs: [{ key: "foo", value: { kind: "valid" } }], raw: "" },
+};
+
+const FOUND: readonly { readonly route: string; readonly found: string; readonly plan: RoutePlan }[] = [
+  // Routes that change something ignored a query parameter they do not read, and acted: a caller narrowing the
+  // action (`POST /v1/topics/demo/replay?dry_run=true`, `DELETE /v1/schedules/{id}?topic=…`) got it done in full.
+  { route: "add-task", found: "seed -722297757, path 9:0", plan: UNREAD_QUERY },
+  { route: "add-tasks-batch", found: "seed -1552694139, path 26:0:0", plan: UNREAD_QUERY },
+  { route: "reschedule-task", found: "seed 1042814329, path 116:0:0:0:0:0", plan: UNREAD_QUERY },
+  { route: "replay-topic", found: "seed -925397954, path 6:0:0:0:0:0", plan: UNREAD_QUERY },
+  { route: "create-schedule", found: "seed 1507523955, path 45:0:0", plan: UNREAD_QUERY },
+  { route: "pause-schedule", found: "seed -628122470, path 1:0:0:0", plan: UNREAD_QUERY },
+  { route: "resume-schedule", found: "seed 1832316245, path 0:0:0:0:0", plan: UNREAD_QUERY },
+  {
+    route: "delete-schedule",
+    found: "seed -1819637894, path 7:0:0:0:0:0:0:0:0:0:0:0:0:0:0",
+    plan: UNREAD_QUERY,
+  },
+];
+
+function routeNamed(name: string): Route {
+  const route = API_ROUTES.find((r) => r.name === name);
+  if (!route) throw new Error(`no route ${name} in the table`);
+  return route;
+}
+
 /** Modest: 25 routes × RUNS cases, each seeding a fresh world; well under a minute on two shared cores. */
 const RUNS = 60;
 const TIMEOUT_MS = 60_000 * SCALE;
@@ -818,26 +859,17 @@ describe("hostile input: every route of the table", { timeout: TIMEOUT_MS }, () 
     "%s: the plain valid request succeeds (the harness reaches the route's service)",
     async (_key, route) => {
       const { w, s } = await seeded();
-      const plain: RoutePlan = {
-        method: "route",
-        paramShape: "route",
-        params: [
-          { kind: "real", pick: SPECS[route.name]?.validPick ?? 0 },
-          { kind: "real", pick: 0 },
-        ],
-        query: { pairs: [], raw: "" },
-        headers: { contentType: 0, conflictingSpelling: false, extra: {}, noHeaders: false },
-        body: { kind: "valid" },
-        variant: 0,
-        base64: false,
-      };
-      const { req, refuse } = build(route, plain, s);
+      const { req, refuse } = build(route, PLAIN_PLAN, s);
       expect(refuse).toEqual([]);
       const res = await call(w.handler(route.name), req);
       checkEnvelope(res, req, route.name === "openapi");
       expect(SPECS[route.name]?.okStatuses, res.body?.slice(0, 300)).toContain(res.statusCode);
     },
   );
+
+  it.each(FOUND)("found: $route ($found)", async ({ route, plan }) => {
+    await runCase(routeNamed(route), plan);
+  });
 
   it.each(API_ROUTES.map((route) => [route.routeKey, route] as const))(
     "%s: hostile requests get a structured 4xx and change nothing, or a 2xx where valid",
