@@ -215,8 +215,8 @@ export const queryPlan: fc.Arbitrary<QueryPlan> = fc.oneof(
       pairs: fc.array(
         fc.record({
           key: fc.oneof(
-            { weight: 4, arbitrary: fc.nat(5) },
-            { weight: 1, arbitrary: fc.constantFrom(...UNKNOWN_QUERY_KEYS) },
+            { weight: 3, arbitrary: fc.nat(5) },
+            { weight: 2, arbitrary: fc.constantFrom(...UNKNOWN_QUERY_KEYS) },
           ),
           value: queryValue,
         }),

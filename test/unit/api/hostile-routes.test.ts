@@ -831,7 +831,10 @@ const FOUND: readonly { readonly route: string; readonly found: string; readonly
     route: "delete-schedule",
     found: "seed -1819637894, path 7:0:0:0:0:0:0:0:0:0:0:0:0:0:0",
     plan: UNREAD_QUERY,
-  },
+  },  // A task replay took any query key besides `subscriber` and ignored it (`?subscribers=audit`, a typo, replayed
+  // every subscriber's copy).
+  { route: "replay-task", found: "by the rule above, probed directly", plan: UNREAD_QUERY },
+
 ];
 
 function routeNamed(name: string): Route {
