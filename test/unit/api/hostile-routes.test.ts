@@ -421,7 +421,7 @@ const SPECS: Readonly<Record<string, RouteSpec>> = {
   "get-topic": { strictQuery: false, okStatuses: [200] },
   "reschedule-task": {
     strictQuery: false,
-    bodies: () => [{ delay_seconds: 600 }, { due_at: iso(900) }, { timing_moment: iso(1200) }],
+    bodies: () => [{ delay_seconds: 600 }, { due_at: iso(900) }, { timing_moment: NOW / 1000 + 1200 }],
     okStatuses: [200],
   },
   "run-task": { strictQuery: true, okStatuses: [200] },
@@ -834,6 +834,13 @@ const FOUND: readonly { readonly route: string; readonly found: string; readonly
   },  // A task replay took any query key besides `subscriber` and ignored it (`?subscribers=audit`, a typo, replayed
   // every subscriber's copy).
   { route: "replay-task", found: "by the rule above, probed directly", plan: UNREAD_QUERY },
+  // A bulk replay whose body was JSON `null` read it as `{}`, no filter: every dead-lettered task of the topic
+  // replayed, 200 (FC_RUNS_SCALE=8).
+  {
+    route: "replay-topic",
+    found: "seed 1355855545, path 404:1:1",
+    plan: { ...PLAIN_PLAN, body: { kind: "not-object", text: "null" } },
+  },
 
 ];
 
