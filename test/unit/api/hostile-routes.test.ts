@@ -765,8 +765,12 @@ function build(route: Route, plan: RoutePlan, s: Seeds): Built {
     body = Buffer.from(body, "utf8").toString("base64");
     base64 = true;
   } else if (plan.base64 === "lie") base64 = true;
-  // A route without a JSON body ignores the body, so only the header conflict (checked by every route) counts.
   if (takesJson && plan.base64 !== "lie") refuse.push(...bodyRefusals);
+  // A route that acts and takes no body refuses one that says anything, as it refuses a query parameter: ignored,
+  // `POST …/run` with {"delay_seconds":90} would run the task now. Empty, or `{}`, says nothing.
+  const sent = body === undefined ? "" : base64 ? Buffer.from(body, "base64").toString("latin1") : body;
+  if (!takesJson && routeMethod !== "GET" && !/^\s*(\{\s*\})?\s*$/.test(sent))
+    refuse.push("a body on a route that takes none");
   const conflict = headers?.["Content-Type"] !== undefined;
   if (!(takesJson && plan.base64 !== "lie") && conflict) refuse.push("two content-types");
   const req: Req = {
@@ -831,9 +835,29 @@ const FOUND: readonly { readonly route: string; readonly found: string; readonly
     route: "delete-schedule",
     found: "seed -1819637894, path 7:0:0:0:0:0:0:0:0:0:0:0:0:0:0",
     plan: UNREAD_QUERY,
-  },  // A task replay took any query key besides `subscriber` and ignored it (`?subscribers=audit`, a typo, replayed
+  }, // A task replay took any query key besides `subscriber` and ignored it (`?subscribers=audit`, a typo, replayed
   // every subscriber's copy).
   { route: "replay-task", found: "by the rule above, probed directly", plan: UNREAD_QUERY },
+  // Routes that act and take no body ignored one and acted in full: DELETE /v1/tasks/{id} with
+  // {"subscriber":"audit"} cancelled every copy, POST …/run with {"delay_seconds":90} ran the task now.
+  ...(
+    [
+      ["cancel-task", "seed -1196285591, path 4"],
+      ["run-task", "seed -484395714, path 5:0:0"],
+      ["pause-topic", "seed -656993931, path 17:0:0"],
+      ["resume-topic", "seed -313409005, path 15"],
+      ["cancel-group", "seed 835163551, path 22:0:0:0:0:0:0:0:0:0"],
+      ["replay-task", "seed -1744622173"],
+      ["pause-schedule", "seed -888875831, path 16:0"],
+      ["resume-schedule", "seed -1046172601, path 11"],
+      ["delete-schedule", "seed 1093438685, path 7"],
+      ["reset-destination", "seed 142672230, path 14:0"],
+    ] as const
+  ).map(([route, found]) => ({
+    route,
+    found,
+    plan: { ...PLAIN_PLAN, body: { kind: "garbage" as const, text: '{"subscriber":"audit"}' } },
+  })),
   // A bulk replay whose body was JSON `null` read it as `{}`, no filter: every dead-lettered task of the topic
   // replayed, 200 (FC_RUNS_SCALE=8).
   {
@@ -841,7 +865,6 @@ const FOUND: readonly { readonly route: string; readonly found: string; readonly
     found: "seed 1355855545, path 404:1:1",
     plan: { ...PLAIN_PLAN, body: { kind: "not-object", text: "null" } },
   },
-
 ];
 
 function routeNamed(name: string): Route {
