@@ -351,7 +351,9 @@ export type BodyPlan =
   | { readonly kind: "huge"; readonly bytes: number }
   | { readonly kind: "not-object"; readonly text: string }
   /** The valid body gzipped (base64, `content-encoding: gzip`): the API takes no compressed bodies. */
-  | { readonly kind: "gzip" };
+  | { readonly kind: "gzip" }
+  /** One field set to one of the route's own odd-but-well-typed values (its spec's `oddValues`). */
+  | { readonly kind: "odd-value"; readonly field: number; readonly value: number };
 
 export const bodyPlan: fc.Arbitrary<BodyPlan> = fc.oneof(
   { weight: 4, arbitrary: fc.constant({ kind: "valid" as const }) },
@@ -413,6 +415,10 @@ export const bodyPlan: fc.Arbitrary<BodyPlan> = fc.oneof(
     }),
   },
   { weight: 1, arbitrary: fc.constant({ kind: "gzip" as const }) },
+  {
+    weight: 3,
+    arbitrary: fc.record({ kind: fc.constant("odd-value" as const), field: fc.nat(9), value: fc.nat(40) }),
+  },
   {
     weight: 1,
     arbitrary: fc.record({

@@ -371,6 +371,8 @@ interface RouteSpec {
   readonly strictQuery: boolean;
   /** Valid JSON bodies, for routes that take one (a plan picks one to start from). */
   readonly bodies?: (s: Seeds) => readonly Record<string, unknown>[];
+  /** Values of the right type that may still be odd for a field (each may be refused or taken: never a 5xx). */
+  readonly oddValues?: Readonly<Record<string, readonly unknown[]>>;
   /** Body fields that take any JSON value (content, the batch's items, checked one by one). */
   readonly openFields?: readonly string[];
   readonly maxBodyBytes?: number;
@@ -422,6 +424,11 @@ const SPECS: Readonly<Record<string, RouteSpec>> = {
   "reschedule-task": {
     strictQuery: false,
     bodies: () => [{ delay_seconds: 600 }, { due_at: iso(900) }, { timing_moment: NOW / 1000 + 1200 }],
+    oddValues: {
+      delay_seconds: [0, -0, 0.5, 1e-9, 31_536_000, 31_536_001, 1e21, Number.MAX_SAFE_INTEGER],
+      due_at: ODD_TIMESTAMPS,
+      timing_moment: [0, 1, NOW / 1000 - 1, NOW / 1000 + 0.5, 253_402_300_799, 8.64e12, 1e21],
+    },
     okStatuses: [200],
   },
   "run-task": { strictQuery: true, okStatuses: [200] },
@@ -456,6 +463,20 @@ const SPECS: Readonly<Record<string, RouteSpec>> = {
   },
   "replay-topic": {
     strictQuery: false,
+    oddValues: {
+      task_ids: [
+        [],
+        [""],
+        ["x".repeat(201)],
+        Array.from({ length: 1001 }, (_, i) => `demo.x.0.${i}`),
+        Array.from({ length: 1000 }, () => "demo._.0.00000000000000000000000000"),
+        ["__proto__", "constructor"],
+      ],
+      error_contains: ["", "%", "\u0000", "x".repeat(201), "HTTP"],
+      failed_after: ODD_TIMESTAMPS,
+      failed_before: ODD_TIMESTAMPS,
+      cursor: forgedCursors("demo", "demo#x"),
+    },
     bodies: (s) => [
       { failed_after: iso(-60), failed_before: iso(60), error_contains: "HTTP", dry_run: false },
       { task_ids: [s.tasks.failed], dry_run: true },
@@ -477,6 +498,47 @@ const SPECS: Readonly<Record<string, RouteSpec>> = {
       { ...SCHEDULE_BODY, cron: "@daily", timezone: "Europe/Berlin", start_at: iso(3600) },
     ],
     openFields: ["content"],
+    oddValues: {
+      cron: [
+        "* * * * * *",
+        "*/1 * * * * *",
+        "0 0 30 2 *",
+        "0 0 31 4 *",
+        "59 23 31 12 *",
+        "0 0 29 2 1",
+        "@yearly",
+        "@reboot",
+        "0 0 L * *",
+        "0 0 ? * 5#5",
+        "0 0 1W * *",
+        "* * * * * * *",
+        "60 * * * *",
+        "*/0 * * * *",
+        "1-0 * * * *",
+        "0-59/1 0-23 1-31 1-12 0-7",
+        `${"1,".repeat(100)}1 * * * *`,
+        "\u0000 * * * *",
+      ],
+      timezone: [
+        "Etc/GMT+12",
+        "Etc/GMT-14",
+        "Pacific/Kiritimati",
+        "America/St_Johns",
+        "Asia/Kathmandu",
+        "Australia/Lord_Howe",
+        "utc",
+        "Europe/berlin",
+        "GMT+1",
+        "+05:30",
+        "../../etc/passwd",
+        "Mars/Olympus",
+        "UTC\u0000",
+      ],
+      start_at: ODD_TIMESTAMPS,
+      end_at: ODD_TIMESTAMPS,
+      deliver_by: ["order_id", "", "__proto__", "content.order_id", "x".repeat(128)],
+      callback: [{ url: "http://127.0.0.1/x" }, { url: "https://169.254.169.254/latest" }, { url: "" }, {}],
+    },
     okStatuses: [201],
   },
   "get-schedule": { strictQuery: false, okStatuses: [200] },
@@ -711,6 +773,12 @@ function buildBody(spec: RouteSpec, plan: RoutePlan, s: Seeds, refuse: string[])
     case "gzip":
       refuse.push("a gzip body");
       return text;
+    case "odd-value": {
+      const odd = Object.entries(spec.oddValues ?? {});
+      if (odd.length === 0) return text;
+      const [name, values] = odd[edit.field % odd.length] as [string, readonly unknown[]];
+      return JSON.stringify({ ...valid, [name]: values[edit.value % values.length] });
+    }
   }
 }
 
