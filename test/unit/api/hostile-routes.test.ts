@@ -24,6 +24,14 @@ import type { HttpHandler } from "#shared/api/http-route.js";
 import { MAX_REQUEST_BODY_BYTES } from "#shared/api/lambda-event-size.js";
 import { API_ROUTE_KEYS, API_ROUTES } from "#shared/api/routes.js";
 import { MAX_BATCH_BODY_BYTES } from "#shared/api/schemas/batch.js";
+import { type Case, plainValidReq, validCase } from "../../support/arbitraries/add-task-request.js";
+import {
+  exactNumberCase,
+  oddTimingCase,
+  unicodeCase,
+  unknownFieldCase,
+  wrongTypeCase,
+} from "../../support/arbitraries/hostile-posts.js";
 import {
   CONTENT_TYPES,
   forgedCursors,
@@ -941,6 +949,83 @@ function routeNamed(name: string): Route {
   return route;
 }
 
+// ---------------------------------------------------------------------------------------------------------
+// The batch route, item by item: the single add's hostile cases as items of one batch.
+// ---------------------------------------------------------------------------------------------------------
+
+/** An add case usable as a batch item: its body is plain JSON text and it carries nothing in headers. */
+function asItem(c: Case): { text: string; expect: Case["expect"] } | undefined {
+  const text = (c.req.body ?? "").replace(/^\uFEFF/, "");
+  const headerKey = Object.keys(c.req.headers ?? {}).some((h) => h.toLowerCase() === "idempotency-key");
+  if (c.req.base64 || headerKey || text.trim() === "") return undefined;
+  try {
+    JSON.parse(text);
+  } catch {
+    return undefined;
+  }
+  return { text, expect: c.expect };
+}
+
+const batchItem = fc
+  .oneof(
+    plainValidReq.map((v) => validCase("valid", v)),
+    wrongTypeCase,
+    unknownFieldCase,
+    oddTimingCase,
+    unicodeCase,
+    exactNumberCase,
+  )
+  .map(asItem)
+  .filter((item): item is NonNullable<ReturnType<typeof asItem>> => item !== undefined);
+
+interface BatchResult {
+  readonly status: number;
+  readonly task_id?: string;
+  readonly error?: ErrorShape["error"];
+}
+
+async function runBatchCase(items: readonly NonNullable<ReturnType<typeof asItem>>[]): Promise<void> {
+  const { w } = await seeded();
+  const req: Req = {
+    method: "POST",
+    rawPath: "/v1/tasks/batch",
+    headers: { "content-type": "application/json" },
+    body: `{"tasks":[${items.map((i) => i.text).join(",")}]}`,
+  };
+  const before = snapshot(w);
+  const res = await call(w.handler("add-tasks-batch"), req);
+  const body = checkEnvelope(res, req, false);
+  const after = snapshot(w);
+  checkNoPollution();
+  if ((res.statusCode ?? 0) >= 300) {
+    // A refusal of the whole batch (a key twice somewhere in the raw JSON): nothing written.
+    expect(after, res.body).toEqual(before);
+    return;
+  }
+  const results = body.results as BatchResult[];
+  expect(results.length, res.body).toBe(items.length);
+  const created = new Set<string>();
+  results.forEach((result, i) => {
+    const e = (items[i] as (typeof items)[number]).expect;
+    const where = `item ${i}: ${items[i]?.text.slice(0, 200)} → ${JSON.stringify(result).slice(0, 300)}`;
+    expect(result.status, where).toBeLessThan(500);
+    if (e.kind === "valid") expect(result.status, where).toBe(201);
+    if (e.kind === "refused") expect(result.status, where).toBeGreaterThanOrEqual(400);
+    if (result.status === 201) created.add(String(result.task_id));
+    if (result.status >= 400) expect(CODES_BY_STATUS[result.status], where).toContain(result.error?.code);
+  });
+  // Only the items answered 201 were stored and armed; nothing else changed.
+  const beforeIds = new Set(before.tasks.map(([id]) => id));
+  expect(new Set(after.tasks.map(([id]) => id).filter((id) => !beforeIds.has(id)))).toEqual(created);
+  expect(after.tasks.filter(([id]) => beforeIds.has(id))).toEqual(before.tasks);
+  const armed = [
+    ...after.armed.slice(before.armed.length).map((a) => a.taskId),
+    ...after.schedulesCreated.slice(before.schedulesCreated.length).map((c) => c.taskId),
+  ];
+  expect(new Set(armed)).toEqual(created);
+  expect(armed.length).toBe(created.size);
+}
+
 /** Modest: 25 routes × RUNS cases, each seeding a fresh world; well under a minute on two shared cores. */
 const RUNS = 60;
 const TIMEOUT_MS = 60_000 * SCALE;
@@ -970,6 +1055,13 @@ describe("hostile input: every route of the table", { timeout: TIMEOUT_MS }, () 
 
   it.each(FOUND)("found: $route ($found)", async ({ route, plan }) => {
     await runCase(routeNamed(route), plan);
+  });
+
+  it("POST /v1/tasks/batch with hostile items: each item answered as its own add would be, only 201s stored", async () => {
+    await fc.assert(
+      fc.asyncProperty(fc.array(batchItem, { minLength: 1, maxLength: 6 }), runBatchCase),
+      runs(RUNS),
+    );
   });
 
   it.each(API_ROUTES.map((route) => [route.routeKey, route] as const))(
