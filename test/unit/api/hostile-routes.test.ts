@@ -22,7 +22,7 @@ import fc from "fast-check";
 import { beforeAll, describe, expect, it, vi } from "vitest";
 import type { HttpHandler } from "#shared/api/http-route.js";
 import { MAX_REQUEST_BODY_BYTES } from "#shared/api/lambda-event-size.js";
-import { API_ROUTE_KEYS, API_ROUTES } from "#shared/api/routes.js";
+import { API_ROUTE_KEYS, API_ROUTES, DEFAULT_ROUTE } from "#shared/api/routes.js";
 import { MAX_BATCH_BODY_BYTES } from "#shared/api/schemas/batch.js";
 import { type Case, plainValidReq, validCase } from "../../support/arbitraries/add-task-request.js";
 import {
@@ -76,7 +76,7 @@ const factories = new Map<string, CreateHandler>();
 beforeAll(async () => {
   for (const [name, value] of Object.entries(ENV_VARS)) vi.stubEnv(name, value);
   const root = new URL("../../../", import.meta.url);
-  for (const route of API_ROUTES) {
+  for (const route of [...API_ROUTES, DEFAULT_ROUTE]) {
     const module = (await import(new URL(route.entry, root).href)) as { createHandler: CreateHandler };
     factories.set(route.name, module.createHandler);
   }
@@ -348,7 +348,8 @@ function checkEnvelope(
       expect(typeof issue.path, where).toBe("string");
       expect(typeof issue.message, where).toBe("string");
     }
-    if (status === 405) expect(res.headers?.allow, where).toMatch(/^(GET|POST|PATCH|DELETE)$/);
+    if (status === 405)
+      expect(res.headers?.allow, where).toMatch(/^(GET|POST|PATCH|DELETE)(, (GET|POST|PATCH|DELETE))*$/);
   }
   return body;
 }
@@ -1026,6 +1027,56 @@ async function runBatchCase(items: readonly NonNullable<ReturnType<typeof asItem
   expect(armed.length).toBe(created.size);
 }
 
+// ---------------------------------------------------------------------------------------------------------
+// The `$default` route: every request no row took.
+// ---------------------------------------------------------------------------------------------------------
+
+function routePattern(route: Route): RegExp {
+  const path = (route.routeKey.split(" ")[1] as string)
+    .split("/")
+    .map((seg) => (/^\{\w+\}$/.test(seg) ? "[^/]+" : seg.replace(/[.*+?^${}()|[\]\\]/g, "\\$&")))
+    .join("/");
+  return new RegExp(`^${path}$`);
+}
+
+const unmatchedPlan = fc.record({
+  method: fc.oneof(
+    fc.constantFrom(
+      "GET",
+      "POST",
+      "PATCH",
+      "DELETE",
+      "PUT",
+      "HEAD",
+      "OPTIONS",
+      "get",
+      "",
+      " GET",
+      "G\u0000ET",
+    ),
+    fc.string({ maxLength: 8 }),
+  ),
+  path: fc.option(
+    fc.oneof(
+      fc.constantFrom(
+        "/",
+        "",
+        "//",
+        "/v1",
+        "/v1/",
+        "/v1/tasks/",
+        "/v1//tasks",
+        "/V1/tasks",
+        "/v1/tasks/a/b/c",
+      ),
+      fc.constantFrom("/v1/tasks/%2e%2e", "/v1/tasks/..", "/v1/tasks/\u0000", "/v1/x".repeat(500), "/v1/😀"),
+      fc.string({ maxLength: 40 }).map((t) => `/v1/${t}`),
+    ),
+    { nil: undefined },
+  ),
+  plan: routePlan,
+});
+
 /** Modest: 25 routes × RUNS cases, each seeding a fresh world; well under a minute on two shared cores. */
 const RUNS = 60;
 const TIMEOUT_MS = 60_000 * SCALE;
@@ -1039,6 +1090,9 @@ describe("hostile input: every route of the table", { timeout: TIMEOUT_MS }, () 
       for (const name of paramsOf(route)) expect(() => paramValues(route, name, s)).not.toThrow();
     }
     expect(Object.keys(SPECS).sort()).toEqual(API_ROUTES.map((r) => r.name).sort());
+    expect(factories.get(DEFAULT_ROUTE.name), `${DEFAULT_ROUTE.entry} exports no createHandler`).toBeTypeOf(
+      "function",
+    );
   });
 
   it.each(API_ROUTES.map((route) => [route.routeKey, route] as const))(
@@ -1055,6 +1109,32 @@ describe("hostile input: every route of the table", { timeout: TIMEOUT_MS }, () 
 
   it.each(FOUND)("found: $route ($found)", async ({ route, plan }) => {
     await runCase(routeNamed(route), plan);
+  });
+
+  it("$default (unmatched-route): any method and path is a 404, or a 405 whose Allow lists the path's methods", async () => {
+    await fc.assert(
+      fc.asyncProperty(unmatchedPlan, async ({ method, path, plan }) => {
+        const { w, s } = await seeded();
+        const route = API_ROUTES[plan.variant % API_ROUTES.length] as Route;
+        const built = build(route, { ...plan, method: "route" }, s);
+        const rawPath = path ?? built.req.rawPath;
+        const req: Req = { ...built.req, method, rawPath };
+        const before = snapshot(w);
+        const res = await call(w.handler(DEFAULT_ROUTE.name), req);
+        checkEnvelope(res, req, false);
+        // Two spellings of a header with different values are refused first (400), as on every route.
+        const conflict = req.headers?.["Content-Type"] !== undefined;
+        expect(conflict ? [400] : [404, 405], res.body).toContain(res.statusCode);
+        if (res.statusCode === 405) {
+          // Only a path some route has, and only that path's other methods.
+          const allowed = API_ROUTES.filter((r) => routePattern(r).test(rawPath ?? "")).map(methodOf);
+          expect(allowed.length).toBeGreaterThan(0);
+          expect(String(res.headers?.allow).split(", ").sort()).toEqual([...new Set(allowed)].sort());
+        }
+        expect(snapshot(w)).toEqual(before);
+      }),
+      runs(RUNS * 3),
+    );
   });
 
   it("POST /v1/tasks/batch with hostile items: each item answered as its own add would be, only 201s stored", async () => {
