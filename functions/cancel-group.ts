@@ -18,7 +18,7 @@ export function createHandler(deps: CancelGroupDeps & { readonly logger: Logger 
         deps.logger.warn("deleting a cancelled task's schedule failed", { scheduleName, error })),
   };
   return httpRoute(
-    { method: "POST", logger: deps.logger, pathParameters: ["topic", "value"] },
+    { method: "POST", logger: deps.logger, pathParameters: ["topic", "value"], noQuery: false },
     async (request) => ({
       statusCode: 200,
       body: await cancelGroup(

@@ -24,13 +24,10 @@ export function createHandler(
       ((error, scheduleName) =>
         deps.logger.warn("deleting a cancelled task's schedule failed", { scheduleName, error })),
   };
-  return httpRoute(
-    { method: "DELETE", logger: deps.logger, pathParameters: ["id"], noQuery: true },
-    async (request) => ({
-      statusCode: 200,
-      body: await cancelTask(await withCurrentSettings(withLogging), request.pathParameter("id")),
-    }),
-  );
+  return httpRoute({ method: "DELETE", logger: deps.logger, pathParameters: ["id"] }, async (request) => ({
+    statusCode: 200,
+    body: await cancelTask(await withCurrentSettings(withLogging), request.pathParameter("id")),
+  }));
 }
 
 export const handler = createHandler({

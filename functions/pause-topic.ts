@@ -15,14 +15,11 @@ const config = loadEnvironmentConfig(env.PUNCTUAL_ENV);
 const logger = createFunctionLogger(config);
 
 export function createHandler(deps: TopicDeps & { readonly logger: Logger }): HttpHandler {
-  return httpRoute(
-    { method: "POST", logger: deps.logger, pathParameters: ["topic"], noQuery: true },
-    async (request) => {
-      const answer = await setTopicPaused(deps, request.pathParameter("topic"), true);
-      deps.logger.info("topic paused", { topic: answer.topic });
-      return { statusCode: 200, body: answer };
-    },
-  );
+  return httpRoute({ method: "POST", logger: deps.logger, pathParameters: ["topic"] }, async (request) => {
+    const answer = await setTopicPaused(deps, request.pathParameter("topic"), true);
+    deps.logger.info("topic paused", { topic: answer.topic });
+    return { statusCode: 200, body: answer };
+  });
 }
 
 export const handler = createHandler({

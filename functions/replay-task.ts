@@ -24,10 +24,13 @@ export function createHandler(deps: ReplayDeps & { readonly logger: Logger }): H
       ((error, taskId) =>
         deps.logger.warn("sending a replayed task failed; the sweeper re-sends it", { taskId, error })),
   };
-  return httpRoute({ method: "POST", logger: deps.logger, pathParameters: ["id"] }, async (request) => ({
-    statusCode: 202,
-    body: await replayTask(withLogging, request.pathParameter("id"), request.event.queryStringParameters),
-  }));
+  return httpRoute(
+    { method: "POST", logger: deps.logger, pathParameters: ["id"], noQuery: false },
+    async (request) => ({
+      statusCode: 202,
+      body: await replayTask(withLogging, request.pathParameter("id"), request.event.queryStringParameters),
+    }),
+  );
 }
 
 export const handler = createHandler({

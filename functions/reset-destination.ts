@@ -14,18 +14,21 @@ const config = loadEnvironmentConfig(env.PUNCTUAL_ENV);
 const logger = createFunctionLogger(config);
 
 export function createHandler(deps: DestinationDeps & { readonly logger: Logger }): HttpHandler {
-  return httpRoute({ method: "POST", logger: deps.logger, pathParameters: ["host"] }, async (request) => {
-    const answer = await resetDestination(
-      deps,
-      request.pathParameter("host"),
-      request.event.queryStringParameters ?? {},
-    );
-    deps.logger.info("circuit reset by hand", {
-      host: answer.host,
-      topics: answer.destinations.map((d) => d.topic),
-    });
-    return { statusCode: 200, body: answer };
-  });
+  return httpRoute(
+    { method: "POST", logger: deps.logger, pathParameters: ["host"], noQuery: false },
+    async (request) => {
+      const answer = await resetDestination(
+        deps,
+        request.pathParameter("host"),
+        request.event.queryStringParameters ?? {},
+      );
+      deps.logger.info("circuit reset by hand", {
+        host: answer.host,
+        topics: answer.destinations.map((d) => d.topic),
+      });
+      return { statusCode: 200, body: answer };
+    },
+  );
 }
 
 export const handler = createHandler({

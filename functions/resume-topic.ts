@@ -22,18 +22,15 @@ const logger = createFunctionLogger(config);
 export function createHandler(
   deps: TopicDeps & WithTopicSettings & { readonly logger: Logger },
 ): HttpHandler {
-  return httpRoute(
-    { method: "POST", logger: deps.logger, pathParameters: ["topic"], noQuery: true },
-    async (request) => {
-      const answer = await setTopicPaused(
-        await withCurrentSettings(deps),
-        request.pathParameter("topic"),
-        false,
-      );
-      deps.logger.info("topic resumed", { topic: answer.topic });
-      return { statusCode: 200, body: answer };
-    },
-  );
+  return httpRoute({ method: "POST", logger: deps.logger, pathParameters: ["topic"] }, async (request) => {
+    const answer = await setTopicPaused(
+      await withCurrentSettings(deps),
+      request.pathParameter("topic"),
+      false,
+    );
+    deps.logger.info("topic resumed", { topic: answer.topic });
+    return { statusCode: 200, body: answer };
+  });
 }
 
 export const handler = createHandler({

@@ -21,13 +21,10 @@ export function createHandler(
     ...deps,
     onError: deps.onError ?? ((message, error, taskId) => deps.logger.warn(message, { taskId, error })),
   };
-  return httpRoute(
-    { method: "POST", logger: deps.logger, pathParameters: ["id"], noQuery: true },
-    async (request) => ({
-      statusCode: 200,
-      body: await runTask(await withCurrentSettings(withLogging), request.pathParameter("id")),
-    }),
-  );
+  return httpRoute({ method: "POST", logger: deps.logger, pathParameters: ["id"] }, async (request) => ({
+    statusCode: 200,
+    body: await runTask(await withCurrentSettings(withLogging), request.pathParameter("id")),
+  }));
 }
 
 export const handler = createHandler({

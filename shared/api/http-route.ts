@@ -9,6 +9,7 @@ import { errorResponder } from "./middleware/error-responder.js";
 import { headerGuard } from "./middleware/header-guard.js";
 import { jsonBody, parsedBody } from "./middleware/json-body.js";
 import { type HttpMethod, methodGuard } from "./middleware/method-guard.js";
+import { noBodyGuard } from "./middleware/no-body.js";
 import { noQueryGuard } from "./middleware/no-query.js";
 import { pathParameterGuard } from "./middleware/path-parameters.js";
 import { repeatedQueryGuard } from "./middleware/repeated-query.js";
@@ -43,8 +44,18 @@ export interface RouteOptions {
   readonly jsonBody?: boolean;
   /** Path parameters the route needs; a request without them is 404 (no such resource), not a 500. */
   readonly pathParameters?: readonly string[];
-  /** The route takes no query parameters: any is a 400 naming it, before the handler acts. */
+  /**
+   * The route takes no query parameters: any is a 400 naming it, before the handler acts. Defaults to true for
+   * every route that changes something (any method but GET): ignored, a parameter would let the route act on more
+   * than the caller asked for (`POST …/replay?dry_run=true` replaying, `DELETE …?subscriber=…` cancelling every
+   * copy). Such a route that reads its own query says `false` and validates it with a strict schema.
+   */
   readonly noQuery?: boolean;
+  /**
+   * The route takes no body: one that says anything (not empty, not `{}`) is a 400, before the handler acts.
+   * Defaults to true for every route that changes something and takes no JSON body, for the same reason.
+   */
+  readonly noBody?: boolean;
   readonly maxBodyBytes?: number;
   /**
    * Answer this long before the Lambda deadline (a 503 the client can retry) instead of letting Lambda kill
@@ -63,7 +74,7 @@ export interface RouteOptions {
  * responder first, because middy runs `onError` in reverse, so it is the last word on every error; then
  * Powertools' context injection, the header guard (before normalisation, which would hide conflicting
  * spellings), header normalisation (API Gateway passes headers as the client sent them), and the route's own
- * guards: method, path parameters, repeated query keys, no query, JSON body.
+ * guards: method, path parameters, repeated query keys, no query, no body or JSON body.
  */
 export function httpRoute(
   options: RouteOptions,
@@ -83,7 +94,9 @@ export function httpRoute(
   if (options.pathParameters) route.use(pathParameterGuard(options.pathParameters));
   // Every route but `$default` (ANY), whose answer is a 404 or 405 whatever the query.
   if (options.method !== "ANY") route.use(repeatedQueryGuard());
-  if (options.noQuery) route.use(noQueryGuard());
+  const acts = options.method !== "GET" && options.method !== "ANY";
+  if (options.noQuery ?? acts) route.use(noQueryGuard());
+  if (options.noBody ?? (acts && !options.jsonBody)) route.use(noBodyGuard());
   if (options.jsonBody) route.use(jsonBody({ maxBytes: options.maxBodyBytes }));
   return route.handler(async (event) => {
     const headers = event.headers ?? {};

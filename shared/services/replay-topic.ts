@@ -48,7 +48,8 @@ export async function replayTopic(
   if (!topic || !topicConfig(deps.config, topic)) {
     throw unknownTopic(topic ?? "", Object.keys(deps.config.resolvedTopics));
   }
-  const parsed = bulkReplayBodySchema.safeParse(rawBody ?? {});
+  // The body as sent: JSON `null` is not "no filter" (that would replay every dead letter); `{}` says that.
+  const parsed = bulkReplayBodySchema.safeParse(rawBody);
   if (!parsed.success) throw validationFailed(toIssues(parsed.error.issues, rawBody));
   const body = parsed.data;
   const { matched, failed, next } = body.task_ids

@@ -87,8 +87,11 @@ export const getTaskQuerySchema = z.object({
   include: z.literal("content").optional().meta({ description: "`content`: add the task's content" }),
 });
 
-/** `POST /v1/tasks/{id}/replay`: `subscriber` replays one subscriber's copy of a fan-out task (issue 14.3). */
-export const replayTaskQuerySchema = z.object({
+/**
+ * `POST /v1/tasks/{id}/replay`: `subscriber` replays one subscriber's copy of a fan-out task (issue 14.3). Strict:
+ * an ignored key (`?subscribers=audit`, a typo) would replay every subscriber's copy.
+ */
+export const replayTaskQuerySchema = z.strictObject({
   subscriber: z.string().min(1).max(64).optional().meta({
     description: "a fan-out task: replay only this subscriber's copy (the others are not called again)",
   }),

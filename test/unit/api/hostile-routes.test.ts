@@ -1,0 +1,1156 @@
+/**
+ * Hostile input over every route of the route table (shared/api/routes.ts): the properties of
+ * hostile-input.test.ts (which goes deep on POST /v1/tasks and GET/DELETE /v1/tasks/{id}) for each route's real
+ * middy handler, built with its `createHandler` from the table's `entry`, on the in-memory store and the fake
+ * timer queue, scheduler, topic queues and topic switch (no SDK mocks).
+ *
+ * For every generated request (odd methods, path parameters, query strings, headers, bodies, base64 flags):
+ * - never a 5xx; a 4xx has the structured body `{"error":{"code","message",…}}` whose code belongs to its status;
+ * - the body is JSON (content-type application/json), bounded, with no stack trace, file path or `Error:` text;
+ * - a request that is certainly invalid (wrong method, a path parameter naming nothing, a repeated or unknown
+ *   query parameter, a forged cursor, malformed or wrong-typed JSON, …) is refused, never a 2xx;
+ * - a non-2xx (and any GET) leaves the store, the timers, the topic queues and the topic switch exactly as they
+ *   were.
+ * A route the table gains without a spec below fails "every route is covered".
+ *
+ * Reproduce a failure with the seed (and path) fast-check prints: `FC_SEED=<seed> FC_PATH=<path> npx vitest run
+ * test/unit/api/hostile-routes.test.ts`. `FC_RUNS_SCALE=10` runs ten times as many cases.
+ */
+import { gzipSync } from "node:zlib";
+import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2, Context } from "aws-lambda";
+import fc from "fast-check";
+import { beforeAll, describe, expect, it, vi } from "vitest";
+import type { HttpHandler } from "#shared/api/http-route.js";
+import { MAX_REQUEST_BODY_BYTES } from "#shared/api/lambda-event-size.js";
+import { API_ROUTE_KEYS, API_ROUTES, DEFAULT_ROUTE } from "#shared/api/routes.js";
+import { MAX_BATCH_BODY_BYTES } from "#shared/api/schemas/batch.js";
+import { type Case, plainValidReq, validCase } from "../../support/arbitraries/add-task-request.js";
+import {
+  exactNumberCase,
+  oddTimingCase,
+  unicodeCase,
+  unknownFieldCase,
+  wrongTypeCase,
+} from "../../support/arbitraries/hostile-posts.js";
+import {
+  CONTENT_TYPES,
+  forgedCursors,
+  ODD_NUMBER_TOKENS,
+  ODD_TIMESTAMPS,
+  type ParamPlan,
+  PLAIN_PLAN,
+  type QueryPlan,
+  type RoutePlan,
+  routePlan,
+  WRONG_VALUES,
+} from "../../support/arbitraries/hostile-routes.js";
+import { ID_MUTATIONS, type IdMutation, isMethod } from "../../support/arbitraries/task-ids.js";
+import { FakeTopicQueue } from "../../support/fakes/topic-queue.js";
+import { FakeTopicQueueStats, FakeTopicSwitch, topicMapping } from "../../support/fakes/topic-switch.js";
+import { fixture, NOW, silentLogger } from "./fakes.js";
+
+// ---------------------------------------------------------------------------------------------------------
+// Harness: every route's handler from the table's entry, a seeded world per case, snapshots of every effect.
+// ---------------------------------------------------------------------------------------------------------
+
+const TOPICS = ["demo", "small", "fallback", "strict"] as const;
+const ENV_VARS = {
+  PUNCTUAL_ENV: "local",
+  TABLE_NAME: "punctual-local-tasks",
+  TIMER_QUEUE_URL: "http://127.0.0.1:4566/000000000000/timer",
+  TIMER_QUEUE_ARN: "arn:aws:sqs:us-east-1:000000000000:timer",
+  SCHEDULE_GROUP_NAME: "punctual-local",
+  SCHEDULER_ROLE_ARN: "arn:aws:iam::000000000000:role/scheduler",
+  SCHEDULE_DLQ_ARN: "arn:aws:sqs:us-east-1:000000000000:schedule-dlq",
+  PUNCTUAL_TOPOLOGY: JSON.stringify({
+    topicMappings: { demo: topicMapping("demo") },
+    topicQueues: { demo: topicMapping("demo").queueUrl },
+  }),
+  AWS_REGION: "us-east-1",
+  POWERTOOLS_LOG_LEVEL: "SILENT",
+};
+
+type CreateHandler = (deps: unknown) => HttpHandler;
+const factories = new Map<string, CreateHandler>();
+
+beforeAll(async () => {
+  for (const [name, value] of Object.entries(ENV_VARS)) vi.stubEnv(name, value);
+  const root = new URL("../../../", import.meta.url);
+  for (const route of [...API_ROUTES, DEFAULT_ROUTE]) {
+    const module = (await import(new URL(route.entry, root).href)) as { createHandler: CreateHandler };
+    factories.set(route.name, module.createHandler);
+  }
+  vi.unstubAllEnvs();
+});
+
+const SEED = process.env.FC_SEED ? Number(process.env.FC_SEED) : undefined;
+const SCALE = Number(process.env.FC_RUNS_SCALE ?? "1") || 1;
+
+function runs(numRuns: number): fc.Parameters<unknown> {
+  return {
+    numRuns: Math.max(1, Math.round(numRuns * SCALE)),
+    ...(SEED !== undefined ? { seed: SEED } : {}),
+    ...(process.env.FC_PATH ? { path: process.env.FC_PATH } : {}),
+  };
+}
+
+const logger = silentLogger();
+const context = {
+  functionName: "punctual-test",
+  awsRequestId: "req-fc",
+  getRemainingTimeInMillis: () => 10_000,
+} as unknown as Context;
+
+function world() {
+  const f = fixture(NOW);
+  const topicQueue = new FakeTopicQueue(() => NOW);
+  const topicSwitch = new FakeTopicSwitch();
+  const queues = new FakeTopicQueueStats();
+  const mappings = Object.fromEntries(TOPICS.map((t) => [t, topicMapping(t)]));
+  const topicQueues = Object.fromEntries(TOPICS.map((t) => [t, topicMapping(t).queueUrl]));
+  const deps = {
+    ...f.deps,
+    logger,
+    topicQueue,
+    topicSwitch,
+    queues,
+    mappings,
+    topicQueues,
+    routeKeys: API_ROUTE_KEYS,
+  };
+  const handler = (name: string): HttpHandler => {
+    const create = factories.get(name);
+    if (!create) throw new Error(`no handler for route ${name}`);
+    return create(deps);
+  };
+  return { f, topicQueue, topicSwitch, handler };
+}
+type World = ReturnType<typeof world>;
+
+/** What the seeded world holds: the ids and names a valid request aims at. */
+interface Seeds {
+  readonly tasks: { queue: string; schedule: string; queued: string; failed: string };
+  readonly schedules: { active: string; paused: string };
+  readonly host: string;
+}
+
+const TASK_BODY = (order: string, delay: number) => ({
+  topic: "demo",
+  delay_seconds: delay,
+  content: { order_id: order },
+  callback: { url: "https://hooks.example.com/n" },
+});
+const SCHEDULE_BODY = {
+  topic: "demo",
+  cron: "0 0 1 1 *",
+  timezone: "UTC",
+  content: { order_id: "s" },
+  callback: { url: "https://hooks.example.com/s" },
+};
+
+async function ok(w: World, name: string, req: Req): Promise<Record<string, unknown>> {
+  const res = await call(w.handler(name), req);
+  expect(res.statusCode, `seeding ${name}: ${res.body}`).toBeLessThan(300);
+  return JSON.parse(res.body ?? "{}") as Record<string, unknown>;
+}
+
+const jsonPost = (body: unknown, params?: Record<string, string>): Req => ({
+  method: "POST",
+  headers: { "content-type": "application/json" },
+  body: JSON.stringify(body),
+  ...(params ? { pathParameters: params } : {}),
+});
+
+/** Four tasks (scheduled on the queue, scheduled with a schedule, queued, dead-lettered), two schedules, a host. */
+async function seeded(): Promise<{ w: World; s: Seeds }> {
+  const w = world();
+  const add = async (order: string, delay: number) =>
+    String((await ok(w, "add-task", jsonPost(TASK_BODY(order, delay)))).task_id);
+  const tasks = { queue: await add("a", 10), schedule: await add("b", 3000), queued: await add("c", 20) };
+  const failed = await add("d", 30);
+  await w.f.store.markQueued(tasks.queued, NOW);
+  await w.f.store.markQueued(failed, NOW);
+  await w.f.store.startAttempt(failed, NOW);
+  await w.f.store.markFailed(failed, { error: "HTTP 500", atMs: NOW, expiresAt: 1 });
+  const schedule = async () => String((await ok(w, "create-schedule", jsonPost(SCHEDULE_BODY))).schedule_id);
+  const schedules = { active: await schedule(), paused: await schedule() };
+  await ok(w, "pause-schedule", { method: "POST", pathParameters: { id: schedules.paused } });
+  const host = "hooks.example.com";
+  await w.f.store.destinations.recordDestinationFailure("demo", host, NOW, "HTTP 500");
+  await w.f.store.destinations.openCircuit("demo", host, NOW, NOW + 60_000);
+  return { w, s: { tasks: { ...tasks, failed }, schedules, host } };
+}
+
+/** Everything a request could have changed. Reads (queue depths, the switch's state) are not effects. */
+function snapshot(w: World) {
+  const { store, timerQueue, scheduler } = w.f;
+  return structuredClone({
+    tasks: [...store.tasks.entries()],
+    idempotency: [...store.idempotency.entries()],
+    schedules: [...store.schedules.entries()],
+    destinations: [...store.destinations.items.entries()],
+    rates: [...store.destinations.rateCounts.entries()],
+    armed: [...timerQueue.armed],
+    schedulesCreated: [...scheduler.created],
+    schedulesDeleted: [...scheduler.deleted],
+    enqueued: [...w.topicQueue.enqueued],
+    deadLetters: [...w.topicQueue.deadLetters],
+    switches: [...w.topicSwitch.changes],
+  });
+}
+
+interface Req {
+  readonly method?: string | undefined;
+  readonly rawPath?: string;
+  readonly rawQuery?: string;
+  readonly headers?: Record<string, string> | undefined;
+  readonly body?: string | undefined;
+  readonly base64?: boolean;
+  readonly pathParameters?: Record<string, string> | undefined;
+}
+
+/** API Gateway's `queryStringParameters`: decoded keys, a repeated key's values joined with commas. */
+function queryParameters(raw: string): Record<string, string> | undefined {
+  if (raw === "") return undefined;
+  const joined = new Map<string, string>();
+  for (const [k, v] of new URLSearchParams(raw)) joined.set(k, joined.has(k) ? `${joined.get(k)},${v}` : v);
+  return Object.fromEntries(joined);
+}
+
+/** A fresh event per call: middy's header normaliser rewrites `headers` in place. */
+function makeEvent(req: Req): APIGatewayProxyEventV2 {
+  const path = req.rawPath ?? "/v1/x";
+  const http =
+    req.method === undefined
+      ? undefined
+      : { method: req.method, path, protocol: "HTTP/1.1", sourceIp: "203.0.113.7", userAgent: "fast-check" };
+  const query = queryParameters(req.rawQuery ?? "");
+  return {
+    version: "2.0",
+    routeKey: "$default",
+    rawPath: path,
+    rawQueryString: req.rawQuery ?? "",
+    ...(query ? { queryStringParameters: query } : {}),
+    ...(req.headers !== undefined ? { headers: { ...req.headers } } : {}),
+    ...(req.pathParameters !== undefined ? { pathParameters: { ...req.pathParameters } } : {}),
+    requestContext: {
+      accountId: "000000000000",
+      apiId: "local",
+      domainName: "localhost",
+      domainPrefix: "local",
+      ...(http ? { http } : {}),
+      requestId: "r-fc",
+      routeKey: "$default",
+      stage: "$default",
+      time: new Date(NOW).toISOString(),
+      timeEpoch: NOW,
+    },
+    ...(req.body !== undefined ? { body: req.body } : {}),
+    isBase64Encoded: req.base64 ?? false,
+  } as APIGatewayProxyEventV2;
+}
+
+async function call(handler: HttpHandler, req: Req): Promise<APIGatewayProxyStructuredResultV2> {
+  return (await handler(makeEvent(req), context)) as APIGatewayProxyStructuredResultV2;
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// The envelope every answer must have.
+// ---------------------------------------------------------------------------------------------------------
+
+const CODES_BY_STATUS: Readonly<Record<number, readonly string[]>> = {
+  400: [
+    "validation_failed",
+    "unknown_topic",
+    "invalid_json",
+    "fan_out_callback",
+    "not_fan_out",
+    "unknown_subscriber",
+  ],
+  404: ["not_found"],
+  405: ["method_not_allowed"],
+  409: ["conflict", "idempotency_conflict", "fan_out_unsupported"],
+  413: ["payload_too_large"],
+  415: ["unsupported_media_type"],
+  429: ["too_many_requests"],
+};
+
+/** Internals that must never reach a client (unless the client sent that very text itself). */
+const LEAK_PATTERNS: readonly RegExp[] = [
+  /\n\s+at\s/,
+  /\bat [^\s"]+ \([^)]*:\d+:\d+\)/,
+  /\/work\//,
+  /node_modules/,
+  /file:\/\//,
+  /\.[cm]?[jt]s:\d+/,
+  /\b(?:Type|Syntax|Range|Reference|Internal|Aggregate)Error\b/,
+  /\bError:/,
+  /\bstack\b/i,
+  /arn:aws/,
+  /punctual-local-tasks/,
+];
+
+/** Far above any error body; a success answer (a list, the OpenAPI document) may be larger. */
+const MAX_ERROR_BYTES = 32 * 1024;
+const MAX_RESPONSE_BYTES = 1024 * 1024;
+
+interface ErrorShape {
+  readonly error: {
+    readonly code: string;
+    readonly message: string;
+    readonly issues?: readonly { readonly path: string; readonly message: string }[];
+  };
+}
+
+function requestText(req: Req): string {
+  const decoded =
+    req.base64 && req.body !== undefined ? Buffer.from(req.body, "base64").toString("utf8") : "";
+  return `${JSON.stringify(req)}\n${req.body ?? ""}\n${decoded}\n${decodeURIComponentSafe(req.rawQuery ?? "")}`;
+}
+
+function decodeURIComponentSafe(text: string): string {
+  return [...new URLSearchParams(text)].map(([k, v]) => `${k}=${v}`).join("&");
+}
+
+function checkEnvelope(
+  res: APIGatewayProxyStructuredResultV2,
+  req: Req,
+  openapi: boolean,
+): Record<string, unknown> {
+  const status = res.statusCode ?? 0;
+  const raw = res.body ?? "";
+  const where = `status ${status}, body ${raw.slice(0, 500)}`;
+  expect(status, where).toBeGreaterThanOrEqual(200);
+  expect(status, where).toBeLessThan(500);
+  expect(res.headers?.["content-type"], where).toBe("application/json");
+  const cap = status >= 300 ? MAX_ERROR_BYTES : MAX_RESPONSE_BYTES;
+  expect(Buffer.byteLength(raw), `response of ${raw.length} chars: ${raw.slice(0, 200)}`).toBeLessThanOrEqual(
+    cap,
+  );
+  // The OpenAPI document describes the API's errors in words; only its error answers are checked for leaks.
+  if (!(openapi && status < 300)) {
+    const sent = requestText(req);
+    for (const pattern of LEAK_PATTERNS) {
+      if (pattern.test(raw)) expect(pattern.test(sent), `${pattern} leaked: ${where}`).toBe(true);
+    }
+  }
+  const body = JSON.parse(raw) as Record<string, unknown>;
+  expect(typeof body, where).toBe("object");
+  expect(body, where).not.toBeNull();
+  if (status >= 300) {
+    expect(Object.keys(CODES_BY_STATUS), where).toContain(String(status));
+    expect(Object.keys(body), where).toEqual(["error"]);
+    const { error } = body as unknown as ErrorShape;
+    expect(CODES_BY_STATUS[status], where).toContain(error.code);
+    expect(typeof error.message, where).toBe("string");
+    expect(error.message.length, where).toBeGreaterThan(0);
+    for (const issue of error.issues ?? []) {
+      expect(typeof issue.path, where).toBe("string");
+      expect(typeof issue.message, where).toBe("string");
+    }
+    if (status === 405)
+      expect(res.headers?.allow, where).toMatch(/^(GET|POST|PATCH|DELETE)(, (GET|POST|PATCH|DELETE))*$/);
+  }
+  return body;
+}
+
+const PROTOTYPE_KEYS = Object.getOwnPropertyNames(Object.prototype).sort();
+function checkNoPollution(): void {
+  expect(Object.getOwnPropertyNames(Object.prototype).sort()).toEqual(PROTOTYPE_KEYS);
+  expect(({} as Record<string, unknown>).polluted).toBeUndefined();
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// Per-route specs: what a valid request is, and what of it a plan may change without certainly breaking it.
+// ---------------------------------------------------------------------------------------------------------
+
+type Check = (value: string) => boolean | undefined;
+interface QueryKey {
+  readonly valid: (s: Seeds) => string;
+  /** Whether a value is valid: true, false, or undefined (depends, not asserted). */
+  readonly check?: Check;
+}
+
+interface RouteSpec {
+  /** The query keys the route reads. */
+  readonly query?: Readonly<Record<string, QueryKey>>;
+  /** The query a valid request carries. */
+  readonly baseQuery?: (s: Seeds) => Record<string, string>;
+  /** A GET route refuses a key it does not read (a strict query schema); every other route always does. */
+  readonly strictQuery: boolean;
+  /** Valid JSON bodies, for routes that take one (a plan picks one to start from). */
+  readonly bodies?: (s: Seeds) => readonly Record<string, unknown>[];
+  /** Values of the right type that may still be odd for a field (each may be refused or taken: never a 5xx). */
+  readonly oddValues?: Readonly<Record<string, readonly unknown[]>>;
+  /** Body fields that take any JSON value (content, the batch's items, checked one by one). */
+  readonly openFields?: readonly string[];
+  readonly maxBodyBytes?: number;
+  /** Path parameters any non-empty value of which names a resource (a group value). */
+  readonly openParams?: readonly string[];
+  /** The valid request's statuses. */
+  readonly okStatuses: readonly number[];
+  /** Which seeded task the plain valid request names (default the first, scheduled on the queue). */
+  readonly validPick?: number;
+}
+
+/** NOW plus that many seconds, as an RFC 3339 time. */
+const iso = (seconds: number) => new Date(NOW + seconds * 1000).toISOString();
+
+const limitCheck =
+  (max: number): Check =>
+  (v) => {
+    const n = Number(v);
+    return v.trim() !== "" && Number.isInteger(n) && n >= 1 && n <= max;
+  };
+const knownTopic = (v: string): boolean => (TOPICS as readonly string[]).includes(v);
+const forged: Check = () => false;
+
+const SPECS: Readonly<Record<string, RouteSpec>> = {
+  "add-task": {
+    strictQuery: false,
+    bodies: () => [TASK_BODY("z", 60), { ...TASK_BODY("z", 60), delay_seconds: undefined, due_at: iso(600) }],
+    openFields: ["content"],
+    okStatuses: [201],
+  },
+  "add-tasks-batch": {
+    strictQuery: false,
+    bodies: () => [{ tasks: [TASK_BODY("y", 60), TASK_BODY("z", 90)] }],
+    openFields: [],
+    maxBodyBytes: MAX_BATCH_BODY_BYTES,
+    okStatuses: [200, 201, 207],
+  },
+  "get-task": {
+    strictQuery: false,
+    query: { include: { valid: () => "content", check: (v) => v === "content" } },
+    okStatuses: [200],
+  },
+  "cancel-task": { strictQuery: true, okStatuses: [200] },
+  openapi: { strictQuery: false, okStatuses: [200] },
+  "pause-topic": { strictQuery: true, okStatuses: [200] },
+  "resume-topic": { strictQuery: true, okStatuses: [200] },
+  "list-topics": { strictQuery: false, okStatuses: [200] },
+  "get-topic": { strictQuery: false, okStatuses: [200] },
+  "reschedule-task": {
+    strictQuery: false,
+    bodies: () => [{ delay_seconds: 600 }, { due_at: iso(900) }, { timing_moment: NOW / 1000 + 1200 }],
+    oddValues: {
+      delay_seconds: [0, -0, 0.5, 1e-9, 31_536_000, 31_536_001, 1e21, Number.MAX_SAFE_INTEGER],
+      due_at: ODD_TIMESTAMPS,
+      timing_moment: [0, 1, NOW / 1000 - 1, NOW / 1000 + 0.5, 253_402_300_799, 8.64e12, 1e21],
+    },
+    okStatuses: [200],
+  },
+  "run-task": { strictQuery: true, okStatuses: [200] },
+  "cancel-group": {
+    strictQuery: true,
+    query: {
+      group: { valid: () => "a" },
+      limit: { valid: () => "10", check: limitCheck(1000) },
+      cursor: { valid: () => "x", check: forged },
+    },
+    openParams: ["value"],
+    okStatuses: [200],
+  },
+  "list-tasks": {
+    strictQuery: true,
+    baseQuery: () => ({ topic: "demo", group: "a" }),
+    query: {
+      topic: { valid: () => "demo", check: (v) => (knownTopic(v) ? undefined : false) },
+      group: { valid: () => "a" },
+      status: { valid: () => "failed" },
+      limit: { valid: () => "10", check: limitCheck(100) },
+      cursor: { valid: () => "x", check: forged },
+      subscriber: { valid: () => "audit" },
+    },
+    okStatuses: [200],
+  },
+  "replay-task": {
+    strictQuery: false,
+    query: { subscriber: { valid: () => "audit" } },
+    okStatuses: [202],
+    validPick: 3,
+  },
+  "replay-topic": {
+    strictQuery: false,
+    oddValues: {
+      task_ids: [
+        [],
+        [""],
+        ["x".repeat(201)],
+        Array.from({ length: 1001 }, (_, i) => `demo.x.0.${i}`),
+        Array.from({ length: 1000 }, () => "demo._.0.00000000000000000000000000"),
+        ["__proto__", "constructor"],
+      ],
+      error_contains: ["", "%", "\u0000", "x".repeat(201), "HTTP"],
+      failed_after: ODD_TIMESTAMPS,
+      failed_before: ODD_TIMESTAMPS,
+      cursor: forgedCursors("demo", "demo#x"),
+    },
+    bodies: (s) => [
+      { failed_after: iso(-60), failed_before: iso(60), error_contains: "HTTP", dry_run: false },
+      { task_ids: [s.tasks.failed], dry_run: true },
+      {},
+    ],
+    okStatuses: [200],
+  },
+  "create-schedule": {
+    strictQuery: false,
+    bodies: () => [
+      SCHEDULE_BODY,
+      {
+        ...SCHEDULE_BODY,
+        cron: "*/5 * * * *",
+        deliver_by: "order_id",
+        start_at: iso(-3600),
+        end_at: iso(86_400),
+      },
+      { ...SCHEDULE_BODY, cron: "@daily", timezone: "Europe/Berlin", start_at: iso(3600) },
+    ],
+    openFields: ["content"],
+    oddValues: {
+      cron: [
+        "* * * * * *",
+        "*/1 * * * * *",
+        "0 0 30 2 *",
+        "0 0 31 4 *",
+        "59 23 31 12 *",
+        "0 0 29 2 1",
+        "@yearly",
+        "@reboot",
+        "0 0 L * *",
+        "0 0 ? * 5#5",
+        "0 0 1W * *",
+        "* * * * * * *",
+        "60 * * * *",
+        "*/0 * * * *",
+        "1-0 * * * *",
+        "0-59/1 0-23 1-31 1-12 0-7",
+        `${"1,".repeat(100)}1 * * * *`,
+        "\u0000 * * * *",
+      ],
+      timezone: [
+        "Etc/GMT+12",
+        "Etc/GMT-14",
+        "Pacific/Kiritimati",
+        "America/St_Johns",
+        "Asia/Kathmandu",
+        "Australia/Lord_Howe",
+        "utc",
+        "Europe/berlin",
+        "GMT+1",
+        "+05:30",
+        "../../etc/passwd",
+        "Mars/Olympus",
+        "UTC\u0000",
+      ],
+      start_at: ODD_TIMESTAMPS,
+      end_at: ODD_TIMESTAMPS,
+      deliver_by: ["order_id", "", "__proto__", "content.order_id", "x".repeat(128)],
+      callback: [{ url: "http://127.0.0.1/x" }, { url: "https://169.254.169.254/latest" }, { url: "" }, {}],
+    },
+    okStatuses: [201],
+  },
+  "get-schedule": { strictQuery: false, okStatuses: [200] },
+  "list-schedules": {
+    strictQuery: true,
+    baseQuery: () => ({ topic: "demo" }),
+    query: {
+      topic: { valid: () => "demo", check: (v) => (knownTopic(v) ? undefined : false) },
+      limit: { valid: () => "10", check: limitCheck(100) },
+      cursor: { valid: () => "x", check: forged },
+    },
+    okStatuses: [200],
+  },
+  "pause-schedule": { strictQuery: false, okStatuses: [200] },
+  "resume-schedule": { strictQuery: false, okStatuses: [200] },
+  "delete-schedule": { strictQuery: false, okStatuses: [200] },
+  "list-destinations": { strictQuery: false, okStatuses: [200] },
+  "reset-destination": {
+    strictQuery: true,
+    query: { topic: { valid: () => "demo", check: (v) => (knownTopic(v) ? undefined : false) } },
+    okStatuses: [200],
+  },
+};
+
+type Route = (typeof API_ROUTES)[number];
+const methodOf = (route: Route) => route.routeKey.split(" ")[0] as string;
+const paramsOf = (route: Route) => [...route.routeKey.matchAll(/\{(\w+)\}/g)].map((m) => m[1] as string);
+
+/** Each path parameter's real values (what `pick` chooses from) and whether a value names something. */
+function paramValues(
+  route: Route,
+  name: string,
+  s: Seeds,
+): { real: string[]; known: (v: string) => boolean } {
+  const spec = SPECS[route.name];
+  if (spec?.openParams?.includes(name)) return { real: ["a", "b", "c", "d"], known: (v) => v !== "" };
+  if (name === "topic") return { real: [...TOPICS], known: knownTopic };
+  // Host names are case-insensitive: the route lower-cases one before it looks.
+  if (name === "host") return { real: [s.host], known: (v) => v.toLowerCase() === s.host };
+  if (name === "id" && route.routeKey.includes("/v1/schedules/")) {
+    const ids = Object.values(s.schedules);
+    return { real: ids, known: (v) => ids.includes(v) };
+  }
+  if (name === "id") {
+    const ids = Object.values(s.tasks);
+    // The route's own target first: the plain request names it.
+    const pick = spec?.validPick ?? 0;
+    return { real: [...ids.slice(pick), ...ids.slice(0, pick)], known: (v) => ids.includes(v) };
+  }
+  throw new Error(`route ${route.routeKey}: no values for path parameter {${name}}; add them to paramValues`);
+}
+
+function paramValue(plan: ParamPlan, real: readonly string[]): string {
+  if (plan.kind === "hostile") return plan.value;
+  const base = real[plan.pick % real.length] as string;
+  if (plan.kind === "real") return base;
+  return (ID_MUTATIONS[plan.mutation] as IdMutation)(base, plan.p, plan.odd);
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// From a plan to a request, and the reasons it must be refused.
+// ---------------------------------------------------------------------------------------------------------
+
+interface Built {
+  readonly req: Req;
+  /** Why the request must be refused (empty: it may succeed). */
+  readonly refuse: string[];
+  /** The exact status it must get, where one check alone decides. */
+  readonly status?: number;
+}
+
+/** The segment as a client would send it (a lone surrogate, which no URL can hold, as is). */
+function pathSegment(value: string): string {
+  try {
+    return encodeURIComponent(value);
+  } catch {
+    return value;
+  }
+}
+
+function buildParams(route: Route, plan: RoutePlan, s: Seeds, refuse: string[]) {
+  const names = paramsOf(route);
+  const values: Record<string, string> = {};
+  names.forEach((name, i) => {
+    const { real, known } = paramValues(route, name, s);
+    const value = paramValue(plan.params[i] ?? { kind: "real", pick: 0 }, real);
+    values[name] = value;
+    if (!known(value))
+      refuse.push(`path parameter ${name}=${JSON.stringify(value.slice(0, 40))} names nothing`);
+  });
+  let rawPath = route.routeKey.split(" ")[1] as string;
+  for (const [name, value] of Object.entries(values))
+    rawPath = rawPath.replace(`{${name}}`, pathSegment(value));
+  if (names.length === 0) return { rawPath };
+  switch (plan.paramShape) {
+    case "none":
+      refuse.push("no path parameters");
+      return { rawPath };
+    case "empty":
+      refuse.push("empty path parameters");
+      return { rawPath, pathParameters: {} };
+    case "other-names":
+      refuse.push("path parameters under other names");
+      return {
+        rawPath,
+        pathParameters: Object.fromEntries(names.map((n) => [n.toUpperCase(), values[n] as string])),
+      };
+    case "extra":
+      return { rawPath, pathParameters: { ...values, extra: "x" } };
+    default:
+      return { rawPath, pathParameters: values };
+  }
+}
+
+/** The route's reading of a query key (own keys only: `__proto__` and `constructor` are keys like any other). */
+function queryKeyOf(spec: RouteSpec, key: string): QueryKey | undefined {
+  return spec.query && Object.hasOwn(spec.query, key) ? spec.query[key] : undefined;
+}
+
+function queryValueText(
+  spec: RouteSpec,
+  key: string,
+  plan: QueryPlan["pairs"][number]["value"],
+  s: Seeds,
+): string {
+  switch (plan.kind) {
+    case "valid":
+      return queryKeyOf(spec, key)?.valid(s) ?? "x";
+    case "number":
+      return plan.text;
+    case "cursor": {
+      const cursors = forgedCursors("demo", "demo#x");
+      return cursors[plan.pick % cursors.length] as string;
+    }
+    default:
+      return plan.text;
+  }
+}
+
+function buildQuery(route: Route, plan: QueryPlan, s: Seeds, refuse: string[]): string {
+  const spec = SPECS[route.name] as RouteSpec;
+  const known = Object.keys(spec.query ?? {});
+  const params = new URLSearchParams(spec.baseQuery?.(s) ?? {});
+  for (const pair of plan.pairs) {
+    const key =
+      typeof pair.key === "number" ? (known[pair.key % Math.max(1, known.length)] ?? "foo") : pair.key;
+    params.append(key, queryValueText(spec, key, pair.value, s));
+  }
+  const raw = [params.toString(), plan.raw].filter((part) => part !== "").join("&");
+  // A route that changes something refuses what it does not read: ignored, `?dry_run=true` or `?subscriber=…`
+  // would act on more than the caller asked for. A read may ignore it.
+  const strict = spec.strictQuery || methodOf(route) !== "GET";
+  const seen = new Set<string>();
+  for (const [key, value] of new URLSearchParams(raw)) {
+    if (seen.has(key)) refuse.push(`query parameter ${JSON.stringify(key)} repeated`);
+    seen.add(key);
+    const read = queryKeyOf(spec, key);
+    if (!read && strict) refuse.push(`unknown query parameter ${JSON.stringify(key.slice(0, 40))}`);
+    if (read?.check?.(value) === false) refuse.push(`query ${key}=${JSON.stringify(value.slice(0, 40))}`);
+  }
+  return raw;
+}
+
+const jsonType = (v: unknown) => (v === null ? "null" : Array.isArray(v) ? "array" : typeof v);
+
+/** The body text a plan makes of the route's valid body, and whether that text is certainly refused. */
+function buildBody(spec: RouteSpec, plan: RoutePlan, s: Seeds, refuse: string[]): string | undefined {
+  const bodies = spec.bodies?.(s) ?? [{}];
+  const valid = JSON.parse(JSON.stringify(bodies[plan.variant % bodies.length])) as Record<string, unknown>;
+  const fields = Object.keys(valid);
+  const field = (i: number) => fields[i % Math.max(1, fields.length)] as string;
+  const open = (name: string) => spec.openFields?.includes(name) ?? false;
+  const text = JSON.stringify(valid);
+  const withRaw = (name: string, token: string) =>
+    `{${fields.map((f) => `${JSON.stringify(f)}:${f === name ? token : JSON.stringify(valid[f])}`).join(",")}}`;
+  const edit = plan.body;
+  switch (edit.kind) {
+    case "valid":
+      return text;
+    case "none":
+      refuse.push("no body");
+      return undefined;
+    case "truncated":
+      refuse.push("truncated JSON");
+      return text.slice(0, Math.floor(edit.p * text.length));
+    case "garbage": {
+      let parsed: unknown;
+      try {
+        parsed = JSON.parse(edit.text);
+      } catch {
+        parsed = undefined;
+      }
+      if (jsonType(parsed) !== "object") refuse.push("not a JSON object");
+      return edit.text;
+    }
+    case "not-object":
+      refuse.push("not a JSON object");
+      return edit.text;
+    case "wrong-type": {
+      if (fields.length === 0) return text;
+      const name = field(edit.field);
+      const value = WRONG_VALUES[edit.value];
+      if (!open(name) && jsonType(value) !== jsonType(valid[name])) refuse.push(`${name} of the wrong type`);
+      return JSON.stringify({ ...valid, [name]: value });
+    }
+    case "unknown-field":
+      refuse.push(`unknown field ${edit.name.slice(0, 20)}`);
+      return `${text.slice(0, -1)}${fields.length ? "," : ""}${JSON.stringify(edit.name)}:1}`;
+    case "duplicate-field": {
+      if (fields.length === 0) return text;
+      const name = field(edit.field);
+      refuse.push(`${name} twice`);
+      return `{${JSON.stringify(name)}:${JSON.stringify(valid[name])},${text.slice(1)}`;
+    }
+    case "odd-number": {
+      if (fields.length === 0) return text;
+      const name = field(edit.field);
+      if (!open(name) && jsonType(valid[name]) !== "number") refuse.push(`${name} a number`);
+      return withRaw(name, ODD_NUMBER_TOKENS[edit.token] as string);
+    }
+    case "odd-time": {
+      if (fields.length === 0) return text;
+      const name = field(edit.field);
+      if (!open(name) && jsonType(valid[name]) !== "string") refuse.push(`${name} a string`);
+      return withRaw(name, JSON.stringify(ODD_TIMESTAMPS[edit.time]));
+    }
+    case "huge": {
+      // Whitespace after the value is still the valid body: refused only for its size.
+      if (edit.bytes > (spec.maxBodyBytes ?? MAX_REQUEST_BODY_BYTES)) refuse.push(`${edit.bytes} bytes`);
+      return text + " ".repeat(edit.bytes);
+    }
+    case "gzip":
+      refuse.push("a gzip body");
+      return text;
+    case "odd-value": {
+      const odd = Object.entries(spec.oddValues ?? {});
+      if (odd.length === 0) return text;
+      const [name, values] = odd[edit.field % odd.length] as [string, readonly unknown[]];
+      return JSON.stringify({ ...valid, [name]: values[edit.value % values.length] });
+    }
+  }
+}
+
+function buildHeaders(plan: RoutePlan["headers"], takesJson: boolean, refuse: string[]) {
+  if (plan.noHeaders) {
+    if (takesJson) refuse.push("no content-type");
+    return undefined;
+  }
+  const headers: Record<string, string> = { ...plan.extra };
+  delete headers["content-type"];
+  const type = plan.contentType === undefined ? undefined : CONTENT_TYPES[plan.contentType];
+  if (type !== undefined) headers["content-type"] = type;
+  if (
+    takesJson &&
+    !["application/json", "application/json; charset=utf-8", "APPLICATION/JSON"].includes(type ?? "")
+  )
+    refuse.push(`content-type ${type}`);
+  if (plan.conflictingSpelling && type !== undefined) {
+    headers["Content-Type"] = type === "text/plain" ? "application/json" : "text/plain";
+    refuse.push("two content-types");
+  }
+  if (plan.contentEncoding !== undefined) headers["content-encoding"] = plan.contentEncoding;
+  return headers;
+}
+
+function build(route: Route, plan: RoutePlan, s: Seeds): Built {
+  const spec = SPECS[route.name] as RouteSpec;
+  const refuse: string[] = [];
+  const routeMethod = methodOf(route);
+  const method =
+    plan.method === "route"
+      ? routeMethod
+      : plan.method === "lower"
+        ? routeMethod.toLowerCase()
+        : plan.method === "none"
+          ? undefined
+          : plan.method;
+  const wrongMethod = !isMethod(method, routeMethod);
+  if (wrongMethod) refuse.push(`method ${JSON.stringify(method)}`);
+  const { rawPath, pathParameters } = buildParams(route, plan, s, refuse);
+  const rawQuery = buildQuery(route, plan.query, s, refuse);
+  const takesJson = spec.bodies !== undefined;
+  const bodyRefusals: string[] = [];
+  let body = buildBody(spec, plan, s, bodyRefusals);
+  let headers = buildHeaders(plan.headers, takesJson && body !== undefined, bodyRefusals);
+  let base64 = false;
+  if (plan.body.kind === "gzip" && body !== undefined) {
+    body = gzipSync(body).toString("base64");
+    base64 = true;
+    headers = { ...headers, "content-encoding": "gzip" };
+  } else if (plan.base64 === true && body !== undefined) {
+    body = Buffer.from(body, "utf8").toString("base64");
+    base64 = true;
+  } else if (plan.base64 === "lie") base64 = true;
+  if (takesJson && plan.base64 !== "lie") refuse.push(...bodyRefusals);
+  // A route that acts and takes no body refuses one that says anything, as it refuses a query parameter: ignored,
+  // `POST …/run` with {"delay_seconds":90} would run the task now. Empty, or `{}`, says nothing.
+  const sent = body === undefined ? "" : base64 ? Buffer.from(body, "base64").toString("latin1") : body;
+  if (!takesJson && routeMethod !== "GET" && !/^\s*(\{\s*\})?\s*$/.test(sent))
+    refuse.push("a body on a route that takes none");
+  const conflict = headers?.["Content-Type"] !== undefined;
+  if (!(takesJson && plan.base64 !== "lie") && conflict) refuse.push("two content-types");
+  const req: Req = {
+    method,
+    rawPath,
+    rawQuery,
+    headers,
+    pathParameters,
+    ...(body !== undefined ? { body } : {}),
+    base64,
+  };
+  return { req, refuse, ...(wrongMethod && !conflict ? { status: 405 } : {}) };
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// The runner.
+// ---------------------------------------------------------------------------------------------------------
+
+async function runCase(route: Route, plan: RoutePlan): Promise<void> {
+  const { w, s } = await seeded();
+  const { req, refuse, status: exact } = build(route, plan, s);
+  const before = snapshot(w);
+  const res = await call(w.handler(route.name), req);
+  const body = checkEnvelope(res, req, route.name === "openapi");
+  const after = snapshot(w);
+  checkNoPollution();
+  const status = res.statusCode ?? 0;
+  const why = `${refuse.join("; ")} → ${status} ${res.body?.slice(0, 300)}`;
+  if (refuse.length > 0) expect(status, `accepted: ${why}`).toBeGreaterThanOrEqual(400);
+  if (exact !== undefined) {
+    expect(status, why).toBe(exact);
+    expect(res.headers?.allow).toBe(methodOf(route));
+  }
+  if (status >= 300 || methodOf(route) === "GET") {
+    expect(after, `${status}: the store, a timer, a queue or the switch changed: ${why}`).toEqual(before);
+  }
+  if (status === 404) expect((body as unknown as ErrorShape).error.code).toBe("not_found");
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// What the properties found, each kept as the request fast-check shrank it to (the seed and path of the run that
+// found it in the comment: `FC_SEED=… FC_PATH=…` replays it with the generator of that commit).
+// ---------------------------------------------------------------------------------------------------------
+
+/** The plain request plus `?foo=x`: a parameter the route does not read. */
+const UNREAD_QUERY: RoutePlan = {
+  ...PLAIN_PLAN,
+  query: { pairs: [{ key: "foo", value: { kind: "valid" } }], raw: "" },
+};
+
+const FOUND: readonly { readonly route: string; readonly found: string; readonly plan: RoutePlan }[] = [
+  // Routes that change something ignored a query parameter they do not read, and acted: a caller narrowing the
+  // action (`POST /v1/topics/demo/replay?dry_run=true`, `DELETE /v1/schedules/{id}?topic=…`) got it done in full.
+  { route: "add-task", found: "seed -722297757, path 9:0", plan: UNREAD_QUERY },
+  { route: "add-tasks-batch", found: "seed -1552694139, path 26:0:0", plan: UNREAD_QUERY },
+  { route: "reschedule-task", found: "seed 1042814329, path 116:0:0:0:0:0", plan: UNREAD_QUERY },
+  { route: "replay-topic", found: "seed -925397954, path 6:0:0:0:0:0", plan: UNREAD_QUERY },
+  { route: "create-schedule", found: "seed 1507523955, path 45:0:0", plan: UNREAD_QUERY },
+  { route: "pause-schedule", found: "seed -628122470, path 1:0:0:0", plan: UNREAD_QUERY },
+  { route: "resume-schedule", found: "seed 1832316245, path 0:0:0:0:0", plan: UNREAD_QUERY },
+  {
+    route: "delete-schedule",
+    found: "seed -1819637894, path 7:0:0:0:0:0:0:0:0:0:0:0:0:0:0",
+    plan: UNREAD_QUERY,
+  }, // A task replay took any query key besides `subscriber` and ignored it (`?subscribers=audit`, a typo, replayed
+  // every subscriber's copy).
+  { route: "replay-task", found: "by the rule above, probed directly", plan: UNREAD_QUERY },
+  // Routes that act and take no body ignored one and acted in full: DELETE /v1/tasks/{id} with
+  // {"subscriber":"audit"} cancelled every copy, POST …/run with {"delay_seconds":90} ran the task now.
+  ...(
+    [
+      ["cancel-task", "seed -1196285591, path 4"],
+      ["run-task", "seed -484395714, path 5:0:0"],
+      ["pause-topic", "seed -656993931, path 17:0:0"],
+      ["resume-topic", "seed -313409005, path 15"],
+      ["cancel-group", "seed 835163551, path 22:0:0:0:0:0:0:0:0:0"],
+      ["replay-task", "seed -1744622173"],
+      ["pause-schedule", "seed -888875831, path 16:0"],
+      ["resume-schedule", "seed -1046172601, path 11"],
+      ["delete-schedule", "seed 1093438685, path 7"],
+      ["reset-destination", "seed 142672230, path 14:0"],
+    ] as const
+  ).map(([route, found]) => ({
+    route,
+    found,
+    plan: { ...PLAIN_PLAN, body: { kind: "garbage" as const, text: '{"subscriber":"audit"}' } },
+  })),
+  // A bulk replay whose body was JSON `null` read it as `{}`, no filter: every dead-lettered task of the topic
+  // replayed, 200 (FC_RUNS_SCALE=8).
+  {
+    route: "replay-topic",
+    found: "seed 1355855545, path 404:1:1",
+    plan: { ...PLAIN_PLAN, body: { kind: "not-object", text: "null" } },
+  },
+];
+
+function routeNamed(name: string): Route {
+  const route = API_ROUTES.find((r) => r.name === name);
+  if (!route) throw new Error(`no route ${name} in the table`);
+  return route;
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// The batch route, item by item: the single add's hostile cases as items of one batch.
+// ---------------------------------------------------------------------------------------------------------
+
+/** An add case usable as a batch item: its body is plain JSON text and it carries nothing in headers. */
+function asItem(c: Case): { text: string; expect: Case["expect"] } | undefined {
+  const text = (c.req.body ?? "").replace(/^\uFEFF/, "");
+  const headerKey = Object.keys(c.req.headers ?? {}).some((h) => h.toLowerCase() === "idempotency-key");
+  if (c.req.base64 || headerKey || text.trim() === "") return undefined;
+  try {
+    JSON.parse(text);
+  } catch {
+    return undefined;
+  }
+  return { text, expect: c.expect };
+}
+
+const batchItem = fc
+  .oneof(
+    plainValidReq.map((v) => validCase("valid", v)),
+    wrongTypeCase,
+    unknownFieldCase,
+    oddTimingCase,
+    unicodeCase,
+    exactNumberCase,
+  )
+  .map(asItem)
+  .filter((item): item is NonNullable<ReturnType<typeof asItem>> => item !== undefined);
+
+interface BatchResult {
+  readonly status: number;
+  readonly task_id?: string;
+  readonly error?: ErrorShape["error"];
+}
+
+async function runBatchCase(items: readonly NonNullable<ReturnType<typeof asItem>>[]): Promise<void> {
+  const { w } = await seeded();
+  const req: Req = {
+    method: "POST",
+    rawPath: "/v1/tasks/batch",
+    headers: { "content-type": "application/json" },
+    body: `{"tasks":[${items.map((i) => i.text).join(",")}]}`,
+  };
+  const before = snapshot(w);
+  const res = await call(w.handler("add-tasks-batch"), req);
+  const body = checkEnvelope(res, req, false);
+  const after = snapshot(w);
+  checkNoPollution();
+  if ((res.statusCode ?? 0) >= 300) {
+    // A refusal of the whole batch (a key twice somewhere in the raw JSON): nothing written.
+    expect(after, res.body).toEqual(before);
+    return;
+  }
+  const results = body.results as BatchResult[];
+  expect(results.length, res.body).toBe(items.length);
+  const created = new Set<string>();
+  results.forEach((result, i) => {
+    const e = (items[i] as (typeof items)[number]).expect;
+    const where = `item ${i}: ${items[i]?.text.slice(0, 200)} → ${JSON.stringify(result).slice(0, 300)}`;
+    expect(result.status, where).toBeLessThan(500);
+    if (e.kind === "valid") expect(result.status, where).toBe(201);
+    if (e.kind === "refused") expect(result.status, where).toBeGreaterThanOrEqual(400);
+    if (result.status === 201) created.add(String(result.task_id));
+    if (result.status >= 400) expect(CODES_BY_STATUS[result.status], where).toContain(result.error?.code);
+  });
+  // Only the items answered 201 were stored and armed; nothing else changed.
+  const beforeIds = new Set(before.tasks.map(([id]) => id));
+  expect(new Set(after.tasks.map(([id]) => id).filter((id) => !beforeIds.has(id)))).toEqual(created);
+  expect(after.tasks.filter(([id]) => beforeIds.has(id))).toEqual(before.tasks);
+  const armed = [
+    ...after.armed.slice(before.armed.length).map((a) => a.taskId),
+    ...after.schedulesCreated.slice(before.schedulesCreated.length).map((c) => c.taskId),
+  ];
+  expect(new Set(armed)).toEqual(created);
+  expect(armed.length).toBe(created.size);
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// The `$default` route: every request no row took.
+// ---------------------------------------------------------------------------------------------------------
+
+function routePattern(route: Route): RegExp {
+  const path = (route.routeKey.split(" ")[1] as string)
+    .split("/")
+    .map((seg) => (/^\{\w+\}$/.test(seg) ? "[^/]+" : seg.replace(/[.*+?^${}()|[\]\\]/g, "\\$&")))
+    .join("/");
+  return new RegExp(`^${path}$`);
+}
+
+const unmatchedPlan = fc.record({
+  method: fc.oneof(
+    fc.constantFrom(
+      "GET",
+      "POST",
+      "PATCH",
+      "DELETE",
+      "PUT",
+      "HEAD",
+      "OPTIONS",
+      "get",
+      "",
+      " GET",
+      "G\u0000ET",
+    ),
+    fc.string({ maxLength: 8 }),
+  ),
+  path: fc.option(
+    fc.oneof(
+      fc.constantFrom(
+        "/",
+        "",
+        "//",
+        "/v1",
+        "/v1/",
+        "/v1/tasks/",
+        "/v1//tasks",
+        "/V1/tasks",
+        "/v1/tasks/a/b/c",
+      ),
+      fc.constantFrom("/v1/tasks/%2e%2e", "/v1/tasks/..", "/v1/tasks/\u0000", "/v1/x".repeat(500), "/v1/😀"),
+      fc.string({ maxLength: 40 }).map((t) => `/v1/${t}`),
+    ),
+    { nil: undefined },
+  ),
+  plan: routePlan,
+});
+
+/** Modest: 25 routes × RUNS cases, each seeding a fresh world; well under a minute on two shared cores. */
+const RUNS = 60;
+const TIMEOUT_MS = 60_000 * SCALE;
+
+describe("hostile input: every route of the table", { timeout: TIMEOUT_MS }, () => {
+  it("every route is covered: a spec, a handler, values for its path parameters", async () => {
+    const { s } = await seeded();
+    for (const route of API_ROUTES) {
+      expect(SPECS[route.name], `route ${route.name} (${route.routeKey}) has no spec here`).toBeDefined();
+      expect(factories.get(route.name), `${route.entry} exports no createHandler`).toBeTypeOf("function");
+      for (const name of paramsOf(route)) expect(() => paramValues(route, name, s)).not.toThrow();
+    }
+    expect(Object.keys(SPECS).sort()).toEqual(API_ROUTES.map((r) => r.name).sort());
+    expect(factories.get(DEFAULT_ROUTE.name), `${DEFAULT_ROUTE.entry} exports no createHandler`).toBeTypeOf(
+      "function",
+    );
+  });
+
+  it.each(API_ROUTES.map((route) => [route.routeKey, route] as const))(
+    "%s: the plain valid request succeeds (the harness reaches the route's service)",
+    async (_key, route) => {
+      const { w, s } = await seeded();
+      const { req, refuse } = build(route, PLAIN_PLAN, s);
+      expect(refuse).toEqual([]);
+      const res = await call(w.handler(route.name), req);
+      checkEnvelope(res, req, route.name === "openapi");
+      expect(SPECS[route.name]?.okStatuses, res.body?.slice(0, 300)).toContain(res.statusCode);
+    },
+  );
+
+  it.each(FOUND)("found: $route ($found)", async ({ route, plan }) => {
+    await runCase(routeNamed(route), plan);
+  });
+
+  it("$default (unmatched-route): any method and path is a 404, or a 405 whose Allow lists the path's methods", async () => {
+    await fc.assert(
+      fc.asyncProperty(unmatchedPlan, async ({ method, path, plan }) => {
+        const { w, s } = await seeded();
+        const route = API_ROUTES[plan.variant % API_ROUTES.length] as Route;
+        const built = build(route, { ...plan, method: "route" }, s);
+        const rawPath = path ?? built.req.rawPath;
+        const req: Req = { ...built.req, method, rawPath };
+        const before = snapshot(w);
+        const res = await call(w.handler(DEFAULT_ROUTE.name), req);
+        checkEnvelope(res, req, false);
+        // Two spellings of a header with different values are refused first (400), as on every route.
+        const conflict = req.headers?.["Content-Type"] !== undefined;
+        expect(conflict ? [400] : [404, 405], res.body).toContain(res.statusCode);
+        if (res.statusCode === 405) {
+          // Only a path some route has, and only that path's other methods.
+          const allowed = API_ROUTES.filter((r) => routePattern(r).test(rawPath ?? "")).map(methodOf);
+          expect(allowed.length).toBeGreaterThan(0);
+          expect(String(res.headers?.allow).split(", ").sort()).toEqual([...new Set(allowed)].sort());
+        }
+        expect(snapshot(w)).toEqual(before);
+      }),
+      runs(RUNS * 3),
+    );
+  });
+
+  it("POST /v1/tasks/batch with hostile items: each item answered as its own add would be, only 201s stored", async () => {
+    await fc.assert(
+      fc.asyncProperty(fc.array(batchItem, { minLength: 1, maxLength: 6 }), runBatchCase),
+      runs(RUNS),
+    );
+  });
+
+  it.each(API_ROUTES.map((route) => [route.routeKey, route] as const))(
+    "%s: hostile requests get a structured 4xx and change nothing, or a 2xx where valid",
+    async (_key, route) => {
+      await fc.assert(
+        fc.asyncProperty(routePlan, (plan) => runCase(route, plan)),
+        runs(RUNS),
+      );
+    },
+  );
+});
