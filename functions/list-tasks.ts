@@ -2,6 +2,11 @@ import type { Logger } from "@aws-lambda-powertools/logger";
 import { DynamoDBClient } from "@aws-sdk/client-dynamodb";
 import { createAwsClient } from "#shared/adapters/aws-clients.js";
 import { DynamoTaskStore } from "#shared/adapters/dynamo-task-store.js";
+import {
+  topicSettingsFromEnvironment,
+  type WithTopicSettings,
+  withCurrentSettings,
+} from "#shared/adapters/topic-settings.js";
 import { type HttpHandler, httpRoute } from "#shared/api/http-route.js";
 import { loadEnvironmentConfig } from "#shared/config/index.js";
 import { ENV, requireEnv } from "#shared/runtime/env.js";
@@ -13,10 +18,13 @@ const env = requireEnv([ENV.environment, ENV.tableName]);
 const config = loadEnvironmentConfig(env.PUNCTUAL_ENV);
 const logger = createFunctionLogger(config);
 
-export function createHandler(deps: ListTasksDeps & { readonly logger: Logger }): HttpHandler {
+/** The topic's current settings per invocation: `&subscriber=` names a subscriber the runtime settings may add. */
+export function createHandler(
+  deps: ListTasksDeps & WithTopicSettings & { readonly logger: Logger },
+): HttpHandler {
   return httpRoute({ method: "GET", logger: deps.logger }, async (request) => ({
     statusCode: 200,
-    body: await listTasks(deps, request.event.queryStringParameters),
+    body: await listTasks(await withCurrentSettings(deps), request.event.queryStringParameters),
   }));
 }
 
@@ -24,4 +32,5 @@ export const handler = createHandler({
   store: new DynamoTaskStore({ client: createAwsClient(DynamoDBClient), tableName: env.TABLE_NAME }),
   config,
   logger,
+  settings: topicSettingsFromEnvironment(config, logger),
 });

@@ -215,7 +215,8 @@ export const API_ROUTES = [
     memoryMb: 256,
     // `get`: a fan-out task's row shows its subscribers' copies (issue 14, point 3).
     store: ["listGroup", "listFailed", "get"],
-    grants: [],
+    // `?subscriber=` checks the topic's current subscribers, which the runtime settings may change.
+    grants: ["topic-settings:read"],
   },
   {
     name: "replay-task",

@@ -1,9 +1,12 @@
-import { describe, expect, it } from "vitest";
+import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2, Context } from "aws-lambda";
+import { describe, expect, it, vi } from "vitest";
+import { StaticTopicSettings } from "#shared/adapters/topic-settings.js";
 import { encodeCursor } from "#shared/api/cursor.js";
+import { parseConfig } from "#shared/config/index.js";
 import { addTask } from "#shared/services/add-task.js";
 import { listTasks } from "#shared/services/list-tasks.js";
 import { refusal } from "../../support/refusal.js";
-import { fixture, NOW } from "./fakes.js";
+import { fixture, NOW, silentLogger, testConfig } from "./fakes.js";
 
 async function addGroup(f: ReturnType<typeof fixture>, order: string, delays: number[]): Promise<string[]> {
   const ids: string[] = [];
@@ -115,5 +118,52 @@ describe("listTasks: failed", () => {
       [ids[0], "failed"],
     ]);
     expect(list.next_cursor).toBeNull();
+  });
+});
+
+describe("the list-tasks handler: topic settings without a deploy", () => {
+  it("lists a subscriber's lane of a topic whose subscribers the runtime settings added (no 400 not_fan_out)", async () => {
+    vi.stubEnv("PUNCTUAL_ENV", "local");
+    vi.stubEnv("TABLE_NAME", "punctual-local-tasks");
+    vi.stubEnv("AWS_REGION", "us-east-1");
+    const { createHandler } = await import("#functions/list-tasks.js");
+    vi.unstubAllEnvs();
+    const deployed = testConfig();
+    const current = parseConfig({
+      name: "test",
+      system: { allowedCallbackHosts: ["*"] },
+      topics: {
+        demo: {
+          deliverBy: "order_id",
+          subscribers: [
+            { id: "billing", url: "https://billing.example.com/h" },
+            { id: "audit", url: "https://audit.example.com/h" },
+          ],
+        },
+      },
+    });
+    const handler = createHandler({
+      store: fixture().store,
+      config: deployed,
+      settings: new StaticTopicSettings(current),
+      logger: silentLogger(),
+    });
+    const query = { topic: "demo", group: "o-1", subscriber: "audit" };
+    const event = {
+      version: "2.0",
+      routeKey: "GET /v1/tasks",
+      rawPath: "/v1/tasks",
+      rawQueryString: new URLSearchParams(query).toString(),
+      queryStringParameters: query,
+      headers: {},
+      requestContext: { http: { method: "GET", path: "/v1/tasks" }, requestId: "r-1" },
+      isBase64Encoded: false,
+    } as unknown as APIGatewayProxyEventV2;
+    const context = { awsRequestId: "r-1", getRemainingTimeInMillis: () => 10_000 } as unknown as Context;
+
+    const out = (await handler(event, context)) as APIGatewayProxyStructuredResultV2;
+
+    expect(JSON.parse(String(out.body))).toEqual({ tasks: [], next_cursor: null });
+    expect(out.statusCode).toBe(200);
   });
 });
