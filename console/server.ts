@@ -130,9 +130,10 @@ async function serveFile(pathname: string, distDir: string, res: http.ServerResp
 export function refusalOf(req: http.IncomingMessage, isCall: boolean): string | undefined {
   const host = req.headers.host ?? "";
   if (!/^(127\.\d+\.\d+\.\d+|localhost|\[::1\])(:\d+)?$/.test(host))
-    return `the console answers only loopback host names, not "${host}"`;
+    return `only loopback host names are served here, not "${echoed(host)}"`;
   const origin = req.headers.origin;
-  if (origin !== undefined && origin !== `http://${host}`) return `cross-origin request from ${origin}`;
+  if (origin !== undefined && origin !== `http://${host}`)
+    return `cross-origin request from ${echoed(origin)}`;
   if (isCall && req.headers[CONSOLE_HEADER] !== "1")
     return `console calls carry the ${CONSOLE_HEADER} header`;
   return undefined;

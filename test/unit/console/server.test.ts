@@ -156,4 +156,30 @@ describe("consoleHandler", () => {
     });
     expect([unmarked.status, crossSite.status, rebound]).toEqual([403, 403, 403]);
   });
+
+  it("names a refused host in a message that fits any server it guards, cut to a bounded echo", async () => {
+    // Prepare: a rebound name far longer than any echo we allow.
+    const host = `${"a".repeat(2000)}.evil.example`;
+
+    // Act
+    const answer = await new Promise<string>((resolve, reject) => {
+      const req = http.get(
+        `${origin}/console/api/metrics?topic=orders`,
+        { headers: { ...marked, host } },
+        (res) => {
+          let text = "";
+          res.setEncoding("utf8").on("data", (chunk) => {
+            text += chunk;
+          });
+          res.once("end", () => resolve(text));
+        },
+      );
+      req.once("error", reject);
+    });
+
+    // Assess
+    expect(answer).toContain("only loopback host names are served here");
+    expect(answer).not.toContain("the console");
+    expect(answer.length).toBeLessThan(400);
+  });
 });
