@@ -58,7 +58,7 @@ describe("the route table", () => {
         ),
       ),
       "cancel-group": [ENV.scheduleGroupName, ENV.tableName],
-      "list-tasks": [ENV.tableName],
+      "list-tasks": [ENV.topology, ENV.tableName].sort(),
       "replay-task": [ENV.topology, ENV.tableName],
       "replay-topic": [ENV.topology, ENV.tableName],
       "get-schedule": [ENV.tableName],
