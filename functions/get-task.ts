@@ -14,10 +14,13 @@ const config = loadEnvironmentConfig(env.PUNCTUAL_ENV);
 const logger = createFunctionLogger(config);
 
 export function createHandler(deps: GetTaskDeps & { readonly logger: Logger }): HttpHandler {
-  return httpRoute({ method: "GET", logger: deps.logger, pathParameters: ["id"] }, async (request) => ({
-    statusCode: 200,
-    body: await getTask(deps, request.pathParameter("id"), request.event.queryStringParameters),
-  }));
+  return httpRoute(
+    { method: "GET", logger: deps.logger, pathParameters: ["id"], noQuery: false },
+    async (request) => ({
+      statusCode: 200,
+      body: await getTask(deps, request.pathParameter("id"), request.event.queryStringParameters),
+    }),
+  );
 }
 
 export const handler = createHandler({

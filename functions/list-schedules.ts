@@ -22,7 +22,7 @@ export interface ListSchedulesHandlerDeps {
 }
 
 export function createHandler(deps: ListSchedulesHandlerDeps): HttpHandler {
-  return httpRoute({ method: "GET", logger: deps.logger }, async (request) => ({
+  return httpRoute({ method: "GET", logger: deps.logger, noQuery: false }, async (request) => ({
     statusCode: 200,
     body: await listSchedules(deps, request.event.queryStringParameters),
   }));

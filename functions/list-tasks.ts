@@ -22,7 +22,7 @@ const logger = createFunctionLogger(config);
 export function createHandler(
   deps: ListTasksDeps & WithTopicSettings & { readonly logger: Logger },
 ): HttpHandler {
-  return httpRoute({ method: "GET", logger: deps.logger }, async (request) => ({
+  return httpRoute({ method: "GET", logger: deps.logger, noQuery: false }, async (request) => ({
     statusCode: 200,
     body: await listTasks(await withCurrentSettings(deps), request.event.queryStringParameters),
   }));

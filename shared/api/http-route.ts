@@ -46,9 +46,10 @@ export interface RouteOptions {
   readonly pathParameters?: readonly string[];
   /**
    * The route takes no query parameters: any is a 400 naming it, before the handler acts. Defaults to true for
-   * every route that changes something (any method but GET): ignored, a parameter would let the route act on more
-   * than the caller asked for (`POST …/replay?dry_run=true` replaying, `DELETE …?subscriber=…` cancelling every
-   * copy). Such a route that reads its own query says `false` and validates it with a strict schema.
+   * every route: ignored, a parameter would let a route act on more than the caller asked for (`POST
+   * …/replay?dry_run=true` replaying, `DELETE …?subscriber=…` cancelling every copy) or a read answer something
+   * else than asked (`GET /v1/destinations?topic=demo` listing every topic's hosts). A route that reads its own
+   * query says `false` and validates it with a strict schema.
    */
   readonly noQuery?: boolean;
   /**
@@ -95,7 +96,7 @@ export function httpRoute(
   // Every route but `$default` (ANY), whose answer is a 404 or 405 whatever the query.
   if (options.method !== "ANY") route.use(repeatedQueryGuard());
   const acts = options.method !== "GET" && options.method !== "ANY";
-  if (options.noQuery ?? acts) route.use(noQueryGuard());
+  if (options.noQuery ?? options.method !== "ANY") route.use(noQueryGuard());
   if (options.noBody ?? (acts && !options.jsonBody)) route.use(noBodyGuard());
   if (options.jsonBody) route.use(jsonBody({ maxBytes: options.maxBodyBytes }));
   return route.handler(async (event) => {

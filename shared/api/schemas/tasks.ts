@@ -83,7 +83,7 @@ export type TaskView = z.output<typeof taskViewSchema>;
  * `GET /v1/tasks/{id}?include=content`: the content too (the console's task view). Opt-in: content can be large
  * (up to the topic's maxPayloadBytes) and most reads want only the status. Lists never carry it.
  */
-export const getTaskQuerySchema = z.object({
+export const getTaskQuerySchema = z.strictObject({
   include: z.literal("content").optional().meta({ description: "`content`: add the task's content" }),
 });
 

@@ -376,8 +376,6 @@ interface RouteSpec {
   readonly query?: Readonly<Record<string, QueryKey>>;
   /** The query a valid request carries. */
   readonly baseQuery?: (s: Seeds) => Record<string, string>;
-  /** A GET route refuses a key it does not read (a strict query schema); every other route always does. */
-  readonly strictQuery: boolean;
   /** Valid JSON bodies, for routes that take one (a plan picks one to start from). */
   readonly bodies?: (s: Seeds) => readonly Record<string, unknown>[];
   /** Values of the right type that may still be odd for a field (each may be refused or taken: never a 5xx). */
@@ -407,31 +405,27 @@ const forged: Check = () => false;
 
 const SPECS: Readonly<Record<string, RouteSpec>> = {
   "add-task": {
-    strictQuery: false,
     bodies: () => [TASK_BODY("z", 60), { ...TASK_BODY("z", 60), delay_seconds: undefined, due_at: iso(600) }],
     openFields: ["content"],
     okStatuses: [201],
   },
   "add-tasks-batch": {
-    strictQuery: false,
     bodies: () => [{ tasks: [TASK_BODY("y", 60), TASK_BODY("z", 90)] }],
     openFields: [],
     maxBodyBytes: MAX_BATCH_BODY_BYTES,
     okStatuses: [200, 201, 207],
   },
   "get-task": {
-    strictQuery: false,
     query: { include: { valid: () => "content", check: (v) => v === "content" } },
     okStatuses: [200],
   },
-  "cancel-task": { strictQuery: true, okStatuses: [200] },
-  openapi: { strictQuery: false, okStatuses: [200] },
-  "pause-topic": { strictQuery: true, okStatuses: [200] },
-  "resume-topic": { strictQuery: true, okStatuses: [200] },
-  "list-topics": { strictQuery: false, okStatuses: [200] },
-  "get-topic": { strictQuery: false, okStatuses: [200] },
+  "cancel-task": { okStatuses: [200] },
+  openapi: { okStatuses: [200] },
+  "pause-topic": { okStatuses: [200] },
+  "resume-topic": { okStatuses: [200] },
+  "list-topics": { okStatuses: [200] },
+  "get-topic": { okStatuses: [200] },
   "reschedule-task": {
-    strictQuery: false,
     bodies: () => [{ delay_seconds: 600 }, { due_at: iso(900) }, { timing_moment: NOW / 1000 + 1200 }],
     oddValues: {
       delay_seconds: [0, -0, 0.5, 1e-9, 31_536_000, 31_536_001, 1e21, Number.MAX_SAFE_INTEGER],
@@ -440,9 +434,8 @@ const SPECS: Readonly<Record<string, RouteSpec>> = {
     },
     okStatuses: [200],
   },
-  "run-task": { strictQuery: true, okStatuses: [200] },
+  "run-task": { okStatuses: [200] },
   "cancel-group": {
-    strictQuery: true,
     query: {
       group: { valid: () => "a" },
       limit: { valid: () => "10", check: limitCheck(1000) },
@@ -452,7 +445,6 @@ const SPECS: Readonly<Record<string, RouteSpec>> = {
     okStatuses: [200],
   },
   "list-tasks": {
-    strictQuery: true,
     baseQuery: () => ({ topic: "demo", group: "a" }),
     query: {
       topic: { valid: () => "demo", check: (v) => (knownTopic(v) ? undefined : false) },
@@ -465,13 +457,11 @@ const SPECS: Readonly<Record<string, RouteSpec>> = {
     okStatuses: [200],
   },
   "replay-task": {
-    strictQuery: false,
     query: { subscriber: { valid: () => "audit" } },
     okStatuses: [202],
     validPick: 3,
   },
   "replay-topic": {
-    strictQuery: false,
     oddValues: {
       task_ids: [
         [],
@@ -494,7 +484,6 @@ const SPECS: Readonly<Record<string, RouteSpec>> = {
     okStatuses: [200],
   },
   "create-schedule": {
-    strictQuery: false,
     bodies: () => [
       SCHEDULE_BODY,
       {
@@ -550,9 +539,8 @@ const SPECS: Readonly<Record<string, RouteSpec>> = {
     },
     okStatuses: [201],
   },
-  "get-schedule": { strictQuery: false, okStatuses: [200] },
+  "get-schedule": { okStatuses: [200] },
   "list-schedules": {
-    strictQuery: true,
     baseQuery: () => ({ topic: "demo" }),
     query: {
       topic: { valid: () => "demo", check: (v) => (knownTopic(v) ? undefined : false) },
@@ -561,12 +549,11 @@ const SPECS: Readonly<Record<string, RouteSpec>> = {
     },
     okStatuses: [200],
   },
-  "pause-schedule": { strictQuery: false, okStatuses: [200] },
-  "resume-schedule": { strictQuery: false, okStatuses: [200] },
-  "delete-schedule": { strictQuery: false, okStatuses: [200] },
-  "list-destinations": { strictQuery: false, okStatuses: [200] },
+  "pause-schedule": { okStatuses: [200] },
+  "resume-schedule": { okStatuses: [200] },
+  "delete-schedule": { okStatuses: [200] },
+  "list-destinations": { okStatuses: [200] },
   "reset-destination": {
-    strictQuery: true,
     query: { topic: { valid: () => "demo", check: (v) => (knownTopic(v) ? undefined : false) } },
     okStatuses: [200],
   },
@@ -697,15 +684,15 @@ function buildQuery(route: Route, plan: QueryPlan, s: Seeds, refuse: string[]): 
     params.append(key, queryValueText(spec, key, pair.value, s));
   }
   const raw = [params.toString(), plan.raw].filter((part) => part !== "").join("&");
-  // A route that changes something refuses what it does not read: ignored, `?dry_run=true` or `?subscriber=…`
-  // would act on more than the caller asked for. A read may ignore it.
-  const strict = spec.strictQuery || methodOf(route) !== "GET";
+  // Every route refuses what it does not read: ignored, `?dry_run=true` or `?subscriber=…` would act on more than
+  // the caller asked for, and a read would answer something else than asked (`GET /v1/destinations?topic=demo`
+  // listing every topic's hosts, `?includes=content` no content).
   const seen = new Set<string>();
   for (const [key, value] of new URLSearchParams(raw)) {
     if (seen.has(key)) refuse.push(`query parameter ${JSON.stringify(key)} repeated`);
     seen.add(key);
     const read = queryKeyOf(spec, key);
-    if (!read && strict) refuse.push(`unknown query parameter ${JSON.stringify(key.slice(0, 40))}`);
+    if (!read) refuse.push(`unknown query parameter ${JSON.stringify(key.slice(0, 40))}`);
     if (read?.check?.(value) === false) refuse.push(`query ${key}=${JSON.stringify(value.slice(0, 40))}`);
   }
   return raw;
