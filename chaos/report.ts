@@ -71,7 +71,7 @@ export function formatReport(report: ChaosReport): string {
   row(
     "same-due tasks keyed out of lane order",
     f.keyedOutOfLaneOrder.length,
-    mark(f.keyedOutOfLaneOrder.length === 0),
+    `${mark(f.keyedOutOfLaneOrder.length === 0)} (${f.sameDuePairsChecked} same-due pairs checked)`,
   );
   row("delivered before due", f.deliveredBeforeDue.length, mark(f.deliveredBeforeDue.length === 0));
   row(

@@ -80,6 +80,8 @@ export interface Findings {
    * order: the later one would be delivered first, and the order check above, which follows the ids, cannot see it.
    */
   readonly keyedOutOfLaneOrder: readonly { group: string; earlier: string; later: string }[];
+  /** Neighbouring same-due pairs of a group (in id order) checked against the lane order. */
+  readonly sameDuePairsChecked: number;
   readonly duplicates: {
     /** Tasks with more than one successful callback. */
     readonly tasks: number;
@@ -245,13 +247,15 @@ export function verify(
   const orderViolations: OrderViolation[] = [];
   const keyedOutOfLaneOrder: Findings["keyedOutOfLaneOrder"][number][] = [];
   let pairs = 0;
+  let sameDuePairs = 0;
   for (const [group, members] of groups) {
     if (members.length < 2) continue;
     members.sort(bySortKey);
     for (const [x, y] of members.slice(1).map((y, i) => [members[i], y] as const)) {
       const [a, b] = [x?.task.laneOrder, y.task.laneOrder];
-      if (x && x.dueAtMs === y.dueAtMs && a !== undefined && b !== undefined && a > b)
-        keyedOutOfLaneOrder.push({ group, earlier: y.task.taskId, later: x.task.taskId });
+      if (!x || x.dueAtMs !== y.dueAtMs || a === undefined || b === undefined) continue;
+      sameDuePairs++;
+      if (a > b) keyedOutOfLaneOrder.push({ group, earlier: y.task.taskId, later: x.task.taskId });
     }
     for (let i = 0; i < members.length; i++) {
       const x = members[i] as (typeof members)[number];
@@ -289,6 +293,7 @@ export function verify(
     orderViolations,
     orderedPairsChecked: pairs,
     keyedOutOfLaneOrder,
+    sameDuePairsChecked: sameDuePairs,
     duplicates: {
       tasks: dupTasks,
       extraDeliveries: extra,

@@ -276,6 +276,7 @@ describe("verify: task ids against the client's lane order", () => {
     expect(f.keyedOutOfLaneOrder).toEqual([
       { group: expect.any(String), earlier: acceptedFirst.taskId, later: keyedFirst.taskId },
     ]);
+    expect(f.sameDuePairsChecked).toBe(1);
     expect(invariantsHold(f)).toBe(false);
   });
 
@@ -292,6 +293,7 @@ describe("verify: task ids against the client's lane order", () => {
       NOW,
     );
     expect(f.keyedOutOfLaneOrder).toEqual([]);
+    expect(f.sameDuePairsChecked).toBe(1);
   });
 });
 
