@@ -16,7 +16,14 @@ import type { TaskStatus } from "#shared/domain/task.js";
 import { topicSigningKey } from "#shared/security/signing.js";
 import { type BehaviourRates, DEFAULT_BEHAVIOUR_RATES, startFlakyReceiver } from "./flaky-receiver.js";
 import { type AcceptedTask, type Findings, isTerminal, verify } from "./verify.js";
-import { type PlannedTask, planWorkload, type WorkloadShape } from "./workload.js";
+import {
+  type PlannedBatch,
+  type PlannedStep,
+  type PlannedTask,
+  planBatches,
+  planWorkload,
+  type WorkloadShape,
+} from "./workload.js";
 
 export interface ChaosOptions {
   readonly seed: number;
@@ -64,6 +71,18 @@ export interface ClientStats {
   readonly cancelRequests: number;
   /** Latency of POST requests (ms): p50, p99, max. */
   readonly postLatencyMs: { readonly p50: number; readonly p99: number; readonly max: number };
+  /** Multi-item POST /v1/tasks/batch (their requests are among `posts`, answers as `multi-batch <status>`). */
+  readonly multiBatches: {
+    /** Batches planned and sent (each once, before copies, retries and repeats). */
+    readonly batches: number;
+    /** Items in them (tasks), and batches holding more than one group (or ungrouped tasks along). */
+    readonly items: number;
+    readonly mixed: number;
+    /** Requests for them: every copy, retry and repeat. */
+    readonly requests: number;
+    /** The items' answers inside 200 responses, by status. */
+    readonly itemAnswers: Record<string, number>;
+  };
 }
 
 export interface ChaosReport {
@@ -163,13 +182,16 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
       }
       const client = new ChaosClient(cloud.apiUrl, `${receiver.url}`, options.concurrency);
       const lanes = planWorkload(options.workload, options.seed);
+      const runners = options.workload.batches
+        ? planBatches(lanes, options.workload.batches, options.seed)
+        : lanes.map((lane) => lane.map((task): PlannedStep => ({ kind: "task", task })));
       const submitStarted = Date.now();
       const ticker = setInterval(
         () => progress(`sending: ${client.acceptedCount()} accepted, ${client.stats().posts} requests`),
         5_000,
       );
       try {
-        await Promise.all(lanes.map((lane) => client.runLane(lane)));
+        await Promise.all(runners.map((steps) => client.runSteps(steps)));
         await client.drain();
       } finally {
         clearInterval(ticker);
@@ -256,6 +278,50 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
   }
 }
 
+/** A 2xx for a task: which task, when the client got it, and its due time. */
+interface AddAnswer {
+  readonly taskId: string;
+  readonly atMs: number;
+  readonly dueAt: string;
+}
+
+/** One item's result in a batch answer. */
+interface BatchItemAnswer {
+  readonly status: number;
+  readonly task_id?: string;
+  readonly due_at?: string;
+}
+
+/** When a task is due: after a delay, or at a named time (its group's previous task's). */
+type DueSpec = { readonly due_at: string } | { readonly delay_seconds: number };
+
+/**
+ * A batch's item bodies, in request order, made once (every copy, retry and repeat sends exactly these). An item
+ * due with its group's previous task names the same due: that task's `due_at` when it was accepted in an earlier
+ * step, or the same `delay_seconds` when it is in this batch (the batch resolves every delay from one clock).
+ */
+export function batchBodies(
+  items: readonly PlannedTask[],
+  previousDue: ReadonlyMap<string | undefined, string>,
+  body: (task: PlannedTask, due: DueSpec) => Record<string, unknown>,
+): Record<string, unknown>[] {
+  const lastInBatch = new Map<string, DueSpec>();
+  return items.map((task) => {
+    const group = task.group;
+    const earlier = group !== undefined ? lastInBatch.get(group) : undefined;
+    const before = group !== undefined ? previousDue.get(group) : undefined;
+    const due: DueSpec = !task.sameDueAsPrevious
+      ? { delay_seconds: task.delayMs / 1000 }
+      : (earlier ?? (before ? { due_at: before } : { delay_seconds: task.delayMs / 1000 }));
+    if (group !== undefined) lastInBatch.set(group, due);
+    return body(task, due);
+  });
+}
+
+function count(counts: Record<string, number>, key: string): void {
+  counts[key] = (counts[key] ?? 0) + 1;
+}
+
 /** An HTTP answer as the chaos client sees it: status 0 when none came. */
 interface HttpAnswer {
   readonly status: number;
@@ -279,6 +345,11 @@ class ChaosClient {
   #repeats = 0;
   #copies = 0;
   #cancels = 0;
+  #multiBatches = 0;
+  #multiBatchItems = 0;
+  #mixedBatches = 0;
+  #multiBatchRequests = 0;
+  readonly #multiBatchItemAnswers: Record<string, number> = {};
   readonly #latencies: number[] = [];
   #inFlight = 0;
   readonly #waiting: (() => void)[] = [];
@@ -308,62 +379,127 @@ class ChaosClient {
       schedulerPathTasks: 0,
       cancelRequests: this.#cancels,
       postLatencyMs: percentiles(this.#latencies),
+      multiBatches: {
+        batches: this.#multiBatches,
+        items: this.#multiBatchItems,
+        mixed: this.#mixedBatches,
+        requests: this.#multiBatchRequests,
+        itemAnswers: { ...this.#multiBatchItemAnswers },
+      },
     };
   }
 
-  async runLane(lane: readonly PlannedTask[]): Promise<void> {
-    let previousDueAt: string | undefined;
-    for (const task of lane) {
-      const dueAt = task.sameDueAsPrevious && previousDueAt ? previousDueAt : undefined;
-      const body = {
-        topic: TOPIC,
-        ...(dueAt ? { due_at: dueAt } : { delay_seconds: task.delayMs / 1000 }),
-        content: {
-          chaos_id: task.clientKey,
-          ...(task.group !== undefined ? { order_id: task.group } : {}),
-        },
-        callback: { url: `${this.receiverUrl}/${task.path}/${task.clientKey}` },
-        // Half the idempotent tasks name their key in the body, half in the header (a batch item: the body).
-        ...(task.idempotencyKey && (task.viaBatch || task.clientKey.endsWith("0"))
-          ? { idempotency_key: task.idempotencyKey }
-          : {}),
-      };
-      const headers: Record<string, string> =
-        task.idempotencyKey && !task.viaBatch && !task.clientKey.endsWith("0")
-          ? { "idempotency-key": task.idempotencyKey }
-          : {};
-      if (task.copies > 1) this.#copies += task.copies - 1;
-      const answers = await Promise.all(
-        Array.from({ length: task.copies }, () => this.#addWithRetries(task, body, headers)),
-      );
-      const ok = answers.filter((a): a is NonNullable<typeof a> => a !== undefined);
-      if (ok.length === 0) {
-        this.#notAccepted++;
-        continue;
-      }
-      const first = ok.reduce((a, b) => (b.atMs < a.atMs ? b : a));
-      if (ok.some((a) => a.taskId !== first.taskId)) this.#idempotencyMismatches++;
-      const accepted: AcceptedTask = {
-        clientKey: task.clientKey,
-        taskId: first.taskId,
-        acceptedAtMs: first.atMs,
-      };
-      this.#accepted.set(task.clientKey, accepted);
-      previousDueAt = first.dueAt;
-      if (task.repeatAfterMs !== undefined) {
-        this.#background.push(
-          sleep(task.repeatAfterMs).then(async () => {
-            this.#repeats++;
-            const again = await this.#addWithRetries(task, body, headers);
-            if (again && again.taskId !== first.taskId) this.#idempotencyMismatches++;
-          }),
-        );
-      }
-      if (task.cancelAfterMs !== undefined) {
-        const at = Math.max(0, task.cancelAfterMs);
-        this.#background.push(sleep(at).then(() => this.#cancel(task.clientKey, first.taskId)));
-      }
+  /** A runner's steps one after another (each group's acceptance order is its lane order). */
+  async runSteps(steps: readonly PlannedStep[]): Promise<void> {
+    // The due time of each group's last accepted task: a task "due with the previous one" names it.
+    const previousDue = new Map<string | undefined, string>();
+    for (const step of steps) {
+      if (step.kind === "task") await this.#sendTask(step.task, previousDue);
+      else await this.#sendBatch(step.batch, previousDue);
     }
+  }
+
+  async #sendTask(task: PlannedTask, previousDue: Map<string | undefined, string>): Promise<void> {
+    const previousDueAt = task.group !== undefined ? previousDue.get(task.group) : undefined;
+    const dueAt = task.sameDueAsPrevious && previousDueAt ? previousDueAt : undefined;
+    const body = this.#body(task, dueAt ? { due_at: dueAt } : { delay_seconds: task.delayMs / 1000 }, false);
+    const headers: Record<string, string> =
+      task.idempotencyKey && !task.viaBatch && !task.clientKey.endsWith("0")
+        ? { "idempotency-key": task.idempotencyKey }
+        : {};
+    if (task.copies > 1) this.#copies += task.copies - 1;
+    const answers = await Promise.all(
+      Array.from({ length: task.copies }, () => this.#addWithRetries(task, body, headers)),
+    );
+    const first = this.#settle(task, answers);
+    if (!first) return;
+    if (task.group !== undefined) previousDue.set(task.group, first.dueAt);
+    if (task.repeatAfterMs !== undefined) {
+      this.#background.push(
+        sleep(task.repeatAfterMs).then(async () => {
+          this.#repeats++;
+          const again = await this.#addWithRetries(task, body, headers);
+          if (again && again.taskId !== first.taskId) this.#idempotencyMismatches++;
+        }),
+      );
+    }
+  }
+
+  /**
+   * A multi-item batch: its copies at once, each retried whole (same bodies, same keys) until every item answered
+   * 2xx or a final 4xx. An item is accepted at its first 2xx in any copy; the next step starts once all settled.
+   */
+  async #sendBatch(batch: PlannedBatch, previousDue: Map<string | undefined, string>): Promise<void> {
+    const bodies = batchBodies(batch.items, previousDue, (task, due) => this.#body(task, due, true));
+    this.#multiBatches++;
+    this.#multiBatchItems += batch.items.length;
+    if (new Set(batch.items.map((t) => t.group)).size > 1) this.#mixedBatches++;
+    if (batch.copies > 1) this.#copies += batch.copies - 1;
+    const copies = await Promise.all(
+      Array.from({ length: batch.copies }, () => this.#batchWithRetries(bodies)),
+    );
+    const firsts = batch.items.map((task, i) =>
+      this.#settle(
+        task,
+        copies.map((answers) => answers[i]),
+      ),
+    );
+    batch.items.forEach((task, i) => {
+      const first = firsts[i];
+      if (first && task.group !== undefined) previousDue.set(task.group, first.dueAt);
+    });
+    if (batch.repeatAfterMs === undefined) return;
+    this.#background.push(
+      sleep(batch.repeatAfterMs).then(async () => {
+        this.#repeats++;
+        const again = await this.#batchWithRetries(bodies);
+        again.forEach((answer, i) => {
+          const first = firsts[i];
+          if (answer && first && answer.taskId !== first.taskId) this.#idempotencyMismatches++;
+        });
+      }),
+    );
+  }
+
+  /** A task's add body; its key in the body for half the tasks, and always for a batch item. */
+  #body(task: PlannedTask, due: DueSpec, inBatch: boolean): Record<string, unknown> {
+    return {
+      topic: TOPIC,
+      ...due,
+      content: {
+        chaos_id: task.clientKey,
+        ...(task.group !== undefined ? { order_id: task.group } : {}),
+      },
+      callback: { url: `${this.receiverUrl}/${task.path}/${task.clientKey}` },
+      ...(task.idempotencyKey && (inBatch || task.viaBatch || task.clientKey.endsWith("0"))
+        ? { idempotency_key: task.idempotencyKey }
+        : {}),
+    };
+  }
+
+  /**
+   * A task's outcome from its copies' answers: accepted at the first 2xx (every copy must name the same task), or
+   * not accepted at all; its cancel scheduled.
+   */
+  #settle(task: PlannedTask, answers: readonly (AddAnswer | undefined)[]): AddAnswer | undefined {
+    const ok = answers.filter((a): a is AddAnswer => a !== undefined);
+    if (ok.length === 0) {
+      this.#notAccepted++;
+      return undefined;
+    }
+    const first = ok.reduce((a, b) => (b.atMs < a.atMs ? b : a));
+    if (ok.some((a) => a.taskId !== first.taskId)) this.#idempotencyMismatches++;
+    this.#accepted.set(task.clientKey, {
+      clientKey: task.clientKey,
+      taskId: first.taskId,
+      acceptedAtMs: first.atMs,
+      laneOrder: this.#accepted.size,
+    });
+    if (task.cancelAfterMs !== undefined) {
+      const at = Math.max(0, task.cancelAfterMs);
+      this.#background.push(sleep(at).then(() => this.#cancel(task.clientKey, first.taskId)));
+    }
+    return first;
   }
 
   /** Waits for repeats and cancels still running in the background. */
@@ -375,7 +511,7 @@ class ChaosClient {
     task: PlannedTask,
     body: Record<string, unknown>,
     headers: Record<string, string>,
-  ): Promise<{ taskId: string; atMs: number; dueAt: string } | undefined> {
+  ): Promise<AddAnswer | undefined> {
     for (let attempt = 0; attempt < 8; attempt++) {
       if (attempt > 0) await sleep(Math.min(3_000, 100 * 2 ** attempt));
       const answer = task.viaBatch
@@ -403,6 +539,39 @@ class ChaosClient {
     const answer = await this.#request("POST", "/v1/tasks/batch", { tasks: [body] });
     const item = (answer.json as { results?: { status: number }[] } | undefined)?.results?.[0];
     return answer.status === 200 && item ? { ...answer, status: item.status, json: item } : answer;
+  }
+
+  /**
+   * One copy of a multi-item batch, retried whole with the same bodies until every item answered 2xx (its first
+   * 2xx kept) or a 4xx other than 429 (final), at most 8 requests. Per item: its first 2xx, or undefined.
+   */
+  async #batchWithRetries(bodies: readonly Record<string, unknown>[]): Promise<(AddAnswer | undefined)[]> {
+    const accepted: (AddAnswer | undefined)[] = bodies.map(() => undefined);
+    const final = bodies.map(() => false);
+    for (let attempt = 0; attempt < 8 && final.some((done) => !done); attempt++) {
+      if (attempt > 0) await sleep(Math.min(3_000, 100 * 2 ** attempt));
+      const answer = await this.#request("POST", "/v1/tasks/batch", { tasks: bodies });
+      this.#latencies.push(answer.atMs - answer.sentAtMs);
+      this.#posts++;
+      this.#multiBatchRequests++;
+      count(this.#answers, `multi-batch ${answer.status === 0 ? "network" : String(answer.status)}`);
+      const results = (answer.json as { results?: BatchItemAnswer[] } | undefined)?.results;
+      if (answer.status !== 200 || results?.length !== bodies.length) {
+        // Refused whole (not a batch at all): nothing to retry.
+        if (answer.status >= 400 && answer.status < 500 && answer.status !== 429) final.fill(true);
+        continue;
+      }
+      results.forEach((item, i) => {
+        count(this.#multiBatchItemAnswers, String(item.status));
+        if (item.status === 200 || item.status === 201) {
+          final[i] = true;
+          const previous = accepted[i];
+          if (previous && previous.taskId !== item.task_id) this.#idempotencyMismatches++;
+          accepted[i] ??= { taskId: item.task_id ?? "", atMs: answer.atMs, dueAt: item.due_at ?? "" };
+        } else if (item.status >= 400 && item.status < 500 && item.status !== 429) final[i] = true;
+      });
+    }
+    return accepted;
   }
 
   async #cancel(clientKey: string, taskId: string): Promise<void> {

@@ -36,6 +36,16 @@ export function formatReport(report: ChaosReport): string {
     "  latency (ms) p50 / p99 / max",
     `${c.postLatencyMs.p50} / ${c.postLatencyMs.p99} / ${c.postLatencyMs.max}`,
   );
+  const m = c.multiBatches;
+  const itemAnswers = Object.entries(m.itemAnswers)
+    .sort(([a], [b]) => a.localeCompare(b))
+    .map(([k, v]) => `${k}: ${v}`)
+    .join(", ");
+  row(
+    "multi-item batches sent / requests",
+    `${m.batches} / ${m.requests}`,
+    `(${m.items} tasks, ${m.mixed} batches mixing groups; items answered ${itemAnswers || "–"})`,
+  );
   row("accepted (2xx)", f.accepted, `not accepted after 8 tries: ${c.notAccepted}`);
   row("  of which on the Scheduler path", c.schedulerPathTasks);
   row("idempotent repeats / concurrent copies", `${c.idempotentRepeats} / ${c.concurrentCopies}`);
@@ -57,6 +67,11 @@ export function formatReport(report: ChaosReport): string {
     "delivered after a successful cancel",
     f.deliveredAfterCancel.length,
     mark(f.deliveredAfterCancel.length === 0),
+  );
+  row(
+    "same-due tasks keyed out of lane order",
+    f.keyedOutOfLaneOrder.length,
+    `${mark(f.keyedOutOfLaneOrder.length === 0)} (${f.sameDuePairsChecked} same-due pairs checked)`,
   );
   row("delivered before due", f.deliveredBeforeDue.length, mark(f.deliveredBeforeDue.length === 0));
   row(
@@ -84,6 +99,7 @@ export function formatReport(report: ChaosReport): string {
     ["delivered after cancel", f.deliveredAfterCancel],
     ["early", f.deliveredBeforeDue],
     ["order violations", f.orderViolations],
+    ["keyed out of lane order", f.keyedOutOfLaneOrder],
     ["duplicates", f.duplicates.examples],
   ] as const) {
     if (items.length === 0) continue;

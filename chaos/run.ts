@@ -31,6 +31,12 @@ const program = new Command()
   .option("--lead <s>", "Scheduler lead before the due time", integer, 8)
   .option("--firing-window <s>", "Scheduler fires up to this late", integer, 5)
   .option("--visibility <s>", "visibility timeout of the consumed queues (0: the stack's own)", integer, 30)
+  .option(
+    "--multi-batch-share <p>",
+    "share of grouped tasks sent as runs of 2–8 in keyed multi-item batches",
+    probability,
+    0.3,
+  )
   .option("--concurrency <n>", "client requests in flight", integer, 48)
   .option("--settle-timeout <s>", "give up waiting this long after the last due time", integer, 600)
   .option("--json <file>", "also write the full report as JSON")
@@ -57,6 +63,7 @@ const cli = program.opts<{
   firingWindow: number;
   visibility: number;
   concurrency: number;
+  multiBatchShare: number;
   settleTimeout: number;
   json?: string;
   verbose: boolean;
@@ -77,6 +84,9 @@ const options: ChaosOptions = {
     sameDueShare: 0.25,
     poisonShare: 0.005,
     batchShare: 0.3,
+    // Runs of one group's tasks in one keyed batch, a third sharing their request with another group's run, some
+    // carrying ungrouped tasks along.
+    batches: { multiBatchShare: cli.multiBatchShare, mixedShare: 0.3, ungroupedRiderShare: 0.2 },
   },
   faultRate: cli.faultRate,
   slowRate: cli.slowRate,

@@ -13,6 +13,11 @@ export interface AcceptedTask {
   readonly taskId: string;
   /** When the client received the first 2xx for it (epoch ms). */
   readonly acceptedAtMs: number;
+  /**
+   * Its place in the client's acceptance order (increasing along each lane: one task after another, a batch's
+   * items in request order). Absent: not checked against the keys.
+   */
+  readonly laneOrder?: number;
   /** The outcome of the client's cancel, if it sent one (retried until the API gave a definite answer). */
   readonly cancel?: {
     readonly outcome: "cancelled" | "conflict" | "not-found" | "gave-up";
@@ -70,6 +75,13 @@ export interface Findings {
   readonly deliveredBeforeDue: readonly { taskId: string; earlyByMs: number }[];
   readonly orderViolations: readonly OrderViolation[];
   readonly orderedPairsChecked: number;
+  /**
+   * Tasks of one group due at the same time whose task ids (which order them) disagree with the client's lane
+   * order: the later one would be delivered first, and the order check above, which follows the ids, cannot see it.
+   */
+  readonly keyedOutOfLaneOrder: readonly { group: string; earlier: string; later: string }[];
+  /** Neighbouring same-due pairs of a group (in id order) checked against the lane order. */
+  readonly sameDuePairsChecked: number;
   readonly duplicates: {
     /** Tasks with more than one successful callback. */
     readonly tasks: number;
@@ -233,10 +245,18 @@ export function verify(
     else groups.set(key.pk, [entry]);
   }
   const orderViolations: OrderViolation[] = [];
+  const keyedOutOfLaneOrder: Findings["keyedOutOfLaneOrder"][number][] = [];
   let pairs = 0;
+  let sameDuePairs = 0;
   for (const [group, members] of groups) {
     if (members.length < 2) continue;
     members.sort(bySortKey);
+    for (const [x, y] of members.slice(1).map((y, i) => [members[i], y] as const)) {
+      const [a, b] = [x?.task.laneOrder, y.task.laneOrder];
+      if (!x || x.dueAtMs !== y.dueAtMs || a === undefined || b === undefined) continue;
+      sameDuePairs++;
+      if (a > b) keyedOutOfLaneOrder.push({ group, earlier: y.task.taskId, later: x.task.taskId });
+    }
     for (let i = 0; i < members.length; i++) {
       const x = members[i] as (typeof members)[number];
       const xOutcome = outcomeOf.get(x.task.taskId);
@@ -272,6 +292,8 @@ export function verify(
     deliveredBeforeDue,
     orderViolations,
     orderedPairsChecked: pairs,
+    keyedOutOfLaneOrder,
+    sameDuePairsChecked: sameDuePairs,
     duplicates: {
       tasks: dupTasks,
       extraDeliveries: extra,
@@ -297,6 +319,7 @@ export function invariantsHold(findings: Findings): boolean {
     findings.deliveredAfterCancel.length === 0 &&
     findings.deliveredBeforeDue.length === 0 &&
     findings.orderViolations.length === 0 &&
+    findings.keyedOutOfLaneOrder.length === 0 &&
     findings.duplicates.differentWebhookId === 0 &&
     findings.webhookIdMismatches === 0 &&
     findings.invalidSignatures === 0

@@ -28,6 +28,7 @@ describe("chaos", () => {
         sameDueShare: 0.25,
         poisonShare: 0.01,
         batchShare: 0.3,
+        batches: { multiBatchShare: 0.3, mixedShare: 0.3, ungroupedRiderShare: 0.2 },
       },
       faultRate: 0.05,
       slowRate: 0.01,
@@ -60,6 +61,8 @@ describe("chaos", () => {
     expect(f.webhookIdMismatches, text).toBe(0);
     expect(f.invalidSignatures, text).toBe(0);
     expect(report.client.idempotencyMismatches, text).toBe(0);
+    expect(f.keyedOutOfLaneOrder, text).toEqual([]);
+    expect(report.client.multiBatches.batches, text).toBeGreaterThan(0);
     // Everything accepted finished: delivered, dead-lettered or cancelled; the poison heads were dead-lettered.
     expect(f.outcomes.pending, text).toBe(0);
     expect(f.outcomes["dead-lettered"], text).toBeGreaterThan(0);

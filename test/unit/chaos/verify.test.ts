@@ -257,6 +257,46 @@ describe("verify: order within a group", () => {
   });
 });
 
+describe("verify: task ids against the client's lane order", () => {
+  const delivered = (tasks: AcceptedTask[]) =>
+    final(tasks.map((t): [AcceptedTask, TaskStatus] => [t, "delivered"]));
+
+  it("flags same-due tasks of a group whose ids sort against the order the client had them accepted", () => {
+    // Keyed out of lane order (as two racing copies of a batch could): ids say 0 then 1, the lane said 1 then 0.
+    const keyedFirst = { ...task(0, 1000), laneOrder: 2 };
+    const acceptedFirst = { ...task(1, 1000), laneOrder: 1 };
+    const f = verify(
+      [acceptedFirst, keyedFirst],
+      [callback(keyedFirst, 1000), callback(acceptedFirst, 1100)],
+      delivered([keyedFirst, acceptedFirst]),
+      NOW,
+    );
+    // Delivered in id order, so the order check itself sees nothing; the lane order does.
+    expect(f.orderViolations).toEqual([]);
+    expect(f.keyedOutOfLaneOrder).toEqual([
+      { group: expect.any(String), earlier: acceptedFirst.taskId, later: keyedFirst.taskId },
+    ]);
+    expect(f.sameDuePairsChecked).toBe(1);
+    expect(invariantsHold(f)).toBe(false);
+  });
+
+  it("accepts ids in lane order, different due times either way, and tasks without a lane order", () => {
+    const a = { ...task(0, 1000), laneOrder: 1 };
+    const b = { ...task(1, 1000), laneOrder: 2 };
+    const dueEarlierSentLater = { ...task(2, 500), laneOrder: 3 };
+    const unordered = task(2, 1000, 0, "h");
+    const alsoUnordered = { ...task(0, 1000, 0, "h"), laneOrder: 9 };
+    const f = verify(
+      [a, b, dueEarlierSentLater, unordered, alsoUnordered],
+      [],
+      delivered([a, b, dueEarlierSentLater, unordered, alsoUnordered]),
+      NOW,
+    );
+    expect(f.keyedOutOfLaneOrder).toEqual([]);
+    expect(f.sameDuePairsChecked).toBe(1);
+  });
+});
+
 describe("verify: unacknowledged tasks", () => {
   it("counts callbacks for task ids the client was never given", () => {
     const a = task(0, 1000);
