@@ -1,40 +1,13 @@
-/**
- * Least privilege per function, evaluated as AWS evaluates it (test/support/iam.ts): for every function of the
- * stack, each action below is allowed exactly when the function's code path makes the call. The lists name the
- * services' dependency types they come from; nothing here reads the policy text.
- */
-import { App, type CfnElement } from "aws-cdk-lib";
-import { Template } from "aws-cdk-lib/assertions";
 import type { IConstruct } from "constructs";
 import { beforeAll, describe, expect, it } from "vitest";
-import { addPunctualStack } from "#cdk/lib/app.js";
 import { PunctualFunction } from "#cdk/lib/constructs/punctual-function.js";
-import type { PunctualStack } from "#cdk/lib/punctual-stack.js";
-import type { PunctualConfig } from "#shared/config/index.js";
 import {
-  type CfnTemplateJson,
-  type DeployedTemplate,
-  deployedTemplate,
-  identityPoliciesOf,
-  roleMay,
-} from "../support/iam.js";
+  type DeployedStack as Deployed,
+  deployStack as deploy,
+  logicalIdOf as idOf,
+} from "../support/deployed-stack.js";
+import { identityPoliciesOf, roleMay } from "../support/iam.js";
 import { stackConfig } from "../support/stack-config.js";
-
-interface Deployed {
-  readonly stack: PunctualStack;
-  readonly aws: DeployedTemplate;
-}
-
-function deploy(config: PunctualConfig): Deployed {
-  const app = new App({ context: { "aws:cdk:bundling-stacks": [] } });
-  const stack = addPunctualStack(app, config);
-  const aws = deployedTemplate(Template.fromStack(stack).toJSON() as CfnTemplateJson, {
-    stackName: stack.stackName,
-  });
-  return { stack, aws };
-}
-
-const idOf = (d: Deployed, c: IConstruct) => d.stack.getLogicalId((c.node.defaultChild ?? c) as CfnElement);
 
 const environments: Record<string, Deployed> = {};
 beforeAll(() => {

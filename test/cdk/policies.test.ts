@@ -1,42 +1,13 @@
-/**
- * The stack's resource and trust policies, evaluated as AWS evaluates them (test/support/iam.ts): every alarm's
- * real ARN against the alarm topic policy, the Scheduler role's trust policy with the source AWS presents, and
- * every SQS queue policy. Nothing here looks for the strings we wrote; each case is an allow/deny decision.
- */
-import { App, type CfnElement } from "aws-cdk-lib";
-import { Template } from "aws-cdk-lib/assertions";
 import type { IConstruct } from "constructs";
 import { beforeAll, describe, expect, it } from "vitest";
-import { addPunctualStack } from "#cdk/lib/app.js";
-import type { PunctualStack } from "#cdk/lib/punctual-stack.js";
-import type { PunctualConfig } from "#shared/config/index.js";
 import {
-  type CfnTemplateJson,
-  type DeployedTemplate,
-  deployedTemplate,
-  evaluate,
-  OTHER_ACCOUNT,
-  resourcePolicyOf,
-  roleMay,
-  serviceMayAssume,
-} from "../support/iam.js";
+  type DeployedStack as Deployed,
+  deployStack as deploy,
+  logicalIdOf as idOf,
+} from "../support/deployed-stack.js";
+import { evaluate, OTHER_ACCOUNT, resourcePolicyOf, roleMay, serviceMayAssume } from "../support/iam.js";
 import { stackConfig } from "../support/stack-config.js";
 
-interface Deployed {
-  readonly stack: PunctualStack;
-  readonly aws: DeployedTemplate;
-}
-
-function deploy(config: PunctualConfig): Deployed {
-  const app = new App({ context: { "aws:cdk:bundling-stacks": [] } });
-  const stack = addPunctualStack(app, config);
-  const aws = deployedTemplate(Template.fromStack(stack).toJSON() as CfnTemplateJson, {
-    stackName: stack.stackName,
-  });
-  return { stack, aws };
-}
-
-const idOf = (d: Deployed, c: IConstruct) => d.stack.getLogicalId((c.node.defaultChild ?? c) as CfnElement);
 const arnOf = (d: Deployed, c: IConstruct): string => d.aws.resolve({ "Fn::GetAtt": [idOf(d, c), "Arn"] });
 
 const environments: Record<string, Deployed> = {};

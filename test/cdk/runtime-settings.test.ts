@@ -1,48 +1,18 @@
-/**
- * Topic settings without a deploy (issue 14.5): the AppConfig application, environment, hosted profile, validator,
- * deployment strategy and rollback monitor of the stack, and who may read the settings — evaluated as AWS
- * evaluates them (test/support/iam.ts) against the ARN AppConfig Data authorizes a session with:
- * `arn:aws:appconfig:<region>:<account>:application/<appId>/environment/<envId>/configuration/<profileId>`.
- */
-import { App, type CfnElement } from "aws-cdk-lib";
-import { Template } from "aws-cdk-lib/assertions";
-import type { IConstruct } from "constructs";
 import { beforeAll, describe, expect, it } from "vitest";
-import { addPunctualStack } from "#cdk/lib/app.js";
 import { TOPIC_SETTINGS_PROFILE_NAME } from "#cdk/lib/constructs/runtime-settings.js";
-import type { PunctualStack } from "#cdk/lib/punctual-stack.js";
-import type { PunctualConfig } from "#shared/config/index.js";
 import { applyRuntimeSettingsText, settingsDocumentOf } from "#shared/config/runtime-settings.js";
 import { TOPOLOGY_VARIABLE } from "#shared/contract/topology.js";
 import {
-  type CfnTemplateJson,
-  type DeployedTemplate,
-  deployedTemplate,
-  evaluate,
-  OTHER_ACCOUNT,
-  roleMay,
-  serviceMayAssume,
-} from "../support/iam.js";
+  type DeployedStack as Deployed,
+  deployStack as deploy,
+  logicalIdOf as idOf,
+} from "../support/deployed-stack.js";
+import { evaluate, OTHER_ACCOUNT, roleMay, serviceMayAssume } from "../support/iam.js";
 import { stackConfig } from "../support/stack-config.js";
 
 // biome-ignore lint/suspicious/noExplicitAny: CloudFormation JSON is untyped by nature.
 type Json = any;
 
-interface Deployed {
-  readonly stack: PunctualStack;
-  readonly config: PunctualConfig;
-  readonly aws: DeployedTemplate;
-  readonly template: CfnTemplateJson;
-}
-
-function deploy(config: PunctualConfig): Deployed {
-  const app = new App({ context: { "aws:cdk:bundling-stacks": [] } });
-  const stack = addPunctualStack(app, config);
-  const template = Template.fromStack(stack).toJSON() as CfnTemplateJson;
-  return { stack, config, template, aws: deployedTemplate(template, { stackName: stack.stackName }) };
-}
-
-const idOf = (d: Deployed, c: IConstruct) => d.stack.getLogicalId((c.node.defaultChild ?? c) as CfnElement);
 const only = (d: Deployed, type: string): [string, Json] => {
   const ids = d.aws.idsOfType(type);
   expect(ids, type).toHaveLength(1);

@@ -4,33 +4,18 @@
  * `arn:aws:lambda:<region>:<account>:event-source-mapping:<UUID>`, a queue by its queue ARN.
  */
 import { randomUUID } from "node:crypto";
-import { App, type CfnElement } from "aws-cdk-lib";
-import { Template } from "aws-cdk-lib/assertions";
 import type { IConstruct } from "constructs";
 import { beforeAll, describe, expect, it } from "vitest";
-import { addPunctualStack } from "#cdk/lib/app.js";
 import type { Topic } from "#cdk/lib/constructs/topic.js";
-import type { PunctualStack } from "#cdk/lib/punctual-stack.js";
 import type { ApiRouteName } from "#shared/api/routes.js";
-import type { PunctualConfig } from "#shared/config/index.js";
-import { type CfnTemplateJson, type DeployedTemplate, deployedTemplate, roleMay } from "../support/iam.js";
+import {
+  type DeployedStack as Deployed,
+  deployStack as deploy,
+  logicalIdOf as idOf,
+} from "../support/deployed-stack.js";
+import { roleMay } from "../support/iam.js";
 import { stackConfig } from "../support/stack-config.js";
 
-interface Deployed {
-  readonly stack: PunctualStack;
-  readonly aws: DeployedTemplate;
-}
-
-function deploy(config: PunctualConfig): Deployed {
-  const app = new App({ context: { "aws:cdk:bundling-stacks": [] } });
-  const stack = addPunctualStack(app, config);
-  const aws = deployedTemplate(Template.fromStack(stack).toJSON() as CfnTemplateJson, {
-    stackName: stack.stackName,
-  });
-  return { stack, aws };
-}
-
-const idOf = (d: Deployed, c: IConstruct) => d.stack.getLogicalId((c.node.defaultChild ?? c) as CfnElement);
 const arnOf = (d: Deployed, c: IConstruct): string => d.aws.resolve({ "Fn::GetAtt": [idOf(d, c), "Arn"] });
 const roleOf = (d: Deployed, name: ApiRouteName) => idOf(d, d.stack.api.functions[name].functionRole);
 
