@@ -73,6 +73,11 @@ const taskIdParams = z.object({ id: z.string().min(1).meta({ description: "the t
 const error = (description: string): ResponseSpec => ({ description, schema: errorBodySchema });
 
 /** Errors every JSON route may answer besides its own. */
+/** Every JSON-body route: the body must be uncompressed JSON (shared/api/middleware/json-body.ts). */
+const UNSUPPORTED_MEDIA_TYPE = error(
+  "send `content-type: application/json`, uncompressed: any `content-encoding` but `identity` (gzip, br, deflate, …) is refused before the body is read, with `Accept-Encoding: identity` (`unsupported_media_type`)",
+);
+
 export const COMMON_ERRORS: Readonly<Record<string, ResponseSpec>> = {
   "400": error(
     "the request is invalid (`validation_failed`, `invalid_json`, `unknown_topic`); a query parameter given more than once is a `validation_failed` naming it",
@@ -108,7 +113,7 @@ export const API_CONTRACT = {
       ),
       "409": error("the idempotency key was used with a different body (`idempotency_conflict`)"),
       "413": error("the content is larger than the topic allows (`payload_too_large`)"),
-      "415": error("send `content-type: application/json` (`unsupported_media_type`)"),
+      "415": UNSUPPORTED_MEDIA_TYPE,
     },
   },
   // Issue 13, scope L: batch add.
@@ -126,7 +131,7 @@ export const API_CONTRACT = {
       "413": error(
         "the body is over 4 MiB, or over 5 MiB once escaped into the function's event (`payload_too_large`)",
       ),
-      "415": error("send `content-type: application/json` (`unsupported_media_type`)"),
+      "415": UNSUPPORTED_MEDIA_TYPE,
     },
   },
   "GET /v1/tasks/{id}": {
@@ -225,7 +230,7 @@ export const API_CONTRACT = {
       "409": error(
         "the task is no longer scheduled, or was moved elsewhere (`conflict`, with `task_status`); a fan-out task or a subscriber's copy (`fan_out_unsupported`)",
       ),
-      "415": error("send `content-type: application/json` (`unsupported_media_type`)"),
+      "415": UNSUPPORTED_MEDIA_TYPE,
     },
   },
   "POST /v1/tasks/{id}/run": {
@@ -299,7 +304,7 @@ export const API_CONTRACT = {
         schema: errorBodySchema,
         headers: { "Retry-After": "seconds to wait before retrying" },
       },
-      "415": error("send `content-type: application/json` (`unsupported_media_type`)"),
+      "415": UNSUPPORTED_MEDIA_TYPE,
     },
   },
   // --- issue 14, point 4: recurring schedules (appended block) ---
@@ -319,7 +324,7 @@ export const API_CONTRACT = {
       "500": error(
         "the schedule may have been stored (`internal_error`): its store failed other than throttled, or the request timed out after it. A create has no idempotency key, so list the topic's schedules (`GET /v1/schedules?topic=`) before creating it again",
       ),
-      "415": error("send `content-type: application/json` (`unsupported_media_type`)"),
+      "415": UNSUPPORTED_MEDIA_TYPE,
     },
   },
   "GET /v1/schedules/{id}": {

@@ -197,6 +197,20 @@ export function unsupportedMediaType(received: string | undefined): HttpError {
   );
 }
 
+/**
+ * A body sent with a content coding (gzip, br, deflate, …): we take none, and say so, rather than decode the
+ * compressed bytes as text and answer "not valid UTF-8". `Accept-Encoding` names what would be taken (RFC 9110
+ * §15.5.16).
+ */
+export function unsupportedContentEncoding(received: string): HttpError {
+  return new HttpError(
+    415,
+    "unsupported_media_type",
+    `the request body must not be compressed: send it without content-encoding (or "identity"), received "${echoed(received)}"`,
+    { headers: { "accept-encoding": "identity" } },
+  );
+}
+
 /** A retryable refusal whose message we wrote ourselves, so it is shown even though it is a 5xx. */
 export function serviceUnavailable(
   message: string,

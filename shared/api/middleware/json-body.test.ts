@@ -1,3 +1,4 @@
+import { gzipSync } from "node:zlib";
 import type { Request } from "@middy/core";
 import type { APIGatewayProxyEventV2 } from "aws-lambda";
 import { isLosslessNumber } from "lossless-json";
@@ -8,11 +9,15 @@ import { isJsonContentType, jsonBody, MAX_REQUEST_BODY_BYTES, parsedBody } from 
 
 function eventWith(
   body: string,
-  options: { contentType?: string; base64?: boolean } = {},
+  options: { contentType?: string; base64?: boolean; contentEncoding?: string } = {},
 ): APIGatewayProxyEventV2 {
   const contentType = options.contentType ?? "application/json";
+  const encoding = options.contentEncoding;
   return {
-    headers: { "content-type": contentType },
+    headers: {
+      "content-type": contentType,
+      ...(encoding !== undefined ? { "content-encoding": encoding } : {}),
+    },
     body: options.base64 ? Buffer.from(body, "binary").toString("base64") : body,
     isBase64Encoded: options.base64 ?? false,
   } as unknown as APIGatewayProxyEventV2;
@@ -62,6 +67,54 @@ describe("jsonBody", () => {
     // Assess
     expect(refused?.status).toBe(415);
     expect(refused?.code).toBe("unsupported_media_type");
+  });
+
+  it("answers 415 for a gzip body, saying compressed bodies are not taken, not 400 'not valid UTF-8'", async () => {
+    // Prepare: what a client that compresses its requests sends through API Gateway (binary → base64).
+    const event = {
+      headers: { "content-type": "application/json", "content-encoding": "gzip" },
+      body: gzipSync('{"topic":"demo"}').toString("base64"),
+      isBase64Encoded: true,
+    } as unknown as APIGatewayProxyEventV2;
+
+    // Act
+    const refused = await parse(event);
+
+    // Assess
+    expect(refused?.status).toBe(415);
+    expect(refused?.code).toBe("unsupported_media_type");
+    expect(refused?.toBody().error.message).toBe(
+      'the request body must not be compressed: send it without content-encoding (or "identity"), received "gzip"',
+    );
+    expect(refused?.headers).toEqual({ "accept-encoding": "identity" });
+    expect(parsedBody(event)).toBeUndefined();
+  });
+
+  it("answers 415 for every content-encoding but identity, whatever the body, before reading it", async () => {
+    // Prepare: valid JSON as the body, so only the header can refuse it.
+    const encodings = ["br", "deflate", "GZIP", "deflate, gzip", "identity, gzip", "x-custom", "zstd"];
+
+    // Act
+    const outcomes = await Promise.all(
+      encodings.map((contentEncoding) => parse(eventWith('{"a":1}', { contentEncoding }))),
+    );
+
+    // Assess
+    expect(outcomes.map((e) => `${e?.status} ${e?.code}`)).toEqual(
+      encodings.map(() => "415 unsupported_media_type"),
+    );
+  });
+
+  it("takes a body whose content-encoding says identity (any case, listed, or empty)", async () => {
+    // Act
+    const events = ["identity", "Identity", " identity , IDENTITY ", ""].map((contentEncoding) =>
+      eventWith('{"a":1}', { contentEncoding }),
+    );
+    const outcomes = await Promise.all(events.map((event) => parse(event)));
+
+    // Assess
+    expect(outcomes).toEqual(events.map(() => undefined));
+    expect(events.map((event) => parsedBody(event) !== undefined)).toEqual(events.map(() => true));
   });
 
   it("answers 413 above the cap, measuring a base64 body decoded", async () => {

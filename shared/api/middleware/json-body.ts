@@ -1,6 +1,12 @@
 import type { MiddlewareObj } from "@middy/core";
 import type { APIGatewayProxyEventV2 } from "aws-lambda";
-import { invalidJson, payloadTooLarge, unsupportedMediaType, validationFailed } from "#shared/api/errors.js";
+import {
+  invalidJson,
+  payloadTooLarge,
+  unsupportedContentEncoding,
+  unsupportedMediaType,
+  validationFailed,
+} from "#shared/api/errors.js";
 import {
   lambdaEventBytes,
   MAX_EVENT_BODY_BYTES,
@@ -20,7 +26,7 @@ export function parsedBody(event: APIGatewayProxyEventV2): unknown {
 }
 
 /**
- * Takes a JSON body: 415 for another content type, 413 above either cap (bytes as sent, bytes once escaped into
+ * Takes a JSON body: 415 for a compressed body (any content-encoding but identity) or another content type, 413 above either cap (bytes as sent, bytes once escaped into
  * Lambda's event), 400 for empty, non-UTF-8 or malformed JSON. Runs after the header normaliser (it reads
  * `content-type` in lower case).
  *
@@ -35,6 +41,8 @@ export function jsonBody(
   const maxBytes = options.maxBytes ?? MAX_REQUEST_BODY_BYTES;
   return {
     before: async ({ event }) => {
+      const contentEncoding = event.headers?.["content-encoding"];
+      if (!isIdentityEncoding(contentEncoding)) throw unsupportedContentEncoding(contentEncoding ?? "");
       const contentType = event.headers?.["content-type"];
       if (!isJsonContentType(contentType)) throw unsupportedMediaType(contentType);
       const size = bodyBytes(event);
@@ -49,6 +57,18 @@ export function jsonBody(
       else throw invalidJson(parsed.message);
     },
   };
+}
+
+/**
+ * No content coding: the header absent, empty, or listing only `identity` (any case; API Gateway joins repeated
+ * headers with commas). Anything else (gzip, br, deflate, several) means the bytes are not the JSON text itself.
+ */
+export function isIdentityEncoding(value: string | undefined): boolean {
+  if (value === undefined) return true;
+  return value
+    .split(",")
+    .map((coding) => coding.trim().toLowerCase())
+    .every((coding) => coding === "" || coding === "identity");
 }
 
 /** `application/json`, optionally with `charset=utf-8` (JSON is UTF-8 by definition, RFC 8259). */

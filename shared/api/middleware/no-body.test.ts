@@ -53,4 +53,17 @@ describe("noBodyGuard", () => {
     // Assess
     expect(passed).toEqual([undefined, undefined, undefined, undefined, undefined, undefined, undefined]);
   });
+
+  it("lets a content-encoding header with no body through: the header alone says nothing", async () => {
+    // Prepare
+    const request = {
+      event: { headers: { "content-encoding": "gzip" }, body: undefined, isBase64Encoded: false },
+    } as unknown as Request<APIGatewayProxyEventV2>;
+
+    // Act
+    const passed = await outcome(request);
+
+    // Assess
+    expect(passed).toBeUndefined();
+  });
 });

@@ -269,7 +269,18 @@ export const headerPlan: fc.Arbitrary<HeaderPlan> = fc.record(
       { weight: 6, arbitrary: fc.constant(false) },
       { weight: 1, arbitrary: fc.constant(true) },
     ),
-    contentEncoding: fc.constantFrom("gzip", "br", "identity", "deflate, gzip", "x"),
+    contentEncoding: fc.constantFrom(
+      "gzip",
+      "br",
+      "identity",
+      "deflate, gzip",
+      "x",
+      "IDENTITY",
+      "",
+      "identity, identity",
+      "identity, gzip",
+      "zstd",
+    ),
     extra: fc.dictionary(
       fc.constantFrom(
         "x-http-method-override",

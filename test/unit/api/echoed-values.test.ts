@@ -6,6 +6,7 @@ import {
   HttpError,
   unknownSubscriber,
   unknownTopic,
+  unsupportedContentEncoding,
   unsupportedMediaType,
 } from "#shared/api/errors.js";
 import { headerGuard } from "#shared/api/middleware/header-guard.js";
@@ -60,8 +61,9 @@ describe("error answers cut every echoed caller value to 64 characters", () => {
     expectCut(fanOutCallback(HUGE));
   });
 
-  it("an unsupported content-type header value", () => {
+  it("an unsupported content-type or content-encoding header value", () => {
     expectCut(unsupportedMediaType(`text/${HUGE}`));
+    expectCut(unsupportedContentEncoding(`gzip, ${HUGE}`));
   });
 
   it("a header name given twice with different values", async () => {

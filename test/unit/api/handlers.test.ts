@@ -1,4 +1,5 @@
 import { randomUUID } from "node:crypto";
+import { gzipSync } from "node:zlib";
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2, Context } from "aws-lambda";
 import { afterEach, beforeAll, describe, expect, it, vi } from "vitest";
 import type { TaskStore } from "#shared/adapters/task-store.js";
@@ -245,6 +246,42 @@ describe("POST /v1/tasks", () => {
     },
   );
 
+  it("answers 415, stores nothing, for a compressed body (gzip, as base64) or any content-encoding but identity", async () => {
+    // Prepare
+    const { add, f } = setup();
+    const json = JSON.stringify(validBody);
+    const sends = [
+      { encoding: "gzip", body: gzipSync(json).toString("base64"), base64: true },
+      { encoding: "br", body: json, base64: false },
+      { encoding: "deflate, gzip", body: json, base64: false },
+    ];
+
+    // Act
+    const results = await Promise.all(
+      sends.map(({ encoding, body, base64 }) =>
+        add(
+          event("POST", "/v1/tasks", {
+            headers: { ...JSON_HEADERS, "Content-Encoding": encoding },
+            body,
+            base64,
+          }),
+          context,
+        ),
+      ),
+    );
+
+    // Assess
+    for (const result of results) {
+      expect(result.statusCode).toBe(415);
+      expect(parse(result).error).toMatchObject({
+        code: "unsupported_media_type",
+        message: expect.stringContaining("must not be compressed"),
+      });
+      expect(result.headers?.["accept-encoding"]).toBe("identity");
+    }
+    expect(f.store.tasks.size).toBe(0);
+  });
+
   it("answers 400 invalid_json for a missing body", async () => {
     const { add } = setup();
     const result = await add(event("POST", "/v1/tasks", { headers: JSON_HEADERS }), context);
@@ -429,6 +466,26 @@ describe("GET /v1/tasks/{id}", () => {
     expect((await get(event("GET", "/v1/tasks/"), context)).statusCode).toBe(404);
     expect((await get(event("POST", "/v1/tasks/x", { id: created.task_id }), context)).statusCode).toBe(405);
   });
+
+  it("answers a GET that carries a content-encoding header but no body as any GET", async () => {
+    // Prepare
+    const { add, get } = setup();
+    const created = parse(
+      await add(
+        event("POST", "/v1/tasks", { headers: JSON_HEADERS, body: JSON.stringify(validBody) }),
+        context,
+      ),
+    );
+
+    // Act
+    const found = await get(
+      event("GET", "/v1/tasks/x", { id: created.task_id, headers: { "Content-Encoding": "gzip" } }),
+      context,
+    );
+
+    // Assess
+    expect(found.statusCode).toBe(200);
+  });
 });
 
 describe("DELETE /v1/tasks/{id}", () => {
@@ -454,6 +511,26 @@ describe("DELETE /v1/tasks/{id}", () => {
     expect(parse(conflict).error).toMatchObject({ code: "conflict", task_status: "queued" });
 
     expect((await cancel(event("DELETE", "/v1/tasks/x", { id: "zzz" }), context)).statusCode).toBe(404);
+  });
+
+  it("cancels when the request carries a content-encoding header but no body", async () => {
+    // Prepare
+    const { add, cancel } = setup();
+    const created = parse(
+      await add(
+        event("POST", "/v1/tasks", { headers: JSON_HEADERS, body: JSON.stringify(validBody) }),
+        context,
+      ),
+    );
+
+    // Act
+    const result = await cancel(
+      event("DELETE", "/v1/tasks/x", { id: created.task_id, headers: { "content-encoding": "gzip" } }),
+      context,
+    );
+
+    // Assess
+    expect(result.statusCode).toBe(200);
   });
 });
 
