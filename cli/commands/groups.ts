@@ -1,10 +1,10 @@
 import type { Command } from "commander";
-import { InvalidArgumentError } from "commander";
 import type { PunctualClient } from "../../client/index.js";
 import { connect, type GlobalOptions } from "../connection.js";
 import { StoppedPartWay } from "../exit-codes.js";
 import { type CliIo, printResult } from "../output.js";
 import { Cursors } from "../paging.js";
+import { wholeNumber } from "../whole-number.js";
 
 interface CancelOptions {
   readonly topic: string;
@@ -12,13 +12,7 @@ interface CancelOptions {
   readonly limit?: number;
 }
 
-function pageSize(value: string): number {
-  const number = Number(value);
-  if (!Number.isInteger(number) || number < 1 || number > 1000) {
-    throw new InvalidArgumentError("must be a whole number from 1 to 1000");
-  }
-  return number;
-}
+const pageSize = wholeNumber(1, 1000);
 
 /**
  * `groups cancel --topic T --group V`: follows the API's cursor until the whole group is read, so the command

@@ -6,6 +6,7 @@ import type { AddTaskInput } from "../../client/index.js";
 import { connect, type GlobalOptions } from "../connection.js";
 import { BatchItemsFailed, EXIT, UsageError } from "../exit-codes.js";
 import { type CliIo, jsonLine, printResult, printRows, printTask, printTaskList } from "../output.js";
+import { wholeNumber } from "../whole-number.js";
 
 interface AddOptions {
   readonly topic: string;
@@ -320,13 +321,7 @@ interface ListOptions {
   readonly subscriber?: string;
 }
 
-function pageSize(value: string): number {
-  const number = Number(value);
-  if (!Number.isInteger(number) || number < 1 || number > 100) {
-    throw new InvalidArgumentError("must be a whole number from 1 to 100");
-  }
-  return number;
-}
+const pageSize = wholeNumber(1, 100);
 
 function listCommand(tasks: Command, io: CliIo): void {
   tasks

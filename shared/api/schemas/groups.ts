@@ -1,5 +1,6 @@
 /** Request schemas of the group routes (scope I2): the handler validates with them, the OpenAPI document shows them. */
 import * as z from "zod";
+import { PLAIN_DIGITS_NOTE, queryInteger } from "./query.js";
 
 /** Tasks read per call: bounded work (and Lambda time) however large the group. */
 export const MAX_GROUP_PAGE = 1_000;
@@ -25,13 +26,11 @@ export const cancelGroupQuerySchema = z
     group: groupValue.optional().meta({
       description: `the group, when the path's group is \`${GROUP_IN_QUERY}\` (and only then)`,
     }),
-    limit: z.coerce
-      .number()
-      .int()
-      .min(1)
-      .max(MAX_GROUP_PAGE)
+    limit: queryInteger({ min: 1, max: MAX_GROUP_PAGE })
       .optional()
-      .meta({ description: `tasks read this call (default and maximum ${MAX_GROUP_PAGE})` }),
+      .meta({
+        description: `tasks read this call (default and maximum ${MAX_GROUP_PAGE}), ${PLAIN_DIGITS_NOTE}`,
+      }),
     cursor: z
       .string()
       .min(1)

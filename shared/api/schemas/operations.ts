@@ -3,12 +3,13 @@
  * these schemas, the client parses with them, and the OpenAPI document is generated from them.
  */
 import * as z from "zod";
+import { PLAIN_DIGITS_NOTE, queryInteger } from "./query.js";
 import { taskViewSchema } from "./tasks.js";
 
 export const LIST_LIMIT_DEFAULT = 50;
 export const LIST_LIMIT_MAX = 100;
 
-/** `GET /v1/tasks`: exactly one of `group` and `status=failed`. Query strings are text, so `limit` is coerced. */
+/** `GET /v1/tasks`: exactly one of `group` and `status=failed`. `limit` in plain decimal digits (query.ts). */
 export const listTasksQuerySchema = z
   .strictObject({
     topic: z.string().min(1).max(64).meta({ description: "the topic" }),
@@ -22,13 +23,11 @@ export const listTasksQuerySchema = z
       .literal("failed")
       .optional()
       .meta({ description: "`failed`: list the topic's dead-lettered tasks, newest first" }),
-    limit: z.coerce
-      .number()
-      .int()
-      .min(1)
-      .max(LIST_LIMIT_MAX)
-      .default(LIST_LIMIT_DEFAULT)
-      .meta({ description: `page size, 1–${LIST_LIMIT_MAX} (default ${LIST_LIMIT_DEFAULT})` }),
+    limit: queryInteger({ min: 1, max: LIST_LIMIT_MAX })
+      .prefault(LIST_LIMIT_DEFAULT) // not default(): zod documents no default for a preprocessed input
+      .meta({
+        description: `page size, 1–${LIST_LIMIT_MAX} (default ${LIST_LIMIT_DEFAULT}), ${PLAIN_DIGITS_NOTE}`,
+      }),
     cursor: z.string().min(1).max(2048).optional().meta({ description: "the previous page's `next_cursor`" }),
     subscriber: z.string().min(1).max(64).optional().meta({
       description:

@@ -6,6 +6,7 @@ import * as z from "zod";
 import { contentSchema, MAX_CALLBACK_URL_LENGTH } from "#shared/domain/add-task-request.js";
 import { SCHEDULE_STATUSES } from "#shared/domain/schedule.js";
 import { LIST_LIMIT_DEFAULT, LIST_LIMIT_MAX } from "./operations.js";
+import { PLAIN_DIGITS_NOTE, queryInteger } from "./query.js";
 
 const dateTime = z.iso.datetime({
   offset: true,
@@ -77,13 +78,11 @@ export const scheduleParamsSchema = z.object({
 
 export const listSchedulesQuerySchema = z.strictObject({
   topic: z.string().min(1).max(64).meta({ description: "the topic" }),
-  limit: z.coerce
-    .number()
-    .int()
-    .min(1)
-    .max(LIST_LIMIT_MAX)
-    .default(LIST_LIMIT_DEFAULT)
-    .meta({ description: `page size, 1–${LIST_LIMIT_MAX} (default ${LIST_LIMIT_DEFAULT})` }),
+  limit: queryInteger({ min: 1, max: LIST_LIMIT_MAX })
+    .prefault(LIST_LIMIT_DEFAULT) // not default(): zod documents no default for a preprocessed input
+    .meta({
+      description: `page size, 1–${LIST_LIMIT_MAX} (default ${LIST_LIMIT_DEFAULT}), ${PLAIN_DIGITS_NOTE}`,
+    }),
   cursor: z.string().min(1).max(2048).optional().meta({ description: "the previous page's `next_cursor`" }),
 });
 

@@ -266,6 +266,25 @@ describe("cancelTask on a dead-lettered task (issue 12: discard)", () => {
     expect((await f.store.get(pending.task_id))?.status).toBe("scheduled");
   });
 
+  it("the group cancel refuses a limit not in plain decimal digits (0x10, 1e2, ' 5', +5, 05): 400 naming it, nothing cancelled", async () => {
+    // Prepare
+    const f = fixture();
+    const { body: pending } = await addTask(f.deps, { body: { ...body(60), content: { order_id: "o-7" } } });
+
+    for (const limit of ["0x10", "1e2", " 5", "+5", "05"]) {
+      // Act
+      const error = await refusal(cancelGroup(f.deps, { topic: "demo", value: "o-7" }, { limit }));
+
+      // Assess
+      expect(error, limit).toMatchObject({
+        status: 400,
+        code: "validation_failed",
+        issues: [{ path: "limit", message: expect.stringContaining("plain decimal digits") }],
+      });
+    }
+    expect((await f.store.get(pending.task_id))?.status).toBe("scheduled");
+  });
+
   it("the group cancel refuses another group's cursor (400, nothing cancelled) instead of skipping this group's first tasks", async () => {
     const f = fixture();
     const add = (order: string, delay: number) =>

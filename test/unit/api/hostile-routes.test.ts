@@ -394,12 +394,11 @@ interface RouteSpec {
 /** NOW plus that many seconds, as an RFC 3339 time. */
 const iso = (seconds: number) => new Date(NOW + seconds * 1000).toISOString();
 
+/** A number in a query string is taken only in plain decimal digits (no sign, space, leading zero, 0x, 1e2). */
 const limitCheck =
   (max: number): Check =>
-  (v) => {
-    const n = Number(v);
-    return v.trim() !== "" && Number.isInteger(n) && n >= 1 && n <= max;
-  };
+  (v) =>
+    /^[1-9][0-9]*$/.test(v) && Number(v) <= max;
 const knownTopic = (v: string): boolean => (TOPICS as readonly string[]).includes(v);
 const forged: Check = () => false;
 

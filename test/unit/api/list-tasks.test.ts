@@ -73,6 +73,18 @@ describe("listTasks: refusals (400, nothing read)", () => {
     expect(error.issues?.map((i) => i.path)).toContain(path);
   });
 
+  it.each(["0x10", "1e2", " 5", "5 ", "+5", "05", "-0", "1_0"])(
+    "limit %j: not plain decimal digits, a 400 naming it",
+    async (limit) => {
+      const f = fixture();
+      const error = await refusal(listTasks(f.deps, { topic: "demo", group: "g", limit }));
+      expect(error).toMatchObject({ status: 400, code: "validation_failed" });
+      expect(error.issues).toEqual([
+        { path: "limit", message: expect.stringContaining("plain decimal digits") },
+      ]);
+    },
+  );
+
   it.each([
     ["not base64url", "%%%"],
     ["not JSON", Buffer.from("{pk:").toString("base64url")],

@@ -683,6 +683,24 @@ describe("pause, resume, delete", () => {
     expect(h.schedule(id).expiresAt).toBeGreaterThan(h.clock.nowMs / 1000);
   });
 
+  it("refuses a list limit not in plain decimal digits (0x10, 1e2, ' 5', +5, 05) with a 400 naming it", async () => {
+    // Prepare
+    const h = harness();
+    await createSchedule(h.deps, body());
+
+    for (const limit of ["0x10", "1e2", " 5", "+5", "05"]) {
+      // Act
+      const error = await refusal(listSchedules(h.deps, { topic: "demo", limit }));
+
+      // Assess
+      expect(error, limit).toMatchObject({
+        status: 400,
+        code: "validation_failed",
+        issues: [{ path: "limit", message: expect.stringContaining("plain decimal digits") }],
+      });
+    }
+  });
+
   it("lists a topic's schedules page by page with a cursor only that list accepts", async () => {
     const h = harness();
     const ids = [];

@@ -1,0 +1,47 @@
+import { describe, expect, it } from "vitest";
+import { main } from "../../../cli/main.js";
+
+/** `--limit` takes what the API's `limit` takes: plain decimal digits, checked before any request is sent. */
+async function run(argv: string[]) {
+  const sent: string[] = [];
+  const fetch: typeof globalThis.fetch = async (input) => {
+    sent.push(String(input));
+    return new Response(JSON.stringify({ tasks: [], next_cursor: null }), {
+      status: 200,
+      headers: { "content-type": "application/json" },
+    });
+  };
+  const err: string[] = [];
+  const io = { out: () => undefined, err: (t: string) => void err.push(t), env: {}, fetch };
+  const code = await main(["--api", "http://127.0.0.1:3000", ...argv], io);
+  return { code, err: err.join(""), sent };
+}
+
+const LIST = ["tasks", "list", "--topic", "demo", "--group", "g"];
+const CANCEL = ["groups", "cancel", "--topic", "demo", "--group", "g"];
+
+describe("--limit", () => {
+  it.each(["0x10", "1e2", " 5", "+5", "05", "5.0", "1_0"])(
+    "refuses %j as a usage error (exit 1) naming the option, and sends nothing",
+    async (limit) => {
+      for (const argv of [LIST, CANCEL]) {
+        // Act
+        const result = await run([...argv, "--limit", limit]);
+
+        // Assess
+        expect(result.code, argv.join(" ")).toBe(1);
+        expect(result.err).toMatch(/--limit.*plain decimal digits/s);
+        expect(result.sent).toEqual([]);
+      }
+    },
+  );
+
+  it("sends a plain number as given", async () => {
+    // Act
+    const result = await run([...LIST, "--limit", "16"]);
+
+    // Assess
+    expect(result.code).toBe(0);
+    expect(result.sent).toEqual([expect.stringContaining("limit=16")]);
+  });
+});
