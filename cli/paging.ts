@@ -1,10 +1,107 @@
+import type { Command } from "commander";
 import { PunctualError } from "../client/index.js";
+import { wholeNumber } from "./whole-number.js";
+
+/**
+ * How far a command follows the API's cursor. A broken API, or a proxy, can answer a fresh cursor forever; the
+ * repeated-cursor check (Cursors) cannot see that, so two bounds do:
+ * - `maxEmptyPages`: pages in a row with nothing on them but a cursor. DynamoDB-filtered listings legitimately
+ *   answer some (a bulk replay's selective filter reads 1,000 dead letters a page and may match none), so the
+ *   default is generous: 1,000 in a row is a million dead letters read without a match.
+ * - `maxPages`: pages in all, whatever they hold: 10,000 is ten million tasks of a group cancel or a replay at
+ *   1,000 a page, half a million schedules at 50.
+ * Either stops the command with its own error (exit 3), after what was done is reported, naming the option that
+ * reads on.
+ */
+export interface PagingLimits {
+  readonly maxPages: number;
+  readonly maxEmptyPages: number;
+}
+
+export const DEFAULT_PAGING: PagingLimits = { maxPages: 10_000, maxEmptyPages: 1_000 };
+
+/** Adds `--max-pages` and `--max-empty-pages` to a command that follows cursors (read them with `pagingLimits`). */
+export function withPagingOptions(command: Command): Command {
+  return command
+    .option(
+      "--max-pages <n>",
+      `stop after this many pages (default ${DEFAULT_PAGING.maxPages})`,
+      wholeNumber(1, 1_000_000_000),
+    )
+    .option(
+      "--max-empty-pages <n>",
+      `stop after this many pages in a row with nothing on them but a cursor (default ${DEFAULT_PAGING.maxEmptyPages})`,
+      wholeNumber(1, 1_000_000_000),
+    );
+}
+
+/** The options `withPagingOptions` adds, as commander parses them. */
+export interface PagingOptions {
+  readonly maxPages?: number;
+  readonly maxEmptyPages?: number;
+}
+
+export function pagingLimits(options: PagingOptions): PagingLimits {
+  return {
+    maxPages: options.maxPages ?? DEFAULT_PAGING.maxPages,
+    maxEmptyPages: options.maxEmptyPages ?? DEFAULT_PAGING.maxEmptyPages,
+  };
+}
+
+/** What a page says of itself: the cursor of the next one (none at the end), and whether it held nothing. */
+export interface PageStep {
+  readonly next: string | null | undefined;
+  readonly empty: boolean;
+}
+
+/**
+ * Reads pages from the first until one has no cursor: `fetchPage(cursor)` asks for one, `take(page)` records it
+ * (totals, rows) and says where it leads. The one paging loop of the CLI: every command that follows cursors runs
+ * it, so each stops the same way on a repeated cursor, an endless run of empty pages, or the page cap.
+ */
+export async function followPages<P>(
+  fetchPage: (cursor: string | undefined) => Promise<P>,
+  take: (page: P) => PageStep,
+  limits: PagingLimits = DEFAULT_PAGING,
+): Promise<void> {
+  const cursors = new Cursors();
+  let cursor: string | undefined;
+  let pages = 0;
+  let emptyInARow = 0;
+  do {
+    const step = take(await fetchPage(cursor));
+    pages++;
+    cursor = cursors.next(step.next);
+    if (!cursor) return;
+    emptyInARow = step.empty ? emptyInARow + 1 : 0;
+    if (emptyInARow >= limits.maxEmptyPages) throw tooManyEmptyPages(pages, emptyInARow);
+    if (pages >= limits.maxPages) throw tooManyPages(pages);
+  } while (cursor);
+}
+
+function tooManyEmptyPages(pages: number, empty: number): PunctualError {
+  return new PunctualError({
+    code: "too_many_empty_pages",
+    status: 200,
+    message: `the API answered ${empty} pages in a row with nothing on them but a cursor: stopped rather than follow it forever (a selective filter over a very long list can do this; to read on, raise --max-empty-pages)`,
+    details: { pages, empty_pages: empty },
+  });
+}
+
+function tooManyPages(pages: number): PunctualError {
+  return new PunctualError({
+    code: "too_many_pages",
+    status: 200,
+    message: `read ${pages} pages and the API still gave a cursor: stopped at --max-pages rather than follow it forever (raise --max-pages to read on)`,
+    details: { pages },
+  });
+}
 
 /**
  * The cursors a command following the API's pages was given. One given again would make it read the same pages
  * forever (a broken API, or a proxy answering from its cache), so it stops there with `invalid_response` (exit 3).
  */
-export class Cursors {
+class Cursors {
   readonly #seen = new Set<string>();
 
   /** The next page's cursor, or undefined at the end (none, or empty); throws for a cursor given before. */

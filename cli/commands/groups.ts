@@ -3,10 +3,10 @@ import type { PunctualClient } from "../../client/index.js";
 import { connect, type GlobalOptions } from "../connection.js";
 import { StoppedPartWay } from "../exit-codes.js";
 import { type CliIo, printResult } from "../output.js";
-import { Cursors } from "../paging.js";
+import { followPages, type PagingOptions, pagingLimits, withPagingOptions } from "../paging.js";
 import { wholeNumber } from "../whole-number.js";
 
-interface CancelOptions {
+interface CancelOptions extends PagingOptions {
   readonly topic: string;
   readonly group: string;
   readonly limit?: number;
@@ -20,12 +20,13 @@ const pageSize = wholeNumber(1, 1000);
  */
 export function groupsCommand(parent: Command, io: CliIo): void {
   const groups = parent.command("groups").description("Act on one ordering group of a topic.");
-  groups
+  const cancel = groups
     .command("cancel")
     .description("Cancel every still-scheduled task of a group; lists the tasks that could not be.")
     .requiredOption("--topic <name>", "the topic")
     .requiredOption("--group <value>", "the ordering field's value (e.g. the order id)")
-    .option("--limit <n>", "tasks read per API call (1–1000)", pageSize)
+    .option("--limit <n>", "tasks read per API call (1–1000)", pageSize);
+  withPagingOptions(cancel)
     .addHelpText(
       "after",
       "\nExample:\n  $ npx punctual --env prod groups cancel --topic orders --group A-1001",
@@ -45,20 +46,23 @@ type CancelTotal = { cancelled: number; not_cancelled: { task_id: string; status
  */
 async function cancelPages(client: PunctualClient, options: CancelOptions): Promise<CancelTotal> {
   const total: CancelTotal = { cancelled: 0, not_cancelled: [] };
-  const cursors = new Cursors();
-  let cursor: string | undefined;
   let pages = 0;
   try {
-    do {
-      const page = await client.cancelGroup(options.topic, options.group, {
-        ...(options.limit !== undefined ? { limit: options.limit } : {}),
-        ...(cursor !== undefined ? { cursor } : {}),
-      });
-      pages++;
-      total.cancelled += page.cancelled;
-      total.not_cancelled.push(...page.not_cancelled);
-      cursor = page.more ? cursors.next(page.next_cursor) : undefined;
-    } while (cursor);
+    await followPages(
+      (cursor) =>
+        client.cancelGroup(options.topic, options.group, {
+          ...(options.limit !== undefined ? { limit: options.limit } : {}),
+          ...(cursor !== undefined ? { cursor } : {}),
+        }),
+      (page) => {
+        pages++;
+        total.cancelled += page.cancelled;
+        total.not_cancelled.push(...page.not_cancelled);
+        const empty = page.cancelled === 0 && page.not_cancelled.length === 0;
+        return { next: page.more ? page.next_cursor : undefined, empty };
+      },
+      pagingLimits(options),
+    );
   } catch (error) {
     if (pages === 0) throw error;
     const counts = `${pages} page${pages === 1 ? "" : "s"}, ${total.cancelled} cancelled, ${total.not_cancelled.length} not cancelled`;

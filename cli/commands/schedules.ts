@@ -4,7 +4,7 @@ import type { CreateScheduleInput, ScheduleView } from "../../client/index.js";
 import { connect, type GlobalOptions } from "../connection.js";
 import { UsageError } from "../exit-codes.js";
 import { type CliIo, printResult, printRows } from "../output.js";
-import { Cursors } from "../paging.js";
+import { followPages, type PagingOptions, pagingLimits, withPagingOptions } from "../paging.js";
 
 /**
  * `schedules create|show|list|pause|resume|delete` (issue 14, point 4): recurring schedules whose occurrences
@@ -88,22 +88,25 @@ async function createBody(options: CreateOptions): Promise<CreateScheduleInput> 
 }
 
 function listCommand(schedules: Command, io: CliIo): void {
-  schedules
-    .command("list")
-    .description("A topic's schedules, one row each (follows pages to the end).")
-    .requiredOption("--topic <name>", "the topic")
+  withPagingOptions(
+    schedules
+      .command("list")
+      .description("A topic's schedules, one row each (follows pages to the end).")
+      .requiredOption("--topic <name>", "the topic"),
+  )
     .addHelpText("after", "\nExample:\n  $ npx punctual --env prod schedules list --topic orders --json")
-    .action(async (options: { topic: string }, command: Command) => {
+    .action(async (options: { topic: string } & PagingOptions, command: Command) => {
       const global = command.optsWithGlobals<GlobalOptions>();
       const client = await connect(global, io);
       const all: ScheduleView[] = [];
-      const cursors = new Cursors();
-      let cursor: string | undefined;
-      do {
-        const page = await client.listSchedules({ topic: options.topic, ...(cursor ? { cursor } : {}) });
-        all.push(...page.schedules);
-        cursor = cursors.next(page.next_cursor);
-      } while (cursor);
+      await followPages(
+        (cursor) => client.listSchedules({ topic: options.topic, ...(cursor ? { cursor } : {}) }),
+        (page) => {
+          all.push(...page.schedules);
+          return { next: page.next_cursor, empty: page.schedules.length === 0 };
+        },
+        pagingLimits(options),
+      );
       if (global.json) {
         printResult(io, true, { schedules: all });
         return;

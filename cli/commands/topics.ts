@@ -4,14 +4,20 @@ import type { PunctualClient, TopicView } from "../../client/index.js";
 import { connect, type GlobalOptions } from "../connection.js";
 import { StoppedPartWay } from "../exit-codes.js";
 import { type CliIo, printResult, printRows } from "../output.js";
-import { Cursors } from "../paging.js";
+import {
+  followPages,
+  type PagingLimits,
+  type PagingOptions,
+  pagingLimits,
+  withPagingOptions,
+} from "../paging.js";
 
 /**
  * `topics list|show|pause|resume` (GET /v1/topics, GET /v1/topics/{topic}, POST …/pause|resume). A paused topic
  * keeps accepting tasks; what comes due waits in its queue, untouched, until resume. `topics replay` replays a
  * topic's dead-lettered tasks (POST /v1/topics/{topic}/replay).
  */
-interface ReplayOptions {
+interface ReplayOptions extends PagingOptions {
   readonly taskId?: string[];
   readonly failedAfter?: string;
   readonly failedBefore?: string;
@@ -92,7 +98,7 @@ function topicRow(view: TopicView): string[] {
 }
 
 function replayCommand(topics: Command, io: CliIo): void {
-  topics
+  const replay = topics
     .command("replay")
     .description("Replay a topic's dead-lettered tasks in group order: by id, or every one a filter matches.")
     .argument("<topic>", "the topic")
@@ -100,7 +106,8 @@ function replayCommand(topics: Command, io: CliIo): void {
     .option("--failed-after <time>", "only tasks dead-lettered at or after this RFC 3339 time")
     .option("--failed-before <time>", "only tasks dead-lettered before this RFC 3339 time")
     .option("--error-contains <text>", "only tasks whose last error contains this text")
-    .option("--dry-run", "count what matches; replay nothing")
+    .option("--dry-run", "count what matches; replay nothing");
+  withPagingOptions(replay)
     .addHelpText(
       "after",
       "\nExamples:\n  $ npx punctual topics replay orders --failed-after 2026-11-23T00:00:00Z\n  $ npx punctual topics replay orders --task-id orders.k3Jx….01JD3… --task-id orders.k3Jx….01JD4…",
@@ -115,7 +122,11 @@ function replayCommand(topics: Command, io: CliIo): void {
         ...(options.errorContains ? { error_contains: options.errorContains } : {}),
         ...(options.dryRun ? { dry_run: true } : {}),
       };
-      printResult(io, global.json ?? false, await replayPages(client, topic, body, !global.json));
+      const replayed = await replayPages(client, topic, body, {
+        showBar: !global.json,
+        limits: pagingLimits(options),
+      });
+      printResult(io, global.json ?? false, replayed);
     });
 }
 
@@ -131,27 +142,34 @@ type ReplayTotal = {
  * progress bar for a human. A page that fails after others were replayed throws StoppedPartWay, so the totals of
  * the pages done are reported with the error instead of being lost (they were replayed).
  */
-async function replayPages(client: PunctualClient, topic: string, body: ReplayBody, showBar: boolean) {
+async function replayPages(
+  client: PunctualClient,
+  topic: string,
+  body: ReplayBody,
+  how: { readonly showBar: boolean; readonly limits: PagingLimits },
+) {
   const total: ReplayTotal = { matched: 0, replayed: 0, failed: [] };
   let bar: SingleBar | undefined;
-  const cursors = new Cursors();
-  let cursor: string | undefined;
   let pages = 0;
   try {
-    do {
-      const page = await client.replayTopic(topic, { ...body, ...(cursor ? { cursor } : {}) });
-      pages++;
-      total.matched += page.matched;
-      total.replayed += page.replayed;
-      total.failed.push(...page.failed);
-      cursor = cursors.next(page.next_cursor);
-      if (cursor && !bar && showBar) {
-        bar = new SingleBar({ stream: process.stderr, format: "replaying {bar} {value} matched" });
-        bar.start(total.matched + 1_000, total.matched);
-      }
-      bar?.setTotal(total.matched + (cursor ? 1_000 : 0));
-      bar?.update(total.matched);
-    } while (cursor);
+    await followPages(
+      (cursor) => client.replayTopic(topic, { ...body, ...(cursor ? { cursor } : {}) }),
+      (page) => {
+        pages++;
+        total.matched += page.matched;
+        total.replayed += page.replayed;
+        total.failed.push(...page.failed);
+        const more = Boolean(page.next_cursor);
+        if (more && !bar && how.showBar) {
+          bar = new SingleBar({ stream: process.stderr, format: "replaying {bar} {value} matched" });
+          bar.start(total.matched + 1_000, total.matched);
+        }
+        bar?.setTotal(total.matched + (more ? 1_000 : 0));
+        bar?.update(total.matched);
+        return { next: page.next_cursor, empty: page.matched === 0 };
+      },
+      how.limits,
+    );
   } catch (error) {
     if (pages === 0) throw error;
     throw new StoppedPartWay(error, { pages, ...total }, replaySummary(pages, total));

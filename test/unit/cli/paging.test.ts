@@ -105,3 +105,152 @@ describe("a cursor the API gave before: the command stops instead of looping for
     expect(result.err).toMatch(/invalid_response/);
   });
 });
+
+/**
+ * An API that never stops answering a fresh cursor: `next(n)` is page n (1-based) of an endless scripted list.
+ * The fake fails loudly past `cap` requests, so a command that would loop forever fails the test instead of hanging.
+ */
+async function runEndless(next: (n: number) => Page, argv: string[], cap = 20_000) {
+  let n = 0;
+  const pages = { shift: () => (++n > cap ? undefined : next(n)) } as unknown as Page[];
+  return run(pages, argv);
+}
+
+const replayPage = (matched: number, next: string | null): Page => ({
+  status: 200,
+  body: { matched, replayed: matched, failed: [], next_cursor: next },
+});
+const schedulesPage = (count: number, next: string | null): Page => ({
+  status: 200,
+  body: { schedules: Array.from({ length: count }, () => schedule), next_cursor: next },
+});
+const schedule = {
+  schedule_id: "orders.schedule.01JD3AAAAAAAAAAAAAAAAAAAAA",
+  topic: "orders",
+  cron: "0 * * * *",
+  timezone: "UTC",
+  status: "active",
+  content: "{}",
+  callback_url: "https://hooks.example.com/s",
+  created_at: "2026-11-30T00:00:00.000Z",
+  updated_at: "2026-11-30T00:00:00.000Z",
+  materialized_until: "2026-11-30T00:00:00.000Z",
+  next_occurrences: [],
+};
+
+/** The three commands that follow cursors, each with the empty and the non-empty page of its route. */
+const FOLLOWERS = [
+  {
+    name: "topics replay",
+    argv: ["topics", "replay", "orders", "--error-contains", "HTTP 5"],
+    empty: (next: string | null) => replayPage(0, next),
+    full: (next: string | null) => replayPage(2, next),
+  },
+  {
+    name: "groups cancel",
+    argv: GROUP_CANCEL,
+    empty: (next: string | null) => ({
+      status: 200,
+      body: { cancelled: 0, not_cancelled: [], more: next !== null, next_cursor: next },
+    }),
+    full: (next: string | null) => cancelPage(2, next),
+  },
+  {
+    name: "schedules list",
+    argv: ["schedules", "list", "--topic", "orders"],
+    empty: (next: string | null) => schedulesPage(0, next),
+    full: (next: string | null) => schedulesPage(2, next),
+  },
+] as const;
+
+describe.each(FOLLOWERS)("$name: an API answering a fresh cursor forever", ({ argv, empty, full }) => {
+  it("follows a few empty pages that carry a cursor (a filtered listing does that) to the end", async () => {
+    // Act: three empty pages, one with content, two empty, the last.
+    const script = [empty("c1"), empty("c2"), empty("c3"), full("c4"), empty("c5"), empty("c6"), full(null)];
+    const result = await run(script, ["--json", ...argv]);
+
+    // Assess
+    expect(result.code, result.err).toBe(0);
+    expect(result.sent).toHaveLength(7);
+  });
+
+  it("stops after 1,000 empty pages in a row with a cursor: exit 3, says why and how to read on", async () => {
+    // Act
+    const result = await runEndless((n) => empty(`c${n}`), ["--json", ...argv]);
+
+    // Assess
+    expect(result.code).toBe(3);
+    expect(result.sent).toHaveLength(1_000);
+    const error = JSON.parse(result.err).error;
+    expect(error).toMatchObject({ code: "too_many_empty_pages", pages: 1_000, empty_pages: 1_000 });
+    expect(error.message).toMatch(/1000 pages in a row.*--max-empty-pages/);
+  });
+
+  it("--max-empty-pages sets that run; a page with something in it starts the count again", async () => {
+    // Act: 3 empty, 1 full, 3 empty, … forever, under a run of 4 then a run of 3.
+    const pattern = (n: number) => (n % 4 === 0 ? full(`c${n}`) : empty(`c${n}`));
+    const under = await runEndless(pattern, [
+      "--json",
+      ...argv,
+      "--max-empty-pages",
+      "4",
+      "--max-pages",
+      "40",
+    ]);
+    const over = await runEndless(pattern, ["--json", ...argv, "--max-empty-pages", "3"]);
+
+    // Assess
+    expect(JSON.parse(under.err).error).toMatchObject({ code: "too_many_pages", pages: 40 });
+    expect(under.sent).toHaveLength(40);
+    expect(JSON.parse(over.err).error).toMatchObject({ code: "too_many_empty_pages", empty_pages: 3 });
+    expect(over.sent).toHaveLength(3);
+  });
+
+  it("stops pages that are never empty at --max-pages, naming the option, with what was done before", async () => {
+    // Act
+    const result = await runEndless((n) => full(`c${n}`), ["--json", ...argv, "--max-pages", "7"]);
+
+    // Assess
+    expect(result.code).toBe(3);
+    expect(result.sent).toHaveLength(7);
+    const report = JSON.parse(result.err);
+    expect(report.error).toMatchObject({ code: "too_many_pages", pages: 7 });
+    expect(report.error.message).toMatch(/--max-pages/);
+  });
+
+  it("refuses a malformed --max-pages or --max-empty-pages as a usage error, sending nothing", async () => {
+    for (const option of ["--max-pages", "--max-empty-pages"]) {
+      // Act
+      const result = await run([], [...argv, option, "0x10"]);
+
+      // Assess
+      expect(result.code, option).toBe(1);
+      expect(result.sent).toEqual([]);
+    }
+  });
+});
+
+describe("the page cap's default", () => {
+  it("is 10,000 pages: an API answering full pages forever is followed that far, no further", async () => {
+    // Act
+    const result = await runEndless(
+      (n) => schedulesPage(1, `c${n}`),
+      ["--json", "schedules", "list", "--topic", "o"],
+    );
+
+    // Assess
+    expect(result.code).toBe(3);
+    expect(result.sent).toHaveLength(10_000);
+    expect(JSON.parse(result.err).error).toMatchObject({ code: "too_many_pages", pages: 10_000 });
+  });
+
+  it("the human output says what was done before the stop, and how to read on", async () => {
+    // Act
+    const result = await runEndless((n) => cancelPage(1, `c${n}`), [...GROUP_CANCEL, "--max-pages", "3"]);
+
+    // Assess
+    expect(result.code).toBe(3);
+    expect(result.err).toMatch(/before the error: 3 pages, 3 cancelled/);
+    expect(result.err).toMatch(/error: too_many_pages.*3 pages.*--max-pages/);
+  });
+});
