@@ -2,7 +2,7 @@ import { InvalidArgumentError } from "commander";
 
 /**
  * A commander parser for a whole-number option (`--limit`, `--max-pages`): plain decimal digits from `min` to
- * `max`, as the API's query parameters take them (shared/api/schemas/query.ts). `Number()` alone would read
+ * `max`, as the API's query parameters take them (shared/domain/query-integer.ts). `Number()` alone would read
  * `0x10` as 16 and `1e2` as 100, a typo sent as some other number.
  */
 export function wholeNumber(min: number, max: number): (value: string) => number {

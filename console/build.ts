@@ -17,6 +17,7 @@ const SHARED_SOURCES = [
   path.join(CONSOLE_DIR, "schemas.ts"),
   path.join(CONSOLE_DIR, "build.ts"),
   path.join(CONSOLE_DIR, "..", "shared", "api", "schemas", "destinations.ts"),
+  path.join(CONSOLE_DIR, "..", "shared", "domain", "query-integer.ts"),
 ];
 const UPLOT_CSS = fileURLToPath(import.meta.resolve("uplot/dist/uPlot.min.css"));
 

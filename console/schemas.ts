@@ -3,13 +3,16 @@
  * `/console/api/metrics?topic=T&minutes=M` (local metric store or CloudWatch) and `/console/api/local`.
  */
 import * as z from "zod";
+// The API's rule for numeric query parameters (plain decimal digits). A zod-only module of shared/domain, which
+// the console may import; the page bundles it through this file (console/build.ts lists it among its sources).
+import { queryInteger } from "../shared/domain/query-integer.js";
 
 export const METRICS_MINUTES_DEFAULT = 15;
 export const METRICS_MINUTES_MAX = 60;
 
 export const metricsQuerySchema = z.strictObject({
   topic: z.string().min(1).max(64),
-  minutes: z.coerce.number().int().min(1).max(METRICS_MINUTES_MAX).default(METRICS_MINUTES_DEFAULT),
+  minutes: queryInteger({ min: 1, max: METRICS_MINUTES_MAX }).prefault(METRICS_MINUTES_DEFAULT),
 });
 export type MetricsQuery = z.output<typeof metricsQuerySchema>;
 
@@ -95,9 +98,10 @@ export function ratesOf(
 
 /** `/console/api/local`: the Scheduler emulator's pending schedules, a page at a time, and the timer queue. */
 export const LOCAL_PAGE_MAX = 50;
+export const LOCAL_PAGE_DEFAULT = 20;
 
 export const localQuerySchema = z.strictObject({
-  limit: z.coerce.number().int().min(1).max(LOCAL_PAGE_MAX).default(20),
+  limit: queryInteger({ min: 1, max: LOCAL_PAGE_MAX }).prefault(LOCAL_PAGE_DEFAULT),
   cursor: z.string().min(1).max(2048).optional(),
 });
 export type LocalQuery = z.output<typeof localQuerySchema>;

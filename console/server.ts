@@ -104,9 +104,9 @@ async function answer<S extends z.ZodType, R>(
 ): Promise<true> {
   const parsed = schema.safeParse(query);
   if (!parsed.success) {
-    return sendJson(res, 400, {
-      error: { code: "invalid_query", message: "bad query", issues: parsed.error.issues },
-    });
+    // The message names each parameter refused, as the API's 400s do; `issues` keeps zod's detail.
+    const message = parsed.error.issues.map((i) => `${i.path.join(".") || "query"}: ${i.message}`).join("; ");
+    return sendJson(res, 400, { error: { code: "invalid_query", message, issues: parsed.error.issues } });
   }
   return sendJson(res, 200, await source(parsed.data));
 }

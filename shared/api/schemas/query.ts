@@ -1,46 +1,8 @@
 /**
- * Numeric query parameters. A query string is text, and `z.coerce.number()` reads it with `Number()`, which takes
- * `0x10` (16), `1e2` (100), ` 5`, `+5`, `0b11`: a typo or another tool's notation would be read as some other
- * number and acted on. Every numeric query parameter of the API uses `queryInteger` instead.
+ * The API's numeric query parameters: `queryInteger` (plain decimal digits, a 400 naming the parameter otherwise)
+ * is in shared/domain/query-integer.ts, where the console's own endpoints can use the same rule.
  */
-import * as z from "zod";
-
-/**
- * The one form taken: ASCII digits, no sign, no leading zero (`05` is octal to some tools and a typo to others;
- * `0` itself is plain), no spaces, point, exponent, separator or prefix.
- */
-const PLAIN_DIGITS = /^(?:0|[1-9][0-9]*)$/;
+export { NOT_PLAIN_DIGITS, queryInteger } from "#shared/domain/query-integer.js";
 
 /** For a parameter's description in the OpenAPI document. */
 export const PLAIN_DIGITS_NOTE = "in plain decimal digits";
-
-export const NOT_PLAIN_DIGITS =
-  "must be a whole number in plain decimal digits (0-9): no sign, spaces, leading zeros, decimal point, exponent or 0x";
-
-/**
- * A query parameter holding a whole number from `min` to `max`: plain decimal digits only, else a 400 whose issue
- * names the parameter (NOT_PLAIN_DIGITS), and one naming the range outside it. Documented as an integer with its
- * range: the preprocess step is invisible to the JSON Schema of the input. A default goes in `.prefault(n)`, which
- * zod documents (`.default(n)` applies to the output side of a preprocess, and zod drops it from the input's schema).
- */
-export function queryInteger(range: { readonly min: number; readonly max: number }) {
-  const { min, max } = range;
-  const outOfRange = `must be from ${min} to ${max}`;
-  return z.preprocess(
-    (value, ctx) => {
-      if (typeof value !== "string") return value;
-      if (!PLAIN_DIGITS.test(value)) {
-        ctx.addIssue({ code: "custom", message: NOT_PLAIN_DIGITS, input: value });
-        return z.NEVER;
-      }
-      // Compared as text first: 400 digits are Infinity as a number, and no less out of range.
-      const number = value.length > String(max).length ? Number.POSITIVE_INFINITY : Number(value);
-      if (number < min || number > max) {
-        ctx.addIssue({ code: "custom", message: outOfRange, input: value });
-        return z.NEVER;
-      }
-      return number;
-    },
-    z.number().int().min(min, outOfRange).max(max, outOfRange),
-  );
-}
