@@ -3,14 +3,8 @@ import { call, PAGE_LIMIT, query, type TaskPage, type TaskView } from "./api.js"
 import { useConfirm } from "./confirm.js";
 import { time } from "./format.js";
 import { useLoad, useRefresh } from "./hooks.js";
+import { type ReplayPage, replayAll, replayAllMessage } from "./replay-all.js";
 import { Pager } from "./tasks.js";
-
-interface ReplayResult {
-  readonly matched: number;
-  readonly replayed: number;
-  readonly failed: readonly { task_id: string; reason: string }[];
-  readonly next_cursor: string | null;
-}
 
 interface Filter {
   readonly error_contains?: string;
@@ -144,13 +138,13 @@ function useReplay(topic: string, setMessage: (message: string) => void, onRepla
   const replayIds = async (ids: readonly string[]) => {
     const what = ids.length === 1 ? `task ${ids[0]}` : `${ids.length} tasks`;
     if (!(await confirm(`Replay ${what}? Each is delivered again from its first attempt.`, "Replay"))) return;
-    const result = await call<ReplayResult>("POST", replayPath, { task_ids: ids });
+    const result = await call<ReplayPage>("POST", replayPath, { task_ids: ids });
     setMessage(`replayed ${result.replayed} of ${result.matched}${failures(result)}`);
     onReplayed();
     refresh.now();
   };
   const replayMatching = async (filter: Filter) => {
-    const dry = await call<ReplayResult>("POST", replayPath, { ...filter, dry_run: true });
+    const dry = await call<ReplayPage>("POST", replayPath, { ...filter, dry_run: true });
     const more = dry.next_cursor ? " (first batch; more may match)" : "";
     if (
       !(await confirm(
@@ -159,17 +153,11 @@ function useReplay(topic: string, setMessage: (message: string) => void, onRepla
       ))
     )
       return;
-    let replayed = 0;
-    let next: string | null = null;
-    do {
-      const page: ReplayResult = await call<ReplayResult>("POST", replayPath, {
-        ...filter,
-        ...(next ? { cursor: next } : {}),
-      });
-      replayed += page.replayed;
-      next = page.next_cursor;
-    } while (next);
-    setMessage(`replayed ${replayed} matching task(s)`);
+    // Bounded (replay-all.ts): an API answering a fresh cursor forever must not keep this tab replaying.
+    const outcome = await replayAll((cursor) =>
+      call<ReplayPage>("POST", replayPath, { ...filter, ...(cursor ? { cursor } : {}) }),
+    );
+    setMessage(replayAllMessage(outcome));
     refresh.now();
   };
   return { replayIds, replayMatching };
@@ -214,7 +202,7 @@ function DeadLetterRow(props: {
   );
 }
 
-function failures(result: ReplayResult): string {
+function failures(result: ReplayPage): string {
   return result.failed.length
     ? `; not replayed: ${result.failed.map((f) => `${f.task_id} (${f.reason})`).join(", ")}`
     : "";

@@ -200,7 +200,8 @@ describe.runIf(local)("the console in a real browser", () => {
     await b.page.click('[data-testid="replay-matching"]');
     await confirmDialog(b.page, "Replay all 1 dead-lettered");
 
-    // Assess
+    // Assess: the page says what it replayed (replay-all.ts; its stops are unit-tested there).
+    await waitForText(b.page, '[data-testid="dead-letters-message"]', "replayed 1 of 1 matching task(s)");
     expect((await h.waitForStatus(ids[2] as string, ["delivered"])).status).toBe("delivered");
   });
 
