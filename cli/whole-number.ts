@@ -1,4 +1,5 @@
 import { InvalidArgumentError } from "commander";
+import { isPlainDigits } from "../shared/domain/query-integer.js";
 
 /**
  * A commander parser for a whole-number option (`--limit`, `--max-pages`): plain decimal digits from `min` to
@@ -7,7 +8,7 @@ import { InvalidArgumentError } from "commander";
  */
 export function wholeNumber(min: number, max: number): (value: string) => number {
   return (value) => {
-    if (!/^(?:0|[1-9][0-9]*)$/.test(value)) {
+    if (!isPlainDigits(value)) {
       throw new InvalidArgumentError(
         `must be a whole number from ${min} to ${max} in plain decimal digits (no sign, spaces, leading zeros, point, exponent or 0x)`,
       );

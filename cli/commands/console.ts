@@ -1,5 +1,5 @@
 import type { Command } from "commander";
-import { InvalidArgumentError, Option } from "commander";
+import { Option } from "commander";
 import { authorizer, regionOfApiUrl } from "../../client/auth.js";
 import { ensureConsoleBuilt } from "../../console/build.js";
 import { startConsoleServer } from "../../console/cli-server.js";
@@ -7,6 +7,7 @@ import { serviceName } from "../../shared/domain/metrics.js";
 import { apiUrlOf, authOf, type GlobalOptions } from "../connection.js";
 import { UsageError } from "../exit-codes.js";
 import type { CliIo } from "../output.js";
+import { wholeNumber } from "../whole-number.js";
 
 interface ConsoleOptions {
   readonly port: number;
@@ -61,8 +62,5 @@ export function consoleCommand(parent: Command, io: CliIo): void {
     });
 }
 
-function port(value: string): number {
-  const parsed = Number(value);
-  if (!Number.isInteger(parsed) || parsed < 0 || parsed > 65535) throw new InvalidArgumentError("not a port");
-  return parsed;
-}
+/** A port in plain digits (0 picks a free one): `Number()` alone read `0x50` as 80 and `8e3` as 8000. */
+const port = wholeNumber(0, 65_535);

@@ -13,6 +13,11 @@ import * as z from "zod";
  */
 const PLAIN_DIGITS = /^(?:0|[1-9][0-9]*)$/;
 
+/** Whether `text` is a whole number in the one form we take (PLAIN_DIGITS); the CLI's options use it too. */
+export function isPlainDigits(text: string): boolean {
+  return PLAIN_DIGITS.test(text);
+}
+
 export const NOT_PLAIN_DIGITS =
   "must be a whole number in plain decimal digits (0-9): no sign, spaces, leading zeros, decimal point, exponent or 0x";
 

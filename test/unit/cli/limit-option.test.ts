@@ -45,3 +45,18 @@ describe("--limit", () => {
     expect(result.sent).toEqual([expect.stringContaining("limit=16")]);
   });
 });
+
+describe("console --port", () => {
+  it.each(["0x50", "8e3", "+80", "080", "65536"])(
+    "refuses %j as a usage error (exit 1) before starting anything",
+    async (port) => {
+      // Act
+      const result = await run(["console", "--port", port]);
+
+      // Assess
+      expect(result.code).toBe(1);
+      expect(result.err).toMatch(/--port/);
+      expect(result.sent).toEqual([]);
+    },
+  );
+});
