@@ -5,36 +5,57 @@
  */
 export const PAGE_LIMIT = 20;
 
+/** A non-2xx answer: the API's structured error (`{ error: { code, message } }`) when it gave one. */
 export class ApiError extends Error {
   constructor(
     readonly status: number,
     message: string,
+    readonly code?: string,
   ) {
     super(message);
   }
 }
 
 export async function call<T>(method: string, path: string, body?: unknown): Promise<T> {
-  const response = await fetch(path, {
-    method,
-    headers: {
-      "x-punctual-console": "1",
-      ...(body === undefined ? {} : { "content-type": "application/json" }),
-    },
-    ...(body === undefined ? {} : { body: JSON.stringify(body) }),
-  });
+  let response: Response;
+  try {
+    response = await fetch(path, {
+      method,
+      headers: {
+        "x-punctual-console": "1",
+        ...(body === undefined ? {} : { "content-type": "application/json" }),
+      },
+      ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+    });
+  } catch (error) {
+    // fetch rejects only when no answer came (offline, refused, a CORS or CSP block): say so, not "TypeError".
+    throw new Error(`network error: ${error instanceof Error ? error.message : String(error)}`);
+  }
   const text = await response.text();
   let json: unknown;
   try {
     json = text ? JSON.parse(text) : {};
   } catch {
+    if (!response.ok) throw new ApiError(response.status, text || `HTTP ${response.status}`);
     json = { message: text };
   }
-  if (!response.ok) {
-    const error = (json as { error?: { message?: string }; message?: string }) ?? {};
-    throw new ApiError(response.status, error.error?.message ?? error.message ?? `HTTP ${response.status}`);
-  }
+  if (!response.ok) throw apiError(response.status, json);
   return json as T;
+}
+
+/** The API's `{ error: { code, message } }` (the console's own endpoints answer the same); anything else: HTTP n. */
+function apiError(status: number, json: unknown): ApiError {
+  const body = (typeof json === "object" && json !== null ? json : {}) as {
+    error?: unknown;
+    message?: unknown;
+  };
+  const error = (typeof body.error === "object" && body.error !== null ? body.error : {}) as {
+    code?: unknown;
+    message?: unknown;
+  };
+  const text = (value: unknown) => (typeof value === "string" && value ? value : undefined);
+  const message = text(error.message) ?? text(body.message) ?? `HTTP ${status}`;
+  return new ApiError(status, message, text(error.code));
 }
 
 export function query(params: Record<string, string | number | undefined>): string {

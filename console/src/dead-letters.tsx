@@ -1,16 +1,11 @@
 import { useState } from "preact/hooks";
 import { call, PAGE_LIMIT, query, type TaskPage, type TaskView } from "./api.js";
 import { useConfirm } from "./confirm.js";
+import { type ReplayFilter, replayMatching } from "./dead-letter-actions.js";
 import { time } from "./format.js";
 import { useLoad, useRefresh } from "./hooks.js";
-import { type ReplayPage, replayAll, replayAllMessage } from "./replay-all.js";
+import type { ReplayPage } from "./replay-all.js";
 import { Pager } from "./tasks.js";
-
-interface Filter {
-  readonly error_contains?: string;
-  readonly failed_after?: string;
-  readonly failed_before?: string;
-}
 
 /**
  * A topic's dead-lettered tasks, newest first, a page at a time; replay one, the selected, or all matching; cancel
@@ -130,10 +125,15 @@ function useCancelDeadLetter(setMessage: (message: string) => void) {
   };
 }
 
-/** Replay by ids or by filter, each after the page's confirmation; `message` says what happened. */
+/** Replay by ids or by filter, each after the page's confirmation; `message` says what happened, or why not. */
 function useReplay(topic: string, setMessage: (message: string) => void, onReplayed: () => void) {
   const confirm = useConfirm();
   const refresh = useRefresh();
+  const show = (line: string | undefined) => {
+    if (line === undefined) return; // declined
+    setMessage(line);
+    refresh.now();
+  };
   const replayPath = `/v1/topics/${encodeURIComponent(topic)}/replay`;
   const replayIds = async (ids: readonly string[]) => {
     const what = ids.length === 1 ? `task ${ids[0]}` : `${ids.length} tasks`;
@@ -143,24 +143,10 @@ function useReplay(topic: string, setMessage: (message: string) => void, onRepla
     onReplayed();
     refresh.now();
   };
-  const replayMatching = async (filter: Filter) => {
-    const dry = await call<ReplayPage>("POST", replayPath, { ...filter, dry_run: true });
-    const more = dry.next_cursor ? " (first batch; more may match)" : "";
-    if (
-      !(await confirm(
-        `Replay all ${dry.matched} dead-lettered tasks matching this filter${more}?`,
-        "Replay all",
-      ))
-    )
-      return;
-    // Bounded (replay-all.ts): an API answering a fresh cursor forever must not keep this tab replaying.
-    const outcome = await replayAll((cursor) =>
-      call<ReplayPage>("POST", replayPath, { ...filter, ...(cursor ? { cursor } : {}) }),
-    );
-    setMessage(replayAllMessage(outcome));
-    refresh.now();
+  return {
+    replayIds,
+    replayMatching: async (filter: ReplayFilter) => show(await replayMatching(topic, filter, confirm)),
   };
-  return { replayIds, replayMatching };
 }
 
 function DeadLetterRow(props: {
@@ -208,7 +194,7 @@ function failures(result: ReplayPage): string {
     : "";
 }
 
-function FilterForm(props: { readonly onReplay: (filter: Filter) => void }) {
+function FilterForm(props: { readonly onReplay: (filter: ReplayFilter) => void }) {
   const [errorContains, setErrorContains] = useState("");
   const [after, setAfter] = useState("");
   const [before, setBefore] = useState("");

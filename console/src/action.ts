@@ -1,0 +1,57 @@
+/**
+ * An operator's action (replay, cancel, pause, reset…) ends in a line on the page: what it did, or why it did
+ * not. A click handler that let a rejection escape showed nothing; every action goes through `runAction`, which
+ * never rejects. No DOM here, so the unit tests (test/unit/console/) run it with a stubbed `fetch`.
+ */
+import * as z from "zod";
+import { ApiError } from "./api.js";
+
+/** Asks the operator (the page's confirmation dialog); true to go ahead. */
+export type Ask = (question: string, button: string) => Promise<boolean>;
+
+/** An error's text on the page is cut here: an API or proxy may answer a page of HTML, or a very long message. */
+export const MAX_ERROR_CHARS = 300;
+
+export function cut(text: string, max = MAX_ERROR_CHARS): string {
+  return text.length > max ? `${text.slice(0, max - 1)}…` : text;
+}
+
+/**
+ * The API's structured error as `code: message` (a non-2xx without one: `HTTP n: body`), or the error's
+ * message, cut to MAX_ERROR_CHARS. Rendered as text (Preact escapes it), never as HTML.
+ */
+export function errorText(error: unknown): string {
+  if (error instanceof ApiError) {
+    return cut(error.code ? `${error.code}: ${error.message}` : `HTTP ${error.status}: ${error.message}`);
+  }
+  return cut(error instanceof Error ? error.message : String(error));
+}
+
+export interface Action<T> {
+  /** Asked first (confirm, button); absent: no question. */
+  readonly confirm?: { readonly question: string; readonly button: string };
+  readonly run: () => Promise<T>;
+  /** The line when it worked (may throw on a malformed answer: that is a failure too). */
+  readonly done: (result: T) => string;
+  /** The line's start when it failed: "not replayed", "not cancelled". */
+  readonly failed: string;
+}
+
+/** Asks, runs, and answers the line to show; undefined when the operator declined. Never rejects. */
+export async function runAction<T>(ask: Ask, action: Action<T>): Promise<string | undefined> {
+  if (action.confirm && !(await ask(action.confirm.question, action.confirm.button))) return undefined;
+  try {
+    return action.done(await action.run());
+  } catch (error) {
+    return `${action.failed}: ${errorText(error)}`;
+  }
+}
+
+/** The answer as `schema` says, or an Error saying it is malformed (a proxy's page, a changed API). */
+export function parseAnswer<S extends z.ZodType>(schema: S, answer: unknown): z.output<S> {
+  const parsed = schema.safeParse(answer);
+  if (parsed.success) return parsed.data;
+  throw new Error(
+    `the API's answer is malformed: ${z.prettifyError(parsed.error).replace(/\s*\n\s*/g, " ")}`,
+  );
+}

@@ -1,0 +1,150 @@
+import { afterEach, describe, expect, it, vi } from "vitest";
+import { MAX_ERROR_CHARS } from "../../../console/src/action.js";
+import { replayMatching } from "../../../console/src/dead-letter-actions.js";
+
+/**
+ * The dead-letter panel's actions, run as the page runs them (console/src/dead-letter-actions.ts) against a
+ * stubbed `fetch`: every failure — a structured API error, a non-2xx without one, no answer at all, a malformed
+ * answer — ends in a line for the operator, never in a rejection the click handler drops.
+ */
+
+interface Sent {
+  readonly method: string;
+  readonly path: string;
+  readonly body: unknown;
+}
+
+/** Stubs fetch with `answer` per request; returns what the page sent. */
+function stubFetch(answer: (sent: Sent) => Response | Promise<Response>): Sent[] {
+  const sent: Sent[] = [];
+  vi.stubGlobal("fetch", async (path: string, init: RequestInit) => {
+    const request = {
+      method: init.method ?? "GET",
+      path,
+      body: init.body ? JSON.parse(String(init.body)) : undefined,
+    };
+    sent.push(request);
+    return answer(request);
+  });
+  return sent;
+}
+
+const json = (status: number, body: unknown) =>
+  new Response(JSON.stringify(body), { status, headers: { "content-type": "application/json" } });
+
+/** A confirmation the test answers; records what it was asked. */
+function asker(yes: boolean) {
+  const asked: string[] = [];
+  const ask = async (question: string) => {
+    asked.push(question);
+    return yes;
+  };
+  return { asked, ask };
+}
+
+afterEach(() => {
+  vi.unstubAllGlobals();
+});
+
+describe("Replay all matching: the dry run behind its confirmation", () => {
+  const failures: [string, () => Response | Promise<Response>, string | RegExp][] = [
+    [
+      "a structured API error (code and message)",
+      () => json(503, { error: { code: "service_unavailable", message: "throttled <b>retry</b>" } }),
+      "not replayed: service_unavailable: throttled <b>retry</b>",
+    ],
+    [
+      "a non-2xx that is not JSON (a proxy's page)",
+      () => new Response("<html>Bad Gateway</html>", { status: 502 }),
+      "not replayed: HTTP 502: <html>Bad Gateway</html>",
+    ],
+    [
+      "a non-2xx with an empty body",
+      () => new Response("", { status: 500 }),
+      "not replayed: HTTP 500: HTTP 500",
+    ],
+    [
+      "no answer at all",
+      () => Promise.reject(new TypeError("Failed to fetch")),
+      "not replayed: network error: Failed to fetch",
+    ],
+    [
+      "a malformed answer",
+      () => json(200, { matched: "many" }),
+      /^not replayed: the API's answer is malformed: /,
+    ],
+    [
+      "an answer that is not JSON",
+      () => new Response("ok", { status: 200 }),
+      /^not replayed: the API's answer/,
+    ],
+  ];
+
+  it.each(failures)("%s: says so and why, and asks nothing", async (_name, answer, expected) => {
+    // Prepare
+    const sent = stubFetch(answer);
+    const { asked, ask } = asker(true);
+
+    // Act
+    const line = await replayMatching("demo", { error_contains: "HTTP 500" }, ask);
+
+    // Assess: one call (the dry run), no question, and the line says why.
+    expect(sent).toEqual([
+      { method: "POST", path: "/v1/topics/demo/replay", body: { error_contains: "HTTP 500", dry_run: true } },
+    ]);
+    expect(asked).toEqual([]);
+    if (typeof expected === "string") expect(line).toBe(expected);
+    else expect(line).toMatch(expected);
+  });
+
+  it("cuts a very long error to a sane length", async () => {
+    stubFetch(() => json(400, { error: { code: "validation_failed", message: "x".repeat(100_000) } }));
+    const line = await replayMatching("demo", {}, asker(true).ask);
+    expect(line?.startsWith("not replayed: validation_failed: xxx")).toBe(true);
+    expect(line?.length).toBeLessThanOrEqual("not replayed: ".length + MAX_ERROR_CHARS);
+  });
+
+  it("asks with the dry run's count, and replays page by page when the operator agrees", async () => {
+    // Prepare
+    const sent = stubFetch(({ body }) =>
+      json(200, {
+        matched: 2,
+        replayed: (body as { dry_run?: boolean }).dry_run ? 0 : 2,
+        failed: [],
+        next_cursor: null,
+      }),
+    );
+    const { asked, ask } = asker(true);
+
+    // Act
+    const line = await replayMatching("demo", {}, ask);
+
+    // Assess
+    expect(asked).toEqual(["Replay all 2 dead-lettered tasks matching this filter?"]);
+    expect(sent.map((s) => s.body)).toEqual([{ dry_run: true }, {}]);
+    expect(line).toBe("replayed 2 of 2 matching task(s)");
+  });
+
+  it("answers nothing when the operator declines, and replays nothing", async () => {
+    const sent = stubFetch(() => json(200, { matched: 1, replayed: 0, failed: [], next_cursor: null }));
+    expect(await replayMatching("demo", {}, asker(false).ask)).toBeUndefined();
+    expect(sent).toHaveLength(1);
+  });
+
+  it("a malformed replay page stops Replay all as a failed page does", async () => {
+    // Prepare: the dry run is fine; the replay answers nonsense.
+    stubFetch(({ body }) =>
+      (body as { dry_run?: boolean }).dry_run
+        ? json(200, { matched: 1, replayed: 0, failed: [], next_cursor: null })
+        : json(200, { replayed: "all" }),
+    );
+
+    // Act
+    const line = await replayMatching("demo", {}, asker(true).ask);
+
+    // Assess
+    expect(line).toMatch(
+      /^stopped after 0 page\(s\), having replayed 0 of 0 matching task\(s\): a page failed: the API's answer is malformed: /,
+    );
+  });
+});
