@@ -4,7 +4,7 @@
  * why not. None rejects: a click handler's rejection was shown nowhere. test/unit/console/dead-letter-actions.test.ts.
  */
 import * as z from "zod";
-import { type Ask, errorText, parseAnswer } from "./action.js";
+import { type Ask, cut, errorText, parseAnswer, runAction } from "./action.js";
 import { call } from "./api.js";
 import { type ReplayPage, replayAll, replayAllMessage } from "./replay-all.js";
 
@@ -56,4 +56,39 @@ export async function replayMatching(
     }
   });
   return replayAllMessage(outcome);
+}
+
+/** A line names at most this many tasks not replayed, each id and reason cut; the rest are counted. */
+const FAILURES_NAMED = 10;
+const FAILURE_PART_CHARS = 100;
+
+/**
+ * Replay the selected tasks (a row's Replay: one). The route answers per task — `failed` lists each one not
+ * replayed with its reason (not found, no longer dead-lettered, an earlier task of its group not sent) — and the
+ * line names them; a call that fails as a whole says why.
+ */
+export async function replaySelected(
+  topic: string,
+  ids: readonly string[],
+  ask: Ask,
+): Promise<string | undefined> {
+  const what = ids.length === 1 ? `task ${ids[0]}` : `${ids.length} tasks`;
+  return runAction(ask, {
+    confirm: {
+      question: `Replay ${what}? Each is delivered again from its first attempt.`,
+      button: "Replay",
+    },
+    run: () => replayPage(topic, { task_ids: ids }),
+    done: (page) => `replayed ${page.replayed} of ${new Set(ids).size} selected${notReplayed(page)}`,
+    failed: "replay failed",
+  });
+}
+
+function notReplayed(page: ReplayPage): string {
+  if (page.failed.length === 0) return "";
+  const named = page.failed
+    .slice(0, FAILURES_NAMED)
+    .map((f) => `${cut(f.task_id, FAILURE_PART_CHARS)} (${cut(f.reason, FAILURE_PART_CHARS)})`);
+  const rest = page.failed.length - named.length;
+  return `; not replayed: ${named.join(", ")}${rest > 0 ? `; and ${rest} more` : ""}`;
 }

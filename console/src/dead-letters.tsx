@@ -1,10 +1,9 @@
 import { useState } from "preact/hooks";
 import { call, PAGE_LIMIT, query, type TaskPage, type TaskView } from "./api.js";
 import { useConfirm } from "./confirm.js";
-import { type ReplayFilter, replayMatching } from "./dead-letter-actions.js";
+import { type ReplayFilter, replayMatching, replaySelected } from "./dead-letter-actions.js";
 import { time } from "./format.js";
 import { useLoad, useRefresh } from "./hooks.js";
-import type { ReplayPage } from "./replay-all.js";
 import { Pager } from "./tasks.js";
 
 /**
@@ -134,14 +133,10 @@ function useReplay(topic: string, setMessage: (message: string) => void, onRepla
     setMessage(line);
     refresh.now();
   };
-  const replayPath = `/v1/topics/${encodeURIComponent(topic)}/replay`;
   const replayIds = async (ids: readonly string[]) => {
-    const what = ids.length === 1 ? `task ${ids[0]}` : `${ids.length} tasks`;
-    if (!(await confirm(`Replay ${what}? Each is delivered again from its first attempt.`, "Replay"))) return;
-    const result = await call<ReplayPage>("POST", replayPath, { task_ids: ids });
-    setMessage(`replayed ${result.replayed} of ${result.matched}${failures(result)}`);
-    onReplayed();
-    refresh.now();
+    const line = await replaySelected(topic, ids, confirm);
+    if (line !== undefined) onReplayed();
+    show(line);
   };
   return {
     replayIds,
@@ -186,12 +181,6 @@ function DeadLetterRow(props: {
       </td>
     </tr>
   );
-}
-
-function failures(result: ReplayPage): string {
-  return result.failed.length
-    ? `; not replayed: ${result.failed.map((f) => `${f.task_id} (${f.reason})`).join(", ")}`
-    : "";
 }
 
 function FilterForm(props: { readonly onReplay: (filter: ReplayFilter) => void }) {

@@ -1,6 +1,6 @@
 import { afterEach, describe, expect, it, vi } from "vitest";
 import { MAX_ERROR_CHARS } from "../../../console/src/action.js";
-import { replayMatching } from "../../../console/src/dead-letter-actions.js";
+import { replayMatching, replaySelected } from "../../../console/src/dead-letter-actions.js";
 
 /**
  * The dead-letter panel's actions, run as the page runs them (console/src/dead-letter-actions.ts) against a
@@ -146,5 +146,92 @@ describe("Replay all matching: the dry run behind its confirmation", () => {
     expect(line).toMatch(
       /^stopped after 0 page\(s\), having replayed 0 of 0 matching task\(s\): a page failed: the API's answer is malformed: /,
     );
+  });
+});
+
+describe("Replay selected (and a row's Replay): POST task_ids", () => {
+  it("a failed call says why: the API's code and message", async () => {
+    // Prepare
+    const sent = stubFetch(() =>
+      json(503, {
+        error: {
+          code: "service_unavailable",
+          message: "a storage call failed after 1 of the 2 matched tasks",
+        },
+      }),
+    );
+    const { asked, ask } = asker(true);
+
+    // Act
+    const line = await replaySelected("demo", ["t1", "t2"], ask);
+
+    // Assess
+    expect(asked).toEqual(["Replay 2 tasks? Each is delivered again from its first attempt."]);
+    expect(sent.map((s) => s.body)).toEqual([{ task_ids: ["t1", "t2"] }]);
+    expect(line).toBe(
+      "replay failed: service_unavailable: a storage call failed after 1 of the 2 matched tasks",
+    );
+  });
+
+  it("no answer, or a malformed one, says so", async () => {
+    stubFetch(() => Promise.reject(new TypeError("Failed to fetch")));
+    expect(await replaySelected("demo", ["t1"], asker(true).ask)).toBe(
+      "replay failed: network error: Failed to fetch",
+    );
+    stubFetch(() => json(200, { matched: 1, replayed: 1 }));
+    expect(await replaySelected("demo", ["t1"], asker(true).ask)).toMatch(
+      /^replay failed: the API's answer is malformed: .*failed/,
+    );
+  });
+
+  it("the API answers per task: the line names each task not replayed and why", async () => {
+    // Prepare: t2 was cancelled meanwhile, t3 is unknown (the route's `failed`).
+    stubFetch(() =>
+      json(200, {
+        matched: 1,
+        replayed: 1,
+        failed: [
+          { task_id: "t2", reason: "status cancelled" },
+          { task_id: "t3", reason: "not_found" },
+        ],
+        next_cursor: null,
+      }),
+    );
+
+    // Act
+    const line = await replaySelected("demo", ["t1", "t2", "t3"], asker(true).ask);
+
+    // Assess
+    expect(line).toBe("replayed 1 of 3 selected; not replayed: t2 (status cancelled), t3 (not_found)");
+  });
+
+  it("a long list of failures stays a readable line: each cut, ten named, the rest counted", async () => {
+    // Prepare
+    const failed = Array.from({ length: 25 }, (_, i) => ({ task_id: `t${i}`, reason: "r".repeat(1_000) }));
+    stubFetch(() => json(200, { matched: 0, replayed: 0, failed, next_cursor: null }));
+
+    // Act
+    const line =
+      (await replaySelected(
+        "demo",
+        failed.map((f) => f.task_id),
+        asker(true).ask,
+      )) ?? "";
+
+    // Assess
+    expect(line.startsWith("replayed 0 of 25 selected; not replayed: t0 (rrr")).toBe(true);
+    expect(line).toContain("t9 (");
+    expect(line).not.toContain("t10 (");
+    expect(line.endsWith("; and 15 more")).toBe(true);
+    expect(line.length).toBeLessThan(2_000);
+  });
+
+  it("one task: asks about it by id; declined, sends nothing", async () => {
+    const sent = stubFetch(() => json(200, { matched: 1, replayed: 1, failed: [], next_cursor: null }));
+    const { asked, ask } = asker(false);
+    expect(await replaySelected("demo", ["t1"], ask)).toBeUndefined();
+    expect(asked).toEqual(["Replay task t1? Each is delivered again from its first attempt."]);
+    expect(sent).toEqual([]);
+    expect(await replaySelected("demo", ["t1"], asker(true).ask)).toBe("replayed 1 of 1 selected");
   });
 });
