@@ -1,5 +1,6 @@
-import { useEffect } from "preact/hooks";
+import { useEffect, useState } from "preact/hooks";
 import { type ConsoleMetrics, consoleMetricsSchema } from "../schemas.js";
+import { toggleTopic } from "./actions.js";
 import { call, type TopicView } from "./api.js";
 import { useConfirm } from "./confirm.js";
 import { age } from "./format.js";
@@ -29,7 +30,8 @@ export function TopicsPanel(props: {
   readonly onSelect: (topic: string) => void;
 }) {
   const { data, error } = useLoad(() => loadTopics(props.minutes), [props.minutes]);
-  const toggle = useTopicToggle();
+  const [message, setMessage] = useState<string>();
+  const toggle = useTopicToggle(setMessage);
   const first = data?.topics[0]?.topic;
   useEffect(() => {
     if (!props.selected && first) props.onSelect(first);
@@ -38,6 +40,7 @@ export function TopicsPanel(props: {
     <section data-testid="topics-panel">
       <h2>Topics</h2>
       {error && <p class="error">{error}</p>}
+      {message && <p data-testid="topics-message">{message}</p>}
       <table>
         <TopicsHeader />
         <tbody>
@@ -60,17 +63,14 @@ export function TopicsPanel(props: {
   );
 }
 
-/** Pause or resume a topic after the operator confirms, then reload the panels. */
-function useTopicToggle(): (topic: TopicView) => Promise<void> {
+/** Pause or resume a topic after the operator confirms; the panel's line says it did, or why not. */
+function useTopicToggle(setMessage: (message: string) => void): (topic: TopicView) => Promise<void> {
   const refresh = useRefresh();
   const confirm = useConfirm();
   return async (topic) => {
-    const action = topic.paused ? "resume" : "pause";
-    const message = topic.paused
-      ? `Resume topic ${topic.topic}? Its waiting tasks are delivered again, in group order.`
-      : `Pause topic ${topic.topic}? Due tasks wait in its queue until resumed.`;
-    if (!(await confirm(message, action === "pause" ? "Pause" : "Resume"))) return;
-    await call("POST", `/v1/topics/${encodeURIComponent(topic.topic)}/${action}`);
+    const line = await toggleTopic(topic, confirm);
+    if (line === undefined) return; // declined
+    setMessage(line);
     refresh.now();
   };
 }
