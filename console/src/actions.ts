@@ -21,3 +21,13 @@ export function toggleTopic(topic: TopicView, ask: Ask): Promise<string | undefi
     failed: `${topic.topic} not ${done}`,
   });
 }
+
+/** Cancel a scheduled task from its view (DELETE /v1/tasks/{id}); a 409 (it went on meanwhile) says so. */
+export function cancelTask(id: string, ask: Ask): Promise<string | undefined> {
+  return runAction(ask, {
+    confirm: { question: `Cancel task ${id}? It will never be delivered.`, button: "Cancel task" },
+    run: () => call("DELETE", `/v1/tasks/${encodeURIComponent(id)}`),
+    done: () => `cancelled ${id}; it will never be delivered`,
+    failed: "not cancelled",
+  });
+}

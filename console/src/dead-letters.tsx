@@ -3,7 +3,7 @@ import { call, PAGE_LIMIT, query, type TaskPage, type TaskView } from "./api.js"
 import { useConfirm } from "./confirm.js";
 import { type ReplayFilter, replayMatching, replaySelected } from "./dead-letter-actions.js";
 import { time } from "./format.js";
-import { useLoad, useRefresh } from "./hooks.js";
+import { useLoad, useRefresh, useShowLine } from "./hooks.js";
 import { Pager } from "./tasks.js";
 
 /**
@@ -127,12 +127,7 @@ function useCancelDeadLetter(setMessage: (message: string) => void) {
 /** Replay by ids or by filter, each after the page's confirmation; `message` says what happened, or why not. */
 function useReplay(topic: string, setMessage: (message: string) => void, onReplayed: () => void) {
   const confirm = useConfirm();
-  const refresh = useRefresh();
-  const show = (line: string | undefined) => {
-    if (line === undefined) return; // declined
-    setMessage(line);
-    refresh.now();
-  };
+  const show = useShowLine(setMessage);
   const replayIds = async (ids: readonly string[]) => {
     const line = await replaySelected(topic, ids, confirm);
     if (line !== undefined) onReplayed();

@@ -47,3 +47,16 @@ export function useLoad<T>(load: () => Promise<T>, deps: readonly unknown[]): { 
   }, [tick, ...deps]);
   return state;
 }
+
+/**
+ * Shows an action's line (runAction's answer: what it did, or why not) through `setMessage` and refreshes every
+ * panel; a declined action (undefined) does neither.
+ */
+export function useShowLine(setMessage: (message: string) => void): (line: string | undefined) => void {
+  const refresh = useRefresh();
+  return (line) => {
+    if (line === undefined) return;
+    setMessage(line);
+    refresh.now();
+  };
+}

@@ -1,8 +1,9 @@
-import { useState } from "preact/hooks";
+import { useEffect, useState } from "preact/hooks";
+import { cancelTask } from "./actions.js";
 import { call, PAGE_LIMIT, query, type SubscriberView, type TaskPage, type TaskView } from "./api.js";
 import { useConfirm } from "./confirm.js";
 import { ms, time } from "./format.js";
-import { useLoad, useRefresh } from "./hooks.js";
+import { useLoad, useRefresh, useShowLine } from "./hooks.js";
 
 /** Task search by id (one task, its timeline) and by ordering group (a page at a time, in delivery order). */
 export function TaskSearch(props: { readonly topic: string | undefined }) {
@@ -150,11 +151,11 @@ export function TaskDetail(props: { readonly taskId: string }) {
   );
   const confirm = useConfirm();
   const refresh = useRefresh();
-  const cancel = async () => {
-    if (!(await confirm(`Cancel task ${props.taskId}? It will never be delivered.`, "Cancel task"))) return;
-    await call("DELETE", `/v1/tasks/${encodeURIComponent(props.taskId)}`);
-    refresh.now();
-  };
+  const [message, setMessage] = useState<string>();
+  const show = useShowLine(setMessage);
+  // The view is reused for the next task opened: the last task's line is not about it.
+  useEffect(() => setMessage(undefined), [props.taskId]);
+  const cancel = async () => show(await cancelTask(props.taskId, confirm));
   if (error && !task)
     return (
       <p class="error" data-testid="task-error">
@@ -183,6 +184,7 @@ export function TaskDetail(props: { readonly taskId: string }) {
           Cancel task
         </button>
       )}
+      {message && <p data-testid="task-message">{message}</p>}
     </div>
   );
 }

@@ -4,7 +4,7 @@ import { toggleTopic } from "./actions.js";
 import { call, type TopicView } from "./api.js";
 import { useConfirm } from "./confirm.js";
 import { age } from "./format.js";
-import { useLoad, useRefresh } from "./hooks.js";
+import { useLoad, useShowLine } from "./hooks.js";
 
 interface TopicsData {
   readonly topics: readonly TopicView[];
@@ -65,14 +65,9 @@ export function TopicsPanel(props: {
 
 /** Pause or resume a topic after the operator confirms; the panel's line says it did, or why not. */
 function useTopicToggle(setMessage: (message: string) => void): (topic: TopicView) => Promise<void> {
-  const refresh = useRefresh();
   const confirm = useConfirm();
-  return async (topic) => {
-    const line = await toggleTopic(topic, confirm);
-    if (line === undefined) return; // declined
-    setMessage(line);
-    refresh.now();
-  };
+  const show = useShowLine(setMessage);
+  return async (topic) => show(await toggleTopic(topic, confirm));
 }
 
 function TopicsHeader() {

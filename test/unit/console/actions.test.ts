@@ -1,5 +1,5 @@
 import { afterEach, describe, expect, it, vi } from "vitest";
-import { toggleTopic } from "../../../console/src/actions.js";
+import { cancelTask, toggleTopic } from "../../../console/src/actions.js";
 import type { TopicView } from "../../../console/src/api.js";
 
 /**
@@ -64,5 +64,47 @@ describe("a topic's Pause / Resume", () => {
     expect(sent).toEqual([]);
     expect(await toggleTopic(topic(true), yes)).toBe("demo resumed");
     expect(sent).toEqual([{ method: "POST", path: "/v1/topics/demo/resume" }]);
+  });
+});
+
+describe("a task's Cancel (task view)", () => {
+  it("a refusal says why: the task went on meanwhile (409 with its status)", async () => {
+    // Prepare
+    const sent = stubFetch(() =>
+      json(409, {
+        error: {
+          code: "conflict",
+          message: "task is queued; it can no longer be cancelled",
+          task_status: "queued",
+        },
+      }),
+    );
+
+    // Act
+    const line = await cancelTask("demo#01J", yes);
+
+    // Assess
+    expect(sent).toEqual([{ method: "DELETE", path: "/v1/tasks/demo%2301J" }]);
+    expect(line).toBe("not cancelled: conflict: task is queued; it can no longer be cancelled");
+  });
+
+  it("no answer, or a 5xx without a body, says so", async () => {
+    stubFetch(() => Promise.reject(new TypeError("Failed to fetch")));
+    expect(await cancelTask("t1", yes)).toBe("not cancelled: network error: Failed to fetch");
+    stubFetch(() => new Response("", { status: 502 }));
+    expect(await cancelTask("t1", yes)).toBe("not cancelled: HTTP 502: HTTP 502");
+  });
+
+  it("asks about the task by id; declined sends nothing; done says so", async () => {
+    const sent = stubFetch(() => json(200, { task_id: "t1", status: "cancelled" }));
+    const asked: string[] = [];
+    const ask = async (question: string) => {
+      asked.push(question);
+      return asked.length > 1;
+    };
+    expect(await cancelTask("t1", ask)).toBeUndefined();
+    expect(sent).toEqual([]);
+    expect(await cancelTask("t1", ask)).toBe("cancelled t1; it will never be delivered");
+    expect(asked[0]).toBe("Cancel task t1? It will never be delivered.");
   });
 });
