@@ -3,8 +3,9 @@
  * asks, calls the API and answers the line its panel shows — what it did, or the API's error — through
  * runAction, which never rejects. test/unit/console/actions.test.ts.
  */
-import { type Ask, runAction } from "./action.js";
-import { call, type TopicView } from "./api.js";
+import * as z from "zod";
+import { type Ask, parseAnswer, runAction } from "./action.js";
+import { call, query, type TopicView } from "./api.js";
 
 /** Pause or resume a topic (POST /v1/topics/{topic}/pause|resume). */
 export function toggleTopic(topic: TopicView, ask: Ask): Promise<string | undefined> {
@@ -29,5 +30,101 @@ export function cancelTask(id: string, ask: Ask): Promise<string | undefined> {
     run: () => call("DELETE", `/v1/tasks/${encodeURIComponent(id)}`),
     done: () => `cancelled ${id}; it will never be delivered`,
     failed: "not cancelled",
+  });
+}
+
+/** Cancel a dead-lettered task from its row (DELETE /v1/tasks/{id}: `failed → cancelled`, out of the list). */
+export function cancelDeadLetter(id: string, ask: Ask): Promise<string | undefined> {
+  const question = `Cancel dead-lettered task ${id}? It will not be delivered, and can no longer be replayed.`;
+  return runAction(ask, {
+    confirm: { question, button: "Cancel task" },
+    run: () => call("DELETE", `/v1/tasks/${encodeURIComponent(id)}`),
+    done: () => `cancelled ${id}; it will not be delivered`,
+    failed: "not cancelled",
+  });
+}
+
+export type ScheduleAction = "pause" | "resume" | "delete";
+
+const SCHEDULE_ACTIONS: Record<
+  ScheduleAction,
+  { readonly ask: string; readonly button: string; readonly done: string }
+> = {
+  pause: {
+    ask: "No new occurrences; those made ahead and not yet due are cancelled.",
+    button: "Pause",
+    done: "paused",
+  },
+  resume: {
+    ask: "It runs again from now; occurrences that fell in the pause are skipped.",
+    button: "Resume",
+    done: "resumed",
+  },
+  delete: { ask: "No new occurrences, and it cannot be resumed.", button: "Delete", done: "deleted" },
+};
+
+/** The fields of a schedule's answer the line reads (shared/api/schemas/schedules.ts needs Node). */
+const scheduleAnswerSchema = z.looseObject({ schedule_id: z.string(), status: z.string() });
+
+/** A schedule's Pause / Resume (POST …/pause|resume) or Delete (DELETE); every one asks first. */
+export function scheduleAction(
+  s: { readonly schedule_id: string; readonly cron: string },
+  action: ScheduleAction,
+  ask: Ask,
+): Promise<string | undefined> {
+  const { ask: consequence, button, done } = SCHEDULE_ACTIONS[action];
+  const path = `/v1/schedules/${encodeURIComponent(s.schedule_id)}`;
+  return runAction(ask, {
+    confirm: { question: `${button} schedule ${s.schedule_id} (${s.cron})? ${consequence}`, button },
+    run: async () =>
+      parseAnswer(
+        scheduleAnswerSchema,
+        action === "delete" ? await call("DELETE", path) : await call("POST", `${path}/${action}`),
+      ),
+    done: (after) => `${after.schedule_id} is ${after.status}`,
+    failed: `${s.schedule_id} not ${done}`,
+  });
+}
+
+/** POST /v1/schedules (the form's own button is the confirmation); the API checks the fields (a 400 says which). */
+export function createSchedule(body: Readonly<Record<string, unknown>>): Promise<string | undefined> {
+  return runAction(async () => true, {
+    run: async () => parseAnswer(scheduleAnswerSchema, await call("POST", "/v1/schedules", body)),
+    done: (created) => `created ${created.schedule_id}`,
+    failed: "not created",
+  });
+}
+
+/** The fields of a reset's answer the line reads (a copy of destinationResetResponseSchema's). */
+const resetAnswerSchema = z.looseObject({
+  host: z.string(),
+  destinations: z.array(z.looseObject({ topic: z.string(), state: z.string() })),
+});
+
+/** A circuit's Reset (POST /v1/destinations/{host}/reset?topic=): closes it by hand. */
+export function resetDestination(
+  d: { readonly host: string; readonly topic: string },
+  ask: Ask,
+): Promise<string | undefined> {
+  const path = `/v1/destinations/${encodeURIComponent(d.host)}/reset?${query({ topic: d.topic })}`;
+  return runAction(ask, {
+    confirm: {
+      question: `Reset the circuit of ${d.host} on ${d.topic}? Its tasks are delivered to it again at once.`,
+      button: "Reset",
+    },
+    run: async () => parseAnswer(resetAnswerSchema, await call("POST", path)),
+    done: (result) =>
+      `reset ${result.host} (${result.destinations.map((r) => `${r.topic}: ${r.state}`).join(", ")})`,
+    failed: `${d.host} not reset`,
+  });
+}
+
+/** A fan-out subscriber's Replay (POST /v1/tasks/{id}/replay?subscriber=): that copy only; not asked (as before). */
+export function replaySubscriber(taskId: string, subscriber: string): Promise<string | undefined> {
+  const path = `/v1/tasks/${encodeURIComponent(taskId)}/replay?${query({ subscriber })}`;
+  return runAction(async () => true, {
+    run: () => call("POST", path),
+    done: () => `replaying ${subscriber}`,
+    failed: `${subscriber} not replayed`,
   });
 }

@@ -1,9 +1,10 @@
 import { useState } from "preact/hooks";
+import { cancelDeadLetter } from "./actions.js";
 import { call, PAGE_LIMIT, query, type TaskPage, type TaskView } from "./api.js";
 import { useConfirm } from "./confirm.js";
 import { type ReplayFilter, replayMatching, replaySelected } from "./dead-letter-actions.js";
 import { time } from "./format.js";
-import { useLoad, useRefresh, useShowLine } from "./hooks.js";
+import { useLoad, useShowLine } from "./hooks.js";
 import { Pager } from "./tasks.js";
 
 /**
@@ -106,22 +107,12 @@ function DeadLetterTable(props: {
 
 /**
  * DELETE /v1/tasks/{id} on a dead-lettered task discards it (`failed → cancelled`, out of this list), after the
- * page's confirmation. A refusal (say the task was replayed meanwhile: 409) is shown, not thrown.
+ * page's confirmation. A refusal (say the task was replayed meanwhile: 409) is the panel's line.
  */
 function useCancelDeadLetter(setMessage: (message: string) => void) {
   const confirm = useConfirm();
-  const refresh = useRefresh();
-  return async (id: string) => {
-    const question = `Cancel dead-lettered task ${id}? It will not be delivered, and can no longer be replayed.`;
-    if (!(await confirm(question, "Cancel task"))) return;
-    try {
-      await call<TaskView>("DELETE", `/v1/tasks/${encodeURIComponent(id)}`);
-      setMessage(`cancelled ${id}; it will not be delivered`);
-    } catch (error) {
-      setMessage(`not cancelled: ${error instanceof Error ? error.message : String(error)}`);
-    }
-    refresh.now();
-  };
+  const show = useShowLine(setMessage);
+  return async (id: string) => show(await cancelDeadLetter(id, confirm));
 }
 
 /** Replay by ids or by filter, each after the page's confirmation; `message` says what happened, or why not. */

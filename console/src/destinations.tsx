@@ -1,13 +1,10 @@
 import { useState } from "preact/hooks";
-import {
-  type DestinationView,
-  destinationListSchema,
-  destinationResetResponseSchema,
-} from "../../shared/api/schemas/destinations.js";
-import { call, query } from "./api.js";
+import { type DestinationView, destinationListSchema } from "../../shared/api/schemas/destinations.js";
+import { resetDestination } from "./actions.js";
+import { call } from "./api.js";
 import { useConfirm } from "./confirm.js";
 import { time } from "./format.js";
-import { useLoad, useRefresh } from "./hooks.js";
+import { useLoad, useShowLine } from "./hooks.js";
 
 /**
  * Each callback host per topic, as the deliver function's circuit breaker sees it: state, consecutive failures,
@@ -33,23 +30,11 @@ export function DestinationsPanel() {
   );
 }
 
-/** POST /v1/destinations/{host}/reset?topic= after the page's confirmation; a refusal is shown, not thrown. */
+/** POST /v1/destinations/{host}/reset?topic= after the page's confirmation; a refusal is the panel's line. */
 function useResetDestination(setMessage: (message: string) => void) {
   const confirm = useConfirm();
-  const refresh = useRefresh();
-  return async (d: DestinationView) => {
-    const question = `Reset the circuit of ${d.host} on ${d.topic}? Its tasks are delivered to it again at once.`;
-    if (!(await confirm(question, "Reset"))) return;
-    try {
-      const path = `/v1/destinations/${encodeURIComponent(d.host)}/reset?${query({ topic: d.topic })}`;
-      const result = destinationResetResponseSchema.parse(await call("POST", path));
-      const states = result.destinations.map((r) => `${r.topic}: ${r.state}`).join(", ");
-      setMessage(`reset ${result.host} (${states})`);
-    } catch (error) {
-      setMessage(`not reset: ${error instanceof Error ? error.message : String(error)}`);
-    }
-    refresh.now();
-  };
+  const show = useShowLine(setMessage);
+  return async (d: DestinationView) => show(await resetDestination(d, confirm));
 }
 
 function DestinationTable(props: {

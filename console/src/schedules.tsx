@@ -1,8 +1,10 @@
 import { useState } from "preact/hooks";
+import { errorText } from "./action.js";
+import { createSchedule, type ScheduleAction, scheduleAction } from "./actions.js";
 import { call, PAGE_LIMIT, query, type SchedulePage, type ScheduleView } from "./api.js";
 import { useConfirm } from "./confirm.js";
 import { time } from "./format.js";
-import { useLoad, useRefresh } from "./hooks.js";
+import { useLoad, useShowLine } from "./hooks.js";
 import { Pager } from "./tasks.js";
 
 /** How many of a schedule's next occurrences a row shows (the API gives up to 5). */
@@ -38,41 +40,16 @@ export function SchedulesPanel(props: { readonly topic: string }) {
   );
 }
 
-type Action = "pause" | "resume" | "delete";
-
-const QUESTIONS: Record<Action, { readonly ask: string; readonly button: string }> = {
-  pause: { ask: "No new occurrences; those made ahead and not yet due are cancelled.", button: "Pause" },
-  resume: {
-    ask: "It runs again from now; occurrences that fell in the pause are skipped.",
-    button: "Resume",
-  },
-  delete: { ask: "No new occurrences, and it cannot be resumed.", button: "Delete" },
-};
-
-/** Every action asks first (resume too: it starts deliveries again); a refusal (409) is shown, not thrown. */
+/** Every action asks first (resume too: it starts deliveries again); a refusal (409) is the panel's line. */
 function useScheduleAction(setMessage: (message: string) => void) {
   const confirm = useConfirm();
-  const refresh = useRefresh();
-  return async (s: ScheduleView, action: Action) => {
-    const { ask, button } = QUESTIONS[action];
-    if (!(await confirm(`${button} schedule ${s.schedule_id} (${s.cron})? ${ask}`, button))) return;
-    const path = `/v1/schedules/${encodeURIComponent(s.schedule_id)}`;
-    try {
-      const after =
-        action === "delete"
-          ? await call<ScheduleView>("DELETE", path)
-          : await call<ScheduleView>("POST", `${path}/${action}`);
-      setMessage(`${after.schedule_id} is ${after.status}`);
-    } catch (error) {
-      setMessage(`not done (${action}): ${error instanceof Error ? error.message : String(error)}`);
-    }
-    refresh.now();
-  };
+  const show = useShowLine(setMessage);
+  return async (s: ScheduleView, action: ScheduleAction) => show(await scheduleAction(s, action, confirm));
 }
 
 function ScheduleTable(props: {
   readonly schedules: readonly ScheduleView[];
-  readonly onAction: (s: ScheduleView, action: Action) => void;
+  readonly onAction: (s: ScheduleView, action: ScheduleAction) => void;
 }) {
   return (
     <table>
@@ -97,7 +74,7 @@ function ScheduleTable(props: {
 
 function ScheduleRow(props: {
   readonly schedule: ScheduleView;
-  readonly onAction: (s: ScheduleView, action: Action) => void;
+  readonly onAction: (s: ScheduleView, action: ScheduleAction) => void;
 }) {
   const s = props.schedule;
   const live = s.status === "active" || s.status === "paused";
@@ -148,13 +125,13 @@ function parseContent(text: string): { readonly content?: unknown; readonly erro
   try {
     return { content: JSON.parse(text) };
   } catch (error) {
-    return { error: `content is not JSON: ${error instanceof Error ? error.message : String(error)}` };
+    return { error: `content is not JSON: ${errorText(error)}` };
   }
 }
 
 /** POST /v1/schedules on this topic; the API checks cron, time zone, content and callback (a 400 is shown). */
 function CreateScheduleForm(props: { readonly topic: string; readonly setMessage: (m: string) => void }) {
-  const refresh = useRefresh();
+  const show = useShowLine(props.setMessage);
   const [cron, setCron] = useState("*/5 * * * *");
   const [timezone, setTimezone] = useState("UTC");
   const [content, setContent] = useState("{}");
@@ -169,13 +146,7 @@ function CreateScheduleForm(props: { readonly topic: string; readonly setMessage
       content: parsed.content,
       ...(callback ? { callback: { url: callback } } : {}),
     };
-    try {
-      const created = await call<ScheduleView>("POST", "/v1/schedules", body);
-      props.setMessage(`created ${created.schedule_id}`);
-    } catch (error) {
-      props.setMessage(`not created: ${error instanceof Error ? error.message : String(error)}`);
-    }
-    refresh.now();
+    show(await createSchedule(body));
   };
   const field = (testid: string, value: string, set: (v: string) => void, placeholder: string) => (
     <input

@@ -1,5 +1,5 @@
 import { useEffect, useState } from "preact/hooks";
-import { cancelTask } from "./actions.js";
+import { cancelTask, replaySubscriber } from "./actions.js";
 import { call, PAGE_LIMIT, query, type SubscriberView, type TaskPage, type TaskView } from "./api.js";
 import { useConfirm } from "./confirm.js";
 import { ms, time } from "./format.js";
@@ -230,14 +230,10 @@ function Subscribers(props: {
 }) {
   const [message, setMessage] = useState<string>();
   const replay = async (subscriber: string) => {
-    const path = `/v1/tasks/${encodeURIComponent(props.taskId)}/replay?${query({ subscriber })}`;
-    try {
-      await call("POST", path);
-      setMessage(`replaying ${subscriber}`);
-      props.onReplayed();
-    } catch (error) {
-      setMessage(String((error as Error).message ?? error));
-    }
+    const line = await replaySubscriber(props.taskId, subscriber);
+    if (line === undefined) return;
+    setMessage(line);
+    props.onReplayed();
   };
   return (
     <div data-testid="task-subscribers">

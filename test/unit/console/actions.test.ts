@@ -1,5 +1,14 @@
 import { afterEach, describe, expect, it, vi } from "vitest";
-import { cancelTask, toggleTopic } from "../../../console/src/actions.js";
+import { MAX_ERROR_CHARS } from "../../../console/src/action.js";
+import {
+  cancelDeadLetter,
+  cancelTask,
+  createSchedule,
+  replaySubscriber,
+  resetDestination,
+  scheduleAction,
+  toggleTopic,
+} from "../../../console/src/actions.js";
 import type { TopicView } from "../../../console/src/api.js";
 
 /**
@@ -106,5 +115,79 @@ describe("a task's Cancel (task view)", () => {
     expect(sent).toEqual([]);
     expect(await cancelTask("t1", ask)).toBe("cancelled t1; it will never be delivered");
     expect(asked[0]).toBe("Cancel task t1? It will never be delivered.");
+  });
+});
+
+/**
+ * These already caught their errors, but showed only the message: no code, and uncut (a proxy's 100 KB page went
+ * onto the panel whole). Each now says the API's code and message, cut to MAX_ERROR_CHARS.
+ */
+describe("the actions that showed their errors: the API's code and message, cut", () => {
+  const long = "y".repeat(50_000);
+  const actions: [string, () => Promise<string | undefined>, string][] = [
+    ["a dead letter's Cancel", () => cancelDeadLetter("t1", yes), "not cancelled"],
+    [
+      "a schedule's Pause",
+      () => scheduleAction({ schedule_id: "s1", cron: "* * * * *" }, "pause", yes),
+      "s1 not paused",
+    ],
+    [
+      "a schedule's Resume",
+      () => scheduleAction({ schedule_id: "s1", cron: "* * * * *" }, "resume", yes),
+      "s1 not resumed",
+    ],
+    [
+      "a schedule's Delete",
+      () => scheduleAction({ schedule_id: "s1", cron: "* * * * *" }, "delete", yes),
+      "s1 not deleted",
+    ],
+    ["Create schedule", () => createSchedule({ topic: "demo", cron: "bad" }), "not created"],
+    [
+      "a circuit's Reset",
+      () => resetDestination({ host: "example.com", topic: "demo" }, yes),
+      "example.com not reset",
+    ],
+    ["a subscriber's Replay", () => replaySubscriber("t1", "down"), "down not replayed"],
+  ];
+
+  it.each(actions)("%s: a 409 says its code and message", async (_name, act, failed) => {
+    stubFetch(() => json(409, { error: { code: "conflict", message: "it changed meanwhile" } }));
+    expect(await act()).toBe(`${failed}: conflict: it changed meanwhile`);
+  });
+
+  it.each(actions)("%s: a very long error is cut", async (_name, act, failed) => {
+    stubFetch(() => json(400, { error: { code: "validation_failed", message: long } }));
+    const line = (await act()) ?? "";
+    expect(line.startsWith(`${failed}: validation_failed: yyy`)).toBe(true);
+    expect(line.length).toBeLessThanOrEqual(failed.length + 2 + MAX_ERROR_CHARS);
+  });
+
+  it.each(actions)("%s: no answer says so", async (_name, act, failed) => {
+    stubFetch(() => Promise.reject(new TypeError("Failed to fetch")));
+    expect(await act()).toBe(`${failed}: network error: Failed to fetch`);
+  });
+});
+
+describe("the same actions when they work", () => {
+  it("say what they did", async () => {
+    stubFetch(() => json(200, { schedule_id: "s1", status: "paused" }));
+    expect(await scheduleAction({ schedule_id: "s1", cron: "* * * * *" }, "pause", yes)).toBe("s1 is paused");
+    stubFetch(() => json(201, { schedule_id: "s2", status: "active" }));
+    expect(await createSchedule({ topic: "demo" })).toBe("created s2");
+    stubFetch(() => json(200, { host: "example.com", destinations: [{ topic: "demo", state: "closed" }] }));
+    expect(await resetDestination({ host: "example.com", topic: "demo" }, yes)).toBe(
+      "reset example.com (demo: closed)",
+    );
+    stubFetch(() => json(202, {}));
+    expect(await replaySubscriber("t1", "down")).toBe("replaying down");
+    stubFetch(() => json(200, { task_id: "t1", status: "cancelled" }));
+    expect(await cancelDeadLetter("t1", yes)).toBe("cancelled t1; it will not be delivered");
+  });
+
+  it("a malformed answer to a reset says so, not a TypeError", async () => {
+    stubFetch(() => json(200, { host: "example.com" }));
+    expect(await resetDestination({ host: "example.com", topic: "demo" }, yes)).toMatch(
+      /^example.com not reset: the API's answer is malformed: .*destinations/,
+    );
   });
 });
