@@ -2,7 +2,7 @@ import { spawn } from "node:child_process";
 import { randomUUID } from "node:crypto";
 import { copyFile } from "node:fs/promises";
 import { fileURLToPath } from "node:url";
-import type { Page } from "puppeteer-core";
+import type { HTTPRequest, Page } from "puppeteer-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { latenessOf } from "../../console/schemas.js";
 import { ms } from "../../console/src/format.js";
@@ -203,6 +203,38 @@ describe.runIf(local)("the console in a real browser", () => {
     // Assess: the page says what it replayed (replay-all.ts; its stops are unit-tested there).
     await waitForText(b.page, '[data-testid="dead-letters-message"]', "replayed 1 of 1 matching task(s)");
     expect((await h.waitForStatus(ids[2] as string, ["delivered"])).status).toBe("delivered");
+  });
+
+  it("says why Replay all did not start when its dry run fails: the API's code and message, as text", async () => {
+    // Prepare: the dry run answers a 503 whose message carries markup. The browser fakes that one answer (the
+    // local cloud's replay route does not fail on demand); every other request goes through.
+    const markup = "throttled <b>now</b>";
+    const failDryRun = (request: HTTPRequest) => {
+      const dryRun =
+        request.url().endsWith(`/v1/topics/${TOPIC}/replay`) &&
+        (request.postData() ?? "").includes('"dry_run":true');
+      if (!dryRun) return void request.continue();
+      const body = JSON.stringify({ error: { code: "service_unavailable", message: markup } });
+      void request.respond({ status: 503, contentType: "application/json", body });
+    };
+    await b.page.setRequestInterception(true);
+    b.page.on("request", failDryRun);
+    try {
+      // Act
+      await b.page.click('[data-testid="replay-matching"]');
+
+      // Assess: the line says why, the markup is text (no <b> element), and nothing was asked.
+      await waitForText(
+        b.page,
+        '[data-testid="dead-letters-message"]',
+        `not replayed: service_unavailable: ${markup}`,
+      );
+      expect(await b.page.$('[data-testid="dead-letters-message"] b')).toBeNull();
+      expect(await b.page.$('[data-testid="confirm-dialog"][open]')).toBeNull();
+    } finally {
+      b.page.off("request", failDryRun);
+      await b.page.setRequestInterception(false);
+    }
   });
 
   it("pauses and resumes the topic from the page, and the API agrees", async () => {
