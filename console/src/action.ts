@@ -22,7 +22,10 @@ export function cut(text: string, max = MAX_ERROR_CHARS): string {
  */
 export function errorText(error: unknown): string {
   if (error instanceof ApiError) {
-    return cut(error.code ? `${error.code}: ${error.message}` : `HTTP ${error.status}: ${error.message}`);
+    if (error.code) return cut(`${error.code}: ${error.message}`);
+    // An empty body's ApiError says only "HTTP n": not "HTTP n: HTTP n".
+    const status = `HTTP ${error.status}`;
+    return cut(error.message === status ? status : `${status}: ${error.message}`);
   }
   return cut(error instanceof Error ? error.message : String(error));
 }

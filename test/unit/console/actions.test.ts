@@ -101,7 +101,7 @@ describe("a task's Cancel (task view)", () => {
     stubFetch(() => Promise.reject(new TypeError("Failed to fetch")));
     expect(await cancelTask("t1", yes)).toBe("not cancelled: network error: Failed to fetch");
     stubFetch(() => new Response("", { status: 502 }));
-    expect(await cancelTask("t1", yes)).toBe("not cancelled: HTTP 502: HTTP 502");
+    expect(await cancelTask("t1", yes)).toBe("not cancelled: HTTP 502");
   });
 
   it("asks about the task by id; declined sends nothing; done says so", async () => {

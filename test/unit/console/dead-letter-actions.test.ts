@@ -58,11 +58,7 @@ describe("Replay all matching: the dry run behind its confirmation", () => {
       () => new Response("<html>Bad Gateway</html>", { status: 502 }),
       "not replayed: HTTP 502: <html>Bad Gateway</html>",
     ],
-    [
-      "a non-2xx with an empty body",
-      () => new Response("", { status: 500 }),
-      "not replayed: HTTP 500: HTTP 500",
-    ],
+    ["a non-2xx with an empty body", () => new Response("", { status: 500 }), "not replayed: HTTP 500"],
     [
       "no answer at all",
       () => Promise.reject(new TypeError("Failed to fetch")),
