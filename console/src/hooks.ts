@@ -1,5 +1,6 @@
 import { createContext } from "preact";
 import { useContext, useEffect, useState } from "preact/hooks";
+import { errorText } from "./action.js";
 
 /** How often the page refreshes itself while visible. */
 export const REFRESH_MS = 3_000;
@@ -39,7 +40,8 @@ export function useLoad<T>(load: () => Promise<T>, deps: readonly unknown[]): { 
     let live = true;
     load().then(
       (data) => live && setState({ data }),
-      (error: Error) => live && setState((s) => ({ ...s, error: error.message })),
+      // As an action's error: the API's code and message, cut (a proxy's HTML page is not shown whole).
+      (error: unknown) => live && setState((s) => ({ ...s, error: errorText(error) })),
     );
     return () => {
       live = false;
