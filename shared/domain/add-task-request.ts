@@ -1,5 +1,6 @@
 import * as z from "zod";
 import type { ErrorIssue } from "#shared/api/errors.js";
+import { MAX_CALLBACK_URL_LENGTH } from "./callback-resolution.js";
 import { echoed } from "./echoed.js";
 import { isLosslessNumber, parseExactJson, stringifyExact, withJsNumbers } from "./exact-json.js";
 import type { DueSpec } from "./timing.js";
@@ -15,8 +16,9 @@ export const IDEMPOTENCY_KEY_PATTERN =
 export const IDEMPOTENCY_KEY_MESSAGE =
   "must be 1–255 printable ASCII characters, without commas or leading/trailing spaces";
 
-/** A callback URL longer than this is a mistake, and it is stored in every task item. */
-export const MAX_CALLBACK_URL_LENGTH = 2048;
+// Kept with the callback rules (a module without zod schemas), so config validation can read it without
+// bundling this module's schemas into every function.
+export { MAX_CALLBACK_URL_LENGTH } from "./callback-resolution.js";
 
 /**
  * JSON.parse copes with any nesting, but JSON.stringify, hashing and every receiver's parser recurse: a 1 MiB
