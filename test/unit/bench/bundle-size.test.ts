@@ -23,7 +23,6 @@ const KNOWN_OVER: readonly FunctionName[] = [
   "deliver",
   "get-schedule",
   "list-schedules",
-  "openapi",
   "pause-schedule",
   "resume-schedule",
 ];
