@@ -3,10 +3,10 @@
  * these schemas, the client parses with them, and the OpenAPI document is generated from them.
  */
 import * as z from "zod";
+import { LIST_LIMIT_DEFAULT, LIST_LIMIT_MAX } from "./list-limits.js";
 import { taskViewSchema } from "./tasks.js";
 
-export const LIST_LIMIT_DEFAULT = 50;
-export const LIST_LIMIT_MAX = 100;
+export { LIST_LIMIT_DEFAULT, LIST_LIMIT_MAX } from "./list-limits.js";
 
 /** `GET /v1/tasks`: exactly one of `group` and `status=failed`. Query strings are text, so `limit` is coerced. */
 export const listTasksQuerySchema = z

@@ -5,7 +5,9 @@
 import * as z from "zod";
 import { contentSchema, MAX_CALLBACK_URL_LENGTH } from "#shared/domain/add-task-request.js";
 import { SCHEDULE_STATUSES } from "#shared/domain/schedule.js";
-import { LIST_LIMIT_DEFAULT, LIST_LIMIT_MAX } from "./operations.js";
+
+// Its own module, so the list function bundles none of the other schedule schemas (nor the add-task content).
+export { listSchedulesQuerySchema } from "./schedule-list-query.js";
 
 const dateTime = z.iso.datetime({
   offset: true,
@@ -73,18 +75,6 @@ export const scheduleChangeResponseSchema = scheduleViewSchema.extend({
 
 export const scheduleParamsSchema = z.object({
   id: z.string().min(1).meta({ description: "the schedule id" }),
-});
-
-export const listSchedulesQuerySchema = z.strictObject({
-  topic: z.string().min(1).max(64).meta({ description: "the topic" }),
-  limit: z.coerce
-    .number()
-    .int()
-    .min(1)
-    .max(LIST_LIMIT_MAX)
-    .default(LIST_LIMIT_DEFAULT)
-    .meta({ description: `page size, 1–${LIST_LIMIT_MAX} (default ${LIST_LIMIT_DEFAULT})` }),
-  cursor: z.string().min(1).max(2048).optional().meta({ description: "the previous page's `next_cursor`" }),
 });
 
 export const scheduleListSchema = z.looseObject({

@@ -21,8 +21,6 @@ const KNOWN_OVER: readonly FunctionName[] = [
   "create-schedule",
   "delete-schedule",
   "deliver",
-  "get-schedule",
-  "list-schedules",
   "pause-schedule",
   "resume-schedule",
 ];
