@@ -28,8 +28,8 @@ const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
 /** The pipeline's functions, and the API's from its route table (each row's `$default` included). */
 const PIPELINE_FUNCTIONS = ["relay", "deliver", "sweeper"] as const;
 const API_FUNCTIONS = [...API_ROUTES, DEFAULT_ROUTE];
-const FUNCTIONS = [...API_FUNCTIONS.map((route) => route.name), ...PIPELINE_FUNCTIONS];
-type FunctionName = ApiRouteName | (typeof PIPELINE_FUNCTIONS)[number];
+export const FUNCTIONS = [...API_FUNCTIONS.map((route) => route.name), ...PIPELINE_FUNCTIONS];
+export type FunctionName = ApiRouteName | (typeof PIPELINE_FUNCTIONS)[number];
 
 /** A function's handler module: its route's entry for the API, `functions/<name>.ts` for the pipeline. */
 function entryOf(name: FunctionName): string {
@@ -48,7 +48,8 @@ export interface FunctionFigures {
   readonly warmCpuUsPerTask?: number;
 }
 
-/** The stack's bundling (cdk/lib/bundling.ts), which PunctualFunction hands to esbuild. */ async function bundle(
+/** The stack's bundling (cdk/lib/bundling.ts), which PunctualFunction hands to esbuild. */
+export async function bundle(
   name: FunctionName,
   outdir: string,
 ): Promise<{ file: string; metafile: Metafile }> {
@@ -74,7 +75,7 @@ export interface FunctionFigures {
 
 const AWS_SDK_INPUT = /node_modules\/(@aws-sdk|@smithy|@aws-crypto)\//;
 
-function sdkBytesOf(metafile: Metafile): number {
+export function sdkBytesOf(metafile: Metafile): number {
   let bytes = 0;
   for (const output of Object.values(metafile.outputs))
     for (const [input, { bytesInOutput }] of Object.entries(output.inputs))

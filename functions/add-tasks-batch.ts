@@ -7,7 +7,7 @@ import {
   withCurrentSettings,
 } from "#shared/adapters/topic-settings.js";
 import { type HttpHandler, httpRoute } from "#shared/api/http-route.js";
-import { MAX_BATCH_BODY_BYTES } from "#shared/api/schemas/batch.js";
+import { MAX_BATCH_BODY_BYTES } from "#shared/api/schemas/batch-request.js";
 import { IDEMPOTENCY_HEADER } from "#shared/domain/add-task-request.js";
 import { createFunctionLogger, functionMetricsFactory } from "#shared/runtime/observability.js";
 import { publishBatchAccepted } from "#shared/services/accepted-metrics.js";

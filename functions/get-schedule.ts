@@ -7,7 +7,7 @@ import { type HttpHandler, httpRoute } from "#shared/api/http-route.js";
 import { loadEnvironmentConfig } from "#shared/config/index.js";
 import { ENV, requireEnv } from "#shared/runtime/env.js";
 import { createFunctionLogger } from "#shared/runtime/observability.js";
-import { getSchedule } from "#shared/services/schedules/manage.js";
+import { getSchedule } from "#shared/services/schedules/read.js";
 
 /** GET /v1/schedules/{id}. Runs once per cold start; a missing variable fails it. */
 const env = requireEnv([ENV.environment, ENV.tableName]);

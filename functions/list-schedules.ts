@@ -7,7 +7,7 @@ import { type HttpHandler, httpRoute } from "#shared/api/http-route.js";
 import { loadEnvironmentConfig, type PunctualConfig } from "#shared/config/index.js";
 import { ENV, requireEnv } from "#shared/runtime/env.js";
 import { createFunctionLogger } from "#shared/runtime/observability.js";
-import { listSchedules } from "#shared/services/schedules/manage.js";
+import { listSchedules } from "#shared/services/schedules/list.js";
 
 /** GET /v1/schedules?topic=…. Runs once per cold start; a missing variable fails it. */
 const env = requireEnv([ENV.environment, ENV.tableName]);

@@ -1,8 +1,15 @@
 import { readFileSync } from "node:fs";
+import { brotliDecompressSync } from "node:zlib";
 import { Ajv2020 } from "ajv/dist/2020.js";
 import addFormats from "ajv-formats";
 import { describe, expect, it } from "vitest";
-import { OPENAPI_FILE, renderOpenApiDocument } from "../../scripts/openapi.js";
+import {
+  OPENAPI_FILE,
+  OPENAPI_MODULE_FILE,
+  renderOpenApiDocument,
+  renderOpenApiModule,
+} from "../../scripts/openapi.js";
+import { silentLogger } from "../../test/unit/api/fakes.js";
 import { API_CONTRACT } from "./contract.js";
 import { buildOpenApiDocument } from "./openapi.js";
 import { API_ROUTE_KEYS } from "./routes.js";
@@ -13,6 +20,43 @@ type Json = any;
 describe("the OpenAPI document", () => {
   it("is current: docs/openapi.json is what `npm run openapi` generates from today's schemas", () => {
     expect(readFileSync(OPENAPI_FILE, "utf8")).toBe(renderOpenApiDocument());
+  });
+
+  it("the function's compressed copy (shared/api/openapi-document.ts) decodes to docs/openapi.json", async () => {
+    const { OPENAPI_DOCUMENT_BROTLI_BASE64 } = await import("./openapi-document.js");
+    const decoded = brotliDecompressSync(Buffer.from(OPENAPI_DOCUMENT_BROTLI_BASE64, "base64")).toString(
+      "utf8",
+    );
+    expect(decoded).toBe(JSON.stringify(JSON.parse(readFileSync(OPENAPI_FILE, "utf8"))));
+    // What `npm run openapi` writes decodes the same (brotli's bytes may differ between zlib versions).
+    const rendered = /"([A-Za-z0-9+/=]+)"/.exec(renderOpenApiModule())?.[1] ?? "";
+    expect(brotliDecompressSync(Buffer.from(rendered, "base64")).toString("utf8")).toBe(decoded);
+    expect(readFileSync(OPENAPI_MODULE_FILE, "utf8")).toContain("OPENAPI_DOCUMENT_BROTLI_BASE64");
+  });
+
+  it("GET /v1/openapi.json answers docs/openapi.json, byte for byte as JSON.stringify writes it", async () => {
+    process.env.PUNCTUAL_ENV ??= "local";
+    const { createHandler } = await import("../../functions/openapi.js");
+    const event = {
+      version: "2.0",
+      routeKey: "GET /v1/openapi.json",
+      rawPath: "/v1/openapi.json",
+      rawQueryString: "",
+      headers: {},
+      requestContext: {
+        http: { method: "GET", path: "/v1/openapi.json" },
+        requestId: "r",
+        stage: "$default",
+      },
+      isBase64Encoded: false,
+    };
+    const context = { functionName: "openapi", awsRequestId: "r", getRemainingTimeInMillis: () => 10_000 };
+    const answer = (await createHandler({ logger: silentLogger() })(event as never, context as never)) as {
+      statusCode: number;
+      body: string;
+    };
+    expect(answer.statusCode).toBe(200);
+    expect(answer.body).toBe(JSON.stringify(JSON.parse(readFileSync(OPENAPI_FILE, "utf8"))));
   });
 
   it("describes every route of the table, and nothing else", () => {

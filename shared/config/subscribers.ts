@@ -1,4 +1,4 @@
-import { MAX_CALLBACK_URL_LENGTH } from "#shared/domain/add-task-request.js";
+import { MAX_CALLBACK_URL_LENGTH } from "#shared/domain/callback-resolution.js";
 import { checkCallbackUrl } from "#shared/security/ssrf.js";
 import type { TopicSettings } from "./schema.js";
 

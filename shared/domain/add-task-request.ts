@@ -1,7 +1,8 @@
 import * as z from "zod";
 import type { ErrorIssue } from "#shared/api/errors.js";
-import { echoed } from "./echoed.js";
+import { MAX_CALLBACK_URL_LENGTH } from "./callback-resolution.js";
 import { isLosslessNumber, parseExactJson, stringifyExact, withJsNumbers } from "./exact-json.js";
+import { isPlainObject, toIssues } from "./request-issues.js";
 import type { DueSpec } from "./timing.js";
 
 /**
@@ -15,8 +16,10 @@ export const IDEMPOTENCY_KEY_PATTERN =
 export const IDEMPOTENCY_KEY_MESSAGE =
   "must be 1–255 printable ASCII characters, without commas or leading/trailing spaces";
 
-/** A callback URL longer than this is a mistake, and it is stored in every task item. */
-export const MAX_CALLBACK_URL_LENGTH = 2048;
+// Kept with the callback rules (a module without zod schemas), so config validation can read it without
+// bundling this module's schemas into every function.
+export { MAX_CALLBACK_URL_LENGTH } from "./callback-resolution.js";
+export { isPlainObject, toIssues } from "./request-issues.js";
 
 /**
  * JSON.parse copes with any nesting, but JSON.stringify, hashing and every receiver's parser recurse: a 1 MiB
@@ -258,27 +261,6 @@ function dueSpecOf(body: Pick<AddTaskBody, (typeof TIMING_FIELDS)[number]>): {
   return { spec: { delaySeconds: body.delay_seconds ?? 0 }, field: "delay_seconds" };
 }
 
-/**
- * zod issues → `{path, message}`; an unknown field becomes one issue per field, at that field's path, and a
- * missing field says so plainly instead of zod's "expected string, received undefined".
- */
-export function toIssues(issues: readonly z.core.$ZodIssue[], input?: unknown): ErrorIssue[] {
-  const out: ErrorIssue[] = [];
-  for (const issue of issues) {
-    // Paths hold the caller's own keys (an unknown field, a record's key): each is echoed cut.
-    const base = issue.path.map((segment) => echoed(String(segment)));
-    if (issue.code === "unrecognized_keys") {
-      for (const key of issue.keys)
-        out.push({ path: [...base, echoed(key)].join("."), message: "unknown field" });
-      continue;
-    }
-    let message = issue.message;
-    if (issue.code === "invalid_type" && valueAt(input, issue.path) === undefined) message = "is required";
-    out.push({ path: base.join("."), message });
-  }
-  return out;
-}
-
 /** Iterative, so the check itself cannot overflow the stack it protects. A lossless number is a leaf. */
 function exceedsDepth(root: unknown, maxDepth: number): boolean {
   const stack: [unknown, number][] = [[root, 1]];
@@ -289,21 +271,6 @@ function exceedsDepth(root: unknown, maxDepth: number): boolean {
     for (const child of Object.values(value)) stack.push([child, depth + 1]);
   }
   return false;
-}
-
-function valueAt(input: unknown, path: readonly PropertyKey[]): unknown {
-  let current = input;
-  for (const key of path) {
-    if (!isPlainObject(current) || typeof key === "symbol" || !Object.hasOwn(current, key)) return undefined;
-    current = current[key as string];
-  }
-  return current;
-}
-
-export function isPlainObject(value: unknown): value is Record<string, unknown> {
-  if (typeof value !== "object" || value === null || Array.isArray(value)) return false;
-  const proto = Object.getPrototypeOf(value);
-  return proto === Object.prototype || proto === null;
 }
 
 /**

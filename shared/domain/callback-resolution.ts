@@ -1,5 +1,8 @@
 import type { ErrorIssue } from "#shared/api/errors.js";
 
+/** A callback URL longer than this is a mistake, and it is stored in every task item. */
+export const MAX_CALLBACK_URL_LENGTH = 2048;
+
 /** Where a task's callback URL came from; the SSRF refusal names the request field to blame. */
 export type CallbackSource = "callback" | "service" | "topic-default";
 

@@ -1,10 +1,7 @@
 import pMap from "p-map";
 import { validationFailed } from "#shared/api/errors.js";
-import {
-  type AddTasksBatchResponse,
-  addTasksBatchBodySchema,
-  type BatchItemResult,
-} from "#shared/api/schemas/batch.js";
+import type { AddTasksBatchResponse, BatchItemResult } from "#shared/api/schemas/batch.js";
+import { addTasksBatchBodySchema } from "#shared/api/schemas/batch-request.js";
 import { isPlainObject, toIssues } from "#shared/domain/add-task-request.js";
 import {
   type AddTaskDeps,

@@ -9,9 +9,9 @@ import {
 } from "#shared/api/schemas/groups.js";
 import type { CancelGroupResponse } from "#shared/api/schemas/tasks.js";
 import { topicConfig } from "#shared/config/index.js";
-import { toIssues } from "#shared/domain/add-task-request.js";
 import { echoed } from "#shared/domain/echoed.js";
 import { groupPartitionKey } from "#shared/domain/keys.js";
+import { toIssues } from "#shared/domain/request-issues.js";
 import type { TaskRecord } from "#shared/domain/task.js";
 import { forEachBounded } from "#shared/runtime/async.js";
 import { type CancelDeps, cancelAndDisarm, finishFanOutCancel } from "./cancel-task.js";

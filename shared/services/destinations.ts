@@ -2,8 +2,8 @@ import type { DestinationStore } from "#shared/adapters/task-store.js";
 import { notFound, validationFailed } from "#shared/api/errors.js";
 import type { DestinationResetResponse, DestinationView } from "#shared/api/schemas/destinations.js";
 import { DESTINATION_HOST_PATTERN, destinationResetQuerySchema } from "#shared/api/schemas/destinations.js";
-import { toIssues } from "#shared/domain/add-task-request.js";
 import { circuitState, type DestinationRecord } from "#shared/domain/destination.js";
+import { toIssues } from "#shared/domain/request-issues.js";
 
 /** `GET /v1/destinations` and `POST /v1/destinations/{host}/reset` (issue 14): the circuits, and a manual close. */
 export interface DestinationDeps {

@@ -2,8 +2,8 @@ import type { TaskStore } from "#shared/adapters/task-store.js";
 import { notFound, validationFailed } from "#shared/api/errors.js";
 import { getTaskQuerySchema } from "#shared/api/schemas/tasks.js";
 import type { TaskView } from "#shared/api/task-view.js";
-import { toIssues } from "#shared/domain/add-task-request.js";
 import { parseTaskId } from "#shared/domain/keys.js";
+import { toIssues } from "#shared/domain/request-issues.js";
 import { viewOf } from "./fan-out/view.js";
 
 export interface GetTaskDeps {

@@ -4,8 +4,8 @@ import { unknownTopic, validationFailed } from "#shared/api/errors.js";
 import { type ListTasksQuery, listTasksQuerySchema } from "#shared/api/schemas/operations.js";
 import type { TaskView } from "#shared/api/task-view.js";
 import { type PunctualConfig, topicConfig } from "#shared/config/index.js";
-import { toIssues } from "#shared/domain/add-task-request.js";
 import { groupPartitionKey } from "#shared/domain/keys.js";
+import { toIssues } from "#shared/domain/request-issues.js";
 import { subscriberLane, viewsOf } from "./fan-out/view.js";
 
 export interface ListTasksDeps {

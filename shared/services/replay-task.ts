@@ -10,9 +10,9 @@ import {
 } from "#shared/api/errors.js";
 import { replayTaskQuerySchema } from "#shared/api/schemas/tasks.js";
 import { type TaskView, taskView } from "#shared/api/task-view.js";
-import { toIssues } from "#shared/domain/add-task-request.js";
 import { parseTaskId } from "#shared/domain/keys.js";
 import { replayDeduplicationId } from "#shared/domain/replay.js";
+import { toIssues } from "#shared/domain/request-issues.js";
 import type { TaskRecord } from "#shared/domain/task.js";
 import { replayEveryCopy, replaySubscriber } from "./fan-out/replay.js";
 

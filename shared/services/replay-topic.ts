@@ -14,8 +14,8 @@ import {
   bulkReplayBodySchema,
 } from "#shared/api/schemas/operations.js";
 import { type PunctualConfig, topicConfig } from "#shared/config/index.js";
-import { toIssues } from "#shared/domain/add-task-request.js";
 import { bySortKey, parseTaskId } from "#shared/domain/keys.js";
+import { toIssues } from "#shared/domain/request-issues.js";
 import type { TaskRecord } from "#shared/domain/task.js";
 import { forEachBounded } from "#shared/runtime/async.js";
 import { type ReplayDeps, sendReplayed } from "./replay-task.js";

@@ -3,11 +3,11 @@
  * these schemas, the client parses with them, and the OpenAPI document is generated from them.
  */
 import * as z from "zod";
+import { LIST_LIMIT_DEFAULT, LIST_LIMIT_MAX } from "./list-limits.js";
 import { PLAIN_DIGITS_NOTE, queryInteger } from "./query.js";
 import { taskViewSchema } from "./tasks.js";
 
-export const LIST_LIMIT_DEFAULT = 50;
-export const LIST_LIMIT_MAX = 100;
+export { LIST_LIMIT_DEFAULT, LIST_LIMIT_MAX } from "./list-limits.js";
 
 /** `GET /v1/tasks`: exactly one of `group` and `status=failed`. `limit` in plain decimal digits (query.ts). */
 export const listTasksQuerySchema = z

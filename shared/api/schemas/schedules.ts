@@ -5,8 +5,9 @@
 import * as z from "zod";
 import { contentSchema, MAX_CALLBACK_URL_LENGTH } from "#shared/domain/add-task-request.js";
 import { SCHEDULE_STATUSES } from "#shared/domain/schedule.js";
-import { LIST_LIMIT_DEFAULT, LIST_LIMIT_MAX } from "./operations.js";
-import { PLAIN_DIGITS_NOTE, queryInteger } from "./query.js";
+
+// Its own module, so the list function bundles none of the other schedule schemas (nor the add-task content).
+export { listSchedulesQuerySchema } from "./schedule-list-query.js";
 
 const dateTime = z.iso.datetime({
   offset: true,
@@ -74,16 +75,6 @@ export const scheduleChangeResponseSchema = scheduleViewSchema.extend({
 
 export const scheduleParamsSchema = z.object({
   id: z.string().min(1).meta({ description: "the schedule id" }),
-});
-
-export const listSchedulesQuerySchema = z.strictObject({
-  topic: z.string().min(1).max(64).meta({ description: "the topic" }),
-  limit: queryInteger({ min: 1, max: LIST_LIMIT_MAX })
-    .prefault(LIST_LIMIT_DEFAULT) // not default(): zod documents no default for a preprocessed input
-    .meta({
-      description: `page size, 1–${LIST_LIMIT_MAX} (default ${LIST_LIMIT_DEFAULT}), ${PLAIN_DIGITS_NOTE}`,
-    }),
-  cursor: z.string().min(1).max(2048).optional().meta({ description: "the previous page's `next_cursor`" }),
 });
 
 export const scheduleListSchema = z.looseObject({

@@ -1,18 +1,7 @@
-import * as z from "zod";
 import type { ScheduleChange, TaskStore } from "#shared/adapters/task-store.js";
-import { decodeCursor, encodeCursor } from "#shared/api/cursor.js";
-import {
-  conflict,
-  HttpError,
-  isAwsThrottling,
-  isHttpError,
-  notFound,
-  unknownTopic,
-  validationFailed,
-} from "#shared/api/errors.js";
-import { listSchedulesQuerySchema, type ScheduleView } from "#shared/api/schemas/schedules.js";
+import { conflict, HttpError, isAwsThrottling, isHttpError, notFound } from "#shared/api/errors.js";
+import type { ScheduleView } from "#shared/api/schemas/schedules.js";
 import { topicConfig } from "#shared/config/index.js";
-import { toIssues } from "#shared/domain/add-task-request.js";
 import { newUlid } from "#shared/domain/keys.js";
 import {
   inlineOccurrenceLimit,
@@ -20,7 +9,6 @@ import {
   materializeAt,
   type ScheduleRecord,
   type ScheduleStatus,
-  schedulePartitionKey,
   scheduleShardOf,
 } from "#shared/domain/schedule.js";
 import { retentionExpiry } from "#shared/domain/task.js";
@@ -33,6 +21,10 @@ import {
 import { parseCreateSchedule } from "./request.js";
 import { type StopDeps, settleStoppedEpoch } from "./stop.js";
 import { scheduleView, specOf } from "./view.js";
+
+// The read routes live in read.ts and list.ts, so their functions bundle none of the write paths.
+export { listSchedules } from "./list.js";
+export { getSchedule } from "./read.js";
 
 export interface ScheduleRouteDeps extends MaterializeDeps {
   readonly store: MaterializeDeps["store"] & Pick<TaskStore, "putSchedule" | "getSchedule" | "listSchedules">;
@@ -114,45 +106,6 @@ async function materializeInline(deps: ScheduleRouteDeps, schedule: ScheduleReco
     deps.onMaterializeError?.(schedule.scheduleId, error);
     return schedule;
   }
-}
-
-export async function getSchedule(
-  deps: { readonly store: Pick<TaskStore, "getSchedule">; readonly now: () => number },
-  id: string | undefined,
-): Promise<ScheduleView> {
-  const schedule = id ? await deps.store.getSchedule(id) : undefined;
-  if (!schedule) throw notFound("no such schedule");
-  return scheduleView(schedule, deps.now());
-}
-
-/** `GET /v1/schedules?topic=`: one topic's schedules in creation order, every status, paginated. */
-export async function listSchedules(
-  deps: {
-    readonly store: Pick<TaskStore, "listSchedules">;
-    readonly now: () => number;
-    readonly config: ScheduleRouteDeps["config"];
-  },
-  rawQuery: Readonly<Record<string, string | undefined>> | undefined,
-): Promise<{ schedules: ScheduleView[]; next_cursor: string | null }> {
-  const raw = rawQuery ?? {};
-  const parsed = listSchedulesQuerySchema.safeParse(raw);
-  if (!parsed.success) throw validationFailed(toIssues(parsed.error.issues, raw));
-  const query = parsed.data;
-  if (!topicConfig(deps.config, query.topic)) {
-    throw unknownTopic(query.topic, Object.keys(deps.config.resolvedTopics));
-  }
-  const pk = schedulePartitionKey(query.topic);
-  const cursorSchema = z.strictObject({ pk: z.literal(pk), sk: z.string().min(1).max(200) });
-  const page = await deps.store.listSchedules(
-    query.topic,
-    query.limit,
-    decodeCursor(query.cursor, cursorSchema),
-  );
-  const nowMs = deps.now();
-  return {
-    schedules: page.schedules.map((s) => scheduleView(s, nowMs)),
-    next_cursor: encodeCursor(page.next),
-  };
 }
 
 type ChangeView = ScheduleView & { cancelled_occurrences: number };

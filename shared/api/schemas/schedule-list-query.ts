@@ -1,0 +1,17 @@
+import * as z from "zod";
+import { LIST_LIMIT_DEFAULT, LIST_LIMIT_MAX } from "./list-limits.js";
+import { PLAIN_DIGITS_NOTE, queryInteger } from "./query.js";
+
+/**
+ * `GET /v1/schedules?topic=`'s query (re-exported by schedules.ts, where the schedule schemas are): a module that
+ * builds no other schema, so the list function bundles only this one.
+ */
+export const listSchedulesQuerySchema = z.strictObject({
+  topic: z.string().min(1).max(64).meta({ description: "the topic" }),
+  limit: queryInteger({ min: 1, max: LIST_LIMIT_MAX })
+    .prefault(LIST_LIMIT_DEFAULT) // not default(): zod documents no default for a preprocessed input
+    .meta({
+      description: `page size, 1–${LIST_LIMIT_MAX} (default ${LIST_LIMIT_DEFAULT}), ${PLAIN_DIGITS_NOTE}`,
+    }),
+  cursor: z.string().min(1).max(2048).optional().meta({ description: "the previous page's `next_cursor`" }),
+});

@@ -1,0 +1,42 @@
+import * as z from "zod";
+import type { TaskStore } from "#shared/adapters/task-store.js";
+import { decodeCursor, encodeCursor } from "#shared/api/cursor.js";
+import { unknownTopic, validationFailed } from "#shared/api/errors.js";
+import { listSchedulesQuerySchema } from "#shared/api/schemas/schedule-list-query.js";
+import type { ScheduleView } from "#shared/api/schemas/schedules.js";
+import { type PunctualConfig, topicConfig } from "#shared/config/index.js";
+import { toIssues } from "#shared/domain/request-issues.js";
+import { schedulePartitionKey } from "#shared/domain/schedule.js";
+import { scheduleView } from "./view.js";
+
+// Apart from manage.ts, so the list function bundles none of the write paths (the add-task service).
+
+/** `GET /v1/schedules?topic=`: one topic's schedules in creation order, every status, paginated. */
+export async function listSchedules(
+  deps: {
+    readonly store: Pick<TaskStore, "listSchedules">;
+    readonly now: () => number;
+    readonly config: PunctualConfig;
+  },
+  rawQuery: Readonly<Record<string, string | undefined>> | undefined,
+): Promise<{ schedules: ScheduleView[]; next_cursor: string | null }> {
+  const raw = rawQuery ?? {};
+  const parsed = listSchedulesQuerySchema.safeParse(raw);
+  if (!parsed.success) throw validationFailed(toIssues(parsed.error.issues, raw));
+  const query = parsed.data;
+  if (!topicConfig(deps.config, query.topic)) {
+    throw unknownTopic(query.topic, Object.keys(deps.config.resolvedTopics));
+  }
+  const pk = schedulePartitionKey(query.topic);
+  const cursorSchema = z.strictObject({ pk: z.literal(pk), sk: z.string().min(1).max(200) });
+  const page = await deps.store.listSchedules(
+    query.topic,
+    query.limit,
+    decodeCursor(query.cursor, cursorSchema),
+  );
+  const nowMs = deps.now();
+  return {
+    schedules: page.schedules.map((s) => scheduleView(s, nowMs)),
+    next_cursor: encodeCursor(page.next),
+  };
+}
