@@ -1,8 +1,8 @@
 import { hkdfSync } from "node:crypto";
 import { GetSecretValueCommand, SecretsManagerClient } from "@aws-sdk/client-secrets-manager";
+import { Webhook } from "standardwebhooks";
 import { createAwsClient } from "#shared/adapters/aws-clients.js";
 import { ENV, MissingEnvironmentError } from "#shared/runtime/env.js";
-import { decodeWebhookSecret, signWebhook } from "./standard-webhooks.js";
 
 /** The three Standard Webhooks headers (https://www.standardwebhooks.com/). */
 export interface SignatureHeaders {
@@ -21,16 +21,16 @@ export class SigningSecretError extends Error {
  * secret, as the spec allows, so receivers holding either secret verify the same request.
  */
 export class CallbackSigner {
-  readonly #keys: readonly Buffer[];
+  readonly #webhooks: readonly Webhook[];
   readonly #secrets: readonly string[];
   readonly #subscribers = new Map<string, CallbackSigner>();
 
   constructor(secrets: readonly string[]) {
     if (secrets.length === 0) throw new SigningSecretError("at least one signing secret is required");
     this.#secrets = [...secrets];
-    this.#keys = secrets.map((secret, i) => {
+    this.#webhooks = secrets.map((secret, i) => {
       try {
-        return decodeWebhookSecret(secret);
+        return new Webhook(secret);
       } catch (error) {
         // Never echo the secret itself.
         throw new SigningSecretError(
@@ -41,7 +41,7 @@ export class CallbackSigner {
   }
 
   get secretCount(): number {
-    return this.#keys.length;
+    return this.#webhooks.length;
   }
 
   /**
@@ -61,7 +61,7 @@ export class CallbackSigner {
     return {
       "webhook-id": messageId,
       "webhook-timestamp": String(Math.floor(at.getTime() / 1000)),
-      "webhook-signature": this.#keys.map((key) => signWebhook(key, messageId, at, payload)).join(" "),
+      "webhook-signature": this.#webhooks.map((w) => w.sign(messageId, at, payload)).join(" "),
     };
   }
 }
@@ -144,8 +144,8 @@ export function subscriberSigningKey(topicKey: string, subscriber: string): stri
 /** The key bytes of a `whsec_…` or bare base64 secret, decoded as the Standard Webhooks libraries do. */
 function secretBytes(secret: string): Buffer {
   const base64 = secret.startsWith("whsec_") ? secret.slice("whsec_".length) : secret;
-  // The library's decoding decides what a valid secret is (it throws on bad base64 / empty keys).
-  decodeWebhookSecret(base64);
+  // The library's own parser is the arbiter of what a valid secret is (it throws on bad base64 / empty keys).
+  new Webhook(base64);
   return Buffer.from(base64, "base64");
 }
 
