@@ -119,10 +119,17 @@ export function resetDestination(
   });
 }
 
-/** A fan-out subscriber's Replay (POST /v1/tasks/{id}/replay?subscriber=): that copy only; not asked (as before). */
-export function replaySubscriber(taskId: string, subscriber: string): Promise<string | undefined> {
+/**
+ * A fan-out subscriber's Replay (POST /v1/tasks/{id}/replay?subscriber=): that copy only, after the page's
+ * confirmation, as every action that sends a callback again.
+ */
+export function replaySubscriber(taskId: string, subscriber: string, ask: Ask): Promise<string | undefined> {
   const path = `/v1/tasks/${encodeURIComponent(taskId)}/replay?${query({ subscriber })}`;
-  return runAction(async () => true, {
+  return runAction(ask, {
+    confirm: {
+      question: `Replay ${subscriber}'s copy of ${taskId}? Its callback is delivered again.`,
+      button: "Replay",
+    },
     run: () => call("POST", path),
     done: () => `replaying ${subscriber}`,
     failed: `${subscriber} not replayed`,

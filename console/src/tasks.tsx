@@ -229,8 +229,9 @@ function Subscribers(props: {
   readonly onReplayed: () => void;
 }) {
   const [message, setMessage] = useState<string>();
+  const confirm = useConfirm();
   const replay = async (subscriber: string) => {
-    const line = await replaySubscriber(props.taskId, subscriber);
+    const line = await replaySubscriber(props.taskId, subscriber, confirm);
     if (line === undefined) return;
     setMessage(line);
     props.onReplayed();

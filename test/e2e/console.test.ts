@@ -503,6 +503,7 @@ describe.runIf(local)("the console in a real browser", () => {
 
     // Act
     await b.page.click('[data-testid="subscriber-replay-down"]');
+    await confirmDialog(b.page, "down");
 
     // Assess: the API agrees that only `down` was replayed
     await waitForText(b.page, '[data-testid="subscriber-message"]', "replaying down");

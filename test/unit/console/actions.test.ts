@@ -147,7 +147,7 @@ describe("the actions that showed their errors: the API's code and message, cut"
       () => resetDestination({ host: "example.com", topic: "demo" }, yes),
       "example.com not reset",
     ],
-    ["a subscriber's Replay", () => replaySubscriber("t1", "down"), "down not replayed"],
+    ["a subscriber's Replay", () => replaySubscriber("t1", "down", yes), "down not replayed"],
   ];
 
   it.each(actions)("%s: a 409 says its code and message", async (_name, act, failed) => {
@@ -179,7 +179,7 @@ describe("the same actions when they work", () => {
       "reset example.com (demo: closed)",
     );
     stubFetch(() => json(202, {}));
-    expect(await replaySubscriber("t1", "down")).toBe("replaying down");
+    expect(await replaySubscriber("t1", "down", yes)).toBe("replaying down");
     stubFetch(() => json(200, { task_id: "t1", status: "cancelled" }));
     expect(await cancelDeadLetter("t1", yes)).toBe("cancelled t1; it will not be delivered");
   });
@@ -189,5 +189,24 @@ describe("the same actions when they work", () => {
     expect(await resetDestination({ host: "example.com", topic: "demo" }, yes)).toMatch(
       /^example.com not reset: the API's answer is malformed: .*destinations/,
     );
+  });
+});
+
+describe("a subscriber's Replay", () => {
+  it("asks first, naming the copy: it delivers that callback again; declined sends nothing", async () => {
+    // Prepare
+    const sent = stubFetch(() => json(202, {}));
+    const asked: string[] = [];
+
+    // Act
+    const line = await replaySubscriber("demo#01J", "down", async (question) => {
+      asked.push(question);
+      return false;
+    });
+
+    // Assess
+    expect(line).toBeUndefined();
+    expect(asked).toEqual([expect.stringMatching(/down.*demo#01J/)]);
+    expect(sent).toEqual([]);
   });
 });
