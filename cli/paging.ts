@@ -41,10 +41,16 @@ export interface PagingOptions {
   readonly maxEmptyPages?: number;
 }
 
-export function pagingLimits(options: PagingOptions): PagingLimits {
+/**
+ * The limits a command runs under: the options given, else the defaults times `pagesPerDefaultPage` — for a
+ * command whose `--limit` reads fewer items a page than the route's default, how many of its pages read what one
+ * default page does. The defaults bound items read, not calls: a group cancel at `--limit 1` whose group starts
+ * with 1,000 finished tasks (a page of those lists nothing, so it reads "empty") must not stop there.
+ */
+export function pagingLimits(options: PagingOptions, pagesPerDefaultPage = 1): PagingLimits {
   return {
-    maxPages: options.maxPages ?? DEFAULT_PAGING.maxPages,
-    maxEmptyPages: options.maxEmptyPages ?? DEFAULT_PAGING.maxEmptyPages,
+    maxPages: options.maxPages ?? DEFAULT_PAGING.maxPages * pagesPerDefaultPage,
+    maxEmptyPages: options.maxEmptyPages ?? DEFAULT_PAGING.maxEmptyPages * pagesPerDefaultPage,
   };
 }
 

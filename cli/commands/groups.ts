@@ -1,5 +1,6 @@
 import type { Command } from "commander";
 import type { PunctualClient } from "../../client/index.js";
+import { MAX_GROUP_PAGE } from "../../shared/api/schemas/groups.js";
 import { connect, type GlobalOptions } from "../connection.js";
 import { StoppedPartWay } from "../exit-codes.js";
 import { type CliIo, printResult } from "../output.js";
@@ -12,7 +13,7 @@ interface CancelOptions extends PagingOptions {
   readonly limit?: number;
 }
 
-const pageSize = wholeNumber(1, 1000);
+const pageSize = wholeNumber(1, MAX_GROUP_PAGE);
 
 /**
  * `groups cancel --topic T --group V`: follows the API's cursor until the whole group is read, so the command
@@ -61,7 +62,7 @@ async function cancelPages(client: PunctualClient, options: CancelOptions): Prom
         const empty = page.cancelled === 0 && page.not_cancelled.length === 0;
         return { next: page.more ? page.next_cursor : undefined, empty };
       },
-      pagingLimits(options),
+      pagingLimits(options, Math.ceil(MAX_GROUP_PAGE / (options.limit ?? MAX_GROUP_PAGE))),
     );
   } catch (error) {
     if (pages === 0) throw error;

@@ -254,3 +254,47 @@ describe("the page cap's default", () => {
     expect(result.err).toMatch(/error: too_many_pages.*3 pages.*--max-pages/);
   });
 });
+
+describe("groups cancel --limit: the default bounds count tasks read, not pages", () => {
+  // A group-cancel page of finished tasks lists none of them (they are neither cancelled nor refused): it reads
+  // "empty" though the API is healthy. The defaults mean a million / ten million tasks read at 1,000 a page.
+  const finished = (next: string | null): Page => ({
+    status: 200,
+    body: { cancelled: 0, not_cancelled: [], more: next !== null, next_cursor: next },
+  });
+
+  it("--limit 1 reads on past 1,000 pages of finished tasks to the scheduled one after them", async () => {
+    // Prepare
+    const script = Array.from({ length: 1_000 }, (_, n) => finished(`c${n}`));
+    script.push(cancelPage(1, null));
+
+    // Act
+    const result = await run(script, ["--json", ...GROUP_CANCEL, "--limit", "1"]);
+
+    // Assess
+    expect(result.code, result.err).toBe(0);
+    expect(result.sent).toHaveLength(1_001);
+    expect(JSON.parse(result.out)).toMatchObject({ cancelled: 1 });
+  });
+
+  it("--limit 500 still stops an endless API, at twice the default pages (the same tasks read)", async () => {
+    // Act
+    const result = await runEndless((n) => finished(`c${n}`), ["--json", ...GROUP_CANCEL, "--limit", "500"]);
+
+    // Assess
+    expect(result.code).toBe(3);
+    expect(result.sent).toHaveLength(2_000);
+    expect(JSON.parse(result.err).error).toMatchObject({ code: "too_many_empty_pages", empty_pages: 2_000 });
+  });
+
+  it("a --max-empty-pages given is taken as given, whatever --limit", async () => {
+    // Act
+    const result = await runEndless(
+      (n) => finished(`c${n}`),
+      ["--json", ...GROUP_CANCEL, "--limit", "1", "--max-empty-pages", "5"],
+    );
+
+    // Assess
+    expect(result.sent).toHaveLength(5);
+  });
+});
