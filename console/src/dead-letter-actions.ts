@@ -71,6 +71,8 @@ export async function replaySelected(
   topic: string,
   ids: readonly string[],
   ask: Ask,
+  /** Called when the API answered the replay (the panel then clears its selection); a failure keeps it to retry. */
+  onReplayed: () => void = () => undefined,
 ): Promise<string | undefined> {
   const what = ids.length === 1 ? `task ${ids[0]}` : `${ids.length} tasks`;
   return runAction(ask, {
@@ -79,7 +81,11 @@ export async function replaySelected(
       button: "Replay",
     },
     run: () => replayPage(topic, { task_ids: ids }),
-    done: (page) => `replayed ${page.replayed} of ${new Set(ids).size} selected${notReplayed(page)}`,
+    done: (page) => {
+      const line = `replayed ${page.replayed} of ${new Set(ids).size} selected${notReplayed(page)}`;
+      onReplayed();
+      return line;
+    },
     failed: "replay failed",
   });
 }

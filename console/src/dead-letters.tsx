@@ -120,9 +120,7 @@ function useReplay(topic: string, setMessage: (message: string) => void, onRepla
   const confirm = useConfirm();
   const show = useShowLine(setMessage);
   const replayIds = async (ids: readonly string[]) => {
-    const line = await replaySelected(topic, ids, confirm);
-    if (line !== undefined) onReplayed();
-    show(line);
+    show(await replaySelected(topic, ids, confirm, onReplayed));
   };
   return {
     replayIds,

@@ -231,3 +231,25 @@ describe("Replay selected (and a row's Replay): POST task_ids", () => {
     expect(await replaySelected("demo", ["t1"], asker(true).ask)).toBe("replayed 1 of 1 selected");
   });
 });
+
+describe("Replay selected keeps the selection unless the call was answered", () => {
+  it("calls onReplayed only when the API answered the replay, not on a failure or a declined question", async () => {
+    // Prepare
+    let replayedCalls = 0;
+    const onReplayed = () => void replayedCalls++;
+
+    // Act: a failure, a malformed answer, a declined question, then an answer.
+    stubFetch(() => json(503, { error: { code: "service_unavailable", message: "try again" } }));
+    await replaySelected("demo", ["t1"], asker(true).ask, onReplayed);
+    stubFetch(() => json(200, { matched: 1, replayed: 1 }));
+    await replaySelected("demo", ["t1"], asker(true).ask, onReplayed);
+    await replaySelected("demo", ["t1"], asker(false).ask, onReplayed);
+    const afterFailures = replayedCalls;
+    stubFetch(() => json(200, { matched: 1, replayed: 1, failed: [], next_cursor: null }));
+    await replaySelected("demo", ["t1"], asker(true).ask, onReplayed);
+
+    // Assess
+    expect(afterFailures).toBe(0);
+    expect(replayedCalls).toBe(1);
+  });
+});
