@@ -72,12 +72,12 @@ export interface RouteContract {
 const taskIdParams = z.object({ id: z.string().min(1).meta({ description: "the task id" }) });
 const error = (description: string): ResponseSpec => ({ description, schema: errorBodySchema });
 
-/** Errors every JSON route may answer besides its own. */
 /** Every JSON-body route: the body must be uncompressed JSON (shared/api/middleware/json-body.ts). */
 const UNSUPPORTED_MEDIA_TYPE = error(
   "send `content-type: application/json`, uncompressed: any `content-encoding` but `identity` (gzip, br, deflate, …) is refused before the body is read, with `Accept-Encoding: identity` (`unsupported_media_type`)",
 );
 
+/** Errors every JSON route may answer besides its own. */
 export const COMMON_ERRORS: Readonly<Record<string, ResponseSpec>> = {
   "400": error(
     "the request is invalid (`validation_failed`, `invalid_json`, `unknown_topic`); a query parameter given more than once is a `validation_failed` naming it",
