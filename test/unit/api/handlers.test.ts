@@ -112,6 +112,16 @@ function setup(overrides: { store?: TaskStore } = {}) {
   };
 }
 
+/** Adds `validBody` through the add handler; its parsed 201 answer. */
+async function addValidTask(add: ReturnType<typeof setup>["add"]) {
+  return parse(
+    await add(
+      event("POST", "/v1/tasks", { headers: JSON_HEADERS, body: JSON.stringify(validBody) }),
+      context,
+    ),
+  );
+}
+
 function parse(result: APIGatewayProxyStructuredResultV2) {
   expect(result.headers?.["content-type"]).toBe("application/json");
   return JSON.parse(result.body ?? "") as {
@@ -448,12 +458,7 @@ describe("POST /v1/tasks", () => {
 describe("GET /v1/tasks/{id}", () => {
   it("returns the task, 404 for unknown or malformed ids, 404 without an id, 405 for POST", async () => {
     const { add, get } = setup();
-    const created = parse(
-      await add(
-        event("POST", "/v1/tasks", { headers: JSON_HEADERS, body: JSON.stringify(validBody) }),
-        context,
-      ),
-    );
+    const created = await addValidTask(add);
     const found = await get(event("GET", "/v1/tasks/x", { id: created.task_id }), context);
     expect(found.statusCode).toBe(200);
     expect(parse(found)).toMatchObject({ task_id: created.task_id, status: "scheduled", attempts: 0 });
@@ -470,12 +475,7 @@ describe("GET /v1/tasks/{id}", () => {
   it("answers a GET that carries a content-encoding header but no body as any GET", async () => {
     // Prepare
     const { add, get } = setup();
-    const created = parse(
-      await add(
-        event("POST", "/v1/tasks", { headers: JSON_HEADERS, body: JSON.stringify(validBody) }),
-        context,
-      ),
-    );
+    const created = await addValidTask(add);
 
     // Act
     const found = await get(
@@ -491,13 +491,7 @@ describe("GET /v1/tasks/{id}", () => {
 describe("DELETE /v1/tasks/{id}", () => {
   it("cancels (200), repeats (200), refuses once queued (409), 404 for unknown", async () => {
     const { add, cancel, f } = setup();
-    const create = async () =>
-      parse(
-        await add(
-          event("POST", "/v1/tasks", { headers: JSON_HEADERS, body: JSON.stringify(validBody) }),
-          context,
-        ),
-      );
+    const create = () => addValidTask(add);
     const a = await create();
     const first = await cancel(event("DELETE", "/v1/tasks/x", { id: a.task_id }), context);
     expect(first.statusCode).toBe(200);
@@ -516,12 +510,7 @@ describe("DELETE /v1/tasks/{id}", () => {
   it("cancels when the request carries a content-encoding header but no body", async () => {
     // Prepare
     const { add, cancel } = setup();
-    const created = parse(
-      await add(
-        event("POST", "/v1/tasks", { headers: JSON_HEADERS, body: JSON.stringify(validBody) }),
-        context,
-      ),
-    );
+    const created = await addValidTask(add);
 
     // Act
     const result = await cancel(
@@ -542,12 +531,7 @@ describe("routes that act on one resource and take no query parameters", () => {
     ["POST", "/v1/tasks/x/run", { delay_seconds: "90" }],
   ] as const)("%s %s with %j: 400 naming the parameter, the task untouched", async (method, path, query) => {
     const handlers = setup();
-    const created = parse(
-      await handlers.add(
-        event("POST", "/v1/tasks", { headers: JSON_HEADERS, body: JSON.stringify(validBody) }),
-        context,
-      ),
-    );
+    const created = await addValidTask(handlers.add);
     const before = await handlers.f.store.get(created.task_id);
     const handler = method === "DELETE" ? handlers.cancel : handlers.run;
 

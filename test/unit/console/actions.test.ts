@@ -10,28 +10,13 @@ import {
   toggleTopic,
 } from "../../../console/src/actions.js";
 import type { TopicView } from "../../../console/src/api.js";
+import { jsonAnswer as json, stubConsoleFetch as stubFetch } from "../../support/fakes/console-fetch.js";
 
 /**
  * The console's other action buttons, run as the page runs them (console/src/actions.ts) against a stubbed
  * `fetch`: a refusal, an error or no answer is the line the panel shows, never a rejection dropped by the click.
  */
 
-interface Sent {
-  readonly method: string;
-  readonly path: string;
-}
-
-function stubFetch(answer: () => Response | Promise<Response>): Sent[] {
-  const sent: Sent[] = [];
-  vi.stubGlobal("fetch", async (path: string, init: RequestInit) => {
-    sent.push({ method: init.method ?? "GET", path });
-    return answer();
-  });
-  return sent;
-}
-
-const json = (status: number, body: unknown) =>
-  new Response(JSON.stringify(body), { status, headers: { "content-type": "application/json" } });
 const yes = async () => true;
 const no = async () => false;
 

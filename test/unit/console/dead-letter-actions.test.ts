@@ -1,36 +1,13 @@
 import { afterEach, describe, expect, it, vi } from "vitest";
 import { MAX_ERROR_CHARS } from "../../../console/src/action.js";
 import { replayMatching, replaySelected } from "../../../console/src/dead-letter-actions.js";
+import { jsonAnswer as json, stubConsoleFetch as stubFetch } from "../../support/fakes/console-fetch.js";
 
 /**
  * The dead-letter panel's actions, run as the page runs them (console/src/dead-letter-actions.ts) against a
  * stubbed `fetch`: every failure — a structured API error, a non-2xx without one, no answer at all, a malformed
  * answer — ends in a line for the operator, never in a rejection the click handler drops.
  */
-
-interface Sent {
-  readonly method: string;
-  readonly path: string;
-  readonly body: unknown;
-}
-
-/** Stubs fetch with `answer` per request; returns what the page sent. */
-function stubFetch(answer: (sent: Sent) => Response | Promise<Response>): Sent[] {
-  const sent: Sent[] = [];
-  vi.stubGlobal("fetch", async (path: string, init: RequestInit) => {
-    const request = {
-      method: init.method ?? "GET",
-      path,
-      body: init.body ? JSON.parse(String(init.body)) : undefined,
-    };
-    sent.push(request);
-    return answer(request);
-  });
-  return sent;
-}
-
-const json = (status: number, body: unknown) =>
-  new Response(JSON.stringify(body), { status, headers: { "content-type": "application/json" } });
 
 /** A confirmation the test answers; records what it was asked. */
 function asker(yes: boolean) {

@@ -1,17 +1,16 @@
-import http from "node:http";
-import type { AddressInfo } from "node:net";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { NOT_PLAIN_DIGITS } from "#shared/api/schemas/query.js";
 import type { LocalQuery, MetricsQuery } from "../../../console/schemas.js";
 import { consoleHandler } from "../../../console/server.js";
+import { serveOnLoopback } from "../../support/console-server.js";
 
 /**
  * The console's own endpoints read their numeric query parameters as the API reads its own
  * (shared/domain/query-integer.ts): plain decimal digits, else a 400 naming the parameter. No page is served here,
  * so nothing is built: only /console/api/*.
  */
-let server: http.Server;
 let origin: string;
+let closeServer: () => Promise<void>;
 const asked: { metrics: MetricsQuery[]; local: LocalQuery[] } = { metrics: [], local: [] };
 
 beforeAll(async () => {
@@ -40,15 +39,11 @@ beforeAll(async () => {
       },
     },
   });
-  server = http.createServer(async (req, res) => {
-    if (!(await handle(req, res))) res.writeHead(418).end();
-  });
-  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
-  origin = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  ({ origin, close: closeServer } = await serveOnLoopback(handle));
 });
 
 afterAll(async () => {
-  await new Promise<void>((resolve) => server.close(() => resolve()));
+  await closeServer();
 });
 
 const marked = { "x-punctual-console": "1" };

@@ -1,15 +1,15 @@
 import { mkdtemp, readFile, rm, stat, utimes } from "node:fs/promises";
 import http from "node:http";
-import type { AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { buildConsole, ensureConsoleBuilt } from "../../../console/build.js";
 import { consoleHandler } from "../../../console/server.js";
+import { serveOnLoopback } from "../../support/console-server.js";
 
 let dist: string;
-let server: http.Server;
 let origin: string;
+let closeServer: () => Promise<void>;
 
 beforeAll(async () => {
   dist = path.join(await mkdtemp(path.join(tmpdir(), "console-")), "dist");
@@ -32,15 +32,11 @@ beforeAll(async () => {
       }),
     },
   });
-  server = http.createServer(async (req, res) => {
-    if (!(await handle(req, res))) res.writeHead(418).end();
-  });
-  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
-  origin = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  ({ origin, close: closeServer } = await serveOnLoopback(handle));
 });
 
 afterAll(async () => {
-  await new Promise<void>((resolve) => server.close(() => resolve()));
+  await closeServer();
   await rm(path.dirname(dist), { recursive: true, force: true });
 });
 
