@@ -26,9 +26,9 @@ export function parsedBody(event: APIGatewayProxyEventV2): unknown {
 }
 
 /**
- * Takes a JSON body: 415 for a compressed body (any content-encoding but identity) or another content type, 413 above either cap (bytes as sent, bytes once escaped into
- * Lambda's event), 400 for empty, non-UTF-8 or malformed JSON. Runs after the header normaliser (it reads
- * `content-type` in lower case).
+ * Takes a JSON body: 415 for a compressed body (any content-encoding but identity) or another content type, 413
+ * above either cap (bytes as sent, bytes once escaped into Lambda's event), 400 for empty, non-UTF-8 or malformed
+ * JSON. Runs after the header normaliser (it reads `content-type` in lower case).
  *
  * Why not @middy/http-json-body-parser: it parses with `JSON.parse`, which rounds numbers beyond double precision
  * and keeps the last of duplicate keys, so content would not be delivered exactly as sent; ours parses
