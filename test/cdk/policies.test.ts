@@ -5,7 +5,14 @@ import {
   deployStack as deploy,
   logicalIdOf as idOf,
 } from "../support/deployed-stack.js";
-import { evaluate, OTHER_ACCOUNT, resourcePolicyOf, roleMay, serviceMayAssume } from "../support/iam.js";
+import {
+  evaluate,
+  evaluateWithEncryptionContext,
+  OTHER_ACCOUNT,
+  resourcePolicyOf,
+  roleMay,
+  serviceMayAssume,
+} from "../support/iam.js";
 import { stackConfig } from "../support/stack-config.js";
 
 const arnOf = (d: Deployed, c: IConstruct): string => d.aws.resolve({ "Fn::GetAtt": [idOf(d, c), "Arn"] });
@@ -78,19 +85,41 @@ describe("alarm topic policy", () => {
     expect(insecure).toBe("ExplicitlyDenied");
   });
 
+  /**
+   * What KMS sees when SNS encrypts or decrypts a message CloudWatch publishes: the caller is CloudWatch, and SNS
+   * sets the encryption context `aws:sns:topicArn` to the topic's ARN (given, or left out).
+   */
+  function cloudWatchMayUseKey(d: Deployed, action: string, topicArn?: string) {
+    const keyId = idOf(d, d.stack.alarms.key);
+    return evaluateWithEncryptionContext({
+      principal: "cloudwatch.amazonaws.com",
+      action,
+      resource: d.aws.resolve({ "Fn::GetAtt": [keyId, "Arn"] }),
+      resourceAccount: d.aws.account,
+      resourcePolicy: d.aws.resolve(d.aws.properties(keyId).KeyPolicy),
+      encryptionContext: topicArn ? { "aws:sns:topicArn": topicArn } : {},
+    });
+  }
+
   it("lets CloudWatch use the topic's KMS key (an encrypted topic needs it to accept the publish)", async () => {
-    for (const [, d] of each()) {
-      const keyId = idOf(d, d.stack.alarms.key);
+    for (const [name, d] of each()) {
+      const topicArn: string = d.aws.resolve({ Ref: idOf(d, d.stack.alarms.topic) });
+      expect(topicArn).toMatch(/^arn:aws:sns:[a-z0-9-]+:\d{12}:[\w-]+$/);
       for (const action of ["kms:GenerateDataKey", "kms:Decrypt"]) {
-        const decision = await evaluate({
-          principal: "cloudwatch.amazonaws.com",
-          action,
-          resource: d.aws.resolve({ "Fn::GetAtt": [keyId, "Arn"] }),
-          resourceAccount: d.aws.account,
-          resourcePolicy: d.aws.resolve(d.aws.properties(keyId).KeyPolicy),
-        });
-        expect(decision, action).toBe("Allowed");
+        expect(await cloudWatchMayUseKey(d, action, topicArn), `${name} ${action}`).toBe("Allowed");
       }
+    }
+  });
+
+  it("refuses CloudWatch the key for another account's topic, and outside SNS (no topic in the context)", async () => {
+    const d = environments.dev as Deployed;
+    const ownTopic: string = d.aws.resolve({ Ref: idOf(d, d.stack.alarms.topic) });
+    const foreignTopic = ownTopic.replace(`:${d.aws.account}:`, `:${OTHER_ACCOUNT}:`);
+    const otherRegion = ownTopic.replace(`:${d.aws.region}:`, ":ap-south-2:");
+    for (const action of ["kms:GenerateDataKey", "kms:Decrypt"]) {
+      expect(await cloudWatchMayUseKey(d, action, foreignTopic), action).not.toBe("Allowed");
+      expect(await cloudWatchMayUseKey(d, action, otherRegion), action).not.toBe("Allowed");
+      expect(await cloudWatchMayUseKey(d, action), action).not.toBe("Allowed");
     }
   });
 });

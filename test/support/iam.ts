@@ -338,28 +338,90 @@ export interface AccessRequest {
 
 /**
  * AWS's decision for one request. TLS is assumed (`aws:SecureTransport` = true) unless the context says
- * otherwise, as every AWS SDK call is. A policy the simulator finds invalid is an error, never a denial.
+ * otherwise, as every AWS SDK call is. A policy the simulator finds invalid is an error, never a denial, and so
+ * is a context key it drops: a key the action does not take, or one it cannot match (below), would otherwise
+ * turn a test of a condition into a test of a missing key.
  */
 export async function evaluate(request: AccessRequest): Promise<Decision> {
-  const result = await runSimulation(
-    {
-      request: {
-        principal: request.principal,
-        action: request.action,
-        resource: { resource: request.resource, accountId: request.resourceAccount },
-        contextVariables: { "aws:SecureTransport": "true", ...request.context },
-      },
-      identityPolicies: request.identityPolicies ?? [],
-      serviceControlPolicies: [],
-      resourceControlPolicies: [],
-      ...(request.resourcePolicy ? { resourcePolicy: request.resourcePolicy } : {}),
-    },
-    { simulationMode: "Strict" },
-  );
+  const result = await runSimulation(simulationOf(request), { simulationMode: "Strict" });
   if (result.resultType === "error") {
     throw new Error(`iam-simulate refused the request: ${JSON.stringify(result.errors, null, 2)}`);
   }
+  const ignored =
+    result.resultType === "single"
+      ? (result.result.ignoredContextKeys ?? [])
+      : result.results.flatMap((r) => r.ignoredContextKeys ?? []);
+  if (ignored.length > 0) {
+    throw new Error(
+      `iam-simulate ignored context keys of ${request.action}: ${[...new Set(ignored)].join(", ")}`,
+    );
+  }
   return result.overallResult as Decision;
+}
+
+/**
+ * AWS's decision for a KMS request whose encryption context a key policy conditions on.
+ *
+ * iam-simulate (0.1.173) checks each context key against the action's documented keys and matches templated
+ * keys only in their `/` form (`aws:PrincipalTag/<tag>`): `kms:EncryptionContext:<key>` is dropped as unknown,
+ * so every condition on it would fail as missing (and its `runUnsafeSimulation`, which skips that check, fails
+ * on any resource policy). So each `kms:EncryptionContext:<key>`, in the policy's conditions and in the request,
+ * is renamed to a key of the same type the simulator accepts, `aws:PrincipalTag/<key>`; the operators, values,
+ * principals, actions and resources are evaluated as they stand.
+ */
+export async function evaluateWithEncryptionContext(
+  request: AccessRequest & { readonly encryptionContext: Record<string, string> },
+): Promise<Decision> {
+  const context: Record<string, string | string[]> = { ...request.context };
+  for (const [key, value] of Object.entries(request.encryptionContext))
+    context[aliasOfContextKey(key)] = value;
+  const resourcePolicy = request.resourcePolicy && withEncryptionContextAliased(request.resourcePolicy);
+  return evaluate({ ...request, context, ...(resourcePolicy ? { resourcePolicy } : {}) });
+}
+
+const ENCRYPTION_CONTEXT_KEY = /^kms:EncryptionContext:(.+)$/i;
+const aliasOfContextKey = (key: string) => `aws:PrincipalTag/${key}`;
+
+function withEncryptionContextAliased(policy: Json): Json {
+  const statements: Json[] = [policy.Statement].flat();
+  return {
+    ...policy,
+    Statement: statements.map((statement) => ({
+      ...statement,
+      ...(statement.Condition
+        ? {
+            Condition: Object.fromEntries(
+              Object.entries(statement.Condition as Record<string, Record<string, Json>>).map(
+                ([operator, keys]) => [
+                  operator,
+                  Object.fromEntries(
+                    Object.entries(keys).map(([key, value]) => {
+                      const contextKey = ENCRYPTION_CONTEXT_KEY.exec(key)?.[1];
+                      return [contextKey ? aliasOfContextKey(contextKey) : key, value];
+                    }),
+                  ),
+                ],
+              ),
+            ),
+          }
+        : {}),
+    })),
+  };
+}
+
+function simulationOf(request: AccessRequest) {
+  return {
+    request: {
+      principal: request.principal,
+      action: request.action,
+      resource: { resource: request.resource, accountId: request.resourceAccount },
+      contextVariables: { "aws:SecureTransport": "true", ...request.context },
+    },
+    identityPolicies: request.identityPolicies ?? [],
+    serviceControlPolicies: [],
+    resourceControlPolicies: [],
+    ...(request.resourcePolicy ? { resourcePolicy: request.resourcePolicy } : {}),
+  };
 }
 
 /**

@@ -58,6 +58,20 @@ export class AlarmTopic extends Construct {
         principals: [new iam.ServicePrincipal("cloudwatch.amazonaws.com")],
         actions: ["kms:Decrypt", "kms:GenerateDataKey*"],
         resources: ["*"],
+        // SNS names the topic in every data key's encryption context: without this condition any account's
+        // alarm could have CloudWatch use our key for its own topic. Scoped to this account's topics in this
+        // Region, not to the topic's own ARN: that ARN in the key policy would make the key depend on the
+        // topic it encrypts (a cycle), and a fixed topic name to break it would replace the deployed topic
+        // (its e-mail subscribers would have to confirm again).
+        conditions: {
+          StringLike: {
+            "kms:EncryptionContext:aws:sns:topicArn": stack.formatArn({
+              service: "sns",
+              resource: "*",
+              arnFormat: ArnFormat.NO_RESOURCE_NAME,
+            }),
+          },
+        },
       }),
     );
 
