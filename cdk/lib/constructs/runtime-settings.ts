@@ -127,7 +127,9 @@ export class RuntimeSettings extends Construct {
 
   /**
    * What AppConfig assumes to watch the rollback alarm: DescribeAlarms on that alarm only (CDK's default role
-   * would allow it on `*`).
+   * would allow it on `*`). Its trust has no `aws:SourceAccount`/`aws:SourceArn` condition, unlike the Scheduler
+   * role's: AppConfig documents neither for this role (its setup guide's trust policy has none), a condition it
+   * does not send would silently turn every rollback off, and it takes only a role of its own account.
    */
   private alarmReaderRole(): iam.Role {
     const role = new iam.Role(this, "MonitorRole", {
