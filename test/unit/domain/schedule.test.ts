@@ -134,6 +134,25 @@ describe("validation", () => {
     },
   );
 
+  // An EventBridge cron (minute hour day-of-month month day-of-week year, `?` in one day field) is also six
+  // fields: read seconds-first, `0 12 * * ? *` (daily at noon on AWS) ran hourly at :12, `0 0 1 1 ? *` (New Year)
+  // monthly at 01:00. Croner reads `?` as `*` in any field; here it is refused outside the two day fields.
+  it.each([
+    ["0 12 * * ? *", "daily at noon on AWS"],
+    ["0 0 1 1 ? *", "1 January on AWS"],
+    ["15 10 ? * MON-FRI *", "weekdays at 10:15 on AWS"],
+    ["? * * * *", "a question mark as the minute"],
+  ])("refuses %j (%s): `?` only stands for a day field, and the message names the AWS format", (cron) => {
+    expect(cronProblem(cron)).toMatch(/is not a valid cron pattern.*`\?` .*day-of-month or day-of-week.*AWS/);
+  });
+
+  it.each(["0 0 ? * MON", "0 0 1 * ?", "0 0 0 ? * MON", "0 0 0 1 * ?"])(
+    "accepts %j: `?` in a day field means any day",
+    (cron) => {
+      expect(cronProblem(cron)).toBeUndefined();
+    },
+  );
+
   it.each(["Europe/Berlin", "UTC", "America/Argentina/Buenos_Aires", "Etc/GMT+1"])("knows %s", (zone) => {
     expect(isKnownTimeZone(zone)).toBe(true);
   });
