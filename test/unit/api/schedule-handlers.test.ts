@@ -23,13 +23,13 @@ beforeAll(async () => {
   vi.unstubAllEnvs();
 });
 
-function postSchedule(body: unknown): APIGatewayProxyEventV2 {
+function postSchedule(body: unknown, headers: Record<string, string> = {}): APIGatewayProxyEventV2 {
   return {
     version: "2.0",
     routeKey: "POST /v1/schedules",
     rawPath: "/v1/schedules",
     rawQueryString: "",
-    headers: { "content-type": "application/json" },
+    headers: { "content-type": "application/json", ...headers },
     requestContext: {
       accountId: "000000000000",
       apiId: "local",
@@ -82,5 +82,39 @@ describe("POST /v1/schedules handler", () => {
     expect(JSON.parse(response.body as string)).toMatchObject({
       error: { code: "internal_error", message: expect.stringMatching(/may have been stored/) },
     });
+  });
+  it("refuses an Idempotency-Key header with a 400 naming it and stores nothing: a create takes no key, and a retry trusting it would store a second schedule", async () => {
+    // Prepare
+    const f = fixture();
+    const handler = create.createHandler({ ...f.deps, logger: silentLogger() });
+    const context = {
+      functionName: "punctual-test",
+      awsRequestId: "req-2",
+      getRemainingTimeInMillis: () => 10_000,
+    } as unknown as Context;
+    const body = {
+      topic: "demo",
+      cron: "0 3 * * *",
+      timezone: "UTC",
+      content: { order_id: "o-1" },
+      callback: { url: "https://receiver.example/hook" },
+    };
+    const event = postSchedule(body, { "idempotency-key": "nightly-1" });
+
+    // Act: the same request twice, as a client retrying "an idempotent request" would
+    const first = (await handler(event, context)) as APIGatewayProxyStructuredResultV2;
+    const second = (await handler(event, context)) as APIGatewayProxyStructuredResultV2;
+
+    // Assess
+    for (const response of [first, second]) {
+      expect(response.statusCode).toBe(400);
+      expect(JSON.parse(response.body as string)).toMatchObject({
+        error: {
+          code: "validation_failed",
+          issues: [{ path: "Idempotency-Key", message: expect.stringMatching(/no Idempotency-Key/) }],
+        },
+      });
+    }
+    expect(f.store.schedules.size).toBe(0);
   });
 });
