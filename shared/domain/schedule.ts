@@ -179,6 +179,11 @@ const CRON_FORMAT = "is not a valid cron pattern (5 fields, or 6 with seconds fi
 
 /** Why a cron pattern is refused, or undefined when croner accepts it. */
 export function cronProblem(cron: string): string | undefined {
+  // Croner splits on any JS whitespace, Unicode's too: `3<U+FEFF>0 2 * * *` shows as `30 2 * * *` and runs at
+  // 02:00:03. Printable ASCII only, so the pattern stored and shown is the one that runs.
+  if (!/^[\x20-\x7e]*$/.test(cron)) {
+    return `${CRON_FORMAT}: may hold only printable ASCII, its fields separated by plain spaces (no tabs, line breaks or Unicode spaces)`;
+  }
   const misplaced = misplacedQuestionMark(cron);
   if (misplaced) return `${CRON_FORMAT}: ${misplaced}`;
   try {

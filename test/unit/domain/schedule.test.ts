@@ -146,6 +146,19 @@ describe("validation", () => {
     expect(cronProblem(cron)).toMatch(/is not a valid cron pattern.*`\?` .*day-of-month or day-of-week.*AWS/);
   });
 
+  // Croner splits fields on any JS whitespace, Unicode's included: `3<U+FEFF>0 2 * * *` reads `30 2 * * *` on a
+  // screen but is six fields, daily at 02:00:03; a line break in a stored pattern breaks every table showing it.
+  it.each([
+    ["3\uFEFF0 2 * * *", "a zero-width no-break space (BOM)"],
+    ["30\u00A02 * * *", "a no-break space"],
+    ["30 2 * *\u3000*", "an ideographic space"],
+    ["30 2 * * *\u2028", "a line separator"],
+    ["30 2 * * *\n", "a line break"],
+    ["30\t2 * * *", "a tab"],
+  ])("refuses %j (%s): fields are separated by plain spaces only", (cron) => {
+    expect(cronProblem(cron)).toMatch(/is not a valid cron pattern.*printable ASCII/);
+  });
+
   it.each(["0 0 ? * MON", "0 0 1 * ?", "0 0 0 ? * MON", "0 0 0 1 * ?"])(
     "accepts %j: `?` in a day field means any day",
     (cron) => {
