@@ -108,11 +108,23 @@ export interface ScheduleRecord {
   readonly leasedUntilMs?: number;
   readonly pausedAtMs?: number;
   readonly deletedAtMs?: number;
+  /** Occurrences the add path refused (4xx) and that were skipped, e.g. once the callback host left the allow-list. */
+  readonly skippedOccurrences?: number;
+  /** The latest of those, and why: what the view shows, so a schedule that makes nothing does not read healthy. */
+  readonly lastSkipped?: SkippedOccurrence;
   /** Present only while active: the sparse index's keys. */
   readonly scheduleShard?: number;
   readonly materializeAtMs?: number;
   /** TTL, set on delete. */
   readonly expiresAt?: number;
+}
+
+/** An occurrence the add-task checks refused: when it was due, when it was refused, and the add's error. */
+export interface SkippedOccurrence {
+  readonly occurrenceMs: number;
+  readonly atMs: number;
+  readonly code: string;
+  readonly message: string;
 }
 
 const SCHEDULE_ID_PATTERN = /^([a-z][a-z0-9-]{0,23})\.schedule\.([0-9A-HJKMNP-TV-Z]{26})$/;
