@@ -38,6 +38,8 @@ export interface CancelOccurrencesDeps {
 export interface MaterializeResult {
   /** Occurrences made tasks by this call (or found made by an earlier, interrupted one). */
   readonly occurrences: number;
+  /** Of those, the ones the add-task checks refused and that this call skipped (counted when the cursor moved). */
+  readonly skipped: number;
   readonly advanced: boolean;
 }
 
@@ -68,7 +70,7 @@ export async function materializeSchedule(
   limit: number,
   concurrency = OCCURRENCE_CONCURRENCY,
 ): Promise<MaterializeResult> {
-  if (schedule.status !== "active") return { occurrences: 0, advanced: false };
+  if (schedule.status !== "active") return { occurrences: 0, skipped: 0, advanced: false };
   const nowMs = deps.now();
   const spec = specOf(schedule);
   const horizonMs = horizonOf(deps.config, schedule.topic);
@@ -79,7 +81,7 @@ export async function materializeSchedule(
       ? (occurrences.at(-1) as number)
       : Math.max(horizonEnd, schedule.materializedUntilMs);
   if (occurrences.length > 0 && !(await leaseWindow(deps, schedule, untilMs))) {
-    return { occurrences: 0, advanced: false };
+    return { occurrences: 0, skipped: 0, advanced: false };
   }
   const skipped = await createOccurrences(deps, schedule, occurrences, concurrency);
   const advance = advanceChange(schedule, spec, untilMs, nowMs, horizonMs);
@@ -87,13 +89,15 @@ export async function materializeSchedule(
     ...advance,
     set: { ...advance.set, ...skipFields(schedule, skipped) },
   });
-  if (result.outcome === "updated") return { occurrences: occurrences.length, advanced: true };
+  if (result.outcome === "updated") {
+    return { occurrences: occurrences.length, skipped: skipped.length, advanced: true };
+  }
   const moved =
     result.outcome === "not-found" ||
     result.schedule.status !== "active" ||
     result.schedule.epoch !== schedule.epoch;
   if (moved) await cancelOccurrences(deps, schedule, occurrences);
-  return { occurrences: occurrences.length, advanced: false };
+  return { occurrences: occurrences.length, skipped: 0, advanced: false };
 }
 
 /** How far ahead a schedule of this topic is materialized: the horizon, within the topic's current maxDelay. */

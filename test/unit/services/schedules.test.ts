@@ -248,7 +248,7 @@ describe("materializing", () => {
     ]);
     expect(h.schedule(id).materializedUntilMs).toBe(h.clock.nowMs + MATERIALIZE_HORIZON_MS);
     // The stale run's lease is refused (the cursor moved): it adds nothing at all.
-    expect(retry).toEqual({ occurrences: 0, advanced: false });
+    expect(retry).toEqual({ occurrences: 0, skipped: 0, advanced: false });
   });
 
   it("two concurrent runs of one schedule create each occurrence once; one of them moves the cursor", async () => {
@@ -336,7 +336,7 @@ describe("materializing", () => {
     const unchanged = h.schedule(id).materializedUntilMs;
     const next = await runMaterializer({ ...h.deps, remainingMs: () => 50_000 });
 
-    expect(late).toEqual({ schedules: 1, occurrences: 0, failures: 0 });
+    expect(late).toEqual({ schedules: 1, occurrences: 0, skipped: 0, failures: 0 });
     expect(unchanged).toBe(cursor);
     expect(next.occurrences).toBeGreaterThan(0);
     expect(h.schedule(id).materializedUntilMs).toBe(h.clock.nowMs + MATERIALIZE_HORIZON_MS);
@@ -403,14 +403,17 @@ describe("materializing", () => {
     Object.assign(h.deps, { config: { ...sim, resolvedTopics: { ...sim.resolvedTopics, demo } } });
 
     // Act: two runs, a minute apart.
+    const runs = [];
     for (let minute = 0; minute < 2; minute++) {
       h.clock.advance(60_000);
-      await runMaterializer(h.deps);
+      runs.push(await runMaterializer(h.deps));
     }
     const view = await getSchedule(h.deps, id);
 
-    // Assess: nothing new was made, and the view names how many were skipped, the last one and why.
+    // Assess: nothing new was made, each run counted its skip (the metric), and the view names how many were
+    // skipped, the last one and why.
     expect(h.tasks()).toHaveLength(made);
+    expect(runs.map((run) => run.skipped)).toEqual([1, 1]);
     expect(view).toMatchObject({
       status: "active",
       skipped_occurrences: 2,
