@@ -6,6 +6,7 @@ import {
   withCurrentSettings,
 } from "#shared/adapters/topic-settings.js";
 import { type HttpHandler, httpRoute } from "#shared/api/http-route.js";
+import { IDEMPOTENCY_HEADER } from "#shared/domain/add-task-request.js";
 import { createFunctionLogger } from "#shared/runtime/observability.js";
 import {
   createSchedule,
@@ -29,7 +30,11 @@ export function createHandler(
     timeoutError: scheduleMayBeStored,
   } as const;
   return httpRoute(options, async (request) => {
-    const view = await createSchedule(await withCurrentSettings(deps), request.body);
+    const view = await createSchedule(
+      await withCurrentSettings(deps),
+      request.body,
+      request.header(IDEMPOTENCY_HEADER),
+    );
     return {
       statusCode: 201,
       body: view,

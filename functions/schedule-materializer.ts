@@ -43,6 +43,7 @@ export function createMaterializerHandler(
       });
       // Zeros included: a flat line is a materializer that ran and had nothing to do.
       emf.addMetric(METRIC.occurrencesMaterialized, MetricUnit.Count, summary.occurrences);
+      emf.addMetric(METRIC.occurrencesSkipped, MetricUnit.Count, summary.skipped);
       emf.addMetric(METRIC.materializeFailures, MetricUnit.Count, summary.failures);
       return summary;
     });

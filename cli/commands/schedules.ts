@@ -1,5 +1,5 @@
 import { readFile } from "node:fs/promises";
-import type { Command } from "commander";
+import { type Command, Option } from "commander";
 import type { CreateScheduleInput, ScheduleView } from "../../client/index.js";
 import { connect, type GlobalOptions } from "../connection.js";
 import { UsageError } from "../exit-codes.js";
@@ -50,7 +50,12 @@ function createCommand(schedules: Command, io: CliIo): void {
     .requiredOption("--topic <name>", "a topic declared in the environment's config")
     .requiredOption("--cron <pattern>", "5 fields, or 6 with seconds first (croner syntax)")
     .requiredOption("--timezone <zone>", "an IANA time zone, e.g. Europe/Berlin or UTC")
-    .option("--content <json>", "each occurrence's content, a JSON object, sent exactly as written")
+    .addOption(
+      new Option(
+        "--content <json>",
+        "each occurrence's content, a JSON object, sent exactly as written",
+      ).conflicts("contentFile"),
+    )
     .option("--content-file <path>", "read the content from a file")
     .option("--callback <url>", "callback URL (else the topic's routing)")
     .option("--deliver-by <field>", "the content field whose value orders the occurrences")

@@ -4,7 +4,7 @@
  * runAction, which never rejects. test/unit/console/actions.test.ts.
  */
 import * as z from "zod";
-import { type Ask, parseAnswer, runAction } from "./action.js";
+import { type Ask, errorText, parseAnswer, runAction } from "./action.js";
 import { call, query, type TopicView } from "./api.js";
 
 /** Pause or resume a topic (POST /v1/topics/{topic}/pause|resume). */
@@ -92,6 +92,35 @@ export function createSchedule(body: Readonly<Record<string, unknown>>): Promise
     run: async () => parseAnswer(scheduleAnswerSchema, await call("POST", "/v1/schedules", body)),
     done: (created) => `created ${created.schedule_id}`,
     failed: "not created",
+  });
+}
+
+/** What the Schedules panel's create form holds: text fields as typed (callback empty for the topic's own). */
+export interface ScheduleForm {
+  readonly cron: string;
+  readonly timezone: string;
+  readonly content: string;
+  readonly callback: string;
+}
+
+/**
+ * The create form's POST. The content goes as the JSON text typed (the API takes a string holding JSON and stores
+ * it as written): parsed and re-serialized, `12345678901234567890` became `12345678901234567000` and `1.10`
+ * became `1.1` in every occurrence. It is parsed only to refuse a typo before sending.
+ */
+export function createScheduleFromForm(topic: string, form: ScheduleForm): Promise<string | undefined> {
+  try {
+    JSON.parse(form.content);
+  } catch (error) {
+    return Promise.resolve(`content is not JSON: ${errorText(error)}`);
+  }
+  const { cron, timezone, content, callback } = form;
+  return createSchedule({
+    topic,
+    cron,
+    timezone,
+    content,
+    ...(callback ? { callback: { url: callback } } : {}),
   });
 }
 

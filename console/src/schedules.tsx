@@ -1,6 +1,5 @@
 import { useState } from "preact/hooks";
-import { errorText } from "./action.js";
-import { createSchedule, type ScheduleAction, scheduleAction } from "./actions.js";
+import { createScheduleFromForm, type ScheduleAction, scheduleAction } from "./actions.js";
 import { call, PAGE_LIMIT, query, type SchedulePage, type ScheduleView } from "./api.js";
 import { useConfirm } from "./confirm.js";
 import { time } from "./format.js";
@@ -120,15 +119,6 @@ function ScheduleRow(props: {
   );
 }
 
-/** The content field's text as JSON; a parse error is the page's message, not a request. */
-function parseContent(text: string): { readonly content?: unknown; readonly error?: string } {
-  try {
-    return { content: JSON.parse(text) };
-  } catch (error) {
-    return { error: `content is not JSON: ${errorText(error)}` };
-  }
-}
-
 /** POST /v1/schedules on this topic; the API checks cron, time zone, content and callback (a 400 is shown). */
 function CreateScheduleForm(props: { readonly topic: string; readonly setMessage: (m: string) => void }) {
   const show = useShowLine(props.setMessage);
@@ -137,16 +127,7 @@ function CreateScheduleForm(props: { readonly topic: string; readonly setMessage
   const [content, setContent] = useState("{}");
   const [callback, setCallback] = useState("");
   const create = async () => {
-    const parsed = parseContent(content);
-    if (parsed.error !== undefined) return props.setMessage(parsed.error);
-    const body = {
-      topic: props.topic,
-      cron,
-      timezone,
-      content: parsed.content,
-      ...(callback ? { callback: { url: callback } } : {}),
-    };
-    show(await createSchedule(body));
+    show(await createScheduleFromForm(props.topic, { cron, timezone, content, callback }));
   };
   const field = (testid: string, value: string, set: (v: string) => void, placeholder: string) => (
     <input

@@ -327,6 +327,8 @@ export type ScheduleSettable = Partial<
     | "scheduleShard"
     | "materializeAtMs"
     | "expiresAt"
+    | "skippedOccurrences"
+    | "lastSkipped"
   >
 >;
 

@@ -311,7 +311,7 @@ export const API_CONTRACT = {
   "POST /v1/schedules": {
     summary: "Create a recurring schedule: each occurrence becomes an ordinary task",
     description:
-      "`cron` (5 fields, or 6 with seconds first) in `timezone` (IANA). Occurrences are made tasks up to 4 minutes ahead (due at the occurrence, idempotent per schedule and occurrence, carrying `schedule_id`), so they are fired by the two-stage timer, ordered, retried and listed like any task. DST: a fixed time (e.g. `30 2 * * *`) in a spring-forward gap runs at the first instant after the gap, and once (the first) when it happens twice; other patterns follow the real clock. The content, callback and deliver_by are checked as a task's.",
+      "`cron` (5 fields, or 6 with seconds first) in `timezone` (IANA). Occurrences are made tasks up to 4 minutes ahead (due at the occurrence, idempotent per schedule and occurrence, carrying `schedule_id`), so they are fired by the two-stage timer, ordered, retried and listed like any task. DST: a fixed time (e.g. `30 2 * * *`) in a spring-forward gap runs at the first instant after the gap, and once (the first) when it happens twice; other patterns follow the real clock. The content, callback and deliver_by are checked as a task's. A create takes no idempotency key: an `Idempotency-Key` header is refused (400 `validation_failed`), since it would not be kept.",
     tags: ["schedules"],
     body: createScheduleBodySchema,
     responses: {

@@ -22,6 +22,8 @@ export const METRIC = {
   // Issue 14, point 4: the schedule materializer.
   /** Materializer: occurrences made tasks (or found made) this run. */
   occurrencesMaterialized: "ScheduleOccurrencesMaterialized",
+  /** Materializer: occurrences the add-task checks refused this run and that were skipped (never made tasks). */
+  occurrencesSkipped: "ScheduleOccurrencesSkipped",
   /** Materializer: schedules whose materialization failed this run (retried next run); alarmed when it persists. */
   materializeFailures: "ScheduleMaterializeFailures",
   /** Deliver (issue 14): a destination host's circuit opened / closed, per topic (the host is in the log line). */

@@ -108,11 +108,23 @@ export interface ScheduleRecord {
   readonly leasedUntilMs?: number;
   readonly pausedAtMs?: number;
   readonly deletedAtMs?: number;
+  /** Occurrences the add path refused (4xx) and that were skipped, e.g. once the callback host left the allow-list. */
+  readonly skippedOccurrences?: number;
+  /** The latest of those, and why: what the view shows, so a schedule that makes nothing does not read healthy. */
+  readonly lastSkipped?: SkippedOccurrence;
   /** Present only while active: the sparse index's keys. */
   readonly scheduleShard?: number;
   readonly materializeAtMs?: number;
   /** TTL, set on delete. */
   readonly expiresAt?: number;
+}
+
+/** An occurrence the add-task checks refused: when it was due, when it was refused, and the add's error. */
+export interface SkippedOccurrence {
+  readonly occurrenceMs: number;
+  readonly atMs: number;
+  readonly code: string;
+  readonly message: string;
 }
 
 const SCHEDULE_ID_PATTERN = /^([a-z][a-z0-9-]{0,23})\.schedule\.([0-9A-HJKMNP-TV-Z]{26})$/;
@@ -175,15 +187,39 @@ function cronOf(spec: Pick<CronSpec, "cron" | "timezone">): Cron {
   });
 }
 
+const CRON_FORMAT = "is not a valid cron pattern (5 fields, or 6 with seconds first)";
+
 /** Why a cron pattern is refused, or undefined when croner accepts it. */
 export function cronProblem(cron: string): string | undefined {
+  // Croner splits on any JS whitespace, Unicode's too: `3<U+FEFF>0 2 * * *` shows as `30 2 * * *` and runs at
+  // 02:00:03. Printable ASCII only, so the pattern stored and shown is the one that runs.
+  if (!/^[\x20-\x7e]*$/.test(cron)) {
+    return `${CRON_FORMAT}: may hold only printable ASCII, its fields separated by plain spaces (no tabs, line breaks or Unicode spaces)`;
+  }
+  const misplaced = misplacedQuestionMark(cron);
+  if (misplaced) return `${CRON_FORMAT}: ${misplaced}`;
   try {
     cronOf({ cron, timezone: "UTC" });
     return undefined;
   } catch (error) {
     const message = error instanceof Error ? error.message : String(error);
-    return `is not a valid cron pattern (5 fields, or 6 with seconds first): ${message.replace(/^CronPattern: /, "")}`;
+    return `${CRON_FORMAT}: ${message.replace(/^CronPattern: /, "")}`;
   }
+}
+
+/**
+ * Croner reads `?` as `*` in every field. An EventBridge cron (`minute hour day-of-month month day-of-week year`,
+ * with `?` in one day field) also has six fields, so read seconds-first `0 12 * * ? *` (daily at noon on AWS)
+ * would run every hour at :12, silently. `?` means "any day" only in the day-of-month and day-of-week fields;
+ * anywhere else it is refused, which catches every AWS pattern (AWS requires `?` in one of its day fields).
+ */
+function misplacedQuestionMark(cron: string): string | undefined {
+  const fields = cron.trim().split(/\s+/);
+  if (fields.length !== 5 && fields.length !== 6) return undefined;
+  const dayFields = fields.length === 5 ? [2, 4] : [3, 5];
+  const misplaced = fields.some((field, index) => field.includes("?") && !dayFields.includes(index));
+  if (!misplaced) return undefined;
+  return "`?` may stand only for the day-of-month or day-of-week field; an AWS (EventBridge) cron such as `0 12 * * ? *` (minute hour day-of-month month day-of-week year) is not this format: write `0 12 * * *`";
 }
 
 /**

@@ -63,6 +63,19 @@ export const scheduleViewSchema = z.looseObject({
   next_occurrences: z
     .array(dateTime)
     .meta({ description: "the next occurrences after now (up to 5; empty unless active)" }),
+  skipped_occurrences: z.number().int().positive().optional().meta({
+    description:
+      "occurrences the add-task checks refused and that were skipped (e.g. the callback host left the topic's allow-list); absent when none",
+  }),
+  last_skipped: z
+    .looseObject({
+      occurrence: dateTime.meta({ description: "when the skipped occurrence was due" }),
+      at: dateTime.meta({ description: "when it was refused" }),
+      code: z.string().meta({ description: "the add's error code, e.g. `validation_failed`" }),
+      message: z.string().meta({ description: "the add's error message and the fields at fault" }),
+    })
+    .optional()
+    .meta({ description: "the latest skipped occurrence and why; absent when none" }),
 });
 export type ScheduleView = z.output<typeof scheduleViewSchema>;
 

@@ -38,9 +38,13 @@ export interface ScheduleRouteDeps extends MaterializeDeps {
  * That first pass failing is not the request failing: the schedule is stored, and the scheduled materializer
  * (every minute) makes the same occurrences, each once.
  */
-export async function createSchedule(deps: ScheduleRouteDeps, body: unknown): Promise<ScheduleView> {
+export async function createSchedule(
+  deps: ScheduleRouteDeps,
+  body: unknown,
+  idempotencyKeyHeader?: string,
+): Promise<ScheduleView> {
   const nowMs = deps.now();
-  const request = parseCreateSchedule(deps.config, body, nowMs);
+  const request = parseCreateSchedule(deps.config, body, nowMs, idempotencyKeyHeader);
   const key = makeScheduleKey(request.topic, (deps.newUlid ?? newUlid)(nowMs));
   const at = materializeAt(request.spec, nowMs, horizonOf(deps.config, request.topic)) as number;
   const schedule: ScheduleRecord = {

@@ -1,6 +1,6 @@
 import type { TaskScheduler } from "#shared/adapters/task-scheduler.js";
-import type { ScheduleChange, TaskStore } from "#shared/adapters/task-store.js";
-import { isHttpError } from "#shared/api/errors.js";
+import type { ScheduleChange, ScheduleSettable, TaskStore } from "#shared/adapters/task-store.js";
+import { type HttpError, isHttpError } from "#shared/api/errors.js";
 import { rfc3339 } from "#shared/api/task-view.js";
 import { topicConfig } from "#shared/config/index.js";
 import {
@@ -11,6 +11,7 @@ import {
   occurrenceIdempotencyKey,
   occurrencesBetween,
   type ScheduleRecord,
+  type SkippedOccurrence,
 } from "#shared/domain/schedule.js";
 import { forEachBounded } from "#shared/runtime/async.js";
 import { type AddTaskDeps, addTask } from "../add-task.js";
@@ -37,6 +38,8 @@ export interface CancelOccurrencesDeps {
 export interface MaterializeResult {
   /** Occurrences made tasks by this call (or found made by an earlier, interrupted one). */
   readonly occurrences: number;
+  /** Of those, the ones the add-task checks refused and that this call skipped (counted when the cursor moved). */
+  readonly skipped: number;
   readonly advanced: boolean;
 }
 
@@ -67,7 +70,7 @@ export async function materializeSchedule(
   limit: number,
   concurrency = OCCURRENCE_CONCURRENCY,
 ): Promise<MaterializeResult> {
-  if (schedule.status !== "active") return { occurrences: 0, advanced: false };
+  if (schedule.status !== "active") return { occurrences: 0, skipped: 0, advanced: false };
   const nowMs = deps.now();
   const spec = specOf(schedule);
   const horizonMs = horizonOf(deps.config, schedule.topic);
@@ -78,20 +81,23 @@ export async function materializeSchedule(
       ? (occurrences.at(-1) as number)
       : Math.max(horizonEnd, schedule.materializedUntilMs);
   if (occurrences.length > 0 && !(await leaseWindow(deps, schedule, untilMs))) {
-    return { occurrences: 0, advanced: false };
+    return { occurrences: 0, skipped: 0, advanced: false };
   }
-  await createOccurrences(deps, schedule, occurrences, concurrency);
-  const result = await deps.store.updateSchedule(
-    schedule.scheduleId,
-    advanceChange(schedule, spec, untilMs, nowMs, horizonMs),
-  );
-  if (result.outcome === "updated") return { occurrences: occurrences.length, advanced: true };
+  const skipped = await createOccurrences(deps, schedule, occurrences, concurrency);
+  const advance = advanceChange(schedule, spec, untilMs, nowMs, horizonMs);
+  const result = await deps.store.updateSchedule(schedule.scheduleId, {
+    ...advance,
+    set: { ...advance.set, ...skipFields(schedule, skipped) },
+  });
+  if (result.outcome === "updated") {
+    return { occurrences: occurrences.length, skipped: skipped.length, advanced: true };
+  }
   const moved =
     result.outcome === "not-found" ||
     result.schedule.status !== "active" ||
     result.schedule.epoch !== schedule.epoch;
   if (moved) await cancelOccurrences(deps, schedule, occurrences);
-  return { occurrences: occurrences.length, advanced: false };
+  return { occurrences: occurrences.length, skipped: 0, advanced: false };
 }
 
 /** How far ahead a schedule of this topic is materialized: the horizon, within the topic's current maxDelay. */
@@ -143,24 +149,48 @@ function advanceChange(
   return { ...guard, set: { materializedUntilMs: untilMs, materializeAtMs: at, updatedAtMs: nowMs } };
 }
 
-/** Adds each occurrence's task; refused ones (4xx) are reported and skipped, any other failure is thrown. */
+/**
+ * Adds each occurrence's task; refused ones (4xx) are reported and skipped (answered, for the schedule's record),
+ * any other failure is thrown.
+ */
 async function createOccurrences(
   deps: MaterializeDeps,
   schedule: ScheduleRecord,
   occurrences: readonly number[],
   concurrency: number,
-): Promise<void> {
+): Promise<SkippedOccurrence[]> {
   const failures: unknown[] = [];
+  const skipped: SkippedOccurrence[] = [];
   await forEachBounded(occurrences, concurrency, async (occurrenceMs) => {
     try {
       await addTask(deps, { body: occurrenceBody(schedule, occurrenceMs), scheduleId: schedule.scheduleId });
     } catch (error) {
-      if (isHttpError(error) && error.status < 500)
-        deps.onSkipped?.(schedule.scheduleId, occurrenceMs, error);
-      else failures.push(error);
+      if (!isHttpError(error) || error.status >= 500) return void failures.push(error);
+      deps.onSkipped?.(schedule.scheduleId, occurrenceMs, error);
+      skipped.push({ occurrenceMs, atMs: deps.now(), code: error.code, message: skipMessage(error) });
     }
   });
   if (failures.length > 0) throw failures[0];
+  return skipped;
+}
+
+/** The refusal as one line: its message and, when it names them, the fields at fault (e.g. `callback.url`). */
+function skipMessage(error: HttpError): string {
+  const issues = (error.issues ?? []).map((issue) => `${issue.path}: ${issue.message}`);
+  return [error.message, ...issues].join("; ").slice(0, 1_000);
+}
+
+/**
+ * Skips are counted on the schedule with the cursor's own conditional write, so a window repeated after a failed
+ * run counts its skips once: a skip is only ever recorded by the run that moves the cursor past it.
+ */
+function skipFields(schedule: ScheduleRecord, skipped: readonly SkippedOccurrence[]): ScheduleSettable {
+  const last = skipped.reduce<SkippedOccurrence | undefined>(
+    (latest, skip) => (latest === undefined || skip.occurrenceMs > latest.occurrenceMs ? skip : latest),
+    undefined,
+  );
+  if (!last) return {};
+  return { skippedOccurrences: (schedule.skippedOccurrences ?? 0) + skipped.length, lastSkipped: last };
 }
 
 /**

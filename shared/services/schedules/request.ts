@@ -24,7 +24,9 @@ export function parseCreateSchedule(
   config: PunctualConfig,
   body: unknown,
   nowMs: number,
+  idempotencyKeyHeader?: string,
 ): CreateScheduleRequest {
+  refuseIdempotencyKey(idempotencyKeyHeader);
   if (!isPlainObject(body))
     throw validationFailed([{ path: "", message: "the request body must be a JSON object" }]);
   const issues: ErrorIssue[] = [];
@@ -42,6 +44,21 @@ export function parseCreateSchedule(
     ...(value.callback !== undefined ? { callbackUrl: value.callback.url } : {}),
     ...(value.deliver_by !== undefined ? { deliverBy: value.deliver_by } : {}),
   };
+}
+
+/**
+ * A create takes no idempotency key (README "Limits"). Ignored, the header `POST /v1/tasks` honours would promise
+ * the caller a safe retry, and each retry would store one more schedule firing the same deliveries.
+ */
+function refuseIdempotencyKey(idempotencyKeyHeader: string | undefined): void {
+  if (idempotencyKeyHeader === undefined) return;
+  throw validationFailed([
+    {
+      path: "Idempotency-Key",
+      message:
+        "a schedule create takes no Idempotency-Key header (it would not be kept): send it without, and list the topic's schedules (GET /v1/schedules?topic=) before repeating a create whose outcome is unknown",
+    },
+  ]);
 }
 
 function cronSpecOf(

@@ -13,6 +13,8 @@ export interface MaterializerRunDeps extends MaterializeDeps {
 export interface MaterializerRunSummary {
   readonly schedules: number;
   readonly occurrences: number;
+  /** Occurrences the add-task checks refused and that were skipped (each schedule's view names the last). */
+  readonly skipped: number;
   readonly failures: number;
 }
 
@@ -34,19 +36,22 @@ const STOP_STARTING_MS = 15_000;
 export async function runMaterializer(deps: MaterializerRunDeps): Promise<MaterializerRunSummary> {
   const ids = await dueLongestFirst(deps);
   let occurrences = 0;
+  let skipped = 0;
   let failures = 0;
   await forEachBounded(ids, SCHEDULE_CONCURRENCY, async (id) => {
     if (deps.remainingMs && deps.remainingMs() < STOP_STARTING_MS) return;
     try {
       const schedule = await deps.store.getSchedule(id);
       if (!schedule) return;
-      occurrences += (await materializeSchedule(deps, schedule, MAX_OCCURRENCES_PER_RUN)).occurrences;
+      const result = await materializeSchedule(deps, schedule, MAX_OCCURRENCES_PER_RUN);
+      occurrences += result.occurrences;
+      skipped += result.skipped;
     } catch (error) {
       failures++;
       deps.onScheduleError?.(id, error);
     }
   });
-  return { schedules: ids.length, occurrences, failures };
+  return { schedules: ids.length, occurrences, skipped, failures };
 }
 
 /**

@@ -41,6 +41,13 @@ export function scheduleView(schedule: ScheduleRecord, nowMs: number): ScheduleV
     paused_at: time(schedule.pausedAtMs),
     deleted_at: time(schedule.deletedAtMs),
     next_occurrences: next.map(rfc3339),
+    skipped_occurrences: schedule.skippedOccurrences,
+    last_skipped: schedule.lastSkipped && {
+      occurrence: rfc3339(schedule.lastSkipped.occurrenceMs),
+      at: rfc3339(schedule.lastSkipped.atMs),
+      code: schedule.lastSkipped.code,
+      message: schedule.lastSkipped.message,
+    },
   };
   for (const key of Object.keys(view)) if (view[key] === undefined) delete view[key];
   return view as unknown as ScheduleView;

@@ -929,6 +929,22 @@ describe.each([
     expect(extended).toMatchObject({ outcome: "updated", schedule: { leasedUntilMs: NOW + 120_000 } });
   });
 
+  it("records a schedule's skipped occurrences (count and the last one, a map) with the cursor's write and reads them back", async () => {
+    const store: TaskStore = await makeStore();
+    const s = scheduleRecord();
+    await store.putSchedule(s);
+    const lastSkipped = { occurrenceMs: NOW + 60_000, atMs: NOW, code: "validation_failed", message: "no" };
+
+    const result = await store.updateSchedule(s.scheduleId, {
+      ifStatus: ["active"],
+      ifMaterializedUntilMs: s.materializedUntilMs,
+      set: { materializedUntilMs: NOW + 60_000, skippedOccurrences: 2, lastSkipped },
+    });
+
+    expect(result).toMatchObject({ outcome: "updated", schedule: { skippedOccurrences: 2, lastSkipped } });
+    expect(await store.getSchedule(s.scheduleId)).toMatchObject({ skippedOccurrences: 2, lastSkipped });
+  });
+
   it("finds the task an idempotency key was claimed for, without claiming an unknown key", async () => {
     const store: TaskStore = await makeStore();
     const claim = { topic: "demo", key: `k-${newUlid(Date.now())}`, taskId: "demo._.x.y", requestHash: "h" };

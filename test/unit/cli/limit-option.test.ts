@@ -1,3 +1,6 @@
+import { mkdtemp, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import path from "node:path";
 import { describe, expect, it } from "vitest";
 import { main } from "../../../cli/main.js";
 
@@ -59,4 +62,21 @@ describe("console --port", () => {
       expect(result.sent).toEqual([]);
     },
   );
+});
+
+describe("schedules create --content with --content-file", () => {
+  it("is a usage error (exit 1) that sends nothing, as for tasks add: one of the two would be dropped unseen", async () => {
+    // Prepare
+    const file = path.join(await mkdtemp(path.join(tmpdir(), "punctual-cli-")), "content.json");
+    await writeFile(file, '{"report":"from-file"}');
+    const create = ["schedules", "create", "--topic", "demo", "--cron", "0 3 * * *", "--timezone", "UTC"];
+
+    // Act
+    const result = await run([...create, "--content", '{"report":"inline"}', "--content-file", file]);
+
+    // Assess
+    expect(result.code).toBe(1);
+    expect(result.err).toMatch(/--content.*--content-file/s);
+    expect(result.sent).toEqual([]);
+  });
 });

@@ -4,6 +4,7 @@ import {
   cancelDeadLetter,
   cancelTask,
   createSchedule,
+  createScheduleFromForm,
   replaySubscriber,
   resetDestination,
   scheduleAction,
@@ -193,5 +194,30 @@ describe("a subscriber's Replay", () => {
     expect(line).toBeUndefined();
     expect(asked).toEqual([expect.stringMatching(/down.*demo#01J/)]);
     expect(sent).toEqual([]);
+  });
+});
+
+describe("the Schedules panel's create form", () => {
+  const form = (content: string) => ({ cron: "0 9 * * *", timezone: "UTC", content, callback: "" });
+
+  it("sends the content exactly as typed (numbers as written), as every occurrence will carry it", async () => {
+    // Prepare: a number no JS number holds, and one whose written form JSON.parse would change
+    const typed = '{"order_id":12345678901234567890,"price":1.10}';
+    const sent = stubFetch(() => json(201, { schedule_id: "s3", status: "active" }));
+
+    // Act
+    const line = await createScheduleFromForm("demo", form(typed));
+
+    // Assess
+    expect(line).toBe("created s3");
+    expect(sent).toHaveLength(1);
+    expect(sent[0]?.body).toEqual({ topic: "demo", cron: "0 9 * * *", timezone: "UTC", content: typed });
+  });
+
+  it("content that is not JSON is the panel's line, and nothing is sent", async () => {
+    const sent = stubFetch(() => json(201, { schedule_id: "s4", status: "active" }));
+
+    expect(await createScheduleFromForm("demo", form("{order_id: 1}"))).toMatch(/^content is not JSON: /);
+    expect(sent).toHaveLength(0);
   });
 });

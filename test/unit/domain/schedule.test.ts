@@ -134,6 +134,38 @@ describe("validation", () => {
     },
   );
 
+  // An EventBridge cron (minute hour day-of-month month day-of-week year, `?` in one day field) is also six
+  // fields: read seconds-first, `0 12 * * ? *` (daily at noon on AWS) ran hourly at :12, `0 0 1 1 ? *` (New Year)
+  // monthly at 01:00. Croner reads `?` as `*` in any field; here it is refused outside the two day fields.
+  it.each([
+    ["0 12 * * ? *", "daily at noon on AWS"],
+    ["0 0 1 1 ? *", "1 January on AWS"],
+    ["15 10 ? * MON-FRI *", "weekdays at 10:15 on AWS"],
+    ["? * * * *", "a question mark as the minute"],
+  ])("refuses %j (%s): `?` only stands for a day field, and the message names the AWS format", (cron) => {
+    expect(cronProblem(cron)).toMatch(/is not a valid cron pattern.*`\?` .*day-of-month or day-of-week.*AWS/);
+  });
+
+  // Croner splits fields on any JS whitespace, Unicode's included: `3<U+FEFF>0 2 * * *` reads `30 2 * * *` on a
+  // screen but is six fields, daily at 02:00:03; a line break in a stored pattern breaks every table showing it.
+  it.each([
+    ["3\uFEFF0 2 * * *", "a zero-width no-break space (BOM)"],
+    ["30\u00A02 * * *", "a no-break space"],
+    ["30 2 * *\u3000*", "an ideographic space"],
+    ["30 2 * * *\u2028", "a line separator"],
+    ["30 2 * * *\n", "a line break"],
+    ["30\t2 * * *", "a tab"],
+  ])("refuses %j (%s): fields are separated by plain spaces only", (cron) => {
+    expect(cronProblem(cron)).toMatch(/is not a valid cron pattern.*printable ASCII/);
+  });
+
+  it.each(["0 0 ? * MON", "0 0 1 * ?", "0 0 0 ? * MON", "0 0 0 1 * ?"])(
+    "accepts %j: `?` in a day field means any day",
+    (cron) => {
+      expect(cronProblem(cron)).toBeUndefined();
+    },
+  );
+
   it.each(["Europe/Berlin", "UTC", "America/Argentina/Buenos_Aires", "Etc/GMT+1"])("knows %s", (zone) => {
     expect(isKnownTimeZone(zone)).toBe(true);
   });

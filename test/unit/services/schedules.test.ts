@@ -248,7 +248,7 @@ describe("materializing", () => {
     ]);
     expect(h.schedule(id).materializedUntilMs).toBe(h.clock.nowMs + MATERIALIZE_HORIZON_MS);
     // The stale run's lease is refused (the cursor moved): it adds nothing at all.
-    expect(retry).toEqual({ occurrences: 0, advanced: false });
+    expect(retry).toEqual({ occurrences: 0, skipped: 0, advanced: false });
   });
 
   it("two concurrent runs of one schedule create each occurrence once; one of them moves the cursor", async () => {
@@ -336,7 +336,7 @@ describe("materializing", () => {
     const unchanged = h.schedule(id).materializedUntilMs;
     const next = await runMaterializer({ ...h.deps, remainingMs: () => 50_000 });
 
-    expect(late).toEqual({ schedules: 1, occurrences: 0, failures: 0 });
+    expect(late).toEqual({ schedules: 1, occurrences: 0, skipped: 0, failures: 0 });
     expect(unchanged).toBe(cursor);
     expect(next.occurrences).toBeGreaterThan(0);
     expect(h.schedule(id).materializedUntilMs).toBe(h.clock.nowMs + MATERIALIZE_HORIZON_MS);
@@ -391,6 +391,51 @@ describe("materializing", () => {
     expect(inline).toEqual(["2027-01-01T00:01:00.000Z", "2027-01-01T00:02:00.000Z"]);
     expect(h.dues()).toEqual([1, 2, 3, 4, 5].map((m) => `2027-01-01T00:0${m}:00.000Z`));
     expect(h.schedule(id).materializedUntilMs).toBe(h.clock.nowMs + 120_000);
+  });
+
+  it("an occurrence the add path now refuses (the callback host left the allow-list) is skipped, and the schedule's view says so instead of reading healthy", async () => {
+    // Prepare: a schedule made under today's settings; then its callback host is no longer allowed.
+    const h = harness();
+    const { schedule_id: id } = await createSchedule(h.deps, body());
+    const made = h.tasks().length;
+    const sim = simConfig();
+    const demo = { ...(sim.resolvedTopics.demo as TopicConfig), allowedCallbackHosts: ["hooks.example.com"] };
+    Object.assign(h.deps, { config: { ...sim, resolvedTopics: { ...sim.resolvedTopics, demo } } });
+
+    // Act: two runs, a minute apart.
+    const runs = [];
+    for (let minute = 0; minute < 2; minute++) {
+      h.clock.advance(60_000);
+      runs.push(await runMaterializer(h.deps));
+    }
+    const view = await getSchedule(h.deps, id);
+
+    // Assess: nothing new was made, each run counted its skip (the metric), and the view names how many were
+    // skipped, the last one and why.
+    expect(h.tasks()).toHaveLength(made);
+    expect(runs.map((run) => run.skipped)).toEqual([1, 1]);
+    expect(view).toMatchObject({
+      status: "active",
+      skipped_occurrences: 2,
+      last_skipped: {
+        occurrence: "2027-01-01T00:06:00.000Z",
+        at: "2027-01-01T00:02:00.000Z",
+        code: "validation_failed",
+        message: expect.stringMatching(/callback/),
+      },
+    });
+  });
+
+  it("a schedule none of whose occurrences was refused shows no skip fields", async () => {
+    const h = harness();
+    const { schedule_id: id } = await createSchedule(h.deps, body());
+    h.clock.advance(60_000);
+    await runMaterializer(h.deps);
+
+    const view = await getSchedule(h.deps, id);
+
+    expect(view).not.toHaveProperty("skipped_occurrences");
+    expect(view).not.toHaveProperty("last_skipped");
   });
 
   it("caps the occurrences made inline at creation (two minutes of a one-second cron); the scheduled run makes the rest, up to its own cap", async () => {
