@@ -174,6 +174,35 @@ describe("crash after the first write (old item marked rescheduled, successor ne
     expect(sim.store.tasks.get(oldId)?.sweepShard).toBeUndefined();
   });
 
+  it.each([
+    ["delay_seconds", () => ({ delay_seconds: 90 })],
+    ["a past due_at (now)", () => ({ due_at: "2000-01-01T00:00:00Z" })],
+  ])(
+    "a PATCH with %s answered 503 (its new timer not armed) and retried a moment later, as the client retries it, finishes the move",
+    async (_name, body) => {
+      // Prepare: due in a day; the move's arming fails once (SQS throttled), after the old item was marked.
+      const sim = simulate();
+      const oldId = await sim.add({ order_id: "o-retry" }, { delay_seconds: 86_400 });
+      sim.timer.failNext = 1;
+      const first = await sim.reschedule(oldId, body()).catch((e: unknown) => e);
+
+      // Act: the client's retry of the same request, 1.5 s later
+      sim.advance(1_500);
+      const retried = await sim.reschedule(oldId, body());
+      for (let i = 0; i < 4; i++) {
+        sim.advance(30_000);
+        await sim.runRelay();
+        await sim.runDeliver();
+      }
+
+      // Assess: the retry is the same move (not a 409), and the task is delivered when moved, not a day later.
+      expect(first).toMatchObject({ status: 503 });
+      expect(retried).toMatchObject({ status: "scheduled", rescheduled_from: oldId });
+      expect(sim.store.tasks.get(oldId)).toMatchObject({ rescheduledTo: retried.task_id });
+      expect(sim.delivered()).toEqual([retried.task_id]);
+    },
+  );
+
   it("a repeated add with the task's idempotency key answers the task it was moved to", async () => {
     const sim = simulate();
     const { addTask } = await import("#shared/services/add-task.js");
