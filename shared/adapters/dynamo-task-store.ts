@@ -18,7 +18,11 @@ import {
 import { marshall, unmarshall } from "@aws-sdk/util-dynamodb";
 import { type AttemptLogEntry, attemptLogSlot } from "#shared/domain/attempt-log.js";
 import type { DestinationRecord } from "#shared/domain/destination.js";
-import { FAILED_INDEX_NAME, FAILED_TOPIC_ATTRIBUTE } from "#shared/domain/failed-index.js";
+import {
+  FAILED_INDEX_NAME,
+  FAILED_SORT_ATTRIBUTE,
+  FAILED_TOPIC_ATTRIBUTE,
+} from "#shared/domain/failed-index.js";
 import { parseTaskId, sortKeyLowerBound, sortKeyUpperBound } from "#shared/domain/keys.js";
 import {
   parseScheduleId,
@@ -52,6 +56,7 @@ import {
   type GroupPage,
   type IdempotencyClaim,
   type IdempotencyOutcome,
+  type ListFailedOptions,
   type ManyRead,
   type NewTaskEntry,
   type PageKey,
@@ -864,15 +869,27 @@ export class DynamoTaskStore implements TaskStore {
     return page(out);
   }
 
-  async listFailed(topic: string, limit: number, after?: PageKey): Promise<TaskPage> {
+  async listFailed(
+    topic: string,
+    limit: number,
+    after?: PageKey,
+    options: ListFailedOptions = {},
+  ): Promise<TaskPage> {
+    const from = options.failedFromMs;
     const out = await this.client.send(
       new QueryCommand({
         TableName: this.table,
         IndexName: FAILED_INDEX_NAME,
-        KeyConditionExpression: "#topic = :topic",
-        ExpressionAttributeNames: { "#topic": FAILED_TOPIC_ATTRIBUTE },
-        ExpressionAttributeValues: toWire({ ":topic": topic }),
-        ScanIndexForward: false,
+        KeyConditionExpression: `#topic = :topic${from === undefined ? "" : " AND #failedAt >= :from"}`,
+        ExpressionAttributeNames: {
+          "#topic": FAILED_TOPIC_ATTRIBUTE,
+          ...(from === undefined ? {} : { "#failedAt": FAILED_SORT_ATTRIBUTE }),
+        },
+        ExpressionAttributeValues: toWire({
+          ":topic": topic,
+          ...(from === undefined ? {} : { ":from": from }),
+        }),
+        ScanIndexForward: options.oldestFirst === true,
         Limit: limit,
         ExclusiveStartKey: after && toWire(after),
       }),

@@ -29,6 +29,16 @@ export type CancelOutcome =
   | { readonly outcome: "not-found" }
   | { readonly outcome: "conflict"; readonly task: TaskRecord };
 
+/**
+ * How the bulk replay reads the failed index: oldest failure first, so that a group's dead letters — a head fails
+ * before its followers, which it blocks until then — are replayed in the group's order across calls too.
+ */
+export interface ListFailedOptions {
+  readonly oldestFirst?: boolean;
+  /** Only tasks dead-lettered at or after this time (a key condition: older ones are not read). */
+  readonly failedFromMs?: number;
+}
+
 export type RescheduleOutcome =
   | { readonly outcome: "rescheduled"; readonly task: TaskRecord }
   | { readonly outcome: "not-found" }
@@ -266,8 +276,11 @@ export interface TaskStore extends DestinationStore {
   // --- issue 11, scope H: listing (appended block) ---
   /** One ordering group's tasks in delivery order (sort key ascending), strongly consistent, one page. */
   listGroup(pk: string, limit: number, after?: PageKey): Promise<TaskPage>;
-  /** A topic's dead-lettered tasks, newest failure first, from the sparse failed index (eventually consistent). */
-  listFailed(topic: string, limit: number, after?: PageKey): Promise<TaskPage>;
+  /**
+   * A topic's dead-lettered tasks, newest failure first, from the sparse failed index (eventually consistent).
+   * `oldestFirst` reads the other way, from `failedFromMs` on (the bulk replay: see ListFailedOptions).
+   */
+  listFailed(topic: string, limit: number, after?: PageKey, options?: ListFailedOptions): Promise<TaskPage>;
   // --- issue 11, scope H: replay (appended block) ---
   /**
    * `failed | delivered → queued` for another delivery: replays + 1, attempts back to 0 (maxAttempts applies per

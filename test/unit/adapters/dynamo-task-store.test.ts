@@ -754,6 +754,21 @@ describe.each([
     );
     expect(pages.flat().every((t) => t.status === "failed" && t.failedTopic === "demo")).toBe(true);
   });
+
+  it("listFailed oldestFirst (the bulk replay's scan): oldest failure first, from failedFromMs on, page by page", async () => {
+    const store: TaskStore = await makeStore();
+    const failedAt = [30, 10, 20, 5];
+    const failed = [task({ group: "a" }), task({ group: "b" }), task({ group: "a" }), task({ group: "d" })];
+    for (const [i, t] of failed.entries()) await failTask(store, t, NOW + (failedAt[i] ?? 0));
+    await failTask(store, task({ topic: "other", group: "a" }), NOW + 15);
+    const scan = { oldestFirst: true, failedFromMs: NOW + 10 };
+
+    const pages = await allPages((after) => store.listFailed("demo", 2, after, scan));
+
+    expect(pages.flat().map((t) => t.taskId)).toEqual(
+      [failed[1], failed[2], failed[0]].map((t) => t?.taskId),
+    );
+  });
 });
 
 describe.each([
