@@ -170,6 +170,7 @@ export const TASK_STORE_OPERATIONS: { readonly [M in keyof TaskStore]: readonly 
   listUnfinishedInGroup: [onTable("Query")],
   markRescheduled: [onTable("UpdateItem"), onTable("GetItem")],
   settleRescheduled: [onTable("UpdateItem")],
+  moveIdempotencyClaim: [onTable("UpdateItem")],
   listGroupPage: [onTable("Query")],
   listGroup: [onTable("Query")],
   listFailed: [{ action: "Query", on: "failedIndex" }],
@@ -248,6 +249,7 @@ export const PIPELINE_STORE_METHODS = {
     // Finishing a reschedule that stopped after its first write.
     "putNew",
     "settleRescheduled",
+    "moveIdempotencyClaim",
   ],
 } as const satisfies Record<string, readonly StoreMethod[]>;
 
@@ -823,6 +825,28 @@ export class DynamoTaskStore implements TaskStore {
 
   async settleRescheduled(taskId: string): Promise<boolean> {
     return this.transition(taskId, ["rescheduled"], LEAVE_SWEEP_INDEX, {});
+  }
+
+  async moveIdempotencyClaim(
+    topic: string,
+    key: string,
+    move: { readonly from: string; readonly to: string; readonly expiresAt: number },
+  ): Promise<void> {
+    await conditional(
+      this.client.send(
+        new UpdateItemCommand({
+          TableName: this.table,
+          Key: toWire({ pk: idempotencyPartitionKey(topic, key), sk: IDEMPOTENCY_SORT_KEY }),
+          UpdateExpression: "SET taskId = :to, expiresAt = :expiresAt",
+          ConditionExpression: "taskId IN (:from, :to)",
+          ExpressionAttributeValues: toWire({
+            ":from": move.from,
+            ":to": move.to,
+            ":expiresAt": move.expiresAt,
+          }),
+        }),
+      ),
+    );
   }
 
   /**

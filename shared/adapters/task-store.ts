@@ -267,6 +267,17 @@ export interface TaskStore extends DestinationStore {
   /** Takes a `rescheduled` task out of the sweep index (its successor exists); false when it is not rescheduled. */
   settleRescheduled(taskId: string): Promise<boolean>;
   /**
+   * Points a key's idempotency claim at a moved task's successor, kept until `expiresAt` (epoch seconds; the
+   * successor's due time's claim expiry): a task moved later than its first due time would outlive the claim its add
+   * wrote, and the items it was moved from. Only a claim naming the task moved (`from`) or already the successor
+   * (`to`) is changed: none, or another task's, is left as it is.
+   */
+  moveIdempotencyClaim(
+    topic: string,
+    key: string,
+    move: { readonly from: string; readonly to: string; readonly expiresAt: number },
+  ): Promise<void>;
+  /**
    * Up to `limit` items of one group read in group order after `startAfterSk` (strongly consistent), of which
    * the unfinished ones are returned, and the cancelled fan-out parents (a repeated group cancel finishes their
    * copies): bounded work per call for bulk operations on a group. A `rescheduled` item whose move is not settled

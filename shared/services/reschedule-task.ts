@@ -18,7 +18,10 @@ import { planTimer } from "#shared/domain/timing.js";
 import { arm, claimExpiry, dueTime } from "./add-task.js";
 
 export interface RescheduleTaskDeps {
-  readonly store: Pick<TaskStore, "get" | "markRescheduled" | "putNew" | "settleRescheduled">;
+  readonly store: Pick<
+    TaskStore,
+    "get" | "markRescheduled" | "putNew" | "settleRescheduled" | "moveIdempotencyClaim"
+  >;
   readonly timerQueue: Pick<TimerQueue, "arm">;
   readonly scheduler: Pick<TaskScheduler, "createTaskSchedule" | "deleteTaskSchedule">;
   readonly config: PunctualConfig;
@@ -192,9 +195,27 @@ export async function completeMove(deps: RescheduleTaskDeps, old: TaskRecord): P
       throw serviceUnavailable("could not arm the task's new timer; retry the request", error);
     }
   }
+  await keepClaim(deps, old, successor.taskId);
   await deps.store.settleRescheduled(old.taskId);
   await disarmOld(deps, old);
   return { ...taskView(successor), rescheduled_from: old.taskId };
+}
+
+/**
+ * The task's idempotency claim follows it to its successor, and lives as long as a claim for the new due time:
+ * kept as the add wrote it (counted from the first due time, naming the first id), a task moved later outlived its
+ * key — a repeated add then claimed it afresh and made a second task — and the items it was moved from. Before
+ * the old item is settled, so a move that stops here is finished, this included, by its retry or the sweeper.
+ */
+async function keepClaim(deps: RescheduleTaskDeps, old: TaskRecord, successorId: string): Promise<void> {
+  const topic = topicConfig(deps.config, old.topic);
+  const due = parseTaskId(successorId)?.dueAtMs;
+  if (old.idempotencyKey === undefined || !topic || due === undefined) return;
+  await deps.store.moveIdempotencyClaim(old.topic, old.idempotencyKey, {
+    from: old.taskId,
+    to: successorId,
+    expiresAt: claimExpiry(due, topic),
+  });
 }
 
 async function disarmOld(deps: RescheduleTaskDeps, old: TaskRecord): Promise<void> {

@@ -443,6 +443,16 @@ export class MemoryTaskStore implements TaskStore {
     return { outcome: "rescheduled", task: structuredClone(updated) };
   }
 
+  async moveIdempotencyClaim(
+    topic: string,
+    key: string,
+    move: { readonly from: string; readonly to: string; readonly expiresAt: number },
+  ): Promise<void> {
+    const claim = this.idempotency.get(`${topic}#${key}`);
+    if (!claim || (claim.taskId !== move.from && claim.taskId !== move.to)) return;
+    this.idempotency.set(`${topic}#${key}`, { ...claim, taskId: move.to, expiresAt: move.expiresAt });
+  }
+
   async settleRescheduled(taskId: string): Promise<boolean> {
     const task = this.tasks.get(taskId);
     if (task?.status !== "rescheduled") return false;

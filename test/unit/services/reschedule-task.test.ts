@@ -9,6 +9,23 @@ import { simulate } from "../../support/pipeline-sim.js";
  */
 const MINUTE = 60_000;
 
+/**
+ * A keyed add due in 30 s through the add-task service on the simulation's store and clock (claims expire on that
+ * clock); calling it again is the repeated add.
+ */
+async function keyedAdd(sim: ReturnType<typeof simulate>, orderId: string, key: string) {
+  const { addTask } = await import("#shared/services/add-task.js");
+  sim.store.nowSeconds = () => Math.floor(sim.clock.now / 1000);
+  const deps = { ...sim, timerQueue: sim.timer, now: () => sim.clock.now };
+  const body = {
+    topic: "demo",
+    delay_seconds: 30,
+    content: { order_id: orderId },
+    callback: { url: "https://hooks.example.com/p" },
+  };
+  return () => addTask(deps, { body, idempotencyKeyHeader: key });
+}
+
 describe("rescheduling a scheduled task", () => {
   it("moves it to a new id with the same ULID; the old timer wakes the relay for nothing; the new one is delivered at its time", async () => {
     // Prepare
@@ -157,6 +174,44 @@ describe("crash after the first write (old item marked rescheduled, successor ne
     expect(sim.store.tasks.get(successorId)).toMatchObject({ status: "delivered", attempts: 1 });
   });
 
+  it("moved later twice, a repeated add still answers the task once the first item's TTL has removed it", async () => {
+    // Prepare: a keyed task due in 30 s, postponed by 10 days, then by 40.
+    const sim = simulate();
+    const add = await keyedAdd(sim, "o-10", "k-10");
+    const added = await add();
+    const once = await sim.reschedule(added.body.task_id, { delay_seconds: 10 * 86_400 });
+    const twice = await sim.reschedule(once.task_id, { delay_seconds: 40 * 86_400 });
+
+    // Act: 20 days on, the first item is past its TTL (DynamoDB deletes it); the add is repeated
+    sim.clock.now += 20 * 86_400_000;
+    const first = sim.store.tasks.get(added.body.task_id);
+    expect(first?.expiresAt).toBeLessThan(sim.clock.now / 1000);
+    sim.store.tasks.delete(added.body.task_id);
+    const repeat = await add();
+
+    // Assess
+    expect(repeat).toMatchObject({ statusCode: 200, body: { task_id: twice.task_id, status: "scheduled" } });
+  });
+
+  it("the sweeper that finishes a keyed task's move keeps its idempotency key as long as the moved task", async () => {
+    // Prepare: a keyed task's move 30 days later stopped after its first write.
+    const sim = simulate();
+    const added = await (await keyedAdd(sim, "o-9", "k-9"))();
+    const old = sim.store.tasks.get(added.body.task_id);
+    if (!old) throw new Error("task missing");
+    const successorDue = old.dueAtMs + 30 * 86_400_000;
+    const successorId = successorKey(old, successorDue).taskId;
+    await sim.store.markRescheduled(old.taskId, { to: successorId, atMs: sim.clock.now, expiresAt: 1 });
+
+    // Act
+    sim.advance(30_000 + sim.graceMs + MINUTE);
+    const report = await sim.sweep();
+
+    // Assess
+    expect(report).toMatchObject({ reschedulesFinished: 1 });
+    expect(sim.store.idempotency.get("demo#k-9")?.expiresAt).toBe(claimExpiry(successorDue, sim.topic));
+  });
+
   it("a retried PATCH with the same target finishes the move at once", async () => {
     const sim = simulate();
     const oldId = await sim.add({ order_id: "o-6" }, { delay_seconds: 600 });
@@ -225,5 +280,21 @@ describe("crash after the first write (old item marked rescheduled, successor ne
     const repeat = await addTask(deps, { body, idempotencyKeyHeader: "k-7" });
 
     expect(repeat).toMatchObject({ statusCode: 200, body: { task_id: moved.task_id, status: "scheduled" } });
+  });
+
+  it("moved far later, its idempotency key is remembered as long as the moved task: a repeated add after the first due time's claim would have expired answers it, not a second task", async () => {
+    // Prepare: a keyed task due in 30 s, postponed by 30 days; claims expire on the store's clock.
+    const sim = simulate();
+    const add = await keyedAdd(sim, "o-8", "k-8");
+    const added = await add();
+    const moved = await sim.reschedule(added.body.task_id, { delay_seconds: 30 * 86_400 });
+
+    // Act: ten days later (the first due time's claim, due + retention + a day, has run out), the add is repeated
+    sim.clock.now += 10 * 86_400_000;
+    const repeat = await add();
+
+    // Assess: the same task, still waiting for its day; no second task under the key.
+    expect(repeat).toMatchObject({ statusCode: 200, body: { task_id: moved.task_id, status: "scheduled" } });
+    expect([...sim.store.tasks.values()].filter((t) => t.status === "scheduled")).toHaveLength(1);
   });
 });
