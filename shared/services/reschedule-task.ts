@@ -171,7 +171,23 @@ async function repeat(
       ...(old.rescheduledTo ? { rescheduled_to: old.rescheduledTo } : {}),
     });
   }
-  return completeMove(deps, old);
+  if (old.sweepShard !== undefined) return completeMove(deps, old);
+  return settledMove(deps, old);
+}
+
+/**
+ * A repeat of a move that was settled: its successor was written and armed before the old item left the sweep
+ * index, so it is answered as it is. Missing, it was delivered (or otherwise finished) and its retention ran out
+ * while the old item, kept as long as the key's claim, still forwards: writing it again (completeMove) would deliver
+ * it once more, days later.
+ */
+async function settledMove(deps: RescheduleTaskDeps, old: TaskRecord): Promise<RescheduleView> {
+  const successor = old.rescheduledTo ? await deps.store.get(old.rescheduledTo) : undefined;
+  if (successor) return { ...taskView(successor), rescheduled_from: old.taskId };
+  throw conflict(
+    `task was rescheduled to ${old.rescheduledTo}, which has finished and is no longer retained`,
+    { task_status: old.status, ...(old.rescheduledTo ? { rescheduled_to: old.rescheduledTo } : {}) },
+  );
 }
 
 /** Steps (b) and (c) for an item already marked `rescheduled`; safe to repeat. */

@@ -1,6 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { successorKey } from "#shared/domain/reschedule.js";
 import { claimExpiry } from "#shared/services/add-task.js";
+import { rescheduleTask, runTask } from "#shared/services/reschedule-task.js";
 import { simulate } from "../../support/pipeline-sim.js";
 
 /**
@@ -135,6 +136,47 @@ describe("rescheduling a scheduled task", () => {
     expect(sim.store.tasks.get(back.task_id)).toMatchObject({ status: "delivered", latenessMs: 0 });
     expect(sim.delivered()).toEqual([back.task_id]);
   });
+
+  it.each([
+    ["run now", "run"],
+    ["a PATCH to the same due_at", "patch"],
+  ] as const)(
+    "%s repeated on the old id after the moved task was delivered and its retention ran out delivers nothing again",
+    async (_name, how) => {
+      // Prepare: moved, delivered, and (retention over) removed by the table's TTL, while the old item still forwards.
+      const sim = simulate();
+      const oldId = await sim.add({ order_id: "o-11" }, { delay_seconds: 600 });
+      const target = new Date(sim.clock.now + 60_000).toISOString();
+      const deps = { ...sim, timerQueue: sim.timer, now: () => sim.clock.now };
+      const move = () =>
+        how === "run" ? runTask(deps, oldId) : rescheduleTask(deps, oldId, { due_at: target });
+      const moved = await move();
+      for (let i = 0; i < 3; i++) {
+        sim.advance(30_000);
+        await sim.runRelay();
+        await sim.runDeliver();
+      }
+      expect(sim.delivered()).toEqual([moved.task_id]);
+      sim.clock.now += 3 * 86_400_000 + MINUTE;
+      const done = sim.store.tasks.get(moved.task_id);
+      expect(done?.expiresAt).toBeLessThan(sim.clock.now / 1000);
+      expect(sim.store.tasks.get(oldId)?.expiresAt).toBeGreaterThan(sim.clock.now / 1000);
+      sim.store.tasks.delete(moved.task_id);
+
+      // Act: the same request again (a script run twice, a stale console view)
+      const again = await move().catch((e: unknown) => e);
+      for (let i = 0; i < 3; i++) {
+        sim.advance(30_000);
+        await sim.runRelay();
+        await sim.runDeliver();
+      }
+
+      // Assess: answered, and not delivered a second time days later
+      expect(again).toMatchObject({ status: 409, details: { rescheduled_to: moved.task_id } });
+      expect(sim.delivered()).toEqual([moved.task_id]);
+      expect(sim.store.tasks.get(moved.task_id)).toBeUndefined();
+    },
+  );
 
   it("a past due time means now", async () => {
     const sim = simulate();
