@@ -147,7 +147,10 @@ export const ROUTES = {
     retry: "safe",
   }),
   // Operations routes, scope I2: reschedule, run now, group cancel.
-  /** Same target again (due_at / timing_moment) answers the moved task: safe to retry. */
+  /**
+   * Same request again answers the moved task (its target taken as it was at the move, so `delay_seconds` too):
+   * safe to retry.
+   */
   rescheduleTask: route({
     method: "PATCH",
     path: "/v1/tasks/{task_id}",

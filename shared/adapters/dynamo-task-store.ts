@@ -18,7 +18,11 @@ import {
 import { marshall, unmarshall } from "@aws-sdk/util-dynamodb";
 import { type AttemptLogEntry, attemptLogSlot } from "#shared/domain/attempt-log.js";
 import type { DestinationRecord } from "#shared/domain/destination.js";
-import { FAILED_INDEX_NAME, FAILED_TOPIC_ATTRIBUTE } from "#shared/domain/failed-index.js";
+import {
+  FAILED_INDEX_NAME,
+  FAILED_SORT_ATTRIBUTE,
+  FAILED_TOPIC_ATTRIBUTE,
+} from "#shared/domain/failed-index.js";
 import { parseTaskId, sortKeyLowerBound, sortKeyUpperBound } from "#shared/domain/keys.js";
 import {
   parseScheduleId,
@@ -52,6 +56,7 @@ import {
   type GroupPage,
   type IdempotencyClaim,
   type IdempotencyOutcome,
+  type ListFailedOptions,
   type ManyRead,
   type NewTaskEntry,
   type PageKey,
@@ -165,6 +170,7 @@ export const TASK_STORE_OPERATIONS: { readonly [M in keyof TaskStore]: readonly 
   listUnfinishedInGroup: [onTable("Query")],
   markRescheduled: [onTable("UpdateItem"), onTable("GetItem")],
   settleRescheduled: [onTable("UpdateItem")],
+  moveIdempotencyClaim: [onTable("UpdateItem")],
   listGroupPage: [onTable("Query")],
   listGroup: [onTable("Query")],
   listFailed: [{ action: "Query", on: "failedIndex" }],
@@ -243,6 +249,7 @@ export const PIPELINE_STORE_METHODS = {
     // Finishing a reschedule that stopped after its first write.
     "putNew",
     "settleRescheduled",
+    "moveIdempotencyClaim",
   ],
 } as const satisfies Record<string, readonly StoreMethod[]>;
 
@@ -820,6 +827,28 @@ export class DynamoTaskStore implements TaskStore {
     return this.transition(taskId, ["rescheduled"], LEAVE_SWEEP_INDEX, {});
   }
 
+  async moveIdempotencyClaim(
+    topic: string,
+    key: string,
+    move: { readonly from: string; readonly to: string; readonly expiresAt: number },
+  ): Promise<void> {
+    await conditional(
+      this.client.send(
+        new UpdateItemCommand({
+          TableName: this.table,
+          Key: toWire({ pk: idempotencyPartitionKey(topic, key), sk: IDEMPOTENCY_SORT_KEY }),
+          UpdateExpression: "SET taskId = :to, expiresAt = :expiresAt",
+          ConditionExpression: "taskId IN (:from, :to)",
+          ExpressionAttributeValues: toWire({
+            ":from": move.from,
+            ":to": move.to,
+            ":expiresAt": move.expiresAt,
+          }),
+        }),
+      ),
+    );
+  }
+
   /**
    * `Limit` bounds the items DynamoDB reads (filtered or not), so one call's capacity is bounded however many
    * finished tasks the group has; a page may hold fewer than `limit` unfinished tasks and still have a next one.
@@ -864,15 +893,27 @@ export class DynamoTaskStore implements TaskStore {
     return page(out);
   }
 
-  async listFailed(topic: string, limit: number, after?: PageKey): Promise<TaskPage> {
+  async listFailed(
+    topic: string,
+    limit: number,
+    after?: PageKey,
+    options: ListFailedOptions = {},
+  ): Promise<TaskPage> {
+    const from = options.failedFromMs;
     const out = await this.client.send(
       new QueryCommand({
         TableName: this.table,
         IndexName: FAILED_INDEX_NAME,
-        KeyConditionExpression: "#topic = :topic",
-        ExpressionAttributeNames: { "#topic": FAILED_TOPIC_ATTRIBUTE },
-        ExpressionAttributeValues: toWire({ ":topic": topic }),
-        ScanIndexForward: false,
+        KeyConditionExpression: `#topic = :topic${from === undefined ? "" : " AND #failedAt >= :from"}`,
+        ExpressionAttributeNames: {
+          "#topic": FAILED_TOPIC_ATTRIBUTE,
+          ...(from === undefined ? {} : { "#failedAt": FAILED_SORT_ATTRIBUTE }),
+        },
+        ExpressionAttributeValues: toWire({
+          ":topic": topic,
+          ...(from === undefined ? {} : { ":from": from }),
+        }),
+        ScanIndexForward: options.oldestFirst === true,
         Limit: limit,
         ExclusiveStartKey: after && toWire(after),
       }),

@@ -29,6 +29,16 @@ export type CancelOutcome =
   | { readonly outcome: "not-found" }
   | { readonly outcome: "conflict"; readonly task: TaskRecord };
 
+/**
+ * How the bulk replay reads the failed index: oldest failure first, so that a group's dead letters — a head fails
+ * before its followers, which it blocks until then — are replayed in the group's order across calls too.
+ */
+export interface ListFailedOptions {
+  readonly oldestFirst?: boolean;
+  /** Only tasks dead-lettered at or after this time (a key condition: older ones are not read). */
+  readonly failedFromMs?: number;
+}
+
 export type RescheduleOutcome =
   | { readonly outcome: "rescheduled"; readonly task: TaskRecord }
   | { readonly outcome: "not-found" }
@@ -257,6 +267,17 @@ export interface TaskStore extends DestinationStore {
   /** Takes a `rescheduled` task out of the sweep index (its successor exists); false when it is not rescheduled. */
   settleRescheduled(taskId: string): Promise<boolean>;
   /**
+   * Points a key's idempotency claim at a moved task's successor, kept until `expiresAt` (epoch seconds; the
+   * successor's due time's claim expiry): a task moved later than its first due time would outlive the claim its add
+   * wrote, and the items it was moved from. Only a claim naming the task moved (`from`) or already the successor
+   * (`to`) is changed: none, or another task's, is left as it is.
+   */
+  moveIdempotencyClaim(
+    topic: string,
+    key: string,
+    move: { readonly from: string; readonly to: string; readonly expiresAt: number },
+  ): Promise<void>;
+  /**
    * Up to `limit` items of one group read in group order after `startAfterSk` (strongly consistent), of which
    * the unfinished ones are returned, and the cancelled fan-out parents (a repeated group cancel finishes their
    * copies): bounded work per call for bulk operations on a group. A `rescheduled` item whose move is not settled
@@ -266,8 +287,11 @@ export interface TaskStore extends DestinationStore {
   // --- issue 11, scope H: listing (appended block) ---
   /** One ordering group's tasks in delivery order (sort key ascending), strongly consistent, one page. */
   listGroup(pk: string, limit: number, after?: PageKey): Promise<TaskPage>;
-  /** A topic's dead-lettered tasks, newest failure first, from the sparse failed index (eventually consistent). */
-  listFailed(topic: string, limit: number, after?: PageKey): Promise<TaskPage>;
+  /**
+   * A topic's dead-lettered tasks, newest failure first, from the sparse failed index (eventually consistent).
+   * `oldestFirst` reads the other way, from `failedFromMs` on (the bulk replay: see ListFailedOptions).
+   */
+  listFailed(topic: string, limit: number, after?: PageKey, options?: ListFailedOptions): Promise<TaskPage>;
   // --- issue 11, scope H: replay (appended block) ---
   /**
    * `failed | delivered → queued` for another delivery: replays + 1, attempts back to 0 (maxAttempts applies per

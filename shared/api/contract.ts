@@ -154,7 +154,7 @@ export const API_CONTRACT = {
       "200": { description: "cancelled", schema: taskViewSchema },
       "404": error("no such task (`not_found`)"),
       "409": error(
-        "the task is queued, delivering, delivered or rescheduled (`conflict`, with `task_status`)",
+        "the task is queued, delivering, delivered or rescheduled (`conflict`, with `task_status`; a rescheduled one with `rescheduled_to`, the id it lives on under)",
       ),
     },
   },

@@ -39,7 +39,11 @@ export function failedCursorSchema(topic: string) {
  * other filter's matches before that position, so such a cursor is a 400 like any this list did not give out.
  */
 export function replayCursorSchema(topic: string, filter: string) {
-  return failedCursorSchema(topic).extend({ filter: z.literal(filter) });
+  // `until`: when the run's first call started; the run replays what had failed by then (replay-topic.ts).
+  return failedCursorSchema(topic).extend({
+    filter: z.literal(filter),
+    until: z.number().int().nonnegative(),
+  });
 }
 
 /**

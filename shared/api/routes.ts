@@ -185,7 +185,7 @@ export const API_ROUTES = [
     entry: "functions/reschedule-task.ts",
     purpose: "move a scheduled task to a new due time",
     memoryMb: 256,
-    store: ["get", "markRescheduled", "putNew", "settleRescheduled"],
+    store: ["get", "markRescheduled", "putNew", "settleRescheduled", "moveIdempotencyClaim"],
     grants: ["timer-queue:send", "schedules:arm", "schedules:disarm", "topic-settings:read"],
   },
   {
@@ -194,7 +194,7 @@ export const API_ROUTES = [
     entry: "functions/run-task.ts",
     purpose: "make a scheduled task due now",
     memoryMb: 256,
-    store: ["get", "markRescheduled", "putNew", "settleRescheduled"],
+    store: ["get", "markRescheduled", "putNew", "settleRescheduled", "moveIdempotencyClaim"],
     grants: ["timer-queue:send", "schedules:arm", "schedules:disarm", "topic-settings:read"],
   },
   {

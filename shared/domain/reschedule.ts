@@ -4,7 +4,7 @@ import type { TimerPlan } from "./timing.js";
 
 /**
  * A rescheduled task's successor. Ids carry the due time, so a new due time is a new item: the same content,
- * callback, group, idempotency key, acceptance time and acceptance ULID, so among tasks of its group due in the
+ * callback, group, idempotency key, schedule, acceptance time and acceptance ULID, so among tasks of its group due in the
  * same millisecond it keeps its place (sort key = due time, then the ULID). Attempts start again at 0: a
  * `scheduled` task has made none.
  */
@@ -30,6 +30,8 @@ export function successorRecord(task: TaskRecord, dueAtMs: number, plan: TimerPl
     timer: plan.kind,
     ...(plan.kind === "schedule" ? { scheduleName: scheduleNameFor(key.taskId) } : {}),
     ...(task.idempotencyKey !== undefined ? { idempotencyKey: task.idempotencyKey } : {}),
+    // A moved occurrence of a recurring schedule is still that schedule's (its view's schedule_id).
+    ...(task.scheduleId !== undefined ? { scheduleId: task.scheduleId } : {}),
     attempts: 0,
   };
 }

@@ -1,3 +1,4 @@
+import type { TopicConfig } from "#shared/config/index.js";
 import type { AttemptLogEntry } from "./attempt-log.js";
 import type { FanOutLink } from "./fan-out.js";
 
@@ -112,6 +113,20 @@ export interface TaskRecord {
   /** A delivery task: the parent it is a copy of, and the subscriber it goes to. */
   readonly parentTaskId?: string;
   readonly subscriber?: string;
+}
+
+/**
+ * When a task's idempotency claim may be forgotten (epoch seconds): the claim must outlive the task, so a repeat is
+ * recognised for as long as GET can show it: due time, plus the longest the deliveries can take, plus the retention
+ * period, plus a day of slack for slow queues.
+ */
+export function claimExpiry(
+  dueAtMs: number,
+  topic: Pick<TopicConfig, "maxAttempts" | "backoff" | "callbackTimeoutSeconds" | "retentionDays">,
+): number {
+  const deliveryWindowMs =
+    topic.maxAttempts * (topic.backoff.maxSeconds + topic.callbackTimeoutSeconds) * 1000;
+  return retentionExpiry(dueAtMs + deliveryWindowMs + 86_400_000, topic.retentionDays);
 }
 
 /** Epoch seconds at which a task completed at `completedAtMs` may be forgotten. */

@@ -32,7 +32,7 @@ import {
   type TaskKey,
 } from "#shared/domain/keys.js";
 import { indexedOnAdd } from "#shared/domain/sweep.js";
-import { retentionExpiry, type TaskRecord, type TaskStatus } from "#shared/domain/task.js";
+import { claimExpiry, type TaskRecord, type TaskStatus } from "#shared/domain/task.js";
 import { planTimer, requestedDueMs, type TimerPlan } from "#shared/domain/timing.js";
 import { checkCallbackUrl } from "#shared/security/ssrf.js";
 import { addFanOut, completeFanOut } from "./fan-out/add.js";
@@ -542,15 +542,8 @@ export function checkItemSize(task: TaskRecord): void {
   }
 }
 
-/**
- * The claim must outlive the task, so a repeat is recognised for as long as GET can show the task: due time,
- * plus the longest the deliveries can take, plus the retention period, plus a day of slack for slow queues.
- */
-export function claimExpiry(dueAtMs: number, topic: TopicConfig): number {
-  const deliveryWindowMs =
-    topic.maxAttempts * (topic.backoff.maxSeconds + topic.callbackTimeoutSeconds) * 1000;
-  return retentionExpiry(dueAtMs + deliveryWindowMs + 86_400_000, topic.retentionDays);
-}
+// Where the add and the modules that moved with it (reschedule, fan-out, schedules) have always found it.
+export { claimExpiry };
 
 /**
  * SHA-256 of the request as the caller meant it: the due time as given (`delay_seconds: 60` is the same

@@ -59,9 +59,13 @@ export async function cancelTask(deps: CancelTaskDeps, taskId: string | undefine
       throw notFound();
     case "conflict":
       if (result.task.status === "cancelled") return viewOf(deps.store, result.task);
+      // A moved task lives on under another id: name it, or a caller holding the old id reads "too late".
       throw conflict(
         `task is ${result.task.status}; only a scheduled or a dead-lettered (failed) task can be cancelled`,
-        { task_status: result.task.status },
+        {
+          task_status: result.task.status,
+          ...(result.task.rescheduledTo ? { rescheduled_to: result.task.rescheduledTo } : {}),
+        },
       );
     case "cancelled":
       return viewOf(deps.store, result.task);

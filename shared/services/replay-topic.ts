@@ -74,9 +74,18 @@ async function matchIds(deps: ReplayTopicDeps, topic: string, ids: readonly stri
 }
 
 /**
- * Pages through the failed index (newest first), reading at most BULK_REPLAY_MAX tasks (so matching at most as
- * many): a selective filter over a long dead-letter list answers within the API's time with a cursor, even when
- * nothing it read matched, rather than scanning the whole list in one call. Older than `failed_after` ends the scan.
+ * How the filter's cursors read the failed index: bound into each cursor, so a cursor of the newest-first scan this
+ * replaced (which would resume the other way and skip tasks) is a 400 rather than misread.
+ */
+const SCAN_ORDER = "oldest-first";
+
+/**
+ * Pages through the failed index oldest failure first, from `failed_after` on, reading at most BULK_REPLAY_MAX
+ * tasks (so matching at most as many): a selective filter over a long dead-letter list answers within the API's
+ * time with a cursor, even when nothing it read matched, rather than scanning the whole list in one call. Oldest
+ * first because a group's dead letters fail in its order (its head blocks the rest until dead-lettered): newest
+ * first, a group whose dead letters straddle two calls had its later tasks replayed, and delivered, a call before
+ * its earlier ones. Reaching `failed_before` ends the scan.
  */
 async function matchFilter(deps: ReplayTopicDeps, topic: string, body: BulkReplayBody) {
   const after = body.failed_after ? Date.parse(body.failed_after) : -Infinity;
@@ -88,26 +97,31 @@ async function matchFilter(deps: ReplayTopicDeps, topic: string, body: BulkRepla
     Number.isFinite(after) ? after : null,
     Number.isFinite(before) ? before : null,
     body.error_contains ?? null,
+    SCAN_ORDER,
   ]);
-  let cursor = listKeyOf(decodeCursor(body.cursor, replayCursorSchema(topic, filter)));
+  const scan = { oldestFirst: true, ...(Number.isFinite(after) ? { failedFromMs: after } : {}) };
+  const start = decodeCursor(body.cursor, replayCursorSchema(topic, filter));
+  // A run (its first call and every call continuing its cursor) replays what had failed when it started: read
+  // oldest first, a task it replayed that is dead-lettered again would otherwise come round again in a later call.
+  const until = typeof start?.until === "number" ? start.until : deps.now();
+  const end = Math.min(before, until + 1);
+  let cursor = listKeyOf(start);
   do {
-    const page = await deps.store.listFailed(topic, Math.min(100, BULK_REPLAY_MAX - read), cursor);
+    const page = await deps.store.listFailed(topic, Math.min(100, BULK_REPLAY_MAX - read), cursor, scan);
     cursor = page.next;
     read += page.tasks.length;
     for (const task of page.tasks) {
-      const at = task.failedAtMs ?? 0;
-      if (at < after) return { matched, failed: [], next: undefined };
-      if (at < before && (!body.error_contains || task.lastError?.includes(body.error_contains)))
-        matched.push(task);
+      if ((task.failedAtMs ?? 0) >= end) return { matched, failed: [], next: undefined };
+      if (!body.error_contains || task.lastError?.includes(body.error_contains)) matched.push(task);
     }
   } while (cursor && read < BULK_REPLAY_MAX);
-  return { matched, failed: [] as Failure[], next: cursor && { ...cursor, filter } };
+  return { matched, failed: [] as Failure[], next: cursor && { ...cursor, filter, until } };
 }
 
-/** The failed list's own key, without the filter binding DynamoDB knows nothing of. */
+/** The failed list's own key, without the run's binding (filter, start) DynamoDB knows nothing of. */
 function listKeyOf(cursor: PageKey | undefined): PageKey | undefined {
   if (!cursor) return undefined;
-  const { filter: _filter, ...key } = cursor;
+  const { filter: _filter, until: _until, ...key } = cursor;
   return key;
 }
 

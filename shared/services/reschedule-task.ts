@@ -18,7 +18,10 @@ import { planTimer } from "#shared/domain/timing.js";
 import { arm, claimExpiry, dueTime } from "./add-task.js";
 
 export interface RescheduleTaskDeps {
-  readonly store: Pick<TaskStore, "get" | "markRescheduled" | "putNew" | "settleRescheduled">;
+  readonly store: Pick<
+    TaskStore,
+    "get" | "markRescheduled" | "putNew" | "settleRescheduled" | "moveIdempotencyClaim"
+  >;
   readonly timerQueue: Pick<TimerQueue, "arm">;
   readonly scheduler: Pick<TaskScheduler, "createTaskSchedule" | "deleteTaskSchedule">;
   readonly config: PunctualConfig;
@@ -30,8 +33,11 @@ export interface RescheduleTaskDeps {
 /** The answer: the task as it is now (its new `task_id`), and the id it was moved from. */
 export type RescheduleView = TaskView & { readonly rescheduled_from?: string };
 
-/** How a repeat finds out that the task was already moved where it asks (idempotent retries). */
-type SameTarget = (successorDueAtMs: number) => boolean;
+/**
+ * How a repeat finds out that the task was already moved where it asks (idempotent retries). `movedAtMs`: the
+ * clock the earlier move computed its target from (the old item's `rescheduledAtMs`), undefined before a move.
+ */
+type SameTarget = (successorDueAtMs: number, movedAtMs?: number) => boolean;
 
 /** `PATCH /v1/tasks/{id}` with one of `due_at` | `delay_seconds` | `timing_moment`: the add rules for due times. */
 export async function rescheduleTask(
@@ -44,21 +50,31 @@ export async function rescheduleTask(
   if (!parsed.ok) throw validationFailed(parsed.issues);
   const nowMs = deps.now();
   const dueAtMs = dueTime(parsed.value, topic, nowMs);
-  // A successor may land a few milliseconds after the asked time (see freeSuccessorDue): still that target.
-  return moveTask(
-    deps,
-    key.taskId,
-    dueAtMs,
-    topic,
-    (due) => due >= dueAtMs && due - dueAtMs < SUCCESSOR_TRIES,
-  );
+  // A successor may land a few milliseconds after the asked time (see freeSuccessorDue): still that target. A
+  // repeat of a move is judged by the target the request had when the task was moved: `delay_seconds` and a past
+  // `due_at` (now) name another instant a second later, and the client retries a PATCH after a 503 or a lost
+  // answer; a 409 there would leave a successor the first try could not arm to the sweeper, after the old due time.
+  const sameTarget: SameTarget = (due, movedAtMs) => {
+    const target = movedAtMs === undefined ? dueAtMs : targetAt(parsed.value, topic, movedAtMs);
+    return target !== undefined && due >= target && due - target < SUCCESSOR_TRIES;
+  };
+  return moveTask(deps, key.taskId, { dueAtMs, nowMs }, topic, sameTarget);
+}
+
+/** The due time a request would have had at `clockMs`; undefined when it would have been refused then. */
+function targetAt(request: Parameters<typeof dueTime>[0], topic: TopicConfig, clockMs: number) {
+  try {
+    return dueTime(request, topic, clockMs);
+  } catch {
+    return undefined;
+  }
 }
 
 /** `POST /v1/tasks/{id}/run`: a reschedule to now. A repeat finds the task already moved to a due time ≤ now. */
 export async function runTask(deps: RescheduleTaskDeps, taskId: string | undefined): Promise<RescheduleView> {
   const { key, topic } = taskAndTopic(deps, taskId);
   const nowMs = deps.now();
-  return moveTask(deps, key.taskId, nowMs, topic, (due) => due <= nowMs);
+  return moveTask(deps, key.taskId, { dueAtMs: nowMs, nowMs }, topic, (due) => due <= nowMs);
 }
 
 function taskAndTopic(deps: RescheduleTaskDeps, taskId: string | undefined) {
@@ -88,10 +104,11 @@ function taskAndTopic(deps: RescheduleTaskDeps, taskId: string | undefined) {
 async function moveTask(
   deps: RescheduleTaskDeps,
   taskId: string,
-  dueAtMs: number,
+  target: { readonly dueAtMs: number; readonly nowMs: number },
   topic: TopicConfig,
   sameTarget: SameTarget,
 ): Promise<RescheduleView> {
+  const { dueAtMs, nowMs } = target;
   const current = await deps.store.get(taskId);
   if (!current) throw notFound();
   if (current.fanOut || current.parentTaskId) throw fanOutNotMovable();
@@ -103,7 +120,8 @@ async function moveTask(
   const successorId = await freeSuccessorId(deps, current, dueAtMs);
   const marked = await deps.store.markRescheduled(taskId, {
     to: successorId,
-    atMs: deps.now(),
+    // The clock the target was computed from: a repeat recomputes its target with it (see rescheduleTask).
+    atMs: nowMs,
     // The old item forwards a repeated add (its idempotency claim names the old id) for as long as the claim
     // would live for the new due time; only then may TTL remove it.
     expiresAt: claimExpiry(dueAtMs, topic),
@@ -147,13 +165,29 @@ async function repeat(
   sameTarget: SameTarget,
 ): Promise<RescheduleView> {
   const due = successorDueAtMs(old);
-  if (due === undefined || !sameTarget(due)) {
+  if (due === undefined || !sameTarget(due, old.rescheduledAtMs)) {
     throw conflict(`task was rescheduled to ${old.rescheduledTo}; reschedule that task instead`, {
       task_status: old.status,
       ...(old.rescheduledTo ? { rescheduled_to: old.rescheduledTo } : {}),
     });
   }
-  return completeMove(deps, old);
+  if (old.sweepShard !== undefined) return completeMove(deps, old);
+  return settledMove(deps, old);
+}
+
+/**
+ * A repeat of a move that was settled: its successor was written and armed before the old item left the sweep
+ * index, so it is answered as it is. Missing, it was delivered (or otherwise finished) and its retention ran out
+ * while the old item, kept as long as the key's claim, still forwards: writing it again (completeMove) would deliver
+ * it once more, days later.
+ */
+async function settledMove(deps: RescheduleTaskDeps, old: TaskRecord): Promise<RescheduleView> {
+  const successor = old.rescheduledTo ? await deps.store.get(old.rescheduledTo) : undefined;
+  if (successor) return { ...taskView(successor), rescheduled_from: old.taskId };
+  throw conflict(
+    `task was rescheduled to ${old.rescheduledTo}, which has finished and is no longer retained`,
+    { task_status: old.status, ...(old.rescheduledTo ? { rescheduled_to: old.rescheduledTo } : {}) },
+  );
 }
 
 /** Steps (b) and (c) for an item already marked `rescheduled`; safe to repeat. */
@@ -177,9 +211,27 @@ export async function completeMove(deps: RescheduleTaskDeps, old: TaskRecord): P
       throw serviceUnavailable("could not arm the task's new timer; retry the request", error);
     }
   }
+  await keepClaim(deps, old, successor.taskId);
   await deps.store.settleRescheduled(old.taskId);
   await disarmOld(deps, old);
   return { ...taskView(successor), rescheduled_from: old.taskId };
+}
+
+/**
+ * The task's idempotency claim follows it to its successor, and lives as long as a claim for the new due time:
+ * kept as the add wrote it (counted from the first due time, naming the first id), a task moved later outlived its
+ * key — a repeated add then claimed it afresh and made a second task — and the items it was moved from. Before
+ * the old item is settled, so a move that stops here is finished, this included, by its retry or the sweeper.
+ */
+async function keepClaim(deps: RescheduleTaskDeps, old: TaskRecord, successorId: string): Promise<void> {
+  const topic = topicConfig(deps.config, old.topic);
+  const due = parseTaskId(successorId)?.dueAtMs;
+  if (old.idempotencyKey === undefined || !topic || due === undefined) return;
+  await deps.store.moveIdempotencyClaim(old.topic, old.idempotencyKey, {
+    from: old.taskId,
+    to: successorId,
+    expiresAt: claimExpiry(due, topic),
+  });
 }
 
 async function disarmOld(deps: RescheduleTaskDeps, old: TaskRecord): Promise<void> {

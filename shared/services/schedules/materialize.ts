@@ -15,7 +15,7 @@ import {
 } from "#shared/domain/schedule.js";
 import { forEachBounded } from "#shared/runtime/async.js";
 import { type AddTaskDeps, addTask } from "../add-task.js";
-import { cancelAndDisarm } from "../cancel-task.js";
+import { cancelOccurrenceTask } from "./cancel-occurrence.js";
 import { specOf } from "./view.js";
 
 /** What materializing (and undoing it) needs: the add-task service's deps, plus the schedule reads and writes. */
@@ -29,7 +29,8 @@ export interface MaterializeDeps extends Omit<AddTaskDeps, "store" | "scheduler"
 
 /** What cancelling occurrences needs: the claims, the cancel write, and deleting a schedule-armed timer. */
 export interface CancelOccurrencesDeps {
-  readonly store: Pick<TaskStore, "findIdempotencyClaim" | "cancel" | "restoreFanOutParent">;
+  /** `putNew`: an occurrence caught mid-move has its successor written cancelled (cancel-occurrence.ts). */
+  readonly store: Pick<TaskStore, "findIdempotencyClaim" | "cancel" | "restoreFanOutParent" | "putNew">;
   readonly scheduler: Pick<TaskScheduler, "deleteTaskSchedule">;
   readonly config: MaterializeDeps["config"];
   readonly now: () => number;
@@ -222,7 +223,7 @@ export async function cancelOccurrences(
     const key = occurrenceIdempotencyKey(schedule.scheduleId, schedule.epoch, occurrenceMs);
     const taskId = await deps.store.findIdempotencyClaim(schedule.topic, key);
     if (!taskId) return;
-    const result = await cancelAndDisarm(deps, taskId, schedule.topic);
+    const result = await cancelOccurrenceTask(deps, taskId, schedule.topic);
     if (result.outcome === "cancelled") cancelled++;
   });
   return cancelled;

@@ -8,7 +8,7 @@ import { retentionExpiry, type TaskRecord } from "#shared/domain/task.js";
 import { planTimer } from "#shared/domain/timing.js";
 import { forEachBounded } from "#shared/runtime/async.js";
 import { type CheckedAddRequest, checkAddRequest, claimExpiry, hashRequest, newRecord } from "../add-task.js";
-import { cancelAndDisarm } from "../cancel-task.js";
+import { cancelOccurrenceTask } from "./cancel-occurrence.js";
 import {
   type CancelOccurrencesDeps,
   cancelOccurrences,
@@ -100,7 +100,7 @@ async function fenceOccurrence(
   const task = cancelledTask(deps, taskId, checked, schedule.scheduleId, nowMs);
   const written = await deps.store.putNew(task, { sweepIndex: false });
   if (written === "created") return false;
-  return (await cancelAndDisarm(deps, taskId, schedule.topic)).outcome === "cancelled";
+  return (await cancelOccurrenceTask(deps, taskId, schedule.topic)).outcome === "cancelled";
 }
 
 /** The task an add would write under this id (its acceptance time is its ULID's), already `cancelled`. */

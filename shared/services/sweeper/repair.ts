@@ -1,7 +1,7 @@
 import { isFanOutParent } from "#shared/domain/fan-out.js";
 import { successorDueAtMs, successorRecord } from "#shared/domain/reschedule.js";
 import { FIFO_DEDUPLICATION_WINDOW_MS, lastSentAtMs, progressAtMs } from "#shared/domain/sweep.js";
-import { type TaskRecord, TERMINAL_STATUSES } from "#shared/domain/task.js";
+import { claimExpiry, type TaskRecord, TERMINAL_STATUSES } from "#shared/domain/task.js";
 import { queueDelaySeconds } from "#shared/domain/timing.js";
 import { errorText, forEachBounded } from "#shared/runtime/async.js";
 import { deadLetterTask } from "../dead-letter.js";
@@ -189,6 +189,12 @@ async function finishReschedules(
     if (stored?.status === "scheduled") {
       const failed = await deps.timer.armMany([{ taskId: successor.taskId, delaySeconds }]);
       if (failed.length > 0) throw new Error(`arming rescheduled task ${successor.taskId} failed`);
+    }
+    // The key's claim follows the task, as long as it lives (reschedule-task.ts, keepClaim).
+    const topic = deps.topics[old.topic]?.config;
+    if (old.idempotencyKey !== undefined && topic) {
+      const move = { from: old.taskId, to: successor.taskId, expiresAt: claimExpiry(due, topic) };
+      await deps.store.moveIdempotencyClaim(old.topic, old.idempotencyKey, move);
     }
     await deps.store.settleRescheduled(old.taskId);
     counters.reschedulesFinished++;

@@ -54,6 +54,7 @@ export interface SweeperDeps {
     | "markFailed"
     | "putNew"
     | "settleRescheduled"
+    | "moveIdempotencyClaim"
     | "enterSweepIndex"
   >;
   readonly topicQueue: Pick<TopicQueue, "sendInOrder" | "sendToDeadLetter">;

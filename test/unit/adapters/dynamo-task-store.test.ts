@@ -166,6 +166,35 @@ describe("DynamoTaskStore against dynalite", () => {
     expect(await store.claimIdempotencyKey({ ...claim, key: "k-2" })).toEqual({ status: "claimed" });
   });
 
+  it("moveIdempotencyClaim: the claim names the successor for as long as asked; another task's claim, or none, is left", async () => {
+    // Prepare: a claim for an hour, naming the first id; another key's claim naming another task
+    const claim = {
+      topic: "demo",
+      key: "k-move",
+      taskId: "demo._.a.first",
+      requestHash: "h",
+      expiresAt: clockSeconds + 3600,
+    };
+    await store.claimIdempotencyKey(claim);
+    await store.claimIdempotencyKey({ ...claim, key: "k-other", taskId: "demo._.a.other" });
+
+    // Act: moved (and the move repeated), a stale move of another task, a key nobody claimed
+    const move = { from: "demo._.a.first", to: "demo._.b.first", expiresAt: clockSeconds + 86_400 };
+    await store.moveIdempotencyClaim("demo", "k-move", move);
+    await store.moveIdempotencyClaim("demo", "k-move", move);
+    await store.moveIdempotencyClaim("demo", "k-other", move);
+    await store.moveIdempotencyClaim("demo", "k-none", move);
+    clockSeconds += 7200;
+    const moved = await store.claimIdempotencyKey({ ...claim, taskId: "demo._.x.f", requestHash: "h2" });
+    const other = await store.claimIdempotencyKey({ ...claim, key: "k-other", taskId: "demo._.x.g" });
+    const none = await store.claimIdempotencyKey({ ...claim, key: "k-none", taskId: "demo._.x.h" });
+
+    // Assess: kept past its first hour and naming the successor; the other expired as it was (claimed afresh)
+    expect(moved).toEqual({ status: "existing", taskId: "demo._.b.first", requestHash: "h" });
+    expect(other).toEqual({ status: "claimed" });
+    expect(none).toEqual({ status: "claimed" });
+  });
+
   it.each([
     ["DynamoTaskStore", () => store as TaskStore],
     ["MemoryTaskStore", () => new MemoryTaskStore() as TaskStore],
@@ -753,6 +782,21 @@ describe.each([
       [failed[0], failed[2], failed[1]].map((t) => t?.taskId),
     );
     expect(pages.flat().every((t) => t.status === "failed" && t.failedTopic === "demo")).toBe(true);
+  });
+
+  it("listFailed oldestFirst (the bulk replay's scan): oldest failure first, from failedFromMs on, page by page", async () => {
+    const store: TaskStore = await makeStore();
+    const failedAt = [30, 10, 20, 5];
+    const failed = [task({ group: "a" }), task({ group: "b" }), task({ group: "a" }), task({ group: "d" })];
+    for (const [i, t] of failed.entries()) await failTask(store, t, NOW + (failedAt[i] ?? 0));
+    await failTask(store, task({ topic: "other", group: "a" }), NOW + 15);
+    const scan = { oldestFirst: true, failedFromMs: NOW + 10 };
+
+    const pages = await allPages((after) => store.listFailed("demo", 2, after, scan));
+
+    expect(pages.flat().map((t) => t.taskId)).toEqual(
+      [failed[1], failed[2], failed[0]].map((t) => t?.taskId),
+    );
   });
 });
 

@@ -125,6 +125,21 @@ describe("cancelTask", () => {
     expect((await f.store.get(added.task_id))?.status).toBe("queued");
   });
 
+  it("answers 409 for a rescheduled id naming the task it became (rescheduled_to), so a caller holding the old id can cancel it", async () => {
+    const f = fixture();
+    const { body: added } = await addTask(f.deps, { body: body(60) });
+    const successor = makeTaskKey("demo", undefined, NOW + 600_000, added.task_id.split(".")[3] ?? "").taskId;
+    await f.store.markRescheduled(added.task_id, { to: successor, atMs: NOW, expiresAt: NOW + 1 });
+
+    const error = await refusal(cancelTask(f.deps, added.task_id));
+
+    expect(error).toMatchObject({
+      status: 409,
+      code: "conflict",
+      details: { task_status: "rescheduled", rescheduled_to: successor },
+    });
+  });
+
   it("is idempotent: cancelling a cancelled task answers 200 again", async () => {
     const f = fixture();
     const { body: added } = await addTask(f.deps, { body: body(60) });

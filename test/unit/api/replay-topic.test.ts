@@ -11,8 +11,16 @@ const QUEUE = "https://sqs.test/demo.fifo";
 function setup() {
   const store = new MemoryTaskStore();
   const topicQueue = new FakeTopicQueue(() => NOW);
-  const deps = { store, topicQueue, topicQueues: { demo: QUEUE }, now: () => NOW, config: testConfig() };
-  return { store, topicQueue, deps };
+  // The replay runs after the failures the tests make (up to NOW + 10 s): a run replays what failed before it.
+  const clock = { now: NOW + 60_000 };
+  const deps = {
+    store,
+    topicQueue,
+    topicQueues: { demo: QUEUE },
+    now: () => clock.now,
+    config: testConfig(),
+  };
+  return { store, topicQueue, deps, clock };
 }
 
 /** A dead-lettered task of `group`, due at NOW + dueOffset, failed at `failedAtMs` with `error`. */
@@ -141,9 +149,9 @@ describe("replayTopic", () => {
 
   it("reads at most 1,000 dead-lettered tasks per call, and answers a cursor even when none of them matched", async () => {
     const { store, topicQueue, deps } = setup();
-    // The oldest failure is the only match: a selective filter over a long dead-letter list.
-    const match = await failed(store, "old", 0, NOW + 1, "timeout after 5000 ms");
+    // The newest failure is the only match (the scan reads oldest first): a selective filter over a long list.
     for (let i = 0; i < 2_400; i++) await failed(store, `g${i}`, 0, NOW + 10 + i);
+    const match = await failed(store, "new", 0, NOW + 10_000, "timeout after 5000 ms");
     const listFailed = store.listFailed.bind(store);
     let read = 0;
     const counting = Object.assign(Object.create(store) as MemoryTaskStore, {
@@ -175,11 +183,56 @@ describe("replayTopic", () => {
     expect(topicQueue.enqueued.map((m) => m.taskId)).toEqual([match.taskId]);
   });
 
+  it("a group whose dead letters span two calls is replayed in its order across them (the CLI and console follow the cursor)", async () => {
+    // Prepare: group a's head failed first and its follower last (the head blocks it until dead-lettered), with
+    // 1,000 other groups' failures in between: more than one call reads.
+    const { store, topicQueue, deps } = setup();
+    const a1 = await failed(store, "a", 1_000, NOW + 1);
+    for (let i = 0; i < 1_000; i++) await failed(store, `g${i}`, 0, NOW + 10 + i);
+    const a2 = await failed(store, "a", 2_000, NOW + 5_000);
+
+    // Act: every page, as `npx punctual topics replay demo` walks them
+    let cursor: string | undefined;
+    let calls = 0;
+    do {
+      const answer = await replayTopic(deps, "demo", cursor ? { cursor } : {});
+      cursor = answer.next_cursor ?? undefined;
+      calls++;
+    } while (cursor);
+
+    // Assess
+    expect(calls).toBe(2);
+    expect(topicQueue.enqueued).toHaveLength(1_002);
+    const sentA = topicQueue.enqueued.filter((m) => m.groupId === a1.pk).map((m) => m.taskId);
+    expect(sentA).toEqual([a1.taskId, a2.taskId]);
+  });
+
+  it("a run replays what had failed when it started: a task dead-lettered again while the run pages (oldest first) is not replayed twice by it", async () => {
+    // Prepare: 1,001 dead letters, so the run takes two calls.
+    const { store, topicQueue, deps, clock } = setup();
+    const head = await failed(store, "h", 0, NOW + 1);
+    for (let i = 0; i < 1_000; i++) await failed(store, `g${i}`, 0, NOW + 10 + i);
+    const first = await replayTopic(deps, "demo", {});
+
+    // Act: the head, replayed by the first call, fails again; then the run goes on with its cursor.
+    clock.now += 60_000;
+    await store.startAttempt(head.taskId, clock.now - 1_000);
+    await store.markFailed(head.taskId, { error: "HTTP 500", atMs: clock.now - 1_000, expiresAt: 1 });
+    const second = await replayTopic(deps, "demo", { cursor: String(first.next_cursor) });
+    const fresh = await replayTopic(deps, "demo", {});
+
+    // Assess: the run (two calls) replayed each task once; a new run takes the new dead letter.
+    expect(first).toMatchObject({ replayed: 1_000, next_cursor: expect.any(String) });
+    expect(second).toMatchObject({ replayed: 1, next_cursor: null });
+    expect(topicQueue.enqueued.filter((m) => m.taskId === head.taskId)).toHaveLength(2);
+    expect(fresh).toMatchObject({ matched: 1, replayed: 1 });
+  });
+
   it("a cursor belongs to its filter: another filter's (a dry run's kept by a script) is a 400 that replays nothing", async () => {
     const { store, topicQueue, deps } = setup();
-    // The oldest failure times out; 1,000 newer ones fail with HTTP 500, so the timeout filter needs a second call.
-    const timeout = await failed(store, "old", 0, NOW + 1, "timeout after 5000 ms");
+    // The newest failure times out; 1,000 older ones fail with HTTP 500, so the timeout filter needs a second call.
     for (let i = 0; i < 1_000; i++) await failed(store, `g${i}`, 0, NOW + 10 + i);
+    const timeout = await failed(store, "new", 0, NOW + 10_000, "timeout after 5000 ms");
     const dry = await replayTopic(deps, "demo", { error_contains: "HTTP 500", dry_run: true });
     expect(dry).toMatchObject({ matched: 1_000, next_cursor: expect.any(String) });
 

@@ -1,6 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { successorKey } from "#shared/domain/reschedule.js";
 import { claimExpiry } from "#shared/services/add-task.js";
+import { rescheduleTask, runTask } from "#shared/services/reschedule-task.js";
 import { simulate } from "../../support/pipeline-sim.js";
 
 /**
@@ -8,6 +9,23 @@ import { simulate } from "../../support/pipeline-sim.js";
  * and the crash after its first write, repaired by the sweeper.
  */
 const MINUTE = 60_000;
+
+/**
+ * A keyed add due in 30 s through the add-task service on the simulation's store and clock (claims expire on that
+ * clock); calling it again is the repeated add.
+ */
+async function keyedAdd(sim: ReturnType<typeof simulate>, orderId: string, key: string) {
+  const { addTask } = await import("#shared/services/add-task.js");
+  sim.store.nowSeconds = () => Math.floor(sim.clock.now / 1000);
+  const deps = { ...sim, timerQueue: sim.timer, now: () => sim.clock.now };
+  const body = {
+    topic: "demo",
+    delay_seconds: 30,
+    content: { order_id: orderId },
+    callback: { url: "https://hooks.example.com/p" },
+  };
+  return () => addTask(deps, { body, idempotencyKeyHeader: key });
+}
 
 describe("rescheduling a scheduled task", () => {
   it("moves it to a new id with the same ULID; the old timer wakes the relay for nothing; the new one is delivered at its time", async () => {
@@ -119,6 +137,47 @@ describe("rescheduling a scheduled task", () => {
     expect(sim.delivered()).toEqual([back.task_id]);
   });
 
+  it.each([
+    ["run now", "run"],
+    ["a PATCH to the same due_at", "patch"],
+  ] as const)(
+    "%s repeated on the old id after the moved task was delivered and its retention ran out delivers nothing again",
+    async (_name, how) => {
+      // Prepare: moved, delivered, and (retention over) removed by the table's TTL, while the old item still forwards.
+      const sim = simulate();
+      const oldId = await sim.add({ order_id: "o-11" }, { delay_seconds: 600 });
+      const target = new Date(sim.clock.now + 60_000).toISOString();
+      const deps = { ...sim, timerQueue: sim.timer, now: () => sim.clock.now };
+      const move = () =>
+        how === "run" ? runTask(deps, oldId) : rescheduleTask(deps, oldId, { due_at: target });
+      const moved = await move();
+      for (let i = 0; i < 3; i++) {
+        sim.advance(30_000);
+        await sim.runRelay();
+        await sim.runDeliver();
+      }
+      expect(sim.delivered()).toEqual([moved.task_id]);
+      sim.clock.now += 3 * 86_400_000 + MINUTE;
+      const done = sim.store.tasks.get(moved.task_id);
+      expect(done?.expiresAt).toBeLessThan(sim.clock.now / 1000);
+      expect(sim.store.tasks.get(oldId)?.expiresAt).toBeGreaterThan(sim.clock.now / 1000);
+      sim.store.tasks.delete(moved.task_id);
+
+      // Act: the same request again (a script run twice, a stale console view)
+      const again = await move().catch((e: unknown) => e);
+      for (let i = 0; i < 3; i++) {
+        sim.advance(30_000);
+        await sim.runRelay();
+        await sim.runDeliver();
+      }
+
+      // Assess: answered, and not delivered a second time days later
+      expect(again).toMatchObject({ status: 409, details: { rescheduled_to: moved.task_id } });
+      expect(sim.delivered()).toEqual([moved.task_id]);
+      expect(sim.store.tasks.get(moved.task_id)).toBeUndefined();
+    },
+  );
+
   it("a past due time means now", async () => {
     const sim = simulate();
     const oldId = await sim.add({ order_id: "o-4" }, { delay_seconds: 30 });
@@ -157,6 +216,44 @@ describe("crash after the first write (old item marked rescheduled, successor ne
     expect(sim.store.tasks.get(successorId)).toMatchObject({ status: "delivered", attempts: 1 });
   });
 
+  it("moved later twice, a repeated add still answers the task once the first item's TTL has removed it", async () => {
+    // Prepare: a keyed task due in 30 s, postponed by 10 days, then by 40.
+    const sim = simulate();
+    const add = await keyedAdd(sim, "o-10", "k-10");
+    const added = await add();
+    const once = await sim.reschedule(added.body.task_id, { delay_seconds: 10 * 86_400 });
+    const twice = await sim.reschedule(once.task_id, { delay_seconds: 40 * 86_400 });
+
+    // Act: 20 days on, the first item is past its TTL (DynamoDB deletes it); the add is repeated
+    sim.clock.now += 20 * 86_400_000;
+    const first = sim.store.tasks.get(added.body.task_id);
+    expect(first?.expiresAt).toBeLessThan(sim.clock.now / 1000);
+    sim.store.tasks.delete(added.body.task_id);
+    const repeat = await add();
+
+    // Assess
+    expect(repeat).toMatchObject({ statusCode: 200, body: { task_id: twice.task_id, status: "scheduled" } });
+  });
+
+  it("the sweeper that finishes a keyed task's move keeps its idempotency key as long as the moved task", async () => {
+    // Prepare: a keyed task's move 30 days later stopped after its first write.
+    const sim = simulate();
+    const added = await (await keyedAdd(sim, "o-9", "k-9"))();
+    const old = sim.store.tasks.get(added.body.task_id);
+    if (!old) throw new Error("task missing");
+    const successorDue = old.dueAtMs + 30 * 86_400_000;
+    const successorId = successorKey(old, successorDue).taskId;
+    await sim.store.markRescheduled(old.taskId, { to: successorId, atMs: sim.clock.now, expiresAt: 1 });
+
+    // Act
+    sim.advance(30_000 + sim.graceMs + MINUTE);
+    const report = await sim.sweep();
+
+    // Assess
+    expect(report).toMatchObject({ reschedulesFinished: 1 });
+    expect(sim.store.idempotency.get("demo#k-9")?.expiresAt).toBe(claimExpiry(successorDue, sim.topic));
+  });
+
   it("a retried PATCH with the same target finishes the move at once", async () => {
     const sim = simulate();
     const oldId = await sim.add({ order_id: "o-6" }, { delay_seconds: 600 });
@@ -173,6 +270,35 @@ describe("crash after the first write (old item marked rescheduled, successor ne
     expect(sim.timer.messages.map((m) => m.taskId)).toContain(successorId);
     expect(sim.store.tasks.get(oldId)?.sweepShard).toBeUndefined();
   });
+
+  it.each([
+    ["delay_seconds", () => ({ delay_seconds: 90 })],
+    ["a past due_at (now)", () => ({ due_at: "2000-01-01T00:00:00Z" })],
+  ])(
+    "a PATCH with %s answered 503 (its new timer not armed) and retried a moment later, as the client retries it, finishes the move",
+    async (_name, body) => {
+      // Prepare: due in a day; the move's arming fails once (SQS throttled), after the old item was marked.
+      const sim = simulate();
+      const oldId = await sim.add({ order_id: "o-retry" }, { delay_seconds: 86_400 });
+      sim.timer.failNext = 1;
+      const first = await sim.reschedule(oldId, body()).catch((e: unknown) => e);
+
+      // Act: the client's retry of the same request, 1.5 s later
+      sim.advance(1_500);
+      const retried = await sim.reschedule(oldId, body());
+      for (let i = 0; i < 4; i++) {
+        sim.advance(30_000);
+        await sim.runRelay();
+        await sim.runDeliver();
+      }
+
+      // Assess: the retry is the same move (not a 409), and the task is delivered when moved, not a day later.
+      expect(first).toMatchObject({ status: 503 });
+      expect(retried).toMatchObject({ status: "scheduled", rescheduled_from: oldId });
+      expect(sim.store.tasks.get(oldId)).toMatchObject({ rescheduledTo: retried.task_id });
+      expect(sim.delivered()).toEqual([retried.task_id]);
+    },
+  );
 
   it("a repeated add with the task's idempotency key answers the task it was moved to", async () => {
     const sim = simulate();
@@ -196,5 +322,21 @@ describe("crash after the first write (old item marked rescheduled, successor ne
     const repeat = await addTask(deps, { body, idempotencyKeyHeader: "k-7" });
 
     expect(repeat).toMatchObject({ statusCode: 200, body: { task_id: moved.task_id, status: "scheduled" } });
+  });
+
+  it("moved far later, its idempotency key is remembered as long as the moved task: a repeated add after the first due time's claim would have expired answers it, not a second task", async () => {
+    // Prepare: a keyed task due in 30 s, postponed by 30 days; claims expire on the store's clock.
+    const sim = simulate();
+    const add = await keyedAdd(sim, "o-8", "k-8");
+    const added = await add();
+    const moved = await sim.reschedule(added.body.task_id, { delay_seconds: 30 * 86_400 });
+
+    // Act: ten days later (the first due time's claim, due + retention + a day, has run out), the add is repeated
+    sim.clock.now += 10 * 86_400_000;
+    const repeat = await add();
+
+    // Assess: the same task, still waiting for its day; no second task under the key.
+    expect(repeat).toMatchObject({ statusCode: 200, body: { task_id: moved.task_id, status: "scheduled" } });
+    expect([...sim.store.tasks.values()].filter((t) => t.status === "scheduled")).toHaveLength(1);
   });
 });

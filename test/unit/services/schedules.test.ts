@@ -2,12 +2,14 @@ import { parse } from "lossless-json";
 import { describe, expect, it } from "vitest";
 import { type HttpError, isHttpError, toHttpError } from "#shared/api/errors.js";
 import type { TopicConfig } from "#shared/config/index.js";
+import { successorKey } from "#shared/domain/reschedule.js";
 import {
   MATERIALIZE_HORIZON_MS,
   MAX_OCCURRENCES_INLINE,
   SCHEDULE_SHARDS,
   type ScheduleRecord,
 } from "#shared/domain/schedule.js";
+import { rescheduleTask } from "#shared/services/reschedule-task.js";
 import {
   createSchedule,
   deleteSchedule,
@@ -613,6 +615,32 @@ describe("pause, resume, delete", () => {
       expect(liveCountsByDue(h.tasks())).toEqual([1]);
     },
   );
+
+  it("pause cancels an occurrence an operator rescheduled (its task lives on under a new id), and one caught mid-move", async () => {
+    // Prepare: occurrences 00:01–00:04 made; 00:03 postponed by 30 s, 00:04's move stopped after its first write.
+    const h = harness();
+    const { schedule_id: id } = await createSchedule(h.deps, body());
+    const occurrence = (iso: string) => h.tasks().find((t) => t.dueAtMs === Date.parse(iso));
+    const third = occurrence("2027-01-01T00:03:00.000Z");
+    const fourth = occurrence("2027-01-01T00:04:00.000Z");
+    if (!third || !fourth) throw new Error("occurrences missing");
+    const operator = { ...h.deps, store: h.store };
+    const moved = await rescheduleTask(operator, third.taskId, { due_at: "2027-01-01T00:03:30Z" });
+    const stranded = successorKey(fourth, Date.parse("2027-01-01T00:04:30.000Z")).taskId;
+    await h.store.markRescheduled(fourth.taskId, { to: stranded, atMs: h.clock.now(), expiresAt: 1 });
+
+    // Act: the pause, then the stopped move finished by its retry
+    h.clock.set("2027-01-01T00:01:30.000Z");
+    const paused = await pauseSchedule(h.deps, id);
+    const retried = await rescheduleTask(operator, fourth.taskId, { due_at: "2027-01-01T00:04:30Z" });
+
+    // Assess: nothing of the schedule is left to deliver after 00:01; the moved occurrence still says whose it is.
+    expect(moved.schedule_id).toBe(id);
+    expect(paused).toMatchObject({ status: "paused", cancelled_occurrences: 3 });
+    expect(h.store.tasks.get(moved.task_id)?.status).toBe("cancelled");
+    expect(retried).toMatchObject({ task_id: stranded, status: "cancelled" });
+    expect(h.dues()).toEqual(["2027-01-01T00:01:00.000Z"]);
+  });
 
   it("a pause that stopped part-way through its cancels, then resume: each occurrence instant has at most one live task", async () => {
     // Prepare: the pause's second cancel fails (it answers 503), and the caller resumes instead of repeating it.
