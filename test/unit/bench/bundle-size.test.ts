@@ -20,7 +20,6 @@ const KNOWN_OVER: readonly FunctionName[] = [
   "add-tasks-batch",
   "create-schedule",
   "delete-schedule",
-  "deliver",
   "pause-schedule",
   "resume-schedule",
 ];
