@@ -290,20 +290,26 @@ const LEAVE_SWEEP_INDEX = `REMOVE ${SWEEP_SHARD_ATTRIBUTE}`;
 const ENTER_SWEEP_INDEX = `${SWEEP_SHARD_ATTRIBUTE} = if_not_exists(${SWEEP_SHARD_ATTRIBUTE}, :sweepShard)`;
 
 /**
- * The TaskStore on one DynamoDB table. Every status change is a single conditional UpdateItem on the task's
- * own key (the id encodes it), so racing relays, deliveries and cancels need no locks, and no call needs a
- * transaction (dynalite has none). Reads on the ordering path are strongly consistent.
- *
- * Unfinished tasks off the near-term happy path carry `sweepShard`, the partition key of the sparse sweep index
- * (shared/domain/sweep.ts): `putNew` sets it unless told not to (a near-term add), the writes that take a task off
- * the happy path set it (`enterSweepIndex`, a failed attempt, a reschedule, the sweeper's forward, a replay), and
- * the three writes that finish a task (cancel, markDelivered, markFailed) remove it in the same UpdateItem (a
- * no-op, and no index write, for a task that was never in it).
+ * The store's adding methods, all that the add and batch add routes call (their services take no more): those
+ * functions build this class, and their bundles leave out the other ~40 methods of DynamoTaskStore, which extends it.
  */
-export class DynamoTaskStore implements TaskStore {
-  private readonly client: DynamoDBClient;
-  private readonly table: string;
-  private readonly nowSeconds: () => number;
+export class DynamoAddStore
+  implements
+    Pick<
+      TaskStore,
+      | "putNew"
+      | "putNewMany"
+      | "insertNewMany"
+      | "enterSweepIndex"
+      | "get"
+      | "removeScheduled"
+      | "claimIdempotencyKey"
+      | "claimIdempotencyKeys"
+    >
+{
+  protected readonly client: DynamoDBClient;
+  protected readonly table: string;
+  protected readonly nowSeconds: () => number;
 
   constructor(options: DynamoTaskStoreOptions) {
     this.table = options.tableName;
@@ -427,6 +433,154 @@ export class DynamoTaskStore implements TaskStore {
       .map((e) => ({ taskId: e.task.taskId, maybeWritten: true }));
   }
 
+  /** A new task as stored: in the sweep index unless finished, a fan-out parent or told not to be. */
+  protected newTaskItem(task: TaskRecord, sweepIndex: boolean | undefined): Record<string, unknown> {
+    // A fan-out parent (issue 14, point 3) is never delivered itself: it stays out of the sweep index.
+    return TERMINAL_STATUSES.has(task.status) || task.fanOut !== undefined || sweepIndex === false
+      ? { ...task }
+      : { ...task, [SWEEP_SHARD_ATTRIBUTE]: sweepShardOf(task.taskId) };
+  }
+
+  /** One chunk of `putNewMany`: the call, then its unprocessed puts again, with backoff, a bounded number of times. */
+  protected async writeChunk(chunk: readonly NewTaskEntry[]): Promise<PutManyFailure[]> {
+    const puts = chunk.map((entry) => ({
+      taskId: entry.task.taskId,
+      request: { PutRequest: { Item: toWire(this.newTaskItem(entry.task, entry.sweepIndex)) } },
+    }));
+    const thrown: PutManyFailure[] = [];
+    const unprocessed = await inRounds(puts, UNPROCESSED_ROUNDS, async (pending) => {
+      let out: BatchWriteItemCommandOutput;
+      try {
+        out = await this.client.send(
+          new BatchWriteItemCommand({ RequestItems: { [this.table]: pending.map((p) => p.request) } }),
+        );
+      } catch {
+        // The call's answer is lost: any of these may have been written; no further round.
+        thrown.push(...pending.map((p) => ({ taskId: p.taskId, maybeWritten: true })));
+        return [];
+      }
+      const left = new Set(
+        (out.UnprocessedItems?.[this.table] ?? []).map((request) => keyOf(request.PutRequest?.Item)),
+      );
+      return pending.filter((p) => left.has(keyOf(p.request.PutRequest.Item)));
+    });
+    return [...thrown, ...unprocessed.map((p) => ({ taskId: p.taskId, maybeWritten: false }))];
+  }
+
+  /**
+   * One BatchExecuteStatement: per statement, in order, undefined when it was written or its error code; undefined
+   * as a whole when the call failed (then any statement may or may not have been written).
+   */
+  protected async executeBatch(
+    statements: readonly BatchStatementRequest[],
+  ): Promise<(StatementFailure | undefined)[] | undefined> {
+    try {
+      const out = await this.client.send(new BatchExecuteStatementCommand({ Statements: [...statements] }));
+      return statements.map((_, i) => {
+        const response = out.Responses?.[i];
+        if (!response) return { code: "NoResponse" };
+        if (!response.Error) return undefined;
+        const item = fromWire<TaskRecord>(response.Error.Item);
+        return { code: response.Error.Code ?? "Unknown", ...(item && { item }) };
+      });
+    } catch {
+      return undefined;
+    }
+  }
+
+  /**
+   * New items as PartiQL INSERTs in BatchExecuteStatement calls of 25, all chunks at once, each billed as the
+   * PutItem it replaces; per item, in order: written, `exists` (DuplicateItem: an item with its key was there, and
+   * is left as it was), or `unknown`. Statements that failed for a reason a retry can change are sent again (a few
+   * rounds, with backoff); an earlier try that was written after all then answers DuplicateItem. A call that
+   * failed outright is not retried here (the SDK retried it): its items are unknown.
+   */
+  protected async insertAll(items: readonly Record<string, unknown>[]): Promise<InsertOutcome[]> {
+    const outcomes: InsertOutcome[] = items.map(() => "unknown");
+    const indexed = items.map((item, index) => ({ item, index }));
+    await Promise.all(
+      chunksOf(indexed, BATCH_STATEMENT_SIZE).map((chunk) =>
+        inRounds(chunk, INSERT_ROUNDS, async (pending) => {
+          const answers = await this.executeBatch(
+            pending.map(({ item }) => insertStatement({ table: this.table, item })),
+          );
+          if (!answers) return [];
+          return pending.filter(({ index }, i) => {
+            const answer = answers[i];
+            if (answer === undefined) outcomes[index] = "written";
+            else if (answer.code === "DuplicateItem") outcomes[index] = "exists";
+            return answer !== undefined && RETRYABLE_STATEMENT_CODES.has(answer.code);
+          });
+        }),
+      ),
+    );
+    return outcomes;
+  }
+
+  /** Writes an item unless one with its key exists (tasks, schedules). */
+  protected async putIfAbsent(item: Record<string, unknown>): Promise<"created" | "exists"> {
+    const created = await conditional(
+      this.client.send(
+        new PutItemCommand({
+          TableName: this.table,
+          Item: toWire(item),
+          ConditionExpression: "attribute_not_exists(pk)",
+        }),
+      ),
+    );
+    return created ? "created" : "exists";
+  }
+
+  /** One strongly consistent GetItem: every read of ours must see the writes acknowledged before it. */
+  protected async readItem(key: { readonly pk: string; readonly sk: string }) {
+    const out = await this.client.send(
+      new GetItemCommand({ TableName: this.table, Key: toWire({ ...key }), ConsistentRead: true }),
+    );
+    return out.Item;
+  }
+
+  /** A conditional UpdateItem from one of `from`; false when the task is missing or elsewhere. */
+  protected async transition(
+    taskId: string,
+    from: readonly TaskStatus[],
+    update: string,
+    values: Record<string, unknown>,
+    names: Record<string, string> = {},
+  ): Promise<boolean> {
+    const key = parseTaskId(taskId);
+    if (!key) return false;
+    const fromNames = from.map((_, i) => `:from${i}`);
+    return conditional(
+      this.client.send(
+        new UpdateItemCommand({
+          TableName: this.table,
+          Key: toWire({ pk: key.pk, sk: key.sk }),
+          UpdateExpression: update,
+          ConditionExpression:
+            fromNames.length === 1 ? `#status = ${fromNames[0]}` : `#status IN (${fromNames.join(", ")})`,
+          ExpressionAttributeNames: { "#status": "status", ...names },
+          ExpressionAttributeValues: toWire({
+            ...Object.fromEntries(from.map((status, i) => [`:from${i}`, status])),
+            ...values,
+          }),
+        }),
+      ),
+    );
+  }
+}
+
+/**
+ * The TaskStore on one DynamoDB table. Every status change is a single conditional UpdateItem on the task's
+ * own key (the id encodes it), so racing relays, deliveries and cancels need no locks, and no call needs a
+ * transaction (dynalite has none). Reads on the ordering path are strongly consistent.
+ *
+ * Unfinished tasks off the near-term happy path carry `sweepShard`, the partition key of the sparse sweep index
+ * (shared/domain/sweep.ts): `putNew` sets it unless told not to (a near-term add), the writes that take a task off
+ * the happy path set it (`enterSweepIndex`, a failed attempt, a reschedule, the sweeper's forward, a replay), and
+ * the three writes that finish a task (cancel, markDelivered, markFailed) remove it in the same UpdateItem (a
+ * no-op, and no index write, for a task that was never in it).
+ */
+export class DynamoTaskStore extends DynamoAddStore implements TaskStore {
   async cancel(taskId: string, nowMs: number, expiresAt: number): Promise<CancelOutcome> {
     return this.updateOrExplain(taskId, "cancelled", {
       UpdateExpression: `SET #status = :cancelled, cancelledAtMs = :now, expiresAt = :expiresAt ${LEAVE_SWEEP_INDEX}`,
@@ -1202,90 +1356,6 @@ export class DynamoTaskStore implements TaskStore {
     });
   }
 
-  /** A new task as stored: in the sweep index unless finished, a fan-out parent or told not to be. */
-  private newTaskItem(task: TaskRecord, sweepIndex: boolean | undefined): Record<string, unknown> {
-    // A fan-out parent (issue 14, point 3) is never delivered itself: it stays out of the sweep index.
-    return TERMINAL_STATUSES.has(task.status) || task.fanOut !== undefined || sweepIndex === false
-      ? { ...task }
-      : { ...task, [SWEEP_SHARD_ATTRIBUTE]: sweepShardOf(task.taskId) };
-  }
-
-  /** One chunk of `putNewMany`: the call, then its unprocessed puts again, with backoff, a bounded number of times. */
-  private async writeChunk(chunk: readonly NewTaskEntry[]): Promise<PutManyFailure[]> {
-    const puts = chunk.map((entry) => ({
-      taskId: entry.task.taskId,
-      request: { PutRequest: { Item: toWire(this.newTaskItem(entry.task, entry.sweepIndex)) } },
-    }));
-    const thrown: PutManyFailure[] = [];
-    const unprocessed = await inRounds(puts, UNPROCESSED_ROUNDS, async (pending) => {
-      let out: BatchWriteItemCommandOutput;
-      try {
-        out = await this.client.send(
-          new BatchWriteItemCommand({ RequestItems: { [this.table]: pending.map((p) => p.request) } }),
-        );
-      } catch {
-        // The call's answer is lost: any of these may have been written; no further round.
-        thrown.push(...pending.map((p) => ({ taskId: p.taskId, maybeWritten: true })));
-        return [];
-      }
-      const left = new Set(
-        (out.UnprocessedItems?.[this.table] ?? []).map((request) => keyOf(request.PutRequest?.Item)),
-      );
-      return pending.filter((p) => left.has(keyOf(p.request.PutRequest.Item)));
-    });
-    return [...thrown, ...unprocessed.map((p) => ({ taskId: p.taskId, maybeWritten: false }))];
-  }
-
-  /**
-   * One BatchExecuteStatement: per statement, in order, undefined when it was written or its error code; undefined
-   * as a whole when the call failed (then any statement may or may not have been written).
-   */
-  private async executeBatch(
-    statements: readonly BatchStatementRequest[],
-  ): Promise<(StatementFailure | undefined)[] | undefined> {
-    try {
-      const out = await this.client.send(new BatchExecuteStatementCommand({ Statements: [...statements] }));
-      return statements.map((_, i) => {
-        const response = out.Responses?.[i];
-        if (!response) return { code: "NoResponse" };
-        if (!response.Error) return undefined;
-        const item = fromWire<TaskRecord>(response.Error.Item);
-        return { code: response.Error.Code ?? "Unknown", ...(item && { item }) };
-      });
-    } catch {
-      return undefined;
-    }
-  }
-
-  /**
-   * New items as PartiQL INSERTs in BatchExecuteStatement calls of 25, all chunks at once, each billed as the
-   * PutItem it replaces; per item, in order: written, `exists` (DuplicateItem: an item with its key was there, and
-   * is left as it was), or `unknown`. Statements that failed for a reason a retry can change are sent again (a few
-   * rounds, with backoff); an earlier try that was written after all then answers DuplicateItem. A call that
-   * failed outright is not retried here (the SDK retried it): its items are unknown.
-   */
-  private async insertAll(items: readonly Record<string, unknown>[]): Promise<InsertOutcome[]> {
-    const outcomes: InsertOutcome[] = items.map(() => "unknown");
-    const indexed = items.map((item, index) => ({ item, index }));
-    await Promise.all(
-      chunksOf(indexed, BATCH_STATEMENT_SIZE).map((chunk) =>
-        inRounds(chunk, INSERT_ROUNDS, async (pending) => {
-          const answers = await this.executeBatch(
-            pending.map(({ item }) => insertStatement({ table: this.table, item })),
-          );
-          if (!answers) return [];
-          return pending.filter(({ index }, i) => {
-            const answer = answers[i];
-            if (answer === undefined) outcomes[index] = "written";
-            else if (answer.code === "DuplicateItem") outcomes[index] = "exists";
-            return answer !== undefined && RETRYABLE_STATEMENT_CODES.has(answer.code);
-          });
-        }),
-      ),
-    );
-    return outcomes;
-  }
-
   /** A batch start (`startedTask`), on condition that the task is still exactly as read. */
   private startStatement({ read, atMs, handedOverAtMs }: BatchStart): BatchStatementRequest {
     const started = startedTask(read, atMs, handedOverAtMs);
@@ -1372,28 +1442,6 @@ export class DynamoTaskStore implements TaskStore {
     });
   }
 
-  /** Writes an item unless one with its key exists (tasks, schedules). */
-  private async putIfAbsent(item: Record<string, unknown>): Promise<"created" | "exists"> {
-    const created = await conditional(
-      this.client.send(
-        new PutItemCommand({
-          TableName: this.table,
-          Item: toWire(item),
-          ConditionExpression: "attribute_not_exists(pk)",
-        }),
-      ),
-    );
-    return created ? "created" : "exists";
-  }
-
-  /** One strongly consistent GetItem: every read of ours must see the writes acknowledged before it. */
-  private async readItem(key: { readonly pk: string; readonly sk: string }) {
-    const out = await this.client.send(
-      new GetItemCommand({ TableName: this.table, Key: toWire({ ...key }), ConsistentRead: true }),
-    );
-    return out.Item;
-  }
-
   /**
    * A conditional UpdateItem on a task that answers the updated item; when the condition fails, the rare losing
    * path pays one read, to tell "moved on" (conflict, with the task as it is) from "missing".
@@ -1422,35 +1470,6 @@ export class DynamoTaskStore implements TaskStore {
     }
     const current = await this.get(taskId);
     return current ? { outcome: "conflict", task: current } : { outcome: "not-found" };
-  }
-
-  /** A conditional UpdateItem from one of `from`; false when the task is missing or elsewhere. */
-  private async transition(
-    taskId: string,
-    from: readonly TaskStatus[],
-    update: string,
-    values: Record<string, unknown>,
-    names: Record<string, string> = {},
-  ): Promise<boolean> {
-    const key = parseTaskId(taskId);
-    if (!key) return false;
-    const fromNames = from.map((_, i) => `:from${i}`);
-    return conditional(
-      this.client.send(
-        new UpdateItemCommand({
-          TableName: this.table,
-          Key: toWire({ pk: key.pk, sk: key.sk }),
-          UpdateExpression: update,
-          ConditionExpression:
-            fromNames.length === 1 ? `#status = ${fromNames[0]}` : `#status IN (${fromNames.join(", ")})`,
-          ExpressionAttributeNames: { "#status": "status", ...names },
-          ExpressionAttributeValues: toWire({
-            ...Object.fromEntries(from.map((status, i) => [`:from${i}`, status])),
-            ...values,
-          }),
-        }),
-      ),
-    );
   }
 }
 
