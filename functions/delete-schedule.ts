@@ -1,5 +1,6 @@
 import type { Logger } from "@aws-lambda-powertools/logger";
-import { disarmingDepsFromEnvironment } from "#shared/adapters/arming-wiring.js";
+import { disarmingDepsWith } from "#shared/adapters/arming-wiring.js";
+import { DynamoScheduleStore } from "#shared/adapters/dynamo-task-store.js";
 import {
   topicSettingsFromEnvironment,
   type WithTopicSettings,
@@ -10,7 +11,7 @@ import { createFunctionLogger } from "#shared/runtime/observability.js";
 import { deleteSchedule, type StopScheduleDeps } from "#shared/services/schedules/manage.js";
 
 /** DELETE /v1/schedules/{id}. Everything below runs once per cold start; a missing variable fails the cold start. */
-const disarming = disarmingDepsFromEnvironment();
+const disarming = disarmingDepsWith(DynamoScheduleStore);
 const { config } = disarming;
 const logger = createFunctionLogger(config);
 

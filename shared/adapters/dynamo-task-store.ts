@@ -570,17 +570,23 @@ export class DynamoAddStore
 }
 
 /**
- * The TaskStore on one DynamoDB table. Every status change is a single conditional UpdateItem on the task's
- * own key (the id encodes it), so racing relays, deliveries and cancels need no locks, and no call needs a
- * transaction (dynalite has none). Reads on the ordering path are strongly consistent.
- *
- * Unfinished tasks off the near-term happy path carry `sweepShard`, the partition key of the sparse sweep index
- * (shared/domain/sweep.ts): `putNew` sets it unless told not to (a near-term add), the writes that take a task off
- * the happy path set it (`enterSweepIndex`, a failed attempt, a reschedule, the sweeper's forward, a replay), and
- * the three writes that finish a task (cancel, markDelivered, markFailed) remove it in the same UpdateItem (a
- * no-op, and no index write, for a task that was never in it).
+ * The store's methods that the schedule write routes call besides the adding ones (create, pause, resume, delete:
+ * a schedule itself, and the occurrences they add or cancel): those functions build this class.
  */
-export class DynamoTaskStore extends DynamoAddStore implements TaskStore {
+export class DynamoScheduleStore
+  extends DynamoAddStore
+  implements
+    Pick<
+      TaskStore,
+      | "cancel"
+      | "restoreFanOutParent"
+      | "putSchedule"
+      | "getSchedule"
+      | "listSchedules"
+      | "updateSchedule"
+      | "findIdempotencyClaim"
+    >
+{
   async cancel(taskId: string, nowMs: number, expiresAt: number): Promise<CancelOutcome> {
     return this.updateOrExplain(taskId, "cancelled", {
       UpdateExpression: `SET #status = :cancelled, cancelledAtMs = :now, expiresAt = :expiresAt ${LEAVE_SWEEP_INDEX}`,
@@ -618,6 +624,106 @@ export class DynamoTaskStore extends DynamoAddStore implements TaskStore {
     );
   }
 
+  // Issue 14, point 4: recurring schedules.
+  async putSchedule(schedule: ScheduleRecord): Promise<"created" | "exists"> {
+    return this.putIfAbsent({ ...schedule });
+  }
+
+  async getSchedule(scheduleId: string): Promise<ScheduleRecord | undefined> {
+    const key = parseScheduleId(scheduleId);
+    if (!key) return undefined;
+    const stored = await this.readItem({ pk: key.pk, sk: key.sk });
+    return fromWire<ScheduleRecord>(stored);
+  }
+
+  async listSchedules(topic: string, limit: number, after?: PageKey): Promise<SchedulePage> {
+    const out = await this.client.send(
+      new QueryCommand({
+        TableName: this.table,
+        KeyConditionExpression: "pk = :pk",
+        ExpressionAttributeValues: toWire({ ":pk": schedulePartitionKey(topic) }),
+        Limit: limit,
+        ConsistentRead: true,
+        ...(after ? { ExclusiveStartKey: toWire({ ...after }) } : {}),
+      }),
+    );
+    const schedules = (out.Items ?? []).map((item) => unmarshall(item) as ScheduleRecord);
+    return out.LastEvaluatedKey
+      ? { schedules, next: unmarshall(out.LastEvaluatedKey) as PageKey }
+      : { schedules };
+  }
+
+  async updateSchedule(scheduleId: string, change: ScheduleChange): Promise<ScheduleUpdateOutcome> {
+    const key = parseScheduleId(scheduleId);
+    if (!key) return { outcome: "not-found" };
+    try {
+      const out = await this.client.send(
+        new UpdateItemCommand({
+          ...scheduleUpdate(change),
+          TableName: this.table,
+          Key: toWire({ pk: key.pk, sk: key.sk }),
+          ReturnValues: "ALL_NEW",
+        }),
+      );
+      return { outcome: "updated", schedule: fromWire<ScheduleRecord>(out.Attributes) as ScheduleRecord };
+    } catch (error) {
+      if (!isConditionFailure(error)) throw error;
+    }
+    const current = await this.getSchedule(scheduleId);
+    return current ? { outcome: "conflict", schedule: current } : { outcome: "not-found" };
+  }
+
+  async findIdempotencyClaim(topic: string, key: string): Promise<string | undefined> {
+    const stored = await this.readItem({ pk: idempotencyPartitionKey(topic, key), sk: IDEMPOTENCY_SORT_KEY });
+    const item = fromWire<{ taskId?: string; expiresAt?: number }>(stored);
+    if (!item?.taskId || (item.expiresAt !== undefined && item.expiresAt < this.nowSeconds()))
+      return undefined;
+    return item.taskId;
+  }
+
+  /**
+   * A conditional UpdateItem on a task that answers the updated item; when the condition fails, the rare losing
+   * path pays one read, to tell "moved on" (conflict, with the task as it is) from "missing".
+   */
+  protected async updateOrExplain<O extends string>(
+    taskId: string,
+    outcome: O,
+    update: Omit<UpdateItemCommandInput, "TableName" | "Key" | "ReturnValues">,
+  ): Promise<
+    { outcome: O; task: TaskRecord } | { outcome: "conflict"; task: TaskRecord } | { outcome: "not-found" }
+  > {
+    const key = parseTaskId(taskId);
+    if (!key) return { outcome: "not-found" };
+    try {
+      const out = await this.client.send(
+        new UpdateItemCommand({
+          ...update,
+          TableName: this.table,
+          Key: toWire({ pk: key.pk, sk: key.sk }),
+          ReturnValues: "ALL_NEW",
+        }),
+      );
+      return { outcome, task: fromWire<TaskRecord>(out.Attributes) as TaskRecord };
+    } catch (error) {
+      if (!isConditionFailure(error)) throw error;
+    }
+    const current = await this.get(taskId);
+    return current ? { outcome: "conflict", task: current } : { outcome: "not-found" };
+  }
+}
+
+/**
+ * The TaskStore on one DynamoDB table. Every status change is a single conditional UpdateItem on the task's
+ * own key (the id encodes it), so racing relays, deliveries and cancels need no locks, and no call needs a
+ * transaction (dynalite has none). Reads on the ordering path are strongly consistent.
+ *
+ * Unfinished tasks off the near-term happy path carry `sweepShard`, the partition key of the sparse sweep index
+ * (shared/domain/sweep.ts): `putNew` sets it unless told not to (a near-term add), the writes that take a task off
+ * the happy path set it (`enterSweepIndex`, a failed attempt, a reschedule, the sweeper's forward, a replay), and
+ * the three writes that finish a task (cancel, markDelivered, markFailed) remove it in the same UpdateItem (a
+ * no-op, and no index write, for a task that was never in it).
+ */
+export class DynamoTaskStore extends DynamoScheduleStore implements TaskStore {
   /**
    * Without a FilterExpression when the caller wants the other tasks' statuses: DynamoDB charges a Query for
    * every item it reads, filtered out or not, so reading them costs no more capacity than skipping them.
@@ -1055,35 +1161,6 @@ export class DynamoTaskStore extends DynamoAddStore implements TaskStore {
     });
   }
 
-  // --- issue 14, point 4: recurring schedules (appended block) ---
-  async putSchedule(schedule: ScheduleRecord): Promise<"created" | "exists"> {
-    return this.putIfAbsent({ ...schedule });
-  }
-
-  async getSchedule(scheduleId: string): Promise<ScheduleRecord | undefined> {
-    const key = parseScheduleId(scheduleId);
-    if (!key) return undefined;
-    const stored = await this.readItem({ pk: key.pk, sk: key.sk });
-    return fromWire<ScheduleRecord>(stored);
-  }
-
-  async listSchedules(topic: string, limit: number, after?: PageKey): Promise<SchedulePage> {
-    const out = await this.client.send(
-      new QueryCommand({
-        TableName: this.table,
-        KeyConditionExpression: "pk = :pk",
-        ExpressionAttributeValues: toWire({ ":pk": schedulePartitionKey(topic) }),
-        Limit: limit,
-        ConsistentRead: true,
-        ...(after ? { ExclusiveStartKey: toWire({ ...after }) } : {}),
-      }),
-    );
-    const schedules = (out.Items ?? []).map((item) => unmarshall(item) as ScheduleRecord);
-    return out.LastEvaluatedKey
-      ? { schedules, next: unmarshall(out.LastEvaluatedKey) as PageKey }
-      : { schedules };
-  }
-
   async listSchedulesDue(shard: number, dueByMs: number, limit: number): Promise<DueSchedule[]> {
     const out = await this.client.send(
       new QueryCommand({
@@ -1100,34 +1177,6 @@ export class DynamoTaskStore extends DynamoAddStore implements TaskStore {
       const { sk, materializeAtMs } = unmarshall(item);
       return { scheduleId: String(sk), materializeAtMs: Number(materializeAtMs) };
     });
-  }
-
-  async updateSchedule(scheduleId: string, change: ScheduleChange): Promise<ScheduleUpdateOutcome> {
-    const key = parseScheduleId(scheduleId);
-    if (!key) return { outcome: "not-found" };
-    try {
-      const out = await this.client.send(
-        new UpdateItemCommand({
-          ...scheduleUpdate(change),
-          TableName: this.table,
-          Key: toWire({ pk: key.pk, sk: key.sk }),
-          ReturnValues: "ALL_NEW",
-        }),
-      );
-      return { outcome: "updated", schedule: fromWire<ScheduleRecord>(out.Attributes) as ScheduleRecord };
-    } catch (error) {
-      if (!isConditionFailure(error)) throw error;
-    }
-    const current = await this.getSchedule(scheduleId);
-    return current ? { outcome: "conflict", schedule: current } : { outcome: "not-found" };
-  }
-
-  async findIdempotencyClaim(topic: string, key: string): Promise<string | undefined> {
-    const stored = await this.readItem({ pk: idempotencyPartitionKey(topic, key), sk: IDEMPOTENCY_SORT_KEY });
-    const item = fromWire<{ taskId?: string; expiresAt?: number }>(stored);
-    if (!item?.taskId || (item.expiresAt !== undefined && item.expiresAt < this.nowSeconds()))
-      return undefined;
-    return item.taskId;
   }
 
   // --- issue 14 (breaker): destinations (appended block) ---
@@ -1440,36 +1489,6 @@ export class DynamoTaskStore extends DynamoAddStore implements TaskStore {
         ["attemptSeq", attemptSeq],
       ],
     });
-  }
-
-  /**
-   * A conditional UpdateItem on a task that answers the updated item; when the condition fails, the rare losing
-   * path pays one read, to tell "moved on" (conflict, with the task as it is) from "missing".
-   */
-  private async updateOrExplain<O extends string>(
-    taskId: string,
-    outcome: O,
-    update: Omit<UpdateItemCommandInput, "TableName" | "Key" | "ReturnValues">,
-  ): Promise<
-    { outcome: O; task: TaskRecord } | { outcome: "conflict"; task: TaskRecord } | { outcome: "not-found" }
-  > {
-    const key = parseTaskId(taskId);
-    if (!key) return { outcome: "not-found" };
-    try {
-      const out = await this.client.send(
-        new UpdateItemCommand({
-          ...update,
-          TableName: this.table,
-          Key: toWire({ pk: key.pk, sk: key.sk }),
-          ReturnValues: "ALL_NEW",
-        }),
-      );
-      return { outcome, task: fromWire<TaskRecord>(out.Attributes) as TaskRecord };
-    } catch (error) {
-      if (!isConditionFailure(error)) throw error;
-    }
-    const current = await this.get(taskId);
-    return current ? { outcome: "conflict", task: current } : { outcome: "not-found" };
   }
 }
 
