@@ -8,7 +8,7 @@ import {
 } from "#shared/adapters/topic-settings.js";
 import { type HttpHandler, httpRoute } from "#shared/api/http-route.js";
 import { createFunctionLogger } from "#shared/runtime/observability.js";
-import { deleteSchedule, type StopScheduleDeps } from "#shared/services/schedules/manage.js";
+import { deleteSchedule, type StopScheduleDeps } from "#shared/services/schedules/stop-routes.js";
 
 /** DELETE /v1/schedules/{id}. Everything below runs once per cold start; a missing variable fails the cold start. */
 const disarming = disarmingDepsWith(DynamoScheduleStore);

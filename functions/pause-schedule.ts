@@ -8,7 +8,7 @@ import {
 } from "#shared/adapters/topic-settings.js";
 import { type HttpHandler, httpRoute } from "#shared/api/http-route.js";
 import { createFunctionLogger } from "#shared/runtime/observability.js";
-import { pauseSchedule, type StopScheduleDeps } from "#shared/services/schedules/manage.js";
+import { pauseSchedule, type StopScheduleDeps } from "#shared/services/schedules/stop-routes.js";
 
 /** POST /v1/schedules/{id}/pause. Everything below runs once per cold start; a missing variable fails the cold start. */
 const disarming = disarmingDepsWith(DynamoScheduleStore);

@@ -8,17 +8,12 @@ import {
   SCHEDULE_SHARDS,
   type ScheduleRecord,
 } from "#shared/domain/schedule.js";
-import {
-  createSchedule,
-  deleteSchedule,
-  getSchedule,
-  listSchedules,
-  pauseSchedule,
-  resumeSchedule,
-  type ScheduleRouteDeps,
-} from "#shared/services/schedules/manage.js";
+import { listSchedules } from "#shared/services/schedules/list.js";
+import { createSchedule, resumeSchedule, type ScheduleRouteDeps } from "#shared/services/schedules/manage.js";
 import { materializeSchedule } from "#shared/services/schedules/materialize.js";
+import { getSchedule } from "#shared/services/schedules/read.js";
 import { type MaterializerRunDeps, runMaterializer } from "#shared/services/schedules/run.js";
+import { deleteSchedule, pauseSchedule } from "#shared/services/schedules/stop-routes.js";
 import { ManualClock } from "../../support/clock.js";
 import { FakeScheduler } from "../../support/fakes/scheduler.js";
 import { FakeTimerQueue } from "../../support/fakes/timer-queue.js";
