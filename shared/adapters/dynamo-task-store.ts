@@ -290,22 +290,13 @@ const LEAVE_SWEEP_INDEX = `REMOVE ${SWEEP_SHARD_ATTRIBUTE}`;
 const ENTER_SWEEP_INDEX = `${SWEEP_SHARD_ATTRIBUTE} = if_not_exists(${SWEEP_SHARD_ATTRIBUTE}, :sweepShard)`;
 
 /**
- * The store's adding methods, all that the add and batch add routes call (their services take no more): those
- * functions build this class, and their bundles leave out the other ~40 methods of DynamoTaskStore, which extends it.
+ * The store in layers, each class extending the one before, so that a function builds the narrowest class its
+ * services take and its bundle leaves out the methods it never calls (a class's methods are bundled all or none):
+ * DynamoAddStore (the add route), DynamoScheduleStore (the schedule write routes), DynamoBatchAddStore (the batch
+ * add), DynamoTaskStore (every other function). This first layer: the single add's methods.
  */
 export class DynamoAddStore
-  implements
-    Pick<
-      TaskStore,
-      | "putNew"
-      | "putNewMany"
-      | "insertNewMany"
-      | "enterSweepIndex"
-      | "get"
-      | "removeScheduled"
-      | "claimIdempotencyKey"
-      | "claimIdempotencyKeys"
-    >
+  implements Pick<TaskStore, "putNew" | "enterSweepIndex" | "get" | "removeScheduled" | "claimIdempotencyKey">
 {
   protected readonly client: DynamoDBClient;
   protected readonly table: string;
@@ -322,22 +313,6 @@ export class DynamoAddStore
     options: { readonly sweepIndex?: boolean } = {},
   ): Promise<"created" | "exists"> {
     return this.putIfAbsent(this.newTaskItem(task, options.sweepIndex));
-  }
-
-  /**
-   * New tasks in BatchWriteItem calls of 25 (its maximum), all chunks at once. BatchWriteItem takes no condition,
-   * so unlike `putNew` an existing item would be overwritten: only tasks under keys minted just now may come here
-   * (a fresh ULID in the key, no idempotency key, so nobody else can have written or touched that key before this
-   * call returns; the caller arms their timers only afterwards). Each put is charged as the PutItem it replaces.
-   * DynamoDB may leave any put of a call unprocessed (throttling, an internal failure) without an error; those are
-   * sent again, with backoff, up to UNPROCESSED_ROUNDS times, then reported as not written. A chunk whose call
-   * threw (after the SDK's own retries) is reported as perhaps written: its answer may have been lost.
-   */
-  async putNewMany(entries: readonly NewTaskEntry[]): Promise<PutManyFailure[]> {
-    const failed = await Promise.all(
-      chunksOf(entries, BATCH_WRITE_SIZE).map((chunk) => this.writeChunk(chunk)),
-    );
-    return failed.flat();
   }
 
   async enterSweepIndex(taskId: string): Promise<boolean> {
@@ -401,6 +376,216 @@ export class DynamoAddStore
     return { status: "existing", taskId: item.taskId, requestHash: item.requestHash };
   }
 
+  /** A new task as stored: in the sweep index unless finished, a fan-out parent or told not to be. */
+  protected newTaskItem(task: TaskRecord, sweepIndex: boolean | undefined): Record<string, unknown> {
+    // A fan-out parent (issue 14, point 3) is never delivered itself: it stays out of the sweep index.
+    return TERMINAL_STATUSES.has(task.status) || task.fanOut !== undefined || sweepIndex === false
+      ? { ...task }
+      : { ...task, [SWEEP_SHARD_ATTRIBUTE]: sweepShardOf(task.taskId) };
+  }
+
+  /** Writes an item unless one with its key exists (tasks, schedules). */
+  protected async putIfAbsent(item: Record<string, unknown>): Promise<"created" | "exists"> {
+    const created = await conditional(
+      this.client.send(
+        new PutItemCommand({
+          TableName: this.table,
+          Item: toWire(item),
+          ConditionExpression: "attribute_not_exists(pk)",
+        }),
+      ),
+    );
+    return created ? "created" : "exists";
+  }
+
+  /** One strongly consistent GetItem: every read of ours must see the writes acknowledged before it. */
+  protected async readItem(key: { readonly pk: string; readonly sk: string }) {
+    const out = await this.client.send(
+      new GetItemCommand({ TableName: this.table, Key: toWire({ ...key }), ConsistentRead: true }),
+    );
+    return out.Item;
+  }
+
+  /** A conditional UpdateItem from one of `from`; false when the task is missing or elsewhere. */
+  protected async transition(
+    taskId: string,
+    from: readonly TaskStatus[],
+    update: string,
+    values: Record<string, unknown>,
+    names: Record<string, string> = {},
+  ): Promise<boolean> {
+    const key = parseTaskId(taskId);
+    if (!key) return false;
+    const fromNames = from.map((_, i) => `:from${i}`);
+    return conditional(
+      this.client.send(
+        new UpdateItemCommand({
+          TableName: this.table,
+          Key: toWire({ pk: key.pk, sk: key.sk }),
+          UpdateExpression: update,
+          ConditionExpression:
+            fromNames.length === 1 ? `#status = ${fromNames[0]}` : `#status IN (${fromNames.join(", ")})`,
+          ExpressionAttributeNames: { "#status": "status", ...names },
+          ExpressionAttributeValues: toWire({
+            ...Object.fromEntries(from.map((status, i) => [`:from${i}`, status])),
+            ...values,
+          }),
+        }),
+      ),
+    );
+  }
+}
+
+/**
+ * The store's methods that the schedule write routes call besides the adding ones (create, pause, resume, delete:
+ * a schedule itself, and the occurrences they add or cancel): those functions build this class.
+ */
+export class DynamoScheduleStore
+  extends DynamoAddStore
+  implements
+    Pick<
+      TaskStore,
+      | "cancel"
+      | "restoreFanOutParent"
+      | "putSchedule"
+      | "getSchedule"
+      | "updateSchedule"
+      | "findIdempotencyClaim"
+    >
+{
+  async cancel(taskId: string, nowMs: number, expiresAt: number): Promise<CancelOutcome> {
+    return this.updateOrExplain(taskId, "cancelled", {
+      UpdateExpression: `SET #status = :cancelled, cancelledAtMs = :now, expiresAt = :expiresAt ${LEAVE_SWEEP_INDEX}`,
+      ConditionExpression: "#status = :scheduled",
+      ExpressionAttributeNames: { "#status": "status" },
+      ExpressionAttributeValues: toWire({
+        ":cancelled": "cancelled" satisfies TaskStatus,
+        ":scheduled": "scheduled" satisfies TaskStatus,
+        ":now": nowMs,
+        ":expiresAt": expiresAt,
+      }),
+    });
+  }
+
+  async restoreFanOutParent(taskId: string, cancelledAtMs: number, expiresAt: number): Promise<boolean> {
+    const key = parseTaskId(taskId);
+    if (!key) return false;
+    return conditional(
+      this.client.send(
+        new UpdateItemCommand({
+          TableName: this.table,
+          Key: toWire({ pk: key.pk, sk: key.sk }),
+          UpdateExpression: "SET #status = :scheduled, expiresAt = :expiresAt REMOVE cancelledAtMs",
+          ConditionExpression:
+            "#status = :cancelled AND cancelledAtMs = :cancelledAt AND attribute_exists(fanOut)",
+          ExpressionAttributeNames: { "#status": "status" },
+          ExpressionAttributeValues: toWire({
+            ":scheduled": "scheduled" satisfies TaskStatus,
+            ":cancelled": "cancelled" satisfies TaskStatus,
+            ":cancelledAt": cancelledAtMs,
+            ":expiresAt": expiresAt,
+          }),
+        }),
+      ),
+    );
+  }
+
+  // Issue 14, point 4: recurring schedules.
+  async putSchedule(schedule: ScheduleRecord): Promise<"created" | "exists"> {
+    return this.putIfAbsent({ ...schedule });
+  }
+
+  async getSchedule(scheduleId: string): Promise<ScheduleRecord | undefined> {
+    const key = parseScheduleId(scheduleId);
+    if (!key) return undefined;
+    const stored = await this.readItem({ pk: key.pk, sk: key.sk });
+    return fromWire<ScheduleRecord>(stored);
+  }
+
+  async updateSchedule(scheduleId: string, change: ScheduleChange): Promise<ScheduleUpdateOutcome> {
+    const key = parseScheduleId(scheduleId);
+    if (!key) return { outcome: "not-found" };
+    try {
+      const out = await this.client.send(
+        new UpdateItemCommand({
+          ...scheduleUpdate(change),
+          TableName: this.table,
+          Key: toWire({ pk: key.pk, sk: key.sk }),
+          ReturnValues: "ALL_NEW",
+        }),
+      );
+      return { outcome: "updated", schedule: fromWire<ScheduleRecord>(out.Attributes) as ScheduleRecord };
+    } catch (error) {
+      if (!isConditionFailure(error)) throw error;
+    }
+    const current = await this.getSchedule(scheduleId);
+    return current ? { outcome: "conflict", schedule: current } : { outcome: "not-found" };
+  }
+
+  async findIdempotencyClaim(topic: string, key: string): Promise<string | undefined> {
+    const stored = await this.readItem({ pk: idempotencyPartitionKey(topic, key), sk: IDEMPOTENCY_SORT_KEY });
+    const item = fromWire<{ taskId?: string; expiresAt?: number }>(stored);
+    if (!item?.taskId || (item.expiresAt !== undefined && item.expiresAt < this.nowSeconds()))
+      return undefined;
+    return item.taskId;
+  }
+
+  /**
+   * A conditional UpdateItem on a task that answers the updated item; when the condition fails, the rare losing
+   * path pays one read, to tell "moved on" (conflict, with the task as it is) from "missing".
+   */
+  protected async updateOrExplain<O extends string>(
+    taskId: string,
+    outcome: O,
+    update: Omit<UpdateItemCommandInput, "TableName" | "Key" | "ReturnValues">,
+  ): Promise<
+    { outcome: O; task: TaskRecord } | { outcome: "conflict"; task: TaskRecord } | { outcome: "not-found" }
+  > {
+    const key = parseTaskId(taskId);
+    if (!key) return { outcome: "not-found" };
+    try {
+      const out = await this.client.send(
+        new UpdateItemCommand({
+          ...update,
+          TableName: this.table,
+          Key: toWire({ pk: key.pk, sk: key.sk }),
+          ReturnValues: "ALL_NEW",
+        }),
+      );
+      return { outcome, task: fromWire<TaskRecord>(out.Attributes) as TaskRecord };
+    } catch (error) {
+      if (!isConditionFailure(error)) throw error;
+    }
+    const current = await this.get(taskId);
+    return current ? { outcome: "conflict", task: current } : { outcome: "not-found" };
+  }
+}
+
+/**
+ * The batch add's writes (BatchWriteItem, PartiQL INSERTs): the batch add route builds this class. It extends the
+ * schedule store only because classes extend one another in a line: the schedule routes, which never batch, then
+ * bundle none of this, at the cost of the schedule methods (~3 KB) in the batch add's bundle.
+ */
+export class DynamoBatchAddStore
+  extends DynamoScheduleStore
+  implements Pick<TaskStore, "putNewMany" | "insertNewMany" | "claimIdempotencyKeys">
+{
+  /**
+   * New tasks in BatchWriteItem calls of 25 (its maximum), all chunks at once. BatchWriteItem takes no condition,
+   * so unlike `putNew` an existing item would be overwritten: only tasks under keys minted just now may come here
+   * (a fresh ULID in the key, no idempotency key, so nobody else can have written or touched that key before this
+   * call returns; the caller arms their timers only afterwards). Each put is charged as the PutItem it replaces.
+   * DynamoDB may leave any put of a call unprocessed (throttling, an internal failure) without an error; those are
+   * sent again, with backoff, up to UNPROCESSED_ROUNDS times, then reported as not written. A chunk whose call
+   * threw (after the SDK's own retries) is reported as perhaps written: its answer may have been lost.
+   */
+  async putNewMany(entries: readonly NewTaskEntry[]): Promise<PutManyFailure[]> {
+    const failed = await Promise.all(
+      chunksOf(entries, BATCH_WRITE_SIZE).map((chunk) => this.writeChunk(chunk)),
+    );
+    return failed.flat();
+  }
+
   /**
    * The batch add's claims, as PartiQL INSERTs (`insertAll`). An INSERT never overwrites: a key already claimed —
    * even by a claim past its expiry that `claimIdempotencyKey` would take over — answers DuplicateItem, so it is
@@ -431,14 +616,6 @@ export class DynamoAddStore
     return entries
       .filter((_, i) => outcomes[i] === "unknown")
       .map((e) => ({ taskId: e.task.taskId, maybeWritten: true }));
-  }
-
-  /** A new task as stored: in the sweep index unless finished, a fan-out parent or told not to be. */
-  protected newTaskItem(task: TaskRecord, sweepIndex: boolean | undefined): Record<string, unknown> {
-    // A fan-out parent (issue 14, point 3) is never delivered itself: it stays out of the sweep index.
-    return TERMINAL_STATUSES.has(task.status) || task.fanOut !== undefined || sweepIndex === false
-      ? { ...task }
-      : { ...task, [SWEEP_SHARD_ATTRIBUTE]: sweepShardOf(task.taskId) };
   }
 
   /** One chunk of `putNewMany`: the call, then its unprocessed puts again, with backoff, a bounded number of times. */
@@ -516,200 +693,6 @@ export class DynamoAddStore
     );
     return outcomes;
   }
-
-  /** Writes an item unless one with its key exists (tasks, schedules). */
-  protected async putIfAbsent(item: Record<string, unknown>): Promise<"created" | "exists"> {
-    const created = await conditional(
-      this.client.send(
-        new PutItemCommand({
-          TableName: this.table,
-          Item: toWire(item),
-          ConditionExpression: "attribute_not_exists(pk)",
-        }),
-      ),
-    );
-    return created ? "created" : "exists";
-  }
-
-  /** One strongly consistent GetItem: every read of ours must see the writes acknowledged before it. */
-  protected async readItem(key: { readonly pk: string; readonly sk: string }) {
-    const out = await this.client.send(
-      new GetItemCommand({ TableName: this.table, Key: toWire({ ...key }), ConsistentRead: true }),
-    );
-    return out.Item;
-  }
-
-  /** A conditional UpdateItem from one of `from`; false when the task is missing or elsewhere. */
-  protected async transition(
-    taskId: string,
-    from: readonly TaskStatus[],
-    update: string,
-    values: Record<string, unknown>,
-    names: Record<string, string> = {},
-  ): Promise<boolean> {
-    const key = parseTaskId(taskId);
-    if (!key) return false;
-    const fromNames = from.map((_, i) => `:from${i}`);
-    return conditional(
-      this.client.send(
-        new UpdateItemCommand({
-          TableName: this.table,
-          Key: toWire({ pk: key.pk, sk: key.sk }),
-          UpdateExpression: update,
-          ConditionExpression:
-            fromNames.length === 1 ? `#status = ${fromNames[0]}` : `#status IN (${fromNames.join(", ")})`,
-          ExpressionAttributeNames: { "#status": "status", ...names },
-          ExpressionAttributeValues: toWire({
-            ...Object.fromEntries(from.map((status, i) => [`:from${i}`, status])),
-            ...values,
-          }),
-        }),
-      ),
-    );
-  }
-}
-
-/**
- * The store's methods that the schedule write routes call besides the adding ones (create, pause, resume, delete:
- * a schedule itself, and the occurrences they add or cancel): those functions build this class.
- */
-export class DynamoScheduleStore
-  extends DynamoAddStore
-  implements
-    Pick<
-      TaskStore,
-      | "cancel"
-      | "restoreFanOutParent"
-      | "putSchedule"
-      | "getSchedule"
-      | "listSchedules"
-      | "updateSchedule"
-      | "findIdempotencyClaim"
-    >
-{
-  async cancel(taskId: string, nowMs: number, expiresAt: number): Promise<CancelOutcome> {
-    return this.updateOrExplain(taskId, "cancelled", {
-      UpdateExpression: `SET #status = :cancelled, cancelledAtMs = :now, expiresAt = :expiresAt ${LEAVE_SWEEP_INDEX}`,
-      ConditionExpression: "#status = :scheduled",
-      ExpressionAttributeNames: { "#status": "status" },
-      ExpressionAttributeValues: toWire({
-        ":cancelled": "cancelled" satisfies TaskStatus,
-        ":scheduled": "scheduled" satisfies TaskStatus,
-        ":now": nowMs,
-        ":expiresAt": expiresAt,
-      }),
-    });
-  }
-
-  async restoreFanOutParent(taskId: string, cancelledAtMs: number, expiresAt: number): Promise<boolean> {
-    const key = parseTaskId(taskId);
-    if (!key) return false;
-    return conditional(
-      this.client.send(
-        new UpdateItemCommand({
-          TableName: this.table,
-          Key: toWire({ pk: key.pk, sk: key.sk }),
-          UpdateExpression: "SET #status = :scheduled, expiresAt = :expiresAt REMOVE cancelledAtMs",
-          ConditionExpression:
-            "#status = :cancelled AND cancelledAtMs = :cancelledAt AND attribute_exists(fanOut)",
-          ExpressionAttributeNames: { "#status": "status" },
-          ExpressionAttributeValues: toWire({
-            ":scheduled": "scheduled" satisfies TaskStatus,
-            ":cancelled": "cancelled" satisfies TaskStatus,
-            ":cancelledAt": cancelledAtMs,
-            ":expiresAt": expiresAt,
-          }),
-        }),
-      ),
-    );
-  }
-
-  // Issue 14, point 4: recurring schedules.
-  async putSchedule(schedule: ScheduleRecord): Promise<"created" | "exists"> {
-    return this.putIfAbsent({ ...schedule });
-  }
-
-  async getSchedule(scheduleId: string): Promise<ScheduleRecord | undefined> {
-    const key = parseScheduleId(scheduleId);
-    if (!key) return undefined;
-    const stored = await this.readItem({ pk: key.pk, sk: key.sk });
-    return fromWire<ScheduleRecord>(stored);
-  }
-
-  async listSchedules(topic: string, limit: number, after?: PageKey): Promise<SchedulePage> {
-    const out = await this.client.send(
-      new QueryCommand({
-        TableName: this.table,
-        KeyConditionExpression: "pk = :pk",
-        ExpressionAttributeValues: toWire({ ":pk": schedulePartitionKey(topic) }),
-        Limit: limit,
-        ConsistentRead: true,
-        ...(after ? { ExclusiveStartKey: toWire({ ...after }) } : {}),
-      }),
-    );
-    const schedules = (out.Items ?? []).map((item) => unmarshall(item) as ScheduleRecord);
-    return out.LastEvaluatedKey
-      ? { schedules, next: unmarshall(out.LastEvaluatedKey) as PageKey }
-      : { schedules };
-  }
-
-  async updateSchedule(scheduleId: string, change: ScheduleChange): Promise<ScheduleUpdateOutcome> {
-    const key = parseScheduleId(scheduleId);
-    if (!key) return { outcome: "not-found" };
-    try {
-      const out = await this.client.send(
-        new UpdateItemCommand({
-          ...scheduleUpdate(change),
-          TableName: this.table,
-          Key: toWire({ pk: key.pk, sk: key.sk }),
-          ReturnValues: "ALL_NEW",
-        }),
-      );
-      return { outcome: "updated", schedule: fromWire<ScheduleRecord>(out.Attributes) as ScheduleRecord };
-    } catch (error) {
-      if (!isConditionFailure(error)) throw error;
-    }
-    const current = await this.getSchedule(scheduleId);
-    return current ? { outcome: "conflict", schedule: current } : { outcome: "not-found" };
-  }
-
-  async findIdempotencyClaim(topic: string, key: string): Promise<string | undefined> {
-    const stored = await this.readItem({ pk: idempotencyPartitionKey(topic, key), sk: IDEMPOTENCY_SORT_KEY });
-    const item = fromWire<{ taskId?: string; expiresAt?: number }>(stored);
-    if (!item?.taskId || (item.expiresAt !== undefined && item.expiresAt < this.nowSeconds()))
-      return undefined;
-    return item.taskId;
-  }
-
-  /**
-   * A conditional UpdateItem on a task that answers the updated item; when the condition fails, the rare losing
-   * path pays one read, to tell "moved on" (conflict, with the task as it is) from "missing".
-   */
-  protected async updateOrExplain<O extends string>(
-    taskId: string,
-    outcome: O,
-    update: Omit<UpdateItemCommandInput, "TableName" | "Key" | "ReturnValues">,
-  ): Promise<
-    { outcome: O; task: TaskRecord } | { outcome: "conflict"; task: TaskRecord } | { outcome: "not-found" }
-  > {
-    const key = parseTaskId(taskId);
-    if (!key) return { outcome: "not-found" };
-    try {
-      const out = await this.client.send(
-        new UpdateItemCommand({
-          ...update,
-          TableName: this.table,
-          Key: toWire({ pk: key.pk, sk: key.sk }),
-          ReturnValues: "ALL_NEW",
-        }),
-      );
-      return { outcome, task: fromWire<TaskRecord>(out.Attributes) as TaskRecord };
-    } catch (error) {
-      if (!isConditionFailure(error)) throw error;
-    }
-    const current = await this.get(taskId);
-    return current ? { outcome: "conflict", task: current } : { outcome: "not-found" };
-  }
 }
 
 /**
@@ -723,7 +706,7 @@ export class DynamoScheduleStore
  * the three writes that finish a task (cancel, markDelivered, markFailed) remove it in the same UpdateItem (a
  * no-op, and no index write, for a task that was never in it).
  */
-export class DynamoTaskStore extends DynamoScheduleStore implements TaskStore {
+export class DynamoTaskStore extends DynamoBatchAddStore implements TaskStore {
   /**
    * Without a FilterExpression when the caller wants the other tasks' statuses: DynamoDB charges a Query for
    * every item it reads, filtered out or not, so reading them costs no more capacity than skipping them.
@@ -1159,6 +1142,23 @@ export class DynamoTaskStore extends DynamoScheduleStore implements TaskStore {
         ":shard": sweepShardOf(taskId),
       }),
     });
+  }
+
+  async listSchedules(topic: string, limit: number, after?: PageKey): Promise<SchedulePage> {
+    const out = await this.client.send(
+      new QueryCommand({
+        TableName: this.table,
+        KeyConditionExpression: "pk = :pk",
+        ExpressionAttributeValues: toWire({ ":pk": schedulePartitionKey(topic) }),
+        Limit: limit,
+        ConsistentRead: true,
+        ...(after ? { ExclusiveStartKey: toWire({ ...after }) } : {}),
+      }),
+    );
+    const schedules = (out.Items ?? []).map((item) => unmarshall(item) as ScheduleRecord);
+    return out.LastEvaluatedKey
+      ? { schedules, next: unmarshall(out.LastEvaluatedKey) as PageKey }
+      : { schedules };
   }
 
   async listSchedulesDue(shard: number, dueByMs: number, limit: number): Promise<DueSchedule[]> {

@@ -20,7 +20,7 @@ import { settleStoppedEpoch } from "./stop.js";
 import { scheduleView, specOf } from "./view.js";
 
 export interface ScheduleRouteDeps extends MaterializeDeps {
-  readonly store: MaterializeDeps["store"] & Pick<TaskStore, "putSchedule" | "getSchedule" | "listSchedules">;
+  readonly store: MaterializeDeps["store"] & Pick<TaskStore, "putSchedule" | "getSchedule">;
   /** Told about an inline materialization that failed (the scheduled materializer makes up for it). */
   readonly onMaterializeError?: (scheduleId: string, error: unknown) => void;
 }

@@ -27,7 +27,7 @@ function harness(startIso = "2027-01-01T00:00:00.000Z", config = simConfig()) {
   const timerQueue = new FakeTimerQueue(clock.now);
   const scheduler = new FakeScheduler();
   const errors: unknown[] = [];
-  const deps: ScheduleRouteDeps & MaterializerRunDeps = {
+  const deps: ScheduleRouteDeps & MaterializerRunDeps & { readonly store: MemoryTaskStore } = {
     store,
     timerQueue,
     scheduler,
