@@ -1,6 +1,7 @@
 import type { Logger } from "@aws-lambda-powertools/logger";
 import type { Metrics } from "@aws-lambda-powertools/metrics";
-import { armingDepsFromEnvironment } from "#shared/adapters/arming-wiring.js";
+import { armingDepsWith } from "#shared/adapters/arming-wiring.js";
+import { DynamoAddStore } from "#shared/adapters/dynamo-task-store.js";
 import {
   topicSettingsFromEnvironment,
   type WithTopicSettings,
@@ -13,7 +14,7 @@ import { publishAccepted } from "#shared/services/accepted-metrics.js";
 import { type AddTaskDeps, addTask } from "#shared/services/add-task.js";
 
 /** POST /v1/tasks. Everything below runs once per cold start; a missing variable fails the cold start. */
-const arming = armingDepsFromEnvironment();
+const arming = armingDepsWith(DynamoAddStore);
 const { config } = arming;
 const logger = createFunctionLogger(config);
 

@@ -1,6 +1,7 @@
 import type { Logger } from "@aws-lambda-powertools/logger";
 import type { Metrics } from "@aws-lambda-powertools/metrics";
-import { armingDepsFromEnvironment } from "#shared/adapters/arming-wiring.js";
+import { armingDepsWith } from "#shared/adapters/arming-wiring.js";
+import { DynamoBatchAddStore } from "#shared/adapters/dynamo-task-store.js";
 import {
   topicSettingsFromEnvironment,
   type WithTopicSettings,
@@ -15,7 +16,7 @@ import { addTasksBatch } from "#shared/services/add-tasks-batch.js";
 import type { BatchedAddDeps } from "#shared/services/add-tasks-batched.js";
 
 /** POST /v1/tasks/batch. Everything below runs once per cold start; a missing variable fails the cold start. */
-const arming = armingDepsFromEnvironment();
+const arming = armingDepsWith(DynamoBatchAddStore);
 const { config } = arming;
 const logger = createFunctionLogger(config);
 

@@ -1,5 +1,6 @@
 import type { Logger } from "@aws-lambda-powertools/logger";
-import { disarmingDepsFromEnvironment } from "#shared/adapters/arming-wiring.js";
+import { disarmingDepsWith } from "#shared/adapters/arming-wiring.js";
+import { DynamoScheduleStore } from "#shared/adapters/dynamo-task-store.js";
 import {
   topicSettingsFromEnvironment,
   type WithTopicSettings,
@@ -7,10 +8,10 @@ import {
 } from "#shared/adapters/topic-settings.js";
 import { type HttpHandler, httpRoute } from "#shared/api/http-route.js";
 import { createFunctionLogger } from "#shared/runtime/observability.js";
-import { pauseSchedule, type StopScheduleDeps } from "#shared/services/schedules/manage.js";
+import { pauseSchedule, type StopScheduleDeps } from "#shared/services/schedules/stop-routes.js";
 
 /** POST /v1/schedules/{id}/pause. Everything below runs once per cold start; a missing variable fails the cold start. */
-const disarming = disarmingDepsFromEnvironment();
+const disarming = disarmingDepsWith(DynamoScheduleStore);
 const { config } = disarming;
 const logger = createFunctionLogger(config);
 

@@ -1,5 +1,6 @@
 import type { Logger } from "@aws-lambda-powertools/logger";
-import { armingDepsFromEnvironment } from "#shared/adapters/arming-wiring.js";
+import { armingDepsWith } from "#shared/adapters/arming-wiring.js";
+import { DynamoScheduleStore } from "#shared/adapters/dynamo-task-store.js";
 import {
   topicSettingsFromEnvironment,
   type WithTopicSettings,
@@ -11,7 +12,7 @@ import { resumeSchedule, type ScheduleRouteDeps } from "#shared/services/schedul
 import { scheduleLogging } from "#shared/services/schedules/wiring.js";
 
 /** POST /v1/schedules/{id}/resume. Everything below runs once per cold start; a missing variable fails the cold start. */
-const arming = armingDepsFromEnvironment();
+const arming = armingDepsWith(DynamoScheduleStore);
 const logger = createFunctionLogger(arming.config);
 
 export function createHandler(

@@ -297,20 +297,17 @@ const LEAVE_SWEEP_INDEX = `REMOVE ${SWEEP_SHARD_ATTRIBUTE}`;
 const ENTER_SWEEP_INDEX = `${SWEEP_SHARD_ATTRIBUTE} = if_not_exists(${SWEEP_SHARD_ATTRIBUTE}, :sweepShard)`;
 
 /**
- * The TaskStore on one DynamoDB table. Every status change is a single conditional UpdateItem on the task's
- * own key (the id encodes it), so racing relays, deliveries and cancels need no locks, and no call needs a
- * transaction (dynalite has none). Reads on the ordering path are strongly consistent.
- *
- * Unfinished tasks off the near-term happy path carry `sweepShard`, the partition key of the sparse sweep index
- * (shared/domain/sweep.ts): `putNew` sets it unless told not to (a near-term add), the writes that take a task off
- * the happy path set it (`enterSweepIndex`, a failed attempt, a reschedule, the sweeper's forward, a replay), and
- * the three writes that finish a task (cancel, markDelivered, markFailed) remove it in the same UpdateItem (a
- * no-op, and no index write, for a task that was never in it).
+ * The store in layers, each class extending the one before, so that a function builds the narrowest class its
+ * services take and its bundle leaves out the methods it never calls (a class's methods are bundled all or none):
+ * DynamoAddStore (the add route), DynamoScheduleStore (the schedule write routes), DynamoBatchAddStore (the batch
+ * add), DynamoTaskStore (every other function). This first layer: the single add's methods.
  */
-export class DynamoTaskStore implements TaskStore {
-  private readonly client: DynamoDBClient;
-  private readonly table: string;
-  private readonly nowSeconds: () => number;
+export class DynamoAddStore
+  implements Pick<TaskStore, "putNew" | "enterSweepIndex" | "get" | "removeScheduled" | "claimIdempotencyKey">
+{
+  protected readonly client: DynamoDBClient;
+  protected readonly table: string;
+  protected readonly nowSeconds: () => number;
 
   constructor(options: DynamoTaskStoreOptions) {
     this.table = options.tableName;
@@ -323,22 +320,6 @@ export class DynamoTaskStore implements TaskStore {
     options: { readonly sweepIndex?: boolean } = {},
   ): Promise<"created" | "exists"> {
     return this.putIfAbsent(this.newTaskItem(task, options.sweepIndex));
-  }
-
-  /**
-   * New tasks in BatchWriteItem calls of 25 (its maximum), all chunks at once. BatchWriteItem takes no condition,
-   * so unlike `putNew` an existing item would be overwritten: only tasks under keys minted just now may come here
-   * (a fresh ULID in the key, no idempotency key, so nobody else can have written or touched that key before this
-   * call returns; the caller arms their timers only afterwards). Each put is charged as the PutItem it replaces.
-   * DynamoDB may leave any put of a call unprocessed (throttling, an internal failure) without an error; those are
-   * sent again, with backoff, up to UNPROCESSED_ROUNDS times, then reported as not written. A chunk whose call
-   * threw (after the SDK's own retries) is reported as perhaps written: its answer may have been lost.
-   */
-  async putNewMany(entries: readonly NewTaskEntry[]): Promise<PutManyFailure[]> {
-    const failed = await Promise.all(
-      chunksOf(entries, BATCH_WRITE_SIZE).map((chunk) => this.writeChunk(chunk)),
-    );
-    return failed.flat();
   }
 
   async enterSweepIndex(taskId: string): Promise<boolean> {
@@ -402,38 +383,83 @@ export class DynamoTaskStore implements TaskStore {
     return { status: "existing", taskId: item.taskId, requestHash: item.requestHash };
   }
 
-  /**
-   * The batch add's claims, as PartiQL INSERTs (`insertAll`). An INSERT never overwrites: a key already claimed —
-   * even by a claim past its expiry that `claimIdempotencyKey` would take over — answers DuplicateItem, so it is
-   * `not-claimed` and the caller settles it through the single claim; so is a claim whose outcome is unknown.
-   */
-  async claimIdempotencyKeys(claims: readonly IdempotencyClaim[]): Promise<BatchClaimOutcome[]> {
-    const outcomes = await this.insertAll(
-      claims.map((claim) => ({
-        pk: idempotencyPartitionKey(claim.topic, claim.key),
-        sk: IDEMPOTENCY_SORT_KEY,
-        taskId: claim.taskId,
-        requestHash: claim.requestHash,
-        expiresAt: claim.expiresAt,
-      })),
+  /** A new task as stored: in the sweep index unless finished, a fan-out parent or told not to be. */
+  protected newTaskItem(task: TaskRecord, sweepIndex: boolean | undefined): Record<string, unknown> {
+    // A fan-out parent (issue 14, point 3) is never delivered itself: it stays out of the sweep index.
+    return TERMINAL_STATUSES.has(task.status) || task.fanOut !== undefined || sweepIndex === false
+      ? { ...task }
+      : { ...task, [SWEEP_SHARD_ATTRIBUTE]: sweepShardOf(task.taskId) };
+  }
+
+  /** Writes an item unless one with its key exists (tasks, schedules). */
+  protected async putIfAbsent(item: Record<string, unknown>): Promise<"created" | "exists"> {
+    const created = await conditional(
+      this.client.send(
+        new PutItemCommand({
+          TableName: this.table,
+          Item: toWire(item),
+          ConditionExpression: "attribute_not_exists(pk)",
+        }),
+      ),
     );
-    return outcomes.map((outcome) => (outcome === "written" ? "claimed" : "not-claimed"));
+    return created ? "created" : "exists";
   }
 
-  /**
-   * `putNew` for many tasks at once, as PartiQL INSERTs (`insertAll`): unlike `putNewMany`'s BatchWriteItem, an
-   * existing task is never overwritten. For keyed tasks: a concurrent repeat of the request finds the claim and
-   * may create the very same task (and it may already be delivering) before this write lands. A task that exists
-   * counts as written (`putNew`'s "exists": the caller arms it all the same); one whose outcome is unknown is
-   * reported as perhaps written.
-   */
-  async insertNewMany(entries: readonly NewTaskEntry[]): Promise<PutManyFailure[]> {
-    const outcomes = await this.insertAll(entries.map((e) => this.newTaskItem(e.task, e.sweepIndex)));
-    return entries
-      .filter((_, i) => outcomes[i] === "unknown")
-      .map((e) => ({ taskId: e.task.taskId, maybeWritten: true }));
+  /** One strongly consistent GetItem: every read of ours must see the writes acknowledged before it. */
+  protected async readItem(key: { readonly pk: string; readonly sk: string }) {
+    const out = await this.client.send(
+      new GetItemCommand({ TableName: this.table, Key: toWire({ ...key }), ConsistentRead: true }),
+    );
+    return out.Item;
   }
 
+  /** A conditional UpdateItem from one of `from`; false when the task is missing or elsewhere. */
+  protected async transition(
+    taskId: string,
+    from: readonly TaskStatus[],
+    update: string,
+    values: Record<string, unknown>,
+    names: Record<string, string> = {},
+  ): Promise<boolean> {
+    const key = parseTaskId(taskId);
+    if (!key) return false;
+    const fromNames = from.map((_, i) => `:from${i}`);
+    return conditional(
+      this.client.send(
+        new UpdateItemCommand({
+          TableName: this.table,
+          Key: toWire({ pk: key.pk, sk: key.sk }),
+          UpdateExpression: update,
+          ConditionExpression:
+            fromNames.length === 1 ? `#status = ${fromNames[0]}` : `#status IN (${fromNames.join(", ")})`,
+          ExpressionAttributeNames: { "#status": "status", ...names },
+          ExpressionAttributeValues: toWire({
+            ...Object.fromEntries(from.map((status, i) => [`:from${i}`, status])),
+            ...values,
+          }),
+        }),
+      ),
+    );
+  }
+}
+
+/**
+ * The store's methods that the schedule write routes call besides the adding ones (create, pause, resume, delete:
+ * a schedule itself, and the occurrences they add or cancel): those functions build this class.
+ */
+export class DynamoScheduleStore
+  extends DynamoAddStore
+  implements
+    Pick<
+      TaskStore,
+      | "cancel"
+      | "restoreFanOutParent"
+      | "putSchedule"
+      | "getSchedule"
+      | "updateSchedule"
+      | "findIdempotencyClaim"
+    >
+{
   async cancel(taskId: string, nowMs: number, expiresAt: number): Promise<CancelOutcome> {
     return this.updateOrExplain(taskId, "cancelled", {
       UpdateExpression: `SET #status = :cancelled, cancelledAtMs = :now, expiresAt = :expiresAt ${LEAVE_SWEEP_INDEX}`,
@@ -471,6 +497,223 @@ export class DynamoTaskStore implements TaskStore {
     );
   }
 
+  // Issue 14, point 4: recurring schedules.
+  async putSchedule(schedule: ScheduleRecord): Promise<"created" | "exists"> {
+    return this.putIfAbsent({ ...schedule });
+  }
+
+  async getSchedule(scheduleId: string): Promise<ScheduleRecord | undefined> {
+    const key = parseScheduleId(scheduleId);
+    if (!key) return undefined;
+    const stored = await this.readItem({ pk: key.pk, sk: key.sk });
+    return fromWire<ScheduleRecord>(stored);
+  }
+
+  async updateSchedule(scheduleId: string, change: ScheduleChange): Promise<ScheduleUpdateOutcome> {
+    const key = parseScheduleId(scheduleId);
+    if (!key) return { outcome: "not-found" };
+    try {
+      const out = await this.client.send(
+        new UpdateItemCommand({
+          ...scheduleUpdate(change),
+          TableName: this.table,
+          Key: toWire({ pk: key.pk, sk: key.sk }),
+          ReturnValues: "ALL_NEW",
+        }),
+      );
+      return { outcome: "updated", schedule: fromWire<ScheduleRecord>(out.Attributes) as ScheduleRecord };
+    } catch (error) {
+      if (!isConditionFailure(error)) throw error;
+    }
+    const current = await this.getSchedule(scheduleId);
+    return current ? { outcome: "conflict", schedule: current } : { outcome: "not-found" };
+  }
+
+  async findIdempotencyClaim(topic: string, key: string): Promise<string | undefined> {
+    const stored = await this.readItem({ pk: idempotencyPartitionKey(topic, key), sk: IDEMPOTENCY_SORT_KEY });
+    const item = fromWire<{ taskId?: string; expiresAt?: number }>(stored);
+    if (!item?.taskId || (item.expiresAt !== undefined && item.expiresAt < this.nowSeconds()))
+      return undefined;
+    return item.taskId;
+  }
+
+  /**
+   * A conditional UpdateItem on a task that answers the updated item; when the condition fails, the rare losing
+   * path pays one read, to tell "moved on" (conflict, with the task as it is) from "missing".
+   */
+  protected async updateOrExplain<O extends string>(
+    taskId: string,
+    outcome: O,
+    update: Omit<UpdateItemCommandInput, "TableName" | "Key" | "ReturnValues">,
+  ): Promise<
+    { outcome: O; task: TaskRecord } | { outcome: "conflict"; task: TaskRecord } | { outcome: "not-found" }
+  > {
+    const key = parseTaskId(taskId);
+    if (!key) return { outcome: "not-found" };
+    try {
+      const out = await this.client.send(
+        new UpdateItemCommand({
+          ...update,
+          TableName: this.table,
+          Key: toWire({ pk: key.pk, sk: key.sk }),
+          ReturnValues: "ALL_NEW",
+        }),
+      );
+      return { outcome, task: fromWire<TaskRecord>(out.Attributes) as TaskRecord };
+    } catch (error) {
+      if (!isConditionFailure(error)) throw error;
+    }
+    const current = await this.get(taskId);
+    return current ? { outcome: "conflict", task: current } : { outcome: "not-found" };
+  }
+}
+
+/**
+ * The batch add's writes (BatchWriteItem, PartiQL INSERTs): the batch add route builds this class. It extends the
+ * schedule store only because classes extend one another in a line: the schedule routes, which never batch, then
+ * bundle none of this, at the cost of the schedule methods (~3 KB) in the batch add's bundle.
+ */
+export class DynamoBatchAddStore
+  extends DynamoScheduleStore
+  implements Pick<TaskStore, "putNewMany" | "insertNewMany" | "claimIdempotencyKeys">
+{
+  /**
+   * New tasks in BatchWriteItem calls of 25 (its maximum), all chunks at once. BatchWriteItem takes no condition,
+   * so unlike `putNew` an existing item would be overwritten: only tasks under keys minted just now may come here
+   * (a fresh ULID in the key, no idempotency key, so nobody else can have written or touched that key before this
+   * call returns; the caller arms their timers only afterwards). Each put is charged as the PutItem it replaces.
+   * DynamoDB may leave any put of a call unprocessed (throttling, an internal failure) without an error; those are
+   * sent again, with backoff, up to UNPROCESSED_ROUNDS times, then reported as not written. A chunk whose call
+   * threw (after the SDK's own retries) is reported as perhaps written: its answer may have been lost.
+   */
+  async putNewMany(entries: readonly NewTaskEntry[]): Promise<PutManyFailure[]> {
+    const failed = await Promise.all(
+      chunksOf(entries, BATCH_WRITE_SIZE).map((chunk) => this.writeChunk(chunk)),
+    );
+    return failed.flat();
+  }
+
+  /**
+   * The batch add's claims, as PartiQL INSERTs (`insertAll`). An INSERT never overwrites: a key already claimed —
+   * even by a claim past its expiry that `claimIdempotencyKey` would take over — answers DuplicateItem, so it is
+   * `not-claimed` and the caller settles it through the single claim; so is a claim whose outcome is unknown.
+   */
+  async claimIdempotencyKeys(claims: readonly IdempotencyClaim[]): Promise<BatchClaimOutcome[]> {
+    const outcomes = await this.insertAll(
+      claims.map((claim) => ({
+        pk: idempotencyPartitionKey(claim.topic, claim.key),
+        sk: IDEMPOTENCY_SORT_KEY,
+        taskId: claim.taskId,
+        requestHash: claim.requestHash,
+        expiresAt: claim.expiresAt,
+      })),
+    );
+    return outcomes.map((outcome) => (outcome === "written" ? "claimed" : "not-claimed"));
+  }
+
+  /**
+   * `putNew` for many tasks at once, as PartiQL INSERTs (`insertAll`): unlike `putNewMany`'s BatchWriteItem, an
+   * existing task is never overwritten. For keyed tasks: a concurrent repeat of the request finds the claim and
+   * may create the very same task (and it may already be delivering) before this write lands. A task that exists
+   * counts as written (`putNew`'s "exists": the caller arms it all the same); one whose outcome is unknown is
+   * reported as perhaps written.
+   */
+  async insertNewMany(entries: readonly NewTaskEntry[]): Promise<PutManyFailure[]> {
+    const outcomes = await this.insertAll(entries.map((e) => this.newTaskItem(e.task, e.sweepIndex)));
+    return entries
+      .filter((_, i) => outcomes[i] === "unknown")
+      .map((e) => ({ taskId: e.task.taskId, maybeWritten: true }));
+  }
+
+  /** One chunk of `putNewMany`: the call, then its unprocessed puts again, with backoff, a bounded number of times. */
+  protected async writeChunk(chunk: readonly NewTaskEntry[]): Promise<PutManyFailure[]> {
+    const puts = chunk.map((entry) => ({
+      taskId: entry.task.taskId,
+      request: { PutRequest: { Item: toWire(this.newTaskItem(entry.task, entry.sweepIndex)) } },
+    }));
+    const thrown: PutManyFailure[] = [];
+    const unprocessed = await inRounds(puts, UNPROCESSED_ROUNDS, async (pending) => {
+      let out: BatchWriteItemCommandOutput;
+      try {
+        out = await this.client.send(
+          new BatchWriteItemCommand({ RequestItems: { [this.table]: pending.map((p) => p.request) } }),
+        );
+      } catch {
+        // The call's answer is lost: any of these may have been written; no further round.
+        thrown.push(...pending.map((p) => ({ taskId: p.taskId, maybeWritten: true })));
+        return [];
+      }
+      const left = new Set(
+        (out.UnprocessedItems?.[this.table] ?? []).map((request) => keyOf(request.PutRequest?.Item)),
+      );
+      return pending.filter((p) => left.has(keyOf(p.request.PutRequest.Item)));
+    });
+    return [...thrown, ...unprocessed.map((p) => ({ taskId: p.taskId, maybeWritten: false }))];
+  }
+
+  /**
+   * One BatchExecuteStatement: per statement, in order, undefined when it was written or its error code; undefined
+   * as a whole when the call failed (then any statement may or may not have been written).
+   */
+  protected async executeBatch(
+    statements: readonly BatchStatementRequest[],
+  ): Promise<(StatementFailure | undefined)[] | undefined> {
+    try {
+      const out = await this.client.send(new BatchExecuteStatementCommand({ Statements: [...statements] }));
+      return statements.map((_, i) => {
+        const response = out.Responses?.[i];
+        if (!response) return { code: "NoResponse" };
+        if (!response.Error) return undefined;
+        const item = fromWire<TaskRecord>(response.Error.Item);
+        return { code: response.Error.Code ?? "Unknown", ...(item && { item }) };
+      });
+    } catch {
+      return undefined;
+    }
+  }
+
+  /**
+   * New items as PartiQL INSERTs in BatchExecuteStatement calls of 25, all chunks at once, each billed as the
+   * PutItem it replaces; per item, in order: written, `exists` (DuplicateItem: an item with its key was there, and
+   * is left as it was), or `unknown`. Statements that failed for a reason a retry can change are sent again (a few
+   * rounds, with backoff); an earlier try that was written after all then answers DuplicateItem. A call that
+   * failed outright is not retried here (the SDK retried it): its items are unknown.
+   */
+  protected async insertAll(items: readonly Record<string, unknown>[]): Promise<InsertOutcome[]> {
+    const outcomes: InsertOutcome[] = items.map(() => "unknown");
+    const indexed = items.map((item, index) => ({ item, index }));
+    await Promise.all(
+      chunksOf(indexed, BATCH_STATEMENT_SIZE).map((chunk) =>
+        inRounds(chunk, INSERT_ROUNDS, async (pending) => {
+          const answers = await this.executeBatch(
+            pending.map(({ item }) => insertStatement({ table: this.table, item })),
+          );
+          if (!answers) return [];
+          return pending.filter(({ index }, i) => {
+            const answer = answers[i];
+            if (answer === undefined) outcomes[index] = "written";
+            else if (answer.code === "DuplicateItem") outcomes[index] = "exists";
+            return answer !== undefined && RETRYABLE_STATEMENT_CODES.has(answer.code);
+          });
+        }),
+      ),
+    );
+    return outcomes;
+  }
+}
+
+/**
+ * The TaskStore on one DynamoDB table. Every status change is a single conditional UpdateItem on the task's
+ * own key (the id encodes it), so racing relays, deliveries and cancels need no locks, and no call needs a
+ * transaction (dynalite has none). Reads on the ordering path are strongly consistent.
+ *
+ * Unfinished tasks off the near-term happy path carry `sweepShard`, the partition key of the sparse sweep index
+ * (shared/domain/sweep.ts): `putNew` sets it unless told not to (a near-term add), the writes that take a task off
+ * the happy path set it (`enterSweepIndex`, a failed attempt, a reschedule, the sweeper's forward, a replay), and
+ * the three writes that finish a task (cancel, markDelivered, markFailed) remove it in the same UpdateItem (a
+ * no-op, and no index write, for a task that was never in it).
+ */
+export class DynamoTaskStore extends DynamoBatchAddStore implements TaskStore {
   /**
    * Without a FilterExpression when the caller wants the other tasks' statuses: DynamoDB charges a Query for
    * every item it reads, filtered out or not, so reading them costs no more capacity than skipping them.
@@ -942,18 +1185,6 @@ export class DynamoTaskStore implements TaskStore {
     });
   }
 
-  // --- issue 14, point 4: recurring schedules (appended block) ---
-  async putSchedule(schedule: ScheduleRecord): Promise<"created" | "exists"> {
-    return this.putIfAbsent({ ...schedule });
-  }
-
-  async getSchedule(scheduleId: string): Promise<ScheduleRecord | undefined> {
-    const key = parseScheduleId(scheduleId);
-    if (!key) return undefined;
-    const stored = await this.readItem({ pk: key.pk, sk: key.sk });
-    return fromWire<ScheduleRecord>(stored);
-  }
-
   async listSchedules(topic: string, limit: number, after?: PageKey): Promise<SchedulePage> {
     const out = await this.client.send(
       new QueryCommand({
@@ -987,34 +1218,6 @@ export class DynamoTaskStore implements TaskStore {
       const { sk, materializeAtMs } = unmarshall(item);
       return { scheduleId: String(sk), materializeAtMs: Number(materializeAtMs) };
     });
-  }
-
-  async updateSchedule(scheduleId: string, change: ScheduleChange): Promise<ScheduleUpdateOutcome> {
-    const key = parseScheduleId(scheduleId);
-    if (!key) return { outcome: "not-found" };
-    try {
-      const out = await this.client.send(
-        new UpdateItemCommand({
-          ...scheduleUpdate(change),
-          TableName: this.table,
-          Key: toWire({ pk: key.pk, sk: key.sk }),
-          ReturnValues: "ALL_NEW",
-        }),
-      );
-      return { outcome: "updated", schedule: fromWire<ScheduleRecord>(out.Attributes) as ScheduleRecord };
-    } catch (error) {
-      if (!isConditionFailure(error)) throw error;
-    }
-    const current = await this.getSchedule(scheduleId);
-    return current ? { outcome: "conflict", schedule: current } : { outcome: "not-found" };
-  }
-
-  async findIdempotencyClaim(topic: string, key: string): Promise<string | undefined> {
-    const stored = await this.readItem({ pk: idempotencyPartitionKey(topic, key), sk: IDEMPOTENCY_SORT_KEY });
-    const item = fromWire<{ taskId?: string; expiresAt?: number }>(stored);
-    if (!item?.taskId || (item.expiresAt !== undefined && item.expiresAt < this.nowSeconds()))
-      return undefined;
-    return item.taskId;
   }
 
   // --- issue 14 (breaker): destinations (appended block) ---
@@ -1243,90 +1446,6 @@ export class DynamoTaskStore implements TaskStore {
     });
   }
 
-  /** A new task as stored: in the sweep index unless finished, a fan-out parent or told not to be. */
-  private newTaskItem(task: TaskRecord, sweepIndex: boolean | undefined): Record<string, unknown> {
-    // A fan-out parent (issue 14, point 3) is never delivered itself: it stays out of the sweep index.
-    return TERMINAL_STATUSES.has(task.status) || task.fanOut !== undefined || sweepIndex === false
-      ? { ...task }
-      : { ...task, [SWEEP_SHARD_ATTRIBUTE]: sweepShardOf(task.taskId) };
-  }
-
-  /** One chunk of `putNewMany`: the call, then its unprocessed puts again, with backoff, a bounded number of times. */
-  private async writeChunk(chunk: readonly NewTaskEntry[]): Promise<PutManyFailure[]> {
-    const puts = chunk.map((entry) => ({
-      taskId: entry.task.taskId,
-      request: { PutRequest: { Item: toWire(this.newTaskItem(entry.task, entry.sweepIndex)) } },
-    }));
-    const thrown: PutManyFailure[] = [];
-    const unprocessed = await inRounds(puts, UNPROCESSED_ROUNDS, async (pending) => {
-      let out: BatchWriteItemCommandOutput;
-      try {
-        out = await this.client.send(
-          new BatchWriteItemCommand({ RequestItems: { [this.table]: pending.map((p) => p.request) } }),
-        );
-      } catch {
-        // The call's answer is lost: any of these may have been written; no further round.
-        thrown.push(...pending.map((p) => ({ taskId: p.taskId, maybeWritten: true })));
-        return [];
-      }
-      const left = new Set(
-        (out.UnprocessedItems?.[this.table] ?? []).map((request) => keyOf(request.PutRequest?.Item)),
-      );
-      return pending.filter((p) => left.has(keyOf(p.request.PutRequest.Item)));
-    });
-    return [...thrown, ...unprocessed.map((p) => ({ taskId: p.taskId, maybeWritten: false }))];
-  }
-
-  /**
-   * One BatchExecuteStatement: per statement, in order, undefined when it was written or its error code; undefined
-   * as a whole when the call failed (then any statement may or may not have been written).
-   */
-  private async executeBatch(
-    statements: readonly BatchStatementRequest[],
-  ): Promise<(StatementFailure | undefined)[] | undefined> {
-    try {
-      const out = await this.client.send(new BatchExecuteStatementCommand({ Statements: [...statements] }));
-      return statements.map((_, i) => {
-        const response = out.Responses?.[i];
-        if (!response) return { code: "NoResponse" };
-        if (!response.Error) return undefined;
-        const item = fromWire<TaskRecord>(response.Error.Item);
-        return { code: response.Error.Code ?? "Unknown", ...(item && { item }) };
-      });
-    } catch {
-      return undefined;
-    }
-  }
-
-  /**
-   * New items as PartiQL INSERTs in BatchExecuteStatement calls of 25, all chunks at once, each billed as the
-   * PutItem it replaces; per item, in order: written, `exists` (DuplicateItem: an item with its key was there, and
-   * is left as it was), or `unknown`. Statements that failed for a reason a retry can change are sent again (a few
-   * rounds, with backoff); an earlier try that was written after all then answers DuplicateItem. A call that
-   * failed outright is not retried here (the SDK retried it): its items are unknown.
-   */
-  private async insertAll(items: readonly Record<string, unknown>[]): Promise<InsertOutcome[]> {
-    const outcomes: InsertOutcome[] = items.map(() => "unknown");
-    const indexed = items.map((item, index) => ({ item, index }));
-    await Promise.all(
-      chunksOf(indexed, BATCH_STATEMENT_SIZE).map((chunk) =>
-        inRounds(chunk, INSERT_ROUNDS, async (pending) => {
-          const answers = await this.executeBatch(
-            pending.map(({ item }) => insertStatement({ table: this.table, item })),
-          );
-          if (!answers) return [];
-          return pending.filter(({ index }, i) => {
-            const answer = answers[i];
-            if (answer === undefined) outcomes[index] = "written";
-            else if (answer.code === "DuplicateItem") outcomes[index] = "exists";
-            return answer !== undefined && RETRYABLE_STATEMENT_CODES.has(answer.code);
-          });
-        }),
-      ),
-    );
-    return outcomes;
-  }
-
   /** A batch start (`startedTask`), on condition that the task is still exactly as read. */
   private startStatement({ read, atMs, handedOverAtMs }: BatchStart): BatchStatementRequest {
     const started = startedTask(read, atMs, handedOverAtMs);
@@ -1411,87 +1530,6 @@ export class DynamoTaskStore implements TaskStore {
         ["attemptSeq", attemptSeq],
       ],
     });
-  }
-
-  /** Writes an item unless one with its key exists (tasks, schedules). */
-  private async putIfAbsent(item: Record<string, unknown>): Promise<"created" | "exists"> {
-    const created = await conditional(
-      this.client.send(
-        new PutItemCommand({
-          TableName: this.table,
-          Item: toWire(item),
-          ConditionExpression: "attribute_not_exists(pk)",
-        }),
-      ),
-    );
-    return created ? "created" : "exists";
-  }
-
-  /** One strongly consistent GetItem: every read of ours must see the writes acknowledged before it. */
-  private async readItem(key: { readonly pk: string; readonly sk: string }) {
-    const out = await this.client.send(
-      new GetItemCommand({ TableName: this.table, Key: toWire({ ...key }), ConsistentRead: true }),
-    );
-    return out.Item;
-  }
-
-  /**
-   * A conditional UpdateItem on a task that answers the updated item; when the condition fails, the rare losing
-   * path pays one read, to tell "moved on" (conflict, with the task as it is) from "missing".
-   */
-  private async updateOrExplain<O extends string>(
-    taskId: string,
-    outcome: O,
-    update: Omit<UpdateItemCommandInput, "TableName" | "Key" | "ReturnValues">,
-  ): Promise<
-    { outcome: O; task: TaskRecord } | { outcome: "conflict"; task: TaskRecord } | { outcome: "not-found" }
-  > {
-    const key = parseTaskId(taskId);
-    if (!key) return { outcome: "not-found" };
-    try {
-      const out = await this.client.send(
-        new UpdateItemCommand({
-          ...update,
-          TableName: this.table,
-          Key: toWire({ pk: key.pk, sk: key.sk }),
-          ReturnValues: "ALL_NEW",
-        }),
-      );
-      return { outcome, task: fromWire<TaskRecord>(out.Attributes) as TaskRecord };
-    } catch (error) {
-      if (!isConditionFailure(error)) throw error;
-    }
-    const current = await this.get(taskId);
-    return current ? { outcome: "conflict", task: current } : { outcome: "not-found" };
-  }
-
-  /** A conditional UpdateItem from one of `from`; false when the task is missing or elsewhere. */
-  private async transition(
-    taskId: string,
-    from: readonly TaskStatus[],
-    update: string,
-    values: Record<string, unknown>,
-    names: Record<string, string> = {},
-  ): Promise<boolean> {
-    const key = parseTaskId(taskId);
-    if (!key) return false;
-    const fromNames = from.map((_, i) => `:from${i}`);
-    return conditional(
-      this.client.send(
-        new UpdateItemCommand({
-          TableName: this.table,
-          Key: toWire({ pk: key.pk, sk: key.sk }),
-          UpdateExpression: update,
-          ConditionExpression:
-            fromNames.length === 1 ? `#status = ${fromNames[0]}` : `#status IN (${fromNames.join(", ")})`,
-          ExpressionAttributeNames: { "#status": "status", ...names },
-          ExpressionAttributeValues: toWire({
-            ...Object.fromEntries(from.map((status, i) => [`:from${i}`, status])),
-            ...values,
-          }),
-        }),
-      ),
-    );
   }
 }
 

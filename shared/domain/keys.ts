@@ -56,10 +56,15 @@ function pooledRandomFraction(): () => number {
   };
 }
 
-const nextUlid = monotonicFactory(pooledRandomFraction());
+/**
+ * Made on first use, not at import: a module-scope call is kept by the bundler in every function importing this
+ * module (the store does, for the key helpers), and ulid with it, where only the adding ones mint ids.
+ */
+let nextUlid: ((nowMs: number) => string) | undefined;
 
 /** A new ULID: time-ordered, and strictly increasing within this process even inside one millisecond. */
 export function newUlid(nowMs: number): string {
+  nextUlid ??= monotonicFactory(pooledRandomFraction());
   return nextUlid(nowMs);
 }
 

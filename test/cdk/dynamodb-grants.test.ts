@@ -58,10 +58,13 @@ const ACTION_OF_BUILDER: Readonly<Record<string, string>> = {
 };
 const key = (op: DynamoOperation) => `${op.action}@${op.on}`;
 
-/** The class's methods (two-space indented members, generic ones included) and their bodies. */
+/**
+ * The store's methods (two-space indented members, generic ones included) and their bodies: DynamoTaskStore's and
+ * those of DynamoAddStore, which it extends and which precedes it in the file. Protected helpers count as private.
+ */
 function methodBodies(source: string): Map<string, { body: string; isPrivate: boolean }> {
-  const classBody = source.slice(source.indexOf("export class DynamoTaskStore"));
-  const starts = [...classBody.matchAll(/^ {2}(private )?(?:async )?(\w+)(?:<[^>(]*>)?\(/gm)];
+  const classBody = source.slice(source.indexOf("export class DynamoAddStore"));
+  const starts = [...classBody.matchAll(/^ {2}((?:private|protected) )?(?:async )?(\w+)(?:<[^>(]*>)?\(/gm)];
   const methods = new Map<string, { body: string; isPrivate: boolean }>();
   starts.forEach((match, i) => {
     const end = starts[i + 1]?.index ?? classBody.length;

@@ -1,17 +1,14 @@
 import type { ScheduleChange, TaskStore } from "#shared/adapters/task-store.js";
 import { conflict, HttpError, isAwsThrottling, isHttpError, notFound } from "#shared/api/errors.js";
 import type { ScheduleView } from "#shared/api/schemas/schedules.js";
-import { topicConfig } from "#shared/config/index.js";
 import { newUlid } from "#shared/domain/keys.js";
 import {
   inlineOccurrenceLimit,
   makeScheduleKey,
   materializeAt,
   type ScheduleRecord,
-  type ScheduleStatus,
   scheduleShardOf,
 } from "#shared/domain/schedule.js";
-import { retentionExpiry } from "#shared/domain/task.js";
 import {
   horizonOf,
   INLINE_OCCURRENCE_CONCURRENCY,
@@ -19,15 +16,11 @@ import {
   materializeSchedule,
 } from "./materialize.js";
 import { parseCreateSchedule } from "./request.js";
-import { type StopDeps, settleStoppedEpoch } from "./stop.js";
+import { settleStoppedEpoch } from "./stop.js";
 import { scheduleView, specOf } from "./view.js";
 
-// The read routes live in read.ts and list.ts, so their functions bundle none of the write paths.
-export { listSchedules } from "./list.js";
-export { getSchedule } from "./read.js";
-
 export interface ScheduleRouteDeps extends MaterializeDeps {
-  readonly store: MaterializeDeps["store"] & Pick<TaskStore, "putSchedule" | "getSchedule" | "listSchedules">;
+  readonly store: MaterializeDeps["store"] & Pick<TaskStore, "putSchedule" | "getSchedule">;
   /** Told about an inline materialization that failed (the scheduled materializer makes up for it). */
   readonly onMaterializeError?: (scheduleId: string, error: unknown) => void;
 }
@@ -110,62 +103,6 @@ async function materializeInline(deps: ScheduleRouteDeps, schedule: ScheduleReco
     deps.onMaterializeError?.(schedule.scheduleId, error);
     return schedule;
   }
-}
-
-type ChangeView = ScheduleView & { cancelled_occurrences: number };
-
-/**
- * Pause and delete: one conditional write, then settling the stopped epoch (stop.ts): the occurrences a run under
- * way has leased become cancelled tasks, the ones made ahead are cancelled.
- */
-export type StopScheduleDeps = StopDeps;
-
-/**
- * `POST /v1/schedules/{id}/pause`: no new occurrences; the ones already made tasks and not yet due are
- * cancelled (one already handed to delivery runs). Pausing a paused schedule answers it as it is (and finishes
- * cancelling, should an earlier pause have stopped part-way).
- */
-export async function pauseSchedule(deps: StopScheduleDeps, id: string | undefined): Promise<ChangeView> {
-  const nowMs = deps.now();
-  return stopSchedule(deps, id, ["active"], "paused", {
-    set: { status: "paused", pausedAtMs: nowMs, updatedAtMs: nowMs },
-    remove: ["scheduleShard", "materializeAtMs"],
-  });
-}
-
-/** `DELETE /v1/schedules/{id}`: as pause, for good; the item stays readable for the topic's retention period. */
-export async function deleteSchedule(deps: StopScheduleDeps, id: string | undefined): Promise<ChangeView> {
-  const nowMs = deps.now();
-  const topic = id ? topicConfig(deps.config, id.split(".")[0] ?? "") : undefined;
-  const retentionDays = (topic ?? deps.config.system).retentionDays;
-  return stopSchedule(deps, id, ["active", "paused", "ended"], "deleted", {
-    set: {
-      status: "deleted",
-      deletedAtMs: nowMs,
-      updatedAtMs: nowMs,
-      expiresAt: retentionExpiry(nowMs, retentionDays),
-    },
-    remove: ["scheduleShard", "materializeAtMs"],
-  });
-}
-
-async function stopSchedule(
-  deps: StopScheduleDeps,
-  id: string | undefined,
-  from: readonly ScheduleStatus[],
-  to: ScheduleStatus,
-  change: Omit<ScheduleChange, "ifStatus">,
-): Promise<ChangeView> {
-  if (!id) throw notFound("no such schedule");
-  const result = await deps.store.updateSchedule(id, { ...change, ifStatus: from });
-  if (result.outcome === "not-found") throw notFound("no such schedule");
-  // A repeat (already paused / deleted) cancels what is ahead again: the first call may have stopped part-way
-  // through its cancels (and answered 503); what it did cancel only conflicts now, uncounted.
-  if (result.outcome === "conflict" && result.schedule.status !== to) {
-    throw conflict(`the schedule is ${result.schedule.status}`, { schedule_status: result.schedule.status });
-  }
-  const cancelled = await settleStoppedEpoch(deps, result.schedule, deps.now());
-  return { ...scheduleView(result.schedule, deps.now()), cancelled_occurrences: cancelled };
 }
 
 /**

@@ -10,17 +10,12 @@ import {
   type ScheduleRecord,
 } from "#shared/domain/schedule.js";
 import { rescheduleTask } from "#shared/services/reschedule-task.js";
-import {
-  createSchedule,
-  deleteSchedule,
-  getSchedule,
-  listSchedules,
-  pauseSchedule,
-  resumeSchedule,
-  type ScheduleRouteDeps,
-} from "#shared/services/schedules/manage.js";
+import { listSchedules } from "#shared/services/schedules/list.js";
+import { createSchedule, resumeSchedule, type ScheduleRouteDeps } from "#shared/services/schedules/manage.js";
 import { materializeSchedule } from "#shared/services/schedules/materialize.js";
+import { getSchedule } from "#shared/services/schedules/read.js";
 import { type MaterializerRunDeps, runMaterializer } from "#shared/services/schedules/run.js";
+import { deleteSchedule, pauseSchedule } from "#shared/services/schedules/stop-routes.js";
 import { ManualClock } from "../../support/clock.js";
 import { FakeScheduler } from "../../support/fakes/scheduler.js";
 import { FakeTimerQueue } from "../../support/fakes/timer-queue.js";
@@ -34,7 +29,7 @@ function harness(startIso = "2027-01-01T00:00:00.000Z", config = simConfig()) {
   const timerQueue = new FakeTimerQueue(clock.now);
   const scheduler = new FakeScheduler();
   const errors: unknown[] = [];
-  const deps: ScheduleRouteDeps & MaterializerRunDeps = {
+  const deps: ScheduleRouteDeps & MaterializerRunDeps & { readonly store: MemoryTaskStore } = {
     store,
     timerQueue,
     scheduler,
