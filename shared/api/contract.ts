@@ -96,7 +96,10 @@ export const API_CONTRACT = {
   "POST /v1/tasks": {
     summary: "Schedule a task",
     tags: ["tasks"],
-    headers: { [IDEMPOTENCY_HEADER]: "optional; same key + same body → the same task (200), else 409" },
+    headers: {
+      [IDEMPOTENCY_HEADER]:
+        "optional; same key + same body → the same task (200), else 409; a key starting `schedule:` (reserved for schedule occurrences) is refused (400)",
+    },
     body: addTaskBodySchema,
     responses: {
       "201": {

@@ -8,6 +8,8 @@ import {
   SCHEDULE_SHARDS,
   type ScheduleRecord,
 } from "#shared/domain/schedule.js";
+import { addTask } from "#shared/services/add-task.js";
+import { addTasksBatch } from "#shared/services/add-tasks-batch.js";
 import {
   createSchedule,
   deleteSchedule,
@@ -424,6 +426,46 @@ describe("materializing", () => {
         message: expect.stringMatching(/callback/),
       },
     });
+  });
+
+  it("a caller cannot take an occurrence's idempotency key: `schedule:` keys are refused (body, header, batch item) with nothing stored, and the occurrence is still made", async () => {
+    // Prepare: a schedule, and the key its next occurrence (00:05, made by the 00:01 run) will be added with.
+    const h = harness();
+    const { schedule_id: id } = await createSchedule(h.deps, body());
+    const next = Date.parse("2027-01-01T00:05:00.000Z");
+    const key = `schedule:${id}:${h.schedule(id).epoch}:${next}`;
+    const add = {
+      topic: "demo",
+      due_at: "2027-01-01T00:05:00Z",
+      content: { order_id: "mine" },
+      callback: { url: "https://receiver.example/mine" },
+    };
+    const made = h.tasks().length;
+
+    // Act: the caller adds under that key every way it can; then the run.
+    const inBody = await refusal(addTask(h.deps, { body: { ...add, idempotency_key: key } }));
+    const inHeader = await refusal(addTask(h.deps, { body: add, idempotencyKeyHeader: key }));
+    const batch = await addTasksBatch(
+      { ...h.deps, store: h.store, timerQueue: h.timerQueue },
+      { tasks: [{ ...add, idempotency_key: key }] },
+    );
+    const storedByCaller = h.tasks().length - made;
+    h.clock.advance(60_000);
+    const run = await runMaterializer(h.deps);
+
+    // Assess: each a 400 naming the field and the reserved prefix, nothing stored; the occurrence made, not skipped.
+    const reserved = expect.stringContaining("schedule:");
+    expect(inBody).toMatchObject({ status: 400, code: "validation_failed" });
+    expect(inBody.issues).toEqual([{ path: "idempotency_key", message: reserved }]);
+    expect(inHeader).toMatchObject({ status: 400, code: "validation_failed" });
+    expect(inHeader.issues).toEqual([{ path: "Idempotency-Key", message: reserved }]);
+    expect(batch.results[0]).toMatchObject({
+      status: 400,
+      error: { code: "validation_failed", issues: [{ path: "idempotency_key", message: reserved }] },
+    });
+    expect(storedByCaller).toBe(0);
+    expect(run.skipped).toBe(0);
+    expect(h.live().find((t) => t.dueAtMs === next)).toMatchObject({ scheduleId: id, idempotencyKey: key });
   });
 
   it("a schedule none of whose occurrences was refused shows no skip fields", async () => {
