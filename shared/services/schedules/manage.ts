@@ -181,6 +181,13 @@ export async function resumeSchedule(deps: ScheduleRouteDeps, id: string | undef
   if (schedule.status !== "paused") {
     throw conflict(`the schedule is ${schedule.status}`, { schedule_status: schedule.status });
   }
+  // Resumed, it would only be paused again by its first pass (materialize.ts, pauseForRemovedTopic).
+  if (!topicConfig(deps.config, schedule.topic)) {
+    throw conflict(
+      `the schedule's topic "${schedule.topic}" is not in this environment's config: add the topic back before resuming, or delete the schedule`,
+      { schedule_status: schedule.status },
+    );
+  }
   const nowMs = deps.now();
   await settleStoppedEpoch(deps, schedule, nowMs);
   const at = materializeAt(specOf(schedule), nowMs, horizonOf(deps.config, schedule.topic));

@@ -468,6 +468,46 @@ describe("materializing", () => {
     expect(h.live().find((t) => t.dueAtMs === next)).toMatchObject({ scheduleId: id, idempotencyKey: key });
   });
 
+  it("a schedule whose topic left the config is paused by the next run, saying why (not skipped every minute for ever); it can still be listed, shown and deleted, and resume refuses it while the topic is gone", async () => {
+    // Prepare: a schedule on demo; then demo leaves the environment's config.
+    const h = harness();
+    const { schedule_id: id } = await createSchedule(h.deps, body());
+    const sim = simConfig();
+    const { demo: _removed, ...others } = sim.resolvedTopics;
+    Object.assign(h.deps, { config: { ...sim, resolvedTopics: others } });
+
+    // Act: two runs a minute apart; then what an operator does.
+    h.clock.advance(60_000);
+    const first = await runMaterializer(h.deps);
+    h.clock.advance(60_000);
+    const second = await runMaterializer(h.deps);
+    const view = await getSchedule(h.deps, id);
+    const listed = await listSchedules(h.deps, { topic: "demo" });
+    const typo = await refusal(listSchedules(h.deps, { topic: "demoo" }));
+    const resumed = await refusal(resumeSchedule(h.deps, id));
+    const deleted = await deleteSchedule(h.deps, id);
+
+    // Assess: the first run skipped its occurrence and paused the schedule (out of the work list, so the second run
+    // sees nothing); the view says why; listing the removed topic finds it, a topic never known is still a 400.
+    expect(first).toMatchObject({ schedules: 1, skipped: 1 });
+    expect(second).toMatchObject({ schedules: 0, skipped: 0 });
+    expect(view).toMatchObject({
+      status: "paused",
+      paused_at: "2027-01-01T00:01:00.000Z",
+      next_occurrences: [],
+      skipped_occurrences: 1,
+      last_skipped: {
+        occurrence: "2027-01-01T00:05:00.000Z",
+        code: "unknown_topic",
+        message: expect.stringMatching(/not in this environment's config.*paused/),
+      },
+    });
+    expect(listed.schedules.map((s) => s.schedule_id)).toEqual([id]);
+    expect(typo).toMatchObject({ status: 400, code: "unknown_topic" });
+    expect(resumed).toMatchObject({ status: 409, code: "conflict" });
+    expect(deleted.status).toBe("deleted");
+  });
+
   it("a schedule none of whose occurrences was refused shows no skip fields", async () => {
     const h = harness();
     const { schedule_id: id } = await createSchedule(h.deps, body());
