@@ -162,39 +162,33 @@ export class AlarmTopic extends Construct {
   }
 
   /**
-   * A scheduled function's own failure count (`metricName`, an EMF metric it publishes per service) was ≥ 1 in
-   * three 5-minute periods in a row: every run has been failing for 15 minutes. `description` says what that means.
+   * A count a scheduled function publishes per service (`metricName`, EMF) was ≥ 1 in each of `periods` 5-minute
+   * periods in a row: 3 for failures a later run retries (every run has been failing for 15 minutes), 1 for losses
+   * nothing retries. Five minutes, not one, for functions run every minute: a run's data point lands in whichever
+   * minute it finishes, so a 1-minute period would flip OK and back between runs while the condition goes on.
+   * `description` says what it means.
    */
-  watchFailingRuns(
+  watchServiceCount(
     scope: Construct,
     id: string,
-    props: { readonly config: PunctualConfig; readonly metricName: string; readonly description: string },
+    props: {
+      readonly config: PunctualConfig;
+      readonly metricName: string;
+      readonly periods: number;
+      readonly description: string;
+    },
   ): void {
     this.alarm(scope, id, {
-      metric: serviceCount(props.config, props.metricName),
+      metric: new cloudwatch.Metric({
+        namespace: METRICS_NAMESPACE,
+        metricName: props.metricName,
+        dimensionsMap: { service: serviceName(props.config.name) },
+        statistic: cloudwatch.Stats.SUM,
+        period: Duration.minutes(5),
+      }),
       threshold: 1,
-      evaluationPeriods: 3,
-      datapointsToAlarm: 3,
-      description: props.description,
-    });
-  }
-
-  /**
-   * A count our code publishes per service (`metricName`) that should stay zero was ≥ 1 in a 5-minute period: each
-   * one is a loss an operator must look at. Five minutes, not one, for a function run every minute: a run's data
-   * point lands in whichever minute it finishes, so a 1-minute period would flip OK and back between runs while
-   * the losses go on; the loss has happened either way, so waiting for the period's end costs nothing. The alarm
-   * stays in ALARM while every 5 minutes brings more, and notifies OK after 5 minutes without any.
-   */
-  watchAnyInFiveMinutes(
-    scope: Construct,
-    id: string,
-    props: { readonly config: PunctualConfig; readonly metricName: string; readonly description: string },
-  ): void {
-    this.alarm(scope, id, {
-      metric: serviceCount(props.config, props.metricName),
-      threshold: 1,
-      evaluationPeriods: 1,
+      evaluationPeriods: props.periods,
+      datapointsToAlarm: props.periods,
       description: props.description,
     });
   }
@@ -256,15 +250,4 @@ export class AlarmTopic extends Construct {
       description: `${label}: the oldest message has been waiting more than ${seconds} s for 3 minutes.`,
     });
   }
-}
-
-/** The 5-minute sum of a count a Punctual function publishes (EMF) under its service dimension alone. */
-function serviceCount(config: PunctualConfig, metricName: string): cloudwatch.Metric {
-  return new cloudwatch.Metric({
-    namespace: METRICS_NAMESPACE,
-    metricName,
-    dimensionsMap: { service: serviceName(config.name) },
-    statistic: cloudwatch.Stats.SUM,
-    period: Duration.minutes(5),
-  });
 }

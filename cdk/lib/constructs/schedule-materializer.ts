@@ -91,15 +91,18 @@ export class ScheduleMaterializer extends Construct {
     const label = `Punctual ${config.name} schedule materializer`;
     alarms.watchFunction(this.materializerFunction, `${label} function`);
     alarms.watchNotRunning(this, this.materializerFunction, label, "schedules make no new occurrences.");
-    alarms.watchFailingRuns(this, "FailuresAlarm", {
+    alarms.watchServiceCount(this, "FailuresAlarm", {
       config,
       metricName: METRIC.materializeFailures,
+      periods: 3,
       description: `${label}: materializations have been failing for 15 minutes (see its logs); occurrences ahead run out after 4 minutes.`,
     });
-    // A skipped occurrence is never retried: each one is a delivery lost, so the first one notifies.
-    alarms.watchAnyInFiveMinutes(this, "SkippedOccurrencesAlarm", {
+    // A skipped occurrence is never retried: each one is a delivery lost, so the first one notifies (the loss has
+    // happened either way; the 5-minute period only keeps the alarm from flapping between runs).
+    alarms.watchServiceCount(this, "SkippedOccurrencesAlarm", {
       config,
       metricName: METRIC.occurrencesSkipped,
+      periods: 1,
       description: `${label}: occurrences were skipped in the last 5 minutes (the add-task checks refused them, e.g. the callback host left the topic's allow-list); they will not be delivered. Find the schedules by skipped_occurrences / last_skipped (GET /v1/schedules?topic=) or the materializer's log ('an occurrence was refused by the add-task checks; skipped').`,
     });
   }
