@@ -96,7 +96,10 @@ export const API_CONTRACT = {
   "POST /v1/tasks": {
     summary: "Schedule a task",
     tags: ["tasks"],
-    headers: { [IDEMPOTENCY_HEADER]: "optional; same key + same body → the same task (200), else 409" },
+    headers: {
+      [IDEMPOTENCY_HEADER]:
+        "optional; same key + same body → the same task (200), else 409; a key starting `schedule:` (reserved for schedule occurrences) is refused (400)",
+    },
     body: addTaskBodySchema,
     responses: {
       "201": {
@@ -338,7 +341,8 @@ export const API_CONTRACT = {
   },
   "GET /v1/schedules": {
     summary: "List a topic's schedules (every status), in creation order",
-    description: "Paginated: pass `next_cursor` back as `cursor` until it is null.",
+    description:
+      "Paginated: pass `next_cursor` back as `cursor` until it is null. A topic since removed from the config is listed while it has schedules (the materializer paused them); a topic not in the config without any is a 400 `unknown_topic`.",
     tags: ["schedules"],
     query: listSchedulesQuerySchema,
     responses: { "200": { description: "one page", schema: scheduleListSchema } },
@@ -360,7 +364,9 @@ export const API_CONTRACT = {
     responses: {
       "200": { description: "active again (idempotent)", schema: scheduleViewSchema },
       "404": error("no such schedule (`not_found`)"),
-      "409": error("the schedule has ended or was deleted (`conflict`, with `schedule_status`)"),
+      "409": error(
+        "the schedule has ended or was deleted, or its topic is no longer in the config (`conflict`, with `schedule_status`)",
+      ),
     },
   },
   "DELETE /v1/schedules/{id}": {

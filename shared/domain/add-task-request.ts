@@ -16,6 +16,18 @@ export const IDEMPOTENCY_KEY_PATTERN =
 export const IDEMPOTENCY_KEY_MESSAGE =
   "must be 1–255 printable ASCII characters, without commas or leading/trailing spaces";
 
+/**
+ * The schedule materializer adds each occurrence under `schedule:<id>:<epoch>:<ms>` (shared/domain/schedule.ts), in
+ * the topic's key space that callers' keys share: a caller's add under such a key with another body would make
+ * the occurrence a 409, which the materializer skips. So a caller's key may not start with it. Keys are compared
+ * byte for byte (they are the table key), so only this exact spelling can collide: `Schedule:` is a caller's key.
+ */
+export const RESERVED_KEY_PREFIX = "schedule:";
+export const RESERVED_KEY_MESSAGE = `must not start with \`${RESERVED_KEY_PREFIX}\`: that prefix is reserved for the keys of schedule occurrences`;
+
+/** Whose key an add carries: a caller's (API, client, CLI), or the schedule materializer's (the reserved prefix). */
+export type KeyOwner = "caller" | "schedule";
+
 // Kept with the callback rules (a module without zod schemas), so config validation can read it without
 // bundling this module's schemas into every function.
 export { MAX_CALLBACK_URL_LENGTH } from "./callback-resolution.js";
@@ -29,7 +41,12 @@ export const MAX_CONTENT_DEPTH = 64;
 
 const TIMING_FIELDS = ["timing_moment", "due_at", "delay_seconds"] as const;
 
-const idempotencyKeySchema = z.string().regex(IDEMPOTENCY_KEY_PATTERN, IDEMPOTENCY_KEY_MESSAGE);
+const idempotencyKeySchema = z
+  .string()
+  .regex(IDEMPOTENCY_KEY_PATTERN, IDEMPOTENCY_KEY_MESSAGE)
+  .meta({
+    description: `same key + same body → the same task (200), else 409; 1–255 printable ASCII, no commas or leading/trailing spaces, not starting with \`${RESERVED_KEY_PREFIX}\` (reserved for schedule occurrences; case-sensitive)`,
+  });
 
 /**
  * The content as it will be stored and delivered: `value` for our own reads (ordering field, seed-style routing;
@@ -179,11 +196,13 @@ export const IDEMPOTENCY_HEADER = "idempotency-key";
 
 /**
  * Validates a POST /v1/tasks body (already JSON-parsed) together with the optional `Idempotency-Key` header.
- * The key may come from either place; both present and different is refused rather than guessed.
+ * The key may come from either place; both present and different is refused rather than guessed. A caller's key
+ * may not hold the reserved prefix; only the materializer's adds (`keyOwner` "schedule") may.
  */
 export function parseAddTaskRequest(
   body: unknown,
   idempotencyHeader?: string | undefined,
+  keyOwner: KeyOwner = "caller",
 ): ParseResult<AddTaskRequest> {
   if (!isPlainObject(body)) {
     return { ok: false, issues: [{ path: "", message: "the request body must be a JSON object" }] };
@@ -195,6 +214,9 @@ export function parseAddTaskRequest(
 
   if (idempotencyHeader !== undefined && !IDEMPOTENCY_KEY_PATTERN.test(idempotencyHeader)) {
     issues.push({ path: "Idempotency-Key", message: IDEMPOTENCY_KEY_MESSAGE });
+  }
+  if (keyOwner === "caller") {
+    issues.push(...reservedKeyIssues(parsed.data?.idempotency_key, idempotencyHeader));
   }
   if (!parsed.success || issues.length > 0) return { ok: false, issues };
 
@@ -228,6 +250,18 @@ export function parseAddTaskRequest(
       ...(idempotencyKey !== undefined ? { idempotencyKey } : {}),
     },
   };
+}
+
+/** A caller's keys (body, header) that hold the reserved prefix, each named by the field it came in. */
+function reservedKeyIssues(bodyKey: string | undefined, headerKey: string | undefined): ErrorIssue[] {
+  const issues: ErrorIssue[] = [];
+  if (bodyKey?.startsWith(RESERVED_KEY_PREFIX)) {
+    issues.push({ path: "idempotency_key", message: RESERVED_KEY_MESSAGE });
+  }
+  if (headerKey?.startsWith(RESERVED_KEY_PREFIX) && IDEMPOTENCY_KEY_PATTERN.test(headerKey)) {
+    issues.push({ path: "Idempotency-Key", message: RESERVED_KEY_MESSAGE });
+  }
+  return issues;
 }
 
 /**

@@ -1,5 +1,6 @@
 import { createHash } from "node:crypto";
 import { Cron } from "croner";
+import { RESERVED_KEY_PREFIX } from "./add-task-request.js";
 
 /**
  * Recurring schedules (issue 14, point 4). A schedule is one item in the task table; each occurrence becomes an
@@ -153,10 +154,11 @@ export function scheduleShardOf(scheduleId: string): number {
 
 /**
  * The idempotency key of one occurrence's task (scoped per topic by the add-task service): schedule id, epoch and
- * the occurrence's instant, so retries and concurrent runs create each occurrence once.
+ * the occurrence's instant, so retries and concurrent runs create each occurrence once. Its prefix is reserved:
+ * no caller's key can hold it, so no caller's add can take an occurrence's key.
  */
 export function occurrenceIdempotencyKey(scheduleId: string, epoch: number, occurrenceMs: number): string {
-  return `schedule:${scheduleId}:${epoch}:${occurrenceMs}`;
+  return `${RESERVED_KEY_PREFIX}${scheduleId}:${epoch}:${occurrenceMs}`;
 }
 
 /** What the next occurrences are computed from. */

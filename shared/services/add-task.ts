@@ -16,6 +16,7 @@ import { rfc3339 } from "#shared/api/task-view.js";
 import { type PunctualConfig, type TopicConfig, timerSettings, topicConfig } from "#shared/config/index.js";
 import {
   type AddTaskRequest,
+  type KeyOwner,
   MAX_CALLBACK_URL_LENGTH,
   parseAddTaskRequest,
 } from "#shared/domain/add-task-request.js";
@@ -62,7 +63,10 @@ export interface AddTaskInput {
   /** The JSON-parsed body. */
   readonly body: unknown;
   readonly idempotencyKeyHeader?: string | undefined;
-  /** Set by the schedule materializer: the schedule this task is an occurrence of (kept on the task). */
+  /**
+   * Set by the schedule materializer only: the schedule this task is an occurrence of (kept on the task). Its
+   * adds alone may carry the reserved `schedule:` key prefix.
+   */
   readonly scheduleId?: string | undefined;
 }
 
@@ -98,6 +102,8 @@ export async function addTask(deps: AddTaskDeps, input: AddTaskInput): Promise<A
     input.body,
     nowMs,
     input.idempotencyKeyHeader,
+    // The one seam where the reserved key prefix is allowed: the materializer's adds, which name their schedule.
+    input.scheduleId !== undefined ? "schedule" : "caller",
   );
   const content = request.content.text;
 
@@ -173,8 +179,9 @@ export function checkAddRequest(
   body: unknown,
   nowMs: number,
   idempotencyKeyHeader?: string,
+  keyOwner: KeyOwner = "caller",
 ): CheckedAddRequest {
-  const parsed = parseAddTaskRequest(body, idempotencyKeyHeader);
+  const parsed = parseAddTaskRequest(body, idempotencyKeyHeader, keyOwner);
   if (!parsed.ok) throw validationFailed(parsed.issues);
   const request = parsed.value;
 

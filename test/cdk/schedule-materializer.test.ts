@@ -101,4 +101,26 @@ describe("materializer", () => {
       EvaluationPeriods: 3,
     });
   });
+
+  it("alarms on any skipped occurrence (each is a delivery that will never happen), per service, to the alarm topic", () => {
+    const topic = { Ref: idOf(stack.alarms.topic) };
+
+    const alarms = ofType("AWS::CloudWatch::Alarm").filter(
+      ([, a]) => a.Properties.MetricName === METRIC.occurrencesSkipped,
+    );
+
+    expect(alarms).toHaveLength(1);
+    expect(alarms[0]?.[1].Properties).toMatchObject({
+      Namespace: "Punctual",
+      Dimensions: [{ Name: "service", Value: "punctual-prod" }],
+      Statistic: "Sum",
+      Period: 300,
+      Threshold: 1,
+      ComparisonOperator: "GreaterThanOrEqualToThreshold",
+      EvaluationPeriods: 1,
+      TreatMissingData: "notBreaching",
+      AlarmActions: [topic],
+      OKActions: [topic],
+    });
+  });
 });

@@ -148,6 +148,43 @@ describe("a recurring schedule", () => {
     expect((await client.listSchedules({ topic: "demo" })).schedules).toHaveLength(before);
   });
 
+  it("a caller's idempotency key may not start with `schedule:` (the occurrences' keys): a 400 naming the field through the API (body, header, batch item), the client and the CLI, nothing stored", async () => {
+    const group = `reserved-${randomUUID()}`;
+    const add = {
+      topic: "demo",
+      delay_seconds: 600,
+      content: { order_id: group },
+      callback: { url: `${h.receiver.url}/ok/reserved` },
+    };
+    const key = `schedule:demo.schedule.${randomUUID()}:0:1798761600000`;
+
+    const inBody = await h.api("POST", "/v1/tasks", { ...add, idempotency_key: key });
+    const inHeader = await h.api("POST", "/v1/tasks", add, { "idempotency-key": key });
+    const batch = await h.api("POST", "/v1/tasks/batch", { tasks: [{ ...add, idempotency_key: key }] });
+    const viaClient = await client.addTask(add, { idempotencyKey: key }).catch((e: unknown) => e);
+    const viaCli = await runPunctual([
+      ...["--api", h.cloud.apiUrl, "--json", "tasks", "add", "--topic", "demo", "--delay", "600"],
+      ...["--content", JSON.stringify(add.content), "--callback", add.callback.url, "--idempotency-key", key],
+    ]);
+
+    const issue = (path: string) => [{ path, message: expect.stringContaining("`schedule:`") }];
+    expect(inBody.status).toBe(400);
+    expect(inBody.json.error).toMatchObject({ code: "validation_failed", issues: issue("idempotency_key") });
+    expect(inHeader.status).toBe(400);
+    expect(inHeader.json.error).toMatchObject({
+      code: "validation_failed",
+      issues: issue("Idempotency-Key"),
+    });
+    expect((batch.json.results as unknown[])[0]).toMatchObject({
+      status: 400,
+      error: { issues: issue("idempotency_key") },
+    });
+    expect(viaClient).toMatchObject({ status: 400, code: "validation_failed" });
+    expect(viaCli.code).not.toBe(0);
+    expect(viaCli.stderr + viaCli.stdout).toContain("schedule:");
+    expect(await groupTasks(group)).toEqual([]);
+  });
+
   it("the CLI creates, shows, lists and deletes a schedule", async () => {
     const api = ["--api", h.cloud.apiUrl, "--json"];
     const content = JSON.stringify({ order_id: `cli-${randomUUID()}` });

@@ -162,13 +162,21 @@ export class AlarmTopic extends Construct {
   }
 
   /**
-   * A scheduled function's own failure count (`metricName`, an EMF metric it publishes per service) was ≥ 1 in
-   * three 5-minute periods in a row: every run has been failing for 15 minutes. `description` says what that means.
+   * A count a scheduled function publishes per service (`metricName`, EMF) was ≥ 1 in each of `periods` 5-minute
+   * periods in a row: 3 for failures a later run retries (every run has been failing for 15 minutes), 1 for losses
+   * nothing retries. Five minutes, not one, for functions run every minute: a run's data point lands in whichever
+   * minute it finishes, so a 1-minute period would flip OK and back between runs while the condition goes on.
+   * `description` says what it means.
    */
-  watchFailingRuns(
+  watchServiceCount(
     scope: Construct,
     id: string,
-    props: { readonly config: PunctualConfig; readonly metricName: string; readonly description: string },
+    props: {
+      readonly config: PunctualConfig;
+      readonly metricName: string;
+      readonly periods: number;
+      readonly description: string;
+    },
   ): void {
     this.alarm(scope, id, {
       metric: new cloudwatch.Metric({
@@ -179,8 +187,8 @@ export class AlarmTopic extends Construct {
         period: Duration.minutes(5),
       }),
       threshold: 1,
-      evaluationPeriods: 3,
-      datapointsToAlarm: 3,
+      evaluationPeriods: props.periods,
+      datapointsToAlarm: props.periods,
       description: props.description,
     });
   }

@@ -38,7 +38,7 @@ export interface ScheduleMaterializerProps {
  * Query on the schedule index, item reads and conditional writes on the table), SendMessage to the timer queue,
  * and the add path's schedule arm/disarm (an occurrence is armed on the timer queue whenever the timer horizon
  * covers the materializer's; cancelling one made with a schedule deletes it). Alarms: errors and throttles, not
- * running, materializations that keep failing.
+ * running, materializations that keep failing, any occurrence skipped.
  */
 export class ScheduleMaterializer extends Construct {
   readonly materializerFunction: PunctualFunction;
@@ -91,10 +91,19 @@ export class ScheduleMaterializer extends Construct {
     const label = `Punctual ${config.name} schedule materializer`;
     alarms.watchFunction(this.materializerFunction, `${label} function`);
     alarms.watchNotRunning(this, this.materializerFunction, label, "schedules make no new occurrences.");
-    alarms.watchFailingRuns(this, "FailuresAlarm", {
+    alarms.watchServiceCount(this, "FailuresAlarm", {
       config,
       metricName: METRIC.materializeFailures,
+      periods: 3,
       description: `${label}: materializations have been failing for 15 minutes (see its logs); occurrences ahead run out after 4 minutes.`,
+    });
+    // A skipped occurrence is never retried: each one is a delivery lost, so the first one notifies (the loss has
+    // happened either way; the 5-minute period only keeps the alarm from flapping between runs).
+    alarms.watchServiceCount(this, "SkippedOccurrencesAlarm", {
+      config,
+      metricName: METRIC.occurrencesSkipped,
+      periods: 1,
+      description: `${label}: occurrences were skipped in the last 5 minutes (the add-task checks refused them, e.g. the callback host left the topic's allow-list); they will not be delivered. Find the schedules by skipped_occurrences / last_skipped (GET /v1/schedules?topic=) or the materializer's log ('an occurrence was refused by the add-task checks; skipped').`,
     });
   }
 }

@@ -152,9 +152,10 @@ function addSweeperAlarms(sweeper: Sweeper, props: SweeperProps): void {
   const label = `Punctual ${config.name} sweeper`;
   alarms.watchFunction(sweeper.sweeperFunction, `${label} function`);
   alarms.watchNotRunning(sweeper, sweeper.sweeperFunction, label, "orphaned tasks are not being repaired.");
-  alarms.watchFailingRuns(sweeper, "RepairFailuresAlarm", {
+  alarms.watchServiceCount(sweeper, "RepairFailuresAlarm", {
     config,
     metricName: METRIC.sweepFailures,
+    periods: 3,
     description: `${label}: repairs have been failing for 15 minutes (each run retries them; see the sweeper's logs).`,
   });
 }

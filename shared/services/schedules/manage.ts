@@ -1,6 +1,7 @@
 import type { ScheduleChange, TaskStore } from "#shared/adapters/task-store.js";
 import { conflict, HttpError, isAwsThrottling, isHttpError, notFound } from "#shared/api/errors.js";
 import type { ScheduleView } from "#shared/api/schemas/schedules.js";
+import { topicConfig } from "#shared/config/index.js";
 import { newUlid } from "#shared/domain/keys.js";
 import {
   inlineOccurrenceLimit,
@@ -117,6 +118,13 @@ export async function resumeSchedule(deps: ScheduleRouteDeps, id: string | undef
   if (schedule.status === "active") return scheduleView(schedule, deps.now());
   if (schedule.status !== "paused") {
     throw conflict(`the schedule is ${schedule.status}`, { schedule_status: schedule.status });
+  }
+  // Resumed, it would only be paused again by its first pass (materialize.ts, pauseForRemovedTopic).
+  if (!topicConfig(deps.config, schedule.topic)) {
+    throw conflict(
+      `the schedule's topic "${schedule.topic}" is not in this environment's config: add the topic back before resuming, or delete the schedule`,
+      { schedule_status: schedule.status },
+    );
   }
   const nowMs = deps.now();
   await settleStoppedEpoch(deps, schedule, nowMs);

@@ -1,6 +1,6 @@
 import type { TaskScheduler } from "#shared/adapters/task-scheduler.js";
 import type { ScheduleChange, ScheduleSettable, TaskStore } from "#shared/adapters/task-store.js";
-import { type HttpError, isHttpError } from "#shared/api/errors.js";
+import { type HttpError, isHttpError, unknownTopic } from "#shared/api/errors.js";
 import { rfc3339 } from "#shared/api/task-view.js";
 import { topicConfig } from "#shared/config/index.js";
 import {
@@ -81,6 +81,9 @@ export async function materializeSchedule(
     occurrences.length === limit
       ? (occurrences.at(-1) as number)
       : Math.max(horizonEnd, schedule.materializedUntilMs);
+  if (occurrences.length > 0 && !topicConfig(deps.config, schedule.topic)) {
+    return pauseForRemovedTopic(deps, schedule, occurrences, nowMs);
+  }
   if (occurrences.length > 0 && !(await leaseWindow(deps, schedule, untilMs))) {
     return { occurrences: 0, skipped: 0, advanced: false };
   }
@@ -99,6 +102,38 @@ export async function materializeSchedule(
     result.schedule.epoch !== schedule.epoch;
   if (moved) await cancelOccurrences(deps, schedule, occurrences);
   return { occurrences: occurrences.length, skipped: 0, advanced: false };
+}
+
+/**
+ * A schedule whose topic a deploy removed from the config: each occurrence would be refused (`unknown_topic`) and
+ * skipped, every run, for ever, and the skip alarm with it. The run pauses it instead (one conditional write, as
+ * the cursor's), its window's occurrences counted skipped and the reason in `last_skipped`: off the work list,
+ * notified once, resumable once the topic is back. Its tasks already made are left as they are.
+ */
+async function pauseForRemovedTopic(
+  deps: MaterializeDeps,
+  schedule: ScheduleRecord,
+  occurrences: readonly number[],
+  nowMs: number,
+): Promise<MaterializeResult> {
+  const error = unknownTopic(schedule.topic, Object.keys(deps.config.resolvedTopics));
+  const message = `topic "${schedule.topic}" is not in this environment's config: the schedule was paused (resume it once the topic is back, or delete it)`;
+  const skipped = occurrences.map((occurrenceMs) => ({
+    occurrenceMs,
+    atMs: nowMs,
+    code: error.code,
+    message,
+  }));
+  const result = await deps.store.updateSchedule(schedule.scheduleId, {
+    ifStatus: ["active"],
+    ifMaterializedUntilMs: schedule.materializedUntilMs,
+    ifEpoch: schedule.epoch,
+    set: { status: "paused", pausedAtMs: nowMs, updatedAtMs: nowMs, ...skipFields(schedule, skipped) },
+    remove: ["scheduleShard", "materializeAtMs"],
+  });
+  if (result.outcome !== "updated") return { occurrences: 0, skipped: 0, advanced: false };
+  for (const occurrenceMs of occurrences) deps.onSkipped?.(schedule.scheduleId, occurrenceMs, error);
+  return { occurrences: 0, skipped: skipped.length, advanced: false };
 }
 
 /** How far ahead a schedule of this topic is materialized: the horizon, within the topic's current maxDelay. */

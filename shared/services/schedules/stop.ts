@@ -79,7 +79,13 @@ async function fenceOccurrence(
   const nowMs = deps.now();
   let checked: CheckedAddRequest;
   try {
-    checked = checkAddRequest(deps.config, occurrenceBody(schedule, occurrenceMs), nowMs);
+    checked = checkAddRequest(
+      deps.config,
+      occurrenceBody(schedule, occurrenceMs),
+      nowMs,
+      undefined,
+      "schedule",
+    );
   } catch (error) {
     if (isHttpError(error) && error.status < 500) return false;
     throw error;

@@ -95,6 +95,27 @@ describe("parseAddTaskRequest", () => {
     expect(parseAddTaskRequest({ ...base, idempotency_key: "order 42" }).ok).toBe(true);
   });
 
+  it("reserves the `schedule:` prefix for schedule occurrences: a caller's key with it is refused, by the field it came in; keys compare byte for byte, so only that exact spelling is reserved", () => {
+    const occurrenceKey = "schedule:sch_demo_01J:0:1798761600000";
+
+    expect(issuesOf({ ...base, idempotency_key: occurrenceKey })).toEqual([
+      { path: "idempotency_key", message: expect.stringContaining("`schedule:`") },
+    ]);
+    expect(issuesOf(base, "schedule:x")).toEqual([
+      { path: "Idempotency-Key", message: expect.stringContaining("`schedule:`") },
+    ]);
+    for (const own of ["Schedule:x", "SCHEDULE:x", "schedule-x", "my-schedule:x", "schedule"]) {
+      expect(parseAddTaskRequest({ ...base, idempotency_key: own }).ok).toBe(true);
+    }
+    // The materializer's own adds pass through the one seam that names them.
+    expect(
+      parseAddTaskRequest({ ...base, idempotency_key: occurrenceKey }, undefined, "schedule"),
+    ).toMatchObject({
+      ok: true,
+      value: { idempotencyKey: occurrenceKey },
+    });
+  });
+
   it("takes the key from the header, or from both when they agree", () => {
     expect(parseAddTaskRequest(base, "hdr-1")).toMatchObject({
       ok: true,

@@ -9,6 +9,8 @@ import {
   SCHEDULE_SHARDS,
   type ScheduleRecord,
 } from "#shared/domain/schedule.js";
+import { addTask } from "#shared/services/add-task.js";
+import { addTasksBatch } from "#shared/services/add-tasks-batch.js";
 import { rescheduleTask } from "#shared/services/reschedule-task.js";
 import { listSchedules } from "#shared/services/schedules/list.js";
 import { createSchedule, resumeSchedule, type ScheduleRouteDeps } from "#shared/services/schedules/manage.js";
@@ -421,6 +423,86 @@ describe("materializing", () => {
         message: expect.stringMatching(/callback/),
       },
     });
+  });
+
+  it("a caller cannot take an occurrence's idempotency key: `schedule:` keys are refused (body, header, batch item) with nothing stored, and the occurrence is still made", async () => {
+    // Prepare: a schedule, and the key its next occurrence (00:05, made by the 00:01 run) will be added with.
+    const h = harness();
+    const { schedule_id: id } = await createSchedule(h.deps, body());
+    const next = Date.parse("2027-01-01T00:05:00.000Z");
+    const key = `schedule:${id}:${h.schedule(id).epoch}:${next}`;
+    const add = {
+      topic: "demo",
+      due_at: "2027-01-01T00:05:00Z",
+      content: { order_id: "mine" },
+      callback: { url: "https://receiver.example/mine" },
+    };
+    const made = h.tasks().length;
+
+    // Act: the caller adds under that key every way it can; then the run.
+    const inBody = await refusal(addTask(h.deps, { body: { ...add, idempotency_key: key } }));
+    const inHeader = await refusal(addTask(h.deps, { body: add, idempotencyKeyHeader: key }));
+    const batch = await addTasksBatch(
+      { ...h.deps, store: h.store, timerQueue: h.timerQueue },
+      { tasks: [{ ...add, idempotency_key: key }] },
+    );
+    const storedByCaller = h.tasks().length - made;
+    h.clock.advance(60_000);
+    const run = await runMaterializer(h.deps);
+
+    // Assess: each a 400 naming the field and the reserved prefix, nothing stored; the occurrence made, not skipped.
+    const reserved = expect.stringContaining("schedule:");
+    expect(inBody).toMatchObject({ status: 400, code: "validation_failed" });
+    expect(inBody.issues).toEqual([{ path: "idempotency_key", message: reserved }]);
+    expect(inHeader).toMatchObject({ status: 400, code: "validation_failed" });
+    expect(inHeader.issues).toEqual([{ path: "Idempotency-Key", message: reserved }]);
+    expect(batch.results[0]).toMatchObject({
+      status: 400,
+      error: { code: "validation_failed", issues: [{ path: "idempotency_key", message: reserved }] },
+    });
+    expect(storedByCaller).toBe(0);
+    expect(run.skipped).toBe(0);
+    expect(h.live().find((t) => t.dueAtMs === next)).toMatchObject({ scheduleId: id, idempotencyKey: key });
+  });
+
+  it("a schedule whose topic left the config is paused by the next run, saying why (not skipped every minute for ever); it can still be listed, shown and deleted, and resume refuses it while the topic is gone", async () => {
+    // Prepare: a schedule on demo; then demo leaves the environment's config.
+    const h = harness();
+    const { schedule_id: id } = await createSchedule(h.deps, body());
+    const sim = simConfig();
+    const { demo: _removed, ...others } = sim.resolvedTopics;
+    Object.assign(h.deps, { config: { ...sim, resolvedTopics: others } });
+
+    // Act: two runs a minute apart; then what an operator does.
+    h.clock.advance(60_000);
+    const first = await runMaterializer(h.deps);
+    h.clock.advance(60_000);
+    const second = await runMaterializer(h.deps);
+    const view = await getSchedule(h.deps, id);
+    const listed = await listSchedules(h.deps, { topic: "demo" });
+    const typo = await refusal(listSchedules(h.deps, { topic: "demoo" }));
+    const resumed = await refusal(resumeSchedule(h.deps, id));
+    const deleted = await deleteSchedule(h.deps, id);
+
+    // Assess: the first run skipped its occurrence and paused the schedule (out of the work list, so the second run
+    // sees nothing); the view says why; listing the removed topic finds it, a topic never known is still a 400.
+    expect(first).toMatchObject({ schedules: 1, skipped: 1 });
+    expect(second).toMatchObject({ schedules: 0, skipped: 0 });
+    expect(view).toMatchObject({
+      status: "paused",
+      paused_at: "2027-01-01T00:01:00.000Z",
+      next_occurrences: [],
+      skipped_occurrences: 1,
+      last_skipped: {
+        occurrence: "2027-01-01T00:05:00.000Z",
+        code: "unknown_topic",
+        message: expect.stringMatching(/not in this environment's config.*paused/),
+      },
+    });
+    expect(listed.schedules.map((s) => s.schedule_id)).toEqual([id]);
+    expect(typo).toMatchObject({ status: 400, code: "unknown_topic" });
+    expect(resumed).toMatchObject({ status: 409, code: "conflict" });
+    expect(deleted.status).toBe("deleted");
   });
 
   it("a schedule none of whose occurrences was refused shows no skip fields", async () => {
