@@ -3,6 +3,7 @@ import type { ErrorIssue } from "#shared/api/errors.js";
 import { MAX_CALLBACK_URL_LENGTH } from "./callback-resolution.js";
 import { isLosslessNumber, parseExactJson, stringifyExact, withJsNumbers } from "./exact-json.js";
 import { isPlainObject, toIssues } from "./request-issues.js";
+import { RESERVED_KEY_PREFIX } from "./reserved-keys.js";
 import type { DueSpec } from "./timing.js";
 
 /**
@@ -22,7 +23,6 @@ export const IDEMPOTENCY_KEY_MESSAGE =
  * the occurrence a 409, which the materializer skips. So a caller's key may not start with it. Keys are compared
  * byte for byte (they are the table key), so only this exact spelling can collide: `Schedule:` is a caller's key.
  */
-export const RESERVED_KEY_PREFIX = "schedule:";
 export const RESERVED_KEY_MESSAGE = `must not start with \`${RESERVED_KEY_PREFIX}\`: that prefix is reserved for the keys of schedule occurrences`;
 
 /** Whose key an add carries: a caller's (API, client, CLI), or the schedule materializer's (the reserved prefix). */

@@ -1,6 +1,6 @@
 import { createHash } from "node:crypto";
 import { Cron } from "croner";
-import { RESERVED_KEY_PREFIX } from "./add-task-request.js";
+import { RESERVED_KEY_PREFIX } from "./reserved-keys.js";
 
 /**
  * Recurring schedules (issue 14, point 4). A schedule is one item in the task table; each occurrence becomes an
