@@ -21,7 +21,7 @@ export interface SweepLimits {
   readonly shards: number;
   /** Index entries read per shard and run; a longer backlog is read oldest first over several runs. */
   readonly candidatesPerShard: number;
-  /** Groups examined per run, oldest first. */
+  /** Groups examined per run: pointed ones, then the oldest, then a window of the rest moving every minute. */
   readonly maxGroups: number;
   /** Shard queries and groups handled at the same time. */
   readonly concurrency: number;

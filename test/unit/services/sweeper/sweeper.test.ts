@@ -685,3 +685,41 @@ describe("reading the sweep index", () => {
     expect(SCHEDULE_DLQ_URL).not.toBe(TIMER_DLQ_URL);
   });
 });
+
+describe("the group budget (maxGroups) under a backlog of healthy groups", () => {
+  it("a stalled group newer than `maxGroups` long-waiting healthy groups is still repaired within a few runs", async () => {
+    // Prepare: more old groups than the budget, each waiting legitimately (its head backing off after a failed
+    // attempt, as in a receiver's outage or a paused topic), and one newer group whose timer was lost.
+    const sim = simulate({ limits: { maxGroups: 2 } });
+    const waiting = [0, 1, 2, 3].map((i) =>
+      makeTask({
+        group: `waiting-${i}`,
+        dueAtMs: T0 + i * 1_000,
+        acceptedAtMs: T0,
+        status: "delivering",
+        attempts: 1,
+        lastAttemptAtMs: T0,
+      }),
+    );
+    for (const t of waiting) await sim.put(t);
+    const lost = makeTask({ group: "lost", dueAtMs: T0 + 10_000, acceptedAtMs: T0 });
+    await sim.put(lost);
+    sim.advance(10_000 + sim.graceMs);
+
+    // Act: a run a minute, the waiting heads attempted again between runs (they are alive, not stalled)
+    const reports = [];
+    for (let run = 0; run < 6 && sim.status(lost.taskId) === "scheduled"; run++) {
+      for (const t of waiting) {
+        const stored = sim.store.tasks.get(t.taskId);
+        if (stored) sim.store.tasks.set(t.taskId, { ...stored, lastAttemptAtMs: sim.clock.now });
+      }
+      reports.push(await sim.sweep());
+      sim.advance(MINUTE);
+    }
+
+    // Assess: the oldest groups no longer take the whole budget on every run
+    expect(reports[0]).toMatchObject({ groupsExamined: 2, deferred: true });
+    expect(sim.status(lost.taskId)).toBe("queued");
+    expect(sim.fifo.enqueued.map((m) => m.taskId)).toEqual([lost.taskId]);
+  });
+});
