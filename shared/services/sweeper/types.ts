@@ -27,6 +27,11 @@ export interface SweepLimits {
   readonly concurrency: number;
   /** Receives (of up to 10 messages) per dead-letter queue and run. */
   readonly pointerReceivesPerQueue: number;
+  /**
+   * Receives (of up to 10 messages) per topic dead-letter queue and run: enough to read a queue through, as its
+   * still-failed messages are made visible again after each run (topic-dead-letters.ts). One read per message.
+   */
+  readonly topicDeadLetterReceives: number;
   /** How long a received dead-letter message stays hidden if it is not resolved (retried next run). */
   readonly pointerVisibilitySeconds: number;
   /** No new group is started when less time than this is left in the invocation. */
@@ -39,6 +44,7 @@ export const DEFAULT_SWEEP_LIMITS: SweepLimits = {
   maxGroups: 2_000,
   concurrency: 8,
   pointerReceivesPerQueue: 10,
+  topicDeadLetterReceives: 300,
   pointerVisibilitySeconds: 60,
   reserveMs: 10_000,
 };
