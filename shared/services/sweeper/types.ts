@@ -134,7 +134,7 @@ export class Counters {
 /** A not-yet-due task named by a dead-letter pointer: back on the timer queue with its remaining delay. */
 export interface Rearm {
   readonly taskId: string;
-  readonly delaySeconds: number;
+  readonly dueAtMs: number;
   readonly pointer: PointerRef;
 }
 

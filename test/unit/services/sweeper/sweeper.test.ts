@@ -179,6 +179,29 @@ describe("crash point 3: Scheduler fired into the schedule DLQ (or dropped the f
     expect(sim.clock.now).toBeGreaterThanOrEqual(dueAtMs);
   });
 
+  it("a re-armed timer counts its delay from when it is sent, not from the run's start: a slow run does not make it late", async () => {
+    // Prepare: as above, but the run spends 30 s on the index and the groups before it re-arms.
+    const sim = simulate();
+    const id = await sim.add({ order_id: "o-3s" }, { delay_seconds: 600 });
+    const dueAtMs = sim.store.tasks.get(id)?.dueAtMs as number;
+    sim.advance(600_000 - 90_000);
+    sim.scheduleDlq.put(taskMessageBody(id));
+    const read = sim.store.listUnfinishedDueBy.bind(sim.store);
+    sim.store.listUnfinishedDueBy = async (shard, dueBy, limit) => {
+      if (shard === 0) sim.advance(30_000);
+      return read(shard, dueBy, limit);
+    };
+
+    // Act
+    const report = await sim.sweep();
+
+    // Assess: the timer message comes due with the task (never before it; the relay waits out the rest)
+    expect(report).toMatchObject({ rearmed: 1 });
+    const [timer] = sim.timer.messages;
+    expect(timer?.visibleAtMs).toBeLessThanOrEqual(dueAtMs);
+    expect(timer?.visibleAtMs).toBeGreaterThan(dueAtMs - 1_000);
+  });
+
   it("a dead-lettered firing after due forwards the group at once, without waiting for the grace", async () => {
     const sim = simulate();
     const id = await sim.add({ order_id: "o-3b" }, { delay_seconds: 600 });
