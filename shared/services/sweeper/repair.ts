@@ -72,7 +72,7 @@ async function repairGroup(
   counters: Counters,
 ): Promise<boolean> {
   const listed = await deps.store.listUnfinishedInGroup(group.pk, group.fromMs, now);
-  await finishReschedules(deps, listed, now, counters);
+  await finishReschedules(deps, listed, clock, counters);
   const tasks = listed.filter((t) => t.status !== "rescheduled" && !isFanOutParent(t));
   const head = tasks[0];
   if (!head) return true;
@@ -199,18 +199,22 @@ async function recordResend(
 async function finishReschedules(
   deps: SweeperDeps,
   listed: readonly TaskRecord[],
-  now: number,
+  clock: () => number,
   counters: Counters,
 ): Promise<void> {
   for (const old of listed) {
     if (old.status !== "rescheduled") continue;
     const due = successorDueAtMs(old);
     if (due === undefined) throw new Error(`rescheduled task ${old.taskId} names no successor`);
-    const delaySeconds = queueDelaySeconds(due - now);
-    const successor = successorRecord(old, due, { kind: "queue", delaySeconds });
+    const successor = successorRecord(old, due, {
+      kind: "queue",
+      delaySeconds: queueDelaySeconds(due - clock()),
+    });
     const stored =
       (await deps.store.putNew(successor)) === "created" ? successor : await deps.store.get(successor.taskId);
     if (stored?.status === "scheduled") {
+      // Counted from the send, not the run's start: the run's reads and writes before it would make it late.
+      const delaySeconds = queueDelaySeconds(due - clock());
       const failed = await deps.timer.armMany([{ taskId: successor.taskId, delaySeconds }]);
       if (failed.length > 0) throw new Error(`arming rescheduled task ${successor.taskId} failed`);
     }
