@@ -48,12 +48,11 @@ async function reconcileOne(deps: SweeperDeps, topic: SweeperTopic, run: RunStat
     // A message seen before in this run came back after its visibility timeout: the queue has been read through.
     const fresh = messages.filter((m) => !seen.has(m.messageId));
     for (const m of fresh) seen.add(m.messageId);
-    const stale: string[] = [];
-    for (const message of fresh) {
-      const verdict = await judge(deps, message.body);
-      if (verdict === "stale") stale.push(message.receiptHandle);
-      else stillFailed.push(message.receiptHandle);
-    }
+    // Side by side (≤ 10): the still-failed messages stay hidden until the run's end, so the time the queue's
+    // visible count (which its alarm watches) is down is kept short.
+    const verdicts = await Promise.all(fresh.map((message) => judge(deps, message.body)));
+    const stale = fresh.filter((_, i) => verdicts[i] === "stale").map((m) => m.receiptHandle);
+    stillFailed.push(...fresh.filter((_, i) => verdicts[i] !== "stale").map((m) => m.receiptHandle));
     // Removed as they are found, so a run cut short keeps what it resolved.
     if (stale.length > 0) await removeStale(source, topic, stale, run);
     if (messages.length < 10 || fresh.length < messages.length) break;
