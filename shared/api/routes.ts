@@ -93,7 +93,8 @@ export const API_ROUTES = [
     entry: "functions/add-task.ts",
     purpose: "store the task, arm its timer",
     memoryMb: 512,
-    store: ["claimIdempotencyKey", "putNew", "get", "removeScheduled", "enterSweepIndex"],
+    // `cancel`: a keyed retry of a cancelled fan-out task cancels a copy still `scheduled` (fan-out/add.ts).
+    store: ["claimIdempotencyKey", "putNew", "get", "removeScheduled", "enterSweepIndex", "cancel"],
     grants: ["timer-queue:send", "schedules:arm", "topic-settings:read"],
   },
   // Issue 13, scope L: batch add (fan-out items, shared keys and fallen-back lanes through the single add's
@@ -114,6 +115,7 @@ export const API_ROUTES = [
       "get",
       "removeScheduled",
       "enterSweepIndex",
+      "cancel",
     ],
     grants: ["timer-queue:send", "schedules:arm", "topic-settings:read"],
   },

@@ -41,7 +41,7 @@ import { addFanOut, completeFanOut } from "./fan-out/add.js";
 export interface AddTaskDeps {
   readonly store: Pick<
     TaskStore,
-    "putNew" | "get" | "removeScheduled" | "claimIdempotencyKey" | "enterSweepIndex"
+    "putNew" | "get" | "removeScheduled" | "claimIdempotencyKey" | "enterSweepIndex" | "cancel"
   >;
   readonly timerQueue: Pick<TimerQueue, "arm">;
   readonly scheduler: Pick<TaskScheduler, "createTaskSchedule">;

@@ -10,7 +10,7 @@ import {
   type SubscriberStatus,
 } from "#shared/domain/fan-out.js";
 import { indexedOnAdd } from "#shared/domain/sweep.js";
-import type { TaskRecord, TaskStatus } from "#shared/domain/task.js";
+import { retentionExpiry, type TaskRecord, type TaskStatus } from "#shared/domain/task.js";
 import { planTimer } from "#shared/domain/timing.js";
 import { forEachBounded } from "#shared/runtime/async.js";
 import {
@@ -157,7 +157,7 @@ async function ensureDelivery(
   nowMs: number,
 ): Promise<SubscriberStatus> {
   const found = await deps.store.get(link.taskId);
-  if (parent.status === "cancelled") return cancelledCopy(deps, found);
+  if (parent.status === "cancelled") return cancelledCopy(deps, parent, found, nowMs);
   if (!found) {
     if (mayHaveExpired(deps, parent, nowMs)) return "missing";
     return recreateDelivery(deps, parent, deliveryFromLink(parent, link));
@@ -173,11 +173,23 @@ async function ensureDelivery(
   return found.status;
 }
 
-/** A cancelled parent's copy on a retry: removed if still `scheduled`; its status as the retry leaves it. */
-async function cancelledCopy(deps: FanOutAddDeps, found: TaskRecord | undefined): Promise<SubscriberStatus> {
+/**
+ * A cancelled parent's copy on a retry: cancelled if still `scheduled` (one conditional write, as the parent's
+ * cancel does); its status as the retry leaves it. Cancelled, not removed: a DELETE of the parent that is still
+ * on its way to this copy must find it. Removed, it found nothing there, and when its other copies had gone on it
+ * answered 409 and restored the parent — the task goes on, it said — while this subscriber's copy was gone.
+ */
+async function cancelledCopy(
+  deps: FanOutAddDeps,
+  parent: TaskRecord,
+  found: TaskRecord | undefined,
+  nowMs: number,
+): Promise<SubscriberStatus> {
   if (found?.status !== "scheduled") return found?.status ?? "missing";
-  await deps.store.removeScheduled(found.taskId);
-  return (await deps.store.get(found.taskId))?.status ?? "missing";
+  const retentionDays =
+    topicConfig(deps.config, parent.topic)?.retentionDays ?? deps.config.system.retentionDays;
+  const outcome = await deps.store.cancel(found.taskId, nowMs, retentionExpiry(nowMs, retentionDays));
+  return outcome.outcome === "not-found" ? "missing" : outcome.task.status;
 }
 
 /** A missing copy written again, exactly as the add made it, and armed; left for the sweeper if it cannot be. */

@@ -62,18 +62,26 @@ async function resolvePointer(
   } else if (task.dueAtMs <= run.now) {
     groupWork(run.groups, task.pk, task.dueAtMs - RELAY_LOOKBACK_MS).pointers.push(pointer);
   } else {
-    run.rearms.push({ taskId, delaySeconds: queueDelaySeconds(task.dueAtMs - run.now), pointer });
+    run.rearms.push({ taskId, dueAtMs: task.dueAtMs, pointer });
   }
 }
 
-/** Not-yet-due tasks from the dead-letter queues go back on the timer queue; their pointers then resolve. */
+/**
+ * Not-yet-due tasks from the dead-letter queues go back on the timer queue; their pointers then resolve. Each delay
+ * is counted from now, when the timers are sent, not from the run's start: the repairs before this step can take
+ * tens of seconds, and a delay counted from the start would fire that much late (an early firing is harmless: the
+ * relay waits out the rest).
+ */
 export async function rearmNotYetDue(deps: SweeperDeps, run: RunState): Promise<void> {
   if (run.rearms.length === 0) return;
+  const now = (deps.clock ?? Date.now)();
+  const arms = run.rearms.map(({ taskId, dueAtMs }) => ({
+    taskId,
+    delaySeconds: queueDelaySeconds(dueAtMs - now),
+  }));
   let failed: Set<string>;
   try {
-    failed = new Set(
-      await deps.timer.armMany(run.rearms.map(({ taskId, delaySeconds }) => ({ taskId, delaySeconds }))),
-    );
+    failed = new Set(await deps.timer.armMany(arms));
   } catch (error) {
     deps.logger.warn("re-arming timers failed", { count: run.rearms.length, error: errorText(error) });
     failed = new Set(run.rearms.map((r) => r.taskId));

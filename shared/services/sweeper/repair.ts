@@ -8,17 +8,14 @@ import { deadLetterTask } from "../dead-letter.js";
 import type { Counters, GroupWork, RunState, SweeperDeps, SweeperTopic } from "./types.js";
 
 /**
- * Judges and repairs the run's groups, oldest first, groups named by a pointer first, at most `maxGroups` and
- * none started when the invocation is nearly out of time. A group repaired (or found healthy) resolves its
- * pointers; a failure is counted and left to the next run.
+ * Judges and repairs the run's groups (at most `maxGroups`, `budgeted`), none started when the invocation is
+ * nearly out of time. A group repaired (or found healthy) resolves its pointers; a failure is counted and left to
+ * the next run.
  */
 export async function repairGroups(deps: SweeperDeps, run: RunState, clock: () => number): Promise<void> {
   const { counters, limits } = run;
-  const ordered = [...run.groups.values()].sort(
-    (a, b) => b.pointers.length - a.pointers.length || a.fromMs - b.fromMs,
-  );
-  if (ordered.length > limits.maxGroups) counters.deferred = true;
-  await forEachBounded(ordered.slice(0, limits.maxGroups), limits.concurrency, async (group) => {
+  if (run.groups.size > limits.maxGroups) counters.deferred = true;
+  await forEachBounded(budgeted(run), limits.concurrency, async (group) => {
     if (deps.remainingMs && deps.remainingMs() < limits.reserveMs) {
       counters.deferred = true;
       return;
@@ -37,6 +34,33 @@ export async function repairGroups(deps: SweeperDeps, run: RunState, clock: () =
 }
 
 /**
+ * The groups this run examines: those named by a pointer first, then the oldest, each up to `maxGroups`. Over the
+ * budget, only half of what is left goes to the oldest; the other half takes a window of the younger groups that
+ * moves on every minute. Oldest-first alone starves: a backlog of groups that are overdue but alive (a receiver's
+ * outage, its heads backing off; a paused topic) stays the oldest on every run, and a newer group whose timer or
+ * message was lost — in any topic — would wait until that backlog has drained.
+ */
+export function budgeted(run: Pick<RunState, "groups" | "limits" | "now">): GroupWork[] {
+  const { maxGroups } = run.limits;
+  const ordered = [...run.groups.values()].sort(
+    (a, b) => b.pointers.length - a.pointers.length || a.fromMs - b.fromMs,
+  );
+  if (ordered.length <= maxGroups) return ordered;
+  const pointed = ordered.filter((g) => g.pointers.length > 0).slice(0, maxGroups);
+  const rest = ordered.slice(pointed.length);
+  const left = maxGroups - pointed.length;
+  const oldest = Math.ceil(left / 2);
+  const younger = rest.slice(oldest);
+  const windowSize = Math.min(left - oldest, younger.length);
+  const start = windowSize === 0 ? 0 : (Math.floor(run.now / 60_000) * windowSize) % younger.length;
+  const window = Array.from(
+    { length: windowSize },
+    (_, i) => younger[(start + i) % younger.length] as GroupWork,
+  );
+  return [...pointed, ...rest.slice(0, oldest), ...window];
+}
+
+/**
  * Judges one group by its head and repairs it when stalled (or named by a pointer). Returns true when the group
  * needs nothing more (repaired, progressing, or finished); throws when a step failed.
  */
@@ -48,7 +72,7 @@ async function repairGroup(
   counters: Counters,
 ): Promise<boolean> {
   const listed = await deps.store.listUnfinishedInGroup(group.pk, group.fromMs, now);
-  await finishReschedules(deps, listed, now, counters);
+  await finishReschedules(deps, listed, clock, counters);
   const tasks = listed.filter((t) => t.status !== "rescheduled" && !isFanOutParent(t));
   const head = tasks[0];
   if (!head) return true;
@@ -175,18 +199,22 @@ async function recordResend(
 async function finishReschedules(
   deps: SweeperDeps,
   listed: readonly TaskRecord[],
-  now: number,
+  clock: () => number,
   counters: Counters,
 ): Promise<void> {
   for (const old of listed) {
     if (old.status !== "rescheduled") continue;
     const due = successorDueAtMs(old);
     if (due === undefined) throw new Error(`rescheduled task ${old.taskId} names no successor`);
-    const delaySeconds = queueDelaySeconds(due - now);
-    const successor = successorRecord(old, due, { kind: "queue", delaySeconds });
+    const successor = successorRecord(old, due, {
+      kind: "queue",
+      delaySeconds: queueDelaySeconds(due - clock()),
+    });
     const stored =
       (await deps.store.putNew(successor)) === "created" ? successor : await deps.store.get(successor.taskId);
     if (stored?.status === "scheduled") {
+      // Counted from the send, not the run's start: the run's reads and writes before it would make it late.
+      const delaySeconds = queueDelaySeconds(due - clock());
       const failed = await deps.timer.armMany([{ taskId: successor.taskId, delaySeconds }]);
       if (failed.length > 0) throw new Error(`arming rescheduled task ${successor.taskId} failed`);
     }

@@ -11,6 +11,11 @@ import type { RunState, SweeperDeps, SweeperTopic } from "./types.js";
  * unreadable one is left for an operator. DLQ depth therefore returns to what is really failed within one sweep
  * of a replay; a replay that fails again adds its own message (dedup id `<id>#r<n>`).
  *
+ * Each run reads a topic DLQ through (up to `topicDeadLetterReceives` receives, while the invocation has time),
+ * holding still-failed messages hidden until the end: with a fixed handful of receives, the same oldest messages
+ * came back on every run, and whatever lay behind them — a replayed task's message, or an unfinished task moved
+ * here by the backstop, which only this pass puts in the sweep index — was never reached while they stayed.
+ *
  * FIFO limit: SQS hands out a group's messages in order and none while an earlier one of that group is in
  * flight, so a stale message behind a still-failed one of the same group waits until that one is replayed too.
  */
@@ -22,9 +27,13 @@ export async function reconcileTopicDeadLetters(deps: SweeperDeps, run: RunState
 async function reconcileOne(deps: SweeperDeps, topic: SweeperTopic, run: RunState): Promise<void> {
   const source = deps.deadLetters?.source;
   if (!source) return;
-  const stale: string[] = [];
+  const seen = new Set<string>();
   const stillFailed: string[] = [];
-  for (let receive = 0; receive < run.limits.pointerReceivesPerQueue; receive++) {
+  for (let receive = 0; receive < run.limits.topicDeadLetterReceives; receive++) {
+    if (deps.remainingMs && deps.remainingMs() < run.limits.reserveMs) {
+      run.counters.deferred = true;
+      break;
+    }
     let messages: Awaited<ReturnType<typeof source.receive>>;
     try {
       messages = await source.receive(topic.dlqUrl, 10, run.limits.pointerVisibilitySeconds);
@@ -36,19 +45,30 @@ async function reconcileOne(deps: SweeperDeps, topic: SweeperTopic, run: RunStat
       });
       break;
     }
-    for (const message of messages) {
-      const verdict = await judge(deps, message.body);
-      if (verdict === "stale") stale.push(message.receiptHandle);
-      else stillFailed.push(message.receiptHandle);
-    }
-    if (messages.length < 10) break;
-  }
-  if (stale.length > 0) {
-    const { failed } = await source.remove(topic.dlqUrl, stale);
-    run.counters.pointersResolved += stale.length - failed.length;
-    run.counters.failures += failed.length;
+    // A message seen before in this run came back after its visibility timeout: the queue has been read through.
+    const fresh = messages.filter((m) => !seen.has(m.messageId));
+    for (const m of fresh) seen.add(m.messageId);
+    // Side by side (≤ 10): the still-failed messages stay hidden until the run's end, so the time the queue's
+    // visible count (which its alarm watches) is down is kept short.
+    const verdicts = await Promise.all(fresh.map((message) => judge(deps, message.body)));
+    const stale = fresh.filter((_, i) => verdicts[i] === "stale").map((m) => m.receiptHandle);
+    stillFailed.push(...fresh.filter((_, i) => verdicts[i] !== "stale").map((m) => m.receiptHandle));
+    // Removed as they are found, so a run cut short keeps what it resolved.
+    if (stale.length > 0) await removeStale(source, topic, stale, run);
+    if (messages.length < 10 || fresh.length < messages.length) break;
   }
   if (stillFailed.length > 0) await source.release(topic.dlqUrl, stillFailed);
+}
+
+async function removeStale(
+  source: NonNullable<SweeperDeps["deadLetters"]>["source"],
+  topic: SweeperTopic,
+  stale: readonly string[],
+  run: RunState,
+): Promise<void> {
+  const { failed } = await source.remove(topic.dlqUrl, stale);
+  run.counters.pointersResolved += stale.length - failed.length;
+  run.counters.failures += failed.length;
 }
 
 /**

@@ -21,12 +21,17 @@ export interface SweepLimits {
   readonly shards: number;
   /** Index entries read per shard and run; a longer backlog is read oldest first over several runs. */
   readonly candidatesPerShard: number;
-  /** Groups examined per run, oldest first. */
+  /** Groups examined per run: pointed ones, then the oldest, then a window of the rest moving every minute. */
   readonly maxGroups: number;
   /** Shard queries and groups handled at the same time. */
   readonly concurrency: number;
   /** Receives (of up to 10 messages) per dead-letter queue and run. */
   readonly pointerReceivesPerQueue: number;
+  /**
+   * Receives (of up to 10 messages) per topic dead-letter queue and run: enough to read a queue through, as its
+   * still-failed messages are made visible again after each run (topic-dead-letters.ts). One read per message.
+   */
+  readonly topicDeadLetterReceives: number;
   /** How long a received dead-letter message stays hidden if it is not resolved (retried next run). */
   readonly pointerVisibilitySeconds: number;
   /** No new group is started when less time than this is left in the invocation. */
@@ -39,6 +44,7 @@ export const DEFAULT_SWEEP_LIMITS: SweepLimits = {
   maxGroups: 2_000,
   concurrency: 8,
   pointerReceivesPerQueue: 10,
+  topicDeadLetterReceives: 300,
   pointerVisibilitySeconds: 60,
   reserveMs: 10_000,
 };
@@ -128,7 +134,7 @@ export class Counters {
 /** A not-yet-due task named by a dead-letter pointer: back on the timer queue with its remaining delay. */
 export interface Rearm {
   readonly taskId: string;
-  readonly delaySeconds: number;
+  readonly dueAtMs: number;
   readonly pointer: PointerRef;
 }
 

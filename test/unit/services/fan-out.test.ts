@@ -739,7 +739,7 @@ describe("fan-out copies and the sweep index (issue 13.2)", () => {
     ["near-term: outside", 10, false],
     ["a schedule timer: inside", 3_600, true],
   ])(
-    "a copy taken back after a cancel but not removable stays unarmed (%s the sweep index), and a keyed retry takes it back",
+    "a copy taken back after a cancel but not removable stays unarmed (%s the sweep index), and a keyed retry cancels it",
     async (_, delay, indexed) => {
       // Prepare: the parent's DELETE runs right after the parent's write; audit's copy cannot be removed.
       const f = setup();
@@ -759,9 +759,11 @@ describe("fan-out copies and the sweep index (issue 13.2)", () => {
       await failure(addTask(f.deps, { body }));
 
       // Assess: a `scheduled` copy of a cancelled parent would be delivered by the relay's sweep of its lane, or by
-      // the sweeper once indexed; the retry, which finds the parent cancelled, removes it.
+      // the sweeper once indexed; the retry, which finds the parent cancelled, cancels it (out of the index: a
+      // DELETE still on its way to the copies finds it cancelled, not gone).
       expect(stray).toEqual({ billing: "gone", audit: indexed, search: "gone" });
-      expect(indexState(f, ids)).toEqual({ billing: "gone", audit: "gone", search: "gone" });
+      expect(indexState(f, ids)).toEqual({ billing: "gone", audit: false, search: "gone" });
+      expect(f.store.tasks.get(ids.get("audit") ?? "")?.status).toBe("cancelled");
       expect(armedIds(f)).toEqual([]);
     },
   );
@@ -1133,6 +1135,33 @@ describe("fan-out cancel and moves", () => {
       statusCode: 200,
       body: { task_id: parent.taskId, status: "delivering" },
     });
+  });
+
+  it("a keyed retry of the add during a DELETE leaves no copy lost: the cancel's answer holds for every subscriber", async () => {
+    // Prepare: billing and audit got their copies; search's is still scheduled (its lane waits). The DELETE marks
+    // the parent cancelled, and a keyed retry of the add runs before the DELETE reaches the copies.
+    const f = setup();
+    const body = orderBody({ idempotency_key: "k-cancel-race" });
+    const { parent, copies } = await addOrder(f, { idempotency_key: "k-cancel-race" });
+    for (const copy of copies.slice(0, 2)) await deliver(f, copy);
+    const waiting = copies[2] as TaskRecord;
+    const cancel = f.store.cancel.bind(f.store);
+    f.store.cancel = async (taskId, nowMs, expiresAt) => {
+      const outcome = await cancel(taskId, nowMs, expiresAt);
+      if (taskId === parent.taskId) await addTask(f.deps, { body });
+      return outcome;
+    };
+
+    // Act
+    const answer = await cancelTask({ ...f.deps, store: f.store }, parent.taskId).then(
+      () => 200,
+      (error: { status?: number }) => error.status,
+    );
+
+    // Assess: a 200 means search's copy is never delivered; a 409 that it still is. Neither loses it unseen.
+    const left = (await f.store.get(waiting.taskId))?.status ?? "missing";
+    expect({ answer, left }).toEqual({ answer: 200, left: "cancelled" });
+    expect((await f.store.get(parent.taskId))?.status).toBe("cancelled");
   });
 
   it("a DELETE answered 409 leaves the parent as it was: its view, a later replay and a later cancel as before", async () => {

@@ -216,6 +216,32 @@ describe("crash after the first write (old item marked rescheduled, successor ne
     expect(sim.store.tasks.get(successorId)).toMatchObject({ status: "delivered", attempts: 1 });
   });
 
+  it("the successor's timer counts its delay from when it is sent, not from the sweeper run's start", async () => {
+    // Prepare: a move 10 minutes later stopped after its first write; the run then spends 30 s reading the group.
+    const sim = simulate();
+    const oldId = await sim.add({ order_id: "o-5s" }, { delay_seconds: 10 });
+    const old = sim.store.tasks.get(oldId);
+    if (!old) throw new Error("task missing");
+    const successorDue = old.dueAtMs + 10 * MINUTE;
+    const successorId = successorKey(old, successorDue).taskId;
+    await sim.store.markRescheduled(oldId, { to: successorId, atMs: sim.clock.now, expiresAt: 1 });
+    const list = sim.store.listUnfinishedInGroup.bind(sim.store);
+    sim.store.listUnfinishedInGroup = async (pk, fromMs, toMs) => {
+      sim.advance(30_000);
+      return list(pk, fromMs, toMs);
+    };
+    sim.advance(10_000 + sim.graceMs + MINUTE);
+
+    // Act
+    const report = await sim.sweep();
+
+    // Assess: armed to come due with the successor, not 30 s after it
+    expect(report).toMatchObject({ reschedulesFinished: 1 });
+    const timer = sim.timer.messages.find((m) => m.taskId === successorId);
+    expect(timer?.visibleAtMs).toBeLessThanOrEqual(successorDue);
+    expect(timer?.visibleAtMs).toBeGreaterThan(successorDue - 1_000);
+  });
+
   it("moved later twice, a repeated add still answers the task once the first item's TTL has removed it", async () => {
     // Prepare: a keyed task due in 30 s, postponed by 10 days, then by 40.
     const sim = simulate();

@@ -179,6 +179,29 @@ describe("crash point 3: Scheduler fired into the schedule DLQ (or dropped the f
     expect(sim.clock.now).toBeGreaterThanOrEqual(dueAtMs);
   });
 
+  it("a re-armed timer counts its delay from when it is sent, not from the run's start: a slow run does not make it late", async () => {
+    // Prepare: as above, but the run spends 30 s on the index and the groups before it re-arms.
+    const sim = simulate();
+    const id = await sim.add({ order_id: "o-3s" }, { delay_seconds: 600 });
+    const dueAtMs = sim.store.tasks.get(id)?.dueAtMs as number;
+    sim.advance(600_000 - 90_000);
+    sim.scheduleDlq.put(taskMessageBody(id));
+    const read = sim.store.listUnfinishedDueBy.bind(sim.store);
+    sim.store.listUnfinishedDueBy = async (shard, dueBy, limit) => {
+      if (shard === 0) sim.advance(30_000);
+      return read(shard, dueBy, limit);
+    };
+
+    // Act
+    const report = await sim.sweep();
+
+    // Assess: the timer message comes due with the task (never before it; the relay waits out the rest)
+    expect(report).toMatchObject({ rearmed: 1 });
+    const [timer] = sim.timer.messages;
+    expect(timer?.visibleAtMs).toBeLessThanOrEqual(dueAtMs);
+    expect(timer?.visibleAtMs).toBeGreaterThan(dueAtMs - 1_000);
+  });
+
   it("a dead-lettered firing after due forwards the group at once, without waiting for the grace", async () => {
     const sim = simulate();
     const id = await sim.add({ order_id: "o-3b" }, { delay_seconds: 600 });
@@ -683,5 +706,43 @@ describe("reading the sweep index", () => {
     expect(report).toMatchObject({ rearmed: 0, failures: 1, pointersResolved: 0 });
     expect(sim.scheduleDlq.messages).toHaveLength(1);
     expect(SCHEDULE_DLQ_URL).not.toBe(TIMER_DLQ_URL);
+  });
+});
+
+describe("the group budget (maxGroups) under a backlog of healthy groups", () => {
+  it("a stalled group newer than `maxGroups` long-waiting healthy groups is still repaired within a few runs", async () => {
+    // Prepare: more old groups than the budget, each waiting legitimately (its head backing off after a failed
+    // attempt, as in a receiver's outage or a paused topic), and one newer group whose timer was lost.
+    const sim = simulate({ limits: { maxGroups: 2 } });
+    const waiting = [0, 1, 2, 3].map((i) =>
+      makeTask({
+        group: `waiting-${i}`,
+        dueAtMs: T0 + i * 1_000,
+        acceptedAtMs: T0,
+        status: "delivering",
+        attempts: 1,
+        lastAttemptAtMs: T0,
+      }),
+    );
+    for (const t of waiting) await sim.put(t);
+    const lost = makeTask({ group: "lost", dueAtMs: T0 + 10_000, acceptedAtMs: T0 });
+    await sim.put(lost);
+    sim.advance(10_000 + sim.graceMs);
+
+    // Act: a run a minute, the waiting heads attempted again between runs (they are alive, not stalled)
+    const reports = [];
+    for (let run = 0; run < 6 && sim.status(lost.taskId) === "scheduled"; run++) {
+      for (const t of waiting) {
+        const stored = sim.store.tasks.get(t.taskId);
+        if (stored) sim.store.tasks.set(t.taskId, { ...stored, lastAttemptAtMs: sim.clock.now });
+      }
+      reports.push(await sim.sweep());
+      sim.advance(MINUTE);
+    }
+
+    // Assess: the oldest groups no longer take the whole budget on every run
+    expect(reports[0]).toMatchObject({ groupsExamined: 2, deferred: true });
+    expect(sim.status(lost.taskId)).toBe("queued");
+    expect(sim.fifo.enqueued.map((m) => m.taskId)).toEqual([lost.taskId]);
   });
 });

@@ -23,6 +23,17 @@ async function failed(store: MemoryTaskStore, group: string) {
   return task.taskId;
 }
 
+/** The sweeper's ports over one topic DLQ (`queue`) and the table. */
+function sweeperOver(store: MemoryTaskStore, queue: FakePointerQueue): SweeperDeps {
+  const source = new FakeDeadLetterSource({ [DLQ]: queue }, () => T0);
+  return {
+    store,
+    deadLetters: { source, queueUrls: [] },
+    topics: { demo: { dlqUrl: DLQ } },
+    logger: memoryLogger(),
+  } as unknown as SweeperDeps;
+}
+
 describe("reconcileTopicDeadLetters", () => {
   it("deletes the messages of replayed (or gone) tasks, makes still-failed ones visible again, keeps unreadable ones", async () => {
     // Prepare
@@ -34,13 +45,7 @@ describe("reconcileTopicDeadLetters", () => {
     const queue = new FakePointerQueue();
     for (const id of [stillFailed, replayed, gone]) queue.put(taskMessageBody(id));
     queue.put("not a task message");
-    const source = new FakeDeadLetterSource({ [DLQ]: queue }, () => T0);
-    const deps = {
-      store,
-      deadLetters: { source, queueUrls: [] },
-      topics: { demo: { dlqUrl: DLQ } },
-      logger: memoryLogger(),
-    } as unknown as SweeperDeps;
+    const deps = sweeperOver(store, queue);
     const run = { now: T0, limits: DEFAULT_SWEEP_LIMITS, counters: new Counters() } as RunState;
 
     // Act
@@ -60,13 +65,7 @@ describe("reconcileTopicDeadLetters", () => {
     await store.startAttempt(task.taskId, T0);
     const queue = new FakePointerQueue();
     queue.put(taskMessageBody(task.taskId));
-    const source = new FakeDeadLetterSource({ [DLQ]: queue }, () => T0);
-    const deps = {
-      store,
-      deadLetters: { source, queueUrls: [] },
-      topics: { demo: { dlqUrl: DLQ } },
-      logger: memoryLogger(),
-    } as unknown as SweeperDeps;
+    const deps = sweeperOver(store, queue);
     const run = { now: T0, limits: DEFAULT_SWEEP_LIMITS, counters: new Counters() } as RunState;
     const before = store.tasks.get(task.taskId)?.sweepShard;
 
@@ -89,13 +88,7 @@ describe("reconcileTopicDeadLetters", () => {
     };
     const queue = new FakePointerQueue();
     queue.put(taskMessageBody(task.taskId));
-    const source = new FakeDeadLetterSource({ [DLQ]: queue }, () => T0);
-    const deps = {
-      store,
-      deadLetters: { source, queueUrls: [] },
-      topics: { demo: { dlqUrl: DLQ } },
-      logger: memoryLogger(),
-    } as unknown as SweeperDeps;
+    const deps = sweeperOver(store, queue);
     const run = { now: T0, limits: DEFAULT_SWEEP_LIMITS, counters: new Counters() } as RunState;
 
     // Act
@@ -103,5 +96,32 @@ describe("reconcileTopicDeadLetters", () => {
 
     // Assess
     expect(queue.messages.map((m) => m.body)).toEqual([taskMessageBody(task.taskId)]);
+  });
+
+  it("reaches messages behind more than a run's worth of still-failed ones: a replayed task's is deleted, an unfinished one's task indexed", async () => {
+    // Prepare: an outage dead-lettered many tasks that nobody has replayed yet; behind them, one task replayed since
+    // (say one subscriber's copy) and a near-term task whose message the maxReceiveCount backstop moved here.
+    const store = new MemoryTaskStore();
+    const queue = new FakePointerQueue();
+    for (let i = 0; i < 120; i++) queue.put(taskMessageBody(await failed(store, `old-${i}`)));
+    const replayed = await failed(store, "replayed");
+    await store.markReplayed(replayed, T0 + 1);
+    const unfinished = makeTask({ group: "moved", dueAtMs: T0, acceptedAtMs: T0 });
+    await store.putNew(unfinished, { sweepIndex: false });
+    await store.startAttempt(unfinished.taskId, T0);
+    queue.put(taskMessageBody(replayed));
+    queue.put(taskMessageBody(unfinished.taskId));
+    const deps = sweeperOver(store, queue);
+
+    // Act: two runs, as a minute apart (still-failed messages are made visible again after each)
+    for (let run = 0; run < 2; run++) {
+      const state = { now: T0, limits: DEFAULT_SWEEP_LIMITS, counters: new Counters() } as RunState;
+      await reconcileTopicDeadLetters(deps, state);
+    }
+
+    // Assess
+    expect(store.tasks.get(unfinished.taskId)?.sweepShard).toBe(sweepShardOf(unfinished.taskId));
+    expect(queue.messages).toHaveLength(120);
+    expect(queue.messages.map((m) => m.body)).not.toContain(taskMessageBody(replayed));
   });
 });
