@@ -303,7 +303,11 @@ const ENTER_SWEEP_INDEX = `${SWEEP_SHARD_ATTRIBUTE} = if_not_exists(${SWEEP_SHAR
  * add), DynamoTaskStore (every other function). This first layer: the single add's methods.
  */
 export class DynamoAddStore
-  implements Pick<TaskStore, "putNew" | "enterSweepIndex" | "get" | "removeScheduled" | "claimIdempotencyKey">
+  implements
+    Pick<
+      TaskStore,
+      "putNew" | "enterSweepIndex" | "get" | "removeScheduled" | "claimIdempotencyKey" | "cancel"
+    >
 {
   protected readonly client: DynamoDBClient;
   protected readonly table: string;
@@ -326,6 +330,50 @@ export class DynamoAddStore
     return this.transition(taskId, UNFINISHED_STATUSES, `SET ${ENTER_SWEEP_INDEX}`, {
       ":sweepShard": sweepShardOf(taskId),
     });
+  }
+
+  async cancel(taskId: string, nowMs: number, expiresAt: number): Promise<CancelOutcome> {
+    return this.updateOrExplain(taskId, "cancelled", {
+      UpdateExpression: `SET #status = :cancelled, cancelledAtMs = :now, expiresAt = :expiresAt ${LEAVE_SWEEP_INDEX}`,
+      ConditionExpression: "#status = :scheduled",
+      ExpressionAttributeNames: { "#status": "status" },
+      ExpressionAttributeValues: toWire({
+        ":cancelled": "cancelled" satisfies TaskStatus,
+        ":scheduled": "scheduled" satisfies TaskStatus,
+        ":now": nowMs,
+        ":expiresAt": expiresAt,
+      }),
+    });
+  }
+
+  /**
+   * A conditional UpdateItem on a task that answers the updated item; when the condition fails, the rare losing
+   * path pays one read, to tell "moved on" (conflict, with the task as it is) from "missing".
+   */
+  protected async updateOrExplain<O extends string>(
+    taskId: string,
+    outcome: O,
+    update: Omit<UpdateItemCommandInput, "TableName" | "Key" | "ReturnValues">,
+  ): Promise<
+    { outcome: O; task: TaskRecord } | { outcome: "conflict"; task: TaskRecord } | { outcome: "not-found" }
+  > {
+    const key = parseTaskId(taskId);
+    if (!key) return { outcome: "not-found" };
+    try {
+      const out = await this.client.send(
+        new UpdateItemCommand({
+          ...update,
+          TableName: this.table,
+          Key: toWire({ pk: key.pk, sk: key.sk }),
+          ReturnValues: "ALL_NEW",
+        }),
+      );
+      return { outcome, task: fromWire<TaskRecord>(out.Attributes) as TaskRecord };
+    } catch (error) {
+      if (!isConditionFailure(error)) throw error;
+    }
+    const current = await this.get(taskId);
+    return current ? { outcome: "conflict", task: current } : { outcome: "not-found" };
   }
 
   async get(taskId: string): Promise<TaskRecord | undefined> {
@@ -452,28 +500,9 @@ export class DynamoScheduleStore
   implements
     Pick<
       TaskStore,
-      | "cancel"
-      | "restoreFanOutParent"
-      | "putSchedule"
-      | "getSchedule"
-      | "updateSchedule"
-      | "findIdempotencyClaim"
+      "restoreFanOutParent" | "putSchedule" | "getSchedule" | "updateSchedule" | "findIdempotencyClaim"
     >
 {
-  async cancel(taskId: string, nowMs: number, expiresAt: number): Promise<CancelOutcome> {
-    return this.updateOrExplain(taskId, "cancelled", {
-      UpdateExpression: `SET #status = :cancelled, cancelledAtMs = :now, expiresAt = :expiresAt ${LEAVE_SWEEP_INDEX}`,
-      ConditionExpression: "#status = :scheduled",
-      ExpressionAttributeNames: { "#status": "status" },
-      ExpressionAttributeValues: toWire({
-        ":cancelled": "cancelled" satisfies TaskStatus,
-        ":scheduled": "scheduled" satisfies TaskStatus,
-        ":now": nowMs,
-        ":expiresAt": expiresAt,
-      }),
-    });
-  }
-
   async restoreFanOutParent(taskId: string, cancelledAtMs: number, expiresAt: number): Promise<boolean> {
     const key = parseTaskId(taskId);
     if (!key) return false;
@@ -535,36 +564,6 @@ export class DynamoScheduleStore
     if (!item?.taskId || (item.expiresAt !== undefined && item.expiresAt < this.nowSeconds()))
       return undefined;
     return item.taskId;
-  }
-
-  /**
-   * A conditional UpdateItem on a task that answers the updated item; when the condition fails, the rare losing
-   * path pays one read, to tell "moved on" (conflict, with the task as it is) from "missing".
-   */
-  protected async updateOrExplain<O extends string>(
-    taskId: string,
-    outcome: O,
-    update: Omit<UpdateItemCommandInput, "TableName" | "Key" | "ReturnValues">,
-  ): Promise<
-    { outcome: O; task: TaskRecord } | { outcome: "conflict"; task: TaskRecord } | { outcome: "not-found" }
-  > {
-    const key = parseTaskId(taskId);
-    if (!key) return { outcome: "not-found" };
-    try {
-      const out = await this.client.send(
-        new UpdateItemCommand({
-          ...update,
-          TableName: this.table,
-          Key: toWire({ pk: key.pk, sk: key.sk }),
-          ReturnValues: "ALL_NEW",
-        }),
-      );
-      return { outcome, task: fromWire<TaskRecord>(out.Attributes) as TaskRecord };
-    } catch (error) {
-      if (!isConditionFailure(error)) throw error;
-    }
-    const current = await this.get(taskId);
-    return current ? { outcome: "conflict", task: current } : { outcome: "not-found" };
   }
 }
 
