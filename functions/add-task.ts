@@ -8,6 +8,7 @@ import {
   withCurrentSettings,
 } from "#shared/adapters/topic-settings.js";
 import { type HttpHandler, httpRoute } from "#shared/api/http-route.js";
+import { jsonBody } from "#shared/api/middleware/json-body.js";
 import { IDEMPOTENCY_HEADER } from "#shared/domain/add-task-request.js";
 import { createFunctionLogger, functionMetricsFactory } from "#shared/runtime/observability.js";
 import { publishAccepted } from "#shared/services/accepted-metrics.js";
@@ -29,7 +30,7 @@ export function createHandler(deps: AddTaskHandlerDeps): HttpHandler {
     ...deps,
     onError: deps.onError ?? ((message, error, taskId) => deps.logger.error(message, { taskId, error })),
   };
-  return httpRoute({ method: "POST", logger: deps.logger, jsonBody: true }, async (request) => {
+  return httpRoute({ method: "POST", logger: deps.logger, jsonBody: jsonBody() }, async (request) => {
     const result = await addTask(await withCurrentSettings({ ...withLogging, settings: deps.settings }), {
       body: request.body,
       idempotencyKeyHeader: request.header(IDEMPOTENCY_HEADER),

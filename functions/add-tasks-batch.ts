@@ -8,6 +8,7 @@ import {
   withCurrentSettings,
 } from "#shared/adapters/topic-settings.js";
 import { type HttpHandler, httpRoute } from "#shared/api/http-route.js";
+import { jsonBody } from "#shared/api/middleware/json-body.js";
 import { MAX_BATCH_BODY_BYTES } from "#shared/api/schemas/batch-request.js";
 import { IDEMPOTENCY_HEADER } from "#shared/domain/add-task-request.js";
 import { createFunctionLogger, functionMetricsFactory } from "#shared/runtime/observability.js";
@@ -33,7 +34,7 @@ export function createHandler(
     onError: deps.onError ?? ((message, error, taskId) => deps.logger.error(message, { taskId, error })),
   };
   return httpRoute(
-    { method: "POST", logger: deps.logger, jsonBody: true, maxBodyBytes: MAX_BATCH_BODY_BYTES },
+    { method: "POST", logger: deps.logger, jsonBody: jsonBody({ maxBytes: MAX_BATCH_BODY_BYTES }) },
     async (request) => {
       const body = await addTasksBatch(
         await withCurrentSettings(withLogging),

@@ -7,6 +7,7 @@ import {
   withCurrentSettings,
 } from "#shared/adapters/topic-settings.js";
 import { type HttpHandler, httpRoute } from "#shared/api/http-route.js";
+import { jsonBody } from "#shared/api/middleware/json-body.js";
 import { IDEMPOTENCY_HEADER } from "#shared/domain/add-task-request.js";
 import { createFunctionLogger } from "#shared/runtime/observability.js";
 import {
@@ -27,7 +28,7 @@ export function createHandler(
   const options = {
     method: "POST",
     logger: deps.logger,
-    jsonBody: true,
+    jsonBody: jsonBody(),
     timeoutError: scheduleMayBeStored,
   } as const;
   return httpRoute(options, async (request) => {

@@ -6,7 +6,7 @@ import middy from "@middy/core";
 import type { SQSBatchResponse, SQSEvent } from "aws-lambda";
 import { createAwsClient } from "#shared/adapters/aws-clients.js";
 import { type CallbackClient, createCallbackClient } from "#shared/adapters/callback-client.js";
-import { DynamoTaskStore } from "#shared/adapters/dynamo-task-store.js";
+import { DynamoDeliverStore } from "#shared/adapters/dynamo-task-store.js";
 import { SqsTopicQueue } from "#shared/adapters/topic-queue.js";
 import { type TopicSettingsSource, topicSettingsFromEnvironment } from "#shared/adapters/topic-settings.js";
 import {
@@ -105,7 +105,8 @@ export function createDeliverHandler(
 
 export const handler = createDeliverHandler(
   {
-    store: new DynamoTaskStore({
+    // The narrowest store class with deliver's methods: its bundle leaves out the rest of DynamoTaskStore.
+    store: new DynamoDeliverStore({
       client: createAwsClient(DynamoDBClient),
       tableName: env.TABLE_NAME,
     }),

@@ -5,6 +5,7 @@ import { createAwsClient } from "#shared/adapters/aws-clients.js";
 import { DynamoTaskStore } from "#shared/adapters/dynamo-task-store.js";
 import { SqsTopicQueue } from "#shared/adapters/topic-queue.js";
 import { type HttpHandler, httpRoute } from "#shared/api/http-route.js";
+import { jsonBody } from "#shared/api/middleware/json-body.js";
 import { loadEnvironmentConfig } from "#shared/config/index.js";
 import { readTopology } from "#shared/contract/topology.js";
 import { ENV, requireEnv } from "#shared/runtime/env.js";
@@ -25,7 +26,7 @@ export function createHandler(deps: ReplayTopicDeps & { readonly logger: Logger 
         deps.logger.warn("sending a replayed task failed; the sweeper re-sends it", { taskId, error })),
   };
   return httpRoute(
-    { method: "POST", logger: deps.logger, pathParameters: ["topic"], jsonBody: true },
+    { method: "POST", logger: deps.logger, pathParameters: ["topic"], jsonBody: jsonBody() },
     async (request) => ({
       statusCode: 200,
       body: await replayTopic(withLogging, request.pathParameter("topic"), request.body),

@@ -6,6 +6,7 @@ import {
   withCurrentSettings,
 } from "#shared/adapters/topic-settings.js";
 import { type HttpHandler, httpRoute } from "#shared/api/http-route.js";
+import { jsonBody } from "#shared/api/middleware/json-body.js";
 import { createFunctionLogger } from "#shared/runtime/observability.js";
 import { type RescheduleTaskDeps, rescheduleTask } from "#shared/services/reschedule-task.js";
 
@@ -22,7 +23,7 @@ export function createHandler(
     onError: deps.onError ?? ((message, error, taskId) => deps.logger.warn(message, { taskId, error })),
   };
   return httpRoute(
-    { method: "PATCH", logger: deps.logger, pathParameters: ["id"], jsonBody: true },
+    { method: "PATCH", logger: deps.logger, pathParameters: ["id"], jsonBody: jsonBody() },
     async (request) => ({
       statusCode: 200,
       body: await rescheduleTask(

@@ -5,7 +5,7 @@ import { loadEnvironmentConfig, type PunctualConfig } from "#shared/config/index
 import { ENV, requireEnv } from "#shared/runtime/env.js";
 import { createAwsClient } from "./aws-clients.js";
 import { DynamoTaskStore, type DynamoTaskStoreOptions } from "./dynamo-task-store.js";
-import { EventBridgeTaskScheduler } from "./task-scheduler.js";
+import { EventBridgeTaskDisarmer, EventBridgeTaskScheduler } from "./task-scheduler.js";
 import { SqsTimerQueue } from "./timer-queue.js";
 
 /** The variables a function that stores tasks and arms their timers reads (route grants `schedules:arm` etc.). */
@@ -59,7 +59,7 @@ const DISARMING_VARIABLES = [ENV.environment, ENV.tableName, ENV.scheduleGroupNa
 /**
  * What every function that cancels tasks builds once at cold start (cancel, group cancel, schedule pause and
  * delete): its config, the task store and a scheduler that may only delete schedules — deleting needs only the
- * group, so the create-side settings stay empty and such a function reads no queue or role variables.
+ * group, so such a function reads no queue or role variables.
  */
 export function disarmingDepsFromEnvironment(env: NodeJS.ProcessEnv = process.env) {
   return disarmingDepsWith(DynamoTaskStore, env);
@@ -72,13 +72,7 @@ export function disarmingDepsWith<S>(Store: StoreClass<S>, env: NodeJS.ProcessEn
   return {
     config,
     store: new Store({ client: createAwsClient(DynamoDBClient), tableName: vars.TABLE_NAME }),
-    scheduler: new EventBridgeTaskScheduler(createAwsClient(SchedulerClient), {
-      groupName: vars.SCHEDULE_GROUP_NAME,
-      targetArn: "",
-      roleArn: "",
-      deadLetterArn: "",
-      retry: config.timer.scheduleRetry,
-    }),
+    scheduler: new EventBridgeTaskDisarmer(createAwsClient(SchedulerClient), vars.SCHEDULE_GROUP_NAME),
     now: Date.now,
   };
 }

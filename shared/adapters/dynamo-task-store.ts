@@ -51,6 +51,7 @@ import {
   type BatchStart,
   type BatchStartOutcome,
   type CancelOutcome,
+  type DeliverStoreMethod,
   type DueSchedule,
   type FinishWrite,
   type GroupPage,
@@ -300,7 +301,8 @@ const ENTER_SWEEP_INDEX = `${SWEEP_SHARD_ATTRIBUTE} = if_not_exists(${SWEEP_SHAR
  * The store in layers, each class extending the one before, so that a function builds the narrowest class its
  * services take and its bundle leaves out the methods it never calls (a class's methods are bundled all or none):
  * DynamoAddStore (the add route), DynamoScheduleStore (the schedule write routes), DynamoBatchAddStore (the batch
- * add), DynamoTaskStore (every other function). This first layer: the single add's methods.
+ * add), DynamoDeliverStore (deliver), DynamoTaskStore (every other function). This first layer: the single add's
+ * methods.
  */
 export class DynamoAddStore
   implements
@@ -702,72 +704,12 @@ export class DynamoBatchAddStore
 }
 
 /**
- * The TaskStore on one DynamoDB table. Every status change is a single conditional UpdateItem on the task's
- * own key (the id encodes it), so racing relays, deliveries and cancels need no locks, and no call needs a
- * transaction (dynalite has none). Reads on the ordering path are strongly consistent.
- *
- * Unfinished tasks off the near-term happy path carry `sweepShard`, the partition key of the sparse sweep index
- * (shared/domain/sweep.ts): `putNew` sets it unless told not to (a near-term add), the writes that take a task off
- * the happy path set it (`enterSweepIndex`, a failed attempt, a reschedule, the sweeper's forward, a replay), and
- * the three writes that finish a task (cancel, markDelivered, markFailed) remove it in the same UpdateItem (a
- * no-op, and no index write, for a task that was never in it).
+ * What deliver calls (attempt starts and finishes, the failure and dead-letter writes, the destination guards of
+ * protected topics): the deliver function builds this class. It extends the batch add store only because classes
+ * extend one another in a line, so deliver bundles the add, schedule and batch-add layers (~7 KB) it never calls,
+ * but not the sweeper's, relay's, reads' and operators' methods of DynamoTaskStore (~9 KB).
  */
-export class DynamoTaskStore extends DynamoBatchAddStore implements TaskStore {
-  /**
-   * Without a FilterExpression when the caller wants the other tasks' statuses: DynamoDB charges a Query for
-   * every item it reads, filtered out or not, so reading them costs no more capacity than skipping them.
-   */
-  async listScheduledInGroup(
-    pk: string,
-    fromMs: number,
-    toMs: number,
-    others?: Map<string, TaskStatus>,
-  ): Promise<TaskRecord[]> {
-    const tasks: TaskRecord[] = [];
-    let startKey: QueryCommandOutput["LastEvaluatedKey"];
-    do {
-      const out: QueryCommandOutput = await this.client.send(
-        new QueryCommand({
-          TableName: this.table,
-          KeyConditionExpression: "pk = :pk AND sk BETWEEN :from AND :to",
-          ...(others
-            ? { ExpressionAttributeValues: toWire(groupRange(pk, fromMs, toMs)) }
-            : {
-                FilterExpression: "#status = :scheduled",
-                ExpressionAttributeNames: { "#status": "status" },
-                ExpressionAttributeValues: toWire({
-                  ...groupRange(pk, fromMs, toMs),
-                  ":scheduled": "scheduled" satisfies TaskStatus,
-                }),
-              }),
-          ConsistentRead: true,
-          ExclusiveStartKey: startKey,
-        }),
-      );
-      for (const item of (out.Items ?? []).map((i) => unmarshall(i) as TaskRecord)) {
-        if (item.status === "scheduled") tasks.push(item);
-        else others?.set(item.taskId, item.status);
-      }
-      startKey = out.LastEvaluatedKey;
-    } while (startKey);
-    return tasks;
-  }
-
-  async markQueued(taskId: string, nowMs: number): Promise<boolean> {
-    // Only the sweeper's forward marks `queued` (the relay records nothing): such a task is off the happy path
-    // and stays in the sweep index until it finishes.
-    return this.transition(
-      taskId,
-      ["scheduled"],
-      `SET #status = :to, queuedAtMs = :now, ${ENTER_SWEEP_INDEX}`,
-      {
-        ":to": "queued",
-        ":now": nowMs,
-        ":sweepShard": sweepShardOf(taskId),
-      },
-    );
-  }
-
+export class DynamoDeliverStore extends DynamoBatchAddStore implements Pick<TaskStore, DeliverStoreMethod> {
   async startAttempt(
     taskId: string,
     nowMs: number,
@@ -980,6 +922,349 @@ export class DynamoTaskStore extends DynamoBatchAddStore implements TaskStore {
         ":at": failure.atMs,
         ":expiresAt": failure.expiresAt,
         ":topic": parseTaskId(taskId)?.topic ?? "",
+      },
+    );
+  }
+
+  // --- issue 14 (breaker): destinations (appended block) ---
+
+  async getDestination(topic: string, host: string): Promise<DestinationRecord | undefined> {
+    const stored = await this.readItem(destinationKey(topic, host));
+    return destinationOf(stored);
+  }
+
+  /** One atomic ADD on the second's counter, refused at `rate`: no read, no retry loop under contention. */
+  async takeRateToken(topic: string, host: string, second: number, rate: number): Promise<boolean> {
+    return conditional(
+      this.client.send(
+        new UpdateItemCommand({
+          TableName: this.table,
+          Key: toWire({ pk: `rate#${topic}#${host}`, sk: String(second) }),
+          UpdateExpression: "ADD #n :one SET expiresAt = :expires",
+          ConditionExpression: "attribute_not_exists(#n) OR #n < :rate",
+          ExpressionAttributeNames: { "#n": "n" },
+          ExpressionAttributeValues: toWire({
+            ":one": 1,
+            ":rate": rate,
+            ":expires": second + RATE_ITEM_TTL_SECONDS,
+          }),
+        }),
+      ),
+    );
+  }
+
+  /**
+   * Lease slots `lease0`…`lease<max-1>` hold their lease's expiry, so a lease whose holder crashed frees itself.
+   * One strongly consistent read finds the free slots; each try is a conditional write on one slot, so two
+   * invocations can never hold the same slot. Up to three tries, then the caller waits (never over the limit).
+   */
+  async acquireLease(
+    topic: string,
+    host: string,
+    max: number,
+    nowMs: number,
+    expiresAtMs: number,
+  ): Promise<number | undefined> {
+    const current = await this.getDestination(topic, host);
+    const leases = current?.leases ?? {};
+    const free = Array.from({ length: max }, (_, slot) => slot).filter(
+      (slot) => (leases[slot] ?? 0) <= nowMs,
+    );
+    for (const slot of free.sort(() => Math.random() - 0.5).slice(0, 3)) {
+      const taken = await conditional(
+        this.client.send(
+          new UpdateItemCommand({
+            TableName: this.table,
+            Key: toWire(destinationKey(topic, host)),
+            UpdateExpression: "SET #slot = :expires, topic = :topic, host = :host",
+            ConditionExpression: "attribute_not_exists(#slot) OR #slot <= :now",
+            ExpressionAttributeNames: { "#slot": `lease${slot}` },
+            ExpressionAttributeValues: toWire({
+              ":expires": expiresAtMs,
+              ":now": nowMs,
+              ":topic": topic,
+              ":host": host,
+            }),
+          }),
+        ),
+      );
+      if (taken) return slot;
+    }
+    return undefined;
+  }
+
+  async releaseLease(topic: string, host: string, slot: number, expiresAtMs: number): Promise<void> {
+    await conditional(
+      this.client.send(
+        new UpdateItemCommand({
+          TableName: this.table,
+          Key: toWire(destinationKey(topic, host)),
+          UpdateExpression: "REMOVE #slot",
+          ConditionExpression: "#slot = :mine",
+          ExpressionAttributeNames: { "#slot": `lease${slot}` },
+          ExpressionAttributeValues: toWire({ ":mine": expiresAtMs }),
+        }),
+      ),
+    );
+  }
+
+  async recordDestinationFailure(
+    topic: string,
+    host: string,
+    nowMs: number,
+    error: string,
+  ): Promise<DestinationRecord> {
+    const out = await this.client.send(
+      new UpdateItemCommand({
+        TableName: this.table,
+        Key: toWire(destinationKey(topic, host)),
+        UpdateExpression:
+          "ADD failures :one SET topic = :topic, host = :host, lastError = :error, lastFailureAtMs = :now, " +
+          "circuit = if_not_exists(circuit, :closed)",
+        ExpressionAttributeValues: toWire({
+          ":one": 1,
+          ":topic": topic,
+          ":host": host,
+          ":error": error.slice(0, 512),
+          ":now": nowMs,
+          ":closed": "closed",
+        }),
+        ReturnValues: "ALL_NEW",
+      }),
+    );
+    return destinationOf(out.Attributes) as DestinationRecord;
+  }
+
+  async openCircuit(
+    topic: string,
+    host: string,
+    nowMs: number,
+    nextProbeAtMs: number,
+  ): Promise<"opened" | "reopened"> {
+    const opened = await conditional(
+      this.client.send(
+        new UpdateItemCommand({
+          TableName: this.table,
+          Key: toWire(destinationKey(topic, host)),
+          UpdateExpression:
+            "SET circuit = :open, openedAtMs = :now, nextProbeAtMs = :next REMOVE probeUntilMs",
+          ConditionExpression: "attribute_not_exists(circuit) OR circuit <> :open",
+          ExpressionAttributeValues: toWire({ ":open": "open", ":now": nowMs, ":next": nextProbeAtMs }),
+        }),
+      ),
+    );
+    if (opened) return "opened";
+    await this.client.send(
+      new UpdateItemCommand({
+        TableName: this.table,
+        Key: toWire(destinationKey(topic, host)),
+        UpdateExpression: "SET nextProbeAtMs = :next REMOVE probeUntilMs",
+        ExpressionAttributeValues: toWire({ ":next": nextProbeAtMs }),
+      }),
+    );
+    return "reopened";
+  }
+
+  async claimProbe(topic: string, host: string, nowMs: number, untilMs: number): Promise<boolean> {
+    return conditional(
+      this.client.send(
+        new UpdateItemCommand({
+          TableName: this.table,
+          Key: toWire(destinationKey(topic, host)),
+          UpdateExpression: "SET probeUntilMs = :until",
+          ConditionExpression:
+            "circuit = :open AND nextProbeAtMs <= :now AND (attribute_not_exists(probeUntilMs) OR probeUntilMs <= :now)",
+          ExpressionAttributeValues: toWire({ ":open": "open", ":now": nowMs, ":until": untilMs }),
+        }),
+      ),
+    );
+  }
+
+  async releaseProbe(topic: string, host: string, untilMs: number): Promise<void> {
+    await conditional(
+      this.client.send(
+        new UpdateItemCommand({
+          TableName: this.table,
+          Key: toWire(destinationKey(topic, host)),
+          UpdateExpression: "REMOVE probeUntilMs",
+          // The claim is identified by its end: a later prober's claim (this one expired) is left alone.
+          ConditionExpression: "probeUntilMs = :mine",
+          ExpressionAttributeValues: toWire({ ":mine": untilMs }),
+        }),
+      ),
+    );
+  }
+
+  async closeCircuit(topic: string, host: string): Promise<DestinationRecord | undefined> {
+    try {
+      const out = await this.client.send(
+        new UpdateItemCommand({
+          TableName: this.table,
+          Key: toWire(destinationKey(topic, host)),
+          UpdateExpression:
+            "SET failures = :zero, circuit = :closed REMOVE openedAtMs, nextProbeAtMs, probeUntilMs",
+          ConditionExpression: "attribute_exists(pk)",
+          ExpressionAttributeValues: toWire({ ":zero": 0, ":closed": "closed" }),
+          ReturnValues: "ALL_OLD",
+        }),
+      );
+      return destinationOf(out.Attributes);
+    } catch (error) {
+      if (isConditionFailure(error)) return undefined;
+      throw error;
+    }
+  }
+
+  /** A batch start (`startedTask`), on condition that the task is still exactly as read. */
+  private startStatement({ read, atMs, handedOverAtMs }: BatchStart): BatchStatementRequest {
+    const started = startedTask(read, atMs, handedOverAtMs);
+    return updateStatement({
+      returnOldOnConditionFailure: true,
+      table: this.table,
+      key: statementKey(read.taskId),
+      set: [
+        [["status"], started.status],
+        [["attempts"], started.attempts],
+        [["lastAttemptAtMs"], started.lastAttemptAtMs],
+        [["attemptSeq"], started.attemptSeq],
+        ...(read.attemptLog === undefined ? [[["attemptLog"], {}] as const] : []),
+        ...(read.queuedAtMs === undefined && started.queuedAtMs !== undefined
+          ? [[["queuedAtMs"], started.queuedAtMs] as const]
+          : []),
+      ],
+      where: [
+        ["status", read.status],
+        ["attempts", read.attempts],
+        ["attemptSeq", read.attemptSeq],
+      ],
+    });
+  }
+
+  /** A finishing write of deliver's batch: delivered (as markDelivered), or a start given back. */
+  private finishStatement(write: FinishWrite): BatchStatementRequest {
+    if (write.kind === "delivered") return this.deliveredStatement(write);
+    const { read, started } = write;
+    return updateStatement({
+      returnOldOnConditionFailure: true,
+      table: this.table,
+      key: statementKey(read.taskId),
+      set: [
+        [["status"], read.status],
+        [["attempts"], read.attempts],
+        ...START_FIELDS.filter((name) => read[name] !== undefined).map(
+          (name) => [[name], read[name]] as const,
+        ),
+      ],
+      remove: START_FIELDS.filter((name) => read[name] === undefined),
+      where: [
+        ["status", started.status],
+        ["attemptSeq", started.attemptSeq],
+        ["lastAttemptAtMs", started.lastAttemptAtMs],
+      ],
+    });
+  }
+
+  /** markDelivered's write as a statement, on condition that the task is still in attempt `attemptSeq`. */
+  private deliveredStatement({
+    taskId,
+    attemptSeq,
+    result,
+    attemptLog,
+  }: Extract<FinishWrite, { kind: "delivered" }>): BatchStatementRequest {
+    return updateStatement({
+      returnOldOnConditionFailure: true,
+      table: this.table,
+      key: statementKey(taskId),
+      set: [
+        [["status"], "delivered" satisfies TaskStatus],
+        [["deliveredAtMs"], result.atMs],
+        [["latenessMs"], result.latenessMs],
+        [["deliveryLatencyMs"], result.deliveryLatencyMs],
+        [["expiresAt"], result.expiresAt],
+        ...(result.lastAttemptAtMs === undefined
+          ? []
+          : [[["lastAttemptAtMs"], result.lastAttemptAtMs] as const]),
+        ...(result.attempt === undefined || attemptLog === undefined
+          ? []
+          : [
+              [
+                ["attemptLog"],
+                { ...attemptLog, [attemptLogSlot(result.attempt.seq)]: result.attempt },
+              ] as const,
+            ]),
+      ],
+      remove: [SWEEP_SHARD_ATTRIBUTE],
+      where: [
+        ["status", "delivering" satisfies TaskStatus],
+        ["attemptSeq", attemptSeq],
+      ],
+    });
+  }
+}
+
+/**
+ * The TaskStore on one DynamoDB table. Every status change is a single conditional UpdateItem on the task's
+ * own key (the id encodes it), so racing relays, deliveries and cancels need no locks, and no call needs a
+ * transaction (dynalite has none). Reads on the ordering path are strongly consistent.
+ *
+ * Unfinished tasks off the near-term happy path carry `sweepShard`, the partition key of the sparse sweep index
+ * (shared/domain/sweep.ts): `putNew` sets it unless told not to (a near-term add), the writes that take a task off
+ * the happy path set it (`enterSweepIndex`, a failed attempt, a reschedule, the sweeper's forward, a replay), and
+ * the three writes that finish a task (cancel, markDelivered, markFailed) remove it in the same UpdateItem (a
+ * no-op, and no index write, for a task that was never in it).
+ */
+export class DynamoTaskStore extends DynamoDeliverStore implements TaskStore {
+  /**
+   * Without a FilterExpression when the caller wants the other tasks' statuses: DynamoDB charges a Query for
+   * every item it reads, filtered out or not, so reading them costs no more capacity than skipping them.
+   */
+  async listScheduledInGroup(
+    pk: string,
+    fromMs: number,
+    toMs: number,
+    others?: Map<string, TaskStatus>,
+  ): Promise<TaskRecord[]> {
+    const tasks: TaskRecord[] = [];
+    let startKey: QueryCommandOutput["LastEvaluatedKey"];
+    do {
+      const out: QueryCommandOutput = await this.client.send(
+        new QueryCommand({
+          TableName: this.table,
+          KeyConditionExpression: "pk = :pk AND sk BETWEEN :from AND :to",
+          ...(others
+            ? { ExpressionAttributeValues: toWire(groupRange(pk, fromMs, toMs)) }
+            : {
+                FilterExpression: "#status = :scheduled",
+                ExpressionAttributeNames: { "#status": "status" },
+                ExpressionAttributeValues: toWire({
+                  ...groupRange(pk, fromMs, toMs),
+                  ":scheduled": "scheduled" satisfies TaskStatus,
+                }),
+              }),
+          ConsistentRead: true,
+          ExclusiveStartKey: startKey,
+        }),
+      );
+      for (const item of (out.Items ?? []).map((i) => unmarshall(i) as TaskRecord)) {
+        if (item.status === "scheduled") tasks.push(item);
+        else others?.set(item.taskId, item.status);
+      }
+      startKey = out.LastEvaluatedKey;
+    } while (startKey);
+    return tasks;
+  }
+
+  async markQueued(taskId: string, nowMs: number): Promise<boolean> {
+    // Only the sweeper's forward marks `queued` (the relay records nothing): such a task is off the happy path
+    // and stays in the sweep index until it finishes.
+    return this.transition(
+      taskId,
+      ["scheduled"],
+      `SET #status = :to, queuedAtMs = :now, ${ENTER_SWEEP_INDEX}`,
+      {
+        ":to": "queued",
+        ":now": nowMs,
+        ":sweepShard": sweepShardOf(taskId),
       },
     );
   }
@@ -1219,13 +1504,6 @@ export class DynamoTaskStore extends DynamoBatchAddStore implements TaskStore {
     });
   }
 
-  // --- issue 14 (breaker): destinations (appended block) ---
-
-  async getDestination(topic: string, host: string): Promise<DestinationRecord | undefined> {
-    const stored = await this.readItem(destinationKey(topic, host));
-    return destinationOf(stored);
-  }
-
   async listDestinations(): Promise<DestinationRecord[]> {
     const records: DestinationRecord[] = [];
     let start: Record<string, AttributeValue> | undefined;
@@ -1245,188 +1523,6 @@ export class DynamoTaskStore extends DynamoBatchAddStore implements TaskStore {
     return records;
   }
 
-  /** One atomic ADD on the second's counter, refused at `rate`: no read, no retry loop under contention. */
-  async takeRateToken(topic: string, host: string, second: number, rate: number): Promise<boolean> {
-    return conditional(
-      this.client.send(
-        new UpdateItemCommand({
-          TableName: this.table,
-          Key: toWire({ pk: `rate#${topic}#${host}`, sk: String(second) }),
-          UpdateExpression: "ADD #n :one SET expiresAt = :expires",
-          ConditionExpression: "attribute_not_exists(#n) OR #n < :rate",
-          ExpressionAttributeNames: { "#n": "n" },
-          ExpressionAttributeValues: toWire({
-            ":one": 1,
-            ":rate": rate,
-            ":expires": second + RATE_ITEM_TTL_SECONDS,
-          }),
-        }),
-      ),
-    );
-  }
-
-  /**
-   * Lease slots `lease0`…`lease<max-1>` hold their lease's expiry, so a lease whose holder crashed frees itself.
-   * One strongly consistent read finds the free slots; each try is a conditional write on one slot, so two
-   * invocations can never hold the same slot. Up to three tries, then the caller waits (never over the limit).
-   */
-  async acquireLease(
-    topic: string,
-    host: string,
-    max: number,
-    nowMs: number,
-    expiresAtMs: number,
-  ): Promise<number | undefined> {
-    const current = await this.getDestination(topic, host);
-    const leases = current?.leases ?? {};
-    const free = Array.from({ length: max }, (_, slot) => slot).filter(
-      (slot) => (leases[slot] ?? 0) <= nowMs,
-    );
-    for (const slot of free.sort(() => Math.random() - 0.5).slice(0, 3)) {
-      const taken = await conditional(
-        this.client.send(
-          new UpdateItemCommand({
-            TableName: this.table,
-            Key: toWire(destinationKey(topic, host)),
-            UpdateExpression: "SET #slot = :expires, topic = :topic, host = :host",
-            ConditionExpression: "attribute_not_exists(#slot) OR #slot <= :now",
-            ExpressionAttributeNames: { "#slot": `lease${slot}` },
-            ExpressionAttributeValues: toWire({
-              ":expires": expiresAtMs,
-              ":now": nowMs,
-              ":topic": topic,
-              ":host": host,
-            }),
-          }),
-        ),
-      );
-      if (taken) return slot;
-    }
-    return undefined;
-  }
-
-  async releaseLease(topic: string, host: string, slot: number, expiresAtMs: number): Promise<void> {
-    await conditional(
-      this.client.send(
-        new UpdateItemCommand({
-          TableName: this.table,
-          Key: toWire(destinationKey(topic, host)),
-          UpdateExpression: "REMOVE #slot",
-          ConditionExpression: "#slot = :mine",
-          ExpressionAttributeNames: { "#slot": `lease${slot}` },
-          ExpressionAttributeValues: toWire({ ":mine": expiresAtMs }),
-        }),
-      ),
-    );
-  }
-
-  async recordDestinationFailure(
-    topic: string,
-    host: string,
-    nowMs: number,
-    error: string,
-  ): Promise<DestinationRecord> {
-    const out = await this.client.send(
-      new UpdateItemCommand({
-        TableName: this.table,
-        Key: toWire(destinationKey(topic, host)),
-        UpdateExpression:
-          "ADD failures :one SET topic = :topic, host = :host, lastError = :error, lastFailureAtMs = :now, " +
-          "circuit = if_not_exists(circuit, :closed)",
-        ExpressionAttributeValues: toWire({
-          ":one": 1,
-          ":topic": topic,
-          ":host": host,
-          ":error": error.slice(0, 512),
-          ":now": nowMs,
-          ":closed": "closed",
-        }),
-        ReturnValues: "ALL_NEW",
-      }),
-    );
-    return destinationOf(out.Attributes) as DestinationRecord;
-  }
-
-  async openCircuit(
-    topic: string,
-    host: string,
-    nowMs: number,
-    nextProbeAtMs: number,
-  ): Promise<"opened" | "reopened"> {
-    const opened = await conditional(
-      this.client.send(
-        new UpdateItemCommand({
-          TableName: this.table,
-          Key: toWire(destinationKey(topic, host)),
-          UpdateExpression:
-            "SET circuit = :open, openedAtMs = :now, nextProbeAtMs = :next REMOVE probeUntilMs",
-          ConditionExpression: "attribute_not_exists(circuit) OR circuit <> :open",
-          ExpressionAttributeValues: toWire({ ":open": "open", ":now": nowMs, ":next": nextProbeAtMs }),
-        }),
-      ),
-    );
-    if (opened) return "opened";
-    await this.client.send(
-      new UpdateItemCommand({
-        TableName: this.table,
-        Key: toWire(destinationKey(topic, host)),
-        UpdateExpression: "SET nextProbeAtMs = :next REMOVE probeUntilMs",
-        ExpressionAttributeValues: toWire({ ":next": nextProbeAtMs }),
-      }),
-    );
-    return "reopened";
-  }
-
-  async claimProbe(topic: string, host: string, nowMs: number, untilMs: number): Promise<boolean> {
-    return conditional(
-      this.client.send(
-        new UpdateItemCommand({
-          TableName: this.table,
-          Key: toWire(destinationKey(topic, host)),
-          UpdateExpression: "SET probeUntilMs = :until",
-          ConditionExpression:
-            "circuit = :open AND nextProbeAtMs <= :now AND (attribute_not_exists(probeUntilMs) OR probeUntilMs <= :now)",
-          ExpressionAttributeValues: toWire({ ":open": "open", ":now": nowMs, ":until": untilMs }),
-        }),
-      ),
-    );
-  }
-
-  async releaseProbe(topic: string, host: string, untilMs: number): Promise<void> {
-    await conditional(
-      this.client.send(
-        new UpdateItemCommand({
-          TableName: this.table,
-          Key: toWire(destinationKey(topic, host)),
-          UpdateExpression: "REMOVE probeUntilMs",
-          // The claim is identified by its end: a later prober's claim (this one expired) is left alone.
-          ConditionExpression: "probeUntilMs = :mine",
-          ExpressionAttributeValues: toWire({ ":mine": untilMs }),
-        }),
-      ),
-    );
-  }
-
-  async closeCircuit(topic: string, host: string): Promise<DestinationRecord | undefined> {
-    try {
-      const out = await this.client.send(
-        new UpdateItemCommand({
-          TableName: this.table,
-          Key: toWire(destinationKey(topic, host)),
-          UpdateExpression:
-            "SET failures = :zero, circuit = :closed REMOVE openedAtMs, nextProbeAtMs, probeUntilMs",
-          ConditionExpression: "attribute_exists(pk)",
-          ExpressionAttributeValues: toWire({ ":zero": 0, ":closed": "closed" }),
-          ReturnValues: "ALL_OLD",
-        }),
-      );
-      return destinationOf(out.Attributes);
-    } catch (error) {
-      if (isConditionFailure(error)) return undefined;
-      throw error;
-    }
-  }
-
   // --- issue 12: discard a dead-lettered task (appended block) ---
 
   async discardFailed(taskId: string, nowMs: number, expiresAt: number): Promise<CancelOutcome> {
@@ -1442,92 +1538,6 @@ export class DynamoTaskStore extends DynamoBatchAddStore implements TaskStore {
         ":now": nowMs,
         ":expiresAt": expiresAt,
       }),
-    });
-  }
-
-  /** A batch start (`startedTask`), on condition that the task is still exactly as read. */
-  private startStatement({ read, atMs, handedOverAtMs }: BatchStart): BatchStatementRequest {
-    const started = startedTask(read, atMs, handedOverAtMs);
-    return updateStatement({
-      returnOldOnConditionFailure: true,
-      table: this.table,
-      key: statementKey(read.taskId),
-      set: [
-        [["status"], started.status],
-        [["attempts"], started.attempts],
-        [["lastAttemptAtMs"], started.lastAttemptAtMs],
-        [["attemptSeq"], started.attemptSeq],
-        ...(read.attemptLog === undefined ? [[["attemptLog"], {}] as const] : []),
-        ...(read.queuedAtMs === undefined && started.queuedAtMs !== undefined
-          ? [[["queuedAtMs"], started.queuedAtMs] as const]
-          : []),
-      ],
-      where: [
-        ["status", read.status],
-        ["attempts", read.attempts],
-        ["attemptSeq", read.attemptSeq],
-      ],
-    });
-  }
-
-  /** A finishing write of deliver's batch: delivered (as markDelivered), or a start given back. */
-  private finishStatement(write: FinishWrite): BatchStatementRequest {
-    if (write.kind === "delivered") return this.deliveredStatement(write);
-    const { read, started } = write;
-    return updateStatement({
-      returnOldOnConditionFailure: true,
-      table: this.table,
-      key: statementKey(read.taskId),
-      set: [
-        [["status"], read.status],
-        [["attempts"], read.attempts],
-        ...START_FIELDS.filter((name) => read[name] !== undefined).map(
-          (name) => [[name], read[name]] as const,
-        ),
-      ],
-      remove: START_FIELDS.filter((name) => read[name] === undefined),
-      where: [
-        ["status", started.status],
-        ["attemptSeq", started.attemptSeq],
-        ["lastAttemptAtMs", started.lastAttemptAtMs],
-      ],
-    });
-  }
-
-  /** markDelivered's write as a statement, on condition that the task is still in attempt `attemptSeq`. */
-  private deliveredStatement({
-    taskId,
-    attemptSeq,
-    result,
-    attemptLog,
-  }: Extract<FinishWrite, { kind: "delivered" }>): BatchStatementRequest {
-    return updateStatement({
-      returnOldOnConditionFailure: true,
-      table: this.table,
-      key: statementKey(taskId),
-      set: [
-        [["status"], "delivered" satisfies TaskStatus],
-        [["deliveredAtMs"], result.atMs],
-        [["latenessMs"], result.latenessMs],
-        [["deliveryLatencyMs"], result.deliveryLatencyMs],
-        [["expiresAt"], result.expiresAt],
-        ...(result.lastAttemptAtMs === undefined
-          ? []
-          : [[["lastAttemptAtMs"], result.lastAttemptAtMs] as const]),
-        ...(result.attempt === undefined || attemptLog === undefined
-          ? []
-          : [
-              [
-                ["attemptLog"],
-                { ...attemptLog, [attemptLogSlot(result.attempt.seq)]: result.attempt },
-              ] as const,
-            ]),
-      ],
-      remove: [SWEEP_SHARD_ATTRIBUTE],
-      where: [
-        ["status", "delivering" satisfies TaskStatus],
-        ["attemptSeq", attemptSeq],
-      ],
     });
   }
 }

@@ -30,11 +30,34 @@ export interface EventBridgeTaskSchedulerSettings {
   readonly retry: { readonly maximumRetryAttempts: number; readonly maximumEventAgeSeconds: number };
 }
 
-export class EventBridgeTaskScheduler implements TaskScheduler {
+/**
+ * Deletes task schedules only: what the functions that cancel tasks build (cancel, group cancel, schedule pause
+ * and delete). Deleting needs only the group; such a function reads no queue or role variables, and its bundle
+ * leaves out the create call (and the task message it sends).
+ */
+export class EventBridgeTaskDisarmer implements Pick<TaskScheduler, "deleteTaskSchedule"> {
   constructor(
-    private readonly client: SchedulerClient,
-    private readonly settings: EventBridgeTaskSchedulerSettings,
+    protected readonly client: SchedulerClient,
+    protected readonly groupName: string,
   ) {}
+
+  /** Idempotent: a schedule that already fired (ActionAfterCompletion DELETE) or was deleted is gone either way. */
+  async deleteTaskSchedule(name: string): Promise<void> {
+    try {
+      await this.client.send(new DeleteScheduleCommand({ Name: name, GroupName: this.groupName }));
+    } catch (error) {
+      if (errorName(error) !== "ResourceNotFoundException") throw error;
+    }
+  }
+}
+
+export class EventBridgeTaskScheduler extends EventBridgeTaskDisarmer implements TaskScheduler {
+  constructor(
+    client: SchedulerClient,
+    private readonly settings: EventBridgeTaskSchedulerSettings,
+  ) {
+    super(client, settings.groupName);
+  }
 
   /** Idempotent: the name derives from the task id, so "already exists" means an earlier try succeeded. */
   async createTaskSchedule(request: TaskScheduleRequest): Promise<void> {
@@ -64,15 +87,6 @@ export class EventBridgeTaskScheduler implements TaskScheduler {
       );
     } catch (error) {
       if (errorName(error) !== "ConflictException") throw error;
-    }
-  }
-
-  /** Idempotent: a schedule that already fired (ActionAfterCompletion DELETE) or was deleted is gone either way. */
-  async deleteTaskSchedule(name: string): Promise<void> {
-    try {
-      await this.client.send(new DeleteScheduleCommand({ Name: name, GroupName: this.settings.groupName }));
-    } catch (error) {
-      if (errorName(error) !== "ResourceNotFoundException") throw error;
     }
   }
 }

@@ -126,6 +126,21 @@ export interface DestinationStore {
   closeCircuit(topic: string, host: string): Promise<DestinationRecord | undefined>;
 }
 
+/**
+ * What deliver calls: its attempt writes, the dead-letter write and the destination guards (every destination
+ * method but the operators' `listDestinations`). DynamoDeliverStore implements exactly these.
+ */
+export type DeliverStoreMethod =
+  | "get"
+  | "readMany"
+  | "startAttempt"
+  | "startAttempts"
+  | "finishAttempts"
+  | "markDelivered"
+  | "recordAttemptFailure"
+  | "markFailed"
+  | Exclude<keyof DestinationStore, "listDestinations">;
+
 export interface TaskStore extends DestinationStore {
   /**
    * Creates the task unless an item with its key exists. An unfinished task goes into the sweep index unless

@@ -1,16 +1,16 @@
 import type { Logger } from "@aws-lambda-powertools/logger";
 import { injectLambdaContext } from "@aws-lambda-powertools/logger/middleware";
-import middy, { type MiddyfiedHandler } from "@middy/core";
+import middy, { type MiddlewareObj, type MiddyfiedHandler } from "@middy/core";
 import httpHeaderNormalizer from "@middy/http-header-normalizer";
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2, Context } from "aws-lambda";
 import { type HttpError, serviceUnavailable } from "#shared/api/errors.js";
 import { jsonResponse } from "./json-response.js";
 import { errorResponder } from "./middleware/error-responder.js";
 import { headerGuard } from "./middleware/header-guard.js";
-import { jsonBody, parsedBody } from "./middleware/json-body.js";
 import { type HttpMethod, methodGuard } from "./middleware/method-guard.js";
 import { noBodyGuard } from "./middleware/no-body.js";
 import { noQueryGuard } from "./middleware/no-query.js";
+import { parsedBody } from "./middleware/parsed-body.js";
 import { pathParameterGuard } from "./middleware/path-parameters.js";
 import { repeatedQueryGuard } from "./middleware/repeated-query.js";
 
@@ -40,8 +40,12 @@ export interface RouteOptions {
   /** `ANY`: the route takes every method (API Gateway's `$default` route). */
   readonly method: HttpMethod | "ANY";
   readonly logger: Logger;
-  /** The route takes a JSON body (415 for another content type, 400 for malformed JSON, 413 above the cap). */
-  readonly jsonBody?: boolean;
+  /**
+   * The route takes a JSON body: its parser, `jsonBody()` of ./middleware/json-body.ts with the route's byte cap
+   * (415 for another content type, 400 for malformed JSON, 413 above the cap). Handed in by the function rather
+   * than built here, so that a function whose route takes no body does not bundle the parser.
+   */
+  readonly jsonBody?: MiddlewareObj<APIGatewayProxyEventV2>;
   /** Path parameters the route needs; a request without them is 404 (no such resource), not a 500. */
   readonly pathParameters?: readonly string[];
   /**
@@ -57,7 +61,6 @@ export interface RouteOptions {
    * Defaults to true for every route that changes something and takes no JSON body, for the same reason.
    */
   readonly noBody?: boolean;
-  readonly maxBodyBytes?: number;
   /**
    * Answer this long before the Lambda deadline (a 503 the client can retry) instead of letting Lambda kill
    * the invocation, which API Gateway would turn into a bodyless 500.
@@ -98,7 +101,7 @@ export function httpRoute(
   const acts = options.method !== "GET" && options.method !== "ANY";
   if (options.noQuery ?? options.method !== "ANY") route.use(noQueryGuard());
   if (options.noBody ?? (acts && !options.jsonBody)) route.use(noBodyGuard());
-  if (options.jsonBody) route.use(jsonBody({ maxBytes: options.maxBodyBytes }));
+  if (options.jsonBody) route.use(options.jsonBody);
   return route.handler(async (event) => {
     const headers = event.headers ?? {};
     const result = await handle({

@@ -1,5 +1,4 @@
 import { createHash } from "node:crypto";
-import { Cron } from "croner";
 import { RESERVED_KEY_PREFIX } from "./reserved-keys.js";
 
 /**
@@ -60,15 +59,6 @@ export const MIN_OCCURRENCES_INLINE = 25;
  */
 export const MAX_OCCURRENCES_INLINE = INLINE_COVER_MS / 1000;
 
-/**
- * How many occurrences the inline pass from `fromMs` makes: every one within INLINE_COVER_MS (so none waits for
- * the next scheduled run past its due time), and at least MIN_OCCURRENCES_INLINE, so a slower pattern is still
- * made as far ahead as it was (most often to the horizon's end).
- */
-export function inlineOccurrenceLimit(spec: CronSpec, fromMs: number): number {
-  const covered = occurrencesBetween(spec, fromMs, fromMs + INLINE_COVER_MS, MAX_OCCURRENCES_INLINE).length;
-  return Math.max(MIN_OCCURRENCES_INLINE, covered);
-}
 /** How many next occurrences a schedule view lists. */
 export const VIEW_NEXT_OCCURRENCES = 5;
 
@@ -161,69 +151,6 @@ export function occurrenceIdempotencyKey(scheduleId: string, epoch: number, occu
   return `${RESERVED_KEY_PREFIX}${scheduleId}:${epoch}:${occurrenceMs}`;
 }
 
-/** What the next occurrences are computed from. */
-export interface CronSpec {
-  readonly cron: string;
-  readonly timezone: string;
-  readonly startAtMs?: number;
-  readonly endAtMs?: number;
-}
-
-/**
- * Croner, configured once for every schedule:
- * - five fields (minute precision) or six (a leading seconds field); no year field, which AWS cron has but Vixie
- *   cron does not, and which nobody needs for a recurring delivery;
- * - day-of-month and day-of-week combine with OR when both are restricted (Vixie cron's rule, croner's default);
- * - DST: croner's "fixed-time" rule (a pattern whose second, minute and hour are single values, e.g.
- *   `30 2 * * *`): a local time in a spring-forward gap runs at the first valid instant after the gap, and a
- *   local time that happens twice (fall back) runs once, at its first occurrence. Other patterns (`*​/30 * * * *`)
- *   run on the real clock: times in the gap do not exist, repeated times run twice. Pinned by unit tests with
- *   exact instants (test/unit/domain/schedule.test.ts).
- */
-function cronOf(spec: Pick<CronSpec, "cron" | "timezone">): Cron {
-  return new Cron(spec.cron, {
-    paused: true,
-    timezone: spec.timezone,
-    mode: "5-or-6-parts",
-    fixedTimeRule: "single-value",
-  });
-}
-
-const CRON_FORMAT = "is not a valid cron pattern (5 fields, or 6 with seconds first)";
-
-/** Why a cron pattern is refused, or undefined when croner accepts it. */
-export function cronProblem(cron: string): string | undefined {
-  // Croner splits on any JS whitespace, Unicode's too: `3<U+FEFF>0 2 * * *` shows as `30 2 * * *` and runs at
-  // 02:00:03. Printable ASCII only, so the pattern stored and shown is the one that runs.
-  if (!/^[\x20-\x7e]*$/.test(cron)) {
-    return `${CRON_FORMAT}: may hold only printable ASCII, its fields separated by plain spaces (no tabs, line breaks or Unicode spaces)`;
-  }
-  const misplaced = misplacedQuestionMark(cron);
-  if (misplaced) return `${CRON_FORMAT}: ${misplaced}`;
-  try {
-    cronOf({ cron, timezone: "UTC" });
-    return undefined;
-  } catch (error) {
-    const message = error instanceof Error ? error.message : String(error);
-    return `${CRON_FORMAT}: ${message.replace(/^CronPattern: /, "")}`;
-  }
-}
-
-/**
- * Croner reads `?` as `*` in every field. An EventBridge cron (`minute hour day-of-month month day-of-week year`,
- * with `?` in one day field) also has six fields, so read seconds-first `0 12 * * ? *` (daily at noon on AWS)
- * would run every hour at :12, silently. `?` means "any day" only in the day-of-month and day-of-week fields;
- * anywhere else it is refused, which catches every AWS pattern (AWS requires `?` in one of its day fields).
- */
-function misplacedQuestionMark(cron: string): string | undefined {
-  const fields = cron.trim().split(/\s+/);
-  if (fields.length !== 5 && fields.length !== 6) return undefined;
-  const dayFields = fields.length === 5 ? [2, 4] : [3, 5];
-  const misplaced = fields.some((field, index) => field.includes("?") && !dayFields.includes(index));
-  if (!misplaced) return undefined;
-  return "`?` may stand only for the day-of-month or day-of-week field; an AWS (EventBridge) cron such as `0 12 * * ? *` (minute hour day-of-month month day-of-week year) is not this format: write `0 12 * * *`";
-}
-
 /**
  * An IANA time zone name the runtime knows (`Europe/Berlin`, `UTC`). Offsets (`+02:00`) and abbreviations are
  * refused: an offset has no DST rules, and abbreviations are ambiguous (`IST`).
@@ -236,47 +163,4 @@ export function isKnownTimeZone(timezone: string): boolean {
   } catch {
     return false;
   }
-}
-
-/**
- * The occurrences strictly after `afterMs` and at or before `untilMs`, at most `limit`, inside
- * [startAtMs, endAtMs) (end exclusive).
- */
-export function occurrencesBetween(
-  spec: CronSpec,
-  afterMs: number,
-  untilMs: number,
-  limit: number,
-): number[] {
-  const out: number[] = [];
-  let cursor = afterMs;
-  while (out.length < limit) {
-    const next = nextOccurrence(spec, cursor);
-    if (next === undefined || next > untilMs) break;
-    out.push(next);
-    cursor = next;
-  }
-  return out;
-}
-
-/** The first occurrence strictly after `afterMs` within the schedule's window, or undefined when none is left. */
-export function nextOccurrence(spec: CronSpec, afterMs: number): number | undefined {
-  // Croner counts from the next whole second after its reference; starting a millisecond before the window
-  // keeps an occurrence exactly at start_at.
-  const from = spec.startAtMs !== undefined ? Math.max(afterMs, spec.startAtMs - 1) : afterMs;
-  const next = cronOf(spec).nextRun(new Date(from));
-  if (!next) return undefined;
-  const ms = next.getTime();
-  if (spec.endAtMs !== undefined && ms >= spec.endAtMs) return undefined;
-  return ms;
-}
-
-/** When the materializer must next look at a schedule: its next occurrence minus the (topic's) horizon. */
-export function materializeAt(
-  spec: CronSpec,
-  materializedUntilMs: number,
-  horizonMs: number,
-): number | undefined {
-  const next = nextOccurrence(spec, materializedUntilMs);
-  return next === undefined ? undefined : next - horizonMs;
 }

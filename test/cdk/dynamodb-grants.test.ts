@@ -59,8 +59,8 @@ const ACTION_OF_BUILDER: Readonly<Record<string, string>> = {
 const key = (op: DynamoOperation) => `${op.action}@${op.on}`;
 
 /**
- * The store's methods (two-space indented members, generic ones included) and their bodies: DynamoTaskStore's and
- * those of DynamoAddStore, which it extends and which precedes it in the file. Protected helpers count as private.
+ * The store's methods (two-space indented members, generic ones included) and their bodies: those of every layer,
+ * from DynamoAddStore (the first in the file) to DynamoTaskStore. Protected helpers count as private.
  */
 function methodBodies(source: string): Map<string, { body: string; isPrivate: boolean }> {
   const classBody = source.slice(source.indexOf("export class DynamoAddStore"));

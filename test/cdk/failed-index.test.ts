@@ -29,11 +29,14 @@ beforeAll(() => {
   table = Object.values(resources).find((r) => r.Type === "AWS::DynamoDB::Table")?.Properties;
 });
 
-/** The store's public methods and their bodies (two-space indented members of the class). */
+/**
+ * The store's methods and their bodies (two-space indented members): of every layer, DynamoAddStore's onwards
+ * (markFailed is DynamoDeliverStore's, which DynamoTaskStore extends).
+ */
 function storeMethods(): Map<string, string> {
   const source = readFileSync(path.join(PROJECT_ROOT, "shared/adapters/dynamo-task-store.ts"), "utf8");
-  const classBody = source.slice(source.indexOf("export class DynamoTaskStore"));
-  const starts = [...classBody.matchAll(/^ {2}(?:private )?(?:async )?(\w+)\(/gm)];
+  const classBody = source.slice(source.indexOf("export class DynamoAddStore"));
+  const starts = [...classBody.matchAll(/^ {2}(?:private |protected )?(?:async )?(\w+)\(/gm)];
   return new Map(
     starts.map((m, i) => [
       m[1] as string,

@@ -5,7 +5,8 @@ import { isLosslessNumber } from "lossless-json";
 import { describe, expect, it } from "vitest";
 import type { HttpError } from "#shared/api/errors.js";
 import { lambdaEventBytes, MAX_EVENT_BODY_BYTES } from "#shared/api/lambda-event-size.js";
-import { isJsonContentType, jsonBody, MAX_REQUEST_BODY_BYTES, parsedBody } from "./json-body.js";
+import { isJsonContentType, jsonBody, MAX_REQUEST_BODY_BYTES } from "./json-body.js";
+import { parsedBody } from "./parsed-body.js";
 
 function eventWith(
   body: string,

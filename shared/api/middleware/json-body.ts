@@ -13,22 +13,17 @@ import {
   MAX_REQUEST_BODY_BYTES,
 } from "#shared/api/lambda-event-size.js";
 import { MAX_JSON_DEPTH, parseExactJson } from "#shared/domain/exact-json.js";
+import { setParsedBody } from "./parsed-body.js";
 
 export { MAX_JSON_DEPTH, MAX_REQUEST_BODY_BYTES };
 
 const STRICT_UTF8 = new TextDecoder("utf-8", { fatal: true, ignoreBOM: true });
 
-const parsedBodies = new WeakMap<object, unknown>();
-
-/** The body `jsonBody` parsed for this event; undefined when the route takes none. */
-export function parsedBody(event: APIGatewayProxyEventV2): unknown {
-  return parsedBodies.get(event);
-}
-
 /**
  * Takes a JSON body: 415 for a compressed body (any content-encoding but identity) or another content type, 413
  * above either cap (bytes as sent, bytes once escaped into Lambda's event), 400 for empty, non-UTF-8 or malformed
- * JSON. Runs after the header normaliser (it reads `content-type` in lower case).
+ * JSON. Runs after the header normaliser (it reads `content-type` in lower case). The route reads the body with
+ * `parsedBody` (parsed-body.ts).
  *
  * Why not @middy/http-json-body-parser: it parses with `JSON.parse`, which rounds numbers beyond double precision
  * and keeps the last of duplicate keys, so content would not be delivered exactly as sent; ours parses
@@ -52,7 +47,7 @@ export function jsonBody(
       const text = bodyText(event).replace(/^\uFEFF/, "");
       if (text.trim() === "") throw invalidJson("the request body is empty");
       const parsed = parseExactJson(text, MAX_JSON_DEPTH);
-      if (parsed.ok) parsedBodies.set(event, parsed.value);
+      if (parsed.ok) setParsedBody(event, parsed.value);
       else if (parsed.kind !== "syntax") throw validationFailed([parsed.issue]);
       else throw invalidJson(parsed.message);
     },

@@ -66,7 +66,7 @@ export class DestinationCache {
   readonly #entries = new Map<string, { record: DestinationRecord | undefined; readAtMs: number }>();
 
   async read(
-    store: TaskStore,
+    store: Pick<TaskStore, "getDestination">,
     topic: string,
     host: string,
     nowMs: number,

@@ -1,6 +1,11 @@
 import type { Context, SQSRecord } from "aws-lambda";
 import type { CallbackClient } from "#shared/adapters/callback-client.js";
-import type { DeliveredResult, FinishWrite, TaskStore } from "#shared/adapters/task-store.js";
+import type {
+  DeliveredResult,
+  DeliverStoreMethod,
+  FinishWrite,
+  TaskStore,
+} from "#shared/adapters/task-store.js";
 import type { TopicQueue } from "#shared/adapters/topic-queue.js";
 import type { TopicConfig } from "#shared/config/index.js";
 import type { TaskRecord } from "#shared/domain/task.js";
@@ -30,7 +35,7 @@ export interface DeliveryMetricsSink {
 }
 
 export interface DeliverDeps {
-  readonly store: TaskStore;
+  readonly store: Pick<TaskStore, DeliverStoreMethod>;
   readonly topicQueue: Pick<TopicQueue, "sendToDeadLetter" | "setVisibility">;
   /** The binding for a record's `eventSourceARN`, or undefined for a queue this function does not serve. */
   readonly bindingFor: (eventSourceArn: string) => DeliverBinding | undefined;

@@ -3,13 +3,8 @@ import { conflict, HttpError, isAwsThrottling, isHttpError, notFound } from "#sh
 import type { ScheduleView } from "#shared/api/schemas/schedules.js";
 import { topicConfig } from "#shared/config/index.js";
 import { newUlid } from "#shared/domain/keys.js";
-import {
-  inlineOccurrenceLimit,
-  makeScheduleKey,
-  materializeAt,
-  type ScheduleRecord,
-  scheduleShardOf,
-} from "#shared/domain/schedule.js";
+import { makeScheduleKey, type ScheduleRecord, scheduleShardOf } from "#shared/domain/schedule.js";
+import { inlineOccurrenceLimit, materializeAt } from "#shared/domain/schedule-cron.js";
 import {
   horizonOf,
   INLINE_OCCURRENCE_CONCURRENCY,

@@ -4,15 +4,13 @@ import { type HttpError, isHttpError, unknownTopic } from "#shared/api/errors.js
 import { rfc3339 } from "#shared/api/task-view.js";
 import { topicConfig } from "#shared/config/index.js";
 import {
-  type CronSpec,
   MATERIALIZE_HORIZON_MS,
-  materializeAt,
   materializeHorizonMs,
   occurrenceIdempotencyKey,
-  occurrencesBetween,
   type ScheduleRecord,
   type SkippedOccurrence,
 } from "#shared/domain/schedule.js";
+import { type CronSpec, materializeAt, occurrencesBetween } from "#shared/domain/schedule-cron.js";
 import { forEachBounded } from "#shared/runtime/async.js";
 import { type AddTaskDeps, addTask } from "../add-task.js";
 import { cancelOccurrenceTask } from "./cancel-occurrence.js";

@@ -2,7 +2,8 @@ import { type ErrorIssue, validationFailed } from "#shared/api/errors.js";
 import { createScheduleBodySchema } from "#shared/api/schemas/schedules.js";
 import type { PunctualConfig } from "#shared/config/index.js";
 import { isPlainObject, jsNumbersOutsideContent, toIssues } from "#shared/domain/add-task-request.js";
-import { type CronSpec, cronProblem, isKnownTimeZone, nextOccurrence } from "#shared/domain/schedule.js";
+import { isKnownTimeZone } from "#shared/domain/schedule.js";
+import { type CronSpec, cronProblem, nextOccurrence } from "#shared/domain/schedule-cron.js";
 import { checkAddRequest } from "../add-task.js";
 
 /** A validated `POST /v1/schedules` body: the cron spec and what each occurrence's task is made of. */

@@ -1,11 +1,7 @@
 import type { ScheduleView } from "#shared/api/schemas/schedules.js";
 import { rfc3339 } from "#shared/api/task-view.js";
-import {
-  type CronSpec,
-  occurrencesBetween,
-  type ScheduleRecord,
-  VIEW_NEXT_OCCURRENCES,
-} from "#shared/domain/schedule.js";
+import { type ScheduleRecord, VIEW_NEXT_OCCURRENCES } from "#shared/domain/schedule.js";
+import { type CronSpec, occurrencesBetween } from "#shared/domain/schedule-cron.js";
 
 /** The cron spec a stored schedule computes its occurrences from. */
 export function specOf(schedule: ScheduleRecord): CronSpec {

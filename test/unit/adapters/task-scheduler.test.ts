@@ -6,7 +6,7 @@ import {
   type SchedulerClient,
 } from "@aws-sdk/client-scheduler";
 import { describe, expect, it } from "vitest";
-import { EventBridgeTaskScheduler } from "#shared/adapters/task-scheduler.js";
+import { EventBridgeTaskDisarmer, EventBridgeTaskScheduler } from "#shared/adapters/task-scheduler.js";
 import { scheduleNameFor } from "#shared/domain/keys.js";
 
 /** The client seam: records commands and answers with whatever the test scripts (no SDK mocking library). */
@@ -99,5 +99,22 @@ describe("EventBridgeTaskScheduler", () => {
     await expect(
       new EventBridgeTaskScheduler(down.client, settings).deleteTaskSchedule("t-abc"),
     ).rejects.toThrow("boom");
+  });
+});
+
+describe("EventBridgeTaskDisarmer (the cancelling functions' scheduler)", () => {
+  it("deletes by name in its group as the scheduler does, and has no create call", async () => {
+    const ok = fakeClient(() => ({}));
+    const disarmer = new EventBridgeTaskDisarmer(ok.client, "punctual-dev");
+    await disarmer.deleteTaskSchedule("t-abc");
+    expect((ok.sent[0] as DeleteScheduleCommand).input).toEqual({ Name: "t-abc", GroupName: "punctual-dev" });
+    expect("createTaskSchedule" in disarmer).toBe(false);
+
+    const gone = fakeClient(
+      () => new ResourceNotFoundException({ message: "gone", Message: "gone", $metadata: {} }),
+    );
+    await expect(
+      new EventBridgeTaskDisarmer(gone.client, "punctual-dev").deleteTaskSchedule("t-abc"),
+    ).resolves.toBeUndefined();
   });
 });

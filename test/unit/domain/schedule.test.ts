@@ -1,18 +1,20 @@
 import { describe, expect, it } from "vitest";
 import {
-  cronProblem,
   isKnownTimeZone,
   MATERIALIZE_HORIZON_MS,
   makeScheduleKey,
-  materializeAt,
   materializeHorizonMs,
-  nextOccurrence,
   occurrenceIdempotencyKey,
-  occurrencesBetween,
   parseScheduleId,
   SCHEDULE_SHARDS,
   scheduleShardOf,
 } from "#shared/domain/schedule.js";
+import {
+  cronProblem,
+  materializeAt,
+  nextOccurrence,
+  occurrencesBetween,
+} from "#shared/domain/schedule-cron.js";
 
 const at = (iso: string) => Date.parse(iso);
 const iso = (ms: number) => new Date(ms).toISOString();
