@@ -215,8 +215,11 @@ describe("alarms", () => {
   });
 
   it("the timer and schedule DLQs alarm only on a message still there (visible or in flight) after three runs", () => {
-    const swept = alarms().filter((a) =>
-      (a.Metrics as Json[] | undefined)?.some((m) => m.Expression === "visible + inFlight"),
+    // Topic DLQs count the same way but alarm at once (test/cdk/punctual-stack.test.ts): the swept ones wait.
+    const swept = alarms().filter(
+      (a) =>
+        (a.Metrics as Json[] | undefined)?.some((m) => m.Expression === "visible + inFlight") &&
+        a.EvaluationPeriods > 1,
     );
     const queues = swept.map((a) =>
       JSON.stringify(

@@ -193,13 +193,15 @@ export class AlarmTopic extends Construct {
     });
   }
 
-  /** Any message in a dead-letter queue needs an operator. */
+  /**
+   * Any message in a topic's dead-letter queue needs an operator. Visible and in-flight messages are counted
+   * together: the sweeper reads each topic DLQ through every run (shared/services/sweeper/topic-dead-letters.ts)
+   * and hides what it reads until the run ends, so a queue holding only failed messages can show none visible for
+   * a minute, which would clear the alarm and raise it again.
+   */
   watchDeadLetterQueue(queue: sqs.IQueue, label: string): void {
     this.alarm(queue, "NotEmptyAlarm", {
-      metric: queue.metricApproximateNumberOfMessagesVisible({
-        period: Duration.minutes(1),
-        statistic: cloudwatch.Stats.MAXIMUM,
-      }),
+      metric: messagesInQueue(queue),
       threshold: 1,
       description: `${label} is not empty: messages were dead-lettered and need an operator (inspect, then redrive or purge).`,
     });
@@ -212,23 +214,8 @@ export class AlarmTopic extends Construct {
    * sweeper keeps receiving the message it cannot resolve.
    */
   watchSweptDeadLetterQueue(queue: sqs.IQueue, label: string, minutes: number): void {
-    const period = Duration.minutes(1);
     this.alarm(queue, "UnresolvedAlarm", {
-      metric: new cloudwatch.MathExpression({
-        expression: "visible + inFlight",
-        usingMetrics: {
-          visible: queue.metricApproximateNumberOfMessagesVisible({
-            period,
-            statistic: cloudwatch.Stats.MAXIMUM,
-          }),
-          inFlight: queue.metricApproximateNumberOfMessagesNotVisible({
-            period,
-            statistic: cloudwatch.Stats.MAXIMUM,
-          }),
-        },
-        label: "messages",
-        period,
-      }),
+      metric: messagesInQueue(queue),
       threshold: 1,
       evaluationPeriods: minutes,
       datapointsToAlarm: minutes,
@@ -250,4 +237,24 @@ export class AlarmTopic extends Construct {
       description: `${label}: the oldest message has been waiting more than ${seconds} s for 3 minutes.`,
     });
   }
+}
+
+/** A queue's messages, visible and in flight, per minute (the maximum of each). */
+function messagesInQueue(queue: sqs.IQueue): cloudwatch.IMetric {
+  const period = Duration.minutes(1);
+  return new cloudwatch.MathExpression({
+    expression: "visible + inFlight",
+    usingMetrics: {
+      visible: queue.metricApproximateNumberOfMessagesVisible({
+        period,
+        statistic: cloudwatch.Stats.MAXIMUM,
+      }),
+      inFlight: queue.metricApproximateNumberOfMessagesNotVisible({
+        period,
+        statistic: cloudwatch.Stats.MAXIMUM,
+      }),
+    },
+    label: "messages",
+    period,
+  });
 }
