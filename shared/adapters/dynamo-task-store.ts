@@ -1303,7 +1303,12 @@ export class DynamoTaskStore extends DynamoDeliverStore implements TaskStore {
     return this.transition(taskId, ["queued", "delivering"], "SET requeuedAtMs = :now", { ":now": nowMs });
   }
 
-  async listUnfinishedInGroup(pk: string, fromMs: number, toMs: number): Promise<TaskRecord[]> {
+  async listUnfinishedInGroup(
+    pk: string,
+    fromMs: number,
+    toMs: number,
+    limit = Number.POSITIVE_INFINITY,
+  ): Promise<TaskRecord[]> {
     const tasks: TaskRecord[] = [];
     const names = UNFINISHED_STATUSES.map((_, i) => `:s${i}`);
     let startKey: QueryCommandOutput["LastEvaluatedKey"];
@@ -1325,8 +1330,9 @@ export class DynamoTaskStore extends DynamoDeliverStore implements TaskStore {
       );
       for (const item of out.Items ?? []) tasks.push(unmarshall(item) as TaskRecord);
       startKey = out.LastEvaluatedKey;
-    } while (startKey);
-    return tasks;
+      // No Query Limit: it would count the finished tasks the filter drops. Pages stop once enough are read.
+    } while (startKey && tasks.length < limit);
+    return tasks.slice(0, limit);
   }
 
   async markRescheduled(

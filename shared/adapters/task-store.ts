@@ -261,9 +261,9 @@ export interface TaskStore extends DestinationStore {
   /**
    * A group's unfinished tasks with due time in [fromMs, toMs], in group order (due time, then acceptance),
    * strongly consistent; also the `rescheduled` tasks still in the sweep index (a reschedule that stopped
-   * before its successor was settled, for the sweeper to finish).
+   * before its successor was settled, for the sweeper to finish). With `limit`, only the first `limit` of them.
    */
-  listUnfinishedInGroup(pk: string, fromMs: number, toMs: number): Promise<TaskRecord[]>;
+  listUnfinishedInGroup(pk: string, fromMs: number, toMs: number, limit?: number): Promise<TaskRecord[]>;
   /**
    * Records that the sweeper put a `queued` / `delivering` task back on its FIFO queue (`requeuedAtMs`), which
    * restarts its stall clock; false when the task is no longer queued or delivering.

@@ -409,7 +409,12 @@ export class MemoryTaskStore implements TaskStore {
     return true;
   }
 
-  async listUnfinishedInGroup(pk: string, fromMs: number, toMs: number): Promise<TaskRecord[]> {
+  async listUnfinishedInGroup(
+    pk: string,
+    fromMs: number,
+    toMs: number,
+    limit = Number.POSITIVE_INFINITY,
+  ): Promise<TaskRecord[]> {
     refuseInvertedRange(fromMs, toMs);
     return [...this.tasks.values()]
       .filter(
@@ -420,6 +425,7 @@ export class MemoryTaskStore implements TaskStore {
           t.dueAtMs <= toMs,
       )
       .sort(bySortKey)
+      .slice(0, limit)
       .map((t) => structuredClone(t));
   }
 

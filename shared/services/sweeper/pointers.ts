@@ -60,7 +60,7 @@ async function resolvePointer(
     // watches it: the pointer has nothing left to say.
     run.resolved.push(pointer);
   } else if (task.dueAtMs <= run.now) {
-    groupWork(run.groups, task.pk, task.dueAtMs - RELAY_LOOKBACK_MS).pointers.push(pointer);
+    groupWork(run.groups, task.pk, task.dueAtMs - RELAY_LOOKBACK_MS).pointers.push({ ...pointer, taskId });
   } else {
     run.rearms.push({ taskId, dueAtMs: task.dueAtMs, pointer });
   }

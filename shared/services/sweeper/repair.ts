@@ -9,8 +9,8 @@ import type { Counters, GroupWork, RunState, SweeperDeps, SweeperTopic } from ".
 
 /**
  * Judges and repairs the run's groups (at most `maxGroups`, `budgeted`), none started when the invocation is
- * nearly out of time. A group repaired (or found healthy) resolves its pointers; a failure is counted and left to
- * the next run.
+ * nearly out of time. A group repaired (or found healthy) resolves its pointers (`settlePointers`); a failure is
+ * counted and left to the next run.
  */
 export async function repairGroups(deps: SweeperDeps, run: RunState, clock: () => number): Promise<void> {
   const { counters, limits } = run;
@@ -22,7 +22,7 @@ export async function repairGroups(deps: SweeperDeps, run: RunState, clock: () =
     }
     counters.groupsExamined++;
     try {
-      if (await repairGroup(deps, group, run.now, clock, counters)) run.resolved.push(...group.pointers);
+      await settlePointers(deps, group, await repairGroup(deps, group, run, clock), run);
     } catch (error) {
       counters.failures++;
       deps.logger.warn("repairing a group failed; the next run retries", {
@@ -60,39 +60,77 @@ export function budgeted(run: Pick<RunState, "groups" | "limits" | "now">): Grou
   return [...pointed, ...rest.slice(0, oldest), ...window];
 }
 
+/** The tasks of a group a repair reached: all of them, or (cut short by `resendPerGroup`) those it read. */
+type Reached = "all" | ReadonlySet<string>;
+
 /**
- * Judges one group by its head and repairs it when stalled (or named by a pointer). Returns true when the group
- * needs nothing more (repaired, progressing, or finished); throws when a step failed.
+ * Judges one group by its head and repairs it when stalled (or named by a pointer), as far as it was read.
+ * Returns what it reached, all of which needs nothing more (repaired, progressing, or finished); throws when a
+ * step failed.
  */
 async function repairGroup(
   deps: SweeperDeps,
   group: GroupWork,
-  now: number,
+  run: RunState,
   clock: () => number,
-  counters: Counters,
-): Promise<boolean> {
-  const listed = await deps.store.listUnfinishedInGroup(group.pk, group.fromMs, now);
+): Promise<Reached> {
+  const { now, counters } = run;
+  const { listed, reached } = await readGroup(deps, group, run);
   await finishReschedules(deps, listed, clock, counters);
   const tasks = listed.filter((t) => t.status !== "rescheduled" && !isFanOutParent(t));
   const head = tasks[0];
-  if (!head) return true;
+  if (!head) return reached;
   const topic = Object.hasOwn(deps.topics, head.topic) ? deps.topics[head.topic] : undefined;
   if (!topic) {
     throw new Error(`topic "${head.topic}" is not configured for the sweeper`);
   }
   const stalled = isStalled(deps, topic, head, now);
-  if (!stalled && group.pointers.length === 0) return true;
+  if (!stalled && group.pointers.length === 0) return reached;
 
   const exhausted = stalled ? exhaustedAndIdle(tasks, topic, now) : [];
   await finishDeadLettering(deps, topic, exhausted, clock, counters);
 
-  // A stalled group is re-sent whole (its messages may all be gone); a group named by a pointer but otherwise
-  // alive only needs its `scheduled` tasks forwarded, behind whatever is already queued.
+  // A stalled group is re-sent whole, as far as it was read (its messages may all be gone); a group named by a
+  // pointer but otherwise alive only needs its `scheduled` tasks forwarded, behind whatever is already queued.
   const done = new Set(exhausted.map((t) => t.taskId));
   const resend = tasks.filter((t) => !done.has(t.taskId) && (stalled || t.status === "scheduled"));
   if (resend.length > 0) await resendInOrder(deps, topic, group.pk, head, resend, now, clock, counters);
   if (exhausted.length > 0 || resend.length > 0) counters.groupsRepaired++;
-  return true;
+  return reached;
+}
+
+/**
+ * The group's first `resendPerGroup` unfinished tasks due by now, in group order: one run's share of a huge group
+ * (a paused topic's hot group, a purged queue), so that its sends and writes fit the run's time and the run still
+ * reaches its other groups, re-arms, pointers and topic-DLQ pass. What is sent is always the group's head part,
+ * so nothing is sent ahead of an earlier unfinished task; the rest waits for a later run, which finds the group
+ * stalled again once this part has been delivered (its new head is idle since long before) or was lost again.
+ */
+async function readGroup(
+  deps: SweeperDeps,
+  group: GroupWork,
+  run: RunState,
+): Promise<{ listed: TaskRecord[]; reached: Reached }> {
+  const max = run.limits.resendPerGroup;
+  const read = await deps.store.listUnfinishedInGroup(group.pk, group.fromMs, run.now, max + 1);
+  if (read.length <= max) return { listed: read, reached: "all" };
+  run.counters.deferred = true;
+  const listed = read.slice(0, max);
+  return { listed, reached: new Set(listed.map((t) => t.taskId)) };
+}
+
+/**
+ * A pointer whose task the repair reached is resolved. One past the part read (a huge group cut short) has its
+ * task put in the sweep index first, which then carries it: the index finds the group again while the task is
+ * unfinished, and a later run's repair reaches it in group order. Kept instead, the pointer would sit in its DLQ,
+ * alarming, for as long as the group takes to drain — and a near-term task's only carrier would be a message
+ * that expires. A task already finished is resolved as well; a failed write keeps the pointer for the next run.
+ */
+async function settlePointers(deps: SweeperDeps, group: GroupWork, reached: Reached, run: RunState) {
+  for (const pointer of group.pointers) {
+    if (reached !== "all" && !reached.has(pointer.taskId)) await deps.store.enterSweepIndex(pointer.taskId);
+    run.resolved.push(pointer);
+  }
 }
 
 function isStalled(deps: SweeperDeps, topic: SweeperTopic, head: TaskRecord, now: number): boolean {

@@ -25,6 +25,12 @@ export interface SweepLimits {
   readonly maxGroups: number;
   /** Shard queries and groups handled at the same time. */
   readonly concurrency: number;
+  /**
+   * Unfinished due tasks of one group read, and so at most re-sent, per run: the group's first ones in group
+   * order. A longer stalled group (a paused topic's hot group, a purged queue) is repaired a head part per run,
+   * the next part once the head has moved on (repair.ts, `readGroup`).
+   */
+  readonly resendPerGroup: number;
   /** Receives (of up to 10 messages) per dead-letter queue and run. */
   readonly pointerReceivesPerQueue: number;
   /**
@@ -43,6 +49,12 @@ export const DEFAULT_SWEEP_LIMITS: SweepLimits = {
   candidatesPerShard: 2_000,
   maxGroups: 2_000,
   concurrency: 8,
+  // One group's repair must fit in `reserveMs`, the time left when the run's last group may start: 1,000 tasks are
+  // 100 SendMessageBatch calls one after another (~25 ms each in region: ~2.5 s), then 1,000 conditional writes
+  // sent together (the SDK's 50 sockets: ~0.3 s), after a read of at most a 1 MB page or two. About 3 s, a third
+  // of the reserve at twice those latencies, for each of the `concurrency` groups in flight. What it costs a huge
+  // group: up to a minute's wait (the next run) per 1,000 tasks delivered one at a time.
+  resendPerGroup: 1_000,
   pointerReceivesPerQueue: 10,
   topicDeadLetterReceives: 300,
   pointerVisibilitySeconds: 60,
@@ -109,12 +121,17 @@ export interface PointerRef {
   readonly receiptHandle: string;
 }
 
+/** A dead-letter pointer naming a `scheduled`, due task of a group the run repairs. */
+export interface GroupPointer extends PointerRef {
+  readonly taskId: string;
+}
+
 export interface GroupWork {
   readonly pk: string;
   /** Lower bound of the group query: the earliest due time of its overdue tasks. */
   fromMs: number;
   /** Dead-letter pointers naming a `scheduled`, due task of this group: the group is repaired whatever its head. */
-  readonly pointers: PointerRef[];
+  readonly pointers: GroupPointer[];
 }
 
 export class Counters {

@@ -537,6 +537,9 @@ describe("DynamoTaskStore against dynalite", () => {
       [queued.taskId, "queued"],
       [scheduled.taskId, "scheduled"],
     ]);
+    // A limit counts unfinished tasks only: the delivered one ahead of them takes no place.
+    const first = await store.listUnfinishedInGroup(done.pk, NOW - 60_000, NOW, 1);
+    expect(first.map((t) => t.taskId)).toEqual([queued.taskId]);
     expect(await store.markRequeued(queued.taskId, NOW + 7)).toBe(true);
     expect(await store.markRequeued(scheduled.taskId, NOW + 7)).toBe(false);
     expect(await store.markRequeued(done.taskId, NOW + 7)).toBe(false);
@@ -559,6 +562,7 @@ describe("DynamoTaskStore against dynalite", () => {
       out.push(await s.get(t[1]?.taskId ?? ""));
       out.push(await s.markRequeued(t[0]?.taskId ?? "", NOW + 2));
       out.push((await s.listUnfinishedInGroup(t[0]?.pk ?? "", 0, NOW * 2)).map((x) => x.taskId));
+      out.push((await s.listUnfinishedInGroup(t[0]?.pk ?? "", 0, NOW * 2, 1)).map((x) => x.taskId));
       const shard = sweepShardOf(t[3]?.taskId ?? "");
       out.push((await s.listUnfinishedDueBy(shard, NOW * 2, 10)).tasks.map((x) => x.taskId));
       return out;

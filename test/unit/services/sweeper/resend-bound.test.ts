@@ -1,0 +1,135 @@
+import { describe, expect, it } from "vitest";
+import { taskMessageBody } from "#shared/domain/messages.js";
+import type { TaskRecord } from "#shared/domain/task.js";
+import { sweep } from "#shared/services/sweeper/index.js";
+import { makeTask, T0 } from "../../../support/factories.js";
+import { type Sim, simulate } from "../../../support/pipeline-sim.js";
+
+/**
+ * A stalled group with tens of thousands of due tasks (a hot group of a paused topic, a purged queue): one run
+ * re-sends only the group's head part, in group order, so the run fits its time budget and still reaches its
+ * other repairs, re-arms, pointer deletions and the topic-DLQ pass; the following runs carry on with the rest.
+ */
+
+const MINUTE = 60_000;
+/** The sweeper's Lambda timeout (cdk/lib/sizing.ts, SWEEPER_TIMEOUT_SECONDS). */
+const TIMEOUT_MS = 50_000;
+/** One SendMessageBatch call to a FIFO queue, in region: the sends of one group go out one call after another. */
+const BATCH_CALL_MS = 30;
+
+/** `count` tasks of one group handed to the FIFO queue long ago (`queued`), whose messages are all gone. */
+async function lostGroup(sim: Sim, group: string, count: number): Promise<TaskRecord[]> {
+  const tasks = Array.from({ length: count }, (_, i) =>
+    makeTask({ group, dueAtMs: T0 + i, acceptedAtMs: T0, status: "queued", queuedAtMs: T0 + i }),
+  );
+  for (const t of tasks) await sim.put(t);
+  return tasks;
+}
+
+/** A small stalled group (its timer lost) and a not-yet-due task named by a schedule DLQ message. */
+async function otherWork(sim: Sim) {
+  const other = makeTask({ group: "other", dueAtMs: T0 + 500, acceptedAtMs: T0 });
+  await sim.put(other);
+  const later = await sim.add({ order_id: "later" }, { delay_seconds: 3_600 });
+  return { other, later };
+}
+
+const sentFor = (sim: Sim, pk: string) =>
+  sim.fifo.calls.filter((c) => c.groupId === pk).map((c) => c.taskIds);
+
+describe("a huge stalled group is re-sent a head part per run (`resendPerGroup`)", () => {
+  it("re-sends the first tasks in group order, the run's other work still happens, and the next runs finish the group", async () => {
+    // Prepare: 12 lost messages in one group, 5 re-sent per run
+    const sim = simulate({ limits: { resendPerGroup: 5 } });
+    const hot = await lostGroup(sim, "hot", 12);
+    const { other, later } = await otherWork(sim);
+    sim.advance(sim.stalledAfterMs + MINUTE);
+    sim.scheduleDlq.put(taskMessageBody(later));
+    const ids = hot.map((t) => t.taskId);
+    const pk = hot[0]?.pk as string;
+
+    // Act: a run a minute, deliveries between them
+    const first = await sim.sweep();
+    const reports = [first];
+    for (let run = 0; run < 5 && ids.some((id) => sim.status(id) !== "delivered"); run++) {
+      await sim.runDeliver();
+      sim.advance(MINUTE);
+      reports.push(await sim.sweep());
+    }
+
+    // Assess: the head part first, the rest in the next runs, each task once and in order
+    expect(first).toMatchObject({
+      requeued: 5,
+      forwarded: 1,
+      rearmed: 1,
+      pointersResolved: 1,
+      deferred: true,
+    });
+    expect(sentFor(sim, pk)).toEqual([ids.slice(0, 5), ids.slice(5, 10), ids.slice(10)]);
+    expect(sim.status(other.taskId)).toBe("delivered");
+    expect(sim.scheduleDlq.messages).toEqual([]);
+    expect(sim.delivered().filter((id) => ids.includes(id))).toEqual(ids);
+    expect(reports.at(-1)).toMatchObject({ requeued: 0, forwarded: 0, deferred: false });
+  });
+
+  it("a dead-letter pointer past the part read puts its task in the sweep index, which carries it in group order", async () => {
+    // Prepare: four due near-term tasks of one group (not indexed) whose timers were lost; the last one's timer
+    // message went to the timer DLQ
+    const sim = simulate({ limits: { resendPerGroup: 2 } });
+    const tasks = [0, 1, 2, 3].map((i) => makeTask({ group: "g", dueAtMs: T0 + i, acceptedAtMs: T0 }));
+    for (const t of tasks) await sim.store.putNew(t, { sweepIndex: false });
+    const ids = tasks.map((t) => t.taskId);
+    sim.advance(10_000); // due, within the grace: only the pointer names the group
+    sim.timerDlq.put(taskMessageBody(ids[3] as string));
+
+    // Act
+    const first = await sim.sweep();
+    const indexed = ids.map((id) => sim.store.tasks.get(id)?.sweepShard !== undefined);
+    await sim.runDeliver();
+    sim.advance(sim.graceMs);
+    const second = await sim.sweep();
+    await sim.runDeliver();
+
+    // Assess: the pointer's task never goes ahead of the two before it, and the pointer does not linger
+    expect(first).toMatchObject({ forwarded: 2, pointersResolved: 1, deferred: true });
+    expect(sim.timerDlq.messages).toEqual([]);
+    // The two forwarded ones are indexed by their `queued` mark; the pointer's task by the repair.
+    expect(indexed).toEqual([true, true, false, true]);
+    expect(second).toMatchObject({ forwarded: 2, deferred: false });
+    expect(sim.delivered()).toEqual(ids);
+  });
+
+  it("with the default bound, a group of 20,000 lost messages leaves the run inside its timeout with its other work done", async () => {
+    // Prepare: every SendMessageBatch call takes its time on the run's clock
+    const sim = simulate();
+    const hot = await lostGroup(sim, "hot", 20_000);
+    const { other, later } = await otherWork(sim);
+    sim.advance(sim.stalledAfterMs + MINUTE);
+    sim.scheduleDlq.put(taskMessageBody(later));
+    const send = sim.fifo.sendInOrder.bind(sim.fifo);
+    sim.fifo.sendInOrder = async (queueUrl, groupId, taskIds) => {
+      sim.advance(Math.ceil(taskIds.length / 10) * BATCH_CALL_MS);
+      return send(queueUrl, groupId, taskIds);
+    };
+    const start = sim.clock.now;
+
+    // Act
+    const report = await sweep({
+      ...sim.sweeperDeps,
+      remainingMs: () => TIMEOUT_MS - (sim.clock.now - start),
+    });
+
+    // Assess: the run ended before its timeout (with its 10 s reserve left), having done everything else
+    expect(sim.clock.now - start).toBeLessThan(TIMEOUT_MS - 10_000);
+    expect(report).toMatchObject({
+      forwarded: 1,
+      rearmed: 1,
+      pointersResolved: 1,
+      failures: 0,
+      deferred: true,
+    });
+    expect(report.requeued).toBeLessThan(hot.length);
+    expect(sentFor(sim, hot[0]?.pk as string)).toEqual([hot.slice(0, report.requeued).map((t) => t.taskId)]);
+    expect(sim.status(other.taskId)).toBe("queued");
+  });
+});
