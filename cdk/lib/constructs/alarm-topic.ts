@@ -194,6 +194,40 @@ export class AlarmTopic extends Construct {
   }
 
   /**
+   * A value a function run every minute publishes once a run per service (`metricName`, EMF), such as the
+   * materializer's lag, was above `threshold` in each of `minutes` 1-minute periods in a row (the periods' Maximum:
+   * the worst run of the minute). A run's data point lands in whichever minute it ends, so a minute may have none:
+   * CloudWatch then evaluates the most recent real data points of its evaluation range, and the gap neither breaks
+   * nor fills the streak. No data at all (the function not running) is its not-running alarm's, not this one's.
+   */
+  watchServiceMaximum(
+    scope: Construct,
+    id: string,
+    props: {
+      readonly config: PunctualConfig;
+      readonly metricName: string;
+      readonly threshold: number;
+      readonly minutes: number;
+      readonly description: string;
+    },
+  ): void {
+    this.alarm(scope, id, {
+      metric: new cloudwatch.Metric({
+        namespace: METRICS_NAMESPACE,
+        metricName: props.metricName,
+        dimensionsMap: { service: serviceName(props.config.name) },
+        statistic: cloudwatch.Stats.MAXIMUM,
+        period: Duration.minutes(1),
+      }),
+      threshold: props.threshold,
+      comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
+      evaluationPeriods: props.minutes,
+      datapointsToAlarm: props.minutes,
+      description: props.description,
+    });
+  }
+
+  /**
    * Any message in a topic's dead-letter queue needs an operator. Visible and in-flight messages are counted
    * together: the sweeper reads each topic DLQ through every run (shared/services/sweeper/topic-dead-letters.ts)
    * and hides what it reads until the run ends, so a queue holding only failed messages can show none visible for
