@@ -28,7 +28,7 @@ import type { TimerScheduler } from "./timer-scheduler.js";
  *   ~240 s, the 4-minute horizon: the alarm notifies about when the first occurrence would come late, earlier when
  *   the materializer falls behind slowly (test/cdk/schedule-materializer.test.ts holds the two to the horizon).
  */
-const LAG_ALARM_SECONDS = 120;
+export const LAG_ALARM_SECONDS = 120;
 const LAG_ALARM_MINUTES = 3;
 
 export interface ScheduleMaterializerProps {
