@@ -179,13 +179,7 @@ export class AlarmTopic extends Construct {
     },
   ): void {
     this.alarm(scope, id, {
-      metric: new cloudwatch.Metric({
-        namespace: METRICS_NAMESPACE,
-        metricName: props.metricName,
-        dimensionsMap: { service: serviceName(props.config.name) },
-        statistic: cloudwatch.Stats.SUM,
-        period: Duration.minutes(5),
-      }),
+      metric: serviceMetric(props.config, props.metricName, cloudwatch.Stats.SUM, Duration.minutes(5)),
       threshold: 1,
       evaluationPeriods: props.periods,
       datapointsToAlarm: props.periods,
@@ -212,13 +206,7 @@ export class AlarmTopic extends Construct {
     },
   ): void {
     this.alarm(scope, id, {
-      metric: new cloudwatch.Metric({
-        namespace: METRICS_NAMESPACE,
-        metricName: props.metricName,
-        dimensionsMap: { service: serviceName(props.config.name) },
-        statistic: cloudwatch.Stats.MAXIMUM,
-        period: Duration.minutes(1),
-      }),
+      metric: serviceMetric(props.config, props.metricName, cloudwatch.Stats.MAXIMUM, Duration.minutes(1)),
       threshold: props.threshold,
       comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
       evaluationPeriods: props.minutes,
@@ -271,6 +259,22 @@ export class AlarmTopic extends Construct {
       description: `${label}: the oldest message has been waiting more than ${seconds} s for 3 minutes.`,
     });
   }
+}
+
+/** A metric a Punctual function publishes (EMF) under its service dimension alone. */
+function serviceMetric(
+  config: PunctualConfig,
+  metricName: string,
+  statistic: string,
+  period: Duration,
+): cloudwatch.Metric {
+  return new cloudwatch.Metric({
+    namespace: METRICS_NAMESPACE,
+    metricName,
+    dimensionsMap: { service: serviceName(config.name) },
+    statistic,
+    period,
+  });
 }
 
 /** A queue's messages, visible and in flight, per minute (the maximum of each). */

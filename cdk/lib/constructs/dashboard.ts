@@ -77,10 +77,13 @@ function alarmStatus(alarms: AlarmTopic): cloudwatch.IWidget[] {
   return widgets;
 }
 
-/** What our functions publish for one topic (EMF), under exactly the dimensions they add. */
-function topicMetric(
+/**
+ * What our functions publish (EMF), under exactly the dimensions they add: the service, and the topic for what
+ * they publish per topic.
+ */
+function ownMetric(
   config: PunctualConfig,
-  topic: Topic,
+  topic: Topic | undefined,
   metricName: string,
   statistic: string,
   label: string,
@@ -88,7 +91,7 @@ function topicMetric(
   return new cloudwatch.Metric({
     namespace: METRICS_NAMESPACE,
     metricName,
-    dimensionsMap: { service: serviceName(config.name), [TOPIC_DIMENSION]: topic.name },
+    dimensionsMap: { service: serviceName(config.name), ...(topic ? { [TOPIC_DIMENSION]: topic.name } : {}) },
     statistic,
     period: PERIOD,
     label,
@@ -97,9 +100,8 @@ function topicMetric(
 
 function topicWidgets(config: PunctualConfig, topic: Topic): cloudwatch.IWidget[] {
   const width = FULL_WIDTH / 3;
-  const count = (name: string, label: string) =>
-    topicMetric(config, topic, name, cloudwatch.Stats.SUM, label);
-  const ms = (name: string, stat: string, label: string) => topicMetric(config, topic, name, stat, label);
+  const count = (name: string, label: string) => ownMetric(config, topic, name, cloudwatch.Stats.SUM, label);
+  const ms = (name: string, stat: string, label: string) => ownMetric(config, topic, name, stat, label);
   return [
     new cloudwatch.GraphWidget({
       title: `Topic ${topic.name}: tasks per minute`,
@@ -185,15 +187,8 @@ function timerWidgets(timer: TimerQueues, scheduler: TimerScheduler): cloudwatch
 /** The schedule materializer's per-run metrics (EMF, under the service dimension alone). */
 function materializerWidgets(config: PunctualConfig): cloudwatch.IWidget[] {
   const width = FULL_WIDTH / 3;
-  const metric = (metricName: string, statistic: string, label: string) =>
-    new cloudwatch.Metric({
-      namespace: METRICS_NAMESPACE,
-      metricName,
-      dimensionsMap: { service: serviceName(config.name) },
-      statistic,
-      period: PERIOD,
-      label,
-    });
+  const metric = (name: string, statistic: string, label: string) =>
+    ownMetric(config, undefined, name, statistic, label);
   const count = (name: string, label: string) => metric(name, cloudwatch.Stats.SUM, label);
   return [
     new cloudwatch.GraphWidget({
