@@ -56,6 +56,8 @@ try {
         occurrences: summary.occurrences,
         skipped: summary.skipped,
         failures: summary.failures,
+        // What the deployed run emits as ScheduleMaterializerLag (LagAlarm above 120 s for 3 minutes).
+        lagSeconds: summary.lagSeconds,
         elapsedSeconds: Number(elapsedS.toFixed(1)),
         occurrencesPerSecond: Math.round(summary.occurrences / elapsedS),
         saturated,

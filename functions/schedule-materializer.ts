@@ -45,6 +45,7 @@ export function createMaterializerHandler(
       emf.addMetric(METRIC.occurrencesMaterialized, MetricUnit.Count, summary.occurrences);
       emf.addMetric(METRIC.occurrencesSkipped, MetricUnit.Count, summary.skipped);
       emf.addMetric(METRIC.materializeFailures, MetricUnit.Count, summary.failures);
+      emf.addMetric(METRIC.materializerLag, MetricUnit.Seconds, summary.lagSeconds);
       return summary;
     });
 }

@@ -26,6 +26,11 @@ export const METRIC = {
   occurrencesSkipped: "ScheduleOccurrencesSkipped",
   /** Materializer: schedules whose materialization failed this run (retried next run); alarmed when it persists. */
   materializeFailures: "ScheduleMaterializeFailures",
+  /**
+   * Materializer: how far behind it is, seconds, at each run's end: since when the longest-due schedule it left
+   * (out of time, unread, or past its per-run cap) has been due; 0 when it left none. Alarmed when it persists.
+   */
+  materializerLag: "ScheduleMaterializerLag",
   /** Deliver (issue 14): a destination host's circuit opened / closed, per topic (the host is in the log line). */
   circuitOpened: "CircuitOpened",
   circuitClosed: "CircuitClosed",

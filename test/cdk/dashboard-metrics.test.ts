@@ -125,6 +125,14 @@ describe.each(["dev", "prod"] as const)("the %s stack's dashboard", (env) => {
     expect(has("AWS/Scheduler", "InvocationDroppedCount", { ScheduleGroup: group })).toBe(true);
   });
 
+  it("shows how far behind the schedule materializer is (its lag's Maximum) and its occurrences made, skipped and failed", () => {
+    const service = { service: `punctual-${env}` };
+    expect(has(METRICS_NAMESPACE, METRIC.materializerLag, service, "Maximum")).toBe(true);
+    expect(has(METRICS_NAMESPACE, METRIC.occurrencesMaterialized, service, "Sum")).toBe(true);
+    expect(has(METRICS_NAMESPACE, METRIC.occurrencesSkipped, service, "Sum")).toBe(true);
+    expect(has(METRICS_NAMESPACE, METRIC.materializeFailures, service, "Sum")).toBe(true);
+  });
+
   it("shows every function's errors, throttles and concurrency", () => {
     const functions = Object.entries(resources).filter(([, r]) => r.Type === "AWS::Lambda::Function");
     expect(functions.length).toBeGreaterThan(stack.topics.length);

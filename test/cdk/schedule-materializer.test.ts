@@ -123,4 +123,33 @@ describe("materializer", () => {
       OKActions: [topic],
     });
   });
+
+  it("alarms when the materializer has been more than 2 minutes behind for 3 minutes in a row (its lag, per service), before its lag can reach the horizon", () => {
+    const topic = { Ref: idOf(stack.alarms.topic) };
+
+    const alarms = ofType("AWS::CloudWatch::Alarm").filter(
+      ([, a]) => a.Properties.MetricName === METRIC.materializerLag,
+    );
+
+    expect(alarms).toHaveLength(1);
+    const alarm = alarms[0]?.[1].Properties;
+    expect(alarm).toMatchObject({
+      Namespace: "Punctual",
+      Dimensions: [{ Name: "service", Value: "punctual-prod" }],
+      Statistic: "Maximum",
+      Period: 60,
+      Threshold: 120,
+      ComparisonOperator: "GreaterThanThreshold",
+      EvaluationPeriods: 3,
+      DatapointsToAlarm: 3,
+      TreatMissingData: "notBreaching",
+      AlarmActions: [topic],
+      OKActions: [topic],
+      AlarmDescription: expect.stringContaining("behind"),
+    });
+    // The lag grows at most a period a minute: by the last breaching minute it is at most the horizon, i.e. the
+    // alarm notifies no later than the first occurrence comes late.
+    const latestLagSeconds = alarm.Threshold + (alarm.EvaluationPeriods - 1) * alarm.Period;
+    expect(latestLagSeconds).toBeLessThanOrEqual(MATERIALIZE_HORIZON_MS / 1000);
+  });
 });

@@ -179,16 +179,38 @@ export class AlarmTopic extends Construct {
     },
   ): void {
     this.alarm(scope, id, {
-      metric: new cloudwatch.Metric({
-        namespace: METRICS_NAMESPACE,
-        metricName: props.metricName,
-        dimensionsMap: { service: serviceName(props.config.name) },
-        statistic: cloudwatch.Stats.SUM,
-        period: Duration.minutes(5),
-      }),
+      metric: serviceMetric(props.config, props.metricName, cloudwatch.Stats.SUM, Duration.minutes(5)),
       threshold: 1,
       evaluationPeriods: props.periods,
       datapointsToAlarm: props.periods,
+      description: props.description,
+    });
+  }
+
+  /**
+   * A value a function run every minute publishes once a run per service (`metricName`, EMF), such as the
+   * materializer's lag, was above `threshold` in each of `minutes` 1-minute periods in a row (the periods' Maximum:
+   * the worst run of the minute). A run's data point lands in whichever minute it ends, so a minute may have none:
+   * CloudWatch then evaluates the most recent real data points of its evaluation range, and the gap neither breaks
+   * nor fills the streak. No data at all (the function not running) is its not-running alarm's, not this one's.
+   */
+  watchServiceMaximum(
+    scope: Construct,
+    id: string,
+    props: {
+      readonly config: PunctualConfig;
+      readonly metricName: string;
+      readonly threshold: number;
+      readonly minutes: number;
+      readonly description: string;
+    },
+  ): void {
+    this.alarm(scope, id, {
+      metric: serviceMetric(props.config, props.metricName, cloudwatch.Stats.MAXIMUM, Duration.minutes(1)),
+      threshold: props.threshold,
+      comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
+      evaluationPeriods: props.minutes,
+      datapointsToAlarm: props.minutes,
       description: props.description,
     });
   }
@@ -237,6 +259,22 @@ export class AlarmTopic extends Construct {
       description: `${label}: the oldest message has been waiting more than ${seconds} s for 3 minutes.`,
     });
   }
+}
+
+/** A metric a Punctual function publishes (EMF) under its service dimension alone. */
+function serviceMetric(
+  config: PunctualConfig,
+  metricName: string,
+  statistic: string,
+  period: Duration,
+): cloudwatch.Metric {
+  return new cloudwatch.Metric({
+    namespace: METRICS_NAMESPACE,
+    metricName,
+    dimensionsMap: { service: serviceName(config.name) },
+    statistic,
+    period,
+  });
 }
 
 /** A queue's messages, visible and in flight, per minute (the maximum of each). */

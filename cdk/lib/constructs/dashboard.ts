@@ -5,7 +5,9 @@ import type * as sqs from "aws-cdk-lib/aws-sqs";
 import { Construct } from "constructs";
 import type { PunctualConfig } from "#shared/config/index.js";
 import { METRIC, METRICS_NAMESPACE, serviceName, TOPIC_DIMENSION } from "#shared/domain/metrics.js";
+import { MATERIALIZE_HORIZON_MS } from "#shared/domain/schedule.js";
 import type { AlarmTopic } from "./alarm-topic.js";
+import { LAG_ALARM_SECONDS } from "./schedule-materializer.js";
 import type { TimerQueues } from "./timer-queues.js";
 import type { TimerScheduler } from "./timer-scheduler.js";
 import type { Topic } from "./topic.js";
@@ -26,7 +28,8 @@ const HEIGHT = 6;
 
 /**
  * One CloudWatch dashboard per environment: per topic adds / delivered / dead-lettered, lateness p50/p99 and
- * callback latency p99, FIFO backlog age and DLQ depth; the timer queue; Scheduler failures; every function's
+ * callback latency p99, FIFO backlog age and DLQ depth; the timer queue; Scheduler failures; the schedule
+ * materializer's lag and occurrences; every function's
  * errors, throttles and concurrency; and the state of every alarm. No physical name: CloudFormation names it
  * (the stack output `DashboardName`), so two environments in one account never collide.
  * test/cdk/dashboard-metrics.test.ts checks that every widget's metric is one that really gets published.
@@ -43,6 +46,7 @@ export class Dashboard extends Construct {
     this.dashboard.addWidgets(...alarmStatus(props.alarms));
     for (const topic of props.topics) this.dashboard.addWidgets(...topicWidgets(props.config, topic));
     this.dashboard.addWidgets(...timerWidgets(props.timerQueues, props.timerScheduler));
+    this.dashboard.addWidgets(...materializerWidgets(props.config));
     this.dashboard.addWidgets(...functionWidgets(props.functions));
   }
 
@@ -73,10 +77,13 @@ function alarmStatus(alarms: AlarmTopic): cloudwatch.IWidget[] {
   return widgets;
 }
 
-/** What our functions publish for one topic (EMF), under exactly the dimensions they add. */
-function topicMetric(
+/**
+ * What our functions publish (EMF), under exactly the dimensions they add: the service, and the topic for what
+ * they publish per topic.
+ */
+function ownMetric(
   config: PunctualConfig,
-  topic: Topic,
+  topic: Topic | undefined,
   metricName: string,
   statistic: string,
   label: string,
@@ -84,7 +91,7 @@ function topicMetric(
   return new cloudwatch.Metric({
     namespace: METRICS_NAMESPACE,
     metricName,
-    dimensionsMap: { service: serviceName(config.name), [TOPIC_DIMENSION]: topic.name },
+    dimensionsMap: { service: serviceName(config.name), ...(topic ? { [TOPIC_DIMENSION]: topic.name } : {}) },
     statistic,
     period: PERIOD,
     label,
@@ -93,9 +100,8 @@ function topicMetric(
 
 function topicWidgets(config: PunctualConfig, topic: Topic): cloudwatch.IWidget[] {
   const width = FULL_WIDTH / 3;
-  const count = (name: string, label: string) =>
-    topicMetric(config, topic, name, cloudwatch.Stats.SUM, label);
-  const ms = (name: string, stat: string, label: string) => topicMetric(config, topic, name, stat, label);
+  const count = (name: string, label: string) => ownMetric(config, topic, name, cloudwatch.Stats.SUM, label);
+  const ms = (name: string, stat: string, label: string) => ownMetric(config, topic, name, stat, label);
   return [
     new cloudwatch.GraphWidget({
       title: `Topic ${topic.name}: tasks per minute`,
@@ -174,6 +180,36 @@ function timerWidgets(timer: TimerQueues, scheduler: TimerScheduler): cloudwatch
       width,
       height: HEIGHT,
       left: [schedulerSum("TargetErrorCount"), schedulerSum("InvocationDroppedCount")],
+    }),
+  ];
+}
+
+/** The schedule materializer's per-run metrics (EMF, under the service dimension alone). */
+function materializerWidgets(config: PunctualConfig): cloudwatch.IWidget[] {
+  const width = FULL_WIDTH / 3;
+  const metric = (name: string, statistic: string, label: string) =>
+    ownMetric(config, undefined, name, statistic, label);
+  const count = (name: string, label: string) => metric(name, cloudwatch.Stats.SUM, label);
+  return [
+    new cloudwatch.GraphWidget({
+      title: "Schedule materializer: how far behind (s)",
+      width,
+      height: HEIGHT,
+      left: [metric(METRIC.materializerLag, cloudwatch.Stats.MAXIMUM, "lag (longest-due schedule left)")],
+      leftAnnotations: [
+        { value: LAG_ALARM_SECONDS, label: "lag alarm (3 minutes above)" },
+        { value: MATERIALIZE_HORIZON_MS / 1000, label: "horizon: occurrences late past it" },
+      ],
+    }),
+    new cloudwatch.GraphWidget({
+      title: "Schedule materializer: occurrences per minute",
+      width,
+      height: HEIGHT,
+      left: [
+        count(METRIC.occurrencesMaterialized, "made"),
+        count(METRIC.occurrencesSkipped, "skipped"),
+        count(METRIC.materializeFailures, "schedules failed"),
+      ],
     }),
   ];
 }

@@ -7,6 +7,7 @@ import { PIPELINE_STORE_METHODS } from "#shared/adapters/dynamo-task-store.js";
 import type { PunctualConfig } from "#shared/config/index.js";
 import type { Topology } from "#shared/contract/topology.js";
 import { METRIC } from "#shared/domain/metrics.js";
+import { MATERIALIZE_HORIZON_MS, MAX_OCCURRENCES_PER_RUN } from "#shared/domain/schedule.js";
 import { ENV } from "#shared/runtime/env.js";
 import { MATERIALIZER_RATE_MINUTES, MATERIALIZER_TIMEOUT_SECONDS } from "../sizing.js";
 import type { AlarmTopic } from "./alarm-topic.js";
@@ -16,6 +17,19 @@ import type { RuntimeSettings } from "./runtime-settings.js";
 import type { TaskTable } from "./task-table.js";
 import type { TimerQueues } from "./timer-queues.js";
 import type { TimerScheduler } from "./timer-scheduler.js";
+
+/**
+ * The lag alarm: ScheduleMaterializerLag above LAG_ALARM_SECONDS in each of LAG_ALARM_MINUTES minutes.
+ * - 120 s: a run that came up short once leaves schedules due for at most ~110 s at its end (due since the
+ *   previous run read the index at the latest: ≤ 60 s between runs, plus ≤ 50 s of run), and the next run takes
+ *   them first; past 120 s a schedule has been left by two runs in a row.
+ * - 3 minutes: it lasts, not a burst (many schedules created or resumed at once) that the next runs clear.
+ * - Together: the lag of what is left grows at most 60 s a minute, so at the third minute above 120 s it is at most
+ *   ~240 s, the 4-minute horizon: the alarm notifies about when the first occurrence would come late, earlier when
+ *   the materializer falls behind slowly (test/cdk/schedule-materializer.test.ts holds the two to the horizon).
+ */
+export const LAG_ALARM_SECONDS = 120;
+const LAG_ALARM_MINUTES = 3;
 
 export interface ScheduleMaterializerProps {
   readonly config: PunctualConfig;
@@ -38,7 +52,7 @@ export interface ScheduleMaterializerProps {
  * Query on the schedule index, item reads and conditional writes on the table), SendMessage to the timer queue,
  * and the add path's schedule arm/disarm (an occurrence is armed on the timer queue whenever the timer horizon
  * covers the materializer's; cancelling one made with a schedule deletes it). Alarms: errors and throttles, not
- * running, materializations that keep failing, any occurrence skipped.
+ * running, materializations that keep failing, any occurrence skipped, falling behind.
  */
 export class ScheduleMaterializer extends Construct {
   readonly materializerFunction: PunctualFunction;
@@ -104,6 +118,14 @@ export class ScheduleMaterializer extends Construct {
       metricName: METRIC.occurrencesSkipped,
       periods: 1,
       description: `${label}: occurrences were skipped in the last 5 minutes (the add-task checks refused them, e.g. the callback host left the topic's allow-list); they will not be delivered. Find the schedules by skipped_occurrences / last_skipped (GET /v1/schedules?topic=) or the materializer's log ('an occurrence was refused by the add-task checks; skipped').`,
+    });
+    // Behind (ScheduleMaterializerLag, seconds) by more than LAG_ALARM_SECONDS for LAG_ALARM_MINUTES: see there.
+    alarms.watchServiceMaximum(this, "LagAlarm", {
+      config,
+      metricName: METRIC.materializerLag,
+      threshold: LAG_ALARM_SECONDS,
+      minutes: LAG_ALARM_MINUTES,
+      description: `${label}: falling behind: for ${LAG_ALARM_MINUTES} minutes each run has ended leaving a schedule due for more than ${LAG_ALARM_SECONDS} s (ScheduleMaterializerLag: out of time, more due than a run reads, or a cron past its ${MAX_OCCURRENCES_PER_RUN} occurrences a run). Past ${MATERIALIZE_HORIZON_MS / 60_000} minutes (a topic's maxDelay if shorter) its occurrences are made late, later every minute while it lasts. The environment has more occurrences a minute than a run makes (README, schedules "Occurrences per minute"): pause or slow its fastest schedules; check the add path's latency (the materializer's logs, DynamoDB and SQS throttles).`,
     });
   }
 }

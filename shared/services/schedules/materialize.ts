@@ -40,6 +40,8 @@ export interface MaterializeResult {
   /** Of those, the ones the add-task checks refused and that this call skipped (counted when the cursor moved). */
   readonly skipped: number;
   readonly advanced: boolean;
+  /** When the schedule is next due to the materializer, once this call advanced it (undefined: ended, or not moved). */
+  readonly materializeAtMs?: number;
 }
 
 /** How many occurrence tasks one schedule creates (or cancels) side by side in a run (4 schedules at a time). */
@@ -92,7 +94,8 @@ export async function materializeSchedule(
     set: { ...advance.set, ...skipFields(schedule, skipped) },
   });
   if (result.outcome === "updated") {
-    return { occurrences: occurrences.length, skipped: skipped.length, advanced: true };
+    const { materializeAtMs } = advance.set;
+    return { occurrences: occurrences.length, skipped: skipped.length, advanced: true, materializeAtMs };
   }
   const moved =
     result.outcome === "not-found" ||

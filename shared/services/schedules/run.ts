@@ -16,9 +16,17 @@ export interface MaterializerRunSummary {
   /** Occurrences the add-task checks refused and that were skipped (each schedule's view names the last). */
   readonly skipped: number;
   readonly failures: number;
+  /**
+   * How far behind the run left the materializer: at its end, whole seconds (rounded up) since the longest-due
+   * schedule it left due became due (its next occurrence minus the horizon); 0 when it left none. Left due: not
+   * started for want of time, never read (its shard held more due than a run takes), or still behind after its
+   * MAX_OCCURRENCES_PER_RUN. Not a schedule that failed (`failures` counts those, and the next run retries them).
+   * Past the horizon (4 minutes; a topic's maxDelay if shorter), that schedule's next occurrence is late.
+   */
+  readonly lagSeconds: number;
 }
 
-/** Schedules read per shard per run; the rest wait a minute (their occurrences are still ahead of the horizon). */
+/** Schedules taken per shard per run; the rest wait a minute (their occurrences are still ahead of the horizon). */
 const SCHEDULES_PER_SHARD = 250;
 /** Schedules materialized side by side (each adds up to 4 occurrences at a time). */
 const SCHEDULE_CONCURRENCY = 4;
@@ -34,35 +42,56 @@ const STOP_STARTING_MS = 15_000;
  * materialized. One schedule failing does not stop the others; the next run retries it (its cursor has not moved).
  */
 export async function runMaterializer(deps: MaterializerRunDeps): Promise<MaterializerRunSummary> {
-  const ids = await dueLongestFirst(deps);
+  const startMs = deps.now();
+  const { work, unread } = await dueLongestFirst(deps, startMs);
+  // What the run leaves due (schedule id → due since): all it read, until the run brings each up to date.
+  const left = new Map([...work, ...unread].map((d) => [d.scheduleId, d.materializeAtMs]));
   let occurrences = 0;
   let skipped = 0;
   let failures = 0;
-  await forEachBounded(ids, SCHEDULE_CONCURRENCY, async (id) => {
+  await forEachBounded(work, SCHEDULE_CONCURRENCY, async ({ scheduleId: id }) => {
     if (deps.remainingMs && deps.remainingMs() < STOP_STARTING_MS) return;
     try {
       const schedule = await deps.store.getSchedule(id);
-      if (!schedule) return;
-      const result = await materializeSchedule(deps, schedule, MAX_OCCURRENCES_PER_RUN);
-      occurrences += result.occurrences;
-      skipped += result.skipped;
+      const result = schedule && (await materializeSchedule(deps, schedule, MAX_OCCURRENCES_PER_RUN));
+      occurrences += result?.occurrences ?? 0;
+      skipped += result?.skipped ?? 0;
+      // Still due by the run's start after its occurrences of this run (a cron too far behind for one run's cap).
+      const dueAgain = result?.materializeAtMs;
+      if (dueAgain !== undefined && dueAgain <= startMs) left.set(id, dueAgain);
+      else left.delete(id);
     } catch (error) {
       failures++;
+      left.delete(id);
       deps.onScheduleError?.(id, error);
     }
   });
-  return { schedules: ids.length, occurrences, skipped, failures };
+  const lagSeconds = lagAt(left, deps.now());
+  return { schedules: work.length, occurrences, skipped, failures, lagSeconds };
+}
+
+/** Whole seconds, rounded up, since the longest-due schedule left became due; 0 when none is left. */
+function lagAt(left: ReadonlyMap<string, number>, endMs: number): number {
+  if (left.size === 0) return 0;
+  return Math.max(0, Math.ceil((endMs - Math.min(...left.values())) / 1000));
 }
 
 /**
- * Every shard's due schedules in one list, longest due first. Shard by shard instead, a run short of time would
- * spend it on the first shards every minute while a later shard's schedules waited for ever.
+ * Every shard's due schedules in one list, longest due first (`work`). Shard by shard instead, a run short of time
+ * would spend it on the first shards every minute while a later shard's schedules waited for ever. Each shard is
+ * read one past what a run takes: that one (`unread`) says the shard holds more due than this run reaches, and
+ * since when the longest due of those has waited.
  */
-async function dueLongestFirst(deps: MaterializerRunDeps): Promise<string[]> {
-  const nowMs = deps.now();
-  const due: DueSchedule[] = [];
+async function dueLongestFirst(
+  deps: MaterializerRunDeps,
+  nowMs: number,
+): Promise<{ work: DueSchedule[]; unread: DueSchedule[] }> {
+  const work: DueSchedule[] = [];
+  const unread: DueSchedule[] = [];
   for (let shard = 0; shard < SCHEDULE_SHARDS; shard++) {
-    due.push(...(await deps.store.listSchedulesDue(shard, nowMs, SCHEDULES_PER_SHARD)));
+    const due = await deps.store.listSchedulesDue(shard, nowMs, SCHEDULES_PER_SHARD + 1);
+    work.push(...due.slice(0, SCHEDULES_PER_SHARD));
+    unread.push(...due.slice(SCHEDULES_PER_SHARD));
   }
-  return due.sort((a, b) => a.materializeAtMs - b.materializeAtMs).map((d) => d.scheduleId);
+  return { work: work.sort((a, b) => a.materializeAtMs - b.materializeAtMs), unread };
 }

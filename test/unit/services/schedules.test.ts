@@ -335,7 +335,7 @@ describe("materializing", () => {
     const unchanged = h.schedule(id).materializedUntilMs;
     const next = await runMaterializer({ ...h.deps, remainingMs: () => 50_000 });
 
-    expect(late).toEqual({ schedules: 1, occurrences: 0, skipped: 0, failures: 0 });
+    expect(late).toEqual({ schedules: 1, occurrences: 0, skipped: 0, failures: 0, lagSeconds: 50 });
     expect(unchanged).toBe(cursor);
     expect(next.occurrences).toBeGreaterThan(0);
     expect(h.schedule(id).materializedUntilMs).toBe(h.clock.nowMs + MATERIALIZE_HORIZON_MS);
@@ -537,6 +537,90 @@ describe("materializing", () => {
     // 7-second steps within each minute (0, 7, … 56): 9 a minute, 25 within the first 2:50, all within 4 min.
     expect(h.tasks()).toHaveLength(25);
     expect(h.schedule(id).materializedUntilMs).toBe(Date.parse("2027-01-01T00:02:49.000Z"));
+  });
+});
+
+describe("how far behind the materializer is (its lag, in each run's summary)", () => {
+  it("a run that runs out of time reports how long the longest-due schedule it left has been due, at its end; the run that catches up reports 0", async () => {
+    // Prepare: two one-minute schedules, due to the materializer at 00:01 (next occurrence 00:05, minus the
+    // 4-minute horizon); the run comes at 00:02:30 with time to start one of them, and ends 20 s later.
+    const h = harness();
+    await createSchedule(h.deps, body());
+    await createSchedule(h.deps, body());
+    h.clock.set("2027-01-01T00:02:30.000Z");
+    let starts = 0;
+    const remainingMs = () => {
+      if (starts++ === 0) return 50_000;
+      h.clock.advance(20_000);
+      return 5_000;
+    };
+
+    // Act
+    const short = await runMaterializer({ ...h.deps, remainingMs });
+    h.clock.advance(60_000);
+    const caughtUp = await runMaterializer({ ...h.deps, remainingMs: () => 50_000 });
+
+    // Assess: the one left has been due since 00:01:00 at the run's end (00:02:50).
+    expect(short).toMatchObject({ schedules: 2, failures: 0, lagSeconds: 110 });
+    expect(caughtUp).toMatchObject({ schedules: 2, failures: 0, lagSeconds: 0 });
+  });
+
+  it("a run that keeps up (every due schedule made to the horizon's end) reports 0", async () => {
+    const h = harness();
+    await createSchedule(h.deps, body({ cron: "*/10 * * * * *" }));
+    await createSchedule(h.deps, body());
+    const lags = [];
+
+    for (let minute = 0; minute < 3; minute++) {
+      h.clock.advance(60_000);
+      lags.push((await runMaterializer(h.deps)).lagSeconds);
+    }
+
+    expect(lags).toEqual([0, 0, 0]);
+  });
+
+  it("counts the schedules it could not read: a shard with more due than a run reads (250) leaves its newest", async () => {
+    // Prepare: 251 copies of one schedule in shard 0, due between 62.5 s and 60 s ago when the run starts.
+    const h = harness();
+    const { schedule_id: template } = await createSchedule(h.deps, body());
+    const record = h.schedule(template);
+    h.store.schedules.delete(template);
+    const dueAtMs = Date.parse("2027-01-01T00:01:00.000Z");
+    for (let i = 0; i <= 250; i++) {
+      const scheduleId = `demo.schedule.01JAAAAAAAAAAAAAAAAAAA${String(i).padStart(4, "0")}`;
+      await h.store.putSchedule({
+        ...record,
+        scheduleId,
+        sk: scheduleId,
+        scheduleShard: 0,
+        materializeAtMs: dueAtMs - (250 - i) * 10,
+      });
+    }
+    h.clock.set("2027-01-01T00:02:00.000Z");
+
+    // Act: all the time it needs.
+    const run = await runMaterializer(h.deps);
+
+    // Assess: 250 made (00:05 and 00:06 each); the 251st, due since 00:01:00, was never read.
+    expect(run).toMatchObject({ schedules: 250, occurrences: 500, failures: 0, lagSeconds: 60 });
+  });
+
+  it("a schedule still behind after its 150 occurrences of the run counts: a one-second schedule 400 s without a run is caught up 90 s a minute", async () => {
+    // Prepare: created at 00:00 (made inline up to 00:02:00); no run until 00:06:40.
+    const h = harness();
+    await createSchedule(h.deps, body({ cron: "* * * * * *" }));
+    h.clock.set("2027-01-01T00:06:40.000Z");
+    const lags = [];
+
+    // Act: a run a minute.
+    for (let minute = 0; minute < 6; minute++) {
+      lags.push((await runMaterializer(h.deps)).lagSeconds);
+      h.clock.advance(60_000);
+    }
+
+    // Assess: the first run makes 00:02:01 … 00:04:30, so the next one (00:04:31) entered the horizon at 00:00:31,
+    // 369 s before the run's end; each run makes 150 s of occurrences in 60 s.
+    expect(lags).toEqual([369, 279, 189, 99, 9, 0]);
   });
 });
 
