@@ -1,5 +1,6 @@
 import http from "node:http";
 import type { AddressInfo } from "node:net";
+import type { ConsoleMetrics } from "../../console/schemas.js";
 import type { ConsoleHandler } from "../../console/server.js";
 
 /** Serves `handle` on a free loopback port (anything it does not take: 418); `close` stops it. */
@@ -13,5 +14,23 @@ export async function serveOnLoopback(
   return {
     origin: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
     close: () => new Promise<void>((resolve) => server.close(() => resolve())),
+  };
+}
+
+/** A metrics answer of a quiet topic (nothing measured), with `overrides` laid over it. */
+export function quietMetrics(topic: string, overrides: Partial<ConsoleMetrics> = {}): ConsoleMetrics {
+  return {
+    topic,
+    source: "local",
+    from: new Date(0).toISOString(),
+    to: new Date(0).toISOString(),
+    lateness: { count: 0, p50: null, p90: null, p99: null },
+    series: [],
+    added: 0,
+    delivered: 0,
+    failed: 0,
+    attempts_failed: 0,
+    rates: { added_per_minute: 0, delivered_per_minute: 0, failed_per_minute: 0 },
+    ...overrides,
   };
 }

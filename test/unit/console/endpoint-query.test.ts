@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { NOT_PLAIN_DIGITS } from "#shared/api/schemas/query.js";
 import type { LocalQuery, MetricsQuery } from "../../../console/schemas.js";
 import { consoleHandler } from "../../../console/server.js";
-import { serveOnLoopback } from "../../support/console-server.js";
+import { quietMetrics, serveOnLoopback } from "../../support/console-server.js";
 
 /**
  * The console's own endpoints read their numeric query parameters as the API reads its own
@@ -19,19 +19,7 @@ beforeAll(async () => {
     sources: {
       metrics: async (q) => {
         asked.metrics.push(q);
-        return {
-          topic: q.topic,
-          source: "local",
-          from: new Date(0).toISOString(),
-          to: new Date(0).toISOString(),
-          lateness: { count: 0, p50: null, p90: null, p99: null },
-          series: [],
-          added: 0,
-          delivered: 0,
-          failed: 0,
-          attempts_failed: 0,
-          rates: { added_per_minute: 0, delivered_per_minute: 0, failed_per_minute: 0 },
-        };
+        return quietMetrics(q.topic);
       },
       local: async (q) => {
         asked.local.push(q);

@@ -5,7 +5,7 @@ import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { buildConsole, ensureConsoleBuilt } from "../../../console/build.js";
 import { consoleHandler } from "../../../console/server.js";
-import { serveOnLoopback } from "../../support/console-server.js";
+import { quietMetrics, serveOnLoopback } from "../../support/console-server.js";
 
 let dist: string;
 let origin: string;
@@ -17,19 +17,11 @@ beforeAll(async () => {
   const handle = consoleHandler({
     distDir: dist,
     sources: {
-      metrics: async (q) => ({
-        topic: q.topic,
-        source: "local",
-        from: new Date(0).toISOString(),
-        to: new Date(0).toISOString(),
-        lateness: { count: 0, p50: null, p90: null, p99: null },
-        series: [],
-        added: q.minutes,
-        delivered: 0,
-        failed: 0,
-        attempts_failed: 0,
-        rates: { added_per_minute: 1, delivered_per_minute: 0, failed_per_minute: 0 },
-      }),
+      metrics: async (q) =>
+        quietMetrics(q.topic, {
+          added: q.minutes,
+          rates: { added_per_minute: 1, delivered_per_minute: 0, failed_per_minute: 0 },
+        }),
     },
   });
   ({ origin, close: closeServer } = await serveOnLoopback(handle));
