@@ -12,6 +12,7 @@ import { scheduledEvent } from "#local/runtime/scheduled-rule.js";
 import { METRICS_NAMESPACE } from "#shared/domain/metrics.js";
 import { publishAccepted } from "#shared/services/accepted-metrics.js";
 import { PowertoolsDeliveryMetrics } from "#shared/services/deliver/metrics.js";
+import { stubScheduledFunctionEnv } from "./function-env.js";
 import { memoryLogger } from "./logger.js";
 import { simulate } from "./pipeline-sim.js";
 
@@ -23,21 +24,6 @@ const context = {
   memoryLimitInMB: "256",
   getRemainingTimeInMillis: () => 50_000,
 } as unknown as Context;
-
-/** What the scheduled functions' modules read at cold start. */
-const FUNCTION_ENV: Record<string, string> = {
-  PUNCTUAL_ENV: "local",
-  TABLE_NAME: "punctual-test",
-  AWS_REGION: "eu-west-1",
-  TIMER_QUEUE_URL: "https://sqs.local/000000000000/timer",
-  TIMER_QUEUE_ARN: "arn:aws:sqs:eu-west-1:000000000000:timer",
-  TIMER_DLQ_URL: "https://sqs.local/000000000000/timer-dlq",
-  SCHEDULE_DLQ_URL: "https://sqs.local/000000000000/schedule-dlq",
-  SCHEDULE_DLQ_ARN: "arn:aws:sqs:eu-west-1:000000000000:schedule-dlq",
-  SCHEDULE_GROUP_NAME: "punctual-test",
-  SCHEDULER_ROLE_ARN: "arn:aws:iam::000000000000:role/scheduler",
-  POWERTOOLS_LOG_LEVEL: "ERROR",
-};
 
 const metrics = () => new Metrics({ namespace: METRICS_NAMESPACE, serviceName: SERVICE });
 
@@ -71,7 +57,7 @@ export async function emittedWhenRun(): Promise<Map<string, Set<string>>> {
     lines.push(String(chunk));
     return true;
   });
-  for (const [name, value] of Object.entries(FUNCTION_ENV)) vi.stubEnv(name, value);
+  stubScheduledFunctionEnv();
   try {
     await runEveryEmitter();
   } finally {

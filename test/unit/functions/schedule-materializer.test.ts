@@ -6,6 +6,7 @@ import { createSchedule } from "#shared/services/schedules/manage.js";
 import { ManualClock } from "../../support/clock.js";
 import { FakeScheduler } from "../../support/fakes/scheduler.js";
 import { FakeTimerQueue } from "../../support/fakes/timer-queue.js";
+import { stubScheduledFunctionEnv } from "../../support/function-env.js";
 import { MemoryTaskStore } from "../../support/memory-task-store.js";
 import { simConfig } from "../../support/pipeline-sim.js";
 
@@ -62,15 +63,7 @@ async function runHandler(remainingMs: number) {
 describe("functions/schedule-materializer.ts", () => {
   beforeEach(() => {
     vi.resetModules();
-    vi.stubEnv("PUNCTUAL_ENV", "local");
-    vi.stubEnv("TABLE_NAME", "punctual-test");
-    vi.stubEnv("AWS_REGION", "eu-west-1");
-    vi.stubEnv("TIMER_QUEUE_URL", "https://sqs.local/000000000000/timer");
-    vi.stubEnv("TIMER_QUEUE_ARN", "arn:aws:sqs:eu-west-1:000000000000:timer");
-    vi.stubEnv("SCHEDULE_GROUP_NAME", "punctual-test");
-    vi.stubEnv("SCHEDULER_ROLE_ARN", "arn:aws:iam::000000000000:role/scheduler");
-    vi.stubEnv("SCHEDULE_DLQ_ARN", "arn:aws:sqs:eu-west-1:000000000000:schedule-dlq");
-    vi.stubEnv("POWERTOOLS_LOG_LEVEL", "ERROR");
+    stubScheduledFunctionEnv();
   });
   afterEach(() => {
     vi.unstubAllEnvs();

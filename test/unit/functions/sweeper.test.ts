@@ -1,6 +1,7 @@
 import type { Context } from "aws-lambda";
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 import { scheduledEvent } from "#local/runtime/scheduled-rule.js";
+import { stubScheduledFunctionEnv } from "../../support/function-env.js";
 import { simulate } from "../../support/pipeline-sim.js";
 
 const context = {
@@ -22,14 +23,8 @@ const QUEUES = {
 describe("functions/sweeper.ts", () => {
   beforeEach(() => {
     vi.resetModules();
-    vi.stubEnv("PUNCTUAL_ENV", "local");
-    vi.stubEnv("TABLE_NAME", "punctual-test");
-    vi.stubEnv("AWS_REGION", "eu-west-1");
-    vi.stubEnv("TIMER_QUEUE_URL", "https://sqs.local/000000000000/timer");
-    vi.stubEnv("TIMER_DLQ_URL", "https://sqs.local/000000000000/timer-dlq");
-    vi.stubEnv("SCHEDULE_DLQ_URL", "https://sqs.local/000000000000/schedule-dlq");
+    stubScheduledFunctionEnv();
     vi.stubEnv("PUNCTUAL_TOPOLOGY", JSON.stringify({ sweep: QUEUES }));
-    vi.stubEnv("POWERTOOLS_LOG_LEVEL", "ERROR");
   });
   afterEach(() => {
     vi.unstubAllEnvs();
