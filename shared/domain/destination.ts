@@ -4,6 +4,8 @@
  * one item per topic and callback host.
  */
 
+import { parseHttpDate } from "./http-date.js";
+
 /**
  * A callback URL's destination: its `host[:port]`, lower-cased, without a fully qualified name's trailing dot
  * (`hooks.example.com.` is `hooks.example.com`, as the allow-list reads it too: else a caller could double a
@@ -106,9 +108,7 @@ export function parseRetryAfter(value: string | undefined, nowMs: number): numbe
   if (value === undefined) return undefined;
   const text = value.trim();
   if (/^\d+$/.test(text)) return Number(text);
-  // An HTTP-date always names the weekday and GMT (IMF-fixdate, or the obsolete RFC 850 / asctime forms).
-  if (!/^[A-Za-z]{3}/.test(text)) return undefined;
-  const at = Date.parse(text);
-  if (Number.isNaN(at)) return undefined;
+  const at = parseHttpDate(text, nowMs);
+  if (at === undefined) return undefined;
   return Math.max(0, Math.ceil((at - nowMs) / 1000));
 }

@@ -103,4 +103,46 @@ describe("parseRetryAfter", () => {
   ])("%s → %s s", (value, seconds) => {
     expect(parseRetryAfter(value, T0)).toBe(seconds);
   });
+
+  it.each([
+    // The three HTTP-date forms RFC 9110 §5.6.7 has recipients accept, all GMT
+    ["IMF-fixdate", new Date(T0 + 90_000).toUTCString(), 90],
+    ["RFC 850 (two-digit year)", rfc850(T0 + 90_000), 90],
+    ["asctime", asctime(T0 + 90_000), 90],
+  ])("an HTTP-date in the %s form is read: %s → %s s", (_, value, seconds) => {
+    expect(parseRetryAfter(value, T0)).toBe(seconds);
+  });
+
+  it.each([
+    // V8's Date.parse reads each of these as a date in the past (2001-01-01, 2001-10-01, the year 120…): read as
+    // "retry now", a receiver's unreadable answer would have its task retried at once instead of after the backoff.
+    "Mon 1",
+    "Tomorrow 10",
+    "Retry in 120",
+    "abc 2026",
+    "Dec 25",
+    "Wed, 21 Oct 2026",
+    // not GMT, or not a date at all
+    new Date(T0 + 90_000).toUTCString().replace("GMT", "PST"),
+    `${new Date(T0 + 90_000).toUTCString()}+0100`,
+    "Mon, 31 Feb 2026 07:28:00 GMT",
+    "Mon, 01 Jan 2026 24:00:00 GMT",
+    "Mon, 01 Foo 2026 07:28:00 GMT",
+  ])("an unreadable value falls back to the backoff: %s", (value) => {
+    expect(parseRetryAfter(value, T0)).toBeUndefined();
+  });
 });
+
+const DAYS = ["Sunday", "Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday"];
+
+/** `Sunday, 06-Nov-94 08:49:37 GMT` */
+function rfc850(ms: number): string {
+  const [, day = "", month = "", year = "", time = ""] = new Date(ms).toUTCString().split(" ");
+  return `${DAYS[new Date(ms).getUTCDay()]}, ${day}-${month}-${year.slice(2)} ${time} GMT`;
+}
+
+/** `Sun Nov  6 08:49:37 1994` */
+function asctime(ms: number): string {
+  const [weekday = "", day = "", month = "", year = "", time = ""] = new Date(ms).toUTCString().split(" ");
+  return `${weekday.slice(0, 3)} ${month} ${String(Number(day)).padStart(2, " ")} ${time} ${year}`;
+}
