@@ -66,6 +66,8 @@ export function checkCallbackUrl(raw: string | URL, policy: CallbackPolicy): Cal
   // Credentials in a callback URL would be stored in the task and shown by GET; and `user@host` is the oldest
   // trick for making a URL look like it points somewhere it does not.
   if (url.username !== "" || url.password !== "") return refuse("credentials in the URL are not allowed");
+  // A valid URL, but no connection can reach it: every attempt would fail until the task is dead-lettered.
+  if (url.port === "0") return refuse("port 0 is not a port a callback can reach");
 
   const host = hostOf(url);
   if (host.kind === "invalid") return refuse(`host "${echoed(url.hostname)}" is not a valid host`);

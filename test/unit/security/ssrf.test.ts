@@ -107,6 +107,20 @@ describe("checkCallbackUrl: scheme", () => {
   });
 });
 
+describe("checkCallbackUrl: port", () => {
+  it.each([
+    ["https://hooks.example.com:0/x", PUBLIC_ONLY],
+    ["https://hooks.example.com:00/x", PUBLIC_ONLY],
+    ["http://127.0.0.1:0/x", LOCAL],
+    ["http://localhost:0/x", LOCAL],
+  ])("refuses port 0, which no connection can reach (it would be retried to the DLQ): %s", (url, policy) => {
+    expect(checkCallbackUrl(url, policy)).toEqual({
+      ok: false,
+      reason: "port 0 is not a port a callback can reach",
+    });
+  });
+});
+
 describe("checkCallbackUrl: explicit allow-list entries", () => {
   const policy: CallbackPolicy = {
     allowedCallbackHosts: [
