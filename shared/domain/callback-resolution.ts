@@ -122,7 +122,29 @@ export function resolveUnderService(baseUrl: string, target: string): CallbackRe
     resolved.pathname.startsWith(prefix) ||
     `${resolved.pathname}/` === prefix;
   if (!underBase) return fail("content.url", `must stay under the service's base path ${prefix}`);
+  if (hidesDotSegment(resolved.pathname)) {
+    return fail(
+      "content.url",
+      "must not contain encoded or decorated dot segments (`..%2F`, `%2e%2e%5C`, `..;`)",
+    );
+  }
   return { ok: true, url: resolved.href, source: "service", path: "content.url" };
+}
+
+/**
+ * WHATWG has resolved every `.` and `..` it knows, so a dot segment left in the path is one it did not see: hidden
+ * behind an encoded slash or backslash (`..%2Fadmin`, `%2e%2e%5Cadmin`) or a path parameter (`..;/admin`). The
+ * receiver's side may still see it — nginx matches locations on the decoded, normalised path; Tomcat reads `..;`
+ * as `..` — and route the callback above the base path. An encoded slash without dots (`orders%2F42`) is fine.
+ */
+function hidesDotSegment(pathname: string): boolean {
+  const decoded = pathname.replace(/%([0-9a-f]{2})/gi, (_, hex: string) =>
+    String.fromCharCode(Number.parseInt(hex, 16)),
+  );
+  return decoded.split(/[/\\]/).some((segment) => {
+    const name = segment.split(";", 1)[0];
+    return name === "." || name === "..";
+  });
 }
 
 function fail(path: string, message: string): CallbackResolution {

@@ -111,6 +111,33 @@ describe("resolveUnderService", () => {
     }
   });
 
+  it.each([
+    // WHATWG leaves these as they are (they are not dot segments to it), but a receiver's proxy that decodes
+    // before normalising (nginx matches locations on the decoded, normalised path) or reads `..;` as `..`
+    // (Tomcat) would route them to /api/admin or further up.
+    "..%2fadmin",
+    "..%2Fadmin",
+    "x/..%2F..%2Fadmin",
+    "%2e%2e%2fadmin",
+    "%2E%2E%5Cadmin",
+    ".%2e%5c..%5cadmin",
+    "..;/admin",
+    "x/..;x/..;/admin",
+    "https://billing.example.com/api/v1/..%2f..%2fadmin",
+  ])("%s does not escape the service through an encoded or decorated dot segment", (target) => {
+    expect(resolveUnderService(base, target)).toMatchObject({ ok: false, issue: { path: "content.url" } });
+  });
+
+  it.each([
+    ["orders%2F42/notify", "https://billing.example.com/api/v1/orders%2F42/notify"], // an encoded slash in an id
+    ["v1.2/notify", "https://billing.example.com/api/v1/v1.2/notify"],
+    ["..x/notify", "https://billing.example.com/api/v1/..x/notify"],
+    ["a;b=1/notify", "https://billing.example.com/api/v1/a;b=1/notify"],
+    ["100%25/x", "https://billing.example.com/api/v1/100%25/x"],
+  ])("%s is an ordinary path under the service → %s", (target, expected) => {
+    expect(resolveUnderService(base, target)).toMatchObject({ ok: true, url: expected });
+  });
+
   it("works with a base URL that has no path", () => {
     expect(resolveUnderService("http://127.0.0.1:4000", "/hook")).toMatchObject({
       ok: true,
