@@ -48,7 +48,8 @@ export async function resetDestination(
   rawHost: string | undefined,
   rawQuery: Readonly<Record<string, string | undefined>> = {},
 ): Promise<DestinationResetResponse> {
-  const host = (rawHost ?? "").toLowerCase();
+  // As destinationHost keys it: lower case, a fully qualified name's trailing dot dropped (`hooks.example.com.:8443`).
+  const host = (rawHost ?? "").toLowerCase().replace(/\.(?=(:\d+)?$)/, "");
   if (!DESTINATION_HOST_PATTERN.test(host)) throw notFound("no such destination");
   const query = destinationResetQuerySchema.safeParse(rawQuery);
   if (!query.success) throw validationFailed(toIssues(query.error.issues, rawQuery));

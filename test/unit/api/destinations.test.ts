@@ -148,6 +148,28 @@ describe("POST /v1/destinations/{host}/reset", () => {
   });
 
   it.each([
+    ["A.example.com.", "a.example.com"],
+    ["b.example.com.:8443", "b.example.com:8443"],
+  ])(
+    "a fully qualified name (%s) names the same host as the deliver function keys it (%s)",
+    async (raw, host) => {
+      // Prepare
+      const { deps, store } = await setup();
+
+      // Act
+      const { statusCode, body } = await call(
+        fns.reset.createHandler(deps),
+        event("POST", `/v1/destinations/${encodeURIComponent(raw)}/reset`, raw),
+      );
+
+      // Assess: the README's hosts drop a trailing dot; so does the reset
+      expect(statusCode).toBe(200);
+      expect(body).toMatchObject({ host });
+      expect((await store.getDestination("demo", host))?.failures).toBe(0);
+    },
+  );
+
+  it.each([
     ["a host no topic has met", "c.example.com", undefined, 404],
     ["a malformed host", "a b/c", undefined, 404],
     ["an unknown query parameter", "a.example.com", { topics: "demo" }, 400],
