@@ -97,8 +97,8 @@ class BlockedAddressError extends Error {
  *
  * SSRF: checking a URL's host name at accept time is not enough (DNS can change, or point at 169.254.169.254
  * by the time we deliver). So every new connection resolves the host in our `lookup`, checks each address with
- * the policy, and connects to exactly the address that was checked — there is no second lookup an attacker
- * could rebind. Node skips `lookup` for IP-literal hosts, so those are checked before the request is made.
+ * the policy, and connects only to addresses that passed (in the resolver's order, the next tried if one does not
+ * answer) — there is no second lookup an attacker could rebind. Node skips `lookup` for IP-literal hosts, so those are checked before the request is made.
  *
  * Redirects are not followed (`http.request` never does): a 3xx is a failed attempt, so a receiver cannot
  * bounce us to an internal address.
@@ -293,14 +293,21 @@ function systemLookup(host: string): Promise<readonly { address: string; family:
   return lookup(host, { all: true, verbatim: true });
 }
 
-/** The connection's DNS step: resolve, keep only what the policy admits, hand exactly that address to connect. */
+/** The connection's DNS step: resolve, keep only what the policy admits, hand exactly those addresses to connect. */
 function pinnedLookup(policy: AddressPolicy, resolve: ResolveHost): LookupFunction {
   return (hostname, lookupOptions, callback) => {
     resolveAllowed(hostname, policy, resolve).then(
-      ({ address, family }) => {
-        // Node asks for every address (`all`) when it may race IPv4 and IPv6 (autoSelectFamily).
-        if (lookupOptions.all) callback(null, [{ address, family }]);
-        else callback(null, address, family);
+      (allowed) => {
+        // Node asks for every address (`all`) when it tries them in turn (autoSelectFamily, the default): every
+        // admitted one is handed over, so a receiver whose first address does not answer is reached on the next,
+        // as with Node's own lookup. Each was checked; none other can be dialled.
+        const [first] = allowed;
+        if (lookupOptions.all)
+          callback(
+            null,
+            allowed.map(({ address, family }) => ({ address, family })),
+          );
+        else if (first) callback(null, first.address, first.family);
       },
       (error: NodeJS.ErrnoException) => callback(error, "", 0),
     );
@@ -311,7 +318,7 @@ async function resolveAllowed(
   host: string,
   policy: AddressPolicy,
   resolve: ResolveHost,
-): Promise<{ address: string; family: number }> {
+): Promise<readonly { address: string; family: number }[]> {
   const addresses = await resolve(host);
   // No address at all is a failed resolution (retryable, as the system resolver's ENOTFOUND), not a refusal:
   // nothing was judged, so the task must not be dead-lettered for it.
@@ -320,8 +327,8 @@ async function resolveAllowed(
   }
   // Only addresses the policy admits are candidates, so a name resolving to both a public and an internal
   // address can never be steered to the internal one.
-  const allowed = addresses.find((a) => policy.isAllowed(host, a.address));
-  if (!allowed) {
+  const allowed = addresses.filter((a) => policy.isAllowed(host, a.address));
+  if (allowed.length === 0) {
     // The stored error says only that the policy refused; which addresses the name has is for the logs.
     throw new BlockedAddressError(
       "host resolves to a non-public address",

@@ -538,11 +538,18 @@ describe("callback client: host names checked after resolution (lookup seam; not
       isAllowed: (host, ip) => {
         const verdict = resolvedAddressAllowed(host, ip, topic);
         verdicts.push([ip, verdict]);
-        return verdict && (ip === "127.0.0.1" || ip === "::1");
+        return verdict && (ip.startsWith("127.") || ip === "::1");
       },
     };
     return { policy, verdicts };
   }
+
+  /** A request to `http://hooks.example.com:<port of server>/hook` (the name resolved by the test's lookup). */
+  const hookOn = (receiver: Server) => ({
+    url: `http://hooks.example.com:${(receiver.address() as AddressInfo).port}/hook`,
+    body: "{}",
+    headers: {},
+  });
 
   /** Resolves every name to `addresses` and records what it was asked. */
   function resolvingTo(...addresses: string[]) {
@@ -650,6 +657,32 @@ describe("callback client: host names checked after resolution (lookup seam; not
     ]);
     expect(result).toMatchObject({ ok: true, status: 204 });
     expect(hits.map((h) => h.headers.host)).toEqual([`hooks.example.com:${port}`]);
+  });
+
+  it("a name with several allowed addresses falls over to the next when the first does not answer (no private one tried)", async () => {
+    // Prepare: 127.0.0.2 has nothing listening on the port (refused), 127.0.0.1 is the receiver; 10.0.0.1 between
+    // them is refused by the policy and never dialled.
+    route = (_req, _body, res) => res.writeHead(204).end();
+    const topic = {
+      allowedCallbackHosts: ["*.example.com", "127.0.0.1", "127.0.0.2"],
+      allowHttpCallbacks: true,
+    };
+    const { lookup } = resolvingTo("127.0.0.2", "10.0.0.1", "127.0.0.1");
+    const { policy, verdicts } = guardedPolicy(topic);
+    const c = createCallbackClient({ policy, allowPlainHttp: true, lookup });
+    clients.push(c);
+
+    // Act
+    const result = await c.post({ ...hookOn(server), timeoutMs: 2_000 });
+
+    // Assess: delivered on the address that answers, as Node's own lookup would (it tries each address in turn)
+    expect(result).toMatchObject({ ok: true, status: 204 });
+    expect(verdicts).toEqual([
+      ["127.0.0.2", true],
+      ["10.0.0.1", false],
+      ["127.0.0.1", true],
+    ]);
+    expect(hits).toHaveLength(1);
   });
 
   it("a kept-alive connection is not reused once the policy no longer admits its address (allow-list changed)", async () => {
