@@ -101,7 +101,8 @@ class BlockedAddressError extends Error {
  * answer) — there is no second lookup an attacker could rebind. Node skips `lookup` for IP-literal hosts, so those are checked before the request is made.
  *
  * Redirects are not followed (`http.request` never does): a 3xx is a failed attempt, so a receiver cannot
- * bounce us to an internal address.
+ * bounce us to an internal address. The one request sent twice: on a kept-alive connection the receiver closed or
+ * reset before answering (see `post`).
  *
  * Deadline: every attempt settles by `timeoutMs` whatever the receiver does. Node's request settles only on
  * `response` or `error`, and some answers produce neither (a `101 Switching Protocols` nobody listens for is
@@ -129,32 +130,54 @@ export function createCallbackClient(options: CallbackClientOptions): CallbackCl
       const checked = checkDestination(req.url, options);
       if ("refusal" in checked) return checked.refusal;
       const { url } = checked;
-      const protocol = url.protocol as "http:" | "https:";
-      let outgoing: http.ClientRequest;
-      try {
-        outgoing = (protocol === "https:" ? https : http).request(url, {
-          method: "POST",
-          agent: agents[protocol],
-          lookup: lookupAllowed,
-          headers: {
-            "content-type": "application/json",
-            "content-length": Buffer.byteLength(req.body),
-            "user-agent": options.userAgent ?? "Punctual",
-            ...req.headers,
-          },
-        });
-      } catch (error) {
-        // Node validates headers synchronously (e.g. ERR_INVALID_CHAR): a failed attempt, not a crash.
-        return failure(error, 0);
-      }
-      recheckReusedSocket(outgoing, url, options.policy);
-      return exchange(outgoing, req, limits);
+      const send = (deadlineMs: number): Promise<Exchanged> => {
+        const outgoing = openRequest(url, req, agents, lookupAllowed, options.userAgent);
+        if (!(outgoing instanceof http.ClientRequest)) return Promise.resolve({ result: outgoing });
+        recheckReusedSocket(outgoing, url, options.policy);
+        return exchange(outgoing, req, limits, deadlineMs);
+      };
+      const started = performance.now();
+      const first = await send(req.timeoutMs);
+      // A kept-alive connection the receiver closed (its idle timeout) just as we reused it: the request never
+      // got an answer through no fault of the receiver's. Sent once more, on what is left of the deadline, as a
+      // browser would — the same signed request, so a receiver that did see it deduplicates on its webhook-id.
+      const spent = performance.now() - started;
+      if (!first.staleConnection || spent >= req.timeoutMs - 1) return first.result;
+      const second = await send(req.timeoutMs - spent);
+      return { ...second.result, durationMs: Math.round(spent + second.result.durationMs) };
     },
     close: async () => {
       agents["http:"].destroy();
       agents["https:"].destroy();
     },
   };
+}
+
+/** A POST on the client's agent and pinned lookup, or the failure Node's synchronous header checks answered. */
+function openRequest(
+  url: URL,
+  req: CallbackRequest,
+  agents: Readonly<Record<"http:" | "https:", http.Agent>>,
+  lookup: LookupFunction,
+  userAgent: string | undefined,
+): http.ClientRequest | CallbackResult {
+  const protocol = url.protocol as "http:" | "https:";
+  try {
+    return (protocol === "https:" ? https : http).request(url, {
+      method: "POST",
+      agent: agents[protocol],
+      lookup,
+      headers: {
+        "content-type": "application/json",
+        "content-length": Buffer.byteLength(req.body),
+        "user-agent": userAgent ?? "Punctual",
+        ...req.headers,
+      },
+    });
+  } catch (error) {
+    // Node validates headers synchronously (e.g. ERR_INVALID_CHAR): a failed attempt, not a crash.
+    return failure(error, 0);
+  }
 }
 
 interface IdleLimits {
@@ -232,26 +255,38 @@ interface ExchangeLimits {
   readonly maxInformational: number;
 }
 
+interface Exchanged {
+  readonly result: CallbackResult;
+  /** No answer, on a kept-alive connection the receiver closed (or reset) under the request. */
+  readonly staleConnection?: boolean;
+}
+
 /**
- * Sends the request and settles exactly once: on a complete answer, or on the first sign that none is coming —
- * the deadline, an upgrade, a connection closed without a response, too many informational answers, an error.
+ * Sends the request and settles exactly once, by `deadlineMs`: on a complete answer, or on the first sign that
+ * none is coming — the deadline, an upgrade, a connection closed without a response, too many informational
+ * answers, an error.
  */
-function exchange(outgoing: http.ClientRequest, req: CallbackRequest, limits: ExchangeLimits) {
+function exchange(
+  outgoing: http.ClientRequest,
+  req: CallbackRequest,
+  limits: ExchangeLimits,
+  deadlineMs: number,
+): Promise<Exchanged> {
   const started = performance.now();
   const elapsed = () => Math.round(performance.now() - started);
-  return new Promise<CallbackResult>((resolve) => {
+  return new Promise<Exchanged>((resolve) => {
     let settled = false;
-    const settle = (result: CallbackResult) => {
+    const settle = (result: CallbackResult, staleConnection = false) => {
       if (settled) return;
       settled = true;
       clearTimeout(deadline);
-      resolve(result);
+      resolve({ result, ...(staleConnection && { staleConnection }) });
     };
     const fail = (error: string) => {
       settle({ ok: false, error, durationMs: elapsed() });
       outgoing.destroy();
     };
-    const deadline = setTimeout(() => fail(`timeout after ${req.timeoutMs} ms`), req.timeoutMs);
+    const deadline = setTimeout(() => fail(`timeout after ${req.timeoutMs} ms`), deadlineMs);
 
     // With a listener Node hands us the switched socket (without one it destroys it and emits nothing at all).
     outgoing.once("upgrade", (_response, socket: Duplex) => {
@@ -279,14 +314,25 @@ function exchange(outgoing: http.ClientRequest, req: CallbackRequest, limits: Ex
     // body cut short does not either. So a receiver that said yes is not called again.
     outgoing.on("error", (error) => {
       if (answer) settle(answerOf(answer.response, answer.durationMs));
-      else settle(failure(error, elapsed()));
+      else settle(failure(error, elapsed()), outgoing.reusedSocket && closedUnderUs(error));
     });
     outgoing.once("close", () => {
-      if (!answer)
-        settle({ ok: false, error: "network: connection closed without a response", durationMs: elapsed() });
+      if (answer) return;
+      const result = {
+        ok: false,
+        error: "network: connection closed without a response",
+        durationMs: elapsed(),
+      };
+      settle(result, outgoing.reusedSocket);
     });
     outgoing.end(req.body);
   });
+}
+
+/** The receiver's side closed or reset the connection (not our policy, not a name that does not resolve). */
+function closedUnderUs(error: Error): boolean {
+  const code = (error as { code?: unknown }).code;
+  return code === "ECONNRESET" || code === "EPIPE";
 }
 
 function systemLookup(host: string): Promise<readonly { address: string; family: number }[]> {

@@ -229,6 +229,57 @@ describe("callback client (real HTTP)", () => {
     ]);
   });
 
+  /**
+   * The receiver answers the first request on each connection; `later` decides what happens to the ones after
+   * it on a kept-alive connection: closed without a response, as when its idle timeout (shorter than the client's
+   * 4 s and not announced in a Keep-Alive header) fires just as the client reuses the connection.
+   */
+  function closingKeptAlive(later: "close" | "close-all") {
+    const served = new WeakSet<object>();
+    route = (req, _body, res) => {
+      if (later === "close-all" ? hits.length === 1 : !served.has(req.socket)) {
+        served.add(req.socket);
+        res.writeHead(204).end();
+      } else req.socket.end();
+    };
+  }
+
+  it("a kept-alive connection the receiver closed as it was reused is retried once on a new connection", async () => {
+    // Prepare
+    closingKeptAlive("close");
+    const c = client();
+    await post(c, "/hook");
+
+    // Act
+    const result = await post(c, "/hook");
+
+    // Assess: one attempt, delivered; the request went out again (same signed bytes) on a new connection
+    expect(result).toMatchObject({ ok: true, status: 204 });
+    expect(connections).toBe(2);
+    expect(hits).toHaveLength(3);
+    expect(hits[2]?.headers).toEqual(hits[1]?.headers);
+  });
+
+  it("…once only, and never for a new connection closed without a response", async () => {
+    // Prepare
+    closingKeptAlive("close-all");
+    const c = client();
+    await post(c, "/hook");
+
+    // Act
+    const result = await post(c, "/hook");
+    const fresh = await post(client(), "/hook");
+
+    // Assess
+    expect(result).toEqual({
+      ok: false,
+      error: "network: connection closed without a response",
+      durationMs: expect.any(Number),
+    });
+    expect(fresh.error).toBe("network: connection closed without a response");
+    expect(hits).toHaveLength(4);
+  });
+
   it("refuses plain http unless allowed, and invalid URLs", async () => {
     const c = client(permissive, false);
     expect(await post(c, "/hook")).toMatchObject({
