@@ -103,6 +103,20 @@ describe("callback client (real HTTP)", () => {
     expect((await post(c, "/500")).retryAfter).toBeUndefined();
   });
 
+  it("informational answers before the final one (100 Continue, 103 Early Hints) do not decide: the final status does", async () => {
+    route = (_req, _body, res) => {
+      res.writeContinue();
+      res.writeEarlyHints({ link: "</style.css>; rel=preload; as=style" });
+      res.writeHead(204).end();
+    };
+    expect(await post(client(), "/hook")).toMatchObject({ ok: true, status: 204 });
+    route = (_req, _body, res) => {
+      res.writeEarlyHints({ link: "</style.css>; rel=preload; as=style" });
+      res.writeHead(503).end();
+    };
+    expect(await post(client(), "/hook")).toMatchObject({ ok: false, status: 503, error: "HTTP 503" });
+  });
+
   it("does not follow redirects (3xx is a failure and the target is never called)", async () => {
     route = (req, _body, res) => {
       if (req.url === "/hook") res.writeHead(302, { location: `${base}/internal` }).end();
