@@ -5,7 +5,7 @@
  */
 
 const MONTHS = ["jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec"];
-const MONTH = "(jan|feb|mar|apr|may|jun|jul|aug|sep|oct|nov|dec)";
+const MONTH = `(${MONTHS.join("|")})`;
 const TIME = "(\\d{2}):(\\d{2}):(\\d{2})";
 
 /** `Sun, 06 Nov 1994 08:49:37 GMT` */
