@@ -169,6 +169,23 @@ describe("POST /v1/destinations/{host}/reset", () => {
     },
   );
 
+  it("a host with an underscore (a valid URL host the deliver function keys as it is) can be reset", async () => {
+    // Prepare
+    const { deps, store } = await setup();
+    await store.recordDestinationFailure("demo", "my_hooks.example.com", NOW - 5_000, "HTTP 503");
+    await store.openCircuit("demo", "my_hooks.example.com", NOW - 5_000, NOW + 25_000);
+
+    // Act
+    const { statusCode } = await call(
+      fns.reset.createHandler(deps),
+      event("POST", "/v1/destinations/my_hooks.example.com/reset", "my_hooks.example.com"),
+    );
+
+    // Assess
+    expect(statusCode).toBe(200);
+    expect(await store.getDestination("demo", "my_hooks.example.com")).toMatchObject({ circuit: "closed" });
+  });
+
   it.each([
     ["a host no topic has met", "c.example.com", undefined, 404],
     ["a malformed host", "a b/c", undefined, 404],
