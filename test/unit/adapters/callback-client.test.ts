@@ -635,6 +635,15 @@ describe("callback client: host names checked after resolution (lookup seam; not
       "IPv4-mapped and NAT64 spellings of loopback and metadata (AAAA only)",
       ["::ffff:127.0.0.1", "64:ff9b::a9fe:a9fe"],
     ],
+    ["multicast (IPv4 and IPv6)", ["224.0.0.251", "ff02::fb"]],
+    [
+      "6to4, IPv4-translated and local-use NAT64 spellings of a private address",
+      ["2002:a00:1::", "::ffff:0:a00:1", "64:ff9b:1::a00:1"],
+    ],
+    [
+      "link-local, CGNAT and the broadcast address",
+      ["169.254.1.1", "fe80::1", "100.64.0.1", "255.255.255.255"],
+    ],
   ])(
     "a wildcard-admitted name resolving to %s is refused, no address in the error, no connection",
     async (_, addresses) => {
