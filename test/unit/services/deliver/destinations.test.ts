@@ -505,11 +505,16 @@ describe("Retry-After", () => {
     },
   );
 
-  it("an unreadable Retry-After falls back to the backoff step", async () => {
+  it.each([
+    "soon",
+    // Date.parse would read these as dates in the past (2001, the year 120): "retry now" instead of the backoff
+    "Mon 1",
+    "Retry in 120",
+  ])("an unreadable Retry-After (%s) falls back to the backoff step", async (value) => {
     // Prepare
     const s = setup({ retryAfterCapSeconds: 60 });
     const t = await s.task();
-    s.callbacks.answer(t.taskId, answer(503, "soon"));
+    s.callbacks.answer(t.taskId, answer(503, value));
 
     // Act
     await s.deliver(t);
