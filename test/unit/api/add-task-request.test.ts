@@ -1,5 +1,6 @@
 import { describe, expect, it } from "vitest";
-import { parseAddTaskRequest } from "#shared/domain/add-task-request.js";
+import { parseAddTaskRequest, parseRescheduleRequest } from "#shared/domain/add-task-request.js";
+import { LosslessNumber } from "#shared/domain/exact-json.js";
 
 const base = { topic: "demo", delay_seconds: 10, content: { order_id: "o-1" } };
 
@@ -17,6 +18,35 @@ describe("parseAddTaskRequest", () => {
     expect(b).toMatchObject({ ok: true, value: { due: { timingMoment: 1_790_000_000.5 } } });
     const c = parseAddTaskRequest({ topic: "demo", due_at: "2026-12-01T10:00:00+05:30", content: {} });
     expect(c).toMatchObject({ ok: true, value: { due: { dueAt: "2026-12-01T10:00:00+05:30" } } });
+  });
+
+  it.each([
+    ["timing_moment", "1796000000.99999999", 1_796_000_001],
+    ["timing_moment", "1796000000.123456789", 1_796_000_000.1234567],
+    ["delay_seconds", "10.70000000000000001", 10.7],
+    ["delay_seconds", "0.1000000000000000055511151231257827", 0.1],
+  ])(
+    "takes %s %s, more digits than a double holds, as the nearest number (sub-ms digits carry no time)",
+    (field, token, expected) => {
+      const body = { topic: "demo", [field]: new LosslessNumber(token), content: {} };
+      const added = parseAddTaskRequest(body);
+      expect(added.ok, JSON.stringify(added)).toBe(true);
+      const due = added.ok ? added.value.due : {};
+      expect(due).toEqual(
+        field === "timing_moment" ? { timingMoment: expected } : { delaySeconds: expected },
+      );
+      const moved = parseRescheduleRequest({ [field]: new LosslessNumber(token) });
+      expect(moved.ok, JSON.stringify(moved)).toBe(true);
+    },
+  );
+
+  it.each([
+    ["delay_seconds", "1e400"],
+    ["timing_moment", "123456789012345678901"],
+    ["timing_moment", "9007199254740993"],
+  ])("still refuses %s %s, which no number holds", (field, token) => {
+    const body = { topic: "demo", [field]: new LosslessNumber(token), content: {} };
+    expect(issuesOf(body)).toContainEqual({ path: field, message: "is not a representable number" });
   });
 
   it("parses a string content holding a JSON object (seed style)", () => {
