@@ -213,9 +213,11 @@ function toEvent(
   params: Record<string, string>,
   body: Buffer,
 ): APIGatewayProxyEventV2 {
+  // Payload 2.0 combines a repeated header's values with ","; `req.headers` would keep only the first of some
+  // (content-type, user-agent, …) and join the rest with ", ", so a body sent as two content types would pass here.
   const headers: Record<string, string> = {};
-  for (const [name, value] of Object.entries(req.headers)) {
-    if (value !== undefined) headers[name.toLowerCase()] = Array.isArray(value) ? value.join(",") : value;
+  for (const [name, values] of Object.entries(req.headersDistinct)) {
+    if (values !== undefined) headers[name.toLowerCase()] = values.join(",");
   }
   const query = queryParametersOf(url);
   const isText = body.length === 0 || /json|text|xml|urlencoded/i.test(headers["content-type"] ?? "");

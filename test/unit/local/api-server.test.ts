@@ -92,6 +92,29 @@ describe("the local API server", () => {
   });
 });
 
+describe("the local API server's headers", () => {
+  it("joins a repeated header's values with commas, as payload 2.0 does, content-type included", async () => {
+    // Prepare: Node keeps only the first of some repeated headers (content-type, user-agent) and joins others
+    // with ", "; API Gateway's payload 2.0 combines every duplicate with ",".
+    const raw = { "content-type": ["application/json", "text/plain"], "x-a": ["1", "2"] };
+    // Act
+    const status = await new Promise<number>((resolve, reject) => {
+      const req = http.request(`${api.url}/echo`, { method: "POST", headers: raw }, (res) => {
+        res.resume();
+        res.on("end", () => resolve(res.statusCode ?? 0));
+      });
+      req.on("error", reject);
+      req.end("{}");
+    });
+    // Assess
+    expect(status).toBe(200);
+    expect(seen.at(-1)?.headers).toMatchObject({
+      "content-type": "application/json,text/plain",
+      "x-a": "1,2",
+    });
+  });
+});
+
 describe("the local API server's path parameters", () => {
   let server: Awaited<ReturnType<typeof startApiServer>>;
   const reached: { route: string; id?: string }[] = [];
