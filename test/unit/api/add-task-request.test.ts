@@ -179,3 +179,62 @@ describe("parseAddTaskRequest", () => {
     });
   });
 });
+
+/**
+ * A lone UTF-16 surrogate (half of an emoji's pair) has no UTF-8 form, and DynamoDB strings are UTF-8: a field
+ * stored as a string, or used in a key, is refused with it rather than stored altered. Content is kept as JSON
+ * text, where such a character stays its `\ud83d` escape, so content may hold one.
+ */
+describe("lone surrogates", () => {
+  const WELL_FORMED = "must be well-formed Unicode";
+
+  it.each([
+    ["topic", { ...base, topic: "demo\ud83d" }, "topic"],
+    ["deliver_by", { ...base, deliver_by: "order_\udc00id" }, "deliver_by"],
+    ["callback.url", { ...base, callback: { url: "https://h.example.com/\ud83d" } }, "callback.url"],
+    [
+      "callback.url (low half first)",
+      { ...base, callback: { url: "https://h.example.com/\ude00\ud83d" } },
+      "callback.url",
+    ],
+  ])("refuses one in %s, naming it", (_name, body, path) => {
+    expect(issuesOf(body)).toEqual([{ path, message: expect.stringContaining(WELL_FORMED) }]);
+  });
+
+  it("names the first one's code unit and position", () => {
+    expect(issuesOf({ ...base, deliver_by: "ab\ud83dcd\udc00" })).toEqual([
+      { path: "deliver_by", message: expect.stringContaining("U+D83D at 2") },
+    ]);
+  });
+
+  it("refuses an idempotency key holding one once, by the key's own rule (body and header)", () => {
+    expect(issuesOf({ ...base, idempotency_key: "k-\ud83d" })).toEqual([
+      expect.objectContaining({ path: "idempotency_key" }),
+    ]);
+    expect(issuesOf(base, "k-\ud83d")).toEqual([expect.objectContaining({ path: "Idempotency-Key" })]);
+  });
+
+  it("accepts a whole pair (an emoji) in the same fields", () => {
+    const r = parseAddTaskRequest({
+      ...base,
+      topic: "demo\ud83d\ude00",
+      deliver_by: "order_\ud83d\ude00",
+      callback: { url: "https://h.example.com/\ud83d\ude00" },
+    });
+    expect(r.ok, JSON.stringify(r)).toBe(true);
+  });
+
+  it("accepts content holding them, kept as their JSON escapes (object and string content alike)", () => {
+    const content = { order_id: "o-1", half: "A-\ud83d", "\udc00key": ["\udfff"] };
+    const expected = '{"order_id":"o-1","half":"A-\\ud83d","\\udc00key":["\\udfff"]}';
+    for (const spelling of [content, JSON.stringify(content)]) {
+      const r = parseAddTaskRequest({ ...base, content: spelling });
+      expect(r).toMatchObject({ ok: true, value: { content: { text: expected } } });
+    }
+  });
+
+  it("refuses one in a reschedule's due_at", () => {
+    const r = parseRescheduleRequest({ due_at: "2026-12-01T10:00:00Z\ud83d" });
+    expect(r).toMatchObject({ ok: false, issues: [{ path: "due_at" }] });
+  });
+});
