@@ -90,12 +90,12 @@ async function serveRequest(api: ApiState, req: http.IncomingMessage, res: http.
     const url = new URL(req.url ?? "/", "http://localhost");
     const method = (req.method ?? "GET").toUpperCase();
     const match = matchRoute(api, method, url.pathname);
-    if (!match?.params) return send(res, { statusCode: 404, body: JSON.stringify({ message: "Not Found" }) });
+    if (!match) return send(res, { statusCode: 404, body: JSON.stringify({ message: "Not Found" }) });
     const body = await readBody(req);
     if (body === undefined) {
       return send(res, { statusCode: 413, body: JSON.stringify({ message: "Request Entity Too Large" }) });
     }
-    const event = toEvent(req, url, method, match.m.route.routeKey, match.m.names, match.params, body);
+    const event = toEvent(req, url, method, match.m.route.routeKey, match.params, body);
     const { route } = match.m;
     const context = createLambdaContext(route.functionName, route.timeoutSeconds);
     const result = (await invokeWithTimeout(
@@ -114,13 +114,34 @@ async function serveRequest(api: ApiState, req: http.IncomingMessage, res: http.
   }
 }
 
-function matchRoute(api: ApiState, method: string, pathname: string) {
-  const { matchers, catchAll } = api;
-  return (
-    matchers
-      .map((m) => ({ m, params: m.method === method ? m.pattern.exec(pathname) : null }))
-      .find((x) => x.params) ?? (catchAll ? { m: catchAll, params: catchAll.pattern.exec("") } : undefined)
-  );
+/**
+ * The route a request takes and its path parameters, decoded; else the `$default` route, else undefined. A path
+ * whose percent-encoding does not decode (`/v1/tasks/%ZZ`, `%E0%A4%A`) matches no route: API Gateway decodes the
+ * path before it matches routes, so such a request reaches `$default` (whose function answers 404), never a route
+ * function — nor a bare 500 from this server's own decoding.
+ */
+function matchRoute(
+  api: ApiState,
+  method: string,
+  pathname: string,
+): { m: RouteMatcher; params: Record<string, string> } | undefined {
+  for (const m of api.matchers) {
+    const found = m.method === method ? m.pattern.exec(pathname) : null;
+    const params = found && decodedParameters(m.names, found);
+    if (params) return { m, params };
+  }
+  return api.catchAll ? { m: api.catchAll, params: {} } : undefined;
+}
+
+function decodedParameters(
+  names: readonly string[],
+  found: RegExpExecArray,
+): Record<string, string> | undefined {
+  try {
+    return Object.fromEntries(names.map((n, i) => [n, decodeURIComponent(found[i + 1] ?? "")]));
+  } catch {
+    return undefined;
+  }
 }
 
 async function stopServer(server: http.Server, api: ApiState): Promise<void> {
@@ -189,13 +210,14 @@ function toEvent(
   url: URL,
   method: string,
   routeKey: string,
-  names: string[],
-  params: RegExpExecArray,
+  params: Record<string, string>,
   body: Buffer,
 ): APIGatewayProxyEventV2 {
+  // Payload 2.0 combines a repeated header's values with ","; `req.headers` would keep only the first of some
+  // (content-type, user-agent, …) and join the rest with ", ", so a body sent as two content types would pass here.
   const headers: Record<string, string> = {};
-  for (const [name, value] of Object.entries(req.headers)) {
-    if (value !== undefined) headers[name.toLowerCase()] = Array.isArray(value) ? value.join(",") : value;
+  for (const [name, values] of Object.entries(req.headersDistinct)) {
+    if (values !== undefined) headers[name.toLowerCase()] = values.join(",");
   }
   const query = queryParametersOf(url);
   const isText = body.length === 0 || /json|text|xml|urlencoded/i.test(headers["content-type"] ?? "");
@@ -207,13 +229,7 @@ function toEvent(
     rawQueryString: url.search.slice(1),
     headers,
     ...(Object.keys(query).length > 0 ? { queryStringParameters: query } : {}),
-    ...(names.length > 0
-      ? {
-          pathParameters: Object.fromEntries(
-            names.map((n, i) => [n, decodeURIComponent(params[i + 1] ?? "")]),
-          ),
-        }
-      : {}),
+    ...(Object.keys(params).length > 0 ? { pathParameters: params } : {}),
     requestContext: {
       accountId: "000000000000",
       apiId: "local",

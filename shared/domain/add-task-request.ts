@@ -5,6 +5,7 @@ import { isLosslessNumber, parseExactJson, stringifyExact, withJsNumbers } from 
 import { isPlainObject, toIssues } from "./request-issues.js";
 import { RESERVED_KEY_PREFIX } from "./reserved-keys.js";
 import type { DueSpec } from "./timing.js";
+import { notWellFormedIssues } from "./well-formed.js";
 
 /**
  * Idempotency keys are stored in the table key (`idem#<key>`), so they are bounded and kept to visible ASCII;
@@ -171,6 +172,7 @@ export function parseRescheduleRequest(body: unknown): ParseResult<RescheduleReq
   const fields = withJsNumbers(body, [], issues) as Record<string, unknown>;
   const parsed = rescheduleBodySchema.safeParse(fields);
   if (!parsed.success) issues.push(...toIssues(parsed.error.issues, fields));
+  issues.push(...notWellFormedIssues(fields, issues));
   if (!parsed.success || issues.length > 0) return { ok: false, issues };
   const due = dueSpecOf(parsed.data);
   return { ok: true, value: { due: due.spec, dueField: due.field } };
@@ -211,6 +213,8 @@ export function parseAddTaskRequest(
   const fields = jsNumbersOutsideContent(body, issues);
   const parsed = addTaskBodySchema.safeParse(fields);
   if (!parsed.success) issues.push(...toIssues(parsed.error.issues, fields));
+  // Every string field is stored or keyed as a DynamoDB string (well-formed.ts); content is JSON text.
+  issues.push(...notWellFormedIssues(fields, issues));
 
   if (idempotencyHeader !== undefined && !IDEMPOTENCY_KEY_PATTERN.test(idempotencyHeader)) {
     issues.push({ path: "Idempotency-Key", message: IDEMPOTENCY_KEY_MESSAGE });

@@ -1,4 +1,5 @@
 import type { ErrorIssue } from "#shared/api/errors.js";
+import { notWellFormed } from "./well-formed.js";
 
 /** A callback URL longer than this is a mistake, and it is stored in every task item. */
 export const MAX_CALLBACK_URL_LENGTH = 2048;
@@ -73,7 +74,10 @@ export function resolveCallback(inputs: CallbackInputs): CallbackResolution {
 // biome-ignore lint/suspicious/noControlCharactersInRegex: matching control characters is this pattern's purpose.
 const CONTROL_CHARACTERS = /[\u0000-\u001f\u007f-\u009f]/u;
 
-/** Why a raw URL is refused before parsing (control characters, spaces at its ends), or undefined. */
+/**
+ * Why a raw URL is refused before parsing (control characters, spaces at its ends, a lone surrogate, which the URL
+ * parser silently turns into U+FFFD's `%EF%BF%BD`), or undefined.
+ */
 export function oddCharacters(raw: string): string | undefined {
   const control = CONTROL_CHARACTERS.exec(raw);
   if (control) {
@@ -81,7 +85,7 @@ export function oddCharacters(raw: string): string | undefined {
     return `must not contain control characters (U+${code.toString(16).toUpperCase().padStart(4, "0")} at ${control.index})`;
   }
   if (raw.trim() !== raw) return "must not start or end with white space";
-  return undefined;
+  return notWellFormed(raw);
 }
 
 /**

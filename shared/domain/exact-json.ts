@@ -1,4 +1,12 @@
-import { isLosslessNumber, isSafeNumber, LosslessNumber, parse, stringify } from "lossless-json";
+import {
+  getUnsafeNumberReason,
+  isLosslessNumber,
+  isSafeNumber,
+  LosslessNumber,
+  parse,
+  stringify,
+  UnsafeNumberReason,
+} from "lossless-json";
 import type { ErrorIssue } from "#shared/api/errors.js";
 import { echoed } from "./echoed.js";
 
@@ -218,9 +226,9 @@ function isPlainObject(value: unknown): value is Record<string, unknown> {
 export { isLosslessNumber, LosslessNumber };
 
 /**
- * A lossless number as a JS number, for fields our own logic computes with (delays, timestamps); undefined when
- * the number cannot be represented (overflow like `1e400`, underflow, or an integer beyond 2^53). Decimals that
- * only lose digits far below a millisecond (`10.70000000000000001`) are accepted.
+ * A lossless number as a JS number, where the number stands for a value (an ordering group: add-task.ts); undefined
+ * when the number cannot be represented (overflow like `1e400`, underflow, an integer beyond 2^53, or a decimal
+ * whose first 14 digits a double does not keep), so that two such values stay apart as their texts.
  */
 export function toJsNumber(value: LosslessNumber): number | undefined {
   const text = value.toString();
@@ -230,12 +238,27 @@ export function toJsNumber(value: LosslessNumber): number | undefined {
 }
 
 /**
+ * A lossless number as the JS number a request field our own logic computes with (delays, unix seconds): a
+ * decimal with more digits than a double keeps (`1796000000.99999999`, `10.70000000000000001`) is its nearest
+ * double, as `JSON.parse` reads it — the lost digits are far below a millisecond. Undefined only when no number
+ * holds it: overflow (`1e400`), underflow to 0, or an integer past 2^53 (however written, `9007199254740993.0`).
+ */
+export function toFieldNumber(value: LosslessNumber): number | undefined {
+  const text = value.toString();
+  const number = Number(text);
+  if (!Number.isFinite(number)) return undefined;
+  if (Number.isInteger(number) && !Number.isSafeInteger(number)) return undefined;
+  const reason = getUnsafeNumberReason(text);
+  return reason === undefined || reason === UnsafeNumberReason.truncate_float ? number : undefined;
+}
+
+/**
  * Deeply replaces `LosslessNumber`s by JS numbers (outside `content`, which keeps them). Unrepresentable ones are
  * reported as issues at their path. Recursion is bounded by the depth limit the text was parsed with.
  */
 export function withJsNumbers(value: unknown, path: readonly Segment[], issues: ErrorIssue[]): unknown {
   if (isLosslessNumber(value)) {
-    const number = toJsNumber(value);
+    const number = toFieldNumber(value);
     if (number === undefined) issues.push({ path: path.join("."), message: "is not a representable number" });
     return number ?? 0;
   }

@@ -1,6 +1,7 @@
 import { createHash, getRandomValues } from "node:crypto";
 import { monotonicFactory } from "ulid";
 import { echoed } from "./echoed.js";
+import { notWellFormed } from "./well-formed.js";
 
 /**
  * Task ids carry the task's table key, so a GET or a relay can read a task with a strongly consistent GetItem
@@ -135,7 +136,8 @@ export function parseTaskId(taskId: string): TaskKey | undefined {
 
 /**
  * The ordering group's value from the task content: strings, numbers and booleans form a group; an absent or
- * null field means the task is its own group. Objects and arrays are refused (returns an error string).
+ * null field means the task is its own group. Objects and arrays are refused (returns an error string), and so is
+ * a string holding a lone surrogate (well-formed.ts).
  */
 export function groupValueOf(
   content: Record<string, unknown>,
@@ -148,6 +150,9 @@ export function groupValueOf(
     const value = String(raw);
     if (value.length > 1024)
       return { ok: false, error: `content.${echoed(deliverBy)} must be at most 1024 characters` };
+    // The value is stored and hashed (as UTF-8) into the task's key: half a surrogate pair has no UTF-8 form.
+    const odd = notWellFormed(value);
+    if (odd) return { ok: false, error: `content.${echoed(deliverBy)} ${odd}` };
     return { ok: true, value };
   }
   return {

@@ -19,20 +19,46 @@ export function toIssues(issues: readonly z.core.$ZodIssue[], input?: unknown): 
         out.push({ path: [...base, echoed(key)].join("."), message: "unknown field" });
       continue;
     }
-    let message = issue.message;
-    if (issue.code === "invalid_type" && valueAt(input, issue.path) === undefined) message = "is required";
-    out.push({ path: base.join("."), message });
+    out.push({ path: base.join("."), message: messageOf(issue, input) });
   }
   return out;
 }
 
+/**
+ * zod's message, but plain where it would mislead: a missing member "is required", and a number the JSON body
+ * parser kept as written (lossless-json's `LosslessNumber`, exact-json.ts) is "received number" — zod names an
+ * object by its class, which would tell the caller our parser's name for a plain JSON number.
+ */
+function messageOf(issue: z.core.$ZodIssue, input: unknown): string {
+  if (issue.code !== "invalid_type") return issue.message;
+  const value = valueAt(input, issue.path);
+  if (value === undefined) return "is required";
+  if (isLosslessNumberLike(value)) return `Invalid input: expected ${issue.expected}, received number`;
+  return issue.message;
+}
+
+/** The value at a zod issue's path: members of plain objects and items of arrays; undefined where there is none. */
 function valueAt(input: unknown, path: readonly PropertyKey[]): unknown {
   let current = input;
   for (const key of path) {
+    if (Array.isArray(current) && typeof key === "number") {
+      current = current[key];
+      continue;
+    }
     if (!isPlainObject(current) || typeof key === "symbol" || !Object.hasOwn(current, key)) return undefined;
     current = current[key as string];
   }
   return current;
+}
+
+/**
+ * lossless-json's marker on its class, read here so that routes importing these issues do not bundle the parser.
+ * A parsed JSON object is plain, so a caller's `{"isLosslessNumber":true}` is not taken for one.
+ */
+function isLosslessNumberLike(value: unknown): boolean {
+  if (typeof value !== "object" || value === null || Array.isArray(value) || isPlainObject(value))
+    return false;
+  return (value as { isLosslessNumber?: unknown }).isLosslessNumber === true;
 }
 
 export function isPlainObject(value: unknown): value is Record<string, unknown> {

@@ -31,6 +31,9 @@ describe("unmatched routes", () => {
       ["GET", "/v1/nothing-here"],
       ["POST", "/"],
       ["GET", "/v1/tasks/some-id/extra"],
+      // A path whose percent-encoding does not decode matches no route (API Gateway decodes before matching).
+      ["GET", "/v1/tasks/%ZZ"],
+      ["POST", "/v1/topics/%E0%A4%A/pause"],
     ] as const) {
       const response = await h.api(method, path);
       expect(response.status, `${method} ${path}`).toBe(404);

@@ -58,6 +58,27 @@ describe("content delivered exactly as sent", () => {
     expect(h.receiver.forTask(taskId)[0]?.body.endsWith(`"content":${content}}`)).toBe(true);
   });
 
+  it("half a surrogate pair: delivered as its escape inside content; refused as the ordering group's value, nothing stored", async () => {
+    const url = `${h.receiver.url}/ok/exact`;
+    const content = `{"order_id":"order-${randomUUID()}","half":"A-\\ud83d","\\udc00":["\\udfff"]}`;
+    const added = await h.api("POST", "/v1/tasks", rawBody(content, url));
+    expect(added.status, added.text).toBe(201);
+    const taskId = String(added.json.task_id);
+    await h.receiver.waitFor(() => h.receiver.forTask(taskId).length > 0);
+    expect(h.receiver.forTask(taskId)[0]?.body.endsWith(`"content":${content}}`)).toBe(true);
+
+    // DynamoDB strings are UTF-8, which cannot hold the half: the group value is stored and keyed as one.
+    const before = (await h.tableItems()).length;
+    const grouped = await h.api("POST", "/v1/tasks", rawBody('{"order_id":"A-\\ud83d"}', url), {
+      "idempotency-key": `lone-${randomUUID()}`,
+    });
+    expect(grouped.status, grouped.text).toBe(400);
+    expect(grouped.json.error?.issues).toContainEqual(
+      expect.objectContaining({ path: "content.order_id", message: expect.stringContaining("well-formed") }),
+    );
+    expect((await h.tableItems()).length).toBe(before);
+  });
+
   it("duplicate keys are a 400 naming where; an idempotent retry differing in the last digit is a 409", async () => {
     const url = `${h.receiver.url}/ok/exact`;
     const before = (await h.tableItems()).length;

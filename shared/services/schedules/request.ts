@@ -4,6 +4,7 @@ import type { PunctualConfig } from "#shared/config/index.js";
 import { isPlainObject, jsNumbersOutsideContent, toIssues } from "#shared/domain/add-task-request.js";
 import { isKnownTimeZone } from "#shared/domain/schedule.js";
 import { type CronSpec, cronProblem, nextOccurrence } from "#shared/domain/schedule-cron.js";
+import { notWellFormedIssues } from "#shared/domain/well-formed.js";
 import { checkAddRequest } from "../add-task.js";
 
 /** A validated `POST /v1/schedules` body: the cron spec and what each occurrence's task is made of. */
@@ -34,6 +35,8 @@ export function parseCreateSchedule(
   const fields = jsNumbersOutsideContent(body, issues);
   const parsed = createScheduleBodySchema.safeParse(fields);
   if (!parsed.success) issues.push(...toIssues(parsed.error.issues, fields));
+  // Cron, time zone, callback and deliver_by are stored as DynamoDB strings, which cannot hold a lone surrogate.
+  issues.push(...notWellFormedIssues(fields, issues));
   if (!parsed.success || issues.length > 0) throw validationFailed(issues);
   const value = parsed.data;
   const spec = cronSpecOf(value, nowMs);

@@ -79,6 +79,24 @@ export const oddUnit = fc.oneof(
 export const oddString = (maxLength = 12, minLength = 0) =>
   fc.string({ unit: oddUnit, minLength, maxLength });
 
+/**
+ * Whether UTF-8 can hold `s`: no lone surrogate (half of a pair). DynamoDB strings are UTF-8, so only such strings
+ * are valid where the API stores a field as a string or keys by it (topic, group value, deliver_by, callback URL);
+ * content is stored as JSON text, where a lone surrogate stays its `\ud83d` escape, so content may hold one.
+ */
+export const isWellFormed = (s: string): boolean => Buffer.from(s, "utf8").toString("utf8") === s;
+/** Odd strings without a lone surrogate (each unit is well-formed, so is their concatenation). */
+export const wellFormedString = (maxLength = 12, minLength = 0) =>
+  fc.string({ unit: oddUnit.filter(isWellFormed), minLength, maxLength });
+/**
+ * An odd string holding at least one lone surrogate: well-formed text around a half that cannot pair (the text
+ * before it ends in no high half, the text after it starts with no low one).
+ */
+export const illFormedString = (maxSide = 6) =>
+  fc
+    .tuple(wellFormedString(maxSide), loneSurrogate, wellFormedString(maxSide))
+    .map(([before, half, after]) => `${before}${half}${after}`);
+
 export const BODY_FIELDS = [
   "topic",
   "timing_moment",
@@ -304,7 +322,7 @@ export const validReq: fc.Arbitrary<ValidReq> = fc
     entries: fc.uniqueArray(fc.tuple(oddKey, jsonLeaf), { selector: ([k]) => k, maxLength: 5 }),
     orderId: fc.option(
       fc.oneof(
-        oddString(30),
+        wellFormedString(30),
         fc.integer(),
         fc.double({ noNaN: true, noDefaultInfinity: true }),
         fc.boolean(),
@@ -317,7 +335,10 @@ export const validReq: fc.Arbitrary<ValidReq> = fc
       freq: 5,
     }),
     contentAsString: fc.boolean(),
-    deliverBy: fc.option(fc.oneof(fc.constant("order_id"), oddString(20, 1)), { nil: undefined, freq: 3 }),
+    deliverBy: fc.option(fc.oneof(fc.constant("order_id"), wellFormedString(20, 1)), {
+      nil: undefined,
+      freq: 3,
+    }),
     callbackHost: fc.constantFrom(...CALLBACK_HOSTS),
     callbackPath: fc.webPath({ size: "small" }),
     omitCallback: fc.boolean(),
@@ -338,11 +359,15 @@ export const validReq: fc.Arbitrary<ValidReq> = fc
     if (g.orderId !== undefined) members.push(["order_id", JSON.stringify(g.orderId)]);
     if (g.seedStyle !== undefined) members.push(["sn", '"billing"'], ["url", JSON.stringify(g.seedStyle)]);
     const contentText = jsonObjectText(members);
-    // deliver_by must name a field whose value can order tasks (or be absent, making the task its own group).
+    // deliver_by must name a field whose value can order tasks (or be absent, making the task its own group): not
+    // an object or array, nor a string with a lone surrogate (the group value is stored as a DynamoDB string).
     const content = JSON.parse(contentText) as Record<string, unknown>;
     const groupValue =
       g.deliverBy !== undefined && Object.hasOwn(content, g.deliverBy) ? content[g.deliverBy] : null;
-    const deliverBy = typeof groupValue === "object" && groupValue !== null ? undefined : g.deliverBy;
+    const ordersTasks =
+      (typeof groupValue !== "object" || groupValue === null) &&
+      (typeof groupValue !== "string" || isWellFormed(groupValue));
+    const deliverBy = ordersTasks ? g.deliverBy : undefined;
     let topic = g.topic;
     if (topic === "small" && Buffer.byteLength(storedContentOf(contentText)) > 100) topic = "demo";
     if (topic === "strict" && g.seedStyle !== undefined) topic = "demo";

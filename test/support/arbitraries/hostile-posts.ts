@@ -10,6 +10,7 @@ import {
   headersOf,
   INVALID_JSON,
   idempotencyKey,
+  illFormedString,
   jsonLeaf,
   jsonObjectText,
   NOW,
@@ -143,7 +144,7 @@ export const wrongValue: fc.Arbitrary<{
 }> = fc.oneof(
   notString.map((x) => ({ field: "topic", json: JSON.stringify(x), path: "topic", codes: VALIDATION })),
   fc
-    .oneof(fc.constant(""), fc.string({ minLength: 65, maxLength: 80 }))
+    .oneof(fc.constant(""), fc.string({ minLength: 65, maxLength: 80 }), illFormedString())
     .map((x) => ({ field: "topic", json: JSON.stringify(x), path: "topic", codes: VALIDATION })),
   fc.constantFrom("timing_moment" as const, "delay_seconds" as const).chain((field) =>
     fc
@@ -197,6 +198,8 @@ export const wrongValue: fc.Arbitrary<{
     .oneof(
       notString.map((x) => JSON.stringify(x)),
       fc.constantFrom('""', JSON.stringify("x".repeat(129))),
+      // Half a surrogate pair: no DynamoDB (UTF-8) string holds it.
+      illFormedString().map((x) => JSON.stringify(x)),
     )
     .map((json) => ({ field: "deliver_by", json, path: "deliver_by", codes: VALIDATION })),
   fc
@@ -229,6 +232,17 @@ export const wrongValue: fc.Arbitrary<{
           "data:text/plain,hi",
         )
         .map((url) => JSON.stringify({ url })),
+      // The URL parser would turn half a surrogate pair into U+FFFD (`%EF%BF%BD`): a changed callback.
+      fc
+        .tuple(
+          illFormedString(),
+          fc.constantFrom(
+            "https://*.example.com/",
+            "https://hooks.example.com/*",
+            "https://hooks.example.com/n?q=*#*",
+          ),
+        )
+        .map(([odd, shape]) => JSON.stringify({ url: shape.split("*").join(odd) })),
     )
     .map((json) => ({ field: "callback", json, path: /^callback(\.|$)/, codes: VALIDATION })),
   fc
@@ -447,8 +461,52 @@ export const deepCase: fc.Arbitrary<Case> = fc
     return { label, req: reqOf(v, { set: { [field]: json } }), expect: refused(400, VALIDATION) };
   });
 
+/**
+ * Half a surrogate pair in what is stored as a DynamoDB (UTF-8) string: the ordering group's value (the topic's
+ * field or the one deliver_by names) and the seed-style `content.url` the callback is made of are refused at their
+ * path; anywhere else in content it is accepted and stored as its JSON escape.
+ */
+export const loneSurrogateCase: fc.Arbitrary<Case> = fc
+  .tuple(
+    plainValidReq.filter((v) => v.topic !== "strict"),
+    illFormedString(),
+    fc.constantFrom("topic field", "deliver_by", "content.url", "elsewhere"),
+  )
+  .map(([v, odd, where]): Case => {
+    const json = JSON.stringify(odd);
+    if (where === "elsewhere") {
+      const contentText = `${v.contentText.slice(0, -1)}${v.contentText === "{}" ? "" : ","}"half":${json}}`;
+      return validCase("lone surrogate in content", withContent(v, contentText));
+    }
+    if (where === "content.url") {
+      const contentText = jsonObjectText([
+        ["sn", '"billing"'],
+        ["url", JSON.stringify(`/orders/${odd}`)],
+      ]);
+      const s: ValidReq = { ...withContent(v, contentText), callbackUrl: undefined, deliverBy: undefined };
+      return {
+        label: "lone surrogate in content.url",
+        req: reqOf(s),
+        expect: refused(400, VALIDATION, "content.url"),
+      };
+    }
+    const field = where === "deliver_by" ? "group_key" : "order_id";
+    const contentText = jsonObjectText([[field, json]]);
+    const s: ValidReq = {
+      ...withContent(v, contentText),
+      topic: where === "deliver_by" ? v.topic : "demo",
+      deliverBy: where === "deliver_by" ? field : undefined,
+    };
+    return {
+      label: `lone surrogate in the group value (${where})`,
+      req: reqOf(s),
+      expect: refused(400, VALIDATION, `content.${field}`),
+    };
+  });
+
 /** Odd unicode where only ASCII (or a known name) is acceptable, and raw invalid UTF-8 bytes. */
 export const unicodeCase: fc.Arbitrary<Case> = fc.oneof(
+  loneSurrogateCase,
   fc.tuple(plainValidReq, oddString(70)).map(
     ([v, topic]): Case => ({
       label: "odd topic",

@@ -1,5 +1,6 @@
 import { describe, expect, it } from "vitest";
-import { parseAddTaskRequest } from "#shared/domain/add-task-request.js";
+import { parseAddTaskRequest, parseRescheduleRequest } from "#shared/domain/add-task-request.js";
+import { LosslessNumber } from "#shared/domain/exact-json.js";
 
 const base = { topic: "demo", delay_seconds: 10, content: { order_id: "o-1" } };
 
@@ -17,6 +18,35 @@ describe("parseAddTaskRequest", () => {
     expect(b).toMatchObject({ ok: true, value: { due: { timingMoment: 1_790_000_000.5 } } });
     const c = parseAddTaskRequest({ topic: "demo", due_at: "2026-12-01T10:00:00+05:30", content: {} });
     expect(c).toMatchObject({ ok: true, value: { due: { dueAt: "2026-12-01T10:00:00+05:30" } } });
+  });
+
+  it.each([
+    ["timing_moment", "1796000000.99999999", 1_796_000_001],
+    ["timing_moment", "1796000000.123456789", 1_796_000_000.1234567],
+    ["delay_seconds", "10.70000000000000001", 10.7],
+    ["delay_seconds", "0.1000000000000000055511151231257827", 0.1],
+  ])(
+    "takes %s %s, more digits than a double holds, as the nearest number (sub-ms digits carry no time)",
+    (field, token, expected) => {
+      const body = { topic: "demo", [field]: new LosslessNumber(token), content: {} };
+      const added = parseAddTaskRequest(body);
+      expect(added.ok, JSON.stringify(added)).toBe(true);
+      const due = added.ok ? added.value.due : {};
+      expect(due).toEqual(
+        field === "timing_moment" ? { timingMoment: expected } : { delaySeconds: expected },
+      );
+      const moved = parseRescheduleRequest({ [field]: new LosslessNumber(token) });
+      expect(moved.ok, JSON.stringify(moved)).toBe(true);
+    },
+  );
+
+  it.each([
+    ["delay_seconds", "1e400"],
+    ["timing_moment", "123456789012345678901"],
+    ["timing_moment", "9007199254740993"],
+  ])("still refuses %s %s, which no number holds", (field, token) => {
+    const body = { topic: "demo", [field]: new LosslessNumber(token), content: {} };
+    expect(issuesOf(body)).toContainEqual({ path: field, message: "is not a representable number" });
   });
 
   it("parses a string content holding a JSON object (seed style)", () => {
@@ -147,5 +177,64 @@ describe("parseAddTaskRequest", () => {
       ok: true,
       value: { deliverBy: "user", callbackUrl: "https://h.example.com/x" },
     });
+  });
+});
+
+/**
+ * A lone UTF-16 surrogate (half of an emoji's pair) has no UTF-8 form, and DynamoDB strings are UTF-8: a field
+ * stored as a string, or used in a key, is refused with it rather than stored altered. Content is kept as JSON
+ * text, where such a character stays its `\ud83d` escape, so content may hold one.
+ */
+describe("lone surrogates", () => {
+  const WELL_FORMED = "must be well-formed Unicode";
+
+  it.each([
+    ["topic", { ...base, topic: "demo\ud83d" }, "topic"],
+    ["deliver_by", { ...base, deliver_by: "order_\udc00id" }, "deliver_by"],
+    ["callback.url", { ...base, callback: { url: "https://h.example.com/\ud83d" } }, "callback.url"],
+    [
+      "callback.url (low half first)",
+      { ...base, callback: { url: "https://h.example.com/\ude00\ud83d" } },
+      "callback.url",
+    ],
+  ])("refuses one in %s, naming it", (_name, body, path) => {
+    expect(issuesOf(body)).toEqual([{ path, message: expect.stringContaining(WELL_FORMED) }]);
+  });
+
+  it("names the first one's code unit and position", () => {
+    expect(issuesOf({ ...base, deliver_by: "ab\ud83dcd\udc00" })).toEqual([
+      { path: "deliver_by", message: expect.stringContaining("U+D83D at 2") },
+    ]);
+  });
+
+  it("refuses an idempotency key holding one once, by the key's own rule (body and header)", () => {
+    expect(issuesOf({ ...base, idempotency_key: "k-\ud83d" })).toEqual([
+      expect.objectContaining({ path: "idempotency_key" }),
+    ]);
+    expect(issuesOf(base, "k-\ud83d")).toEqual([expect.objectContaining({ path: "Idempotency-Key" })]);
+  });
+
+  it("accepts a whole pair (an emoji) in the same fields", () => {
+    const r = parseAddTaskRequest({
+      ...base,
+      topic: "demo\ud83d\ude00",
+      deliver_by: "order_\ud83d\ude00",
+      callback: { url: "https://h.example.com/\ud83d\ude00" },
+    });
+    expect(r.ok, JSON.stringify(r)).toBe(true);
+  });
+
+  it("accepts content holding them, kept as their JSON escapes (object and string content alike)", () => {
+    const content = { order_id: "o-1", half: "A-\ud83d", "\udc00key": ["\udfff"] };
+    const expected = '{"order_id":"o-1","half":"A-\\ud83d","\\udc00key":["\\udfff"]}';
+    for (const spelling of [content, JSON.stringify(content)]) {
+      const r = parseAddTaskRequest({ ...base, content: spelling });
+      expect(r).toMatchObject({ ok: true, value: { content: { text: expected } } });
+    }
+  });
+
+  it("refuses one in a reschedule's due_at", () => {
+    const r = parseRescheduleRequest({ due_at: "2026-12-01T10:00:00Z\ud83d" });
+    expect(r).toMatchObject({ ok: false, issues: [{ path: "due_at" }] });
   });
 });

@@ -246,6 +246,43 @@ describe("addTask: groups and callbacks", () => {
   });
 });
 
+describe("addTask: lone surrogates (DynamoDB strings are UTF-8, which has no form for half a pair)", () => {
+  const WELL_FORMED = "must be well-formed Unicode";
+
+  it.each([
+    ["the topic's ordering field", { content: { order_id: "A-\ud83d" } }, "content.order_id"],
+    ["a deliver_by field", { deliver_by: "user", content: { user: "\udc00u-1" } }, "content.user"],
+    [
+      "the seed-style content.url",
+      { callback: undefined, content: { sn: "billing", url: "/paid/\ud83d" } },
+      "content.url",
+    ],
+    ["callback.url", { callback: { url: "https://hooks.example.com/\ud83d" } }, "callback.url"],
+    ["the topic", { topic: "demo\ud83d" }, "topic"],
+  ])("refuses one in %s with a 400 naming it, and stores nothing", async (_name, extra, path) => {
+    const f = fixture();
+    const error = await refusal(addTask(f.deps, { body: body(extra), idempotencyKeyHeader: "k-lone" }));
+    expect(error).toMatchObject({ status: 400, code: "validation_failed" });
+    expect(error.issues).toEqual([{ path, message: expect.stringContaining(WELL_FORMED) }]);
+    expect(f.store.tasks.size).toBe(0);
+    expect(f.store.idempotency.size).toBe(0);
+    expect(f.timerQueue.armed).toEqual([]);
+  });
+
+  it("orders by a whole pair (an emoji) and keeps it; two lone halves would have been one group", async () => {
+    const f = fixture();
+    const a = await addTask(f.deps, { body: body({ content: { order_id: "A-\ud83d\ude00" } }) });
+    expect(await f.store.get(a.body.task_id)).toMatchObject({ groupValue: "A-\ud83d\ude00" });
+  });
+
+  it("accepts a lone surrogate in content outside the ordering field, stored as its JSON escape", async () => {
+    const f = fixture();
+    const r = await addTask(f.deps, { body: body({ content: { order_id: "o-1", half: "A-\ud83d" } }) });
+    expect(r.statusCode).toBe(201);
+    expect((await f.store.get(r.body.task_id))?.content).toBe('{"order_id":"o-1","half":"A-\\ud83d"}');
+  });
+});
+
 describe("addTask: arming failures", () => {
   it("removes the task and answers 503 when the timer queue fails", async () => {
     const f = fixture();

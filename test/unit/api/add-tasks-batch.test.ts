@@ -76,6 +76,26 @@ describe("addTasksBatch: per-item results", () => {
     expect(f.store.tasks.size).toBe(1);
   });
 
+  it("answers an item whose group value or key holds a lone surrogate 400 naming the field, and adds the others", async () => {
+    const f = fixture();
+    const tasks = [
+      keyed({ content: { order_id: "A-\ud83d" } }),
+      item({ idempotency_key: "k-\ud83d" }),
+      item({ deliver_by: "\udc00" }),
+      keyed({ content: { order_id: "o-1", note: "A-\ud83d" } }),
+    ];
+    const answer = await addTasksBatch(f.deps, { tasks });
+    expect(answer.results.map((r) => r.status)).toEqual([400, 400, 400, 201]);
+    expect(answer.results.slice(0, 3).map((r) => r.error?.issues?.[0]?.path)).toEqual([
+      "content.order_id",
+      "idempotency_key",
+      "deliver_by",
+    ]);
+    expect(answer.results[0]?.error?.issues?.[0]?.message).toContain("must be well-formed Unicode");
+    expect(f.store.tasks.size).toBe(1);
+    expect(f.store.idempotency.size).toBe(1);
+  });
+
   it("answers a repeated item with the same idempotency key 200 with the same task", async () => {
     const f = fixture();
     const tasks = [

@@ -91,3 +91,69 @@ describe("the local API server", () => {
     expect(Object.hasOwn(event?.queryStringParameters ?? {}, "__proto__")).toBe(true);
   });
 });
+
+describe("the local API server's headers", () => {
+  it("joins a repeated header's values with commas, as payload 2.0 does, content-type included", async () => {
+    // Prepare: Node keeps only the first of some repeated headers (content-type, user-agent) and joins others
+    // with ", "; API Gateway's payload 2.0 combines every duplicate with ",".
+    const raw = { "content-type": ["application/json", "text/plain"], "x-a": ["1", "2"] };
+    // Act
+    const status = await new Promise<number>((resolve, reject) => {
+      const req = http.request(`${api.url}/echo`, { method: "POST", headers: raw }, (res) => {
+        res.resume();
+        res.on("end", () => resolve(res.statusCode ?? 0));
+      });
+      req.on("error", reject);
+      req.end("{}");
+    });
+    // Assess
+    expect(status).toBe(200);
+    expect(seen.at(-1)?.headers).toMatchObject({
+      "content-type": "application/json,text/plain",
+      "x-a": "1,2",
+    });
+  });
+});
+
+describe("the local API server's path parameters", () => {
+  let server: Awaited<ReturnType<typeof startApiServer>>;
+  const reached: { route: string; id?: string }[] = [];
+
+  beforeAll(async () => {
+    const handler = (route: string) => async (event: APIGatewayProxyEventV2) => {
+      reached.push({
+        route,
+        ...(event.pathParameters?.id !== undefined ? { id: event.pathParameters.id } : {}),
+      });
+      return { statusCode: route === "$default" ? 404 : 200, body: JSON.stringify({ route }) };
+    };
+    server = await startApiServer({
+      host: "127.0.0.1",
+      port: 0,
+      routes: [
+        { routeKey: "GET /items/{id}", functionName: "item", timeoutSeconds: 5, handler: handler("item") },
+        { routeKey: "$default", functionName: "unmatched", timeoutSeconds: 5, handler: handler("$default") },
+      ],
+    });
+  });
+
+  afterAll(async () => {
+    await server.stop();
+  });
+
+  it("hands a route its parameter decoded", async () => {
+    const answer = await fetch(`${server.url}/items/caf%C3%A9%20au%20lait`);
+    expect(answer.status).toBe(200);
+    expect(reached.at(-1)).toEqual({ route: "item", id: "café au lait" });
+  });
+
+  it.each(["%ZZ", "%E0%A4%A", "a%", "%C0%AF"])(
+    "sends a path whose encoding does not decode (%s) to $default, not a bare 500",
+    async (segment) => {
+      const answer = await fetch(`${server.url}/items/${segment}`);
+      expect(answer.status).toBe(404);
+      expect(await answer.json()).toEqual({ route: "$default" });
+      expect(reached.at(-1)).toEqual({ route: "$default" });
+    },
+  );
+});

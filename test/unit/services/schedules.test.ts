@@ -148,6 +148,13 @@ describe("creating a schedule", () => {
     [{ content: { order_id: { nested: true } } }, "content.order_id"],
     [{ callback: { url: "http://127.0.0.1/hook" } }, "callback.url"],
     [{ extra: 1 }, "extra"],
+    // A lone surrogate (half a pair) has no UTF-8 form, so no DynamoDB string can hold it.
+    [{ topic: "demo\ud83d" }, "topic"],
+    [{ cron: "*/1 * * * *\ud83d" }, "cron"],
+    [{ timezone: "Europe/Berlin\udc00" }, "timezone"],
+    [{ deliver_by: "order_id\ud83d" }, "deliver_by"],
+    [{ callback: { url: "https://receiver.example/hook\ud83d" } }, "callback.url"],
+    [{ content: { order_id: "A-\ud83d" } }, "content.order_id"],
   ])("refuses %j with a 400 at %s and writes nothing", async (extra, path) => {
     const h = harness();
 
