@@ -19,6 +19,8 @@ import {
   type ScheduleChange,
   type SchedulePage,
   type ScheduleUpdateOutcome,
+  type SweepCursor,
+  type SweepPosition,
   startedTask,
   type TaskPage,
   type TaskStore,
@@ -394,12 +396,26 @@ export class MemoryTaskStore implements TaskStore {
     shard: number,
     dueByMs: number,
     limit: number,
+    after?: SweepPosition,
   ): Promise<{ tasks: UnfinishedTaskRef[]; truncated: boolean }> {
+    const indexOrder = (a: SweepPosition, b: SweepPosition) =>
+      a.dueAtMs - b.dueAtMs || (a.taskId < b.taskId ? -1 : a.taskId > b.taskId ? 1 : 0);
     const matching = [...this.tasks.values()]
-      .filter((t) => t.sweepShard === shard && t.dueAtMs <= dueByMs)
-      .sort((a, b) => a.dueAtMs - b.dueAtMs || (a.taskId < b.taskId ? -1 : 1))
+      .filter((t) => t.sweepShard === shard && t.dueAtMs <= dueByMs && (!after || indexOrder(t, after) > 0))
+      .sort(indexOrder)
       .map(({ taskId, pk, dueAtMs }) => ({ taskId, pk, dueAtMs }));
     return { tasks: matching.slice(0, limit), truncated: matching.length > limit };
+  }
+
+  /** The sweeper's window position, as the table's cursor item would hold it. */
+  sweepCursor: SweepCursor = {};
+
+  async readSweepCursor(): Promise<SweepCursor> {
+    return { ...this.sweepCursor };
+  }
+
+  async writeSweepCursor(cursor: SweepCursor): Promise<void> {
+    this.sweepCursor = { ...cursor };
   }
 
   async markRequeued(taskId: string, nowMs: number): Promise<boolean> {

@@ -1,4 +1,5 @@
 import { readCandidates, shortestWindowMs } from "./candidates.js";
+import { advanceIndexWindow } from "./index-window.js";
 import { deleteResolvedPointers, readPointers, rearmNotYetDue } from "./pointers.js";
 import { repairGroups } from "./repair.js";
 import { reconcileTopicDeadLetters } from "./topic-dead-letters.js";
@@ -97,11 +98,13 @@ export async function sweep(deps: SweeperDeps): Promise<SweepReport> {
     groups: new Map(),
     resolved: [],
     rearms: [],
+    examined: new Set(),
   };
   for (const queueUrl of deps.deadLetters?.queueUrls ?? []) await readPointers(deps, queueUrl, run);
   // After a failed shard read, the run's groups hold only those named by pointers.
   await readCandidates(deps, run.now - shortestWindowMs(deps), run);
   await repairGroups(deps, run, clock);
+  await advanceIndexWindow(deps, run);
   await rearmNotYetDue(deps, run);
   await deleteResolvedPointers(deps, run);
   await reconcileTopicDeadLetters(deps, run);

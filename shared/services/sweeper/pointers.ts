@@ -4,8 +4,7 @@ import type { TaskRecord } from "#shared/domain/task.js";
 import { queueDelaySeconds } from "#shared/domain/timing.js";
 import { errorText } from "#shared/runtime/async.js";
 import { RELAY_LOOKBACK_MS } from "../relay.js";
-import { groupWork } from "./candidates.js";
-import type { PointerRef, RunState, SweeperDeps } from "./types.js";
+import { groupWork, type PointerRef, type RunState, type SweeperDeps } from "./types.js";
 
 type DeadLetterMessage = Awaited<ReturnType<DeadLetterSource["receive"]>>[number];
 

@@ -21,6 +21,7 @@ export async function repairGroups(deps: SweeperDeps, run: RunState, clock: () =
       return;
     }
     counters.groupsExamined++;
+    run.examined.add(group.pk);
     try {
       await settlePointers(deps, group, await repairGroup(deps, group, run, clock), run);
     } catch (error) {
@@ -35,29 +36,53 @@ export async function repairGroups(deps: SweeperDeps, run: RunState, clock: () =
 
 /**
  * The groups this run examines: those named by a pointer first, then the oldest, each up to `maxGroups`. Over the
- * budget, only half of what is left goes to the oldest; the other half takes a window of the younger groups that
- * moves on every minute. Oldest-first alone starves: a backlog of groups that are overdue but alive (a receiver's
- * outage, its heads backing off; a paused topic) stays the oldest on every run, and a newer group whose timer or
- * message was lost — in any topic — would wait until that backlog has drained.
+ * budget, only half of what is left goes to the oldest; the other half takes the groups the index's moving window
+ * found (index-window.ts, sized to fit), then a window of the other younger groups that moves on every minute.
+ * Oldest-first alone starves: a backlog of groups that are overdue but alive (a receiver's outage, its heads
+ * backing off; a paused topic) stays the oldest on every run, and a newer group whose timer or message was lost —
+ * in any topic — would wait until that backlog has drained. The two halves alternate in the list, so a run cut
+ * short by time (repairGroups starts no group within `reserveMs` of its end) still examines both.
  */
 export function budgeted(run: Pick<RunState, "groups" | "limits" | "now">): GroupWork[] {
   const { maxGroups } = run.limits;
   const ordered = [...run.groups.values()].sort(
     (a, b) => b.pointers.length - a.pointers.length || a.fromMs - b.fromMs,
   );
-  if (ordered.length <= maxGroups) return ordered;
   const pointed = ordered.filter((g) => g.pointers.length > 0).slice(0, maxGroups);
   const rest = ordered.slice(pointed.length);
+  if (ordered.length <= maxGroups) {
+    return [
+      ...pointed,
+      ...alternate(
+        rest.filter((g) => !g.windowed),
+        rest.filter((g) => g.windowed),
+      ),
+    ];
+  }
   const left = maxGroups - pointed.length;
   const oldest = Math.ceil(left / 2);
-  const younger = rest.slice(oldest);
-  const windowSize = Math.min(left - oldest, younger.length);
+  const windowed = rest
+    .slice(oldest)
+    .filter((g) => g.windowed)
+    .slice(0, left - oldest);
+  const younger = rest.slice(oldest).filter((g) => !g.windowed);
+  const windowSize = Math.min(left - oldest - windowed.length, younger.length);
   const start = windowSize === 0 ? 0 : (Math.floor(run.now / 60_000) * windowSize) % younger.length;
   const window = Array.from(
     { length: windowSize },
     (_, i) => younger[(start + i) % younger.length] as GroupWork,
   );
-  return [...pointed, ...rest.slice(0, oldest), ...window];
+  return [...pointed, ...alternate(rest.slice(0, oldest), [...windowed, ...window])];
+}
+
+/** a0, b0, a1, b1, …, then the rest of the longer one. */
+function alternate<T>(a: readonly T[], b: readonly T[]): T[] {
+  const out: T[] = [];
+  for (let i = 0; i < Math.max(a.length, b.length); i++) {
+    if (i < a.length) out.push(a[i] as T);
+    if (i < b.length) out.push(b[i] as T);
+  }
+  return out;
 }
 
 /** The tasks of a group a repair reached: all of them, or (cut short by `resendPerGroup`) those it read. */

@@ -1,5 +1,5 @@
 import type { DeadLetterSource } from "#shared/adapters/dead-letter-source.js";
-import type { TaskStore } from "#shared/adapters/task-store.js";
+import type { SweepCursor, TaskStore, UnfinishedTaskRef } from "#shared/adapters/task-store.js";
 import type { TimerQueue } from "#shared/adapters/timer-queue.js";
 import type { TopicQueue } from "#shared/adapters/topic-queue.js";
 import type { TopicConfig } from "#shared/config/index.js";
@@ -19,9 +19,15 @@ export interface SweeperTopic {
 export interface SweepLimits {
   /** Sweep index shards to read (SWEEP_SHARDS). */
   readonly shards: number;
-  /** Index entries read per shard and run; a longer backlog is read oldest first over several runs. */
+  /**
+   * Index entries read oldest first per shard and run. Past them (a backlog), each shard is also read through a
+   * window that moves on every run, sized to the younger half of `maxGroups` (candidates.ts).
+   */
   readonly candidatesPerShard: number;
-  /** Groups examined per run: pointed ones, then the oldest, then a window of the rest moving every minute. */
+  /**
+   * Groups examined per run: pointed ones, then half of the rest to the oldest, half to the index window's and
+   * a window of the remaining groups moving every minute (repair.ts, `budgeted`).
+   */
   readonly maxGroups: number;
   /** Shard queries and groups handled at the same time. */
   readonly concurrency: number;
@@ -66,6 +72,8 @@ export interface SweeperDeps {
     TaskStore,
     | "get"
     | "listUnfinishedDueBy"
+    | "readSweepCursor"
+    | "writeSweepCursor"
     | "listUnfinishedInGroup"
     | "markQueued"
     | "markRequeued"
@@ -132,6 +140,20 @@ export interface GroupWork {
   fromMs: number;
   /** Dead-letter pointers naming a `scheduled`, due task of this group: the group is repaired whatever its head. */
   readonly pointers: GroupPointer[];
+  /** Found by the index's moving window: examined in the younger share of the group budget. */
+  windowed?: boolean;
+}
+
+/** What the index's moving window read in one shard this run: where it started and what it found. */
+export interface ShardWindow {
+  readonly tasks: readonly UnfinishedTaskRef[];
+  readonly truncated: boolean;
+}
+
+/** The index's moving window this run: the cursor it started from and each shard's read. */
+export interface IndexWindow {
+  readonly cursor: SweepCursor;
+  readonly shards: Map<number, ShardWindow>;
 }
 
 export class Counters {
@@ -163,4 +185,20 @@ export interface RunState {
   readonly groups: Map<string, GroupWork>;
   readonly resolved: PointerRef[];
   readonly rearms: Rearm[];
+  /** The groups this run examined (judged, repaired or failed): the index window moves on past them only. */
+  readonly examined: Set<string>;
+  /** Set when the index was read past its complete part (a backlog). */
+  window?: IndexWindow;
+}
+
+/** The run's work for one group, created on first sight; its query starts at the earliest due time seen. */
+export function groupWork(groups: Map<string, GroupWork>, pk: string, fromMs: number): GroupWork {
+  let group = groups.get(pk);
+  if (!group) {
+    group = { pk, fromMs, pointers: [] };
+    groups.set(pk, group);
+  } else {
+    group.fromMs = Math.min(group.fromMs, fromMs);
+  }
+  return group;
 }

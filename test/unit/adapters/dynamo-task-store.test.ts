@@ -518,6 +518,37 @@ describe("DynamoTaskStore against dynalite", () => {
     expect(all.tasks).toHaveLength(5);
   });
 
+  it("reads a sweep shard on from a position, even one whose task has left the index; the cursor round-trips", async () => {
+    // Prepare: five tasks of one shard; the sweeper's window stopped at the second, which has since finished.
+    const shardTasks: TaskRecord[] = [];
+    for (let i = 0; shardTasks.length < 5; i++) {
+      const t = task({ group: `window-${i}`, dueAtMs: NOW - 20_000 + shardTasks.length * 1_000 });
+      if (sweepShardOf(t.taskId) === 11) shardTasks.push(t);
+    }
+    for (const t of shardTasks) await store.putNew(t);
+    const [, second] = shardTasks as [TaskRecord, TaskRecord];
+    await store.startAttempt(second.taskId, NOW);
+    await store.markFailed(second.taskId, { error: "x", atMs: NOW, expiresAt: 1 });
+    const position = { taskId: second.taskId, dueAtMs: second.dueAtMs };
+
+    // Act
+    const next = await store.listUnfinishedDueBy(11, NOW, 2, position);
+    const before = await store.readSweepCursor();
+    await store.writeSweepCursor({
+      11: position,
+      3: { taskId: shardTasks[4]?.taskId as string, dueAtMs: 9 },
+    });
+    const after = await store.readSweepCursor();
+
+    // Assess
+    expect(next).toEqual({
+      tasks: shardTasks.slice(2, 4).map((t) => ({ taskId: t.taskId, pk: t.pk, dueAtMs: t.dueAtMs })),
+      truncated: true,
+    });
+    expect(before).toEqual({});
+    expect(after).toEqual({ 11: position, 3: { taskId: shardTasks[4]?.taskId, dueAtMs: 9 } });
+  });
+
   it("lists a group's unfinished tasks in group order, and records re-sends only while queued or delivering", async () => {
     const dues = [NOW - 3_000, NOW - 2_000, NOW - 1_000, NOW + 5_000];
     const [done, queued, scheduled, later] = dues.map((dueAtMs) => task({ group: "uf", dueAtMs })) as [

@@ -640,7 +640,9 @@ describe("reading the sweep index", () => {
   });
 
   it("a shard cut short is read only up to its last due time in every shard, and the rest is deferred", async () => {
-    const sim = simulate();
+    // The oldest part alone: a group budget under two per shard leaves the index's moving window no entries (the
+    // window, which reads past this cut, is specified under "…under a backlog of overdue indexed tasks").
+    const sim = simulate({ limits: { maxGroups: SWEEP_SHARDS } });
     const tasks = [0, 1, 2, 3].map((i) =>
       makeTask({ group: `cut-${i}`, dueAtMs: T0 + i * 1_000, acceptedAtMs: T0 }),
     );
@@ -744,5 +746,86 @@ describe("the group budget (maxGroups) under a backlog of healthy groups", () =>
     expect(reports[0]).toMatchObject({ groupsExamined: 2, deferred: true });
     expect(sim.status(lost.taskId)).toBe("queued");
     expect(sim.fifo.enqueued.map((m) => m.taskId)).toEqual([lost.taskId]);
+  });
+});
+
+describe("the sweep index read (candidatesPerShard) under a backlog of overdue indexed tasks", () => {
+  /** A task of `group` due at `dueAtMs` whose id falls in sweep shard `shard`. */
+  function inShard(shard: number, options: Parameters<typeof makeTask>[0]) {
+    for (;;) {
+      const task = makeTask(options);
+      if (sweepShardOf(task.taskId) === shard) return task;
+    }
+  }
+
+  /** Heads attempted again between runs: overdue in the index, but alive (a receiver's outage, a paused topic). */
+  function keepAlive(sim: Sim, tasks: readonly { taskId: string }[]) {
+    for (const t of tasks) {
+      const stored = sim.store.tasks.get(t.taskId);
+      if (stored) sim.store.tasks.set(t.taskId, { ...stored, lastAttemptAtMs: sim.clock.now });
+    }
+  }
+
+  function waitingTask(shard: number, i: number) {
+    return inShard(shard, {
+      group: `waiting-${shard}-${i}`,
+      dueAtMs: T0 + i * 1_000,
+      acceptedAtMs: T0,
+      status: "delivering",
+      attempts: 1,
+      lastAttemptAtMs: T0,
+    });
+  }
+
+  it("a task whose timer was lost behind more than a read's worth of older waiting tasks is repaired within a bounded number of runs", async () => {
+    // Prepare: in one shard, five waiting heads older than a newer task whose timer was lost; a read of two
+    // entries per shard and run, and a group budget leaving the younger share one entry per shard
+    const sim = simulate({ limits: { candidatesPerShard: 2, maxGroups: 2 * SWEEP_SHARDS } });
+    const shard = 5;
+    const waiting = [0, 1, 2, 3, 4].map((i) => waitingTask(shard, i));
+    for (const t of waiting) await sim.put(t);
+    const lost = inShard(shard, { group: "lost", dueAtMs: T0 + 10_000, acceptedAtMs: T0 });
+    await sim.put(lost);
+    sim.advance(10_000 + sim.graceMs);
+
+    // Act: a run a minute; the waiting heads stay alive (the window moves one entry per run past the oldest two)
+    const reports = [];
+    for (let run = 0; run < 6 && sim.status(lost.taskId) === "scheduled"; run++) {
+      keepAlive(sim, waiting);
+      reports.push(await sim.sweep());
+      sim.advance(MINUTE);
+    }
+
+    // Assess: oldest first alone read the same two waiting heads on every run and never reached it
+    expect(reports[0]).toMatchObject({ deferred: true, failures: 0 });
+    expect(reports.length).toBeLessThanOrEqual(4);
+    expect(sim.status(lost.taskId)).toBe("queued");
+    expect(sim.fifo.enqueued.map((m) => m.taskId)).toEqual([lost.taskId]);
+  });
+
+  it("a group found past the complete part of the index is read back to it: an earlier unread head goes first", async () => {
+    // Prepare: group g's head h sits behind a backlog in its shard (read two entries per shard and run), its
+    // follower f, 20 minutes later (beyond the relay's look-back), in another shard; both timers were lost. The
+    // window reaches f a run before h.
+    const sim = simulate({ limits: { candidatesPerShard: 2, maxGroups: 2 * SWEEP_SHARDS } });
+    const waiting = [0, 1, 2].map((i) => waitingTask(3, i));
+    for (const t of waiting) await sim.put(t);
+    const h = inShard(3, { group: "g", dueAtMs: T0 + 10_000, acceptedAtMs: T0 });
+    const f = inShard(9, { group: "g", dueAtMs: T0 + 10_000 + 20 * MINUTE, acceptedAtMs: T0 });
+    for (const t of [h, f]) await sim.put(t);
+    sim.advance(10_000 + 20 * MINUTE + sim.graceMs);
+
+    // Act
+    const reports = [];
+    for (let run = 0; run < 4 && sim.status(f.taskId) === "scheduled"; run++) {
+      keepAlive(sim, waiting);
+      reports.push(await sim.sweep());
+      sim.advance(MINUTE);
+    }
+    await sim.runDeliver();
+
+    // Assess: never f without h ahead of it
+    expect(sim.fifo.enqueued.map((m) => m.taskId)).toEqual([h.taskId, f.taskId]);
+    expect(sim.delivered()).toEqual([h.taskId, f.taskId]);
   });
 });
