@@ -85,8 +85,11 @@ export { DEFAULT_SWEEP_LIMITS } from "./types.js";
  * What the sweeper cannot undo: a follower delivered ahead of a head whose message was lost before the sweeper
  * noticed (the loss itself reorders; the sweeper then delivers the head as soon as it can).
  *
- * The steps live beside this file: pointers.ts (dead-letter pointers: read, re-arm, delete), candidates.ts (the
- * sweep index), repair.ts (judging and repairing a group).
+ * The steps live beside this file: topic-dead-letters.ts (the topic DLQs), pointers.ts (dead-letter pointers:
+ * read, re-arm, delete), candidates.ts and index-window.ts (the sweep index), repair.ts (judging and repairing a
+ * group). Each is bounded, so none can starve another run after run: the topic-DLQ pass by its share of the run
+ * (`topicDeadLetterShareMs`), the pointer reads and the index read by counts, the group repairs by the group budget
+ * and the time left (`reserveMs`).
  */
 /** One sweeper run. Never throws for a failed repair: it is counted, logged and retried by the next run. */
 export async function sweep(deps: SweeperDeps): Promise<SweepReport> {
@@ -100,6 +103,8 @@ export async function sweep(deps: SweeperDeps): Promise<SweepReport> {
     rearms: [],
     examined: new Set(),
   };
+  // First, within its own share of the run: after the group repairs, many stalled groups left it no time.
+  await reconcileTopicDeadLetters(deps, run);
   for (const queueUrl of deps.deadLetters?.queueUrls ?? []) await readPointers(deps, queueUrl, run);
   // After a failed shard read, the run's groups hold only those named by pointers.
   await readCandidates(deps, run.now - shortestWindowMs(deps), run);
@@ -107,7 +112,6 @@ export async function sweep(deps: SweeperDeps): Promise<SweepReport> {
   await advanceIndexWindow(deps, run);
   await rearmNotYetDue(deps, run);
   await deleteResolvedPointers(deps, run);
-  await reconcileTopicDeadLetters(deps, run);
   return reportRun(deps, run.counters);
 }
 

@@ -11,7 +11,7 @@ import type { RunState, SweeperDeps, SweeperTopic } from "./types.js";
  * unreadable one is left for an operator. DLQ depth therefore returns to what is really failed within one sweep
  * of a replay; a replay that fails again adds its own message (dedup id `<id>#r<n>`).
  *
- * Each run reads a topic DLQ through (up to `topicDeadLetterReceives` receives, while the invocation has time),
+ * Each run reads a topic DLQ through (up to `topicDeadLetterReceives` receives, within the pass's share of the run),
  * holding still-failed messages hidden until the end: with a fixed handful of receives, the same oldest messages
  * came back on every run, and whatever lay behind them — a replayed task's message, or an unfinished task moved
  * here by the backstop, which only this pass puts in the sweep index — was never reached while they stayed.
@@ -21,16 +21,26 @@ import type { RunState, SweeperDeps, SweeperTopic } from "./types.js";
  */
 export async function reconcileTopicDeadLetters(deps: SweeperDeps, run: RunState): Promise<void> {
   if (!deps.deadLetters) return;
-  for (const topic of Object.values(deps.topics)) await reconcileOne(deps, topic, run);
+  const remaining = deps.remainingMs;
+  // The pass's share of the run (it goes first, so the group repairs cannot use it up); never into the reserve.
+  const passEnd =
+    remaining && Math.max(run.limits.reserveMs, remaining() - run.limits.topicDeadLetterShareMs);
+  const timeUp = () => remaining !== undefined && passEnd !== undefined && remaining() < passEnd;
+  for (const topic of Object.values(deps.topics)) await reconcileOne(deps, topic, run, timeUp);
 }
 
-async function reconcileOne(deps: SweeperDeps, topic: SweeperTopic, run: RunState): Promise<void> {
+async function reconcileOne(
+  deps: SweeperDeps,
+  topic: SweeperTopic,
+  run: RunState,
+  timeUp: () => boolean,
+): Promise<void> {
   const source = deps.deadLetters?.source;
   if (!source) return;
   const seen = new Set<string>();
   const stillFailed: string[] = [];
   for (let receive = 0; receive < run.limits.topicDeadLetterReceives; receive++) {
-    if (deps.remainingMs && deps.remainingMs() < run.limits.reserveMs) {
+    if (timeUp()) {
       run.counters.deferred = true;
       break;
     }

@@ -48,6 +48,11 @@ export interface SweepLimits {
   readonly pointerVisibilitySeconds: number;
   /** No new group is started when less time than this is left in the invocation. */
   readonly reserveMs: number;
+  /**
+   * The topic-DLQ pass's share of the invocation: it runs first, for at most this long, so that no number of
+   * stalled groups can make a run skip it (topic-dead-letters.ts).
+   */
+  readonly topicDeadLetterShareMs: number;
 }
 
 export const DEFAULT_SWEEP_LIMITS: SweepLimits = {
@@ -65,6 +70,8 @@ export const DEFAULT_SWEEP_LIMITS: SweepLimits = {
   topicDeadLetterReceives: 300,
   pointerVisibilitySeconds: 60,
   reserveMs: 10_000,
+  // About 3,000 messages read, judged and released (a few hundred a second); the groups keep at least 25 s.
+  topicDeadLetterShareMs: 10_000,
 };
 
 export interface SweeperDeps {
