@@ -22,11 +22,19 @@ import type { RunState, SweeperDeps, SweeperTopic } from "./types.js";
 export async function reconcileTopicDeadLetters(deps: SweeperDeps, run: RunState): Promise<void> {
   if (!deps.deadLetters) return;
   const remaining = deps.remainingMs;
+  const topics = Object.values(deps.topics);
+  if (!remaining) {
+    for (const topic of topics) await reconcileOne(deps, topic, run, () => false);
+    return;
+  }
   // The pass's share of the run (it goes first, so the group repairs cannot use it up); never into the reserve.
-  const passEnd =
-    remaining && Math.max(run.limits.reserveMs, remaining() - run.limits.topicDeadLetterShareMs);
-  const timeUp = () => remaining !== undefined && passEnd !== undefined && remaining() < passEnd;
-  for (const topic of Object.values(deps.topics)) await reconcileOne(deps, topic, run, timeUp);
+  const passEnd = Math.max(run.limits.reserveMs, remaining() - run.limits.topicDeadLetterShareMs);
+  for (const [i, topic] of topics.entries()) {
+    // Each topic may use an equal part of what is left of the share, a quick one leaving its rest to the others:
+    // in turn, the first topic's long DLQ took the whole share and the topics after it were never read.
+    const topicEnd = remaining() - Math.max(0, remaining() - passEnd) / (topics.length - i);
+    await reconcileOne(deps, topic, run, () => remaining() < topicEnd);
+  }
 }
 
 async function reconcileOne(

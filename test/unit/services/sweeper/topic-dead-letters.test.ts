@@ -125,3 +125,41 @@ describe("reconcileTopicDeadLetters", () => {
     expect(queue.messages.map((m) => m.body)).not.toContain(taskMessageBody(replayed));
   });
 });
+
+describe("reconcileTopicDeadLetters across topics", () => {
+  it("one topic's long DLQ does not take the whole pass: the next topic's stale message is still deleted", async () => {
+    // Prepare: topic a's DLQ holds more still-failed messages than the pass has time for (each read takes 20 ms
+    // of the run), topic b's a replayed task's message
+    const store = new MemoryTaskStore();
+    const clock = { now: T0 };
+    const a = new FakePointerQueue();
+    for (let i = 0; i < 1_000; i++) a.put(taskMessageBody(await failed(store, `a-${i}`)));
+    const replayed = await failed(store, "b");
+    await store.markReplayed(replayed, T0 + 1);
+    const b = new FakePointerQueue();
+    b.put(taskMessageBody(replayed));
+    const get = store.get.bind(store);
+    store.get = async (taskId) => {
+      clock.now += 20;
+      return get(taskId);
+    };
+    const A = "https://sqs.test/a-dlq.fifo";
+    const B = "https://sqs.test/b-dlq.fifo";
+    const deps = {
+      store,
+      deadLetters: { source: new FakeDeadLetterSource({ [A]: a, [B]: b }, () => clock.now), queueUrls: [] },
+      topics: { a: { dlqUrl: A }, b: { dlqUrl: B } },
+      logger: memoryLogger(),
+      remainingMs: () => 50_000 - (clock.now - T0),
+    } as unknown as SweeperDeps;
+    const run = { now: T0, limits: DEFAULT_SWEEP_LIMITS, counters: new Counters() } as RunState;
+
+    // Act
+    await reconcileTopicDeadLetters(deps, run);
+
+    // Assess: both topics had their part of the pass, which kept to its share
+    expect(b.messages).toEqual([]);
+    expect(clock.now - T0).toBeLessThanOrEqual(DEFAULT_SWEEP_LIMITS.topicDeadLetterShareMs + 1_000);
+    expect(run.counters).toMatchObject({ pointersResolved: 1, deferred: true });
+  });
+});
