@@ -1354,10 +1354,12 @@ export class DynamoTaskStore extends DynamoDeliverStore implements TaskStore {
     fromMs: number,
     toMs: number,
     limit = Number.POSITIVE_INFINITY,
-  ): Promise<TaskRecord[]> {
+    maxScanned = Number.POSITIVE_INFINITY,
+  ): Promise<{ tasks: TaskRecord[]; complete: boolean }> {
     const tasks: TaskRecord[] = [];
     const names = UNFINISHED_STATUSES.map((_, i) => `:s${i}`);
     let startKey: QueryCommandOutput["LastEvaluatedKey"];
+    let scanned = 0;
     do {
       const out: QueryCommandOutput = await this.client.send(
         new QueryCommand({
@@ -1372,13 +1374,16 @@ export class DynamoTaskStore extends DynamoDeliverStore implements TaskStore {
           }),
           ConsistentRead: true,
           ExclusiveStartKey: startKey,
+          // A Query Limit counts the items read before the filter: it bounds the finished ones passed over.
+          ...(Number.isFinite(maxScanned) ? { Limit: Math.max(1, maxScanned - scanned) } : {}),
         }),
       );
       for (const item of out.Items ?? []) tasks.push(unmarshall(item) as TaskRecord);
+      scanned += out.ScannedCount ?? 0;
       startKey = out.LastEvaluatedKey;
-      // No Query Limit: it would count the finished tasks the filter drops. Pages stop once enough are read.
-    } while (startKey && tasks.length < limit);
-    return tasks.slice(0, limit);
+      // Pages stop once enough unfinished tasks are read, or enough items were passed over.
+    } while (startKey && tasks.length < limit && scanned < maxScanned);
+    return { tasks: tasks.slice(0, limit), complete: startKey === undefined || tasks.length >= limit };
   }
 
   async markRescheduled(

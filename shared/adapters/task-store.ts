@@ -274,9 +274,18 @@ export interface TaskStore extends DestinationStore {
   /**
    * A group's unfinished tasks with due time in [fromMs, toMs], in group order (due time, then acceptance),
    * strongly consistent; also the `rescheduled` tasks still in the sweep index (a reschedule that stopped
-   * before its successor was settled, for the sweeper to finish). With `limit`, only the first `limit` of them.
+   * before its successor was settled, for the sweeper to finish). With `limit`, only the first `limit` of them;
+   * with `maxScanned`, the read stops after that many of the group's items (finished ones included, which the
+   * read passes over) and `complete` is false when it stopped before `toMs` (what it found is then the group's
+   * first unfinished tasks from `fromMs`, in order).
    */
-  listUnfinishedInGroup(pk: string, fromMs: number, toMs: number, limit?: number): Promise<TaskRecord[]>;
+  listUnfinishedInGroup(
+    pk: string,
+    fromMs: number,
+    toMs: number,
+    limit?: number,
+    maxScanned?: number,
+  ): Promise<{ tasks: TaskRecord[]; complete: boolean }>;
   /**
    * Records that the sweeper put a `queued` / `delivering` task back on its FIFO queue (`requeuedAtMs`), which
    * restarts its stall clock; false when the task is no longer queued or delivering.

@@ -430,20 +430,26 @@ export class MemoryTaskStore implements TaskStore {
     fromMs: number,
     toMs: number,
     limit = Number.POSITIVE_INFINITY,
-  ): Promise<TaskRecord[]> {
+    maxScanned = Number.POSITIVE_INFINITY,
+  ): Promise<{ tasks: TaskRecord[]; complete: boolean }> {
     refuseInvertedRange(fromMs, toMs);
-    return [...this.tasks.values()]
+    const inRange = [...this.tasks.values()]
+      .filter((t) => t.pk === pk && t.dueAtMs >= fromMs && t.dueAtMs <= toMs)
+      .sort(bySortKey);
+    const scanned = inRange.slice(0, maxScanned);
+    this.groupItemsScanned.push(scanned.length);
+    const tasks = scanned
       .filter(
-        (t) =>
-          t.pk === pk &&
-          (!TERMINAL_STATUSES.has(t.status) || (t.status === "rescheduled" && t.sweepShard !== undefined)) &&
-          t.dueAtMs >= fromMs &&
-          t.dueAtMs <= toMs,
+        (t) => !TERMINAL_STATUSES.has(t.status) || (t.status === "rescheduled" && t.sweepShard !== undefined),
       )
-      .sort(bySortKey)
       .slice(0, limit)
       .map((t) => structuredClone(t));
+    // As DynamoDB: a read that stops at its bound cannot tell whether more follow.
+    return { tasks, complete: inRange.length < maxScanned || tasks.length >= limit };
   }
+
+  /** Items each group read passed over (listUnfinishedInGroup), finished ones included: what it cost. */
+  readonly groupItemsScanned: number[] = [];
 
   // Operations routes, scope I2.
   async markRescheduled(

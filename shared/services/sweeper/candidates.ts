@@ -34,7 +34,7 @@ export async function readCandidates(deps: SweeperDeps, dueByMs: number, run: Ru
       // Back the relay's look-back: a near-term head is outside the index (its timer message carries it), and
       // the relay sweeps a group's earlier `scheduled` tasks along from that far back — so may the repair, or it
       // would judge the group by this follower and send it ahead of that head.
-      groupWork(run.groups, task.pk, task.dueAtMs - RELAY_LOOKBACK_MS);
+      groupWork(run.groups, task.pk, task.dueAtMs, task.dueAtMs - RELAY_LOOKBACK_MS);
     }
   }
   // A backlog: the younger entries are reached through the index's moving window (index-window.ts).

@@ -44,7 +44,8 @@ export async function readIndexWindow(
   const kept = new Set([...oldest.values()].flat().map((t) => t.taskId));
   for (const task of roundRobin(shards, run.now)) {
     if (!kept.has(task.taskId)) run.counters.candidates++;
-    groupWork(run.groups, task.pk, Math.min(task.dueAtMs, cutoff) - RELAY_LOOKBACK_MS).windowed = true;
+    const readBack = Math.min(task.dueAtMs, cutoff) - RELAY_LOOKBACK_MS;
+    groupWork(run.groups, task.pk, task.dueAtMs, readBack).windowed = true;
   }
 }
 

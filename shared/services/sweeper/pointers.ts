@@ -59,7 +59,10 @@ async function resolvePointer(
     // watches it: the pointer has nothing left to say.
     run.resolved.push(pointer);
   } else if (task.dueAtMs <= run.now) {
-    groupWork(run.groups, task.pk, task.dueAtMs - RELAY_LOOKBACK_MS).pointers.push({ ...pointer, taskId });
+    groupWork(run.groups, task.pk, task.dueAtMs, task.dueAtMs - RELAY_LOOKBACK_MS).pointers.push({
+      ...pointer,
+      taskId,
+    });
   } else {
     run.rearms.push({ taskId, dueAtMs: task.dueAtMs, pointer });
   }

@@ -130,6 +130,12 @@ async function repairGroup(
  * reaches its other groups, re-arms, pointers and topic-DLQ pass. What is sent is always the group's head part,
  * so nothing is sent ahead of an earlier unfinished task; the rest waits for a later run, which finds the group
  * stalled again once this part has been delivered (its new head is idle since long before) or was lost again.
+ *
+ * The read also passes over at most `groupItemsPerRead` of the group's items: a hot group that went on past an
+ * old candidate (its loss reordered it) or a read-back over a busy stretch (index-window.ts) made one group's
+ * read as long as the group's history. Cut short, what it found is still the group's first unfinished tasks from
+ * `fromMs` (a head part). Cut short with nothing found, it starts again at the group's earliest candidate: that
+ * many finished tasks before it, any unfinished task further back was overtaken by them already.
  */
 async function readGroup(
   deps: SweeperDeps,
@@ -137,10 +143,14 @@ async function readGroup(
   run: RunState,
 ): Promise<{ listed: TaskRecord[]; reached: Reached }> {
   const max = run.limits.resendPerGroup;
-  const read = await deps.store.listUnfinishedInGroup(group.pk, group.fromMs, run.now, max + 1);
-  if (read.length <= max) return { listed: read, reached: "all" };
+  const scan = run.limits.groupItemsPerRead;
+  let read = await deps.store.listUnfinishedInGroup(group.pk, group.fromMs, run.now, max + 1, scan);
+  if (read.tasks.length === 0 && !read.complete && group.earliestDueMs > group.fromMs) {
+    read = await deps.store.listUnfinishedInGroup(group.pk, group.earliestDueMs, run.now, max + 1, scan);
+  }
+  if (read.tasks.length <= max && read.complete) return { listed: read.tasks, reached: "all" };
   run.counters.deferred = true;
-  const listed = read.slice(0, max);
+  const listed = read.tasks.slice(0, max);
   return { listed, reached: new Set(listed.map((t) => t.taskId)) };
 }
 

@@ -37,6 +37,11 @@ export interface SweepLimits {
    * the next part once the head has moved on (repair.ts, `readGroup`).
    */
   readonly resendPerGroup: number;
+  /**
+   * Items of one group a read passes over, finished ones included (a hot group's delivered tasks lie between an
+   * old candidate and now, or in a read-back): it bounds each group's read, which had no bound but the group.
+   */
+  readonly groupItemsPerRead: number;
   /** Receives (of up to 10 messages) per dead-letter queue and run. */
   readonly pointerReceivesPerQueue: number;
   /**
@@ -66,6 +71,8 @@ export const DEFAULT_SWEEP_LIMITS: SweepLimits = {
   // of the reserve at twice those latencies, for each of the `concurrency` groups in flight. What it costs a huge
   // group: up to a minute's wait (the next run) per 1,000 tasks delivered one at a time.
   resendPerGroup: 1_000,
+  // About 10 pages of 1 MB at 1 KB a task: well under a second.
+  groupItemsPerRead: 10_000,
   pointerReceivesPerQueue: 10,
   topicDeadLetterReceives: 300,
   pointerVisibilitySeconds: 60,
@@ -143,8 +150,13 @@ export interface GroupPointer extends PointerRef {
 
 export interface GroupWork {
   readonly pk: string;
-  /** Lower bound of the group query: the earliest due time of its overdue tasks. */
+  /** Lower bound of the group query: the earliest due time of its overdue tasks, less the look-back or read-back. */
   fromMs: number;
+  /**
+   * The earliest due time of the tasks that named the group (index entries, pointers): where its query starts
+   * again when the first found nothing unfinished within `groupItemsPerRead` (repair.ts, `readGroup`).
+   */
+  earliestDueMs: number;
   /** Dead-letter pointers naming a `scheduled`, due task of this group: the group is repaired whatever its head. */
   readonly pointers: GroupPointer[];
   /** Found by the index's moving window: examined in the younger share of the group budget. */
@@ -198,14 +210,23 @@ export interface RunState {
   window?: IndexWindow;
 }
 
-/** The run's work for one group, created on first sight; its query starts at the earliest due time seen. */
-export function groupWork(groups: Map<string, GroupWork>, pk: string, fromMs: number): GroupWork {
+/**
+ * The run's work for one group, created on first sight: its query starts at the earliest `fromMs` seen (a due time
+ * less the relay's look-back, or the index window's read-back), and `earliestDueMs` is its earliest due time seen.
+ */
+export function groupWork(
+  groups: Map<string, GroupWork>,
+  pk: string,
+  dueAtMs: number,
+  fromMs: number,
+): GroupWork {
   let group = groups.get(pk);
   if (!group) {
-    group = { pk, fromMs, pointers: [] };
+    group = { pk, fromMs, earliestDueMs: dueAtMs, pointers: [] };
     groups.set(pk, group);
   } else {
     group.fromMs = Math.min(group.fromMs, fromMs);
+    group.earliestDueMs = Math.min(group.earliestDueMs, dueAtMs);
   }
   return group;
 }

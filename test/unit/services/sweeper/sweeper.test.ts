@@ -605,9 +605,9 @@ describe("group order, progress and finished tasks", () => {
     await sim.store.cancel(cancelled, T0, 1);
     const list = sim.store.listUnfinishedInGroup.bind(sim.store);
     sim.store.listUnfinishedInGroup = async (pk, from, to) => {
-      const tasks = await list(pk, from, to);
-      if (tasks.some((t) => t.taskId === racing)) await sim.store.cancel(racing, sim.clock.now, 1);
-      return tasks;
+      const read = await list(pk, from, to);
+      if (read.tasks.some((t) => t.taskId === racing)) await sim.store.cancel(racing, sim.clock.now, 1);
+      return read;
     };
     sim.advance(10 * MINUTE);
 
