@@ -51,7 +51,8 @@ export { DEFAULT_SWEEP_LIMITS } from "./types.js";
  *    a crash in between is repaired by its next run, and the FIFO queues' deduplication absorbs the repeat.
  *
  * Finding them without a Scan: the sparse sweep index (shared/domain/sweep.ts) holds exactly the unfinished
- * tasks, by shard and due time. A run reads every shard up to `now − the shortest window`, groups what it found
+ * tasks, by shard and due time. A run reads every shard up to `now − the shortest window` (oldest first, and past a
+ * backlog through a window that moves on every run: index-window.ts), groups what it found
  * by ordering group, and judges each group by its head (its earliest unfinished task, read strongly consistent
  * from the table):
  *
