@@ -74,8 +74,9 @@ export { DEFAULT_SWEEP_LIMITS } from "./types.js";
  * Only due tasks are sent (never early); cancelled, delivered and failed tasks are never touched (a cancel
  * racing a repair wins at deliver, which re-reads the status).
  *
- * The timer DLQ and the schedule DLQ are drained rather than left for operators. Their messages are pointers
- * to tasks, and the table, not the pointer, says what is left to do: a finished (or missing) task → the pointer
+ * The timer DLQ and the schedule DLQ are drained rather than left for operators (long-polled, and read until an
+ * empty answer: a short poll of a small queue samples some of its servers and misses messages). Their messages
+ * are pointers to tasks, and the table, not the pointer, says what is left to do: a finished (or missing) task → the pointer
  * is deleted; a task already on its FIFO queue → deleted (the stall check watches it); a `scheduled` task →
  * its group is repaired at once (due) or its timer re-armed on the timer queue (not yet due), then the pointer
  * is deleted. A pointer the sweeper cannot resolve — unreadable, or its repair keeps failing — stays, so those

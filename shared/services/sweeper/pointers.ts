@@ -8,21 +8,32 @@ import { groupWork, type PointerRef, type RunState, type SweeperDeps } from "./t
 
 type DeadLetterMessage = Awaited<ReturnType<DeadLetterSource["receive"]>>[number];
 
-/** Receives one dead-letter queue's pointers (up to the run's limit) and resolves each against the table. */
+/**
+ * Receives one dead-letter queue's pointers (up to the run's limit) and resolves each against the table. Long
+ * polling (`pointerWaitSeconds`): a short poll samples some of the queue's servers, and on a queue of fewer than
+ * 1,000 messages answered with a few or none, which ended the read — a pointer, the only carrier of a near-term
+ * task whose timer message it is, could wait several runs to be seen.
+ */
 export async function readPointers(deps: SweeperDeps, queueUrl: string, run: RunState): Promise<void> {
   const source = deps.deadLetters?.source;
   if (!source) return;
   for (let receive = 0; receive < run.limits.pointerReceivesPerQueue; receive++) {
     let messages: DeadLetterMessage[];
     try {
-      messages = await source.receive(queueUrl, 10, run.limits.pointerVisibilitySeconds);
+      messages = await source.receive(
+        queueUrl,
+        10,
+        run.limits.pointerVisibilitySeconds,
+        run.limits.pointerWaitSeconds,
+      );
     } catch (error) {
       run.counters.failures++;
       deps.logger.warn("reading a dead-letter queue failed", { queueUrl, error: errorText(error) });
       return;
     }
     for (const message of messages) await resolvePointer(deps, queueUrl, message, run);
-    if (messages.length < 10) return;
+    // Only an empty answer says the queue is read: a long poll answers as soon as some messages are there.
+    if (messages.length === 0) return;
   }
 }
 

@@ -45,6 +45,11 @@ export interface SweepLimits {
   /** Receives (of up to 10 messages) per dead-letter queue and run. */
   readonly pointerReceivesPerQueue: number;
   /**
+   * Long polling of the timer and schedule DLQs: every server is asked (a short poll samples some, and missed
+   * messages of a small queue); the read ends at an empty answer, which waits this long.
+   */
+  readonly pointerWaitSeconds: number;
+  /**
    * Receives (of up to 10 messages) per topic dead-letter queue and run: enough to read a queue through, as its
    * still-failed messages are made visible again after each run (topic-dead-letters.ts). One read per message.
    */
@@ -74,6 +79,7 @@ export const DEFAULT_SWEEP_LIMITS: SweepLimits = {
   // About 10 pages of 1 MB at 1 KB a task: well under a second.
   groupItemsPerRead: 10_000,
   pointerReceivesPerQueue: 10,
+  pointerWaitSeconds: 1,
   topicDeadLetterReceives: 300,
   pointerVisibilitySeconds: 60,
   reserveMs: 10_000,

@@ -6,6 +6,7 @@ import { sweep } from "#shared/services/sweeper/index.js";
 import { DLQ_URL } from "../../../support/deliver-binding.js";
 import { makeTask, T0 } from "../../../support/factories.js";
 import { HTTP } from "../../../support/fakes/callbacks.js";
+import type { FakeDeadLetterSource } from "../../../support/fakes/dead-letter-source.js";
 import { SCHEDULE_DLQ_URL, type Sim, simulate, TIMER_DLQ_URL } from "../../../support/pipeline-sim.js";
 
 /**
@@ -295,6 +296,23 @@ describe("draining the timer-side DLQs", () => {
 
     const report = await sim.sweep();
 
+    expect(report.pointersResolved).toBe(25);
+    expect(sim.timerDlq.messages).toEqual([]);
+  });
+
+  it("drains them in one run though a short-polled receive would answer with a sample of a small queue", async () => {
+    // Prepare: SQS's short polling samples some servers of a queue under 1,000 messages: a few per answer
+    const sim = simulate();
+    for (let i = 0; i < 25; i++) {
+      sim.timerDlq.put(taskMessageBody(makeTask({ group: `y-${i}`, dueAtMs: T0, acceptedAtMs: T0 }).taskId));
+    }
+    const source = sim.sweeperDeps.deadLetters?.source as FakeDeadLetterSource;
+    source.shortPollSample = 3;
+
+    // Act
+    const report = await sim.sweep();
+
+    // Assess
     expect(report.pointersResolved).toBe(25);
     expect(sim.timerDlq.messages).toEqual([]);
   });
