@@ -1,6 +1,7 @@
 import type { SweepCursor, SweepPosition, UnfinishedTaskRef } from "#shared/adapters/task-store.js";
 import { errorText, forEachBounded } from "#shared/runtime/async.js";
 import { RELAY_LOOKBACK_MS } from "../relay.js";
+import { pointedShare } from "./repair.js";
 import { groupWork, type RunState, type ShardWindow, type SweeperDeps } from "./types.js";
 
 /**
@@ -51,7 +52,10 @@ export async function readIndexWindow(
 
 /** Entries per shard: together no more than the younger half of the group budget left after pointed groups. */
 function windowPerShard(run: RunState): number {
-  const pointed = [...run.groups.values()].filter((g) => g.pointers.length > 0).length;
+  const pointed = Math.min(
+    pointedShare(run.limits.maxGroups),
+    [...run.groups.values()].filter((g) => g.pointers.length > 0).length,
+  );
   const left = Math.max(0, run.limits.maxGroups - pointed);
   return Math.floor((left - Math.ceil(left / 2)) / run.limits.shards);
 }

@@ -1,6 +1,6 @@
 import { readCandidates, shortestWindowMs } from "./candidates.js";
 import { advanceIndexWindow } from "./index-window.js";
-import { deleteResolvedPointers, readPointers, rearmNotYetDue } from "./pointers.js";
+import { deleteResolvedPointers, readAllPointers, rearmNotYetDue } from "./pointers.js";
 import { repairGroups } from "./repair.js";
 import { reconcileTopicDeadLetters } from "./topic-dead-letters.js";
 import {
@@ -89,8 +89,8 @@ export { DEFAULT_SWEEP_LIMITS } from "./types.js";
  *
  * The steps live beside this file: topic-dead-letters.ts (the topic DLQs), pointers.ts (dead-letter pointers:
  * read, re-arm, delete), candidates.ts and index-window.ts (the sweep index), repair.ts (judging and repairing a
- * group). Each is bounded, so none can starve another run after run: the topic-DLQ pass by its share of the run
- * (`topicDeadLetterShareMs`), the pointer reads and the index read by counts, the group repairs by the group budget
+ * group). Each is bounded, so none can starve another run after run: the topic-DLQ pass and the pointer reads by
+ * their shares of the run (`topicDeadLetterShareMs`, `pointerShareMs`), the index read by counts, the group repairs by the group budget
  * and the time left (`reserveMs`).
  */
 /** One sweeper run. Never throws for a failed repair: it is counted, logged and retried by the next run. */
@@ -107,7 +107,7 @@ export async function sweep(deps: SweeperDeps): Promise<SweepReport> {
   };
   // First, within its own share of the run: after the group repairs, many stalled groups left it no time.
   await reconcileTopicDeadLetters(deps, run);
-  for (const queueUrl of deps.deadLetters?.queueUrls ?? []) await readPointers(deps, queueUrl, run);
+  await readAllPointers(deps, run);
   // After a failed shard read, the run's groups hold only those named by pointers.
   await readCandidates(deps, run.now - shortestWindowMs(deps), run);
   await repairGroups(deps, run, clock);

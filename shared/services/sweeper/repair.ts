@@ -35,8 +35,8 @@ export async function repairGroups(deps: SweeperDeps, run: RunState, clock: () =
 }
 
 /**
- * The groups this run examines: those named by a pointer first, then the oldest, each up to `maxGroups`. Over the
- * budget, only half of what is left goes to the oldest; the other half takes the groups the index's moving window
+ * The groups this run examines: those named by a pointer first (at most half the budget when it is short), then
+ * the oldest, each up to `maxGroups`. Over the budget, only half of what is left goes to the oldest; the other half takes the groups the index's moving window
  * found (index-window.ts, sized to fit), then a window of the other younger groups that moves on every minute.
  * Oldest-first alone starves: a backlog of groups that are overdue but alive (a receiver's outage, its heads
  * backing off; a paused topic) stays the oldest on every run, and a newer group whose timer or message was lost —
@@ -48,17 +48,19 @@ export function budgeted(run: Pick<RunState, "groups" | "limits" | "now">): Grou
   const ordered = [...run.groups.values()].sort(
     (a, b) => b.pointers.length - a.pointers.length || a.fromMs - b.fromMs,
   );
-  const pointed = ordered.filter((g) => g.pointers.length > 0).slice(0, maxGroups);
-  const rest = ordered.slice(pointed.length);
+  const allPointed = ordered.filter((g) => g.pointers.length > 0);
+  const rest = ordered.slice(allPointed.length);
   if (ordered.length <= maxGroups) {
     return [
-      ...pointed,
+      ...allPointed,
       ...alternate(
         rest.filter((g) => !g.windowed),
         rest.filter((g) => g.windowed),
       ),
     ];
   }
+  // The rest of the pointed groups wait: their pointers come back after their visibility timeout.
+  const pointed = allPointed.slice(0, Math.max(pointedShare(maxGroups), maxGroups - rest.length));
   const left = maxGroups - pointed.length;
   const oldest = Math.ceil(left / 2);
   const windowed = rest
@@ -73,6 +75,14 @@ export function budgeted(run: Pick<RunState, "groups" | "limits" | "now">): Grou
     (_, i) => younger[(start + i) % younger.length] as GroupWork,
   );
   return [...pointed, ...alternate(rest.slice(0, oldest), [...windowed, ...window])];
+}
+
+/**
+ * Pointed groups take at most half of the budget when it is short: a huge timer DLQ's pointers (an hour of failing
+ * FIFO sends) took all of it, run after run, and no group the index found was examined until the DLQ drained.
+ */
+export function pointedShare(maxGroups: number): number {
+  return Math.ceil(maxGroups / 2);
 }
 
 /** a0, b0, a1, b1, …, then the rest of the longer one. */

@@ -25,8 +25,8 @@ export interface SweepLimits {
    */
   readonly candidatesPerShard: number;
   /**
-   * Groups examined per run: pointed ones, then half of the rest to the oldest, half to the index window's and
-   * a window of the remaining groups moving every minute (repair.ts, `budgeted`).
+   * Groups examined per run: pointed ones (at most half), then half of the rest to the oldest, half to the index
+   * window's and a window of the remaining groups moving every minute (repair.ts, `budgeted`).
    */
   readonly maxGroups: number;
   /** Shard queries and groups handled at the same time. */
@@ -63,6 +63,8 @@ export interface SweepLimits {
    * stalled groups can make a run skip it (topic-dead-letters.ts).
    */
   readonly topicDeadLetterShareMs: number;
+  /** The timer and schedule DLQs' share of the invocation, after the topic-DLQ pass (pointers.ts). */
+  readonly pointerShareMs: number;
 }
 
 export const DEFAULT_SWEEP_LIMITS: SweepLimits = {
@@ -78,13 +80,15 @@ export const DEFAULT_SWEEP_LIMITS: SweepLimits = {
   resendPerGroup: 1_000,
   // About 10 pages of 1 MB at 1 KB a task: well under a second.
   groupItemsPerRead: 10_000,
-  pointerReceivesPerQueue: 10,
+  // Up to 1,000 pointers a queue and run, within `pointerShareMs` (a receive and ten reads side by side: ~20 ms).
+  pointerReceivesPerQueue: 100,
   pointerWaitSeconds: 1,
   topicDeadLetterReceives: 300,
   pointerVisibilitySeconds: 60,
   reserveMs: 10_000,
   // About 3,000 messages read, judged and released (a few hundred a second); the groups keep at least 25 s.
   topicDeadLetterShareMs: 10_000,
+  pointerShareMs: 5_000,
 };
 
 export interface SweeperDeps {

@@ -300,6 +300,47 @@ describe("draining the timer-side DLQs", () => {
     expect(sim.timerDlq.messages).toEqual([]);
   });
 
+  it("a huge DLQ (after an hour of failing FIFO sends) is drained a thousand pointers a run, not a hundred", async () => {
+    // Prepare: 600 near-term tasks (outside the sweep index) whose timer messages all went to the timer DLQ
+    const sim = simulate();
+    const ids: string[] = [];
+    for (let i = 0; i < 600; i++) {
+      const t = makeTask({ group: `outage-${i}`, dueAtMs: T0, acceptedAtMs: T0 });
+      await sim.store.putNew(t, { sweepIndex: false });
+      sim.timerDlq.put(taskMessageBody(t.taskId));
+      ids.push(t.taskId);
+    }
+    sim.advance(MINUTE);
+
+    // Act
+    const report = await sim.sweep();
+
+    // Assess
+    expect(report).toMatchObject({ forwarded: 600, pointersResolved: 600, failures: 0 });
+    expect(sim.timerDlq.messages).toEqual([]);
+  });
+
+  it("groups named by pointers take at most half the group budget: a lost group found in the index is repaired too", async () => {
+    // Prepare: more pointed groups than the budget, and an indexed group whose timer was lost
+    const sim = simulate({ limits: { maxGroups: 4 } });
+    for (let i = 0; i < 10; i++) {
+      const t = makeTask({ group: `pointed-${i}`, dueAtMs: T0, acceptedAtMs: T0 });
+      await sim.store.putNew(t, { sweepIndex: false });
+      sim.timerDlq.put(taskMessageBody(t.taskId));
+    }
+    const lost = makeTask({ group: "indexed", dueAtMs: T0, acceptedAtMs: T0 });
+    await sim.put(lost);
+    sim.advance(sim.graceMs + MINUTE);
+
+    // Act
+    const report = await sim.sweep();
+
+    // Assess: the pointers of the groups left over stay for the next run
+    expect(sim.status(lost.taskId)).toBe("queued");
+    expect(report).toMatchObject({ groupsExamined: 4, deferred: true });
+    expect(sim.timerDlq.messages.length).toBeGreaterThan(0);
+  });
+
   it("drains them in one run though a short-polled receive would answer with a sample of a small queue", async () => {
     // Prepare: SQS's short polling samples some servers of a queue under 1,000 messages: a few per answer
     const sim = simulate();

@@ -84,4 +84,33 @@ describe("time shares of a sweeper run", () => {
     expect(topicDlq.messages).toEqual([]);
     expect(tookMs).toBeLessThan(TIMEOUT_MS - 5_000);
   });
+
+  it("a huge timer DLQ whose reads are slow keeps to its share: the group the index found is still repaired", async () => {
+    // Prepare: 2,000 pointers to due tasks outside the index, each read taking 50 ms of the run, and a lost group
+    // in the index
+    const sim = simulate();
+    for (let i = 0; i < 2_000; i++) {
+      const t = makeTask({ group: `outage-${i}`, dueAtMs: T0, acceptedAtMs: T0 });
+      await sim.store.putNew(t, { sweepIndex: false });
+      sim.timerDlq.put(taskMessageBody(t.taskId));
+    }
+    const lost = makeTask({ group: "indexed", dueAtMs: T0, acceptedAtMs: T0 });
+    await sim.put(lost);
+    sim.advance(sim.graceMs + MINUTE);
+    const get = sim.store.get.bind(sim.store);
+    sim.store.get = async (taskId) => {
+      sim.advance(50);
+      return get(taskId);
+    };
+    const run = timedRun(sim, new FakePointerQueue(), 0);
+
+    // Act
+    const { report, tookMs } = await run();
+
+    // Assess: the pointer reads stopped at their share; the groups had the rest
+    expect(sim.status(lost.taskId)).toBe("queued");
+    expect(report.forwarded).toBeGreaterThan(1);
+    expect(report.deferred).toBe(true);
+    expect(tookMs).toBeLessThan(TIMEOUT_MS - 5_000);
+  });
 });
