@@ -398,6 +398,10 @@ export class MemoryTaskStore implements TaskStore {
     limit: number,
     after?: SweepPosition,
   ): Promise<{ tasks: UnfinishedTaskRef[]; truncated: boolean }> {
+    if (after && after.dueAtMs > dueByMs) {
+      // As DynamoDB: "The provided starting key is outside query boundaries based on provided condition".
+      throw new Error("ValidationException: the starting key is outside the query's boundaries");
+    }
     const indexOrder = (a: SweepPosition, b: SweepPosition) =>
       a.dueAtMs - b.dueAtMs || (a.taskId < b.taskId ? -1 : a.taskId > b.taskId ? 1 : 0);
     const matching = [...this.tasks.values()]

@@ -17,9 +17,9 @@ export function shortestWindowMs(deps: SweeperDeps): number {
 
 /**
  * Reads every shard of the sweep index up to `dueByMs` into the run's groups: oldest first, and past a backlog
- * through the moving window. Returns false when a shard could
- * not be read: a group's head might then be missing from what was read, and judging the group by a follower
- * could reorder it, so the run repairs only the groups named by dead-letter pointers.
+ * through the moving window. Returns false when a shard could not be read: a group's head might then be missing
+ * from what was read, and judging the group by a follower could reorder it, so the run repairs only the groups
+ * named by dead-letter pointers.
  */
 export async function readCandidates(deps: SweeperDeps, dueByMs: number, run: RunState): Promise<boolean> {
   const read = await readShards(deps, dueByMs, run);

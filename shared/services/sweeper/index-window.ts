@@ -32,7 +32,7 @@ export async function readIndexWindow(
   const cursor = await readCursor(deps, run);
   const shards = new Map<number, ShardWindow>();
   await forEachBounded([...oldest.keys()], run.limits.concurrency, async (shard) => {
-    const after = windowStart(cursor[shard], oldest.get(shard) ?? [], cutoff);
+    const after = windowStart(cursor[shard], oldest.get(shard) ?? [], cutoff, dueByMs);
     try {
       shards.set(shard, await deps.store.listUnfinishedDueBy(shard, dueByMs, perShard, after));
     } catch (error) {
@@ -72,14 +72,21 @@ async function readCursor(deps: SweeperDeps, run: RunState): Promise<SweepCursor
   }
 }
 
-/** Where a shard's window starts: the cursor, unless the oldest part has overtaken it; then just past that part. */
+/**
+ * Where a shard's window starts: the cursor, unless the oldest part has overtaken it; then just past that part.
+ * A cursor past `dueByMs` (the windows were lengthened since) is dropped: DynamoDB refuses a starting key outside
+ * the query's range, and the shard's window would fail on every run.
+ */
 function windowStart(
   position: SweepPosition | undefined,
   oldest: readonly UnfinishedTaskRef[],
   cutoff: number,
+  dueByMs: number,
 ): SweepPosition | undefined {
   const lastKept = oldest.filter((t) => t.dueAtMs <= cutoff).at(-1);
-  if (position && (!lastKept || position.dueAtMs >= lastKept.dueAtMs)) return position;
+  if (position && position.dueAtMs <= dueByMs && (!lastKept || position.dueAtMs >= lastKept.dueAtMs)) {
+    return position;
+  }
   return lastKept && { taskId: lastKept.taskId, dueAtMs: lastKept.dueAtMs };
 }
 

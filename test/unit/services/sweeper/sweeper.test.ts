@@ -862,6 +862,30 @@ describe("the sweep index read (candidatesPerShard) under a backlog of overdue i
     expect(sim.fifo.enqueued.map((m) => m.taskId)).toEqual([lost.taskId]);
   });
 
+  it("a window position past the index's read range (the windows were lengthened since) is dropped, not a failure on every run", async () => {
+    // Prepare: as above, with the shard's stored window position later than what a run reads up to
+    const sim = simulate({ limits: { candidatesPerShard: 2, maxGroups: 2 * SWEEP_SHARDS } });
+    const shard = 6;
+    const waiting = [0, 1, 2].map((i) => waitingTask(shard, i));
+    for (const t of waiting) await sim.put(t);
+    const lost = inShard(shard, { group: "lost-late", dueAtMs: T0 + 10_000, acceptedAtMs: T0 });
+    await sim.put(lost);
+    sim.store.sweepCursor = { [shard]: { taskId: lost.taskId, dueAtMs: T0 + 365 * 24 * 60 * MINUTE } };
+    sim.advance(10_000 + sim.graceMs);
+
+    // Act
+    const reports = [];
+    for (let run = 0; run < 3 && sim.status(lost.taskId) === "scheduled"; run++) {
+      keepAlive(sim, waiting);
+      reports.push(await sim.sweep());
+      sim.advance(MINUTE);
+    }
+
+    // Assess
+    expect(sim.status(lost.taskId)).toBe("queued");
+    expect(reports.map((r) => r.failures)).toEqual(reports.map(() => 0));
+  });
+
   it("a group found past the complete part of the index is read back to it: an earlier unread head goes first", async () => {
     // Prepare: group g's head h sits behind a backlog in its shard (read two entries per shard and run), its
     // follower f, 20 minutes later (beyond the relay's look-back), in another shard; both timers were lost. The
