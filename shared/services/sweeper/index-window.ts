@@ -10,7 +10,7 @@ import { groupWork, type RunState, type ShardWindow, type SweeperDeps } from "./
  * run and hid everything younger — a newer task whose timer or message was lost — until it drained. So past the
  * oldest part each shard is also read from where the previous run's window stopped (a cursor item in the table),
  * a few entries per shard sized to the younger half of the group budget, and the window moves on past the
- * entries whose groups the run examined; at the end of a shard it starts again just past the oldest part. Every
+ * entries whose groups the run examined; at the end of a shard it starts again at its beginning. Every
  * overdue indexed task is therefore examined within about (its shard's backlog ÷ entries per shard) runs of the
  * window passing it, whatever the backlog — as fast as the group budget allows.
  *
@@ -32,7 +32,7 @@ export async function readIndexWindow(
   const cursor = await readCursor(deps, run);
   const shards = new Map<number, ShardWindow>();
   await forEachBounded([...oldest.keys()], run.limits.concurrency, async (shard) => {
-    const after = windowStart(cursor[shard], oldest.get(shard) ?? [], cutoff, dueByMs);
+    const after = windowStart(cursor[shard], dueByMs);
     try {
       shards.set(shard, await deps.store.listUnfinishedDueBy(shard, dueByMs, perShard, after));
     } catch (error) {
@@ -73,21 +73,14 @@ async function readCursor(deps: SweeperDeps, run: RunState): Promise<SweepCursor
 }
 
 /**
- * Where a shard's window starts: the cursor, unless the oldest part has overtaken it; then just past that part.
- * A cursor past `dueByMs` (the windows were lengthened since) is dropped: DynamoDB refuses a starting key outside
- * the query's range, and the shard's window would fail on every run.
+ * Where a shard's window starts: the cursor, or else the shard's first entry. Not past the oldest part: what that
+ * part read beyond the group budget's oldest half is reached only by the window (the budget's own moving window
+ * gets what the index window leaves of the younger half, often nothing under a backlog). A cursor past `dueByMs`
+ * (the windows were lengthened since) is dropped: DynamoDB refuses a starting key outside the query's range, and
+ * the shard's window would fail on every run.
  */
-function windowStart(
-  position: SweepPosition | undefined,
-  oldest: readonly UnfinishedTaskRef[],
-  cutoff: number,
-  dueByMs: number,
-): SweepPosition | undefined {
-  const lastKept = oldest.filter((t) => t.dueAtMs <= cutoff).at(-1);
-  if (position && position.dueAtMs <= dueByMs && (!lastKept || position.dueAtMs >= lastKept.dueAtMs)) {
-    return position;
-  }
-  return lastKept && { taskId: lastKept.taskId, dueAtMs: lastKept.dueAtMs };
+function windowStart(position: SweepPosition | undefined, dueByMs: number): SweepPosition | undefined {
+  return position && position.dueAtMs <= dueByMs ? position : undefined;
 }
 
 /**

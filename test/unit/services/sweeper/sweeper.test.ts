@@ -847,9 +847,9 @@ describe("the sweep index read (candidatesPerShard) under a backlog of overdue i
     await sim.put(lost);
     sim.advance(10_000 + sim.graceMs);
 
-    // Act: a run a minute; the waiting heads stay alive (the window moves one entry per run past the oldest two)
+    // Act: a run a minute; the waiting heads stay alive (the window moves one entry per run through the shard)
     const reports = [];
-    for (let run = 0; run < 6 && sim.status(lost.taskId) === "scheduled"; run++) {
+    for (let run = 0; run < 10 && sim.status(lost.taskId) === "scheduled"; run++) {
       keepAlive(sim, waiting);
       reports.push(await sim.sweep());
       sim.advance(MINUTE);
@@ -857,9 +857,53 @@ describe("the sweep index read (candidatesPerShard) under a backlog of overdue i
 
     // Assess: oldest first alone read the same two waiting heads on every run and never reached it
     expect(reports[0]).toMatchObject({ deferred: true, failures: 0 });
-    expect(reports.length).toBeLessThanOrEqual(4);
+    // Within (the shard's overdue entries ÷ the window's entries per shard) runs: here 6 ÷ 1.
+    expect(reports.length).toBeLessThanOrEqual(6);
     expect(sim.status(lost.taskId)).toBe("queued");
     expect(sim.fifo.enqueued.map((m) => m.taskId)).toEqual([lost.taskId]);
+  });
+
+  it("a lost task read in the oldest part but past the oldest half of the group budget is reached by the window too", async () => {
+    // Prepare: four waiting heads in every shard, three read per shard (so the oldest part is complete up to the
+    // third of shard 0); the group budget's oldest half takes the first of each shard, and the window fills its
+    // younger half. Shard 7's second entry is a task whose timer was lost.
+    const sim = simulate({ limits: { candidatesPerShard: 3, maxGroups: 2 * SWEEP_SHARDS } });
+    const waiting = [];
+    let lost: ReturnType<typeof makeTask> | undefined;
+    for (let i = 0; i < 4; i++) {
+      for (let shard = 0; shard < SWEEP_SHARDS; shard++) {
+        const dueAtMs = T0 + (i * SWEEP_SHARDS + shard) * 1_000;
+        if (i === 1 && shard === 7) {
+          lost = inShard(shard, { group: "lost-middle", dueAtMs, acceptedAtMs: T0 });
+          await sim.put(lost);
+          continue;
+        }
+        const t = inShard(shard, {
+          group: `w-${shard}-${i}`,
+          dueAtMs,
+          acceptedAtMs: T0,
+          status: "delivering",
+          attempts: 1,
+          lastAttemptAtMs: T0,
+        });
+        waiting.push(t);
+        await sim.put(t);
+      }
+    }
+    const id = lost?.taskId as string;
+    sim.advance(4 * SWEEP_SHARDS * 1_000 + sim.graceMs);
+
+    // Act
+    const reports = [];
+    for (let run = 0; run < 4 && sim.status(id) === "scheduled"; run++) {
+      keepAlive(sim, waiting);
+      reports.push(await sim.sweep());
+      sim.advance(MINUTE);
+    }
+
+    // Assess
+    expect(reports[0]).toMatchObject({ groupsExamined: 2 * SWEEP_SHARDS, deferred: true });
+    expect(sim.status(id)).toBe("queued");
   });
 
   it("a window position past the index's read range (the windows were lengthened since) is dropped, not a failure on every run", async () => {
@@ -875,7 +919,7 @@ describe("the sweep index read (candidatesPerShard) under a backlog of overdue i
 
     // Act
     const reports = [];
-    for (let run = 0; run < 3 && sim.status(lost.taskId) === "scheduled"; run++) {
+    for (let run = 0; run < 5 && sim.status(lost.taskId) === "scheduled"; run++) {
       keepAlive(sim, waiting);
       reports.push(await sim.sweep());
       sim.advance(MINUTE);
