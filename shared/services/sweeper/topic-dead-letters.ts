@@ -73,7 +73,10 @@ async function reconcileOne(
     stillFailed.push(...fresh.filter((_, i) => verdicts[i] !== "stale").map((m) => m.receiptHandle));
     // Removed as they are found, so a run cut short keeps what it resolved.
     if (stale.length > 0) await removeStale(source, topic, stale, run);
-    if (messages.length < 10 || fresh.length < messages.length) break;
+    // Only an empty answer (or one repeating a message) says the queue is read through: a FIFO queue may answer
+    // with one message group's messages however many other groups wait, so fewer than ten ended the read at the
+    // same first groups on every run.
+    if (messages.length === 0 || fresh.length < messages.length) break;
   }
   if (stillFailed.length > 0) await source.release(topic.dlqUrl, stillFailed);
 }

@@ -17,6 +17,11 @@ export class FakeDeadLetterSource implements DeadLetterSource {
    * queue's servers and answers with at most this many of the visible messages, often none.
    */
   shortPollSample?: number;
+  /**
+   * As a FIFO queue may answer: only messages of one message group (the first visible one's), however many
+   * other groups have messages waiting. The message's group, by its body.
+   */
+  oneGroupPerReceive?: (body: string) => string;
 
   constructor(
     readonly queues: Record<string, FakePointerQueue>,
@@ -30,9 +35,12 @@ export class FakeDeadLetterSource implements DeadLetterSource {
     waitSeconds = 0,
   ): Promise<ReceivedPointer[]> {
     const sampled = waitSeconds === 0 && this.shortPollSample !== undefined ? this.shortPollSample : 10;
-    const visible = (this.queues[queueUrl]?.messages ?? [])
-      .filter((m) => m.visibleAtMs <= this.now())
-      .slice(0, Math.min(max, sampled));
+    const groupOf = this.oneGroupPerReceive;
+    const all = (this.queues[queueUrl]?.messages ?? []).filter((m) => m.visibleAtMs <= this.now());
+    const first = all[0];
+    const visible = (
+      groupOf && first ? all.filter((m) => groupOf(m.body) === groupOf(first.body)) : all
+    ).slice(0, Math.min(max, sampled));
     for (const m of visible) m.visibleAtMs = this.now() + visibilitySeconds * 1000;
     return visible.map(({ messageId, receiptHandle, body }) => ({ messageId, receiptHandle, body }));
   }

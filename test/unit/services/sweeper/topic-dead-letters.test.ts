@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { taskMessageBody } from "#shared/domain/messages.js";
+import { parseTaskMessage, taskMessageBody } from "#shared/domain/messages.js";
 import { sweepShardOf } from "#shared/domain/sweep.js";
 import { reconcileTopicDeadLetters } from "#shared/services/sweeper/topic-dead-letters.js";
 import {
@@ -161,5 +161,29 @@ describe("reconcileTopicDeadLetters across topics", () => {
     expect(b.messages).toEqual([]);
     expect(clock.now - T0).toBeLessThanOrEqual(DEFAULT_SWEEP_LIMITS.topicDeadLetterShareMs + 1_000);
     expect(run.counters).toMatchObject({ pointersResolved: 1, deferred: true });
+  });
+});
+
+describe("reconcileTopicDeadLetters over a FIFO DLQ", () => {
+  it("an answer holding fewer than ten messages (one message group's) does not end the read", async () => {
+    // Prepare: group a's two dead letters are still failed; group b's task was replayed since
+    const store = new MemoryTaskStore();
+    const queue = new FakePointerQueue();
+    for (let i = 0; i < 2; i++) queue.put(taskMessageBody(await failed(store, "a")));
+    const replayed = await failed(store, "b");
+    await store.markReplayed(replayed, T0 + 1);
+    queue.put(taskMessageBody(replayed));
+    const deps = sweeperOver(store, queue);
+    const source = deps.deadLetters?.source as FakeDeadLetterSource;
+    source.oneGroupPerReceive = (body) => (parseTaskMessage(body)?.taskId ?? "").split(".")[1] ?? "";
+    const run = { now: T0, limits: DEFAULT_SWEEP_LIMITS, counters: new Counters() } as RunState;
+
+    // Act
+    await reconcileTopicDeadLetters(deps, run);
+
+    // Assess
+    expect(queue.messages.map((m) => m.body)).not.toContain(taskMessageBody(replayed));
+    expect(queue.messages).toHaveLength(2);
+    expect(run.counters).toMatchObject({ pointersResolved: 1, failures: 0 });
   });
 });
