@@ -17,8 +17,18 @@ export interface ReceivedPointer {
  * (`{"v":1,"taskId":…}`) whose timer was lost on the way, so each message is a pointer to a task.
  */
 export interface DeadLetterSource {
-  /** Up to `max` (≤ 10) messages, hidden for `visibilitySeconds`; an empty queue answers at once. */
-  receive(queueUrl: string, max: number, visibilitySeconds: number): Promise<ReceivedPointer[]>;
+  /**
+   * Up to `max` (≤ 10) messages, hidden for `visibilitySeconds`. With `waitSeconds` 0 (short polling) an empty
+   * queue answers at once, but SQS then samples only some of its servers: a queue of fewer than 1,000 messages
+   * often answers with fewer than asked, or none. With `waitSeconds` ≥ 1 (long polling) every server is asked,
+   * and an empty queue answers after that wait.
+   */
+  receive(
+    queueUrl: string,
+    max: number,
+    visibilitySeconds: number,
+    waitSeconds?: number,
+  ): Promise<ReceivedPointer[]>;
   /** Deletes resolved messages; returns the receipt handles that could not be deleted (never throws). */
   remove(queueUrl: string, receiptHandles: readonly string[]): Promise<{ failed: string[] }>;
   /** Makes received messages visible again at once (visibility 0); best effort, never throws. */
@@ -30,13 +40,18 @@ const BATCH_LIMIT = 10;
 export class SqsDeadLetterSource implements DeadLetterSource {
   constructor(private readonly sqs: SQSClient) {}
 
-  async receive(queueUrl: string, max: number, visibilitySeconds: number): Promise<ReceivedPointer[]> {
+  async receive(
+    queueUrl: string,
+    max: number,
+    visibilitySeconds: number,
+    waitSeconds = 0,
+  ): Promise<ReceivedPointer[]> {
     const out = await this.sqs.send(
       new ReceiveMessageCommand({
         QueueUrl: queueUrl,
         MaxNumberOfMessages: Math.min(BATCH_LIMIT, Math.max(1, max)),
         VisibilityTimeout: visibilitySeconds,
-        WaitTimeSeconds: 0,
+        WaitTimeSeconds: waitSeconds,
       }),
     );
     return (out.Messages ?? []).flatMap((m) =>
@@ -46,43 +61,50 @@ export class SqsDeadLetterSource implements DeadLetterSource {
     );
   }
 
+  /** Side by side, as the timer queue arms: a run resolves up to a couple of thousand pointers. */
   async remove(queueUrl: string, receiptHandles: readonly string[]): Promise<{ failed: string[] }> {
-    const failed: string[] = [];
-    for (const chunk of chunksOf(receiptHandles, BATCH_LIMIT)) {
-      try {
-        const out = await this.sqs.send(
-          new DeleteMessageBatchCommand({
-            QueueUrl: queueUrl,
-            Entries: chunk.map((receiptHandle, i) => ({ Id: `d${i}`, ReceiptHandle: receiptHandle })),
-          }),
-        );
-        for (const f of out.Failed ?? []) {
-          const handle = chunk[Number(f.Id?.slice(1))];
-          if (handle) failed.push(handle);
-        }
-      } catch {
-        failed.push(...chunk);
-      }
-    }
-    return { failed };
+    const failed = await Promise.all(
+      chunksOf(receiptHandles, BATCH_LIMIT).map((chunk) => this.removeBatch(queueUrl, chunk)),
+    );
+    return { failed: failed.flat() };
   }
 
-  async release(queueUrl: string, receiptHandles: readonly string[]): Promise<void> {
-    for (const chunk of chunksOf(receiptHandles, BATCH_LIMIT)) {
-      try {
-        await this.sqs.send(
-          new ChangeMessageVisibilityBatchCommand({
-            QueueUrl: queueUrl,
-            Entries: chunk.map((receiptHandle, i) => ({
-              Id: `v${i}`,
-              ReceiptHandle: receiptHandle,
-              VisibilityTimeout: 0,
-            })),
-          }),
-        );
-      } catch {
-        // They reappear on their own when the receive's visibility timeout ends.
-      }
+  private async removeBatch(queueUrl: string, chunk: readonly string[]): Promise<string[]> {
+    try {
+      const out = await this.sqs.send(
+        new DeleteMessageBatchCommand({
+          QueueUrl: queueUrl,
+          Entries: chunk.map((receiptHandle, i) => ({ Id: `d${i}`, ReceiptHandle: receiptHandle })),
+        }),
+      );
+      return (out.Failed ?? []).flatMap((f) => {
+        const handle = chunk[Number(f.Id?.slice(1))];
+        return handle ? [handle] : [];
+      });
+    } catch {
+      return [...chunk];
     }
+  }
+
+  /** Side by side: a topic DLQ read through holds up to 3,000 still-failed messages to release at once. */
+  async release(queueUrl: string, receiptHandles: readonly string[]): Promise<void> {
+    await Promise.all(
+      chunksOf(receiptHandles, BATCH_LIMIT).map(async (chunk) => {
+        try {
+          await this.sqs.send(
+            new ChangeMessageVisibilityBatchCommand({
+              QueueUrl: queueUrl,
+              Entries: chunk.map((receiptHandle, i) => ({
+                Id: `v${i}`,
+                ReceiptHandle: receiptHandle,
+                VisibilityTimeout: 0,
+              })),
+            }),
+          );
+        } catch {
+          // They reappear on their own when the receive's visibility timeout ends.
+        }
+      }),
+    );
   }
 }

@@ -35,6 +35,7 @@ import {
 import {
   SWEEP_INDEX_NAME,
   SWEEP_SHARD_ATTRIBUTE,
+  SWEEP_SORT_ATTRIBUTE,
   sweepShardOf,
   UNFINISHED_STATUSES,
 } from "#shared/domain/sweep.js";
@@ -68,6 +69,8 @@ import {
   type ScheduleChange,
   type SchedulePage,
   type ScheduleUpdateOutcome,
+  type SweepCursor,
+  type SweepPosition,
   startedTask,
   type TaskPage,
   type TaskStore,
@@ -87,6 +90,24 @@ const destinationKey = (topic: string, host: string) => ({
   pk: DESTINATION_PARTITION,
   sk: `${topic}#${host}`,
 });
+/**
+ * The sweeper's moving window over the sweep index (sweeper/candidates.ts): one item, written by the sweeper once
+ * a run, read at the next. Its partition key holds no `#`, so it can never meet a task's.
+ */
+const SWEEP_CURSOR_KEY = { pk: "sweeper", sk: "sweep-index-cursor" } as const;
+
+/** The sweep index's key of the entry at `position` (index keys and table key), to resume a Query just past it. */
+function sweepIndexKey(shard: number, position: SweepPosition): Record<string, AttributeValue> | undefined {
+  const key = parseTaskId(position.taskId);
+  if (!key) return undefined;
+  return toWire({
+    [SWEEP_SHARD_ATTRIBUTE]: shard,
+    [SWEEP_SORT_ATTRIBUTE]: position.dueAtMs,
+    pk: key.pk,
+    sk: key.sk,
+  });
+}
+
 /** A rate counter item outlives its second by this long before TTL removes it. */
 const RATE_ITEM_TTL_SECONDS = 120;
 const LEASE_ATTRIBUTE = /^lease(\d+)$/;
@@ -167,6 +188,8 @@ export const TASK_STORE_OPERATIONS: { readonly [M in keyof TaskStore]: readonly 
   recordAttemptFailure: [onTable("UpdateItem")],
   markFailed: [onTable("UpdateItem")],
   listUnfinishedDueBy: [{ action: "Query", on: "sweepIndex" }],
+  readSweepCursor: [onTable("GetItem")],
+  writeSweepCursor: [onTable("PutItem")],
   markRequeued: [onTable("UpdateItem")],
   listUnfinishedInGroup: [onTable("Query")],
   markRescheduled: [onTable("UpdateItem"), onTable("GetItem")],
@@ -241,6 +264,9 @@ export const PIPELINE_STORE_METHODS = {
   sweeper: [
     "get",
     "listUnfinishedDueBy",
+    // The index's moving window (sweeper/candidates.ts).
+    "readSweepCursor",
+    "writeSweepCursor",
     "listUnfinishedInGroup",
     "markQueued",
     "markRequeued",
@@ -1273,9 +1299,10 @@ export class DynamoTaskStore extends DynamoDeliverStore implements TaskStore {
     shard: number,
     dueByMs: number,
     limit: number,
+    after?: SweepPosition,
   ): Promise<{ tasks: UnfinishedTaskRef[]; truncated: boolean }> {
     const tasks: UnfinishedTaskRef[] = [];
-    let startKey: QueryCommandOutput["LastEvaluatedKey"];
+    let startKey = after ? sweepIndexKey(shard, after) : undefined;
     do {
       const out: QueryCommandOutput = await this.client.send(
         new QueryCommand({
@@ -1299,6 +1326,25 @@ export class DynamoTaskStore extends DynamoDeliverStore implements TaskStore {
     return { tasks, truncated: startKey !== undefined };
   }
 
+  async readSweepCursor(): Promise<SweepCursor> {
+    const stored = fromWire<{ shards?: Record<string, SweepPosition> }>(
+      await this.readItem(SWEEP_CURSOR_KEY),
+    );
+    const cursor: Record<number, SweepPosition> = {};
+    for (const [shard, position] of Object.entries(stored?.shards ?? {})) {
+      if (typeof position?.taskId === "string" && typeof position.dueAtMs === "number") {
+        cursor[Number(shard)] = { taskId: position.taskId, dueAtMs: position.dueAtMs };
+      }
+    }
+    return cursor;
+  }
+
+  async writeSweepCursor(cursor: SweepCursor): Promise<void> {
+    await this.client.send(
+      new PutItemCommand({ TableName: this.table, Item: toWire({ ...SWEEP_CURSOR_KEY, shards: cursor }) }),
+    );
+  }
+
   async markRequeued(taskId: string, nowMs: number): Promise<boolean> {
     return this.transition(taskId, ["queued", "delivering"], "SET requeuedAtMs = :now", { ":now": nowMs });
   }
@@ -1308,10 +1354,12 @@ export class DynamoTaskStore extends DynamoDeliverStore implements TaskStore {
     fromMs: number,
     toMs: number,
     limit = Number.POSITIVE_INFINITY,
-  ): Promise<TaskRecord[]> {
+    maxScanned = Number.POSITIVE_INFINITY,
+  ): Promise<{ tasks: TaskRecord[]; complete: boolean }> {
     const tasks: TaskRecord[] = [];
     const names = UNFINISHED_STATUSES.map((_, i) => `:s${i}`);
     let startKey: QueryCommandOutput["LastEvaluatedKey"];
+    let scanned = 0;
     do {
       const out: QueryCommandOutput = await this.client.send(
         new QueryCommand({
@@ -1326,13 +1374,16 @@ export class DynamoTaskStore extends DynamoDeliverStore implements TaskStore {
           }),
           ConsistentRead: true,
           ExclusiveStartKey: startKey,
+          // A Query Limit counts the items read before the filter: it bounds the finished ones passed over.
+          ...(Number.isFinite(maxScanned) ? { Limit: Math.max(1, maxScanned - scanned) } : {}),
         }),
       );
       for (const item of out.Items ?? []) tasks.push(unmarshall(item) as TaskRecord);
+      scanned += out.ScannedCount ?? 0;
       startKey = out.LastEvaluatedKey;
-      // No Query Limit: it would count the finished tasks the filter drops. Pages stop once enough are read.
-    } while (startKey && tasks.length < limit);
-    return tasks.slice(0, limit);
+      // Pages stop once enough unfinished tasks are read, or enough items were passed over.
+    } while (startKey && tasks.length < limit && scanned < maxScanned);
+    return { tasks: tasks.slice(0, limit), complete: startKey === undefined || tasks.length >= limit };
   }
 
   async markRescheduled(

@@ -68,6 +68,15 @@ export interface UnfinishedTaskRef {
   readonly dueAtMs: number;
 }
 
+/**
+ * Where the sweeper's moving window over one shard of the sweep index stopped: the last entry it examined. A
+ * read `after` it resumes just past that entry (the index's own order), whether or not the entry is still there.
+ */
+export type SweepPosition = Pick<UnfinishedTaskRef, "taskId" | "dueAtMs">;
+
+/** The moving window's position in each shard of the sweep index (absent: the window starts afresh). */
+export type SweepCursor = Readonly<Record<number, SweepPosition>>;
+
 /** Where a page of a list ends: DynamoDB's LastEvaluatedKey, unmarshalled (the API turns it into a cursor). */
 export type PageKey = Readonly<Record<string, string | number>>;
 
@@ -250,20 +259,33 @@ export interface TaskStore extends DestinationStore {
   markFailed(taskId: string, failure: { error: string; atMs: number; expiresAt: number }): Promise<void>;
   /**
    * Unfinished tasks (`scheduled`, `queued`, `delivering`) of one sweep shard due at or before `dueByMs`, oldest
-   * first, at most `limit` (`truncated` when more remain). Read from the sparse sweep index, so eventually
-   * consistent: callers re-read before acting.
+   * first, at most `limit` (`truncated` when more remain); with `after`, those past that position only. Read
+   * from the sparse sweep index, so eventually consistent: callers re-read before acting.
    */
   listUnfinishedDueBy(
     shard: number,
     dueByMs: number,
     limit: number,
+    after?: SweepPosition,
   ): Promise<{ tasks: UnfinishedTaskRef[]; truncated: boolean }>;
+  /** The sweeper's moving window over the sweep index, as its last run left it (sweeper/candidates.ts). */
+  readSweepCursor(): Promise<SweepCursor>;
+  writeSweepCursor(cursor: SweepCursor): Promise<void>;
   /**
    * A group's unfinished tasks with due time in [fromMs, toMs], in group order (due time, then acceptance),
    * strongly consistent; also the `rescheduled` tasks still in the sweep index (a reschedule that stopped
-   * before its successor was settled, for the sweeper to finish). With `limit`, only the first `limit` of them.
+   * before its successor was settled, for the sweeper to finish). With `limit`, only the first `limit` of them;
+   * with `maxScanned`, the read stops after that many of the group's items (finished ones included, which the
+   * read passes over) and `complete` is false when it stopped before `toMs` (what it found is then the group's
+   * first unfinished tasks from `fromMs`, in order).
    */
-  listUnfinishedInGroup(pk: string, fromMs: number, toMs: number, limit?: number): Promise<TaskRecord[]>;
+  listUnfinishedInGroup(
+    pk: string,
+    fromMs: number,
+    toMs: number,
+    limit?: number,
+    maxScanned?: number,
+  ): Promise<{ tasks: TaskRecord[]; complete: boolean }>;
   /**
    * Records that the sweeper put a `queued` / `delivering` task back on its FIFO queue (`requeuedAtMs`), which
    * restarts its stall clock; false when the task is no longer queued or delivering.

@@ -19,6 +19,8 @@ import {
   type ScheduleChange,
   type SchedulePage,
   type ScheduleUpdateOutcome,
+  type SweepCursor,
+  type SweepPosition,
   startedTask,
   type TaskPage,
   type TaskStore,
@@ -394,12 +396,30 @@ export class MemoryTaskStore implements TaskStore {
     shard: number,
     dueByMs: number,
     limit: number,
+    after?: SweepPosition,
   ): Promise<{ tasks: UnfinishedTaskRef[]; truncated: boolean }> {
+    if (after && after.dueAtMs > dueByMs) {
+      // As DynamoDB: "The provided starting key is outside query boundaries based on provided condition".
+      throw new Error("ValidationException: the starting key is outside the query's boundaries");
+    }
+    const indexOrder = (a: SweepPosition, b: SweepPosition) =>
+      a.dueAtMs - b.dueAtMs || (a.taskId < b.taskId ? -1 : a.taskId > b.taskId ? 1 : 0);
     const matching = [...this.tasks.values()]
-      .filter((t) => t.sweepShard === shard && t.dueAtMs <= dueByMs)
-      .sort((a, b) => a.dueAtMs - b.dueAtMs || (a.taskId < b.taskId ? -1 : 1))
+      .filter((t) => t.sweepShard === shard && t.dueAtMs <= dueByMs && (!after || indexOrder(t, after) > 0))
+      .sort(indexOrder)
       .map(({ taskId, pk, dueAtMs }) => ({ taskId, pk, dueAtMs }));
     return { tasks: matching.slice(0, limit), truncated: matching.length > limit };
+  }
+
+  /** The sweeper's window position, as the table's cursor item would hold it. */
+  sweepCursor: SweepCursor = {};
+
+  async readSweepCursor(): Promise<SweepCursor> {
+    return { ...this.sweepCursor };
+  }
+
+  async writeSweepCursor(cursor: SweepCursor): Promise<void> {
+    this.sweepCursor = { ...cursor };
   }
 
   async markRequeued(taskId: string, nowMs: number): Promise<boolean> {
@@ -414,20 +434,26 @@ export class MemoryTaskStore implements TaskStore {
     fromMs: number,
     toMs: number,
     limit = Number.POSITIVE_INFINITY,
-  ): Promise<TaskRecord[]> {
+    maxScanned = Number.POSITIVE_INFINITY,
+  ): Promise<{ tasks: TaskRecord[]; complete: boolean }> {
     refuseInvertedRange(fromMs, toMs);
-    return [...this.tasks.values()]
+    const inRange = [...this.tasks.values()]
+      .filter((t) => t.pk === pk && t.dueAtMs >= fromMs && t.dueAtMs <= toMs)
+      .sort(bySortKey);
+    const scanned = inRange.slice(0, maxScanned);
+    this.groupItemsScanned.push(scanned.length);
+    const tasks = scanned
       .filter(
-        (t) =>
-          t.pk === pk &&
-          (!TERMINAL_STATUSES.has(t.status) || (t.status === "rescheduled" && t.sweepShard !== undefined)) &&
-          t.dueAtMs >= fromMs &&
-          t.dueAtMs <= toMs,
+        (t) => !TERMINAL_STATUSES.has(t.status) || (t.status === "rescheduled" && t.sweepShard !== undefined),
       )
-      .sort(bySortKey)
       .slice(0, limit)
       .map((t) => structuredClone(t));
+    // As DynamoDB: a read that stops at its bound cannot tell whether more follow.
+    return { tasks, complete: inRange.length < maxScanned || tasks.length >= limit };
   }
+
+  /** Items each group read passed over (listUnfinishedInGroup), finished ones included: what it cost. */
+  readonly groupItemsScanned: number[] = [];
 
   // Operations routes, scope I2.
   async markRescheduled(

@@ -41,8 +41,8 @@ export interface SweeperProps {
  * unfinished tasks that stopped moving through the table's sweep index and puts them back on their way, and
  * drains the timer and schedule dead-letter queues.
  *
- * Least privilege: Query on the table and its sweep index, GetItem and conditional UpdateItem on the table (no
- * Put, Delete or Scan); SendMessage to the timer queue, every topic's FIFO queue and FIFO DLQ; receive / delete /
+ * Least privilege: Query on the table and its sweep index, GetItem and conditional UpdateItem on the table,
+ * PutItem (a reschedule's successor; the sweep index window's cursor item), no Delete or Scan; SendMessage to the timer queue, every topic's FIFO queue and FIFO DLQ; receive / delete /
  * change visibility on the timer DLQ, the schedule DLQ and the topic DLQs (reconciled with the table). Alarms: errors and throttles, a sweeper that
  * stopped running, and repairs that keep failing.
  */

@@ -1,7 +1,8 @@
-import type { TaskStore } from "#shared/adapters/task-store.js";
+import type { TaskStore, UnfinishedTaskRef } from "#shared/adapters/task-store.js";
 import { errorText, forEachBounded } from "#shared/runtime/async.js";
 import { RELAY_LOOKBACK_MS } from "../relay.js";
-import type { Counters, GroupWork, RunState, SweeperDeps } from "./types.js";
+import { readIndexWindow } from "./index-window.js";
+import { type Counters, groupWork, type RunState, type SweeperDeps } from "./types.js";
 
 type ShardRead = Awaited<ReturnType<TaskStore["listUnfinishedDueBy"]>>;
 
@@ -15,24 +16,29 @@ export function shortestWindowMs(deps: SweeperDeps): number {
 }
 
 /**
- * Reads every shard of the sweep index up to `dueByMs` into the run's groups. Returns false when a shard could
- * not be read: a group's head might then be missing from what was read, and judging the group by a follower
- * could reorder it, so the run repairs only the groups named by dead-letter pointers.
+ * Reads every shard of the sweep index up to `dueByMs` into the run's groups: oldest first, and past a backlog
+ * through the moving window. Returns false when a shard could not be read: a group's head might then be missing
+ * from what was read, and judging the group by a follower could reorder it, so the run repairs only the groups
+ * named by dead-letter pointers.
  */
 export async function readCandidates(deps: SweeperDeps, dueByMs: number, run: RunState): Promise<boolean> {
   const read = await readShards(deps, dueByMs, run);
   if (!read) return false;
   const cutoff = completeUpTo(read, dueByMs, run.counters);
-  for (const { tasks } of read.values()) {
-    for (const task of tasks) {
-      if (task.dueAtMs > cutoff) continue;
+  const oldest = new Map<number, UnfinishedTaskRef[]>();
+  for (const [shard, { tasks }] of read) {
+    const kept = tasks.filter((task) => task.dueAtMs <= cutoff);
+    oldest.set(shard, kept);
+    for (const task of kept) {
       run.counters.candidates++;
       // Back the relay's look-back: a near-term head is outside the index (its timer message carries it), and
       // the relay sweeps a group's earlier `scheduled` tasks along from that far back — so may the repair, or it
       // would judge the group by this follower and send it ahead of that head.
-      groupWork(run.groups, task.pk, task.dueAtMs - RELAY_LOOKBACK_MS);
+      groupWork(run.groups, task.pk, task.dueAtMs, task.dueAtMs - RELAY_LOOKBACK_MS);
     }
   }
+  // A backlog: the younger entries are reached through the index's moving window (index-window.ts).
+  if ([...read.values()].some((r) => r.truncated)) await readIndexWindow(deps, dueByMs, cutoff, oldest, run);
   return true;
 }
 
@@ -70,16 +76,4 @@ function completeUpTo(read: Map<number, ShardRead>, dueByMs: number, counters: C
     }
   }
   return cutoff;
-}
-
-/** The run's work for one group, created on first sight; its query starts at the earliest due time seen. */
-export function groupWork(groups: Map<string, GroupWork>, pk: string, fromMs: number): GroupWork {
-  let group = groups.get(pk);
-  if (!group) {
-    group = { pk, fromMs, pointers: [] };
-    groups.set(pk, group);
-  } else {
-    group.fromMs = Math.min(group.fromMs, fromMs);
-  }
-  return group;
 }

@@ -1,5 +1,6 @@
 import { readCandidates, shortestWindowMs } from "./candidates.js";
-import { deleteResolvedPointers, readPointers, rearmNotYetDue } from "./pointers.js";
+import { advanceIndexWindow } from "./index-window.js";
+import { deleteResolvedPointers, readAllPointers, rearmNotYetDue } from "./pointers.js";
 import { repairGroups } from "./repair.js";
 import { reconcileTopicDeadLetters } from "./topic-dead-letters.js";
 import {
@@ -50,7 +51,8 @@ export { DEFAULT_SWEEP_LIMITS } from "./types.js";
  *    a crash in between is repaired by its next run, and the FIFO queues' deduplication absorbs the repeat.
  *
  * Finding them without a Scan: the sparse sweep index (shared/domain/sweep.ts) holds exactly the unfinished
- * tasks, by shard and due time. A run reads every shard up to `now − the shortest window`, groups what it found
+ * tasks, by shard and due time. A run reads every shard up to `now − the shortest window` (oldest first, and past a
+ * backlog through a window that moves on every run: index-window.ts), groups what it found
  * by ordering group, and judges each group by its head (its earliest unfinished task, read strongly consistent
  * from the table):
  *
@@ -72,8 +74,9 @@ export { DEFAULT_SWEEP_LIMITS } from "./types.js";
  * Only due tasks are sent (never early); cancelled, delivered and failed tasks are never touched (a cancel
  * racing a repair wins at deliver, which re-reads the status).
  *
- * The timer DLQ and the schedule DLQ are drained rather than left for operators. Their messages are pointers
- * to tasks, and the table, not the pointer, says what is left to do: a finished (or missing) task → the pointer
+ * The timer DLQ and the schedule DLQ are drained rather than left for operators (long-polled, and read until an
+ * empty answer: a short poll of a small queue samples some of its servers and misses messages). Their messages
+ * are pointers to tasks, and the table, not the pointer, says what is left to do: a finished (or missing) task → the pointer
  * is deleted; a task already on its FIFO queue → deleted (the stall check watches it); a `scheduled` task →
  * its group is repaired at once (due) or its timer re-armed on the timer queue (not yet due), then the pointer
  * is deleted. A pointer the sweeper cannot resolve — unreadable, or its repair keeps failing — stays, so those
@@ -84,8 +87,11 @@ export { DEFAULT_SWEEP_LIMITS } from "./types.js";
  * What the sweeper cannot undo: a follower delivered ahead of a head whose message was lost before the sweeper
  * noticed (the loss itself reorders; the sweeper then delivers the head as soon as it can).
  *
- * The steps live beside this file: pointers.ts (dead-letter pointers: read, re-arm, delete), candidates.ts (the
- * sweep index), repair.ts (judging and repairing a group).
+ * The steps live beside this file: topic-dead-letters.ts (the topic DLQs), pointers.ts (dead-letter pointers:
+ * read, re-arm, delete), candidates.ts and index-window.ts (the sweep index), repair.ts (judging and repairing a
+ * group). Each is bounded, so none can starve another run after run: the topic-DLQ pass and the pointer reads by
+ * their shares of the run (`topicDeadLetterShareMs`, `pointerShareMs`), the index read by counts, the group repairs by the group budget
+ * and the time left (`reserveMs`).
  */
 /** One sweeper run. Never throws for a failed repair: it is counted, logged and retried by the next run. */
 export async function sweep(deps: SweeperDeps): Promise<SweepReport> {
@@ -97,14 +103,17 @@ export async function sweep(deps: SweeperDeps): Promise<SweepReport> {
     groups: new Map(),
     resolved: [],
     rearms: [],
+    examined: new Set(),
   };
-  for (const queueUrl of deps.deadLetters?.queueUrls ?? []) await readPointers(deps, queueUrl, run);
+  // First, within its own share of the run: after the group repairs, many stalled groups left it no time.
+  await reconcileTopicDeadLetters(deps, run);
+  await readAllPointers(deps, run);
   // After a failed shard read, the run's groups hold only those named by pointers.
   await readCandidates(deps, run.now - shortestWindowMs(deps), run);
   await repairGroups(deps, run, clock);
+  await advanceIndexWindow(deps, run);
   await rearmNotYetDue(deps, run);
   await deleteResolvedPointers(deps, run);
-  await reconcileTopicDeadLetters(deps, run);
   return reportRun(deps, run.counters);
 }
 

@@ -4,27 +4,62 @@ import type { TaskRecord } from "#shared/domain/task.js";
 import { queueDelaySeconds } from "#shared/domain/timing.js";
 import { errorText } from "#shared/runtime/async.js";
 import { RELAY_LOOKBACK_MS } from "../relay.js";
-import { groupWork } from "./candidates.js";
-import type { PointerRef, RunState, SweeperDeps } from "./types.js";
+import { groupWork, type PointerRef, type RunState, type SweeperDeps } from "./types.js";
 
 type DeadLetterMessage = Awaited<ReturnType<DeadLetterSource["receive"]>>[number];
 
-/** Receives one dead-letter queue's pointers (up to the run's limit) and resolves each against the table. */
-export async function readPointers(deps: SweeperDeps, queueUrl: string, run: RunState): Promise<void> {
+/**
+ * Receives the timer and schedule DLQs' pointers and resolves each against the table, within the pass's share of
+ * the run (`pointerShareMs`, divided between the queues as the topic-DLQ pass divides its share). Up to
+ * `pointerReceivesPerQueue` receives each: ten had a huge DLQ (an hour of failing FIFO sends dead-letters every
+ * near-term timer message, whose pointer is then its task's only carrier) drained a hundred pointers a minute.
+ */
+export async function readAllPointers(deps: SweeperDeps, run: RunState): Promise<void> {
+  const queueUrls = deps.deadLetters?.queueUrls ?? [];
+  const remaining = deps.remainingMs;
+  const passEnd = remaining && Math.max(run.limits.reserveMs, remaining() - run.limits.pointerShareMs);
+  for (const [i, queueUrl] of queueUrls.entries()) {
+    const queueEnd =
+      remaining && passEnd !== undefined
+        ? remaining() - Math.max(0, remaining() - passEnd) / (queueUrls.length - i)
+        : undefined;
+    await readPointers(deps, queueUrl, run, () => remaining !== undefined && remaining() < (queueEnd ?? 0));
+  }
+}
+
+/**
+ * One queue's pointers, ten at a time, each ten resolved side by side. Long polling (`pointerWaitSeconds`): a
+ * short poll samples some of the queue's servers, and on a queue of fewer than 1,000 messages answered with a
+ * few or none, which ended the read — a pointer, the only carrier of a near-term task whose timer message it
+ * is, could wait several runs to be seen.
+ */
+async function readPointers(
+  deps: SweeperDeps,
+  queueUrl: string,
+  run: RunState,
+  timeUp: () => boolean,
+): Promise<void> {
   const source = deps.deadLetters?.source;
   if (!source) return;
-  for (let receive = 0; receive < run.limits.pointerReceivesPerQueue; receive++) {
+  for (let receive = 0; receive < run.limits.pointerReceivesPerQueue && !timeUp(); receive++) {
     let messages: DeadLetterMessage[];
     try {
-      messages = await source.receive(queueUrl, 10, run.limits.pointerVisibilitySeconds);
+      messages = await source.receive(
+        queueUrl,
+        10,
+        run.limits.pointerVisibilitySeconds,
+        run.limits.pointerWaitSeconds,
+      );
     } catch (error) {
       run.counters.failures++;
       deps.logger.warn("reading a dead-letter queue failed", { queueUrl, error: errorText(error) });
       return;
     }
-    for (const message of messages) await resolvePointer(deps, queueUrl, message, run);
-    if (messages.length < 10) return;
+    await Promise.all(messages.map((message) => resolvePointer(deps, queueUrl, message, run)));
+    // Only an empty answer says the queue is read: a long poll answers as soon as some messages are there.
+    if (messages.length === 0) return;
   }
+  if (timeUp()) run.counters.deferred = true;
 }
 
 /**
@@ -60,7 +95,10 @@ async function resolvePointer(
     // watches it: the pointer has nothing left to say.
     run.resolved.push(pointer);
   } else if (task.dueAtMs <= run.now) {
-    groupWork(run.groups, task.pk, task.dueAtMs - RELAY_LOOKBACK_MS).pointers.push({ ...pointer, taskId });
+    groupWork(run.groups, task.pk, task.dueAtMs, task.dueAtMs - RELAY_LOOKBACK_MS).pointers.push({
+      ...pointer,
+      taskId,
+    });
   } else {
     run.rearms.push({ taskId, dueAtMs: task.dueAtMs, pointer });
   }

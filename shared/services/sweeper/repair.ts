@@ -21,6 +21,7 @@ export async function repairGroups(deps: SweeperDeps, run: RunState, clock: () =
       return;
     }
     counters.groupsExamined++;
+    run.examined.add(group.pk);
     try {
       await settlePointers(deps, group, await repairGroup(deps, group, run, clock), run);
     } catch (error) {
@@ -34,30 +35,64 @@ export async function repairGroups(deps: SweeperDeps, run: RunState, clock: () =
 }
 
 /**
- * The groups this run examines: those named by a pointer first, then the oldest, each up to `maxGroups`. Over the
- * budget, only half of what is left goes to the oldest; the other half takes a window of the younger groups that
- * moves on every minute. Oldest-first alone starves: a backlog of groups that are overdue but alive (a receiver's
- * outage, its heads backing off; a paused topic) stays the oldest on every run, and a newer group whose timer or
- * message was lost — in any topic — would wait until that backlog has drained.
+ * The groups this run examines: those named by a pointer first (at most half the budget when it is short), then
+ * the oldest, each up to `maxGroups`. Over the budget, only half of what is left goes to the oldest; the other half takes the groups the index's moving window
+ * found (index-window.ts, sized to fit), then a window of the other younger groups that moves on every minute.
+ * Oldest-first alone starves: a backlog of groups that are overdue but alive (a receiver's outage, its heads
+ * backing off; a paused topic) stays the oldest on every run, and a newer group whose timer or message was lost —
+ * in any topic — would wait until that backlog has drained. The two halves alternate in the list, so a run cut
+ * short by time (repairGroups starts no group within `reserveMs` of its end) still examines both.
  */
 export function budgeted(run: Pick<RunState, "groups" | "limits" | "now">): GroupWork[] {
   const { maxGroups } = run.limits;
   const ordered = [...run.groups.values()].sort(
     (a, b) => b.pointers.length - a.pointers.length || a.fromMs - b.fromMs,
   );
-  if (ordered.length <= maxGroups) return ordered;
-  const pointed = ordered.filter((g) => g.pointers.length > 0).slice(0, maxGroups);
-  const rest = ordered.slice(pointed.length);
+  const allPointed = ordered.filter((g) => g.pointers.length > 0);
+  const rest = ordered.slice(allPointed.length);
+  if (ordered.length <= maxGroups) {
+    return [
+      ...allPointed,
+      ...alternate(
+        rest.filter((g) => !g.windowed),
+        rest.filter((g) => g.windowed),
+      ),
+    ];
+  }
+  // The rest of the pointed groups wait: their pointers come back after their visibility timeout.
+  const pointed = allPointed.slice(0, Math.max(pointedShare(maxGroups), maxGroups - rest.length));
   const left = maxGroups - pointed.length;
   const oldest = Math.ceil(left / 2);
-  const younger = rest.slice(oldest);
-  const windowSize = Math.min(left - oldest, younger.length);
+  const windowed = rest
+    .slice(oldest)
+    .filter((g) => g.windowed)
+    .slice(0, left - oldest);
+  const younger = rest.slice(oldest).filter((g) => !g.windowed);
+  const windowSize = Math.min(left - oldest - windowed.length, younger.length);
   const start = windowSize === 0 ? 0 : (Math.floor(run.now / 60_000) * windowSize) % younger.length;
   const window = Array.from(
     { length: windowSize },
     (_, i) => younger[(start + i) % younger.length] as GroupWork,
   );
-  return [...pointed, ...rest.slice(0, oldest), ...window];
+  return [...pointed, ...alternate(rest.slice(0, oldest), [...windowed, ...window])];
+}
+
+/**
+ * Pointed groups take at most half of the budget when it is short: a huge timer DLQ's pointers (an hour of failing
+ * FIFO sends) took all of it, run after run, and no group the index found was examined until the DLQ drained.
+ */
+export function pointedShare(maxGroups: number): number {
+  return Math.ceil(maxGroups / 2);
+}
+
+/** a0, b0, a1, b1, …, then the rest of the longer one. */
+function alternate<T>(a: readonly T[], b: readonly T[]): T[] {
+  const out: T[] = [];
+  for (let i = 0; i < Math.max(a.length, b.length); i++) {
+    if (i < a.length) out.push(a[i] as T);
+    if (i < b.length) out.push(b[i] as T);
+  }
+  return out;
 }
 
 /** The tasks of a group a repair reached: all of them, or (cut short by `resendPerGroup`) those it read. */
@@ -105,6 +140,12 @@ async function repairGroup(
  * reaches its other groups, re-arms, pointers and topic-DLQ pass. What is sent is always the group's head part,
  * so nothing is sent ahead of an earlier unfinished task; the rest waits for a later run, which finds the group
  * stalled again once this part has been delivered (its new head is idle since long before) or was lost again.
+ *
+ * The read also passes over at most `groupItemsPerRead` of the group's items: a hot group that went on past an
+ * old candidate (its loss reordered it) or a read-back over a busy stretch (index-window.ts) made one group's
+ * read as long as the group's history. Cut short, what it found is still the group's first unfinished tasks from
+ * `fromMs` (a head part). Cut short with nothing found, it starts again at the group's earliest candidate: that
+ * many finished tasks before it, any unfinished task further back was overtaken by them already.
  */
 async function readGroup(
   deps: SweeperDeps,
@@ -112,10 +153,14 @@ async function readGroup(
   run: RunState,
 ): Promise<{ listed: TaskRecord[]; reached: Reached }> {
   const max = run.limits.resendPerGroup;
-  const read = await deps.store.listUnfinishedInGroup(group.pk, group.fromMs, run.now, max + 1);
-  if (read.length <= max) return { listed: read, reached: "all" };
+  const scan = run.limits.groupItemsPerRead;
+  let read = await deps.store.listUnfinishedInGroup(group.pk, group.fromMs, run.now, max + 1, scan);
+  if (read.tasks.length === 0 && !read.complete && group.earliestDueMs > group.fromMs) {
+    read = await deps.store.listUnfinishedInGroup(group.pk, group.earliestDueMs, run.now, max + 1, scan);
+  }
+  if (read.tasks.length <= max && read.complete) return { listed: read.tasks, reached: "all" };
   run.counters.deferred = true;
-  const listed = read.slice(0, max);
+  const listed = read.tasks.slice(0, max);
   return { listed, reached: new Set(listed.map((t) => t.taskId)) };
 }
 

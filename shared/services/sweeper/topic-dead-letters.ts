@@ -11,7 +11,7 @@ import type { RunState, SweeperDeps, SweeperTopic } from "./types.js";
  * unreadable one is left for an operator. DLQ depth therefore returns to what is really failed within one sweep
  * of a replay; a replay that fails again adds its own message (dedup id `<id>#r<n>`).
  *
- * Each run reads a topic DLQ through (up to `topicDeadLetterReceives` receives, while the invocation has time),
+ * Each run reads a topic DLQ through (up to `topicDeadLetterReceives` receives, within the pass's share of the run),
  * holding still-failed messages hidden until the end: with a fixed handful of receives, the same oldest messages
  * came back on every run, and whatever lay behind them — a replayed task's message, or an unfinished task moved
  * here by the backstop, which only this pass puts in the sweep index — was never reached while they stayed.
@@ -21,16 +21,34 @@ import type { RunState, SweeperDeps, SweeperTopic } from "./types.js";
  */
 export async function reconcileTopicDeadLetters(deps: SweeperDeps, run: RunState): Promise<void> {
   if (!deps.deadLetters) return;
-  for (const topic of Object.values(deps.topics)) await reconcileOne(deps, topic, run);
+  const remaining = deps.remainingMs;
+  const topics = Object.values(deps.topics);
+  if (!remaining) {
+    for (const topic of topics) await reconcileOne(deps, topic, run, () => false);
+    return;
+  }
+  // The pass's share of the run (it goes first, so the group repairs cannot use it up); never into the reserve.
+  const passEnd = Math.max(run.limits.reserveMs, remaining() - run.limits.topicDeadLetterShareMs);
+  for (const [i, topic] of topics.entries()) {
+    // Each topic may use an equal part of what is left of the share, a quick one leaving its rest to the others:
+    // in turn, the first topic's long DLQ took the whole share and the topics after it were never read.
+    const topicEnd = remaining() - Math.max(0, remaining() - passEnd) / (topics.length - i);
+    await reconcileOne(deps, topic, run, () => remaining() < topicEnd);
+  }
 }
 
-async function reconcileOne(deps: SweeperDeps, topic: SweeperTopic, run: RunState): Promise<void> {
+async function reconcileOne(
+  deps: SweeperDeps,
+  topic: SweeperTopic,
+  run: RunState,
+  timeUp: () => boolean,
+): Promise<void> {
   const source = deps.deadLetters?.source;
   if (!source) return;
   const seen = new Set<string>();
   const stillFailed: string[] = [];
   for (let receive = 0; receive < run.limits.topicDeadLetterReceives; receive++) {
-    if (deps.remainingMs && deps.remainingMs() < run.limits.reserveMs) {
+    if (timeUp()) {
       run.counters.deferred = true;
       break;
     }
@@ -55,7 +73,10 @@ async function reconcileOne(deps: SweeperDeps, topic: SweeperTopic, run: RunStat
     stillFailed.push(...fresh.filter((_, i) => verdicts[i] !== "stale").map((m) => m.receiptHandle));
     // Removed as they are found, so a run cut short keeps what it resolved.
     if (stale.length > 0) await removeStale(source, topic, stale, run);
-    if (messages.length < 10 || fresh.length < messages.length) break;
+    // Only an empty answer (or one repeating a message) says the queue is read through: a FIFO queue may answer
+    // with one message group's messages however many other groups wait, so fewer than ten ended the read at the
+    // same first groups on every run.
+    if (messages.length === 0 || fresh.length < messages.length) break;
   }
   if (stillFailed.length > 0) await source.release(topic.dlqUrl, stillFailed);
 }

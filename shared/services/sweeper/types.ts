@@ -1,5 +1,5 @@
 import type { DeadLetterSource } from "#shared/adapters/dead-letter-source.js";
-import type { TaskStore } from "#shared/adapters/task-store.js";
+import type { SweepCursor, TaskStore, UnfinishedTaskRef } from "#shared/adapters/task-store.js";
 import type { TimerQueue } from "#shared/adapters/timer-queue.js";
 import type { TopicQueue } from "#shared/adapters/topic-queue.js";
 import type { TopicConfig } from "#shared/config/index.js";
@@ -19,9 +19,15 @@ export interface SweeperTopic {
 export interface SweepLimits {
   /** Sweep index shards to read (SWEEP_SHARDS). */
   readonly shards: number;
-  /** Index entries read per shard and run; a longer backlog is read oldest first over several runs. */
+  /**
+   * Index entries read oldest first per shard and run. Past them (a backlog), each shard is also read through a
+   * window that moves on every run, sized to the younger half of `maxGroups` (candidates.ts).
+   */
   readonly candidatesPerShard: number;
-  /** Groups examined per run: pointed ones, then the oldest, then a window of the rest moving every minute. */
+  /**
+   * Groups examined per run: pointed ones (at most half), then half of the rest to the oldest, half to the index
+   * window's and a window of the remaining groups moving every minute (repair.ts, `budgeted`).
+   */
   readonly maxGroups: number;
   /** Shard queries and groups handled at the same time. */
   readonly concurrency: number;
@@ -31,8 +37,18 @@ export interface SweepLimits {
    * the next part once the head has moved on (repair.ts, `readGroup`).
    */
   readonly resendPerGroup: number;
+  /**
+   * Items of one group a read passes over, finished ones included (a hot group's delivered tasks lie between an
+   * old candidate and now, or in a read-back): it bounds each group's read, which had no bound but the group.
+   */
+  readonly groupItemsPerRead: number;
   /** Receives (of up to 10 messages) per dead-letter queue and run. */
   readonly pointerReceivesPerQueue: number;
+  /**
+   * Long polling of the timer and schedule DLQs: every server is asked (a short poll samples some, and missed
+   * messages of a small queue); the read ends at an empty answer, which waits this long.
+   */
+  readonly pointerWaitSeconds: number;
   /**
    * Receives (of up to 10 messages) per topic dead-letter queue and run: enough to read a queue through, as its
    * still-failed messages are made visible again after each run (topic-dead-letters.ts). One read per message.
@@ -42,6 +58,13 @@ export interface SweepLimits {
   readonly pointerVisibilitySeconds: number;
   /** No new group is started when less time than this is left in the invocation. */
   readonly reserveMs: number;
+  /**
+   * The topic-DLQ pass's share of the invocation: it runs first, for at most this long, so that no number of
+   * stalled groups can make a run skip it (topic-dead-letters.ts).
+   */
+  readonly topicDeadLetterShareMs: number;
+  /** The timer and schedule DLQs' share of the invocation, after the topic-DLQ pass (pointers.ts). */
+  readonly pointerShareMs: number;
 }
 
 export const DEFAULT_SWEEP_LIMITS: SweepLimits = {
@@ -55,10 +78,17 @@ export const DEFAULT_SWEEP_LIMITS: SweepLimits = {
   // of the reserve at twice those latencies, for each of the `concurrency` groups in flight. What it costs a huge
   // group: up to a minute's wait (the next run) per 1,000 tasks delivered one at a time.
   resendPerGroup: 1_000,
-  pointerReceivesPerQueue: 10,
+  // About 10 pages of 1 MB at 1 KB a task: well under a second.
+  groupItemsPerRead: 10_000,
+  // Up to 1,000 pointers a queue and run, within `pointerShareMs` (a receive and ten reads side by side: ~20 ms).
+  pointerReceivesPerQueue: 100,
+  pointerWaitSeconds: 1,
   topicDeadLetterReceives: 300,
   pointerVisibilitySeconds: 60,
   reserveMs: 10_000,
+  // About 3,000 messages read, judged and released (a few hundred a second); the groups keep at least 25 s.
+  topicDeadLetterShareMs: 10_000,
+  pointerShareMs: 5_000,
 };
 
 export interface SweeperDeps {
@@ -66,6 +96,8 @@ export interface SweeperDeps {
     TaskStore,
     | "get"
     | "listUnfinishedDueBy"
+    | "readSweepCursor"
+    | "writeSweepCursor"
     | "listUnfinishedInGroup"
     | "markQueued"
     | "markRequeued"
@@ -128,10 +160,29 @@ export interface GroupPointer extends PointerRef {
 
 export interface GroupWork {
   readonly pk: string;
-  /** Lower bound of the group query: the earliest due time of its overdue tasks. */
+  /** Lower bound of the group query: the earliest due time of its overdue tasks, less the look-back or read-back. */
   fromMs: number;
+  /**
+   * The earliest due time of the tasks that named the group (index entries, pointers): where its query starts
+   * again when the first found nothing unfinished within `groupItemsPerRead` (repair.ts, `readGroup`).
+   */
+  earliestDueMs: number;
   /** Dead-letter pointers naming a `scheduled`, due task of this group: the group is repaired whatever its head. */
   readonly pointers: GroupPointer[];
+  /** Found by the index's moving window: examined in the younger share of the group budget. */
+  windowed?: boolean;
+}
+
+/** What the index's moving window read in one shard this run: where it started and what it found. */
+export interface ShardWindow {
+  readonly tasks: readonly UnfinishedTaskRef[];
+  readonly truncated: boolean;
+}
+
+/** The index's moving window this run: the cursor it started from and each shard's read. */
+export interface IndexWindow {
+  readonly cursor: SweepCursor;
+  readonly shards: Map<number, ShardWindow>;
 }
 
 export class Counters {
@@ -163,4 +214,29 @@ export interface RunState {
   readonly groups: Map<string, GroupWork>;
   readonly resolved: PointerRef[];
   readonly rearms: Rearm[];
+  /** The groups this run examined (judged, repaired or failed): the index window moves on past them only. */
+  readonly examined: Set<string>;
+  /** Set when the index was read past its complete part (a backlog). */
+  window?: IndexWindow;
+}
+
+/**
+ * The run's work for one group, created on first sight: its query starts at the earliest `fromMs` seen (a due time
+ * less the relay's look-back, or the index window's read-back), and `earliestDueMs` is its earliest due time seen.
+ */
+export function groupWork(
+  groups: Map<string, GroupWork>,
+  pk: string,
+  dueAtMs: number,
+  fromMs: number,
+): GroupWork {
+  let group = groups.get(pk);
+  if (!group) {
+    group = { pk, fromMs, earliestDueMs: dueAtMs, pointers: [] };
+    groups.set(pk, group);
+  } else {
+    group.fromMs = Math.min(group.fromMs, fromMs);
+    group.earliestDueMs = Math.min(group.earliestDueMs, dueAtMs);
+  }
+  return group;
 }

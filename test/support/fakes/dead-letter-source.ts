@@ -12,15 +12,35 @@ export class FakePointerQueue {
 
 /** The DeadLetterSource port over FakePointerQueues by URL: received messages hide for the visibility timeout. */
 export class FakeDeadLetterSource implements DeadLetterSource {
+  /**
+   * As SQS's short polling (`waitSeconds` 0) of a standard queue with few messages: it samples some of the
+   * queue's servers and answers with at most this many of the visible messages, often none.
+   */
+  shortPollSample?: number;
+  /**
+   * As a FIFO queue may answer: only messages of one message group (the first visible one's), however many
+   * other groups have messages waiting. The message's group, by its body.
+   */
+  oneGroupPerReceive?: (body: string) => string;
+
   constructor(
     readonly queues: Record<string, FakePointerQueue>,
     private readonly now: () => number = () => 0,
   ) {}
 
-  async receive(queueUrl: string, max: number, visibilitySeconds: number): Promise<ReceivedPointer[]> {
-    const visible = (this.queues[queueUrl]?.messages ?? [])
-      .filter((m) => m.visibleAtMs <= this.now())
-      .slice(0, Math.min(max, 10));
+  async receive(
+    queueUrl: string,
+    max: number,
+    visibilitySeconds: number,
+    waitSeconds = 0,
+  ): Promise<ReceivedPointer[]> {
+    const sampled = waitSeconds === 0 && this.shortPollSample !== undefined ? this.shortPollSample : 10;
+    const groupOf = this.oneGroupPerReceive;
+    const all = (this.queues[queueUrl]?.messages ?? []).filter((m) => m.visibleAtMs <= this.now());
+    const first = all[0];
+    const visible = (
+      groupOf && first ? all.filter((m) => groupOf(m.body) === groupOf(first.body)) : all
+    ).slice(0, Math.min(max, sampled));
     for (const m of visible) m.visibleAtMs = this.now() + visibilitySeconds * 1000;
     return visible.map(({ messageId, receiptHandle, body }) => ({ messageId, receiptHandle, body }));
   }

@@ -518,6 +518,37 @@ describe("DynamoTaskStore against dynalite", () => {
     expect(all.tasks).toHaveLength(5);
   });
 
+  it("reads a sweep shard on from a position, even one whose task has left the index; the cursor round-trips", async () => {
+    // Prepare: five tasks of one shard; the sweeper's window stopped at the second, which has since finished.
+    const shardTasks: TaskRecord[] = [];
+    for (let i = 0; shardTasks.length < 5; i++) {
+      const t = task({ group: `window-${i}`, dueAtMs: NOW - 20_000 + shardTasks.length * 1_000 });
+      if (sweepShardOf(t.taskId) === 11) shardTasks.push(t);
+    }
+    for (const t of shardTasks) await store.putNew(t);
+    const [, second] = shardTasks as [TaskRecord, TaskRecord];
+    await store.startAttempt(second.taskId, NOW);
+    await store.markFailed(second.taskId, { error: "x", atMs: NOW, expiresAt: 1 });
+    const position = { taskId: second.taskId, dueAtMs: second.dueAtMs };
+
+    // Act
+    const next = await store.listUnfinishedDueBy(11, NOW, 2, position);
+    const before = await store.readSweepCursor();
+    await store.writeSweepCursor({
+      11: position,
+      3: { taskId: shardTasks[4]?.taskId as string, dueAtMs: 9 },
+    });
+    const after = await store.readSweepCursor();
+
+    // Assess
+    expect(next).toEqual({
+      tasks: shardTasks.slice(2, 4).map((t) => ({ taskId: t.taskId, pk: t.pk, dueAtMs: t.dueAtMs })),
+      truncated: true,
+    });
+    expect(before).toEqual({});
+    expect(after).toEqual({ 11: position, 3: { taskId: shardTasks[4]?.taskId, dueAtMs: 9 } });
+  });
+
   it("lists a group's unfinished tasks in group order, and records re-sends only while queued or delivering", async () => {
     const dues = [NOW - 3_000, NOW - 2_000, NOW - 1_000, NOW + 5_000];
     const [done, queued, scheduled, later] = dues.map((dueAtMs) => task({ group: "uf", dueAtMs })) as [
@@ -531,15 +562,27 @@ describe("DynamoTaskStore against dynalite", () => {
     await store.markDelivered(done.taskId, { atMs: NOW, latenessMs: 0, deliveryLatencyMs: 1, expiresAt: 9 });
     await store.markQueued(queued.taskId, NOW);
 
-    const listed = await store.listUnfinishedInGroup(done.pk, NOW - 60_000, NOW);
+    const { tasks: listed } = await store.listUnfinishedInGroup(done.pk, NOW - 60_000, NOW);
 
     expect(listed.map((t) => [t.taskId, t.status])).toEqual([
       [queued.taskId, "queued"],
       [scheduled.taskId, "scheduled"],
     ]);
     // A limit counts unfinished tasks only: the delivered one ahead of them takes no place.
-    const first = await store.listUnfinishedInGroup(done.pk, NOW - 60_000, NOW, 1);
+    const { tasks: first } = await store.listUnfinishedInGroup(done.pk, NOW - 60_000, NOW, 1);
     expect(first.map((t) => t.taskId)).toEqual([queued.taskId]);
+    // A scan bound counts every item passed over: the delivered one takes one, so two reach the queued task only
+    // (a read that stops at its bound cannot tell whether more follow: complete only once under it).
+    const cut = await store.listUnfinishedInGroup(done.pk, NOW - 60_000, NOW, 10, 3);
+    expect([cut.tasks.map((t) => t.taskId), cut.complete]).toEqual([
+      [queued.taskId, scheduled.taskId],
+      false,
+    ]);
+    const whole = await store.listUnfinishedInGroup(done.pk, NOW - 60_000, NOW, 10, 4);
+    expect([whole.tasks.map((t) => t.taskId), whole.complete]).toEqual([
+      [queued.taskId, scheduled.taskId],
+      true,
+    ]);
     expect(await store.markRequeued(queued.taskId, NOW + 7)).toBe(true);
     expect(await store.markRequeued(scheduled.taskId, NOW + 7)).toBe(false);
     expect(await store.markRequeued(done.taskId, NOW + 7)).toBe(false);
@@ -561,8 +604,8 @@ describe("DynamoTaskStore against dynalite", () => {
       out.push(await s.get(t[0]?.taskId ?? ""));
       out.push(await s.get(t[1]?.taskId ?? ""));
       out.push(await s.markRequeued(t[0]?.taskId ?? "", NOW + 2));
-      out.push((await s.listUnfinishedInGroup(t[0]?.pk ?? "", 0, NOW * 2)).map((x) => x.taskId));
-      out.push((await s.listUnfinishedInGroup(t[0]?.pk ?? "", 0, NOW * 2, 1)).map((x) => x.taskId));
+      out.push((await s.listUnfinishedInGroup(t[0]?.pk ?? "", 0, NOW * 2)).tasks.map((x) => x.taskId));
+      out.push((await s.listUnfinishedInGroup(t[0]?.pk ?? "", 0, NOW * 2, 1)).tasks.map((x) => x.taskId));
       const shard = sweepShardOf(t[3]?.taskId ?? "");
       out.push((await s.listUnfinishedDueBy(shard, NOW * 2, 10)).tasks.map((x) => x.taskId));
       return out;
@@ -586,7 +629,7 @@ describe("DynamoTaskStore against dynalite", () => {
         const again = await s.markRescheduled(t.taskId, { to: "demo.y", atMs: NOW + 2, expiresAt: 99 });
         const missing = await s.markRescheduled(task().taskId, { to: "demo.z", atMs: NOW, expiresAt: 99 });
         const indexed = await s.listUnfinishedDueBy(sweepShardOf(t.taskId), NOW * 2, 10);
-        const inGroup = await s.listUnfinishedInGroup(t.pk, 0, NOW * 2);
+        const { tasks: inGroup } = await s.listUnfinishedInGroup(t.pk, 0, NOW * 2);
         // Settling is idempotent; a task that is not rescheduled is never touched.
         const settled = [
           await s.settleRescheduled(t.taskId),
@@ -594,7 +637,7 @@ describe("DynamoTaskStore against dynalite", () => {
           await s.settleRescheduled(task().taskId),
         ];
         const afterIndex = await s.listUnfinishedDueBy(sweepShardOf(t.taskId), NOW * 2, 10);
-        const afterGroup = await s.listUnfinishedInGroup(t.pk, 0, NOW * 2);
+        const { tasks: afterGroup } = await s.listUnfinishedInGroup(t.pk, 0, NOW * 2);
         return {
           marked,
           again,

@@ -1,5 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { taskMessageBody } from "#shared/domain/messages.js";
+import { sweepShardOf } from "#shared/domain/sweep.js";
 import type { TaskRecord } from "#shared/domain/task.js";
 import { sweep } from "#shared/services/sweeper/index.js";
 import { makeTask, T0 } from "../../../support/factories.js";
@@ -131,5 +132,72 @@ describe("a huge stalled group is re-sent a head part per run (`resendPerGroup`)
     expect(report.requeued).toBeLessThan(hot.length);
     expect(sentFor(sim, hot[0]?.pk as string)).toEqual([hot.slice(0, report.requeued).map((t) => t.taskId)]);
     expect(sim.status(other.taskId)).toBe("queued");
+  });
+});
+
+describe("a group read passes over a bounded number of finished tasks (`groupItemsPerRead`)", () => {
+  /** `count` delivered tasks of `group` due from `fromMs`, one a millisecond (a hot group that went on). */
+  async function delivered(sim: Sim, group: string, fromMs: number, count: number) {
+    for (let i = 0; i < count; i++) {
+      const t = makeTask({ group, dueAtMs: fromMs + i, acceptedAtMs: T0, status: "delivered", attempts: 1 });
+      await sim.store.putNew(t, { sweepIndex: false });
+    }
+  }
+
+  it("a head whose timer was lost while its hot group went on is forwarded without reading the whole group", async () => {
+    // Prepare: h's timer was lost; 30,000 later tasks of its group were delivered meanwhile (its loss reordered)
+    const sim = simulate();
+    const h = makeTask({ group: "hot", dueAtMs: T0, acceptedAtMs: T0 });
+    await sim.put(h);
+    await delivered(sim, "hot", T0 + 1, 30_000);
+    sim.advance(30_000 + sim.graceMs);
+
+    // Act
+    const report = await sim.sweep();
+
+    // Assess
+    expect(report).toMatchObject({ forwarded: 1, failures: 0 });
+    expect(sim.status(h.taskId)).toBe("queued");
+    expect(Math.max(...sim.store.groupItemsScanned)).toBeLessThanOrEqual(10_000);
+  });
+
+  it("a task the index window found, read back over a busy stretch of its group, is still repaired within a few runs", async () => {
+    // Prepare: a backlog of waiting heads in one shard (read two per shard and run); far younger, a hot group
+    // delivered 30,000 tasks, then f's timer was lost
+    const sim = simulate({ limits: { candidatesPerShard: 2 } });
+    const waiting = [0, 1, 2].map((i) =>
+      makeTask({
+        group: `waiting-${i}`,
+        dueAtMs: T0 + i,
+        acceptedAtMs: T0,
+        status: "delivering",
+        attempts: 1,
+        lastAttemptAtMs: T0,
+      }),
+    );
+    const shard = sweepShardOf(waiting[0]?.taskId as string);
+    for (const t of waiting) await sim.store.putNew(t);
+    for (const t of waiting.slice(1)) {
+      const stored = sim.store.tasks.get(t.taskId);
+      if (stored) sim.store.tasks.set(t.taskId, { ...stored, sweepShard: shard });
+    }
+    await delivered(sim, "hot", T0 + 60 * MINUTE, 30_000);
+    const f = makeTask({ group: "hot", dueAtMs: T0 + 120 * MINUTE, acceptedAtMs: T0 });
+    await sim.put(f);
+    sim.advance(120 * MINUTE + sim.graceMs);
+
+    // Act: a run a minute, the waiting heads alive
+    for (let run = 0; run < 3 && sim.status(f.taskId) === "scheduled"; run++) {
+      for (const t of waiting) {
+        const stored = sim.store.tasks.get(t.taskId);
+        if (stored) sim.store.tasks.set(t.taskId, { ...stored, lastAttemptAtMs: sim.clock.now });
+      }
+      await sim.sweep();
+      sim.advance(MINUTE);
+    }
+
+    // Assess
+    expect(sim.status(f.taskId)).toBe("queued");
+    expect(Math.max(...sim.store.groupItemsScanned)).toBeLessThanOrEqual(10_000);
   });
 });

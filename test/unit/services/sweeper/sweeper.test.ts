@@ -6,6 +6,7 @@ import { sweep } from "#shared/services/sweeper/index.js";
 import { DLQ_URL } from "../../../support/deliver-binding.js";
 import { makeTask, T0 } from "../../../support/factories.js";
 import { HTTP } from "../../../support/fakes/callbacks.js";
+import type { FakeDeadLetterSource } from "../../../support/fakes/dead-letter-source.js";
 import { SCHEDULE_DLQ_URL, type Sim, simulate, TIMER_DLQ_URL } from "../../../support/pipeline-sim.js";
 
 /**
@@ -295,6 +296,64 @@ describe("draining the timer-side DLQs", () => {
 
     const report = await sim.sweep();
 
+    expect(report.pointersResolved).toBe(25);
+    expect(sim.timerDlq.messages).toEqual([]);
+  });
+
+  it("a huge DLQ (after an hour of failing FIFO sends) is drained a thousand pointers a run, not a hundred", async () => {
+    // Prepare: 600 near-term tasks (outside the sweep index) whose timer messages all went to the timer DLQ
+    const sim = simulate();
+    const ids: string[] = [];
+    for (let i = 0; i < 600; i++) {
+      const t = makeTask({ group: `outage-${i}`, dueAtMs: T0, acceptedAtMs: T0 });
+      await sim.store.putNew(t, { sweepIndex: false });
+      sim.timerDlq.put(taskMessageBody(t.taskId));
+      ids.push(t.taskId);
+    }
+    sim.advance(MINUTE);
+
+    // Act
+    const report = await sim.sweep();
+
+    // Assess
+    expect(report).toMatchObject({ forwarded: 600, pointersResolved: 600, failures: 0 });
+    expect(sim.timerDlq.messages).toEqual([]);
+  });
+
+  it("groups named by pointers take at most half the group budget: a lost group found in the index is repaired too", async () => {
+    // Prepare: more pointed groups than the budget, and an indexed group whose timer was lost
+    const sim = simulate({ limits: { maxGroups: 4 } });
+    for (let i = 0; i < 10; i++) {
+      const t = makeTask({ group: `pointed-${i}`, dueAtMs: T0, acceptedAtMs: T0 });
+      await sim.store.putNew(t, { sweepIndex: false });
+      sim.timerDlq.put(taskMessageBody(t.taskId));
+    }
+    const lost = makeTask({ group: "indexed", dueAtMs: T0, acceptedAtMs: T0 });
+    await sim.put(lost);
+    sim.advance(sim.graceMs + MINUTE);
+
+    // Act
+    const report = await sim.sweep();
+
+    // Assess: the pointers of the groups left over stay for the next run
+    expect(sim.status(lost.taskId)).toBe("queued");
+    expect(report).toMatchObject({ groupsExamined: 4, deferred: true });
+    expect(sim.timerDlq.messages.length).toBeGreaterThan(0);
+  });
+
+  it("drains them in one run though a short-polled receive would answer with a sample of a small queue", async () => {
+    // Prepare: SQS's short polling samples some servers of a queue under 1,000 messages: a few per answer
+    const sim = simulate();
+    for (let i = 0; i < 25; i++) {
+      sim.timerDlq.put(taskMessageBody(makeTask({ group: `y-${i}`, dueAtMs: T0, acceptedAtMs: T0 }).taskId));
+    }
+    const source = sim.sweeperDeps.deadLetters?.source as FakeDeadLetterSource;
+    source.shortPollSample = 3;
+
+    // Act
+    const report = await sim.sweep();
+
+    // Assess
     expect(report.pointersResolved).toBe(25);
     expect(sim.timerDlq.messages).toEqual([]);
   });
@@ -605,9 +664,9 @@ describe("group order, progress and finished tasks", () => {
     await sim.store.cancel(cancelled, T0, 1);
     const list = sim.store.listUnfinishedInGroup.bind(sim.store);
     sim.store.listUnfinishedInGroup = async (pk, from, to) => {
-      const tasks = await list(pk, from, to);
-      if (tasks.some((t) => t.taskId === racing)) await sim.store.cancel(racing, sim.clock.now, 1);
-      return tasks;
+      const read = await list(pk, from, to);
+      if (read.tasks.some((t) => t.taskId === racing)) await sim.store.cancel(racing, sim.clock.now, 1);
+      return read;
     };
     sim.advance(10 * MINUTE);
 
@@ -640,7 +699,9 @@ describe("reading the sweep index", () => {
   });
 
   it("a shard cut short is read only up to its last due time in every shard, and the rest is deferred", async () => {
-    const sim = simulate();
+    // The oldest part alone: a group budget under two per shard leaves the index's moving window no entries (the
+    // window, which reads past this cut, is specified under "…under a backlog of overdue indexed tasks").
+    const sim = simulate({ limits: { maxGroups: SWEEP_SHARDS } });
     const tasks = [0, 1, 2, 3].map((i) =>
       makeTask({ group: `cut-${i}`, dueAtMs: T0 + i * 1_000, acceptedAtMs: T0 }),
     );
@@ -744,5 +805,154 @@ describe("the group budget (maxGroups) under a backlog of healthy groups", () =>
     expect(reports[0]).toMatchObject({ groupsExamined: 2, deferred: true });
     expect(sim.status(lost.taskId)).toBe("queued");
     expect(sim.fifo.enqueued.map((m) => m.taskId)).toEqual([lost.taskId]);
+  });
+});
+
+describe("the sweep index read (candidatesPerShard) under a backlog of overdue indexed tasks", () => {
+  /** A task of `group` due at `dueAtMs` whose id falls in sweep shard `shard`. */
+  function inShard(shard: number, options: Parameters<typeof makeTask>[0]) {
+    for (;;) {
+      const task = makeTask(options);
+      if (sweepShardOf(task.taskId) === shard) return task;
+    }
+  }
+
+  /** Heads attempted again between runs: overdue in the index, but alive (a receiver's outage, a paused topic). */
+  function keepAlive(sim: Sim, tasks: readonly { taskId: string }[]) {
+    for (const t of tasks) {
+      const stored = sim.store.tasks.get(t.taskId);
+      if (stored) sim.store.tasks.set(t.taskId, { ...stored, lastAttemptAtMs: sim.clock.now });
+    }
+  }
+
+  function waitingTask(shard: number, i: number) {
+    return inShard(shard, {
+      group: `waiting-${shard}-${i}`,
+      dueAtMs: T0 + i * 1_000,
+      acceptedAtMs: T0,
+      status: "delivering",
+      attempts: 1,
+      lastAttemptAtMs: T0,
+    });
+  }
+
+  it("a task whose timer was lost behind more than a read's worth of older waiting tasks is repaired within a bounded number of runs", async () => {
+    // Prepare: in one shard, five waiting heads older than a newer task whose timer was lost; a read of two
+    // entries per shard and run, and a group budget leaving the younger share one entry per shard
+    const sim = simulate({ limits: { candidatesPerShard: 2, maxGroups: 2 * SWEEP_SHARDS } });
+    const shard = 5;
+    const waiting = [0, 1, 2, 3, 4].map((i) => waitingTask(shard, i));
+    for (const t of waiting) await sim.put(t);
+    const lost = inShard(shard, { group: "lost", dueAtMs: T0 + 10_000, acceptedAtMs: T0 });
+    await sim.put(lost);
+    sim.advance(10_000 + sim.graceMs);
+
+    // Act: a run a minute; the waiting heads stay alive (the window moves one entry per run through the shard)
+    const reports = [];
+    for (let run = 0; run < 10 && sim.status(lost.taskId) === "scheduled"; run++) {
+      keepAlive(sim, waiting);
+      reports.push(await sim.sweep());
+      sim.advance(MINUTE);
+    }
+
+    // Assess: oldest first alone read the same two waiting heads on every run and never reached it
+    expect(reports[0]).toMatchObject({ deferred: true, failures: 0 });
+    // Within (the shard's overdue entries ÷ the window's entries per shard) runs: here 6 ÷ 1.
+    expect(reports.length).toBeLessThanOrEqual(6);
+    expect(sim.status(lost.taskId)).toBe("queued");
+    expect(sim.fifo.enqueued.map((m) => m.taskId)).toEqual([lost.taskId]);
+  });
+
+  it("a lost task read in the oldest part but past the oldest half of the group budget is reached by the window too", async () => {
+    // Prepare: four waiting heads in every shard, three read per shard (so the oldest part is complete up to the
+    // third of shard 0); the group budget's oldest half takes the first of each shard, and the window fills its
+    // younger half. Shard 7's second entry is a task whose timer was lost.
+    const sim = simulate({ limits: { candidatesPerShard: 3, maxGroups: 2 * SWEEP_SHARDS } });
+    const waiting = [];
+    let lost: ReturnType<typeof makeTask> | undefined;
+    for (let i = 0; i < 4; i++) {
+      for (let shard = 0; shard < SWEEP_SHARDS; shard++) {
+        const dueAtMs = T0 + (i * SWEEP_SHARDS + shard) * 1_000;
+        if (i === 1 && shard === 7) {
+          lost = inShard(shard, { group: "lost-middle", dueAtMs, acceptedAtMs: T0 });
+          await sim.put(lost);
+          continue;
+        }
+        const t = inShard(shard, {
+          group: `w-${shard}-${i}`,
+          dueAtMs,
+          acceptedAtMs: T0,
+          status: "delivering",
+          attempts: 1,
+          lastAttemptAtMs: T0,
+        });
+        waiting.push(t);
+        await sim.put(t);
+      }
+    }
+    const id = lost?.taskId as string;
+    sim.advance(4 * SWEEP_SHARDS * 1_000 + sim.graceMs);
+
+    // Act
+    const reports = [];
+    for (let run = 0; run < 4 && sim.status(id) === "scheduled"; run++) {
+      keepAlive(sim, waiting);
+      reports.push(await sim.sweep());
+      sim.advance(MINUTE);
+    }
+
+    // Assess
+    expect(reports[0]).toMatchObject({ groupsExamined: 2 * SWEEP_SHARDS, deferred: true });
+    expect(sim.status(id)).toBe("queued");
+  });
+
+  it("a window position past the index's read range (the windows were lengthened since) is dropped, not a failure on every run", async () => {
+    // Prepare: as above, with the shard's stored window position later than what a run reads up to
+    const sim = simulate({ limits: { candidatesPerShard: 2, maxGroups: 2 * SWEEP_SHARDS } });
+    const shard = 6;
+    const waiting = [0, 1, 2].map((i) => waitingTask(shard, i));
+    for (const t of waiting) await sim.put(t);
+    const lost = inShard(shard, { group: "lost-late", dueAtMs: T0 + 10_000, acceptedAtMs: T0 });
+    await sim.put(lost);
+    sim.store.sweepCursor = { [shard]: { taskId: lost.taskId, dueAtMs: T0 + 365 * 24 * 60 * MINUTE } };
+    sim.advance(10_000 + sim.graceMs);
+
+    // Act
+    const reports = [];
+    for (let run = 0; run < 5 && sim.status(lost.taskId) === "scheduled"; run++) {
+      keepAlive(sim, waiting);
+      reports.push(await sim.sweep());
+      sim.advance(MINUTE);
+    }
+
+    // Assess
+    expect(sim.status(lost.taskId)).toBe("queued");
+    expect(reports.map((r) => r.failures)).toEqual(reports.map(() => 0));
+  });
+
+  it("a group found past the complete part of the index is read back to it: an earlier unread head goes first", async () => {
+    // Prepare: group g's head h sits behind a backlog in its shard (read two entries per shard and run), its
+    // follower f, 20 minutes later (beyond the relay's look-back), in another shard; both timers were lost. The
+    // window reaches f a run before h.
+    const sim = simulate({ limits: { candidatesPerShard: 2, maxGroups: 2 * SWEEP_SHARDS } });
+    const waiting = [0, 1, 2].map((i) => waitingTask(3, i));
+    for (const t of waiting) await sim.put(t);
+    const h = inShard(3, { group: "g", dueAtMs: T0 + 10_000, acceptedAtMs: T0 });
+    const f = inShard(9, { group: "g", dueAtMs: T0 + 10_000 + 20 * MINUTE, acceptedAtMs: T0 });
+    for (const t of [h, f]) await sim.put(t);
+    sim.advance(10_000 + 20 * MINUTE + sim.graceMs);
+
+    // Act
+    const reports = [];
+    for (let run = 0; run < 4 && sim.status(f.taskId) === "scheduled"; run++) {
+      keepAlive(sim, waiting);
+      reports.push(await sim.sweep());
+      sim.advance(MINUTE);
+    }
+    await sim.runDeliver();
+
+    // Assess: never f without h ahead of it
+    expect(sim.fifo.enqueued.map((m) => m.taskId)).toEqual([h.taskId, f.taskId]);
+    expect(sim.delivered()).toEqual([h.taskId, f.taskId]);
   });
 });

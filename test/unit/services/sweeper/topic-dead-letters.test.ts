@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { taskMessageBody } from "#shared/domain/messages.js";
+import { parseTaskMessage, taskMessageBody } from "#shared/domain/messages.js";
 import { sweepShardOf } from "#shared/domain/sweep.js";
 import { reconcileTopicDeadLetters } from "#shared/services/sweeper/topic-dead-letters.js";
 import {
@@ -123,5 +123,67 @@ describe("reconcileTopicDeadLetters", () => {
     expect(store.tasks.get(unfinished.taskId)?.sweepShard).toBe(sweepShardOf(unfinished.taskId));
     expect(queue.messages).toHaveLength(120);
     expect(queue.messages.map((m) => m.body)).not.toContain(taskMessageBody(replayed));
+  });
+});
+
+describe("reconcileTopicDeadLetters across topics", () => {
+  it("one topic's long DLQ does not take the whole pass: the next topic's stale message is still deleted", async () => {
+    // Prepare: topic a's DLQ holds more still-failed messages than the pass has time for (each read takes 20 ms
+    // of the run), topic b's a replayed task's message
+    const store = new MemoryTaskStore();
+    const clock = { now: T0 };
+    const a = new FakePointerQueue();
+    for (let i = 0; i < 1_000; i++) a.put(taskMessageBody(await failed(store, `a-${i}`)));
+    const replayed = await failed(store, "b");
+    await store.markReplayed(replayed, T0 + 1);
+    const b = new FakePointerQueue();
+    b.put(taskMessageBody(replayed));
+    const get = store.get.bind(store);
+    store.get = async (taskId) => {
+      clock.now += 20;
+      return get(taskId);
+    };
+    const A = "https://sqs.test/a-dlq.fifo";
+    const B = "https://sqs.test/b-dlq.fifo";
+    const deps = {
+      store,
+      deadLetters: { source: new FakeDeadLetterSource({ [A]: a, [B]: b }, () => clock.now), queueUrls: [] },
+      topics: { a: { dlqUrl: A }, b: { dlqUrl: B } },
+      logger: memoryLogger(),
+      remainingMs: () => 50_000 - (clock.now - T0),
+    } as unknown as SweeperDeps;
+    const run = { now: T0, limits: DEFAULT_SWEEP_LIMITS, counters: new Counters() } as RunState;
+
+    // Act
+    await reconcileTopicDeadLetters(deps, run);
+
+    // Assess: both topics had their part of the pass, which kept to its share
+    expect(b.messages).toEqual([]);
+    expect(clock.now - T0).toBeLessThanOrEqual(DEFAULT_SWEEP_LIMITS.topicDeadLetterShareMs + 1_000);
+    expect(run.counters).toMatchObject({ pointersResolved: 1, deferred: true });
+  });
+});
+
+describe("reconcileTopicDeadLetters over a FIFO DLQ", () => {
+  it("an answer holding fewer than ten messages (one message group's) does not end the read", async () => {
+    // Prepare: group a's two dead letters are still failed; group b's task was replayed since
+    const store = new MemoryTaskStore();
+    const queue = new FakePointerQueue();
+    for (let i = 0; i < 2; i++) queue.put(taskMessageBody(await failed(store, "a")));
+    const replayed = await failed(store, "b");
+    await store.markReplayed(replayed, T0 + 1);
+    queue.put(taskMessageBody(replayed));
+    const deps = sweeperOver(store, queue);
+    const source = deps.deadLetters?.source as FakeDeadLetterSource;
+    source.oneGroupPerReceive = (body) => (parseTaskMessage(body)?.taskId ?? "").split(".")[1] ?? "";
+    const run = { now: T0, limits: DEFAULT_SWEEP_LIMITS, counters: new Counters() } as RunState;
+
+    // Act
+    await reconcileTopicDeadLetters(deps, run);
+
+    // Assess
+    expect(queue.messages.map((m) => m.body)).not.toContain(taskMessageBody(replayed));
+    expect(queue.messages).toHaveLength(2);
+    expect(run.counters).toMatchObject({ pointersResolved: 1, failures: 0 });
   });
 });
