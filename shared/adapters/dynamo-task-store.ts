@@ -55,6 +55,7 @@ import {
   type DeliverStoreMethod,
   type DueSchedule,
   type FinishWrite,
+  type GroupItemStatus,
   type GroupPage,
   type IdempotencyClaim,
   type IdempotencyOutcome,
@@ -192,6 +193,7 @@ export const TASK_STORE_OPERATIONS: { readonly [M in keyof TaskStore]: readonly 
   writeSweepCursor: [onTable("PutItem")],
   markRequeued: [onTable("UpdateItem")],
   listUnfinishedInGroup: [onTable("Query")],
+  listGroupStatusesLatestFirst: [onTable("Query")],
   markRescheduled: [onTable("UpdateItem"), onTable("GetItem")],
   settleRescheduled: [onTable("UpdateItem")],
   moveIdempotencyClaim: [onTable("UpdateItem")],
@@ -268,6 +270,7 @@ export const PIPELINE_STORE_METHODS = {
     "readSweepCursor",
     "writeSweepCursor",
     "listUnfinishedInGroup",
+    "listGroupStatusesLatestFirst",
     "markQueued",
     "markRequeued",
     "markFailed",
@@ -1384,6 +1387,35 @@ export class DynamoTaskStore extends DynamoDeliverStore implements TaskStore {
       // Pages stop once enough unfinished tasks are read, or enough items were passed over.
     } while (startKey && tasks.length < limit && scanned < maxScanned);
     return { tasks: tasks.slice(0, limit), complete: startKey === undefined || tasks.length >= limit };
+  }
+
+  async listGroupStatusesLatestFirst(
+    pk: string,
+    fromMs: number,
+    toMs: number,
+    maxItems: number,
+  ): Promise<{ items: GroupItemStatus[]; complete: boolean }> {
+    const items: GroupItemStatus[] = [];
+    let startKey: QueryCommandOutput["LastEvaluatedKey"];
+    do {
+      const out: QueryCommandOutput = await this.client.send(
+        new QueryCommand({
+          TableName: this.table,
+          KeyConditionExpression: "pk = :pk AND sk BETWEEN :from AND :to",
+          ExpressionAttributeValues: toWire(groupRange(pk, fromMs, toMs)),
+          // Only what tells an unfinished task (DynamoDB still reads whole items: the Limit bounds that).
+          ProjectionExpression: `taskId, dueAtMs, #status, ${SWEEP_SHARD_ATTRIBUTE}`,
+          ExpressionAttributeNames: { "#status": "status" },
+          ScanIndexForward: false,
+          ConsistentRead: true,
+          Limit: maxItems - items.length,
+          ExclusiveStartKey: startKey,
+        }),
+      );
+      for (const item of out.Items ?? []) items.push(unmarshall(item) as GroupItemStatus);
+      startKey = out.LastEvaluatedKey;
+    } while (startKey && items.length < maxItems);
+    return { items, complete: startKey === undefined };
   }
 
   async markRescheduled(

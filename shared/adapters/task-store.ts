@@ -77,6 +77,9 @@ export type SweepPosition = Pick<UnfinishedTaskRef, "taskId" | "dueAtMs">;
 /** The moving window's position in each shard of the sweep index (absent: the window starts afresh). */
 export type SweepCursor = Readonly<Record<number, SweepPosition>>;
 
+/** One item of a group as a read back from its end sees it: enough to tell whether it is unfinished. */
+export type GroupItemStatus = Pick<TaskRecord, "taskId" | "dueAtMs" | "status" | "sweepShard">;
+
 /** Where a page of a list ends: DynamoDB's LastEvaluatedKey, unmarshalled (the API turns it into a cursor). */
 export type PageKey = Readonly<Record<string, string | number>>;
 
@@ -286,6 +289,17 @@ export interface TaskStore extends DestinationStore {
     limit?: number,
     maxScanned?: number,
   ): Promise<{ tasks: TaskRecord[]; complete: boolean }>;
+  /**
+   * The status of a group's items with due time in [fromMs, toMs], latest first (the reverse of group order),
+   * strongly consistent: at most `maxItems` of them, `complete` when none remain before the last one. What the
+   * sweeper reads back from a candidate when a forward read passed over only finished tasks (repair.ts).
+   */
+  listGroupStatusesLatestFirst(
+    pk: string,
+    fromMs: number,
+    toMs: number,
+    maxItems: number,
+  ): Promise<{ items: GroupItemStatus[]; complete: boolean }>;
   /**
    * Records that the sweeper put a `queued` / `delivering` task back on its FIFO queue (`requeuedAtMs`), which
    * restarts its stall clock; false when the task is no longer queued or delivering.

@@ -5,6 +5,7 @@ import {
   type CancelOutcome,
   type DueSchedule,
   type FinishWrite,
+  type GroupItemStatus,
   type GroupPage,
   type IdempotencyClaim,
   type IdempotencyOutcome,
@@ -450,6 +451,31 @@ export class MemoryTaskStore implements TaskStore {
       .map((t) => structuredClone(t));
     // As DynamoDB: a read that stops at its bound cannot tell whether more follow.
     return { tasks, complete: inRange.length < maxScanned || tasks.length >= limit };
+  }
+
+  async listGroupStatusesLatestFirst(
+    pk: string,
+    fromMs: number,
+    toMs: number,
+    maxItems: number,
+  ): Promise<{ items: GroupItemStatus[]; complete: boolean }> {
+    refuseInvertedRange(fromMs, toMs);
+    const inRange = [...this.tasks.values()]
+      .filter((t) => t.pk === pk && t.dueAtMs >= fromMs && t.dueAtMs <= toMs)
+      .sort(bySortKey)
+      .reverse();
+    const read = inRange.slice(0, maxItems);
+    this.groupItemsScanned.push(read.length);
+    return {
+      items: read.map(({ taskId, dueAtMs, status, sweepShard }) => ({
+        taskId,
+        dueAtMs,
+        status,
+        ...(sweepShard === undefined ? {} : { sweepShard }),
+      })),
+      // As DynamoDB: a read that stops at its bound cannot tell whether more follow.
+      complete: inRange.length < maxItems,
+    };
   }
 
   /** Items each group read passed over (listUnfinishedInGroup), finished ones included: what it cost. */

@@ -1,6 +1,11 @@
 import { isFanOutParent } from "#shared/domain/fan-out.js";
 import { successorDueAtMs, successorRecord } from "#shared/domain/reschedule.js";
-import { FIFO_DEDUPLICATION_WINDOW_MS, lastSentAtMs, progressAtMs } from "#shared/domain/sweep.js";
+import {
+  FIFO_DEDUPLICATION_WINDOW_MS,
+  lastSentAtMs,
+  progressAtMs,
+  UNFINISHED_STATUSES,
+} from "#shared/domain/sweep.js";
 import { claimExpiry, type TaskRecord, TERMINAL_STATUSES } from "#shared/domain/task.js";
 import { queueDelaySeconds } from "#shared/domain/timing.js";
 import { errorText, forEachBounded } from "#shared/runtime/async.js";
@@ -144,8 +149,8 @@ async function repairGroup(
  * The read also passes over at most `groupItemsPerRead` of the group's items: a hot group that went on past an
  * old candidate (its loss reordered it) or a read-back over a busy stretch (index-window.ts) made one group's
  * read as long as the group's history. Cut short, what it found is still the group's first unfinished tasks from
- * `fromMs` (a head part). Cut short with nothing found, it starts again at the group's earliest candidate: that
- * many finished tasks before it, any unfinished task further back was overtaken by them already.
+ * `fromMs` (a head part). Cut short with nothing found, it starts again nearer the group's earliest candidate
+ * (`restartFrom`).
  */
 async function readGroup(
   deps: SweeperDeps,
@@ -156,12 +161,48 @@ async function readGroup(
   const scan = run.limits.groupItemsPerRead;
   let read = await deps.store.listUnfinishedInGroup(group.pk, group.fromMs, run.now, max + 1, scan);
   if (read.tasks.length === 0 && !read.complete && group.earliestDueMs > group.fromMs) {
-    read = await deps.store.listUnfinishedInGroup(group.pk, group.earliestDueMs, run.now, max + 1, scan);
+    const from = await restartFrom(deps, group, run);
+    read =
+      from === undefined
+        ? { tasks: [], complete: false }
+        : await deps.store.listUnfinishedInGroup(group.pk, from, run.now, max + 1, scan);
   }
   if (read.tasks.length <= max && read.complete) return { listed: read.tasks, reached: "all" };
   run.counters.deferred = true;
   const listed = read.tasks.slice(0, max);
   return { listed, reached: new Set(listed.map((t) => t.taskId)) };
+}
+
+/**
+ * Where a group's read starts again once its first read passed over `groupItemsPerRead` finished tasks and found
+ * nothing: that read ends well before the candidate, and jumping straight to the candidate skipped any unfinished
+ * task in between, which the run then sent after it. So as many items are read back from the candidate, latest
+ * first, and the read starts again at the earliest unfinished one of them (or the candidate) — when they reach back
+ * to the first read's start, or a delivered or dead-lettered task lies below it: anything unfinished further back
+ * was overtaken already (its loss reordered it). Otherwise nothing here says where the group's head is, and the
+ * group waits (undefined) until the index names an earlier task of it.
+ */
+async function restartFrom(deps: SweeperDeps, group: GroupWork, run: RunState): Promise<number | undefined> {
+  const back = await deps.store.listGroupStatusesLatestFirst(
+    group.pk,
+    group.fromMs,
+    group.earliestDueMs,
+    run.limits.groupItemsPerRead,
+  );
+  let earliest: number | undefined;
+  let overtaken = false;
+  for (const item of back.items) {
+    const unfinished =
+      UNFINISHED_STATUSES.includes(item.status) ||
+      (item.status === "rescheduled" && item.sweepShard !== undefined);
+    if (unfinished) {
+      earliest = item.dueAtMs;
+      overtaken = false;
+    } else if (item.status === "delivered" || item.status === "failed") {
+      overtaken = true;
+    }
+  }
+  return back.complete || overtaken ? (earliest ?? group.earliestDueMs) : undefined;
 }
 
 /**

@@ -99,6 +99,7 @@ export interface SweeperDeps {
     | "readSweepCursor"
     | "writeSweepCursor"
     | "listUnfinishedInGroup"
+    | "listGroupStatusesLatestFirst"
     | "markQueued"
     | "markRequeued"
     | "markFailed"
@@ -163,8 +164,8 @@ export interface GroupWork {
   /** Lower bound of the group query: the earliest due time of its overdue tasks, less the look-back or read-back. */
   fromMs: number;
   /**
-   * The earliest due time of the tasks that named the group (index entries, pointers): where its query starts
-   * again when the first found nothing unfinished within `groupItemsPerRead` (repair.ts, `readGroup`).
+   * The earliest due time of the tasks that named the group (index entries, pointers): where its query reads
+   * back from when the first found nothing unfinished within `groupItemsPerRead` (repair.ts, `restartFrom`).
    */
   earliestDueMs: number;
   /** Dead-letter pointers naming a `scheduled`, due task of this group: the group is repaired whatever its head. */

@@ -549,6 +549,51 @@ describe("DynamoTaskStore against dynalite", () => {
     expect(after).toEqual({ 11: position, 3: { taskId: shardTasks[4]?.taskId, dueAtMs: 9 } });
   });
 
+  it("reads a group's item statuses back from a due time, latest first, as many as asked", async () => {
+    // Prepare: four tasks of one group, the first delivered, the second queued (in the sweep index)
+    const dues = [NOW - 3_000, NOW - 2_000, NOW - 1_000, NOW + 5_000];
+    const [done, queued, scheduled, later] = dues.map((dueAtMs) => task({ group: "back", dueAtMs })) as [
+      TaskRecord,
+      TaskRecord,
+      TaskRecord,
+      TaskRecord,
+    ];
+    for (const t of [later, scheduled, queued, done]) await store.putNew(t);
+    await store.startAttempt(done.taskId, NOW);
+    await store.markDelivered(done.taskId, { atMs: NOW, latenessMs: 0, deliveryLatencyMs: 1, expiresAt: 9 });
+    await store.markQueued(queued.taskId, NOW);
+
+    // Act
+    const cut = await store.listGroupStatusesLatestFirst(done.pk, NOW - 60_000, NOW, 2);
+    const whole = await store.listGroupStatusesLatestFirst(done.pk, NOW - 60_000, NOW, 3);
+    const more = await store.listGroupStatusesLatestFirst(done.pk, NOW - 60_000, NOW, 10);
+
+    // Assess: only what tells an unfinished task; complete once nothing remains below the last one
+    expect(cut).toEqual({
+      items: [
+        {
+          taskId: scheduled.taskId,
+          dueAtMs: scheduled.dueAtMs,
+          status: "scheduled",
+          sweepShard: sweepShardOf(scheduled.taskId),
+        },
+        {
+          taskId: queued.taskId,
+          dueAtMs: queued.dueAtMs,
+          status: "queued",
+          sweepShard: sweepShardOf(queued.taskId),
+        },
+      ],
+      complete: false,
+    });
+    expect(whole.items.map((i) => [i.taskId, i.status])).toEqual([
+      [scheduled.taskId, "scheduled"],
+      [queued.taskId, "queued"],
+      [done.taskId, "delivered"],
+    ]);
+    expect(more).toEqual({ items: whole.items, complete: true });
+  });
+
   it("lists a group's unfinished tasks in group order, and records re-sends only while queued or delivering", async () => {
     const dues = [NOW - 3_000, NOW - 2_000, NOW - 1_000, NOW + 5_000];
     const [done, queued, scheduled, later] = dues.map((dueAtMs) => task({ group: "uf", dueAtMs })) as [

@@ -161,6 +161,52 @@ describe("a group read passes over a bounded number of finished tasks (`groupIte
     expect(Math.max(...sim.store.groupItemsScanned)).toBeLessThanOrEqual(10_000);
   });
 
+  it("a read cut short before an earlier unfinished task never sends a later one ahead of it", async () => {
+    // Prepare: a hot group delivered 12,000 tasks; then e (near-term, outside the index) and c (indexed) both lost
+    // their timers. Read from c's look-back, the first 10,000 items are all delivered: e lies past them.
+    const sim = simulate();
+    await delivered(sim, "hot", T0, 12_000);
+    const e = makeTask({ group: "hot", dueAtMs: T0 + 12_000, acceptedAtMs: T0 });
+    await sim.store.putNew(e, { sweepIndex: false });
+    const c = makeTask({ group: "hot", dueAtMs: T0 + 12_001, acceptedAtMs: T0 });
+    await sim.put(c);
+    sim.advance(12_001 + sim.graceMs);
+
+    // Act
+    await sim.sweep();
+
+    // Assess: e goes first (as a whole read would send them), and each read stays bounded
+    expect(sentFor(sim, c.pk)).toEqual([[e.taskId, c.taskId]]);
+    expect(Math.max(...sim.store.groupItemsScanned)).toBeLessThanOrEqual(10_000);
+  });
+
+  it("a pointer's task behind more unfinished tasks than a read passes over waits for the group's head", async () => {
+    // Prepare (reads of 100 items): 150 delivered tasks, then 150 near-term ones (outside the index) whose timer
+    // messages all went to the timer DLQ; one run's receive happens to name only the last of them
+    const sim = simulate({ limits: { groupItemsPerRead: 100 } });
+    await delivered(sim, "hot", T0, 150);
+    const lost = Array.from({ length: 150 }, (_, i) =>
+      makeTask({ group: "hot", dueAtMs: T0 + 150 + i, acceptedAtMs: T0 }),
+    );
+    for (const t of lost) await sim.store.putNew(t, { sweepIndex: false });
+    const ids = lost.map((t) => t.taskId);
+    const pk = lost[0]?.pk as string;
+    sim.advance(300 + sim.graceMs);
+    sim.timerDlq.put(taskMessageBody(ids[149] as string));
+
+    // Act: that run, then one whose receive names the first of them
+    const first = await sim.sweep();
+    const sentFirst = sentFor(sim, pk);
+    sim.timerDlq.put(taskMessageBody(ids[0] as string));
+    await sim.sweep();
+
+    // Assess: nothing goes ahead of the group's head; the pointer's task is indexed, then the head part goes
+    expect(first).toMatchObject({ forwarded: 0, pointersResolved: 1, deferred: true });
+    expect(sentFirst).toEqual([]);
+    expect(sim.store.tasks.get(ids[149] as string)?.sweepShard).toBeDefined();
+    expect(sentFor(sim, pk)).toEqual([ids.slice(0, 100)]);
+  });
+
   it("a task the index window found, read back over a busy stretch of its group, is still repaired within a few runs", async () => {
     // Prepare: a backlog of waiting heads in one shard (read two per shard and run); far younger, a hot group
     // delivered 30,000 tasks, then f's timer was lost
