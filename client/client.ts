@@ -10,7 +10,8 @@ import {
   resultsMismatch,
   type SentBatch,
 } from "./add-batching.js";
-import { type Authorizer, authorizer, defaultAuthFor, type PunctualAuth } from "./auth.js";
+import { apiUrlProblem } from "./api-url.js";
+import { type Authorizer, authorizer, defaultAuthFor, InvalidTokenError, type PunctualAuth } from "./auth.js";
 import { errorFromResponse, PunctualError, parseJson } from "./errors.js";
 import { readAnswerText } from "./read-body.js";
 import { DEFAULT_RETRY, RETRYABLE_STATUSES, type RetryPolicy, retryDelayMs } from "./retry.js";
@@ -92,6 +93,8 @@ class PunctualClientCore {
 
   constructor(options: PunctualClientOptions) {
     this.apiUrl = new URL(options.apiUrl);
+    const problem = apiUrlProblem(this.apiUrl);
+    if (problem) throw new TypeError(problem);
     this.#authorize = authorizer(options.auth ?? defaultAuthFor(this.apiUrl), this.apiUrl, options.env);
     this.#fetch = options.fetch ?? globalThis.fetch;
     this.#retry = { ...DEFAULT_RETRY, ...options.retry };
@@ -266,6 +269,8 @@ class PunctualClientCore {
         text = await readAnswerText(response);
       } catch (error) {
         if (signal?.aborted) throw signal.reason;
+        // Nothing was sent, and the same token would be refused again.
+        if (error instanceof InvalidTokenError) throw error;
         if (error instanceof PunctualError || last) throw asNetworkError(error, n);
         await this.#sleep(retryDelayMs(this.#retry, n, undefined, this.#random, this.#now()));
         continue;

@@ -107,6 +107,63 @@ describe("auth", () => {
   });
 });
 
+describe("what the client cannot send is refused at once, its secrets never in the error", () => {
+  it.each([
+    "http://user:s3cret@127.0.0.1:3000",
+    "https://:s3cret@abc123def4.execute-api.eu-west-1.amazonaws.com/",
+  ])(
+    "an API URL with a user name or password (%s) is refused at construction, the password not quoted",
+    (apiUrl) => {
+      // Act
+      const construct = () => new PunctualClient({ apiUrl, auth: { kind: "none" } });
+
+      // Assess
+      expect(construct).toThrow(/user name or password/);
+      expect(construct).not.toThrow(/s3cret/);
+    },
+  );
+
+  it.each(["ftp://127.0.0.1:3000", "file:///etc/passwd", "ws://127.0.0.1:3000"])(
+    "an API URL of another scheme than http(s) (%s) is refused at construction",
+    (apiUrl) => {
+      expect(() => new PunctualClient({ apiUrl, auth: { kind: "none" } })).toThrow(/http: or https:/);
+    },
+  );
+
+  it.each([
+    ["a trailing CR", "head.s3cret.sig\r"],
+    ["a newline", "head\ns3cret.sig"],
+    ["a space inside", "head s3cret.sig"],
+    ["a non-ASCII character", "head.s3creté.sig"],
+    ["nothing", ""],
+  ])("a JWT with %s is refused at construction, not quoted", (_what, token) => {
+    // Act
+    const construct = () => new PunctualClient({ apiUrl: AWS_URL, auth: { kind: "jwt", token } });
+
+    // Assess
+    expect(construct).toThrow(/token/);
+    expect(construct).not.toThrow(/s3cret/);
+  });
+
+  it("a token function's bad token rejects the call at once: nothing sent, not retried, not quoted", async () => {
+    // Prepare
+    const { fetch, seen } = scriptedFetch();
+    const { sleep, waits } = recordingSleep();
+    const token = async () => "head.s3cret.sig\r\n";
+    const client = new PunctualClient({ apiUrl: AWS_URL, auth: { kind: "jwt", token }, fetch, sleep });
+
+    // Act
+    const error = await client.getTask(taskId()).catch((e: unknown) => e);
+
+    // Assess
+    expect(error).toBeInstanceOf(Error);
+    expect((error as Error).message).toMatch(/token/);
+    expect((error as Error).message).not.toMatch(/s3cret/);
+    expect(seen).toEqual([]);
+    expect(waits).toEqual([]);
+  });
+});
+
 describe("routes", () => {
   it("calls each route with its method and path, the id percent-encoded, under the URL's stage path", async () => {
     const id = taskId();
