@@ -1,10 +1,11 @@
-import { readFile } from "node:fs/promises";
 import { type Command, InvalidArgumentError, Option } from "commander";
 import { parse as parseLossless, stringify as stringifyLossless } from "lossless-json";
+import { MAX_REQUEST_BODY_BYTES } from "#shared/api/lambda-event-size.js";
 import { MAX_JSON_DEPTH, parseExactJson, stringifyExact } from "#shared/domain/exact-json.js";
 import type { AddTaskInput } from "../../client/index.js";
 import { connect, type GlobalOptions } from "../connection.js";
 import { BatchItemsFailed, EXIT, UsageError } from "../exit-codes.js";
+import { readTextFile } from "../input-file.js";
 import { type CliIo, jsonLine, printResult, printRows, printTask, printTaskList } from "../output.js";
 import { wholeNumber } from "../whole-number.js";
 
@@ -213,11 +214,13 @@ function addBatchCommand(tasks: Command, io: CliIo): void {
  * again to keep each object's keys in written order (when it refuses the text — a key given twice with equal
  * values, which lossless-json merges — lossless-json's reading stands, as before).
  */
+/** Far more than a batch of 100 adds, pretty-printed, holds: a file past it is not one, and is not read whole. */
+const MAX_BATCH_FILE_BYTES = 64 * 1024 * 1024;
+
 async function readBatchFile(file: string): Promise<{ tasks: AddTaskInput[] }> {
-  let text: string;
+  const text = await readTextFile(file, MAX_BATCH_FILE_BYTES, "64 MiB");
   let parsed: unknown;
   try {
-    text = await readFile(file, "utf8");
     parsed = parseLossless(text);
   } catch (error) {
     throw new UsageError(`${file}: ${(error as Error).message}`);
@@ -271,7 +274,13 @@ function printBatchResults(
 async function addTaskBody(options: AddOptions): Promise<AddTaskInput> {
   const given = [options.delay, options.dueAt, options.timingMoment].filter((v) => v !== undefined);
   if (given.length !== 1) throw new UsageError("give one of --delay, --due-at or --timing-moment");
-  const content = options.contentFile ? await readFile(options.contentFile, "utf8") : options.content;
+  const content = options.contentFile
+    ? await readTextFile(
+        options.contentFile,
+        MAX_REQUEST_BODY_BYTES,
+        "1 MiB, more than an add's body may hold",
+      )
+    : options.content;
   if (content === undefined) throw new UsageError("give --content <json> or --content-file <path>");
   try {
     JSON.parse(content);

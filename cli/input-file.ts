@@ -1,0 +1,29 @@
+import { createReadStream } from "node:fs";
+import { UsageError } from "./exit-codes.js";
+
+/**
+ * A file the user named, as text: UTF-8 with a BOM (Notepad's) dropped, as JSON allows (RFC 8259 §8.1), where
+ * `readFile(…, "utf8")` kept it (the JSON then "not JSON") and replaced bytes that are not UTF-8 (a Windows-1252
+ * file's `é`) by U+FFFD, sending content other than the file's without a word. Read as a stream, so a pipe
+ * (`/dev/stdin`) works and a file past `maxBytes` stops there instead of filling memory. Any failure to read is a
+ * usage error naming the file (exit 1), not a failure worth retrying.
+ */
+export async function readTextFile(file: string, maxBytes: number, tooLarge: string): Promise<string> {
+  const chunks: Buffer[] = [];
+  let size = 0;
+  try {
+    for await (const chunk of createReadStream(file, { highWaterMark: 64 * 1024 })) {
+      size += (chunk as Buffer).byteLength;
+      if (size > maxBytes) throw new UsageError(`${file}: over ${tooLarge}`);
+      chunks.push(chunk as Buffer);
+    }
+  } catch (error) {
+    if (error instanceof UsageError) throw error;
+    throw new UsageError(`${file}: ${(error as Error).message}`);
+  }
+  try {
+    return new TextDecoder("utf-8", { fatal: true }).decode(Buffer.concat(chunks));
+  } catch {
+    throw new UsageError(`${file}: not UTF-8 text (save it as UTF-8)`);
+  }
+}
