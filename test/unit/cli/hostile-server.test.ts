@@ -133,4 +133,49 @@ describe("terminal control characters in what the server says (human output)", (
     expect(JSON.parse(result.err).error.message).toBe(hostile);
     expect(result.err.trimEnd()).not.toMatch(raw);
   });
+
+  // Right-to-left override (Trojan Source): "error: exe.txt" reads as "error: txt.exe"; isolates, marks, separators.
+  const bidi =
+    "ok \u202etxt.exe\u202c \u2066\u2067\u2068\u2069 \u200e\u200f\u061c \u202a\u202b\u202d line\u2028para\u2029";
+  const rawBidi = /[\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069\u2028\u2029]/;
+
+  it("bidi overrides, isolates and marks, and line separators are shown escaped, in tables and errors", async () => {
+    // Act
+    const table = await run(["tasks", "get", taskIdOf(1)], {
+      status: 200,
+      body: {
+        task_id: taskIdOf(1),
+        topic: "demo",
+        status: "failed",
+        due_at: "2026-11-23T12:01:30.000Z",
+        accepted_at: "2026-11-23T12:00:00.000Z",
+        attempts: 1,
+        last_error: bidi,
+        callback_url: "https://hooks.example.com/punctual",
+        attempt_log: [],
+      },
+    });
+    const error = await run(["tasks", "get", taskIdOf(1)], {
+      status: 404,
+      body: { error: { code: "not_found", message: bidi } },
+    });
+
+    // Assess
+    expect(table.code, table.err).toBe(0);
+    expect(table.out).not.toMatch(rawBidi);
+    expect(table.out).toContain("\\u202etxt.exe\\u202c");
+    expect(error.err).not.toMatch(rawBidi);
+  });
+
+  it("--json escapes them too: the same JSON value, nothing that reorders a terminal's line", async () => {
+    // Act
+    const result = await run(["--json", "tasks", "get", taskIdOf(1)], {
+      status: 404,
+      body: { error: { code: "not_found", message: bidi } },
+    });
+
+    // Assess
+    expect(JSON.parse(result.err).error.message).toBe(bidi);
+    expect(result.err).not.toMatch(rawBidi);
+  });
 });
