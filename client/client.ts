@@ -1,4 +1,5 @@
 import { randomUUID } from "node:crypto";
+import { setTimeout as delay } from "node:timers/promises";
 import type * as z from "zod";
 import type { AddTasksBatchResponse } from "#shared/api/schemas/batch.js";
 import type { AddTaskResponse } from "#shared/api/schemas/tasks.js";
@@ -48,7 +49,8 @@ export interface PunctualClientOptions {
   readonly addBatching?: boolean | AddBatchingOptions;
   /** Seams for tests. */
   readonly fetch?: typeof globalThis.fetch;
-  readonly sleep?: (ms: number) => Promise<void>;
+  /** Waits before a retry; may end early, rejecting, when `signal` (the call's) aborts. */
+  readonly sleep?: (ms: number, signal?: AbortSignal) => Promise<void>;
   readonly random?: () => number;
   readonly now?: () => number;
   readonly newIdempotencyKey?: () => string;
@@ -76,7 +78,7 @@ interface Attempt {
 /** API Gateway answers every request within 30 s (its HTTP API integration timeout at most): a 504 past it. */
 const API_GATEWAY_MAX_MS = 30_000;
 
-const sleepFor = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
+const sleepFor = (ms: number, signal?: AbortSignal) => delay(ms, undefined, signal ? { signal } : {});
 
 /** The client's engine; its route methods are added from ROUTES (see `PunctualClient` below). */
 class PunctualClientCore {
@@ -86,7 +88,7 @@ class PunctualClientCore {
   readonly #retry: RetryPolicy;
   readonly #timeoutMs: number;
   readonly #batchTimeoutMs: number;
-  readonly #sleep: (ms: number) => Promise<void>;
+  readonly #sleep: (ms: number, signal?: AbortSignal) => Promise<void>;
   readonly #random: () => number;
   readonly #now: () => number;
   readonly #newKey: () => string;
@@ -272,7 +274,7 @@ class PunctualClientCore {
         // Nothing was sent, and the same token would be refused again.
         if (error instanceof InvalidTokenError) throw error;
         if (error instanceof PunctualError || last) throw asNetworkError(error, n);
-        await this.#sleep(retryDelayMs(this.#retry, n, undefined, this.#random, this.#now()));
+        await this.#wait(retryDelayMs(this.#retry, n, undefined, this.#random, this.#now()), signal);
         continue;
       }
       const requestId = response.headers.get("x-amzn-requestid") ?? undefined;
@@ -281,7 +283,28 @@ class PunctualClientCore {
         throw errorFromResponse(response.status, text, requestId);
       }
       const retryAfter = response.headers.get("retry-after");
-      await this.#sleep(retryDelayMs(this.#retry, n, retryAfter, this.#random, this.#now()));
+      await this.#wait(retryDelayMs(this.#retry, n, retryAfter, this.#random, this.#now()), signal);
+    }
+  }
+
+  /**
+   * The wait before a retry, cut short by the call's signal: aborted then, the call rejects with the signal's
+   * reason at once (nothing more is sent), not after a backoff or a `Retry-After` of up to `maxDelayMs`.
+   */
+  async #wait(ms: number, signal: AbortSignal | undefined): Promise<void> {
+    if (!signal) return this.#sleep(ms);
+    signal.throwIfAborted();
+    let onAbort = () => {};
+    const aborted = new Promise<never>((_, reject) => {
+      onAbort = () => reject(signal.reason);
+    });
+    signal.addEventListener("abort", onAbort, { once: true });
+    try {
+      await Promise.race([this.#sleep(ms, signal), aborted]);
+    } catch (error) {
+      throw signal.aborted ? signal.reason : error;
+    } finally {
+      signal.removeEventListener("abort", onAbort);
     }
   }
 

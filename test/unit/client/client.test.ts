@@ -321,6 +321,47 @@ describe("retries", () => {
     expect(waits).toEqual([2000]);
   });
 
+  it.each([
+    ["a lone add (batching on)", { status: 503, headers: { "retry-after": "20" } }, true],
+    ["a GET", { status: 503, headers: { "retry-after": "20" } }, false],
+    ["a GET after a network error", { networkError: "ECONNRESET" }, false],
+  ] as const)(
+    "an abort during the wait before a retry rejects %s at once with its reason, nothing sent again",
+    async (_what, first, isAdd) => {
+      // Prepare: a wait that never ends by itself.
+      const { fetch, seen } = scriptedFetch({
+        ...first,
+        ...("status" in first ? { body: { error: { code: "service_unavailable", message: "busy" } } } : {}),
+      } as Parameters<typeof scriptedFetch>[0]);
+      let waiting: () => void = () => {};
+      const waitStarted = new Promise<void>((resolve) => {
+        waiting = resolve;
+      });
+      const sleep = () => {
+        waiting();
+        return new Promise<void>(() => {});
+      };
+      const client = new PunctualClient({ apiUrl: "http://127.0.0.1:3000", fetch, sleep });
+      const controller = new AbortController();
+      const reason = new Error("the caller gave up");
+
+      // Act
+      const call = isAdd
+        ? client.addTask(addBody, { signal: controller.signal })
+        : client.getTask(taskId(), { signal: controller.signal });
+      const settled = call.then(
+        () => "resolved",
+        (error: unknown) => error,
+      );
+      await waitStarted;
+      controller.abort(reason);
+
+      // Assess
+      expect(await settled).toBe(reason);
+      expect(seen).toHaveLength(1);
+    },
+  );
+
   it("retries network errors with full-jitter exponential backoff, then reports network_error", async () => {
     const { fetch, seen } = scriptedFetch(
       { networkError: "ECONNREFUSED" },
