@@ -21,10 +21,14 @@ interface AddOptions {
   readonly idempotencyKey?: string;
 }
 
+/**
+ * Seconds as a decimal number (`90`, `1.5`, `1e3`). `Number()` alone also reads `0x10` as 16, `0b11` as 3 and
+ * `0o17` as 15: a typo sent as some other time.
+ */
 function nonNegativeNumber(value: string): number {
   const number = Number(value);
-  if (value.trim() === "" || !Number.isFinite(number) || number < 0) {
-    throw new InvalidArgumentError("must be a number, not negative");
+  if (!/^\d+(\.\d+)?([eE][+-]?\d+)?$/.test(value) || !Number.isFinite(number)) {
+    throw new InvalidArgumentError("must be a decimal number (90, 1.5), not negative");
   }
   return number;
 }
