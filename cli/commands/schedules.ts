@@ -85,10 +85,11 @@ async function createBody(options: CreateOptions): Promise<CreateScheduleInput> 
     cron: options.cron,
     timezone: options.timezone,
     content,
-    ...(options.callback ? { callback: { url: options.callback } } : {}),
-    ...(options.deliverBy ? { deliver_by: options.deliverBy } : {}),
-    ...(options.startAt ? { start_at: options.startAt } : {}),
-    ...(options.endAt ? { end_at: options.endAt } : {}),
+    // Given empty (an unset shell variable) they are sent so, for the API to refuse, not dropped.
+    ...(options.callback !== undefined ? { callback: { url: options.callback } } : {}),
+    ...(options.deliverBy !== undefined ? { deliver_by: options.deliverBy } : {}),
+    ...(options.startAt !== undefined ? { start_at: options.startAt } : {}),
+    ...(options.endAt !== undefined ? { end_at: options.endAt } : {}),
   };
 }
 

@@ -171,7 +171,7 @@ function addCommand(tasks: Command, io: CliIo): void {
       const client = await connect(global, io);
       const added = await client.addTask(
         body,
-        options.idempotencyKey ? { idempotencyKey: options.idempotencyKey } : {},
+        options.idempotencyKey !== undefined ? { idempotencyKey: options.idempotencyKey } : {},
       );
       printResult(io, global.json ?? false, added);
     });
@@ -297,8 +297,10 @@ async function addTaskBody(options: AddOptions): Promise<AddTaskInput> {
     ...(options.delay !== undefined ? { delay_seconds: options.delay } : {}),
     ...(options.dueAt !== undefined ? { due_at: options.dueAt } : {}),
     ...(options.timingMoment !== undefined ? { timing_moment: options.timingMoment } : {}),
-    ...(options.callback ? { callback: { url: options.callback } } : {}),
-    ...(options.deliverBy ? { deliver_by: options.deliverBy } : {}),
+    // Given empty (an unset shell variable) they are sent so, for the API to refuse: not dropped, which would
+    // leave the topic's routing or ordering in force (or, for the key, make a new task each run).
+    ...(options.callback !== undefined ? { callback: { url: options.callback } } : {}),
+    ...(options.deliverBy !== undefined ? { deliver_by: options.deliverBy } : {}),
   };
 }
 

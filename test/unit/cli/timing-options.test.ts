@@ -4,8 +4,10 @@ import { main } from "../../../cli/main.js";
 /** `punctual` in-process; every request body recorded and answered as an add or a reschedule would be. */
 async function run(argv: string[]) {
   const bodies: unknown[] = [];
+  const headers: Record<string, string>[] = [];
   const fetch: typeof globalThis.fetch = async (_input, init) => {
     bodies.push(JSON.parse(String(init?.body)));
+    headers.push(init?.headers as Record<string, string>);
     const task = { task_id: "demo.n1.mhx0z8ka.01JD3ABCDEFGHJKMNPQRSTVWXY", topic: "demo" };
     const answer = { ...task, status: "scheduled", due_at: "2026-11-23T12:01:30.000Z" };
     return new Response(JSON.stringify(answer), {
@@ -16,7 +18,7 @@ async function run(argv: string[]) {
   const err: string[] = [];
   const io = { out: () => {}, err: (t: string) => void err.push(t), env: {}, fetch };
   const code = await main(["--api", "http://127.0.0.1:3000", ...argv], io);
-  return { code, err: err.join(""), bodies };
+  return { code, err: err.join(""), bodies, headers };
 }
 
 const add = (...timing: string[]) => ["tasks", "add", "--topic", "demo", "--content", "{}", ...timing];
@@ -53,5 +55,29 @@ describe("--delay and --timing-moment take decimal numbers only", () => {
     // Assess
     expect(result.code, result.err).toBe(0);
     expect(result.bodies).toMatchObject([{ delay_seconds: expected }]);
+  });
+});
+
+describe("tasks add: an option given empty is sent as given, for the API to judge", () => {
+  it.each([
+    ["--callback", (body: Record<string, unknown>) => body.callback, { url: "" }],
+    ["--deliver-by", (body: Record<string, unknown>) => body.deliver_by, ""],
+  ] as const)(
+    '%s "" (an unset shell variable) is not dropped, leaving the topic\'s default in force',
+    async (option, read, expected) => {
+      // Act
+      const result = await run(add("--delay", "5", option, ""));
+
+      // Assess
+      expect(read(result.bodies[0] as Record<string, unknown>)).toEqual(expected);
+    },
+  );
+
+  it('--idempotency-key "" is sent as given (the API refuses it), not replaced by a new key each run', async () => {
+    // Act
+    const result = await run(add("--delay", "5", "--idempotency-key", ""));
+
+    // Assess
+    expect(result.headers[0]?.["idempotency-key"]).toBe("");
   });
 });
