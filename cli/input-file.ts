@@ -1,4 +1,5 @@
 import { createReadStream } from "node:fs";
+import { MAX_REQUEST_BODY_BYTES } from "#shared/api/lambda-event-size.js";
 import { UsageError } from "./exit-codes.js";
 
 /**
@@ -26,4 +27,25 @@ export async function readTextFile(file: string, maxBytes: number, tooLarge: str
   } catch {
     throw new UsageError(`${file}: not UTF-8 text (save it as UTF-8)`);
   }
+}
+
+/**
+ * `--content <json>` or `--content-file <path>` (tasks add, schedules create) as the JSON text to send: as
+ * written, so 64-bit ids and `1.0` arrive as typed; parsed here only to refuse non-JSON early.
+ */
+export async function contentText(options: {
+  readonly content?: string;
+  readonly contentFile?: string;
+}): Promise<string> {
+  const content =
+    options.contentFile !== undefined
+      ? await readTextFile(options.contentFile, MAX_REQUEST_BODY_BYTES, "1 MiB, more than a request may hold")
+      : options.content;
+  if (content === undefined) throw new UsageError("give --content <json> or --content-file <path>");
+  try {
+    JSON.parse(content);
+  } catch (error) {
+    throw new UsageError(`the content is not JSON: ${(error as Error).message}`);
+  }
+  return content;
 }

@@ -1,8 +1,7 @@
-import { readFile } from "node:fs/promises";
 import { type Command, Option } from "commander";
 import type { CreateScheduleInput, ScheduleView } from "../../client/index.js";
 import { connect, type GlobalOptions } from "../connection.js";
-import { UsageError } from "../exit-codes.js";
+import { contentText } from "../input-file.js";
 import { type CliIo, printResult, printRows } from "../output.js";
 import { followPages, type PagingOptions, pagingLimits, withPagingOptions } from "../paging.js";
 
@@ -73,13 +72,7 @@ function createCommand(schedules: Command, io: CliIo): void {
 }
 
 async function createBody(options: CreateOptions): Promise<CreateScheduleInput> {
-  const content = options.contentFile ? await readFile(options.contentFile, "utf8") : options.content;
-  if (content === undefined) throw new UsageError("give --content <json> or --content-file <path>");
-  try {
-    JSON.parse(content);
-  } catch (error) {
-    throw new UsageError(`the content is not JSON: ${(error as Error).message}`);
-  }
+  const content = await contentText(options);
   return {
     topic: options.topic,
     cron: options.cron,

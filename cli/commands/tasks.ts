@@ -1,11 +1,10 @@
 import { type Command, InvalidArgumentError, Option } from "commander";
 import { parse as parseLossless, stringify as stringifyLossless } from "lossless-json";
-import { MAX_REQUEST_BODY_BYTES } from "#shared/api/lambda-event-size.js";
 import { MAX_JSON_DEPTH, parseExactJson, stringifyExact } from "#shared/domain/exact-json.js";
 import type { AddTaskInput } from "../../client/index.js";
 import { connect, type GlobalOptions } from "../connection.js";
 import { BatchItemsFailed, EXIT, UsageError } from "../exit-codes.js";
-import { readTextFile } from "../input-file.js";
+import { contentText, readTextFile } from "../input-file.js";
 import { type CliIo, jsonLine, printResult, printRows, printTask, printTaskList } from "../output.js";
 import { wholeNumber } from "../whole-number.js";
 
@@ -278,19 +277,7 @@ function printBatchResults(
 async function addTaskBody(options: AddOptions): Promise<AddTaskInput> {
   const given = [options.delay, options.dueAt, options.timingMoment].filter((v) => v !== undefined);
   if (given.length !== 1) throw new UsageError("give one of --delay, --due-at or --timing-moment");
-  const content = options.contentFile
-    ? await readTextFile(
-        options.contentFile,
-        MAX_REQUEST_BODY_BYTES,
-        "1 MiB, more than an add's body may hold",
-      )
-    : options.content;
-  if (content === undefined) throw new UsageError("give --content <json> or --content-file <path>");
-  try {
-    JSON.parse(content);
-  } catch (error) {
-    throw new UsageError(`the content is not JSON: ${(error as Error).message}`);
-  }
+  const content = await contentText(options);
   return {
     topic: options.topic,
     content,

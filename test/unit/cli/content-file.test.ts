@@ -132,3 +132,38 @@ describe("tasks add-batch --file", () => {
     expect(result.code).toBe(1);
   });
 });
+
+describe("schedules create --content-file reads as tasks add's does", () => {
+  const create = (file: string) => [
+    "schedules",
+    "create",
+    "--topic",
+    "demo",
+    "--cron",
+    "@daily",
+    "--timezone",
+    "UTC",
+    "--content-file",
+    file,
+  ];
+
+  it("a UTF-8 BOM is dropped: the JSON text after it is sent", async () => {
+    // Act
+    const result = await run(create(await fileWith(`${BOM}{"report":"nightly"}`)));
+
+    // Assess
+    expect(JSON.parse(result.bodies[0] as string).content).toBe('{"report":"nightly"}');
+  });
+
+  it("a file that is not UTF-8, or is missing, is exit 1, nothing sent", async () => {
+    // Act
+    const notUtf8 = await run(create(await fileWith(latin1)));
+    const missing = await run(
+      create(path.join(await mkdtemp(path.join(tmpdir(), "punctual-")), "nope.json")),
+    );
+
+    // Assess
+    expect([notUtf8.code, missing.code]).toEqual([1, 1]);
+    expect([...notUtf8.bodies, ...missing.bodies]).toEqual([]);
+  });
+});
