@@ -15,7 +15,13 @@ import { apiUrlProblem } from "./api-url.js";
 import { type Authorizer, authorizer, defaultAuthFor, InvalidTokenError, type PunctualAuth } from "./auth.js";
 import { errorFromResponse, PunctualError, parseJson } from "./errors.js";
 import { readAnswerText } from "./read-body.js";
-import { DEFAULT_RETRY, RETRYABLE_STATUSES, type RetryPolicy, retryDelayMs } from "./retry.js";
+import {
+  checkedRetryPolicy,
+  DEFAULT_RETRY,
+  RETRYABLE_STATUSES,
+  type RetryPolicy,
+  retryDelayMs,
+} from "./retry.js";
 import {
   type AddTaskInput,
   type CallOptions,
@@ -99,9 +105,12 @@ class PunctualClientCore {
     if (problem) throw new TypeError(problem);
     this.#authorize = authorizer(options.auth ?? defaultAuthFor(this.apiUrl), this.apiUrl, options.env);
     this.#fetch = options.fetch ?? globalThis.fetch;
-    this.#retry = { ...DEFAULT_RETRY, ...options.retry };
-    this.#timeoutMs = options.timeoutMs ?? API_GATEWAY_MAX_MS;
-    this.#batchTimeoutMs = options.batchTimeoutMs ?? Math.max(this.#timeoutMs, API_GATEWAY_MAX_MS);
+    this.#retry = checkedRetryPolicy({ ...DEFAULT_RETRY, ...options.retry });
+    this.#timeoutMs = checkedTimeout("timeoutMs", options.timeoutMs ?? API_GATEWAY_MAX_MS);
+    this.#batchTimeoutMs = checkedTimeout(
+      "batchTimeoutMs",
+      options.batchTimeoutMs ?? Math.max(this.#timeoutMs, API_GATEWAY_MAX_MS),
+    );
     this.#sleep = options.sleep ?? sleepFor;
     this.#random = options.random ?? Math.random;
     this.#now = options.now ?? Date.now;
@@ -353,6 +362,14 @@ function parsedAnswer<R extends z.ZodType>(
     });
   }
   return parsed.data as z.output<R>;
+}
+
+/** A per-attempt timeout AbortSignal.timeout can take: a NaN there would fail every attempt as a network error. */
+function checkedTimeout(name: string, ms: number): number {
+  if (!Number.isSafeInteger(ms) || ms < 1) {
+    throw new RangeError(`${name} must be a whole number of milliseconds ≥ 1, got ${ms}`);
+  }
+  return ms;
 }
 
 function asNetworkError(error: unknown, attempts: number): PunctualError {

@@ -164,6 +164,51 @@ describe("what the client cannot send is refused at once, its secrets never in t
   });
 });
 
+describe("options that would make the client retry forever or never wait are refused at construction", () => {
+  it.each([
+    [{ retry: { maxAttempts: Number.NaN } }, /maxAttempts/],
+    [{ retry: { maxAttempts: Number.POSITIVE_INFINITY } }, /maxAttempts/],
+    [{ retry: { maxAttempts: 0 } }, /maxAttempts/],
+    [{ retry: { maxAttempts: 2.5 } }, /maxAttempts/],
+    [{ retry: { baseDelayMs: -1 } }, /baseDelayMs/],
+    [{ retry: { maxDelayMs: Number.NaN } }, /maxDelayMs/],
+    [{ timeoutMs: Number.NaN }, /timeoutMs/],
+    [{ timeoutMs: 0 }, /timeoutMs/],
+    [{ batchTimeoutMs: Number.POSITIVE_INFINITY }, /batchTimeoutMs/],
+  ])("%j", (options, names) => {
+    expect(() => new PunctualClient({ apiUrl: "http://127.0.0.1:3000", ...options })).toThrow(names);
+  });
+
+  it("a NaN maxAttempts (a Number() of an unset variable) does not retry a 503 forever", async () => {
+    // Prepare: a 503 for as long as it is asked.
+    const busy = { status: 503, body: { error: { code: "service_unavailable", message: "busy" } } };
+    const { fetch, seen } = scriptedFetch(...Array.from({ length: 20 }, () => busy));
+    const { sleep } = recordingSleep();
+
+    // Act
+    const made = (() => {
+      try {
+        return new PunctualClient({
+          apiUrl: "http://127.0.0.1:3000",
+          fetch,
+          sleep,
+          retry: { maxAttempts: Number.NaN },
+        });
+      } catch (error) {
+        return error;
+      }
+    })();
+    const outcome =
+      made instanceof Error
+        ? made
+        : await (made as PunctualClient).getTask(taskId()).catch((e: unknown) => e);
+
+    // Assess: refused, or at least not the 20 scripted answers and beyond.
+    expect(outcome).toBeInstanceOf(Error);
+    expect(seen.length).toBeLessThan(20);
+  });
+});
+
 describe("routes", () => {
   it("calls each route with its method and path, the id percent-encoded, under the URL's stage path", async () => {
     const id = taskId();
