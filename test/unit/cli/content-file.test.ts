@@ -3,6 +3,7 @@ import { tmpdir } from "node:os";
 import path from "node:path";
 import { describe, expect, it } from "vitest";
 import { main } from "../../../cli/main.js";
+import { scheduleCreate } from "./offline.js";
 
 /** `punctual` in-process; every request recorded and answered as an add (or a batch of one) would be. */
 async function run(argv: string[]) {
@@ -134,18 +135,7 @@ describe("tasks add-batch --file", () => {
 });
 
 describe("schedules create --content-file reads as tasks add's does", () => {
-  const create = (file: string) => [
-    "schedules",
-    "create",
-    "--topic",
-    "demo",
-    "--cron",
-    "@daily",
-    "--timezone",
-    "UTC",
-    "--content-file",
-    file,
-  ];
+  const create = (file: string) => scheduleCreate("--content-file", file);
 
   it("a UTF-8 BOM is dropped: the JSON text after it is sent", async () => {
     // Act

@@ -1,5 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { main } from "../../../cli/main.js";
+import { scheduleCreate } from "./offline.js";
 
 /**
  * `punctual` in-process against a fake API that refuses everything, as the API refuses these empty values
@@ -54,20 +55,7 @@ describe("an option given an empty value is sent as given, never dropped as if a
     ["--end-at", "end_at", ""],
   ])('schedules create %s "" is sent as given, not dropped', async (option, field, expected) => {
     // Act
-    const result = await run([
-      "schedules",
-      "create",
-      "--topic",
-      "demo",
-      "--cron",
-      "@daily",
-      "--timezone",
-      "UTC",
-      "--content",
-      "{}",
-      option,
-      "",
-    ]);
+    const result = await run(scheduleCreate("--content", "{}", option, ""));
 
     // Assess
     expect(result.sent[0]?.body).toMatchObject({ [field]: expected });

@@ -30,6 +30,19 @@ const added = (n: number) => ({
   due_at: "2026-11-23T12:01:30.000Z",
 });
 
+/** A dead-lettered task's view whose `last_error` (the receiver's words) is this. */
+const failedTask = (lastError: string) => ({
+  task_id: taskIdOf(1),
+  topic: "demo",
+  status: "failed",
+  due_at: "2026-11-23T12:01:30.000Z",
+  accepted_at: "2026-11-23T12:00:00.000Z",
+  attempts: 1,
+  last_error: lastError,
+  callback_url: "https://hooks.example.com/punctual",
+  attempt_log: [],
+});
+
 describe("tasks add-batch: a batch answer whose summary contradicts its results", () => {
   async function addBatchAnswered(body: unknown) {
     const dir = await mkdtemp(path.join(tmpdir(), "punctual-hostile-"));
@@ -103,17 +116,7 @@ describe("terminal control characters in what the server says (human output)", (
     // Act
     const result = await run(["tasks", "get", taskIdOf(1)], {
       status: 200,
-      body: {
-        task_id: taskIdOf(1),
-        topic: "demo",
-        status: "failed",
-        due_at: "2026-11-23T12:01:30.000Z",
-        accepted_at: "2026-11-23T12:00:00.000Z",
-        attempts: 1,
-        last_error: hostile,
-        callback_url: "https://hooks.example.com/punctual",
-        attempt_log: [],
-      },
+      body: failedTask(hostile),
     });
 
     // Assess
@@ -143,17 +146,7 @@ describe("terminal control characters in what the server says (human output)", (
     // Act
     const table = await run(["tasks", "get", taskIdOf(1)], {
       status: 200,
-      body: {
-        task_id: taskIdOf(1),
-        topic: "demo",
-        status: "failed",
-        due_at: "2026-11-23T12:01:30.000Z",
-        accepted_at: "2026-11-23T12:00:00.000Z",
-        attempts: 1,
-        last_error: bidi,
-        callback_url: "https://hooks.example.com/punctual",
-        attempt_log: [],
-      },
+      body: failedTask(bidi),
     });
     const error = await run(["tasks", "get", taskIdOf(1)], {
       status: 404,

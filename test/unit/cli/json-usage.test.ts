@@ -1,18 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { main } from "../../../cli/main.js";
-
-async function run(argv: string[]) {
-  const sent: string[] = [];
-  const fetch: typeof globalThis.fetch = async (input) => {
-    sent.push(String(input));
-    throw new TypeError("fetch failed");
-  };
-  const out: string[] = [];
-  const err: string[] = [];
-  const io = { out: (t: string) => void out.push(t), err: (t: string) => void err.push(t), env: {}, fetch };
-  const code = await main(argv, io);
-  return { code, out: out.join(""), err: err.join(""), sent };
-}
+import { runOffline } from "./offline.js";
 
 const API = ["--api", "http://127.0.0.1:3000"];
 
@@ -30,7 +17,7 @@ describe("--json: a usage mistake commander finds is one JSON document on stderr
     ["a missing subcommand", [...API, "--json", "tasks"], /command/],
   ])("%s: exit 1, stdout empty, stderr {error:{code:'usage',message}}", async (_what, argv, names) => {
     // Act
-    const result = await run(argv);
+    const result = await runOffline(argv);
 
     // Assess
     expect(result.code).toBe(1);
@@ -43,7 +30,7 @@ describe("--json: a usage mistake commander finds is one JSON document on stderr
 
   it("without --json the message and the help are printed as before", async () => {
     // Act
-    const result = await run([...API, "tasks", "get"]);
+    const result = await runOffline([...API, "tasks", "get"]);
 
     // Assess
     expect(result.code).toBe(1);
@@ -53,7 +40,7 @@ describe("--json: a usage mistake commander finds is one JSON document on stderr
 
   it("--json --help still prints the help on stdout, exit 0", async () => {
     // Act
-    const result = await run(["--json", "tasks", "get", "--help"]);
+    const result = await runOffline(["--json", "tasks", "get", "--help"]);
 
     // Assess
     expect(result.code).toBe(0);

@@ -1,19 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { main } from "../../../cli/main.js";
-
-/** `punctual` in-process with a fetch that records what it was asked to send (and answers nothing useful). */
-async function run(argv: string[], env: NodeJS.ProcessEnv = {}) {
-  const sent: string[] = [];
-  const fetch: typeof globalThis.fetch = async (input) => {
-    sent.push(String(input));
-    throw new TypeError("fetch failed");
-  };
-  const out: string[] = [];
-  const err: string[] = [];
-  const io = { out: (t: string) => void out.push(t), err: (t: string) => void err.push(t), env, fetch };
-  const code = await main(argv, io);
-  return { code, out: out.join(""), err: err.join(""), sent };
-}
+import { runOffline } from "./offline.js";
 
 const GET = ["tasks", "get", "demo.n1.mhx0z8ka.01JD3ABCDEFGHJKMNPQRSTVWXY"];
 
@@ -23,7 +9,7 @@ describe("--api: a URL the CLI cannot call is a usage error, its secrets never p
     ["--json", "--api", "https://user:s3cret@abc123.execute-api.eu-west-1.amazonaws.com/"],
   ])("credentials in the URL (%s %s): exit 1, nothing sent, the password not echoed", async (...global) => {
     // Act
-    const result = await run([...global, ...GET]);
+    const result = await runOffline([...global, ...GET]);
 
     // Assess
     expect(result.code).toBe(1);
@@ -34,7 +20,7 @@ describe("--api: a URL the CLI cannot call is a usage error, its secrets never p
 
   it("credentials in PUNCTUAL_API_URL are refused the same way", async () => {
     // Act
-    const result = await run(GET, { PUNCTUAL_API_URL: "http://user:s3cret@127.0.0.1:3000" });
+    const result = await runOffline(GET, { PUNCTUAL_API_URL: "http://user:s3cret@127.0.0.1:3000" });
 
     // Assess
     expect(result.code).toBe(1);
@@ -45,7 +31,7 @@ describe("--api: a URL the CLI cannot call is a usage error, its secrets never p
     "a scheme other than http(s) (%s) is exit 1, nothing sent",
     async (api) => {
       // Act
-      const result = await run(["--api", api, ...GET]);
+      const result = await runOffline(["--api", api, ...GET]);
 
       // Assess
       expect(result.code).toBe(1);
@@ -56,7 +42,7 @@ describe("--api: a URL the CLI cannot call is a usage error, its secrets never p
 
   it("an unparsable URL is exit 1 without echoing a password in it", async () => {
     // Act
-    const result = await run(["--api", "https://user:s3cret@bad host/", ...GET]);
+    const result = await runOffline(["--api", "https://user:s3cret@bad host/", ...GET]);
 
     // Assess
     expect(result.code).toBe(1);
@@ -65,7 +51,7 @@ describe("--api: a URL the CLI cannot call is a usage error, its secrets never p
 
   it("iam auth with no region to be found is a usage error (exit 1), not a failure worth retrying", async () => {
     // Act
-    const result = await run(["--api", "https://punctual.example.com/", ...GET]);
+    const result = await runOffline(["--api", "https://punctual.example.com/", ...GET]);
 
     // Assess
     expect(result.code).toBe(1);
@@ -81,8 +67,16 @@ describe("--token: a token that cannot be sent is a usage error that never print
     ["a non-ASCII character", "eyJhbGciOi.s3cret-payloadé.sig"],
   ])("%s: exit 1, nothing sent, the token not echoed", async (_what, token) => {
     // Act
-    const human = await run(["--api", "http://127.0.0.1:3000", "--auth", "jwt", "--token", token, ...GET]);
-    const json = await run(["--json", "--api", "http://127.0.0.1:3000", "--auth", "jwt", ...GET], {
+    const human = await runOffline([
+      "--api",
+      "http://127.0.0.1:3000",
+      "--auth",
+      "jwt",
+      "--token",
+      token,
+      ...GET,
+    ]);
+    const json = await runOffline(["--json", "--api", "http://127.0.0.1:3000", "--auth", "jwt", ...GET], {
       PUNCTUAL_TOKEN: token,
     });
 
