@@ -1,4 +1,12 @@
-import { defaultAuthFor, type PunctualAuth, PunctualClient } from "../client/index.js";
+import { withoutCredentials } from "../client/api-url.js";
+import {
+  apiUrlProblem,
+  defaultAuthFor,
+  MissingRegionError,
+  type PunctualAuth,
+  PunctualClient,
+  tokenProblem,
+} from "../client/index.js";
 import { UsageError } from "./exit-codes.js";
 import type { CliIo } from "./output.js";
 
@@ -49,9 +57,13 @@ export function authOf(options: GlobalOptions, apiUrl: string): PunctualAuth {
       return withRegion(defaultAuthFor(apiUrl), options.region);
     case "none":
       return { kind: "none" };
-    case "jwt":
+    case "jwt": {
       if (!options.token) throw new UsageError("--auth jwt needs --token (or PUNCTUAL_TOKEN)");
+      // Checked here, never quoted: fetch's own error would print the token.
+      const problem = tokenProblem(options.token);
+      if (problem) throw new UsageError(`--token: ${problem}`);
       return { kind: "jwt", token: options.token };
+    }
     case "iam":
       return withRegion({ kind: "iam" }, options.region);
   }
@@ -61,13 +73,32 @@ function withRegion(auth: PunctualAuth, region: string | undefined): PunctualAut
   return auth.kind === "iam" && region ? { ...auth, region } : auth;
 }
 
-export async function connect(options: GlobalOptions, io: CliIo): Promise<PunctualClient> {
+/**
+ * The API URL the options name, checked before any request: what the client cannot call is a usage error, which
+ * never quotes a password in the URL (fetch's own error would, after four tries as a "network error").
+ */
+export async function checkedApiUrl(options: GlobalOptions): Promise<URL> {
   const apiUrl = await apiUrlOf(options);
-  if (!URL.canParse(apiUrl)) throw new UsageError(`--api must be an absolute URL, not "${apiUrl}"`);
-  return new PunctualClient({
-    apiUrl,
-    auth: authOf(options, apiUrl),
-    env: io.env,
-    ...(io.fetch ? { fetch: io.fetch } : {}),
-  });
+  if (!URL.canParse(apiUrl)) {
+    throw new UsageError(`--api must be an absolute URL, not "${withoutCredentials(apiUrl)}"`);
+  }
+  const url = new URL(apiUrl);
+  const problem = apiUrlProblem(url);
+  if (problem) throw new UsageError(`--api: ${problem}`);
+  return url;
+}
+
+export async function connect(options: GlobalOptions, io: CliIo): Promise<PunctualClient> {
+  const apiUrl = await checkedApiUrl(options);
+  try {
+    return new PunctualClient({
+      apiUrl,
+      auth: authOf(options, apiUrl.href),
+      env: io.env,
+      ...(io.fetch ? { fetch: io.fetch } : {}),
+    });
+  } catch (error) {
+    if (!(error instanceof MissingRegionError)) throw error;
+    throw new UsageError(`cannot tell the AWS region of ${apiUrl.origin}: give --region or set AWS_REGION`);
+  }
 }

@@ -10,17 +10,18 @@ import { keyCommand } from "./commands/key.js";
 import { schedulesCommand } from "./commands/schedules.js";
 import { tasksCommand } from "./commands/tasks.js";
 import { topicsCommand } from "./commands/topics.js";
-import { EXIT, exitCodeOf } from "./exit-codes.js";
+import { EXIT, exitCodeOf, UsageError } from "./exit-codes.js";
 import { type CliIo, printError, processIo } from "./output.js";
 
-export function buildProgram(io: CliIo): Command {
+/** `writeErr`: where commander writes its usage errors and the help after them (io.err unless --json). */
+export function buildProgram(io: CliIo, writeErr: (text: string) => void = io.err): Command {
   const program = new Command("punctual")
     .description(
       "Operate a Punctual API: schedule, inspect and cancel tasks; show, pause and resume topics; print topics' verification keys; open the console.",
     )
     // Set before subcommands are added: commander copies these settings into each one.
     .exitOverride()
-    .configureOutput({ writeOut: io.out, writeErr: io.err })
+    .configureOutput({ writeOut: io.out, writeErr })
     .showHelpAfterError()
     .addOption(new Option("--api <url>", "the API's base URL").env("PUNCTUAL_API_URL"))
     .option(
@@ -42,7 +43,7 @@ export function buildProgram(io: CliIo): Command {
       "\nExit codes: 0 ok, 1 usage, 2 the API refused the request (4xx), 3 the API failed (5xx) or could not be reached." +
         "\n\nExample:\n  $ npx punctual --api http://127.0.0.1:3000 tasks add --topic demo --delay 5 --content '{\"n\":1}'",
     );
-  program.configureOutput({ writeOut: io.out, writeErr: io.err });
+  program.configureOutput({ writeOut: io.out, writeErr });
   tasksCommand(program, io);
   keyCommand(program, io);
   groupsCommand(program, io);
@@ -54,14 +55,35 @@ export function buildProgram(io: CliIo): Command {
 }
 
 export async function main(argv: readonly string[], io: CliIo = processIo): Promise<number> {
-  const program = buildProgram(io);
+  // Known before commander parses, which may stop before it reads --json.
+  const json = jsonAsked(argv);
+  const program = buildProgram(io, json ? () => {} : io.err);
   try {
     await program.parseAsync([...argv], { from: "user" });
     return EXIT.ok;
   } catch (error) {
-    // Commander has printed its own message (or the help); its exit code is 0 for help, 1 for usage.
-    if (error instanceof CommanderError) return error.exitCode === 0 ? EXIT.ok : EXIT.usage;
+    // Commander has printed its own message (or the help), unless --json; its exit code is 0 for help, 1 for usage.
+    if (error instanceof CommanderError) {
+      if (error.exitCode === 0) return EXIT.ok;
+      if (json) printError(io, true, new UsageError(usageMessage(error)));
+      return EXIT.usage;
+    }
     printError(io, program.opts<{ json?: boolean }>().json ?? false, error);
     return exitCodeOf(error);
   }
+}
+
+/**
+ * `--json` among the arguments before `--`: with it, commander's usage errors are printed as one JSON document
+ * on stderr like every other error (README: "an error one JSON document on stderr"), not as text and a help page.
+ */
+function jsonAsked(argv: readonly string[]): boolean {
+  const end = argv.indexOf("--");
+  return (end === -1 ? argv : argv.slice(0, end)).includes("--json");
+}
+
+function usageMessage(error: CommanderError): string {
+  // A command group called without its command: commander shows the group's help, with no message of its own.
+  if (error.code === "commander.help") return "a command is missing: see --help";
+  return error.message.replace(/^error: /, "");
 }

@@ -43,13 +43,42 @@ export function authorizer(
     case "none":
       return async () => ({});
     case "jwt":
+      if (typeof auth.token === "string") checkToken(auth.token);
       return async () => {
         const token = typeof auth.token === "function" ? await auth.token() : auth.token;
+        checkToken(token);
         return { authorization: `Bearer ${token}` };
       };
     case "iam":
       return sigV4Authorizer(auth, apiUrl, env);
   }
+}
+
+/**
+ * A bearer token that cannot go in a header as it is: one read from a file keeps its line end (`$(cat)` strips a
+ * `\n` but not a CRLF file's `\r`). fetch would refuse it with an error quoting the whole header, token included,
+ * into logs, and the client would retry that as a network error.
+ */
+export class InvalidTokenError extends Error {
+  override readonly name = "InvalidTokenError";
+}
+
+/**
+ * Why this bearer token cannot be sent, never quoting it (it is a secret); undefined when it can. A bearer token
+ * is visible ASCII without spaces (RFC 6750 §2.1), as every JWT is.
+ */
+export function tokenProblem(token: unknown): string | undefined {
+  if (typeof token !== "string" || token === "") return "the JWT token is empty";
+  if (/[\r\n]/.test(token)) return "the JWT token holds a line break (read from a file with its line end?)";
+  if (/[^\x21-\x7e]/.test(token)) {
+    return "the JWT token holds a space, a control or a non-ASCII character, which no bearer token does";
+  }
+  return undefined;
+}
+
+function checkToken(token: unknown): void {
+  const problem = tokenProblem(token);
+  if (problem) throw new InvalidTokenError(problem);
 }
 
 /** `https://abc123.execute-api.eu-west-1.amazonaws.com/…` → `eu-west-1`. */

@@ -1,4 +1,5 @@
 import { randomUUID } from "node:crypto";
+import { setTimeout as delay } from "node:timers/promises";
 import type * as z from "zod";
 import type { AddTasksBatchResponse } from "#shared/api/schemas/batch.js";
 import type { AddTaskResponse } from "#shared/api/schemas/tasks.js";
@@ -10,10 +11,17 @@ import {
   resultsMismatch,
   type SentBatch,
 } from "./add-batching.js";
-import { type Authorizer, authorizer, defaultAuthFor, type PunctualAuth } from "./auth.js";
+import { apiUrlProblem } from "./api-url.js";
+import { type Authorizer, authorizer, defaultAuthFor, InvalidTokenError, type PunctualAuth } from "./auth.js";
 import { errorFromResponse, PunctualError, parseJson } from "./errors.js";
 import { readAnswerText } from "./read-body.js";
-import { DEFAULT_RETRY, RETRYABLE_STATUSES, type RetryPolicy, retryDelayMs } from "./retry.js";
+import {
+  checkedRetryPolicy,
+  DEFAULT_RETRY,
+  RETRYABLE_STATUSES,
+  type RetryPolicy,
+  retryDelayMs,
+} from "./retry.js";
 import {
   type AddTaskInput,
   type CallOptions,
@@ -47,7 +55,8 @@ export interface PunctualClientOptions {
   readonly addBatching?: boolean | AddBatchingOptions;
   /** Seams for tests. */
   readonly fetch?: typeof globalThis.fetch;
-  readonly sleep?: (ms: number) => Promise<void>;
+  /** Waits before a retry; may end early, rejecting, when `signal` (the call's) aborts. */
+  readonly sleep?: (ms: number, signal?: AbortSignal) => Promise<void>;
   readonly random?: () => number;
   readonly now?: () => number;
   readonly newIdempotencyKey?: () => string;
@@ -75,7 +84,7 @@ interface Attempt {
 /** API Gateway answers every request within 30 s (its HTTP API integration timeout at most): a 504 past it. */
 const API_GATEWAY_MAX_MS = 30_000;
 
-const sleepFor = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
+const sleepFor = (ms: number, signal?: AbortSignal) => delay(ms, undefined, signal ? { signal } : {});
 
 /** The client's engine; its route methods are added from ROUTES (see `PunctualClient` below). */
 class PunctualClientCore {
@@ -85,18 +94,23 @@ class PunctualClientCore {
   readonly #retry: RetryPolicy;
   readonly #timeoutMs: number;
   readonly #batchTimeoutMs: number;
-  readonly #sleep: (ms: number) => Promise<void>;
+  readonly #sleep: (ms: number, signal?: AbortSignal) => Promise<void>;
   readonly #random: () => number;
   readonly #now: () => number;
   readonly #newKey: () => string;
 
   constructor(options: PunctualClientOptions) {
     this.apiUrl = new URL(options.apiUrl);
+    const problem = apiUrlProblem(this.apiUrl);
+    if (problem) throw new TypeError(problem);
     this.#authorize = authorizer(options.auth ?? defaultAuthFor(this.apiUrl), this.apiUrl, options.env);
     this.#fetch = options.fetch ?? globalThis.fetch;
-    this.#retry = { ...DEFAULT_RETRY, ...options.retry };
-    this.#timeoutMs = options.timeoutMs ?? API_GATEWAY_MAX_MS;
-    this.#batchTimeoutMs = options.batchTimeoutMs ?? Math.max(this.#timeoutMs, API_GATEWAY_MAX_MS);
+    this.#retry = checkedRetryPolicy({ ...DEFAULT_RETRY, ...options.retry });
+    this.#timeoutMs = checkedTimeout("timeoutMs", options.timeoutMs ?? API_GATEWAY_MAX_MS);
+    this.#batchTimeoutMs = checkedTimeout(
+      "batchTimeoutMs",
+      options.batchTimeoutMs ?? Math.max(this.#timeoutMs, API_GATEWAY_MAX_MS),
+    );
     this.#sleep = options.sleep ?? sleepFor;
     this.#random = options.random ?? Math.random;
     this.#now = options.now ?? Date.now;
@@ -266,8 +280,10 @@ class PunctualClientCore {
         text = await readAnswerText(response);
       } catch (error) {
         if (signal?.aborted) throw signal.reason;
+        // Nothing was sent, and the same token would be refused again.
+        if (error instanceof InvalidTokenError) throw error;
         if (error instanceof PunctualError || last) throw asNetworkError(error, n);
-        await this.#sleep(retryDelayMs(this.#retry, n, undefined, this.#random, this.#now()));
+        await this.#wait(retryDelayMs(this.#retry, n, undefined, this.#random, this.#now()), signal);
         continue;
       }
       const requestId = response.headers.get("x-amzn-requestid") ?? undefined;
@@ -276,7 +292,28 @@ class PunctualClientCore {
         throw errorFromResponse(response.status, text, requestId);
       }
       const retryAfter = response.headers.get("retry-after");
-      await this.#sleep(retryDelayMs(this.#retry, n, retryAfter, this.#random, this.#now()));
+      await this.#wait(retryDelayMs(this.#retry, n, retryAfter, this.#random, this.#now()), signal);
+    }
+  }
+
+  /**
+   * The wait before a retry, cut short by the call's signal: aborted then, the call rejects with the signal's
+   * reason at once (nothing more is sent), not after a backoff or a `Retry-After` of up to `maxDelayMs`.
+   */
+  async #wait(ms: number, signal: AbortSignal | undefined): Promise<void> {
+    if (!signal) return this.#sleep(ms);
+    signal.throwIfAborted();
+    let onAbort = () => {};
+    const aborted = new Promise<never>((_, reject) => {
+      onAbort = () => reject(signal.reason);
+    });
+    signal.addEventListener("abort", onAbort, { once: true });
+    try {
+      await Promise.race([this.#sleep(ms, signal), aborted]);
+    } catch (error) {
+      throw signal.aborted ? signal.reason : error;
+    } finally {
+      signal.removeEventListener("abort", onAbort);
     }
   }
 
@@ -325,6 +362,14 @@ function parsedAnswer<R extends z.ZodType>(
     });
   }
   return parsed.data as z.output<R>;
+}
+
+/** A per-attempt timeout AbortSignal.timeout can take: a NaN there would fail every attempt as a network error. */
+function checkedTimeout(name: string, ms: number): number {
+  if (!Number.isSafeInteger(ms) || ms < 1) {
+    throw new RangeError(`${name} must be a whole number of milliseconds ≥ 1, got ${ms}`);
+  }
+  return ms;
 }
 
 function asNetworkError(error: unknown, attempts: number): PunctualError {

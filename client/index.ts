@@ -7,7 +7,15 @@
  *   const task = await punctual.getTask(task_id); // task.status, task.attempts, …
  */
 export { type AddBatchingOptions, BATCH_ROUTE_RETRY_MS, DEFAULT_MAX_IN_FLIGHT } from "./add-batching.js";
-export { defaultAuthFor, MissingRegionError, type PunctualAuth, regionOfApiUrl } from "./auth.js";
+export { apiUrlProblem } from "./api-url.js";
+export {
+  defaultAuthFor,
+  InvalidTokenError,
+  MissingRegionError,
+  type PunctualAuth,
+  regionOfApiUrl,
+  tokenProblem,
+} from "./auth.js";
 export { PunctualClient, type PunctualClientOptions } from "./client.js";
 export { type ClientErrorCode, isPunctualError, PunctualError } from "./errors.js";
 export { DEFAULT_RETRY, RETRYABLE_STATUSES, type RetryPolicy } from "./retry.js";

@@ -15,6 +15,22 @@ export interface RetryPolicy {
 export const DEFAULT_RETRY: RetryPolicy = { maxAttempts: 4, baseDelayMs: 200, maxDelayMs: 20_000 };
 
 /**
+ * The policy, refused when it cannot bound the retries: `n >= NaN` is never true, so a NaN `maxAttempts` (the
+ * `Number()` of an unset variable) retried a failing call forever, and a NaN delay waited nothing.
+ */
+export function checkedRetryPolicy(policy: RetryPolicy): RetryPolicy {
+  if (!Number.isSafeInteger(policy.maxAttempts) || policy.maxAttempts < 1) {
+    throw new RangeError(`retry.maxAttempts must be a whole number ≥ 1, got ${policy.maxAttempts}`);
+  }
+  for (const name of ["baseDelayMs", "maxDelayMs"] as const) {
+    if (!Number.isFinite(policy[name]) || policy[name] < 0) {
+      throw new RangeError(`retry.${name} must be a finite number ≥ 0, got ${policy[name]}`);
+    }
+  }
+  return policy;
+}
+
+/**
  * Answers that mean "nothing was done, or it is safe to ask again": throttling (429, API Gateway's), 503 (ours,
  * with Retry-After), and gateway errors (502/504: the function crashed or timed out — with an idempotency key a
  * repeat finds the task if it was made). Not 500: that is a bug, and repeating it only delays the error.

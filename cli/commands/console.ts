@@ -4,7 +4,7 @@ import { authorizer, regionOfApiUrl } from "../../client/auth.js";
 import { ensureConsoleBuilt } from "../../console/build.js";
 import { startConsoleServer } from "../../console/cli-server.js";
 import { serviceName } from "../../shared/domain/metrics.js";
-import { apiUrlOf, authOf, type GlobalOptions } from "../connection.js";
+import { authOf, checkedApiUrl, type GlobalOptions } from "../connection.js";
 import { UsageError } from "../exit-codes.js";
 import type { CliIo } from "../output.js";
 import { wholeNumber } from "../whole-number.js";
@@ -39,7 +39,7 @@ export function consoleCommand(parent: Command, io: CliIo): void {
         throw new UsageError(
           "the console listens on loopback only (it signs requests with your credentials)",
         );
-      const apiUrl = new URL(await apiUrlOf(global));
+      const apiUrl = await checkedApiUrl(global);
       const metricsService = options.metricsService ?? (global.env ? serviceName(global.env) : undefined);
       const region =
         global.region ?? regionOfApiUrl(apiUrl) ?? io.env.AWS_REGION ?? io.env.AWS_DEFAULT_REGION;

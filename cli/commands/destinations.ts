@@ -36,7 +36,9 @@ export function destinationsCommand(parent: Command, io: CliIo): void {
     .action(async (host: string, options: { topic?: string }, command: Command) => {
       const global = command.optsWithGlobals<GlobalOptions>();
       const client = await connect(global, io);
-      const answer = await client.resetDestination(host, options.topic ? { topic: options.topic } : {});
+      // `--topic ""` is sent (and refused), not dropped, which would reset every topic's circuit.
+      const only = options.topic !== undefined ? { topic: options.topic } : {};
+      const answer = await client.resetDestination(host, only);
       printResult(io, global.json ?? false, answer);
     });
 }

@@ -1,8 +1,7 @@
-import { readFile } from "node:fs/promises";
 import { type Command, Option } from "commander";
 import type { CreateScheduleInput, ScheduleView } from "../../client/index.js";
 import { connect, type GlobalOptions } from "../connection.js";
-import { UsageError } from "../exit-codes.js";
+import { contentText } from "../input-file.js";
 import { type CliIo, printResult, printRows } from "../output.js";
 import { followPages, type PagingOptions, pagingLimits, withPagingOptions } from "../paging.js";
 
@@ -73,22 +72,17 @@ function createCommand(schedules: Command, io: CliIo): void {
 }
 
 async function createBody(options: CreateOptions): Promise<CreateScheduleInput> {
-  const content = options.contentFile ? await readFile(options.contentFile, "utf8") : options.content;
-  if (content === undefined) throw new UsageError("give --content <json> or --content-file <path>");
-  try {
-    JSON.parse(content);
-  } catch (error) {
-    throw new UsageError(`the content is not JSON: ${(error as Error).message}`);
-  }
+  const content = await contentText(options);
   return {
     topic: options.topic,
     cron: options.cron,
     timezone: options.timezone,
     content,
-    ...(options.callback ? { callback: { url: options.callback } } : {}),
-    ...(options.deliverBy ? { deliver_by: options.deliverBy } : {}),
-    ...(options.startAt ? { start_at: options.startAt } : {}),
-    ...(options.endAt ? { end_at: options.endAt } : {}),
+    // Given empty (an unset shell variable) they are sent so, for the API to refuse, not dropped.
+    ...(options.callback !== undefined ? { callback: { url: options.callback } } : {}),
+    ...(options.deliverBy !== undefined ? { deliver_by: options.deliverBy } : {}),
+    ...(options.startAt !== undefined ? { start_at: options.startAt } : {}),
+    ...(options.endAt !== undefined ? { end_at: options.endAt } : {}),
   };
 }
 

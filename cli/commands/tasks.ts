@@ -1,10 +1,10 @@
-import { readFile } from "node:fs/promises";
 import { type Command, InvalidArgumentError, Option } from "commander";
 import { parse as parseLossless, stringify as stringifyLossless } from "lossless-json";
 import { MAX_JSON_DEPTH, parseExactJson, stringifyExact } from "#shared/domain/exact-json.js";
 import type { AddTaskInput } from "../../client/index.js";
 import { connect, type GlobalOptions } from "../connection.js";
 import { BatchItemsFailed, EXIT, UsageError } from "../exit-codes.js";
+import { contentText, readTextFile } from "../input-file.js";
 import { type CliIo, jsonLine, printResult, printRows, printTask, printTaskList } from "../output.js";
 import { wholeNumber } from "../whole-number.js";
 
@@ -20,10 +20,14 @@ interface AddOptions {
   readonly idempotencyKey?: string;
 }
 
+/**
+ * Seconds as a decimal number (`90`, `1.5`, `1e3`). `Number()` alone also reads `0x10` as 16, `0b11` as 3 and
+ * `0o17` as 15: a typo sent as some other time.
+ */
 function nonNegativeNumber(value: string): number {
   const number = Number(value);
-  if (value.trim() === "" || !Number.isFinite(number) || number < 0) {
-    throw new InvalidArgumentError("must be a number, not negative");
+  if (!/^\d+(\.\d+)?([eE][+-]?\d+)?$/.test(value) || !Number.isFinite(number)) {
+    throw new InvalidArgumentError("must be a decimal number (90, 1.5), not negative");
   }
   return number;
 }
@@ -166,7 +170,7 @@ function addCommand(tasks: Command, io: CliIo): void {
       const client = await connect(global, io);
       const added = await client.addTask(
         body,
-        options.idempotencyKey ? { idempotencyKey: options.idempotencyKey } : {},
+        options.idempotencyKey !== undefined ? { idempotencyKey: options.idempotencyKey } : {},
       );
       printResult(io, global.json ?? false, added);
     });
@@ -213,11 +217,13 @@ function addBatchCommand(tasks: Command, io: CliIo): void {
  * again to keep each object's keys in written order (when it refuses the text — a key given twice with equal
  * values, which lossless-json merges — lossless-json's reading stands, as before).
  */
+/** Far more than a batch of 100 adds, pretty-printed, holds: a file past it is not one, and is not read whole. */
+const MAX_BATCH_FILE_BYTES = 64 * 1024 * 1024;
+
 async function readBatchFile(file: string): Promise<{ tasks: AddTaskInput[] }> {
-  let text: string;
+  const text = await readTextFile(file, MAX_BATCH_FILE_BYTES, "64 MiB");
   let parsed: unknown;
   try {
-    text = await readFile(file, "utf8");
     parsed = parseLossless(text);
   } catch (error) {
     throw new UsageError(`${file}: ${(error as Error).message}`);
@@ -271,21 +277,17 @@ function printBatchResults(
 async function addTaskBody(options: AddOptions): Promise<AddTaskInput> {
   const given = [options.delay, options.dueAt, options.timingMoment].filter((v) => v !== undefined);
   if (given.length !== 1) throw new UsageError("give one of --delay, --due-at or --timing-moment");
-  const content = options.contentFile ? await readFile(options.contentFile, "utf8") : options.content;
-  if (content === undefined) throw new UsageError("give --content <json> or --content-file <path>");
-  try {
-    JSON.parse(content);
-  } catch (error) {
-    throw new UsageError(`the content is not JSON: ${(error as Error).message}`);
-  }
+  const content = await contentText(options);
   return {
     topic: options.topic,
     content,
     ...(options.delay !== undefined ? { delay_seconds: options.delay } : {}),
     ...(options.dueAt !== undefined ? { due_at: options.dueAt } : {}),
     ...(options.timingMoment !== undefined ? { timing_moment: options.timingMoment } : {}),
-    ...(options.callback ? { callback: { url: options.callback } } : {}),
-    ...(options.deliverBy ? { deliver_by: options.deliverBy } : {}),
+    // Given empty (an unset shell variable) they are sent so, for the API to refuse: not dropped, which would
+    // leave the topic's routing or ordering in force (or, for the key, make a new task each run).
+    ...(options.callback !== undefined ? { callback: { url: options.callback } } : {}),
+    ...(options.deliverBy !== undefined ? { deliver_by: options.deliverBy } : {}),
   };
 }
 

@@ -117,9 +117,10 @@ function replayCommand(topics: Command, io: CliIo): void {
       const client = await connect(global, io);
       const body = {
         ...(options.taskId ? { task_ids: options.taskId } : {}),
-        ...(options.failedAfter ? { failed_after: options.failedAfter } : {}),
-        ...(options.failedBefore ? { failed_before: options.failedBefore } : {}),
-        ...(options.errorContains ? { error_contains: options.errorContains } : {}),
+        // An empty filter (an unset shell variable) is sent, for the API to refuse: dropped, it would replay all.
+        ...(options.failedAfter !== undefined ? { failed_after: options.failedAfter } : {}),
+        ...(options.failedBefore !== undefined ? { failed_before: options.failedBefore } : {}),
+        ...(options.errorContains !== undefined ? { error_contains: options.errorContains } : {}),
         ...(options.dryRun ? { dry_run: true } : {}),
       };
       const replayed = await replayPages(client, topic, body, {

@@ -30,6 +30,19 @@ const added = (n: number) => ({
   due_at: "2026-11-23T12:01:30.000Z",
 });
 
+/** A dead-lettered task's view whose `last_error` (the receiver's words) is this. */
+const failedTask = (lastError: string) => ({
+  task_id: taskIdOf(1),
+  topic: "demo",
+  status: "failed",
+  due_at: "2026-11-23T12:01:30.000Z",
+  accepted_at: "2026-11-23T12:00:00.000Z",
+  attempts: 1,
+  last_error: lastError,
+  callback_url: "https://hooks.example.com/punctual",
+  attempt_log: [],
+});
+
 describe("tasks add-batch: a batch answer whose summary contradicts its results", () => {
   async function addBatchAnswered(body: unknown) {
     const dir = await mkdtemp(path.join(tmpdir(), "punctual-hostile-"));
@@ -103,17 +116,7 @@ describe("terminal control characters in what the server says (human output)", (
     // Act
     const result = await run(["tasks", "get", taskIdOf(1)], {
       status: 200,
-      body: {
-        task_id: taskIdOf(1),
-        topic: "demo",
-        status: "failed",
-        due_at: "2026-11-23T12:01:30.000Z",
-        accepted_at: "2026-11-23T12:00:00.000Z",
-        attempts: 1,
-        last_error: hostile,
-        callback_url: "https://hooks.example.com/punctual",
-        attempt_log: [],
-      },
+      body: failedTask(hostile),
     });
 
     // Assess
@@ -132,5 +135,40 @@ describe("terminal control characters in what the server says (human output)", (
     // Assess
     expect(JSON.parse(result.err).error.message).toBe(hostile);
     expect(result.err.trimEnd()).not.toMatch(raw);
+  });
+
+  // Right-to-left override (Trojan Source): "error: exe.txt" reads as "error: txt.exe"; isolates, marks, separators.
+  const bidi =
+    "ok \u202etxt.exe\u202c \u2066\u2067\u2068\u2069 \u200e\u200f\u061c \u202a\u202b\u202d line\u2028para\u2029";
+  const rawBidi = /[\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069\u2028\u2029]/;
+
+  it("bidi overrides, isolates and marks, and line separators are shown escaped, in tables and errors", async () => {
+    // Act
+    const table = await run(["tasks", "get", taskIdOf(1)], {
+      status: 200,
+      body: failedTask(bidi),
+    });
+    const error = await run(["tasks", "get", taskIdOf(1)], {
+      status: 404,
+      body: { error: { code: "not_found", message: bidi } },
+    });
+
+    // Assess
+    expect(table.code, table.err).toBe(0);
+    expect(table.out).not.toMatch(rawBidi);
+    expect(table.out).toContain("\\u202etxt.exe\\u202c");
+    expect(error.err).not.toMatch(rawBidi);
+  });
+
+  it("--json escapes them too: the same JSON value, nothing that reorders a terminal's line", async () => {
+    // Act
+    const result = await run(["--json", "tasks", "get", taskIdOf(1)], {
+      status: 404,
+      body: { error: { code: "not_found", message: bidi } },
+    });
+
+    // Assess
+    expect(JSON.parse(result.err).error.message).toBe(bidi);
+    expect(result.err).not.toMatch(rawBidi);
   });
 });

@@ -107,6 +107,108 @@ describe("auth", () => {
   });
 });
 
+describe("what the client cannot send is refused at once, its secrets never in the error", () => {
+  it.each([
+    "http://user:s3cret@127.0.0.1:3000",
+    "https://:s3cret@abc123def4.execute-api.eu-west-1.amazonaws.com/",
+  ])(
+    "an API URL with a user name or password (%s) is refused at construction, the password not quoted",
+    (apiUrl) => {
+      // Act
+      const construct = () => new PunctualClient({ apiUrl, auth: { kind: "none" } });
+
+      // Assess
+      expect(construct).toThrow(/user name or password/);
+      expect(construct).not.toThrow(/s3cret/);
+    },
+  );
+
+  it.each(["ftp://127.0.0.1:3000", "file:///etc/passwd", "ws://127.0.0.1:3000"])(
+    "an API URL of another scheme than http(s) (%s) is refused at construction",
+    (apiUrl) => {
+      expect(() => new PunctualClient({ apiUrl, auth: { kind: "none" } })).toThrow(/http: or https:/);
+    },
+  );
+
+  it.each([
+    ["a trailing CR", "head.s3cret.sig\r"],
+    ["a newline", "head\ns3cret.sig"],
+    ["a space inside", "head s3cret.sig"],
+    ["a non-ASCII character", "head.s3creté.sig"],
+    ["nothing", ""],
+  ])("a JWT with %s is refused at construction, not quoted", (_what, token) => {
+    // Act
+    const construct = () => new PunctualClient({ apiUrl: AWS_URL, auth: { kind: "jwt", token } });
+
+    // Assess
+    expect(construct).toThrow(/token/);
+    expect(construct).not.toThrow(/s3cret/);
+  });
+
+  it("a token function's bad token rejects the call at once: nothing sent, not retried, not quoted", async () => {
+    // Prepare
+    const { fetch, seen } = scriptedFetch();
+    const { sleep, waits } = recordingSleep();
+    const token = async () => "head.s3cret.sig\r\n";
+    const client = new PunctualClient({ apiUrl: AWS_URL, auth: { kind: "jwt", token }, fetch, sleep });
+
+    // Act
+    const error = await client.getTask(taskId()).catch((e: unknown) => e);
+
+    // Assess
+    expect(error).toBeInstanceOf(Error);
+    expect((error as Error).message).toMatch(/token/);
+    expect((error as Error).message).not.toMatch(/s3cret/);
+    expect(seen).toEqual([]);
+    expect(waits).toEqual([]);
+  });
+});
+
+describe("options that would make the client retry forever or never wait are refused at construction", () => {
+  it.each([
+    [{ retry: { maxAttempts: Number.NaN } }, /maxAttempts/],
+    [{ retry: { maxAttempts: Number.POSITIVE_INFINITY } }, /maxAttempts/],
+    [{ retry: { maxAttempts: 0 } }, /maxAttempts/],
+    [{ retry: { maxAttempts: 2.5 } }, /maxAttempts/],
+    [{ retry: { baseDelayMs: -1 } }, /baseDelayMs/],
+    [{ retry: { maxDelayMs: Number.NaN } }, /maxDelayMs/],
+    [{ timeoutMs: Number.NaN }, /timeoutMs/],
+    [{ timeoutMs: 0 }, /timeoutMs/],
+    [{ batchTimeoutMs: Number.POSITIVE_INFINITY }, /batchTimeoutMs/],
+  ])("%j", (options, names) => {
+    expect(() => new PunctualClient({ apiUrl: "http://127.0.0.1:3000", ...options })).toThrow(names);
+  });
+
+  it("a NaN maxAttempts (a Number() of an unset variable) does not retry a 503 forever", async () => {
+    // Prepare: a 503 for as long as it is asked.
+    const busy = { status: 503, body: { error: { code: "service_unavailable", message: "busy" } } };
+    const { fetch, seen } = scriptedFetch(...Array.from({ length: 20 }, () => busy));
+    const { sleep } = recordingSleep();
+
+    // Act
+    const made = (() => {
+      try {
+        return new PunctualClient({
+          apiUrl: "http://127.0.0.1:3000",
+          fetch,
+          sleep,
+          retry: { maxAttempts: Number.NaN },
+        });
+      } catch (error) {
+        return error;
+      }
+    })();
+    const outcome =
+      made instanceof Error
+        ? made
+        : await (made as PunctualClient).getTask(taskId()).catch((e: unknown) => e);
+
+    // Assess: refused, or at least not the 20 scripted answers and beyond.
+    expect(outcome).toBeInstanceOf(Error);
+    expect(seen.length).toBeLessThan(20);
+  });
+});
+
 describe("routes", () => {
   it("calls each route with its method and path, the id percent-encoded, under the URL's stage path", async () => {
     const id = taskId();
@@ -263,6 +365,47 @@ describe("retries", () => {
     expect(seen[1]?.body).toBe(seen[0]?.body);
     expect(waits).toEqual([2000]);
   });
+
+  it.each([
+    ["a lone add (batching on)", { status: 503, headers: { "retry-after": "20" } }, true],
+    ["a GET", { status: 503, headers: { "retry-after": "20" } }, false],
+    ["a GET after a network error", { networkError: "ECONNRESET" }, false],
+  ] as const)(
+    "an abort during the wait before a retry rejects %s at once with its reason, nothing sent again",
+    async (_what, first, isAdd) => {
+      // Prepare: a wait that never ends by itself.
+      const { fetch, seen } = scriptedFetch({
+        ...first,
+        ...("status" in first ? { body: { error: { code: "service_unavailable", message: "busy" } } } : {}),
+      } as Parameters<typeof scriptedFetch>[0]);
+      let waiting: () => void = () => {};
+      const waitStarted = new Promise<void>((resolve) => {
+        waiting = resolve;
+      });
+      const sleep = () => {
+        waiting();
+        return new Promise<void>(() => {});
+      };
+      const client = new PunctualClient({ apiUrl: "http://127.0.0.1:3000", fetch, sleep });
+      const controller = new AbortController();
+      const reason = new Error("the caller gave up");
+
+      // Act
+      const call = isAdd
+        ? client.addTask(addBody, { signal: controller.signal })
+        : client.getTask(taskId(), { signal: controller.signal });
+      const settled = call.then(
+        () => "resolved",
+        (error: unknown) => error,
+      );
+      await waitStarted;
+      controller.abort(reason);
+
+      // Assess
+      expect(await settled).toBe(reason);
+      expect(seen).toHaveLength(1);
+    },
+  );
 
   it("retries network errors with full-jitter exponential backoff, then reports network_error", async () => {
     const { fetch, seen } = scriptedFetch(

@@ -1,0 +1,91 @@
+import { describe, expect, it } from "vitest";
+import { runOffline } from "./offline.js";
+
+const GET = ["tasks", "get", "demo.n1.mhx0z8ka.01JD3ABCDEFGHJKMNPQRSTVWXY"];
+
+describe("--api: a URL the CLI cannot call is a usage error, its secrets never printed", () => {
+  it.each([
+    ["--api", "http://user:s3cret@127.0.0.1:3000"],
+    ["--json", "--api", "https://user:s3cret@abc123.execute-api.eu-west-1.amazonaws.com/"],
+  ])("credentials in the URL (%s %s): exit 1, nothing sent, the password not echoed", async (...global) => {
+    // Act
+    const result = await runOffline([...global, ...GET]);
+
+    // Assess
+    expect(result.code).toBe(1);
+    expect(result.sent).toEqual([]);
+    expect(result.err).not.toContain("s3cret");
+    expect(result.err).toMatch(/user name or password/);
+  });
+
+  it("credentials in PUNCTUAL_API_URL are refused the same way", async () => {
+    // Act
+    const result = await runOffline(GET, { PUNCTUAL_API_URL: "http://user:s3cret@127.0.0.1:3000" });
+
+    // Assess
+    expect(result.code).toBe(1);
+    expect(result.err).not.toContain("s3cret");
+  });
+
+  it.each(["ftp://127.0.0.1:3000", "file:///etc/passwd", "mailto:ops@example.com"])(
+    "a scheme other than http(s) (%s) is exit 1, nothing sent",
+    async (api) => {
+      // Act
+      const result = await runOffline(["--api", api, ...GET]);
+
+      // Assess
+      expect(result.code).toBe(1);
+      expect(result.sent).toEqual([]);
+      expect(result.err).toMatch(/http: or https:/);
+    },
+  );
+
+  it("an unparsable URL is exit 1 without echoing a password in it", async () => {
+    // Act
+    const result = await runOffline(["--api", "https://user:s3cret@bad host/", ...GET]);
+
+    // Assess
+    expect(result.code).toBe(1);
+    expect(result.err).not.toContain("s3cret");
+  });
+
+  it("iam auth with no region to be found is a usage error (exit 1), not a failure worth retrying", async () => {
+    // Act
+    const result = await runOffline(["--api", "https://punctual.example.com/", ...GET]);
+
+    // Assess
+    expect(result.code).toBe(1);
+    expect(result.err).toMatch(/--region/);
+  });
+});
+
+describe("--token: a token that cannot be sent is a usage error that never prints it", () => {
+  it.each([
+    ["a trailing CR (a CRLF file read by $(cat))", "eyJhbGciOi.s3cret-payload.sig\r"],
+    ["a newline inside", "eyJhbGciOi\ns3cret-payload.sig"],
+    ["a control character", "eyJhbGciOi.s3cret-payload.sig\u0001"],
+    ["a non-ASCII character", "eyJhbGciOi.s3cret-payloadé.sig"],
+  ])("%s: exit 1, nothing sent, the token not echoed", async (_what, token) => {
+    // Act
+    const human = await runOffline([
+      "--api",
+      "http://127.0.0.1:3000",
+      "--auth",
+      "jwt",
+      "--token",
+      token,
+      ...GET,
+    ]);
+    const json = await runOffline(["--json", "--api", "http://127.0.0.1:3000", "--auth", "jwt", ...GET], {
+      PUNCTUAL_TOKEN: token,
+    });
+
+    // Assess
+    for (const result of [human, json]) {
+      expect(result.code).toBe(1);
+      expect(result.sent).toEqual([]);
+      expect(result.err).not.toContain("s3cret");
+      expect(result.err).toMatch(/token/);
+    }
+  });
+});
