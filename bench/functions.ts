@@ -124,7 +124,6 @@ export function dummyEnvironment(name: FunctionName): Record<string, string> {
       topicMappings: {
         demo: {
           mappingUuid: "00000000-0000-4000-8000-000000000001",
-          functionName: "Punctual-dev-deliver-demo",
           queueUrl: `${queue}/demo.fifo`,
           dlqUrl: `${queue}/demo-dlq.fifo`,
         },
@@ -162,11 +161,13 @@ export function dummyEnvironment(name: FunctionName): Record<string, string> {
               queueUrl: `${queue}/demo.fifo`,
               dlqUrl: `${queue}/demo-dlq.fifo`,
               stalledAfterMs: 600_000,
+              mappingUuid: "00000000-0000-4000-8000-000000000001",
             },
             orders: {
               queueUrl: `${queue}/orders.fifo`,
               dlqUrl: `${queue}/orders-dlq.fifo`,
               stalledAfterMs: 600_000,
+              mappingUuid: "00000000-0000-4000-8000-000000000002",
             },
           },
         } satisfies Topology),

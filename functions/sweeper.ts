@@ -15,12 +15,7 @@ import { SqsTopicQueue } from "#shared/adapters/topic-queue.js";
 import { type TopicSettingsSource, topicSettingsFromEnvironment } from "#shared/adapters/topic-settings.js";
 import { LambdaTopicSwitch } from "#shared/adapters/topic-switch.js";
 import { ConfigError, loadEnvironmentConfig, type PunctualConfig } from "#shared/config/index.js";
-import {
-  readTopology,
-  type SweepRoute,
-  TOPOLOGY_VARIABLE,
-  type Topology,
-} from "#shared/contract/topology.js";
+import { readTopology, type SweepRoute, TOPOLOGY_VARIABLE } from "#shared/contract/topology.js";
 import { METRIC } from "#shared/domain/metrics.js";
 import { scheduledGraceMs } from "#shared/domain/sweep.js";
 import { ENV, requireEnv } from "#shared/runtime/env.js";
@@ -52,7 +47,10 @@ const logger = createFunctionLogger(config);
 const metrics = functionMetricsFactory(config, logger)();
 const sqs = createAwsClient(SQSClient);
 const settings = topicSettingsFromEnvironment(config, logger);
-const mappings = (JSON.parse(process.env[TOPOLOGY_VARIABLE] ?? "{}") as Topology).topicMappings;
+// Each topic's deliver mapping, for the runtime `paused` hold: its sweep route names it.
+const mappings = Object.fromEntries(
+  Object.entries(routes).map(([name, route]) => [name, { mappingUuid: route.mappingUuid }]),
+);
 
 /** Topic settings without a deploy: each run sweeps with the current settings and applies a runtime `paused`. */
 export interface SweeperSettings {
@@ -112,9 +110,7 @@ export const handler = createSweeperHandler(
   {
     settings,
     topicsOf: (current) => sweeperTopics(current, routes),
-    ...(mappings
-      ? { hold: { mappings, topicSwitch: new LambdaTopicSwitch(createAwsClient(LambdaClient)), logger } }
-      : {}),
+    hold: { mappings, topicSwitch: new LambdaTopicSwitch(createAwsClient(LambdaClient)), logger },
   },
 );
 

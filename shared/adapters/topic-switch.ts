@@ -15,12 +15,12 @@ import type { TopicMapping } from "#shared/contract/topology.js";
  */
 export interface TopicSwitch {
   /** Whether the topic's mapping is disabled or being disabled. */
-  isPaused(mapping: TopicMapping): Promise<boolean>;
+  isPaused(mapping: Pick<TopicMapping, "mappingUuid">): Promise<boolean>;
   /**
    * Disables (paused) or enables the mapping; answers the state Lambda reports after the change. Throws
    * TopicSwitchBusyError, having changed nothing, while a previous update of the mapping is in progress.
    */
-  setPaused(mapping: TopicMapping, paused: boolean): Promise<boolean>;
+  setPaused(mapping: Pick<TopicMapping, "mappingUuid">, paused: boolean): Promise<boolean>;
 }
 
 /**
@@ -43,12 +43,12 @@ const PAUSED_STATES = new Set(["Disabled", "Disabling"]);
 export class LambdaTopicSwitch implements TopicSwitch {
   constructor(private readonly lambda: LambdaClient) {}
 
-  async isPaused(mapping: TopicMapping): Promise<boolean> {
+  async isPaused(mapping: Pick<TopicMapping, "mappingUuid">): Promise<boolean> {
     const out = await this.lambda.send(new GetEventSourceMappingCommand({ UUID: mapping.mappingUuid }));
     return PAUSED_STATES.has(out.State ?? "");
   }
 
-  async setPaused(mapping: TopicMapping, paused: boolean): Promise<boolean> {
+  async setPaused(mapping: Pick<TopicMapping, "mappingUuid">, paused: boolean): Promise<boolean> {
     try {
       const out = await this.lambda.send(
         new UpdateEventSourceMappingCommand({ UUID: mapping.mappingUuid, Enabled: !paused }),

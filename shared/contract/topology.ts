@@ -10,9 +10,10 @@ import { ENV, MissingEnvironmentError } from "#shared/runtime/env.js";
  * Each function gets only the section it uses (Lambda caps a function's environment at 4 KB):
  * - `topicQueues` (relay): topic → its FIFO queue URL;
  * - `deliveries` (deliver): FIFO queue ARN → the topic it carries, that queue's URL and the topic's DLQ URL;
- * - `sweep` (sweeper): topic → its queues and how long a group head may idle before it counts as stalled;
+ * - `sweep` (sweeper): topic → its queues, how long a group head may idle before it counts as stalled, and its
+ *   deliver mapping's UUID (a topic its runtime settings pause is held by disabling it);
  * - `topicMappings` (the topic routes: pause, resume, list, show): topic → the UUID of its deliver function's
- *   SQS event source mapping (pausing a topic disables it), that function's name, and its queue and DLQ URLs;
+ *   SQS event source mapping (pausing a topic disables it) and its queue and DLQ URLs;
  * - `topicSettings` (every function that reads topic settings): the AppConfig application, environment and
  *   configuration profile ids of the runtime topic settings (shared/adapters/topic-settings.ts).
  */
@@ -29,7 +30,12 @@ export const topologySchema = z
     sweep: z
       .record(
         z.string(),
-        z.object({ queueUrl: url, dlqUrl: url, stalledAfterMs: z.number().int().positive() }),
+        z.object({
+          queueUrl: url,
+          dlqUrl: url,
+          stalledAfterMs: z.number().int().positive(),
+          mappingUuid: z.string().min(1),
+        }),
       )
       .optional(),
     topicMappings: z
@@ -37,7 +43,6 @@ export const topologySchema = z
         z.string(),
         z.object({
           mappingUuid: z.string().min(1),
-          functionName: z.string().min(1),
           queueUrl: url,
           dlqUrl: url,
         }),

@@ -4,7 +4,7 @@ import type { TopicMapping } from "#shared/contract/topology.js";
 import type { ServiceLogger } from "#shared/runtime/observability.js";
 
 export interface SettingsHoldDeps {
-  readonly mappings: Readonly<Record<string, TopicMapping>>;
+  readonly mappings: Readonly<Record<string, Pick<TopicMapping, "mappingUuid">>>;
   readonly topicSwitch: TopicSwitch;
   readonly logger: Pick<ServiceLogger, "info" | "warn">;
 }

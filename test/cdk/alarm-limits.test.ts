@@ -2,9 +2,16 @@
  * Every alarm of the stack is one PutMetricAlarm accepts, read from the synthesized template (CDK checks little of
  * this, so a bad value would first fail at deploy): the period is 10, 20, 30 or a multiple of 60 seconds; the
  * periods evaluated span at most one day (a period under an hour) or seven days; 1 ≤ DatapointsToAlarm ≤
- * EvaluationPeriods; a metric-math alarm has at most 10 metrics and exactly one returned; the threshold is finite.
+ * EvaluationPeriods; a metric-math alarm has at most 20 queries, of which at most 10 retrieve a metric (MetricStat)
+ * and at most 10 are expressions, exactly one returned (PutMetricAlarm, `Metrics`); the threshold is finite.
  */
+import { App } from "aws-cdk-lib";
+import { Template } from "aws-cdk-lib/assertions";
 import { describe, expect, it } from "vitest";
+import { addPunctualStack } from "#cdk/lib/app.js";
+import { dev } from "#shared/config/environments/dev.js";
+import { parseConfig } from "#shared/config/index.js";
+import { METRIC, METRICS_NAMESPACE, serviceName, TOPIC_DIMENSION } from "#shared/domain/metrics.js";
 import { type Json, synthesizedResources } from "../support/published-metrics.js";
 
 const DAY = 86_400;
@@ -31,7 +38,10 @@ function problems(id: string, p: Json): string[] {
   if (!Number.isInteger(datapoints) || datapoints < 1 || datapoints > p.EvaluationPeriods)
     found.push(`${id}: DatapointsToAlarm ${datapoints} of ${p.EvaluationPeriods}`);
   if (p.Metrics) {
-    if (p.Metrics.length > 10) found.push(`${id}: ${p.Metrics.length} metrics`);
+    const stats = p.Metrics.filter((m: Json) => m.MetricStat).length;
+    const expressions = p.Metrics.filter((m: Json) => m.Expression !== undefined).length;
+    if (p.Metrics.length > 20 || stats > 10 || expressions > 10)
+      found.push(`${id}: ${p.Metrics.length} queries, ${stats} metrics, ${expressions} expressions`);
     if (p.Metrics.filter((m: Json) => m.ReturnData !== false).length !== 1) found.push(`${id}: returns ≠ 1`);
   }
   if (typeof p.Threshold !== "number" || !Number.isFinite(p.Threshold)) found.push(`${id}: threshold`);
@@ -47,5 +57,36 @@ describe.each(["dev", "prod"] as const)("alarms of the %s stack", (env) => {
     expect(alarms.length).toBeGreaterThan(10);
     expect(alarms.some(([, r]) => r.Properties.Metrics)).toBe(true);
     expect(alarms.flatMap(([id, r]) => problems(id, r.Properties))).toEqual([]);
+  });
+});
+
+describe("a stack with more topics than one alarm's metric math can retrieve (10)", () => {
+  // The config takes any number of topics; the settings rollback alarm sums a metric over every topic, and must
+  // still be one PutMetricAlarm accepts (CDK refused to synthesize it: TooManyMetricsInMathExpression).
+  const topics = Object.fromEntries(Array.from({ length: 12 }, (_, i) => [`topic-${i}`, {}]));
+  const synth = (): Record<string, Json> => {
+    const app = new App({ context: { "aws:cdk:bundling-stacks": [] } });
+    const stack = addPunctualStack(app, parseConfig({ ...dev, topics }));
+    return Template.fromStack(stack).toJSON().Resources;
+  };
+
+  it("synthesizes, every alarm within PutMetricAlarm's documented ranges", () => {
+    const alarms = Object.entries(synth()).filter(([, r]) => r.Type === "AWS::CloudWatch::Alarm");
+    expect(alarms.length).toBeGreaterThan(12 * 6);
+    expect(alarms.flatMap(([id, r]) => problems(id, r.Properties))).toEqual([]);
+  });
+
+  it("the rollback alarm sums failed attempts of every topic of this service, as the deliver functions emit them", () => {
+    const [rollback, ...others] = Object.entries(synth()).filter(
+      ([id, r]) => r.Type === "AWS::CloudWatch::Alarm" && id.startsWith("RuntimeSettingsRollbackAlarm"),
+    );
+    expect(others).toEqual([]);
+    const metrics: Json[] = rollback?.[1].Properties.Metrics ?? [];
+    const [query] = metrics.filter((m) => m.ReturnData !== false);
+    expect(query.Period).toBe(60);
+    // Per topic under {Topic, service} (alarm-metrics.test.ts: what deliver emits), summed over all topics.
+    expect(query.Expression).toBe(
+      `SELECT SUM("${METRIC.attemptFailed}") FROM SCHEMA("${METRICS_NAMESPACE}", "${TOPIC_DIMENSION}", service) WHERE service = '${serviceName("dev")}'`,
+    );
   });
 });

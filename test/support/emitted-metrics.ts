@@ -37,7 +37,14 @@ async function runEveryEmitter(): Promise<void> {
   deliver.flush();
   publishAccepted(metrics(), "t");
   const sim = simulate();
-  vi.stubEnv("PUNCTUAL_TOPOLOGY", JSON.stringify({ sweep: sim.sweeperDeps.topics }));
+  // The stack's sweep routes: each topic's queues, stall window and deliver mapping.
+  const sweep = Object.fromEntries(
+    Object.entries(sim.sweeperDeps.topics).map(([name, topic]) => [
+      name,
+      { ...topic, mappingUuid: `00000000-0000-4000-8000-${name.padEnd(12, "0").slice(0, 12)}` },
+    ]),
+  );
+  vi.stubEnv("PUNCTUAL_TOPOLOGY", JSON.stringify({ sweep }));
   const { createSweeperHandler } = await import("#functions/sweeper.js");
   await createSweeperHandler(sim.sweeperDeps, undefined, metrics())(scheduledEvent("arn:rule/s"), context);
   const { createMaterializerHandler } = await import("#functions/schedule-materializer.js");

@@ -147,25 +147,8 @@ export class RuntimeSettings extends Construct {
 
   private failedAttemptsAlarm(props: RuntimeSettingsProps): cloudwatch.Alarm {
     const { config } = props;
-    const usingMetrics: Record<string, cloudwatch.IMetric> = {};
-    Object.keys(config.resolvedTopics).forEach((topic, index) => {
-      usingMetrics[`failed${index}`] = new cloudwatch.Metric({
-        namespace: METRICS_NAMESPACE,
-        metricName: METRIC.attemptFailed,
-        dimensionsMap: { service: serviceName(config.name), [TOPIC_DIMENSION]: topic },
-        statistic: cloudwatch.Stats.SUM,
-        period: Duration.minutes(1),
-      });
-    });
     return props.alarms.alarm(this, "RollbackAlarm", {
-      metric: new cloudwatch.MathExpression({
-        expression: Object.keys(usingMetrics)
-          .map((name) => `FILL(${name}, 0)`)
-          .join(" + "),
-        usingMetrics,
-        label: "failed delivery attempts, all topics",
-        period: Duration.minutes(1),
-      }),
+      metric: failedAttemptsOfAllTopics(config),
       threshold: SETTINGS_ROLLBACK_FAILED_ATTEMPTS,
       comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
       evaluationPeriods: 1,
@@ -173,4 +156,42 @@ export class RuntimeSettings extends Construct {
       description: `Punctual ${config.name}: ${SETTINGS_ROLLBACK_FAILED_ATTEMPTS}+ failed delivery attempts in a minute. Rolls back a topic settings deployment in progress (AppConfig monitor).`,
     });
   }
+}
+
+/**
+ * An alarm's metric math retrieves at most 10 metrics (PutMetricAlarm `Metrics`; CDK refuses more at synth).
+ * Up to that many topics, the sum of each topic's failed attempts (FILL: a quiet topic counts 0); beyond, one
+ * Metrics Insights query summing the metric over every Topic of this service — the dimensions the deliver
+ * function emits it under — which is one query whatever the number of topics.
+ */
+export const MAX_METRICS_PER_ALARM = 10;
+
+function failedAttemptsOfAllTopics(config: PunctualConfig): cloudwatch.MathExpression {
+  const service = serviceName(config.name);
+  const topics = Object.keys(config.resolvedTopics);
+  const common = { label: "failed delivery attempts, all topics", period: Duration.minutes(1) };
+  if (topics.length > MAX_METRICS_PER_ALARM) {
+    return new cloudwatch.MathExpression({
+      ...common,
+      expression: `SELECT SUM("${METRIC.attemptFailed}") FROM SCHEMA("${METRICS_NAMESPACE}", "${TOPIC_DIMENSION}", service) WHERE service = '${service}'`,
+      usingMetrics: {},
+    });
+  }
+  const usingMetrics: Record<string, cloudwatch.IMetric> = {};
+  topics.forEach((topic, index) => {
+    usingMetrics[`failed${index}`] = new cloudwatch.Metric({
+      namespace: METRICS_NAMESPACE,
+      metricName: METRIC.attemptFailed,
+      dimensionsMap: { service, [TOPIC_DIMENSION]: topic },
+      statistic: cloudwatch.Stats.SUM,
+      period: Duration.minutes(1),
+    });
+  });
+  return new cloudwatch.MathExpression({
+    ...common,
+    expression: Object.keys(usingMetrics)
+      .map((name) => `FILL(${name}, 0)`)
+      .join(" + "),
+    usingMetrics,
+  });
 }

@@ -72,22 +72,13 @@ function sweeperTopology(props: SweeperProps): Topology {
           queueUrl: topic.queue.queueUrl,
           dlqUrl: topic.deadLetterQueue.queueUrl,
           stalledAfterMs: topicStalledAfterMs(config, topic.name),
+          // A topic held by its runtime settings (`paused`): the sweeper disables its deliver mapping. In this
+          // section, not in a `topicMappings` one repeating the queue URLs: Lambda caps the environment at 4 KB.
+          mappingUuid: topic.deliverMappingUuid,
         },
       ]),
     ),
     topicSettings: props.runtimeSettings.topology,
-    // A topic held by its runtime settings (`paused`): the sweeper disables its deliver mapping.
-    topicMappings: Object.fromEntries(
-      topics.map((topic) => [
-        topic.name,
-        {
-          mappingUuid: topic.deliverMappingUuid,
-          functionName: topic.deliverFunction.functionName,
-          queueUrl: topic.queue.queueUrl,
-          dlqUrl: topic.deadLetterQueue.queueUrl,
-        },
-      ]),
-    ),
   };
 }
 

@@ -16,7 +16,7 @@ import {
   routeVariables,
 } from "#shared/api/routes.js";
 import type { PunctualConfig } from "#shared/config/index.js";
-import type { Topology } from "#shared/contract/topology.js";
+import type { Topology, TopologySection } from "#shared/contract/topology.js";
 import { ENV, type EnvName } from "#shared/runtime/env.js";
 import { API_FUNCTION_TIMEOUT_SECONDS, API_THROTTLE } from "../sizing.js";
 import type { AlarmTopic } from "./alarm-topic.js";
@@ -117,7 +117,7 @@ export class TaskApi extends Construct {
     common: CommonFunctionProps,
     props: TaskApiProps,
   ): PunctualFunction {
-    const values = variableValues(props, this, route.grants.includes("topic-settings:read"));
+    const values = variableValues(props, this, route.grants);
     const fn = new PunctualFunction(this, `${pascalCase(route.name)}Function`, {
       ...common,
       name: route.name,
@@ -249,30 +249,57 @@ type CommonFunctionProps = Pick<
   "environmentName" | "logLevel" | "observability" | "logRetention" | "removalPolicy"
 >;
 
+/**
+ * The topology section each grant's code reads (shared/contract/topology.ts): the topic views read their queues'
+ * depths through `topicMappings` (each mapping names its queue and DLQ).
+ */
+const GRANT_TOPOLOGY_SECTIONS: Readonly<Partial<Record<RouteGrant, TopologySection>>> = {
+  "topic-mappings:read": "topicMappings",
+  "topic-mappings:switch": "topicMappings",
+  "topic-queues:read": "topicMappings",
+  "topic-queues:send": "topicQueues",
+  "topic-settings:read": "topicSettings",
+};
+
+/**
+ * A route's topology: only the sections its grants read. Lambda caps a function's environment at 4 KB, and the
+ * topic sections grow with every topic: the whole topology in every route that reads the topic settings (add,
+ * reschedule, the schedules…) passed the cap at a handful of topics and the deploy failed
+ * (test/cdk/environment-size.test.ts).
+ */
+function routeTopology(props: TaskApiProps, grants: readonly RouteGrant[]): Topology {
+  const sections = new Set(grants.flatMap((grant) => GRANT_TOPOLOGY_SECTIONS[grant] ?? []));
+  const { topics } = props;
+  return {
+    ...(sections.has("topicMappings")
+      ? {
+          topicMappings: Object.fromEntries(
+            topics.map((topic) => [
+              topic.name,
+              {
+                mappingUuid: topic.deliverMappingUuid,
+                queueUrl: topic.queue.queueUrl,
+                dlqUrl: topic.deadLetterQueue.queueUrl,
+              },
+            ]),
+          ),
+        }
+      : {}),
+    ...(sections.has("topicQueues")
+      ? { topicQueues: Object.fromEntries(topics.map((topic) => [topic.name, topic.queue.queueUrl])) }
+      : {}),
+    // Only to the rows granted `topic-settings:read`: a function told of the profile may read it.
+    ...(sections.has("topicSettings") ? { topicSettings: props.runtimeSettings.topology } : {}),
+  };
+}
+
 /** The stack's value of each variable a route's row can ask for (shared/api/routes.ts GRANT_VARIABLES). */
 function variableValues(
   props: TaskApiProps,
   scope: Construct,
-  readsTopicSettings: boolean,
+  grants: readonly RouteGrant[],
 ): (name: EnvName) => string {
   const { table, timerQueues, timerScheduler } = props;
-  // Rows with a topic grant ask for the topology variable; they share its topic sections.
-  const topology = {
-    topicMappings: Object.fromEntries(
-      props.topics.map((topic) => [
-        topic.name,
-        {
-          mappingUuid: topic.deliverMappingUuid,
-          functionName: topic.deliverFunction.functionName,
-          queueUrl: topic.queue.queueUrl,
-          dlqUrl: topic.deadLetterQueue.queueUrl,
-        },
-      ]),
-    ),
-    topicQueues: Object.fromEntries(props.topics.map((topic) => [topic.name, topic.queue.queueUrl])),
-    // Only to the rows granted `topic-settings:read`: a function told of the profile may read it.
-    ...(readsTopicSettings ? { topicSettings: props.runtimeSettings.topology } : {}),
-  } satisfies Topology;
   const values: Partial<Record<EnvName, string>> = {
     [ENV.tableName]: table.tableName,
     [ENV.timerQueueUrl]: timerQueues.queue.queueUrl,
@@ -280,7 +307,7 @@ function variableValues(
     [ENV.scheduleGroupName]: timerScheduler.group.scheduleGroupName,
     [ENV.schedulerRoleArn]: timerScheduler.role.roleArn,
     [ENV.scheduleDlqArn]: timerQueues.scheduleDeadLetterQueue.queueArn,
-    [ENV.topology]: Stack.of(scope).toJsonString(topology),
+    [ENV.topology]: Stack.of(scope).toJsonString(routeTopology(props, grants)),
   };
   return (name) => {
     const value = values[name];

@@ -32,7 +32,6 @@ export class FakeTopicQueueStats implements TopicQueueStats {
 export function topicMapping(topic: string): TopicMapping {
   return {
     mappingUuid: `00000000-0000-4000-8000-${Buffer.from(topic).toString("hex").padEnd(12, "0").slice(0, 12)}`,
-    functionName: `punctual-test-deliver-${topic}`,
     queueUrl: `http://127.0.0.1:4566/000000000000/punctual-test-${topic}.fifo`,
     dlqUrl: `http://127.0.0.1:4566/000000000000/punctual-test-${topic}-dlq.fifo`,
   };

@@ -17,6 +17,7 @@ const QUEUES = {
     queueUrl: "https://sqs.local/000000000000/demo.fifo",
     dlqUrl: "https://sqs.local/000000000000/demo-dlq.fifo",
     stalledAfterMs: 600_000,
+    mappingUuid: "00000000-0000-4000-8000-64656d6f0000",
   },
 };
 
