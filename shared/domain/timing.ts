@@ -22,7 +22,9 @@ export interface TimerSettings {
  */
 export function planTimer(dueAtMs: number, nowMs: number, settings: TimerSettings): TimerPlan {
   const untilDueMs = dueAtMs - nowMs;
-  if (untilDueMs <= settings.horizonSeconds * 1000) {
+  // Within the lead the schedule would fire at or before now (possible only with horizon 0, which the config's
+  // lead ≤ horizon check lets through): Scheduler documents no at() in the past, the queue takes any delay.
+  if (untilDueMs <= Math.max(settings.horizonSeconds, settings.leadSeconds) * 1000) {
     const earlyWakeMs = (settings.earlyWakeSeconds ?? 0) * 1000;
     return { kind: "queue", delaySeconds: queueDelaySeconds(untilDueMs - earlyWakeMs) };
   }

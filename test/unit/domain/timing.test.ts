@@ -39,6 +39,15 @@ describe("timer plan (two-stage timer)", () => {
     expect(planTimer(NOW + 1, NOW, { horizonSeconds: 0, leadSeconds: 0 }).kind).toBe("schedule");
   });
 
+  it("a task due within the lead takes the timer queue even past the horizon: a schedule would fire in the past", () => {
+    // horizon 0 skips the config check that the lead fit within the horizon; Scheduler documents no at() before now.
+    const settings = { horizonSeconds: 0, leadSeconds: 120 };
+
+    expect(planTimer(NOW + 60_500, NOW, settings)).toEqual({ kind: "queue", delaySeconds: 60 });
+    expect(planTimer(NOW + 120_000, NOW, settings)).toEqual({ kind: "queue", delaySeconds: 120 });
+    expect(planTimer(NOW + 121_000, NOW, settings).kind).toBe("schedule");
+  });
+
   it("caps the queue delay at SQS's 900 s", () => {
     expect(queueDelaySeconds(5_000_000)).toBe(900);
     expect(queueDelaySeconds(-1)).toBe(0);
