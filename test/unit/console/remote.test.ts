@@ -95,6 +95,30 @@ describe("the console's API proxy", () => {
     expect(reached).toEqual([]);
   });
 
+  it("marks every proxied answer no-store, as the API marks its own: task content never lands in the browser's cache", async () => {
+    // Prepare: an API whose answers say nothing about caching (API Gateway's own 403s do not), or something else.
+    const api = await serve((req, res) => {
+      const headers: Record<string, string> = { "content-type": "application/json" };
+      if (req.url?.includes("public")) headers["cache-control"] = "public, max-age=3600";
+      res.writeHead(req.url?.includes("denied") ? 403 : 200, headers).end('{"content":"secret"}');
+    });
+    const proxy = apiProxy({ apiUrl: new URL(api), authorize: async () => ({ authorization: "x" }) });
+    const origin = await serve(async (req, res) => {
+      if (!(await proxy(req, res))) res.writeHead(418).end();
+    });
+
+    // Act
+    const answers = await Promise.all(
+      ["/v1/tasks/a?include=content", "/v1/denied", "/v1/public"].map((p) =>
+        fetch(`${origin}${p}`, { headers: { "x-punctual-console": "1" } }),
+      ),
+    );
+
+    // Assess
+    expect(answers.map((a) => a.status)).toEqual([200, 403, 200]);
+    for (const answer of answers) expect(answer.headers.get("cache-control")).toBe("no-store");
+  });
+
   it("sends every call to the configured API, whatever host an absolute or scheme-relative request target names", async () => {
     // Prepare: the configured API (with a stage path) and another host; both record what reaches them.
     const reached: { api: string[]; elsewhere: string[] } = { api: [], elsewhere: [] };
