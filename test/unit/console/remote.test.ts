@@ -222,3 +222,49 @@ describe("the CloudWatch metrics source", () => {
     expect(answer.series[2]).toMatchObject({ t: minute / 1000, p50: 80, delivered: 4 });
   });
 });
+
+describe("the CloudWatch metrics source's cost", () => {
+  it("asks CloudWatch at most once per topic and window every 30 s, however many tabs and panels poll it", async () => {
+    // Prepare: a CloudWatch client that counts calls (each is billed per metric requested) and can fail.
+    let now = Date.UTC(2026, 0, 1, 12, 0, 5);
+    let calls = 0;
+    let failing = false;
+    const cloudwatch = {
+      send: async () => {
+        calls++;
+        await new Promise((resolve) => setTimeout(resolve, 5));
+        if (failing) throw new Error("ThrottlingException: Rate exceeded");
+        return { MetricDataResults: [] };
+      },
+    } as unknown as CloudWatchClient;
+    const metrics = cloudWatchMetricsSource(cloudwatch, "punctual-prod", () => now);
+    const orders = { topic: "orders", minutes: 15 };
+
+    // Act: the topics row and the lateness panel at once, then the page's next polls within 30 s.
+    const [first, second] = await Promise.all([metrics(orders), metrics(orders)]);
+    now += 3_000;
+    await metrics(orders);
+    now += 26_000;
+    await metrics(orders);
+    const cached = calls;
+    await metrics({ topic: "orders", minutes: 60 });
+    await metrics({ topic: "payments", minutes: 15 });
+    const perKey = calls;
+    now += 1_001;
+    const later = await metrics(orders);
+    const refreshed = calls;
+    now += 30_001;
+    failing = true;
+    await expect(metrics(orders)).rejects.toThrow(/Throttling/);
+    failing = false;
+    await metrics(orders);
+
+    // Assess: one call per key per 30 s; a new answer after; a failure is not kept.
+    expect(cached).toBe(1);
+    expect(second).toBe(first);
+    expect(perKey).toBe(3);
+    expect(refreshed).toBe(4);
+    expect(later.to).toBe(new Date(Date.UTC(2026, 0, 1, 12, 0, 35, 1)).toISOString());
+    expect(calls).toBe(6);
+  });
+});
