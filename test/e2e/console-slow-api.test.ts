@@ -1,0 +1,82 @@
+import http from "node:http";
+import type { AddressInfo } from "node:net";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { startConsoleServer } from "../../console/cli-server.js";
+import { type ConsoleBrowser, launchConsoleBrowser } from "./support/browser.js";
+
+/**
+ * `punctual console` in a real headless Chromium against an API slower than the page's 3 s refresh (a cold
+ * start, a far region, a VPN): the page must still show what the API answered, and must not stack a new call
+ * per refresh on the unfinished ones. A fake API on loopback; no local cloud.
+ */
+const TOPICS_DELAY_MS = 4_500;
+
+let api: http.Server;
+let stopConsole: () => Promise<void>;
+let consoleUrl: string;
+let b: ConsoleBrowser;
+const topicsCalls = { started: 0, open: 0, mostOpen: 0 };
+
+beforeAll(async () => {
+  api = http.createServer((req, res) => {
+    req.resume();
+    const json = (body: unknown) =>
+      res.writeHead(200, { "content-type": "application/json" }).end(JSON.stringify(body));
+    if (!req.url?.startsWith("/v1/topics"))
+      return json({ tasks: [], schedules: [], destinations: [], next_cursor: null });
+    topicsCalls.started++;
+    topicsCalls.mostOpen = Math.max(topicsCalls.mostOpen, ++topicsCalls.open);
+    setTimeout(() => {
+      topicsCalls.open--;
+      json({
+        topics: [
+          {
+            topic: "slow-topic",
+            paused: false,
+            backlog: { waiting: 0, in_flight: 0 },
+            oldest_age_seconds: null,
+            dead_letter_count: 0,
+          },
+        ],
+      });
+    }, TOPICS_DELAY_MS);
+  });
+  await new Promise<void>((resolve) => api.listen(0, "127.0.0.1", resolve));
+  const server = await startConsoleServer({
+    apiUrl: new URL(`http://127.0.0.1:${(api.address() as AddressInfo).port}/`),
+    authorize: async () => ({}),
+    port: 0,
+  });
+  consoleUrl = server.url;
+  stopConsole = server.stop;
+  b = await launchConsoleBrowser();
+});
+
+afterAll(async () => {
+  await b?.close();
+  await stopConsole?.();
+  api?.closeAllConnections();
+  await new Promise((resolve) => api?.close(resolve));
+});
+
+describe("the console against an API slower than its refresh", () => {
+  it("shows the slow answer, with one call at a time", async () => {
+    // Act
+    await b.page.goto(consoleUrl, { waitUntil: "load" });
+    const shown = await b.page
+      .waitForFunction(
+        `document.querySelector("[data-testid=topics-panel]")?.textContent.includes("slow-topic")`,
+        {
+          timeout: 3 * TOPICS_DELAY_MS,
+        },
+      )
+      .then(
+        () => true,
+        () => false,
+      );
+
+    // Assess
+    expect(shown).toBe(true);
+    expect(topicsCalls.mostOpen).toBe(1);
+  });
+});
