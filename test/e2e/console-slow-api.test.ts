@@ -11,6 +11,26 @@ import { type ConsoleBrowser, launchConsoleBrowser } from "./support/browser.js"
  */
 const TOPICS_DELAY_MS = 4_500;
 
+const topicView = (topic: string) => ({
+  topic,
+  paused: false,
+  backlog: { waiting: 0, in_flight: 0 },
+  oldest_age_seconds: null,
+  dead_letter_count: topic === "slow-topic" ? 1 : 0,
+});
+const DEAD = {
+  task_id: "slow-topic.dead-1",
+  topic: "slow-topic",
+  status: "failed",
+  due_at: "2026-01-01T00:00:00.000Z",
+  accepted_at: "2026-01-01T00:00:00.000Z",
+  failed_at: "2026-01-01T00:00:01.000Z",
+  attempts: 1,
+  last_error: "HTTP 500",
+  callback_url: "http://127.0.0.1:9/callback",
+  attempt_log: [],
+};
+
 let api: http.Server;
 let stopConsole: () => Promise<void>;
 let consoleUrl: string;
@@ -22,23 +42,20 @@ beforeAll(async () => {
     req.resume();
     const json = (body: unknown) =>
       res.writeHead(200, { "content-type": "application/json" }).end(JSON.stringify(body));
-    if (!req.url?.startsWith("/v1/topics"))
+    const url = new URL(req.url ?? "/", "http://api");
+    if (url.pathname === "/v1/tasks" && url.searchParams.get("status") === "failed") {
+      // The first topic's dead letter at once; the other topic's (none) slowly.
+      if (url.searchParams.get("topic") === "slow-topic") return json({ tasks: [DEAD], next_cursor: null });
+      setTimeout(() => json({ tasks: [], next_cursor: null }), TOPICS_DELAY_MS);
+      return;
+    }
+    if (url.pathname !== "/v1/topics")
       return json({ tasks: [], schedules: [], destinations: [], next_cursor: null });
     topicsCalls.started++;
     topicsCalls.mostOpen = Math.max(topicsCalls.mostOpen, ++topicsCalls.open);
     setTimeout(() => {
       topicsCalls.open--;
-      json({
-        topics: [
-          {
-            topic: "slow-topic",
-            paused: false,
-            backlog: { waiting: 0, in_flight: 0 },
-            oldest_age_seconds: null,
-            dead_letter_count: 0,
-          },
-        ],
-      });
+      json({ topics: ["slow-topic", "other-topic"].map(topicView) });
     }, TOPICS_DELAY_MS);
   });
   await new Promise<void>((resolve) => api.listen(0, "127.0.0.1", resolve));
@@ -78,5 +95,23 @@ describe("the console against an API slower than its refresh", () => {
     // Assess
     expect(shown).toBe(true);
     expect(topicsCalls.mostOpen).toBe(1);
+  });
+
+  it("never shows one topic's dead letters under another's name while the other's load is under way", async () => {
+    // Prepare: the first topic (selected by itself) shows its dead letter.
+    const panel = "[data-testid=dead-letters]";
+    await b.page.waitForFunction(
+      `document.querySelector(${JSON.stringify(panel)})?.textContent.includes("slow-topic.dead-1")`,
+      { timeout: 3 * TOPICS_DELAY_MS },
+    );
+
+    // Act: select the other topic, whose dead letters come slowly.
+    await b.page.click("[data-testid=topic-row-other-topic]");
+    await new Promise((resolve) => setTimeout(resolve, 1_000));
+    const meanwhile = await b.page.evaluate(`document.querySelector(${JSON.stringify(panel)}).textContent`);
+
+    // Assess
+    expect(meanwhile).toContain("Dead letters of other-topic");
+    expect(meanwhile).not.toContain("slow-topic.dead-1");
   });
 });
