@@ -114,4 +114,25 @@ describe("the console against an API slower than its refresh", () => {
     expect(meanwhile).toContain("Dead letters of other-topic");
     expect(meanwhile).not.toContain("slow-topic.dead-1");
   });
+
+  it("forgets the dead letters selected on one topic when another is selected", async () => {
+    // Prepare: back on the first topic, its dead letter selected.
+    await b.page.click("[data-testid=topic-row-slow-topic]");
+    await b.page.waitForSelector("[data-testid=dead-letter-select]", { timeout: 3 * TOPICS_DELAY_MS });
+    await b.page.click("[data-testid=dead-letter-select]");
+    const before = await b.page.evaluate(
+      `document.querySelector("[data-testid=replay-selected]").textContent`,
+    );
+
+    // Act
+    await b.page.click("[data-testid=topic-row-other-topic]");
+    await new Promise((resolve) => setTimeout(resolve, 500));
+    const after = await b.page.evaluate(
+      `(({ disabled, textContent }) => ({ disabled, textContent }))(document.querySelector("[data-testid=replay-selected]"))`,
+    );
+
+    // Assess: "Replay selected" would replay the other topic's task from this topic's panel.
+    expect(before).toBe("Replay selected (1)");
+    expect(after).toEqual({ disabled: true, textContent: "Replay selected (0)" });
+  });
 });
