@@ -57,7 +57,9 @@ export function apiProxy(options: {
     // Read whole before answering, at most what the API can send (10 MiB): an endless or huge body, or one that
     // never ends, would otherwise hold this process's memory or the page's call forever. Its error is a 502.
     const answer = await readAnswerBytes(response);
-    const out: Record<string, string> = { ...SECURITY_HEADERS };
+    // no-store whatever the API said: its own answers say so, but API Gateway's (a 403 from IAM) do not, and a
+    // task's content, callback URL or error must not stay in the browser's disk cache after the page is closed.
+    const out: Record<string, string> = { ...SECURITY_HEADERS, "cache-control": "no-store" };
     for (const name of FORWARDED_RESPONSE_HEADERS) {
       const value = response.headers.get(name);
       if (value !== null) out[name] = value;

@@ -10,6 +10,13 @@ import { type ConsoleMetrics, type MetricsQuery, metricsWindow, ratesOf } from "
 const PERCENTILES = [50, 90, 99] as const;
 
 /**
+ * How long one GetMetricData answer serves a topic and window. The page polls every 3 s, each topic's row and the
+ * lateness panel apart, in every open tab; GetMetricData is billed per metric requested (12 a call) and shares a
+ * 50-calls-a-second quota with the account's dashboards. Its data is per minute and lags by a minute or more.
+ */
+export const CLOUDWATCH_REUSE_MS = 30_000;
+
+/**
  * The console's metrics from CloudWatch (GetMetricData with the caller's credentials): the metric names and
  * dimensions (service + Topic) the dashboard and the lateness alarm use. CloudWatch's percentiles are its own
  * approximations over the EMF values, not exact nearest ranks (README, "See it").
@@ -19,7 +26,7 @@ export function cloudWatchMetricsSource(
   service: string,
   now: () => number = Date.now,
 ) {
-  return async (query: MetricsQuery): Promise<ConsoleMetrics> => {
+  return reusedFor(CLOUDWATCH_REUSE_MS, now, async (query: MetricsQuery): Promise<ConsoleMetrics> => {
     const { fromMs, toMs } = metricsWindow(now(), query.minutes);
     const windowSeconds = query.minutes * 60;
     const dimensions = [
@@ -47,6 +54,33 @@ export function cloudWatchMetricsSource(
     ];
     const results = await allResults(cloudwatch, queries, fromMs, toMs);
     return shape(query, results, fromMs, toMs);
+  });
+}
+
+/**
+ * `source`, its answer (or the call under way) shared by every query for the same topic and window for `reuseMs`;
+ * a failure is dropped at once, so the next poll asks again. Expired entries go on each call: the map holds only
+ * the keys asked for in the last `reuseMs`.
+ */
+function reusedFor(
+  reuseMs: number,
+  now: () => number,
+  source: (query: MetricsQuery) => Promise<ConsoleMetrics>,
+): (query: MetricsQuery) => Promise<ConsoleMetrics> {
+  const answers = new Map<string, { readonly at: number; readonly answer: Promise<ConsoleMetrics> }>();
+  return (query) => {
+    const at = now();
+    for (const [key, entry] of answers) if (at - entry.at > reuseMs) answers.delete(key);
+    const key = JSON.stringify([query.topic, query.minutes]);
+    const kept = answers.get(key);
+    if (kept) return kept.answer;
+    const answer = source(query);
+    const entry = { at, answer };
+    answers.set(key, entry);
+    answer.catch(() => {
+      if (answers.get(key) === entry) answers.delete(key);
+    });
+    return answer;
   };
 }
 

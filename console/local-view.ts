@@ -6,6 +6,7 @@
 import { GetScheduleCommand, ListSchedulesCommand, type SchedulerClient } from "@aws-sdk/client-scheduler";
 import { GetQueueAttributesCommand, type SQSClient } from "@aws-sdk/client-sqs";
 import type { LocalQuery, LocalView } from "./schemas.js";
+import { InvalidQueryError } from "./server.js";
 
 export function localViewSource(options: {
   readonly scheduler: SchedulerClient;
@@ -15,13 +16,20 @@ export function localViewSource(options: {
 }) {
   return async (query: LocalQuery): Promise<LocalView> => {
     const [page, depth] = await Promise.all([
-      options.scheduler.send(
-        new ListSchedulesCommand({
-          GroupName: options.scheduleGroupName,
-          MaxResults: query.limit,
-          ...(query.cursor ? { NextToken: query.cursor } : {}),
+      options.scheduler
+        .send(
+          new ListSchedulesCommand({
+            GroupName: options.scheduleGroupName,
+            MaxResults: query.limit,
+            ...(query.cursor ? { NextToken: query.cursor } : {}),
+          }),
+        )
+        .catch((error: unknown) => {
+          // The emulator's refusal of the token is the caller's mistake, not an upstream failure (a 502).
+          if (query.cursor && (error as Error).name === "ValidationException")
+            throw new InvalidQueryError("cursor", "not a cursor this endpoint gave");
+          throw error;
         }),
-      ),
       options.sqs.send(
         new GetQueueAttributesCommand({
           QueueUrl: options.timerQueueUrl,

@@ -96,6 +96,16 @@ async function serveApi(url: URL, sources: ConsoleSources, res: http.ServerRespo
   }
 }
 
+/** A source's refusal of a query parameter the schema cannot judge (a cursor the upstream never gave): a 400. */
+export class InvalidQueryError extends Error {
+  constructor(
+    readonly parameter: string,
+    readonly detail: string,
+  ) {
+    super(`${parameter}: ${detail}`);
+  }
+}
+
 async function answer<S extends z.ZodType, R>(
   res: http.ServerResponse,
   schema: S,
@@ -108,7 +118,13 @@ async function answer<S extends z.ZodType, R>(
     const message = parsed.error.issues.map((i) => `${i.path.join(".") || "query"}: ${i.message}`).join("; ");
     return sendJson(res, 400, { error: { code: "invalid_query", message, issues: parsed.error.issues } });
   }
-  return sendJson(res, 200, await source(parsed.data));
+  try {
+    return sendJson(res, 200, await source(parsed.data));
+  } catch (error) {
+    if (!(error instanceof InvalidQueryError)) throw error;
+    const issues = [{ path: [error.parameter], message: error.detail }];
+    return sendJson(res, 400, { error: { code: "invalid_query", message: error.message, issues } });
+  }
 }
 
 async function serveFile(pathname: string, distDir: string, res: http.ServerResponse): Promise<true> {

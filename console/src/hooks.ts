@@ -1,6 +1,7 @@
 import { createContext } from "preact";
-import { useContext, useEffect, useState } from "preact/hooks";
+import { useContext, useEffect, useRef, useState } from "preact/hooks";
 import { errorText } from "./action.js";
+import { type LoadGate, loadGate } from "./load-gate.js";
 
 /** How often the page refreshes itself while visible. */
 export const REFRESH_MS = 3_000;
@@ -32,22 +33,37 @@ export const RefreshContext = createContext<Refresh>({ tick: 0, now: () => undef
 
 export const useRefresh = () => useContext(RefreshContext);
 
-/** Loads `load()` whenever the refresh tick or `deps` move; keeps the last good value while a load fails. */
+/**
+ * Loads `load()` whenever the refresh tick or `deps` move; keeps the last good value while a load fails. A load
+ * slower than the refresh is not dropped: the next one waits for it (load-gate.ts). Once `deps` move, nothing
+ * loaded for the old ones is shown (another topic's dead letters under this one's name, with its Replay and
+ * Cancel buttons), nor answered, until the new ones' load answers.
+ */
 export function useLoad<T>(load: () => Promise<T>, deps: readonly unknown[]): { data?: T; error?: string } {
   const { tick } = useRefresh();
-  const [state, setState] = useState<{ data?: T; error?: string }>({});
+  const [state, setState] = useState<{ deps?: readonly unknown[]; data?: T; error?: string }>({});
+  const gate = useRef<LoadGate<T> | undefined>(undefined);
   useEffect(() => {
-    let live = true;
-    load().then(
-      (data) => live && setState({ data }),
-      // As an action's error: the API's code and message, cut (a proxy's HTML page is not shown whole).
-      (error: unknown) => live && setState((s) => ({ ...s, error: errorText(error) })),
+    const current = loadGate<T>((outcome) =>
+      "data" in outcome
+        ? setState({ deps, data: outcome.data })
+        : // As an action's error: the API's code and message, cut (a proxy's HTML page is not shown whole).
+          setState((s) => ({
+            deps,
+            data: sameDeps(s.deps, deps) ? s.data : undefined,
+            error: errorText(outcome.error),
+          })),
     );
-    return () => {
-      live = false;
-    };
-  }, [tick, ...deps]);
-  return state;
+    gate.current = current;
+    return () => current.dispose();
+  }, deps);
+  // After the effect above (effects run in order): a move of `deps` loads through the new gate.
+  useEffect(() => gate.current?.run(load), [tick, ...deps]);
+  return sameDeps(state.deps, deps) ? state : {};
+}
+
+function sameDeps(a: readonly unknown[] | undefined, b: readonly unknown[]): boolean {
+  return a !== undefined && a.length === b.length && a.every((value, i) => Object.is(value, b[i]));
 }
 
 /**

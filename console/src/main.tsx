@@ -57,8 +57,9 @@ function App() {
           <TopicsPanel minutes={minutes} selected={topic} onSelect={setTopic} />
           {topic && <LatenessPanel topic={topic} minutes={minutes} />}
           <TaskSearch topic={topic} />
-          {topic && <DeadLetters topic={topic} onOpen={setOpenTask} />}
-          {topic && <SchedulesPanel topic={topic} />}
+          {/* Keyed by topic: a page's cursor, a selection or a filter of one topic never carries to another. */}
+          {topic && <DeadLetters key={topic} topic={topic} onOpen={setOpenTask} />}
+          {topic && <SchedulesPanel key={topic} topic={topic} />}
           <DestinationsPanel />
           {openTask && (
             <section class="wide">

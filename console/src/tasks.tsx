@@ -49,7 +49,15 @@ export function TaskSearch(props: { readonly topic: string | undefined }) {
         </button>
       </form>
       {taskId && <TaskDetail taskId={taskId} />}
-      {group && props.topic && <GroupList topic={props.topic} group={group} onOpen={setTaskId} />}
+      {group && props.topic && (
+        // Keyed: the cursor of one group's pages is refused (400) for another group or topic.
+        <GroupList
+          key={JSON.stringify([props.topic, group])}
+          topic={props.topic}
+          group={group}
+          onOpen={setTaskId}
+        />
+      )}
     </section>
   );
 }

@@ -95,6 +95,30 @@ describe("the console's API proxy", () => {
     expect(reached).toEqual([]);
   });
 
+  it("marks every proxied answer no-store, as the API marks its own: task content never lands in the browser's cache", async () => {
+    // Prepare: an API whose answers say nothing about caching (API Gateway's own 403s do not), or something else.
+    const api = await serve((req, res) => {
+      const headers: Record<string, string> = { "content-type": "application/json" };
+      if (req.url?.includes("public")) headers["cache-control"] = "public, max-age=3600";
+      res.writeHead(req.url?.includes("denied") ? 403 : 200, headers).end('{"content":"secret"}');
+    });
+    const proxy = apiProxy({ apiUrl: new URL(api), authorize: async () => ({ authorization: "x" }) });
+    const origin = await serve(async (req, res) => {
+      if (!(await proxy(req, res))) res.writeHead(418).end();
+    });
+
+    // Act
+    const answers = await Promise.all(
+      ["/v1/tasks/a?include=content", "/v1/denied", "/v1/public"].map((p) =>
+        fetch(`${origin}${p}`, { headers: { "x-punctual-console": "1" } }),
+      ),
+    );
+
+    // Assess
+    expect(answers.map((a) => a.status)).toEqual([200, 403, 200]);
+    for (const answer of answers) expect(answer.headers.get("cache-control")).toBe("no-store");
+  });
+
   it("sends every call to the configured API, whatever host an absolute or scheme-relative request target names", async () => {
     // Prepare: the configured API (with a stage path) and another host; both record what reaches them.
     const reached: { api: string[]; elsewhere: string[] } = { api: [], elsewhere: [] };
@@ -196,5 +220,51 @@ describe("the CloudWatch metrics source", () => {
       lateness: { count: 4, p99: 250, p50: null },
     });
     expect(answer.series[2]).toMatchObject({ t: minute / 1000, p50: 80, delivered: 4 });
+  });
+});
+
+describe("the CloudWatch metrics source's cost", () => {
+  it("asks CloudWatch at most once per topic and window every 30 s, however many tabs and panels poll it", async () => {
+    // Prepare: a CloudWatch client that counts calls (each is billed per metric requested) and can fail.
+    let now = Date.UTC(2026, 0, 1, 12, 0, 5);
+    let calls = 0;
+    let failing = false;
+    const cloudwatch = {
+      send: async () => {
+        calls++;
+        await new Promise((resolve) => setTimeout(resolve, 5));
+        if (failing) throw new Error("ThrottlingException: Rate exceeded");
+        return { MetricDataResults: [] };
+      },
+    } as unknown as CloudWatchClient;
+    const metrics = cloudWatchMetricsSource(cloudwatch, "punctual-prod", () => now);
+    const orders = { topic: "orders", minutes: 15 };
+
+    // Act: the topics row and the lateness panel at once, then the page's next polls within 30 s.
+    const [first, second] = await Promise.all([metrics(orders), metrics(orders)]);
+    now += 3_000;
+    await metrics(orders);
+    now += 26_000;
+    await metrics(orders);
+    const cached = calls;
+    await metrics({ topic: "orders", minutes: 60 });
+    await metrics({ topic: "payments", minutes: 15 });
+    const perKey = calls;
+    now += 1_001;
+    const later = await metrics(orders);
+    const refreshed = calls;
+    now += 30_001;
+    failing = true;
+    await expect(metrics(orders)).rejects.toThrow(/Throttling/);
+    failing = false;
+    await metrics(orders);
+
+    // Assess: one call per key per 30 s; a new answer after; a failure is not kept.
+    expect(cached).toBe(1);
+    expect(second).toBe(first);
+    expect(perKey).toBe(3);
+    expect(refreshed).toBe(4);
+    expect(later.to).toBe(new Date(Date.UTC(2026, 0, 1, 12, 0, 35, 1)).toISOString());
+    expect(calls).toBe(6);
   });
 });
