@@ -69,22 +69,32 @@ function flatten(value: Record<string, unknown>, prefix = ""): [string, string][
 }
 
 /**
- * A task: its fields as `printResult` shows them, and a fan-out task's subscribers (issue 14, point 3) as a table
- * of their own, one row per subscriber, instead of one JSON cell. With --json the view as the API answered it.
+ * A task: its fields as `printResult` shows them, and its attempt log and a fan-out task's subscribers (issue 14,
+ * point 3) as tables of their own, one row per attempt or subscriber: as one JSON cell, a log of 10 attempts made
+ * the table some 800 columns wide. With --json the view as the API answered it.
  */
 export function printTask(io: CliIo, json: boolean, task: Record<string, unknown>): void {
-  const { subscribers, ...fields } = task;
-  if (json || !Array.isArray(subscribers)) {
+  if (json) {
     printResult(io, json, task);
     return;
   }
+  const { subscribers, attempt_log: attemptLog, ...fields } = task;
   printResult(io, false, fields);
-  const columns = ["subscriber", "status", "attempts", "last_error", "task_id"];
-  const rows = (subscribers as Record<string, unknown>[]).map((row) =>
-    [row.id, row.status, row.attempts, row.last_error, row.task_id].map((cell) => String(cell ?? "")),
-  );
-  printRows(io, columns, rows);
+  if (Array.isArray(attemptLog) && attemptLog.length > 0) {
+    const rows = (attemptLog as Record<string, unknown>[]).map((row) =>
+      [row.started_at, row.duration_ms, row.status, row.error].map(cell),
+    );
+    printRows(io, ["attempt started_at", "duration_ms", "status", "error"], rows);
+  }
+  if (Array.isArray(subscribers)) {
+    const rows = (subscribers as Record<string, unknown>[]).map((row) =>
+      [row.id, row.status, row.attempts, row.last_error, row.task_id].map(cell),
+    );
+    printRows(io, ["subscriber", "status", "attempts", "last_error", "task_id"], rows);
+  }
 }
+
+const cell = (value: unknown): string => String(value ?? "");
 
 /** A list for people: one row per item under a header (scripts use --json instead). */
 export function printRows(io: CliIo, head: readonly string[], rows: readonly string[][]): void {

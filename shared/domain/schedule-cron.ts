@@ -67,7 +67,8 @@ function misplacedQuestionMark(cron: string): string | undefined {
   const dayFields = fields.length === 5 ? [2, 4] : [3, 5];
   const misplaced = fields.some((field, index) => field.includes("?") && !dayFields.includes(index));
   if (!misplaced) return undefined;
-  return "`?` may stand only for the day-of-month or day-of-week field; an AWS (EventBridge) cron such as `0 12 * * ? *` (minute hour day-of-month month day-of-week year) is not this format: write `0 12 * * *`";
+  // Kept within the API's issue clip (MAX_ISSUE_TEXT, 200) with CRON_FORMAT before it, so the remedy arrives.
+  return "`?` only in day-of-month or day-of-week; `0 12 * * ? *` is an AWS (EventBridge) cron, a year last: write `0 12 * * *`";
 }
 
 /**

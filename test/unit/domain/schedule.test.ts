@@ -1,4 +1,5 @@
 import { describe, expect, it } from "vitest";
+import { MAX_ISSUE_TEXT } from "#shared/api/errors.js";
 import {
   isKnownTimeZone,
   MATERIALIZE_HORIZON_MS,
@@ -146,6 +147,14 @@ describe("validation", () => {
     ["? * * * *", "a question mark as the minute"],
   ])("refuses %j (%s): `?` only stands for a day field, and the message names the AWS format", (cron) => {
     expect(cronProblem(cron)).toMatch(/is not a valid cron pattern.*`\?` .*day-of-month or day-of-week.*AWS/);
+  });
+
+  // The API clips an issue's message at MAX_ISSUE_TEXT characters: this one must arrive whole, remedy included,
+  // not cut mid-word before "write `0 12 * * *`".
+  it("keeps the AWS-cron refusal within the API's issue clip, so its remedy reaches the caller", () => {
+    const problem = cronProblem("0 12 * * ? *") ?? "";
+    expect(problem).toMatch(/write `0 12 \* \* \*`$/);
+    expect(problem.length).toBeLessThanOrEqual(MAX_ISSUE_TEXT);
   });
 
   // Croner splits fields on any JS whitespace, Unicode's included: `3<U+FEFF>0 2 * * *` reads `30 2 * * *` on a

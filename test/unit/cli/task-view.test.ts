@@ -1,0 +1,46 @@
+import { describe, expect, it } from "vitest";
+import { main } from "../../../cli/main.js";
+
+/** `punctual tasks get` in-process against a server answering this task view. */
+async function get(task: Record<string, unknown>) {
+  const fetch: typeof globalThis.fetch = async () =>
+    new Response(JSON.stringify(task), { status: 200, headers: { "content-type": "application/json" } });
+  const out: string[] = [];
+  const io = { out: (t: string) => void out.push(t), err: () => {}, env: {}, fetch };
+  const code = await main(["--api", "http://127.0.0.1:3000", "tasks", "get", String(task.task_id)], io);
+  return { code, out: out.join("") };
+}
+
+const attempt = (n: number) => ({
+  started_at: `2026-11-23T12:01:${String(30 + n).padStart(2, "0")}.000Z`,
+  duration_ms: 9,
+  ...(n % 2 === 0 ? { status: 503 } : { error: "network: ECONNREFUSED" }),
+});
+
+describe("tasks get: a task's attempt log", () => {
+  it("shows each attempt on its own row, so a task with a full log stays a readable table", async () => {
+    // Arrange: a dead-lettered task with the 10 attempts a view keeps
+    const task = {
+      task_id: "demo.n1.mhx0z8ka.01JD3ABCDEFGHJKMNPQRSTVWXY",
+      topic: "demo",
+      status: "failed",
+      due_at: "2026-11-23T12:01:30.000Z",
+      accepted_at: "2026-11-23T12:00:00.000Z",
+      attempts: 10,
+      last_error: "HTTP 503",
+      callback_url: "https://hooks.example.com/punctual",
+      attempt_log: Array.from({ length: 10 }, (_, n) => attempt(n)),
+    };
+
+    // Act
+    const { code, out } = await get(task);
+
+    // Assess: no line as wide as the whole log written as one JSON cell; every attempt is listed
+    expect(code).toBe(0);
+    const widest = Math.max(...out.split("\n").map((line) => line.length));
+    expect(widest).toBeLessThan(120);
+    for (let n = 0; n < 10; n++) expect(out).toContain(attempt(n).started_at);
+    expect(out).toContain("network: ECONNREFUSED");
+    expect(out).toContain("503");
+  });
+});
