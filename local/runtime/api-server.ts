@@ -20,6 +20,17 @@ const DEFAULT_ROUTE_KEY = "$default";
 const MAX_REQUEST_BYTES = 10 * 1024 * 1024;
 
 /**
+ * Lambda's limit on a synchronous invocation's event, and on its result, each: 6 MiB ("Request must be smaller than
+ * 6291456 bytes for the InvokeFunction operation"). Past it the invocation fails and API Gateway answers its bare
+ * 500: the function never runs, or its answer is lost. Without it here, a body API Gateway takes (under 10 MB) but
+ * Lambda refuses would reach the function locally and be answered by our own code, hiding the real 500.
+ */
+const MAX_INVOCATION_BYTES = 6 * 1024 * 1024;
+
+/** Room in an event for everything but the body: headers (Node takes 16 KiB), the query, the request context. */
+const EVENT_OVERHEAD_BYTES = 64 * 1024;
+
+/**
  * The HTTP API as API Gateway runs it: each request becomes a payload-v2 event for the route's function, and
  * the function's result becomes the response. A request no route matches goes to the `$default` route when the
  * stack has one, else gets API Gateway's own 404 body.
@@ -96,12 +107,20 @@ async function serveRequest(api: ApiState, req: http.IncomingMessage, res: http.
       return send(res, { statusCode: 413, body: JSON.stringify({ message: "Request Entity Too Large" }) });
     }
     const event = toEvent(req, url, method, match.m.route.routeKey, match.params, body);
+    if (
+      body.length * 6 + EVENT_OVERHEAD_BYTES > MAX_INVOCATION_BYTES &&
+      eventBytes(event) > MAX_INVOCATION_BYTES
+    )
+      throw new Error("Request must be smaller than 6291456 bytes for the InvokeFunction operation");
     const { route } = match.m;
     const context = createLambdaContext(route.functionName, route.timeoutSeconds);
     const result = (await invokeWithTimeout(
       () => route.handler(event as never, context),
       route.timeoutSeconds,
     )) as APIGatewayProxyStructuredResultV2 | string | undefined;
+    const resultBytes = Buffer.byteLength(JSON.stringify(result) ?? "");
+    if (resultBytes > MAX_INVOCATION_BYTES)
+      throw new Error(`Response payload size (${resultBytes} bytes) exceeded maximum allowed payload size`);
     send(
       res,
       typeof result === "object" && result ? result : { statusCode: 200, body: String(result ?? "") },
@@ -203,6 +222,18 @@ function queryParametersOf(url: URL): Record<string, string> {
     joined.set(name, before === undefined ? value : `${before},${value}`);
   }
   return Object.fromEntries(joined);
+}
+
+/**
+ * The event's bytes as Lambda counts them, at worst: whether API Gateway writes a non-ASCII character as UTF-8 or
+ * as `\uXXXX` its documentation does not say (shared/api/lambda-event-size.ts), so each UTF-16 unit counts six.
+ * Only measured for a body that could reach the limit: a 6-byte escape per body byte cannot below it.
+ */
+function eventBytes(event: APIGatewayProxyEventV2): number {
+  const json = JSON.stringify(event);
+  let bytes = json.length;
+  for (let i = 0; i < json.length; i++) if (json.charCodeAt(i) >= 0x80) bytes += 5;
+  return bytes;
 }
 
 function toEvent(

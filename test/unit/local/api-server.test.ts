@@ -157,3 +157,72 @@ describe("the local API server's path parameters", () => {
     },
   );
 });
+
+describe("the local API server and Lambda's 6 MiB synchronous invocation limit", () => {
+  let server: Awaited<ReturnType<typeof startApiServer>>;
+  const invoked: number[] = [];
+
+  beforeAll(async () => {
+    server = await startApiServer({
+      host: "127.0.0.1",
+      port: 0,
+      routes: [
+        {
+          routeKey: "POST /take",
+          functionName: "take",
+          timeoutSeconds: 5,
+          handler: async (event: APIGatewayProxyEventV2) => {
+            invoked.push((event.body ?? "").length);
+            return { statusCode: 200, body: "{}" };
+          },
+        },
+        {
+          routeKey: "GET /answer/{bytes}",
+          functionName: "answer",
+          timeoutSeconds: 5,
+          handler: async (event: APIGatewayProxyEventV2) => ({
+            statusCode: 200,
+            body: "x".repeat(Number(event.pathParameters?.bytes)),
+          }),
+        },
+      ],
+    });
+  });
+
+  afterAll(async () => {
+    await server.stop();
+  });
+
+  const post = (body: string) =>
+    fetch(`${server.url}/take`, { method: "POST", headers: { "content-type": "application/json" }, body });
+
+  it("runs the function for a body well inside the limit", async () => {
+    const answer = await post(" ".repeat(5 * 1024 * 1024));
+    expect(answer.status).toBe(200);
+    expect(invoked.at(-1)).toBe(5 * 1024 * 1024);
+  });
+
+  it.each([
+    ["7 MiB of spaces", " ".repeat(7 * 1024 * 1024)],
+    // 3.5 MiB as sent, but each quote is escaped to two bytes in the event.
+    ["3.5 MiB of quotes", '"'.repeat(3.5 * 1024 * 1024)],
+  ])(
+    "fails an invocation whose event is over it (%s) as API Gateway's bare 500, the function never run",
+    async (_, body) => {
+      const before = invoked.length;
+      const answer = await post(body);
+      expect(answer.status).toBe(500);
+      expect(await answer.json()).toEqual({ message: "Internal Server Error" });
+      expect(invoked.length).toBe(before);
+    },
+  );
+
+  it("answers a function's result over it with a 500, as Lambda fails the invocation", async () => {
+    const small = await fetch(`${server.url}/answer/${5 * 1024 * 1024}`);
+    expect(small.status).toBe(200);
+    expect((await small.text()).length).toBe(5 * 1024 * 1024);
+    const big = await fetch(`${server.url}/answer/${7 * 1024 * 1024}`);
+    expect(big.status).toBe(500);
+    expect(await big.json()).toEqual({ message: "Internal Server Error" });
+  });
+});
