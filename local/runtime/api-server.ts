@@ -117,14 +117,11 @@ async function serveRequest(api: ApiState, req: http.IncomingMessage, res: http.
     const result = (await invokeWithTimeout(
       () => route.handler(event as never, context),
       route.timeoutSeconds,
-    )) as APIGatewayProxyStructuredResultV2 | string | undefined;
+    )) as unknown;
     const resultBytes = Buffer.byteLength(JSON.stringify(result) ?? "");
     if (resultBytes > MAX_INVOCATION_BYTES)
       throw new Error(`Response payload size (${resultBytes} bytes) exceeded maximum allowed payload size`);
-    send(
-      res,
-      typeof result === "object" && result ? result : { statusCode: 200, body: String(result ?? "") },
-    );
+    send(res, responseOf(result));
   } catch (error) {
     api.options.log?.(`[api] ${(error as Error).message}`);
     send(res, { statusCode: 500, body: JSON.stringify({ message: "Internal Server Error" }) });
@@ -282,6 +279,17 @@ function toEvent(
     ...(body.length > 0 ? { body: isText ? body.toString("utf8") : body.toString("base64") } : {}),
     isBase64Encoded: body.length > 0 && !isText,
   };
+}
+
+/**
+ * A function's result as payload 2.0 reads it: an object with a `statusCode` is the response; a string is the body;
+ * any other JSON (an object without one: a handler that forgot to wrap its answer) is sent whole as a 200 JSON body.
+ */
+function responseOf(result: unknown): APIGatewayProxyStructuredResultV2 {
+  if (typeof result === "string") return { statusCode: 200, body: result };
+  if (typeof result === "object" && result !== null && "statusCode" in result)
+    return result as APIGatewayProxyStructuredResultV2;
+  return { statusCode: 200, body: result === undefined ? "" : JSON.stringify(result) };
 }
 
 function send(res: http.ServerResponse, result: APIGatewayProxyStructuredResultV2): void {

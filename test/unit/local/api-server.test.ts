@@ -226,3 +226,41 @@ describe("the local API server and Lambda's 6 MiB synchronous invocation limit",
     expect(await big.json()).toEqual({ message: "Internal Server Error" });
   });
 });
+
+describe("the local API server reading a function's result as payload 2.0 does", () => {
+  let server: Awaited<ReturnType<typeof startApiServer>>;
+  let result: unknown;
+
+  beforeAll(async () => {
+    server = await startApiServer({
+      host: "127.0.0.1",
+      port: 0,
+      routes: [{ routeKey: "GET /r", functionName: "r", timeoutSeconds: 5, handler: async () => result }],
+    });
+  });
+
+  afterAll(async () => {
+    await server.stop();
+  });
+
+  it("sends a JSON result without a statusCode whole, as a 200 JSON body", async () => {
+    result = { ok: true, body: "not a response body" };
+    const answer = await fetch(`${server.url}/r`);
+    expect(answer.status).toBe(200);
+    expect(answer.headers.get("content-type")).toBe("application/json");
+    expect(await answer.json()).toEqual({ ok: true, body: "not a response body" });
+  });
+
+  it("sends a string result as the body, and a structured one as it says", async () => {
+    result = "plain";
+    const plain = await fetch(`${server.url}/r`);
+    expect([plain.status, await plain.text()]).toEqual([200, "plain"]);
+    result = { statusCode: 409, body: '{"x":1}', headers: { "x-y": "z" } };
+    const structured = await fetch(`${server.url}/r`);
+    expect([structured.status, await structured.text(), structured.headers.get("x-y")]).toEqual([
+      409,
+      '{"x":1}',
+      "z",
+    ]);
+  });
+});
