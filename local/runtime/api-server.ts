@@ -27,6 +27,13 @@ const MAX_REQUEST_BYTES = 10 * 1024 * 1024;
  */
 const MAX_INVOCATION_BYTES = 6 * 1024 * 1024;
 
+/**
+ * API Gateway's integration timeout for a Lambda integration (HTTP API: 30 s, the most it allows): past it the caller
+ * gets a 503 while the function goes on to its own timeout. Every API function's is shorter (cdk/lib/sizing.ts), so
+ * this only shows when a route's timeout is raised past it.
+ */
+const INTEGRATION_TIMEOUT_MS = 30_000;
+
 /** Room in an event for everything but the body: headers (Node takes 16 KiB), the query, the request context. */
 const EVENT_OVERHEAD_BYTES = 64 * 1024;
 
@@ -42,6 +49,8 @@ export async function startApiServer(options: {
   readonly log?: (line: string) => void;
   /** Served before the routes (the console under /console); answers whether it handled the request. */
   readonly prelude?: (req: http.IncomingMessage, res: http.ServerResponse) => Promise<boolean>;
+  /** API Gateway's integration timeout; 30 s unless a test shortens it. */
+  readonly integrationTimeoutMs?: number;
 }): Promise<{ url: string; stop(): Promise<void>; inFlight(): number }> {
   const api: ApiState = {
     ...routeTable(options.routes),
@@ -77,6 +86,7 @@ interface ApiState {
   readonly options: {
     readonly log?: (line: string) => void;
     readonly prelude?: (req: http.IncomingMessage, res: http.ServerResponse) => Promise<boolean>;
+    readonly integrationTimeoutMs?: number;
   };
   inFlight: number;
   accepting: boolean;
@@ -114,10 +124,10 @@ async function serveRequest(api: ApiState, req: http.IncomingMessage, res: http.
       throw new Error("Request must be smaller than 6291456 bytes for the InvokeFunction operation");
     const { route } = match.m;
     const context = createLambdaContext(route.functionName, route.timeoutSeconds);
-    const result = (await invokeWithTimeout(
-      () => route.handler(event as never, context),
-      route.timeoutSeconds,
-    )) as unknown;
+    const invocation = invokeWithTimeout(() => route.handler(event as never, context), route.timeoutSeconds);
+    const result = await withinIntegrationTimeout(api, invocation);
+    if (result === INTEGRATION_TIMED_OUT)
+      return send(res, { statusCode: 503, body: JSON.stringify({ message: "Service Unavailable" }) });
     const resultBytes = Buffer.byteLength(JSON.stringify(result) ?? "");
     if (resultBytes > MAX_INVOCATION_BYTES)
       throw new Error(`Response payload size (${resultBytes} bytes) exceeded maximum allowed payload size`);
@@ -127,6 +137,41 @@ async function serveRequest(api: ApiState, req: http.IncomingMessage, res: http.
     send(res, { statusCode: 500, body: JSON.stringify({ message: "Internal Server Error" }) });
   } finally {
     api.inFlight--;
+  }
+}
+
+const INTEGRATION_TIMED_OUT = Symbol("integration timed out");
+
+/**
+ * The invocation's result, or INTEGRATION_TIMED_OUT once API Gateway would stop waiting for it. The function is
+ * not stopped then (Lambda does not stop it either): it stays counted in flight until it ends, however it ends.
+ */
+async function withinIntegrationTimeout(
+  api: ApiState,
+  invocation: Promise<unknown>,
+): Promise<unknown | typeof INTEGRATION_TIMED_OUT> {
+  let timer: NodeJS.Timeout | undefined;
+  const timedOut = new Promise<typeof INTEGRATION_TIMED_OUT>((resolve) => {
+    timer = setTimeout(
+      () => resolve(INTEGRATION_TIMED_OUT),
+      api.options.integrationTimeoutMs ?? INTEGRATION_TIMEOUT_MS,
+    );
+  });
+  try {
+    const outcome = await Promise.race([invocation, timedOut]);
+    if (outcome === INTEGRATION_TIMED_OUT) {
+      api.inFlight++;
+      invocation.then(
+        () => api.inFlight--,
+        (error: Error) => {
+          api.inFlight--;
+          api.options.log?.(`[api] after the integration timeout: ${error.message}`);
+        },
+      );
+    }
+    return outcome;
+  } finally {
+    clearTimeout(timer);
   }
 }
 

@@ -264,3 +264,43 @@ describe("the local API server reading a function's result as payload 2.0 does",
     ]);
   });
 });
+
+describe("the local API server's integration timeout (30 s on API Gateway, shortened here)", () => {
+  let server: Awaited<ReturnType<typeof startApiServer>>;
+  const finished: string[] = [];
+
+  beforeAll(async () => {
+    server = await startApiServer({
+      host: "127.0.0.1",
+      port: 0,
+      integrationTimeoutMs: 300,
+      routes: [
+        {
+          routeKey: "POST /slow",
+          functionName: "slow",
+          timeoutSeconds: 5,
+          handler: async () => {
+            await new Promise((resolve) => setTimeout(resolve, 800));
+            finished.push("slow");
+            return { statusCode: 201, body: "{}" };
+          },
+        },
+      ],
+    });
+  });
+
+  afterAll(async () => {
+    await server.stop();
+  });
+
+  it("answers API Gateway's 503 when a function runs past it, while the function goes on", async () => {
+    const started = Date.now();
+    const answer = await fetch(`${server.url}/slow`, { method: "POST" });
+    expect(answer.status).toBe(503);
+    expect(await answer.json()).toEqual({ message: "Service Unavailable" });
+    expect(Date.now() - started).toBeLessThan(750);
+    expect(finished).toEqual([]);
+    await new Promise((resolve) => setTimeout(resolve, 900));
+    expect(finished).toEqual(["slow"]);
+  });
+});
