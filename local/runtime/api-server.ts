@@ -108,6 +108,9 @@ async function serveRequest(api: ApiState, req: http.IncomingMessage, res: http.
   api.inFlight++;
   try {
     if (await api.options.prelude?.(req, res)) return;
+    // An HTTP API names each request in this header, whoever answers it (API Gateway itself or a function).
+    const requestId = randomUUID();
+    res.setHeader("apigw-requestid", requestId);
     const url = new URL(req.url ?? "/", "http://localhost");
     const method = (req.method ?? "GET").toUpperCase();
     const match = matchRoute(api, method, url.pathname);
@@ -116,7 +119,7 @@ async function serveRequest(api: ApiState, req: http.IncomingMessage, res: http.
     if (body === undefined) {
       return send(res, { statusCode: 413, body: JSON.stringify({ message: "Request Entity Too Large" }) });
     }
-    const event = toEvent(req, url, method, match.m.route.routeKey, match.params, body);
+    const event = toEvent(req, url, method, match.m.route.routeKey, match.params, body, requestId);
     if (
       body.length * 6 + EVENT_OVERHEAD_BYTES > MAX_INVOCATION_BYTES &&
       eventBytes(event) > MAX_INVOCATION_BYTES
@@ -285,6 +288,7 @@ function toEvent(
   routeKey: string,
   params: Record<string, string>,
   body: Buffer,
+  requestId: string,
 ): APIGatewayProxyEventV2 {
   // Payload 2.0 combines a repeated header's values with ","; `req.headers` would keep only the first of some
   // (content-type, user-agent, …) and join the rest with ", ", so a body sent as two content types would pass here.
@@ -315,7 +319,7 @@ function toEvent(
         sourceIp: req.socket.remoteAddress ?? "127.0.0.1",
         userAgent: headers["user-agent"] ?? "",
       },
-      requestId: randomUUID(),
+      requestId,
       routeKey,
       stage: "$default",
       time: now.toISOString(),

@@ -304,3 +304,17 @@ describe("the local API server's integration timeout (30 s on API Gateway, short
     expect(finished).toEqual(["slow"]);
   });
 });
+
+describe("the local API server's request id", () => {
+  it("answers with apigw-requestid, the event's requestContext.requestId, as an HTTP API does", async () => {
+    const answer = await fetch(`${api.url}/echo`, {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: "{}",
+    });
+    expect(answer.status).toBe(200);
+    const id = seen.at(-1)?.requestContext.requestId;
+    expect(id).toBeTruthy();
+    expect(answer.headers.get("apigw-requestid")).toBe(id);
+  });
+});
