@@ -14,7 +14,7 @@ import {
 import { apiUrlProblem } from "./api-url.js";
 import { type Authorizer, authorizer, defaultAuthFor, InvalidTokenError, type PunctualAuth } from "./auth.js";
 import { errorFromResponse, PunctualError, parseJson } from "./errors.js";
-import { readAnswerText } from "./read-body.js";
+import { readAnswerText, requestIdOf } from "./read-body.js";
 import {
   checkedRetryPolicy,
   DEFAULT_RETRY,
@@ -286,7 +286,7 @@ class PunctualClientCore {
         await this.#wait(retryDelayMs(this.#retry, n, undefined, this.#random, this.#now()), signal);
         continue;
       }
-      const requestId = response.headers.get("x-amzn-requestid") ?? undefined;
+      const requestId = requestIdOf(response);
       if (response.ok) return { status: response.status, text, attempts: n - attemptsUsed, requestId };
       if (last || !RETRYABLE_STATUSES.has(response.status)) {
         throw errorFromResponse(response.status, text, requestId);

@@ -39,11 +39,19 @@ export async function readAnswerBytes(response: Response, maxBytes = MAX_ANSWER_
 }
 
 function tooLarge(response: Response, maxBytes: number): PunctualError {
-  const requestId = response.headers.get("x-amzn-requestid") ?? undefined;
+  const requestId = requestIdOf(response);
   return new PunctualError({
     code: "invalid_response",
     status: response.status,
     message: `the API's answer (HTTP ${response.status}) is over ${maxBytes / 1024 / 1024} MiB, more than the API can answer: not read`,
     ...(requestId ? { requestId } : {}),
   });
+}
+
+/**
+ * The request id API Gateway answered with: an HTTP API (ours) sends it as `apigw-requestid`, the id of the access
+ * log's `requestId`; `x-amzn-requestid` is a REST API's (and other AWS services'), kept for a proxy that sends it.
+ */
+export function requestIdOf(response: Response): string | undefined {
+  return response.headers.get("apigw-requestid") ?? response.headers.get("x-amzn-requestid") ?? undefined;
 }

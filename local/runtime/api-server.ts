@@ -20,6 +20,24 @@ const DEFAULT_ROUTE_KEY = "$default";
 const MAX_REQUEST_BYTES = 10 * 1024 * 1024;
 
 /**
+ * Lambda's limit on a synchronous invocation's event, and on its result, each: 6 MiB ("Request must be smaller than
+ * 6291456 bytes for the InvokeFunction operation"). Past it the invocation fails and API Gateway answers its bare
+ * 500: the function never runs, or its answer is lost. Without it here, a body API Gateway takes (under 10 MB) but
+ * Lambda refuses would reach the function locally and be answered by our own code, hiding the real 500.
+ */
+const MAX_INVOCATION_BYTES = 6 * 1024 * 1024;
+
+/**
+ * API Gateway's integration timeout for a Lambda integration (HTTP API: 30 s, the most it allows): past it the caller
+ * gets a 503 while the function goes on to its own timeout. Every API function's is shorter (cdk/lib/sizing.ts), so
+ * this only shows when a route's timeout is raised past it.
+ */
+const INTEGRATION_TIMEOUT_MS = 30_000;
+
+/** Room in an event for everything but the body: headers (Node takes 16 KiB), the query, the request context. */
+const EVENT_OVERHEAD_BYTES = 64 * 1024;
+
+/**
  * The HTTP API as API Gateway runs it: each request becomes a payload-v2 event for the route's function, and
  * the function's result becomes the response. A request no route matches goes to the `$default` route when the
  * stack has one, else gets API Gateway's own 404 body.
@@ -31,6 +49,8 @@ export async function startApiServer(options: {
   readonly log?: (line: string) => void;
   /** Served before the routes (the console under /console); answers whether it handled the request. */
   readonly prelude?: (req: http.IncomingMessage, res: http.ServerResponse) => Promise<boolean>;
+  /** API Gateway's integration timeout; 30 s unless a test shortens it. */
+  readonly integrationTimeoutMs?: number;
 }): Promise<{ url: string; stop(): Promise<void>; inFlight(): number }> {
   const api: ApiState = {
     ...routeTable(options.routes),
@@ -66,6 +86,7 @@ interface ApiState {
   readonly options: {
     readonly log?: (line: string) => void;
     readonly prelude?: (req: http.IncomingMessage, res: http.ServerResponse) => Promise<boolean>;
+    readonly integrationTimeoutMs?: number;
   };
   inFlight: number;
   accepting: boolean;
@@ -87,6 +108,9 @@ async function serveRequest(api: ApiState, req: http.IncomingMessage, res: http.
   api.inFlight++;
   try {
     if (await api.options.prelude?.(req, res)) return;
+    // An HTTP API names each request in this header, whoever answers it (API Gateway itself or a function).
+    const requestId = randomUUID();
+    res.setHeader("apigw-requestid", requestId);
     const url = new URL(req.url ?? "/", "http://localhost");
     const method = (req.method ?? "GET").toUpperCase();
     const match = matchRoute(api, method, url.pathname);
@@ -95,22 +119,62 @@ async function serveRequest(api: ApiState, req: http.IncomingMessage, res: http.
     if (body === undefined) {
       return send(res, { statusCode: 413, body: JSON.stringify({ message: "Request Entity Too Large" }) });
     }
-    const event = toEvent(req, url, method, match.m.route.routeKey, match.params, body);
+    const event = toEvent(req, url, method, match.m.route.routeKey, match.params, body, requestId);
+    if (
+      body.length * 6 + EVENT_OVERHEAD_BYTES > MAX_INVOCATION_BYTES &&
+      eventBytes(event) > MAX_INVOCATION_BYTES
+    )
+      throw new Error("Request must be smaller than 6291456 bytes for the InvokeFunction operation");
     const { route } = match.m;
     const context = createLambdaContext(route.functionName, route.timeoutSeconds);
-    const result = (await invokeWithTimeout(
-      () => route.handler(event as never, context),
-      route.timeoutSeconds,
-    )) as APIGatewayProxyStructuredResultV2 | string | undefined;
-    send(
-      res,
-      typeof result === "object" && result ? result : { statusCode: 200, body: String(result ?? "") },
-    );
+    const invocation = invokeWithTimeout(() => route.handler(event as never, context), route.timeoutSeconds);
+    const result = await withinIntegrationTimeout(api, invocation);
+    if (result === INTEGRATION_TIMED_OUT)
+      return send(res, { statusCode: 503, body: JSON.stringify({ message: "Service Unavailable" }) });
+    const resultBytes = Buffer.byteLength(JSON.stringify(result) ?? "");
+    if (resultBytes > MAX_INVOCATION_BYTES)
+      throw new Error(`Response payload size (${resultBytes} bytes) exceeded maximum allowed payload size`);
+    send(res, responseOf(result));
   } catch (error) {
     api.options.log?.(`[api] ${(error as Error).message}`);
     send(res, { statusCode: 500, body: JSON.stringify({ message: "Internal Server Error" }) });
   } finally {
     api.inFlight--;
+  }
+}
+
+const INTEGRATION_TIMED_OUT = Symbol("integration timed out");
+
+/**
+ * The invocation's result, or INTEGRATION_TIMED_OUT once API Gateway would stop waiting for it. The function is
+ * not stopped then (Lambda does not stop it either): it stays counted in flight until it ends, however it ends.
+ */
+async function withinIntegrationTimeout(
+  api: ApiState,
+  invocation: Promise<unknown>,
+): Promise<unknown | typeof INTEGRATION_TIMED_OUT> {
+  let timer: NodeJS.Timeout | undefined;
+  const timedOut = new Promise<typeof INTEGRATION_TIMED_OUT>((resolve) => {
+    timer = setTimeout(
+      () => resolve(INTEGRATION_TIMED_OUT),
+      api.options.integrationTimeoutMs ?? INTEGRATION_TIMEOUT_MS,
+    );
+  });
+  try {
+    const outcome = await Promise.race([invocation, timedOut]);
+    if (outcome === INTEGRATION_TIMED_OUT) {
+      api.inFlight++;
+      invocation.then(
+        () => api.inFlight--,
+        (error: Error) => {
+          api.inFlight--;
+          api.options.log?.(`[api] after the integration timeout: ${error.message}`);
+        },
+      );
+    }
+    return outcome;
+  } finally {
+    clearTimeout(timer);
   }
 }
 
@@ -205,6 +269,18 @@ function queryParametersOf(url: URL): Record<string, string> {
   return Object.fromEntries(joined);
 }
 
+/**
+ * The event's bytes as Lambda counts them, at worst: whether API Gateway writes a non-ASCII character as UTF-8 or
+ * as `\uXXXX` its documentation does not say (shared/api/lambda-event-size.ts), so each UTF-16 unit counts six.
+ * Only measured for a body that could reach the limit: a 6-byte escape per body byte cannot below it.
+ */
+function eventBytes(event: APIGatewayProxyEventV2): number {
+  const json = JSON.stringify(event);
+  let bytes = json.length;
+  for (let i = 0; i < json.length; i++) if (json.charCodeAt(i) >= 0x80) bytes += 5;
+  return bytes;
+}
+
 function toEvent(
   req: http.IncomingMessage,
   url: URL,
@@ -212,6 +288,7 @@ function toEvent(
   routeKey: string,
   params: Record<string, string>,
   body: Buffer,
+  requestId: string,
 ): APIGatewayProxyEventV2 {
   // Payload 2.0 combines a repeated header's values with ","; `req.headers` would keep only the first of some
   // (content-type, user-agent, …) and join the rest with ", ", so a body sent as two content types would pass here.
@@ -242,7 +319,7 @@ function toEvent(
         sourceIp: req.socket.remoteAddress ?? "127.0.0.1",
         userAgent: headers["user-agent"] ?? "",
       },
-      requestId: randomUUID(),
+      requestId,
       routeKey,
       stage: "$default",
       time: now.toISOString(),
@@ -251,6 +328,17 @@ function toEvent(
     ...(body.length > 0 ? { body: isText ? body.toString("utf8") : body.toString("base64") } : {}),
     isBase64Encoded: body.length > 0 && !isText,
   };
+}
+
+/**
+ * A function's result as payload 2.0 reads it: an object with a `statusCode` is the response; a string is the body;
+ * any other JSON (an object without one: a handler that forgot to wrap its answer) is sent whole as a 200 JSON body.
+ */
+function responseOf(result: unknown): APIGatewayProxyStructuredResultV2 {
+  if (typeof result === "string") return { statusCode: 200, body: result };
+  if (typeof result === "object" && result !== null && "statusCode" in result)
+    return result as APIGatewayProxyStructuredResultV2;
+  return { statusCode: 200, body: result === undefined ? "" : JSON.stringify(result) };
 }
 
 function send(res: http.ServerResponse, result: APIGatewayProxyStructuredResultV2): void {

@@ -495,6 +495,28 @@ describe("retries", () => {
     expect(waits).toEqual([]);
   });
 
+  it("reads the request id an HTTP API answers with (apigw-requestid), as for a bare gateway 500", async () => {
+    const { fetch } = scriptedFetch({
+      status: 500,
+      body: { message: "Internal Server Error" },
+      headers: { "apigw-requestid": "Ab1cDeFgIAMEb2Q=" },
+    });
+    const client = new PunctualClient({
+      apiUrl: "http://127.0.0.1:3000",
+      fetch,
+      sleep: recordingSleep().sleep,
+    });
+
+    const error = await client.addTask(addBody).catch((e: unknown) => e);
+
+    expect(error).toMatchObject({
+      code: "http_error",
+      status: 500,
+      message: "Internal Server Error",
+      requestId: "Ab1cDeFgIAMEb2Q=",
+    });
+  });
+
   it("keeps a conflict's extra fields in details", async () => {
     const { fetch } = scriptedFetch({
       status: 409,

@@ -157,3 +157,164 @@ describe("the local API server's path parameters", () => {
     },
   );
 });
+
+describe("the local API server and Lambda's 6 MiB synchronous invocation limit", () => {
+  let server: Awaited<ReturnType<typeof startApiServer>>;
+  const invoked: number[] = [];
+
+  beforeAll(async () => {
+    server = await startApiServer({
+      host: "127.0.0.1",
+      port: 0,
+      routes: [
+        {
+          routeKey: "POST /take",
+          functionName: "take",
+          timeoutSeconds: 5,
+          handler: async (event: APIGatewayProxyEventV2) => {
+            invoked.push((event.body ?? "").length);
+            return { statusCode: 200, body: "{}" };
+          },
+        },
+        {
+          routeKey: "GET /answer/{bytes}",
+          functionName: "answer",
+          timeoutSeconds: 5,
+          handler: async (event: APIGatewayProxyEventV2) => ({
+            statusCode: 200,
+            body: "x".repeat(Number(event.pathParameters?.bytes)),
+          }),
+        },
+      ],
+    });
+  });
+
+  afterAll(async () => {
+    await server.stop();
+  });
+
+  const post = (body: string) =>
+    fetch(`${server.url}/take`, { method: "POST", headers: { "content-type": "application/json" }, body });
+
+  it("runs the function for a body well inside the limit", async () => {
+    const answer = await post(" ".repeat(5 * 1024 * 1024));
+    expect(answer.status).toBe(200);
+    expect(invoked.at(-1)).toBe(5 * 1024 * 1024);
+  });
+
+  it.each([
+    ["7 MiB of spaces", " ".repeat(7 * 1024 * 1024)],
+    // 3.5 MiB as sent, but each quote is escaped to two bytes in the event.
+    ["3.5 MiB of quotes", '"'.repeat(3.5 * 1024 * 1024)],
+  ])(
+    "fails an invocation whose event is over it (%s) as API Gateway's bare 500, the function never run",
+    async (_, body) => {
+      const before = invoked.length;
+      const answer = await post(body);
+      expect(answer.status).toBe(500);
+      expect(await answer.json()).toEqual({ message: "Internal Server Error" });
+      expect(invoked.length).toBe(before);
+    },
+  );
+
+  it("answers a function's result over it with a 500, as Lambda fails the invocation", async () => {
+    const small = await fetch(`${server.url}/answer/${5 * 1024 * 1024}`);
+    expect(small.status).toBe(200);
+    expect((await small.text()).length).toBe(5 * 1024 * 1024);
+    const big = await fetch(`${server.url}/answer/${7 * 1024 * 1024}`);
+    expect(big.status).toBe(500);
+    expect(await big.json()).toEqual({ message: "Internal Server Error" });
+  });
+});
+
+describe("the local API server reading a function's result as payload 2.0 does", () => {
+  let server: Awaited<ReturnType<typeof startApiServer>>;
+  let result: unknown;
+
+  beforeAll(async () => {
+    server = await startApiServer({
+      host: "127.0.0.1",
+      port: 0,
+      routes: [{ routeKey: "GET /r", functionName: "r", timeoutSeconds: 5, handler: async () => result }],
+    });
+  });
+
+  afterAll(async () => {
+    await server.stop();
+  });
+
+  it("sends a JSON result without a statusCode whole, as a 200 JSON body", async () => {
+    result = { ok: true, body: "not a response body" };
+    const answer = await fetch(`${server.url}/r`);
+    expect(answer.status).toBe(200);
+    expect(answer.headers.get("content-type")).toBe("application/json");
+    expect(await answer.json()).toEqual({ ok: true, body: "not a response body" });
+  });
+
+  it("sends a string result as the body, and a structured one as it says", async () => {
+    result = "plain";
+    const plain = await fetch(`${server.url}/r`);
+    expect([plain.status, await plain.text()]).toEqual([200, "plain"]);
+    result = { statusCode: 409, body: '{"x":1}', headers: { "x-y": "z" } };
+    const structured = await fetch(`${server.url}/r`);
+    expect([structured.status, await structured.text(), structured.headers.get("x-y")]).toEqual([
+      409,
+      '{"x":1}',
+      "z",
+    ]);
+  });
+});
+
+describe("the local API server's integration timeout (30 s on API Gateway, shortened here)", () => {
+  let server: Awaited<ReturnType<typeof startApiServer>>;
+  const finished: string[] = [];
+
+  beforeAll(async () => {
+    server = await startApiServer({
+      host: "127.0.0.1",
+      port: 0,
+      integrationTimeoutMs: 300,
+      routes: [
+        {
+          routeKey: "POST /slow",
+          functionName: "slow",
+          timeoutSeconds: 5,
+          handler: async () => {
+            await new Promise((resolve) => setTimeout(resolve, 800));
+            finished.push("slow");
+            return { statusCode: 201, body: "{}" };
+          },
+        },
+      ],
+    });
+  });
+
+  afterAll(async () => {
+    await server.stop();
+  });
+
+  it("answers API Gateway's 503 when a function runs past it, while the function goes on", async () => {
+    const started = Date.now();
+    const answer = await fetch(`${server.url}/slow`, { method: "POST" });
+    expect(answer.status).toBe(503);
+    expect(await answer.json()).toEqual({ message: "Service Unavailable" });
+    expect(Date.now() - started).toBeLessThan(750);
+    expect(finished).toEqual([]);
+    await new Promise((resolve) => setTimeout(resolve, 900));
+    expect(finished).toEqual(["slow"]);
+  });
+});
+
+describe("the local API server's request id", () => {
+  it("answers with apigw-requestid, the event's requestContext.requestId, as an HTTP API does", async () => {
+    const answer = await fetch(`${api.url}/echo`, {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: "{}",
+    });
+    expect(answer.status).toBe(200);
+    const id = seen.at(-1)?.requestContext.requestId;
+    expect(id).toBeTruthy();
+    expect(answer.headers.get("apigw-requestid")).toBe(id);
+  });
+});
