@@ -32,8 +32,9 @@ export function checkedRetryPolicy(policy: RetryPolicy): RetryPolicy {
 
 /**
  * Answers that mean "nothing was done, or it is safe to ask again": throttling (429, API Gateway's), 503 (ours,
- * with Retry-After), and gateway errors (502/504: the function crashed or timed out — with an idempotency key a
- * repeat finds the task if it was made). Not 500: that is a bug, and repeating it only delays the error.
+ * with Retry-After; and an HTTP API's own when the function outran its 30 s integration timeout — with an
+ * idempotency key a repeat finds the task if it was made), and 502/504 (a proxy or load balancer in front of the
+ * API). Not 500 (an HTTP API's answer to a function error too): that is a bug, and repeating it only delays it.
  */
 export const RETRYABLE_STATUSES: ReadonlySet<number> = new Set([429, 502, 503, 504]);
 
