@@ -123,6 +123,22 @@ describe("DynamoTaskStore against dynalite", () => {
     clockSeconds = NOW / 1000;
   });
 
+  /** Four tasks of one group, oldest first: delivered, queued, scheduled (due), and one not yet due. */
+  async function groupOfFour(group: string): Promise<[TaskRecord, TaskRecord, TaskRecord, TaskRecord]> {
+    const dues = [NOW - 3_000, NOW - 2_000, NOW - 1_000, NOW + 5_000];
+    const [done, queued, scheduled, later] = dues.map((dueAtMs) => task({ group, dueAtMs })) as [
+      TaskRecord,
+      TaskRecord,
+      TaskRecord,
+      TaskRecord,
+    ];
+    for (const t of [later, scheduled, queued, done]) await store.putNew(t);
+    await store.startAttempt(done.taskId, NOW);
+    await store.markDelivered(done.taskId, { atMs: NOW, latenessMs: 0, deliveryLatencyMs: 1, expiresAt: 9 });
+    await store.markQueued(queued.taskId, NOW);
+    return [done, queued, scheduled, later];
+  }
+
   it("putNew creates once, then reports exists; get reads it back whole", async () => {
     const t = task({ idempotencyKey: "k" });
     expect(await store.putNew(t)).toBe("created");
@@ -551,17 +567,7 @@ describe("DynamoTaskStore against dynalite", () => {
 
   it("reads a group's item statuses back from a due time, latest first, as many as asked", async () => {
     // Prepare: four tasks of one group, the first delivered, the second queued (in the sweep index)
-    const dues = [NOW - 3_000, NOW - 2_000, NOW - 1_000, NOW + 5_000];
-    const [done, queued, scheduled, later] = dues.map((dueAtMs) => task({ group: "back", dueAtMs })) as [
-      TaskRecord,
-      TaskRecord,
-      TaskRecord,
-      TaskRecord,
-    ];
-    for (const t of [later, scheduled, queued, done]) await store.putNew(t);
-    await store.startAttempt(done.taskId, NOW);
-    await store.markDelivered(done.taskId, { atMs: NOW, latenessMs: 0, deliveryLatencyMs: 1, expiresAt: 9 });
-    await store.markQueued(queued.taskId, NOW);
+    const [done, queued, scheduled] = await groupOfFour("back");
 
     // Act
     const cut = await store.listGroupStatusesLatestFirst(done.pk, NOW - 60_000, NOW, 2);
@@ -595,17 +601,7 @@ describe("DynamoTaskStore against dynalite", () => {
   });
 
   it("lists a group's unfinished tasks in group order, and records re-sends only while queued or delivering", async () => {
-    const dues = [NOW - 3_000, NOW - 2_000, NOW - 1_000, NOW + 5_000];
-    const [done, queued, scheduled, later] = dues.map((dueAtMs) => task({ group: "uf", dueAtMs })) as [
-      TaskRecord,
-      TaskRecord,
-      TaskRecord,
-      TaskRecord,
-    ];
-    for (const t of [later, scheduled, queued, done]) await store.putNew(t);
-    await store.startAttempt(done.taskId, NOW);
-    await store.markDelivered(done.taskId, { atMs: NOW, latenessMs: 0, deliveryLatencyMs: 1, expiresAt: 9 });
-    await store.markQueued(queued.taskId, NOW);
+    const [done, queued, scheduled] = await groupOfFour("uf");
 
     const { tasks: listed } = await store.listUnfinishedInGroup(done.pk, NOW - 60_000, NOW);
 
