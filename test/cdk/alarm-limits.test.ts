@@ -61,13 +61,16 @@ describe.each(["dev", "prod"] as const)("alarms of the %s stack", (env) => {
 });
 
 describe("a stack with more topics than one alarm's metric math can retrieve (10)", () => {
-  // The config takes any number of topics; the settings rollback alarm sums a metric over every topic, and must
-  // still be one PutMetricAlarm accepts (CDK refused to synthesize it: TooManyMetricsInMathExpression).
+  // The settings rollback alarm sums a metric over every topic, and must still be one PutMetricAlarm accepts (CDK
+  // refused to synthesize it: TooManyMetricsInMathExpression). Such a stack does not deploy today: synthesis stops
+  // it at the functions' 4 KB of environment variables (environment-size.test.ts), the check skipped here so the
+  // alarm stays valid for the day the topology leaves the environment.
   const topics = Object.fromEntries(Array.from({ length: 12 }, (_, i) => [`topic-${i}`, {}]));
   const synth = (): Record<string, Json> => {
     const app = new App({ context: { "aws:cdk:bundling-stacks": [] } });
     const stack = addPunctualStack(app, parseConfig({ ...dev, topics }));
-    return Template.fromStack(stack).toJSON().Resources;
+    const assembly = app.synth({ skipValidation: true });
+    return Template.fromJSON(assembly.getStackArtifact(stack.artifactId).template).toJSON().Resources;
   };
 
   it("synthesizes, every alarm within PutMetricAlarm's documented ranges", () => {

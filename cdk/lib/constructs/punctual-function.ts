@@ -16,6 +16,7 @@ import {
   ESM_REQUIRE_BANNER,
   UNREACHED_CREDENTIAL_PROVIDERS,
 } from "../bundling.js";
+import { checkEnvironmentBudget } from "../environment-budget.js";
 import { FUNCTION_MEMORY_MB } from "../sizing.js";
 
 /** The repository root: `cdk/lib/constructs/` → three levels up. */
@@ -68,6 +69,7 @@ export class PunctualFunction extends nodejs.NodejsFunction {
     this.functionRole = role;
     (this.node.defaultChild as lambda.CfnFunction).addMetadata(ENTRY_METADATA_KEY, entry);
     acknowledgeFindings(this, role);
+    checkEnvironmentBudget(this);
   }
 }
 
