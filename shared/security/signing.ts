@@ -124,7 +124,7 @@ const TOPIC_KEY_SALT = "punctual/callback-signing/v1";
  * secret nor any other topic's key.
  */
 export function topicSigningKey(secret: string, topic: string): string {
-  const material = secretBytes(secret);
+  const material = environmentSecretBytes(secret);
   const key = hkdfSync("sha256", material, TOPIC_KEY_SALT, `topic:${topic}`, 32);
   return `whsec_${Buffer.from(key).toString("base64")}`;
 }
@@ -141,6 +141,33 @@ const SUBSCRIBER_KEY_SALT = "punctual/subscriber-signing/v1";
 export function subscriberSigningKey(topicKey: string, subscriber: string): string {
   const key = hkdfSync("sha256", secretBytes(topicKey), SUBSCRIBER_KEY_SALT, `subscriber:${subscriber}`, 32);
   return `whsec_${Buffer.from(key).toString("base64")}`;
+}
+
+/** The Standard Webhooks specification's smallest secret: 24 bytes (192 bits). */
+export const MIN_SIGNING_SECRET_BYTES = 24;
+
+/**
+ * The environment's secret as key material, refused below the specification's minimum: every topic key is one
+ * HKDF of it, so a short or typed one (`whsec_changeme` is valid base64) would let anyone holding one signed
+ * callback find it by brute force and forge every topic's callbacks. `#n` numbers it in a rotation's document.
+ */
+function environmentSecretBytes(secret: string, n = 1): Buffer {
+  let bytes: Buffer;
+  try {
+    bytes = secretBytes(secret);
+  } catch (error) {
+    // Never echo the secret itself.
+    throw new SigningSecretError(
+      `signing secret #${n} is not a valid whsec_/base64 secret (${(error as Error).message})`,
+    );
+  }
+  if (bytes.length < MIN_SIGNING_SECRET_BYTES) {
+    throw new SigningSecretError(
+      `signing secret #${n} is ${bytes.length} bytes; it must hold at least ${MIN_SIGNING_SECRET_BYTES} bytes ` +
+        "(random bytes, base64-encoded)",
+    );
+  }
+  return bytes;
 }
 
 /** The key bytes of a `whsec_…` or bare base64 secret, decoded as the Standard Webhooks libraries do. */
@@ -277,6 +304,6 @@ function refreshingSecrets(
 /** The secrets of a stored value, each checked as a Standard Webhooks secret (errors never echo the secret). */
 function validSecrets(raw: string): string[] {
   const secrets = parseSigningSecrets(raw);
-  new CallbackSigner(secrets);
+  for (const [i, secret] of secrets.entries()) environmentSecretBytes(secret, i + 1);
   return secrets;
 }

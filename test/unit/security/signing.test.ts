@@ -199,6 +199,30 @@ describe("signingSecretLoader", () => {
     expect(new Webhook(topicSigningKey(next, "demo")).verify(PAYLOAD, fixed)).toBeTruthy();
   });
 
+  it("refuses a secret shorter than Standard Webhooks' 24 bytes, in every form, without echoing it", async () => {
+    // `whsec_changeme` is valid base64 (6 bytes): every topic key derived from it could be found by brute force.
+    const typed = "whsec_changeme";
+    const short = `whsec_${randomBytes(23).toString("base64")}`;
+    const enough = `whsec_${randomBytes(24).toString("base64")}`;
+    for (const value of [typed, short, ` ${short}\n`, JSON.stringify({ current: enough, previous: short })]) {
+      expect(() => signingSecretLoader({ env: { PUNCTUAL_SIGNING_SECRET: value } }), value).toThrow(
+        /at least 24 bytes/,
+      );
+    }
+    const fromSecretsManager = signingSecretLoader({
+      env: { SIGNING_SECRET_ARN: "arn:aws:secretsmanager:eu-west-1:123456789012:secret:punctual" },
+      fetchSecret: async () => JSON.stringify({ current: typed }),
+    });
+    const refused = await fromSecretsManager("demo").catch((error: unknown) => error);
+    expect(refused).toBeInstanceOf(SigningSecretError);
+    expect(String(refused)).not.toContain("changeme");
+    // `npx punctual key` derives with topicSigningKey: it prints no key a deliver function would refuse.
+    expect(() => topicSigningKey(typed, "demo")).toThrow(SigningSecretError);
+    expect(
+      (await signingSecretLoader({ env: { PUNCTUAL_SIGNING_SECRET: enough } })("demo")).secretCount,
+    ).toBe(1);
+  });
+
   it("fails fast at cold start when neither variable is set", () => {
     expect(() => signingSecretLoader({ env: {} })).toThrow(MissingEnvironmentError);
   });
