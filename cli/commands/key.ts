@@ -1,5 +1,5 @@
 import type { Command } from "commander";
-import { parseSigningSecrets, subscriberSigningKey, topicSigningKey } from "#shared/security/signing.js";
+import { verificationKeys } from "#shared/security/signing.js";
 import { type GlobalOptions, stackName, stackOutputs } from "../connection.js";
 import { UsageError } from "../exit-codes.js";
 import { type CliIo, printResult } from "../output.js";
@@ -29,15 +29,8 @@ export function keyCommand(parent: Command, io: CliIo): void {
     )
     .action(async (options: { topic: string; subscriber?: string; secretArn?: string }, command: Command) => {
       const global = command.optsWithGlobals<GlobalOptions>();
-      const [current, previous] = parseSigningSecrets(await signingSecret(options.secretArn, global, io));
-      const keyOf = (secret: string) => {
-        const topicKey = topicSigningKey(secret, options.topic);
-        return options.subscriber === undefined
-          ? topicKey
-          : subscriberSigningKey(topicKey, options.subscriber);
-      };
-      const keys = [keyOf(current as string)];
-      if (previous) keys.push(keyOf(previous));
+      const secret = await signingSecret(options.secretArn, global, io);
+      const keys = verificationKeys(secret, options.topic, options.subscriber);
       if (global.json) {
         printResult(io, true, {
           topic: options.topic,

@@ -178,6 +178,18 @@ function secretBytes(secret: string): Buffer {
   return Buffer.from(base64, "base64");
 }
 
+/**
+ * The keys a topic's receivers verify with (one fan-out subscriber's, given one) from the environment's stored
+ * value, plain or a rotation document: current first, then the previous one. What `npx punctual key`, `npm start`
+ * and the local receiver show; the stored value is checked as deliver checks it.
+ */
+export function verificationKeys(raw: string, topic: string, subscriber?: string): string[] {
+  return validSecrets(raw).map((secret) => {
+    const topicKey = topicSigningKey(secret, topic);
+    return subscriber === undefined ? topicKey : subscriberSigningKey(topicKey, subscriber);
+  });
+}
+
 /** A topic's signer from the environment's secrets (current first, then a previous one during a rotation). */
 export function topicSigner(secrets: readonly string[], topic: string): CallbackSigner {
   return new CallbackSigner(secrets.map((secret) => topicSigningKey(secret, topic)));
