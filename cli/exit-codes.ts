@@ -3,7 +3,7 @@ import { isPunctualError } from "../client/index.js";
 /**
  * What `punctual` exits with, for scripts:
  *   0  success
- *   1  usage: unknown command or option, a missing or malformed argument, no API URL or signing secret
+ *   1  usage: unknown command or option, a missing or malformed argument, no API URL, no or a malformed signing secret
  *   2  the API refused the request (4xx): fix the request; sending it again will not help
  *   3  the API failed (5xx), or could not be reached, or an AWS look-up (--env, --secret-arn) failed: may be retried
  */

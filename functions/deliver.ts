@@ -39,13 +39,14 @@ const config = loadEnvironmentConfig(env.PUNCTUAL_ENV);
 const routes = readTopology("deliveries");
 // Fails the cold start on a topology naming an unknown topic.
 const deployedBindings = deliverBindings(config, routes);
-// Throws at cold start when neither PUNCTUAL_SIGNING_SECRET nor SIGNING_SECRET_ARN is set.
-const loadSigner = signingSecretLoader();
+const logger = createFunctionLogger(config);
+// Throws at cold start when neither PUNCTUAL_SIGNING_SECRET nor SIGNING_SECRET_ARN is set. The secret is read
+// again every 5 minutes (a rotation reaches warm containers); a failed re-read keeps the last good one and logs.
+const loadSigner = signingSecretLoader({ logger });
 // Start fetching the secret and deriving this function's topic keys during init (it overlaps the rest of the
 // cold start); a failure is retried on use.
 for (const { topic } of deployedBindings.values()) loadSigner(topic.name).catch(() => undefined);
 
-const logger = createFunctionLogger(config);
 /** Topic settings without a deploy: the deployed ones with the AppConfig document applied (refreshed ≤ 45 s). */
 const settings = topicSettingsFromEnvironment(config, logger);
 /** A Metrics instance per topic and flush (see PowertoolsDeliveryMetrics): nothing shared between them. */

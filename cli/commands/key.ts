@@ -1,5 +1,5 @@
 import type { Command } from "commander";
-import { parseSigningSecrets, subscriberSigningKey, topicSigningKey } from "#shared/security/signing.js";
+import { SigningSecretError, verificationKeys } from "#shared/security/signing.js";
 import { type GlobalOptions, stackName, stackOutputs } from "../connection.js";
 import { UsageError } from "../exit-codes.js";
 import { type CliIo, printResult } from "../output.js";
@@ -29,15 +29,8 @@ export function keyCommand(parent: Command, io: CliIo): void {
     )
     .action(async (options: { topic: string; subscriber?: string; secretArn?: string }, command: Command) => {
       const global = command.optsWithGlobals<GlobalOptions>();
-      const [current, previous] = parseSigningSecrets(await signingSecret(options.secretArn, global, io));
-      const keyOf = (secret: string) => {
-        const topicKey = topicSigningKey(secret, options.topic);
-        return options.subscriber === undefined
-          ? topicKey
-          : subscriberSigningKey(topicKey, options.subscriber);
-      };
-      const keys = [keyOf(current as string)];
-      if (previous) keys.push(keyOf(previous));
+      const secret = await signingSecret(options.secretArn, global, io);
+      const keys = keysOf(secret, options.topic, options.subscriber);
       if (global.json) {
         printResult(io, true, {
           topic: options.topic,
@@ -50,6 +43,16 @@ export function keyCommand(parent: Command, io: CliIo): void {
       io.out(`${keys[0]}\n`);
       if (keys[1]) io.out(`${keys[1]}   (previous, during rotation)\n`);
     });
+}
+
+/** A secret deliver would refuse is the caller's to fix (exit 1), not a failure a retry could cure (exit 3). */
+function keysOf(secret: string, topic: string, subscriber: string | undefined): string[] {
+  try {
+    return verificationKeys(secret, topic, subscriber);
+  } catch (error) {
+    if (error instanceof SigningSecretError) throw new UsageError(error.message);
+    throw error;
+  }
 }
 
 async function signingSecret(

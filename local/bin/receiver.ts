@@ -6,13 +6,16 @@
 import http from "node:http";
 import { Webhook } from "standardwebhooks";
 import { DEFAULT_LOCAL_SIGNING_SECRET } from "#local/cloud/local-cloud.js";
-import { topicSigningKey } from "#shared/security/signing.js";
+import { verificationKeys } from "#shared/security/signing.js";
 
 const port = Number(process.argv[2] ?? 4000);
 const topic = process.argv[3] ?? "demo";
-const webhook = new Webhook(
-  topicSigningKey(process.env.PUNCTUAL_SIGNING_SECRET ?? DEFAULT_LOCAL_SIGNING_SECRET, topic),
+// The topic's current key (a rotation document as the secret is accepted, as deliver accepts it).
+const [currentKey] = verificationKeys(
+  process.env.PUNCTUAL_SIGNING_SECRET ?? DEFAULT_LOCAL_SIGNING_SECRET,
+  topic,
 );
+const webhook = new Webhook(currentKey as string);
 
 http
   .createServer((req, res) => {

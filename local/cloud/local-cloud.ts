@@ -35,7 +35,7 @@ import { createAwsClient, localAwsTransport, setLocalAwsTransport } from "#share
 import { SETTINGS_MAX_AGE_VARIABLE } from "#shared/adapters/topic-settings.js";
 import { loadEnvironmentConfig } from "#shared/config/index.js";
 import { mergeTopologies, readTopology, TOPOLOGY_VARIABLE } from "#shared/contract/topology.js";
-import { topicSigningKey } from "#shared/security/signing.js";
+import { verificationKeys } from "#shared/security/signing.js";
 import { localMetricsSource } from "../../console/local-metrics.js";
 import { localViewSource } from "../../console/local-view.js";
 import { consoleHandler, localApiPrelude } from "../../console/server.js";
@@ -569,7 +569,8 @@ function localCloudHandle(running: RunningCloud): LocalCloud {
     verificationKeys: Object.fromEntries(
       Object.keys(loadEnvironmentConfig("local").resolvedTopics).map((topic) => [
         topic,
-        topicSigningKey(signingSecret, topic),
+        // The current key: a rotation document (README "Rotating the secret") is accepted here as by deliver.
+        verificationKeys(signingSecret, topic)[0] as string,
       ]),
     ),
     topology: stack.topology,

@@ -2,7 +2,9 @@ import { hkdfSync } from "node:crypto";
 import { GetSecretValueCommand, SecretsManagerClient } from "@aws-sdk/client-secrets-manager";
 import { Webhook } from "standardwebhooks";
 import { createAwsClient } from "#shared/adapters/aws-clients.js";
+import { errorText } from "#shared/runtime/async.js";
 import { ENV, MissingEnvironmentError } from "#shared/runtime/env.js";
+import type { ServiceLogger } from "#shared/runtime/observability.js";
 
 /** The three Standard Webhooks headers (https://www.standardwebhooks.com/). */
 export interface SignatureHeaders {
@@ -122,7 +124,7 @@ const TOPIC_KEY_SALT = "punctual/callback-signing/v1";
  * secret nor any other topic's key.
  */
 export function topicSigningKey(secret: string, topic: string): string {
-  const material = secretBytes(secret);
+  const material = environmentSecretBytes(secret);
   const key = hkdfSync("sha256", material, TOPIC_KEY_SALT, `topic:${topic}`, 32);
   return `whsec_${Buffer.from(key).toString("base64")}`;
 }
@@ -141,12 +143,51 @@ export function subscriberSigningKey(topicKey: string, subscriber: string): stri
   return `whsec_${Buffer.from(key).toString("base64")}`;
 }
 
+/** The Standard Webhooks specification's smallest secret: 24 bytes (192 bits). */
+export const MIN_SIGNING_SECRET_BYTES = 24;
+
+/**
+ * The environment's secret as key material, refused below the specification's minimum: every topic key is one
+ * HKDF of it, so a short or typed one (`whsec_changeme` is valid base64) would let anyone holding one signed
+ * callback find it by brute force and forge every topic's callbacks. `#n` numbers it in a rotation's document.
+ */
+function environmentSecretBytes(secret: string, n = 1): Buffer {
+  let bytes: Buffer;
+  try {
+    bytes = secretBytes(secret);
+  } catch (error) {
+    // Never echo the secret itself.
+    throw new SigningSecretError(
+      `signing secret #${n} is not a valid whsec_/base64 secret (${(error as Error).message})`,
+    );
+  }
+  if (bytes.length < MIN_SIGNING_SECRET_BYTES) {
+    throw new SigningSecretError(
+      `signing secret #${n} is ${bytes.length} bytes; it must hold at least ${MIN_SIGNING_SECRET_BYTES} bytes ` +
+        "(random bytes, base64-encoded)",
+    );
+  }
+  return bytes;
+}
+
 /** The key bytes of a `whsec_…` or bare base64 secret, decoded as the Standard Webhooks libraries do. */
 function secretBytes(secret: string): Buffer {
   const base64 = secret.startsWith("whsec_") ? secret.slice("whsec_".length) : secret;
   // The library's own parser is the arbiter of what a valid secret is (it throws on bad base64 / empty keys).
   new Webhook(base64);
   return Buffer.from(base64, "base64");
+}
+
+/**
+ * The keys a topic's receivers verify with (one fan-out subscriber's, given one) from the environment's stored
+ * value, plain or a rotation document: current first, then the previous one. What `npx punctual key`, `npm start`
+ * and the local receiver show; the stored value is checked as deliver checks it.
+ */
+export function verificationKeys(raw: string, topic: string, subscriber?: string): string[] {
+  return validSecrets(raw).map((secret) => {
+    const topicKey = topicSigningKey(secret, topic);
+    return subscriber === undefined ? topicKey : subscriberSigningKey(topicKey, subscriber);
+  });
 }
 
 /** A topic's signer from the environment's secrets (current first, then a previous one during a rotation). */
@@ -157,19 +198,41 @@ export function topicSigner(secrets: readonly string[], topic: string): Callback
 export type TopicSignerLoader = (topic: string) => Promise<CallbackSigner>;
 
 /**
- * Each topic's signer for this container: the environment's secret from PUNCTUAL_SIGNING_SECRET (local cloud) or
- * fetched once from Secrets Manager (SIGNING_SECRET_ARN) and cached for the container's life (a rotated secret
- * reaches new containers; keep the previous one in the JSON form until old containers are gone), each topic's
- * key derived from it once. Fails fast at cold start when neither variable is set; a failed fetch is not cached,
- * so the next invocation tries again.
+ * How long a container signs with the secret it read before reading it again: a rotation's document reaches every
+ * warm container within this time (README "Rotating the secret"). Five minutes keeps Secrets Manager's bill to
+ * 288 reads a day per container.
  */
-export function signingSecretLoader(
-  options: { env?: NodeJS.ProcessEnv; fetchSecret?: SecretFetcher } = {},
-): TopicSignerLoader {
+export const SIGNING_SECRET_MAX_AGE_MS = 5 * 60_000;
+/** After a failed or refused re-read the last good secret stays in use, and the read is tried again this much later. */
+export const SIGNING_SECRET_RETRY_MS = 30_000;
+
+/** What the loader logs: a re-read secret applied (info), a re-read that failed or was refused (error). */
+export type SigningLogger = Pick<ServiceLogger, "info" | "error">;
+
+export interface SigningSecretLoaderOptions {
+  readonly env?: NodeJS.ProcessEnv;
+  readonly fetchSecret?: SecretFetcher;
+  readonly clock?: () => number;
+  readonly logger?: SigningLogger;
+}
+
+/**
+ * Each topic's signer for this container: the environment's secret from PUNCTUAL_SIGNING_SECRET (local cloud) or
+ * read from Secrets Manager (SIGNING_SECRET_ARN) and read again once it is SIGNING_SECRET_MAX_AGE_MS old, each
+ * topic's key derived once per secret. Fails fast at cold start when neither variable is set. A container with no
+ * secret yet fails the call (the record comes back, no attempt used) and reads again on the next; one that has a
+ * secret keeps signing with it when a re-read fails or is refused, and logs why.
+ */
+export function signingSecretLoader(options: SigningSecretLoaderOptions = {}): TopicSignerLoader {
   const loadSecrets = secretsLoader(options);
-  const signers = new Map<string, CallbackSigner>();
+  let signedWith: readonly string[] | undefined;
+  let signers = new Map<string, CallbackSigner>();
   return async (topic) => {
     const secrets = await loadSecrets();
+    if (secrets !== signedWith) {
+      signedWith = secrets;
+      signers = new Map();
+    }
     let signer = signers.get(topic);
     if (!signer) {
       signer = topicSigner(secrets, topic);
@@ -179,11 +242,8 @@ export function signingSecretLoader(
   };
 }
 
-/** The environment's signing secrets, read once (see signingSecretLoader). */
-function secretsLoader(options: {
-  env?: NodeJS.ProcessEnv;
-  fetchSecret?: SecretFetcher;
-}): () => Promise<string[]> {
+/** The environment's signing secrets: the same array while the stored value is unchanged (see signingSecretLoader). */
+function secretsLoader(options: SigningSecretLoaderOptions): () => Promise<readonly string[]> {
   const env = options.env ?? process.env;
   const inline = env[ENV.signingSecret];
   if (inline) {
@@ -196,23 +256,66 @@ function secretsLoader(options: {
       `missing environment variables: one of ${ENV.signingSecret}, ${ENV.signingSecretArn}`,
     );
   }
+  return refreshingSecrets(arn, options);
+}
+
+/** Secrets Manager's value, read again when stale; concurrent callers share one read. */
+function refreshingSecrets(
+  arn: string,
+  options: SigningSecretLoaderOptions,
+): () => Promise<readonly string[]> {
+  const clock = options.clock ?? Date.now;
+  const logger = options.logger ?? console;
   let fetchSecret = options.fetchSecret;
-  let cached: Promise<string[]> | undefined;
-  return () => {
-    if (!cached) {
-      fetchSecret ??= secretsManagerFetcher();
-      cached = fetchSecret(arn).then(validSecrets);
-      cached.catch(() => {
-        cached = undefined;
-      });
+  let good: { raw: string; secrets: readonly string[] } | undefined;
+  let readAgainAt = 0;
+  let reading: Promise<readonly string[]> | undefined;
+
+  const read = async (): Promise<readonly string[]> => {
+    fetchSecret ??= secretsManagerFetcher();
+    let raw: string;
+    try {
+      raw = await fetchSecret(arn);
+    } catch (error) {
+      return keepLastGood(error, "unreadable");
     }
-    return cached;
+    if (raw !== good?.raw) {
+      let secrets: string[];
+      try {
+        secrets = validSecrets(raw);
+      } catch (error) {
+        return keepLastGood(error, "refused");
+      }
+      if (good)
+        logger.info("signing secret changed: signing with the stored value now", { keys: secrets.length });
+      good = { raw, secrets };
+    }
+    readAgainAt = clock() + SIGNING_SECRET_MAX_AGE_MS;
+    return good.secrets;
+  };
+
+  // A container without a secret has nothing to sign with: the error goes to the caller (and the next call reads).
+  const keepLastGood = (error: unknown, what: string): readonly string[] => {
+    if (!good) throw error;
+    readAgainAt = clock() + SIGNING_SECRET_RETRY_MS;
+    logger.error(`signing secret ${what}; still signing with the last good one: ${errorText(error)}`, {
+      secretArn: arn,
+    });
+    return good.secrets;
+  };
+
+  return () => {
+    if (good && clock() < readAgainAt) return Promise.resolve(good.secrets);
+    reading ??= read().finally(() => {
+      reading = undefined;
+    });
+    return reading;
   };
 }
 
 /** The secrets of a stored value, each checked as a Standard Webhooks secret (errors never echo the secret). */
 function validSecrets(raw: string): string[] {
   const secrets = parseSigningSecrets(raw);
-  new CallbackSigner(secrets);
+  for (const [i, secret] of secrets.entries()) environmentSecretBytes(secret, i + 1);
   return secrets;
 }

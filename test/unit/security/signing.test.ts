@@ -5,11 +5,14 @@ import { MissingEnvironmentError } from "#shared/runtime/env.js";
 import {
   CallbackSigner,
   parseSigningSecrets,
+  SIGNING_SECRET_MAX_AGE_MS,
   SigningSecretError,
   signingSecretLoader,
   subscriberSigningKey,
   topicSigningKey,
 } from "#shared/security/signing.js";
+import { ManualClock } from "../../support/clock.js";
+import { memoryLogger } from "../../support/logger.js";
 
 const newSecret = () => `whsec_${randomBytes(32).toString("base64")}`;
 const PAYLOAD = JSON.stringify({ task_id: "demo._.mhx0z8ka.01JD3ZQ3H2V0WJ1XQ7S8Z9K4TA", content: { a: 1 } });
@@ -116,6 +119,108 @@ describe("signingSecretLoader", () => {
     const headers = a.sign(ID, new Date(), PAYLOAD);
     expect(new Webhook(topicSigningKey(current, "demo")).verify(PAYLOAD, { ...headers })).toBeTruthy();
     expect(new Webhook(topicSigningKey(previous, "demo")).verify(PAYLOAD, { ...headers })).toBeTruthy();
+  });
+
+  it("re-reads the secret after its max age, so a rotation reaches a warm container (README's procedure)", async () => {
+    // Prepare: a warm container that read the old secret; the operator then puts the rotation document.
+    const old = newSecret();
+    const next = newSecret();
+    let stored = old;
+    let reads = 0;
+    const clock = new ManualClock(Date.parse("2026-12-01T10:00:00Z"));
+    const load = signingSecretLoader({
+      env: { SIGNING_SECRET_ARN: "arn:aws:secretsmanager:eu-west-1:123456789012:secret:punctual" },
+      fetchSecret: async () => {
+        reads++;
+        return stored;
+      },
+      clock: clock.now,
+      logger: memoryLogger(),
+    });
+    expect((await load("demo")).secretCount).toBe(1);
+    stored = JSON.stringify({ current: next, previous: old });
+
+    // Act + Assess: within the max age the container signs as before; after it, with both keys.
+    clock.advance(SIGNING_SECRET_MAX_AGE_MS - 1);
+    expect((await load("demo")).secretCount).toBe(1);
+    expect(reads).toBe(1);
+    clock.advance(1);
+    const rotated = await load("demo");
+    expect(rotated.secretCount).toBe(2);
+    const headers = { ...rotated.sign(ID, new Date(), PAYLOAD) };
+    expect(new Webhook(topicSigningKey(next, "demo")).verify(PAYLOAD, headers)).toBeTruthy();
+    expect(new Webhook(topicSigningKey(old, "demo")).verify(PAYLOAD, headers)).toBeTruthy();
+    // The old key retired: the next read signs with the new key only.
+    stored = JSON.stringify({ current: next });
+    clock.advance(SIGNING_SECRET_MAX_AGE_MS);
+    const retired = { ...(await load("demo")).sign(ID, new Date(), PAYLOAD) };
+    expect(new Webhook(topicSigningKey(next, "demo")).verify(PAYLOAD, retired)).toBeTruthy();
+    expect(() => new Webhook(topicSigningKey(old, "demo")).verify(PAYLOAD, retired)).toThrow();
+    expect(reads).toBe(3);
+  });
+
+  it("a re-read that fails or is refused keeps the last good secret, logs without echoing it, and tries again", async () => {
+    // Prepare: a warm container signing with a good secret; the stored document then breaks.
+    const good = newSecret();
+    const next = newSecret();
+    const documents: (string | Error)[] = [
+      good,
+      JSON.stringify({ curent: next, previous: good }),
+      new Error("ThrottlingException"),
+      ` ${next} `,
+    ];
+    const logger = memoryLogger();
+    const clock = new ManualClock(Date.parse("2026-12-01T10:00:00Z"));
+    const load = signingSecretLoader({
+      env: { SIGNING_SECRET_ARN: "arn:aws:secretsmanager:eu-west-1:123456789012:secret:punctual" },
+      fetchSecret: async () => {
+        const document = documents.shift() as string | Error;
+        if (document instanceof Error) throw document;
+        return document;
+      },
+      clock: clock.now,
+      logger,
+    });
+    const first = await load("demo");
+
+    // Act + Assess: a refused document, then a failed read: still the good secret, never an unsigned request.
+    clock.advance(SIGNING_SECRET_MAX_AGE_MS);
+    expect(await load("demo")).toBe(first);
+    clock.advance(SIGNING_SECRET_MAX_AGE_MS);
+    expect(await load("demo")).toBe(first);
+    expect(logger.entries.map((e) => [e.level, e.message])).toEqual([
+      ["error", expect.stringMatching(/signing secret refused.*last good.*"current"/)],
+      ["error", expect.stringMatching(/signing secret unreadable.*last good.*ThrottlingException/)],
+    ]);
+    expect(JSON.stringify(logger.entries)).not.toContain(next.slice(6, 20));
+    // Fixed: the next read is used.
+    clock.advance(SIGNING_SECRET_MAX_AGE_MS);
+    const fixed = { ...(await load("demo")).sign(ID, new Date(), PAYLOAD) };
+    expect(new Webhook(topicSigningKey(next, "demo")).verify(PAYLOAD, fixed)).toBeTruthy();
+  });
+
+  it("refuses a secret shorter than Standard Webhooks' 24 bytes, in every form, without echoing it", async () => {
+    // `whsec_changeme` is valid base64 (6 bytes): every topic key derived from it could be found by brute force.
+    const typed = "whsec_changeme";
+    const short = `whsec_${randomBytes(23).toString("base64")}`;
+    const enough = `whsec_${randomBytes(24).toString("base64")}`;
+    for (const value of [typed, short, ` ${short}\n`, JSON.stringify({ current: enough, previous: short })]) {
+      expect(() => signingSecretLoader({ env: { PUNCTUAL_SIGNING_SECRET: value } }), value).toThrow(
+        /at least 24 bytes/,
+      );
+    }
+    const fromSecretsManager = signingSecretLoader({
+      env: { SIGNING_SECRET_ARN: "arn:aws:secretsmanager:eu-west-1:123456789012:secret:punctual" },
+      fetchSecret: async () => JSON.stringify({ current: typed }),
+    });
+    const refused = await fromSecretsManager("demo").catch((error: unknown) => error);
+    expect(refused).toBeInstanceOf(SigningSecretError);
+    expect(String(refused)).not.toContain("changeme");
+    // `npx punctual key` derives with topicSigningKey: it prints no key a deliver function would refuse.
+    expect(() => topicSigningKey(typed, "demo")).toThrow(SigningSecretError);
+    expect(
+      (await signingSecretLoader({ env: { PUNCTUAL_SIGNING_SECRET: enough } })("demo")).secretCount,
+    ).toBe(1);
   });
 
   it("fails fast at cold start when neither variable is set", () => {
