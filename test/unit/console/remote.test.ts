@@ -66,6 +66,38 @@ describe("the console's API proxy", () => {
     expect(answer.headers.get("content-security-policy")).toContain("frame-ancestors 'none'");
   });
 
+  it("forwards a space in a query value as %20, as SigV4 signs it: the page's URLSearchParams writes it as +", async () => {
+    // Prepare
+    const apiUrl = new URL("https://abc123.execute-api.eu-west-1.amazonaws.com/");
+    const sent: string[] = [];
+    const fakeFetch = (async (url: URL) => {
+      sent.push(String(url));
+      return new Response('{"tasks":[],"next_cursor":null}', {
+        status: 200,
+        headers: { "content-type": "application/json" },
+      });
+    }) as unknown as typeof fetch;
+    const auth = authorizer(
+      { kind: "iam", credentials: { accessKeyId: "AKIDEXAMPLE", secretAccessKey: "secret" } },
+      apiUrl,
+      {},
+    );
+    const proxy = apiProxy({ apiUrl, authorize: auth, fetch: fakeFetch });
+    const origin = await serve(async (req, res) => {
+      if (!(await proxy(req, res))) res.writeHead(418).end();
+    });
+    const query = new URLSearchParams({ topic: "demo", group: "A 1001+x" });
+
+    // Act
+    const answer = await fetch(`${origin}/v1/tasks?${query}`, { headers: { "x-punctual-console": "1" } });
+
+    // Assess
+    expect(answer.status).toBe(200);
+    expect(sent).toEqual([
+      "https://abc123.execute-api.eu-west-1.amazonaws.com/v1/tasks?topic=demo&group=A%201001%2Bx",
+    ]);
+  });
+
   it("never follows the API's redirect: the signed request, credentials and all, goes to the API's host only", async () => {
     // Prepare: an "API" that redirects every call to another host, which records whatever reaches it.
     const reached: http.IncomingHttpHeaders[] = [];
