@@ -20,6 +20,19 @@ async function serve(handler: http.RequestListener): Promise<string> {
   return `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
 }
 
+/** The console's proxy in front of `apiUrl` (reached through `fakeFetch`), signing with SigV4; its origin. */
+async function signingProxy(apiUrl: URL, fakeFetch: typeof fetch): Promise<string> {
+  const auth = authorizer(
+    { kind: "iam", credentials: { accessKeyId: "AKIDEXAMPLE", secretAccessKey: "secret" } },
+    apiUrl,
+    {},
+  );
+  const proxy = apiProxy({ apiUrl, authorize: auth, fetch: fakeFetch });
+  return serve(async (req, res) => {
+    if (!(await proxy(req, res))) res.writeHead(418).end();
+  });
+}
+
 describe("the console's API proxy", () => {
   it("signs each /v1 call with SigV4 on the server side and forwards only the API's headers", async () => {
     // Prepare: the deployed API is a fake fetch that records what it receives.
@@ -33,15 +46,7 @@ describe("the console's API proxy", () => {
       });
       return new Response('{"topics":[]}', { status: 200, headers: { "content-type": "application/json" } });
     }) as unknown as typeof fetch;
-    const auth = authorizer(
-      { kind: "iam", credentials: { accessKeyId: "AKIDEXAMPLE", secretAccessKey: "secret" } },
-      apiUrl,
-      {},
-    );
-    const proxy = apiProxy({ apiUrl, authorize: auth, fetch: fakeFetch });
-    const origin = await serve(async (req, res) => {
-      if (!(await proxy(req, res))) res.writeHead(418).end();
-    });
+    const origin = await signingProxy(apiUrl, fakeFetch);
 
     // Act
     const answer = await fetch(`${origin}/v1/topics/demo/replay?x=1`, {
@@ -77,15 +82,7 @@ describe("the console's API proxy", () => {
         headers: { "content-type": "application/json" },
       });
     }) as unknown as typeof fetch;
-    const auth = authorizer(
-      { kind: "iam", credentials: { accessKeyId: "AKIDEXAMPLE", secretAccessKey: "secret" } },
-      apiUrl,
-      {},
-    );
-    const proxy = apiProxy({ apiUrl, authorize: auth, fetch: fakeFetch });
-    const origin = await serve(async (req, res) => {
-      if (!(await proxy(req, res))) res.writeHead(418).end();
-    });
+    const origin = await signingProxy(apiUrl, fakeFetch);
     const query = new URLSearchParams({ topic: "demo", group: "A 1001+x" });
 
     // Act
