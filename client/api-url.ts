@@ -17,3 +17,16 @@ export function apiUrlProblem(url: URL): string | undefined {
 export function withoutCredentials(text: string): string {
   return text.replace(/\/\/[^/?#]*@/, "//…@");
 }
+
+/**
+ * Writes `url`'s query parameters back with every space as `%20`. URLSearchParams writes a space as `+`, which
+ * only form decoding reads as a space: SigV4 signs a space as `%20` and reads a raw `+` as a plus (AWS's signing
+ * docs: a space "must be encoded as %20 (and not as +)"), so a signed call with a space in a value (a group
+ * `A 1001`) would not verify, and what API Gateway hands the function for a raw `+` its docs do not say. A literal
+ * plus is already `%2B` in URLSearchParams' output, so every `+` left in it is a space.
+ */
+export function withPercentEncodedQuery(url: URL): URL {
+  const query = url.searchParams.toString().replaceAll("+", "%20");
+  url.search = query === "" ? "" : `?${query}`;
+  return url;
+}

@@ -11,7 +11,7 @@ import {
   resultsMismatch,
   type SentBatch,
 } from "./add-batching.js";
-import { apiUrlProblem } from "./api-url.js";
+import { apiUrlProblem, withPercentEncodedQuery } from "./api-url.js";
 import { type Authorizer, authorizer, defaultAuthFor, InvalidTokenError, type PunctualAuth } from "./auth.js";
 import { errorFromResponse, PunctualError, parseJson } from "./errors.js";
 import { readAnswerText, requestIdOf } from "./read-body.js";
@@ -216,6 +216,7 @@ class PunctualClientCore {
         if (value !== undefined) url.searchParams.set(key, String(value));
       }
     }
+    withPercentEncodedQuery(url);
     if (route.input?.in !== "body") return { url, method: route.method, headers, timeoutMs };
     headers["content-type"] = "application/json";
     if (route.retry === "idempotency-key") {

@@ -4,6 +4,7 @@
  * browser never holds a credential.
  */
 import type http from "node:http";
+import { withPercentEncodedQuery } from "../client/api-url.js";
 import type { Authorizer } from "../client/auth.js";
 import { readAnswerBytes } from "../client/read-body.js";
 import { CONSOLE_HEADER, refusalOf, SECURITY_HEADERS, sendJson } from "./server.js";
@@ -29,9 +30,12 @@ export function apiProxy(options: {
     const body = await readBody(req);
     if (body === undefined)
       return sendJson(res, 413, { error: { code: "too_large", message: "body too large" } });
-    const target = new URL(
-      `${options.apiUrl.pathname.replace(/\/$/, "")}${incoming.pathname}${incoming.search}`,
-      options.apiUrl,
+    // The page's query as the URL standard reads it (`+` a space), sent with `%20`, as the authorizer signs it.
+    const target = withPercentEncodedQuery(
+      new URL(
+        `${options.apiUrl.pathname.replace(/\/$/, "")}${incoming.pathname}${incoming.search}`,
+        options.apiUrl,
+      ),
     );
     const headers: Record<string, string> = {};
     for (const name of FORWARDED_REQUEST_HEADERS) {

@@ -334,9 +334,12 @@ function listCommand(tasks: Command, io: CliIo): void {
     .requiredOption("--topic <name>", "the topic")
     .addOption(new Option("--group <value>", "the deliverBy value of the group").conflicts("failed"))
     .option("--failed", "the topic's dead-lettered tasks")
-    .option(
-      "--subscriber <id>",
-      "a fan-out topic, with --group: that subscriber's copies, in its delivery order",
+    .addOption(
+      // Not dropped with --failed: the dead-letter list has no subscriber filter, so it would answer every one's.
+      new Option(
+        "--subscriber <id>",
+        "a fan-out topic, with --group: that subscriber's copies, in its delivery order",
+      ).conflicts("failed"),
     )
     .option("--limit <n>", "tasks per page, 1–100 (default 50)", pageSize)
     .option("--cursor <cursor>", "the page after the one that printed this cursor")

@@ -30,6 +30,7 @@ import {
   SCHEDULE_SHARD_ATTRIBUTE,
   SCHEDULE_SORT_ATTRIBUTE,
   type ScheduleRecord,
+  scheduleIdPrefix,
   schedulePartitionKey,
 } from "#shared/domain/schedule.js";
 import {
@@ -1562,8 +1563,12 @@ export class DynamoTaskStore extends DynamoDeliverStore implements TaskStore {
     const out = await this.client.send(
       new QueryCommand({
         TableName: this.table,
-        KeyConditionExpression: "pk = :pk",
-        ExpressionAttributeValues: toWire({ ":pk": schedulePartitionKey(topic) }),
+        // Schedule ids only: a topic named `schedules` has task partitions that can share this key (schedule.ts).
+        KeyConditionExpression: "pk = :pk AND begins_with(sk, :ids)",
+        ExpressionAttributeValues: toWire({
+          ":pk": schedulePartitionKey(topic),
+          ":ids": scheduleIdPrefix(topic),
+        }),
         Limit: limit,
         ConsistentRead: true,
         ...(after ? { ExclusiveStartKey: toWire({ ...after }) } : {}),

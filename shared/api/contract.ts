@@ -271,6 +271,9 @@ export const API_CONTRACT = {
     query: listTasksQuerySchema,
     responses: {
       "200": { description: "one page", schema: taskListSchema },
+      "400": error(
+        "the request is invalid (`validation_failed`: neither or both of `group` and `status=failed`, a bad `limit`, an unknown or repeated parameter, a `cursor` this list did not give out — another group's, topic's or list's); an unknown topic (`unknown_topic`); `subscriber` on a topic without subscribers (`not_fan_out`) or one it does not have (`unknown_subscriber`)",
+      ),
     },
   },
   "POST /v1/tasks/{id}/replay": {

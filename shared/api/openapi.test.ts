@@ -87,6 +87,19 @@ describe("the OpenAPI document", () => {
     for (const schema of schemas) expect(() => ajv.compile(schema)).not.toThrow();
   });
 
+  it("names every 400 code the task list answers: a subscriber it cannot list, a cursor it did not give out", () => {
+    const refused = (buildOpenApiDocument() as Json).paths["/v1/tasks"].get.responses["400"].description;
+    for (const code of [
+      "validation_failed",
+      "unknown_topic",
+      "not_fan_out",
+      "unknown_subscriber",
+      "cursor",
+    ]) {
+      expect(refused).toContain(code);
+    }
+  });
+
   it("documents the request body with the schema the handler validates with", () => {
     const body = (buildOpenApiDocument() as Json).paths["/v1/tasks"].post.requestBody.content[
       "application/json"

@@ -10,8 +10,10 @@ import { RESERVED_KEY_PREFIX } from "./reserved-keys.js";
  * alarms and local provisioning for a handful of items per topic.
  *
  * - The schedule item: pk `schedules#<topic>`, sk `<schedule id>`. One partition per topic makes
- *   `GET /v1/schedules?topic=` one Query; topic names cannot hold `#` (shared/config), so it never meets a task's
- *   `<topic>#<group>` partition. The id carries the topic (`<topic>.schedule.<ULID>`), so GET by id is a GetItem.
+ *   `GET /v1/schedules?topic=` one Query. A topic may be named `schedules`, and then its tasks' partitions
+ *   (`schedules#<group hash>`) can be the schedule partition of a topic named like a hash: the list reads only sort
+ *   keys starting with the topic's schedule id prefix (scheduleIdPrefix), which a task's (`<due>#<ULID>`) never
+ *   does. The id carries the topic (`<topic>.schedule.<ULID>`), so GET by id is a GetItem.
  * - The materializer's work list: a sparse index (SCHEDULE_INDEX_NAME) keyed by `scheduleShard` (only an active
  *   schedule carries it) and `materializeAtMs` (when the schedule's next occurrence enters the horizon). A run
  *   Queries each shard for `materializeAtMs <= now`: it reads only the schedules that have work, never the
@@ -124,8 +126,13 @@ export function schedulePartitionKey(topic: string): string {
   return `schedules#${topic}`;
 }
 
+/** What every schedule id of `topic` starts with: the sort keys a list of its schedules reads. */
+export function scheduleIdPrefix(topic: string): string {
+  return `${topic}.schedule.`;
+}
+
 export function makeScheduleKey(topic: string, ulid: string): { scheduleId: string; pk: string; sk: string } {
-  const scheduleId = `${topic}.schedule.${ulid}`;
+  const scheduleId = `${scheduleIdPrefix(topic)}${ulid}`;
   return { scheduleId, pk: schedulePartitionKey(topic), sk: scheduleId };
 }
 

@@ -6,7 +6,7 @@ import { listSchedulesQuerySchema } from "#shared/api/schemas/schedule-list-quer
 import type { ScheduleView } from "#shared/api/schemas/schedules.js";
 import { type PunctualConfig, topicConfig } from "#shared/config/index.js";
 import { toIssues } from "#shared/domain/request-issues.js";
-import { schedulePartitionKey } from "#shared/domain/schedule.js";
+import { parseScheduleId, schedulePartitionKey } from "#shared/domain/schedule.js";
 import { scheduleView } from "./view.js";
 
 // Apart from manage.ts, so the list function bundles none of the write paths (the add-task service).
@@ -28,7 +28,12 @@ export async function listSchedules(
   if (!parsed.success) throw validationFailed(toIssues(parsed.error.issues, raw));
   const query = parsed.data;
   const pk = schedulePartitionKey(query.topic);
-  const cursorSchema = z.strictObject({ pk: z.literal(pk), sk: z.string().min(1).max(200) });
+  // One of this topic's schedule ids: the Query reads only those (store), and a start key outside its key range
+  // is a DynamoDB ValidationException, a 500.
+  const cursorSchema = z.strictObject({
+    pk: z.literal(pk),
+    sk: z.string().refine((sk) => parseScheduleId(sk)?.topic === query.topic),
+  });
   const page = await deps.store.listSchedules(
     query.topic,
     query.limit,

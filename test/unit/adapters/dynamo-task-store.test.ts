@@ -8,6 +8,7 @@ import {
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { DynamoTaskStore, UNPROCESSED_ROUNDS } from "#shared/adapters/dynamo-task-store.js";
 import type { PageKey, TaskPage, TaskStore } from "#shared/adapters/task-store.js";
+import { TOPIC_NAME_PATTERN } from "#shared/config/schema.js";
 import { attemptLogEntries } from "#shared/domain/attempt-log.js";
 import {
   FAILED_INDEX_NAME,
@@ -15,7 +16,7 @@ import {
   FAILED_TOPIC_ATTRIBUTE,
 } from "#shared/domain/failed-index.js";
 import { MAX_ITEM_BYTES, taskItemSizeBound } from "#shared/domain/item-size.js";
-import { newUlid } from "#shared/domain/keys.js";
+import { makeTaskKey, newUlid } from "#shared/domain/keys.js";
 import {
   makeScheduleKey,
   SCHEDULE_INDEX_NAME,
@@ -986,6 +987,23 @@ describe.each([
     expect(read).toEqual(schedules[1]);
     expect(pages.flat()).toEqual(schedules.map((s) => s.scheduleId).sort());
     expect(await store.getSchedule("not-a-schedule-id")).toBeUndefined();
+  });
+
+  it("lists only schedules: a task of a topic named `schedules` whose group hash reads as a topic name is not one", async () => {
+    const store: TaskStore = await makeStore();
+    // The task partition `schedules#<group hash>` is the schedule partition of a topic named like that hash.
+    const hashTopic = (value: string) => makeTaskKey("schedules", value, NOW, newUlid(NOW)).pk.slice(10);
+    let group = 0;
+    while (!TOPIC_NAME_PATTERN.test(hashTopic(`g${group}`))) group++;
+    const topic = hashTopic(`g${group}`);
+    await store.putNew(task({ topic: "schedules", group: `g${group}` }));
+    const schedule = scheduleRecord(topic);
+    await store.putSchedule(schedule);
+
+    const listed = await store.listSchedules(topic, 10);
+
+    expect(listed.schedules.map((s) => s.scheduleId)).toEqual([schedule.scheduleId]);
+    expect(listed.next).toBeUndefined();
   });
 
   it("lists due schedules from the sparse index; a change that removes its keys takes the schedule out", async () => {

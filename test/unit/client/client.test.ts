@@ -20,7 +20,11 @@ const AWS_URL = "https://abc123def4.execute-api.eu-west-1.amazonaws.com/";
 const addBody = { topic: "demo", delay_seconds: 90, content: { order_id: "A-1" } };
 
 /** Signs the request as it was sent, at the time it says, with an independent signer: equal means verifiable. */
-async function expectedAuthorization(request: SeenRequest, region: string): Promise<string> {
+async function expectedAuthorization(
+  request: SeenRequest,
+  region: string,
+  query: Record<string, string> = {},
+): Promise<string> {
   const amzDate = request.headers["x-amz-date"] as string;
   const signingDate = new Date(
     amzDate.replace(/^(\d{4})(\d{2})(\d{2})T(\d{2})(\d{2})(\d{2})Z$/, "$1-$2-$3T$4:$5:$6Z"),
@@ -38,7 +42,7 @@ async function expectedAuthorization(request: SeenRequest, region: string): Prom
       protocol: request.url.protocol,
       hostname: request.url.hostname,
       path: request.url.pathname,
-      query: {},
+      query,
       headers: { ...headers, host: request.url.host },
       ...(request.body !== undefined ? { body: request.body } : {}),
     },
@@ -68,6 +72,37 @@ describe("auth", () => {
     );
     expect(request.headers.authorization).toMatch(/SignedHeaders=[^,]*idempotency-key/);
     expect(request.headers.authorization).toBe(await expectedAuthorization(request, "eu-west-1"));
+  });
+
+  it("a query value with spaces or pluses is sent as it was signed: %20 for a space (SigV4 reads a raw + as a plus)", async () => {
+    // Prepare
+    const page = { tasks: [], next_cursor: null };
+    const answer = { cancelled: 0, not_cancelled: [], more: false, next_cursor: null };
+    const { fetch, seen } = scriptedFetch({ status: 200, body: page }, { status: 200, body: answer });
+    const client = new PunctualClient({
+      apiUrl: AWS_URL,
+      auth: { kind: "iam", credentials: CREDENTIALS },
+      fetch,
+    });
+
+    // Act
+    await client.listGroupTasks({ topic: "demo", group: "A 1001+x" });
+    await client.cancelGroup("demo", "B 2002");
+
+    // Assess: the query as AWS reads the bytes sent (RFC 3986 percent-decoding, no form `+`), signed independently.
+    for (const [request, group] of [
+      [seen[0], "A 1001+x"],
+      [seen[1], "B 2002"],
+    ] as const) {
+      const sent = request?.url.search.slice(1) ?? "";
+      const query = Object.fromEntries(
+        sent.split("&").map((pair) => pair.split("=").map(decodeURIComponent) as [string, string]),
+      );
+      expect(query.group).toBe(group);
+      expect(request?.headers.authorization).toBe(
+        await expectedAuthorization(request as SeenRequest, "eu-west-1", query),
+      );
+    }
   });
 
   it("sends the session token of temporary credentials, and takes the region from options for custom domains", async () => {

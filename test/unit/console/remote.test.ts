@@ -20,6 +20,19 @@ async function serve(handler: http.RequestListener): Promise<string> {
   return `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
 }
 
+/** The console's proxy in front of `apiUrl` (reached through `fakeFetch`), signing with SigV4; its origin. */
+async function signingProxy(apiUrl: URL, fakeFetch: typeof fetch): Promise<string> {
+  const auth = authorizer(
+    { kind: "iam", credentials: { accessKeyId: "AKIDEXAMPLE", secretAccessKey: "secret" } },
+    apiUrl,
+    {},
+  );
+  const proxy = apiProxy({ apiUrl, authorize: auth, fetch: fakeFetch });
+  return serve(async (req, res) => {
+    if (!(await proxy(req, res))) res.writeHead(418).end();
+  });
+}
+
 describe("the console's API proxy", () => {
   it("signs each /v1 call with SigV4 on the server side and forwards only the API's headers", async () => {
     // Prepare: the deployed API is a fake fetch that records what it receives.
@@ -33,15 +46,7 @@ describe("the console's API proxy", () => {
       });
       return new Response('{"topics":[]}', { status: 200, headers: { "content-type": "application/json" } });
     }) as unknown as typeof fetch;
-    const auth = authorizer(
-      { kind: "iam", credentials: { accessKeyId: "AKIDEXAMPLE", secretAccessKey: "secret" } },
-      apiUrl,
-      {},
-    );
-    const proxy = apiProxy({ apiUrl, authorize: auth, fetch: fakeFetch });
-    const origin = await serve(async (req, res) => {
-      if (!(await proxy(req, res))) res.writeHead(418).end();
-    });
+    const origin = await signingProxy(apiUrl, fakeFetch);
 
     // Act
     const answer = await fetch(`${origin}/v1/topics/demo/replay?x=1`, {
@@ -64,6 +69,30 @@ describe("the console's API proxy", () => {
     expect(Object.keys(call?.headers ?? {})).not.toContain("x-punctual-console");
     expect(answer.headers.get("x-content-type-options")).toBe("nosniff");
     expect(answer.headers.get("content-security-policy")).toContain("frame-ancestors 'none'");
+  });
+
+  it("forwards a space in a query value as %20, as SigV4 signs it: the page's URLSearchParams writes it as +", async () => {
+    // Prepare
+    const apiUrl = new URL("https://abc123.execute-api.eu-west-1.amazonaws.com/");
+    const sent: string[] = [];
+    const fakeFetch = (async (url: URL) => {
+      sent.push(String(url));
+      return new Response('{"tasks":[],"next_cursor":null}', {
+        status: 200,
+        headers: { "content-type": "application/json" },
+      });
+    }) as unknown as typeof fetch;
+    const origin = await signingProxy(apiUrl, fakeFetch);
+    const query = new URLSearchParams({ topic: "demo", group: "A 1001+x" });
+
+    // Act
+    const answer = await fetch(`${origin}/v1/tasks?${query}`, { headers: { "x-punctual-console": "1" } });
+
+    // Assess
+    expect(answer.status).toBe(200);
+    expect(sent).toEqual([
+      "https://abc123.execute-api.eu-west-1.amazonaws.com/v1/tasks?topic=demo&group=A%201001%2Bx",
+    ]);
   });
 
   it("never follows the API's redirect: the signed request, credentials and all, goes to the API's host only", async () => {

@@ -959,4 +959,25 @@ describe("pause, resume, delete", () => {
     expect(second.next_cursor).toBeNull();
     expect(forged).toMatchObject({ status: 400 });
   });
+
+  it.each([
+    ["a task's sort key", "000001795000000000#01JD3ZZZZZZZZZZZZZZZZZZZZZ"],
+    ["another topic's schedule id", "small.schedule.01JD3ZZZZZZZZZZZZZZZZZZZZZ"],
+    ["text", "zzz"],
+  ])(
+    "a cursor in the topic's partition whose key is not one of its schedule ids (%s) is a 400",
+    async (_name, sk) => {
+      // A position outside the topic's schedule ids is outside the Query's key range: DynamoDB refuses it (a 500).
+      const h = harness();
+      await createSchedule(h.deps, body());
+      const cursor = Buffer.from(JSON.stringify({ pk: "schedules#demo", sk })).toString("base64url");
+
+      const error = await refusal(listSchedules(h.deps, { topic: "demo", cursor }));
+
+      expect(error).toMatchObject({
+        status: 400,
+        issues: [{ path: "cursor", message: "not a cursor this list gave out" }],
+      });
+    },
+  );
 });
