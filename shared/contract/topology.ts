@@ -15,14 +15,19 @@ import { ENV, MissingEnvironmentError } from "#shared/runtime/env.js";
  * - `topicMappings` (the topic routes: pause, resume, list, show): topic → the UUID of its deliver function's
  *   SQS event source mapping (pausing a topic disables it) and its queue and DLQ URLs;
  * - `topicSettings` (every function that reads topic settings): the AppConfig application, environment and
- *   configuration profile ids of the runtime topic settings (shared/adapters/topic-settings.ts).
+ *   configuration profile ids of the runtime topic settings (shared/adapters/topic-settings.ts);
+ * - `queueUrlBase`: with it, a queue URL may be written as the queue's name, resolved against this URL of a queue of
+ *   the same account and region (SQS queue URLs differ only in their last segment). The stack writes the topic-wide
+ *   sections so: each topic's two URLs in full cost the sweeper and the topic views about 120 of their 4 KB.
+ *   Resolved when parsed; readers see full URLs.
  */
 export const TOPOLOGY_VARIABLE = ENV.topology;
 
 const url = z.string().min(1);
 
-export const topologySchema = z
+const topologyFields = z
   .object({
+    queueUrlBase: z.url().optional(),
     topicQueues: z.record(z.string(), url).optional(),
     deliveries: z
       .record(z.string(), z.object({ topic: z.string().min(1), queueUrl: url, dlqUrl: url }))
@@ -58,7 +63,12 @@ export const topologySchema = z
   })
   .strict();
 
-export type Topology = z.infer<typeof topologySchema>;
+export const topologySchema = topologyFields.transform(withFullQueueUrls);
+
+/** What a function is told (the stack builds it: queue names with a base allowed). */
+export type TopologyInput = z.input<typeof topologySchema>;
+/** What a function reads: every queue URL in full. */
+export type Topology = z.output<typeof topologySchema>;
 export type TopologySection = keyof Topology;
 export type DeliveryRoute = NonNullable<Topology["deliveries"]>[string];
 export type SweepRoute = NonNullable<Topology["sweep"]>[string];
@@ -95,13 +105,37 @@ export function readTopology<const S extends TopologySection>(
   return value as NonNullable<Topology[S]>;
 }
 
+/** Every queue URL of the topology resolved against `queueUrlBase` (a full URL stays as it is); the base dropped. */
+function withFullQueueUrls({ queueUrlBase, ...topology }: z.output<typeof topologyFields>) {
+  if (!queueUrlBase) return topology;
+  const full = (value: string) => new URL(value, queueUrlBase).href;
+  const mapped = <V>(section: Record<string, V> | undefined, map: (value: V) => V) =>
+    section && Object.fromEntries(Object.entries(section).map(([key, value]) => [key, map(value)]));
+  const withQueues = <V extends { queueUrl: string; dlqUrl: string }>(route: V): V => ({
+    ...route,
+    queueUrl: full(route.queueUrl),
+    dlqUrl: full(route.dlqUrl),
+  });
+  return dropUndefined({
+    ...topology,
+    topicQueues: mapped(topology.topicQueues, full),
+    deliveries: mapped(topology.deliveries, withQueues),
+    sweep: mapped(topology.sweep, withQueues),
+    topicMappings: mapped(topology.topicMappings, withQueues),
+  });
+}
+
+function dropUndefined<T extends object>(value: T): T {
+  return Object.fromEntries(Object.entries(value).filter(([, v]) => v !== undefined)) as T;
+}
+
 /**
  * Two functions' topologies as one (the local cloud runs every function in one process, so it merges their
  * environments): sections are joined entry by entry; an entry both name must agree.
  */
-export function mergeTopologies(a: Topology, b: Topology): Topology {
+export function mergeTopologies(a: TopologyInput, b: TopologyInput): Topology {
   const merged: Record<string, Record<string, unknown>> = {};
-  for (const topology of [a, b]) {
+  for (const topology of [topologySchema.parse(a), topologySchema.parse(b)]) {
     for (const [section, entries] of Object.entries(topology) as [string, Record<string, unknown>][]) {
       const into = merged[section] ?? {};
       merged[section] = into;

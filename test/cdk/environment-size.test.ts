@@ -12,12 +12,16 @@
 import { App } from "aws-cdk-lib";
 import { Template } from "aws-cdk-lib/assertions";
 import type { CfnFunction } from "aws-cdk-lib/aws-lambda";
+import type { CfnQueue } from "aws-cdk-lib/aws-sqs";
+import type { IConstruct } from "constructs";
 import { describe, expect, it } from "vitest";
 import { addPunctualStack } from "#cdk/lib/app.js";
 import { PunctualFunction } from "#cdk/lib/constructs/punctual-function.js";
 import { environmentUpperBoundBytes } from "#cdk/lib/environment-budget.js";
 import { prod } from "#shared/config/environments/prod.js";
 import { type PunctualConfig, parseConfig } from "#shared/config/index.js";
+import { topologySchema } from "#shared/contract/topology.js";
+import { ENV } from "#shared/runtime/env.js";
 import { type CfnTemplateJson, deployedTemplate } from "../support/iam.js";
 import { stackConfig } from "../support/stack-config.js";
 
@@ -61,10 +65,41 @@ describe("every function's environment fits Lambda's 4 KB", () => {
     expect(over(environmentSizes(stackConfig(env)))).toEqual([]);
   });
 
-  it("with 8 topics of the longest name allowed (24 characters)", () => {
-    const sizes = environmentSizes(prodWithTopics(8, 24));
+  it("with 10 topics of the longest name allowed (24 characters)", () => {
+    const sizes = environmentSizes(prodWithTopics(10, 24));
     expect(sizes[0]?.[1]).toBeGreaterThan(1024);
     expect(over(sizes)).toEqual([]);
+  });
+});
+
+describe("the topic-wide sections, queues by name against one base", () => {
+  it("read back as the full URL of each topic's queue and DLQ, as AWS returns them", () => {
+    const app = new App({ context: { "aws:cdk:bundling-stacks": [] } });
+    const stack = addPunctualStack(app, prodWithTopics(3, 24));
+    const aws = deployedTemplate(Template.fromStack(stack).toJSON() as CfnTemplateJson, {
+      stackName: stack.stackName,
+    });
+    const urlOf = (queue: IConstruct) =>
+      aws.resolve({ Ref: stack.resolve((queue.node.defaultChild as CfnQueue).logicalId) });
+    const read = (fn: IConstruct) => {
+      const variables = aws.resolve(
+        aws.properties(stack.resolve((fn.node.defaultChild as CfnFunction).logicalId)).Environment.Variables,
+      );
+      return topologySchema.parse(JSON.parse(variables[ENV.topology]));
+    };
+    const queues = Object.fromEntries(
+      stack.topics.map((t) => [t.name, { queueUrl: urlOf(t.queue), dlqUrl: urlOf(t.deadLetterQueue) }]),
+    );
+    expect(read(stack.timerQueues.relayFunction).topicQueues).toEqual(
+      Object.fromEntries(Object.entries(queues).map(([name, q]) => [name, q.queueUrl])),
+    );
+    const sweep = read(stack.sweeper.sweeperFunction).sweep ?? {};
+    const mappings = read(stack.api.functions["list-topics"]).topicMappings ?? {};
+    for (const [name, q] of Object.entries(queues)) {
+      expect(sweep[name]).toMatchObject(q);
+      expect(mappings[name]).toMatchObject(q);
+    }
+    expect(Object.keys(sweep).sort()).toEqual(Object.keys(queues).sort());
   });
 });
 
@@ -78,14 +113,14 @@ describe("the synthesis check (cdk/lib/environment-budget.ts)", () => {
   );
 
   it("never bounds a many-topic stack's deployed sizes below what they are", () => {
-    const sizes = environmentSizes(prodWithTopics(8, 24));
+    const sizes = environmentSizes(prodWithTopics(10, 24));
     expect(sizes.filter(([, deployed, bound]) => bound < deployed)).toEqual([]);
   });
 
   it("fails synthesis, naming the function and the way out, when a topic too many may pass 4 KB", () => {
     const stack = addPunctualStack(
       new App({ context: { "aws:cdk:bundling-stacks": [] } }),
-      prodWithTopics(9, 24),
+      prodWithTopics(11, 24),
     );
     expect(() => Template.fromStack(stack)).toThrow(
       /Sweeper\/SweeperFunction can reach \d+ bytes once deployed, over Lambda's limit of 4096.*Split the topics across environments/,

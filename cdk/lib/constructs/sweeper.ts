@@ -6,7 +6,7 @@ import type * as logs from "aws-cdk-lib/aws-logs";
 import { Construct } from "constructs";
 import { PIPELINE_STORE_METHODS } from "#shared/adapters/dynamo-task-store.js";
 import type { PunctualConfig, TopicConfig } from "#shared/config/index.js";
-import type { Topology } from "#shared/contract/topology.js";
+import type { TopologyInput } from "#shared/contract/topology.js";
 import { METRIC } from "#shared/domain/metrics.js";
 import { stalledAfterMs } from "#shared/domain/sweep.js";
 import { ENV } from "#shared/runtime/env.js";
@@ -22,7 +22,7 @@ import { grantDrain, grantSendOnly } from "./queue-defaults.js";
 import type { RuntimeSettings } from "./runtime-settings.js";
 import type { TaskTable } from "./task-table.js";
 import type { TimerQueues } from "./timer-queues.js";
-import type { Topic } from "./topic.js";
+import { type Topic, topicQueueNames } from "./topic.js";
 
 export interface SweeperProps {
   readonly config: PunctualConfig;
@@ -62,15 +62,16 @@ export class Sweeper extends Construct {
 }
 
 /** The sweeper's view of every topic: its queues and stall threshold, runtime settings and deliver mapping. */
-function sweeperTopology(props: SweeperProps): Topology {
+function sweeperTopology(props: SweeperProps): TopologyInput {
   const { config, topics } = props;
+  const names = topicQueueNames(topics);
   return {
+    ...(names.queueUrlBase ? { queueUrlBase: names.queueUrlBase } : {}),
     sweep: Object.fromEntries(
       topics.map((topic) => [
         topic.name,
         {
-          queueUrl: topic.queue.queueUrl,
-          dlqUrl: topic.deadLetterQueue.queueUrl,
+          ...names.of(topic),
           stalledAfterMs: topicStalledAfterMs(config, topic.name),
           // A topic held by its runtime settings (`paused`): the sweeper disables its deliver mapping. In this
           // section, not in a `topicMappings` one repeating the queue URLs: Lambda caps the environment at 4 KB.

@@ -16,7 +16,7 @@ import {
   routeVariables,
 } from "#shared/api/routes.js";
 import type { PunctualConfig } from "#shared/config/index.js";
-import type { Topology, TopologySection } from "#shared/contract/topology.js";
+import type { TopologyInput, TopologySection } from "#shared/contract/topology.js";
 import { ENV, type EnvName } from "#shared/runtime/env.js";
 import { API_FUNCTION_TIMEOUT_SECONDS, API_THROTTLE } from "../sizing.js";
 import type { AlarmTopic } from "./alarm-topic.js";
@@ -30,7 +30,7 @@ import type { RuntimeSettings } from "./runtime-settings.js";
 import type { TaskTable } from "./task-table.js";
 import type { TimerQueues } from "./timer-queues.js";
 import type { TimerScheduler } from "./timer-scheduler.js";
-import type { Topic } from "./topic.js";
+import { type Topic, topicQueueNames } from "./topic.js";
 
 export interface TaskApiProps {
   readonly config: PunctualConfig;
@@ -267,26 +267,25 @@ const GRANT_TOPOLOGY_SECTIONS: Readonly<Partial<Record<RouteGrant, TopologySecti
  * reschedule, the schedules…) passed the cap at a handful of topics and the deploy failed
  * (test/cdk/environment-size.test.ts).
  */
-function routeTopology(props: TaskApiProps, grants: readonly RouteGrant[]): Topology {
+function routeTopology(props: TaskApiProps, grants: readonly RouteGrant[]): TopologyInput {
   const sections = new Set(grants.flatMap((grant) => GRANT_TOPOLOGY_SECTIONS[grant] ?? []));
   const { topics } = props;
+  const names = topicQueueNames(topics);
+  const topicWide = sections.has("topicMappings") || sections.has("topicQueues");
   return {
+    ...(topicWide && names.queueUrlBase ? { queueUrlBase: names.queueUrlBase } : {}),
     ...(sections.has("topicMappings")
       ? {
           topicMappings: Object.fromEntries(
             topics.map((topic) => [
               topic.name,
-              {
-                mappingUuid: topic.deliverMappingUuid,
-                queueUrl: topic.queue.queueUrl,
-                dlqUrl: topic.deadLetterQueue.queueUrl,
-              },
+              { mappingUuid: topic.deliverMappingUuid, ...names.of(topic) },
             ]),
           ),
         }
       : {}),
     ...(sections.has("topicQueues")
-      ? { topicQueues: Object.fromEntries(topics.map((topic) => [topic.name, topic.queue.queueUrl])) }
+      ? { topicQueues: Object.fromEntries(topics.map((topic) => [topic.name, names.of(topic).queueUrl])) }
       : {}),
     // Only to the rows granted `topic-settings:read`: a function told of the profile may read it.
     ...(sections.has("topicSettings") ? { topicSettings: props.runtimeSettings.topology } : {}),

@@ -5,7 +5,7 @@ import * as sqs from "aws-cdk-lib/aws-sqs";
 import { Construct } from "constructs";
 import { PIPELINE_STORE_METHODS } from "#shared/adapters/dynamo-task-store.js";
 import type { PunctualConfig } from "#shared/config/index.js";
-import type { Topology } from "#shared/contract/topology.js";
+import type { TopologyInput } from "#shared/contract/topology.js";
 import { ENV } from "#shared/runtime/env.js";
 import {
   RELAY_TIMEOUT_SECONDS,
@@ -19,7 +19,7 @@ import { relayEventSourceProps } from "./event-sources.js";
 import { environmentFunctionProps, PunctualFunction } from "./punctual-function.js";
 import { grantSendOnly, queueDefaults } from "./queue-defaults.js";
 import type { TaskTable } from "./task-table.js";
-import type { Topic } from "./topic.js";
+import { type Topic, topicQueueNames } from "./topic.js";
 
 export interface TimerQueuesProps {
   readonly config: PunctualConfig;
@@ -80,11 +80,18 @@ function addRelayFunction(timer: TimerQueues, props: TimerQueuesProps): Punctual
     environment: {
       [ENV.tableName]: table.tableName,
       [ENV.timerQueueUrl]: timer.queue.queueUrl,
-      [ENV.topology]: Stack.of(timer).toJsonString({
-        topicQueues: Object.fromEntries(props.topics.map((topic) => [topic.name, topic.queue.queueUrl])),
-      } satisfies Topology),
+      [ENV.topology]: Stack.of(timer).toJsonString(relayTopology(props.topics)),
     },
   });
+}
+
+/** The relay's topology: each topic's FIFO queue, by name against one base (topicQueueNames). */
+function relayTopology(topics: readonly Topic[]): TopologyInput {
+  const names = topicQueueNames(topics);
+  return {
+    ...(names.queueUrlBase ? { queueUrlBase: names.queueUrlBase } : {}),
+    topicQueues: Object.fromEntries(topics.map((topic) => [topic.name, names.of(topic).queueUrl])),
+  };
 }
 
 /** The relay function's event source on the timer queue and its permissions. */

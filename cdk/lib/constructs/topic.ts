@@ -178,3 +178,18 @@ function grantDeliverFunction(topic: Topic, props: TopicProps): void {
   });
   props.runtimeSettings.grantRead(fn);
 }
+
+/**
+ * The topic-wide topology sections (relay, sweeper, topic views) name each queue by its name, resolved against one
+ * queue URL of the stack (`queueUrlBase`, shared/contract/topology.ts): two full URLs per topic would cost those
+ * functions about 120 bytes of Lambda's 4 KB of environment each.
+ */
+export function topicQueueNames(topics: readonly Topic[]): {
+  readonly queueUrlBase?: string;
+  readonly of: (topic: Topic) => { readonly queueUrl: string; readonly dlqUrl: string };
+} {
+  return {
+    ...(topics[0] ? { queueUrlBase: topics[0].queue.queueUrl } : {}),
+    of: (topic) => ({ queueUrl: topic.queue.queueName, dlqUrl: topic.deadLetterQueue.queueName }),
+  };
+}

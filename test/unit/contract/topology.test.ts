@@ -27,6 +27,57 @@ describe("readTopology", () => {
   });
 });
 
+describe("queue names against queueUrlBase", () => {
+  const base = "https://sqs.eu-west-1.amazonaws.com/111122223333/Punctual-prod-TimerQueue-A1B2.fifo";
+  const sibling = (name: string) => `https://sqs.eu-west-1.amazonaws.com/111122223333/${name}`;
+
+  it("resolves every queue name of every section to its full URL; full URLs stay; the base is not a section", () => {
+    const topology = {
+      queueUrlBase: base,
+      topicQueues: { a: "Punctual-prod-A.fifo", b: sibling("Punctual-prod-B.fifo") },
+      sweep: { a: { queueUrl: "A.fifo", dlqUrl: "A-dlq.fifo", stalledAfterMs: 1000, mappingUuid: "m-a" } },
+      topicMappings: { a: { mappingUuid: "m-a", queueUrl: "A.fifo", dlqUrl: "A-dlq.fifo" } },
+      deliveries: { arnA: { topic: "a", queueUrl: "A.fifo", dlqUrl: "A-dlq.fifo" } },
+    };
+    expect(readTopology("topicQueues", env(topology))).toEqual({
+      a: sibling("Punctual-prod-A.fifo"),
+      b: sibling("Punctual-prod-B.fifo"),
+    });
+    const full = { queueUrl: sibling("A.fifo"), dlqUrl: sibling("A-dlq.fifo") };
+    expect(readTopology("sweep", env(topology))).toEqual({
+      a: { ...full, stalledAfterMs: 1000, mappingUuid: "m-a" },
+    });
+    expect(readTopology("topicMappings", env(topology))).toEqual({ a: { ...full, mappingUuid: "m-a" } });
+    expect(readTopology("deliveries", env(topology))).toEqual({ arnA: { ...full, topic: "a" } });
+    expect(() => readTopology("queueUrlBase" as never, env(topology))).toThrow(/lists nothing/);
+  });
+
+  it("keeps a local cloud's queue URLs (host, port and account path) as they are", () => {
+    const local = "http://127.0.0.1:4566/000000000000/Punctual-local-TimerQueue.fifo";
+    expect(
+      readTopology("topicQueues", env({ queueUrlBase: local, topicQueues: { a: "Punctual-local-A.fifo" } })),
+    ).toEqual({
+      a: "http://127.0.0.1:4566/000000000000/Punctual-local-A.fifo",
+    });
+  });
+
+  it("refuses a base that is not a URL", () => {
+    expect(() => readTopology("topicQueues", env({ queueUrlBase: "sqs", topicQueues: { a: "A" } }))).toThrow(
+      /PUNCTUAL_TOPOLOGY\.queueUrlBase/,
+    );
+  });
+
+  it("merges two functions' topologies written against different bases as full URLs", () => {
+    const other = "https://sqs.eu-west-1.amazonaws.com/111122223333/Other.fifo";
+    expect(
+      mergeTopologies(
+        { queueUrlBase: base, topicQueues: { a: "A.fifo" } },
+        { queueUrlBase: other, topicQueues: { a: "A.fifo" } },
+      ),
+    ).toEqual({ topicQueues: { a: sibling("A.fifo") } });
+  });
+});
+
 describe("mergeTopologies", () => {
   it("joins sections entry by entry (the local cloud runs every function in one process)", () => {
     const a: Topology = { deliveries: { arnA: route("a") }, topicQueues: { a: "qa" } };
