@@ -103,15 +103,33 @@ export const contentSchema = z
     anyOf: [{ type: "object" }, { type: "string", contentMediaType: "application/json" }],
   });
 
+const zonedDateTime = z.iso.datetime({
+  offset: true,
+  error: "must be an RFC 3339 date-time with a zone, e.g. 2026-01-01T12:00:00Z",
+});
+
+/**
+ * What RFC 3339 (section 5.6) allows and the validator (and Date.parse) do not, written as they take it: a
+ * lowercase `t` or `z`, and a leap second — `:60` when it falls at 23:59 UTC — as the instant just after it
+ * (JavaScript time has no leap seconds; the second after is never early). Anything else is left as it came.
+ */
+function rfc3339AsParsed(value: unknown): unknown {
+  if (typeof value !== "string") return value;
+  const upper = value.replace(/^(\d{4}-\d{2}-\d{2})t/, "$1T").replace(/z$/, "Z");
+  const leap = /^(.+T\d{2}:\d{2}:)60(\.\d+)?(Z|[+-]\d{2}:\d{2})$/.exec(upper);
+  if (!leap) return upper;
+  const lastSecond = `${leap[1]}59${leap[2] ?? ""}${leap[3]}`;
+  if (!zonedDateTime.safeParse(lastSecond).success) return upper;
+  const atMs = Date.parse(lastSecond);
+  const utc = new Date(atMs);
+  if (utc.getUTCHours() !== 23 || utc.getUTCMinutes() !== 59) return upper;
+  return new Date(atMs + 1000).toISOString();
+}
+
 /** The three ways to say when a task is due (add, and reschedule: one rule for both). */
 const timingFields = {
   timing_moment: z.number().min(0, "must be unix seconds, not negative").optional(),
-  due_at: z.iso
-    .datetime({
-      offset: true,
-      error: "must be an RFC 3339 date-time with a zone, e.g. 2026-01-01T12:00:00Z",
-    })
-    .optional(),
+  due_at: z.preprocess(rfc3339AsParsed, zonedDateTime).optional(),
   delay_seconds: z.number().min(0, "must not be negative").optional(),
 };
 

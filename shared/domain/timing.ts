@@ -22,15 +22,20 @@ export interface TimerSettings {
  */
 export function planTimer(dueAtMs: number, nowMs: number, settings: TimerSettings): TimerPlan {
   const untilDueMs = dueAtMs - nowMs;
-  // Within the lead the schedule would fire at or before now (possible only with horizon 0, which the config's
-  // lead ≤ horizon check lets through): Scheduler documents no at() in the past, the queue takes any delay.
-  if (untilDueMs <= Math.max(settings.horizonSeconds, settings.leadSeconds) * 1000) {
+  const fireAtMs = Math.floor((dueAtMs - settings.leadSeconds * 1000) / 1000) * 1000;
+  // A schedule must name a second at least a second ahead: Scheduler documents no at() in the past, and the
+  // CreateSchedule call and two clocks lie in between. Rounded down to the second, due − lead names the second
+  // now is in not only within the lead (horizon 0) but for up to a second past it (lead = horizon, which the
+  // config allows): the queue takes any delay, and the relay re-arms what it cannot reach in one.
+  if (untilDueMs <= settings.horizonSeconds * 1000 || fireAtMs - nowMs < MIN_SCHEDULE_AHEAD_MS) {
     const earlyWakeMs = (settings.earlyWakeSeconds ?? 0) * 1000;
     return { kind: "queue", delaySeconds: queueDelaySeconds(untilDueMs - earlyWakeMs) };
   }
-  const fireAtMs = Math.floor((dueAtMs - settings.leadSeconds * 1000) / 1000) * 1000;
   return { kind: "schedule", fireAtMs, expression: atExpression(fireAtMs) };
 }
+
+/** The least time between planning a schedule and the second its at() names. */
+const MIN_SCHEDULE_AHEAD_MS = 1000;
 
 /** Whole seconds of delay that never overshoot `untilDueMs`, within what SQS accepts. */
 export function queueDelaySeconds(untilDueMs: number): number {

@@ -422,12 +422,13 @@ async function armAll(
 ): Promise<MintedItem[]> {
   const queued: { taskId: string; delaySeconds: number }[] = [];
   const scheduled: MintedItem[] = [];
-  // The delays counted from now, after the claims and writes, not from the batch's start: no timer fires late.
+  // Planned again from now, after the claims and writes, not from the batch's start (as the single add does): no
+  // queue delay fires late, and no schedule is created for a second that has begun meanwhile.
   const nowMs = timerNow(deps);
   for (const item of written) {
-    if (item.plan.kind === "queue")
-      queued.push({ taskId: item.task.taskId, delaySeconds: queueDelayFrom(deps, item, nowMs) });
-    else scheduled.push(item);
+    const plan = armingPlan(deps, item, nowMs);
+    if (plan.kind === "queue") queued.push({ taskId: item.task.taskId, delaySeconds: plan.delaySeconds });
+    else scheduled.push({ ...item, plan });
   }
   const [unsent, unscheduled] = await Promise.all([
     queued.length > 0 ? deps.timerQueue.armMany(queued) : Promise.resolve([]),
@@ -442,11 +443,13 @@ async function armAll(
   return written.filter(({ task }) => !failed.has(task.taskId));
 }
 
-/** A near-term task's timer delay as planned at `nowMs` (still near-term: less time is left than at minting). */
-function queueDelayFrom(deps: BatchedAddDeps, item: MintedItem, nowMs: number): number {
+/**
+ * An item's timer as planned at `nowMs`: less time is left than at minting, so a near-term task stays near-term
+ * (kept as minted should the clock have stepped back) and a Scheduler-path one may now ride the queue.
+ */
+function armingPlan(deps: BatchedAddDeps, item: MintedItem, nowMs: number): TimerPlan {
   const plan = planTimer(item.task.dueAtMs, nowMs, timerSettings(deps.config));
-  if (plan.kind === "queue") return plan.delaySeconds;
-  return item.plan.kind === "queue" ? item.plan.delaySeconds : 0;
+  return plan.kind === "schedule" && item.plan.kind === "queue" ? item.plan : plan;
 }
 
 /** `armOrRemove`'s clean-up of a task whose arming failed, and its 503. */

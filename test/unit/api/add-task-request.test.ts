@@ -1,6 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { parseAddTaskRequest, parseRescheduleRequest } from "#shared/domain/add-task-request.js";
 import { LosslessNumber } from "#shared/domain/exact-json.js";
+import { requestedDueMs } from "#shared/domain/timing.js";
 
 const base = { topic: "demo", delay_seconds: 10, content: { order_id: "o-1" } };
 
@@ -18,6 +19,25 @@ describe("parseAddTaskRequest", () => {
     expect(b).toMatchObject({ ok: true, value: { due: { timingMoment: 1_790_000_000.5 } } });
     const c = parseAddTaskRequest({ topic: "demo", due_at: "2026-12-01T10:00:00+05:30", content: {} });
     expect(c).toMatchObject({ ok: true, value: { due: { dueAt: "2026-12-01T10:00:00+05:30" } } });
+  });
+
+  it("takes every RFC 3339 date-time: a leap second as the instant after it (never early), a lowercase t and z", () => {
+    const dueOf = (dueAt: string) => {
+      const added = parseAddTaskRequest({ topic: "demo", due_at: dueAt, content: {} });
+      const moved = parseRescheduleRequest({ due_at: dueAt });
+      expect(moved.ok, JSON.stringify(moved)).toBe(true);
+      if (!added.ok) throw new Error(JSON.stringify(added.issues));
+      return requestedDueMs(added.value.due, 0);
+    };
+    expect(dueOf("2016-12-31T23:59:60Z")).toBe(Date.UTC(2017, 0, 1));
+    expect(dueOf("2016-12-31T18:59:60.5-05:00")).toBe(Date.UTC(2017, 0, 1, 0, 0, 0, 500));
+    expect(dueOf("2015-07-01T08:59:60+09:00")).toBe(Date.UTC(2015, 6, 1));
+    expect(dueOf("2026-12-01t10:00:00z")).toBe(Date.UTC(2026, 11, 1, 10));
+    expect(dueOf("2026-12-01T10:00:00+05:30")).toBe(Date.UTC(2026, 11, 1, 4, 30));
+    // A 60th second anywhere but 23:59 UTC is no leap second, nor one on a day that does not exist.
+    for (const dueAt of ["2026-12-01T10:00:60Z", "2016-12-31T23:59:60+01:00", "2026-02-30T23:59:60Z"]) {
+      expect(issuesOf({ topic: "demo", due_at: dueAt, content: {} })).toMatchObject([{ path: "due_at" }]);
+    }
   });
 
   it.each([

@@ -299,6 +299,38 @@ describe("addTasksBatch: the batched path", () => {
   });
 });
 
+describe("addTasksBatch: Scheduler-path items planned when armed", () => {
+  it("arms an item whose schedule would fire less than a second after the writes on the timer queue, as the single add would", async () => {
+    // Prepare: lead = horizon = 2 s (the config allows it); due in 4 s, a schedule at due − 2 s when minted, but
+    // the batch write takes 2 s, so by the time the timer is armed that second has begun and the task is due
+    // within the horizon
+    const f = batchFixture();
+    f.deps = {
+      ...f.deps,
+      config: { ...f.config, timer: { ...f.config.timer, horizonSeconds: 2, leadSeconds: 2 } },
+    };
+    const putNewMany = f.store.putNewMany;
+    f.store.putNewMany = async (entries) => {
+      f.clock.now += 2_000;
+      return putNewMany(entries);
+    };
+    const planned: { expression: string; atMs: number }[] = [];
+    const create = f.scheduler.createTaskSchedule.bind(f.scheduler);
+    f.scheduler.createTaskSchedule = async (request) => {
+      planned.push({ expression: request.expression, atMs: f.clock.now });
+      return create(request);
+    };
+
+    // Act
+    const answer = await addTasksBatch(f.deps, { tasks: [item({ delay_seconds: 4 })] });
+
+    // Assess
+    expect(answer.results.map((r) => r.status)).toEqual([201]);
+    expect(planned).toEqual([]);
+    expect(f.timerQueue.armed.map((a) => a.delaySeconds)).toEqual([2]);
+  });
+});
+
 describe("addTasksBatch: keyed items on the batched path", () => {
   /** The claim a key holds in the store (keys are per topic). */
   const claimOf = (f: ReturnType<typeof batchFixture>, key: unknown) =>

@@ -36,7 +36,36 @@ describe("timer plan (two-stage timer)", () => {
   });
 
   it("horizon 0 sends everything not yet due through Scheduler", () => {
-    expect(planTimer(NOW + 1, NOW, { horizonSeconds: 0, leadSeconds: 0 }).kind).toBe("schedule");
+    expect(planTimer(NOW + 2_000, NOW, { horizonSeconds: 0, leadSeconds: 0 }).kind).toBe("schedule");
+  });
+
+  it("never plans an at() for a second that has begun or begins within a second: the queue takes those", () => {
+    // at() names whole seconds, so due − lead rounded down can name the second now is in (lead = horizon, which
+    // the config allows, or horizon 0); Scheduler documents no at() in the past, and CreateSchedule, the
+    // function's clock and Scheduler's lie between planning and the schedule's start.
+    const equal = { horizonSeconds: 120, leadSeconds: 120 };
+    expect(planTimer(NOW + 120_001, NOW, equal)).toEqual({ kind: "queue", delaySeconds: 120 });
+    expect(planTimer(NOW + 120_749, NOW, equal)).toEqual({ kind: "queue", delaySeconds: 120 });
+    expect(planTimer(NOW + 121_749, NOW, equal)).toEqual({ kind: "queue", delaySeconds: 121 });
+    expect(planTimer(NOW + 121_750, NOW, equal)).toEqual({
+      kind: "schedule",
+      fireAtMs: NOW - 250 + 2_000,
+      expression: "at(2026-11-23T12:00:02)",
+    });
+    expect(planTimer(NOW + 1, NOW, { horizonSeconds: 0, leadSeconds: 0 })).toEqual({
+      kind: "queue",
+      delaySeconds: 0,
+    });
+    for (const settings of [
+      equal,
+      { horizonSeconds: 0, leadSeconds: 0 },
+      { horizonSeconds: 0, leadSeconds: 7 },
+    ]) {
+      for (let untilDue = 0; untilDue < 130_000; untilDue += 37) {
+        const plan = planTimer(NOW + untilDue, NOW, settings);
+        if (plan.kind === "schedule") expect(plan.fireAtMs).toBeGreaterThanOrEqual(NOW + 1_000);
+      }
+    }
   });
 
   it("a task due within the lead takes the timer queue even past the horizon: a schedule would fire in the past", () => {
@@ -45,7 +74,9 @@ describe("timer plan (two-stage timer)", () => {
 
     expect(planTimer(NOW + 60_500, NOW, settings)).toEqual({ kind: "queue", delaySeconds: 60 });
     expect(planTimer(NOW + 120_000, NOW, settings)).toEqual({ kind: "queue", delaySeconds: 120 });
-    expect(planTimer(NOW + 121_000, NOW, settings).kind).toBe("schedule");
+    // A second more (to the next whole second): at(12:00:01) planned at 12:00:00.250 is less than a second ahead.
+    expect(planTimer(NOW + 121_000, NOW, settings).kind).toBe("queue");
+    expect(planTimer(NOW + 121_750, NOW, settings).kind).toBe("schedule");
   });
 
   it("caps the queue delay at SQS's 900 s", () => {
