@@ -1,5 +1,6 @@
 import type { z } from "zod";
 import type { TimerSettings } from "#shared/domain/timing.js";
+import { defaultCallbackProblems } from "./default-callback.js";
 import { DEFAULT_EVENT_SOURCES } from "./event-sources.js";
 import { DEFAULT_FUNCTIONS, functionLoggingProblems } from "./function-observability.js";
 import {
@@ -137,6 +138,7 @@ export function checkTopicSettings(
     problems.push(`topic "${name}", field "backoff.maxSeconds": must be at least backoff.initialSeconds`);
   }
   problems.push(...subscriberProblems(topic));
+  problems.push(...defaultCallbackProblems(topic));
   return { topic, problems };
 }
 

@@ -84,6 +84,51 @@ describe("runtime topic settings document", () => {
     if (!result.ok) expect(result.problems.join("\n")).toContain(expected);
   });
 
+  it.each([
+    [
+      "a default callback the topic's allow-list does not admit",
+      {
+        orders: {
+          allowedCallbackHosts: ["hooks.example.com"],
+          defaultCallbackUrl: "https://other.example.com/",
+        },
+      },
+      'topic "orders", field "defaultCallbackUrl": host "other.example.com" is not in the topic\'s allowed callback hosts',
+    ],
+    [
+      "a plain-http default callback",
+      { orders: { defaultCallbackUrl: "http://hooks.example.com/" } },
+      'topic "orders", field "defaultCallbackUrl": scheme must be https',
+    ],
+    [
+      "a default callback to the metadata address",
+      { orders: { defaultCallbackUrl: "https://169.254.169.254/latest" } },
+      'field "defaultCallbackUrl": host "169.254.169.254" is a private',
+    ],
+    [
+      "a default callback the new allow-list no longer admits",
+      { orders: { allowedCallbackHosts: ["hooks.example.com"] } },
+      'field "defaultCallbackUrl"',
+    ],
+  ])("refuses %s: every add relying on it would be a 400 blaming the caller", (_name, topics, expected) => {
+    // Prepare
+    const prod = loadEnvironmentConfig("prod");
+    const withDefault = {
+      ...prod,
+      resolvedTopics: {
+        ...prod.resolvedTopics,
+        orders: { ...prod.resolvedTopics.orders, defaultCallbackUrl: "https://default.example.com/hook" },
+      },
+    } as typeof prod;
+
+    // Act
+    const result = applyRuntimeSettings(withDefault, { topics });
+
+    // Assess
+    expect(result.ok).toBe(false);
+    if (!result.ok) expect(result.problems.join("\n")).toContain(expected);
+  });
+
   it("outside local, accepts public allow-list entries", () => {
     const result = applyRuntimeSettings(loadEnvironmentConfig("prod"), {
       topics: { orders: { allowedCallbackHosts: ["hooks.example.com", "*.example.org", "*"] } },
