@@ -1,7 +1,7 @@
 import { AppConfigProvider } from "@aws-lambda-powertools/parameters/appconfig";
 import { AppConfigDataClient } from "@aws-sdk/client-appconfigdata";
 import type { PunctualConfig } from "#shared/config/index.js";
-import { applyRuntimeSettingsText } from "#shared/config/runtime-settings.js";
+import { applyRuntimeSettingsText, SETTINGS_ROLLOUT_MINUTES } from "#shared/config/runtime-settings.js";
 import { readTopology, TOPOLOGY_VARIABLE, type TopicSettingsRoute } from "#shared/contract/topology.js";
 import type { ServiceLogger } from "#shared/runtime/observability.js";
 import { createAwsClient } from "./aws-clients.js";
@@ -130,6 +130,19 @@ function settingsRouteOf(env: NodeJS.ProcessEnv): TopicSettingsRoute | undefined
   if (!env[TOPOLOGY_VARIABLE]) return undefined;
   const raw = JSON.parse(env[TOPOLOGY_VARIABLE] as string) as { topicSettings?: unknown };
   return raw.topicSettings ? readTopology("topicSettings", env) : undefined;
+}
+
+/**
+ * The longest a deployed settings change takes to reach every function: the rollout (AppConfig's deployment
+ * time; none locally, where the emulator deploys an accepted file at once) plus the port's cache, plus a second
+ * for the poll itself.
+ */
+export function settingsPropagationSeconds(
+  deployed: PunctualConfig,
+  env: NodeJS.ProcessEnv = process.env,
+): number {
+  const rollout = deployed.name === "local" ? 0 : SETTINGS_ROLLOUT_MINUTES * 60;
+  return rollout + maxAgeSeconds(deployed, env) + 1;
 }
 
 function maxAgeSeconds(deployed: PunctualConfig, env: NodeJS.ProcessEnv): number {

@@ -29,6 +29,13 @@ export const runtimeSettingsDocumentSchema = z
 export type RuntimeSettingsDocument = z.infer<typeof runtimeSettingsDocumentSchema>;
 
 /**
+ * The AppConfig deployment strategy's deployment time (cdk/lib/constructs/runtime-settings.ts): a deployed
+ * document reaches every configuration session within it (linear steps; the bake time that follows only watches
+ * the rollback alarm). What waits for a change to be everywhere counts on it (shared/services/settings-hold.ts).
+ */
+export const SETTINGS_ROLLOUT_MINUTES = 2;
+
+/**
  * Rows whose value the stack builds infrastructure from, so a runtime change cannot take effect (or would be
  * unsafe) without a deploy:
  * - `equal`: must keep the deployed value (`maxConcurrency` is the event source mapping's MaximumConcurrency,
