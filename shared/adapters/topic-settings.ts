@@ -1,7 +1,11 @@
 import { AppConfigProvider } from "@aws-lambda-powertools/parameters/appconfig";
 import { AppConfigDataClient } from "@aws-sdk/client-appconfigdata";
 import type { PunctualConfig } from "#shared/config/index.js";
-import { applyRuntimeSettingsText, SETTINGS_ROLLOUT_MINUTES } from "#shared/config/runtime-settings.js";
+import {
+  applyRuntimeSettingsText,
+  SETTINGS_ROLLOUT_MINUTES,
+  settingsDocumentText,
+} from "#shared/config/runtime-settings.js";
 import { readTopology, TOPOLOGY_VARIABLE, type TopicSettingsRoute } from "#shared/contract/topology.js";
 import type { ServiceLogger } from "#shared/runtime/observability.js";
 import { createAwsClient } from "./aws-clients.js";
@@ -114,11 +118,10 @@ export function topicSettingsFromEnvironment(
     awsSdkV3Client: createAwsClient(AppConfigDataClient),
   });
   const maxAge = maxAgeSeconds(deployed, env);
-  const decoder = new TextDecoder();
   const fetch: SettingsFetch = async () => {
     const value = await provider.get(route.profileId, { maxAge });
     if (value === undefined) return undefined;
-    return typeof value === "string" ? value : decoder.decode(value as Uint8Array);
+    return typeof value === "string" ? value : settingsDocumentText(value as Uint8Array);
   };
   const source = new LastGoodTopicSettings(deployed, fetch, logger);
   // Fetch during init, overlapping the rest of the cold start; a failure is logged and retried on use.

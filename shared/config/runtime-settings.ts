@@ -82,6 +82,17 @@ export function applyRuntimeSettings(deployed: PunctualConfig, document: unknown
   return { ok: true, config: { ...deployed, resolvedTopics } };
 }
 
+const UTF8 = new TextDecoder();
+
+/**
+ * A hosted document's bytes as text, decoded one way for the validator and the functions alike: UTF-8, a byte
+ * order mark dropped (TextDecoder's default; some editors and Windows PowerShell write one). Decoded differently,
+ * the validator would refuse as "not JSON" a document every function reads.
+ */
+export function settingsDocumentText(bytes: Uint8Array): string {
+  return UTF8.decode(bytes);
+}
+
 /** Parses a document's text (JSON) and applies it: the one path the validator, the runtime and the emulator take. */
 export function applyRuntimeSettingsText(deployed: PunctualConfig, text: string): RuntimeSettingsResult {
   let json: unknown;
