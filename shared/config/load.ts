@@ -38,12 +38,16 @@ export function mergeTopicSettings(
   system: TopicSettings,
   overrides: TopicOverrides | undefined,
 ): TopicSettings {
-  return {
+  const given = stripUndefined(overrides ?? {});
+  const merged: Record<string, unknown> = {
     ...system,
-    ...stripUndefined(overrides ?? {}),
+    ...given,
     backoff: { ...system.backoff, ...stripUndefined(overrides?.backoff ?? {}) },
     alarms: { ...system.alarms, ...stripUndefined(overrides?.alarms ?? {}) },
   };
+  // `null` removes an optional row (topicOverridesSchema); the result is checked against the settings schema.
+  for (const [row, value] of Object.entries(given)) if (value === null) delete merged[row];
+  return merged as TopicSettings;
 }
 
 /**

@@ -176,6 +176,41 @@ describe("runtime topic settings document", () => {
     expect(changed.ok).toBe(true);
   });
 
+  it("null removes an optional row the topic was deployed with (a row left out keeps it): default callback, grouping, receiver protections", () => {
+    // Prepare: prod's notifications topic is deployed with a breaker; give orders a default callback
+    const prod = loadEnvironmentConfig("prod");
+    const orders = { ...prod.resolvedTopics.orders, defaultCallbackUrl: "https://default.example.com/hook" };
+    const deployedProd = {
+      ...prod,
+      resolvedTopics: { ...prod.resolvedTopics, orders },
+    } as typeof prod;
+
+    // Act
+    const result = applyRuntimeSettingsText(
+      deployedProd,
+      JSON.stringify({
+        topics: {
+          orders: { defaultCallbackUrl: null, deliverBy: null, allowedCallbackHosts: ["hooks.example.com"] },
+          notifications: { circuitFailureThreshold: null },
+        },
+      }),
+    );
+
+    // Assess
+    if (!result.ok) throw new Error(result.problems.join("; "));
+    expect(result.config.resolvedTopics.orders).not.toHaveProperty("defaultCallbackUrl");
+    expect(result.config.resolvedTopics.orders).not.toHaveProperty("deliverBy");
+    expect(result.config.resolvedTopics.notifications).not.toHaveProperty("circuitFailureThreshold");
+    expect(result.config.resolvedTopics.notifications?.maxAttempts).toBe(5);
+  });
+
+  it("null is refused for a row every topic must have", () => {
+    const result = applyRuntimeSettings(deployed, { topics: { demo: { maxAttempts: null } } });
+
+    expect(result.ok).toBe(false);
+    if (!result.ok) expect(result.problems.join("\n")).toContain('topic "demo", field "maxAttempts"');
+  });
+
   it("a topic the document leaves out keeps its deployed settings", () => {
     const result = applyRuntimeSettingsText(deployed, '{"topics":{}}');
 
