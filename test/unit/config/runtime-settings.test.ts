@@ -77,6 +77,20 @@ describe("runtime topic settings document", () => {
     ["the metadata address", { orders: { allowedCallbackHosts: ["169.254.169.254"] } }, "169.254.169.254"],
     ["an internal name", { orders: { allowedCallbackHosts: ["*.internal"] } }, "*.internal"],
     ["plain-http callbacks", { orders: { allowHttpCallbacks: true } }, '"allowHttpCallbacks"'],
+    // The callback policy reads `localhost.` as `localhost` and `.lan`, `.corp`, `.intranet` as internal: so must the guard.
+    [
+      "a fully qualified loopback name",
+      { orders: { allowedCallbackHosts: ["localhost."] } },
+      '"localhost." names',
+    ],
+    [
+      "a fully qualified metadata name",
+      { orders: { allowedCallbackHosts: ["metadata.google.internal."] } },
+      '"metadata.google.internal." names',
+    ],
+    ["a .lan name", { orders: { allowedCallbackHosts: ["printer.lan"] } }, '"printer.lan" names'],
+    ["a .corp wildcard", { orders: { allowedCallbackHosts: ["*.corp"] } }, '"*.corp" names'],
+    ["an .intranet name", { orders: { allowedCallbackHosts: ["wiki.intranet"] } }, '"wiki.intranet" names'],
   ])("outside local, refuses %s, as a deploy would", (_name, topics, expected) => {
     const result = applyRuntimeSettings(loadEnvironmentConfig("prod"), { topics });
 
