@@ -1,5 +1,10 @@
 import type { Logger } from "@aws-lambda-powertools/logger";
 import { disarmingDepsFromEnvironment } from "#shared/adapters/arming-wiring.js";
+import {
+  topicSettingsFromEnvironment,
+  type WithTopicSettings,
+  withCurrentSettings,
+} from "#shared/adapters/topic-settings.js";
 import { type HttpHandler, httpRoute } from "#shared/api/http-route.js";
 import { createFunctionLogger } from "#shared/runtime/observability.js";
 import { type CancelGroupDeps, cancelGroup } from "#shared/services/cancel-group.js";
@@ -9,7 +14,9 @@ const disarming = disarmingDepsFromEnvironment();
 const { config } = disarming;
 const logger = createFunctionLogger(config);
 
-export function createHandler(deps: CancelGroupDeps & { readonly logger: Logger }): HttpHandler {
+export function createHandler(
+  deps: CancelGroupDeps & WithTopicSettings & { readonly logger: Logger },
+): HttpHandler {
   const withLogging: CancelGroupDeps = {
     ...deps,
     onScheduleDeleteError:
@@ -22,7 +29,8 @@ export function createHandler(deps: CancelGroupDeps & { readonly logger: Logger 
     async (request) => ({
       statusCode: 200,
       body: await cancelGroup(
-        withLogging,
+        // The current topic settings (runtime document applied): each cancelled task's retention, as cancel-task.
+        await withCurrentSettings(withLogging),
         { topic: request.pathParameter("topic"), value: request.pathParameter("value") },
         request.event.queryStringParameters,
       ),
@@ -33,4 +41,5 @@ export function createHandler(deps: CancelGroupDeps & { readonly logger: Logger 
 export const handler = createHandler({
   ...disarming,
   logger,
+  settings: topicSettingsFromEnvironment(config, logger),
 });

@@ -8,7 +8,11 @@ import { createAwsClient } from "#shared/adapters/aws-clients.js";
 import { type CallbackClient, createCallbackClient } from "#shared/adapters/callback-client.js";
 import { DynamoDeliverStore } from "#shared/adapters/dynamo-task-store.js";
 import { SqsTopicQueue } from "#shared/adapters/topic-queue.js";
-import { type TopicSettingsSource, topicSettingsFromEnvironment } from "#shared/adapters/topic-settings.js";
+import {
+  settingsPropagationSeconds,
+  type TopicSettingsSource,
+  topicSettingsFromEnvironment,
+} from "#shared/adapters/topic-settings.js";
 import {
   ConfigError,
   loadEnvironmentConfig,
@@ -121,6 +125,8 @@ export const handler = createDeliverHandler(
     groupConcurrency: DEPLOYED_GROUP_CONCURRENCY,
     // Protected topics (issue 14): each host's circuit read at most once per 2 s per container, across batches.
     destinationCache: new DestinationCache(),
+    // A task accepted under settings newer than this container's may be refused by its stale allow-list.
+    settingsSettleMs: settingsPropagationSeconds(config) * 1000,
   },
   logger,
   settings,

@@ -12,7 +12,11 @@ import { SqsDeadLetterSource } from "#shared/adapters/dead-letter-source.js";
 import { DynamoTaskStore } from "#shared/adapters/dynamo-task-store.js";
 import { SqsTimerQueue } from "#shared/adapters/timer-queue.js";
 import { SqsTopicQueue } from "#shared/adapters/topic-queue.js";
-import { type TopicSettingsSource, topicSettingsFromEnvironment } from "#shared/adapters/topic-settings.js";
+import {
+  settingsPropagationSeconds,
+  type TopicSettingsSource,
+  topicSettingsFromEnvironment,
+} from "#shared/adapters/topic-settings.js";
 import { LambdaTopicSwitch } from "#shared/adapters/topic-switch.js";
 import { ConfigError, loadEnvironmentConfig, type PunctualConfig } from "#shared/config/index.js";
 import { readTopology, type SweepRoute, TOPOLOGY_VARIABLE } from "#shared/contract/topology.js";
@@ -110,7 +114,13 @@ export const handler = createSweeperHandler(
   {
     settings,
     topicsOf: (current) => sweeperTopics(current, routes),
-    hold: { mappings, topicSwitch: new LambdaTopicSwitch(createAwsClient(LambdaClient)), logger },
+    hold: {
+      mappings,
+      topicSwitch: new LambdaTopicSwitch(createAwsClient(LambdaClient)),
+      logger,
+      // A mapping resumed since a change of `paused` may have reached this sweeper is not held again yet.
+      settleMs: settingsPropagationSeconds(config) * 1000,
+    },
   },
 );
 

@@ -1,6 +1,6 @@
 import type { Logger } from "@aws-lambda-powertools/logger";
 import { loadEnvironmentConfig, type PunctualConfig } from "#shared/config/index.js";
-import { applyRuntimeSettingsText } from "#shared/config/runtime-settings.js";
+import { applyRuntimeSettingsText, settingsDocumentText } from "#shared/config/runtime-settings.js";
 import { ENV, requireEnv } from "#shared/runtime/env.js";
 import { createFunctionLogger } from "#shared/runtime/observability.js";
 
@@ -31,7 +31,8 @@ const logger = createFunctionLogger(config);
 
 export function createHandler(deployed: PunctualConfig, log: Logger) {
   return async (event: AppConfigValidationEvent): Promise<void> => {
-    const text = Buffer.from(event.content ?? "", "base64").toString("utf8");
+    // Decoded as the functions decode what AppConfig hands them, so both read the same text.
+    const text = settingsDocumentText(Buffer.from(event.content ?? "", "base64"));
     const result = applyRuntimeSettingsText(deployed, text);
     const version = { configurationVersion: event.configurationVersion };
     if (result.ok) {

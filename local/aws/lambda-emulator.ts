@@ -47,8 +47,11 @@ export async function startLambdaEmulator(options: {
 }): Promise<LambdaEmulator> {
   const mappings = new Map<string, LocalMapping>();
   const enabled = new Map<string, boolean>(Object.entries(readPersisted(options.persistencePath)));
+  // LastModified: when each mapping was registered or last switched (the sweeper's settings hold reads it).
+  const modifiedAtMs = new Map<string, number>();
   const setEnabled = async (mapping: LocalMapping, value: boolean) => {
     enabled.set(mapping.uuid, value);
+    modifiedAtMs.set(mapping.uuid, Date.now());
     if (options.persistencePath) {
       writeFileAtomicSync(options.persistencePath, JSON.stringify(Object.fromEntries(enabled), null, 2));
     }
@@ -60,7 +63,8 @@ export async function startLambdaEmulator(options: {
   const server = http.createServer(
     refusingWebPages((req, res) => {
       readBody(req).then(
-        (body) => answer(req, body, mappings, enabled, setEnabled).then((out) => send(res, out)),
+        (body) =>
+          answer(req, body, mappings, { enabled, modifiedAtMs }, setEnabled).then((out) => send(res, out)),
         () => req.socket.destroy(),
       );
     }),
@@ -71,6 +75,7 @@ export async function startLambdaEmulator(options: {
     url: `http://${options.host}:${port}`,
     register: async (mapping) => {
       mappings.set(mapping.uuid, mapping);
+      modifiedAtMs.set(mapping.uuid, Date.now());
       if (enabled.get(mapping.uuid) === false) await mapping.pause();
     },
     isEnabled: (uuid) => (mappings.has(uuid) ? enabled.get(uuid) !== false : undefined),
@@ -87,11 +92,17 @@ interface Answer {
   readonly errorType?: string;
 }
 
+/** Each mapping's Enabled and LastModified (ms), as the emulator keeps them. */
+interface MappingStates {
+  readonly enabled: ReadonlyMap<string, boolean>;
+  readonly modifiedAtMs: ReadonlyMap<string, number>;
+}
+
 async function answer(
   req: http.IncomingMessage,
   body: string,
   mappings: ReadonlyMap<string, LocalMapping>,
-  enabled: ReadonlyMap<string, boolean>,
+  states: MappingStates,
   setEnabled: (mapping: LocalMapping, value: boolean) => Promise<void>,
 ): Promise<Answer> {
   const uuid = PATH.exec(req.url ?? "")?.[1];
@@ -100,7 +111,7 @@ async function answer(
   if (!mapping) {
     return lambdaError(404, "ResourceNotFoundException", `The resource you requested does not exist.`);
   }
-  if (req.method === "GET") return { status: 200, body: configuration(mapping, enabled) };
+  if (req.method === "GET") return { status: 200, body: configuration(mapping, states) };
   if (req.method !== "PUT") return lambdaError(405, "InvalidParameterValueException", "method not allowed");
   let input: { Enabled?: unknown };
   try {
@@ -113,10 +124,10 @@ async function answer(
   }
   if (typeof input.Enabled === "boolean") await setEnabled(mapping, input.Enabled);
   // AWS answers 202 with the configuration; the change is applied before we answer, so the state is final.
-  return { status: 202, body: configuration(mapping, enabled) };
+  return { status: 202, body: configuration(mapping, states) };
 }
 
-function configuration(mapping: LocalMapping, enabled: ReadonlyMap<string, boolean>) {
+function configuration(mapping: LocalMapping, { enabled, modifiedAtMs }: MappingStates) {
   return {
     UUID: mapping.uuid,
     FunctionArn: mapping.functionArn,
@@ -126,7 +137,7 @@ function configuration(mapping: LocalMapping, enabled: ReadonlyMap<string, boole
       ? { MaximumBatchingWindowInSeconds: mapping.maximumBatchingWindowSeconds }
       : {}),
     State: enabled.get(mapping.uuid) === false ? "Disabled" : "Enabled",
-    LastModified: Date.now() / 1000,
+    LastModified: (modifiedAtMs.get(mapping.uuid) ?? Date.now()) / 1000,
   };
 }
 

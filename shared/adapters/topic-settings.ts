@@ -1,7 +1,11 @@
 import { AppConfigProvider } from "@aws-lambda-powertools/parameters/appconfig";
 import { AppConfigDataClient } from "@aws-sdk/client-appconfigdata";
 import type { PunctualConfig } from "#shared/config/index.js";
-import { applyRuntimeSettingsText } from "#shared/config/runtime-settings.js";
+import {
+  applyRuntimeSettingsText,
+  SETTINGS_ROLLOUT_MINUTES,
+  settingsDocumentText,
+} from "#shared/config/runtime-settings.js";
 import { readTopology, TOPOLOGY_VARIABLE, type TopicSettingsRoute } from "#shared/contract/topology.js";
 import type { ServiceLogger } from "#shared/runtime/observability.js";
 import { createAwsClient } from "./aws-clients.js";
@@ -114,11 +118,10 @@ export function topicSettingsFromEnvironment(
     awsSdkV3Client: createAwsClient(AppConfigDataClient),
   });
   const maxAge = maxAgeSeconds(deployed, env);
-  const decoder = new TextDecoder();
   const fetch: SettingsFetch = async () => {
     const value = await provider.get(route.profileId, { maxAge });
     if (value === undefined) return undefined;
-    return typeof value === "string" ? value : decoder.decode(value as Uint8Array);
+    return typeof value === "string" ? value : settingsDocumentText(value as Uint8Array);
   };
   const source = new LastGoodTopicSettings(deployed, fetch, logger);
   // Fetch during init, overlapping the rest of the cold start; a failure is logged and retried on use.
@@ -130,6 +133,19 @@ function settingsRouteOf(env: NodeJS.ProcessEnv): TopicSettingsRoute | undefined
   if (!env[TOPOLOGY_VARIABLE]) return undefined;
   const raw = JSON.parse(env[TOPOLOGY_VARIABLE] as string) as { topicSettings?: unknown };
   return raw.topicSettings ? readTopology("topicSettings", env) : undefined;
+}
+
+/**
+ * The longest a deployed settings change takes to reach every function: the rollout (AppConfig's deployment
+ * time; none locally, where the emulator deploys an accepted file at once) plus the port's cache, plus a second
+ * for the poll itself.
+ */
+export function settingsPropagationSeconds(
+  deployed: PunctualConfig,
+  env: NodeJS.ProcessEnv = process.env,
+): number {
+  const rollout = deployed.name === "local" ? 0 : SETTINGS_ROLLOUT_MINUTES * 60;
+  return rollout + maxAgeSeconds(deployed, env) + 1;
 }
 
 function maxAgeSeconds(deployed: PunctualConfig, env: NodeJS.ProcessEnv): number {

@@ -16,11 +16,19 @@ import type { TopicMapping } from "#shared/contract/topology.js";
 export interface TopicSwitch {
   /** Whether the topic's mapping is disabled or being disabled. */
   isPaused(mapping: Pick<TopicMapping, "mappingUuid">): Promise<boolean>;
+  /** Whether it is paused, and when it was last switched or updated (Lambda's LastModified). */
+  mappingState(mapping: Pick<TopicMapping, "mappingUuid">): Promise<MappingState>;
   /**
    * Disables (paused) or enables the mapping; answers the state Lambda reports after the change. Throws
    * TopicSwitchBusyError, having changed nothing, while a previous update of the mapping is in progress.
    */
   setPaused(mapping: Pick<TopicMapping, "mappingUuid">, paused: boolean): Promise<boolean>;
+}
+
+export interface MappingState {
+  readonly paused: boolean;
+  /** When the mapping was last updated or its state changed (absent: Lambda did not say). */
+  readonly changedAtMs?: number;
 }
 
 /**
@@ -44,8 +52,16 @@ export class LambdaTopicSwitch implements TopicSwitch {
   constructor(private readonly lambda: LambdaClient) {}
 
   async isPaused(mapping: Pick<TopicMapping, "mappingUuid">): Promise<boolean> {
+    return (await this.mappingState(mapping)).paused;
+  }
+
+  async mappingState(mapping: Pick<TopicMapping, "mappingUuid">): Promise<MappingState> {
     const out = await this.lambda.send(new GetEventSourceMappingCommand({ UUID: mapping.mappingUuid }));
-    return PAUSED_STATES.has(out.State ?? "");
+    const changedAtMs = out.LastModified?.getTime();
+    return {
+      paused: PAUSED_STATES.has(out.State ?? ""),
+      ...(changedAtMs !== undefined && Number.isFinite(changedAtMs) && { changedAtMs }),
+    };
   }
 
   async setPaused(mapping: Pick<TopicMapping, "mappingUuid">, paused: boolean): Promise<boolean> {

@@ -206,7 +206,8 @@ export const API_ROUTES = [
     purpose: "cancel a group's scheduled tasks, delete their schedules",
     memoryMb: 256,
     store: ["listGroupPage", "cancel", "restoreFanOutParent"],
-    grants: ["schedules:disarm"],
+    // A cancelled task's retention and a fan-out parent's copies follow the runtime settings, as in cancel-task.
+    grants: ["schedules:disarm", "topic-settings:read"],
   },
   // --- issue 11, scope H: find and replay (appended block) ---
   {

@@ -1,5 +1,6 @@
 import type { z } from "zod";
 import type { TimerSettings } from "#shared/domain/timing.js";
+import { defaultCallbackProblems } from "./default-callback.js";
 import { DEFAULT_EVENT_SOURCES } from "./event-sources.js";
 import { DEFAULT_FUNCTIONS, functionLoggingProblems } from "./function-observability.js";
 import {
@@ -37,12 +38,16 @@ export function mergeTopicSettings(
   system: TopicSettings,
   overrides: TopicOverrides | undefined,
 ): TopicSettings {
-  return {
+  const given = stripUndefined(overrides ?? {});
+  const merged: Record<string, unknown> = {
     ...system,
-    ...stripUndefined(overrides ?? {}),
+    ...given,
     backoff: { ...system.backoff, ...stripUndefined(overrides?.backoff ?? {}) },
     alarms: { ...system.alarms, ...stripUndefined(overrides?.alarms ?? {}) },
   };
+  // `null` removes an optional row (topicOverridesSchema); the result is checked against the settings schema.
+  for (const [row, value] of Object.entries(given)) if (value === null) delete merged[row];
+  return merged as TopicSettings;
 }
 
 /**
@@ -137,6 +142,7 @@ export function checkTopicSettings(
     problems.push(`topic "${name}", field "backoff.maxSeconds": must be at least backoff.initialSeconds`);
   }
   problems.push(...subscriberProblems(topic));
+  problems.push(...defaultCallbackProblems(topic));
   return { topic, problems };
 }
 

@@ -29,6 +29,13 @@ export const runtimeSettingsDocumentSchema = z
 export type RuntimeSettingsDocument = z.infer<typeof runtimeSettingsDocumentSchema>;
 
 /**
+ * The AppConfig deployment strategy's deployment time (cdk/lib/constructs/runtime-settings.ts): a deployed
+ * document reaches every configuration session within it (linear steps; the bake time that follows only watches
+ * the rollback alarm). What waits for a change to be everywhere counts on it (shared/services/settings-hold.ts).
+ */
+export const SETTINGS_ROLLOUT_MINUTES = 2;
+
+/**
  * Rows whose value the stack builds infrastructure from, so a runtime change cannot take effect (or would be
  * unsafe) without a deploy:
  * - `equal`: must keep the deployed value (`maxConcurrency` is the event source mapping's MaximumConcurrency,
@@ -73,6 +80,17 @@ export function applyRuntimeSettings(deployed: PunctualConfig, document: unknown
   }
   if (problems.length > 0) return { ok: false, problems };
   return { ok: true, config: { ...deployed, resolvedTopics } };
+}
+
+const UTF8 = new TextDecoder();
+
+/**
+ * A hosted document's bytes as text, decoded one way for the validator and the functions alike: UTF-8, a byte
+ * order mark dropped (TextDecoder's default; some editors and Windows PowerShell write one). Decoded differently,
+ * the validator would refuse as "not JSON" a document every function reads.
+ */
+export function settingsDocumentText(bytes: Uint8Array): string {
+  return UTF8.decode(bytes);
 }
 
 /** Parses a document's text (JSON) and applies it: the one path the validator, the runtime and the emulator take. */

@@ -130,10 +130,22 @@ export const topicSettingsSchema = z
 
 export type TopicSettings = z.infer<typeof topicSettingsSchema>;
 
+/**
+ * Overrides: any row, nested sections field by field. `null` removes a row a topic may go without (a default
+ * callback, grouping, a receiver protection, subscribers) that the system section or — in a runtime settings
+ * document — the deployment set: leaving a row out keeps what is underneath.
+ */
+const settings = topicSettingsSchema.shape;
 export const topicOverridesSchema = topicSettingsSchema
   .extend({
     backoff: backoffSchema.partial().optional(),
     alarms: alarmThresholdsSchema.partial().optional(),
+    deliverBy: settings.deliverBy.unwrap().nullable(),
+    defaultCallbackUrl: settings.defaultCallbackUrl.unwrap().nullable(),
+    rateLimit: settings.rateLimit.unwrap().nullable(),
+    maxConcurrencyPerHost: settings.maxConcurrencyPerHost.unwrap().nullable(),
+    circuitFailureThreshold: settings.circuitFailureThreshold.unwrap().nullable(),
+    subscribers: settings.subscribers.unwrap().nullable(),
   })
   .partial()
   .strict();

@@ -216,22 +216,22 @@ function refuse(reason: string): CallbackCheck {
   return { ok: false, reason };
 }
 
-/** Names that resolve inside a network, never on the public internet. */
-const INTERNAL_NAME_SUFFIXES = [".localhost", ".local", ".internal", ".localdomain", ".home.arpa"];
-
 /**
- * An allow-list entry admitting a non-public host: a non-public IP literal, `localhost`, an internal suffix,
- * or a single label (resolved through the machine's search domains). `*` and public names are fine: the
- * callback client refuses private addresses they resolve to.
+ * An allow-list entry admitting a non-public host: a non-public IP literal, or a name the callback policy itself
+ * counts as non-public (`localhost`, a metadata name, an internal suffix such as `.internal`, `.lan` or `.corp`, a
+ * single label resolved through the machine's search domains) — fully qualified (`localhost.`) included, since
+ * the policy compares names without the root dot. `*` and public names are fine: the callback client refuses
+ * private addresses they resolve to.
  */
 export function isPrivateHostPattern(pattern: string): boolean {
   if (pattern === "*") return false;
-  const host = pattern
-    .replace(/^\*\./, "")
-    .replace(/^\[(.*)\]$/, "$1")
-    .toLowerCase();
+  const host = bareName(
+    pattern
+      .replace(/^\*\./, "")
+      .replace(/^\[(.*)\]$/, "$1")
+      .toLowerCase(),
+  );
   if (/^[0-9.]+$/.test(host) || host.includes(":")) return !isPublicAddress(host);
-  if (host === "localhost" || INTERNAL_NAME_SUFFIXES.some((suffix) => `.${host}`.endsWith(suffix)))
-    return true;
-  return !host.includes(".");
+  // `*.home.arpa` leaves `home.arpa`: a suffix itself is as internal as the names under it.
+  return !isPublicName(host) || NON_PUBLIC_SUFFIXES.some((suffix) => `.${host}`.endsWith(suffix));
 }

@@ -7,6 +7,12 @@ export interface SettingsHoldDeps {
   readonly mappings: Readonly<Record<string, Pick<TopicMapping, "mappingUuid">>>;
   readonly topicSwitch: TopicSwitch;
   readonly logger: Pick<ServiceLogger, "info" | "warn">;
+  /**
+   * How long a settings change can take to reach every function (the AppConfig rollout plus the port's cache,
+   * `settingsPropagationSeconds`): a mapping switched more recently than that is not disabled. Default 0.
+   */
+  readonly settleMs?: number;
+  readonly now?: () => number;
 }
 
 /**
@@ -15,6 +21,13 @@ export interface SettingsHoldDeps {
  * receive count, no attempt). The sweeper applies it every run. It never re-enables a mapping: `paused: false`
  * cannot tell a topic an operator paused through the API from one the settings paused, so resuming stays the
  * API's (`POST /v1/topics/{t}/resume`) — and while the setting says paused, the next sweep holds it again.
+ *
+ * Except right after the mapping was switched: the documented way out of a hold is `paused: false` in the
+ * document, then a resume, and this sweeper's copy of the document may still say `paused: true` for as long as
+ * a change takes to reach every function (a rollout step, a cached copy). Disabling then would silently undo a
+ * resume that answered 200, with nothing left to resume the topic. So a mapping switched within `settleMs` is
+ * left alone this run; once that window is over every function's copy is newer than the switch, and a
+ * `paused: true` still read is the document's (a resume that read a stale `false` is then held again).
  * Answers the topics it paused in this run.
  */
 export async function holdPausedTopics(deps: SettingsHoldDeps, config: PunctualConfig): Promise<string[]> {
@@ -23,7 +36,8 @@ export async function holdPausedTopics(deps: SettingsHoldDeps, config: PunctualC
     const mapping = Object.hasOwn(deps.mappings, name) ? deps.mappings[name] : undefined;
     if (!topic.paused || !mapping) continue;
     try {
-      if (await deps.topicSwitch.isPaused(mapping)) continue;
+      const state = await deps.topicSwitch.mappingState(mapping);
+      if (state.paused || switchedRecently(deps, name, state.changedAtMs)) continue;
       await deps.topicSwitch.setPaused(mapping, true);
       paused.push(name);
       deps.logger.info("topic paused by its runtime settings", { topic: name });
@@ -35,4 +49,21 @@ export async function holdPausedTopics(deps: SettingsHoldDeps, config: PunctualC
     }
   }
   return paused;
+}
+
+/** Whether the mapping was switched within the settings' propagation window (logged: the hold waits). */
+function switchedRecently(deps: SettingsHoldDeps, topic: string, changedAtMs: number | undefined): boolean {
+  const settleMs = deps.settleMs ?? 0;
+  if (changedAtMs === undefined || settleMs <= 0) return false;
+  const sinceMs = (deps.now ?? Date.now)() - changedAtMs;
+  if (sinceMs >= settleMs) return false;
+  deps.logger.info(
+    "topic held by its runtime settings was switched recently; the hold waits for every function to see the current settings",
+    {
+      topic,
+      switchedAt: new Date(changedAtMs).toISOString(),
+      retryAfterSeconds: Math.ceil((settleMs - sinceMs) / 1000),
+    },
+  );
+  return true;
 }

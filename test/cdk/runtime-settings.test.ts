@@ -154,7 +154,7 @@ describe("AppConfig resources", () => {
 });
 
 describe("who reads the topic settings", () => {
-  it("every function that reads topic settings: deliver, sweeper, add, batch add, reschedule, run, cancel, task list, topic views, topic resume, schedule create/pause/resume/delete and the materializer", () => {
+  it("every function that reads topic settings: deliver, sweeper, add, batch add, reschedule, run, cancel, group cancel, task list, topic views, topic resume, schedule create/pause/resume/delete and the materializer", () => {
     for (const [, d] of each()) {
       const readers = functionsOf(d)
         .filter((f) => f.topicSettings)
@@ -175,6 +175,7 @@ describe("who reads the topic settings", () => {
             "reschedule-task",
             "run-task",
             "cancel-task",
+            "cancel-group",
             "list-tasks",
             "get-topic",
             "list-topics",

@@ -5,7 +5,7 @@ import * as iam from "aws-cdk-lib/aws-iam";
 import type * as logs from "aws-cdk-lib/aws-logs";
 import { Construct } from "constructs";
 import type { PunctualConfig } from "#shared/config/index.js";
-import { settingsDocumentOf } from "#shared/config/runtime-settings.js";
+import { SETTINGS_ROLLOUT_MINUTES, settingsDocumentOf } from "#shared/config/runtime-settings.js";
 import type { Topology } from "#shared/contract/topology.js";
 import { METRIC, METRICS_NAMESPACE, serviceName, TOPIC_DIMENSION } from "#shared/domain/metrics.js";
 import type { AlarmTopic } from "./alarm-topic.js";
@@ -78,7 +78,7 @@ export class RuntimeSettings extends Construct {
       description: `Punctual ${config.name}: topic settings rollout`,
       rolloutStrategy: appconfig.RolloutStrategy.linear({
         growthFactor: 50,
-        deploymentDuration: Duration.minutes(2),
+        deploymentDuration: Duration.minutes(SETTINGS_ROLLOUT_MINUTES),
         finalBakeTime: Duration.minutes(5),
       }),
     });

@@ -2,7 +2,7 @@ import type { CallbackResult } from "#shared/adapters/callback-client.js";
 import type { TopicConfig } from "#shared/config/index.js";
 import type { AttemptLogEntry } from "#shared/domain/attempt-log.js";
 import { backoffSeconds } from "#shared/domain/backoff.js";
-import { hostFailed, parseRetryAfter } from "#shared/domain/destination.js";
+import { hostFailed, parseRetryAfter, waitSeconds } from "#shared/domain/destination.js";
 import { retentionExpiry, type TaskRecord } from "#shared/domain/task.js";
 import { deadLetterTask } from "../dead-letter.js";
 import { protectsDestinations } from "./destination-gate.js";
@@ -94,14 +94,19 @@ export async function recordFailedAttempt(
   const { topic } = binding;
   const attempt = started.attempts;
   const error = result.error ?? "callback failed";
-  // A circuit breaker's failed probe gives its attempt back (same write): a host's outage costs no attempts.
-  const refund = admission?.probe === true && hostFailed(result) === true;
+  // A circuit breaker's failed probe gives its attempt back (same write): a host's outage costs no attempts. So
+  // does a refusal this container's settings may be too old to make (settlingRefusal).
+  const settling = settlingRefusal(ctx, started, result);
+  const refund = (admission?.probe === true && hostFailed(result) === true) || settling;
   await ctx.deps.store.recordAttemptFailure(started.taskId, {
     error,
     atMs: ctx.clock(),
     attempt: logEntry(started, startedAt, result),
     ...(refund && { refund }),
   });
+  // Not counted as a failed attempt: it would count towards the alarm that rolls back the settings deployment
+  // whose rollout it waits for.
+  if (settling) waitForSettings(ctx, group, started);
   // Callback latency counts answers and timeouts; a refused or reset connection says nothing about it.
   const answered = result.status !== undefined || error.startsWith("timeout");
   ctx.deps.metrics.attemptFailed(topic.name, answered ? result.durationMs : undefined);
@@ -119,6 +124,32 @@ export async function recordFailedAttempt(
   if (refund) waitForNextProbe(ctx, group, topic, started);
   if (attempt >= topic.maxAttempts) return deadLetter(ctx, binding, started, error);
   retryAfterBackoff(ctx, group, topic, started, result);
+}
+
+/**
+ * A refusal by policy of a task accepted less than the settings' propagation time ago (`settingsSettleMs`): the
+ * add that accepted it may have read a newer document than this container holds (an allow-list widened at
+ * runtime reaches functions over a rollout and a cache), so its refusal may be stale. Dead-lettering it would
+ * lose a task the API accepted under the current settings.
+ */
+function settlingRefusal(ctx: BatchContext, started: TaskRecord, result: CallbackResult): boolean {
+  const settleMs = ctx.deps.settingsSettleMs ?? 0;
+  return result.refused === true && ctx.clock() - started.acceptedAtMs < settleMs;
+}
+
+/**
+ * The group waits, its attempt given back, until every function holds settings at least as new as the ones the
+ * task was accepted under; a refusal then is the current settings' and dead-letters it as always.
+ */
+function waitForSettings(ctx: BatchContext, group: string, started: TaskRecord): never {
+  const settleMs = ctx.deps.settingsSettleMs ?? 0;
+  const seconds = waitSeconds(started.acceptedAtMs + settleMs - ctx.clock());
+  ctx.outcomes.set(group, { kind: "wait", seconds });
+  ctx.deps.logger.info(
+    "destination refused by policy for a task accepted moments ago; the attempt is given back and the group waits until every function has the current topic settings",
+    { taskId: started.taskId, waitSeconds: seconds },
+  );
+  throw new RecordFailedError("refused while topic settings propagate");
 }
 
 /** The circuit stays open after a failed probe: the group waits for the next probe, its attempt given back. */

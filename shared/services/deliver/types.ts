@@ -68,6 +68,12 @@ export interface DeliverDeps {
    * at most once per DESTINATION_CACHE_MS per container. Default: a cache per batch.
    */
   readonly destinationCache?: DestinationCache;
+  /**
+   * How long a runtime topic settings change takes to reach every function (`settingsPropagationSeconds`): a task
+   * accepted more recently than that and refused by policy waits (its attempt given back) instead of being
+   * dead-lettered, since the add that accepted it may have read newer settings than this container. Default 0.
+   */
+  readonly settingsSettleMs?: number;
 }
 
 export const DEFAULT_SAFETY_MARGIN_MS = 1_000;

@@ -1,18 +1,32 @@
-import type { TopicQueueDepths, TopicQueueStats, TopicSwitch } from "#shared/adapters/topic-switch.js";
+import type {
+  MappingState,
+  TopicQueueDepths,
+  TopicQueueStats,
+  TopicSwitch,
+} from "#shared/adapters/topic-switch.js";
 import type { TopicMapping } from "#shared/contract/topology.js";
 
 /** The TopicSwitch port: each mapping's paused state by UUID (unknown = running), every change recorded. */
 export class FakeTopicSwitch implements TopicSwitch {
   readonly paused = new Map<string, boolean>();
+  /** When each mapping was last switched (Lambda's LastModified); unset = never, long ago. */
+  readonly changedAtMs = new Map<string, number>();
   readonly changes: { mappingUuid: string; paused: boolean }[] = [];
+  now: () => number = Date.now;
 
   async isPaused(mapping: TopicMapping): Promise<boolean> {
     return this.paused.get(mapping.mappingUuid) ?? false;
   }
 
+  async mappingState(mapping: TopicMapping): Promise<MappingState> {
+    const changedAtMs = this.changedAtMs.get(mapping.mappingUuid);
+    return { paused: await this.isPaused(mapping), ...(changedAtMs !== undefined && { changedAtMs }) };
+  }
+
   async setPaused(mapping: TopicMapping, paused: boolean): Promise<boolean> {
     this.changes.push({ mappingUuid: mapping.mappingUuid, paused });
     this.paused.set(mapping.mappingUuid, paused);
+    this.changedAtMs.set(mapping.mappingUuid, this.now());
     return paused;
   }
 }

@@ -1,5 +1,9 @@
 import { describe, expect, it } from "vitest";
-import { LastGoodTopicSettings, type SettingsFetch } from "#shared/adapters/topic-settings.js";
+import {
+  LastGoodTopicSettings,
+  type SettingsFetch,
+  settingsPropagationSeconds,
+} from "#shared/adapters/topic-settings.js";
 import { loadEnvironmentConfig } from "#shared/config/index.js";
 import { memoryLogger } from "../../support/logger.js";
 
@@ -122,5 +126,15 @@ describe("LastGoodTopicSettings", () => {
     fetch.answer = doc(1);
 
     expect((await settings.current()).resolvedTopics.demo?.maxAttempts).toBe(1);
+  });
+});
+
+describe("settingsPropagationSeconds", () => {
+  it("is the AppConfig rollout plus the 45 s cache on AWS, the local cache alone on the local cloud", () => {
+    const prod = loadEnvironmentConfig("prod");
+
+    expect(settingsPropagationSeconds(prod, {})).toBe(2 * 60 + 45 + 1);
+    expect(settingsPropagationSeconds(prod, { PUNCTUAL_SETTINGS_MAX_AGE_SECONDS: "1" })).toBe(166);
+    expect(settingsPropagationSeconds(deployed, { PUNCTUAL_SETTINGS_MAX_AGE_SECONDS: "1" })).toBe(2);
   });
 });

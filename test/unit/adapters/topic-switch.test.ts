@@ -52,3 +52,28 @@ describe("LambdaTopicSwitch.setPaused", () => {
     await expect(new LambdaTopicSwitch(lambda).setPaused(topicMapping("demo"), false)).rejects.toBe(error);
   });
 });
+
+describe("LambdaTopicSwitch.mappingState", () => {
+  it("answers the paused state and Lambda's LastModified (when the mapping was last switched)", async () => {
+    const lastModified = new Date("2026-12-01T10:00:00.000Z");
+    const answers = [
+      { State: "Enabled", LastModified: lastModified },
+      { State: "Disabling", LastModified: lastModified },
+      { State: "Enabled" },
+    ];
+    const lambda = { send: async () => answers.shift() } as unknown as LambdaClient;
+    const topicSwitch = new LambdaTopicSwitch(lambda);
+
+    const states = [
+      await topicSwitch.mappingState(topicMapping("demo")),
+      await topicSwitch.mappingState(topicMapping("demo")),
+      await topicSwitch.mappingState(topicMapping("demo")),
+    ];
+
+    expect(states).toEqual([
+      { paused: false, changedAtMs: lastModified.getTime() },
+      { paused: true, changedAtMs: lastModified.getTime() },
+      { paused: false },
+    ]);
+  });
+});

@@ -103,6 +103,35 @@ describe("environment configuration", () => {
     expect(() => parseConfig({ name: "x", topics: {} })).toThrow(/at least one topic/);
   });
 
+  it("refuses a default callback the topic's own callback policy would refuse at every add", () => {
+    expect(() =>
+      parseConfig({
+        name: "x",
+        topics: {
+          a: {
+            allowedCallbackHosts: ["hooks.example.com"],
+            defaultCallbackUrl: "https://other.example.com/",
+          },
+        },
+      }),
+    ).toThrow(
+      /topic "a", field "defaultCallbackUrl": host "other.example.com" is not in the topic's allowed/,
+    );
+    expect(() =>
+      parseConfig({ name: "x", topics: { a: { defaultCallbackUrl: "https://user:pw@hooks.example.com/" } } }),
+    ).toThrow(/topic "a", field "defaultCallbackUrl": credentials in the URL/);
+    expect(() =>
+      parseConfig({
+        name: "x",
+        topics: { a: { defaultCallbackUrl: `https://hooks.example.com/${"a".repeat(2100)}` } },
+      }),
+    ).toThrow(/topic "a", field "defaultCallbackUrl": .*2048/);
+    expect(
+      parseConfig({ name: "x", topics: { a: { defaultCallbackUrl: "https://hooks.example.com/x" } } })
+        .resolvedTopics.a?.defaultCallbackUrl,
+    ).toBe("https://hooks.example.com/x");
+  });
+
   it("refuses allow-list entries that are not host patterns", () => {
     expect(() =>
       parseConfig({ name: "x", topics: { a: { allowedCallbackHosts: ["http://evil.example/"] } } }),

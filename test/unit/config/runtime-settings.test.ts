@@ -77,9 +77,68 @@ describe("runtime topic settings document", () => {
     ["the metadata address", { orders: { allowedCallbackHosts: ["169.254.169.254"] } }, "169.254.169.254"],
     ["an internal name", { orders: { allowedCallbackHosts: ["*.internal"] } }, "*.internal"],
     ["plain-http callbacks", { orders: { allowHttpCallbacks: true } }, '"allowHttpCallbacks"'],
+    // The callback policy reads `localhost.` as `localhost` and `.lan`, `.corp`, `.intranet` as internal: so must the guard.
+    [
+      "a fully qualified loopback name",
+      { orders: { allowedCallbackHosts: ["localhost."] } },
+      '"localhost." names',
+    ],
+    [
+      "a fully qualified metadata name",
+      { orders: { allowedCallbackHosts: ["metadata.google.internal."] } },
+      '"metadata.google.internal." names',
+    ],
+    ["a .lan name", { orders: { allowedCallbackHosts: ["printer.lan"] } }, '"printer.lan" names'],
+    ["a .corp wildcard", { orders: { allowedCallbackHosts: ["*.corp"] } }, '"*.corp" names'],
+    ["an .intranet name", { orders: { allowedCallbackHosts: ["wiki.intranet"] } }, '"wiki.intranet" names'],
   ])("outside local, refuses %s, as a deploy would", (_name, topics, expected) => {
     const result = applyRuntimeSettings(loadEnvironmentConfig("prod"), { topics });
 
+    expect(result.ok).toBe(false);
+    if (!result.ok) expect(result.problems.join("\n")).toContain(expected);
+  });
+
+  it.each([
+    [
+      "a default callback the topic's allow-list does not admit",
+      {
+        orders: {
+          allowedCallbackHosts: ["hooks.example.com"],
+          defaultCallbackUrl: "https://other.example.com/",
+        },
+      },
+      'topic "orders", field "defaultCallbackUrl": host "other.example.com" is not in the topic\'s allowed callback hosts',
+    ],
+    [
+      "a plain-http default callback",
+      { orders: { defaultCallbackUrl: "http://hooks.example.com/" } },
+      'topic "orders", field "defaultCallbackUrl": scheme must be https',
+    ],
+    [
+      "a default callback to the metadata address",
+      { orders: { defaultCallbackUrl: "https://169.254.169.254/latest" } },
+      'field "defaultCallbackUrl": host "169.254.169.254" is a private',
+    ],
+    [
+      "a default callback the new allow-list no longer admits",
+      { orders: { allowedCallbackHosts: ["hooks.example.com"] } },
+      'field "defaultCallbackUrl"',
+    ],
+  ])("refuses %s: every add relying on it would be a 400 blaming the caller", (_name, topics, expected) => {
+    // Prepare
+    const prod = loadEnvironmentConfig("prod");
+    const withDefault = {
+      ...prod,
+      resolvedTopics: {
+        ...prod.resolvedTopics,
+        orders: { ...prod.resolvedTopics.orders, defaultCallbackUrl: "https://default.example.com/hook" },
+      },
+    } as typeof prod;
+
+    // Act
+    const result = applyRuntimeSettings(withDefault, { topics });
+
+    // Assess
     expect(result.ok).toBe(false);
     if (!result.ok) expect(result.problems.join("\n")).toContain(expected);
   });
@@ -129,6 +188,41 @@ describe("runtime topic settings document", () => {
       expect(result.ok ? [] : result.problems.join("; ")).toMatch(/deployed with one of them.*deploy/);
     }
     expect(changed.ok).toBe(true);
+  });
+
+  it("null removes an optional row the topic was deployed with (a row left out keeps it): default callback, grouping, receiver protections", () => {
+    // Prepare: prod's notifications topic is deployed with a breaker; give orders a default callback
+    const prod = loadEnvironmentConfig("prod");
+    const orders = { ...prod.resolvedTopics.orders, defaultCallbackUrl: "https://default.example.com/hook" };
+    const deployedProd = {
+      ...prod,
+      resolvedTopics: { ...prod.resolvedTopics, orders },
+    } as typeof prod;
+
+    // Act
+    const result = applyRuntimeSettingsText(
+      deployedProd,
+      JSON.stringify({
+        topics: {
+          orders: { defaultCallbackUrl: null, deliverBy: null, allowedCallbackHosts: ["hooks.example.com"] },
+          notifications: { circuitFailureThreshold: null },
+        },
+      }),
+    );
+
+    // Assess
+    if (!result.ok) throw new Error(result.problems.join("; "));
+    expect(result.config.resolvedTopics.orders).not.toHaveProperty("defaultCallbackUrl");
+    expect(result.config.resolvedTopics.orders).not.toHaveProperty("deliverBy");
+    expect(result.config.resolvedTopics.notifications).not.toHaveProperty("circuitFailureThreshold");
+    expect(result.config.resolvedTopics.notifications?.maxAttempts).toBe(5);
+  });
+
+  it("null is refused for a row every topic must have", () => {
+    const result = applyRuntimeSettings(deployed, { topics: { demo: { maxAttempts: null } } });
+
+    expect(result.ok).toBe(false);
+    if (!result.ok) expect(result.problems.join("\n")).toContain('topic "demo", field "maxAttempts"');
   });
 
   it("a topic the document leaves out keeps its deployed settings", () => {

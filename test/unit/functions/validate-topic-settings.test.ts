@@ -1,6 +1,6 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 import { loadEnvironmentConfig } from "#shared/config/index.js";
-import { settingsDocumentOf } from "#shared/config/runtime-settings.js";
+import { applyRuntimeSettingsText, settingsDocumentOf } from "#shared/config/runtime-settings.js";
 import { memoryLogger } from "../../support/logger.js";
 
 /** AppConfig's LAMBDA validator event (docs: the content is base64). */
@@ -55,4 +55,23 @@ describe("functions/validate-topic-settings.ts", () => {
       ]);
     },
   );
+
+  it("accepts a document saved with a UTF-8 byte order mark, as every function does (their decoder drops it)", async () => {
+    // Prepare: `Set-Content -Encoding UTF8` (Windows PowerShell) and some editors write one
+    const { handler } = await import("#functions/validate-topic-settings.js");
+    const text = `\ufeff${JSON.stringify({ topics: { orders: { maxAttempts: 2 } } })}`;
+    const bytes = new TextEncoder().encode(text);
+
+    // Act
+    const outcome = handler({ ...validationEvent(""), content: Buffer.from(bytes).toString("base64") });
+
+    // Assess: the validator agrees with what a function makes of the same bytes (Powertools' Uint8Array,
+    // decoded with TextDecoder as shared/adapters/topic-settings.ts does)
+    await expect(outcome).resolves.toBeUndefined();
+    const functionSees = applyRuntimeSettingsText(
+      loadEnvironmentConfig("prod"),
+      new TextDecoder().decode(bytes),
+    );
+    expect(functionSees.ok).toBe(true);
+  });
 });

@@ -146,6 +146,28 @@ describe("local Lambda event-source-mapping API", () => {
     expect(emulator.isEnabled(mapping.uuid)).toBe(true);
   });
 
+  it("reports LastModified as the time of the mapping's last switch (registration before any), not of the read", async () => {
+    // Prepare
+    const { emulator, lambda } = await started();
+    const mapping = recordingMapping();
+    const registeredAt = Date.now();
+    await emulator.register(mapping);
+    await new Promise((resolve) => setTimeout(resolve, 1_100));
+
+    // Act
+    const before = await lambda.send(new GetEventSourceMappingCommand({ UUID: mapping.uuid }));
+    const switchedAt = Date.now();
+    await lambda.send(new UpdateEventSourceMappingCommand({ UUID: mapping.uuid, Enabled: false }));
+    await new Promise((resolve) => setTimeout(resolve, 1_100));
+    const after = await lambda.send(new GetEventSourceMappingCommand({ UUID: mapping.uuid }));
+
+    // Assess: what the sweeper's settings hold reads to tell a just-resumed topic (settings-hold.ts)
+    expect(before.LastModified?.getTime()).toBeGreaterThanOrEqual(registeredAt - 1_000);
+    expect(before.LastModified?.getTime()).toBeLessThan(switchedAt - 500);
+    expect(after.LastModified?.getTime()).toBeGreaterThanOrEqual(switchedAt - 1_000);
+    expect(after.LastModified?.getTime()).toBeLessThan(Date.now() - 500);
+  });
+
   it("answers ResourceNotFoundException for an unknown UUID, to Get and Update alike", async () => {
     const { emulator, lambda } = await started();
     await emulator.register(recordingMapping());

@@ -59,4 +59,41 @@ describe("holdPausedTopics (runtime `paused`)", () => {
       expect.objectContaining({ level: "warn", extra: expect.objectContaining({ topic: "demo" }) }),
     ]);
   });
+
+  it("does not disable a mapping resumed within the settings' propagation window: its `paused: true` may be stale", async () => {
+    // Prepare: the document was set back to `paused: false` and the topic resumed through the API at t = 100 s,
+    // but this sweeper's copy of the document (a rollout step behind, or cached) still says `paused: true`.
+    const topicSwitch = new FakeTopicSwitch();
+    let now = 100_000;
+    topicSwitch.now = () => now;
+    await topicSwitch.setPaused(topicMapping("demo"), false);
+    topicSwitch.changes.length = 0;
+    const logger = memoryLogger();
+    const deps = {
+      mappings: { demo: topicMapping("demo") },
+      topicSwitch,
+      logger,
+      settleMs: 165_000,
+      now: () => now,
+    };
+
+    // Act 1: within the window
+    now = 100_000 + 30_000;
+    const early = await holdPausedTopics(deps, withDemo(true));
+
+    // Assess 1: left running (a stale hold would pause it again with nobody to resume it), and said why
+    expect(early).toEqual([]);
+    expect(topicSwitch.changes).toEqual([]);
+    expect(logger.entries).toContainEqual(
+      expect.objectContaining({ level: "info", extra: expect.objectContaining({ topic: "demo" }) }),
+    );
+
+    // Act 2: the window over, every function's copy is newer than the resume: a `paused: true` still read is real
+    now = 100_000 + 165_000;
+    const late = await holdPausedTopics(deps, withDemo(true));
+
+    // Assess 2
+    expect(late).toEqual(["demo"]);
+    expect(topicSwitch.changes).toEqual([{ mappingUuid: topicMapping("demo").mappingUuid, paused: true }]);
+  });
 });

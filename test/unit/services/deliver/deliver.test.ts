@@ -268,6 +268,50 @@ describe.each(GROUP_CONCURRENCIES)("deliver at groupConcurrency %i", (groupConcu
       );
     });
 
+    it("a task accepted within the settings' propagation time and refused by policy waits, its attempt given back, instead of being dead-lettered", async () => {
+      // Prepare: the allow-list was widened at runtime, an add that already read the new settings accepted the
+      // head 10 s ago, and this deliver container still holds the previous settings (a rollout step or a cached
+      // copy behind): it refuses the host. A task accepted 200 s ago, past the window, is refused for real.
+      const { now, store, callbacks, queue, logger, topic, metrics, context, task } = setup(groupConcurrency);
+      const signer = new CallbackSigner([SECRET]);
+      const deps = deliverDeps(
+        { store, topicQueue: queue, metrics, logger, clock: () => now, topic, callbacks, signer },
+        { groupConcurrency, settingsSettleMs: 166_000 },
+      );
+      const fresh = await task({ group: "A", acceptedAtMs: now - 10_000 });
+      const follower = await task({ group: "A" });
+      const old = await task({ group: "B", acceptedAtMs: now - 200_000 });
+      const error =
+        'destination refused by policy: host "new.example.com" is not in the topic\'s allowed callback hosts';
+      callbacks.answer(fresh.taskId, { ok: false, refused: true, error, durationMs: 0 });
+      callbacks.answer(old.taskId, { ok: false, refused: true, error, durationMs: 0 });
+      const records = [fresh, follower, old].map((t) => fifoRecord(t));
+
+      // Act
+      const response = await deliverBatch(deps, eventOf(...records), context);
+
+      // Assess: the fresh head is not dead-lettered; its attempt is given back and its group (follower included)
+      // comes back once every function has the settings it was accepted under (10 s of 166 s gone: 156 s).
+      expect(store.tasks.get(fresh.taskId)).toMatchObject({ attempts: 0, lastError: error });
+      expect(store.tasks.get(fresh.taskId)?.status).not.toBe("failed");
+      expect(store.tasks.get(follower.taskId)).toMatchObject({ attempts: 0 });
+      expect(response.batchItemFailures.map((f) => f.itemIdentifier).sort()).toEqual(
+        [records[0]?.messageId, records[1]?.messageId].sort(),
+      );
+      expect(queue.visibilityByHandle()).toEqual({
+        [records[0]?.receiptHandle as string]: 156,
+        [records[1]?.receiptHandle as string]: 156,
+      });
+      // Past the window the refusal stands, as before: dead-lettered at once.
+      expect(queue.deadLetters).toEqual([
+        { dlqUrl: binding().dlqUrl, groupId: old.pk, taskId: old.taskId, reason: error },
+      ]);
+      expect(store.tasks.get(old.taskId)).toMatchObject({ status: "failed", attempts: 1 });
+      // Only the real refusal is a failed attempt for the metrics (which roll back a settings deployment): one
+      // still on its way to this container must not roll back the very change that allowed the host.
+      expect(metrics.count("attemptFailed")).toBe(1);
+    });
+
     it("a failed dead-letter send is retried without calling the receiver again", async () => {
       const { store, callbacks, queue, deps, context, task } = setup(groupConcurrency);
       const t = await task({ status: "delivering", attempts: 2 } as never);
