@@ -55,6 +55,9 @@ export async function rescheduleTask(
   // `due_at` (now) name another instant a second later, and the client retries a PATCH after a 503 or a lost
   // answer; a 409 there would leave a successor the first try could not arm to the sweeper, after the old due time.
   const sameTarget: SameTarget = (due, movedAtMs) => {
+    // A past time means now, and a task already due is due now, as `run` finds it: moved to this instant instead,
+    // it would leave its place in its group's FIFO queue for one behind the tasks due since (order broken).
+    if (movedAtMs === undefined && dueAtMs === nowMs && due <= nowMs) return true;
     const target = movedAtMs === undefined ? dueAtMs : targetAt(parsed.value, topic, movedAtMs);
     return target !== undefined && due >= target && due - target < SUCCESSOR_TRIES;
   };
