@@ -126,8 +126,10 @@ async function moveTask(
     // The clock the target was computed from: a repeat recomputes its target with it (see rescheduleTask).
     atMs: nowMs,
     // The old item forwards a repeated add (its idempotency claim names the old id) for as long as the claim
-    // would live for the new due time; only then may TTL remove it.
-    expiresAt: claimExpiry(dueAtMs, topic),
+    // would live for the new due time; only then may TTL remove it. Nor before its own due time is well past: a
+    // move that stops after this write is finished by the sweeper once that time has passed (the sweep index
+    // holds the item by it), and a task moved days earlier would otherwise be gone by then, never delivered.
+    expiresAt: claimExpiry(Math.max(dueAtMs, current.dueAtMs), topic),
   });
   if (marked.outcome === "not-found") throw notFound();
   if (marked.outcome === "conflict") {

@@ -216,6 +216,35 @@ describe("crash after the first write (old item marked rescheduled, successor ne
     expect(sim.store.tasks.get(successorId)).toMatchObject({ status: "delivered", attempts: 1 });
   });
 
+  it("run now on a task due in a week, stopped after its first write: the old item outlives its old due time, so the sweeper finishes the move then (late, not lost)", async () => {
+    // Prepare: the successor's write fails (the function died there), after the old item was marked.
+    const sim = simulate();
+    const oldId = await sim.add({ order_id: "o-week" }, { delay_seconds: 7 * 86_400 });
+    const putNew = sim.store.putNew.bind(sim.store);
+    sim.store.putNew = async () => {
+      sim.store.putNew = putNew;
+      throw new Error("the function died here");
+    };
+    const deps = { ...sim, timerQueue: sim.timer, now: () => sim.clock.now };
+    const first = await runTask(deps, oldId).catch((e: unknown) => e);
+    const successorId = sim.store.tasks.get(oldId)?.rescheduledTo;
+
+    // Act: nobody retries; a week passes, the table's TTL removes what has expired meanwhile, the sweeper runs.
+    sim.clock.now += 7 * 86_400_000 + sim.graceMs + MINUTE;
+    for (const [id, task] of sim.store.tasks) {
+      if (task.expiresAt !== undefined && task.expiresAt < sim.clock.now / 1000) sim.store.tasks.delete(id);
+    }
+    const report = await sim.sweep();
+    sim.advance(MINUTE);
+    await sim.runRelay();
+    await sim.runDeliver();
+
+    // Assess
+    expect(first).toBeInstanceOf(Error);
+    expect(report).toMatchObject({ reschedulesFinished: 1, failures: 0 });
+    expect(sim.delivered()).toEqual([successorId]);
+  });
+
   it("the successor's timer counts its delay from when it is sent, not from the sweeper run's start", async () => {
     // Prepare: a move 10 minutes later stopped after its first write; the run then spends 30 s reading the group.
     const sim = simulate();
