@@ -17,7 +17,7 @@ import { forEachBounded } from "#shared/runtime/async.js";
 import { type CancelDeps, cancelAndDisarm, finishFanOutCancel } from "./cancel-task.js";
 
 export interface CancelGroupDeps extends Omit<CancelDeps, "store"> {
-  readonly store: Pick<TaskStore, "listGroupPage" | "cancel" | "restoreFanOutParent">;
+  readonly store: Pick<TaskStore, "listGroupPage" | "cancel" | "restoreFanOutParent" | "settleRescheduled">;
 }
 
 /** Conditional cancels in flight at once: each is one UpdateItem (and maybe one DeleteSchedule). */

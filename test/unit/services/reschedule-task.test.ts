@@ -1,6 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { successorKey } from "#shared/domain/reschedule.js";
 import { claimExpiry } from "#shared/services/add-task.js";
+import { cancelTask } from "#shared/services/cancel-task.js";
 import { rescheduleTask, runTask } from "#shared/services/reschedule-task.js";
 import { simulate } from "../../support/pipeline-sim.js";
 
@@ -243,6 +244,39 @@ describe("crash after the first write (old item marked rescheduled, successor ne
     expect(first).toBeInstanceOf(Error);
     expect(report).toMatchObject({ reschedulesFinished: 1, failures: 0 });
     expect(sim.delivered()).toEqual([successorId]);
+  });
+
+  it("a move stopped after arming its successor, which is then cancelled (200): the sweeper that finds the old item once its due time has passed, the successor long gone with its retention, does not write it again", async () => {
+    // Prepare: due in 5 days, moved to 6; the move's last write (settling the old item) fails after the arming.
+    const sim = simulate();
+    const oldId = await sim.add({ order_id: "o-settle" }, { delay_seconds: 5 * 86_400 });
+    const settle = sim.store.settleRescheduled.bind(sim.store);
+    sim.store.settleRescheduled = async () => {
+      sim.store.settleRescheduled = settle;
+      throw new Error("the function died here");
+    };
+    const moved = await sim.reschedule(oldId, { delay_seconds: 6 * 86_400 }).catch((e: unknown) => e);
+    const successorId = sim.store.tasks.get(oldId)?.rescheduledTo as string;
+    const deps = { ...sim, timerQueue: sim.timer, now: () => sim.clock.now };
+    const cancelled = await cancelTask(deps, successorId);
+
+    // Act: the old due time passes, the table's TTL has removed the cancelled successor, the sweeper runs.
+    sim.clock.now += 5 * 86_400_000 + sim.graceMs + MINUTE;
+    for (const [id, task] of sim.store.tasks) {
+      if (task.expiresAt !== undefined && task.expiresAt < sim.clock.now / 1000) sim.store.tasks.delete(id);
+    }
+    await sim.sweep();
+    for (let i = 0; i < 3; i++) {
+      sim.advance(86_400_000 / 2);
+      await sim.runRelay();
+      await sim.runDeliver();
+    }
+
+    // Assess: the cancel's 200 holds
+    expect(moved).toBeInstanceOf(Error);
+    expect(cancelled).toMatchObject({ task_id: successorId, status: "cancelled" });
+    expect(sim.delivered()).toEqual([]);
+    expect(sim.store.tasks.get(successorId)?.status).not.toBe("scheduled");
   });
 
   it("the successor's timer counts its delay from when it is sent, not from the sweeper run's start", async () => {

@@ -810,6 +810,36 @@ describe("pause, resume, delete", () => {
     expect(h.dues()).toEqual(["2027-01-01T00:01:00.000Z"]);
   });
 
+  it("pause settles the move of an occurrence caught mid-move, and of one whose successor it cancels: the sweeper never finishes either after the cancelled successor's retention", async () => {
+    // Prepare: 00:03's move stopped after its first write (successor not written), 00:04's after arming (not settled).
+    const h = harness();
+    const { schedule_id: id } = await createSchedule(h.deps, body());
+    const occurrence = (iso: string) => h.tasks().find((t) => t.dueAtMs === Date.parse(iso));
+    const third = occurrence("2027-01-01T00:03:00.000Z");
+    const fourth = occurrence("2027-01-01T00:04:00.000Z");
+    if (!third || !fourth) throw new Error("occurrences missing");
+    const stranded = successorKey(third, Date.parse("2027-01-01T00:03:30.000Z")).taskId;
+    await h.store.markRescheduled(third.taskId, { to: stranded, atMs: h.clock.now(), expiresAt: 1 });
+    const settle = h.store.settleRescheduled.bind(h.store);
+    h.store.settleRescheduled = async () => {
+      h.store.settleRescheduled = settle;
+      throw new Error("the function died here");
+    };
+    const operator = { ...h.deps, store: h.store };
+    await rescheduleTask(operator, fourth.taskId, { due_at: "2027-01-01T00:04:30Z" }).catch(() => undefined);
+
+    // Act
+    h.clock.set("2027-01-01T00:01:30.000Z");
+    await pauseSchedule(h.deps, id);
+
+    // Assess: both old items out of the sweep index (which would finish their moves at their old due times)
+    expect(h.store.tasks.get(third.taskId)).toMatchObject({ status: "rescheduled" });
+    expect(h.store.tasks.get(third.taskId)?.sweepShard).toBeUndefined();
+    expect(h.store.tasks.get(fourth.taskId)).toMatchObject({ status: "rescheduled" });
+    expect(h.store.tasks.get(fourth.taskId)?.sweepShard).toBeUndefined();
+    expect(h.dues()).toEqual(["2027-01-01T00:01:00.000Z"]);
+  });
+
   it("a pause that stopped part-way through its cancels, then resume: each occurrence instant has at most one live task", async () => {
     // Prepare: the pause's second cancel fails (it answers 503), and the caller resumes instead of repeating it.
     const h = harness();
