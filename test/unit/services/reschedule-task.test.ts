@@ -28,6 +28,23 @@ async function keyedAdd(sim: ReturnType<typeof simulate>, orderId: string, key: 
   return () => addTask(deps, { body, idempotencyKeyHeader: key });
 }
 
+/** The table's TTL, caught up: every item past its `expiresAt` removed (DynamoDB deletes them within days). */
+function expireByTtl(sim: ReturnType<typeof simulate>): void {
+  for (const [id, task] of sim.store.tasks) {
+    if (task.expiresAt !== undefined && task.expiresAt < sim.clock.now / 1000) sim.store.tasks.delete(id);
+  }
+}
+
+/** The store's next call of `method` fails, as if the function died there; later calls go through. */
+function dieAtNext(sim: ReturnType<typeof simulate>, method: "putNew" | "settleRescheduled"): void {
+  const store = sim.store as unknown as Record<string, unknown>;
+  const original = store[method];
+  store[method] = async () => {
+    store[method] = original;
+    throw new Error("the function died here");
+  };
+}
+
 describe("rescheduling a scheduled task", () => {
   it("moves it to a new id with the same ULID; the old timer wakes the relay for nothing; the new one is delivered at its time", async () => {
     // Prepare
@@ -221,20 +238,14 @@ describe("crash after the first write (old item marked rescheduled, successor ne
     // Prepare: the successor's write fails (the function died there), after the old item was marked.
     const sim = simulate();
     const oldId = await sim.add({ order_id: "o-week" }, { delay_seconds: 7 * 86_400 });
-    const putNew = sim.store.putNew.bind(sim.store);
-    sim.store.putNew = async () => {
-      sim.store.putNew = putNew;
-      throw new Error("the function died here");
-    };
+    dieAtNext(sim, "putNew");
     const deps = { ...sim, timerQueue: sim.timer, now: () => sim.clock.now };
     const first = await runTask(deps, oldId).catch((e: unknown) => e);
     const successorId = sim.store.tasks.get(oldId)?.rescheduledTo;
 
     // Act: nobody retries; a week passes, the table's TTL removes what has expired meanwhile, the sweeper runs.
     sim.clock.now += 7 * 86_400_000 + sim.graceMs + MINUTE;
-    for (const [id, task] of sim.store.tasks) {
-      if (task.expiresAt !== undefined && task.expiresAt < sim.clock.now / 1000) sim.store.tasks.delete(id);
-    }
+    expireByTtl(sim);
     const report = await sim.sweep();
     sim.advance(MINUTE);
     await sim.runRelay();
@@ -250,11 +261,7 @@ describe("crash after the first write (old item marked rescheduled, successor ne
     // Prepare: due in 5 days, moved to 6; the move's last write (settling the old item) fails after the arming.
     const sim = simulate();
     const oldId = await sim.add({ order_id: "o-settle" }, { delay_seconds: 5 * 86_400 });
-    const settle = sim.store.settleRescheduled.bind(sim.store);
-    sim.store.settleRescheduled = async () => {
-      sim.store.settleRescheduled = settle;
-      throw new Error("the function died here");
-    };
+    dieAtNext(sim, "settleRescheduled");
     const moved = await sim.reschedule(oldId, { delay_seconds: 6 * 86_400 }).catch((e: unknown) => e);
     const successorId = sim.store.tasks.get(oldId)?.rescheduledTo as string;
     const deps = { ...sim, timerQueue: sim.timer, now: () => sim.clock.now };
@@ -262,9 +269,7 @@ describe("crash after the first write (old item marked rescheduled, successor ne
 
     // Act: the old due time passes, the table's TTL has removed the cancelled successor, the sweeper runs.
     sim.clock.now += 5 * 86_400_000 + sim.graceMs + MINUTE;
-    for (const [id, task] of sim.store.tasks) {
-      if (task.expiresAt !== undefined && task.expiresAt < sim.clock.now / 1000) sim.store.tasks.delete(id);
-    }
+    expireByTtl(sim);
     await sim.sweep();
     for (let i = 0; i < 3; i++) {
       sim.advance(86_400_000 / 2);

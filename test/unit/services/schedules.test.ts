@@ -784,14 +784,20 @@ describe("pause, resume, delete", () => {
     },
   );
 
-  it("pause cancels an occurrence an operator rescheduled (its task lives on under a new id), and one caught mid-move", async () => {
-    // Prepare: occurrences 00:01–00:04 made; 00:03 postponed by 30 s, 00:04's move stopped after its first write.
+  /** A schedule whose occurrences 00:01–00:04 are made: its third and fourth occurrences' tasks. */
+  async function thirdAndFourth() {
     const h = harness();
     const { schedule_id: id } = await createSchedule(h.deps, body());
     const occurrence = (iso: string) => h.tasks().find((t) => t.dueAtMs === Date.parse(iso));
     const third = occurrence("2027-01-01T00:03:00.000Z");
     const fourth = occurrence("2027-01-01T00:04:00.000Z");
     if (!third || !fourth) throw new Error("occurrences missing");
+    return { h, id, third, fourth };
+  }
+
+  it("pause cancels an occurrence an operator rescheduled (its task lives on under a new id), and one caught mid-move", async () => {
+    // Prepare: occurrences 00:01–00:04 made; 00:03 postponed by 30 s, 00:04's move stopped after its first write.
+    const { h, id, third, fourth } = await thirdAndFourth();
     const operator = { ...h.deps, store: h.store };
     const moved = await rescheduleTask(operator, third.taskId, { due_at: "2027-01-01T00:03:30Z" });
     const stranded = successorKey(fourth, Date.parse("2027-01-01T00:04:30.000Z")).taskId;
@@ -812,18 +818,13 @@ describe("pause, resume, delete", () => {
 
   it("pause settles the move of an occurrence caught mid-move, and of one whose successor it cancels: the sweeper never finishes either after the cancelled successor's retention", async () => {
     // Prepare: 00:03's move stopped after its first write (successor not written), 00:04's after arming (not settled).
-    const h = harness();
-    const { schedule_id: id } = await createSchedule(h.deps, body());
-    const occurrence = (iso: string) => h.tasks().find((t) => t.dueAtMs === Date.parse(iso));
-    const third = occurrence("2027-01-01T00:03:00.000Z");
-    const fourth = occurrence("2027-01-01T00:04:00.000Z");
-    if (!third || !fourth) throw new Error("occurrences missing");
+    const { h, id, third, fourth } = await thirdAndFourth();
     const stranded = successorKey(third, Date.parse("2027-01-01T00:03:30.000Z")).taskId;
     await h.store.markRescheduled(third.taskId, { to: stranded, atMs: h.clock.now(), expiresAt: 1 });
     const settle = h.store.settleRescheduled.bind(h.store);
     h.store.settleRescheduled = async () => {
       h.store.settleRescheduled = settle;
-      throw new Error("the function died here");
+      throw new Error("the function died here"); // 00:04's move: armed, not settled
     };
     const operator = { ...h.deps, store: h.store };
     await rescheduleTask(operator, fourth.taskId, { due_at: "2027-01-01T00:04:30Z" }).catch(() => undefined);
