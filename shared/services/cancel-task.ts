@@ -85,11 +85,14 @@ async function discardDeadLettered(
   topicName: string,
 ): Promise<CancelOutcome> {
   const nowMs = deps.now();
-  return deps.store.discardFailed(
+  const result = await deps.store.discardFailed(
     taskId,
     nowMs,
     retentionExpiry(nowMs, retentionDaysOf(deps.config, topicName)),
   );
+  // Discarded, it is cancelled like any other: its move, if it was a successor, is settled (see settleMove).
+  if (result.outcome !== "not-found") await settleMove(deps, result.task);
+  return result;
 }
 
 function retentionDaysOf(config: PunctualConfig, topicName: string): number {

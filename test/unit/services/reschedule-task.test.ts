@@ -257,32 +257,42 @@ describe("crash after the first write (old item marked rescheduled, successor ne
     expect(sim.delivered()).toEqual([successorId]);
   });
 
-  it("a move stopped after arming its successor, which is then cancelled (200): the sweeper that finds the old item once its due time has passed, the successor long gone with its retention, does not write it again", async () => {
-    // Prepare: due in 5 days, moved to 6; the move's last write (settling the old item) fails after the arming.
-    const sim = simulate();
-    const oldId = await sim.add({ order_id: "o-settle" }, { delay_seconds: 5 * 86_400 });
-    dieAtNext(sim, "settleRescheduled");
-    const moved = await sim.reschedule(oldId, { delay_seconds: 6 * 86_400 }).catch((e: unknown) => e);
-    const successorId = sim.store.tasks.get(oldId)?.rescheduledTo as string;
-    const deps = { ...sim, timerQueue: sim.timer, now: () => sim.clock.now };
-    const cancelled = await cancelTask(deps, successorId);
+  it.each([
+    ["scheduled", false],
+    ["dead-lettered (the cancel discards it)", true],
+  ])(
+    "a move stopped after arming its successor, which is then cancelled (200) while %s: the sweeper that finds the old item once its due time has passed, the successor long gone with its retention, does not write it again",
+    async (_name, deadLettered) => {
+      // Prepare: due in 5 days, moved to 6; the move's last write (settling the old item) fails after the arming.
+      const sim = simulate();
+      const oldId = await sim.add({ order_id: "o-settle" }, { delay_seconds: 5 * 86_400 });
+      dieAtNext(sim, "settleRescheduled");
+      const moved = await sim.reschedule(oldId, { delay_seconds: 6 * 86_400 }).catch((e: unknown) => e);
+      const successorId = sim.store.tasks.get(oldId)?.rescheduledTo as string;
+      const successor = sim.store.tasks.get(successorId);
+      if (deadLettered && successor) {
+        sim.store.tasks.set(successorId, { ...successor, status: "failed", failedAtMs: sim.clock.now });
+      }
+      const deps = { ...sim, timerQueue: sim.timer, now: () => sim.clock.now };
+      const cancelled = await cancelTask(deps, successorId);
 
-    // Act: the old due time passes, the table's TTL has removed the cancelled successor, the sweeper runs.
-    sim.clock.now += 5 * 86_400_000 + sim.graceMs + MINUTE;
-    expireByTtl(sim);
-    await sim.sweep();
-    for (let i = 0; i < 3; i++) {
-      sim.advance(86_400_000 / 2);
-      await sim.runRelay();
-      await sim.runDeliver();
-    }
+      // Act: the old due time passes, the table's TTL has removed the cancelled successor, the sweeper runs.
+      sim.clock.now += 5 * 86_400_000 + sim.graceMs + MINUTE;
+      expireByTtl(sim);
+      await sim.sweep();
+      for (let i = 0; i < 3; i++) {
+        sim.advance(86_400_000 / 2);
+        await sim.runRelay();
+        await sim.runDeliver();
+      }
 
-    // Assess: the cancel's 200 holds
-    expect(moved).toBeInstanceOf(Error);
-    expect(cancelled).toMatchObject({ task_id: successorId, status: "cancelled" });
-    expect(sim.delivered()).toEqual([]);
-    expect(sim.store.tasks.get(successorId)?.status).not.toBe("scheduled");
-  });
+      // Assess: the cancel's 200 holds
+      expect(moved).toBeInstanceOf(Error);
+      expect(cancelled).toMatchObject({ task_id: successorId, status: "cancelled" });
+      expect(sim.delivered()).toEqual([]);
+      expect(sim.store.tasks.get(successorId)?.status).not.toBe("scheduled");
+    },
+  );
 
   it("the successor's timer counts its delay from when it is sent, not from the sweeper run's start", async () => {
     // Prepare: a move 10 minutes later stopped after its first write; the run then spends 30 s reading the group.
