@@ -217,6 +217,9 @@ export async function completeMove(deps: RescheduleTaskDeps, old: TaskRecord): P
     }
   }
   await keepClaim(deps, old, successor.taskId);
+  // A successor moved on: the move that made it is settled too (it may have stopped before its last write), or
+  // the sweeper would find that item at its old due time and write this one again once its TTL had removed it.
+  if (old.rescheduledFrom !== undefined) await deps.store.settleRescheduled(old.rescheduledFrom);
   await deps.store.settleRescheduled(old.taskId);
   await disarmOld(deps, old);
   return { ...taskView(successor), rescheduled_from: old.taskId };

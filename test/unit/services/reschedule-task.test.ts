@@ -294,6 +294,45 @@ describe("crash after the first write (old item marked rescheduled, successor ne
     },
   );
 
+  it.each([
+    ["by a move that completes", false],
+    ["by a move that stops after its first write, finished by the sweeper", true],
+  ])(
+    "a move stopped after arming its successor, which is then moved again %s: the sweeper that finds the first item at its old due time, the middle one long gone, does not write that one again",
+    async (_name, secondStops) => {
+      // Prepare: due in 10 days, run now (its last write fails after the arming), then moved 2 minutes on.
+      const sim = simulate();
+      const firstId = await sim.add({ order_id: "o-chain" }, { delay_seconds: 10 * 86_400 });
+      dieAtNext(sim, "settleRescheduled");
+      const deps = { ...sim, timerQueue: sim.timer, now: () => sim.clock.now };
+      const ran = await runTask(deps, firstId).catch((e: unknown) => e);
+      const middleId = sim.store.tasks.get(firstId)?.rescheduledTo as string;
+      if (secondStops) dieAtNext(sim, "putNew");
+      await sim.reschedule(middleId, { delay_seconds: 120 }).catch(() => undefined);
+      const lastId = sim.store.tasks.get(middleId)?.rescheduledTo;
+      for (let i = 0; i < 4; i++) {
+        sim.advance(MINUTE);
+        await sim.sweep();
+        await sim.runRelay();
+        await sim.runDeliver();
+      }
+
+      // Act: the first item's due time passes; the table's TTL has removed what expired; the sweeper runs.
+      sim.clock.now += 10 * 86_400_000 + sim.graceMs + MINUTE;
+      expireByTtl(sim);
+      await sim.sweep();
+      for (let i = 0; i < 3; i++) {
+        sim.advance(MINUTE);
+        await sim.runRelay();
+        await sim.runDeliver();
+      }
+
+      // Assess: delivered once, under its last id
+      expect(ran).toBeInstanceOf(Error);
+      expect(sim.delivered()).toEqual([lastId]);
+    },
+  );
+
   it("the successor's timer counts its delay from when it is sent, not from the sweeper run's start", async () => {
     // Prepare: a move 10 minutes later stopped after its first write; the run then spends 30 s reading the group.
     const sim = simulate();
