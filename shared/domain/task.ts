@@ -84,9 +84,9 @@ export interface TaskRecord {
   readonly rescheduledTo?: string;
   readonly rescheduledAtMs?: number;
   /**
-   * A successor's predecessor (the item it was moved from). A cancel of the successor settles that item's move:
-   * left unsettled (the move stopped before its last write), the sweeper would find it at its old due time and,
-   * the cancelled successor gone with its retention by then, write and deliver it again.
+   * A successor's predecessor (the item it was moved from). A cancel or a further move of the successor settles
+   * that item's move: left unsettled (the move stopped before its last write), the sweeper would find it at its
+   * old due time and, the successor gone with its retention by then, write and deliver it again.
    */
   readonly rescheduledFrom?: string;
   /** Callback start time minus due time, for the attempt that succeeded. */
