@@ -182,7 +182,8 @@ async function withinIntegrationTimeout(
  * The route a request takes and its path parameters, decoded; else the `$default` route, else undefined. A path
  * whose percent-encoding does not decode (`/v1/tasks/%ZZ`, `%E0%A4%A`) matches no route: API Gateway decodes the
  * path before it matches routes, so such a request reaches `$default` (whose function answers 404), never a route
- * function — nor a bare 500 from this server's own decoding.
+ * function — nor a bare 500 from this server's own decoding. For the same reason an encoded slash (`a%2Fb`) is a
+ * separator there: a parameter that decodes to one matches no route (a group named `a/b` travels in `?group=`).
  */
 function matchRoute(
   api: ApiState,
@@ -202,7 +203,9 @@ function decodedParameters(
   found: RegExpExecArray,
 ): Record<string, string> | undefined {
   try {
-    return Object.fromEntries(names.map((n, i) => [n, decodeURIComponent(found[i + 1] ?? "")]));
+    const values = names.map((_, i) => decodeURIComponent(found[i + 1] ?? ""));
+    if (values.some((value) => value.includes("/"))) return undefined;
+    return Object.fromEntries(names.map((n, i) => [n, values[i] ?? ""]));
   } catch {
     return undefined;
   }

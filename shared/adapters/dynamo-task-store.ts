@@ -240,6 +240,7 @@ export const PIPELINE_STORE_METHODS = {
     "findIdempotencyClaim",
     "cancel",
     "restoreFanOutParent",
+    "settleRescheduled",
     "enterSweepIndex",
   ],
   // The relay only reads: it records nothing per task (shared/services/relay.ts).
@@ -532,9 +533,22 @@ export class DynamoScheduleStore
   implements
     Pick<
       TaskStore,
-      "restoreFanOutParent" | "putSchedule" | "getSchedule" | "updateSchedule" | "findIdempotencyClaim"
+      | "restoreFanOutParent"
+      | "putSchedule"
+      | "getSchedule"
+      | "updateSchedule"
+      | "findIdempotencyClaim"
+      | "settleRescheduled"
     >
 {
+  /**
+   * A moved task's old item leaves the sweep index: its successor exists. Here rather than with the other move
+   * writes because every cancel calls it too (cancel-task.ts, settleMove), the schedule stop routes' included.
+   */
+  async settleRescheduled(taskId: string): Promise<boolean> {
+    return this.transition(taskId, ["rescheduled"], LEAVE_SWEEP_INDEX, {});
+  }
+
   async restoreFanOutParent(taskId: string, cancelledAtMs: number, expiresAt: number): Promise<boolean> {
     const key = parseTaskId(taskId);
     if (!key) return false;
@@ -1438,10 +1452,6 @@ export class DynamoTaskStore extends DynamoDeliverStore implements TaskStore {
         ":sweepShard": sweepShardOf(taskId),
       }),
     });
-  }
-
-  async settleRescheduled(taskId: string): Promise<boolean> {
-    return this.transition(taskId, ["rescheduled"], LEAVE_SWEEP_INDEX, {});
   }
 
   async moveIdempotencyClaim(

@@ -84,6 +84,7 @@ const STOP_SCHEDULE = [
   "findIdempotencyClaim",
   "cancel",
   "restoreFanOutParent",
+  "settleRescheduled",
 ] as const satisfies readonly StoreMethod[];
 
 export const API_ROUTES = [
@@ -134,7 +135,7 @@ export const API_ROUTES = [
     purpose: "cancel (or discard a dead-lettered task), delete its schedule",
     memoryMb: 256,
     // `get`: a fan-out task's answer reads its subscribers' copies (issue 14, point 3).
-    store: ["cancel", "restoreFanOutParent", "discardFailed", "get"],
+    store: ["cancel", "restoreFanOutParent", "discardFailed", "get", "settleRescheduled"],
     grants: ["schedules:disarm", "topic-settings:read"],
   },
   {
@@ -205,7 +206,7 @@ export const API_ROUTES = [
     entry: "functions/cancel-group.ts",
     purpose: "cancel a group's scheduled tasks, delete their schedules",
     memoryMb: 256,
-    store: ["listGroupPage", "cancel", "restoreFanOutParent"],
+    store: ["listGroupPage", "cancel", "restoreFanOutParent", "settleRescheduled"],
     // A cancelled task's retention and a fan-out parent's copies follow the runtime settings, as in cancel-task.
     grants: ["schedules:disarm", "topic-settings:read"],
   },
@@ -258,6 +259,7 @@ export const API_ROUTES = [
       "findIdempotencyClaim",
       "cancel",
       "restoreFanOutParent",
+      "settleRescheduled",
     ],
     // Disarm too: the inline materialization cancels what it added if the schedule was stopped meanwhile.
     grants: ["timer-queue:send", "schedules:arm", "schedules:disarm", "topic-settings:read"],
@@ -305,6 +307,7 @@ export const API_ROUTES = [
       "findIdempotencyClaim",
       "cancel",
       "restoreFanOutParent",
+      "settleRescheduled",
     ],
     grants: ["timer-queue:send", "schedules:arm", "schedules:disarm", "topic-settings:read"],
   },

@@ -32,6 +32,7 @@ export function successorRecord(task: TaskRecord, dueAtMs: number, plan: TimerPl
     ...(task.idempotencyKey !== undefined ? { idempotencyKey: task.idempotencyKey } : {}),
     // A moved occurrence of a recurring schedule is still that schedule's (its view's schedule_id).
     ...(task.scheduleId !== undefined ? { scheduleId: task.scheduleId } : {}),
+    rescheduledFrom: task.taskId,
     attempts: 0,
   };
 }

@@ -83,6 +83,12 @@ export interface TaskRecord {
    */
   readonly rescheduledTo?: string;
   readonly rescheduledAtMs?: number;
+  /**
+   * A successor's predecessor (the item it was moved from). A cancel or a further move of the successor settles
+   * that item's move: left unsettled (the move stopped before its last write), the sweeper would find it at its
+   * old due time and, the successor gone with its retention by then, write and deliver it again.
+   */
+  readonly rescheduledFrom?: string;
   /** Callback start time minus due time, for the attempt that succeeded. */
   readonly latenessMs?: number;
   /** How long the successful callback took to answer. */

@@ -3,6 +3,7 @@ import { decodeCursor, encodeCursor, groupCursorSchema } from "#shared/api/curso
 import { notFound, validationFailed } from "#shared/api/errors.js";
 import {
   type CancelGroupQuery,
+  cancelGroupParamsSchema,
   cancelGroupQuerySchema,
   GROUP_IN_QUERY,
   MAX_GROUP_PAGE,
@@ -17,7 +18,7 @@ import { forEachBounded } from "#shared/runtime/async.js";
 import { type CancelDeps, cancelAndDisarm, finishFanOutCancel } from "./cancel-task.js";
 
 export interface CancelGroupDeps extends Omit<CancelDeps, "store"> {
-  readonly store: Pick<TaskStore, "listGroupPage" | "cancel" | "restoreFanOutParent">;
+  readonly store: Pick<TaskStore, "listGroupPage" | "cancel" | "restoreFanOutParent" | "settleRescheduled">;
 }
 
 /** Conditional cancels in flight at once: each is one UpdateItem (and maybe one DeleteSchedule). */
@@ -45,6 +46,11 @@ export async function cancelGroup(
   if (!topic || value === undefined || value === "" || !topicConfig(deps.config, topic)) {
     throw notFound(`no such topic: ${echoed(topic ?? "")}`);
   }
+  // The path's group is held to the rules its `?group=` form and every task's group follow (at most 1,024
+  // characters, the OpenAPI document's rule): a longer one names no group, and a 200 that cancelled nothing
+  // would tell the caller its group is clear.
+  const path = cancelGroupParamsSchema.safeParse({ topic, value });
+  if (!path.success) throw validationFailed(toIssues(path.error.issues, { topic, value }));
   const parsed = parseQuery(query);
   const group = groupOf(value, parsed);
   // A group's value of any task names one partition; the ULID only matters for tasks without a group.

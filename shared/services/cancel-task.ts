@@ -15,13 +15,19 @@ import { viewOf } from "./fan-out/view.js";
 
 export interface CancelTaskDeps extends CancelDeps {
   /** `get`: a fan-out task's answer shows its subscribers' copies (shared/services/fan-out/view.ts). */
-  readonly store: Pick<TaskStore, "cancel" | "restoreFanOutParent" | "discardFailed" | "get">;
+  readonly store: Pick<
+    TaskStore,
+    "cancel" | "restoreFanOutParent" | "discardFailed" | "get" | "settleRescheduled"
+  >;
 }
 
 /** What the cancel of one scheduled task needs (the group cancel passes a store without `discardFailed`). */
 export interface CancelDeps {
-  /** `restoreFanOutParent`: a fan-out parent's cancel that cancelled no copy is undone (a 409 changes nothing). */
-  readonly store: Pick<TaskStore, "cancel" | "restoreFanOutParent">;
+  /**
+   * `restoreFanOutParent`: a fan-out parent's cancel that cancelled no copy is undone (a 409 changes nothing).
+   * `settleRescheduled`: a cancelled successor's move is settled (see settleMove).
+   */
+  readonly store: Pick<TaskStore, "cancel" | "restoreFanOutParent" | "settleRescheduled">;
   readonly scheduler: Pick<TaskScheduler, "deleteTaskSchedule">;
   readonly config: PunctualConfig;
   readonly now: () => number;
@@ -79,11 +85,14 @@ async function discardDeadLettered(
   topicName: string,
 ): Promise<CancelOutcome> {
   const nowMs = deps.now();
-  return deps.store.discardFailed(
+  const result = await deps.store.discardFailed(
     taskId,
     nowMs,
     retentionExpiry(nowMs, retentionDaysOf(deps.config, topicName)),
   );
+  // Discarded, it is cancelled like any other: its move, if it was a successor, is settled (see settleMove).
+  if (result.outcome !== "not-found") await settleMove(deps, result.task);
+  return result;
 }
 
 function retentionDaysOf(config: PunctualConfig, topicName: string): number {
@@ -124,6 +133,7 @@ export async function cancelAndDisarm(
     const restored = await restoreFanOutParent(deps, parent, topicConfig(deps.config, topicName));
     return { outcome: "conflict", task: { ...restored, status: outcome.task.status } };
   }
+  if (result.outcome !== "not-found") await settleMove(deps, result.task);
   if (result.outcome !== "cancelled") return result;
   const { task } = result;
   if (task.timer === "schedule" && task.scheduleName) {
@@ -134,4 +144,15 @@ export async function cancelAndDisarm(
     }
   }
   return result;
+}
+
+/**
+ * A cancelled task that a move made (a successor) settles that move: the item it was moved from leaves the sweep
+ * index. Left there (the move stopped after arming, before its last write), the sweeper finds it at its old due
+ * time and, should the cancelled successor be gone with its retention by then, writes and delivers it again after
+ * this cancel's 200. Also on a repeated cancel, so a retry after a failure here finishes it.
+ */
+async function settleMove(deps: CancelDeps, task: TaskRecord): Promise<void> {
+  if (task.status !== "cancelled" || task.rescheduledFrom === undefined) return;
+  await deps.store.settleRescheduled(task.rescheduledFrom);
 }

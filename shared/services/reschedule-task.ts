@@ -55,6 +55,9 @@ export async function rescheduleTask(
   // `due_at` (now) name another instant a second later, and the client retries a PATCH after a 503 or a lost
   // answer; a 409 there would leave a successor the first try could not arm to the sweeper, after the old due time.
   const sameTarget: SameTarget = (due, movedAtMs) => {
+    // A past time means now, and a task already due is due now, as `run` finds it: moved to this instant instead,
+    // it would leave its place in its group's FIFO queue for one behind the tasks due since (order broken).
+    if (movedAtMs === undefined && dueAtMs === nowMs && due <= nowMs) return true;
     const target = movedAtMs === undefined ? dueAtMs : targetAt(parsed.value, topic, movedAtMs);
     return target !== undefined && due >= target && due - target < SUCCESSOR_TRIES;
   };
@@ -123,8 +126,10 @@ async function moveTask(
     // The clock the target was computed from: a repeat recomputes its target with it (see rescheduleTask).
     atMs: nowMs,
     // The old item forwards a repeated add (its idempotency claim names the old id) for as long as the claim
-    // would live for the new due time; only then may TTL remove it.
-    expiresAt: claimExpiry(dueAtMs, topic),
+    // would live for the new due time; only then may TTL remove it. Nor before its own due time is well past: a
+    // move that stops after this write is finished by the sweeper once that time has passed (the sweep index
+    // holds the item by it), and a task moved days earlier would otherwise be gone by then, never delivered.
+    expiresAt: claimExpiry(Math.max(dueAtMs, current.dueAtMs), topic),
   });
   if (marked.outcome === "not-found") throw notFound();
   if (marked.outcome === "conflict") {
@@ -212,6 +217,9 @@ export async function completeMove(deps: RescheduleTaskDeps, old: TaskRecord): P
     }
   }
   await keepClaim(deps, old, successor.taskId);
+  // A successor moved on: the move that made it is settled too (it may have stopped before its last write), or
+  // the sweeper would find that item at its old due time and write this one again once its TTL had removed it.
+  if (old.rescheduledFrom !== undefined) await deps.store.settleRescheduled(old.rescheduledFrom);
   await deps.store.settleRescheduled(old.taskId);
   await disarmOld(deps, old);
   return { ...taskView(successor), rescheduled_from: old.taskId };

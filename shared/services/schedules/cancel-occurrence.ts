@@ -52,5 +52,9 @@ async function fenceSuccessor(deps: CancelOccurrenceDeps, old: TaskRecord): Prom
     cancelledAtMs: nowMs,
     expiresAt: retentionExpiry(nowMs, retentionDays),
   };
-  return (await deps.store.putNew(fenced, { sweepIndex: false })) === "created";
+  if ((await deps.store.putNew(fenced, { sweepIndex: false })) !== "created") return false;
+  // The move is settled as a cancel settles it (cancel-task.ts, settleMove): left in the sweep index, the old item
+  // would be found at its old due time and, this fence gone with its retention by then, its move finished.
+  await deps.store.settleRescheduled(old.taskId);
+  return true;
 }

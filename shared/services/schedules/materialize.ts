@@ -19,7 +19,10 @@ import { specOf } from "./view.js";
 /** What materializing (and undoing it) needs: the add-task service's deps, plus the schedule reads and writes. */
 export interface MaterializeDeps extends Omit<AddTaskDeps, "store" | "scheduler"> {
   readonly store: AddTaskDeps["store"] &
-    Pick<TaskStore, "cancel" | "restoreFanOutParent" | "updateSchedule" | "findIdempotencyClaim">;
+    Pick<
+      TaskStore,
+      "cancel" | "restoreFanOutParent" | "updateSchedule" | "findIdempotencyClaim" | "settleRescheduled"
+    >;
   readonly scheduler: Pick<TaskScheduler, "createTaskSchedule" | "deleteTaskSchedule">;
   /** Told about an occurrence the add-task service refused (4xx: e.g. the topic's allow-list changed). */
   readonly onSkipped?: (scheduleId: string, occurrenceMs: number, error: unknown) => void;
@@ -27,8 +30,14 @@ export interface MaterializeDeps extends Omit<AddTaskDeps, "store" | "scheduler"
 
 /** What cancelling occurrences needs: the claims, the cancel write, and deleting a schedule-armed timer. */
 export interface CancelOccurrencesDeps {
-  /** `putNew`: an occurrence caught mid-move has its successor written cancelled (cancel-occurrence.ts). */
-  readonly store: Pick<TaskStore, "findIdempotencyClaim" | "cancel" | "restoreFanOutParent" | "putNew">;
+  /**
+   * `putNew`: an occurrence caught mid-move has its successor written cancelled (cancel-occurrence.ts);
+   * `settleRescheduled`: a cancelled successor's move is settled (cancel-task.ts).
+   */
+  readonly store: Pick<
+    TaskStore,
+    "findIdempotencyClaim" | "cancel" | "restoreFanOutParent" | "putNew" | "settleRescheduled"
+  >;
   readonly scheduler: Pick<TaskScheduler, "deleteTaskSchedule">;
   readonly config: MaterializeDeps["config"];
   readonly now: () => number;

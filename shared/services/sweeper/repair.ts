@@ -348,6 +348,8 @@ async function finishReschedules(
       const move = { from: old.taskId, to: successor.taskId, expiresAt: claimExpiry(due, topic) };
       await deps.store.moveIdempotencyClaim(old.topic, old.idempotencyKey, move);
     }
+    // The move that made this item is settled too (reschedule-task.ts, completeMove).
+    if (old.rescheduledFrom !== undefined) await deps.store.settleRescheduled(old.rescheduledFrom);
     await deps.store.settleRescheduled(old.taskId);
     counters.reschedulesFinished++;
     deps.logger.warn("reschedule finished: its successor was missing or unsettled", {

@@ -281,6 +281,20 @@ describe("cancelTask on a dead-lettered task (issue 12: discard)", () => {
     expect((await f.store.get(pending.task_id))?.status).toBe("scheduled");
   });
 
+  it("the group cancel refuses a path group longer than any group can be (1,024 characters), as it refuses such a ?group=: 400, not a 200 that cancelled nothing", async () => {
+    // Prepare
+    const f = fixture();
+    const long = "g".repeat(1025);
+
+    // Act
+    const inPath = await refusal(cancelGroup(f.deps, { topic: "demo", value: long }, {}));
+    const inQuery = await refusal(cancelGroup(f.deps, { topic: "demo", value: "-" }, { group: long }));
+
+    // Assess
+    expect(inPath).toMatchObject({ status: 400, code: "validation_failed", issues: [{ path: "value" }] });
+    expect(inQuery).toMatchObject({ status: 400, code: "validation_failed", issues: [{ path: "group" }] });
+  });
+
   it("the group cancel refuses a limit not in plain decimal digits (0x10, 1e2, ' 5', +5, 05): 400 naming it, nothing cancelled", async () => {
     // Prepare
     const f = fixture();

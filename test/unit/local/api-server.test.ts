@@ -156,6 +156,15 @@ describe("the local API server's path parameters", () => {
       expect(reached.at(-1)).toEqual({ route: "$default" });
     },
   );
+
+  it.each(["a%2Fb", "a%2fb", "%2F"])(
+    "sends a parameter holding an encoded slash (%s) to $default: API Gateway decodes the path before it matches, where the slash splits the segment",
+    async (segment) => {
+      const answer = await fetch(`${server.url}/items/${segment}`);
+      expect(answer.status).toBe(404);
+      expect(reached.at(-1)).toEqual({ route: "$default" });
+    },
+  );
 });
 
 describe("the local API server and Lambda's 6 MiB synchronous invocation limit", () => {

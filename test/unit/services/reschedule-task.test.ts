@@ -1,6 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { successorKey } from "#shared/domain/reschedule.js";
 import { claimExpiry } from "#shared/services/add-task.js";
+import { cancelTask } from "#shared/services/cancel-task.js";
 import { rescheduleTask, runTask } from "#shared/services/reschedule-task.js";
 import { simulate } from "../../support/pipeline-sim.js";
 
@@ -25,6 +26,23 @@ async function keyedAdd(sim: ReturnType<typeof simulate>, orderId: string, key: 
     callback: { url: "https://hooks.example.com/p" },
   };
   return () => addTask(deps, { body, idempotencyKeyHeader: key });
+}
+
+/** The table's TTL, caught up: every item past its `expiresAt` removed (DynamoDB deletes them within days). */
+function expireByTtl(sim: ReturnType<typeof simulate>): void {
+  for (const [id, task] of sim.store.tasks) {
+    if (task.expiresAt !== undefined && task.expiresAt < sim.clock.now / 1000) sim.store.tasks.delete(id);
+  }
+}
+
+/** The store's next call of `method` fails, as if the function died there; later calls go through. */
+function dieAtNext(sim: ReturnType<typeof simulate>, method: "putNew" | "settleRescheduled"): void {
+  const store = sim.store as unknown as Record<string, unknown>;
+  const original = store[method];
+  store[method] = async () => {
+    store[method] = original;
+    throw new Error("the function died here");
+  };
 }
 
 describe("rescheduling a scheduled task", () => {
@@ -215,6 +233,105 @@ describe("crash after the first write (old item marked rescheduled, successor ne
     expect(sim.delivered()).toEqual([successorId]);
     expect(sim.store.tasks.get(successorId)).toMatchObject({ status: "delivered", attempts: 1 });
   });
+
+  it("run now on a task due in a week, stopped after its first write: the old item outlives its old due time, so the sweeper finishes the move then (late, not lost)", async () => {
+    // Prepare: the successor's write fails (the function died there), after the old item was marked.
+    const sim = simulate();
+    const oldId = await sim.add({ order_id: "o-week" }, { delay_seconds: 7 * 86_400 });
+    dieAtNext(sim, "putNew");
+    const deps = { ...sim, timerQueue: sim.timer, now: () => sim.clock.now };
+    const first = await runTask(deps, oldId).catch((e: unknown) => e);
+    const successorId = sim.store.tasks.get(oldId)?.rescheduledTo;
+
+    // Act: nobody retries; a week passes, the table's TTL removes what has expired meanwhile, the sweeper runs.
+    sim.clock.now += 7 * 86_400_000 + sim.graceMs + MINUTE;
+    expireByTtl(sim);
+    const report = await sim.sweep();
+    sim.advance(MINUTE);
+    await sim.runRelay();
+    await sim.runDeliver();
+
+    // Assess
+    expect(first).toBeInstanceOf(Error);
+    expect(report).toMatchObject({ reschedulesFinished: 1, failures: 0 });
+    expect(sim.delivered()).toEqual([successorId]);
+  });
+
+  it.each([
+    ["scheduled", false],
+    ["dead-lettered (the cancel discards it)", true],
+  ])(
+    "a move stopped after arming its successor, which is then cancelled (200) while %s: the sweeper that finds the old item once its due time has passed, the successor long gone with its retention, does not write it again",
+    async (_name, deadLettered) => {
+      // Prepare: due in 5 days, moved to 6; the move's last write (settling the old item) fails after the arming.
+      const sim = simulate();
+      const oldId = await sim.add({ order_id: "o-settle" }, { delay_seconds: 5 * 86_400 });
+      dieAtNext(sim, "settleRescheduled");
+      const moved = await sim.reschedule(oldId, { delay_seconds: 6 * 86_400 }).catch((e: unknown) => e);
+      const successorId = sim.store.tasks.get(oldId)?.rescheduledTo as string;
+      const successor = sim.store.tasks.get(successorId);
+      if (deadLettered && successor) {
+        sim.store.tasks.set(successorId, { ...successor, status: "failed", failedAtMs: sim.clock.now });
+      }
+      const deps = { ...sim, timerQueue: sim.timer, now: () => sim.clock.now };
+      const cancelled = await cancelTask(deps, successorId);
+
+      // Act: the old due time passes, the table's TTL has removed the cancelled successor, the sweeper runs.
+      sim.clock.now += 5 * 86_400_000 + sim.graceMs + MINUTE;
+      expireByTtl(sim);
+      await sim.sweep();
+      for (let i = 0; i < 3; i++) {
+        sim.advance(86_400_000 / 2);
+        await sim.runRelay();
+        await sim.runDeliver();
+      }
+
+      // Assess: the cancel's 200 holds
+      expect(moved).toBeInstanceOf(Error);
+      expect(cancelled).toMatchObject({ task_id: successorId, status: "cancelled" });
+      expect(sim.delivered()).toEqual([]);
+      expect(sim.store.tasks.get(successorId)?.status).not.toBe("scheduled");
+    },
+  );
+
+  it.each([
+    ["by a move that completes", false],
+    ["by a move that stops after its first write, finished by the sweeper", true],
+  ])(
+    "a move stopped after arming its successor, which is then moved again %s: the sweeper that finds the first item at its old due time, the middle one long gone, does not write that one again",
+    async (_name, secondStops) => {
+      // Prepare: due in 10 days, run now (its last write fails after the arming), then moved 2 minutes on.
+      const sim = simulate();
+      const firstId = await sim.add({ order_id: "o-chain" }, { delay_seconds: 10 * 86_400 });
+      dieAtNext(sim, "settleRescheduled");
+      const deps = { ...sim, timerQueue: sim.timer, now: () => sim.clock.now };
+      const ran = await runTask(deps, firstId).catch((e: unknown) => e);
+      const middleId = sim.store.tasks.get(firstId)?.rescheduledTo as string;
+      if (secondStops) dieAtNext(sim, "putNew");
+      await sim.reschedule(middleId, { delay_seconds: 120 }).catch(() => undefined);
+      const lastId = sim.store.tasks.get(middleId)?.rescheduledTo;
+      for (let i = 0; i < 4; i++) {
+        sim.advance(MINUTE);
+        await sim.sweep();
+        await sim.runRelay();
+        await sim.runDeliver();
+      }
+
+      // Act: the first item's due time passes; the table's TTL has removed what expired; the sweeper runs.
+      sim.clock.now += 10 * 86_400_000 + sim.graceMs + MINUTE;
+      expireByTtl(sim);
+      await sim.sweep();
+      for (let i = 0; i < 3; i++) {
+        sim.advance(MINUTE);
+        await sim.runRelay();
+        await sim.runDeliver();
+      }
+
+      // Assess: delivered once, under its last id
+      expect(ran).toBeInstanceOf(Error);
+      expect(sim.delivered()).toEqual([lastId]);
+    },
+  );
 
   it("the successor's timer counts its delay from when it is sent, not from the sweeper run's start", async () => {
     // Prepare: a move 10 minutes later stopped after its first write; the run then spends 30 s reading the group.

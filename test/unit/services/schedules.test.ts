@@ -784,14 +784,20 @@ describe("pause, resume, delete", () => {
     },
   );
 
-  it("pause cancels an occurrence an operator rescheduled (its task lives on under a new id), and one caught mid-move", async () => {
-    // Prepare: occurrences 00:01–00:04 made; 00:03 postponed by 30 s, 00:04's move stopped after its first write.
+  /** A schedule whose occurrences 00:01–00:04 are made: its third and fourth occurrences' tasks. */
+  async function thirdAndFourth() {
     const h = harness();
     const { schedule_id: id } = await createSchedule(h.deps, body());
     const occurrence = (iso: string) => h.tasks().find((t) => t.dueAtMs === Date.parse(iso));
     const third = occurrence("2027-01-01T00:03:00.000Z");
     const fourth = occurrence("2027-01-01T00:04:00.000Z");
     if (!third || !fourth) throw new Error("occurrences missing");
+    return { h, id, third, fourth };
+  }
+
+  it("pause cancels an occurrence an operator rescheduled (its task lives on under a new id), and one caught mid-move", async () => {
+    // Prepare: occurrences 00:01–00:04 made; 00:03 postponed by 30 s, 00:04's move stopped after its first write.
+    const { h, id, third, fourth } = await thirdAndFourth();
     const operator = { ...h.deps, store: h.store };
     const moved = await rescheduleTask(operator, third.taskId, { due_at: "2027-01-01T00:03:30Z" });
     const stranded = successorKey(fourth, Date.parse("2027-01-01T00:04:30.000Z")).taskId;
@@ -807,6 +813,31 @@ describe("pause, resume, delete", () => {
     expect(paused).toMatchObject({ status: "paused", cancelled_occurrences: 3 });
     expect(h.store.tasks.get(moved.task_id)?.status).toBe("cancelled");
     expect(retried).toMatchObject({ task_id: stranded, status: "cancelled" });
+    expect(h.dues()).toEqual(["2027-01-01T00:01:00.000Z"]);
+  });
+
+  it("pause settles the move of an occurrence caught mid-move, and of one whose successor it cancels: the sweeper never finishes either after the cancelled successor's retention", async () => {
+    // Prepare: 00:03's move stopped after its first write (successor not written), 00:04's after arming (not settled).
+    const { h, id, third, fourth } = await thirdAndFourth();
+    const stranded = successorKey(third, Date.parse("2027-01-01T00:03:30.000Z")).taskId;
+    await h.store.markRescheduled(third.taskId, { to: stranded, atMs: h.clock.now(), expiresAt: 1 });
+    const settle = h.store.settleRescheduled.bind(h.store);
+    h.store.settleRescheduled = async () => {
+      h.store.settleRescheduled = settle;
+      throw new Error("the function died here"); // 00:04's move: armed, not settled
+    };
+    const operator = { ...h.deps, store: h.store };
+    await rescheduleTask(operator, fourth.taskId, { due_at: "2027-01-01T00:04:30Z" }).catch(() => undefined);
+
+    // Act
+    h.clock.set("2027-01-01T00:01:30.000Z");
+    await pauseSchedule(h.deps, id);
+
+    // Assess: both old items out of the sweep index (which would finish their moves at their old due times)
+    expect(h.store.tasks.get(third.taskId)).toMatchObject({ status: "rescheduled" });
+    expect(h.store.tasks.get(third.taskId)?.sweepShard).toBeUndefined();
+    expect(h.store.tasks.get(fourth.taskId)).toMatchObject({ status: "rescheduled" });
+    expect(h.store.tasks.get(fourth.taskId)?.sweepShard).toBeUndefined();
     expect(h.dues()).toEqual(["2027-01-01T00:01:00.000Z"]);
   });
 

@@ -86,6 +86,29 @@ describe("a task whose message already waits in its FIFO queue", () => {
     expect(sim.delivered()).toEqual([first, second]);
   });
 
+  const isoOf = (ms: number | undefined) => new Date(ms ?? Number.NaN).toISOString();
+  it.each<[string, (sim: Sim, id: string) => Record<string, unknown>]>([
+    ["its own due_at", (sim, id) => ({ due_at: isoOf(sim.store.tasks.get(id)?.dueAtMs) })],
+    ["delay_seconds 0", () => ({ delay_seconds: 0 })],
+    ["a due_at long past", () => ({ due_at: "2000-01-01T00:00:00Z" })],
+  ])(
+    "a PATCH to %s (now, as past times are): it is already due, so nothing moves and it is delivered once, in its place",
+    async (_name, body) => {
+      // Prepare
+      const { sim, first, second } = await twoWaiting();
+
+      // Act
+      const patched = await sim.reschedule(first, body(sim, first));
+      await sim.runRelay();
+      await sim.runDeliver();
+
+      // Assess: not moved behind the group's next task (its new due time, now, would be after that task's)
+      expect(patched.task_id).toBe(first);
+      expect(sim.status(first)).toBe("delivered");
+      expect(sim.delivered()).toEqual([first, second]);
+    },
+  );
+
   it("a task added behind it within 4 minutes is sent behind it (the memory skips only the copy), in group order", async () => {
     // Prepare
     const { sim, first, second } = await twoWaiting();
