@@ -57,7 +57,7 @@ describe("the route table", () => {
           ],
         ),
       ),
-      "cancel-group": [ENV.scheduleGroupName, ENV.tableName],
+      "cancel-group": [ENV.topology, ENV.scheduleGroupName, ENV.tableName].sort(),
       "list-tasks": [ENV.topology, ENV.tableName].sort(),
       "replay-task": [ENV.topology, ENV.tableName],
       "replay-topic": [ENV.topology, ENV.tableName],
