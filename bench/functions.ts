@@ -17,6 +17,7 @@ import { build, type Metafile } from "esbuild";
 import {
   BUNDLE_MAIN_FIELDS,
   BUNDLE_TARGET,
+  bundledEnvironmentDefine,
   ESM_REQUIRE_BANNER,
   UNREACHED_CREDENTIAL_PROVIDERS,
 } from "#cdk/lib/bundling.js";
@@ -52,6 +53,7 @@ export interface FunctionFigures {
 export async function bundle(
   name: FunctionName,
   outdir: string,
+  environmentName = "prod",
 ): Promise<{ file: string; metafile: Metafile }> {
   const file = path.join(outdir, name, "index.mjs");
   const result = await build({
@@ -65,6 +67,7 @@ export async function bundle(
     sourcemap: false,
     mainFields: BUNDLE_MAIN_FIELDS,
     banner: { js: ESM_REQUIRE_BANNER },
+    define: bundledEnvironmentDefine(environmentName),
     external: UNREACHED_CREDENTIAL_PROVIDERS,
     metafile: true,
     logLevel: "error",

@@ -31,3 +31,8 @@ export const UNREACHED_CREDENTIAL_PROVIDERS = [
   "@aws-sdk/credential-provider-http",
   "@smithy/credential-provider-imds",
 ];
+
+/** The esbuild `define` that names the environment a bundle is for (shared/config/environments/index.ts). */
+export function bundledEnvironmentDefine(environmentName: string): Record<string, string> {
+  return { "process.env.PUNCTUAL_BUNDLED_ENVIRONMENT": JSON.stringify(environmentName) };
+}

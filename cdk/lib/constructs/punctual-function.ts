@@ -13,6 +13,7 @@ import { ENV } from "#shared/runtime/env.js";
 import {
   BUNDLE_MAIN_FIELDS,
   BUNDLE_TARGET,
+  bundledEnvironmentDefine,
   ESM_REQUIRE_BANNER,
   UNREACHED_CREDENTIAL_PROVIDERS,
 } from "../bundling.js";
@@ -125,6 +126,7 @@ function nodejsFunctionProps(
       sourceMap: false,
       mainFields: BUNDLE_MAIN_FIELDS,
       banner: ESM_REQUIRE_BANNER,
+      define: bundledEnvironmentDefine(props.environmentName),
       // The AWS SDK included (see bundling.ts for the one exception).
       externalModules: UNREACHED_CREDENTIAL_PROVIDERS,
       forceDockerBundling: false,
