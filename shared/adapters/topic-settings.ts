@@ -6,7 +6,7 @@ import {
   SETTINGS_ROLLOUT_MINUTES,
   settingsDocumentText,
 } from "#shared/config/runtime-settings.js";
-import { readTopology, TOPOLOGY_VARIABLE, type TopicSettingsRoute } from "#shared/contract/topology.js";
+import { readTopicSettingsRoute } from "#shared/contract/topic-settings-route.js";
 import type { ServiceLogger } from "#shared/runtime/observability.js";
 import { createAwsClient } from "./aws-clients.js";
 
@@ -110,7 +110,7 @@ export function topicSettingsFromEnvironment(
   logger: SettingsLogger,
   env: NodeJS.ProcessEnv = process.env,
 ): TopicSettingsSource {
-  const route = settingsRouteOf(env);
+  const route = readTopicSettingsRoute(env);
   if (!route) return new StaticTopicSettings(deployed);
   const provider = new AppConfigProvider({
     application: route.applicationId,
@@ -127,12 +127,6 @@ export function topicSettingsFromEnvironment(
   // Fetch during init, overlapping the rest of the cold start; a failure is logged and retried on use.
   void source.current();
   return source;
-}
-
-function settingsRouteOf(env: NodeJS.ProcessEnv): TopicSettingsRoute | undefined {
-  if (!env[TOPOLOGY_VARIABLE]) return undefined;
-  const raw = JSON.parse(env[TOPOLOGY_VARIABLE] as string) as { topicSettings?: unknown };
-  return raw.topicSettings ? readTopology("topicSettings", env) : undefined;
 }
 
 /**

@@ -1,5 +1,6 @@
 import * as z from "zod";
 import { ENV, MissingEnvironmentError } from "#shared/runtime/env.js";
+import { type TopicSettingsRoute, topicSettingsRouteSchema } from "./topic-settings-route.js";
 
 /**
  * The topology contract: what the stack tells a function about topics, their queues and the timings derived
@@ -27,7 +28,7 @@ const url = z.string().min(1);
 
 const topologyFields = z
   .object({
-    queueUrlBase: z.url().optional(),
+    queueUrlBase: url.refine(URL.canParse, "must be a URL").optional(),
     topicQueues: z.record(z.string(), url).optional(),
     deliveries: z
       .record(z.string(), z.object({ topic: z.string().min(1), queueUrl: url, dlqUrl: url }))
@@ -53,13 +54,7 @@ const topologyFields = z
         }),
       )
       .optional(),
-    topicSettings: z
-      .object({
-        applicationId: z.string().min(1),
-        environmentId: z.string().min(1),
-        profileId: z.string().min(1),
-      })
-      .optional(),
+    topicSettings: topicSettingsRouteSchema.optional(),
   })
   .strict();
 
@@ -73,7 +68,7 @@ export type TopologySection = keyof Topology;
 export type DeliveryRoute = NonNullable<Topology["deliveries"]>[string];
 export type SweepRoute = NonNullable<Topology["sweep"]>[string];
 export type TopicMapping = NonNullable<Topology["topicMappings"]>[string];
-export type TopicSettingsRoute = NonNullable<Topology["topicSettings"]>;
+export type { TopicSettingsRoute };
 
 /**
  * Reads this function's section of the topology from its environment; a missing variable, bad JSON, a wrong
@@ -109,24 +104,20 @@ export function readTopology<const S extends TopologySection>(
 function withFullQueueUrls({ queueUrlBase, ...topology }: z.output<typeof topologyFields>) {
   if (!queueUrlBase) return topology;
   const full = (value: string) => new URL(value, queueUrlBase).href;
-  const mapped = <V>(section: Record<string, V> | undefined, map: (value: V) => V) =>
-    section && Object.fromEntries(Object.entries(section).map(([key, value]) => [key, map(value)]));
-  const withQueues = <V extends { queueUrl: string; dlqUrl: string }>(route: V): V => ({
-    ...route,
-    queueUrl: full(route.queueUrl),
-    dlqUrl: full(route.dlqUrl),
-  });
-  return dropUndefined({
-    ...topology,
-    topicQueues: mapped(topology.topicQueues, full),
-    deliveries: mapped(topology.deliveries, withQueues),
-    sweep: mapped(topology.sweep, withQueues),
-    topicMappings: mapped(topology.topicMappings, withQueues),
-  });
-}
-
-function dropUndefined<T extends object>(value: T): T {
-  return Object.fromEntries(Object.entries(value).filter(([, v]) => v !== undefined)) as T;
+  const routes = (section?: Record<string, { queueUrl: string; dlqUrl: string }>) => {
+    for (const route of Object.values(section ?? {})) {
+      route.queueUrl = full(route.queueUrl);
+      route.dlqUrl = full(route.dlqUrl);
+    }
+  };
+  // The parsed object is the schema's own copy: resolved in place.
+  for (const [topic, queueUrl] of Object.entries(topology.topicQueues ?? {})) {
+    (topology.topicQueues as Record<string, string>)[topic] = full(queueUrl);
+  }
+  routes(topology.deliveries);
+  routes(topology.sweep);
+  routes(topology.topicMappings);
+  return topology;
 }
 
 /**

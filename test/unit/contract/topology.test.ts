@@ -1,4 +1,5 @@
 import { describe, expect, it } from "vitest";
+import { readTopicSettingsRoute } from "#shared/contract/topic-settings-route.js";
 import { mergeTopologies, readTopology, type Topology } from "#shared/contract/topology.js";
 import { MissingEnvironmentError } from "#shared/runtime/env.js";
 
@@ -91,6 +92,28 @@ describe("mergeTopologies", () => {
   it("refuses two functions that disagree on an entry", () => {
     expect(() => mergeTopologies({ topicQueues: { a: "qa" } }, { topicQueues: { a: "other" } })).toThrow(
       /disagree on PUNCTUAL_TOPOLOGY\.topicQueues\["a"\]/,
+    );
+  });
+});
+
+describe("readTopicSettingsRoute (the one section the settings port reads, without the topology's schema)", () => {
+  const ids = { applicationId: "app1234", environmentId: "env1234", profileId: "pro1234" };
+
+  it("returns the ids, or nothing when the function has no topology or no settings section", () => {
+    expect(readTopicSettingsRoute(env({ topicSettings: ids, topicQueues: { a: "https://q/a" } }))).toEqual(
+      ids,
+    );
+    expect(readTopicSettingsRoute({})).toBeUndefined();
+    expect(readTopicSettingsRoute(env({ topicQueues: { a: "https://q/a" } }))).toBeUndefined();
+  });
+
+  it("fails the cold start on bad JSON or a malformed section, naming the field", () => {
+    expect(() => readTopicSettingsRoute({ PUNCTUAL_TOPOLOGY: "{" })).toThrow(/must hold JSON/);
+    expect(() => readTopicSettingsRoute(env({ topicSettings: { ...ids, profileId: "" } }))).toThrow(
+      /PUNCTUAL_TOPOLOGY\.topicSettings\.profileId/,
+    );
+    expect(() => readTopicSettingsRoute(env({ topicSettings: { ...ids, extra: 1 } }))).toThrow(
+      MissingEnvironmentError,
     );
   });
 });
