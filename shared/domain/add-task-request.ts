@@ -115,15 +115,13 @@ const zonedDateTime = z.iso.datetime({
  */
 function rfc3339AsParsed(value: unknown): unknown {
   if (typeof value !== "string") return value;
-  const upper = value.replace(/^(\d{4}-\d{2}-\d{2})t/, "$1T").replace(/z$/, "Z");
-  const leap = /^(.+T\d{2}:\d{2}:)60(\.\d+)?(Z|[+-]\d{2}:\d{2})$/.exec(upper);
-  if (!leap) return upper;
-  const lastSecond = `${leap[1]}59${leap[2] ?? ""}${leap[3]}`;
-  if (!zonedDateTime.safeParse(lastSecond).success) return upper;
-  const atMs = Date.parse(lastSecond);
-  const utc = new Date(atMs);
-  if (utc.getUTCHours() !== 23 || utc.getUTCMinutes() !== 59) return upper;
-  return new Date(atMs + 1000).toISOString();
+  // Only `t` and `z` are letters in a valid date-time: upper-casing changes nothing else a validator accepts.
+  const upper = value.toUpperCase();
+  const leap = /^(.+T\d\d:\d\d:)60(.*)$/.exec(upper);
+  const lastSecond = leap && `${leap[1]}59${leap[2]}`;
+  if (!lastSecond || !zonedDateTime.safeParse(lastSecond).success) return upper;
+  const next = new Date(Date.parse(lastSecond) + 1000).toISOString();
+  return next.slice(11, 19) === "00:00:00" ? next : upper;
 }
 
 /** The three ways to say when a task is due (add, and reschedule: one rule for both). */
