@@ -56,8 +56,10 @@ import {
   type DeliverStoreMethod,
   type DueSchedule,
   type FinishWrite,
+  GROUP_TASK_REF_ATTRIBUTES,
   type GroupItemStatus,
   type GroupPage,
+  type GroupTaskRef,
   type IdempotencyClaim,
   type IdempotencyOutcome,
   type ListFailedOptions,
@@ -1253,19 +1255,24 @@ export class DynamoTaskStore extends DynamoDeliverStore implements TaskStore {
     fromMs: number,
     toMs: number,
     others?: Map<string, TaskStatus>,
-  ): Promise<TaskRecord[]> {
-    const tasks: TaskRecord[] = [];
+  ): Promise<GroupTaskRef[]> {
+    const tasks: GroupTaskRef[] = [];
     let startKey: QueryCommandOutput["LastEvaluatedKey"];
+    // Every name as a placeholder: `status` is a reserved word, and the projection must not depend on which are.
+    const names = Object.fromEntries(GROUP_TASK_REF_ATTRIBUTES.map((name, i) => [`#a${i}`, name]));
+    const status = `#a${GROUP_TASK_REF_ATTRIBUTES.indexOf("status")}`;
     do {
       const out: QueryCommandOutput = await this.client.send(
         new QueryCommand({
           TableName: this.table,
           KeyConditionExpression: "pk = :pk AND sk BETWEEN :from AND :to",
+          // No content (GroupTaskRef): the relay holds the group's due tasks in memory at once.
+          ProjectionExpression: Object.keys(names).join(", "),
+          ExpressionAttributeNames: names,
           ...(others
             ? { ExpressionAttributeValues: toWire(groupRange(pk, fromMs, toMs)) }
             : {
-                FilterExpression: "#status = :scheduled",
-                ExpressionAttributeNames: { "#status": "status" },
+                FilterExpression: `${status} = :scheduled`,
                 ExpressionAttributeValues: toWire({
                   ...groupRange(pk, fromMs, toMs),
                   ":scheduled": "scheduled" satisfies TaskStatus,
@@ -1275,7 +1282,7 @@ export class DynamoTaskStore extends DynamoDeliverStore implements TaskStore {
           ExclusiveStartKey: startKey,
         }),
       );
-      for (const item of (out.Items ?? []).map((i) => unmarshall(i) as TaskRecord)) {
+      for (const item of (out.Items ?? []).map((i) => unmarshall(i) as GroupTaskRef)) {
         if (item.status === "scheduled") tasks.push(item);
         else others?.set(item.taskId, item.status);
       }

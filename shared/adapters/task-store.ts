@@ -80,6 +80,22 @@ export type SweepCursor = Readonly<Record<number, SweepPosition>>;
 /** One item of a group as a read back from its end sees it: enough to tell whether it is unfinished. */
 export type GroupItemStatus = Pick<TaskRecord, "taskId" | "dueAtMs" | "status" | "sweepShard">;
 
+/**
+ * What the relay reads of a group's tasks (`listScheduledInGroup`): their order, status, and whether one is a
+ * fan-out parent (never sent). Not the content: the relay holds a group's due tasks in memory at once, and
+ * 2,000 of them at 256 KiB would pass its 512 MB on AWS (DynamoDB still reads, and bills, whole items).
+ */
+export type GroupTaskRef = Pick<TaskRecord, "taskId" | "pk" | "sk" | "status" | "dueAtMs" | "fanOut">;
+/** The attributes of a `GroupTaskRef`, for a store's projection. */
+export const GROUP_TASK_REF_ATTRIBUTES = [
+  "taskId",
+  "pk",
+  "sk",
+  "status",
+  "dueAtMs",
+  "fanOut",
+] as const satisfies readonly (keyof GroupTaskRef)[];
+
 /** Where a page of a list ends: DynamoDB's LastEvaluatedKey, unmarshalled (the API turns it into a cursor). */
 export type PageKey = Readonly<Record<string, string | number>>;
 
@@ -195,7 +211,7 @@ export interface TaskStore extends DestinationStore {
   restoreFanOutParent(taskId: string, cancelledAtMs: number, expiresAt: number): Promise<boolean>;
   /**
    * The group's tasks still `scheduled` with due time in [fromMs, toMs], in order of due time then acceptance
-   * (strongly consistent). When `others` is given, the status of every other task of the group in that window
+   * (strongly consistent), as `GroupTaskRef`s: no content. When `others` is given, the status of every other task of the group in that window
    * is put in it (task id → status): the same read answers "is this message's task still pending?" without
    * one more read per message.
    */
@@ -204,7 +220,7 @@ export interface TaskStore extends DestinationStore {
     fromMs: number,
     toMs: number,
     others?: Map<string, TaskStatus>,
-  ): Promise<TaskRecord[]>;
+  ): Promise<GroupTaskRef[]>;
   /** `scheduled → queued`; false when the task had moved on (cancelled, or already being delivered). */
   markQueued(taskId: string, nowMs: number): Promise<boolean>;
   /**

@@ -5,8 +5,10 @@ import {
   type CancelOutcome,
   type DueSchedule,
   type FinishWrite,
+  GROUP_TASK_REF_ATTRIBUTES,
   type GroupItemStatus,
   type GroupPage,
+  type GroupTaskRef,
   type IdempotencyClaim,
   type IdempotencyOutcome,
   type ListFailedOptions,
@@ -151,16 +153,23 @@ export class MemoryTaskStore implements TaskStore {
     fromMs: number,
     toMs: number,
     others?: Map<string, TaskStatus>,
-  ): Promise<TaskRecord[]> {
+  ): Promise<GroupTaskRef[]> {
     refuseInvertedRange(fromMs, toMs);
     for (const t of this.tasks.values()) {
       if (t.pk === pk && t.status !== "scheduled" && t.dueAtMs >= fromMs && t.dueAtMs <= toMs)
         others?.set(t.taskId, t.status);
     }
+    // Only what DynamoDB's projection returns: a caller relying on more fails here too.
+    const projected = (t: TaskRecord) =>
+      structuredClone(
+        Object.fromEntries(
+          GROUP_TASK_REF_ATTRIBUTES.filter((name) => t[name] !== undefined).map((name) => [name, t[name]]),
+        ) as GroupTaskRef,
+      );
     return [...this.tasks.values()]
       .filter((t) => t.pk === pk && t.status === "scheduled" && t.dueAtMs >= fromMs && t.dueAtMs <= toMs)
       .sort(bySortKey)
-      .map((t) => structuredClone(t));
+      .map(projected);
   }
 
   async markQueued(taskId: string, nowMs: number): Promise<boolean> {

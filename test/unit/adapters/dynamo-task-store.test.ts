@@ -442,6 +442,31 @@ describe("DynamoTaskStore against dynalite", () => {
     expect(listed.map((t) => t.taskId)).toEqual(tasks.map((t) => t.taskId));
   });
 
+  it("reads no content for the relay: a group's due tasks are held in its memory at once", async () => {
+    // The relay keeps every due task of a group it lists (up to 8 groups side by side) in a 512 MB function:
+    // 2,000 tasks of 256 KiB content due together would pass it on AWS (the local runtime enforces no memory
+    // limit). The relay needs each task's id, key, status and whether it is a fan-out parent, nothing more.
+    const big = "x".repeat(12_000);
+    const tasks = Array.from({ length: 3 }, (_, i) =>
+      task({ group: "lean", dueAtMs: NOW + i, content: big }),
+    );
+    // A fan-out parent shares its group's partition: the relay must still tell it apart (it is never sent).
+    const link = { subscriber: "s", taskId: "demo.x", url: "https://hooks.example.com/" };
+    tasks.push(task({ group: "lean", dueAtMs: NOW + 5, content: big, fanOut: [link] }));
+    for (const t of tasks) await store.putNew(t);
+    const others = new Map();
+    for (const listed of [
+      await store.listScheduledInGroup((tasks[0] as TaskRecord).pk, NOW, NOW + 10),
+      await store.listScheduledInGroup((tasks[0] as TaskRecord).pk, NOW, NOW + 10, others),
+    ]) {
+      expect(listed.map((t) => t.taskId)).toEqual(tasks.map((t) => t.taskId));
+      for (const [i, t] of listed.entries()) {
+        const { taskId, pk, sk, status, dueAtMs, fanOut } = tasks[i] as TaskRecord;
+        expect(t).toEqual({ taskId, pk, sk, status, dueAtMs, ...(fanOut && { fanOut }) });
+      }
+    }
+  });
+
   it("keeps a task in the sweep index exactly while it is unfinished", async () => {
     const [scheduled, queued, delivering, delivered, failed, cancelled] = Array.from({ length: 6 }, (_, i) =>
       task({ group: `sweep-${i}`, dueAtMs: NOW - 60_000 + i }),
