@@ -78,6 +78,7 @@ import {
   startedTask,
   type TaskPage,
   type TaskStore,
+  type TaskSummary,
   type UnfinishedTaskRef,
 } from "./task-store.js";
 
@@ -1366,8 +1367,8 @@ export class DynamoTaskStore extends DynamoDeliverStore implements TaskStore {
     toMs: number,
     limit = Number.POSITIVE_INFINITY,
     maxScanned = Number.POSITIVE_INFINITY,
-  ): Promise<{ tasks: TaskRecord[]; complete: boolean }> {
-    const tasks: TaskRecord[] = [];
+  ): Promise<{ tasks: TaskSummary[]; complete: boolean }> {
+    const tasks: TaskSummary[] = [];
     const names = UNFINISHED_STATUSES.map((_, i) => `:s${i}`);
     let startKey: QueryCommandOutput["LastEvaluatedKey"];
     let scanned = 0;
@@ -1377,7 +1378,13 @@ export class DynamoTaskStore extends DynamoDeliverStore implements TaskStore {
           TableName: this.table,
           KeyConditionExpression: "pk = :pk AND sk BETWEEN :from AND :to",
           FilterExpression: `#status IN (${names.join(", ")}) OR (#status = :rescheduled AND attribute_exists(#shard))`,
-          ExpressionAttributeNames: { "#status": "status", "#shard": SWEEP_SHARD_ATTRIBUTE },
+          // Every attribute but the content (TaskSummary): the sweeper holds up to 8 groups' reads at once.
+          ProjectionExpression: Object.keys(SUMMARY_NAMES).join(", "),
+          ExpressionAttributeNames: {
+            ...SUMMARY_NAMES,
+            "#status": "status",
+            "#shard": SWEEP_SHARD_ATTRIBUTE,
+          },
           ExpressionAttributeValues: toWire({
             ...groupRange(pk, fromMs, toMs),
             ...Object.fromEntries(UNFINISHED_STATUSES.map((status, i) => [`:s${i}`, status])),
@@ -1389,7 +1396,7 @@ export class DynamoTaskStore extends DynamoDeliverStore implements TaskStore {
           ...(Number.isFinite(maxScanned) ? { Limit: Math.max(1, maxScanned - scanned) } : {}),
         }),
       );
-      for (const item of out.Items ?? []) tasks.push(unmarshall(item) as TaskRecord);
+      for (const item of out.Items ?? []) tasks.push(unmarshall(item) as TaskSummary);
       scanned += out.ScannedCount ?? 0;
       startKey = out.LastEvaluatedKey;
       // Pages stop once enough unfinished tasks are read, or enough items were passed over.
@@ -1689,6 +1696,50 @@ function isFinished(item: TaskRecord, write: FinishWrite): boolean {
 }
 
 /** BatchGetItem reads at most 100 keys per call. */
+/**
+ * Every attribute a task item holds but its content, as a projection's placeholders (`#p<n>` → name). Typed as
+ * a record of every other TaskRecord key, so an attribute added to TaskRecord cannot be left out of the
+ * sweeper's reads unnoticed.
+ */
+const SUMMARY_ATTRIBUTES: Record<keyof TaskSummary, true> = {
+  pk: true,
+  sk: true,
+  taskId: true,
+  topic: true,
+  groupValue: true,
+  status: true,
+  dueAtMs: true,
+  acceptedAtMs: true,
+  callbackUrl: true,
+  timer: true,
+  scheduleName: true,
+  idempotencyKey: true,
+  scheduleId: true,
+  attempts: true,
+  lastError: true,
+  queuedAtMs: true,
+  lastAttemptAtMs: true,
+  requeuedAtMs: true,
+  deliveredAtMs: true,
+  failedAtMs: true,
+  cancelledAtMs: true,
+  rescheduledTo: true,
+  rescheduledAtMs: true,
+  latenessMs: true,
+  deliveryLatencyMs: true,
+  expiresAt: true,
+  sweepShard: true,
+  failedTopic: true,
+  attemptSeq: true,
+  attemptLog: true,
+  replays: true,
+  replayedAtMs: true,
+  fanOut: true,
+  parentTaskId: true,
+  subscriber: true,
+};
+const SUMMARY_NAMES = Object.fromEntries(Object.keys(SUMMARY_ATTRIBUTES).map((name, i) => [`#p${i}`, name]));
+
 const BATCH_GET_SIZE = 100;
 /** BatchWriteItem takes at most 25 puts per call. */
 export const BATCH_WRITE_SIZE = 25;

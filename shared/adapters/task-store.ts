@@ -86,6 +86,13 @@ export type GroupItemStatus = Pick<TaskRecord, "taskId" | "dueAtMs" | "status" |
  * 2,000 of them at 256 KiB would pass its 512 MB on AWS (DynamoDB still reads, and bills, whole items).
  */
 export type GroupTaskRef = Pick<TaskRecord, "taskId" | "pk" | "sk" | "status" | "dueAtMs" | "fanOut">;
+/**
+ * A task as the sweeper reads a group (`listUnfinishedInGroup`): every attribute but the content, which it never
+ * sends (a re-send carries the id) and which, up to 1,001 tasks of a group and 8 groups at once, would pass its
+ * 256 MB on AWS. A step that needs the content (finishing a reschedule) reads the task by id.
+ */
+export type TaskSummary = Omit<TaskRecord, "content">;
+
 /** The attributes of a `GroupTaskRef`, for a store's projection. */
 export const GROUP_TASK_REF_ATTRIBUTES = [
   "taskId",
@@ -296,7 +303,7 @@ export interface TaskStore extends DestinationStore {
    * before its successor was settled, for the sweeper to finish). With `limit`, only the first `limit` of them;
    * with `maxScanned`, the read stops after that many of the group's items (finished ones included, which the
    * read passes over) and `complete` is false when it stopped before `toMs` (what it found is then the group's
-   * first unfinished tasks from `fromMs`, in order).
+   * first unfinished tasks from `fromMs`, in order). Without their content (`TaskSummary`).
    */
   listUnfinishedInGroup(
     pk: string,
@@ -304,7 +311,7 @@ export interface TaskStore extends DestinationStore {
     toMs: number,
     limit?: number,
     maxScanned?: number,
-  ): Promise<{ tasks: TaskRecord[]; complete: boolean }>;
+  ): Promise<{ tasks: TaskSummary[]; complete: boolean }>;
   /**
    * The status of a group's items with due time in [fromMs, toMs], latest first (the reverse of group order),
    * strongly consistent: at most `maxItems` of them, `complete` when none remain before the last one. What the

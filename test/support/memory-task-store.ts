@@ -27,6 +27,7 @@ import {
   startedTask,
   type TaskPage,
   type TaskStore,
+  type TaskSummary,
   type UnfinishedTaskRef,
 } from "#shared/adapters/task-store.js";
 import { type AttemptLogEntry, attemptLogSlot } from "#shared/domain/attempt-log.js";
@@ -445,7 +446,7 @@ export class MemoryTaskStore implements TaskStore {
     toMs: number,
     limit = Number.POSITIVE_INFINITY,
     maxScanned = Number.POSITIVE_INFINITY,
-  ): Promise<{ tasks: TaskRecord[]; complete: boolean }> {
+  ): Promise<{ tasks: TaskSummary[]; complete: boolean }> {
     refuseInvertedRange(fromMs, toMs);
     const inRange = [...this.tasks.values()]
       .filter((t) => t.pk === pk && t.dueAtMs >= fromMs && t.dueAtMs <= toMs)
@@ -457,7 +458,8 @@ export class MemoryTaskStore implements TaskStore {
         (t) => !TERMINAL_STATUSES.has(t.status) || (t.status === "rescheduled" && t.sweepShard !== undefined),
       )
       .slice(0, limit)
-      .map((t) => structuredClone(t));
+      // As DynamoDB's projection: no content.
+      .map(({ content: _content, ...summary }) => structuredClone(summary));
     // As DynamoDB: a read that stops at its bound cannot tell whether more follow.
     return { tasks, complete: inRange.length < maxScanned || tasks.length >= limit };
   }

@@ -626,6 +626,29 @@ describe("DynamoTaskStore against dynalite", () => {
     expect(more).toEqual({ items: whole.items, complete: true });
   });
 
+  it("reads no content for the sweeper: it holds up to 1,001 of a group's tasks, 8 groups at once, in 256 MB", async () => {
+    // Every attribute but the content comes back (the sweeper judges the head and dead-letters from them); a
+    // group of 1,001 unfinished tasks at 256 KiB would alone pass the sweeper's memory on AWS, every run.
+    const big = "x".repeat(12_000);
+    const tasks = Array.from({ length: 3 }, (_, i) =>
+      task({ group: "lean-uf", dueAtMs: NOW - 10_000 + i, content: big, lastError: "HTTP 503" }),
+    );
+    for (const t of tasks) await store.putNew(t);
+    await store.markQueued((tasks[0] as TaskRecord).taskId, NOW);
+
+    const { tasks: listed } = await store.listUnfinishedInGroup(
+      (tasks[0] as TaskRecord).pk,
+      NOW - 60_000,
+      NOW,
+    );
+
+    expect(listed.map((t) => t.taskId)).toEqual(tasks.map((t) => t.taskId));
+    for (const [i, t] of listed.entries()) {
+      const { content: _content, ...rest } = (await store.get((tasks[i] as TaskRecord).taskId)) as TaskRecord;
+      expect(t).toEqual(rest);
+    }
+  });
+
   it("lists a group's unfinished tasks in group order, and records re-sends only while queued or delivering", async () => {
     const [done, queued, scheduled] = await groupOfFour("uf");
 
