@@ -44,6 +44,7 @@ import {
   DELIVERABLE_STATUSES,
   type TaskRecord,
   type TaskStatus,
+  type TaskSummary,
   TERMINAL_STATUSES,
 } from "#shared/domain/task.js";
 import { chunksOf } from "#shared/runtime/chunks.js";
@@ -78,7 +79,6 @@ import {
   startedTask,
   type TaskPage,
   type TaskStore,
-  type TaskSummary,
   type UnfinishedTaskRef,
 } from "./task-store.js";
 
@@ -1529,14 +1529,17 @@ export class DynamoTaskStore extends DynamoDeliverStore implements TaskStore {
     limit: number,
     after?: PageKey,
     options: ListFailedOptions = {},
-  ): Promise<TaskPage> {
+  ): Promise<TaskPage<TaskSummary>> {
     const from = options.failedFromMs;
     const out = await this.client.send(
       new QueryCommand({
         TableName: this.table,
         IndexName: FAILED_INDEX_NAME,
         KeyConditionExpression: `#topic = :topic${from === undefined ? "" : " AND #failedAt >= :from"}`,
+        // No content (TaskSummary): a bulk replay holds up to 1,000 of these at once.
+        ProjectionExpression: Object.keys(SUMMARY_NAMES).join(", "),
         ExpressionAttributeNames: {
+          ...SUMMARY_NAMES,
           "#topic": FAILED_TOPIC_ATTRIBUTE,
           ...(from === undefined ? {} : { "#failedAt": FAILED_SORT_ATTRIBUTE }),
         },
@@ -1651,8 +1654,8 @@ export class DynamoTaskStore extends DynamoDeliverStore implements TaskStore {
 }
 
 /** A Query's items and where the next page starts (DynamoDB says so only when it stopped at the Limit). */
-function page(out: QueryCommandOutput): TaskPage {
-  const tasks = (out.Items ?? []).map((item) => unmarshall(item) as TaskRecord);
+function page<T = TaskRecord>(out: QueryCommandOutput): TaskPage<T> {
+  const tasks = (out.Items ?? []).map((item) => unmarshall(item) as T);
   return out.LastEvaluatedKey ? { tasks, next: unmarshall(out.LastEvaluatedKey) as PageKey } : { tasks };
 }
 

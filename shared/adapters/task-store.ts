@@ -1,7 +1,7 @@
 import type { AttemptLogEntry } from "#shared/domain/attempt-log.js";
 import type { DestinationRecord } from "#shared/domain/destination.js";
 import type { ScheduleRecord, ScheduleStatus } from "#shared/domain/schedule.js";
-import type { TaskRecord, TaskStatus } from "#shared/domain/task.js";
+import type { TaskRecord, TaskStatus, TaskSummary } from "#shared/domain/task.js";
 
 /** A claim on an idempotency key. Keys are scoped per topic: `invoice-42` on two topics is two keys. */
 export interface IdempotencyClaim {
@@ -86,13 +86,6 @@ export type GroupItemStatus = Pick<TaskRecord, "taskId" | "dueAtMs" | "status" |
  * 2,000 of them at 256 KiB would pass its 512 MB on AWS (DynamoDB still reads, and bills, whole items).
  */
 export type GroupTaskRef = Pick<TaskRecord, "taskId" | "pk" | "sk" | "status" | "dueAtMs" | "fanOut">;
-/**
- * A task as the sweeper reads a group (`listUnfinishedInGroup`): every attribute but the content, which it never
- * sends (a re-send carries the id) and which, up to 1,001 tasks of a group and 8 groups at once, would pass its
- * 256 MB on AWS. A step that needs the content (finishing a reschedule) reads the task by id.
- */
-export type TaskSummary = Omit<TaskRecord, "content">;
-
 /** The attributes of a `GroupTaskRef`, for a store's projection. */
 export const GROUP_TASK_REF_ATTRIBUTES = [
   "taskId",
@@ -107,8 +100,8 @@ export const GROUP_TASK_REF_ATTRIBUTES = [
 export type PageKey = Readonly<Record<string, string | number>>;
 
 /** One page of a list, and where the next begins (absent on the last page). */
-export interface TaskPage {
-  readonly tasks: TaskRecord[];
+export interface TaskPage<T = TaskRecord> {
+  readonly tasks: T[];
   readonly next?: PageKey;
 }
 
@@ -363,9 +356,15 @@ export interface TaskStore extends DestinationStore {
   listGroup(pk: string, limit: number, after?: PageKey): Promise<TaskPage>;
   /**
    * A topic's dead-lettered tasks, newest failure first, from the sparse failed index (eventually consistent).
-   * `oldestFirst` reads the other way, from `failedFromMs` on (the bulk replay: see ListFailedOptions).
+   * `oldestFirst` reads the other way, from `failedFromMs` on (the bulk replay: see ListFailedOptions). Without
+   * their content (`TaskSummary`): a bulk replay holds up to 1,000 of them.
    */
-  listFailed(topic: string, limit: number, after?: PageKey, options?: ListFailedOptions): Promise<TaskPage>;
+  listFailed(
+    topic: string,
+    limit: number,
+    after?: PageKey,
+    options?: ListFailedOptions,
+  ): Promise<TaskPage<TaskSummary>>;
   // --- issue 11, scope H: replay (appended block) ---
   /**
    * `failed | delivered → queued` for another delivery: replays + 1, attempts back to 0 (maxAttempts applies per

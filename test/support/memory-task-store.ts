@@ -27,7 +27,6 @@ import {
   startedTask,
   type TaskPage,
   type TaskStore,
-  type TaskSummary,
   type UnfinishedTaskRef,
 } from "#shared/adapters/task-store.js";
 import { type AttemptLogEntry, attemptLogSlot } from "#shared/domain/attempt-log.js";
@@ -38,6 +37,7 @@ import {
   DELIVERABLE_STATUSES,
   type TaskRecord,
   type TaskStatus,
+  type TaskSummary,
   TERMINAL_STATUSES,
 } from "#shared/domain/task.js";
 import { MemoryDestinations } from "./memory-destinations.js";
@@ -561,7 +561,7 @@ export class MemoryTaskStore implements TaskStore {
     limit: number,
     after?: PageKey,
     options: ListFailedOptions = {},
-  ): Promise<TaskPage> {
+  ): Promise<TaskPage<TaskSummary>> {
     const newestFirst = (a: TaskRecord, b: TaskRecord) =>
       (b.failedAtMs ?? 0) - (a.failedAtMs ?? 0) || bySortKey(b, a);
     const from = options.failedFromMs ?? Number.NEGATIVE_INFINITY;
@@ -571,12 +571,14 @@ export class MemoryTaskStore implements TaskStore {
     // The cursor's task looked up once, not once per task passed (2,000 dead letters took seconds to page).
     const afterId = after ? this.taskAt(after) : undefined;
     const start = after ? failed.findIndex((t) => t.taskId === afterId) + 1 : 0;
-    return pageOf(failed.slice(start), limit, (t) => ({
+    const page = pageOf(failed.slice(start), limit, (t) => ({
       pk: t.pk,
       sk: t.sk,
       failedTopic: topic,
       failedAtMs: t.failedAtMs ?? 0,
     }));
+    // As DynamoDB's projection: no content.
+    return { ...page, tasks: page.tasks.map(({ content: _content, ...summary }) => summary) };
   }
 
   // --- issue 11, scope H: replay (appended block) ---

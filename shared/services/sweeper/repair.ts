@@ -1,4 +1,3 @@
-import type { TaskSummary } from "#shared/adapters/task-store.js";
 import { isFanOutParent } from "#shared/domain/fan-out.js";
 import { successorDueAtMs, successorRecord } from "#shared/domain/reschedule.js";
 import {
@@ -7,7 +6,7 @@ import {
   progressAtMs,
   UNFINISHED_STATUSES,
 } from "#shared/domain/sweep.js";
-import { claimExpiry, TERMINAL_STATUSES } from "#shared/domain/task.js";
+import { claimExpiry, type TaskSummary, TERMINAL_STATUSES } from "#shared/domain/task.js";
 import { queueDelaySeconds } from "#shared/domain/timing.js";
 import { errorText, forEachBounded } from "#shared/runtime/async.js";
 import { deadLetterTask } from "../dead-letter.js";

@@ -816,8 +816,8 @@ describe("DynamoTaskStore against dynalite", () => {
 // --- issue 11, scope H: list pages (appended block) ---
 
 /** Every page of a list, following `next` until the store says there is no more. */
-async function allPages(read: (after?: PageKey) => Promise<TaskPage>): Promise<TaskRecord[][]> {
-  const pages: TaskRecord[][] = [];
+async function allPages<T>(read: (after?: PageKey) => Promise<TaskPage<T>>): Promise<T[][]> {
+  const pages: T[][] = [];
   let after: PageKey | undefined;
   do {
     const page = await read(after);
@@ -934,6 +934,18 @@ describe.each([
     expect(pages.flat().map((t) => t.taskId)).toEqual(
       [failed[1], failed[2], failed[0]].map((t) => t?.taskId),
     );
+  });
+
+  it("listFailed carries every attribute but the content: a bulk replay holds up to 1,000 dead letters at once", async () => {
+    // 1,000 tasks of 256 KiB read page by page would pass the replay function's 512 MB on AWS, every call.
+    const store: TaskStore = await makeStore();
+    const failed = task({ group: "big", content: JSON.stringify({ v: "x".repeat(12_000) }) });
+    await failTask(store, failed, NOW + 10);
+
+    const { tasks } = await store.listFailed("demo", 10, undefined, { oldestFirst: true });
+
+    const { content: _content, ...summary } = (await store.get(failed.taskId)) as TaskRecord;
+    expect(tasks).toEqual([summary]);
   });
 });
 
