@@ -1,9 +1,14 @@
-import type { DynamoDBClient } from "@aws-sdk/client-dynamodb";
-import { describe, expect, it } from "vitest";
+import { type DynamoDBClient, GetItemCommand } from "@aws-sdk/client-dynamodb";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { DynamoTaskStore } from "#shared/adapters/dynamo-task-store.js";
 import { destinationHost } from "#shared/domain/destination.js";
 import { type CallbackPolicy, checkCallbackUrl } from "#shared/security/ssrf.js";
-import { dynamoKeyViolations } from "../../support/aws-limits.js";
+import {
+  DYNAMO_PARTITION_KEY_BYTES,
+  DYNAMO_SORT_KEY_BYTES,
+  dynamoKeyViolations,
+} from "../../support/aws-limits.js";
+import { createKeyedTable, type LocalDynamo, startDynalite } from "../../support/dynalite-table.js";
 
 /**
  * A protected topic's deliveries key DynamoDB items by their callback host (`destination` / `<topic>#<host>`,
@@ -64,5 +69,38 @@ describe("destination items: keys within DynamoDB's limits for every callback an
       expect(dynamoKeyViolations(command), `${command.constructor.name} for ${host.length} chars`).toEqual(
         [],
       );
+  });
+});
+
+describe("the key limits as the local cloud's DynamoDB (dynalite) applies them", () => {
+  let dynamo: LocalDynamo;
+  beforeAll(async () => {
+    dynamo = await startDynalite();
+    await createKeyedTable(dynamo.client, "limits");
+  });
+  afterAll(() => dynamo.stop());
+
+  const get = (pk: string, sk: string) =>
+    new GetItemCommand({ TableName: "limits", Key: { pk: { S: pk }, sk: { S: sk } } });
+
+  it("accepts ASCII keys at the limits and refuses one byte more, as the checker does", async () => {
+    const atLimit = get("p".repeat(DYNAMO_PARTITION_KEY_BYTES), "k".repeat(DYNAMO_SORT_KEY_BYTES));
+    expect(dynamoKeyViolations(atLimit)).toEqual([]);
+    await expect(dynamo.client.send(atLimit)).resolves.toBeDefined();
+    for (const over of [
+      get("p".repeat(DYNAMO_PARTITION_KEY_BYTES + 1), "k"),
+      get("p", "k".repeat(DYNAMO_SORT_KEY_BYTES + 1)),
+    ]) {
+      expect(dynamoKeyViolations(over)).toHaveLength(1);
+      await expect(dynamo.client.send(over)).rejects.toMatchObject({ name: "ValidationException" });
+    }
+  });
+
+  it("counts characters where AWS counts UTF-8 bytes: a non-ASCII key is checked by the checker, not the emulator", async () => {
+    // 1,025 characters, 2,049 bytes: AWS refuses it, dynalite does not. Every key the store builds today is ASCII
+    // (topic, hashes, ULIDs, printable-ASCII idempotency keys, punycode hosts), so the gap costs nothing yet.
+    const over = get(`${"é".repeat(DYNAMO_PARTITION_KEY_BYTES / 2)}x`, "k");
+    expect(dynamoKeyViolations(over)).toEqual(["partition key of 2049 bytes (1–2048)"]);
+    await expect(dynamo.client.send(over)).resolves.toBeDefined();
   });
 });
