@@ -26,6 +26,8 @@ export function destinationsCommand(parent: Command, io: CliIo): void {
         return;
       }
       printRows(io, DESTINATION_COLUMNS, list.destinations.map(destinationRow));
+      if (list.truncated)
+        io.err("more destinations exist than one answer holds: closed ones were left out\n");
     });
   destinations
     .command("reset")

@@ -9,7 +9,8 @@ import { useLoad, useShowLine } from "./hooks.js";
 /**
  * Each callback host per topic, as the deliver function's circuit breaker sees it: state, consecutive failures,
  * when it opened, when it next lets a probe through, the last error; Reset closes an open circuit by hand.
- * GET /v1/destinations is one bounded answer (a row per topic and host the breaker tracks), not a paged list.
+ * GET /v1/destinations is one answer (a row per topic and host the breaker tracks, open circuits first, cut at
+ * about 4 MB with `truncated`), not a paged list.
  */
 export function DestinationsPanel() {
   const [message, setMessage] = useState<string>();

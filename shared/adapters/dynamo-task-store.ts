@@ -44,6 +44,7 @@ import {
   DELIVERABLE_STATUSES,
   type TaskRecord,
   type TaskStatus,
+  type TaskSummary,
   TERMINAL_STATUSES,
 } from "#shared/domain/task.js";
 import { chunksOf } from "#shared/runtime/chunks.js";
@@ -56,8 +57,10 @@ import {
   type DeliverStoreMethod,
   type DueSchedule,
   type FinishWrite,
+  GROUP_TASK_REF_ATTRIBUTES,
   type GroupItemStatus,
   type GroupPage,
+  type GroupTaskRef,
   type IdempotencyClaim,
   type IdempotencyOutcome,
   type ListFailedOptions,
@@ -1267,19 +1270,24 @@ export class DynamoTaskStore extends DynamoDeliverStore implements TaskStore {
     fromMs: number,
     toMs: number,
     others?: Map<string, TaskStatus>,
-  ): Promise<TaskRecord[]> {
-    const tasks: TaskRecord[] = [];
+  ): Promise<GroupTaskRef[]> {
+    const tasks: GroupTaskRef[] = [];
     let startKey: QueryCommandOutput["LastEvaluatedKey"];
+    // Every name as a placeholder: `status` is a reserved word, and the projection must not depend on which are.
+    const names = Object.fromEntries(GROUP_TASK_REF_ATTRIBUTES.map((name, i) => [`#a${i}`, name]));
+    const status = `#a${GROUP_TASK_REF_ATTRIBUTES.indexOf("status")}`;
     do {
       const out: QueryCommandOutput = await this.client.send(
         new QueryCommand({
           TableName: this.table,
           KeyConditionExpression: "pk = :pk AND sk BETWEEN :from AND :to",
+          // No content (GroupTaskRef): the relay holds the group's due tasks in memory at once.
+          ProjectionExpression: Object.keys(names).join(", "),
+          ExpressionAttributeNames: names,
           ...(others
             ? { ExpressionAttributeValues: toWire(groupRange(pk, fromMs, toMs)) }
             : {
-                FilterExpression: "#status = :scheduled",
-                ExpressionAttributeNames: { "#status": "status" },
+                FilterExpression: `${status} = :scheduled`,
                 ExpressionAttributeValues: toWire({
                   ...groupRange(pk, fromMs, toMs),
                   ":scheduled": "scheduled" satisfies TaskStatus,
@@ -1289,7 +1297,7 @@ export class DynamoTaskStore extends DynamoDeliverStore implements TaskStore {
           ExclusiveStartKey: startKey,
         }),
       );
-      for (const item of (out.Items ?? []).map((i) => unmarshall(i) as TaskRecord)) {
+      for (const item of (out.Items ?? []).map((i) => unmarshall(i) as GroupTaskRef)) {
         if (item.status === "scheduled") tasks.push(item);
         else others?.set(item.taskId, item.status);
       }
@@ -1373,8 +1381,8 @@ export class DynamoTaskStore extends DynamoDeliverStore implements TaskStore {
     toMs: number,
     limit = Number.POSITIVE_INFINITY,
     maxScanned = Number.POSITIVE_INFINITY,
-  ): Promise<{ tasks: TaskRecord[]; complete: boolean }> {
-    const tasks: TaskRecord[] = [];
+  ): Promise<{ tasks: TaskSummary[]; complete: boolean }> {
+    const tasks: TaskSummary[] = [];
     const names = UNFINISHED_STATUSES.map((_, i) => `:s${i}`);
     let startKey: QueryCommandOutput["LastEvaluatedKey"];
     let scanned = 0;
@@ -1384,7 +1392,13 @@ export class DynamoTaskStore extends DynamoDeliverStore implements TaskStore {
           TableName: this.table,
           KeyConditionExpression: "pk = :pk AND sk BETWEEN :from AND :to",
           FilterExpression: `#status IN (${names.join(", ")}) OR (#status = :rescheduled AND attribute_exists(#shard))`,
-          ExpressionAttributeNames: { "#status": "status", "#shard": SWEEP_SHARD_ATTRIBUTE },
+          // Every attribute but the content (TaskSummary): the sweeper holds up to 8 groups' reads at once.
+          ProjectionExpression: Object.keys(SUMMARY_NAMES).join(", "),
+          ExpressionAttributeNames: {
+            ...SUMMARY_NAMES,
+            "#status": "status",
+            "#shard": SWEEP_SHARD_ATTRIBUTE,
+          },
           ExpressionAttributeValues: toWire({
             ...groupRange(pk, fromMs, toMs),
             ...Object.fromEntries(UNFINISHED_STATUSES.map((status, i) => [`:s${i}`, status])),
@@ -1396,7 +1410,7 @@ export class DynamoTaskStore extends DynamoDeliverStore implements TaskStore {
           ...(Number.isFinite(maxScanned) ? { Limit: Math.max(1, maxScanned - scanned) } : {}),
         }),
       );
-      for (const item of out.Items ?? []) tasks.push(unmarshall(item) as TaskRecord);
+      for (const item of out.Items ?? []) tasks.push(unmarshall(item) as TaskSummary);
       scanned += out.ScannedCount ?? 0;
       startKey = out.LastEvaluatedKey;
       // Pages stop once enough unfinished tasks are read, or enough items were passed over.
@@ -1525,14 +1539,17 @@ export class DynamoTaskStore extends DynamoDeliverStore implements TaskStore {
     limit: number,
     after?: PageKey,
     options: ListFailedOptions = {},
-  ): Promise<TaskPage> {
+  ): Promise<TaskPage<TaskSummary>> {
     const from = options.failedFromMs;
     const out = await this.client.send(
       new QueryCommand({
         TableName: this.table,
         IndexName: FAILED_INDEX_NAME,
         KeyConditionExpression: `#topic = :topic${from === undefined ? "" : " AND #failedAt >= :from"}`,
+        // No content (TaskSummary): a bulk replay holds up to 1,000 of these at once.
+        ProjectionExpression: Object.keys(SUMMARY_NAMES).join(", "),
         ExpressionAttributeNames: {
+          ...SUMMARY_NAMES,
           "#topic": FAILED_TOPIC_ATTRIBUTE,
           ...(from === undefined ? {} : { "#failedAt": FAILED_SORT_ATTRIBUTE }),
         },
@@ -1647,8 +1664,8 @@ export class DynamoTaskStore extends DynamoDeliverStore implements TaskStore {
 }
 
 /** A Query's items and where the next page starts (DynamoDB says so only when it stopped at the Limit). */
-function page(out: QueryCommandOutput): TaskPage {
-  const tasks = (out.Items ?? []).map((item) => unmarshall(item) as TaskRecord);
+function page<T = TaskRecord>(out: QueryCommandOutput): TaskPage<T> {
+  const tasks = (out.Items ?? []).map((item) => unmarshall(item) as T);
   return out.LastEvaluatedKey ? { tasks, next: unmarshall(out.LastEvaluatedKey) as PageKey } : { tasks };
 }
 
@@ -1692,6 +1709,50 @@ function isFinished(item: TaskRecord, write: FinishWrite): boolean {
 }
 
 /** BatchGetItem reads at most 100 keys per call. */
+/**
+ * Every attribute a task item holds but its content, as a projection's placeholders (`#p<n>` → name). Typed as
+ * a record of every other TaskRecord key, so an attribute added to TaskRecord cannot be left out of the
+ * sweeper's reads unnoticed.
+ */
+const SUMMARY_ATTRIBUTES: Record<keyof TaskSummary, true> = {
+  pk: true,
+  sk: true,
+  taskId: true,
+  topic: true,
+  groupValue: true,
+  status: true,
+  dueAtMs: true,
+  acceptedAtMs: true,
+  callbackUrl: true,
+  timer: true,
+  scheduleName: true,
+  idempotencyKey: true,
+  scheduleId: true,
+  attempts: true,
+  lastError: true,
+  queuedAtMs: true,
+  lastAttemptAtMs: true,
+  requeuedAtMs: true,
+  deliveredAtMs: true,
+  failedAtMs: true,
+  cancelledAtMs: true,
+  rescheduledTo: true,
+  rescheduledAtMs: true,
+  latenessMs: true,
+  deliveryLatencyMs: true,
+  expiresAt: true,
+  sweepShard: true,
+  failedTopic: true,
+  attemptSeq: true,
+  attemptLog: true,
+  replays: true,
+  replayedAtMs: true,
+  fanOut: true,
+  parentTaskId: true,
+  subscriber: true,
+};
+const SUMMARY_NAMES = Object.fromEntries(Object.keys(SUMMARY_ATTRIBUTES).map((name, i) => [`#p${i}`, name]));
+
 const BATCH_GET_SIZE = 100;
 /** BatchWriteItem takes at most 25 puts per call. */
 export const BATCH_WRITE_SIZE = 25;

@@ -1,7 +1,7 @@
 import type { AttemptLogEntry } from "#shared/domain/attempt-log.js";
 import type { DestinationRecord } from "#shared/domain/destination.js";
 import type { ScheduleRecord, ScheduleStatus } from "#shared/domain/schedule.js";
-import type { TaskRecord, TaskStatus } from "#shared/domain/task.js";
+import type { TaskRecord, TaskStatus, TaskSummary } from "#shared/domain/task.js";
 
 /** A claim on an idempotency key. Keys are scoped per topic: `invoice-42` on two topics is two keys. */
 export interface IdempotencyClaim {
@@ -80,12 +80,28 @@ export type SweepCursor = Readonly<Record<number, SweepPosition>>;
 /** One item of a group as a read back from its end sees it: enough to tell whether it is unfinished. */
 export type GroupItemStatus = Pick<TaskRecord, "taskId" | "dueAtMs" | "status" | "sweepShard">;
 
+/**
+ * What the relay reads of a group's tasks (`listScheduledInGroup`): their order, status, and whether one is a
+ * fan-out parent (never sent). Not the content: the relay holds a group's due tasks in memory at once, and
+ * 2,000 of them at 256 KiB would pass its 512 MB on AWS (DynamoDB still reads, and bills, whole items).
+ */
+export type GroupTaskRef = Pick<TaskRecord, "taskId" | "pk" | "sk" | "status" | "dueAtMs" | "fanOut">;
+/** The attributes of a `GroupTaskRef`, for a store's projection. */
+export const GROUP_TASK_REF_ATTRIBUTES = [
+  "taskId",
+  "pk",
+  "sk",
+  "status",
+  "dueAtMs",
+  "fanOut",
+] as const satisfies readonly (keyof GroupTaskRef)[];
+
 /** Where a page of a list ends: DynamoDB's LastEvaluatedKey, unmarshalled (the API turns it into a cursor). */
 export type PageKey = Readonly<Record<string, string | number>>;
 
 /** One page of a list, and where the next begins (absent on the last page). */
-export interface TaskPage {
-  readonly tasks: TaskRecord[];
+export interface TaskPage<T = TaskRecord> {
+  readonly tasks: T[];
   readonly next?: PageKey;
 }
 
@@ -195,7 +211,7 @@ export interface TaskStore extends DestinationStore {
   restoreFanOutParent(taskId: string, cancelledAtMs: number, expiresAt: number): Promise<boolean>;
   /**
    * The group's tasks still `scheduled` with due time in [fromMs, toMs], in order of due time then acceptance
-   * (strongly consistent). When `others` is given, the status of every other task of the group in that window
+   * (strongly consistent), as `GroupTaskRef`s: no content. When `others` is given, the status of every other task of the group in that window
    * is put in it (task id → status): the same read answers "is this message's task still pending?" without
    * one more read per message.
    */
@@ -204,7 +220,7 @@ export interface TaskStore extends DestinationStore {
     fromMs: number,
     toMs: number,
     others?: Map<string, TaskStatus>,
-  ): Promise<TaskRecord[]>;
+  ): Promise<GroupTaskRef[]>;
   /** `scheduled → queued`; false when the task had moved on (cancelled, or already being delivered). */
   markQueued(taskId: string, nowMs: number): Promise<boolean>;
   /**
@@ -280,7 +296,7 @@ export interface TaskStore extends DestinationStore {
    * before its successor was settled, for the sweeper to finish). With `limit`, only the first `limit` of them;
    * with `maxScanned`, the read stops after that many of the group's items (finished ones included, which the
    * read passes over) and `complete` is false when it stopped before `toMs` (what it found is then the group's
-   * first unfinished tasks from `fromMs`, in order).
+   * first unfinished tasks from `fromMs`, in order). Without their content (`TaskSummary`).
    */
   listUnfinishedInGroup(
     pk: string,
@@ -288,7 +304,7 @@ export interface TaskStore extends DestinationStore {
     toMs: number,
     limit?: number,
     maxScanned?: number,
-  ): Promise<{ tasks: TaskRecord[]; complete: boolean }>;
+  ): Promise<{ tasks: TaskSummary[]; complete: boolean }>;
   /**
    * The status of a group's items with due time in [fromMs, toMs], latest first (the reverse of group order),
    * strongly consistent: at most `maxItems` of them, `complete` when none remain before the last one. What the
@@ -340,9 +356,15 @@ export interface TaskStore extends DestinationStore {
   listGroup(pk: string, limit: number, after?: PageKey): Promise<TaskPage>;
   /**
    * A topic's dead-lettered tasks, newest failure first, from the sparse failed index (eventually consistent).
-   * `oldestFirst` reads the other way, from `failedFromMs` on (the bulk replay: see ListFailedOptions).
+   * `oldestFirst` reads the other way, from `failedFromMs` on (the bulk replay: see ListFailedOptions). Without
+   * their content (`TaskSummary`): a bulk replay holds up to 1,000 of them.
    */
-  listFailed(topic: string, limit: number, after?: PageKey, options?: ListFailedOptions): Promise<TaskPage>;
+  listFailed(
+    topic: string,
+    limit: number,
+    after?: PageKey,
+    options?: ListFailedOptions,
+  ): Promise<TaskPage<TaskSummary>>;
   // --- issue 11, scope H: replay (appended block) ---
   /**
    * `failed | delivered → queued` for another delivery: replays + 1, attempts back to 0 (maxAttempts applies per

@@ -1,5 +1,5 @@
 import { aggregateStatus, type FanOutLink, type SubscriberStatus } from "#shared/domain/fan-out.js";
-import type { TaskRecord } from "#shared/domain/task.js";
+import type { TaskSummary } from "#shared/domain/task.js";
 import { rfc3339, type TaskView, taskView } from "./task-view.js";
 
 /** One subscriber's row in a fan-out task's view (issue 14, point 3): its copy's delivery at a glance. */
@@ -18,7 +18,7 @@ export interface SubscriberView {
   readonly replays?: number;
 }
 
-function subscriberView(link: FanOutLink, copy: TaskRecord | undefined): SubscriberView {
+function subscriberView(link: FanOutLink, copy: TaskSummary | undefined): SubscriberView {
   if (!copy)
     return {
       id: link.subscriber,
@@ -48,7 +48,7 @@ function subscriberView(link: FanOutLink, copy: TaskRecord | undefined): Subscri
  * the copies; `callback_url` is empty (the subscribers' URLs are in their rows). `copies[i]` is the copy the
  * parent's i-th link names, or undefined when it is missing.
  */
-export function fanOutTaskView(parent: TaskRecord, copies: readonly (TaskRecord | undefined)[]): TaskView {
+export function fanOutTaskView(parent: TaskSummary, copies: readonly (TaskSummary | undefined)[]): TaskView {
   const links = parent.fanOut ?? [];
   const subscribers = links.map((link, i) => subscriberView(link, copies[i]));
   return {

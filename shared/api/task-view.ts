@@ -1,5 +1,5 @@
 import { attemptLogEntries } from "#shared/domain/attempt-log.js";
-import type { TaskRecord, TaskStatus } from "#shared/domain/task.js";
+import type { TaskStatus, TaskSummary } from "#shared/domain/task.js";
 import type { SubscriberView } from "./fan-out-view.js";
 
 /** What GET (and a successful DELETE) returns: snake_case, RFC 3339 times, absent fields omitted. */
@@ -49,7 +49,7 @@ export interface AttemptView {
   readonly error?: string;
 }
 
-function attemptViews(task: TaskRecord): AttemptView[] {
+function attemptViews(task: TaskSummary): AttemptView[] {
   return attemptLogEntries(task).map((entry) => ({
     started_at: rfc3339(entry.startedAtMs),
     duration_ms: entry.durationMs,
@@ -62,7 +62,7 @@ export function rfc3339(ms: number): string {
   return new Date(ms).toISOString();
 }
 
-export function taskView(task: TaskRecord): TaskView {
+export function taskView(task: TaskSummary): TaskView {
   const time = (ms: number | undefined) => (ms === undefined ? undefined : rfc3339(ms));
   const view: Record<string, unknown> = {
     task_id: task.taskId,

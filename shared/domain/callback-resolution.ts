@@ -4,6 +4,16 @@ import { notWellFormed } from "./well-formed.js";
 /** A callback URL longer than this is a mistake, and it is stored in every task item. */
 export const MAX_CALLBACK_URL_LENGTH = 2048;
 
+/**
+ * Whether a host name (as WHATWG URL writes it: ASCII, IDNA applied; without a root dot) is longer than DNS can
+ * hold: a name of at most 253 characters (255 octets on the wire), labels of at most 63 (RFC 1035 §2.3.4). The
+ * URL parser takes any length; no resolver can look such a name up, and the deliver function keys a protected
+ * topic's destination items by the host (DynamoDB's sort key holds 1,024 bytes), so it is refused at the add.
+ */
+export function exceedsDnsLimits(name: string): boolean {
+  return name.length > 253 || name.split(".").some((label) => label.length > 63);
+}
+
 /** Where a task's callback URL came from; the SSRF refusal names the request field to blame. */
 export type CallbackSource = "callback" | "service" | "topic-default";
 

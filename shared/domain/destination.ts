@@ -4,13 +4,14 @@
  * one item per topic and callback host.
  */
 
+import { exceedsDnsLimits } from "./callback-resolution.js";
 import { parseHttpDate } from "./http-date.js";
 
 /**
  * A callback URL's destination: its `host[:port]`, lower-cased, without a fully qualified name's trailing dot
  * (`hooks.example.com.` is `hooks.example.com`, as the allow-list reads it too: else a caller could double a
  * host's rate and concurrency limits, and split its circuit, by spelling it both ways); undefined for a URL that
- * does not parse.
+ * does not parse or whose host DNS cannot hold.
  */
 export function destinationHost(callbackUrl: string): string | undefined {
   let url: URL;
@@ -20,6 +21,9 @@ export function destinationHost(callbackUrl: string): string | undefined {
     return undefined;
   }
   const hostname = url.hostname.replace(/\.$/, "");
+  // A name DNS cannot hold is no destination (its item's key would pass DynamoDB's limits, failing every admission
+  // call): the deliver function's URL policy refuses it instead, and the task is dead-lettered.
+  if (exceedsDnsLimits(hostname)) return undefined;
   return (url.port ? `${hostname}:${url.port}` : hostname).toLowerCase() || undefined;
 }
 

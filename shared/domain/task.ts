@@ -122,6 +122,14 @@ export interface TaskRecord {
 }
 
 /**
+ * A task without its content, as the lists that hold many tasks at once read them: the sweeper's group read (up
+ * to 1,001 tasks of a group, 8 groups at once, in 256 MB) and the failed list (a bulk replay holds up to 1,000).
+ * At 256 KiB a task, those would pass their function's memory on AWS. A step that needs the content reads the
+ * task by id.
+ */
+export type TaskSummary = Omit<TaskRecord, "content">;
+
+/**
  * When a task's idempotency claim may be forgotten (epoch seconds): the claim must outlive the task, so a repeat is
  * recognised for as long as GET can show it: due time, plus the longest the deliveries can take, plus the retention
  * period, plus a day of slack for slow queues.

@@ -1,4 +1,5 @@
 import ipaddr from "ipaddr.js";
+import { exceedsDnsLimits } from "#shared/domain/callback-resolution.js";
 import { echoed } from "#shared/domain/echoed.js";
 
 /**
@@ -71,6 +72,11 @@ export function checkCallbackUrl(raw: string | URL, policy: CallbackPolicy): Cal
 
   const host = hostOf(url);
   if (host.kind === "invalid") return refuse(`host "${echoed(url.hostname)}" is not a valid host`);
+  if (host.kind === "name" && exceedsDnsLimits(host.name)) {
+    return refuse(
+      `host "${echoed(host.name)}" is not a valid host name: at most 253 characters, each dot-separated label at most 63`,
+    );
+  }
 
   const exact = policy.allowedCallbackHosts.some((pattern) => matchesExactly(pattern, host));
   if (exact) return { ok: true, url };

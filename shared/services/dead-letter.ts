@@ -14,7 +14,7 @@ export async function deadLetterTask(
     readonly store: Pick<TaskStore, "markFailed">;
   },
   target: { readonly dlqUrl: string; readonly retentionDays: number },
-  task: TaskRecord,
+  task: Pick<TaskRecord, "pk" | "taskId" | "replays">,
   reason: string,
   atMs: () => number,
 ): Promise<void> {

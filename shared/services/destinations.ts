@@ -1,5 +1,6 @@
 import type { DestinationStore } from "#shared/adapters/task-store.js";
 import { notFound, validationFailed } from "#shared/api/errors.js";
+import { lambdaEventBytes } from "#shared/api/lambda-event-size.js";
 import type { DestinationResetResponse, DestinationView } from "#shared/api/schemas/destinations.js";
 import { DESTINATION_HOST_PATTERN, destinationResetQuerySchema } from "#shared/api/schemas/destinations.js";
 import { circuitState, type DestinationRecord } from "#shared/domain/destination.js";
@@ -28,14 +29,32 @@ export function destinationView(record: DestinationRecord, nowMs: number): Desti
   };
 }
 
-/** Every topic's hosts, open circuits first, then by host and topic. */
-export async function listDestinations(deps: DestinationDeps): Promise<{ destinations: DestinationView[] }> {
+/**
+ * How much of the list one answer carries, counted as it is escaped into the invocation's result (the body is a
+ * JSON string there): Lambda returns at most 6 MB (https://docs.aws.amazon.com/lambda/latest/dg/gettingstarted-limits.html),
+ * and past it API Gateway answers a bare 500. A destination item stays once written (every host a topic with
+ * `maxConcurrencyPerHost` leased for), so a topic calling many tenants' hosts gathers more than that.
+ */
+export const MAX_DESTINATIONS_ANSWER_BYTES = 4 * 1024 * 1024;
+
+/**
+ * Every topic's hosts, open circuits first, then by host and topic: as many as fit one answer, with
+ * `truncated: true` when more were left out (the closed ones at the end).
+ */
+export async function listDestinations(
+  deps: DestinationDeps,
+): Promise<{ destinations: DestinationView[]; truncated?: true }> {
   const now = deps.now();
   const rank = { open: 0, "half-open": 1, closed: 2 } as const;
   const views = (await deps.store.listDestinations()).map((record) => destinationView(record, now));
   views.sort(
     (a, b) => rank[a.state] - rank[b.state] || a.host.localeCompare(b.host) || a.topic.localeCompare(b.topic),
   );
+  let bytes = 0;
+  for (const [i, view] of views.entries()) {
+    bytes += lambdaEventBytes(JSON.stringify(view)) + 1;
+    if (bytes > MAX_DESTINATIONS_ANSWER_BYTES) return { destinations: views.slice(0, i), truncated: true };
+  }
   return { destinations: views };
 }
 

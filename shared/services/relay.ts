@@ -1,4 +1,4 @@
-import type { TaskStore } from "#shared/adapters/task-store.js";
+import type { GroupTaskRef, TaskStore } from "#shared/adapters/task-store.js";
 import type { SendInOrderResult, TopicQueue } from "#shared/adapters/topic-queue.js";
 import { isFanOutParent } from "#shared/domain/fan-out.js";
 import { bySortKey, parseTaskId, type TaskKey } from "#shared/domain/keys.js";
@@ -252,7 +252,7 @@ async function dueTasksOfGroup(
   pk: string,
   messages: readonly ParsedMessage[],
   now: number,
-): Promise<TaskRecord[] | "not-yet-due"> {
+): Promise<GroupTaskRef[] | "not-yet-due"> {
   // The sweep ends at this batch's latest task of the group (by sort key: due time, then acceptance), not at
   // `now`: that is all the order needs (every earlier still-scheduled task goes first), and later tasks have
   // timer messages of their own. In a burst a group's messages land in many concurrent batches, and sweeping to
@@ -261,7 +261,7 @@ async function dueTasksOfGroup(
   const window = groupSweepWindow(messages, now, deps.lookbackMs ?? RELAY_LOOKBACK_MS);
   const others = new Map<string, TaskStatus>();
   const listed = await deps.store.listScheduledInGroup(pk, window.fromMs, window.toMs, others);
-  const tasks = new Map<string, TaskRecord>(
+  const tasks = new Map<string, GroupTaskRef>(
     listed.filter((t) => t.sk <= latestOwn.sk && !isFanOutParent(t)).map((t) => [t.taskId, t]),
   );
   for (const m of messages) {

@@ -16,7 +16,7 @@ import {
 import { type PunctualConfig, topicConfig } from "#shared/config/index.js";
 import { bySortKey, parseTaskId } from "#shared/domain/keys.js";
 import { toIssues } from "#shared/domain/request-issues.js";
-import type { TaskRecord } from "#shared/domain/task.js";
+import type { TaskSummary } from "#shared/domain/task.js";
 import { forEachBounded } from "#shared/runtime/async.js";
 import { type ReplayDeps, sendReplayed } from "./replay-task.js";
 
@@ -62,13 +62,17 @@ export async function replayTopic(
 }
 
 async function matchIds(deps: ReplayTopicDeps, topic: string, ids: readonly string[]) {
-  const matched: TaskRecord[] = [];
+  const matched: TaskSummary[] = [];
   const failed: Failure[] = [];
   for (const id of new Set(ids)) {
     const task = parseTaskId(id)?.topic === topic ? await deps.store.get(id) : undefined;
     if (!task) failed.push({ task_id: id, reason: "not_found" });
     else if (task.status !== "failed") failed.push({ task_id: id, reason: `status ${task.status}` });
-    else matched.push(task);
+    else {
+      // Up to 1,000 held until the replay: without their content (TaskSummary), which it does not send.
+      const { content: _content, ...summary } = task;
+      matched.push(summary);
+    }
   }
   return { matched, failed, next: undefined };
 }
@@ -90,7 +94,7 @@ const SCAN_ORDER = "oldest-first";
 async function matchFilter(deps: ReplayTopicDeps, topic: string, body: BulkReplayBody) {
   const after = body.failed_after ? Date.parse(body.failed_after) : -Infinity;
   const before = body.failed_before ? Date.parse(body.failed_before) : Infinity;
-  const matched: TaskRecord[] = [];
+  const matched: TaskSummary[] = [];
   let read = 0;
   // Times as instants, so the same filter written with another offset keeps its cursor.
   const filter = filterBinding([
@@ -133,10 +137,10 @@ interface ReplayRun {
 
 async function replayInGroupOrder(
   deps: ReplayTopicDeps,
-  matched: TaskRecord[],
+  matched: TaskSummary[],
   failed: Failure[],
 ): Promise<number> {
-  const groups = new Map<string, TaskRecord[]>();
+  const groups = new Map<string, TaskSummary[]>();
   for (const task of [...matched].sort(bySortKey))
     groups.set(task.pk, [...(groups.get(task.pk) ?? []), task]);
   const run: ReplayRun = { replayed: 0 };
@@ -153,7 +157,7 @@ async function replayInGroupOrder(
  * One group's tasks, strictly one after another. A failed send stops the group (the rest stay `failed`); a
  * storage error stops every group at its next task, so the answer can say what was replayed.
  */
-async function replayGroup(deps: ReplayTopicDeps, tasks: TaskRecord[], failed: Failure[], run: ReplayRun) {
+async function replayGroup(deps: ReplayTopicDeps, tasks: TaskSummary[], failed: Failure[], run: ReplayRun) {
   for (const [i, task] of tasks.entries()) {
     if (run.stoppedBy) return;
     // Only a task still dead-lettered: the list (an eventually consistent index, or a read before a concurrent

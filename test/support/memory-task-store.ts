@@ -5,8 +5,10 @@ import {
   type CancelOutcome,
   type DueSchedule,
   type FinishWrite,
+  GROUP_TASK_REF_ATTRIBUTES,
   type GroupItemStatus,
   type GroupPage,
+  type GroupTaskRef,
   type IdempotencyClaim,
   type IdempotencyOutcome,
   type ListFailedOptions,
@@ -35,6 +37,7 @@ import {
   DELIVERABLE_STATUSES,
   type TaskRecord,
   type TaskStatus,
+  type TaskSummary,
   TERMINAL_STATUSES,
 } from "#shared/domain/task.js";
 import { MemoryDestinations } from "./memory-destinations.js";
@@ -151,16 +154,23 @@ export class MemoryTaskStore implements TaskStore {
     fromMs: number,
     toMs: number,
     others?: Map<string, TaskStatus>,
-  ): Promise<TaskRecord[]> {
+  ): Promise<GroupTaskRef[]> {
     refuseInvertedRange(fromMs, toMs);
     for (const t of this.tasks.values()) {
       if (t.pk === pk && t.status !== "scheduled" && t.dueAtMs >= fromMs && t.dueAtMs <= toMs)
         others?.set(t.taskId, t.status);
     }
+    // Only what DynamoDB's projection returns: a caller relying on more fails here too.
+    const projected = (t: TaskRecord) =>
+      structuredClone(
+        Object.fromEntries(
+          GROUP_TASK_REF_ATTRIBUTES.filter((name) => t[name] !== undefined).map((name) => [name, t[name]]),
+        ) as GroupTaskRef,
+      );
     return [...this.tasks.values()]
       .filter((t) => t.pk === pk && t.status === "scheduled" && t.dueAtMs >= fromMs && t.dueAtMs <= toMs)
       .sort(bySortKey)
-      .map((t) => structuredClone(t));
+      .map(projected);
   }
 
   async markQueued(taskId: string, nowMs: number): Promise<boolean> {
@@ -436,7 +446,7 @@ export class MemoryTaskStore implements TaskStore {
     toMs: number,
     limit = Number.POSITIVE_INFINITY,
     maxScanned = Number.POSITIVE_INFINITY,
-  ): Promise<{ tasks: TaskRecord[]; complete: boolean }> {
+  ): Promise<{ tasks: TaskSummary[]; complete: boolean }> {
     refuseInvertedRange(fromMs, toMs);
     const inRange = [...this.tasks.values()]
       .filter((t) => t.pk === pk && t.dueAtMs >= fromMs && t.dueAtMs <= toMs)
@@ -448,7 +458,8 @@ export class MemoryTaskStore implements TaskStore {
         (t) => !TERMINAL_STATUSES.has(t.status) || (t.status === "rescheduled" && t.sweepShard !== undefined),
       )
       .slice(0, limit)
-      .map((t) => structuredClone(t));
+      // As DynamoDB's projection: no content.
+      .map(({ content: _content, ...summary }) => structuredClone(summary));
     // As DynamoDB: a read that stops at its bound cannot tell whether more follow.
     return { tasks, complete: inRange.length < maxScanned || tasks.length >= limit };
   }
@@ -550,7 +561,7 @@ export class MemoryTaskStore implements TaskStore {
     limit: number,
     after?: PageKey,
     options: ListFailedOptions = {},
-  ): Promise<TaskPage> {
+  ): Promise<TaskPage<TaskSummary>> {
     const newestFirst = (a: TaskRecord, b: TaskRecord) =>
       (b.failedAtMs ?? 0) - (a.failedAtMs ?? 0) || bySortKey(b, a);
     const from = options.failedFromMs ?? Number.NEGATIVE_INFINITY;
@@ -560,12 +571,14 @@ export class MemoryTaskStore implements TaskStore {
     // The cursor's task looked up once, not once per task passed (2,000 dead letters took seconds to page).
     const afterId = after ? this.taskAt(after) : undefined;
     const start = after ? failed.findIndex((t) => t.taskId === afterId) + 1 : 0;
-    return pageOf(failed.slice(start), limit, (t) => ({
+    const page = pageOf(failed.slice(start), limit, (t) => ({
       pk: t.pk,
       sk: t.sk,
       failedTopic: topic,
       failedAtMs: t.failedAtMs ?? 0,
     }));
+    // As DynamoDB's projection: no content.
+    return { ...page, tasks: page.tasks.map(({ content: _content, ...summary }) => summary) };
   }
 
   // --- issue 11, scope H: replay (appended block) ---

@@ -45,7 +45,14 @@ export const destinationViewSchema = z.looseObject({
 });
 export type DestinationView = z.output<typeof destinationViewSchema>;
 
-export const destinationListSchema = z.looseObject({ destinations: z.array(destinationViewSchema) });
+export const destinationListSchema = z.looseObject({
+  destinations: z.array(destinationViewSchema),
+  /** More destinations than one answer holds (a few MB): the closed ones past it were left out. */
+  truncated: z.literal(true).optional().meta({
+    description:
+      "present when more destinations exist than one answer holds (a few MB): open and half-open circuits come first, the closed ones past it are left out",
+  }),
+});
 export type DestinationList = z.output<typeof destinationListSchema>;
 
 export const destinationResetResponseSchema = z.looseObject({

@@ -5,7 +5,7 @@ import { type TaskView, taskView } from "#shared/api/task-view.js";
 import { type PunctualConfig, topicConfig } from "#shared/config/index.js";
 import { echoed } from "#shared/domain/echoed.js";
 import { laneHash } from "#shared/domain/fan-out.js";
-import type { TaskRecord } from "#shared/domain/task.js";
+import type { TaskRecord, TaskSummary } from "#shared/domain/task.js";
 import { forEachBounded } from "#shared/runtime/async.js";
 
 /**
@@ -27,7 +27,7 @@ const LIST_READS = 16;
  */
 export async function viewsOf(
   store: Pick<TaskStore, "get">,
-  tasks: readonly TaskRecord[],
+  tasks: readonly TaskSummary[],
 ): Promise<TaskView[]> {
   const views: TaskView[] = tasks.map(taskView);
   const parents = tasks.flatMap((task, i) => (task.fanOut ? [{ task, i }] : []));

@@ -6,7 +6,7 @@ import {
   progressAtMs,
   UNFINISHED_STATUSES,
 } from "#shared/domain/sweep.js";
-import { claimExpiry, type TaskRecord, TERMINAL_STATUSES } from "#shared/domain/task.js";
+import { claimExpiry, type TaskSummary, TERMINAL_STATUSES } from "#shared/domain/task.js";
 import { queueDelaySeconds } from "#shared/domain/timing.js";
 import { errorText, forEachBounded } from "#shared/runtime/async.js";
 import { deadLetterTask } from "../dead-letter.js";
@@ -156,7 +156,7 @@ async function readGroup(
   deps: SweeperDeps,
   group: GroupWork,
   run: RunState,
-): Promise<{ listed: TaskRecord[]; reached: Reached }> {
+): Promise<{ listed: TaskSummary[]; reached: Reached }> {
   const max = run.limits.resendPerGroup;
   const scan = run.limits.groupItemsPerRead;
   let read = await deps.store.listUnfinishedInGroup(group.pk, group.fromMs, run.now, max + 1, scan);
@@ -219,14 +219,14 @@ async function settlePointers(deps: SweeperDeps, group: GroupWork, reached: Reac
   }
 }
 
-function isStalled(deps: SweeperDeps, topic: SweeperTopic, head: TaskRecord, now: number): boolean {
+function isStalled(deps: SweeperDeps, topic: SweeperTopic, head: TaskSummary, now: number): boolean {
   if (TERMINAL_STATUSES.has(head.status)) return false;
   if (head.status === "scheduled") return now - head.dueAtMs >= deps.scheduledGraceMs(head.timer);
   return now - progressAtMs(head) >= topic.stalledAfterMs;
 }
 
 /** Exhausted and idle: deliver's own retry would only dead-letter them, but their message is gone. */
-function exhaustedAndIdle(tasks: readonly TaskRecord[], topic: SweeperTopic, now: number): TaskRecord[] {
+function exhaustedAndIdle(tasks: readonly TaskSummary[], topic: SweeperTopic, now: number): TaskSummary[] {
   return tasks.filter(
     (t) =>
       t.status === "delivering" &&
@@ -238,7 +238,7 @@ function exhaustedAndIdle(tasks: readonly TaskRecord[], topic: SweeperTopic, now
 async function finishDeadLettering(
   deps: SweeperDeps,
   topic: SweeperTopic,
-  exhausted: readonly TaskRecord[],
+  exhausted: readonly TaskSummary[],
   clock: () => number,
   counters: Counters,
 ): Promise<void> {
@@ -267,8 +267,8 @@ async function resendInOrder(
   deps: SweeperDeps,
   topic: SweeperTopic,
   pk: string,
-  head: TaskRecord,
-  resend: readonly TaskRecord[],
+  head: TaskSummary,
+  resend: readonly TaskSummary[],
   now: number,
   clock: () => number,
   counters: Counters,
@@ -297,7 +297,7 @@ async function resendInOrder(
 
 async function recordResend(
   deps: SweeperDeps,
-  task: TaskRecord,
+  task: TaskSummary,
   now: number,
   markedAt: number,
   counters: Counters,
@@ -322,12 +322,15 @@ async function recordResend(
  */
 async function finishReschedules(
   deps: SweeperDeps,
-  listed: readonly TaskRecord[],
+  listed: readonly TaskSummary[],
   clock: () => number,
   counters: Counters,
 ): Promise<void> {
-  for (const old of listed) {
-    if (old.status !== "rescheduled") continue;
+  for (const summary of listed) {
+    if (summary.status !== "rescheduled") continue;
+    // The group read carries no content (TaskSummary); the successor is the task itself, content included.
+    const old = await deps.store.get(summary.taskId);
+    if (old?.status !== "rescheduled") continue;
     const due = successorDueAtMs(old);
     if (due === undefined) throw new Error(`rescheduled task ${old.taskId} names no successor`);
     const successor = successorRecord(old, due, {

@@ -442,6 +442,31 @@ describe("DynamoTaskStore against dynalite", () => {
     expect(listed.map((t) => t.taskId)).toEqual(tasks.map((t) => t.taskId));
   });
 
+  it("reads no content for the relay: a group's due tasks are held in its memory at once", async () => {
+    // The relay keeps every due task of a group it lists (up to 8 groups side by side) in a 512 MB function:
+    // 2,000 tasks of 256 KiB content due together would pass it on AWS (the local runtime enforces no memory
+    // limit). The relay needs each task's id, key, status and whether it is a fan-out parent, nothing more.
+    const big = "x".repeat(12_000);
+    const tasks = Array.from({ length: 3 }, (_, i) =>
+      task({ group: "lean", dueAtMs: NOW + i, content: big }),
+    );
+    // A fan-out parent shares its group's partition: the relay must still tell it apart (it is never sent).
+    const link = { subscriber: "s", taskId: "demo.x", url: "https://hooks.example.com/" };
+    tasks.push(task({ group: "lean", dueAtMs: NOW + 5, content: big, fanOut: [link] }));
+    for (const t of tasks) await store.putNew(t);
+    const others = new Map();
+    for (const listed of [
+      await store.listScheduledInGroup((tasks[0] as TaskRecord).pk, NOW, NOW + 10),
+      await store.listScheduledInGroup((tasks[0] as TaskRecord).pk, NOW, NOW + 10, others),
+    ]) {
+      expect(listed.map((t) => t.taskId)).toEqual(tasks.map((t) => t.taskId));
+      for (const [i, t] of listed.entries()) {
+        const { taskId, pk, sk, status, dueAtMs, fanOut } = tasks[i] as TaskRecord;
+        expect(t).toEqual({ taskId, pk, sk, status, dueAtMs, ...(fanOut && { fanOut }) });
+      }
+    }
+  });
+
   it("keeps a task in the sweep index exactly while it is unfinished", async () => {
     const [scheduled, queued, delivering, delivered, failed, cancelled] = Array.from({ length: 6 }, (_, i) =>
       task({ group: `sweep-${i}`, dueAtMs: NOW - 60_000 + i }),
@@ -599,6 +624,29 @@ describe("DynamoTaskStore against dynalite", () => {
       [done.taskId, "delivered"],
     ]);
     expect(more).toEqual({ items: whole.items, complete: true });
+  });
+
+  it("reads no content for the sweeper: it holds up to 1,001 of a group's tasks, 8 groups at once, in 256 MB", async () => {
+    // Every attribute but the content comes back (the sweeper judges the head and dead-letters from them); a
+    // group of 1,001 unfinished tasks at 256 KiB would alone pass the sweeper's memory on AWS, every run.
+    const big = "x".repeat(12_000);
+    const tasks = Array.from({ length: 3 }, (_, i) =>
+      task({ group: "lean-uf", dueAtMs: NOW - 10_000 + i, content: big, lastError: "HTTP 503" }),
+    );
+    for (const t of tasks) await store.putNew(t);
+    await store.markQueued((tasks[0] as TaskRecord).taskId, NOW);
+
+    const { tasks: listed } = await store.listUnfinishedInGroup(
+      (tasks[0] as TaskRecord).pk,
+      NOW - 60_000,
+      NOW,
+    );
+
+    expect(listed.map((t) => t.taskId)).toEqual(tasks.map((t) => t.taskId));
+    for (const [i, t] of listed.entries()) {
+      const { content: _content, ...rest } = (await store.get((tasks[i] as TaskRecord).taskId)) as TaskRecord;
+      expect(t).toEqual(rest);
+    }
   });
 
   it("lists a group's unfinished tasks in group order, and records re-sends only while queued or delivering", async () => {
@@ -768,8 +816,8 @@ describe("DynamoTaskStore against dynalite", () => {
 // --- issue 11, scope H: list pages (appended block) ---
 
 /** Every page of a list, following `next` until the store says there is no more. */
-async function allPages(read: (after?: PageKey) => Promise<TaskPage>): Promise<TaskRecord[][]> {
-  const pages: TaskRecord[][] = [];
+async function allPages<T>(read: (after?: PageKey) => Promise<TaskPage<T>>): Promise<T[][]> {
+  const pages: T[][] = [];
   let after: PageKey | undefined;
   do {
     const page = await read(after);
@@ -886,6 +934,18 @@ describe.each([
     expect(pages.flat().map((t) => t.taskId)).toEqual(
       [failed[1], failed[2], failed[0]].map((t) => t?.taskId),
     );
+  });
+
+  it("listFailed carries every attribute but the content: a bulk replay holds up to 1,000 dead letters at once", async () => {
+    // 1,000 tasks of 256 KiB read page by page would pass the replay function's 512 MB on AWS, every call.
+    const store: TaskStore = await makeStore();
+    const failed = task({ group: "big", content: JSON.stringify({ v: "x".repeat(12_000) }) });
+    await failTask(store, failed, NOW + 10);
+
+    const { tasks } = await store.listFailed("demo", 10, undefined, { oldestFirst: true });
+
+    const { content: _content, ...summary } = (await store.get(failed.taskId)) as TaskRecord;
+    expect(tasks).toEqual([summary]);
   });
 });
 

@@ -197,6 +197,20 @@ describe("addTask: refusals write nothing", () => {
     expect(f.store.tasks.size).toBe(0);
   });
 
+  it("refuses a callback host DNS cannot hold (a wildcard allow-list admits any length): 400, nothing stored", async () => {
+    const f = fixture();
+    // A 1,500-character name: WHATWG URL parses it, no resolver can look it up, and a protected topic would key its
+    // destination items by it, past DynamoDB's 1,024-byte sort key.
+    const host = `${Array.from({ length: 23 }, () => "a".repeat(63)).join(".")}.example.com`;
+    const error = await refusal(addTask(f.deps, { body: body({ callback: { url: `https://${host}/x` } }) }));
+    expect(error).toMatchObject({ status: 400, code: "validation_failed" });
+    expect(error.issues?.[0]).toMatchObject({
+      path: "callback.url",
+      message: expect.stringContaining("is not a valid host name: at most 253 characters"),
+    });
+    expect(f.store.tasks.size).toBe(0);
+  });
+
   it("refuses a task with no callback", async () => {
     const f = fixture();
     const error = await refusal(addTask(f.deps, { body: body({ callback: undefined }) }));

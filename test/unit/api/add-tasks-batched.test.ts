@@ -437,9 +437,11 @@ describe("addTasksBatch: keyed items on the batched path", () => {
     expect(new Set(sks).size).toBe(3);
     expect([...sks].sort()).toEqual(sks);
     expect(stored.map((t) => JSON.parse(t?.content ?? "{}").seq)).toEqual([0, 1, 2]);
-    const groupOrder = (
-      await f.store.listScheduledInGroup(stored[0]?.pk ?? "", 0, Number.MAX_SAFE_INTEGER)
-    ).map((t) => JSON.parse(t.content).seq);
+    const groupOrder = await Promise.all(
+      (await f.store.listScheduledInGroup(stored[0]?.pk ?? "", 0, Number.MAX_SAFE_INTEGER)).map(
+        async (t) => JSON.parse((await f.store.get(t.taskId))?.content ?? "{}").seq,
+      ),
+    );
     expect(groupOrder).toEqual([0, 1, 2]);
     expect(f.timerQueue.armed.map((a) => a.taskId)).toEqual(answer.results.map((r) => r.task_id));
   });
@@ -560,8 +562,9 @@ describe("addTasksBatch: two identical keyed batches racing", () => {
 
   async function groupOrderOf(f: ReturnType<typeof batchFixture>, taskId: string | undefined) {
     const first = await f.store.get(taskId ?? "");
-    return (await f.store.listScheduledInGroup(first?.pk ?? "", 0, Number.MAX_SAFE_INTEGER)).map(
-      (t) => JSON.parse(t.content).seq,
+    const listed = await f.store.listScheduledInGroup(first?.pk ?? "", 0, Number.MAX_SAFE_INTEGER);
+    return Promise.all(
+      listed.map(async (t) => JSON.parse((await f.store.get(t.taskId))?.content ?? "{}").seq),
     );
   }
 

@@ -108,6 +108,45 @@ describe("GET /v1/destinations", () => {
   });
 });
 
+describe("GET /v1/destinations: an answer Lambda can return", () => {
+  it("stays within Lambda's 6 MB response however many hosts the breaker has tracked: open circuits first, then truncated", async () => {
+    // Prepare: a destination item stays once written (a lease on a topic with maxConcurrencyPerHost writes one for
+    // every host it delivers to), so a topic calling many tenants' hosts gathers tens of thousands. Past 6 MB the
+    // invocation's answer fails and API Gateway answers a bare 500.
+    const { deps, store } = await setup();
+    const name = (i: number) => `${"h".repeat(63)}.${"o".repeat(63)}.${"s".repeat(63)}.t-${i}.example.com`;
+    for (let i = 0; i < 30_000; i++) {
+      store.destinations.items.set(`demo#${name(i)}`, {
+        topic: "demo",
+        host: name(i),
+        failures: 0,
+        circuit: "closed",
+        leases: {},
+      });
+    }
+    await store.recordDestinationFailure("demo", "zz.example.com", NOW - 5_000, "HTTP 503");
+    await store.openCircuit("demo", "zz.example.com", NOW - 5_000, NOW + 25_000);
+
+    // Act
+    const out = (await fns.list.createHandler(deps)(
+      event("GET", "/v1/destinations"),
+      context,
+    )) as APIGatewayProxyStructuredResultV2;
+
+    // Assess: the invocation's whole answer (the body escaped inside it) under 6 MB; the open circuits are there
+    expect(Buffer.byteLength(JSON.stringify(out))).toBeLessThan(6 * 1024 * 1024);
+    const body = JSON.parse(String(out.body)) as { destinations: { host: string }[]; truncated?: boolean };
+    expect(body.destinations.slice(0, 2).map((d) => d.host)).toEqual(["a.example.com", "zz.example.com"]);
+    expect(body.truncated).toBe(true);
+  });
+
+  it("says nothing of truncation when every destination fits", async () => {
+    const { deps } = await setup();
+    const { body } = await call(fns.list.createHandler(deps), event("GET", "/v1/destinations"));
+    expect(body.truncated).toBeUndefined();
+  });
+});
+
 describe("POST /v1/destinations/{host}/reset", () => {
   it("closes the host's circuit on every topic", async () => {
     // Prepare

@@ -34,6 +34,14 @@ describe("destinationHost", () => {
   ])("%s → %s", (url, host) => {
     expect(destinationHost(url)).toBe(host);
   });
+
+  it("is none for a host DNS cannot hold: the deliver's URL policy refuses it, no admission call is keyed by it", () => {
+    // Its item's sort key would pass DynamoDB's 1,024 bytes, and every admission call would fail without end.
+    const labels = (n: number) => Array.from({ length: n }, () => "a".repeat(63)).join(".");
+    expect(destinationHost(`https://${"a".repeat(64)}.example.com/x`)).toBeUndefined();
+    expect(destinationHost(`https://${labels(20)}.example.com/x`)).toBeUndefined();
+    expect(destinationHost(`https://${labels(3)}.example.com:8443/x`)).toBe(`${labels(3)}.example.com:8443`);
+  });
 });
 
 describe("circuit", () => {

@@ -121,6 +121,41 @@ describe("checkCallbackUrl: port", () => {
   });
 });
 
+describe("checkCallbackUrl: host names DNS can hold", () => {
+  // RFC 1035 §2.3.4: a label is at most 63 octets, a name at most 255 on the wire (253 characters written out).
+  // WHATWG URL parses longer names; no resolver can look one up, and the deliver function keys a protected
+  // topic's destination items by the host (DynamoDB: a sort key of at most 1,024 bytes).
+  const label = (n: number, c = "a") => c.repeat(n);
+  const longest = `${label(63)}.${label(63, "b")}.${label(63, "c")}.${label(49, "d")}.example.com`;
+
+  it("accepts a 253-character name with 63-character labels, with or without the root dot", () => {
+    expect(longest.length).toBe(253);
+    expect(checkCallbackUrl(`https://${longest}/x`, PUBLIC_ONLY).ok).toBe(true);
+    expect(checkCallbackUrl(`https://${longest}./x`, PUBLIC_ONLY).ok).toBe(true);
+  });
+
+  it.each([
+    ["a name over 253 characters", `${label(63)}.${label(63)}.${label(63)}.${label(50)}.example.com`],
+    [
+      "a name far past DynamoDB's sort key",
+      `${Array.from({ length: 24 }, () => label(63)).join(".")}.example.com`,
+    ],
+    ["a label over 63 characters", `${label(64)}.example.com`],
+  ])("refuses %s: no resolver can look it up (it would be retried to the DLQ)", (_name, host) => {
+    const result = checkCallbackUrl(`https://${host}/x`, PUBLIC_ONLY);
+    expect(result.ok).toBe(false);
+    expect(!result.ok && result.reason).toMatch(
+      /is not a valid host name: at most 253 characters, each dot-separated label at most 63$/,
+    );
+  });
+
+  it("also when the allow-list names the host exactly", () => {
+    const host = `${label(64)}.example.com`;
+    const policy: CallbackPolicy = { allowedCallbackHosts: [host], allowHttpCallbacks: false };
+    expect(checkCallbackUrl(`https://${host}/x`, policy).ok).toBe(false);
+  });
+});
+
 describe("checkCallbackUrl: explicit allow-list entries", () => {
   const policy: CallbackPolicy = {
     allowedCallbackHosts: [

@@ -552,3 +552,28 @@ describe("unprotected topics", () => {
     expect(s.callbacks.requests).toHaveLength(2);
   });
 });
+
+describe("a callback host DNS cannot hold (a task accepted before the add refused such hosts)", () => {
+  it("is keyed into no destination item: its attempt goes on, for the deliver's URL policy to refuse", async () => {
+    // Prepare: DynamoDB refuses a key past its limits (a sort key over 1,024 bytes) with a ValidationException,
+    // which here would fail every admission call, leave the attempt uncounted and retry the group without end.
+    const s = setup({ rateLimit: 5, maxConcurrencyPerHost: 2, circuitFailureThreshold: 3 });
+    const longHost = `${Array.from({ length: 20 }, () => "a".repeat(63)).join(".")}.example.com`;
+    for (const method of ["getDestination", "takeRateToken", "acquireLease", "claimProbe"] as const) {
+      const original = s.store[method] as (...args: unknown[]) => unknown;
+      (s.store as unknown as Record<string, unknown>)[method] = (...args: unknown[]) => {
+        if (Buffer.byteLength(`demo#${String(args[1])}`) > 1024)
+          throw Object.assign(new Error("key too large"), { name: "ValidationException" });
+        return original(...args);
+      };
+    }
+    const t = await s.task(longHost);
+
+    // Act
+    await s.deliver(t);
+
+    // Assess
+    expect(s.callbacks.calledFor()).toEqual([t.taskId]);
+    expect(await s.attempts(t.taskId)).toBe(1);
+  });
+});
