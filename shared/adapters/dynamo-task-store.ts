@@ -1708,7 +1708,6 @@ function isFinished(item: TaskRecord, write: FinishWrite): boolean {
   );
 }
 
-/** BatchGetItem reads at most 100 keys per call. */
 /**
  * Every attribute a task item holds but its content, as a projection's placeholders (`#p<n>` → name). Typed as
  * a record of every other TaskRecord key, so an attribute added to TaskRecord cannot be left out of the
@@ -1737,6 +1736,7 @@ const SUMMARY_ATTRIBUTES: Record<keyof TaskSummary, true> = {
   failedAtMs: true,
   cancelledAtMs: true,
   rescheduledTo: true,
+  rescheduledFrom: true,
   rescheduledAtMs: true,
   latenessMs: true,
   deliveryLatencyMs: true,
@@ -1753,6 +1753,7 @@ const SUMMARY_ATTRIBUTES: Record<keyof TaskSummary, true> = {
 };
 const SUMMARY_NAMES = Object.fromEntries(Object.keys(SUMMARY_ATTRIBUTES).map((name, i) => [`#p${i}`, name]));
 
+/** BatchGetItem reads at most 100 keys per call. */
 const BATCH_GET_SIZE = 100;
 /** BatchWriteItem takes at most 25 puts per call. */
 export const BATCH_WRITE_SIZE = 25;
