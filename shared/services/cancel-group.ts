@@ -18,7 +18,11 @@ import { forEachBounded } from "#shared/runtime/async.js";
 import { type CancelDeps, cancelAndDisarm, finishFanOutCancel } from "./cancel-task.js";
 
 export interface CancelGroupDeps extends Omit<CancelDeps, "store"> {
-  readonly store: Pick<TaskStore, "listGroupPage" | "cancel" | "restoreFanOutParent" | "settleRescheduled">;
+  /** `get`: the successor of a listed move that is still unsettled (settleCancelledMove). */
+  readonly store: Pick<
+    TaskStore,
+    "listGroupPage" | "cancel" | "restoreFanOutParent" | "settleRescheduled" | "get"
+  >;
 }
 
 /** Conditional cancels in flight at once: each is one UpdateItem (and maybe one DeleteSchedule). */
@@ -70,6 +74,7 @@ export async function cancelGroup(
       return;
     }
     if (task.status !== "scheduled") {
+      if (task.status === "rescheduled") await settleCancelledMove(deps, task);
       notCancelled.push(notCancelledEntry(task));
       return;
     }
@@ -86,6 +91,18 @@ export async function cancelGroup(
     more: page.lastSk !== undefined,
     next_cursor: page.lastSk === undefined ? null : encodeCursor({ pk, sk: page.lastSk }),
   };
+}
+
+/**
+ * A listed `rescheduled` item is one still in the sweep index: its move stopped before settling it. Its successor
+ * already cancelled (by an earlier group cancel that failed before settling the move, which this call repeats),
+ * the move is settled here, as a repeated DELETE settles it (cancel-task.ts, settleMove); left, the sweeper would
+ * find the item at its old due time and, the successor gone with its retention by then, write and deliver it.
+ */
+async function settleCancelledMove(deps: CancelGroupDeps, task: TaskRecord): Promise<void> {
+  if (task.rescheduledTo === undefined) return;
+  const successor = await deps.store.get(task.rescheduledTo);
+  if (successor?.status === "cancelled") await deps.store.settleRescheduled(task.taskId);
 }
 
 type NotCancelled = CancelGroupResponse["not_cancelled"][number];

@@ -1,6 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { successorKey } from "#shared/domain/reschedule.js";
 import { claimExpiry } from "#shared/services/add-task.js";
+import { cancelGroup } from "#shared/services/cancel-group.js";
 import { cancelTask } from "#shared/services/cancel-task.js";
 import { rescheduleTask, runTask } from "#shared/services/reschedule-task.js";
 import { simulate } from "../../support/pipeline-sim.js";
@@ -32,6 +33,21 @@ async function keyedAdd(sim: ReturnType<typeof simulate>, orderId: string, key: 
 function expireByTtl(sim: ReturnType<typeof simulate>): void {
   for (const [id, task] of sim.store.tasks) {
     if (task.expiresAt !== undefined && task.expiresAt < sim.clock.now / 1000) sim.store.tasks.delete(id);
+  }
+}
+
+/**
+ * `days` (the old item's due time) and the sweeper's grace pass, the table's TTL catches up, the sweeper runs,
+ * then a day and a half of relay and deliver runs: whatever the sweeper wrote again is delivered.
+ */
+async function sweepAfterOldDueTime(sim: ReturnType<typeof simulate>, days: number): Promise<void> {
+  sim.clock.now += days * 86_400_000 + sim.graceMs + MINUTE;
+  expireByTtl(sim);
+  await sim.sweep();
+  for (let i = 0; i < 3; i++) {
+    sim.advance(86_400_000 / 2);
+    await sim.runRelay();
+    await sim.runDeliver();
   }
 }
 
@@ -282,14 +298,7 @@ describe("crash after the first write (old item marked rescheduled, successor ne
       const cancelled = await cancelTask(deps, successorId);
 
       // Act: the old due time passes, the table's TTL has removed the cancelled successor, the sweeper runs.
-      sim.clock.now += 5 * 86_400_000 + sim.graceMs + MINUTE;
-      expireByTtl(sim);
-      await sim.sweep();
-      for (let i = 0; i < 3; i++) {
-        sim.advance(86_400_000 / 2);
-        await sim.runRelay();
-        await sim.runDeliver();
-      }
+      await sweepAfterOldDueTime(sim, 5);
 
       // Assess: the cancel's 200 holds
       expect(moved).toBeInstanceOf(Error);
@@ -298,6 +307,30 @@ describe("crash after the first write (old item marked rescheduled, successor ne
       expect(sim.store.tasks.get(successorId)?.status).not.toBe("scheduled");
     },
   );
+
+  it("a move stopped after arming its successor, whose group cancel then stops after cancelling it and is repeated (200): the sweeper that finds the old item once its due time has passed, the successor long gone with its retention, does not write it again", async () => {
+    // Prepare: due in 5 days, moved to 6; the move's last write (settling the old item) fails after the arming.
+    const sim = simulate();
+    const oldId = await sim.add({ order_id: "o-group" }, { delay_seconds: 5 * 86_400 });
+    dieAtNext(sim, "settleRescheduled");
+    const moved = await sim.reschedule(oldId, { delay_seconds: 6 * 86_400 }).catch((e: unknown) => e);
+    const successorId = sim.store.tasks.get(oldId)?.rescheduledTo as string;
+    const deps = { ...sim, timerQueue: sim.timer, now: () => sim.clock.now };
+    // The group cancel cancels the successor, then fails settling its move (a 5xx); the client repeats it.
+    dieAtNext(sim, "settleRescheduled");
+    const first = await cancelGroup(deps, { topic: "demo", value: "o-group" }, {}).catch((e: unknown) => e);
+    const repeated = await cancelGroup(deps, { topic: "demo", value: "o-group" }, {});
+
+    // Act: the old due time passes, the table's TTL has removed the cancelled successor, the sweeper runs.
+    await sweepAfterOldDueTime(sim, 5);
+
+    // Assess: the repeated cancel's 200 holds
+    expect(moved).toBeInstanceOf(Error);
+    expect(first).toBeInstanceOf(Error);
+    expect(repeated.cancelled).toBe(0);
+    expect(sim.delivered()).toEqual([]);
+    expect(sim.store.tasks.get(successorId)?.status).not.toBe("scheduled");
+  });
 
   it.each([
     ["by a move that completes", false],
