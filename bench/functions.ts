@@ -49,11 +49,20 @@ export interface FunctionFigures {
   readonly warmCpuUsPerTask?: number;
 }
 
-/** The stack's bundling (cdk/lib/bundling.ts), which PunctualFunction hands to esbuild. */
+/**
+ * The environment the bench runs its functions as: their dummy variables name it and its topics, and each bundle is
+ * built for it (a bundle carries only the environment it is built for: shared/config/environments/index.ts).
+ */
+export const BENCH_ENVIRONMENT = "dev";
+
+/**
+ * The stack's bundling (cdk/lib/bundling.ts), which PunctualFunction hands to esbuild, for `environmentName` (the
+ * bench's own by default: a bundle built for another cannot load the config its dummy environment names).
+ */
 export async function bundle(
   name: FunctionName,
   outdir: string,
-  environmentName = "prod",
+  environmentName = BENCH_ENVIRONMENT,
 ): Promise<{ file: string; metafile: Metafile }> {
   const file = path.join(outdir, name, "index.mjs");
   const result = await build({
@@ -106,7 +115,7 @@ function topInputs(metafile: Metafile, n = 6): { input: string; bytes: number }[
 export function dummyEnvironment(name: FunctionName): Record<string, string> {
   const queue = "https://sqs.us-east-1.amazonaws.com/000000000000";
   const common = {
-    PUNCTUAL_ENV: "dev",
+    PUNCTUAL_ENV: BENCH_ENVIRONMENT,
     TABLE_NAME: "Punctual-dev-Tasks",
     POWERTOOLS_SERVICE_NAME: "punctual-dev",
     POWERTOOLS_METRICS_NAMESPACE: "Punctual",
@@ -196,7 +205,7 @@ export function dummyEnvironment(name: FunctionName): Record<string, string> {
 const DEMO_QUEUE_ARN = "arn:aws:sqs:us-east-1:000000000000:demo.fifo";
 
 /** Module init of a bundle in a fresh process: time to import it, measured inside that process. */
-function coldInitMs(name: FunctionName, file: string): number {
+export function coldInitMs(name: FunctionName, file: string): number {
   const script = `const t=performance.now();await import(${JSON.stringify(file)});process.stdout.write(String(performance.now()-t));process.exit(0);`;
   const out = execFileSync(process.execPath, ["--input-type=module", "-e", script], {
     env: { PATH: process.env.PATH, ...dummyEnvironment(name) },
@@ -262,7 +271,7 @@ async function warmCpu(iterations: number): Promise<Partial<Record<FunctionName,
   const { scheduledGraceMs } = await import("#shared/domain/sweep.js");
   const { scheduledEvent } = await import("#local/runtime/scheduled-rule.js");
 
-  const config = loadEnvironmentConfig("dev");
+  const config = loadEnvironmentConfig(BENCH_ENVIRONMENT);
   const logger = createFunctionLogger(config);
   const context = () => createLambdaContext("bench", 30);
   const noop = async () => undefined;

@@ -14,8 +14,12 @@ export const LAMBDA_ENVIRONMENT_LIMIT_BYTES = 4 * 1024;
 
 type Json = unknown;
 
-/** The longest each pseudo parameter can be: AWS's longest region (e.g. ap-southeast-5) and partition names. */
-const LONGEST_REGION = "xx-xxxxxxxxx-9";
+/**
+ * The longest each pseudo parameter can be: AWS's longest region (us-isof-south-1, 15 characters; the commercial
+ * ones reach 14, e.g. ap-southeast-5), partition and URL suffix (test/cdk/environment-budget.test.ts checks them
+ * against every region aws-cdk-lib knows).
+ */
+const LONGEST_REGION = "xx-xxxx-xxxxx-9";
 const LONGEST_PARTITION = "aws-us-gov";
 const LONGEST_URL_SUFFIX = "amazonaws.com.cn";
 const ACCOUNT = "000000000000";

@@ -3,6 +3,7 @@ import { type DestinationView, destinationListSchema } from "../../shared/api/sc
 import { resetDestination } from "./actions.js";
 import { call } from "./api.js";
 import { useConfirm } from "./confirm.js";
+import { destinationsHint } from "./destinations-hint.js";
 import { time } from "./format.js";
 import { useLoad, useShowLine } from "./hooks.js";
 
@@ -20,13 +21,18 @@ export function DestinationsPanel() {
   );
   const reset = useResetDestination(setMessage);
   const destinations = data?.destinations ?? [];
+  const hint = data && destinationsHint(data);
   return (
     <section class="wide" data-testid="destinations-panel">
       <h2>Destinations</h2>
       {error && <p class="error">{error}</p>}
       {message && <p data-testid="destinations-message">{message}</p>}
       <DestinationTable destinations={destinations} onReset={(d) => void reset(d)} />
-      {destinations.length === 0 && <p class="hint">No callback host has a circuit yet.</p>}
+      {hint && (
+        <p class="hint" data-testid="destinations-hint">
+          {hint}
+        </p>
+      )}
     </section>
   );
 }
