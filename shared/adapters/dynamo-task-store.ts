@@ -1393,9 +1393,9 @@ export class DynamoTaskStore extends DynamoDeliverStore implements TaskStore {
           KeyConditionExpression: "pk = :pk AND sk BETWEEN :from AND :to",
           FilterExpression: `#status IN (${names.join(", ")}) OR (#status = :rescheduled AND attribute_exists(#shard))`,
           // Every attribute but the content (TaskSummary): the sweeper holds up to 8 groups' reads at once.
-          ProjectionExpression: Object.keys(SUMMARY_NAMES).join(", "),
+          ProjectionExpression: Object.keys(summaryNames()).join(", "),
           ExpressionAttributeNames: {
-            ...SUMMARY_NAMES,
+            ...summaryNames(),
             "#status": "status",
             "#shard": SWEEP_SHARD_ATTRIBUTE,
           },
@@ -1547,9 +1547,9 @@ export class DynamoTaskStore extends DynamoDeliverStore implements TaskStore {
         IndexName: FAILED_INDEX_NAME,
         KeyConditionExpression: `#topic = :topic${from === undefined ? "" : " AND #failedAt >= :from"}`,
         // No content (TaskSummary): a bulk replay holds up to 1,000 of these at once.
-        ProjectionExpression: Object.keys(SUMMARY_NAMES).join(", "),
+        ProjectionExpression: Object.keys(summaryNames()).join(", "),
         ExpressionAttributeNames: {
-          ...SUMMARY_NAMES,
+          ...summaryNames(),
           "#topic": FAILED_TOPIC_ATTRIBUTE,
           ...(from === undefined ? {} : { "#failedAt": FAILED_SORT_ATTRIBUTE }),
         },
@@ -1751,7 +1751,9 @@ const SUMMARY_ATTRIBUTES: Record<keyof TaskSummary, true> = {
   parentTaskId: true,
   subscriber: true,
 };
-const SUMMARY_NAMES = Object.fromEntries(Object.keys(SUMMARY_ATTRIBUTES).map((name, i) => [`#p${i}`, name]));
+/** A function, not a module-level value: a function that never reads summaries (the add and schedule routes) bundles neither. */
+const summaryNames = (): Record<string, string> =>
+  Object.fromEntries(Object.keys(SUMMARY_ATTRIBUTES).map((name, i) => [`#p${i}`, name]));
 
 /** BatchGetItem reads at most 100 keys per call. */
 const BATCH_GET_SIZE = 100;

@@ -4,7 +4,7 @@ import { type TopicSettingsRoute, topicSettingsRouteSchema } from "./topic-setti
 
 /**
  * The topology contract: what the stack tells a function about topics, their queues and the timings derived
- * from the CDK's sizing. The CDK builds it (`satisfies Topology`), puts it in one environment variable as JSON,
+ * from the CDK's sizing. The CDK builds it (typed `TopologyInput`), puts it in one environment variable as JSON,
  * and the functions and the local cloud read it back through this schema at cold start, so runtime code never
  * imports infrastructure code and a shape change breaks both sides at compile time.
  *
