@@ -428,7 +428,7 @@ async function armAll(
   for (const item of written) {
     const plan = armingPlan(deps, item, nowMs);
     if (plan.kind === "queue") queued.push({ taskId: item.task.taskId, delaySeconds: plan.delaySeconds });
-    else scheduled.push({ ...item, plan });
+    else scheduled.push(item);
   }
   const [unsent, unscheduled] = await Promise.all([
     queued.length > 0 ? deps.timerQueue.armMany(queued) : Promise.resolve([]),
@@ -468,14 +468,19 @@ async function unarmed(deps: BatchedAddDeps, task: TaskRecord): Promise<BatchIte
   return unavailableItem("could not arm the task's timer; the task was not accepted, retry the request");
 }
 
-/** One CreateSchedule per Scheduler-path task (the single add's `arm`); resolves with the ids that failed. */
+/**
+ * One CreateSchedule per Scheduler-path task (the single add's `arm`); resolves with the ids that failed. Each is
+ * planned again as its own call goes out, not once for the batch: the calls go out ten at a time, and a schedule
+ * planned a second or so ahead (lead close to the horizon) would otherwise name a second that began while the calls
+ * before it ran — an at() in the past, which Scheduler documents no answer for. Such a task rides the queue.
+ */
 async function createSchedules(deps: BatchedAddDeps, scheduled: readonly MintedItem[]): Promise<string[]> {
   const failed: string[] = [];
   await pMap(
     scheduled,
-    async ({ task, plan }) => {
+    async ({ task }) => {
       try {
-        await arm(deps, task.taskId, plan);
+        await arm(deps, task.taskId, planTimer(task.dueAtMs, timerNow(deps), timerSettings(deps.config)));
       } catch (error) {
         deps.onError?.("creating a batch item's schedule failed", error, task.taskId);
         failed.push(task.taskId);

@@ -329,6 +329,35 @@ describe("addTasksBatch: Scheduler-path items planned when armed", () => {
     expect(planned).toEqual([]);
     expect(f.timerQueue.armed.map((a) => a.delaySeconds)).toEqual([2]);
   });
+
+  it("plans each Scheduler-path item as its own CreateSchedule goes out: none names a second already begun", async () => {
+    // Prepare: lead = horizon = 2 s (the config allows it). Ten far items, then one due in 4 s: a schedule at
+    // due − 2 s when the batch is planned. CreateSchedule has no batch form and goes out ten at a time, each call
+    // taking a second here, so the last item's call leaves ten seconds after the plan: its second has long begun
+    const f = batchFixture();
+    f.deps = {
+      ...f.deps,
+      config: { ...f.config, timer: { ...f.config.timer, horizonSeconds: 2, leadSeconds: 2 } },
+    };
+    const late: { expression: string; atMs: number }[] = [];
+    const create = f.scheduler.createTaskSchedule.bind(f.scheduler);
+    f.scheduler.createTaskSchedule = async (request) => {
+      const at = Date.parse(`${request.expression.slice(3, -1)}Z`);
+      if (at - f.clock.now < 1_000) late.push({ expression: request.expression, atMs: f.clock.now });
+      f.clock.now += 1_000;
+      return create(request);
+    };
+    const far = Array.from({ length: 10 }, () => item({ delay_seconds: 3_000 }));
+
+    // Act
+    const answer = await addTasksBatch(f.deps, { tasks: [...far, item({ delay_seconds: 4 })] });
+
+    // Assess: the near one rides the timer queue, due now (as the single add plans it when armed)
+    expect(answer.results.map((r) => r.status)).toEqual(Array(11).fill(201));
+    expect(late).toEqual([]);
+    expect(f.scheduler.created).toHaveLength(10);
+    expect(f.timerQueue.armed.map((a) => a.delaySeconds)).toEqual([0]);
+  });
 });
 
 describe("addTasksBatch: keyed items on the batched path", () => {
