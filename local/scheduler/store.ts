@@ -58,7 +58,12 @@ export interface ScheduleRecord extends ScheduleDefinition, Partial<FirePlan> {
   readonly clientToken?: string;
   /** A one-time schedule that has invoked its target (or dead-lettered) and is kept (ActionAfterCompletion NONE). */
   readonly completed: boolean;
-  /** Bumped on every change so the timer can tell a stale heap entry from a live one. Not persisted. */
+  /**
+   * New on every change so the timer can tell a stale heap entry from a live one. Drawn from one counter for the
+   * whole store, never per name: a schedule deleted (or fired with DELETE) and created again under its name is a
+   * new schedule, and a per-name count restarting at 0 let the old one's pending invocation fire the new one early.
+   * Not persisted.
+   */
   readonly revision: number;
 }
 
@@ -113,6 +118,7 @@ export class ScheduleStore {
   /** Schedule names per group, for group-scoped listing and for deleting a group's schedules. */
   private readonly members = new Map<string, Set<string>>();
   private readonly persistence: JsonFileWriter | undefined;
+  private lastRevision = 0;
 
   constructor(private readonly options: ScheduleStoreOptions) {
     this.persistence = options.persistencePath
@@ -126,7 +132,7 @@ export class ScheduleStore {
     if (!this.groups.has(DEFAULT_GROUP)) this.putGroup(this.newGroup(DEFAULT_GROUP, [], undefined));
     for (const saved of state?.schedules ?? []) {
       if (!this.groups.has(saved.GroupName)) this.putGroup(this.newGroup(saved.GroupName, [], undefined));
-      this.putSchedule({ ...saved, revision: 0 });
+      this.putSchedule({ ...saved, revision: this.nextRevision() });
     }
     if (state) this.options.logger(`scheduler: loaded ${this.schedules.size} schedule(s) from persistence`);
   }
@@ -160,7 +166,7 @@ export class ScheduleStore {
       LastModificationDate: now,
       ...(clientToken === undefined ? {} : { clientToken }),
       completed: false,
-      revision: 0,
+      revision: this.nextRevision(),
     };
     this.putSchedule(record);
     return record;
@@ -181,7 +187,7 @@ export class ScheduleStore {
       LastModificationDate: this.nowSeconds(),
       ...(clientToken === undefined ? {} : { clientToken }),
       completed: false,
-      revision: previous.revision + 1,
+      revision: this.nextRevision(),
     };
     this.putSchedule(record);
     return record;
@@ -211,7 +217,7 @@ export class ScheduleStore {
     if (record.ActionAfterCompletion === "DELETE") {
       this.removeSchedule(record);
     } else {
-      this.putSchedule({ ...record, completed: true, revision: record.revision + 1 });
+      this.putSchedule({ ...record, completed: true, revision: this.nextRevision() });
     }
   }
 
@@ -328,6 +334,11 @@ export class ScheduleStore {
   }
 
   // --- internals ---------------------------------------------------------------------------------------
+
+  private nextRevision(): number {
+    this.lastRevision += 1;
+    return this.lastRevision;
+  }
 
   private nowSeconds(): number {
     return this.options.now() / 1000;

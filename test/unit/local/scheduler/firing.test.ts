@@ -234,6 +234,24 @@ describe("firing at() schedules", () => {
     expect(await receive(sqs.sqs, queue.url, 1, 0)).toEqual([]);
   });
 
+  it("fires a schedule deleted and created again under its name at its new time only, not at the old one's", async () => {
+    // A name is free again once its schedule is deleted (or fired with DELETE): the new schedule is a new resource
+    const clock = new ManualClock(T0);
+    const { client, emulator } = await start({ now: clock.now });
+    const queue = await createQueue(sqs.sqs, unique("reused"));
+    const name = unique("reused");
+    await client.send(new CreateScheduleCommand(oneTime(name, "at(2026-07-01T09:10:00)", queue.arn)));
+    await client.send(new DeleteScheduleCommand({ Name: name }));
+    await client.send(new CreateScheduleCommand(oneTime(name, "at(2026-07-01T11:00:00)", queue.arn)));
+
+    clock.set("2026-07-01T10:59:59Z");
+    expect(await emulator.fireDueNow()).toBe(0);
+    expect(await receive(sqs.sqs, queue.url, 1, 0)).toEqual([]);
+    clock.set("2026-07-01T11:00:00Z");
+    expect(await emulator.fireDueNow()).toBe(1);
+    expect(await receive(sqs.sqs, queue.url, 1, 1)).toHaveLength(1);
+  });
+
   it("reads at() in the schedule's time zone", async () => {
     const clock = new ManualClock(T0);
     const { client, emulator } = await start({ now: clock.now });
