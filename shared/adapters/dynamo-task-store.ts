@@ -1273,17 +1273,16 @@ export class DynamoTaskStore extends DynamoDeliverStore implements TaskStore {
   ): Promise<GroupTaskRef[]> {
     const tasks: GroupTaskRef[] = [];
     let startKey: QueryCommandOutput["LastEvaluatedKey"];
-    // Every name as a placeholder: `status` is a reserved word, and the projection must not depend on which are.
-    const names = Object.fromEntries(GROUP_TASK_REF_ATTRIBUTES.map((name, i) => [`#a${i}`, name]));
-    const status = `#a${GROUP_TASK_REF_ATTRIBUTES.indexOf("status")}`;
+    const projection = projectionOf(GROUP_TASK_REF_ATTRIBUTES);
+    const status = `#p${GROUP_TASK_REF_ATTRIBUTES.indexOf("status")}`;
     do {
       const out: QueryCommandOutput = await this.client.send(
         new QueryCommand({
           TableName: this.table,
           KeyConditionExpression: "pk = :pk AND sk BETWEEN :from AND :to",
           // No content (GroupTaskRef): the relay holds the group's due tasks in memory at once.
-          ProjectionExpression: Object.keys(names).join(", "),
-          ExpressionAttributeNames: names,
+          ProjectionExpression: projection.expression,
+          ExpressionAttributeNames: projection.names,
           ...(others
             ? { ExpressionAttributeValues: toWire(groupRange(pk, fromMs, toMs)) }
             : {
@@ -1384,6 +1383,7 @@ export class DynamoTaskStore extends DynamoDeliverStore implements TaskStore {
   ): Promise<{ tasks: TaskSummary[]; complete: boolean }> {
     const tasks: TaskSummary[] = [];
     const names = UNFINISHED_STATUSES.map((_, i) => `:s${i}`);
+    const summary = projectionOf(Object.keys(SUMMARY_ATTRIBUTES));
     let startKey: QueryCommandOutput["LastEvaluatedKey"];
     let scanned = 0;
     do {
@@ -1393,9 +1393,9 @@ export class DynamoTaskStore extends DynamoDeliverStore implements TaskStore {
           KeyConditionExpression: "pk = :pk AND sk BETWEEN :from AND :to",
           FilterExpression: `#status IN (${names.join(", ")}) OR (#status = :rescheduled AND attribute_exists(#shard))`,
           // Every attribute but the content (TaskSummary): the sweeper holds up to 8 groups' reads at once.
-          ProjectionExpression: Object.keys(summaryNames()).join(", "),
+          ProjectionExpression: summary.expression,
           ExpressionAttributeNames: {
-            ...summaryNames(),
+            ...summary.names,
             "#status": "status",
             "#shard": SWEEP_SHARD_ATTRIBUTE,
           },
@@ -1541,15 +1541,16 @@ export class DynamoTaskStore extends DynamoDeliverStore implements TaskStore {
     options: ListFailedOptions = {},
   ): Promise<TaskPage<TaskSummary>> {
     const from = options.failedFromMs;
+    const summary = projectionOf(Object.keys(SUMMARY_ATTRIBUTES));
     const out = await this.client.send(
       new QueryCommand({
         TableName: this.table,
         IndexName: FAILED_INDEX_NAME,
         KeyConditionExpression: `#topic = :topic${from === undefined ? "" : " AND #failedAt >= :from"}`,
         // No content (TaskSummary): a bulk replay holds up to 1,000 of these at once.
-        ProjectionExpression: Object.keys(summaryNames()).join(", "),
+        ProjectionExpression: summary.expression,
         ExpressionAttributeNames: {
-          ...summaryNames(),
+          ...summary.names,
           "#topic": FAILED_TOPIC_ATTRIBUTE,
           ...(from === undefined ? {} : { "#failedAt": FAILED_SORT_ATTRIBUTE }),
         },
@@ -1751,9 +1752,15 @@ const SUMMARY_ATTRIBUTES: Record<keyof TaskSummary, true> = {
   parentTaskId: true,
   subscriber: true,
 };
-/** A function, not a module-level value: a function that never reads summaries (the add and schedule routes) bundles neither. */
-const summaryNames = (): Record<string, string> =>
-  Object.fromEntries(Object.keys(SUMMARY_ATTRIBUTES).map((name, i) => [`#p${i}`, name]));
+/**
+ * A projection of `attributes`, each named by a placeholder (`#p<n>`): `status` is a reserved word, and the
+ * projection must not depend on which names are. Built on use, not at module load, so a function that never reads
+ * these projections (the add and schedule routes) bundles neither attribute list.
+ */
+function projectionOf(attributes: readonly string[]): { expression: string; names: Record<string, string> } {
+  const names = Object.fromEntries(attributes.map((name, i) => [`#p${i}`, name]));
+  return { expression: Object.keys(names).join(", "), names };
+}
 
 /** BatchGetItem reads at most 100 keys per call. */
 const BATCH_GET_SIZE = 100;
