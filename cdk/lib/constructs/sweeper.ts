@@ -66,7 +66,7 @@ function sweeperTopology(props: SweeperProps): TopologyInput {
   const { config, topics } = props;
   const names = topicQueueNames(topics);
   return {
-    ...(names.queueUrlBase ? { queueUrlBase: names.queueUrlBase } : {}),
+    ...names.base,
     sweep: Object.fromEntries(
       topics.map((topic) => [
         topic.name,

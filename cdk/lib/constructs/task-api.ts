@@ -273,7 +273,7 @@ function routeTopology(props: TaskApiProps, grants: readonly RouteGrant[]): Topo
   const names = topicQueueNames(topics);
   const topicWide = sections.has("topicMappings") || sections.has("topicQueues");
   return {
-    ...(topicWide && names.queueUrlBase ? { queueUrlBase: names.queueUrlBase } : {}),
+    ...(topicWide ? names.base : {}),
     ...(sections.has("topicMappings")
       ? {
           topicMappings: Object.fromEntries(

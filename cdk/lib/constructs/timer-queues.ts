@@ -89,7 +89,7 @@ function addRelayFunction(timer: TimerQueues, props: TimerQueuesProps): Punctual
 function relayTopology(topics: readonly Topic[]): TopologyInput {
   const names = topicQueueNames(topics);
   return {
-    ...(names.queueUrlBase ? { queueUrlBase: names.queueUrlBase } : {}),
+    ...names.base,
     topicQueues: Object.fromEntries(topics.map((topic) => [topic.name, names.of(topic).queueUrl])),
   };
 }

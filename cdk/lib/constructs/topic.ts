@@ -185,11 +185,12 @@ function grantDeliverFunction(topic: Topic, props: TopicProps): void {
  * functions about 120 bytes of Lambda's 4 KB of environment each.
  */
 export function topicQueueNames(topics: readonly Topic[]): {
-  readonly queueUrlBase?: string;
+  /** `{ queueUrlBase }` to spread into a topology (empty without topics). */
+  readonly base: { readonly queueUrlBase?: string };
   readonly of: (topic: Topic) => { readonly queueUrl: string; readonly dlqUrl: string };
 } {
   return {
-    ...(topics[0] ? { queueUrlBase: topics[0].queue.queueUrl } : {}),
+    base: topics[0] ? { queueUrlBase: topics[0].queue.queueUrl } : {},
     of: (topic) => ({ queueUrl: topic.queue.queueName, dlqUrl: topic.deadLetterQueue.queueName }),
   };
 }
