@@ -4,13 +4,15 @@
  * one item per topic and callback host.
  */
 
+import ipaddr from "ipaddr.js";
 import { exceedsDnsLimits } from "./callback-resolution.js";
 import { parseHttpDate } from "./http-date.js";
 
 /**
  * A callback URL's destination: its `host[:port]`, lower-cased, without a fully qualified name's trailing dot
  * (`hooks.example.com.` is `hooks.example.com`, as the allow-list reads it too: else a caller could double a
- * host's rate and concurrency limits, and split its circuit, by spelling it both ways); undefined for a URL that
+ * host's rate and concurrency limits, and split its circuit, by spelling it both ways; an IPv4-mapped IPv6 address,
+ * `[::ffff:1.2.3.4]`, is its IPv4 address for the same reason: packets to it go there); undefined for a URL that
  * does not parse or whose host DNS cannot hold.
  */
 export function destinationHost(callbackUrl: string): string | undefined {
@@ -20,11 +22,19 @@ export function destinationHost(callbackUrl: string): string | undefined {
   } catch {
     return undefined;
   }
-  const hostname = url.hostname.replace(/\.$/, "");
+  const hostname = ipv4OfMapped(url.hostname) ?? url.hostname.replace(/\.$/, "");
   // A name DNS cannot hold is no destination (its item's key would pass DynamoDB's limits, failing every admission
   // call): the deliver function's URL policy refuses it instead, and the task is dead-lettered.
   if (exceedsDnsLimits(hostname)) return undefined;
   return (url.port ? `${hostname}:${url.port}` : hostname).toLowerCase() || undefined;
+}
+
+/** The dotted IPv4 address an IPv4-mapped IPv6 host (`[::ffff:102:304]`, as URL writes it) names; else undefined. */
+function ipv4OfMapped(hostname: string): string | undefined {
+  const literal = /^\[(.+)\]$/.exec(hostname)?.[1];
+  if (!literal || !ipaddr.IPv6.isValid(literal)) return undefined;
+  const address = ipaddr.IPv6.parse(literal);
+  return address.isIPv4MappedAddress() ? address.toIPv4Address().toString() : undefined;
 }
 
 /** A circuit is `closed` (deliveries pass), `open` (they wait) or `half-open` (open, its cool-down over). */

@@ -35,6 +35,20 @@ describe("destinationHost", () => {
     expect(destinationHost(url)).toBe(host);
   });
 
+  it.each([
+    ["http://[::ffff:1.2.3.4]/x", "1.2.3.4"],
+    ["http://[0:0:0:0:0:FFFF:0102:0304]:8080/x", "1.2.3.4:8080"],
+    ["https://[::ffff:7f00:1]:4000/ok", "127.0.0.1:4000"],
+  ])("an IPv4-mapped IPv6 address is its IPv4 address (packets go there): %s → %s", (url, host) => {
+    // Else one receiver spelled both ways would get twice its rate and concurrency limits and two circuits.
+    expect(destinationHost(url)).toBe(host);
+  });
+
+  it("other IPv6 addresses keep their (canonical) spelling", () => {
+    expect(destinationHost("http://[::1.2.3.4]/x")).toBe("[::102:304]");
+    expect(destinationHost("http://[64:ff9b::102:304]/x")).toBe("[64:ff9b::102:304]");
+  });
+
   it("is none for a host DNS cannot hold: the deliver's URL policy refuses it, no admission call is keyed by it", () => {
     // Its item's sort key would pass DynamoDB's 1,024 bytes, and every admission call would fail without end.
     const labels = (n: number) => Array.from({ length: n }, () => "a".repeat(63)).join(".");
