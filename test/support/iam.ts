@@ -125,6 +125,12 @@ const TYPE_RULES: Record<string, TypeRule> = {
     ref: "name",
     arn: (id, { account, region }) => `arn:aws:appconfig:${region}:${account}:configurationprofile/${id}`,
   },
+  // Ref is the rule's name; the ARN (default event bus) is what EventBridge presents as aws:SourceArn.
+  "AWS::Events::Rule": {
+    nameProperty: "Name",
+    ref: "name",
+    arn: (name, { account, region }) => `arn:aws:events:${region}:${account}:rule/${name}`,
+  },
   "AWS::KMS::Key": {
     ref: "name",
     arn: (name, { account, region }) => `arn:aws:kms:${region}:${account}:key/${name}`,
