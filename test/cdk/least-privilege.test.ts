@@ -1,6 +1,8 @@
 import type { IConstruct } from "constructs";
 import { beforeAll, describe, expect, it } from "vitest";
 import { PunctualFunction } from "#cdk/lib/constructs/punctual-function.js";
+import { prod } from "#shared/config/environments/prod.js";
+import { parseConfig } from "#shared/config/index.js";
 import {
   type DeployedStack as Deployed,
   deployStack as deploy,
@@ -231,5 +233,34 @@ describe("resource wildcards", () => {
     }
     // Not vacuous: prod traces actively, so its roles carry X-Ray's statement.
     expect(wildcards).toBeGreaterThan(0);
+  });
+});
+
+describe("a role whose policy outgrows one document", () => {
+  /**
+   * Past IAM's size limit for a role's inline policies CDK moves statements into managed "OverflowPolicy"
+   * documents attached to the role, which AWS evaluates like the rest: the sweeper of a stack with ten topics of
+   * the longest name keeps its timer-side DLQ drains there. The evaluation must read them too, or it would call
+   * denied what AWS allows (and miss what such a document allows too widely).
+   */
+  it("is evaluated with its overflow policies: the ten-topic sweeper still drains the timer-side DLQs", async () => {
+    const topics = Object.fromEntries(
+      Array.from({ length: 10 }, (_, i) => [`topic-${i}`.padEnd(24, "x"), {}]),
+    );
+    const d = deploy(
+      parseConfig({ ...prod, topics, alarmSubscribers: { emails: ["oncall@punctual.test"], httpsUrls: [] } }),
+    );
+    const role = idOf(d, d.stack.sweeper.sweeperFunction.functionRole);
+    const overflow = d.aws
+      .idsOfType("AWS::IAM::ManagedPolicy")
+      .filter((id) => (d.aws.properties(id).Roles ?? []).some((r: { Ref?: string }) => r.Ref === role));
+    expect(overflow.length).toBeGreaterThan(0);
+    const { timerQueues } = d.stack;
+    for (const queue of [timerQueues.deadLetterQueue, timerQueues.scheduleDeadLetterQueue]) {
+      const arn: string = d.aws.resolve({ "Fn::GetAtt": [idOf(d, queue), "Arn"] });
+      for (const action of ["sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:ChangeMessageVisibility"])
+        expect(await roleMay(d.aws, role, action, arn), `${action} ${idOf(d, queue)}`).toBe("Allowed");
+      expect(await roleMay(d.aws, role, "sqs:PurgeQueue", arn)).toBe("ImplicitlyDenied");
+    }
   });
 });

@@ -1,5 +1,6 @@
 import type { IConstruct } from "constructs";
 import { beforeAll, describe, expect, it } from "vitest";
+import { API_ROUTES, DEFAULT_ROUTE } from "#shared/api/routes.js";
 import {
   type DeployedStack as Deployed,
   deployStack as deploy,
@@ -282,6 +283,91 @@ describe("queue policies", () => {
         ],
       });
       expect(decision, idOf(d, queue)).not.toBe("Allowed");
+    }
+  });
+});
+
+describe("function policies (who may invoke)", () => {
+  /**
+   * A function's resource policy as Lambda builds it from its AWS::Lambda::Permission resources: the principal,
+   * `ArnLike AWS:SourceArn` for SourceArn and `StringEquals AWS:SourceAccount` for SourceAccount.
+   */
+  function functionPolicy(d: Deployed, fn: IConstruct) {
+    const fnArn = arnOf(d, fn);
+    const Statement = d.aws
+      .idsOfType("AWS::Lambda::Permission")
+      .map((id) => d.aws.resolve(d.aws.properties(id)))
+      .filter((p) => p.FunctionName === fnArn)
+      .map((p) => ({
+        Effect: "Allow",
+        Principal: { Service: p.Principal },
+        Action: p.Action,
+        Resource: fnArn,
+        ...(p.SourceArn || p.SourceAccount
+          ? {
+              Condition: {
+                ...(p.SourceArn ? { ArnLike: { "AWS:SourceArn": p.SourceArn } } : {}),
+                ...(p.SourceAccount ? { StringEquals: { "AWS:SourceAccount": p.SourceAccount } } : {}),
+              },
+            }
+          : {}),
+      }));
+    return { Version: "2012-10-17", Statement };
+  }
+  const invoke = (d: Deployed, fn: IConstruct, principal: string, sourceArn: string) =>
+    evaluate({
+      principal,
+      action: "lambda:InvokeFunction",
+      resource: arnOf(d, fn),
+      resourceAccount: d.aws.account,
+      resourcePolicy: functionPolicy(d, fn),
+      context: { "aws:SourceArn": sourceArn, "aws:SourceAccount": d.aws.account },
+    });
+  /** What API Gateway presents for a request a route of the HTTP API integrates: stage, method, route path. */
+  const routeArn = (d: Deployed, apiId: string, routeKey: string, account = d.aws.account) => {
+    const [method, path] = routeKey === "$default" ? ["$default", ""] : routeKey.split(" ");
+    return `arn:aws:execute-api:${d.aws.region}:${account}:${apiId}/$default/${method}${path}`;
+  };
+
+  it("API Gateway may invoke each route's function for that route of this API only", async () => {
+    for (const [name, d] of each()) {
+      const apiId: string = d.aws.resolve({ Ref: idOf(d, d.stack.api.httpApi) });
+      for (const route of [...API_ROUTES, DEFAULT_ROUTE]) {
+        const fn = d.stack.api.functions[route.name];
+        const via = (arn: string) => invoke(d, fn, "apigateway.amazonaws.com", arn);
+        expect(await via(routeArn(d, apiId, route.routeKey)), `${name} ${route.routeKey}`).toBe("Allowed");
+        expect(await via(routeArn(d, "otherapi01", route.routeKey)), route.routeKey).not.toBe("Allowed");
+        expect(await via(routeArn(d, apiId, route.routeKey, OTHER_ACCOUNT)), route.routeKey).not.toBe(
+          "Allowed",
+        );
+        if (route.routeKey !== "$default") {
+          // Another path of the same API (the methods of one path share a permission: `*/*/<path>`).
+          const other = API_ROUTES.find((r) => r.routeKey.split(" ")[1] !== route.routeKey.split(" ")[1]);
+          expect(await via(routeArn(d, apiId, other?.routeKey ?? "")), route.routeKey).not.toBe("Allowed");
+        }
+        expect(await invoke(d, fn, "events.amazonaws.com", routeArn(d, apiId, route.routeKey))).not.toBe(
+          "Allowed",
+        );
+      }
+    }
+  });
+
+  it("EventBridge may invoke the sweeper and the materializer for their own rules only", async () => {
+    for (const [name, d] of each()) {
+      const pairs = [
+        [d.stack.sweeper.sweeperFunction, d.stack.sweeper.rule],
+        [d.stack.scheduleMaterializer.materializerFunction, d.stack.scheduleMaterializer.rule],
+      ] as const;
+      for (const [fn, rule] of pairs) {
+        const own = `arn:aws:events:${d.aws.region}:${d.aws.account}:rule/${d.aws.resolve({ Ref: idOf(d, rule) })}`;
+        expect(await invoke(d, fn, "events.amazonaws.com", own), `${name} ${idOf(d, fn)}`).toBe("Allowed");
+        const others = pairs.filter(([, r]) => r !== rule).map(([, r]) => r);
+        for (const other of others) {
+          const arn = `arn:aws:events:${d.aws.region}:${d.aws.account}:rule/${d.aws.resolve({ Ref: idOf(d, other) })}`;
+          expect(await invoke(d, fn, "events.amazonaws.com", arn), idOf(d, fn)).not.toBe("Allowed");
+        }
+        expect(await invoke(d, fn, "apigateway.amazonaws.com", own)).not.toBe("Allowed");
+      }
     }
   });
 });

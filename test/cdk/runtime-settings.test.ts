@@ -153,6 +153,69 @@ describe("AppConfig resources", () => {
   });
 });
 
+/**
+ * What CloudFormation creates before `id`: its DependsOn and every resource its properties name (Ref, GetAtt, Sub),
+ * and theirs in turn. Resources outside this set may be created in parallel with it, or after it.
+ */
+function createdBefore(d: Deployed, id: string): Set<string> {
+  const named = (value: unknown, into: Set<string>): void => {
+    if (Array.isArray(value)) for (const v of value) named(v, into);
+    else if (typeof value === "string") {
+      for (const [, ref] of value.matchAll(/\$\{([A-Za-z0-9]+)[.}]/g)) into.add(ref as string);
+    } else if (value && typeof value === "object") {
+      for (const [key, v] of Object.entries(value)) {
+        if (key === "Ref" && typeof v === "string") into.add(v);
+        else if (key === "Fn::GetAtt") into.add(String(Array.isArray(v) ? v[0] : String(v).split(".")[0]));
+        else named(v, into);
+      }
+    }
+  };
+  const seen = new Set<string>();
+  const pending = [id];
+  while (pending.length > 0) {
+    const resource = d.template.Resources[pending.pop() as string] as Json;
+    if (!resource) continue;
+    const direct = new Set<string>([resource.DependsOn ?? []].flat());
+    named(resource.Properties, direct);
+    for (const dep of direct) {
+      if (seen.has(dep) || !d.template.Resources[dep]) continue;
+      seen.add(dep);
+      pending.push(dep);
+    }
+  }
+  return seen;
+}
+
+describe("the first settings deployment (stack creation)", () => {
+  /**
+   * StartDeployment runs the profile's validators (AppConfig invokes the Lambda validator, which needs the invoke
+   * permission) and watches the rollback alarm through the monitor role (which needs its DescribeAlarms policy).
+   * Neither the permission nor that policy is named by the AppConfig resources, so without an explicit dependency
+   * CloudFormation may create the Deployment first, and the stack's creation fails and rolls back.
+   */
+  it("starts only once AppConfig may invoke the validator and read the rollback alarm", () => {
+    for (const [name, d] of each()) {
+      const [deploymentId] = only(d, "AWS::AppConfig::Deployment");
+      const [, environment] = only(d, "AWS::AppConfig::Environment");
+      const before = createdBefore(d, deploymentId);
+      const validatorPermissions = d.aws
+        .idsOfType("AWS::Lambda::Permission")
+        .filter((id) => d.aws.properties(id).Principal === "appconfig.amazonaws.com");
+      expect(validatorPermissions, name).toHaveLength(1);
+      expect(
+        before.has(validatorPermissions[0] as string),
+        `${name}: the validator's invoke permission`,
+      ).toBe(true);
+      const monitorRole = environment.Monitors[0].AlarmRoleArn["Fn::GetAtt"][0];
+      const monitorPolicies = d.aws
+        .idsOfType("AWS::IAM::Policy")
+        .filter((id) => (d.aws.properties(id).Roles as Json[]).some((r) => r?.Ref === monitorRole));
+      expect(monitorPolicies, name).toHaveLength(1);
+      expect(before.has(monitorPolicies[0] as string), `${name}: the monitor role's policy`).toBe(true);
+    }
+  });
+});
+
 describe("who reads the topic settings", () => {
   it("every function that reads topic settings: deliver, sweeper, add, batch add, reschedule, run, cancel, group cancel, task list, topic views, topic resume, schedule create/pause/resume/delete and the materializer", () => {
     for (const [, d] of each()) {

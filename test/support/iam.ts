@@ -125,6 +125,12 @@ const TYPE_RULES: Record<string, TypeRule> = {
     ref: "name",
     arn: (id, { account, region }) => `arn:aws:appconfig:${region}:${account}:configurationprofile/${id}`,
   },
+  // Ref is the rule's name; the ARN (default event bus) is what EventBridge presents as aws:SourceArn.
+  "AWS::Events::Rule": {
+    nameProperty: "Name",
+    ref: "name",
+    arn: (name, { account, region }) => `arn:aws:events:${region}:${account}:rule/${name}`,
+  },
   "AWS::KMS::Key": {
     ref: "name",
     arn: (name, { account, region }) => `arn:aws:kms:${region}:${account}:key/${name}`,
@@ -298,20 +304,35 @@ export function resourcePolicyOf(deployed: DeployedTemplate, logicalId: string):
   return undefined;
 }
 
-/** The resolved identity policies of a role: its inline `Policies` and every `AWS::IAM::Policy` naming it. */
+/**
+ * The resolved identity policies of a role: its inline `Policies`, every `AWS::IAM::Policy` naming it, and every
+ * managed policy of the template attached to it (by the policy's `Roles` or the role's `ManagedPolicyArns`): CDK
+ * moves statements into managed "OverflowPolicy" documents once a role's inline policy outgrows IAM's size limit.
+ * A managed policy the template does not hold (an AWS managed one) cannot be evaluated here: an error, not a guess.
+ */
 export function identityPoliciesOf(
   deployed: DeployedTemplate,
   roleLogicalId: string,
 ): { name: string; policy: Json }[] {
-  const inline = ((deployed.properties(roleLogicalId).Policies ?? []) as Json[]).map((p) => ({
+  const role = deployed.properties(roleLogicalId);
+  const inline = ((role.Policies ?? []) as Json[]).map((p) => ({
     name: String(p.PolicyName),
     policy: deployed.resolve(p.PolicyDocument),
   }));
-  const attached = deployed
-    .idsOfType("AWS::IAM::Policy")
-    .filter((id) => (deployed.properties(id).Roles as Json[]).some((r) => r?.Ref === roleLogicalId))
-    .map((id) => ({ name: id, policy: deployed.resolve(deployed.properties(id).PolicyDocument) }));
-  return [...inline, ...attached];
+  const names = (id: string) =>
+    ((deployed.properties(id).Roles ?? []) as Json[]).some((r) => r?.Ref === roleLogicalId);
+  const document = (id: string) => ({
+    name: id,
+    policy: deployed.resolve(deployed.properties(id).PolicyDocument),
+  });
+  const attached = deployed.idsOfType("AWS::IAM::Policy").filter(names).map(document);
+  const managedIds = new Set(deployed.idsOfType("AWS::IAM::ManagedPolicy"));
+  const listed = ((role.ManagedPolicyArns ?? []) as Json[]).map((arn) => {
+    if (typeof arn?.Ref === "string" && managedIds.has(arn.Ref)) return arn.Ref as string;
+    throw new Error(`${roleLogicalId}: cannot evaluate managed policy ${JSON.stringify(arn)}`);
+  });
+  const managed = [...managedIds].filter((id) => names(id) || listed.includes(id)).map(document);
+  return [...inline, ...attached, ...managed];
 }
 
 export function roleArnOf(deployed: DeployedTemplate, roleLogicalId: string): string {

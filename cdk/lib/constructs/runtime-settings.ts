@@ -51,11 +51,12 @@ export class RuntimeSettings extends Construct {
       description: `Punctual ${config.name}: runtime topic settings`,
     });
     this.rollbackAlarm = this.failedAttemptsAlarm(props);
+    const monitorRole = this.alarmReaderRole();
     this.environment = new appconfig.Environment(this, "Environment", {
       application: this.application,
       environmentName: config.name,
       description: `Punctual ${config.name}: the functions of this stack`,
-      monitors: [appconfig.Monitor.fromCloudWatchAlarm(this.rollbackAlarm, this.alarmReaderRole())],
+      monitors: [appconfig.Monitor.fromCloudWatchAlarm(this.rollbackAlarm, monitorRole)],
     });
     this.validator = new PunctualFunction(this, "ValidatorFunction", {
       name: "validate-topic-settings",
@@ -94,6 +95,10 @@ export class RuntimeSettings extends Construct {
       deploymentStrategy: this.deploymentStrategy,
       deployTo: [this.environment],
     });
+    // The deployment `deployTo` creates runs the validator and watches the alarm through the monitor role as soon
+    // as it starts, but the AppConfig resources name neither the invoke permission nor the role's policy (only the
+    // function and the role): without this, CloudFormation may start it first and the stack's creation fails.
+    this.profile.node.addDependency(this.validator.node.findChild("AppConfigPermission"), monitorRole);
   }
 
   /** The topology section of every function that reads topic settings. */
