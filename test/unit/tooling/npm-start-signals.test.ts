@@ -17,8 +17,8 @@ const dir = mkdtempSync(join(tmpdir(), "punctual-npm-start-"));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
 // It ends itself after 10 s, so a failing run leaves nothing behind either.
-const STAND_IN = `process.on("SIGTERM", () => { console.log("stopping"); process.exit(0); });
-console.log("up"); setTimeout(() => process.exit(0), 10_000);`;
+const STAND_IN = `process.on("SIGTERM", () => { console.log("stand-in stopping"); process.exit(0); });
+console.log("stand-in up"); setTimeout(() => process.exit(0), 10_000);`;
 
 describe("npm start", () => {
   it("passes a SIGTERM sent to npm on to the local cloud's process", async () => {
@@ -33,7 +33,7 @@ describe("npm start", () => {
     const up = new Promise<void>((resolve) =>
       npm.stdout.on("data", (chunk: Buffer) => {
         output += chunk.toString();
-        if (output.includes("up")) resolve();
+        if (output.includes("stand-in up")) resolve();
       }),
     );
     // "close": npm and the stand-in have both exited (the stand-in holds the same stdout pipe).
@@ -41,6 +41,6 @@ describe("npm start", () => {
     await up;
     npm.kill("SIGTERM");
     await closed;
-    expect(output).toContain("stopping");
+    expect(output).toContain("stand-in stopping");
   }, 30_000);
 });
