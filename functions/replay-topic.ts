@@ -23,7 +23,10 @@ export function createHandler(deps: ReplayTopicDeps & { readonly logger: Logger 
     onSendError:
       deps.onSendError ??
       ((error, taskId) =>
-        deps.logger.warn("sending a replayed task failed; the sweeper re-sends it", { taskId, error })),
+        deps.logger.warn(
+          "sending a replayed task failed; it is failed again, or else the sweeper re-sends it",
+          { taskId, error },
+        )),
   };
   return httpRoute(
     { method: "POST", logger: deps.logger, pathParameters: ["topic"], jsonBody: jsonBody() },

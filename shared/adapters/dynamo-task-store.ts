@@ -205,6 +205,7 @@ export const TASK_STORE_OPERATIONS: { readonly [M in keyof TaskStore]: readonly 
   listGroup: [onTable("Query")],
   listFailed: [{ action: "Query", on: "failedIndex" }],
   markReplayed: [onTable("UpdateItem"), onTable("GetItem")],
+  revertReplay: [onTable("UpdateItem")],
   // Issue 14, point 4: recurring schedules.
   putSchedule: [onTable("PutItem")],
   getSchedule: [onTable("GetItem")],
@@ -1585,6 +1586,36 @@ export class DynamoTaskStore extends DynamoDeliverStore implements TaskStore {
         ":shard": sweepShardOf(taskId),
       }),
     });
+  }
+
+  async revertReplay(
+    taskId: string,
+    replay: { readonly replays: number; readonly attempts: number; readonly expiresAt: number },
+  ): Promise<boolean> {
+    const key = parseTaskId(taskId);
+    if (!key) return false;
+    return conditional(
+      this.client.send(
+        new UpdateItemCommand({
+          TableName: this.table,
+          Key: toWire({ pk: key.pk, sk: key.sk }),
+          UpdateExpression: `SET #status = :failed, attempts = :attempts, expiresAt = :expiresAt, ${FAILED_TOPIC_ATTRIBUTE} = :topic ${LEAVE_SWEEP_INDEX}`,
+          // Untouched since that replay: no attempt started from its message, no copy sent by the sweeper.
+          ConditionExpression:
+            "#status = :queued AND replays = :replays AND attempts = :zero AND attribute_not_exists(requeuedAtMs)",
+          ExpressionAttributeNames: { "#status": "status" },
+          ExpressionAttributeValues: toWire({
+            ":failed": "failed" satisfies TaskStatus,
+            ":queued": "queued" satisfies TaskStatus,
+            ":replays": replay.replays,
+            ":attempts": replay.attempts,
+            ":expiresAt": replay.expiresAt,
+            ":topic": key.topic,
+            ":zero": 0,
+          }),
+        }),
+      ),
+    );
   }
 
   async listSchedules(topic: string, limit: number, after?: PageKey): Promise<SchedulePage> {

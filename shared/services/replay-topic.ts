@@ -16,12 +16,12 @@ import {
 import { type PunctualConfig, topicConfig } from "#shared/config/index.js";
 import { bySortKey, parseTaskId } from "#shared/domain/keys.js";
 import { toIssues } from "#shared/domain/request-issues.js";
-import type { TaskSummary } from "#shared/domain/task.js";
+import { retentionExpiry, type TaskSummary } from "#shared/domain/task.js";
 import { forEachBounded } from "#shared/runtime/async.js";
 import { type ReplayDeps, sendReplayed } from "./replay-task.js";
 
 export interface ReplayTopicDeps extends ReplayDeps {
-  readonly store: Pick<TaskStore, "markReplayed" | "get" | "listFailed">;
+  readonly store: Pick<TaskStore, "markReplayed" | "get" | "listFailed" | "revertReplay">;
   readonly config: PunctualConfig;
 }
 
@@ -37,7 +37,7 @@ const GROUP_CONCURRENCY = 8;
  * so its FIFO queue holds them in delivery order. The receiver sees no more than the topic's concurrency: replayed
  * tasks travel the topic's FIFO queue and deliver function like any other, bounded by its event source's
  * MaximumConcurrency. A send that fails stops its group (the rest stay `failed`, reported, so a retry keeps order);
- * the task whose send failed is `queued` and re-sent by the sweeper (see replayTask). A storage error stops every
+ * the task whose send failed is made `failed` again (undoReplay). A storage error stops every
  * group and answers how many were replayed, a repeat being safe (replayInterrupted).
  */
 export async function replayTopic(
@@ -176,15 +176,40 @@ async function replayGroup(deps: ReplayTopicDeps, tasks: TaskSummary[], failed: 
       });
       continue;
     }
-    run.replayed++;
-    if (!(await sendReplayed(deps, result.task))) {
-      for (const rest of tasks.slice(i + 1))
-        failed.push({
-          task_id: rest.taskId,
-          reason: "an earlier task of its group could not be sent; retry",
-        });
-      return;
+    if (await sendReplayed(deps, result.task)) {
+      run.replayed++;
+      continue;
     }
+    if (await undoReplay(deps, task, result.task)) {
+      failed.push({ task_id: task.taskId, reason: "could not be sent to its queue; still failed, retry" });
+    } else run.replayed++;
+    for (const rest of tasks.slice(i + 1))
+      failed.push({
+        task_id: rest.taskId,
+        reason: "an earlier task of its group could not be sent; retry",
+      });
+    return;
+  }
+}
+
+/**
+ * A task whose send failed goes back to `failed` as it was, so a retry replays its group from it: left `queued`
+ * without a message, it would travel only once the sweeper found its group stalled (minutes later), after the
+ * followers the retry sends at once. Not undone when it has moved on (a lost send that landed, an attempt
+ * started) or the write fails: then it is replayed, and its message (or the sweeper's) carries it.
+ */
+async function undoReplay(deps: ReplayTopicDeps, before: TaskSummary, marked: TaskSummary): Promise<boolean> {
+  const retentionDays = topicConfig(deps.config, before.topic)?.retentionDays ?? 0;
+  const expiresAt = before.expiresAt ?? retentionExpiry(before.failedAtMs ?? deps.now(), retentionDays);
+  try {
+    return await deps.store.revertReplay(before.taskId, {
+      replays: marked.replays ?? 0,
+      attempts: before.attempts,
+      expiresAt,
+    });
+  } catch (error) {
+    deps.onSendError?.(error, before.taskId);
+    return false;
   }
 }
 

@@ -101,10 +101,80 @@ describe("replayTopic", () => {
 
     const result = await replayTopic(deps, "demo", {});
 
+    // The task whose send failed is dead-lettered again as it was (in the failed list, its TTL back), not left
+    // `queued` without a message for the sweeper to find minutes later.
+    expect(result.replayed).toBe(0);
+    expect(result.failed).toEqual([
+      { task_id: first.taskId, reason: expect.stringContaining("retry") },
+      { task_id: second.taskId, reason: expect.stringContaining("retry") },
+    ]);
+    expect(await store.get(first.taskId)).toMatchObject({
+      status: "failed",
+      failedTopic: "demo",
+      expiresAt: 1,
+    });
+    expect((await store.get(first.taskId))?.sweepShard).toBeUndefined();
+    expect((await store.get(second.taskId))?.status).toBe("failed");
+  });
+
+  it.each([
+    ["the same filter", () => ({})],
+    ["the same ids", (ids: string[]) => ({ task_ids: ids })],
+  ])(
+    "a retry after a failed send (%s) sends the group from the task whose send failed, before its followers",
+    async (_name, body) => {
+      const { store, topicQueue, deps } = setup();
+      const first = await failed(store, "a", 1_000, NOW + 1);
+      const second = await failed(store, "a", 2_000, NOW + 2);
+      topicQueue.failSends = true;
+      await replayTopic(deps, "demo", body([first.taskId, second.taskId]));
+      topicQueue.failSends = false;
+
+      const retry = await replayTopic(deps, "demo", body([first.taskId, second.taskId]));
+
+      // Left `queued` without a message, the first would be sent by the sweeper only once its group looked stalled
+      // (minutes later), after the retry had sent — and deliver had delivered — the second.
+      expect(retry).toMatchObject({ matched: 2, replayed: 2, failed: [] });
+      expect(topicQueue.enqueued.map((m) => m.taskId)).toEqual([first.taskId, second.taskId]);
+    },
+  );
+
+  it("a send that failed but landed (its answer lost) is undone all the same: the message finds a failed task, and the retry's own send is not deduplicated away", async () => {
+    const { store, topicQueue, deps } = setup();
+    const first = await failed(store, "a", 1_000, NOW + 1);
+    const second = await failed(store, "a", 2_000, NOW + 2);
+    const send = topicQueue.sendReplay.bind(topicQueue);
+    topicQueue.sendReplay = async (...args) => {
+      await send(...args);
+      throw new Error("socket hang up");
+    };
+    await replayTopic(deps, "demo", {});
+    topicQueue.sendReplay = send;
+
+    const retry = await replayTopic(deps, "demo", {});
+
+    expect(retry).toMatchObject({ replayed: 2, failed: [] });
+    // The lost send's message (dropped by deliver if it comes while the task is failed) and the retry's own.
+    expect(topicQueue.enqueued.map((m) => m.taskId)).toEqual([first.taskId, first.taskId, second.taskId]);
+    expect(await store.get(first.taskId)).toMatchObject({ status: "queued", replays: 2 });
+  });
+
+  it("a send that failed is not undone once its task has moved on (its lost send landed and an attempt started)", async () => {
+    const { store, topicQueue, deps } = setup();
+    const first = await failed(store, "a", 1_000, NOW + 1);
+    const second = await failed(store, "a", 2_000, NOW + 2);
+    const send = topicQueue.sendReplay.bind(topicQueue);
+    topicQueue.sendReplay = async (...args) => {
+      await send(...args);
+      await store.startAttempt(first.taskId, NOW + 60_000);
+      throw new Error("socket hang up");
+    };
+
+    const result = await replayTopic(deps, "demo", {});
+
     expect(result.replayed).toBe(1);
     expect(result.failed).toEqual([{ task_id: second.taskId, reason: expect.stringContaining("retry") }]);
-    expect((await store.get(first.taskId))?.status).toBe("queued");
-    expect((await store.get(second.taskId))?.status).toBe("failed");
+    expect((await store.get(first.taskId))?.status).toBe("delivering");
   });
 
   it("a storage error midway answers what was replayed before it, and a repeat replays only the rest, none twice", async () => {
