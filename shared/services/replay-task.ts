@@ -10,6 +10,7 @@ import {
 } from "#shared/api/errors.js";
 import { replayTaskQuerySchema } from "#shared/api/schemas/tasks.js";
 import { type TaskView, taskView } from "#shared/api/task-view.js";
+import { echoed } from "#shared/domain/echoed.js";
 import { parseTaskId } from "#shared/domain/keys.js";
 import { replayDeduplicationId } from "#shared/domain/replay.js";
 import { toIssues } from "#shared/domain/request-issues.js";
@@ -44,7 +45,9 @@ export async function replayTask(
 ): Promise<TaskView> {
   const query = replayTaskQuerySchema.safeParse(rawQuery);
   if (!query.success) throw validationFailed(toIssues(query.error.issues, rawQuery));
-  if (!taskId || !parseTaskId(taskId)) throw notFound();
+  const key = taskId ? parseTaskId(taskId) : undefined;
+  if (!taskId || !key) throw notFound();
+  refuseUndeliverable(deps, key.topic);
   if (query.data.subscriber !== undefined) return replaySubscriber(deps, taskId, query.data.subscriber);
   const result = await deps.store.markReplayed(taskId, deps.now()).catch((error: unknown) => {
     throw replayFailure(error, false);
@@ -59,6 +62,18 @@ export async function replayTask(
   }
   await sendReplayed(deps, result.task);
   return taskView(result.task);
+}
+
+/**
+ * A task of a topic no longer configured (removed while its tasks are retained) has no queue to go to, and the
+ * sweeper skips its group: replayed, it would stay `queued` for good, out of the dead-letter list and without its
+ * TTL. Refused before anything is written.
+ */
+function refuseUndeliverable(deps: ReplayDeps, topic: string): void {
+  if (Object.hasOwn(deps.topicQueues, topic)) return;
+  throw conflict(`topic "${echoed(topic)}" is not configured any more: its tasks cannot be delivered`, {
+    topic: echoed(topic),
+  });
 }
 
 /** Sends a task just marked replayed to its topic queue; a failure is left to the sweeper (see above). */

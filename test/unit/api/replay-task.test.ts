@@ -92,6 +92,26 @@ describe("replayTask", () => {
     expect((await refusal(replayTask(deps, id()))).status).toBe(404);
   });
 
+  it("refuses (409) a task of a topic no longer configured, which nothing could deliver, and changes nothing", async () => {
+    // The sweeper skips a group whose topic it does not know (a failure each run): replayed, the task would stay
+    // `queued` for good, out of the dead-letter list and without its TTL, while the answer said 202.
+    const { store, topicQueue, deps } = setup();
+    const task = await failedTask(store, topicQueue);
+    const gone = { ...deps, topicQueues: { other: QUEUE } };
+
+    const error = await refusal(replayTask(gone, task.taskId));
+    const copy = await refusal(replayTask(gone, task.taskId, { subscriber: "audit" }));
+
+    expect(error).toMatchObject({ status: 409, code: "conflict", details: { topic: "demo" } });
+    expect(copy).toMatchObject({ status: 409, code: "conflict" });
+    expect(await store.get(task.taskId)).toMatchObject({
+      status: "failed",
+      failedTopic: "demo",
+      expiresAt: expect.any(Number),
+    });
+    expect(topicQueue.idsIn(QUEUE)).toEqual([]);
+  });
+
   it("answers 202 even when the send fails: the task is queued, so the sweeper re-sends it", async () => {
     const { store, topicQueue, deps } = setup();
     const task = await failedTask(store, topicQueue);
