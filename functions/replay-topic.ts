@@ -32,7 +32,11 @@ export function createHandler(deps: ReplayTopicDeps & { readonly logger: Logger 
     { method: "POST", logger: deps.logger, pathParameters: ["topic"], jsonBody: jsonBody() },
     async (request) => ({
       statusCode: 200,
-      body: await replayTopic(withLogging, request.pathParameter("topic"), request.body),
+      body: await replayTopic(
+        { ...withLogging, remainingMs: request.remainingMs },
+        request.pathParameter("topic"),
+        request.body,
+      ),
     }),
   );
 }

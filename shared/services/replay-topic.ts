@@ -23,6 +23,8 @@ import { type ReplayDeps, sendReplayed } from "./replay-task.js";
 export interface ReplayTopicDeps extends ReplayDeps {
   readonly store: Pick<TaskStore, "markReplayed" | "get" | "listFailed" | "revertReplay">;
   readonly config: PunctualConfig;
+  /** The invocation's time left; without it the run is not bounded by time (tests, scripts). */
+  readonly remainingMs?: () => number;
 }
 
 type Failure = BulkReplayResult["failed"][number];
@@ -31,14 +33,22 @@ type Failure = BulkReplayResult["failed"][number];
 const GROUP_CONCURRENCY = 8;
 
 /**
+ * No task is started with less than this left of the invocation: its mark and send then finish before the route's
+ * early answer (http-route.ts, 500 ms before the deadline), which froze the run wherever it was — a task marked
+ * `queued` but not sent, whose followers a repeat sent first — and answered a bare "retry" with no count. One hot
+ * group's 1,000 dead letters, marked and sent one after another, take longer than the API function's 10 s.
+ */
+export const REPLAY_TIME_MARGIN_MS = 2_500;
+
+/**
  * `POST /v1/topics/{topic}/replay`: replays the topic's dead-lettered tasks named by id or matched by a filter,
  * at most BULK_REPLAY_MAX per call (a filter reads at most that many; `next_cursor` continues it), in group order: matched tasks are sorted by
  * group, then sort key (due time, then acceptance), and each group's tasks are marked and sent one after another,
  * so its FIFO queue holds them in delivery order. The receiver sees no more than the topic's concurrency: replayed
  * tasks travel the topic's FIFO queue and deliver function like any other, bounded by its event source's
  * MaximumConcurrency. A send that fails stops its group (the rest stay `failed`, reported, so a retry keeps order);
- * the task whose send failed is made `failed` again (undoReplay). A storage error stops every
- * group and answers how many were replayed, a repeat being safe (replayInterrupted).
+ * the task whose send failed is made `failed` again (undoReplay). A storage error, or the invocation's deadline
+ * drawing near, stops every group and answers how many were replayed, a repeat being safe (replayInterrupted).
  */
 export async function replayTopic(
   deps: ReplayTopicDeps,
@@ -129,10 +139,10 @@ function listKeyOf(cursor: PageKey | undefined): PageKey | undefined {
   return key;
 }
 
-/** How a replay run stands: the count so far, and the storage error that stopped it, if one did. */
+/** How a replay run stands: the count so far, and what stopped it, if anything did: a storage error, or time. */
 interface ReplayRun {
   replayed: number;
-  stoppedBy?: { readonly error: unknown };
+  stoppedBy?: { readonly error: unknown } | { readonly timeUp: true };
 }
 
 async function replayInGroupOrder(
@@ -149,7 +159,7 @@ async function replayInGroupOrder(
   await forEachBounded([...groups.values()], GROUP_CONCURRENCY, (tasks) =>
     replayGroup(deps, tasks, failed, run),
   );
-  if (run.stoppedBy) throw replayInterrupted(run.stoppedBy.error, matched.length, run.replayed);
+  if (run.stoppedBy) throw replayInterrupted(run.stoppedBy, matched.length, run.replayed);
   return run.replayed;
 }
 
@@ -159,6 +169,7 @@ async function replayInGroupOrder(
  */
 async function replayGroup(deps: ReplayTopicDeps, tasks: TaskSummary[], failed: Failure[], run: ReplayRun) {
   for (const [i, task] of tasks.entries()) {
+    if (deps.remainingMs && deps.remainingMs() < REPLAY_TIME_MARGIN_MS) run.stoppedBy ??= { timeUp: true };
     if (run.stoppedBy) return;
     // Only a task still dead-lettered: the list (an eventually consistent index, or a read before a concurrent
     // replay) may show one already replayed and delivered, which another replay would deliver twice.
@@ -220,9 +231,15 @@ async function undoReplay(deps: ReplayTopicDeps, before: TaskSummary, marked: Ta
  * may have been replayed too (a timeout after the write): then it is delivered, and not replayed again. A 503 when
  * the error is one a retry gets past (throttled, a 5xx, a timeout), else a 500 saying the same.
  */
-function replayInterrupted(error: unknown, matched: number, replayed: number): HttpError {
-  const message = `a storage call failed after ${replayed} of the ${matched} matched tasks were replayed (each group in order); repeating the same request replays those still failed and none twice: a task already replayed is not replayed again`;
+function replayInterrupted(
+  stop: NonNullable<ReplayRun["stoppedBy"]>,
+  matched: number,
+  replayed: number,
+): HttpError {
+  const what = "error" in stop ? "a storage call failed" : "the call ran out of time";
+  const message = `${what} after ${replayed} of the ${matched} matched tasks were replayed (each group in order); repeating the same request replays those still failed and none twice: a task already replayed is not replayed again`;
   const details = { matched, replayed };
-  if (toHttpError(error).status === 503) return serviceUnavailable(message, error, details);
-  return new HttpError(500, "internal_error", message, { cause: error, expose: true, details });
+  if (!("error" in stop)) return serviceUnavailable(message, undefined, details);
+  if (toHttpError(stop.error).status === 503) return serviceUnavailable(message, stop.error, details);
+  return new HttpError(500, "internal_error", message, { cause: stop.error, expose: true, details });
 }

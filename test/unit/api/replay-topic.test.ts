@@ -217,6 +217,41 @@ describe("replayTopic", () => {
     expect(sent).toHaveLength(60);
   });
 
+  it("stops between tasks before the function's deadline and answers what was replayed: one hot group's 1,000 dead letters, one after another, outlast the API function's 10 s", async () => {
+    const { store, topicQueue, deps } = setup();
+    const tasks = [];
+    for (let t = 0; t < 6; t++) tasks.push(await failed(store, "hot", t * 1_000, NOW + 1 + t));
+    // Each mark and send takes 2 s of the invocation's 10 s; the run must not be cut (and frozen) mid-group.
+    let remaining = 10_000;
+    const markReplayed = store.markReplayed.bind(store);
+    store.markReplayed = async (...args) => {
+      remaining -= 2_000;
+      return markReplayed(...args);
+    };
+
+    const error = await refusal(replayTopic({ ...deps, remainingMs: () => remaining }, "demo", {}));
+    const sentFirst = topicQueue.enqueued.map((m) => m.taskId);
+    // Every task marked was sent (none left `queued` without a message); the rest are still failed.
+    const left = tasks.slice(sentFirst.length);
+    const statuses = await Promise.all(left.map(async (t) => (await store.get(t.taskId))?.status));
+    remaining = 10_000;
+    const repeat = await replayTopic({ ...deps, remainingMs: () => remaining }, "demo", {});
+
+    expect(error).toMatchObject({ status: 503, code: "service_unavailable" });
+    expect(error.toBody().error).toMatchObject({ matched: 6, replayed: sentFirst.length });
+    expect(error.message).toMatch(/ran out of time after \d+ of the 6 matched tasks were replayed/);
+    expect(sentFirst.length).toBeGreaterThan(0);
+    expect(sentFirst.length).toBeLessThan(6);
+    expect(statuses).toEqual(left.map(() => "failed"));
+    // The repeat goes on from there, in order.
+    expect(repeat).toMatchObject({
+      matched: 6 - sentFirst.length,
+      replayed: 6 - sentFirst.length,
+      failed: [],
+    });
+    expect(topicQueue.enqueued.map((m) => m.taskId)).toEqual(tasks.map((t) => t.taskId));
+  });
+
   it("reads at most 1,000 dead-lettered tasks per call, and answers a cursor even when none of them matched", async () => {
     const { store, topicQueue, deps } = setup();
     // The newest failure is the only match (the scan reads oldest first): a selective filter over a long list.
