@@ -62,29 +62,32 @@ export async function replayTopic(
   const parsed = bulkReplayBodySchema.safeParse(rawBody);
   if (!parsed.success) throw validationFailed(toIssues(parsed.error.issues, rawBody));
   const body = parsed.data;
-  const { matched, failed, next } = body.task_ids
+  const { matched, failed, next, held } = body.task_ids
     ? await matchIds(deps, topic, body.task_ids)
     : await matchFilter(deps, topic, body);
   const next_cursor = encodeCursor(next);
   if (body.dry_run) return { matched: matched.length, replayed: 0, failed, next_cursor };
-  const replayed = await replayInGroupOrder(deps, matched, failed);
+  const replayed = await replayInGroupOrder(deps, matched, failed, held);
   return { matched: matched.length, replayed, failed, next_cursor };
 }
 
 async function matchIds(deps: ReplayTopicDeps, topic: string, ids: readonly string[]) {
   const matched: TaskSummary[] = [];
   const failed: Failure[] = [];
+  // Named but `queued` (another replay's, maybe not sent yet): not replayed, and holds back the rest of its group.
+  const held: TaskSummary[] = [];
   for (const id of new Set(ids)) {
     const task = parseTaskId(id)?.topic === topic ? await deps.store.get(id) : undefined;
     if (!task) failed.push({ task_id: id, reason: "not_found" });
-    else if (task.status !== "failed") failed.push({ task_id: id, reason: `status ${task.status}` });
     else {
       // Up to 1,000 held until the replay: without their content (TaskSummary), which it does not send.
       const { content: _content, ...summary } = task;
-      matched.push(summary);
+      if (task.status === "failed") matched.push(summary);
+      else failed.push({ task_id: id, reason: `status ${task.status}` });
+      if (task.status === "queued") held.push(summary);
     }
   }
-  return { matched, failed, next: undefined };
+  return { matched, failed, next: undefined, held };
 }
 
 /**
@@ -125,11 +128,12 @@ async function matchFilter(deps: ReplayTopicDeps, topic: string, body: BulkRepla
     cursor = page.next;
     read += page.tasks.length;
     for (const task of page.tasks) {
-      if ((task.failedAtMs ?? 0) >= end) return { matched, failed: [], next: undefined };
+      if ((task.failedAtMs ?? 0) >= end)
+        return { matched, failed: [] as Failure[], next: undefined, held: [] };
       if (!body.error_contains || task.lastError?.includes(body.error_contains)) matched.push(task);
     }
   } while (cursor && read < BULK_REPLAY_MAX);
-  return { matched, failed: [] as Failure[], next: cursor && { ...cursor, filter, until } };
+  return { matched, failed: [] as Failure[], next: cursor && { ...cursor, filter, until }, held: [] };
 }
 
 /** The failed list's own key, without the run's binding (filter, start) DynamoDB knows nothing of. */
@@ -142,6 +146,8 @@ function listKeyOf(cursor: PageKey | undefined): PageKey | undefined {
 /** How a replay run stands: the count so far, and what stopped it, if anything did: a storage error, or time. */
 interface ReplayRun {
   replayed: number;
+  /** Named tasks another replay has queued: each stops its group there (replayGroup). */
+  readonly held: ReadonlySet<string>;
   stoppedBy?: { readonly error: unknown } | { readonly timeUp: true };
 }
 
@@ -149,11 +155,12 @@ async function replayInGroupOrder(
   deps: ReplayTopicDeps,
   matched: TaskSummary[],
   failed: Failure[],
+  held: readonly TaskSummary[],
 ): Promise<number> {
   const groups = new Map<string, TaskSummary[]>();
-  for (const task of [...matched].sort(bySortKey))
+  for (const task of [...matched, ...held].sort(bySortKey))
     groups.set(task.pk, [...(groups.get(task.pk) ?? []), task]);
-  const run: ReplayRun = { replayed: 0 };
+  const run: ReplayRun = { replayed: 0, held: new Set(held.map((t) => t.taskId)) };
   // Every group settles before the answer: one that went on after it would make the count a lie (and Lambda
   // freezes it mid-way once the answer is sent).
   await forEachBounded([...groups.values()], GROUP_CONCURRENCY, (tasks) =>
@@ -171,6 +178,7 @@ async function replayGroup(deps: ReplayTopicDeps, tasks: TaskSummary[], failed: 
   for (const [i, task] of tasks.entries()) {
     if (deps.remainingMs && deps.remainingMs() < REPLAY_TIME_MARGIN_MS) run.stoppedBy ??= { timeUp: true };
     if (run.stoppedBy) return;
+    if (run.held.has(task.taskId)) return notReached(failed, tasks.slice(i + 1), ANOTHER_CALL);
     // Only a task still dead-lettered: the list (an eventually consistent index, or a read before a concurrent
     // replay) may show one already replayed and delivered, which another replay would deliver twice.
     let result: Awaited<ReturnType<ReplayTopicDeps["store"]["markReplayed"]>>;
@@ -185,6 +193,11 @@ async function replayGroup(deps: ReplayTopicDeps, tasks: TaskSummary[], failed: 
         task_id: task.taskId,
         reason: result.outcome === "conflict" ? `status ${result.task.status}` : "not_found",
       });
+      // `queued`: another replay (a second call, an operator) has just marked it and may not have sent it yet;
+      // sending its followers now could put them ahead of it. That replay carries the group on.
+      if (result.outcome === "conflict" && result.task.status === "queued") {
+        return notReached(failed, tasks.slice(i + 1), ANOTHER_CALL);
+      }
       continue;
     }
     if (await sendReplayed(deps, result.task)) {
@@ -194,13 +207,16 @@ async function replayGroup(deps: ReplayTopicDeps, tasks: TaskSummary[], failed: 
     if (await undoReplay(deps, task, result.task)) {
       failed.push({ task_id: task.taskId, reason: "could not be sent to its queue; still failed, retry" });
     } else run.replayed++;
-    for (const rest of tasks.slice(i + 1))
-      failed.push({
-        task_id: rest.taskId,
-        reason: "an earlier task of its group could not be sent; retry",
-      });
-    return;
+    return notReached(failed, tasks.slice(i + 1), "could not be sent; retry");
   }
+}
+
+const ANOTHER_CALL = "was being replayed by another call; retry once it is delivered";
+
+/** The tasks of a group after the one it stopped at: left `failed`, each listed with why. */
+function notReached(failed: Failure[], rest: readonly TaskSummary[], why: string): void {
+  for (const task of rest)
+    failed.push({ task_id: task.taskId, reason: `an earlier task of its group ${why}` });
 }
 
 /**

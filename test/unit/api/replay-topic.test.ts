@@ -401,6 +401,51 @@ describe("replayTopic", () => {
     expect((await store.get(task.taskId))?.status).toBe("delivered");
   });
 
+  it("stops a group at a task another replay has just marked, whose send may not have gone yet: that replay carries the group on", async () => {
+    const { store, topicQueue, deps } = setup();
+    const [a1, a2, a3] = [
+      await failed(store, "a", 1_000, NOW + 1),
+      await failed(store, "a", 2_000, NOW + 2),
+      await failed(store, "a", 3_000, NOW + 3),
+    ];
+    // A second bulk replay (a second operator) marks a2 just before this one does, and sends it a moment later.
+    const markReplayed = store.markReplayed.bind(store);
+    store.markReplayed = async (id, ...rest) => {
+      if (id === a2.taskId) await markReplayed(id, NOW + 60_000, { onlyFailed: true });
+      return markReplayed(id, ...rest);
+    };
+
+    const result = await replayTopic(deps, "demo", {});
+
+    // Going on, this call sent a3 ahead of a2, whose message the other call had not sent yet.
+    expect(topicQueue.enqueued.map((m) => m.taskId)).toEqual([a1.taskId]);
+    expect(result).toMatchObject({ matched: 3, replayed: 1 });
+    expect(result.failed).toEqual([
+      { task_id: a2.taskId, reason: "status queued" },
+      { task_id: a3.taskId, reason: expect.stringContaining("another call") },
+    ]);
+    expect((await store.get(a3.taskId))?.status).toBe("failed");
+  });
+
+  it("by ids: a named task another replay has marked (queued) holds back the named tasks after it in its group", async () => {
+    const { store, topicQueue, deps } = setup();
+    const [a1, a2, a3] = [
+      await failed(store, "a", 1_000, NOW + 1),
+      await failed(store, "a", 2_000, NOW + 2),
+      await failed(store, "a", 3_000, NOW + 3),
+    ];
+    await store.markReplayed(a2.taskId, NOW + 50_000, { onlyFailed: true });
+
+    const result = await replayTopic(deps, "demo", { task_ids: [a3.taskId, a2.taskId, a1.taskId] });
+
+    expect(topicQueue.enqueued.map((m) => m.taskId)).toEqual([a1.taskId]);
+    expect(result).toMatchObject({ matched: 2, replayed: 1 });
+    expect(result.failed).toEqual([
+      { task_id: a2.taskId, reason: "status queued" },
+      { task_id: a3.taskId, reason: expect.stringContaining("another call") },
+    ]);
+  });
+
   it("by ids: does not replay a task delivered by another replay between its read and its mark", async () => {
     const { store, topicQueue, deps } = setup();
     const task = await failed(store, "a", 0, NOW + 1);
