@@ -14,6 +14,7 @@ import { echoed } from "#shared/domain/echoed.js";
 import { parseTaskId } from "#shared/domain/keys.js";
 import { replayDeduplicationId } from "#shared/domain/replay.js";
 import { toIssues } from "#shared/domain/request-issues.js";
+import { FIFO_DEDUPLICATION_WINDOW_MS } from "#shared/domain/sweep.js";
 import type { TaskRecord } from "#shared/domain/task.js";
 import { replayEveryCopy, replaySubscriber } from "./fan-out/replay.js";
 
@@ -56,6 +57,7 @@ export async function replayTask(
   // A fan-out parent is never failed or delivered itself: its replay is its copies' (shared/services/fan-out/).
   if (result.outcome === "conflict" && result.task.fanOut) return replayEveryCopy(deps, result.task);
   if (result.outcome === "conflict") {
+    await sendIfJustReplayed(deps, result.task);
     throw conflict(`only a failed or delivered task can be replayed; this one is ${result.task.status}`, {
       task_status: result.task.status,
     });
@@ -87,6 +89,22 @@ export async function sendReplayed(deps: ReplayDeps, task: TaskRecord): Promise<
     deps.onSendError?.(error, task.taskId);
     return false;
   }
+}
+
+/**
+ * A task found `queued` by a replay's mark, replayed within SQS's deduplication window and not started: the
+ * replay may be this very call's (DynamoDB applied the write, its answer was lost, and the SDK's retry was refused
+ * by the condition) or a concurrent one still between its mark and its send. Its message is sent under that
+ * replay's dedup id: if a send already went, SQS drops this one; if none did, the task goes now rather than when
+ * the sweeper finds it stalled, minutes later (and after any follower a bulk replay sent meanwhile).
+ */
+export async function sendIfJustReplayed(deps: ReplayDeps, task: TaskRecord): Promise<void> {
+  const justReplayed =
+    task.status === "queued" &&
+    task.attempts === 0 &&
+    task.replayedAtMs !== undefined &&
+    deps.now() - task.replayedAtMs < FIFO_DEDUPLICATION_WINDOW_MS;
+  if (justReplayed) await sendReplayed(deps, task);
 }
 
 /**

@@ -18,7 +18,7 @@ import { bySortKey, parseTaskId } from "#shared/domain/keys.js";
 import { toIssues } from "#shared/domain/request-issues.js";
 import { retentionExpiry, type TaskSummary } from "#shared/domain/task.js";
 import { forEachBounded } from "#shared/runtime/async.js";
-import { type ReplayDeps, sendReplayed } from "./replay-task.js";
+import { type ReplayDeps, sendIfJustReplayed, sendReplayed } from "./replay-task.js";
 
 export interface ReplayTopicDeps extends ReplayDeps {
   readonly store: Pick<TaskStore, "markReplayed" | "get" | "listFailed" | "revertReplay">;
@@ -196,6 +196,7 @@ async function replayGroup(deps: ReplayTopicDeps, tasks: TaskSummary[], failed: 
       // `queued`: another replay (a second call, an operator) has just marked it and may not have sent it yet;
       // sending its followers now could put them ahead of it. That replay carries the group on.
       if (result.outcome === "conflict" && result.task.status === "queued") {
+        await sendIfJustReplayed(deps, result.task);
         return notReached(failed, tasks.slice(i + 1), ANOTHER_CALL);
       }
       continue;

@@ -112,6 +112,25 @@ describe("replayTask", () => {
     expect(topicQueue.idsIn(QUEUE)).toEqual([]);
   });
 
+  it("a mark whose answer was lost (the SDK's retry then finds the task queued) still has its task sent; an old queued replay is left to the sweeper", async () => {
+    const { store, topicQueue, deps } = setup();
+    const task = await failedTask(store, topicQueue);
+    const old = await failedTask(store, topicQueue);
+    await store.markReplayed(old.taskId, NOW - 6 * 60_000);
+    const markReplayed = store.markReplayed.bind(store);
+    store.markReplayed = async (id, ...rest) => {
+      if (id === task.taskId) await markReplayed(id, ...rest);
+      return markReplayed(id, ...rest);
+    };
+
+    const error = await refusal(replayTask(deps, task.taskId));
+    await refusal(replayTask(deps, old.taskId));
+
+    expect(error).toMatchObject({ status: 409, details: { task_status: "queued" } });
+    // Sent under the replay's own dedup id: had the first send gone (a concurrent replay's), SQS drops this one.
+    expect(topicQueue.idsIn(QUEUE)).toEqual([task.taskId]);
+  });
+
   it("answers 202 even when the send fails: the task is queued, so the sweeper re-sends it", async () => {
     const { store, topicQueue, deps } = setup();
     const task = await failedTask(store, topicQueue);

@@ -417,14 +417,41 @@ describe("replayTopic", () => {
 
     const result = await replayTopic(deps, "demo", {});
 
-    // Going on, this call sent a3 ahead of a2, whose message the other call had not sent yet.
-    expect(topicQueue.enqueued.map((m) => m.taskId)).toEqual([a1.taskId]);
+    // Going on, this call sent a3 ahead of a2, whose message the other call had not sent yet. It sends a2 itself
+    // under that replay's dedup id (the other call's send is then dropped by SQS), and stops the group there.
+    expect(topicQueue.enqueued.map((m) => m.taskId)).toEqual([a1.taskId, a2.taskId]);
     expect(result).toMatchObject({ matched: 3, replayed: 1 });
     expect(result.failed).toEqual([
       { task_id: a2.taskId, reason: "status queued" },
       { task_id: a3.taskId, reason: expect.stringContaining("another call") },
     ]);
     expect((await store.get(a3.taskId))?.status).toBe("failed");
+  });
+
+  it("a mark whose answer was lost (the SDK's retry then finds the task queued) still has its task sent, before the group stops there", async () => {
+    const { store, topicQueue, deps } = setup();
+    const [a1, a2, a3] = [
+      await failed(store, "a", 1_000, NOW + 1),
+      await failed(store, "a", 2_000, NOW + 2),
+      await failed(store, "a", 3_000, NOW + 3),
+    ];
+    // DynamoDB applied the write, its answer was lost, and the SDK's retry was refused by the condition: the
+    // store answers a conflict (status queued) for the replay this very call made.
+    const markReplayed = store.markReplayed.bind(store);
+    store.markReplayed = async (id, ...rest) => {
+      if (id !== a2.taskId) return markReplayed(id, ...rest);
+      await markReplayed(id, ...rest);
+      return markReplayed(id, ...rest);
+    };
+
+    const result = await replayTopic(deps, "demo", {});
+
+    // Not sent, a2 would wait minutes for the sweeper while a repeat sent a3 at once.
+    expect(topicQueue.enqueued.map((m) => m.taskId)).toEqual([a1.taskId, a2.taskId]);
+    expect(result.failed).toEqual([
+      { task_id: a2.taskId, reason: "status queued" },
+      { task_id: a3.taskId, reason: expect.stringContaining("another call") },
+    ]);
   });
 
   it("by ids: a named task another replay has marked (queued) holds back the named tasks after it in its group", async () => {
