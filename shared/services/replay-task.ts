@@ -15,7 +15,7 @@ import { parseTaskId } from "#shared/domain/keys.js";
 import { replayDeduplicationId } from "#shared/domain/replay.js";
 import { toIssues } from "#shared/domain/request-issues.js";
 import { FIFO_DEDUPLICATION_WINDOW_MS } from "#shared/domain/sweep.js";
-import type { TaskRecord } from "#shared/domain/task.js";
+import type { TaskSummary } from "#shared/domain/task.js";
 import { replayEveryCopy, replaySubscriber } from "./fan-out/replay.js";
 
 export interface ReplayDeps {
@@ -79,7 +79,7 @@ function refuseUndeliverable(deps: ReplayDeps, topic: string): void {
 }
 
 /** Sends a task just marked replayed to its topic queue; a failure is left to the sweeper (see above). */
-export async function sendReplayed(deps: ReplayDeps, task: TaskRecord): Promise<boolean> {
+export async function sendReplayed(deps: ReplayDeps, task: TaskSummary): Promise<boolean> {
   const queueUrl = deps.topicQueues[task.topic];
   try {
     if (!queueUrl) throw new Error(`topic ${task.topic} has no FIFO queue in the topology`);
@@ -98,7 +98,7 @@ export async function sendReplayed(deps: ReplayDeps, task: TaskRecord): Promise<
  * replay's dedup id: if a send already went, SQS drops this one; if none did, the task goes now rather than when
  * the sweeper finds it stalled, minutes later (and after any follower a bulk replay sent meanwhile).
  */
-export async function sendIfJustReplayed(deps: ReplayDeps, task: TaskRecord): Promise<void> {
+export async function sendIfJustReplayed(deps: ReplayDeps, task: TaskSummary): Promise<void> {
   const justReplayed =
     task.status === "queued" &&
     task.attempts === 0 &&

@@ -193,7 +193,10 @@ async function replayGroup(deps: ReplayTopicDeps, tasks: TaskSummary[], failed: 
   for (const [i, task] of tasks.entries()) {
     if (deps.remainingMs && deps.remainingMs() < REPLAY_TIME_MARGIN_MS) run.stoppedBy ??= { timeUp: true };
     if (run.stoppedBy) return;
-    if (run.held.has(task.taskId)) return notReached(failed, tasks.slice(i + 1), ANOTHER_CALL);
+    if (run.held.has(task.taskId)) {
+      await sendIfJustReplayed(deps, task);
+      return notReached(failed, tasks.slice(i + 1), ANOTHER_CALL);
+    }
     // Only a task still dead-lettered: the list (an eventually consistent index, or a read before a concurrent
     // replay) may show one already replayed and delivered, which another replay would deliver twice.
     let result: Awaited<ReturnType<ReplayTopicDeps["store"]["markReplayed"]>>;

@@ -492,7 +492,9 @@ describe("replayTopic", () => {
 
     const result = await replayTopic(deps, "demo", { task_ids: [a3.taskId, a2.taskId, a1.taskId] });
 
-    expect(topicQueue.enqueued.map((m) => m.taskId)).toEqual([a1.taskId]);
+    // a2, marked within SQS's dedup window and not started, is sent under its replay's dedup id (dropped by SQS if
+    // that replay's own send went), so it need not wait minutes for the sweeper; a3 still waits behind it.
+    expect(topicQueue.enqueued.map((m) => m.taskId)).toEqual([a1.taskId, a2.taskId]);
     expect(result).toMatchObject({ matched: 2, replayed: 1 });
     expect(result.failed).toEqual([
       { task_id: a2.taskId, reason: "status queued" },
