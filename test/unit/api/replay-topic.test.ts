@@ -38,6 +38,13 @@ async function failed(
   return task;
 }
 
+/** Three dead-lettered tasks of group "a", in group order and failed in that order. */
+async function threeInGroupA(store: MemoryTaskStore) {
+  const tasks = [];
+  for (let t = 1; t <= 3; t++) tasks.push(await failed(store, "a", t * 1_000, NOW + t));
+  return tasks as [ReturnType<typeof makeTask>, ReturnType<typeof makeTask>, ReturnType<typeof makeTask>];
+}
+
 describe("replayTopic", () => {
   it("replays every dead-lettered task of the topic, each group's tasks in delivery order", async () => {
     const { store, topicQueue, deps } = setup();
@@ -403,11 +410,7 @@ describe("replayTopic", () => {
 
   it("stops a group at a task another replay has just marked, whose send may not have gone yet: that replay carries the group on", async () => {
     const { store, topicQueue, deps } = setup();
-    const [a1, a2, a3] = [
-      await failed(store, "a", 1_000, NOW + 1),
-      await failed(store, "a", 2_000, NOW + 2),
-      await failed(store, "a", 3_000, NOW + 3),
-    ];
+    const [a1, a2, a3] = await threeInGroupA(store);
     // A second bulk replay (a second operator) marks a2 just before this one does, and sends it a moment later.
     const markReplayed = store.markReplayed.bind(store);
     store.markReplayed = async (id, ...rest) => {
@@ -430,11 +433,7 @@ describe("replayTopic", () => {
 
   it("a mark whose answer was lost (the SDK's retry then finds the task queued) still has its task sent, before the group stops there", async () => {
     const { store, topicQueue, deps } = setup();
-    const [a1, a2, a3] = [
-      await failed(store, "a", 1_000, NOW + 1),
-      await failed(store, "a", 2_000, NOW + 2),
-      await failed(store, "a", 3_000, NOW + 3),
-    ];
+    const [a1, a2, a3] = await threeInGroupA(store);
     // DynamoDB applied the write, its answer was lost, and the SDK's retry was refused by the condition: the
     // store answers a conflict (status queued) for the replay this very call made.
     const markReplayed = store.markReplayed.bind(store);
@@ -483,11 +482,7 @@ describe("replayTopic", () => {
 
   it("by ids: a named task another replay has marked (queued) holds back the named tasks after it in its group", async () => {
     const { store, topicQueue, deps } = setup();
-    const [a1, a2, a3] = [
-      await failed(store, "a", 1_000, NOW + 1),
-      await failed(store, "a", 2_000, NOW + 2),
-      await failed(store, "a", 3_000, NOW + 3),
-    ];
+    const [a1, a2, a3] = await threeInGroupA(store);
     await store.markReplayed(a2.taskId, NOW + 50_000, { onlyFailed: true });
 
     const result = await replayTopic(deps, "demo", { task_ids: [a3.taskId, a2.taskId, a1.taskId] });
