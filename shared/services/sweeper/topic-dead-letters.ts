@@ -71,7 +71,7 @@ async function reconcileOne(
     for (const m of fresh) seen.add(m.messageId);
     // Side by side (≤ 10): the still-failed messages stay hidden until the run's end, so the time the queue's
     // visible count (which its alarm watches) is down is kept short.
-    const verdicts = await Promise.all(fresh.map((message) => judge(deps, message)));
+    const verdicts = await Promise.all(fresh.map((message) => judge(deps, topic.dlqUrl, message)));
     const stale = fresh.filter((_, i) => verdicts[i] === "stale").map((m) => m.receiptHandle);
     stillFailed.push(...fresh.filter((_, i) => verdicts[i] !== "stale").map((m) => m.receiptHandle));
     // Removed as they are found, so a run cut short keeps what it resolved.
@@ -114,9 +114,20 @@ function fromEarlierLife(message: ReceivedPointer, task: TaskRecord): boolean {
  * first made sure to be in the sweep index — a near-term task is not in it otherwise — so that the stall repair,
  * not this message, carries it on; if that write fails the message is kept for the next run.
  */
-async function judge(deps: SweeperDeps, message: ReceivedPointer): Promise<"stale" | "failed"> {
+async function judge(
+  deps: SweeperDeps,
+  queueUrl: string,
+  message: ReceivedPointer,
+): Promise<"stale" | "failed"> {
   const taskId = parseTaskMessage(message.body)?.taskId;
-  if (!taskId) return "failed";
+  if (!taskId) {
+    // Not ours to interpret, and no failed task lists it: the log says which message keeps the DLQ non-empty.
+    deps.logger.error("unreadable message in a topic dead-letter queue; left for an operator", {
+      queueUrl,
+      messageId: message.messageId,
+    });
+    return "failed";
+  }
   try {
     const task = await deps.store.get(taskId);
     if (task && UNFINISHED_STATUSES.includes(task.status)) await deps.store.enterSweepIndex(taskId);

@@ -54,6 +54,17 @@ describe("reconcileTopicDeadLetters", () => {
     // Assess
     expect(queue.messages.map((m) => m.body)).toEqual([taskMessageBody(stillFailed), "not a task message"]);
     expect(queue.messages.every((m) => m.visibleAtMs <= T0)).toBe(true);
+    // Kept for an operator, who is told which message it is (the failed list cannot show it).
+    const logged = (deps.logger as ReturnType<typeof memoryLogger>).entries.filter(
+      (e) => e.level === "error",
+    );
+    expect(logged).toEqual([
+      {
+        level: "error",
+        message: "unreadable message in a topic dead-letter queue; left for an operator",
+        extra: { queueUrl: DLQ, messageId: queue.messages[1]?.messageId },
+      },
+    ]);
     expect(run.counters).toMatchObject({ pointersResolved: 2, failures: 0 });
   });
 
