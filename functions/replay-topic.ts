@@ -23,13 +23,20 @@ export function createHandler(deps: ReplayTopicDeps & { readonly logger: Logger 
     onSendError:
       deps.onSendError ??
       ((error, taskId) =>
-        deps.logger.warn("sending a replayed task failed; the sweeper re-sends it", { taskId, error })),
+        deps.logger.warn(
+          "sending a replayed task failed; it is failed again, or else the sweeper re-sends it",
+          { taskId, error },
+        )),
   };
   return httpRoute(
     { method: "POST", logger: deps.logger, pathParameters: ["topic"], jsonBody: jsonBody() },
     async (request) => ({
       statusCode: 200,
-      body: await replayTopic(withLogging, request.pathParameter("topic"), request.body),
+      body: await replayTopic(
+        { ...withLogging, remainingMs: request.remainingMs },
+        request.pathParameter("topic"),
+        request.body,
+      ),
     }),
   );
 }

@@ -10,6 +10,8 @@ export interface ReceivedPointer {
   readonly messageId: string;
   readonly receiptHandle: string;
   readonly body: string;
+  /** A FIFO queue's message: the deduplication id it was sent with (a standard queue has none). */
+  readonly deduplicationId?: string;
 }
 
 /**
@@ -52,13 +54,22 @@ export class SqsDeadLetterSource implements DeadLetterSource {
         MaxNumberOfMessages: Math.min(BATCH_LIMIT, Math.max(1, max)),
         VisibilityTimeout: visibilitySeconds,
         WaitTimeSeconds: waitSeconds,
+        // A topic DLQ's message names the task's life it was dead-lettered in (topic-dead-letters.ts).
+        MessageSystemAttributeNames: ["MessageDeduplicationId"],
       }),
     );
-    return (out.Messages ?? []).flatMap((m) =>
-      m.MessageId && m.ReceiptHandle && m.Body !== undefined
-        ? [{ messageId: m.MessageId, receiptHandle: m.ReceiptHandle, body: m.Body }]
-        : [],
-    );
+    return (out.Messages ?? []).flatMap((m) => {
+      if (!m.MessageId || !m.ReceiptHandle || m.Body === undefined) return [];
+      const deduplicationId = m.Attributes?.MessageDeduplicationId;
+      return [
+        {
+          messageId: m.MessageId,
+          receiptHandle: m.ReceiptHandle,
+          body: m.Body,
+          ...(deduplicationId !== undefined && { deduplicationId }),
+        },
+      ];
+    });
   }
 
   /** Side by side, as the timer queue arms: a run resolves up to a couple of thousand pointers. */

@@ -205,6 +205,7 @@ export const TASK_STORE_OPERATIONS: { readonly [M in keyof TaskStore]: readonly 
   listGroup: [onTable("Query")],
   listFailed: [{ action: "Query", on: "failedIndex" }],
   markReplayed: [onTable("UpdateItem"), onTable("GetItem")],
+  revertReplay: [onTable("UpdateItem")],
   // Issue 14, point 4: recurring schedules.
   putSchedule: [onTable("PutItem")],
   getSchedule: [onTable("GetItem")],
@@ -505,23 +506,29 @@ export class DynamoAddStore
     values: Record<string, unknown>,
     names: Record<string, string> = {},
   ): Promise<boolean> {
+    const fromNames = from.map((_, i) => `:from${i}`);
+    return this.conditionalUpdate(taskId, {
+      UpdateExpression: update,
+      ConditionExpression:
+        fromNames.length === 1 ? `#status = ${fromNames[0]}` : `#status IN (${fromNames.join(", ")})`,
+      ExpressionAttributeNames: { "#status": "status", ...names },
+      ExpressionAttributeValues: toWire({
+        ...Object.fromEntries(from.map((status, i) => [`:from${i}`, status])),
+        ...values,
+      }),
+    });
+  }
+
+  /** A conditional UpdateItem of a task's item; false when the task is missing or the condition refused it. */
+  protected async conditionalUpdate(
+    taskId: string,
+    update: Omit<UpdateItemCommandInput, "TableName" | "Key">,
+  ): Promise<boolean> {
     const key = parseTaskId(taskId);
     if (!key) return false;
-    const fromNames = from.map((_, i) => `:from${i}`);
     return conditional(
       this.client.send(
-        new UpdateItemCommand({
-          TableName: this.table,
-          Key: toWire({ pk: key.pk, sk: key.sk }),
-          UpdateExpression: update,
-          ConditionExpression:
-            fromNames.length === 1 ? `#status = ${fromNames[0]}` : `#status IN (${fromNames.join(", ")})`,
-          ExpressionAttributeNames: { "#status": "status", ...names },
-          ExpressionAttributeValues: toWire({
-            ...Object.fromEntries(from.map((status, i) => [`:from${i}`, status])),
-            ...values,
-          }),
-        }),
+        new UpdateItemCommand({ ...update, TableName: this.table, Key: toWire({ pk: key.pk, sk: key.sk }) }),
       ),
     );
   }
@@ -553,26 +560,18 @@ export class DynamoScheduleStore
   }
 
   async restoreFanOutParent(taskId: string, cancelledAtMs: number, expiresAt: number): Promise<boolean> {
-    const key = parseTaskId(taskId);
-    if (!key) return false;
-    return conditional(
-      this.client.send(
-        new UpdateItemCommand({
-          TableName: this.table,
-          Key: toWire({ pk: key.pk, sk: key.sk }),
-          UpdateExpression: "SET #status = :scheduled, expiresAt = :expiresAt REMOVE cancelledAtMs",
-          ConditionExpression:
-            "#status = :cancelled AND cancelledAtMs = :cancelledAt AND attribute_exists(fanOut)",
-          ExpressionAttributeNames: { "#status": "status" },
-          ExpressionAttributeValues: toWire({
-            ":scheduled": "scheduled" satisfies TaskStatus,
-            ":cancelled": "cancelled" satisfies TaskStatus,
-            ":cancelledAt": cancelledAtMs,
-            ":expiresAt": expiresAt,
-          }),
-        }),
-      ),
-    );
+    return this.conditionalUpdate(taskId, {
+      UpdateExpression: "SET #status = :scheduled, expiresAt = :expiresAt REMOVE cancelledAtMs",
+      ConditionExpression:
+        "#status = :cancelled AND cancelledAtMs = :cancelledAt AND attribute_exists(fanOut)",
+      ExpressionAttributeNames: { "#status": "status" },
+      ExpressionAttributeValues: toWire({
+        ":scheduled": "scheduled" satisfies TaskStatus,
+        ":cancelled": "cancelled" satisfies TaskStatus,
+        ":cancelledAt": cancelledAtMs,
+        ":expiresAt": expiresAt,
+      }),
+    });
   }
 
   // Issue 14, point 4: recurring schedules.
@@ -1583,6 +1582,28 @@ export class DynamoTaskStore extends DynamoDeliverStore implements TaskStore {
         ":zero": 0,
         ":one": 1,
         ":shard": sweepShardOf(taskId),
+      }),
+    });
+  }
+
+  async revertReplay(
+    taskId: string,
+    replay: { readonly replays: number; readonly attempts: number; readonly expiresAt: number },
+  ): Promise<boolean> {
+    return this.conditionalUpdate(taskId, {
+      UpdateExpression: `SET #status = :failed, attempts = :attempts, expiresAt = :expiresAt, ${FAILED_TOPIC_ATTRIBUTE} = :topic ${LEAVE_SWEEP_INDEX}`,
+      // Untouched since that replay: no attempt started from its message, no copy sent by the sweeper.
+      ConditionExpression:
+        "#status = :queued AND replays = :replays AND attempts = :zero AND attribute_not_exists(requeuedAtMs)",
+      ExpressionAttributeNames: { "#status": "status" },
+      ExpressionAttributeValues: toWire({
+        ":failed": "failed" satisfies TaskStatus,
+        ":queued": "queued" satisfies TaskStatus,
+        ":replays": replay.replays,
+        ":attempts": replay.attempts,
+        ":expiresAt": replay.expiresAt,
+        ":topic": parseTaskId(taskId)?.topic ?? "",
+        ":zero": 0,
       }),
     });
   }

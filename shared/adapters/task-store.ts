@@ -373,6 +373,16 @@ export interface TaskStore extends DestinationStore {
    * of dead-lettered tasks, which must not replay one that a concurrent replay has meanwhile delivered.
    */
   markReplayed(taskId: string, nowMs: number, options?: ReplayOptions): Promise<ReplayOutcome>;
+  /**
+   * Undoes a replay whose send failed (`queued → failed` again: back in the failed index with its TTL and
+   * attempts as before, out of the sweep index), only while that replay is untouched: this replay's `replays`,
+   * no attempt started, no re-send by the sweeper. `replays` stays counted, so the next replay sends under a
+   * dedup id of its own, which a lost send that did land cannot swallow. False when the task has moved on.
+   */
+  revertReplay(
+    taskId: string,
+    replay: { readonly replays: number; readonly attempts: number; readonly expiresAt: number },
+  ): Promise<boolean>;
   // --- issue 14, point 4: recurring schedules (appended block) ---
   /** Creates a schedule item unless one with its key exists. */
   putSchedule(schedule: ScheduleRecord): Promise<"created" | "exists">;

@@ -26,6 +26,8 @@ export interface HttpRequest {
   /** Request header by lower-case name. */
   header(name: string): string | undefined;
   pathParameter(name: string): string | undefined;
+  /** The invocation's time left (Lambda's `getRemainingTimeInMillis`), for a route that works in steps. */
+  remainingMs(): number;
 }
 
 export interface HttpResult {
@@ -102,13 +104,14 @@ export function httpRoute(
   if (options.noQuery ?? options.method !== "ANY") route.use(noQueryGuard());
   if (options.noBody ?? (acts && !options.jsonBody)) route.use(noBodyGuard());
   if (options.jsonBody) route.use(options.jsonBody);
-  return route.handler(async (event) => {
+  return route.handler(async (event, context) => {
     const headers = event.headers ?? {};
     const result = await handle({
       event,
       body: parsedBody(event),
       header: (name) => headers[name.toLowerCase()],
       pathParameter: (name) => event.pathParameters?.[name],
+      remainingMs: () => context.getRemainingTimeInMillis(),
     });
     return jsonResponse(result.statusCode, result.body, result.headers);
   });

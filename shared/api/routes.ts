@@ -238,7 +238,7 @@ export const API_ROUTES = [
     entry: "functions/replay-topic.ts",
     purpose: "replay a topic's dead-lettered tasks in group order",
     memoryMb: 512,
-    store: ["get", "listFailed", "markReplayed"],
+    store: ["get", "listFailed", "markReplayed", "revertReplay"],
     grants: ["topic-queues:send"],
   },
   // --- issue 14, point 4: recurring schedules (appended block) ---

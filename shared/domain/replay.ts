@@ -9,3 +9,13 @@ import type { TaskRecord } from "./task.js";
 export function replayDeduplicationId(task: Pick<TaskRecord, "taskId" | "replays">): string {
   return task.replays ? `${task.taskId}#r${task.replays}` : task.taskId;
 }
+
+/**
+ * Which life of `taskId` a message sent under `deduplicationId` belongs to (0 before any replay, n after the
+ * n-th); undefined for an id that is neither form.
+ */
+export function replayLifeOf(taskId: string, deduplicationId: string): number | undefined {
+  if (deduplicationId === taskId) return 0;
+  const suffix = deduplicationId.startsWith(`${taskId}#r`) ? deduplicationId.slice(taskId.length + 2) : "";
+  return /^[1-9]\d*$/.test(suffix) ? Number(suffix) : undefined;
+}

@@ -10,10 +10,12 @@ import {
 } from "#shared/api/errors.js";
 import { replayTaskQuerySchema } from "#shared/api/schemas/tasks.js";
 import { type TaskView, taskView } from "#shared/api/task-view.js";
+import { echoed } from "#shared/domain/echoed.js";
 import { parseTaskId } from "#shared/domain/keys.js";
 import { replayDeduplicationId } from "#shared/domain/replay.js";
 import { toIssues } from "#shared/domain/request-issues.js";
-import type { TaskRecord } from "#shared/domain/task.js";
+import { FIFO_DEDUPLICATION_WINDOW_MS } from "#shared/domain/sweep.js";
+import type { TaskSummary } from "#shared/domain/task.js";
 import { replayEveryCopy, replaySubscriber } from "./fan-out/replay.js";
 
 export interface ReplayDeps {
@@ -44,7 +46,9 @@ export async function replayTask(
 ): Promise<TaskView> {
   const query = replayTaskQuerySchema.safeParse(rawQuery);
   if (!query.success) throw validationFailed(toIssues(query.error.issues, rawQuery));
-  if (!taskId || !parseTaskId(taskId)) throw notFound();
+  const key = taskId ? parseTaskId(taskId) : undefined;
+  if (!taskId || !key) throw notFound();
+  refuseUndeliverable(deps, key.topic);
   if (query.data.subscriber !== undefined) return replaySubscriber(deps, taskId, query.data.subscriber);
   const result = await deps.store.markReplayed(taskId, deps.now()).catch((error: unknown) => {
     throw replayFailure(error, false);
@@ -53,6 +57,7 @@ export async function replayTask(
   // A fan-out parent is never failed or delivered itself: its replay is its copies' (shared/services/fan-out/).
   if (result.outcome === "conflict" && result.task.fanOut) return replayEveryCopy(deps, result.task);
   if (result.outcome === "conflict") {
+    await sendIfJustReplayed(deps, result.task);
     throw conflict(`only a failed or delivered task can be replayed; this one is ${result.task.status}`, {
       task_status: result.task.status,
     });
@@ -61,8 +66,20 @@ export async function replayTask(
   return taskView(result.task);
 }
 
+/**
+ * A task of a topic no longer configured (removed while its tasks are retained) has no queue to go to, and the
+ * sweeper skips its group: replayed, it would stay `queued` for good, out of the dead-letter list and without its
+ * TTL. Refused before anything is written.
+ */
+function refuseUndeliverable(deps: ReplayDeps, topic: string): void {
+  if (Object.hasOwn(deps.topicQueues, topic)) return;
+  throw conflict(`topic "${echoed(topic)}" is not configured any more: its tasks cannot be delivered`, {
+    topic: echoed(topic),
+  });
+}
+
 /** Sends a task just marked replayed to its topic queue; a failure is left to the sweeper (see above). */
-export async function sendReplayed(deps: ReplayDeps, task: TaskRecord): Promise<boolean> {
+export async function sendReplayed(deps: ReplayDeps, task: TaskSummary): Promise<boolean> {
   const queueUrl = deps.topicQueues[task.topic];
   try {
     if (!queueUrl) throw new Error(`topic ${task.topic} has no FIFO queue in the topology`);
@@ -72,6 +89,22 @@ export async function sendReplayed(deps: ReplayDeps, task: TaskRecord): Promise<
     deps.onSendError?.(error, task.taskId);
     return false;
   }
+}
+
+/**
+ * A task found `queued` by a replay's mark, replayed within SQS's deduplication window and not started: the
+ * replay may be this very call's (DynamoDB applied the write, its answer was lost, and the SDK's retry was refused
+ * by the condition) or a concurrent one still between its mark and its send. Its message is sent under that
+ * replay's dedup id: if a send already went, SQS drops this one; if none did, the task goes now rather than when
+ * the sweeper finds it stalled, minutes later (and after any follower a bulk replay sent meanwhile).
+ */
+export async function sendIfJustReplayed(deps: ReplayDeps, task: TaskSummary): Promise<void> {
+  const justReplayed =
+    task.status === "queued" &&
+    task.attempts === 0 &&
+    task.replayedAtMs !== undefined &&
+    deps.now() - task.replayedAtMs < FIFO_DEDUPLICATION_WINDOW_MS;
+  if (justReplayed) await sendReplayed(deps, task);
 }
 
 /**

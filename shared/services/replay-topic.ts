@@ -16,13 +16,15 @@ import {
 import { type PunctualConfig, topicConfig } from "#shared/config/index.js";
 import { bySortKey, parseTaskId } from "#shared/domain/keys.js";
 import { toIssues } from "#shared/domain/request-issues.js";
-import type { TaskSummary } from "#shared/domain/task.js";
+import { retentionExpiry, type TaskRecord, type TaskSummary } from "#shared/domain/task.js";
 import { forEachBounded } from "#shared/runtime/async.js";
-import { type ReplayDeps, sendReplayed } from "./replay-task.js";
+import { type ReplayDeps, sendIfJustReplayed, sendReplayed } from "./replay-task.js";
 
 export interface ReplayTopicDeps extends ReplayDeps {
-  readonly store: Pick<TaskStore, "markReplayed" | "get" | "listFailed">;
+  readonly store: Pick<TaskStore, "markReplayed" | "get" | "listFailed" | "revertReplay">;
   readonly config: PunctualConfig;
+  /** The invocation's time left; without it the run is not bounded by time (tests, scripts). */
+  readonly remainingMs?: () => number;
 }
 
 type Failure = BulkReplayResult["failed"][number];
@@ -31,14 +33,22 @@ type Failure = BulkReplayResult["failed"][number];
 const GROUP_CONCURRENCY = 8;
 
 /**
+ * No task is started with less than this left of the invocation: its mark and send then finish before the route's
+ * early answer (http-route.ts, 500 ms before the deadline), which froze the run wherever it was — a task marked
+ * `queued` but not sent, whose followers a repeat sent first — and answered a bare "retry" with no count. One hot
+ * group's 1,000 dead letters, marked and sent one after another, take longer than the API function's 10 s.
+ */
+export const REPLAY_TIME_MARGIN_MS = 2_500;
+
+/**
  * `POST /v1/topics/{topic}/replay`: replays the topic's dead-lettered tasks named by id or matched by a filter,
  * at most BULK_REPLAY_MAX per call (a filter reads at most that many; `next_cursor` continues it), in group order: matched tasks are sorted by
  * group, then sort key (due time, then acceptance), and each group's tasks are marked and sent one after another,
  * so its FIFO queue holds them in delivery order. The receiver sees no more than the topic's concurrency: replayed
  * tasks travel the topic's FIFO queue and deliver function like any other, bounded by its event source's
  * MaximumConcurrency. A send that fails stops its group (the rest stay `failed`, reported, so a retry keeps order);
- * the task whose send failed is `queued` and re-sent by the sweeper (see replayTask). A storage error stops every
- * group and answers how many were replayed, a repeat being safe (replayInterrupted).
+ * the task whose send failed is made `failed` again (undoReplay). A storage error, or the invocation's deadline
+ * drawing near, stops every group and answers how many were replayed, a repeat being safe (replayInterrupted).
  */
 export async function replayTopic(
   deps: ReplayTopicDeps,
@@ -52,29 +62,47 @@ export async function replayTopic(
   const parsed = bulkReplayBodySchema.safeParse(rawBody);
   if (!parsed.success) throw validationFailed(toIssues(parsed.error.issues, rawBody));
   const body = parsed.data;
-  const { matched, failed, next } = body.task_ids
+  const { matched, failed, next, held } = body.task_ids
     ? await matchIds(deps, topic, body.task_ids)
     : await matchFilter(deps, topic, body);
   const next_cursor = encodeCursor(next);
   if (body.dry_run) return { matched: matched.length, replayed: 0, failed, next_cursor };
-  const replayed = await replayInGroupOrder(deps, matched, failed);
+  const replayed = await replayInGroupOrder(deps, matched, failed, held);
   return { matched: matched.length, replayed, failed, next_cursor };
 }
 
 async function matchIds(deps: ReplayTopicDeps, topic: string, ids: readonly string[]) {
   const matched: TaskSummary[] = [];
   const failed: Failure[] = [];
-  for (const id of new Set(ids)) {
-    const task = parseTaskId(id)?.topic === topic ? await deps.store.get(id) : undefined;
+  // Named but `queued` (another replay's, maybe not sent yet): not replayed, and holds back the rest of its group.
+  const held: TaskSummary[] = [];
+  const unique = [...new Set(ids)];
+  const tasks = await readSideBySide(deps, topic, unique);
+  for (const [i, id] of unique.entries()) {
+    const task = tasks[i];
     if (!task) failed.push({ task_id: id, reason: "not_found" });
-    else if (task.status !== "failed") failed.push({ task_id: id, reason: `status ${task.status}` });
     else {
       // Up to 1,000 held until the replay: without their content (TaskSummary), which it does not send.
       const { content: _content, ...summary } = task;
-      matched.push(summary);
+      if (task.status === "failed") matched.push(summary);
+      else failed.push({ task_id: id, reason: `status ${task.status}` });
+      if (task.status === "queued") held.push(summary);
     }
   }
-  return { matched, failed, next: undefined };
+  return { matched, failed, next: undefined, held };
+}
+
+/** Reads a request's ids at most this many at once: 1,000 one after another took seconds of the API's 10. */
+const READ_CONCURRENCY = 16;
+
+/** The named tasks (undefined: not this topic's, or not found), in the order named, read side by side. */
+async function readSideBySide(deps: ReplayTopicDeps, topic: string, ids: readonly string[]) {
+  const tasks: (TaskRecord | undefined)[] = new Array(ids.length);
+  await forEachBounded([...ids.keys()], READ_CONCURRENCY, async (i) => {
+    const id = ids[i] as string;
+    tasks[i] = parseTaskId(id)?.topic === topic ? await deps.store.get(id) : undefined;
+  });
+  return tasks;
 }
 
 /**
@@ -115,11 +143,12 @@ async function matchFilter(deps: ReplayTopicDeps, topic: string, body: BulkRepla
     cursor = page.next;
     read += page.tasks.length;
     for (const task of page.tasks) {
-      if ((task.failedAtMs ?? 0) >= end) return { matched, failed: [], next: undefined };
+      if ((task.failedAtMs ?? 0) >= end)
+        return { matched, failed: [] as Failure[], next: undefined, held: [] };
       if (!body.error_contains || task.lastError?.includes(body.error_contains)) matched.push(task);
     }
   } while (cursor && read < BULK_REPLAY_MAX);
-  return { matched, failed: [] as Failure[], next: cursor && { ...cursor, filter, until } };
+  return { matched, failed: [] as Failure[], next: cursor && { ...cursor, filter, until }, held: [] };
 }
 
 /** The failed list's own key, without the run's binding (filter, start) DynamoDB knows nothing of. */
@@ -129,27 +158,30 @@ function listKeyOf(cursor: PageKey | undefined): PageKey | undefined {
   return key;
 }
 
-/** How a replay run stands: the count so far, and the storage error that stopped it, if one did. */
+/** How a replay run stands: the count so far, and what stopped it, if anything did: a storage error, or time. */
 interface ReplayRun {
   replayed: number;
-  stoppedBy?: { readonly error: unknown };
+  /** Named tasks another replay has queued: each stops its group there (replayGroup). */
+  readonly held: ReadonlySet<string>;
+  stoppedBy?: { readonly error: unknown } | { readonly timeUp: true };
 }
 
 async function replayInGroupOrder(
   deps: ReplayTopicDeps,
   matched: TaskSummary[],
   failed: Failure[],
+  held: readonly TaskSummary[],
 ): Promise<number> {
   const groups = new Map<string, TaskSummary[]>();
-  for (const task of [...matched].sort(bySortKey))
+  for (const task of [...matched, ...held].sort(bySortKey))
     groups.set(task.pk, [...(groups.get(task.pk) ?? []), task]);
-  const run: ReplayRun = { replayed: 0 };
+  const run: ReplayRun = { replayed: 0, held: new Set(held.map((t) => t.taskId)) };
   // Every group settles before the answer: one that went on after it would make the count a lie (and Lambda
   // freezes it mid-way once the answer is sent).
   await forEachBounded([...groups.values()], GROUP_CONCURRENCY, (tasks) =>
     replayGroup(deps, tasks, failed, run),
   );
-  if (run.stoppedBy) throw replayInterrupted(run.stoppedBy.error, matched.length, run.replayed);
+  if (run.stoppedBy) throw replayInterrupted(run.stoppedBy, matched.length, run.replayed);
   return run.replayed;
 }
 
@@ -159,7 +191,12 @@ async function replayInGroupOrder(
  */
 async function replayGroup(deps: ReplayTopicDeps, tasks: TaskSummary[], failed: Failure[], run: ReplayRun) {
   for (const [i, task] of tasks.entries()) {
+    if (deps.remainingMs && deps.remainingMs() < REPLAY_TIME_MARGIN_MS) run.stoppedBy ??= { timeUp: true };
     if (run.stoppedBy) return;
+    if (run.held.has(task.taskId)) {
+      await sendIfJustReplayed(deps, task);
+      return notReached(failed, tasks.slice(i + 1), ANOTHER_CALL);
+    }
     // Only a task still dead-lettered: the list (an eventually consistent index, or a read before a concurrent
     // replay) may show one already replayed and delivered, which another replay would deliver twice.
     let result: Awaited<ReturnType<ReplayTopicDeps["store"]["markReplayed"]>>;
@@ -174,17 +211,51 @@ async function replayGroup(deps: ReplayTopicDeps, tasks: TaskSummary[], failed: 
         task_id: task.taskId,
         reason: result.outcome === "conflict" ? `status ${result.task.status}` : "not_found",
       });
+      // `queued`: another replay (a second call, an operator) has just marked it and may not have sent it yet;
+      // sending its followers now could put them ahead of it. That replay carries the group on.
+      if (result.outcome === "conflict" && result.task.status === "queued") {
+        await sendIfJustReplayed(deps, result.task);
+        return notReached(failed, tasks.slice(i + 1), ANOTHER_CALL);
+      }
       continue;
     }
-    run.replayed++;
-    if (!(await sendReplayed(deps, result.task))) {
-      for (const rest of tasks.slice(i + 1))
-        failed.push({
-          task_id: rest.taskId,
-          reason: "an earlier task of its group could not be sent; retry",
-        });
-      return;
+    if (await sendReplayed(deps, result.task)) {
+      run.replayed++;
+      continue;
     }
+    if (await undoReplay(deps, task, result.task)) {
+      failed.push({ task_id: task.taskId, reason: "could not be sent to its queue; still failed, retry" });
+    } else run.replayed++;
+    return notReached(failed, tasks.slice(i + 1), "could not be sent; retry");
+  }
+}
+
+const ANOTHER_CALL = "was being replayed by another call; retry once it is delivered";
+
+/** The tasks of a group after the one it stopped at: left `failed`, each listed with why. */
+function notReached(failed: Failure[], rest: readonly TaskSummary[], why: string): void {
+  for (const task of rest)
+    failed.push({ task_id: task.taskId, reason: `an earlier task of its group ${why}` });
+}
+
+/**
+ * A task whose send failed goes back to `failed` as it was, so a retry replays its group from it: left `queued`
+ * without a message, it would travel only once the sweeper found its group stalled (minutes later), after the
+ * followers the retry sends at once. Not undone when it has moved on (a lost send that landed, an attempt
+ * started) or the write fails: then it is replayed, and its message (or the sweeper's) carries it.
+ */
+async function undoReplay(deps: ReplayTopicDeps, before: TaskSummary, marked: TaskSummary): Promise<boolean> {
+  const retentionDays = topicConfig(deps.config, before.topic)?.retentionDays ?? 0;
+  const expiresAt = before.expiresAt ?? retentionExpiry(before.failedAtMs ?? deps.now(), retentionDays);
+  try {
+    return await deps.store.revertReplay(before.taskId, {
+      replays: marked.replays ?? 0,
+      attempts: before.attempts,
+      expiresAt,
+    });
+  } catch (error) {
+    deps.onSendError?.(error, before.taskId);
+    return false;
   }
 }
 
@@ -195,9 +266,15 @@ async function replayGroup(deps: ReplayTopicDeps, tasks: TaskSummary[], failed: 
  * may have been replayed too (a timeout after the write): then it is delivered, and not replayed again. A 503 when
  * the error is one a retry gets past (throttled, a 5xx, a timeout), else a 500 saying the same.
  */
-function replayInterrupted(error: unknown, matched: number, replayed: number): HttpError {
-  const message = `a storage call failed after ${replayed} of the ${matched} matched tasks were replayed (each group in order); repeating the same request replays those still failed and none twice: a task already replayed is not replayed again`;
+function replayInterrupted(
+  stop: NonNullable<ReplayRun["stoppedBy"]>,
+  matched: number,
+  replayed: number,
+): HttpError {
+  const what = "error" in stop ? "a storage call failed" : "the call ran out of time";
+  const message = `${what} after ${replayed} of the ${matched} matched tasks were replayed (each group in order); repeating the same request replays those still failed and none twice: a task already replayed is not replayed again`;
   const details = { matched, replayed };
-  if (toHttpError(error).status === 503) return serviceUnavailable(message, error, details);
-  return new HttpError(500, "internal_error", message, { cause: error, expose: true, details });
+  if (!("error" in stop)) return serviceUnavailable(message, undefined, details);
+  if (toHttpError(stop.error).status === 503) return serviceUnavailable(message, stop.error, details);
+  return new HttpError(500, "internal_error", message, { cause: stop.error, expose: true, details });
 }

@@ -14,7 +14,7 @@ import { e2eTarget, type Harness, startHarness } from "./support/harness.js";
  * Issue 12, points 1, 2 and 4 in a real headless Chromium against the local cloud: tasks added through the API
  * are seen delivered on the page; a dead-lettered task is replayed from the page (through its confirmation
  * dialog) and delivered, another cancelled from the dead-letter list; the topic is paused and resumed from the
- * page and the API agrees; a task is found by id with its timeline; the console's lateness p50/p90/p99 equal the nearest ranks of the tasks' own `lateness_ms`;
+ * page and the API agrees; a task is found by id with its timeline; the console's lateness p50/p90/p99 equal the nearest ranks of the tasks' own `lateness_ms` (replays left out, as the metric leaves them);
  * every list request the page made carries a page limit. Issue 14: a destination whose circuit opened shows
  * "open" and is reset from the page; a schedule is paused, resumed and deleted from the Schedules panel. PUNCTUAL_CONSOLE_SCREENSHOT=<file> also saves the
  * final page there (`npm run console:screenshot` writes docs/console.png).
@@ -306,7 +306,9 @@ describe.runIf(local)("the console in a real browser", () => {
     const views = await Promise.all(added.map(async (id) => (await h.api("GET", `/v1/tasks/${id}`)).json));
     const delivered = views.filter((v) => v.status === "delivered");
     expect(delivered.map((v) => v.task_id).sort()).toEqual(added.filter((id) => !cancelled.has(id)).sort());
-    const lateness = delivered.map((v) => Number(v.lateness_ms));
+    // A replay's delivery is not in the lateness metric (late by as long as it lay dead-lettered; README).
+    const lateness = delivered.filter((v) => !v.replays).map((v) => Number(v.lateness_ms));
+    expect(lateness.length).toBeLessThan(delivered.length);
     const expected = latenessOf(lateness);
 
     // Assess: the page reaches exactly those numbers.

@@ -603,6 +603,28 @@ export class MemoryTaskStore implements TaskStore {
     return { outcome: "replayed", task: structuredClone(replayed) };
   }
 
+  async revertReplay(
+    taskId: string,
+    replay: { readonly replays: number; readonly attempts: number; readonly expiresAt: number },
+  ): Promise<boolean> {
+    const task = this.tasks.get(taskId);
+    const untouched =
+      task?.status === "queued" &&
+      task.replays === replay.replays &&
+      task.attempts === 0 &&
+      task.requeuedAtMs === undefined;
+    if (!task || !untouched) return false;
+    const { sweepShard: _, ...rest } = task;
+    this.tasks.set(taskId, {
+      ...rest,
+      status: "failed",
+      attempts: replay.attempts,
+      expiresAt: replay.expiresAt,
+      failedTopic: task.topic,
+    });
+    return true;
+  }
+
   // --- issue 12: discard a dead-lettered task (appended block) ---
 
   async discardFailed(taskId: string, nowMs: number, expiresAt: number): Promise<CancelOutcome> {

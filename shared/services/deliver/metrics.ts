@@ -25,10 +25,10 @@ export class PowertoolsDeliveryMetrics implements DeliveryMetricsSink {
 
   constructor(private readonly createMetrics: () => Metrics) {}
 
-  delivered(topic: string, latenessMs: number, callbackLatencyMs: number): void {
+  delivered(topic: string, latenessMs: number | undefined, callbackLatencyMs: number): void {
     const t = this.#topic(topic);
     t.delivered++;
-    t.lateness.push(latenessMs);
+    if (latenessMs !== undefined) t.lateness.push(latenessMs);
     t.latency.push(callbackLatencyMs);
   }
 

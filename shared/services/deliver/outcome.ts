@@ -48,6 +48,7 @@ export async function recordDelivered(
       attempt: started.attempts,
       status: result.status,
       ...(started.attemptLog !== undefined && { attemptLog: started.attemptLog }),
+      ...(started.replays ? { replayed: true } : {}),
       result: {
         atMs: delivered.atMs,
         latenessMs,
@@ -62,7 +63,7 @@ export async function recordDelivered(
     return;
   }
   await ctx.deps.store.markDelivered(started.taskId, delivered);
-  ctx.deps.metrics.delivered(topic.name, latenessMs, result.durationMs);
+  ctx.deps.metrics.delivered(topic.name, started.replays ? undefined : latenessMs, result.durationMs);
   ctx.deps.logger.debug("delivered", {
     taskId: started.taskId,
     attempt: started.attempts,

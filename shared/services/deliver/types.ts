@@ -23,7 +23,11 @@ export interface DeliverBinding {
 }
 
 export interface DeliveryMetricsSink {
-  delivered(topic: string, latenessMs: number, callbackLatencyMs: number): void;
+  /**
+   * `latenessMs` is undefined for a replay's delivery: late by however long the task was dead-lettered, it says
+   * nothing of the pipeline's punctuality, and counted it paged the topic's p99 lateness alarm after a replay.
+   */
+  delivered(topic: string, latenessMs: number | undefined, callbackLatencyMs: number): void;
   /** `callbackLatencyMs` is undefined when the request never got an answer or a timeout (refused, reset…). */
   attemptFailed(topic: string, callbackLatencyMs: number | undefined): void;
   deadLettered(topic: string): void;
@@ -140,6 +144,8 @@ export interface PendingDelivered {
   readonly attempt: number;
   readonly status: number | undefined;
   readonly result: DeliveredResult;
+  /** A replay's delivery: its lateness is not a metric (DeliveryMetricsSink.delivered). */
+  readonly replayed?: boolean;
   /** The attempt log as the start left it (the entry is written into it). */
   readonly attemptLog?: TaskRecord["attemptLog"];
 }

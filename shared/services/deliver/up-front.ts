@@ -307,7 +307,8 @@ function reportFinished(
       ctx.deps.logger.warn("delivered, but recording it failed; the record comes back", { taskId: d.taskId });
       continue;
     }
-    ctx.deps.metrics.delivered(d.topic.name, d.result.latenessMs, d.result.deliveryLatencyMs);
+    const lateness = d.replayed ? undefined : d.result.latenessMs;
+    ctx.deps.metrics.delivered(d.topic.name, lateness, d.result.deliveryLatencyMs);
     ctx.deps.logger.debug("delivered", {
       taskId: d.taskId,
       attempt: d.attempt,

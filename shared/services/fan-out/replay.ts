@@ -2,7 +2,7 @@ import { conflict, notFanOut, notFound, unknownSubscriber } from "#shared/api/er
 import type { TaskView } from "#shared/api/task-view.js";
 import { echoed } from "#shared/domain/echoed.js";
 import type { TaskRecord } from "#shared/domain/task.js";
-import { type ReplayDeps, replayFailure, sendReplayed } from "../replay-task.js";
+import { type ReplayDeps, replayFailure, sendIfJustReplayed, sendReplayed } from "../replay-task.js";
 import { viewOf } from "./view.js";
 
 /**
@@ -35,6 +35,7 @@ export async function replaySubscriber(
     );
   }
   if (result.outcome === "conflict") {
+    await sendIfJustReplayed(deps, result.task);
     throw conflict(
       `only a failed or delivered copy can be replayed; subscriber "${echoed(subscriber)}"'s is ${result.task.status}`,
       { task_status: result.task.status, subscriber: echoed(subscriber) },
@@ -56,6 +57,7 @@ export async function replayEveryCopy(deps: ReplayDeps, parent: TaskRecord): Pro
   try {
     for (const link of parent.fanOut ?? []) {
       const result = await deps.store.markReplayed(link.taskId, deps.now());
+      if (result.outcome === "conflict") await sendIfJustReplayed(deps, result.task);
       if (result.outcome !== "replayed") continue;
       replayed++;
       await sendReplayed(deps, result.task);

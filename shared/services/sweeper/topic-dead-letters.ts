@@ -1,5 +1,8 @@
+import type { ReceivedPointer } from "#shared/adapters/dead-letter-source.js";
 import { parseTaskMessage } from "#shared/domain/messages.js";
+import { replayLifeOf } from "#shared/domain/replay.js";
 import { UNFINISHED_STATUSES } from "#shared/domain/sweep.js";
+import type { TaskRecord } from "#shared/domain/task.js";
 import { errorText } from "#shared/runtime/async.js";
 import type { RunState, SweeperDeps, SweeperTopic } from "./types.js";
 
@@ -68,7 +71,7 @@ async function reconcileOne(
     for (const m of fresh) seen.add(m.messageId);
     // Side by side (≤ 10): the still-failed messages stay hidden until the run's end, so the time the queue's
     // visible count (which its alarm watches) is down is kept short.
-    const verdicts = await Promise.all(fresh.map((message) => judge(deps, message.body)));
+    const verdicts = await Promise.all(fresh.map((message) => judge(deps, topic.dlqUrl, message)));
     const stale = fresh.filter((_, i) => verdicts[i] === "stale").map((m) => m.receiptHandle);
     stillFailed.push(...fresh.filter((_, i) => verdicts[i] !== "stale").map((m) => m.receiptHandle));
     // Removed as they are found, so a run cut short keeps what it resolved.
@@ -93,18 +96,43 @@ async function removeStale(
 }
 
 /**
- * `stale` when the message's task is no longer `failed`; `failed` when it is, or cannot be told (kept). A task
+ * A failed task's message sent in a life before the one it failed in: only when the task failed after its last
+ * replay (a bulk replay undone after a failed send counts a replay but is still the earlier failure, whose
+ * message this is).
+ */
+function fromEarlierLife(message: ReceivedPointer, task: TaskRecord): boolean {
+  const life = message.deduplicationId && replayLifeOf(task.taskId, message.deduplicationId);
+  const failedSinceReplay = (task.failedAtMs ?? 0) > (task.replayedAtMs ?? Number.POSITIVE_INFINITY);
+  return typeof life === "number" && life < (task.replays ?? 0) && failedSinceReplay;
+}
+
+/**
+ * `stale` when the message's task is no longer `failed`, or is failed in a later life than the message's (it
+ * was dead-lettered, replayed and dead-lettered again before a run saw it unfinished: that failure sent its own
+ * message, DLQ first, so one message per failed task stays); `failed` when it is, or cannot be told (kept). A task
  * still unfinished (replayed since, or its message came here through the queue's `maxReceiveCount` backstop) is
  * first made sure to be in the sweep index — a near-term task is not in it otherwise — so that the stall repair,
  * not this message, carries it on; if that write fails the message is kept for the next run.
  */
-async function judge(deps: SweeperDeps, body: string): Promise<"stale" | "failed"> {
-  const taskId = parseTaskMessage(body)?.taskId;
-  if (!taskId) return "failed";
+async function judge(
+  deps: SweeperDeps,
+  queueUrl: string,
+  message: ReceivedPointer,
+): Promise<"stale" | "failed"> {
+  const taskId = parseTaskMessage(message.body)?.taskId;
+  if (!taskId) {
+    // Not ours to interpret, and no failed task lists it: the log says which message keeps the DLQ non-empty.
+    deps.logger.error("unreadable message in a topic dead-letter queue; left for an operator", {
+      queueUrl,
+      messageId: message.messageId,
+    });
+    return "failed";
+  }
   try {
     const task = await deps.store.get(taskId);
     if (task && UNFINISHED_STATUSES.includes(task.status)) await deps.store.enterSweepIndex(taskId);
-    return task?.status === "failed" ? "failed" : "stale";
+    if (task?.status !== "failed") return "stale";
+    return fromEarlierLife(message, task) ? "stale" : "failed";
   } catch (error) {
     deps.logger.warn("reading a dead-lettered task failed", { taskId, error: errorText(error) });
     return "failed";

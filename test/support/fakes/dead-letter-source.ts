@@ -2,11 +2,24 @@ import type { DeadLetterSource, ReceivedPointer } from "#shared/adapters/dead-le
 
 /** A standard dead-letter queue of pointer messages (the timer's and the scheduler's DLQs). */
 export class FakePointerQueue {
-  readonly messages: { messageId: string; receiptHandle: string; body: string; visibleAtMs: number }[] = [];
+  readonly messages: {
+    messageId: string;
+    receiptHandle: string;
+    body: string;
+    visibleAtMs: number;
+    deduplicationId?: string;
+  }[] = [];
   private next = 0;
-  put(body: string): void {
+  /** `deduplicationId`: a FIFO DLQ's message carries the id it was sent with. */
+  put(body: string, deduplicationId?: string): void {
     const n = ++this.next;
-    this.messages.push({ messageId: `p${n}`, receiptHandle: `rh-p${n}`, body, visibleAtMs: 0 });
+    this.messages.push({
+      messageId: `p${n}`,
+      receiptHandle: `rh-p${n}`,
+      body,
+      visibleAtMs: 0,
+      ...(deduplicationId !== undefined && { deduplicationId }),
+    });
   }
 }
 
@@ -42,7 +55,12 @@ export class FakeDeadLetterSource implements DeadLetterSource {
       groupOf && first ? all.filter((m) => groupOf(m.body) === groupOf(first.body)) : all
     ).slice(0, Math.min(max, sampled));
     for (const m of visible) m.visibleAtMs = this.now() + visibilitySeconds * 1000;
-    return visible.map(({ messageId, receiptHandle, body }) => ({ messageId, receiptHandle, body }));
+    return visible.map(({ messageId, receiptHandle, body, deduplicationId }) => ({
+      messageId,
+      receiptHandle,
+      body,
+      ...(deduplicationId !== undefined && { deduplicationId }),
+    }));
   }
 
   async remove(queueUrl: string, receiptHandles: readonly string[]): Promise<{ failed: string[] }> {

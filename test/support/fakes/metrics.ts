@@ -4,8 +4,9 @@ import type { DeliveryMetricsSink } from "#shared/services/deliver/index.js";
 export class MemoryMetrics implements DeliveryMetricsSink {
   readonly events: { kind: string; topic: string; values: number[] }[] = [];
   flushes = 0;
-  delivered(topic: string, latenessMs: number, callbackLatencyMs: number): void {
-    this.events.push({ kind: "delivered", topic, values: [latenessMs, callbackLatencyMs] });
+  delivered(topic: string, latenessMs: number | undefined, callbackLatencyMs: number): void {
+    const values = latenessMs === undefined ? [callbackLatencyMs] : [latenessMs, callbackLatencyMs];
+    this.events.push({ kind: "delivered", topic, values });
   }
   attemptFailed(topic: string, callbackLatencyMs: number | undefined): void {
     this.events.push({

@@ -1000,6 +1000,36 @@ describe.each([
     expect(refused).toMatchObject({ outcome: "conflict", task: { status: "delivered" } });
     expect((await store.get(delivered.taskId))?.replays).toBeUndefined();
   });
+
+  it("revertReplay: an untouched replay goes back to failed (failed index, TTL, attempts; out of the sweep index); a replay that moved on stays", async () => {
+    const store: TaskStore = await makeStore();
+    const undone = task({ group: "u-1" });
+    await failTask(store, undone, NOW + 10);
+    const started = task({ group: "u-2" });
+    await failTask(store, started, NOW + 11);
+    await store.markReplayed(undone.taskId, NOW + 20, { onlyFailed: true });
+    await store.markReplayed(started.taskId, NOW + 20, { onlyFailed: true });
+    await store.startAttempt(started.taskId, NOW + 21);
+    const replay = { replays: 1, attempts: 1, expiresAt: 7 };
+
+    const stale = await store.revertReplay(undone.taskId, { ...replay, replays: 2 });
+    const reverted = await store.revertReplay(undone.taskId, replay);
+    const moved = await store.revertReplay(started.taskId, replay);
+    const missing = await store.revertReplay(task({ group: "u-3" }).taskId, replay);
+
+    expect([stale, reverted, moved, missing]).toEqual([false, true, false, false]);
+    const stored = await store.get(undone.taskId);
+    expect(stored).toMatchObject({
+      status: "failed",
+      attempts: 1,
+      expiresAt: 7,
+      replays: 1,
+      failedTopic: "demo",
+    });
+    expect(stored?.sweepShard).toBeUndefined();
+    expect((await store.listFailed("demo", 10)).tasks.map((t) => t.taskId)).toEqual([undone.taskId]);
+    expect((await store.get(started.taskId))?.status).toBe("delivering");
+  });
 });
 
 /** A stored schedule as create-schedule writes it (active, in the schedule index). */

@@ -92,6 +92,45 @@ describe("replayTask", () => {
     expect((await refusal(replayTask(deps, id()))).status).toBe(404);
   });
 
+  it("refuses (409) a task of a topic no longer configured, which nothing could deliver, and changes nothing", async () => {
+    // The sweeper skips a group whose topic it does not know (a failure each run): replayed, the task would stay
+    // `queued` for good, out of the dead-letter list and without its TTL, while the answer said 202.
+    const { store, topicQueue, deps } = setup();
+    const task = await failedTask(store, topicQueue);
+    const gone = { ...deps, topicQueues: { other: QUEUE } };
+
+    const error = await refusal(replayTask(gone, task.taskId));
+    const copy = await refusal(replayTask(gone, task.taskId, { subscriber: "audit" }));
+
+    expect(error).toMatchObject({ status: 409, code: "conflict", details: { topic: "demo" } });
+    expect(copy).toMatchObject({ status: 409, code: "conflict" });
+    expect(await store.get(task.taskId)).toMatchObject({
+      status: "failed",
+      failedTopic: "demo",
+      expiresAt: expect.any(Number),
+    });
+    expect(topicQueue.idsIn(QUEUE)).toEqual([]);
+  });
+
+  it("a mark whose answer was lost (the SDK's retry then finds the task queued) still has its task sent; an old queued replay is left to the sweeper", async () => {
+    const { store, topicQueue, deps } = setup();
+    const task = await failedTask(store, topicQueue);
+    const old = await failedTask(store, topicQueue);
+    await store.markReplayed(old.taskId, NOW - 6 * 60_000);
+    const markReplayed = store.markReplayed.bind(store);
+    store.markReplayed = async (id, ...rest) => {
+      if (id === task.taskId) await markReplayed(id, ...rest);
+      return markReplayed(id, ...rest);
+    };
+
+    const error = await refusal(replayTask(deps, task.taskId));
+    await refusal(replayTask(deps, old.taskId));
+
+    expect(error).toMatchObject({ status: 409, details: { task_status: "queued" } });
+    // Sent under the replay's own dedup id: had the first send gone (a concurrent replay's), SQS drops this one.
+    expect(topicQueue.idsIn(QUEUE)).toEqual([task.taskId]);
+  });
+
   it("answers 202 even when the send fails: the task is queued, so the sweeper re-sends it", async () => {
     const { store, topicQueue, deps } = setup();
     const task = await failedTask(store, topicQueue);

@@ -38,6 +38,13 @@ async function failed(
   return task;
 }
 
+/** Three dead-lettered tasks of group "a", in group order and failed in that order. */
+async function threeInGroupA(store: MemoryTaskStore) {
+  const tasks = [];
+  for (let t = 1; t <= 3; t++) tasks.push(await failed(store, "a", t * 1_000, NOW + t));
+  return tasks as [ReturnType<typeof makeTask>, ReturnType<typeof makeTask>, ReturnType<typeof makeTask>];
+}
+
 describe("replayTopic", () => {
   it("replays every dead-lettered task of the topic, each group's tasks in delivery order", async () => {
     const { store, topicQueue, deps } = setup();
@@ -101,10 +108,80 @@ describe("replayTopic", () => {
 
     const result = await replayTopic(deps, "demo", {});
 
+    // The task whose send failed is dead-lettered again as it was (in the failed list, its TTL back), not left
+    // `queued` without a message for the sweeper to find minutes later.
+    expect(result.replayed).toBe(0);
+    expect(result.failed).toEqual([
+      { task_id: first.taskId, reason: expect.stringContaining("retry") },
+      { task_id: second.taskId, reason: expect.stringContaining("retry") },
+    ]);
+    expect(await store.get(first.taskId)).toMatchObject({
+      status: "failed",
+      failedTopic: "demo",
+      expiresAt: 1,
+    });
+    expect((await store.get(first.taskId))?.sweepShard).toBeUndefined();
+    expect((await store.get(second.taskId))?.status).toBe("failed");
+  });
+
+  it.each([
+    ["the same filter", () => ({})],
+    ["the same ids", (ids: string[]) => ({ task_ids: ids })],
+  ])(
+    "a retry after a failed send (%s) sends the group from the task whose send failed, before its followers",
+    async (_name, body) => {
+      const { store, topicQueue, deps } = setup();
+      const first = await failed(store, "a", 1_000, NOW + 1);
+      const second = await failed(store, "a", 2_000, NOW + 2);
+      topicQueue.failSends = true;
+      await replayTopic(deps, "demo", body([first.taskId, second.taskId]));
+      topicQueue.failSends = false;
+
+      const retry = await replayTopic(deps, "demo", body([first.taskId, second.taskId]));
+
+      // Left `queued` without a message, the first would be sent by the sweeper only once its group looked stalled
+      // (minutes later), after the retry had sent — and deliver had delivered — the second.
+      expect(retry).toMatchObject({ matched: 2, replayed: 2, failed: [] });
+      expect(topicQueue.enqueued.map((m) => m.taskId)).toEqual([first.taskId, second.taskId]);
+    },
+  );
+
+  it("a send that failed but landed (its answer lost) is undone all the same: the message finds a failed task, and the retry's own send is not deduplicated away", async () => {
+    const { store, topicQueue, deps } = setup();
+    const first = await failed(store, "a", 1_000, NOW + 1);
+    const second = await failed(store, "a", 2_000, NOW + 2);
+    const send = topicQueue.sendReplay.bind(topicQueue);
+    topicQueue.sendReplay = async (...args) => {
+      await send(...args);
+      throw new Error("socket hang up");
+    };
+    await replayTopic(deps, "demo", {});
+    topicQueue.sendReplay = send;
+
+    const retry = await replayTopic(deps, "demo", {});
+
+    expect(retry).toMatchObject({ replayed: 2, failed: [] });
+    // The lost send's message (dropped by deliver if it comes while the task is failed) and the retry's own.
+    expect(topicQueue.enqueued.map((m) => m.taskId)).toEqual([first.taskId, first.taskId, second.taskId]);
+    expect(await store.get(first.taskId)).toMatchObject({ status: "queued", replays: 2 });
+  });
+
+  it("a send that failed is not undone once its task has moved on (its lost send landed and an attempt started)", async () => {
+    const { store, topicQueue, deps } = setup();
+    const first = await failed(store, "a", 1_000, NOW + 1);
+    const second = await failed(store, "a", 2_000, NOW + 2);
+    const send = topicQueue.sendReplay.bind(topicQueue);
+    topicQueue.sendReplay = async (...args) => {
+      await send(...args);
+      await store.startAttempt(first.taskId, NOW + 60_000);
+      throw new Error("socket hang up");
+    };
+
+    const result = await replayTopic(deps, "demo", {});
+
     expect(result.replayed).toBe(1);
     expect(result.failed).toEqual([{ task_id: second.taskId, reason: expect.stringContaining("retry") }]);
-    expect((await store.get(first.taskId))?.status).toBe("queued");
-    expect((await store.get(second.taskId))?.status).toBe("failed");
+    expect((await store.get(first.taskId))?.status).toBe("delivering");
   });
 
   it("a storage error midway answers what was replayed before it, and a repeat replays only the rest, none twice", async () => {
@@ -145,6 +222,41 @@ describe("replayTopic", () => {
     const sent = topicQueue.enqueued.map((m) => m.taskId);
     expect(new Set(sent).size).toBe(60);
     expect(sent).toHaveLength(60);
+  });
+
+  it("stops between tasks before the function's deadline and answers what was replayed: one hot group's 1,000 dead letters, one after another, outlast the API function's 10 s", async () => {
+    const { store, topicQueue, deps } = setup();
+    const tasks = [];
+    for (let t = 0; t < 6; t++) tasks.push(await failed(store, "hot", t * 1_000, NOW + 1 + t));
+    // Each mark and send takes 2 s of the invocation's 10 s; the run must not be cut (and frozen) mid-group.
+    let remaining = 10_000;
+    const markReplayed = store.markReplayed.bind(store);
+    store.markReplayed = async (...args) => {
+      remaining -= 2_000;
+      return markReplayed(...args);
+    };
+
+    const error = await refusal(replayTopic({ ...deps, remainingMs: () => remaining }, "demo", {}));
+    const sentFirst = topicQueue.enqueued.map((m) => m.taskId);
+    // Every task marked was sent (none left `queued` without a message); the rest are still failed.
+    const left = tasks.slice(sentFirst.length);
+    const statuses = await Promise.all(left.map(async (t) => (await store.get(t.taskId))?.status));
+    remaining = 10_000;
+    const repeat = await replayTopic({ ...deps, remainingMs: () => remaining }, "demo", {});
+
+    expect(error).toMatchObject({ status: 503, code: "service_unavailable" });
+    expect(error.toBody().error).toMatchObject({ matched: 6, replayed: sentFirst.length });
+    expect(error.message).toMatch(/ran out of time after \d+ of the 6 matched tasks were replayed/);
+    expect(sentFirst.length).toBeGreaterThan(0);
+    expect(sentFirst.length).toBeLessThan(6);
+    expect(statuses).toEqual(left.map(() => "failed"));
+    // The repeat goes on from there, in order.
+    expect(repeat).toMatchObject({
+      matched: 6 - sentFirst.length,
+      replayed: 6 - sentFirst.length,
+      failed: [],
+    });
+    expect(topicQueue.enqueued.map((m) => m.taskId)).toEqual(tasks.map((t) => t.taskId));
   });
 
   it("reads at most 1,000 dead-lettered tasks per call, and answers a cursor even when none of them matched", async () => {
@@ -294,6 +406,95 @@ describe("replayTopic", () => {
     });
     expect(topicQueue.enqueued).toEqual([]);
     expect((await store.get(task.taskId))?.status).toBe("delivered");
+  });
+
+  it("stops a group at a task another replay has just marked, whose send may not have gone yet: that replay carries the group on", async () => {
+    const { store, topicQueue, deps } = setup();
+    const [a1, a2, a3] = await threeInGroupA(store);
+    // A second bulk replay (a second operator) marks a2 just before this one does, and sends it a moment later.
+    const markReplayed = store.markReplayed.bind(store);
+    store.markReplayed = async (id, ...rest) => {
+      if (id === a2.taskId) await markReplayed(id, NOW + 60_000, { onlyFailed: true });
+      return markReplayed(id, ...rest);
+    };
+
+    const result = await replayTopic(deps, "demo", {});
+
+    // Going on, this call sent a3 ahead of a2, whose message the other call had not sent yet. It sends a2 itself
+    // under that replay's dedup id (the other call's send is then dropped by SQS), and stops the group there.
+    expect(topicQueue.enqueued.map((m) => m.taskId)).toEqual([a1.taskId, a2.taskId]);
+    expect(result).toMatchObject({ matched: 3, replayed: 1 });
+    expect(result.failed).toEqual([
+      { task_id: a2.taskId, reason: "status queued" },
+      { task_id: a3.taskId, reason: expect.stringContaining("another call") },
+    ]);
+    expect((await store.get(a3.taskId))?.status).toBe("failed");
+  });
+
+  it("a mark whose answer was lost (the SDK's retry then finds the task queued) still has its task sent, before the group stops there", async () => {
+    const { store, topicQueue, deps } = setup();
+    const [a1, a2, a3] = await threeInGroupA(store);
+    // DynamoDB applied the write, its answer was lost, and the SDK's retry was refused by the condition: the
+    // store answers a conflict (status queued) for the replay this very call made.
+    const markReplayed = store.markReplayed.bind(store);
+    store.markReplayed = async (id, ...rest) => {
+      if (id !== a2.taskId) return markReplayed(id, ...rest);
+      await markReplayed(id, ...rest);
+      return markReplayed(id, ...rest);
+    };
+
+    const result = await replayTopic(deps, "demo", {});
+
+    // Not sent, a2 would wait minutes for the sweeper while a repeat sent a3 at once.
+    expect(topicQueue.enqueued.map((m) => m.taskId)).toEqual([a1.taskId, a2.taskId]);
+    expect(result.failed).toEqual([
+      { task_id: a2.taskId, reason: "status queued" },
+      { task_id: a3.taskId, reason: expect.stringContaining("another call") },
+    ]);
+  });
+
+  it("by ids: reads the named tasks side by side, answering in the order they were named: 1,000 reads one after another (a few ms each) took most of the API function's 10 s", async () => {
+    const { store, deps } = setup();
+    const named = [];
+    for (let g = 0; g < 40; g++) named.push(await failed(store, `g${g}`, 0, NOW + 1));
+    const get = store.get.bind(store);
+    let reading = 0;
+    let most = 0;
+    store.get = async (id) => {
+      most = Math.max(most, ++reading);
+      await new Promise((resolve) => setTimeout(resolve, 1));
+      reading--;
+      return get(id);
+    };
+
+    const result = await replayTopic(deps, "demo", {
+      task_ids: ["nope-1", ...named.map((t) => t.taskId), "nope-2"],
+      dry_run: true,
+    });
+
+    expect(most).toBeGreaterThan(1);
+    expect(result).toMatchObject({ matched: 40, replayed: 0 });
+    expect(result.failed).toEqual([
+      { task_id: "nope-1", reason: "not_found" },
+      { task_id: "nope-2", reason: "not_found" },
+    ]);
+  });
+
+  it("by ids: a named task another replay has marked (queued) holds back the named tasks after it in its group", async () => {
+    const { store, topicQueue, deps } = setup();
+    const [a1, a2, a3] = await threeInGroupA(store);
+    await store.markReplayed(a2.taskId, NOW + 50_000, { onlyFailed: true });
+
+    const result = await replayTopic(deps, "demo", { task_ids: [a3.taskId, a2.taskId, a1.taskId] });
+
+    // a2, marked within SQS's dedup window and not started, is sent under its replay's dedup id (dropped by SQS if
+    // that replay's own send went), so it need not wait minutes for the sweeper; a3 still waits behind it.
+    expect(topicQueue.enqueued.map((m) => m.taskId)).toEqual([a1.taskId, a2.taskId]);
+    expect(result).toMatchObject({ matched: 2, replayed: 1 });
+    expect(result.failed).toEqual([
+      { task_id: a2.taskId, reason: "status queued" },
+      { task_id: a3.taskId, reason: expect.stringContaining("another call") },
+    ]);
   });
 
   it("by ids: does not replay a task delivered by another replay between its read and its mark", async () => {

@@ -1003,6 +1003,25 @@ describe("fan-out replay", () => {
     ]);
   });
 
+  it("a copy's mark whose answer was lost (the SDK's retry then finds it queued) still has the copy sent", async () => {
+    const f = setup();
+    const { parent, copies } = await addOrder(f);
+    await deadLetter(f, copies[1] as TaskRecord);
+    f.topicQueue.calls.length = 0;
+    const markReplayed = f.store.markReplayed.bind(f.store);
+    f.store.markReplayed = async (id, ...rest) => {
+      if (id === copies[1]?.taskId) await markReplayed(id, ...rest);
+      return markReplayed(id, ...rest);
+    };
+
+    const error = await refusal(replayTask(f.replayDeps, parent.taskId, { subscriber: "audit" }));
+
+    expect(error).toMatchObject({ status: 409, details: { task_status: "queued" } });
+    expect(f.topicQueue.calls).toEqual([
+      { queueUrl: QUEUE, groupId: copies[1]?.pk, taskIds: [copies[1]?.taskId] },
+    ]);
+  });
+
   it("without a subscriber replays every finished copy; 409 when none is finished", async () => {
     // Prepare
     const f = setup();

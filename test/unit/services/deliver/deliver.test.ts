@@ -119,6 +119,22 @@ describe.each(GROUP_CONCURRENCIES)("deliver at groupConcurrency %i", (groupConcu
       expect(queue.visibility).toEqual([]);
     });
 
+    it("a replay's delivery counts as delivered but not in DeliveryLateness: late by days from its due time, it paged the p99 lateness alarm", async () => {
+      const { now, store, callbacks, metrics, deps, context, task } = setup(groupConcurrency);
+      const replayed = await task({ dueAtMs: now - 2 * 86_400_000 });
+      store.tasks.set(replayed.taskId, { ...(store.tasks.get(replayed.taskId) as TaskRecord), replays: 1 });
+      callbacks.answer(replayed.taskId, HTTP(200, 37));
+
+      await deliverBatch(deps, eventOf(fifoRecord(replayed)), context);
+
+      // The task keeps its lateness from the due time (its view); the topic's punctuality metric does not.
+      expect(store.tasks.get(replayed.taskId)).toMatchObject({
+        status: "delivered",
+        latenessMs: 2 * 86_400_000,
+      });
+      expect(metrics.events).toEqual([{ kind: "delivered", topic: "demo", values: [37] }]);
+    });
+
     it("never re-delivers delivered, failed or cancelled tasks, and drops messages of missing tasks", async () => {
       const { store, callbacks, deps, context, task } = setup(groupConcurrency);
       const delivered = await task({ group: "a", status: "delivered" });

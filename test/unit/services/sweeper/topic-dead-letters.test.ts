@@ -54,7 +54,44 @@ describe("reconcileTopicDeadLetters", () => {
     // Assess
     expect(queue.messages.map((m) => m.body)).toEqual([taskMessageBody(stillFailed), "not a task message"]);
     expect(queue.messages.every((m) => m.visibleAtMs <= T0)).toBe(true);
+    // Kept for an operator, who is told which message it is (the failed list cannot show it).
+    const logged = (deps.logger as ReturnType<typeof memoryLogger>).entries.filter(
+      (e) => e.level === "error",
+    );
+    expect(logged).toEqual([
+      {
+        level: "error",
+        message: "unreadable message in a topic dead-letter queue; left for an operator",
+        extra: { queueUrl: DLQ, messageId: queue.messages[1]?.messageId },
+      },
+    ]);
     expect(run.counters).toMatchObject({ pointersResolved: 2, failures: 0 });
+  });
+
+  it("deletes a still-failed task's message from an earlier life (dead-lettered, replayed, dead-lettered again before a sweep saw it unfinished); keeps the current one", async () => {
+    const store = new MemoryTaskStore();
+    const taskId = await failed(store, "a");
+    await store.markReplayed(taskId, T0 + 1);
+    await store.startAttempt(taskId, T0 + 2);
+    await store.markFailed(taskId, { error: "HTTP 500", atMs: T0 + 3, expiresAt: 1 });
+    const unknown = await failed(store, "b");
+    // A bulk replay whose send failed and was undone: replays counted, but its failure is still the first one's.
+    const undone = await failed(store, "c");
+    await store.markReplayed(undone, T0 + 1);
+    await store.revertReplay(undone, { replays: 1, attempts: 1, expiresAt: 1 });
+    const queue = new FakePointerQueue();
+    queue.put(taskMessageBody(taskId), taskId);
+    queue.put(taskMessageBody(taskId), `${taskId}#r1`);
+    queue.put(taskMessageBody(unknown));
+    queue.put(taskMessageBody(undone), undone);
+    const run = { now: T0, limits: DEFAULT_SWEEP_LIMITS, counters: new Counters() } as RunState;
+
+    await reconcileTopicDeadLetters(sweeperOver(store, queue), run);
+
+    // One message per dead-lettered task: DLQ depth is what is still failed. Without a dedup id, kept; and the
+    // undone replay's task keeps the message of the failure it still is.
+    expect(queue.messages.map((m) => m.deduplicationId)).toEqual([`${taskId}#r1`, undefined, undone]);
+    expect(run.counters).toMatchObject({ pointersResolved: 1, failures: 0 });
   });
 
   it("a message the backstop moved while its near-term task is unfinished puts the task in the sweep index first", async () => {
