@@ -104,6 +104,7 @@ export async function sweep(deps: SweeperDeps): Promise<SweepReport> {
     resolved: [],
     rearms: [],
     examined: new Set(),
+    unconfiguredTopics: new Set(),
   };
   // First, within its own share of the run: after the group repairs, many stalled groups left it no time.
   await reconcileTopicDeadLetters(deps, run);
@@ -114,11 +115,17 @@ export async function sweep(deps: SweeperDeps): Promise<SweepReport> {
   await advanceIndexWindow(deps, run);
   await rearmNotYetDue(deps, run);
   await deleteResolvedPointers(deps, run);
-  return reportRun(deps, run.counters);
+  return reportRun(deps, run);
 }
 
-function reportRun(deps: SweeperDeps, counters: Counters): SweepReport {
+function reportRun(deps: SweeperDeps, { counters, unconfiguredTopics }: RunState): SweepReport {
   const report: SweepReport = { ...counters };
+  if (unconfiguredTopics.size > 0) {
+    deps.logger.warn("unfinished tasks of topics not configured for the sweeper are left as they are", {
+      topics: [...unconfiguredTopics].sort(),
+      groups: report.unconfiguredGroups,
+    });
+  }
   const repaired = report.forwarded + report.requeued + report.deadLettered + report.rearmed;
   if (repaired > 0 || report.failures > 0) deps.logger.info("sweep finished", { ...report });
   else deps.logger.debug("sweep finished", { ...report });

@@ -30,6 +30,11 @@ export async function repairGroups(deps: SweeperDeps, run: RunState, clock: () =
     try {
       await settlePointers(deps, group, await repairGroup(deps, group, run, clock), run);
     } catch (error) {
+      if (error instanceof UnconfiguredTopicError) {
+        counters.unconfiguredGroups++;
+        run.unconfiguredTopics.add(error.topic);
+        return;
+      }
       counters.failures++;
       deps.logger.warn("repairing a group failed; the next run retries", {
         pk: group.pk,
@@ -100,6 +105,13 @@ function alternate<T>(a: readonly T[], b: readonly T[]): T[] {
   return out;
 }
 
+/** A group whose head's topic the sweeper has no queues for: nothing is done, its pointers are kept. */
+class UnconfiguredTopicError extends Error {
+  constructor(readonly topic: string) {
+    super(`topic "${topic}" is not configured for the sweeper`);
+  }
+}
+
 /** The tasks of a group a repair reached: all of them, or (cut short by `resendPerGroup`) those it read. */
 type Reached = "all" | ReadonlySet<string>;
 
@@ -121,9 +133,7 @@ async function repairGroup(
   const head = tasks[0];
   if (!head) return reached;
   const topic = Object.hasOwn(deps.topics, head.topic) ? deps.topics[head.topic] : undefined;
-  if (!topic) {
-    throw new Error(`topic "${head.topic}" is not configured for the sweeper`);
-  }
+  if (!topic) throw new UnconfiguredTopicError(head.topic);
   const stalled = isStalled(deps, topic, head, now);
   if (!stalled && group.pointers.length === 0) return reached;
 

@@ -145,6 +145,12 @@ export interface SweepReport {
   readonly reschedulesFinished: number;
   /** Steps that failed; each is retried by the next run. */
   readonly failures: number;
+  /**
+   * Groups whose tasks name a topic the sweeper is not configured for (removed by a deploy): left as they are,
+   * their dead-letter messages kept, repaired once the topic is deployed again. Not failures: they would fail every
+   * run for as long as the tasks exist, holding the failures alarm on.
+   */
+  readonly unconfiguredGroups: number;
   /** Work was left for the next run (a shard read or the group cap was cut short, or time ran out). */
   readonly deferred: boolean;
 }
@@ -197,6 +203,7 @@ export class Counters {
   pointersResolved = 0;
   reschedulesFinished = 0;
   failures = 0;
+  unconfiguredGroups = 0;
   deferred = false;
 }
 
@@ -219,6 +226,8 @@ export interface RunState {
   readonly examined: Set<string>;
   /** Set when the index was read past its complete part (a backlog). */
   window?: IndexWindow;
+  /** The topics of the run's unconfigured groups (`unconfiguredGroups`), named in the run's one warning. */
+  readonly unconfiguredTopics: Set<string>;
 }
 
 /**

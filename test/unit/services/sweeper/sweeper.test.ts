@@ -65,6 +65,34 @@ describe("crash point 1: add-task answered 201, but the timer message was lost",
   });
 });
 
+describe("a topic removed from the configuration (by a deploy) with unfinished tasks left", () => {
+  it("is skipped and named in one warning per run, not counted as a failure every run, and repaired once it is back", async () => {
+    // Prepare: a task whose timer message was lost, then its topic removed from the sweeper's topology.
+    const sim = simulate({ sweeper: FULL_INDEX });
+    sim.timer.dropNext = 1;
+    const id = await sim.add({ order_id: "o-removed" }, { delay_seconds: 10 });
+    const { demo } = sim.sweeperDeps.topics;
+    (sim.sweeperDeps as { topics: object }).topics = {};
+    sim.advance(10_000 + sim.graceMs + 1_000);
+
+    // Act: two runs without the topic, one after it is deployed again.
+    const first = await sim.sweep();
+    const second = await sim.sweep();
+    (sim.sweeperDeps as { topics: object }).topics = { demo };
+    const back = await sim.sweep();
+    await sim.runDeliver();
+
+    // Assess: not a failure (SweepFailures would alarm for as long as the tasks exist), but said in a warning.
+    expect(first).toMatchObject({ failures: 0, forwarded: 0, unconfiguredGroups: 1 });
+    expect(second).toMatchObject({ failures: 0, forwarded: 0, unconfiguredGroups: 1 });
+    const warnings = sim.logger.entries.filter((e) => e.level === "warn" && /not configured/.test(e.message));
+    expect(warnings).toHaveLength(2);
+    expect(warnings[0]?.extra).toMatchObject({ topics: ["demo"], groups: 1 });
+    expect(back).toMatchObject({ failures: 0, forwarded: 1, unconfiguredGroups: 0 });
+    expect(sim.delivered()).toEqual([id]);
+  });
+});
+
 describe("crash point 2: the outcome was unknown to the client (503 after a failed clean-up, or a crash)", () => {
   it("a task left `scheduled` without a timer is delivered, and a retry with the idempotency key is the same task", async () => {
     // Prepare: arming fails, and so does removing the unarmed task.
