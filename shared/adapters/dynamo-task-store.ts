@@ -60,7 +60,9 @@ import {
   GROUP_TASK_REF_ATTRIBUTES,
   type GroupItemStatus,
   type GroupPage,
+  type GroupReadOptions,
   type GroupTaskRef,
+  hasStarted,
   type IdempotencyClaim,
   type IdempotencyOutcome,
   type ListFailedOptions,
@@ -315,6 +317,13 @@ export interface DynamoTaskStoreOptions {
 const toWire = (value: Record<string, unknown>) => marshall(value, { removeUndefinedValues: true });
 const fromWire = <T>(item: Record<string, AttributeValue> | undefined): T | undefined =>
   item ? (unmarshall(item) as T) : undefined;
+
+/**
+ * A latest-first group read's first page, doubling up to the last: the latest started task is usually among a
+ * group's last few items, and a backlog (a group waiting on its head) is still read in a handful of pages.
+ */
+const FIRST_GROUP_PAGE = 8;
+const MAX_GROUP_PAGE = 1024;
 
 /** The values of `pk = :pk AND sk BETWEEN :from AND :to`: a group's tasks due in [fromMs, toMs]. */
 const groupRange = (pk: string, fromMs: number, toMs: number) => ({
@@ -1262,46 +1271,70 @@ export class DynamoDeliverStore extends DynamoBatchAddStore implements Pick<Task
 export class DynamoTaskStore extends DynamoDeliverStore implements TaskStore {
   /**
    * Without a FilterExpression when the caller wants the other tasks' statuses: DynamoDB charges a Query for
-   * every item it reads, filtered out or not, so reading them costs no more capacity than skipping them.
+   * every item it reads, filtered out or not, so reading them costs no more capacity than skipping them. With
+   * `stopAtStarted` (the relay), latest first in pages that start small and double, ending at the latest started
+   * task: a hot group's window is mostly history, read and billed in full otherwise.
    */
   async listScheduledInGroup(
     pk: string,
     fromMs: number,
     toMs: number,
     others?: Map<string, TaskStatus>,
+    options: GroupReadOptions = {},
   ): Promise<GroupTaskRef[]> {
     const tasks: GroupTaskRef[] = [];
+    const stop = options.stopAtStarted === true;
     let startKey: QueryCommandOutput["LastEvaluatedKey"];
-    const projection = projectionOf(GROUP_TASK_REF_ATTRIBUTES);
-    const status = `#p${GROUP_TASK_REF_ATTRIBUTES.indexOf("status")}`;
+    let limit = FIRST_GROUP_PAGE;
+    let stopped = false;
     do {
       const out: QueryCommandOutput = await this.client.send(
-        new QueryCommand({
-          TableName: this.table,
-          KeyConditionExpression: "pk = :pk AND sk BETWEEN :from AND :to",
-          // No content (GroupTaskRef): the relay holds the group's due tasks in memory at once.
-          ProjectionExpression: projection.expression,
-          ExpressionAttributeNames: projection.names,
-          ...(others
-            ? { ExpressionAttributeValues: toWire(groupRange(pk, fromMs, toMs)) }
-            : {
-                FilterExpression: `${status} = :scheduled`,
-                ExpressionAttributeValues: toWire({
-                  ...groupRange(pk, fromMs, toMs),
-                  ":scheduled": "scheduled" satisfies TaskStatus,
-                }),
-              }),
-          ConsistentRead: true,
-          ExclusiveStartKey: startKey,
-        }),
+        this.groupQuery(pk, fromMs, toMs, { filter: !others && !stop, stop, limit, startKey }),
       );
       for (const item of (out.Items ?? []).map((i) => unmarshall(i) as GroupTaskRef)) {
+        if (stop && hasStarted(item)) stopped = true;
         if (item.status === "scheduled") tasks.push(item);
         else others?.set(item.taskId, item.status);
+        if (stopped) break;
       }
       startKey = out.LastEvaluatedKey;
-    } while (startKey);
-    return tasks;
+      limit = Math.min(limit * 2, MAX_GROUP_PAGE);
+    } while (startKey && !stopped);
+    return stop ? tasks.reverse() : tasks;
+  }
+
+  private groupQuery(
+    pk: string,
+    fromMs: number,
+    toMs: number,
+    read: {
+      filter: boolean;
+      stop: boolean;
+      limit: number;
+      startKey: QueryCommandOutput["LastEvaluatedKey"];
+    },
+  ): QueryCommand {
+    const projection = projectionOf(GROUP_TASK_REF_ATTRIBUTES);
+    const status = `#p${GROUP_TASK_REF_ATTRIBUTES.indexOf("status")}`;
+    return new QueryCommand({
+      TableName: this.table,
+      KeyConditionExpression: "pk = :pk AND sk BETWEEN :from AND :to",
+      // No content (GroupTaskRef): the relay holds the group's due tasks in memory at once.
+      ProjectionExpression: projection.expression,
+      ExpressionAttributeNames: projection.names,
+      ...(read.filter
+        ? {
+            FilterExpression: `${status} = :scheduled`,
+            ExpressionAttributeValues: toWire({
+              ...groupRange(pk, fromMs, toMs),
+              ":scheduled": "scheduled" satisfies TaskStatus,
+            }),
+          }
+        : { ExpressionAttributeValues: toWire(groupRange(pk, fromMs, toMs)) }),
+      ...(read.stop ? { ScanIndexForward: false, Limit: read.limit } : {}),
+      ConsistentRead: true,
+      ExclusiveStartKey: read.startKey,
+    });
   }
 
   async markQueued(taskId: string, nowMs: number): Promise<boolean> {

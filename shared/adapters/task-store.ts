@@ -96,6 +96,27 @@ export const GROUP_TASK_REF_ATTRIBUTES = [
   "fanOut",
 ] as const satisfies readonly (keyof GroupTaskRef)[];
 
+/** How `listScheduledInGroup` reads a group's window. */
+export interface GroupReadOptions {
+  /**
+   * Read latest first and stop at the latest task whose attempt has started (`delivering`, `delivered`, `failed`;
+   * never a fan-out parent, which deliver never starts): only the tasks after it are listed, and only the items
+   * read are put in `others`. Deliver starts a task only when its FIFO message arrives, and FIFO hands a group's
+   * messages over in order, so whatever of the group was sent before that task is on its way already. Without it a
+   * hot group's window — its delivered history, content included, which DynamoDB bills whether filtered or not —
+   * was read whole for every due message.
+   */
+  readonly stopAtStarted?: boolean;
+}
+
+/** Whether a task's attempt has started: it came off its FIFO queue (see `GroupReadOptions`). */
+export function hasStarted(task: Pick<TaskRecord, "status" | "fanOut">): boolean {
+  return (
+    task.fanOut === undefined &&
+    (task.status === "delivering" || task.status === "delivered" || task.status === "failed")
+  );
+}
+
 /** Where a page of a list ends: DynamoDB's LastEvaluatedKey, unmarshalled (the API turns it into a cursor). */
 export type PageKey = Readonly<Record<string, string | number>>;
 
@@ -220,6 +241,7 @@ export interface TaskStore extends DestinationStore {
     fromMs: number,
     toMs: number,
     others?: Map<string, TaskStatus>,
+    options?: GroupReadOptions,
   ): Promise<GroupTaskRef[]>;
   /** `scheduled → queued`; false when the task had moved on (cancelled, or already being delivered). */
   markQueued(taskId: string, nowMs: number): Promise<boolean>;

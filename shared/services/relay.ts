@@ -260,7 +260,12 @@ async function dueTasksOfGroup(
   const latestOwn = latestOwnKey(messages);
   const window = groupSweepWindow(messages, now, deps.lookbackMs ?? RELAY_LOOKBACK_MS);
   const others = new Map<string, TaskStatus>();
-  const listed = await deps.store.listScheduledInGroup(pk, window.fromMs, window.toMs, others);
+  // Read latest first and only back to the group's latest started task: FIFO handed everything sent before it
+  // over first, so what sorts before it is on its way (or was overtaken before this message came). A hot group's
+  // window is otherwise mostly delivered history, and DynamoDB bills every item read, filtered or not.
+  const listed = await deps.store.listScheduledInGroup(pk, window.fromMs, window.toMs, others, {
+    stopAtStarted: true,
+  });
   const tasks = new Map<string, GroupTaskRef>(
     listed.filter((t) => t.sk <= latestOwn.sk && !isFanOutParent(t)).map((t) => [t.taskId, t]),
   );

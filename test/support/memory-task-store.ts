@@ -8,7 +8,9 @@ import {
   GROUP_TASK_REF_ATTRIBUTES,
   type GroupItemStatus,
   type GroupPage,
+  type GroupReadOptions,
   type GroupTaskRef,
+  hasStarted,
   type IdempotencyClaim,
   type IdempotencyOutcome,
   type ListFailedOptions,
@@ -154,12 +156,18 @@ export class MemoryTaskStore implements TaskStore {
     fromMs: number,
     toMs: number,
     others?: Map<string, TaskStatus>,
+    options: GroupReadOptions = {},
   ): Promise<GroupTaskRef[]> {
     refuseInvertedRange(fromMs, toMs);
-    for (const t of this.tasks.values()) {
-      if (t.pk === pk && t.status !== "scheduled" && t.dueAtMs >= fromMs && t.dueAtMs <= toMs)
-        others?.set(t.taskId, t.status);
+    let inWindow = [...this.tasks.values()]
+      .filter((t) => t.pk === pk && t.dueAtMs >= fromMs && t.dueAtMs <= toMs)
+      .sort(bySortKey);
+    if (options.stopAtStarted) {
+      // As DynamoDB reads it latest first: only back to (and including) the latest started task.
+      const last = inWindow.findLastIndex(hasStarted);
+      inWindow = inWindow.slice(Math.max(0, last));
     }
+    for (const t of inWindow) if (t.status !== "scheduled") others?.set(t.taskId, t.status);
     // Only what DynamoDB's projection returns: a caller relying on more fails here too.
     const projected = (t: TaskRecord) =>
       structuredClone(
@@ -167,10 +175,7 @@ export class MemoryTaskStore implements TaskStore {
           GROUP_TASK_REF_ATTRIBUTES.filter((name) => t[name] !== undefined).map((name) => [name, t[name]]),
         ) as GroupTaskRef,
       );
-    return [...this.tasks.values()]
-      .filter((t) => t.pk === pk && t.status === "scheduled" && t.dueAtMs >= fromMs && t.dueAtMs <= toMs)
-      .sort(bySortKey)
-      .map(projected);
+    return inWindow.filter((t) => t.status === "scheduled").map(projected);
   }
 
   async markQueued(taskId: string, nowMs: number): Promise<boolean> {

@@ -442,6 +442,61 @@ describe("DynamoTaskStore against dynalite", () => {
     expect(listed.map((t) => t.taskId)).toEqual(tasks.map((t) => t.taskId));
   });
 
+  it("stopping at a started task, reads a hot group's window latest first and only back to its last started task", async () => {
+    // A hot group's look-back window holds its recent history: delivered tasks, content included. DynamoDB bills
+    // every item a Query reads, filtered or not, and a whole window per due message ran to hundreds of read
+    // units per task and past a partition's throughput. A started task was received from the FIFO queue, so
+    // everything of its group sent before it is on its way: the relay needs only what lies after it.
+    const seam = countingClient();
+    const store = await newStore(seam.client);
+    const big = "x".repeat(12_000);
+    const tasks = Array.from({ length: 60 }, (_, i) =>
+      task({ group: "hot", dueAtMs: NOW + i, content: big }),
+    );
+    for (const t of tasks) await store.putNew(t);
+    for (const t of tasks.slice(0, 57)) {
+      await store.startAttempt(t.taskId, NOW + 100);
+      await store.markDelivered(t.taskId, {
+        atMs: NOW + 100,
+        latenessMs: 0,
+        deliveryLatencyMs: 0,
+        expiresAt: 1,
+      });
+    }
+    await store.cancel((tasks[57] as TaskRecord).taskId, NOW + 100, 1);
+    const others = new Map();
+    const pk = (tasks[0] as TaskRecord).pk;
+    const before = seam.scanned();
+    const listed = await store.listScheduledInGroup(pk, NOW - 900_000, NOW + 59, others, {
+      stopAtStarted: true,
+    });
+    expect(listed.map((t) => t.taskId)).toEqual(tasks.slice(58).map((t) => t.taskId));
+    // The cancelled task is passed over (it was never sent), the first delivered one ends the read.
+    expect(others.get((tasks[57] as TaskRecord).taskId)).toBe("cancelled");
+    expect(others.get((tasks[56] as TaskRecord).taskId)).toBe("delivered");
+    expect(others.has((tasks[55] as TaskRecord).taskId)).toBe(false);
+    expect(seam.scanned() - before).toBeLessThanOrEqual(8);
+    // Without the stop, the whole window, as before (the sweeper-side and test callers).
+    expect((await store.listScheduledInGroup(pk, NOW - 900_000, NOW + 59)).map((t) => t.taskId)).toEqual(
+      tasks.slice(58).map((t) => t.taskId),
+    );
+  });
+
+  it("stopping at a started task, a group waiting behind its head is read whole, over pages, in order", async () => {
+    const tasks = Array.from({ length: 40 }, (_, i) => task({ group: "backlog", dueAtMs: NOW + (i % 7) }));
+    for (const t of tasks) await store.putNew(t);
+    await store.startAttempt((tasks[0] as TaskRecord).taskId, NOW + 100);
+    const pk = (tasks[0] as TaskRecord).pk;
+    const listed = await store.listScheduledInGroup(pk, NOW - 900_000, NOW + 10, new Map(), {
+      stopAtStarted: true,
+    });
+    const expected = tasks
+      .filter((t) => t !== tasks[0])
+      .sort((a, b) => (a.sk < b.sk ? -1 : 1))
+      .filter((t) => t.sk > (tasks[0] as TaskRecord).sk);
+    expect(listed.map((t) => t.taskId)).toEqual(expected.map((t) => t.taskId));
+  });
+
   it("reads no content for the relay: a group's due tasks are held in its memory at once", async () => {
     // The relay keeps every due task of a group it lists (up to 8 groups side by side) in a 512 MB function:
     // 2,000 tasks of 256 KiB content due together would pass it on AWS (the local runtime enforces no memory
@@ -1485,3 +1540,16 @@ describe("DynamoTaskStore.putNewMany (issue 13: the batch add's write)", () => {
     expect(written.filter(Boolean).every((t) => !failedIds.has(t?.taskId ?? ""))).toBe(true);
   });
 });
+
+/** A client that counts the items its Queries read (ScannedCount: what DynamoDB bills, filtered or not). */
+function countingClient(): { client: DynamoDBClient; scanned: () => number } {
+  let scanned = 0;
+  const seam = {
+    send: async (command: unknown) => {
+      const out = (await client.send(command as never)) as { ScannedCount?: number };
+      scanned += out.ScannedCount ?? 0;
+      return out;
+    },
+  };
+  return { client: seam as unknown as DynamoDBClient, scanned: () => scanned };
+}

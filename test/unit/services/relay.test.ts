@@ -210,6 +210,50 @@ describe("relay: order restored from a shuffled timer queue", () => {
     expect(fifo.idsIn(DEMO_QUEUE)).toEqual([a?.taskId, b?.taskId, c?.taskId]);
   });
 
+  it("a hot group is read only back to its latest started task: what came before it is on its way", async () => {
+    // Prepare: one group's last minute, delivered; a task behind that history still `scheduled` (its message was
+    // given back to the FIFO queue, or it was overtaken already); then a straggler and the message's own task.
+    const { store, fifo, relay } = setup();
+    const [behind] = await put(
+      store,
+      makeTask({ group: "hot", dueAtMs: T0 - 70_000, acceptedAtMs: T0 - 90_000 }),
+    );
+    const history = await put(
+      store,
+      ...Array.from({ length: 50 }, (_, i) =>
+        makeTask({ group: "hot", dueAtMs: T0 - 60_000 + i * 1_000, acceptedAtMs: T0 - 80_000 }),
+      ),
+    );
+    for (const task of history) {
+      await store.startAttempt(task.taskId, T0 - 5_000);
+      await store.markDelivered(task.taskId, {
+        atMs: T0 - 5_000,
+        latenessMs: 0,
+        deliveryLatencyMs: 0,
+        expiresAt: 1,
+      });
+    }
+    const [straggler, own] = await put(
+      store,
+      makeTask({ group: "hot", dueAtMs: T0 - 2_000, acceptedAtMs: T0 - 70_000 }),
+      makeTask({ group: "hot", dueAtMs: T0, acceptedAtMs: T0 - 70_000 }),
+    );
+    const reads: unknown[] = [];
+    const list = store.listScheduledInGroup.bind(store);
+    store.listScheduledInGroup = async (pk, fromMs, toMs, others, options) => {
+      reads.push(options);
+      return list(pk, fromMs, toMs, others, options);
+    };
+
+    // Act
+    expect(await relay([timerMessage(own?.taskId as string)])).toEqual({ failedMessageIds: [] });
+
+    // Assess: the straggler goes first, the group's history is not read (DynamoDB bills every item read).
+    expect(fifo.idsIn(DEMO_QUEUE)).toEqual([straggler?.taskId, own?.taskId]);
+    expect(reads).toEqual([{ stopAtStarted: true }]);
+    expect(store.tasks.get(behind?.taskId as string)?.status).toBe("scheduled");
+  });
+
   it("the sweep ends at the batch's own latest task: a later due task waits for its own message", async () => {
     // Prepare: three due tasks of one group, the last two due the same millisecond (ordered by acceptance);
     // the batch holds only the middle one's message.
