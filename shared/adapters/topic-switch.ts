@@ -82,7 +82,11 @@ export interface TopicQueueDepths {
   readonly visible: number;
   /** Received and not yet deleted (ApproximateNumberOfMessagesNotVisible): being delivered or backing off. */
   readonly inFlight: number;
-  /** Messages in the topic's FIFO dead-letter queue. */
+  /**
+   * Messages in the topic's FIFO dead-letter queue, visible or not: the sweeper receives the still-failed ones on
+   * every run and makes them visible again only at the end of its pass (topic-dead-letters.ts), and a dead letter
+   * it is looking at is still one.
+   */
   readonly deadLettered: number;
 }
 
@@ -100,12 +104,16 @@ export class SqsTopicQueueStats implements TopicQueueStats {
         "ApproximateNumberOfMessages",
         "ApproximateNumberOfMessagesNotVisible",
       ]),
-      this.attributes(mapping.dlqUrl, ["ApproximateNumberOfMessages"]),
+      this.attributes(mapping.dlqUrl, [
+        "ApproximateNumberOfMessages",
+        "ApproximateNumberOfMessagesNotVisible",
+      ]),
     ]);
     return {
       visible: Number(queue.ApproximateNumberOfMessages ?? 0),
       inFlight: Number(queue.ApproximateNumberOfMessagesNotVisible ?? 0),
-      deadLettered: Number(dlq.ApproximateNumberOfMessages ?? 0),
+      deadLettered:
+        Number(dlq.ApproximateNumberOfMessages ?? 0) + Number(dlq.ApproximateNumberOfMessagesNotVisible ?? 0),
     };
   }
 
