@@ -1,4 +1,8 @@
-import { type LambdaClient, ResourceInUseException } from "@aws-sdk/client-lambda";
+import {
+  GetEventSourceMappingCommand,
+  type LambdaClient,
+  ResourceInUseException,
+} from "@aws-sdk/client-lambda";
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2, Context } from "aws-lambda";
 import { afterEach, beforeAll, describe, expect, it, vi } from "vitest";
 import { StaticTopicSettings } from "#shared/adapters/topic-settings.js";
@@ -210,6 +214,42 @@ describe("POST /v1/topics/{topic}/pause and /resume", () => {
         error: { code: "service_unavailable", message: expect.stringContaining("still being updated") },
       });
     }
+  });
+
+  it("answer 200 to a pause or resume refused only because the mapping is already going where it asks (two operators, a double click)", async () => {
+    const f = deps();
+    const inUse = new ResourceInUseException({ message: "The resource is in use", $metadata: {} });
+    // Lambda refuses any update while the previous one is applied; the mapping reads Disabling, then Enabling.
+    const lambdaIn = (state: string) =>
+      ({
+        send: (command: unknown) =>
+          command instanceof GetEventSourceMappingCommand
+            ? Promise.resolve({ State: state })
+            : Promise.reject(inUse),
+      }) as unknown as LambdaClient;
+    const handlers = (state: string) => {
+      const topicSwitch = new LambdaTopicSwitch(lambdaIn(state));
+      return {
+        pause: fns.pause.createHandler({ ...f.deps, topicSwitch }),
+        resume: fns.resume.createHandler({ ...f.deps, topicSwitch }),
+      };
+    };
+    const pausePath = event("POST", "/v1/topics/demo/pause", "demo");
+    const resumePath = event("POST", "/v1/topics/demo/resume", "demo");
+
+    const disabling = handlers("Disabling");
+    const enabling = handlers("Enabling");
+
+    expect(await call(disabling.pause, pausePath)).toEqual({
+      statusCode: 200,
+      body: { topic: "demo", paused: true },
+    });
+    expect((await call(disabling.resume, resumePath)).statusCode).toBe(503);
+    expect(await call(enabling.resume, resumePath)).toEqual({
+      statusCode: 200,
+      body: { topic: "demo", paused: false },
+    });
+    expect((await call(enabling.pause, pausePath)).statusCode).toBe(503);
   });
 
   it.each(BAD_TOPICS)("answer 404 not_found for topic %j and switch nothing", async (topic) => {
