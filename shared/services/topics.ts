@@ -16,6 +16,11 @@ export interface TopicDeps {
   /** topic → its deliver mapping and queues (topology section `topicMappings`). */
   readonly mappings: Readonly<Record<string, TopicMapping>>;
   readonly topicSwitch: TopicSwitch;
+  /**
+   * How long an edit of the runtime settings document takes to reach this function (settingsPropagationSeconds):
+   * a resume's 409 says so, since an operator who has just set `paused: false` may still meet it that long.
+   */
+  readonly settingsPropagationSeconds?: number;
 }
 
 export interface TopicReadDeps extends TopicDeps {
@@ -47,7 +52,9 @@ export async function setTopicPaused(
   paused: boolean,
 ): Promise<TopicPauseResponse> {
   const { name, mapping } = mappingOf(deps, topic);
-  if (!paused && deps.config.resolvedTopics[name]?.paused) throw heldBySettings(name);
+  if (!paused && deps.config.resolvedTopics[name]?.paused) {
+    throw heldBySettings(name, deps.settingsPropagationSeconds);
+  }
   try {
     await deps.topicSwitch.setPaused(mapping, paused);
   } catch (error) {
@@ -63,9 +70,13 @@ export async function setTopicPaused(
  * mapping again (settings-hold.ts) and a 200 `paused: false` would be a lie. Nothing is changed; the settings
  * document is the place to resume such a topic.
  */
-function heldBySettings(topic: string) {
+function heldBySettings(topic: string, propagationSeconds: number | undefined) {
+  const lag =
+    propagationSeconds === undefined
+      ? ""
+      : ` (an edit takes up to ${propagationSeconds} s to reach this route: just set false? retry then)`;
   return conflict(
-    `topic "${topic}" is held paused by its runtime settings document (AppConfig topic settings: paused: true); set paused to false there, then resume`,
+    `topic "${topic}" is held paused by its runtime settings document (AppConfig topic settings: paused: true); set paused to false there, then resume${lag}`,
     { reason: "paused_by_settings" },
   );
 }

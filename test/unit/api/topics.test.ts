@@ -196,6 +196,33 @@ describe("POST /v1/topics/{topic}/pause and /resume", () => {
     expect(f.topicSwitch.changes).toEqual([]);
   });
 
+  it("resume's 409 says how long an edit of the settings document takes to reach it (an operator who just set false)", async () => {
+    const f = deps();
+    const deployed = f.deps.config;
+    const demo = deployed.resolvedTopics.demo;
+    if (!demo) throw new Error("the test config declares demo");
+    // The operator has just set `paused: false`; this function's copy (a rollout step behind, or cached) says true.
+    const stale = {
+      ...deployed,
+      resolvedTopics: { ...deployed.resolvedTopics, demo: { ...demo, paused: true } },
+    };
+
+    const out = await call(
+      fns.resume.createHandler({
+        ...f.deps,
+        settings: new StaticTopicSettings(stale),
+        settingsPropagationSeconds: 166,
+      }),
+      event("POST", "/v1/topics/demo/resume", "demo"),
+    );
+
+    expect(out.statusCode).toBe(409);
+    expect(out.body).toMatchObject({
+      error: { reason: "paused_by_settings", message: expect.stringMatching(/up to 166 s/) },
+    });
+    expect(f.topicSwitch.changes).toEqual([]);
+  });
+
   it("answer a mapping still being updated (Lambda's ResourceInUseException) as a 503 with Retry-After", async () => {
     const f = deps();
     const inUse = new ResourceInUseException({ message: "The resource is in use", $metadata: {} });
