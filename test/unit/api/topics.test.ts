@@ -379,4 +379,33 @@ describe("GET /v1/topics/{topic} and GET /v1/topics", () => {
     expect(names).toEqual(Object.keys(f.mappings).sort());
     expect(f.queues.reads).toHaveLength(names.length);
   });
+
+  it("reads each sweep shard once for the whole list, however many topics have a backlog", async () => {
+    const f = deps();
+    const names = Object.keys(f.mappings).sort();
+    expect(names.length).toBeGreaterThan(1);
+    for (const name of names) {
+      f.queues.depthsByQueue.set(String(f.mappings[name]?.queueUrl), {
+        visible: 1,
+        inFlight: 0,
+        deadLettered: 0,
+      });
+      const task = makeTask({
+        topic: name,
+        dueAtMs: NOW - 60_000,
+        acceptedAtMs: NOW - 70_000,
+        status: "queued",
+      });
+      await f.store.putNew({ ...task, sweepShard: sweepShardOf(task.taskId) });
+    }
+
+    const out = await call(fns.list.createHandler(f.deps), event("GET", "/v1/topics"));
+
+    expect(out.statusCode).toBe(200);
+    // Every topic's oldest task is found in the same scan of the index: one Query per shard, not one per topic.
+    expect((out.body.topics as { oldest_age_seconds: number }[]).map((t) => t.oldest_age_seconds)).toEqual(
+      names.map(() => 60),
+    );
+    expect([...f.listed].sort((a, b) => a - b)).toEqual(Array.from({ length: SWEEP_SHARDS }, (_, i) => i));
+  });
 });
