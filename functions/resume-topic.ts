@@ -2,6 +2,7 @@ import type { Logger } from "@aws-lambda-powertools/logger";
 import { LambdaClient } from "@aws-sdk/client-lambda";
 import { createAwsClient } from "#shared/adapters/aws-clients.js";
 import {
+  settingsPropagationSeconds,
   topicSettingsFromEnvironment,
   type WithTopicSettings,
   withCurrentSettings,
@@ -40,4 +41,5 @@ export const handler = createHandler({
   logger,
   // A resume reads the runtime settings: while they say `paused: true` it is a 409, not a resume the sweep undoes.
   settings: topicSettingsFromEnvironment(config, logger),
+  settingsPropagationSeconds: settingsPropagationSeconds(config),
 });

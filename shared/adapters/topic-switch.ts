@@ -20,7 +20,9 @@ export interface TopicSwitch {
   mappingState(mapping: Pick<TopicMapping, "mappingUuid">): Promise<MappingState>;
   /**
    * Disables (paused) or enables the mapping; answers the state Lambda reports after the change. Throws
-   * TopicSwitchBusyError, having changed nothing, while a previous update of the mapping is in progress.
+   * TopicSwitchBusyError, having changed nothing, while a previous update of the mapping is in progress — unless
+   * that update already takes the mapping where this one asks (a second pause while the first is still
+   * disabling it): that answers the state asked for, as a repeat once it has settled would.
    */
   setPaused(mapping: Pick<TopicMapping, "mappingUuid">, paused: boolean): Promise<boolean>;
 }
@@ -47,6 +49,8 @@ const BUSY_ERRORS = new Set(["ResourceInUseException", "ResourceConflictExceptio
 
 /** Lambda's mapping states; `Disabling` counts as paused (no new batches start), `Enabling` as running. */
 const PAUSED_STATES = new Set(["Disabled", "Disabling"]);
+/** Where a resume takes a mapping. Not `Updating` (a deploy changing it): its Enabled is not told. */
+const RUNNING_STATES = new Set(["Enabled", "Enabling"]);
 
 export class LambdaTopicSwitch implements TopicSwitch {
   constructor(private readonly lambda: LambdaClient) {}
@@ -71,8 +75,23 @@ export class LambdaTopicSwitch implements TopicSwitch {
       );
       return PAUSED_STATES.has(out.State ?? "");
     } catch (error) {
-      if (error instanceof Error && BUSY_ERRORS.has(error.name)) throw new TopicSwitchBusyError(error);
-      throw error;
+      if (!(error instanceof Error && BUSY_ERRORS.has(error.name))) throw error;
+      if (await this.alreadyGoing(mapping, paused)) return paused;
+      throw new TopicSwitchBusyError(error);
+    }
+  }
+
+  /**
+   * Whether a mapping Lambda refused to update (a previous update in progress) is already disabled or disabling
+   * (`paused`), or enabled or enabling: two operators pausing at once, or a double click, then both get their
+   * 200. A failed read is no answer: the refusal stands.
+   */
+  private async alreadyGoing(mapping: Pick<TopicMapping, "mappingUuid">, paused: boolean): Promise<boolean> {
+    try {
+      const state = await this.lambda.send(new GetEventSourceMappingCommand({ UUID: mapping.mappingUuid }));
+      return (paused ? PAUSED_STATES : RUNNING_STATES).has(state.State ?? "");
+    } catch {
+      return false;
     }
   }
 }
@@ -82,7 +101,11 @@ export interface TopicQueueDepths {
   readonly visible: number;
   /** Received and not yet deleted (ApproximateNumberOfMessagesNotVisible): being delivered or backing off. */
   readonly inFlight: number;
-  /** Messages in the topic's FIFO dead-letter queue. */
+  /**
+   * Messages in the topic's FIFO dead-letter queue, visible or not: the sweeper receives the still-failed ones on
+   * every run and makes them visible again only at the end of its pass (topic-dead-letters.ts), and a dead letter
+   * it is looking at is still one.
+   */
   readonly deadLettered: number;
 }
 
@@ -100,12 +123,16 @@ export class SqsTopicQueueStats implements TopicQueueStats {
         "ApproximateNumberOfMessages",
         "ApproximateNumberOfMessagesNotVisible",
       ]),
-      this.attributes(mapping.dlqUrl, ["ApproximateNumberOfMessages"]),
+      this.attributes(mapping.dlqUrl, [
+        "ApproximateNumberOfMessages",
+        "ApproximateNumberOfMessagesNotVisible",
+      ]),
     ]);
     return {
       visible: Number(queue.ApproximateNumberOfMessages ?? 0),
       inFlight: Number(queue.ApproximateNumberOfMessagesNotVisible ?? 0),
-      deadLettered: Number(dlq.ApproximateNumberOfMessages ?? 0),
+      deadLettered:
+        Number(dlq.ApproximateNumberOfMessages ?? 0) + Number(dlq.ApproximateNumberOfMessagesNotVisible ?? 0),
     };
   }
 

@@ -16,6 +16,11 @@ export interface TopicDeps {
   /** topic → its deliver mapping and queues (topology section `topicMappings`). */
   readonly mappings: Readonly<Record<string, TopicMapping>>;
   readonly topicSwitch: TopicSwitch;
+  /**
+   * How long an edit of the runtime settings document takes to reach this function (settingsPropagationSeconds):
+   * a resume's 409 says so, since an operator who has just set `paused: false` may still meet it that long.
+   */
+  readonly settingsPropagationSeconds?: number;
 }
 
 export interface TopicReadDeps extends TopicDeps {
@@ -47,7 +52,9 @@ export async function setTopicPaused(
   paused: boolean,
 ): Promise<TopicPauseResponse> {
   const { name, mapping } = mappingOf(deps, topic);
-  if (!paused && deps.config.resolvedTopics[name]?.paused) throw heldBySettings(name);
+  if (!paused && deps.config.resolvedTopics[name]?.paused) {
+    throw heldBySettings(name, deps.settingsPropagationSeconds);
+  }
   try {
     await deps.topicSwitch.setPaused(mapping, paused);
   } catch (error) {
@@ -63,9 +70,13 @@ export async function setTopicPaused(
  * mapping again (settings-hold.ts) and a 200 `paused: false` would be a lie. Nothing is changed; the settings
  * document is the place to resume such a topic.
  */
-function heldBySettings(topic: string) {
+function heldBySettings(topic: string, propagationSeconds: number | undefined) {
+  const lag =
+    propagationSeconds === undefined
+      ? ""
+      : ` (an edit takes up to ${propagationSeconds} s to reach this route: just set false? retry then)`;
   return conflict(
-    `topic "${topic}" is held paused by its runtime settings document (AppConfig topic settings: paused: true); set paused to false there, then resume`,
+    `topic "${topic}" is held paused by its runtime settings document (AppConfig topic settings: paused: true); set paused to false there, then resume${lag}`,
     { reason: "paused_by_settings" },
   );
 }
@@ -104,10 +115,31 @@ export async function getTopic(deps: TopicReadDeps, topic: string | undefined): 
   };
 }
 
-/** Every topic of the stack, in name order. */
+/**
+ * Every topic of the stack, in name order. One clock reading and one scan of each sweep shard serve every topic:
+ * a shard's first due tasks are the same whichever topic looks for its own among them, and read per topic a
+ * dashboard polling this list made 32 index Queries per busy topic (taken from the capacity the sweeper reads on
+ * a provisioned table).
+ */
 export async function listTopics(deps: TopicReadDeps): Promise<{ topics: TopicView[] }> {
   const names = Object.keys(deps.mappings).sort();
-  return { topics: await Promise.all(names.map((name) => getTopic(deps, name))) };
+  const nowMs = deps.now();
+  const shared: TopicReadDeps = { ...deps, now: () => nowMs, store: scannedOnce(deps.store) };
+  return { topics: await Promise.all(names.map((name) => getTopic(shared, name))) };
+}
+
+/** The store with each distinct index scan sent once (the same promise answers every topic that asks). */
+function scannedOnce(store: TopicReadDeps["store"]): TopicReadDeps["store"] {
+  const scans = new Map<string, ReturnType<TopicReadDeps["store"]["listUnfinishedDueBy"]>>();
+  return {
+    listUnfinishedDueBy: (shard, dueByMs, limit, after) => {
+      if (after !== undefined) return store.listUnfinishedDueBy(shard, dueByMs, limit, after);
+      const key = `${shard}:${dueByMs}:${limit}`;
+      const scan = scans.get(key) ?? store.listUnfinishedDueBy(shard, dueByMs, limit);
+      scans.set(key, scan);
+      return scan;
+    },
+  };
 }
 
 /**

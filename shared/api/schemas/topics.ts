@@ -31,7 +31,7 @@ export const topicViewSchema = z.looseObject({
   }),
   /** Age of the oldest task of the topic that came due and is not delivered yet; null when none waits. */
   oldest_age_seconds: z.number().nonnegative().nullable(),
-  /** Messages in the topic's FIFO dead-letter queue (ApproximateNumberOfMessages). */
+  /** Messages in the topic's FIFO dead-letter queue, visible or being checked by the sweeper (both SQS counts). */
   dead_letter_count: z.number().int().nonnegative(),
 });
 export type TopicView = z.output<typeof topicViewSchema>;

@@ -1,11 +1,18 @@
 import {
+  GetEventSourceMappingCommand,
   InvalidParameterValueException,
   type LambdaClient,
   ResourceConflictException,
   ResourceInUseException,
+  UpdateEventSourceMappingCommand,
 } from "@aws-sdk/client-lambda";
+import type { GetQueueAttributesCommand, SQSClient } from "@aws-sdk/client-sqs";
 import { describe, expect, it } from "vitest";
-import { LambdaTopicSwitch, TopicSwitchBusyError } from "#shared/adapters/topic-switch.js";
+import {
+  LambdaTopicSwitch,
+  SqsTopicQueueStats,
+  TopicSwitchBusyError,
+} from "#shared/adapters/topic-switch.js";
 import { topicMapping } from "../../support/fakes/topic-switch.js";
 
 /** A Lambda client whose every call throws `error`, recording the commands sent. */
@@ -42,7 +49,11 @@ describe("LambdaTopicSwitch.setPaused", () => {
 
     expect(refused).toBeInstanceOf(TopicSwitchBusyError);
     expect((refused as TopicSwitchBusyError).cause).toBe(error);
-    expect(sent).toHaveLength(1);
+    // One update, not retried; then one read of where the mapping is going (here refused too: no answer).
+    expect(sent.map((command) => (command as object).constructor)).toEqual([
+      UpdateEventSourceMappingCommand,
+      GetEventSourceMappingCommand,
+    ]);
   });
 
   it("lets any other refusal through as it is", async () => {
@@ -75,5 +86,32 @@ describe("LambdaTopicSwitch.mappingState", () => {
       { paused: true, changedAtMs: lastModified.getTime() },
       { paused: false },
     ]);
+  });
+});
+
+describe("SqsTopicQueueStats.depths", () => {
+  it("counts the dead letters the sweeper holds hidden while it checks them (a DLQ's in-flight messages)", async () => {
+    const mapping = topicMapping("demo");
+    // The sweeper's pass receives every still-failed dead letter and makes them visible again only at its end:
+    // meanwhile the DLQ's visible count is down to what it has not reached yet.
+    const attributes: Record<string, Record<string, string>> = {
+      [mapping.queueUrl]: { ApproximateNumberOfMessages: "5", ApproximateNumberOfMessagesNotVisible: "2" },
+      [mapping.dlqUrl]: { ApproximateNumberOfMessages: "1", ApproximateNumberOfMessagesNotVisible: "6" },
+    };
+    const sqs = {
+      send: async (command: GetQueueAttributesCommand) => {
+        const all = attributes[command.input.QueueUrl ?? ""] ?? {};
+        const asked = command.input.AttributeNames ?? [];
+        return {
+          Attributes: Object.fromEntries(
+            Object.entries(all).filter(([name]) => asked.includes(name as never)),
+          ),
+        };
+      },
+    } as unknown as SQSClient;
+
+    const depths = await new SqsTopicQueueStats(sqs).depths(mapping);
+
+    expect(depths).toEqual({ visible: 5, inFlight: 2, deadLettered: 7 });
   });
 });

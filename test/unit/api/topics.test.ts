@@ -1,4 +1,8 @@
-import { type LambdaClient, ResourceInUseException } from "@aws-sdk/client-lambda";
+import {
+  GetEventSourceMappingCommand,
+  type LambdaClient,
+  ResourceInUseException,
+} from "@aws-sdk/client-lambda";
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2, Context } from "aws-lambda";
 import { afterEach, beforeAll, describe, expect, it, vi } from "vitest";
 import { StaticTopicSettings } from "#shared/adapters/topic-settings.js";
@@ -192,6 +196,33 @@ describe("POST /v1/topics/{topic}/pause and /resume", () => {
     expect(f.topicSwitch.changes).toEqual([]);
   });
 
+  it("resume's 409 says how long an edit of the settings document takes to reach it (an operator who just set false)", async () => {
+    const f = deps();
+    const deployed = f.deps.config;
+    const demo = deployed.resolvedTopics.demo;
+    if (!demo) throw new Error("the test config declares demo");
+    // The operator has just set `paused: false`; this function's copy (a rollout step behind, or cached) says true.
+    const stale = {
+      ...deployed,
+      resolvedTopics: { ...deployed.resolvedTopics, demo: { ...demo, paused: true } },
+    };
+
+    const out = await call(
+      fns.resume.createHandler({
+        ...f.deps,
+        settings: new StaticTopicSettings(stale),
+        settingsPropagationSeconds: 166,
+      }),
+      event("POST", "/v1/topics/demo/resume", "demo"),
+    );
+
+    expect(out.statusCode).toBe(409);
+    expect(out.body).toMatchObject({
+      error: { reason: "paused_by_settings", message: expect.stringMatching(/up to 166 s/) },
+    });
+    expect(f.topicSwitch.changes).toEqual([]);
+  });
+
   it("answer a mapping still being updated (Lambda's ResourceInUseException) as a 503 with Retry-After", async () => {
     const f = deps();
     const inUse = new ResourceInUseException({ message: "The resource is in use", $metadata: {} });
@@ -210,6 +241,42 @@ describe("POST /v1/topics/{topic}/pause and /resume", () => {
         error: { code: "service_unavailable", message: expect.stringContaining("still being updated") },
       });
     }
+  });
+
+  it("answer 200 to a pause or resume refused only because the mapping is already going where it asks (two operators, a double click)", async () => {
+    const f = deps();
+    const inUse = new ResourceInUseException({ message: "The resource is in use", $metadata: {} });
+    // Lambda refuses any update while the previous one is applied; the mapping reads Disabling, then Enabling.
+    const lambdaIn = (state: string) =>
+      ({
+        send: (command: unknown) =>
+          command instanceof GetEventSourceMappingCommand
+            ? Promise.resolve({ State: state })
+            : Promise.reject(inUse),
+      }) as unknown as LambdaClient;
+    const handlers = (state: string) => {
+      const topicSwitch = new LambdaTopicSwitch(lambdaIn(state));
+      return {
+        pause: fns.pause.createHandler({ ...f.deps, topicSwitch }),
+        resume: fns.resume.createHandler({ ...f.deps, topicSwitch }),
+      };
+    };
+    const pausePath = event("POST", "/v1/topics/demo/pause", "demo");
+    const resumePath = event("POST", "/v1/topics/demo/resume", "demo");
+
+    const disabling = handlers("Disabling");
+    const enabling = handlers("Enabling");
+
+    expect(await call(disabling.pause, pausePath)).toEqual({
+      statusCode: 200,
+      body: { topic: "demo", paused: true },
+    });
+    expect((await call(disabling.resume, resumePath)).statusCode).toBe(503);
+    expect(await call(enabling.resume, resumePath)).toEqual({
+      statusCode: 200,
+      body: { topic: "demo", paused: false },
+    });
+    expect((await call(enabling.pause, pausePath)).statusCode).toBe(503);
   });
 
   it.each(BAD_TOPICS)("answer 404 not_found for topic %j and switch nothing", async (topic) => {
@@ -311,5 +378,34 @@ describe("GET /v1/topics/{topic} and GET /v1/topics", () => {
     const names = (out.body.topics as { topic: string }[]).map((t) => t.topic);
     expect(names).toEqual(Object.keys(f.mappings).sort());
     expect(f.queues.reads).toHaveLength(names.length);
+  });
+
+  it("reads each sweep shard once for the whole list, however many topics have a backlog", async () => {
+    const f = deps();
+    const names = Object.keys(f.mappings).sort();
+    expect(names.length).toBeGreaterThan(1);
+    for (const name of names) {
+      f.queues.depthsByQueue.set(String(f.mappings[name]?.queueUrl), {
+        visible: 1,
+        inFlight: 0,
+        deadLettered: 0,
+      });
+      const task = makeTask({
+        topic: name,
+        dueAtMs: NOW - 60_000,
+        acceptedAtMs: NOW - 70_000,
+        status: "queued",
+      });
+      await f.store.putNew({ ...task, sweepShard: sweepShardOf(task.taskId) });
+    }
+
+    const out = await call(fns.list.createHandler(f.deps), event("GET", "/v1/topics"));
+
+    expect(out.statusCode).toBe(200);
+    // Every topic's oldest task is found in the same scan of the index: one Query per shard, not one per topic.
+    expect((out.body.topics as { oldest_age_seconds: number }[]).map((t) => t.oldest_age_seconds)).toEqual(
+      names.map(() => 60),
+    );
+    expect([...f.listed].sort((a, b) => a - b)).toEqual(Array.from({ length: SWEEP_SHARDS }, (_, i) => i));
   });
 });
