@@ -126,3 +126,31 @@ describe("addTask batching: a call is answered as its single add, whether it wai
     expect(api.store.tasks.size).toBe(3);
   });
 });
+
+describe("addTask batching: a key option the API reserves", () => {
+  it("answers a call whose idempotencyKey option starts `schedule:` as its lone add, naming the header, not a body field it never sent", async () => {
+    // Prepare: the reserved prefix (schedule occurrences' keys) passes the key's pattern, so only its own rule refuses it
+    const options = { idempotencyKey: "schedule:mine" };
+    const lone = await settled(client(handlerFetch().fetch, { addBatching: false }).addTask(add(2), options));
+    const api = handlerFetch();
+    const batching = client(api.fetch, { addBatching: { maxInFlight: 1 } });
+
+    // Act
+    const outcomes = await Promise.all([
+      settled(batching.addTask(add(0))),
+      settled(batching.addTask(add(1))),
+      settled(batching.addTask(add(2), options)),
+      settled(batching.addTask(add(3))),
+    ]);
+
+    // Assess
+    expect(lone).toMatchObject({ error: { status: 400, issues: [{ path: "Idempotency-Key" }] } });
+    expect(outcomes.map(visible)).toEqual([
+      { status: "scheduled" },
+      { status: "scheduled" },
+      visible(lone),
+      { status: "scheduled" },
+    ]);
+    expect(api.store.tasks.size).toBe(3);
+  });
+});
