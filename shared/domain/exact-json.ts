@@ -44,15 +44,43 @@ type Segment = string | number;
 
 interface Frame {
   readonly kind: "object" | "array";
-  readonly keys: Set<string>;
+  /** An object's keys as written, once it has one; where `objectKeys` keeps them (`slot`). */
+  keys: string[] | undefined;
+  readonly slot: number;
+  /** The same keys as a set, once there are enough of them that a linear look-up would cost (`addKey`). */
+  seen: Set<string> | undefined;
   expectKey: boolean;
   index: number;
   key: string | undefined;
 }
 
+/**
+ * An object's keys are looked up linearly below this many, in a set from there. A body of 4 MiB can hold over a
+ * million containers: a set each (and a frame's for every array) took seconds and hundreds of MiB to build and keep,
+ * more than parsing the text itself; most objects have a handful of keys, and many none.
+ */
+const LINEAR_KEYS = 16;
+
+/** What `objectKeys` holds for an object with no keys: one shared, never written. */
+const NO_KEYS: readonly string[] = Object.freeze([]);
+
+/** Whether the object being read already has `key`; records it when not. */
+function addKey(frame: Frame, key: string, objectKeys: (readonly string[])[] | undefined): boolean {
+  if (frame.keys === undefined) {
+    frame.keys = [key];
+    if (objectKeys && frame.slot >= 0) objectKeys[frame.slot] = frame.keys;
+    return true;
+  }
+  if (frame.seen ? frame.seen.has(key) : frame.keys.includes(key)) return false;
+  frame.keys.push(key);
+  if (frame.seen) frame.seen.add(key);
+  else if (frame.keys.length >= LINEAR_KEYS) frame.seen = new Set(frame.keys);
+  return true;
+}
+
 /** Parses `text` losslessly; `maxDepth` counts the outermost container as level 1. */
 export function parseExactJson(text: string, maxDepth: number): ExactJsonResult {
-  const objectKeys: Set<string>[] = [];
+  const objectKeys: (readonly string[])[] = [];
   const scan = scanStructure(text, maxDepth, objectKeys);
   // The pre-scan tracks only brackets, strings and keys, so it can find a "duplicate" in text that is not JSON at
   // all (`{{"a":1,"a":2}`): malformed text is a syntax error first. JSON.parse only checks the grammar here; it is
@@ -90,7 +118,7 @@ function syntaxError(text: string): ExactJsonResult | undefined {
 export function scanStructure(
   text: string,
   maxDepth: number,
-  objectKeys?: Set<string>[],
+  objectKeys?: (readonly string[])[],
 ): { kind: "duplicate" | "depth"; issue: ErrorIssue } | undefined {
   const stack: Frame[] = [];
   for (let i = 0; i < text.length; i++) {
@@ -102,11 +130,10 @@ export function scanStructure(
       if (top?.kind === "object" && top.expectKey) {
         const key = decodeString(text.slice(i, end + 1));
         if (key === undefined) return undefined;
-        if (top.keys.has(key)) {
+        if (!addKey(top, key, objectKeys)) {
           const issue = { path: pathOf(stack, key), message: "is given more than once in one object" };
           return { kind: "duplicate", issue };
         }
-        top.keys.add(key);
         top.key = key;
         top.expectKey = false;
       }
@@ -119,15 +146,10 @@ export function scanStructure(
         };
         return { kind: "depth", issue };
       }
-      const frame: Frame = {
-        kind: code === 0x7b ? "object" : "array",
-        keys: new Set(),
-        expectKey: true,
-        index: 0,
-        key: undefined,
-      };
-      if (frame.kind === "object") objectKeys?.push(frame.keys);
-      stack.push(frame);
+      const kind = code === 0x7b ? "object" : "array";
+      // Objects take their slot in `objectKeys` as they open (the order `rememberKeyOrder` reads them in).
+      const slot = kind === "object" && objectKeys ? objectKeys.push(NO_KEYS) - 1 : -1;
+      stack.push({ kind, keys: undefined, slot, seen: undefined, expectKey: true, index: 0, key: undefined });
     } else if (code === 0x7d || code === 0x5d) {
       stack.pop();
     } else if (code === 0x2c) {
@@ -179,12 +201,12 @@ const writtenKeyOrder = new WeakMap<object, readonly string[]>();
  * open in the text (children in written key order), the order the scan recorded them in; should the two ever
  * disagree, the rest keeps the object's own order. Recursion is bounded by the depth limit the text was parsed with.
  */
-function rememberKeyOrder(value: unknown, objectKeys: readonly Set<string>[]): void {
+function rememberKeyOrder(value: unknown, objectKeys: readonly (readonly string[])[]): void {
   let next = 0;
   const visit = (node: unknown): boolean => {
     if (Array.isArray(node)) return node.every(visit);
     if (node === null || typeof node !== "object" || isLosslessNumber(node)) return true;
-    const written = [...(objectKeys[next++] ?? [])];
+    const written = objectKeys[next++] ?? NO_KEYS;
     const own = Object.keys(node);
     if (written.length !== own.length || !written.every((key) => Object.hasOwn(node, key))) return false;
     if (written.some((key, i) => key !== own[i])) writtenKeyOrder.set(node, written);
