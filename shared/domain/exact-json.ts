@@ -275,21 +275,36 @@ export function toFieldNumber(value: LosslessNumber): number | undefined {
 }
 
 /**
+ * Issues about numbers no JS number holds: once a request's issues number this many, more such numbers are read as
+ * 0 without an issue each. An answer lists 20 issues; a 4 MiB body can hold 600,000 such numbers a hundred levels
+ * down, and an issue each, its whole path written out, took more memory and time than the function has.
+ */
+export const MAX_NUMBER_ISSUES = 1000;
+
+/**
  * Deeply replaces `LosslessNumber`s by JS numbers (outside `content`, which keeps them). Unrepresentable ones are
- * reported as issues at their path. Recursion is bounded by the depth limit the text was parsed with.
+ * reported as issues at their path (up to MAX_NUMBER_ISSUES in `issues`; each key echoed cut, as in every issue's
+ * path). Recursion is bounded by the depth limit the text was parsed with.
  */
 export function withJsNumbers(value: unknown, path: readonly Segment[], issues: ErrorIssue[]): unknown {
+  // One path, grown and shrunk as the walk goes: copied per value, it cost time and memory in proportion to depth.
+  return jsNumbersAt(value, [...path], issues);
+}
+
+function jsNumbersAt(value: unknown, path: Segment[], issues: ErrorIssue[]): unknown {
   if (isLosslessNumber(value)) {
     const number = toFieldNumber(value);
-    if (number === undefined) issues.push({ path: path.join("."), message: "is not a representable number" });
+    if (number === undefined && issues.length < MAX_NUMBER_ISSUES) {
+      issues.push({ path: path.join("."), message: "is not a representable number" });
+    }
     return number ?? 0;
   }
-  if (Array.isArray(value)) return value.map((item, i) => withJsNumbers(item, [...path, i], issues));
+  if (Array.isArray(value)) return value.map((item, i) => inner(item, i, path, issues));
   if (typeof value === "object" && value !== null) {
     const out: Record<string, unknown> = {};
     for (const [key, item] of Object.entries(value)) {
       Object.defineProperty(out, key, {
-        value: withJsNumbers(item, [...path, key], issues),
+        value: inner(item, echoed(key), path, issues),
         enumerable: true,
         writable: true,
         configurable: true,
@@ -298,4 +313,13 @@ export function withJsNumbers(value: unknown, path: readonly Segment[], issues: 
     return out;
   }
   return value;
+}
+
+function inner(value: unknown, segment: Segment, path: Segment[], issues: ErrorIssue[]): unknown {
+  path.push(segment);
+  try {
+    return jsNumbersAt(value, path, issues);
+  } finally {
+    path.pop();
+  }
 }
