@@ -2,6 +2,7 @@ import { type ErrorIssue, validationFailed } from "#shared/api/errors.js";
 import { createScheduleBodySchema } from "#shared/api/schemas/schedules.js";
 import type { PunctualConfig } from "#shared/config/index.js";
 import { isPlainObject, jsNumbersOutsideContent, toIssues } from "#shared/domain/add-task-request.js";
+import { addIssues } from "#shared/domain/request-issues.js";
 import { isKnownTimeZone } from "#shared/domain/schedule.js";
 import { type CronSpec, cronProblem, nextOccurrence } from "#shared/domain/schedule-cron.js";
 import { notWellFormedIssues } from "#shared/domain/well-formed.js";
@@ -34,9 +35,9 @@ export function parseCreateSchedule(
   const issues: ErrorIssue[] = [];
   const fields = jsNumbersOutsideContent(body, issues);
   const parsed = createScheduleBodySchema.safeParse(fields);
-  if (!parsed.success) issues.push(...toIssues(parsed.error.issues, fields));
+  if (!parsed.success) addIssues(issues, toIssues(parsed.error.issues, fields));
   // Cron, time zone, callback and deliver_by are stored as DynamoDB strings, which cannot hold a lone surrogate.
-  issues.push(...notWellFormedIssues(fields, issues));
+  addIssues(issues, notWellFormedIssues(fields, issues));
   if (!parsed.success || issues.length > 0) throw validationFailed(issues);
   const value = parsed.data;
   const spec = cronSpecOf(value, nowMs);
