@@ -5,70 +5,56 @@ import { describe, expect, it } from "vitest";
 const run = promisify(execFile);
 
 /**
- * The batch route parses up to 4 MiB of JSON before it reads any item, in a 512 MB function. JSON dense in containers
- * (`[{},{},…]`: over a million of them in 4 MiB) must not take more memory to parse than the function has: the
- * invocation would die out of memory, which API Gateway answers with a bare 500, whatever the body said. Run in a
- * child process whose heap is capped at half the function's memory, so running out is seen rather than guessed.
+ * The batch route parses up to 4 MiB of JSON before it reads any item, then checks each item, in a 512 MB function.
+ * Running out of memory kills the invocation, which API Gateway answers with a bare 500, whatever the body said. Each
+ * case runs in a child process whose heap is capped at half the function's memory, so running out is seen rather
+ * than guessed: `body` (a JS expression) is parsed as the route parses it and added by the batch service, and the
+ * child prints `answer` (a JS expression over `answer`, the batch's answer) as JSON.
  */
-const CHILD = `
+async function batchInHalfTheMemory(body: string, answer: string): Promise<unknown> {
+  const child = `
 const { parseExactJson, MAX_JSON_DEPTH } = await import("#shared/domain/exact-json.js");
 const { MAX_BATCH_BODY_BYTES } = await import("#shared/api/schemas/batch-request.js");
 const { addTasksBatch } = await import("#shared/services/add-tasks-batch.js");
 const { fixture } = await import("./test/unit/api/fakes.js");
-// 100 valid items of ~40 KB each (far under the topic's 256 KiB), each content an array of 13,900 empty objects.
-const content = '{"order_id":"o","a":[' + Array(13_900).fill("{}").join(",") + "]}";
-const item = '{"topic":"demo","delay_seconds":5,"content":' + content + ',"callback":{"url":"https://hooks.example.com/n"}}';
-const body = '{"tasks":[' + Array(100).fill(item).join(",") + "]}";
+const body = ${body};
 if (Buffer.byteLength(body) > MAX_BATCH_BODY_BYTES) throw new Error("the body must fit the batch cap");
 const parsed = parseExactJson(body, MAX_JSON_DEPTH);
 const answer = await addTasksBatch(fixture(Date.now()).deps, parsed.ok ? parsed.value : undefined);
-console.log(JSON.stringify({ added: answer.added, failed: answer.failed }));
+console.log(JSON.stringify(${answer}));
 `;
+  const { stdout } = await run(
+    process.execPath,
+    ["--max-old-space-size=256", "--import", "tsx", "--input-type=module", "-e", child],
+    { cwd: process.cwd(), maxBuffer: 1024 * 1024 },
+  );
+  return JSON.parse(stdout.trim());
+}
 
-describe("POST /v1/tasks/batch: a 4 MiB body dense in containers", () => {
-  it("is parsed and added within half the function's 512 MB, not run out of memory (a bare 500)", async () => {
+describe("POST /v1/tasks/batch in half the function's 512 MB, never out of memory (a bare 500)", () => {
+  it("parses and adds a valid 4 MiB body dense in containers: 100 items, each an array of 13,900 empty objects", async () => {
+    // Prepare: ~40 KB of content an item, far under the topic's 256 KiB; over a million containers in all
+    const body = `'{"tasks":[' + Array(100).fill('{"topic":"demo","delay_seconds":5,"content":{"order_id":"o","a":[' + Array(13_900).fill("{}").join(",") + ']},"callback":{"url":"https://hooks.example.com/n"}}').join(",") + "]}"`;
+
     // Act
-    const { stdout } = await run(
-      process.execPath,
-      ["--max-old-space-size=256", "--import", "tsx", "--input-type=module", "-e", CHILD],
-      { cwd: process.cwd(), maxBuffer: 1024 * 1024 },
-    );
+    const answer = await batchInHalfTheMemory(body, "{ added: answer.added, failed: answer.failed }");
 
     // Assess
-    expect(JSON.parse(stdout.trim())).toEqual({ added: 100, failed: 0 });
+    expect(answer).toEqual({ added: 100, failed: 0 });
   }, 120_000);
-});
 
-/**
- * Numbers outside `content` are read as JS numbers, and each that no JS number holds is an issue at its path. A 4 MiB
- * body can hold 600,000 of them 120 levels down in one field: an issue each, with its whole path written out,
- * took more memory than the function has (and, read again for each way an item is checked, far more than its time).
- */
-const NUMBERS_CHILD = `
-const { parseExactJson, MAX_JSON_DEPTH } = await import("#shared/domain/exact-json.js");
-const { MAX_BATCH_BODY_BYTES } = await import("#shared/api/schemas/batch-request.js");
-const { addTasksBatch } = await import("#shared/services/add-tasks-batch.js");
-const { fixture } = await import("./test/unit/api/fakes.js");
-const field = "[".repeat(120) + Array(600_000).fill("1e400").join(",") + "]".repeat(120);
-const body = '{"tasks":[{"topic":"demo","delay_seconds":5,"content":{"order_id":"o"},"x":' + field + "}]}";
-if (Buffer.byteLength(body) > MAX_BATCH_BODY_BYTES) throw new Error("the body must fit the batch cap");
-const parsed = parseExactJson(body, MAX_JSON_DEPTH);
-const answer = await addTasksBatch(fixture(Date.now()).deps, parsed.ok ? parsed.value : undefined);
-const [item] = answer.results;
-console.log(JSON.stringify({ status: item.status, code: item.error.code, first: item.error.issues[0] }));
-`;
+  it("answers 400 for an item holding 600,000 numbers no JS number holds, 120 levels down outside content", async () => {
+    // Prepare: numbers outside `content` are read as JS numbers, each that none holds an issue at its path
+    const body = `'{"tasks":[{"topic":"demo","delay_seconds":5,"content":{"order_id":"o"},"x":' + "[".repeat(120) + Array(600_000).fill("1e400").join(",") + "]".repeat(120) + "}]}"`;
 
-describe("POST /v1/tasks/batch: a 4 MiB body of numbers no JS number holds, outside content", () => {
-  it("is answered 400 for its item within half the function's 512 MB, not run out of memory", async () => {
     // Act
-    const { stdout } = await run(
-      process.execPath,
-      ["--max-old-space-size=256", "--import", "tsx", "--input-type=module", "-e", NUMBERS_CHILD],
-      { cwd: process.cwd(), maxBuffer: 1024 * 1024 },
+    const answer = await batchInHalfTheMemory(
+      body,
+      "{ status: answer.results[0].status, code: answer.results[0].error.code, first: answer.results[0].error.issues[0] }",
     );
 
     // Assess
-    expect(JSON.parse(stdout.trim())).toEqual({
+    expect(answer).toEqual({
       status: 400,
       code: "validation_failed",
       // The path as every answer clips it: its first 200 characters.

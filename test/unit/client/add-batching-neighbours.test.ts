@@ -1,4 +1,4 @@
-import { PunctualClient, type PunctualClientOptions } from "punctual/client";
+import { type CallOptions, PunctualClient, type PunctualClientOptions } from "punctual/client";
 import { beforeAll, describe, expect, it } from "vitest";
 import { handlerFetch, loadAddHandlers } from "./handler-fetch.js";
 
@@ -45,15 +45,19 @@ const visible = (outcome: { value?: unknown; error?: unknown }) => {
 };
 
 /**
- * Sends `odd` as the third of four concurrent calls with maxInFlight 1: the first goes at once, the other three
- * would go together. Answers the four outcomes, and `odd`'s outcome as a lone add.
+ * Sends `odd` (with `oddOptions`) as the third of four concurrent calls with maxInFlight 1: the first goes at once,
+ * the other three would go together. Answers the four outcomes, and `odd`'s outcome as a lone add.
  */
-async function withNeighbours(odd: () => Record<string, unknown>) {
-  const lone = await settled(client(handlerFetch().fetch, { addBatching: false }).addTask(odd() as never));
+async function withNeighbours(odd: () => Record<string, unknown>, oddOptions: CallOptions = {}) {
+  const lone = await settled(
+    client(handlerFetch().fetch, { addBatching: false }).addTask(odd() as never, oddOptions),
+  );
   const api = handlerFetch();
   const batching = client(api.fetch, { addBatching: { maxInFlight: 1 } });
   const inputs = [add(0), add(1), odd(), add(3)];
-  const outcomes = await Promise.all(inputs.map((input) => settled(batching.addTask(input as never))));
+  const outcomes = await Promise.all(
+    inputs.map((input, i) => settled(batching.addTask(input as never, i === 2 ? oddOptions : {}))),
+  );
   return { lone, outcomes, api };
 }
 
@@ -129,19 +133,8 @@ describe("addTask batching: a call is answered as its single add, whether it wai
 
 describe("addTask batching: a key option the API reserves", () => {
   it("answers a call whose idempotencyKey option starts `schedule:` as its lone add, naming the header, not a body field it never sent", async () => {
-    // Prepare: the reserved prefix (schedule occurrences' keys) passes the key's pattern, so only its own rule refuses it
-    const options = { idempotencyKey: "schedule:mine" };
-    const lone = await settled(client(handlerFetch().fetch, { addBatching: false }).addTask(add(2), options));
-    const api = handlerFetch();
-    const batching = client(api.fetch, { addBatching: { maxInFlight: 1 } });
-
-    // Act
-    const outcomes = await Promise.all([
-      settled(batching.addTask(add(0))),
-      settled(batching.addTask(add(1))),
-      settled(batching.addTask(add(2), options)),
-      settled(batching.addTask(add(3))),
-    ]);
+    // Act: the reserved prefix (schedule occurrences' keys) passes the key's pattern, so only its own rule refuses it
+    const { lone, outcomes, api } = await withNeighbours(() => add(2), { idempotencyKey: "schedule:mine" });
 
     // Assess
     expect(lone).toMatchObject({ error: { status: 400, issues: [{ path: "Idempotency-Key" }] } });
