@@ -44,6 +44,14 @@ const visible = (outcome: { value?: unknown; error?: unknown }) => {
   return { code, status, message, issues };
 };
 
+/** What `withNeighbours`' four calls should see: the three neighbours added, the odd call answered as its lone add. */
+const neighboursAdded = (lone: { value?: unknown; error?: unknown }) => [
+  { status: "scheduled" },
+  { status: "scheduled" },
+  visible(lone),
+  { status: "scheduled" },
+];
+
 /**
  * Sends `odd` (with `oddOptions`) as the third of four concurrent calls with maxInFlight 1: the first goes at once,
  * the other three would go together. Answers the four outcomes, and `odd`'s outcome as a lone add.
@@ -75,12 +83,7 @@ describe("addTask batching: a caller's input never fails its batch neighbours", 
 
       // Assess
       expect(lone).toMatchObject({ error: { status: 400, code: "validation_failed" } });
-      expect(outcomes.map(visible)).toEqual([
-        { status: "scheduled" },
-        { status: "scheduled" },
-        visible(lone),
-        { status: "scheduled" },
-      ]);
+      expect(outcomes.map(visible)).toEqual(neighboursAdded(lone));
       expect(api.store.tasks.size).toBe(3);
     },
   );
@@ -99,12 +102,7 @@ describe("addTask batching: a caller's input never fails its batch neighbours", 
     const { lone, outcomes, api } = await withNeighbours(twoFaced);
 
     // Assess
-    expect(outcomes.map(visible)).toEqual([
-      { status: "scheduled" },
-      { status: "scheduled" },
-      visible(lone),
-      { status: "scheduled" },
-    ]);
+    expect(outcomes.map(visible)).toEqual(neighboursAdded(lone));
     expect(api.store.tasks.size).toBe(3 + ("value" in lone ? 1 : 0));
   });
 });
@@ -121,12 +119,7 @@ describe("addTask batching: a call is answered as its single add, whether it wai
 
     // Assess
     expect(lone).toMatchObject({ error: { status: 413, code: "payload_too_large" } });
-    expect(outcomes.map(visible)).toEqual([
-      { status: "scheduled" },
-      { status: "scheduled" },
-      visible(lone),
-      { status: "scheduled" },
-    ]);
+    expect(outcomes.map(visible)).toEqual(neighboursAdded(lone));
     expect(api.store.tasks.size).toBe(3);
   });
 });
@@ -138,12 +131,7 @@ describe("addTask batching: a key option the API reserves", () => {
 
     // Assess
     expect(lone).toMatchObject({ error: { status: 400, issues: [{ path: "Idempotency-Key" }] } });
-    expect(outcomes.map(visible)).toEqual([
-      { status: "scheduled" },
-      { status: "scheduled" },
-      visible(lone),
-      { status: "scheduled" },
-    ]);
+    expect(outcomes.map(visible)).toEqual(neighboursAdded(lone));
     expect(api.store.tasks.size).toBe(3);
   });
 });
