@@ -2,7 +2,7 @@ import * as z from "zod";
 import type { ErrorIssue } from "#shared/api/errors.js";
 import { MAX_CALLBACK_URL_LENGTH } from "./callback-resolution.js";
 import { isLosslessNumber, parseExactJson, stringifyExact, withJsNumbers } from "./exact-json.js";
-import { addIssues, isPlainObject, toIssues } from "./request-issues.js";
+import { isPlainObject, toIssues } from "./request-issues.js";
 import { RESERVED_KEY_PREFIX } from "./reserved-keys.js";
 import type { DueSpec } from "./timing.js";
 import { notWellFormedIssues } from "./well-formed.js";
@@ -184,11 +184,12 @@ export function parseRescheduleRequest(body: unknown): ParseResult<RescheduleReq
   if (!isPlainObject(body)) {
     return { ok: false, issues: [{ path: "", message: "the request body must be a JSON object" }] };
   }
-  const issues: ErrorIssue[] = [];
+  let issues: ErrorIssue[] = [];
   const fields = withJsNumbers(body, [], issues) as Record<string, unknown>;
   const parsed = rescheduleBodySchema.safeParse(fields);
-  if (!parsed.success) addIssues(issues, toIssues(parsed.error.issues, fields));
-  addIssues(issues, notWellFormedIssues(fields, issues));
+  // concat, not push(...): spread, hundreds of thousands of issues (unknown fields) overflow the stack.
+  if (!parsed.success) issues = issues.concat(toIssues(parsed.error.issues, fields));
+  issues = issues.concat(notWellFormedIssues(fields, issues));
   if (!parsed.success || issues.length > 0) return { ok: false, issues };
   const due = dueSpecOf(parsed.data);
   return { ok: true, value: { due: due.spec, dueField: due.field } };
@@ -225,18 +226,19 @@ export function parseAddTaskRequest(
   if (!isPlainObject(body)) {
     return { ok: false, issues: [{ path: "", message: "the request body must be a JSON object" }] };
   }
-  const issues: ErrorIssue[] = [];
+  let issues: ErrorIssue[] = [];
   const fields = jsNumbersOutsideContent(body, issues);
   const parsed = addTaskBodySchema.safeParse(fields);
-  if (!parsed.success) addIssues(issues, toIssues(parsed.error.issues, fields));
+  // concat, not push(...): spread, hundreds of thousands of issues (unknown fields) overflow the stack.
+  if (!parsed.success) issues = issues.concat(toIssues(parsed.error.issues, fields));
   // Every string field is stored or keyed as a DynamoDB string (well-formed.ts); content is JSON text.
-  addIssues(issues, notWellFormedIssues(fields, issues));
+  issues = issues.concat(notWellFormedIssues(fields, issues));
 
   if (idempotencyHeader !== undefined && !IDEMPOTENCY_KEY_PATTERN.test(idempotencyHeader)) {
     issues.push({ path: "Idempotency-Key", message: IDEMPOTENCY_KEY_MESSAGE });
   }
   if (keyOwner === "caller") {
-    addIssues(issues, reservedKeyIssues(parsed.data?.idempotency_key, idempotencyHeader));
+    issues.push(...reservedKeyIssues(parsed.data?.idempotency_key, idempotencyHeader));
   }
   if (!parsed.success || issues.length > 0) return { ok: false, issues };
 

@@ -43,40 +43,20 @@ export type ExactJsonResult =
 type Segment = string | number;
 
 interface Frame {
-  readonly kind: "object" | "array";
-  /** An object's keys as written, once it has one; where `objectKeys` keeps them (`slot`). */
-  keys: string[] | undefined;
-  readonly slot: number;
-  /** The same keys as a set, once there are enough of them that a linear look-up would cost (`addKey`). */
-  seen: Set<string> | undefined;
+  /**
+   * An object's keys as written, what `objectKeys` keeps (an array's stay empty), and as a set for the duplicate
+   * check (an array has none: `seen` tells the two apart), dropped with the frame. A body of 4 MiB can hold over a
+   * million containers: a set kept for each (arrays too) took hundreds of MiB, more than the function has.
+   */
+  readonly keys: string[];
+  readonly seen: Set<string> | undefined;
   expectKey: boolean;
   index: number;
   key: string | undefined;
 }
 
-/**
- * An object's keys are looked up linearly below this many, in a set from there. A body of 4 MiB can hold over a
- * million containers: a set each (and a frame's for every array) took seconds and hundreds of MiB to build and keep,
- * more than parsing the text itself; most objects have a handful of keys, and many none.
- */
-const LINEAR_KEYS = 16;
-
-/** What `objectKeys` holds for an object with no keys: one shared, never written. */
-const NO_KEYS: readonly string[] = Object.freeze([]);
-
-/** Whether the object being read already has `key`; records it when not. */
-function addKey(frame: Frame, key: string, objectKeys: (readonly string[])[] | undefined): boolean {
-  if (frame.keys === undefined) {
-    frame.keys = [key];
-    if (objectKeys && frame.slot >= 0) objectKeys[frame.slot] = frame.keys;
-    return true;
-  }
-  if (frame.seen ? frame.seen.has(key) : frame.keys.includes(key)) return false;
-  frame.keys.push(key);
-  if (frame.seen) frame.seen.add(key);
-  else if (frame.keys.length >= LINEAR_KEYS) frame.seen = new Set(frame.keys);
-  return true;
-}
+/** Every array's keys: none, never written (only an object's frame reads keys). */
+const NO_KEYS: string[] = [];
 
 /** Parses `text` losslessly; `maxDepth` counts the outermost container as level 1. */
 export function parseExactJson(text: string, maxDepth: number): ExactJsonResult {
@@ -127,13 +107,15 @@ export function scanStructure(
       const end = endOfString(text, i);
       if (end < 0) return undefined;
       const top = stack.at(-1);
-      if (top?.kind === "object" && top.expectKey) {
+      if (top?.seen && top.expectKey) {
         const key = decodeString(text.slice(i, end + 1));
         if (key === undefined) return undefined;
-        if (!addKey(top, key, objectKeys)) {
+        if (top.seen.has(key)) {
           const issue = { path: pathOf(stack, key), message: "is given more than once in one object" };
           return { kind: "duplicate", issue };
         }
+        top.seen.add(key);
+        top.keys.push(key);
         top.key = key;
         top.expectKey = false;
       }
@@ -146,15 +128,17 @@ export function scanStructure(
         };
         return { kind: "depth", issue };
       }
-      const kind = code === 0x7b ? "object" : "array";
-      // Objects take their slot in `objectKeys` as they open (the order `rememberKeyOrder` reads them in).
-      const slot = kind === "object" && objectKeys ? objectKeys.push(NO_KEYS) - 1 : -1;
-      stack.push({ kind, keys: undefined, slot, seen: undefined, expectKey: true, index: 0, key: undefined });
+      const object = code === 0x7b;
+      const keys = object ? [] : NO_KEYS;
+      // Objects' keys are kept in the order the objects open, the order `rememberKeyOrder` reads them in.
+      if (object) objectKeys?.push(keys);
+      const seen = object ? new Set<string>() : undefined;
+      stack.push({ keys, seen, expectKey: true, index: 0, key: undefined });
     } else if (code === 0x7d || code === 0x5d) {
       stack.pop();
     } else if (code === 0x2c) {
       const top = stack.at(-1);
-      if (top?.kind === "object") top.expectKey = true;
+      if (top?.seen) top.expectKey = true;
       else if (top) top.index++;
     }
   }
@@ -185,7 +169,7 @@ function pathOf(stack: readonly Frame[], key?: string): string {
   // The innermost frame's own member is `key`; every outer frame contributes the member we are inside.
   const outer = key === undefined ? stack : stack.slice(0, -1);
   // The keys are the caller's: each is echoed cut.
-  for (const frame of outer) segments.push(frame.kind === "object" ? echoed(frame.key ?? "") : frame.index);
+  for (const frame of outer) segments.push(frame.seen ? echoed(frame.key ?? "") : frame.index);
   if (key !== undefined) segments.push(echoed(key));
   return segments.join(".");
 }
@@ -284,14 +268,10 @@ export const MAX_NUMBER_ISSUES = 1000;
 /**
  * Deeply replaces `LosslessNumber`s by JS numbers (outside `content`, which keeps them). Unrepresentable ones are
  * reported as issues at their path (up to MAX_NUMBER_ISSUES in `issues`; each key echoed cut, as in every issue's
- * path). Recursion is bounded by the depth limit the text was parsed with.
+ * path). `path` is the value's own, and is grown and shrunk as the walk goes (copied per value, it cost time and
+ * memory in proportion to depth). Recursion is bounded by the depth limit the text was parsed with.
  */
-export function withJsNumbers(value: unknown, path: readonly Segment[], issues: ErrorIssue[]): unknown {
-  // One path, grown and shrunk as the walk goes: copied per value, it cost time and memory in proportion to depth.
-  return jsNumbersAt(value, [...path], issues);
-}
-
-function jsNumbersAt(value: unknown, path: Segment[], issues: ErrorIssue[]): unknown {
+export function withJsNumbers(value: unknown, path: Segment[], issues: ErrorIssue[]): unknown {
   if (isLosslessNumber(value)) {
     const number = toFieldNumber(value);
     if (number === undefined && issues.length < MAX_NUMBER_ISSUES) {
@@ -317,9 +297,7 @@ function jsNumbersAt(value: unknown, path: Segment[], issues: ErrorIssue[]): unk
 
 function inner(value: unknown, segment: Segment, path: Segment[], issues: ErrorIssue[]): unknown {
   path.push(segment);
-  try {
-    return jsNumbersAt(value, path, issues);
-  } finally {
-    path.pop();
-  }
+  const out = withJsNumbers(value, path, issues);
+  path.pop();
+  return out;
 }

@@ -6,14 +6,6 @@ import { echoed } from "./echoed.js";
 // bundle the add-task request's schemas (top-level schema construction is code esbuild must keep).
 
 /**
- * Appends `more` to `issues` one by one. A body can hold hundreds of thousands of unknown fields, an issue each:
- * spread into one `push` call they would be that many arguments, overflowing the stack (a RangeError, so a 500).
- */
-export function addIssues(issues: ErrorIssue[], more: readonly ErrorIssue[]): void {
-  for (const issue of more) issues.push(issue);
-}
-
-/**
  * zod issues → `{path, message}`; an unknown field becomes one issue per field, at that field's path, and a
  * missing field says so plainly instead of zod's "expected string, received undefined".
  */

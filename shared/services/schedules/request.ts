@@ -2,7 +2,6 @@ import { type ErrorIssue, validationFailed } from "#shared/api/errors.js";
 import { createScheduleBodySchema } from "#shared/api/schemas/schedules.js";
 import type { PunctualConfig } from "#shared/config/index.js";
 import { isPlainObject, jsNumbersOutsideContent, toIssues } from "#shared/domain/add-task-request.js";
-import { addIssues } from "#shared/domain/request-issues.js";
 import { isKnownTimeZone } from "#shared/domain/schedule.js";
 import { type CronSpec, cronProblem, nextOccurrence } from "#shared/domain/schedule-cron.js";
 import { notWellFormedIssues } from "#shared/domain/well-formed.js";
@@ -32,12 +31,13 @@ export function parseCreateSchedule(
   refuseIdempotencyKey(idempotencyKeyHeader);
   if (!isPlainObject(body))
     throw validationFailed([{ path: "", message: "the request body must be a JSON object" }]);
-  const issues: ErrorIssue[] = [];
+  let issues: ErrorIssue[] = [];
   const fields = jsNumbersOutsideContent(body, issues);
   const parsed = createScheduleBodySchema.safeParse(fields);
-  if (!parsed.success) addIssues(issues, toIssues(parsed.error.issues, fields));
+  // concat, not push(...): spread, hundreds of thousands of issues (unknown fields) overflow the stack.
+  if (!parsed.success) issues = issues.concat(toIssues(parsed.error.issues, fields));
   // Cron, time zone, callback and deliver_by are stored as DynamoDB strings, which cannot hold a lone surrogate.
-  addIssues(issues, notWellFormedIssues(fields, issues));
+  issues = issues.concat(notWellFormedIssues(fields, issues));
   if (!parsed.success || issues.length > 0) throw validationFailed(issues);
   const value = parsed.data;
   const spec = cronSpecOf(value, nowMs);
