@@ -22,6 +22,7 @@ import {
 import { type AddTaskResponse, addTaskResponseSchema } from "#shared/api/schemas/tasks.js";
 import { IDEMPOTENCY_KEY_PATTERN } from "#shared/domain/add-task-request.js";
 import { MAX_JSON_DEPTH, scanStructure } from "#shared/domain/exact-json.js";
+import { RESERVED_KEY_PREFIX } from "#shared/domain/reserved-keys.js";
 import { errorFromResponse, PunctualError } from "./errors.js";
 import { RETRYABLE_STATUSES } from "./retry.js";
 import type { AddTaskInput, CallOptions } from "./routes.js";
@@ -372,9 +373,9 @@ export class AddBatcher {
 
 /**
  * The call as a batch item: its lone body with its key in it (the header's, unless the body has its own), or
- * undefined when it must go alone to be answered as a lone add: a header key the API would refuse (a lone add
- * names the header in its error, a batch item the body field), an input that is not a plain object or that
- * `toJSON` rewrites (its key could be lost), a body over the single add's byte cap (its lone add answers 413,
+ * undefined when it must go alone to be answered as a lone add: a header key the API would refuse (its pattern, or
+ * the reserved `schedule:` prefix: a lone add names the header in its error, a batch item the body field), an
+ * input that is not a plain object or that `toJSON` rewrites (its key could be lost), a body over the single add's byte cap (its lone add answers 413,
  * where a batch, capped at 4 MiB, would add it), or one the API would refuse as a whole batch body (nested too
  * deep two levels down, a key given twice), which would fail its neighbours too.
  */
@@ -382,12 +383,20 @@ function batchItem(input: AddTaskInput, add: PendingAdd): string | undefined {
   if (!isPlainObject(input) || "toJSON" in input || add.body === undefined) return undefined;
   if (Buffer.byteLength(add.body) > MAX_REQUEST_BODY_BYTES) return undefined;
   const { body, bodyKeyed, idempotencyKey: key } = add;
-  if (!bodyKeyed && (typeof key !== "string" || !IDEMPOTENCY_KEY_PATTERN.test(key))) return undefined;
+  if (!bodyKeyed && !batchableHeaderKey(key)) return undefined;
   // The key as the body's last field: the body is a plain object's JSON text, `{` … `}`.
   const keyField = `"idempotency_key":${JSON.stringify(key)}`;
   const item = bodyKeyed ? body : `${body.slice(0, -1)}${body === "{}" ? "" : ","}${keyField}}`;
   if (scanStructure(item, ITEM_DEPTH_LIMIT) !== undefined) return undefined;
   return fitsABatch(plus(BATCH_ENVELOPE, sizeOf(item))) ? item : undefined;
+}
+
+/**
+ * A key option the API takes as an item's `idempotency_key`: one it refuses — by its pattern, or by the prefix
+ * reserved for schedule occurrences — goes alone, so the error names the header it came in, as a lone add's does.
+ */
+function batchableHeaderKey(key: string | undefined): key is string {
+  return typeof key === "string" && IDEMPOTENCY_KEY_PATTERN.test(key) && !key.startsWith(RESERVED_KEY_PREFIX);
 }
 
 /**

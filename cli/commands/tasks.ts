@@ -1,5 +1,6 @@
 import { type Command, InvalidArgumentError, Option } from "commander";
 import { parse as parseLossless, stringify as stringifyLossless } from "lossless-json";
+import { echoed } from "#shared/domain/echoed.js";
 import { MAX_JSON_DEPTH, parseExactJson, stringifyExact } from "#shared/domain/exact-json.js";
 import type { AddTaskInput } from "../../client/index.js";
 import { connect, type GlobalOptions } from "../connection.js";
@@ -232,7 +233,23 @@ async function readBatchFile(file: string): Promise<{ tasks: AddTaskInput[] }> {
   if (exact.ok) parsed = exact.value;
   const tasks = Array.isArray(parsed) ? parsed : (parsed as { tasks?: unknown } | null)?.tasks;
   if (!Array.isArray(tasks)) throw new UsageError(`${file}: expected {"tasks":[…]} or an array of tasks`);
+  refuseOtherFields(file, parsed);
   return { tasks: tasks.map(asSent) };
+}
+
+/**
+ * `{"tasks":[…]}` holds nothing else: the API refuses a batch body with any other field (a batch-wide key or a
+ * `dry_run` would do nothing), and this command sends only `tasks`, so another field would be silently dropped.
+ */
+function refuseOtherFields(file: string, parsed: unknown): void {
+  if (Array.isArray(parsed)) return;
+  const others = Object.keys(parsed as Record<string, unknown>).filter((name) => name !== "tasks");
+  if (others.length === 0) return;
+  const named = others
+    .slice(0, 5)
+    .map((name) => JSON.stringify(echoed(name)))
+    .join(", ");
+  throw new UsageError(`${file}: unknown field ${named}: the file holds {"tasks":[…]} or the array itself`);
 }
 
 /**

@@ -43,16 +43,24 @@ export type ExactJsonResult =
 type Segment = string | number;
 
 interface Frame {
-  readonly kind: "object" | "array";
-  readonly keys: Set<string>;
+  /**
+   * An object's keys as written, what `objectKeys` keeps (an array's stay empty), and as a set for the duplicate
+   * check (an array has none: `seen` tells the two apart), dropped with the frame. A body of 4 MiB can hold over a
+   * million containers: a set kept for each (arrays too) took hundreds of MiB, more than the function has.
+   */
+  readonly keys: string[];
+  readonly seen: Set<string> | undefined;
   expectKey: boolean;
   index: number;
   key: string | undefined;
 }
 
+/** Every array's keys: none, never written (only an object's frame reads keys). */
+const NO_KEYS: string[] = [];
+
 /** Parses `text` losslessly; `maxDepth` counts the outermost container as level 1. */
 export function parseExactJson(text: string, maxDepth: number): ExactJsonResult {
-  const objectKeys: Set<string>[] = [];
+  const objectKeys: (readonly string[])[] = [];
   const scan = scanStructure(text, maxDepth, objectKeys);
   // The pre-scan tracks only brackets, strings and keys, so it can find a "duplicate" in text that is not JSON at
   // all (`{{"a":1,"a":2}`): malformed text is a syntax error first. JSON.parse only checks the grammar here; it is
@@ -90,7 +98,7 @@ function syntaxError(text: string): ExactJsonResult | undefined {
 export function scanStructure(
   text: string,
   maxDepth: number,
-  objectKeys?: Set<string>[],
+  objectKeys?: (readonly string[])[],
 ): { kind: "duplicate" | "depth"; issue: ErrorIssue } | undefined {
   const stack: Frame[] = [];
   for (let i = 0; i < text.length; i++) {
@@ -99,14 +107,15 @@ export function scanStructure(
       const end = endOfString(text, i);
       if (end < 0) return undefined;
       const top = stack.at(-1);
-      if (top?.kind === "object" && top.expectKey) {
+      if (top?.seen && top.expectKey) {
         const key = decodeString(text.slice(i, end + 1));
         if (key === undefined) return undefined;
-        if (top.keys.has(key)) {
+        if (top.seen.has(key)) {
           const issue = { path: pathOf(stack, key), message: "is given more than once in one object" };
           return { kind: "duplicate", issue };
         }
-        top.keys.add(key);
+        top.seen.add(key);
+        top.keys.push(key);
         top.key = key;
         top.expectKey = false;
       }
@@ -119,20 +128,17 @@ export function scanStructure(
         };
         return { kind: "depth", issue };
       }
-      const frame: Frame = {
-        kind: code === 0x7b ? "object" : "array",
-        keys: new Set(),
-        expectKey: true,
-        index: 0,
-        key: undefined,
-      };
-      if (frame.kind === "object") objectKeys?.push(frame.keys);
-      stack.push(frame);
+      const object = code === 0x7b;
+      const keys = object ? [] : NO_KEYS;
+      // Objects' keys are kept in the order the objects open, the order `rememberKeyOrder` reads them in.
+      if (object) objectKeys?.push(keys);
+      const seen = object ? new Set<string>() : undefined;
+      stack.push({ keys, seen, expectKey: true, index: 0, key: undefined });
     } else if (code === 0x7d || code === 0x5d) {
       stack.pop();
     } else if (code === 0x2c) {
       const top = stack.at(-1);
-      if (top?.kind === "object") top.expectKey = true;
+      if (top?.seen) top.expectKey = true;
       else if (top) top.index++;
     }
   }
@@ -163,7 +169,7 @@ function pathOf(stack: readonly Frame[], key?: string): string {
   // The innermost frame's own member is `key`; every outer frame contributes the member we are inside.
   const outer = key === undefined ? stack : stack.slice(0, -1);
   // The keys are the caller's: each is echoed cut.
-  for (const frame of outer) segments.push(frame.kind === "object" ? echoed(frame.key ?? "") : frame.index);
+  for (const frame of outer) segments.push(frame.seen ? echoed(frame.key ?? "") : frame.index);
   if (key !== undefined) segments.push(echoed(key));
   return segments.join(".");
 }
@@ -179,12 +185,12 @@ const writtenKeyOrder = new WeakMap<object, readonly string[]>();
  * open in the text (children in written key order), the order the scan recorded them in; should the two ever
  * disagree, the rest keeps the object's own order. Recursion is bounded by the depth limit the text was parsed with.
  */
-function rememberKeyOrder(value: unknown, objectKeys: readonly Set<string>[]): void {
+function rememberKeyOrder(value: unknown, objectKeys: readonly (readonly string[])[]): void {
   let next = 0;
   const visit = (node: unknown): boolean => {
     if (Array.isArray(node)) return node.every(visit);
     if (node === null || typeof node !== "object" || isLosslessNumber(node)) return true;
-    const written = [...(objectKeys[next++] ?? [])];
+    const written = objectKeys[next++] ?? NO_KEYS;
     const own = Object.keys(node);
     if (written.length !== own.length || !written.every((key) => Object.hasOwn(node, key))) return false;
     if (written.some((key, i) => key !== own[i])) writtenKeyOrder.set(node, written);
@@ -253,21 +259,32 @@ export function toFieldNumber(value: LosslessNumber): number | undefined {
 }
 
 /**
- * Deeply replaces `LosslessNumber`s by JS numbers (outside `content`, which keeps them). Unrepresentable ones are
- * reported as issues at their path. Recursion is bounded by the depth limit the text was parsed with.
+ * Issues about numbers no JS number holds: once a request's issues number this many, more such numbers are read as
+ * 0 without an issue each. An answer lists 20 issues; a 4 MiB body can hold 600,000 such numbers a hundred levels
+ * down, and an issue each, its whole path written out, took more memory and time than the function has.
  */
-export function withJsNumbers(value: unknown, path: readonly Segment[], issues: ErrorIssue[]): unknown {
+export const MAX_NUMBER_ISSUES = 1000;
+
+/**
+ * Deeply replaces `LosslessNumber`s by JS numbers (outside `content`, which keeps them). Unrepresentable ones are
+ * reported as issues at their path (up to MAX_NUMBER_ISSUES in `issues`; each key echoed cut, as in every issue's
+ * path). `path` is the value's own, and is grown and shrunk as the walk goes (copied per value, it cost time and
+ * memory in proportion to depth). Recursion is bounded by the depth limit the text was parsed with.
+ */
+export function withJsNumbers(value: unknown, path: Segment[], issues: ErrorIssue[]): unknown {
   if (isLosslessNumber(value)) {
     const number = toFieldNumber(value);
-    if (number === undefined) issues.push({ path: path.join("."), message: "is not a representable number" });
+    if (number === undefined && issues.length < MAX_NUMBER_ISSUES) {
+      issues.push({ path: path.join("."), message: "is not a representable number" });
+    }
     return number ?? 0;
   }
-  if (Array.isArray(value)) return value.map((item, i) => withJsNumbers(item, [...path, i], issues));
+  if (Array.isArray(value)) return value.map((item, i) => inner(item, i, path, issues));
   if (typeof value === "object" && value !== null) {
     const out: Record<string, unknown> = {};
     for (const [key, item] of Object.entries(value)) {
       Object.defineProperty(out, key, {
-        value: withJsNumbers(item, [...path, key], issues),
+        value: inner(item, echoed(key), path, issues),
         enumerable: true,
         writable: true,
         configurable: true,
@@ -276,4 +293,11 @@ export function withJsNumbers(value: unknown, path: readonly Segment[], issues: 
     return out;
   }
   return value;
+}
+
+function inner(value: unknown, segment: Segment, path: Segment[], issues: ErrorIssue[]): unknown {
+  path.push(segment);
+  const out = withJsNumbers(value, path, issues);
+  path.pop();
+  return out;
 }

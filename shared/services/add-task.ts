@@ -183,8 +183,15 @@ export function checkAddRequest(
 ): CheckedAddRequest {
   const parsed = parseAddTaskRequest(body, idempotencyKeyHeader, keyOwner);
   if (!parsed.ok) throw validationFailed(parsed.issues);
-  const request = parsed.value;
+  return checkParsedAddRequest(config, parsed.value, nowMs);
+}
 
+/** `checkAddRequest`'s checks past the body's own rules, for a request already parsed (`parseAddTaskRequest`). */
+export function checkParsedAddRequest(
+  config: PunctualConfig,
+  request: AddTaskRequest,
+  nowMs: number,
+): CheckedAddRequest {
   const topic = topicConfig(config, request.topic);
   if (!topic) throw unknownTopic(request.topic, Object.keys(config.resolvedTopics));
 
@@ -208,17 +215,15 @@ export function checkAddRequest(
 }
 
 /**
- * The ordering group a request's task would join (`topic` + group value), or undefined when the request would be
- * refused before it has one. The same steps as `addTask` (parse, topic, deliver_by, group value), without writing:
- * a batch adds the items of one group one after another, in request order, as a sequential client would.
+ * The ordering group a parsed request's task would join (`topic` + group value), or undefined when the request would
+ * be refused before it has one. The same steps as `addTask` (topic, deliver_by, group value), without writing: a
+ * batch adds the items of one group one after another, in request order, as a sequential client would.
  */
-export function orderingLaneOf(config: PunctualConfig, body: unknown): string | undefined {
-  const parsed = parseAddTaskRequest(body);
-  if (!parsed.ok) return undefined;
-  const topic = topicConfig(config, parsed.value.topic);
+export function orderingLaneOf(config: PunctualConfig, request: AddTaskRequest): string | undefined {
+  const topic = topicConfig(config, request.topic);
   if (!topic) return undefined;
-  const deliverBy = parsed.value.deliverBy ?? topic.deliverBy;
-  const group = groupValueOf(orderingView(parsed.value.content.value, deliverBy), deliverBy);
+  const deliverBy = request.deliverBy ?? topic.deliverBy;
+  const group = groupValueOf(orderingView(request.content.value, deliverBy), deliverBy);
   if (!group.ok) return undefined;
   return laneKey(topic.name, group.value);
 }

@@ -67,4 +67,17 @@ describe("punctual tasks add-batch --file", () => {
     expect(run.err).toMatch(/delay_seconds/);
     expect(run.api.paths).toEqual([]);
   });
+
+  it("refuses a file whose {tasks} object holds another field, sending nothing, rather than dropping it (the API refuses unknown fields)", async () => {
+    // Prepare: a field the user meant something by (a key for the whole batch, a dry run) that no batch takes
+    const file = `{"tasks":[${task('{"order_id":"A-1"}')}],"dry_run":true}`;
+
+    // Act
+    const run = await addBatch(file);
+
+    // Assess
+    expect(run.code).toBe(1);
+    expect(run.err).toMatch(/dry_run/);
+    expect(run.api.paths).toEqual([]);
+  });
 });

@@ -1,4 +1,4 @@
-import { PunctualClient, type PunctualClientOptions } from "punctual/client";
+import { type CallOptions, PunctualClient, type PunctualClientOptions } from "punctual/client";
 import { beforeAll, describe, expect, it } from "vitest";
 import { handlerFetch, loadAddHandlers } from "./handler-fetch.js";
 
@@ -44,16 +44,28 @@ const visible = (outcome: { value?: unknown; error?: unknown }) => {
   return { code, status, message, issues };
 };
 
+/** What `withNeighbours`' four calls should see: the three neighbours added, the odd call answered as its lone add. */
+const neighboursAdded = (lone: { value?: unknown; error?: unknown }) => [
+  { status: "scheduled" },
+  { status: "scheduled" },
+  visible(lone),
+  { status: "scheduled" },
+];
+
 /**
- * Sends `odd` as the third of four concurrent calls with maxInFlight 1: the first goes at once, the other three
- * would go together. Answers the four outcomes, and `odd`'s outcome as a lone add.
+ * Sends `odd` (with `oddOptions`) as the third of four concurrent calls with maxInFlight 1: the first goes at once,
+ * the other three would go together. Answers the four outcomes, and `odd`'s outcome as a lone add.
  */
-async function withNeighbours(odd: () => Record<string, unknown>) {
-  const lone = await settled(client(handlerFetch().fetch, { addBatching: false }).addTask(odd() as never));
+async function withNeighbours(odd: () => Record<string, unknown>, oddOptions: CallOptions = {}) {
+  const lone = await settled(
+    client(handlerFetch().fetch, { addBatching: false }).addTask(odd() as never, oddOptions),
+  );
   const api = handlerFetch();
   const batching = client(api.fetch, { addBatching: { maxInFlight: 1 } });
   const inputs = [add(0), add(1), odd(), add(3)];
-  const outcomes = await Promise.all(inputs.map((input) => settled(batching.addTask(input as never))));
+  const outcomes = await Promise.all(
+    inputs.map((input, i) => settled(batching.addTask(input as never, i === 2 ? oddOptions : {}))),
+  );
   return { lone, outcomes, api };
 }
 
@@ -71,12 +83,7 @@ describe("addTask batching: a caller's input never fails its batch neighbours", 
 
       // Assess
       expect(lone).toMatchObject({ error: { status: 400, code: "validation_failed" } });
-      expect(outcomes.map(visible)).toEqual([
-        { status: "scheduled" },
-        { status: "scheduled" },
-        visible(lone),
-        { status: "scheduled" },
-      ]);
+      expect(outcomes.map(visible)).toEqual(neighboursAdded(lone));
       expect(api.store.tasks.size).toBe(3);
     },
   );
@@ -95,12 +102,7 @@ describe("addTask batching: a caller's input never fails its batch neighbours", 
     const { lone, outcomes, api } = await withNeighbours(twoFaced);
 
     // Assess
-    expect(outcomes.map(visible)).toEqual([
-      { status: "scheduled" },
-      { status: "scheduled" },
-      visible(lone),
-      { status: "scheduled" },
-    ]);
+    expect(outcomes.map(visible)).toEqual(neighboursAdded(lone));
     expect(api.store.tasks.size).toBe(3 + ("value" in lone ? 1 : 0));
   });
 });
@@ -117,12 +119,19 @@ describe("addTask batching: a call is answered as its single add, whether it wai
 
     // Assess
     expect(lone).toMatchObject({ error: { status: 413, code: "payload_too_large" } });
-    expect(outcomes.map(visible)).toEqual([
-      { status: "scheduled" },
-      { status: "scheduled" },
-      visible(lone),
-      { status: "scheduled" },
-    ]);
+    expect(outcomes.map(visible)).toEqual(neighboursAdded(lone));
+    expect(api.store.tasks.size).toBe(3);
+  });
+});
+
+describe("addTask batching: a key option the API reserves", () => {
+  it("answers a call whose idempotencyKey option starts `schedule:` as its lone add, naming the header, not a body field it never sent", async () => {
+    // Act: the reserved prefix (schedule occurrences' keys) passes the key's pattern, so only its own rule refuses it
+    const { lone, outcomes, api } = await withNeighbours(() => add(2), { idempotencyKey: "schedule:mine" });
+
+    // Assess
+    expect(lone).toMatchObject({ error: { status: 400, issues: [{ path: "Idempotency-Key" }] } });
+    expect(outcomes.map(visible)).toEqual(neighboursAdded(lone));
     expect(api.store.tasks.size).toBe(3);
   });
 });
