@@ -16,7 +16,8 @@ import { convertToAttr } from "@aws-sdk/util-dynamodb";
  *   its own `Error` with a `Code` such as `ConditionalCheckFailed`
  *   (https://docs.aws.amazon.com/amazondynamodb/latest/APIReference/API_BatchExecuteStatement.html,
  *   https://docs.aws.amazon.com/amazondynamodb/latest/APIReference/API_BatchStatementError.html); with
- *   `ReturnValuesOnConditionCheckFailure: ALL_OLD` a statement whose condition failed returns the item as it is.
+ *   `ReturnValuesOnConditionCheckFailure: ALL_OLD` a statement whose condition failed returns the item as it is
+ *   (documented; a third-party capture found it never returned, so the store reads the item when it is absent).
  * - Each statement is billed as the write it is, and needs `dynamodb:PartiQLUpdate` on the table
  *   (https://docs.aws.amazon.com/amazondynamodb/latest/developerguide/ql-iam.html).
  * - `INSERT INTO table VALUE item` writes one new item; when an item with that primary key exists the statement
