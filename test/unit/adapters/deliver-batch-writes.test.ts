@@ -249,6 +249,24 @@ function firstBatchAnswered(
   } as unknown as DynamoDBClient;
 }
 
+/** Attempt 1's `delivered` sent after attempt 2 started: the store, the task and what finishAttempts reported. */
+async function deliveredAfterALaterStart(storeClient: DynamoDBClient, group: string) {
+  const store = await tableStore(storeClient);
+  const a = task(group);
+  await store.putNew(a, { sweepIndex: false });
+  await store.startAttempt(a.taskId, NOW);
+  await store.startAttempt(a.taskId, NOW + 1);
+  const failed = await store.finishAttempts([
+    {
+      kind: "delivered",
+      taskId: a.taskId,
+      attemptSeq: 1,
+      result: { atMs: NOW + 2, latenessMs: 0, deliveryLatencyMs: 1, expiresAt: 9 },
+    },
+  ]);
+  return { store, taskId: a.taskId, failed };
+}
+
 describe("deliver's finishing writes on the table: retries", () => {
   it("retries statements that failed for a reason a retry can change (throttled inside an HTTP 200)", async () => {
     // Prepare: the first call answers every statement ThrottlingError without writing
@@ -310,23 +328,10 @@ describe("deliver's finishing writes on the table: retries", () => {
   });
 
   it("reports a statement refused for another reason (a later attempt started) without retrying it", async () => {
-    const store = await tableStore();
-    const a = task("t3");
-    await store.putNew(a, { sweepIndex: false });
-    await store.startAttempt(a.taskId, NOW);
-    await store.startAttempt(a.taskId, NOW + 1);
+    const { store, taskId, failed } = await deliveredAfterALaterStart(client, "t3");
 
-    const failed = await store.finishAttempts([
-      {
-        kind: "delivered",
-        taskId: a.taskId,
-        attemptSeq: 1,
-        result: { atMs: NOW + 2, latenessMs: 0, deliveryLatencyMs: 1, expiresAt: 9 },
-      },
-    ]);
-
-    expect([...failed]).toEqual([a.taskId]);
-    expect(await store.get(a.taskId)).toMatchObject({ status: "delivering", attemptSeq: 2 });
+    expect([...failed]).toEqual([taskId]);
+    expect(await store.get(taskId)).toMatchObject({ status: "delivering", attemptSeq: 2 });
   });
 });
 
@@ -386,22 +391,9 @@ describe("deliver's batch writes when a failed condition answers without the ite
   });
 
   it("a `delivered` refused because a later attempt started is still reported failed", async () => {
-    const store = await tableStore(withoutConditionItems());
-    const a = task("n2");
-    await store.putNew(a, { sweepIndex: false });
-    await store.startAttempt(a.taskId, NOW);
-    await store.startAttempt(a.taskId, NOW + 1);
+    const { taskId, failed } = await deliveredAfterALaterStart(withoutConditionItems(), "n2");
 
-    const failed = await store.finishAttempts([
-      {
-        kind: "delivered",
-        taskId: a.taskId,
-        attemptSeq: 1,
-        result: { atMs: NOW + 2, latenessMs: 0, deliveryLatencyMs: 1, expiresAt: 9 },
-      },
-    ]);
-
-    expect([...failed]).toEqual([a.taskId]);
+    expect([...failed]).toEqual([taskId]);
   });
 
   it("a start sent again after its first answer was lost is recognised as started", async () => {
