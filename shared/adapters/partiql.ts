@@ -11,7 +11,9 @@ import { convertToAttr } from "@aws-sdk/util-dynamodb";
  * - `attr IS MISSING` is true when the item lacks the attribute
  *   (https://docs.aws.amazon.com/amazondynamodb/latest/developerguide/ql-functions.missing.html).
  * - A batch holds at most 25 statements, all reads or all writes
- *   (https://docs.aws.amazon.com/amazondynamodb/latest/developerguide/ql-reference.multiplestatements.batching.html).
+ *   (https://docs.aws.amazon.com/amazondynamodb/latest/developerguide/ql-reference.multiplestatements.batching.html),
+ *   and names each item once: DynamoDB refuses a repeated item for the whole call (not on AWS's pages; captured by
+ *   nubo-db/dynoxide). Deliver's and the batch add's batches never repeat an item; the local emulation refuses one.
  * - An HTTP 200 does not mean every statement succeeded: each response, in the order of the statements, carries
  *   its own `Error` with a `Code` such as `ConditionalCheckFailed`
  *   (https://docs.aws.amazon.com/amazondynamodb/latest/APIReference/API_BatchExecuteStatement.html,
