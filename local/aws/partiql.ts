@@ -28,9 +28,11 @@ import { readBody } from "./request-body.js";
  *   INSERT INTO <name> VALUE {'<attribute>': <value> [, '<attribute>': <value>]…}
  * translated into the PutItem it stands for, on condition that no item has its key: an existing key answers the
  * statement's `DuplicateItem` error, as DynamoDB's does (the INSERT writes nothing). Anything else — SELECT,
- * DELETE, RETURNING, OR, other operators or functions, more than 25 statements — is refused with a
- * ValidationException for the whole call, so a statement the real service might read differently fails locally
- * instead of passing by accident.
+ * DELETE, RETURNING, OR, other operators or functions, more than 25 statements, two statements on one item — is
+ * refused with a ValidationException for the whole call before any statement runs, so a statement the real
+ * service might read differently fails locally instead of passing by accident. (DynamoDB, as captured by
+ * nubo-db/dynoxide, reports a statement it cannot parse against that statement alone and runs the rest; the
+ * task store treats both answers alike: not written.)
  */
 
 export const BATCH_EXECUTE_TARGET = "DynamoDB_20120810.BatchExecuteStatement";
@@ -406,6 +408,7 @@ async function batchExecute(
 ): Promise<Answer> {
   const call = (target: string, payload: unknown) => invoke(dynalite, headers, target, payload);
   let parsed: ParsedStatement[];
+  let inputs: Record<string, unknown>[];
   let request: {
     Statements?: {
       Statement?: string;
@@ -423,6 +426,12 @@ async function batchExecute(
     }
     parsed = statements.map((s) => parseStatement(s.Statement ?? "", s.Parameters ?? []));
     for (const p of parsed) await keyNamesOf(call, keySchemas, p.table);
+    // Every statement translated before any runs: a refused call writes nothing.
+    inputs = parsed.map((p) => {
+      const keyNames = keySchemas.get(p.table) ?? [];
+      return p.kind === "insert" ? toPutItem(p, keyNames) : toUpdateItem(p, keyNames);
+    });
+    refuseRepeatedItems(parsed, inputs, keySchemas);
   } catch (error) {
     return validationAnswer(error);
   }
@@ -438,14 +447,7 @@ async function batchExecute(
       });
       continue;
     }
-    const keyNames = keySchemas.get(statement.table) ?? [];
-    let input: Record<string, unknown>;
-    try {
-      input =
-        statement.kind === "insert" ? toPutItem(statement, keyNames) : toUpdateItem(statement, keyNames);
-    } catch (error) {
-      return validationAnswer(error);
-    }
+    const input = inputs[i] as Record<string, unknown>;
     responses.push(
       statement.kind === "insert"
         ? await runInsert(call, statement.table, input)
@@ -453,6 +455,26 @@ async function batchExecute(
     );
   }
   return { status: 200, json: { Responses: responses } };
+}
+
+/**
+ * Two statements naming one item refuse the whole call before any runs, as DynamoDB does (captured against
+ * eu-west-2 by nubo-db/dynoxide, docs/compatibility-summary.md; AWS's pages say nothing either way).
+ */
+function refuseRepeatedItems(
+  parsed: readonly ParsedStatement[],
+  inputs: readonly Record<string, unknown>[],
+  keySchemas: ReadonlyMap<string, readonly string[]>,
+): void {
+  const seen = new Set<string>();
+  parsed.forEach((statement, i) => {
+    const input = inputs[i] as { Key?: Record<string, unknown>; Item?: Record<string, unknown> };
+    const attributes = input.Key ?? input.Item ?? {};
+    const key = (keySchemas.get(statement.table) ?? []).map((name) => attributes[name]);
+    const id = JSON.stringify([statement.table, key]);
+    if (seen.has(id)) throw new PartiqlValidationError("Provided list of item keys contains duplicates");
+    seen.add(id);
+  });
 }
 
 /** One statement as its UpdateItem; a failure becomes the statement's own `Error` (BatchStatementError codes). */

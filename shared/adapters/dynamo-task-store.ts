@@ -190,8 +190,9 @@ export const TASK_STORE_OPERATIONS: { readonly [M in keyof TaskStore]: readonly 
   markDelivered: [onTable("UpdateItem")],
   // Deliver's batch start and finish (docs/RELIABILITY.md "Deliver's writes in batches").
   readMany: [onTable("BatchGetItem")],
-  startAttempts: [onTable("PartiQLUpdate")],
-  finishAttempts: [onTable("PartiQLUpdate")],
+  // A refused statement's item, when its answer lacks it, is read (withRefusedItems).
+  startAttempts: [onTable("PartiQLUpdate"), onTable("BatchGetItem")],
+  finishAttempts: [onTable("PartiQLUpdate"), onTable("BatchGetItem")],
   recordAttemptFailure: [onTable("UpdateItem")],
   markFailed: [onTable("UpdateItem")],
   listUnfinishedDueBy: [{ action: "Query", on: "sweepIndex" }],
@@ -869,7 +870,10 @@ export class DynamoDeliverStore extends DynamoBatchAddStore implements Pick<Task
   async startAttempts(starts: readonly BatchStart[]): Promise<Map<string, BatchStartOutcome>> {
     const outcomes = new Map<string, BatchStartOutcome>();
     for (const chunk of chunksOf(starts, BATCH_STATEMENT_SIZE)) {
-      const answers = await this.executeBatch(chunk.map((start) => this.startStatement(start)));
+      const answers = await this.withRefusedItems(
+        await this.executeBatch(chunk.map((start) => this.startStatement(start))),
+        chunk.map((start) => start.read.taskId),
+      );
       chunk.forEach((start, i) => {
         const answer = answers?.[i];
         const own = answer?.item && isStart(answer.item, startedTask(start.read, start.atMs));
@@ -899,7 +903,10 @@ export class DynamoDeliverStore extends DynamoBatchAddStore implements Pick<Task
     const idOf = (write: FinishWrite) => (write.kind === "delivered" ? write.taskId : write.read.taskId);
     for (const chunk of chunksOf(writes, BATCH_STATEMENT_SIZE)) {
       const unsettled = await inRounds(chunk, FINISH_ROUNDS, async (pending) => {
-        const answers = await this.executeBatch(pending.map((write) => this.finishStatement(write)));
+        const answers = await this.withRefusedItems(
+          await this.executeBatch(pending.map((write) => this.finishStatement(write))),
+          pending.map(idOf),
+        );
         if (!answers) return pending;
         return pending.filter((write, i) => {
           const answer = answers[i];
@@ -912,6 +919,28 @@ export class DynamoDeliverStore extends DynamoBatchAddStore implements Pick<Task
       for (const write of unsettled) failed.add(idOf(write));
     }
     return failed;
+  }
+
+  /**
+   * The answers, each refused condition given the item it met. AWS documents that ALL_OLD returns it with the
+   * error, but a public emulator's capture against DynamoDB (nubo-db/dynoxide, eu-west-2, 2026) found
+   * BatchExecuteStatement never does; without it a retry refused by its own earlier, written try (the answer
+   * lost) would count as refused. So the items missing from those answers are read (consistently, one call); an
+   * item that cannot be read stays unknown, and its statement counts as refused, as before.
+   */
+  private async withRefusedItems(
+    answers: (StatementFailure | undefined)[] | undefined,
+    taskIds: readonly string[],
+  ): Promise<(StatementFailure | undefined)[] | undefined> {
+    const bare = (answer: StatementFailure | undefined) =>
+      answer?.code === "ConditionalCheckFailed" && answer.item === undefined;
+    const unread = taskIds.filter((_, i) => bare(answers?.[i]));
+    if (!answers || unread.length === 0) return answers;
+    const { tasks } = await this.readMany(unread);
+    return answers.map((answer, i) => {
+      const item = bare(answer) ? tasks.get(taskIds[i] as string) : undefined;
+      return answer && item ? { ...answer, item } : answer;
+    });
   }
 
   async recordAttemptFailure(

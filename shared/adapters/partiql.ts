@@ -11,12 +11,15 @@ import { convertToAttr } from "@aws-sdk/util-dynamodb";
  * - `attr IS MISSING` is true when the item lacks the attribute
  *   (https://docs.aws.amazon.com/amazondynamodb/latest/developerguide/ql-functions.missing.html).
  * - A batch holds at most 25 statements, all reads or all writes
- *   (https://docs.aws.amazon.com/amazondynamodb/latest/developerguide/ql-reference.multiplestatements.batching.html).
+ *   (https://docs.aws.amazon.com/amazondynamodb/latest/developerguide/ql-reference.multiplestatements.batching.html),
+ *   and names each item once: DynamoDB refuses a repeated item for the whole call (not on AWS's pages; captured by
+ *   nubo-db/dynoxide). Deliver's and the batch add's batches never repeat an item; the local emulation refuses one.
  * - An HTTP 200 does not mean every statement succeeded: each response, in the order of the statements, carries
  *   its own `Error` with a `Code` such as `ConditionalCheckFailed`
  *   (https://docs.aws.amazon.com/amazondynamodb/latest/APIReference/API_BatchExecuteStatement.html,
  *   https://docs.aws.amazon.com/amazondynamodb/latest/APIReference/API_BatchStatementError.html); with
- *   `ReturnValuesOnConditionCheckFailure: ALL_OLD` a statement whose condition failed returns the item as it is.
+ *   `ReturnValuesOnConditionCheckFailure: ALL_OLD` a statement whose condition failed returns the item as it is
+ *   (documented; a third-party capture found it never returned, so the store reads the item when it is absent).
  * - Each statement is billed as the write it is, and needs `dynamodb:PartiQLUpdate` on the table
  *   (https://docs.aws.amazon.com/amazondynamodb/latest/developerguide/ql-iam.html).
  * - `INSERT INTO table VALUE item` writes one new item; when an item with that primary key exists the statement

@@ -249,6 +249,24 @@ function firstBatchAnswered(
   } as unknown as DynamoDBClient;
 }
 
+/** Attempt 1's `delivered` sent after attempt 2 started: the store, the task and what finishAttempts reported. */
+async function deliveredAfterALaterStart(storeClient: DynamoDBClient, group: string) {
+  const store = await tableStore(storeClient);
+  const a = task(group);
+  await store.putNew(a, { sweepIndex: false });
+  await store.startAttempt(a.taskId, NOW);
+  await store.startAttempt(a.taskId, NOW + 1);
+  const failed = await store.finishAttempts([
+    {
+      kind: "delivered",
+      taskId: a.taskId,
+      attemptSeq: 1,
+      result: { atMs: NOW + 2, latenessMs: 0, deliveryLatencyMs: 1, expiresAt: 9 },
+    },
+  ]);
+  return { store, taskId: a.taskId, failed };
+}
+
 describe("deliver's finishing writes on the table: retries", () => {
   it("retries statements that failed for a reason a retry can change (throttled inside an HTTP 200)", async () => {
     // Prepare: the first call answers every statement ThrottlingError without writing
@@ -310,23 +328,90 @@ describe("deliver's finishing writes on the table: retries", () => {
   });
 
   it("reports a statement refused for another reason (a later attempt started) without retrying it", async () => {
-    const store = await tableStore();
-    const a = task("t3");
+    const { store, taskId, failed } = await deliveredAfterALaterStart(client, "t3");
+
+    expect([...failed]).toEqual([taskId]);
+    expect(await store.get(taskId)).toMatchObject({ status: "delivering", attemptSeq: 2 });
+  });
+});
+
+/**
+ * A client that answers every BatchExecuteStatement without the items of failed conditions. AWS documents that
+ * `ReturnValuesOnConditionCheckFailure: ALL_OLD` returns the item in `Error.Item`, but a public emulator's capture
+ * against DynamoDB (nubo-db/dynoxide, eu-west-2, 2026) found BatchExecuteStatement never does: the store must not
+ * depend on it.
+ */
+function withoutConditionItems(): DynamoDBClient {
+  return {
+    send: async (command: unknown) => {
+      const out = await client.send(command as never);
+      if (!(command instanceof BatchExecuteStatementCommand)) return out;
+      const batch = out as BatchExecuteStatementCommandOutput;
+      return {
+        ...batch,
+        Responses: batch.Responses?.map((r) =>
+          r.Error ? { ...r, Error: { Code: r.Error.Code, Message: r.Error.Message } } : r,
+        ),
+      };
+    },
+  } as unknown as DynamoDBClient;
+}
+
+describe("deliver's batch writes when a failed condition answers without the item", () => {
+  it("a retried `delivered` whose earlier try was written counts as written, not failed", async () => {
+    // Prepare: the first call is executed, then its answer is lost; every condition failure comes without its item
+    let calls = 0;
+    const base = withoutConditionItems();
+    const store = await tableStore({
+      send: async (command: unknown) => {
+        const out = await base.send(command as never);
+        if (command instanceof BatchExecuteStatementCommand && calls++ === 0) {
+          throw Object.assign(new Error("socket hang up"), { name: "TimeoutError" });
+        }
+        return out;
+      },
+    } as unknown as DynamoDBClient);
+    const a = task("n1");
     await store.putNew(a, { sweepIndex: false });
     await store.startAttempt(a.taskId, NOW);
-    await store.startAttempt(a.taskId, NOW + 1);
+    const write = {
+      kind: "delivered" as const,
+      taskId: a.taskId,
+      attemptSeq: 1,
+      result: { atMs: NOW + 1, latenessMs: 0, deliveryLatencyMs: 1, expiresAt: 9 },
+    };
 
-    const failed = await store.finishAttempts([
-      {
-        kind: "delivered",
-        taskId: a.taskId,
-        attemptSeq: 1,
-        result: { atMs: NOW + 2, latenessMs: 0, deliveryLatencyMs: 1, expiresAt: 9 },
-      },
-    ]);
+    // Act: the first call writes `delivered` and throws; the retry's condition fails on that very write
+    const failed = await store.finishAttempts([write]);
 
-    expect([...failed]).toEqual([a.taskId]);
-    expect(await store.get(a.taskId)).toMatchObject({ status: "delivering", attemptSeq: 2 });
+    // Assess
+    expect(calls).toBe(2);
+    expect(failed.size).toBe(0);
+    expect((await store.get(a.taskId))?.status).toBe("delivered");
+  });
+
+  it("a `delivered` refused because a later attempt started is still reported failed", async () => {
+    const { taskId, failed } = await deliveredAfterALaterStart(withoutConditionItems(), "n2");
+
+    expect([...failed]).toEqual([taskId]);
+  });
+
+  it("a start sent again after its first answer was lost is recognised as started", async () => {
+    // Prepare: the start written once already (the lost answer), with the same read and time
+    const store = await tableStore(withoutConditionItems());
+    const a = task("n3");
+    const b = task("n4");
+    for (const t of [a, b]) await store.putNew(t, { sweepIndex: false });
+    const { tasks } = await store.readMany([a.taskId, b.taskId]);
+    const starts = [a, b].map((t) => ({ read: tasks.get(t.taskId) as TaskRecord, atMs: NOW }));
+    await store.startAttempts([starts[0] as (typeof starts)[number]]);
+    await store.cancel(b.taskId, NOW, NOW / 1000 + 3600);
+
+    // Act
+    const outcomes = await store.startAttempts(starts);
+
+    // Assess: our own earlier start is ours; the cancelled task is refused
+    expect(Object.fromEntries(outcomes)).toEqual({ [a.taskId]: "started", [b.taskId]: "refused" });
   });
 });
 

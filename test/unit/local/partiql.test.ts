@@ -268,6 +268,31 @@ describe("BatchExecuteStatement in front of dynalite", () => {
     expect(await awardsOf("one")).toBe("1");
   });
 
+  it("refuses the whole call, writing nothing, when a later statement lacks a key or two name one item", async () => {
+    // Two statements on one item: refused before any runs, as a capture against DynamoDB found
+    // (nubo-db/dynoxide, eu-west-2: "Provided list of item keys contains duplicates")
+    const keyless = {
+      Statement: `UPDATE "${TABLE}" SET "AwardsWon"=? WHERE "Artist"=?`,
+      Parameters: [{ N: "5" }, { S: "Acme Band" }],
+    };
+    const insertThree = {
+      Statement: `INSERT INTO "${TABLE}" VALUE {'Artist': ?, 'SongTitle': ?}`,
+      Parameters: [{ S: "Acme Band" }, { S: "three" }],
+    };
+
+    for (const statements of [
+      [update("three", 5), keyless],
+      [update("three", 5), update("two", 5), update("three", 6)],
+      [update("three", 5), insertThree],
+    ]) {
+      await expect(
+        client.send(new BatchExecuteStatementCommand({ Statements: statements })),
+      ).rejects.toMatchObject({ name: "ValidationException" });
+    }
+    expect(await awardsOf("three")).toBe("0");
+    expect(await awardsOf("two")).toBe("0");
+  });
+
   it("answers an INSERT on an existing key DuplicateItem and leaves that item as it was; writes the new ones", async () => {
     const insert = (title: string, awards: number) => ({
       Statement: `INSERT INTO "${TABLE}" VALUE {'Artist': ?, 'SongTitle': ?, 'AwardsWon': ?}`,
@@ -295,12 +320,13 @@ describe("BatchExecuteStatement in front of dynalite", () => {
     const before = faults.stats()["dynamodb.BatchExecuteStatement"]?.statements ?? 0;
 
     const out = await client.send(
-      new BatchExecuteStatementCommand({ Statements: [update("three", 7), update("three", 8)] }),
+      new BatchExecuteStatementCommand({ Statements: [update("three", 7), update("two", 8)] }),
     );
     faults.setPolicy({});
 
     expect(out.Responses?.map((r) => r.Error?.Code)).toEqual(["ThrottlingError", "ThrottlingError"]);
     expect(await awardsOf("three")).toBe("0");
+    expect(await awardsOf("two")).toBe("0");
     const stats = faults.stats()["dynamodb.BatchExecuteStatement"];
     expect((stats?.statements ?? 0) - before).toBe(2);
     expect(stats?.statementErrors).toEqual({ ThrottlingError: 2 });
