@@ -123,7 +123,7 @@ export const API_CONTRACT = {
   "POST /v1/tasks/batch": {
     summary: "Schedule up to 100 tasks, one result per item in request order",
     description:
-      "Each item is a `POST /v1/tasks` body and is added exactly as a single add would add it (its own `idempotency_key`, its topic's limits). The request answers 200 with `results[i].status` per item: 201 added, 200 found by its idempotency key, 4xx refused (with the single add's error), 503 a dependency failed for that item (retry it with its key). Whole-request problems answer the usual 400/413. Body cap: 4 MiB, and 5 MiB once escaped into the function's event (quotes and backslashes count twice, non-ASCII characters six bytes each).",
+      "Each item is a `POST /v1/tasks` body and is added exactly as a single add would add it (its own `idempotency_key`, its topic's limits). The request answers 200 with `results[i].status` per item: 201 added, 200 found by its idempotency key, 4xx refused (with the single add's error), 503 a dependency failed for that item (retry it with its key). Items sharing an idempotency key are settled in request order: the earlier one is added, a later one answers what a later request with that key would (200 with that task, or 409 for another body; 503 when the earlier one answered 503). Whole-request problems answer the usual 400/413. Body cap: 4 MiB, and 5 MiB once escaped into the function's event (quotes and backslashes count twice, non-ASCII characters six bytes each).",
     tags: ["tasks"],
     body: addTasksBatchDocSchema,
     responses: {
