@@ -295,7 +295,7 @@ export const API_CONTRACT = {
   "POST /v1/topics/{topic}/replay": {
     summary: "Replay a topic's dead-lettered tasks (by id, or by filter) in group order",
     description:
-      "At most 1,000 tasks per call; a filter continues with `next_cursor`, given back with the same filter (another filter's cursor is a 400 that replays nothing). Replayed tasks go through the topic's FIFO queue and deliver function, so the receiver sees no more than the topic's concurrency. `dry_run` counts what matches.",
+      "At most 1,000 tasks per call; a filter continues with `next_cursor`, given back with the same filter (another filter's cursor is a 400 that replays nothing). Replayed tasks go through the topic's FIFO queue and deliver function, so the receiver sees no more than the topic's concurrency. `dry_run` counts what matches. A fan-out task's id stands for its subscribers' copies still failed (none: listed in `failed`).",
     tags: ["topics"],
     pathParams: z.object({ topic: z.string().min(1).meta({ description: "the topic" }) }),
     body: bulkReplayBodySchema,
