@@ -123,7 +123,7 @@ export const API_CONTRACT = {
   "POST /v1/tasks/batch": {
     summary: "Schedule up to 100 tasks, one result per item in request order",
     description:
-      "Each item is a `POST /v1/tasks` body and is added exactly as a single add would add it (its own `idempotency_key`, its topic's limits). The request answers 200 with `results[i].status` per item: 201 added, 200 found by its idempotency key, 4xx refused (with the single add's error), 503 a dependency failed for that item (retry it with its key). Whole-request problems answer the usual 400/413. Body cap: 4 MiB, and 5 MiB once escaped into the function's event (quotes and backslashes count twice, non-ASCII characters six bytes each).",
+      "Each item is a `POST /v1/tasks` body and is added exactly as a single add would add it (its own `idempotency_key`, its topic's limits). The request answers 200 with `results[i].status` per item: 201 added, 200 found by its idempotency key, 4xx refused (with the single add's error), 503 a dependency failed for that item (retry it with its key). Items sharing an idempotency key are settled in request order: the earlier one is added, a later one answers what a later request with that key would (200 with that task, or 409 for another body; 503 when the earlier one answered 503). Whole-request problems answer the usual 400/413. Body cap: 4 MiB, and 5 MiB once escaped into the function's event (quotes and backslashes count twice, non-ASCII characters six bytes each).",
     tags: ["tasks"],
     body: addTasksBatchDocSchema,
     responses: {
@@ -295,7 +295,7 @@ export const API_CONTRACT = {
   "POST /v1/topics/{topic}/replay": {
     summary: "Replay a topic's dead-lettered tasks (by id, or by filter) in group order",
     description:
-      "At most 1,000 tasks per call; a filter continues with `next_cursor`, given back with the same filter (another filter's cursor is a 400 that replays nothing). Replayed tasks go through the topic's FIFO queue and deliver function, so the receiver sees no more than the topic's concurrency. `dry_run` counts what matches.",
+      "At most 1,000 tasks per call; a filter continues with `next_cursor`, given back with the same filter (another filter's cursor is a 400 that replays nothing). Replayed tasks go through the topic's FIFO queue and deliver function, so the receiver sees no more than the topic's concurrency. `dry_run` counts what matches. A fan-out task's id stands for its subscribers' copies still failed (none: listed in `failed`).",
     tags: ["topics"],
     pathParams: z.object({ topic: z.string().min(1).meta({ description: "the topic" }) }),
     body: bulkReplayBodySchema,

@@ -42,7 +42,7 @@ export const BATCH_CONCURRENCY = 10;
  * 100 keyless items instead of ~200 (~18 with keys; a keyed group of 100 claims its keys one at a time: ~114); a
  * lane whose key was not claimed there falls back to one item at a time. Everything else (fan-out topics; items the single add refuses; an idempotency key that two items of
  * the request share; a group that holds any of them) goes through the single add (shared/services/add-task.ts)
- * item by item, as before. Both paths run side by side: they never share a group, so neither can reorder the
+ * item by item, as before (lanes sharing a key one after another: `keyedRuns`). Both paths run side by side: they never share a group, so neither can reorder the
  * other's items.
  */
 export async function addTasksBatch(
@@ -54,20 +54,22 @@ export async function addTasksBatch(
   const tasks = parseBatch(body);
   const results: BatchItemResult[] = new Array(tasks.length);
   const nowMs = deps.now();
-  const { batched, single, refusals } = splitBatch(deps, tasks, nowMs);
+  const { batched, single, refusals, keys } = splitBatch(deps, tasks, nowMs);
+  const { runs, labelsOf } = keyedRuns(single, keys);
   await Promise.all([
     addBatched(deps, batched, nowMs).then((done) => {
       for (const [index, result] of done) results[index] = result;
     }),
     pMap(
-      single,
-      (lane) =>
+      runs,
+      (run) =>
         inLaneOrder(
-          lane,
+          run,
           (index) => refusals.get(index) ?? addOne(deps, tasks[index]),
           (index, result) => {
             results[index] = result;
           },
+          labelsOf,
         ),
       { concurrency: BATCH_CONCURRENCY },
     ),
@@ -80,7 +82,7 @@ export async function addTasksBatch(
  * The lanes that may take the batched path, and the lanes that keep the single add's. A lane (one ordering group,
  * or one item without a group) is batched only when every item in it passes the single add's checks, its topic
  * has no subscribers, and its idempotency key (if any) is held by no other item of the request: a batch of claims
- * holds each key once, and two items with one key are the single add's race to settle, one claim at a time. A
+ * holds each key once, and two items with one key are settled by the single add in request order (`keyedRuns`). A
  * group of several items with a key among them is batched only when every item has one (as the typed client sends
  * them): its keys are claimed one at a time in request order, never in the batch INSERTs, so two racing copies of
  * the request cannot each win some of them under ids minted at their own start (./add-tasks-batched.ts,
@@ -92,21 +94,24 @@ function splitBatch(
   deps: AddTaskDeps,
   tasks: readonly unknown[],
   nowMs: number,
-): { batched: BatchedItem[][]; single: number[][]; refusals: Map<number, Promise<BatchItemResult>> } {
+): {
+  batched: BatchedItem[][];
+  single: number[][];
+  refusals: Map<number, Promise<BatchItemResult>>;
+  keys: (string | undefined)[];
+} {
   const checks = tasks.map((task) => checkItem(deps, task, nowMs));
   const checked = checks.map((check) => check.checked);
-  const shared = sharedKeys(checked);
+  const keys = checks.map((check) => keyOf(check.request));
+  const shared = sharedKeys(keys);
   const batched: BatchedItem[][] = [];
   const single: number[][] = [];
   for (const lane of lanesOf(deps, checks)) {
     const items = lane.map((index) => ({ index, body: tasks[index], checked: checked[index] }));
     // A group of several items with a key among them is batched only when every item has one (see the comment).
-    const keyed = items.filter((item) => claimedKey(item.checked) !== undefined).length;
+    const keyed = items.filter((item) => keys[item.index] !== undefined).length;
     const mixedGroup = items.length > 1 && keyed > 0 && keyed < items.length;
-    if (
-      !mixedGroup &&
-      items.every((item) => item.checked !== undefined && !shared.has(claimedKey(item.checked)))
-    ) {
+    if (!mixedGroup && items.every((item) => item.checked !== undefined && !shared.has(keys[item.index]))) {
       batched.push(items as BatchedItem[]);
     } else single.push(lane);
   }
@@ -114,7 +119,7 @@ function splitBatch(
   checks.forEach(({ refusal }, index) => {
     if (refusal) refusals.set(index, Promise.resolve(refusal));
   });
-  return { batched, single, refusals };
+  return { batched, single, refusals, keys };
 }
 
 /** How the batch adds an item, from one reading of it. */
@@ -144,17 +149,17 @@ function checkItem(deps: AddTaskDeps, item: unknown, nowMs: number): ItemCheck {
   }
 }
 
-/** The idempotency key an item would claim (keys are per topic), or undefined without one. */
-function claimedKey(checked: CheckedAddRequest | undefined): string | undefined {
-  const key = checked?.request.idempotencyKey;
-  return key === undefined ? undefined : JSON.stringify([checked?.topic.name, key]);
+/** The idempotency key an item would claim, as its topic's claim holds it (keys are per topic), if it has one. */
+function keyOf(request: AddTaskRequest | undefined): string | undefined {
+  const key = request?.idempotencyKey;
+  return key === undefined ? undefined : JSON.stringify([request?.topic, key]);
 }
 
 /** Keys that more than one item of the request would claim. */
-function sharedKeys(checked: readonly (CheckedAddRequest | undefined)[]): Set<string | undefined> {
+function sharedKeys(keys: readonly (string | undefined)[]): Set<string | undefined> {
   const seen = new Set<string>();
   const shared = new Set<string | undefined>();
-  for (const key of checked.map(claimedKey)) {
+  for (const key of keys) {
     if (key === undefined) continue;
     if (seen.has(key)) shared.add(key);
     seen.add(key);
@@ -182,6 +187,28 @@ function lanesOf(deps: AddTaskDeps, checks: readonly ItemCheck[]): number[][] {
     else lanes.set(lane, [index]);
   });
   return [...lanes.values(), ...alone];
+}
+
+/**
+ * The per-item path's lanes, those holding a key that another item of the request holds joined into one run in
+ * request order, and each item's labels for `inLaneOrder`: its lane and its key (an item after a 5xx of either is not attempted). Run side by side, two items of
+ * one key in different groups (different `deliver_by` values, or none) would race for its claim: which one was
+ * added, and whose content the key holds, would be chance. Run one after another in request order, the earlier item
+ * is the one added and the later one answers what a later request with that key gets (200 with that task; 409 for
+ * another body). Such requests are rare: their lanes lose only their concurrency.
+ */
+function keyedRuns(
+  lanes: readonly number[][],
+  keys: readonly (string | undefined)[],
+): { runs: number[][]; labelsOf: (index: number) => unknown[] } {
+  const shared = sharedKeys(keys);
+  const laneOf: number[] = [];
+  for (const [n, lane] of lanes.entries()) for (const index of lane) laneOf[index] = n;
+  const joined = lanes.filter((lane) => lane.some((index) => shared.has(keys[index])));
+  return {
+    runs: [...lanes.filter((lane) => !joined.includes(lane)), joined.flat().sort((a, b) => a - b)],
+    labelsOf: (index) => [laneOf[index], keys[index] ?? laneOf[index]],
+  };
 }
 
 /**

@@ -327,19 +327,22 @@ export async function inLaneOrder<T>(
   lane: readonly T[],
   add: (item: T) => Promise<BatchItemResult>,
   answer: (item: T, result: BatchItemResult) => void,
+  /** Lanes joined into one run (add-tasks-batch.ts, `keyedRuns`): an item waits only on its own lane and key. */
+  labelsOf: (item: T) => unknown[] = () => [lane],
 ): Promise<void> {
-  let failed = false;
+  const failed = new Set<unknown>();
   for (const item of lane) {
-    const result: BatchItemResult = failed ? behindAFailure() : await add(item);
-    failed ||= result.status >= 500;
+    const labels = labelsOf(item);
+    const result = labels.some((label) => failed.has(label)) ? behindAFailure() : await add(item);
+    if (result.status >= 500) for (const label of labels) failed.add(label);
     answer(item, result);
   }
 }
 
-/** An item not attempted because an earlier item of its ordering group failed: nothing done, safe to retry. */
+/** An item not attempted: an earlier item of its ordering group (or with its key) failed. Nothing done: retry it. */
 export function behindAFailure(): BatchItemResult {
   return unavailableItem(
-    "not attempted: an earlier item of its ordering group failed; retry it after that item, with its idempotency key",
+    "not attempted: an earlier item of its ordering group or idempotency key failed; retry it after that item, with its idempotency key",
   );
 }
 

@@ -49,6 +49,8 @@ export const REPLAY_TIME_MARGIN_MS = 2_500;
  * MaximumConcurrency. A send that fails stops its group (the rest stay `failed`, reported, so a retry keeps order);
  * the task whose send failed is made `failed` again (undoReplay). A storage error, or the invocation's deadline
  * drawing near, stops every group and answers how many were replayed, a repeat being safe (replayInterrupted).
+ * A named fan-out task is never failed itself: it stands for its copies still failed (matchIds), as its single
+ * replay replays its copies (shared/services/fan-out/replay.ts).
  */
 export async function replayTopic(
   deps: ReplayTopicDeps,
@@ -78,18 +80,43 @@ async function matchIds(deps: ReplayTopicDeps, topic: string, ids: readonly stri
   const held: TaskSummary[] = [];
   const unique = [...new Set(ids)];
   const tasks = await readSideBySide(deps, topic, unique);
+  const copies = await copiesOf(deps, topic, tasks);
+  // A copy named and standing in for its parent too is matched once.
+  const seen = new Set<string>();
+  const take = ({ content: _content, ...summary }: TaskRecord) => {
+    seen.add(summary.taskId);
+    // Up to 1,000 held until the replay: without their content (TaskSummary), which it does not send.
+    if (summary.status === "failed") matched.push(summary);
+    if (summary.status === "queued") held.push(summary);
+  };
   for (const [i, id] of unique.entries()) {
     const task = tasks[i];
     if (!task) failed.push({ task_id: id, reason: "not_found" });
-    else {
-      // Up to 1,000 held until the replay: without their content (TaskSummary), which it does not send.
-      const { content: _content, ...summary } = task;
-      if (task.status === "failed") matched.push(summary);
-      else failed.push({ task_id: id, reason: `status ${task.status}` });
-      if (task.status === "queued") held.push(summary);
+    else if (task.fanOut) {
+      // A fan-out task is never failed itself: as its single replay, it stands for its copies (here, dead letters).
+      const own = copies.get(id) ?? [];
+      if (!own.some((copy) => copy.status === "failed")) failed.push({ task_id: id, reason: NO_FAILED_COPY });
+      for (const copy of own.filter((c) => !seen.has(c.taskId) && ["failed", "queued"].includes(c.status)))
+        take(copy);
+    } else if (!seen.has(id)) {
+      take(task);
+      if (task.status !== "failed") failed.push({ task_id: id, reason: `status ${task.status}` });
     }
   }
   return { matched, failed, next: undefined, held };
+}
+
+const NO_FAILED_COPY = "fan-out task: no subscriber's copy is failed";
+
+/** The subscribers' copies of the named fan-out tasks, by parent id (a copy not found is left out). */
+async function copiesOf(deps: ReplayTopicDeps, topic: string, tasks: readonly (TaskRecord | undefined)[]) {
+  const parents = tasks.filter((task) => task?.fanOut !== undefined) as TaskRecord[];
+  const links = parents.flatMap((parent) => (parent.fanOut ?? []).map((link) => link.taskId));
+  const read = await readSideBySide(deps, topic, links);
+  const found = new Map(read.flatMap((copy) => (copy ? [[copy.taskId, copy] as const] : [])));
+  return new Map(
+    parents.map((p) => [p.taskId, (p.fanOut ?? []).flatMap((link) => found.get(link.taskId) ?? [])]),
+  );
 }
 
 /** Reads a request's ids at most this many at once: 1,000 one after another took seconds of the API's 10. */

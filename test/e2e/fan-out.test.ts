@@ -330,6 +330,27 @@ describe.runIf(local)("fan-out: a failing subscriber holds back only itself", ()
       attempts: 1,
     });
   });
+
+  it("a bulk replay naming the other parents replays their dead-lettered copies, and only those", async () => {
+    // Prepare: seq 2 and 3's broken copies are still dead-lettered; the receiver is repaired
+    const rest = parents.slice(1);
+    const before = rest.map((id) => callbacksOf(id, "billing").length + callbacksOf(id, "audit").length);
+
+    // Act
+    const bulk = await h.api("POST", "/v1/topics/fanout-failing/replay", { task_ids: rest });
+    const finals = await Promise.all(
+      rest.map((id) => waitForRows(id, { billing: "delivered", audit: "delivered", broken: "delivered" })),
+    );
+
+    // Assess
+    expect(bulk.status).toBe(200);
+    expect(bulk.json).toEqual({ matched: 2, replayed: 2, failed: [], next_cursor: null });
+    expect(finals.map((final) => final.status)).toEqual(["delivered", "delivered"]);
+    expect(rest.map((id) => callbacksOf(id, "broken").length)).toEqual([MAX_ATTEMPTS + 1, MAX_ATTEMPTS + 1]);
+    expect(rest.map((id) => callbacksOf(id, "billing").length + callbacksOf(id, "audit").length)).toEqual(
+      before,
+    );
+  });
 });
 
 describe.runIf(local)("fan-out: a hanging or throttling subscriber delays nobody else", () => {

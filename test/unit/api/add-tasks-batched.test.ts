@@ -59,6 +59,7 @@ function batchFixture() {
     timer: { horizonSeconds: 300, leadSeconds: 120 },
     topics: {
       demo: { deliverBy: "order_id" },
+      plain: {},
       orders: {
         deliverBy: "order_id",
         subscribers: [{ id: "billing", url: "https://billing.example.com/h" }],
@@ -720,3 +721,127 @@ describe("addTasksBatch: timers planned when they are armed", () => {
     expect(armed.map((a) => a.delaySeconds)).toEqual(armed.map((a) => a.leftSeconds));
   });
 });
+
+describe("addTasksBatch: two items of one request with one idempotency key", () => {
+  it("adds the earlier item in request order and answers the later one 409 with a different body, whichever group starts first", async () => {
+    // Prepare: the key's first holder waits behind an earlier item of its group; its other holder leads a group
+    const f = batchFixture();
+    const { shared, tasks } = keyHeldInTwoGroups(item);
+
+    // Act
+    const answer = await addTasksBatch(f.deps, { tasks });
+
+    // Assess: the key holds item 1's task; item 2 answers what a later request with that key gets
+    expect(answer.results.map((r) => r.status)).toEqual([201, 201, 409]);
+    expect(answer.results[2]?.error?.code).toBe("idempotency_conflict");
+    const stored = await f.store.get(answer.results[1]?.task_id ?? "");
+    expect(stored?.content).toBe(JSON.stringify(tasks[1]?.content));
+    expect(f.store.idempotency.get(`demo#${shared}`)?.taskId).toBe(answer.results[1]?.task_id);
+  });
+
+  it("answers the later of two identical items 200 with the earlier one's task, as a separate later request, even when the earlier one's claim is slow", async () => {
+    // Prepare: two identical groupless keyed items; the first claim call answers late
+    const f = batchFixture();
+    const twin = item({ topic: "plain", idempotency_key: `k-${randomUUID()}`, content: { n: 1 } });
+    slowFirstClaim(f);
+
+    // Act
+    const answer = await addTasksBatch(f.deps, { tasks: [twin, twin] });
+
+    // Assess
+    expect(answer.results.map((r) => r.status)).toEqual([201, 200]);
+    const again = await addTasksBatch(f.deps, { tasks: [twin] });
+    expect(answer.results[1]).toEqual(again.results[0]);
+    expect(answer.results[1]?.task_id).toBe(answer.results[0]?.task_id);
+    expect(f.store.tasks.size).toBe(1);
+  });
+
+  it("answers the later of two identical items 503 when the earlier one's write failed: never acknowledged for a task not written", async () => {
+    // Prepare: the first task write fails
+    const f = batchFixture();
+    const twin = item({ topic: "plain", idempotency_key: `k-${randomUUID()}`, content: { n: 1 } });
+    const putNew = f.store.putNew;
+    let writes = 0;
+    f.store.putNew = async (task, options) => {
+      if (writes++ === 0) throw Object.assign(new Error("DynamoDB is down"), { name: "ServiceUnavailable" });
+      return putNew(task, options);
+    };
+
+    // Act
+    const answer = await addTasksBatch(f.deps, { tasks: [twin, twin] });
+
+    // Assess: both retriable, nothing written, nothing armed
+    expect(answer.results.map((r) => r.status)).toEqual([503, 503]);
+    expect(f.store.tasks.size).toBe(0);
+    expect(f.timerQueue.armed).toEqual([]);
+  });
+
+  it("holds back only the items behind a failed item's group or key when their groups are joined by the key", async () => {
+    // Prepare: group A's keyed item fails to be written; group B holds a keyless item and the key's later item
+    const f = batchFixture();
+    const [a, b] = [`a-${randomUUID()}`, `b-${randomUUID()}`];
+    const shared = `k-${randomUUID()}`;
+    const tasks = [
+      item({ idempotency_key: shared, content: { order_id: a, seq: 0 } }),
+      item({ content: { order_id: b, seq: 1 } }),
+      item({ idempotency_key: shared, content: { order_id: b, seq: 2 } }),
+      item({ content: { order_id: a, seq: 3 } }),
+    ];
+    const putNew = f.store.putNew;
+    f.store.putNew = async (task, options) => {
+      if (task.idempotencyKey === shared)
+        throw Object.assign(new Error("down"), { name: "ServiceUnavailable" });
+      return putNew(task, options);
+    };
+
+    // Act
+    const answer = await addTasksBatch(f.deps, { tasks });
+
+    // Assess: B's keyless item is added; the key's later item and A's later item are not attempted
+    expect(answer.results.map((r) => r.status)).toEqual([503, 201, 503, 503]);
+    expect(answer.results[2]?.error?.message).toMatch(/^not attempted/);
+    expect(answer.results[3]?.error?.message).toMatch(/^not attempted/);
+  });
+
+  it("settles one key shared by two fan-out items of different groups in request order", async () => {
+    // Prepare: the key's first holder waits behind an earlier item of its group
+    const f = batchFixture();
+    const { shared, tasks } = keyHeldInTwoGroups((extra) => ({
+      topic: "orders",
+      delay_seconds: 10,
+      ...extra,
+    }));
+
+    // Act
+    const answer = await addTasksBatch(f.deps, { tasks });
+
+    // Assess
+    expect(answer.results.map((r) => r.status)).toEqual([201, 201, 409]);
+    expect(f.store.idempotency.get(`orders#${shared}`)?.taskId).toBe(answer.results[1]?.task_id);
+  });
+});
+
+/**
+ * Group a's second item and group b's only item holding one key (different bodies): the key's first holder waits
+ * behind an earlier item of its group, while its other holder leads its own.
+ */
+function keyHeldInTwoGroups<T>(make: (extra: Record<string, unknown>) => T) {
+  const [a, b] = [`a-${randomUUID()}`, `b-${randomUUID()}`];
+  const shared = `k-${randomUUID()}`;
+  const tasks = [
+    make({ content: { order_id: a, seq: 0 } }),
+    make({ idempotency_key: shared, content: { order_id: a, seq: 1 } }),
+    make({ idempotency_key: shared, content: { order_id: b, seq: 2 } }),
+  ];
+  return { shared, tasks };
+}
+
+/** The store's first single claim answers only after a few turns of the event loop (a slow PutItem). */
+function slowFirstClaim(f: ReturnType<typeof batchFixture>): void {
+  const claim = f.store.claimIdempotencyKey;
+  let calls = 0;
+  f.store.claimIdempotencyKey = async (request) => {
+    if (calls++ === 0) await new Promise((resolve) => setTimeout(resolve, 20));
+    return claim(request);
+  };
+}

@@ -19,6 +19,7 @@ import { getTask } from "#shared/services/get-task.js";
 import { listTasks } from "#shared/services/list-tasks.js";
 import { type RelayDeps, relayTimerMessages } from "#shared/services/relay.js";
 import { replayTask } from "#shared/services/replay-task.js";
+import { replayTopic } from "#shared/services/replay-topic.js";
 import { rescheduleTask, runTask } from "#shared/services/reschedule-task.js";
 import { parseCreateSchedule } from "#shared/services/schedules/request.js";
 import { sweep } from "#shared/services/sweeper/index.js";
@@ -1037,6 +1038,36 @@ describe("fan-out replay", () => {
     // Assess
     expect(view.subscribers?.map((s) => s.status)).toEqual(["queued", "queued", "scheduled"]);
     expect(none).toMatchObject({ status: 409, code: "conflict" });
+  });
+
+  it("a bulk replay by ids replays a named fan-out task's dead-lettered copies, as the single replay does, each once", async () => {
+    // Prepare: one copy dead-lettered, one delivered, one scheduled; another fan-out task with none finished
+    const f = setup();
+    const { parent, copies } = await addOrder(f);
+    const fresh = await addOrder(f, { content: { order_id: "o-2" } });
+    await deadLetter(f, copies[0] as TaskRecord);
+    await deliver(f, copies[1] as TaskRecord);
+    f.topicQueue.calls.length = 0;
+    const deps = { ...f.replayDeps, config: f.config };
+
+    // Act: the parent, and its dead-lettered copy named again
+    const dry = await replayTopic(deps, "orders", { task_ids: [parent.taskId], dry_run: true });
+    const answer = await replayTopic(deps, "orders", {
+      task_ids: [parent.taskId, fresh.parent.taskId, copies[0]?.taskId],
+    });
+
+    // Assess: the dead-lettered copy replayed once; the delivered one left (bulk replays dead letters only)
+    expect(dry).toEqual({ matched: 1, replayed: 0, failed: [], next_cursor: null });
+    expect(answer).toEqual({
+      matched: 1,
+      replayed: 1,
+      failed: [{ task_id: fresh.parent.taskId, reason: "fan-out task: no subscriber's copy is failed" }],
+      next_cursor: null,
+    });
+    expect(f.topicQueue.calls).toEqual([
+      { queueUrl: QUEUE, groupId: copies[0]?.pk, taskIds: [copies[0]?.taskId] },
+    ]);
+    expect((await f.store.get(copies[1]?.taskId ?? ""))?.status).toBe("delivered");
   });
 
   it("a copy replayed before a storage call failed is not answered a retryable 503: a retry after its delivery would call the subscriber again", async () => {
