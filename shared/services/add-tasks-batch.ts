@@ -54,8 +54,8 @@ export async function addTasksBatch(
   const tasks = parseBatch(body);
   const results: BatchItemResult[] = new Array(tasks.length);
   const nowMs = deps.now();
-  const { batched, single, refusals, keys } = splitBatch(deps, tasks, nowMs);
-  const { runs, labelsOf } = keyedRuns(single, keys);
+  const { batched, single, refusals, keys, shared } = splitBatch(deps, tasks, nowMs);
+  const { runs, labelsOf } = keyedRuns(single, keys, shared);
   await Promise.all([
     addBatched(deps, batched, nowMs).then((done) => {
       for (const [index, result] of done) results[index] = result;
@@ -99,6 +99,7 @@ function splitBatch(
   single: number[][];
   refusals: Map<number, Promise<BatchItemResult>>;
   keys: (string | undefined)[];
+  shared: Set<string | undefined>;
 } {
   const checks = tasks.map((task) => checkItem(deps, task, nowMs));
   const checked = checks.map((check) => check.checked);
@@ -119,7 +120,7 @@ function splitBatch(
   checks.forEach(({ refusal }, index) => {
     if (refusal) refusals.set(index, Promise.resolve(refusal));
   });
-  return { batched, single, refusals, keys };
+  return { batched, single, refusals, keys, shared };
 }
 
 /** How the batch adds an item, from one reading of it. */
@@ -200,8 +201,8 @@ function lanesOf(deps: AddTaskDeps, checks: readonly ItemCheck[]): number[][] {
 function keyedRuns(
   lanes: readonly number[][],
   keys: readonly (string | undefined)[],
+  shared: ReadonlySet<string | undefined>,
 ): { runs: number[][]; labelsOf: (index: number) => unknown[] } {
-  const shared = sharedKeys(keys);
   const laneOf: number[] = [];
   for (const [n, lane] of lanes.entries()) for (const index of lane) laneOf[index] = n;
   const joined = lanes.filter((lane) => lane.some((index) => shared.has(keys[index])));
