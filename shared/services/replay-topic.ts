@@ -1,3 +1,4 @@
+import { setTimeout as sleep } from "node:timers/promises";
 import type { PageKey, TaskStore } from "#shared/adapters/task-store.js";
 import { decodeCursor, encodeCursor, filterBinding, replayCursorSchema } from "#shared/api/cursor.js";
 import {
@@ -18,10 +19,11 @@ import { bySortKey, parseTaskId } from "#shared/domain/keys.js";
 import { toIssues } from "#shared/domain/request-issues.js";
 import { retentionExpiry, type TaskRecord, type TaskSummary } from "#shared/domain/task.js";
 import { forEachBounded } from "#shared/runtime/async.js";
+import { chunksOf } from "#shared/runtime/chunks.js";
 import { type ReplayDeps, sendIfJustReplayed, sendReplayed } from "./replay-task.js";
 
 export interface ReplayTopicDeps extends ReplayDeps {
-  readonly store: Pick<TaskStore, "markReplayed" | "get" | "listFailed" | "revertReplay">;
+  readonly store: Pick<TaskStore, "markReplayed" | "get" | "readMany" | "listFailed" | "revertReplay">;
   readonly config: PunctualConfig;
   /** The invocation's time left; without it the run is not bounded by time (tests, scripts). */
   readonly remainingMs?: () => number;
@@ -119,16 +121,44 @@ async function copiesOf(deps: ReplayTopicDeps, topic: string, tasks: readonly (T
   );
 }
 
-/** Reads a request's ids at most this many at once: 1,000 one after another took seconds of the API's 10. */
-const READ_CONCURRENCY = 16;
+/** BatchGetItem's most keys per call. */
+const READ_BATCH = 100;
+/** Batch reads in flight at once: 10,000 copies are 100 calls, a few rounds of these. */
+const READ_CONCURRENCY = 4;
+/** Batch reads per chunk before its still-unread keys are read one by one; waits of 50, 100 ms between. */
+const READ_ROUNDS = 3;
+const READ_BACKOFF_MS = 50;
 
-/** The named tasks (undefined: not this topic's, or not found), in the order named, read side by side. */
+/**
+ * The named tasks (undefined: not this topic's, or not found), in the order named: read in BatchGetItem calls of
+ * 100, side by side (1,000 GetItems, 16 at a time, took seconds of the API function's 10).
+ */
 async function readSideBySide(deps: ReplayTopicDeps, topic: string, ids: readonly string[]) {
-  const tasks: (TaskRecord | undefined)[] = new Array(ids.length);
-  await forEachBounded([...ids.keys()], READ_CONCURRENCY, async (i) => {
-    const id = ids[i] as string;
-    tasks[i] = parseTaskId(id)?.topic === topic ? await deps.store.get(id) : undefined;
+  const own = [...new Set(ids.filter((id) => parseTaskId(id)?.topic === topic))];
+  const found = new Map<string, TaskRecord>();
+  await forEachBounded(chunksOf(own, READ_BATCH), READ_CONCURRENCY, async (chunk) => {
+    for (const task of await readBatch(deps, chunk)) found.set(task.taskId, task);
   });
+  return ids.map((id) => found.get(id));
+}
+
+/**
+ * One chunk's tasks. Keys a call left unprocessed (or a call that failed) are read again with backoff, as AWS asks
+ * of batch callers; those still unread are read one by one, so a table's error is answered as such.
+ */
+async function readBatch(deps: ReplayTopicDeps, ids: readonly string[]): Promise<TaskRecord[]> {
+  const tasks: TaskRecord[] = [];
+  let unread: readonly string[] = ids;
+  for (let round = 0; round < READ_ROUNDS && unread.length > 0; round++) {
+    if (round > 0) await sleep(READ_BACKOFF_MS * 2 ** (round - 1));
+    const read = await deps.store.readMany(unread);
+    tasks.push(...read.tasks.values());
+    unread = [...read.unread];
+  }
+  for (const id of unread) {
+    const task = await deps.store.get(id);
+    if (task) tasks.push(task);
+  }
   return tasks;
 }
 
