@@ -136,9 +136,15 @@ const READ_BACKOFF_MS = 50;
 async function readSideBySide(deps: ReplayTopicDeps, topic: string, ids: readonly string[]) {
   const own = [...new Set(ids.filter((id) => parseTaskId(id)?.topic === topic))];
   const found = new Map<string, TaskRecord>();
+  // 1,000 named fan-out tasks stand for up to 10,000 copies: their reads stop where the replay would (nothing is
+  // marked before every read is done, so nothing is half-replayed), rather than run into the route's early answer.
+  let outOfTime = false;
   await forEachBounded(chunksOf(own, READ_BATCH), READ_CONCURRENCY, async (chunk) => {
+    outOfTime ||= timeIsUp(deps);
+    if (outOfTime) return;
     for (const task of await readBatch(deps, chunk)) found.set(task.taskId, task);
   });
+  if (outOfTime) throw readInterrupted();
   return ids.map((id) => found.get(id));
 }
 
@@ -248,7 +254,7 @@ async function replayInGroupOrder(
  */
 async function replayGroup(deps: ReplayTopicDeps, tasks: TaskSummary[], failed: Failure[], run: ReplayRun) {
   for (const [i, task] of tasks.entries()) {
-    if (deps.remainingMs && deps.remainingMs() < REPLAY_TIME_MARGIN_MS) run.stoppedBy ??= { timeUp: true };
+    if (timeIsUp(deps)) run.stoppedBy ??= { timeUp: true };
     if (run.stoppedBy) return;
     if (run.held.has(task.taskId)) {
       await sendIfJustReplayed(deps, task);
@@ -314,6 +320,18 @@ async function undoReplay(deps: ReplayTopicDeps, before: TaskSummary, marked: Ta
     deps.onSendError?.(error, before.taskId);
     return false;
   }
+}
+
+/** Less than REPLAY_TIME_MARGIN_MS of the invocation left: nothing more is started. */
+function timeIsUp(deps: ReplayTopicDeps): boolean {
+  return deps.remainingMs !== undefined && deps.remainingMs() < REPLAY_TIME_MARGIN_MS;
+}
+
+/** The named tasks' reads ran out of time: answered as a run that did (replayInterrupted), none replayed. */
+function readInterrupted(): HttpError {
+  const message =
+    "the call ran out of time reading the named tasks, before any was replayed; repeating the same request is safe (nothing was replayed), or name fewer tasks per call";
+  return serviceUnavailable(message, undefined, { matched: 0, replayed: 0 });
 }
 
 /**

@@ -499,6 +499,52 @@ describe("replayTopic", () => {
     expect(topicQueue.enqueued.map((m) => m.taskId)).toEqual([a1.taskId, a2.taskId, a3.taskId]);
   });
 
+  it("by ids: reading 1,000 named fan-out tasks' copies (up to 10,000) stops before the function's deadline, as the replay does, with nothing replayed", async () => {
+    const { store, topicQueue, deps } = setup();
+    const parents = [];
+    for (let p = 0; p < 5; p++) {
+      const copies = [];
+      for (let c = 0; c < 100; c++) copies.push(await failed(store, `p${p}c${c}`, 0, NOW + 1));
+      const links = copies.map((copy, c) => ({
+        subscriber: `s${c}`,
+        taskId: copy.taskId,
+        url: "https://s.test/",
+      }));
+      const parent = makeTask({ group: `p${p}`, dueAtMs: NOW, acceptedAtMs: NOW, fanOut: links });
+      await store.putNew(parent);
+      parents.push(parent);
+    }
+    // Each batch read takes 2 s of the invocation's 10 s: the named parents' read, then the copies', 100 a call.
+    let remaining = 10_000;
+    const readMany = store.readMany.bind(store);
+    store.readMany = async (ids) => {
+      remaining -= 2_000;
+      return readMany(ids);
+    };
+    const named = { task_ids: parents.map((p) => p.taskId) };
+
+    const error = await refusal(replayTopic({ ...deps, remainingMs: () => remaining }, "demo", named));
+    const reads = store.batchCalls.readMany;
+    const sentFirst = topicQueue.enqueued.length;
+    const statuses = new Set(
+      await Promise.all(
+        parents.flatMap((p) => p.fanOut ?? []).map(async (l) => (await store.get(l.taskId))?.status),
+      ),
+    );
+    remaining = 1_000_000;
+    const repeat = await replayTopic({ ...deps, remainingMs: () => remaining }, "demo", named);
+
+    expect(error).toMatchObject({ status: 503, code: "service_unavailable" });
+    expect(error.toBody().error).toMatchObject({ replayed: 0 });
+    expect(error.message).toMatch(/ran out of time/);
+    expect(error.message).toMatch(/repeating the same request/);
+    expect(reads).toBeLessThan(6);
+    // Nothing marked, nothing sent: a repeat with time replays every copy.
+    expect(sentFirst).toBe(0);
+    expect([...statuses]).toEqual(["failed"]);
+    expect(repeat).toMatchObject({ matched: 500, replayed: 500, failed: [] });
+  });
+
   it("by ids: a named task another replay has marked (queued) holds back the named tasks after it in its group", async () => {
     const { store, topicQueue, deps } = setup();
     const [a1, a2, a3] = await threeInGroupA(store);
