@@ -17,10 +17,10 @@ import {
 import { type PunctualConfig, topicConfig } from "#shared/config/index.js";
 import { bySortKey, parseTaskId } from "#shared/domain/keys.js";
 import { toIssues } from "#shared/domain/request-issues.js";
-import { retentionExpiry, type TaskRecord, type TaskSummary } from "#shared/domain/task.js";
+import { retentionEnded, retentionExpiry, type TaskRecord, type TaskSummary } from "#shared/domain/task.js";
 import { forEachBounded } from "#shared/runtime/async.js";
 import { chunksOf } from "#shared/runtime/chunks.js";
-import { type ReplayDeps, sendIfJustReplayed, sendReplayed } from "./replay-task.js";
+import { RETENTION_ENDED, type ReplayDeps, sendIfJustReplayed, sendReplayed } from "./replay-task.js";
 
 export interface ReplayTopicDeps extends ReplayDeps {
   readonly store: Pick<TaskStore, "markReplayed" | "get" | "readMany" | "listFailed" | "revertReplay">;
@@ -91,12 +91,15 @@ async function matchIds(deps: ReplayTopicDeps, topic: string, ids: readonly stri
     if (summary.status === "failed") matched.push(summary);
     if (summary.status === "queued") held.push(summary);
   };
+  const nowMs = deps.now();
   for (const [i, id] of unique.entries()) {
     const task = tasks[i];
     if (!task) failed.push({ task_id: id, reason: "not_found" });
+    // Gone but for DynamoDB's lazy TTL: skipped, as the single replay refuses it (retentionOver).
+    else if (retentionEnded(task, nowMs)) failed.push({ task_id: id, reason: RETENTION_ENDED });
     else if (task.fanOut) {
       // A fan-out task is never failed itself: as its single replay, it stands for its copies (here, dead letters).
-      const own = copies.get(id) ?? [];
+      const own = (copies.get(id) ?? []).filter((copy) => !retentionEnded(copy, nowMs));
       if (!own.some((copy) => copy.status === "failed")) failed.push({ task_id: id, reason: NO_FAILED_COPY });
       for (const copy of own.filter((c) => !seen.has(c.taskId) && ["failed", "queued"].includes(c.status)))
         take(copy);
@@ -186,6 +189,8 @@ async function matchFilter(deps: ReplayTopicDeps, topic: string, body: BulkRepla
   const after = body.failed_after ? Date.parse(body.failed_after) : -Infinity;
   const before = body.failed_before ? Date.parse(body.failed_before) : Infinity;
   const matched: TaskSummary[] = [];
+  const failed: Failure[] = [];
+  const nowMs = deps.now();
   let read = 0;
   // Times as instants, so the same filter written with another offset keeps its cursor.
   const filter = filterBinding([
@@ -206,12 +211,14 @@ async function matchFilter(deps: ReplayTopicDeps, topic: string, body: BulkRepla
     cursor = page.next;
     read += page.tasks.length;
     for (const task of page.tasks) {
-      if ((task.failedAtMs ?? 0) >= end)
-        return { matched, failed: [] as Failure[], next: undefined, held: [] };
-      if (!body.error_contains || task.lastError?.includes(body.error_contains)) matched.push(task);
+      if ((task.failedAtMs ?? 0) >= end) return { matched, failed, next: undefined, held: [] };
+      if (body.error_contains && !task.lastError?.includes(body.error_contains)) continue;
+      // Still in the failed index until DynamoDB's TTL deletes it (lazily): listed, not replayed.
+      if (retentionEnded(task, nowMs)) failed.push({ task_id: task.taskId, reason: RETENTION_ENDED });
+      else matched.push(task);
     }
   } while (cursor && read < BULK_REPLAY_MAX);
-  return { matched, failed: [] as Failure[], next: cursor && { ...cursor, filter, until }, held: [] };
+  return { matched, failed, next: cursor && { ...cursor, filter, until }, held: [] };
 }
 
 /** The failed list's own key, without the run's binding (filter, start) DynamoDB knows nothing of. */
@@ -270,10 +277,7 @@ async function replayGroup(deps: ReplayTopicDeps, tasks: TaskSummary[], failed: 
       return;
     }
     if (result.outcome !== "replayed") {
-      failed.push({
-        task_id: task.taskId,
-        reason: result.outcome === "conflict" ? `status ${result.task.status}` : "not_found",
-      });
+      failed.push({ task_id: task.taskId, reason: notReplayedReason(result, deps.now()) });
       // `queued`: another replay (a second call, an operator) has just marked it and may not have sent it yet;
       // sending its followers now could put them ahead of it. That replay carries the group on.
       if (result.outcome === "conflict" && result.task.status === "queued") {
@@ -291,6 +295,15 @@ async function replayGroup(deps: ReplayTopicDeps, tasks: TaskSummary[], failed: 
     } else run.replayed++;
     return notReached(failed, tasks.slice(i + 1), "could not be sent; retry");
   }
+}
+
+/** Why a task's mark was refused: gone, past its retention (the mark's condition), or its status. */
+function notReplayedReason(
+  result: Exclude<Awaited<ReturnType<ReplayTopicDeps["store"]["markReplayed"]>>, { outcome: "replayed" }>,
+  nowMs: number,
+): string {
+  if (result.outcome === "not-found") return "not_found";
+  return retentionEnded(result.task, nowMs) ? RETENTION_ENDED : `status ${result.task.status}`;
 }
 
 const ANOTHER_CALL = "was being replayed by another call; retry once it is delivered";

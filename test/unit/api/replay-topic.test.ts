@@ -1,4 +1,5 @@
 import { describe, expect, it } from "vitest";
+import { retentionExpiry } from "#shared/domain/task.js";
 import { replayTopic } from "#shared/services/replay-topic.js";
 import { makeTask } from "../../support/factories.js";
 import { FakeTopicQueue } from "../../support/fakes/topic-queue.js";
@@ -23,18 +24,22 @@ function setup() {
   return { store, topicQueue, deps, clock };
 }
 
-/** A dead-lettered task of `group`, due at NOW + dueOffset, failed at `failedAtMs` with `error`. */
+/**
+ * A dead-lettered task of `group`, due at NOW + dueOffset, failed at `failedAtMs` with `error`, retained until
+ * `expiresAt` (by default a day after it failed, as deliver writes it: retentionExpiry).
+ */
 async function failed(
   store: MemoryTaskStore,
   group: string,
   dueOffset: number,
   failedAtMs: number,
   error = "HTTP 500",
+  expiresAt = retentionExpiry(failedAtMs, 1),
 ) {
   const task = makeTask({ group, dueAtMs: NOW + dueOffset, acceptedAtMs: NOW });
   await store.putNew(task);
   await store.startAttempt(task.taskId, NOW);
-  await store.markFailed(task.taskId, { error, atMs: failedAtMs, expiresAt: 1 });
+  await store.markFailed(task.taskId, { error, atMs: failedAtMs, expiresAt });
   return task;
 }
 
@@ -118,7 +123,7 @@ describe("replayTopic", () => {
     expect(await store.get(first.taskId)).toMatchObject({
       status: "failed",
       failedTopic: "demo",
-      expiresAt: 1,
+      expiresAt: retentionExpiry(NOW + 1, 1),
     });
     expect((await store.get(first.taskId))?.sweepShard).toBeUndefined();
     expect((await store.get(second.taskId))?.status).toBe("failed");
@@ -329,7 +334,11 @@ describe("replayTopic", () => {
     // Act: the head, replayed by the first call, fails again; then the run goes on with its cursor.
     clock.now += 60_000;
     await store.startAttempt(head.taskId, clock.now - 1_000);
-    await store.markFailed(head.taskId, { error: "HTTP 500", atMs: clock.now - 1_000, expiresAt: 1 });
+    await store.markFailed(head.taskId, {
+      error: "HTTP 500",
+      atMs: clock.now - 1_000,
+      expiresAt: retentionExpiry(clock.now - 1_000, 1),
+    });
     const second = await replayTopic(deps, "demo", { cursor: String(first.next_cursor) });
     const fresh = await replayTopic(deps, "demo", {});
 
@@ -381,7 +390,12 @@ describe("replayTopic", () => {
     await store.markReplayed(taskId, NOW + 5);
     await store.startAttempt(taskId, NOW + 6);
     const atMs = NOW + 7;
-    await store.markDelivered(taskId, { atMs, latenessMs: 0, deliveryLatencyMs: 1, expiresAt: 1 });
+    await store.markDelivered(taskId, {
+      atMs,
+      latenessMs: 0,
+      deliveryLatencyMs: 1,
+      expiresAt: retentionExpiry(atMs, 1),
+    });
   }
 
   it("does not replay a listed task that another replay has meanwhile delivered (the failed index lags)", async () => {
@@ -451,6 +465,64 @@ describe("replayTopic", () => {
       { task_id: a2.taskId, reason: "status queued" },
       { task_id: a3.taskId, reason: expect.stringContaining("another call") },
     ]);
+  });
+
+  it("skips a dead letter past its retention that TTL has not removed yet, by ids and by filter, listing it with why", async () => {
+    const { store, topicQueue, deps, clock } = setup();
+    const kept = await failed(store, "a", 0, NOW + 1);
+    // Its retention (1 day) ended an hour ago, but DynamoDB's TTL deletes lazily: still stored, still listed.
+    const expired = await failed(store, "b", 0, NOW + 2, "HTTP 500", Math.floor(NOW / 1000) - 3_600);
+    const reason = expect.stringMatching(/retention ended/);
+
+    const dryByIds = await replayTopic(deps, "demo", {
+      task_ids: [expired.taskId, kept.taskId],
+      dry_run: true,
+    });
+    const byFilter = await replayTopic(deps, "demo", { dry_run: true });
+    const byIds = await replayTopic(deps, "demo", { task_ids: [expired.taskId, kept.taskId] });
+    clock.now += 1;
+
+    expect(dryByIds).toEqual({
+      matched: 1,
+      replayed: 0,
+      failed: [{ task_id: expired.taskId, reason }],
+      next_cursor: null,
+    });
+    expect(byFilter).toEqual({
+      matched: 1,
+      replayed: 0,
+      failed: [{ task_id: expired.taskId, reason }],
+      next_cursor: null,
+    });
+    expect(byIds).toEqual({
+      matched: 1,
+      replayed: 1,
+      failed: [{ task_id: expired.taskId, reason }],
+      next_cursor: null,
+    });
+    expect(topicQueue.enqueued.map((m) => m.taskId)).toEqual([kept.taskId]);
+    expect((await store.get(expired.taskId))?.status).toBe("failed");
+  });
+
+  it("a task whose retention ends between its read and its mark is not replayed either, and listed with why", async () => {
+    const { store, topicQueue, deps, clock } = setup();
+    const task = await failed(store, "a", 0, NOW + 1);
+    const expiresAt = (await store.get(task.taskId))?.expiresAt as number;
+    const listFailed = store.listFailed.bind(store);
+    store.listFailed = async (...args) => {
+      const page = await listFailed(...args);
+      clock.now = expiresAt * 1000 + 1_000;
+      return page;
+    };
+
+    const result = await replayTopic(deps, "demo", {});
+
+    expect(result).toMatchObject({
+      matched: 1,
+      replayed: 0,
+      failed: [{ task_id: task.taskId, reason: expect.stringMatching(/retention ended/) }],
+    });
+    expect(topicQueue.enqueued).toEqual([]);
   });
 
   it("by ids: reads the named tasks in batches of 100 (BatchGetItem), answering in the order they were named: 1,000 GetItems, 16 at a time, took seconds of the API function's 10", async () => {
