@@ -1635,12 +1635,14 @@ export class DynamoTaskStore extends DynamoDeliverStore implements TaskStore {
       // Unfinished again: back in the sweep index (so a lost message is re-sent), out of the failed index,
       // no TTL. History (deliveredAtMs, failedAtMs, lastError, the attempt log) is kept.
       UpdateExpression: `SET #status = :queued, queuedAtMs = :now, replayedAtMs = :now, replays = if_not_exists(replays, :zero) + :one, attempts = :zero, ${SWEEP_SHARD_ATTRIBUTE} = :shard REMOVE ${FAILED_TOPIC_ATTRIBUTE}, expiresAt, requeuedAtMs`,
-      ConditionExpression: `#status IN (${from.map((_, i) => `:from${i}`).join(", ")})`,
+      // Nor one past its retention that TTL has not deleted yet (retentionEnded): it is gone but for the sweep.
+      ConditionExpression: `#status IN (${from.map((_, i) => `:from${i}`).join(", ")}) AND (attribute_not_exists(expiresAt) OR expiresAt >= :nowSeconds)`,
       ExpressionAttributeNames: { "#status": "status" },
       ExpressionAttributeValues: toWire({
         ":queued": "queued" satisfies TaskStatus,
         ...Object.fromEntries(from.map((status, i) => [`:from${i}`, status])),
         ":now": nowMs,
+        ":nowSeconds": Math.floor(nowMs / 1000),
         ":zero": 0,
         ":one": 1,
         ":shard": sweepShardOf(taskId),

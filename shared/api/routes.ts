@@ -238,7 +238,9 @@ export const API_ROUTES = [
     entry: "functions/replay-topic.ts",
     purpose: "replay a topic's dead-lettered tasks in group order",
     memoryMb: 512,
-    store: ["get", "listFailed", "markReplayed", "revertReplay"],
+    // `readMany`: the named tasks and a named fan-out task's copies, 100 per BatchGetItem; `get`, the keys it
+    // leaves unread after its retries.
+    store: ["readMany", "get", "listFailed", "markReplayed", "revertReplay"],
     grants: ["topic-queues:send"],
   },
   // --- issue 14, point 4: recurring schedules (appended block) ---

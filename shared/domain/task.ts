@@ -143,6 +143,15 @@ export function claimExpiry(
   return retentionExpiry(dueAtMs + deliveryWindowMs + 86_400_000, topic.retentionDays);
 }
 
+/**
+ * Whether `task`'s retention has ended at `nowMs` (its `expiresAt` passed, in whole seconds as DynamoDB's TTL
+ * compares). TTL deletes lazily, up to days later, so such an item may still be read: the replays treat it as
+ * gone, and the store refuses to replay it (markReplayed's condition).
+ */
+export function retentionEnded(task: Pick<TaskRecord, "expiresAt">, nowMs: number): boolean {
+  return task.expiresAt !== undefined && task.expiresAt < Math.floor(nowMs / 1000);
+}
+
 /** Epoch seconds at which a task completed at `completedAtMs` may be forgotten. */
 export function retentionExpiry(completedAtMs: number, retentionDays: number): number {
   return Math.ceil(completedAtMs / 1000 + retentionDays * 86_400);

@@ -15,7 +15,7 @@ import { parseTaskId } from "#shared/domain/keys.js";
 import { replayDeduplicationId } from "#shared/domain/replay.js";
 import { toIssues } from "#shared/domain/request-issues.js";
 import { FIFO_DEDUPLICATION_WINDOW_MS } from "#shared/domain/sweep.js";
-import type { TaskSummary } from "#shared/domain/task.js";
+import { retentionEnded, type TaskSummary } from "#shared/domain/task.js";
 import { replayEveryCopy, replaySubscriber } from "./fan-out/replay.js";
 
 export interface ReplayDeps {
@@ -54,6 +54,8 @@ export async function replayTask(
     throw replayFailure(error, false);
   });
   if (result.outcome === "not-found") throw notFound();
+  if (result.outcome === "conflict" && retentionEnded(result.task, deps.now()))
+    throw retentionOver(result.task);
   // A fan-out parent is never failed or delivered itself: its replay is its copies' (shared/services/fan-out/).
   if (result.outcome === "conflict" && result.task.fanOut) return replayEveryCopy(deps, result.task);
   if (result.outcome === "conflict") {
@@ -76,6 +78,26 @@ function refuseUndeliverable(deps: ReplayDeps, topic: string): void {
   throw conflict(`topic "${echoed(topic)}" is not configured any more: its tasks cannot be delivered`, {
     topic: echoed(topic),
   });
+}
+
+/** Why a bulk replay skips a task past its retention (retentionOver). */
+export const RETENTION_ENDED = "retention ended: kept only until DynamoDB's TTL removes it, not replayed";
+
+/**
+ * A task past its retention that DynamoDB's TTL has not deleted yet (it deletes lazily, up to days later): GET and
+ * the lists still show it, so it is a 409 that says why rather than a 404; the store's mark refused it.
+ */
+export function retentionOver(task: TaskSummary, subscriber?: string): HttpError {
+  const endedAt = new Date((task.expiresAt ?? 0) * 1000).toISOString();
+  const whose = subscriber === undefined ? "this task's" : `subscriber "${echoed(subscriber)}"'s copy's`;
+  return conflict(
+    `${whose} retention ended at ${endedAt}: it can no longer be replayed, and stays readable only until DynamoDB's TTL removes it`,
+    {
+      task_status: task.status,
+      retention_ended_at: endedAt,
+      ...(subscriber === undefined ? {} : { subscriber: echoed(subscriber) }),
+    },
+  );
 }
 
 /** Sends a task just marked replayed to its topic queue; a failure is left to the sweeper (see above). */

@@ -273,7 +273,27 @@ describe("what each role may do on the table", () => {
       (f) => f !== "deliver",
     )) {
       expect(await may(fn, "PartiQLUpdate"), fn).toBe("ImplicitlyDenied");
-      expect(await may(fn, "BatchGetItem"), fn).toBe("ImplicitlyDenied");
+      if (fn !== "replay-topic") expect(await may(fn, "BatchGetItem"), fn).toBe("ImplicitlyDenied");
+    }
+  });
+
+  it("the bulk replay reads its named tasks in batches: BatchGetItem on the table, on no index, and no new write", async () => {
+    const roleOf = (fn: string) => [...roles].find(([k]) => k.startsWith(`${fn}#`))?.[1] as string;
+    const may = (action: string, arn = tableArn) =>
+      roleMay(aws, roleOf("replay-topic"), `dynamodb:${action}`, arn);
+    expect(await may("BatchGetItem")).toBe("Allowed");
+    for (const index of [SWEEP_INDEX_NAME, FAILED_INDEX_NAME, SCHEDULE_INDEX_NAME]) {
+      expect(await may("BatchGetItem", `${tableArn}/index/${index}`), index).toBe("ImplicitlyDenied");
+    }
+    for (const action of [
+      "BatchWriteItem",
+      "PutItem",
+      "DeleteItem",
+      "Scan",
+      "PartiQLSelect",
+      "PartiQLUpdate",
+    ]) {
+      expect(await may(action), action).toBe("ImplicitlyDenied");
     }
   });
 

@@ -37,6 +37,7 @@ import { parseScheduleId, type ScheduleRecord, schedulePartitionKey } from "#sha
 import { sweepShardOf, UNFINISHED_STATUSES } from "#shared/domain/sweep.js";
 import {
   DELIVERABLE_STATUSES,
+  retentionEnded,
   type TaskRecord,
   type TaskStatus,
   type TaskSummary,
@@ -591,9 +592,10 @@ export class MemoryTaskStore implements TaskStore {
   async markReplayed(taskId: string, nowMs: number, options?: ReplayOptions): Promise<ReplayOutcome> {
     const task = this.tasks.get(taskId);
     if (!task) return { outcome: "not-found" };
-    if (task.status !== "failed" && (options?.onlyFailed || task.status !== "delivered")) {
+    const replayable = task.status === "failed" || (!options?.onlyFailed && task.status === "delivered");
+    // As the table's condition: not a task past its retention that TTL has not deleted yet.
+    if (!replayable || retentionEnded(task, nowMs))
       return { outcome: "conflict", task: structuredClone(task) };
-    }
     const { failedTopic: _, expiresAt: __, requeuedAtMs: ___, ...rest } = task;
     const replayed: TaskRecord = {
       ...rest,

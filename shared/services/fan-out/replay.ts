@@ -1,8 +1,14 @@
 import { conflict, notFanOut, notFound, unknownSubscriber } from "#shared/api/errors.js";
 import type { TaskView } from "#shared/api/task-view.js";
 import { echoed } from "#shared/domain/echoed.js";
-import type { TaskRecord } from "#shared/domain/task.js";
-import { type ReplayDeps, replayFailure, sendIfJustReplayed, sendReplayed } from "../replay-task.js";
+import { retentionEnded, type TaskRecord } from "#shared/domain/task.js";
+import {
+  type ReplayDeps,
+  replayFailure,
+  retentionOver,
+  sendIfJustReplayed,
+  sendReplayed,
+} from "../replay-task.js";
 import { viewOf } from "./view.js";
 
 /**
@@ -18,6 +24,7 @@ export async function replaySubscriber(
 ): Promise<TaskView> {
   const parent = await deps.store.get(taskId);
   if (!parent) throw notFound();
+  if (retentionEnded(parent, deps.now())) throw retentionOver(parent);
   if (!parent.fanOut) throw notFanOut(`task ${echoed(taskId)}`);
   const link = parent.fanOut.find((l) => l.subscriber === subscriber);
   if (!link)
@@ -33,6 +40,9 @@ export async function replaySubscriber(
       `subscriber "${echoed(subscriber)}" has no copy of this task (it was never written or has expired)`,
       { subscriber: echoed(subscriber) },
     );
+  }
+  if (result.outcome === "conflict" && retentionEnded(result.task, deps.now())) {
+    throw retentionOver(result.task, subscriber);
   }
   if (result.outcome === "conflict") {
     await sendIfJustReplayed(deps, result.task);

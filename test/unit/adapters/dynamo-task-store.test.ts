@@ -26,7 +26,7 @@ import {
   scheduleShardOf,
 } from "#shared/domain/schedule.js";
 import { SWEEP_INDEX_NAME, sweepShardOf } from "#shared/domain/sweep.js";
-import type { TaskRecord } from "#shared/domain/task.js";
+import { retentionExpiry, type TaskRecord } from "#shared/domain/task.js";
 import { type LocalDynamo, startDynalite } from "../../support/dynalite-table.js";
 import { makeTask } from "../../support/factories.js";
 import { MemoryTaskStore } from "../../support/memory-task-store.js";
@@ -885,7 +885,12 @@ async function allPages<T>(read: (after?: PageKey) => Promise<TaskPage<T>>): Pro
 async function failTask(store: TaskStore, t: TaskRecord, atMs: number): Promise<void> {
   await store.putNew(t);
   await store.startAttempt(t.taskId, atMs - 1);
-  await store.markFailed(t.taskId, { error: `HTTP 500 at ${atMs}`, atMs, expiresAt: 1 });
+  // Retained for a day after it failed (retentionExpiry), as deliver writes it.
+  await store.markFailed(t.taskId, {
+    error: `HTTP 500 at ${atMs}`,
+    atMs,
+    expiresAt: retentionExpiry(atMs, 1),
+  });
 }
 
 describe.each([
@@ -1032,6 +1037,19 @@ describe.each([
     expect(again).toMatchObject({ outcome: "conflict", task: { status: "queued" } });
     expect(notFinished).toMatchObject({ outcome: "conflict", task: { status: "scheduled" } });
     expect(missing).toEqual({ outcome: "not-found" });
+  });
+
+  it("refuses a task past its retention that TTL has not removed yet (conflict, unchanged); one still retained is replayed", async () => {
+    const store: TaskStore = await makeStore();
+    const expired = task({ group: "e-1" });
+    await failTask(store, expired, NOW + 10);
+    const expiresAt = (await store.get(expired.taskId))?.expiresAt as number;
+
+    const refused = await store.markReplayed(expired.taskId, expiresAt * 1000 + 1_000);
+    const lastSecond = await store.markReplayed(expired.taskId, expiresAt * 1000 + 999);
+
+    expect(refused).toMatchObject({ outcome: "conflict", task: { status: "failed", expiresAt } });
+    expect(lastSecond).toMatchObject({ outcome: "replayed", task: { status: "queued" } });
   });
 
   it("onlyFailed: replays a failed task, and leaves a delivered one delivered (conflict)", async () => {

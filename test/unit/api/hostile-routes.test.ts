@@ -24,6 +24,7 @@ import type { HttpHandler } from "#shared/api/http-route.js";
 import { MAX_REQUEST_BODY_BYTES } from "#shared/api/lambda-event-size.js";
 import { API_ROUTE_KEYS, API_ROUTES, DEFAULT_ROUTE } from "#shared/api/routes.js";
 import { MAX_BATCH_BODY_BYTES } from "#shared/api/schemas/batch.js";
+import { retentionExpiry } from "#shared/domain/task.js";
 import { type Case, plainValidReq, validCase } from "../../support/arbitraries/add-task-request.js";
 import {
   exactNumberCase,
@@ -171,7 +172,7 @@ async function seeded(): Promise<{ w: World; s: Seeds }> {
   await w.f.store.markQueued(tasks.queued, NOW);
   await w.f.store.markQueued(failed, NOW);
   await w.f.store.startAttempt(failed, NOW);
-  await w.f.store.markFailed(failed, { error: "HTTP 500", atMs: NOW, expiresAt: 1 });
+  await w.f.store.markFailed(failed, { error: "HTTP 500", atMs: NOW, expiresAt: retentionExpiry(NOW, 1) });
   const schedule = async () => String((await ok(w, "create-schedule", jsonPost(SCHEDULE_BODY))).schedule_id);
   const schedules = { active: await schedule(), paused: await schedule() };
   await ok(w, "pause-schedule", { method: "POST", pathParameters: { id: schedules.paused } });

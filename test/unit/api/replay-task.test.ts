@@ -1,6 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { type HttpError, toHttpError } from "#shared/api/errors.js";
 import { deadLetterTask } from "#shared/services/dead-letter.js";
+import { getTask } from "#shared/services/get-task.js";
 import { replayTask } from "#shared/services/replay-task.js";
 import { makeTask } from "../../support/factories.js";
 import { FakeTopicQueue } from "../../support/fakes/topic-queue.js";
@@ -82,6 +83,26 @@ describe("replayTask", () => {
     expect(error).toMatchObject({ status: 409, code: "conflict", details: { task_status: "scheduled" } });
     expect((await store.get(task.taskId))?.status).toBe("scheduled");
     expect(topicQueue.calls).toEqual([]);
+  });
+
+  it("refuses (409) a task past its retention that DynamoDB's TTL has not removed yet (GET still shows it), and changes nothing", async () => {
+    const { store, topicQueue, deps } = setup();
+    const task = await failedTask(store, topicQueue);
+    const expiresAt = (await store.get(task.taskId))?.expiresAt as number;
+    const sent = topicQueue.calls.length;
+    const later = { ...deps, now: () => expiresAt * 1000 + 60_000 };
+
+    const error = await refusal(replayTask(later, task.taskId));
+
+    expect(error).toMatchObject({
+      status: 409,
+      code: "conflict",
+      details: { task_status: "failed", retention_ended_at: new Date(expiresAt * 1000).toISOString() },
+    });
+    expect(error.message).toMatch(/retention ended/);
+    expect(await getTask(later, task.taskId)).toMatchObject({ status: "failed" });
+    expect((await store.get(task.taskId))?.replays).toBeUndefined();
+    expect(topicQueue.calls).toHaveLength(sent);
   });
 
   it.each([

@@ -1,4 +1,5 @@
 import { describe, expect, it } from "vitest";
+import { retentionExpiry } from "#shared/domain/task.js";
 import { replayTopic } from "#shared/services/replay-topic.js";
 import { makeTask } from "../../support/factories.js";
 import { FakeTopicQueue } from "../../support/fakes/topic-queue.js";
@@ -23,18 +24,22 @@ function setup() {
   return { store, topicQueue, deps, clock };
 }
 
-/** A dead-lettered task of `group`, due at NOW + dueOffset, failed at `failedAtMs` with `error`. */
+/**
+ * A dead-lettered task of `group`, due at NOW + dueOffset, failed at `failedAtMs` with `error`, retained until
+ * `expiresAt` (by default a day after it failed, as deliver writes it: retentionExpiry).
+ */
 async function failed(
   store: MemoryTaskStore,
   group: string,
   dueOffset: number,
   failedAtMs: number,
   error = "HTTP 500",
+  expiresAt = retentionExpiry(failedAtMs, 1),
 ) {
   const task = makeTask({ group, dueAtMs: NOW + dueOffset, acceptedAtMs: NOW });
   await store.putNew(task);
   await store.startAttempt(task.taskId, NOW);
-  await store.markFailed(task.taskId, { error, atMs: failedAtMs, expiresAt: 1 });
+  await store.markFailed(task.taskId, { error, atMs: failedAtMs, expiresAt });
   return task;
 }
 
@@ -118,7 +123,7 @@ describe("replayTopic", () => {
     expect(await store.get(first.taskId)).toMatchObject({
       status: "failed",
       failedTopic: "demo",
-      expiresAt: 1,
+      expiresAt: retentionExpiry(NOW + 1, 1),
     });
     expect((await store.get(first.taskId))?.sweepShard).toBeUndefined();
     expect((await store.get(second.taskId))?.status).toBe("failed");
@@ -329,7 +334,11 @@ describe("replayTopic", () => {
     // Act: the head, replayed by the first call, fails again; then the run goes on with its cursor.
     clock.now += 60_000;
     await store.startAttempt(head.taskId, clock.now - 1_000);
-    await store.markFailed(head.taskId, { error: "HTTP 500", atMs: clock.now - 1_000, expiresAt: 1 });
+    await store.markFailed(head.taskId, {
+      error: "HTTP 500",
+      atMs: clock.now - 1_000,
+      expiresAt: retentionExpiry(clock.now - 1_000, 1),
+    });
     const second = await replayTopic(deps, "demo", { cursor: String(first.next_cursor) });
     const fresh = await replayTopic(deps, "demo", {});
 
@@ -381,7 +390,12 @@ describe("replayTopic", () => {
     await store.markReplayed(taskId, NOW + 5);
     await store.startAttempt(taskId, NOW + 6);
     const atMs = NOW + 7;
-    await store.markDelivered(taskId, { atMs, latenessMs: 0, deliveryLatencyMs: 1, expiresAt: 1 });
+    await store.markDelivered(taskId, {
+      atMs,
+      latenessMs: 0,
+      deliveryLatencyMs: 1,
+      expiresAt: retentionExpiry(atMs, 1),
+    });
   }
 
   it("does not replay a listed task that another replay has meanwhile delivered (the failed index lags)", async () => {
@@ -453,31 +467,154 @@ describe("replayTopic", () => {
     ]);
   });
 
-  it("by ids: reads the named tasks side by side, answering in the order they were named: 1,000 reads one after another (a few ms each) took most of the API function's 10 s", async () => {
+  it("skips a dead letter past its retention that TTL has not removed yet, by ids and by filter, listing it with why", async () => {
+    const { store, topicQueue, deps, clock } = setup();
+    const kept = await failed(store, "a", 0, NOW + 1);
+    // Its retention (1 day) ended an hour ago, but DynamoDB's TTL deletes lazily: still stored, still listed.
+    const expired = await failed(store, "b", 0, NOW + 2, "HTTP 500", Math.floor(NOW / 1000) - 3_600);
+    const reason = expect.stringMatching(/retention ended/);
+
+    const dryByIds = await replayTopic(deps, "demo", {
+      task_ids: [expired.taskId, kept.taskId],
+      dry_run: true,
+    });
+    const byFilter = await replayTopic(deps, "demo", { dry_run: true });
+    const byIds = await replayTopic(deps, "demo", { task_ids: [expired.taskId, kept.taskId] });
+    clock.now += 1;
+
+    expect(dryByIds).toEqual({
+      matched: 1,
+      replayed: 0,
+      failed: [{ task_id: expired.taskId, reason }],
+      next_cursor: null,
+    });
+    expect(byFilter).toEqual({
+      matched: 1,
+      replayed: 0,
+      failed: [{ task_id: expired.taskId, reason }],
+      next_cursor: null,
+    });
+    expect(byIds).toEqual({
+      matched: 1,
+      replayed: 1,
+      failed: [{ task_id: expired.taskId, reason }],
+      next_cursor: null,
+    });
+    expect(topicQueue.enqueued.map((m) => m.taskId)).toEqual([kept.taskId]);
+    expect((await store.get(expired.taskId))?.status).toBe("failed");
+  });
+
+  it("a task whose retention ends between its read and its mark is not replayed either, and listed with why", async () => {
+    const { store, topicQueue, deps, clock } = setup();
+    const task = await failed(store, "a", 0, NOW + 1);
+    const expiresAt = (await store.get(task.taskId))?.expiresAt as number;
+    const listFailed = store.listFailed.bind(store);
+    store.listFailed = async (...args) => {
+      const page = await listFailed(...args);
+      clock.now = expiresAt * 1000 + 1_000;
+      return page;
+    };
+
+    const result = await replayTopic(deps, "demo", {});
+
+    expect(result).toMatchObject({
+      matched: 1,
+      replayed: 0,
+      failed: [{ task_id: task.taskId, reason: expect.stringMatching(/retention ended/) }],
+    });
+    expect(topicQueue.enqueued).toEqual([]);
+  });
+
+  it("by ids: reads the named tasks in batches of 100 (BatchGetItem), answering in the order they were named: 1,000 GetItems, 16 at a time, took seconds of the API function's 10", async () => {
     const { store, deps } = setup();
     const named = [];
-    for (let g = 0; g < 40; g++) named.push(await failed(store, `g${g}`, 0, NOW + 1));
+    for (let g = 0; g < 250; g++) named.push(await failed(store, `g${g}`, 0, NOW + 1));
+    const reads = { many: [] as number[], one: 0 };
+    const readMany = store.readMany.bind(store);
+    store.readMany = async (ids) => {
+      reads.many.push(ids.length);
+      return readMany(ids);
+    };
     const get = store.get.bind(store);
-    let reading = 0;
-    let most = 0;
     store.get = async (id) => {
-      most = Math.max(most, ++reading);
-      await new Promise((resolve) => setTimeout(resolve, 1));
-      reading--;
+      reads.one++;
       return get(id);
     };
 
     const result = await replayTopic(deps, "demo", {
-      task_ids: ["nope-1", ...named.map((t) => t.taskId), "nope-2"],
+      task_ids: ["demo:nope-1", ...named.map((t) => t.taskId), "demo:nope-2"],
       dry_run: true,
     });
 
-    expect(most).toBeGreaterThan(1);
-    expect(result).toMatchObject({ matched: 40, replayed: 0 });
+    // 252 ids: ⌈252 / 100⌉ calls, each of at most 100 keys, and no GetItem.
+    expect(reads.many).toHaveLength(3);
+    expect(Math.max(...reads.many)).toBeLessThanOrEqual(100);
+    expect(reads.one).toBe(0);
+    expect(result).toMatchObject({ matched: 250, replayed: 0 });
     expect(result.failed).toEqual([
-      { task_id: "nope-1", reason: "not_found" },
-      { task_id: "nope-2", reason: "not_found" },
+      { task_id: "demo:nope-1", reason: "not_found" },
+      { task_id: "demo:nope-2", reason: "not_found" },
     ]);
+  });
+
+  it("by ids: keys a batch read left unprocessed (or a read that failed) are read again, and their tasks replayed", async () => {
+    const { store, topicQueue, deps } = setup();
+    const [a1, a2, a3] = await threeInGroupA(store);
+    store.failNextBatchCall = "readMany";
+    // Unprocessed on every try: read one by one at the end (a GetItem surfaces the table's error, if any).
+    store.unreadIds.add(a2.taskId);
+
+    const result = await replayTopic(deps, "demo", { task_ids: [a3.taskId, a2.taskId, a1.taskId] });
+
+    expect(store.batchCalls.readMany).toBeGreaterThan(1);
+    expect(result).toEqual({ matched: 3, replayed: 3, failed: [], next_cursor: null });
+    expect(topicQueue.enqueued.map((m) => m.taskId)).toEqual([a1.taskId, a2.taskId, a3.taskId]);
+  });
+
+  it("by ids: reading 1,000 named fan-out tasks' copies (up to 10,000) stops before the function's deadline, as the replay does, with nothing replayed", async () => {
+    const { store, topicQueue, deps } = setup();
+    const parents = [];
+    for (let p = 0; p < 5; p++) {
+      const copies = [];
+      for (let c = 0; c < 100; c++) copies.push(await failed(store, `p${p}c${c}`, 0, NOW + 1));
+      const links = copies.map((copy, c) => ({
+        subscriber: `s${c}`,
+        taskId: copy.taskId,
+        url: "https://s.test/",
+      }));
+      const parent = makeTask({ group: `p${p}`, dueAtMs: NOW, acceptedAtMs: NOW, fanOut: links });
+      await store.putNew(parent);
+      parents.push(parent);
+    }
+    // Each batch read takes 2 s of the invocation's 10 s: the named parents' read, then the copies', 100 a call.
+    let remaining = 10_000;
+    const readMany = store.readMany.bind(store);
+    store.readMany = async (ids) => {
+      remaining -= 2_000;
+      return readMany(ids);
+    };
+    const named = { task_ids: parents.map((p) => p.taskId) };
+
+    const error = await refusal(replayTopic({ ...deps, remainingMs: () => remaining }, "demo", named));
+    const reads = store.batchCalls.readMany;
+    const sentFirst = topicQueue.enqueued.length;
+    const statuses = new Set(
+      await Promise.all(
+        parents.flatMap((p) => p.fanOut ?? []).map(async (l) => (await store.get(l.taskId))?.status),
+      ),
+    );
+    remaining = 1_000_000;
+    const repeat = await replayTopic({ ...deps, remainingMs: () => remaining }, "demo", named);
+
+    expect(error).toMatchObject({ status: 503, code: "service_unavailable" });
+    expect(error.toBody().error).toMatchObject({ replayed: 0 });
+    expect(error.message).toMatch(/ran out of time/);
+    expect(error.message).toMatch(/repeating the same request/);
+    expect(reads).toBeLessThan(6);
+    // Nothing marked, nothing sent: a repeat with time replays every copy.
+    expect(sentFirst).toBe(0);
+    expect([...statuses]).toEqual(["failed"]);
+    expect(repeat).toMatchObject({ matched: 500, replayed: 500, failed: [] });
   });
 
   it("by ids: a named task another replay has marked (queued) holds back the named tasks after it in its group", async () => {
@@ -500,11 +637,11 @@ describe("replayTopic", () => {
   it("by ids: does not replay a task delivered by another replay between its read and its mark", async () => {
     const { store, topicQueue, deps } = setup();
     const task = await failed(store, "a", 0, NOW + 1);
-    const get = store.get.bind(store);
+    const readMany = store.readMany.bind(store);
     const racing = Object.assign(Object.create(store) as MemoryTaskStore, {
-      get: async (id: string) => {
-        const read = await get(id);
-        if (id === task.taskId) await replayedAndDelivered(store, id);
+      readMany: async (ids: readonly string[]) => {
+        const read = await readMany(ids);
+        if (ids.includes(task.taskId)) await replayedAndDelivered(store, task.taskId);
         return read;
       },
     });

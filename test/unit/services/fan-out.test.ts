@@ -7,7 +7,7 @@ import { parseConfig, type TopicConfig } from "#shared/config/index.js";
 import { aggregateStatus, deliveryKey, expandFanOut, laneHash } from "#shared/domain/fan-out.js";
 import { groupHash, parseTaskId } from "#shared/domain/keys.js";
 import { scheduledGraceMs, stalledAfterMs, sweepShardOf } from "#shared/domain/sweep.js";
-import type { TaskRecord } from "#shared/domain/task.js";
+import { retentionExpiry, type TaskRecord } from "#shared/domain/task.js";
 import { CallbackSigner, subscriberSigningKey } from "#shared/security/signing.js";
 import { addTask, claimExpiry } from "#shared/services/add-task.js";
 import { addTasksBatch } from "#shared/services/add-tasks-batch.js";
@@ -92,7 +92,7 @@ async function deliver(f: ReturnType<typeof setup>, copy: TaskRecord) {
     atMs: NOW + 10_050,
     latenessMs: 0,
     deliveryLatencyMs: 50,
-    expiresAt: 1,
+    expiresAt: retentionExpiry(NOW + 10_050, 1),
   });
 }
 
@@ -1002,6 +1002,28 @@ describe("fan-out replay", () => {
       ["audit", "queued"],
       ["search", "delivered"],
     ]);
+  });
+
+  it("a copy past its retention that TTL has not removed yet is not replayed: its subscriber's replay is a 409 saying so, and a replay of every copy skips it", async () => {
+    // Prepare: two copies dead-lettered; replayed a second after their retention (1 day) ended
+    const f = setup();
+    const { parent, copies } = await addOrder(f);
+    await deadLetter(f, copies[0] as TaskRecord);
+    await deadLetter(f, copies[1] as TaskRecord);
+    const endedAt = (await f.store.get(copies[0]?.taskId as string))?.expiresAt as number;
+    f.topicQueue.calls.length = 0;
+    const later = { ...f.replayDeps, now: () => endedAt * 1000 + 1_000 };
+
+    // Act
+    const one = await refusal(replayTask(later, parent.taskId, { subscriber: "billing" }));
+    const every = await refusal(replayTask(later, parent.taskId));
+
+    // Assess
+    expect(one).toMatchObject({ status: 409, details: { subscriber: "billing", task_status: "failed" } });
+    expect(one.message).toMatch(/retention ended/);
+    expect(every).toMatchObject({ status: 409 });
+    expect(f.topicQueue.calls).toEqual([]);
+    expect((await f.store.get(copies[0]?.taskId as string))?.status).toBe("failed");
   });
 
   it("a copy's mark whose answer was lost (the SDK's retry then finds it queued) still has the copy sent", async () => {

@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { taskMessageBody } from "#shared/domain/messages.js";
-import type { TaskRecord } from "#shared/domain/task.js";
+import { retentionExpiry, type TaskRecord } from "#shared/domain/task.js";
 import { sweep } from "#shared/services/sweeper/index.js";
 import { makeTask, T0 } from "../../../support/factories.js";
 import { FakeDeadLetterSource, FakePointerQueue } from "../../../support/fakes/dead-letter-source.js";
@@ -35,7 +35,7 @@ async function replayedDeadLetter(sim: Sim): Promise<string> {
   const task = makeTask({ group: "replayed", dueAtMs: T0, acceptedAtMs: T0 });
   await sim.store.putNew(task);
   await sim.store.startAttempt(task.taskId, T0);
-  await sim.store.markFailed(task.taskId, { error: "HTTP 500", atMs: T0, expiresAt: 1 });
+  await sim.store.markFailed(task.taskId, { error: "HTTP 500", atMs: T0, expiresAt: retentionExpiry(T0, 1) });
   await sim.store.markReplayed(task.taskId, T0 + 1);
   return task.taskId;
 }

@@ -1,6 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { parseTaskMessage, taskMessageBody } from "#shared/domain/messages.js";
 import { sweepShardOf } from "#shared/domain/sweep.js";
+import { retentionExpiry } from "#shared/domain/task.js";
 import { reconcileTopicDeadLetters } from "#shared/services/sweeper/topic-dead-letters.js";
 import {
   Counters,
@@ -19,7 +20,7 @@ async function failed(store: MemoryTaskStore, group: string) {
   const task = makeTask({ group, dueAtMs: T0, acceptedAtMs: T0 });
   await store.putNew(task);
   await store.startAttempt(task.taskId, T0);
-  await store.markFailed(task.taskId, { error: "HTTP 500", atMs: T0, expiresAt: 1 });
+  await store.markFailed(task.taskId, { error: "HTTP 500", atMs: T0, expiresAt: retentionExpiry(T0, 1) });
   return task.taskId;
 }
 
@@ -73,7 +74,11 @@ describe("reconcileTopicDeadLetters", () => {
     const taskId = await failed(store, "a");
     await store.markReplayed(taskId, T0 + 1);
     await store.startAttempt(taskId, T0 + 2);
-    await store.markFailed(taskId, { error: "HTTP 500", atMs: T0 + 3, expiresAt: 1 });
+    await store.markFailed(taskId, {
+      error: "HTTP 500",
+      atMs: T0 + 3,
+      expiresAt: retentionExpiry(T0 + 3, 1),
+    });
     const unknown = await failed(store, "b");
     // A bulk replay whose send failed and was undone: replays counted, but its failure is still the first one's.
     const undone = await failed(store, "c");
