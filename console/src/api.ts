@@ -36,8 +36,10 @@ export async function call<T>(method: string, path: string, body?: unknown): Pro
   try {
     json = text ? JSON.parse(text) : {};
   } catch {
-    if (!response.ok) throw new ApiError(response.status, text || `HTTP ${response.status}`);
-    json = { message: text };
+    if (!response.ok) throw new ApiError(response.status, text);
+    // A 2xx that is not JSON is no answer of the API's (a proxy's sign-in page): an error, as a malformed answer
+    // is (action.ts parseAnswer), not a value to show.
+    throw new Error(`the API's answer is not JSON: ${text}`);
   }
   if (!response.ok) throw apiError(response.status, json);
   return json as T;
@@ -65,77 +67,13 @@ export function query(params: Record<string, string | number | undefined>): stri
   return search.toString();
 }
 
-export interface TopicView {
-  readonly topic: string;
-  readonly paused: boolean;
-  readonly backlog: { readonly waiting: number; readonly in_flight: number };
-  readonly oldest_age_seconds: number | null;
-  readonly dead_letter_count: number;
-}
-
-export interface AttemptView {
-  readonly started_at: string;
-  readonly duration_ms: number;
-  readonly status?: number;
-  readonly error?: string;
-}
-
-export interface TaskView {
-  readonly task_id: string;
-  readonly topic: string;
-  readonly status: string;
-  readonly due_at: string;
-  readonly accepted_at: string;
-  readonly attempts: number;
-  readonly last_error?: string;
-  readonly queued_at?: string;
-  readonly delivered_at?: string;
-  readonly failed_at?: string;
-  readonly cancelled_at?: string;
-  readonly replayed_at?: string;
-  readonly rescheduled_to?: string;
-  readonly lateness_ms?: number;
-  readonly callback_url: string;
-  readonly group?: string;
-  readonly content?: string;
-  readonly attempt_log: readonly AttemptView[];
-  /** A fan-out task (issue 14, point 3): one row per subscriber. */
-  readonly subscribers?: readonly SubscriberView[];
-  readonly parent_task_id?: string;
-  readonly subscriber?: string;
-}
-
-/** One subscriber of a fan-out task (shared/api/fan-out-view.ts). */
-export interface SubscriberView {
-  readonly id: string;
-  readonly task_id: string;
-  readonly callback_url: string;
-  readonly status: string;
-  readonly attempts: number;
-  readonly last_error?: string;
-}
-
-export interface TaskPage {
-  readonly tasks: readonly TaskView[];
-  readonly next_cursor: string | null;
-}
-
-/** A recurring schedule as GET /v1/schedules answers (shared/api/schemas/schedules.ts; its module needs Node). */
-export interface ScheduleView {
-  readonly schedule_id: string;
-  readonly topic: string;
-  readonly cron: string;
-  readonly timezone: string;
-  readonly status: "active" | "paused" | "ended" | "deleted";
-  readonly content: string;
-  readonly callback_url?: string;
-  readonly created_at: string;
-  readonly paused_at?: string;
-  readonly deleted_at?: string;
-  readonly next_occurrences: readonly string[];
-}
-
-export interface SchedulePage {
-  readonly schedules: readonly ScheduleView[];
-  readonly next_cursor: string | null;
-}
+/** The shapes of what the page loads, parsed on each load (answers.ts). */
+export type {
+  AttemptView,
+  SchedulePage,
+  ScheduleView,
+  SubscriberView,
+  TaskPage,
+  TaskView,
+  TopicView,
+} from "./answers.js";

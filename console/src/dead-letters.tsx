@@ -1,6 +1,7 @@
 import { useState } from "preact/hooks";
 import { cancelDeadLetter } from "./actions.js";
-import { call, PAGE_LIMIT, query, type TaskPage, type TaskView } from "./api.js";
+import { load, taskPageSchema } from "./answers.js";
+import { PAGE_LIMIT, query, type TaskView } from "./api.js";
 import { useConfirm } from "./confirm.js";
 import { type ReplayFilter, replayMatching, replaySelected } from "./dead-letter-actions.js";
 import { time } from "./format.js";
@@ -18,9 +19,9 @@ export function DeadLetters(props: { readonly topic: string; readonly onOpen: (i
   const cursor = cursors[cursors.length - 1];
   const { data, error } = useLoad(
     () =>
-      call<TaskPage>(
-        "GET",
+      load(
         `/v1/tasks?${query({ topic: props.topic, status: "failed", limit: PAGE_LIMIT, cursor })}`,
+        taskPageSchema,
       ),
     [props.topic, cursor],
   );

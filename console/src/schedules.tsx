@@ -1,6 +1,7 @@
 import { useState } from "preact/hooks";
 import { createScheduleFromForm, type ScheduleAction, scheduleAction } from "./actions.js";
-import { call, PAGE_LIMIT, query, type SchedulePage, type ScheduleView } from "./api.js";
+import { load, schedulePageSchema } from "./answers.js";
+import { PAGE_LIMIT, query, type ScheduleView } from "./api.js";
 import { useConfirm } from "./confirm.js";
 import { time } from "./format.js";
 import { useLoad, useShowLine } from "./hooks.js";
@@ -16,7 +17,7 @@ export function SchedulesPanel(props: { readonly topic: string }) {
   const cursor = cursors[cursors.length - 1];
   const { data, error } = useLoad(
     () =>
-      call<SchedulePage>("GET", `/v1/schedules?${query({ topic: props.topic, limit: PAGE_LIMIT, cursor })}`),
+      load(`/v1/schedules?${query({ topic: props.topic, limit: PAGE_LIMIT, cursor })}`, schedulePageSchema),
     [props.topic, cursor],
   );
   const act = useScheduleAction(setMessage);

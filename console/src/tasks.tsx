@@ -1,6 +1,7 @@
 import { useEffect, useState } from "preact/hooks";
 import { cancelTask, replaySubscriber } from "./actions.js";
-import { call, PAGE_LIMIT, query, type SubscriberView, type TaskPage, type TaskView } from "./api.js";
+import { load, taskPageSchema, taskViewSchema } from "./answers.js";
+import { PAGE_LIMIT, query, type SubscriberView, type TaskView } from "./api.js";
 import { useConfirm } from "./confirm.js";
 import { ms, time } from "./format.js";
 import { useLoad, useRefresh, useShowLine } from "./hooks.js";
@@ -71,9 +72,9 @@ function GroupList(props: {
   const cursor = cursors[cursors.length - 1];
   const { data, error } = useLoad(
     () =>
-      call<TaskPage>(
-        "GET",
+      load(
         `/v1/tasks?${query({ topic: props.topic, group: props.group, limit: PAGE_LIMIT, cursor })}`,
+        taskPageSchema,
       ),
     [props.topic, props.group, cursor],
   );
@@ -154,7 +155,7 @@ function TaskTable(props: { readonly tasks: readonly TaskView[]; readonly onOpen
 /** One task: status, its timeline (accepted, queued, every logged attempt, the end) and its cancel button. */
 export function TaskDetail(props: { readonly taskId: string }) {
   const { data: task, error } = useLoad(
-    () => call<TaskView>("GET", `/v1/tasks/${encodeURIComponent(props.taskId)}?include=content`),
+    () => load(`/v1/tasks/${encodeURIComponent(props.taskId)}?include=content`, taskViewSchema),
     [props.taskId],
   );
   const confirm = useConfirm();

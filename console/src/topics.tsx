@@ -1,6 +1,7 @@
 import { useEffect, useState } from "preact/hooks";
 import { type ConsoleMetrics, consoleMetricsSchema } from "../schemas.js";
 import { toggleTopic } from "./actions.js";
+import { load, topicListSchema } from "./answers.js";
 import { call, type TopicView } from "./api.js";
 import { useConfirm } from "./confirm.js";
 import { age } from "./format.js";
@@ -12,7 +13,7 @@ interface TopicsData {
 }
 
 async function loadTopics(minutes: number): Promise<TopicsData> {
-  const { topics } = await call<{ topics: TopicView[] }>("GET", "/v1/topics");
+  const { topics } = await load("/v1/topics", topicListSchema);
   const metrics = await Promise.all(
     topics.map((t) =>
       call("GET", `/console/api/metrics?topic=${encodeURIComponent(t.topic)}&minutes=${minutes}`)

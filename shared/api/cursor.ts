@@ -11,6 +11,7 @@ import * as z from "zod";
 import type { PageKey } from "#shared/adapters/task-store.js";
 import { isTaskPartitionOf, isTaskSortKey } from "#shared/domain/keys.js";
 import { validationFailed } from "./errors.js";
+import { CURSOR_PATTERN } from "./schemas/next-cursor.js";
 
 export function encodeCursor(key: PageKey | undefined): string | null {
   return key ? Buffer.from(JSON.stringify(key), "utf8").toString("base64url") : null;
@@ -58,7 +59,7 @@ export function decodeCursor(cursor: string | undefined, schema: z.ZodType<PageK
   if (cursor === undefined) return undefined;
   const invalid = () =>
     validationFailed([{ path: "cursor", message: "not a cursor this list gave out" }], "invalid cursor");
-  if (!/^[A-Za-z0-9_-]+$/.test(cursor)) throw invalid();
+  if (!CURSOR_PATTERN.test(cursor)) throw invalid();
   let json: unknown;
   try {
     json = JSON.parse(Buffer.from(cursor, "base64url").toString("utf8"));

@@ -1,5 +1,6 @@
 /** Request schemas of the group routes (scope I2): the handler validates with them, the OpenAPI document shows them. */
 import * as z from "zod";
+import { cursorParam } from "./next-cursor.js";
 import { PLAIN_DIGITS_NOTE, queryInteger } from "./query.js";
 
 /** Tasks read per call: bounded work (and Lambda time) however large the group. */
@@ -31,12 +32,7 @@ export const cancelGroupQuerySchema = z
       .meta({
         description: `tasks read this call (default and maximum ${MAX_GROUP_PAGE}), ${PLAIN_DIGITS_NOTE}`,
       }),
-    cursor: z
-      .string()
-      .min(1)
-      .max(2048)
-      .optional()
-      .meta({ description: "`next_cursor` of the previous call" }),
+    cursor: cursorParam("`next_cursor` of the previous call"),
   })
   .strict();
 export type CancelGroupQuery = z.output<typeof cancelGroupQuerySchema>;

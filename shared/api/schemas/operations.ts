@@ -4,6 +4,7 @@
  */
 import * as z from "zod";
 import { LIST_LIMIT_DEFAULT, LIST_LIMIT_MAX } from "./list-limits.js";
+import { cursorParam, nextCursorSchema } from "./next-cursor.js";
 import { PLAIN_DIGITS_NOTE, queryInteger } from "./query.js";
 import { taskViewSchema } from "./tasks.js";
 
@@ -28,7 +29,7 @@ export const listTasksQuerySchema = z
       .meta({
         description: `page size, 1–${LIST_LIMIT_MAX} (default ${LIST_LIMIT_DEFAULT}), ${PLAIN_DIGITS_NOTE}`,
       }),
-    cursor: z.string().min(1).max(2048).optional().meta({ description: "the previous page's `next_cursor`" }),
+    cursor: cursorParam("the previous page's `next_cursor`"),
     subscriber: z.string().min(1).max(64).optional().meta({
       description:
         "a fan-out topic, with `group`: list that subscriber's copies of the group, in the order it receives them",
@@ -46,7 +47,7 @@ export type ListTasksQuery = z.output<typeof listTasksQuerySchema>;
 
 export const taskListSchema = z.looseObject({
   tasks: z.array(taskViewSchema),
-  next_cursor: z.string().nullable(),
+  next_cursor: nextCursorSchema,
 });
 export type TaskList = z.output<typeof taskListSchema>;
 
@@ -75,12 +76,7 @@ export const bulkReplayBodySchema = z
       .optional()
       .meta({ description: "only tasks whose last error contains this text" }),
     dry_run: z.boolean().optional().meta({ description: "count what matches; replay nothing" }),
-    cursor: z
-      .string()
-      .min(1)
-      .max(2048)
-      .optional()
-      .meta({ description: "the previous call's `next_cursor`, with the same filter" }),
+    cursor: cursorParam("the previous call's `next_cursor`, with the same filter"),
   })
   .refine(
     (b) =>
@@ -101,6 +97,6 @@ export const bulkReplayResponseSchema = z.looseObject({
   replayed: z.number().int().nonnegative(),
   failed: z.array(z.looseObject({ task_id: z.string(), reason: z.string() })),
   /** More dead-lettered tasks may match: call again with this cursor. */
-  next_cursor: z.string().nullable(),
+  next_cursor: nextCursorSchema,
 });
 export type BulkReplayResult = z.output<typeof bulkReplayResponseSchema>;

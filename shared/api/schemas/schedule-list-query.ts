@@ -1,5 +1,6 @@
 import * as z from "zod";
 import { LIST_LIMIT_DEFAULT, LIST_LIMIT_MAX } from "./list-limits.js";
+import { cursorParam } from "./next-cursor.js";
 import { PLAIN_DIGITS_NOTE, queryInteger } from "./query.js";
 
 /**
@@ -13,5 +14,5 @@ export const listSchedulesQuerySchema = z.strictObject({
     .meta({
       description: `page size, 1–${LIST_LIMIT_MAX} (default ${LIST_LIMIT_DEFAULT}), ${PLAIN_DIGITS_NOTE}`,
     }),
-  cursor: z.string().min(1).max(2048).optional().meta({ description: "the previous page's `next_cursor`" }),
+  cursor: cursorParam("the previous page's `next_cursor`"),
 });

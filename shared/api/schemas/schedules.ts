@@ -5,6 +5,7 @@
 import * as z from "zod";
 import { contentSchema, MAX_CALLBACK_URL_LENGTH } from "#shared/domain/add-task-request.js";
 import { SCHEDULE_STATUSES } from "#shared/domain/schedule.js";
+import { nextCursorSchema } from "./next-cursor.js";
 
 // Its own module, so the list function bundles none of the other schedule schemas (nor the add-task content).
 export { listSchedulesQuerySchema } from "./schedule-list-query.js";
@@ -92,5 +93,5 @@ export const scheduleParamsSchema = z.object({
 
 export const scheduleListSchema = z.looseObject({
   schedules: z.array(scheduleViewSchema),
-  next_cursor: z.string().nullable(),
+  next_cursor: nextCursorSchema,
 });

@@ -7,6 +7,7 @@
  */
 import * as z from "zod";
 import { TASK_STATUSES } from "#shared/domain/task.js";
+import { nextCursorSchema } from "./next-cursor.js";
 
 const dateTime = z.iso.datetime({ offset: true });
 
@@ -145,6 +146,6 @@ export const cancelGroupResponseSchema = z.looseObject({
     }),
   ),
   more: z.boolean(),
-  next_cursor: z.string().nullable(),
+  next_cursor: nextCursorSchema,
 });
 export type CancelGroupResponse = z.output<typeof cancelGroupResponseSchema>;

@@ -53,6 +53,33 @@ describe("listTasks: a group", () => {
   });
 });
 
+describe("listTasks: a group whose deliverBy value is a number or a boolean (README, the list's group)", () => {
+  // The value orders by what it is, not how it is spelt: `1.0`, `1` and `"1"` are one group, listed as `group=1`
+  // (the form a task view's `group` shows), never as `group=1.0`; an integer past 2^53 is listed as written.
+  it.each([
+    ["1.0", "1", "1.0"],
+    ["1E5", "100000", "1E5"],
+    ["true", "true", "True"],
+    ["12345678901234567890", "12345678901234567890", "12345678901234567000"],
+  ])("content order_id %s is listed as group=%s, not %s", async (written, listed, notListed) => {
+    const f = fixture();
+    const { body } = await addTask(f.deps, {
+      body: {
+        topic: "demo",
+        delay_seconds: 10,
+        content: `{"order_id":${written}}`,
+        callback: { url: "https://hooks.example.com/n" },
+      },
+    });
+
+    const found = await listTasks(f.deps, { topic: "demo", group: listed });
+    const none = await listTasks(f.deps, { topic: "demo", group: notListed });
+
+    expect(found.tasks.map((t) => [t.task_id, t.group])).toEqual([[body.task_id, listed]]);
+    expect(none.tasks).toEqual([]);
+  });
+});
+
 describe("listTasks: refusals (400, nothing read)", () => {
   it.each([
     ["no topic", { group: "g" }, "validation_failed", "topic"],

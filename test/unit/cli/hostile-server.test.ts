@@ -172,3 +172,34 @@ describe("terminal control characters in what the server says (human output)", (
     expect(result.err).not.toMatch(rawBidi);
   });
 });
+
+describe("a next_cursor that is not one of the API's cursors", () => {
+  // The CLI prints `more: --cursor <next_cursor>` for the operator to paste into a shell: a lying server (or a
+  // proxy) must not be able to hand them a command substitution to run. The API's cursors are base64url.
+  const pasted = "$(touch /tmp/pwned)`id`;rm -rf ~";
+
+  it("tasks list refuses it as invalid_response (exit 3) and prints no line to paste", async () => {
+    // Act
+    const result = await run(["tasks", "list", "--topic", "demo", "--failed"], {
+      status: 200,
+      body: { tasks: [failedTask("HTTP 500")], next_cursor: pasted },
+    });
+
+    // Assess
+    expect(result.code).toBe(3);
+    expect(result.out).not.toContain("--cursor");
+    expect(result.err).toContain("invalid_response");
+  });
+
+  it("a base64url cursor is printed to paste as before", async () => {
+    // Act
+    const result = await run(["tasks", "list", "--topic", "demo", "--failed"], {
+      status: 200,
+      body: { tasks: [failedTask("HTTP 500")], next_cursor: "eyJwayI6ImRlbW8jXyJ9_-" },
+    });
+
+    // Assess
+    expect(result.code, result.err).toBe(0);
+    expect(result.out).toContain("more: --cursor eyJwayI6ImRlbW8jXyJ9_-\n");
+  });
+});

@@ -363,3 +363,33 @@ describe("an answer that is not the route's", () => {
     expect(error).toMatchObject({ code, status });
   });
 });
+
+describe("a next_cursor that is not one of the API's cursors", () => {
+  // The API's cursors are base64url (shared/api/cursor.ts), at most 2,048 characters, the most it takes back: any
+  // other is not its answer, and a caller passing it on (a shell line, a URL) must not get markup or a command.
+  const page = (next: string) => JSON.stringify({ tasks: [], next_cursor: next });
+
+  it.each([
+    ["shell syntax", "$(id)"],
+    ["markup", "<script>alert(1)</script>"],
+    ["a line end", "abc\ndef"],
+    ["empty", ""],
+    ["longer than the API takes back", "a".repeat(2049)],
+  ])("a list page whose next_cursor holds %s is invalid_response", async (_what, next) => {
+    const { fetch } = scriptedFetch({ status: 200, body: page(next) });
+    const client = new PunctualClient({ apiUrl: API, fetch });
+    const error = await client.listFailedTasks({ topic: "demo" }).catch((e: unknown) => e);
+    expect(error).toMatchObject({ code: "invalid_response", status: 200 });
+  });
+
+  it("a base64url cursor, or null, is the answer", async () => {
+    for (const next of ["eyJwayI6ImRlbW8jXyJ9_-", null]) {
+      const { fetch } = scriptedFetch({
+        status: 200,
+        body: JSON.stringify({ tasks: [], next_cursor: next }),
+      });
+      const answer = await new PunctualClient({ apiUrl: API, fetch }).listFailedTasks({ topic: "demo" });
+      expect(answer.next_cursor).toBe(next);
+    }
+  });
+});

@@ -1,0 +1,101 @@
+/**
+ * What the page reads from the API's lists and task view, as zod schemas it parses every load with: an answer
+ * of another shape (a proxy's page, a changed API) is the panel's error line, as a malformed action answer is
+ * (action.ts), never a view rendered from fields that are not there (a TypeError that leaves the panel blank,
+ * or stale, with nothing said). Loose: fields the page does not read pass through. The API's own schemas
+ * (shared/api/schemas/) need Node's modules, so the page keeps these, for the fields it shows.
+ */
+import * as z from "zod";
+import { parseAnswer } from "./action.js";
+import { call } from "./api.js";
+
+const text = z.string();
+const optionalText = z.string().optional();
+
+export const topicViewSchema = z.looseObject({
+  topic: text,
+  paused: z.boolean(),
+  backlog: z.looseObject({ waiting: z.number(), in_flight: z.number() }),
+  oldest_age_seconds: z.number().nullable(),
+  dead_letter_count: z.number(),
+});
+export type TopicView = z.output<typeof topicViewSchema>;
+
+export const topicListSchema = z.looseObject({ topics: z.array(topicViewSchema) });
+
+const attemptViewSchema = z.looseObject({
+  started_at: text,
+  duration_ms: z.number(),
+  status: z.number().optional(),
+  error: optionalText,
+});
+export type AttemptView = z.output<typeof attemptViewSchema>;
+
+/** One subscriber of a fan-out task (shared/api/fan-out-view.ts). */
+const subscriberViewSchema = z.looseObject({
+  id: text,
+  task_id: text,
+  callback_url: text,
+  status: text,
+  attempts: z.number(),
+  last_error: optionalText,
+});
+export type SubscriberView = z.output<typeof subscriberViewSchema>;
+
+export const taskViewSchema = z.looseObject({
+  task_id: text,
+  topic: text,
+  status: text,
+  due_at: text,
+  accepted_at: text,
+  attempts: z.number(),
+  last_error: optionalText,
+  queued_at: optionalText,
+  delivered_at: optionalText,
+  failed_at: optionalText,
+  cancelled_at: optionalText,
+  replayed_at: optionalText,
+  rescheduled_to: optionalText,
+  lateness_ms: z.number().optional(),
+  callback_url: text,
+  group: optionalText,
+  content: optionalText,
+  attempt_log: z.array(attemptViewSchema),
+  /** A fan-out task (issue 14, point 3): one row per subscriber. */
+  subscribers: z.array(subscriberViewSchema).optional(),
+  parent_task_id: optionalText,
+  subscriber: optionalText,
+});
+export type TaskView = z.output<typeof taskViewSchema>;
+
+const nextCursor = z.string().nullable();
+
+export const taskPageSchema = z.looseObject({ tasks: z.array(taskViewSchema), next_cursor: nextCursor });
+export type TaskPage = z.output<typeof taskPageSchema>;
+
+/** A recurring schedule as GET /v1/schedules answers (shared/api/schemas/schedules.ts). */
+const scheduleViewSchema = z.looseObject({
+  schedule_id: text,
+  topic: text,
+  cron: text,
+  timezone: text,
+  status: z.enum(["active", "paused", "ended", "deleted"]),
+  content: text,
+  callback_url: optionalText,
+  created_at: text,
+  paused_at: optionalText,
+  deleted_at: optionalText,
+  next_occurrences: z.array(text),
+});
+export type ScheduleView = z.output<typeof scheduleViewSchema>;
+
+export const schedulePageSchema = z.looseObject({
+  schedules: z.array(scheduleViewSchema),
+  next_cursor: nextCursor,
+});
+export type SchedulePage = z.output<typeof schedulePageSchema>;
+
+/** GET `path` (same origin), its answer as `schema` says, or an Error saying it is malformed. */
+export async function load<S extends z.ZodType>(path: string, schema: S): Promise<z.output<S>> {
+  return parseAnswer(schema, await call("GET", path));
+}

@@ -1,0 +1,68 @@
+import { afterEach, describe, expect, it, vi } from "vitest";
+import { load, taskPageSchema, taskViewSchema, topicListSchema } from "../../../console/src/answers.js";
+import { call } from "../../../console/src/api.js";
+import { jsonAnswer as json, stubConsoleFetch as stubFetch } from "../../support/fakes/console-fetch.js";
+
+/**
+ * What the console's panels load (a task, a page of tasks or schedules, the topics) against a stubbed `fetch`: an
+ * answer that is not the API's (a proxy's sign-in page answered 200, a changed API) rejects, so the panel shows its
+ * error line; resolved, the page rendered fields that are not there and the panel went blank with nothing said.
+ */
+
+afterEach(() => {
+  vi.unstubAllGlobals();
+});
+
+const html = () =>
+  new Response("<html><body>Sign in to continue</body></html>", {
+    status: 200,
+    headers: { "content-type": "text/html" },
+  });
+
+const task = {
+  task_id: "demo._.mhx0z8ka.01JD3ABCDEFGHJKMNPQRSTVWXY",
+  topic: "demo",
+  status: "failed",
+  due_at: "2026-11-23T12:01:30.000Z",
+  accepted_at: "2026-11-23T12:00:00.000Z",
+  attempts: 1,
+  callback_url: "https://hooks.example.com/punctual",
+  attempt_log: [{ started_at: "2026-11-23T12:01:31.000Z", duration_ms: 12, status: 500 }],
+};
+
+describe("a 2xx answer that is not JSON", () => {
+  it("rejects saying so, with the start of the page, never resolves as a value to show", async () => {
+    stubFetch(html);
+
+    const error = await call("GET", "/v1/tasks/x").catch((e: unknown) => e);
+
+    expect(error).toBeInstanceOf(Error);
+    expect((error as Error).message).toMatch(/^the API's answer is not JSON: <html>/);
+  });
+});
+
+describe("a load whose answer is not the shape the panel shows", () => {
+  it.each([
+    ["a task without its attempt log", taskViewSchema, { ...task, attempt_log: undefined }],
+    ["a task that is only a message", taskViewSchema, { message: "ok" }],
+    ["a page whose tasks are not a list", taskPageSchema, { tasks: "none", next_cursor: null }],
+    [
+      "a page with a task missing its id",
+      taskPageSchema,
+      { tasks: [{ ...task, task_id: 7 }], next_cursor: null },
+    ],
+    ["topics without a backlog", topicListSchema, { topics: [{ topic: "demo", paused: false }] }],
+  ])("%s rejects, saying the answer is malformed", async (_what, schema, body) => {
+    stubFetch(() => json(200, body));
+
+    await expect(load("/v1/x", schema)).rejects.toThrow(/the API's answer is malformed/);
+  });
+
+  it("an answer of the right shape is the value, fields the page does not read kept", async () => {
+    stubFetch(() => json(200, { tasks: [{ ...task, replays: 2 }], next_cursor: "abc" }));
+
+    const page = await load("/v1/tasks?topic=demo&status=failed", taskPageSchema);
+
+    expect(page).toEqual({ tasks: [{ ...task, replays: 2 }], next_cursor: "abc" });
+  });
+});
