@@ -281,6 +281,11 @@ function exchange(
       settled = true;
       clearTimeout(deadline);
       resolve({ result, ...(staleConnection && { staleConnection }) });
+      // An answer can come before the receiver has read the whole request (it may answer on the head, then stop
+      // reading). The rest of the body would wait on its full TCP window forever, holding the connection — and a
+      // file descriptor — for the container's life, since the agent's idle timer closes only connections back in
+      // its pool. The answer is in and the connection cannot carry another request: close it.
+      if (!outgoing.writableFinished) outgoing.destroy();
     };
     const fail = (error: string) => {
       settle({ ok: false, error, durationMs: elapsed() });

@@ -1,6 +1,6 @@
 import { createHmac, randomBytes, randomUUID } from "node:crypto";
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
-import type { AddressInfo } from "node:net";
+import { type AddressInfo, createServer as createNetServer, type Socket } from "node:net";
 import { Webhook } from "standardwebhooks";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import {
@@ -581,6 +581,27 @@ describe("callback client against a hostile receiver: every attempt settles by i
     expect(result).toEqual({ ok: false, error: "network: ERR_INVALID_CHAR", durationMs: 0 });
   });
 
+  it.each([200, 503])(
+    "an answer (%i) given before the request body was read ends the connection: a receiver that stops reading cannot hold it",
+    async (status) => {
+      // Prepare: a receiver that answers on the request's first bytes and then stops reading, with a body larger
+      // than the kernel's socket buffers (a receiver shrinking its TCP window gets there with a much smaller one)
+      const stalled = await startEarlyAnswerReceiver(status);
+      const body = JSON.stringify({ x: "a".repeat(16 * 1024 * 1024) });
+
+      // Act
+      const result = await client().post({ url: stalled.url, body, headers: {}, timeoutMs: 5_000 });
+      const { ended, bytesRead } = await stalled.readToEnd(1_500);
+      await stalled.stop();
+
+      // Assess: the answer stands, and the client let go of the connection once it had it — the rest of the
+      // body, which nobody will ever read, is dropped instead of pinning a socket (and a file descriptor) for good
+      expect(result).toMatchObject({ status, ok: status === 200 });
+      expect(ended).toBe(true);
+      expect(bytesRead).toBeLessThan(body.length);
+    },
+  );
+
   it("redirects are not followed", async () => {
     route = (_req, _body, res) => res.writeHead(307, { location: `${hostile.url}/ok/redirected` }).end();
     const before = hostile.requests.length;
@@ -781,3 +802,41 @@ describe("callback client: host names checked after resolution (lookup seam; not
     expect(hits).toHaveLength(1);
   });
 });
+
+/**
+ * A raw receiver that answers `status` as soon as a request's first bytes arrive and then stops reading (its side
+ * of the connection fills up). `readToEnd` reads again and reports whether the client closed the connection within
+ * `ms` (its FIN arriving after whatever of the body was already in flight) and how many bytes came in all.
+ */
+async function startEarlyAnswerReceiver(status: number) {
+  let socket: Socket | undefined;
+  let bytesRead = 0;
+  const server = createNetServer((s) => {
+    socket = s;
+    s.on("error", () => undefined);
+    s.on("data", (chunk: Buffer) => {
+      bytesRead += chunk.length;
+      if (bytesRead !== chunk.length) return;
+      s.write(`HTTP/1.1 ${status} Early\r\nContent-Length: 0\r\n\r\n`);
+      s.pause();
+    });
+  });
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  const readToEnd = (ms: number) =>
+    new Promise<{ ended: boolean; bytesRead: number }>((resolve) => {
+      const timer = setTimeout(() => resolve({ ended: false, bytesRead }), ms);
+      socket?.once("end", () => {
+        clearTimeout(timer);
+        resolve({ ended: true, bytesRead });
+      });
+      socket?.resume();
+    });
+  return {
+    url: `http://127.0.0.1:${(server.address() as AddressInfo).port}/early`,
+    readToEnd,
+    stop: () => {
+      socket?.destroy();
+      return new Promise<void>((resolve) => server.close(() => resolve()));
+    },
+  };
+}
