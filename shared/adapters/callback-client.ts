@@ -167,6 +167,7 @@ function openRequest(
       method: "POST",
       agent: agents[protocol],
       lookup,
+      ...bareServername(url),
       headers: {
         "content-type": "application/json",
         "content-length": Buffer.byteLength(req.body),
@@ -178,6 +179,17 @@ function openRequest(
     // Node validates headers synchronously (e.g. ERR_INVALID_CHAR): a failed attempt, not a crash.
     return failure(error, 0);
   }
+}
+
+/**
+ * The TLS server name (SNI) of a fully qualified host, `hooks.example.com.`: without its trailing dot, as RFC 6066
+ * §3 requires and Go, curl and browsers send it. Node sends the name as written, and some TLS servers abort the
+ * handshake on the dot (JDK-based ones refuse such a name), so every attempt would fail for a URL the API accepts
+ * as the same host. Certificate checks use this name too; they ignore the dot either way.
+ */
+function bareServername(url: URL): { servername: string } | undefined {
+  if (url.protocol !== "https:" || !url.hostname.endsWith(".")) return undefined;
+  return { servername: url.hostname.slice(0, -1) };
 }
 
 interface IdleLimits {

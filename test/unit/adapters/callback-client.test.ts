@@ -602,6 +602,36 @@ describe("callback client against a hostile receiver: every attempt settles by i
     },
   );
 
+  it.each([
+    ["hooks.example.com.", "hooks.example.com"],
+    ["hooks.example.com", "hooks.example.com"],
+  ])(
+    "https to %s sends the TLS server name %s: SNI never carries a fully qualified name's trailing dot (RFC 6066)",
+    async (host, serverName) => {
+      // Prepare: a TCP listener that reads the TLS ClientHello's server_name and hangs up (no certificate needed)
+      const hello = await startClientHelloReader();
+      const c = createCallbackClient({
+        policy: permissive,
+        allowPlainHttp: false,
+        lookup: async () => [{ address: "127.0.0.1", family: 4 }],
+      });
+      clients.push(c);
+
+      // Act
+      const result = await c.post({
+        url: `https://${host}:${hello.port}/hook`,
+        body: "{}",
+        headers: {},
+        timeoutMs: TIMEOUT_MS,
+      });
+      await hello.stop();
+
+      // Assess: the handshake went no further (the listener hung up), but the name it offered is the bare one
+      expect(result.ok).toBe(false);
+      expect(hello.serverNames).toEqual([serverName]);
+    },
+  );
+
   it("redirects are not followed", async () => {
     route = (_req, _body, res) => res.writeHead(307, { location: `${hostile.url}/ok/redirected` }).end();
     const before = hostile.requests.length;
@@ -839,4 +869,43 @@ async function startEarlyAnswerReceiver(status: number) {
       return new Promise<void>((resolve) => server.close(() => resolve()));
     },
   };
+}
+
+/** A listener that records the `server_name` (SNI) of each TLS ClientHello it receives, then closes the connection. */
+async function startClientHelloReader() {
+  const serverNames: (string | undefined)[] = [];
+  const server = createNetServer((socket) => {
+    let received = Buffer.alloc(0);
+    socket.on("error", () => undefined);
+    socket.on("data", (chunk: Buffer) => {
+      received = Buffer.concat([received, chunk]);
+      // One TLS record: type, version (2), length (2), then the handshake message.
+      if (received.length < 5 || received.length < 5 + received.readUInt16BE(3)) return;
+      serverNames.push(clientHelloServerName(received.subarray(5, 5 + received.readUInt16BE(3))));
+      socket.destroy();
+    });
+  });
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  return {
+    port: (server.address() as AddressInfo).port,
+    serverNames,
+    stop: () => new Promise<void>((resolve) => server.close(() => resolve())),
+  };
+}
+
+/** The host_name of a ClientHello's server_name extension (RFC 6066 §3), undefined when it has none. */
+function clientHelloServerName(hello: Buffer): string | undefined {
+  // Handshake type (1) and length (3), client_version (2), random (32), then three length-prefixed fields.
+  let at = 4 + 2 + 32;
+  at += 1 + hello.readUInt8(at); // session_id
+  at += 2 + hello.readUInt16BE(at); // cipher_suites
+  at += 1 + hello.readUInt8(at); // compression_methods
+  const end = at + 2 + hello.readUInt16BE(at);
+  for (at += 2; at + 4 <= end; at += 4 + hello.readUInt16BE(at + 2)) {
+    if (hello.readUInt16BE(at) !== 0) continue;
+    // server_name_list length (2), name_type (1), host_name length (2), host_name
+    const length = hello.readUInt16BE(at + 7);
+    return hello.subarray(at + 9, at + 9 + length).toString("ascii");
+  }
+  return undefined;
 }
