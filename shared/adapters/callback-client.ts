@@ -293,11 +293,7 @@ function exchange(
       settled = true;
       clearTimeout(deadline);
       resolve({ result, ...(staleConnection && { staleConnection }) });
-      // An answer can come before the receiver has read the whole request (it may answer on the head, then stop
-      // reading). The rest of the body would wait on its full TCP window forever, holding the connection — and a
-      // file descriptor — for the container's life, since the agent's idle timer closes only connections back in
-      // its pool. The answer is in and the connection cannot carry another request: close it.
-      if (!outgoing.writableFinished) outgoing.destroy();
+      finishBodyByDeadline(outgoing, deadlineMs - (performance.now() - started));
     };
     const fail = (error: string) => {
       settle({ ok: false, error, durationMs: elapsed() });
@@ -344,6 +340,21 @@ function exchange(
     });
     outgoing.end(req.body);
   });
+}
+
+/**
+ * An answer can come before the receiver has read the whole request: it may answer on the head and read the body
+ * after (it gets the rest, as before), or never read again, and then the rest would wait on a closed TCP window
+ * forever, holding the connection — and a file descriptor — for the container's life, since the agent's idle
+ * timer closes only connections back in its pool. So a body still being sent gets what is left of the attempt's
+ * deadline to go out, and its connection is closed then. The answer stands either way.
+ */
+function finishBodyByDeadline(outgoing: http.ClientRequest, leftMs: number): void {
+  if (outgoing.writableFinished || outgoing.destroyed) return;
+  const cut = setTimeout(() => outgoing.destroy(), Math.max(0, leftMs));
+  cut.unref();
+  outgoing.once("finish", () => clearTimeout(cut));
+  outgoing.once("close", () => clearTimeout(cut));
 }
 
 /** The receiver's side closed or reset the connection (not our policy, not a name that does not resolve). */

@@ -582,25 +582,49 @@ describe("callback client against a hostile receiver: every attempt settles by i
   });
 
   it.each([200, 503])(
-    "an answer (%i) given before the request body was read ends the connection: a receiver that stops reading cannot hold it",
+    "an answer (%i) given before the request body was read: a receiver that stops reading holds the connection only until the deadline",
     async (status) => {
       // Prepare: a receiver that answers on the request's first bytes and then stops reading, with a body larger
-      // than the kernel's socket buffers (a receiver shrinking its TCP window gets there with a much smaller one)
+      // than the kernel's socket buffers (a receiver shrinking its TCP window gets there with a much smaller one);
+      // idle connections would be closed after 10 s, so only the deadline can end this one sooner
       const stalled = await startEarlyAnswerReceiver(status);
       const body = JSON.stringify({ x: "a".repeat(16 * 1024 * 1024) });
+      const c = createCallbackClient({ policy: permissive, allowPlainHttp: true, idleSocketMs: 10_000 });
+      clients.push(c);
 
-      // Act
-      const result = await client().post({ url: stalled.url, body, headers: {}, timeoutMs: 5_000 });
-      const { ended, bytesRead } = await stalled.readToEnd(1_500);
+      // Act: the receiver reads again well after the attempt's 2 s deadline
+      const result = await c.post({ url: stalled.url, body, headers: {}, timeoutMs: 2_000 });
+      await new Promise((resolve) => setTimeout(resolve, 2_500));
+      const { ended, bytesRead } = await stalled.readToEnd(3_000);
       await stalled.stop();
 
-      // Assess: the answer stands, and the client let go of the connection once it had it — the rest of the
-      // body, which nobody will ever read, is dropped instead of pinning a socket (and a file descriptor) for good
+      // Assess: the answer stands, and the client let go of the connection at the deadline — the rest of the
+      // body, which nobody was reading, was dropped instead of pinning a socket (and a file descriptor) for good
       expect(result).toMatchObject({ status, ok: status === 200 });
       expect(ended).toBe(true);
-      expect(bytesRead).toBeLessThan(body.length);
+      expect(bytesRead).toBeLessThan(Buffer.byteLength(body));
     },
   );
+
+  it("an answer given before the request body was read: a receiver that reads the body afterwards gets all of it", async () => {
+    // Prepare: the receiver answers on the first bytes, pauses, then reads on (as a server acknowledging early may);
+    // the client closes a connection 300 ms after it is idle, which ends the reading
+    const early = await startEarlyAnswerReceiver(200);
+    const body = JSON.stringify({ x: "a".repeat(16 * 1024 * 1024) });
+    const c = createCallbackClient({ policy: permissive, allowPlainHttp: true, idleSocketMs: 300 });
+    clients.push(c);
+
+    // Act
+    const result = await c.post({ url: early.url, body, headers: {}, timeoutMs: 10_000 });
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    const { ended, bytesRead } = await early.readToEnd(8_000);
+    await early.stop();
+
+    // Assess: the answer stands and the whole body arrived (head and body: more bytes than the body alone)
+    expect(result).toMatchObject({ ok: true, status: 200 });
+    expect(ended).toBe(true);
+    expect(bytesRead).toBeGreaterThan(Buffer.byteLength(body));
+  });
 
   it.each([
     ["hooks.example.com.", "hooks.example.com"],
@@ -852,6 +876,7 @@ async function startEarlyAnswerReceiver(status: number) {
     });
   });
   await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  /** Reads again until the client closes the connection, or `ms` pass without it. */
   const readToEnd = (ms: number) =>
     new Promise<{ ended: boolean; bytesRead: number }>((resolve) => {
       const timer = setTimeout(() => resolve({ ended: false, bytesRead }), ms);
