@@ -167,6 +167,7 @@ function openRequest(
       method: "POST",
       agent: agents[protocol],
       lookup,
+      ...bareServername(url),
       headers: {
         "content-type": "application/json",
         "content-length": Buffer.byteLength(req.body),
@@ -178,6 +179,17 @@ function openRequest(
     // Node validates headers synchronously (e.g. ERR_INVALID_CHAR): a failed attempt, not a crash.
     return failure(error, 0);
   }
+}
+
+/**
+ * The TLS server name (SNI) of a fully qualified host, `hooks.example.com.`: without its trailing dot, as RFC 6066
+ * §3 requires and Go, curl and browsers send it. Node sends the name as written, and some TLS servers abort the
+ * handshake on the dot (JDK-based ones refuse such a name), so every attempt would fail for a URL the API accepts
+ * as the same host. Certificate checks use this name too; they ignore the dot either way.
+ */
+function bareServername(url: URL): { servername: string } | undefined {
+  if (url.protocol !== "https:" || !url.hostname.endsWith(".")) return undefined;
+  return { servername: url.hostname.slice(0, -1) };
 }
 
 interface IdleLimits {
@@ -281,6 +293,7 @@ function exchange(
       settled = true;
       clearTimeout(deadline);
       resolve({ result, ...(staleConnection && { staleConnection }) });
+      finishBodyByDeadline(outgoing, deadlineMs - (performance.now() - started));
     };
     const fail = (error: string) => {
       settle({ ok: false, error, durationMs: elapsed() });
@@ -327,6 +340,21 @@ function exchange(
     });
     outgoing.end(req.body);
   });
+}
+
+/**
+ * An answer can come before the receiver has read the whole request: it may answer on the head and read the body
+ * after (it gets the rest, as before), or never read again, and then the rest would wait on a closed TCP window
+ * forever, holding the connection — and a file descriptor — for the container's life, since the agent's idle
+ * timer closes only connections back in its pool. So a body still being sent gets what is left of the attempt's
+ * deadline to go out, and its connection is closed then. The answer stands either way.
+ */
+function finishBodyByDeadline(outgoing: http.ClientRequest, leftMs: number): void {
+  if (outgoing.writableFinished || outgoing.destroyed) return;
+  const cut = setTimeout(() => outgoing.destroy(), Math.max(0, leftMs));
+  cut.unref();
+  outgoing.once("finish", () => clearTimeout(cut));
+  outgoing.once("close", () => clearTimeout(cut));
 }
 
 /** The receiver's side closed or reset the connection (not our policy, not a name that does not resolve). */

@@ -1,6 +1,6 @@
 import { createHmac, randomBytes, randomUUID } from "node:crypto";
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
-import type { AddressInfo } from "node:net";
+import { type AddressInfo, createServer as createNetServer, type Socket } from "node:net";
 import { Webhook } from "standardwebhooks";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import {
@@ -581,6 +581,81 @@ describe("callback client against a hostile receiver: every attempt settles by i
     expect(result).toEqual({ ok: false, error: "network: ERR_INVALID_CHAR", durationMs: 0 });
   });
 
+  it.each([200, 503])(
+    "an answer (%i) given before the request body was read: a receiver that stops reading holds the connection only until the deadline",
+    async (status) => {
+      // Prepare: a receiver that answers on the request's first bytes and then stops reading, with a body larger
+      // than the kernel's socket buffers (a receiver shrinking its TCP window gets there with a much smaller one);
+      // idle connections would be closed after 10 s, so only the deadline can end this one sooner
+      const stalled = await startEarlyAnswerReceiver(status);
+      const body = JSON.stringify({ x: "a".repeat(16 * 1024 * 1024) });
+      const c = createCallbackClient({ policy: permissive, allowPlainHttp: true, idleSocketMs: 10_000 });
+      clients.push(c);
+
+      // Act: the receiver reads again well after the attempt's 2 s deadline
+      const result = await c.post({ url: stalled.url, body, headers: {}, timeoutMs: 2_000 });
+      await new Promise((resolve) => setTimeout(resolve, 2_500));
+      const { ended, bytesRead } = await stalled.readToEnd(3_000);
+      await stalled.stop();
+
+      // Assess: the answer stands, and the client let go of the connection at the deadline — the rest of the
+      // body, which nobody was reading, was dropped instead of pinning a socket (and a file descriptor) for good
+      expect(result).toMatchObject({ status, ok: status === 200 });
+      expect(ended).toBe(true);
+      expect(bytesRead).toBeLessThan(Buffer.byteLength(body));
+    },
+  );
+
+  it("an answer given before the request body was read: a receiver that reads the body afterwards gets all of it", async () => {
+    // Prepare: the receiver answers on the first bytes, pauses, then reads on (as a server acknowledging early may);
+    // the client closes a connection 300 ms after it is idle, which ends the reading
+    const early = await startEarlyAnswerReceiver(200);
+    const body = JSON.stringify({ x: "a".repeat(16 * 1024 * 1024) });
+    const c = createCallbackClient({ policy: permissive, allowPlainHttp: true, idleSocketMs: 300 });
+    clients.push(c);
+
+    // Act
+    const result = await c.post({ url: early.url, body, headers: {}, timeoutMs: 10_000 });
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    const { ended, bytesRead } = await early.readToEnd(8_000);
+    await early.stop();
+
+    // Assess: the answer stands and the whole body arrived (head and body: more bytes than the body alone)
+    expect(result).toMatchObject({ ok: true, status: 200 });
+    expect(ended).toBe(true);
+    expect(bytesRead).toBeGreaterThan(Buffer.byteLength(body));
+  });
+
+  it.each([
+    ["hooks.example.com.", "hooks.example.com"],
+    ["hooks.example.com", "hooks.example.com"],
+  ])(
+    "https to %s sends the TLS server name %s: SNI never carries a fully qualified name's trailing dot (RFC 6066)",
+    async (host, serverName) => {
+      // Prepare: a TCP listener that reads the TLS ClientHello's server_name and hangs up (no certificate needed)
+      const hello = await startClientHelloReader();
+      const c = createCallbackClient({
+        policy: permissive,
+        allowPlainHttp: false,
+        lookup: async () => [{ address: "127.0.0.1", family: 4 }],
+      });
+      clients.push(c);
+
+      // Act
+      const result = await c.post({
+        url: `https://${host}:${hello.port}/hook`,
+        body: "{}",
+        headers: {},
+        timeoutMs: TIMEOUT_MS,
+      });
+      await hello.stop();
+
+      // Assess: the handshake went no further (the listener hung up), but the name it offered is the bare one
+      expect(result.ok).toBe(false);
+      expect(hello.serverNames).toEqual([serverName]);
+    },
+  );
+
   it("redirects are not followed", async () => {
     route = (_req, _body, res) => res.writeHead(307, { location: `${hostile.url}/ok/redirected` }).end();
     const before = hostile.requests.length;
@@ -781,3 +856,81 @@ describe("callback client: host names checked after resolution (lookup seam; not
     expect(hits).toHaveLength(1);
   });
 });
+
+/**
+ * A raw receiver that answers `status` as soon as a request's first bytes arrive and then stops reading (its side
+ * of the connection fills up). `readToEnd` reads again and reports whether the client closed the connection within
+ * `ms` (its FIN arriving after whatever of the body was already in flight) and how many bytes came in all.
+ */
+async function startEarlyAnswerReceiver(status: number) {
+  let socket: Socket | undefined;
+  let bytesRead = 0;
+  const server = createNetServer((s) => {
+    socket = s;
+    s.on("error", () => undefined);
+    s.on("data", (chunk: Buffer) => {
+      bytesRead += chunk.length;
+      if (bytesRead !== chunk.length) return;
+      s.write(`HTTP/1.1 ${status} Early\r\nContent-Length: 0\r\n\r\n`);
+      s.pause();
+    });
+  });
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  /** Reads again until the client closes the connection, or `ms` pass without it. */
+  const readToEnd = (ms: number) =>
+    new Promise<{ ended: boolean; bytesRead: number }>((resolve) => {
+      const timer = setTimeout(() => resolve({ ended: false, bytesRead }), ms);
+      socket?.once("end", () => {
+        clearTimeout(timer);
+        resolve({ ended: true, bytesRead });
+      });
+      socket?.resume();
+    });
+  return {
+    url: `http://127.0.0.1:${(server.address() as AddressInfo).port}/early`,
+    readToEnd,
+    stop: () => {
+      socket?.destroy();
+      return new Promise<void>((resolve) => server.close(() => resolve()));
+    },
+  };
+}
+
+/** A listener that records the `server_name` (SNI) of each TLS ClientHello it receives, then closes the connection. */
+async function startClientHelloReader() {
+  const serverNames: (string | undefined)[] = [];
+  const server = createNetServer((socket) => {
+    let received = Buffer.alloc(0);
+    socket.on("error", () => undefined);
+    socket.on("data", (chunk: Buffer) => {
+      received = Buffer.concat([received, chunk]);
+      // One TLS record: type, version (2), length (2), then the handshake message.
+      if (received.length < 5 || received.length < 5 + received.readUInt16BE(3)) return;
+      serverNames.push(clientHelloServerName(received.subarray(5, 5 + received.readUInt16BE(3))));
+      socket.destroy();
+    });
+  });
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  return {
+    port: (server.address() as AddressInfo).port,
+    serverNames,
+    stop: () => new Promise<void>((resolve) => server.close(() => resolve())),
+  };
+}
+
+/** The host_name of a ClientHello's server_name extension (RFC 6066 §3), undefined when it has none. */
+function clientHelloServerName(hello: Buffer): string | undefined {
+  // Handshake type (1) and length (3), client_version (2), random (32), then three length-prefixed fields.
+  let at = 4 + 2 + 32;
+  at += 1 + hello.readUInt8(at); // session_id
+  at += 2 + hello.readUInt16BE(at); // cipher_suites
+  at += 1 + hello.readUInt8(at); // compression_methods
+  const end = at + 2 + hello.readUInt16BE(at);
+  for (at += 2; at + 4 <= end; at += 4 + hello.readUInt16BE(at + 2)) {
+    if (hello.readUInt16BE(at) !== 0) continue;
+    // server_name_list length (2), name_type (1), host_name length (2), host_name
+    const length = hello.readUInt16BE(at + 7);
+    return hello.subarray(at + 9, at + 9 + length).toString("ascii");
+  }
+  return undefined;
+}
