@@ -28,6 +28,13 @@ export interface AppConfigEmulatorOptions {
   /** Application, environment and profile ids a session must name (what the template's resources resolve to). */
   readonly ids: { readonly application: string; readonly environment: string; readonly profile: string };
   readonly log: (line: string) => void;
+  /**
+   * The local cloud's functions refresh the settings every second, so an edit shows at once: a session that asked
+   * for a poll interval is held to this instead (AWS: at least 15 s). A session that asked for none is held to
+   * AWS's default 60 s here too, so a client that leaves the interval to the default and polls more often fails
+   * locally as it would on AWS. Absent: every session is held to its own interval, as on AWS.
+   */
+  readonly fastPollSeconds?: number;
 }
 
 /** What the profile's validator says of a candidate document: nothing, or why it is refused. */
@@ -51,7 +58,19 @@ interface SessionToken {
   readonly s: string;
   /** The version this session's client holds (0: none yet). */
   readonly seen: number;
+  /** The session's RequiredMinimumPollIntervalInSeconds, when it gave one (AWS's default otherwise). */
+  readonly i?: number;
+  /** When this token was handed out by a poll (ms); the session's first token may be used at once. */
+  readonly at?: number;
 }
+
+/**
+ * AWS's rules for a session's poll interval: RequiredMinimumPollIntervalInSeconds is an integer of 15–86,400,
+ * 60 s when not given, and a GetLatestConfiguration sooner than that after the previous one is refused with
+ * BadRequestException "Request too early" (StartConfigurationSession's API reference; the refusal as Powertools'
+ * maintainers met it: github.com/aws-powertools/powertools-lambda-python/issues/1506).
+ */
+const POLL_INTERVAL = { min: 15, max: 86_400, default: 60 } as const;
 
 export async function startAppConfigEmulator(options: AppConfigEmulatorOptions): Promise<AppConfigEmulator> {
   await writeInitialFile(options.settingsFile, options.initialContent);
@@ -156,7 +175,7 @@ async function handle(
     return;
   }
   if (req.method === "GET" && url.pathname === "/configuration") {
-    await latestConfiguration(res, url.searchParams.get("configuration_token"), state);
+    await latestConfiguration(res, url.searchParams.get("configuration_token"), state, options);
     return;
   }
   answerError(res, 404, "ResourceNotFoundException", `no operation ${req.method} ${url.pathname}`);
@@ -180,7 +199,28 @@ function startSession(res: http.ServerResponse, body: string, options: AppConfig
     answerError(res, 404, "ResourceNotFoundException", `no configuration ${named.map(String).join("/")}`);
     return;
   }
-  const token: SessionToken = { s: `${application}/${environment}/${profile}`, seen: 0 };
+  const interval = input.RequiredMinimumPollIntervalInSeconds;
+  if (
+    interval !== undefined &&
+    !(
+      Number.isInteger(interval) &&
+      (interval as number) >= POLL_INTERVAL.min &&
+      (interval as number) <= POLL_INTERVAL.max
+    )
+  ) {
+    answerError(
+      res,
+      400,
+      "BadRequestException",
+      `RequiredMinimumPollIntervalInSeconds must be an integer from ${POLL_INTERVAL.min} to ${POLL_INTERVAL.max}`,
+    );
+    return;
+  }
+  const token: SessionToken = {
+    s: `${application}/${environment}/${profile}`,
+    seen: 0,
+    ...(interval === undefined ? {} : { i: interval as number }),
+  };
   res.writeHead(201, { "content-type": "application/json" });
   res.end(JSON.stringify({ InitialConfigurationToken: encodeToken(token) }));
 }
@@ -189,18 +229,32 @@ async function latestConfiguration(
   res: http.ServerResponse,
   rawToken: string | null,
   state: DeploymentState,
+  options: AppConfigEmulatorOptions,
 ): Promise<void> {
   const token = rawToken ? decodeToken(rawToken) : undefined;
   if (!token) {
     answerError(res, 400, "BadRequestException", "invalid configuration token");
     return;
   }
+  const now = Date.now();
+  const heldTo =
+    token.i !== undefined && options.fastPollSeconds !== undefined ? options.fastPollSeconds : token.i;
+  if (token.at !== undefined && now < token.at + (heldTo ?? POLL_INTERVAL.default) * 1000) {
+    answerError(res, 400, "BadRequestException", "Request too early");
+    return;
+  }
   await state.refresh();
   const deployed = state.current();
   const fresh = deployed && deployed.version > token.seen ? deployed : undefined;
+  const next: SessionToken = {
+    s: token.s,
+    seen: deployed?.version ?? token.seen,
+    ...(token.i === undefined ? {} : { i: token.i }),
+    at: now,
+  };
   res.writeHead(200, {
-    "next-poll-configuration-token": encodeToken({ s: token.s, seen: deployed?.version ?? token.seen }),
-    "next-poll-interval-in-seconds": "1",
+    "next-poll-configuration-token": encodeToken(next),
+    "next-poll-interval-in-seconds": String(token.i ?? POLL_INTERVAL.default),
     "content-type": "application/json",
     ...(fresh ? { "version-label": String(fresh.version) } : {}),
   });
@@ -214,7 +268,13 @@ function encodeToken(token: SessionToken): string {
 function decodeToken(raw: string): SessionToken | undefined {
   try {
     const token = JSON.parse(Buffer.from(raw, "base64url").toString("utf8")) as SessionToken;
-    return typeof token.s === "string" && Number.isInteger(token.seen) ? token : undefined;
+    const optional = (value: unknown) => value === undefined || Number.isFinite(value);
+    return typeof token.s === "string" &&
+      Number.isInteger(token.seen) &&
+      optional(token.i) &&
+      optional(token.at)
+      ? token
+      : undefined;
   } catch {
     return undefined;
   }

@@ -668,15 +668,17 @@ async function startSettingsEmulator(
     profile: idOf(profile.profileLogicalId),
   };
   // Its lines start with "topic settings:", which `npm start` prints without --verbose (local/bin/start.ts).
+  const settingsMaxAge = options.settingsMaxAgeSeconds ?? 1;
   const emulator = await startAppConfigEmulator({
     host,
     settingsFile: file,
     initialContent: profile.content,
     ids,
     log,
+    fastPollSeconds: settingsMaxAge,
   });
   process.env.AWS_ENDPOINT_URL_APPCONFIGDATA = emulator.url;
-  process.env[SETTINGS_MAX_AGE_VARIABLE] = String(options.settingsMaxAgeSeconds ?? 1);
+  process.env[SETTINGS_MAX_AGE_VARIABLE] = String(settingsMaxAge);
   return {
     emulator,
     file,

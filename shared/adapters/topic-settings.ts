@@ -6,7 +6,7 @@ import {
   SETTINGS_ROLLOUT_MINUTES,
   settingsDocumentText,
 } from "#shared/config/runtime-settings.js";
-import { readTopicSettingsRoute } from "#shared/contract/topic-settings-route.js";
+import { readTopicSettingsRoute, type TopicSettingsRoute } from "#shared/contract/topic-settings-route.js";
 import type { ServiceLogger } from "#shared/runtime/observability.js";
 import { createAwsClient } from "./aws-clients.js";
 
@@ -96,8 +96,14 @@ function errorText(error: unknown): string {
   return error instanceof Error ? `${error.name}: ${error.message}` : String(error);
 }
 
-/** AppConfig allows a configuration session to poll at most this often; the runtime picks up a change within it. */
+/** How long a function keeps the settings document before asking AppConfig again; a change shows within it. */
 export const SETTINGS_MAX_AGE_SECONDS = 45;
+/**
+ * The session's RequiredMinimumPollIntervalInSeconds: AWS's least (15–86,400 s). Left out, AWS holds the session
+ * to 60 s and refuses a sooner GetLatestConfiguration ("Request too early"), so every invocation between 45 and
+ * 60 s after a poll made a failing AppConfig call and ran on the cached settings.
+ */
+export const SETTINGS_POLL_INTERVAL_SECONDS = 15;
 /** The local cloud's shorter refresh (PUNCTUAL_ENV=local only), so edits of the settings file show within a second. */
 export const SETTINGS_MAX_AGE_VARIABLE = "PUNCTUAL_SETTINGS_MAX_AGE_SECONDS";
 
@@ -112,21 +118,36 @@ export function topicSettingsFromEnvironment(
 ): TopicSettingsSource {
   const route = readTopicSettingsRoute(env);
   if (!route) return new StaticTopicSettings(deployed);
-  const provider = new AppConfigProvider({
-    application: route.applicationId,
-    environment: route.environmentId,
-    awsSdkV3Client: createAwsClient(AppConfigDataClient),
-  });
-  const maxAge = maxAgeSeconds(deployed, env);
-  const fetch: SettingsFetch = async () => {
-    const value = await provider.get(route.profileId, { maxAge });
-    if (value === undefined) return undefined;
-    return typeof value === "string" ? value : settingsDocumentText(value as Uint8Array);
-  };
+  const fetch = appConfigSettingsFetch(
+    route,
+    maxAgeSeconds(deployed, env),
+    createAwsClient(AppConfigDataClient),
+  );
   const source = new LastGoodTopicSettings(deployed, fetch, logger);
   // Fetch during init, overlapping the rest of the cold start; a failure is logged and retried on use.
   void source.current();
   return source;
+}
+
+/** The settings document through Powertools' AppConfig provider, cached for `maxAge` seconds. */
+export function appConfigSettingsFetch(
+  route: TopicSettingsRoute,
+  maxAge: number,
+  client: AppConfigDataClient,
+): SettingsFetch {
+  const provider = new AppConfigProvider({
+    application: route.applicationId,
+    environment: route.environmentId,
+    awsSdkV3Client: client,
+  });
+  return async () => {
+    const value = await provider.get(route.profileId, {
+      maxAge,
+      sdkOptions: { RequiredMinimumPollIntervalInSeconds: SETTINGS_POLL_INTERVAL_SECONDS },
+    });
+    if (value === undefined) return undefined;
+    return typeof value === "string" ? value : settingsDocumentText(value as Uint8Array);
+  };
 }
 
 /**

@@ -214,11 +214,15 @@ describe("local cloud ↔ CDK template parity", () => {
         ApplicationIdentifier: ids.applicationId,
         EnvironmentIdentifier: ids.environmentId,
         ConfigurationProfileIdentifier: ids.profileId,
+        // As the functions' port asks (AWS's least): without it AWS holds the session to 60 s between polls.
+        RequiredMinimumPollIntervalInSeconds: 15,
       }),
     );
     const first = await appConfig.send(
       new GetLatestConfigurationCommand({ ConfigurationToken: session.InitialConfigurationToken }),
     );
+    // The local cloud holds such a session to its 1 s refresh (AWS: the 15 s asked for); a sooner poll is refused.
+    await new Promise((resolve) => setTimeout(resolve, 1_100));
     const again = await appConfig.send(
       new GetLatestConfigurationCommand({ ConfigurationToken: first.NextPollConfigurationToken }),
     );

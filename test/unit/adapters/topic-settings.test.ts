@@ -1,6 +1,14 @@
+import { mkdtemp, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { AppConfigDataClient } from "@aws-sdk/client-appconfigdata";
 import { describe, expect, it } from "vitest";
+import { startAppConfigEmulator } from "#local/aws/appconfig-emulator.js";
 import {
+  appConfigSettingsFetch,
   LastGoodTopicSettings,
+  SETTINGS_MAX_AGE_SECONDS,
+  SETTINGS_POLL_INTERVAL_SECONDS,
   type SettingsFetch,
   settingsPropagationSeconds,
 } from "#shared/adapters/topic-settings.js";
@@ -136,5 +144,47 @@ describe("settingsPropagationSeconds", () => {
     expect(settingsPropagationSeconds(prod, {})).toBe(2 * 60 + 45 + 1);
     expect(settingsPropagationSeconds(prod, { PUNCTUAL_SETTINGS_MAX_AGE_SECONDS: "1" })).toBe(166);
     expect(settingsPropagationSeconds(deployed, { PUNCTUAL_SETTINGS_MAX_AGE_SECONDS: "1" })).toBe(2);
+  });
+});
+
+describe("appConfigSettingsFetch (Powertools over AppConfig Data)", () => {
+  // AWS holds a session to RequiredMinimumPollIntervalInSeconds (60 s when not given) and refuses a sooner poll
+  // with "Request too early": the port polls every SETTINGS_MAX_AGE_SECONDS (45 s), so it must ask for less.
+  it("starts its session with a poll interval AWS accepts and no longer than the cache's max age", async () => {
+    // Prepare
+    const dir = await mkdtemp(join(tmpdir(), "punctual-settings-fetch-"));
+    const ids = { application: "app", environment: "env", profile: "profile" };
+    const emulator = await startAppConfigEmulator({
+      host: "127.0.0.1",
+      settingsFile: join(dir, "settings.json"),
+      initialContent: doc(3),
+      ids,
+      log: () => {},
+      fastPollSeconds: 0.2,
+    });
+    emulator.useValidator(async () => undefined);
+    const client = new AppConfigDataClient({
+      region: "us-east-1",
+      endpoint: emulator.url,
+      credentials: { accessKeyId: "local", secretAccessKey: "local" },
+    });
+    const route = { applicationId: ids.application, environmentId: ids.environment, profileId: ids.profile };
+    const fetch = appConfigSettingsFetch(route, 0.25, client);
+    try {
+      // Act: two polls, the second once the cache has expired
+      const first = await fetch();
+      await new Promise((resolve) => setTimeout(resolve, 400));
+      const second = await fetch();
+
+      // Assert
+      expect(first).toBe(doc(3));
+      expect(second).toBe(doc(3));
+      expect(SETTINGS_POLL_INTERVAL_SECONDS).toBeGreaterThanOrEqual(15);
+      expect(SETTINGS_POLL_INTERVAL_SECONDS).toBeLessThanOrEqual(SETTINGS_MAX_AGE_SECONDS);
+    } finally {
+      client.destroy();
+      await emulator.stop();
+      await rm(dir, { recursive: true, force: true });
+    }
   });
 });

@@ -37,13 +37,17 @@ afterAll(async () => {
   await rm(dir, { recursive: true, force: true });
 });
 
+function sdkClient(): AppConfigDataClient {
+  return new AppConfigDataClient({
+    region: "us-east-1",
+    endpoint: emulator.url,
+    credentials: { accessKeyId: "local", secretAccessKey: "local" },
+  });
+}
+
 describe("local AppConfig Data emulator", () => {
   it("serves the real SDK client (session, then the deployed document)", async () => {
-    const client = new AppConfigDataClient({
-      region: "us-east-1",
-      endpoint: emulator.url,
-      credentials: { accessKeyId: "local", secretAccessKey: "local" },
-    });
+    const client = sdkClient();
     try {
       const session = await client.send(new StartConfigurationSessionCommand(SESSION));
       const latest = await client.send(
@@ -69,5 +73,104 @@ describe("local AppConfig Data emulator", () => {
     expect(answer.status).toBe(403);
     expect(answer.headers["x-amzn-errortype"]).toBe("AccessDeniedException");
     expect(answer.body).not.toContain("InitialConfigurationToken");
+  });
+
+  // AWS: RequiredMinimumPollIntervalInSeconds is 15–86,400 and defaults to 60 s; a GetLatestConfiguration sooner
+  // than the session's interval after the previous one is refused ("Request too early", BadRequestException) —
+  // https://docs.aws.amazon.com/appconfig/2019-10-09/APIReference/API_appconfigdata_StartConfigurationSession.html,
+  // https://github.com/aws-powertools/powertools-lambda-python/issues/1506.
+  it("refuses a poll sooner than AWS's default 60 s interval when the session asked for none", async () => {
+    const client = sdkClient();
+    try {
+      const session = await client.send(new StartConfigurationSessionCommand(SESSION));
+      const first = await client.send(
+        new GetLatestConfigurationCommand({ ConfigurationToken: session.InitialConfigurationToken }),
+      );
+
+      expect(first.NextPollIntervalInSeconds).toBe(60);
+      await expect(
+        client.send(
+          new GetLatestConfigurationCommand({ ConfigurationToken: first.NextPollConfigurationToken }),
+        ),
+      ).rejects.toMatchObject({ name: "BadRequestException", message: "Request too early" });
+    } finally {
+      client.destroy();
+    }
+  });
+
+  it("answers the interval a session asked for", async () => {
+    const client = sdkClient();
+    try {
+      const session = await client.send(
+        new StartConfigurationSessionCommand({ ...SESSION, RequiredMinimumPollIntervalInSeconds: 15 }),
+      );
+      const first = await client.send(
+        new GetLatestConfigurationCommand({ ConfigurationToken: session.InitialConfigurationToken }),
+      );
+
+      expect(first.NextPollIntervalInSeconds).toBe(15);
+    } finally {
+      client.destroy();
+    }
+  });
+
+  it.each([14, 86_401, 1.5])(
+    "refuses RequiredMinimumPollIntervalInSeconds %s (AWS: 15–86,400)",
+    async (seconds) => {
+      const client = sdkClient();
+      try {
+        await expect(
+          client.send(
+            new StartConfigurationSessionCommand({
+              ...SESSION,
+              RequiredMinimumPollIntervalInSeconds: seconds,
+            }),
+          ),
+        ).rejects.toMatchObject({ name: "BadRequestException" });
+      } finally {
+        client.destroy();
+      }
+    },
+  );
+});
+
+describe("local AppConfig Data emulator with the local cloud's fast refresh", () => {
+  it("holds a session that asked for an interval to fastPollSeconds, one that asked for none to 60 s", async () => {
+    const fast = await startAppConfigEmulator({
+      host: "127.0.0.1",
+      settingsFile: join(dir, "fast-settings.json"),
+      initialContent: JSON.stringify({ topics: {} }),
+      ids: IDS,
+      log: () => {},
+      fastPollSeconds: 0.2,
+    });
+    fast.useValidator(async () => undefined);
+    const client = new AppConfigDataClient({
+      region: "us-east-1",
+      endpoint: fast.url,
+      credentials: { accessKeyId: "local", secretAccessKey: "local" },
+    });
+    const pollTwice = async (interval?: number) => {
+      const session = await client.send(
+        new StartConfigurationSessionCommand({
+          ...SESSION,
+          ...(interval === undefined ? {} : { RequiredMinimumPollIntervalInSeconds: interval }),
+        }),
+      );
+      const first = await client.send(
+        new GetLatestConfigurationCommand({ ConfigurationToken: session.InitialConfigurationToken }),
+      );
+      await new Promise((resolve) => setTimeout(resolve, 300));
+      return client.send(
+        new GetLatestConfigurationCommand({ ConfigurationToken: first.NextPollConfigurationToken }),
+      );
+    };
+    try {
+      await expect(pollTwice(15)).resolves.toMatchObject({ NextPollIntervalInSeconds: 15 });
+      await expect(pollTwice()).rejects.toMatchObject({ message: "Request too early" });
+    } finally {
+      client.destroy();
+      await fast.stop();
+    }
   });
 });
