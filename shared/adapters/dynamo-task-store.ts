@@ -1532,17 +1532,18 @@ export class DynamoTaskStore extends DynamoDeliverStore implements TaskStore {
   async moveIdempotencyClaim(
     topic: string,
     key: string,
-    move: { readonly from: string; readonly to: string; readonly expiresAt: number },
+    move: { readonly from: readonly string[]; readonly to: string; readonly expiresAt: number },
   ): Promise<void> {
+    const from = move.from.map((_, i) => `:from${i}`);
     await conditional(
       this.client.send(
         new UpdateItemCommand({
           TableName: this.table,
           Key: toWire({ pk: idempotencyPartitionKey(topic, key), sk: IDEMPOTENCY_SORT_KEY }),
           UpdateExpression: "SET taskId = :to, expiresAt = :expiresAt",
-          ConditionExpression: "taskId IN (:from, :to)",
+          ConditionExpression: `taskId IN (${[...from, ":to"].join(", ")})`,
           ExpressionAttributeValues: toWire({
-            ":from": move.from,
+            ...Object.fromEntries(move.from.map((id, i) => [`:from${i}`, id])),
             ":to": move.to,
             ":expiresAt": move.expiresAt,
           }),

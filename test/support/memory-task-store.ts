@@ -520,10 +520,10 @@ export class MemoryTaskStore implements TaskStore {
   async moveIdempotencyClaim(
     topic: string,
     key: string,
-    move: { readonly from: string; readonly to: string; readonly expiresAt: number },
+    move: { readonly from: readonly string[]; readonly to: string; readonly expiresAt: number },
   ): Promise<void> {
     const claim = this.idempotency.get(`${topic}#${key}`);
-    if (!claim || (claim.taskId !== move.from && claim.taskId !== move.to)) return;
+    if (!claim || (!move.from.includes(claim.taskId) && claim.taskId !== move.to)) return;
     this.idempotency.set(`${topic}#${key}`, { ...claim, taskId: move.to, expiresAt: move.expiresAt });
   }
 
