@@ -382,11 +382,14 @@ export class DynamoAddStore
   async cancel(taskId: string, nowMs: number, expiresAt: number): Promise<CancelOutcome> {
     return this.updateOrExplain(taskId, "cancelled", {
       UpdateExpression: `SET #status = :cancelled, cancelledAtMs = :now, expiresAt = :expiresAt ${LEAVE_SWEEP_INDEX}`,
-      ConditionExpression: "#status = :scheduled",
+      // `queued` too: the sweeper marks a held task it sent again so (a paused topic's), and a replay its task;
+      // neither has started an attempt, and deliver's conditional start refuses a cancelled task.
+      ConditionExpression: "#status IN (:scheduled, :queued)",
       ExpressionAttributeNames: { "#status": "status" },
       ExpressionAttributeValues: toWire({
         ":cancelled": "cancelled" satisfies TaskStatus,
         ":scheduled": "scheduled" satisfies TaskStatus,
+        ":queued": "queued" satisfies TaskStatus,
         ":now": nowMs,
         ":expiresAt": expiresAt,
       }),

@@ -222,7 +222,10 @@ export interface TaskStore extends DestinationStore {
    * expired); one outcome per claim, in order. The claims must be of distinct keys.
    */
   claimIdempotencyKeys(claims: readonly IdempotencyClaim[]): Promise<BatchClaimOutcome[]>;
-  /** `scheduled → cancelled`; any other status is a conflict. */
+  /**
+   * `scheduled | queued → cancelled`: a task whose attempt has not started (deliver's conditional start, which
+   * takes only `scheduled` or `queued`, is the fence); any other status is a conflict.
+   */
   cancel(taskId: string, nowMs: number, expiresAt: number): Promise<CancelOutcome>;
   /**
    * Undoes a fan-out parent's `cancel` that cancelled none of its copies (each had gone on, so the cancel is a

@@ -137,7 +137,9 @@ export class MemoryTaskStore implements TaskStore {
   async cancel(taskId: string, nowMs: number, expiresAt: number): Promise<CancelOutcome> {
     const task = this.tasks.get(taskId);
     if (!task) return { outcome: "not-found" };
-    if (task.status !== "scheduled") return { outcome: "conflict", task: structuredClone(task) };
+    if (task.status !== "scheduled" && task.status !== "queued") {
+      return { outcome: "conflict", task: structuredClone(task) };
+    }
     const cancelled: TaskRecord = { ...finished(task), status: "cancelled", cancelledAtMs: nowMs, expiresAt };
     this.tasks.set(taskId, cancelled);
     return { outcome: "cancelled", task: structuredClone(cancelled) };

@@ -279,11 +279,13 @@ describe("DynamoTaskStore against dynalite", () => {
     });
   });
 
-  it("cancel: scheduled → cancelled returns the new item; otherwise conflict or not-found", async () => {
+  it("cancel: scheduled | queued → cancelled returns the new item; otherwise conflict or not-found", async () => {
     const a = task();
     const b = task();
+    const q = task();
     await store.putNew(a);
     await store.putNew(b);
+    await store.putNew(q);
     const cancelled = await store.cancel(a.taskId, NOW + 5, 123);
     expect(cancelled).toEqual({
       outcome: "cancelled",
@@ -293,10 +295,17 @@ describe("DynamoTaskStore against dynalite", () => {
       outcome: "conflict",
       task: { status: "cancelled", cancelledAtMs: NOW + 5 },
     });
+    await store.markQueued(q.taskId, NOW);
+    expect(await store.cancel(q.taskId, NOW + 5, 1)).toMatchObject({
+      outcome: "cancelled",
+      task: { status: "cancelled", cancelledAtMs: NOW + 5, queuedAtMs: NOW },
+    });
+    expect((await store.get(q.taskId))?.sweepShard).toBeUndefined();
     await store.markQueued(b.taskId, NOW);
+    await store.startAttempt(b.taskId, NOW + 1);
     expect(await store.cancel(b.taskId, NOW, 1)).toMatchObject({
       outcome: "conflict",
-      task: { status: "queued" },
+      task: { status: "delivering" },
     });
     expect(await store.cancel(task().taskId, NOW, 1)).toEqual({ outcome: "not-found" });
     expect(await store.cancel("bad", NOW, 1)).toEqual({ outcome: "not-found" });
