@@ -188,7 +188,8 @@ export function TaskDetail(props: { readonly taskId: string }) {
           <pre data-testid="task-content">{task.content}</pre>
         </>
       )}
-      {task.status === "scheduled" && (
+      {/* Cancellable until its first attempt starts: `queued` is a replayed task, or one the sweeper sent again. */}
+      {(task.status === "scheduled" || task.status === "queued") && (
         <button type="button" class="danger" data-testid="task-cancel" onClick={() => void cancel()}>
           Cancel task
         </button>

@@ -382,11 +382,14 @@ export class DynamoAddStore
   async cancel(taskId: string, nowMs: number, expiresAt: number): Promise<CancelOutcome> {
     return this.updateOrExplain(taskId, "cancelled", {
       UpdateExpression: `SET #status = :cancelled, cancelledAtMs = :now, expiresAt = :expiresAt ${LEAVE_SWEEP_INDEX}`,
-      ConditionExpression: "#status = :scheduled",
+      // `queued` too: the sweeper marks a held task it sent again so (a paused topic's), and a replay its task;
+      // neither has started an attempt, and deliver's conditional start refuses a cancelled task.
+      ConditionExpression: "#status IN (:scheduled, :queued)",
       ExpressionAttributeNames: { "#status": "status" },
       ExpressionAttributeValues: toWire({
         ":cancelled": "cancelled" satisfies TaskStatus,
         ":scheduled": "scheduled" satisfies TaskStatus,
+        ":queued": "queued" satisfies TaskStatus,
         ":now": nowMs,
         ":expiresAt": expiresAt,
       }),
@@ -1532,17 +1535,18 @@ export class DynamoTaskStore extends DynamoDeliverStore implements TaskStore {
   async moveIdempotencyClaim(
     topic: string,
     key: string,
-    move: { readonly from: string; readonly to: string; readonly expiresAt: number },
+    move: { readonly from: readonly string[]; readonly to: string; readonly expiresAt: number },
   ): Promise<void> {
+    const from = move.from.map((_, i) => `:from${i}`);
     await conditional(
       this.client.send(
         new UpdateItemCommand({
           TableName: this.table,
           Key: toWire({ pk: idempotencyPartitionKey(topic, key), sk: IDEMPOTENCY_SORT_KEY }),
           UpdateExpression: "SET taskId = :to, expiresAt = :expiresAt",
-          ConditionExpression: "taskId IN (:from, :to)",
+          ConditionExpression: `taskId IN (${[...from, ":to"].join(", ")})`,
           ExpressionAttributeValues: toWire({
-            ":from": move.from,
+            ...Object.fromEntries(move.from.map((id, i) => [`:from${i}`, id])),
             ":to": move.to,
             ":expiresAt": move.expiresAt,
           }),

@@ -222,7 +222,10 @@ export interface TaskStore extends DestinationStore {
    * expired); one outcome per claim, in order. The claims must be of distinct keys.
    */
   claimIdempotencyKeys(claims: readonly IdempotencyClaim[]): Promise<BatchClaimOutcome[]>;
-  /** `scheduled → cancelled`; any other status is a conflict. */
+  /**
+   * `scheduled | queued → cancelled`: a task whose attempt has not started (deliver's conditional start, which
+   * takes only `scheduled` or `queued`, is the fence); any other status is a conflict.
+   */
   cancel(taskId: string, nowMs: number, expiresAt: number): Promise<CancelOutcome>;
   /**
    * Undoes a fan-out parent's `cancel` that cancelled none of its copies (each had gone on, so the cancel is a
@@ -358,13 +361,14 @@ export interface TaskStore extends DestinationStore {
   /**
    * Points a key's idempotency claim at a moved task's successor, kept until `expiresAt` (epoch seconds; the
    * successor's due time's claim expiry): a task moved later than its first due time would outlive the claim its add
-   * wrote, and the items it was moved from. Only a claim naming the task moved (`from`) or already the successor
-   * (`to`) is changed: none, or another task's, is left as it is.
+   * wrote, and the items it was moved from. Only a claim naming one of `from` (the task moved, and the item it was
+   * moved from: that earlier move may have stopped before pointing the claim on) or already the successor (`to`) is
+   * changed: none, or another task's, is left as it is.
    */
   moveIdempotencyClaim(
     topic: string,
     key: string,
-    move: { readonly from: string; readonly to: string; readonly expiresAt: number },
+    move: { readonly from: readonly string[]; readonly to: string; readonly expiresAt: number },
   ): Promise<void>;
   /**
    * Up to `limit` items of one group read in group order after `startAfterSk` (strongly consistent), of which

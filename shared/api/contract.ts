@@ -150,14 +150,14 @@ export const API_CONTRACT = {
   "DELETE /v1/tasks/{id}": {
     summary: "Cancel a scheduled task, or discard a dead-lettered (failed) one",
     description:
-      "A `scheduled` task is cancelled before it is handed to its FIFO queue (its schedule, if any, is deleted). A dead-lettered (`failed`) task is discarded: `failed → cancelled`, out of the dead-letter list (it can no longer be replayed); its message on the topic's dead-letter queue is deleted by the next sweep (the sweeper removes DLQ messages whose task is no longer `failed`), so the DLQ depth follows within one sweep. An already `cancelled` task answers 200 again.",
+      "A task whose first attempt has not started is cancelled (its schedule, if any, is deleted): `scheduled`, also while it waits in its FIFO queue, or `queued` (sent again by the sweeper, or replayed). A dead-lettered (`failed`) task is discarded: `failed → cancelled`, out of the dead-letter list (it can no longer be replayed); its message on the topic's dead-letter queue is deleted by the next sweep (the sweeper removes DLQ messages whose task is no longer `failed`), so the DLQ depth follows within one sweep. An already `cancelled` task answers 200 again.",
     tags: ["tasks"],
     pathParams: taskIdParams,
     responses: {
       "200": { description: "cancelled", schema: taskViewSchema },
       "404": error("no such task (`not_found`)"),
       "409": error(
-        "the task is queued, delivering, delivered or rescheduled (`conflict`, with `task_status`; a rescheduled one with `rescheduled_to`, the id it lives on under)",
+        "the task is delivering, delivered or rescheduled (`conflict`, with `task_status`; a rescheduled one with `rescheduled_to`, the id it lives on under)",
       ),
     },
   },

@@ -37,6 +37,15 @@ export function successorRecord(task: TaskRecord, dueAtMs: number, plan: TimerPl
   };
 }
 
+/**
+ * The ids a moved task's idempotency claim may still name when the task moves on: its own, or the item it was
+ * moved from — a move that answered 503 at arming stopped before pointing the claim at its successor, and a move
+ * of that successor settles the earlier item, so nothing else would point the claim on.
+ */
+export function claimHolders(task: Pick<TaskRecord, "taskId" | "rescheduledFrom">): string[] {
+  return task.rescheduledFrom === undefined ? [task.taskId] : [task.taskId, task.rescheduledFrom];
+}
+
 /** The due time a `rescheduled` task's successor has (its id carries it). */
 export function successorDueAtMs(task: Pick<TaskRecord, "rescheduledTo">): number | undefined {
   return task.rescheduledTo ? parseTaskId(task.rescheduledTo)?.dueAtMs : undefined;

@@ -27,7 +27,7 @@ export const TERMINAL_STATUSES: ReadonlySet<TaskStatus> = new Set([
  */
 const TRANSITIONS: Readonly<Record<TaskStatus, readonly TaskStatus[]>> = {
   scheduled: ["queued", "delivering", "cancelled", "rescheduled"],
-  queued: ["delivering"],
+  queued: ["delivering", "cancelled"],
   delivering: ["delivering", "delivered", "failed"],
   delivered: [],
   failed: [],

@@ -30,9 +30,9 @@ const CANCEL_CONCURRENCY = 8;
 
 /**
  * `POST /v1/topics/{topic}/groups/{value}/cancel`. One strongly consistent Query reads up to `limit` of the
- * group's tasks in delivery order (the group partition, no index); each `scheduled` one is cancelled exactly as
- * DELETE /v1/tasks/{id} cancels it (conditional write, then its schedule deleted). A task already handed to
- * delivery (`queued`, `delivering`), or one that moved on between the read and its cancel, is listed in
+ * group's tasks in delivery order (the group partition, no index); each `scheduled` or `queued` one (no attempt
+ * started) is cancelled exactly as DELETE /v1/tasks/{id} cancels it (conditional write, then its schedule
+ * deleted). A task whose attempt has started (`delivering`), or one that moved on between the read and its cancel, is listed in
  * `not_cancelled`; finished tasks are neither. So is a task caught mid-move (`rescheduled`, its move not settled):
  * its successor may be written and armed after this call (by the move or the sweeper's repair), so the caller is
  * told where it went (`rescheduled_to`) rather than answered as if the group held nothing more. A fan-out parent
@@ -73,7 +73,7 @@ export async function cancelGroup(
       if ((await finishFanOutCancel(deps, task)).cancelled > 0) cancelled++;
       return;
     }
-    if (task.status !== "scheduled") {
+    if (task.status !== "scheduled" && task.status !== "queued") {
       if (task.status === "rescheduled") await settleCancelledMove(deps, task);
       notCancelled.push(notCancelledEntry(task));
       return;

@@ -36,8 +36,9 @@ export interface CancelDeps {
 }
 
 /**
- * `scheduled → cancelled` in one conditional write; that write is the cancel, so a 200 means no delivery will
- * start (the relay and deliver re-read the status). The task's schedule, if it has one, is deleted afterwards
+ * `scheduled | queued → cancelled` in one conditional write; that write is the cancel, so a 200 means no delivery
+ * will start (the relay and deliver re-read the status). `queued` is a task the sweeper sent again (a held task of
+ * a paused topic, once its grace has passed) or a replay: its attempt has not started either. The task's schedule, if it has one, is deleted afterwards
  * on a best-effort basis: a schedule that still fires only wakes the relay, which drops cancelled tasks, so a
  * failed delete costs one wasted invocation, not a wrong delivery.
  *
@@ -47,8 +48,8 @@ export interface CancelDeps {
  * `failed` (shared/services/sweeper/topic-dead-letters.ts): the queue's depth follows within one sweep.
  *
  * Cancelling a task that is already cancelled answers 200 with the task (DELETE is idempotent: a client that
- * retries after a lost response gets the answer it was waiting for). Any other status (queued, delivering,
- * delivered) is 409 with the status.
+ * retries after a lost response gets the answer it was waiting for). Any other status (delivering, delivered,
+ * rescheduled) is 409 with the status.
  */
 export async function cancelTask(deps: CancelTaskDeps, taskId: string | undefined): Promise<TaskView> {
   const key = taskId ? parseTaskId(taskId) : undefined;
@@ -67,7 +68,7 @@ export async function cancelTask(deps: CancelTaskDeps, taskId: string | undefine
       if (result.task.status === "cancelled") return viewOf(deps.store, result.task);
       // A moved task lives on under another id: name it, or a caller holding the old id reads "too late".
       throw conflict(
-        `task is ${result.task.status}; only a scheduled or a dead-lettered (failed) task can be cancelled`,
+        `task is ${result.task.status}; only a task whose attempt has not started (scheduled, queued) or a dead-lettered (failed) one can be cancelled`,
         {
           task_status: result.task.status,
           ...(result.task.rescheduledTo ? { rescheduled_to: result.task.rescheduledTo } : {}),
@@ -111,7 +112,7 @@ export async function finishFanOutCancel(deps: CancelDeps, parent: TaskRecord): 
 
 /**
  * The cancel itself, shared by DELETE /v1/tasks/{id} and the group cancel: the conditional write, then the
- * best-effort schedule delete. It only ever cancels `scheduled` tasks: a group cancel leaves dead-lettered ones
+ * best-effort schedule delete. It only ever cancels `scheduled` or `queued` tasks: a group cancel leaves dead-lettered ones
  * `failed` (they stay in the dead-letter list, to replay or discard one by one).
  */
 export async function cancelAndDisarm(

@@ -12,7 +12,7 @@ import { type TaskView, taskView } from "#shared/api/task-view.js";
 import { type PunctualConfig, type TopicConfig, timerSettings, topicConfig } from "#shared/config/index.js";
 import { parseRescheduleRequest } from "#shared/domain/add-task-request.js";
 import { parseTaskId } from "#shared/domain/keys.js";
-import { successorDueAtMs, successorKey, successorRecord } from "#shared/domain/reschedule.js";
+import { claimHolders, successorDueAtMs, successorKey, successorRecord } from "#shared/domain/reschedule.js";
 import type { TaskRecord } from "#shared/domain/task.js";
 import { planTimer } from "#shared/domain/timing.js";
 import { arm, claimExpiry, dueTime } from "./add-task.js";
@@ -236,7 +236,7 @@ async function keepClaim(deps: RescheduleTaskDeps, old: TaskRecord, successorId:
   const due = parseTaskId(successorId)?.dueAtMs;
   if (old.idempotencyKey === undefined || !topic || due === undefined) return;
   await deps.store.moveIdempotencyClaim(old.topic, old.idempotencyKey, {
-    from: old.taskId,
+    from: claimHolders(old),
     to: successorId,
     expiresAt: claimExpiry(due, topic),
   });

@@ -138,7 +138,9 @@ export class MemoryTaskStore implements TaskStore {
   async cancel(taskId: string, nowMs: number, expiresAt: number): Promise<CancelOutcome> {
     const task = this.tasks.get(taskId);
     if (!task) return { outcome: "not-found" };
-    if (task.status !== "scheduled") return { outcome: "conflict", task: structuredClone(task) };
+    if (task.status !== "scheduled" && task.status !== "queued") {
+      return { outcome: "conflict", task: structuredClone(task) };
+    }
     const cancelled: TaskRecord = { ...finished(task), status: "cancelled", cancelledAtMs: nowMs, expiresAt };
     this.tasks.set(taskId, cancelled);
     return { outcome: "cancelled", task: structuredClone(cancelled) };
@@ -521,10 +523,10 @@ export class MemoryTaskStore implements TaskStore {
   async moveIdempotencyClaim(
     topic: string,
     key: string,
-    move: { readonly from: string; readonly to: string; readonly expiresAt: number },
+    move: { readonly from: readonly string[]; readonly to: string; readonly expiresAt: number },
   ): Promise<void> {
     const claim = this.idempotency.get(`${topic}#${key}`);
-    if (!claim || (claim.taskId !== move.from && claim.taskId !== move.to)) return;
+    if (!claim || (!move.from.includes(claim.taskId) && claim.taskId !== move.to)) return;
     this.idempotency.set(`${topic}#${key}`, { ...claim, taskId: move.to, expiresAt: move.expiresAt });
   }
 

@@ -24,9 +24,9 @@ export interface FanOutCancelResult {
 }
 
 /**
- * Cancelling a fan-out parent (DELETE, a group cancel, a schedule's pause) cancels every copy not yet handed to
- * delivery (`scheduled`), each exactly as a plain task is cancelled (one conditional write, then its schedule
- * deleted, best effort); a copy already queued, delivering or finished goes on as it is. Safe to repeat: a
+ * Cancelling a fan-out parent (DELETE, a group cancel, a schedule's pause) cancels every copy whose attempt has
+ * not started (`scheduled`, or `queued` by a replay or the sweeper), each exactly as a plain task is cancelled (one
+ * conditional write, then its schedule deleted, best effort); a copy already delivering or finished goes on as it is. Safe to repeat: a
  * cancelled copy only conflicts. The parent item itself is marked `cancelled` first, by the caller's write, so a
  * retried add recreates no copy after it, and a repeated cancel finds it cancelled and finishes the copies. A
  * cancel that cancels no copy at all is a conflict and is undone (`restoreFanOutParent`).
@@ -71,9 +71,8 @@ export function fanOutCancelOutcome(parent: TaskRecord, copies: FanOutCancelResu
 /**
  * A parent whose cancel cancelled none of its copies (a 409: each has gone on) is put back as it was — `scheduled`,
  * no `cancelledAtMs`, the TTL its add gave it (`claimExpiry`, as long as its idempotency claim) — so its view says
- * nothing was cancelled, and a later cancel, replay or keyed retry meets the task the 409 described. No copy can be
- * made `scheduled` again (a replay makes it `queued`), so the restored parent hides no copy a cancel would have
- * reached. Conditional on the cancel being the one this parent shows (`cancelledAtMs`): a concurrent repeat that
+ * nothing was cancelled, and a later cancel, replay or keyed retry meets the task the 409 described: a copy replayed
+ * since (`queued`) is one a later cancel reaches. Conditional on the cancel being the one this parent shows (`cancelledAtMs`): a concurrent repeat that
  * restored it first, or a cancel after, is left alone.
  */
 export async function restoreFanOutParent(

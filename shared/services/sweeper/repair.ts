@@ -1,5 +1,5 @@
 import { isFanOutParent } from "#shared/domain/fan-out.js";
-import { successorDueAtMs, successorRecord } from "#shared/domain/reschedule.js";
+import { claimHolders, successorDueAtMs, successorRecord } from "#shared/domain/reschedule.js";
 import {
   FIFO_DEDUPLICATION_WINDOW_MS,
   lastSentAtMs,
@@ -358,7 +358,7 @@ async function finishReschedules(
     // The key's claim follows the task, as long as it lives (reschedule-task.ts, keepClaim).
     const topic = deps.topics[old.topic]?.config;
     if (old.idempotencyKey !== undefined && topic) {
-      const move = { from: old.taskId, to: successor.taskId, expiresAt: claimExpiry(due, topic) };
+      const move = { from: claimHolders(old), to: successor.taskId, expiresAt: claimExpiry(due, topic) };
       await deps.store.moveIdempotencyClaim(old.topic, old.idempotencyKey, move);
     }
     // The move that made this item is settled too (reschedule-task.ts, completeMove).

@@ -183,7 +183,7 @@ describe("DynamoTaskStore against dynalite", () => {
     expect(await store.claimIdempotencyKey({ ...claim, key: "k-2" })).toEqual({ status: "claimed" });
   });
 
-  it("moveIdempotencyClaim: the claim names the successor for as long as asked; another task's claim, or none, is left", async () => {
+  it("moveIdempotencyClaim: the claim names the successor for as long as asked, also from the item the task was moved from; another task's claim, or none, is left", async () => {
     // Prepare: a claim for an hour, naming the first id; another key's claim naming another task
     const claim = {
       topic: "demo",
@@ -194,22 +194,28 @@ describe("DynamoTaskStore against dynalite", () => {
     };
     await store.claimIdempotencyKey(claim);
     await store.claimIdempotencyKey({ ...claim, key: "k-other", taskId: "demo._.a.other" });
+    await store.claimIdempotencyKey({ ...claim, key: "k-behind" });
 
-    // Act: moved (and the move repeated), a stale move of another task, a key nobody claimed
-    const move = { from: "demo._.a.first", to: "demo._.b.first", expiresAt: clockSeconds + 86_400 };
+    // Act: moved (and the move repeated), a stale move of another task, a key nobody claimed; and a move of the
+    // successor whose own move never pointed the claim at it (the claim still names the item it was moved from)
+    const move = { from: ["demo._.a.first"], to: "demo._.b.first", expiresAt: clockSeconds + 86_400 };
     await store.moveIdempotencyClaim("demo", "k-move", move);
     await store.moveIdempotencyClaim("demo", "k-move", move);
     await store.moveIdempotencyClaim("demo", "k-other", move);
     await store.moveIdempotencyClaim("demo", "k-none", move);
+    const onward = { from: ["demo._.b.first", "demo._.a.first"], to: "demo._.c.first" };
+    await store.moveIdempotencyClaim("demo", "k-behind", { ...onward, expiresAt: clockSeconds + 86_400 });
     clockSeconds += 7200;
     const moved = await store.claimIdempotencyKey({ ...claim, taskId: "demo._.x.f", requestHash: "h2" });
     const other = await store.claimIdempotencyKey({ ...claim, key: "k-other", taskId: "demo._.x.g" });
     const none = await store.claimIdempotencyKey({ ...claim, key: "k-none", taskId: "demo._.x.h" });
+    const behind = await store.claimIdempotencyKey({ ...claim, key: "k-behind", taskId: "demo._.x.i" });
 
     // Assess: kept past its first hour and naming the successor; the other expired as it was (claimed afresh)
     expect(moved).toEqual({ status: "existing", taskId: "demo._.b.first", requestHash: "h" });
     expect(other).toEqual({ status: "claimed" });
     expect(none).toEqual({ status: "claimed" });
+    expect(behind).toEqual({ status: "existing", taskId: "demo._.c.first", requestHash: "h" });
   });
 
   it.each([
@@ -273,11 +279,13 @@ describe("DynamoTaskStore against dynalite", () => {
     });
   });
 
-  it("cancel: scheduled → cancelled returns the new item; otherwise conflict or not-found", async () => {
+  it("cancel: scheduled | queued → cancelled returns the new item; otherwise conflict or not-found", async () => {
     const a = task();
     const b = task();
+    const q = task();
     await store.putNew(a);
     await store.putNew(b);
+    await store.putNew(q);
     const cancelled = await store.cancel(a.taskId, NOW + 5, 123);
     expect(cancelled).toEqual({
       outcome: "cancelled",
@@ -287,10 +295,17 @@ describe("DynamoTaskStore against dynalite", () => {
       outcome: "conflict",
       task: { status: "cancelled", cancelledAtMs: NOW + 5 },
     });
+    await store.markQueued(q.taskId, NOW);
+    expect(await store.cancel(q.taskId, NOW + 5, 1)).toMatchObject({
+      outcome: "cancelled",
+      task: { status: "cancelled", cancelledAtMs: NOW + 5, queuedAtMs: NOW },
+    });
+    expect((await store.get(q.taskId))?.sweepShard).toBeUndefined();
     await store.markQueued(b.taskId, NOW);
+    await store.startAttempt(b.taskId, NOW + 1);
     expect(await store.cancel(b.taskId, NOW, 1)).toMatchObject({
       outcome: "conflict",
-      task: { status: "queued" },
+      task: { status: "delivering" },
     });
     expect(await store.cancel(task().taskId, NOW, 1)).toEqual({ outcome: "not-found" });
     expect(await store.cancel("bad", NOW, 1)).toEqual({ outcome: "not-found" });

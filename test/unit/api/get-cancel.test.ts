@@ -115,14 +115,24 @@ describe("cancelTask", () => {
     expect(failures).toHaveLength(1);
   });
 
-  it("answers 409 with the current status once the task is queued", async () => {
+  it("cancels a queued task (sent again by the sweeper, or replayed): its first attempt has not started", async () => {
     const f = fixture();
     const { body: added } = await addTask(f.deps, { body: body(0) });
     await f.store.markQueued(added.task_id, NOW);
+    const view = await cancelTask(f.deps, added.task_id);
+    expect(view.status).toBe("cancelled");
+    expect((await f.store.get(added.task_id))?.status).toBe("cancelled");
+  });
+
+  it("answers 409 with the current status once the task's first attempt has started", async () => {
+    const f = fixture();
+    const { body: added } = await addTask(f.deps, { body: body(0) });
+    await f.store.markQueued(added.task_id, NOW);
+    await f.store.startAttempt(added.task_id, NOW + 10);
     const error = await refusal(cancelTask(f.deps, added.task_id));
     expect(error).toMatchObject({ status: 409, code: "conflict" });
-    expect(error.toBody().error).toMatchObject({ code: "conflict", task_status: "queued" });
-    expect((await f.store.get(added.task_id))?.status).toBe("queued");
+    expect(error.toBody().error).toMatchObject({ code: "conflict", task_status: "delivering" });
+    expect((await f.store.get(added.task_id))?.status).toBe("delivering");
   });
 
   it("answers 409 for a rescheduled id naming the task it became (rescheduled_to), so a caller holding the old id can cancel it", async () => {
@@ -243,7 +253,8 @@ describe("cancelTask on a dead-lettered task (issue 12: discard)", () => {
     expect(error).toMatchObject({ status: 409, code: "conflict" });
     expect(error.toBody().error).toMatchObject({
       task_status: "delivered",
-      message: "task is delivered; only a scheduled or a dead-lettered (failed) task can be cancelled",
+      message:
+        "task is delivered; only a task whose attempt has not started (scheduled, queued) or a dead-lettered (failed) one can be cancelled",
     });
     expect(await f.store.get(added.task_id)).toEqual(before);
   });
@@ -356,6 +367,26 @@ describe("cancelTask on a dead-lettered task (issue 12: discard)", () => {
       next_cursor: null,
     });
     expect((await f.store.get(waiting.task_id))?.status).toBe("cancelled");
+  });
+
+  it("the group cancel cancels a queued task as DELETE does, and lists one whose attempt has started", async () => {
+    const f = fixture();
+    const group = { content: { order_id: "o-4" } };
+    const { body: started } = await addTask(f.deps, { body: { ...body(0), ...group } });
+    const { body: queued } = await addTask(f.deps, { body: { ...body(0), ...group } });
+    await f.store.markQueued(started.task_id, NOW);
+    await f.store.startAttempt(started.task_id, NOW + 10);
+    await f.store.markQueued(queued.task_id, NOW);
+
+    const answer = await cancelGroup(f.deps, { topic: "demo", value: "o-4" }, {});
+
+    expect(answer).toEqual({
+      cancelled: 1,
+      not_cancelled: [{ task_id: started.task_id, status: "delivering" }],
+      more: false,
+      next_cursor: null,
+    });
+    expect((await f.store.get(queued.task_id))?.status).toBe("cancelled");
   });
 
   it("the group cancel leaves the group's dead-lettered tasks failed (it cancels scheduled ones only)", async () => {

@@ -489,7 +489,7 @@ describe("GET /v1/tasks/{id}", () => {
 });
 
 describe("DELETE /v1/tasks/{id}", () => {
-  it("cancels (200), repeats (200), refuses once queued (409), 404 for unknown", async () => {
+  it("cancels (200), repeats (200), cancels a queued one (200), refuses once its attempt started (409), 404 for unknown", async () => {
     const { add, cancel, f } = setup();
     const create = () => addValidTask(add);
     const a = await create();
@@ -498,11 +498,18 @@ describe("DELETE /v1/tasks/{id}", () => {
     expect(parse(first)).toMatchObject({ status: "cancelled" });
     expect((await cancel(event("DELETE", "/v1/tasks/x", { id: a.task_id }), context)).statusCode).toBe(200);
 
+    const q = await create();
+    await f.store.markQueued(q.task_id, Date.now());
+    const queued = await cancel(event("DELETE", "/v1/tasks/x", { id: q.task_id }), context);
+    expect(queued.statusCode).toBe(200);
+    expect(parse(queued)).toMatchObject({ status: "cancelled" });
+
     const b = await create();
     await f.store.markQueued(b.task_id, Date.now());
+    await f.store.startAttempt(b.task_id, Date.now());
     const conflict = await cancel(event("DELETE", "/v1/tasks/x", { id: b.task_id }), context);
     expect(conflict.statusCode).toBe(409);
-    expect(parse(conflict).error).toMatchObject({ code: "conflict", task_status: "queued" });
+    expect(parse(conflict).error).toMatchObject({ code: "conflict", task_status: "delivering" });
 
     expect((await cancel(event("DELETE", "/v1/tasks/x", { id: "zzz" }), context)).statusCode).toBe(404);
   });

@@ -380,7 +380,9 @@ async function seededTasks(h: Api): Promise<{ queue: string; schedule: string; q
     return String((JSON.parse(res.body ?? "{}") as { task_id: string }).task_id);
   };
   const ids = { queue: await add(10, "a"), schedule: await add(3000, "b"), queued: await add(20, "c") };
+  // Its attempt started (a `queued` task alone is still cancellable): the DELETE this one meets is refused.
   await h.f.store.markQueued(ids.queued, NOW);
+  await h.f.store.startAttempt(ids.queued, NOW + 1);
   return ids;
 }
 
@@ -636,7 +638,7 @@ describe("hostile input: GET and DELETE /v1/tasks/{id}", { timeout: TIMEOUT_MS }
           expect(status).toBe(409);
           expect((body as unknown as ErrorShape).error).toMatchObject({
             code: "conflict",
-            task_status: "queued",
+            task_status: "delivering",
           });
         } else {
           expect(status).toBe(200);

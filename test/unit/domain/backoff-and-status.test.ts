@@ -52,7 +52,7 @@ describe("status transitions", () => {
     ["scheduled", "queued", true],
     ["scheduled", "cancelled", true],
     ["scheduled", "delivering", true],
-    ["queued", "cancelled", false],
+    ["queued", "cancelled", true],
     ["queued", "delivering", true],
     ["delivering", "delivering", true],
     ["delivering", "delivered", true],

@@ -520,4 +520,30 @@ describe("crash after the first write (old item marked rescheduled, successor ne
     expect(repeat).toMatchObject({ statusCode: 200, body: { task_id: moved.task_id, status: "scheduled" } });
     expect([...sim.store.tasks.values()].filter((t) => t.status === "scheduled")).toHaveLength(1);
   });
+
+  it("a move whose arming failed (503), whose successor is then moved far later, still keeps the key as long as the last task: a repeated add answers it, not a second task", async () => {
+    // Prepare: a keyed task due in 30 s; its move to +60 s writes the successor but cannot arm it (503), so the
+    // key's claim still names the first id; the caller then moves that successor (found through rescheduled_to)
+    // 30 days on.
+    const sim = simulate();
+    const add = await keyedAdd(sim, "o-9", "k-9");
+    const added = await add();
+    const arm = sim.timer.arm.bind(sim.timer);
+    sim.timer.arm = async () => {
+      sim.timer.arm = arm;
+      throw new Error("SQS unavailable");
+    };
+    const failed = await sim.reschedule(added.body.task_id, { delay_seconds: 60 }).catch((e: unknown) => e);
+    const middle = sim.store.tasks.get(added.body.task_id)?.rescheduledTo as string;
+    const moved = await sim.reschedule(middle, { delay_seconds: 30 * 86_400 });
+
+    // Act: ten days later (a claim counted from the first due time has run out), the add is repeated
+    sim.clock.now += 10 * 86_400_000;
+    const repeat = await add();
+
+    // Assess: the same task, still waiting for its day; no second task under the key.
+    expect(failed).toMatchObject({ status: 503 });
+    expect(repeat).toMatchObject({ statusCode: 200, body: { task_id: moved.task_id, status: "scheduled" } });
+    expect([...sim.store.tasks.values()].filter((t) => t.status === "scheduled")).toHaveLength(1);
+  });
 });

@@ -146,28 +146,53 @@ describe("a task whose message already waits in its FIFO queue", () => {
   });
 });
 
+/**
+ * A task handed to the FIFO queue and held there (deliver not run: a pause or a backlog), in the sweep index; then
+ * its grace passes and the sweeper runs.
+ */
+async function heldPastGrace() {
+  const sim = simulate({ relayMemory: true, sweeper: { indexNearTermTasks: true } });
+  const id = await sim.add({ order_id: "held-1" }, { delay_seconds: 10 });
+  sim.advance(10_000);
+  await sim.runRelay();
+  sim.advance(sim.graceMs + 60_000);
+  const report = await sim.sweep();
+  return { sim, id, report };
+}
+
 describe("a task held in its FIFO queue past the sweeper's 2-minute grace, when it is in the sweep index", () => {
   // Scheduler-path tasks always are, near-term ones with `sweeper.indexNearTermTasks`. The sweeper cannot tell a
   // held `scheduled` task from one whose timer was lost: it forwards a copy and marks it `queued` (documented in
-  // docs/RELIABILITY.md, "Pausing a topic"), and from then on the task can no longer be cancelled.
-  it("gets a copy (dropped by FIFO deduplication) and a queued mark, is then not cancellable, and is delivered once", async () => {
-    // Prepare: handed to the FIFO queue and held there (deliver not run: a pause or a backlog).
-    const sim = simulate({ relayMemory: true, sweeper: { indexNearTermTasks: true } });
-    const id = await sim.add({ order_id: "held-1" }, { delay_seconds: 10 });
-    sim.advance(10_000);
-    await sim.runRelay();
+  // docs/RELIABILITY.md, "Pausing a topic"). Its first attempt has not started, so it can still be cancelled.
+  it("gets a copy (dropped by FIFO deduplication) and a queued mark, and is delivered once", async () => {
+    // Prepare
+    const { sim, id, report } = await heldPastGrace();
 
-    // Act: past the grace, the sweeper runs; then a cancel; then the queue is drained.
-    sim.advance(sim.graceMs + 60_000);
-    const report = await sim.sweep();
+    // Act: the queue is drained.
+    const marked = sim.status(id);
+    await sim.runDeliver();
+
+    // Assess
+    expect(report).toMatchObject({ forwarded: 1 });
+    expect(marked).toBe("queued");
+    expect(sim.fifo.enqueued.map((e) => e.taskId)).toEqual([id]);
+    expect(sim.delivered()).toEqual([id]);
+  });
+
+  it("can still be cancelled once marked queued (200), and then neither it nor its copy is delivered", async () => {
+    // Prepare
+    const { sim, id, report } = await heldPastGrace();
+
+    // Act: a cancel; then the queue is drained.
     const cancel = await cancelTask(moveDeps(sim), id).catch((e: unknown) => e);
     await sim.runDeliver();
 
     // Assess
     expect(report).toMatchObject({ forwarded: 1 });
     expect(sim.fifo.enqueued.map((e) => e.taskId)).toEqual([id]);
-    expect(cancel).toMatchObject({ status: 409, details: { task_status: "queued" } });
-    expect(sim.delivered()).toEqual([id]);
+    expect(cancel).toMatchObject({ status: "cancelled" });
+    expect(sim.delivered()).toEqual([]);
+    expect(sim.status(id)).toBe("cancelled");
   });
 });
 
