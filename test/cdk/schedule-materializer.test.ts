@@ -144,9 +144,11 @@ describe("materializer", () => {
       DatapointsToAlarm: 3,
       // A run's data point lands in whichever minute it ends, so a minute of a lasting lag can have none: as
       // "notBreaching" that gap would count as a good minute and break the 3-in-a-row (under a run length that
-      // straddles the minute, again and again: the alarm would never fire). "missing" evaluates the most recent
-      // real data points of the evaluation range instead.
-      TreatMissingData: "missing",
+      // straddles the minute, again and again: the alarm would never fire). "ignore" evaluates the most recent
+      // real data points of the evaluation range instead, and with none at all (the function not running, its
+      // not-running alarm's to report) keeps its state, where "missing" would go INSUFFICIENT_DATA and send an OK
+      // that follows no ALARM when runs come back.
+      TreatMissingData: "ignore",
       AlarmActions: [topic],
       OKActions: [topic],
       AlarmDescription: expect.stringContaining("behind"),

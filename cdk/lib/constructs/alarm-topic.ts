@@ -191,10 +191,11 @@ export class AlarmTopic extends Construct {
    * A value a function run every minute publishes once a run per service (`metricName`, EMF), such as the
    * materializer's lag, was above `threshold` in each of `minutes` 1-minute periods in a row (the periods' Maximum:
    * the worst run of the minute). A run's data point lands in whichever minute it ends, so a minute may have none:
-   * with missing data treated as `missing`, CloudWatch then evaluates the most recent real data points of its
+   * with missing data treated as `ignore`, CloudWatch then evaluates the most recent real data points of its
    * evaluation range, and the gap neither breaks nor fills the streak. (`notBreaching` would count the gap as a good
    * minute: a lasting lag whose runs end either side of a minute boundary would never make 3 in a row.) No data at
-   * all (the function not running) leaves this alarm INSUFFICIENT_DATA: that is its not-running alarm's to report.
+   * all (the function not running, its not-running alarm's to report) keeps the alarm's state; `missing` would go to
+   * INSUFFICIENT_DATA and, when runs come back, send an OK that follows no ALARM.
    */
   watchServiceMaximum(
     scope: Construct,
@@ -213,7 +214,7 @@ export class AlarmTopic extends Construct {
       comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
       evaluationPeriods: props.minutes,
       datapointsToAlarm: props.minutes,
-      treatMissingData: cloudwatch.TreatMissingData.MISSING,
+      treatMissingData: cloudwatch.TreatMissingData.IGNORE,
       description: props.description,
     });
   }
