@@ -281,22 +281,27 @@ function serviceMetric(
   });
 }
 
-/** A queue's messages, visible and in flight, per minute (the maximum of each). */
-function messagesInQueue(queue: sqs.IQueue): cloudwatch.IMetric {
+/**
+ * A queue's messages, visible and in flight, per minute (the maximum of each): a dead-letter queue's depth, which the
+ * dashboard graphs as its alarms count it. `idSuffix` keeps the expression's ids apart when one graph shows several
+ * queues (CloudWatch refuses two metrics with one id there).
+ */
+export function messagesInQueue(queue: sqs.IQueue, label = "messages", idSuffix = ""): cloudwatch.IMetric {
   const period = Duration.minutes(1);
+  const [visible, inFlight] = [`visible${idSuffix}`, `inFlight${idSuffix}`];
   return new cloudwatch.MathExpression({
-    expression: "visible + inFlight",
+    expression: `${visible} + ${inFlight}`,
     usingMetrics: {
-      visible: queue.metricApproximateNumberOfMessagesVisible({
+      [visible]: queue.metricApproximateNumberOfMessagesVisible({
         period,
         statistic: cloudwatch.Stats.MAXIMUM,
       }),
-      inFlight: queue.metricApproximateNumberOfMessagesNotVisible({
+      [inFlight]: queue.metricApproximateNumberOfMessagesNotVisible({
         period,
         statistic: cloudwatch.Stats.MAXIMUM,
       }),
     },
-    label: "messages",
+    label,
     period,
   });
 }
