@@ -476,9 +476,7 @@ export class DynamoAddStore
       return this.claimIdempotencyKey(claim, retries - 1);
     // Not the key itself: a 500's cause is logged in full, and an idempotency key is the caller's, like its content.
     if (!item?.taskId || !item.requestHash)
-      throw new Error(
-        `an idempotency claim of topic ${claim.topic} is unreadable (no task id or request hash)`,
-      );
+      throw new Error(`idempotency claim of ${claim.topic} is unreadable`);
     return { status: "existing", taskId: item.taskId, requestHash: item.requestHash };
   }
 
