@@ -9,7 +9,7 @@ import {
 import { type HttpHandler, httpRoute } from "#shared/api/http-route.js";
 import { jsonBody } from "#shared/api/middleware/json-body.js";
 import { IDEMPOTENCY_HEADER } from "#shared/domain/add-task-request.js";
-import { createFunctionLogger } from "#shared/runtime/observability.js";
+import { createFunctionLogger, functionMetricsFactory } from "#shared/runtime/observability.js";
 import {
   createSchedule,
   type ScheduleRouteDeps,
@@ -47,7 +47,8 @@ export function createHandler(
 
 export const handler = createHandler({
   ...arming,
-  ...scheduleLogging(logger),
+  // A skip in the inline pass is counted for the skipped-occurrences alarm, as the materializer counts its own.
+  ...scheduleLogging(logger, functionMetricsFactory(arming.config, logger)()),
   logger,
   // Topic settings without a deploy: a schedule's task template is checked against today's allow-list.
   settings: topicSettingsFromEnvironment(arming.config, logger),

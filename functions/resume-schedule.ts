@@ -7,7 +7,7 @@ import {
   withCurrentSettings,
 } from "#shared/adapters/topic-settings.js";
 import { type HttpHandler, httpRoute } from "#shared/api/http-route.js";
-import { createFunctionLogger } from "#shared/runtime/observability.js";
+import { createFunctionLogger, functionMetricsFactory } from "#shared/runtime/observability.js";
 import { resumeSchedule, type ScheduleRouteDeps } from "#shared/services/schedules/manage.js";
 import { scheduleLogging } from "#shared/services/schedules/wiring.js";
 
@@ -26,7 +26,8 @@ export function createHandler(
 
 export const handler = createHandler({
   ...arming,
-  ...scheduleLogging(logger),
+  // A skip in the inline pass is counted for the skipped-occurrences alarm, as the materializer counts its own.
+  ...scheduleLogging(logger, functionMetricsFactory(arming.config, logger)()),
   logger,
   // Topic settings without a deploy: a schedule's task template is checked against today's allow-list.
   settings: topicSettingsFromEnvironment(arming.config, logger),

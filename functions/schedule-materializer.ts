@@ -52,6 +52,7 @@ export function createMaterializerHandler(
 
 export const handler = createMaterializerHandler({
   ...arming,
-  ...scheduleLogging(logger),
+  // Its skips are counted by the run summary (ScheduleOccurrencesSkipped above), not once more here.
+  ...scheduleLogging(logger, undefined),
   settings: topicSettingsFromEnvironment(arming.config, logger),
 });

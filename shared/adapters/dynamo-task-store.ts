@@ -477,7 +477,9 @@ export class DynamoAddStore
     // Deleted (TTL) between our Put and Get: the key is free again, so claim it afresh.
     if ((!item?.taskId || !item.requestHash) && retries > 0)
       return this.claimIdempotencyKey(claim, retries - 1);
-    if (!item?.taskId || !item.requestHash) throw new Error(`idempotency claim ${pk} is unreadable`);
+    // Not the key itself: a 500's cause is logged in full, and an idempotency key is the caller's, like its content.
+    if (!item?.taskId || !item.requestHash)
+      throw new Error(`idempotency claim of ${claim.topic} is unreadable`);
     return { status: "existing", taskId: item.taskId, requestHash: item.requestHash };
   }
 

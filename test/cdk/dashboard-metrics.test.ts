@@ -113,6 +113,9 @@ describe.each(["dev", "prod"] as const)("the %s stack's dashboard", (env) => {
       const dlq = `GetAtt:${logicalId(stack, topic.deadLetterQueue)}.QueueName`;
       expect(has("AWS/SQS", "ApproximateAgeOfOldestMessage", { QueueName: queue })).toBe(true);
       expect(has("AWS/SQS", "ApproximateNumberOfMessagesVisible", { QueueName: dlq })).toBe(true);
+      // In flight too, as its alarm counts them: the sweeper holds what it reads through the DLQ until its run
+      // ends, and a depth of visible messages alone dropped to 0 while failed tasks were there.
+      expect(has("AWS/SQS", "ApproximateNumberOfMessagesNotVisible", { QueueName: dlq })).toBe(true);
     }
   });
 
@@ -120,6 +123,12 @@ describe.each(["dev", "prod"] as const)("the %s stack's dashboard", (env) => {
     const timer = `GetAtt:${logicalId(stack, stack.timerQueues.queue)}.QueueName`;
     expect(has("AWS/SQS", "ApproximateNumberOfMessagesVisible", { QueueName: timer })).toBe(true);
     expect(has("AWS/SQS", "ApproximateAgeOfOldestMessage", { QueueName: timer })).toBe(true);
+    // The DLQs the sweeper drains: visible and in flight (the sweeper keeps receiving what it cannot resolve).
+    for (const queue of [stack.timerQueues.deadLetterQueue, stack.timerQueues.scheduleDeadLetterQueue]) {
+      const name = `GetAtt:${logicalId(stack, queue)}.QueueName`;
+      expect(has("AWS/SQS", "ApproximateNumberOfMessagesVisible", { QueueName: name })).toBe(true);
+      expect(has("AWS/SQS", "ApproximateNumberOfMessagesNotVisible", { QueueName: name })).toBe(true);
+    }
     const group = placeholder(stack.resolve(stack.timerScheduler.group.scheduleGroupName));
     expect(has("AWS/Scheduler", "TargetErrorCount", { ScheduleGroup: group })).toBe(true);
     expect(has("AWS/Scheduler", "InvocationDroppedCount", { ScheduleGroup: group })).toBe(true);

@@ -191,8 +191,11 @@ export class AlarmTopic extends Construct {
    * A value a function run every minute publishes once a run per service (`metricName`, EMF), such as the
    * materializer's lag, was above `threshold` in each of `minutes` 1-minute periods in a row (the periods' Maximum:
    * the worst run of the minute). A run's data point lands in whichever minute it ends, so a minute may have none:
-   * CloudWatch then evaluates the most recent real data points of its evaluation range, and the gap neither breaks
-   * nor fills the streak. No data at all (the function not running) is its not-running alarm's, not this one's.
+   * with missing data treated as `ignore`, CloudWatch then evaluates the most recent real data points of its
+   * evaluation range, and the gap neither breaks nor fills the streak. (`notBreaching` would count the gap as a good
+   * minute: a lasting lag whose runs end either side of a minute boundary would never make 3 in a row.) No data at
+   * all (the function not running, its not-running alarm's to report) keeps the alarm's state; `missing` would go to
+   * INSUFFICIENT_DATA and, when runs come back, send an OK that follows no ALARM.
    */
   watchServiceMaximum(
     scope: Construct,
@@ -211,6 +214,7 @@ export class AlarmTopic extends Construct {
       comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
       evaluationPeriods: props.minutes,
       datapointsToAlarm: props.minutes,
+      treatMissingData: cloudwatch.TreatMissingData.IGNORE,
       description: props.description,
     });
   }
@@ -277,22 +281,27 @@ function serviceMetric(
   });
 }
 
-/** A queue's messages, visible and in flight, per minute (the maximum of each). */
-function messagesInQueue(queue: sqs.IQueue): cloudwatch.IMetric {
+/**
+ * A queue's messages, visible and in flight, per minute (the maximum of each): a dead-letter queue's depth, which the
+ * dashboard graphs as its alarms count it. `idSuffix` keeps the expression's ids apart when one graph shows several
+ * queues (CloudWatch refuses two metrics with one id there).
+ */
+export function messagesInQueue(queue: sqs.IQueue, label = "messages", idSuffix = ""): cloudwatch.IMetric {
   const period = Duration.minutes(1);
+  const [visible, inFlight] = [`visible${idSuffix}`, `inFlight${idSuffix}`];
   return new cloudwatch.MathExpression({
-    expression: "visible + inFlight",
+    expression: `${visible} + ${inFlight}`,
     usingMetrics: {
-      visible: queue.metricApproximateNumberOfMessagesVisible({
+      [visible]: queue.metricApproximateNumberOfMessagesVisible({
         period,
         statistic: cloudwatch.Stats.MAXIMUM,
       }),
-      inFlight: queue.metricApproximateNumberOfMessagesNotVisible({
+      [inFlight]: queue.metricApproximateNumberOfMessagesNotVisible({
         period,
         statistic: cloudwatch.Stats.MAXIMUM,
       }),
     },
-    label: "messages",
+    label,
     period,
   });
 }

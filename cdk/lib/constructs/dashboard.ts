@@ -6,7 +6,7 @@ import { Construct } from "constructs";
 import type { PunctualConfig } from "#shared/config/index.js";
 import { METRIC, METRICS_NAMESPACE, serviceName, TOPIC_DIMENSION } from "#shared/domain/metrics.js";
 import { MATERIALIZE_HORIZON_MS } from "#shared/domain/schedule.js";
-import type { AlarmTopic } from "./alarm-topic.js";
+import { type AlarmTopic, messagesInQueue } from "./alarm-topic.js";
 import { LAG_ALARM_SECONDS } from "./schedule-materializer.js";
 import type { TimerQueues } from "./timer-queues.js";
 import type { TimerScheduler } from "./timer-scheduler.js";
@@ -28,7 +28,7 @@ const HEIGHT = 6;
 
 /**
  * One CloudWatch dashboard per environment: per topic adds / delivered / dead-lettered, lateness p50/p99 and
- * callback latency p99, FIFO backlog age and DLQ depth; the timer queue; Scheduler failures; the schedule
+ * callback latency p99, FIFO backlog age and DLQ depth (visible and in flight); the timer queue; Scheduler failures; the schedule
  * materializer's lag and occurrences; every function's
  * errors, throttles and concurrency; and the state of every alarm. No physical name: CloudFormation names it
  * (the stack output `DashboardName`), so two environments in one account never collide.
@@ -129,7 +129,7 @@ function topicWidgets(config: PunctualConfig, topic: Topic): cloudwatch.IWidget[
       width,
       height: HEIGHT,
       left: [backlogAge(topic.queue, "oldest message age")],
-      right: [depth(topic.deadLetterQueue, "dead-letter queue")],
+      right: [messagesInQueue(topic.deadLetterQueue, "dead-letter queue")],
     }),
   ];
 }
@@ -142,6 +142,11 @@ function backlogAge(queue: sqs.IQueue, label: string): cloudwatch.IMetric {
   });
 }
 
+/**
+ * A queue's visible messages (the timer queue's backlog). A dead-letter queue's depth is `messagesInQueue`, visible
+ * and in flight as its alarm counts it: the sweeper holds what it reads through a DLQ until its run ends, so visible
+ * messages alone can read 0 while failed tasks are there.
+ */
 function depth(queue: sqs.IQueue, label: string): cloudwatch.IMetric {
   return queue.metricApproximateNumberOfMessagesVisible({
     period: PERIOD,
@@ -173,7 +178,10 @@ function timerWidgets(timer: TimerQueues, scheduler: TimerScheduler): cloudwatch
       title: "Timer dead-letter queues (messages)",
       width,
       height: HEIGHT,
-      left: [depth(timer.deadLetterQueue, "timer DLQ"), depth(timer.scheduleDeadLetterQueue, "schedule DLQ")],
+      left: [
+        messagesInQueue(timer.deadLetterQueue, "timer DLQ", "Timer"),
+        messagesInQueue(timer.scheduleDeadLetterQueue, "schedule DLQ", "Schedule"),
+      ],
     }),
     new cloudwatch.GraphWidget({
       title: "Scheduler failures (schedule group)",

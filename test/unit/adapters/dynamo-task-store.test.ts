@@ -3,10 +3,16 @@ import {
   type BatchWriteItemCommandInput,
   CreateTableCommand,
   type DynamoDBClient,
+  PutItemCommand,
   waitUntilTableExists,
 } from "@aws-sdk/client-dynamodb";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
-import { DynamoTaskStore, UNPROCESSED_ROUNDS } from "#shared/adapters/dynamo-task-store.js";
+import {
+  DynamoTaskStore,
+  IDEMPOTENCY_SORT_KEY,
+  idempotencyPartitionKey,
+  UNPROCESSED_ROUNDS,
+} from "#shared/adapters/dynamo-task-store.js";
 import type { PageKey, TaskPage, TaskStore } from "#shared/adapters/task-store.js";
 import { TOPIC_NAME_PATTERN } from "#shared/config/schema.js";
 import { attemptLogEntries } from "#shared/domain/attempt-log.js";
@@ -181,6 +187,36 @@ describe("DynamoTaskStore against dynalite", () => {
       requestHash: "h1",
     });
     expect(await store.claimIdempotencyKey({ ...claim, key: "k-2" })).toEqual({ status: "claimed" });
+  });
+
+  it("idempotency: an unreadable claim is an error that does not quote the caller's key (it is logged in full)", async () => {
+    // Prepare: a live claim item with neither task id nor hash (written by hand: the store never writes one)
+    const key = "tok_9f2c-caller-secret";
+    await client.send(
+      new PutItemCommand({
+        TableName: `tasks-${tableCount}`,
+        Item: {
+          pk: { S: idempotencyPartitionKey("demo", key) },
+          sk: { S: IDEMPOTENCY_SORT_KEY },
+          expiresAt: { N: String(NOW / 1000 + 3600) },
+        },
+      }),
+    );
+
+    // Act
+    const claim = {
+      topic: "demo",
+      key,
+      taskId: "demo._.x.y",
+      requestHash: "h1",
+      expiresAt: NOW / 1000 + 3600,
+    };
+    const refused = await store.claimIdempotencyKey(claim).catch((error: unknown) => error);
+
+    // Assess: refused, naming the topic but not the key (the API logs a 500's cause with its message)
+    expect(refused).toBeInstanceOf(Error);
+    expect((refused as Error).message).toContain("demo");
+    expect(JSON.stringify({ ...(refused as Error), message: (refused as Error).message })).not.toContain(key);
   });
 
   it("moveIdempotencyClaim: the claim names the successor for as long as asked, also from the item the task was moved from; another task's claim, or none, is left", async () => {

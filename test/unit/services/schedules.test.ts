@@ -1,5 +1,6 @@
+import { Metrics } from "@aws-lambda-powertools/metrics";
 import { parse } from "lossless-json";
-import { describe, expect, it } from "vitest";
+import { describe, expect, it, vi } from "vitest";
 import { type HttpError, isHttpError, toHttpError } from "#shared/api/errors.js";
 import type { TopicConfig } from "#shared/config/index.js";
 import { successorKey } from "#shared/domain/reschedule.js";
@@ -18,9 +19,11 @@ import { materializeSchedule } from "#shared/services/schedules/materialize.js";
 import { getSchedule } from "#shared/services/schedules/read.js";
 import { type MaterializerRunDeps, runMaterializer } from "#shared/services/schedules/run.js";
 import { deleteSchedule, pauseSchedule } from "#shared/services/schedules/stop-routes.js";
+import { scheduleLogging } from "#shared/services/schedules/wiring.js";
 import { ManualClock } from "../../support/clock.js";
 import { FakeScheduler } from "../../support/fakes/scheduler.js";
 import { FakeTimerQueue } from "../../support/fakes/timer-queue.js";
+import { memoryLogger } from "../../support/logger.js";
 import { MemoryTaskStore } from "../../support/memory-task-store.js";
 import { simConfig } from "../../support/pipeline-sim.js";
 
@@ -430,6 +433,52 @@ describe("materializing", () => {
         message: expect.stringMatching(/callback/),
       },
     });
+  });
+
+  it("a schedule resumed after its callback host left the allow-list: the resume's inline pass counts its skips in ScheduleOccurrencesSkipped (per service, as the materializer's runs do), so the skipped-occurrences alarm notifies at the first one", async () => {
+    // Prepare: an hourly schedule paused, its host then removed from the allow-list; the routes' wiring, its EMF
+    // lines captured.
+    const h = harness("2027-01-01T00:00:30.000Z");
+    const { schedule_id: id } = await createSchedule(h.deps, body({ cron: "1 * * * *" }));
+    await pauseSchedule(h.deps, id);
+    const sim = simConfig();
+    const demo = { ...(sim.resolvedTopics.demo as TopicConfig), allowedCallbackHosts: ["hooks.example.com"] };
+    Object.assign(h.deps, { config: { ...sim, resolvedTopics: { ...sim.resolvedTopics, demo } } });
+    h.clock.set("2027-01-01T01:00:30.000Z");
+    const lines: string[] = [];
+    const stdout = vi.spyOn(process.stdout, "write").mockImplementation((chunk) => {
+      lines.push(String(chunk));
+      return true;
+    });
+    const counted = new Metrics({ namespace: "Punctual", serviceName: "punctual-test" });
+    const wiring = scheduleLogging(memoryLogger(), counted);
+
+    // Act: resumed (its 01:01 occurrence is due before the next materializer run: made inline, and refused)
+    let view: Awaited<ReturnType<typeof resumeSchedule>>;
+    try {
+      view = await resumeSchedule({ ...h.deps, ...wiring }, id);
+    } finally {
+      stdout.mockRestore();
+    }
+
+    // Assess: skipped, and one ScheduleOccurrencesSkipped of 1 under the service dimension alone.
+    expect(view).toMatchObject({ status: "active", skipped_occurrences: 1 });
+    const emf = lines.filter((l) => l.includes('"CloudWatchMetrics"')).map((l) => JSON.parse(l));
+    expect(emf).toEqual([
+      expect.objectContaining({
+        service: "punctual-test",
+        ScheduleOccurrencesSkipped: 1,
+        _aws: expect.objectContaining({
+          CloudWatchMetrics: [
+            expect.objectContaining({
+              Namespace: "Punctual",
+              Dimensions: [["service"]],
+              Metrics: [expect.objectContaining({ Name: "ScheduleOccurrencesSkipped" })],
+            }),
+          ],
+        }),
+      }),
+    ]);
   });
 
   it("a caller cannot take an occurrence's idempotency key: `schedule:` keys are refused (body, header, batch item) with nothing stored, and the occurrence is still made", async () => {
