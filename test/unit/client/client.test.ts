@@ -301,6 +301,28 @@ describe("routes", () => {
     ]);
   });
 
+  it("sends a destination reset's host in one path segment, as the gateway decodes it", async () => {
+    // Prepare: hosts the list can show, characters a URL host may hold included
+    const hosts = [
+      "[::1]:8443",
+      "a$b~c!.example.com",
+      "x&y'z(1)*+,;=.example.com:8443",
+      'a{b}`"c.example.com',
+    ];
+    const { fetch, seen } = scriptedFetch(
+      ...hosts.map((host) => ({ status: 200, body: { host, destinations: [] } })),
+    );
+    const client = new PunctualClient({ apiUrl: "http://127.0.0.1:3000/prod/", fetch });
+
+    // Act
+    for (const host of hosts) await client.resetDestination(host);
+
+    // Assess
+    const segments = seen.map((r) => r.url.pathname.split("/"));
+    expect(segments.map((s) => s.length)).toEqual(hosts.map(() => 6));
+    expect(segments.map((s) => decodeURIComponent(s[4] ?? ""))).toEqual(hosts);
+  });
+
   it("keeps fields the server adds later instead of dropping them", async () => {
     const { fetch } = scriptedFetch({ status: 200, body: taskViewAnswer(taskId(), { priority: 2 }) });
     const client = new PunctualClient({ apiUrl: "http://127.0.0.1:3000", fetch });
