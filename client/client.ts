@@ -211,6 +211,8 @@ class PunctualClientCore {
       if (moved) url.searchParams.set(moved.query, params[i] ?? "");
     });
     for (const [key, value] of Object.entries(route.fixedQuery ?? {})) url.searchParams.set(key, value);
+    for (const [key, value] of Object.entries(optionQueryOf(route, options)))
+      url.searchParams.set(key, value);
     if (route.input?.in === "query" && input) {
       for (const [key, value] of Object.entries(input as Record<string, unknown>)) {
         if (value !== undefined) url.searchParams.set(key, String(value));
@@ -366,6 +368,18 @@ function parsedAnswer<R extends z.ZodType>(
 }
 
 /** A per-attempt timeout AbortSignal.timeout can take: a NaN there would fail every attempt as a network error. */
+/** The query the route's switches among the call's options send (`includeContent: true` → `include=content`). */
+function optionQueryOf(route: RouteDescriptor, options: CallOptions): Record<string, string> {
+  const query: Record<string, string> = {};
+  for (const [name, sends] of Object.entries(route.optionQuery ?? {})) {
+    const on = (options as Record<string, unknown>)[name];
+    // A JS caller's `"false"` would otherwise turn it on, and its `1` be dropped without a word.
+    if (on !== undefined && typeof on !== "boolean") throw new TypeError(`${name} must be true or false`);
+    if (on) Object.assign(query, sends);
+  }
+  return query;
+}
+
 function checkedTimeout(name: string, ms: number): number {
   if (!Number.isSafeInteger(ms) || ms < 1) {
     throw new RangeError(`${name} must be a whole number of milliseconds ≥ 1, got ${ms}`);

@@ -53,10 +53,14 @@ export interface RouteInput<T> {
   readonly _type?: T;
 }
 
+/** Switches a method takes among its per-call options: each, when true, sends its query parameters. */
+export type OptionQuery = Readonly<Record<string, Readonly<Record<string, string>>>>;
+
 export interface RouteDescriptor<
   P extends string = string,
   I extends RouteInput<unknown> | undefined = RouteInput<unknown> | undefined,
   R extends z.ZodType = z.ZodType,
+  F extends OptionQuery | undefined = OptionQuery | undefined,
 > {
   readonly method: HttpMethod;
   readonly path: P;
@@ -71,6 +75,8 @@ export interface RouteDescriptor<
    * any proxy's).
    */
   readonly pathParamsInQuery?: Readonly<Record<string, { readonly query: string; readonly segment: string }>>;
+  /** Boolean options the method takes beside `signal` (`getTask(id, { includeContent: true })`), and what each sends. */
+  readonly optionQuery?: F;
 }
 
 /** A JSON body validated by `schema` on the server; `T` defaults to the schema's input type. */
@@ -85,9 +91,12 @@ export function queryParams<T extends Record<string, string | number | boolean |
   return { in: "query", schema };
 }
 
-function route<const P extends string, I extends RouteInput<unknown> | undefined, R extends z.ZodType>(
-  descriptor: RouteDescriptor<P, I, R>,
-): RouteDescriptor<P, I, R> {
+function route<
+  const P extends string,
+  I extends RouteInput<unknown> | undefined,
+  R extends z.ZodType,
+  F extends OptionQuery | undefined = undefined,
+>(descriptor: RouteDescriptor<P, I, R, F>): RouteDescriptor<P, I, R, F> {
   return descriptor;
 }
 
@@ -139,7 +148,14 @@ export const ROUTES = {
     response: addTasksBatchResponseSchema,
     retry: "item-keys",
   }),
-  getTask: route({ method: "GET", path: "/v1/tasks/{task_id}", response: taskViewSchema, retry: "safe" }),
+  /** `{ includeContent: true }`: the view has `content` too, the task's content as JSON text, exactly as delivered. */
+  getTask: route({
+    method: "GET",
+    path: "/v1/tasks/{task_id}",
+    optionQuery: { includeContent: { include: "content" } },
+    response: taskViewSchema,
+    retry: "safe",
+  }),
   cancelTask: route({
     method: "DELETE",
     path: "/v1/tasks/{task_id}",
@@ -296,6 +312,7 @@ type PathArgs<P extends string> = P extends `${string}{${string}}${infer Rest}`
   ? [string, ...PathArgs<Rest>]
   : [];
 type InputArgs<I> = I extends RouteInput<infer T> ? [input: T] : [];
+type OptionSwitches<F> = F extends OptionQuery ? { readonly [K in keyof F]?: boolean } : unknown;
 
 export interface CallOptions {
   /** For an add: the key to send (else the body's `idempotency_key`, else one the client makes). */
@@ -306,7 +323,7 @@ export interface CallOptions {
 export type RouteArgs<D extends RouteDescriptor> = [
   ...PathArgs<D["path"]>,
   ...InputArgs<D["input"]>,
-  options?: CallOptions,
+  options?: CallOptions & OptionSwitches<D["optionQuery"]>,
 ];
 
 export type RouteMethods = {

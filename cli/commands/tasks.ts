@@ -45,8 +45,10 @@ export function tasksCommand(parent: Command, io: CliIo): void {
     io,
     "get",
     "Show a task: status, attempts, times, last error; a fan-out task's subscribers one per row.",
-    (c, id) => c.getTask(id),
-  ).alias("show");
+    (c, id, options) => c.getTask(id, { includeContent: options.content === true }),
+  )
+    .alias("show")
+    .option("--content", "also show its content, as JSON text exactly as it is delivered");
   taskIdCommand(
     tasks,
     io,
@@ -313,7 +315,11 @@ function taskIdCommand(
   io: CliIo,
   name: string,
   description: string,
-  call: (client: Awaited<ReturnType<typeof connect>>, taskId: string) => Promise<Record<string, unknown>>,
+  call: (
+    client: Awaited<ReturnType<typeof connect>>,
+    taskId: string,
+    options: { readonly content?: boolean },
+  ) => Promise<Record<string, unknown>>,
 ): Command {
   return tasks
     .command(name)
@@ -323,9 +329,9 @@ function taskIdCommand(
       "after",
       `\nExample:\n  $ npx punctual --env prod tasks ${name} orders.k3Jx0aQ9fT2bLw1c.mhx0z8ka.01JD3…`,
     )
-    .action(async (taskId: string, _options: unknown, command: Command) => {
+    .action(async (taskId: string, options: { content?: boolean }, command: Command) => {
       const global = command.optsWithGlobals<GlobalOptions>();
-      printTask(io, global.json ?? false, await call(await connect(global, io), taskId));
+      printTask(io, global.json ?? false, await call(await connect(global, io), taskId, options));
     });
 }
 

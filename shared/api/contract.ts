@@ -12,10 +12,10 @@ import {
   IDEMPOTENCY_HEADER,
   rescheduleBodySchema,
 } from "#shared/domain/add-task-request.js";
+import { destinationHostOf } from "#shared/domain/destination.js";
 import { addTasksBatchDocSchema, addTasksBatchResponseSchema } from "./schemas/batch.js";
 import {
   destinationListSchema,
-  destinationParamsSchema,
   destinationResetQuerySchema,
   destinationResetResponseSchema,
 } from "./schemas/destinations.js";
@@ -70,6 +70,20 @@ export interface RouteContract {
 }
 
 const taskIdParams = z.object({ id: z.string().min(1).meta({ description: "the task id" }) });
+/**
+ * The route's own rule (shared/domain/destination.ts), not a pattern of its own: a URL's host may hold `$`, `~`,
+ * `!`…, and every host the list shows must name itself. Here, not beside the list's schemas, which the console's
+ * page bundles.
+ */
+const destinationParamsSchema = z.object({
+  host: z
+    .string()
+    .refine((host) => destinationHostOf(host) !== undefined, "not a callback host")
+    .meta({
+      description:
+        "the callback host, `host[:port]` as in GET /v1/destinations (URL-encoded); also as its callback URL spells it: any case, a trailing dot, `[::ffff:a.b.c.d]` for `a.b.c.d`; an IDN in its `xn--` form, as listed",
+    }),
+});
 const error = (description: string): ResponseSpec => ({ description, schema: errorBodySchema });
 
 /** Every JSON-body route: the body must be uncompressed JSON (shared/api/middleware/json-body.ts). */

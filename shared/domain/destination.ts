@@ -22,11 +22,40 @@ export function destinationHost(callbackUrl: string): string | undefined {
   } catch {
     return undefined;
   }
-  const hostname = ipv4OfMapped(url.hostname) ?? url.hostname.replace(/\.$/, "");
+  return destinationKey(url.hostname, url.port);
+}
+
+/**
+ * The destination a `host[:port]` names (`POST /v1/destinations/{host}/reset`): written as GET /v1/destinations
+ * shows it, or as a callback URL spells it (`Hooks.Example.com.:8443`, `[::ffff:1.2.3.4]`, `[2001:DB8:0::1]`), it
+ * is the key destinationHost makes, so every host the list shows names itself. The host is read by the same URL
+ * parser; the port is kept as written (`a.example.com:443` is an http callback's, not https' default port).
+ * Undefined for anything else: credentials, a path, a query, percent-encoding, a second port.
+ */
+export function destinationHostOf(spelling: string): string | undefined {
+  const parts = /^(\[[^\]]*\]|[^:[\]]+)(?::(\d{1,5}))?$/.exec(spelling);
+  // ASCII only, as the list writes every host (an IDN in its `xn--` form): the parser's IDNA mapping would read a
+  // near miss (a zero-width space, full-width letters) as the host. And none of the characters no URL host holds
+  // but that would end the host, or be decoded, were it parsed in a URL.
+  if (!parts || /[^!-~]|[@/\\?#%]/.test(spelling)) return undefined;
+  const [, host = "", port] = parts;
+  if (port !== undefined && Number(port) > 65_535) return undefined;
+  let url: URL;
+  try {
+    url = new URL(`https://${host}/`);
+  } catch {
+    return undefined;
+  }
+  return destinationKey(url.hostname, port === undefined ? "" : String(Number(port)));
+}
+
+/** The key of a URL's (parsed) hostname and port. */
+function destinationKey(hostname: string, port: string): string | undefined {
+  const name = ipv4OfMapped(hostname) ?? hostname.replace(/\.$/, "");
   // A name DNS cannot hold is no destination (its item's key would pass DynamoDB's limits, failing every admission
   // call): the deliver function's URL policy refuses it instead, and the task is dead-lettered.
-  if (exceedsDnsLimits(hostname)) return undefined;
-  return (url.port ? `${hostname}:${url.port}` : hostname).toLowerCase() || undefined;
+  if (exceedsDnsLimits(name)) return undefined;
+  return (port ? `${name}:${port}` : name).toLowerCase() || undefined;
 }
 
 /** The dotted IPv4 address an IPv4-mapped IPv6 host (`[::ffff:102:304]`, as URL writes it) names; else undefined. */

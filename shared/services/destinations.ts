@@ -2,8 +2,8 @@ import type { DestinationStore } from "#shared/adapters/task-store.js";
 import { notFound, validationFailed } from "#shared/api/errors.js";
 import { lambdaEventBytes } from "#shared/api/lambda-event-size.js";
 import type { DestinationResetResponse, DestinationView } from "#shared/api/schemas/destinations.js";
-import { DESTINATION_HOST_PATTERN, destinationResetQuerySchema } from "#shared/api/schemas/destinations.js";
-import { circuitState, type DestinationRecord } from "#shared/domain/destination.js";
+import { destinationResetQuerySchema } from "#shared/api/schemas/destinations.js";
+import { circuitState, type DestinationRecord, destinationHostOf } from "#shared/domain/destination.js";
 import { toIssues } from "#shared/domain/request-issues.js";
 
 /** `GET /v1/destinations` and `POST /v1/destinations/{host}/reset` (issue 14): the circuits, and a manual close. */
@@ -67,9 +67,9 @@ export async function resetDestination(
   rawHost: string | undefined,
   rawQuery: Readonly<Record<string, string | undefined>> = {},
 ): Promise<DestinationResetResponse> {
-  // As destinationHost keys it: lower case, a fully qualified name's trailing dot dropped (`hooks.example.com.:8443`).
-  const host = (rawHost ?? "").toLowerCase().replace(/\.(?=(:\d+)?$)/, "");
-  if (!DESTINATION_HOST_PATTERN.test(host)) throw notFound("no such destination");
+  // As destinationHost keys it (`Hooks.Example.com.:8443`, `[::ffff:1.2.3.4]`): every host the list shows names itself.
+  const host = destinationHostOf(rawHost ?? "");
+  if (host === undefined) throw notFound("no such destination");
   const query = destinationResetQuerySchema.safeParse(rawQuery);
   if (!query.success) throw validationFailed(toIssues(query.error.issues, rawQuery));
   const topic = query.data.topic;

@@ -4,19 +4,6 @@
  */
 import * as z from "zod";
 
-/**
- * A callback host as the deliver function keys it: `host[:port]`, lower case (IPv6 in brackets). Underscores
- * included: a URL's host may have them (`my_hooks.example.com`), and so may the destination it is keyed under.
- */
-export const DESTINATION_HOST_PATTERN = /^[a-z0-9._\-[\]:]{1,260}$/;
-
-export const destinationParamsSchema = z.object({
-  host: z
-    .string()
-    .regex(DESTINATION_HOST_PATTERN)
-    .meta({ description: "the callback host, `host[:port]` as in GET /v1/destinations (URL-encoded)" }),
-});
-
 export const destinationResetQuerySchema = z
   .object({
     topic: z

@@ -226,7 +226,41 @@ describe("POST /v1/destinations/{host}/reset", () => {
   });
 
   it.each([
+    // Characters a URL's host may hold (the callback URL policy accepts them), so the list can show them
+    ["a$b~c!.example.com", "a$b~c!.example.com"],
+    ["x&y'z(1)*+,;=.example.com:8443", "x&y'z(1)*+,;=.example.com:8443"],
+    // An IPv4-mapped IPv6 host is keyed as its IPv4 address, as the list shows it
+    ["[::ffff:1.2.3.4]", "1.2.3.4"],
+    ["[::FFFF:102:304]:8443", "1.2.3.4:8443"],
+    ["XN--Bcher-kva.example", "xn--bcher-kva.example"],
+    ["[2001:DB8:0:0::1]:8443", "[2001:db8::1]:8443"],
+  ])("%s resets the destination the list shows as %s", async (raw, host) => {
+    // Prepare
+    const { deps, store } = await setup();
+    await store.recordDestinationFailure("demo", host, NOW - 5_000, "HTTP 503");
+    await store.openCircuit("demo", host, NOW - 5_000, NOW + 25_000);
+    const listed = await call(fns.list.createHandler(deps), event("GET", "/v1/destinations"));
+    expect(listed.body.destinations).toContainEqual(expect.objectContaining({ host }));
+
+    // Act
+    const { statusCode, body } = await call(
+      fns.reset.createHandler(deps),
+      event("POST", `/v1/destinations/${encodeURIComponent(raw)}/reset`, raw),
+    );
+
+    // Assess
+    expect(statusCode).toBe(200);
+    expect(body).toMatchObject({ host });
+    expect(await store.getDestination("demo", host)).toMatchObject({ circuit: "closed", failures: 0 });
+  });
+
+  it.each([
     ["a host no topic has met", "c.example.com", undefined, 404],
+    ["credentials before the host", "user@a.example.com", undefined, 404],
+    ["a path after the host", "a.example.com/x", undefined, 404],
+    ["two ports", "a.example.com:8443:1", undefined, 404],
+    ["a port past 65535", "a.example.com:99999", undefined, 404],
+    ["a percent-encoded host", "a%2Eexample.com", undefined, 404],
     ["a malformed host", "a b/c", undefined, 404],
     ["an unknown query parameter", "a.example.com", { topics: "demo" }, 400],
   ])("%s → %i, nothing changed", async (_name, host, query, status) => {

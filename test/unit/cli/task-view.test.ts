@@ -1,14 +1,22 @@
 import { describe, expect, it } from "vitest";
 import { main } from "../../../cli/main.js";
+import { taskViewAnswer } from "../client/fakes.js";
 
-/** `punctual tasks get` in-process against a server answering this task view. */
-async function get(task: Record<string, unknown>) {
-  const fetch: typeof globalThis.fetch = async () =>
-    new Response(JSON.stringify(task), { status: 200, headers: { "content-type": "application/json" } });
+/** `punctual tasks get` (then `options`) in-process against a server answering this task view. */
+async function get(task: Record<string, unknown>, ...options: string[]) {
+  const sent: string[] = [];
+  const fetch: typeof globalThis.fetch = async (input) => {
+    sent.push(String(input));
+    return new Response(JSON.stringify(task), {
+      status: 200,
+      headers: { "content-type": "application/json" },
+    });
+  };
   const out: string[] = [];
   const io = { out: (t: string) => void out.push(t), err: () => {}, env: {}, fetch };
-  const code = await main(["--api", "http://127.0.0.1:3000", "tasks", "get", String(task.task_id)], io);
-  return { code, out: out.join("") };
+  const argv = ["--api", "http://127.0.0.1:3000", "tasks", "get", String(task.task_id), ...options];
+  const code = await main(argv, io);
+  return { code, out: out.join(""), sent };
 }
 
 const attempt = (n: number) => ({
@@ -42,5 +50,26 @@ describe("tasks get: a task's attempt log", () => {
     for (let n = 0; n < 10; n++) expect(out).toContain(attempt(n).started_at);
     expect(out).toContain("network: ECONNREFUSED");
     expect(out).toContain("503");
+  });
+});
+
+describe("tasks get --content: the task's content", () => {
+  const task = taskViewAnswer("demo.n1.mhx0z8ka.01JD3ABCDEFGHJKMNPQRSTVWXY");
+  const content = '{"order_id":"A-1","n":1.0,"big":12345678901234567890}';
+
+  it("asks for it (?include=content) and prints it exactly as delivered", async () => {
+    // Act
+    const { code, out, sent } = await get({ ...task, content }, "--content", "--json");
+
+    // Assess
+    expect(code).toBe(0);
+    expect(sent.map((url) => new URL(url).search)).toEqual(["?include=content"]);
+    expect(JSON.parse(out).content).toBe(content);
+  });
+
+  it("without the flag asks for no content", async () => {
+    const { code, sent } = await get(task);
+    expect(code).toBe(0);
+    expect(sent.map((url) => new URL(url).search)).toEqual([""]);
   });
 });

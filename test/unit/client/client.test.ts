@@ -301,6 +301,69 @@ describe("routes", () => {
     ]);
   });
 
+  it("sends a destination reset's host in one path segment, as the gateway decodes it", async () => {
+    // Prepare: hosts the list can show, characters a URL host may hold included
+    const hosts = [
+      "[::1]:8443",
+      "a$b~c!.example.com",
+      "x&y'z(1)*+,;=.example.com:8443",
+      'a{b}`"c.example.com',
+    ];
+    const { fetch, seen } = scriptedFetch(
+      ...hosts.map((host) => ({ status: 200, body: { host, destinations: [] } })),
+    );
+    const client = new PunctualClient({ apiUrl: "http://127.0.0.1:3000/prod/", fetch });
+
+    // Act
+    for (const host of hosts) await client.resetDestination(host);
+
+    // Assess
+    const segments = seen.map((r) => r.url.pathname.split("/"));
+    expect(segments.map((s) => s.length)).toEqual(hosts.map(() => 6));
+    expect(segments.map((s) => decodeURIComponent(s[4] ?? ""))).toEqual(hosts);
+  });
+
+  it("getTask with includeContent asks for the content (?include=content) and answers it exactly as delivered", async () => {
+    // Prepare
+    const id = taskId();
+    const content = '{"order_id":"A-1","n":1.0,"big":12345678901234567890}';
+    const { fetch, seen } = scriptedFetch(
+      { status: 200, body: taskViewAnswer(id, { content }) },
+      { status: 200, body: taskViewAnswer(id) },
+      { status: 200, body: taskViewAnswer(id) },
+    );
+    const client = new PunctualClient({ apiUrl: "http://127.0.0.1:3000/prod/", fetch });
+
+    // Act
+    const withContent = await client.getTask(id, {
+      includeContent: true,
+      signal: new AbortController().signal,
+    });
+    await client.getTask(id, { includeContent: false });
+    await client.getTask(id);
+
+    // Assess: only the first asks; the others send no query at all
+    expect(seen.map((r) => `${r.url.pathname}${r.url.search}`)).toEqual([
+      `/prod/v1/tasks/${id}?include=content`,
+      `/prod/v1/tasks/${id}`,
+      `/prod/v1/tasks/${id}`,
+    ]);
+    expect(withContent.content).toBe(content);
+  });
+
+  it("refuses an includeContent that is not a boolean, before sending anything", async () => {
+    const { fetch, seen } = scriptedFetch();
+    const client = new PunctualClient({ apiUrl: "http://127.0.0.1:3000", fetch });
+
+    const error = await client
+      .getTask(taskId(), { includeContent: "false" } as unknown as { includeContent: boolean })
+      .catch((e: unknown) => e);
+
+    expect(error).toBeInstanceOf(TypeError);
+    expect(String(error)).toMatch(/includeContent/);
+    expect(seen).toEqual([]);
+  });
+
   it("keeps fields the server adds later instead of dropping them", async () => {
     const { fetch } = scriptedFetch({ status: 200, body: taskViewAnswer(taskId(), { priority: 2 }) });
     const client = new PunctualClient({ apiUrl: "http://127.0.0.1:3000", fetch });

@@ -170,6 +170,25 @@ describe("the same actions when they work", () => {
     expect(await cancelDeadLetter("t1", yes)).toBe("cancelled t1; it will not be delivered");
   });
 
+  it.each(["[::1]:8443", "a$b~c!.example.com", "x&y'z(1)*+,;=.example.com:8443", 'a{b}`"c.example.com'])(
+    "a reset of %s names that host in one path segment, as the gateway decodes it",
+    async (host) => {
+      // Prepare: any host the list shows, characters a URL host may hold included
+      const sent = stubFetch(() => json(200, { host, destinations: [] }));
+
+      // Act
+      await resetDestination({ host, topic: "demo" }, yes);
+
+      // Assess: fetch sends the path as written (no character it would encode or normalize), one segment
+      const path = sent[0]?.path ?? "";
+      const pathname = path.split("?")[0] ?? "";
+      expect(new URL(path, "http://127.0.0.1").pathname).toBe(pathname);
+      const segments = pathname.split("/");
+      expect(segments).toHaveLength(5);
+      expect(decodeURIComponent(segments[3] ?? "")).toBe(host);
+    },
+  );
+
   it("a malformed answer to a reset says so, not a TypeError", async () => {
     stubFetch(() => json(200, { host: "example.com" }));
     expect(await resetDestination({ host: "example.com", topic: "demo" }, yes)).toMatch(

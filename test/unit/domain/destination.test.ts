@@ -1,9 +1,11 @@
+import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import {
   circuitGate,
   circuitState,
   type DestinationRecord,
   destinationHost,
+  destinationHostOf,
   hostFailed,
   parseRetryAfter,
   rateWindow,
@@ -55,6 +57,73 @@ describe("destinationHost", () => {
     expect(destinationHost(`https://${"a".repeat(64)}.example.com/x`)).toBeUndefined();
     expect(destinationHost(`https://${labels(20)}.example.com/x`)).toBeUndefined();
     expect(destinationHost(`https://${labels(3)}.example.com:8443/x`)).toBe(`${labels(3)}.example.com:8443`);
+  });
+});
+
+describe("destinationHostOf (a host as GET /v1/destinations shows it, or as its callback URL spells it)", () => {
+  // Hosts as a callback URL may write them: any character WHATWG URL keeps in a host, IP literals, IDNs, ports.
+  const label = fc.stringMatching(/^[a-zA-Z0-9!$&'()*+,;=_~`{}"-]{1,20}$/);
+  const callbackHost = fc.oneof(
+    fc.array(label, { minLength: 1, maxLength: 4 }).map((labels) => labels.join(".")),
+    fc.constantFrom(
+      "[::1]",
+      "[::ffff:1.2.3.4]",
+      "[2001:DB8:0:0::1]",
+      "0x7f.1",
+      "Bücher.example",
+      "a.example.",
+    ),
+  );
+  const callbackUrl = fc
+    .tuple(fc.constantFrom("http", "https"), callbackHost, fc.option(fc.integer({ min: 1, max: 65_535 })))
+    .map(([scheme, host, port]) => `${scheme}://${host}${port === null ? "" : `:${port}`}/hook`);
+
+  it("names, for every host the list can show, that very destination", () => {
+    fc.assert(
+      fc.property(callbackUrl, (url) => {
+        const host = destinationHost(url);
+        fc.pre(host !== undefined);
+        expect(destinationHostOf(host as string)).toBe(host);
+      }),
+      { numRuns: 2_000 },
+    );
+  });
+
+  it.each([
+    ["Hooks.Example.com.:8443", "hooks.example.com:8443"],
+    ["[::ffff:1.2.3.4]", "1.2.3.4"],
+    ["[::FFFF:102:304]:08443", "1.2.3.4:8443"],
+    ["xn--bcher-kva.example", "xn--bcher-kva.example"],
+    ["a.example.com:443", "a.example.com:443"],
+  ])("normalises %s as the destination key does: %s", (spelling, host) => {
+    expect(destinationHostOf(spelling)).toBe(host);
+  });
+
+  it.each([
+    "",
+    ":8443",
+    "user@a.example.com",
+    "@a.example.com",
+    "a.example.com/x",
+    "a.example.com?x",
+    "a.example.com#x",
+    "a\\b.example.com",
+    "a%2Eexample.com",
+    " a.example.com",
+    // Not ASCII: no host the list shows is written so (an IDN is listed in its xn-- form), and the URL parser's
+    // mapping would read a near miss (a zero-width space, full-width letters) as the host
+    "bücher.example",
+    "hooks.\u200bexample.com",
+    "ｈｏｏｋｓ.example.com",
+    "a.example.com\t",
+    "a.example.com:",
+    "a.example.com:8443:1",
+    "a.example.com:65536",
+    "[::1",
+    "[zz::1]",
+    `${"a".repeat(64)}.example.com`,
+  ])("is none for %j, which no callback URL's destination is written as", (spelling) => {
+    expect(destinationHostOf(spelling)).toBeUndefined();
   });
 });
 
