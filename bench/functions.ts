@@ -15,6 +15,7 @@ import { fileURLToPath } from "node:url";
 import type { SQSEvent, SQSRecord } from "aws-lambda";
 import { build, type Metafile } from "esbuild";
 import {
+  BUNDLE_LEGAL_COMMENTS,
   BUNDLE_MAIN_FIELDS,
   BUNDLE_TARGET,
   bundledEnvironmentDefine,
@@ -78,6 +79,7 @@ export async function bundle(
     banner: { js: ESM_REQUIRE_BANNER },
     define: bundledEnvironmentDefine(environmentName),
     external: UNREACHED_CREDENTIAL_PROVIDERS,
+    legalComments: BUNDLE_LEGAL_COMMENTS,
     metafile: true,
     logLevel: "error",
     absWorkingDir: ROOT,

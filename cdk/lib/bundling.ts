@@ -32,6 +32,12 @@ export const UNREACHED_CREDENTIAL_PROVIDERS = [
   "@smithy/credential-provider-imds",
 ];
 
+/**
+ * Third-party license notices go to a file beside the bundle (`index.mjs.LEGAL.txt`, deployed with it) instead of a
+ * comment at the end of the code, which Lambda would read and parse at every cold start for nothing.
+ */
+export const BUNDLE_LEGAL_COMMENTS = "external";
+
 /** The esbuild `define` that names the environment a bundle is for (shared/config/environments/index.ts). */
 export function bundledEnvironmentDefine(environmentName: string): Record<string, string> {
   return { "process.env.PUNCTUAL_BUNDLED_ENVIRONMENT": JSON.stringify(environmentName) };

@@ -11,6 +11,7 @@ import { ENTRY_METADATA_KEY } from "#shared/contract/metadata.js";
 import { METRICS_NAMESPACE, serviceName } from "#shared/domain/metrics.js";
 import { ENV } from "#shared/runtime/env.js";
 import {
+  BUNDLE_LEGAL_COMMENTS,
   BUNDLE_MAIN_FIELDS,
   BUNDLE_TARGET,
   bundledEnvironmentDefine,
@@ -129,6 +130,7 @@ function nodejsFunctionProps(
       define: bundledEnvironmentDefine(props.environmentName),
       // The AWS SDK included (see bundling.ts for the one exception).
       externalModules: UNREACHED_CREDENTIAL_PROVIDERS,
+      esbuildArgs: { "--legal-comments": BUNDLE_LEGAL_COMMENTS },
       forceDockerBundling: false,
       logLevel: nodejs.LogLevel.ERROR,
     },
