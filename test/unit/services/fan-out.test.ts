@@ -1327,6 +1327,23 @@ describe("fan-out cancel and moves", () => {
     expect(third).toMatchObject({ cancelled: 0, not_cancelled: [] });
   });
 
+  it("a repeated group cancel finishes a part-way cancelled parent's copy the sweeper has marked queued since", async () => {
+    // Prepare: the parent's own cancel write landed, its copies' did not; audit's copy was then sent again by the
+    // sweeper (held past its grace in a paused topic), so it is `queued`: no attempt started.
+    const f = setup();
+    const { parent, copies } = await addOrder(f, { content: { order_id: "g-3", n: 1 } });
+    await f.store.cancel(parent.taskId, NOW + 1, retentionExpiry(NOW + 1, 1));
+    await f.store.markQueued(copies[1]?.taskId ?? "", NOW + 2);
+
+    // Act
+    const again = await cancelGroup({ ...f.deps, store: f.store }, { topic: "orders", value: "g-3" }, {});
+
+    // Assess
+    const statuses = await Promise.all(copies.map(async (c) => (await f.store.get(c.taskId))?.status));
+    expect(statuses).toEqual(["cancelled", "cancelled", "cancelled"]);
+    expect(again).toMatchObject({ cancelled: 1, not_cancelled: [] });
+  });
+
   it("a group cancel that finds a parent before its copies are written leaves none of them deliverable", async () => {
     // Prepare: the group cancel runs (and counts the parent cancelled) right after the add wrote the parent.
     const f = setup();
