@@ -331,7 +331,8 @@ export function isTerminal(status: TaskStatus | undefined): boolean {
 }
 
 /**
- * A scheduled task cancelled with a 200 must never have been called back at all. A dead-lettered one discarded
+ * A task cancelled with a 200 while `scheduled` or `queued` (the sweeper's re-send; chaos replays nothing) must
+ * never have been called back at all. A dead-lettered one discarded
  * with a 200 (DELETE of a `failed` task) was called back before; a callback arriving after the first DELETE was
  * sent is the violation.
  */

@@ -36,7 +36,7 @@ const CANCEL_CONCURRENCY = 8;
  * `not_cancelled`; finished tasks are neither. So is a task caught mid-move (`rescheduled`, its move not settled):
  * its successor may be written and armed after this call (by the move or the sweeper's repair), so the caller is
  * told where it went (`rescheduled_to`) rather than answered as if the group held nothing more. A fan-out parent
- * cancelled before has its copies still `scheduled` cancelled (an earlier cancel may have stopped part-way), and
+ * cancelled before has its copies still `scheduled` or `queued` cancelled (an earlier cancel may have stopped part-way), and
  * counts when that cancels any. The cursor is the last sort key read, so the next call goes on after it; an unknown
  * topic is 404, as the topic is part of the resource's path. The group is the path's value, or `?group=` when that
  * value is `-` (GROUP_IN_QUERY: names such as `.` and `..` cannot travel in a path).

@@ -101,8 +101,8 @@ function retentionDaysOf(config: PunctualConfig, topicName: string): number {
 }
 
 /**
- * A group cancel's repeat on a fan-out parent it (or a DELETE) cancelled already: its copies still `scheduled` are
- * cancelled, as a repeated DELETE does — the cancel that marked the parent may have stopped part-way.
+ * A group cancel's repeat on a fan-out parent it (or a DELETE) cancelled already: its copies still `scheduled` or
+ * `queued` are cancelled, as a repeated DELETE does — the cancel that marked the parent may have stopped part-way.
  */
 export async function finishFanOutCancel(deps: CancelDeps, parent: TaskRecord): Promise<FanOutCancelResult> {
   const nowMs = deps.now();

@@ -205,6 +205,9 @@ export async function completeMove(deps: RescheduleTaskDeps, old: TaskRecord): P
   if ((await deps.store.putNew(successor)) === "exists") {
     successor = (await deps.store.get(successor.taskId)) ?? successor;
   }
+  // The claim follows before the arm: a move that answers 503 at arming has pointed it at its successor already,
+  // so a move of that successor, which points it on from there, carries it however many such moves came before.
+  await keepClaim(deps, old, successor.taskId);
   // Armed also when it existed: the earlier attempt may have stopped before arming; a second timer message is
   // harmless (the relay and FIFO deduplication absorb it), a missing one would leave the task to the sweeper.
   // Planned again as the timer is sent: a delay counted from before the writes would fire it that much late.
@@ -216,7 +219,6 @@ export async function completeMove(deps: RescheduleTaskDeps, old: TaskRecord): P
       throw serviceUnavailable("could not arm the task's new timer; retry the request", error);
     }
   }
-  await keepClaim(deps, old, successor.taskId);
   // A successor moved on: the move that made it is settled too (it may have stopped before its last write), or
   // the sweeper would find that item at its old due time and write this one again once its TTL had removed it.
   if (old.rescheduledFrom !== undefined) await deps.store.settleRescheduled(old.rescheduledFrom);

@@ -174,8 +174,9 @@ async function ensureDelivery(
 }
 
 /**
- * A cancelled parent's copy on a retry: cancelled if still `scheduled` (one conditional write, as the parent's
- * cancel does); its status as the retry leaves it. Cancelled, not removed: a DELETE of the parent that is still
+ * A cancelled parent's copy on a retry: cancelled if its attempt has not started, `scheduled` or `queued` (one
+ * conditional write, as the parent's cancel does: a copy the sweeper sent again, held past its grace in a paused
+ * topic, is `queued` and would otherwise be delivered); its status as the retry leaves it. Cancelled, not removed: a DELETE of the parent that is still
  * on its way to this copy must find it. Removed, it found nothing there, and when its other copies had gone on it
  * answered 409 and restored the parent — the task goes on, it said — while this subscriber's copy was gone.
  */
@@ -185,7 +186,7 @@ async function cancelledCopy(
   found: TaskRecord | undefined,
   nowMs: number,
 ): Promise<SubscriberStatus> {
-  if (found?.status !== "scheduled") return found?.status ?? "missing";
+  if (found?.status !== "scheduled" && found?.status !== "queued") return found?.status ?? "missing";
   const retentionDays =
     topicConfig(deps.config, parent.topic)?.retentionDays ?? deps.config.system.retentionDays;
   const outcome = await deps.store.cancel(found.taskId, nowMs, retentionExpiry(nowMs, retentionDays));

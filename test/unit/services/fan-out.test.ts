@@ -769,6 +769,27 @@ describe("fan-out copies and the sweep index (issue 13.2)", () => {
     },
   );
 
+  it("a keyed retry under a cancelled parent cancels a copy the sweeper has marked queued, as the parent's DELETE does", async () => {
+    // Prepare: the parent's DELETE stopped after its own write (before its copies); audit's copy, held in its FIFO
+    // queue past the grace (a paused topic), was sent again by the sweeper and marked `queued`: no attempt started.
+    const f = setup();
+    const extra = { idempotency_key: "k-queued-copy" };
+    const { parent, copies } = await addOrder(f, extra);
+    const audit = copies[1] as TaskRecord;
+    await f.store.cancel(parent.taskId, NOW + 1, retentionExpiry(NOW + 1, 1));
+    await f.store.markQueued(audit.taskId, NOW + 2);
+
+    // Act
+    await addTask(f.deps, { body: orderBody(extra) });
+
+    // Assess: every copy of the cancelled parent is cancelled; a `queued` one would otherwise be delivered.
+    expect(copies.map((c) => f.store.tasks.get(c.taskId)?.status)).toEqual([
+      "cancelled",
+      "cancelled",
+      "cancelled",
+    ]);
+  });
+
   it.each([
     ["near-term: out of", 10, false],
     ["a schedule timer: in", 3_600, true],
@@ -1304,6 +1325,23 @@ describe("fan-out cancel and moves", () => {
     expect(statuses).toEqual(["cancelled", "cancelled", "cancelled"]);
     expect(again).toMatchObject({ cancelled: 1, not_cancelled: [] });
     expect(third).toMatchObject({ cancelled: 0, not_cancelled: [] });
+  });
+
+  it("a repeated group cancel finishes a part-way cancelled parent's copy the sweeper has marked queued since", async () => {
+    // Prepare: the parent's own cancel write landed, its copies' did not; audit's copy was then sent again by the
+    // sweeper (held past its grace in a paused topic), so it is `queued`: no attempt started.
+    const f = setup();
+    const { parent, copies } = await addOrder(f, { content: { order_id: "g-3", n: 1 } });
+    await f.store.cancel(parent.taskId, NOW + 1, retentionExpiry(NOW + 1, 1));
+    await f.store.markQueued(copies[1]?.taskId ?? "", NOW + 2);
+
+    // Act
+    const again = await cancelGroup({ ...f.deps, store: f.store }, { topic: "orders", value: "g-3" }, {});
+
+    // Assess
+    const statuses = await Promise.all(copies.map(async (c) => (await f.store.get(c.taskId))?.status));
+    expect(statuses).toEqual(["cancelled", "cancelled", "cancelled"]);
+    expect(again).toMatchObject({ cancelled: 1, not_cancelled: [] });
   });
 
   it("a group cancel that finds a parent before its copies are written leaves none of them deliverable", async () => {

@@ -546,4 +546,35 @@ describe("crash after the first write (old item marked rescheduled, successor ne
     expect(repeat).toMatchObject({ statusCode: 200, body: { task_id: moved.task_id, status: "scheduled" } });
     expect([...sim.store.tasks.values()].filter((t) => t.status === "scheduled")).toHaveLength(1);
   });
+
+  it("two moves in a row whose arming failed (503 each), the last successor then moved far later, still keep the key as long as the last task", async () => {
+    // Prepare: a keyed task due in 30 s; its move to +60 s and that successor's move to +90 s each write their
+    // successor but cannot arm it (503); the caller then moves the second successor 30 days on.
+    const sim = simulate();
+    const add = await keyedAdd(sim, "o-10", "k-10");
+    const added = await add();
+    const arm = sim.timer.arm.bind(sim.timer);
+    const failOnce = () => {
+      sim.timer.arm = async () => {
+        sim.timer.arm = arm;
+        throw new Error("SQS unavailable");
+      };
+    };
+    failOnce();
+    const first = await sim.reschedule(added.body.task_id, { delay_seconds: 60 }).catch((e: unknown) => e);
+    const middle = sim.store.tasks.get(added.body.task_id)?.rescheduledTo as string;
+    failOnce();
+    const second = await sim.reschedule(middle, { delay_seconds: 90 }).catch((e: unknown) => e);
+    const last = sim.store.tasks.get(middle)?.rescheduledTo as string;
+    const moved = await sim.reschedule(last, { delay_seconds: 30 * 86_400 });
+
+    // Act: ten days later (a claim counted from the first due time has run out), the add is repeated
+    sim.clock.now += 10 * 86_400_000;
+    const repeat = await add();
+
+    // Assess: the same task, still waiting for its day; no second task under the key.
+    expect([first, second]).toMatchObject([{ status: 503 }, { status: 503 }]);
+    expect(repeat).toMatchObject({ statusCode: 200, body: { task_id: moved.task_id, status: "scheduled" } });
+    expect([...sim.store.tasks.values()].filter((t) => t.status === "scheduled")).toHaveLength(1);
+  });
 });
