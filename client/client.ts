@@ -367,7 +367,6 @@ function parsedAnswer<R extends z.ZodType>(
   return parsed.data as z.output<R>;
 }
 
-/** A per-attempt timeout AbortSignal.timeout can take: a NaN there would fail every attempt as a network error. */
 /** The query the route's switches among the call's options send (`includeContent: true` → `include=content`). */
 function optionQueryOf(route: RouteDescriptor, options: CallOptions): Record<string, string> {
   const query: Record<string, string> = {};
@@ -380,6 +379,7 @@ function optionQueryOf(route: RouteDescriptor, options: CallOptions): Record<str
   return query;
 }
 
+/** A per-attempt timeout AbortSignal.timeout can take: a NaN there would fail every attempt as a network error. */
 function checkedTimeout(name: string, ms: number): number {
   if (!Number.isSafeInteger(ms) || ms < 1) {
     throw new RangeError(`${name} must be a whole number of milliseconds ≥ 1, got ${ms}`);
