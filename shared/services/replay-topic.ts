@@ -290,9 +290,11 @@ async function replayGroup(deps: ReplayTopicDeps, tasks: TaskSummary[], failed: 
       run.replayed++;
       continue;
     }
-    if (await undoReplay(deps, task, result.task)) {
+    const undone = await undoReplay(deps, task, result.task);
+    if (undone === "reverted")
       failed.push({ task_id: task.taskId, reason: "could not be sent to its queue; still failed, retry" });
-    } else run.replayed++;
+    else if (undone === "moved-on") run.replayed++;
+    else failed.push({ task_id: task.taskId, reason: UNDONE_ELSEWHERE[undone] });
     return notReached(failed, tasks.slice(i + 1), "could not be sent; retry");
   }
 }
@@ -314,24 +316,37 @@ function notReached(failed: Failure[], rest: readonly TaskSummary[], why: string
     failed.push({ task_id: task.taskId, reason: `an earlier task of its group ${why}` });
 }
 
+/** Why a task whose send failed and whose revert was refused was not replayed after all (undoReplay). */
+const UNDONE_ELSEWHERE = {
+  cancelled: "status cancelled: cancelled before its replay was sent; not replayed",
+  not_found: "not_found",
+} as const;
+
 /**
  * A task whose send failed goes back to `failed` as it was, so a retry replays its group from it: left `queued`
  * without a message, it would travel only once the sweeper found its group stalled (minutes later), after the
  * followers the retry sends at once. Not undone when it has moved on (a lost send that landed, an attempt
- * started) or the write fails: then it is replayed, and its message (or the sweeper's) carries it.
+ * started) or the write fails: then it is replayed, and its message (or the sweeper's) carries it. Not undone
+ * either when it was cancelled meanwhile (a `queued` task can be, until its attempt starts): then it was not
+ * replayed, and the answer says so with its status rather than counting it.
  */
-async function undoReplay(deps: ReplayTopicDeps, before: TaskSummary, marked: TaskSummary): Promise<boolean> {
+async function undoReplay(
+  deps: ReplayTopicDeps,
+  before: TaskSummary,
+  marked: TaskSummary,
+): Promise<"reverted" | "moved-on" | keyof typeof UNDONE_ELSEWHERE> {
   const retentionDays = topicConfig(deps.config, before.topic)?.retentionDays ?? 0;
   const expiresAt = before.expiresAt ?? retentionExpiry(before.failedAtMs ?? deps.now(), retentionDays);
   try {
-    return await deps.store.revertReplay(before.taskId, {
-      replays: marked.replays ?? 0,
-      attempts: before.attempts,
-      expiresAt,
-    });
+    const replay = { replays: marked.replays ?? 0, attempts: before.attempts, expiresAt };
+    if (await deps.store.revertReplay(before.taskId, replay)) return "reverted";
+    // Only on this rare path (a failed send, then a refused revert): one strongly consistent read says why.
+    const now = await deps.store.get(before.taskId);
+    if (!now) return "not_found";
+    return now.status === "cancelled" ? "cancelled" : "moved-on";
   } catch (error) {
     deps.onSendError?.(error, before.taskId);
-    return false;
+    return "moved-on";
   }
 }
 

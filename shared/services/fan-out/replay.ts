@@ -1,7 +1,7 @@
 import { conflict, notFanOut, notFound, unknownSubscriber } from "#shared/api/errors.js";
 import type { TaskView } from "#shared/api/task-view.js";
 import { echoed } from "#shared/domain/echoed.js";
-import { retentionEnded, type TaskRecord } from "#shared/domain/task.js";
+import { retentionEnded, type TaskRecord, type TaskSummary } from "#shared/domain/task.js";
 import {
   type ReplayDeps,
   replayFailure,
@@ -59,15 +59,21 @@ export async function replaySubscriber(
 
 /**
  * A replay of a fan-out task without `subscriber`: every copy that is finished (failed or delivered) is replayed,
- * each as its own task; copies still on their way are left alone. 409 when no copy could be replayed.
+ * each as its own task; copies still on their way are left alone. 409 when no copy could be replayed: the single
+ * task's retention 409 (retentionOver) when every copy still there is past its retention, so none ever can be.
  */
 export async function replayEveryCopy(deps: ReplayDeps, parent: TaskRecord): Promise<TaskView> {
   let replayed = 0;
+  // Refused copies past their retention, and whether any other copy was refused (one still on its way).
+  const ended: TaskSummary[] = [];
+  let onItsWay = false;
   let view: TaskView;
   try {
     for (const link of parent.fanOut ?? []) {
       const result = await deps.store.markReplayed(link.taskId, deps.now());
       if (result.outcome === "conflict") await sendIfJustReplayed(deps, result.task);
+      if (result.outcome === "conflict" && retentionEnded(result.task, deps.now())) ended.push(result.task);
+      else if (result.outcome === "conflict") onItsWay = true;
       if (result.outcome !== "replayed") continue;
       replayed++;
       await sendReplayed(deps, result.task);
@@ -76,10 +82,15 @@ export async function replayEveryCopy(deps: ReplayDeps, parent: TaskRecord): Pro
   } catch (error) {
     throw replayFailure(error, replayed > 0);
   }
-  if (replayed === 0) {
-    throw conflict(`no subscriber's copy is failed or delivered; the task is ${view.status}`, {
-      task_status: view.status,
-    });
-  }
-  return view;
+  if (replayed > 0) return view;
+  if (ended.length > 0 && !onItsWay) throw retentionOver(lastEnded(ended, view.status));
+  throw conflict(`no subscriber's copy is failed or delivered; the task is ${view.status}`, {
+    task_status: view.status,
+  });
+}
+
+/** The copy whose retention ended last (when the task's as a whole did), answered with the task's status. */
+function lastEnded(ended: readonly TaskSummary[], status: TaskView["status"]): TaskSummary {
+  const last = ended.reduce((a, b) => ((b.expiresAt ?? 0) > (a.expiresAt ?? 0) ? b : a));
+  return { ...last, status };
 }

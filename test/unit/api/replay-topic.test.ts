@@ -189,6 +189,27 @@ describe("replayTopic", () => {
     expect((await store.get(first.taskId))?.status).toBe("delivering");
   });
 
+  it("a task cancelled between its mark and the revert of its failed send is not counted replayed: listed with its status", async () => {
+    const { store, topicQueue, deps } = setup();
+    const first = await failed(store, "a", 1_000, NOW + 1);
+    const second = await failed(store, "a", 2_000, NOW + 2);
+    topicQueue.sendReplay = async () => {
+      // A cancel of the `queued` task, allowed until its attempt starts, lands before the replay's revert.
+      await store.cancel(first.taskId, NOW + 60_000, retentionExpiry(NOW + 60_000, 1));
+      throw new Error("socket hang up");
+    };
+
+    const result = await replayTopic(deps, "demo", {});
+
+    expect(result).toMatchObject({ matched: 2, replayed: 0 });
+    expect(result.failed).toEqual([
+      { task_id: first.taskId, reason: expect.stringContaining("cancelled") },
+      { task_id: second.taskId, reason: expect.stringContaining("retry") },
+    ]);
+    expect((await store.get(first.taskId))?.status).toBe("cancelled");
+    expect((await store.get(second.taskId))?.status).toBe("failed");
+  });
+
   it("a storage error midway answers what was replayed before it, and a repeat replays only the rest, none twice", async () => {
     const { store, topicQueue, deps } = setup();
     for (let g = 0; g < 20; g++)

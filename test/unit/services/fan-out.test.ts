@@ -1047,6 +1047,30 @@ describe("fan-out replay", () => {
     expect((await f.store.get(copies[0]?.taskId as string))?.status).toBe("failed");
   });
 
+  it("a replay of every copy that finds every copy past its retention is the single task's retention 409, not the generic one", async () => {
+    // Prepare: every copy finished (two dead-lettered, one delivered); replayed after the last retention ended
+    const f = setup();
+    const { parent, copies } = await addOrder(f);
+    await deadLetter(f, copies[0] as TaskRecord);
+    await deliver(f, copies[1] as TaskRecord);
+    await deadLetter(f, copies[2] as TaskRecord);
+    const read = await Promise.all(copies.map((c) => f.store.get(c?.taskId as string)));
+    const endedAt = Math.max(...read.map((c) => c?.expiresAt as number));
+    f.topicQueue.calls.length = 0;
+    const later = { ...f.replayDeps, now: () => endedAt * 1000 + 1_000 };
+
+    // Act
+    const every = await refusal(replayTask(later, parent.taskId));
+
+    // Assess
+    expect(every).toMatchObject({
+      status: 409,
+      details: { retention_ended_at: new Date(endedAt * 1000).toISOString() },
+    });
+    expect(every.message).toMatch(/retention ended/);
+    expect(f.topicQueue.calls).toEqual([]);
+  });
+
   it("a copy's mark whose answer was lost (the SDK's retry then finds it queued) still has the copy sent", async () => {
     const f = setup();
     const { parent, copies } = await addOrder(f);
