@@ -118,7 +118,7 @@ export function withOverrides(base: PlannerConfig, overrides: ConfigOverrides = 
     tableCapacity:
       overrides.tableCapacity === undefined
         ? base.tableCapacity
-        : tableCapacitySchema.parse(overrides.tableCapacity),
+        : tableCapacitySchema().parse(overrides.tableCapacity),
   };
 }
 

@@ -36,76 +36,91 @@ const L = EVENT_SOURCE_LIMITS;
 const XOR_MESSAGE =
   "provisionedPollers and maxConcurrency cannot be combined: Lambda refuses ScalingConfig.MaximumConcurrency on a mapping in provisioned mode (bound the concurrency with provisionedPollers.max instead)";
 
-const pollersSchema = z
-  .object({
-    min: z.number().int().min(L.minimumPollers.min).max(L.minimumPollers.max),
-    max: z.number().int().min(L.maximumPollers.min).max(L.maximumPollers.max),
-  })
-  .strict()
-  .refine((p) => p.max >= p.min, { message: "max must be at least min", path: ["max"] });
+/*
+ * The schemas below are functions, built when called rather than at import: a deployed function never calls them
+ * (schema.ts, checkedAtSynth), and esbuild keeps every module-level schema (a call it cannot prove free of side
+ * effects) in every bundle that imports this file for its limits or defaults.
+ */
+function pollersSchema() {
+  return z
+    .object({
+      min: z.number().int().min(L.minimumPollers.min).max(L.minimumPollers.max),
+      max: z.number().int().min(L.maximumPollers.min).max(L.maximumPollers.max),
+    })
+    .strict()
+    .refine((p) => p.max >= p.min, { message: "max must be at least min", path: ["max"] });
+}
 
-const maxConcurrencySchema = z.number().int().min(L.maxConcurrency.min).max(L.maxConcurrency.max);
+function maxConcurrencySchema() {
+  return z.number().int().min(L.maxConcurrency.min).max(L.maxConcurrency.max);
+}
 
 /** The relay's mapping on the standard timer queue: batches up to 10,000 with a batching window. */
-const relayEventSourceSchema = z
-  .object({
-    batchSize: z.number().int().min(L.standardBatchSize.min).max(L.standardBatchSize.max),
-    maxBatchingWindowSeconds: z
-      .number()
-      .int()
-      .min(L.batchingWindowSeconds.min)
-      .max(L.batchingWindowSeconds.max),
-    provisionedPollers: pollersSchema.optional(),
-    maxConcurrency: maxConcurrencySchema.optional(),
-  })
-  .strict()
-  .refine((s) => !(s.provisionedPollers && s.maxConcurrency !== undefined), {
-    message: XOR_MESSAGE,
-    path: ["maxConcurrency"],
-  })
-  .refine((s) => s.batchSize <= L.batchSizeWithoutWindow || s.maxBatchingWindowSeconds >= 1, {
-    message: `a batch above ${L.batchSizeWithoutWindow} needs maxBatchingWindowSeconds of at least 1: Lambda refuses a larger batch without a batching window`,
-    path: ["maxBatchingWindowSeconds"],
-  });
+function relayEventSourceSchema() {
+  return z
+    .object({
+      batchSize: z.number().int().min(L.standardBatchSize.min).max(L.standardBatchSize.max),
+      maxBatchingWindowSeconds: z
+        .number()
+        .int()
+        .min(L.batchingWindowSeconds.min)
+        .max(L.batchingWindowSeconds.max),
+      provisionedPollers: pollersSchema().optional(),
+      maxConcurrency: maxConcurrencySchema().optional(),
+    })
+    .strict()
+    .refine((s) => !(s.provisionedPollers && s.maxConcurrency !== undefined), {
+      message: XOR_MESSAGE,
+      path: ["maxConcurrency"],
+    })
+    .refine((s) => s.batchSize <= L.batchSizeWithoutWindow || s.maxBatchingWindowSeconds >= 1, {
+      message: `a batch above ${L.batchSizeWithoutWindow} needs maxBatchingWindowSeconds of at least 1: Lambda refuses a larger batch without a batching window`,
+      path: ["maxBatchingWindowSeconds"],
+    });
+}
 
 /** A topic's deliver mapping on its FIFO queue: batches of 1–10 and no batching window (Lambda allows none). */
-const deliverEventSourceSchema = z
-  .object({
-    batchSize: z.number().int().min(L.fifoBatchSize.min).max(L.fifoBatchSize.max),
-    maxBatchingWindowSeconds: z
-      .undefined({
-        error:
-          "FIFO topic queues take no batching window: Lambda accepts MaximumBatchingWindowInSeconds only for standard queues and streams",
-      })
-      .optional(),
-    provisionedPollers: pollersSchema.optional(),
-    /** A cap on every topic's own `maxConcurrency` (standard mode only). */
-    maxConcurrency: maxConcurrencySchema.optional(),
-  })
-  .strict()
-  .refine((s) => !(s.provisionedPollers && s.maxConcurrency !== undefined), {
-    message: XOR_MESSAGE,
-    path: ["maxConcurrency"],
-  });
+function deliverEventSourceSchema() {
+  return z
+    .object({
+      batchSize: z.number().int().min(L.fifoBatchSize.min).max(L.fifoBatchSize.max),
+      maxBatchingWindowSeconds: z
+        .undefined({
+          error:
+            "FIFO topic queues take no batching window: Lambda accepts MaximumBatchingWindowInSeconds only for standard queues and streams",
+        })
+        .optional(),
+      provisionedPollers: pollersSchema().optional(),
+      /** A cap on every topic's own `maxConcurrency` (standard mode only). */
+      maxConcurrency: maxConcurrencySchema().optional(),
+    })
+    .strict()
+    .refine((s) => !(s.provisionedPollers && s.maxConcurrency !== undefined), {
+      message: XOR_MESSAGE,
+      path: ["maxConcurrency"],
+    });
+}
 
-export const eventSourcesSchema = z
-  .object({
-    relay: relayEventSourceSchema,
-    deliver: deliverEventSourceSchema,
-    /**
-     * Timer messages are armed this many seconds before the task is due, so the poll, the batching window and a
-     * cold start happen before the due time; the relay holds each task until it is due.
-     */
-    earlyWakeSeconds: z.number().int().min(0).max(MAX_EARLY_WAKE_SECONDS),
-  })
-  .strict()
-  .refine((s) => s.earlyWakeSeconds >= s.relay.maxBatchingWindowSeconds, {
-    message:
-      "must be at least relay.maxBatchingWindowSeconds: the batching window may hold a timer that long, so a shorter early wake makes tasks late",
-    path: ["earlyWakeSeconds"],
-  });
+export function eventSourcesSchema() {
+  return z
+    .object({
+      relay: relayEventSourceSchema(),
+      deliver: deliverEventSourceSchema(),
+      /**
+       * Timer messages are armed this many seconds before the task is due, so the poll, the batching window and a
+       * cold start happen before the due time; the relay holds each task until it is due.
+       */
+      earlyWakeSeconds: z.number().int().min(0).max(MAX_EARLY_WAKE_SECONDS),
+    })
+    .strict()
+    .refine((s) => s.earlyWakeSeconds >= s.relay.maxBatchingWindowSeconds, {
+      message:
+        "must be at least relay.maxBatchingWindowSeconds: the batching window may hold a timer that long, so a shorter early wake makes tasks late",
+      path: ["earlyWakeSeconds"],
+    });
+}
 
-export type EventSourcesConfig = z.infer<typeof eventSourcesSchema>;
+export type EventSourcesConfig = z.infer<ReturnType<typeof eventSourcesSchema>>;
 
 /** What an environment leaves out: today's latency-first mapping (batches of 10, no window, no early wake). */
 export const DEFAULT_EVENT_SOURCES: EventSourcesConfig = {

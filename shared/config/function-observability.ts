@@ -16,27 +16,32 @@ import * as z from "zod";
 export const TRACING_MODES = ["active", "pass-through"] as const;
 export const SYSTEM_LOG_LEVELS = ["DEBUG", "INFO", "WARN"] as const;
 
-const loggingSchema = z
-  .object({
-    format: z.enum(["text", "json"]),
-    /** Lambda's own lines (START, END, REPORT are INFO): WARN keeps only the platform's warnings. JSON format only. */
-    systemLogLevel: z.enum(SYSTEM_LOG_LEVELS).optional(),
-  })
-  .strict()
-  .refine((l) => l.systemLogLevel === undefined || l.format === "json", {
-    message:
-      'systemLogLevel needs format "json": Lambda filters log levels only for functions whose log format is JSON',
-    path: ["systemLogLevel"],
-  });
+/* The schemas below are built when called, not at import, as in event-sources.ts (why: there). */
+function loggingSchema() {
+  return z
+    .object({
+      format: z.enum(["text", "json"]),
+      /** Lambda's own lines (START, END, REPORT are INFO): WARN keeps only the platform's warnings. JSON format only. */
+      systemLogLevel: z.enum(SYSTEM_LOG_LEVELS).optional(),
+    })
+    .strict()
+    .refine((l) => l.systemLogLevel === undefined || l.format === "json", {
+      message:
+        'systemLogLevel needs format "json": Lambda filters log levels only for functions whose log format is JSON',
+      path: ["systemLogLevel"],
+    });
+}
 
-export const functionsSchema = z
-  .object({
-    tracing: z.enum(TRACING_MODES),
-    logging: loggingSchema,
-  })
-  .strict();
+export function functionsSchema() {
+  return z
+    .object({
+      tracing: z.enum(TRACING_MODES),
+      logging: loggingSchema(),
+    })
+    .strict();
+}
 
-export type FunctionsConfig = z.infer<typeof functionsSchema>;
+export type FunctionsConfig = z.infer<ReturnType<typeof functionsSchema>>;
 
 /** What an environment leaves out: today's behaviour (active tracing, plain-text logs with every platform line). */
 export const DEFAULT_FUNCTIONS: FunctionsConfig = { tracing: "active", logging: { format: "text" } };

@@ -230,6 +230,20 @@ const sweeperSchema = z
   })
   .strict();
 
+/**
+ * A section only the stack acts on (event source mappings, table capacity, Lambda tracing and logging), in a
+ * deployed bundle. `cdk synth` validated it with its schema before bundling this very environment file; a bundle
+ * carries that file alone (environments/index.ts), and the only overrides it honours, a `local` stack's, are the
+ * ones synth loaded it with (cdk/lib/punctual-stack.ts). A cold start would re-check what cannot have changed, so
+ * there the section is taken as it is: esbuild folds the define (cdk/lib/bundling.ts, bundledEnvironmentDefine) and
+ * leaves the section schemas, built only when called, out of every function (−4.2 KB each). Unbundled (the CDK
+ * app, the local cloud, the tests) the full schemas run. Either way the cross-section rules in parseConfig
+ * (load.ts) run; and these schemas neither default nor transform, so a valid section comes out as it went in.
+ */
+function checkedAtSynth<T extends z.ZodType>(): T {
+  return z.custom() as unknown as T;
+}
+
 export const environmentConfigSchema = z
   .object({
     name: z.string().regex(ENVIRONMENT_NAME_PATTERN, "lowercase letters, digits and '-', at most 16"),
@@ -243,11 +257,17 @@ export const environmentConfigSchema = z
     timer: timerSchema,
     sweeper: sweeperSchema,
     /** The relay's and the deliver functions' SQS event source mappings (shared/config/event-sources.ts). */
-    eventSources: eventSourcesSchema,
+    eventSources: process.env.PUNCTUAL_BUNDLED_ENVIRONMENT
+      ? checkedAtSynth<ReturnType<typeof eventSourcesSchema>>()
+      : eventSourcesSchema(),
     /** The task table's capacity mode: on-demand, or provisioned with auto scaling (shared/config/table-capacity.ts). */
-    taskTable: taskTableSchema,
+    taskTable: process.env.PUNCTUAL_BUNDLED_ENVIRONMENT
+      ? checkedAtSynth<ReturnType<typeof taskTableSchema>>()
+      : taskTableSchema(),
     /** Every function's X-Ray tracing mode and Lambda log format/levels (shared/config/function-observability.ts). */
-    functions: functionsSchema,
+    functions: process.env.PUNCTUAL_BUNDLED_ENVIRONMENT
+      ? checkedAtSynth<ReturnType<typeof functionsSchema>>()
+      : functionsSchema(),
     system: topicSettingsSchema,
     topics: z.record(
       z.string().regex(TOPIC_NAME_PATTERN, "lowercase letters, digits and '-', at most 24"),

@@ -26,67 +26,85 @@ export const TASK_TABLE_INDEX_COUNT = 3;
 
 const L = TABLE_CAPACITY_LIMITS;
 
-const unitsRangeSchema = z
-  .object({
-    min: z.number().int().min(L.minUnits, "DynamoDB provisions at least 1 capacity unit"),
-    max: z
-      .number()
-      .int()
-      .max(
-        L.perTableMaxUnits,
-        `at most ${L.perTableMaxUnits}: DynamoDB's default per-table quota (raise it with AWS first, then here)`,
-      ),
-  })
-  .strict()
-  .refine((r) => r.max >= r.min, { message: "max must be at least min", path: ["max"] });
+/* The schemas below are built when called, not at import, as in event-sources.ts (why: there). */
+function unitsRangeSchema() {
+  return z
+    .object({
+      min: z.number().int().min(L.minUnits, "DynamoDB provisions at least 1 capacity unit"),
+      max: z
+        .number()
+        .int()
+        .max(
+          L.perTableMaxUnits,
+          `at most ${L.perTableMaxUnits}: DynamoDB's default per-table quota (raise it with AWS first, then here)`,
+        ),
+    })
+    .strict()
+    .refine((r) => r.max >= r.min, { message: "max must be at least min", path: ["max"] });
+}
 
-const readWriteSchema = z.object({ read: unitsRangeSchema, write: unitsRangeSchema }).strict();
+function readWriteSchema() {
+  return z.object({ read: unitsRangeSchema(), write: unitsRangeSchema() }).strict();
+}
 
-const onDemandSchema = z.object({ mode: z.literal("on-demand") }).strict();
+function onDemandSchema() {
+  return z.object({ mode: z.literal("on-demand") }).strict();
+}
 
-const provisionedSchema = z
-  .object({
-    mode: z.literal("provisioned"),
-    /** Auto scaling keeps consumed ÷ provisioned near this; lower leaves more headroom for a rise (and costs more). */
-    targetUtilizationPercent: z
-      .number()
-      .int()
-      .min(L.targetUtilizationPercent.min, "DynamoDB auto scaling accepts a target of 20–90 %")
-      .max(L.targetUtilizationPercent.max, "DynamoDB auto scaling accepts a target of 20–90 %"),
-    /** The table's own read and write capacity bounds. */
-    table: readWriteSchema,
-    /** The bounds of each GSI (every one gets the same; on the near-term happy path none is written). */
-    indexes: readWriteSchema,
-  })
-  .strict()
-  .refine((p) => withinAccountQuota(p, "read"), {
-    message: accountQuotaMessage("read"),
-    path: ["indexes", "read", "max"],
-  })
-  .refine((p) => withinAccountQuota(p, "write"), {
-    message: accountQuotaMessage("write"),
-    path: ["indexes", "write", "max"],
-  });
+function provisionedSchema() {
+  return z
+    .object({
+      mode: z.literal("provisioned"),
+      /** Auto scaling keeps consumed ÷ provisioned near this; lower leaves more headroom for a rise (and costs more). */
+      targetUtilizationPercent: z
+        .number()
+        .int()
+        .min(L.targetUtilizationPercent.min, "DynamoDB auto scaling accepts a target of 20–90 %")
+        .max(L.targetUtilizationPercent.max, "DynamoDB auto scaling accepts a target of 20–90 %"),
+      /** The table's own read and write capacity bounds. */
+      table: readWriteSchema(),
+      /** The bounds of each GSI (every one gets the same; on the near-term happy path none is written). */
+      indexes: readWriteSchema(),
+    })
+    .strict()
+    .refine((p) => withinAccountQuota(p, "read"), {
+      message: accountQuotaMessage("read"),
+      path: ["indexes", "read", "max"],
+    })
+    .refine((p) => withinAccountQuota(p, "write"), {
+      message: accountQuotaMessage("write"),
+      path: ["indexes", "write", "max"],
+    });
+}
 
 /** The table and all its GSIs at their maximum must fit the account's default per-Region quota. */
-function withinAccountQuota(p: z.infer<typeof readWriteSchemaOwner>, kind: "read" | "write"): boolean {
+function withinAccountQuota(
+  p: z.infer<ReturnType<typeof readWriteSchemaOwner>>,
+  kind: "read" | "write",
+): boolean {
   return p.table[kind].max + TASK_TABLE_INDEX_COUNT * p.indexes[kind].max <= L.perAccountMaxUnits;
 }
-const readWriteSchemaOwner = z.object({ table: readWriteSchema, indexes: readWriteSchema });
+function readWriteSchemaOwner() {
+  return z.object({ table: readWriteSchema(), indexes: readWriteSchema() });
+}
 
 function accountQuotaMessage(kind: "read" | "write"): string {
   return `table.${kind}.max + ${TASK_TABLE_INDEX_COUNT} × indexes.${kind}.max must be at most ${L.perAccountMaxUnits}: the table and its GSIs together count against DynamoDB's default account quota per Region, so auto scaling could never reach these maxima`;
 }
 
-export const tableCapacitySchema = z.discriminatedUnion("mode", [onDemandSchema, provisionedSchema], {
-  error: 'capacity.mode must be "on-demand" or "provisioned"',
-});
+export function tableCapacitySchema() {
+  return z.discriminatedUnion("mode", [onDemandSchema(), provisionedSchema()], {
+    error: 'capacity.mode must be "on-demand" or "provisioned"',
+  });
+}
 
-export const taskTableSchema = z.object({ capacity: tableCapacitySchema }).strict();
+export function taskTableSchema() {
+  return z.object({ capacity: tableCapacitySchema() }).strict();
+}
 
-export type TableCapacity = z.infer<typeof tableCapacitySchema>;
+export type TableCapacity = z.infer<ReturnType<typeof tableCapacitySchema>>;
 export type ProvisionedCapacity = Extract<TableCapacity, { mode: "provisioned" }>;
-export type TaskTableConfig = z.infer<typeof taskTableSchema>;
+export type TaskTableConfig = z.infer<ReturnType<typeof taskTableSchema>>;
 
 /** What an environment leaves out: on-demand, as every environment ran before. */
 export const DEFAULT_TASK_TABLE: TaskTableConfig = { capacity: { mode: "on-demand" } };

@@ -1,4 +1,4 @@
-import { describe, expect, it } from "vitest";
+import { afterEach, describe, expect, it, vi } from "vitest";
 import { ENVIRONMENTS } from "#shared/config/environments/index.js";
 import { ConfigError, loadEnvironmentConfig, parseConfig } from "#shared/config/index.js";
 
@@ -229,5 +229,32 @@ describe("receiver protection settings", () => {
     expect(() => parseConfig({ name: "x", topics: { a: { [field]: value } } })).toThrow(
       new RegExp(`topic "a", field "${field}"`),
     );
+  });
+});
+
+/**
+ * A deployed bundle (PUNCTUAL_BUNDLED_ENVIRONMENT, which esbuild defines: cdk/lib/bundling.ts) takes the deploy-time
+ * sections as synth validated them (shared/config/schema.ts, checkedAtSynth): its functions must read exactly the
+ * config the unbundled, fully validated load gives.
+ */
+describe("environment configuration in a deployed bundle", () => {
+  afterEach(() => {
+    vi.unstubAllEnvs();
+    vi.resetModules();
+  });
+
+  it.each(Object.keys(ENVIRONMENTS))("environment %s loads as it does unbundled", async (name) => {
+    // Prepare
+    const validated = loadEnvironmentConfig(name, undefined);
+    vi.stubEnv("PUNCTUAL_BUNDLED_ENVIRONMENT", name);
+    vi.resetModules();
+    const bundled = await import("#shared/config/index.js");
+
+    // Act
+    const config = bundled.loadEnvironmentConfig(name, undefined);
+
+    // Assess
+    expect(config).toEqual(validated);
+    expect(config.eventSources).toEqual(validated.eventSources);
   });
 });
