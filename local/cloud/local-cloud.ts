@@ -675,7 +675,7 @@ async function startSettingsEmulator(
     initialContent: profile.content,
     ids,
     log,
-    fastPollSeconds: settingsMaxAge,
+    fastRefresh: true,
   });
   process.env.AWS_ENDPOINT_URL_APPCONFIGDATA = emulator.url;
   process.env[SETTINGS_MAX_AGE_VARIABLE] = String(settingsMaxAge);

@@ -160,7 +160,7 @@ describe("appConfigSettingsFetch (Powertools over AppConfig Data)", () => {
       initialContent: doc(3),
       ids,
       log: () => {},
-      fastPollSeconds: 0.2,
+      fastRefresh: true,
     });
     emulator.useValidator(async () => undefined);
     const client = new AppConfigDataClient({

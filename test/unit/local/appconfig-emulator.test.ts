@@ -135,14 +135,14 @@ describe("local AppConfig Data emulator", () => {
 });
 
 describe("local AppConfig Data emulator with the local cloud's fast refresh", () => {
-  it("holds a session that asked for an interval to fastPollSeconds, one that asked for none to 60 s", async () => {
+  it("does not hold a session that asked for an interval, holds one that asked for none to 60 s", async () => {
     const fast = await startAppConfigEmulator({
       host: "127.0.0.1",
       settingsFile: join(dir, "fast-settings.json"),
       initialContent: JSON.stringify({ topics: {} }),
       ids: IDS,
       log: () => {},
-      fastPollSeconds: 0.2,
+      fastRefresh: true,
     });
     fast.useValidator(async () => undefined);
     const client = new AppConfigDataClient({
