@@ -3,6 +3,7 @@
  * emulator: Punctual only creates one-time schedules, so recurring schedules (`rate()`, `cron()`) are stored,
  * listed and returned exactly like on AWS, and never invoke their target.
  */
+import { wallClockMs, zoneFormatter } from "#shared/domain/zone-clock.js";
 export type ScheduleExpression =
   /** `wallMs` holds the expression's clock fields read as if they were UTC; see `zonedWallTimeToEpochMs`. */
   { readonly kind: "at"; readonly wallMs: number } | { readonly kind: "rate" } | { readonly kind: "cron" };
@@ -48,31 +49,11 @@ export function parseScheduleExpression(expression: string): ScheduleExpression 
   return undefined;
 }
 
-const formatters = new Map<string, Intl.DateTimeFormat>();
-
-function formatterFor(timeZone: string): Intl.DateTimeFormat {
-  let formatter = formatters.get(timeZone);
-  if (!formatter) {
-    formatter = new Intl.DateTimeFormat("en-US", {
-      timeZone,
-      hourCycle: "h23",
-      year: "numeric",
-      month: "numeric",
-      day: "numeric",
-      hour: "numeric",
-      minute: "numeric",
-      second: "numeric",
-    });
-    formatters.set(timeZone, formatter);
-  }
-  return formatter;
-}
-
 /** IANA zone names only: recent ICU also accepts offsets such as "+01:00", which AWS does not. */
 export function isValidTimeZone(timeZone: string): boolean {
   if (!/^[A-Za-z][A-Za-z0-9_/+-]*$/.test(timeZone)) return false;
   try {
-    formatterFor(timeZone);
+    zoneFormatter(timeZone);
     return true;
   } catch {
     return false;
@@ -83,17 +64,7 @@ const isUtc = (timeZone: string) => timeZone === "UTC" || timeZone === "Etc/UTC"
 
 /** How far the zone's wall clock is ahead of UTC at `epochMs`. */
 function offsetMs(epochMs: number, timeZone: string): number {
-  const parts = formatterFor(timeZone).formatToParts(new Date(epochMs));
-  const field = (type: Intl.DateTimeFormatPartTypes) => Number(parts.find((p) => p.type === type)?.value);
-  const wall = Date.UTC(
-    field("year"),
-    field("month") - 1,
-    field("day"),
-    field("hour"),
-    field("minute"),
-    field("second"),
-  );
-  return wall - (epochMs - (((epochMs % 1000) + 1000) % 1000));
+  return wallClockMs(epochMs, timeZone) - epochMs;
 }
 
 const DAY_MS = 86_400_000;

@@ -1,5 +1,6 @@
-import { Cron } from "croner";
+import { Cron, CronPattern } from "croner";
 import { INLINE_COVER_MS, MAX_OCCURRENCES_INLINE, MIN_OCCURRENCES_INLINE } from "./schedule.js";
+import { wallClockMs } from "./zone-clock.js";
 
 /*
  * A schedule's cron rules: validating a pattern and computing its occurrences. Apart from schedule.ts so that
@@ -106,6 +107,7 @@ export function nextOccurrence(spec: CronSpec, afterMs: number): number | undefi
   // Croner counts from the next whole second after its reference; starting a millisecond before the window
   // keeps an occurrence exactly at start_at.
   const from = spec.startAtMs !== undefined ? Math.max(afterMs, spec.startAtMs - 1) : afterMs;
+  if (onlyDstGapsAhead(spec, from)) return undefined;
   const next = cronOf(spec).nextRun(new Date(from));
   if (!next) return undefined;
   const ms = next.getTime();
@@ -121,4 +123,56 @@ export function materializeAt(
 ): number | undefined {
   const next = nextOccurrence(spec, materializedUntilMs);
   return next === undefined ? undefined : next - horizonMs;
+}
+
+/**
+ * How many of a pattern's local times in a row may fall in DST gaps before one that exists. Croner rejects a gap
+ * time one at a time and searches up to the year 3000: a pattern whose times all lie in gaps (`* * 2 * 3 0L` in
+ * Europe/Berlin: every second of 02:xx on the spring-forward Sunday) cost it ~80 s of CPU to answer "none", which
+ * timed out a create into a 500. Two gap hours of a one-second pattern: a zone springs forward once a year, so a
+ * pattern that fires at all meets at most one gap's times in a row, and checking them takes a fraction of a second.
+ */
+const MAX_GAP_TIMES_IN_A_ROW = 2 * 3600;
+
+/**
+ * True when the pattern's next MAX_GAP_TIMES_IN_A_ROW local times after `fromMs` all fall in the zone's DST gaps
+ * (so it never fires, for any purpose here). A fixed local time (`30 2 * * *`) runs after a gap instead, and its
+ * local times are never skipped: never true for one.
+ */
+export function onlyDstGapsAhead(spec: Pick<CronSpec, "cron" | "timezone">, fromMs: number): boolean {
+  const local = dstFreeClockOf(spec.cron);
+  if (!local) return false;
+  let cursor = new Date(wallClockMs(fromMs, spec.timezone));
+  for (let seen = 0; seen < MAX_GAP_TIMES_IN_A_ROW; seen++) {
+    const next = local.nextRun(cursor);
+    if (!next || localTimeExists(next.getTime(), spec.timezone)) return false;
+    cursor = next;
+  }
+  return true;
+}
+
+/** Per pattern (the materializer asks once per occurrence): null for a fixed local time, which gaps never skip. */
+const dstFreeClocks = new Map<string, Cron | null>();
+
+/** The pattern on a clock without DST (UTC offset 0): its instants are the local times, read as UTC fields. */
+function dstFreeClockOf(cron: string): Cron | null {
+  let clock = dstFreeClocks.get(cron);
+  if (clock === undefined) {
+    const pattern = new CronPattern(cron, undefined, { mode: "5-or-6-parts", fixedTimeRule: "single-value" });
+    clock = pattern.isFixedTime ? null : new Cron(cron, { paused: true, utcOffset: 0, mode: "5-or-6-parts" });
+    // Bounded: a warm function sees many schedules' patterns over its life.
+    if (dstFreeClocks.size >= 1_000) dstFreeClocks.clear();
+    dstFreeClocks.set(cron, clock);
+  }
+  return clock;
+}
+
+const DAY_MS = 86_400_000;
+
+/** Whether the local time `localMs` (fields read as UTC) exists in `timezone`: with its offset a day either side. */
+function localTimeExists(localMs: number, timezone: string): boolean {
+  return [localMs - DAY_MS, localMs + DAY_MS].some((nearMs) => {
+    const offsetMs = wallClockMs(nearMs, timezone) - nearMs;
+    return wallClockMs(localMs - offsetMs, timezone) === localMs;
+  });
 }

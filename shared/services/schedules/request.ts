@@ -3,7 +3,12 @@ import { createScheduleBodySchema } from "#shared/api/schemas/schedules.js";
 import type { PunctualConfig } from "#shared/config/index.js";
 import { isPlainObject, jsNumbersOutsideContent, toIssues } from "#shared/domain/add-task-request.js";
 import { isKnownTimeZone } from "#shared/domain/schedule.js";
-import { type CronSpec, cronProblem, nextOccurrence } from "#shared/domain/schedule-cron.js";
+import {
+  type CronSpec,
+  cronProblem,
+  nextOccurrence,
+  onlyDstGapsAhead,
+} from "#shared/domain/schedule-cron.js";
 import { notWellFormedIssues } from "#shared/domain/well-formed.js";
 import { checkAddRequest } from "../add-task.js";
 
@@ -91,6 +96,16 @@ function cronSpecOf(
     ...(startAtMs !== undefined ? { startAtMs } : {}),
     ...(endAtMs !== undefined ? { endAtMs } : {}),
   };
+  // The DST check first: it is what makes a gap-only pattern's "none" cheap, and it names the cause.
+  if (onlyDstGapsAhead(spec, Math.max(nowMs, (spec.startAtMs ?? nowMs) - 1))) {
+    throw validationFailed([
+      {
+        path: "cron",
+        message:
+          "has no occurrence: its times all fall in the time zone's daylight-saving gaps (times that do not exist there)",
+      },
+    ]);
+  }
   if (nextOccurrence(spec, nowMs) === undefined) {
     throw validationFailed([
       { path: "cron", message: "has no occurrence between now (or start_at) and end_at" },

@@ -64,6 +64,26 @@ describe("DST: a 02:30 daily schedule in Europe/Berlin", () => {
       "2027-10-31T01:30:00.000Z",
     ]);
   });
+
+  // Croner rejects gap times one by one up to the year 3000: ~80 s for a pattern that lives only in gaps.
+  it("a pattern whose times all fall in DST gaps has no occurrence, answered at once", () => {
+    const started = performance.now();
+
+    const next = nextOccurrence(
+      { cron: "* * 2 * 3 0L", timezone: "Europe/Berlin" },
+      at("2026-12-01T00:00:00Z"),
+    );
+
+    expect(next).toBeUndefined();
+    expect(performance.now() - started).toBeLessThan(2_000);
+  });
+
+  it("a pattern whose times fall in a gap one year still runs the next (every second of 02:xx on 28 March)", () => {
+    const spec = { cron: "* * 2 28 3 *", timezone: "Europe/Berlin" };
+
+    // 2027-03-28 is the spring-forward Sunday (02:xx does not exist); 2028-03-28 02:00 CEST is 00:00Z.
+    expect(iso(nextOccurrence(spec, at("2027-03-01T00:00:00Z")) ?? 0)).toBe("2028-03-28T00:00:00.000Z");
+  });
 });
 
 describe("occurrences", () => {

@@ -169,6 +169,28 @@ describe("creating a schedule", () => {
     expect(h.store.tasks.size).toBe(0);
   });
 
+  // A pattern that is not a fixed local time and whose times all fall in a DST gap (every second of 02:xx on
+  // Europe/Berlin's spring-forward Sunday) never fires. Croner finds that out by rejecting each second of each
+  // year's gap up to the year 3000: about 80 s of CPU, so the create timed out into a 500 "may have been stored".
+  it.each([
+    ["* * 2 * 3 0L", "Europe/Berlin"],
+    ["* * 2 8-14 3 +0", "America/New_York"],
+  ])(
+    "refuses %j in %s, whose times all fall in DST gaps, with a prompt 400 at cron",
+    async (cron, timezone) => {
+      const h = harness();
+      const started = performance.now();
+
+      const refused = await refusal(createSchedule(h.deps, body({ cron, timezone })));
+
+      expect(performance.now() - started).toBeLessThan(2_000);
+      expect(refused.status).toBe(400);
+      expect(refused.issues?.map((i) => i.path)).toEqual(["cron"]);
+      expect(refused.issues?.[0]?.message).toMatch(/daylight-saving/);
+      expect(h.store.schedules.size).toBe(0);
+    },
+  );
+
   it("refuses an unknown topic and a content over the topic's limit like an add", async () => {
     const h = harness();
 
