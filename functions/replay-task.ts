@@ -22,7 +22,13 @@ export function createHandler(deps: ReplayDeps & { readonly logger: Logger }): H
     onSendError:
       deps.onSendError ??
       ((error, taskId) =>
-        deps.logger.warn("sending a replayed task failed; the sweeper re-sends it", { taskId, error })),
+        deps.logger.warn(
+          "sending a replayed task failed; it is as it was again, or else the sweeper re-sends it",
+          {
+            taskId,
+            error,
+          },
+        )),
   };
   return httpRoute(
     { method: "POST", logger: deps.logger, pathParameters: ["id"], noQuery: false },
@@ -38,5 +44,6 @@ export const handler = createHandler({
   topicQueue: new SqsTopicQueue(createAwsClient(SQSClient)),
   topicQueues: readTopology("topicQueues"),
   now: Date.now,
+  config,
   logger,
 });

@@ -72,6 +72,7 @@ import {
   type PutManyFailure,
   type ReplayOptions,
   type ReplayOutcome,
+  type ReplayRevert,
   type RescheduleOutcome,
   type ScheduleChange,
   type SchedulePage,
@@ -1656,23 +1657,25 @@ export class DynamoTaskStore extends DynamoDeliverStore implements TaskStore {
     });
   }
 
-  async revertReplay(
-    taskId: string,
-    replay: { readonly replays: number; readonly attempts: number; readonly expiresAt: number },
-  ): Promise<boolean> {
+  async revertReplay(taskId: string, replay: ReplayRevert): Promise<boolean> {
+    const failed = (replay.status ?? "failed") === "failed";
+    // Only a dead letter goes back to the failed index; a delivered task was never in it.
+    const set = failed
+      ? `SET #status = :was, attempts = :attempts, expiresAt = :expiresAt, ${FAILED_TOPIC_ATTRIBUTE} = :topic`
+      : "SET #status = :was, attempts = :attempts, expiresAt = :expiresAt";
     return this.conditionalUpdate(taskId, {
-      UpdateExpression: `SET #status = :failed, attempts = :attempts, expiresAt = :expiresAt, ${FAILED_TOPIC_ATTRIBUTE} = :topic ${LEAVE_SWEEP_INDEX}`,
+      UpdateExpression: `${set} ${LEAVE_SWEEP_INDEX}`,
       // Untouched since that replay: no attempt started from its message, no copy sent by the sweeper.
       ConditionExpression:
         "#status = :queued AND replays = :replays AND attempts = :zero AND attribute_not_exists(requeuedAtMs)",
       ExpressionAttributeNames: { "#status": "status" },
       ExpressionAttributeValues: toWire({
-        ":failed": "failed" satisfies TaskStatus,
+        ":was": replay.status ?? ("failed" satisfies TaskStatus),
         ":queued": "queued" satisfies TaskStatus,
         ":replays": replay.replays,
         ":attempts": replay.attempts,
         ":expiresAt": replay.expiresAt,
-        ":topic": parseTaskId(taskId)?.topic ?? "",
+        ...(failed ? { ":topic": parseTaskId(taskId)?.topic ?? "" } : {}),
         ":zero": 0,
       }),
     });

@@ -56,6 +56,14 @@ export type ReplayOutcome =
   | { readonly outcome: "not-found" }
   | { readonly outcome: "conflict"; readonly task: TaskRecord };
 
+/** How a replay whose send failed is undone (revertReplay): the task as it was before it. */
+export interface ReplayRevert {
+  readonly replays: number;
+  readonly attempts: number;
+  readonly expiresAt: number;
+  readonly status?: "failed" | "delivered";
+}
+
 export interface ReplayOptions {
   /** Replay only a `failed` task (a `delivered` one is a conflict). */
   readonly onlyFailed?: boolean;
@@ -404,11 +412,10 @@ export interface TaskStore extends DestinationStore {
    * attempts as before, out of the sweep index), only while that replay is untouched: this replay's `replays`,
    * no attempt started, no re-send by the sweeper. `replays` stays counted, so the next replay sends under a
    * dedup id of its own, which a lost send that did land cannot swallow. False when the task has moved on.
+   * `status`: what the replay took it from (default `failed`); a `delivered` one goes back to `delivered`, out of
+   * the failed index.
    */
-  revertReplay(
-    taskId: string,
-    replay: { readonly replays: number; readonly attempts: number; readonly expiresAt: number },
-  ): Promise<boolean>;
+  revertReplay(taskId: string, replay: ReplayRevert): Promise<boolean>;
   // --- issue 14, point 4: recurring schedules (appended block) ---
   /** Creates a schedule item unless one with its key exists. */
   putSchedule(schedule: ScheduleRecord): Promise<"created" | "exists">;

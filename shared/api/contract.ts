@@ -303,7 +303,15 @@ export const API_CONTRACT = {
         "`subscriber` for a task that has none (`not_fan_out`) or one it does not have (`unknown_subscriber`); nothing was changed",
       ),
       "404": error("no such task (`not_found`)"),
-      "409": error("the task (or the subscriber's copy) is not finished (`conflict`, with `task_status`)"),
+      "409": error(
+        "the task (or the subscriber's copy) is not finished (`conflict`, with `task_status`), or was cancelled before its replay's message could be sent (`task_status: cancelled`)",
+      ),
+      "503": {
+        description:
+          "a storage call was throttled before anything changed, or the replay's message could not be sent to its queue (`service_unavailable`): the task (or the subscriber's copy; for every copy, each one whose send failed) was put back as it was, so nothing was replayed. Retry the request",
+        schema: errorBodySchema,
+        headers: { "Retry-After": "seconds to wait before retrying" },
+      },
     },
   },
   "POST /v1/topics/{topic}/replay": {

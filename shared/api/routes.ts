@@ -229,7 +229,8 @@ export const API_ROUTES = [
     entry: "functions/replay-task.ts",
     purpose: "deliver a failed or delivered task again",
     memoryMb: 256,
-    store: ["markReplayed", "get"],
+    // `revertReplay`: a replay whose send failed is undone (answered 503), not left `queued` for the sweeper.
+    store: ["markReplayed", "get", "revertReplay"],
     grants: ["topic-queues:send"],
   },
   {

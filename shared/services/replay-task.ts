@@ -6,26 +6,30 @@ import {
   isAwsThrottling,
   isHttpError,
   notFound,
+  serviceUnavailable,
   validationFailed,
 } from "#shared/api/errors.js";
 import { replayTaskQuerySchema } from "#shared/api/schemas/tasks.js";
 import { type TaskView, taskView } from "#shared/api/task-view.js";
+import { type PunctualConfig, topicConfig } from "#shared/config/index.js";
 import { echoed } from "#shared/domain/echoed.js";
 import { parseTaskId } from "#shared/domain/keys.js";
 import { replayDeduplicationId } from "#shared/domain/replay.js";
 import { toIssues } from "#shared/domain/request-issues.js";
 import { FIFO_DEDUPLICATION_WINDOW_MS } from "#shared/domain/sweep.js";
-import { retentionEnded, type TaskSummary } from "#shared/domain/task.js";
+import { retentionEnded, retentionExpiry, type TaskRecord, type TaskSummary } from "#shared/domain/task.js";
 import { replayEveryCopy, replaySubscriber } from "./fan-out/replay.js";
 
 export interface ReplayDeps {
   /** `get`: a fan-out task's replay reads it and answers its subscribers' rows (issue 14, point 3). */
-  readonly store: Pick<TaskStore, "markReplayed" | "get">;
+  readonly store: Pick<TaskStore, "markReplayed" | "get" | "revertReplay">;
   readonly topicQueue: Pick<TopicQueue, "sendReplay">;
   /** Topic → its FIFO queue URL (the topology's `topicQueues`). */
   readonly topicQueues: Readonly<Record<string, string>>;
   readonly now: () => number;
-  /** A send that failed after the task was marked: the sweeper re-sends it (see replayTask). */
+  /** The topics' retention, for a task whose failed send is undone without an `expiresAt` of its own. */
+  readonly config?: PunctualConfig;
+  /** A send that failed after the task was marked and could not be undone: the sweeper re-sends it. */
   readonly onSendError?: (error: unknown, taskId: string) => void;
 }
 
@@ -34,10 +38,10 @@ export interface ReplayDeps {
  *
  * Table first, queue second (dynalite has no transactions, and none is needed): the conditional write makes the
  * task `queued` again and puts it back in the sweep index; then its message goes to the topic's FIFO queue
- * (MessageGroupId = its group, dedup id `<id>#r<replays>`). A crash or a failed send between the two leaves a
- * `queued` task with no message — exactly the stalled task the sweeper re-sends — so the replay is never lost,
- * and the caller is answered 202 either way. The other order could deliver a message whose task still reads
- * `failed`, which deliver drops.
+ * (MessageGroupId = its group, dedup id `<id>#r<replays>`). A crash between the two leaves a `queued` task with
+ * no message — exactly the stalled task the sweeper re-sends — so the replay is never lost. A send that fails is
+ * undone (sendOrUndo): left `queued` for the sweeper's stall window, a later task of its group replayed meanwhile
+ * went first. The other order could deliver a message whose task still reads `failed`, which deliver drops.
  */
 export async function replayTask(
   deps: ReplayDeps,
@@ -50,6 +54,7 @@ export async function replayTask(
   if (!taskId || !key) throw notFound();
   refuseUndeliverable(deps, key.topic);
   if (query.data.subscriber !== undefined) return replaySubscriber(deps, taskId, query.data.subscriber);
+  const before = await readBeforeMark(deps, taskId);
   const result = await deps.store.markReplayed(taskId, deps.now()).catch((error: unknown) => {
     throw replayFailure(error, false);
   });
@@ -64,8 +69,88 @@ export async function replayTask(
       task_status: result.task.status,
     });
   }
-  await sendReplayed(deps, result.task);
+  throwIfUndone(await sendOrUndo(deps, before, result.task));
   return taskView(result.task);
+}
+
+/**
+ * The task as it is before a single replay's mark: what a failed send puts back (undoReplay), the mark itself
+ * resetting `attempts` and removing `expiresAt`. A throttled read changed nothing: a 503 like any.
+ */
+export async function readBeforeMark(deps: ReplayDeps, taskId: string): Promise<TaskRecord | undefined> {
+  return deps.store.get(taskId).catch((error: unknown) => {
+    throw replayFailure(error, false);
+  });
+}
+
+/**
+ * Sends a task a single replay has just marked; a failed send is undone (undoReplay) when `before` is the task
+ * this replay marked (one replay more; none came between the read and the mark). Else it is left to the sweeper.
+ */
+export async function sendOrUndo(
+  deps: ReplayDeps,
+  before: TaskSummary | undefined,
+  marked: TaskSummary,
+): Promise<"sent" | Undone> {
+  if (await sendReplayed(deps, marked)) return "sent";
+  if (!before || (before.replays ?? 0) + 1 !== marked.replays) return "moved-on";
+  return undoReplay(deps, before, marked);
+}
+
+/** A single replay's answer when its send failed: 503 when undone (nothing replayed), 409 when cancelled. */
+export function throwIfUndone(outcome: "sent" | Undone, subscriber?: string): void {
+  const whose = subscriber === undefined ? "the task" : `subscriber "${echoed(subscriber)}"'s copy`;
+  const details: Record<string, string> = subscriber === undefined ? {} : { subscriber: echoed(subscriber) };
+  if (outcome === "reverted")
+    throw serviceUnavailable(
+      `${whose} could not be sent to its queue, so it was not replayed (it is as it was): retry the request`,
+      undefined,
+      details,
+    );
+  if (outcome === "cancelled")
+    throw conflict(`${whose} was cancelled before its replay was sent; it was not replayed`, {
+      task_status: "cancelled",
+      ...details,
+    });
+  if (outcome === "not_found") throw notFound();
+}
+
+/** Why a task whose send failed and whose revert was refused was not replayed after all (undoReplay). */
+export const UNDONE_ELSEWHERE = {
+  cancelled: "status cancelled: cancelled before its replay was sent; not replayed",
+  not_found: "not_found",
+} as const;
+
+export type Undone = "reverted" | "moved-on" | keyof typeof UNDONE_ELSEWHERE;
+
+/**
+ * A task whose send failed goes back to what it was (`failed` or `delivered`, as `before`), so a retry replays
+ * its group from it: left `queued` without a message, it would travel only once the sweeper found its group
+ * stalled (minutes later), after the followers the retry sends at once. Not undone when it has moved on (a lost
+ * send that landed, an attempt started) or the write fails: then it is replayed, and its message (or the
+ * sweeper's) carries it. Not undone either when it was cancelled meanwhile (a `queued` task can be, until its
+ * attempt starts): then it was not replayed, and the answer says so with its status rather than counting it.
+ */
+export async function undoReplay(
+  deps: ReplayDeps,
+  before: TaskSummary,
+  marked: TaskSummary,
+): Promise<Undone> {
+  const status: "failed" | "delivered" = before.status === "delivered" ? "delivered" : "failed";
+  const retentionDays = deps.config ? (topicConfig(deps.config, before.topic)?.retentionDays ?? 0) : 0;
+  const finishedAtMs = status === "delivered" ? before.deliveredAtMs : before.failedAtMs;
+  const expiresAt = before.expiresAt ?? retentionExpiry(finishedAtMs ?? deps.now(), retentionDays);
+  try {
+    const replay = { replays: marked.replays ?? 0, attempts: before.attempts, expiresAt, status };
+    if (await deps.store.revertReplay(before.taskId, replay)) return "reverted";
+    // Only on this rare path (a failed send, then a refused revert): one strongly consistent read says why.
+    const now = await deps.store.get(before.taskId);
+    if (!now) return "not_found";
+    return now.status === "cancelled" ? "cancelled" : "moved-on";
+  } catch (error) {
+    deps.onSendError?.(error, before.taskId);
+    return "moved-on";
+  }
 }
 
 /**
@@ -100,7 +185,7 @@ export function retentionOver(task: TaskSummary, subscriber?: string): HttpError
   );
 }
 
-/** Sends a task just marked replayed to its topic queue; a failure is left to the sweeper (see above). */
+/** Sends a task just marked replayed to its topic queue; false (logged) when the send failed. */
 export async function sendReplayed(deps: ReplayDeps, task: TaskSummary): Promise<boolean> {
   const queueUrl = deps.topicQueues[task.topic];
   try {

@@ -17,13 +17,20 @@ import {
 import { type PunctualConfig, topicConfig } from "#shared/config/index.js";
 import { bySortKey, parseTaskId } from "#shared/domain/keys.js";
 import { toIssues } from "#shared/domain/request-issues.js";
-import { retentionEnded, retentionExpiry, type TaskRecord, type TaskSummary } from "#shared/domain/task.js";
+import { retentionEnded, type TaskRecord, type TaskSummary } from "#shared/domain/task.js";
 import { forEachBounded } from "#shared/runtime/async.js";
 import { chunksOf } from "#shared/runtime/chunks.js";
-import { RETENTION_ENDED, type ReplayDeps, sendIfJustReplayed, sendReplayed } from "./replay-task.js";
+import {
+  RETENTION_ENDED,
+  type ReplayDeps,
+  sendIfJustReplayed,
+  sendReplayed,
+  UNDONE_ELSEWHERE,
+  undoReplay,
+} from "./replay-task.js";
 
 export interface ReplayTopicDeps extends ReplayDeps {
-  readonly store: Pick<TaskStore, "markReplayed" | "get" | "readMany" | "listFailed" | "revertReplay">;
+  readonly store: ReplayDeps["store"] & Pick<TaskStore, "readMany" | "listFailed">;
   readonly config: PunctualConfig;
   /** The invocation's time left; without it the run is not bounded by time (tests, scripts). */
   readonly remainingMs?: () => number;
@@ -314,40 +321,6 @@ const ANOTHER_CALL = "was being replayed by another call; retry once it is deliv
 function notReached(failed: Failure[], rest: readonly TaskSummary[], why: string): void {
   for (const task of rest)
     failed.push({ task_id: task.taskId, reason: `an earlier task of its group ${why}` });
-}
-
-/** Why a task whose send failed and whose revert was refused was not replayed after all (undoReplay). */
-const UNDONE_ELSEWHERE = {
-  cancelled: "status cancelled: cancelled before its replay was sent; not replayed",
-  not_found: "not_found",
-} as const;
-
-/**
- * A task whose send failed goes back to `failed` as it was, so a retry replays its group from it: left `queued`
- * without a message, it would travel only once the sweeper found its group stalled (minutes later), after the
- * followers the retry sends at once. Not undone when it has moved on (a lost send that landed, an attempt
- * started) or the write fails: then it is replayed, and its message (or the sweeper's) carries it. Not undone
- * either when it was cancelled meanwhile (a `queued` task can be, until its attempt starts): then it was not
- * replayed, and the answer says so with its status rather than counting it.
- */
-async function undoReplay(
-  deps: ReplayTopicDeps,
-  before: TaskSummary,
-  marked: TaskSummary,
-): Promise<"reverted" | "moved-on" | keyof typeof UNDONE_ELSEWHERE> {
-  const retentionDays = topicConfig(deps.config, before.topic)?.retentionDays ?? 0;
-  const expiresAt = before.expiresAt ?? retentionExpiry(before.failedAtMs ?? deps.now(), retentionDays);
-  try {
-    const replay = { replays: marked.replays ?? 0, attempts: before.attempts, expiresAt };
-    if (await deps.store.revertReplay(before.taskId, replay)) return "reverted";
-    // Only on this rare path (a failed send, then a refused revert): one strongly consistent read says why.
-    const now = await deps.store.get(before.taskId);
-    if (!now) return "not_found";
-    return now.status === "cancelled" ? "cancelled" : "moved-on";
-  } catch (error) {
-    deps.onSendError?.(error, before.taskId);
-    return "moved-on";
-  }
 }
 
 /** Less than REPLAY_TIME_MARGIN_MS of the invocation left: nothing more is started. */

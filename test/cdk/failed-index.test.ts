@@ -62,7 +62,7 @@ describe("failed index", () => {
     const setters = [...storeMethods()].filter(([, body]) =>
       /SET [^`"]*\$\{FAILED_TOPIC_ATTRIBUTE\} =/.test(body),
     );
-    // markFailed, and revertReplay (a bulk replay whose send failed puts its task back to failed).
+    // markFailed, and revertReplay (a replay whose send failed puts its dead letter back to failed).
     expect(setters.map(([name]) => name)).toEqual(["markFailed", "revertReplay"]);
     // putNew writes the record it is given; no producer of new records sets the attribute.
     for (const file of ["shared/services/add-task.ts", "shared/domain/task.ts"]) {

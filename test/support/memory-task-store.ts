@@ -20,6 +20,7 @@ import {
   type PutManyFailure,
   type ReplayOptions,
   type ReplayOutcome,
+  type ReplayRevert,
   type RescheduleOutcome,
   type ScheduleChange,
   type SchedulePage,
@@ -612,10 +613,7 @@ export class MemoryTaskStore implements TaskStore {
     return { outcome: "replayed", task: structuredClone(replayed) };
   }
 
-  async revertReplay(
-    taskId: string,
-    replay: { readonly replays: number; readonly attempts: number; readonly expiresAt: number },
-  ): Promise<boolean> {
+  async revertReplay(taskId: string, replay: ReplayRevert): Promise<boolean> {
     const task = this.tasks.get(taskId);
     const untouched =
       task?.status === "queued" &&
@@ -624,12 +622,13 @@ export class MemoryTaskStore implements TaskStore {
       task.requeuedAtMs === undefined;
     if (!task || !untouched) return false;
     const { sweepShard: _, ...rest } = task;
+    const status = replay.status ?? "failed";
     this.tasks.set(taskId, {
       ...rest,
-      status: "failed",
+      status,
       attempts: replay.attempts,
       expiresAt: replay.expiresAt,
-      failedTopic: task.topic,
+      ...(status === "failed" ? { failedTopic: task.topic } : {}),
     });
     return true;
   }

@@ -4,10 +4,12 @@ import { echoed } from "#shared/domain/echoed.js";
 import { retentionEnded, type TaskRecord, type TaskSummary } from "#shared/domain/task.js";
 import {
   type ReplayDeps,
+  readBeforeMark,
   replayFailure,
   retentionOver,
   sendIfJustReplayed,
-  sendReplayed,
+  sendOrUndo,
+  throwIfUndone,
 } from "../replay-task.js";
 import { viewOf } from "./view.js";
 
@@ -32,6 +34,7 @@ export async function replaySubscriber(
       subscriber,
       parent.fanOut.map((l) => l.subscriber),
     );
+  const before = await readBeforeMark(deps, link.taskId);
   const result = await deps.store.markReplayed(link.taskId, deps.now()).catch((error: unknown) => {
     throw replayFailure(error, false);
   });
@@ -51,7 +54,7 @@ export async function replaySubscriber(
       { task_status: result.task.status, subscriber: echoed(subscriber) },
     );
   }
-  await sendReplayed(deps, result.task);
+  throwIfUndone(await sendOrUndo(deps, before, result.task), subscriber);
   return viewOf(deps.store, parent).catch((error: unknown) => {
     throw replayFailure(error, true);
   });
@@ -59,30 +62,36 @@ export async function replaySubscriber(
 
 /**
  * A replay of a fan-out task without `subscriber`: every copy that is finished (failed or delivered) is replayed,
- * each as its own task; copies still on their way are left alone. 409 when no copy could be replayed: the single
- * task's retention 409 (retentionOver) when every copy still there is past its retention, so none ever can be.
+ * each as its own task; copies still on their way are left alone. A copy whose send failed is undone as a task's
+ * is (sendOrUndo) and not counted: 503 when that left none replayed. 409 when no copy could be replayed: the
+ * single task's retention 409 (retentionOver) when every copy still there is past its retention.
  */
 export async function replayEveryCopy(deps: ReplayDeps, parent: TaskRecord): Promise<TaskView> {
   let replayed = 0;
   // Refused copies past their retention, and whether any other copy was refused (one still on its way).
   const ended: TaskSummary[] = [];
   let onItsWay = false;
+  let undone = false;
   let view: TaskView;
   try {
     for (const link of parent.fanOut ?? []) {
+      const before = await deps.store.get(link.taskId);
       const result = await deps.store.markReplayed(link.taskId, deps.now());
       if (result.outcome === "conflict") await sendIfJustReplayed(deps, result.task);
       if (result.outcome === "conflict" && retentionEnded(result.task, deps.now())) ended.push(result.task);
       else if (result.outcome === "conflict") onItsWay = true;
       if (result.outcome !== "replayed") continue;
-      replayed++;
-      await sendReplayed(deps, result.task);
+      const sent = await sendOrUndo(deps, before, result.task);
+      if (sent === "sent" || sent === "moved-on") replayed++;
+      // A copy cancelled (or gone) meanwhile was not replayed, and a retry will not replay it either: no 503.
+      else if (sent === "reverted") undone = true;
     }
     view = await viewOf(deps.store, parent);
   } catch (error) {
     throw replayFailure(error, replayed > 0);
   }
   if (replayed > 0) return view;
+  if (undone) throwIfUndone("reverted");
   if (ended.length > 0 && !onItsWay) throw retentionOver(lastEnded(ended, view.status));
   throw conflict(`no subscriber's copy is failed or delivered; the task is ${view.status}`, {
     task_status: view.status,

@@ -933,6 +933,15 @@ async function allPages<T>(read: (after?: PageKey) => Promise<TaskPage<T>>): Pro
   return pages;
 }
 
+/** A task delivered at `atMs`, retained for a day after: its `expiresAt`. */
+async function deliverTask(store: TaskStore, t: TaskRecord, atMs: number): Promise<number> {
+  const expiresAt = retentionExpiry(atMs, 1);
+  await store.putNew(t);
+  await store.startAttempt(t.taskId, atMs - 1);
+  await store.markDelivered(t.taskId, { atMs, latenessMs: 0, deliveryLatencyMs: 1, expiresAt });
+  return expiresAt;
+}
+
 async function failTask(store: TaskStore, t: TaskRecord, atMs: number): Promise<void> {
   await store.putNew(t);
   await store.startAttempt(t.taskId, atMs - 1);
@@ -1153,6 +1162,27 @@ describe.each([
     expect(stored?.sweepShard).toBeUndefined();
     expect((await store.listFailed("demo", 10)).tasks.map((t) => t.taskId)).toEqual([undone.taskId]);
     expect((await store.get(started.taskId))?.status).toBe("delivering");
+  });
+
+  it("revertReplay to delivered: a replayed delivered task goes back to delivered, out of the failed index", async () => {
+    const store: TaskStore = await makeStore();
+    const delivered = task({ group: "u-4" });
+    const expiresAt = await deliverTask(store, delivered, NOW);
+    await store.markReplayed(delivered.taskId, NOW + 20);
+
+    const reverted = await store.revertReplay(delivered.taskId, {
+      replays: 1,
+      attempts: 1,
+      expiresAt,
+      status: "delivered",
+    });
+
+    expect(reverted).toBe(true);
+    const stored = await store.get(delivered.taskId);
+    expect(stored).toMatchObject({ status: "delivered", attempts: 1, expiresAt, replays: 1 });
+    expect(stored?.failedTopic).toBeUndefined();
+    expect(stored?.sweepShard).toBeUndefined();
+    expect((await store.listFailed("demo", 10)).tasks).toEqual([]);
   });
 });
 

@@ -1,5 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { type HttpError, toHttpError } from "#shared/api/errors.js";
+import { retentionExpiry } from "#shared/domain/task.js";
 import { deadLetterTask } from "#shared/services/dead-letter.js";
 import { getTask } from "#shared/services/get-task.js";
 import { replayTask } from "#shared/services/replay-task.js";
@@ -152,16 +153,73 @@ describe("replayTask", () => {
     expect(topicQueue.idsIn(QUEUE)).toEqual([task.taskId]);
   });
 
-  it("answers 202 even when the send fails: the task is queued, so the sweeper re-sends it", async () => {
+  it("a send that fails undoes the replay and answers 503: the task is failed again as it was, and a retry replays it", async () => {
     const { store, topicQueue, deps } = setup();
     const task = await failedTask(store, topicQueue);
+    const before = await store.get(task.taskId);
     topicQueue.failSends = true;
     const errors: string[] = [];
 
-    const view = await replayTask({ ...deps, onSendError: (_e, id) => errors.push(id) }, task.taskId);
+    const error = await refusal(
+      replayTask({ ...deps, onSendError: (_e, id) => errors.push(id) }, task.taskId),
+    );
 
-    expect(view.status).toBe("queued");
+    expect(error).toMatchObject({ status: 503 });
     expect(errors).toEqual([task.taskId]);
+    // Not left `queued` without a message for the sweeper's stall window, where a later task of its group replayed
+    // meanwhile would go first.
+    const reverted = await store.get(task.taskId);
+    expect(reverted).toMatchObject({ status: "failed", failedTopic: "demo", attempts: before?.attempts });
+    expect(reverted?.expiresAt).toBe(before?.expiresAt);
+    expect(reverted?.sweepShard).toBeUndefined();
+    topicQueue.failSends = false;
+    const retry = await replayTask(deps, task.taskId);
+    expect(retry).toMatchObject({ status: "queued", replays: 2 });
+    expect(topicQueue.idsIn(QUEUE)).toEqual([task.taskId]);
+  });
+
+  it("a delivered task whose replay's send fails is delivered again as it was (not dead-lettered), and a 503", async () => {
+    const { store, topicQueue, deps } = setup();
+    const EXPIRES = retentionExpiry(NOW, 1);
+    const task = makeTask({ group: "d-1", dueAtMs: NOW - 1_000, acceptedAtMs: NOW - 2_000 });
+    await store.putNew(task);
+    await store.startAttempt(task.taskId, NOW - 500);
+    await store.markDelivered(task.taskId, {
+      atMs: NOW - 400,
+      latenessMs: 0,
+      deliveryLatencyMs: 1,
+      expiresAt: EXPIRES,
+    });
+    topicQueue.failSends = true;
+
+    const error = await refusal(replayTask(deps, task.taskId));
+
+    expect(error).toMatchObject({ status: 503 });
+    const stored = await store.get(task.taskId);
+    expect(stored).toMatchObject({ status: "delivered", attempts: 1, expiresAt: EXPIRES });
+    expect(stored?.failedTopic).toBeUndefined();
+    expect(stored?.sweepShard).toBeUndefined();
+  });
+
+  it("a failed send whose task moved on meanwhile is not undone: 202 when an attempt started (its lost send landed), 409 when it was cancelled", async () => {
+    const { store, topicQueue, deps } = setup();
+    const landed = await failedTask(store, topicQueue);
+    const cancelled = await failedTask(store, topicQueue);
+    const send = topicQueue.sendReplay.bind(topicQueue);
+    topicQueue.sendReplay = async (queueUrl, groupId, taskId, dedupId) => {
+      if (taskId === landed.taskId) {
+        await send(queueUrl, groupId, taskId, dedupId);
+        await store.startAttempt(taskId, NOW + 1);
+      } else await store.cancel(taskId, NOW + 1, retentionExpiry(NOW + 1, 1));
+      throw new Error("socket hang up");
+    };
+
+    const view = await replayTask(deps, landed.taskId);
+    const error = await refusal(replayTask(deps, cancelled.taskId));
+
+    expect(view).toMatchObject({ status: "queued", replays: 1 });
+    expect((await store.get(landed.taskId))?.status).toBe("delivering");
+    expect(error).toMatchObject({ status: 409, details: { task_status: "cancelled" } });
   });
 
   it("a replay whose write failed with an unknown outcome (a 5xx: it may be applied) is not a 503 'retry', whose retry after the delivery would replay it again; a throttled one, which changed nothing, is", async () => {

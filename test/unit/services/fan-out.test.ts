@@ -1107,6 +1107,36 @@ describe("fan-out replay", () => {
     expect(none).toMatchObject({ status: 409, code: "conflict" });
   });
 
+  it("a copy whose replay's send fails is undone as a task's is: its subscriber's replay is a 503, a replay of every copy counts only those sent", async () => {
+    // Prepare: two copies dead-lettered, one delivered
+    const f = setup();
+    const { parent, copies } = await addOrder(f);
+    await deadLetter(f, copies[0] as TaskRecord);
+    await deadLetter(f, copies[1] as TaskRecord);
+    await deliver(f, copies[2] as TaskRecord);
+    f.topicQueue.failSends = true;
+
+    // Act
+    const one = await refusal(replayTask(f.replayDeps, parent.taskId, { subscriber: "audit" }));
+    const every = await refusal(replayTask(f.replayDeps, parent.taskId));
+    const sent = f.topicQueue.sendReplay.bind(f.topicQueue);
+    f.topicQueue.failSends = false;
+    // Only billing's copy fails to go: the others are replayed, billing's left as it was.
+    f.topicQueue.sendReplay = async (queueUrl, groupId, taskId, dedupId) => {
+      if (taskId === copies[0]?.taskId) throw new Error("socket hang up");
+      return sent(queueUrl, groupId, taskId, dedupId);
+    };
+    const some = await replayTask(f.replayDeps, parent.taskId);
+
+    // Assess
+    expect(one).toMatchObject({ status: 503, details: { subscriber: "audit" } });
+    expect(every).toMatchObject({ status: 503 });
+    expect(some.subscribers?.map((s) => s.status)).toEqual(["failed", "queued", "queued"]);
+    const stored = await Promise.all(copies.map((c) => f.store.get(c?.taskId ?? "")));
+    expect(stored.map((c) => c?.status)).toEqual(["failed", "queued", "queued"]);
+    expect(stored[0]?.failedTopic).toBeDefined();
+  });
+
   it("a bulk replay by ids replays a named fan-out task's dead-lettered copies, as the single replay does, each once", async () => {
     // Prepare: one copy dead-lettered, one delivered, one scheduled; another fan-out task with none finished
     const f = setup();
