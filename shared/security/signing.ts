@@ -2,7 +2,7 @@ import { hkdfSync } from "node:crypto";
 import { GetSecretValueCommand, SecretsManagerClient } from "@aws-sdk/client-secrets-manager";
 import { Webhook } from "standardwebhooks";
 import { createAwsClient } from "#shared/adapters/aws-clients.js";
-import { errorText } from "#shared/runtime/async.js";
+import { errorText, withinMs } from "#shared/runtime/async.js";
 import { ENV, MissingEnvironmentError } from "#shared/runtime/env.js";
 import type { ServiceLogger } from "#shared/runtime/observability.js";
 
@@ -98,14 +98,18 @@ export function parseSigningSecrets(raw: string): string[] {
   return [value];
 }
 
-export type SecretFetcher = (secretArn: string) => Promise<string>;
+/** Reads a secret's string value; `signal` aborts the read (the loader gives up on one that does not answer). */
+export type SecretFetcher = (secretArn: string, signal?: AbortSignal) => Promise<string>;
 
 /** Reads a secret's string value from Secrets Manager. */
 export function secretsManagerFetcher(
   client: SecretsManagerClient = createAwsClient(SecretsManagerClient),
 ): SecretFetcher {
-  return async (secretArn) => {
-    const out = await client.send(new GetSecretValueCommand({ SecretId: secretArn }));
+  return async (secretArn, signal) => {
+    const out = await client.send(
+      new GetSecretValueCommand({ SecretId: secretArn }),
+      signal ? { abortSignal: signal } : {},
+    );
     if (typeof out.SecretString !== "string") {
       throw new SigningSecretError(`secret ${secretArn} has no string value`);
     }
@@ -205,6 +209,14 @@ export type TopicSignerLoader = (topic: string) => Promise<CallbackSigner>;
 export const SIGNING_SECRET_MAX_AGE_MS = 5 * 60_000;
 /** After a failed or refused re-read the last good secret stays in use, and the read is tried again this much later. */
 export const SIGNING_SECRET_RETRY_MS = 30_000;
+/**
+ * How long deliveries of a container that holds a good secret wait for its due re-read before signing with that
+ * secret (the read goes on; its answer is used once it lands). Secrets Manager answers in tens of milliseconds; a
+ * slow or hung read must not hold every callback of the container — the SDK would wait 5 minutes per try.
+ */
+export const SIGNING_SECRET_REREAD_WAIT_MS = 1_000;
+/** A read not answered by then is aborted and counts as failed: last good kept, or the calls fail and read again. */
+export const SIGNING_SECRET_READ_TIMEOUT_MS = 10_000;
 
 /** What the loader logs: a re-read secret applied (info), a re-read that failed or was refused (error). */
 export type SigningLogger = Pick<ServiceLogger, "info" | "error">;
@@ -259,7 +271,17 @@ function secretsLoader(options: SigningSecretLoaderOptions): () => Promise<reado
   return refreshingSecrets(arn, options);
 }
 
-/** Secrets Manager's value, read again when stale; concurrent callers share one read. */
+/** A read under way, and when callers holding a good secret have waited for it long enough. */
+interface Reread {
+  readonly secrets: Promise<readonly string[]>;
+  readonly waited: Promise<void>;
+}
+
+/**
+ * Secrets Manager's value, read again when stale; concurrent callers share one read. A caller without a secret
+ * waits for the read (at most the read timeout); one with a good secret at most SIGNING_SECRET_REREAD_WAIT_MS from
+ * the read's start, then signs with the last good one.
+ */
 function refreshingSecrets(
   arn: string,
   options: SigningSecretLoaderOptions,
@@ -269,13 +291,13 @@ function refreshingSecrets(
   let fetchSecret = options.fetchSecret;
   let good: { raw: string; secrets: readonly string[] } | undefined;
   let readAgainAt = 0;
-  let reading: Promise<readonly string[]> | undefined;
+  let reading: Reread | undefined;
 
   const read = async (): Promise<readonly string[]> => {
     fetchSecret ??= secretsManagerFetcher();
     let raw: string;
     try {
-      raw = await fetchSecret(arn);
+      raw = await fetchWithin(fetchSecret, arn, SIGNING_SECRET_READ_TIMEOUT_MS);
     } catch (error) {
       return keepLastGood(error, "unreadable");
     }
@@ -304,13 +326,37 @@ function refreshingSecrets(
     return good.secrets;
   };
 
-  return () => {
-    if (good && clock() < readAgainAt) return Promise.resolve(good.secrets);
-    reading ??= read().finally(() => {
+  const startRead = (): Reread => {
+    let timer: NodeJS.Timeout | undefined;
+    const waited = new Promise<void>((resolve) => {
+      timer = setTimeout(resolve, SIGNING_SECRET_REREAD_WAIT_MS);
+    });
+    const secrets = read().finally(() => {
+      clearTimeout(timer);
       reading = undefined;
     });
-    return reading;
+    return { secrets, waited };
   };
+
+  return () => {
+    if (good && clock() < readAgainAt) return Promise.resolve(good.secrets);
+    reading ??= startRead();
+    if (!good) return reading.secrets;
+    const lastGood = good.secrets;
+    return Promise.race([reading.secrets, reading.waited.then(() => lastGood)]);
+  };
+}
+
+/** The fetcher's answer, or a SigningSecretError once `timeoutMs` has passed without one (the read is aborted). */
+async function fetchWithin(fetchSecret: SecretFetcher, arn: string, timeoutMs: number): Promise<string> {
+  const abort = new AbortController();
+  const pending = fetchSecret(arn, abort.signal);
+  const answer = await withinMs(pending, timeoutMs);
+  if (answer !== "overdue") return answer;
+  // Its rejection (the abort's) comes after we gave up on it: nobody else waits for it.
+  pending.catch(() => undefined);
+  abort.abort();
+  throw new SigningSecretError(`reading the secret took over ${timeoutMs} ms; abandoned`);
 }
 
 /** The secrets of a stored value, each checked as a Standard Webhooks secret (errors never echo the secret). */

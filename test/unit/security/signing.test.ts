@@ -1,12 +1,20 @@
 import { randomBytes } from "node:crypto";
+import { createServer } from "node:http";
+import type { AddressInfo } from "node:net";
+import { SecretsManagerClient } from "@aws-sdk/client-secrets-manager";
 import { Webhook, WebhookVerificationError } from "standardwebhooks";
-import { describe, expect, it } from "vitest";
+import { afterEach, describe, expect, it, vi } from "vitest";
+import { withinMs } from "#shared/runtime/async.js";
 import { MissingEnvironmentError } from "#shared/runtime/env.js";
 import {
   CallbackSigner,
   parseSigningSecrets,
   SIGNING_SECRET_MAX_AGE_MS,
+  SIGNING_SECRET_READ_TIMEOUT_MS,
+  SIGNING_SECRET_REREAD_WAIT_MS,
+  SIGNING_SECRET_RETRY_MS,
   SigningSecretError,
+  secretsManagerFetcher,
   signingSecretLoader,
   subscriberSigningKey,
   topicSigningKey,
@@ -197,6 +205,134 @@ describe("signingSecretLoader", () => {
     clock.advance(SIGNING_SECRET_MAX_AGE_MS);
     const fixed = { ...(await load("demo")).sign(ID, new Date(), PAYLOAD) };
     expect(new Webhook(topicSigningKey(next, "demo")).verify(PAYLOAD, fixed)).toBeTruthy();
+  });
+
+  describe("a slow or hung read of the secret", () => {
+    const ARN = "arn:aws:secretsmanager:eu-west-1:123456789012:secret:punctual";
+    afterEach(() => {
+      vi.useRealTimers();
+    });
+
+    /** Whether `promise` has settled once the timers have run `ms` on (fake timers). */
+    async function settledAfter(promise: Promise<unknown>, ms: number): Promise<boolean> {
+      let settled = false;
+      promise.then(
+        () => (settled = true),
+        () => (settled = true),
+      );
+      await vi.advanceTimersByTimeAsync(ms);
+      return settled;
+    }
+
+    it("does not hold a warm container's deliveries: they wait at most the re-read wait, then sign with the last good secret", async () => {
+      // Prepare: a warm container with a good secret; its due re-read does not answer.
+      vi.useFakeTimers({ toFake: ["setTimeout", "clearTimeout"] });
+      const old = newSecret();
+      const next = newSecret();
+      let answer: ((value: string) => void) | undefined;
+      const reads: string[] = [];
+      const clock = new ManualClock(Date.parse("2026-12-01T10:00:00Z"));
+      const load = signingSecretLoader({
+        env: { SIGNING_SECRET_ARN: ARN },
+        fetchSecret: (arn) => {
+          reads.push(arn);
+          if (reads.length === 1) return Promise.resolve(old);
+          return new Promise<string>((resolve) => {
+            answer = resolve;
+          });
+        },
+        clock: clock.now,
+        logger: memoryLogger(),
+      });
+      const warm = await load("demo");
+      clock.advance(SIGNING_SECRET_MAX_AGE_MS);
+
+      // Act + Assess: the first caller waits the bound, no longer, and gets the last good signer.
+      const first = load("demo");
+      expect(await settledAfter(first, SIGNING_SECRET_REREAD_WAIT_MS - 1)).toBe(false);
+      expect(await settledAfter(first, 1)).toBe(true);
+      expect(await first).toBe(warm);
+      // Later callers, the read still out, do not wait again, nor start another read.
+      expect(await settledAfter(load("other"), 0)).toBe(true);
+      expect(reads).toHaveLength(2);
+      // The re-read's answer is used once it lands.
+      answer?.(JSON.stringify({ current: next, previous: old }));
+      await vi.advanceTimersByTimeAsync(0);
+      const rotated = await load("demo");
+      expect(rotated.secretCount).toBe(2);
+      expect(reads).toHaveLength(2);
+    });
+
+    it("the Secrets Manager fetcher aborts its request on the signal (a receiver on 127.0.0.1 that never answers)", async () => {
+      // Prepare: an endpoint that takes the request and says nothing.
+      const server = createServer(() => undefined);
+      await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+      const client = new SecretsManagerClient({
+        region: "eu-west-1",
+        endpoint: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
+        credentials: { accessKeyId: "test", secretAccessKey: "test" },
+        maxAttempts: 1,
+      });
+      try {
+        // Act
+        const abort = new AbortController();
+        const read = secretsManagerFetcher(client)(ARN, abort.signal).catch((error: unknown) => error);
+        await new Promise((resolve) => setTimeout(resolve, 50));
+        abort.abort();
+
+        // Assess: the read settles at once, failed.
+        expect(await withinMs(read, 2_000)).toBeInstanceOf(Error);
+      } finally {
+        client.destroy();
+        server.closeAllConnections();
+        server.close();
+      }
+    });
+
+    it("is abandoned after the read timeout, its request aborted: a cold call fails (the next reads again), a warm container keeps its secret and reads again later", async () => {
+      // Prepare: reads that never answer unless aborted.
+      vi.useFakeTimers({ toFake: ["setTimeout", "clearTimeout"] });
+      const good = newSecret();
+      const signals: AbortSignal[] = [];
+      let hang = true;
+      const logger = memoryLogger();
+      const clock = new ManualClock(Date.parse("2026-12-01T10:00:00Z"));
+      const load = signingSecretLoader({
+        env: { SIGNING_SECRET_ARN: ARN },
+        fetchSecret: (_arn, signal) => {
+          if (signal) signals.push(signal);
+          if (!hang) return Promise.resolve(good);
+          return new Promise<string>((_resolve, reject) => {
+            signal?.addEventListener("abort", () => reject(signal.reason));
+          });
+        },
+        clock: clock.now,
+        logger,
+      });
+
+      // Act + Assess: cold, the call fails at the read timeout (no secret to sign with), the read aborted.
+      const cold = load("demo").catch((error: unknown) => error);
+      expect(await settledAfter(cold, SIGNING_SECRET_READ_TIMEOUT_MS)).toBe(true);
+      expect(await cold).toBeInstanceOf(SigningSecretError);
+      expect(signals.map((s) => s.aborted)).toEqual([true]);
+      hang = false;
+      const warm = await load("demo");
+      expect(signals).toHaveLength(2);
+
+      // Warm, a hung re-read is abandoned and logged; the last good secret stays; it is read again later.
+      hang = true;
+      clock.advance(SIGNING_SECRET_MAX_AGE_MS);
+      expect(await settledAfter(load("demo"), SIGNING_SECRET_REREAD_WAIT_MS)).toBe(true);
+      await vi.advanceTimersByTimeAsync(SIGNING_SECRET_READ_TIMEOUT_MS);
+      expect(signals.map((s) => s.aborted)).toEqual([true, false, true]);
+      expect(logger.entries.map((e) => [e.level, e.message])).toEqual([
+        ["error", expect.stringMatching(/signing secret unreadable.*last good.*abandoned/)],
+      ]);
+      hang = false;
+      clock.advance(SIGNING_SECRET_RETRY_MS);
+      expect(await load("demo")).toBe(warm);
+      expect(signals).toHaveLength(4);
+    });
   });
 
   it("refuses a secret shorter than Standard Webhooks' 24 bytes, in every form, without echoing it", async () => {
