@@ -12,6 +12,7 @@ import {
   type TopicSettings,
   topicSettingsSchema,
 } from "./schema.js";
+import { serviceProblems } from "./services.js";
 import { subscriberProblems } from "./subscribers.js";
 import { DEFAULT_TASK_TABLE } from "./table-capacity.js";
 
@@ -97,6 +98,7 @@ export function parseConfig(input: EnvironmentConfigInput): PunctualConfig {
       'field "timer.leadSeconds": must not exceed timer.horizonSeconds, or an early schedule could need a delay the timer queue cannot express',
     );
   }
+  problems.push(...serviceProblems(config.services, resolvedTopics));
   problems.push(...provisionedModeConflicts(config));
   problems.push(...functionLoggingProblems(config.functions, config.logLevel));
   if (config.system.subscribers !== undefined) {
