@@ -99,7 +99,7 @@ export function parseConfig(input: EnvironmentConfigInput): PunctualConfig {
     );
   }
   problems.push(...serviceProblems(config.services, resolvedTopics));
-  problems.push(...provisionedModeConflicts(config));
+  problems.push(...provisionedModeConflicts(config, input.system));
   problems.push(...functionLoggingProblems(config.functions, config.logLevel));
   if (config.system.subscribers !== undefined) {
     problems.push(
@@ -112,15 +112,19 @@ export function parseConfig(input: EnvironmentConfigInput): PunctualConfig {
 
 /**
  * A topic's `maxConcurrency` becomes its deliver mapping's MaximumConcurrency, which Lambda refuses on a mapping
- * in provisioned mode: an explicit one would silently not apply, so it is refused instead.
+ * in provisioned mode: an explicit one would silently not apply, so it is refused instead — a topic's, or the
+ * system section's, which every topic would inherit.
  */
-function provisionedModeConflicts(config: EnvironmentConfig): string[] {
+function provisionedModeConflicts(config: EnvironmentConfig, system: TopicOverrides | undefined): string[] {
   if (!config.eventSources.deliver.provisionedPollers) return [];
   const why =
     "cannot apply while eventSources.deliver.provisionedPollers is set: Lambda refuses MaximumConcurrency on a mapping in provisioned mode (provisionedPollers.max bounds it)";
-  return Object.entries(config.topics)
-    .filter(([, overrides]) => overrides.maxConcurrency !== undefined)
-    .map(([name]) => `topic "${name}", field "maxConcurrency": ${why}`);
+  const problems = system?.maxConcurrency !== undefined ? [`field "system.maxConcurrency": ${why}`] : [];
+  for (const [name, overrides] of Object.entries(config.topics)) {
+    if (overrides.maxConcurrency !== undefined)
+      problems.push(`topic "${name}", field "maxConcurrency": ${why}`);
+  }
+  return problems;
 }
 
 /** What planning a timer needs: the timer section and the relay's early wake. */
