@@ -160,6 +160,15 @@ describe("environment configuration", () => {
     );
   });
 
+  it("refuses an empty allow-list: it would refuse every callback, not allow any (use '*' for any public host)", () => {
+    expect(() => parseConfig({ name: "x", topics: { a: { allowedCallbackHosts: [] } } })).toThrow(
+      /topic "a", field "allowedCallbackHosts": .*'\*'/,
+    );
+    expect(() => parseConfig({ name: "x", system: { allowedCallbackHosts: [] }, topics: { a: {} } })).toThrow(
+      /field "system.allowedCallbackHosts"/,
+    );
+  });
+
   it("refuses allow-list entries that are not host patterns", () => {
     expect(() =>
       parseConfig({ name: "x", topics: { a: { allowedCallbackHosts: ["http://evil.example/"] } } }),
