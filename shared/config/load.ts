@@ -107,7 +107,23 @@ export function parseConfig(input: EnvironmentConfigInput): PunctualConfig {
     );
   }
   if (problems.length > 0) throw new ConfigError(environment, problems);
-  return { ...config, resolvedTopics };
+  return { ...config, alarmSubscribers: distinctSubscribers(config.alarmSubscribers), resolvedTopics };
+}
+
+/**
+ * Each alarm subscriber once (e-mail addresses compared without case; the first spelling kept): the same address
+ * in the file and in `-c alarmEmails` must not fail synthesis, and one SNS subscription per address is all an
+ * address can use.
+ */
+export function distinctSubscribers(
+  subscribers: EnvironmentConfig["alarmSubscribers"],
+): EnvironmentConfig["alarmSubscribers"] {
+  const distinct = (items: readonly string[], key: (item: string) => string) =>
+    items.filter((item, index) => items.findIndex((other) => key(other) === key(item)) === index);
+  return {
+    emails: distinct(subscribers.emails, (email) => email.toLowerCase()),
+    httpsUrls: distinct(subscribers.httpsUrls, (url) => url),
+  };
 }
 
 /**
