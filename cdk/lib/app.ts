@@ -3,6 +3,7 @@ import { AwsSolutionsChecks } from "cdk-nag";
 import { ENVIRONMENTS } from "#shared/config/environments/index.js";
 import {
   ConfigError,
+  distinctSubscribers,
   environmentConfigSchema,
   loadEnvironmentConfig,
   type PunctualConfig,
@@ -102,5 +103,5 @@ export function withAlarmSubscribersFromContext(app: App, config: PunctualConfig
       }),
     );
   }
-  return { ...config, alarmSubscribers: parsed.data };
+  return { ...config, alarmSubscribers: distinctSubscribers(parsed.data) };
 }

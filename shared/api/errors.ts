@@ -159,6 +159,16 @@ export function unknownTopic(topic: string, known: readonly string[]): HttpError
   });
 }
 
+/**
+ * A task of a topic removed from the configuration (still readable until its retention ends): no queue could
+ * deliver it, so a replay, a reschedule or a run is refused, nothing written.
+ */
+export function topicNotConfigured(topic: string): HttpError {
+  return conflict(`topic "${echoed(topic)}" is not configured any more: its tasks cannot be delivered`, {
+    topic: echoed(topic),
+  });
+}
+
 export function invalidJson(detail: string): HttpError {
   return new HttpError(400, "invalid_json", "the request body is not valid JSON", {
     issues: [{ path: "", message: detail }],

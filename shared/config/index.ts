@@ -6,6 +6,7 @@ export * from "./event-sources.js";
 export * from "./function-observability.js";
 export {
   ConfigError,
+  distinctSubscribers,
   type PunctualConfig,
   parseConfig,
   type TopicConfig,

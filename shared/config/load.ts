@@ -12,6 +12,7 @@ import {
   type TopicSettings,
   topicSettingsSchema,
 } from "./schema.js";
+import { serviceProblems } from "./services.js";
 import { subscriberProblems } from "./subscribers.js";
 import { DEFAULT_TASK_TABLE } from "./table-capacity.js";
 
@@ -97,7 +98,8 @@ export function parseConfig(input: EnvironmentConfigInput): PunctualConfig {
       'field "timer.leadSeconds": must not exceed timer.horizonSeconds, or an early schedule could need a delay the timer queue cannot express',
     );
   }
-  problems.push(...provisionedModeConflicts(config));
+  problems.push(...serviceProblems(config.services, resolvedTopics));
+  problems.push(...provisionedModeConflicts(config, input.system));
   problems.push(...functionLoggingProblems(config.functions, config.logLevel));
   if (config.system.subscribers !== undefined) {
     problems.push(
@@ -105,20 +107,40 @@ export function parseConfig(input: EnvironmentConfigInput): PunctualConfig {
     );
   }
   if (problems.length > 0) throw new ConfigError(environment, problems);
-  return { ...config, resolvedTopics };
+  return { ...config, alarmSubscribers: distinctSubscribers(config.alarmSubscribers), resolvedTopics };
+}
+
+/**
+ * Each alarm subscriber once (e-mail addresses compared without case; the first spelling kept): the same address
+ * in the file and in `-c alarmEmails` must not fail synthesis, and one SNS subscription per address is all an
+ * address can use.
+ */
+export function distinctSubscribers(
+  subscribers: EnvironmentConfig["alarmSubscribers"],
+): EnvironmentConfig["alarmSubscribers"] {
+  const distinct = (items: readonly string[], key: (item: string) => string) =>
+    items.filter((item, index) => items.findIndex((other) => key(other) === key(item)) === index);
+  return {
+    emails: distinct(subscribers.emails, (email) => email.toLowerCase()),
+    httpsUrls: distinct(subscribers.httpsUrls, (url) => url),
+  };
 }
 
 /**
  * A topic's `maxConcurrency` becomes its deliver mapping's MaximumConcurrency, which Lambda refuses on a mapping
- * in provisioned mode: an explicit one would silently not apply, so it is refused instead.
+ * in provisioned mode: an explicit one would silently not apply, so it is refused instead — a topic's, or the
+ * system section's, which every topic would inherit.
  */
-function provisionedModeConflicts(config: EnvironmentConfig): string[] {
+function provisionedModeConflicts(config: EnvironmentConfig, system: TopicOverrides | undefined): string[] {
   if (!config.eventSources.deliver.provisionedPollers) return [];
   const why =
     "cannot apply while eventSources.deliver.provisionedPollers is set: Lambda refuses MaximumConcurrency on a mapping in provisioned mode (provisionedPollers.max bounds it)";
-  return Object.entries(config.topics)
-    .filter(([, overrides]) => overrides.maxConcurrency !== undefined)
-    .map(([name]) => `topic "${name}", field "maxConcurrency": ${why}`);
+  const problems = system?.maxConcurrency !== undefined ? [`field "system.maxConcurrency": ${why}`] : [];
+  for (const [name, overrides] of Object.entries(config.topics)) {
+    if (overrides.maxConcurrency !== undefined)
+      problems.push(`topic "${name}", field "maxConcurrency": ${why}`);
+  }
+  return problems;
 }
 
 /** What planning a timer needs: the timer section and the relay's early wake. */

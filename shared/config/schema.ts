@@ -83,7 +83,17 @@ export const topicSettingsSchema = z
       .max(5 * 366 * 86_400),
     maxPayloadBytes: z.number().int().min(1).max(MAX_PAYLOAD_BYTES),
     retentionDays: z.number().min(0.01).max(365),
-    allowedCallbackHosts: z.array(hostPatternSchema),
+    /**
+     * Never empty: every callback (the request's, a service's, the default, each subscriber) must match an entry,
+     * so an empty list would refuse every add and dead-letter the tasks in flight by policy, where a reader might
+     * take it for "no restriction".
+     */
+    allowedCallbackHosts: z
+      .array(hostPatternSchema)
+      .min(
+        1,
+        "list at least one host pattern ('*' for any public host): an empty list refuses every callback, it does not lift the restriction",
+      ),
     /** Plain-http callbacks; off everywhere but the local environment. */
     allowHttpCallbacks: z.boolean(),
     defaultCallbackUrl: z.url().optional(),

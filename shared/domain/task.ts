@@ -132,14 +132,19 @@ export type TaskSummary = Omit<TaskRecord, "content">;
 /**
  * When a task's idempotency claim may be forgotten (epoch seconds): the claim must outlive the task, so a repeat is
  * recognised for as long as GET can show it: due time, plus the longest the deliveries can take, plus the retention
- * period, plus a day of slack for slow queues.
+ * period, plus a day of slack for slow queues. The longest pause after a failed attempt is the backoff's longest
+ * step or, when the receiver answers `429`/`503` with `Retry-After`, the topic's cap on that (which replaces the
+ * step, and may be the longer of the two).
  */
 export function claimExpiry(
   dueAtMs: number,
-  topic: Pick<TopicConfig, "maxAttempts" | "backoff" | "callbackTimeoutSeconds" | "retentionDays">,
+  topic: Pick<
+    TopicConfig,
+    "maxAttempts" | "backoff" | "retryAfterCapSeconds" | "callbackTimeoutSeconds" | "retentionDays"
+  >,
 ): number {
-  const deliveryWindowMs =
-    topic.maxAttempts * (topic.backoff.maxSeconds + topic.callbackTimeoutSeconds) * 1000;
+  const pauseSeconds = Math.max(topic.backoff.maxSeconds, topic.retryAfterCapSeconds);
+  const deliveryWindowMs = topic.maxAttempts * (pauseSeconds + topic.callbackTimeoutSeconds) * 1000;
   return retentionExpiry(dueAtMs + deliveryWindowMs + 86_400_000, topic.retentionDays);
 }
 

@@ -7,6 +7,7 @@ import {
   isHttpError,
   notFound,
   serviceUnavailable,
+  topicNotConfigured,
   validationFailed,
 } from "#shared/api/errors.js";
 import { replayTaskQuerySchema } from "#shared/api/schemas/tasks.js";
@@ -160,9 +161,7 @@ export async function undoReplay(
  */
 function refuseUndeliverable(deps: ReplayDeps, topic: string): void {
   if (Object.hasOwn(deps.topicQueues, topic)) return;
-  throw conflict(`topic "${echoed(topic)}" is not configured any more: its tasks cannot be delivered`, {
-    topic: echoed(topic),
-  });
+  throw topicNotConfigured(topic);
 }
 
 /** Why a bulk replay skips a task past its retention (retentionOver). */

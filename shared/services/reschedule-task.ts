@@ -6,6 +6,7 @@ import {
   fanOutUnsupported,
   notFound,
   serviceUnavailable,
+  topicNotConfigured,
   validationFailed,
 } from "#shared/api/errors.js";
 import { type TaskView, taskView } from "#shared/api/task-view.js";
@@ -45,7 +46,7 @@ export async function rescheduleTask(
   taskId: string | undefined,
   body: unknown,
 ): Promise<RescheduleView> {
-  const { key, topic } = taskAndTopic(deps, taskId);
+  const { key, topic } = await taskAndTopic(deps, taskId);
   const parsed = parseRescheduleRequest(body);
   if (!parsed.ok) throw validationFailed(parsed.issues);
   const nowMs = deps.now();
@@ -75,17 +76,21 @@ function targetAt(request: Parameters<typeof dueTime>[0], topic: TopicConfig, cl
 
 /** `POST /v1/tasks/{id}/run`: a reschedule to now. A repeat finds the task already moved to a due time ≤ now. */
 export async function runTask(deps: RescheduleTaskDeps, taskId: string | undefined): Promise<RescheduleView> {
-  const { key, topic } = taskAndTopic(deps, taskId);
+  const { key, topic } = await taskAndTopic(deps, taskId);
   const nowMs = deps.now();
   return moveTask(deps, key.taskId, { dueAtMs: nowMs, nowMs }, topic, (due) => due <= nowMs);
 }
 
-function taskAndTopic(deps: RescheduleTaskDeps, taskId: string | undefined) {
+async function taskAndTopic(deps: RescheduleTaskDeps, taskId: string | undefined) {
   const key = taskId ? parseTaskId(taskId) : undefined;
   if (!key) throw notFound();
-  // A task of a topic no longer configured cannot be planned; nothing of it is served.
   const topic = topicConfig(deps.config, key.topic);
-  if (!topic) throw notFound();
+  if (!topic) {
+    // A task of a topic removed from the configuration cannot be planned: no queue could deliver it. It still
+    // reads 200 (GET), so it is a conflict, as a replay answers, not a 404 saying it does not exist.
+    if (!(await deps.store.get(key.taskId))) throw notFound();
+    throw topicNotConfigured(key.topic);
+  }
   return { key, topic };
 }
 

@@ -122,17 +122,30 @@ describe("prod needs someone to receive its alarms", () => {
     ]);
   });
 
+  /** The alarm subscribers prod's stack subscribes with these `-c alarmEmails` / `-c alarmHttpsUrls`. */
+  const subscribersFrom = (alarmEmails: string, alarmHttpsUrls: string) =>
+    addPunctualStackFromContext(newApp({ env: "prod", alarmEmails, alarmHttpsUrls })).config.alarmSubscribers;
+
   it("takes subscribers from -c alarmEmails / -c alarmHttpsUrls and subscribes them", () => {
-    const app = newApp({
-      env: "prod",
-      alarmEmails: "oncall@punctual.test, second@punctual.test",
-      alarmHttpsUrls: "https://pager.punctual.test/hook",
-    });
-    const stack = addPunctualStackFromContext(app);
-    expect(stack.config.alarmSubscribers).toEqual({
+    expect(
+      subscribersFrom("oncall@punctual.test, second@punctual.test", "https://pager.punctual.test/hook"),
+    ).toEqual({
       emails: ["oncall@punctual.test", "second@punctual.test"],
       httpsUrls: ["https://pager.punctual.test/hook"],
     });
+  });
+
+  it("subscribes an address given twice once: in the file and with -c, twice with -c, or in another case", () => {
+    const hook = "https://pager.punctual.test/hook";
+    expect(
+      subscribersFrom("oncall@punctual.test,OnCall@Punctual.test, oncall@punctual.test", `${hook},${hook}`),
+    ).toEqual({ emails: ["oncall@punctual.test"], httpsUrls: [hook] });
+
+    const inFile = parseConfig({
+      ...environment("staging"),
+      alarmSubscribers: { emails: ["oncall@punctual.test", "oncall@punctual.test"], httpsUrls: [] },
+    });
+    expect(inFile.alarmSubscribers.emails).toEqual(["oncall@punctual.test"]);
   });
 
   it("refuses an invalid subscriber from the context, naming the option", () => {

@@ -110,6 +110,26 @@ describe("AppConfig resources", () => {
     }
   });
 
+  it("leaves the application, environment, profile and hosted version in place when the stack is deleted, in every environment", () => {
+    // AppConfig refuses to delete a configuration profile that still has hosted versions ("Cannot delete
+    // configuration profile … because there are still hosted configuration versions existing under it",
+    // aws/aws-cdk#26804), and it always has some: CDK retains the version it makes, every settings change a deploy
+    // makes leaves the previous one, and every runtime edit adds one outside CloudFormation. Deleted with the
+    // stack, the profile (then its application) would fail the stack's deletion half-way.
+    for (const [, d] of each()) {
+      for (const type of [
+        "AWS::AppConfig::Application",
+        "AWS::AppConfig::Environment",
+        "AWS::AppConfig::ConfigurationProfile",
+        "AWS::AppConfig::HostedConfigurationVersion",
+      ]) {
+        const [id] = only(d, type);
+        const resource = d.template.Resources[id] as { DeletionPolicy?: string };
+        expect(resource.DeletionPolicy, type).toBe("Retain");
+      }
+    }
+  });
+
   it("deploys the hosted version to the environment with a linear strategy within AppConfig's documented ranges", () => {
     for (const [, d] of each()) {
       const [strategyId, strategy] = only(d, "AWS::AppConfig::DeploymentStrategy");

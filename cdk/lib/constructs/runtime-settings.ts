@@ -1,4 +1,4 @@
-import { ArnFormat, Duration, type RemovalPolicy, Stack } from "aws-cdk-lib";
+import { ArnFormat, type CfnResource, Duration, RemovalPolicy, Stack } from "aws-cdk-lib";
 import * as appconfig from "aws-cdk-lib/aws-appconfig";
 import * as cloudwatch from "aws-cdk-lib/aws-cloudwatch";
 import * as iam from "aws-cdk-lib/aws-iam";
@@ -99,6 +99,22 @@ export class RuntimeSettings extends Construct {
     // as it starts, but the AppConfig resources name neither the invoke permission nor the role's policy (only the
     // function and the role): without this, CloudFormation may start it first and the stack's creation fails.
     this.profile.node.addDependency(this.validator.node.findChild("AppConfigPermission"), monitorRole);
+    this.retainOnStackDeletion();
+  }
+
+  /**
+   * Whatever the environment's removal policy, the application, environment and profile stay when the stack is
+   * deleted, as the hosted versions do (CDK retains the version it makes; a deploy that changes the settings leaves
+   * the previous one; each runtime edit adds one outside CloudFormation). AppConfig refuses to delete a profile
+   * that still has hosted versions ("Cannot delete configuration profile … because there are still hosted
+   * configuration versions existing under it", aws/aws-cdk#26804): deleted with the stack, it would fail the
+   * stack's deletion half-way. They cost nothing at rest; README ("Deploy") says how to remove them by hand.
+   */
+  private retainOnStackDeletion(): void {
+    const profile = this.profile.node.findChild("ConfigurationProfile") as CfnResource;
+    for (const resource of [this.application, this.environment, profile]) {
+      resource.applyRemovalPolicy(RemovalPolicy.RETAIN);
+    }
   }
 
   /** The topology section of every function that reads topic settings. */

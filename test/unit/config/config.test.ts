@@ -132,6 +132,43 @@ describe("environment configuration", () => {
     ).toBe("https://hooks.example.com/x");
   });
 
+  it("refuses a service base URL that no topic's callback policy accepts (every seed-style add would be a 400)", () => {
+    const withService = (url: string, topics: Record<string, object> = { a: {} }) =>
+      parseConfig({ name: "x", topics, services: { billing: url } });
+
+    expect(() => withService("http://billing.example.com/api")).toThrow(
+      /field "services.billing": no topic's callback policy accepts it \(topic "a": scheme must be https\)/,
+    );
+    expect(() => withService("https://user:pw@billing.example.com/")).toThrow(
+      /field "services.billing": .*credentials in the URL/,
+    );
+    expect(() => withService("https://10.0.0.7/api")).toThrow(/field "services.billing": .*private/);
+    expect(() => withService("ftp://billing.example.com/")).toThrow(/field "services.billing"/);
+    expect(() => withService(`https://billing.example.com/${"a".repeat(2100)}`, { a: {} })).toThrow(
+      /field "services.billing": .*2048/,
+    );
+    // One topic accepting it is enough: the others may narrow their allow-lists on purpose.
+    const config = withService("https://billing.example.com/api", {
+      a: { allowedCallbackHosts: ["hooks.example.com"] },
+      b: {},
+    });
+    expect(config.services.billing).toBe("https://billing.example.com/api");
+    expect(() =>
+      withService("https://billing.example.com/api", { a: { allowedCallbackHosts: ["hooks.example.com"] } }),
+    ).toThrow(
+      /field "services.billing": .*topic "a": host "billing.example.com" is not in the topic's allowed/,
+    );
+  });
+
+  it("refuses an empty allow-list: it would refuse every callback, not allow any (use '*' for any public host)", () => {
+    expect(() => parseConfig({ name: "x", topics: { a: { allowedCallbackHosts: [] } } })).toThrow(
+      /topic "a", field "allowedCallbackHosts": .*'\*'/,
+    );
+    expect(() => parseConfig({ name: "x", system: { allowedCallbackHosts: [] }, topics: { a: {} } })).toThrow(
+      /field "system.allowedCallbackHosts"/,
+    );
+  });
+
   it("refuses allow-list entries that are not host patterns", () => {
     expect(() =>
       parseConfig({ name: "x", topics: { a: { allowedCallbackHosts: ["http://evil.example/"] } } }),

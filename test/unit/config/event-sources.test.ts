@@ -143,6 +143,35 @@ describe("eventSources configuration", () => {
   });
 });
 
+describe("eventSources configuration, system defaults", () => {
+  it("refuses a system maxConcurrency while the deliver mappings run in provisioned mode (it would apply to no topic)", () => {
+    // Act
+    let problems: readonly string[] = [];
+    try {
+      parseConfig({
+        name: "t",
+        system: { maxConcurrency: 50 },
+        topics: { a: {}, b: {} },
+        eventSources: {
+          relay,
+          deliver: { ...deliver, provisionedPollers: { min: 2, max: 10 } },
+          earlyWakeSeconds: 1,
+        },
+      });
+    } catch (error) {
+      if (!(error instanceof ConfigError)) throw error;
+      problems = error.problems;
+    }
+
+    // Assess
+    expect(problems).toEqual([
+      expect.stringMatching(
+        /^field "system\.maxConcurrency": cannot apply while eventSources\.deliver\.provisionedPollers is set/,
+      ),
+    ]);
+  });
+});
+
 describe("relay group concurrency", () => {
   it("keeps 8 for batches of 10 and grows with the batch up to 32", () => {
     const withBatch = (batchSize: number) =>

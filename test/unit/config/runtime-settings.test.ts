@@ -218,6 +218,17 @@ describe("runtime topic settings document", () => {
     expect(result.config.resolvedTopics.notifications?.maxAttempts).toBe(5);
   });
 
+  it("refuses an empty allow-list, which would dead-letter the topic's tasks in flight by policy", () => {
+    const result = applyRuntimeSettings(deployed, { topics: { demo: { allowedCallbackHosts: [] } } });
+
+    expect(result.ok).toBe(false);
+    if (!result.ok) {
+      expect(result.problems).toEqual([
+        expect.stringMatching(/^topic "demo", field "allowedCallbackHosts": /),
+      ]);
+    }
+  });
+
   it("null is refused for a row every topic must have", () => {
     const result = applyRuntimeSettings(deployed, { topics: { demo: { maxAttempts: null } } });
 

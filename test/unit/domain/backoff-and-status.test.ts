@@ -1,7 +1,14 @@
 import { describe, expect, it } from "vitest";
+import { parseConfig, type TopicConfig } from "#shared/config/index.js";
 import { MAX_BACKOFF_SECONDS, MAX_INVOCATION_SECONDS } from "#shared/config/schema.js";
 import { backoffSeconds } from "#shared/domain/backoff.js";
-import { canTransition, DELIVERABLE_STATUSES, retentionExpiry, TASK_STATUSES } from "#shared/domain/task.js";
+import {
+  canTransition,
+  claimExpiry,
+  DELIVERABLE_STATUSES,
+  retentionExpiry,
+  TASK_STATUSES,
+} from "#shared/domain/task.js";
 
 const POLICY = { initialSeconds: 1, maxSeconds: 2, multiplier: 2, jitter: "none" as const };
 
@@ -44,6 +51,29 @@ describe("backoff", () => {
     expect(backoffSeconds(3, overflow)).toBe(MAX_BACKOFF_SECONDS);
     expect(backoffSeconds(1, negative)).toBe(0);
     expect(backoffSeconds(2, nan)).toBe(0);
+  });
+});
+
+describe("idempotency claim expiry", () => {
+  const topicWith = (overrides: object): TopicConfig =>
+    parseConfig({ name: "t", topics: { a: overrides } }).resolvedTopics.a as TopicConfig;
+  /** The latest a task can be forgotten when each attempt waits `pauseSeconds` before the next one. */
+  const latestRetentionEnd = (topic: TopicConfig, dueAtMs: number, pauseSeconds: number) =>
+    retentionExpiry(
+      dueAtMs + topic.maxAttempts * (pauseSeconds + topic.callbackTimeoutSeconds) * 1000,
+      topic.retentionDays,
+    );
+
+  it("outlives a task whose every attempt backs off for the longest step", () => {
+    const topic = topicWith({ maxAttempts: 50, backoff: { maxSeconds: 3_600 } });
+
+    expect(claimExpiry(0, topic)).toBeGreaterThanOrEqual(latestRetentionEnd(topic, 0, 3_600));
+  });
+
+  it("outlives a task whose receiver answers every attempt with a Retry-After up to the topic's cap, longer than its backoff", () => {
+    const topic = topicWith({ maxAttempts: 50, backoff: { maxSeconds: 60 }, retryAfterCapSeconds: 3_600 });
+
+    expect(claimExpiry(0, topic)).toBeGreaterThanOrEqual(latestRetentionEnd(topic, 0, 3_600));
   });
 });
 

@@ -3,7 +3,7 @@ import { successorKey } from "#shared/domain/reschedule.js";
 import { claimExpiry } from "#shared/services/add-task.js";
 import { cancelGroup } from "#shared/services/cancel-group.js";
 import { cancelTask } from "#shared/services/cancel-task.js";
-import { rescheduleTask, runTask } from "#shared/services/reschedule-task.js";
+import { type RescheduleTaskDeps, rescheduleTask, runTask } from "#shared/services/reschedule-task.js";
 import { simulate } from "../../support/pipeline-sim.js";
 
 /**
@@ -219,6 +219,40 @@ describe("rescheduling a scheduled task", () => {
     const moved = await sim.reschedule(oldId, { due_at: "2000-01-01T00:00:00Z" });
 
     expect(moved.due_at).toBe(new Date(sim.clock.now).toISOString());
+  });
+});
+
+describe("a task of a topic removed from the configuration", () => {
+  it("is answered 409 by PATCH and run, as by replay (its task reads 200, so 404 would say it does not exist); an unknown id stays 404", async () => {
+    // Prepare
+    const sim = simulate();
+    const taskId = await sim.add({ order_id: "o-1" }, { delay_seconds: 600 });
+    const { demo: _removed, ...others } = sim.config.resolvedTopics;
+    const deps: RescheduleTaskDeps = {
+      store: sim.store,
+      timerQueue: sim.timer,
+      scheduler: sim.scheduler,
+      config: { ...sim.config, resolvedTopics: others },
+      now: () => sim.clock.now,
+    };
+    const removedTopic = {
+      status: 409,
+      code: "conflict",
+      message: expect.stringMatching(/not configured any more/),
+    };
+
+    // Act & Assess
+    await expect(rescheduleTask(deps, taskId, { delay_seconds: 60 })).rejects.toMatchObject(removedTopic);
+    await expect(runTask(deps, taskId)).rejects.toMatchObject(removedTopic);
+    await expect(
+      runTask(
+        deps,
+        taskId.replace(/.$/, (c) => (c === "0" ? "1" : "0")),
+      ),
+    ).rejects.toMatchObject({
+      status: 404,
+    });
+    expect((await sim.store.get(taskId))?.status).toBe("scheduled");
   });
 });
 
