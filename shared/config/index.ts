@@ -13,6 +13,7 @@ export {
   timerSettings,
   topicConfig,
 } from "./load.js";
+export * from "./receive-backstop.js";
 export * from "./schema.js";
 export * from "./table-capacity.js";
 

@@ -2,7 +2,6 @@ import type { Context, SQSBatchResponse, SQSEvent, SQSRecord } from "aws-lambda"
 import { parseTaskMessage } from "#shared/domain/messages.js";
 import { DestinationCache } from "./destination-gate.js";
 import { groupKey, runGroups } from "./group-runner.js";
-import { visibilitySeconds } from "./outcome.js";
 import { handleRecord, onOverdue, stepBudgetMs } from "./record.js";
 import { type BatchContext, DEFAULT_SAFETY_MARGIN_MS, type DeliverDeps } from "./types.js";
 import { finishBatch, startUpFrontWithin } from "./up-front.js";
@@ -50,9 +49,7 @@ export async function deliverBatch(
   } finally {
     deps.metrics.flush();
   }
-  await applyVisibility(deps, event.Records, response, (record) =>
-    visibilitySeconds(ctx.outcomes.get(groupKey(record))),
-  );
+  await applyVisibility(deps, event.Records, response, (record) => ctx.outcomes.get(groupKey(record)));
   return response;
 }
 

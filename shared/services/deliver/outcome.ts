@@ -9,7 +9,6 @@ import { protectsDestinations } from "./destination-gate.js";
 import {
   type BatchContext,
   type DeliverBinding,
-  type GroupOutcome,
   RecordFailedError,
   type RecordScope,
   type StartedAttempt,
@@ -223,16 +222,11 @@ export async function deadLetter(
 
 /**
  * For a failure nothing more specific explains (DynamoDB, SQS, a hung step): the group is retried after the
- * topic's first backoff step, unless an earlier failure of the group already decided.
+ * topic's first backoff step, unless an earlier failure of the group already decided. No attempt was used, so the
+ * step is stretched once the group's messages near the queue's receive backstop (visibility.ts).
  */
 export function retryGroupAfterFirstStep(ctx: BatchContext, group: string, topic: TopicConfig): void {
   if (!ctx.outcomes.has(group)) {
-    ctx.outcomes.set(group, { kind: "backoff", seconds: backoffSeconds(1, topic.backoff, ctx.random) });
+    ctx.outcomes.set(group, { kind: "retry", seconds: backoffSeconds(1, topic.backoff, ctx.random) });
   }
-}
-
-/** The visibility a failed record gets from its group's outcome; undefined keeps the queue's own timeout. */
-export function visibilitySeconds(outcome: GroupOutcome | undefined): number | undefined {
-  if (!outcome) return undefined;
-  return outcome.kind === "immediate" ? 0 : outcome.seconds;
 }

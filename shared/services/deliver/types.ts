@@ -86,6 +86,8 @@ export const DEFAULT_WATCHDOG_MARGIN_MS = 2_000;
 /** Why a record failed, which decides the visibility its whole group gets. */
 export type GroupOutcome =
   | { readonly kind: "backoff"; readonly seconds: number }
+  /** A failure nothing more specific explains (DynamoDB, SQS, the signer, a hung step): no attempt was counted. */
+  | { readonly kind: "retry"; readonly seconds: number }
   /** Time guard: retry as soon as possible, no attempt was counted. */
   | { readonly kind: "immediate" }
   /** Not due yet (never deliver early): hide until due. */

@@ -1,0 +1,34 @@
+import { isProtectedTopic, type TopicSettings } from "./schema.js";
+
+/** SQS's largest redrive `maxReceiveCount`. */
+export const SQS_MAX_RECEIVE_COUNT = 1_000;
+
+/**
+ * `maxReceiveCount` of a topic's FIFO queue: a *backstop*, far above `maxAttempts`. Followers of a failing head
+ * task are received (and reported failed, unattempted) many times while the head backs off; attempts are
+ * counted in DynamoDB and the deliver function dead-letters the head itself at `maxAttempts`.
+ *
+ * A FIFO batch carries up to 10 of a group's messages, so the tenth is received with every attempt of the nine
+ * ahead of it and then its own: up to 10 × maxAttempts − 9 receives when nothing else goes wrong. Every other
+ * receive counts too (an invocation throttled, timed out or failed, a DynamoDB error, a record returned for lack
+ * of time), so exactly 10 × maxAttempts left room for nine of them over the whole failing run: one failed
+ * invocation per head moved that follower to the DLQ, and its followers were delivered before the sweeper re-sent
+ * it. 20 × maxAttempts leaves room for one such receive per attempt ahead of it, up to SQS's largest value
+ * (reached at maxAttempts 50; above that the room shrinks to 1,000 − (10 × maxAttempts − 9)).
+ *
+ * Here, not in the CDK's sizing, because the deliver function reads it too: past half of it, its waits that use no
+ * attempt stretch (shared/services/deliver/visibility.ts). A topic's runtime settings can only lower it (a lower
+ * `maxAttempts`; protection is turned on at runtime only where it was deployed), so what the function computes
+ * never exceeds the deployed value.
+ */
+export function topicMaxReceiveCount(
+  topic: Pick<
+    TopicSettings,
+    "maxAttempts" | "rateLimit" | "maxConcurrencyPerHost" | "circuitFailureThreshold"
+  >,
+): number {
+  // A protected topic's messages also come back each time their destination makes them wait (no attempt
+  // used): every wait is a receive. SQS's largest maxReceiveCount keeps that from reaching the DLQ.
+  if (isProtectedTopic(topic)) return SQS_MAX_RECEIVE_COUNT;
+  return Math.min(SQS_MAX_RECEIVE_COUNT, Math.max(100, topic.maxAttempts * 20));
+}
