@@ -239,9 +239,9 @@ export function laneKey(topic: string, groupValue: string | undefined): string |
  * the sweeper would later find and deliver, while the client sends it again as a new task. A task with a key is
  * left alone: the retry with the key finds it (or recreates it) and arms it.
  */
-async function writeOrRemove(deps: AddTaskDeps, task: TaskRecord): Promise<void> {
+async function writeOrRemove(deps: AddTaskDeps, task: TaskRecord): Promise<"created" | "exists"> {
   try {
-    await deps.store.putNew(task, { sweepIndex: indexedOnAdd(task, deps.config.sweeper) });
+    return await deps.store.putNew(task, { sweepIndex: indexedOnAdd(task, deps.config.sweeper) });
   } catch (error) {
     if (task.idempotencyKey === undefined) {
       try {
@@ -345,7 +345,8 @@ async function replay(
       body: addResponse(await addFanOut(deps, task, topic, topic.subscribers)),
     };
   }
-  const put = await deps.store.putNew(task, { sweepIndex: indexedOnAdd(task, deps.config.sweeper) });
+  // A write that fails may still have happened: the task (it has a key) is handed to the sweeper, as a first add's.
+  const put = await writeOrRemove(deps, task);
   // Armed even when it "exists": another replay recreated it a moment ago, or this Put's own answer was lost.
   await armOrRemove(deps, task);
   if (put === "created") return { statusCode: 200, body: addResponse(task) };

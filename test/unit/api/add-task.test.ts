@@ -563,6 +563,32 @@ describe("addTask: lost answers and concurrent copies", () => {
     expect(f.timerQueue.armed).toEqual([]);
   });
 
+  it("hands a repeat's recreated task to the sweeper when its write failed after it happened: delivered even if nobody retries again", async () => {
+    // Prepare: the first copy stopped after its claim (no task); the repeat's Put is written, its answer lost
+    // past the SDK's retries
+    const f = fixture();
+    const first = await addTask(f.deps, { body: body({ idempotency_key: "r-1" }) });
+    f.store.tasks.delete(first.body.task_id);
+    const putNew = f.store.putNew.bind(f.store);
+    const hangUp = Object.assign(new Error("socket hang up"), { name: "TimeoutError" });
+    f.store.putNew = async (task, options) => {
+      await putNew(task, options);
+      throw hangUp;
+    };
+    f.timerQueue.armed.length = 0;
+
+    // Act
+    const repeat = await addTask(f.deps, { body: body({ idempotency_key: "r-1" }) }).catch((e: unknown) => e);
+
+    // Assess: a 503, and the task, unarmed, is in the sweep index (README: kept and handed to the sweeper)
+    expect(toHttpError(repeat)).toMatchObject({ status: 503, code: "service_unavailable" });
+    expect(f.timerQueue.armed).toEqual([]);
+    expect(f.store.tasks.get(first.body.task_id)).toMatchObject({
+      status: "scheduled",
+      sweepShard: sweepShardOf(first.body.task_id),
+    });
+  });
+
   it("still removes a task without an idempotency key whose arming failed", async () => {
     const f = fixture();
     lostPutAnswers(f);
