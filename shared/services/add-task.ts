@@ -57,6 +57,11 @@ export interface AddTaskDeps {
   readonly timerClock?: () => number;
   /** Told about failures the caller only sees as a 503 (arming, clean-up). */
   readonly onError?: (message: string, error: unknown, taskId: string) => void;
+  /**
+   * The invocation's time left (the HTTP routes'; absent elsewhere): a task write or timer call still unanswered
+   * `CLEAN_UP_RESERVE_MS` before the end is given up as failed (`inTime`), so the add's own clean-up runs.
+   */
+  readonly timeLeftMs?: () => number;
 }
 
 export interface AddTaskInput {
@@ -241,7 +246,10 @@ export function laneKey(topic: string, groupValue: string | undefined): string |
  */
 async function writeOrRemove(deps: AddTaskDeps, task: TaskRecord): Promise<"created" | "exists"> {
   try {
-    return await deps.store.putNew(task, { sweepIndex: indexedOnAdd(task, deps.config.sweeper) });
+    return await inTime(
+      deps,
+      deps.store.putNew(task, { sweepIndex: indexedOnAdd(task, deps.config.sweeper) }),
+    );
   } catch (error) {
     if (task.idempotencyKey === undefined) {
       try {
@@ -311,10 +319,9 @@ async function replay(
   if (existing) {
     if (existing.status === "scheduled") {
       try {
-        await arm(
+        await inTime(
           deps,
-          existing.taskId,
-          planTimer(existing.dueAtMs, timerNow(deps), timerSettings(deps.config)),
+          arm(deps, existing.taskId, planTimer(existing.dueAtMs, timerNow(deps), timerSettings(deps.config))),
         );
       } catch (error) {
         deps.onError?.("re-arming a replayed task failed", error, taskId);
@@ -410,7 +417,10 @@ export function newRecord(
  */
 async function armOrRemove(deps: AddTaskDeps, task: TaskRecord): Promise<void> {
   try {
-    await arm(deps, task.taskId, planTimer(task.dueAtMs, timerNow(deps), timerSettings(deps.config)));
+    await inTime(
+      deps,
+      arm(deps, task.taskId, planTimer(task.dueAtMs, timerNow(deps), timerSettings(deps.config))),
+    );
   } catch (error) {
     if (task.idempotencyKey !== undefined) {
       deps.onError?.(
@@ -437,6 +447,43 @@ async function armOrRemove(deps: AddTaskDeps, task: TaskRecord): Promise<void> {
       error,
     );
   }
+}
+
+/**
+ * What an add keeps of its invocation for its clean-up after a call it gave up on: one conditional delete or
+ * update (milliseconds; the rest is margin), before the route's own early answer 500 ms before the deadline.
+ */
+export const CLEAN_UP_RESERVE_MS = 2_000;
+
+/**
+ * `call`, or a failure once the invocation has only `CLEAN_UP_RESERVE_MS` left. An AWS call can hang far longer
+ * than the function runs (a dropped connection: the SDK's socket timeout is 5 minutes); left to the route's early
+ * timeout, the add answered "timed out" with nothing cleaned up, and a near-term task stayed `scheduled`, unarmed
+ * and outside the sweep index. Given up on, the call is one whose outcome is unknown, which the add's clean-up
+ * already handles (a write or timer that lands later is harmless: `writeOrRemove`, `armOrRemove`). The call
+ * itself goes on.
+ */
+export async function inTime<T>(deps: Pick<AddTaskDeps, "timeLeftMs">, call: Promise<T>): Promise<T> {
+  if (!deps.timeLeftMs) return call;
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<never>((_, reject) => {
+    timer = setTimeout(
+      () => reject(outOfTime()),
+      Math.max(0, (deps.timeLeftMs?.() ?? 0) - CLEAN_UP_RESERVE_MS),
+    );
+  });
+  try {
+    return await Promise.race([call, late]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+/** A call given up on: named as the SDK names its own timeouts, so it reads as transient (503) wherever it goes. */
+function outOfTime(): Error {
+  return Object.assign(new Error("an AWS call did not answer within the invocation's time"), {
+    name: "TimeoutError",
+  });
 }
 
 /** The time a timer is planned from: now, as the timer is armed (`timerClock`). */
