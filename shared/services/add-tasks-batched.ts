@@ -19,6 +19,7 @@ import {
   checkItemSize,
   claimExpiry,
   hashRequest,
+  inTime,
   leaveForTheSweeper,
   newRecord,
   timerNow,
@@ -390,9 +391,14 @@ async function writeAll(
     items.map(({ task }) => ({ task, sweepIndex: indexedOnAdd(task, deps.config.sweeper) }));
   const plain = tasks.filter((item) => item.claim === undefined);
   const keyed = tasks.filter((item) => item.claim !== undefined);
+  // Writes still unanswered near the deadline (`inTime`) are perhaps written: cleaned up below, as a failed call's.
+  const perhapsWritten = (items: readonly MintedItem[]) => () =>
+    items.map(({ task }) => ({ taskId: task.taskId, maybeWritten: true }));
   const failures = await Promise.all([
-    plain.length > 0 ? deps.store.putNewMany(entries(plain)) : [],
-    keyed.length > 0 ? deps.store.insertNewMany(entries(keyed)) : [],
+    plain.length > 0 ? inTime(deps, deps.store.putNewMany(entries(plain))).catch(perhapsWritten(plain)) : [],
+    keyed.length > 0
+      ? inTime(deps, deps.store.insertNewMany(entries(keyed))).catch(perhapsWritten(keyed))
+      : [],
   ]);
   const failed = new Map(failures.flat().map((f) => [f.taskId, f.maybeWritten]));
   await pMap(
@@ -434,7 +440,10 @@ async function armAll(
     else scheduled.push(item);
   }
   const [unsent, unscheduled] = await Promise.all([
-    queued.length > 0 ? deps.timerQueue.armMany(queued) : Promise.resolve([]),
+    // Timers still unanswered near the deadline (`inTime`) count as not armed: cleaned up below.
+    queued.length > 0
+      ? inTime(deps, deps.timerQueue.armMany(queued)).catch(() => queued.map((q) => q.taskId))
+      : Promise.resolve([]),
     createSchedules(deps, scheduled),
   ]);
   const failed = new Set([...unsent, ...unscheduled]);
@@ -483,7 +492,10 @@ async function createSchedules(deps: BatchedAddDeps, scheduled: readonly MintedI
     scheduled,
     async ({ task }) => {
       try {
-        await arm(deps, task.taskId, planTimer(task.dueAtMs, timerNow(deps), timerSettings(deps.config)));
+        await inTime(
+          deps,
+          arm(deps, task.taskId, planTimer(task.dueAtMs, timerNow(deps), timerSettings(deps.config))),
+        );
       } catch (error) {
         deps.onError?.("creating a batch item's schedule failed", error, task.taskId);
         failed.push(task.taskId);
