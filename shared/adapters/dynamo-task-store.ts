@@ -434,10 +434,10 @@ export class DynamoAddStore
     return fromWire<TaskRecord>(stored);
   }
 
-  async removeScheduled(taskId: string): Promise<void> {
+  async removeScheduled(taskId: string): Promise<boolean> {
     const key = parseTaskId(taskId);
-    if (!key) return;
-    await conditional(
+    if (!key) return false;
+    return conditional(
       this.client.send(
         new DeleteItemCommand({
           TableName: this.table,

@@ -435,18 +435,38 @@ async function armOrRemove(deps: AddTaskDeps, task: TaskRecord): Promise<void> {
       );
     }
     deps.onError?.("arming the task's timer failed; removing the task", error, task.taskId);
-    try {
-      await deps.store.removeScheduled(task.taskId);
-    } catch (cleanupError) {
-      // The task stays `scheduled` without a timer; a retry with the same idempotency key re-arms it.
-      deps.onError?.("removing an unarmed task failed", cleanupError, task.taskId);
-      await leaveForTheSweeper(deps, task.taskId);
-    }
+    if ((await removeUnarmed(deps, task.taskId)) === "fired") return;
     throw serviceUnavailable(
       "could not arm the task's timer; the task was not accepted, retry the request",
       error,
     );
   }
+}
+
+/**
+ * Removes a task without an idempotency key whose arming failed (nobody else knows its id, so nobody was told it
+ * was accepted). `fired` when the removal found it moved on from `scheduled`: its timer message went out after all
+ * (SQS took it, its answer was lost, or the call was given up on) and the relay or deliver has the task, so it was
+ * accepted and is answered so (201); a 503 "not accepted" would have the client add it again, delivered twice.
+ * When the removal fails, the task goes to the sweeper (README: a 503 whose clean-up failed).
+ */
+export async function removeUnarmed(
+  deps: Pick<AddTaskDeps, "store" | "onError">,
+  taskId: string,
+  failedMessage = "removing an unarmed task failed",
+): Promise<"removed" | "fired"> {
+  try {
+    if (await deps.store.removeScheduled(taskId)) return "removed";
+  } catch (cleanupError) {
+    deps.onError?.(failedMessage, cleanupError, taskId);
+    await leaveForTheSweeper(deps, taskId);
+    return "removed";
+  }
+  // Refused: missing (never written) or moved on. One read, on this rare path only.
+  const current = await deps.store.get(taskId).catch(() => undefined);
+  if (current === undefined || current.status === "scheduled") return "removed";
+  deps.onError?.("an unarmed task's timer fired after all; answered as accepted", undefined, taskId);
+  return "fired";
 }
 
 /**

@@ -22,6 +22,7 @@ import {
   inTime,
   leaveForTheSweeper,
   newRecord,
+  removeUnarmed,
   timerNow,
   writeAndArm,
 } from "./add-task.js";
@@ -42,6 +43,9 @@ export interface BatchedItem {
   readonly body: unknown;
   readonly checked: CheckedAddRequest;
 }
+
+/** What the log says when an item the client is told was not accepted could not be removed (left to the sweeper). */
+const UNACCEPTED_REMOVAL_FAILED = "removing an unaccepted batch item failed";
 
 /** CreateSchedule has no batch form: Scheduler-path items are armed one call each, this many at once. */
 const SCHEDULE_CONCURRENCY = 10;
@@ -410,7 +414,8 @@ async function writeAll(
         results.push([index, unavailableItem("could not store the task; retry it with its idempotency key")]);
         return;
       }
-      if (failed.get(task.taskId)) await removeUnaccepted(deps, task.taskId);
+      // Never armed, so it cannot have fired: removed, or left to the sweeper when the removal fails.
+      if (failed.get(task.taskId)) await removeUnarmed(deps, task.taskId, UNACCEPTED_REMOVAL_FAILED);
       results.push([index, unavailableItem("could not store the task; it was not accepted, retry it")]);
     },
     { concurrency: SCHEDULE_CONCURRENCY },
@@ -476,7 +481,9 @@ async function unarmed(deps: BatchedAddDeps, task: TaskRecord): Promise<BatchIte
     return unavailableItem("could not arm the task's timer; retry the request with the same idempotency key");
   }
   deps.onError?.("arming the task's timer failed; removing the task", undefined, task.taskId);
-  await removeUnaccepted(deps, task.taskId);
+  // Its timer message went out after all and the task is on its way: accepted (`removeUnarmed`).
+  if ((await removeUnarmed(deps, task.taskId, UNACCEPTED_REMOVAL_FAILED)) === "fired")
+    return answeredItem(201, addResponse(task));
   return unavailableItem("could not arm the task's timer; the task was not accepted, retry the request");
 }
 
@@ -504,20 +511,6 @@ async function createSchedules(deps: BatchedAddDeps, scheduled: readonly MintedI
     { concurrency: SCHEDULE_CONCURRENCY },
   );
   return failed;
-}
-
-/**
- * Removes a task the client is told was not accepted, as the single add's `armOrRemove` does for a task without
- * an idempotency key; when the removal fails too, the task goes to the sweeper (it may then be delivered once past
- * due: the documented outcome of a 503 whose clean-up failed, README "POST /v1/tasks").
- */
-async function removeUnaccepted(deps: BatchedAddDeps, taskId: string): Promise<void> {
-  try {
-    await deps.store.removeScheduled(taskId);
-  } catch (cleanupError) {
-    deps.onError?.("removing an unaccepted batch item failed", cleanupError, taskId);
-    await leaveForTheSweeper(deps, taskId);
-  }
 }
 
 /**

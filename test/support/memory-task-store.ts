@@ -103,8 +103,8 @@ export class MemoryTaskStore implements TaskStore {
     return task && structuredClone(task);
   }
 
-  async removeScheduled(taskId: string): Promise<void> {
-    if (this.tasks.get(taskId)?.status === "scheduled") this.tasks.delete(taskId);
+  async removeScheduled(taskId: string): Promise<boolean> {
+    return this.tasks.get(taskId)?.status === "scheduled" && this.tasks.delete(taskId);
   }
 
   /**

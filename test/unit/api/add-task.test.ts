@@ -309,6 +309,25 @@ describe("addTask: arming failures", () => {
     expect(errors).toHaveLength(1);
   });
 
+  it("answers 201 for a task without a key whose timer message was sent though its answer was lost, and fired before the removal", async () => {
+    // Prepare: SQS took the message, its answer never came back (past the SDK's retries, or given up near the
+    // deadline), and meanwhile the relay and deliver started the task (delay 0)
+    const f = fixture();
+    f.timerQueue.arm = async (taskId) => {
+      const task = f.store.tasks.get(taskId);
+      if (task) f.store.tasks.set(taskId, { ...task, status: "delivering", attempts: 1 });
+      throw Object.assign(new Error("socket hang up"), { name: "TimeoutError" });
+    };
+
+    // Act
+    const added = await addTask(f.deps, { body: body({ delay_seconds: 0 }) });
+
+    // Assess: the task is on its way, so it was accepted: a 503 ("not accepted, retry") would have the client add
+    // it again, delivered twice
+    expect(added.statusCode).toBe(201);
+    expect(f.store.tasks.get(added.body.task_id)?.status).toBe("delivering");
+  });
+
   it("removes the task and answers 503 when the scheduler fails", async () => {
     const f = fixture();
     f.scheduler.failCreate = true;
