@@ -480,8 +480,9 @@ export const CLEAN_UP_RESERVE_MS = 2_000;
  * than the function runs (a dropped connection: the SDK's socket timeout is 5 minutes); left to the route's early
  * timeout, the add answered "timed out" with nothing cleaned up, and a near-term task stayed `scheduled`, unarmed
  * and outside the sweep index. Given up on, the call is one whose outcome is unknown, which the add's clean-up
- * already handles (a write or timer that lands later is harmless: `writeOrRemove`, `armOrRemove`). The call
- * itself goes on.
+ * already handles (`writeOrRemove`, `armOrRemove`). The call itself goes on: a timer message that lands later is
+ * harmless (the relay finds no task, or a kept one); a write that reaches DynamoDB only after the clean-up (a
+ * request held seconds on its way) would leave its task as a function that died there does.
  */
 export async function inTime<T>(deps: Pick<AddTaskDeps, "timeLeftMs">, call: Promise<T>): Promise<T> {
   if (!deps.timeLeftMs) return call;
