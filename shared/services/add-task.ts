@@ -462,12 +462,16 @@ export async function removeUnarmed(
     await leaveForTheSweeper(deps, taskId);
     return "removed";
   }
-  // Refused: missing (never written) or moved on. One read, on this rare path only.
+  // Refused: missing (never written) or moved on. One read, on this rare path only. Only the timer's way moves a
+  // task to these; a cancel (a group cancel lists it) or a reschedule keeps the 503.
   const current = await deps.store.get(taskId).catch(() => undefined);
-  if (current === undefined || current.status === "scheduled") return "removed";
+  if (current === undefined || !ON_ITS_WAY.has(current.status)) return "removed";
   deps.onError?.("an unarmed task's timer fired after all; answered as accepted", undefined, taskId);
   return "fired";
 }
+
+/** The statuses a task reaches through its timer: relayed and swept, attempted, finished by deliver. */
+const ON_ITS_WAY: ReadonlySet<TaskStatus> = new Set(["queued", "delivering", "delivered", "failed"]);
 
 /**
  * What an add keeps of its invocation for its clean-up after a call it gave up on: one conditional delete or
