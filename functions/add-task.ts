@@ -31,7 +31,8 @@ export function createHandler(deps: AddTaskHandlerDeps): HttpHandler {
     onError: deps.onError ?? ((message, error, taskId) => deps.logger.error(message, { taskId, error })),
   };
   return httpRoute({ method: "POST", logger: deps.logger, jsonBody: jsonBody() }, async (request) => {
-    const result = await addTask(await withCurrentSettings({ ...withLogging, settings: deps.settings }), {
+    const inInvocation = { ...withLogging, settings: deps.settings, timeLeftMs: request.remainingMs };
+    const result = await addTask(await withCurrentSettings(inInvocation), {
       body: request.body,
       idempotencyKeyHeader: request.header(IDEMPOTENCY_HEADER),
     });

@@ -37,7 +37,7 @@ export function createHandler(
     { method: "POST", logger: deps.logger, jsonBody: jsonBody({ maxBytes: MAX_BATCH_BODY_BYTES }) },
     async (request) => {
       const body = await addTasksBatch(
-        await withCurrentSettings(withLogging),
+        await withCurrentSettings({ ...withLogging, timeLeftMs: request.remainingMs }),
         request.body,
         request.header(IDEMPOTENCY_HEADER),
       );

@@ -434,10 +434,10 @@ export class DynamoAddStore
     return fromWire<TaskRecord>(stored);
   }
 
-  async removeScheduled(taskId: string): Promise<void> {
+  async removeScheduled(taskId: string): Promise<boolean> {
     const key = parseTaskId(taskId);
-    if (!key) return;
-    await conditional(
+    if (!key) return false;
+    return conditional(
       this.client.send(
         new DeleteItemCommand({
           TableName: this.table,
@@ -481,6 +481,9 @@ export class DynamoAddStore
     // Not the key itself: a 500's cause is logged in full, and an idempotency key is the caller's, like its content.
     if (!item?.taskId || !item.requestHash)
       throw new Error(`idempotency claim of ${claim.topic} is unreadable`);
+    // Our own claim: the Put was written but its answer lost, and the SDK's retry met it. Its task id holds a ULID
+    // minted for this request alone, so no other request holds it: the key is ours, the task is new (201).
+    if (item.taskId === claim.taskId && item.requestHash === claim.requestHash) return { status: "claimed" };
     return { status: "existing", taskId: item.taskId, requestHash: item.requestHash };
   }
 

@@ -222,8 +222,15 @@ export interface TaskStore extends DestinationStore {
   enterSweepIndex(taskId: string): Promise<boolean>;
   /** Strongly consistent read. */
   get(taskId: string): Promise<TaskRecord | undefined>;
-  /** Removes a task that is still `scheduled` (used when arming its timer failed and the add is refused). */
-  removeScheduled(taskId: string): Promise<void>;
+  /**
+   * Removes a task that is still `scheduled` (used when arming its timer failed and the add is refused); false
+   * when there was none to remove (missing, or moved on).
+   */
+  removeScheduled(taskId: string): Promise<boolean>;
+  /**
+   * Claims a key: `claimed` when no live claim of it exists, or when the live one is this very claim (same task id
+   * and hash: the write's answer was lost and the retry met it); otherwise `existing` with what the claim holds.
+   */
   claimIdempotencyKey(claim: IdempotencyClaim): Promise<IdempotencyOutcome>;
   /**
    * Claims many keys in as few calls as the store allows, each only where no claim of that key exists (live or

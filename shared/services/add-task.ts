@@ -57,6 +57,11 @@ export interface AddTaskDeps {
   readonly timerClock?: () => number;
   /** Told about failures the caller only sees as a 503 (arming, clean-up). */
   readonly onError?: (message: string, error: unknown, taskId: string) => void;
+  /**
+   * The invocation's time left (the HTTP routes'; absent elsewhere): a task write or timer call still unanswered
+   * `CLEAN_UP_RESERVE_MS` before the end is given up as failed (`inTime`), so the add's own clean-up runs.
+   */
+  readonly timeLeftMs?: () => number;
 }
 
 export interface AddTaskInput {
@@ -239,9 +244,12 @@ export function laneKey(topic: string, groupValue: string | undefined): string |
  * the sweeper would later find and deliver, while the client sends it again as a new task. A task with a key is
  * left alone: the retry with the key finds it (or recreates it) and arms it.
  */
-async function writeOrRemove(deps: AddTaskDeps, task: TaskRecord): Promise<void> {
+async function writeOrRemove(deps: AddTaskDeps, task: TaskRecord): Promise<"created" | "exists"> {
   try {
-    await deps.store.putNew(task, { sweepIndex: indexedOnAdd(task, deps.config.sweeper) });
+    return await inTime(
+      deps,
+      deps.store.putNew(task, { sweepIndex: indexedOnAdd(task, deps.config.sweeper) }),
+    );
   } catch (error) {
     if (task.idempotencyKey === undefined) {
       try {
@@ -311,10 +319,9 @@ async function replay(
   if (existing) {
     if (existing.status === "scheduled") {
       try {
-        await arm(
+        await inTime(
           deps,
-          existing.taskId,
-          planTimer(existing.dueAtMs, timerNow(deps), timerSettings(deps.config)),
+          arm(deps, existing.taskId, planTimer(existing.dueAtMs, timerNow(deps), timerSettings(deps.config))),
         );
       } catch (error) {
         deps.onError?.("re-arming a replayed task failed", error, taskId);
@@ -345,7 +352,8 @@ async function replay(
       body: addResponse(await addFanOut(deps, task, topic, topic.subscribers)),
     };
   }
-  const put = await deps.store.putNew(task, { sweepIndex: indexedOnAdd(task, deps.config.sweeper) });
+  // A write that fails may still have happened: the task (it has a key) is handed to the sweeper, as a first add's.
+  const put = await writeOrRemove(deps, task);
   // Armed even when it "exists": another replay recreated it a moment ago, or this Put's own answer was lost.
   await armOrRemove(deps, task);
   if (put === "created") return { statusCode: 200, body: addResponse(task) };
@@ -409,7 +417,10 @@ export function newRecord(
  */
 async function armOrRemove(deps: AddTaskDeps, task: TaskRecord): Promise<void> {
   try {
-    await arm(deps, task.taskId, planTimer(task.dueAtMs, timerNow(deps), timerSettings(deps.config)));
+    await inTime(
+      deps,
+      arm(deps, task.taskId, planTimer(task.dueAtMs, timerNow(deps), timerSettings(deps.config))),
+    );
   } catch (error) {
     if (task.idempotencyKey !== undefined) {
       deps.onError?.(
@@ -424,18 +435,80 @@ async function armOrRemove(deps: AddTaskDeps, task: TaskRecord): Promise<void> {
       );
     }
     deps.onError?.("arming the task's timer failed; removing the task", error, task.taskId);
-    try {
-      await deps.store.removeScheduled(task.taskId);
-    } catch (cleanupError) {
-      // The task stays `scheduled` without a timer; a retry with the same idempotency key re-arms it.
-      deps.onError?.("removing an unarmed task failed", cleanupError, task.taskId);
-      await leaveForTheSweeper(deps, task.taskId);
-    }
+    if ((await removeUnarmed(deps, task.taskId)) === "fired") return;
     throw serviceUnavailable(
       "could not arm the task's timer; the task was not accepted, retry the request",
       error,
     );
   }
+}
+
+/**
+ * Removes a task without an idempotency key whose arming failed (nobody else knows its id, so nobody was told it
+ * was accepted). `fired` when the removal found it moved on from `scheduled`: its timer message went out after all
+ * (SQS took it, its answer was lost, or the call was given up on) and the relay or deliver has the task, so it was
+ * accepted and is answered so (201); a 503 "not accepted" would have the client add it again, delivered twice.
+ * When the removal fails, the task goes to the sweeper (README: a 503 whose clean-up failed).
+ */
+export async function removeUnarmed(
+  deps: Pick<AddTaskDeps, "store" | "onError">,
+  taskId: string,
+  failedMessage = "removing an unarmed task failed",
+): Promise<"removed" | "fired"> {
+  try {
+    if (await deps.store.removeScheduled(taskId)) return "removed";
+  } catch (cleanupError) {
+    deps.onError?.(failedMessage, cleanupError, taskId);
+    await leaveForTheSweeper(deps, taskId);
+    return "removed";
+  }
+  // Refused: missing (never written) or moved on. One read, on this rare path only. Only the timer's way moves a
+  // task to these; a cancel (a group cancel lists it) or a reschedule keeps the 503.
+  const current = await deps.store.get(taskId).catch(() => undefined);
+  if (current === undefined || !ON_ITS_WAY.has(current.status)) return "removed";
+  deps.onError?.("an unarmed task's timer fired after all; answered as accepted", undefined, taskId);
+  return "fired";
+}
+
+/** The statuses a task reaches through its timer: relayed and swept, attempted, finished by deliver. */
+const ON_ITS_WAY: ReadonlySet<TaskStatus> = new Set(["queued", "delivering", "delivered", "failed"]);
+
+/**
+ * What an add keeps of its invocation for its clean-up after a call it gave up on: one conditional delete or
+ * update (milliseconds; the rest is margin), before the route's own early answer 500 ms before the deadline.
+ */
+export const CLEAN_UP_RESERVE_MS = 2_000;
+
+/**
+ * `call`, or a failure once the invocation has only `CLEAN_UP_RESERVE_MS` left. An AWS call can hang far longer
+ * than the function runs (a dropped connection: the SDK's socket timeout is 5 minutes); left to the route's early
+ * timeout, the add answered "timed out" with nothing cleaned up, and a near-term task stayed `scheduled`, unarmed
+ * and outside the sweep index. Given up on, the call is one whose outcome is unknown, which the add's clean-up
+ * already handles (`writeOrRemove`, `armOrRemove`). The call itself goes on: a timer message that lands later is
+ * harmless (the relay finds no task, or a kept one); a write that reaches DynamoDB only after the clean-up (a
+ * request held seconds on its way) would leave its task as a function that died there does.
+ */
+export async function inTime<T>(deps: Pick<AddTaskDeps, "timeLeftMs">, call: Promise<T>): Promise<T> {
+  if (!deps.timeLeftMs) return call;
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<never>((_, reject) => {
+    timer = setTimeout(
+      () => reject(outOfTime()),
+      Math.max(0, (deps.timeLeftMs?.() ?? 0) - CLEAN_UP_RESERVE_MS),
+    );
+  });
+  try {
+    return await Promise.race([call, late]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+/** A call given up on: named as the SDK names its own timeouts, so it reads as transient (503) wherever it goes. */
+function outOfTime(): Error {
+  return Object.assign(new Error("an AWS call did not answer within the invocation's time"), {
+    name: "TimeoutError",
+  });
 }
 
 /** The time a timer is planned from: now, as the timer is armed (`timerClock`). */

@@ -19,8 +19,10 @@ import {
   checkItemSize,
   claimExpiry,
   hashRequest,
+  inTime,
   leaveForTheSweeper,
   newRecord,
+  removeUnarmed,
   timerNow,
   writeAndArm,
 } from "./add-task.js";
@@ -41,6 +43,9 @@ export interface BatchedItem {
   readonly body: unknown;
   readonly checked: CheckedAddRequest;
 }
+
+/** What the log says when an item the client is told was not accepted could not be removed (left to the sweeper). */
+const UNACCEPTED_REMOVAL_FAILED = "removing an unaccepted batch item failed";
 
 /** CreateSchedule has no batch form: Scheduler-path items are armed one call each, this many at once. */
 const SCHEDULE_CONCURRENCY = 10;
@@ -390,9 +395,14 @@ async function writeAll(
     items.map(({ task }) => ({ task, sweepIndex: indexedOnAdd(task, deps.config.sweeper) }));
   const plain = tasks.filter((item) => item.claim === undefined);
   const keyed = tasks.filter((item) => item.claim !== undefined);
+  // Writes still unanswered near the deadline (`inTime`) are perhaps written: cleaned up below, as a failed call's.
+  const perhapsWritten = (items: readonly MintedItem[]) => () =>
+    items.map(({ task }) => ({ taskId: task.taskId, maybeWritten: true }));
   const failures = await Promise.all([
-    plain.length > 0 ? deps.store.putNewMany(entries(plain)) : [],
-    keyed.length > 0 ? deps.store.insertNewMany(entries(keyed)) : [],
+    plain.length > 0 ? inTime(deps, deps.store.putNewMany(entries(plain))).catch(perhapsWritten(plain)) : [],
+    keyed.length > 0
+      ? inTime(deps, deps.store.insertNewMany(entries(keyed))).catch(perhapsWritten(keyed))
+      : [],
   ]);
   const failed = new Map(failures.flat().map((f) => [f.taskId, f.maybeWritten]));
   await pMap(
@@ -404,7 +414,8 @@ async function writeAll(
         results.push([index, unavailableItem("could not store the task; retry it with its idempotency key")]);
         return;
       }
-      if (failed.get(task.taskId)) await removeUnaccepted(deps, task.taskId);
+      // Never armed, so it cannot have fired: removed, or left to the sweeper when the removal fails.
+      if (failed.get(task.taskId)) await removeUnarmed(deps, task.taskId, UNACCEPTED_REMOVAL_FAILED);
       results.push([index, unavailableItem("could not store the task; it was not accepted, retry it")]);
     },
     { concurrency: SCHEDULE_CONCURRENCY },
@@ -434,7 +445,10 @@ async function armAll(
     else scheduled.push(item);
   }
   const [unsent, unscheduled] = await Promise.all([
-    queued.length > 0 ? deps.timerQueue.armMany(queued) : Promise.resolve([]),
+    // Timers still unanswered near the deadline (`inTime`) count as not armed: cleaned up below.
+    queued.length > 0
+      ? inTime(deps, deps.timerQueue.armMany(queued)).catch(() => queued.map((q) => q.taskId))
+      : Promise.resolve([]),
     createSchedules(deps, scheduled),
   ]);
   const failed = new Set([...unsent, ...unscheduled]);
@@ -467,7 +481,9 @@ async function unarmed(deps: BatchedAddDeps, task: TaskRecord): Promise<BatchIte
     return unavailableItem("could not arm the task's timer; retry the request with the same idempotency key");
   }
   deps.onError?.("arming the task's timer failed; removing the task", undefined, task.taskId);
-  await removeUnaccepted(deps, task.taskId);
+  // Its timer message went out after all and the task is on its way: accepted (`removeUnarmed`).
+  if ((await removeUnarmed(deps, task.taskId, UNACCEPTED_REMOVAL_FAILED)) === "fired")
+    return answeredItem(201, addResponse(task));
   return unavailableItem("could not arm the task's timer; the task was not accepted, retry the request");
 }
 
@@ -483,7 +499,10 @@ async function createSchedules(deps: BatchedAddDeps, scheduled: readonly MintedI
     scheduled,
     async ({ task }) => {
       try {
-        await arm(deps, task.taskId, planTimer(task.dueAtMs, timerNow(deps), timerSettings(deps.config)));
+        await inTime(
+          deps,
+          arm(deps, task.taskId, planTimer(task.dueAtMs, timerNow(deps), timerSettings(deps.config))),
+        );
       } catch (error) {
         deps.onError?.("creating a batch item's schedule failed", error, task.taskId);
         failed.push(task.taskId);
@@ -492,20 +511,6 @@ async function createSchedules(deps: BatchedAddDeps, scheduled: readonly MintedI
     { concurrency: SCHEDULE_CONCURRENCY },
   );
   return failed;
-}
-
-/**
- * Removes a task the client is told was not accepted, as the single add's `armOrRemove` does for a task without
- * an idempotency key; when the removal fails too, the task goes to the sweeper (it may then be delivered once past
- * due: the documented outcome of a 503 whose clean-up failed, README "POST /v1/tasks").
- */
-async function removeUnaccepted(deps: BatchedAddDeps, taskId: string): Promise<void> {
-  try {
-    await deps.store.removeScheduled(taskId);
-  } catch (cleanupError) {
-    deps.onError?.("removing an unaccepted batch item failed", cleanupError, taskId);
-    await leaveForTheSweeper(deps, taskId);
-  }
 }
 
 /**

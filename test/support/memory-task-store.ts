@@ -103,8 +103,8 @@ export class MemoryTaskStore implements TaskStore {
     return task && structuredClone(task);
   }
 
-  async removeScheduled(taskId: string): Promise<void> {
-    if (this.tasks.get(taskId)?.status === "scheduled") this.tasks.delete(taskId);
+  async removeScheduled(taskId: string): Promise<boolean> {
+    return this.tasks.get(taskId)?.status === "scheduled" && this.tasks.delete(taskId);
   }
 
   /**
@@ -119,7 +119,9 @@ export class MemoryTaskStore implements TaskStore {
     const existing = this.idempotency.get(id);
     const expired =
       existing !== undefined && this.nowSeconds !== undefined && existing.expiresAt < this.nowSeconds();
-    if (existing && !expired) {
+    // A claim of this very task (the table's retried Put after a lost answer; a batch settling its own claim).
+    const own = existing?.taskId === claim.taskId && existing.requestHash === claim.requestHash;
+    if (existing && !expired && !own) {
       return { status: "existing", taskId: existing.taskId, requestHash: existing.requestHash };
     }
     this.idempotency.set(id, claim);

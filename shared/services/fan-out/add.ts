@@ -18,6 +18,7 @@ import {
   arm,
   checkItemSize,
   claimExpiry,
+  inTime,
   leaveForTheSweeper,
   timerNow,
 } from "../add-task.js";
@@ -25,7 +26,7 @@ import {
 /** What the fan-out add needs of the add's ports. */
 export type FanOutAddDeps = Pick<
   AddTaskDeps,
-  "store" | "timerQueue" | "scheduler" | "config" | "onError" | "now" | "timerClock"
+  "store" | "timerQueue" | "scheduler" | "config" | "onError" | "now" | "timerClock" | "timeLeftMs"
 >;
 
 /** Writes or arms in flight at once for one add: every subscriber of a topic (≤ 10) side by side. */
@@ -71,19 +72,24 @@ export async function addFanOut(
   for (const record of [parent, ...deliveries]) checkItemSize(record);
   const progress: AddProgress = { stage: "parent", armed: new Set() };
   let put: "created" | "exists";
+  // Each step is given up near the deadline (`inTime`) so that its clean-up runs as after a failed call: a call
+  // still in flight may then land after it (what `eachSettled` otherwise waits out), which beats no clean-up at all.
   try {
-    put = await deps.store.putNew(parent);
+    put = await inTime(deps, deps.store.putNew(parent));
   } catch (error) {
     throw await undoOrKeep(deps, parent, deliveries, error, progress);
   }
   if (put === "exists" && parent.idempotencyKey !== undefined) return goOnWithStored(deps, parent.taskId);
   try {
     progress.stage = "copies";
-    await eachSettled(deliveries, (delivery) => putCopy(deps, delivery));
+    await inTime(
+      deps,
+      eachSettled(deliveries, (delivery) => putCopy(deps, delivery)),
+    );
     // A group cancel can find the parent before its copies exist (the group's list shows parents).
     if (await cancelledMeanwhile(deps, parent, deliveries)) return { ...parent, status: "cancelled" };
     progress.stage = "arming";
-    await armAll(deps, deliveries, progress.armed);
+    await inTime(deps, armAll(deps, deliveries, progress.armed));
     return parent;
   } catch (error) {
     throw await undoOrKeep(deps, parent, deliveries, error, progress);

@@ -25,10 +25,13 @@ export { DEFAULT_SWEEP_LIMITS } from "./types.js";
  *    client), but the timer was lost (a schedule deleted by hand or a firing Scheduler dropped; a timer message
  *    purged by hand). The task stays `scheduled` past its due time → forwarded (below). A near-term task is in
  *    the index for this only with `sweeper.indexNearTermTasks` (shared/domain/sweep.ts, `indexedOnAdd`).
- * 2. add-task wrote the task, arming failed and so did removing it (the client got a 503), or the function died
+ * 2. add-task wrote the task, arming failed (or hung until the add gave it up: add-task.ts, `inTime`) and so did
+ *    removing it, or the task has a key and stays for its retry (the client got a 503); or the function died
  *    between the two writes (the client got a 5xx or a timeout). The outcome was unknown to the client, and the
  *    task is `scheduled` without a timer → forwarded like (1): at-least-once for an unknown outcome; a retry with
- *    the same idempotency key yields the same task id, so the receiver sees one `webhook-id`.
+ *    the same idempotency key yields the same task id, so the receiver sees one `webhook-id`. The add's clean-up
+ *    puts such a task in the index; a near-term task of a function that died outright is not in it (unless
+ *    `sweeper.indexNearTermTasks`) and waits for the retry with its key.
  * 3. Scheduler fired, the timer queue refused it through every retry, and the firing went to the schedule DLQ
  *    (or was dropped when even that failed: InvocationsFailedToBeSentToDeadLetterCount). The task stays
  *    `scheduled` → forwarded; the DLQ message is resolved and deleted (below).

@@ -309,6 +309,25 @@ describe("addTask: arming failures", () => {
     expect(errors).toHaveLength(1);
   });
 
+  it("answers 201 for a task without a key whose timer message was sent though its answer was lost, and fired before the removal", async () => {
+    // Prepare: SQS took the message, its answer never came back (past the SDK's retries, or given up near the
+    // deadline), and meanwhile the relay and deliver started the task (delay 0)
+    const f = fixture();
+    f.timerQueue.arm = async (taskId) => {
+      const task = f.store.tasks.get(taskId);
+      if (task) f.store.tasks.set(taskId, { ...task, status: "delivering", attempts: 1 });
+      throw Object.assign(new Error("socket hang up"), { name: "TimeoutError" });
+    };
+
+    // Act
+    const added = await addTask(f.deps, { body: body({ delay_seconds: 0 }) });
+
+    // Assess: the task is on its way, so it was accepted: a 503 ("not accepted, retry") would have the client add
+    // it again, delivered twice
+    expect(added.statusCode).toBe(201);
+    expect(f.store.tasks.get(added.body.task_id)?.status).toBe("delivering");
+  });
+
   it("removes the task and answers 503 when the scheduler fails", async () => {
     const f = fixture();
     f.scheduler.failCreate = true;
@@ -561,6 +580,32 @@ describe("addTask: lost answers and concurrent copies", () => {
     expect(toHttpError(keyed)).toMatchObject({ status: 503, code: "service_unavailable" });
     expect(f.store.tasks.size).toBe(0);
     expect(f.timerQueue.armed).toEqual([]);
+  });
+
+  it("hands a repeat's recreated task to the sweeper when its write failed after it happened: delivered even if nobody retries again", async () => {
+    // Prepare: the first copy stopped after its claim (no task); the repeat's Put is written, its answer lost
+    // past the SDK's retries
+    const f = fixture();
+    const first = await addTask(f.deps, { body: body({ idempotency_key: "r-1" }) });
+    f.store.tasks.delete(first.body.task_id);
+    const putNew = f.store.putNew.bind(f.store);
+    const hangUp = Object.assign(new Error("socket hang up"), { name: "TimeoutError" });
+    f.store.putNew = async (task, options) => {
+      await putNew(task, options);
+      throw hangUp;
+    };
+    f.timerQueue.armed.length = 0;
+
+    // Act
+    const repeat = await addTask(f.deps, { body: body({ idempotency_key: "r-1" }) }).catch((e: unknown) => e);
+
+    // Assess: a 503, and the task, unarmed, is in the sweep index (README: kept and handed to the sweeper)
+    expect(toHttpError(repeat)).toMatchObject({ status: 503, code: "service_unavailable" });
+    expect(f.timerQueue.armed).toEqual([]);
+    expect(f.store.tasks.get(first.body.task_id)).toMatchObject({
+      status: "scheduled",
+      sweepShard: sweepShardOf(first.body.task_id),
+    });
   });
 
   it("still removes a task without an idempotency key whose arming failed", async () => {

@@ -122,3 +122,41 @@ describe("POST /v1/tasks/batch", () => {
     expect(JSON.parse(result.body ?? "").error).toMatchObject({ code: "invalid_json" });
   });
 });
+
+/**
+ * A timer call that never answers (a dropped connection; the SDK's own socket timeout is 5 minutes) after the
+ * batch's tasks were written. Left to the function's early timeout, the whole request answered "timed out" with
+ * nothing cleaned up: its near-term tasks stayed `scheduled`, unarmed and outside the sweep index. The batch gives
+ * such calls up in time to run each item's clean-up, as for any failed call, and answers per item.
+ */
+describe("POST /v1/tasks/batch: a timer call that hangs into the function's deadline", () => {
+  it("answers each item 503 with its clean-up: removed without a key, handed to the sweeper with one", async () => {
+    // Prepare: every timer call hangs; a group of two keyless items, a keyed one, a Scheduler-path one
+    const { f, handle } = setup();
+    f.timerQueue.arm = () => new Promise<void>(() => undefined);
+    f.scheduler.createTaskSchedule = () => new Promise<void>(() => undefined);
+    const deadline = Date.now() + 2_700;
+    const nearDeadline = { ...context, getRemainingTimeInMillis: () => deadline - Date.now() } as Context;
+    const tasks = [
+      task({ order_id: "a" }),
+      task({ order_id: "a", n: 2 }),
+      { ...task({ order_id: "b" }), idempotency_key: "hung-1" },
+      { ...task({ order_id: "c" }), delay_seconds: 3_600 },
+    ];
+
+    // Act
+    const res = await handle(post(JSON.stringify({ tasks })), nearDeadline);
+
+    // Assess
+    expect(res.statusCode).toBe(200);
+    const answer = JSON.parse(res.body ?? "") as { results: { status: number }[] };
+    expect(answer.results.map((r) => r.status)).toEqual([503, 503, 503, 503]);
+    const kept = [...f.store.tasks.values()];
+    expect(kept).toHaveLength(1);
+    expect(kept[0]).toMatchObject({
+      idempotencyKey: "hung-1",
+      status: "scheduled",
+      sweepShard: expect.any(Number),
+    });
+  });
+});

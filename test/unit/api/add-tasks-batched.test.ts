@@ -256,6 +256,26 @@ describe("addTasksBatch: the batched path", () => {
     expect(f.timerQueue.armed.map((a) => a.taskId)).toEqual(written.slice(1));
   });
 
+  it("answers 201 for an item whose timer message went out though its batch call failed, and fired before the removal", async () => {
+    // Prepare: SQS took the batch, its answer was lost; the relay and deliver started the first item meanwhile
+    const f = batchFixture();
+    f.timerQueue.armMany = async (items) => {
+      const first = f.store.tasks.get(items[0]?.taskId ?? "");
+      if (first) f.store.tasks.set(first.taskId, { ...first, status: "delivering", attempts: 1 });
+      return items.map((i) => i.taskId);
+    };
+    const tasks = [item({ delay_seconds: 0 }), item({ delay_seconds: 0 })];
+
+    // Act
+    const answer = await addTasksBatch(f.deps, { tasks });
+
+    // Assess: the started one was accepted (201, kept); the other is removed (503, not accepted)
+    expect(answer.results.map((r) => r.status)).toEqual([201, 503]);
+    expect([...f.store.tasks.values()].map((t) => [t.taskId, t.status])).toEqual([
+      [answer.results[0]?.task_id, "delivering"],
+    ]);
+  });
+
   it("leaves an unarmed item to the sweeper when its removal fails too", async () => {
     // Prepare
     const f = batchFixture();
@@ -423,7 +443,8 @@ describe("addTasksBatch: keyed items on the batched path", () => {
     const answer = await addTasksBatch(f.deps, { tasks });
 
     // Assess
-    expect(answer.results.map((r) => r.status)).toEqual([201, 200, 409, 201, 201, 200]);
+    // Item 5 is new: the claim its key holds is its own (this request wrote it), so 201, not a repeat's 200.
+    expect(answer.results.map((r) => r.status)).toEqual([201, 200, 409, 201, 201, 201]);
     expect(answer.results[1]?.task_id).toBe(earlier.results[0]?.task_id);
     expect(answer.results[2]?.error).toMatchObject({ code: "idempotency_conflict" });
     expect(answer.results[3]?.task_id).not.toBe(expiredTaskId);

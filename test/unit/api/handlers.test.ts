@@ -455,6 +455,52 @@ describe("POST /v1/tasks", () => {
   });
 });
 
+/**
+ * An AWS call that never answers (a dropped connection: the SDK's own socket timeout is 5 minutes, far past the
+ * function's) after the task was written. Left to the function's early timeout, the add answered "timed out" with
+ * nothing cleaned up: a near-term task stayed `scheduled`, unarmed and outside the sweep index, never delivered
+ * and never removed. The add gives such a call up in time to run its own clean-up, as for any failed call.
+ */
+describe("POST /v1/tasks: a timer call that hangs into the function's deadline", () => {
+  const hangingArm = (f: ReturnType<typeof setup>["f"]) => {
+    f.timerQueue.arm = () => new Promise<void>(() => undefined);
+  };
+  const nearDeadline = () => {
+    const deadline = Date.now() + 2_700;
+    return { ...context, getRemainingTimeInMillis: () => deadline - Date.now() } as Context;
+  };
+
+  it("without a key: answers the add's own 503 and removes the task", async () => {
+    const { f, add } = setup();
+    hangingArm(f);
+    const res = await add(
+      event("POST", "/v1/tasks", { headers: JSON_HEADERS, body: JSON.stringify(validBody) }),
+      nearDeadline(),
+    );
+    expect(res.statusCode).toBe(503);
+    expect(parse(res).error).toMatchObject({
+      code: "service_unavailable",
+      message: "could not arm the task's timer; the task was not accepted, retry the request",
+    });
+    expect(f.store.tasks.size).toBe(0);
+  });
+
+  it("with a key: answers 503 and hands the unarmed task to the sweeper", async () => {
+    const { f, add } = setup();
+    hangingArm(f);
+    const res = await add(
+      event("POST", "/v1/tasks", {
+        headers: { ...JSON_HEADERS, [IDEMPOTENCY_HEADER]: `k-${randomUUID()}` },
+        body: JSON.stringify(validBody),
+      }),
+      nearDeadline(),
+    );
+    expect(res.statusCode).toBe(503);
+    const [kept] = [...f.store.tasks.values()];
+    expect(kept).toMatchObject({ status: "scheduled", sweepShard: expect.any(Number) });
+  });
+});
+
 describe("GET /v1/tasks/{id}", () => {
   it("returns the task, 404 for unknown or malformed ids, 404 without an id, 405 for POST", async () => {
     const { add, get } = setup();

@@ -302,6 +302,32 @@ describe("fan-out add", () => {
     expect(f.store.tasks.size).toBe(0);
   });
 
+  it("gives up a timer call that hangs into the function's deadline and cleans up as for a failed one: 503, nothing left without a key, unarmed copies indexed with one", async () => {
+    // Prepare: audit's timer call never answers (a dropped connection); the invocation has 2.3 s left
+    const f = setup();
+    const arm = f.timerQueue.arm.bind(f.timerQueue);
+    f.timerQueue.arm = (taskId, delay) =>
+      f.store.tasks.get(taskId)?.subscriber === "audit"
+        ? new Promise<void>(() => undefined)
+        : arm(taskId, delay);
+    const nearDeadline = () => {
+      const deadline = Date.now() + 2_300;
+      return { ...f.deps, timeLeftMs: () => deadline - Date.now() };
+    };
+
+    // Act
+    const keyless = await refusal(addTask(nearDeadline(), { body: orderBody() }));
+    const leftByKeyless = f.store.tasks.size;
+    const keyed = await refusal(addTask(nearDeadline(), { body: orderBody({ idempotency_key: "k-hung" }) }));
+
+    // Assess
+    expect(keyless.status).toBe(503);
+    expect(leftByKeyless).toBe(0);
+    expect(keyed.status).toBe(503);
+    const audit = [...f.store.tasks.values()].find((t) => t.subscriber === "audit");
+    expect(audit).toMatchObject({ status: "scheduled", sweepShard: sweepShardOf(audit?.taskId as string) });
+  });
+
   it("without a key, a copy relayed before the clean-up keeps its parent, and the 503 names the task and that subscriber", async () => {
     // Prepare: billing's timer cannot be armed; audit's is, and the relay forwards it at once (it is due now).
     const f = setup();
