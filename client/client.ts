@@ -1,7 +1,7 @@
 import { randomUUID } from "node:crypto";
 import { setTimeout as delay } from "node:timers/promises";
 import type * as z from "zod";
-import type { AddTasksBatchResponse } from "#shared/api/schemas/batch.js";
+import type { AddTasksBatchResponse, BatchItemResult } from "#shared/api/schemas/batch.js";
 import type { AddTaskResponse } from "#shared/api/schemas/tasks.js";
 import {
   AddBatcher,
@@ -154,10 +154,66 @@ class PunctualClientCore {
     const input = route.input ? args[names.length] : undefined;
     const options = (args[names.length + (route.input ? 1 : 0)] ?? {}) as CallOptions;
     const attempt = this.#prepare(route, names, params, input, options);
-    const answer = await this.#answerOf(route, attempt, options.signal, 0);
-    if ((route as RouteDescriptor) === ROUTES.addTasks)
-      checkBatchAnswer(input, answer as AddTasksBatchResponse);
-    return answer;
+    if ((route as RouteDescriptor) === ROUTES.addTasks) {
+      return (await this.#addTasks(attempt, topicsOf(input), options.signal)) as z.output<R>;
+    }
+    return this.#answerOf(route, attempt, options.signal, 0);
+  }
+
+  /**
+   * `addTasks`: the batch with its retries of the whole request, then its items answered 503 (429, 502, 504) sent
+   * again as one batch, in request order, each with the very key it carried, after a backoff, until each has had
+   * `maxAttempts` requests. The caller cannot do this: the keys the client made are in no answer, and a keyed item
+   * answered 503 may still be written and delivered, so the same body sent again with a new key could make a
+   * second task. A retry request that fails whole leaves those items' 503 as they were answered.
+   */
+  async #addTasks(
+    attempt: Attempt,
+    topics: readonly (string | undefined)[] | undefined,
+    signal: AbortSignal | undefined,
+  ): Promise<AddTasksBatchResponse> {
+    const first = await this.#sentBatch(attempt, topics, signal, 0);
+    // Not a list of tasks (which the API refuses): nothing to read by position, nor to send again.
+    if (!topics) return first.answer;
+    const results = [...first.answer.results];
+    const tasks = (JSON.parse(attempt.body ?? "{}") as { tasks?: unknown[] }).tasks ?? [];
+    let used = first.attempts;
+    let again = retryableItems(results, results.keys());
+    while (again.length > 0 && used < this.#retry.maxAttempts) {
+      await this.#wait(retryDelayMs(this.#retry, used, undefined, this.#random, this.#now()), signal);
+      const body = JSON.stringify({ tasks: again.map((index) => tasks[index]) });
+      const round = await this.#sentBatch(
+        { ...attempt, body },
+        again.map((index) => topics[index]),
+        signal,
+        used,
+      ).catch((error: unknown) => {
+        if (signal?.aborted) throw error;
+        return undefined;
+      });
+      if (!round) break;
+      again.forEach((index, k) => {
+        results[index] = round.answer.results[k] as BatchItemResult;
+      });
+      used += round.attempts;
+      again = retryableItems(results, again);
+    }
+    const added = results.filter((result) => result.status >= 200 && result.status < 300).length;
+    return { ...first.answer, results, added, failed: results.length - added };
+  }
+
+  /** One batch request with its retries, its answer read and checked against these items' topics by position. */
+  async #sentBatch(
+    attempt: Attempt,
+    topics: readonly (string | undefined)[] | undefined,
+    signal: AbortSignal | undefined,
+    attemptsUsed: number,
+  ): Promise<SentBatch> {
+    const answer = await this.#sendWithRetries(attempt, true, signal, attemptsUsed);
+    const batch = parsedAnswer(ROUTES.addTasks, answer);
+    const mismatch = topics && resultsMismatch(topics, batch.results);
+    if (mismatch) throw invalidBatchAnswer({ requestId: answer.requestId }, mismatch);
+    return { answer: batch, attempts: answer.attempts, requestId: answer.requestId };
   }
 
   /**
@@ -335,19 +391,23 @@ class PunctualClientCore {
 }
 
 /**
- * `addTasks`' answer is read by position (result i is task i's): one whose results cannot be its tasks' (another
- * count, another topic's task at a task's place) is an `invalid_response`, not an answer with items missing or
- * swapped. The batches `addTask` forms are checked the same way (client/add-batching.ts).
+ * The topics of `addTasks`' items, by which its answer is read by position (result i is task i's): one whose
+ * results cannot be its tasks' (another count, another topic's task at a task's place) is an `invalid_response`,
+ * not an answer with items missing or swapped. The batches `addTask` forms are checked the same way
+ * (client/add-batching.ts).
  */
-function checkBatchAnswer(input: unknown, answer: AddTasksBatchResponse): void {
+function topicsOf(input: unknown): (string | undefined)[] | undefined {
   const tasks = (input as { tasks?: unknown } | undefined)?.tasks;
-  if (!Array.isArray(tasks)) return;
-  const topics = tasks.map((task: unknown) => {
+  if (!Array.isArray(tasks)) return undefined;
+  return tasks.map((task: unknown) => {
     const topic = (task as { topic?: unknown } | null)?.topic;
     return typeof topic === "string" ? topic : undefined;
   });
-  const mismatch = resultsMismatch(topics, answer.results);
-  if (mismatch) throw invalidBatchAnswer({ requestId: undefined }, mismatch);
+}
+
+/** Of these items, those whose result says to send them again (503, 429, 502, 504), in request order. */
+function retryableItems(results: readonly BatchItemResult[], indexes: Iterable<number>): number[] {
+  return [...indexes].filter((index) => RETRYABLE_STATUSES.has((results[index] as BatchItemResult).status));
 }
 
 /** A 2xx answer read with the route's response schema; one that does not match is an `invalid_response`. */

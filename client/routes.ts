@@ -139,7 +139,8 @@ export const ROUTES = {
   }),
   /**
    * Up to 100 adds in one request; the answer has one result per item in request order (`results[i].status`:
-   * 201/200 added, 4xx refused, 503 retry that item with the same body: its key finds or makes the one task).
+   * 201/200 added, 4xx refused, 503 retry that item with the same key: its key finds or makes the one task). The
+   * client sends 503 items again itself, with the keys it gave them (client.ts, `#addTasks`).
    */
   addTasks: route({
     method: "POST",
