@@ -4,7 +4,7 @@ import { echoed } from "#shared/domain/echoed.js";
 import { MAX_JSON_DEPTH, parseExactJson, stringifyExact } from "#shared/domain/exact-json.js";
 import type { AddTaskInput } from "../../client/index.js";
 import { connect, type GlobalOptions } from "../connection.js";
-import { BatchItemsFailed, EXIT, UsageError } from "../exit-codes.js";
+import { BatchItemsFailed, EXIT, mayBeRetried, UsageError } from "../exit-codes.js";
 import { contentText, readTextFile } from "../input-file.js";
 import { type CliIo, jsonLine, printResult, printRows, printTask, printTaskList } from "../output.js";
 import { wholeNumber } from "../whole-number.js";
@@ -191,7 +191,7 @@ function addBatchCommand(tasks: Command, io: CliIo): void {
     .requiredOption("--file <path>", 'a JSON file: {"tasks":[…add bodies…]} or the array itself')
     .addHelpText(
       "after",
-      "\nExit codes: 0 every item added, 2 some refused (4xx), 3 some may be retried (503).\n\nExample:\n  $ npx punctual tasks add-batch --file tasks.json --json",
+      "\nExit codes: 0 every item added, 2 some refused (4xx), 3 some may be retried (5xx, 429).\n\nExample:\n  $ npx punctual tasks add-batch --file tasks.json --json",
     )
     .action(async (options: { readonly file: string }, command: Command) => {
       const global = command.optsWithGlobals<GlobalOptions>();
@@ -203,7 +203,7 @@ function addBatchCommand(tasks: Command, io: CliIo): void {
       // The exit code follows the results printed, not the answer's own `failed` count, which could disagree.
       const failed = answer.results.filter((result) => result.status < 200 || result.status >= 300);
       if (failed.length > 0) {
-        const retryable = failed.some((result) => result.status >= 500);
+        const retryable = failed.some((result) => mayBeRetried(result.status));
         throw new BatchItemsFailed(
           `${failed.length} of ${answer.results.length} tasks were not added`,
           retryable ? EXIT.failed : EXIT.refused,
