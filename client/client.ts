@@ -13,7 +13,7 @@ import {
 } from "./add-batching.js";
 import { apiUrlProblem, withPercentEncodedQuery } from "./api-url.js";
 import { type Authorizer, authorizer, defaultAuthFor, InvalidTokenError, type PunctualAuth } from "./auth.js";
-import { errorFromResponse, PunctualError, parseJson } from "./errors.js";
+import { checkKeyOption, errorFromResponse, PunctualError, parseJson } from "./errors.js";
 import { readAnswerText, requestIdOf } from "./read-body.js";
 import {
   checkedRetryPolicy,
@@ -280,7 +280,10 @@ class PunctualClientCore {
     if (route.retry === "idempotency-key") {
       const inBody = (input as { idempotency_key?: unknown } | undefined)?.idempotency_key;
       // A key in the body is the caller's; one in the header too would have to be equal, so send none.
-      if (inBody === undefined) headers["idempotency-key"] = options.idempotencyKey ?? this.#newKey();
+      if (inBody === undefined) {
+        checkKeyOption(options.idempotencyKey);
+        headers["idempotency-key"] = options.idempotencyKey ?? this.#newKey();
+      }
     }
     const body = route.retry === "item-keys" ? this.#withItemKeys(input) : input;
     return { url, method: route.method, headers, body: JSON.stringify(body), timeoutMs };

@@ -1,3 +1,4 @@
+import { IDEMPOTENCY_KEY_MESSAGE } from "#shared/domain/add-task-request.js";
 import { type ErrorIssue, errorBodySchema } from "./schemas.js";
 
 /**
@@ -98,4 +99,20 @@ export function parseJson(text: string): unknown {
   } catch {
     return undefined;
   }
+}
+
+/**
+ * The `idempotencyKey` option, refused before any request when no HTTP header can carry it: a line end (a key read
+ * from a file), NUL, or a character past U+00FF. fetch throws for such a header, which the client would retry as
+ * a network error and end in `network_error` (status 0: "may be retried", the CLI's exit 3); the API refuses any
+ * such key (printable ASCII only), so the caller gets the API's own refusal of it, 400 at `Idempotency-Key`.
+ */
+export function checkKeyOption(key: string | undefined): void {
+  if (key === undefined || !/[\0\r\n]|[^\0-\xff]/.test(key)) return;
+  throw new PunctualError({
+    code: "validation_failed",
+    status: 400,
+    message: "the request is invalid",
+    issues: [{ path: "Idempotency-Key", message: IDEMPOTENCY_KEY_MESSAGE }],
+  });
 }
