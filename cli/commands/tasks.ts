@@ -270,13 +270,15 @@ function asSent(task: unknown): AddTaskInput {
   } as AddTaskInput;
 }
 
+type BatchItemError = {
+  code: string;
+  message: string;
+  issues?: readonly { path: string; message: string }[] | undefined;
+};
+
 function printBatchResults(
   io: CliIo,
-  results: readonly {
-    status: number;
-    task_id?: string | undefined;
-    error?: { message: string } | undefined;
-  }[],
+  results: readonly { status: number; task_id?: string | undefined; error?: BatchItemError | undefined }[],
 ): void {
   printRows(
     io,
@@ -284,9 +286,27 @@ function printBatchResults(
     results.map((result, i) => [
       String(i),
       String(result.status),
-      result.task_id ?? result.error?.message ?? "",
+      result.task_id ?? (result.error ? errorCell(result.error) : ""),
     ]),
   );
+}
+
+/** Issues shown per refused item: enough to fix a file item by item; --json has them all. */
+const ISSUES_SHOWN = 5;
+
+/**
+ * A refused item as `tasks add` prints its error: its message, then its code and which field is wrong (its
+ * issues), on its row (a cell's line ends would be escaped); the message alone ("the request is invalid") left a
+ * person to guess what to fix in which item.
+ */
+function errorCell(error: BatchItemError): string {
+  const issues = error.issues ?? [];
+  const more = issues.length > ISSUES_SHOWN ? [`… ${issues.length - ISSUES_SHOWN} more (--json)`] : [];
+  const named = [
+    ...issues.slice(0, ISSUES_SHOWN).map((issue) => `${issue.path || "(body)"}: ${issue.message}`),
+    ...more,
+  ];
+  return `${error.message} (${[error.code, ...named].join("; ")})`;
 }
 
 /**
