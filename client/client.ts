@@ -202,7 +202,10 @@ class PunctualClientCore {
     return { ...first.answer, results, added, failed: results.length - added };
   }
 
-  /** One batch request with its retries, its answer read and checked against these items' topics by position. */
+  /**
+   * One batch request with its retries, its answer read and checked against these items' topics by position
+   * (unless undefined).
+   */
   async #sentBatch(
     attempt: Attempt,
     topics: readonly (string | undefined)[] | undefined,
@@ -301,12 +304,8 @@ class PunctualClientCore {
     const headers = { accept: "application/json", "content-type": "application/json" };
     const url = this.#urlOf(ROUTES.addTasks.path);
     const attempt: Attempt = { url, method: "POST", headers, body, timeoutMs: this.#batchTimeoutMs };
-    const answer = await this.#sendWithRetries(attempt, true, undefined, 0);
-    return {
-      answer: parsedAnswer(ROUTES.addTasks, answer),
-      attempts: answer.attempts,
-      requestId: answer.requestId,
-    };
+    // Its results are checked against its items by the batcher, which knows them.
+    return this.#sentBatch(attempt, undefined, undefined, 0);
   }
 
   /** A batch whose every item carries an idempotency key: the caller's where given, else a new one. */
