@@ -6,7 +6,8 @@ import { isPunctualError, RETRYABLE_STATUSES } from "../client/index.js";
  *   1  usage: unknown command or option, a missing or malformed argument, no API URL, no or a malformed signing secret
  *   2  the API refused the request (4xx but 429): fix the request; sending it again will not help
  *   3  the API failed (5xx) or still throttled (429) after the client's retries, or could not be reached, or an AWS
- *      look-up (--env, --secret-arn) failed: may be retried
+ *      look-up (--env, --secret-arn) failed: may be retried, except that a create or a single replay (which the
+ *      client never repeats) may have been applied: look before running it again (README)
  */
 export const EXIT = { ok: 0, usage: 1, refused: 2, failed: 3 } as const;
 export type ExitCode = (typeof EXIT)[keyof typeof EXIT];
