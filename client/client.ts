@@ -153,6 +153,7 @@ class PunctualClientCore {
     const params = args.slice(0, names.length) as string[];
     const input = route.input ? args[names.length] : undefined;
     const options = (args[names.length + (route.input ? 1 : 0)] ?? {}) as CallOptions;
+    checkNoKeyOption(route, options);
     const attempt = this.#prepare(route, names, params, input, options);
     if ((route as RouteDescriptor) === ROUTES.addTasks) {
       return (await this.#addTasks(attempt, topicsOf(input), options.signal)) as z.output<R>;
@@ -405,6 +406,31 @@ function topicsOf(input: unknown): (string | undefined)[] | undefined {
     const topic = (task as { topic?: unknown } | null)?.topic;
     return typeof topic === "string" ? topic : undefined;
   });
+}
+
+/**
+ * An `idempotencyKey` option on a call that takes none is refused, not dropped: the caller would believe the
+ * call keyed and repeat it. On `addTasks` as the API refuses a batch-wide key (it would key no item, and a repeat
+ * would add every keyless item again); on another route (`createSchedule`: schedules have no key) a TypeError.
+ */
+function checkNoKeyOption(route: RouteDescriptor, options: CallOptions): void {
+  if (options.idempotencyKey === undefined || route.retry === "idempotency-key") return;
+  if (route === ROUTES.addTasks) {
+    throw new PunctualError({
+      code: "validation_failed",
+      status: 400,
+      message: "the request is invalid",
+      issues: [
+        {
+          path: "Idempotency-Key",
+          message: "a batch takes no Idempotency-Key header: give each item its own idempotency_key",
+        },
+      ],
+    });
+  }
+  throw new TypeError(
+    `idempotencyKey: ${route.method} ${route.path} takes no idempotency key; only addTask does`,
+  );
 }
 
 /** Of these items, those whose result says to send them again (503, 429, 502, 504), in request order. */

@@ -35,3 +35,39 @@ describe("an idempotencyKey option no HTTP header can carry", () => {
     );
   }
 });
+
+describe("an idempotencyKey option on a call that takes none", () => {
+  it("addTasks: refused as the API refuses a batch-wide key (400 at Idempotency-Key), not dropped: a repeat of the call would add every keyless item again", async () => {
+    // Prepare
+    const { fetch, seen } = scriptedFetch();
+    const client = new PunctualClient({ apiUrl: "http://127.0.0.1:3000", fetch });
+
+    // Act: a JS caller (or one casting past the types, which no longer offer the option here)
+    const options = { idempotencyKey: "batch-1" } as Parameters<typeof client.addTasks>[1];
+    const outcome = client.addTasks({ tasks: [add] }, options);
+
+    // Assess
+    await expect(outcome).rejects.toMatchObject({
+      code: "validation_failed",
+      status: 400,
+      issues: [{ path: "Idempotency-Key", message: expect.stringMatching(/idempotency_key/) }],
+    });
+    expect(seen).toEqual([]);
+  });
+
+  it("createSchedule (no key exists for schedules): a TypeError, nothing sent, rather than a create the caller believes keyed", async () => {
+    // Prepare
+    const { fetch, seen } = scriptedFetch();
+    const client = new PunctualClient({ apiUrl: "http://127.0.0.1:3000", fetch });
+    const schedule = { topic: "demo", cron: "@daily", timezone: "UTC", content: {} };
+
+    // Act: a JS caller (or one casting past the types, which no longer offer the option here)
+    const options = { idempotencyKey: "nightly-1" } as Parameters<typeof client.createSchedule>[1];
+    const outcome = client.createSchedule(schedule, options);
+
+    // Assess
+    await expect(outcome).rejects.toThrow(TypeError);
+    await expect(outcome).rejects.toThrow(/idempotencyKey/);
+    expect(seen).toEqual([]);
+  });
+});
