@@ -4,10 +4,10 @@ import { isPunctualError, RETRYABLE_STATUSES } from "../client/index.js";
  * What `punctual` exits with, for scripts:
  *   0  success
  *   1  usage: unknown command or option, a missing or malformed argument, no API URL, no or a malformed signing secret
- *   2  the API refused the request (4xx but 429): fix the request; sending it again will not help
- *   3  the API failed (5xx) or still throttled (429) after the client's retries, or could not be reached, or an AWS
- *      look-up (--env, --secret-arn) failed: may be retried, except that a create or a single replay (which the
- *      client never repeats) may have been applied: look before running it again (README)
+ *   2  the API refused the request (4xx but 408, 429): fix the request; sending it again will not help
+ *   3  the API failed (5xx) or still throttled (429, or 408) after the client's retries, or could not be reached,
+ *      or an AWS look-up (--env, --secret-arn) failed: may be retried, except that a create or a single replay
+ *      (which the client never repeats) may have been applied: look before running it again (README)
  */
 export const EXIT = { ok: 0, usage: 1, refused: 2, failed: 3 } as const;
 export type ExitCode = (typeof EXIT)[keyof typeof EXIT];
@@ -55,8 +55,8 @@ export function exitCodeOf(error: unknown): ExitCode {
 }
 
 /**
- * An answer's status that says the same request may succeed later (exit 3): not a 4xx, or a 429 (API Gateway's
- * throttling, the request itself fine), which a script told "fix the request" would give up.
+ * An answer's status that says the same request may succeed later (exit 3): not a 4xx, or one the client retries
+ * (429: API Gateway's throttling; 408), the request itself fine, which a script told "fix the request" would give up.
  */
 export function mayBeRetried(status: number): boolean {
   return status < 400 || status >= 500 || RETRYABLE_STATUSES.has(status);

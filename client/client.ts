@@ -162,11 +162,12 @@ class PunctualClientCore {
   }
 
   /**
-   * `addTasks`: the batch with its retries of the whole request, then its items answered 503 (429, 502, 504) sent
-   * again as one batch, in request order, each with the very key it carried, after a backoff, until each has had
-   * `maxAttempts` requests. The caller cannot do this: the keys the client made are in no answer, and a keyed item
-   * answered 503 may still be written and delivered, so the same body sent again with a new key could make a
-   * second task. A retry request that fails whole leaves those items' 503 as they were answered.
+   * `addTasks`: the batch with its retries of the whole request, then its items answered 503 (or another
+   * retryable status) sent again as one batch, in request order, each with the very key it carried, after a
+   * backoff, until each has had `maxAttempts` requests. The caller cannot do this: the keys the client made are
+   * in no answer, and a keyed item answered 503 may still be written and delivered, so the same body sent again
+   * with a new key could make a second task. A retry request that fails whole leaves those items' 503 as they
+   * were answered.
    */
   async #addTasks(
     attempt: Attempt,
@@ -433,7 +434,7 @@ function checkNoKeyOption(route: RouteDescriptor, options: CallOptions): void {
   );
 }
 
-/** Of these items, those whose result says to send them again (503, 429, 502, 504), in request order. */
+/** Of these items, those whose result says to send them again (RETRYABLE_STATUSES: 503, 429, …), in request order. */
 function retryableItems(results: readonly BatchItemResult[], indexes: Iterable<number>): number[] {
   return [...indexes].filter((index) => RETRYABLE_STATUSES.has((results[index] as BatchItemResult).status));
 }
