@@ -1,7 +1,12 @@
 import { type Command, InvalidArgumentError, Option } from "commander";
 import { parse as parseLossless, stringify as stringifyLossless } from "lossless-json";
 import { echoed } from "#shared/domain/echoed.js";
-import { MAX_JSON_DEPTH, parseExactJson, stringifyExact } from "#shared/domain/exact-json.js";
+import {
+  isLosslessNumber,
+  MAX_JSON_DEPTH,
+  parseExactJson,
+  stringifyExact,
+} from "#shared/domain/exact-json.js";
 import type { AddTaskInput } from "../../client/index.js";
 import { connect, type GlobalOptions } from "../connection.js";
 import { BatchItemsFailed, EXIT, mayBeRetried, UsageError } from "../exit-codes.js";
@@ -261,9 +266,14 @@ function refuseOtherFields(file: string, parsed: unknown): void {
  */
 function asSent(task: unknown): AddTaskInput {
   const plain = (value: unknown): unknown => JSON.parse(stringifyLossless(value) ?? "null");
-  if (task === null || typeof task !== "object" || Array.isArray(task)) return plain(task) as AddTaskInput;
+  // Not an add body (the API refuses it as one): sent as the value it is. A number is a LosslessNumber object
+  // here, whose fields (`value`, `isLosslessNumber`) the API would otherwise be sent as an add body's.
+  if (task === null || typeof task !== "object" || Array.isArray(task) || isLosslessNumber(task)) {
+    return plain(task) as AddTaskInput;
+  }
   const { content, ...rest } = task as Record<string, unknown>;
-  const exact = content !== null && typeof content === "object" && !Array.isArray(content);
+  const exact =
+    content !== null && typeof content === "object" && !Array.isArray(content) && !isLosslessNumber(content);
   return {
     ...(plain(rest) as AddTaskInput),
     ...(content === undefined ? {} : { content: exact ? stringifyExact(content) : plain(content) }),

@@ -104,4 +104,16 @@ describe("punctual tasks add-batch --file", () => {
     expect(row(1)).toMatch(/delay_seconds/);
     expect(row(2)).toMatch(/unknown_topic/);
   });
+
+  it("sends an item that is a number as that number, for the API to refuse as not an object, not as the parser's wrapper object", async () => {
+    // Prepare: a stray number among the tasks (a count left in the file)
+    const run = await addBatch(`[${task('{"order_id":"A-1"}')},12345678901234567890]`);
+
+    // Assess: the second item's error is the API's for a non-object body, naming no field of a parser's wrapper.
+    expect(run.code).toBe(2);
+    const sent = JSON.parse(String(run.api.bodies.at(-1))) as { tasks: unknown[] };
+    expect(typeof sent.tasks[1]).toBe("number");
+    const answer = JSON.parse(run.out) as { results: { error?: { issues: { path: string }[] } }[] };
+    expect(JSON.stringify(answer.results[1]?.error)).not.toMatch(/isLosslessNumber|"value"/);
+  });
 });
