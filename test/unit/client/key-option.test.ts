@@ -5,8 +5,9 @@ import { scriptedFetch } from "./fakes.js";
 const add = { topic: "demo", delay_seconds: 90, content: { order_id: "A-1" } };
 
 describe("an idempotencyKey option no HTTP header can carry", () => {
-  // A line end (a key read from a file), or a character past U+00FF: fetch refuses to send the header.
-  const keys = ["order-1\n", "order\r\n-1", "commande-1€", "key\u0000"];
+  // A line end (a key read from a file), or a character past U+00FF: fetch refuses to send the header. A leading
+  // or trailing space or tab: fetch strips it and sends another key, which the API takes (it refuses this one).
+  const keys = ["order-1\n", "order\r\n-1", "commande-1€", "key\u0000", "order-1 ", "\torder-1"];
 
   for (const addBatching of [false, true]) {
     it.each(keys)(
