@@ -1,11 +1,13 @@
-import { isPunctualError } from "../client/index.js";
+import { isPunctualError, RETRYABLE_STATUSES } from "../client/index.js";
 
 /**
  * What `punctual` exits with, for scripts:
  *   0  success
  *   1  usage: unknown command or option, a missing or malformed argument, no API URL, no or a malformed signing secret
- *   2  the API refused the request (4xx): fix the request; sending it again will not help
- *   3  the API failed (5xx), or could not be reached, or an AWS look-up (--env, --secret-arn) failed: may be retried
+ *   2  the API refused the request (4xx but 408, 429): fix the request; sending it again will not help
+ *   3  the API failed (5xx) or still throttled (429, or 408) after the client's retries, or could not be reached,
+ *      or an AWS look-up (--env, --secret-arn) failed: may be retried, except that a create or a single replay
+ *      (which the client never repeats) may have been applied: look before running it again (README)
  */
 export const EXIT = { ok: 0, usage: 1, refused: 2, failed: 3 } as const;
 export type ExitCode = (typeof EXIT)[keyof typeof EXIT];
@@ -16,8 +18,8 @@ export class UsageError extends Error {
 }
 
 /**
- * A batch answered 200 but some items were not added: exit 3 when any may be retried (503), else 2. The results
- * are printed first; this only sets the exit code and says how many.
+ * A batch answered 200 but some items were not added: exit 3 when any may be retried (`mayBeRetried`), else 2. The
+ * results are printed first; this only sets the exit code and says how many.
  */
 export class BatchItemsFailed extends Error {
   override readonly name = "BatchItemsFailed";
@@ -48,6 +50,14 @@ export function exitCodeOf(error: unknown): ExitCode {
   if (error instanceof StoppedPartWay) return exitCodeOf(error.error);
   if (error instanceof UsageError) return EXIT.usage;
   if (error instanceof BatchItemsFailed) return error.exitCode;
-  if (isPunctualError(error)) return error.status >= 400 && error.status < 500 ? EXIT.refused : EXIT.failed;
+  if (isPunctualError(error)) return mayBeRetried(error.status) ? EXIT.failed : EXIT.refused;
   return EXIT.failed;
+}
+
+/**
+ * An answer's status that says the same request may succeed later (exit 3): not a 4xx, or one the client retries
+ * (429: API Gateway's throttling; 408), the request itself fine, which a script told "fix the request" would give up.
+ */
+export function mayBeRetried(status: number): boolean {
+  return status < 400 || status >= 500 || RETRYABLE_STATUSES.has(status);
 }

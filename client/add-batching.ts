@@ -23,7 +23,7 @@ import { type AddTaskResponse, addTaskResponseSchema } from "#shared/api/schemas
 import { IDEMPOTENCY_KEY_PATTERN } from "#shared/domain/add-task-request.js";
 import { MAX_JSON_DEPTH, scanStructure } from "#shared/domain/exact-json.js";
 import { RESERVED_KEY_PREFIX } from "#shared/domain/reserved-keys.js";
-import { errorFromResponse, PunctualError } from "./errors.js";
+import { checkKeyOption, errorFromResponse, PunctualError } from "./errors.js";
 import { RETRYABLE_STATUSES } from "./retry.js";
 import type { AddTaskInput, CallOptions } from "./routes.js";
 
@@ -225,6 +225,8 @@ export class AddBatcher {
     // As a lone add: the body's key when it has one (the option is then not sent), else the option's, else new.
     const bodyKeyed = (input as { idempotency_key?: unknown } | undefined)?.idempotency_key !== undefined;
     const topic = (input as { topic?: unknown } | undefined)?.topic;
+    // As a lone add: a key option no header can carry is refused (throwing here rejects the call), nothing sent.
+    if (!bodyKeyed) checkKeyOption(options.idempotencyKey);
     const idempotencyKey = bodyKeyed ? undefined : (options.idempotencyKey ?? this.#sender.newKey());
     return {
       seq: this.#seq++,

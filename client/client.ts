@@ -1,7 +1,7 @@
 import { randomUUID } from "node:crypto";
 import { setTimeout as delay } from "node:timers/promises";
 import type * as z from "zod";
-import type { AddTasksBatchResponse } from "#shared/api/schemas/batch.js";
+import type { AddTasksBatchResponse, BatchItemResult } from "#shared/api/schemas/batch.js";
 import type { AddTaskResponse } from "#shared/api/schemas/tasks.js";
 import {
   AddBatcher,
@@ -13,7 +13,7 @@ import {
 } from "./add-batching.js";
 import { apiUrlProblem, withPercentEncodedQuery } from "./api-url.js";
 import { type Authorizer, authorizer, defaultAuthFor, InvalidTokenError, type PunctualAuth } from "./auth.js";
-import { errorFromResponse, PunctualError, parseJson } from "./errors.js";
+import { checkKeyOption, errorFromResponse, PunctualError, parseJson } from "./errors.js";
 import { readAnswerText, requestIdOf } from "./read-body.js";
 import {
   checkedRetryPolicy,
@@ -153,11 +153,72 @@ class PunctualClientCore {
     const params = args.slice(0, names.length) as string[];
     const input = route.input ? args[names.length] : undefined;
     const options = (args[names.length + (route.input ? 1 : 0)] ?? {}) as CallOptions;
+    checkNoKeyOption(route, options);
     const attempt = this.#prepare(route, names, params, input, options);
-    const answer = await this.#answerOf(route, attempt, options.signal, 0);
-    if ((route as RouteDescriptor) === ROUTES.addTasks)
-      checkBatchAnswer(input, answer as AddTasksBatchResponse);
-    return answer;
+    if ((route as RouteDescriptor) === ROUTES.addTasks) {
+      return (await this.#addTasks(attempt, topicsOf(input), options.signal)) as z.output<R>;
+    }
+    return this.#answerOf(route, attempt, options.signal, 0);
+  }
+
+  /**
+   * `addTasks`: the batch with its retries of the whole request, then its items answered 503 (or another
+   * retryable status) sent again as one batch, in request order, each with the very key it carried, after a
+   * backoff, until each has had `maxAttempts` requests. The caller cannot do this: the keys the client made are
+   * in no answer, and a keyed item answered 503 may still be written and delivered, so the same body sent again
+   * with a new key could make a second task. A retry request that fails whole leaves those items' 503 as they
+   * were answered.
+   */
+  async #addTasks(
+    attempt: Attempt,
+    topics: readonly (string | undefined)[] | undefined,
+    signal: AbortSignal | undefined,
+  ): Promise<AddTasksBatchResponse> {
+    const first = await this.#sentBatch(attempt, topics, signal, 0);
+    // Not a list of tasks (which the API refuses): nothing to read by position, nor to send again.
+    if (!topics) return first.answer;
+    const results = [...first.answer.results];
+    const tasks = (JSON.parse(attempt.body ?? "{}") as { tasks?: unknown[] }).tasks ?? [];
+    let used = first.attempts;
+    let again = retryableItems(results, results.keys());
+    while (again.length > 0 && used < this.#retry.maxAttempts) {
+      await this.#wait(retryDelayMs(this.#retry, used, undefined, this.#random, this.#now()), signal);
+      const body = JSON.stringify({ tasks: again.map((index) => tasks[index]) });
+      const round = await this.#sentBatch(
+        { ...attempt, body },
+        again.map((index) => topics[index]),
+        signal,
+        used,
+      ).catch((error: unknown) => {
+        if (signal?.aborted) throw error;
+        return undefined;
+      });
+      if (!round) break;
+      again.forEach((index, k) => {
+        results[index] = round.answer.results[k] as BatchItemResult;
+      });
+      used += round.attempts;
+      again = retryableItems(results, again);
+    }
+    const added = results.filter((result) => result.status >= 200 && result.status < 300).length;
+    return { ...first.answer, results, added, failed: results.length - added };
+  }
+
+  /**
+   * One batch request with its retries, its answer read and checked against these items' topics by position
+   * (unless undefined).
+   */
+  async #sentBatch(
+    attempt: Attempt,
+    topics: readonly (string | undefined)[] | undefined,
+    signal: AbortSignal | undefined,
+    attemptsUsed: number,
+  ): Promise<SentBatch> {
+    const answer = await this.#sendWithRetries(attempt, true, signal, attemptsUsed);
+    const batch = parsedAnswer(ROUTES.addTasks, answer);
+    const mismatch = topics && resultsMismatch(topics, batch.results);
+    if (mismatch) throw invalidBatchAnswer({ requestId: answer.requestId }, mismatch);
+    return { answer: batch, attempts: answer.attempts, requestId: answer.requestId };
   }
 
   /**
@@ -224,7 +285,10 @@ class PunctualClientCore {
     if (route.retry === "idempotency-key") {
       const inBody = (input as { idempotency_key?: unknown } | undefined)?.idempotency_key;
       // A key in the body is the caller's; one in the header too would have to be equal, so send none.
-      if (inBody === undefined) headers["idempotency-key"] = options.idempotencyKey ?? this.#newKey();
+      if (inBody === undefined) {
+        checkKeyOption(options.idempotencyKey);
+        headers["idempotency-key"] = options.idempotencyKey ?? this.#newKey();
+      }
     }
     const body = route.retry === "item-keys" ? this.#withItemKeys(input) : input;
     return { url, method: route.method, headers, body: JSON.stringify(body), timeoutMs };
@@ -242,12 +306,8 @@ class PunctualClientCore {
     const headers = { accept: "application/json", "content-type": "application/json" };
     const url = this.#urlOf(ROUTES.addTasks.path);
     const attempt: Attempt = { url, method: "POST", headers, body, timeoutMs: this.#batchTimeoutMs };
-    const answer = await this.#sendWithRetries(attempt, true, undefined, 0);
-    return {
-      answer: parsedAnswer(ROUTES.addTasks, answer),
-      attempts: answer.attempts,
-      requestId: answer.requestId,
-    };
+    // Its results are checked against its items by the batcher, which knows them.
+    return this.#sentBatch(attempt, undefined, undefined, 0);
   }
 
   /** A batch whose every item carries an idempotency key: the caller's where given, else a new one. */
@@ -335,19 +395,48 @@ class PunctualClientCore {
 }
 
 /**
- * `addTasks`' answer is read by position (result i is task i's): one whose results cannot be its tasks' (another
- * count, another topic's task at a task's place) is an `invalid_response`, not an answer with items missing or
- * swapped. The batches `addTask` forms are checked the same way (client/add-batching.ts).
+ * The topics of `addTasks`' items, by which its answer is read by position (result i is task i's): one whose
+ * results cannot be its tasks' (another count, another topic's task at a task's place) is an `invalid_response`,
+ * not an answer with items missing or swapped. The batches `addTask` forms are checked the same way
+ * (client/add-batching.ts).
  */
-function checkBatchAnswer(input: unknown, answer: AddTasksBatchResponse): void {
+function topicsOf(input: unknown): (string | undefined)[] | undefined {
   const tasks = (input as { tasks?: unknown } | undefined)?.tasks;
-  if (!Array.isArray(tasks)) return;
-  const topics = tasks.map((task: unknown) => {
+  if (!Array.isArray(tasks)) return undefined;
+  return tasks.map((task: unknown) => {
     const topic = (task as { topic?: unknown } | null)?.topic;
     return typeof topic === "string" ? topic : undefined;
   });
-  const mismatch = resultsMismatch(topics, answer.results);
-  if (mismatch) throw invalidBatchAnswer({ requestId: undefined }, mismatch);
+}
+
+/**
+ * An `idempotencyKey` option on a call that takes none is refused, not dropped: the caller would believe the
+ * call keyed and repeat it. On `addTasks` as the API refuses a batch-wide key (it would key no item, and a repeat
+ * would add every keyless item again); on another route (`createSchedule`: schedules have no key) a TypeError.
+ */
+function checkNoKeyOption(route: RouteDescriptor, options: CallOptions): void {
+  if (options.idempotencyKey === undefined || route.retry === "idempotency-key") return;
+  if (route === ROUTES.addTasks) {
+    throw new PunctualError({
+      code: "validation_failed",
+      status: 400,
+      message: "the request is invalid",
+      issues: [
+        {
+          path: "Idempotency-Key",
+          message: "a batch takes no Idempotency-Key header: give each item its own idempotency_key",
+        },
+      ],
+    });
+  }
+  throw new TypeError(
+    `idempotencyKey: ${route.method} ${route.path} takes no idempotency key; only addTask does`,
+  );
+}
+
+/** Of these items, those whose result says to send them again (RETRYABLE_STATUSES: 503, 429, …), in request order. */
+function retryableItems(results: readonly BatchItemResult[], indexes: Iterable<number>): number[] {
+  return [...indexes].filter((index) => RETRYABLE_STATUSES.has((results[index] as BatchItemResult).status));
 }
 
 /** A 2xx answer read with the route's response schema; one that does not match is an `invalid_response`. */

@@ -1,3 +1,4 @@
+import { IDEMPOTENCY_KEY_MESSAGE } from "#shared/domain/add-task-request.js";
 import { type ErrorIssue, errorBodySchema } from "./schemas.js";
 
 /**
@@ -98,4 +99,21 @@ export function parseJson(text: string): unknown {
   } catch {
     return undefined;
   }
+}
+
+/**
+ * The `idempotencyKey` option, refused before any request when no HTTP header can carry it as it is: a line end (a
+ * key read from a file), NUL, or a character past U+00FF, for which fetch throws (the client would retry that as a
+ * network error and end in `network_error`, status 0: "may be retried", the CLI's exit 3); or a leading or
+ * trailing space or tab, which fetch strips, sending another key the API would take. The API refuses every such
+ * key (printable ASCII, no space at either end), so the caller gets its own refusal: 400 at `Idempotency-Key`.
+ */
+export function checkKeyOption(key: string | undefined): void {
+  if (key === undefined || !/[\0\r\n]|[^\0-\xff]|^[\t ]|[\t ]$/.test(key)) return;
+  throw new PunctualError({
+    code: "validation_failed",
+    status: 400,
+    message: "the request is invalid",
+    issues: [{ path: "Idempotency-Key", message: IDEMPOTENCY_KEY_MESSAGE }],
+  });
 }

@@ -34,9 +34,10 @@ export function checkedRetryPolicy(policy: RetryPolicy): RetryPolicy {
  * Answers that mean "nothing was done, or it is safe to ask again": throttling (429, API Gateway's), 503 (ours,
  * with Retry-After; and an HTTP API's own when the function outran its 30 s integration timeout — with an
  * idempotency key a repeat finds the task if it was made), and 502/504 (a proxy or load balancer in front of the
- * API). Not 500 (an HTTP API's answer to a function error too): that is a bug, and repeating it only delays it.
+ * API), and 408 (a proxy that gave up waiting for the request: nothing was processed, RFC 9110 §15.5.9). Not 500
+ * (an HTTP API's answer to a function error too): that is a bug, and repeating it only delays it.
  */
-export const RETRYABLE_STATUSES: ReadonlySet<number> = new Set([429, 502, 503, 504]);
+export const RETRYABLE_STATUSES: ReadonlySet<number> = new Set([408, 429, 502, 503, 504]);
 
 /**
  * How long to wait before attempt `attempt + 1` (attempt counts from 1): the server's `Retry-After` when it gave

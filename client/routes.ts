@@ -139,7 +139,8 @@ export const ROUTES = {
   }),
   /**
    * Up to 100 adds in one request; the answer has one result per item in request order (`results[i].status`:
-   * 201/200 added, 4xx refused, 503 retry that item with the same body: its key finds or makes the one task).
+   * 201/200 added, 4xx refused, 503 retry that item with the same key: its key finds or makes the one task). The
+   * client sends 503 items again itself, with the keys it gave them (client.ts, `#addTasks`).
    */
   addTasks: route({
     method: "POST",
@@ -315,19 +316,28 @@ type InputArgs<I> = I extends RouteInput<infer T> ? [input: T] : [];
 type OptionSwitches<F> = F extends OptionQuery ? { readonly [K in keyof F]?: boolean } : unknown;
 
 export interface CallOptions {
-  /** For an add: the key to send (else the body's `idempotency_key`, else one the client makes). */
+  /**
+   * `addTask` only: the key to send (else the body's `idempotency_key`, else one the client makes). Any other
+   * method refuses it (`addTasks`' items carry their own keys; schedules have none).
+   */
   readonly idempotencyKey?: string;
   readonly signal?: AbortSignal;
 }
 
-export type RouteArgs<D extends RouteDescriptor> = [
-  ...PathArgs<D["path"]>,
-  ...InputArgs<D["input"]>,
-  options?: CallOptions & OptionSwitches<D["optionQuery"]>,
+/** The options of a method: `idempotencyKey` only where the route is keyed by it (`addTask`). */
+type OptionsOf<K extends keyof Routes> = (K extends "addTask"
+  ? CallOptions
+  : Omit<CallOptions, "idempotencyKey">) &
+  OptionSwitches<Routes[K]["optionQuery"]>;
+
+export type RouteArgs<K extends keyof Routes> = [
+  ...PathArgs<Routes[K]["path"]>,
+  ...InputArgs<Routes[K]["input"]>,
+  options?: OptionsOf<K>,
 ];
 
 export type RouteMethods = {
-  readonly [K in keyof Routes]: (...args: RouteArgs<Routes[K]>) => Promise<z.output<Routes[K]["response"]>>;
+  readonly [K in keyof Routes]: (...args: RouteArgs<K>) => Promise<z.output<Routes[K]["response"]>>;
 };
 
 /** The `{name}` placeholders of a path template, in order. */

@@ -1,10 +1,15 @@
 import { type Command, InvalidArgumentError, Option } from "commander";
 import { parse as parseLossless, stringify as stringifyLossless } from "lossless-json";
 import { echoed } from "#shared/domain/echoed.js";
-import { MAX_JSON_DEPTH, parseExactJson, stringifyExact } from "#shared/domain/exact-json.js";
+import {
+  isLosslessNumber,
+  MAX_JSON_DEPTH,
+  parseExactJson,
+  stringifyExact,
+} from "#shared/domain/exact-json.js";
 import type { AddTaskInput } from "../../client/index.js";
 import { connect, type GlobalOptions } from "../connection.js";
-import { BatchItemsFailed, EXIT, UsageError } from "../exit-codes.js";
+import { BatchItemsFailed, EXIT, mayBeRetried, UsageError } from "../exit-codes.js";
 import { contentText, readTextFile } from "../input-file.js";
 import { type CliIo, jsonLine, printResult, printRows, printTask, printTaskList } from "../output.js";
 import { wholeNumber } from "../whole-number.js";
@@ -191,7 +196,7 @@ function addBatchCommand(tasks: Command, io: CliIo): void {
     .requiredOption("--file <path>", 'a JSON file: {"tasks":[…add bodies…]} or the array itself')
     .addHelpText(
       "after",
-      "\nExit codes: 0 every item added, 2 some refused (4xx), 3 some may be retried (503).\n\nExample:\n  $ npx punctual tasks add-batch --file tasks.json --json",
+      "\nExit codes: 0 every item added, 2 some refused (4xx), 3 some may be retried (5xx, 429).\n\nExample:\n  $ npx punctual tasks add-batch --file tasks.json --json",
     )
     .action(async (options: { readonly file: string }, command: Command) => {
       const global = command.optsWithGlobals<GlobalOptions>();
@@ -203,7 +208,7 @@ function addBatchCommand(tasks: Command, io: CliIo): void {
       // The exit code follows the results printed, not the answer's own `failed` count, which could disagree.
       const failed = answer.results.filter((result) => result.status < 200 || result.status >= 300);
       if (failed.length > 0) {
-        const retryable = failed.some((result) => result.status >= 500);
+        const retryable = failed.some((result) => mayBeRetried(result.status));
         throw new BatchItemsFailed(
           `${failed.length} of ${answer.results.length} tasks were not added`,
           retryable ? EXIT.failed : EXIT.refused,
@@ -261,22 +266,29 @@ function refuseOtherFields(file: string, parsed: unknown): void {
  */
 function asSent(task: unknown): AddTaskInput {
   const plain = (value: unknown): unknown => JSON.parse(stringifyLossless(value) ?? "null");
-  if (task === null || typeof task !== "object" || Array.isArray(task)) return plain(task) as AddTaskInput;
+  // Not an add body (the API refuses it as one): sent as the value it is. A number is a LosslessNumber object
+  // here, whose fields (`value`, `isLosslessNumber`) the API would otherwise be sent as an add body's.
+  if (task === null || typeof task !== "object" || Array.isArray(task) || isLosslessNumber(task)) {
+    return plain(task) as AddTaskInput;
+  }
   const { content, ...rest } = task as Record<string, unknown>;
-  const exact = content !== null && typeof content === "object" && !Array.isArray(content);
+  const exact =
+    content !== null && typeof content === "object" && !Array.isArray(content) && !isLosslessNumber(content);
   return {
     ...(plain(rest) as AddTaskInput),
     ...(content === undefined ? {} : { content: exact ? stringifyExact(content) : plain(content) }),
   } as AddTaskInput;
 }
 
+type BatchItemError = {
+  code: string;
+  message: string;
+  issues?: readonly { path: string; message: string }[] | undefined;
+};
+
 function printBatchResults(
   io: CliIo,
-  results: readonly {
-    status: number;
-    task_id?: string | undefined;
-    error?: { message: string } | undefined;
-  }[],
+  results: readonly { status: number; task_id?: string | undefined; error?: BatchItemError | undefined }[],
 ): void {
   printRows(
     io,
@@ -284,9 +296,27 @@ function printBatchResults(
     results.map((result, i) => [
       String(i),
       String(result.status),
-      result.task_id ?? result.error?.message ?? "",
+      result.task_id ?? (result.error ? errorCell(result.error) : ""),
     ]),
   );
+}
+
+/** Issues shown per refused item: enough to fix a file item by item; --json has them all. */
+const ISSUES_SHOWN = 5;
+
+/**
+ * A refused item as `tasks add` prints its error: its message, then its code and which field is wrong (its
+ * issues), on its row (a cell's line ends would be escaped); the message alone ("the request is invalid") left a
+ * person to guess what to fix in which item.
+ */
+function errorCell(error: BatchItemError): string {
+  const issues = error.issues ?? [];
+  const more = issues.length > ISSUES_SHOWN ? [`… ${issues.length - ISSUES_SHOWN} more (--json)`] : [];
+  const named = [
+    ...issues.slice(0, ISSUES_SHOWN).map((issue) => `${issue.path || "(body)"}: ${issue.message}`),
+    ...more,
+  ];
+  return `${error.message} (${[error.code, ...named].join("; ")})`;
 }
 
 /**

@@ -8,7 +8,7 @@ import { handlerFetch, loadAddHandlers } from "../client/handler-fetch.js";
 /** `punctual tasks add-batch --file` in-process, against the API's real batch handler. */
 beforeAll(loadAddHandlers);
 
-async function addBatch(fileText: string) {
+async function addBatch(fileText: string, output: "--json" | "human" = "--json") {
   const dir = await mkdtemp(path.join(tmpdir(), "punctual-add-batch-"));
   const file = path.join(dir, "tasks.json");
   await writeFile(file, fileText);
@@ -22,7 +22,15 @@ async function addBatch(fileText: string) {
     fetch: api.fetch,
   };
   const code = await main(
-    ["--api", "http://127.0.0.1:3000", "--json", "tasks", "add-batch", "--file", file],
+    [
+      "--api",
+      "http://127.0.0.1:3000",
+      ...(output === "--json" ? [output] : []),
+      "tasks",
+      "add-batch",
+      "--file",
+      file,
+    ],
     io,
   );
   return { code, out: out.join(""), err: err.join(""), api };
@@ -79,5 +87,33 @@ describe("punctual tasks add-batch --file", () => {
     expect(run.code).toBe(1);
     expect(run.err).toMatch(/dry_run/);
     expect(run.api.paths).toEqual([]);
+  });
+
+  it("names, in the human table, what is wrong with each refused item (its code and issues), not only 'the request is invalid'", async () => {
+    // Prepare: the second item's delay is negative, the third's topic unknown.
+    const file = `[${task('{"order_id":"A-1"}')},${task('{"order_id":"A-2"}').replace('"delay_seconds":90', '"delay_seconds":-5')},${task('{"order_id":"A-3"}').replace('"demo"', '"nope"')}]`;
+
+    // Act
+    const run = await addBatch(file, "human");
+
+    // Assess: a person fixing the file learns which field of which item to fix, as `tasks add` prints it.
+    expect(run.code).toBe(2);
+    const rows = run.out.split("\n");
+    const row = (n: number) => rows.find((line) => line.includes(`│ ${n} `)) ?? "";
+    expect(row(1)).toMatch(/validation_failed/);
+    expect(row(1)).toMatch(/delay_seconds/);
+    expect(row(2)).toMatch(/unknown_topic/);
+  });
+
+  it("sends an item that is a number as that number, for the API to refuse as not an object, not as the parser's wrapper object", async () => {
+    // Prepare: a stray number among the tasks (a count left in the file)
+    const run = await addBatch(`[${task('{"order_id":"A-1"}')},12345678901234567890]`);
+
+    // Assess: the second item's error is the API's for a non-object body, naming no field of a parser's wrapper.
+    expect(run.code).toBe(2);
+    const sent = JSON.parse(String(run.api.bodies.at(-1))) as { tasks: unknown[] };
+    expect(typeof sent.tasks[1]).toBe("number");
+    const answer = JSON.parse(run.out) as { results: { error?: { issues: { path: string }[] } }[] };
+    expect(JSON.stringify(answer.results[1]?.error)).not.toMatch(/isLosslessNumber|"value"/);
   });
 });

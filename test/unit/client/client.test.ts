@@ -562,6 +562,25 @@ describe("retries", () => {
     expect(JSON.parse(seen[1]?.body ?? "")).toMatchObject({ idempotency_key: "in-body" });
   });
 
+  it("retries a 408 (a proxy in front of the API gave up waiting for the request: nothing was processed) with the same key", async () => {
+    // Prepare
+    const id = taskId();
+    const { fetch, seen } = scriptedFetch(
+      { status: 408, body: "<html>Request Timeout</html>", headers: { "content-type": "text/html" } },
+      { status: 201, body: addAnswer(id) },
+    );
+    const { sleep } = recordingSleep();
+    const client = new PunctualClient({ apiUrl: "http://127.0.0.1:3000", fetch, sleep, addBatching: false });
+
+    // Act
+    const added = await client.addTask(addBody);
+
+    // Assess
+    expect(added.task_id).toBe(id);
+    expect(seen).toHaveLength(2);
+    expect(seen[1]?.headers["idempotency-key"]).toBe(seen[0]?.headers["idempotency-key"]);
+  });
+
   it("never retries a 4xx, and carries the API's code, status, issues and details", async () => {
     const { fetch, seen } = scriptedFetch({
       status: 400,

@@ -32,7 +32,7 @@ const context = { functionName: "t", awsRequestId: "r", getRemainingTimeInMillis
 
 /**
  * A `fetch` that hands each request to its route's real handler (the single add's and the batch's, over one fixture
- * store, as API Gateway would invoke them), and records the paths it was sent to.
+ * store, as API Gateway would invoke them), and records the paths and bodies it was sent.
  */
 export function handlerFetch() {
   if (!modules) throw new Error("call loadAddHandlers() in beforeAll first");
@@ -43,9 +43,11 @@ export function handlerFetch() {
     "/v1/tasks/batch": modules.batch.createHandler(deps),
   };
   const paths: string[] = [];
+  const bodies: unknown[] = [];
   const fetch: typeof globalThis.fetch = async (input, init) => {
     const url = new URL(String(input));
     paths.push(url.pathname);
+    bodies.push(init?.body);
     const handle = handlers[url.pathname];
     if (!handle) throw new Error(`no handler for ${url.pathname}`);
     const event = {
@@ -64,5 +66,5 @@ export function handlerFetch() {
       headers: answer.headers as Record<string, string>,
     });
   };
-  return { fetch, paths, store: f.store };
+  return { fetch, paths, bodies, store: f.store };
 }
