@@ -8,6 +8,7 @@ import { isPunctualError, RETRYABLE_STATUSES } from "../client/index.js";
  *   3  the API failed (5xx) or still throttled (429, or 408) after the client's retries, or could not be reached,
  *      or an AWS look-up (--env, --secret-arn) failed: may be retried, except that a create or a single replay
  *      (which the client never repeats) may have been applied: look before running it again (README)
+ *   141 the reader closed the pipe (`| head`): stopped quietly, as SIGPIPE stops a Unix tool (cli/bin/punctual.mjs)
  */
 export const EXIT = { ok: 0, usage: 1, refused: 2, failed: 3 } as const;
 export type ExitCode = (typeof EXIT)[keyof typeof EXIT];

@@ -5,5 +5,14 @@
 import { register } from "tsx/esm/api";
 
 register();
+// A reader that stops reading (`punctual tasks list | head`) closes the pipe: the next write fails with EPIPE,
+// which Node throws as an uncaught error (a stack trace, exit 1 = usage). Stop quietly instead, with the status a
+// Unix tool killed by SIGPIPE has (128 + 13), so `set -o pipefail` scripts still see the output was cut short.
+for (const stream of [process.stdout, process.stderr]) {
+  stream.on("error", (error) => {
+    if (error.code !== "EPIPE") throw error;
+    process.exit(141);
+  });
+}
 const { main } = await import("../main.ts");
 process.exitCode = await main(process.argv.slice(2));
