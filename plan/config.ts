@@ -43,6 +43,11 @@ export interface PlannerConfig {
   readonly deliverGroupConcurrency: number;
   /** The task table's capacity mode (config `taskTable.capacity`): what its reads and writes cost. */
   readonly tableCapacity: TableCapacity;
+  /**
+   * Deliver mappings the environment deploys: one per topic (cdk/lib/punctual-stack.ts `addTopics`). The run models
+   * one topic, but each mapping in provisioned mode bills its own minimum pollers around the clock.
+   */
+  readonly deliverMappings: number;
 }
 
 /**
@@ -73,6 +78,7 @@ export function plannerConfigOf(config: PunctualConfig, topicName?: string): Pla
     relayGroupConcurrency: relayGroupConcurrency(config.eventSources),
     deliverGroupConcurrency: DELIVER_GROUP_CONCURRENCY,
     tableCapacity: config.taskTable.capacity,
+    deliverMappings: Object.keys(config.resolvedTopics).length,
   };
 }
 
@@ -102,6 +108,8 @@ export interface ConfigOverrides {
   readonly deliverGroupConcurrency?: number;
   /** A whole `taskTable.capacity` section, checked by the config schema (e.g. `{"mode":"provisioned",…}`). */
   readonly tableCapacity?: unknown;
+  /** Topics (deliver mappings) whose provisioned pollers the idle cost counts. */
+  readonly deliverMappings?: number;
 }
 
 export function withOverrides(base: PlannerConfig, overrides: ConfigOverrides = {}): PlannerConfig {
@@ -119,6 +127,7 @@ export function withOverrides(base: PlannerConfig, overrides: ConfigOverrides = 
       overrides.tableCapacity === undefined
         ? base.tableCapacity
         : tableCapacitySchema().parse(overrides.tableCapacity),
+    deliverMappings: overrides.deliverMappings ?? base.deliverMappings,
   };
 }
 

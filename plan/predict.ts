@@ -206,10 +206,11 @@ export function idleMonthlyCost(config: PlannerConfig): number {
   return pollerIdleMonthlyCost(config) + tableIdleMonthlyCost(config);
 }
 
+/** The relay's minimum pollers and every topic's deliver minimum: each topic has its own mapping. */
 function pollerIdleMonthlyCost(config: PlannerConfig): number {
   const pollers =
     (config.eventSources.relay.provisionedPollers?.min ?? 0) +
-    (config.eventSources.deliver.provisionedPollers?.min ?? 0);
+    config.deliverMappings * (config.eventSources.deliver.provisionedPollers?.min ?? 0);
   return pollers * 720 * P.provisionedPollerHourPrice.value;
 }
 

@@ -1,5 +1,6 @@
 import { describe, expect, it } from "vitest";
-import { DEFAULT_CONFIG, withOverrides } from "../../../plan/config.js";
+import { loadEnvironmentConfig } from "#shared/config/index.js";
+import { DEFAULT_CONFIG, plannerConfigFor, withOverrides } from "../../../plan/config.js";
 import { AWS_PARAMETERS as P } from "../../../plan/parameters.js";
 import { predict } from "../../../plan/predict.js";
 import { handProfile, LATENCY as L } from "./fakes.js";
@@ -124,5 +125,23 @@ describe("predict: the task table's capacity mode", () => {
     expect(() =>
       withOverrides(DEFAULT_CONFIG, { tableCapacity: { ...provisioned, targetUtilizationPercent: 95 } }),
     ).toThrow(/20–90 %/);
+  });
+});
+
+describe("predict: the provisioned pollers' idle cost", () => {
+  it("bills every topic's deliver mapping its minimum pollers, not only the topic the run models (prod has several)", () => {
+    // Prepare: prod's relay and deliver mappings are provisioned; the stack builds one deliver mapping per topic.
+    const prod = loadEnvironmentConfig("prod", "");
+    const topics = Object.keys(prod.resolvedTopics).length;
+    const { relay, deliver } = prod.eventSources;
+    const pollers = (relay.provisionedPollers?.min ?? 0) + topics * (deliver.provisionedPollers?.min ?? 0);
+    const config = plannerConfigFor("prod");
+
+    // Act
+    const prediction = predict({ burst: 1, groups: 1, delaySeconds: 5 }, config, handProfile());
+
+    // Assess
+    expect(topics).toBeGreaterThan(1);
+    expect(prediction.idleMonthlyCost).toBeCloseTo(pollers * 720 * P.provisionedPollerHourPrice.value, 2);
   });
 });
