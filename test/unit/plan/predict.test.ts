@@ -145,3 +145,54 @@ describe("predict: the provisioned pollers' idle cost", () => {
     expect(prediction.idleMonthlyCost).toBeCloseTo(pollers * 720 * P.provisionedPollerHourPrice.value, 2);
   });
 });
+
+describe("the planner's configuration overrides", () => {
+  it.each([
+    ["a FIFO deliver batch above 10", { eventSources: { deliver: { batchSize: 50 } } }, /deliver\.batchSize/],
+    [
+      "a relay batch above 10 without a batching window",
+      { eventSources: { relay: { batchSize: 100 } } },
+      /maxBatchingWindowSeconds/,
+    ],
+    [
+      "more than 2,000 maximum pollers",
+      { eventSources: { relay: { provisionedPollers: { min: 2, max: 5_000 } } } },
+      /provisionedPollers\.max/,
+    ],
+    [
+      "an early wake shorter than the relay's window",
+      { eventSources: { earlyWakeSeconds: 0, relay: { batchSize: 100, maxBatchingWindowSeconds: 1 } } },
+      /earlyWakeSeconds/,
+    ],
+    [
+      "a MaximumConcurrency of 1",
+      { eventSources: { deliver: { maxConcurrency: 1 } } },
+      /deliver\.maxConcurrency/,
+    ],
+    ["no deliver mapping to bill", { deliverMappings: 0 }, /deliverMappings/],
+  ])("refuses what Lambda or the config schema refuses: %s", (_name, overrides, message) => {
+    expect(() => withOverrides(DEFAULT_CONFIG, overrides as never)).toThrow(message);
+  });
+
+  it("accepts the recommended configurations docs/COST-AND-SCALE.md quotes", () => {
+    const prod = plannerConfigFor("prod");
+    const recommended = {
+      eventSources: { earlyWakeSeconds: 1, relay: { provisionedPollers: { min: 2, max: 10 } } },
+    };
+    const seed4 = {
+      eventSources: {
+        earlyWakeSeconds: 1,
+        relay: { provisionedPollers: { min: 100, max: 1_000 } },
+        deliver: { provisionedPollers: { min: 100, max: 1_000 } },
+      },
+    };
+    expect(withOverrides(prod, recommended).eventSources.relay.provisionedPollers).toEqual({
+      min: 2,
+      max: 10,
+    });
+    expect(withOverrides(prod, seed4).eventSources.deliver.provisionedPollers).toEqual({
+      min: 100,
+      max: 1_000,
+    });
+  });
+});
