@@ -121,6 +121,27 @@ describe("predict: the task table's capacity mode", () => {
     expect(provisionedTable).toBeLessThan(onDemandTable / 2);
   });
 
+  it("reports a provisioned table's maximum capacity as the limit its reads and writes meet, to raise in the config", () => {
+    // Prepare: 1,000 tasks/s need ≈ 3,000 write and 2,000 read units a second; the table may scale to 1,000 each.
+    const small = { ...provisioned, table: { read: { min: 5, max: 1_000 }, write: { min: 10, max: 1_000 } } };
+    const config = withOverrides(DEFAULT_CONFIG, { tableCapacity: small });
+    const workload = { rate: 1_000, durationSeconds: 1, delaySeconds: 2, groups: 1_000 } as const;
+
+    // Act
+    const prediction = predict(workload, config, handProfile());
+
+    // Assess: the on-demand table quota does not apply; the configured maximum does, and is exceeded
+    const byName = new Map(prediction.quotas.map((q) => [q.quota, q]));
+    const writes = byName.get("DynamoDB provisioned write capacity (taskTable.capacity.table.write.max)");
+    const reads = byName.get("DynamoDB provisioned read capacity (taskTable.capacity.table.read.max)");
+    expect(writes?.limit).toBe(1_000);
+    expect(writes?.needed).toBeGreaterThan(2_500);
+    expect(writes?.raiseTo).toBeGreaterThan(writes?.needed ?? Number.POSITIVE_INFINITY);
+    expect(reads?.limit).toBe(1_000);
+    expect(reads?.needed).toBeGreaterThan(1_500);
+    expect(byName.has("DynamoDB table write units/s")).toBe(false);
+  });
+
   it("refuses a capacity override the config schema refuses", () => {
     expect(() =>
       withOverrides(DEFAULT_CONFIG, { tableCapacity: { ...provisioned, targetUtilizationPercent: 95 } }),
