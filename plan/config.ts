@@ -1,4 +1,5 @@
 import {
+  eventSourcesSchema,
   loadEnvironmentConfig,
   type PunctualConfig,
   relayGroupConcurrency,
@@ -43,6 +44,11 @@ export interface PlannerConfig {
   readonly deliverGroupConcurrency: number;
   /** The task table's capacity mode (config `taskTable.capacity`): what its reads and writes cost. */
   readonly tableCapacity: TableCapacity;
+  /**
+   * Deliver mappings the environment deploys: one per topic (cdk/lib/punctual-stack.ts `addTopics`). The run models
+   * one topic, but each mapping in provisioned mode bills its own minimum pollers around the clock.
+   */
+  readonly deliverMappings: number;
 }
 
 /**
@@ -73,6 +79,7 @@ export function plannerConfigOf(config: PunctualConfig, topicName?: string): Pla
     relayGroupConcurrency: relayGroupConcurrency(config.eventSources),
     deliverGroupConcurrency: DELIVER_GROUP_CONCURRENCY,
     tableCapacity: config.taskTable.capacity,
+    deliverMappings: Object.keys(config.resolvedTopics).length,
   };
 }
 
@@ -102,16 +109,19 @@ export interface ConfigOverrides {
   readonly deliverGroupConcurrency?: number;
   /** A whole `taskTable.capacity` section, checked by the config schema (e.g. `{"mode":"provisioned",…}`). */
   readonly tableCapacity?: unknown;
+  /** Topics (deliver mappings) whose provisioned pollers the idle cost counts. */
+  readonly deliverMappings?: number;
 }
 
 export function withOverrides(base: PlannerConfig, overrides: ConfigOverrides = {}): PlannerConfig {
   const es = overrides.eventSources ?? {};
+  const eventSources = checkedEventSources({
+    relay: mapping(base.eventSources.relay, es.relay),
+    deliver: mapping(base.eventSources.deliver, es.deliver),
+    earlyWakeSeconds: es.earlyWakeSeconds ?? base.eventSources.earlyWakeSeconds ?? 0,
+  });
   return {
-    eventSources: {
-      relay: mapping(base.eventSources.relay, es.relay),
-      deliver: mapping(base.eventSources.deliver, es.deliver),
-      earlyWakeSeconds: es.earlyWakeSeconds ?? base.eventSources.earlyWakeSeconds ?? 0,
-    },
+    eventSources,
     timer: { ...base.timer, ...overrides.timer },
     relayGroupConcurrency: overrides.relayGroupConcurrency ?? base.relayGroupConcurrency,
     deliverGroupConcurrency: overrides.deliverGroupConcurrency ?? base.deliverGroupConcurrency,
@@ -119,7 +129,26 @@ export function withOverrides(base: PlannerConfig, overrides: ConfigOverrides = 
       overrides.tableCapacity === undefined
         ? base.tableCapacity
         : tableCapacitySchema().parse(overrides.tableCapacity),
+    deliverMappings: checkedMappingCount(overrides.deliverMappings ?? base.deliverMappings),
   };
+}
+
+/**
+ * The mappings as the config schema checks an environment's (shared/config/event-sources.ts: AWS's documented
+ * ranges, provisioned mode without MaximumConcurrency, an early wake at least the relay's window): a prediction
+ * for a mapping Lambda would refuse answers nothing a deployment could use.
+ */
+function checkedEventSources(eventSources: EventSourcesConfig): EventSourcesConfig {
+  const checked = eventSourcesSchema().safeParse(eventSources);
+  if (checked.success) return eventSources;
+  const problems = checked.error.issues.map((i) => `eventSources.${i.path.join(".")}: ${i.message}`);
+  throw new Error(problems.join("; "));
+}
+
+function checkedMappingCount(count: number): number {
+  if (!Number.isInteger(count) || count < 1)
+    throw new Error(`deliverMappings: ${count} is not a whole number of topics (at least 1)`);
+  return count;
 }
 
 /**

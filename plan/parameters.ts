@@ -37,7 +37,10 @@ export const AWS_PARAMETERS = {
   esmInitialBatches: {
     value: 5,
     unit: "concurrent batches",
-    source: { url: SQS_SCALING, note: "starts processing five batches at a time" },
+    source: {
+      url: SQS_SCALING,
+      note: "standard queues: starts processing five batches at a time. The page gives no start or rate for FIFO queues (their concurrency is bounded by the active message groups); the model applies the standard queue's to a FIFO deliver mapping in default mode too, an assumption",
+    },
   },
   esmScaleUpPerMinute: {
     value: 300,
@@ -60,10 +63,15 @@ export const AWS_PARAMETERS = {
     unit: "pollers",
     source: { url: POLLER_CONFIG, note: "SQS: default maximum 200" },
   },
+  // SQS's own figure. POLLER_CONFIG's "approximately 5 MBps" per event poller was written when provisioned mode
+  // served only Amazon MSK and self-managed Kafka; the SQS parameters page gives an SQS poller 1 MB/s.
   provisionedPollerThroughput: {
-    value: 5,
+    value: 1,
     unit: "MB/s per poller",
-    source: { url: POLLER_CONFIG, note: "an event poller provides approximately 5 MBps" },
+    source: {
+      url: SQS_PARAMETERS,
+      note: "ProvisionedPollerConfig: each poller can handle up to 1 MB/s of throughput and 10 concurrent invokes",
+    },
   },
   provisionedBatchesPerPoller: {
     value: 10,

@@ -206,10 +206,11 @@ export function idleMonthlyCost(config: PlannerConfig): number {
   return pollerIdleMonthlyCost(config) + tableIdleMonthlyCost(config);
 }
 
+/** The relay's minimum pollers and every topic's deliver minimum: each topic has its own mapping. */
 function pollerIdleMonthlyCost(config: PlannerConfig): number {
   const pollers =
     (config.eventSources.relay.provisionedPollers?.min ?? 0) +
-    (config.eventSources.deliver.provisionedPollers?.min ?? 0);
+    config.deliverMappings * (config.eventSources.deliver.provisionedPollers?.min ?? 0);
   return pollers * 720 * P.provisionedPollerHourPrice.value;
 }
 
@@ -273,7 +274,7 @@ function quotaRows(run: SimulationRun, config: PlannerConfig, need: QuotaNeed): 
       limit: P.apiGatewayRps.value,
       note: "one request per add (batch adds: ÷ up to 100)",
     },
-    ...dynamoQuotaRows(need),
+    ...dynamoQuotaRows(need, config.tableCapacity),
     ...sqsQuotaRows(need),
     ...schedulerQuotaRows(need),
     {
@@ -306,7 +307,43 @@ function lambdaQuotaRows(run: SimulationRun): QuotaRow[] {
   ];
 }
 
-function dynamoQuotaRows({ rate, wruPerTask, rruPerTask, perGroupRate }: QuotaNeed): QuotaRow[] {
+function dynamoQuotaRows(need: QuotaNeed, capacity: PlannerConfig["tableCapacity"]): QuotaRow[] {
+  const { perGroupRate, wruPerTask } = need;
+  return [
+    ...tableThroughputRows(need, capacity),
+    {
+      quota: "DynamoDB partition write units/s (hard)",
+      needed: perGroupRate * wruPerTask,
+      limit: P.dynamoPartitionWcu.value,
+      note: "per ordering group: spread over more groups, cannot be raised",
+    },
+  ];
+}
+
+/**
+ * What bounds the table's throughput: on-demand, the per-table quota; provisioned, the configured maximum that
+ * auto scaling stops at (consumption past it is throttled; the config schema keeps it within 40,000 a table).
+ */
+function tableThroughputRows(
+  { rate, wruPerTask, rruPerTask }: QuotaNeed,
+  capacity: PlannerConfig["tableCapacity"],
+): QuotaRow[] {
+  const reads = "the relay's group Query and deliver's batch read";
+  if (capacity.mode === "provisioned")
+    return [
+      {
+        quota: "DynamoDB provisioned write capacity (taskTable.capacity.table.write.max)",
+        needed: rate * wruPerTask,
+        limit: capacity.table.write.max,
+        note: "auto scaling stops at the maximum: writes past it are throttled",
+      },
+      {
+        quota: "DynamoDB provisioned read capacity (taskTable.capacity.table.read.max)",
+        needed: rate * rruPerTask,
+        limit: capacity.table.read.max,
+        note: `auto scaling stops at the maximum: ${reads}`,
+      },
+    ];
   return [
     {
       quota: "DynamoDB table write units/s",
@@ -318,13 +355,7 @@ function dynamoQuotaRows({ rate, wruPerTask, rruPerTask, perGroupRate }: QuotaNe
       quota: "DynamoDB table read units/s",
       needed: rate * rruPerTask,
       limit: P.dynamoTableRru.value,
-      note: "on-demand table quota: the relay's group Query and deliver's batch read",
-    },
-    {
-      quota: "DynamoDB partition write units/s (hard)",
-      needed: perGroupRate * wruPerTask,
-      limit: P.dynamoPartitionWcu.value,
-      note: "per ordering group: spread over more groups, cannot be raised",
+      note: `on-demand table quota: ${reads}`,
     },
   ];
 }

@@ -53,7 +53,10 @@ export function renderPrediction(workload: string, config: PlannerConfig, p: Pre
     },
     { "$ per million tasks (list price)": fmt(p.costPerMillion, 2) },
     ...(p.monthlyCost !== undefined ? [{ "$ per month at this rate": fmt(p.monthlyCost) }] : []),
-    { "$ per month idle (provisioned pollers and table capacity)": fmt(p.idleMonthlyCost, 2) },
+    {
+      [`$ per month idle (provisioned pollers: relay and ${config.deliverMappings} topic(s)' deliver; table capacity)`]:
+        fmt(p.idleMonthlyCost, 2),
+    },
   );
   const quotas = new Table({
     head: ["quota", "needed", "default", "raise to", "note"],

@@ -47,6 +47,23 @@ describe("the capacity planner's event-source settings", () => {
   );
 });
 
+describe("the capacity planner's deliver mappings", () => {
+  it.each(["local", "dev", "prod"])(
+    "for %s counts one per synthesized topic (each bills its own provisioned pollers)",
+    (env) => {
+      // Prepare
+      const { resources } = synthesized(env);
+      const mappings = Object.values(resources).filter((r) => r.Type === "AWS::Lambda::EventSourceMapping");
+
+      // Act
+      const planned = plannerConfigFor(env).deliverMappings;
+
+      // Assess: every mapping but the relay's is a topic's deliver mapping
+      expect(mappings.length - 1).toBe(planned);
+    },
+  );
+});
+
 describe("the capacity planner's task table", () => {
   it.each(["local", "dev", "staging", "prod"])(
     "for %s prices the capacity mode the template deploys",

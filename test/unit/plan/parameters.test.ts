@@ -45,3 +45,17 @@ describe("the planner's default configuration", () => {
     expect(DEFAULT_CONFIG.eventSources.deliver.maxConcurrency).toBe(DEFAULT_SYSTEM_SETTINGS.maxConcurrency);
   });
 });
+
+describe("the planner's provisioned-mode figures", () => {
+  it("are the SQS ones: Lambda's SQS parameters page gives each SQS poller 1 MB/s and 10 concurrent invokes (the ≈ 5 MB/s on ProvisionedPollerConfig's page was written when provisioned mode served Kafka only)", () => {
+    // Prepare
+    const { provisionedPollerThroughput, provisionedBatchesPerPoller } = AWS_PARAMETERS;
+    const sqsPage = "https://docs.aws.amazon.com/lambda/latest/dg/services-sqs-parameters.html";
+
+    // Assess
+    expect(provisionedPollerThroughput.value).toBe(1);
+    expect(provisionedPollerThroughput.source).toMatchObject({ url: sqsPage });
+    expect(provisionedBatchesPerPoller.value).toBe(10);
+    expect(provisionedBatchesPerPoller.source).toMatchObject({ url: sqsPage });
+  });
+});

@@ -1,5 +1,6 @@
 import { describe, expect, it } from "vitest";
-import { DEFAULT_CONFIG, withOverrides } from "../../../plan/config.js";
+import { loadEnvironmentConfig } from "#shared/config/index.js";
+import { DEFAULT_CONFIG, plannerConfigFor, withOverrides } from "../../../plan/config.js";
 import { AWS_PARAMETERS as P } from "../../../plan/parameters.js";
 import { predict } from "../../../plan/predict.js";
 import { handProfile, LATENCY as L } from "./fakes.js";
@@ -120,9 +121,99 @@ describe("predict: the task table's capacity mode", () => {
     expect(provisionedTable).toBeLessThan(onDemandTable / 2);
   });
 
+  it("reports a provisioned table's maximum capacity as the limit its reads and writes meet, to raise in the config", () => {
+    // Prepare: 1,000 tasks/s need ≈ 3,000 write and 2,000 read units a second; the table may scale to 1,000 each.
+    const small = { ...provisioned, table: { read: { min: 5, max: 1_000 }, write: { min: 10, max: 1_000 } } };
+    const config = withOverrides(DEFAULT_CONFIG, { tableCapacity: small });
+    const workload = { rate: 1_000, durationSeconds: 1, delaySeconds: 2, groups: 1_000 } as const;
+
+    // Act
+    const prediction = predict(workload, config, handProfile());
+
+    // Assess: the on-demand table quota does not apply; the configured maximum does, and is exceeded
+    const byName = new Map(prediction.quotas.map((q) => [q.quota, q]));
+    const writes = byName.get("DynamoDB provisioned write capacity (taskTable.capacity.table.write.max)");
+    const reads = byName.get("DynamoDB provisioned read capacity (taskTable.capacity.table.read.max)");
+    expect(writes?.limit).toBe(1_000);
+    expect(writes?.needed).toBeGreaterThan(2_500);
+    expect(writes?.raiseTo).toBeGreaterThan(writes?.needed ?? Number.POSITIVE_INFINITY);
+    expect(reads?.limit).toBe(1_000);
+    expect(reads?.needed).toBeGreaterThan(1_500);
+    expect(byName.has("DynamoDB table write units/s")).toBe(false);
+  });
+
   it("refuses a capacity override the config schema refuses", () => {
     expect(() =>
       withOverrides(DEFAULT_CONFIG, { tableCapacity: { ...provisioned, targetUtilizationPercent: 95 } }),
     ).toThrow(/20–90 %/);
+  });
+});
+
+describe("predict: the provisioned pollers' idle cost", () => {
+  it("bills every topic's deliver mapping its minimum pollers, not only the topic the run models (prod has several)", () => {
+    // Prepare: prod's relay and deliver mappings are provisioned; the stack builds one deliver mapping per topic.
+    const prod = loadEnvironmentConfig("prod", "");
+    const topics = Object.keys(prod.resolvedTopics).length;
+    const { relay, deliver } = prod.eventSources;
+    const pollers = (relay.provisionedPollers?.min ?? 0) + topics * (deliver.provisionedPollers?.min ?? 0);
+    const config = plannerConfigFor("prod");
+
+    // Act
+    const prediction = predict({ burst: 1, groups: 1, delaySeconds: 5 }, config, handProfile());
+
+    // Assess
+    expect(topics).toBeGreaterThan(1);
+    expect(prediction.idleMonthlyCost).toBeCloseTo(pollers * 720 * P.provisionedPollerHourPrice.value, 2);
+  });
+});
+
+describe("the planner's configuration overrides", () => {
+  it.each([
+    ["a FIFO deliver batch above 10", { eventSources: { deliver: { batchSize: 50 } } }, /deliver\.batchSize/],
+    [
+      "a relay batch above 10 without a batching window",
+      { eventSources: { relay: { batchSize: 100 } } },
+      /maxBatchingWindowSeconds/,
+    ],
+    [
+      "more than 2,000 maximum pollers",
+      { eventSources: { relay: { provisionedPollers: { min: 2, max: 5_000 } } } },
+      /provisionedPollers\.max/,
+    ],
+    [
+      "an early wake shorter than the relay's window",
+      { eventSources: { earlyWakeSeconds: 0, relay: { batchSize: 100, maxBatchingWindowSeconds: 1 } } },
+      /earlyWakeSeconds/,
+    ],
+    [
+      "a MaximumConcurrency of 1",
+      { eventSources: { deliver: { maxConcurrency: 1 } } },
+      /deliver\.maxConcurrency/,
+    ],
+    ["no deliver mapping to bill", { deliverMappings: 0 }, /deliverMappings/],
+  ])("refuses what Lambda or the config schema refuses: %s", (_name, overrides, message) => {
+    expect(() => withOverrides(DEFAULT_CONFIG, overrides as never)).toThrow(message);
+  });
+
+  it("accepts the recommended configurations docs/COST-AND-SCALE.md quotes", () => {
+    const prod = plannerConfigFor("prod");
+    const recommended = {
+      eventSources: { earlyWakeSeconds: 1, relay: { provisionedPollers: { min: 2, max: 10 } } },
+    };
+    const seed4 = {
+      eventSources: {
+        earlyWakeSeconds: 1,
+        relay: { provisionedPollers: { min: 100, max: 1_000 } },
+        deliver: { provisionedPollers: { min: 100, max: 1_000 } },
+      },
+    };
+    expect(withOverrides(prod, recommended).eventSources.relay.provisionedPollers).toEqual({
+      min: 2,
+      max: 10,
+    });
+    expect(withOverrides(prod, seed4).eventSources.deliver.provisionedPollers).toEqual({
+      min: 100,
+      max: 1_000,
+    });
   });
 });
