@@ -4,6 +4,7 @@
 import { Command, InvalidArgumentError } from "commander";
 import { uniformFaultRates } from "#local/aws/faults.js";
 import { DEFAULT_LOCAL_SIGNING_SECRET, startLocalCloud } from "#local/cloud/local-cloud.js";
+import { startFailureMessage } from "#local/cloud/start-failure.js";
 import { quietNodeVersionWarning } from "#local/runtime/node-version.js";
 import { ensureConsoleBuilt } from "../../console/build.js";
 
@@ -66,6 +67,12 @@ const cloud = await startLocalCloud({
   log: (line) => {
     if (options.verbose || /error|fail|topic settings/i.test(line)) process.stderr.write(`${line}\n`);
   },
+}).catch((error: unknown) => {
+  // A port taken or a data directory in use: one line saying what to do, not a stack trace.
+  const message = startFailureMessage(error, { port: options.port, awsPort: options.awsPort });
+  if (message === undefined) throw error;
+  process.stderr.write(`punctual-local: ${message}\n`);
+  process.exit(1);
 });
 
 const demoBody = JSON.stringify({
