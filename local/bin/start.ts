@@ -1,56 +1,16 @@
 /**
  * `npm start`: the whole Punctual pipeline on this machine, no Docker, no AWS account.
  */
-import { Command, InvalidArgumentError } from "commander";
 import { uniformFaultRates } from "#local/aws/faults.js";
 import { DEFAULT_LOCAL_SIGNING_SECRET, startLocalCloud } from "#local/cloud/local-cloud.js";
 import { startFailureMessage } from "#local/cloud/start-failure.js";
 import { quietNodeVersionWarning } from "#local/runtime/node-version.js";
 import { ensureConsoleBuilt } from "../../console/build.js";
+import { parseStartOptions } from "./start-options.js";
 
 quietNodeVersionWarning();
 
-const program = new Command()
-  .name("punctual-local")
-  .description("Run Punctual's local cloud: AWS emulators, the HTTP API and every function.")
-  .option("--port <port>", "HTTP API port (env PORT)", integer, Number(process.env.PORT ?? 3000))
-  .option(
-    "--aws-port <port>",
-    "AWS-compatible endpoint port (env AWS_PORT)",
-    integer,
-    Number(process.env.AWS_PORT ?? 4566),
-  )
-  .option("--data <dir>", "keep tasks and schedules in this directory across restarts")
-  .option(
-    "--firing-window <seconds>",
-    "fire schedules anywhere within N seconds after their time, as AWS does (0-60)",
-    integer,
-    0,
-  )
-  .option(
-    "--faults <rate>",
-    "inject throttling, 5xx, timeouts and dropped connections into this share of the functions' AWS calls (0-1)",
-    rate,
-  )
-  .option("--fault-seed <n>", "seed of the injected faults", integer, 1)
-  .option(
-    "--settings <file>",
-    "runtime topic settings (the local AppConfig document): edit it while running, applied within a second",
-    ".punctual/local-settings.json",
-  )
-  .option("--verbose", "log every function and emulator message", false)
-  .parse();
-
-const options = program.opts<{
-  port: number;
-  awsPort: number;
-  data?: string;
-  firingWindow: number;
-  faults?: number;
-  faultSeed: number;
-  settings: string;
-  verbose: boolean;
-}>();
+const options = parseStartOptions(process.argv);
 const started = Date.now();
 // The console's page, built now (esbuild, ~100 ms) so the first visit is served at once.
 await ensureConsoleBuilt();
@@ -119,16 +79,3 @@ async function shutdown(signal: string): Promise<void> {
 }
 process.on("SIGINT", () => void shutdown("SIGINT"));
 process.on("SIGTERM", () => void shutdown("SIGTERM"));
-
-function rate(value: string): number {
-  const parsed = Number(value);
-  if (!(parsed >= 0 && parsed <= 1)) throw new InvalidArgumentError("must be between 0 and 1");
-  return parsed;
-}
-
-function integer(value: string): number {
-  const parsed = Number(value);
-  if (!Number.isInteger(parsed) || parsed < 0)
-    throw new InvalidArgumentError("must be a non-negative integer");
-  return parsed;
-}
