@@ -7,6 +7,7 @@ import { startFailureMessage } from "#local/cloud/start-failure.js";
 import { quietNodeVersionWarning } from "#local/runtime/node-version.js";
 import { ensureConsoleBuilt } from "../../console/build.js";
 import { parseStartOptions } from "./start-options.js";
+import { stopOnSignals } from "./stop-on-signals.js";
 
 quietNodeVersionWarning();
 
@@ -63,19 +64,15 @@ process.stdout.write(
     "Schedule a demo task (run a receiver on 127.0.0.1:4000 first, e.g. `npx tsx local/bin/receiver.ts`):",
     `  curl -sS -X POST ${cloud.apiUrl}/v1/tasks -H 'content-type: application/json' -d '${demoBody}'`,
     "",
-    "Ctrl-C stops: no new requests, in-flight deliveries finish, pollers stop, then the emulators.",
+    "Ctrl-C (or closing this terminal) stops: no new requests, in-flight deliveries finish, pollers stop, then the emulators.",
     "",
   ].join("\n"),
 );
 
-let stopping = false;
-async function shutdown(signal: string): Promise<void> {
-  if (stopping) return;
-  stopping = true;
-  process.stdout.write(`\n${signal}: stopping…\n`);
-  await cloud.stop();
-  process.stdout.write("stopped.\n");
-  process.exit(0);
-}
-process.on("SIGINT", () => void shutdown("SIGINT"));
-process.on("SIGTERM", () => void shutdown("SIGTERM"));
+// After SIGHUP the terminal is gone and writing to it fails (EIO): that must not cut the orderly stop short.
+for (const stream of [process.stdout, process.stderr]) stream.on("error", () => undefined);
+stopOnSignals({
+  stop: () => cloud.stop(),
+  write: (text) => process.stdout.write(text),
+  exit: (code) => process.exit(code),
+});
