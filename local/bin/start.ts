@@ -1,55 +1,17 @@
 /**
  * `npm start`: the whole Punctual pipeline on this machine, no Docker, no AWS account.
  */
-import { Command, InvalidArgumentError } from "commander";
 import { uniformFaultRates } from "#local/aws/faults.js";
 import { DEFAULT_LOCAL_SIGNING_SECRET, startLocalCloud } from "#local/cloud/local-cloud.js";
+import { startFailureMessage } from "#local/cloud/start-failure.js";
 import { quietNodeVersionWarning } from "#local/runtime/node-version.js";
 import { ensureConsoleBuilt } from "../../console/build.js";
+import { parseStartOptions } from "./start-options.js";
+import { stopOnSignals } from "./stop-on-signals.js";
 
 quietNodeVersionWarning();
 
-const program = new Command()
-  .name("punctual-local")
-  .description("Run Punctual's local cloud: AWS emulators, the HTTP API and every function.")
-  .option("--port <port>", "HTTP API port (env PORT)", integer, Number(process.env.PORT ?? 3000))
-  .option(
-    "--aws-port <port>",
-    "AWS-compatible endpoint port (env AWS_PORT)",
-    integer,
-    Number(process.env.AWS_PORT ?? 4566),
-  )
-  .option("--data <dir>", "keep tasks and schedules in this directory across restarts")
-  .option(
-    "--firing-window <seconds>",
-    "fire schedules anywhere within N seconds after their time, as AWS does (0-60)",
-    integer,
-    0,
-  )
-  .option(
-    "--faults <rate>",
-    "inject throttling, 5xx, timeouts and dropped connections into this share of the functions' AWS calls (0-1)",
-    rate,
-  )
-  .option("--fault-seed <n>", "seed of the injected faults", integer, 1)
-  .option(
-    "--settings <file>",
-    "runtime topic settings (the local AppConfig document): edit it while running, applied within a second",
-    ".punctual/local-settings.json",
-  )
-  .option("--verbose", "log every function and emulator message", false)
-  .parse();
-
-const options = program.opts<{
-  port: number;
-  awsPort: number;
-  data?: string;
-  firingWindow: number;
-  faults?: number;
-  faultSeed: number;
-  settings: string;
-  verbose: boolean;
-}>();
+const options = parseStartOptions(process.argv);
 const started = Date.now();
 // The console's page, built now (esbuild, ~100 ms) so the first visit is served at once.
 await ensureConsoleBuilt();
@@ -66,6 +28,12 @@ const cloud = await startLocalCloud({
   log: (line) => {
     if (options.verbose || /error|fail|topic settings/i.test(line)) process.stderr.write(`${line}\n`);
   },
+}).catch((error: unknown) => {
+  // A port taken or a data directory in use: one line saying what to do, not a stack trace.
+  const message = startFailureMessage(error, { port: options.port, awsPort: options.awsPort });
+  if (message === undefined) throw error;
+  process.stderr.write(`punctual-local: ${message}\n`);
+  process.exit(1);
 });
 
 const demoBody = JSON.stringify({
@@ -96,32 +64,15 @@ process.stdout.write(
     "Schedule a demo task (run a receiver on 127.0.0.1:4000 first, e.g. `npx tsx local/bin/receiver.ts`):",
     `  curl -sS -X POST ${cloud.apiUrl}/v1/tasks -H 'content-type: application/json' -d '${demoBody}'`,
     "",
-    "Ctrl-C stops: no new requests, in-flight deliveries finish, pollers stop, then the emulators.",
+    "Ctrl-C (or closing this terminal) stops: no new requests, in-flight deliveries finish, pollers stop, then the emulators.",
     "",
   ].join("\n"),
 );
 
-let stopping = false;
-async function shutdown(signal: string): Promise<void> {
-  if (stopping) return;
-  stopping = true;
-  process.stdout.write(`\n${signal}: stopping…\n`);
-  await cloud.stop();
-  process.stdout.write("stopped.\n");
-  process.exit(0);
-}
-process.on("SIGINT", () => void shutdown("SIGINT"));
-process.on("SIGTERM", () => void shutdown("SIGTERM"));
-
-function rate(value: string): number {
-  const parsed = Number(value);
-  if (!(parsed >= 0 && parsed <= 1)) throw new InvalidArgumentError("must be between 0 and 1");
-  return parsed;
-}
-
-function integer(value: string): number {
-  const parsed = Number(value);
-  if (!Number.isInteger(parsed) || parsed < 0)
-    throw new InvalidArgumentError("must be a non-negative integer");
-  return parsed;
-}
+// After SIGHUP the terminal is gone and writing to it fails (EIO): that must not cut the orderly stop short.
+for (const stream of [process.stdout, process.stderr]) stream.on("error", () => undefined);
+stopOnSignals({
+  stop: () => cloud.stop(),
+  write: (text) => process.stdout.write(text),
+  exit: (code) => process.exit(code),
+});

@@ -21,6 +21,7 @@ import type { LocalFastPath } from "#local/aws/fast-path.js";
 import type { AwsService, FaultPolicy, FaultStats } from "#local/aws/faults.js";
 import { type LambdaEmulator, startLambdaEmulator } from "#local/aws/lambda-emulator.js";
 import { type ApiRoute, startApiServer } from "#local/runtime/api-server.js";
+import { type DataDirLock, lockDataDir } from "#local/runtime/data-dir-lock.js";
 import { capturingEmf, type EmfSink } from "#local/runtime/emf-capture.js";
 import { type FunctionHost, startFunctionHost } from "#local/runtime/function-host.js";
 import { MetricStore } from "#local/runtime/metric-store.js";
@@ -175,8 +176,13 @@ export async function startLocalCloud(options: LocalCloudOptions = {}): Promise<
     log: options.log ?? (() => undefined),
     signingSecret: options.signingSecret ?? DEFAULT_LOCAL_SIGNING_SECRET,
   };
-  const aws = await startAwsEmulators(setup);
-  const started: Started = { runners: [], functionHosts: [] };
+  // Before anything opens the directory's files: a second local cloud on them is refused, not left hanging.
+  const dataDirLock = options.dataDir ? await lockDataDir(options.dataDir) : undefined;
+  const aws = await startAwsEmulators(setup).catch(async (error: unknown) => {
+    await dataDirLock?.release();
+    throw error;
+  });
+  const started: Started = { runners: [], functionHosts: [], dataDirLock };
   try {
     exportAwsEnvironment(setup, aws);
     const stack = await provisionStack(aws);
@@ -205,6 +211,7 @@ export async function startLocalCloud(options: LocalCloudOptions = {}): Promise<
       appConfig: started.appConfig,
       runners: started.runners,
       functionHosts: started.functionHosts,
+      dataDirLock,
     });
   } catch (error) {
     await stopAfterFailure(aws, started);
@@ -238,6 +245,7 @@ interface LocalAws {
 interface Started {
   readonly runners: EventSourceRunner[];
   readonly functionHosts: FunctionHost[];
+  readonly dataDirLock: DataDirLock | undefined;
   appConfig?: LocalSettings;
   api?: ApiServer;
 }
@@ -282,6 +290,7 @@ interface RunningCloud {
   readonly appConfig: LocalSettings | undefined;
   readonly runners: readonly EventSourceRunner[];
   readonly functionHosts: readonly FunctionHost[];
+  readonly dataDirLock: DataDirLock | undefined;
 }
 
 /** As lean as the functions' clients: Lambda's pollers are the local runtime's own overhead. */
@@ -304,7 +313,13 @@ async function startAwsEmulators({ options, host, log }: Setup): Promise<LocalAw
     ...(options.faults ? { faults: options.faults } : {}),
   };
 
-  const emulators = await startEmulatorsIn(emulatorLayout(options), emulatorOptions, log);
+  const emulators = await startEmulatorsIn(emulatorLayout(options), emulatorOptions, log).catch(
+    async (error: unknown) => {
+      // E.g. the AWS port taken: nothing else was started, so the Lambda API must not be left listening.
+      await lambda.stop();
+      throw error;
+    },
+  );
   const fastPath = emulators.fastPath;
 
   // With faults on, the functions (and, unless told otherwise, the pollers) meet them: on the fast path in its
@@ -626,6 +641,7 @@ async function stopLocalCloud(running: RunningCloud): Promise<void> {
   await aws.emulators.stop();
   await aws.lambda.stop();
   await running.appConfig?.stop();
+  await running.dataDirLock?.release();
 }
 
 async function stopAfterFailure(aws: LocalAws, started: Started): Promise<void> {
@@ -636,6 +652,7 @@ async function stopAfterFailure(aws: LocalAws, started: Started): Promise<void> 
   await aws.emulators.stop();
   await aws.lambda.stop();
   await started.appConfig?.stop();
+  await started.dataDirLock?.release();
 }
 
 interface LocalSettings {
