@@ -116,3 +116,20 @@ describe("SigV4: what is sent is what is signed", () => {
     expectVerifiable(seen[0]);
   });
 });
+
+describe("a JWT never travels over plain http but to loopback", () => {
+  it("jwt to http://punctual.example.com is refused when the client is made; SigV4 (no secret sent) is not", () => {
+    // Act
+    const jwt = () =>
+      new PunctualClient({ apiUrl: "http://punctual.example.com/", auth: { kind: "jwt", token: "t0k" } });
+    const iam = () =>
+      new PunctualClient({
+        apiUrl: "http://punctual.example.com/",
+        auth: { kind: "iam", region: "eu-west-1", credentials: CREDENTIALS },
+      });
+
+    // Assess
+    expect(jwt).toThrow(/https/);
+    expect(iam).not.toThrow();
+  });
+});
