@@ -88,3 +88,27 @@ describe("README's producer policy (execute-api:Invoke)", () => {
     expect([replay, run]).toEqual(["Allowed", "Allowed"]);
   });
 });
+
+describe("a route with the topic in its path can be granted per topic (README)", () => {
+  it("an Invoke on POST/v1/topics/orders/pause pauses orders only", async () => {
+    // Prepare
+    expect(README).toContain("`POST/v1/topics/orders/pause`");
+    const policy = {
+      Version: "2012-10-17",
+      Statement: [
+        {
+          Effect: "Allow",
+          Action: "execute-api:Invoke",
+          Resource: `arn:aws:execute-api:${REGION}:${ACCOUNT}:${API_ID}/$default/POST/v1/topics/orders/pause`,
+        },
+      ],
+    };
+
+    // Act
+    const orders = await decisionFor(policy, "POST /v1/topics/orders/pause");
+    const payments = await decisionFor(policy, "POST /v1/topics/payments/pause");
+
+    // Assess
+    expect([orders, payments]).toEqual(["Allowed", "ImplicitlyDenied"]);
+  });
+});
