@@ -1,6 +1,7 @@
 import { withoutCredentials } from "../client/api-url.js";
 import {
   apiUrlProblem,
+  cleartextCredentialsProblem,
   defaultAuthFor,
   MissingRegionError,
   type PunctualAuth,
@@ -52,6 +53,13 @@ export async function apiUrlOf(options: GlobalOptions): Promise<string> {
 }
 
 export function authOf(options: GlobalOptions, apiUrl: string): PunctualAuth {
+  const auth = chosenAuth(options, apiUrl);
+  const problem = cleartextCredentialsProblem(auth, new URL(apiUrl));
+  if (problem) throw new UsageError(`--api: ${problem}`);
+  return auth;
+}
+
+function chosenAuth(options: GlobalOptions, apiUrl: string): PunctualAuth {
   switch (options.auth) {
     case undefined:
       return withRegion(defaultAuthFor(apiUrl), options.region);

@@ -19,14 +19,34 @@ export function withoutCredentials(text: string): string {
 }
 
 /**
- * Writes `url`'s query parameters back with every space as `%20`. URLSearchParams writes a space as `+`, which
- * only form decoding reads as a space: SigV4 signs a space as `%20` and reads a raw `+` as a plus (AWS's signing
- * docs: a space "must be encoded as %20 (and not as +)"), so a signed call with a space in a value (a group
- * `A 1001`) would not verify, and what API Gateway hands the function for a raw `+` its docs do not say. A literal
- * plus is already `%2B` in URLSearchParams' output, so every `+` left in it is a space.
+ * Writes `url`'s query parameters back in RFC 3986's form, the one SigV4 signs: every space as `%20`, `*` as
+ * `%2A`, `~` as itself. URLSearchParams writes a space as `+`, which only form decoding reads as a space: SigV4
+ * signs a space as `%20` and reads a raw `+` as a plus (AWS's signing docs: a space "must be encoded as %20 (and
+ * not as +)"), so a signed call with a space in a value (a group `A 1001`) would not verify, and what API Gateway
+ * hands the function for a raw `+` its docs do not say. A literal plus is already `%2B` in URLSearchParams'
+ * output, so every `+` left in it is a space. It also leaves `*` raw and writes `~` as `%7E`, which the signer
+ * signs the other way round: a server canonicalizing the query as it came would then refuse the signature (API
+ * Gateway answered 403 to a raw `*`, aws-amplify/amplify-js#2356). Sent in the signed form, it verifies read
+ * either way, and decodes to the same value.
  */
 export function withPercentEncodedQuery(url: URL): URL {
-  const query = url.searchParams.toString().replaceAll("+", "%20");
+  const query = url.searchParams
+    .toString()
+    .replaceAll("+", "%20")
+    .replaceAll("*", "%2A")
+    .replaceAll("%7E", "~");
   url.search = query === "" ? "" : `?${query}`;
   return url;
+}
+
+/**
+ * A path parameter in RFC 3986's form, as SigV4 encodes it: encodeURIComponent leaves `!'()*` raw, which a server
+ * decoding the path before canonicalizing signs another way than one that takes it as it came. Encoded, both
+ * agree, and the value decodes the same.
+ */
+export function pathSegment(value: string): string {
+  return encodeURIComponent(value).replace(
+    /[!'()*]/g,
+    (c) => `%${c.charCodeAt(0).toString(16).toUpperCase()}`,
+  );
 }

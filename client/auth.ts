@@ -27,11 +27,29 @@ export interface OutgoingRequest {
 
 export type Authorizer = (request: OutgoingRequest) => Promise<Record<string, string>>;
 
+function isLoopback(apiUrl: string | URL): boolean {
+  const { hostname } = new URL(apiUrl);
+  return hostname === "localhost" || hostname === "[::1]" || /^127\./.test(hostname);
+}
+
 /** The local cloud has no auth; anything else is a deployed stack, IAM-auth unless its config says JWT. */
 export function defaultAuthFor(apiUrl: string | URL): PunctualAuth {
-  const { hostname } = new URL(apiUrl);
-  const loopback = hostname === "localhost" || hostname === "[::1]" || /^127\./.test(hostname);
-  return loopback ? { kind: "none" } : { kind: "iam" };
+  return isLoopback(apiUrl) ? { kind: "none" } : { kind: "iam" };
+}
+
+/**
+ * Why `auth` must not be used with this URL, or undefined. Over plain http anyone on the path reads a bearer token
+ * and may then call every route it allows, for as long as it lives. API Gateway serves https only, so an `http:`
+ * URL to another host is a typo or a proxy: refused, but for loopback (the local cloud, a test server). SigV4 is
+ * let through: it sends no secret (LocalStack's `http://<api>.execute-api.localhost.localstack.cloud` takes it).
+ */
+export function cleartextCredentialsProblem(auth: PunctualAuth, apiUrl: URL): string | undefined {
+  if (auth.kind !== "jwt" || apiUrl.protocol !== "http:" || isLoopback(apiUrl)) return undefined;
+  return `a JWT goes only over https (or http to loopback), not to ${apiUrl.origin}`;
+}
+
+export class InsecureApiUrlError extends Error {
+  override readonly name = "InsecureApiUrlError";
 }
 
 export function authorizer(
@@ -39,6 +57,8 @@ export function authorizer(
   apiUrl: URL,
   env: NodeJS.ProcessEnv = process.env,
 ): Authorizer {
+  const insecure = cleartextCredentialsProblem(auth, apiUrl);
+  if (insecure) throw new InsecureApiUrlError(insecure);
   switch (auth.kind) {
     case "none":
       return async () => ({});

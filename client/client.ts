@@ -11,7 +11,7 @@ import {
   resultsMismatch,
   type SentBatch,
 } from "./add-batching.js";
-import { apiUrlProblem, withPercentEncodedQuery } from "./api-url.js";
+import { apiUrlProblem, pathSegment, withPercentEncodedQuery } from "./api-url.js";
 import { type Authorizer, authorizer, defaultAuthFor, InvalidTokenError, type PunctualAuth } from "./auth.js";
 import { checkKeyOption, errorFromResponse, PunctualError, parseJson } from "./errors.js";
 import { readAnswerText, requestIdOf } from "./read-body.js";
@@ -262,7 +262,7 @@ class PunctualClientCore {
     let path = route.path;
     const inQuery = route.pathParamsInQuery ?? {};
     names.forEach((name, i) => {
-      path = path.replace(`{${name}}`, inQuery[name]?.segment ?? encodeURIComponent(params[i] ?? ""));
+      path = path.replace(`{${name}}`, inQuery[name]?.segment ?? pathSegment(params[i] ?? ""));
     });
     const url = this.#urlOf(path);
     const headers: Record<string, string> = { accept: "application/json" };

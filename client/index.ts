@@ -9,7 +9,9 @@
 export { type AddBatchingOptions, BATCH_ROUTE_RETRY_MS, DEFAULT_MAX_IN_FLIGHT } from "./add-batching.js";
 export { apiUrlProblem } from "./api-url.js";
 export {
+  cleartextCredentialsProblem,
   defaultAuthFor,
+  InsecureApiUrlError,
   InvalidTokenError,
   MissingRegionError,
   type PunctualAuth,

@@ -1,4 +1,5 @@
 import { Token } from "aws-cdk-lib";
+import { API_ROUTE_KEYS } from "#shared/api/routes.js";
 import { ConfigError, type PunctualConfig, type TopicSettings } from "#shared/config/index.js";
 import { isPrivateHostPattern } from "#shared/security/ssrf.js";
 
@@ -16,9 +17,28 @@ export const ENVIRONMENTS_REQUIRING_ALARM_SUBSCRIBERS: readonly string[] = ["pro
  * without any. `account` is the stack's account, or undefined when synthesis does not know it yet.
  */
 export function assertDeployable(config: PunctualConfig, account: string | undefined): void {
-  const problems =
-    config.name === LOCAL_ENVIRONMENT ? localEnvironmentProblems(config, account) : deployedProblems(config);
+  const problems = [
+    ...(config.name === LOCAL_ENVIRONMENT
+      ? localEnvironmentProblems(config, account)
+      : deployedProblems(config)),
+    ...jwtScopeProblems(config),
+  ];
   if (problems.length > 0) throw new ConfigError(config.name, problems);
+}
+
+/**
+ * `api.auth.scopes` keys that name no route: that route would fall back to the `"*"` scopes (or to none, open
+ * to any token for the audience) while the config reads as if it were restricted.
+ */
+function jwtScopeProblems(config: PunctualConfig): string[] {
+  const { auth } = config.api;
+  if (auth.type !== "jwt" || !auth.scopes) return [];
+  return Object.keys(auth.scopes)
+    .filter((key) => key !== "*" && !API_ROUTE_KEYS.includes(key))
+    .map(
+      (key) =>
+        `field "api.auth.scopes": "${key}" is no route; name a route key ("POST /v1/tasks", README "API (v1)") or "*" for every route not named`,
+    );
 }
 
 function localEnvironmentProblems(config: PunctualConfig, account: string | undefined): string[] {

@@ -186,6 +186,17 @@ const apiAuthSchema = z.discriminatedUnion("type", [
       type: z.literal("jwt"),
       issuer: z.url(),
       audience: z.array(z.string().min(1)).min(1),
+      /**
+       * The scopes a token needs per route key (`"POST /v1/tasks"`), `"*"` for every route not named; a token
+       * holding any one of a route's scopes may call it. Without scopes any token for the audience may call every
+       * route. The keys are checked against the route table at synth (cdk/lib/deployment-guards.ts).
+       */
+      scopes: z
+        .record(
+          z.string(),
+          z.array(z.string().regex(/^[\x21-\x7e]+$/, "a scope is visible ASCII without spaces")).min(1),
+        )
+        .optional(),
     })
     .strict(),
 ]);

@@ -97,10 +97,12 @@ export class TaskApi extends Construct {
     for (const route of API_ROUTES) {
       const fn = this.addRouteFunction(route, common, props);
       const [method, path] = route.routeKey.split(" ") as [apigw.HttpMethod, string];
+      const scopes = routeScopes(config.api.auth, route.routeKey);
       this.httpApi.addRoutes({
         path,
         methods: [method],
         integration: new integrations.HttpLambdaIntegration(pascalCase(route.name), fn),
+        ...(scopes ? { authorizationScopes: [...scopes] } : {}),
       });
       functions[route.name] = fn;
     }
@@ -242,6 +244,15 @@ function defaultAuthorizer(auth: PunctualConfig["api"]["auth"]): apigw.IHttpRout
     case "none":
       return undefined;
   }
+}
+
+/**
+ * The scopes a JWT must hold (any one of them) to call a route: its own entry in `api.auth.scopes`, else the
+ * `"*"` entry, else none. Not for `$default`, which only answers 404/405.
+ */
+function routeScopes(auth: PunctualConfig["api"]["auth"], routeKey: string): readonly string[] | undefined {
+  if (auth.type !== "jwt" || !auth.scopes) return undefined;
+  return Object.hasOwn(auth.scopes, routeKey) ? auth.scopes[routeKey] : auth.scopes["*"];
 }
 
 type CommonFunctionProps = Pick<

@@ -89,3 +89,42 @@ describe("--token: a token that cannot be sent is a usage error that never print
     }
   });
 });
+
+describe("a JWT over plain http to a host that is not loopback is refused before sending", () => {
+  it("--auth jwt to http://punctual.example.com: exit 1, nothing sent, the token not echoed", async () => {
+    // Act
+    const result = await runOffline([
+      "--api",
+      "http://punctual.example.com",
+      "--auth",
+      "jwt",
+      "--token",
+      "eyJhbGciOi.s3cret-payload.sig",
+      ...GET,
+    ]);
+
+    // Assess
+    expect(result.code).toBe(1);
+    expect(result.sent).toEqual([]);
+    expect(result.err).not.toContain("s3cret");
+    expect(result.err).toMatch(/https/);
+  });
+
+  it("--auth none over http, and a JWT over http to loopback, are sent", async () => {
+    // Act
+    const none = await runOffline(["--api", "http://punctual.example.com", "--auth", "none", ...GET]);
+    const loopback = await runOffline([
+      "--api",
+      "http://127.0.0.1:3000",
+      "--auth",
+      "jwt",
+      "--token",
+      "t",
+      ...GET,
+    ]);
+
+    // Assess
+    expect(none.sent.length).toBeGreaterThan(0);
+    expect(loopback.sent.length).toBeGreaterThan(0);
+  });
+});
