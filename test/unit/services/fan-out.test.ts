@@ -1283,6 +1283,24 @@ describe("fan-out cancel and moves", () => {
     expect((await f.store.get(parent.taskId))?.status).toBe("cancelled");
   });
 
+  it("DELETE of a parent whose copies are all dead-lettered is a 409 that says how to discard them, and changes nothing", async () => {
+    // Prepare: every subscriber's copy failed (dead-lettered)
+    const f = setup();
+    const { parent, copies } = await addOrder(f);
+    for (const copy of copies) await deadLetter(f, copy);
+
+    // Act
+    const error = await refusal(cancelTask({ ...f.deps, store: f.store }, parent.taskId));
+
+    // Assess: not "a dead-lettered (failed) one can be cancelled" about a failed task it refuses to cancel
+    const body = error.toBody().error;
+    expect(body).toMatchObject({ code: "conflict", task_status: "failed" });
+    expect(body.message).not.toContain("a dead-lettered (failed) one can be cancelled");
+    expect(body.message).toContain("DELETE of the copy's own id");
+    expect((await f.store.get(parent.taskId))?.status).toBe("scheduled");
+    for (const copy of copies) expect((await f.store.get(copy.taskId))?.status).toBe("failed");
+  });
+
   it("DELETE of a parent whose copies have all gone on is a 409 with their status, and no retry re-adds a copy", async () => {
     // Prepare
     const f = setup();
