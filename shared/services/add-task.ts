@@ -331,9 +331,7 @@ async function replay(
   if (!key) throw internalError(new Error(`idempotency claim holds a malformed task id: ${taskId}`));
   const acceptedAtMs = decodeTime(key.ulid);
   if (nowMs - acceptedAtMs >= topic.retentionDays * 86_400_000) {
-    throw idempotencyConflict(
-      "this idempotency key belongs to a task that has completed and expired; use a new key for a new task",
-    );
+    throw idempotencyConflict(EXPIRED_KEY_MESSAGE);
   }
   const task = newRecord(
     key,
@@ -406,6 +404,10 @@ async function repeatOfRefused(
 function isClientError(error: unknown): boolean {
   return isHttpError(error) && error.status >= 400 && error.status < 500;
 }
+
+/** A repeat whose task is gone after its retention (a fan-out task's: every copy). */
+export const EXPIRED_KEY_MESSAGE =
+  "this idempotency key belongs to a task that has completed and expired; use a new key for a new task";
 
 /** How many reschedules a repeated add follows; each is one read, and nobody moves one task this often. */
 const MAX_RESCHEDULE_HOPS = 32;

@@ -425,6 +425,30 @@ describe("fan-out add", () => {
     expect(f.timerQueue.armed.slice(armedBefore).map((a) => a.taskId)).not.toContain(billing.taskId);
   });
 
+  it("with an idempotency key, a retry after every copy's retention ran out is the plain task's 409, not a 200 `scheduled`", async () => {
+    // Prepare: every copy delivered and expired (TTL); the parent and its claim live a day and more longer
+    const f = setup();
+    const body = orderBody({ idempotency_key: "k-all-expired" });
+    const { copies } = await addOrder(f, { idempotency_key: "k-all-expired" });
+    for (const copy of copies) {
+      await deliver(f, copy);
+      f.store.tasks.delete(copy.taskId);
+    }
+    const retentionMs = (f.config.resolvedTopics.orders?.retentionDays ?? 0) * 86_400_000;
+    const armedBefore = f.timerQueue.armed.length;
+
+    // Act
+    const error = await refusal(addTask({ ...f.deps, now: () => NOW + 10_000 + retentionMs }, { body }));
+
+    // Assess: as a plain task's repeat once it is gone; nothing recreated or armed
+    expect(error.toBody().error).toMatchObject({
+      code: "idempotency_conflict",
+      message: expect.stringContaining("completed and expired"),
+    });
+    for (const copy of copies) expect(await f.store.get(copy.taskId)).toBeUndefined();
+    expect(f.timerQueue.armed.length).toBe(armedBefore);
+  });
+
   it("with an idempotency key, a retry recreates a copy that is missing, exactly as it was", async () => {
     // Prepare
     const f = setup();
