@@ -217,6 +217,7 @@ export const TASK_STORE_OPERATIONS: { readonly [M in keyof TaskStore]: readonly 
   listSchedulesDue: [{ action: "Query", on: "scheduleIndex" }],
   updateSchedule: [onTable("UpdateItem"), onTable("GetItem")],
   findIdempotencyClaim: [onTable("GetItem")],
+  readIdempotencyClaim: [onTable("GetItem")],
   // --- issue 14 (breaker): destinations ---
   getDestination: [onTable("GetItem")],
   listDestinations: [onTable("Query")],
@@ -241,6 +242,7 @@ export const PIPELINE_STORE_METHODS = {
     "listSchedulesDue",
     "getSchedule",
     "claimIdempotencyKey",
+    "readIdempotencyClaim",
     "putNew",
     "get",
     "removeScheduled",
@@ -354,7 +356,13 @@ export class DynamoAddStore
   implements
     Pick<
       TaskStore,
-      "putNew" | "enterSweepIndex" | "get" | "removeScheduled" | "claimIdempotencyKey" | "cancel"
+      | "putNew"
+      | "enterSweepIndex"
+      | "get"
+      | "removeScheduled"
+      | "claimIdempotencyKey"
+      | "readIdempotencyClaim"
+      | "cancel"
     >
 {
   protected readonly client: DynamoDBClient;
@@ -485,6 +493,17 @@ export class DynamoAddStore
     // minted for this request alone, so no other request holds it: the key is ours, the task is new (201).
     if (item.taskId === claim.taskId && item.requestHash === claim.requestHash) return { status: "claimed" };
     return { status: "existing", taskId: item.taskId, requestHash: item.requestHash };
+  }
+
+  async readIdempotencyClaim(
+    topic: string,
+    key: string,
+  ): Promise<{ readonly taskId: string; readonly requestHash: string } | undefined> {
+    const stored = await this.readItem({ pk: idempotencyPartitionKey(topic, key), sk: IDEMPOTENCY_SORT_KEY });
+    const item = fromWire<{ taskId?: string; requestHash?: string; expiresAt?: number }>(stored);
+    if (!item?.taskId || (item.expiresAt !== undefined && item.expiresAt < this.nowSeconds()))
+      return undefined;
+    return { taskId: item.taskId, requestHash: item.requestHash ?? "" };
   }
 
   /** A new task as stored: in the sweep index unless finished, a fan-out parent or told not to be. */
@@ -626,11 +645,7 @@ export class DynamoScheduleStore
   }
 
   async findIdempotencyClaim(topic: string, key: string): Promise<string | undefined> {
-    const stored = await this.readItem({ pk: idempotencyPartitionKey(topic, key), sk: IDEMPOTENCY_SORT_KEY });
-    const item = fromWire<{ taskId?: string; expiresAt?: number }>(stored);
-    if (!item?.taskId || (item.expiresAt !== undefined && item.expiresAt < this.nowSeconds()))
-      return undefined;
-    return item.taskId;
+    return (await this.readIdempotencyClaim(topic, key))?.taskId;
   }
 }
 

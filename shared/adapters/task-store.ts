@@ -233,6 +233,14 @@ export interface TaskStore extends DestinationStore {
    */
   claimIdempotencyKey(claim: IdempotencyClaim): Promise<IdempotencyOutcome>;
   /**
+   * The live claim of a key (a read only: it never claims), its task id and request hash; a claim past its expiry,
+   * which `claimIdempotencyKey` would take over, is none.
+   */
+  readIdempotencyClaim(
+    topic: string,
+    key: string,
+  ): Promise<{ readonly taskId: string; readonly requestHash: string } | undefined>;
+  /**
    * Claims many keys in as few calls as the store allows, each only where no claim of that key exists (live or
    * expired); one outcome per claim, in order. The claims must be of distinct keys.
    */

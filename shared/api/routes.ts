@@ -87,6 +87,21 @@ const STOP_SCHEDULE = [
   "settleRescheduled",
 ] as const satisfies readonly StoreMethod[];
 
+/**
+ * The store methods of the add-task service (shared/services/add-task.ts), which every function adding tasks calls:
+ * `cancel`, a keyed retry of a cancelled fan-out task cancels a copy still `scheduled` (fan-out/add.ts);
+ * `readIdempotencyClaim`, a keyed repeat that today's settings would refuse answers the task it made (200).
+ */
+const ADD_TASK_STORE = [
+  "claimIdempotencyKey",
+  "readIdempotencyClaim",
+  "putNew",
+  "get",
+  "removeScheduled",
+  "enterSweepIndex",
+  "cancel",
+] as const satisfies readonly StoreMethod[];
+
 export const API_ROUTES = [
   {
     name: "add-task",
@@ -94,8 +109,7 @@ export const API_ROUTES = [
     entry: "functions/add-task.ts",
     purpose: "store the task, arm its timer",
     memoryMb: 512,
-    // `cancel`: a keyed retry of a cancelled fan-out task cancels a copy still `scheduled` (fan-out/add.ts).
-    store: ["claimIdempotencyKey", "putNew", "get", "removeScheduled", "enterSweepIndex", "cancel"],
+    store: ADD_TASK_STORE,
     grants: ["timer-queue:send", "schedules:arm", "topic-settings:read"],
   },
   // Issue 13, scope L: batch add (fan-out items, shared keys and fallen-back lanes through the single add's
@@ -107,17 +121,7 @@ export const API_ROUTES = [
     entry: "functions/add-tasks-batch.ts",
     purpose: "add up to 100 tasks, one result each",
     memoryMb: 512,
-    store: [
-      "claimIdempotencyKey",
-      "claimIdempotencyKeys",
-      "putNew",
-      "putNewMany",
-      "insertNewMany",
-      "get",
-      "removeScheduled",
-      "enterSweepIndex",
-      "cancel",
-    ],
+    store: [...ADD_TASK_STORE, "claimIdempotencyKeys", "putNewMany", "insertNewMany"],
     grants: ["timer-queue:send", "schedules:arm", "topic-settings:read"],
   },
   {
@@ -252,16 +256,11 @@ export const API_ROUTES = [
     purpose: "store a recurring schedule, make its first occurrences tasks",
     memoryMb: 512,
     store: [
+      ...ADD_TASK_STORE,
       "putSchedule",
       "getSchedule",
-      "claimIdempotencyKey",
-      "putNew",
-      "get",
-      "removeScheduled",
-      "enterSweepIndex",
       "updateSchedule",
       "findIdempotencyClaim",
-      "cancel",
       "restoreFanOutParent",
       "settleRescheduled",
     ],
@@ -301,15 +300,10 @@ export const API_ROUTES = [
     purpose: "resume a paused schedule from now",
     memoryMb: 512,
     store: [
+      ...ADD_TASK_STORE,
       "getSchedule",
       "updateSchedule",
-      "claimIdempotencyKey",
-      "putNew",
-      "get",
-      "removeScheduled",
-      "enterSweepIndex",
       "findIdempotencyClaim",
-      "cancel",
       "restoreFanOutParent",
       "settleRescheduled",
     ],

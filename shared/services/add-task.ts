@@ -7,6 +7,7 @@ import {
   fanOutCallback,
   idempotencyConflict,
   internalError,
+  isHttpError,
   payloadTooLarge,
   serviceUnavailable,
   unknownTopic,
@@ -41,7 +42,13 @@ import { addFanOut, completeFanOut } from "./fan-out/add.js";
 export interface AddTaskDeps {
   readonly store: Pick<
     TaskStore,
-    "putNew" | "get" | "removeScheduled" | "claimIdempotencyKey" | "enterSweepIndex" | "cancel"
+    | "putNew"
+    | "get"
+    | "removeScheduled"
+    | "claimIdempotencyKey"
+    | "readIdempotencyClaim"
+    | "enterSweepIndex"
+    | "cancel"
   >;
   readonly timerQueue: Pick<TimerQueue, "arm">;
   readonly scheduler: Pick<TaskScheduler, "createTaskSchedule">;
@@ -102,14 +109,22 @@ const LIKELY_MILLISECONDS = 100_000_000_000;
  */
 export async function addTask(deps: AddTaskDeps, input: AddTaskInput): Promise<AddTaskResult> {
   const nowMs = deps.now();
-  const { request, topic, dueAtMs, groupValue, callbackUrl } = checkAddRequest(
-    deps.config,
+  const parsed = parseAddTaskRequest(
     input.body,
-    nowMs,
     input.idempotencyKeyHeader,
     // The one seam where the reserved key prefix is allowed: the materializer's adds, which name their schedule.
     input.scheduleId !== undefined ? "schedule" : "caller",
   );
+  if (!parsed.ok) throw validationFailed(parsed.issues);
+  let checked: CheckedAddRequest;
+  try {
+    checked = checkParsedAddRequest(deps.config, parsed.value, nowMs);
+  } catch (error) {
+    const repeat = await repeatOfRefused(deps, parsed.value, error);
+    if (repeat) return repeat;
+    throw error;
+  }
+  const { request, topic, dueAtMs, groupValue, callbackUrl } = checked;
   const content = request.content.text;
 
   const ulid = (deps.newUlid ?? newUlid)(nowMs);
@@ -310,35 +325,13 @@ async function replay(
 ): Promise<AddTaskResult> {
   const nowMs = deps.now();
   const found = await deps.store.get(taskId);
-  if (found?.status === "rescheduled") return { statusCode: 200, body: await currentTask(deps, found) };
-  if (found?.fanOut) {
-    const status = await completeFanOut(deps, found, nowMs);
-    return { statusCode: 200, body: { ...addResponse(found), status } };
-  }
-  const existing = found;
-  if (existing) {
-    if (existing.status === "scheduled") {
-      try {
-        await inTime(
-          deps,
-          arm(deps, existing.taskId, planTimer(existing.dueAtMs, timerNow(deps), timerSettings(deps.config))),
-        );
-      } catch (error) {
-        deps.onError?.("re-arming a replayed task failed", error, taskId);
-        await leaveForTheSweeper(deps, taskId);
-        throw serviceUnavailable("could not arm the task's timer; retry the request", error);
-      }
-    }
-    return { statusCode: 200, body: addResponse(existing) };
-  }
+  if (found) return repeatOf(deps, found, nowMs);
 
   const key = parseTaskId(taskId);
   if (!key) throw internalError(new Error(`idempotency claim holds a malformed task id: ${taskId}`));
   const acceptedAtMs = decodeTime(key.ulid);
   if (nowMs - acceptedAtMs >= topic.retentionDays * 86_400_000) {
-    throw idempotencyConflict(
-      "this idempotency key belongs to a task that has completed and expired; use a new key for a new task",
-    );
+    throw idempotencyConflict(EXPIRED_KEY_MESSAGE);
   }
   const task = newRecord(
     key,
@@ -360,6 +353,61 @@ async function replay(
   const raced = await deps.store.get(taskId);
   return { statusCode: 200, body: addResponse(raced ?? task) };
 }
+
+/**
+ * A repeat whose task exists: answered as stored (200), re-armed if still `scheduled` (the first attempt may have
+ * crashed between its write and its timer; a second timer message is harmless), a fan-out task completed
+ * (`completeFanOut`), a moved one followed to the task it became.
+ */
+async function repeatOf(deps: AddTaskDeps, found: TaskRecord, nowMs: number): Promise<AddTaskResult> {
+  if (found.status === "rescheduled") return { statusCode: 200, body: await currentTask(deps, found) };
+  if (found.fanOut) {
+    const status = await completeFanOut(deps, found, nowMs);
+    return { statusCode: 200, body: { ...addResponse(found), status } };
+  }
+  if (found.status === "scheduled") {
+    try {
+      await inTime(
+        deps,
+        arm(deps, found.taskId, planTimer(found.dueAtMs, timerNow(deps), timerSettings(deps.config))),
+      );
+    } catch (error) {
+      deps.onError?.("re-arming a replayed task failed", error, found.taskId);
+      await leaveForTheSweeper(deps, found.taskId);
+      throw serviceUnavailable("could not arm the task's timer; retry the request", error);
+    }
+  }
+  return { statusCode: 200, body: addResponse(found) };
+}
+
+/**
+ * A keyed request that today's settings refuse (4xx) may repeat one they accepted before a change (a topic turned
+ * fan-out now refuses its `callback`, one turned plain needs one; a narrowed allow-list, a lower size or delay
+ * limit): "same key, same body, the same task (200)" holds, or the caller is told its task was refused while it is
+ * delivered. So the key's live claim is read: the same body with its task still there is answered as any repeat.
+ * Otherwise (no claim, another body, no task) the refusal stands, and nothing is written. Only on this path: an
+ * accepted request pays no extra read.
+ */
+async function repeatOfRefused(
+  deps: AddTaskDeps,
+  request: AddTaskRequest,
+  refusal: unknown,
+): Promise<AddTaskResult | undefined> {
+  const topic = topicConfig(deps.config, request.topic);
+  if (request.idempotencyKey === undefined || !topic || !isClientError(refusal)) return undefined;
+  const claim = await deps.store.readIdempotencyClaim(topic.name, request.idempotencyKey);
+  if (!claim || claim.requestHash !== hashRequest(request)) return undefined;
+  const found = await deps.store.get(claim.taskId);
+  return found ? repeatOf(deps, found, deps.now()) : undefined;
+}
+
+function isClientError(error: unknown): boolean {
+  return isHttpError(error) && error.status >= 400 && error.status < 500;
+}
+
+/** A repeat whose task is gone after its retention (a fan-out task's: every copy). */
+export const EXPIRED_KEY_MESSAGE =
+  "this idempotency key belongs to a task that has completed and expired; use a new key for a new task";
 
 /** How many reschedules a repeated add follows; each is one read, and nobody moves one task this often. */
 const MAX_RESCHEDULE_HOPS = 32;

@@ -67,16 +67,25 @@ export async function cancelTask(deps: CancelTaskDeps, taskId: string | undefine
     case "conflict":
       if (result.task.status === "cancelled") return viewOf(deps.store, result.task);
       // A moved task lives on under another id: name it, or a caller holding the old id reads "too late".
-      throw conflict(
-        `task is ${result.task.status}; only a task whose attempt has not started (scheduled, queued) or a dead-lettered (failed) one can be cancelled`,
-        {
-          task_status: result.task.status,
-          ...(result.task.rescheduledTo ? { rescheduled_to: result.task.rescheduledTo } : {}),
-        },
-      );
+      throw conflict(conflictMessage(result.task), {
+        task_status: result.task.status,
+        ...(result.task.rescheduledTo ? { rescheduled_to: result.task.rescheduledTo } : {}),
+      });
     case "cancelled":
       return viewOf(deps.store, result.task);
   }
+}
+
+/**
+ * Why a cancel was refused. A fan-out parent's status is its copies' (a `failed` one has a dead-lettered copy): its
+ * DELETE cancels copies whose attempt has not started and discards none (README "Fan-out"), so the plain task's
+ * "a dead-lettered (failed) one can be cancelled" would contradict the 409 it comes with.
+ */
+function conflictMessage(task: TaskRecord): string {
+  if (task.fanOut) {
+    return `task is ${task.status}; no subscriber's copy is still waiting for its attempt (scheduled, queued), so none was cancelled; a dead-lettered copy is discarded by a DELETE of the copy's own id (the task's view lists them)`;
+  }
+  return `task is ${task.status}; only a task whose attempt has not started (scheduled, queued) or a dead-lettered (failed) one can be cancelled`;
 }
 
 /** `failed → cancelled`, with the topic's retention as for any finished task. */

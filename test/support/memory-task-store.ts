@@ -128,6 +128,15 @@ export class MemoryTaskStore implements TaskStore {
     return { status: "claimed" };
   }
 
+  async readIdempotencyClaim(
+    topic: string,
+    key: string,
+  ): Promise<{ taskId: string; requestHash: string } | undefined> {
+    const claim = this.idempotency.get(`${topic}#${key}`);
+    if (!claim || (this.nowSeconds !== undefined && claim.expiresAt < this.nowSeconds())) return undefined;
+    return { taskId: claim.taskId, requestHash: claim.requestHash };
+  }
+
   /** As the table's INSERTs: any claim of the key, expired or not, refuses the new one (DuplicateItem). */
   async claimIdempotencyKeys(claims: readonly IdempotencyClaim[]): Promise<BatchClaimOutcome[]> {
     return claims.map((claim) => {

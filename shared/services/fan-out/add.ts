@@ -1,5 +1,5 @@
 import { pMapSettled } from "p-map";
-import { type HttpError, serviceUnavailable } from "#shared/api/errors.js";
+import { type HttpError, idempotencyConflict, serviceUnavailable } from "#shared/api/errors.js";
 import { type TopicConfig, timerSettings, topicConfig } from "#shared/config/index.js";
 import {
   aggregateStatus,
@@ -18,6 +18,7 @@ import {
   arm,
   checkItemSize,
   claimExpiry,
+  EXPIRED_KEY_MESSAGE,
   inTime,
   leaveForTheSweeper,
   timerNow,
@@ -130,7 +131,9 @@ async function eachSettled<T>(items: readonly T[], fn: (item: T) => Promise<unkn
 
 /**
  * A repeat of an idempotent add whose parent exists: every copy made sure of (recreated if missing, re-armed if
- * still scheduled); answers the parent's status as the subscribers' copies make it.
+ * still scheduled); answers the parent's status as the subscribers' copies make it. When no copy is left past the
+ * retention (each finished and expired, or never written and retried too late) it is the plain task's repeat once
+ * its task is gone, a 409: the parent alone would read `scheduled`, a task still to come that never will.
  */
 export async function completeFanOut(
   deps: FanOutAddDeps,
@@ -145,6 +148,10 @@ export async function completeFanOut(
   } catch (error) {
     deps.onError?.("completing a fan-out task failed", error, parent.taskId);
     throw serviceUnavailable("could not complete the task's deliveries; retry the request", error);
+  }
+  const noneLeft = statuses.length > 0 && statuses.every((status) => status === "missing");
+  if (noneLeft && parent.status !== "cancelled" && mayHaveExpired(deps, parent, nowMs)) {
+    throw idempotencyConflict(EXPIRED_KEY_MESSAGE);
   }
   return aggregateStatus(statuses, parent.status);
 }

@@ -1339,6 +1339,22 @@ describe.each([
     expect(await store.getSchedule(s.scheduleId)).toMatchObject({ skippedOccurrences: 2, lastSkipped });
   });
 
+  it("reads a live idempotency claim's task and request hash, none for an unknown key, without claiming", async () => {
+    const store: TaskStore = await makeStore();
+    const claim = { topic: "demo", key: `k-${newUlid(Date.now())}`, taskId: "demo._.x.y", requestHash: "h" };
+    await store.claimIdempotencyKey({ ...claim, expiresAt: NOW / 1000 + 3_600 });
+
+    expect(await store.readIdempotencyClaim("demo", claim.key)).toEqual({
+      taskId: claim.taskId,
+      requestHash: "h",
+    });
+    expect(await store.readIdempotencyClaim("other", claim.key)).toBeUndefined();
+    expect(await store.readIdempotencyClaim("demo", "never-read")).toBeUndefined();
+    expect((await store.claimIdempotencyKey({ ...claim, key: "never-read", expiresAt: 1e10 })).status).toBe(
+      "claimed",
+    );
+  });
+
   it("finds the task an idempotency key was claimed for, without claiming an unknown key", async () => {
     const store: TaskStore = await makeStore();
     const claim = { topic: "demo", key: `k-${newUlid(Date.now())}`, taskId: "demo._.x.y", requestHash: "h" };

@@ -106,4 +106,14 @@ describe("topic subscribers (fan-out) in the configuration", () => {
       "b",
     ]);
   });
+  it("a runtime settings document removes subscribers with null: the topic is plain again (README: Changing subscribers)", () => {
+    const deployed = parseConfig({
+      name: "t",
+      system: { allowedCallbackHosts: ["*.example.com"] },
+      topics: { orders: { subscribers: [sub("a")] } },
+    });
+    const removed = applyRuntimeSettings(deployed, { topics: { orders: { subscribers: null } } });
+    expect(removed.ok).toBe(true);
+    expect(removed.ok && removed.config.resolvedTopics.orders?.subscribers).toBeUndefined();
+  });
 });

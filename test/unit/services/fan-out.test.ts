@@ -4,6 +4,7 @@ import { describe, expect, it } from "vitest";
 import { type HttpError, toHttpError } from "#shared/api/errors.js";
 import { fanOutTaskView } from "#shared/api/fan-out-view.js";
 import { parseConfig, type TopicConfig } from "#shared/config/index.js";
+import { applyRuntimeSettings } from "#shared/config/runtime-settings.js";
 import { aggregateStatus, deliveryKey, expandFanOut, laneHash } from "#shared/domain/fan-out.js";
 import { groupHash, parseTaskId } from "#shared/domain/keys.js";
 import { scheduledGraceMs, stalledAfterMs, sweepShardOf } from "#shared/domain/sweep.js";
@@ -422,6 +423,30 @@ describe("fan-out add", () => {
     expect(retried).toMatchObject({ statusCode: 200, body: { task_id: parent.taskId } });
     expect(await f.store.get(billing.taskId)).toBeUndefined();
     expect(f.timerQueue.armed.slice(armedBefore).map((a) => a.taskId)).not.toContain(billing.taskId);
+  });
+
+  it("with an idempotency key, a retry after every copy's retention ran out is the plain task's 409, not a 200 `scheduled`", async () => {
+    // Prepare: every copy delivered and expired (TTL); the parent and its claim live a day and more longer
+    const f = setup();
+    const body = orderBody({ idempotency_key: "k-all-expired" });
+    const { copies } = await addOrder(f, { idempotency_key: "k-all-expired" });
+    for (const copy of copies) {
+      await deliver(f, copy);
+      f.store.tasks.delete(copy.taskId);
+    }
+    const retentionMs = (f.config.resolvedTopics.orders?.retentionDays ?? 0) * 86_400_000;
+    const armedBefore = f.timerQueue.armed.length;
+
+    // Act
+    const error = await refusal(addTask({ ...f.deps, now: () => NOW + 10_000 + retentionMs }, { body }));
+
+    // Assess: as a plain task's repeat once it is gone; nothing recreated or armed
+    expect(error.toBody().error).toMatchObject({
+      code: "idempotency_conflict",
+      message: expect.stringContaining("completed and expired"),
+    });
+    for (const copy of copies) expect(await f.store.get(copy.taskId)).toBeUndefined();
+    expect(f.timerQueue.armed.length).toBe(armedBefore);
   });
 
   it("with an idempotency key, a retry recreates a copy that is missing, exactly as it was", async () => {
@@ -1283,6 +1308,24 @@ describe("fan-out cancel and moves", () => {
     expect((await f.store.get(parent.taskId))?.status).toBe("cancelled");
   });
 
+  it("DELETE of a parent whose copies are all dead-lettered is a 409 that says how to discard them, and changes nothing", async () => {
+    // Prepare: every subscriber's copy failed (dead-lettered)
+    const f = setup();
+    const { parent, copies } = await addOrder(f);
+    for (const copy of copies) await deadLetter(f, copy);
+
+    // Act
+    const error = await refusal(cancelTask({ ...f.deps, store: f.store }, parent.taskId));
+
+    // Assess: not "a dead-lettered (failed) one can be cancelled" about a failed task it refuses to cancel
+    const body = error.toBody().error;
+    expect(body).toMatchObject({ code: "conflict", task_status: "failed" });
+    expect(body.message).not.toContain("a dead-lettered (failed) one can be cancelled");
+    expect(body.message).toContain("DELETE of the copy's own id");
+    expect((await f.store.get(parent.taskId))?.status).toBe("scheduled");
+    for (const copy of copies) expect((await f.store.get(copy.taskId))?.status).toBe("failed");
+  });
+
   it("DELETE of a parent whose copies have all gone on is a 409 with their status, and no retry re-adds a copy", async () => {
     // Prepare
     const f = setup();
@@ -1514,6 +1557,80 @@ describe("fan-out after a topic's subscribers change (runtime settings or a depl
     });
     return { ...f.deps, config };
   }
+
+  /** A plain task of `demo` with its own callback. */
+  const plainBody = {
+    topic: "demo",
+    delay_seconds: 10,
+    content: { order_id: "o-1" },
+    callback: { url: "https://receiver.example.com/hook" },
+  };
+
+  /** The fixture's config after a runtime document gives `demo` the subscribers. */
+  function withSubscribersOnDemo(f: ReturnType<typeof setup>) {
+    const fanOut = applyRuntimeSettings(f.config, { topics: { demo: { subscribers: SUBSCRIBERS } } });
+    if (!fanOut.ok) throw new Error(fanOut.problems.join("; "));
+    return fanOut.config;
+  }
+
+  it("a keyed retry after the topic turned plain answers its fan-out task (200), not a 400 for the missing callback", async () => {
+    // Prepare: a keyed fan-out task accepted (its answer lost), then the runtime document removes the subscribers
+    const f = setup();
+    const body = orderBody({ idempotency_key: "k-switch" });
+    const { parent } = await addOrder(f, { idempotency_key: "k-switch" });
+    const plain = applyRuntimeSettings(f.config, { topics: { orders: { subscribers: null } } });
+    if (!plain.ok) throw new Error(plain.problems.join("; "));
+    const items = f.store.tasks.size;
+
+    // Act
+    const retried = await addTask({ ...f.deps, config: plain.config }, { body });
+
+    // Assess: the task it made, as any repeat; nothing new written
+    expect(retried).toMatchObject({ statusCode: 200, body: { task_id: parent.taskId, status: "scheduled" } });
+    expect(retried.body.subscribers?.map((s) => s.id)).toEqual(["billing", "audit", "search"]);
+    expect(f.store.tasks.size).toBe(items);
+  });
+
+  it("a keyed retry after the topic turned fan-out answers its plain task (200), not a 400 fan_out_callback", async () => {
+    // Prepare: a keyed plain task with its callback accepted, then the runtime document gives the topic subscribers
+    const f = setup();
+    const body = { ...plainBody, idempotency_key: "k-plain" };
+    const first = await addTask(f.deps, { body });
+    const deps = { ...f.deps, config: withSubscribersOnDemo(f) };
+    const items = f.store.tasks.size;
+
+    // Act
+    const retried = await addTask(deps, { body });
+    const inBatch = await addTasksBatch(deps, { tasks: [body] });
+
+    // Assess: as a single add and as a batch item
+    expect(retried).toMatchObject({
+      statusCode: 200,
+      body: { task_id: first.body.task_id, status: "scheduled" },
+    });
+    expect(inBatch.results).toEqual([
+      expect.objectContaining({ status: 200, task_id: first.body.task_id, task_status: "scheduled" }),
+    ]);
+    expect(f.store.tasks.size).toBe(items);
+  });
+
+  it("a retry whose request today's settings refuse still gets that 400 when its key made no task, or with another body", async () => {
+    // Prepare: a keyed plain task; the topic turns fan-out
+    const f = setup();
+    const body = plainBody;
+    await addTask(f.deps, { body: { ...body, idempotency_key: "k-made" } });
+    const deps = { ...f.deps, config: withSubscribersOnDemo(f) };
+
+    // Act
+    const unknownKey = await refusal(addTask(deps, { body: { ...body, idempotency_key: "k-new" } }));
+    const otherBody = await refusal(
+      addTask(deps, { body: { ...body, content: { order_id: "o-2" }, idempotency_key: "k-made" } }),
+    );
+
+    // Assess: today's refusal, as before
+    expect(unknownKey.toBody().error.code).toBe("fan_out_callback");
+    expect(otherBody.toBody().error.code).toBe("fan_out_callback");
+  });
 
   it("the relay forwards a plain task of a group without the fan-out parent that shares its partition", async () => {
     // Prepare: a fan-out task of group o-1, then (subscribers removed) a plain task of the same group.
