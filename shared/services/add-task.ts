@@ -246,9 +246,8 @@ export function laneKey(topic: string, groupValue: string | undefined): string |
  */
 async function writeOrRemove(deps: AddTaskDeps, task: TaskRecord): Promise<"created" | "exists"> {
   try {
-    return await inTime(
-      deps,
-      deps.store.putNew(task, { sweepIndex: indexedOnAdd(task, deps.config.sweeper) }),
+    return await inTime(deps, (signal) =>
+      deps.store.putNew(task, { sweepIndex: indexedOnAdd(task, deps.config.sweeper), signal }),
     );
   } catch (error) {
     if (task.idempotencyKey === undefined) {
@@ -319,8 +318,7 @@ async function replay(
   if (existing) {
     if (existing.status === "scheduled") {
       try {
-        await inTime(
-          deps,
+        await inTime(deps, () =>
           arm(deps, existing.taskId, planTimer(existing.dueAtMs, timerNow(deps), timerSettings(deps.config))),
         );
       } catch (error) {
@@ -417,8 +415,7 @@ export function newRecord(
  */
 async function armOrRemove(deps: AddTaskDeps, task: TaskRecord): Promise<void> {
   try {
-    await inTime(
-      deps,
+    await inTime(deps, () =>
       arm(deps, task.taskId, planTimer(task.dueAtMs, timerNow(deps), timerSettings(deps.config))),
     );
   } catch (error) {
@@ -484,21 +481,34 @@ export const CLEAN_UP_RESERVE_MS = 2_000;
  * than the function runs (a dropped connection: the SDK's socket timeout is 5 minutes); left to the route's early
  * timeout, the add answered "timed out" with nothing cleaned up, and a near-term task stayed `scheduled`, unarmed
  * and outside the sweep index. Given up on, the call is one whose outcome is unknown, which the add's clean-up
- * already handles (`writeOrRemove`, `armOrRemove`). The call itself goes on: a timer message that lands later is
- * harmless (the relay finds no task, or a kept one); a write that reaches DynamoDB only after the clean-up (a
- * request held seconds on its way) would leave its task as a function that died there does.
+ * already handles (`writeOrRemove`, `armOrRemove`).
+ *
+ * A given-up call is aborted through `call`'s signal, which the task writes pass to the SDK: left running, the SDK
+ * would send a hung write again once its socket timed out (a timeout is retryable), in this invocation or, after a
+ * freeze, in a later one — a task without a key written after its removal, the client told 503 "not accepted" and
+ * adding it again. Aborted, it is never sent again; only a request already on its way and held there (seconds)
+ * can still land after the clean-up, as a function that died there leaves it. A timer call is not aborted (its
+ * port takes no signal): one that lands later is harmless (the relay finds no task, or a kept one).
  */
-export async function inTime<T>(deps: Pick<AddTaskDeps, "timeLeftMs">, call: Promise<T>): Promise<T> {
-  if (!deps.timeLeftMs) return call;
+export async function inTime<T>(
+  deps: Pick<AddTaskDeps, "timeLeftMs">,
+  call: (signal: AbortSignal) => Promise<T>,
+): Promise<T> {
+  const abort = new AbortController();
+  if (!deps.timeLeftMs) return call(abort.signal);
+  const started = call(abort.signal);
   let timer: NodeJS.Timeout | undefined;
   const late = new Promise<never>((_, reject) => {
     timer = setTimeout(
-      () => reject(outOfTime()),
+      () => {
+        reject(outOfTime());
+        abort.abort();
+      },
       Math.max(0, (deps.timeLeftMs?.() ?? 0) - CLEAN_UP_RESERVE_MS),
     );
   });
   try {
-    return await Promise.race([call, late]);
+    return await Promise.race([started, late]);
   } finally {
     clearTimeout(timer);
   }

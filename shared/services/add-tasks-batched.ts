@@ -399,9 +399,13 @@ async function writeAll(
   const perhapsWritten = (items: readonly MintedItem[]) => () =>
     items.map(({ task }) => ({ taskId: task.taskId, maybeWritten: true }));
   const failures = await Promise.all([
-    plain.length > 0 ? inTime(deps, deps.store.putNewMany(entries(plain))).catch(perhapsWritten(plain)) : [],
+    plain.length > 0
+      ? inTime(deps, (signal) => deps.store.putNewMany(entries(plain), { signal })).catch(
+          perhapsWritten(plain),
+        )
+      : [],
     keyed.length > 0
-      ? inTime(deps, deps.store.insertNewMany(entries(keyed))).catch(perhapsWritten(keyed))
+      ? inTime(deps, () => deps.store.insertNewMany(entries(keyed))).catch(perhapsWritten(keyed))
       : [],
   ]);
   const failed = new Map(failures.flat().map((f) => [f.taskId, f.maybeWritten]));
@@ -447,7 +451,7 @@ async function armAll(
   const [unsent, unscheduled] = await Promise.all([
     // Timers still unanswered near the deadline (`inTime`) count as not armed: cleaned up below.
     queued.length > 0
-      ? inTime(deps, deps.timerQueue.armMany(queued)).catch(() => queued.map((q) => q.taskId))
+      ? inTime(deps, () => deps.timerQueue.armMany(queued)).catch(() => queued.map((q) => q.taskId))
       : Promise.resolve([]),
     createSchedules(deps, scheduled),
   ]);
@@ -499,8 +503,7 @@ async function createSchedules(deps: BatchedAddDeps, scheduled: readonly MintedI
     scheduled,
     async ({ task }) => {
       try {
-        await inTime(
-          deps,
+        await inTime(deps, () =>
           arm(deps, task.taskId, planTimer(task.dueAtMs, timerNow(deps), timerSettings(deps.config))),
         );
       } catch (error) {

@@ -75,21 +75,18 @@ export async function addFanOut(
   // Each step is given up near the deadline (`inTime`) so that its clean-up runs as after a failed call: a call
   // still in flight may then land after it (what `eachSettled` otherwise waits out), which beats no clean-up at all.
   try {
-    put = await inTime(deps, deps.store.putNew(parent));
+    put = await inTime(deps, (signal) => deps.store.putNew(parent, { signal }));
   } catch (error) {
     throw await undoOrKeep(deps, parent, deliveries, error, progress);
   }
   if (put === "exists" && parent.idempotencyKey !== undefined) return goOnWithStored(deps, parent.taskId);
   try {
     progress.stage = "copies";
-    await inTime(
-      deps,
-      eachSettled(deliveries, (delivery) => putCopy(deps, delivery)),
-    );
+    await inTime(deps, (signal) => eachSettled(deliveries, (delivery) => putCopy(deps, delivery, signal)));
     // A group cancel can find the parent before its copies exist (the group's list shows parents).
     if (await cancelledMeanwhile(deps, parent, deliveries)) return { ...parent, status: "cancelled" };
     progress.stage = "arming";
-    await inTime(deps, armAll(deps, deliveries, progress.armed));
+    await inTime(deps, () => armAll(deps, deliveries, progress.armed));
     return parent;
   } catch (error) {
     throw await undoOrKeep(deps, parent, deliveries, error, progress);
@@ -112,8 +109,8 @@ async function goOnWithStored(deps: FanOutAddDeps, taskId: string): Promise<Task
 }
 
 /** A copy's write: in the sweep index only off the near-term happy path, as a plain task's (issue 13.2). */
-function putCopy(deps: FanOutAddDeps, copy: TaskRecord): Promise<"created" | "exists"> {
-  return deps.store.putNew(copy, { sweepIndex: indexedOnAdd(copy, deps.config.sweeper) });
+function putCopy(deps: FanOutAddDeps, copy: TaskRecord, signal?: AbortSignal): Promise<"created" | "exists"> {
+  return deps.store.putNew(copy, { sweepIndex: indexedOnAdd(copy, deps.config.sweeper), signal });
 }
 
 /**

@@ -8,6 +8,7 @@ import type {
 } from "#shared/adapters/task-store.js";
 import { parseConfig } from "#shared/config/index.js";
 import { addTasksBatch } from "#shared/services/add-tasks-batch.js";
+import { hungWrite } from "../../support/hung-write.js";
 import { fixture, NOW } from "./fakes.js";
 
 /**
@@ -274,6 +275,22 @@ describe("addTasksBatch: the batched path", () => {
     expect([...f.store.tasks.values()].map((t) => [t.taskId, t.status])).toEqual([
       [answer.results[0]?.task_id, "delivering"],
     ]);
+  });
+
+  it("aborts a task write it gave up near the deadline, so it is not sent again after the clean-up", async () => {
+    // Prepare: the batch write hangs (a dead connection); the SDK would send it again later unless aborted
+    const f = batchFixture();
+    const write = hungWrite(f.store.putNewMany.bind(f.store));
+    f.store.putNewMany = write.hung;
+    const deps = { ...f.deps, timeLeftMs: () => 2_050 };
+
+    // Act
+    const answer = await addTasksBatch(deps, { tasks: [item({ delay_seconds: 3_600 }), item()] });
+    await write.sentAgain();
+
+    // Assess: both answered 503 "not accepted", and nothing of them is left for the sweeper to deliver
+    expect(answer.results.map((r) => r.status)).toEqual([503, 503]);
+    expect(f.store.tasks.size).toBe(0);
   });
 
   it("leaves an unarmed item to the sweeper when its removal fails too", async () => {
