@@ -399,6 +399,28 @@ describe("addTasksBatch: Scheduler-path items planned when armed", () => {
 });
 
 describe("addTasksBatch: keyed items on the batched path", () => {
+  it("answers 201 for a keyed group's item whose claim was written but its answer lost: its task is new, not a repeat", async () => {
+    // Prepare: the first claim of a keyed group is written, its answer lost past the SDK's retries
+    const f = batchFixture();
+    const claim = f.store.claimIdempotencyKey.bind(f.store);
+    let lose = 1;
+    f.store.claimIdempotencyKey = async (request) => {
+      const outcome = await claim(request);
+      if (lose-- > 0) throw Object.assign(new Error("socket hang up"), { name: "TimeoutError" });
+      return outcome;
+    };
+    const tasks = [keyed({ content: { order_id: "g" } }), keyed({ content: { order_id: "g", n: 2 } })];
+
+    // Act
+    const answer = await addTasksBatch(f.deps, { tasks });
+
+    // Assess: both new (201, as the single add answers its own lost claim), under the ids their claims hold, in order
+    expect(answer.results.map((r) => r.status)).toEqual([201, 201]);
+    const [first, second] = answer.results.map((r) => r.task_id as string);
+    expect([first, second].sort()).toEqual([first, second]);
+    expect(f.store.tasks.size).toBe(2);
+  });
+
   /** The claim a key holds in the store (keys are per topic). */
   const claimOf = (f: ReturnType<typeof batchFixture>, key: unknown) =>
     f.store.idempotency.get(`demo#${key}`);
