@@ -468,7 +468,7 @@ export async function removeUnarmed(
 }
 
 /** The statuses a task reaches through its timer: relayed and swept, attempted, finished by deliver. */
-const ON_ITS_WAY: ReadonlySet<TaskStatus> = new Set(["queued", "delivering", "delivered", "failed"]);
+export const ON_ITS_WAY: ReadonlySet<TaskStatus> = new Set(["queued", "delivering", "delivered", "failed"]);
 
 /**
  * What an add keeps of its invocation for its clean-up after a call it gave up on: one conditional delete or
