@@ -13,18 +13,13 @@ import {
   type TopicSettingsSource,
   topicSettingsFromEnvironment,
 } from "#shared/adapters/topic-settings.js";
-import {
-  ConfigError,
-  loadEnvironmentConfig,
-  type PunctualConfig,
-  type TopicConfig,
-  topicConfig,
-} from "#shared/config/index.js";
-import { type DeliveryRoute, readTopology, TOPOLOGY_VARIABLE } from "#shared/contract/topology.js";
+import { loadEnvironmentConfig, type PunctualConfig, type TopicConfig } from "#shared/config/index.js";
+import { readTopology } from "#shared/contract/topology.js";
 import { ENV, requireEnv } from "#shared/runtime/env.js";
 import { createFunctionLogger, functionMetricsFactory } from "#shared/runtime/observability.js";
 import { signingSecretLoader } from "#shared/security/signing.js";
 import { checkCallbackUrl, resolvedAddressAllowed } from "#shared/security/ssrf.js";
+import { deliverBindings } from "#shared/services/deliver/bindings.js";
 import {
   DEPLOYED_GROUP_CONCURRENCY,
   type DeliverBinding,
@@ -137,24 +132,8 @@ const bindingsByConfig = new WeakMap<PunctualConfig, Map<string, DeliverBinding>
 function bindingsOf(current: PunctualConfig): Map<string, DeliverBinding> {
   let bindings = bindingsByConfig.get(current);
   if (!bindings) {
-    bindings = deliverBindings(current, routes);
+    bindings = deliverBindings(current, routes, config);
     bindingsByConfig.set(current, bindings);
   }
   return bindings;
-}
-
-/** The topology's deliveries (queue ARN → topic and queues) joined with each topic's configuration. */
-function deliverBindings(
-  current: PunctualConfig,
-  deliveries: Readonly<Record<string, DeliveryRoute>>,
-): Map<string, DeliverBinding> {
-  const result = new Map<string, DeliverBinding>();
-  const problems: string[] = [];
-  for (const [arn, { topic, queueUrl, dlqUrl }] of Object.entries(deliveries)) {
-    const resolved = topicConfig(current, topic);
-    if (resolved) result.set(arn, { topic: resolved, queueUrl, dlqUrl });
-    else problems.push(`${TOPOLOGY_VARIABLE}.deliveries["${arn}"]: unknown topic ${JSON.stringify(topic)}`);
-  }
-  if (problems.length > 0) throw new ConfigError(current.name, problems);
-  return result;
 }

@@ -50,6 +50,7 @@ import {
 import { chunksOf } from "#shared/runtime/chunks.js";
 import { BATCH_STATEMENT_SIZE, insertStatement, updateStatement } from "./partiql.js";
 import {
+  type AbortOptions,
   type BatchClaimOutcome,
   type BatchStart,
   type BatchStartOutcome,
@@ -68,6 +69,7 @@ import {
   type ListFailedOptions,
   type ManyRead,
   type NewTaskEntry,
+  type NewTaskOptions,
   type PageKey,
   type PutManyFailure,
   type ReplayOptions,
@@ -375,11 +377,8 @@ export class DynamoAddStore
     this.nowSeconds = options.nowSeconds ?? (() => Math.floor(Date.now() / 1000));
   }
 
-  async putNew(
-    task: TaskRecord,
-    options: { readonly sweepIndex?: boolean } = {},
-  ): Promise<"created" | "exists"> {
-    return this.putIfAbsent(this.newTaskItem(task, options.sweepIndex));
+  async putNew(task: TaskRecord, options: NewTaskOptions = {}): Promise<"created" | "exists"> {
+    return this.putIfAbsent(this.newTaskItem(task, options.sweepIndex), options.signal);
   }
 
   async enterSweepIndex(taskId: string): Promise<boolean> {
@@ -515,7 +514,10 @@ export class DynamoAddStore
   }
 
   /** Writes an item unless one with its key exists (tasks, schedules). */
-  protected async putIfAbsent(item: Record<string, unknown>): Promise<"created" | "exists"> {
+  protected async putIfAbsent(
+    item: Record<string, unknown>,
+    signal?: AbortSignal,
+  ): Promise<"created" | "exists"> {
     const created = await conditional(
       this.client.send(
         new PutItemCommand({
@@ -523,6 +525,7 @@ export class DynamoAddStore
           Item: toWire(item),
           ConditionExpression: "attribute_not_exists(pk)",
         }),
+        abortable(signal),
       ),
     );
     return created ? "created" : "exists";
@@ -667,9 +670,9 @@ export class DynamoBatchAddStore
    * sent again, with backoff, up to UNPROCESSED_ROUNDS times, then reported as not written. A chunk whose call
    * threw (after the SDK's own retries) is reported as perhaps written: its answer may have been lost.
    */
-  async putNewMany(entries: readonly NewTaskEntry[]): Promise<PutManyFailure[]> {
+  async putNewMany(entries: readonly NewTaskEntry[], options: AbortOptions = {}): Promise<PutManyFailure[]> {
     const failed = await Promise.all(
-      chunksOf(entries, BATCH_WRITE_SIZE).map((chunk) => this.writeChunk(chunk)),
+      chunksOf(entries, BATCH_WRITE_SIZE).map((chunk) => this.writeChunk(chunk, options.signal)),
     );
     return failed.flat();
   }
@@ -707,17 +710,23 @@ export class DynamoBatchAddStore
   }
 
   /** One chunk of `putNewMany`: the call, then its unprocessed puts again, with backoff, a bounded number of times. */
-  protected async writeChunk(chunk: readonly NewTaskEntry[]): Promise<PutManyFailure[]> {
+  protected async writeChunk(
+    chunk: readonly NewTaskEntry[],
+    signal?: AbortSignal,
+  ): Promise<PutManyFailure[]> {
     const puts = chunk.map((entry) => ({
       taskId: entry.task.taskId,
       request: { PutRequest: { Item: toWire(this.newTaskItem(entry.task, entry.sweepIndex)) } },
     }));
     const thrown: PutManyFailure[] = [];
     const unprocessed = await inRounds(puts, UNPROCESSED_ROUNDS, async (pending) => {
+      // Given up (aborted): no further round; what is pending was not written (unprocessed).
+      if (signal?.aborted) return pending;
       let out: BatchWriteItemCommandOutput;
       try {
         out = await this.client.send(
           new BatchWriteItemCommand({ RequestItems: { [this.table]: pending.map((p) => p.request) } }),
+          abortable(signal),
         );
       } catch {
         // The call's answer is lost: any of these may have been written; no further round.
@@ -1989,4 +1998,9 @@ function scheduleUpdate(
     ExpressionAttributeNames: names,
     ExpressionAttributeValues: toWire(values),
   };
+}
+
+/** The SDK's send options for a call that `signal` may abort (shared/adapters/task-store.ts, `AbortOptions`). */
+function abortable(signal: AbortSignal | undefined): { abortSignal?: AbortSignal } {
+  return signal ? { abortSignal: signal } : {};
 }

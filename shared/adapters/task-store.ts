@@ -201,15 +201,16 @@ export type DeliverStoreMethod =
 export interface TaskStore extends DestinationStore {
   /**
    * Creates the task unless an item with its key exists. An unfinished task goes into the sweep index unless
-   * `sweepIndex` is false (a near-term add: its timer message is durable, shared/domain/sweep.ts).
+   * `sweepIndex` is false (a near-term add: its timer message is durable, shared/domain/sweep.ts). `signal` aborts
+   * the write (an add that gave it up): the SDK then never sends it again.
    */
-  putNew(task: TaskRecord, options?: { readonly sweepIndex?: boolean }): Promise<"created" | "exists">;
+  putNew(task: TaskRecord, options?: NewTaskOptions): Promise<"created" | "exists">;
   /**
    * Writes tasks under keys nobody else can hold yet (fresh ULIDs, no idempotency key), without `putNew`'s
    * condition, in as few calls as the store allows; resolves with the tasks that were not written (or perhaps
-   * written: `maybeWritten`), so the caller answers and cleans up each of them.
+   * written: `maybeWritten`), so the caller answers and cleans up each of them. `signal` as for `putNew`.
    */
-  putNewMany(entries: readonly NewTaskEntry[]): Promise<PutManyFailure[]>;
+  putNewMany(entries: readonly NewTaskEntry[], options?: AbortOptions): Promise<PutManyFailure[]>;
   /**
    * `putNew` for many tasks (keyed ones, whose key a concurrent repeat of the request may create too): never
    * overwrites; a task that exists counts as written. Resolves with the tasks whose write is unknown.
@@ -505,6 +506,20 @@ export type ScheduleUpdateOutcome =
   | { readonly outcome: "updated"; readonly schedule: ScheduleRecord }
   | { readonly outcome: "conflict"; readonly schedule: ScheduleRecord }
   | { readonly outcome: "not-found" };
+
+/**
+ * A write an add may give up near its function's deadline (shared/services/add-task.ts, `inTime`): aborted, the
+ * SDK stops it and never sends it again. Otherwise its own retries (after a socket timeout, in a later invocation
+ * once the container thaws) could write a task after the add removed it and answered 503 "not accepted".
+ */
+export interface AbortOptions {
+  readonly signal?: AbortSignal;
+}
+
+/** `putNew`'s options: whether the task goes into the sweep index, and the write's abort signal. */
+export interface NewTaskOptions extends AbortOptions {
+  readonly sweepIndex?: boolean;
+}
 
 /** A task for `putNewMany`, and whether it goes into the sweep index (as `putNew`'s option). */
 export interface NewTaskEntry {

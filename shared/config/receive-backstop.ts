@@ -17,9 +17,9 @@ export const SQS_MAX_RECEIVE_COUNT = 1_000;
  * (reached at maxAttempts 50; above that the room shrinks to 1,000 − (10 × maxAttempts − 9)).
  *
  * Here, not in the CDK's sizing, because the deliver function reads it too: past half of it, its waits that use no
- * attempt stretch (shared/services/deliver/visibility.ts). A topic's runtime settings can only lower it (a lower
- * `maxAttempts`; protection is turned on at runtime only where it was deployed), so what the function computes
- * never exceeds the deployed value.
+ * attempt stretch (shared/services/deliver/visibility.ts). It reads the deployed topic's (its binding's
+ * `maxReceiveCount`, shared/services/deliver/bindings.ts): runtime settings may lower `maxAttempts`, which changes
+ * no queue, and counted from the lowered value the waits stretched long before the queue's real backstop.
  */
 export function topicMaxReceiveCount(
   topic: Pick<

@@ -261,9 +261,8 @@ export function laneKey(topic: string, groupValue: string | undefined): string |
  */
 async function writeOrRemove(deps: AddTaskDeps, task: TaskRecord): Promise<"created" | "exists"> {
   try {
-    return await inTime(
-      deps,
-      deps.store.putNew(task, { sweepIndex: indexedOnAdd(task, deps.config.sweeper) }),
+    return await inTime(deps, (signal) =>
+      deps.store.putNew(task, { sweepIndex: indexedOnAdd(task, deps.config.sweeper), signal }),
     );
   } catch (error) {
     if (task.idempotencyKey === undefined) {
@@ -367,8 +366,7 @@ async function repeatOf(deps: AddTaskDeps, found: TaskRecord, nowMs: number): Pr
   }
   if (found.status === "scheduled") {
     try {
-      await inTime(
-        deps,
+      await inTime(deps, () =>
         arm(deps, found.taskId, planTimer(found.dueAtMs, timerNow(deps), timerSettings(deps.config))),
       );
     } catch (error) {
@@ -465,8 +463,7 @@ export function newRecord(
  */
 async function armOrRemove(deps: AddTaskDeps, task: TaskRecord): Promise<void> {
   try {
-    await inTime(
-      deps,
+    await inTime(deps, () =>
       arm(deps, task.taskId, planTimer(task.dueAtMs, timerNow(deps), timerSettings(deps.config))),
     );
   } catch (error) {
@@ -519,7 +516,7 @@ export async function removeUnarmed(
 }
 
 /** The statuses a task reaches through its timer: relayed and swept, attempted, finished by deliver. */
-const ON_ITS_WAY: ReadonlySet<TaskStatus> = new Set(["queued", "delivering", "delivered", "failed"]);
+export const ON_ITS_WAY: ReadonlySet<TaskStatus> = new Set(["queued", "delivering", "delivered", "failed"]);
 
 /**
  * What an add keeps of its invocation for its clean-up after a call it gave up on: one conditional delete or
@@ -532,21 +529,34 @@ export const CLEAN_UP_RESERVE_MS = 2_000;
  * than the function runs (a dropped connection: the SDK's socket timeout is 5 minutes); left to the route's early
  * timeout, the add answered "timed out" with nothing cleaned up, and a near-term task stayed `scheduled`, unarmed
  * and outside the sweep index. Given up on, the call is one whose outcome is unknown, which the add's clean-up
- * already handles (`writeOrRemove`, `armOrRemove`). The call itself goes on: a timer message that lands later is
- * harmless (the relay finds no task, or a kept one); a write that reaches DynamoDB only after the clean-up (a
- * request held seconds on its way) would leave its task as a function that died there does.
+ * already handles (`writeOrRemove`, `armOrRemove`).
+ *
+ * A given-up call is aborted through `call`'s signal, which the task writes pass to the SDK: left running, the SDK
+ * would send a hung write again once its socket timed out (a timeout is retryable), in this invocation or, after a
+ * freeze, in a later one — a task without a key written after its removal, the client told 503 "not accepted" and
+ * adding it again. Aborted, it is never sent again; only a request already on its way and held there (seconds)
+ * can still land after the clean-up, as a function that died there leaves it. A timer call is not aborted (its
+ * port takes no signal): one that lands later is harmless (the relay finds no task, or a kept one).
  */
-export async function inTime<T>(deps: Pick<AddTaskDeps, "timeLeftMs">, call: Promise<T>): Promise<T> {
-  if (!deps.timeLeftMs) return call;
+export async function inTime<T>(
+  deps: Pick<AddTaskDeps, "timeLeftMs">,
+  call: (signal: AbortSignal) => Promise<T>,
+): Promise<T> {
+  const abort = new AbortController();
+  if (!deps.timeLeftMs) return call(abort.signal);
+  const started = call(abort.signal);
   let timer: NodeJS.Timeout | undefined;
   const late = new Promise<never>((_, reject) => {
     timer = setTimeout(
-      () => reject(outOfTime()),
+      () => {
+        reject(outOfTime());
+        abort.abort();
+      },
       Math.max(0, (deps.timeLeftMs?.() ?? 0) - CLEAN_UP_RESERVE_MS),
     );
   });
   try {
-    return await Promise.race([call, late]);
+    return await Promise.race([started, late]);
   } finally {
     clearTimeout(timer);
   }

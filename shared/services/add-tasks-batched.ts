@@ -124,7 +124,9 @@ export async function addBatched(
         for (const { index, task } of armed) results.push([index, answeredItem(201, addResponse(task))]);
       })
       .then(() =>
-        pMap(groups, (group) => addRemainder(deps, group, results), { concurrency: FALLBACK_CONCURRENCY }),
+        pMap(groups, (group) => addRemainder(deps, group, nowMs, results), {
+          concurrency: FALLBACK_CONCURRENCY,
+        }),
       ),
     pMap(fallback, (lane) => addFallbackLane(deps, lane, nowMs, results), {
       concurrency: FALLBACK_CONCURRENCY,
@@ -138,10 +140,14 @@ function isKeyedGroup(lane: readonly BatchedItem[]): boolean {
   return lane.length > 1 && lane.some((item) => item.checked.request.idempotencyKey !== undefined);
 }
 
-/** A keyed group after its claims: the items whose keys this request claimed (a prefix), and the rest. */
+/**
+ * A keyed group after its claims: the items whose keys this request claimed (a prefix), and the rest. `restUlid`:
+ * the first of the rest's claim failed with its outcome unknown (perhaps written, its answer lost), under this ULID.
+ */
 interface ClaimedGroup {
   readonly claimed: readonly MintedItem[];
   readonly rest: readonly BatchedItem[];
+  readonly restUlid?: string;
 }
 
 /**
@@ -178,7 +184,9 @@ async function claimInOrder(
   for (const item of lane) {
     const ulid = (deps.newUlid ?? newUlid)(nowMs);
     const minted = mintedOrUndefined(deps, item, ulid, nowMs);
-    if (!minted?.claim || !(await claimedHere(deps, minted.claim))) break;
+    const outcome = minted?.claim ? await claimedHere(deps, minted.claim) : "not-claimed";
+    if (outcome === "unknown") return { claimed, rest: lane.slice(claimed.length), restUlid: ulid };
+    if (outcome === "not-claimed" || !minted) break;
     claimed.push(minted);
   }
   return { claimed, rest: lane.slice(claimed.length) };
@@ -198,13 +206,17 @@ function mintedOrUndefined(
 }
 
 /** One key claimed with the single claim (it takes over an expired claim, as the single add does). */
-async function claimedHere(deps: BatchedAddDeps, claim: IdempotencyClaim): Promise<boolean> {
+async function claimedHere(
+  deps: BatchedAddDeps,
+  claim: IdempotencyClaim,
+): Promise<"claimed" | "not-claimed" | "unknown"> {
   try {
-    return (await deps.store.claimIdempotencyKey(claim)).status === "claimed";
+    return (await deps.store.claimIdempotencyKey(claim)).status === "claimed" ? "claimed" : "not-claimed";
   } catch (error) {
-    // Unknown: the single add claims it again (finding our own claim, it writes the task under the claim's id).
+    // Unknown: the single add claims it again under the same task id (`restUlid`), so finding our own claim it
+    // writes the task under the claim's id as a new one (201), not as a repeat's 200.
     deps.onError?.("claiming a key of a keyed group failed; its group goes on one item at a time", error, "");
-    return false;
+    return "unknown";
   }
 }
 
@@ -245,13 +257,24 @@ function holdBackAfterUnwritten(
 async function addRemainder(
   deps: BatchedAddDeps,
   group: ClaimedGroup,
+  nowMs: number,
   results: IndexedResult[],
 ): Promise<void> {
   const claimed = new Set(group.claimed.map((item) => item.index));
   const failed = results.some(([index, result]) => claimed.has(index) && result.status >= 500);
+  const first = group.rest[0];
   await inLaneOrder(
     group.rest,
-    (item) => (failed ? Promise.resolve(behindAFailure()) : addOne(deps, item.body)),
+    (item) => {
+      if (failed) return Promise.resolve(behindAFailure());
+      if (item !== first || group.restUlid === undefined) return addOne(deps, item.body);
+      // Its claim's outcome is unknown: the very task id again (the batch's clock and ULID), as a fallen-back lane's.
+      const ulid = group.restUlid;
+      return addOne(
+        { ...deps, now: () => nowMs, timerClock: deps.timerClock ?? deps.now, newUlid: () => ulid },
+        item.body,
+      );
+    },
     (item, result) => results.push([item.index, result]),
   );
 }
@@ -399,9 +422,13 @@ async function writeAll(
   const perhapsWritten = (items: readonly MintedItem[]) => () =>
     items.map(({ task }) => ({ taskId: task.taskId, maybeWritten: true }));
   const failures = await Promise.all([
-    plain.length > 0 ? inTime(deps, deps.store.putNewMany(entries(plain))).catch(perhapsWritten(plain)) : [],
+    plain.length > 0
+      ? inTime(deps, (signal) => deps.store.putNewMany(entries(plain), { signal })).catch(
+          perhapsWritten(plain),
+        )
+      : [],
     keyed.length > 0
-      ? inTime(deps, deps.store.insertNewMany(entries(keyed))).catch(perhapsWritten(keyed))
+      ? inTime(deps, () => deps.store.insertNewMany(entries(keyed))).catch(perhapsWritten(keyed))
       : [],
   ]);
   const failed = new Map(failures.flat().map((f) => [f.taskId, f.maybeWritten]));
@@ -447,7 +474,7 @@ async function armAll(
   const [unsent, unscheduled] = await Promise.all([
     // Timers still unanswered near the deadline (`inTime`) count as not armed: cleaned up below.
     queued.length > 0
-      ? inTime(deps, deps.timerQueue.armMany(queued)).catch(() => queued.map((q) => q.taskId))
+      ? inTime(deps, () => deps.timerQueue.armMany(queued)).catch(() => queued.map((q) => q.taskId))
       : Promise.resolve([]),
     createSchedules(deps, scheduled),
   ]);
@@ -499,8 +526,7 @@ async function createSchedules(deps: BatchedAddDeps, scheduled: readonly MintedI
     scheduled,
     async ({ task }) => {
       try {
-        await inTime(
-          deps,
+        await inTime(deps, () =>
           arm(deps, task.taskId, planTimer(task.dueAtMs, timerNow(deps), timerSettings(deps.config))),
         );
       } catch (error) {

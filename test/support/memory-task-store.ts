@@ -1,4 +1,5 @@
 import {
+  type AbortOptions,
   type BatchClaimOutcome,
   type BatchStart,
   type BatchStartOutcome,
@@ -16,6 +17,7 @@ import {
   type ListFailedOptions,
   type ManyRead,
   type NewTaskEntry,
+  type NewTaskOptions,
   type PageKey,
   type PutManyFailure,
   type ReplayOptions,
@@ -68,10 +70,7 @@ export class MemoryTaskStore implements TaskStore {
   readonly releaseProbe = this.destinations.releaseProbe.bind(this.destinations);
   readonly closeCircuit = this.destinations.closeCircuit.bind(this.destinations);
 
-  async putNew(
-    task: TaskRecord,
-    options: { readonly sweepIndex?: boolean } = {},
-  ): Promise<"created" | "exists"> {
+  async putNew(task: TaskRecord, options: NewTaskOptions = {}): Promise<"created" | "exists"> {
     if (this.tasks.has(task.taskId)) return "exists";
     this.store(task, options.sweepIndex);
     return "created";
@@ -93,7 +92,7 @@ export class MemoryTaskStore implements TaskStore {
   }
 
   /** Unconditional puts, as BatchWriteItem's: an existing item is overwritten. Every put is processed. */
-  async putNewMany(entries: readonly NewTaskEntry[]): Promise<PutManyFailure[]> {
+  async putNewMany(entries: readonly NewTaskEntry[], _options?: AbortOptions): Promise<PutManyFailure[]> {
     for (const { task, sweepIndex } of entries) this.store(task, sweepIndex);
     return [];
   }

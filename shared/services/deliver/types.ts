@@ -20,6 +20,11 @@ export interface DeliverBinding {
   readonly topic: TopicConfig;
   readonly queueUrl: string;
   readonly dlqUrl: string;
+  /**
+   * The queue's redrive `maxReceiveCount` as deployed (`topicMaxReceiveCount` of the deployed topic): a runtime
+   * document that lowers `maxAttempts` changes no queue. Absent: computed from `topic`.
+   */
+  readonly maxReceiveCount?: number;
 }
 
 export interface DeliveryMetricsSink {

@@ -1,8 +1,8 @@
 import type { SQSBatchResponse, SQSRecord } from "aws-lambda";
 import type { VisibilityChange } from "#shared/adapters/topic-queue.js";
-import { type TopicConfig, topicMaxReceiveCount } from "#shared/config/index.js";
+import { topicMaxReceiveCount } from "#shared/config/index.js";
 import { groupKey } from "./group-runner.js";
-import type { DeliverDeps, GroupOutcome } from "./types.js";
+import type { DeliverBinding, DeliverDeps, GroupOutcome } from "./types.js";
 
 /**
  * Every failed record's visibility is set to its group's decision (the head's and its followers', else the
@@ -22,7 +22,7 @@ export async function applyVisibility(
   const byQueue = new Map<string, VisibilityChange[]>();
   for (const record of failed) {
     const binding = deps.bindingFor(record.eventSourceARN);
-    const seconds = visibilitySeconds(outcomeOf(record), receives.get(groupKey(record)) ?? 1, binding?.topic);
+    const seconds = visibilitySeconds(outcomeOf(record), receives.get(groupKey(record)) ?? 1, binding);
     // Unknown queue or no decision: leave the queue's own visibility timeout in place.
     if (seconds === undefined || !binding) continue;
     const changes = byQueue.get(binding.queueUrl) ?? [];
@@ -57,12 +57,13 @@ export const STRETCHED_WAIT_CAP_SECONDS = 900;
 export function visibilitySeconds(
   outcome: GroupOutcome | undefined,
   receives: number,
-  topic: TopicConfig | undefined,
+  binding: Pick<DeliverBinding, "topic" | "maxReceiveCount"> | undefined,
 ): number | undefined {
   if (!outcome) return undefined;
   const seconds = outcome.kind === "immediate" ? 0 : outcome.seconds;
-  if (!topic || outcome.kind === "backoff" || outcome.kind === "until-due") return seconds;
-  const pastHalf = receives - Math.floor(topicMaxReceiveCount(topic) / 2);
+  if (!binding || outcome.kind === "backoff" || outcome.kind === "until-due") return seconds;
+  const backstop = binding.maxReceiveCount ?? topicMaxReceiveCount(binding.topic);
+  const pastHalf = receives - Math.floor(backstop / 2);
   if (pastHalf <= 0) return seconds;
   return Math.max(seconds, Math.min(STRETCHED_WAIT_CAP_SECONDS, 2 ** pastHalf));
 }

@@ -21,6 +21,7 @@ import {
   EXPIRED_KEY_MESSAGE,
   inTime,
   leaveForTheSweeper,
+  ON_ITS_WAY,
   timerNow,
 } from "../add-task.js";
 
@@ -76,26 +77,32 @@ export async function addFanOut(
   // Each step is given up near the deadline (`inTime`) so that its clean-up runs as after a failed call: a call
   // still in flight may then land after it (what `eachSettled` otherwise waits out), which beats no clean-up at all.
   try {
-    put = await inTime(deps, deps.store.putNew(parent));
+    put = await inTime(deps, (signal) => deps.store.putNew(parent, { signal }));
   } catch (error) {
     throw await undoOrKeep(deps, parent, deliveries, error, progress);
   }
   if (put === "exists" && parent.idempotencyKey !== undefined) return goOnWithStored(deps, parent.taskId);
   try {
     progress.stage = "copies";
-    await inTime(
-      deps,
-      eachSettled(deliveries, (delivery) => putCopy(deps, delivery)),
-    );
+    await inTime(deps, (signal) => eachSettled(deliveries, (delivery) => putCopy(deps, delivery, signal)));
     // A group cancel can find the parent before its copies exist (the group's list shows parents).
     if (await cancelledMeanwhile(deps, parent, deliveries)) return { ...parent, status: "cancelled" };
     progress.stage = "arming";
-    await inTime(deps, armAll(deps, deliveries, progress.armed));
+    await inTime(deps, () => armAll(deps, deliveries, progress.armed));
     return parent;
   } catch (error) {
-    throw await undoOrKeep(deps, parent, deliveries, error, progress);
+    const failure = await undoOrKeep(deps, parent, deliveries, error, progress);
+    if (failure === ACCEPTED) return parent;
+    throw failure;
   }
 }
+
+/**
+ * What the clean-up answers when it finds every copy already on its way (its timer message went out after all: SQS
+ * took it and its answer was lost, or the call was given up on): the task was accepted, and is answered 201. A 503
+ * would have the client add it again, every subscriber's callback twice (as `removeUnarmed` for a plain task).
+ */
+const ACCEPTED = Symbol("accepted");
 
 /**
  * A keyed add that finds its parent written already: a repeat that lost the key's claim and read the claim's task
@@ -113,8 +120,8 @@ async function goOnWithStored(deps: FanOutAddDeps, taskId: string): Promise<Task
 }
 
 /** A copy's write: in the sweep index only off the near-term happy path, as a plain task's (issue 13.2). */
-function putCopy(deps: FanOutAddDeps, copy: TaskRecord): Promise<"created" | "exists"> {
-  return deps.store.putNew(copy, { sweepIndex: indexedOnAdd(copy, deps.config.sweeper) });
+function putCopy(deps: FanOutAddDeps, copy: TaskRecord, signal?: AbortSignal): Promise<"created" | "exists"> {
+  return deps.store.putNew(copy, { sweepIndex: indexedOnAdd(copy, deps.config.sweeper), signal });
 }
 
 /**
@@ -325,7 +332,8 @@ async function armAll(
  * Without a key, a copy whose timer was armed can be forwarded by the relay (a copy due now, at once) before this
  * clean-up: it is no longer `scheduled`, cannot be removed, and will be delivered. Its parent then stays, so that
  * copy's `parent_task_id` shows the task (the removed copies as `missing`), and the 503 names the task and the
- * subscribers it still reaches instead of "not accepted". No timer and no transaction can close that window
+ * subscribers it still reaches instead of "not accepted" — or, when every copy has gone on, the add was accepted
+ * after all (`ACCEPTED`: 201). No timer and no transaction can close that window
  * (README "Fan-out"); an idempotency key avoids it, as the retry then completes the same task for everyone.
  */
 async function undoOrKeep(
@@ -370,9 +378,13 @@ async function removeWritten(
   progress: AddProgress,
 ): Promise<unknown> {
   const arming = progress.stage === "arming";
-  const { goneOn, stayed } = await removeCopies(deps, written, arming);
+  const { goneOn, stayed, onTheirWay } = await removeCopies(deps, written, arming);
   const unarmed = stayed.filter((copy) => !progress.armed.has(copy.taskId));
   await leaveUnarmedCopies(deps, parent, unarmed, arming);
+  if (written.length > 0 && onTheirWay === written.length) {
+    deps.onError?.("every copy's timer went out after all; answered as accepted", undefined, parent.taskId);
+    return ACCEPTED;
+  }
   if (goneOn.length > 0) return partlyDelivering(parent, goneOn, error);
   if (stayed.length === 0) await removeQuietly(deps, parent.taskId);
   if (!arming) return error;
@@ -387,23 +399,26 @@ async function removeWritten(
  * back); answers the subscribers whose copies are still there, handed to delivery already (`goneOn`), and the
  * copies that may still be there otherwise (`stayed`): still `scheduled` after a removal that failed, or armed and
  * not read back (the removal's condition fails silently on a copy that has gone on, so only the read tells; one
- * that cannot be read is kept in view, with its parent, as one whose removal failed).
+ * that cannot be read is kept in view, with its parent, as one whose removal failed); `onTheirWay`: how many were
+ * read back in a status only their timer leads to (`ON_ITS_WAY`: not a cancel's).
  */
 async function removeCopies(
   deps: FanOutAddDeps,
   deliveries: readonly TaskRecord[],
   arming: boolean,
-): Promise<{ goneOn: string[]; stayed: TaskRecord[] }> {
+): Promise<{ goneOn: string[]; stayed: TaskRecord[]; onTheirWay: number }> {
   const goneOn: string[] = [];
   const stayed: TaskRecord[] = [];
+  let onTheirWay = 0;
   await forEachBounded(deliveries, ADD_CONCURRENCY, async (delivery) => {
     const removed = await removeQuietly(deps, delivery.taskId);
     const left = arming ? await readBack(deps, delivery.taskId) : undefined;
+    if (left && left !== "unread" && ON_ITS_WAY.has(left.status)) onTheirWay++;
     if (left && left !== "unread" && left.status !== "scheduled") goneOn.push(delivery.subscriber ?? "");
     else if (!removed || left === "unread") stayed.push(delivery);
   });
   goneOn.sort((a, b) => subscriberIndex(deliveries, a) - subscriberIndex(deliveries, b));
-  return { goneOn, stayed };
+  return { goneOn, stayed, onTheirWay };
 }
 
 /** A copy as the clean-up finds it after its removal: `unread` when the read failed (reported). */

@@ -4,6 +4,7 @@ import { toHttpError } from "#shared/api/errors.js";
 import { groupPartitionKey, parseTaskId, scheduleNameFor } from "#shared/domain/keys.js";
 import { sweepShardOf } from "#shared/domain/sweep.js";
 import { addTask, canonicalJson } from "#shared/services/add-task.js";
+import { hungWrite } from "../../support/hung-write.js";
 import { refusal } from "../../support/refusal.js";
 import { fixture, NOW } from "./fakes.js";
 
@@ -448,6 +449,33 @@ describe("addTask: idempotency", () => {
  * wrote; and concurrent copies of one idempotent request share one task, so one copy's failure must not undo
  * another copy's acknowledgement.
  */
+/**
+ * A task write that hangs (a dead connection) is given up near the function's deadline, and the add removes its
+ * task and answers 503 "not accepted, retry". The SDK's call goes on, though: once its socket times out it sends
+ * the PutItem again (a timeout is retryable), in this invocation or, after a freeze, in a later one. Landing after
+ * the clean-up, it left a task without a key nobody knows about: a Scheduler-path one in the sweep index, which the
+ * sweeper delivers, while the client's retry added it again (two tasks, two webhook-ids).
+ */
+describe("addTask: a task write given up near the deadline", () => {
+  it("aborts the write it gave up, so it is not sent again after the clean-up (no task without a key left)", async () => {
+    // Prepare: the write hangs; the SDK would send it again later unless its request is aborted
+    const f = fixture();
+    const write = hungWrite(f.store.putNew.bind(f.store));
+    f.store.putNew = write.hung;
+    const deps = { ...f.deps, timeLeftMs: () => 2_050 };
+
+    // Act
+    const refused = toHttpError(
+      await addTask(deps, { body: body({ delay_seconds: 3_600 }) }).catch((error: unknown) => error),
+    );
+    await write.sentAgain();
+
+    // Assess: the 503 left nothing behind, as README says of a 503 without a key
+    expect(refused).toMatchObject({ status: 503 });
+    expect(f.store.tasks.size).toBe(0);
+  });
+});
+
 describe("addTask: lost answers and concurrent copies", () => {
   /** A store whose Put succeeds but reports "exists", as an SDK retry after a lost answer makes it look. */
   function lostPutAnswers(f: ReturnType<typeof fixture>) {

@@ -8,6 +8,7 @@ import type {
 } from "#shared/adapters/task-store.js";
 import { parseConfig } from "#shared/config/index.js";
 import { addTasksBatch } from "#shared/services/add-tasks-batch.js";
+import { hungWrite } from "../../support/hung-write.js";
 import { fixture, NOW } from "./fakes.js";
 
 /**
@@ -276,6 +277,22 @@ describe("addTasksBatch: the batched path", () => {
     ]);
   });
 
+  it("aborts a task write it gave up near the deadline, so it is not sent again after the clean-up", async () => {
+    // Prepare: the batch write hangs (a dead connection); the SDK would send it again later unless aborted
+    const f = batchFixture();
+    const write = hungWrite(f.store.putNewMany.bind(f.store));
+    f.store.putNewMany = write.hung;
+    const deps = { ...f.deps, timeLeftMs: () => 2_050 };
+
+    // Act
+    const answer = await addTasksBatch(deps, { tasks: [item({ delay_seconds: 3_600 }), item()] });
+    await write.sentAgain();
+
+    // Assess: both answered 503 "not accepted", and nothing of them is left for the sweeper to deliver
+    expect(answer.results.map((r) => r.status)).toEqual([503, 503]);
+    expect(f.store.tasks.size).toBe(0);
+  });
+
   it("leaves an unarmed item to the sweeper when its removal fails too", async () => {
     // Prepare
     const f = batchFixture();
@@ -382,6 +399,28 @@ describe("addTasksBatch: Scheduler-path items planned when armed", () => {
 });
 
 describe("addTasksBatch: keyed items on the batched path", () => {
+  it("answers 201 for a keyed group's item whose claim was written but its answer lost: its task is new, not a repeat", async () => {
+    // Prepare: the first claim of a keyed group is written, its answer lost past the SDK's retries
+    const f = batchFixture();
+    const claim = f.store.claimIdempotencyKey.bind(f.store);
+    let lose = 1;
+    f.store.claimIdempotencyKey = async (request) => {
+      const outcome = await claim(request);
+      if (lose-- > 0) throw Object.assign(new Error("socket hang up"), { name: "TimeoutError" });
+      return outcome;
+    };
+    const tasks = [keyed({ content: { order_id: "g" } }), keyed({ content: { order_id: "g", n: 2 } })];
+
+    // Act
+    const answer = await addTasksBatch(f.deps, { tasks });
+
+    // Assess: both new (201, as the single add answers its own lost claim), under the ids their claims hold, in order
+    expect(answer.results.map((r) => r.status)).toEqual([201, 201]);
+    const [first, second] = answer.results.map((r) => r.task_id as string);
+    expect([first, second].sort()).toEqual([first, second]);
+    expect(f.store.tasks.size).toBe(2);
+  });
+
   /** The claim a key holds in the store (keys are per topic). */
   const claimOf = (f: ReturnType<typeof batchFixture>, key: unknown) =>
     f.store.idempotency.get(`demo#${key}`);

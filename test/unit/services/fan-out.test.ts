@@ -355,6 +355,31 @@ describe("fan-out add", () => {
     expect(f.store.tasks.size).toBe(2);
   });
 
+  it("without a key, answers 201 when a timer call's answer was lost but every copy's timer went out and each is on its way", async () => {
+    // Prepare: every timer message is sent and relayed at once (due now); the first call's answer is lost
+    const f = setup();
+    const arm = f.timerQueue.arm.bind(f.timerQueue);
+    let lost = 1;
+    f.timerQueue.arm = async (taskId, delaySeconds) => {
+      await arm(taskId, delaySeconds);
+      await f.store.markQueued(taskId, NOW);
+      if (lost-- > 0) throw Object.assign(new Error("socket hang up"), { name: "TimeoutError" });
+    };
+
+    // Act
+    const added = await addTask(f.deps, { body: orderBody({ delay_seconds: 0 }) });
+
+    // Assess: the task reaches every subscriber, so it was accepted: a 503 would have the client add it again,
+    // every subscriber's callback twice (as for a plain task whose message went out, add-task.ts `removeUnarmed`)
+    expect(added.statusCode).toBe(201);
+    const view = await getTask(f.deps, added.body.task_id);
+    expect(view.subscribers?.map((s) => [s.id, s.status])).toEqual([
+      ["billing", "queued"],
+      ["audit", "queued"],
+      ["search", "queued"],
+    ]);
+  });
+
   it("without a key, a copy the clean-up cannot read back keeps its parent: it may be on its way", async () => {
     // Prepare: billing's timer cannot be armed; audit's is and is relayed at once (due now); then reading audit's
     // copy back fails, so the clean-up cannot tell whether its removal took it or it has gone on.

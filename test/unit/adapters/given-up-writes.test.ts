@@ -1,0 +1,60 @@
+import type { DynamoDBClient } from "@aws-sdk/client-dynamodb";
+import { describe, expect, it } from "vitest";
+import { DynamoAddStore, DynamoBatchAddStore } from "#shared/adapters/dynamo-task-store.js";
+import { makeTask, T0 } from "../../support/factories.js";
+
+/**
+ * An add gives a hung task write up near its function's deadline (shared/services/add-task.ts, `inTime`) and
+ * removes the task. The write's signal must reach the SDK call: aborted there, the SDK never sends it again, where
+ * left running it retried the hung PutItem or BatchWriteItem once its socket timed out — a task written after its
+ * removal, for a request answered 503 "not accepted".
+ */
+function recordingClient(answer: unknown = {}) {
+  const sent: { command: string; options: { abortSignal?: AbortSignal } | undefined }[] = [];
+  const client = {
+    send: async (command: object, options?: { abortSignal?: AbortSignal }) => {
+      sent.push({ command: command.constructor.name, options });
+      return answer;
+    },
+  } as unknown as DynamoDBClient;
+  return { client, sent };
+}
+
+const task = () => makeTask({ dueAtMs: T0 + 3_600_000, acceptedAtMs: T0 });
+
+describe("task writes an add may give up", () => {
+  it("putNew passes its signal to the PutItem", async () => {
+    const { client, sent } = recordingClient();
+    const signal = new AbortController().signal;
+    await new DynamoAddStore({ client, tableName: "tasks" }).putNew(task(), { signal });
+    expect(sent).toEqual([{ command: "PutItemCommand", options: { abortSignal: signal } }]);
+  });
+
+  it("putNewMany passes its signal to every BatchWriteItem", async () => {
+    const { client, sent } = recordingClient({ UnprocessedItems: {} });
+    const signal = new AbortController().signal;
+    const entries = Array.from({ length: 30 }, () => ({ task: task(), sweepIndex: true }));
+    await new DynamoBatchAddStore({ client, tableName: "tasks" }).putNewMany(entries, { signal });
+    expect(sent).toHaveLength(2);
+    for (const call of sent)
+      expect(call).toEqual({ command: "BatchWriteItemCommand", options: { abortSignal: signal } });
+  });
+
+  it("putNewMany sends no further round of unprocessed puts once aborted; they are reported not written", async () => {
+    const controller = new AbortController();
+    const first = task();
+    const { client, sent } = recordingClient();
+    (client as unknown as { send: unknown }).send = async (command: object) => {
+      sent.push({ command: command.constructor.name, options: undefined });
+      controller.abort();
+      const request = (command as { input: { RequestItems: Record<string, unknown[]> } }).input.RequestItems;
+      return { UnprocessedItems: request };
+    };
+    const failed = await new DynamoBatchAddStore({ client, tableName: "tasks" }).putNewMany(
+      [{ task: first, sweepIndex: true }],
+      { signal: controller.signal },
+    );
+    expect(sent).toHaveLength(1);
+    expect(failed).toEqual([{ taskId: first.taskId, maybeWritten: false }]);
+  });
+});
