@@ -176,8 +176,8 @@ export async function writeAndArm(deps: AddTaskDeps, task: TaskRecord): Promise<
   // idempotency key recreated it. Either way the task must not be acknowledged without a timer; a second timer
   // message is harmless (the relay and FIFO deduplication absorb it).
   await writeOrRemove(deps, task);
-  await armOrRemove(deps, task);
-  return { statusCode: 201, body: addResponse(task) };
+  const status = await armOrRemove(deps, task);
+  return { statusCode: 201, body: { ...addResponse(task), status } };
 }
 
 /** A request that passed every check that can refuse it: what the task will be made of. */
@@ -460,12 +460,15 @@ export function newRecord(
  * else knows its id, so nobody can have been told it was accepted). A task WITH one is left in place, unarmed:
  * a concurrent request with the same key may already have answered 2xx for this very task (its own arming
  * succeeded), and removing it would lose an acknowledged task. The client's retry with the key re-arms it.
+ * Resolves with the status the task is answered with: `scheduled`, or the one it has already moved on to when
+ * its timer went out after all (`removeUnarmed`).
  */
-async function armOrRemove(deps: AddTaskDeps, task: TaskRecord): Promise<void> {
+async function armOrRemove(deps: AddTaskDeps, task: TaskRecord): Promise<TaskStatus> {
   try {
     await inTime(deps, () =>
       arm(deps, task.taskId, planTimer(task.dueAtMs, timerNow(deps), timerSettings(deps.config))),
     );
+    return task.status;
   } catch (error) {
     if (task.idempotencyKey !== undefined) {
       deps.onError?.(
@@ -480,7 +483,8 @@ async function armOrRemove(deps: AddTaskDeps, task: TaskRecord): Promise<void> {
       );
     }
     deps.onError?.("arming the task's timer failed; removing the task", error, task.taskId);
-    if ((await removeUnarmed(deps, task.taskId)) === "fired") return;
+    const fired = await removeUnarmed(deps, task.taskId);
+    if (fired !== "removed") return fired.status;
     throw serviceUnavailable(
       "could not arm the task's timer; the task was not accepted, retry the request",
       error,
@@ -490,16 +494,17 @@ async function armOrRemove(deps: AddTaskDeps, task: TaskRecord): Promise<void> {
 
 /**
  * Removes a task without an idempotency key whose arming failed (nobody else knows its id, so nobody was told it
- * was accepted). `fired` when the removal found it moved on from `scheduled`: its timer message went out after all
- * (SQS took it, its answer was lost, or the call was given up on) and the relay or deliver has the task, so it was
- * accepted and is answered so (201); a 503 "not accepted" would have the client add it again, delivered twice.
- * When the removal fails, the task goes to the sweeper (README: a 503 whose clean-up failed).
+ * was accepted). `fired`, with the status read back, when the removal found it moved on from `scheduled`: its timer
+ * message went out after all (SQS took it, its answer was lost, or the call was given up on) and the relay or
+ * deliver has the task, so it was accepted and is answered so (201, with that status: `scheduled` would tell the
+ * client a task still to come that may already be delivered); a 503 "not accepted" would have the client add it
+ * again, delivered twice. When the removal fails, the task goes to the sweeper (README: a 503 whose clean-up failed).
  */
 export async function removeUnarmed(
   deps: Pick<AddTaskDeps, "store" | "onError">,
   taskId: string,
   failedMessage = "removing an unarmed task failed",
-): Promise<"removed" | "fired"> {
+): Promise<"removed" | { readonly fired: true; readonly status: TaskStatus }> {
   try {
     if (await deps.store.removeScheduled(taskId)) return "removed";
   } catch (cleanupError) {
@@ -512,7 +517,7 @@ export async function removeUnarmed(
   const current = await deps.store.get(taskId).catch(() => undefined);
   if (current === undefined || !ON_ITS_WAY.has(current.status)) return "removed";
   deps.onError?.("an unarmed task's timer fired after all; answered as accepted", undefined, taskId);
-  return "fired";
+  return { fired: true, status: current.status };
 }
 
 /** The statuses a task reaches through its timer: relayed and swept, attempted, finished by deliver. */

@@ -508,9 +508,10 @@ async function unarmed(deps: BatchedAddDeps, task: TaskRecord): Promise<BatchIte
     return unavailableItem("could not arm the task's timer; retry the request with the same idempotency key");
   }
   deps.onError?.("arming the task's timer failed; removing the task", undefined, task.taskId);
-  // Its timer message went out after all and the task is on its way: accepted (`removeUnarmed`).
-  if ((await removeUnarmed(deps, task.taskId, UNACCEPTED_REMOVAL_FAILED)) === "fired")
-    return answeredItem(201, addResponse(task));
+  // Its timer message went out after all and the task is on its way: accepted (`removeUnarmed`), answered with
+  // the status it has moved on to.
+  const fired = await removeUnarmed(deps, task.taskId, UNACCEPTED_REMOVAL_FAILED);
+  if (fired !== "removed") return answeredItem(201, { ...addResponse(task), status: fired.status });
   return unavailableItem("could not arm the task's timer; the task was not accepted, retry the request");
 }
 

@@ -186,7 +186,8 @@ export function retentionOver(task: TaskSummary, subscriber?: string): HttpError
 
 /** Sends a task just marked replayed to its topic queue; false (logged) when the send failed. */
 export async function sendReplayed(deps: ReplayDeps, task: TaskSummary): Promise<boolean> {
-  const queueUrl = deps.topicQueues[task.topic];
+  // Own keys only: the record is built from the topology, and a topic named "constructor" must not find Object's.
+  const queueUrl = Object.hasOwn(deps.topicQueues, task.topic) ? deps.topicQueues[task.topic] : undefined;
   try {
     if (!queueUrl) throw new Error(`topic ${task.topic} has no FIFO queue in the topology`);
     await deps.topicQueue.sendReplay(queueUrl, task.pk, task.taskId, replayDeduplicationId(task));

@@ -6,7 +6,7 @@ import {
 } from "#shared/adapters/topic-switch.js";
 import { conflict, notFound, serviceUnavailable } from "#shared/api/errors.js";
 import { type TopicPauseResponse, type TopicView, topicParamsSchema } from "#shared/api/schemas/topics.js";
-import type { PunctualConfig } from "#shared/config/index.js";
+import { type PunctualConfig, topicConfig } from "#shared/config/index.js";
 import type { TopicMapping } from "#shared/contract/topology.js";
 import { echoed } from "#shared/domain/echoed.js";
 import { SWEEP_SHARDS } from "#shared/domain/sweep.js";
@@ -52,7 +52,7 @@ export async function setTopicPaused(
   paused: boolean,
 ): Promise<TopicPauseResponse> {
   const { name, mapping } = mappingOf(deps, topic);
-  if (!paused && deps.config.resolvedTopics[name]?.paused) {
+  if (!paused && topicConfig(deps.config, name)?.paused) {
     throw heldBySettings(name, deps.settingsPropagationSeconds);
   }
   try {
@@ -108,7 +108,7 @@ export async function getTopic(deps: TopicReadDeps, topic: string | undefined): 
   return {
     topic: name,
     paused,
-    settings: { ...(deps.config.resolvedTopics[name] ?? {}) },
+    settings: { ...(topicConfig(deps.config, name) ?? {}) },
     backlog: { waiting: depths.visible, in_flight: depths.inFlight },
     oldest_age_seconds: oldest,
     dead_letter_count: depths.deadLettered,

@@ -74,7 +74,13 @@ let recordSeq = 0;
 /** The SQS record Lambda hands the deliver function for a topic FIFO message carrying `task`. */
 export function fifoRecord(
   task: Pick<TaskRecord, "taskId" | "pk">,
-  options: { receiveCount?: number; arn?: string; messageId?: string; sentAtMs?: number } = {},
+  options: {
+    receiveCount?: number;
+    arn?: string;
+    messageId?: string;
+    sentAtMs?: number;
+    firstReceivedAtMs?: number;
+  } = {},
 ): SQSRecord {
   recordSeq++;
   return {
@@ -85,7 +91,7 @@ export function fifoRecord(
       ApproximateReceiveCount: String(options.receiveCount ?? 1),
       SentTimestamp: String(options.sentAtMs ?? 0),
       SenderId: "test",
-      ApproximateFirstReceiveTimestamp: "0",
+      ApproximateFirstReceiveTimestamp: String(options.firstReceivedAtMs ?? 0),
       MessageGroupId: task.pk,
       MessageDeduplicationId: task.taskId,
       SequenceNumber: String(recordSeq),

@@ -36,6 +36,8 @@ export async function deliverBatch(
   lambda: Pick<Context, "getRemainingTimeInMillis">,
 ): Promise<SQSBatchResponse> {
   const ctx = batchContext(deps, lambda, event.Records);
+  // The latest the batch's records can have been received: their visibility's 12 hours count from then.
+  const batchStartMs = ctx.clock();
   let response: SQSBatchResponse;
   try {
     await startUpFrontWithin(ctx, event.Records);
@@ -49,7 +51,10 @@ export async function deliverBatch(
   } finally {
     deps.metrics.flush();
   }
-  await applyVisibility(deps, event.Records, response, (record) => ctx.outcomes.get(groupKey(record)));
+  await applyVisibility(deps, event.Records, response, (record) => ctx.outcomes.get(groupKey(record)), {
+    batchStartMs,
+    clock: ctx.clock,
+  });
   return response;
 }
 

@@ -1,19 +1,27 @@
 import type { SQSBatchResponse, SQSRecord } from "aws-lambda";
 import type { VisibilityChange } from "#shared/adapters/topic-queue.js";
 import { topicMaxReceiveCount } from "#shared/config/index.js";
+import { MAX_VISIBILITY_SECONDS } from "#shared/config/schema.js";
 import { groupKey } from "./group-runner.js";
 import type { DeliverBinding, DeliverDeps, GroupOutcome } from "./types.js";
+
+/** When the batch's records were received (`batchStartMs`, the invocation's start) and the clock to read now. */
+export interface ReceiptClock {
+  readonly batchStartMs: number;
+  readonly clock: () => number;
+}
 
 /**
  * Every failed record's visibility is set to its group's decision (the head's and its followers', else the
  * followers would stay hidden for the queue's whole visibility timeout and hold the group back), one call per
- * queue.
+ * queue, cut to what is left of the record's 12 hours (`secondsLeftOfReceipt`).
  */
 export async function applyVisibility(
   deps: DeliverDeps,
   records: readonly SQSRecord[],
   response: SQSBatchResponse,
   outcomeOf: (record: SQSRecord) => GroupOutcome | undefined,
+  receipt: ReceiptClock,
 ): Promise<void> {
   const failedIds = new Set(response.batchItemFailures.map((f) => f.itemIdentifier));
   if (failedIds.size === 0) return;
@@ -26,7 +34,8 @@ export async function applyVisibility(
     // Unknown queue or no decision: leave the queue's own visibility timeout in place.
     if (seconds === undefined || !binding) continue;
     const changes = byQueue.get(binding.queueUrl) ?? [];
-    changes.push({ receiptHandle: record.receiptHandle, seconds });
+    const left = secondsLeftOfReceipt(record, receipt);
+    changes.push({ receiptHandle: record.receiptHandle, seconds: Math.min(seconds, left) });
     byQueue.set(binding.queueUrl, changes);
   }
   await Promise.all(
@@ -39,6 +48,12 @@ export async function applyVisibility(
     }),
   );
 }
+
+/**
+ * Kept off what is left of a receipt's 12 hours: the event source mapping invokes the function just after its
+ * receive, and SQS's timestamps and the function's clock may disagree by a little.
+ */
+export const RECEIPT_CLOCK_MARGIN_SECONDS = 60;
 
 /** The longest a wait that uses no attempt is stretched to: a disruption's end is seen within a quarter hour. */
 export const STRETCHED_WAIT_CAP_SECONDS = 900;
@@ -66,6 +81,24 @@ export function visibilitySeconds(
   const pastHalf = receives - Math.floor(backstop / 2);
   if (pastHalf <= 0) return seconds;
   return Math.max(seconds, Math.min(STRETCHED_WAIT_CAP_SECONDS, 2 ** pastHalf));
+}
+
+/**
+ * What is left of the 12 hours SQS allows a received message to stay hidden, counted from the receive that returned
+ * its receipt handle: SQS refuses a visibility that passes them (it does not cut it down), and the message is then
+ * back after the queue's visibility timeout, a receive spent every few minutes towards the DLQ (a message due days
+ * ahead). A first receive is `ApproximateFirstReceiveTimestamp`; a later one's time Lambda does not pass on, so it
+ * counts from the batch's start, the latest it can be (hence the margin).
+ */
+export function secondsLeftOfReceipt(record: SQSRecord, receipt: ReceiptClock): number {
+  const firstReceivedAtMs = Number(record.attributes?.ApproximateFirstReceiveTimestamp);
+  const isFirst = (Number(record.attributes?.ApproximateReceiveCount) || 1) <= 1;
+  const receivedAtMs =
+    isFirst && Number.isFinite(firstReceivedAtMs) && firstReceivedAtMs > 0
+      ? Math.min(firstReceivedAtMs, receipt.batchStartMs)
+      : receipt.batchStartMs;
+  const elapsedSeconds = Math.ceil(Math.max(0, receipt.clock() - receivedAtMs) / 1000);
+  return Math.max(0, MAX_VISIBILITY_SECONDS - elapsedSeconds - RECEIPT_CLOCK_MARGIN_SECONDS);
 }
 
 /** Group key → the most receives (ApproximateReceiveCount) among the group's records: the one nearest the backstop. */

@@ -92,7 +92,7 @@ export async function addFanOut(
     return parent;
   } catch (error) {
     const failure = await undoOrKeep(deps, parent, deliveries, error, progress);
-    if (failure === ACCEPTED) return parent;
+    if (failure instanceof Accepted) return { ...parent, status: failure.status };
     throw failure;
   }
 }
@@ -101,8 +101,11 @@ export async function addFanOut(
  * What the clean-up answers when it finds every copy already on its way (its timer message went out after all: SQS
  * took it and its answer was lost, or the call was given up on): the task was accepted, and is answered 201. A 503
  * would have the client add it again, every subscriber's callback twice (as `removeUnarmed` for a plain task).
+ * `status` is the one its copies give it (`aggregateStatus`, as a read shows it), not the parent's `scheduled`.
  */
-const ACCEPTED = Symbol("accepted");
+class Accepted {
+  constructor(readonly status: TaskStatus) {}
+}
 
 /**
  * A keyed add that finds its parent written already: a repeat that lost the key's claim and read the claim's task
@@ -333,7 +336,7 @@ async function armAll(
  * clean-up: it is no longer `scheduled`, cannot be removed, and will be delivered. Its parent then stays, so that
  * copy's `parent_task_id` shows the task (the removed copies as `missing`), and the 503 names the task and the
  * subscribers it still reaches instead of "not accepted" — or, when every copy has gone on, the add was accepted
- * after all (`ACCEPTED`: 201). No timer and no transaction can close that window
+ * after all (`Accepted`: 201). No timer and no transaction can close that window
  * (README "Fan-out"); an idempotency key avoids it, as the retry then completes the same task for everyone.
  */
 async function undoOrKeep(
@@ -381,9 +384,9 @@ async function removeWritten(
   const { goneOn, stayed, onTheirWay } = await removeCopies(deps, written, arming);
   const unarmed = stayed.filter((copy) => !progress.armed.has(copy.taskId));
   await leaveUnarmedCopies(deps, parent, unarmed, arming);
-  if (written.length > 0 && onTheirWay === written.length) {
+  if (written.length > 0 && onTheirWay.length === written.length) {
     deps.onError?.("every copy's timer went out after all; answered as accepted", undefined, parent.taskId);
-    return ACCEPTED;
+    return new Accepted(aggregateStatus(onTheirWay, parent.status));
   }
   if (goneOn.length > 0) return partlyDelivering(parent, goneOn, error);
   if (stayed.length === 0) await removeQuietly(deps, parent.taskId);
@@ -399,21 +402,21 @@ async function removeWritten(
  * back); answers the subscribers whose copies are still there, handed to delivery already (`goneOn`), and the
  * copies that may still be there otherwise (`stayed`): still `scheduled` after a removal that failed, or armed and
  * not read back (the removal's condition fails silently on a copy that has gone on, so only the read tells; one
- * that cannot be read is kept in view, with its parent, as one whose removal failed); `onTheirWay`: how many were
- * read back in a status only their timer leads to (`ON_ITS_WAY`: not a cancel's).
+ * that cannot be read is kept in view, with its parent, as one whose removal failed); `onTheirWay`: the statuses of
+ * those read back in a status only their timer leads to (`ON_ITS_WAY`: not a cancel's).
  */
 async function removeCopies(
   deps: FanOutAddDeps,
   deliveries: readonly TaskRecord[],
   arming: boolean,
-): Promise<{ goneOn: string[]; stayed: TaskRecord[]; onTheirWay: number }> {
+): Promise<{ goneOn: string[]; stayed: TaskRecord[]; onTheirWay: TaskStatus[] }> {
   const goneOn: string[] = [];
   const stayed: TaskRecord[] = [];
-  let onTheirWay = 0;
+  const onTheirWay: TaskStatus[] = [];
   await forEachBounded(deliveries, ADD_CONCURRENCY, async (delivery) => {
     const removed = await removeQuietly(deps, delivery.taskId);
     const left = arming ? await readBack(deps, delivery.taskId) : undefined;
-    if (left && left !== "unread" && ON_ITS_WAY.has(left.status)) onTheirWay++;
+    if (left && left !== "unread" && ON_ITS_WAY.has(left.status)) onTheirWay.push(left.status);
     if (left && left !== "unread" && left.status !== "scheduled") goneOn.push(delivery.subscriber ?? "");
     else if (!removed || left === "unread") stayed.push(delivery);
   });

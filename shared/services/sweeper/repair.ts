@@ -356,7 +356,7 @@ async function finishReschedules(
       if (failed.length > 0) throw new Error(`arming rescheduled task ${successor.taskId} failed`);
     }
     // The key's claim follows the task, as long as it lives (reschedule-task.ts, keepClaim).
-    const topic = deps.topics[old.topic]?.config;
+    const topic = Object.hasOwn(deps.topics, old.topic) ? deps.topics[old.topic]?.config : undefined;
     if (old.idempotencyKey !== undefined && topic) {
       const move = { from: claimHolders(old), to: successor.taskId, expiresAt: claimExpiry(due, topic) };
       await deps.store.moveIdempotencyClaim(old.topic, old.idempotencyKey, move);

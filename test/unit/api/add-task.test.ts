@@ -327,6 +327,8 @@ describe("addTask: arming failures", () => {
     // it again, delivered twice
     expect(added.statusCode).toBe(201);
     expect(f.store.tasks.get(added.body.task_id)?.status).toBe("delivering");
+    // ...and answered with the status it really has, not `scheduled`
+    expect(added.body.status).toBe("delivering");
   });
 
   it("removes the task and answers 503 when the scheduler fails", async () => {

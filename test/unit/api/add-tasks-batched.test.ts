@@ -275,6 +275,8 @@ describe("addTasksBatch: the batched path", () => {
     expect([...f.store.tasks.values()].map((t) => [t.taskId, t.status])).toEqual([
       [answer.results[0]?.task_id, "delivering"],
     ]);
+    // ...and answered with the status it really has, not `scheduled`
+    expect(answer.results[0]?.task_status).toBe("delivering");
   });
 
   it("aborts a task write it gave up near the deadline, so it is not sent again after the clean-up", async () => {

@@ -3,7 +3,7 @@ import { type HttpError, toHttpError } from "#shared/api/errors.js";
 import { retentionExpiry } from "#shared/domain/task.js";
 import { deadLetterTask } from "#shared/services/dead-letter.js";
 import { getTask } from "#shared/services/get-task.js";
-import { replayTask } from "#shared/services/replay-task.js";
+import { replayTask, sendReplayed } from "#shared/services/replay-task.js";
 import { makeTask } from "../../support/factories.js";
 import { FakeTopicQueue } from "../../support/fakes/topic-queue.js";
 import { MemoryTaskStore } from "../../support/memory-task-store.js";
@@ -20,8 +20,13 @@ function setup() {
   return { store, topicQueue, deps };
 }
 
-async function failedTask(store: MemoryTaskStore, topicQueue: FakeTopicQueue) {
-  const task = makeTask({ group: `o-${Math.random()}`, dueAtMs: NOW - 1_000, acceptedAtMs: NOW - 2_000 });
+async function failedTask(store: MemoryTaskStore, topicQueue: FakeTopicQueue, topic = "demo") {
+  const task = makeTask({
+    topic,
+    group: `o-${Math.random()}`,
+    dueAtMs: NOW - 1_000,
+    acceptedAtMs: NOW - 2_000,
+  });
   await store.putNew(task);
   const started = await store.startAttempt(task.taskId, NOW - 500);
   await deadLetterTask(
@@ -132,6 +137,36 @@ describe("replayTask", () => {
       expiresAt: expect.any(Number),
     });
     expect(topicQueue.idsIn(QUEUE)).toEqual([]);
+  });
+
+  it("refuses (409) a task of a removed topic named like an Object.prototype member, not a 5xx", async () => {
+    // Prepare: a failed task of topic "constructor" (a valid topic name), since removed from the configuration
+    const { store, topicQueue, deps } = setup();
+    const task = await failedTask(store, topicQueue, "constructor");
+
+    // Act
+    const error = await refusal(replayTask(deps, task.taskId));
+    const copy = await refusal(replayTask(deps, task.taskId, { subscriber: "audit" }));
+
+    // Assess
+    expect(error).toMatchObject({ status: 409, code: "conflict", details: { topic: "constructor" } });
+    expect(copy).toMatchObject({ status: 409, code: "conflict" });
+    expect(await store.get(task.taskId)).toMatchObject({ status: "failed" });
+  });
+
+  it("sends no replay for a topic without a queue of its own, whatever it is named", async () => {
+    // Prepare: the topology's topic → queue record knows "demo" only; "constructor" is Object.prototype's
+    const { topicQueue, deps } = setup();
+    const errors: unknown[] = [];
+    const task = makeTask({ topic: "constructor", group: "o-1", dueAtMs: NOW, acceptedAtMs: NOW });
+
+    // Act
+    const sent = await sendReplayed({ ...deps, onSendError: (error) => errors.push(error) }, task);
+
+    // Assess: reported as a failed send (the caller undoes its mark), nothing sent to a queue that is no queue
+    expect(sent).toBe(false);
+    expect(topicQueue.calls).toEqual([]);
+    expect(errors).toHaveLength(1);
   });
 
   it("a mark whose answer was lost (the SDK's retry then finds the task queued) still has its task sent; an old queued replay is left to the sweeper", async () => {

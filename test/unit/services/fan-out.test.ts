@@ -378,6 +378,9 @@ describe("fan-out add", () => {
       ["audit", "queued"],
       ["search", "queued"],
     ]);
+    // ...and answered with the status its copies give it, as a read of it shows, not `scheduled`
+    expect(added.body.status).toBe("queued");
+    expect(view.status).toBe("queued");
   });
 
   it("without a key, a copy the clean-up cannot read back keeps its parent: it may be on its way", async () => {

@@ -4,6 +4,7 @@ import { claimExpiry } from "#shared/services/add-task.js";
 import { cancelGroup } from "#shared/services/cancel-group.js";
 import { cancelTask } from "#shared/services/cancel-task.js";
 import { type RescheduleTaskDeps, rescheduleTask, runTask } from "#shared/services/reschedule-task.js";
+import { makeTask } from "../../support/factories.js";
 import { simulate } from "../../support/pipeline-sim.js";
 
 /**
@@ -253,6 +254,35 @@ describe("a task of a topic removed from the configuration", () => {
       status: 404,
     });
     expect((await sim.store.get(taskId))?.status).toBe("scheduled");
+  });
+});
+
+describe("a task of a removed topic named like an Object.prototype member", () => {
+  it("is answered 409 by PATCH and run, not a 5xx", async () => {
+    // Prepare: a scheduled task of topic "constructor" (a valid topic name) that the configuration no longer has
+    const sim = simulate();
+    const task = makeTask({
+      topic: "constructor",
+      group: "o-1",
+      dueAtMs: sim.clock.now + 600_000,
+      acceptedAtMs: sim.clock.now,
+    });
+    await sim.store.putNew(task);
+    const deps: RescheduleTaskDeps = {
+      store: sim.store,
+      timerQueue: sim.timer,
+      scheduler: sim.scheduler,
+      config: sim.config,
+      now: () => sim.clock.now,
+    };
+    const removedTopic = { status: 409, message: expect.stringMatching(/not configured any more/) };
+
+    // Act & Assess
+    await expect(rescheduleTask(deps, task.taskId, { delay_seconds: 60 })).rejects.toMatchObject(
+      removedTopic,
+    );
+    await expect(runTask(deps, task.taskId)).rejects.toMatchObject(removedTopic);
+    expect((await sim.store.get(task.taskId))?.status).toBe("scheduled");
   });
 });
 

@@ -12,6 +12,7 @@ import {
   deliverBatch,
   PowertoolsDeliveryMetrics,
 } from "#shared/services/deliver/index.js";
+import { RECEIPT_CLOCK_MARGIN_SECONDS } from "#shared/services/deliver/visibility.js";
 import { binding, deliverDeps, QUEUE_URL, testTopic } from "../../../support/deliver-binding.js";
 import { eventOf, fifoRecord, makeTask } from "../../../support/factories.js";
 import { FakeCallbacks, HTTP } from "../../../support/fakes/callbacks.js";
@@ -447,6 +448,39 @@ describe.each(GROUP_CONCURRENCIES)("deliver at groupConcurrency %i", (groupConcu
       expect(callbacks.requests).toEqual([]);
       expect(store.tasks.get(t.taskId)?.attempts).toBe(0);
       expect(queue.visibilityByHandle()).toEqual({ [record.receiptHandle]: 3 });
+    });
+
+    it("hides a message due beyond SQS's 12 hours no longer than is left of them since its receipt", async () => {
+      // Prepare: a hand-redriven message due in two days; its first receive 100 s before this batch (a slow ESM)
+      const { now, callbacks, queue, deps, context, task } = setup(groupConcurrency);
+      const t = await task({ dueAtMs: now + 2 * 86_400_000 });
+      const record = fifoRecord(t, { firstReceivedAtMs: now - 100_000 });
+
+      // Act
+      await deliverBatch(deps, eventOf(record), context);
+
+      // Assess: SQS refuses a visibility that passes 12 hours from the receive (it does not cut it down), and the
+      // message would be back after the queue's visibility timeout, a receive spent every few minutes
+      expect(callbacks.requests).toEqual([]);
+      expect(queue.visibilityByHandle()).toEqual({
+        [record.receiptHandle]: 43_200 - 100 - RECEIPT_CLOCK_MARGIN_SECONDS,
+      });
+    });
+
+    it("counts a later receive's 12 hours from the batch's start, not from the first receive", async () => {
+      // Prepare: received a third time; its first receive was a day ago, which says nothing of this receive
+      const { now, callbacks, queue, deps, context, task } = setup(groupConcurrency);
+      const t = await task({ dueAtMs: now + 2 * 86_400_000 });
+      const record = fifoRecord(t, { receiveCount: 3, firstReceivedAtMs: now - 86_400_000 });
+
+      // Act
+      await deliverBatch(deps, eventOf(record), context);
+
+      // Assess
+      expect(callbacks.requests).toEqual([]);
+      expect(queue.visibilityByHandle()).toEqual({
+        [record.receiptHandle]: 43_200 - RECEIPT_CLOCK_MARGIN_SECONDS,
+      });
     });
   });
 

@@ -49,6 +49,7 @@ describe("the receive backstop after a runtime change of maxAttempts", () => {
       [record],
       { batchItemFailures: [{ itemIdentifier: record.messageId }] },
       () => ({ kind: "retry", seconds: 2 }),
+      { batchStartMs: T0, clock: () => T0 },
     );
 
     // Assess
