@@ -4,23 +4,14 @@ import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import path from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
+import { taskViewAnswer } from "../client/fakes.js";
 
 const BIN = path.resolve(import.meta.dirname, "../../../cli/bin/punctual.mjs");
 
 /** A task view whose content is `bytes` long: an answer the CLI prints in more than one pipe buffer. */
-function bigTask(bytes: number) {
-  return {
-    task_id: "demo.n1.mhx0z8ka.01JD3ABCDEFGHJKMNPQRSTVWXY",
-    topic: "demo",
-    status: "scheduled",
-    due_at: "2026-11-23T12:01:30.000Z",
-    accepted_at: "2026-11-23T12:00:00.000Z",
-    attempts: 0,
-    callback_url: "https://hooks.example.com/punctual",
-    attempt_log: [],
-    content: JSON.stringify({ filler: "x".repeat(bytes) }),
-  };
-}
+const TASK_ID = "demo.n1.mhx0z8ka.01JD3ABCDEFGHJKMNPQRSTVWXY";
+const bigTask = (bytes: number) =>
+  taskViewAnswer(TASK_ID, { content: JSON.stringify({ filler: "x".repeat(bytes) }) });
 
 let server: Server | undefined;
 afterEach(async () => {
@@ -41,11 +32,9 @@ describe("punctual whose reader closes the pipe early (`| head -c 100`)", () => 
   it("stops quietly, as a Unix tool killed by SIGPIPE does: no stack trace, exit 141", async () => {
     // Prepare
     const api = await apiAnswering(bigTask(1_000_000));
-    const child = spawn(
-      process.execPath,
-      [BIN, "--api", api, "tasks", "get", "demo.n1.mhx0z8ka.01JD3ABCDEFGHJKMNPQRSTVWXY", "--content"],
-      { stdio: ["ignore", "pipe", "pipe"] },
-    );
+    const child = spawn(process.execPath, [BIN, "--api", api, "tasks", "get", TASK_ID, "--content"], {
+      stdio: ["ignore", "pipe", "pipe"],
+    });
     let stderr = "";
     child.stderr.setEncoding("utf8").on("data", (chunk: string) => {
       stderr += chunk;
