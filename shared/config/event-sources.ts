@@ -36,6 +36,11 @@ const L = EVENT_SOURCE_LIMITS;
 const XOR_MESSAGE =
   "provisionedPollers and maxConcurrency cannot be combined: Lambda refuses ScalingConfig.MaximumConcurrency on a mapping in provisioned mode (bound the concurrency with provisionedPollers.max instead)";
 
+/** A mapping scales by provisioned pollers or by `maxConcurrency`, never both (XOR_MESSAGE). */
+const oneScalingMode = (s: { provisionedPollers?: unknown; maxConcurrency?: number }) =>
+  !(s.provisionedPollers && s.maxConcurrency !== undefined);
+const ONE_SCALING_MODE = { message: XOR_MESSAGE, path: ["maxConcurrency"] };
+
 /*
  * The schemas below are functions, built when called rather than at import: a deployed function never calls them
  * (schema.ts, checkedAtSynth), and esbuild keeps every module-level schema (a call it cannot prove free of side
@@ -69,10 +74,7 @@ function relayEventSourceSchema() {
       maxConcurrency: maxConcurrencySchema().optional(),
     })
     .strict()
-    .refine((s) => !(s.provisionedPollers && s.maxConcurrency !== undefined), {
-      message: XOR_MESSAGE,
-      path: ["maxConcurrency"],
-    })
+    .refine(oneScalingMode, ONE_SCALING_MODE)
     .refine((s) => s.batchSize <= L.batchSizeWithoutWindow || s.maxBatchingWindowSeconds >= 1, {
       message: `a batch above ${L.batchSizeWithoutWindow} needs maxBatchingWindowSeconds of at least 1: Lambda refuses a larger batch without a batching window`,
       path: ["maxBatchingWindowSeconds"],
@@ -95,10 +97,7 @@ function deliverEventSourceSchema() {
       maxConcurrency: maxConcurrencySchema().optional(),
     })
     .strict()
-    .refine((s) => !(s.provisionedPollers && s.maxConcurrency !== undefined), {
-      message: XOR_MESSAGE,
-      path: ["maxConcurrency"],
-    });
+    .refine(oneScalingMode, ONE_SCALING_MODE);
 }
 
 export function eventSourcesSchema() {
