@@ -211,6 +211,43 @@ describe("Secrets Manager", () => {
   });
 });
 
+describe("CloudWatch Logs", () => {
+  /**
+   * Function roles carry no AWS managed policy (AWSLambdaBasicExecutionRole), so their own grant is all that lets
+   * Lambda write a function's logs — and our metrics, which are EMF lines in those logs: without it every alarm
+   * on a Punctual metric would sit in INSUFFICIENT_DATA. Lambda writes with the execution role to the log group
+   * the function's LoggingConfig names; IAM authorizes CreateLogStream and PutLogEvents on the log stream's ARN,
+   * `arn:aws:logs:<region>:<account>:log-group:<name>:log-stream:<stream>`
+   * (https://docs.aws.amazon.com/AmazonCloudWatch/latest/logs/iam-access-control-overview-cwl.html).
+   */
+  const WRITE = ["logs:CreateLogStream", "logs:PutLogEvents"];
+  /** A stream as Lambda names one: date, version, instance. */
+  const streamArn = (d: Deployed, logGroupId: string) =>
+    `arn:aws:logs:${d.aws.region}:${d.aws.account}:log-group:${d.aws.resolve({ Ref: logGroupId })}:log-stream:2026/12/02/[$LATEST]0123456789abcdef0123456789abcdef`;
+  const logGroupOf = (d: Deployed, fn: PunctualFunction): string =>
+    d.aws.properties(idOf(d, fn)).LoggingConfig.LogGroup.Ref;
+
+  it("each function may write streams to the log group Lambda sends its logs to, and to no other", async () => {
+    for (const [env, d] of each()) {
+      const functions = functionsOf(d);
+      const logGroups = d.aws.idsOfType("AWS::Logs::LogGroup");
+      expect(new Set(functions.map(([, fn]) => logGroupOf(d, fn))).size, env).toBe(functions.length);
+      for (const [name, fn] of functions) {
+        const role = idOf(d, fn.functionRole);
+        const own = logGroupOf(d, fn);
+        for (const logGroup of logGroups) {
+          const allowed: string[] = [];
+          for (const action of [...WRITE, "logs:DeleteLogStream"]) {
+            if ((await roleMay(d.aws, role, action, streamArn(d, logGroup))) === "Allowed")
+              allowed.push(action);
+          }
+          expect(allowed, `${env} ${name} on ${logGroup}`).toEqual(logGroup === own ? WRITE : []);
+        }
+      }
+    }
+  });
+});
+
 describe("resource wildcards", () => {
   /**
    * What every function role's cdk-nag acknowledgement of `AwsSolutions-IAM5[Resource::*]` claims
