@@ -211,6 +211,49 @@ describe("Secrets Manager", () => {
   });
 });
 
+describe("Lambda event source mappings", () => {
+  /**
+   * Who builds a LambdaTopicSwitch (shared/adapters/topic-switch.ts) and what it calls: the topic views read a
+   * deliver mapping's state; pause/resume and the sweeper (a topic its runtime settings pause) switch it and
+   * read it back. Nobody touches the relay's mapping, and nobody deletes one.
+   */
+  const CALLS: Readonly<Record<string, readonly string[]>> = {
+    "list-topics": ["lambda:GetEventSourceMapping"],
+    "get-topic": ["lambda:GetEventSourceMapping"],
+    "pause-topic": ["lambda:GetEventSourceMapping", "lambda:UpdateEventSourceMapping"],
+    "resume-topic": ["lambda:GetEventSourceMapping", "lambda:UpdateEventSourceMapping"],
+    sweeper: ["lambda:GetEventSourceMapping", "lambda:UpdateEventSourceMapping"],
+  };
+  const ACTIONS = [
+    "lambda:GetEventSourceMapping",
+    "lambda:UpdateEventSourceMapping",
+    "lambda:DeleteEventSourceMapping",
+  ];
+  /** The ARN Lambda presents to IAM for a mapping: built from the UUID CloudFormation returns, as AWS does. */
+  const mappingArn = (d: Deployed, mappingId: string) =>
+    `arn:aws:lambda:${d.aws.region}:${d.aws.account}:event-source-mapping:${d.aws.resolve({ Ref: mappingId })}`;
+
+  it("each function may read / switch each mapping exactly when its code does: only the topics' deliver mappings", async () => {
+    for (const [env, d] of each()) {
+      const deliverIds = new Set(d.stack.topics.map((t) => idOf(d, t.deliverFunction)));
+      const mappings = d.aws.idsOfType("AWS::Lambda::EventSourceMapping");
+      expect(mappings).toHaveLength(1 + d.stack.topics.length);
+      for (const [name, fn] of functionsOf(d)) {
+        const role = idOf(d, fn.functionRole);
+        for (const mapping of mappings) {
+          const isDeliver = deliverIds.has(d.aws.properties(mapping).FunctionName.Ref);
+          const allowed: string[] = [];
+          for (const action of ACTIONS) {
+            if ((await roleMay(d.aws, role, action, mappingArn(d, mapping))) === "Allowed")
+              allowed.push(action);
+          }
+          expect(allowed, `${env} ${name} on ${mapping}`).toEqual(isDeliver ? (CALLS[name] ?? []) : []);
+        }
+      }
+    }
+  });
+});
+
 describe("CloudWatch Logs", () => {
   /**
    * Function roles carry no AWS managed policy (AWSLambdaBasicExecutionRole), so their own grant is all that lets
