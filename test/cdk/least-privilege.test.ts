@@ -82,6 +82,32 @@ describe("EventBridge Scheduler", () => {
       }
     }
   });
+
+  /**
+   * CreateSchedule names the scheduler role as the schedule's target role, so Scheduler checks that the caller
+   * may pass it: `iam:PassRole` on the role's ARN with `iam:PassedToService` = scheduler.amazonaws.com
+   * (https://docs.aws.amazon.com/scheduler/latest/UserGuide/setting-up.html). Without it every timer fails.
+   */
+  it("each function that creates schedules may pass the scheduler role, to Scheduler only; no function may pass another role", async () => {
+    for (const [env, d] of each()) {
+      const schedulerRole: string = d.aws.resolve({
+        "Fn::GetAtt": [idOf(d, d.stack.timerScheduler.role), "Arn"],
+      });
+      const functions = functionsOf(d);
+      for (const [name, fn] of functions) {
+        const role = idOf(d, fn.functionRole);
+        const pass = (roleArn: string, service: string) =>
+          roleMay(d.aws, role, "iam:PassRole", roleArn, { context: { "iam:PassedToService": service } });
+        const expected = CREATE.has(name) ? "Allowed" : "ImplicitlyDenied";
+        expect(await pass(schedulerRole, "scheduler.amazonaws.com"), `${env} ${name}`).toBe(expected);
+        expect(await pass(schedulerRole, "lambda.amazonaws.com"), `${env} ${name}`).toBe("ImplicitlyDenied");
+        for (const [, other] of functions) {
+          const otherRole: string = d.aws.resolve({ "Fn::GetAtt": [idOf(d, other.functionRole), "Arn"] });
+          expect(await pass(otherRole, "scheduler.amazonaws.com"), `${env} ${name}`).toBe("ImplicitlyDenied");
+        }
+      }
+    }
+  });
 });
 
 describe("SQS", () => {
