@@ -82,6 +82,32 @@ describe("EventBridge Scheduler", () => {
       }
     }
   });
+
+  /**
+   * CreateSchedule names the scheduler role as the schedule's target role, so Scheduler checks that the caller
+   * may pass it: `iam:PassRole` on the role's ARN with `iam:PassedToService` = scheduler.amazonaws.com
+   * (https://docs.aws.amazon.com/scheduler/latest/UserGuide/setting-up.html). Without it every timer fails.
+   */
+  it("each function that creates schedules may pass the scheduler role, to Scheduler only; no function may pass another role", async () => {
+    for (const [env, d] of each()) {
+      const schedulerRole: string = d.aws.resolve({
+        "Fn::GetAtt": [idOf(d, d.stack.timerScheduler.role), "Arn"],
+      });
+      const functions = functionsOf(d);
+      for (const [name, fn] of functions) {
+        const role = idOf(d, fn.functionRole);
+        const pass = (roleArn: string, service: string) =>
+          roleMay(d.aws, role, "iam:PassRole", roleArn, { context: { "iam:PassedToService": service } });
+        const expected = CREATE.has(name) ? "Allowed" : "ImplicitlyDenied";
+        expect(await pass(schedulerRole, "scheduler.amazonaws.com"), `${env} ${name}`).toBe(expected);
+        expect(await pass(schedulerRole, "lambda.amazonaws.com"), `${env} ${name}`).toBe("ImplicitlyDenied");
+        for (const [, other] of functions) {
+          const otherRole: string = d.aws.resolve({ "Fn::GetAtt": [idOf(d, other.functionRole), "Arn"] });
+          expect(await pass(otherRole, "scheduler.amazonaws.com"), `${env} ${name}`).toBe("ImplicitlyDenied");
+        }
+      }
+    }
+  });
 });
 
 describe("SQS", () => {
@@ -206,6 +232,86 @@ describe("Secrets Manager", () => {
         expect(allowed, `${env} ${name}`).toEqual(
           name.startsWith("deliver:") ? ["secretsmanager:GetSecretValue"] : [],
         );
+      }
+    }
+  });
+});
+
+describe("Lambda event source mappings", () => {
+  /**
+   * Who builds a LambdaTopicSwitch (shared/adapters/topic-switch.ts) and what it calls: the topic views read a
+   * deliver mapping's state; pause/resume and the sweeper (a topic its runtime settings pause) switch it and
+   * read it back. Nobody touches the relay's mapping, and nobody deletes one.
+   */
+  const CALLS: Readonly<Record<string, readonly string[]>> = {
+    "list-topics": ["lambda:GetEventSourceMapping"],
+    "get-topic": ["lambda:GetEventSourceMapping"],
+    "pause-topic": ["lambda:GetEventSourceMapping", "lambda:UpdateEventSourceMapping"],
+    "resume-topic": ["lambda:GetEventSourceMapping", "lambda:UpdateEventSourceMapping"],
+    sweeper: ["lambda:GetEventSourceMapping", "lambda:UpdateEventSourceMapping"],
+  };
+  const ACTIONS = [
+    "lambda:GetEventSourceMapping",
+    "lambda:UpdateEventSourceMapping",
+    "lambda:DeleteEventSourceMapping",
+  ];
+  /** The ARN Lambda presents to IAM for a mapping: built from the UUID CloudFormation returns, as AWS does. */
+  const mappingArn = (d: Deployed, mappingId: string) =>
+    `arn:aws:lambda:${d.aws.region}:${d.aws.account}:event-source-mapping:${d.aws.resolve({ Ref: mappingId })}`;
+
+  it("each function may read / switch each mapping exactly when its code does: only the topics' deliver mappings", async () => {
+    for (const [env, d] of each()) {
+      const deliverIds = new Set(d.stack.topics.map((t) => idOf(d, t.deliverFunction)));
+      const mappings = d.aws.idsOfType("AWS::Lambda::EventSourceMapping");
+      expect(mappings).toHaveLength(1 + d.stack.topics.length);
+      for (const [name, fn] of functionsOf(d)) {
+        const role = idOf(d, fn.functionRole);
+        for (const mapping of mappings) {
+          const isDeliver = deliverIds.has(d.aws.properties(mapping).FunctionName.Ref);
+          const allowed: string[] = [];
+          for (const action of ACTIONS) {
+            if ((await roleMay(d.aws, role, action, mappingArn(d, mapping))) === "Allowed")
+              allowed.push(action);
+          }
+          expect(allowed, `${env} ${name} on ${mapping}`).toEqual(isDeliver ? (CALLS[name] ?? []) : []);
+        }
+      }
+    }
+  });
+});
+
+describe("CloudWatch Logs", () => {
+  /**
+   * Function roles carry no AWS managed policy (AWSLambdaBasicExecutionRole), so their own grant is all that lets
+   * Lambda write a function's logs — and our metrics, which are EMF lines in those logs: without it every alarm
+   * on a Punctual metric would sit in INSUFFICIENT_DATA. Lambda writes with the execution role to the log group
+   * the function's LoggingConfig names; IAM authorizes CreateLogStream and PutLogEvents on the log stream's ARN,
+   * `arn:aws:logs:<region>:<account>:log-group:<name>:log-stream:<stream>`
+   * (https://docs.aws.amazon.com/AmazonCloudWatch/latest/logs/iam-access-control-overview-cwl.html).
+   */
+  const WRITE = ["logs:CreateLogStream", "logs:PutLogEvents"];
+  /** A stream as Lambda names one: date, version, instance. */
+  const streamArn = (d: Deployed, logGroupId: string) =>
+    `arn:aws:logs:${d.aws.region}:${d.aws.account}:log-group:${d.aws.resolve({ Ref: logGroupId })}:log-stream:2026/12/02/[$LATEST]0123456789abcdef0123456789abcdef`;
+  const logGroupOf = (d: Deployed, fn: PunctualFunction): string =>
+    d.aws.properties(idOf(d, fn)).LoggingConfig.LogGroup.Ref;
+
+  it("each function may write streams to the log group Lambda sends its logs to, and to no other", async () => {
+    for (const [env, d] of each()) {
+      const functions = functionsOf(d);
+      const logGroups = d.aws.idsOfType("AWS::Logs::LogGroup");
+      expect(new Set(functions.map(([, fn]) => logGroupOf(d, fn))).size, env).toBe(functions.length);
+      for (const [name, fn] of functions) {
+        const role = idOf(d, fn.functionRole);
+        const own = logGroupOf(d, fn);
+        for (const logGroup of logGroups) {
+          const allowed: string[] = [];
+          for (const action of [...WRITE, "logs:DeleteLogStream"]) {
+            if ((await roleMay(d.aws, role, action, streamArn(d, logGroup))) === "Allowed")
+              allowed.push(action);
+          }
+          expect(allowed, `${env} ${name} on ${logGroup}`).toEqual(logGroup === own ? WRITE : []);
+        }
       }
     }
   });

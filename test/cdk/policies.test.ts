@@ -112,6 +112,38 @@ describe("alarm topic policy", () => {
     }
   });
 
+  /**
+   * KMS refuses to create a key (and CloudFormation the stack) whose policy would not let the creating principal
+   * change that policy later, its "policy lockout safety check"
+   * (https://docs.aws.amazon.com/kms/latest/APIReference/API_CreateKey.html, BypassPolicyLockoutSafetyCheck): the
+   * key policy must leave the key to the account's IAM policies. Evaluated for CloudFormation's deployment role
+   * (CDK's bootstrap cfn-exec role, administrator in its account) and for another account's administrator.
+   */
+  it("leaves the key to this account's administrators (KMS's lockout safety check), never to another account's", async () => {
+    const admin = {
+      name: "administrator",
+      policy: { Version: "2012-10-17", Statement: [{ Effect: "Allow", Action: "*", Resource: "*" }] },
+    };
+    for (const [name, d] of each()) {
+      const keyId = idOf(d, d.stack.alarms.key);
+      const keyArn: string = d.aws.resolve({ "Fn::GetAtt": [keyId, "Arn"] });
+      const keyPolicy = d.aws.resolve(d.aws.properties(keyId).KeyPolicy);
+      const may = (account: string, action: string) =>
+        evaluate({
+          principal: `arn:aws:iam::${account}:role/cdk-hnb659fds-cfn-exec-role-${account}-${d.aws.region}`,
+          action,
+          resource: keyArn,
+          resourceAccount: d.aws.account,
+          resourcePolicy: keyPolicy,
+          identityPolicies: [admin],
+        });
+      for (const action of ["kms:PutKeyPolicy", "kms:ScheduleKeyDeletion", "kms:EnableKeyRotation"]) {
+        expect(await may(d.aws.account, action), `${name} ${action}`).toBe("Allowed");
+        expect(await may(OTHER_ACCOUNT, action), `${name} ${action}`).not.toBe("Allowed");
+      }
+    }
+  });
+
   it("refuses CloudWatch the key for another account's topic, and outside SNS (no topic in the context)", async () => {
     const d = environments.dev as Deployed;
     const ownTopic: string = d.aws.resolve({ Ref: idOf(d, d.stack.alarms.topic) });

@@ -368,6 +368,23 @@ describe("event sources and functions", () => {
     }
   });
 
+  it("every log group keeps its events for a retention CloudWatch Logs accepts (90 days where data is retained, else 7)", () => {
+    // PutRetentionPolicy / AWS::Logs::LogGroup take only these values
+    // (https://docs.aws.amazon.com/AmazonCloudWatchLogs/latest/APIReference/API_PutRetentionPolicy.html); the
+    // stack casts a plain number to logs.RetentionDays (cdk/lib/sizing.ts), so nothing but this catches a 100.
+    const ACCEPTED = [
+      1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653,
+    ];
+    for (const s of all()) {
+      const logGroups = ofType(s, "AWS::Logs::LogGroup");
+      expect(logGroups.length).toBeGreaterThan(ofType(s, "AWS::Lambda::Function").length);
+      for (const [id, group] of logGroups) {
+        expect(ACCEPTED, id).toContain(group.Properties.RetentionInDays);
+        expect(group.Properties.RetentionInDays, id).toBe(s.config.removalPolicy === "retain" ? 90 : 7);
+      }
+    }
+  });
+
   it("every function gets exactly the environment variables of the contract", () => {
     const common = [
       ENV.environment,

@@ -151,8 +151,9 @@ describe.each([
         [attemptLogSlot(9)]: { seq: 9, startedAtMs: 1, durationMs: 1 },
       },
     });
+    // Out of the sweep index, which it was in while its attempt ran
     expect(stored.sweepShard).toBeUndefined();
-    expect(a.sweepShard ?? sweepShardOf(a.taskId)).toBeDefined();
+    expect(started.sweepShard).toBe(sweepShardOf(a.taskId));
   });
 
   it("finishAttempts refuses `delivered` for an attempt that is no longer the task's or a task failed since; one already delivered in that attempt is done", async () => {

@@ -7,6 +7,7 @@ import type {
   PutManyFailure,
 } from "#shared/adapters/task-store.js";
 import { parseConfig } from "#shared/config/index.js";
+import { sweepShardOf } from "#shared/domain/sweep.js";
 import { addTasksBatch } from "#shared/services/add-tasks-batch.js";
 import { hungWrite } from "../../support/hung-write.js";
 import { fixture, NOW } from "./fakes.js";
@@ -310,7 +311,7 @@ describe("addTasksBatch: the batched path", () => {
     // Assess
     expect(answer.results.map((r) => r.status)).toEqual([503]);
     const kept = await f.store.get(f.batchWrites[0]?.[0]?.task.taskId ?? "");
-    expect(kept?.sweepShard).toBeDefined();
+    expect(kept?.sweepShard).toBe(sweepShardOf(kept?.taskId ?? ""));
     expect(f.errors).toContain("removing an unaccepted batch item failed");
   });
 
@@ -334,7 +335,7 @@ describe("addTasksBatch: the batched path", () => {
     expect(f.timerQueue.armed).toEqual([]);
     expect(f.store.tasks.size).toBe(1);
     const kept = [...f.store.tasks.values()][0];
-    expect(kept?.sweepShard).toBeDefined();
+    expect(kept?.sweepShard).toBe(sweepShardOf(kept?.taskId ?? ""));
     expect(kept?.taskId).toBe(f.scheduler.created[0]?.taskId);
   });
 });
@@ -598,7 +599,7 @@ describe("addTasksBatch: keyed items on the batched path", () => {
     expect(f.removed).toEqual([]);
     expect(f.errors).toContain("arming the task's timer failed; kept for a retry with its idempotency key");
     const claimed = tasks.map((t) => claimOf(f, t.idempotency_key)?.taskId);
-    expect((await f.store.get(claimed[4] ?? ""))?.sweepShard).toBeDefined();
+    expect((await f.store.get(claimed[4] ?? ""))?.sweepShard).toBe(sweepShardOf(claimed[4] ?? ""));
     expect(again.results.map((r) => r.status)).toEqual([200, 200, 200, 200, 200, 200]);
     expect(again.results.map((r) => r.task_id)).toEqual(claimed);
     for (const i of [0, 3, 5]) expect(first.results[i]?.task_id).toBe(claimed[i]);

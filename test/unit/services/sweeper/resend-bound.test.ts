@@ -203,7 +203,7 @@ describe("a group read passes over a bounded number of finished tasks (`groupIte
     // Assess: nothing goes ahead of the group's head; the pointer's task is indexed, then the head part goes
     expect(first).toMatchObject({ forwarded: 0, pointersResolved: 1, deferred: true });
     expect(sentFirst).toEqual([]);
-    expect(sim.store.tasks.get(ids[149] as string)?.sweepShard).toBeDefined();
+    expect(sim.store.tasks.get(ids[149] as string)?.sweepShard).toBe(sweepShardOf(ids[149] as string));
     expect(sentFor(sim, pk)).toEqual([ids.slice(0, 100)]);
   });
 

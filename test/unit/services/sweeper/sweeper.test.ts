@@ -456,6 +456,7 @@ describe("crash point 6: a task is queued, but its FIFO message is gone", () => 
     sim.advance(sim.stalledAfterMs - 2_000);
     const early = await sim.sweep();
     sim.advance(2_000);
+    const stalledAtMs = sim.clock.now;
     const [stalled, ...later] = await sweepEveryMinute(sim, 4);
     await sim.runDeliver();
 
@@ -465,7 +466,7 @@ describe("crash point 6: a task is queued, but its FIFO message is gone", () => 
     // The re-send restarted the group's stall clock: no copy a minute later.
     expect(later.map((r) => r.requeued)).toEqual([0, 0, 0]);
     expect(sim.delivered()).toEqual(ids);
-    expect(sim.store.tasks.get(ids[0] as string)?.requeuedAtMs).toBeDefined();
+    expect(sim.store.tasks.get(ids[0] as string)?.requeuedAtMs).toBe(stalledAtMs);
   });
 
   it("a copy sent within FIFO deduplication's 5 minutes may be dropped: it is sent again until one surely lands", async () => {
