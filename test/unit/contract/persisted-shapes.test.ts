@@ -24,11 +24,13 @@ import { EventBridgeTaskScheduler } from "#shared/adapters/task-scheduler.js";
 import type { PageKey } from "#shared/adapters/task-store.js";
 import { SqsTimerQueue } from "#shared/adapters/timer-queue.js";
 import { SqsTopicQueue } from "#shared/adapters/topic-queue.js";
+import { fanOutTaskView } from "#shared/api/fan-out-view.js";
 import { taskView } from "#shared/api/task-view.js";
 import { parseConfig } from "#shared/config/index.js";
 import { applyRuntimeSettings } from "#shared/config/runtime-settings.js";
 import { parseAddTaskRequest } from "#shared/domain/add-task-request.js";
 import { parseExactJson } from "#shared/domain/exact-json.js";
+import { deliveryFromLink, expandFanOut } from "#shared/domain/fan-out.js";
 import { parseTaskId } from "#shared/domain/keys.js";
 import { parseTaskMessage } from "#shared/domain/messages.js";
 import { atExpression } from "#shared/domain/timing.js";
@@ -119,6 +121,51 @@ describe("task items", () => {
   it("an attribute a later version adds changes neither the reading nor the view (nothing leaks)", async () => {
     const task = await storeOver(withLaterAttribute(item)).store.get(TASK_ID);
     expect(task && taskView(task)).toEqual(expectedView);
+  });
+});
+
+describe("fan-out parent items", () => {
+  const item: Item = shape("fan-out-parent-item");
+  const parentId = "orders.1hjf2TSMKsO7qj79.mwt7tc40.01JD3ZK4Q9V8X7W6T5S4R3P2N3";
+  const subscribers = [
+    { id: "billing", url: "https://billing.example.com/hook" },
+    { id: "audit", url: "https://audit.example.com/hook" },
+  ];
+
+  it("today's writer writes the pinned parent (its links name each copy's derived id)", async () => {
+    const key = parseTaskId(parentId);
+    if (!key) throw new Error("fixture id is not a task id");
+    const accepted = {
+      ...key,
+      groupValue: "A-1001",
+      status: "scheduled" as const,
+      acceptedAtMs: Date.UTC(2026, 10, 23, 12, 0, 0),
+      content: '{"order_id":"A-1001"}',
+      callbackUrl: "",
+      timer: "queue" as const,
+      idempotencyKey: "order-A-1001",
+      attempts: 0,
+    };
+    const { ulid: _ulid, ...record } = accepted;
+    const { store, puts } = storeOver();
+    await store.putNew(expandFanOut(record, subscribers).parent);
+    expect(puts).toEqual([item]);
+  });
+
+  it("a retried add after a deploy derives the very copies the parent links (else it throws), also with later fields", async () => {
+    const links = (item.fanOut?.L ?? []).map((link) => ({ M: withLaterAttribute(link.M as Item) }));
+    for (const stored of [item, withLaterAttribute({ ...item, fanOut: { L: links } })]) {
+      const parent = await storeOver(stored).store.get(parentId);
+      if (!parent?.fanOut) throw new Error("not read as a fan-out parent");
+      const copies = parent.fanOut.map((link) => deliveryFromLink(parent, link));
+      expect(copies.map((c) => [c.subscriber, c.callbackUrl, c.parentTaskId])).toEqual(
+        subscribers.map((s) => [s.id, s.url, parentId]),
+      );
+      expect(fanOutTaskView(parent, [undefined, undefined]).subscribers?.map((s) => s.id)).toEqual([
+        "billing",
+        "audit",
+      ]);
+    }
   });
 });
 
