@@ -12,7 +12,6 @@ import { ENV } from "#shared/runtime/env.js";
 import { MATERIALIZER_RATE_MINUTES, MATERIALIZER_TIMEOUT_SECONDS } from "../sizing.js";
 import type { AlarmTopic } from "./alarm-topic.js";
 import { environmentFunctionProps, PunctualFunction } from "./punctual-function.js";
-import { grantSendOnly } from "./queue-defaults.js";
 import type { RuntimeSettings } from "./runtime-settings.js";
 import type { TaskTable } from "./task-table.js";
 import type { TimerQueues } from "./timer-queues.js";
@@ -93,7 +92,7 @@ export class ScheduleMaterializer extends Construct {
       ],
     });
     table.grantStoreAccess(this.materializerFunction, PIPELINE_STORE_METHODS["schedule-materializer"]);
-    grantSendOnly(timerQueues.queue, this.materializerFunction);
+    timerQueues.grantArmTimers(this.materializerFunction);
     timerScheduler.grantArm(this.materializerFunction);
     // A run whose schedule was stopped meanwhile cancels the occurrences it added (cancelOccurrences).
     timerScheduler.grantDisarm(this.materializerFunction);

@@ -127,7 +127,7 @@ function grantSweeperFunction(fn: PunctualFunction, props: SweeperProps): void {
       resources: topics.map((topic) => topic.deliverMappingArn),
     }),
   );
-  grantSendOnly(timerQueues.queue, fn);
+  timerQueues.grantArmTimers(fn);
   for (const topic of topics) {
     grantSendOnly(topic.queue, fn);
     grantSendOnly(topic.deadLetterQueue, fn);

@@ -330,7 +330,7 @@ function variableValues(
 function applyGrant(grant: RouteGrant, fn: PunctualFunction, props: TaskApiProps): void {
   switch (grant) {
     case "timer-queue:send":
-      grantSendOnly(props.timerQueues.queue, fn);
+      props.timerQueues.grantArmTimers(fn);
       return;
     case "schedules:arm":
       props.timerScheduler.grantArm(fn);

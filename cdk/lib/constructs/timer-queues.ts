@@ -55,6 +55,17 @@ export class TimerQueues extends Construct {
     connectRelayFunction(this, props);
     addTimerAlarms(this, props);
   }
+
+  /**
+   * A function that arms timers: `sqs:SendMessage` on the timer queue, and updated after the relay in a deploy
+   * (CloudFormation updates a resource after what it depends on). A deploy that adds a topic gives the relay the
+   * topic's queue; a task of that topic armed by an add already updated, while the relay still ran without the
+   * queue, came back only after the queue's visibility timeout (180 s), that late.
+   */
+  grantArmTimers(fn: PunctualFunction): void {
+    grantSendOnly(this.queue, fn);
+    fn.node.addDependency(this.relayFunction);
+  }
 }
 
 /** The standard DLQ that EventBridge Scheduler dead-letters undeliverable schedule firings into. */

@@ -1,0 +1,55 @@
+/**
+ * The order in which a `cdk deploy` of a live stack updates the functions. CloudFormation updates resources side by
+ * side unless one depends on another, and then only after what it depends on is updated
+ * (https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/aws-attribute-dependson.html).
+ *
+ * A deploy that adds a topic gives the relay the topic's FIFO queue (its topology) and the add functions the
+ * topic. Updated in the other order, a task of the new topic added in between meets the relay still running
+ * without that queue: its timer comes back after the timer queue's visibility timeout (180 s), the task that late.
+ * So every function that arms timers on the timer queue is updated after the relay.
+ */
+import { describe, expect, it } from "vitest";
+import { type DeployedStack, deployStack, logicalIdOf } from "../support/deployed-stack.js";
+import { stackConfig } from "../support/stack-config.js";
+
+// biome-ignore lint/suspicious/noExplicitAny: CloudFormation JSON is untyped by nature.
+type Json = any;
+
+const asArray = <T>(v: T | T[] | undefined): T[] => (v === undefined ? [] : Array.isArray(v) ? v : [v]);
+
+/** The roles whose inline policies allow sqs:SendMessage on the timer queue. */
+function timerSenderRoles(d: DeployedStack, timerQueueId: string): Set<string> {
+  const roles = new Set<string>();
+  for (const resource of Object.values<Json>(d.template.Resources)) {
+    if (resource.Type !== "AWS::IAM::Policy") continue;
+    const sends = asArray<Json>(resource.Properties.PolicyDocument.Statement).some(
+      (st) =>
+        asArray<string>(st.Action).includes("sqs:SendMessage") &&
+        asArray<Json>(st.Resource).some((r) => r?.["Fn::GetAtt"]?.[0] === timerQueueId),
+    );
+    if (sends) for (const role of asArray<Json>(resource.Properties.Roles)) roles.add(role.Ref);
+  }
+  return roles;
+}
+
+describe("deploy order", () => {
+  for (const environment of ["dev", "prod"]) {
+    it(`${environment}: every function that arms timers is updated after the relay`, () => {
+      const d = deployStack(stackConfig(environment));
+      const relay = logicalIdOf(d, d.stack.timerQueues.relayFunction);
+      const senders = timerSenderRoles(d, logicalIdOf(d, d.stack.timerQueues.queue));
+      const armers = Object.entries<Json>(d.template.Resources).filter(
+        ([id, r]) =>
+          r.Type === "AWS::Lambda::Function" &&
+          id !== relay &&
+          senders.has(r.Properties.Role?.["Fn::GetAtt"]?.[0]),
+      );
+      // The add routes, reschedule and run, schedule create and resume, the materializer and the sweeper at least.
+      expect(armers.length).toBeGreaterThanOrEqual(6);
+      const notAfter = armers
+        .filter(([, r]) => !asArray<string>(r.DependsOn).includes(relay))
+        .map(([id]) => id);
+      expect(notAfter).toEqual([]);
+    });
+  }
+});
