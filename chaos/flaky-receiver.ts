@@ -1,5 +1,5 @@
 import http from "node:http";
-import type { AddressInfo } from "node:net";
+import type { AddressInfo, Socket } from "node:net";
 import { Webhook } from "standardwebhooks";
 import { hashSeed, mulberry32 } from "#local/aws/faults.js";
 
@@ -98,96 +98,156 @@ export interface FlakyReceiverOptions {
  * came before, so a seed gives each task the same fate whatever the interleaving.
  */
 export async function startFlakyReceiver(options: FlakyReceiverOptions = {}): Promise<FlakyReceiver> {
-  const seed = options.seed ?? 1;
-  const rates = options.rates ?? DEFAULT_BEHAVIOUR_RATES;
-  const slowMs = options.slowMs ?? 500;
-  const webhook = options.signingSecret ? new Webhook(options.signingSecret) : undefined;
-  const receipts: Receipt[] = [];
-  const arrivals = new Map<string, number>();
-  const sockets = new Set<import("node:net").Socket>();
-  let open = 0;
-
+  const state: ReceiverState = {
+    seed: options.seed ?? 1,
+    rates: options.rates ?? DEFAULT_BEHAVIOUR_RATES,
+    slowMs: options.slowMs ?? 500,
+    webhook: options.signingSecret ? new Webhook(options.signingSecret) : undefined,
+    receipts: [],
+    arrivals: new Map(),
+    open: 0,
+  };
   const server = http.createServer((req, res) => {
     const arrivalMs = Date.now();
-    open++;
+    state.open++;
     const chunks: Buffer[] = [];
     req.on("data", (chunk: Buffer) => chunks.push(chunk));
-    req.on("end", () => {
-      const body = Buffer.concat(chunks).toString("utf8");
-      let json: { task_id?: unknown; content?: { chaos_id?: unknown } } = {};
-      try {
-        json = JSON.parse(body);
-      } catch {
-        // counted with an empty task id
-      }
-      const path = req.url ?? "/";
-      const taskId = typeof json.task_id === "string" ? json.task_id : "";
-      const clientKey = typeof json.content?.chaos_id === "string" ? json.content.chaos_id : undefined;
-      const key = clientKey ?? taskId;
-      const nth = arrivals.get(key) ?? 0;
-      arrivals.set(key, nth + 1);
-      const random = mulberry32(hashSeed(seed, `${key}#${nth}`));
-      const behaviour: CallbackBehaviour = path.startsWith("/ok")
-        ? "ok"
-        : path.startsWith("/fail")
-          ? "error500"
-          : draw(rates, random());
-      let signatureValid: boolean | undefined;
-      if (webhook) {
-        try {
-          webhook.verify(body, headersOf(req));
-          signatureValid = true;
-        } catch {
-          signatureValid = false;
-        }
-      }
-      const receipt: Receipt = {
-        taskId,
-        webhookId: String(req.headers["webhook-id"] ?? ""),
-        attemptHeader: String(req.headers["punctual-attempt"] ?? ""),
-        arrivalMs,
-        path,
-        behaviour,
-        signatureValid,
-        clientKey,
-        success: false,
-        done: false,
-      };
-      receipts.push(receipt);
-      let settled = false;
-      const settle = (success: boolean) => {
-        if (settled) return;
-        settled = true;
-        receipt.success = success;
-        receipt.done = true;
-        open--;
-      };
-      res.on("finish", () => settle((SUCCESS_BEHAVIOURS as readonly string[]).includes(behaviour)));
-      res.on("close", () => settle(false));
-      answer(behaviour, req, res, Math.floor(random() * slowMs), settle);
-    });
+    req.on("end", () => receive(state, req, res, Buffer.concat(chunks).toString("utf8"), arrivalMs));
   });
-  server.on("connection", (socket) => {
-    sockets.add(socket);
-    socket.on("close", () => sockets.delete(socket));
-  });
+  const sockets = trackSockets(server);
   server.keepAliveTimeout = 10_000;
   const host = options.host ?? "127.0.0.1";
-  await new Promise<void>((resolve, reject) => {
-    server.once("error", reject);
-    server.listen(0, host, resolve);
-  });
-  const { port } = server.address() as AddressInfo;
+  const port = await listen(server, host);
   return {
     url: `http://${host}:${port}`,
-    receipts,
-    open: () => open,
+    receipts: state.receipts,
+    open: () => state.open,
     stop: async () => {
       for (const socket of sockets) socket.destroy();
       await new Promise<void>((resolve) => server.close(() => resolve()));
     },
   };
 }
+
+interface ReceiverState {
+  readonly seed: number;
+  readonly rates: BehaviourRates;
+  readonly slowMs: number;
+  readonly webhook: Webhook | undefined;
+  readonly receipts: Receipt[];
+  /** Requests seen so far per task (its `chaos_id`, or its task id). */
+  readonly arrivals: Map<string, number>;
+  /** Requests not yet settled. */
+  open: number;
+}
+
+/** One whole request: draw its fate, record its receipt, answer it, and settle the receipt when it ends. */
+function receive(
+  state: ReceiverState,
+  req: http.IncomingMessage,
+  res: http.ServerResponse,
+  body: string,
+  arrivalMs: number,
+): void {
+  const path = req.url ?? "/";
+  const { taskId, clientKey } = parseCallback(body);
+  const key = clientKey ?? taskId;
+  const nth = state.arrivals.get(key) ?? 0;
+  state.arrivals.set(key, nth + 1);
+  const random = mulberry32(hashSeed(state.seed, `${key}#${nth}`));
+  const behaviour = behaviourFor(path, state.rates, random);
+  const receipt: Receipt = {
+    taskId,
+    webhookId: String(req.headers["webhook-id"] ?? ""),
+    attemptHeader: String(req.headers["punctual-attempt"] ?? ""),
+    arrivalMs,
+    path,
+    behaviour,
+    signatureValid: verifySignature(state.webhook, body, req),
+    clientKey,
+    success: false,
+    done: false,
+  };
+  state.receipts.push(receipt);
+  let settled = false;
+  const settle = (success: boolean) => {
+    if (settled) return;
+    settled = true;
+    receipt.success = success;
+    receipt.done = true;
+    state.open--;
+  };
+  res.on("finish", () => settle((SUCCESS_BEHAVIOURS as readonly string[]).includes(behaviour)));
+  res.on("close", () => settle(false));
+  answer(behaviour, req, res, Math.floor(random() * state.slowMs), settle);
+}
+
+/** The body's `task_id` and `content.chaos_id` (a body that is not JSON is counted with an empty task id). */
+function parseCallback(body: string): { taskId: string; clientKey: string | undefined } {
+  let json: { task_id?: unknown; content?: { chaos_id?: unknown } } = {};
+  try {
+    json = JSON.parse(body);
+  } catch {
+    // counted with an empty task id
+  }
+  return {
+    taskId: typeof json.task_id === "string" ? json.task_id : "",
+    clientKey: typeof json.content?.chaos_id === "string" ? json.content.chaos_id : undefined,
+  };
+}
+
+/** The path chooses the mood; only `/flaky/…` draws (so only it consumes a random number). */
+function behaviourFor(path: string, rates: BehaviourRates, random: () => number): CallbackBehaviour {
+  if (path.startsWith("/ok")) return "ok";
+  if (path.startsWith("/fail")) return "error500";
+  return draw(rates, random());
+}
+
+/** Undefined when no signing secret was given. */
+function verifySignature(
+  webhook: Webhook | undefined,
+  body: string,
+  req: http.IncomingMessage,
+): boolean | undefined {
+  if (!webhook) return undefined;
+  try {
+    webhook.verify(body, headersOf(req));
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** The server's open sockets, so that `stop` can end hanging requests rather than wait for them. */
+function trackSockets(server: http.Server): Set<Socket> {
+  const sockets = new Set<Socket>();
+  server.on("connection", (socket) => {
+    sockets.add(socket);
+    socket.on("close", () => sockets.delete(socket));
+  });
+  return sockets;
+}
+
+async function listen(server: http.Server, host: string): Promise<number> {
+  await new Promise<void>((resolve, reject) => {
+    server.once("error", reject);
+    server.listen(0, host, resolve);
+  });
+  return (server.address() as AddressInfo).port;
+}
+
+/** Answers that are nothing but a status (and a header or two): text/plain, "ok" below 300, "nope" above. */
+const PLAIN_ANSWERS: Partial<Record<CallbackBehaviour, readonly [number, http.OutgoingHttpHeaders?]>> = {
+  ok: [200],
+  ok202: [202],
+  error500: [500],
+  error502: [502],
+  error503: [503, { "retry-after": "1" }],
+  redirect: [302, { location: "http://169.254.169.254/latest/meta-data/" }],
+  teapot: [418],
+  tooMany: [429, { "retry-after": "1" }],
+  notFound: [404],
+};
 
 function answer(
   behaviour: CallbackBehaviour,
@@ -196,21 +256,17 @@ function answer(
   slowDelayMs: number,
   settle: (success: boolean) => void,
 ): void {
-  const text = (status: number, headers: http.OutgoingHttpHeaders = {}): void => {
-    res.writeHead(status, { "content-type": "text/plain", ...headers }).end(status < 300 ? "ok" : "nope");
-  };
+  const plain = PLAIN_ANSWERS[behaviour];
+  if (plain) {
+    answerText(res, ...plain);
+    return;
+  }
   switch (behaviour) {
-    case "ok":
-      text(200);
-      return;
-    case "ok202":
-      text(202);
-      return;
     case "ok204":
       res.writeHead(204).end();
       return;
     case "slow": {
-      const timer = setTimeout(() => text(200), slowDelayMs);
+      const timer = setTimeout(() => answerText(res, 200), slowDelayMs);
       res.on("close", () => clearTimeout(timer));
       return;
     }
@@ -224,28 +280,7 @@ function answer(
       return;
     case "earlyHints":
       res.writeEarlyHints({ link: "</style.css>; rel=preload; as=style" });
-      text(200);
-      return;
-    case "error500":
-      text(500);
-      return;
-    case "error502":
-      text(502);
-      return;
-    case "error503":
-      text(503, { "retry-after": "1" });
-      return;
-    case "redirect":
-      text(302, { location: "http://169.254.169.254/latest/meta-data/" });
-      return;
-    case "teapot":
-      text(418);
-      return;
-    case "tooMany":
-      text(429, { "retry-after": "1" });
-      return;
-    case "notFound":
-      text(404);
+      answerText(res, 200);
       return;
     case "continueThenClose":
       // An informational answer and nothing after it.
@@ -258,6 +293,10 @@ function answer(
       // Never answered: the caller's timeout ends it (and `close` settles the receipt as a failure).
       return;
   }
+}
+
+function answerText(res: http.ServerResponse, status: number, headers: http.OutgoingHttpHeaders = {}): void {
+  res.writeHead(status, { "content-type": "text/plain", ...headers }).end(status < 300 ? "ok" : "nope");
 }
 
 function draw(rates: BehaviourRates, value: number): CallbackBehaviour {

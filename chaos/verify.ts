@@ -1,5 +1,8 @@
-import { bySortKey, parseTaskId } from "#shared/domain/keys.js";
 import type { TaskStatus } from "#shared/domain/task.js";
+import { checkEachCallback, deliveredAfterCancel, unacknowledged } from "./verify/callbacks.js";
+import { duplicates } from "./verify/duplicates.js";
+import { checkOrder } from "./verify/order.js";
+import { tallyOutcomes } from "./verify/outcomes.js";
 
 /**
  * The invariants of BRIEF §3, checked from the outside: what the client was told, what the receiver saw, what
@@ -133,183 +136,38 @@ export function verify(
   options: VerifyOptions,
 ): Findings {
   const limit = options.detailLimit ?? 20;
+  const byTask = callbacksByTask(callbacks);
+  const tally = tallyOutcomes(accepted, byTask, final, options.nowMs, limit);
+  const each = checkEachCallback(callbacks);
+  const order = checkOrder(accepted, byTask, tally.outcomeOf);
+  return {
+    accepted: accepted.length,
+    outcomes: tally.outcomes,
+    lost: tally.lost,
+    pending: tally.pending,
+    deliveredAfterCancel: deliveredAfterCancel(accepted, byTask),
+    deliveredBeforeDue: each.deliveredBeforeDue,
+    orderViolations: order.orderViolations,
+    orderedPairsChecked: order.orderedPairsChecked,
+    keyedOutOfLaneOrder: order.keyedOutOfLaneOrder,
+    sameDuePairsChecked: order.sameDuePairsChecked,
+    duplicates: duplicates(byTask, limit),
+    webhookIdMismatches: each.webhookIdMismatches,
+    invalidSignatures: each.invalidSignatures,
+    deadLetteredAfterA2xx: tally.deadLetteredAfterA2xx,
+    unacknowledged: unacknowledged(accepted, byTask),
+    cancels: tally.cancels,
+  };
+}
+
+function callbacksByTask(callbacks: readonly ObservedCallback[]): Map<string, ObservedCallback[]> {
   const byTask = new Map<string, ObservedCallback[]>();
   for (const callback of callbacks) {
     const list = byTask.get(callback.taskId);
     if (list) list.push(callback);
     else byTask.set(callback.taskId, [callback]);
   }
-  const acceptedIds = new Set(accepted.map((t) => t.taskId));
-
-  const outcomes: Record<Outcome, number> = {
-    delivered: 0,
-    "dead-lettered": 0,
-    cancelled: 0,
-    pending: 0,
-    lost: 0,
-  };
-  const lost: { taskId: string; clientKey: string; why: string }[] = [];
-  const pending: Findings["pending"][number][] = [];
-  const outcomeOf = new Map<string, Outcome>();
-  let deadLetteredAfterA2xx = 0;
-  const cancels = { cancelled: 0, conflict: 0, "not-found": 0, "gave-up": 0 };
-
-  for (const task of accepted) {
-    if (task.cancel) cancels[task.cancel.outcome]++;
-    const status = final.statuses.get(task.taskId);
-    const succeeded = (byTask.get(task.taskId) ?? []).some((c) => c.success);
-    let outcome: Outcome;
-    let why = "";
-    if (status === undefined) {
-      outcome = "lost";
-      why = "no task item at the end";
-    } else if (status === "delivered") {
-      outcome = succeeded ? "delivered" : "lost";
-      why = "status delivered, but the receiver never answered 2xx";
-    } else if (status === "failed") {
-      outcome = final.deadLetterQueue.has(task.taskId) ? "dead-lettered" : "lost";
-      why = "status failed, but not on the dead-letter queue";
-      if (outcome === "dead-lettered" && succeeded) deadLetteredAfterA2xx++;
-    } else if (status === "cancelled") {
-      outcome = task.cancel ? "cancelled" : "lost";
-      why = "status cancelled, but the client never cancelled it";
-    } else {
-      outcome = "pending";
-      if (pending.length < limit) {
-        const due = parseTaskId(task.taskId)?.dueAtMs ?? 0;
-        pending.push({
-          taskId: task.taskId,
-          clientKey: task.clientKey,
-          status,
-          overdueMs: options.nowMs - due,
-        });
-      }
-    }
-    outcomes[outcome]++;
-    outcomeOf.set(task.taskId, outcome);
-    if (outcome === "lost" && lost.length < limit)
-      lost.push({ taskId: task.taskId, clientKey: task.clientKey, why });
-  }
-
-  // Cancelled with a 200, yet called back (a discarded dead letter: called back after the discard was sent).
-  const deliveredAfterCancel = accepted
-    .filter((t) => t.cancel?.outcome === "cancelled" && calledBackAfterCancel(t, byTask.get(t.taskId) ?? []))
-    .map((t) => t.taskId);
-
-  // Early: any callback request before the due time encoded in the task id.
-  const deliveredBeforeDue: { taskId: string; earlyByMs: number }[] = [];
-  let webhookIdMismatches = 0;
-  let invalidSignatures = 0;
-  for (const callback of callbacks) {
-    const due = parseTaskId(callback.taskId)?.dueAtMs;
-    if (due !== undefined && callback.arrivalMs < due)
-      deliveredBeforeDue.push({ taskId: callback.taskId, earlyByMs: due - callback.arrivalMs });
-    if (callback.webhookId !== callback.taskId) webhookIdMismatches++;
-    if (callback.signatureValid === false) invalidSignatures++;
-  }
-
-  // Duplicates: more than one successful callback for one task.
-  let dupTasks = 0;
-  let extra = 0;
-  let sameId = 0;
-  let differentId = 0;
-  const examples: { taskId: string; callbacks: string[] }[] = [];
-  for (const [taskId, list] of byTask) {
-    const successes = list.filter((c) => c.success);
-    if (successes.length <= 1) continue;
-    dupTasks++;
-    if (examples.length < limit) {
-      examples.push({
-        taskId,
-        callbacks: list.map((c) => `${c.attemptHeader ?? "?"}:${c.behaviour ?? "?"}${c.success ? "+" : ""}`),
-      });
-    }
-    extra += successes.length - 1;
-    if (list.every((c) => c.webhookId === taskId)) sameId++;
-    else differentId++;
-  }
-
-  // Order within groups.
-  const firstSuccess = new Map<string, number>();
-  for (const [taskId, list] of byTask) {
-    const times = list.filter((c) => c.success).map((c) => c.arrivalMs);
-    if (times.length > 0) firstSuccess.set(taskId, Math.min(...times));
-  }
-  const groups = new Map<string, { task: AcceptedTask; sk: string; dueAtMs: number }[]>();
-  for (const task of accepted) {
-    const key = parseTaskId(task.taskId);
-    if (!key) continue;
-    const list = groups.get(key.pk);
-    const entry = { task, sk: key.sk, dueAtMs: key.dueAtMs };
-    if (list) list.push(entry);
-    else groups.set(key.pk, [entry]);
-  }
-  const orderViolations: OrderViolation[] = [];
-  const keyedOutOfLaneOrder: Findings["keyedOutOfLaneOrder"][number][] = [];
-  let pairs = 0;
-  let sameDuePairs = 0;
-  for (const [group, members] of groups) {
-    if (members.length < 2) continue;
-    members.sort(bySortKey);
-    for (const [x, y] of members.slice(1).map((y, i) => [members[i], y] as const)) {
-      const [a, b] = [x?.task.laneOrder, y.task.laneOrder];
-      if (!x || x.dueAtMs !== y.dueAtMs || a === undefined || b === undefined) continue;
-      sameDuePairs++;
-      if (a > b) keyedOutOfLaneOrder.push({ group, earlier: y.task.taskId, later: x.task.taskId });
-    }
-    for (let i = 0; i < members.length; i++) {
-      const x = members[i] as (typeof members)[number];
-      const xOutcome = outcomeOf.get(x.task.taskId);
-      if (xOutcome === "dead-lettered" || xOutcome === "cancelled") continue;
-      const xFirst = firstSuccess.get(x.task.taskId);
-      if (xFirst === undefined) continue;
-      for (let j = i + 1; j < members.length; j++) {
-        const y = members[j] as (typeof members)[number];
-        if (x.task.acceptedAtMs >= y.dueAtMs) continue;
-        const yFirst = firstSuccess.get(y.task.taskId);
-        if (yFirst === undefined) continue;
-        pairs++;
-        if (yFirst < xFirst) {
-          orderViolations.push({
-            group,
-            earlier: x.task.taskId,
-            later: y.task.taskId,
-            earlierFirstSuccessMs: xFirst,
-            laterFirstSuccessMs: yFirst,
-          });
-        }
-      }
-    }
-  }
-
-  const unknown = [...byTask.keys()].filter((id) => !acceptedIds.has(id));
-  return {
-    accepted: accepted.length,
-    outcomes,
-    lost,
-    pending,
-    deliveredAfterCancel,
-    deliveredBeforeDue,
-    orderViolations,
-    orderedPairsChecked: pairs,
-    keyedOutOfLaneOrder,
-    sameDuePairsChecked: sameDuePairs,
-    duplicates: {
-      tasks: dupTasks,
-      extraDeliveries: extra,
-      sameWebhookId: sameId,
-      differentWebhookId: differentId,
-      examples,
-    },
-    webhookIdMismatches,
-    invalidSignatures,
-    deadLetteredAfterA2xx,
-    unacknowledged: {
-      tasks: unknown.length,
-      callbacks: unknown.reduce((n, id) => n + (byTask.get(id)?.length ?? 0), 0),
-    },
-    cancels,
-  };
+  return byTask;
 }
 
 /** True when every zero-invariant holds (LOST, after-cancel, early, order, webhook ids, signatures). */
@@ -328,15 +186,4 @@ export function invariantsHold(findings: Findings): boolean {
 
 export function isTerminal(status: TaskStatus | undefined): boolean {
   return status !== undefined && TERMINAL.has(status);
-}
-
-/**
- * A task cancelled with a 200 while `scheduled` or `queued` (the sweeper's re-send; chaos replays nothing) must
- * never have been called back at all. A dead-lettered one discarded
- * with a 200 (DELETE of a `failed` task) was called back before; a callback arriving after the first DELETE was
- * sent is the violation.
- */
-function calledBackAfterCancel(task: AcceptedTask, callbacks: readonly ObservedCallback[]): boolean {
-  const since = task.cancel?.discardSentAtMs;
-  return callbacks.some((c) => since === undefined || c.arrivalMs >= since);
 }

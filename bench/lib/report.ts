@@ -97,8 +97,19 @@ function runRows(label: string, p: RunResult, b: RunResult): string[] {
 }
 
 export function markdown(r: BenchResults): string {
-  const s = r.settings as Record<string, Record<string, number>>;
-  const lines = [
+  return [
+    ...intro(r),
+    ...comparisonTable(r),
+    ...rampSteps(r),
+    ...plannerRows(r),
+    ...functionSection(r),
+    ...settingsSection(r),
+  ].join("\n");
+}
+
+/** Title, when and where it ran, and what the two systems and the figures are. */
+function intro(r: BenchResults): string[] {
+  return [
     `# Benchmark results${r.quick ? " (--quick: shrunk workloads, see settings)" : ""}`,
     "",
     `${r.generatedAt} · Node ${r.machine.node} · ${r.machine.cpus} × ${r.machine.cpuModel} · Redis ${r.machine.redis} · BullMQ ${r.machine.bullmq}`,
@@ -108,8 +119,32 @@ export function markdown(r: BenchResults): string {
     "processor. Lateness = receive time − due time. CPU = the system under test (Punctual: its process and the",
     "emulator process; BullMQ: the worker process and redis-server), not the load generator.",
     "",
+  ];
+}
+
+type Settings = Record<string, Record<string, number>>;
+
+/** Punctual beside BullMQ, one row per figure. */
+function comparisonTable(r: BenchResults): string[] {
+  const s = r.settings as Settings;
+  return [
     "| Figure | Punctual | BullMQ | Punctual / BullMQ |",
     "| --- | ---: | ---: | ---: |",
+    ...addRows(r, s),
+    ...runRows(`burst ${s.burst?.tasks}/${s.burst?.groups} groups:`, r.burst.punctual, r.burst.bullmq),
+    ...runRows(
+      `sustained ${s.sustained?.rate}/s × ${(s.sustained?.durationMs ?? 0) / 1000} s:`,
+      r.sustained.punctual,
+      r.sustained.bullmq,
+    ),
+    `| ramp: highest rate with p99 ≤ 1 s (tasks/s) | ${fmt(r.ramp.punctual.bestRate)} | ${fmt(r.ramp.bullmq.bestRate)} | ${ratio(r.ramp.punctual.bestRate, r.ramp.bullmq.bestRate)} |`,
+    "",
+  ];
+}
+
+/** Add rates: single adds, then each batch workload the results hold. */
+function addRows(r: BenchResults, s: Settings): string[] {
+  return [
     `| adds/s via API, ${s.adds?.concurrency ?? 64} in flight | ${fmt(r.adds.punctual.addRate)} | ${fmt(r.adds.bullmq.addRate)} | ${ratio(r.adds.punctual.addRate, r.adds.bullmq.addRate)} |`,
     `| adds: CPU ms per add | ${fmt(r.adds.punctual.cpu.systemMsPerTask, 2)} | ${fmt(r.adds.bullmq.cpu.systemMsPerTask, 2)} | ${ratio(r.adds.punctual.cpu.systemMsPerTask, r.adds.bullmq.cpu.systemMsPerTask)} |`,
     ...(r.clientAdds
@@ -128,14 +163,11 @@ export function markdown(r: BenchResults): string {
           `| adds/s in batches of 100, every item keyed (our client's default / addBulk with job ids) | ${fmt(r.keyedBatchAdds.punctual.addRate)} | ${fmt(r.keyedBatchAdds.bullmq.addRate)} | ${ratio(r.keyedBatchAdds.punctual.addRate, r.keyedBatchAdds.bullmq.addRate)} |`,
         ]
       : []),
-    ...runRows(`burst ${s.burst?.tasks}/${s.burst?.groups} groups:`, r.burst.punctual, r.burst.bullmq),
-    ...runRows(
-      `sustained ${s.sustained?.rate}/s × ${(s.sustained?.durationMs ?? 0) / 1000} s:`,
-      r.sustained.punctual,
-      r.sustained.bullmq,
-    ),
-    `| ramp: highest rate with p99 ≤ 1 s (tasks/s) | ${fmt(r.ramp.punctual.bestRate)} | ${fmt(r.ramp.bullmq.bestRate)} | ${ratio(r.ramp.punctual.bestRate, r.ramp.bullmq.bestRate)} |`,
-    "",
+  ];
+}
+
+function rampSteps(r: BenchResults): string[] {
+  return [
     "Ramp steps (rate → p99 lateness, pass/fail):",
     "",
     ...(["punctual", "bullmq"] as const).map(
@@ -146,30 +178,35 @@ export function markdown(r: BenchResults): string {
     `Burst adds finished ${fmt(r.burst.punctual.addsFinishedBeforeDueMs)} ms (Punctual) and ${fmt(r.burst.bullmq.addsFinishedBeforeDueMs)} ms (BullMQ) before the due second.`,
     "",
   ];
-  lines.push(...plannerRows(r));
-  if (r.functions) {
-    lines.push(
-      "## Per function (esbuild bundle as deployed; Node " +
-        r.machine.node +
-        " here, nodejs22.x arm64 on Lambda)",
-      "",
-      "| Function | Bundle (KB) | of which AWS SDK (KB) | without the SDK (KB) | Cold init median (ms) | Warm CPU per task (µs), I/O stubbed |",
-      "| --- | ---: | ---: | ---: | ---: | ---: |",
-      ...r.functions.map(
-        (f) =>
-          `| ${f.name} | ${fmt(f.bundleBytes / 1024, 1)} | ${fmt(f.sdkBytes / 1024, 1)} | ${fmt((f.bundleBytes - f.sdkBytes) / 1024, 1)} | ${fmt(f.initMedianMs, 1)} | ${f.warmCpuUsPerTask === undefined ? "—" : fmt(f.warmCpuUsPerTask, 1)} |`,
-      ),
-      "",
-      "The SDK column is the bytes esbuild took from @aws-sdk, @smithy and @aws-crypto (tree-shaken, minified): one client costs",
-      '~190 KB whatever the function does, so "without the SDK" is the part our code and our chosen libraries decide.',
-      "Cold init = time to import the bundle in a fresh `node` process with the function's environment set to dummy values",
-      "(module init: what Lambda's Init Duration adds to the runtime's own start). Warm CPU = the handler as deployed (middy,",
-      "zod, Powertools, our services) over an in-memory store and fake queues/HTTP: our code's cost per task, without the SDK",
-      "(the sweeper: per unfinished task examined in a run over 100 healthy ones).",
-      "",
-    );
-  }
-  lines.push(
+}
+
+/** Bundle size, cold init and warm CPU of each function (absent from results run without them). */
+function functionSection(r: BenchResults): string[] {
+  if (!r.functions) return [];
+  return [
+    "## Per function (esbuild bundle as deployed; Node " +
+      r.machine.node +
+      " here, nodejs22.x arm64 on Lambda)",
+    "",
+    "| Function | Bundle (KB) | of which AWS SDK (KB) | without the SDK (KB) | Cold init median (ms) | Warm CPU per task (µs), I/O stubbed |",
+    "| --- | ---: | ---: | ---: | ---: | ---: |",
+    ...r.functions.map(
+      (f) =>
+        `| ${f.name} | ${fmt(f.bundleBytes / 1024, 1)} | ${fmt(f.sdkBytes / 1024, 1)} | ${fmt((f.bundleBytes - f.sdkBytes) / 1024, 1)} | ${fmt(f.initMedianMs, 1)} | ${f.warmCpuUsPerTask === undefined ? "—" : fmt(f.warmCpuUsPerTask, 1)} |`,
+    ),
+    "",
+    "The SDK column is the bytes esbuild took from @aws-sdk, @smithy and @aws-crypto (tree-shaken, minified): one client costs",
+    '~190 KB whatever the function does, so "without the SDK" is the part our code and our chosen libraries decide.',
+    "Cold init = time to import the bundle in a fresh `node` process with the function's environment set to dummy values",
+    "(module init: what Lambda's Init Duration adds to the runtime's own start). Warm CPU = the handler as deployed (middy,",
+    "zod, Powertools, our services) over an in-memory store and fake queues/HTTP: our code's cost per task, without the SDK",
+    "(the sweeper: per unfinished task examined in a run over 100 healthy ones).",
+    "",
+  ];
+}
+
+function settingsSection(r: BenchResults): string[] {
+  return [
     "![lateness distributions](latest.svg)",
     "",
     "Settings:",
@@ -178,8 +215,7 @@ export function markdown(r: BenchResults): string {
     JSON.stringify(r.settings, null, 2),
     "```",
     "",
-  );
-  return lines.join("\n");
+  ];
 }
 
 /** Hand-drawn SVG: one panel per workload, cumulative share of tasks against lateness on a log axis. */

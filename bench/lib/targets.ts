@@ -102,7 +102,46 @@ export async function startPunctual(): Promise<Target> {
   const received = new Map<string, number>();
   const stats = { duplicates: 0, logLines: [] as string[] };
   const trace = TRACE_DIR ? traceClient() : undefined;
-  const receiver = http.createServer((req, res) => {
+  const receiver = await startReceiver(received, stats, trace);
+  const { child, ready } = await startSut(["punctual"]);
+  child.on("message", (m: { type?: string; line?: string }) => {
+    if (m?.type === "log" && stats.logLines.length < 1000) stats.logLines.push(String(m.line));
+  });
+  const pool = new Pool(String(ready.apiUrl), { connections: CLIENT_CONNECTIONS });
+  // The typed client as a user builds it: natural batching on, its default maxInFlight, a key on every add.
+  const client = new PunctualClient({ apiUrl: String(ready.apiUrl) });
+  const body = taskBody(receiver.callbackUrl);
+  return {
+    name: "punctual",
+    received,
+    stats,
+    add: async (task) => postTask(pool, body(task)),
+    addThroughClient: async (task) => {
+      await client.addTask(body(task));
+    },
+    addMany: async (tasks) =>
+      postBatch(
+        pool,
+        tasks.map((task) => ({ ...body(task), ...(task.key ? { idempotency_key: task.key } : {}) })),
+      ),
+    cpuMeter: meterFor(child.pid as number, () => processTree(child.pid as number)),
+    stop: async () => {
+      trace?.save(`bench-${child.pid}`);
+      await stopSut(child);
+      await pool.close();
+      receiver.server.closeAllConnections();
+      await new Promise((resolve) => receiver.server.close(resolve));
+    },
+  };
+}
+
+/** The callback receiver: the first arrival of each bench task (by its `bench_id`), later ones counted as duplicates. */
+async function startReceiver(
+  received: Map<string, number>,
+  stats: { duplicates: number },
+  trace: ReturnType<typeof traceClient> | undefined,
+): Promise<{ server: http.Server; callbackUrl: string }> {
+  const server = http.createServer((req, res) => {
     const at = Date.now();
     trace?.callback();
     const chunks: Buffer[] = [];
@@ -115,70 +154,46 @@ export async function startPunctual(): Promise<Target> {
       res.writeHead(200).end();
     });
   });
-  receiver.keepAliveTimeout = 60_000;
-  await new Promise<void>((resolve) => receiver.listen(0, "127.0.0.1", resolve));
-  const callbackUrl = `http://127.0.0.1:${(receiver.address() as AddressInfo).port}/hook`;
+  server.keepAliveTimeout = 60_000;
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  return { server, callbackUrl: `http://127.0.0.1:${(server.address() as AddressInfo).port}/hook` };
+}
 
-  const { child, ready } = await startSut(["punctual"]);
-  child.on("message", (m: { type?: string; line?: string }) => {
-    if (m?.type === "log" && stats.logLines.length < 1000) stats.logLines.push(String(m.line));
-  });
-  const pool = new Pool(String(ready.apiUrl), { connections: CLIENT_CONNECTIONS });
-  // The typed client as a user builds it: natural batching on, its default maxInFlight, a key on every add.
-  const client = new PunctualClient({ apiUrl: String(ready.apiUrl) });
-  const body = (task: BenchTask) => ({
+function taskBody(callbackUrl: string) {
+  return (task: BenchTask) => ({
     topic: "demo",
     due_at: new Date(task.dueMs).toISOString(),
     content: { order_id: task.group, bench_id: task.id },
     callback: { url: callbackUrl },
   });
+}
 
-  return {
-    name: "punctual",
-    received,
-    stats,
-    add: async (task) => {
-      const response = await pool.request({
-        path: "/v1/tasks",
-        method: "POST",
-        headers: { "content-type": "application/json" },
-        body: JSON.stringify(body(task)),
-      });
-      const text = await response.body.text();
-      if (response.statusCode !== 201) throw new Error(`HTTP ${response.statusCode}: ${text.slice(0, 200)}`);
-    },
-    addThroughClient: async (task) => {
-      await client.addTask(body(task));
-    },
-    addMany: async (tasks) => {
-      const response = await pool.request({
-        path: "/v1/tasks/batch",
-        method: "POST",
-        headers: { "content-type": "application/json" },
-        body: JSON.stringify({
-          tasks: tasks.map((task) => ({
-            ...body(task),
-            ...(task.key ? { idempotency_key: task.key } : {}),
-          })),
-        }),
-      });
-      const text = await response.body.text();
-      if (response.statusCode !== 200) throw new Error(`HTTP ${response.statusCode}: ${text.slice(0, 200)}`);
-      const refused = (JSON.parse(text) as { results: { status: number }[] }).results.filter(
-        (r) => r.status !== 201,
-      );
-      if (refused.length > 0)
-        throw new Error(`${refused.length} items refused (first: HTTP ${refused[0]?.status})`);
-    },
-    cpuMeter: meterFor(child.pid as number, () => processTree(child.pid as number)),
-    stop: async () => {
-      trace?.save(`bench-${child.pid}`);
-      await stopSut(child);
-      await pool.close();
-      receiver.closeAllConnections();
-      await new Promise((resolve) => receiver.close(resolve));
-    },
-  };
+async function postTask(pool: Pool, body: unknown): Promise<void> {
+  const response = await pool.request({
+    path: "/v1/tasks",
+    method: "POST",
+    headers: { "content-type": "application/json" },
+    body: JSON.stringify(body),
+  });
+  const text = await response.body.text();
+  if (response.statusCode !== 201) throw new Error(`HTTP ${response.statusCode}: ${text.slice(0, 200)}`);
+}
+
+/** One POST /v1/tasks/batch; throws unless every item was accepted. */
+async function postBatch(pool: Pool, tasks: unknown[]): Promise<void> {
+  const response = await pool.request({
+    path: "/v1/tasks/batch",
+    method: "POST",
+    headers: { "content-type": "application/json" },
+    body: JSON.stringify({ tasks }),
+  });
+  const text = await response.body.text();
+  if (response.statusCode !== 200) throw new Error(`HTTP ${response.statusCode}: ${text.slice(0, 200)}`);
+  const refused = (JSON.parse(text) as { results: { status: number }[] }).results.filter(
+    (r) => r.status !== 201,
+  );
+  if (refused.length > 0)
+    throw new Error(`${refused.length} items refused (first: HTTP ${refused[0]?.status})`);
 }
 
 /**

@@ -326,25 +326,28 @@ function refreshingSecrets(
     return good.secrets;
   };
 
-  const startRead = (): Reread => {
-    let timer: NodeJS.Timeout | undefined;
-    const waited = new Promise<void>((resolve) => {
-      timer = setTimeout(resolve, SIGNING_SECRET_REREAD_WAIT_MS);
-    });
-    const secrets = read().finally(() => {
-      clearTimeout(timer);
-      reading = undefined;
-    });
-    return { secrets, waited };
-  };
-
   return () => {
     if (good && clock() < readAgainAt) return Promise.resolve(good.secrets);
-    reading ??= startRead();
+    reading ??= startReread(read, () => {
+      reading = undefined;
+    });
     if (!good) return reading.secrets;
     const lastGood = good.secrets;
     return Promise.race([reading.secrets, reading.waited.then(() => lastGood)]);
   };
+}
+
+/** Starts `read`, and the wait after which callers holding a good secret stop waiting for it; `done` when it ends. */
+function startReread(read: () => Promise<readonly string[]>, done: () => void): Reread {
+  let timer: NodeJS.Timeout | undefined;
+  const waited = new Promise<void>((resolve) => {
+    timer = setTimeout(resolve, SIGNING_SECRET_REREAD_WAIT_MS);
+  });
+  const secrets = read().finally(() => {
+    clearTimeout(timer);
+    done();
+  });
+  return { secrets, waited };
 }
 
 /** The fetcher's answer, or a SigningSecretError once `timeoutMs` has passed without one (the read is aborted). */

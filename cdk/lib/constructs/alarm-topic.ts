@@ -43,16 +43,22 @@ export class AlarmTopic extends Construct {
   constructor(scope: Construct, id: string, props: AlarmTopicProps) {
     super(scope, id);
     const { config } = props;
-    const stack = Stack.of(this);
+    this.key = this.encryptionKey(config.name);
+    this.topic = this.alarmTopic(config.name, this.key);
+    this.subscribe(this.topic, config.alarmSubscribers);
+    this.action = new actions.SnsAction(this.topic);
+  }
 
-    this.key = new kms.Key(this, "Key", {
-      description: `Punctual ${config.name}: encrypts the alarm notification topic`,
+  /** The customer managed key CloudWatch may use for this account's topics (see the class comment). */
+  private encryptionKey(name: string): kms.Key {
+    const key = new kms.Key(this, "Key", {
+      description: `Punctual ${name}: encrypts the alarm notification topic`,
       enableKeyRotation: true,
       // Nothing durable is encrypted with it (notifications are transient), so it never needs to outlive the stack.
       removalPolicy: RemovalPolicy.DESTROY,
       pendingWindow: Duration.days(7),
     });
-    this.key.addToResourcePolicy(
+    key.addToResourcePolicy(
       new iam.PolicyStatement({
         sid: "AllowCloudWatchAlarmsToUseTheKey",
         principals: [new iam.ServicePrincipal("cloudwatch.amazonaws.com")],
@@ -65,7 +71,7 @@ export class AlarmTopic extends Construct {
         // (its e-mail subscribers would have to confirm again).
         conditions: {
           StringLike: {
-            "kms:EncryptionContext:aws:sns:topicArn": stack.formatArn({
+            "kms:EncryptionContext:aws:sns:topicArn": Stack.of(this).formatArn({
               service: "sns",
               resource: "*",
               arnFormat: ArnFormat.NO_RESOURCE_NAME,
@@ -74,18 +80,23 @@ export class AlarmTopic extends Construct {
         },
       }),
     );
+    return key;
+  }
 
-    this.topic = new sns.Topic(this, "Topic", {
-      displayName: `Punctual ${config.name} alarms`,
-      masterKey: this.key,
+  /** The topic, which only this account's CloudWatch alarms may publish to, and only over TLS. */
+  private alarmTopic(name: string, key: kms.Key): sns.Topic {
+    const stack = Stack.of(this);
+    const topic = new sns.Topic(this, "Topic", {
+      displayName: `Punctual ${name} alarms`,
+      masterKey: key,
       enforceSSL: true,
     });
-    this.topic.addToResourcePolicy(
+    topic.addToResourcePolicy(
       new iam.PolicyStatement({
         sid: "AllowCloudWatchAlarmsToPublish",
         principals: [new iam.ServicePrincipal("cloudwatch.amazonaws.com")],
         actions: ["sns:Publish"],
-        resources: [this.topic.topicArn],
+        resources: [topic.topicArn],
         conditions: {
           StringEquals: { "aws:SourceAccount": stack.account },
           // Alarm ARNs separate the name with a colon (`…:alarm:<name>`), not a slash: a `alarm/*` pattern
@@ -101,16 +112,18 @@ export class AlarmTopic extends Construct {
         },
       }),
     );
+    return topic;
+  }
 
-    for (const email of config.alarmSubscribers.emails) {
-      this.topic.addSubscription(new subscriptions.EmailSubscription(email));
+  private subscribe(topic: sns.Topic, subscribers: PunctualConfig["alarmSubscribers"]): void {
+    for (const email of subscribers.emails) {
+      topic.addSubscription(new subscriptions.EmailSubscription(email));
     }
-    for (const url of config.alarmSubscribers.httpsUrls) {
-      this.topic.addSubscription(
+    for (const url of subscribers.httpsUrls) {
+      topic.addSubscription(
         new subscriptions.UrlSubscription(url, { protocol: sns.SubscriptionProtocol.HTTPS }),
       );
     }
-    this.action = new actions.SnsAction(this.topic);
   }
 
   /** Creates an alarm wired to the topic for both ALARM and OK transitions. */

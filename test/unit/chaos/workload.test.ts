@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { batchBodies } from "../../../chaos/engine.js";
+import { batchBodies } from "../../../chaos/engine/client.js";
 import {
   type BatchShape,
   type PlannedStep,
