@@ -138,8 +138,9 @@ export const API_ROUTES = [
     entry: "functions/cancel-task.ts",
     purpose: "cancel (or discard a dead-lettered task), delete its schedule",
     memoryMb: 256,
-    // `get`: a fan-out task's answer reads its subscribers' copies (issue 14, point 3).
-    store: ["cancel", "restoreFanOutParent", "discardFailed", "get", "settleRescheduled"],
+    // `get`: a fan-out task's answer reads its subscribers' copies (issue 14, point 3). `putNew`: the successor of
+    // a move stopped part-way, written `cancelled` (cancel-task.ts, fenceSuccessor).
+    store: ["cancel", "restoreFanOutParent", "discardFailed", "get", "settleRescheduled", "putNew"],
     grants: ["schedules:disarm", "topic-settings:read"],
   },
   {

@@ -319,6 +319,35 @@ describe("crash after the first write (old item marked rescheduled, successor ne
     });
   });
 
+  it("a move stopped after its first write, then cancelled by its old id: the DELETE of the successor it names answers 200, and neither the sweeper nor the PATCH's retry delivers it", async () => {
+    // Prepare: the PATCH dies right after marking the old item (the client saw a 5xx); it cancels instead.
+    const sim = simulate();
+    const oldId = await sim.add({ order_id: "o-drop" }, { delay_seconds: 60 });
+    dieAtNext(sim, "putNew");
+    const moved = await sim.reschedule(oldId, { delay_seconds: 600 }).catch((e: unknown) => e);
+    const deps = { ...sim, timerQueue: sim.timer, now: () => sim.clock.now };
+
+    // Act: DELETE the old id (409 naming where it went), then that id; later the PATCH is retried, the sweeper runs
+    const first = await cancelTask(deps, oldId).catch((e: unknown) => e);
+    const successorId = sim.store.tasks.get(oldId)?.rescheduledTo as string;
+    const second = await cancelTask(deps, successorId).catch((e: unknown) => e);
+    const retried = await sim.reschedule(oldId, { delay_seconds: 600 }).catch((e: unknown) => e);
+    for (let i = 0; i < 15; i++) {
+      sim.advance(MINUTE);
+      await sim.sweep();
+      await sim.runRelay();
+      await sim.runDeliver();
+    }
+
+    // Assess: the 200 holds
+    expect(moved).toBeInstanceOf(Error);
+    expect(first).toMatchObject({ status: 409, details: { rescheduled_to: successorId } });
+    expect(second).toMatchObject({ task_id: successorId, status: "cancelled" });
+    expect(retried).toMatchObject({ task_id: successorId, status: "cancelled" });
+    expect(sim.delivered()).toEqual([]);
+    expect(sim.store.tasks.get(oldId)?.sweepShard).toBeUndefined();
+  });
+
   it("run now on a task due in a week, stopped after its first write: the old item outlives its old due time, so the sweeper finishes the move then (late, not lost)", async () => {
     // Prepare: the successor's write fails (the function died there), after the old item was marked.
     const sim = simulate();
