@@ -71,7 +71,7 @@ async function reconcileOne(
     for (const m of fresh) seen.add(m.messageId);
     // Side by side (≤ 10): the still-failed messages stay hidden until the run's end, so the time the queue's
     // visible count (which its alarm watches) is down is kept short.
-    const verdicts = await Promise.all(fresh.map((message) => judge(deps, topic.dlqUrl, message)));
+    const verdicts = await Promise.all(fresh.map((message) => judge(deps, topic, message)));
     const stale = fresh.filter((_, i) => verdicts[i] === "stale").map((m) => m.receiptHandle);
     stillFailed.push(...fresh.filter((_, i) => verdicts[i] !== "stale").map((m) => m.receiptHandle));
     // Removed as they are found, so a run cut short keeps what it resolved.
@@ -107,6 +107,23 @@ function fromEarlierLife(message: ReceivedPointer, task: TaskRecord): boolean {
 }
 
 /**
+ * A task whose attempts are used up but which is still `delivering`: its dead-lettering (DLQ send, then `failed`)
+ * stopped between its two steps, so this message of its current life is the one that send made. Deliver's retried
+ * record or the sweeper's repair finishes it with the same deduplication id, which SQS drops for 5 minutes after
+ * this send (deleted or not): deleted here, the task would end `failed` with no dead-letter message at all, out of
+ * the DLQ's depth and its alarm. So it is kept, as a failed task's is.
+ */
+function deadLetteringCutShort(task: TaskRecord, topic: SweeperTopic, message: ReceivedPointer): boolean {
+  const { deduplicationId } = message;
+  const currentLife =
+    deduplicationId === undefined || replayLifeOf(task.taskId, deduplicationId) === (task.replays ?? 0);
+  const maxAttempts = topic.config?.maxAttempts;
+  return (
+    task.status === "delivering" && maxAttempts !== undefined && task.attempts >= maxAttempts && currentLife
+  );
+}
+
+/**
  * `stale` when the message's task is no longer `failed`, or is failed in a later life than the message's (it
  * was dead-lettered, replayed and dead-lettered again before a run saw it unfinished: that failure sent its own
  * message, DLQ first, so one message per failed task stays); `failed` when it is, or cannot be told (kept). A task
@@ -116,9 +133,10 @@ function fromEarlierLife(message: ReceivedPointer, task: TaskRecord): boolean {
  */
 async function judge(
   deps: SweeperDeps,
-  queueUrl: string,
+  topic: SweeperTopic,
   message: ReceivedPointer,
 ): Promise<"stale" | "failed"> {
+  const queueUrl = topic.dlqUrl;
   const taskId = parseTaskMessage(message.body)?.taskId;
   if (!taskId) {
     // Not ours to interpret, and no failed task lists it: the log says which message keeps the DLQ non-empty.
@@ -131,6 +149,7 @@ async function judge(
   try {
     const task = await deps.store.get(taskId);
     if (task && UNFINISHED_STATUSES.includes(task.status)) await deps.store.enterSweepIndex(taskId);
+    if (task && deadLetteringCutShort(task, topic, message)) return "failed";
     if (task?.status !== "failed") return "stale";
     return fromEarlierLife(message, task) ? "stale" : "failed";
   } catch (error) {

@@ -120,6 +120,33 @@ describe("reconcileTopicDeadLetters", () => {
     expect(queue.messages).toEqual([]);
   });
 
+  it("keeps the message of a task whose dead-lettering was cut short (its DLQ send made, the function died before `failed`): the retried send falls in FIFO's 5-minute deduplication window and is dropped, so this message is the task's only one", async () => {
+    // Prepare: a task's last attempt failed, its DLQ send went through, then its deliver function died before
+    // markFailed; its FIFO message comes back after the queue's visibility timeout (180 s), when the retried
+    // dead-lettering's send (same deduplication id) is dropped by SQS.
+    const store = new MemoryTaskStore();
+    const task = makeTask({ group: "f", dueAtMs: T0, acceptedAtMs: T0 });
+    await store.putNew(task, { sweepIndex: false });
+    for (let attempt = 0; attempt < 3; attempt++) {
+      await store.startAttempt(task.taskId, T0 + attempt);
+      await store.recordAttemptFailure(task.taskId, { error: "HTTP 500", atMs: T0 + attempt });
+    }
+    const queue = new FakePointerQueue();
+    queue.put(taskMessageBody(task.taskId), task.taskId);
+    const deps = sweeperOver(store, queue);
+    (deps.topics as Record<string, unknown>).demo = { dlqUrl: DLQ, config: { maxAttempts: 3 } };
+    const run = { now: T0, limits: DEFAULT_SWEEP_LIMITS, counters: new Counters() } as RunState;
+
+    // Act: a sweeper run in those 180 s, then the dead-lettering finished (its send deduplicated: nothing added)
+    await reconcileTopicDeadLetters(deps, run);
+    const indexed = store.tasks.get(task.taskId)?.sweepShard;
+    await store.markFailed(task.taskId, { error: "HTTP 500", atMs: T0 + 180_000, expiresAt: 1 });
+
+    // Assess: the failed task keeps its dead-letter message (and was indexed meanwhile, as any unfinished one)
+    expect(queue.messages.map((m) => m.deduplicationId)).toEqual([task.taskId]);
+    expect(indexed).toBe(sweepShardOf(task.taskId));
+  });
+
   it("keeps the message when the task cannot be put in the sweep index", async () => {
     // Prepare
     const store = new MemoryTaskStore();
