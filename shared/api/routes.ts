@@ -211,8 +211,9 @@ export const API_ROUTES = [
     entry: "functions/cancel-group.ts",
     purpose: "cancel a group's scheduled tasks, delete their schedules",
     memoryMb: 256,
-    // `get`: a listed move still unsettled whose successor an earlier, failed call cancelled (cancel-group.ts).
-    store: ["listGroupPage", "cancel", "restoreFanOutParent", "settleRescheduled", "get"],
+    // `get`: a listed move still unsettled whose successor an earlier, failed call cancelled (cancel-group.ts);
+    // `putNew`: one whose successor is not written yet, written `cancelled` (cancel-task.ts, fenceSuccessor).
+    store: ["listGroupPage", "cancel", "restoreFanOutParent", "settleRescheduled", "get", "putNew"],
     // A cancelled task's retention and a fan-out parent's copies follow the runtime settings, as in cancel-task.
     grants: ["schedules:disarm", "topic-settings:read"],
   },
