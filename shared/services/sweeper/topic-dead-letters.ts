@@ -1,4 +1,5 @@
 import type { ReceivedPointer } from "#shared/adapters/dead-letter-source.js";
+import { REFUSED_BY_POLICY } from "#shared/domain/attempt-log.js";
 import { parseTaskMessage } from "#shared/domain/messages.js";
 import { replayLifeOf } from "#shared/domain/replay.js";
 import { UNFINISHED_STATUSES } from "#shared/domain/sweep.js";
@@ -107,7 +108,8 @@ function fromEarlierLife(message: ReceivedPointer, task: TaskRecord): boolean {
 }
 
 /**
- * A task whose attempts are used up but which is still `delivering`: its dead-lettering (DLQ send, then `failed`)
+ * A task still `delivering` whose last attempt decided its dead-lettering (its attempts used up, or its
+ * destination refused by policy, which is dead-lettered at once): that dead-lettering (DLQ send, then `failed`)
  * stopped between its two steps, so this message of its current life is the one that send made. Deliver's retried
  * record or the sweeper's repair finishes it with the same deduplication id, which SQS drops for 5 minutes after
  * this send (deleted or not): deleted here, the task would end `failed` with no dead-letter message at all, out of
@@ -118,9 +120,9 @@ function deadLetteringCutShort(task: TaskRecord, topic: SweeperTopic, message: R
   const currentLife =
     deduplicationId === undefined || replayLifeOf(task.taskId, deduplicationId) === (task.replays ?? 0);
   const maxAttempts = topic.config?.maxAttempts;
-  return (
-    task.status === "delivering" && maxAttempts !== undefined && task.attempts >= maxAttempts && currentLife
-  );
+  const exhausted = maxAttempts !== undefined && task.attempts >= maxAttempts;
+  const refused = task.lastError?.startsWith(REFUSED_BY_POLICY) === true;
+  return task.status === "delivering" && (exhausted || refused) && currentLife;
 }
 
 /**

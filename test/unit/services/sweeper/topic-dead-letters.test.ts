@@ -35,6 +35,32 @@ function sweeperOver(store: MemoryTaskStore, queue: FakePointerQueue): SweeperDe
   } as unknown as SweeperDeps;
 }
 
+/**
+ * A near-term task whose attempts ended in `errors` (one attempt each), its dead-lettering's DLQ send made and its
+ * `failed` write never made (the function died between them); the pass over that one message, the topic's
+ * `maxAttempts` 3.
+ */
+async function cutShort(group: string, errors: readonly string[]) {
+  const store = new MemoryTaskStore();
+  const task = makeTask({ group, dueAtMs: T0, acceptedAtMs: T0 });
+  await store.putNew(task, { sweepIndex: false });
+  for (const [attempt, error] of errors.entries()) {
+    await store.startAttempt(task.taskId, T0 + attempt);
+    await store.recordAttemptFailure(task.taskId, { error, atMs: T0 + attempt });
+  }
+  const queue = new FakePointerQueue();
+  queue.put(taskMessageBody(task.taskId), task.taskId);
+  const deps = sweeperOver(store, queue);
+  (deps.topics as Record<string, unknown>).demo = { dlqUrl: DLQ, config: { maxAttempts: 3 } };
+  const pass = () =>
+    reconcileTopicDeadLetters(deps, {
+      now: T0,
+      limits: DEFAULT_SWEEP_LIMITS,
+      counters: new Counters(),
+    } as RunState);
+  return { store, task, queue, pass };
+}
+
 describe("reconcileTopicDeadLetters", () => {
   it("deletes the messages of replayed (or gone) tasks, makes still-failed ones visible again, keeps unreadable ones", async () => {
     // Prepare
@@ -121,30 +147,30 @@ describe("reconcileTopicDeadLetters", () => {
   });
 
   it("keeps the message of a task whose dead-lettering was cut short (its DLQ send made, the function died before `failed`): the retried send falls in FIFO's 5-minute deduplication window and is dropped, so this message is the task's only one", async () => {
-    // Prepare: a task's last attempt failed, its DLQ send went through, then its deliver function died before
-    // markFailed; its FIFO message comes back after the queue's visibility timeout (180 s), when the retried
-    // dead-lettering's send (same deduplication id) is dropped by SQS.
-    const store = new MemoryTaskStore();
-    const task = makeTask({ group: "f", dueAtMs: T0, acceptedAtMs: T0 });
-    await store.putNew(task, { sweepIndex: false });
-    for (let attempt = 0; attempt < 3; attempt++) {
-      await store.startAttempt(task.taskId, T0 + attempt);
-      await store.recordAttemptFailure(task.taskId, { error: "HTTP 500", atMs: T0 + attempt });
-    }
-    const queue = new FakePointerQueue();
-    queue.put(taskMessageBody(task.taskId), task.taskId);
-    const deps = sweeperOver(store, queue);
-    (deps.topics as Record<string, unknown>).demo = { dlqUrl: DLQ, config: { maxAttempts: 3 } };
-    const run = { now: T0, limits: DEFAULT_SWEEP_LIMITS, counters: new Counters() } as RunState;
+    // Prepare: its last attempt failed; its FIFO message comes back after the queue's visibility timeout (180 s),
+    // when the retried dead-lettering's send (same deduplication id) is dropped by SQS.
+    const { store, task, queue, pass } = await cutShort("f", ["HTTP 500", "HTTP 500", "HTTP 500"]);
 
     // Act: a sweeper run in those 180 s, then the dead-lettering finished (its send deduplicated: nothing added)
-    await reconcileTopicDeadLetters(deps, run);
+    await pass();
     const indexed = store.tasks.get(task.taskId)?.sweepShard;
     await store.markFailed(task.taskId, { error: "HTTP 500", atMs: T0 + 180_000, expiresAt: 1 });
 
     // Assess: the failed task keeps its dead-letter message (and was indexed meanwhile, as any unfinished one)
     expect(queue.messages.map((m) => m.deduplicationId)).toEqual([task.taskId]);
     expect(indexed).toBe(sweepShardOf(task.taskId));
+  });
+
+  it("keeps the message of a task refused by policy whose dead-lettering was cut short (dead-lettered at its first attempt, attempts left)", async () => {
+    // Prepare
+    const refused = "destination refused by policy: host resolves to a non-public address";
+    const { task, queue, pass } = await cutShort("g", [refused]);
+
+    // Act
+    await pass();
+
+    // Assess: kept for the dead-lettering its record's return finishes (its own send deduplicated)
+    expect(queue.messages.map((m) => m.deduplicationId)).toEqual([task.taskId]);
   });
 
   it("keeps the message when the task cannot be put in the sweep index", async () => {
