@@ -51,13 +51,15 @@ async function cutShort(group: string, errors: readonly string[]) {
   const queue = new FakePointerQueue();
   queue.put(taskMessageBody(task.taskId), task.taskId);
   const deps = sweeperOver(store, queue);
-  (deps.topics as Record<string, unknown>).demo = { dlqUrl: DLQ, config: { maxAttempts: 3 } };
-  const pass = () =>
-    reconcileTopicDeadLetters(deps, {
-      now: T0,
-      limits: DEFAULT_SWEEP_LIMITS,
-      counters: new Counters(),
-    } as RunState);
+  (deps.topics as Record<string, unknown>).demo = {
+    dlqUrl: DLQ,
+    config: { maxAttempts: 3, retentionDays: 1 },
+  };
+  const pass = async () => {
+    const counters = new Counters();
+    await reconcileTopicDeadLetters(deps, { now: T0, limits: DEFAULT_SWEEP_LIMITS, counters } as RunState);
+    return counters;
+  };
   return { store, task, queue, pass };
 }
 
@@ -146,19 +148,20 @@ describe("reconcileTopicDeadLetters", () => {
     expect(queue.messages).toEqual([]);
   });
 
-  it("keeps the message of a task whose dead-lettering was cut short (its DLQ send made, the function died before `failed`): the retried send falls in FIFO's 5-minute deduplication window and is dropped, so this message is the task's only one", async () => {
-    // Prepare: its last attempt failed; its FIFO message comes back after the queue's visibility timeout (180 s),
-    // when the retried dead-lettering's send (same deduplication id) is dropped by SQS.
+  it("finishes a dead-lettering cut short (its DLQ send made, the function died before `failed`): the task is `failed` and keeps that message as its one, whenever its record comes back", async () => {
+    // Prepare: its last attempt failed; its FIFO message comes back after the queue's visibility timeout (minutes):
+    // within 5 minutes of this send the retried send (same deduplication id) would be dropped, after it a second
+    // message would land.
     const { store, task, queue, pass } = await cutShort("f", ["HTTP 500", "HTTP 500", "HTTP 500"]);
 
-    // Act: a sweeper run in those 180 s, then the dead-lettering finished (its send deduplicated: nothing added)
-    await pass();
-    const indexed = store.tasks.get(task.taskId)?.sweepShard;
-    await store.markFailed(task.taskId, { error: "HTTP 500", atMs: T0 + 180_000, expiresAt: 1 });
+    // Act: a sweeper run in those minutes
+    const counters = await pass();
 
-    // Assess: the failed task keeps its dead-letter message (and was indexed meanwhile, as any unfinished one)
+    // Assess: `failed` (the record's return finds it final: no second send), its dead-letter message kept
+    expect(store.tasks.get(task.taskId)).toMatchObject({ status: "failed", lastError: "HTTP 500" });
+    expect(store.tasks.get(task.taskId)?.sweepShard).toBeUndefined();
     expect(queue.messages.map((m) => m.deduplicationId)).toEqual([task.taskId]);
-    expect(indexed).toBe(sweepShardOf(task.taskId));
+    expect(counters).toMatchObject({ deadLettered: 1, failures: 0 });
   });
 
   it("keeps the message of a task refused by policy whose dead-lettering was cut short (dead-lettered at its first attempt, attempts left)", async () => {
