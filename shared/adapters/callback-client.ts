@@ -4,6 +4,7 @@ import https from "node:https";
 import { isIP, type LookupFunction } from "node:net";
 import { performance } from "node:perf_hooks";
 import type { Duplex } from "node:stream";
+import { REFUSED_BY_POLICY } from "#shared/domain/attempt-log.js";
 
 /**
  * Decides whether a connection to `ip` (resolved from `host`) may be opened. The deliver function wires this to
@@ -75,7 +76,6 @@ const DEFAULT_MAX_INFORMATIONAL = 10;
 const DEFAULT_IDLE_SOCKET_MS = 4_000;
 /** Far below Lambda's 1,024 file descriptors, far above the 10 callbacks an invocation makes at once. */
 const DEFAULT_MAX_IDLE_SOCKETS = 32;
-const REFUSED = "destination refused by policy";
 
 /** A connection refused by the address policy (reported as `destination refused by policy: …`, never attempted). */
 class BlockedAddressError extends Error {
@@ -222,7 +222,7 @@ function checkDestination(
     refusal: {
       ok: false,
       refused: true,
-      error: `${REFUSED}: ${reason}`,
+      error: `${REFUSED_BY_POLICY}: ${reason}`,
       durationMs: 0,
       ...(detail && { detail }),
     },
@@ -446,7 +446,7 @@ function failure(error: unknown, durationMs: number): CallbackResult {
     return {
       ok: false,
       refused: true,
-      error: `${REFUSED}: ${error.message}`,
+      error: `${REFUSED_BY_POLICY}: ${error.message}`,
       detail: error.detail,
       durationMs,
     };

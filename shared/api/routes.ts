@@ -138,8 +138,9 @@ export const API_ROUTES = [
     entry: "functions/cancel-task.ts",
     purpose: "cancel (or discard a dead-lettered task), delete its schedule",
     memoryMb: 256,
-    // `get`: a fan-out task's answer reads its subscribers' copies (issue 14, point 3).
-    store: ["cancel", "restoreFanOutParent", "discardFailed", "get", "settleRescheduled"],
+    // `get`: a fan-out task's answer reads its subscribers' copies (issue 14, point 3). `putNew`: the successor of
+    // a move stopped part-way, written `cancelled` (cancel-task.ts, fenceSuccessor).
+    store: ["cancel", "restoreFanOutParent", "discardFailed", "get", "settleRescheduled", "putNew"],
     grants: ["schedules:disarm", "topic-settings:read"],
   },
   {
@@ -210,8 +211,9 @@ export const API_ROUTES = [
     entry: "functions/cancel-group.ts",
     purpose: "cancel a group's scheduled tasks, delete their schedules",
     memoryMb: 256,
-    // `get`: a listed move still unsettled whose successor an earlier, failed call cancelled (cancel-group.ts).
-    store: ["listGroupPage", "cancel", "restoreFanOutParent", "settleRescheduled", "get"],
+    // `get`: a listed move still unsettled whose successor an earlier, failed call cancelled (cancel-group.ts);
+    // `putNew`: one whose successor is not written yet, written `cancelled` (cancel-task.ts, fenceSuccessor).
+    store: ["listGroupPage", "cancel", "restoreFanOutParent", "settleRescheduled", "get", "putNew"],
     // A cancelled task's retention and a fan-out parent's copies follow the runtime settings, as in cancel-task.
     grants: ["schedules:disarm", "topic-settings:read"],
   },

@@ -14,6 +14,13 @@ import type { TaskRecord } from "./task.js";
  */
 export const ATTEMPT_LOG_SIZE = 10;
 
+/**
+ * How a failed attempt's error (`lastError`, an entry's `error`) begins when the URL / address policy refused the
+ * destination: deliver dead-letters such a task at once, whatever attempts it has left (the sweeper's topic-DLQ
+ * pass reads it so: topic-dead-letters.ts).
+ */
+export const REFUSED_BY_POLICY = "destination refused by policy";
+
 export interface AttemptLogEntry {
   /** The attempt's number over the task's whole life (replays continue it). */
   readonly seq: number;

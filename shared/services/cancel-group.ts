@@ -15,13 +15,16 @@ import { groupPartitionKey } from "#shared/domain/keys.js";
 import { toIssues } from "#shared/domain/request-issues.js";
 import type { TaskRecord } from "#shared/domain/task.js";
 import { forEachBounded } from "#shared/runtime/async.js";
-import { type CancelDeps, cancelAndDisarm, finishFanOutCancel } from "./cancel-task.js";
+import { type CancelDeps, cancelAndDisarm, fenceSuccessor, finishFanOutCancel } from "./cancel-task.js";
 
 export interface CancelGroupDeps extends Omit<CancelDeps, "store"> {
-  /** `get`: the successor of a listed move that is still unsettled (settleCancelledMove). */
+  /**
+   * `get`: the successor of a listed move that is still unsettled (settleCancelledMove); `putNew`: one not written
+   * yet, written `cancelled` (fenceSuccessor).
+   */
   readonly store: Pick<
     TaskStore,
-    "listGroupPage" | "cancel" | "restoreFanOutParent" | "settleRescheduled" | "get"
+    "listGroupPage" | "cancel" | "restoreFanOutParent" | "settleRescheduled" | "get" | "putNew"
   >;
 }
 
@@ -98,11 +101,15 @@ export async function cancelGroup(
  * already cancelled (by an earlier group cancel that failed before settling the move, which this call repeats),
  * the move is settled here, as a repeated DELETE settles it (cancel-task.ts, settleMove); left, the sweeper would
  * find the item at its old due time and, the successor gone with its retention by then, write and deliver it.
+ * Not written yet (the move stopped after its first write), the successor is written `cancelled` (fenceSuccessor):
+ * the `rescheduled_to` this call lists would otherwise answer a DELETE with 404, and the move's retry or the
+ * sweeper then write, arm and deliver it into the group this call cancelled.
  */
 async function settleCancelledMove(deps: CancelGroupDeps, task: TaskRecord): Promise<void> {
   if (task.rescheduledTo === undefined) return;
   const successor = await deps.store.get(task.rescheduledTo);
-  if (successor?.status === "cancelled") await deps.store.settleRescheduled(task.taskId);
+  if (!successor) await fenceSuccessor(deps, task);
+  else if (successor.status === "cancelled") await deps.store.settleRescheduled(task.taskId);
 }
 
 type NotCancelled = CancelGroupResponse["not_cancelled"][number];

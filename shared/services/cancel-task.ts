@@ -2,9 +2,11 @@ import type { TaskScheduler } from "#shared/adapters/task-scheduler.js";
 import type { CancelOutcome, TaskStore } from "#shared/adapters/task-store.js";
 import { conflict, notFound } from "#shared/api/errors.js";
 import type { TaskView } from "#shared/api/task-view.js";
-import { type PunctualConfig, topicConfig } from "#shared/config/index.js";
+import { type PunctualConfig, timerSettings, topicConfig } from "#shared/config/index.js";
 import { parseTaskId } from "#shared/domain/keys.js";
+import { successorDueAtMs, successorRecord } from "#shared/domain/reschedule.js";
 import { retentionExpiry, type TaskRecord } from "#shared/domain/task.js";
+import { planTimer } from "#shared/domain/timing.js";
 import {
   cancelFanOutCopies,
   type FanOutCancelResult,
@@ -14,10 +16,13 @@ import {
 import { viewOf } from "./fan-out/view.js";
 
 export interface CancelTaskDeps extends CancelDeps {
-  /** `get`: a fan-out task's answer shows its subscribers' copies (shared/services/fan-out/view.ts). */
+  /**
+   * `get`: a fan-out task's answer shows its subscribers' copies (shared/services/fan-out/view.ts).
+   * `putNew`: the successor of a move stopped part-way is written `cancelled` in its place (fenceSuccessor).
+   */
   readonly store: Pick<
     TaskStore,
-    "cancel" | "restoreFanOutParent" | "discardFailed" | "get" | "settleRescheduled"
+    "cancel" | "restoreFanOutParent" | "discardFailed" | "get" | "settleRescheduled" | "putNew"
   >;
 }
 
@@ -60,6 +65,9 @@ export async function cancelTask(deps: CancelTaskDeps, taskId: string | undefine
   if (result.outcome === "conflict" && result.task.status === "failed" && !result.task.fanOut) {
     result = await discardDeadLettered(deps, taskId, key.topic);
   }
+  // A move stopped part-way (its PATCH answered 5xx): the 409 names a successor the move's retry or the sweeper
+  // writes and arms later, so its DELETE would be a 404 followed by a delivery. It is written `cancelled` first.
+  if (result.outcome === "conflict" && isUnsettledMove(result.task)) await fenceSuccessor(deps, result.task);
 
   switch (result.outcome) {
     case "not-found":
@@ -154,6 +162,39 @@ export async function cancelAndDisarm(
     }
   }
   return result;
+}
+
+/** A `rescheduled` item still in the sweep index: its move has not (yet) written, armed and settled its successor. */
+function isUnsettledMove(task: TaskRecord): boolean {
+  return task.status === "rescheduled" && task.rescheduledTo !== undefined && task.sweepShard !== undefined;
+}
+
+/**
+ * The successor of a move stopped after marking its old item, written `cancelled` under its id, so the move's
+ * retry or the sweeper's repair finds it there and arms nothing, and a DELETE of the id answers 200. False when
+ * the move wrote it first (it is then cancelled like any task, by its own id). The move is settled as a cancel
+ * settles it (settleMove): left in the sweep index, the old item would be found at its old due time and, this
+ * fence gone with its retention by then, its move finished.
+ */
+export async function fenceSuccessor(
+  deps: Pick<CancelDeps, "config" | "now"> & {
+    readonly store: Pick<TaskStore, "putNew" | "settleRescheduled">;
+  },
+  old: TaskRecord,
+): Promise<boolean> {
+  const due = successorDueAtMs(old);
+  if (due === undefined) return true;
+  const nowMs = deps.now();
+  const successor = successorRecord(old, due, planTimer(due, nowMs, timerSettings(deps.config)));
+  const fenced: TaskRecord = {
+    ...successor,
+    status: "cancelled",
+    cancelledAtMs: nowMs,
+    expiresAt: retentionExpiry(nowMs, retentionDaysOf(deps.config, old.topic)),
+  };
+  if ((await deps.store.putNew(fenced, { sweepIndex: false })) !== "created") return false;
+  await deps.store.settleRescheduled(old.taskId);
+  return true;
 }
 
 /**

@@ -708,8 +708,10 @@ describe("IAM", () => {
         "scheduler:DeleteSchedule",
       ]);
       expect(await scheduleAccess(s, roleId, "scheduler:DeleteSchedule")).toEqual(ONLY_OWN_GROUP);
+      // PutItem: the successor of a listed move stopped part-way, written `cancelled` (cancel-task.ts, fenceSuccessor).
       expect(actions.filter((a) => a.startsWith("dynamodb:")).sort()).toEqual([
         "dynamodb:GetItem",
+        "dynamodb:PutItem",
         "dynamodb:Query",
         "dynamodb:UpdateItem",
       ]);

@@ -1,9 +1,6 @@
 import type { CancelOutcome, TaskStore } from "#shared/adapters/task-store.js";
-import { timerSettings, topicConfig } from "#shared/config/index.js";
-import { successorDueAtMs, successorRecord } from "#shared/domain/reschedule.js";
-import { retentionExpiry, type TaskRecord } from "#shared/domain/task.js";
-import { planTimer } from "#shared/domain/timing.js";
-import { type CancelDeps, cancelAndDisarm } from "../cancel-task.js";
+import type { TaskRecord } from "#shared/domain/task.js";
+import { type CancelDeps, cancelAndDisarm, fenceSuccessor } from "../cancel-task.js";
 
 export interface CancelOccurrenceDeps extends CancelDeps {
   /** `putNew`: a successor not written yet (a move stopped part-way) is written `cancelled` in its place. */
@@ -37,24 +34,4 @@ export async function cancelOccurrenceTask(
 
 function isMoved(result: CancelOutcome): result is CancelOutcome & { readonly task: TaskRecord } {
   return result.outcome === "conflict" && result.task.status === "rescheduled" && !!result.task.rescheduledTo;
-}
-
-/** The successor written `cancelled`; false when the move wrote it first (the loop then cancels that one). */
-async function fenceSuccessor(deps: CancelOccurrenceDeps, old: TaskRecord): Promise<boolean> {
-  const due = successorDueAtMs(old);
-  if (due === undefined) return true;
-  const nowMs = deps.now();
-  const retentionDays = (topicConfig(deps.config, old.topic) ?? deps.config.system).retentionDays;
-  const successor = successorRecord(old, due, planTimer(due, nowMs, timerSettings(deps.config)));
-  const fenced: TaskRecord = {
-    ...successor,
-    status: "cancelled",
-    cancelledAtMs: nowMs,
-    expiresAt: retentionExpiry(nowMs, retentionDays),
-  };
-  if ((await deps.store.putNew(fenced, { sweepIndex: false })) !== "created") return false;
-  // The move is settled as a cancel settles it (cancel-task.ts, settleMove): left in the sweep index, the old item
-  // would be found at its old due time and, this fence gone with its retention by then, its move finished.
-  await deps.store.settleRescheduled(old.taskId);
-  return true;
 }

@@ -49,7 +49,9 @@ export { DEFAULT_SWEEP_LIMITS } from "./types.js";
  *    `maxAttempts` still holds across the repair).
  * 8. A task is `delivering` with its attempts used up but never dead-lettered: deliver died between
  *    `recordAttemptFailure` and the DLQ send, or the DLQ send / `markFailed` kept failing until the message was
- *    lost → dead-lettering is finished here: topic DLQ (deduplication id = task id), then `markFailed`.
+ *    lost → dead-lettering is finished here: topic DLQ (deduplication id = task id), then `markFailed`. Died
+ *    between the DLQ send and `markFailed`: the topic-DLQ pass finds that message and writes `markFailed` itself
+ *    (topic-dead-letters.ts); deleted, the finishing send under the same id within SQS's 5 minutes was dropped.
  * 9. The sweeper's own steps: it sends first and records second (`markQueued`, `markRequeued`, `markFailed`), so
  *    a crash in between is repaired by its next run, and the FIFO queues' deduplication absorbs the repeat.
  *

@@ -1,8 +1,9 @@
 import type { ReceivedPointer } from "#shared/adapters/dead-letter-source.js";
+import { REFUSED_BY_POLICY } from "#shared/domain/attempt-log.js";
 import { parseTaskMessage } from "#shared/domain/messages.js";
 import { replayLifeOf } from "#shared/domain/replay.js";
 import { UNFINISHED_STATUSES } from "#shared/domain/sweep.js";
-import type { TaskRecord } from "#shared/domain/task.js";
+import { retentionExpiry, type TaskRecord } from "#shared/domain/task.js";
 import { errorText } from "#shared/runtime/async.js";
 import type { RunState, SweeperDeps, SweeperTopic } from "./types.js";
 
@@ -71,7 +72,7 @@ async function reconcileOne(
     for (const m of fresh) seen.add(m.messageId);
     // Side by side (≤ 10): the still-failed messages stay hidden until the run's end, so the time the queue's
     // visible count (which its alarm watches) is down is kept short.
-    const verdicts = await Promise.all(fresh.map((message) => judge(deps, topic.dlqUrl, message)));
+    const verdicts = await Promise.all(fresh.map((message) => judge(deps, topic, message, run)));
     const stale = fresh.filter((_, i) => verdicts[i] === "stale").map((m) => m.receiptHandle);
     stillFailed.push(...fresh.filter((_, i) => verdicts[i] !== "stale").map((m) => m.receiptHandle));
     // Removed as they are found, so a run cut short keeps what it resolved.
@@ -107,6 +108,62 @@ function fromEarlierLife(message: ReceivedPointer, task: TaskRecord): boolean {
 }
 
 /**
+ * A task still `delivering` whose last attempt decided its dead-lettering (its attempts used up, or its
+ * destination refused by policy, which is dead-lettered at once): that dead-lettering (DLQ send, then `failed`)
+ * stopped between its two steps, so this message of its current life is the one that send made. Deleted here, the
+ * task would end `failed` with no dead-letter message at all, out of the DLQ's depth and its alarm: deliver's
+ * returning record (or the sweeper's stall repair) sends again under the same deduplication id, which SQS drops
+ * for 5 minutes after this send, deleted or not. So it is kept, as a failed task's is; and an exhausted task's
+ * dead-lettering is finished here (finishDeadLettering).
+ */
+function deadLetteringCutShort(
+  task: TaskRecord,
+  topic: SweeperTopic,
+  message: ReceivedPointer,
+): "exhausted" | "refused" | false {
+  const { deduplicationId } = message;
+  const currentLife =
+    deduplicationId === undefined || replayLifeOf(task.taskId, deduplicationId) === (task.replays ?? 0);
+  if (task.status !== "delivering" || !currentLife) return false;
+  const maxAttempts = topic.config?.maxAttempts;
+  if (maxAttempts !== undefined && task.attempts >= maxAttempts) return "exhausted";
+  return task.lastError?.startsWith(REFUSED_BY_POLICY) === true ? "refused" : false;
+}
+
+/**
+ * An exhausted task's second step (`failed`), its DLQ message being this one: whenever deliver's record comes back
+ * (the queue's visibility timeout: minutes), it finds the task final and sends nothing, so the DLQ holds exactly
+ * this message — kept alone, a record back after SQS's 5 minutes sent a second one. A refused task is left to that
+ * record: a refusal can also be one that waits for the settings to settle (deliver, settlingRefusal). A failed write
+ * (the task moved on meanwhile, or DynamoDB) changes nothing; the message is kept and judged again next run.
+ */
+async function finishDeadLettering(
+  deps: SweeperDeps,
+  topic: SweeperTopic,
+  task: TaskRecord,
+  run: RunState,
+): Promise<void> {
+  const atMs = (deps.clock ?? Date.now)();
+  try {
+    await deps.store.markFailed(task.taskId, {
+      error: task.lastError ?? "attempts exhausted",
+      atMs,
+      expiresAt: retentionExpiry(atMs, topic.config.retentionDays),
+    });
+    run.counters.deadLettered++;
+    deps.logger.warn("dead-lettering finished: its DLQ message was sent, its task never marked failed", {
+      taskId: task.taskId,
+      attempts: task.attempts,
+    });
+  } catch (error) {
+    deps.logger.warn("finishing a cut-short dead-lettering failed; the next run retries", {
+      taskId: task.taskId,
+      error: errorText(error),
+    });
+  }
+}
+
+/**
  * `stale` when the message's task is no longer `failed`, or is failed in a later life than the message's (it
  * was dead-lettered, replayed and dead-lettered again before a run saw it unfinished: that failure sent its own
  * message, DLQ first, so one message per failed task stays); `failed` when it is, or cannot be told (kept). A task
@@ -116,9 +173,11 @@ function fromEarlierLife(message: ReceivedPointer, task: TaskRecord): boolean {
  */
 async function judge(
   deps: SweeperDeps,
-  queueUrl: string,
+  topic: SweeperTopic,
   message: ReceivedPointer,
+  run: RunState,
 ): Promise<"stale" | "failed"> {
+  const queueUrl = topic.dlqUrl;
   const taskId = parseTaskMessage(message.body)?.taskId;
   if (!taskId) {
     // Not ours to interpret, and no failed task lists it: the log says which message keeps the DLQ non-empty.
@@ -131,6 +190,9 @@ async function judge(
   try {
     const task = await deps.store.get(taskId);
     if (task && UNFINISHED_STATUSES.includes(task.status)) await deps.store.enterSweepIndex(taskId);
+    const cutShort = task && deadLetteringCutShort(task, topic, message);
+    if (cutShort === "exhausted") await finishDeadLettering(deps, topic, task as TaskRecord, run);
+    if (cutShort) return "failed";
     if (task?.status !== "failed") return "stale";
     return fromEarlierLife(message, task) ? "stale" : "failed";
   } catch (error) {

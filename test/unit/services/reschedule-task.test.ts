@@ -319,6 +319,66 @@ describe("crash after the first write (old item marked rescheduled, successor ne
     });
   });
 
+  /** A PATCH 10 minutes on that died right after marking the old item (its client saw a 5xx). */
+  async function stoppedAfterFirstWrite(orderId: string) {
+    const sim = simulate();
+    const oldId = await sim.add({ order_id: orderId }, { delay_seconds: 60 });
+    dieAtNext(sim, "putNew");
+    const moved = await sim.reschedule(oldId, { delay_seconds: 600 }).catch((e: unknown) => e);
+    return { sim, oldId, moved, deps: { ...sim, timerQueue: sim.timer, now: () => sim.clock.now } };
+  }
+
+  /** The PATCH retried, then a quarter of an hour of sweeper, relay and deliver runs. */
+  async function retryThenRun(sim: ReturnType<typeof simulate>, oldId: string) {
+    const retried = await sim.reschedule(oldId, { delay_seconds: 600 }).catch((e: unknown) => e);
+    for (let i = 0; i < 15; i++) {
+      sim.advance(MINUTE);
+      await sim.sweep();
+      await sim.runRelay();
+      await sim.runDeliver();
+    }
+    return retried;
+  }
+
+  it("a move stopped after its first write, then cancelled by its old id: the DELETE of the successor it names answers 200, and neither the sweeper nor the PATCH's retry delivers it", async () => {
+    // Prepare: the client cancels instead of retrying
+    const { sim, oldId, moved, deps } = await stoppedAfterFirstWrite("o-drop");
+
+    // Act: DELETE the old id (409 naming where it went), then that id; later the PATCH is retried, the sweeper runs
+    const first = await cancelTask(deps, oldId).catch((e: unknown) => e);
+    const successorId = sim.store.tasks.get(oldId)?.rescheduledTo as string;
+    const second = await cancelTask(deps, successorId).catch((e: unknown) => e);
+    const retried = await retryThenRun(sim, oldId);
+
+    // Assess: the 200 holds
+    expect(moved).toBeInstanceOf(Error);
+    expect(first).toMatchObject({ status: 409, details: { rescheduled_to: successorId } });
+    expect(second).toMatchObject({ task_id: successorId, status: "cancelled" });
+    expect(retried).toMatchObject({ task_id: successorId, status: "cancelled" });
+    expect(sim.delivered()).toEqual([]);
+    expect(sim.store.tasks.get(oldId)?.sweepShard).toBeUndefined();
+  });
+
+  it("a move stopped after its first write, then its group cancelled: the listed successor's DELETE answers 200, and neither the sweeper nor the PATCH's retry delivers it", async () => {
+    // Prepare: the client cancels the whole group instead of retrying
+    const { sim, oldId, moved, deps } = await stoppedAfterFirstWrite("o-all");
+
+    // Act: the group cancel lists the move; its `rescheduled_to` is cancelled; later the PATCH is retried
+    const answer = await cancelGroup(deps, { topic: "demo", value: "o-all" }, {});
+    const successorId = answer.not_cancelled[0]?.rescheduled_to as string;
+    const cancelled = await cancelTask(deps, successorId).catch((e: unknown) => e);
+    const retried = await retryThenRun(sim, oldId);
+
+    // Assess
+    expect(moved).toBeInstanceOf(Error);
+    expect(answer.not_cancelled).toEqual([
+      { task_id: oldId, status: "rescheduled", rescheduled_to: successorId },
+    ]);
+    expect(cancelled).toMatchObject({ task_id: successorId, status: "cancelled" });
+    expect(retried).toMatchObject({ task_id: successorId, status: "cancelled" });
+    expect(sim.delivered()).toEqual([]);
+  });
+
   it("run now on a task due in a week, stopped after its first write: the old item outlives its old due time, so the sweeper finishes the move then (late, not lost)", async () => {
     // Prepare: the successor's write fails (the function died there), after the old item was marked.
     const sim = simulate();

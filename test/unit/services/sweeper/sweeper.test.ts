@@ -404,6 +404,28 @@ describe("crash point 5: the relay sent to the FIFO queue, then died before its 
     expect(sim.delivered()).toEqual([id]);
   });
 
+  it("died twice, its timer message back past FIFO deduplication's 5 minutes while the group still waits in the queue: the copy goes behind the original and its follower, and each is delivered once, in order", async () => {
+    // Prepare: two tasks of a group; the relay sends the first and dies (twice); deliver has not run (a backlog).
+    const sim = simulate();
+    const first = await sim.add({ order_id: "o-5d" }, { delay_seconds: 1 });
+    sim.advance(1_000);
+    await sim.runRelay({ dieBeforeAck: true });
+    const second = await sim.add({ order_id: "o-5d" }, { delay_seconds: 1 });
+    sim.advance(180_000);
+    await sim.runRelay({ dieBeforeAck: true });
+
+    // Act: the third receive, 6 minutes after the first send (SQS no longer deduplicates it), then deliver
+    sim.advance(180_000);
+    const retry = await sim.runRelay();
+    await sim.runDeliver();
+
+    // Assess
+    expect(retry.failedMessageIds).toEqual([]);
+    expect(sim.fifo.enqueued.map((m) => m.taskId)).toEqual([first, second, first]);
+    expect(sim.delivered()).toEqual([first, second]);
+    expect(sim.store.tasks.get(first)).toMatchObject({ status: "delivered", attempts: 1 });
+  });
+
   it("if the timer message is lost after the send, the live FIFO message delivers it; the sweeper has nothing to do", async () => {
     const sim = simulate();
     const id = await sim.add({ order_id: "o-5b" }, { delay_seconds: 1 });

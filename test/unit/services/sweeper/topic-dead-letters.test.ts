@@ -35,6 +35,34 @@ function sweeperOver(store: MemoryTaskStore, queue: FakePointerQueue): SweeperDe
   } as unknown as SweeperDeps;
 }
 
+/**
+ * A near-term task whose attempts ended in `errors` (one attempt each), its dead-lettering's DLQ send made and its
+ * `failed` write never made (the function died between them); the pass over that one message, the topic's
+ * `maxAttempts` 3.
+ */
+async function cutShort(group: string, errors: readonly string[]) {
+  const store = new MemoryTaskStore();
+  const task = makeTask({ group, dueAtMs: T0, acceptedAtMs: T0 });
+  await store.putNew(task, { sweepIndex: false });
+  for (const [attempt, error] of errors.entries()) {
+    await store.startAttempt(task.taskId, T0 + attempt);
+    await store.recordAttemptFailure(task.taskId, { error, atMs: T0 + attempt });
+  }
+  const queue = new FakePointerQueue();
+  queue.put(taskMessageBody(task.taskId), task.taskId);
+  const deps = sweeperOver(store, queue);
+  (deps.topics as Record<string, unknown>).demo = {
+    dlqUrl: DLQ,
+    config: { maxAttempts: 3, retentionDays: 1 },
+  };
+  const pass = async () => {
+    const counters = new Counters();
+    await reconcileTopicDeadLetters(deps, { now: T0, limits: DEFAULT_SWEEP_LIMITS, counters } as RunState);
+    return counters;
+  };
+  return { store, task, queue, pass };
+}
+
 describe("reconcileTopicDeadLetters", () => {
   it("deletes the messages of replayed (or gone) tasks, makes still-failed ones visible again, keeps unreadable ones", async () => {
     // Prepare
@@ -118,6 +146,34 @@ describe("reconcileTopicDeadLetters", () => {
     expect(before).toBeUndefined();
     expect(store.tasks.get(task.taskId)?.sweepShard).toBe(sweepShardOf(task.taskId));
     expect(queue.messages).toEqual([]);
+  });
+
+  it("finishes a dead-lettering cut short (its DLQ send made, the function died before `failed`): the task is `failed` and keeps that message as its one, whenever its record comes back", async () => {
+    // Prepare: its last attempt failed; its FIFO message comes back after the queue's visibility timeout (minutes):
+    // within 5 minutes of this send the retried send (same deduplication id) would be dropped, after it a second
+    // message would land.
+    const { store, task, queue, pass } = await cutShort("f", ["HTTP 500", "HTTP 500", "HTTP 500"]);
+
+    // Act: a sweeper run in those minutes
+    const counters = await pass();
+
+    // Assess: `failed` (the record's return finds it final: no second send), its dead-letter message kept
+    expect(store.tasks.get(task.taskId)).toMatchObject({ status: "failed", lastError: "HTTP 500" });
+    expect(store.tasks.get(task.taskId)?.sweepShard).toBeUndefined();
+    expect(queue.messages.map((m) => m.deduplicationId)).toEqual([task.taskId]);
+    expect(counters).toMatchObject({ deadLettered: 1, failures: 0 });
+  });
+
+  it("keeps the message of a task refused by policy whose dead-lettering was cut short (dead-lettered at its first attempt, attempts left)", async () => {
+    // Prepare
+    const refused = "destination refused by policy: host resolves to a non-public address";
+    const { task, queue, pass } = await cutShort("g", [refused]);
+
+    // Act
+    await pass();
+
+    // Assess: kept for the dead-lettering its record's return finishes (its own send deduplicated)
+    expect(queue.messages.map((m) => m.deduplicationId)).toEqual([task.taskId]);
   });
 
   it("keeps the message when the task cannot be put in the sweep index", async () => {
