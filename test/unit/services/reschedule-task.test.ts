@@ -213,6 +213,34 @@ describe("rescheduling a scheduled task", () => {
     },
   );
 
+  it("two runs of one task at once: the one whose move lost the race answers the task the other moved, not 409, and it is delivered once", async () => {
+    // Prepare: run B read its clock, then run A (another container, a few ms later) moved the task before B's
+    // first write: a double click on the console's Run, a client retrying a request that timed out.
+    const sim = simulate();
+    const oldId = await sim.add({ order_id: "o-race" }, { delay_seconds: 600 });
+    const depsA = { ...sim, timerQueue: sim.timer, now: () => sim.clock.now + 3 };
+    let ranA: Awaited<ReturnType<typeof runTask>> | undefined;
+    const store = Object.create(sim.store) as typeof sim.store;
+    store.markRescheduled = async (...args) => {
+      ranA = await runTask(depsA, oldId);
+      return sim.store.markRescheduled(...args);
+    };
+    const depsB = { ...sim, store, timerQueue: sim.timer, now: () => sim.clock.now };
+
+    // Act
+    const ranB = await runTask(depsB, oldId).catch((e: unknown) => e);
+    for (let i = 0; i < 3; i++) {
+      sim.advance(30_000);
+      await sim.runRelay();
+      await sim.runDeliver();
+    }
+
+    // Assess
+    expect(ranA?.task_id).toBeDefined();
+    expect(ranB).toMatchObject({ task_id: ranA?.task_id, rescheduled_from: oldId });
+    expect(sim.delivered()).toEqual([ranA?.task_id]);
+  });
+
   it("a past due time means now", async () => {
     const sim = simulate();
     const oldId = await sim.add({ order_id: "o-4" }, { delay_seconds: 30 });
