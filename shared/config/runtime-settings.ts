@@ -61,9 +61,13 @@ export function applyRuntimeSettings(deployed: PunctualConfig, document: unknown
   if (!parsed.success) return { ok: false, problems: describeIssues(parsed.error.issues) };
   const problems: string[] = [];
   const resolvedTopics: Record<string, TopicConfig> = { ...deployed.resolvedTopics };
-  for (const [name, overrides] of Object.entries(parsed.data.topics)) {
+  // zod's record skips a `__proto__` key without a word (copied, it would set the result's prototype), so a
+  // document naming that topic lost it and was accepted: it is refused as every unknown topic is.
+  const names = [...(namesProtoTopic(document) ? ["__proto__"] : []), ...Object.keys(parsed.data.topics)];
+  for (const name of names) {
     const base = Object.hasOwn(deployed.resolvedTopics, name) ? deployed.resolvedTopics[name] : undefined;
-    if (!base) {
+    const overrides = Object.hasOwn(parsed.data.topics, name) ? parsed.data.topics[name] : undefined;
+    if (!base || !overrides) {
       problems.push(
         `topic "${name}": not a deployed topic (known: ${Object.keys(deployed.resolvedTopics).join(", ")}); adding a topic needs a deploy`,
       );
@@ -80,6 +84,12 @@ export function applyRuntimeSettings(deployed: PunctualConfig, document: unknown
   }
   if (problems.length > 0) return { ok: false, problems };
   return { ok: true, config: { ...deployed, resolvedTopics } };
+}
+
+/** Whether a document's `topics` holds an own `__proto__` key (JSON.parse makes one, as any other key). */
+function namesProtoTopic(document: unknown): boolean {
+  const topics = (document as { topics?: unknown }).topics;
+  return typeof topics === "object" && topics !== null && Object.hasOwn(topics, "__proto__");
 }
 
 const UTF8 = new TextDecoder();

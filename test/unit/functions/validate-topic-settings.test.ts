@@ -39,6 +39,14 @@ describe("functions/validate-topic-settings.ts", () => {
     ["out of range", { topics: { orders: { maxAttempts: 0 } } }, 'topic "orders", field "maxAttempts"'],
     ["a new topic", { topics: { invoices: {} } }, "adding a topic needs a deploy"],
     ["a deploy-bound row", { topics: { orders: { maxConcurrency: 2 } } }, "maxConcurrency"],
+    // JSON.parse makes `__proto__` an own key; copied into a plain object it set that object's prototype instead,
+    // so the topic vanished from the document and it was accepted (a raised maxAttempts beside it included).
+    ["a topic named __proto__", '{"topics":{"__proto__":{"maxAttempts":2}}}', '"__proto__"'],
+    [
+      "a topic named __proto__ beside a known one",
+      '{"topics":{"orders":{"maxAttempts":2},"__proto__":{"maxConcurrency":1}}}',
+      '"__proto__"',
+    ],
   ])(
     "throws on %s, naming the problem (AppConfig refuses the deployment)",
     async (_name, document, expected) => {
