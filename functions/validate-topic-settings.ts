@@ -1,6 +1,11 @@
 import type { Logger } from "@aws-lambda-powertools/logger";
 import { loadEnvironmentConfig, type PunctualConfig } from "#shared/config/index.js";
-import { applyRuntimeSettingsText, settingsDocumentText } from "#shared/config/runtime-settings.js";
+import {
+  applyRuntimeSettingsText,
+  PROBLEMS_SHOWN,
+  problemsSummary,
+  settingsDocumentText,
+} from "#shared/config/runtime-settings.js";
 import { ENV, requireEnv } from "#shared/runtime/env.js";
 import { createFunctionLogger } from "#shared/runtime/observability.js";
 
@@ -39,9 +44,14 @@ export function createHandler(deployed: PunctualConfig, log: Logger) {
       log.info("topic settings accepted", version);
       return;
     }
-    log.warn("topic settings refused", { ...version, problems: result.problems });
+    const problems = result.problems;
+    log.warn("topic settings refused", {
+      ...version,
+      problems: problems.slice(0, PROBLEMS_SHOWN),
+      problemCount: problems.length,
+    });
     // AppConfig reads the thrown error (X-Amz-Function-Error) as "invalid" and shows its message to the operator.
-    throw new TopicSettingsRefused(result.problems.join("; "));
+    throw new TopicSettingsRefused(problemsSummary(problems));
   };
 }
 

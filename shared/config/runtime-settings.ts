@@ -111,7 +111,27 @@ export function applyRuntimeSettingsText(deployed: PunctualConfig, text: string)
   } catch (error) {
     return { ok: false, problems: [`not JSON: ${(error as Error).message}`] };
   }
-  return applyRuntimeSettings(deployed, json);
+  try {
+    return applyRuntimeSettings(deployed, json);
+  } catch (error) {
+    // zod gathers issues with push(...spread): some 100,000 refused entries overflow the call stack. Thrown, that
+    // failed the function reading the document; any such failure refuses it instead, as an invalid one is.
+    return { ok: false, problems: [`could not be checked: ${(error as Error).message}`] };
+  }
+}
+
+/** How many of a refused document's problems a summary names; the rest are counted. */
+export const PROBLEMS_SHOWN = 10;
+
+/**
+ * A refused document's problems in one line for an operator: the first PROBLEMS_SHOWN, then how many more. A
+ * document of 50,000 unknown topics (well under AppConfig's 2 MB) had a 5 MB message, past what a Lambda error
+ * answer and a log line carry.
+ */
+export function problemsSummary(problems: readonly string[]): string {
+  const shown = problems.slice(0, PROBLEMS_SHOWN).join("; ");
+  const more = problems.length - PROBLEMS_SHOWN;
+  return more > 0 ? `${shown}; … and ${more} more` : shown;
 }
 
 /**
