@@ -241,6 +241,31 @@ describe("rescheduling a scheduled task", () => {
     expect(sim.delivered()).toEqual([ranA?.task_id]);
   });
 
+  it("run now takes the place of a task due now in its group: before the group's tasks due later, behind one already due and being retried", async () => {
+    // Prepare: one ordering group; A due now fails its first attempt (503) and waits its 1 s backoff in the FIFO
+    // queue; B due in 60 s, C in 10 minutes.
+    const sim = simulate();
+    const a = await sim.add({ order_id: "g-1", n: "a" }, { delay_seconds: 0 });
+    const b = await sim.add({ order_id: "g-1", n: "b" }, { delay_seconds: 60 });
+    const c = await sim.add({ order_id: "g-1", n: "c" }, { delay_seconds: 600 });
+    sim.callbacks.answer(a, { ok: false, status: 503, durationMs: 5, error: "HTTP 503" });
+    await sim.runRelay();
+    await sim.runDeliver();
+    const deps = { ...sim, timerQueue: sim.timer, now: () => sim.clock.now };
+
+    // Act: C is run now while A waits for its retry
+    const ranC = await runTask(deps, c);
+    for (let i = 0; i < 25; i++) {
+      sim.advance(5_000);
+      await sim.runRelay();
+      await sim.runDeliver();
+    }
+
+    // Assess: the receiver sees A (twice: its failed attempt, its retry), then C under its new id, then B
+    expect(sim.callbacks.calledFor()).toEqual([a, a, ranC.task_id, b]);
+    for (const id of [a, ranC.task_id, b]) expect(sim.store.tasks.get(id)?.status).toBe("delivered");
+  });
+
   it("a past due time means now", async () => {
     const sim = simulate();
     const oldId = await sim.add({ order_id: "o-4" }, { delay_seconds: 30 });
