@@ -64,6 +64,23 @@ describe("functions/validate-topic-settings.ts", () => {
     },
   );
 
+  it("counts each refusal (TopicSettingsRefused), so the validator's errors alarm can leave them out: a refusal is the validator working", async () => {
+    // Prepare
+    const { createHandler } = await import("#functions/validate-topic-settings.js");
+    const refusals: string[] = [];
+    const handler = createHandler(loadEnvironmentConfig("prod"), memoryLogger() as never, () =>
+      refusals.push("refused"),
+    );
+
+    // Act
+    await handler(validationEvent({ topics: { orders: { maxAttempts: 2 } } }));
+    await handler(validationEvent({ topics: { orders: { maxAttempts: 0 } } })).catch(() => undefined);
+    await handler(validationEvent("{")).catch(() => undefined);
+
+    // Assess
+    expect(refusals).toEqual(["refused", "refused"]);
+  });
+
   it("refuses a document with thousands of problems with a message that names the first and counts the rest", async () => {
     // Prepare: 50,000 unknown topics (a document well under AppConfig's 2 MB). Each problem joined in made a
     // message of about 5 MB, past what the function's error answer and a log line carry.
