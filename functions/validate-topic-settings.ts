@@ -1,8 +1,14 @@
 import type { Logger } from "@aws-lambda-powertools/logger";
 import { loadEnvironmentConfig, type PunctualConfig } from "#shared/config/index.js";
-import { applyRuntimeSettingsText, settingsDocumentText } from "#shared/config/runtime-settings.js";
+import {
+  applyRuntimeSettingsText,
+  PROBLEMS_SHOWN,
+  problemsSummary,
+  settingsDocumentText,
+} from "#shared/config/runtime-settings.js";
 import { ENV, requireEnv } from "#shared/runtime/env.js";
-import { createFunctionLogger } from "#shared/runtime/observability.js";
+import { createFunctionLogger, functionMetricsFactory } from "#shared/runtime/observability.js";
+import { publishSettingsRefused } from "#shared/services/settings-metrics.js";
 
 /**
  * AWS AppConfig's LAMBDA validator of the runtime topic settings profile: AppConfig invokes it before a deployment
@@ -29,7 +35,11 @@ const env = requireEnv([ENV.environment]);
 const config = loadEnvironmentConfig(env.PUNCTUAL_ENV);
 const logger = createFunctionLogger(config);
 
-export function createHandler(deployed: PunctualConfig, log: Logger) {
+/**
+ * `refused` counts each refusal (`TopicSettingsRefused`): a refusal is a function error to Lambda, and the errors
+ * alarm subtracts these, or every mistyped edit paged on-call as a validator crash.
+ */
+export function createHandler(deployed: PunctualConfig, log: Logger, refused: () => void = () => {}) {
   return async (event: AppConfigValidationEvent): Promise<void> => {
     // Decoded as the functions decode what AppConfig hands them, so both read the same text.
     const text = settingsDocumentText(Buffer.from(event.content ?? "", "base64"));
@@ -39,10 +49,17 @@ export function createHandler(deployed: PunctualConfig, log: Logger) {
       log.info("topic settings accepted", version);
       return;
     }
-    log.warn("topic settings refused", { ...version, problems: result.problems });
+    const problems = result.problems;
+    log.warn("topic settings refused", {
+      ...version,
+      problems: problems.slice(0, PROBLEMS_SHOWN),
+      problemCount: problems.length,
+    });
+    refused();
     // AppConfig reads the thrown error (X-Amz-Function-Error) as "invalid" and shows its message to the operator.
-    throw new TopicSettingsRefused(result.problems.join("; "));
+    throw new TopicSettingsRefused(problemsSummary(problems));
   };
 }
 
-export const handler = createHandler(config, logger);
+const metrics = functionMetricsFactory(config, logger);
+export const handler = createHandler(config, logger, () => publishSettingsRefused(metrics()));

@@ -61,9 +61,13 @@ export function applyRuntimeSettings(deployed: PunctualConfig, document: unknown
   if (!parsed.success) return { ok: false, problems: describeIssues(parsed.error.issues) };
   const problems: string[] = [];
   const resolvedTopics: Record<string, TopicConfig> = { ...deployed.resolvedTopics };
-  for (const [name, overrides] of Object.entries(parsed.data.topics)) {
+  // zod's record skips a `__proto__` key without a word (copied, it would set the result's prototype), so a
+  // document naming that topic lost it and was accepted: it is refused as every unknown topic is.
+  const names = [...(namesProtoTopic(document) ? ["__proto__"] : []), ...Object.keys(parsed.data.topics)];
+  for (const name of names) {
     const base = Object.hasOwn(deployed.resolvedTopics, name) ? deployed.resolvedTopics[name] : undefined;
-    if (!base) {
+    const overrides = Object.hasOwn(parsed.data.topics, name) ? parsed.data.topics[name] : undefined;
+    if (!base || !overrides) {
       problems.push(
         `topic "${name}": not a deployed topic (known: ${Object.keys(deployed.resolvedTopics).join(", ")}); adding a topic needs a deploy`,
       );
@@ -80,6 +84,12 @@ export function applyRuntimeSettings(deployed: PunctualConfig, document: unknown
   }
   if (problems.length > 0) return { ok: false, problems };
   return { ok: true, config: { ...deployed, resolvedTopics } };
+}
+
+/** Whether a document's `topics` holds an own `__proto__` key (JSON.parse makes one, as any other key). */
+function namesProtoTopic(document: unknown): boolean {
+  const topics = (document as { topics?: unknown }).topics;
+  return typeof topics === "object" && topics !== null && Object.hasOwn(topics, "__proto__");
 }
 
 const UTF8 = new TextDecoder();
@@ -101,7 +111,27 @@ export function applyRuntimeSettingsText(deployed: PunctualConfig, text: string)
   } catch (error) {
     return { ok: false, problems: [`not JSON: ${(error as Error).message}`] };
   }
-  return applyRuntimeSettings(deployed, json);
+  try {
+    return applyRuntimeSettings(deployed, json);
+  } catch (error) {
+    // zod gathers issues with push(...spread): some 100,000 refused entries overflow the call stack. Thrown, that
+    // failed the function reading the document; any such failure refuses it instead, as an invalid one is.
+    return { ok: false, problems: [`could not be checked: ${(error as Error).message}`] };
+  }
+}
+
+/** How many of a refused document's problems a summary names; the rest are counted. */
+export const PROBLEMS_SHOWN = 10;
+
+/**
+ * A refused document's problems in one line for an operator: the first PROBLEMS_SHOWN, then how many more. A
+ * document of 50,000 unknown topics (well under AppConfig's 2 MB) had a 5 MB message, past what a Lambda error
+ * answer and a log line carry.
+ */
+export function problemsSummary(problems: readonly string[]): string {
+  const shown = problems.slice(0, PROBLEMS_SHOWN).join("; ");
+  const more = problems.length - PROBLEMS_SHOWN;
+  return more > 0 ? `${shown}; … and ${more} more` : shown;
 }
 
 /**

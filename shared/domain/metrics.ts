@@ -34,6 +34,11 @@ export const METRIC = {
   /** Deliver (issue 14): a destination host's circuit opened / closed, per topic (the host is in the log line). */
   circuitOpened: "CircuitOpened",
   circuitClosed: "CircuitClosed",
+  /**
+   * Validator: a runtime settings document refused. It refuses by throwing (AppConfig reads a function error as
+   * "invalid"), so its errors alarm subtracts these to count only its crashes and timeouts.
+   */
+  settingsRefused: "TopicSettingsRefused",
 } as const;
 
 /** Powertools adds a `service` dimension; we add the topic. Alarms must use exactly these dimensions. */

@@ -59,8 +59,10 @@ export async function listDestinations(
 }
 
 /**
- * Closes the host's circuit on every topic (or on `topic`) and clears its failure count: its waiting deliveries go
- * at their next receive (deliver functions see the change within their 2-second cache). 404 when no topic has the host.
+ * Closes the host's circuit on every topic (or on `topic`) and clears its failure count: its deliveries go at their
+ * next receive (deliver functions see the change within their 2-second cache) — for a group already told to wait,
+ * when that wait (the cool-down's time left) ends: only its receiver can change a message's visibility. 404 when no
+ * topic has the host.
  */
 export async function resetDestination(
   deps: DestinationDeps,

@@ -74,11 +74,17 @@ function targetAt(request: Parameters<typeof dueTime>[0], topic: TopicConfig, cl
   }
 }
 
-/** `POST /v1/tasks/{id}/run`: a reschedule to now. A repeat finds the task already moved to a due time ≤ now. */
+/**
+ * `POST /v1/tasks/{id}/run`: a reschedule to now. A repeat finds the task already moved to a due time ≤ now, or
+ * moved to "now" by another run: a concurrent run that read its clock a few milliseconds before the winning one
+ * wrote (a double click, a retried timeout) finds a successor due just after its own clock, and is the same request.
+ */
 export async function runTask(deps: RescheduleTaskDeps, taskId: string | undefined): Promise<RescheduleView> {
   const { key, topic } = await taskAndTopic(deps, taskId);
   const nowMs = deps.now();
-  return moveTask(deps, key.taskId, { dueAtMs: nowMs, nowMs }, topic, (due) => due <= nowMs);
+  const sameTarget: SameTarget = (due, movedAtMs) =>
+    due <= nowMs || (movedAtMs !== undefined && due >= movedAtMs && due - movedAtMs < SUCCESSOR_TRIES);
+  return moveTask(deps, key.taskId, { dueAtMs: nowMs, nowMs }, topic, sameTarget);
 }
 
 async function taskAndTopic(deps: RescheduleTaskDeps, taskId: string | undefined) {

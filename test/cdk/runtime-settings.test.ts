@@ -110,6 +110,36 @@ describe("AppConfig resources", () => {
     }
   });
 
+  it("the validator's errors alarm leaves its refusals out (it must throw to refuse): it counts only crashes and timeouts", () => {
+    for (const [name, d] of each()) {
+      const validatorId = idOf(d, d.stack.runtimeSettings.validator);
+      const onValidatorErrors = d.aws
+        .idsOfType("AWS::CloudWatch::Alarm")
+        .map((id) => d.aws.properties(id))
+        .filter((p) =>
+          [p, ...(p.Metrics ?? []).map((m: Json) => m.MetricStat?.Metric ?? {})].some(
+            (m: Json) => m.MetricName === "Errors" && m.Dimensions?.[0]?.Value?.Ref === validatorId,
+          ),
+        );
+      expect(onValidatorErrors).toHaveLength(1);
+      const alarm = onValidatorErrors[0];
+      const metric = (id: string) => alarm.Metrics.find((m: Json) => m.Id === id);
+      const result = alarm.Metrics.find((m: Json) => m.ReturnData !== false);
+      expect(result.Expression).toBe("errors - FILL(refused, 0)");
+      expect(metric("refused").MetricStat).toMatchObject({
+        Metric: {
+          Namespace: "Punctual",
+          MetricName: "TopicSettingsRefused",
+          Dimensions: [{ Name: "service", Value: `punctual-${name}` }],
+        },
+        Period: 300,
+        Stat: "Sum",
+      });
+      expect(metric("errors").MetricStat).toMatchObject({ Period: 300, Stat: "Sum" });
+      expect(alarm).toMatchObject({ Threshold: 1, ComparisonOperator: "GreaterThanOrEqualToThreshold" });
+    }
+  });
+
   it("leaves the application, environment, profile and hosted version in place when the stack is deleted, in every environment", () => {
     // AppConfig refuses to delete a configuration profile that still has hosted versions ("Cannot delete
     // configuration profile … because there are still hosted configuration versions existing under it",

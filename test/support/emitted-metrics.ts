@@ -1,6 +1,6 @@
 /**
  * Which of our metrics the runtime really emits, and with which dimensions: every emitter is run (the deliver
- * sink's every method, the add routes' `publishAccepted`, the schedule routes' skip counter, the sweeper's and the
+ * sink's every method, the add routes' `publishAccepted`, the settings validator's `publishSettingsRefused`, the schedule routes' skip counter, the sweeper's and the
  * schedule materializer's handlers)
  * with Powertools writing its EMF lines to a captured stdout, and the lines are parsed as CloudWatch would read
  * them (namespace, metric names, dimension sets). An alarm or widget names a metric that is in this map, or no
@@ -14,6 +14,7 @@ import { METRICS_NAMESPACE } from "#shared/domain/metrics.js";
 import { publishAccepted } from "#shared/services/accepted-metrics.js";
 import { PowertoolsDeliveryMetrics } from "#shared/services/deliver/metrics.js";
 import { scheduleLogging } from "#shared/services/schedules/wiring.js";
+import { publishSettingsRefused } from "#shared/services/settings-metrics.js";
 import { stubScheduledFunctionEnv } from "./function-env.js";
 import { memoryLogger } from "./logger.js";
 import { simulate } from "./pipeline-sim.js";
@@ -38,6 +39,7 @@ async function runEveryEmitter(): Promise<void> {
   deliver.circuitClosed("t");
   deliver.flush();
   publishAccepted(metrics(), "t");
+  publishSettingsRefused(metrics());
   scheduleLogging(memoryLogger(), metrics()).onSkipped?.("s", 0, new Error("refused"));
   const sim = simulate();
   // The stack's sweep routes: each topic's queues, stall window and deliver mapping.

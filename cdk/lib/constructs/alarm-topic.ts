@@ -144,10 +144,23 @@ export class AlarmTopic extends Construct {
     return alarm;
   }
 
-  /** Function crashed or timed out (reported batch-item failures are not errors), and throttles. */
-  watchFunction(fn: lambda.Function, label: string): void {
+  /**
+   * Function crashed or timed out (reported batch-item failures are not errors), and throttles. `expectedErrors`:
+   * a count (5-minute sums) of the errors the function throws on purpose, left out of the errors alarm (the
+   * settings validator refuses a document by throwing, as AppConfig requires).
+   */
+  watchFunction(fn: lambda.Function, label: string, expectedErrors?: cloudwatch.IMetric): void {
+    const period = Duration.minutes(5);
+    const errors = fn.metricErrors({ period, statistic: cloudwatch.Stats.SUM });
     this.alarm(fn, "ErrorsAlarm", {
-      metric: fn.metricErrors({ period: Duration.minutes(5), statistic: cloudwatch.Stats.SUM }),
+      metric: expectedErrors
+        ? new cloudwatch.MathExpression({
+            expression: "errors - FILL(refused, 0)",
+            usingMetrics: { errors, refused: expectedErrors },
+            period,
+            label: "errors not expected",
+          })
+        : errors,
       threshold: 1,
       description: `${label}: the function failed (uncaught error or timeout) at least once in 5 minutes.`,
     });

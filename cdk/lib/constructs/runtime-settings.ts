@@ -72,7 +72,20 @@ export class RuntimeSettings extends Construct {
       principal: new iam.ServicePrincipal("appconfig.amazonaws.com"),
       sourceAccount: Stack.of(this).account,
     });
-    props.alarms.watchFunction(this.validator, `Punctual ${config.name} topic settings validator function`);
+    // It refuses a document by throwing (AppConfig reads a function error as "invalid"): its errors alarm counts
+    // the errors that are not refusals, or every mistyped edit would page as a crash.
+    const refusals = new cloudwatch.Metric({
+      namespace: METRICS_NAMESPACE,
+      metricName: METRIC.settingsRefused,
+      dimensionsMap: { service: serviceName(config.name) },
+      statistic: cloudwatch.Stats.SUM,
+      period: Duration.minutes(5),
+    });
+    props.alarms.watchFunction(
+      this.validator,
+      `Punctual ${config.name} topic settings validator function`,
+      refusals,
+    );
     // Linear 50 % per minute, then 5 minutes of bake time under the rollback alarm (AWS: 0–1440 minutes each,
     // growth factor 1–100 %). Functions refresh within 45 s, so each step reaches its share of them.
     this.deploymentStrategy = new appconfig.DeploymentStrategy(this, "DeploymentStrategy", {

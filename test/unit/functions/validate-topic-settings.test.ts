@@ -39,6 +39,14 @@ describe("functions/validate-topic-settings.ts", () => {
     ["out of range", { topics: { orders: { maxAttempts: 0 } } }, 'topic "orders", field "maxAttempts"'],
     ["a new topic", { topics: { invoices: {} } }, "adding a topic needs a deploy"],
     ["a deploy-bound row", { topics: { orders: { maxConcurrency: 2 } } }, "maxConcurrency"],
+    // JSON.parse makes `__proto__` an own key; copied into a plain object it set that object's prototype instead,
+    // so the topic vanished from the document and it was accepted (a raised maxAttempts beside it included).
+    ["a topic named __proto__", '{"topics":{"__proto__":{"maxAttempts":2}}}', '"__proto__"'],
+    [
+      "a topic named __proto__ beside a known one",
+      '{"topics":{"orders":{"maxAttempts":2},"__proto__":{"maxConcurrency":1}}}',
+      '"__proto__"',
+    ],
   ])(
     "throws on %s, naming the problem (AppConfig refuses the deployment)",
     async (_name, document, expected) => {
@@ -55,6 +63,62 @@ describe("functions/validate-topic-settings.ts", () => {
       ]);
     },
   );
+
+  it("counts each refusal (TopicSettingsRefused), so the validator's errors alarm can leave them out: a refusal is the validator working", async () => {
+    // Prepare
+    const { createHandler } = await import("#functions/validate-topic-settings.js");
+    const refusals: string[] = [];
+    const handler = createHandler(loadEnvironmentConfig("prod"), memoryLogger() as never, () =>
+      refusals.push("refused"),
+    );
+
+    // Act
+    await handler(validationEvent({ topics: { orders: { maxAttempts: 2 } } }));
+    await handler(validationEvent({ topics: { orders: { maxAttempts: 0 } } })).catch(() => undefined);
+    await handler(validationEvent("{")).catch(() => undefined);
+
+    // Assess
+    expect(refusals).toEqual(["refused", "refused"]);
+  });
+
+  it("refuses a document with thousands of problems with a message that names the first and counts the rest", async () => {
+    // Prepare: 50,000 unknown topics (a document well under AppConfig's 2 MB). Each problem joined in made a
+    // message of about 5 MB, past what the function's error answer and a log line carry.
+    const { createHandler, TopicSettingsRefused } = await import("#functions/validate-topic-settings.js");
+    const logger = memoryLogger();
+    const handler = createHandler(loadEnvironmentConfig("prod"), logger as never);
+    const topics = Object.fromEntries(Array.from({ length: 50_000 }, (_, i) => [`t${i}`, {}]));
+
+    // Act
+    const outcome = handler(validationEvent({ topics }));
+
+    // Assess
+    await expect(outcome).rejects.toBeInstanceOf(TopicSettingsRefused);
+    const message = ((await outcome.catch((e: unknown) => e)) as Error).message;
+    expect(message).toContain('topic "t0": not a deployed topic');
+    expect(message).toContain("and 49990 more");
+    expect(message.length).toBeLessThan(4_000);
+    expect(JSON.stringify(logger.entries).length).toBeLessThan(8_000);
+  });
+
+  it("refuses, naming why, a document too large for the schema's checks (zod overflows its stack on it)", async () => {
+    // Prepare: 150,000 allow-list entries, each refused: zod gathers their issues with push(...spread), which
+    // overflows the call stack; the RangeError escaped applyRuntimeSettingsText (a function reading it failed).
+    const { createHandler, TopicSettingsRefused } = await import("#functions/validate-topic-settings.js");
+    const handler = createHandler(loadEnvironmentConfig("prod"), memoryLogger() as never);
+    const hosts = Array.from({ length: 150_000 }, (_, i) => `bad host ${i}`);
+    const text = JSON.stringify({ topics: { orders: { allowedCallbackHosts: hosts } } });
+
+    // Act
+    const outcome = handler(validationEvent(text));
+    const functionSees = () => applyRuntimeSettingsText(loadEnvironmentConfig("prod"), text);
+
+    // Assess
+    await expect(outcome).rejects.toBeInstanceOf(TopicSettingsRefused);
+    await expect(outcome).rejects.toThrow("could not be checked");
+    expect(functionSees).not.toThrow();
+    expect(functionSees()).toMatchObject({ ok: false });
+  }, 60_000);
 
   it("accepts a document saved with a UTF-8 byte order mark, as every function does (their decoder drops it)", async () => {
     // Prepare: `Set-Content -Encoding UTF8` (Windows PowerShell) and some editors write one

@@ -213,6 +213,59 @@ describe("rescheduling a scheduled task", () => {
     },
   );
 
+  it("two runs of one task at once: the one whose move lost the race answers the task the other moved, not 409, and it is delivered once", async () => {
+    // Prepare: run B read its clock, then run A (another container, a few ms later) moved the task before B's
+    // first write: a double click on the console's Run, a client retrying a request that timed out.
+    const sim = simulate();
+    const oldId = await sim.add({ order_id: "o-race" }, { delay_seconds: 600 });
+    const depsA = { ...sim, timerQueue: sim.timer, now: () => sim.clock.now + 3 };
+    let ranA: Awaited<ReturnType<typeof runTask>> | undefined;
+    const store = Object.create(sim.store) as typeof sim.store;
+    store.markRescheduled = async (...args) => {
+      ranA = await runTask(depsA, oldId);
+      return sim.store.markRescheduled(...args);
+    };
+    const depsB = { ...sim, store, timerQueue: sim.timer, now: () => sim.clock.now };
+
+    // Act
+    const ranB = await runTask(depsB, oldId).catch((e: unknown) => e);
+    for (let i = 0; i < 3; i++) {
+      sim.advance(30_000);
+      await sim.runRelay();
+      await sim.runDeliver();
+    }
+
+    // Assess
+    expect(ranA?.task_id).toBeDefined();
+    expect(ranB).toMatchObject({ task_id: ranA?.task_id, rescheduled_from: oldId });
+    expect(sim.delivered()).toEqual([ranA?.task_id]);
+  });
+
+  it("run now takes the place of a task due now in its group: before the group's tasks due later, behind one already due and being retried", async () => {
+    // Prepare: one ordering group; A due now fails its first attempt (503) and waits its 1 s backoff in the FIFO
+    // queue; B due in 60 s, C in 10 minutes.
+    const sim = simulate();
+    const a = await sim.add({ order_id: "g-1", n: "a" }, { delay_seconds: 0 });
+    const b = await sim.add({ order_id: "g-1", n: "b" }, { delay_seconds: 60 });
+    const c = await sim.add({ order_id: "g-1", n: "c" }, { delay_seconds: 600 });
+    sim.callbacks.answer(a, { ok: false, status: 503, durationMs: 5, error: "HTTP 503" });
+    await sim.runRelay();
+    await sim.runDeliver();
+    const deps = { ...sim, timerQueue: sim.timer, now: () => sim.clock.now };
+
+    // Act: C is run now while A waits for its retry
+    const ranC = await runTask(deps, c);
+    for (let i = 0; i < 25; i++) {
+      sim.advance(5_000);
+      await sim.runRelay();
+      await sim.runDeliver();
+    }
+
+    // Assess: the receiver sees A (twice: its failed attempt, its retry), then C under its new id, then B
+    expect(sim.callbacks.calledFor()).toEqual([a, a, ranC.task_id, b]);
+    for (const id of [a, ranC.task_id, b]) expect(sim.store.tasks.get(id)?.status).toBe("delivered");
+  });
+
   it("a past due time means now", async () => {
     const sim = simulate();
     const oldId = await sim.add({ order_id: "o-4" }, { delay_seconds: 30 });
