@@ -89,6 +89,13 @@ describe("README CLI reference", () => {
     expect(missing).toEqual([]);
   });
 
+  it("names every option of `npm start` (local/bin/start-options.ts)", () => {
+    const source = readFileSync(new URL("../../../local/bin/start-options.ts", import.meta.url), "utf8");
+    const flags = [...source.matchAll(/"(--[\w-]+)[ "]/g)].map((m) => m[1] as string);
+    expect(flags.length).toBeGreaterThan(5);
+    expect(flags.filter((flag) => !new RegExp(`${escapeRegExp(flag)}(?![\\w-])`).test(flat))).toEqual([]);
+  });
+
   it("the check itself refuses an unknown command or option", () => {
     expect(problemsOf(["tasks", "frobnicate"])).not.toEqual([]);
     expect(problemsOf(["--env", "prod", "tasks", "add", "--nope"])).not.toEqual([]);
