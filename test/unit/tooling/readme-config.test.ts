@@ -1,11 +1,14 @@
 import { readFileSync } from "node:fs";
 import { describe, expect, it } from "vitest";
 import type * as z from "zod";
+import { eventSourcesSchema } from "../../../shared/config/event-sources.js";
+import { functionsSchema } from "../../../shared/config/function-observability.js";
 import {
   DEFAULT_SYSTEM_SETTINGS,
   environmentConfigSchema,
   topicSettingsSchema,
 } from "../../../shared/config/schema.js";
+import { taskTableSchema } from "../../../shared/config/table-capacity.js";
 
 /**
  * README "Configuration" is the reference an operator writes an environment file from: every field of the zod
@@ -94,5 +97,21 @@ describe("README configuration reference", () => {
       [`\`${field}\``, `\`${field}.`, `${field}:`].some((n) => configuration.includes(n));
     const missing = fields.filter((field) => !named(field));
     expect(missing).toEqual([]);
+  });
+
+  it("the event sources and cost levers tables name every field of their sections", () => {
+    const keys = (schema: unknown) => Object.keys((schema as { shape: object }).shape);
+    const sources = eventSourcesSchema().shape;
+    const fields = [
+      ...keys(sources.relay).map((key) => `relay.${key}`),
+      // FIFO queues take no batching window: the schema has the key only to refuse it.
+      ...keys(sources.deliver)
+        .filter((key) => key !== "maxBatchingWindowSeconds")
+        .map((key) => `deliver.${key}`),
+      "earlyWakeSeconds",
+      ...keys(taskTableSchema()).map((key) => `taskTable.${key}`),
+      ...keys(functionsSchema()).map((key) => `functions.${key}`),
+    ];
+    expect(fields.filter((field) => !configuration.includes(`\`${field}\``))).toEqual([]);
   });
 });
