@@ -2,13 +2,13 @@ import { readFileSync } from "node:fs";
 import type { Command, Option } from "commander";
 import { describe, expect, it } from "vitest";
 import { buildProgram } from "../../../cli/main.js";
+import { readme } from "./readme.js";
 
 /**
  * README documents the CLI where each feature is described (`tasks add` beside the add, `topics replay` beside
  * the replay): every command and option `npx punctual` defines must be named there, and every `npx punctual …`
  * the README shows must be a command and options that exist, so neither side can drift from the other.
  */
-const readme = readFileSync(new URL("../../../README.md", import.meta.url), "utf8");
 /** Whitespace folded: a command may be wrapped across two lines of the README. */
 const flat = readme.replace(/\s+/g, " ");
 const program = buildProgram({ out: () => {}, err: () => {}, env: {} } as never);

@@ -1,4 +1,3 @@
-import { readFileSync } from "node:fs";
 import { describe, expect, it } from "vitest";
 import type * as z from "zod";
 import { eventSourcesSchema } from "../../../shared/config/event-sources.js";
@@ -9,13 +8,13 @@ import {
   topicSettingsSchema,
 } from "../../../shared/config/schema.js";
 import { taskTableSchema } from "../../../shared/config/table-capacity.js";
+import { readme, tableAfter } from "./readme.js";
 
 /**
  * README "Configuration" is the reference an operator writes an environment file from: every field of the zod
  * schema is there with its default and range, and no row names a field the schema lacks. Checked here so that a
  * field added to the schema (or a default changed) cannot leave the reference behind.
  */
-const readme = readFileSync(new URL("../../../README.md", import.meta.url), "utf8");
 const configuration = readme.slice(
   readme.indexOf("\n## Configuration"),
   readme.indexOf("\n## Topic settings"),
@@ -23,16 +22,13 @@ const configuration = readme.slice(
 
 /** The rows of the topic settings table (the one after "The `system` section holds defaults"): cells per row. */
 function topicTableRows(): Map<string, { defaultCell: string; rangeCell: string }> {
-  const after = configuration.slice(configuration.indexOf("The `system` section holds defaults")).split("\n");
-  const first = after.findIndex((line) => line.startsWith("|"));
-  const end = after.findIndex((line, i) => i > first && !line.startsWith("|"));
-  const rows = new Map<string, { defaultCell: string; rangeCell: string }>();
-  for (const line of after.slice(first + 2, end)) {
-    // `\|` inside a cell is an escaped pipe, not a cell border.
-    const cells = line.split(/(?<!\\)\|/).map((cell) => cell.trim());
-    rows.set((cells[1] ?? "").replace(/`/g, ""), { defaultCell: cells[2] ?? "", rangeCell: cells[3] ?? "" });
-  }
-  return rows;
+  const rows = tableAfter("The `system` section holds defaults");
+  return new Map(
+    rows.map(([name, defaultCell, rangeCell]) => [
+      (name ?? "").replace(/`/g, ""),
+      { defaultCell: defaultCell ?? "", rangeCell: rangeCell ?? "" },
+    ]),
+  );
 }
 
 /** A default as the table writes it: `—` (none), a number with an optional unit, a boolean, JSON or `{k: v}`. */

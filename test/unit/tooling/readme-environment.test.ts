@@ -1,6 +1,6 @@
 import { execFileSync } from "node:child_process";
-import { readFileSync } from "node:fs";
 import { describe, expect, it } from "vitest";
+import { tableAfter } from "./readme.js";
 
 /**
  * README "Environment variables" lists every `PUNCTUAL_*` variable the code reads, and only those. Not listed:
@@ -8,14 +8,10 @@ import { describe, expect, it } from "vitest";
  * the end-to-end suite's `PUNCTUAL_E2E_*`, which localstack/README.md lists.
  */
 const root = new URL("../../../", import.meta.url);
-const readme = readFileSync(new URL("README.md", root), "utf8");
 const NOT_VARIABLES = new Set(["PUNCTUAL_BUNDLED_ENVIRONMENT"]);
 
 function tableVariables(): Set<string> {
-  const lines = readme.slice(readme.indexOf("### Environment variables")).split("\n");
-  const first = lines.findIndex((line) => line.startsWith("|"));
-  const end = lines.findIndex((line, i) => i > first && !line.startsWith("|"));
-  const cells = lines.slice(first + 2, end).map((line) => line.split("|")[1] ?? "");
+  const cells = tableAfter("### Environment variables").map(([variables]) => variables ?? "");
   return new Set(
     cells.flatMap((cell) => [...cell.matchAll(/`(PUNCTUAL_[A-Z0-9_]+)`/g)].map((m) => m[1] as string)),
   );

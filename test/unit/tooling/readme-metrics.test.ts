@@ -2,21 +2,17 @@ import { readdirSync, readFileSync } from "node:fs";
 import path from "node:path";
 import { describe, expect, it } from "vitest";
 import { METRIC } from "../../../shared/domain/metrics.js";
+import { tableAfter } from "./readme.js";
 
 /**
  * README's metrics table is what an operator builds alarms and queries from: it lists every metric the functions
  * emit and none they do not. A metric is emitted where runtime code passes `METRIC.<key>` to `addMetric`.
  */
 const root = new URL("../../../", import.meta.url);
-const readme = readFileSync(new URL("README.md", root), "utf8");
 
 function metricsTable(): string[] {
-  const lines = readme.slice(readme.indexOf("**Metrics.** Every metric the functions emit")).split("\n");
-  const first = lines.findIndex((line) => line.startsWith("|"));
-  const end = lines.findIndex((line, i) => i > first && !line.startsWith("|"));
-  return lines
-    .slice(first + 2, end)
-    .flatMap((line) => [...(line.split("|")[1] ?? "").matchAll(/`(\w+)`/g)].map((m) => m[1] as string));
+  const cells = tableAfter("**Metrics.** Every metric the functions emit").map(([metrics]) => metrics ?? "");
+  return cells.flatMap((cell) => [...cell.matchAll(/`(\w+)`/g)].map((m) => m[1] as string));
 }
 
 function runtimeSources(dir: string): string[] {

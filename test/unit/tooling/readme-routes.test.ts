@@ -1,19 +1,15 @@
-import { readFileSync } from "node:fs";
 import { describe, expect, it } from "vitest";
 import { ROUTES } from "../../../client/routes.js";
 import { API_ROUTES } from "../../../shared/api/routes.js";
+import { readme, tableAfter } from "./readme.js";
 
 /**
  * README "API (v1)" opens with every route the API serves: exactly the route table's rows, so none is missed; and
  * each route's section names its typed client method.
  */
-const readme = readFileSync(new URL("../../../README.md", import.meta.url), "utf8");
 
 function routesTable(): string[] {
-  const lines = readme.slice(readme.indexOf("**Routes** (the route table")).split("\n");
-  const first = lines.findIndex((line) => line.startsWith("|"));
-  const end = lines.findIndex((line, i) => i > first && !line.startsWith("|"));
-  return lines.slice(first + 2, end).map((line) => /^\| `([^`]+)`/.exec(line)?.[1] ?? line);
+  return tableAfter("**Routes** (the route table").map(([route]) => (route ?? "").replace(/`/g, ""));
 }
 
 describe("README routes table", () => {
