@@ -190,7 +190,9 @@ export async function fenceSuccessor(
     ...successor,
     status: "cancelled",
     cancelledAtMs: nowMs,
-    expiresAt: retentionExpiry(nowMs, retentionDaysOf(deps.config, old.topic)),
+    // As long as the old item that forwards to it, at least: that item names it to a repeated add (its key's claim
+    // names the old id) and to the move's retry, which, this item gone first, answered `scheduled` for it.
+    expiresAt: Math.max(retentionExpiry(nowMs, retentionDaysOf(deps.config, old.topic)), old.expiresAt ?? 0),
   };
   if ((await deps.store.putNew(fenced, { sweepIndex: false })) !== "created") return false;
   // The move that made the old item is settled too, as completeMove settles it: it may have stopped before its

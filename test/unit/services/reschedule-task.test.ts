@@ -633,6 +633,30 @@ describe("crash after the first write (old item marked rescheduled, successor ne
     expect(repeat).toMatchObject({ statusCode: 200, body: { task_id: twice.task_id, status: "scheduled" } });
   });
 
+  it("a keyed task's move stopped after its first write, then cancelled by its old id: a repeated add answers it cancelled for as long as the key lives, not scheduled", async () => {
+    // Prepare: a keyed task due in 30 s; its move 30 days later stops after marking the old item; DELETE the old id.
+    const sim = simulate();
+    const add = await keyedAdd(sim, "o-fence-key", "k-fence");
+    const added = await add();
+    dieAtNext(sim, "putNew");
+    const moved = await sim
+      .reschedule(added.body.task_id, { delay_seconds: 30 * 86_400 })
+      .catch((e: unknown) => e);
+    const deps = { ...sim, timerQueue: sim.timer, now: () => sim.clock.now };
+    const refused = await cancelTask(deps, added.body.task_id).catch((e: unknown) => e);
+
+    // Act: the topic's retention and half a day pass (the table's TTL removes what has expired); the add is repeated
+    sim.clock.now += sim.topic.retentionDays * 86_400_000 + 12 * 3_600_000;
+    expireByTtl(sim);
+    const repeat = await add();
+
+    // Assess: the key still names the task, which is cancelled
+    expect(moved).toBeInstanceOf(Error);
+    expect(refused).toMatchObject({ status: 409 });
+    expect(sim.store.idempotency.get("demo#k-fence")?.expiresAt).toBeGreaterThan(sim.clock.now / 1000);
+    expect(repeat).toMatchObject({ statusCode: 200, body: { status: "cancelled" } });
+  });
+
   it("the sweeper that finishes a keyed task's move keeps its idempotency key as long as the moved task", async () => {
     // Prepare: a keyed task's move 30 days later stopped after its first write.
     const sim = simulate();
