@@ -103,6 +103,8 @@ export const handler = createSweeperHandler(
     timer: new SqsTimerQueue(sqs, env.TIMER_QUEUE_URL),
     topics,
     scheduledGraceMs: (timer) => scheduledGraceMs(config, timer),
+    // A refusal this recent may be deliver holding the task for the settings, not its dead-lettering.
+    settingsSettleMs: settingsPropagationSeconds(config) * 1000,
     deadLetters: {
       source: new SqsDeadLetterSource(sqs),
       queueUrls: [env.SCHEDULE_DLQ_URL, env.TIMER_DLQ_URL],

@@ -173,8 +173,8 @@ function isUnsettledMove(task: TaskRecord): boolean {
  * The successor of a move stopped after marking its old item, written `cancelled` under its id, so the move's
  * retry or the sweeper's repair finds it there and arms nothing, and a DELETE of the id answers 200. False when
  * the move wrote it first (it is then cancelled like any task, by its own id). The move is settled as a cancel
- * settles it (settleMove): left in the sweep index, the old item would be found at its old due time and, this
- * fence gone with its retention by then, its move finished.
+ * settles it (settleMove), and so is the one that made the old item: left in the sweep index, either item would be
+ * found at its old due time and, what it names gone with its retention by then, its move finished.
  */
 export async function fenceSuccessor(
   deps: Pick<CancelDeps, "config" | "now"> & {
@@ -190,9 +190,15 @@ export async function fenceSuccessor(
     ...successor,
     status: "cancelled",
     cancelledAtMs: nowMs,
-    expiresAt: retentionExpiry(nowMs, retentionDaysOf(deps.config, old.topic)),
+    // As long as the old item that forwards to it, at least: that item names it to a repeated add (its key's claim
+    // names the old id) and to the move's retry, which, this item gone first, answered `scheduled` for it.
+    expiresAt: Math.max(retentionExpiry(nowMs, retentionDaysOf(deps.config, old.topic)), old.expiresAt ?? 0),
   };
   if ((await deps.store.putNew(fenced, { sweepIndex: false })) !== "created") return false;
+  // The move that made the old item is settled too, as completeMove settles it: it may have stopped before its
+  // last write, and the sweeper would find that item at its own due time and, the old item gone with its TTL by
+  // then, write and deliver the old item's task again after this cancel.
+  if (old.rescheduledFrom !== undefined) await deps.store.settleRescheduled(old.rescheduledFrom);
   await deps.store.settleRescheduled(old.taskId);
   return true;
 }

@@ -113,8 +113,8 @@ function fromEarlierLife(message: ReceivedPointer, task: TaskRecord): boolean {
  * stopped between its two steps, so this message of its current life is the one that send made. Deleted here, the
  * task would end `failed` with no dead-letter message at all, out of the DLQ's depth and its alarm: deliver's
  * returning record (or the sweeper's stall repair) sends again under the same deduplication id, which SQS drops
- * for 5 minutes after this send, deleted or not. So it is kept, as a failed task's is; and an exhausted task's
- * dead-lettering is finished here (finishDeadLettering).
+ * for 5 minutes after this send, deleted or not. So it is kept, as a failed task's is, and its dead-lettering is
+ * finished here (finishDeadLettering).
  */
 function deadLetteringCutShort(
   task: TaskRecord,
@@ -131,11 +131,20 @@ function deadLetteringCutShort(
 }
 
 /**
- * An exhausted task's second step (`failed`), its DLQ message being this one: whenever deliver's record comes back
- * (the queue's visibility timeout: minutes), it finds the task final and sends nothing, so the DLQ holds exactly
- * this message — kept alone, a record back after SQS's 5 minutes sent a second one. A refused task is left to that
- * record: a refusal can also be one that waits for the settings to settle (deliver, settlingRefusal). A failed write
- * (the task moved on meanwhile, or DynamoDB) changes nothing; the message is kept and judged again next run.
+ * A refused task accepted within the settings' propagation time: deliver may hold such a refusal for the settings
+ * to settle (deliver, settlingRefusal) instead of dead-lettering it, so it is left to its record.
+ */
+function maySettle(deps: SweeperDeps, task: TaskRecord): boolean {
+  return (deps.clock ?? Date.now)() - task.acceptedAtMs < (deps.settingsSettleMs ?? 0);
+}
+
+/**
+ * A cut-short dead-lettering's second step (`failed`), its DLQ message being this one: whenever deliver's record
+ * comes back (the queue's visibility timeout: minutes), it finds the task final and sends nothing, so the DLQ holds
+ * exactly this message — kept alone, a record back after SQS's 5 minutes sent a second one (a refused task's too:
+ * its attempts left, deliver tried it again and dead-lettered it again). A refusal that may be waiting for the
+ * settings to settle is left to that record (maySettle). A failed write (the task moved on meanwhile, or DynamoDB)
+ * changes nothing; the message is kept and judged again next run.
  */
 async function finishDeadLettering(
   deps: SweeperDeps,
@@ -191,7 +200,9 @@ async function judge(
     const task = await deps.store.get(taskId);
     if (task && UNFINISHED_STATUSES.includes(task.status)) await deps.store.enterSweepIndex(taskId);
     const cutShort = task && deadLetteringCutShort(task, topic, message);
-    if (cutShort === "exhausted") await finishDeadLettering(deps, topic, task as TaskRecord, run);
+    if (cutShort && (cutShort === "exhausted" || !maySettle(deps, task as TaskRecord))) {
+      await finishDeadLettering(deps, topic, task as TaskRecord, run);
+    }
     if (cutShort) return "failed";
     if (task?.status !== "failed") return "stale";
     return fromEarlierLife(message, task) ? "stale" : "failed";

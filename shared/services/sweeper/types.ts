@@ -118,6 +118,12 @@ export interface SweeperDeps {
   readonly deadLetters?: { readonly source: DeadLetterSource; readonly queueUrls: readonly string[] };
   readonly logger: ServiceLogger;
   readonly clock?: () => number;
+  /**
+   * How long a runtime settings change takes to reach every function (`settingsPropagationSeconds`): a task
+   * refused by policy within it of its acceptance may be one deliver holds for the settings to settle, not one it
+   * dead-lettered (topic-dead-letters.ts). 0 when absent.
+   */
+  readonly settingsSettleMs?: number;
   /** Time left in the invocation (Lambda's `getRemainingTimeInMillis`). */
   readonly remainingMs?: () => number;
   readonly limits?: Partial<SweepLimits>;

@@ -548,6 +548,46 @@ describe("crash after the first write (old item marked rescheduled, successor ne
     },
   );
 
+  it("a move stopped after arming its successor, which is then moved again, stopped after its first write and cancelled by its id: the sweeper that finds the first item at its old due time, the middle one long gone, does not write that one again", async () => {
+    // Prepare: due in 10 days, run now (its last write fails after the arming), then moved 2 minutes on, which
+    // stops after marking the middle item; the client cancels the middle id instead of retrying.
+    const sim = simulate();
+    const firstId = await sim.add({ order_id: "o-chain-fence" }, { delay_seconds: 10 * 86_400 });
+    dieAtNext(sim, "settleRescheduled");
+    const deps = { ...sim, timerQueue: sim.timer, now: () => sim.clock.now };
+    const ran = await runTask(deps, firstId).catch((e: unknown) => e);
+    const middleId = sim.store.tasks.get(firstId)?.rescheduledTo as string;
+    dieAtNext(sim, "putNew");
+    const moved = await sim.reschedule(middleId, { delay_seconds: 120 }).catch((e: unknown) => e);
+    const lastId = sim.store.tasks.get(middleId)?.rescheduledTo as string;
+    const refused = await cancelTask(deps, middleId).catch((e: unknown) => e);
+    const cancelled = await cancelTask(deps, lastId);
+    for (let i = 0; i < 4; i++) {
+      sim.advance(MINUTE);
+      await sim.sweep();
+      await sim.runRelay();
+      await sim.runDeliver();
+    }
+
+    // Act: the first item's due time passes; the table's TTL has removed what expired; the sweeper runs.
+    sim.clock.now += 10 * 86_400_000 + sim.graceMs + MINUTE;
+    expireByTtl(sim);
+    await sim.sweep();
+    for (let i = 0; i < 3; i++) {
+      sim.advance(MINUTE);
+      await sim.runRelay();
+      await sim.runDeliver();
+    }
+
+    // Assess: the cancel's 200 holds
+    expect(ran).toBeInstanceOf(Error);
+    expect(moved).toBeInstanceOf(Error);
+    expect(refused).toMatchObject({ status: 409, details: { rescheduled_to: lastId } });
+    expect(cancelled).toMatchObject({ task_id: lastId, status: "cancelled" });
+    expect(sim.delivered()).toEqual([]);
+    expect(sim.store.tasks.get(firstId)?.sweepShard).toBeUndefined();
+  });
+
   it("the successor's timer counts its delay from when it is sent, not from the sweeper run's start", async () => {
     // Prepare: a move 10 minutes later stopped after its first write; the run then spends 30 s reading the group.
     const sim = simulate();
@@ -591,6 +631,30 @@ describe("crash after the first write (old item marked rescheduled, successor ne
 
     // Assess
     expect(repeat).toMatchObject({ statusCode: 200, body: { task_id: twice.task_id, status: "scheduled" } });
+  });
+
+  it("a keyed task's move stopped after its first write, then cancelled by its old id: a repeated add answers it cancelled for as long as the key lives, not scheduled", async () => {
+    // Prepare: a keyed task due in 30 s; its move 30 days later stops after marking the old item; DELETE the old id.
+    const sim = simulate();
+    const add = await keyedAdd(sim, "o-fence-key", "k-fence");
+    const added = await add();
+    dieAtNext(sim, "putNew");
+    const moved = await sim
+      .reschedule(added.body.task_id, { delay_seconds: 30 * 86_400 })
+      .catch((e: unknown) => e);
+    const deps = { ...sim, timerQueue: sim.timer, now: () => sim.clock.now };
+    const refused = await cancelTask(deps, added.body.task_id).catch((e: unknown) => e);
+
+    // Act: the topic's retention and half a day pass (the table's TTL removes what has expired); the add is repeated
+    sim.clock.now += sim.topic.retentionDays * 86_400_000 + 12 * 3_600_000;
+    expireByTtl(sim);
+    const repeat = await add();
+
+    // Assess: the key still names the task, which is cancelled
+    expect(moved).toBeInstanceOf(Error);
+    expect(refused).toMatchObject({ status: 409 });
+    expect(sim.store.idempotency.get("demo#k-fence")?.expiresAt).toBeGreaterThan(sim.clock.now / 1000);
+    expect(repeat).toMatchObject({ statusCode: 200, body: { status: "cancelled" } });
   });
 
   it("the sweeper that finishes a keyed task's move keeps its idempotency key as long as the moved task", async () => {

@@ -60,7 +60,7 @@ async function cutShort(group: string, errors: readonly string[]) {
     await reconcileTopicDeadLetters(deps, { now: T0, limits: DEFAULT_SWEEP_LIMITS, counters } as RunState);
     return counters;
   };
-  return { store, task, queue, pass };
+  return { store, task, queue, pass, deps };
 }
 
 describe("reconcileTopicDeadLetters", () => {
@@ -172,7 +172,36 @@ describe("reconcileTopicDeadLetters", () => {
     // Act
     await pass();
 
-    // Assess: kept for the dead-lettering its record's return finishes (its own send deduplicated)
+    // Assess: kept as the task's one dead-letter message
+    expect(queue.messages.map((m) => m.deduplicationId)).toEqual([task.taskId]);
+  });
+
+  it("finishes the cut-short dead-lettering of a task refused by policy too: `failed`, its one message kept, so its record back after SQS's 5 minutes (a deliver visibility timeout past 5 minutes) sends no second one", async () => {
+    // Prepare: dead-lettered at its first refusal, attempts left; accepted long before the settings' propagation
+    const refused = "destination refused by policy: host resolves to a non-public address";
+    const { store, task, queue, pass, deps } = await cutShort("r", [refused]);
+    Object.assign(deps, { clock: () => T0 + 3_600_000, settingsSettleMs: 600_000 });
+
+    // Act
+    const counters = await pass();
+
+    // Assess
+    expect(store.tasks.get(task.taskId)).toMatchObject({ status: "failed", lastError: refused });
+    expect(queue.messages.map((m) => m.deduplicationId)).toEqual([task.taskId]);
+    expect(counters).toMatchObject({ deadLettered: 1, failures: 0 });
+  });
+
+  it("leaves a refused task accepted within the settings' propagation time to deliver: its refusal may be one that waits for the settings to settle", async () => {
+    // Prepare
+    const refused = "destination refused by policy: host not in allowedCallbackHosts";
+    const { store, task, queue, pass, deps } = await cutShort("s", [refused]);
+    Object.assign(deps, { clock: () => T0 + 60_000, settingsSettleMs: 600_000 });
+
+    // Act
+    await pass();
+
+    // Assess
+    expect(store.tasks.get(task.taskId)?.status).toBe("delivering");
     expect(queue.messages.map((m) => m.deduplicationId)).toEqual([task.taskId]);
   });
 
