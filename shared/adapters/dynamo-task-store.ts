@@ -1026,8 +1026,8 @@ export class DynamoDeliverStore extends DynamoBatchAddStore implements Pick<Task
   async markFailed(
     taskId: string,
     failure: { error: string; atMs: number; expiresAt: number },
-  ): Promise<void> {
-    await this.transition(
+  ): Promise<boolean> {
+    return this.transition(
       taskId,
       ["delivering"],
       // The failed index's keys (failedTopic, failedAtMs) are set here, in the write that records the failure: only

@@ -324,7 +324,8 @@ export interface TaskStore extends DestinationStore {
     taskId: string,
     failure: { error: string; atMs: number; attempt?: AttemptLogEntry; refund?: boolean },
   ): Promise<void>;
-  markFailed(taskId: string, failure: { error: string; atMs: number; expiresAt: number }): Promise<void>;
+  /** `failed`, from `delivering` only; false when the task was not delivering (already final: nothing written). */
+  markFailed(taskId: string, failure: { error: string; atMs: number; expiresAt: number }): Promise<boolean>;
   /**
    * Unfinished tasks (`scheduled`, `queued`, `delivering`) of one sweep shard due at or before `dueByMs`, oldest
    * first, at most `limit` (`truncated` when more remain); with `after`, those past that position only. Read

@@ -409,9 +409,9 @@ export class MemoryTaskStore implements TaskStore {
   async markFailed(
     taskId: string,
     failure: { error: string; atMs: number; expiresAt: number },
-  ): Promise<void> {
+  ): Promise<boolean> {
     const task = this.tasks.get(taskId);
-    if (task?.status !== "delivering") return;
+    if (task?.status !== "delivering") return false;
     this.tasks.set(taskId, {
       ...finished(task),
       status: "failed",
@@ -420,6 +420,7 @@ export class MemoryTaskStore implements TaskStore {
       expiresAt: failure.expiresAt,
       failedTopic: task.topic,
     });
+    return true;
   }
 
   async listUnfinishedDueBy(

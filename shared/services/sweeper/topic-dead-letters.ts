@@ -154,11 +154,13 @@ async function finishDeadLettering(
 ): Promise<void> {
   const atMs = (deps.clock ?? Date.now)();
   try {
-    await deps.store.markFailed(task.taskId, {
+    const written = await deps.store.markFailed(task.taskId, {
       error: task.lastError ?? "attempts exhausted",
       atMs,
       expiresAt: retentionExpiry(atMs, topic.config.retentionDays),
     });
+    // Deliver's returning record may have finished it first: then nothing was repaired here.
+    if (!written) return;
     run.counters.deadLettered++;
     deps.logger.warn("dead-lettering finished: its DLQ message was sent, its task never marked failed", {
       taskId: task.taskId,

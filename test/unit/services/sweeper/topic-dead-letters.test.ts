@@ -164,6 +164,24 @@ describe("reconcileTopicDeadLetters", () => {
     expect(counters).toMatchObject({ deadLettered: 1, failures: 0 });
   });
 
+  it("counts no repair when deliver's returning record wrote `failed` first: the sweeper's write changed nothing", async () => {
+    // Prepare: the cut-short task, and deliver's record finishing it between the sweeper's read and its write
+    const { store, task, queue, pass } = await cutShort("d", ["HTTP 500", "HTTP 500", "HTTP 500"]);
+    const markFailed = store.markFailed.bind(store);
+    store.markFailed = async (taskId, failure) => {
+      await markFailed(taskId, { ...failure, error: "written by deliver" });
+      return markFailed(taskId, failure);
+    };
+
+    // Act
+    const counters = await pass();
+
+    // Assess: deliver's write stands, the message is kept, and no repair is reported
+    expect(store.tasks.get(task.taskId)).toMatchObject({ status: "failed", lastError: "written by deliver" });
+    expect(queue.messages.map((m) => m.deduplicationId)).toEqual([task.taskId]);
+    expect(counters).toMatchObject({ deadLettered: 0, failures: 0 });
+  });
+
   it("keeps the message of a task refused by policy whose dead-lettering was cut short (dead-lettered at its first attempt, attempts left)", async () => {
     // Prepare
     const refused = "destination refused by policy: host resolves to a non-public address";
