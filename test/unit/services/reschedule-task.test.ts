@@ -39,14 +39,29 @@ function expireByTtl(sim: ReturnType<typeof simulate>): void {
 
 /**
  * `days` (the old item's due time) and the sweeper's grace pass, the table's TTL catches up, the sweeper runs,
- * then a day and a half of relay and deliver runs: whatever the sweeper wrote again is delivered.
+ * then three `stepMs` (half a day unless given) of relay and deliver runs: whatever the sweeper wrote again is
+ * delivered.
  */
-async function sweepAfterOldDueTime(sim: ReturnType<typeof simulate>, days: number): Promise<void> {
+async function sweepAfterOldDueTime(
+  sim: ReturnType<typeof simulate>,
+  days: number,
+  stepMs = 86_400_000 / 2,
+): Promise<void> {
   sim.clock.now += days * 86_400_000 + sim.graceMs + MINUTE;
   expireByTtl(sim);
   await sim.sweep();
   for (let i = 0; i < 3; i++) {
-    sim.advance(86_400_000 / 2);
+    sim.advance(stepMs);
+    await sim.runRelay();
+    await sim.runDeliver();
+  }
+}
+
+/** `minutes` minutes of the pipeline: each one a sweeper, relay and deliver run. */
+async function runMinutes(sim: ReturnType<typeof simulate>, minutes: number): Promise<void> {
+  for (let i = 0; i < minutes; i++) {
+    sim.advance(MINUTE);
+    await sim.sweep();
     await sim.runRelay();
     await sim.runDeliver();
   }
@@ -525,22 +540,10 @@ describe("crash after the first write (old item marked rescheduled, successor ne
       if (secondStops) dieAtNext(sim, "putNew");
       await sim.reschedule(middleId, { delay_seconds: 120 }).catch(() => undefined);
       const lastId = sim.store.tasks.get(middleId)?.rescheduledTo;
-      for (let i = 0; i < 4; i++) {
-        sim.advance(MINUTE);
-        await sim.sweep();
-        await sim.runRelay();
-        await sim.runDeliver();
-      }
+      await runMinutes(sim, 4);
 
       // Act: the first item's due time passes; the table's TTL has removed what expired; the sweeper runs.
-      sim.clock.now += 10 * 86_400_000 + sim.graceMs + MINUTE;
-      expireByTtl(sim);
-      await sim.sweep();
-      for (let i = 0; i < 3; i++) {
-        sim.advance(MINUTE);
-        await sim.runRelay();
-        await sim.runDeliver();
-      }
+      await sweepAfterOldDueTime(sim, 10, MINUTE);
 
       // Assess: delivered once, under its last id
       expect(ran).toBeInstanceOf(Error);
@@ -562,22 +565,10 @@ describe("crash after the first write (old item marked rescheduled, successor ne
     const lastId = sim.store.tasks.get(middleId)?.rescheduledTo as string;
     const refused = await cancelTask(deps, middleId).catch((e: unknown) => e);
     const cancelled = await cancelTask(deps, lastId);
-    for (let i = 0; i < 4; i++) {
-      sim.advance(MINUTE);
-      await sim.sweep();
-      await sim.runRelay();
-      await sim.runDeliver();
-    }
+    await runMinutes(sim, 4);
 
     // Act: the first item's due time passes; the table's TTL has removed what expired; the sweeper runs.
-    sim.clock.now += 10 * 86_400_000 + sim.graceMs + MINUTE;
-    expireByTtl(sim);
-    await sim.sweep();
-    for (let i = 0; i < 3; i++) {
-      sim.advance(MINUTE);
-      await sim.runRelay();
-      await sim.runDeliver();
-    }
+    await sweepAfterOldDueTime(sim, 10, MINUTE);
 
     // Assess: the cancel's 200 holds
     expect(ran).toBeInstanceOf(Error);
