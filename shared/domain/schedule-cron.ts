@@ -48,7 +48,11 @@ export function cronProblem(cron: string): string | undefined {
   const misplaced = misplacedQuestionMark(cron);
   if (misplaced) return `${CRON_FORMAT}: ${misplaced}`;
   try {
-    cronOf({ cron, timezone: "UTC" });
+    // Croner takes an ISO 8601 date string as a run-once job instead of refusing it; every later computation
+    // reads the stored text as a pattern and would throw.
+    if (cronOf({ cron, timezone: "UTC" }).getOnce() !== null) {
+      return `${CRON_FORMAT}: this is a date, not a recurring pattern; for one delivery at a time, add a task with due_at`;
+    }
     return undefined;
   } catch (error) {
     const message = error instanceof Error ? error.message : String(error);

@@ -931,6 +931,13 @@ const FOUND: readonly { readonly route: string; readonly found: string; readonly
     found,
     plan: { ...PLAIN_PLAN, body: { kind: "garbage" as const, text: '{"subscriber":"audit"}' } },
   })),
+  // A schedule whose cron was an ISO date (croner takes one as a run-once job, so validation passed) answered 500:
+  // every occurrence computation then read it as a pattern and threw.
+  {
+    route: "create-schedule",
+    found: "seed 1364605729, path 17:1",
+    plan: { ...PLAIN_PLAN, body: { kind: "odd-time", field: 1, time: 0 } },
+  },
   // A bulk replay whose body was JSON `null` read it as `{}`, no filter: every dead-lettered task of the topic
   // replayed, 200 (FC_RUNS_SCALE=8).
   {

@@ -201,6 +201,16 @@ describe("validation", () => {
     expect(cronProblem(cron)).toMatch(/is not a valid cron pattern.*printable ASCII/);
   });
 
+  // Croner takes an ISO 8601 date string as a run-once job: `new Cron("2026-11-23T12:00:00Z")` does not throw, so
+  // the pattern passed validation, then every occurrence computation (which reads it as a pattern) threw and
+  // POST /v1/schedules answered 500.
+  it.each(["0000-01-01T00:00:00Z", "1970-01-01T00:00:00Z", "2026-11-23T12:00:00Z", "9999-12-31T23:59:59Z"])(
+    "refuses %j: a date is not a recurring pattern, and the message says to add a task instead",
+    (cron) => {
+      expect(cronProblem(cron)).toMatch(/is not a valid cron pattern.*a date.*due_at/);
+    },
+  );
+
   it.each(["0 0 ? * MON", "0 0 1 * ?", "0 0 0 ? * MON", "0 0 0 1 * ?"])(
     "accepts %j: `?` in a day field means any day",
     (cron) => {
