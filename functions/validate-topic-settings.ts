@@ -37,10 +37,17 @@ const logger = createFunctionLogger(config);
 
 /**
  * `refused` counts each refusal (`TopicSettingsRefused`): a refusal is a function error to Lambda, and the errors
- * alarm subtracts these, or every mistyped edit paged on-call as a validator crash.
+ * alarm subtracts these, or every mistyped edit paged on-call as a validator crash. It gets the time the handler
+ * was entered, the nearest to the invocation time Lambda stamps Errors with (a cold start's init comes before it).
  */
-export function createHandler(deployed: PunctualConfig, log: Logger, refused: () => void = () => {}) {
+export function createHandler(
+  deployed: PunctualConfig,
+  log: Logger,
+  refused: (invokedAtMs: number) => void = () => {},
+  now: () => number = Date.now,
+) {
   return async (event: AppConfigValidationEvent): Promise<void> => {
+    const invokedAtMs = now();
     // Decoded as the functions decode what AppConfig hands them, so both read the same text.
     const text = settingsDocumentText(Buffer.from(event.content ?? "", "base64"));
     const result = applyRuntimeSettingsText(deployed, text);
@@ -55,11 +62,13 @@ export function createHandler(deployed: PunctualConfig, log: Logger, refused: ()
       problems: problems.slice(0, PROBLEMS_SHOWN),
       problemCount: problems.length,
     });
-    refused();
+    refused(invokedAtMs);
     // AppConfig reads the thrown error (X-Amz-Function-Error) as "invalid" and shows its message to the operator.
     throw new TopicSettingsRefused(problemsSummary(problems));
   };
 }
 
 const metrics = functionMetricsFactory(config, logger);
-export const handler = createHandler(config, logger, () => publishSettingsRefused(metrics()));
+export const handler = createHandler(config, logger, (invokedAtMs) =>
+  publishSettingsRefused(metrics(), invokedAtMs),
+);

@@ -39,7 +39,7 @@ async function runEveryEmitter(): Promise<void> {
   deliver.circuitClosed("t");
   deliver.flush();
   publishAccepted(metrics(), "t");
-  publishSettingsRefused(metrics());
+  publishSettingsRefused(metrics(), Date.now());
   scheduleLogging(memoryLogger(), metrics()).onSkipped?.("s", 0, new Error("refused"));
   const sim = simulate();
   // The stack's sweep routes: each topic's queues, stall window and deliver mapping.

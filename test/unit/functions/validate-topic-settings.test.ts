@@ -81,6 +81,26 @@ describe("functions/validate-topic-settings.ts", () => {
     expect(refusals).toEqual(["refused", "refused"]);
   });
 
+  it("hands each refusal the time the invocation began (Lambda's Errors timestamp), read once at entry", async () => {
+    // Prepare: a clock that has moved on by the time a refusal is known, as a slow check would have it.
+    const { createHandler } = await import("#functions/validate-topic-settings.js");
+    const invokedAtMs = Date.UTC(2026, 11, 2, 10, 4, 59, 900);
+    const readings = [invokedAtMs, invokedAtMs + 600];
+    const refusals: number[] = [];
+    const handler = createHandler(
+      loadEnvironmentConfig("prod"),
+      memoryLogger() as never,
+      (atMs) => refusals.push(atMs),
+      () => readings.shift() ?? Number.NaN,
+    );
+
+    // Act
+    await handler(validationEvent({ topics: { orders: { maxAttempts: 0 } } })).catch(() => undefined);
+
+    // Assess
+    expect(refusals).toEqual([invokedAtMs]);
+  });
+
   it("refuses a document with thousands of problems with a message that names the first and counts the rest", async () => {
     // Prepare: 50,000 unknown topics (a document well under AppConfig's 2 MB). Each problem joined in made a
     // message of about 5 MB, past what the function's error answer and a log line carry.
