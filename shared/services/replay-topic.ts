@@ -281,7 +281,7 @@ async function replayGroup(deps: ReplayTopicDeps, tasks: TaskSummary[], failed: 
       result = await deps.store.markReplayed(task.taskId, deps.now(), { onlyFailed: true });
     } catch (error) {
       run.stoppedBy ??= { error };
-      return;
+      return sendIfMarkLanded(deps, task, run);
     }
     if (result.outcome !== "replayed") {
       failed.push({ task_id: task.taskId, reason: notReplayedReason(result, deps.now()) });
@@ -304,6 +304,25 @@ async function replayGroup(deps: ReplayTopicDeps, tasks: TaskSummary[], failed: 
     else failed.push({ task_id: task.taskId, reason: UNDONE_ELSEWHERE[undone] });
     return notReached(failed, tasks.slice(i + 1), "could not be sent; retry");
   }
+}
+
+/**
+ * A mark that failed may have been applied (a 5xx or a timeout after the write). Left `queued` without its message,
+ * the task is out of the failed index, so a repeat by filter cannot see it and would send its group's later tasks
+ * first (a repeat by ids is held back by it; the sweeper sends it only after the stall window). Read back now,
+ * strongly consistent: a mark this call made (one replay more, no attempt yet) is sent, or undone if the send fails.
+ * A read that fails too leaves it to the sweeper, as before.
+ */
+async function sendIfMarkLanded(deps: ReplayTopicDeps, before: TaskSummary, run: ReplayRun): Promise<void> {
+  const now = await deps.store.get(before.taskId).catch(() => undefined);
+  const landed =
+    now?.status === "queued" && now.attempts === 0 && (now.replays ?? 0) === (before.replays ?? 0) + 1;
+  if (!now || !landed) return;
+  if (await sendReplayed(deps, now)) {
+    run.replayed++;
+    return;
+  }
+  if ((await undoReplay(deps, before, now)) === "moved-on") run.replayed++;
 }
 
 /** Why a task's mark was refused: gone, past its retention (the mark's condition), or its status. */

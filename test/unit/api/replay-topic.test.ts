@@ -250,6 +250,53 @@ describe("replayTopic", () => {
     expect(sent).toHaveLength(60);
   });
 
+  it("a mark that failed after it landed (a 5xx whose write was applied) has its task sent before the call answers: a repeat by filter, which cannot see it (it left the failed index), would otherwise send its group's later tasks first", async () => {
+    // Prepare
+    const { store, topicQueue, deps } = setup();
+    const [a1, a2, a3] = await threeInGroupA(store);
+    const markReplayed = store.markReplayed.bind(store);
+    store.markReplayed = async (id, ...rest) => {
+      const outcome = await markReplayed(id, ...rest);
+      if (id !== a2.taskId) return outcome;
+      throw Object.assign(new Error("internal server error"), {
+        name: "InternalServerError",
+        $fault: "server",
+        $metadata: { httpStatusCode: 500, attempts: 3 },
+      });
+    };
+
+    // Act
+    const error = await refusal(replayTopic(deps, "demo", {}));
+    store.markReplayed = markReplayed;
+    const repeat = await replayTopic(deps, "demo", {});
+
+    // Assess: the first call counts what it sent (a2 included); the repeat sends a3 after it.
+    expect(error).toMatchObject({ status: 503 });
+    expect(error.toBody().error).toMatchObject({ matched: 3, replayed: 2 });
+    expect(repeat).toMatchObject({ matched: 1, replayed: 1 });
+    expect(topicQueue.enqueued.map((m) => m.taskId)).toEqual([a1.taskId, a2.taskId, a3.taskId]);
+  });
+
+  it("a mark that failed and did not land leaves its task failed and unsent: the read-back finds nothing to send", async () => {
+    // Prepare
+    const { store, topicQueue, deps } = setup();
+    const [a1, a2, a3] = await threeInGroupA(store);
+    const markReplayed = store.markReplayed.bind(store);
+    store.markReplayed = async (id, ...rest) => {
+      if (id === a2.taskId) throw Object.assign(new Error("timed out"), { name: "TimeoutError" });
+      return markReplayed(id, ...rest);
+    };
+
+    // Act
+    await refusal(replayTopic(deps, "demo", {}));
+    store.markReplayed = markReplayed;
+    await replayTopic(deps, "demo", {});
+
+    // Assess
+    expect(topicQueue.enqueued.map((m) => m.taskId)).toEqual([a1.taskId, a2.taskId, a3.taskId]);
+    expect((await store.get(a2.taskId))?.replays).toBe(1);
+  });
+
   it("stops between tasks before the function's deadline and answers what was replayed: one hot group's 1,000 dead letters, one after another, outlast the API function's 10 s", async () => {
     const { store, topicQueue, deps } = setup();
     const tasks = [];
