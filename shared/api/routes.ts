@@ -246,7 +246,7 @@ export const API_ROUTES = [
     purpose: "replay a topic's dead-lettered tasks in group order",
     memoryMb: 512,
     // `readMany`: the named tasks and a named fan-out task's copies, 100 per BatchGetItem; `get`, the keys it
-    // leaves unread after its retries.
+    // leaves unread after its retries, and a task whose mark failed, read back (it may have landed).
     store: ["readMany", "get", "listFailed", "markReplayed", "revertReplay"],
     grants: ["topic-queues:send"],
   },
