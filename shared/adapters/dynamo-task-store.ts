@@ -1863,6 +1863,7 @@ const SUMMARY_ATTRIBUTES: Record<keyof TaskSummary, true> = {
   latenessMs: true,
   deliveryLatencyMs: true,
   expiresAt: true,
+  expiresAtFloor: true,
   sweepShard: true,
   failedTopic: true,
   attemptSeq: true,
