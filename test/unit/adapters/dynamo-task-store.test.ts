@@ -737,7 +737,14 @@ describe("DynamoTaskStore against dynalite", () => {
     // group of 1,001 unfinished tasks at 256 KiB would alone pass the sweeper's memory on AWS, every run.
     const big = "x".repeat(12_000);
     const tasks = Array.from({ length: 3 }, (_, i) =>
-      task({ group: "lean-uf", dueAtMs: NOW - 10_000 + i, content: big, lastError: "HTTP 503" }),
+      // A moved task's TTL floor included: finishing a cut-short dead-lettering from this read keeps it.
+      task({
+        group: "lean-uf",
+        dueAtMs: NOW - 10_000 + i,
+        content: big,
+        lastError: "HTTP 503",
+        expiresAtFloor: 2e9,
+      }),
     );
     for (const t of tasks) await store.putNew(t);
     await store.markQueued((tasks[0] as TaskRecord).taskId, NOW);
