@@ -545,6 +545,30 @@ describe("crash after the first write (old item marked rescheduled, successor ne
     expect(sim.store.tasks.get(oldId)?.sweepShard).toBeUndefined();
   });
 
+  it("a task due in 30 days moved a minute on, the move stopped after arming its successor, which is then cancelled by a DELETE that dies before settling the move (a 5xx nobody repeats): the sweeper at the old due time does not write the successor again", async () => {
+    // Prepare: the successor is due in a minute; the cancel's own settling of the move fails; nobody repeats it.
+    const sim = simulate();
+    const oldId = await sim.add({ order_id: "o-kept-cancelled" }, { delay_seconds: 30 * 86_400 });
+    dieAtNext(sim, "settleRescheduled");
+    const deps = { ...sim, timerQueue: sim.timer, now: () => sim.clock.now };
+    const moved = await sim.reschedule(oldId, { delay_seconds: 60 }).catch((e: unknown) => e);
+    const successorId = sim.store.tasks.get(oldId)?.rescheduledTo as string;
+    dieAtNext(sim, "settleRescheduled");
+    const cancelled = await cancelTask(deps, successorId).catch((e: unknown) => e);
+    const status = sim.status(successorId);
+
+    // Act: the old due time passes, the table's TTL removes what has expired, the sweeper runs.
+    await sweepAfterOldDueTime(sim, 30);
+
+    // Assess: the cancel holds
+    expect(moved).toBeInstanceOf(Error);
+    expect(cancelled).toBeInstanceOf(Error);
+    expect(status).toBe("cancelled");
+    expect(sim.delivered()).toEqual([]);
+    expect(sim.status(successorId)).toBe("cancelled");
+    expect(sim.store.tasks.get(oldId)?.sweepShard).toBeUndefined();
+  });
+
   it("a task due in 30 days moved a day later, the move stopped after arming its successor: the sweeper settles the move at the old due time, and the successor is delivered once, at its own", async () => {
     // Prepare: the move's last write fails after the arming; nobody retries.
     const sim = simulate();
