@@ -234,6 +234,25 @@ describe("rescheduling a scheduled task", () => {
     },
   );
 
+  it("run now repeated on the old id after the moved task was delivered and the retention has passed answers the moved task, delivered: it is kept as long as the old id", async () => {
+    // Prepare: run, delivered; past the retention, the table's TTL removes what has expired
+    const sim = simulate();
+    const oldId = await sim.add({ order_id: "o-11-kept" }, { delay_seconds: 600 });
+    const deps = { ...sim, timerQueue: sim.timer, now: () => sim.clock.now };
+    const moved = await runTask(deps, oldId);
+    await runMinutes(sim, 2);
+    sim.clock.now += 3 * 86_400_000 + MINUTE;
+    expireByTtl(sim);
+
+    // Act: the same request again
+    const again = await runTask(deps, oldId);
+    await runMinutes(sim, 2);
+
+    // Assess
+    expect(again).toMatchObject({ task_id: moved.task_id, status: "delivered", rescheduled_from: oldId });
+    expect(sim.delivered()).toEqual([moved.task_id]);
+  });
+
   it("two runs of one task at once: the one whose move lost the race answers the task the other moved, not 409, and it is delivered once", async () => {
     // Prepare: run B read its clock, then run A (another container, a few ms later) moved the task before B's
     // first write: a double click on the console's Run, a client retrying a request that timed out.
