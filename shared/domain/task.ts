@@ -93,7 +93,7 @@ export interface TaskRecord {
   readonly latenessMs?: number;
   /** How long the successful callback took to answer. */
   readonly deliveryLatencyMs?: number;
-  /** DynamoDB TTL (epoch seconds): set when the task completes, retention after completion (at least expiresAtFloor). */
+  /** DynamoDB TTL (epoch seconds): set when the task completes, retention after it (at least expiresAtFloor). */
   readonly expiresAt?: number;
   /**
    * A successor's floor for its own `expiresAt` (epoch seconds): the TTL of the item it was moved from, which a
@@ -167,7 +167,7 @@ export function retentionEnded(task: Pick<TaskRecord, "expiresAt">, nowMs: numbe
 }
 
 /**
- * The `expiresAt` a write that finishes `task` (delivered, dead-lettered, discarded) sets: its topic's retention
+ * The `expiresAt` a write that finishes `task` (delivered, dead-lettered, cancelled) sets: its topic's retention
  * from `completedAtMs`, but never before the task's floor (`expiresAtFloor`, a moved task's: see there).
  */
 export function finishedExpiry(
