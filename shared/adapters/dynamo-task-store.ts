@@ -340,6 +340,8 @@ const groupRange = (pk: string, fromMs: number, toMs: number) => ({
 
 /** Removes the sweep index attribute: the task has reached delivered, failed or cancelled. */
 const LEAVE_SWEEP_INDEX = `REMOVE ${SWEEP_SHARD_ATTRIBUTE}`;
+/** The statuses a cancel takes: no attempt has started. */
+const CANCELLABLE: ReadonlySet<TaskStatus> = new Set(["scheduled", "queued"]);
 /**
  * Puts a task in the sweep index unless it is there: a write that already happens off the happy path (a failed
  * attempt, a reschedule, the sweeper's own forward) carries it, so entering costs one index write and no request.
@@ -388,11 +390,26 @@ export class DynamoAddStore
   }
 
   async cancel(taskId: string, nowMs: number, expiresAt: number): Promise<CancelOutcome> {
+    const cancelled = await this.cancelWith(taskId, nowMs, expiresAt, "expiresAtFloor <= :expiresAt");
+    // A moved task whose floor is later than the retention (the usual case for one): the first write's condition
+    // refused it and its read shows the floor, and it is written again with it. A task never moved pays one write
+    // as before; a moved one a refused write and a read more, rarely: cancels of moved tasks are few.
+    if (cancelled.outcome !== "conflict") return cancelled;
+    const { status, expiresAtFloor: floor } = cancelled.task;
+    if (floor === undefined || floor <= expiresAt || !CANCELLABLE.has(status)) return cancelled;
+    return this.cancelWith(taskId, nowMs, floor, "expiresAtFloor = :expiresAt");
+  }
+
+  /**
+   * The cancel's conditional write with `expiresAt`, only while the task's floor (if any) meets `floorCondition`:
+   * the floor lives on the item, and an update expression has no `max`, so the choice rides on the condition.
+   */
+  private cancelWith(taskId: string, nowMs: number, expiresAt: number, floorCondition: string) {
     return this.updateOrExplain(taskId, "cancelled", {
       UpdateExpression: `SET #status = :cancelled, cancelledAtMs = :now, expiresAt = :expiresAt ${LEAVE_SWEEP_INDEX}`,
       // `queued` too: the sweeper marks a held task it sent again so (a paused topic's), and a replay its task;
       // neither has started an attempt, and deliver's conditional start refuses a cancelled task.
-      ConditionExpression: "#status IN (:scheduled, :queued)",
+      ConditionExpression: `#status IN (:scheduled, :queued) AND (attribute_not_exists(expiresAtFloor) OR ${floorCondition})`,
       ExpressionAttributeNames: { "#status": "status" },
       ExpressionAttributeValues: toWire({
         ":cancelled": "cancelled" satisfies TaskStatus,
@@ -1863,6 +1880,7 @@ const SUMMARY_ATTRIBUTES: Record<keyof TaskSummary, true> = {
   latenessMs: true,
   deliveryLatencyMs: true,
   expiresAt: true,
+  expiresAtFloor: true,
   sweepShard: true,
   failedTopic: true,
   attemptSeq: true,

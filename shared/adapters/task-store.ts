@@ -248,7 +248,9 @@ export interface TaskStore extends DestinationStore {
   claimIdempotencyKeys(claims: readonly IdempotencyClaim[]): Promise<BatchClaimOutcome[]>;
   /**
    * `scheduled | queued → cancelled`: a task whose attempt has not started (deliver's conditional start, which
-   * takes only `scheduled` or `queued`, is the fence); any other status is a conflict.
+   * takes only `scheduled` or `queued`, is the fence); any other status is a conflict. `expiresAt` is the
+   * retention's; a moved task is kept to its `expiresAtFloor` when that is later (finishedExpiry), which the
+   * caller, writing without a read, does not know.
    */
   cancel(taskId: string, nowMs: number, expiresAt: number): Promise<CancelOutcome>;
   /**

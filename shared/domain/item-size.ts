@@ -6,7 +6,8 @@ export const MAX_ITEM_BYTES = 400 * 1024;
 
 /**
  * Room kept for what a task item gains after it is written: timestamps, counters, `expiresAt`, `lastError` (a
- * short status or network error; a blocked destination names its host, bounded by the URL cap) — well under 8 KiB.
+ * short status or network error; a blocked destination names its host, bounded by the URL cap), and, moved, its
+ * successor's `rescheduledFrom` and `expiresAtFloor` (about 150 bytes) — well under 8 KiB.
  */
 export const ITEM_GROWTH_BYTES = 8 * 1024;
 

@@ -33,6 +33,8 @@ export function successorRecord(task: TaskRecord, dueAtMs: number, plan: TimerPl
     // A moved occurrence of a recurring schedule is still that schedule's (its view's schedule_id).
     ...(task.scheduleId !== undefined ? { scheduleId: task.scheduleId } : {}),
     rescheduledFrom: task.taskId,
+    // The old item's TTL, known here: the successor, once finished, outlives it (TaskRecord.expiresAtFloor).
+    ...(task.expiresAt !== undefined ? { expiresAtFloor: task.expiresAt } : {}),
     attempts: 0,
   };
 }

@@ -93,8 +93,17 @@ export interface TaskRecord {
   readonly latenessMs?: number;
   /** How long the successful callback took to answer. */
   readonly deliveryLatencyMs?: number;
-  /** DynamoDB TTL (epoch seconds): set when the task completes, retention after completion. */
+  /** DynamoDB TTL (epoch seconds): set when the task completes, retention after it (at least expiresAtFloor). */
   readonly expiresAt?: number;
+  /**
+   * A successor's floor for its own `expiresAt` (epoch seconds): the TTL of the item it was moved from, which a
+   * move stopped before its last write leaves in the sweep index. Every write that finishes the task keeps it at
+   * least this long (finishedExpiry), so when the sweeper finds that item at its old due time — for a task run a
+   * month early, weeks after this one finished — its conditional write of the successor finds this one finished
+   * and only settles the move, instead of writing and delivering it again. Absent on items written before it
+   * existed, and on tasks never moved: their retention alone.
+   */
+  readonly expiresAtFloor?: number;
   /**
    * Sweep index partition key (shared/domain/sweep.ts): present exactly while the task is unfinished. The store
    * sets it on `putNew` and removes it on delivered / failed / cancelled; nothing else reads or writes it.
@@ -155,6 +164,18 @@ export function claimExpiry(
  */
 export function retentionEnded(task: Pick<TaskRecord, "expiresAt">, nowMs: number): boolean {
   return task.expiresAt !== undefined && task.expiresAt < Math.floor(nowMs / 1000);
+}
+
+/**
+ * The `expiresAt` a write that finishes `task` (delivered, dead-lettered, cancelled) sets: its topic's retention
+ * from `completedAtMs`, but never before the task's floor (`expiresAtFloor`, a moved task's: see there).
+ */
+export function finishedExpiry(
+  task: Pick<TaskRecord, "expiresAtFloor">,
+  completedAtMs: number,
+  retentionDays: number,
+): number {
+  return Math.max(retentionExpiry(completedAtMs, retentionDays), task.expiresAtFloor ?? 0);
 }
 
 /** Epoch seconds at which a task completed at `completedAtMs` may be forgotten. */

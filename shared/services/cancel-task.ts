@@ -5,7 +5,7 @@ import type { TaskView } from "#shared/api/task-view.js";
 import { type PunctualConfig, timerSettings, topicConfig } from "#shared/config/index.js";
 import { parseTaskId } from "#shared/domain/keys.js";
 import { successorDueAtMs, successorRecord } from "#shared/domain/reschedule.js";
-import { retentionExpiry, type TaskRecord } from "#shared/domain/task.js";
+import { finishedExpiry, retentionExpiry, type TaskRecord } from "#shared/domain/task.js";
 import { planTimer } from "#shared/domain/timing.js";
 import {
   cancelFanOutCopies,
@@ -63,7 +63,7 @@ export async function cancelTask(deps: CancelTaskDeps, taskId: string | undefine
   // The common case (a scheduled task) pays one write; a dead-lettered one pays the failed read and a second
   // conditional write, and a task that moved on in between is a conflict like any other.
   if (result.outcome === "conflict" && result.task.status === "failed" && !result.task.fanOut) {
-    result = await discardDeadLettered(deps, taskId, key.topic);
+    result = await discardDeadLettered(deps, result.task, key.topic);
   }
   // A move stopped part-way (its PATCH answered 5xx): the 409 names a successor the move's retry or the sweeper
   // writes and arms later, so its DELETE would be a 404 followed by a delivery. It is written `cancelled` first.
@@ -96,17 +96,22 @@ function conflictMessage(task: TaskRecord): string {
   return `task is ${task.status}; only a task whose attempt has not started (scheduled, queued) or a dead-lettered (failed) one can be cancelled`;
 }
 
-/** `failed → cancelled`, with the topic's retention as for any finished task. */
+/**
+ * `failed → cancelled`, with the topic's retention as for any finished task, and no shorter than the floor a moved
+ * task carries (finishedExpiry): kept only for the retention, a discarded successor whose move's settling below
+ * never happened (the function died first, and the client did not repeat the DELETE) was gone before the sweeper
+ * found the old item at its old due time, and written and delivered again.
+ */
 async function discardDeadLettered(
   deps: CancelTaskDeps,
-  taskId: string,
+  failed: TaskRecord,
   topicName: string,
 ): Promise<CancelOutcome> {
   const nowMs = deps.now();
   const result = await deps.store.discardFailed(
-    taskId,
+    failed.taskId,
     nowMs,
-    retentionExpiry(nowMs, retentionDaysOf(deps.config, topicName)),
+    finishedExpiry(failed, nowMs, retentionDaysOf(deps.config, topicName)),
   );
   // Discarded, it is cancelled like any other: its move, if it was a successor, is settled (see settleMove).
   if (result.outcome !== "not-found") await settleMove(deps, result.task);

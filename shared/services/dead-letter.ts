@@ -1,7 +1,7 @@
 import type { TaskStore } from "#shared/adapters/task-store.js";
 import type { TopicQueue } from "#shared/adapters/topic-queue.js";
 import { replayDeduplicationId } from "#shared/domain/replay.js";
-import { retentionExpiry, type TaskRecord } from "#shared/domain/task.js";
+import { finishedExpiry, type TaskRecord } from "#shared/domain/task.js";
 
 /**
  * Moves a task to its topic's FIFO dead-letter queue and records it `failed`. DLQ first, status second: a crash in
@@ -14,7 +14,7 @@ export async function deadLetterTask(
     readonly store: Pick<TaskStore, "markFailed">;
   },
   target: { readonly dlqUrl: string; readonly retentionDays: number },
-  task: Pick<TaskRecord, "pk" | "taskId" | "replays">,
+  task: Pick<TaskRecord, "pk" | "taskId" | "replays" | "expiresAtFloor">,
   reason: string,
   atMs: () => number,
 ): Promise<void> {
@@ -29,6 +29,6 @@ export async function deadLetterTask(
   await deps.store.markFailed(task.taskId, {
     error: reason,
     atMs: failedAtMs,
-    expiresAt: retentionExpiry(failedAtMs, target.retentionDays),
+    expiresAt: finishedExpiry(task, failedAtMs, target.retentionDays),
   });
 }

@@ -193,9 +193,10 @@ async function repeat(
 
 /**
  * A repeat of a move that was settled: its successor was written and armed before the old item left the sweep
- * index, so it is answered as it is. Missing, it was delivered (or otherwise finished) and its retention ran out
- * while the old item, kept as long as the key's claim, still forwards: writing it again (completeMove) would deliver
- * it once more, days later.
+ * index, so it is answered as it is, finished or not (a finished one is kept as long as the old item: its
+ * `expiresAtFloor`). Missing, it finished and was removed while the old item still forwards — written before
+ * successors carried that floor, or removed first by TTL, which deletes lazily and in no set order: writing it
+ * again (completeMove) would deliver it once more, days later.
  */
 async function settledMove(deps: RescheduleTaskDeps, old: TaskRecord): Promise<RescheduleView> {
   const successor = old.rescheduledTo ? await deps.store.get(old.rescheduledTo) : undefined;

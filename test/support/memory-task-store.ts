@@ -152,7 +152,14 @@ export class MemoryTaskStore implements TaskStore {
     if (task.status !== "scheduled" && task.status !== "queued") {
       return { outcome: "conflict", task: structuredClone(task) };
     }
-    const cancelled: TaskRecord = { ...finished(task), status: "cancelled", cancelledAtMs: nowMs, expiresAt };
+    // A moved task is kept to its floor, as the table's conditional pair of writes keeps it.
+    const kept = Math.max(expiresAt, task.expiresAtFloor ?? 0);
+    const cancelled: TaskRecord = {
+      ...finished(task),
+      status: "cancelled",
+      cancelledAtMs: nowMs,
+      expiresAt: kept,
+    };
     this.tasks.set(taskId, cancelled);
     return { outcome: "cancelled", task: structuredClone(cancelled) };
   }

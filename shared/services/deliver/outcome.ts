@@ -3,7 +3,7 @@ import type { TopicConfig } from "#shared/config/index.js";
 import type { AttemptLogEntry } from "#shared/domain/attempt-log.js";
 import { backoffSeconds } from "#shared/domain/backoff.js";
 import { hostFailed, parseRetryAfter, waitSeconds } from "#shared/domain/destination.js";
-import { retentionExpiry, type TaskRecord } from "#shared/domain/task.js";
+import { finishedExpiry, type TaskRecord } from "#shared/domain/task.js";
 import { deadLetterTask } from "../dead-letter.js";
 import { protectsDestinations } from "./destination-gate.js";
 import {
@@ -34,7 +34,7 @@ export async function recordDelivered(
     atMs: finishedAt,
     latenessMs,
     deliveryLatencyMs: result.durationMs,
-    expiresAt: retentionExpiry(finishedAt, topic.retentionDays),
+    expiresAt: finishedExpiry(started, finishedAt, topic.retentionDays),
     attempt: logEntry(started, startedAt, result),
   };
   if (deferrable(ctx, scope, started) && scope.messageId && started.attemptSeq !== undefined) {

@@ -3,7 +3,7 @@ import { REFUSED_BY_POLICY } from "#shared/domain/attempt-log.js";
 import { parseTaskMessage } from "#shared/domain/messages.js";
 import { replayLifeOf } from "#shared/domain/replay.js";
 import { UNFINISHED_STATUSES } from "#shared/domain/sweep.js";
-import { retentionExpiry, type TaskRecord } from "#shared/domain/task.js";
+import { finishedExpiry, type TaskRecord } from "#shared/domain/task.js";
 import { errorText } from "#shared/runtime/async.js";
 import type { RunState, SweeperDeps, SweeperTopic } from "./types.js";
 
@@ -157,7 +157,7 @@ async function finishDeadLettering(
     const written = await deps.store.markFailed(task.taskId, {
       error: task.lastError ?? "attempts exhausted",
       atMs,
-      expiresAt: retentionExpiry(atMs, topic.config.retentionDays),
+      expiresAt: finishedExpiry(task, atMs, topic.config.retentionDays),
     });
     // Deliver's returning record may have finished it first: then nothing was repaired here.
     if (!written) return;

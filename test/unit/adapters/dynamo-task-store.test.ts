@@ -347,6 +347,38 @@ describe("DynamoTaskStore against dynalite", () => {
     expect(await store.cancel("bad", NOW, 1)).toEqual({ outcome: "not-found" });
   });
 
+  it("cancel keeps a moved task to its TTL floor when that is later than the retention; an earlier floor leaves the retention; a started one stays a conflict", async () => {
+    // Prepare: successors (floor 500) cancelled with a retention of 123, and of 900; one already started
+    const moved = { rescheduledFrom: "demo.x.y.z", expiresAtFloor: 500 };
+    const [later, earlier, started] = [task(moved), task(moved), task(moved)];
+    for (const [s, name] of [
+      [store, "dynalite"],
+      [new MemoryTaskStore(), "memory"],
+    ] as const) {
+      for (const t of [later, earlier, started]) await s.putNew(t);
+      await s.startAttempt(started.taskId, NOW);
+
+      // Act
+      const outcomes = [
+        await s.cancel(later.taskId, NOW + 5, 123),
+        await s.cancel(earlier.taskId, NOW + 5, 900),
+        await s.cancel(started.taskId, NOW + 5, 123),
+      ];
+
+      // Assess
+      expect([name, outcomes]).toMatchObject([
+        name,
+        [
+          { outcome: "cancelled", task: { status: "cancelled", cancelledAtMs: NOW + 5, expiresAt: 500 } },
+          { outcome: "cancelled", task: { status: "cancelled", expiresAt: 900 } },
+          { outcome: "conflict", task: { status: "delivering" } },
+        ],
+      ]);
+      expect((await s.get(later.taskId))?.sweepShard).toBeUndefined();
+      expect((await s.get(started.taskId))?.expiresAt).toBeUndefined();
+    }
+  });
+
   it("restoreFanOutParent: undoes only that cancel of a fan-out parent, as it was before", async () => {
     // Prepare
     const link = { subscriber: "billing", taskId: task().taskId, url: "https://billing.example.com/h" };
@@ -737,7 +769,14 @@ describe("DynamoTaskStore against dynalite", () => {
     // group of 1,001 unfinished tasks at 256 KiB would alone pass the sweeper's memory on AWS, every run.
     const big = "x".repeat(12_000);
     const tasks = Array.from({ length: 3 }, (_, i) =>
-      task({ group: "lean-uf", dueAtMs: NOW - 10_000 + i, content: big, lastError: "HTTP 503" }),
+      // A moved task's TTL floor included: finishing a cut-short dead-lettering from this read keeps it.
+      task({
+        group: "lean-uf",
+        dueAtMs: NOW - 10_000 + i,
+        content: big,
+        lastError: "HTTP 503",
+        expiresAtFloor: 2e9,
+      }),
     );
     for (const t of tasks) await store.putNew(t);
     await store.markQueued((tasks[0] as TaskRecord).taskId, NOW);

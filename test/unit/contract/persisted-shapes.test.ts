@@ -33,6 +33,8 @@ import { parseExactJson } from "#shared/domain/exact-json.js";
 import { deliveryFromLink, expandFanOut } from "#shared/domain/fan-out.js";
 import { parseTaskId } from "#shared/domain/keys.js";
 import { parseTaskMessage } from "#shared/domain/messages.js";
+import { successorRecord } from "#shared/domain/reschedule.js";
+import { finishedExpiry } from "#shared/domain/task.js";
 import { atExpression } from "#shared/domain/timing.js";
 import {
   parseSigningSecrets,
@@ -121,6 +123,47 @@ describe("task items", () => {
   it("an attribute a later version adds changes neither the reading nor the view (nothing leaks)", async () => {
     const task = await storeOver(withLaterAttribute(item)).store.get(TASK_ID);
     expect(task && taskView(task)).toEqual(expectedView);
+  });
+});
+
+describe("moved task items (a successor, with its TTL floor)", () => {
+  const item: Item = shape("moved-task-item");
+  const oldId = "demo.TtAgP4ILPMpWT5RZ.my02yyo0.01JD3ZK4Q9V8X7W6T5S4R3P2N1";
+  const floor = 1_798_500_000;
+
+  it("today's move writes the pinned successor: the old item's TTL as its floor", async () => {
+    const old = {
+      ...(parseTaskId(oldId) as NonNullable<ReturnType<typeof parseTaskId>>),
+      groupValue: "A-1001",
+      status: "rescheduled" as const,
+      acceptedAtMs: Date.UTC(2026, 10, 23, 12, 0, 0),
+      content: '{"order_id":"A-1001","n":1}',
+      callbackUrl: "https://hooks.example.com/punctual",
+      timer: "schedule" as const,
+      idempotencyKey: "order-A-1001",
+      attempts: 0,
+      rescheduledTo: TASK_ID,
+      rescheduledAtMs: Date.UTC(2026, 10, 23, 12, 0, 0),
+      expiresAt: floor,
+    };
+    const { ulid: _ulid, ...record } = old;
+    const { store, puts } = storeOver();
+    await store.putNew(successorRecord(record, DUE_MS, { kind: "queue", delaySeconds: 0 }));
+    console.log("FIXTURE", JSON.stringify(puts[0], null, 2));
+    expect(puts).toEqual([item]);
+  });
+
+  it("is read with its floor, which every finishing write keeps (also with a later attribute)", async () => {
+    for (const stored of [item, withLaterAttribute(item)]) {
+      const task = await storeOver(stored).store.get(TASK_ID);
+      expect(task).toMatchObject({ taskId: TASK_ID, rescheduledFrom: oldId, expiresAtFloor: floor });
+      expect(task && finishedExpiry(task, NOW_MS, 3)).toBe(floor);
+    }
+  });
+
+  it("a task item written before the floor existed finishes with its retention alone", async () => {
+    const task = await storeOver(shape("task-item")).store.get(TASK_ID);
+    expect(task && finishedExpiry(task, NOW_MS, 3)).toBe(Math.ceil(NOW_MS / 1000 + 3 * 86_400));
   });
 });
 

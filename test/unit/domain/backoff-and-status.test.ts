@@ -6,6 +6,7 @@ import {
   canTransition,
   claimExpiry,
   DELIVERABLE_STATUSES,
+  finishedExpiry,
   retentionExpiry,
   TASK_STATUSES,
 } from "#shared/domain/task.js";
@@ -103,5 +104,13 @@ describe("status transitions", () => {
 
   it("retention counts from completion", () => {
     expect(retentionExpiry(Date.UTC(2026, 0, 1), 3)).toBe(Date.UTC(2026, 0, 4) / 1000);
+  });
+
+  it("a finished task expires with its retention, or at its floor (a moved task's) when that is later", () => {
+    const done = Date.UTC(2026, 0, 1);
+    const retention = Date.UTC(2026, 0, 4) / 1000;
+    expect(finishedExpiry({}, done, 3)).toBe(retention);
+    expect(finishedExpiry({ expiresAtFloor: retention + 86_400 }, done, 3)).toBe(retention + 86_400);
+    expect(finishedExpiry({ expiresAtFloor: retention - 1 }, done, 3)).toBe(retention);
   });
 });

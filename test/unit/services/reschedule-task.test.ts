@@ -1,10 +1,12 @@
 import { describe, expect, it } from "vitest";
 import { successorKey } from "#shared/domain/reschedule.js";
+import type { TaskRecord } from "#shared/domain/task.js";
 import { claimExpiry } from "#shared/services/add-task.js";
 import { cancelGroup } from "#shared/services/cancel-group.js";
 import { cancelTask } from "#shared/services/cancel-task.js";
 import { type RescheduleTaskDeps, rescheduleTask, runTask } from "#shared/services/reschedule-task.js";
 import { makeTask } from "../../support/factories.js";
+import { HTTP } from "../../support/fakes/callbacks.js";
 import { simulate } from "../../support/pipeline-sim.js";
 
 /**
@@ -201,6 +203,10 @@ describe("rescheduling a scheduled task", () => {
       const move = () =>
         how === "run" ? runTask(deps, oldId) : rescheduleTask(deps, oldId, { due_at: target });
       const moved = await move();
+      // Written by a release before successors carried a floor for their TTL (expiresAtFloor): today's outlives
+      // the old item; such a one finishes with its retention alone.
+      const { expiresAtFloor: _floor, ...legacy } = sim.store.tasks.get(moved.task_id) as TaskRecord;
+      sim.store.tasks.set(moved.task_id, legacy);
       for (let i = 0; i < 3; i++) {
         sim.advance(30_000);
         await sim.runRelay();
@@ -227,6 +233,25 @@ describe("rescheduling a scheduled task", () => {
       expect(sim.store.tasks.get(moved.task_id)).toBeUndefined();
     },
   );
+
+  it("run now repeated on the old id after the moved task was delivered and the retention has passed answers the moved task, delivered: it is kept as long as the old id", async () => {
+    // Prepare: run, delivered; past the retention, the table's TTL removes what has expired
+    const sim = simulate();
+    const oldId = await sim.add({ order_id: "o-11-kept" }, { delay_seconds: 600 });
+    const deps = { ...sim, timerQueue: sim.timer, now: () => sim.clock.now };
+    const moved = await runTask(deps, oldId);
+    await runMinutes(sim, 2);
+    sim.clock.now += 3 * 86_400_000 + MINUTE;
+    expireByTtl(sim);
+
+    // Act: the same request again
+    const again = await runTask(deps, oldId);
+    await runMinutes(sim, 2);
+
+    // Assess
+    expect(again).toMatchObject({ task_id: moved.task_id, status: "delivered", rescheduled_from: oldId });
+    expect(sim.delivered()).toEqual([moved.task_id]);
+  });
 
   it("two runs of one task at once: the one whose move lost the race answers the task the other moved, not 409, and it is delivered once", async () => {
     // Prepare: run B read its clock, then run A (another container, a few ms later) moved the task before B's
@@ -467,6 +492,120 @@ describe("crash after the first write (old item marked rescheduled, successor ne
     // Assess
     expect(first).toBeInstanceOf(Error);
     expect(report).toMatchObject({ reschedulesFinished: 1, failures: 0 });
+    expect(sim.delivered()).toEqual([successorId]);
+  });
+
+  /** How a task due in 30 days is moved earlier: run now, or a PATCH a minute on. */
+  const EARLIER = {
+    "run now": (sim: ReturnType<typeof simulate>, id: string) =>
+      runTask({ ...sim, timerQueue: sim.timer, now: () => sim.clock.now }, id),
+    "moved a minute on (PATCH)": (sim: ReturnType<typeof simulate>, id: string) =>
+      sim.reschedule(id, { delay_seconds: 60 }),
+  };
+
+  it.each([
+    ["run now", "delivered"],
+    ["moved a minute on (PATCH)", "delivered"],
+    ["run now", "dead-lettered"],
+    ["moved a minute on (PATCH)", "dead-lettered"],
+  ] as const)(
+    "a task due in 30 days %s, the move stopped after arming its successor, which is then %s: the sweeper that finds the old item at its old due time, long after the successor's retention, settles the move and does not write the successor again",
+    async (move, outcome) => {
+      // Prepare: the move's last write (settling the old item) fails after the arming; nobody retries. The
+      // successor is delivered (or dead-lettered) within minutes.
+      const sim = simulate();
+      const oldId = await sim.add({ order_id: `o-kept-${move}-${outcome}` }, { delay_seconds: 30 * 86_400 });
+      dieAtNext(sim, "settleRescheduled");
+      const moved = await EARLIER[move](sim, oldId).catch((e: unknown) => e);
+      const successorId = sim.store.tasks.get(oldId)?.rescheduledTo as string;
+      if (outcome === "dead-lettered") sim.callbacks.answer(successorId, HTTP(500), HTTP(500), HTTP(500));
+      await runMinutes(sim, 5);
+      const finished = sim.store.tasks.get(successorId)?.status;
+      const calls = sim.delivered().length;
+
+      // Act: the old due time passes, the table's TTL removes what has expired, the sweeper runs.
+      await sweepAfterOldDueTime(sim, 30);
+
+      // Assess: the successor's delivery (or dead-lettering) was its only one, and nothing is left stranded
+      expect(moved).toBeInstanceOf(Error);
+      expect(finished).toBe(outcome === "delivered" ? "delivered" : "failed");
+      expect(sim.delivered()).toHaveLength(calls);
+      expect(new Set(sim.delivered())).toEqual(new Set([successorId]));
+      expect(sim.store.tasks.get(successorId)?.status).toBe(finished);
+      expect(sim.store.tasks.get(oldId)?.status).toBe("rescheduled");
+      expect(sim.store.tasks.get(oldId)?.sweepShard).toBeUndefined();
+    },
+  );
+
+  it("a task due in 30 days run now, the move stopped after arming its successor, which is dead-lettered and then discarded by a DELETE that dies before settling the move (a 5xx nobody repeats): the sweeper at the old due time does not write the successor again", async () => {
+    // Prepare: the move's last write fails after the arming; the successor is dead-lettered within minutes; the
+    // operator discards it, and that DELETE's own settling of the move fails too; nobody repeats either call.
+    const sim = simulate();
+    const oldId = await sim.add({ order_id: "o-kept-discarded" }, { delay_seconds: 30 * 86_400 });
+    dieAtNext(sim, "settleRescheduled");
+    const deps = { ...sim, timerQueue: sim.timer, now: () => sim.clock.now };
+    const ran = await runTask(deps, oldId).catch((e: unknown) => e);
+    const successorId = sim.store.tasks.get(oldId)?.rescheduledTo as string;
+    sim.callbacks.answer(successorId, HTTP(500), HTTP(500), HTTP(500));
+    await runMinutes(sim, 5);
+    const failed = sim.status(successorId);
+    dieAtNext(sim, "settleRescheduled");
+    const discarded = await cancelTask(deps, successorId).catch((e: unknown) => e);
+
+    // Act: the old due time passes, the table's TTL removes what has expired, the sweeper runs.
+    await sweepAfterOldDueTime(sim, 30);
+
+    // Assess: three failed attempts, no fourth; the discard holds and the move is settled
+    expect(ran).toBeInstanceOf(Error);
+    expect(failed).toBe("failed");
+    expect(discarded).toBeInstanceOf(Error);
+    expect(sim.delivered()).toEqual([successorId, successorId, successorId]);
+    expect(sim.status(successorId)).toBe("cancelled");
+    expect(sim.store.tasks.get(oldId)?.sweepShard).toBeUndefined();
+  });
+
+  it("a task due in 30 days moved a minute on, the move stopped after arming its successor, which is then cancelled by a DELETE that dies before settling the move (a 5xx nobody repeats): the sweeper at the old due time does not write the successor again", async () => {
+    // Prepare: the successor is due in a minute; the cancel's own settling of the move fails; nobody repeats it.
+    const sim = simulate();
+    const oldId = await sim.add({ order_id: "o-kept-cancelled" }, { delay_seconds: 30 * 86_400 });
+    dieAtNext(sim, "settleRescheduled");
+    const deps = { ...sim, timerQueue: sim.timer, now: () => sim.clock.now };
+    const moved = await sim.reschedule(oldId, { delay_seconds: 60 }).catch((e: unknown) => e);
+    const successorId = sim.store.tasks.get(oldId)?.rescheduledTo as string;
+    dieAtNext(sim, "settleRescheduled");
+    const cancelled = await cancelTask(deps, successorId).catch((e: unknown) => e);
+    const status = sim.status(successorId);
+
+    // Act: the old due time passes, the table's TTL removes what has expired, the sweeper runs.
+    await sweepAfterOldDueTime(sim, 30);
+
+    // Assess: the cancel holds
+    expect(moved).toBeInstanceOf(Error);
+    expect(cancelled).toBeInstanceOf(Error);
+    expect(status).toBe("cancelled");
+    expect(sim.delivered()).toEqual([]);
+    expect(sim.status(successorId)).toBe("cancelled");
+    expect(sim.store.tasks.get(oldId)?.sweepShard).toBeUndefined();
+  });
+
+  it("a task due in 30 days moved a day later, the move stopped after arming its successor: the sweeper settles the move at the old due time, and the successor is delivered once, at its own", async () => {
+    // Prepare: the move's last write fails after the arming; nobody retries.
+    const sim = simulate();
+    const oldId = await sim.add({ order_id: "o-kept-later" }, { delay_seconds: 30 * 86_400 });
+    dieAtNext(sim, "settleRescheduled");
+    const moved = await sim.reschedule(oldId, { delay_seconds: 31 * 86_400 }).catch((e: unknown) => e);
+    const successorId = sim.store.tasks.get(oldId)?.rescheduledTo as string;
+
+    // Act: the old due time passes (the sweeper runs), then the new one; then past the successor's retention.
+    await sweepAfterOldDueTime(sim, 30, MINUTE);
+    const settled = sim.store.tasks.get(oldId)?.sweepShard;
+    sim.clock.now += 86_400_000;
+    await runMinutes(sim, 5);
+    await sweepAfterOldDueTime(sim, 10);
+
+    // Assess
+    expect(moved).toBeInstanceOf(Error);
+    expect(settled).toBeUndefined();
     expect(sim.delivered()).toEqual([successorId]);
   });
 

@@ -407,6 +407,36 @@ describe("deliver: writes in batches", () => {
     expect(stored(done).status).toBe("delivered");
   });
 
+  it("a moved task (one with a TTL floor) is finished no earlier than its floor, in the batch's writes as one by one; others keep their retention", async () => {
+    // Prepare: successors whose old items expire in 40 days (two delivered in the batch write, one dead-lettered
+    // from the batch read, one alone on the per-record path), one whose floor is below its retention, and a task
+    // never moved.
+    const { start, store, deps, context, task, stored } = setup();
+    const floor = Math.ceil(start / 1000) + 40 * 86_400;
+    const moved = { rescheduledFrom: "demo.x.y.z", expiresAtFloor: floor };
+    const batched = [await task("m1", moved), await task("m2", moved)];
+    const exhausted = await task("m3", { ...moved, status: "delivering", attempts: 3, attemptSeq: 3 });
+    const lowFloor = await task("m4", { ...moved, expiresAtFloor: 1 });
+    const plain = await task("p");
+    const alone = await task("m5", moved);
+
+    // Act
+    const first = [...batched, exhausted, lowFloor, plain].map((t) => fifoRecord(t));
+    const response = await deliverBatch(deps, eventOf(...first), context);
+    const batchCalls = { ...store.batchCalls };
+    const single = await deliverBatch(deps, eventOf(fifoRecord(alone)), context);
+
+    // Assess
+    expect(response.batchItemFailures).toEqual([]);
+    expect(single.batchItemFailures).toEqual([]);
+    expect(batchCalls).toEqual({ readMany: 1, startAttempts: 1, finishAttempts: 1 });
+    for (const t of [...batched, alone])
+      expect(stored(t)).toMatchObject({ status: "delivered", expiresAt: floor });
+    expect(stored(exhausted)).toMatchObject({ status: "failed", expiresAt: floor });
+    const retention = (t: TaskRecord) => (stored(t).deliveredAtMs as number) / 1000 + 3 * 86_400;
+    for (const t of [lowFloor, plain]) expect(stored(t).expiresAt).toBe(Math.ceil(retention(t)));
+  });
+
   it("a task the batch read left unread (UnprocessedKeys) is decided at its turn by the per-record path", async () => {
     // Prepare
     const { store, callbacks, deps, context, task, stored } = setup();

@@ -601,6 +601,31 @@ describe("crash point 8: attempts used up, dead-lettering never finished", () =>
     expect(sim.status(head)).toBe("failed");
     expect(sim.delivered()).toEqual([follower]);
   });
+
+  it("an exhausted moved head is dead-lettered no earlier than its TTL floor (the item it was moved from outlives it otherwise)", async () => {
+    // Prepare: a successor whose old item expires in 40 days, its attempts used up
+    const sim = simulate();
+    const floor = Math.ceil(T0 / 1000) + 40 * 86_400;
+    const head = await sim.put(
+      makeTask({
+        group: "g8m",
+        dueAtMs: T0,
+        acceptedAtMs: T0,
+        status: "delivering",
+        attempts: 3,
+        rescheduledFrom: "demo.x.y.z",
+        expiresAtFloor: floor,
+      }),
+    );
+    sim.advance(sim.stalledAfterMs + 1_000);
+
+    // Act
+    const report = await sim.sweep();
+
+    // Assess
+    expect(report).toMatchObject({ deadLettered: 1 });
+    expect(sim.store.tasks.get(head)).toMatchObject({ status: "failed", expiresAt: floor });
+  });
 });
 
 describe("crash point 9: the sweeper itself dies between its send and its mark", () => {

@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { parseTaskMessage, taskMessageBody } from "#shared/domain/messages.js";
 import { sweepShardOf } from "#shared/domain/sweep.js";
-import { retentionExpiry } from "#shared/domain/task.js";
+import { retentionExpiry, type TaskRecord } from "#shared/domain/task.js";
 import { reconcileTopicDeadLetters } from "#shared/services/sweeper/topic-dead-letters.js";
 import {
   Counters,
@@ -40,9 +40,9 @@ function sweeperOver(store: MemoryTaskStore, queue: FakePointerQueue): SweeperDe
  * `failed` write never made (the function died between them); the pass over that one message, the topic's
  * `maxAttempts` 3.
  */
-async function cutShort(group: string, errors: readonly string[]) {
+async function cutShort(group: string, errors: readonly string[], fields: Partial<TaskRecord> = {}) {
   const store = new MemoryTaskStore();
-  const task = makeTask({ group, dueAtMs: T0, acceptedAtMs: T0 });
+  const task = makeTask({ group, dueAtMs: T0, acceptedAtMs: T0, ...fields });
   await store.putNew(task, { sweepIndex: false });
   for (const [attempt, error] of errors.entries()) {
     await store.startAttempt(task.taskId, T0 + attempt);
@@ -161,6 +161,20 @@ describe("reconcileTopicDeadLetters", () => {
     expect(store.tasks.get(task.taskId)).toMatchObject({ status: "failed", lastError: "HTTP 500" });
     expect(store.tasks.get(task.taskId)?.sweepShard).toBeUndefined();
     expect(queue.messages.map((m) => m.deduplicationId)).toEqual([task.taskId]);
+    expect(counters).toMatchObject({ deadLettered: 1, failures: 0 });
+  });
+
+  it("finishes a moved task's cut-short dead-lettering no earlier than its TTL floor (the item it was moved from outlives it otherwise)", async () => {
+    // Prepare: a successor whose old item expires in 40 days; the topic's retention is a day
+    const floor = Math.ceil(T0 / 1000) + 40 * 86_400;
+    const moved = { rescheduledFrom: "demo.x.y.z", expiresAtFloor: floor };
+    const { store, task, pass } = await cutShort("m", ["HTTP 500", "HTTP 500", "HTTP 500"], moved);
+
+    // Act
+    const counters = await pass();
+
+    // Assess
+    expect(store.tasks.get(task.taskId)).toMatchObject({ status: "failed", expiresAt: floor });
     expect(counters).toMatchObject({ deadLettered: 1, failures: 0 });
   });
 
