@@ -1,6 +1,6 @@
 import { Cron, CronPattern } from "croner";
 import { INLINE_COVER_MS, MAX_OCCURRENCES_INLINE, MIN_OCCURRENCES_INLINE } from "./schedule.js";
-import { wallClockMs } from "./zone-clock.js";
+import { wallClockMs, zoneFormatter } from "./zone-clock.js";
 
 /*
  * A schedule's cron rules: validating a pattern and computing its occurrences. Apart from schedule.ts so that
@@ -57,6 +57,28 @@ export function cronProblem(cron: string): string | undefined {
   } catch (error) {
     const message = error instanceof Error ? error.message : String(error);
     return `${CRON_FORMAT}: ${message.replace(/^CronPattern: /, "")}`;
+  }
+}
+
+/**
+ * Why this release cannot compute a stored schedule's occurrences (every computation would throw), or undefined
+ * when it can. A create refuses such a schedule (cronProblem, isKnownTimeZone), but a stored one may predate a
+ * check (an ISO date taken as a run-once job), be written by hand, or name a zone the runtime's ICU no longer
+ * knows: its view, its topic's list and its stop must still answer, and the materializer must not fail on it every
+ * minute. Only what throws counts, not today's stricter input rules (an AWS-style `?`), which still run.
+ */
+export function uncomputableProblem(spec: Pick<CronSpec, "cron" | "timezone">): string | undefined {
+  try {
+    zoneFormatter(spec.timezone);
+  } catch {
+    return `its time zone ${JSON.stringify(spec.timezone)} is not one this runtime knows`;
+  }
+  try {
+    if (cronOf(spec).getOnce() === null) return undefined;
+    return `its cron ${JSON.stringify(spec.cron)} is a date, not a recurring pattern`;
+  } catch (error) {
+    const message = error instanceof Error ? error.message : String(error);
+    return `its cron ${JSON.stringify(spec.cron)} is not a pattern: ${message.replace(/^CronPattern: /, "")}`;
   }
 }
 

@@ -7,8 +7,10 @@ import { successorKey } from "#shared/domain/reschedule.js";
 import {
   MATERIALIZE_HORIZON_MS,
   MAX_OCCURRENCES_INLINE,
+  makeScheduleKey,
   SCHEDULE_SHARDS,
   type ScheduleRecord,
+  scheduleShardOf,
 } from "#shared/domain/schedule.js";
 import { addTask } from "#shared/services/add-task.js";
 import { addTasksBatch } from "#shared/services/add-tasks-batch.js";
@@ -1084,6 +1086,81 @@ describe("pause, resume, delete", () => {
         status: 400,
         issues: [{ path: "cursor", message: "not a cursor this list gave out" }],
       });
+    },
+  );
+});
+
+describe("a stored schedule this release cannot compute (written by an older release or by hand, a zone ICU dropped)", () => {
+  /** An active, due schedule as stored, with a cron or time zone the create route would refuse today. */
+  async function storedByHand(h: ReturnType<typeof harness>, fields: Partial<ScheduleRecord>, ulid: string) {
+    const key = makeScheduleKey("demo", ulid);
+    await h.store.putSchedule({
+      ...key,
+      topic: "demo",
+      cron: "*/1 * * * *",
+      timezone: "UTC",
+      content: '{"order_id":"o-1"}',
+      status: "active",
+      createdAtMs: h.clock.nowMs,
+      updatedAtMs: h.clock.nowMs,
+      materializedUntilMs: h.clock.nowMs,
+      epoch: 0,
+      scheduleShard: scheduleShardOf(key.scheduleId),
+      materializeAtMs: h.clock.nowMs,
+      ...fields,
+    });
+    return key.scheduleId;
+  }
+
+  it.each([
+    ["an ISO date as cron (croner's run-once job)", { cron: "0000-01-01T00:00:00Z" }],
+    ["a cron croner refuses", { cron: "61 * * * *" }],
+    ["a time zone the runtime does not know", { timezone: "Mars/Olympus" }],
+  ])(
+    "%s: the others go on, the next run pauses it saying why (not a failure every minute), and its view, its topic's list, pause, resume and delete answer without a 500",
+    async (_name, fields) => {
+      // Prepare: a healthy schedule and a poison one on the same topic.
+      const h = harness();
+      const { schedule_id: good } = await createSchedule(h.deps, body());
+      const poison = await storedByHand(h, fields, "01JD3PPPPPPPPPPPPPPPPPPPPP");
+      const failures: unknown[] = [];
+      const deps = { ...h.deps, onScheduleError: (_id: string, error: unknown) => failures.push(error) };
+
+      // Act
+      const activeView = await getSchedule(deps, poison);
+      const activeList = await listSchedules(deps, { topic: "demo" });
+      h.clock.advance(60_000);
+      const first = await runMaterializer(deps);
+      h.clock.advance(60_000);
+      const second = await runMaterializer(deps);
+      const view = await getSchedule(deps, poison);
+      const listed = await listSchedules(deps, { topic: "demo" });
+      const resumed = await refusal(resumeSchedule(deps, poison));
+      const paused = await pauseSchedule(deps, poison);
+      const deleted = await deleteSchedule(deps, poison);
+
+      // Assess: the healthy schedule is made to the horizon each run; the poison one is paused once, with a reason.
+      expect(activeView).toMatchObject({ status: "active", next_occurrences: [] });
+      expect(activeList.schedules.map((s) => s.schedule_id).sort()).toEqual([good, poison].sort());
+      expect(first).toMatchObject({ schedules: 2, failures: 0, skipped: 1 });
+      expect(second).toMatchObject({ schedules: 1, failures: 0, skipped: 0 });
+      expect(failures).toEqual([]);
+      expect(
+        h
+          .live()
+          .filter((t) => t.scheduleId === good)
+          .at(-1)?.dueAtMs,
+      ).toBe(Date.parse("2027-01-01T00:06:00.000Z"));
+      expect(view).toMatchObject({
+        status: "paused",
+        next_occurrences: [],
+        last_skipped: { code: "invalid_schedule", message: expect.stringMatching(/paused.*delete it/) },
+      });
+      expect(listed.schedules).toHaveLength(2);
+      expect(resumed).toMatchObject({ status: 409, code: "conflict" });
+      expect(paused).toMatchObject({ status: "paused", cancelled_occurrences: 0 });
+      expect(deleted).toMatchObject({ status: "deleted", cancelled_occurrences: 0 });
+      expect(h.tasks().filter((t) => t.scheduleId === poison)).toEqual([]);
     },
   );
 });
