@@ -152,18 +152,22 @@ export function materializeAt(
 }
 
 /**
- * How many of a pattern's local times in a row may fall in DST gaps before one that exists. Croner rejects a gap
- * time one at a time and searches up to the year 3000: a pattern whose times all lie in gaps (`* * 2 * 3 0L` in
+ * When a pattern's local times in a row that fall in DST gaps mean it never fires. Croner rejects a gap time one
+ * at a time and searches up to the year 3000: a pattern whose times all lie in gaps (`* * 2 * 3 0L` in
  * Europe/Berlin: every second of 02:xx on the spring-forward Sunday) cost it ~80 s of CPU to answer "none", which
- * timed out a create into a 500. Two gap hours of a one-second pattern: a zone springs forward once a year, so a
- * pattern that fires at all meets at most one gap's times in a row, and checking them takes a fraction of a second.
+ * timed out a create into a 500. A zone springs forward at most a few times a year, so a pattern that fires at all
+ * meets the times of one gap in a row, never of two: a gap time a day or more after the one before it is another
+ * gap's, and answers "none". Not a count of times: one gap can hold more than an hour of them (Antarctica/Troll
+ * springs from +00 to +02, 7,200 seconds), and counting two hours' worth ended such a schedule in its gap.
  */
-const MAX_GAP_TIMES_IN_A_ROW = 2 * 3600;
+const NEXT_GAP_AFTER_MS = 86_400_000;
+/** A bound on the work whatever the zone does: a day of one-second times, the longest gap a zone has had. */
+const MAX_GAP_TIMES_IN_A_ROW = 86_400;
 
 /**
- * True when the pattern's next MAX_GAP_TIMES_IN_A_ROW local times after `fromMs` all fall in the zone's DST gaps
- * (so it never fires, for any purpose here). A fixed local time (`30 2 * * *`) runs after a gap instead, and its
- * local times are never skipped: never true for one.
+ * True when the pattern's next local times after `fromMs` all fall in the zone's DST gaps, up to a time in a second
+ * gap (so it never fires, for any purpose here). A fixed local time (`30 2 * * *`) runs after a gap instead, and
+ * its local times are never skipped: never true for one.
  */
 export function onlyDstGapsAhead(spec: Pick<CronSpec, "cron" | "timezone">, fromMs: number): boolean {
   const local = dstFreeClockOf(spec.cron);
@@ -172,6 +176,7 @@ export function onlyDstGapsAhead(spec: Pick<CronSpec, "cron" | "timezone">, from
   for (let seen = 0; seen < MAX_GAP_TIMES_IN_A_ROW; seen++) {
     const next = local.nextRun(cursor);
     if (!next || localTimeExists(next.getTime(), spec.timezone)) return false;
+    if (seen > 0 && next.getTime() - cursor.getTime() >= NEXT_GAP_AFTER_MS) return true;
     cursor = next;
   }
   return true;

@@ -589,6 +589,23 @@ describe("materializing", () => {
     expect(deleted.status).toBe("deleted");
   });
 
+  it("a schedule whose next times all fall in a two-hour DST gap (Antarctica/Troll) stays active and is looked at again after it, not ended", async () => {
+    // Prepare: every second of 01:xx and 02:xx local; on 2027-03-28 Troll jumps from 01:00 (+00) to 03:00 (+02).
+    const h = harness("2027-03-27T02:58:00.000Z");
+
+    // Act: created two minutes before its last occurrence ahead of the gap.
+    const { schedule_id: id } = await createSchedule(
+      h.deps,
+      body({ cron: "* * 1,2 * * *", timezone: "Antarctica/Troll" }),
+    );
+
+    // Assess: its next occurrence after the gap is 2027-03-29 01:00 (+02), 2027-03-28 23:00Z.
+    expect(h.schedule(id)).toMatchObject({
+      status: "active",
+      materializeAtMs: Date.parse("2027-03-28T23:00:00.000Z") - MATERIALIZE_HORIZON_MS,
+    });
+  });
+
   it("a schedule none of whose occurrences was refused shows no skip fields", async () => {
     const h = harness();
     const { schedule_id: id } = await createSchedule(h.deps, body());
