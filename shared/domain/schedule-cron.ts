@@ -133,10 +133,11 @@ export function nextOccurrence(spec: CronSpec, afterMs: number): number | undefi
   // Croner counts from the next whole second after its reference; starting a millisecond before the window
   // keeps an occurrence exactly at start_at.
   const from = spec.startAtMs !== undefined ? Math.max(afterMs, spec.startAtMs - 1) : afterMs;
-  if (onlyDstGapsAhead(spec, from)) return undefined;
-  const next = cronOf(spec).nextRun(new Date(from));
-  if (!next) return undefined;
-  const ms = next.getTime();
+  const walk = walkDstGaps(spec, from);
+  if (walk.never) return undefined;
+  // Past a gap, the first local time after it is the occurrence; croner would reject the gap's times one by one.
+  const ms = walk.afterGapMs ?? cronOf(spec).nextRun(new Date(from))?.getTime();
+  if (ms === undefined) return undefined;
   if (spec.endAtMs !== undefined && ms >= spec.endAtMs) return undefined;
   return ms;
 }
@@ -152,34 +153,70 @@ export function materializeAt(
 }
 
 /**
- * When a pattern's local times in a row that fall in DST gaps mean it never fires. Croner rejects a gap time one
- * at a time and searches up to the year 3000: a pattern whose times all lie in gaps (`* * 2 * 3 0L` in
- * Europe/Berlin: every second of 02:xx on the spring-forward Sunday) cost it ~80 s of CPU to answer "none", which
- * timed out a create into a 500. A zone springs forward at most a few times a year, so a pattern that fires at all
- * meets the times of one gap in a row, never of two: a gap time a day or more after the one before it is another
- * gap's, and answers "none". Not a count of times: one gap can hold more than an hour of them (Antarctica/Troll
- * springs from +00 to +02, 7,200 seconds), and counting two hours' worth ended such a schedule in its gap.
+ * Where a pattern's next local times meet DST gaps. Croner rejects a gap time one at a time and searches up to the
+ * year 3000: a pattern whose times all lie in gaps (`* * 2 * 3 0L` in Europe/Berlin: every second of 02:xx on the
+ * spring-forward Sunday) cost it ~80 s of CPU to answer "none", which timed out a create into a 500; and a pattern
+ * whose next times fill one gap (`* * 2 * * *` just before it) cost it, and a walk of the gap second by second, a
+ * share of a second per occurrence asked for. So each gap is stepped over at once (gapEndLocal). A zone springs
+ * forward at most once or twice a year: a pattern that fires at all has its next times in one gap, never in two in
+ * a row, whatever the gap's length (Antarctica/Troll's is two hours).
  */
-const NEXT_GAP_AFTER_MS = 86_400_000;
-/** A bound on the work whatever the zone does: a day of one-second times, the longest gap a zone has had. */
-const MAX_GAP_TIMES_IN_A_ROW = 86_400;
+const GAPS_IN_A_ROW_FOR_NEVER = 2;
+
+type GapWalk =
+  | { readonly never: true }
+  /**
+   * `afterGapMs`: the next times fill a gap, so the next occurrence is the pattern's first local time after it, at
+   * this instant (the first at which the clock reads it: a real-clock pattern, as croner runs it).
+   */
+  | { readonly never: false; readonly afterGapMs?: number };
 
 /**
- * True when the pattern's next local times after `fromMs` all fall in the zone's DST gaps, up to a time in a second
- * gap (so it never fires, for any purpose here). A fixed local time (`30 2 * * *`) runs after a gap instead, and
- * its local times are never skipped: never true for one.
+ * True when the pattern's next local times after `fromMs` all fall in the zone's DST gaps (so it never fires, for
+ * any purpose here). A fixed local time (`30 2 * * *`) runs after a gap instead, and its local times are never
+ * skipped: never true for one.
  */
 export function onlyDstGapsAhead(spec: Pick<CronSpec, "cron" | "timezone">, fromMs: number): boolean {
+  return walkDstGaps(spec, fromMs).never;
+}
+
+function walkDstGaps(spec: Pick<CronSpec, "cron" | "timezone">, fromMs: number): GapWalk {
   const local = dstFreeClockOf(spec.cron);
-  if (!local) return false;
+  if (!local) return { never: false };
   let cursor = new Date(wallClockMs(fromMs, spec.timezone));
-  for (let seen = 0; seen < MAX_GAP_TIMES_IN_A_ROW; seen++) {
+  for (let gaps = 0; gaps < GAPS_IN_A_ROW_FOR_NEVER; gaps++) {
     const next = local.nextRun(cursor);
-    if (!next || localTimeExists(next.getTime(), spec.timezone)) return false;
-    if (seen > 0 && next.getTime() - cursor.getTime() >= NEXT_GAP_AFTER_MS) return true;
-    cursor = next;
+    if (!next) return { never: false };
+    const instantMs = instantOfLocal(next.getTime(), spec.timezone);
+    if (instantMs !== undefined)
+      return gaps === 0 ? { never: false } : { never: false, afterGapMs: instantMs };
+    const gapEndMs = gapEndLocal(next.getTime(), spec.timezone);
+    // Not one spring-forward gap (two changes within a day?): croner's own search answers, slowly but right.
+    if (gapEndMs === undefined) return { never: false };
+    cursor = new Date(gapEndMs - 1);
   }
-  return true;
+  return { never: true };
+}
+
+/**
+ * The first local time after the spring-forward gap a local time that does not exist lies in. The change lies
+ * between that local time read with the later offset and read with the earlier one (at most the gap's length
+ * apart): found by halving, to the second (zones change on whole seconds).
+ */
+function gapEndLocal(localMs: number, timezone: string): number | undefined {
+  const offsetAt = (instantMs: number) => wallClockMs(instantMs, timezone) - instantMs;
+  const before = offsetAt(localMs - DAY_MS);
+  const after = offsetAt(localMs + DAY_MS);
+  if (after <= before) return undefined;
+  let lo = localMs - after; // before the change: the earlier offset
+  let hi = localMs - before; // at or after it: the later offset
+  if (offsetAt(lo) !== before || offsetAt(hi) !== after) return undefined;
+  while (hi - lo > 1000) {
+    const mid = lo + Math.floor((hi - lo) / 2000) * 1000;
+    if (offsetAt(mid) === after) hi = mid;
+    else lo = mid;
+  }
+  return hi + after;
 }
 
 /** Per pattern (the materializer asks once per occurrence): null for a fixed local time, which gaps never skip. */
@@ -200,10 +237,13 @@ function dstFreeClockOf(cron: string): Cron | null {
 
 const DAY_MS = 86_400_000;
 
-/** Whether the local time `localMs` (fields read as UTC) exists in `timezone`: with its offset a day either side. */
-function localTimeExists(localMs: number, timezone: string): boolean {
-  return [localMs - DAY_MS, localMs + DAY_MS].some((nearMs) => {
-    const offsetMs = wallClockMs(nearMs, timezone) - nearMs;
-    return wallClockMs(localMs - offsetMs, timezone) === localMs;
-  });
+/**
+ * The first instant at which the zone's clock reads the local time `localMs` (fields read as UTC), with its offset
+ * a day either side; undefined when that local time does not exist there (a DST gap).
+ */
+function instantOfLocal(localMs: number, timezone: string): number | undefined {
+  const instants = [localMs - DAY_MS, localMs + DAY_MS]
+    .map((nearMs) => localMs - (wallClockMs(nearMs, timezone) - nearMs))
+    .filter((instantMs) => wallClockMs(instantMs, timezone) === localMs);
+  return instants.length === 0 ? undefined : Math.min(...instants);
 }

@@ -1,4 +1,4 @@
-import { describe, expect, it } from "vitest";
+import { describe, expect, it, vi } from "vitest";
 import { MAX_ISSUE_TEXT } from "#shared/api/errors.js";
 import {
   isKnownTimeZone,
@@ -98,6 +98,31 @@ describe("DST: a 02:30 daily schedule in Europe/Berlin", () => {
     // 2027-03-29 01:00 at +02 is 2027-03-28 23:00Z.
     expect(iso(next ?? 0)).toBe("2027-03-28T23:00:00.000Z");
   });
+
+  it.each([
+    ["* * 2 * * *", "Europe/Berlin", "2027-03-29T00:00:00.000Z"],
+    ["* * 1,2 * * *", "Antarctica/Troll", "2027-03-28T23:00:00.000Z"],
+    ["* * 2,3 * * *", "Europe/Berlin", "2027-03-28T01:00:00.000Z"],
+  ])(
+    "%s in %s, its next times filling the spring-forward gap, steps over the gap at once instead of second by second",
+    async (cron, timezone, expected) => {
+      // Prepare: a minute before the gap (2027-03-28 01:00Z in both zones), a zone reading counted as the work.
+      const zoneReads = vi.spyOn(Intl.DateTimeFormat.prototype, "formatToParts");
+
+      // Act
+      const searched = await cronerSearchesOf(() =>
+        nextOccurrence({ cron, timezone }, at("2027-03-28T00:59:00Z")),
+      );
+      const reads = zoneReads.mock.calls.length;
+      zoneReads.mockRestore();
+
+      // Assess: bounded work, not a stopwatch (walking the gap's 3,600 or 7,200 seconds, each a croner step and
+      // zone readings, took a create up to seconds of CPU); the occurrence at the gap's end instant is kept.
+      expect(iso(searched.result ?? 0)).toBe(expected);
+      expect(searched.all).toBeLessThanOrEqual(10);
+      expect(reads).toBeLessThanOrEqual(200);
+    },
+  );
 
   it("a pattern whose times fall in a gap one year still runs the next (every second of 02:xx on 28 March)", () => {
     const spec = { cron: "* * 2 28 3 *", timezone: "Europe/Berlin" };
