@@ -124,7 +124,7 @@ export async function resumeSchedule(deps: ScheduleRouteDeps, id: string | undef
   const problem = uncomputableProblem(schedule);
   if (problem) {
     throw conflict(
-      `this release cannot compute the schedule's occurrences (${problem}): delete it and create it again`,
+      `this release cannot compute the schedule's occurrences (${problem}): resume it once a release that can is deployed, or delete it and create it again`,
       {
         schedule_status: schedule.status,
       },

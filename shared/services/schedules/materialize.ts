@@ -142,7 +142,7 @@ function pauseForRemovedTopic(
  * A schedule whose occurrences this release cannot compute (schedule-cron.ts, uncomputableProblem): every run
  * would fail on it, every minute, for ever (the failures alarm with it). The run pauses it, saying why; as its
  * next occurrence is unknown, the skip recorded is at its cursor, the point from which none was made. Resume
- * refuses it (manage.ts): it can only be deleted and created again.
+ * refuses it while the release cannot compute it (manage.ts); one that can (a rollback) resumes it as any other.
  */
 function pauseUncomputable(
   deps: MaterializeDeps,
@@ -150,7 +150,7 @@ function pauseUncomputable(
   problem: string,
   nowMs: number,
 ): Promise<MaterializeResult> {
-  const message = `this release cannot compute the schedule's occurrences (${problem}): the schedule was paused (delete it and create it again)`;
+  const message = `this release cannot compute the schedule's occurrences (${problem}): the schedule was paused (resume it once a release that can is deployed, or delete it and create it again)`;
   const error = conflict(message);
   return pauseSaying(
     deps,

@@ -1118,6 +1118,7 @@ describe("a stored schedule this release cannot compute (written by an older rel
       cron: "*/1 * * * *",
       timezone: "UTC",
       content: '{"order_id":"o-1"}',
+      callbackUrl: "https://receiver.example/hook",
       status: "active",
       createdAtMs: h.clock.nowMs,
       updatedAtMs: h.clock.nowMs,
@@ -1155,6 +1156,9 @@ describe("a stored schedule this release cannot compute (written by an older rel
       const listed = await listSchedules(deps, { topic: "demo" });
       const resumed = await refusal(resumeSchedule(deps, poison));
       const paused = await pauseSchedule(deps, poison);
+      // A release that can compute it again (a rollback; here its stored fields as they were).
+      h.store.schedules.set(poison, { ...h.schedule(poison), cron: "*/1 * * * *", timezone: "UTC" });
+      const resumedLater = await resumeSchedule(deps, poison);
       const deleted = await deleteSchedule(deps, poison);
 
       // Assess: the healthy schedule is made to the horizon each run; the poison one is paused once, with a reason.
@@ -1177,8 +1181,11 @@ describe("a stored schedule this release cannot compute (written by an older rel
       expect(listed.schedules).toHaveLength(2);
       expect(resumed).toMatchObject({ status: 409, code: "conflict" });
       expect(paused).toMatchObject({ status: "paused", cancelled_occurrences: 0 });
-      expect(deleted).toMatchObject({ status: "deleted", cancelled_occurrences: 0 });
-      expect(h.tasks().filter((t) => t.scheduleId === poison)).toEqual([]);
+      expect(resumedLater.status).toBe("active");
+      expect(deleted.status).toBe("deleted");
+      expect(deleted.cancelled_occurrences).toBeGreaterThan(0);
+      expect(deleted.cancelled_occurrences).toBe(h.tasks().filter((t) => t.scheduleId === poison).length);
+      expect(h.live().filter((t) => t.scheduleId === poison)).toEqual([]);
     },
   );
 });
