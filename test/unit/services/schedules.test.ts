@@ -707,6 +707,28 @@ describe("how far behind the materializer is (its lag, in each run's summary)", 
     expect(run).toMatchObject({ schedules: 250, occurrences: 500, failures: 0, lagSeconds: 60 });
   });
 
+  it("after a three-hour outage a minute schedule's missed occurrences are each made once, late, at most 150 a run, none skipped (README: 'never skipped')", async () => {
+    // Prepare: made inline up to 00:04 at creation; then no run until 03:00.
+    const h = harness();
+    await createSchedule(h.deps, body({ cron: "* * * * *" }));
+    h.clock.set("2027-01-01T03:00:00.000Z");
+    const runs = [];
+
+    // Act: a run a minute, three times.
+    for (let minute = 0; minute < 3; minute++) {
+      runs.push(await runMaterializer(h.deps));
+      h.clock.advance(60_000);
+    }
+
+    // Assess: 00:01 … 03:06 (the horizon of the third run at 03:02), one task each: 4 inline, then 00:05 … 02:34
+    // (the run's cap), 02:35 … 03:05, 03:06.
+    const keys = h.tasks().map((t) => t.idempotencyKey);
+    expect(new Set(keys).size).toBe(keys.length);
+    expect(keys).toHaveLength(186);
+    expect(runs.map((r) => r.occurrences)).toEqual([150, 31, 1]);
+    expect(runs.map((r) => r.skipped)).toEqual([0, 0, 0]);
+  });
+
   it("a schedule still behind after its 150 occurrences of the run counts: a one-second schedule 400 s without a run is caught up 90 s a minute", async () => {
     // Prepare: created at 00:00 (made inline up to 00:02:00); no run until 00:06:40.
     const h = harness();
