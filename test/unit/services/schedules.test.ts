@@ -340,6 +340,26 @@ describe("materializing", () => {
     expect((await runMaterializer(h.deps)).schedules).toBe(0);
   });
 
+  it("a schedule reads ended once its last occurrence is made, still ahead: pause answers 409 and cancels nothing, delete cancels it", async () => {
+    // Prepare: ended at creation, its two occurrences made and not yet due.
+    const h = harness();
+    const { schedule_id: id } = await createSchedule(
+      h.deps,
+      body({ start_at: "2027-01-01T00:02:00Z", end_at: "2027-01-01T00:03:30Z" }),
+    );
+
+    // Act
+    const paused = await refusal(pauseSchedule(h.deps, id));
+    const liveAfterPause = h.live().length;
+    const deleted = await deleteSchedule(h.deps, id);
+
+    // Assess
+    expect(paused).toMatchObject({ status: 409, code: "conflict" });
+    expect(liveAfterPause).toBe(2);
+    expect(deleted).toMatchObject({ status: "deleted", cancelled_occurrences: 2 });
+    expect(h.live()).toEqual([]);
+  });
+
   it.each([
     ["2027-01-01T00:02:01.000Z", 120],
     ["2027-01-01T00:02:00.500Z", 120],
