@@ -1,6 +1,6 @@
 import { Cron, CronPattern } from "croner";
 import { INLINE_COVER_MS, MAX_OCCURRENCES_INLINE, MIN_OCCURRENCES_INLINE } from "./schedule.js";
-import { wallClockMs } from "./zone-clock.js";
+import { wallClockMs, zoneFormatter } from "./zone-clock.js";
 
 /*
  * A schedule's cron rules: validating a pattern and computing its occurrences. Apart from schedule.ts so that
@@ -61,6 +61,28 @@ export function cronProblem(cron: string): string | undefined {
 }
 
 /**
+ * Why this release cannot compute a stored schedule's occurrences (every computation would throw), or undefined
+ * when it can. A create refuses such a schedule (cronProblem, isKnownTimeZone), but a stored one may predate a
+ * check (an ISO date taken as a run-once job), be written by hand, or name a zone the runtime's ICU no longer
+ * knows: its view, its topic's list and its stop must still answer, and the materializer must not fail on it every
+ * minute. Only what throws counts, not today's stricter input rules (an AWS-style `?`), which still run.
+ */
+export function uncomputableProblem(spec: Pick<CronSpec, "cron" | "timezone">): string | undefined {
+  try {
+    zoneFormatter(spec.timezone);
+  } catch {
+    return `its time zone ${JSON.stringify(spec.timezone)} is not one this runtime knows`;
+  }
+  try {
+    if (cronOf(spec).getOnce() === null) return undefined;
+    return `its cron ${JSON.stringify(spec.cron)} is a date, not a recurring pattern`;
+  } catch (error) {
+    const message = error instanceof Error ? error.message : String(error);
+    return `its cron ${JSON.stringify(spec.cron)} is not a pattern: ${message.replace(/^CronPattern: /, "")}`;
+  }
+}
+
+/**
  * Croner reads `?` as `*` in every field. An EventBridge cron (`minute hour day-of-month month day-of-week year`,
  * with `?` in one day field) also has six fields, so read seconds-first `0 12 * * ? *` (daily at noon on AWS)
  * would run every hour at :12, silently. `?` means "any day" only in the day-of-month and day-of-week fields;
@@ -111,10 +133,11 @@ export function nextOccurrence(spec: CronSpec, afterMs: number): number | undefi
   // Croner counts from the next whole second after its reference; starting a millisecond before the window
   // keeps an occurrence exactly at start_at.
   const from = spec.startAtMs !== undefined ? Math.max(afterMs, spec.startAtMs - 1) : afterMs;
-  if (onlyDstGapsAhead(spec, from)) return undefined;
-  const next = cronOf(spec).nextRun(new Date(from));
-  if (!next) return undefined;
-  const ms = next.getTime();
+  const walk = walkDstGaps(spec, from);
+  if (walk.never) return undefined;
+  // Past a gap, the first local time after it is the occurrence; croner would reject the gap's times one by one.
+  const ms = walk.afterGapMs ?? cronOf(spec).nextRun(new Date(from))?.getTime();
+  if (ms === undefined) return undefined;
   if (spec.endAtMs !== undefined && ms >= spec.endAtMs) return undefined;
   return ms;
 }
@@ -130,29 +153,70 @@ export function materializeAt(
 }
 
 /**
- * How many of a pattern's local times in a row may fall in DST gaps before one that exists. Croner rejects a gap
- * time one at a time and searches up to the year 3000: a pattern whose times all lie in gaps (`* * 2 * 3 0L` in
- * Europe/Berlin: every second of 02:xx on the spring-forward Sunday) cost it ~80 s of CPU to answer "none", which
- * timed out a create into a 500. Two gap hours of a one-second pattern: a zone springs forward once a year, so a
- * pattern that fires at all meets at most one gap's times in a row, and checking them takes a fraction of a second.
+ * Where a pattern's next local times meet DST gaps. Croner rejects a gap time one at a time and searches up to the
+ * year 3000: a pattern whose times all lie in gaps (`* * 2 * 3 0L` in Europe/Berlin: every second of 02:xx on the
+ * spring-forward Sunday) cost it ~80 s of CPU to answer "none", which timed out a create into a 500; and a pattern
+ * whose next times fill one gap (`* * 2 * * *` just before it) cost it, and a walk of the gap second by second, a
+ * share of a second per occurrence asked for. So each gap is stepped over at once (gapEndLocal). A zone springs
+ * forward at most once or twice a year: a pattern that fires at all has its next times in one gap, never in two in
+ * a row, whatever the gap's length (Antarctica/Troll's is two hours).
  */
-const MAX_GAP_TIMES_IN_A_ROW = 2 * 3600;
+const GAPS_IN_A_ROW_FOR_NEVER = 2;
+
+type GapWalk =
+  | { readonly never: true }
+  /**
+   * `afterGapMs`: the next times fill a gap, so the next occurrence is the pattern's first local time after it, at
+   * this instant (the first at which the clock reads it: a real-clock pattern, as croner runs it).
+   */
+  | { readonly never: false; readonly afterGapMs?: number };
 
 /**
- * True when the pattern's next MAX_GAP_TIMES_IN_A_ROW local times after `fromMs` all fall in the zone's DST gaps
- * (so it never fires, for any purpose here). A fixed local time (`30 2 * * *`) runs after a gap instead, and its
- * local times are never skipped: never true for one.
+ * True when the pattern's next local times after `fromMs` all fall in the zone's DST gaps (so it never fires, for
+ * any purpose here). A fixed local time (`30 2 * * *`) runs after a gap instead, and its local times are never
+ * skipped: never true for one.
  */
 export function onlyDstGapsAhead(spec: Pick<CronSpec, "cron" | "timezone">, fromMs: number): boolean {
+  return walkDstGaps(spec, fromMs).never;
+}
+
+function walkDstGaps(spec: Pick<CronSpec, "cron" | "timezone">, fromMs: number): GapWalk {
   const local = dstFreeClockOf(spec.cron);
-  if (!local) return false;
+  if (!local) return { never: false };
   let cursor = new Date(wallClockMs(fromMs, spec.timezone));
-  for (let seen = 0; seen < MAX_GAP_TIMES_IN_A_ROW; seen++) {
+  for (let gaps = 0; gaps < GAPS_IN_A_ROW_FOR_NEVER; gaps++) {
     const next = local.nextRun(cursor);
-    if (!next || localTimeExists(next.getTime(), spec.timezone)) return false;
-    cursor = next;
+    if (!next) return { never: false };
+    const instantMs = instantOfLocal(next.getTime(), spec.timezone);
+    if (instantMs !== undefined)
+      return gaps === 0 ? { never: false } : { never: false, afterGapMs: instantMs };
+    const gapEndMs = gapEndLocal(next.getTime(), spec.timezone);
+    // Not one spring-forward gap (two changes within a day?): croner's own search answers, slowly but right.
+    if (gapEndMs === undefined) return { never: false };
+    cursor = new Date(gapEndMs - 1);
   }
-  return true;
+  return { never: true };
+}
+
+/**
+ * The first local time after the spring-forward gap a local time that does not exist lies in. The change lies
+ * between that local time read with the later offset and read with the earlier one (at most the gap's length
+ * apart): found by halving, to the second (zones change on whole seconds).
+ */
+function gapEndLocal(localMs: number, timezone: string): number | undefined {
+  const offsetAt = (instantMs: number) => wallClockMs(instantMs, timezone) - instantMs;
+  const before = offsetAt(localMs - DAY_MS);
+  const after = offsetAt(localMs + DAY_MS);
+  if (after <= before) return undefined;
+  let lo = localMs - after; // before the change: the earlier offset
+  let hi = localMs - before; // at or after it: the later offset
+  if (offsetAt(lo) !== before || offsetAt(hi) !== after) return undefined;
+  while (hi - lo > 1000) {
+    const mid = lo + Math.floor((hi - lo) / 2000) * 1000;
+    if (offsetAt(mid) === after) hi = mid;
+    else lo = mid;
+  }
+  return hi + after;
 }
 
 /** Per pattern (the materializer asks once per occurrence): null for a fixed local time, which gaps never skip. */
@@ -173,10 +237,13 @@ function dstFreeClockOf(cron: string): Cron | null {
 
 const DAY_MS = 86_400_000;
 
-/** Whether the local time `localMs` (fields read as UTC) exists in `timezone`: with its offset a day either side. */
-function localTimeExists(localMs: number, timezone: string): boolean {
-  return [localMs - DAY_MS, localMs + DAY_MS].some((nearMs) => {
-    const offsetMs = wallClockMs(nearMs, timezone) - nearMs;
-    return wallClockMs(localMs - offsetMs, timezone) === localMs;
-  });
+/**
+ * The first instant at which the zone's clock reads the local time `localMs` (fields read as UTC), with its offset
+ * a day either side; undefined when that local time does not exist there (a DST gap).
+ */
+function instantOfLocal(localMs: number, timezone: string): number | undefined {
+  const instants = [localMs - DAY_MS, localMs + DAY_MS]
+    .map((nearMs) => localMs - (wallClockMs(nearMs, timezone) - nearMs))
+    .filter((instantMs) => wallClockMs(instantMs, timezone) === localMs);
+  return instants.length === 0 ? undefined : Math.min(...instants);
 }

@@ -66,13 +66,19 @@ export const scheduleViewSchema = z.looseObject({
     .meta({ description: "the next occurrences after now (up to 5; empty unless active)" }),
   skipped_occurrences: z.number().int().positive().optional().meta({
     description:
-      "occurrences the add-task checks refused and that were skipped (e.g. the callback host left the topic's allow-list); absent when none",
+      "occurrences the add-task checks refused and that were skipped (e.g. the callback host left the topic's allow-list), and one for a pause as `invalid_schedule` (see `last_skipped`); absent when none",
   }),
   last_skipped: z
     .looseObject({
-      occurrence: dateTime.meta({ description: "when the skipped occurrence was due" }),
+      occurrence: dateTime.meta({
+        description:
+          "when the skipped occurrence was due (for `invalid_schedule`, whose occurrences cannot be computed: the schedule's `materialized_until`)",
+      }),
       at: dateTime.meta({ description: "when it was refused" }),
-      code: z.string().meta({ description: "the add's error code, e.g. `validation_failed`" }),
+      code: z.string().meta({
+        description:
+          "the add's error code, e.g. `validation_failed`; `invalid_schedule`: the release running cannot compute the schedule's cron or time zone, and the materializer paused it",
+      }),
       message: z.string().meta({ description: "the add's error message and the fields at fault" }),
     })
     .optional()

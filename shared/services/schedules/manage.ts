@@ -4,7 +4,7 @@ import type { ScheduleView } from "#shared/api/schemas/schedules.js";
 import { topicConfig } from "#shared/config/index.js";
 import { newUlid } from "#shared/domain/keys.js";
 import { makeScheduleKey, type ScheduleRecord, scheduleShardOf } from "#shared/domain/schedule.js";
-import { inlineOccurrenceLimit, materializeAt } from "#shared/domain/schedule-cron.js";
+import { inlineOccurrenceLimit, materializeAt, uncomputableProblem } from "#shared/domain/schedule-cron.js";
 import {
   horizonOf,
   INLINE_OCCURRENCE_CONCURRENCY,
@@ -119,6 +119,15 @@ export async function resumeSchedule(deps: ScheduleRouteDeps, id: string | undef
     throw conflict(
       `the schedule's topic "${schedule.topic}" is not in this environment's config: add the topic back before resuming, or delete the schedule`,
       { schedule_status: schedule.status },
+    );
+  }
+  const problem = uncomputableProblem(schedule);
+  if (problem) {
+    throw conflict(
+      `this release cannot compute the schedule's occurrences (${problem}): resume it once a release that can is deployed, or delete it and create it again`,
+      {
+        schedule_status: schedule.status,
+      },
     );
   }
   const nowMs = deps.now();

@@ -1,6 +1,6 @@
 import type { TaskScheduler } from "#shared/adapters/task-scheduler.js";
 import type { ScheduleChange, ScheduleSettable, TaskStore } from "#shared/adapters/task-store.js";
-import { type HttpError, isHttpError, unknownTopic } from "#shared/api/errors.js";
+import { conflict, type HttpError, isHttpError, unknownTopic } from "#shared/api/errors.js";
 import { rfc3339 } from "#shared/api/task-view.js";
 import { topicConfig } from "#shared/config/index.js";
 import {
@@ -10,7 +10,12 @@ import {
   type ScheduleRecord,
   type SkippedOccurrence,
 } from "#shared/domain/schedule.js";
-import { type CronSpec, materializeAt, occurrencesBetween } from "#shared/domain/schedule-cron.js";
+import {
+  type CronSpec,
+  materializeAt,
+  occurrencesBetween,
+  uncomputableProblem,
+} from "#shared/domain/schedule-cron.js";
 import { forEachBounded } from "#shared/runtime/async.js";
 import { type AddTaskDeps, addTask } from "../add-task.js";
 import { cancelOccurrenceTask } from "./cancel-occurrence.js";
@@ -83,6 +88,8 @@ export async function materializeSchedule(
   if (schedule.status !== "active") return { occurrences: 0, skipped: 0, advanced: false };
   const nowMs = deps.now();
   const spec = specOf(schedule);
+  const problem = uncomputableProblem(spec);
+  if (problem) return pauseUncomputable(deps, schedule, problem, nowMs);
   const horizonMs = horizonOf(deps.config, schedule.topic);
   const horizonEnd = nowMs + horizonMs;
   const occurrences = occurrencesBetween(spec, schedule.materializedUntilMs, horizonEnd, limit);
@@ -116,11 +123,11 @@ export async function materializeSchedule(
 
 /**
  * A schedule whose topic a deploy removed from the config: each occurrence would be refused (`unknown_topic`) and
- * skipped, every run, for ever, and the skip alarm with it. The run pauses it instead (one conditional write, as
- * the cursor's), its window's occurrences counted skipped and the reason in `last_skipped`: off the work list,
- * notified once, resumable once the topic is back. Its tasks already made are left as they are.
+ * skipped, every run, for ever, and the skip alarm with it. The run pauses it instead (pauseSaying), its window's
+ * occurrences counted skipped and the reason in `last_skipped`: off the work list, notified once, resumable once
+ * the topic is back. Its tasks already made are left as they are.
  */
-async function pauseForRemovedTopic(
+function pauseForRemovedTopic(
   deps: MaterializeDeps,
   schedule: ScheduleRecord,
   occurrences: readonly number[],
@@ -128,12 +135,48 @@ async function pauseForRemovedTopic(
 ): Promise<MaterializeResult> {
   const error = unknownTopic(schedule.topic, Object.keys(deps.config.resolvedTopics));
   const message = `topic "${schedule.topic}" is not in this environment's config: the schedule was paused (resume it once the topic is back, or delete it)`;
-  const skipped = occurrences.map((occurrenceMs) => ({
-    occurrenceMs,
-    atMs: nowMs,
-    code: error.code,
+  return pauseSaying(deps, schedule, occurrences, nowMs, error, message);
+}
+
+/**
+ * A schedule whose occurrences this release cannot compute (schedule-cron.ts, uncomputableProblem): every run
+ * would fail on it, every minute, for ever (the failures alarm with it). The run pauses it, saying why; as its
+ * next occurrence is unknown, the skip recorded is at its cursor, the point from which none was made. Resume
+ * refuses it while the release cannot compute it (manage.ts); one that can (a rollback) resumes it as any other.
+ */
+function pauseUncomputable(
+  deps: MaterializeDeps,
+  schedule: ScheduleRecord,
+  problem: string,
+  nowMs: number,
+): Promise<MaterializeResult> {
+  const message = `this release cannot compute the schedule's occurrences (${problem}): the schedule was paused (resume it once a release that can is deployed, or delete it and create it again)`;
+  const error = conflict(message);
+  return pauseSaying(
+    deps,
+    schedule,
+    [schedule.materializedUntilMs],
+    nowMs,
+    error,
     message,
-  }));
+    "invalid_schedule",
+  );
+}
+
+/**
+ * Pauses a schedule the run cannot materialize (one conditional write, as the cursor's), `occurrences` counted
+ * skipped with `message` in `last_skipped`, each reported once.
+ */
+async function pauseSaying(
+  deps: MaterializeDeps,
+  schedule: ScheduleRecord,
+  occurrences: readonly number[],
+  nowMs: number,
+  error: HttpError,
+  message: string,
+  code: string = error.code,
+): Promise<MaterializeResult> {
+  const skipped = occurrences.map((occurrenceMs) => ({ occurrenceMs, atMs: nowMs, code, message }));
   const result = await deps.store.updateSchedule(schedule.scheduleId, {
     ifStatus: ["active"],
     ifMaterializedUntilMs: schedule.materializedUntilMs,

@@ -4,7 +4,7 @@ import { isHttpError } from "#shared/api/errors.js";
 import { timerSettings, topicConfig } from "#shared/config/index.js";
 import { makeTaskKey, newUlid, parseTaskId } from "#shared/domain/keys.js";
 import type { ScheduleRecord } from "#shared/domain/schedule.js";
-import { occurrencesBetween } from "#shared/domain/schedule-cron.js";
+import { occurrencesBetween, uncomputableProblem } from "#shared/domain/schedule-cron.js";
 import { retentionExpiry, type TaskRecord } from "#shared/domain/task.js";
 import { planTimer } from "#shared/domain/timing.js";
 import { forEachBounded } from "#shared/runtime/async.js";
@@ -42,6 +42,9 @@ export async function settleStoppedEpoch(
   schedule: ScheduleRecord,
   nowMs: number,
 ): Promise<number> {
+  // Its occurrences cannot be listed, so none can be fenced or cancelled: the stop's own write is all there is.
+  // No run ever made one (each throws before its first add), unless an older release could compute it (README).
+  if (uncomputableProblem(schedule) !== undefined) return 0;
   const fenced = await fenceLeased(deps, schedule);
   return fenced + (await cancelOccurrences(deps, schedule, occurrencesAhead(schedule, nowMs)));
 }

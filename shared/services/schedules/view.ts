@@ -1,7 +1,7 @@
 import type { ScheduleView } from "#shared/api/schemas/schedules.js";
 import { rfc3339 } from "#shared/api/task-view.js";
 import { type ScheduleRecord, VIEW_NEXT_OCCURRENCES } from "#shared/domain/schedule.js";
-import { type CronSpec, occurrencesBetween } from "#shared/domain/schedule-cron.js";
+import { type CronSpec, occurrencesBetween, uncomputableProblem } from "#shared/domain/schedule-cron.js";
 
 /** The cron spec a stored schedule computes its occurrences from. */
 export function specOf(schedule: ScheduleRecord): CronSpec {
@@ -16,8 +16,9 @@ export function specOf(schedule: ScheduleRecord): CronSpec {
 /** What the schedule routes answer: snake_case, RFC 3339 times, absent fields omitted, next occurrences. */
 export function scheduleView(schedule: ScheduleRecord, nowMs: number): ScheduleView {
   const time = (ms: number | undefined) => (ms === undefined ? undefined : rfc3339(ms));
+  // One schedule this release cannot compute must not turn its view, or its whole topic's list, into a 500.
   const next =
-    schedule.status === "active"
+    schedule.status === "active" && uncomputableProblem(schedule) === undefined
       ? occurrencesBetween(specOf(schedule), nowMs, Number.MAX_SAFE_INTEGER, VIEW_NEXT_OCCURRENCES)
       : [];
   const view: Record<string, unknown> = {

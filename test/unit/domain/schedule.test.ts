@@ -1,4 +1,4 @@
-import { describe, expect, it } from "vitest";
+import { describe, expect, it, vi } from "vitest";
 import { MAX_ISSUE_TEXT } from "#shared/api/errors.js";
 import {
   isKnownTimeZone,
@@ -72,12 +72,12 @@ describe("DST: a 02:30 daily schedule in Europe/Berlin", () => {
       nextOccurrence({ cron: "* * 2 * 3 0L", timezone: "Europe/Berlin" }, at("2026-12-01T00:00:00Z")),
     );
 
-    // Bounded work, not a stopwatch: two gap hours of one-second local times at most, and croner's zone search
-    // never started
+    // Bounded work, not a stopwatch: a step to this year's gap, over it at once, and one to next year's; croner's
+    // zone search never started
     expect(searched.result).toBeUndefined();
     expect(searched.zoned).toBe(0);
     expect(searched.all).toBeGreaterThan(0);
-    expect(searched.all).toBeLessThanOrEqual(2 * 3600);
+    expect(searched.all).toBeLessThanOrEqual(2);
   });
 
   it("the work counter sees croner's zone search where it runs (so its zero above means something)", async () => {
@@ -88,6 +88,41 @@ describe("DST: a 02:30 daily schedule in Europe/Berlin", () => {
     expect(searched.result).toBe(at("2026-12-01T00:30:00Z"));
     expect(searched.zoned).toBe(1);
   });
+
+  it("a gap of two hours (Antarctica/Troll springs from +00 to +02) does not read as 'never': every second of 01:xx and 02:xx runs again the next day", () => {
+    // 2027-03-28 01:00Z: Troll's local 01:00 becomes 03:00, so 7,200 one-second local times in a row do not exist.
+    const spec = { cron: "* * 1,2 * * *", timezone: "Antarctica/Troll" };
+
+    const next = nextOccurrence(spec, at("2027-03-28T00:30:00Z"));
+
+    // 2027-03-29 01:00 at +02 is 2027-03-28 23:00Z.
+    expect(iso(next ?? 0)).toBe("2027-03-28T23:00:00.000Z");
+  });
+
+  it.each([
+    ["* * 2 * * *", "Europe/Berlin", "2027-03-29T00:00:00.000Z"],
+    ["* * 1,2 * * *", "Antarctica/Troll", "2027-03-28T23:00:00.000Z"],
+    ["* * 2,3 * * *", "Europe/Berlin", "2027-03-28T01:00:00.000Z"],
+  ])(
+    "%s in %s, its next times filling the spring-forward gap, steps over the gap at once instead of second by second",
+    async (cron, timezone, expected) => {
+      // Prepare: a minute before the gap (2027-03-28 01:00Z in both zones), a zone reading counted as the work.
+      const zoneReads = vi.spyOn(Intl.DateTimeFormat.prototype, "formatToParts");
+
+      // Act
+      const searched = await cronerSearchesOf(() =>
+        nextOccurrence({ cron, timezone }, at("2027-03-28T00:59:00Z")),
+      );
+      const reads = zoneReads.mock.calls.length;
+      zoneReads.mockRestore();
+
+      // Assess: bounded work, not a stopwatch (walking the gap's 3,600 or 7,200 seconds, each a croner step and
+      // zone readings, took a create up to seconds of CPU); the occurrence at the gap's end instant is kept.
+      expect(iso(searched.result ?? 0)).toBe(expected);
+      expect(searched.all).toBeLessThanOrEqual(10);
+      expect(reads).toBeLessThanOrEqual(200);
+    },
+  );
 
   it("a pattern whose times fall in a gap one year still runs the next (every second of 02:xx on 28 March)", () => {
     const spec = { cron: "* * 2 28 3 *", timezone: "Europe/Berlin" };
