@@ -105,11 +105,12 @@ export async function resetDestination(
   return { host, destinations };
 }
 
-/** The topics a reset covers, in the order the list's key puts them (`<topic>#<host>`, compared as bytes). */
+/**
+ * The topics a reset covers, in the order of their keys (`<topic>#<host>`, as the partition read listed them):
+ * topic names are `[a-z0-9-]`, every one above `#`, so sorting the names sorts the keys.
+ */
 function resetTopics(config: DestinationResetDeps["config"], topic: string | undefined): string[] {
-  if (topic === undefined) {
-    return Object.keys(config.resolvedTopics).sort((a, b) => Buffer.compare(Buffer.from(a), Buffer.from(b)));
-  }
+  if (topic === undefined) return Object.keys(config.resolvedTopics).sort();
   if (!Object.hasOwn(config.resolvedTopics, topic)) {
     throw notFound(
       `no such destination: topic "${echoed(topic)}" is not deployed, and nothing delivers on it`,
