@@ -6,14 +6,14 @@ import { type HttpHandler, httpRoute } from "#shared/api/http-route.js";
 import { loadEnvironmentConfig } from "#shared/config/index.js";
 import { ENV, requireEnv } from "#shared/runtime/env.js";
 import { createFunctionLogger } from "#shared/runtime/observability.js";
-import { type DestinationDeps, resetDestination } from "#shared/services/destinations.js";
+import { type DestinationResetDeps, resetDestination } from "#shared/services/destinations.js";
 
 /** POST /v1/destinations/{host}/reset (issue 14). Runs once per cold start; a missing variable fails it. */
 const env = requireEnv([ENV.environment, ENV.tableName]);
 const config = loadEnvironmentConfig(env.PUNCTUAL_ENV);
 const logger = createFunctionLogger(config);
 
-export function createHandler(deps: DestinationDeps & { readonly logger: Logger }): HttpHandler {
+export function createHandler(deps: DestinationResetDeps & { readonly logger: Logger }): HttpHandler {
   return httpRoute(
     { method: "POST", logger: deps.logger, pathParameters: ["host"], noQuery: false },
     async (request) => {
@@ -33,6 +33,7 @@ export function createHandler(deps: DestinationDeps & { readonly logger: Logger 
 
 export const handler = createHandler({
   store: new DynamoTaskStore({ client: createAwsClient(DynamoDBClient), tableName: env.TABLE_NAME }),
+  config,
   now: Date.now,
   logger,
 });

@@ -423,7 +423,7 @@ export const API_CONTRACT = {
     query: destinationResetQuerySchema,
     responses: {
       "200": { description: "the host's destinations, closed", schema: destinationResetResponseSchema },
-      "404": error("no topic has met this host (`not_found`)"),
+      "404": error("no deployed topic has met this host, or `topic` is not a deployed topic (`not_found`)"),
     },
   },
 } as const satisfies Readonly<Record<string, RouteContract>>;

@@ -336,7 +336,7 @@ export const API_ROUTES = [
     entry: "functions/reset-destination.ts",
     purpose: "close a callback host's circuit by hand",
     memoryMb: 256,
-    store: ["listDestinations", "closeCircuit"],
+    store: ["getDestination", "closeCircuit"],
     grants: [],
   },
 ] as const satisfies readonly ApiRouteRow[];

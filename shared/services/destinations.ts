@@ -3,12 +3,26 @@ import { notFound, validationFailed } from "#shared/api/errors.js";
 import { lambdaEventBytes } from "#shared/api/lambda-event-size.js";
 import type { DestinationResetResponse, DestinationView } from "#shared/api/schemas/destinations.js";
 import { destinationResetQuerySchema } from "#shared/api/schemas/destinations.js";
+import type { PunctualConfig } from "#shared/config/index.js";
 import { circuitState, type DestinationRecord, destinationHostOf } from "#shared/domain/destination.js";
+import { echoed } from "#shared/domain/echoed.js";
 import { toIssues } from "#shared/domain/request-issues.js";
+import { forEachBounded } from "#shared/runtime/async.js";
 
-/** `GET /v1/destinations` and `POST /v1/destinations/{host}/reset` (issue 14): the circuits, and a manual close. */
+/** `GET /v1/destinations` (issue 14): every topic's circuits. */
 export interface DestinationDeps {
-  readonly store: Pick<DestinationStore, "listDestinations" | "closeCircuit">;
+  readonly store: Pick<DestinationStore, "listDestinations">;
+  readonly now: () => number;
+}
+
+/**
+ * `POST /v1/destinations/{host}/reset` (issue 14): a manual close, by key. The deployed topics are the only ones a
+ * destination item can matter for: the deliver function keys it by its delivery's topic (a fan-out copy's is its
+ * parent's), and a runtime settings document cannot add a topic.
+ */
+export interface DestinationResetDeps {
+  readonly store: Pick<DestinationStore, "getDestination" | "closeCircuit">;
+  readonly config: Pick<PunctualConfig, "resolvedTopics">;
   readonly now: () => number;
 }
 
@@ -58,14 +72,20 @@ export async function listDestinations(
   return { destinations: views };
 }
 
+/** GetItems in flight at once for a reset of every topic (a deployment has tens of topics, not thousands). */
+const RESET_READS_IN_FLIGHT = 10;
+
 /**
  * Closes the host's circuit on every topic (or on `topic`) and clears its failure count: its deliveries go at their
  * next receive (deliver functions see the change within their 2-second cache) — for a group already told to wait,
  * when that wait (the cool-down's time left) ends: only its receiver can change a message's visibility. 404 when no
- * topic has the host.
+ * topic has the host, or when `topic` is not a deployed topic.
+ *
+ * Reads the host's key on each deployed topic (one GetItem each), not the destination partition: that holds every
+ * host ever called and only grows. A removed topic's item is left as it is: nothing delivers on it any more.
  */
 export async function resetDestination(
-  deps: DestinationDeps,
+  deps: DestinationResetDeps,
   rawHost: string | undefined,
   rawQuery: Readonly<Record<string, string | undefined>> = {},
 ): Promise<DestinationResetResponse> {
@@ -74,10 +94,7 @@ export async function resetDestination(
   if (host === undefined) throw notFound("no such destination");
   const query = destinationResetQuerySchema.safeParse(rawQuery);
   if (!query.success) throw validationFailed(toIssues(query.error.issues, rawQuery));
-  const topic = query.data.topic;
-  const targets = (await deps.store.listDestinations()).filter(
-    (record) => record.host === host && (topic === undefined || record.topic === topic),
-  );
+  const targets = await recordsOf(deps, host, resetTopics(deps.config, query.data.topic));
   if (targets.length === 0) throw notFound("no such destination");
   const now = deps.now();
   const destinations: DestinationView[] = [];
@@ -86,4 +103,32 @@ export async function resetDestination(
     destinations.push(destinationView({ ...record, failures: 0, circuit: "closed" }, now));
   }
   return { host, destinations };
+}
+
+/**
+ * The topics a reset covers, in the order of their keys (`<topic>#<host>`, as the partition read listed them):
+ * topic names are `[a-z0-9-]`, every one above `#`, so sorting the names sorts the keys.
+ */
+function resetTopics(config: DestinationResetDeps["config"], topic: string | undefined): string[] {
+  if (topic === undefined) return Object.keys(config.resolvedTopics).sort();
+  if (!Object.hasOwn(config.resolvedTopics, topic)) {
+    throw notFound(
+      `no such destination: topic "${echoed(topic)}" is not deployed, and nothing delivers on it`,
+    );
+  }
+  return [topic];
+}
+
+/** The host's item on each topic that has one, in the topics' order. */
+async function recordsOf(
+  deps: DestinationResetDeps,
+  host: string,
+  topics: readonly string[],
+): Promise<DestinationRecord[]> {
+  const found = new Map<string, DestinationRecord>();
+  await forEachBounded(topics, RESET_READS_IN_FLIGHT, async (topic) => {
+    const record = await deps.store.getDestination(topic, host);
+    if (record) found.set(topic, record);
+  });
+  return topics.flatMap((topic) => found.get(topic) ?? []);
 }

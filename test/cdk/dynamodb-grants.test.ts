@@ -238,13 +238,16 @@ describe("what each role may do on the table", () => {
     expect([...functions].sort()).toEqual(Object.keys(STORE_METHODS_BY_FUNCTION).sort());
   });
 
-  it("issue 14: the destination routes list with a Query (no Scan) and close with UpdateItem; deliver never queries", async () => {
+  it("issue 14: the destination routes list with a Query (no Scan), reset by key with GetItem and UpdateItem; deliver never queries", async () => {
     const roleOf = (fn: string) => [...roles].find(([k]) => k.startsWith(`${fn}#`))?.[1] as string;
     const may = (fn: string, action: string) => roleMay(aws, roleOf(fn), `dynamodb:${action}`, tableArn);
     expect(await may("list-destinations", "Query")).toBe("Allowed");
     expect(await may("list-destinations", "Scan")).toBe("ImplicitlyDenied");
     expect(await may("list-destinations", "UpdateItem")).toBe("ImplicitlyDenied");
     expect(await may("reset-destination", "UpdateItem")).toBe("Allowed");
+    // A reset reads its host's key on each topic (GetItem), never the whole destination partition
+    expect(await may("reset-destination", "GetItem")).toBe("Allowed");
+    expect(await may("reset-destination", "Query")).toBe("ImplicitlyDenied");
     expect(await may("reset-destination", "DeleteItem")).toBe("ImplicitlyDenied");
     expect(await may("reset-destination", "PutItem")).toBe("ImplicitlyDenied");
     expect(await may("deliver", "UpdateItem")).toBe("Allowed");

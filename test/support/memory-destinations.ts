@@ -10,6 +10,8 @@ type Mutable<T> = { -readonly [K in keyof T]: T[K] };
 export class MemoryDestinations implements DestinationStore {
   readonly items = new Map<string, Mutable<DestinationRecord> & { leases: Record<number, number> }>();
   readonly rateCounts = new Map<string, number>();
+  /** What was read, in order: `<topic>#<host>` per getDestination, `*` per listDestinations (the whole partition). */
+  readonly reads: string[] = [];
 
   private item(topic: string, host: string) {
     const key = `${topic}#${host}`;
@@ -22,11 +24,13 @@ export class MemoryDestinations implements DestinationStore {
   }
 
   async getDestination(topic: string, host: string): Promise<DestinationRecord | undefined> {
+    this.reads.push(`${topic}#${host}`);
     const item = this.items.get(`${topic}#${host}`);
     return item && structuredClone(item);
   }
 
   async listDestinations(): Promise<DestinationRecord[]> {
+    this.reads.push("*");
     return [...this.items.values()].map((item) => structuredClone(item));
   }
 

@@ -1,5 +1,6 @@
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2, Context } from "aws-lambda";
 import { afterEach, beforeAll, describe, expect, it, vi } from "vitest";
+import { parseConfig } from "#shared/config/index.js";
 import { MemoryTaskStore } from "../../support/memory-task-store.js";
 import { NOW, silentLogger } from "./fakes.js";
 
@@ -63,6 +64,13 @@ async function call(
   return { statusCode: out.statusCode ?? 0, body: JSON.parse(String(out.body)) };
 }
 
+/** The deployed topics the reset keys by: "demo" and "other" (records are seeded on both). */
+const config = parseConfig({
+  name: "test",
+  system: { allowedCallbackHosts: ["*"] },
+  topics: { demo: { deliverBy: "order_id" }, other: { maxConcurrencyPerHost: 3 } },
+});
+
 async function setup() {
   const store = new MemoryTaskStore();
   // a.example.com: open on demo; b.example.com:8443: one failure on demo and other, a lease in flight.
@@ -71,7 +79,7 @@ async function setup() {
   await store.recordDestinationFailure("demo", "b.example.com:8443", NOW - 1_000, "network: ECONNREFUSED");
   await store.recordDestinationFailure("other", "b.example.com:8443", NOW - 1_000, "HTTP 500");
   await store.acquireLease("other", "b.example.com:8443", 3, NOW, NOW + 10_000);
-  const deps = { store, now: () => NOW, logger: silentLogger() };
+  const deps = { store, config, now: () => NOW, logger: silentLogger() };
   return { store, deps };
 }
 
@@ -254,8 +262,91 @@ describe("POST /v1/destinations/{host}/reset", () => {
     expect(await store.getDestination("demo", host)).toMatchObject({ circuit: "closed", failures: 0 });
   });
 
+  it("reads one key per deployed topic, never the whole destination partition", async () => {
+    // Prepare: destination items stay once written, so the partition grows with every host ever called; a reset
+    // that reads it all is slow, costly and at some size a timeout.
+    const { deps, store } = await setup();
+    store.destinations.reads.length = 0;
+
+    // Act
+    const { statusCode, body } = await call(
+      fns.reset.createHandler(deps),
+      event("POST", "/v1/destinations/b.example.com:8443/reset", "b.example.com:8443"),
+    );
+
+    // Assess: the same answer as ever (topics in key order), from two GetItems
+    expect(statusCode).toBe(200);
+    expect(body).toEqual({
+      host: "b.example.com:8443",
+      destinations: [
+        expect.objectContaining({ topic: "demo", state: "closed", failures: 0, in_flight: 0 }),
+        expect.objectContaining({ topic: "other", state: "closed", failures: 0, in_flight: 1 }),
+      ],
+    });
+    expect(store.destinations.reads.sort()).toEqual(["demo#b.example.com:8443", "other#b.example.com:8443"]);
+  });
+
+  it("?topic= reads that topic's key only", async () => {
+    // Prepare
+    const { deps, store } = await setup();
+    store.destinations.reads.length = 0;
+
+    // Act
+    const { statusCode } = await call(
+      fns.reset.createHandler(deps),
+      event("POST", "/v1/destinations/a.example.com/reset", "a.example.com", { topic: "demo" }),
+    );
+
+    // Assess
+    expect(statusCode).toBe(200);
+    expect(store.destinations.reads).toEqual(["demo#a.example.com"]);
+  });
+
+  it("?topic= naming a topic that is not deployed → 404 saying so; its record is left as it is", async () => {
+    // Prepare: a record written while "gone" was deployed (destination items stay once written)
+    const { deps, store } = await setup();
+    await store.recordDestinationFailure("gone", "a.example.com", NOW - 5_000, "HTTP 503");
+    await store.openCircuit("gone", "a.example.com", NOW - 5_000, NOW + 25_000);
+
+    // Act
+    const { statusCode, body } = await call(
+      fns.reset.createHandler(deps),
+      event("POST", "/v1/destinations/a.example.com/reset", "a.example.com", { topic: "gone" }),
+    );
+
+    // Assess
+    expect(statusCode).toBe(404);
+    expect(body).toMatchObject({ error: { code: "not_found", message: expect.stringContaining('"gone"') } });
+    expect(await store.getDestination("gone", "a.example.com")).toMatchObject({ circuit: "open" });
+  });
+
+  it("a reset of every topic closes the deployed topics' circuits; a removed topic's record is not one of them", async () => {
+    // Prepare: a removed topic has no deliveries left for its circuit to hold back
+    const { deps, store } = await setup();
+    await store.recordDestinationFailure("gone", "a.example.com", NOW - 5_000, "HTTP 503");
+    await store.recordDestinationFailure("gone", "d.example.com", NOW - 5_000, "HTTP 503");
+
+    // Act
+    const both = await call(
+      fns.reset.createHandler(deps),
+      event("POST", "/v1/destinations/a.example.com/reset", "a.example.com"),
+    );
+    const goneOnly = await call(
+      fns.reset.createHandler(deps),
+      event("POST", "/v1/destinations/d.example.com/reset", "d.example.com"),
+    );
+
+    // Assess
+    expect(both.statusCode).toBe(200);
+    expect(both.body.destinations).toEqual([expect.objectContaining({ topic: "demo", state: "closed" })]);
+    expect((await store.getDestination("gone", "a.example.com"))?.failures).toBe(1);
+    expect(goneOnly).toMatchObject({ statusCode: 404, body: { error: { code: "not_found" } } });
+    expect((await store.getDestination("gone", "d.example.com"))?.failures).toBe(1);
+  });
+
   it.each([
     ["a host no topic has met", "c.example.com", undefined, 404],
+    ["a deployed topic with no record of the host", "a.example.com", { topic: "other" }, 404],
     ["credentials before the host", "user@a.example.com", undefined, 404],
     ["a path after the host", "a.example.com/x", undefined, 404],
     ["two ports", "a.example.com:8443:1", undefined, 404],
@@ -263,7 +354,7 @@ describe("POST /v1/destinations/{host}/reset", () => {
     ["a percent-encoded host", "a%2Eexample.com", undefined, 404],
     ["a malformed host", "a b/c", undefined, 404],
     ["an unknown query parameter", "a.example.com", { topics: "demo" }, 400],
-  ])("%s → %i, nothing changed", async (_name, host, query, status) => {
+  ])("%s (%s, query %o) → %i, nothing changed", async (_name, host, query, status) => {
     // Prepare
     const { deps, store } = await setup();
 
