@@ -72,6 +72,14 @@ const pattern = fc.oneof(
   fc
     .record({ m: fc.integer({ min: 0, max: 59 }), h: fc.integer({ min: 0, max: 3 }) })
     .map(({ m, h }) => `${m} ${h} * * *`),
+  // A weekday of one month: its gap days come several years in a row, then a year without (e.g. March's 4th Sunday).
+  fc
+    .record({
+      n: fc.integer({ min: 1, max: 5 }),
+      month: fc.constantFrom(3, 4, 9, 10),
+      hour: fc.integer({ min: 0, max: 3 }),
+    })
+    .map(({ n, month, hour }) => `*/15 ${hour} * ${month} 0#${n}`),
   fc.constantFrom("* 0 * * *", "0 0 * * *", "* 2 * * 0", "15,45 * * * *", "*/30 * * * * *", "0 */3 * * *"),
 );
 
