@@ -157,11 +157,16 @@ export function materializeAt(
  * year 3000: a pattern whose times all lie in gaps (`* * 2 * 3 0L` in Europe/Berlin: every second of 02:xx on the
  * spring-forward Sunday) cost it ~80 s of CPU to answer "none", which timed out a create into a 500; and a pattern
  * whose next times fill one gap (`* * 2 * * *` just before it) cost it, and a walk of the gap second by second, a
- * share of a second per occurrence asked for. So each gap is stepped over at once (gapEndLocal). A zone springs
- * forward at most once or twice a year: a pattern that fires at all has its next times in one gap, never in two in
- * a row, whatever the gap's length (Antarctica/Troll's is two hours).
+ * share of a second per occurrence asked for. So each gap is stepped over at once (gapEndLocal), whatever its
+ * length (Antarctica/Troll's is two hours), and on to the pattern's next local time, gap after gap. 'Never' is a
+ * pattern whose every local time for a whole NEVER_CYCLE_MS lies in gaps: dates, weekdays and the DST rules that
+ * follow them repeat with that cycle, so its later times do too. Two gaps in a row are not enough: every 15 minutes
+ * of 02:xx on March's fourth Sunday in Europe/Berlin (`*​/15 2 * 3 0#4`) falls in the gap in 2027, 2028 and 2029
+ * (the fourth Sunday is the last) and runs in 2030 (March has five Sundays).
  */
-const GAPS_IN_A_ROW_FOR_NEVER = 2;
+const NEVER_CYCLE_MS = 28 * 365.25 * 86_400_000;
+/** A bound on the steps for any zone: real ones spring forward once a year at most (twice in a few past years). */
+const MAX_GAPS_STEPPED = 64;
 
 type GapWalk =
   | { readonly never: true }
@@ -183,19 +188,22 @@ export function onlyDstGapsAhead(spec: Pick<CronSpec, "cron" | "timezone">, from
 function walkDstGaps(spec: Pick<CronSpec, "cron" | "timezone">, fromMs: number): GapWalk {
   const local = dstFreeClockOf(spec.cron);
   if (!local) return { never: false };
-  let cursor = new Date(wallClockMs(fromMs, spec.timezone));
-  for (let gaps = 0; gaps < GAPS_IN_A_ROW_FOR_NEVER; gaps++) {
+  const fromLocalMs = wallClockMs(fromMs, spec.timezone);
+  let cursor = new Date(fromLocalMs);
+  for (let gaps = 0; gaps < MAX_GAPS_STEPPED; gaps++) {
     const next = local.nextRun(cursor);
     if (!next) return { never: false };
     const instantMs = instantOfLocal(next.getTime(), spec.timezone);
     if (instantMs !== undefined)
       return gaps === 0 ? { never: false } : { never: false, afterGapMs: instantMs };
+    if (next.getTime() - fromLocalMs > NEVER_CYCLE_MS) return { never: true };
     const gapEndMs = gapEndLocal(next.getTime(), spec.timezone);
     // Not one spring-forward gap (two changes within a day?): croner's own search answers, slowly but right.
     if (gapEndMs === undefined) return { never: false };
     cursor = new Date(gapEndMs - 1);
   }
-  return { never: true };
+  // More gaps than any zone has in a cycle: croner's own search answers, slowly but right.
+  return { never: false };
 }
 
 /**

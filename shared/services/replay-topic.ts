@@ -277,11 +277,12 @@ async function replayGroup(deps: ReplayTopicDeps, tasks: TaskSummary[], failed: 
     // Only a task still dead-lettered: the list (an eventually consistent index, or a read before a concurrent
     // replay) may show one already replayed and delivered, which another replay would deliver twice.
     let result: Awaited<ReturnType<ReplayTopicDeps["store"]["markReplayed"]>>;
+    const markedAtMs = deps.now();
     try {
-      result = await deps.store.markReplayed(task.taskId, deps.now(), { onlyFailed: true });
+      result = await deps.store.markReplayed(task.taskId, markedAtMs, { onlyFailed: true });
     } catch (error) {
       run.stoppedBy ??= { error };
-      return sendIfMarkLanded(deps, task, run);
+      return sendIfMarkLanded(deps, task, markedAtMs, run);
     }
     if (result.outcome !== "replayed") {
       failed.push({ task_id: task.taskId, reason: notReplayedReason(result, deps.now()) });
@@ -310,14 +311,26 @@ async function replayGroup(deps: ReplayTopicDeps, tasks: TaskSummary[], failed: 
  * A mark that failed may have been applied (a 5xx or a timeout after the write). Left `queued` without its message,
  * the task is out of the failed index, so a repeat by filter cannot see it and would send its group's later tasks
  * first (a repeat by ids is held back by it; the sweeper sends it only after the stall window). Read back now,
- * strongly consistent: a mark this call made (one replay more, no attempt yet) is sent, or undone if the send fails.
- * A read that fails too leaves it to the sweeper, as before.
+ * strongly consistent: a mark this call made (one replay more, no attempt yet, stamped with this mark's
+ * `markedAtMs`) is sent, or undone if the send fails. Another replay's mark (a second call, an operator: stamped
+ * with its own clock) is that replay's to send and to keep: undone here after its send and its 200, the task went
+ * back to `failed` and deliver dropped its message; it is only helped on, as a refused mark helps it
+ * (sendIfJustReplayed). A read that fails too leaves it to the sweeper, as before.
  */
-async function sendIfMarkLanded(deps: ReplayTopicDeps, before: TaskSummary, run: ReplayRun): Promise<void> {
+async function sendIfMarkLanded(
+  deps: ReplayTopicDeps,
+  before: TaskSummary,
+  markedAtMs: number,
+  run: ReplayRun,
+): Promise<void> {
   const now = await deps.store.get(before.taskId).catch(() => undefined);
+  if (!now) return;
   const landed =
-    now?.status === "queued" && now.attempts === 0 && (now.replays ?? 0) === (before.replays ?? 0) + 1;
-  if (!now || !landed) return;
+    now.status === "queued" &&
+    now.attempts === 0 &&
+    now.replayedAtMs === markedAtMs &&
+    (now.replays ?? 0) === (before.replays ?? 0) + 1;
+  if (!landed) return sendIfJustReplayed(deps, now);
   if (await sendReplayed(deps, now)) {
     run.replayed++;
     return;

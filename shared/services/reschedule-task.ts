@@ -140,7 +140,11 @@ async function moveTask(
     // would live for the new due time; only then may TTL remove it. Nor before its own due time is well past: a
     // move that stops after this write is finished by the sweeper once that time has passed (the sweep index
     // holds the item by it), and a task moved days earlier would otherwise be gone by then, never delivered.
-    expiresAt: claimExpiry(Math.max(dueAtMs, current.dueAtMs), topic),
+    // Nor, a successor moved on, before its own floor: the item it was moved from may still be in the sweep index
+    // (that move stopped after arming, and this one's settling of it may stop too), and the sweeper that finds it
+    // at its old due time must find this item there, or it writes and delivers it again. Its successor inherits
+    // this TTL as its floor, so the floor of a chain of moves is the latest of its items'.
+    expiresAt: Math.max(claimExpiry(Math.max(dueAtMs, current.dueAtMs), topic), current.expiresAtFloor ?? 0),
   });
   if (marked.outcome === "not-found") throw notFound();
   if (marked.outcome === "conflict") {

@@ -1,5 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { retentionExpiry } from "#shared/domain/task.js";
+import { replayTask } from "#shared/services/replay-task.js";
 import { replayTopic } from "#shared/services/replay-topic.js";
 import { makeTask } from "../../support/factories.js";
 import { FakeTopicQueue } from "../../support/fakes/topic-queue.js";
@@ -295,6 +296,32 @@ describe("replayTopic", () => {
     // Assess
     expect(topicQueue.enqueued.map((m) => m.taskId)).toEqual([a1.taskId, a2.taskId, a3.taskId]);
     expect((await store.get(a2.taskId))?.replays).toBe(1);
+  });
+
+  it("a mark that failed and did not land, while another replay (a second call, an operator) marked and sent the task, whose read-back send then fails: the other replay's 200 holds (the task stays queued with its message), it is not reverted to failed", async () => {
+    // Prepare: a2's mark times out without landing; meanwhile a replay of a2 alone, a few ms earlier on its own
+    // clock, marks and sends it and answers 200. Then SQS refuses this call's send.
+    const { store, topicQueue, deps, clock } = setup();
+    const [, a2] = await threeInGroupA(store);
+    const other = { ...deps, now: () => clock.now - 5 };
+    let otherView: unknown;
+    const markReplayed = store.markReplayed.bind(store);
+    store.markReplayed = async (id, ...rest) => {
+      if (id !== a2.taskId) return markReplayed(id, ...rest);
+      store.markReplayed = markReplayed;
+      otherView = await replayTask(other, a2.taskId);
+      topicQueue.failSends = true;
+      throw Object.assign(new Error("timed out"), { name: "TimeoutError" });
+    };
+
+    // Act
+    const error = await refusal(replayTopic(deps, "demo", {}));
+
+    // Assess: the other call's replay is in place: queued, its message in the queue
+    expect(error).toMatchObject({ status: 503 });
+    expect(otherView).toMatchObject({ task_id: a2.taskId, status: "queued" });
+    expect(topicQueue.idsIn(QUEUE)).toContain(a2.taskId);
+    expect((await store.get(a2.taskId))?.status).toBe("queued");
   });
 
   it("stops between tasks before the function's deadline and answers what was replayed: one hot group's 1,000 dead letters, one after another, outlast the API function's 10 s", async () => {

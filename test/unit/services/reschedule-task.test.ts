@@ -949,3 +949,30 @@ describe("crash after the first write (old item marked rescheduled, successor ne
     expect([...sim.store.tasks.values()].filter((t) => t.status === "scheduled")).toHaveLength(1);
   });
 });
+
+describe("a chain of moves, two of them stopped after arming", () => {
+  it("a task due in 30 days moved a minute on, its successor two minutes on (both moves stopped after arming), then that one's successor three minutes on: the sweeper that finds the first item at its old due time does not write the middle one again", async () => {
+    // Prepare: X → Y stops before settling X; Y → Z stops at settling X (its first settling write); Z → W
+    // completes, which settles Y and Z but not X. W is delivered within minutes.
+    const sim = simulate();
+    const firstId = await sim.add({ order_id: "o-chain-strand" }, { delay_seconds: 30 * 86_400 });
+    dieAtNext(sim, "settleRescheduled");
+    const first = await sim.reschedule(firstId, { delay_seconds: 60 }).catch((e: unknown) => e);
+    const middleId = sim.store.tasks.get(firstId)?.rescheduledTo as string;
+    dieAtNext(sim, "settleRescheduled");
+    const second = await sim.reschedule(middleId, { delay_seconds: 120 }).catch((e: unknown) => e);
+    const thirdId = sim.store.tasks.get(middleId)?.rescheduledTo as string;
+    const last = await sim.reschedule(thirdId, { delay_seconds: 180 });
+    await runMinutes(sim, 5);
+    const delivered = sim.delivered();
+
+    // Act: the first item's due time passes, the table's TTL removes what has expired, the sweeper runs.
+    await sweepAfterOldDueTime(sim, 30);
+
+    // Assess: the task was delivered once, as its last successor
+    expect(first).toBeInstanceOf(Error);
+    expect(second).toBeInstanceOf(Error);
+    expect(delivered).toEqual([last.task_id]);
+    expect(sim.delivered()).toEqual([last.task_id]);
+  });
+});
