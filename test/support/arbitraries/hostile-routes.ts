@@ -201,7 +201,29 @@ const queryValue: fc.Arbitrary<QueryValue> = fc.oneof(
     weight: 1,
     arbitrary: fc.record({
       kind: fc.constant("odd" as const),
-      text: fc.oneof(oddString(16), fc.constantFrom("x".repeat(3_000), "%00", "a,b", "%2C", "..")),
+      text: fc.oneof(
+        oddString(16),
+        fc.constantFrom("x".repeat(3_000), "%00", "a,b", "%2C", ".."),
+        // Near a word a route knows (a status, `include`'s `content`, a topic): case, padding, lists, JS names.
+        fc.constantFrom(
+          "scheduled",
+          "FAILED",
+          "failed ",
+          " failed",
+          "failed,failed",
+          "failed,queued",
+          "missing",
+          "content,content",
+          "Content",
+          "content ",
+          "demo,demo",
+          "DEMO",
+          "__proto__",
+          "constructor",
+          "toString",
+          "hasOwnProperty",
+        ),
+      ),
     }),
   },
 );
