@@ -23,7 +23,7 @@ import { beforeAll, describe, expect, it, vi } from "vitest";
 import type { HttpHandler } from "#shared/api/http-route.js";
 import { MAX_REQUEST_BODY_BYTES } from "#shared/api/lambda-event-size.js";
 import { API_ROUTE_KEYS, API_ROUTES, DEFAULT_ROUTE } from "#shared/api/routes.js";
-import { MAX_BATCH_BODY_BYTES } from "#shared/api/schemas/batch.js";
+import { MAX_BATCH_BODY_BYTES, MAX_BATCH_TASKS } from "#shared/api/schemas/batch.js";
 import { retentionExpiry } from "#shared/domain/task.js";
 import { type MaterializerRunDeps, runMaterializer } from "#shared/services/schedules/run.js";
 import { type Case, plainValidReq, validCase } from "../../support/arbitraries/add-task-request.js";
@@ -421,6 +421,21 @@ const SPECS: Readonly<Record<string, RouteSpec>> = {
   "add-tasks-batch": {
     bodies: () => [{ tasks: [TASK_BODY("y", 60), TASK_BODY("z", 90)] }],
     openFields: [],
+    // Counts at the limit (MAX_BATCH_TASKS) and one past it, and items that are no add body at all.
+    oddValues: {
+      tasks: [
+        [],
+        Array.from({ length: MAX_BATCH_TASKS }, (_, i) => TASK_BODY(`b${i}`, 60 + i)),
+        Array.from({ length: MAX_BATCH_TASKS + 1 }, (_, i) => TASK_BODY(`b${i}`, 60 + i)),
+        Array.from({ length: MAX_BATCH_TASKS }, () => TASK_BODY("same", 60)),
+        Array.from({ length: MAX_BATCH_TASKS }, () => ({})),
+        [null],
+        [[]],
+        ["x"],
+        [{}],
+        [TASK_BODY("y", 60), null],
+      ],
+    },
     maxBodyBytes: MAX_BATCH_BODY_BYTES,
     okStatuses: [200, 201, 207],
   },
