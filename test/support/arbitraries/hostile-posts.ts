@@ -1,10 +1,12 @@
 import fc from "fast-check";
 import { IDEMPOTENCY_KEY_PATTERN } from "#shared/domain/add-task-request.js";
+import { MAX_ECHOED_CHARS } from "#shared/domain/echoed.js";
 import {
   BODY_FIELDS,
   bodyTextOf,
   type Case,
   CONTENT_TYPE_NAMES,
+  type Expectation,
   type Field,
   fieldsOf,
   headersOf,
@@ -338,15 +340,29 @@ export const unknownFieldCase: fc.Arbitrary<Case> = fc
       return {
         label: `unknown callback.${key}`,
         req: reqOf(v, { set: { callback } }),
-        expect: refused(400, VALIDATION, `callback.${key}`, "unknown field"),
+        expect: unknownFieldRefusal(key, "callback."),
       };
     }
     return {
       label: `unknown field ${JSON.stringify(key)}`,
       req: reqOf(v, { insert: [[key, JSON.stringify(value)]], at }),
-      expect: refused(400, VALIDATION, key, "unknown field"),
+      expect: unknownFieldRefusal(key),
     };
   });
+
+/**
+ * A 400 whose issue names the unknown key (under `prefix`), with the message "unknown field". The key is the
+ * caller's, so the path echoes it as every answer does (shared/domain/echoed.ts): a key longer than
+ * MAX_ECHOED_CHARS UTF-16 units is cut to one unit less, and one more if that leaves half a surrogate pair, then `…`.
+ */
+export function unknownFieldRefusal(key: string, prefix = ""): Expectation {
+  let shown = key;
+  if (key.length > MAX_ECHOED_CHARS) {
+    const cut = key.slice(0, MAX_ECHOED_CHARS - 1);
+    shown = `${/[\uD800-\uDBFF]$/.test(cut) ? cut.slice(0, -1) : cut}…`;
+  }
+  return refused(400, VALIDATION, `${prefix}${shown}`, "unknown field");
+}
 
 export const DEMO_LIMIT = 256 * 1024;
 export const BODY_CAP = 1024 * 1024;
