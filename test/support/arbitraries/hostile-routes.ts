@@ -52,6 +52,20 @@ export const HOSTILE_SEGMENTS = [
   "x".repeat(2_000),
   "é".repeat(1_000),
   "%41".repeat(700),
+  // Near-misses of a host (the destination routes) and of a topic: spelt otherwise, the same or not.
+  "hooks.example.com.",
+  "HOOKS.EXAMPLE.COM",
+  "hooks.example.com:443",
+  "hooks.example.com%2F",
+  "hooks%2Eexample%2Ecom",
+  "xn--hooks-example-com",
+  "[::1]",
+  "127.0.0.1",
+  "0x7f000001",
+  "demo ",
+  " demo",
+  "Demo",
+  "demo%20",
 ];
 
 export type ParamPlan =

@@ -563,8 +563,9 @@ function paramValues(
   const spec = SPECS[route.name];
   if (spec?.openParams?.includes(name)) return { real: ["a", "b", "c", "d"], known: (v) => v !== "" };
   if (name === "topic") return { real: [...TOPICS], known: knownTopic };
-  // Host names are case-insensitive: the route lower-cases one before it looks.
-  if (name === "host") return { real: [s.host], known: (v) => v.toLowerCase() === s.host };
+  // Host names are case-insensitive, and a fully qualified name's trailing dot names the same host: the route
+  // reads the host as a callback URL's is keyed (shared/domain/destination.ts), so every spelling finds it.
+  if (name === "host") return { real: [s.host], known: (v) => v.toLowerCase().replace(/\.$/, "") === s.host };
   if (name === "id" && route.routeKey.includes("/v1/schedules/")) {
     const ids = Object.values(s.schedules);
     return { real: ids, known: (v) => ids.includes(v) };
@@ -930,6 +931,14 @@ const FOUND: readonly { readonly route: string; readonly found: string; readonly
     route: "create-schedule",
     found: "seed 1364605729, path 17:1",
     plan: { ...PLAIN_PLAN, body: { kind: "odd-time", field: 1, time: 0 } },
+  },
+  // The host's trailing-dot spelling names the same destination (as its callback URLs are keyed): the oracle took
+  // only a case change for the same host and called the reset's 200 a wrong acceptance (probed directly, with the
+  // host near-misses added to the hostile path segments).
+  {
+    route: "reset-destination",
+    found: "probed directly",
+    plan: { ...PLAIN_PLAN, params: [{ kind: "hostile", value: "hooks.example.com." }] },
   },
   // A bulk replay whose body was JSON `null` read it as `{}`, no filter: every dead-lettered task of the topic
   // replayed, 200 (FC_RUNS_SCALE=8).
