@@ -1038,6 +1038,7 @@ async function runBatchCase(items: readonly NonNullable<ReturnType<typeof asItem
 
 interface ScheduleView {
   readonly schedule_id: string;
+  readonly status: string;
   readonly next_occurrences: readonly string[];
   readonly start_at?: string;
   readonly end_at?: string;
@@ -1085,6 +1086,16 @@ async function runScheduleCase(plan: SchedulePlan): Promise<void> {
   checkOccurrences(await act("resume-schedule", "POST"), where);
   for (const next of view.next_occurrences.slice(0, 2)) {
     w.f.clock.now = Date.parse(next);
+    const run = await runMaterializer(w.deps as unknown as MaterializerRunDeps);
+    expect(run.failures, where).toBe(0);
+  }
+  // Paused across its next occurrences and resumed after them (skipped, not made up): active again, or ended.
+  const later = await act("get-schedule", "GET");
+  const third = view.next_occurrences[2];
+  if (later.status === "active" && third !== undefined) {
+    await act("pause-schedule", "POST");
+    w.f.clock.now = Date.parse(third) + 1;
+    checkOccurrences(await act("resume-schedule", "POST"), where);
     const run = await runMaterializer(w.deps as unknown as MaterializerRunDeps);
     expect(run.failures, where).toBe(0);
   }
