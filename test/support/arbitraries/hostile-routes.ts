@@ -870,6 +870,8 @@ export const scheduleTime: fc.Arbitrary<string> = fc.oneof(
 );
 
 export interface SchedulePlan {
+  readonly topic?: string;
+  readonly deliver_by?: string;
   readonly cron?: string;
   readonly timezone?: string;
   readonly start_at?: string;
@@ -904,6 +906,15 @@ const nearTime = (minS: number, maxS: number) =>
  */
 export const schedulePlan: fc.Arbitrary<SchedulePlan> = fc.record(
   {
+    // The test config's topics (small: 100-byte payloads, an hour's maxDelay; strict: one callback host), and not.
+    topic: fc.oneof(
+      { weight: 4, arbitrary: fc.constantFrom("demo", "small", "fallback", "strict") },
+      { weight: 1, arbitrary: fc.constantFrom("Demo", "nope") },
+    ),
+    deliver_by: fc.oneof(
+      { weight: 3, arbitrary: fc.constant("order_id") },
+      { weight: 1, arbitrary: fc.constantFrom("missing", "", "__proto__", "order_id.x") },
+    ),
     cron: fc.oneof(
       { weight: 3, arbitrary: fc.constantFrom(...HOSTILE_CRONS) },
       { weight: 2, arbitrary: cronLike },

@@ -1221,7 +1221,7 @@ describe("hostile input: every route of the table", { timeout: TIMEOUT_MS }, () 
   });
 
   it("POST /v1/schedules with hostile cron, time zone, start and end: a structured 4xx that changes nothing, or a 201 whose schedule reads, materializes, pauses, resumes and deletes", async () => {
-    await fc.assert(fc.asyncProperty(schedulePlan, runScheduleCase), runs(RUNS * 2));
+    await fc.assert(fc.asyncProperty(schedulePlan, runScheduleCase), runs(RUNS * 3));
   });
 
   it.each(API_ROUTES.map((route) => [route.routeKey, route] as const))(
