@@ -401,6 +401,9 @@ interface RouteSpec {
   readonly validPick?: number;
 }
 
+/** The demo topic's maxDelay (the test config leaves it at the default, a year). */
+const DEMO_MAX_DELAY_MS = 365 * 86_400_000;
+
 /** NOW plus that many seconds, as an RFC 3339 time. */
 const iso = (seconds: number) => new Date(NOW + seconds * 1000).toISOString();
 
@@ -452,9 +455,34 @@ const SPECS: Readonly<Record<string, RouteSpec>> = {
   "reschedule-task": {
     bodies: () => [{ delay_seconds: 600 }, { due_at: iso(900) }, { timing_moment: NOW / 1000 + 1200 }],
     oddValues: {
-      delay_seconds: [0, -0, 0.5, 1e-9, 31_536_000, 31_536_001, 1e21, Number.MAX_SAFE_INTEGER],
-      due_at: ODD_TIMESTAMPS,
-      timing_moment: [0, 1, NOW / 1000 - 1, NOW / 1000 + 0.5, 253_402_300_799, 8.64e12, 1e21],
+      // At the limits, a hair either side: the timer's horizon (300 s) and demo's maxDelay (a year).
+      delay_seconds: [
+        0,
+        -0,
+        0.5,
+        1e-9,
+        299.9995,
+        300.0005,
+        31_535_999.9995,
+        31_536_000,
+        31_536_000.0005,
+        31_536_001,
+        1e21,
+        Number.MAX_SAFE_INTEGER,
+      ],
+      due_at: [...ODD_TIMESTAMPS, iso(31_536_000), new Date(NOW + 31_536_000_001).toISOString()],
+      timing_moment: [
+        0,
+        1,
+        NOW / 1000 - 1,
+        NOW / 1000 - 0.0005,
+        NOW / 1000 + 0.5,
+        NOW / 1000 + 31_536_000,
+        NOW / 1000 + 31_536_000.0005,
+        253_402_300_799,
+        8.64e12,
+        1e21,
+      ],
     },
     okStatuses: [200],
   },
@@ -873,6 +901,12 @@ async function runCase(route: Route, plan: RoutePlan): Promise<void> {
     expect(after, `${status}: the store, a timer, a queue or the switch changed: ${why}`).toEqual(before);
   }
   if (status === 404) expect((body as unknown as ErrorShape).error.code).toBe("not_found");
+  // However the new time is spelt, a task moved is due from now to the topic's maxDelay (the seeded tasks' demo).
+  if (route.name === "reschedule-task" && status < 300) {
+    const due = Date.parse(String(body.due_at));
+    expect(due, why).toBeGreaterThanOrEqual(NOW);
+    expect(due, why).toBeLessThanOrEqual(NOW + DEMO_MAX_DELAY_MS);
+  }
   // A create or resume answers even when its inline pass failed: a failure there is a defect all the same.
   expect(w.scheduleErrors.map(String), why).toEqual([]);
 }
