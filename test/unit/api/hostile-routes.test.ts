@@ -1078,11 +1078,12 @@ interface ScheduleView {
   readonly end_at?: string;
 }
 
-/** Every occurrence listed is ascending and inside [start_at, end_at). */
-function checkOccurrences(view: ScheduleView, where: string): void {
+/** Every occurrence listed is after the answer's now, ascending and inside [start_at, end_at). */
+function checkOccurrences(view: ScheduleView, nowMs: number, where: string): void {
   const times = view.next_occurrences.map((t) => Date.parse(t));
   for (const [i, t] of times.entries()) {
     expect(Number.isFinite(t), where).toBe(true);
+    expect(t, where).toBeGreaterThan(nowMs);
     if (i > 0) expect(t, where).toBeGreaterThan(times[i - 1] as number);
     if (view.start_at !== undefined) expect(t, where).toBeGreaterThanOrEqual(Date.parse(view.start_at));
     if (view.end_at !== undefined) expect(t, where).toBeLessThan(Date.parse(view.end_at));
@@ -1104,7 +1105,7 @@ async function runScheduleCase(plan: SchedulePlan): Promise<void> {
   }
   expect(res.statusCode, where).toBe(201);
   const view = body as unknown as ScheduleView;
-  checkOccurrences(view, where);
+  checkOccurrences(view, w.f.clock.now, where);
   // Taken: it reads, pauses and resumes (still active: the clock has not moved), the materializer makes its
   // occurrences as their time comes (the last may end it), and it deletes; no 5xx, no swallowed failure.
   const id = { id: view.schedule_id };
@@ -1115,9 +1116,9 @@ async function runScheduleCase(plan: SchedulePlan): Promise<void> {
     expect(answer.statusCode, `${route}: ${where} then ${answer.body?.slice(0, 300)}`).toBe(200);
     return JSON.parse(answer.body ?? "{}") as ScheduleView;
   };
-  checkOccurrences(await act("get-schedule", "GET"), where);
+  checkOccurrences(await act("get-schedule", "GET"), w.f.clock.now, where);
   await act("pause-schedule", "POST");
-  checkOccurrences(await act("resume-schedule", "POST"), where);
+  checkOccurrences(await act("resume-schedule", "POST"), w.f.clock.now, where);
   for (const next of view.next_occurrences.slice(0, 2)) {
     w.f.clock.now = Date.parse(next);
     const run = await runMaterializer(w.deps as unknown as MaterializerRunDeps);
@@ -1129,7 +1130,7 @@ async function runScheduleCase(plan: SchedulePlan): Promise<void> {
   if (later.status === "active" && third !== undefined) {
     await act("pause-schedule", "POST");
     w.f.clock.now = Date.parse(third) + 1;
-    checkOccurrences(await act("resume-schedule", "POST"), where);
+    checkOccurrences(await act("resume-schedule", "POST"), w.f.clock.now, where);
     const run = await runMaterializer(w.deps as unknown as MaterializerRunDeps);
     expect(run.failures, where).toBe(0);
   }
