@@ -125,9 +125,23 @@ export const oddKey = fc
   .filter((k) => k !== "sn" && k !== "url" && k !== "order_id");
 export const jsonLeaf = fc.jsonValue({ maxDepth: 2, depthSize: "small", stringUnit: oddUnit });
 
-/** A key that passes IDEMPOTENCY_KEY_PATTERN and contains no comma (a comma means two combined headers). */
+/**
+ * A key that passes IDEMPOTENCY_KEY_PATTERN and contains no comma (a comma means two combined headers): mostly
+ * short, now and then at the pattern's 255-character limit.
+ */
 export const idempotencyKey = fc
-  .stringMatching(/^[!-+\--~](?:[ -+\--~]{0,30}[!-+\--~])?$/)
+  .oneof(
+    { weight: 9, arbitrary: fc.stringMatching(/^[!-+\--~](?:[ -+\--~]{0,30}[!-+\--~])?$/) },
+    {
+      weight: 1,
+      arbitrary: fc.constantFrom(
+        "k".repeat(255),
+        `!${" ".repeat(253)}~`,
+        `${"~".repeat(254)}`,
+        "%00".repeat(85),
+      ),
+    },
+  )
   .filter((k) => IDEMPOTENCY_KEY_PATTERN.test(k) && k !== "seed-key");
 
 export type TimingField = "timing_moment" | "due_at" | "delay_seconds";

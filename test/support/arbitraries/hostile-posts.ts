@@ -1,10 +1,12 @@
 import fc from "fast-check";
 import { IDEMPOTENCY_KEY_PATTERN } from "#shared/domain/add-task-request.js";
+import { MAX_ECHOED_CHARS } from "#shared/domain/echoed.js";
 import {
   BODY_FIELDS,
   bodyTextOf,
   type Case,
   CONTENT_TYPE_NAMES,
+  type Expectation,
   type Field,
   fieldsOf,
   headersOf,
@@ -338,15 +340,29 @@ export const unknownFieldCase: fc.Arbitrary<Case> = fc
       return {
         label: `unknown callback.${key}`,
         req: reqOf(v, { set: { callback } }),
-        expect: refused(400, VALIDATION, `callback.${key}`, "unknown field"),
+        expect: unknownFieldRefusal(key, "callback."),
       };
     }
     return {
       label: `unknown field ${JSON.stringify(key)}`,
       req: reqOf(v, { insert: [[key, JSON.stringify(value)]], at }),
-      expect: refused(400, VALIDATION, key, "unknown field"),
+      expect: unknownFieldRefusal(key),
     };
   });
+
+/**
+ * A 400 whose issue names the unknown key (under `prefix`), with the message "unknown field". The key is the
+ * caller's, so the path echoes it as every answer does (shared/domain/echoed.ts): a key longer than
+ * MAX_ECHOED_CHARS UTF-16 units is cut to one unit less, and one more if that leaves half a surrogate pair, then `…`.
+ */
+export function unknownFieldRefusal(key: string, prefix = ""): Expectation {
+  let shown = key;
+  if (key.length > MAX_ECHOED_CHARS) {
+    const cut = key.slice(0, MAX_ECHOED_CHARS - 1);
+    shown = `${/[\uD800-\uDBFF]$/.test(cut) ? cut.slice(0, -1) : cut}…`;
+  }
+  return refused(400, VALIDATION, `${prefix}${shown}`, "unknown field");
+}
 
 export const DEMO_LIMIT = 256 * 1024;
 export const BODY_CAP = 1024 * 1024;
@@ -618,6 +634,16 @@ export const oddTimingCase: fc.Arbitrary<Case> = fc
           "2026-11-23T12:00:00.Z",
           "２０２６-11-23T12:00:00Z",
           "2026-11-23T12:00:00Z\u0000",
+          // At the limits, a millisecond either side: now, the timer's horizon (300 s), a year (demo's maxDelay).
+          "2026-11-23T11:59:59.999Z",
+          "2026-11-23T12:00:00.000Z",
+          "2026-11-23T12:04:59.999Z",
+          "2026-11-23T12:05:00.001Z",
+          "2026-11-23T13:00:00.001Z",
+          "2027-11-23T11:59:59.999Z",
+          "2027-11-23T12:00:00Z",
+          "2027-11-23T12:00:00.001Z",
+          "2027-11-23T13:00:00.001+01:00",
         )
         .map((t) => ["due_at", JSON.stringify(t)] as const),
       fc
@@ -635,6 +661,28 @@ export const oddTimingCase: fc.Arbitrary<Case> = fc
           "1795438800.0005",
           "1E3",
           "0.0e10",
+          // At the limits, as delays and as instants (NOW is 1795435200 s): the timer's lead (120 s) and horizon
+          // (300 s), SQS's longest delay (900 s), small's maxDelay (3600 s), demo's (a year), a hair either side.
+          "119.9995",
+          "120",
+          "299.9995",
+          "300",
+          "300.0005",
+          "900",
+          "900.0005",
+          "3599.9995",
+          "3600",
+          "3600.0005",
+          "31535999.9995",
+          "31536000",
+          "31536000.0005",
+          "31536001",
+          "1795435199.9995",
+          "1795435200",
+          "1795435500.0005",
+          "1826971199.9995",
+          "1826971200",
+          "1826971200.0005",
         )
         .chain((n) => fc.constantFrom(["timing_moment", n] as const, ["delay_seconds", n] as const)),
     ),

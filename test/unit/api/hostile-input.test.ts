@@ -45,6 +45,7 @@ import {
   truncatedCase,
   unicodeCase,
   unknownFieldCase,
+  unknownFieldRefusal,
   wrongTypeCase,
 } from "../../support/arbitraries/hostile-posts.js";
 import { ID_MUTATIONS, type IdMutation, idCase, isMethod } from "../../support/arbitraries/task-ids.js";
@@ -482,6 +483,21 @@ describe("hostile input: POST /v1/tasks", { timeout: TIMEOUT_MS }, () => {
 
   it("wrong types, missing, doubled and unknown fields: 400 with an issue at the field", async () => {
     await fc.assert(postProperty(fc.oneof(wrongTypeCase, wrongTypeCase, unknownFieldCase)), runs(400));
+  });
+
+  // The key is the caller's: its issue names it cut to MAX_ECHOED_CHARS (shared/domain/echoed.ts), so a case
+  // whose key ran past that expected the whole key (seed 260511629, path 361:0:…:37, FC_RUNS_SCALE=4).
+  it("found: an unknown field whose key is longer than an answer echoes is named cut, ending in …", async () => {
+    const key =
+      "\u{10000}__proto__{{7*7}}../../etc/passwd\u{10000}../../etc/passwd\u{10000}\u{10000}prototype";
+    const body = `{${JSON.stringify(key)}:{},"topic":"demo","due_at":"2026-11-23T12:00:00Z","content":{},"callback":{"url":"https://hooks.example.com"}}`;
+    const c: Case = {
+      label: "unknown field, long key",
+      req: { method: "POST", headers: { "content-type": "application/json" }, body },
+      expect: unknownFieldRefusal(key),
+    };
+    expect(c.expect).toMatchObject({ issuePath: `${key.slice(0, 63)}…` });
+    await runPostCase(c);
   });
 
   it("huge bodies: 413 above the topic limit or the body cap, 201 below", async () => {
