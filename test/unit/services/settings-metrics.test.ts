@@ -2,15 +2,7 @@ import { Metrics } from "@aws-lambda-powertools/metrics";
 import { afterEach, describe, expect, it, vi } from "vitest";
 import { METRIC } from "#shared/domain/metrics.js";
 import { publishSettingsRefused } from "#shared/services/settings-metrics.js";
-
-function captureEmf(): () => Record<string, unknown>[] {
-  const stdout = vi.spyOn(process.stdout, "write").mockImplementation(() => true);
-  return () =>
-    stdout.mock.calls
-      .map(([chunk]) => String(chunk))
-      .filter((line) => line.includes('"CloudWatchMetrics"'))
-      .map((line) => JSON.parse(line) as Record<string, unknown>);
-}
+import { captureEmf } from "../../support/emf-lines.js";
 
 afterEach(() => {
   vi.restoreAllMocks();
