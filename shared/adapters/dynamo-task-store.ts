@@ -342,6 +342,9 @@ const groupRange = (pk: string, fromMs: number, toMs: number) => ({
 const LEAVE_SWEEP_INDEX = `REMOVE ${SWEEP_SHARD_ATTRIBUTE}`;
 /** The statuses a cancel takes: no attempt has started. */
 const CANCELLABLE: ReadonlySet<TaskStatus> = new Set(["scheduled", "queued"]);
+
+/** Conditional writes one cancel makes at most (DynamoTaskStore.cancel: a floor, a give-back, one of each). */
+export const CANCEL_WRITES = 3;
 /**
  * Puts a task in the sweep index unless it is there: a write that already happens off the happy path (a failed
  * attempt, a reschedule, the sweeper's own forward) carries it, so entering costs one index write and no request.
@@ -390,14 +393,21 @@ export class DynamoAddStore
   }
 
   async cancel(taskId: string, nowMs: number, expiresAt: number): Promise<CancelOutcome> {
-    const cancelled = await this.cancelWith(taskId, nowMs, expiresAt, "expiresAtFloor <= :expiresAt");
-    // A moved task whose floor is later than the retention (the usual case for one): the first write's condition
-    // refused it and its read shows the floor, and it is written again with it. A task never moved pays one write
-    // as before; a moved one a refused write and a read more, rarely: cancels of moved tasks are few.
-    if (cancelled.outcome !== "conflict") return cancelled;
-    const { status, expiresAtFloor: floor } = cancelled.task;
-    if (floor === undefined || floor <= expiresAt || !CANCELLABLE.has(status)) return cancelled;
-    return this.cancelWith(taskId, nowMs, floor, "expiresAtFloor = :expiresAt");
+    let outcome = await this.cancelWith(taskId, nowMs, expiresAt, "expiresAtFloor <= :expiresAt");
+    for (let writes = 1; writes < CANCEL_WRITES && outcome.outcome === "conflict"; writes++) {
+      // The read that explains a refusal shows a cancellable task when (a) it was moved and its floor is later than
+      // the retention (the usual case for one: written again with the floor; a task never moved pays one write), or
+      // (b) deliver held it at the write and gave its start back before the read (its batch's give-back): written
+      // again, not answered 409 "task is queued; only scheduled, queued can be cancelled". Bounded: a task deliver
+      // keeps starting and giving back answers the conflict as read.
+      const { status, expiresAtFloor: floor } = outcome.task;
+      if (!CANCELLABLE.has(status)) break;
+      outcome =
+        floor !== undefined && floor > expiresAt
+          ? await this.cancelWith(taskId, nowMs, floor, "expiresAtFloor = :expiresAt")
+          : await this.cancelWith(taskId, nowMs, expiresAt, "expiresAtFloor <= :expiresAt");
+    }
+    return outcome;
   }
 
   /**

@@ -93,6 +93,11 @@ function conflictMessage(task: TaskRecord): string {
   if (task.fanOut) {
     return `task is ${task.status}; no subscriber's copy is still waiting for its attempt (scheduled, queued), so none was cancelled; a dead-lettered copy is discarded by a DELETE of the copy's own id (the task's view lists them)`;
   }
+  // Read back cancellable after the store's last refused write (DynamoTaskStore.cancel): deliver held it at each
+  // write and gave its start back before each read. A repeat will find it still waiting, or started for good.
+  if (task.status === "scheduled" || task.status === "queued") {
+    return `task is ${task.status}, but delivery was starting its attempt each time the cancel was written; repeat the cancel`;
+  }
   return `task is ${task.status}; only a task whose attempt has not started (scheduled, queued) or a dead-lettered (failed) one can be cancelled`;
 }
 

@@ -4,10 +4,13 @@ import {
   CreateTableCommand,
   type DynamoDBClient,
   PutItemCommand,
+  UpdateItemCommand,
+  type UpdateItemCommandInput,
   waitUntilTableExists,
 } from "@aws-sdk/client-dynamodb";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import {
+  CANCEL_WRITES,
   DynamoTaskStore,
   IDEMPOTENCY_SORT_KEY,
   idempotencyPartitionKey,
@@ -1694,6 +1697,80 @@ describe("DynamoTaskStore.putNewMany (issue 13: the batch add's write)", () => {
     expect(written.filter(Boolean).every((t) => !failedIds.has(t?.taskId ?? ""))).toBe(true);
   });
 });
+
+describe("DynamoTaskStore.cancel racing deliver's give-back", () => {
+  it("cancels a task whose started attempt was given back between the refused write and its read", async () => {
+    // Prepare: the cancel's write meets the task `delivering`; deliver gives the start back before the re-read
+    const seam = flappingStatusClient({ flaps: 1 });
+    const store = await newStore(seam.client);
+    const started = task();
+    await store.putNew(started);
+    await store.startAttempt(started.taskId, NOW);
+
+    // Act
+    const outcome = await store.cancel(started.taskId, NOW + 5, 123);
+
+    // Assess: a 409 naming a cancellable status ("task is queued; only … queued can be cancelled") was the old answer
+    expect(outcome).toMatchObject({
+      outcome: "cancelled",
+      task: { status: "cancelled", cancelledAtMs: NOW + 5 },
+    });
+    expect(await store.get(started.taskId)).toMatchObject({ status: "cancelled", expiresAt: 123 });
+    expect(seam.cancelWrites()).toBe(2);
+  });
+
+  it(`writes at most ${CANCEL_WRITES} times while deliver keeps starting and giving back; then the conflict as read`, async () => {
+    // Prepare: every cancel write meets the task started, and every re-read finds it given back
+    const seam = flappingStatusClient({ flaps: Number.POSITIVE_INFINITY });
+    const store = await newStore(seam.client);
+    const flapping = task();
+    await store.putNew(flapping);
+
+    // Act
+    const outcome = await store.cancel(flapping.taskId, NOW + 5, 123);
+
+    // Assess
+    expect(outcome).toMatchObject({ outcome: "conflict", task: { status: "queued" } });
+    expect(seam.cancelWrites()).toBe(CANCEL_WRITES);
+  });
+});
+
+/**
+ * A client over dynalite on which deliver races each of the first `flaps` cancel writes: the task is `delivering`
+ * when the write arrives, and given back to `queued` before the store reads it to explain the refusal.
+ */
+function flappingStatusClient(options: { flaps: number }): {
+  client: DynamoDBClient;
+  cancelWrites: () => number;
+} {
+  let cancelWrites = 0;
+  const setStatus = (input: UpdateItemCommandInput, status: string) =>
+    client.send(
+      new UpdateItemCommand({
+        TableName: input.TableName,
+        Key: input.Key,
+        UpdateExpression: "SET #status = :status",
+        ExpressionAttributeNames: { "#status": "status" },
+        ExpressionAttributeValues: { ":status": { S: status } },
+      }),
+    );
+  const seam = {
+    send: async (command: unknown) => {
+      const isCancel =
+        command instanceof UpdateItemCommand &&
+        command.input.ExpressionAttributeValues?.[":cancelled"] !== undefined;
+      if (!isCancel) return client.send(command as never);
+      const racing = cancelWrites++ < options.flaps;
+      if (racing) await setStatus(command.input, "delivering");
+      try {
+        return await client.send(command);
+      } finally {
+        if (racing) await setStatus(command.input, "queued");
+      }
+    },
+  };
+  return { client: seam as unknown as DynamoDBClient, cancelWrites: () => cancelWrites };
+}
 
 /** A client that counts the items its Queries read (ScannedCount: what DynamoDB bills, filtered or not). */
 function countingClient(): { client: DynamoDBClient; scanned: () => number } {

@@ -259,6 +259,25 @@ describe("cancelTask on a dead-lettered task (issue 12: discard)", () => {
     expect(await f.store.get(added.task_id)).toEqual(before);
   });
 
+  it("answers a 409 that says to repeat the cancel when deliver kept starting and giving the task back", async () => {
+    // Prepare: the store's bounded cancel still read a cancellable task after its last refused write
+    const f = fixture();
+    const { body: added } = await addTask(f.deps, { body: body(0) });
+    const queued = { ...(await f.store.get(added.task_id)), status: "queued" } as const;
+    f.store.cancel = async () => ({ outcome: "conflict", task: queued as never });
+
+    // Act
+    const error = await refusal(cancelTask(f.deps, added.task_id));
+
+    // Assess: not "task is queued; only … (scheduled, queued) … can be cancelled", which contradicts itself
+    expect(error).toMatchObject({ status: 409, code: "conflict" });
+    expect(error.toBody().error).toMatchObject({
+      task_status: "queued",
+      message:
+        "task is queued, but delivery was starting its attempt each time the cancel was written; repeat the cancel",
+    });
+  });
+
   it("the group cancel takes the group from ?group= when the path's group is - (names such as . and .. cannot travel in a path)", async () => {
     // Prepare
     const f = fixture();
