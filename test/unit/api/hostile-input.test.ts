@@ -10,7 +10,8 @@
  * - a 2xx has exactly the effects it claims (one task, one timer, the content as sent).
  *
  * Reproduce a failure with the seed (and path) fast-check prints: `FC_SEED=<seed> FC_PATH=<path> npx vitest run
- * test/unit/api/hostile-input.test.ts`. `FC_RUNS_SCALE=10` runs ten times as many cases (a deeper soak).
+ * test/unit/api/hostile-input.test.ts`. `FC_RUNS_SCALE=10` runs ten times as many cases; the seed is fixed unless `FC_SEED` is set (`random` for a new one each run:
+ * test/support/fast-check-runs.ts) (a deeper soak).
  */
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2, Context } from "aws-lambda";
 import fc from "fast-check";
@@ -49,6 +50,7 @@ import {
   wrongTypeCase,
 } from "../../support/arbitraries/hostile-posts.js";
 import { ID_MUTATIONS, type IdMutation, idCase, isMethod } from "../../support/arbitraries/task-ids.js";
+import { propertyRuns, propertyScale } from "../../support/fast-check-runs.js";
 import { fixture, NOW, silentLogger } from "./fakes.js";
 
 // ---------------------------------------------------------------------------------------------------------
@@ -84,16 +86,7 @@ beforeAll(async () => {
   vi.unstubAllEnvs();
 });
 
-const SEED = process.env.FC_SEED ? Number(process.env.FC_SEED) : undefined;
-const SCALE = Number(process.env.FC_RUNS_SCALE ?? "1") || 1;
-
-function runs(numRuns: number): fc.Parameters<unknown> {
-  return {
-    numRuns: Math.max(1, Math.round(numRuns * SCALE)),
-    ...(SEED !== undefined ? { seed: SEED } : {}),
-    ...(process.env.FC_PATH ? { path: process.env.FC_PATH } : {}),
-  };
-}
+const runs = propertyRuns;
 
 const logger = silentLogger();
 const context = {
@@ -392,7 +385,7 @@ async function seededTasks(h: Api): Promise<{ queue: string; schedule: string; q
 // ---------------------------------------------------------------------------------------------------------
 
 /** Generous: the properties take a few seconds together, but the machine may be shared and busy. */
-const TIMEOUT_MS = 60_000 * SCALE;
+const TIMEOUT_MS = 60_000 * propertyScale();
 
 describe("hostile input: POST /v1/tasks", { timeout: TIMEOUT_MS }, () => {
   it("valid requests get 201 with one stored task and one timer; a replay gets 200 and the same task", async () => {

@@ -14,7 +14,8 @@
  * A route the table gains without a spec below fails "every route is covered".
  *
  * Reproduce a failure with the seed (and path) fast-check prints: `FC_SEED=<seed> FC_PATH=<path> npx vitest run
- * test/unit/api/hostile-routes.test.ts`. `FC_RUNS_SCALE=10` runs ten times as many cases.
+ * test/unit/api/hostile-routes.test.ts`. `FC_RUNS_SCALE=10` runs ten times as many cases; the seed is fixed unless `FC_SEED` is set (`random` for a new one each run:
+ * test/support/fast-check-runs.ts).
  */
 import { gzipSync } from "node:zlib";
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2, Context } from "aws-lambda";
@@ -53,6 +54,7 @@ import {
 import { ID_MUTATIONS, type IdMutation, isMethod } from "../../support/arbitraries/task-ids.js";
 import { FakeTopicQueue } from "../../support/fakes/topic-queue.js";
 import { FakeTopicQueueStats, FakeTopicSwitch, topicMapping } from "../../support/fakes/topic-switch.js";
+import { propertyRuns, propertyScale } from "../../support/fast-check-runs.js";
 import { fixture, NOW, silentLogger } from "./fakes.js";
 
 // ---------------------------------------------------------------------------------------------------------
@@ -89,16 +91,7 @@ beforeAll(async () => {
   vi.unstubAllEnvs();
 });
 
-const SEED = process.env.FC_SEED ? Number(process.env.FC_SEED) : undefined;
-const SCALE = Number(process.env.FC_RUNS_SCALE ?? "1") || 1;
-
-function runs(numRuns: number): fc.Parameters<unknown> {
-  return {
-    numRuns: Math.max(1, Math.round(numRuns * SCALE)),
-    ...(SEED !== undefined ? { seed: SEED } : {}),
-    ...(process.env.FC_PATH ? { path: process.env.FC_PATH } : {}),
-  };
-}
+const runs = propertyRuns;
 
 const logger = silentLogger();
 const context = {
@@ -1190,7 +1183,7 @@ const unmatchedPlan = fc.record({
 
 /** Modest: 25 routes × RUNS cases, each seeding a fresh world; well under a minute on two shared cores. */
 const RUNS = 60;
-const TIMEOUT_MS = 60_000 * SCALE;
+const TIMEOUT_MS = 60_000 * propertyScale();
 
 describe("hostile input: every route of the table", { timeout: TIMEOUT_MS }, () => {
   it("every route is covered: a spec, a handler, values for its path parameters", async () => {

@@ -12,6 +12,7 @@ import {
   waitSeconds,
 } from "#shared/domain/destination.js";
 import { T0 } from "../../support/factories.js";
+import { propertyRuns } from "../../support/fast-check-runs.js";
 
 const open = (over: Partial<DestinationRecord> = {}): DestinationRecord => ({
   topic: "demo",
@@ -85,7 +86,7 @@ describe("destinationHostOf (a host as GET /v1/destinations shows it, or as its 
         fc.pre(host !== undefined);
         expect(destinationHostOf(host as string)).toBe(host);
       }),
-      { numRuns: 2_000 },
+      propertyRuns(2_000),
     );
   });
 

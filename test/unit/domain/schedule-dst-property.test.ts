@@ -3,6 +3,7 @@ import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { nextOccurrence } from "#shared/domain/schedule-cron.js";
 import { wallClockMs } from "#shared/domain/zone-clock.js";
+import { propertyRuns } from "../../support/fast-check-runs.js";
 
 /*
  * nextOccurrence steps over DST gaps itself (schedule-cron.ts, walkDstGaps) instead of letting croner reject a gap's
@@ -10,8 +11,6 @@ import { wallClockMs } from "#shared/domain/zone-clock.js";
  * hours, its answer is croner's own search's, configured as the schedules configure it. Reproduce a failure with
  * the seed (and path) fast-check prints: `FC_SEED=<seed> FC_PATH=<path> npx vitest run <this file>`.
  */
-
-const SEED = process.env.FC_SEED ? Number(process.env.FC_SEED) : undefined;
 
 /**
  * Zones whose changes are unlike Berlin's: 30 minutes (Lord Howe), two hours (Troll), at midnight (Santiago,
@@ -110,7 +109,7 @@ describe("next occurrence near DST changes (property)", () => {
           expect(ours).toBe(croner.nextRun(new Date(fromMs))?.getTime());
         },
       ),
-      { numRuns: 300, ...(SEED !== undefined ? { seed: SEED } : {}) },
+      propertyRuns(300),
     );
   });
 });
