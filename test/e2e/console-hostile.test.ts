@@ -146,6 +146,33 @@ describe.runIf(local)("the console against hostile data and hostile pages", () =
     expect(seen.text).not.toMatch(/[\p{Cf}\u0080-\u009f\u2028\u2029]/u);
   });
 
+  it("wraps a group value and a callback URL of one unbroken token inside the task view", async () => {
+    // Prepare: a group value at its limit (1,024 characters) and a long callback path, dead-lettered.
+    const group = `${randomUUID()}${"g".repeat(988)}`;
+    const added = await h.api("POST", "/v1/tasks", {
+      topic: TOPIC,
+      delay_seconds: 0,
+      content: { order_id: group },
+      callback: { url: `${receiver.url}/${"p".repeat(1500)}` },
+    });
+    expect(added.status, added.text).toBe(201);
+    const id = String(added.json.task_id);
+    await h.waitForStatus(id, ["failed"]);
+
+    // Act: its view, opened from the dead-letter list.
+    await b.page.goto(`${h.cloud.apiUrl}/console?topic=${TOPIC}`);
+    await b.page.waitForSelector(`[data-testid="dead-letter-${id}"]`, WAIT);
+    await b.page.click(`[data-testid="dead-letter-${id}"] [data-testid="open-task"]`);
+    await b.page.waitForFunction(`document.body.textContent.includes(${JSON.stringify(group)})`, WAIT);
+
+    // Assess: nothing of it runs past the view's right edge, out of sight unless scrolled sideways.
+    const widths = (await b.page.evaluate(`(() => {
+      const view = document.querySelector("[data-testid=task-detail]").closest("section");
+      return { scroll: view.scrollWidth, client: view.clientWidth };
+    })()`)) as { scroll: number; client: number };
+    expect(widths.scroll).toBeLessThanOrEqual(widths.client);
+  });
+
   it("cannot be framed by another site", async () => {
     // Prepare
     foreign.page = `<!doctype html><iframe name="console" src="${h.cloud.apiUrl}/console"></iframe>`;
