@@ -27,6 +27,8 @@ export function apiProxy(options: {
     if (!incoming.pathname.startsWith("/v1/")) return false;
     const refusal = refusalOf(req, true);
     if (refusal) return sendJson(res, 403, { error: { code: "forbidden", message: refusal } });
+    const odd = pathProblem(incoming.pathname);
+    if (odd) return sendJson(res, 400, { error: { code: "invalid_path", message: odd } });
     const body = await readBody(req);
     if (body === undefined)
       return sendJson(res, 413, { error: { code: "too_large", message: "body too large" } });
@@ -72,6 +74,26 @@ export function apiProxy(options: {
     res.end(answer);
     return true;
   };
+}
+
+/**
+ * Why a `/v1/…` path must not be signed and sent, or undefined. The check above reads the path as sent; API Gateway
+ * decodes it before it matches routes (an encoded slash is a separator there, local/runtime/api-server.ts), so
+ * `/v1/tasks%2F..%2F..%2Fadmin` would be signed here as a /v1 call and read there as another path. A segment the
+ * page writes (encodeURIComponent of an id, a topic, a host) never decodes to a separator or a dot segment.
+ */
+function pathProblem(pathname: string): string | undefined {
+  for (const segment of pathname.split("/")) {
+    let decoded: string;
+    try {
+      decoded = decodeURIComponent(segment);
+    } catch {
+      return "the path's percent-encoding does not decode";
+    }
+    if (/[/\\]/.test(decoded) || decoded === "." || decoded === "..")
+      return "the path holds an encoded slash, backslash or dot segment";
+  }
+  return undefined;
 }
 
 async function readBody(req: http.IncomingMessage): Promise<string | undefined> {

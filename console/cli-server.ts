@@ -10,7 +10,7 @@ import type { Authorizer } from "../client/auth.js";
 import { apiProxy } from "./api-proxy.js";
 import { cloudWatchMetricsSource } from "./cloudwatch-metrics.js";
 import type { ConsoleMetrics } from "./schemas.js";
-import { consoleHandler, sendJson } from "./server.js";
+import { consoleHandler, SECURITY_HEADERS, sendJson } from "./server.js";
 
 export interface ConsoleServerOptions {
   readonly apiUrl: URL;
@@ -44,7 +44,8 @@ export async function startConsoleServer(
       if (await serveConsole(req, res)) return;
       if (await proxy(req, res)) return;
       if (req.url === "/") {
-        res.writeHead(302, { location: "/console" }).end();
+        // Its own answer too carries the console's headers: no answer of this server may be framed or sniffed.
+        res.writeHead(302, { ...SECURITY_HEADERS, "cache-control": "no-store", location: "/console" }).end();
         return;
       }
       sendJson(res, 404, { error: { code: "not_found", message: "the console is at /console" } });

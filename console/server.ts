@@ -159,10 +159,12 @@ export function refusalOf(req: http.IncomingMessage, isCall: boolean): string | 
  * The local API server's prelude: the console, and before it and the API routes, the refusal of foreign pages.
  * The local cloud's API has no auth, so without this any site open in the browser could pause a topic or cancel
  * a task with a form-like POST (no preflight), or read every task through a rebound host name. Clients that are
- * not browsers send no Origin and a loopback Host, and pass.
+ * not browsers send no Origin and a loopback Host, and pass. The API shares the console's origin here, so its
+ * answers (a function's, the server's own 404 or 500) carry the console's security headers too.
  */
 export function localApiPrelude(serveConsole: ConsoleHandler): ConsoleHandler {
   return async (req, res) => {
+    for (const [name, value] of Object.entries(SECURITY_HEADERS)) res.setHeader(name, value);
     const refusal = refusalOf(req, false);
     if (refusal) return sendJson(res, 403, { error: { code: "forbidden", message: refusal } });
     return serveConsole(req, res);

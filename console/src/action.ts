@@ -5,6 +5,7 @@
  */
 import * as z from "zod";
 import { ApiError } from "./api.js";
+import { visible } from "./format.js";
 
 /** Asks the operator (the page's confirmation dialog); true to go ahead. */
 export type Ask = (question: string, button: string) => Promise<boolean>;
@@ -12,8 +13,10 @@ export type Ask = (question: string, button: string) => Promise<boolean>;
 /** An error's text on the page is cut here: an API or proxy may answer a page of HTML, or a very long message. */
 export const MAX_ERROR_CHARS = 300;
 
+/** The line as the page shows it: hidden characters visible (format.ts), then cut to `max`. */
 export function cut(text: string, max = MAX_ERROR_CHARS): string {
-  return text.length > max ? `${text.slice(0, max - 1)}…` : text;
+  const shown = visible(text);
+  return shown.length > max ? `${shown.slice(0, max - 1)}…` : shown;
 }
 
 /**

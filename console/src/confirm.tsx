@@ -1,5 +1,6 @@
 import { createContext } from "preact";
 import { useContext, useEffect, useRef, useState } from "preact/hooks";
+import { visible } from "./format.js";
 
 type Ask = (message: string, action: string) => Promise<boolean>;
 
@@ -30,7 +31,7 @@ export function ConfirmDialog(props: { readonly setAsk: (ask: Ask) => void }) {
   };
   return (
     <dialog ref={ref} data-testid="confirm-dialog" onCancel={() => answer(false)}>
-      <p data-testid="confirm-message">{question?.message}</p>
+      <p data-testid="confirm-message">{visible(question?.message ?? "")}</p>
       <div class="row">
         <button type="button" data-testid="confirm-no" onClick={() => answer(false)}>
           Cancel

@@ -4,7 +4,7 @@ import { load, taskPageSchema } from "./answers.js";
 import { PAGE_LIMIT, query, type TaskView } from "./api.js";
 import { useConfirm } from "./confirm.js";
 import { type ReplayFilter, replayMatching, replaySelected } from "./dead-letter-actions.js";
-import { time } from "./format.js";
+import { time, visible } from "./format.js";
 import { useLoad, useShowLine } from "./hooks.js";
 import { Pager } from "./tasks.js";
 
@@ -30,9 +30,9 @@ export function DeadLetters(props: { readonly topic: string; readonly onOpen: (i
   const tasks = data?.tasks ?? [];
   return (
     <section data-testid="dead-letters">
-      <h2>Dead letters of {props.topic}</h2>
+      <h2>Dead letters of {visible(props.topic)}</h2>
       {error && <p class="error">{error}</p>}
-      {message && <p data-testid="dead-letters-message">{message}</p>}
+      {message && <p data-testid="dead-letters-message">{visible(message)}</p>}
       <FilterForm onReplay={(f) => void replayMatching(f)} />
       <DeadLetterTable
         tasks={tasks}
@@ -150,12 +150,12 @@ function DeadLetterRow(props: {
       </td>
       <td>
         <button type="button" class="link" data-testid="open-task" onClick={() => props.onOpen(t.task_id)}>
-          {t.task_id}
+          {visible(t.task_id)}
         </button>
       </td>
       <td>{time(t.failed_at)}</td>
       <td>{t.attempts}</td>
-      <td class="detail">{t.last_error ?? ""}</td>
+      <td class="detail">{visible(t.last_error ?? "")}</td>
       <td>
         <button type="button" data-testid="dead-letter-replay" onClick={() => props.onReplay(t.task_id)}>
           Replay

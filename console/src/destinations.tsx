@@ -4,7 +4,7 @@ import { resetDestination } from "./actions.js";
 import { call } from "./api.js";
 import { useConfirm } from "./confirm.js";
 import { destinationsHint } from "./destinations-hint.js";
-import { time } from "./format.js";
+import { time, visible } from "./format.js";
 import { useLoad, useShowLine } from "./hooks.js";
 
 /**
@@ -26,7 +26,7 @@ export function DestinationsPanel() {
     <section class="wide" data-testid="destinations-panel">
       <h2>Destinations</h2>
       {error && <p class="error">{error}</p>}
-      {message && <p data-testid="destinations-message">{message}</p>}
+      {message && <p data-testid="destinations-message">{visible(message)}</p>}
       <DestinationTable destinations={destinations} onReset={(d) => void reset(d)} />
       {hint && (
         <p class="hint" data-testid="destinations-hint">
@@ -79,8 +79,8 @@ function DestinationRow(props: {
   const d = props.destination;
   return (
     <tr data-testid={`destination-${d.topic}-${d.host}`}>
-      <td>{d.topic}</td>
-      <td>{d.host}</td>
+      <td>{visible(d.topic)}</td>
+      <td>{visible(d.host)}</td>
       <td data-testid="destination-state" class={d.state === "closed" ? "" : "error"}>
         {d.state}
       </td>
@@ -88,7 +88,7 @@ function DestinationRow(props: {
       <td>{time(d.opened_at ?? undefined)}</td>
       <td>{time(d.next_probe_at ?? undefined)}</td>
       <td>{d.in_flight}</td>
-      <td class="detail">{d.last_error ?? ""}</td>
+      <td class="detail">{visible(d.last_error ?? "")}</td>
       <td>
         <button
           type="button"

@@ -2,7 +2,7 @@ import { useEffect, useRef } from "preact/hooks";
 import uPlot from "uplot";
 import { type ConsoleMetrics, consoleMetricsSchema } from "../schemas.js";
 import { call } from "./api.js";
-import { ms } from "./format.js";
+import { ms, visible } from "./format.js";
 import { useLoad } from "./hooks.js";
 
 /** Lateness p50 / p90 / p99 of one topic over the window, its time series, and the delivered / failed rates. */
@@ -20,7 +20,7 @@ export function LatenessPanel(props: { readonly topic: string; readonly minutes:
   return (
     <section data-testid="lateness-panel">
       <h2>
-        Lateness of {props.topic}, last {props.minutes} min
+        Lateness of {visible(props.topic)}, last {props.minutes} min
       </h2>
       {error && <p class="error">{error}</p>}
       {data && (

@@ -1,6 +1,7 @@
 import { useState } from "preact/hooks";
 import { type LocalView, localViewSchema } from "../schemas.js";
 import { ApiError, call, PAGE_LIMIT, query } from "./api.js";
+import { visible } from "./format.js";
 import { useLoad } from "./hooks.js";
 import { Pager } from "./tasks.js";
 
@@ -40,10 +41,10 @@ export function LocalPanel() {
             <tbody>
               {data.schedules.map((s) => (
                 <tr key={s.name}>
-                  <td>{s.name}</td>
+                  <td>{visible(s.name)}</td>
                   <td>{s.state}</td>
                   <td>
-                    <code>{s.expression ?? "—"}</code>
+                    <code>{visible(s.expression ?? "—")}</code>
                   </td>
                 </tr>
               ))}

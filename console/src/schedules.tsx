@@ -3,7 +3,7 @@ import { createScheduleFromForm, type ScheduleAction, scheduleAction } from "./a
 import { load, schedulePageSchema } from "./answers.js";
 import { PAGE_LIMIT, query, type ScheduleView } from "./api.js";
 import { useConfirm } from "./confirm.js";
-import { time } from "./format.js";
+import { time, visible } from "./format.js";
 import { useLoad, useShowLine } from "./hooks.js";
 import { Pager } from "./tasks.js";
 
@@ -24,9 +24,9 @@ export function SchedulesPanel(props: { readonly topic: string }) {
   const schedules = data?.schedules ?? [];
   return (
     <section class="wide" data-testid="schedules-panel">
-      <h2>Schedules of {props.topic}</h2>
+      <h2>Schedules of {visible(props.topic)}</h2>
       {error && <p class="error">{error}</p>}
-      {message && <p data-testid="schedules-message">{message}</p>}
+      {message && <p data-testid="schedules-message">{visible(message)}</p>}
       <ScheduleTable schedules={schedules} onAction={(s, a) => void act(s, a)} />
       {schedules.length === 0 && <p class="hint">No schedules on this page.</p>}
       <Pager
@@ -81,12 +81,12 @@ function ScheduleRow(props: {
   return (
     <tr data-testid={`schedule-${s.schedule_id}`}>
       <td>
-        <code>{s.schedule_id}</code>
+        <code>{visible(s.schedule_id)}</code>
       </td>
       <td>
-        <code>{s.cron}</code>
+        <code>{visible(s.cron)}</code>
       </td>
-      <td>{s.timezone}</td>
+      <td>{visible(s.timezone)}</td>
       <td data-testid="schedule-status">{s.status}</td>
       <td class="detail" data-testid="schedule-next">
         {s.next_occurrences.slice(0, OCCURRENCES_SHOWN).map(time).join(", ") || "—"}

@@ -3,7 +3,7 @@ import { cancelTask, replaySubscriber } from "./actions.js";
 import { load, taskPageSchema, taskViewSchema } from "./answers.js";
 import { PAGE_LIMIT, query, type SubscriberView, type TaskView } from "./api.js";
 import { useConfirm } from "./confirm.js";
-import { ms, time } from "./format.js";
+import { ms, time, visible, visibleJson } from "./format.js";
 import { useLoad, useRefresh, useShowLine } from "./hooks.js";
 
 /** Task search by id (one task, its timeline) and by ordering group (a page at a time, in delivery order). */
@@ -81,7 +81,7 @@ function GroupList(props: {
   return (
     <div data-testid="group-list">
       <h3>
-        Group {props.group} in {props.topic}
+        Group {visible(props.group)} in {visible(props.topic)}
       </h3>
       {error && <p class="error">{error}</p>}
       <TaskTable tasks={data?.tasks ?? []} onOpen={props.onOpen} />
@@ -139,10 +139,10 @@ function TaskTable(props: { readonly tasks: readonly TaskView[]; readonly onOpen
                 data-testid="open-task"
                 onClick={() => props.onOpen(t.task_id)}
               >
-                {t.task_id}
+                {visible(t.task_id)}
               </button>
             </td>
-            <td>{t.status}</td>
+            <td>{visible(t.status)}</td>
             <td>{time(t.due_at)}</td>
             <td>{t.attempts}</td>
           </tr>
@@ -175,7 +175,8 @@ export function TaskDetail(props: { readonly taskId: string }) {
   return (
     <div data-testid="task-detail" id="task">
       <h3>
-        Task <code>{task.task_id}</code>: <span data-testid="task-status">{task.status}</span>
+        Task <code>{visible(task.task_id)}</code>:{" "}
+        <span data-testid="task-status">{visible(task.status)}</span>
       </h3>
       <TaskSummary task={task} />
       {task.subscribers && (
@@ -185,7 +186,7 @@ export function TaskDetail(props: { readonly taskId: string }) {
       {task.content !== undefined && (
         <>
           <h4>Content (as delivered)</h4>
-          <pre data-testid="task-content">{task.content}</pre>
+          <pre data-testid="task-content">{visibleJson(task.content)}</pre>
         </>
       )}
       {/* Cancellable until its first attempt starts: `queued` is a replayed task, or one the sweeper sent again. */}
@@ -194,7 +195,7 @@ export function TaskDetail(props: { readonly taskId: string }) {
           Cancel task
         </button>
       )}
-      {message && <p data-testid="task-message">{message}</p>}
+      {message && <p data-testid="task-message">{visible(message)}</p>}
     </div>
   );
 }
@@ -204,16 +205,18 @@ function TaskSummary(props: { readonly task: TaskView }) {
   const { task } = props;
   return (
     <p>
-      topic {task.topic} · due {time(task.due_at)} ·{" "}
+      topic {visible(task.topic)} · due {time(task.due_at)} ·{" "}
       {task.subscribers ? (
         `fan-out to ${task.subscribers.length} subscribers`
       ) : (
         <>
-          callback <code>{task.callback_url}</code>
+          callback <code>{visible(task.callback_url)}</code>
         </>
       )}
-      {task.subscriber ? ` · subscriber ${task.subscriber} of ${task.parent_task_id}` : ""}
-      {task.group ? ` · group ${task.group}` : ""}
+      {task.subscriber
+        ? ` · subscriber ${visible(task.subscriber)} of ${visible(task.parent_task_id ?? "")}`
+        : ""}
+      {task.group ? ` · group ${visible(task.group)}` : ""}
       {task.lateness_ms !== undefined ? ` · lateness ${ms(task.lateness_ms)}` : ""}
     </p>
   );
@@ -225,7 +228,7 @@ function TaskTimeline(props: { readonly task: TaskView }) {
       {timeline(props.task).map((step) => (
         <li key={step.key} data-testid={`timeline-${step.kind}`}>
           <strong>{step.label}</strong> {time(step.at)}{" "}
-          {step.detail && <span class="detail">{step.detail}</span>}
+          {step.detail && <span class="detail">{visible(step.detail)}</span>}
         </li>
       ))}
     </ol>
@@ -261,10 +264,10 @@ function Subscribers(props: {
         <tbody>
           {props.rows.map((row) => (
             <tr key={row.id} data-testid={`subscriber-${row.id}`}>
-              <td title={row.task_id}>{row.id}</td>
-              <td>{row.status}</td>
+              <td title={visible(row.task_id)}>{visible(row.id)}</td>
+              <td>{visible(row.status)}</td>
               <td>{row.attempts}</td>
-              <td>{row.last_error ?? ""}</td>
+              <td>{visible(row.last_error ?? "")}</td>
               <td>
                 {(row.status === "failed" || row.status === "delivered") && (
                   <button
@@ -280,7 +283,7 @@ function Subscribers(props: {
           ))}
         </tbody>
       </table>
-      {message && <p data-testid="subscriber-message">{message}</p>}
+      {message && <p data-testid="subscriber-message">{visible(message)}</p>}
     </div>
   );
 }

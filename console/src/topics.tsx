@@ -4,7 +4,7 @@ import { toggleTopic } from "./actions.js";
 import { load, topicListSchema } from "./answers.js";
 import { call, type TopicView } from "./api.js";
 import { useConfirm } from "./confirm.js";
-import { age } from "./format.js";
+import { age, visible } from "./format.js";
 import { useLoad, useShowLine } from "./hooks.js";
 
 interface TopicsData {
@@ -41,7 +41,7 @@ export function TopicsPanel(props: {
     <section data-testid="topics-panel">
       <h2>Topics</h2>
       {error && <p class="error">{error}</p>}
-      {message && <p data-testid="topics-message">{message}</p>}
+      {message && <p data-testid="topics-message">{visible(message)}</p>}
       <table>
         <TopicsHeader />
         <tbody>
@@ -104,7 +104,7 @@ function TopicRow(props: {
       class={props.selected ? "selected" : ""}
       onClick={() => props.onSelect(t.topic)}
     >
-      <td>{t.topic}</td>
+      <td>{visible(t.topic)}</td>
       <td data-testid="topic-state">{t.paused ? "paused" : "active"}</td>
       <td>{t.backlog.waiting}</td>
       <td>{t.backlog.in_flight}</td>

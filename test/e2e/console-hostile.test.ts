@@ -1,3 +1,4 @@
+import { randomUUID } from "node:crypto";
 import http from "node:http";
 import type { AddressInfo } from "node:net";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -107,6 +108,69 @@ describe.runIf(local)("the console against hostile data and hostile pages", () =
     expect(seen.text).toContain("HTTP 500");
     expect(seen.violations).toEqual([]);
     expect(page?.headers()["content-security-policy"]).toContain("script-src 'self'");
+  });
+
+  it("shows invisible and reordering characters in a group value and the content as escapes", async () => {
+    // Prepare: a group value that would read as another (a right-to-left override flips what follows it; a
+    // zero-width space makes `A1` and `A1\u200b` look alike), dead-lettered. (A callback URL is stored as the URL
+    // parser writes it: such characters in its path are percent-encoded already.)
+    const suffix = randomUUID().slice(0, 8);
+    const group = `A1\u200b\u202e${suffix}`;
+    const shownGroup = `A1\\u200b\\u202e${suffix}`;
+    const added = await h.api("POST", "/v1/tasks", {
+      topic: TOPIC,
+      delay_seconds: 0,
+      content: { order_id: group },
+      callback: { url: `${receiver.url}/hooks` },
+    });
+    expect(added.status, added.text).toBe(201);
+    const id = String(added.json.task_id);
+    await h.waitForStatus(id, ["failed"]);
+
+    // Act: its view, opened from the dead-letter list.
+    await b.page.goto(`${h.cloud.apiUrl}/console?topic=${TOPIC}`);
+    await b.page.waitForSelector(`[data-testid="dead-letter-${id}"]`, WAIT);
+    await b.page.click(`[data-testid="dead-letter-${id}"] [data-testid="open-task"]`);
+    await b.page.waitForFunction(
+      `document.body.textContent.includes(${JSON.stringify(`group ${shownGroup}`)})`,
+      WAIT,
+    );
+
+    // Assess: each shows as its escape; no such character is left anywhere on the page.
+    const seen = (await b.page.evaluate(`({
+      text: document.body.textContent ?? "",
+      content: document.querySelector("section.wide [data-testid=task-content]")?.textContent,
+    })`)) as { text: string; content?: string };
+    expect(seen.content).toBe(`{"order_id":"${shownGroup}"}`);
+    expect(JSON.parse(seen.content ?? "")).toEqual({ order_id: group });
+    expect(seen.text).not.toMatch(/[\p{Cf}\u0080-\u009f\u2028\u2029]/u);
+  });
+
+  it("wraps a group value and a callback URL of one unbroken token inside the task view", async () => {
+    // Prepare: a group value at its limit (1,024 characters) and a long callback path, dead-lettered.
+    const group = `${randomUUID()}${"g".repeat(988)}`;
+    const added = await h.api("POST", "/v1/tasks", {
+      topic: TOPIC,
+      delay_seconds: 0,
+      content: { order_id: group },
+      callback: { url: `${receiver.url}/${"p".repeat(1500)}` },
+    });
+    expect(added.status, added.text).toBe(201);
+    const id = String(added.json.task_id);
+    await h.waitForStatus(id, ["failed"]);
+
+    // Act: its view, opened from the dead-letter list.
+    await b.page.goto(`${h.cloud.apiUrl}/console?topic=${TOPIC}`);
+    await b.page.waitForSelector(`[data-testid="dead-letter-${id}"]`, WAIT);
+    await b.page.click(`[data-testid="dead-letter-${id}"] [data-testid="open-task"]`);
+    await b.page.waitForFunction(`document.body.textContent.includes(${JSON.stringify(group)})`, WAIT);
+
+    // Assess: nothing of it runs past the view's right edge, out of sight unless scrolled sideways.
+    const widths = (await b.page.evaluate(`(() => {
+      const view = document.querySelector("[data-testid=task-detail]").closest("section");
+      return { scroll: view.scrollWidth, client: view.clientWidth };
+    })()`)) as { scroll: number; client: number };
+    expect(widths.scroll).toBeLessThanOrEqual(widths.client);
   });
 
   it("cannot be framed by another site", async () => {

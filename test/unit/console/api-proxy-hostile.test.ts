@@ -126,3 +126,53 @@ describe("the console proxy against a hostile API", () => {
     expect(api.seen).toHaveLength(1);
   });
 });
+
+describe("the console proxy against a hostile path", () => {
+  it.each([
+    ["an encoded slash", "/v1/tasks%2F..%2F..%2Fadmin"],
+    ["an encoded slash, lower case", "/v1/tasks%2f..%2f..%2fadmin"],
+    ["an encoded backslash", "/v1/tasks%5C..%5C..%5Cadmin"],
+    ["encoded dot segments", "/v1/tasks/%2e%2e%2F%2e%2e%2Fadmin"],
+    ["a percent-encoding that does not decode", "/v1/tasks/%E0%A4%A"],
+  ])(
+    "refuses %s, which the API reads as another path than /v1/…: nothing is signed or sent",
+    async (_, path) => {
+      // Prepare
+      const api = await serve("127.0.0.1", (req, res) => {
+        req.resume();
+        res.writeHead(200, { "content-type": "application/json" }).end("{}");
+      });
+      const proxy = await consoleProxy(api.url);
+
+      // Act
+      const answer = await fetch(`${proxy.url}${path}`, { headers: { "x-punctual-console": "1" } });
+      const body = (await answer.json()) as { error?: { code?: string } };
+
+      // Assess
+      expect(answer.status).toBe(400);
+      expect(body.error?.code).toBe("invalid_path");
+      expect(api.seen).toEqual([]);
+    },
+  );
+
+  it("forwards the percent-encoding the page writes for a path parameter (an IPv6 host with its port)", async () => {
+    // Prepare
+    const api = await serve("127.0.0.1", (req, res) => {
+      req.resume();
+      res.writeHead(200, { "content-type": "application/json" }).end("{}");
+    });
+    const proxy = await consoleProxy(api.url);
+    const path = `/v1/destinations/${encodeURIComponent("[::1]:8443")}/reset?topic=orders`;
+
+    // Act
+    const answer = await fetch(`${proxy.url}${path}`, {
+      method: "POST",
+      headers: { "x-punctual-console": "1" },
+    });
+    await answer.arrayBuffer();
+
+    // Assess
+    expect(answer.status).toBe(200);
+    expect(api.seen.map((s) => s.url)).toEqual([path]);
+  });
+});

@@ -145,6 +145,39 @@ describe("consoleHandler", () => {
     expect([unmarked.status, crossSite.status, rebound]).toEqual([403, 403, 403]);
   });
 
+  it("refuses an opaque origin (Origin: null, a sandboxed frame's or a data: page's) and loopback near misses", async () => {
+    // Prepare
+    const status = (headers: Record<string, string>) =>
+      new Promise<number>((resolve, reject) => {
+        const req = http.get(
+          `${origin}/console/api/metrics?topic=orders`,
+          { headers: { ...marked, ...headers } },
+          (res) => {
+            res.resume();
+            resolve(res.statusCode ?? 0);
+          },
+        );
+        req.once("error", reject);
+      });
+    const port = new URL(origin).port;
+
+    // Act
+    const statuses = await Promise.all([
+      status({ origin: "null" }),
+      status({ origin: `http://localhost:${port}` }),
+      ...[
+        "127.0.0.1.evil.example",
+        "localhost.evil.example",
+        "[::1].evil.example",
+        "evil.example#@127.0.0.1",
+      ].map((name) => status({ host: `${name}:${port}` })),
+    ]);
+
+    // Assess: each refused; the same call from this origin is answered.
+    expect(statuses).toEqual([403, 403, 403, 403, 403, 403]);
+    expect(await status({ origin })).toBe(200);
+  });
+
   it("names a refused host in a message that fits any server it guards, cut to a bounded echo", async () => {
     // Prepare: a rebound name far longer than any echo we allow.
     const host = `${"a".repeat(2000)}.evil.example`;

@@ -1,0 +1,59 @@
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { consoleHandler, localApiPrelude } from "../../../console/server.js";
+import { startApiServer } from "../../../local/runtime/api-server.js";
+import { quietMetrics } from "../../support/console-server.js";
+
+/**
+ * Locally the console and the API share one origin (the local API server, `npm start`): the API's answers are
+ * answers of the console's origin too, so they carry the console's security headers — a function's answer, the
+ * server's own 404 and 500 — as the console's files and calls do (server.test.ts).
+ */
+let api: Awaited<ReturnType<typeof startApiServer>>;
+
+beforeAll(async () => {
+  api = await startApiServer({
+    host: "127.0.0.1",
+    port: 0,
+    routes: [
+      {
+        routeKey: "GET /v1/topics",
+        functionName: "list-topics",
+        timeoutSeconds: 5,
+        handler: async () => ({ statusCode: 200, body: '{"topics":[]}' }),
+      },
+      {
+        routeKey: "GET /v1/broken",
+        functionName: "broken",
+        timeoutSeconds: 5,
+        handler: async () => {
+          throw new Error("crashed");
+        },
+      },
+    ],
+    prelude: localApiPrelude(consoleHandler({ sources: { metrics: async (q) => quietMetrics(q.topic) } })),
+  });
+});
+
+afterAll(async () => {
+  await api.stop();
+});
+
+describe("the local API server beside the console", () => {
+  it("sends the console's security headers on the API's answers: a function's, its own 404 and 500", async () => {
+    // Act
+    const answers = await Promise.all(
+      ["/v1/topics", "/v1/no-such-route", "/v1/broken"].map((path) => fetch(`${api.url}${path}`)),
+    );
+
+    // Assess
+    expect(answers.map((a) => a.status)).toEqual([200, 404, 500]);
+    for (const answer of answers) {
+      await answer.arrayBuffer();
+      expect(answer.headers.get("content-security-policy")).toContain("frame-ancestors 'none'");
+      expect(answer.headers.get("x-frame-options")).toBe("DENY");
+      expect(answer.headers.get("x-content-type-options")).toBe("nosniff");
+      expect(answer.headers.get("referrer-policy")).toBe("no-referrer");
+      expect(answer.headers.get("cross-origin-resource-policy")).toBe("same-origin");
+    }
+  });
+});
