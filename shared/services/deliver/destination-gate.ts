@@ -296,13 +296,18 @@ async function circuitFailure(ctx: BatchContext, topic: TopicConfig, admission: 
   const threshold = topic.circuitFailureThreshold ?? Number.POSITIVE_INFINITY;
   if (!admission.probe && record.circuit !== "open" && record.failures < threshold) return;
   const nextProbeAtMs = now + topic.circuitCooldownSeconds * 1000;
-  const change = await store.openCircuit(topic.name, admission.host, now, nextProbeAtMs);
-  // As the item now is: open until the next probe, and no probe claim (opening removed it).
-  const { probeUntilMs: _claimRemoved, ...rest } = record;
+  // A failed probe gives up its own claim; a failure of an attempt admitted before the circuit opened (this
+  // container's cached read, or a callback that outlasted the opening) must not free the claim of the probe in
+  // flight, or a second prober would be elected beside it once the restarted cool-down ends.
+  const ownClaim = admission.probe ? admission.probeUntilMs : undefined;
+  const change = await store.openCircuit(topic.name, admission.host, now, nextProbeAtMs, ownClaim);
+  // As the item now is: open until the next probe; a claim only if someone else's stands (opening removes any).
+  const { probeUntilMs: claim, ...rest } = record;
+  const othersClaim = record.circuit === "open" && claim !== ownClaim ? { probeUntilMs: claim } : {};
   ctx.destinations.remember(
     topic.name,
     admission.host,
-    { ...rest, circuit: "open", nextProbeAtMs, openedAtMs: record.openedAtMs ?? now },
+    { ...rest, ...othersClaim, circuit: "open", nextProbeAtMs, openedAtMs: record.openedAtMs ?? now },
     now,
   );
   if (change === "opened") {

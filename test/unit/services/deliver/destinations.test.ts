@@ -460,6 +460,32 @@ describe("circuit breaker", () => {
     });
   });
 
+  it("a failure of an attempt admitted before the circuit opened leaves the probe in flight its claim: never two probers", async () => {
+    // Prepare: this container last read the host as closed; another opens the circuit (cool-down shorter than a
+    // callback) and, once it is half-open, a third elects itself the prober, whose callback is still running.
+    const s = setup({ ...BREAKER, circuitCooldownSeconds: 1, callbackTimeoutSeconds: 20 });
+    await s.deliver(await s.task(HOST_A)); // caches the host as closed
+    await s.store.recordDestinationFailure("demo", HOST_A, s.now(), "HTTP 503");
+    await s.store.openCircuit("demo", HOST_A, s.now(), s.now() + 1_000);
+    s.advance(1_000);
+    const othersClaim = s.now() + 22_000;
+    expect(await s.store.claimProbe("demo", HOST_A, s.now(), othersClaim)).toBe(true);
+    const stale = await s.task(HOST_A);
+    s.callbacks.answer(stale.taskId, HTTP(503));
+    await s.deliver(stale); // admitted on the cached "closed" read, and fails while the circuit is open
+    const later = await s.task(HOST_A);
+
+    // Act: past the cool-down the stale failure restarted, while the other probe still runs
+    s.advance(1_000);
+    await s.deliver(later);
+
+    // Assess: the other prober keeps its claim, and no second probe goes out beside it
+    expect(s.callbacks.calledFor()).toContain(stale.taskId);
+    expect(s.callbacks.calledFor()).not.toContain(later.taskId);
+    expect(await s.attempts(later.taskId)).toBe(0);
+    expect((await s.store.getDestination("demo", HOST_A))?.probeUntilMs).toBe(othersClaim);
+  });
+
   it("another container's open circuit is seen once its cached read is older than the cache window", async () => {
     // Prepare
     const s = setup(BREAKER);
