@@ -294,7 +294,10 @@ async function circuitFailure(ctx: BatchContext, topic: TopicConfig, admission: 
   const record = await store.recordDestinationFailure(topic.name, admission.host, now, error);
   ctx.destinations.remember(topic.name, admission.host, record, now);
   const threshold = topic.circuitFailureThreshold ?? Number.POSITIVE_INFINITY;
-  if (!admission.probe && record.circuit !== "open" && record.failures < threshold) return;
+  // Open (a failed probe, or a failure seen while open) it stays open for another cool-down; closed, only the
+  // threshold opens it — also for a probe whose circuit was closed while it ran (reset by hand, or another
+  // delivery's success): that circuit counts its failures afresh.
+  if (record.circuit !== "open" && record.failures < threshold) return;
   const nextProbeAtMs = now + topic.circuitCooldownSeconds * 1000;
   // A failed probe gives up its own claim; a failure of an attempt admitted before the circuit opened (this
   // container's cached read, or a callback that outlasted the opening) must not free the claim of the probe in

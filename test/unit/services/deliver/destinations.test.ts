@@ -486,6 +486,27 @@ describe("circuit breaker", () => {
     expect((await s.store.getDestination("demo", HOST_A))?.probeUntilMs).toBe(othersClaim);
   });
 
+  it("a probe that fails after the circuit was reset by hand counts as one failure: it does not reopen the circuit", async () => {
+    // Prepare: half-open, and while the probe's callback runs the operator resets the host
+    const s = setup(BREAKER);
+    await openCircuit(s);
+    const probe = await s.task(HOST_A);
+    s.advance(30_000);
+    const answer = s.callbacks.post.bind(s.callbacks);
+    s.callbacks.post = async (request) => {
+      await s.store.closeCircuit("demo", HOST_A);
+      return { ...(await answer(request)), ...HTTP(503) };
+    };
+
+    // Act
+    await s.deliver(probe);
+
+    // Assess: one failure since the reset, below the threshold of 2: closed, and no second opening
+    expect(s.callbacks.calledFor()).toContain(probe.taskId);
+    expect(await s.store.getDestination("demo", HOST_A)).toMatchObject({ circuit: "closed", failures: 1 });
+    expect(s.metrics.count("circuitOpened")).toBe(1);
+  });
+
   it("another container's open circuit is seen once its cached read is older than the cache window", async () => {
     // Prepare
     const s = setup(BREAKER);
