@@ -124,40 +124,48 @@ export function createCallbackClient(options: CallbackClientOptions): CallbackCl
     "http:": boundedIdle(new http.Agent({ keepAlive: true, timeout: idle.timeout }), idle.max),
     "https:": boundedIdle(new https.Agent({ keepAlive: true, timeout: idle.timeout }), idle.max),
   };
+  // The second sending's: always a new connection (none is ever pooled), sending the very same request head.
+  const fresh = {
+    "http:": boundedIdle(new http.Agent({ keepAlive: true }), 0),
+    "https:": boundedIdle(new https.Agent({ keepAlive: true }), 0),
+  };
 
   return {
     async post(req: CallbackRequest): Promise<CallbackResult> {
       const checked = checkDestination(req.url, options);
       if ("refusal" in checked) return checked.refusal;
       const { url } = checked;
-      const send = (deadlineMs: number): Promise<Exchanged> => {
-        const outgoing = openRequest(url, req, agents, lookupAllowed, options.userAgent);
+      const send = (deadlineMs: number, on: AgentPair): Promise<Exchanged> => {
+        const outgoing = openRequest(url, req, on, lookupAllowed, options.userAgent);
         if (!(outgoing instanceof http.ClientRequest)) return Promise.resolve({ result: outgoing });
         recheckReusedSocket(outgoing, url, options.policy);
         return exchange(outgoing, req, limits, deadlineMs);
       };
       const started = performance.now();
-      const first = await send(req.timeoutMs);
+      const first = await send(req.timeoutMs, agents);
       // A kept-alive connection the receiver closed (its idle timeout) just as we reused it: the request never
       // got an answer through no fault of the receiver's. Sent once more, on what is left of the deadline, as a
-      // browser would — the same signed request, so a receiver that did see it deduplicates on its webhook-id.
+      // browser would — the same signed request, so a receiver that did see it deduplicates on its webhook-id —
+      // and on a new connection: the pool's other connections to the receiver went idle with this one and may
+      // be closing just as well (its idle timeout firing for all of them).
       const spent = performance.now() - started;
       if (!first.staleConnection || spent >= req.timeoutMs - 1) return first.result;
-      const second = await send(req.timeoutMs - spent);
+      const second = await send(req.timeoutMs - spent, fresh);
       return { ...second.result, durationMs: Math.round(spent + second.result.durationMs) };
     },
     close: async () => {
-      agents["http:"].destroy();
-      agents["https:"].destroy();
+      for (const agent of [...Object.values(agents), ...Object.values(fresh)]) agent.destroy();
     },
   };
 }
 
-/** A POST on the client's agent and pinned lookup, or the failure Node's synchronous header checks answered. */
+type AgentPair = Readonly<Record<"http:" | "https:", http.Agent>>;
+
+/** A POST on one of the client's agents and its pinned lookup, or the failure Node's synchronous header checks answered. */
 function openRequest(
   url: URL,
   req: CallbackRequest,
-  agents: Readonly<Record<"http:" | "https:", http.Agent>>,
+  agents: AgentPair,
   lookup: LookupFunction,
   userAgent: string | undefined,
 ): http.ClientRequest | CallbackResult {

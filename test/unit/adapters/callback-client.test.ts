@@ -274,6 +274,25 @@ describe("callback client (real HTTP)", () => {
     expect(hits[2]?.headers).toEqual(hits[1]?.headers);
   });
 
+  it("…on a new connection, not on another kept-alive one the receiver has closed as well", async () => {
+    // Prepare: two kept-alive connections (two callbacks at once), both of which the receiver closes on reuse, as
+    // when its idle timeout fires for all of them (they went idle together)
+    closingKeptAlive("close");
+    const c = client();
+    await Promise.all([post(c, "/hook"), post(c, "/hook")]);
+    const pooled = connections;
+
+    // Act
+    const result = await post(c, "/hook");
+
+    // Assess: delivered in one attempt, the second sending on a connection of its own
+    expect(pooled).toBe(2);
+    expect(result).toMatchObject({ ok: true, status: 204 });
+    expect(connections).toBe(3);
+    expect(hits).toHaveLength(4);
+    expect(hits[3]?.headers).toEqual(hits[2]?.headers);
+  });
+
   it("…once only, and never for a new connection closed without a response", async () => {
     // Prepare
     closingKeptAlive("close-all");
