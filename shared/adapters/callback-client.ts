@@ -115,7 +115,7 @@ export function createCallbackClient(options: CallbackClientOptions): CallbackCl
     maxResponseBytes: options.maxResponseBytes ?? DEFAULT_MAX_RESPONSE_BYTES,
     maxInformational: options.maxInformational ?? DEFAULT_MAX_INFORMATIONAL,
   };
-  const lookupAllowed = pinnedLookup(options.policy, options.lookup ?? systemLookup);
+  const lookupAllowed = pinnedLookup(options.policy, sharedWhileInFlight(options.lookup ?? systemLookup));
   const idle: IdleLimits = {
     timeout: options.idleSocketMs ?? DEFAULT_IDLE_SOCKET_MS,
     max: options.maxIdleSockets ?? DEFAULT_MAX_IDLE_SOCKETS,
@@ -373,6 +373,25 @@ function closedUnderUs(error: Error): boolean {
 
 function systemLookup(host: string): Promise<readonly { address: string; family: number }[]> {
   return lookup(host, { all: true, verbatim: true });
+}
+
+/**
+ * One lookup per name at a time: a connection to a name whose lookup is still running waits for that lookup's
+ * answer instead of starting another. The system resolver holds a libuv thread per lookup until its own timeout,
+ * which no attempt's deadline can cut short (`dns.lookup` cannot be cancelled): a receiver whose DNS never answers
+ * would otherwise take one more thread with every attempt, its own retries and the next invocations' included,
+ * until the pool (UV_THREADPOOL_SIZE) is full and other receivers' lookups queue behind it. Answers are not kept
+ * past their lookup: the next connection asks the resolver again, as it always did.
+ */
+function sharedWhileInFlight(resolve: ResolveHost): ResolveHost {
+  const inFlight = new Map<string, ReturnType<ResolveHost>>();
+  return (host) => {
+    const running = inFlight.get(host);
+    if (running) return running;
+    const lookup = resolve(host).finally(() => inFlight.delete(host));
+    inFlight.set(host, lookup);
+    return lookup;
+  };
 }
 
 /** The connection's DNS step: resolve, keep only what the policy admits, hand exactly those addresses to connect. */
