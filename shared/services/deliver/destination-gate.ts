@@ -211,6 +211,20 @@ async function takeLease(
   return { slot, expiresAtMs };
 }
 
+/**
+ * Whether an admission still covers a whole callback started at `nowMs`. Its lease and its probe claim were sized
+ * for a callback started at once (the timeout plus margins); a slow start (DynamoDB) can use the margins up, and a
+ * callback then running past its lease would overlap the delivery that takes the freed slot (over
+ * `maxConcurrencyPerHost`), one running past its probe claim a second prober's.
+ */
+export function admissionCovers(admission: Admission, nowMs: number, timeoutMs: number): boolean {
+  const endsAtMs = nowMs + timeoutMs;
+  return (
+    endsAtMs <= (admission.lease?.expiresAtMs ?? Number.POSITIVE_INFINITY) &&
+    endsAtMs <= (admission.probeUntilMs ?? Number.POSITIVE_INFINITY)
+  );
+}
+
 /** Gives back an admission's lease (after the callback, or when its attempt could not start). */
 export async function releaseAdmission(
   ctx: BatchContext,

@@ -151,6 +151,37 @@ describe("per-destination concurrency", () => {
     expect((await s.store.getDestination("demo", HOST_B))?.leases).toEqual({});
   });
 
+  it("never sends a callback that could outlive its lease: a start slower than the lease's margins is given back", async () => {
+    // Prepare: the host's only lease lasts the callback timeout (5 s) plus the watchdog (2 s) and safety (1 s)
+    // margins from when it was taken; the attempt's start then takes longer than those margins (a slow DynamoDB)
+    const s = setup({ maxConcurrencyPerHost: 1 });
+    const slow = await s.task(HOST_A);
+    const start = s.store.startAttempt.bind(s.store);
+    s.store.startAttempt = async (...args) => {
+      s.advance(3_500);
+      return start(...args);
+    };
+
+    // Act
+    await s.deliver(slow);
+    const calledThen = s.callbacks.calledFor();
+    const attemptsThen = await s.attempts(slow.taskId);
+    const leaseThen = (await s.store.getDestination("demo", HOST_A))?.leases;
+    s.store.startAttempt = start;
+    s.advance(1_000);
+    await s.deliver(slow);
+
+    // Assess: a callback sent then could still run when its lease expired and another delivery took the slot (two
+    // in flight to a host limited to one); instead its start was given back and the lease freed, and the next
+    // receive delivers it on its first attempt
+    expect(calledThen).toEqual([]);
+    expect(attemptsThen).toBe(0);
+    expect(leaseThen).toEqual({});
+    expect(s.waits()).toEqual([]);
+    expect(s.callbacks.calledFor()).toEqual([slow.taskId]);
+    expect(await s.store.get(slow.taskId)).toMatchObject({ status: "delivered", attempts: 1 });
+  });
+
   it("gives the lease back at once when no rate token comes, or the token call fails", async () => {
     // Prepare
     const s = setup({ maxConcurrencyPerHost: 3, rateLimit: 1 });
