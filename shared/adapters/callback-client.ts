@@ -115,7 +115,7 @@ export function createCallbackClient(options: CallbackClientOptions): CallbackCl
     maxResponseBytes: options.maxResponseBytes ?? DEFAULT_MAX_RESPONSE_BYTES,
     maxInformational: options.maxInformational ?? DEFAULT_MAX_INFORMATIONAL,
   };
-  const lookupAllowed = pinnedLookup(options.policy, options.lookup ?? systemLookup);
+  const lookupAllowed = pinnedLookup(options.policy, sharedWhileInFlight(options.lookup ?? systemLookup));
   const idle: IdleLimits = {
     timeout: options.idleSocketMs ?? DEFAULT_IDLE_SOCKET_MS,
     max: options.maxIdleSockets ?? DEFAULT_MAX_IDLE_SOCKETS,
@@ -124,40 +124,48 @@ export function createCallbackClient(options: CallbackClientOptions): CallbackCl
     "http:": boundedIdle(new http.Agent({ keepAlive: true, timeout: idle.timeout }), idle.max),
     "https:": boundedIdle(new https.Agent({ keepAlive: true, timeout: idle.timeout }), idle.max),
   };
+  // The second sending's: always a new connection (none is ever pooled), sending the very same request head.
+  const fresh = {
+    "http:": boundedIdle(new http.Agent({ keepAlive: true }), 0),
+    "https:": boundedIdle(new https.Agent({ keepAlive: true }), 0),
+  };
 
   return {
     async post(req: CallbackRequest): Promise<CallbackResult> {
       const checked = checkDestination(req.url, options);
       if ("refusal" in checked) return checked.refusal;
       const { url } = checked;
-      const send = (deadlineMs: number): Promise<Exchanged> => {
-        const outgoing = openRequest(url, req, agents, lookupAllowed, options.userAgent);
+      const send = (deadlineMs: number, on: AgentPair): Promise<Exchanged> => {
+        const outgoing = openRequest(url, req, on, lookupAllowed, options.userAgent);
         if (!(outgoing instanceof http.ClientRequest)) return Promise.resolve({ result: outgoing });
         recheckReusedSocket(outgoing, url, options.policy);
         return exchange(outgoing, req, limits, deadlineMs);
       };
       const started = performance.now();
-      const first = await send(req.timeoutMs);
+      const first = await send(req.timeoutMs, agents);
       // A kept-alive connection the receiver closed (its idle timeout) just as we reused it: the request never
       // got an answer through no fault of the receiver's. Sent once more, on what is left of the deadline, as a
-      // browser would — the same signed request, so a receiver that did see it deduplicates on its webhook-id.
+      // browser would — the same signed request, so a receiver that did see it deduplicates on its webhook-id —
+      // and on a new connection: the pool's other connections to the receiver went idle with this one and may
+      // be closing just as well (its idle timeout firing for all of them).
       const spent = performance.now() - started;
       if (!first.staleConnection || spent >= req.timeoutMs - 1) return first.result;
-      const second = await send(req.timeoutMs - spent);
+      const second = await send(req.timeoutMs - spent, fresh);
       return { ...second.result, durationMs: Math.round(spent + second.result.durationMs) };
     },
     close: async () => {
-      agents["http:"].destroy();
-      agents["https:"].destroy();
+      for (const agent of [...Object.values(agents), ...Object.values(fresh)]) agent.destroy();
     },
   };
 }
 
-/** A POST on the client's agent and pinned lookup, or the failure Node's synchronous header checks answered. */
+type AgentPair = Readonly<Record<"http:" | "https:", http.Agent>>;
+
+/** A POST on one of the client's agents and its pinned lookup, or the failure Node's synchronous header checks answered. */
 function openRequest(
   url: URL,
   req: CallbackRequest,
-  agents: Readonly<Record<"http:" | "https:", http.Agent>>,
+  agents: AgentPair,
   lookup: LookupFunction,
   userAgent: string | undefined,
 ): http.ClientRequest | CallbackResult {
@@ -365,6 +373,25 @@ function closedUnderUs(error: Error): boolean {
 
 function systemLookup(host: string): Promise<readonly { address: string; family: number }[]> {
   return lookup(host, { all: true, verbatim: true });
+}
+
+/**
+ * One lookup per name at a time: a connection to a name whose lookup is still running waits for that lookup's
+ * answer instead of starting another. The system resolver holds a libuv thread per lookup until its own timeout,
+ * which no attempt's deadline can cut short (`dns.lookup` cannot be cancelled): a receiver whose DNS never answers
+ * would otherwise take one more thread with every attempt, its own retries and the next invocations' included,
+ * until the pool (UV_THREADPOOL_SIZE) is full and other receivers' lookups queue behind it. Answers are not kept
+ * past their lookup: the next connection asks the resolver again, as it always did.
+ */
+function sharedWhileInFlight(resolve: ResolveHost): ResolveHost {
+  const inFlight = new Map<string, ReturnType<ResolveHost>>();
+  return (host) => {
+    const running = inFlight.get(host);
+    if (running) return running;
+    const lookup = resolve(host).finally(() => inFlight.delete(host));
+    inFlight.set(host, lookup);
+    return lookup;
+  };
 }
 
 /** The connection's DNS step: resolve, keep only what the policy admits, hand exactly those addresses to connect. */

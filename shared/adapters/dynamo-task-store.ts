@@ -1184,6 +1184,7 @@ export class DynamoDeliverStore extends DynamoBatchAddStore implements Pick<Task
     host: string,
     nowMs: number,
     nextProbeAtMs: number,
+    ownProbeUntilMs?: number,
   ): Promise<"opened" | "reopened"> {
     const opened = await conditional(
       this.client.send(
@@ -1198,11 +1199,27 @@ export class DynamoDeliverStore extends DynamoBatchAddStore implements Pick<Task
       ),
     );
     if (opened) return "opened";
+    // A failed probe gives up its own claim with the new cool-down; any other reopening (or a prober whose claim
+    // was taken over) leaves the claim there is: that probe is still in flight.
+    const ownClaimGone =
+      ownProbeUntilMs !== undefined &&
+      (await conditional(
+        this.client.send(
+          new UpdateItemCommand({
+            TableName: this.table,
+            Key: toWire(destinationKey(topic, host)),
+            UpdateExpression: "SET nextProbeAtMs = :next REMOVE probeUntilMs",
+            ConditionExpression: "probeUntilMs = :mine",
+            ExpressionAttributeValues: toWire({ ":next": nextProbeAtMs, ":mine": ownProbeUntilMs }),
+          }),
+        ),
+      ));
+    if (ownClaimGone) return "reopened";
     await this.client.send(
       new UpdateItemCommand({
         TableName: this.table,
         Key: toWire(destinationKey(topic, host)),
-        UpdateExpression: "SET nextProbeAtMs = :next REMOVE probeUntilMs",
+        UpdateExpression: "SET nextProbeAtMs = :next",
         ExpressionAttributeValues: toWire({ ":next": nextProbeAtMs }),
       }),
     );

@@ -168,12 +168,18 @@ export interface DestinationStore {
     nowMs: number,
     error: string,
   ): Promise<DestinationRecord>;
-  /** Opens the circuit: `opened` from closed, `reopened` when it was open already (a failed probe). */
+  /**
+   * Opens the circuit: `opened` from closed, `reopened` when it was open already (a failed probe, or a failure of
+   * an attempt admitted before it opened). A reopening removes only the caller's own probe claim
+   * (`ownProbeUntilMs`, a failed probe's): the claim of a probe still in flight stays, so no second prober is elected
+   * beside it.
+   */
   openCircuit(
     topic: string,
     host: string,
     nowMs: number,
     nextProbeAtMs: number,
+    ownProbeUntilMs?: number,
   ): Promise<"opened" | "reopened">;
   /** Elects the one prober of a half-open circuit: true for the caller that claimed it (until `untilMs`). */
   claimProbe(topic: string, host: string, nowMs: number, untilMs: number): Promise<boolean>;

@@ -82,15 +82,18 @@ export class MemoryDestinations implements DestinationStore {
     host: string,
     nowMs: number,
     nextProbeAtMs: number,
+    ownProbeUntilMs?: number,
   ): Promise<"opened" | "reopened"> {
     const item = this.item(topic, host);
     const was = item.circuit;
     if (was !== "open") {
       item.circuit = "open";
       item.openedAtMs = nowMs;
+      delete item.probeUntilMs;
+    } else if (ownProbeUntilMs !== undefined && item.probeUntilMs === ownProbeUntilMs) {
+      delete item.probeUntilMs;
     }
     item.nextProbeAtMs = nextProbeAtMs;
-    delete item.probeUntilMs;
     return was === "open" ? "reopened" : "opened";
   }
 

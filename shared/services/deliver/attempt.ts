@@ -7,6 +7,8 @@ import { type TaskRecord, TERMINAL_STATUSES } from "#shared/domain/task.js";
 import type { CallbackSigner } from "#shared/security/signing.js";
 import { callbackRequest } from "./callback-request.js";
 import {
+  type Admission,
+  admissionCovers,
   admitToDestination,
   noteDestinationOutcome,
   protectsDestinations,
@@ -24,7 +26,7 @@ import {
   type StartedAttempt,
   timeLeftFor,
 } from "./types.js";
-import { claimStarted, takePrepared } from "./up-front.js";
+import { claimStarted, giveBack, takePrepared } from "./up-front.js";
 
 /**
  * One record: its task's attempt is started (the fast path, else the read path), its callback made and the
@@ -157,7 +159,34 @@ async function startAfterReading(
     deps.logger.info("task moved on before its attempt; not delivered", { taskId });
     return undefined;
   }
+  if (admission && !admissionCovers(admission, ctx.clock(), timeoutMs)) {
+    return giveBackOutlived(ctx, scope, task, started, admission);
+  }
   return { started, signer, startedAt, ...(admission && { admission }) };
+}
+
+/**
+ * The start took longer than its destination admission's margins: no callback is sent on it (it could outlive
+ * its lease or probe claim). The start is given back, and what it was admitted with; the group waits a second,
+ * as for a limit.
+ */
+async function giveBackOutlived(
+  ctx: BatchContext,
+  scope: RecordScope,
+  read: TaskRecord,
+  started: TaskRecord,
+  admission: Admission,
+): Promise<never> {
+  giveBack(ctx, read, started);
+  await withdrawAdmission(ctx, scope.binding.topic, admission);
+  ctx.outcomes.set(scope.group, { kind: "wait", seconds: 1 });
+  ctx.deps.logger.warn(
+    "the attempt's start outlasted its destination admission; start given back, the group waits",
+    {
+      taskId: started.taskId,
+    },
+  );
+  throw new RecordFailedError("destination admission outlasted by the start");
 }
 
 /** Whether `task` is exactly the start `expected` describes (same attempt, same start time). */

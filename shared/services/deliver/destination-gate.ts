@@ -211,6 +211,20 @@ async function takeLease(
   return { slot, expiresAtMs };
 }
 
+/**
+ * Whether an admission still covers a whole callback started at `nowMs`. Its lease and its probe claim were sized
+ * for a callback started at once (the timeout plus margins); a slow start (DynamoDB) can use the margins up, and a
+ * callback then running past its lease would overlap the delivery that takes the freed slot (over
+ * `maxConcurrencyPerHost`), one running past its probe claim a second prober's.
+ */
+export function admissionCovers(admission: Admission, nowMs: number, timeoutMs: number): boolean {
+  const endsAtMs = nowMs + timeoutMs;
+  return (
+    endsAtMs <= (admission.lease?.expiresAtMs ?? Number.POSITIVE_INFINITY) &&
+    endsAtMs <= (admission.probeUntilMs ?? Number.POSITIVE_INFINITY)
+  );
+}
+
 /** Gives back an admission's lease (after the callback, or when its attempt could not start). */
 export async function releaseAdmission(
   ctx: BatchContext,
@@ -294,15 +308,23 @@ async function circuitFailure(ctx: BatchContext, topic: TopicConfig, admission: 
   const record = await store.recordDestinationFailure(topic.name, admission.host, now, error);
   ctx.destinations.remember(topic.name, admission.host, record, now);
   const threshold = topic.circuitFailureThreshold ?? Number.POSITIVE_INFINITY;
-  if (!admission.probe && record.circuit !== "open" && record.failures < threshold) return;
+  // Open (a failed probe, or a failure seen while open) it stays open for another cool-down; closed, only the
+  // threshold opens it — also for a probe whose circuit was closed while it ran (reset by hand, or another
+  // delivery's success): that circuit counts its failures afresh.
+  if (record.circuit !== "open" && record.failures < threshold) return;
   const nextProbeAtMs = now + topic.circuitCooldownSeconds * 1000;
-  const change = await store.openCircuit(topic.name, admission.host, now, nextProbeAtMs);
-  // As the item now is: open until the next probe, and no probe claim (opening removed it).
-  const { probeUntilMs: _claimRemoved, ...rest } = record;
+  // A failed probe gives up its own claim; a failure of an attempt admitted before the circuit opened (this
+  // container's cached read, or a callback that outlasted the opening) must not free the claim of the probe in
+  // flight, or a second prober would be elected beside it once the restarted cool-down ends.
+  const ownClaim = admission.probe ? admission.probeUntilMs : undefined;
+  const change = await store.openCircuit(topic.name, admission.host, now, nextProbeAtMs, ownClaim);
+  // As the item now is: open until the next probe; a claim only if someone else's stands (opening removes any).
+  const { probeUntilMs: claim, ...rest } = record;
+  const othersClaim = record.circuit === "open" && claim !== ownClaim ? { probeUntilMs: claim } : {};
   ctx.destinations.remember(
     topic.name,
     admission.host,
-    { ...rest, circuit: "open", nextProbeAtMs, openedAtMs: record.openedAtMs ?? now },
+    { ...rest, ...othersClaim, circuit: "open", nextProbeAtMs, openedAtMs: record.openedAtMs ?? now },
     now,
   );
   if (change === "opened") {

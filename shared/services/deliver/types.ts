@@ -213,6 +213,7 @@ export const DEPLOYED_GROUP_CONCURRENCY = 10;
  * with `dns.lookup`, which runs on libuv's thread pool (4 threads by default) and is bounded only by the system
  * resolver's own timeout, not by our deadline: a receiver whose DNS never answers would hold threads past its
  * attempt and queue the lookups of the other groups of the batch behind it. One thread per group side by side,
- * plus libuv's default four for what else uses the pool (fs, zlib, async crypto).
+ * plus libuv's default four for what else uses the pool (fs, zlib, async crypto); the callback client starts no
+ * second lookup of a name whose lookup still runs, so a hung name holds one thread across attempts and invocations.
  */
 export const DEPLOYED_THREAD_POOL_SIZE = DEPLOYED_GROUP_CONCURRENCY + 4;

@@ -274,6 +274,25 @@ describe("callback client (real HTTP)", () => {
     expect(hits[2]?.headers).toEqual(hits[1]?.headers);
   });
 
+  it("…on a new connection, not on another kept-alive one the receiver has closed as well", async () => {
+    // Prepare: two kept-alive connections (two callbacks at once), both of which the receiver closes on reuse, as
+    // when its idle timeout fires for all of them (they went idle together)
+    closingKeptAlive("close");
+    const c = client();
+    await Promise.all([post(c, "/hook"), post(c, "/hook")]);
+    const pooled = connections;
+
+    // Act
+    const result = await post(c, "/hook");
+
+    // Assess: delivered in one attempt, the second sending on a connection of its own
+    expect(pooled).toBe(2);
+    expect(result).toMatchObject({ ok: true, status: 204 });
+    expect(connections).toBe(3);
+    expect(hits).toHaveLength(4);
+    expect(hits[3]?.headers).toEqual(hits[2]?.headers);
+  });
+
   it("…once only, and never for a new connection closed without a response", async () => {
     // Prepare
     closingKeptAlive("close-all");
@@ -767,6 +786,43 @@ describe("callback client: host names checked after resolution (lookup seam; not
     });
 
     expect(result).toEqual({ ok: false, error: "timeout after 200 ms", durationMs: expect.any(Number) });
+  });
+
+  it("a name whose lookup still hangs is not looked up again: attempts to it share the one lookup (one resolver thread)", async () => {
+    // Prepare: the system resolver holds a libuv thread per lookup until its own timeout, past the attempt's
+    // deadline, so every new attempt to a name whose DNS never answers would take one more thread
+    route = (_req, _body, res) => res.writeHead(204).end();
+    const asked: string[] = [];
+    const loopback = [{ address: "127.0.0.1", family: 4 }];
+    let answerHanging: (addresses: typeof loopback) => void = () => undefined;
+    const c = createCallbackClient({
+      policy: permissive,
+      allowPlainHttp: true,
+      lookup: (host) => {
+        asked.push(host);
+        if (asked.length > 1) return Promise.resolve(loopback);
+        return new Promise((resolve) => {
+          answerHanging = resolve;
+        });
+      },
+    });
+    clients.push(c);
+    const { url } = hookOn(server);
+    const attempt = (timeoutMs: number) => c.post({ url, body: "{}", headers: {}, timeoutMs });
+
+    // Act: attempts side by side, then one after they timed out, the lookup still hanging
+    const together = await Promise.all([attempt(100), attempt(100), attempt(100)]);
+    const later = await attempt(100);
+    const lookupsWhileHanging = asked.length;
+    answerHanging(loopback);
+    await new Promise((resolve) => setImmediate(resolve));
+    const afterAnswer = await attempt(2_000);
+
+    // Assess: one lookup while it hung; once answered, the next attempt looks the name up afresh (no caching)
+    expect(lookupsWhileHanging).toBe(1);
+    for (const result of [...together, later]) expect(result.error).toBe("timeout after 100 ms");
+    expect(afterAnswer).toMatchObject({ ok: true, status: 204 });
+    expect(asked).toEqual(["hooks.example.com", "hooks.example.com"]);
   });
 
   it("a resolver answering no address is a resolution failure (retried), not a policy refusal", async () => {

@@ -1490,6 +1490,31 @@ describe.each([
     expect(afterStaleRelease?.probeUntilMs).toBe(NOW + 50_000);
   });
 
+  it("a reopening by anyone but the prober (an attempt admitted before the circuit opened) leaves the probe's claim", async () => {
+    // Prepare: open, half-open, one prober elected
+    const store: TaskStore = await makeStore();
+    await store.recordDestinationFailure("demo", HOST, NOW, "HTTP 503");
+    await store.openCircuit("demo", HOST, NOW, NOW + 1_000);
+    await store.claimProbe("demo", HOST, NOW + 1_000, NOW + 23_000);
+
+    // Act: a failure that is not the probe's, then one of a prober whose claim has since been taken over
+    const byOther = await store.openCircuit("demo", HOST, NOW + 2_000, NOW + 3_000);
+    const afterOther = await store.getDestination("demo", HOST);
+    const byStaleProber = await store.openCircuit("demo", HOST, NOW + 2_500, NOW + 3_500, NOW + 9_000);
+    const afterStaleProber = await store.getDestination("demo", HOST);
+    const second = await store.claimProbe("demo", HOST, NOW + 4_000, NOW + 26_000);
+
+    // Assess: the cool-down restarted each time, the prober's claim stands, so no second prober is elected
+    expect([byOther, byStaleProber]).toEqual(["reopened", "reopened"]);
+    expect(afterOther).toMatchObject({
+      circuit: "open",
+      nextProbeAtMs: NOW + 3_000,
+      probeUntilMs: NOW + 23_000,
+    });
+    expect(afterStaleProber).toMatchObject({ nextProbeAtMs: NOW + 3_500, probeUntilMs: NOW + 23_000 });
+    expect(second).toBe(false);
+  });
+
   it("failures count up; the circuit opens once, reopens after that; one prober is elected; close answers the old item", async () => {
     // Prepare
     const store: TaskStore = await makeStore();
@@ -1502,7 +1527,8 @@ describe.each([
     const probes = await Promise.all(
       Array.from({ length: 5 }, () => store.claimProbe("demo", HOST, NOW + 30_000, NOW + 40_000)),
     );
-    const reopened = await store.openCircuit("demo", HOST, NOW + 35_000, NOW + 65_000);
+    // The elected prober failed: it reopens the circuit and gives up its own claim
+    const reopened = await store.openCircuit("demo", HOST, NOW + 35_000, NOW + 65_000, NOW + 40_000);
     const listed = await store.listDestinations();
     const before = await store.closeCircuit("demo", HOST);
     const after = await store.getDestination("demo", HOST);

@@ -151,6 +151,37 @@ describe("per-destination concurrency", () => {
     expect((await s.store.getDestination("demo", HOST_B))?.leases).toEqual({});
   });
 
+  it("never sends a callback that could outlive its lease: a start slower than the lease's margins is given back", async () => {
+    // Prepare: the host's only lease lasts the callback timeout (5 s) plus the watchdog (2 s) and safety (1 s)
+    // margins from when it was taken; the attempt's start then takes longer than those margins (a slow DynamoDB)
+    const s = setup({ maxConcurrencyPerHost: 1 });
+    const slow = await s.task(HOST_A);
+    const start = s.store.startAttempt.bind(s.store);
+    s.store.startAttempt = async (...args) => {
+      s.advance(3_500);
+      return start(...args);
+    };
+
+    // Act
+    await s.deliver(slow);
+    const calledThen = s.callbacks.calledFor();
+    const attemptsThen = await s.attempts(slow.taskId);
+    const leaseThen = (await s.store.getDestination("demo", HOST_A))?.leases;
+    s.store.startAttempt = start;
+    s.advance(1_000);
+    await s.deliver(slow);
+
+    // Assess: a callback sent then could still run when its lease expired and another delivery took the slot (two
+    // in flight to a host limited to one); instead its start was given back and the lease freed, and the next
+    // receive delivers it on its first attempt
+    expect(calledThen).toEqual([]);
+    expect(attemptsThen).toBe(0);
+    expect(leaseThen).toEqual({});
+    expect(s.waits()).toEqual([]);
+    expect(s.callbacks.calledFor()).toEqual([slow.taskId]);
+    expect(await s.store.get(slow.taskId)).toMatchObject({ status: "delivered", attempts: 1 });
+  });
+
   it("gives the lease back at once when no rate token comes, or the token call fails", async () => {
     // Prepare
     const s = setup({ maxConcurrencyPerHost: 3, rateLimit: 1 });
@@ -458,6 +489,53 @@ describe("circuit breaker", () => {
       expect(othersClaim).toBeDefined();
       expect((await s.store.getDestination("demo", HOST_A))?.probeUntilMs).toBe(othersClaim);
     });
+  });
+
+  it("a failure of an attempt admitted before the circuit opened leaves the probe in flight its claim: never two probers", async () => {
+    // Prepare: this container last read the host as closed; another opens the circuit (cool-down shorter than a
+    // callback) and, once it is half-open, a third elects itself the prober, whose callback is still running.
+    const s = setup({ ...BREAKER, circuitCooldownSeconds: 1, callbackTimeoutSeconds: 20 });
+    await s.deliver(await s.task(HOST_A)); // caches the host as closed
+    await s.store.recordDestinationFailure("demo", HOST_A, s.now(), "HTTP 503");
+    await s.store.openCircuit("demo", HOST_A, s.now(), s.now() + 1_000);
+    s.advance(1_000);
+    const othersClaim = s.now() + 22_000;
+    expect(await s.store.claimProbe("demo", HOST_A, s.now(), othersClaim)).toBe(true);
+    const stale = await s.task(HOST_A);
+    s.callbacks.answer(stale.taskId, HTTP(503));
+    await s.deliver(stale); // admitted on the cached "closed" read, and fails while the circuit is open
+    const later = await s.task(HOST_A);
+
+    // Act: past the cool-down the stale failure restarted, while the other probe still runs
+    s.advance(1_000);
+    await s.deliver(later);
+
+    // Assess: the other prober keeps its claim, and no second probe goes out beside it
+    expect(s.callbacks.calledFor()).toContain(stale.taskId);
+    expect(s.callbacks.calledFor()).not.toContain(later.taskId);
+    expect(await s.attempts(later.taskId)).toBe(0);
+    expect((await s.store.getDestination("demo", HOST_A))?.probeUntilMs).toBe(othersClaim);
+  });
+
+  it("a probe that fails after the circuit was reset by hand counts as one failure: it does not reopen the circuit", async () => {
+    // Prepare: half-open, and while the probe's callback runs the operator resets the host
+    const s = setup(BREAKER);
+    await openCircuit(s);
+    const probe = await s.task(HOST_A);
+    s.advance(30_000);
+    const answer = s.callbacks.post.bind(s.callbacks);
+    s.callbacks.post = async (request) => {
+      await s.store.closeCircuit("demo", HOST_A);
+      return { ...(await answer(request)), ...HTTP(503) };
+    };
+
+    // Act
+    await s.deliver(probe);
+
+    // Assess: one failure since the reset, below the threshold of 2: closed, and no second opening
+    expect(s.callbacks.calledFor()).toContain(probe.taskId);
+    expect(await s.store.getDestination("demo", HOST_A)).toMatchObject({ circuit: "closed", failures: 1 });
+    expect(s.metrics.count("circuitOpened")).toBe(1);
   });
 
   it("another container's open circuit is seen once its cached read is older than the cache window", async () => {
