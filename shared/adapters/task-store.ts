@@ -180,7 +180,7 @@ export interface DestinationStore {
   /** Gives back a probe claim that ends without a verdict (only if the claim is still the one until `untilMs`). */
   releaseProbe(topic: string, host: string, untilMs: number): Promise<void>;
   /** Failures back to 0, circuit closed; answers the item as it was before, undefined when there was none. */
-  closeCircuit(topic: string, host: string): Promise<DestinationRecord | undefined>;
+  closeCircuit(topic: string, host: string, nowMs: number): Promise<DestinationRecord | undefined>;
 }
 
 /**

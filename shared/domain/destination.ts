@@ -66,6 +66,28 @@ function ipv4OfMapped(hostname: string): string | undefined {
   return address.isIPv4MappedAddress() ? address.toIPv4Address().toString() : undefined;
 }
 
+/**
+ * How long a destination item outlives its last use (a lease, a failure, a probe, a circuit opened or closed)
+ * before the table's TTL removes it — closed circuits only (OPEN_CIRCUIT_HOLD_SECONDS). 30 days: past anything a
+ * waiting delivery can still be held by (SQS keeps a message 14 days at most, a visibility wait is 12 hours at
+ * most), and a month of `last_error` for an operator to read. A removed item is what a host never met reads as:
+ * closed, no failures, no leases — the state an idle closed circuit is in anyway.
+ */
+export const DESTINATION_IDLE_SECONDS = 30 * 86_400;
+
+/**
+ * What an open circuit adds to its item's expiry: a century, so the TTL sweep never reaches it while it holds
+ * deliveries back. Kept on the item (`ttlHoldSeconds`) by the writes that open it, removed by the one that closes
+ * it, so every other write sets `expiresAt = hold + its idle expiry` in its one UpdateItem without knowing the
+ * circuit's state.
+ */
+export const OPEN_CIRCUIT_HOLD_SECONDS = 100 * 366 * 86_400;
+
+/** The expiry (epoch seconds, the table's TTL attribute) of a closed destination item used at `nowMs`. */
+export function destinationIdleExpiry(nowMs: number): number {
+  return Math.floor(nowMs / 1000) + DESTINATION_IDLE_SECONDS;
+}
+
 /** A circuit is `closed` (deliveries pass), `open` (they wait) or `half-open` (open, its cool-down over). */
 export type CircuitState = "closed" | "open" | "half-open";
 

@@ -99,7 +99,7 @@ export async function resetDestination(
   const now = deps.now();
   const destinations: DestinationView[] = [];
   for (const record of targets) {
-    await deps.store.closeCircuit(record.topic, record.host);
+    await deps.store.closeCircuit(record.topic, record.host, now);
     destinations.push(destinationView({ ...record, failures: 0, circuit: "closed" }, now));
   }
   return { host, destinations };

@@ -107,7 +107,7 @@ export class MemoryDestinations implements DestinationStore {
     if (item?.probeUntilMs === untilMs) delete item.probeUntilMs;
   }
 
-  async closeCircuit(topic: string, host: string): Promise<DestinationRecord | undefined> {
+  async closeCircuit(topic: string, host: string, _nowMs: number): Promise<DestinationRecord | undefined> {
     const item = this.items.get(`${topic}#${host}`);
     if (!item) return undefined;
     const before = structuredClone(item);
