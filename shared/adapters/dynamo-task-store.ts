@@ -18,6 +18,7 @@ import {
 import { marshall, unmarshall } from "@aws-sdk/util-dynamodb";
 import { type AttemptLogEntry, attemptLogSlot } from "#shared/domain/attempt-log.js";
 import {
+  DESTINATION_PARTITION,
   type DestinationRecord,
   destinationIdleExpiry,
   OPEN_CIRCUIT_HOLD_SECONDS,
@@ -60,6 +61,8 @@ import {
   type BatchStartOutcome,
   type CancelOutcome,
   type DeliverStoreMethod,
+  type DestinationListQuery,
+  type DestinationPage,
   type DueSchedule,
   type FinishWrite,
   GROUP_TASK_REF_ATTRIBUTES,
@@ -99,7 +102,8 @@ import {
  * per-second rate counters live in partitions of their own (`rate#<topic>#<host>`, sort key = the second).
  * Neither can meet a task: a task's partition key is `<topic>#<hash or _ulid>`, with exactly one `#`.
  */
-export const DESTINATION_PARTITION = "destination";
+export { DESTINATION_PARTITION };
+
 const destinationKey = (topic: string, host: string) => ({
   pk: DESTINATION_PARTITION,
   sk: `${topic}#${host}`,
@@ -1808,23 +1812,32 @@ export class DynamoTaskStore extends DynamoDeliverStore implements TaskStore {
     });
   }
 
-  async listDestinations(): Promise<DestinationRecord[]> {
-    const records: DestinationRecord[] = [];
-    let start: Record<string, AttributeValue> | undefined;
-    do {
-      const out = await this.client.send(
-        new QueryCommand({
-          TableName: this.table,
-          KeyConditionExpression: "pk = :pk",
-          ExpressionAttributeValues: toWire({ ":pk": DESTINATION_PARTITION }),
-          ConsistentRead: true,
-          ExclusiveStartKey: start,
+  /**
+   * One Query, never more: `Limit` bounds the items it reads (and so its cost) whatever the filter keeps, and
+   * strongly consistent, so an open circuit written a moment ago is on its page.
+   */
+  async listDestinations({ limit, after, circuit }: DestinationListQuery): Promise<DestinationPage> {
+    const out = await this.client.send(
+      new QueryCommand({
+        TableName: this.table,
+        KeyConditionExpression: "pk = :pk",
+        // An item a lease made before any failure has no `circuit`: closed.
+        ...(circuit && {
+          FilterExpression:
+            circuit === "open" ? "circuit = :open" : "attribute_not_exists(circuit) OR circuit <> :open",
         }),
-      );
-      for (const item of out.Items ?? []) records.push(destinationOf(item) as DestinationRecord);
-      start = out.LastEvaluatedKey;
-    } while (start);
-    return records;
+        ExpressionAttributeValues: toWire({
+          ":pk": DESTINATION_PARTITION,
+          ...(circuit && { ":open": "open" }),
+        }),
+        ConsistentRead: true,
+        Limit: limit,
+        ...(after && { ExclusiveStartKey: toWire(after) }),
+      }),
+    );
+    const destinations = (out.Items ?? []).map((item) => destinationOf(item) as DestinationRecord);
+    const next = fromWire<PageKey>(out.LastEvaluatedKey);
+    return next ? { destinations, next } : { destinations };
   }
 
   // --- issue 12: discard a dead-lettered task (appended block) ---

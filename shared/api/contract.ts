@@ -18,6 +18,7 @@ import {
   destinationListSchema,
   destinationResetQuerySchema,
   destinationResetResponseSchema,
+  listDestinationsQuerySchema,
 } from "./schemas/destinations.js";
 import { cancelGroupParamsSchema, cancelGroupQuerySchema } from "./schemas/groups.js";
 import {
@@ -409,9 +410,10 @@ export const API_CONTRACT = {
     summary:
       "Callback hosts of protected topics: circuit state, consecutive failures, next probe, leases in use",
     description:
-      "One entry per topic and callback host (`host[:port]`) that a topic with `circuitFailureThreshold` or `maxConcurrencyPerHost` has met: hosts that failed, or held a lease. Open circuits first.",
+      "One entry per topic and callback host (`host[:port]`) that a topic with `circuitFailureThreshold` or `maxConcurrencyPerHost` has met: hosts that failed, or held a lease; a closed circuit's entry expires 30 days after its last use, an open one's never. In topic and host order, a page at a time: pass `next_cursor` back as `cursor` (with the same `state`) until it is null. `state=open` lists every circuit that holds deliveries back; a page may hold fewer than `limit` entries, even none, and still a `next_cursor`.",
     tags: ["destinations"],
-    responses: { "200": { description: "the destinations", schema: destinationListSchema } },
+    query: listDestinationsQuerySchema,
+    responses: { "200": { description: "one page", schema: destinationListSchema } },
   },
   "POST /v1/destinations/{host}/reset": {
     summary:

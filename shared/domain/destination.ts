@@ -88,6 +88,9 @@ export function destinationIdleExpiry(nowMs: number): number {
   return Math.floor(nowMs / 1000) + DESTINATION_IDLE_SECONDS;
 }
 
+/** The task table's partition holding one item per topic and callback host (shared/adapters/dynamo-task-store.ts). */
+export const DESTINATION_PARTITION = "destination";
+
 /** A circuit is `closed` (deliveries pass), `open` (they wait) or `half-open` (open, its cool-down over). */
 export type CircuitState = "closed" | "open" | "half-open";
 

@@ -1,15 +1,23 @@
 import type { DestinationStore } from "#shared/adapters/task-store.js";
+import { decodeCursor, destinationCursorSchema, encodeCursor } from "#shared/api/cursor.js";
 import { notFound, validationFailed } from "#shared/api/errors.js";
-import { lambdaEventBytes } from "#shared/api/lambda-event-size.js";
 import type { DestinationResetResponse, DestinationView } from "#shared/api/schemas/destinations.js";
-import { destinationResetQuerySchema } from "#shared/api/schemas/destinations.js";
+import {
+  destinationResetQuerySchema,
+  listDestinationsQuerySchema,
+} from "#shared/api/schemas/destinations.js";
 import type { PunctualConfig } from "#shared/config/index.js";
-import { circuitState, type DestinationRecord, destinationHostOf } from "#shared/domain/destination.js";
+import {
+  circuitState,
+  DESTINATION_PARTITION,
+  type DestinationRecord,
+  destinationHostOf,
+} from "#shared/domain/destination.js";
 import { echoed } from "#shared/domain/echoed.js";
 import { toIssues } from "#shared/domain/request-issues.js";
 import { forEachBounded } from "#shared/runtime/async.js";
 
-/** `GET /v1/destinations` (issue 14): every topic's circuits. */
+/** `GET /v1/destinations` (issue 14): every topic's circuits, a page at a time. */
 export interface DestinationDeps {
   readonly store: Pick<DestinationStore, "listDestinations">;
   readonly now: () => number;
@@ -44,32 +52,37 @@ export function destinationView(record: DestinationRecord, nowMs: number): Desti
 }
 
 /**
- * How much of the list one answer carries, counted as it is escaped into the invocation's result (the body is a
- * JSON string there): Lambda returns at most 6 MB (https://docs.aws.amazon.com/lambda/latest/dg/gettingstarted-limits.html),
- * and past it API Gateway answers a bare 500. A destination item stays once written (every host a topic with
- * `maxConcurrencyPerHost` leased for), so a topic calling many tenants' hosts gathers more than that.
- */
-export const MAX_DESTINATIONS_ANSWER_BYTES = 4 * 1024 * 1024;
-
-/**
- * Every topic's hosts, open circuits first, then by host and topic: as many as fit one answer, with
- * `truncated: true` when more were left out (the closed ones at the end).
+ * One page of every topic's hosts, in topic and host order (the partition's key order), `?state=open` only the
+ * circuits that hold deliveries back. One Query of at most `limit` items (≤ 100) a page, whatever the partition
+ * holds, and every destination reachable by following `next_cursor`. A page is far within Lambda's 6 MB answer:
+ * a view is at most about 4 KB escaped (a host of DNS's 253 characters and a port, an error of 512 characters of
+ * at most 7 bytes each once escaped twice), 400 KB for 100.
  */
 export async function listDestinations(
   deps: DestinationDeps,
-): Promise<{ destinations: DestinationView[]; truncated?: true }> {
+  rawQuery: Readonly<Record<string, string | undefined>> | undefined,
+): Promise<{ destinations: DestinationView[]; next_cursor: string | null; truncated?: true }> {
+  const raw = rawQuery ?? {};
+  const parsed = listDestinationsQuerySchema.safeParse(raw);
+  if (!parsed.success) throw validationFailed(toIssues(parsed.error.issues, raw));
+  const { limit, cursor, state } = parsed.data;
+  const binding = state ?? "all";
+  const start = decodeCursor(cursor, destinationCursorSchema(DESTINATION_PARTITION, binding));
+  const after = start && { pk: start.pk as string, sk: start.sk as string };
+  const page = await deps.store.listDestinations({
+    limit,
+    ...(after && { after }),
+    ...(state && { circuit: state }),
+  });
   const now = deps.now();
-  const rank = { open: 0, "half-open": 1, closed: 2 } as const;
-  const views = (await deps.store.listDestinations()).map((record) => destinationView(record, now));
-  views.sort(
-    (a, b) => rank[a.state] - rank[b.state] || a.host.localeCompare(b.host) || a.topic.localeCompare(b.topic),
-  );
-  let bytes = 0;
-  for (const [i, view] of views.entries()) {
-    bytes += lambdaEventBytes(JSON.stringify(view)) + 1;
-    if (bytes > MAX_DESTINATIONS_ANSWER_BYTES) return { destinations: views.slice(0, i), truncated: true };
-  }
-  return { destinations: views };
+  const next =
+    page.next && encodeCursor({ pk: String(page.next.pk), sk: String(page.next.sk), state: binding });
+  return {
+    destinations: page.destinations.map((record) => destinationView(record, now)),
+    next_cursor: next ?? null,
+    // What clients written before pages read as "more exist": kept while they are still about.
+    ...(next && { truncated: true as const }),
+  };
 }
 
 /** GetItems in flight at once for a reset of every topic (a deployment has tens of topics, not thousands). */

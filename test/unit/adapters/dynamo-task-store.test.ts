@@ -1489,6 +1489,47 @@ describe.each([
     expect(afterStaleRelease?.probeUntilMs).toBe(NOW + 50_000);
   });
 
+  it("lists a page at a time in key order: `limit` items read after `after`, the circuit filter kept of those, `next` where the next begins", async () => {
+    // Prepare: five hosts on two topics; b and d open (d by a lease first: an item without `circuit` is closed)
+    const store: TaskStore = await makeStore();
+    for (const host of ["a.example.com", "c.example.com", "e.example.com"]) {
+      await store.acquireLease("demo", host, 2, NOW, NOW + 10_000);
+    }
+    await store.recordDestinationFailure("demo", "b.example.com", NOW, "HTTP 503");
+    await store.openCircuit("demo", "b.example.com", NOW, NOW + 30_000);
+    await store.acquireLease("other", "d.example.com", 2, NOW, NOW + 10_000);
+    await store.recordDestinationFailure("other", "d.example.com", NOW, "HTTP 503");
+    await store.openCircuit("other", "d.example.com", NOW, NOW + 30_000);
+    const keys = (page: { destinations: { topic: string; host: string }[] }) =>
+      page.destinations.map((d) => `${d.topic}#${d.host}`);
+
+    // Act
+    const first = await store.listDestinations({ limit: 2 });
+    const second = await store.listDestinations({ limit: 2, ...(first.next && { after: first.next }) });
+    const third = await store.listDestinations({ limit: 2, ...(second.next && { after: second.next }) });
+    const openFirst = await store.listDestinations({ limit: 3, circuit: "open" });
+    const openRest = await store.listDestinations({
+      limit: 3,
+      circuit: "open",
+      ...(openFirst.next && { after: openFirst.next }),
+    });
+    const closed = await store.listDestinations({ limit: 10, circuit: "closed" });
+
+    // Assess
+    expect([keys(first), keys(second), keys(third)]).toEqual([
+      ["demo#a.example.com", "demo#b.example.com"],
+      ["demo#c.example.com", "demo#e.example.com"],
+      ["other#d.example.com"],
+    ]);
+    expect(first.next).toEqual({ pk: "destination", sk: "demo#b.example.com" });
+    expect(third.next).toBeUndefined();
+    expect(keys(openFirst)).toEqual(["demo#b.example.com"]); // a, b, c read; b kept
+    expect(openFirst.next).toEqual({ pk: "destination", sk: "demo#c.example.com" });
+    expect(keys(openRest)).toEqual(["other#d.example.com"]);
+    expect(keys(closed)).toEqual(["demo#a.example.com", "demo#c.example.com", "demo#e.example.com"]);
+    expect(closed.next).toBeUndefined();
+  });
+
   it("failures count up; the circuit opens once, reopens after that; one prober is elected; close answers the old item", async () => {
     // Prepare
     const store: TaskStore = await makeStore();
@@ -1502,7 +1543,7 @@ describe.each([
       Array.from({ length: 5 }, () => store.claimProbe("demo", HOST, NOW + 30_000, NOW + 40_000)),
     );
     const reopened = await store.openCircuit("demo", HOST, NOW + 35_000, NOW + 65_000);
-    const listed = await store.listDestinations();
+    const { destinations: listed } = await store.listDestinations({ limit: 100 });
     const before = await store.closeCircuit("demo", HOST, NOW + 70_000);
     const after = await store.getDestination("demo", HOST);
     const missing = await store.closeCircuit("demo", "nowhere.example.com", NOW + 70_000);
