@@ -419,13 +419,15 @@ export const API_CONTRACT = {
     summary:
       "Close a callback host's circuit by hand (every topic, or `?topic=`); its waiting deliveries go again",
     description:
-      "Failures back to 0 and the circuit closed; deliver functions see it within their 2-second cache, and the host's waiting deliveries go at their next receive.",
+      "Failures back to 0 and the circuit closed; deliver functions see it within their 2-second cache, and the host's waiting deliveries go at their next receive. Without `topic`, every deployed topic's entry; `topic` may also name a topic removed from the configuration, to close a circuit it left open (an open circuit's entry never expires; a closed one's expires 30 days after its last use).",
     tags: ["destinations"],
     pathParams: destinationParamsSchema,
     query: destinationResetQuerySchema,
     responses: {
       "200": { description: "the host's destinations, closed", schema: destinationResetResponseSchema },
-      "404": error("no deployed topic has met this host, or `topic` is not a deployed topic (`not_found`)"),
+      "404": error(
+        "no deployed topic has met this host, or `topic` (deployed or removed) has no entry for it (`not_found`)",
+      ),
     },
   },
 } as const satisfies Readonly<Record<string, RouteContract>>;

@@ -7,6 +7,7 @@ import {
   listDestinationsQuerySchema,
 } from "#shared/api/schemas/destinations.js";
 import type { PunctualConfig } from "#shared/config/index.js";
+import { TOPIC_NAME_PATTERN } from "#shared/config/schema.js";
 import {
   circuitState,
   DESTINATION_PARTITION,
@@ -107,8 +108,13 @@ export async function resetDestination(
   if (host === undefined) throw notFound("no such destination");
   const query = destinationResetQuerySchema.safeParse(rawQuery);
   if (!query.success) throw validationFailed(toIssues(query.error.issues, rawQuery));
-  const targets = await recordsOf(deps, host, resetTopics(deps.config, query.data.topic));
-  if (targets.length === 0) throw notFound("no such destination");
+  const topic = query.data.topic;
+  const targets = await recordsOf(deps, host, resetTopics(deps.config, topic));
+  if (targets.length === 0) {
+    throw topic !== undefined && !Object.hasOwn(deps.config.resolvedTopics, topic)
+      ? notDeployed(topic)
+      : notFound("no such destination");
+  }
   const now = deps.now();
   const destinations: DestinationView[] = [];
   for (const record of targets) {
@@ -120,17 +126,20 @@ export async function resetDestination(
 
 /**
  * The topics a reset covers, in the order of their keys (`<topic>#<host>`, as the partition read listed them):
- * topic names are `[a-z0-9-]`, every one above `#`, so sorting the names sorts the keys.
+ * topic names are `[a-z0-9-]`, every one above `#`, so sorting the names sorts the keys. Without `topic`, the
+ * deployed ones. With it, that topic, deployed or not: a topic removed from the configuration may have left a
+ * circuit open, and an open circuit's entry never expires (README "Protecting receivers"), so naming it is how that
+ * entry is closed and left to expire. A name no topic can have is no destination (and reads nothing).
  */
 function resetTopics(config: DestinationResetDeps["config"], topic: string | undefined): string[] {
   if (topic === undefined) return Object.keys(config.resolvedTopics).sort();
-  if (!Object.hasOwn(config.resolvedTopics, topic)) {
-    throw notFound(
-      `no such destination: topic "${echoed(topic)}" is not deployed, and nothing delivers on it`,
-    );
-  }
+  if (!Object.hasOwn(config.resolvedTopics, topic) && !TOPIC_NAME_PATTERN.test(topic))
+    throw notDeployed(topic);
   return [topic];
 }
+
+const notDeployed = (topic: string) =>
+  notFound(`no such destination: topic "${echoed(topic)}" is not deployed, and has no entry for this host`);
 
 /** The host's item on each topic that has one, in the topics' order. */
 async function recordsOf(

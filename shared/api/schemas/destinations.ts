@@ -30,12 +30,10 @@ export const listDestinationsQuerySchema = z.strictObject({
 
 export const destinationResetQuerySchema = z
   .object({
-    topic: z
-      .string()
-      .min(1)
-      .max(64)
-      .optional()
-      .meta({ description: "only this topic's circuit (default: every topic)" }),
+    topic: z.string().min(1).max(64).optional().meta({
+      description:
+        "only this topic's circuit, also a topic since removed from the configuration (default: every deployed topic)",
+    }),
   })
   .strict();
 

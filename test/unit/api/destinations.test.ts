@@ -473,11 +473,13 @@ describe("POST /v1/destinations/{host}/reset", () => {
     expect(store.destinations.reads).toEqual(["demo#a.example.com"]);
   });
 
-  it("?topic= naming a topic that is not deployed → 404 saying so; its record is left as it is", async () => {
-    // Prepare: a record written while "gone" was deployed (destination items stay once written)
+  it("?topic= naming a removed topic closes the circuit it left open (so its entry can expire), reading that one key", async () => {
+    // Prepare: a circuit left open when "gone" was removed from the config: an open circuit never expires, so
+    // without this its entry would stay listed forever
     const { deps, store } = await setup();
     await store.recordDestinationFailure("gone", "a.example.com", NOW - 5_000, "HTTP 503");
     await store.openCircuit("gone", "a.example.com", NOW - 5_000, NOW + 25_000);
+    store.destinations.reads.length = 0;
 
     // Act
     const { statusCode, body } = await call(
@@ -486,9 +488,34 @@ describe("POST /v1/destinations/{host}/reset", () => {
     );
 
     // Assess
+    expect(statusCode).toBe(200);
+    expect(body.destinations).toEqual([
+      expect.objectContaining({ topic: "gone", host: "a.example.com", state: "closed", failures: 0 }),
+    ]);
+    expect(store.destinations.reads).toEqual(["gone#a.example.com"]);
+    expect(await store.getDestination("gone", "a.example.com")).toMatchObject({ circuit: "closed" });
+    expect(await store.getDestination("demo", "a.example.com")).toMatchObject({ circuit: "open" });
+  });
+
+  it.each([
+    ["a topic that is not deployed and has no entry for the host", "gone"],
+    ["a name no topic can have", "Gone#x"],
+  ])("?topic= naming %s → 404 saying it is not deployed; nothing changed", async (_name, topic) => {
+    // Prepare
+    const { deps, store } = await setup();
+
+    // Act
+    const { statusCode, body } = await call(
+      fns.reset.createHandler(deps),
+      event("POST", "/v1/destinations/a.example.com/reset", "a.example.com", { topic }),
+    );
+
+    // Assess
     expect(statusCode).toBe(404);
-    expect(body).toMatchObject({ error: { code: "not_found", message: expect.stringContaining('"gone"') } });
-    expect(await store.getDestination("gone", "a.example.com")).toMatchObject({ circuit: "open" });
+    expect(body).toMatchObject({
+      error: { code: "not_found", message: expect.stringContaining(`"${topic}" is not deployed`) },
+    });
+    expect(await store.getDestination("demo", "a.example.com")).toMatchObject({ circuit: "open" });
   });
 
   it("a reset of every topic closes the deployed topics' circuits; a removed topic's record is not one of them", async () => {
