@@ -309,6 +309,30 @@ describe("GET /v1/destinations: pages of a bounded cost, every destination reach
     expect(store.destinations.reads).toEqual([]);
   });
 
+  it("a page ending at the longest key a destination can have (24-character topic, 253-character host, a port; an IPv6 literal) resumes from its cursor", async () => {
+    // Prepare
+    const { deps, store } = await setup();
+    const topic = "t".repeat(24);
+    const longest = `${"a".repeat(63)}.${"b".repeat(63)}.${"c".repeat(63)}.${"d".repeat(61)}:65535`;
+    for (const host of [longest, "[2001:db8::1]:8443"]) {
+      store.destinations.items.set(`${topic}#${host}`, {
+        topic,
+        host,
+        failures: 0,
+        circuit: "closed",
+        leases: {},
+      });
+    }
+
+    // Act
+    const pages = await allPages(deps, "limit=1");
+
+    // Assess
+    const hosts = pages.flatMap((p) => p.destinations.map((d) => d.host));
+    expect(hosts).toEqual(expect.arrayContaining([longest, "[2001:db8::1]:8443"]));
+    expect(hosts).toHaveLength(store.destinations.items.size);
+  });
+
   it("a cursor the list gave out resumes it; one given out for ?state=open resumes only ?state=open", async () => {
     // Prepare
     const { deps } = await manyHosts(40);
