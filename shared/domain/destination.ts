@@ -68,10 +68,10 @@ function ipv4OfMapped(hostname: string): string | undefined {
 
 /**
  * How long a destination item outlives its last use (a lease, a failure, a probe, a circuit opened or closed)
- * before the table's TTL removes it — closed circuits only (OPEN_CIRCUIT_HOLD_SECONDS). 30 days: past anything a
- * waiting delivery can still be held by (SQS keeps a message 14 days at most, a visibility wait is 12 hours at
- * most), and a month of `last_error` for an operator to read. A removed item is what a host never met reads as:
- * closed, no failures, no leases — the state an idle closed circuit is in anyway.
+ * before the table's TTL removes it — closed circuits only (OPEN_CIRCUIT_HOLD_SECONDS). A closed circuit holds
+ * nothing back: its expiry can only forget a count of consecutive failures below the threshold (a lease lasts
+ * minutes), and a month keeps that count, and `last_error` for an operator, across any shorter pause. A removed
+ * item is what a host never met reads as: closed, no failures, no leases.
  */
 export const DESTINATION_IDLE_SECONDS = 30 * 86_400;
 
