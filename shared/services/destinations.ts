@@ -26,8 +26,8 @@ export interface DestinationDeps {
 
 /**
  * `POST /v1/destinations/{host}/reset` (issue 14): a manual close, by key. The deployed topics are the only ones a
- * destination item can matter for: the deliver function keys it by its delivery's topic (a fan-out copy's is its
- * parent's), and a runtime settings document cannot add a topic.
+ * destination item can hold deliveries back for: the deliver function keys it by its delivery's topic (a fan-out
+ * copy's is its parent's), and a runtime settings document cannot add a topic.
  */
 export interface DestinationResetDeps {
   readonly store: Pick<DestinationStore, "getDestination" | "closeCircuit">;
@@ -93,10 +93,11 @@ const RESET_READS_IN_FLIGHT = 10;
  * Closes the host's circuit on every topic (or on `topic`) and clears its failure count: its deliveries go at their
  * next receive (deliver functions see the change within their 2-second cache) — for a group already told to wait,
  * when that wait (the cool-down's time left) ends: only its receiver can change a message's visibility. 404 when no
- * topic has the host, or when `topic` is not a deployed topic.
+ * topic has the host, or when `topic` (deployed or not) has no entry for it.
  *
  * Reads the host's key on each deployed topic (one GetItem each), not the destination partition: that holds every
- * host ever called and only grows. A removed topic's item is left as it is: nothing delivers on it any more.
+ * host used in the last 30 days. A removed topic's item is left as it is unless `topic` names it (nothing delivers
+ * on it any more; but a circuit it left open never expires, so closing it is how its entry is let go).
  */
 export async function resetDestination(
   deps: DestinationResetDeps,
