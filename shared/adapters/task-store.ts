@@ -157,7 +157,10 @@ export interface DestinationPage {
 }
 
 export interface DestinationStore {
-  /** The topic's view of a host (strongly consistent), or undefined before its first failure or lease (or after TTL removed it, idle and closed). */
+  /**
+   * The topic's view of a host (strongly consistent), or undefined before its first failure or lease (or once TTL
+   * removed it, idle and closed).
+   */
   getDestination(topic: string, host: string): Promise<DestinationRecord | undefined>;
   /**
    * One page of the destination items, all topics, in key order (`<topic>#<host>`): one strongly consistent Query
