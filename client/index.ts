@@ -27,6 +27,7 @@ export {
   type CallOptions,
   type CancelGroupInput,
   type CreateScheduleInput,
+  type ListDestinationsInput,
   type RescheduleInput,
   ROUTES,
   type RouteDescriptor,

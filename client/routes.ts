@@ -9,6 +9,7 @@ import {
   destinationListSchema,
   destinationResetQuerySchema,
   destinationResetResponseSchema,
+  listDestinationsQuerySchema,
 } from "#shared/api/schemas/destinations.js";
 import { cancelGroupQuerySchema, GROUP_IN_QUERY } from "#shared/api/schemas/groups.js";
 import {
@@ -127,6 +128,8 @@ export type CreateScheduleInput = Omit<z.input<typeof createScheduleBodySchema>,
   readonly content: Record<string, unknown> | string;
 };
 export type ListSchedulesInput = { readonly topic: string } & Page;
+/** `state`: `open` for the circuits that hold deliveries back (open and half-open), `closed` for the others. */
+export type ListDestinationsInput = { readonly state?: "open" | "closed" } & Page;
 export type ReplayTaskInput = { readonly subscriber?: string };
 
 export const ROUTES = {
@@ -247,9 +250,11 @@ export const ROUTES = {
   }),
   listTopics: route({ method: "GET", path: "/v1/topics", response: topicListSchema, retry: "safe" }),
   // Issue 14 (breaker): destinations.
+  /** One page in topic and host order; pass `next_cursor` back as `cursor` (same `state`) for the next. */
   listDestinations: route({
     method: "GET",
     path: "/v1/destinations",
+    input: queryParams<ListDestinationsInput>(listDestinationsQuerySchema),
     response: destinationListSchema,
     retry: "safe",
   }),

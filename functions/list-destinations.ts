@@ -8,15 +8,15 @@ import { ENV, requireEnv } from "#shared/runtime/env.js";
 import { createFunctionLogger } from "#shared/runtime/observability.js";
 import { type DestinationDeps, listDestinations } from "#shared/services/destinations.js";
 
-/** GET /v1/destinations (issue 14). Runs once per cold start; a missing variable fails it. */
+/** GET /v1/destinations?limit=&cursor=&state= (issue 14). Runs once per cold start; a missing variable fails it. */
 const env = requireEnv([ENV.environment, ENV.tableName]);
 const config = loadEnvironmentConfig(env.PUNCTUAL_ENV);
 const logger = createFunctionLogger(config);
 
 export function createHandler(deps: DestinationDeps & { readonly logger: Logger }): HttpHandler {
-  return httpRoute({ method: "GET", logger: deps.logger }, async () => ({
+  return httpRoute({ method: "GET", logger: deps.logger, noQuery: false }, async (request) => ({
     statusCode: 200,
-    body: await listDestinations(deps),
+    body: await listDestinations(deps, request.event.queryStringParameters),
   }));
 }
 

@@ -1,7 +1,9 @@
-import type { Command } from "commander";
+import { type Command, Option } from "commander";
 import type { DestinationView } from "../../client/index.js";
+import { LIST_LIMIT_MAX } from "../../shared/api/schemas/list-limits.js";
 import { connect, type GlobalOptions } from "../connection.js";
 import { type CliIo, printResult, printRows } from "../output.js";
+import { followPages, type PagingOptions, pagingLimits, withPagingOptions } from "../paging.js";
 
 /**
  * `destinations list|reset` (GET /v1/destinations, POST /v1/destinations/{host}/reset, issue 14): the callback
@@ -12,23 +14,7 @@ export function destinationsCommand(parent: Command, io: CliIo): void {
     .command("destinations")
     .description("Show callback hosts' circuits (protected topics); close a host's circuit by hand.")
     .addHelpText("after", "\nExample:\n  $ npx punctual --api http://127.0.0.1:3000 destinations list");
-  destinations
-    .command("list")
-    .description(
-      "Every topic's callback hosts: circuit state, failures, opened at, next probe, leases in use.",
-    )
-    .addHelpText("after", "\nExample:\n  $ npx punctual --env prod destinations list --json")
-    .action(async (_options: unknown, command: Command) => {
-      const global = command.optsWithGlobals<GlobalOptions>();
-      const list = await (await connect(global, io)).listDestinations();
-      if (global.json) {
-        printResult(io, true, list);
-        return;
-      }
-      printRows(io, DESTINATION_COLUMNS, list.destinations.map(destinationRow));
-      if (list.truncated)
-        io.err("more destinations exist than one answer holds: closed ones were left out\n");
-    });
+  listCommand(destinations, io);
   destinations
     .command("reset")
     .description("Close a host's circuit (every topic, or --topic): its waiting deliveries go again.")
@@ -42,6 +28,47 @@ export function destinationsCommand(parent: Command, io: CliIo): void {
       const only = options.topic !== undefined ? { topic: options.topic } : {};
       const answer = await client.resetDestination(host, only);
       printResult(io, global.json ?? false, answer);
+    });
+}
+
+/**
+ * `destinations list [--state open|closed]`: every page, in topic and host order, followed to the end (100 a page,
+ * each page one bounded read); `--state open` lists only the circuits that hold deliveries back.
+ */
+function listCommand(destinations: Command, io: CliIo): void {
+  withPagingOptions(
+    destinations
+      .command("list")
+      .description(
+        "Every topic's callback hosts: circuit state, failures, opened at, next probe, leases in use (follows pages to the end).",
+      )
+      .addOption(
+        new Option("--state <state>", "only open (and half-open) or only closed circuits").choices([
+          "open",
+          "closed",
+        ]),
+      ),
+  )
+    .addHelpText("after", "\nExample:\n  $ npx punctual --env prod destinations list --state open --json")
+    .action(async (options: { state?: "open" | "closed" } & PagingOptions, command: Command) => {
+      const global = command.optsWithGlobals<GlobalOptions>();
+      const client = await connect(global, io);
+      const all: DestinationView[] = [];
+      await followPages(
+        (cursor) =>
+          client.listDestinations({
+            limit: LIST_LIMIT_MAX,
+            ...(options.state && { state: options.state }),
+            ...(cursor && { cursor }),
+          }),
+        (page) => {
+          all.push(...page.destinations);
+          return { next: page.next_cursor, empty: page.destinations.length === 0 };
+        },
+        pagingLimits(options),
+      );
+      if (global.json) printResult(io, true, { destinations: all });
+      else printRows(io, DESTINATION_COLUMNS, all.map(destinationRow));
     });
 }
 

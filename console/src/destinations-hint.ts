@@ -1,13 +1,21 @@
 import type { DestinationList } from "../../shared/api/schemas/destinations.js";
 
 /**
- * The destinations panel's line under its table. GET /v1/destinations is one answer of at most about 4 MB, open
- * circuits first: when it says `truncated`, closed circuits were left out, so a host missing from the table may
- * still have one (the CLI says the same on stderr).
+ * The destinations panel's line under its table. GET /v1/destinations is a paged list in topic and host order:
+ * a page with a `next_cursor` says more rows follow (an open circuit may be among them), so the line points to the
+ * next page and to the open-only view; an empty first page says there is nothing (of that filter) at all.
  */
-export function destinationsHint(list: DestinationList): string | undefined {
-  if (list.truncated)
-    return "More destinations exist than one answer holds: closed ones were left out (open and half-open circuits are all shown).";
-  if (list.destinations.length === 0) return "No callback host has a circuit yet.";
+export function destinationsHint(
+  list: DestinationList,
+  view: { readonly openOnly: boolean; readonly firstPage: boolean },
+): string | undefined {
+  if (list.next_cursor !== null) {
+    return view.openOnly
+      ? "More open circuits follow on the next page."
+      : 'More destinations follow on the next page; "open circuits only" lists every circuit that holds deliveries back.';
+  }
+  if (list.destinations.length === 0 && view.firstPage) {
+    return view.openOnly ? "No circuit is open." : "No callback host has a circuit yet.";
+  }
   return undefined;
 }

@@ -1,38 +1,68 @@
 import { useState } from "preact/hooks";
 import { type DestinationView, destinationListSchema } from "../../shared/api/schemas/destinations.js";
 import { resetDestination } from "./actions.js";
-import { call } from "./api.js";
+import { call, query } from "./api.js";
 import { useConfirm } from "./confirm.js";
 import { destinationsHint } from "./destinations-hint.js";
 import { time, visible } from "./format.js";
 import { useLoad, useShowLine } from "./hooks.js";
+import { Pager } from "./tasks.js";
+
+/** Rows a page of the panel holds: GET /v1/destinations' largest page (each page is one bounded read). */
+const DESTINATIONS_PAGE_LIMIT = 100;
 
 /**
  * Each callback host per topic, as the deliver function's circuit breaker sees it: state, consecutive failures,
  * when it opened, when it next lets a probe through, the last error; Reset closes an open circuit by hand.
- * GET /v1/destinations is one answer (a row per topic and host the breaker tracks, open circuits first, cut at
- * about 4 MB with `truncated`), not a paged list.
+ * GET /v1/destinations is a paged list in topic and host order; "open circuits only" (`state=open`) lists every
+ * circuit that holds deliveries back, however many closed ones the breaker tracks.
  */
 export function DestinationsPanel() {
   const [message, setMessage] = useState<string>();
+  const [openOnly, setOpenOnly] = useState(false);
+  const [cursors, setCursors] = useState<string[]>([]);
+  const cursor = cursors[cursors.length - 1];
+  const state = openOnly ? "open" : undefined;
   const { data, error } = useLoad(
-    async () => destinationListSchema.parse(await call("GET", "/v1/destinations")),
-    [],
+    async () =>
+      destinationListSchema.parse(
+        await call("GET", `/v1/destinations?${query({ limit: DESTINATIONS_PAGE_LIMIT, state, cursor })}`),
+      ),
+    [state, cursor],
   );
   const reset = useResetDestination(setMessage);
   const destinations = data?.destinations ?? [];
-  const hint = data && destinationsHint(data);
+  const hint = data && destinationsHint(data, { openOnly, firstPage: cursors.length === 0 });
   return (
     <section class="wide" data-testid="destinations-panel">
       <h2>Destinations</h2>
       {error && <p class="error">{error}</p>}
       {message && <p data-testid="destinations-message">{visible(message)}</p>}
+      <label>
+        <input
+          type="checkbox"
+          data-testid="destinations-open-only"
+          checked={openOnly}
+          onChange={(e) => {
+            // A cursor belongs to its filter's list (the API refuses it with the other): back to the first page.
+            setCursors([]);
+            setOpenOnly((e.target as HTMLInputElement).checked);
+          }}
+        />{" "}
+        open circuits only
+      </label>
       <DestinationTable destinations={destinations} onReset={(d) => void reset(d)} />
       {hint && (
         <p class="hint" data-testid="destinations-hint">
           {hint}
         </p>
       )}
+      <Pager
+        hasPrevious={cursors.length > 0}
+        next={data?.next_cursor ?? null}
+        onFirst={() => setCursors([])}
+        onNext={(c) => setCursors([...cursors, c])}
+      />
     </section>
   );
 }

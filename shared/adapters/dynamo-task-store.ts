@@ -17,7 +17,12 @@ import {
 } from "@aws-sdk/client-dynamodb";
 import { marshall, unmarshall } from "@aws-sdk/util-dynamodb";
 import { type AttemptLogEntry, attemptLogSlot } from "#shared/domain/attempt-log.js";
-import type { DestinationRecord } from "#shared/domain/destination.js";
+import {
+  DESTINATION_PARTITION,
+  type DestinationRecord,
+  destinationIdleExpiry,
+  OPEN_CIRCUIT_HOLD_SECONDS,
+} from "#shared/domain/destination.js";
 import {
   FAILED_INDEX_NAME,
   FAILED_SORT_ATTRIBUTE,
@@ -56,6 +61,8 @@ import {
   type BatchStartOutcome,
   type CancelOutcome,
   type DeliverStoreMethod,
+  type DestinationListQuery,
+  type DestinationPage,
   type DueSchedule,
   type FinishWrite,
   GROUP_TASK_REF_ATTRIBUTES,
@@ -95,7 +102,8 @@ import {
  * per-second rate counters live in partitions of their own (`rate#<topic>#<host>`, sort key = the second).
  * Neither can meet a task: a task's partition key is `<topic>#<hash or _ulid>`, with exactly one `#`.
  */
-export const DESTINATION_PARTITION = "destination";
+export { DESTINATION_PARTITION };
+
 const destinationKey = (topic: string, host: string) => ({
   pk: DESTINATION_PARTITION,
   sk: `${topic}#${host}`,
@@ -121,6 +129,24 @@ function sweepIndexKey(shard: number, position: SweepPosition): Record<string, A
 /** A rate counter item outlives its second by this long before TTL removes it. */
 const RATE_ITEM_TTL_SECONDS = 120;
 const LEASE_ATTRIBUTE = /^lease(\d+)$/;
+/** The item's keys and its expiry bookkeeping: not the breaker's state. */
+const NOT_RECORD_ATTRIBUTES = new Set(["pk", "sk", "expiresAt", "ttlHoldSeconds"]);
+
+/**
+ * A destination item's expiry (README "Protecting receivers"): every write that uses the item refreshes it. A
+ * write that does not know the circuit's state adds the item's hold (`ttlHoldSeconds`: set while open, absent
+ * while closed) to its idle expiry, in the same atomic UpdateItem, so an open circuit's item never expires and a
+ * closed one expires DESTINATION_IDLE_SECONDS after its last use; the writes that open (or keep open) a circuit
+ * set the hold with the expiry, the close removes it.
+ */
+const EXPIRY_NAMES = { "#expiresAt": "expiresAt", "#hold": "ttlHoldSeconds" } as const;
+const REFRESH_EXPIRY = "#expiresAt = if_not_exists(#hold, :noHold) + :idle";
+const refreshExpiryValues = (nowMs: number) => ({ ":noHold": 0, ":idle": destinationIdleExpiry(nowMs) });
+const HOLD_EXPIRY = "#hold = :hold, #expiresAt = :held";
+const holdExpiryValues = (nowMs: number) => ({
+  ":hold": OPEN_CIRCUIT_HOLD_SECONDS,
+  ":held": destinationIdleExpiry(nowMs) + OPEN_CIRCUIT_HOLD_SECONDS,
+});
 
 /** A destination item as the port shows it: the lease slots gathered from their `lease<n>` attributes. */
 function destinationOf(item: Record<string, AttributeValue> | undefined): DestinationRecord | undefined {
@@ -131,7 +157,7 @@ function destinationOf(item: Record<string, AttributeValue> | undefined): Destin
   for (const [name, value] of Object.entries(raw)) {
     const slot = LEASE_ATTRIBUTE.exec(name)?.[1];
     if (slot !== undefined) leases[Number(slot)] = value as number;
-    else if (name !== "pk" && name !== "sk") record[name] = value;
+    else if (!NOT_RECORD_ATTRIBUTES.has(name)) record[name] = value;
   }
   return { failures: 0, circuit: "closed", ...record, leases } as DestinationRecord;
 }
@@ -1120,14 +1146,15 @@ export class DynamoDeliverStore extends DynamoBatchAddStore implements Pick<Task
           new UpdateItemCommand({
             TableName: this.table,
             Key: toWire(destinationKey(topic, host)),
-            UpdateExpression: "SET #slot = :expires, topic = :topic, host = :host",
+            UpdateExpression: `SET #slot = :expires, topic = :topic, host = :host, ${REFRESH_EXPIRY}`,
             ConditionExpression: "attribute_not_exists(#slot) OR #slot <= :now",
-            ExpressionAttributeNames: { "#slot": `lease${slot}` },
+            ExpressionAttributeNames: { "#slot": `lease${slot}`, ...EXPIRY_NAMES },
             ExpressionAttributeValues: toWire({
               ":expires": expiresAtMs,
               ":now": nowMs,
               ":topic": topic,
               ":host": host,
+              ...refreshExpiryValues(nowMs),
             }),
           }),
         ),
@@ -1164,7 +1191,8 @@ export class DynamoDeliverStore extends DynamoBatchAddStore implements Pick<Task
         Key: toWire(destinationKey(topic, host)),
         UpdateExpression:
           "ADD failures :one SET topic = :topic, host = :host, lastError = :error, lastFailureAtMs = :now, " +
-          "circuit = if_not_exists(circuit, :closed)",
+          `circuit = if_not_exists(circuit, :closed), ${REFRESH_EXPIRY}`,
+        ExpressionAttributeNames: EXPIRY_NAMES,
         ExpressionAttributeValues: toWire({
           ":one": 1,
           ":topic": topic,
@@ -1172,6 +1200,7 @@ export class DynamoDeliverStore extends DynamoBatchAddStore implements Pick<Task
           ":error": error.slice(0, 512),
           ":now": nowMs,
           ":closed": "closed",
+          ...refreshExpiryValues(nowMs),
         }),
         ReturnValues: "ALL_NEW",
       }),
@@ -1191,10 +1220,15 @@ export class DynamoDeliverStore extends DynamoBatchAddStore implements Pick<Task
         new UpdateItemCommand({
           TableName: this.table,
           Key: toWire(destinationKey(topic, host)),
-          UpdateExpression:
-            "SET circuit = :open, openedAtMs = :now, nextProbeAtMs = :next REMOVE probeUntilMs",
+          UpdateExpression: `SET circuit = :open, openedAtMs = :now, nextProbeAtMs = :next, ${HOLD_EXPIRY} REMOVE probeUntilMs`,
           ConditionExpression: "attribute_not_exists(circuit) OR circuit <> :open",
-          ExpressionAttributeValues: toWire({ ":open": "open", ":now": nowMs, ":next": nextProbeAtMs }),
+          ExpressionAttributeNames: EXPIRY_NAMES,
+          ExpressionAttributeValues: toWire({
+            ":open": "open",
+            ":now": nowMs,
+            ":next": nextProbeAtMs,
+            ...holdExpiryValues(nowMs),
+          }),
         }),
       ),
     );
@@ -1208,9 +1242,14 @@ export class DynamoDeliverStore extends DynamoBatchAddStore implements Pick<Task
           new UpdateItemCommand({
             TableName: this.table,
             Key: toWire(destinationKey(topic, host)),
-            UpdateExpression: "SET nextProbeAtMs = :next REMOVE probeUntilMs",
+            UpdateExpression: `SET nextProbeAtMs = :next, ${HOLD_EXPIRY} REMOVE probeUntilMs`,
             ConditionExpression: "probeUntilMs = :mine",
-            ExpressionAttributeValues: toWire({ ":next": nextProbeAtMs, ":mine": ownProbeUntilMs }),
+            ExpressionAttributeNames: EXPIRY_NAMES,
+            ExpressionAttributeValues: toWire({
+              ":next": nextProbeAtMs,
+              ":mine": ownProbeUntilMs,
+              ...holdExpiryValues(nowMs),
+            }),
           }),
         ),
       ));
@@ -1219,8 +1258,9 @@ export class DynamoDeliverStore extends DynamoBatchAddStore implements Pick<Task
       new UpdateItemCommand({
         TableName: this.table,
         Key: toWire(destinationKey(topic, host)),
-        UpdateExpression: "SET nextProbeAtMs = :next",
-        ExpressionAttributeValues: toWire({ ":next": nextProbeAtMs }),
+        UpdateExpression: `SET nextProbeAtMs = :next, ${HOLD_EXPIRY}`,
+        ExpressionAttributeNames: EXPIRY_NAMES,
+        ExpressionAttributeValues: toWire({ ":next": nextProbeAtMs, ...holdExpiryValues(nowMs) }),
       }),
     );
     return "reopened";
@@ -1232,10 +1272,16 @@ export class DynamoDeliverStore extends DynamoBatchAddStore implements Pick<Task
         new UpdateItemCommand({
           TableName: this.table,
           Key: toWire(destinationKey(topic, host)),
-          UpdateExpression: "SET probeUntilMs = :until",
+          UpdateExpression: `SET probeUntilMs = :until, ${HOLD_EXPIRY}`,
           ConditionExpression:
             "circuit = :open AND nextProbeAtMs <= :now AND (attribute_not_exists(probeUntilMs) OR probeUntilMs <= :now)",
-          ExpressionAttributeValues: toWire({ ":open": "open", ":now": nowMs, ":until": untilMs }),
+          ExpressionAttributeNames: EXPIRY_NAMES,
+          ExpressionAttributeValues: toWire({
+            ":open": "open",
+            ":now": nowMs,
+            ":until": untilMs,
+            ...holdExpiryValues(nowMs),
+          }),
         }),
       ),
     );
@@ -1256,16 +1302,23 @@ export class DynamoDeliverStore extends DynamoBatchAddStore implements Pick<Task
     );
   }
 
-  async closeCircuit(topic: string, host: string): Promise<DestinationRecord | undefined> {
+  async closeCircuit(topic: string, host: string, nowMs: number): Promise<DestinationRecord | undefined> {
     try {
       const out = await this.client.send(
         new UpdateItemCommand({
           TableName: this.table,
           Key: toWire(destinationKey(topic, host)),
+          // Closed: its idle time starts now (the hold goes with the circuit that needed it).
           UpdateExpression:
-            "SET failures = :zero, circuit = :closed REMOVE openedAtMs, nextProbeAtMs, probeUntilMs",
+            "SET failures = :zero, circuit = :closed, #expiresAt = :idle " +
+            "REMOVE openedAtMs, nextProbeAtMs, probeUntilMs, #hold",
           ConditionExpression: "attribute_exists(pk)",
-          ExpressionAttributeValues: toWire({ ":zero": 0, ":closed": "closed" }),
+          ExpressionAttributeNames: EXPIRY_NAMES,
+          ExpressionAttributeValues: toWire({
+            ":zero": 0,
+            ":closed": "closed",
+            ":idle": destinationIdleExpiry(nowMs),
+          }),
           ReturnValues: "ALL_OLD",
         }),
       );
@@ -1791,23 +1844,32 @@ export class DynamoTaskStore extends DynamoDeliverStore implements TaskStore {
     });
   }
 
-  async listDestinations(): Promise<DestinationRecord[]> {
-    const records: DestinationRecord[] = [];
-    let start: Record<string, AttributeValue> | undefined;
-    do {
-      const out = await this.client.send(
-        new QueryCommand({
-          TableName: this.table,
-          KeyConditionExpression: "pk = :pk",
-          ExpressionAttributeValues: toWire({ ":pk": DESTINATION_PARTITION }),
-          ConsistentRead: true,
-          ExclusiveStartKey: start,
+  /**
+   * One Query, never more: `Limit` bounds the items it reads (and so its cost) whatever the filter keeps, and
+   * strongly consistent, so an open circuit written a moment ago is on its page.
+   */
+  async listDestinations({ limit, after, circuit }: DestinationListQuery): Promise<DestinationPage> {
+    const out = await this.client.send(
+      new QueryCommand({
+        TableName: this.table,
+        KeyConditionExpression: "pk = :pk",
+        // An item a lease made before any failure has no `circuit`: closed.
+        ...(circuit && {
+          FilterExpression:
+            circuit === "open" ? "circuit = :open" : "attribute_not_exists(circuit) OR circuit <> :open",
         }),
-      );
-      for (const item of out.Items ?? []) records.push(destinationOf(item) as DestinationRecord);
-      start = out.LastEvaluatedKey;
-    } while (start);
-    return records;
+        ExpressionAttributeValues: toWire({
+          ":pk": DESTINATION_PARTITION,
+          ...(circuit && { ":open": "open" }),
+        }),
+        ConsistentRead: true,
+        Limit: limit,
+        ...(after && { ExclusiveStartKey: toWire(after) }),
+      }),
+    );
+    const destinations = (out.Items ?? []).map((item) => destinationOf(item) as DestinationRecord);
+    const next = fromWire<PageKey>(out.LastEvaluatedKey);
+    return next ? { destinations, next } : { destinations };
   }
 
   // --- issue 12: discard a dead-lettered task (appended block) ---

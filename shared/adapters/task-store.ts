@@ -144,11 +144,30 @@ export interface TaskPage<T = TaskRecord> {
  * partition, and one counter item per host and second for rate limits): the circuit breaker, concurrency leases,
  * rate tokens. Part of the task store so the stack's exact DynamoDB grants cover it like every other call.
  */
+export interface DestinationListQuery {
+  readonly limit: number;
+  readonly after?: PageKey;
+  readonly circuit?: "open" | "closed";
+}
+
+/** A page of destination items; `next` (a table key in the `destination` partition) where the next begins. */
+export interface DestinationPage {
+  readonly destinations: DestinationRecord[];
+  readonly next?: PageKey;
+}
+
 export interface DestinationStore {
-  /** The topic's view of a host (strongly consistent), or undefined before its first failure or lease. */
+  /**
+   * The topic's view of a host (strongly consistent), or undefined before its first failure or lease (or once TTL
+   * removed it, idle and closed).
+   */
   getDestination(topic: string, host: string): Promise<DestinationRecord | undefined>;
-  /** Every destination item, all topics (one Query on the `destination` partition, every page). */
-  listDestinations(): Promise<DestinationRecord[]>;
+  /**
+   * One page of the destination items, all topics, in key order (`<topic>#<host>`): one strongly consistent Query
+   * of the `destination` partition that evaluates at most `limit` items after `after`; `circuit` keeps only the
+   * open (open and half-open) or the closed ones of those (so a page may hold fewer, even none, and a `next`).
+   */
+  listDestinations(query: DestinationListQuery): Promise<DestinationPage>;
   /** Counts one callback in `second`'s window unless `rate` were already counted there: true when counted. */
   takeRateToken(topic: string, host: string, second: number, rate: number): Promise<boolean>;
   /** Takes a free (or expired) lease slot of `max` until `expiresAtMs`; answers its number, or undefined. */
@@ -186,7 +205,7 @@ export interface DestinationStore {
   /** Gives back a probe claim that ends without a verdict (only if the claim is still the one until `untilMs`). */
   releaseProbe(topic: string, host: string, untilMs: number): Promise<void>;
   /** Failures back to 0, circuit closed; answers the item as it was before, undefined when there was none. */
-  closeCircuit(topic: string, host: string): Promise<DestinationRecord | undefined>;
+  closeCircuit(topic: string, host: string, nowMs: number): Promise<DestinationRecord | undefined>;
 }
 
 /**

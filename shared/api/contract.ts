@@ -18,6 +18,7 @@ import {
   destinationListSchema,
   destinationResetQuerySchema,
   destinationResetResponseSchema,
+  listDestinationsQuerySchema,
 } from "./schemas/destinations.js";
 import { cancelGroupParamsSchema, cancelGroupQuerySchema } from "./schemas/groups.js";
 import {
@@ -409,21 +410,24 @@ export const API_CONTRACT = {
     summary:
       "Callback hosts of protected topics: circuit state, consecutive failures, next probe, leases in use",
     description:
-      "One entry per topic and callback host (`host[:port]`) that a topic with `circuitFailureThreshold` or `maxConcurrencyPerHost` has met: hosts that failed, or held a lease. Open circuits first.",
+      "One entry per topic and callback host (`host[:port]`) that a topic with `circuitFailureThreshold` or `maxConcurrencyPerHost` has met: hosts that failed, or held a lease; a closed circuit's entry expires 30 days after its last use, an open one's never. In topic and host order, a page at a time: pass `next_cursor` back as `cursor` (with the same `state`) until it is null. `state=open` lists every circuit that holds deliveries back; a page may hold fewer than `limit` entries, even none, and still a `next_cursor`.",
     tags: ["destinations"],
-    responses: { "200": { description: "the destinations", schema: destinationListSchema } },
+    query: listDestinationsQuerySchema,
+    responses: { "200": { description: "one page", schema: destinationListSchema } },
   },
   "POST /v1/destinations/{host}/reset": {
     summary:
       "Close a callback host's circuit by hand (every topic, or `?topic=`); its waiting deliveries go again",
     description:
-      "Failures back to 0 and the circuit closed; deliver functions see it within their 2-second cache, and the host's waiting deliveries go at their next receive.",
+      "Failures back to 0 and the circuit closed; deliver functions see it within their 2-second cache, and the host's waiting deliveries go at their next receive. Without `topic`, every deployed topic's entry; `topic` may also name a topic removed from the configuration, to close a circuit it left open (an open circuit's entry never expires; a closed one's expires 30 days after its last use).",
     tags: ["destinations"],
     pathParams: destinationParamsSchema,
     query: destinationResetQuerySchema,
     responses: {
       "200": { description: "the host's destinations, closed", schema: destinationResetResponseSchema },
-      "404": error("no deployed topic has met this host, or `topic` is not a deployed topic (`not_found`)"),
+      "404": error(
+        "no deployed topic has met this host, or `topic` (deployed or removed) has no entry for it (`not_found`)",
+      ),
     },
   },
 } as const satisfies Readonly<Record<string, RouteContract>>;

@@ -19,6 +19,21 @@ export function encodeCursor(key: PageKey | undefined): string | null {
 
 const sortKey = z.string().refine(isTaskSortKey);
 
+/**
+ * A destination list's key (shared/services/destinations.ts): the `destination` partition and a `<topic>#<host>`
+ * sort key, bound to the list's `state` filter (`all` without one). The host part is any run of printable ASCII
+ * without `#`, up to 300 characters: every key the store ever wrote (a host is ASCII, at most DNS's 253 characters
+ * and a port) can end a page and so must resume one, and no such key can pass DynamoDB's key limits. A cursor of
+ * one filter resumed with another would skip that filter's entries before its position: a 400 like a forged one.
+ */
+export function destinationCursorSchema(partition: string, state: string) {
+  return z.strictObject({
+    pk: z.literal(partition),
+    sk: z.string().regex(/^[a-z][a-z0-9-]{0,23}#[!-"$-~]{1,300}$/),
+    state: z.literal(state),
+  });
+}
+
 /** The shape of a group list's key: the table's own keys, in that group's partition. */
 export function groupCursorSchema(pk: string) {
   return z.strictObject({ pk: z.literal(pk), sk: sortKey });

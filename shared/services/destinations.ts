@@ -1,15 +1,24 @@
 import type { DestinationStore } from "#shared/adapters/task-store.js";
+import { decodeCursor, destinationCursorSchema, encodeCursor } from "#shared/api/cursor.js";
 import { notFound, validationFailed } from "#shared/api/errors.js";
-import { lambdaEventBytes } from "#shared/api/lambda-event-size.js";
 import type { DestinationResetResponse, DestinationView } from "#shared/api/schemas/destinations.js";
-import { destinationResetQuerySchema } from "#shared/api/schemas/destinations.js";
+import {
+  destinationResetQuerySchema,
+  listDestinationsQuerySchema,
+} from "#shared/api/schemas/destinations.js";
 import type { PunctualConfig } from "#shared/config/index.js";
-import { circuitState, type DestinationRecord, destinationHostOf } from "#shared/domain/destination.js";
+import { TOPIC_NAME_PATTERN } from "#shared/config/schema.js";
+import {
+  circuitState,
+  DESTINATION_PARTITION,
+  type DestinationRecord,
+  destinationHostOf,
+} from "#shared/domain/destination.js";
 import { echoed } from "#shared/domain/echoed.js";
 import { toIssues } from "#shared/domain/request-issues.js";
 import { forEachBounded } from "#shared/runtime/async.js";
 
-/** `GET /v1/destinations` (issue 14): every topic's circuits. */
+/** `GET /v1/destinations` (issue 14): every topic's circuits, a page at a time. */
 export interface DestinationDeps {
   readonly store: Pick<DestinationStore, "listDestinations">;
   readonly now: () => number;
@@ -17,8 +26,8 @@ export interface DestinationDeps {
 
 /**
  * `POST /v1/destinations/{host}/reset` (issue 14): a manual close, by key. The deployed topics are the only ones a
- * destination item can matter for: the deliver function keys it by its delivery's topic (a fan-out copy's is its
- * parent's), and a runtime settings document cannot add a topic.
+ * destination item can hold deliveries back for: the deliver function keys it by its delivery's topic (a fan-out
+ * copy's is its parent's), and a runtime settings document cannot add a topic.
  */
 export interface DestinationResetDeps {
   readonly store: Pick<DestinationStore, "getDestination" | "closeCircuit">;
@@ -44,32 +53,37 @@ export function destinationView(record: DestinationRecord, nowMs: number): Desti
 }
 
 /**
- * How much of the list one answer carries, counted as it is escaped into the invocation's result (the body is a
- * JSON string there): Lambda returns at most 6 MB (https://docs.aws.amazon.com/lambda/latest/dg/gettingstarted-limits.html),
- * and past it API Gateway answers a bare 500. A destination item stays once written (every host a topic with
- * `maxConcurrencyPerHost` leased for), so a topic calling many tenants' hosts gathers more than that.
- */
-export const MAX_DESTINATIONS_ANSWER_BYTES = 4 * 1024 * 1024;
-
-/**
- * Every topic's hosts, open circuits first, then by host and topic: as many as fit one answer, with
- * `truncated: true` when more were left out (the closed ones at the end).
+ * One page of every topic's hosts, in topic and host order (the partition's key order), `?state=open` only the
+ * circuits that hold deliveries back. One Query of at most `limit` items (≤ 100) a page, whatever the partition
+ * holds, and every destination reachable by following `next_cursor`. A page is far within Lambda's 6 MB answer:
+ * a view is at most about 4 KB escaped (a host of DNS's 253 characters and a port, an error of 512 characters of
+ * at most 7 bytes each once escaped twice), 400 KB for 100.
  */
 export async function listDestinations(
   deps: DestinationDeps,
-): Promise<{ destinations: DestinationView[]; truncated?: true }> {
+  rawQuery: Readonly<Record<string, string | undefined>> | undefined,
+): Promise<{ destinations: DestinationView[]; next_cursor: string | null; truncated?: true }> {
+  const raw = rawQuery ?? {};
+  const parsed = listDestinationsQuerySchema.safeParse(raw);
+  if (!parsed.success) throw validationFailed(toIssues(parsed.error.issues, raw));
+  const { limit, cursor, state } = parsed.data;
+  const binding = state ?? "all";
+  const start = decodeCursor(cursor, destinationCursorSchema(DESTINATION_PARTITION, binding));
+  const after = start && { pk: start.pk as string, sk: start.sk as string };
+  const page = await deps.store.listDestinations({
+    limit,
+    ...(after && { after }),
+    ...(state && { circuit: state }),
+  });
   const now = deps.now();
-  const rank = { open: 0, "half-open": 1, closed: 2 } as const;
-  const views = (await deps.store.listDestinations()).map((record) => destinationView(record, now));
-  views.sort(
-    (a, b) => rank[a.state] - rank[b.state] || a.host.localeCompare(b.host) || a.topic.localeCompare(b.topic),
-  );
-  let bytes = 0;
-  for (const [i, view] of views.entries()) {
-    bytes += lambdaEventBytes(JSON.stringify(view)) + 1;
-    if (bytes > MAX_DESTINATIONS_ANSWER_BYTES) return { destinations: views.slice(0, i), truncated: true };
-  }
-  return { destinations: views };
+  const next =
+    page.next && encodeCursor({ pk: String(page.next.pk), sk: String(page.next.sk), state: binding });
+  return {
+    destinations: page.destinations.map((record) => destinationView(record, now)),
+    next_cursor: next ?? null,
+    // What clients written before pages read as "more exist": kept while they are still about.
+    ...(next && { truncated: true as const }),
+  };
 }
 
 /** GetItems in flight at once for a reset of every topic (a deployment has tens of topics, not thousands). */
@@ -79,10 +93,11 @@ const RESET_READS_IN_FLIGHT = 10;
  * Closes the host's circuit on every topic (or on `topic`) and clears its failure count: its deliveries go at their
  * next receive (deliver functions see the change within their 2-second cache) — for a group already told to wait,
  * when that wait (the cool-down's time left) ends: only its receiver can change a message's visibility. 404 when no
- * topic has the host, or when `topic` is not a deployed topic.
+ * topic has the host, or when `topic` (deployed or not) has no entry for it.
  *
  * Reads the host's key on each deployed topic (one GetItem each), not the destination partition: that holds every
- * host ever called and only grows. A removed topic's item is left as it is: nothing delivers on it any more.
+ * host used in the last 30 days. A removed topic's item is left as it is unless `topic` names it (nothing delivers
+ * on it any more; but a circuit it left open never expires, so closing it is how its entry is let go).
  */
 export async function resetDestination(
   deps: DestinationResetDeps,
@@ -94,12 +109,17 @@ export async function resetDestination(
   if (host === undefined) throw notFound("no such destination");
   const query = destinationResetQuerySchema.safeParse(rawQuery);
   if (!query.success) throw validationFailed(toIssues(query.error.issues, rawQuery));
-  const targets = await recordsOf(deps, host, resetTopics(deps.config, query.data.topic));
-  if (targets.length === 0) throw notFound("no such destination");
+  const topic = query.data.topic;
+  const targets = await recordsOf(deps, host, resetTopics(deps.config, topic));
+  if (targets.length === 0) {
+    throw topic !== undefined && !Object.hasOwn(deps.config.resolvedTopics, topic)
+      ? notDeployed(topic)
+      : notFound("no such destination");
+  }
   const now = deps.now();
   const destinations: DestinationView[] = [];
   for (const record of targets) {
-    await deps.store.closeCircuit(record.topic, record.host);
+    await deps.store.closeCircuit(record.topic, record.host, now);
     destinations.push(destinationView({ ...record, failures: 0, circuit: "closed" }, now));
   }
   return { host, destinations };
@@ -107,17 +127,20 @@ export async function resetDestination(
 
 /**
  * The topics a reset covers, in the order of their keys (`<topic>#<host>`, as the partition read listed them):
- * topic names are `[a-z0-9-]`, every one above `#`, so sorting the names sorts the keys.
+ * topic names are `[a-z0-9-]`, every one above `#`, so sorting the names sorts the keys. Without `topic`, the
+ * deployed ones. With it, that topic, deployed or not: a topic removed from the configuration may have left a
+ * circuit open, and an open circuit's entry never expires (README "Protecting receivers"), so naming it is how that
+ * entry is closed and left to expire. A name no topic can have is no destination (and reads nothing).
  */
 function resetTopics(config: DestinationResetDeps["config"], topic: string | undefined): string[] {
   if (topic === undefined) return Object.keys(config.resolvedTopics).sort();
-  if (!Object.hasOwn(config.resolvedTopics, topic)) {
-    throw notFound(
-      `no such destination: topic "${echoed(topic)}" is not deployed, and nothing delivers on it`,
-    );
-  }
+  if (!Object.hasOwn(config.resolvedTopics, topic) && !TOPIC_NAME_PATTERN.test(topic))
+    throw notDeployed(topic);
   return [topic];
 }
+
+const notDeployed = (topic: string) =>
+  notFound(`no such destination: topic "${echoed(topic)}" is not deployed, and has no entry for this host`);
 
 /** The host's item on each topic that has one, in the topics' order. */
 async function recordsOf(

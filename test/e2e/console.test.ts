@@ -26,7 +26,7 @@ const GUARDED = "guarded";
 const FANNED = "fanned";
 const LATENESS_STATS = ["p50", "p90", "p99"].map((p) => `[data-testid="lateness-${p}"]`).join(",");
 /** The list endpoints the page calls: every call carries a page limit. */
-const LISTS = ["/v1/tasks", "/v1/schedules", "/console/api/local"];
+const LISTS = ["/v1/tasks", "/v1/schedules", "/v1/destinations", "/console/api/local"];
 /** The fields of a listed schedule this file reads. */
 interface ScheduleJson {
   readonly schedule_id: string;
@@ -369,6 +369,22 @@ describe.runIf(local)("the console in a real browser", () => {
     const row = `[data-testid="destination-${GUARDED}-${host}"]`;
     await waitForText(b.page, `${row} [data-testid="destination-state"]`, "open");
     await b.screenshot("6-circuit-open");
+    // "open circuits only" (`state=open`) lists it too; back to every circuit for the reset.
+    await b.page.click('[data-testid="destinations-open-only"]');
+    await expect
+      .poll(() => b.requests.some((u) => new URL(u).searchParams.get("state") === "open"), WAIT)
+      .toBe(true);
+    await waitForText(b.page, `${row} [data-testid="destination-state"]`, "open");
+    // Back: the panel shows nothing while it loads the other list, so wait for that load's request, then the row.
+    const everyList = () =>
+      b.requests.filter((u) => {
+        const url = new URL(u);
+        return url.pathname === "/v1/destinations" && !url.searchParams.has("state");
+      }).length;
+    const listsBefore = everyList();
+    await b.page.click('[data-testid="destinations-open-only"]');
+    await expect.poll(everyList, WAIT).toBeGreaterThan(listsBefore);
+    await waitForText(b.page, `${row} [data-testid="destination-state"]`, "open");
 
     // Act
     await b.page.click(`${row} [data-testid="destination-reset"]`);

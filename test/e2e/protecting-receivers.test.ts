@@ -1,6 +1,7 @@
 import { randomUUID } from "node:crypto";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { destinationListSchema } from "#shared/api/schemas/destinations.js";
+import * as z from "zod";
+import { destinationListSchema, destinationViewSchema } from "#shared/api/schemas/destinations.js";
 import { type MeteringReceiver, startMeteringReceiver } from "../support/metering-receiver.js";
 import { e2eTarget, type Harness, startHarness } from "./support/harness.js";
 import { runPunctual } from "./support/punctual-cli.js";
@@ -67,14 +68,31 @@ async function taskView(taskId: string) {
   return json as { status: string; attempts: number };
 }
 
+type Listed = { topic: string; host: string; state: string; opened_at: unknown };
+
+/** Every page of GET /v1/destinations?<query>, following next_cursor; each page's size too. */
+async function listAll(query: string): Promise<{ destinations: Listed[]; pageSizes: number[] }> {
+  const destinations: Listed[] = [];
+  const pageSizes: number[] = [];
+  let cursor: string | null = null;
+  do {
+    const q = [query, cursor === null ? "" : `cursor=${cursor}`].filter(Boolean).join("&");
+    const response = await h.api("GET", `/v1/destinations?${q}`);
+    expect(response.status, response.text).toBe(200);
+    const page = destinationListSchema.parse(response.json);
+    destinations.push(...(page.destinations as Listed[]));
+    pageSizes.push(page.destinations.length);
+    cursor = page.next_cursor;
+  } while (cursor !== null && pageSizes.length < 1_000);
+  return { destinations, pageSizes };
+}
+
 /** Polls GET /v1/destinations until the host's entry on `topic` matches (a correctness bound, not a speed target). */
 async function waitForDestination(topic: string, host: string, states: readonly string[]) {
   const deadline = Date.now() + 30_000;
   for (;;) {
-    const { json } = await h.api("GET", "/v1/destinations");
-    const entry = (
-      json.destinations as { topic: string; host: string; state: string; opened_at: unknown }[]
-    ).find((d) => d.topic === topic && d.host === host);
+    const json = await listAll("limit=100");
+    const entry = json.destinations.find((d) => d.topic === topic && d.host === host);
     if (entry && states.includes(entry.state)) return entry;
     if (Date.now() > deadline)
       throw new Error(`${host} on ${topic} never ${states}: ${JSON.stringify(json)}`);
@@ -200,7 +218,8 @@ describe.runIf(local)("circuit breaker", () => {
       expect(table.code, table.stderr).toBe(0);
       expect(table.stdout).toMatch(/topic\s*│\s*host\s*│\s*state/);
       expect(listed.code, listed.stderr).toBe(0);
-      const entry = destinationListSchema
+      const entry = z
+        .object({ destinations: z.array(destinationViewSchema) })
         .parse(JSON.parse(listed.stdout))
         .destinations.find((d) => d.host === down.host);
       // at least the two that opened it (each probe refused since adds one)
@@ -217,6 +236,66 @@ describe.runIf(local)("circuit breaker", () => {
       expect(cliUnknown.code).toBe(2);
     } finally {
       await down.stop();
+    }
+  });
+});
+
+describe.runIf(local)("the destination list, a page at a time", () => {
+  it("pages of `limit` reach every host once; ?state=open every open circuit; its cursors resume only their own list; the CLI follows them", async () => {
+    // Prepare: three hosts the limited topic leased for (closed), and one the breaker opened
+    const hosts = await Promise.all([
+      startMeteringReceiver(),
+      startMeteringReceiver(),
+      startMeteringReceiver(),
+    ]);
+    const down = await startMeteringReceiver();
+    down.setDown(true);
+    try {
+      const ids = await Promise.all(hosts.map((r) => addTask("limited", `${r.url}/${randomUUID()}`)));
+      await Promise.all(ids.map((id) => h.waitForStatus(id, ["delivered"], 30_000)));
+      const url = `${down.url}/${randomUUID()}`;
+      await addTask("breaker", url, { order_id: `g-${randomUUID()}` });
+      await addTask("breaker", url, { order_id: `g-${randomUUID()}` });
+      await waitForDestination("breaker", down.host, ["open", "half-open"]);
+
+      // Act
+      const byOne = await listAll("limit=1");
+      const open = await listAll("state=open&limit=1");
+      const first = destinationListSchema.parse(
+        (await h.api("GET", "/v1/destinations?state=open&limit=1")).json,
+      );
+      const otherState = await h.api("GET", `/v1/destinations?state=closed&cursor=${first.next_cursor}`);
+      const scheduleCursor = Buffer.from(
+        JSON.stringify({ pk: "schedules#demo", sk: "demo.schedule.01JD3ZK4Q9V8X7W6T5S4R3P2N2" }),
+      ).toString("base64url");
+      const foreign = await h.api("GET", `/v1/destinations?cursor=${scheduleCursor}`);
+      const badLimit = await h.api("GET", "/v1/destinations?limit=1e9");
+      const cliOpen = await runPunctual([...cliApi(), "--json", "destinations", "list", "--state", "open"]);
+      const cliAll = await runPunctual([...cliApi(), "--json", "destinations", "list"]);
+
+      // Assess
+      const keys = byOne.destinations.map((d) => `${d.topic}#${d.host}`);
+      expect(new Set(keys).size).toBe(keys.length);
+      for (const r of hosts) expect(keys).toContain(`limited#${r.host}`);
+      expect(keys).toContain(`breaker#${down.host}`);
+      expect(byOne.pageSizes.every((n) => n <= 1)).toBe(true);
+      expect(open.destinations.every((d) => d.state === "open" || d.state === "half-open")).toBe(true);
+      expect(open.destinations.map((d) => `${d.topic}#${d.host}`)).toContain(`breaker#${down.host}`);
+      for (const refused of [otherState, foreign, badLimit]) {
+        expect(refused.status, refused.text).toBe(400);
+        expect(refused.json).toMatchObject({ error: { code: "validation_failed" } });
+      }
+      expect(cliOpen.code, cliOpen.stderr).toBe(0);
+      const cliOpenHosts = (JSON.parse(cliOpen.stdout) as { destinations: Listed[] }).destinations;
+      expect(cliOpenHosts.map((d) => d.host)).toContain(down.host);
+      expect(cliOpenHosts.every((d) => d.state !== "closed")).toBe(true);
+      expect(cliAll.code, cliAll.stderr).toBe(0);
+      const cliAllKeys = (JSON.parse(cliAll.stdout) as { destinations: Listed[] }).destinations.map(
+        (d) => `${d.topic}#${d.host}`,
+      );
+      expect(cliAllKeys).toEqual(keys);
+    } finally {
+      await Promise.all([...hosts, down].map((r) => r.stop()));
     }
   });
 });

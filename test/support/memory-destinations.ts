@@ -1,4 +1,4 @@
-import type { DestinationStore } from "#shared/adapters/task-store.js";
+import type { DestinationListQuery, DestinationPage, DestinationStore } from "#shared/adapters/task-store.js";
 import type { DestinationRecord } from "#shared/domain/destination.js";
 
 type Mutable<T> = { -readonly [K in keyof T]: T[K] };
@@ -10,7 +10,7 @@ type Mutable<T> = { -readonly [K in keyof T]: T[K] };
 export class MemoryDestinations implements DestinationStore {
   readonly items = new Map<string, Mutable<DestinationRecord> & { leases: Record<number, number> }>();
   readonly rateCounts = new Map<string, number>();
-  /** What was read, in order: `<topic>#<host>` per getDestination, `*` per listDestinations (the whole partition). */
+  /** What was read, in order: `<topic>#<host>` per getDestination, `page:<circuit or all>` per listDestinations. */
   readonly reads: string[] = [];
 
   private item(topic: string, host: string) {
@@ -29,9 +29,20 @@ export class MemoryDestinations implements DestinationStore {
     return item && structuredClone(item);
   }
 
-  async listDestinations(): Promise<DestinationRecord[]> {
-    this.reads.push("*");
-    return [...this.items.values()].map((item) => structuredClone(item));
+  /** As DynamoDB's Query: key order, `limit` items evaluated after `after`, then the filter; `next` = last evaluated. */
+  async listDestinations({ limit, after, circuit }: DestinationListQuery): Promise<DestinationPage> {
+    this.reads.push(`page:${circuit ?? "all"}`);
+    const keys = [...this.items.keys()].sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
+    const from = after === undefined ? 0 : keys.findIndex((key) => key > String(after.sk));
+    const evaluated = from < 0 ? [] : keys.slice(from, from + limit);
+    const kept = evaluated.flatMap((key) => {
+      const item = this.items.get(key);
+      const open = item?.circuit === "open";
+      return item && (circuit === undefined || open === (circuit === "open")) ? [structuredClone(item)] : [];
+    });
+    const last = evaluated.at(-1);
+    const more = last !== undefined && keys.at(-1) !== last;
+    return more ? { destinations: kept, next: { pk: "destination", sk: last } } : { destinations: kept };
   }
 
   async takeRateToken(topic: string, host: string, second: number, rate: number): Promise<boolean> {
@@ -110,7 +121,7 @@ export class MemoryDestinations implements DestinationStore {
     if (item?.probeUntilMs === untilMs) delete item.probeUntilMs;
   }
 
-  async closeCircuit(topic: string, host: string): Promise<DestinationRecord | undefined> {
+  async closeCircuit(topic: string, host: string, _nowMs: number): Promise<DestinationRecord | undefined> {
     const item = this.items.get(`${topic}#${host}`);
     if (!item) return undefined;
     const before = structuredClone(item);

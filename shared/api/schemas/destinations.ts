@@ -3,15 +3,37 @@
  * the circuit breaker's state and the leases in use.
  */
 import * as z from "zod";
+import { LIST_LIMIT_DEFAULT, LIST_LIMIT_MAX } from "./list-limits.js";
+import { cursorParam, nextCursorSchema } from "./next-cursor.js";
+import { PLAIN_DIGITS_NOTE, queryInteger } from "./query.js";
+
+/**
+ * Which circuits a list page holds: `open` every circuit that holds deliveries back (open and half-open), `closed`
+ * the others; absent, all.
+ */
+export const DESTINATION_STATE_FILTERS = ["open", "closed"] as const;
+export type DestinationStateFilter = (typeof DESTINATION_STATE_FILTERS)[number];
+
+/** `GET /v1/destinations`' query: a page of the destination partition, in topic and host order. */
+export const listDestinationsQuerySchema = z.strictObject({
+  limit: queryInteger({ min: 1, max: LIST_LIMIT_MAX })
+    .prefault(LIST_LIMIT_DEFAULT) // not default(): zod documents no default for a preprocessed input
+    .meta({
+      description: `page size, 1–${LIST_LIMIT_MAX} (default ${LIST_LIMIT_DEFAULT}), ${PLAIN_DIGITS_NOTE}`,
+    }),
+  cursor: cursorParam("the previous page's `next_cursor` (of a list with the same `state`)"),
+  state: z.enum(DESTINATION_STATE_FILTERS).optional().meta({
+    description:
+      "`open`: only circuits that hold deliveries back (open and half-open); `closed`: only closed ones; default every one",
+  }),
+});
 
 export const destinationResetQuerySchema = z
   .object({
-    topic: z
-      .string()
-      .min(1)
-      .max(64)
-      .optional()
-      .meta({ description: "only this topic's circuit (default: every topic)" }),
+    topic: z.string().min(1).max(64).optional().meta({
+      description:
+        "only this topic's circuit, also a topic since removed from the configuration (default: every deployed topic)",
+    }),
   })
   .strict();
 
@@ -34,10 +56,11 @@ export type DestinationView = z.output<typeof destinationViewSchema>;
 
 export const destinationListSchema = z.looseObject({
   destinations: z.array(destinationViewSchema),
-  /** More destinations than one answer holds (a few MB): the closed ones past it were left out. */
+  next_cursor: nextCursorSchema,
+  /** Kept for clients written before pages: present exactly when `next_cursor` is (more destinations exist). */
   truncated: z.literal(true).optional().meta({
     description:
-      "present when more destinations exist than one answer holds (a few MB): open and half-open circuits come first, the closed ones past it are left out",
+      "present exactly when `next_cursor` is: more destinations exist (kept for clients written before the list had pages)",
   }),
 });
 export type DestinationList = z.output<typeof destinationListSchema>;

@@ -81,8 +81,9 @@ describe("every numeric query parameter of the API", () => {
         .map(([name]) => ({ route, name, query: contract.query as z.ZodObject })),
   );
 
-  it("exists (limit on the group cancel, the task list and the schedule list)", () => {
+  it("exists (limit on the group cancel, the task, schedule and destination lists)", () => {
     expect(numeric.map(({ route, name }) => `${route} ${name}`).sort()).toEqual([
+      "GET /v1/destinations limit",
       "GET /v1/schedules limit",
       "GET /v1/tasks limit",
       "POST /v1/topics/{topic}/groups/{value}/cancel limit",

@@ -350,7 +350,7 @@ async function circuitSuccess(ctx: BatchContext, topic: TopicConfig, admission: 
   const known = ctx.destinations.peek(topic.name, admission.host);
   if (!admission.probe && !(known && (known.failures > 0 || known.circuit === "open"))) return;
   const now = ctx.clock();
-  const before = await ctx.deps.store.closeCircuit(topic.name, admission.host);
+  const before = await ctx.deps.store.closeCircuit(topic.name, admission.host, now);
   ctx.destinations.remember(
     topic.name,
     admission.host,

@@ -63,7 +63,7 @@ describe("destination items: keys within DynamoDB's limits for every callback an
     await store.openCircuit(LONGEST_TOPIC, host, 0, 1).catch(() => undefined);
     await store.claimProbe(LONGEST_TOPIC, host, 0, 1);
     await store.releaseProbe(LONGEST_TOPIC, host, 1);
-    await store.closeCircuit(LONGEST_TOPIC, host).catch(() => undefined);
+    await store.closeCircuit(LONGEST_TOPIC, host, Date.now()).catch(() => undefined);
     expect(commands.length).toBeGreaterThanOrEqual(9);
     for (const command of commands)
       expect(dynamoKeyViolations(command), `${command.constructor.name} for ${host.length} chars`).toEqual(

@@ -3,6 +3,7 @@ import {
   type BatchWriteItemCommandInput,
   CreateTableCommand,
   type DynamoDBClient,
+  GetItemCommand,
   PutItemCommand,
   UpdateItemCommand,
   type UpdateItemCommandInput,
@@ -19,6 +20,7 @@ import {
 import type { PageKey, TaskPage, TaskStore } from "#shared/adapters/task-store.js";
 import { TOPIC_NAME_PATTERN } from "#shared/config/schema.js";
 import { attemptLogEntries } from "#shared/domain/attempt-log.js";
+import { DESTINATION_IDLE_SECONDS } from "#shared/domain/destination.js";
 import {
   FAILED_INDEX_NAME,
   FAILED_SORT_ATTRIBUTE,
@@ -1515,6 +1517,47 @@ describe.each([
     expect(second).toBe(false);
   });
 
+  it("lists a page at a time in key order: `limit` items read after `after`, the circuit filter kept of those, `next` where the next begins", async () => {
+    // Prepare: five hosts on two topics; b and d open (d by a lease first: an item without `circuit` is closed)
+    const store: TaskStore = await makeStore();
+    for (const host of ["a.example.com", "c.example.com", "e.example.com"]) {
+      await store.acquireLease("demo", host, 2, NOW, NOW + 10_000);
+    }
+    await store.recordDestinationFailure("demo", "b.example.com", NOW, "HTTP 503");
+    await store.openCircuit("demo", "b.example.com", NOW, NOW + 30_000);
+    await store.acquireLease("other", "d.example.com", 2, NOW, NOW + 10_000);
+    await store.recordDestinationFailure("other", "d.example.com", NOW, "HTTP 503");
+    await store.openCircuit("other", "d.example.com", NOW, NOW + 30_000);
+    const keys = (page: { destinations: { topic: string; host: string }[] }) =>
+      page.destinations.map((d) => `${d.topic}#${d.host}`);
+
+    // Act
+    const first = await store.listDestinations({ limit: 2 });
+    const second = await store.listDestinations({ limit: 2, ...(first.next && { after: first.next }) });
+    const third = await store.listDestinations({ limit: 2, ...(second.next && { after: second.next }) });
+    const openFirst = await store.listDestinations({ limit: 3, circuit: "open" });
+    const openRest = await store.listDestinations({
+      limit: 3,
+      circuit: "open",
+      ...(openFirst.next && { after: openFirst.next }),
+    });
+    const closed = await store.listDestinations({ limit: 10, circuit: "closed" });
+
+    // Assess
+    expect([keys(first), keys(second), keys(third)]).toEqual([
+      ["demo#a.example.com", "demo#b.example.com"],
+      ["demo#c.example.com", "demo#e.example.com"],
+      ["other#d.example.com"],
+    ]);
+    expect(first.next).toEqual({ pk: "destination", sk: "demo#b.example.com" });
+    expect(third.next).toBeUndefined();
+    expect(keys(openFirst)).toEqual(["demo#b.example.com"]); // a, b, c read; b kept
+    expect(openFirst.next).toEqual({ pk: "destination", sk: "demo#c.example.com" });
+    expect(keys(openRest)).toEqual(["other#d.example.com"]);
+    expect(keys(closed)).toEqual(["demo#a.example.com", "demo#c.example.com", "demo#e.example.com"]);
+    expect(closed.next).toBeUndefined();
+  });
+
   it("failures count up; the circuit opens once, reopens after that; one prober is elected; close answers the old item", async () => {
     // Prepare
     const store: TaskStore = await makeStore();
@@ -1529,10 +1572,10 @@ describe.each([
     );
     // The elected prober failed: it reopens the circuit and gives up its own claim
     const reopened = await store.openCircuit("demo", HOST, NOW + 35_000, NOW + 65_000, NOW + 40_000);
-    const listed = await store.listDestinations();
-    const before = await store.closeCircuit("demo", HOST);
+    const { destinations: listed } = await store.listDestinations({ limit: 100 });
+    const before = await store.closeCircuit("demo", HOST, NOW + 70_000);
     const after = await store.getDestination("demo", HOST);
-    const missing = await store.closeCircuit("demo", "nowhere.example.com");
+    const missing = await store.closeCircuit("demo", "nowhere.example.com", NOW + 70_000);
 
     // Assess
     expect(second).toMatchObject({ topic: "demo", host: HOST, failures: 2, circuit: "closed" });
@@ -1552,6 +1595,78 @@ describe.each([
     expect(after).toMatchObject({ circuit: "closed", failures: 0 });
     expect(after?.nextProbeAtMs).toBeUndefined();
     expect(missing).toBeUndefined();
+  });
+});
+
+// A destination item's expiry (README "Protecting receivers"): every write that uses it pushes its expiry to
+// DESTINATION_IDLE_SECONDS past that use; an open circuit holds back deliveries and must never expire, so while it
+// is open every write, whatever it knows of the circuit, puts the expiry beyond any TTL sweep.
+describe("destination items expire when idle and closed (dynalite)", () => {
+  const HOST = "hooks.example.com:8443";
+  const idleUntil = (ms: number) => Math.floor(ms / 1000) + DESTINATION_IDLE_SECONDS;
+
+  async function expiryOf(table: string, topic: string, host: string): Promise<number | undefined> {
+    const out = await client.send(
+      new GetItemCommand({
+        TableName: table,
+        Key: { pk: { S: "destination" }, sk: { S: `${topic}#${host}` } },
+        ConsistentRead: true,
+      }),
+    );
+    const value = out.Item?.expiresAt?.N;
+    return value === undefined ? undefined : Number(value);
+  }
+
+  it("a lease or a failure writes the expiry of its use; each later use pushes it on", async () => {
+    // Prepare
+    const store = await newStore();
+    const table = `tasks-${tableCount}`;
+
+    // Act
+    await store.acquireLease("demo", HOST, 2, NOW, NOW + 10_000);
+    const afterLease = await expiryOf(table, "demo", HOST);
+    await store.recordDestinationFailure("other", HOST, NOW, "HTTP 503");
+    const afterFirstFailure = await expiryOf(table, "other", HOST);
+    await store.recordDestinationFailure("other", HOST, NOW + 86_400_000, "HTTP 503");
+    const afterLaterFailure = await expiryOf(table, "other", HOST);
+
+    // Assess
+    expect(afterLease).toBe(idleUntil(NOW));
+    expect(afterFirstFailure).toBe(idleUntil(NOW));
+    expect(afterLaterFailure).toBe(idleUntil(NOW + 86_400_000));
+  });
+
+  it("an open circuit never expires, whatever writes it meets; closing it starts its idle time again", async () => {
+    // Prepare: open, then every write an open circuit meets (a probe's claim, lease, failure, release, reopening)
+    const store = await newStore();
+    const table = `tasks-${tableCount}`;
+    const seen: (number | undefined)[] = [];
+    await store.recordDestinationFailure("demo", HOST, NOW, "HTTP 503");
+
+    // Act
+    await store.openCircuit("demo", HOST, NOW, NOW + 30_000);
+    seen.push(await expiryOf(table, "demo", HOST));
+    await store.claimProbe("demo", HOST, NOW + 30_000, NOW + 40_000);
+    seen.push(await expiryOf(table, "demo", HOST));
+    const slot = await store.acquireLease("demo", HOST, 2, NOW + 30_000, NOW + 40_000);
+    seen.push(await expiryOf(table, "demo", HOST));
+    await store.recordDestinationFailure("demo", HOST, NOW + 31_000, "HTTP 503");
+    seen.push(await expiryOf(table, "demo", HOST));
+    await store.releaseLease("demo", HOST, slot as number, NOW + 40_000);
+    await store.releaseProbe("demo", HOST, NOW + 40_000);
+    seen.push(await expiryOf(table, "demo", HOST));
+    await store.openCircuit("demo", HOST, NOW + 31_000, NOW + 61_000);
+    seen.push(await expiryOf(table, "demo", HOST));
+    await store.closeCircuit("demo", HOST, NOW + 70_000);
+    const afterClose = await expiryOf(table, "demo", HOST);
+    await store.acquireLease("demo", HOST, 2, NOW + 80_000, NOW + 90_000);
+    const afterLaterLease = await expiryOf(table, "demo", HOST);
+
+    // Assess: beyond anything the TTL sweep would reach in this century, at every step while open
+    const century = Math.floor(NOW / 1000) + 100 * 365 * 86_400;
+    for (const expiry of seen) expect(expiry).toBeGreaterThan(century);
+    expect(afterClose).toBe(idleUntil(NOW + 70_000));
+    expect(afterLaterLease).toBe(idleUntil(NOW + 80_000));
   });
 });
 

@@ -116,42 +116,237 @@ describe("GET /v1/destinations", () => {
   });
 });
 
-describe("GET /v1/destinations: an answer Lambda can return", () => {
-  it("stays within Lambda's 6 MB response however many hosts the breaker has tracked: open circuits first, then truncated", async () => {
-    // Prepare: a destination item stays once written (a lease on a topic with maxConcurrencyPerHost writes one for
-    // every host it delivers to), so a topic calling many tenants' hosts gathers tens of thousands. Past 6 MB the
-    // invocation's answer fails and API Gateway answers a bare 500.
+describe("GET /v1/destinations: one page", () => {
+  it("says nothing of truncation, and gives no cursor, when every destination fits one page", async () => {
+    const { deps } = await setup();
+    const { body } = await call(fns.list.createHandler(deps), event("GET", "/v1/destinations"));
+    expect(body.truncated).toBeUndefined();
+    expect(body.next_cursor).toBeNull();
+  });
+});
+
+/** A cursor made by hand: base64url of the JSON a page key is. */
+const forged = (key: unknown) => Buffer.from(JSON.stringify(key), "utf8").toString("base64url");
+
+/** GET /v1/destinations with the query as API Gateway hands it over (repeated keys comma-joined). */
+function listEvent(rawQueryString: string): APIGatewayProxyEventV2 {
+  const query: Record<string, string> = {};
+  for (const [name, value] of new URLSearchParams(rawQueryString)) {
+    query[name] = query[name] === undefined ? value : `${query[name]},${value}`;
+  }
+  return {
+    ...event("GET", "/v1/destinations", undefined, rawQueryString === "" ? undefined : query),
+    rawQueryString,
+  };
+}
+
+type ListBody = {
+  destinations: { topic: string; host: string; state: string }[];
+  next_cursor: string | null;
+  truncated?: true;
+};
+
+/** Every page from the first, following `next_cursor` (the query's other parameters on each page). */
+async function allPages(deps: Parameters<typeof fns.list.createHandler>[0], query: string) {
+  const pages: ListBody[] = [];
+  let cursor: string | null = null;
+  do {
+    const q = [query, cursor === null ? "" : `cursor=${cursor}`].filter(Boolean).join("&");
+    const { statusCode, body } = await call(fns.list.createHandler(deps), listEvent(q));
+    expect(statusCode).toBe(200);
+    pages.push(body as unknown as ListBody);
+    cursor = (body as unknown as ListBody).next_cursor;
+  } while (cursor !== null && pages.length < 1_000);
+  return pages;
+}
+
+/** `hosts` closed destinations on "demo", every 10th of them open (and one half-open on "other"). */
+async function manyHosts(hosts: number) {
+  const { deps, store } = await setup();
+  for (let i = 0; i < hosts; i++) {
+    const host = `t-${String(i).padStart(5, "0")}.example.com`;
+    store.destinations.items.set(`demo#${host}`, {
+      topic: "demo",
+      host,
+      failures: i % 10 === 0 ? 5 : 0,
+      circuit: i % 10 === 0 ? "open" : "closed",
+      ...(i % 10 === 0 && { openedAtMs: NOW - 1_000, nextProbeAtMs: NOW + 30_000 }),
+      leases: {},
+    });
+  }
+  await store.recordDestinationFailure("other", "h.example.com", NOW - 60_000, "HTTP 503");
+  await store.openCircuit("other", "h.example.com", NOW - 60_000, NOW - 30_000);
+  store.destinations.reads.length = 0;
+  return { deps, store };
+}
+
+describe("GET /v1/destinations: pages of a bounded cost, every destination reachable", () => {
+  it("answers at most `limit` destinations a page (default 50), in topic and host order; following next_cursor reaches each exactly once", async () => {
+    // Prepare: 253 hosts on demo (26 of them open), 3 of setup's, 1 half-open on other
+    const { deps, store } = await manyHosts(253);
+
+    // Act
+    const pages = await allPages(deps, "");
+    const small = await allPages(deps, "limit=7");
+
+    // Assess: each page one bounded read; every item once, in key order, under both page sizes
+    const every = [...store.destinations.items.values()].map((d) => `${d.topic}#${d.host}`).sort();
+    for (const [seen, limit] of [
+      [pages, 50],
+      [small, 7],
+    ] as const) {
+      expect(seen.flatMap((p) => p.destinations.map((d) => `${d.topic}#${d.host}`))).toEqual(every);
+      for (const page of seen) expect(page.destinations.length).toBeLessThanOrEqual(limit);
+      expect(seen.at(-1)?.next_cursor).toBeNull();
+    }
+    expect(pages).toHaveLength(Math.ceil(every.length / 50));
+    expect(store.destinations.reads.every((read) => read.startsWith("page:"))).toBe(true);
+  });
+
+  it("?state=open lists every open and half-open circuit (and only those) across its pages; ?state=closed the rest", async () => {
+    // Prepare
+    const { deps } = await manyHosts(253);
+
+    // Act
+    const open = (await allPages(deps, "state=open&limit=10")).flatMap((p) => p.destinations);
+    const closed = (await allPages(deps, "state=closed&limit=100")).flatMap((p) => p.destinations);
+
+    // Assess: 26 open on demo, demo's a.example.com from setup, other's half-open h.example.com
+    expect(open).toHaveLength(28);
+    expect(new Set(open.map((d) => d.state))).toEqual(new Set(["open", "half-open"]));
+    expect(open).toContainEqual(expect.objectContaining({ topic: "other", state: "half-open" }));
+    expect(closed).toHaveLength(253 - 26 + 2);
+    expect(closed.every((d) => d.state === "closed")).toBe(true);
+  });
+
+  it("keeps `truncated: true` beside a next_cursor (what older clients read as 'more exist'); the last page has neither", async () => {
+    // Prepare
+    const { deps } = await setup();
+
+    // Act
+    const first = await call(fns.list.createHandler(deps), listEvent("limit=2"));
+    const rest = await call(
+      fns.list.createHandler(deps),
+      listEvent(`limit=2&cursor=${(first.body as unknown as ListBody).next_cursor}`),
+    );
+
+    // Assess
+    expect(first.body).toMatchObject({ truncated: true, next_cursor: expect.any(String) });
+    expect(rest.body).toMatchObject({ next_cursor: null });
+    expect(rest.body.truncated).toBeUndefined();
+  });
+
+  it("a page stays far within Lambda's 6 MB answer at its largest: 100 hosts of DNS's longest names, each with the longest error of escaped characters", async () => {
+    // Prepare
     const { deps, store } = await setup();
     const name = (i: number) => `${"h".repeat(63)}.${"o".repeat(63)}.${"s".repeat(63)}.t-${i}.example.com`;
-    for (let i = 0; i < 30_000; i++) {
-      store.destinations.items.set(`demo#${name(i)}`, {
+    for (let i = 0; i < 300; i++) {
+      const host = `${name(i)}:65535`;
+      store.destinations.items.set(`demo#${host}`, {
         topic: "demo",
-        host: name(i),
+        host,
+        failures: 1,
+        circuit: "closed",
+        lastError: "\u0001😀".repeat(200).slice(0, 512),
+        lastFailureAtMs: NOW,
+        leases: {},
+      });
+    }
+
+    // Act
+    const out = (await fns.list.createHandler(deps)(
+      listEvent("limit=100"),
+      context,
+    )) as APIGatewayProxyStructuredResultV2;
+
+    // Assess
+    expect(Buffer.byteLength(JSON.stringify(out))).toBeLessThan(1024 * 1024);
+    expect((JSON.parse(String(out.body)) as ListBody).destinations).toHaveLength(100);
+  });
+
+  it.each([
+    ["limit=0", "limit"],
+    ["limit=-1", "limit"],
+    ["limit=1e9", "limit"],
+    ["limit=1000000000", "limit"],
+    ["limit=1.0", "limit"],
+    ["limit=", "limit"],
+    ["limit=%201", "limit"],
+    ["state=OPEN", "state"],
+    ["state=half-open", "state"],
+    ["state=", "state"],
+    ["states=open", "states"],
+    ["state=open&state=open", "state"],
+    ["limit=5&limit=5", "limit"],
+    ["cursor=", "cursor"],
+    [`cursor=${"A".repeat(2049)}`, "cursor"],
+    ["cursor=not%20base64", "cursor"],
+    [`cursor=${forged({ pk: "destination", sk: "demo#a.example.com" }).slice(0, -3)}`, "cursor"],
+    [`cursor=${forged({ pk: "destination", sk: "demo#a b.example.com", state: "all" })}`, "cursor"],
+    [`cursor=${forged({ pk: "destination", sk: "Demo#a.example.com", state: "all" })}`, "cursor"],
+    [`cursor=${forged({ pk: "destination", sk: `demo#${"a".repeat(2000)}`, state: "all" })}`, "cursor"],
+    [`cursor=${forged({ pk: "destination", sk: "demo#a.example.com", state: "all", x: 1 })}`, "cursor"],
+    [`cursor=${forged({ pk: "schedules#demo", sk: "demo.schedule.01JD3ZK4Q9V8X7W6T5S4R3P2N2" })}`, "cursor"],
+    [`cursor=${forged({ pk: "demo#_", sk: "0001795435290100#01JD3ZK4Q9V8X7W6T5S4R3P2N2" })}`, "cursor"],
+    [`cursor=${forged({ pk: "destination", sk: "demo#a.example.com", state: "open" })}`, "cursor"],
+    [
+      `state=closed&cursor=${forged({ pk: "destination", sk: "demo#a.example.com", state: "open" })}`,
+      "cursor",
+    ],
+  ])("%s → a structured 400 naming %s; nothing is read", async (query, path) => {
+    // Prepare
+    const { deps, store } = await setup();
+    store.destinations.reads.length = 0;
+
+    // Act
+    const { statusCode, body } = await call(fns.list.createHandler(deps), listEvent(query));
+
+    // Assess
+    expect(statusCode).toBe(400);
+    expect(body).toMatchObject({ error: { code: "validation_failed" } });
+    expect(JSON.stringify(body)).toContain(path);
+    expect(body).not.toMatchObject({ error: { message: "this route takes no query parameters" } });
+    expect(store.destinations.reads).toEqual([]);
+  });
+
+  it("a page ending at the longest key a destination can have (24-character topic, 253-character host, a port; an IPv6 literal) resumes from its cursor", async () => {
+    // Prepare
+    const { deps, store } = await setup();
+    const topic = "t".repeat(24);
+    const longest = `${"a".repeat(63)}.${"b".repeat(63)}.${"c".repeat(63)}.${"d".repeat(61)}:65535`;
+    for (const host of [longest, "[2001:db8::1]:8443"]) {
+      store.destinations.items.set(`${topic}#${host}`, {
+        topic,
+        host,
         failures: 0,
         circuit: "closed",
         leases: {},
       });
     }
-    await store.recordDestinationFailure("demo", "zz.example.com", NOW - 5_000, "HTTP 503");
-    await store.openCircuit("demo", "zz.example.com", NOW - 5_000, NOW + 25_000);
 
     // Act
-    const out = (await fns.list.createHandler(deps)(
-      event("GET", "/v1/destinations"),
-      context,
-    )) as APIGatewayProxyStructuredResultV2;
+    const pages = await allPages(deps, "limit=1");
 
-    // Assess: the invocation's whole answer (the body escaped inside it) under 6 MB; the open circuits are there
-    expect(Buffer.byteLength(JSON.stringify(out))).toBeLessThan(6 * 1024 * 1024);
-    const body = JSON.parse(String(out.body)) as { destinations: { host: string }[]; truncated?: boolean };
-    expect(body.destinations.slice(0, 2).map((d) => d.host)).toEqual(["a.example.com", "zz.example.com"]);
-    expect(body.truncated).toBe(true);
+    // Assess
+    const hosts = pages.flatMap((p) => p.destinations.map((d) => d.host));
+    expect(hosts).toEqual(expect.arrayContaining([longest, "[2001:db8::1]:8443"]));
+    expect(hosts).toHaveLength(store.destinations.items.size);
   });
 
-  it("says nothing of truncation when every destination fits", async () => {
-    const { deps } = await setup();
-    const { body } = await call(fns.list.createHandler(deps), event("GET", "/v1/destinations"));
-    expect(body.truncated).toBeUndefined();
+  it("a cursor the list gave out resumes it; one given out for ?state=open resumes only ?state=open", async () => {
+    // Prepare
+    const { deps } = await manyHosts(40);
+    const first = await call(fns.list.createHandler(deps), listEvent("state=open&limit=2"));
+    const cursor = (first.body as unknown as ListBody).next_cursor;
+
+    // Act
+    const same = await call(fns.list.createHandler(deps), listEvent(`state=open&limit=2&cursor=${cursor}`));
+    const other = await call(fns.list.createHandler(deps), listEvent(`limit=2&cursor=${cursor}`));
+
+    // Assess
+    expect(same.statusCode).toBe(200);
+    expect((same.body as unknown as ListBody).destinations.every((d) => d.state !== "closed")).toBe(true);
+    expect(other.statusCode).toBe(400);
   });
 });
 
@@ -302,11 +497,13 @@ describe("POST /v1/destinations/{host}/reset", () => {
     expect(store.destinations.reads).toEqual(["demo#a.example.com"]);
   });
 
-  it("?topic= naming a topic that is not deployed → 404 saying so; its record is left as it is", async () => {
-    // Prepare: a record written while "gone" was deployed (destination items stay once written)
+  it("?topic= naming a removed topic closes the circuit it left open (so its entry can expire), reading that one key", async () => {
+    // Prepare: a circuit left open when "gone" was removed from the config: an open circuit never expires, so
+    // without this its entry would stay listed forever
     const { deps, store } = await setup();
     await store.recordDestinationFailure("gone", "a.example.com", NOW - 5_000, "HTTP 503");
     await store.openCircuit("gone", "a.example.com", NOW - 5_000, NOW + 25_000);
+    store.destinations.reads.length = 0;
 
     // Act
     const { statusCode, body } = await call(
@@ -315,9 +512,34 @@ describe("POST /v1/destinations/{host}/reset", () => {
     );
 
     // Assess
+    expect(statusCode).toBe(200);
+    expect(body.destinations).toEqual([
+      expect.objectContaining({ topic: "gone", host: "a.example.com", state: "closed", failures: 0 }),
+    ]);
+    expect(store.destinations.reads).toEqual(["gone#a.example.com"]);
+    expect(await store.getDestination("gone", "a.example.com")).toMatchObject({ circuit: "closed" });
+    expect(await store.getDestination("demo", "a.example.com")).toMatchObject({ circuit: "open" });
+  });
+
+  it.each([
+    ["a topic that is not deployed and has no entry for the host", "gone"],
+    ["a name no topic can have", "Gone#x"],
+  ])("?topic= naming %s → 404 saying it is not deployed; nothing changed", async (_name, topic) => {
+    // Prepare
+    const { deps, store } = await setup();
+
+    // Act
+    const { statusCode, body } = await call(
+      fns.reset.createHandler(deps),
+      event("POST", "/v1/destinations/a.example.com/reset", "a.example.com", { topic }),
+    );
+
+    // Assess
     expect(statusCode).toBe(404);
-    expect(body).toMatchObject({ error: { code: "not_found", message: expect.stringContaining('"gone"') } });
-    expect(await store.getDestination("gone", "a.example.com")).toMatchObject({ circuit: "open" });
+    expect(body).toMatchObject({
+      error: { code: "not_found", message: expect.stringContaining(`"${topic}" is not deployed`) },
+    });
+    expect(await store.getDestination("demo", "a.example.com")).toMatchObject({ circuit: "open" });
   });
 
   it("a reset of every topic closes the deployed topics' circuits; a removed topic's record is not one of them", async () => {

@@ -564,7 +564,14 @@ const SPECS: Readonly<Record<string, RouteSpec>> = {
   "pause-schedule": { okStatuses: [200] },
   "resume-schedule": { okStatuses: [200] },
   "delete-schedule": { okStatuses: [200] },
-  "list-destinations": { okStatuses: [200] },
+  "list-destinations": {
+    query: {
+      limit: { valid: () => "10", check: limitCheck(100) },
+      cursor: { valid: () => "x", check: forged },
+      state: { valid: () => "open", check: (v) => (v === "open" || v === "closed" ? undefined : false) },
+    },
+    okStatuses: [200],
+  },
   "reset-destination": {
     query: { topic: { valid: () => "demo", check: (v) => (knownTopic(v) ? undefined : false) } },
     okStatuses: [200],

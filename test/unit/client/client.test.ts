@@ -273,6 +273,28 @@ describe("routes", () => {
     expect(cancelled.status).toBe("cancelled");
   });
 
+  it("listDestinations sends its page's limit, cursor and state in the query, and answers the page as given", async () => {
+    // Prepare
+    const page = { destinations: [], next_cursor: "eyJwayI6ImRlc3RpbmF0aW9uIn0", truncated: true };
+    const { fetch, seen } = scriptedFetch({ status: 200, body: page }, { status: 200, body: page });
+    const client = new PunctualClient({ apiUrl: "http://127.0.0.1:3000/", fetch });
+
+    // Act
+    const first = await client.listDestinations();
+    await client.listDestinations({ limit: 100, state: "open", cursor: "abc_-1" });
+
+    // Assess
+    expect(first).toEqual(page);
+    expect(seen.map((r) => `${r.method} ${r.url.pathname}`)).toEqual([
+      "GET /v1/destinations",
+      "GET /v1/destinations",
+    ]);
+    expect(seen.map((r) => Object.fromEntries(r.url.searchParams))).toEqual([
+      {},
+      { limit: "100", state: "open", cursor: "abc_-1" },
+    ]);
+  });
+
   it("sends a group cancel's group in the query, so a group named . or .. is not normalized out of the path", async () => {
     // Prepare
     const answer = { cancelled: 1, not_cancelled: [], more: false, next_cursor: null };

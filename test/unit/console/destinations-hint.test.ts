@@ -2,16 +2,31 @@ import { describe, expect, it } from "vitest";
 import { destinationsHint } from "../../../console/src/destinations-hint.js";
 
 /**
- * GET /v1/destinations holds at most about 4 MB of rows, open circuits first: past that the closed ones are left
- * out and the answer says `truncated`. The panel must say so (the CLI does), or a host missing from it reads as a
- * host with no circuit.
+ * GET /v1/destinations is a paged list in topic and host order: a page with a `next_cursor` has more rows after
+ * it, an open circuit possibly among them. The panel must say so, or a host missing from a page reads as a host
+ * with no circuit.
  */
 describe("the destinations panel's hint", () => {
-  it("says that closed circuits were left out of a truncated answer", () => {
-    expect(destinationsHint({ destinations: [], truncated: true })).toMatch(/closed ones were left out/);
+  const all = { openOnly: false, firstPage: true };
+
+  it("says more rows follow, and where every open circuit is, when the page has a next_cursor", () => {
+    expect(destinationsHint({ destinations: [], next_cursor: "abc" }, all)).toMatch(
+      /More destinations follow on the next page; "open circuits only" lists every circuit/,
+    );
+    expect(
+      destinationsHint({ destinations: [], next_cursor: "abc" }, { openOnly: true, firstPage: true }),
+    ).toBe("More open circuits follow on the next page.");
   });
 
-  it("says there is no circuit yet only when the answer holds none and left none out", () => {
-    expect(destinationsHint({ destinations: [] })).toBe("No callback host has a circuit yet.");
+  it("says there is no circuit only on an empty first page with no cursor", () => {
+    expect(destinationsHint({ destinations: [], next_cursor: null }, all)).toBe(
+      "No callback host has a circuit yet.",
+    );
+    expect(
+      destinationsHint({ destinations: [], next_cursor: null }, { openOnly: true, firstPage: true }),
+    ).toBe("No circuit is open.");
+    expect(
+      destinationsHint({ destinations: [], next_cursor: null }, { openOnly: false, firstPage: false }),
+    ).toBeUndefined();
   });
 });

@@ -253,8 +253,9 @@ describe("destination items", () => {
     in_flight: 1,
   };
 
-  it("is read as written, and with a later attribute", async () => {
-    for (const stored of [item, withLaterAttribute(item)]) {
+  it("is read as written, and with a later attribute, and with the expiry an open circuit's writes add", async () => {
+    const held = { ...item, expiresAt: { N: "4953400890" }, ttlHoldSeconds: { N: "3162240000" } };
+    for (const stored of [item, withLaterAttribute(item), held]) {
       const record = await storeOver(stored).store.getDestination("demo", "hooks.example.com");
       expect(record && destinationView(record, NOW_MS)).toEqual(expectedView);
     }

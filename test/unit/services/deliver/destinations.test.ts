@@ -525,7 +525,7 @@ describe("circuit breaker", () => {
     s.advance(30_000);
     const answer = s.callbacks.post.bind(s.callbacks);
     s.callbacks.post = async (request) => {
-      await s.store.closeCircuit("demo", HOST_A);
+      await s.store.closeCircuit("demo", HOST_A, s.now());
       return { ...(await answer(request)), ...HTTP(503) };
     };
 
