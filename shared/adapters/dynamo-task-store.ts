@@ -1254,14 +1254,23 @@ export class DynamoDeliverStore extends DynamoBatchAddStore implements Pick<Task
         ),
       ));
     if (ownClaimGone) return "reopened";
-    await this.client.send(
-      new UpdateItemCommand({
-        TableName: this.table,
-        Key: toWire(destinationKey(topic, host)),
-        UpdateExpression: `SET nextProbeAtMs = :next, ${HOLD_EXPIRY}`,
-        ExpressionAttributeNames: EXPIRY_NAMES,
-        ExpressionAttributeValues: toWire({ ":next": nextProbeAtMs, ...holdExpiryValues(nowMs) }),
-      }),
+    // Only while still open: a close (a reset, a probe's success) landing since the refused open above has the last
+    // word, and this write must not put an open circuit's hold on a closed item (it would never expire).
+    await conditional(
+      this.client.send(
+        new UpdateItemCommand({
+          TableName: this.table,
+          Key: toWire(destinationKey(topic, host)),
+          UpdateExpression: `SET nextProbeAtMs = :next, ${HOLD_EXPIRY}`,
+          ConditionExpression: "circuit = :open",
+          ExpressionAttributeNames: EXPIRY_NAMES,
+          ExpressionAttributeValues: toWire({
+            ":next": nextProbeAtMs,
+            ":open": "open",
+            ...holdExpiryValues(nowMs),
+          }),
+        }),
+      ),
     );
     return "reopened";
   }

@@ -1668,7 +1668,58 @@ describe("destination items expire when idle and closed (dynalite)", () => {
     expect(afterClose).toBe(idleUntil(NOW + 70_000));
     expect(afterLaterLease).toBe(idleUntil(NOW + 80_000));
   });
+
+  it("a reopening that finds the circuit closed under it (a reset, a probe's success) leaves it closed and expiring", async () => {
+    // Prepare: open; a failure of an attempt admitted before that reopens it, and between its refused open and
+    // its next write the circuit is closed (another container's close, through the real client)
+    const seam = closingBeforeReopenClient();
+    const store = await newStore(seam.client);
+    const table = `tasks-${tableCount}`;
+    seam.closeWith(new DynamoTaskStore({ client, tableName: table }), "demo", HOST, NOW + 2_000);
+    await store.recordDestinationFailure("demo", HOST, NOW, "HTTP 503");
+    await store.openCircuit("demo", HOST, NOW, NOW + 30_000);
+
+    // Act
+    await store.openCircuit("demo", HOST, NOW + 3_000, NOW + 33_000);
+    const afterRace = await store.getDestination("demo", HOST);
+    await store.acquireLease("demo", HOST, 2, NOW + 80_000, NOW + 90_000);
+    const afterLaterLease = await expiryOf(table, "demo", HOST);
+
+    // Assess: closed, and its later use sets its idle expiry (not the open circuit's century hold)
+    expect(seam.closed()).toBe(true);
+    expect(afterRace).toMatchObject({ circuit: "closed", failures: 0 });
+    expect(afterLaterLease).toBe(idleUntil(NOW + 80_000));
+    expect(afterRace?.nextProbeAtMs).toBeUndefined();
+  });
 });
+
+/**
+ * A client over dynalite that closes the circuit (with `closer`) just before the first write a reopening makes
+ * after its open was refused (the circuit was open already): a close that lands between the two.
+ */
+function closingBeforeReopenClient() {
+  let close: (() => Promise<unknown>) | undefined;
+  let closed = false;
+  const seam = {
+    send: async (command: unknown) => {
+      const reopening =
+        command instanceof UpdateItemCommand &&
+        command.input.UpdateExpression?.startsWith("SET nextProbeAtMs") === true;
+      if (reopening && close && !closed) {
+        closed = true;
+        await close();
+      }
+      return client.send(command as never);
+    },
+  };
+  return {
+    client: seam as unknown as DynamoDBClient,
+    closeWith: (closer: DynamoTaskStore, topic: string, host: string, atMs: number) => {
+      close = () => closer.closeCircuit(topic, host, atMs);
+    },
+    closed: () => closed,
+  };
+}
 
 describe.each([
   ["dynalite", () => newStore()],
