@@ -29,7 +29,11 @@ export class MemoryDestinations implements DestinationStore {
     return item && structuredClone(item);
   }
 
-  /** As DynamoDB's Query: key order, `limit` items evaluated after `after`, then the filter; `next` = last evaluated. */
+  /**
+   * As DynamoDB's Query: key order, `limit` items evaluated after `after`, then the filter; `next` = last evaluated
+   * whenever `limit` items were (DynamoDB stops there without looking further, so a page ending on the partition's
+   * last item has a `next` too, and the page after it is empty).
+   */
   async listDestinations({ limit, after, circuit }: DestinationListQuery): Promise<DestinationPage> {
     this.reads.push(`page:${circuit ?? "all"}`);
     const keys = [...this.items.keys()].sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
@@ -41,8 +45,9 @@ export class MemoryDestinations implements DestinationStore {
       return item && (circuit === undefined || open === (circuit === "open")) ? [structuredClone(item)] : [];
     });
     const last = evaluated.at(-1);
-    const more = last !== undefined && keys.at(-1) !== last;
-    return more ? { destinations: kept, next: { pk: "destination", sk: last } } : { destinations: kept };
+    return last !== undefined && evaluated.length === limit
+      ? { destinations: kept, next: { pk: "destination", sk: last } }
+      : { destinations: kept };
   }
 
   async takeRateToken(topic: string, host: string, second: number, rate: number): Promise<boolean> {

@@ -1558,6 +1558,23 @@ describe.each([
     expect(closed.next).toBeUndefined();
   });
 
+  it("a page that reads `limit` items answers a `next` even when they were the partition's last, as DynamoDB's Query does; the page after is empty and ends it", async () => {
+    // Prepare: three hosts
+    const store: TaskStore = await makeStore();
+    for (const host of ["a.example.com", "b.example.com", "c.example.com"]) {
+      await store.acquireLease("demo", host, 2, NOW, NOW + 10_000);
+    }
+
+    // Act: a page of exactly the three, and one resumed after its last
+    const full = await store.listDestinations({ limit: 3 });
+    const after = await store.listDestinations({ limit: 3, ...(full.next && { after: full.next }) });
+
+    // Assess: DynamoDB stops at Limit without looking further, so it cannot tell the end from more
+    expect(full.destinations).toHaveLength(3);
+    expect(full.next).toEqual({ pk: "destination", sk: "demo#c.example.com" });
+    expect(after).toEqual({ destinations: [] });
+  });
+
   it("failures count up; the circuit opens once, reopens after that; one prober is elected; close answers the old item", async () => {
     // Prepare
     const store: TaskStore = await makeStore();
