@@ -16,11 +16,13 @@ export function time(iso: string | undefined): string {
 /**
  * Characters that show nothing, or move what is around them: C0, DEL and C1 controls (Cc); Unicode's format
  * characters (Cf: bidi embeddings, overrides, isolates and marks, zero-width space and joiners, the word joiner,
- * the byte-order mark, the soft hyphen, tag characters); the line and paragraph separators.
+ * the byte-order mark, the soft hyphen, tag characters); the other default-ignorable code points, which Unicode
+ * says to render as nothing though they are not Cf (variation selectors, the combining grapheme joiner, the Hangul
+ * fillers: `A1` and `A1\ufe0f` look alike); the line and paragraph separators.
  */
-const HIDDEN = /[\p{Cc}\p{Cf}\u2028\u2029]/gu;
+const HIDDEN = /[\p{Cc}\p{Cf}\p{Default_Ignorable_Code_Point}\u2028\u2029]/gu;
 /** Of them, those JSON text holds raw only inside a string (C0 is never raw there; outside, only white space). */
-const HIDDEN_IN_JSON_STRINGS = /[\p{Cf}\u007f-\u009f\u2028\u2029]/gu;
+const HIDDEN_IN_JSON_STRINGS = /[\p{Cf}\p{Default_Ignorable_Code_Point}\u007f-\u009f\u2028\u2029]/gu;
 
 /** `\uXXXX` per UTF-16 unit, as JSON writes it (a character outside the BMP is its surrogate pair). */
 function escaped(c: string): string {

@@ -22,6 +22,13 @@ const HIDDEN = [
   ["a C1 control (CSI)", "\u009b", "\\u009b"],
   ["DEL", "\u007f", "\\u007f"],
   ["a tag character (outside the BMP)", "\u{e0041}", "\\udb40\\udc41"],
+  // Not Cf, yet default-ignorable (Unicode's "render as nothing"): after a letter or digit they show nothing at all
+  ["a variation selector", "\ufe0f", "\\ufe0f"],
+  ["a combining grapheme joiner", "\u034f", "\\u034f"],
+  ["a Hangul filler", "\u3164", "\\u3164"],
+  ["a halfwidth Hangul filler", "\uffa0", "\\uffa0"],
+  ["a Mongolian free variation selector", "\u180b", "\\u180b"],
+  ["a variation selector outside the BMP", "\u{e0100}", "\\udb40\\udd00"],
 ] as const;
 
 describe("visible (a value the page shows as text)", () => {
@@ -54,7 +61,7 @@ describe("visibleJson (a task's content: JSON text)", () => {
 
     // Assess
     expect(JSON.parse(shown)).toEqual(JSON.parse(raw));
-    expect(shown).not.toMatch(/[\p{Cf}\u007f-\u009f\u2028\u2029]/u);
+    expect(shown).not.toMatch(/[\p{Cf}\p{Default_Ignorable_Code_Point}\u007f-\u009f\u2028\u2029]/u);
     expect(shown.startsWith('{\n  "order_id": "A1\\u202e')).toBe(true);
     expect(shown.endsWith('",\n\t"n": 1}')).toBe(true);
   });
