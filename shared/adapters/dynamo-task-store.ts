@@ -17,12 +17,12 @@ import {
 } from "@aws-sdk/client-dynamodb";
 import { marshall, unmarshall } from "@aws-sdk/util-dynamodb";
 import { type AttemptLogEntry, attemptLogSlot } from "#shared/domain/attempt-log.js";
+import type { DestinationRecord } from "#shared/domain/destination.js";
 import {
   DESTINATION_PARTITION,
-  type DestinationRecord,
   destinationIdleExpiry,
   OPEN_CIRCUIT_HOLD_SECONDS,
-} from "#shared/domain/destination.js";
+} from "#shared/domain/destination-item.js";
 import {
   FAILED_INDEX_NAME,
   FAILED_SORT_ATTRIBUTE,
@@ -1237,42 +1237,44 @@ export class DynamoDeliverStore extends DynamoBatchAddStore implements Pick<Task
     // was taken over) leaves the claim there is: that probe is still in flight.
     const ownClaimGone =
       ownProbeUntilMs !== undefined &&
-      (await conditional(
-        this.client.send(
-          new UpdateItemCommand({
-            TableName: this.table,
-            Key: toWire(destinationKey(topic, host)),
-            UpdateExpression: `SET nextProbeAtMs = :next, ${HOLD_EXPIRY} REMOVE probeUntilMs`,
-            ConditionExpression: "probeUntilMs = :mine",
-            ExpressionAttributeNames: EXPIRY_NAMES,
-            ExpressionAttributeValues: toWire({
-              ":next": nextProbeAtMs,
-              ":mine": ownProbeUntilMs,
-              ...holdExpiryValues(nowMs),
-            }),
-          }),
-        ),
-      ));
+      (await this.#reopen(topic, host, nowMs, nextProbeAtMs, "probeUntilMs = :mine", {
+        ":mine": ownProbeUntilMs,
+      }));
     if (ownClaimGone) return "reopened";
     // Only while still open: a close (a reset, a probe's success) landing since the refused open above has the last
     // word, and this write must not put an open circuit's hold on a closed item (it would never expire).
-    await conditional(
+    await this.#reopen(topic, host, nowMs, nextProbeAtMs, "circuit = :open", { ":open": "open" });
+    return "reopened";
+  }
+
+  /**
+   * A reopening of an open circuit, under `condition`: the new cool-down and the open circuit's hold; the prober's
+   * own (`:mine`) also gives up its claim.
+   */
+  #reopen(
+    topic: string,
+    host: string,
+    nowMs: number,
+    nextProbeAtMs: number,
+    condition: string,
+    values: Record<string, unknown>,
+  ): Promise<boolean> {
+    return conditional(
       this.client.send(
         new UpdateItemCommand({
           TableName: this.table,
           Key: toWire(destinationKey(topic, host)),
-          UpdateExpression: `SET nextProbeAtMs = :next, ${HOLD_EXPIRY}`,
-          ConditionExpression: "circuit = :open",
+          UpdateExpression: `SET nextProbeAtMs = :next, ${HOLD_EXPIRY}${":mine" in values ? " REMOVE probeUntilMs" : ""}`,
+          ConditionExpression: condition,
           ExpressionAttributeNames: EXPIRY_NAMES,
           ExpressionAttributeValues: toWire({
             ":next": nextProbeAtMs,
-            ":open": "open",
+            ...values,
             ...holdExpiryValues(nowMs),
           }),
         }),
       ),
     );
-    return "reopened";
   }
 
   async claimProbe(topic: string, host: string, nowMs: number, untilMs: number): Promise<boolean> {

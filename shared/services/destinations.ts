@@ -8,12 +8,8 @@ import {
 } from "#shared/api/schemas/destinations.js";
 import type { PunctualConfig } from "#shared/config/index.js";
 import { TOPIC_NAME_PATTERN } from "#shared/config/schema.js";
-import {
-  circuitState,
-  DESTINATION_PARTITION,
-  type DestinationRecord,
-  destinationHostOf,
-} from "#shared/domain/destination.js";
+import { circuitState, type DestinationRecord, destinationHostOf } from "#shared/domain/destination.js";
+import { DESTINATION_PARTITION } from "#shared/domain/destination-item.js";
 import { echoed } from "#shared/domain/echoed.js";
 import { toIssues } from "#shared/domain/request-issues.js";
 import { forEachBounded } from "#shared/runtime/async.js";

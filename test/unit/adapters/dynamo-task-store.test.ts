@@ -20,7 +20,7 @@ import {
 import type { PageKey, TaskPage, TaskStore } from "#shared/adapters/task-store.js";
 import { TOPIC_NAME_PATTERN } from "#shared/config/schema.js";
 import { attemptLogEntries } from "#shared/domain/attempt-log.js";
-import { DESTINATION_IDLE_SECONDS } from "#shared/domain/destination.js";
+import { DESTINATION_IDLE_SECONDS } from "#shared/domain/destination-item.js";
 import {
   FAILED_INDEX_NAME,
   FAILED_SORT_ATTRIBUTE,
