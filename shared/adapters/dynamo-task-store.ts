@@ -379,11 +379,11 @@ export const CANCEL_WRITES = 3;
 const ENTER_SWEEP_INDEX = `${SWEEP_SHARD_ATTRIBUTE} = if_not_exists(${SWEEP_SHARD_ATTRIBUTE}, :sweepShard)`;
 
 /**
- * The store in layers, each class extending the one before, so that a function builds the narrowest class its
- * services take and its bundle leaves out the methods it never calls (a class's methods are bundled all or none):
- * DynamoAddStore (the add route), DynamoScheduleStore (the schedule write routes), DynamoBatchAddStore (the batch
- * add), DynamoDeliverStore (deliver), DynamoTaskStore (every other function). This first layer: the single add's
- * methods.
+ * The store in layers, so that a function builds the narrowest class its services take and its bundle leaves out
+ * the methods it never calls (a class's methods are bundled all or none): DynamoAddStore (the add route), and on it
+ * DynamoScheduleStore (the schedule write routes), DynamoBatchAddStore (the batch add) and DynamoDeliverStore
+ * (deliver), each apart; DynamoTaskStore (every other function) has them all (the schedule and batch-add layers are
+ * mixins, see StoreClass). This first layer: the single add's methods, and the reads and writes the others share.
  */
 export class DynamoAddStore
   implements
@@ -626,173 +626,6 @@ export class DynamoAddStore
       ),
     );
   }
-}
-
-/**
- * The store's methods that the schedule write routes call besides the adding ones (create, pause, resume, delete:
- * a schedule itself, and the occurrences they add or cancel): those functions build this class.
- */
-export class DynamoScheduleStore
-  extends DynamoAddStore
-  implements
-    Pick<
-      TaskStore,
-      | "restoreFanOutParent"
-      | "putSchedule"
-      | "getSchedule"
-      | "updateSchedule"
-      | "findIdempotencyClaim"
-      | "settleRescheduled"
-    >
-{
-  /**
-   * A moved task's old item leaves the sweep index: its successor exists. Here rather than with the other move
-   * writes because every cancel calls it too (cancel-task.ts, settleMove), the schedule stop routes' included.
-   */
-  async settleRescheduled(taskId: string): Promise<boolean> {
-    return this.transition(taskId, ["rescheduled"], LEAVE_SWEEP_INDEX, {});
-  }
-
-  async restoreFanOutParent(taskId: string, cancelledAtMs: number, expiresAt: number): Promise<boolean> {
-    return this.conditionalUpdate(taskId, {
-      UpdateExpression: "SET #status = :scheduled, expiresAt = :expiresAt REMOVE cancelledAtMs",
-      ConditionExpression:
-        "#status = :cancelled AND cancelledAtMs = :cancelledAt AND attribute_exists(fanOut)",
-      ExpressionAttributeNames: { "#status": "status" },
-      ExpressionAttributeValues: toWire({
-        ":scheduled": "scheduled" satisfies TaskStatus,
-        ":cancelled": "cancelled" satisfies TaskStatus,
-        ":cancelledAt": cancelledAtMs,
-        ":expiresAt": expiresAt,
-      }),
-    });
-  }
-
-  // Issue 14, point 4: recurring schedules.
-  async putSchedule(schedule: ScheduleRecord): Promise<"created" | "exists"> {
-    return this.putIfAbsent({ ...schedule });
-  }
-
-  async getSchedule(scheduleId: string): Promise<ScheduleRecord | undefined> {
-    const key = parseScheduleId(scheduleId);
-    if (!key) return undefined;
-    const stored = await this.readItem({ pk: key.pk, sk: key.sk });
-    return fromWire<ScheduleRecord>(stored);
-  }
-
-  async updateSchedule(scheduleId: string, change: ScheduleChange): Promise<ScheduleUpdateOutcome> {
-    const key = parseScheduleId(scheduleId);
-    if (!key) return { outcome: "not-found" };
-    try {
-      const out = await this.client.send(
-        new UpdateItemCommand({
-          ...scheduleUpdate(change),
-          TableName: this.table,
-          Key: toWire({ pk: key.pk, sk: key.sk }),
-          ReturnValues: "ALL_NEW",
-        }),
-      );
-      return { outcome: "updated", schedule: fromWire<ScheduleRecord>(out.Attributes) as ScheduleRecord };
-    } catch (error) {
-      if (!isConditionFailure(error)) throw error;
-    }
-    const current = await this.getSchedule(scheduleId);
-    return current ? { outcome: "conflict", schedule: current } : { outcome: "not-found" };
-  }
-
-  async findIdempotencyClaim(topic: string, key: string): Promise<string | undefined> {
-    return (await this.readIdempotencyClaim(topic, key))?.taskId;
-  }
-}
-
-/**
- * The batch add's writes (BatchWriteItem, PartiQL INSERTs): the batch add route builds this class. It extends the
- * schedule store only because classes extend one another in a line: the schedule routes, which never batch, then
- * bundle none of this, at the cost of the schedule methods (~3 KB) in the batch add's bundle.
- */
-export class DynamoBatchAddStore
-  extends DynamoScheduleStore
-  implements Pick<TaskStore, "putNewMany" | "insertNewMany" | "claimIdempotencyKeys">
-{
-  /**
-   * New tasks in BatchWriteItem calls of 25 (its maximum), all chunks at once. BatchWriteItem takes no condition,
-   * so unlike `putNew` an existing item would be overwritten: only tasks under keys minted just now may come here
-   * (a fresh ULID in the key, no idempotency key, so nobody else can have written or touched that key before this
-   * call returns; the caller arms their timers only afterwards). Each put is charged as the PutItem it replaces.
-   * DynamoDB may leave any put of a call unprocessed (throttling, an internal failure) without an error; those are
-   * sent again, with backoff, up to UNPROCESSED_ROUNDS times, then reported as not written. A chunk whose call
-   * threw (after the SDK's own retries) is reported as perhaps written: its answer may have been lost.
-   */
-  async putNewMany(entries: readonly NewTaskEntry[], options: AbortOptions = {}): Promise<PutManyFailure[]> {
-    const failed = await Promise.all(
-      chunksOf(entries, BATCH_WRITE_SIZE).map((chunk) => this.writeChunk(chunk, options.signal)),
-    );
-    return failed.flat();
-  }
-
-  /**
-   * The batch add's claims, as PartiQL INSERTs (`insertAll`). An INSERT never overwrites: a key already claimed —
-   * even by a claim past its expiry that `claimIdempotencyKey` would take over — answers DuplicateItem, so it is
-   * `not-claimed` and the caller settles it through the single claim; so is a claim whose outcome is unknown.
-   */
-  async claimIdempotencyKeys(claims: readonly IdempotencyClaim[]): Promise<BatchClaimOutcome[]> {
-    const outcomes = await this.insertAll(
-      claims.map((claim) => ({
-        pk: idempotencyPartitionKey(claim.topic, claim.key),
-        sk: IDEMPOTENCY_SORT_KEY,
-        taskId: claim.taskId,
-        requestHash: claim.requestHash,
-        expiresAt: claim.expiresAt,
-      })),
-    );
-    return outcomes.map((outcome) => (outcome === "written" ? "claimed" : "not-claimed"));
-  }
-
-  /**
-   * `putNew` for many tasks at once, as PartiQL INSERTs (`insertAll`): unlike `putNewMany`'s BatchWriteItem, an
-   * existing task is never overwritten. For keyed tasks: a concurrent repeat of the request finds the claim and
-   * may create the very same task (and it may already be delivering) before this write lands. A task that exists
-   * counts as written (`putNew`'s "exists": the caller arms it all the same); one whose outcome is unknown is
-   * reported as perhaps written.
-   */
-  async insertNewMany(entries: readonly NewTaskEntry[]): Promise<PutManyFailure[]> {
-    const outcomes = await this.insertAll(entries.map((e) => this.newTaskItem(e.task, e.sweepIndex)));
-    return entries
-      .filter((_, i) => outcomes[i] === "unknown")
-      .map((e) => ({ taskId: e.task.taskId, maybeWritten: true }));
-  }
-
-  /** One chunk of `putNewMany`: the call, then its unprocessed puts again, with backoff, a bounded number of times. */
-  protected async writeChunk(
-    chunk: readonly NewTaskEntry[],
-    signal?: AbortSignal,
-  ): Promise<PutManyFailure[]> {
-    const puts = chunk.map((entry) => ({
-      taskId: entry.task.taskId,
-      request: { PutRequest: { Item: toWire(this.newTaskItem(entry.task, entry.sweepIndex)) } },
-    }));
-    const thrown: PutManyFailure[] = [];
-    const unprocessed = await inRounds(puts, UNPROCESSED_ROUNDS, async (pending) => {
-      // Given up (aborted): no further round; what is pending was not written (unprocessed).
-      if (signal?.aborted) return pending;
-      let out: BatchWriteItemCommandOutput;
-      try {
-        out = await this.client.send(
-          new BatchWriteItemCommand({ RequestItems: { [this.table]: pending.map((p) => p.request) } }),
-          abortable(signal),
-        );
-      } catch {
-        // The call's answer is lost: any of these may have been written; no further round.
-        thrown.push(...pending.map((p) => ({ taskId: p.taskId, maybeWritten: true })));
-        return [];
-      }
-      const left = new Set(
-        (out.UnprocessedItems?.[this.table] ?? []).map((request) => keyOf(request.PutRequest?.Item)),
-      );
-      return pending.filter((p) => left.has(keyOf(p.request.PutRequest.Item)));
-    });
-    return [...thrown, ...unprocessed.map((p) => ({ taskId: p.taskId, maybeWritten: false }))];
-  }
 
   /**
    * One BatchExecuteStatement: per statement, in order, undefined when it was written or its error code; undefined
@@ -814,44 +647,233 @@ export class DynamoBatchAddStore
       return undefined;
     }
   }
-
-  /**
-   * New items as PartiQL INSERTs in BatchExecuteStatement calls of 25, all chunks at once, each billed as the
-   * PutItem it replaces; per item, in order: written, `exists` (DuplicateItem: an item with its key was there, and
-   * is left as it was), or `unknown`. Statements that failed for a reason a retry can change are sent again (a few
-   * rounds, with backoff); an earlier try that was written after all then answers DuplicateItem. A call that
-   * failed outright is not retried here (the SDK retried it): its items are unknown.
-   */
-  protected async insertAll(items: readonly Record<string, unknown>[]): Promise<InsertOutcome[]> {
-    const outcomes: InsertOutcome[] = items.map(() => "unknown");
-    const indexed = items.map((item, index) => ({ item, index }));
-    await Promise.all(
-      chunksOf(indexed, BATCH_STATEMENT_SIZE).map((chunk) =>
-        inRounds(chunk, INSERT_ROUNDS, async (pending) => {
-          const answers = await this.executeBatch(
-            pending.map(({ item }) => insertStatement({ table: this.table, item })),
-          );
-          if (!answers) return [];
-          return pending.filter(({ index }, i) => {
-            const answer = answers[i];
-            if (answer === undefined) outcomes[index] = "written";
-            else if (answer.code === "DuplicateItem") outcomes[index] = "exists";
-            return answer !== undefined && RETRYABLE_STATEMENT_CODES.has(answer.code);
-          });
-        }),
-      ),
-    );
-    return outcomes;
-  }
 }
 
 /**
- * What deliver calls (attempt starts and finishes, the failure and dead-letter writes, the destination guards of
- * protected topics): the deliver function builds this class. It extends the batch add store only because classes
- * extend one another in a line, so deliver bundles the add, schedule and batch-add layers (~7 KB) it never calls,
- * but not the sweeper's, relay's, reads' and operators' methods of DynamoTaskStore (~9 KB).
+ * A class of the add layer or one built on it, which the schedule and batch-add methods extend as mixins: a
+ * function builds the narrowest class it needs (the schedule routes DynamoScheduleStore, the batch add
+ * DynamoBatchAddStore, deliver DynamoDeliverStore without either) and its bundle holds only those layers' methods;
+ * DynamoTaskStore applies both to deliver's. The annotations let the bundler drop the classes a function never
+ * builds: a call in `extends` could otherwise have side effects.
  */
-export class DynamoDeliverStore extends DynamoBatchAddStore implements Pick<TaskStore, DeliverStoreMethod> {
+// biome-ignore lint/suspicious/noExplicitAny: TypeScript requires a mixin's base constructor to take `any[]`.
+type StoreClass = new (...args: any[]) => DynamoAddStore;
+
+/**
+ * The store's methods that the schedule write routes call besides the adding ones (create, pause, resume, delete:
+ * a schedule itself, and the occurrences they add or cancel): those functions build this class.
+ */
+function withScheduleMethods<Base extends StoreClass>(base: Base) {
+  class ScheduleMethods
+    extends base
+    implements
+      Pick<
+        TaskStore,
+        | "restoreFanOutParent"
+        | "putSchedule"
+        | "getSchedule"
+        | "updateSchedule"
+        | "findIdempotencyClaim"
+        | "settleRescheduled"
+      >
+  {
+    /**
+     * A moved task's old item leaves the sweep index: its successor exists. Here rather than with the other move
+     * writes because every cancel calls it too (cancel-task.ts, settleMove), the schedule stop routes' included.
+     */
+    async settleRescheduled(taskId: string): Promise<boolean> {
+      return this.transition(taskId, ["rescheduled"], LEAVE_SWEEP_INDEX, {});
+    }
+
+    async restoreFanOutParent(taskId: string, cancelledAtMs: number, expiresAt: number): Promise<boolean> {
+      return this.conditionalUpdate(taskId, {
+        UpdateExpression: "SET #status = :scheduled, expiresAt = :expiresAt REMOVE cancelledAtMs",
+        ConditionExpression:
+          "#status = :cancelled AND cancelledAtMs = :cancelledAt AND attribute_exists(fanOut)",
+        ExpressionAttributeNames: { "#status": "status" },
+        ExpressionAttributeValues: toWire({
+          ":scheduled": "scheduled" satisfies TaskStatus,
+          ":cancelled": "cancelled" satisfies TaskStatus,
+          ":cancelledAt": cancelledAtMs,
+          ":expiresAt": expiresAt,
+        }),
+      });
+    }
+
+    // Issue 14, point 4: recurring schedules.
+    async putSchedule(schedule: ScheduleRecord): Promise<"created" | "exists"> {
+      return this.putIfAbsent({ ...schedule });
+    }
+
+    async getSchedule(scheduleId: string): Promise<ScheduleRecord | undefined> {
+      const key = parseScheduleId(scheduleId);
+      if (!key) return undefined;
+      const stored = await this.readItem({ pk: key.pk, sk: key.sk });
+      return fromWire<ScheduleRecord>(stored);
+    }
+
+    async updateSchedule(scheduleId: string, change: ScheduleChange): Promise<ScheduleUpdateOutcome> {
+      const key = parseScheduleId(scheduleId);
+      if (!key) return { outcome: "not-found" };
+      try {
+        const out = await this.client.send(
+          new UpdateItemCommand({
+            ...scheduleUpdate(change),
+            TableName: this.table,
+            Key: toWire({ pk: key.pk, sk: key.sk }),
+            ReturnValues: "ALL_NEW",
+          }),
+        );
+        return { outcome: "updated", schedule: fromWire<ScheduleRecord>(out.Attributes) as ScheduleRecord };
+      } catch (error) {
+        if (!isConditionFailure(error)) throw error;
+      }
+      const current = await this.getSchedule(scheduleId);
+      return current ? { outcome: "conflict", schedule: current } : { outcome: "not-found" };
+    }
+
+    async findIdempotencyClaim(topic: string, key: string): Promise<string | undefined> {
+      return (await this.readIdempotencyClaim(topic, key))?.taskId;
+    }
+  }
+  return ScheduleMethods;
+}
+
+export class DynamoScheduleStore extends /* @__PURE__ */ withScheduleMethods(DynamoAddStore) {}
+
+/**
+ * The batch add's writes (BatchWriteItem, PartiQL INSERTs), a mixin: the batch add route builds
+ * DynamoBatchAddStore, these methods on the add layer alone.
+ */
+// biome-ignore lint/complexity/noExcessiveLinesPerFunction: a mixin: the function is its class, whose methods are short.
+function withBatchAdd<Base extends StoreClass>(base: Base) {
+  class BatchAddMethods
+    extends base
+    implements Pick<TaskStore, "putNewMany" | "insertNewMany" | "claimIdempotencyKeys">
+  {
+    /**
+     * New tasks in BatchWriteItem calls of 25 (its maximum), all chunks at once. BatchWriteItem takes no condition,
+     * so unlike `putNew` an existing item would be overwritten: only tasks under keys minted just now may come here
+     * (a fresh ULID in the key, no idempotency key, so nobody else can have written or touched that key before this
+     * call returns; the caller arms their timers only afterwards). Each put is charged as the PutItem it replaces.
+     * DynamoDB may leave any put of a call unprocessed (throttling, an internal failure) without an error; those are
+     * sent again, with backoff, up to UNPROCESSED_ROUNDS times, then reported as not written. A chunk whose call
+     * threw (after the SDK's own retries) is reported as perhaps written: its answer may have been lost.
+     */
+    async putNewMany(
+      entries: readonly NewTaskEntry[],
+      options: AbortOptions = {},
+    ): Promise<PutManyFailure[]> {
+      const failed = await Promise.all(
+        chunksOf(entries, BATCH_WRITE_SIZE).map((chunk) => this.writeChunk(chunk, options.signal)),
+      );
+      return failed.flat();
+    }
+
+    /**
+     * The batch add's claims, as PartiQL INSERTs (`insertAll`). An INSERT never overwrites: a key already claimed —
+     * even by a claim past its expiry that `claimIdempotencyKey` would take over — answers DuplicateItem, so it is
+     * `not-claimed` and the caller settles it through the single claim; so is a claim whose outcome is unknown.
+     */
+    async claimIdempotencyKeys(claims: readonly IdempotencyClaim[]): Promise<BatchClaimOutcome[]> {
+      const outcomes = await this.insertAll(
+        claims.map((claim) => ({
+          pk: idempotencyPartitionKey(claim.topic, claim.key),
+          sk: IDEMPOTENCY_SORT_KEY,
+          taskId: claim.taskId,
+          requestHash: claim.requestHash,
+          expiresAt: claim.expiresAt,
+        })),
+      );
+      return outcomes.map((outcome) => (outcome === "written" ? "claimed" : "not-claimed"));
+    }
+
+    /**
+     * `putNew` for many tasks at once, as PartiQL INSERTs (`insertAll`): unlike `putNewMany`'s BatchWriteItem, an
+     * existing task is never overwritten. For keyed tasks: a concurrent repeat of the request finds the claim and
+     * may create the very same task (and it may already be delivering) before this write lands. A task that exists
+     * counts as written (`putNew`'s "exists": the caller arms it all the same); one whose outcome is unknown is
+     * reported as perhaps written.
+     */
+    async insertNewMany(entries: readonly NewTaskEntry[]): Promise<PutManyFailure[]> {
+      const outcomes = await this.insertAll(entries.map((e) => this.newTaskItem(e.task, e.sweepIndex)));
+      return entries
+        .filter((_, i) => outcomes[i] === "unknown")
+        .map((e) => ({ taskId: e.task.taskId, maybeWritten: true }));
+    }
+
+    /** One chunk of `putNewMany`: the call, then its unprocessed puts again, with backoff, a bounded number of times. */
+    protected async writeChunk(
+      chunk: readonly NewTaskEntry[],
+      signal?: AbortSignal,
+    ): Promise<PutManyFailure[]> {
+      const puts = chunk.map((entry) => ({
+        taskId: entry.task.taskId,
+        request: { PutRequest: { Item: toWire(this.newTaskItem(entry.task, entry.sweepIndex)) } },
+      }));
+      const thrown: PutManyFailure[] = [];
+      const unprocessed = await inRounds(puts, UNPROCESSED_ROUNDS, async (pending) => {
+        // Given up (aborted): no further round; what is pending was not written (unprocessed).
+        if (signal?.aborted) return pending;
+        let out: BatchWriteItemCommandOutput;
+        try {
+          out = await this.client.send(
+            new BatchWriteItemCommand({ RequestItems: { [this.table]: pending.map((p) => p.request) } }),
+            abortable(signal),
+          );
+        } catch {
+          // The call's answer is lost: any of these may have been written; no further round.
+          thrown.push(...pending.map((p) => ({ taskId: p.taskId, maybeWritten: true })));
+          return [];
+        }
+        const left = new Set(
+          (out.UnprocessedItems?.[this.table] ?? []).map((request) => keyOf(request.PutRequest?.Item)),
+        );
+        return pending.filter((p) => left.has(keyOf(p.request.PutRequest.Item)));
+      });
+      return [...thrown, ...unprocessed.map((p) => ({ taskId: p.taskId, maybeWritten: false }))];
+    }
+
+    /**
+     * New items as PartiQL INSERTs in BatchExecuteStatement calls of 25, all chunks at once, each billed as the
+     * PutItem it replaces; per item, in order: written, `exists` (DuplicateItem: an item with its key was there, and
+     * is left as it was), or `unknown`. Statements that failed for a reason a retry can change are sent again (a few
+     * rounds, with backoff); an earlier try that was written after all then answers DuplicateItem. A call that
+     * failed outright is not retried here (the SDK retried it): its items are unknown.
+     */
+    protected async insertAll(items: readonly Record<string, unknown>[]): Promise<InsertOutcome[]> {
+      const outcomes: InsertOutcome[] = items.map(() => "unknown");
+      const indexed = items.map((item, index) => ({ item, index }));
+      await Promise.all(
+        chunksOf(indexed, BATCH_STATEMENT_SIZE).map((chunk) =>
+          inRounds(chunk, INSERT_ROUNDS, async (pending) => {
+            const answers = await this.executeBatch(
+              pending.map(({ item }) => insertStatement({ table: this.table, item })),
+            );
+            if (!answers) return [];
+            return pending.filter(({ index }, i) => {
+              const answer = answers[i];
+              if (answer === undefined) outcomes[index] = "written";
+              else if (answer.code === "DuplicateItem") outcomes[index] = "exists";
+              return answer !== undefined && RETRYABLE_STATEMENT_CODES.has(answer.code);
+            });
+          }),
+        ),
+      );
+      return outcomes;
+    }
+  }
+  return BatchAddMethods;
+}
+
+export class DynamoBatchAddStore extends /* @__PURE__ */ withBatchAdd(DynamoAddStore) {}
+
+/**
+ * What deliver calls (attempt starts and finishes, the failure and dead-letter writes, the destination guards of
+ * protected topics): the deliver function builds this class, on the add layer alone (its `get`, reads and
+ * transitions, and the PartiQL batch call); DynamoTaskStore adds the schedule and batch-add mixins on top of it.
+ */
+export class DynamoDeliverStore extends DynamoAddStore implements Pick<TaskStore, DeliverStoreMethod> {
   async startAttempt(
     taskId: string,
     nowMs: number,
@@ -1438,7 +1460,10 @@ export class DynamoDeliverStore extends DynamoBatchAddStore implements Pick<Task
  * the three writes that finish a task (cancel, markDelivered, markFailed) remove it in the same UpdateItem (a
  * no-op, and no index write, for a task that was never in it).
  */
-export class DynamoTaskStore extends DynamoDeliverStore implements TaskStore {
+export class DynamoTaskStore
+  extends /* @__PURE__ */ withBatchAdd(/* @__PURE__ */ withScheduleMethods(DynamoDeliverStore))
+  implements TaskStore
+{
   /**
    * Without a FilterExpression when the caller wants the other tasks' statuses: DynamoDB charges a Query for
    * every item it reads, filtered out or not, so reading them costs no more capacity than skipping them. With

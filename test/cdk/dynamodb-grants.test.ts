@@ -64,7 +64,13 @@ const key = (op: DynamoOperation) => `${op.action}@${op.on}`;
  */
 function methodBodies(source: string): Map<string, { body: string; isPrivate: boolean }> {
   const classBody = source.slice(source.indexOf("export class DynamoAddStore"));
-  const starts = [...classBody.matchAll(/^ {2}((?:private|protected) )?(?:async )?(\w+)(?:<[^>(]*>)?\(/gm)];
+  // A layer's methods sit two spaces in; a mixin's (the schedule and batch-add layers: a class inside a function) four,
+  // and those are all async, which tells them from a call statement in a method's body.
+  const starts = [
+    ...classBody.matchAll(
+      /^(?: {2}| {4}(?=(?:private |protected )?async ))((?:private|protected) )?(?:async )?(\w+)(?:<[^>(]*>)?\(/gm,
+    ),
+  ];
   const methods = new Map<string, { body: string; isPrivate: boolean }>();
   starts.forEach((match, i) => {
     const end = starts[i + 1]?.index ?? classBody.length;
