@@ -461,10 +461,10 @@ export class DynamoAddStore
     return current ? { outcome: "conflict", task: current } : { outcome: "not-found" };
   }
 
-  async get(taskId: string): Promise<TaskRecord | undefined> {
+  async get(taskId: string, options: AbortOptions = {}): Promise<TaskRecord | undefined> {
     const key = parseTaskId(taskId);
     if (!key) return undefined;
-    const stored = await this.readItem({ pk: key.pk, sk: key.sk });
+    const stored = await this.readItem({ pk: key.pk, sk: key.sk }, options.signal);
     return fromWire<TaskRecord>(stored);
   }
 
@@ -559,9 +559,10 @@ export class DynamoAddStore
   }
 
   /** One strongly consistent GetItem: every read of ours must see the writes acknowledged before it. */
-  protected async readItem(key: { readonly pk: string; readonly sk: string }) {
+  protected async readItem(key: { readonly pk: string; readonly sk: string }, signal?: AbortSignal) {
     const out = await this.client.send(
       new GetItemCommand({ TableName: this.table, Key: toWire({ ...key }), ConsistentRead: true }),
+      abortable(signal),
     );
     return out.Item;
   }
@@ -831,6 +832,7 @@ export class DynamoDeliverStore extends DynamoBatchAddStore implements Pick<Task
     nowMs: number,
     maxAttempts?: number,
     handedOverAtMs?: number,
+    options: AbortOptions = {},
   ): Promise<TaskRecord | undefined> {
     const key = parseTaskId(taskId);
     if (!key) return undefined;
@@ -863,12 +865,13 @@ export class DynamoDeliverStore extends DynamoBatchAddStore implements Pick<Task
           }),
           ReturnValues: "ALL_NEW",
         }),
+        abortable(options.signal),
       );
       return fromWire<TaskRecord>(out.Attributes);
     } catch (error) {
       if (!isConditionFailure(error)) throw error;
       // Our own earlier write of this very attempt (a retried request whose first answer was lost)?
-      const current = await this.get(taskId);
+      const current = await this.get(taskId, options);
       return current?.status === "delivering" && current.lastAttemptAtMs === nowMs ? current : undefined;
     }
   }
@@ -1072,13 +1075,23 @@ export class DynamoDeliverStore extends DynamoBatchAddStore implements Pick<Task
 
   // --- issue 14 (breaker): destinations (appended block) ---
 
-  async getDestination(topic: string, host: string): Promise<DestinationRecord | undefined> {
-    const stored = await this.readItem(destinationKey(topic, host));
+  async getDestination(
+    topic: string,
+    host: string,
+    options: AbortOptions = {},
+  ): Promise<DestinationRecord | undefined> {
+    const stored = await this.readItem(destinationKey(topic, host), options.signal);
     return destinationOf(stored);
   }
 
   /** One atomic ADD on the second's counter, refused at `rate`: no read, no retry loop under contention. */
-  async takeRateToken(topic: string, host: string, second: number, rate: number): Promise<boolean> {
+  async takeRateToken(
+    topic: string,
+    host: string,
+    second: number,
+    rate: number,
+    options: AbortOptions = {},
+  ): Promise<boolean> {
     return conditional(
       this.client.send(
         new UpdateItemCommand({
@@ -1093,6 +1106,7 @@ export class DynamoDeliverStore extends DynamoBatchAddStore implements Pick<Task
             ":expires": second + RATE_ITEM_TTL_SECONDS,
           }),
         }),
+        abortable(options.signal),
       ),
     );
   }
@@ -1108,8 +1122,9 @@ export class DynamoDeliverStore extends DynamoBatchAddStore implements Pick<Task
     max: number,
     nowMs: number,
     expiresAtMs: number,
+    options: AbortOptions = {},
   ): Promise<number | undefined> {
-    const current = await this.getDestination(topic, host);
+    const current = await this.getDestination(topic, host, options);
     const leases = current?.leases ?? {};
     const free = Array.from({ length: max }, (_, slot) => slot).filter(
       (slot) => (leases[slot] ?? 0) <= nowMs,
@@ -1130,6 +1145,7 @@ export class DynamoDeliverStore extends DynamoBatchAddStore implements Pick<Task
               ":host": host,
             }),
           }),
+          abortable(options.signal),
         ),
       );
       if (taken) return slot;
@@ -1226,7 +1242,13 @@ export class DynamoDeliverStore extends DynamoBatchAddStore implements Pick<Task
     return "reopened";
   }
 
-  async claimProbe(topic: string, host: string, nowMs: number, untilMs: number): Promise<boolean> {
+  async claimProbe(
+    topic: string,
+    host: string,
+    nowMs: number,
+    untilMs: number,
+    options: AbortOptions = {},
+  ): Promise<boolean> {
     return conditional(
       this.client.send(
         new UpdateItemCommand({
@@ -1237,6 +1259,7 @@ export class DynamoDeliverStore extends DynamoBatchAddStore implements Pick<Task
             "circuit = :open AND nextProbeAtMs <= :now AND (attribute_not_exists(probeUntilMs) OR probeUntilMs <= :now)",
           ExpressionAttributeValues: toWire({ ":open": "open", ":now": nowMs, ":until": untilMs }),
         }),
+        abortable(options.signal),
       ),
     );
   }

@@ -1,5 +1,5 @@
 import type { CallbackResult } from "#shared/adapters/callback-client.js";
-import type { TaskStore } from "#shared/adapters/task-store.js";
+import type { AbortOptions, TaskStore } from "#shared/adapters/task-store.js";
 import type { TopicConfig } from "#shared/config/index.js";
 import {
   circuitGate,
@@ -12,10 +12,12 @@ import {
 import type { TaskRecord } from "#shared/domain/task.js";
 import { errorText } from "#shared/runtime/async.js";
 import {
+  abortOptions,
   type BatchContext,
   DEFAULT_WATCHDOG_MARGIN_MS,
   RecordFailedError,
   type RecordScope,
+  stopIfGivenUp,
 } from "./types.js";
 
 /**
@@ -70,11 +72,12 @@ export class DestinationCache {
     topic: string,
     host: string,
     nowMs: number,
+    options: AbortOptions = {},
   ): Promise<DestinationRecord | undefined> {
     const key = `${topic}#${host}`;
     const cached = this.#entries.get(key);
     if (cached && nowMs - cached.readAtMs < DESTINATION_CACHE_MS) return cached.record;
-    const record = await store.getDestination(topic, host);
+    const record = await store.getDestination(topic, host, options);
     this.#entries.set(key, { record, readAtMs: nowMs });
     return record;
   }
@@ -149,10 +152,12 @@ async function takeRateToken(
 ): Promise<number | undefined> {
   const { topic } = scope.binding;
   if (topic.rateLimit === undefined) return undefined;
+  stopIfGivenUp(ctx, scope, "taking a rate token", task.taskId);
   const now = ctx.clock();
   const second = rateWindow(now);
   const taken =
-    second !== undefined && (await ctx.deps.store.takeRateToken(topic.name, host, second, topic.rateLimit));
+    second !== undefined &&
+    (await ctx.deps.store.takeRateToken(topic.name, host, second, topic.rateLimit, abortOptions(scope)));
   if (!taken) waitFor(ctx, scope, task, 1000 - (now % 1000), "rate limit");
   return now;
 }
@@ -171,11 +176,13 @@ async function passCircuit(
   const { topic } = scope.binding;
   if (topic.circuitFailureThreshold === undefined) return undefined;
   const now = ctx.clock();
-  const gate = circuitGate(await ctx.destinations.read(ctx.deps.store, topic.name, host, now), now);
+  const read = await ctx.destinations.read(ctx.deps.store, topic.name, host, now, abortOptions(scope));
+  const gate = circuitGate(read, now);
   if (gate.kind === "pass") return undefined;
   if (gate.kind === "wait") waitFor(ctx, scope, task, gate.ms, "circuit open");
+  stopIfGivenUp(ctx, scope, "claiming the circuit's probe", task.taskId);
   const claimUntil = now + timeoutMs + (ctx.deps.watchdogMarginMs ?? DEFAULT_WATCHDOG_MARGIN_MS);
-  if (await ctx.deps.store.claimProbe(topic.name, host, now, claimUntil)) {
+  if (await ctx.deps.store.claimProbe(topic.name, host, now, claimUntil, abortOptions(scope))) {
     ctx.deps.logger.info("circuit half-open: probing the host", {
       topic: topic.name,
       host,
@@ -197,6 +204,7 @@ async function takeLease(
 ): Promise<Admission["lease"]> {
   const { topic } = scope.binding;
   if (topic.maxConcurrencyPerHost === undefined) return undefined;
+  stopIfGivenUp(ctx, scope, "taking a lease", task.taskId);
   const now = ctx.clock();
   const expiresAtMs =
     now + timeoutMs + (ctx.deps.watchdogMarginMs ?? DEFAULT_WATCHDOG_MARGIN_MS) + ctx.safetyMarginMs;
@@ -206,6 +214,7 @@ async function takeLease(
     topic.maxConcurrencyPerHost,
     now,
     expiresAtMs,
+    abortOptions(scope),
   );
   if (slot === undefined) waitFor(ctx, scope, task, 1000, "concurrency limit");
   return { slot, expiresAtMs };

@@ -12,6 +12,7 @@ import {
   RecordFailedError,
   type RecordScope,
   type StartedAttempt,
+  stopIfGivenUp,
 } from "./types.js";
 
 /** What an attempt's answer leads to: delivered, retried after a backoff, or dead-lettered. */
@@ -87,10 +88,11 @@ function deferrable(ctx: BatchContext, scope: RecordScope, started: TaskRecord):
  */
 export async function recordFailedAttempt(
   ctx: BatchContext,
-  { binding, group }: RecordScope,
+  scope: RecordScope,
   { started, startedAt, admission }: StartedAttempt,
   result: CallbackResult,
 ): Promise<void> {
+  const { binding, group } = scope;
   const { topic } = binding;
   const attempt = started.attempts;
   const error = result.error ?? "callback failed";
@@ -119,10 +121,15 @@ export async function recordFailedAttempt(
       error,
       ...(result.detail && { detail: result.detail }),
     });
+    stopIfGivenUp(ctx, scope, "dead-lettering its task", started.taskId);
     return deadLetter(ctx, binding, started, error);
   }
   if (refund) waitForNextProbe(ctx, group, topic, started);
-  if (attempt >= topic.maxAttempts) return deadLetter(ctx, binding, started, error);
+  if (attempt >= topic.maxAttempts) {
+    // Given up while its failure was recorded: the redelivery finds the attempts used up and dead-letters it.
+    stopIfGivenUp(ctx, scope, "dead-lettering its task", started.taskId);
+    return deadLetter(ctx, binding, started, error);
+  }
   retryAfterBackoff(ctx, group, topic, started, result);
 }
 

@@ -105,6 +105,25 @@ export class RecordFailedError extends Error {
   override readonly name = "RecordFailedError";
 }
 
+/**
+ * Stops a step the watchdog gave up on (see `RecordScope.signal`) before `what` (a lease, a start, a callback, an
+ * outcome): the redelivery of its records does that instead, so doing it here would run beside it — a second
+ * attempt counted, a callback sent after a later task's, an outcome written over the redelivery's.
+ */
+export function stopIfGivenUp(ctx: BatchContext, scope: RecordScope, what: string, taskId: string): void {
+  if (!scope.signal?.aborted) return;
+  ctx.deps.logger.warn("a step the watchdog gave up on stopped; its records' redelivery goes on", {
+    taskId,
+    before: what,
+  });
+  throw new RecordFailedError(`given up before ${what}`);
+}
+
+/** The SDK's send options for a step's call: its signal, if any (`AbortOptions`). */
+export function abortOptions(scope: RecordScope): { signal?: AbortSignal } {
+  return scope.signal ? { signal: scope.signal } : {};
+}
+
 /** A task whose attempt was counted (`startAttempt` succeeded), ready for its callback. */
 export interface StartedAttempt {
   readonly started: TaskRecord;
@@ -112,6 +131,8 @@ export interface StartedAttempt {
   readonly startedAt: number;
   /** What its destination granted (protected topics only): the host, a lease to release, whether it probes. */
   readonly admission?: Admission;
+  /** The task as read before this start, when known: what a start no callback uses is given back to. */
+  readonly read?: TaskRecord;
 }
 
 /** One record's place in the batch: the queue it came from and its ordering group. */
@@ -121,6 +142,11 @@ export interface RecordScope {
   readonly messageId?: string;
   /** The group key (`groupKey`): its outcome decides the visibility of all its failed records. */
   readonly group: string;
+  /**
+   * Aborted when the group runner's watchdog gives the record's step up (its group already handed back to the
+   * queue): passed to the step's AWS calls, and checked before each thing the step cannot take back.
+   */
+  readonly signal?: AbortSignal;
 }
 
 /** What every step of one batch shares: the ports, the settings resolved once, and each group's outcome. */
