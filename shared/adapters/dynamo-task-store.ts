@@ -461,10 +461,10 @@ export class DynamoAddStore
     return current ? { outcome: "conflict", task: current } : { outcome: "not-found" };
   }
 
-  async get(taskId: string, options: AbortOptions = {}): Promise<TaskRecord | undefined> {
+  async get(taskId: string, options?: AbortOptions): Promise<TaskRecord | undefined> {
     const key = parseTaskId(taskId);
     if (!key) return undefined;
-    const stored = await this.readItem({ pk: key.pk, sk: key.sk }, options.signal);
+    const stored = await this.readItem({ pk: key.pk, sk: key.sk }, options?.signal);
     return fromWire<TaskRecord>(stored);
   }
 
@@ -832,7 +832,7 @@ export class DynamoDeliverStore extends DynamoBatchAddStore implements Pick<Task
     nowMs: number,
     maxAttempts?: number,
     handedOverAtMs?: number,
-    options: AbortOptions = {},
+    options?: AbortOptions,
   ): Promise<TaskRecord | undefined> {
     const key = parseTaskId(taskId);
     if (!key) return undefined;
@@ -865,7 +865,7 @@ export class DynamoDeliverStore extends DynamoBatchAddStore implements Pick<Task
           }),
           ReturnValues: "ALL_NEW",
         }),
-        abortable(options.signal),
+        abortable(options?.signal),
       );
       return fromWire<TaskRecord>(out.Attributes);
     } catch (error) {
@@ -1078,9 +1078,9 @@ export class DynamoDeliverStore extends DynamoBatchAddStore implements Pick<Task
   async getDestination(
     topic: string,
     host: string,
-    options: AbortOptions = {},
+    options?: AbortOptions,
   ): Promise<DestinationRecord | undefined> {
-    const stored = await this.readItem(destinationKey(topic, host), options.signal);
+    const stored = await this.readItem(destinationKey(topic, host), options?.signal);
     return destinationOf(stored);
   }
 
@@ -1090,7 +1090,7 @@ export class DynamoDeliverStore extends DynamoBatchAddStore implements Pick<Task
     host: string,
     second: number,
     rate: number,
-    options: AbortOptions = {},
+    options?: AbortOptions,
   ): Promise<boolean> {
     return conditional(
       this.client.send(
@@ -1106,7 +1106,7 @@ export class DynamoDeliverStore extends DynamoBatchAddStore implements Pick<Task
             ":expires": second + RATE_ITEM_TTL_SECONDS,
           }),
         }),
-        abortable(options.signal),
+        abortable(options?.signal),
       ),
     );
   }
@@ -1122,7 +1122,7 @@ export class DynamoDeliverStore extends DynamoBatchAddStore implements Pick<Task
     max: number,
     nowMs: number,
     expiresAtMs: number,
-    options: AbortOptions = {},
+    options?: AbortOptions,
   ): Promise<number | undefined> {
     const current = await this.getDestination(topic, host, options);
     const leases = current?.leases ?? {};
@@ -1145,7 +1145,7 @@ export class DynamoDeliverStore extends DynamoBatchAddStore implements Pick<Task
               ":host": host,
             }),
           }),
-          abortable(options.signal),
+          abortable(options?.signal),
         ),
       );
       if (taken) return slot;
@@ -1247,7 +1247,7 @@ export class DynamoDeliverStore extends DynamoBatchAddStore implements Pick<Task
     host: string,
     nowMs: number,
     untilMs: number,
-    options: AbortOptions = {},
+    options?: AbortOptions,
   ): Promise<boolean> {
     return conditional(
       this.client.send(
@@ -1259,7 +1259,7 @@ export class DynamoDeliverStore extends DynamoBatchAddStore implements Pick<Task
             "circuit = :open AND nextProbeAtMs <= :now AND (attribute_not_exists(probeUntilMs) OR probeUntilMs <= :now)",
           ExpressionAttributeValues: toWire({ ":open": "open", ":now": nowMs, ":until": untilMs }),
         }),
-        abortable(options.signal),
+        abortable(options?.signal),
       ),
     );
   }

@@ -17,7 +17,6 @@ import {
 } from "./destination-gate.js";
 import { deadLetter, recordDelivered, recordFailedAttempt } from "./outcome.js";
 import {
-  abortOptions,
   type BatchContext,
   handOverTime,
   type PreparedRecord,
@@ -97,14 +96,14 @@ async function startWithoutReading(
   } catch {
     return undefined;
   }
-  stopIfGivenUp(ctx, scope, "starting its attempt", taskId);
+  stopIfGivenUp(scope);
   const startedAt = ctx.clock();
   const started = await ctx.deps.store.startAttempt(
     taskId,
     startedAt,
     topic.maxAttempts,
     handedOverAtMs,
-    abortOptions(scope),
+    scope,
   );
   return started && { started, signer, startedAt };
 }
@@ -144,7 +143,7 @@ async function startAfterReading(
   }
   // A read answered after the step was given up decides nothing more (the batch's own start, recognised above, is
   // given back before its callback): its group's outcome is the watchdog's.
-  stopIfGivenUp(ctx, scope, "deciding from its read", taskId);
+  stopIfGivenUp(scope);
   // Attempts already used up (a crash after recording the last failure, before dead-lettering): finish the
   // dead-lettering without calling the receiver again.
   if (task.status === "delivering" && task.attempts >= topic.maxAttempts) {
@@ -163,14 +162,8 @@ async function startAfterReading(
   const startedAt = admission?.countedAtMs ?? ctx.clock();
   let started: TaskRecord | undefined;
   try {
-    stopIfGivenUp(ctx, scope, "starting its attempt", taskId);
-    started = await deps.store.startAttempt(
-      taskId,
-      startedAt,
-      undefined,
-      handedOverAtMs,
-      abortOptions(scope),
-    );
+    stopIfGivenUp(scope);
+    started = await deps.store.startAttempt(taskId, startedAt, undefined, handedOverAtMs, scope);
   } finally {
     if (!started) await withdrawAdmission(ctx, topic, admission);
   }
@@ -196,7 +189,7 @@ async function readForStart(
   batchStart: Extract<PreparedRecord, { kind: "readPath" }> | undefined,
 ): Promise<TaskRecord | undefined> {
   try {
-    return await ctx.deps.store.get(taskId, abortOptions(scope));
+    return await ctx.deps.store.get(taskId, scope);
   } catch (error) {
     if (batchStart?.maybeWritten) giveBack(ctx, batchStart.read, batchStart.expected);
     throw error;
@@ -278,7 +271,7 @@ async function attemptCallback(
   try {
     // Given up while the callback ran: the redelivery finds the task `delivering` with this attempt counted and
     // decides (and records) from there; an outcome written now could land on the redelivery's own attempt.
-    stopIfGivenUp(ctx, scope, "recording its outcome", attempt.started.taskId);
+    stopIfGivenUp(scope);
     if (result.ok) await recordDelivered(ctx, scope, attempt, result);
     else await recordFailedAttempt(ctx, scope, attempt, result);
   } finally {
@@ -296,5 +289,5 @@ async function stopBeforeCallback(ctx: BatchContext, scope: RecordScope, attempt
   if (!scope.signal?.aborted) return;
   if (attempt.read) giveBack(ctx, attempt.read, attempt.started);
   await withdrawAdmission(ctx, scope.binding.topic, attempt.admission);
-  stopIfGivenUp(ctx, scope, "sending its callback", attempt.started.taskId);
+  stopIfGivenUp(scope);
 }

@@ -12,7 +12,6 @@ import {
 import type { TaskRecord } from "#shared/domain/task.js";
 import { errorText } from "#shared/runtime/async.js";
 import {
-  abortOptions,
   type BatchContext,
   DEFAULT_WATCHDOG_MARGIN_MS,
   RecordFailedError,
@@ -152,12 +151,11 @@ async function takeRateToken(
 ): Promise<number | undefined> {
   const { topic } = scope.binding;
   if (topic.rateLimit === undefined) return undefined;
-  stopIfGivenUp(ctx, scope, "taking a rate token", task.taskId);
   const now = ctx.clock();
   const second = rateWindow(now);
   const taken =
     second !== undefined &&
-    (await ctx.deps.store.takeRateToken(topic.name, host, second, topic.rateLimit, abortOptions(scope)));
+    (await ctx.deps.store.takeRateToken(topic.name, host, second, topic.rateLimit, scope));
   if (!taken) waitFor(ctx, scope, task, 1000 - (now % 1000), "rate limit");
   return now;
 }
@@ -176,13 +174,13 @@ async function passCircuit(
   const { topic } = scope.binding;
   if (topic.circuitFailureThreshold === undefined) return undefined;
   const now = ctx.clock();
-  const read = await ctx.destinations.read(ctx.deps.store, topic.name, host, now, abortOptions(scope));
-  const gate = circuitGate(read, now);
+  // The scope is the read's AbortOptions (its signal), as it is the probe claim's and the rate token's: a step the
+  // watchdog gave up on sends neither (the SDK refuses an aborted call at once).
+  const gate = circuitGate(await ctx.destinations.read(ctx.deps.store, topic.name, host, now, scope), now);
   if (gate.kind === "pass") return undefined;
   if (gate.kind === "wait") waitFor(ctx, scope, task, gate.ms, "circuit open");
-  stopIfGivenUp(ctx, scope, "claiming the circuit's probe", task.taskId);
   const claimUntil = now + timeoutMs + (ctx.deps.watchdogMarginMs ?? DEFAULT_WATCHDOG_MARGIN_MS);
-  if (await ctx.deps.store.claimProbe(topic.name, host, now, claimUntil, abortOptions(scope))) {
+  if (await ctx.deps.store.claimProbe(topic.name, host, now, claimUntil, scope)) {
     ctx.deps.logger.info("circuit half-open: probing the host", {
       topic: topic.name,
       host,
@@ -204,7 +202,7 @@ async function takeLease(
 ): Promise<Admission["lease"]> {
   const { topic } = scope.binding;
   if (topic.maxConcurrencyPerHost === undefined) return undefined;
-  stopIfGivenUp(ctx, scope, "taking a lease", task.taskId);
+  stopIfGivenUp(scope);
   const now = ctx.clock();
   const expiresAtMs =
     now + timeoutMs + (ctx.deps.watchdogMarginMs ?? DEFAULT_WATCHDOG_MARGIN_MS) + ctx.safetyMarginMs;
@@ -214,7 +212,7 @@ async function takeLease(
     topic.maxConcurrencyPerHost,
     now,
     expiresAtMs,
-    abortOptions(scope),
+    scope,
   );
   if (slot === undefined) waitFor(ctx, scope, task, 1000, "concurrency limit");
   return { slot, expiresAtMs };

@@ -83,20 +83,12 @@ async function runGroup(
     const settled = await withinBudget(handleRecord(record, watchdog.signal), budget);
     if (settled === "done") continue;
     if (settled === "overdue") {
-      watchdog.abort(new StepGivenUpError(budget));
+      watchdog.abort();
       onOverdue(record, budget);
     }
     return group.slice(i).map((rest) => rest.messageId);
   }
   return [];
-}
-
-/** The reason a given-up step's signal carries (what its aborted AWS calls reject with). */
-export class StepGivenUpError extends Error {
-  override readonly name = "StepGivenUpError";
-  constructor(budgetMs: number) {
-    super(`the group runner gave the step up after ${budgetMs} ms`);
-  }
 }
 
 /** Whether a step settled (`done` / `failed`) within `budgetMs`, or was still running then (`overdue`). */

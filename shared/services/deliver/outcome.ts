@@ -106,6 +106,8 @@ export async function recordFailedAttempt(
     attempt: logEntry(started, startedAt, result),
     ...(refund && { refund }),
   });
+  // Given up while the failure was recorded: the redelivery decides from it (attempts used up: it dead-letters).
+  stopIfGivenUp(scope);
   // Not counted as a failed attempt: it would count towards the alarm that rolls back the settings deployment
   // whose rollout it waits for.
   if (settling) waitForSettings(ctx, group, started);
@@ -121,15 +123,10 @@ export async function recordFailedAttempt(
       error,
       ...(result.detail && { detail: result.detail }),
     });
-    stopIfGivenUp(ctx, scope, "dead-lettering its task", started.taskId);
     return deadLetter(ctx, binding, started, error);
   }
   if (refund) waitForNextProbe(ctx, group, topic, started);
-  if (attempt >= topic.maxAttempts) {
-    // Given up while its failure was recorded: the redelivery finds the attempts used up and dead-letters it.
-    stopIfGivenUp(ctx, scope, "dead-lettering its task", started.taskId);
-    return deadLetter(ctx, binding, started, error);
-  }
+  if (attempt >= topic.maxAttempts) return deadLetter(ctx, binding, started, error);
   retryAfterBackoff(ctx, group, topic, started, result);
 }
 

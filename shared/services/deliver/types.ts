@@ -106,22 +106,13 @@ export class RecordFailedError extends Error {
 }
 
 /**
- * Stops a step the watchdog gave up on (see `RecordScope.signal`) before `what` (a lease, a start, a callback, an
- * outcome): the redelivery of its records does that instead, so doing it here would run beside it — a second
- * attempt counted, a callback sent after a later task's, an outcome written over the redelivery's.
+ * Stops a step the watchdog gave up on (see `RecordScope.signal`) before a thing it cannot take back (a lease, a
+ * start, a callback, an outcome): the redelivery of its records does that instead, so doing it here would run beside
+ * it — a second attempt counted, a callback sent after a later task's, an outcome written over the redelivery's.
+ * Nothing more is logged: the give-up was (onOverdue).
  */
-export function stopIfGivenUp(ctx: BatchContext, scope: RecordScope, what: string, taskId: string): void {
-  if (!scope.signal?.aborted) return;
-  ctx.deps.logger.warn("a step the watchdog gave up on stopped; its records' redelivery goes on", {
-    taskId,
-    before: what,
-  });
-  throw new RecordFailedError(`given up before ${what}`);
-}
-
-/** The SDK's send options for a step's call: its signal, if any (`AbortOptions`). */
-export function abortOptions(scope: RecordScope): { signal?: AbortSignal } {
-  return scope.signal ? { signal: scope.signal } : {};
+export function stopIfGivenUp(scope: RecordScope): void {
+  if (scope.signal?.aborted) throw new RecordFailedError("given up");
 }
 
 /** A task whose attempt was counted (`startAttempt` succeeded), ready for its callback. */
@@ -144,7 +135,8 @@ export interface RecordScope {
   readonly group: string;
   /**
    * Aborted when the group runner's watchdog gives the record's step up (its group already handed back to the
-   * queue): passed to the step's AWS calls, and checked before each thing the step cannot take back.
+   * queue): checked before each thing the step cannot take back, and taken by the step's AWS calls — the scope is
+   * their `AbortOptions` (the deliver bundle is at its size budget: no per-call options object).
    */
   readonly signal?: AbortSignal;
 }
