@@ -487,10 +487,10 @@ export class DynamoAddStore
     return current ? { outcome: "conflict", task: current } : { outcome: "not-found" };
   }
 
-  async get(taskId: string): Promise<TaskRecord | undefined> {
+  async get(taskId: string, options?: AbortOptions): Promise<TaskRecord | undefined> {
     const key = parseTaskId(taskId);
     if (!key) return undefined;
-    const stored = await this.readItem({ pk: key.pk, sk: key.sk });
+    const stored = await this.readItem({ pk: key.pk, sk: key.sk }, options?.signal);
     return fromWire<TaskRecord>(stored);
   }
 
@@ -585,9 +585,10 @@ export class DynamoAddStore
   }
 
   /** One strongly consistent GetItem: every read of ours must see the writes acknowledged before it. */
-  protected async readItem(key: { readonly pk: string; readonly sk: string }) {
+  protected async readItem(key: { readonly pk: string; readonly sk: string }, signal?: AbortSignal) {
     const out = await this.client.send(
       new GetItemCommand({ TableName: this.table, Key: toWire({ ...key }), ConsistentRead: true }),
+      abortable(signal),
     );
     return out.Item;
   }
@@ -879,6 +880,7 @@ export class DynamoDeliverStore extends DynamoAddStore implements Pick<TaskStore
     nowMs: number,
     maxAttempts?: number,
     handedOverAtMs?: number,
+    options?: AbortOptions,
   ): Promise<TaskRecord | undefined> {
     const key = parseTaskId(taskId);
     if (!key) return undefined;
@@ -911,12 +913,13 @@ export class DynamoDeliverStore extends DynamoAddStore implements Pick<TaskStore
           }),
           ReturnValues: "ALL_NEW",
         }),
+        abortable(options?.signal),
       );
       return fromWire<TaskRecord>(out.Attributes);
     } catch (error) {
       if (!isConditionFailure(error)) throw error;
       // Our own earlier write of this very attempt (a retried request whose first answer was lost)?
-      const current = await this.get(taskId);
+      const current = await this.get(taskId, options);
       return current?.status === "delivering" && current.lastAttemptAtMs === nowMs ? current : undefined;
     }
   }
@@ -1120,13 +1123,23 @@ export class DynamoDeliverStore extends DynamoAddStore implements Pick<TaskStore
 
   // --- issue 14 (breaker): destinations (appended block) ---
 
-  async getDestination(topic: string, host: string): Promise<DestinationRecord | undefined> {
-    const stored = await this.readItem(destinationKey(topic, host));
+  async getDestination(
+    topic: string,
+    host: string,
+    options?: AbortOptions,
+  ): Promise<DestinationRecord | undefined> {
+    const stored = await this.readItem(destinationKey(topic, host), options?.signal);
     return destinationOf(stored);
   }
 
   /** One atomic ADD on the second's counter, refused at `rate`: no read, no retry loop under contention. */
-  async takeRateToken(topic: string, host: string, second: number, rate: number): Promise<boolean> {
+  async takeRateToken(
+    topic: string,
+    host: string,
+    second: number,
+    rate: number,
+    options?: AbortOptions,
+  ): Promise<boolean> {
     return conditional(
       this.client.send(
         new UpdateItemCommand({
@@ -1141,6 +1154,7 @@ export class DynamoDeliverStore extends DynamoAddStore implements Pick<TaskStore
             ":expires": second + RATE_ITEM_TTL_SECONDS,
           }),
         }),
+        abortable(options?.signal),
       ),
     );
   }
@@ -1156,8 +1170,9 @@ export class DynamoDeliverStore extends DynamoAddStore implements Pick<TaskStore
     max: number,
     nowMs: number,
     expiresAtMs: number,
+    options?: AbortOptions,
   ): Promise<number | undefined> {
-    const current = await this.getDestination(topic, host);
+    const current = await this.getDestination(topic, host, options);
     const leases = current?.leases ?? {};
     const free = Array.from({ length: max }, (_, slot) => slot).filter(
       (slot) => (leases[slot] ?? 0) <= nowMs,
@@ -1179,6 +1194,7 @@ export class DynamoDeliverStore extends DynamoAddStore implements Pick<TaskStore
               ...refreshExpiryValues(nowMs),
             }),
           }),
+          abortable(options?.signal),
         ),
       );
       if (taken) return slot;
@@ -1299,7 +1315,13 @@ export class DynamoDeliverStore extends DynamoAddStore implements Pick<TaskStore
     );
   }
 
-  async claimProbe(topic: string, host: string, nowMs: number, untilMs: number): Promise<boolean> {
+  async claimProbe(
+    topic: string,
+    host: string,
+    nowMs: number,
+    untilMs: number,
+    options?: AbortOptions,
+  ): Promise<boolean> {
     return conditional(
       this.client.send(
         new UpdateItemCommand({
@@ -1316,6 +1338,7 @@ export class DynamoDeliverStore extends DynamoAddStore implements Pick<TaskStore
             ...holdExpiryValues(nowMs),
           }),
         }),
+        abortable(options?.signal),
       ),
     );
   }

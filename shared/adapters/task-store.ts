@@ -159,9 +159,10 @@ export interface DestinationPage {
 export interface DestinationStore {
   /**
    * The topic's view of a host (strongly consistent), or undefined before its first failure or lease (or once TTL
-   * removed it, idle and closed).
+   * removed it, idle and closed). `signal` aborts the read (and, on the guards below, the write): deliver's step
+   * given up by its watchdog.
    */
-  getDestination(topic: string, host: string): Promise<DestinationRecord | undefined>;
+  getDestination(topic: string, host: string, options?: AbortOptions): Promise<DestinationRecord | undefined>;
   /**
    * One page of the destination items, all topics, in key order (`<topic>#<host>`): one strongly consistent Query
    * of the `destination` partition that evaluates at most `limit` items after `after`; `circuit` keeps only the
@@ -169,7 +170,13 @@ export interface DestinationStore {
    */
   listDestinations(query: DestinationListQuery): Promise<DestinationPage>;
   /** Counts one callback in `second`'s window unless `rate` were already counted there: true when counted. */
-  takeRateToken(topic: string, host: string, second: number, rate: number): Promise<boolean>;
+  takeRateToken(
+    topic: string,
+    host: string,
+    second: number,
+    rate: number,
+    options?: AbortOptions,
+  ): Promise<boolean>;
   /** Takes a free (or expired) lease slot of `max` until `expiresAtMs`; answers its number, or undefined. */
   acquireLease(
     topic: string,
@@ -177,6 +184,7 @@ export interface DestinationStore {
     max: number,
     nowMs: number,
     expiresAtMs: number,
+    options?: AbortOptions,
   ): Promise<number | undefined>;
   /** Frees a slot taken by `acquireLease` (only if it is still that lease). */
   releaseLease(topic: string, host: string, slot: number, expiresAtMs: number): Promise<void>;
@@ -201,7 +209,13 @@ export interface DestinationStore {
     ownProbeUntilMs?: number,
   ): Promise<"opened" | "reopened">;
   /** Elects the one prober of a half-open circuit: true for the caller that claimed it (until `untilMs`). */
-  claimProbe(topic: string, host: string, nowMs: number, untilMs: number): Promise<boolean>;
+  claimProbe(
+    topic: string,
+    host: string,
+    nowMs: number,
+    untilMs: number,
+    options?: AbortOptions,
+  ): Promise<boolean>;
   /** Gives back a probe claim that ends without a verdict (only if the claim is still the one until `untilMs`). */
   releaseProbe(topic: string, host: string, untilMs: number): Promise<void>;
   /** Failures back to 0, circuit closed; answers the item as it was before, undefined when there was none. */
@@ -246,8 +260,8 @@ export interface TaskStore extends DestinationStore {
    * its own that would carry it); false when the task is finished or missing.
    */
   enterSweepIndex(taskId: string): Promise<boolean>;
-  /** Strongly consistent read. */
-  get(taskId: string): Promise<TaskRecord | undefined>;
+  /** Strongly consistent read; `signal` aborts it (deliver's step given up by its watchdog). */
+  get(taskId: string, options?: AbortOptions): Promise<TaskRecord | undefined>;
   /**
    * Removes a task that is still `scheduled` (used when arming its timer failed and the add is refused); false
    * when there was none to remove (missing, or moved on).
@@ -305,13 +319,15 @@ export interface TaskStore extends DestinationStore {
    * also undefined for a task already `delivering` whose attempts reached it (it must be dead-lettered instead):
    * then one conditional write both checks and starts, where a read and a write were needed. `handedOverAtMs`
    * (the FIFO message's SentTimestamp) becomes `queuedAtMs` unless one is recorded: the relay records nothing, so
-   * the hand-over time rides on this write.
+   * the hand-over time rides on this write. `signal` aborts it (deliver's step given up by its watchdog): the SDK
+   * then never sends it again; a write already made stays, its answer lost (an attempt counted that made no call).
    */
   startAttempt(
     taskId: string,
     nowMs: number,
     maxAttempts?: number,
     handedOverAtMs?: number,
+    options?: AbortOptions,
   ): Promise<TaskRecord | undefined>;
   /**
    * Strongly consistent reads of up to 100 tasks in one call (deliver's batch start): the tasks found, and the ids
@@ -536,9 +552,11 @@ export type ScheduleUpdateOutcome =
   | { readonly outcome: "not-found" };
 
 /**
- * A write an add may give up near its function's deadline (shared/services/add-task.ts, `inTime`): aborted, the
- * SDK stops it and never sends it again. Otherwise its own retries (after a socket timeout, in a later invocation
- * once the container thaws) could write a task after the add removed it and answered 503 "not accepted".
+ * A call its caller may give up: a task write an add gives up near its function's deadline
+ * (shared/services/add-task.ts, `inTime`), or a call of a deliver step its group runner's watchdog gave up
+ * (shared/services/deliver/group-runner.ts). Aborted, the SDK stops it and never sends it again. Otherwise its own
+ * retries (after a socket timeout, in a later invocation once the container thaws) could write a task after the add
+ * removed it and answered 503 "not accepted", or start an attempt beside the redelivery of the given-up records.
  */
 export interface AbortOptions {
   readonly signal?: AbortSignal;

@@ -1,6 +1,5 @@
 import type { SQSRecord } from "aws-lambda";
 import type { CallbackResult } from "#shared/adapters/callback-client.js";
-import type { TopicConfig } from "#shared/config/index.js";
 import { parseTaskId } from "#shared/domain/keys.js";
 import { parseTaskMessage } from "#shared/domain/messages.js";
 import { type TaskRecord, TERMINAL_STATUSES } from "#shared/domain/task.js";
@@ -24,6 +23,7 @@ import {
   RecordFailedError,
   type RecordScope,
   type StartedAttempt,
+  stopIfGivenUp,
   timeLeftFor,
 } from "./types.js";
 import { claimStarted, giveBack, takePrepared } from "./up-front.js";
@@ -68,7 +68,7 @@ async function startPerRecord(
   return (
     (protectsDestinations(scope.binding.topic)
       ? undefined
-      : await startWithoutReading(ctx, taskId, scope.binding.topic, timeoutMs, handedOverAtMs)) ??
+      : await startWithoutReading(ctx, taskId, scope, timeoutMs, handedOverAtMs)) ??
     (await startAfterReading(ctx, taskId, scope, timeoutMs, handedOverAtMs))
   );
 }
@@ -82,10 +82,11 @@ async function startPerRecord(
 async function startWithoutReading(
   ctx: BatchContext,
   taskId: string,
-  topic: TopicConfig,
+  scope: RecordScope,
   timeoutMs: number,
   handedOverAtMs: number | undefined,
 ): Promise<StartedAttempt | undefined> {
+  const { topic } = scope.binding;
   const key = parseTaskId(taskId);
   if (!key || key.dueAtMs > ctx.clock()) return undefined;
   if (!timeLeftFor(ctx, timeoutMs)) return undefined;
@@ -95,8 +96,15 @@ async function startWithoutReading(
   } catch {
     return undefined;
   }
+  stopIfGivenUp(scope);
   const startedAt = ctx.clock();
-  const started = await ctx.deps.store.startAttempt(taskId, startedAt, topic.maxAttempts, handedOverAtMs);
+  const started = await ctx.deps.store.startAttempt(
+    taskId,
+    startedAt,
+    topic.maxAttempts,
+    handedOverAtMs,
+    scope,
+  );
   return started && { started, signer, startedAt };
 }
 
@@ -114,7 +122,7 @@ async function startAfterReading(
 ): Promise<StartedAttempt | undefined> {
   const { deps } = ctx;
   const { topic } = scope.binding;
-  const task = await deps.store.get(taskId);
+  const task = await readForStart(ctx, taskId, scope, batchStart);
   if (!task) {
     deps.logger.warn("task not found; message dropped", { taskId });
     return undefined;
@@ -133,6 +141,9 @@ async function startAfterReading(
       timeoutMs,
     );
   }
+  // A read answered after the step was given up decides nothing more (the batch's own start, recognised above, is
+  // given back before its callback): its group's outcome is the watchdog's.
+  stopIfGivenUp(scope);
   // Attempts already used up (a crash after recording the last failure, before dead-lettering): finish the
   // dead-lettering without calling the receiver again.
   if (task.status === "delivering" && task.attempts >= topic.maxAttempts) {
@@ -151,7 +162,8 @@ async function startAfterReading(
   const startedAt = admission?.countedAtMs ?? ctx.clock();
   let started: TaskRecord | undefined;
   try {
-    started = await deps.store.startAttempt(taskId, startedAt, undefined, handedOverAtMs);
+    stopIfGivenUp(scope);
+    started = await deps.store.startAttempt(taskId, startedAt, undefined, handedOverAtMs, scope);
   } finally {
     if (!started) await withdrawAdmission(ctx, topic, admission);
   }
@@ -162,7 +174,26 @@ async function startAfterReading(
   if (admission && !admissionCovers(admission, ctx.clock(), timeoutMs)) {
     return giveBackOutlived(ctx, scope, task, started, admission);
   }
-  return { started, signer, startedAt, ...(admission && { admission }) };
+  return { started, signer, startedAt, read: task, ...(admission && { admission }) };
+}
+
+/**
+ * The read path's read. If it fails (an aborted read included: its step given up by the watchdog), the record comes
+ * back without using the batch's own start, whose answer was lost: that start is given back, as the batch's end
+ * gives back one whose record never ran (written or not: the give-back's condition tells).
+ */
+async function readForStart(
+  ctx: BatchContext,
+  taskId: string,
+  scope: RecordScope,
+  batchStart: Extract<PreparedRecord, { kind: "readPath" }> | undefined,
+): Promise<TaskRecord | undefined> {
+  try {
+    return await ctx.deps.store.get(taskId, scope);
+  } catch (error) {
+    if (batchStart?.maybeWritten) giveBack(ctx, batchStart.read, batchStart.expected);
+    throw error;
+  }
 }
 
 /**
@@ -224,6 +255,7 @@ async function attemptCallback(
 ): Promise<void> {
   const { topic } = scope.binding;
   const client = ctx.deps.callbackClientFor(topic);
+  await stopBeforeCallback(ctx, scope, attempt);
   let result: CallbackResult;
   try {
     result = await client.post(callbackRequest(attempt, timeoutMs));
@@ -237,9 +269,25 @@ async function attemptCallback(
   // The task's outcome first (a failed probe's attempt is given back there), then the host's circuit: whoever
   // sees the circuit reopened sees the probe's attempt given back.
   try {
+    // Given up while the callback ran: the redelivery finds the task `delivering` with this attempt counted and
+    // decides (and records) from there; an outcome written now could land on the redelivery's own attempt.
+    stopIfGivenUp(scope);
     if (result.ok) await recordDelivered(ctx, scope, attempt, result);
     else await recordFailedAttempt(ctx, scope, attempt, result);
   } finally {
+    // The host's verdict stands whoever records the task's: the circuit hears it either way.
     await noteDestinationOutcome(ctx, topic, attempt.admission, result);
   }
+}
+
+/**
+ * A step given up by the watchdog once its attempt was started sends no callback: the start is given back (when
+ * the task as read before it is known; a start made without a read stays counted, as a lost answer's would) with
+ * what its destination admitted it with, as for a start no callback uses.
+ */
+async function stopBeforeCallback(ctx: BatchContext, scope: RecordScope, attempt: StartedAttempt) {
+  if (!scope.signal?.aborted) return;
+  if (attempt.read) giveBack(ctx, attempt.read, attempt.started);
+  await withdrawAdmission(ctx, scope.binding.topic, attempt.admission);
+  stopIfGivenUp(scope);
 }

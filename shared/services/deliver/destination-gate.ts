@@ -1,5 +1,5 @@
 import type { CallbackResult } from "#shared/adapters/callback-client.js";
-import type { TaskStore } from "#shared/adapters/task-store.js";
+import type { AbortOptions, TaskStore } from "#shared/adapters/task-store.js";
 import type { TopicConfig } from "#shared/config/index.js";
 import {
   circuitGate,
@@ -16,6 +16,7 @@ import {
   DEFAULT_WATCHDOG_MARGIN_MS,
   RecordFailedError,
   type RecordScope,
+  stopIfGivenUp,
 } from "./types.js";
 
 /**
@@ -70,11 +71,12 @@ export class DestinationCache {
     topic: string,
     host: string,
     nowMs: number,
+    options: AbortOptions = {},
   ): Promise<DestinationRecord | undefined> {
     const key = `${topic}#${host}`;
     const cached = this.#entries.get(key);
     if (cached && nowMs - cached.readAtMs < DESTINATION_CACHE_MS) return cached.record;
-    const record = await store.getDestination(topic, host);
+    const record = await store.getDestination(topic, host, options);
     this.#entries.set(key, { record, readAtMs: nowMs });
     return record;
   }
@@ -152,7 +154,8 @@ async function takeRateToken(
   const now = ctx.clock();
   const second = rateWindow(now);
   const taken =
-    second !== undefined && (await ctx.deps.store.takeRateToken(topic.name, host, second, topic.rateLimit));
+    second !== undefined &&
+    (await ctx.deps.store.takeRateToken(topic.name, host, second, topic.rateLimit, scope));
   if (!taken) waitFor(ctx, scope, task, 1000 - (now % 1000), "rate limit");
   return now;
 }
@@ -171,11 +174,13 @@ async function passCircuit(
   const { topic } = scope.binding;
   if (topic.circuitFailureThreshold === undefined) return undefined;
   const now = ctx.clock();
-  const gate = circuitGate(await ctx.destinations.read(ctx.deps.store, topic.name, host, now), now);
+  // The scope is the read's AbortOptions (its signal), as it is the probe claim's and the rate token's: a step the
+  // watchdog gave up on sends neither (the SDK refuses an aborted call at once).
+  const gate = circuitGate(await ctx.destinations.read(ctx.deps.store, topic.name, host, now, scope), now);
   if (gate.kind === "pass") return undefined;
   if (gate.kind === "wait") waitFor(ctx, scope, task, gate.ms, "circuit open");
   const claimUntil = now + timeoutMs + (ctx.deps.watchdogMarginMs ?? DEFAULT_WATCHDOG_MARGIN_MS);
-  if (await ctx.deps.store.claimProbe(topic.name, host, now, claimUntil)) {
+  if (await ctx.deps.store.claimProbe(topic.name, host, now, claimUntil, scope)) {
     ctx.deps.logger.info("circuit half-open: probing the host", {
       topic: topic.name,
       host,
@@ -197,6 +202,7 @@ async function takeLease(
 ): Promise<Admission["lease"]> {
   const { topic } = scope.binding;
   if (topic.maxConcurrencyPerHost === undefined) return undefined;
+  stopIfGivenUp(scope);
   const now = ctx.clock();
   const expiresAtMs =
     now + timeoutMs + (ctx.deps.watchdogMarginMs ?? DEFAULT_WATCHDOG_MARGIN_MS) + ctx.safetyMarginMs;
@@ -206,6 +212,7 @@ async function takeLease(
     topic.maxConcurrencyPerHost,
     now,
     expiresAtMs,
+    scope,
   );
   if (slot === undefined) waitFor(ctx, scope, task, 1000, "concurrency limit");
   return { slot, expiresAtMs };

@@ -32,11 +32,14 @@ export interface GroupRunnerOptions {
  *
  * Watchdog: a step that has not settled within its budget counts as failed (with the rest of its group), so one
  * hung step can hold neither the other groups' results nor the invocation. Its records are reported failed, never
- * acknowledged, so SQS delivers them again; the step itself is left to finish or not in the background.
+ * acknowledged, so SQS delivers them again. The step cannot be stopped from outside (a hung call is a promise), so
+ * its group's signal is aborted: the step's AWS calls take it (the SDK tears a hung request down and never sends it
+ * again) and the step checks it before each thing it cannot take back, so a step that goes on once a hung call
+ * answers starts, sends and records nothing beside the redelivery of the records it was given up with.
  */
 export async function runGroups(
   records: readonly SQSRecord[],
-  handleRecord: (record: SQSRecord) => Promise<void>,
+  handleRecord: (record: SQSRecord, signal: AbortSignal) => Promise<void>,
   options: GroupRunnerOptions,
 ): Promise<SQSBatchResponse> {
   const queue = groupsInBatchOrder(records);
@@ -65,17 +68,24 @@ export function groupsInBatchOrder(records: readonly SQSRecord[]): SQSRecord[][]
   return [...groups.values()];
 }
 
-/** One group's records in order until the first failure; returns the message ids of that record and the rest. */
+/**
+ * One group's records in order until the first failure; returns the message ids of that record and the rest. The
+ * group's signal is aborted when the watchdog gives its step up (the group stops there: one signal serves it).
+ */
 async function runGroup(
   group: readonly SQSRecord[],
-  handleRecord: (record: SQSRecord) => Promise<void>,
+  handleRecord: (record: SQSRecord, signal: AbortSignal) => Promise<void>,
   { budgetMs, onOverdue }: GroupRunnerOptions,
 ): Promise<string[]> {
+  const watchdog = new AbortController();
   for (const [i, record] of group.entries()) {
     const budget = budgetMs(record);
-    const settled = await withinBudget(handleRecord(record), budget);
+    const settled = await withinBudget(handleRecord(record, watchdog.signal), budget);
     if (settled === "done") continue;
-    if (settled === "overdue") onOverdue(record, budget);
+    if (settled === "overdue") {
+      watchdog.abort();
+      onOverdue(record, budget);
+    }
     return group.slice(i).map((rest) => rest.messageId);
   }
   return [];

@@ -41,7 +41,7 @@ export async function deliverBatch(
   let response: SQSBatchResponse;
   try {
     await startUpFrontWithin(ctx, event.Records);
-    response = await runGroups(event.Records, (record) => handleRecord(ctx, record), {
+    response = await runGroups(event.Records, (record, signal) => handleRecord(ctx, record, signal), {
       limit: deps.groupConcurrency ?? 1,
       budgetMs: (record) => stepBudgetMs(ctx, record),
       onOverdue: (record, budgetMs) => onOverdue(ctx, record, budgetMs),

@@ -12,6 +12,7 @@ import {
   RecordFailedError,
   type RecordScope,
   type StartedAttempt,
+  stopIfGivenUp,
 } from "./types.js";
 
 /** What an attempt's answer leads to: delivered, retried after a backoff, or dead-lettered. */
@@ -87,10 +88,11 @@ function deferrable(ctx: BatchContext, scope: RecordScope, started: TaskRecord):
  */
 export async function recordFailedAttempt(
   ctx: BatchContext,
-  { binding, group }: RecordScope,
+  scope: RecordScope,
   { started, startedAt, admission }: StartedAttempt,
   result: CallbackResult,
 ): Promise<void> {
+  const { binding, group } = scope;
   const { topic } = binding;
   const attempt = started.attempts;
   const error = result.error ?? "callback failed";
@@ -104,6 +106,8 @@ export async function recordFailedAttempt(
     attempt: logEntry(started, startedAt, result),
     ...(refund && { refund }),
   });
+  // Given up while the failure was recorded: the redelivery decides from it (attempts used up: it dead-letters).
+  stopIfGivenUp(scope);
   // Not counted as a failed attempt: it would count towards the alarm that rolls back the settings deployment
   // whose rollout it waits for.
   if (settling) waitForSettings(ctx, group, started);

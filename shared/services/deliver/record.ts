@@ -13,7 +13,7 @@ import {
 /** One record as the group runner sees it: its queue's binding looked up, and any failure fails it. */
 
 /** Delivers one record; throws (failing it and the rest of its group) when it must come back. */
-export async function handleRecord(ctx: BatchContext, record: SQSRecord): Promise<void> {
+export async function handleRecord(ctx: BatchContext, record: SQSRecord, signal: AbortSignal): Promise<void> {
   const binding = ctx.deps.bindingFor(record.eventSourceARN);
   if (!binding) {
     ctx.deps.logger.error("record from a queue this function does not serve", {
@@ -24,11 +24,17 @@ export async function handleRecord(ctx: BatchContext, record: SQSRecord): Promis
   }
   const group = groupKey(record);
   try {
-    await deliverRecord(ctx, record, { binding, group, messageId: record.messageId });
+    await deliverRecord(ctx, record, {
+      binding,
+      group,
+      messageId: record.messageId,
+      signal,
+    });
   } catch (error) {
     // An unexpected failure (DynamoDB, SQS…): retry after the topic's first backoff step.
     retryGroupAfterFirstStep(ctx, group, binding.topic);
-    if (!(error instanceof RecordFailedError)) {
+    // A call aborted because the watchdog gave the step up: already reported (onOverdue), not a new failure.
+    if (!(error instanceof RecordFailedError) && !signal.aborted) {
       ctx.deps.logger.error("delivering a record failed", {
         messageId: record.messageId,
         topic: binding.topic.name,

@@ -105,6 +105,16 @@ export class RecordFailedError extends Error {
   override readonly name = "RecordFailedError";
 }
 
+/**
+ * Stops a step the watchdog gave up on (see `RecordScope.signal`) before a thing it cannot take back (a lease, a
+ * start, a callback, an outcome): the redelivery of its records does that instead, so doing it here would run beside
+ * it — a second attempt counted, a callback sent after a later task's, an outcome written over the redelivery's.
+ * Nothing more is logged: the give-up was (onOverdue).
+ */
+export function stopIfGivenUp(scope: RecordScope): void {
+  if (scope.signal?.aborted) throw new RecordFailedError("given up");
+}
+
 /** A task whose attempt was counted (`startAttempt` succeeded), ready for its callback. */
 export interface StartedAttempt {
   readonly started: TaskRecord;
@@ -112,6 +122,8 @@ export interface StartedAttempt {
   readonly startedAt: number;
   /** What its destination granted (protected topics only): the host, a lease to release, whether it probes. */
   readonly admission?: Admission;
+  /** The task as read before this start, when known: what a start no callback uses is given back to. */
+  readonly read?: TaskRecord;
 }
 
 /** One record's place in the batch: the queue it came from and its ordering group. */
@@ -121,6 +133,12 @@ export interface RecordScope {
   readonly messageId?: string;
   /** The group key (`groupKey`): its outcome decides the visibility of all its failed records. */
   readonly group: string;
+  /**
+   * Aborted when the group runner's watchdog gives the record's step up (its group already handed back to the
+   * queue): checked before each thing the step cannot take back, and taken by the step's AWS calls — the scope is
+   * their `AbortOptions` (the deliver bundle is at its size budget: no per-call options object).
+   */
+  readonly signal?: AbortSignal;
 }
 
 /** What every step of one batch shares: the ports, the settings resolved once, and each group's outcome. */

@@ -194,7 +194,7 @@ export function claimStarted(
   }
   // `started` stays the item as stored (its `lastAttemptAtMs` the batch's start): the finishing write sees the
   // difference and records the real start.
-  return { started: prepared.started, signer: prepared.signer, startedAt: ctx.clock() };
+  return { started: prepared.started, signer: prepared.signer, startedAt: ctx.clock(), read: prepared.read };
 }
 
 /**

@@ -1,6 +1,10 @@
 import type { DynamoDBClient } from "@aws-sdk/client-dynamodb";
 import { describe, expect, it } from "vitest";
-import { DynamoAddStore, DynamoBatchAddStore } from "#shared/adapters/dynamo-task-store.js";
+import {
+  DynamoAddStore,
+  DynamoBatchAddStore,
+  DynamoDeliverStore,
+} from "#shared/adapters/dynamo-task-store.js";
 import { makeTask, T0 } from "../../support/factories.js";
 
 /**
@@ -56,5 +60,36 @@ describe("task writes an add may give up", () => {
     );
     expect(sent).toHaveLength(1);
     expect(failed).toEqual([{ taskId: first.taskId, maybeWritten: false }]);
+  });
+});
+
+/**
+ * Deliver's group runner gives a hung step up (its watchdog, shared/services/deliver/group-runner.ts) and hands its
+ * records back to the queue. The step's reads and its guards' and start's writes take the group's signal to the SDK:
+ * aborted there, none is sent again beside the records' redelivery.
+ */
+describe("a deliver step's calls its watchdog may give up", () => {
+  const store = (client: DynamoDBClient) => new DynamoDeliverStore({ client, tableName: "tasks" });
+  const taskId = task().taskId;
+
+  it("get, startAttempt and the destination guards pass their signal to every call they send", async () => {
+    const { client, sent } = recordingClient();
+    const signal = new AbortController().signal;
+    await store(client).get(taskId, { signal });
+    await store(client).startAttempt(taskId, T0, 3, undefined, { signal });
+    await store(client).getDestination("demo", "hooks.example.com", { signal });
+    await store(client).acquireLease("demo", "hooks.example.com", 1, T0, T0 + 5_000, { signal });
+    await store(client).takeRateToken("demo", "hooks.example.com", 1, 5, { signal });
+    await store(client).claimProbe("demo", "hooks.example.com", T0, T0 + 5_000, { signal });
+    expect(sent.map((call) => call.command)).toEqual([
+      "GetItemCommand",
+      "UpdateItemCommand",
+      "GetItemCommand",
+      "GetItemCommand",
+      "UpdateItemCommand",
+      "UpdateItemCommand",
+      "UpdateItemCommand",
+    ]);
+    for (const call of sent) expect(call.options).toEqual({ abortSignal: signal });
   });
 });

@@ -70,4 +70,22 @@ describe.each([1, 10])("group runner at limit %i", (limit) => {
     expect(response.batchItemFailures).not.toContainEqual({ itemIdentifier: b1.messageId });
     expect(overdue).toEqual([[a1.messageId, 20]]);
   });
+
+  it("aborts the signal of a step it gave up on, and only that one", async () => {
+    // Prepare: A's head never settles; B's step keeps its signal
+    const records = recordsOf("A", "B");
+    const [a1, b1] = records as [SQSRecord, SQSRecord];
+    const signals = new Map<string, AbortSignal>();
+    const handle = (record: SQSRecord, signal: AbortSignal) => {
+      signals.set(record.messageId, signal);
+      return record === a1 ? new Promise<void>(() => undefined) : Promise.resolve();
+    };
+
+    // Act
+    await runGroups(records, handle, { limit, budgetMs: () => 20, onOverdue: () => undefined });
+
+    // Assess
+    expect(signals.get(a1.messageId)?.aborted).toBe(true);
+    expect(signals.get(b1.messageId)?.aborted).toBe(false);
+  });
 });

@@ -1,0 +1,280 @@
+/**
+ * A step the group runner's watchdog gave up on (shared/services/deliver/group-runner.ts) must stop: its record and
+ * the rest of its group were already handed back to the queue, so a step that went on once its hung DynamoDB call
+ * answered started an attempt and sent a callback beside the redelivery — an earlier task's callback arriving after
+ * a later one's. The trigger is slow DynamoDB, not a receiver. Fakes at the store seam; the watchdog runs on real
+ * timers with a 50 ms callback timeout and a 50 ms margin, as the other watchdog tests do.
+ */
+import { randomBytes, randomUUID } from "node:crypto";
+import { describe, expect, it } from "vitest";
+import type { AbortOptions } from "#shared/adapters/task-store.js";
+import type { TopicConfig } from "#shared/config/index.js";
+import type { TaskRecord } from "#shared/domain/task.js";
+import { CallbackSigner } from "#shared/security/signing.js";
+import { DestinationCache, deliverBatch } from "#shared/services/deliver/index.js";
+import { deliverDeps, testTopic } from "../../../support/deliver-binding.js";
+import { eventOf, fifoRecord, makeTask, T0 } from "../../../support/factories.js";
+import { FakeCallbacks, HTTP } from "../../../support/fakes/callbacks.js";
+import { MemoryMetrics } from "../../../support/fakes/metrics.js";
+import { FakeTopicQueue } from "../../../support/fakes/topic-queue.js";
+import { memoryLogger } from "../../../support/logger.js";
+import { MemoryTaskStore } from "../../../support/memory-task-store.js";
+
+const SIGNER = new CallbackSigner([`whsec_${randomBytes(32).toString("base64")}`]);
+const HOST = "hooks.example.com";
+
+/**
+ * A call held until `release()`; with `signal`, it rejects as the SDK's does once the signal is aborted (the
+ * request torn down; whatever it wrote stays written, its answer is lost).
+ */
+function holder() {
+  let release: () => void = () => undefined;
+  const released = new Promise<void>((resolve) => {
+    release = resolve;
+  });
+  const hold = (signal: AbortSignal | undefined) =>
+    new Promise<void>((resolve, reject) => {
+      released.then(resolve);
+      signal?.addEventListener("abort", () => reject(signal.reason), { once: true });
+    });
+  return { hold, release };
+}
+
+/** Everything queued behind a released call runs on promises alone (the fakes use no timers): one turn drains it. */
+const drained = () => new Promise<void>((resolve) => setImmediate(resolve));
+
+function setup(groupConcurrency: number, topicOverrides: Partial<TopicConfig> = {}) {
+  const store = new MemoryTaskStore();
+  const callbacks = new FakeCallbacks();
+  const queue = new FakeTopicQueue();
+  const topic = testTopic({ callbackTimeoutSeconds: 0.05, ...topicOverrides });
+  /** One deliver container: its own destination cache, the shared table, receiver and queue. */
+  const container = () =>
+    deliverDeps(
+      {
+        store,
+        topicQueue: queue,
+        metrics: new MemoryMetrics(),
+        logger: memoryLogger(),
+        clock: () => T0 + 100,
+        topic,
+        callbacks,
+        signer: SIGNER,
+      },
+      { groupConcurrency, watchdogMarginMs: 50, destinationCache: new DestinationCache() },
+    );
+  const context = { getRemainingTimeInMillis: () => 60_000 };
+  const group = randomUUID();
+  const task = async (dueOffsetMs: number) => {
+    const t = makeTask({
+      group,
+      dueAtMs: T0 + dueOffsetMs,
+      acceptedAtMs: T0 - 10_000,
+      status: "queued",
+      callbackUrl: `https://${HOST}/hook`,
+    });
+    await store.putNew(t, { sweepIndex: false });
+    return t;
+  };
+  const stored = (t: TaskRecord) => store.tasks.get(t.taskId) as TaskRecord;
+  /** `startAttempt` writing at once, its answer held (taking no signal) until `release()`. */
+  const holdStartAnswer = (taskId: string) => {
+    const { hold, release } = holder();
+    const startAttempt = store.startAttempt.bind(store);
+    store.startAttempt = async (id: string, nowMs: number, maxAttempts?: number, handedOverAtMs?: number) => {
+      const started = await startAttempt(id, nowMs, maxAttempts, handedOverAtMs);
+      if (id === taskId) await hold(undefined);
+      return started;
+    };
+    return release;
+  };
+  return { store, callbacks, queue, container, context, task, stored, holdStartAnswer };
+}
+
+describe.each([1, 10])("a step the watchdog gave up on stops (groupConcurrency %i)", (groupConcurrency) => {
+  it("a protected topic's step whose task read answers after the hand-back takes no lease, starts no attempt and sends no callback", async () => {
+    // Prepare: a protected topic (the read path); the head's read is held past the watchdog by a store that takes
+    // no signal, and answers once the batch has handed the group back
+    const { store, callbacks, container, context, task, stored } = setup(groupConcurrency, {
+      maxConcurrencyPerHost: 1,
+    });
+    const head = await task(-2_000);
+    const next = await task(-1_000);
+    const { hold, release } = holder();
+    const get = store.get.bind(store);
+    store.get = async (taskId: string) => {
+      if (taskId === head.taskId) await hold(undefined);
+      return get(taskId);
+    };
+    const records = [head, next].map((t) => fifoRecord(t));
+
+    // Act
+    const response = await deliverBatch(container(), eventOf(...records), context);
+    release();
+    await drained();
+
+    // Assess: both records came back; the late step changed nothing and called no one
+    expect(response.batchItemFailures.map((f) => f.itemIdentifier)).toEqual(records.map((r) => r.messageId));
+    expect(callbacks.calledFor()).toEqual([]);
+    expect(stored(head)).toEqual(head);
+    expect(stored(next)).toEqual(next);
+    expect(store.destinations.items.get(`demo#${HOST}`)?.leases ?? {}).toEqual({});
+  });
+
+  it("a step whose start answers only after the redelivery delivered the group sends no late callback after a later task's", async () => {
+    // Prepare: the head arrives alone (its follower reaches the queue later); its start is written at once but its
+    // answer held, as on a dead connection, until after the redelivery
+    const { store, callbacks, container, context, task, stored } = setup(groupConcurrency);
+    const head = await task(-2_000);
+    const next = await task(-1_000);
+    const { hold, release } = holder();
+    const startAttempt = store.startAttempt.bind(store);
+    let held = true;
+    store.startAttempt = async (
+      taskId: string,
+      nowMs: number,
+      maxAttempts?: number,
+      handedOverAtMs?: number,
+      options?: AbortOptions,
+    ) => {
+      const started = await startAttempt(taskId, nowMs, maxAttempts, handedOverAtMs);
+      if (held && taskId === head.taskId) {
+        held = false;
+        await hold(options?.signal);
+      }
+      return started;
+    };
+
+    // Act: the first container gives the head up; another delivers head and follower; then the held answer arrives
+    const first = await deliverBatch(container(), eventOf(fifoRecord(head)), context);
+    const redelivery = await deliverBatch(container(), eventOf(fifoRecord(head), fifoRecord(next)), context);
+    release();
+    await drained();
+
+    // Assess: the receiver saw the group once, in order — no stale copy of the head after its follower
+    expect(first.batchItemFailures).toHaveLength(1);
+    expect(redelivery.batchItemFailures).toEqual([]);
+    expect(callbacks.calledFor()).toEqual([head.taskId, next.taskId]);
+    expect(stored(head)).toMatchObject({ status: "delivered" });
+    expect(stored(next)).toMatchObject({ status: "delivered", attempts: 1 });
+  });
+
+  it("a step whose read-free start answers after the hand-back sends no callback; that start stays counted", async () => {
+    // Prepare: a batch of one (the one-write fast path); its start written at once, the answer held past the watchdog
+    const { callbacks, container, context, task, stored, holdStartAnswer } = setup(groupConcurrency);
+    const head = await task(-1_000);
+    const release = holdStartAnswer(head.taskId);
+
+    // Act
+    const response = await deliverBatch(container(), eventOf(fifoRecord(head)), context);
+    release();
+    await drained();
+
+    // Assess: no callback; the start (made without a read, so nothing to give it back to) is what the redelivery finds
+    expect(response.batchItemFailures).toHaveLength(1);
+    expect(callbacks.calledFor()).toEqual([]);
+    expect(stored(head)).toMatchObject({ status: "delivering", attempts: 1 });
+  });
+
+  it("a protected topic's step whose start answers after the hand-back gives the start and its lease back, calls no one", async () => {
+    // Prepare: the read path (a protected topic); the start written at once, its answer held past the watchdog
+    const { store, callbacks, container, context, task, stored, holdStartAnswer } = setup(groupConcurrency, {
+      maxConcurrencyPerHost: 1,
+    });
+    const head = await task(-1_000);
+    const release = holdStartAnswer(head.taskId);
+
+    // Act
+    const response = await deliverBatch(container(), eventOf(fifoRecord(head)), context);
+    release();
+    await drained();
+
+    // Assess: the task is as it was read, the host's only lease free again, no callback
+    expect(response.batchItemFailures).toHaveLength(1);
+    expect(callbacks.calledFor()).toEqual([]);
+    expect(stored(head)).toEqual(head);
+    expect(store.destinations.items.get(`demo#${HOST}`)?.leases).toEqual({});
+  });
+
+  it("a protected topic's step whose lease answers after the hand-back releases it and starts nothing", async () => {
+    // Prepare: the lease write is made at once, its answer held past the watchdog (a slow destination-gate write)
+    const { store, callbacks, container, context, task, stored } = setup(groupConcurrency, {
+      maxConcurrencyPerHost: 1,
+    });
+    const head = await task(-1_000);
+    const { hold, release } = holder();
+    const acquireLease = store.acquireLease;
+    const writable = store as { acquireLease: MemoryTaskStore["acquireLease"] };
+    writable.acquireLease = async (...args: Parameters<MemoryTaskStore["acquireLease"]>) => {
+      const slot = await acquireLease(...args);
+      await hold(undefined);
+      return slot;
+    };
+
+    // Act
+    const response = await deliverBatch(container(), eventOf(fifoRecord(head)), context);
+    release();
+    await drained();
+
+    // Assess: the lease it took is free again; no attempt, no callback
+    expect(response.batchItemFailures).toHaveLength(1);
+    expect(store.destinations.items.get(`demo#${HOST}`)?.leases).toEqual({});
+    expect(callbacks.calledFor()).toEqual([]);
+    expect(stored(head)).toEqual(head);
+  });
+
+  it("a step given up while reading for the batch's own start, whose answer was lost, gives that start back", async () => {
+    // Prepare: the batch start is written but its answer lost, so the head reads at its turn; that read hangs and,
+    // as the SDK's does, rejects once the step is given up
+    const { store, callbacks, container, context, task, stored } = setup(groupConcurrency);
+    const head = await task(-2_000);
+    const next = await task(-1_000);
+    store.loseNextBatchAnswer = "startAttempts";
+    const { hold } = holder();
+    const get = store.get.bind(store);
+    store.get = async (taskId: string, options?: AbortOptions) => {
+      if (taskId === head.taskId) await hold(options?.signal);
+      return get(taskId);
+    };
+
+    // Act
+    const response = await deliverBatch(container(), eventOf(fifoRecord(head), fifoRecord(next)), context);
+    await drained();
+
+    // Assess: both records come back with their tasks as before the batch: no attempt counted, no callback
+    expect(response.batchItemFailures).toHaveLength(2);
+    expect(callbacks.calledFor()).toEqual([]);
+    expect(stored(head)).toEqual(head);
+    expect(stored(next)).toEqual(next);
+  });
+
+  it("a step whose last failed attempt is recorded after the hand-back leaves the dead-lettering to the redelivery", async () => {
+    // Prepare: one attempt allowed; the receiver fails it; recording the failure answers only after the hand-back
+    const { store, callbacks, queue, container, context, task, stored } = setup(groupConcurrency, {
+      maxAttempts: 1,
+    });
+    const head = await task(-1_000);
+    callbacks.answer(head.taskId, HTTP(500));
+    const { hold, release } = holder();
+    const recordAttemptFailure = store.recordAttemptFailure.bind(store);
+    store.recordAttemptFailure = async (...args) => {
+      await recordAttemptFailure(...args);
+      await hold(undefined);
+    };
+
+    // Act: the first container gives the step up; its held write answers; then the record comes back
+    const first = await deliverBatch(container(), eventOf(fifoRecord(head)), context);
+    release();
+    await drained();
+    const deadLettersBefore = queue.deadLetters.length;
+    const redelivery = await deliverBatch(container(), eventOf(fifoRecord(head)), context);
+
+    // Assess: the given-up step dead-lettered nothing; the redelivery did, once, without calling the receiver again
+    expect(first.batchItemFailures).toHaveLength(1);
+    expect(deadLettersBefore).toBe(0);
+    expect(redelivery.batchItemFailures).toEqual([]);
+    expect(queue.deadLetters.map((d) => d.taskId)).toEqual([head.taskId]);
+    expect(callbacks.calledFor()).toEqual([head.taskId]);
+    expect(stored(head)).toMatchObject({ status: "failed", attempts: 1, lastError: "HTTP 500" });
+  });
+});
