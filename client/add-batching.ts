@@ -264,28 +264,38 @@ export class AddBatcher {
 
   #start(group: PendingAdd[]): void {
     this.#inFlight++;
-    const sent = group.length === 1 ? this.#sendAlone(group[0] as PendingAdd) : this.#sendBatch(group);
+    // The request's slot frees as soon as its answer is in, before its callers hear it: a caller that adds again
+    // on hearing its answer finds nothing of its own still in flight (its call goes at once, not into a batch).
+    let counted = true;
+    const free = () => {
+      if (counted) this.#inFlight--;
+      counted = false;
+    };
+    const sent =
+      group.length === 1 ? this.#sendAlone(group[0] as PendingAdd, free) : this.#sendBatch(group, free);
     void sent.finally(() => {
-      this.#inFlight--;
+      free();
       this.#drain();
     });
   }
 
-  async #sendAlone(pending: PendingAdd): Promise<void> {
+  async #sendAlone(pending: PendingAdd, free: () => void): Promise<void> {
     // fetch carries the signal from here, as for any lone add.
     pending.release();
     try {
-      const answer = await this.#sender.single(pending, pending.attempts);
+      const answer = await this.#sender.single(pending, pending.attempts).finally(free);
       this.#settle(pending, () => pending.resolve(answer));
     } catch (error) {
       this.#settle(pending, () => pending.reject(error));
     }
   }
 
-  async #sendBatch(group: PendingAdd[]): Promise<void> {
+  async #sendBatch(group: PendingAdd[], free: () => void): Promise<void> {
     let sent: SentBatch;
     try {
-      sent = await this.#sender.batch(`{"tasks":[${group.map((pending) => pending.item).join(",")}]}`);
+      sent = await this.#sender
+        .batch(`{"tasks":[${group.map((pending) => pending.item).join(",")}]}`)
+        .finally(free);
     } catch (error) {
       if (isGatewayRefusal(error)) {
         this.#sendAloneAfterRefusal(group);

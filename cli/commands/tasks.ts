@@ -222,8 +222,10 @@ function addBatchCommand(tasks: Command, io: CliIo): void {
  * `12345678901234567000` and `1.0` into `1` in the content delivered, and keep the last of a key given twice.
  * lossless-json keeps each number as written and refuses a key given twice with two values. It builds plain
  * objects, though, which list integer-like keys (`"2"`, `"10"`) first: the API's exact parser reads the file
- * again to keep each object's keys in written order (when it refuses the text — a key given twice with equal
- * values, which lossless-json merges — lossless-json's reading stands, as before).
+ * again to keep each object's keys in written order. It also refuses a key given twice with equal values, which
+ * lossless-json merges: the API refuses such a body (`tasks add --content` sends it as written and gets a 400), so
+ * the file is refused too, naming where, rather than sent as another content than it writes. Past the exact
+ * parser's depth the lossless reading stands (the API judges the depth).
  */
 /** Far more than a batch of 100 adds, pretty-printed, holds: a file past it is not one, and is not read whole. */
 const MAX_BATCH_FILE_BYTES = 64 * 1024 * 1024;
@@ -238,6 +240,8 @@ async function readBatchFile(file: string): Promise<{ tasks: AddTaskInput[] }> {
   }
   const exact = parseExactJson(text, MAX_JSON_DEPTH);
   if (exact.ok) parsed = exact.value;
+  else if (exact.kind === "duplicate")
+    throw new UsageError(`${file}: ${exact.issue.path}: ${exact.issue.message}`);
   const tasks = Array.isArray(parsed) ? parsed : (parsed as { tasks?: unknown } | null)?.tasks;
   if (!Array.isArray(tasks)) throw new UsageError(`${file}: expected {"tasks":[…]} or an array of tasks`);
   refuseOtherFields(file, parsed);

@@ -240,7 +240,7 @@ export class ScheduleStore {
     } else {
       candidates = [...this.schedules.values()];
     }
-    const after = query.nextToken === undefined ? undefined : decodeToken(query.nextToken);
+    const after = query.nextToken === undefined ? undefined : decodeToken("schedules", query.nextToken);
     const matching = candidates
       .filter(
         (r) =>
@@ -254,7 +254,7 @@ export class ScheduleStore {
     const last = page.at(-1);
     return {
       items: page.map((entry) => entry.record),
-      ...(matching.length > page.length && last ? { nextToken: encodeToken(last.sortKey) } : {}),
+      ...(matching.length > page.length && last ? { nextToken: encodeToken("schedules", last.sortKey) } : {}),
     };
   }
 
@@ -296,7 +296,7 @@ export class ScheduleStore {
     readonly maxResults: number;
     readonly nextToken?: string;
   }): Page<GroupRecord> {
-    const after = query.nextToken === undefined ? undefined : decodeToken(query.nextToken);
+    const after = query.nextToken === undefined ? undefined : decodeToken("groups", query.nextToken);
     const matching = [...this.groups.values()]
       .filter(
         (g) =>
@@ -308,7 +308,7 @@ export class ScheduleStore {
     const last = page.at(-1);
     return {
       items: page,
-      ...(matching.length > page.length && last ? { nextToken: encodeToken(last.Name) } : {}),
+      ...(matching.length > page.length && last ? { nextToken: encodeToken("groups", last.Name) } : {}),
     };
   }
 
@@ -415,15 +415,32 @@ export class ScheduleStore {
   }
 }
 
-function encodeToken(sortKey: string): string {
-  return Buffer.from(sortKey, "utf8").toString("base64url");
+/**
+ * A page token names the list it belongs to and the last position given, so one the emulator never gave (a forged
+ * string, another list's token) is refused with AWS's ValidationException rather than listed from wherever it
+ * happens to decode to. Schedules are positioned by `group NUL name`, groups by name.
+ */
+type TokenKind = "schedules" | "groups";
+
+function encodeToken(kind: TokenKind, position: string): string {
+  return Buffer.from(`${kind}:${position}`, "utf8").toString("base64url");
 }
 
-function decodeToken(token: string): string {
-  if (!/^[A-Za-z0-9_-]+$/.test(token)) {
+function decodeToken(kind: TokenKind, token: string): string {
+  const text = /^[A-Za-z0-9_-]+$/.test(token) ? Buffer.from(token, "base64url").toString("utf8") : "";
+  const position = text.startsWith(`${kind}:`) ? text.slice(kind.length + 1) : "";
+  // Canonical only: bytes that are not UTF-8, or padding bits, would not encode back to the same token.
+  if (encodeToken(kind, position) !== token || !wellFormedPosition(kind, position)) {
     throw new SchedulerError("ValidationException", "The NextToken is not valid.");
   }
-  return Buffer.from(token, "base64url").toString("utf8");
+  return position;
+}
+
+function wellFormedPosition(kind: TokenKind, position: string): boolean {
+  const parts = position.split("\u0000");
+  return kind === "groups"
+    ? parts.length === 1 && position !== ""
+    : parts.length === 2 && parts.every((part) => part !== "");
 }
 
 async function readState(path: string): Promise<PersistedState | undefined> {

@@ -76,6 +76,20 @@ describe("punctual tasks add-batch --file", () => {
     expect(run.api.paths).toEqual([]);
   });
 
+  it("refuses a file that gives a key twice with equal values, naming where, sending nothing, as the API refuses that content", async () => {
+    // Prepare: `tasks add --content` sends this text as written and the API answers 400 at content.a; merged into
+    // one key, the add-batch file's copy was stored as another content than the file writes
+    const content = '{"order_id":"A-1","a":1,"a":1}';
+
+    // Act
+    const run = await addBatch(`{"tasks":[${task('{"order_id":"A-0"}')},${task(content)}]}`);
+
+    // Assess
+    expect(run.code).toBe(1);
+    expect(run.err).toMatch(/tasks\.1\.content\.a/);
+    expect(run.api.paths).toEqual([]);
+  });
+
   it("refuses a file whose {tasks} object holds another field, sending nothing, rather than dropping it (the API refuses unknown fields)", async () => {
     // Prepare: a field the user meant something by (a key for the whole batch, a dry run) that no batch takes
     const file = `{"tasks":[${task('{"order_id":"A-1"}')}],"dry_run":true}`;

@@ -208,6 +208,20 @@ describe("addTask batching: what goes in which request", () => {
     expect(held.seen.map(nsOf)).toEqual([[0], [1], range(2, 102)]);
   });
 
+  it("counts a request in flight only until its answer is in: calls its caller makes on hearing it go at once", async () => {
+    // Prepare: answered at once, so only the calls' own timing decides what waits
+    const { fetch, seen } = answeringFetch(addedAnswer);
+    const client = keyedClient({ fetch, addBatching: { maxInFlight: 2 } });
+    await client.addTask(add(0));
+
+    // Act: nothing is in flight once that add has answered, so two of these three go alone at once
+    await Promise.all(range(1, 4).map((n) => client.addTask(add(n))));
+
+    // Assess: 1 and 2 alone, 3 alone after one of them (it waited alone); before, 0's finished request still
+    // counted when its caller went on, so 2 waited and went with 3 as a batch
+    expect(seen.map(nsOf)).toEqual([[0], [1], [2], [3]]);
+  });
+
   it("keeps 4 adds in flight by default", async () => {
     // Prepare
     const held = heldFetch();

@@ -276,6 +276,35 @@ describe("schedules", () => {
     const tooMany = await client.send(new ListSchedulesCommand({ MaxResults: 101 })).catch((e: unknown) => e);
     expect(tooMany).toBeInstanceOf(ValidationException);
   });
+
+  it("refuses a NextToken it never gave, as AWS does, rather than list from wherever it decodes to", async () => {
+    // Arrange: a page's own tokens, and strings that are base64url too but no position of ours
+    const prefix = unique("token");
+    for (let i = 0; i < 3; i++) await client.send(new CreateScheduleCommand(minimal(`${prefix}-${i}`)));
+    const schedulesToken = (
+      await client.send(new ListSchedulesCommand({ NamePrefix: prefix, MaxResults: 1 }))
+    ).NextToken;
+    await client.send(new CreateScheduleGroupCommand({ Name: unique("token-group") }));
+    const groupsToken = (await client.send(new ListScheduleGroupsCommand({ MaxResults: 1 }))).NextToken;
+    const forged = ["zzz", "YWJj", "-_-_", Buffer.from("default").toString("base64url")];
+
+    // Act
+    const refusals = await Promise.all([
+      ...[...forged, groupsToken].map((NextToken) =>
+        client.send(new ListSchedulesCommand({ NextToken })).catch((e: unknown) => e),
+      ),
+      ...[...forged, schedulesToken].map((NextToken) =>
+        client.send(new ListScheduleGroupsCommand({ NextToken })).catch((e: unknown) => e),
+      ),
+    ]);
+    const ownPage = await client.send(
+      new ListSchedulesCommand({ NamePrefix: prefix, NextToken: schedulesToken }),
+    );
+
+    // Assess: each forged or other-list token is a ValidationException; the page's own token still pages
+    for (const refusal of refusals) expect(refusal).toBeInstanceOf(ValidationException);
+    expect(ownPage.Schedules?.map((s) => s.Name)).toEqual([`${prefix}-1`, `${prefix}-2`]);
+  });
 });
 
 describe("schedule groups", () => {
