@@ -11,7 +11,7 @@ export function destinationsHint(
 ): string | undefined {
   if (list.next_cursor !== null) {
     return view.openOnly
-      ? "More open circuits follow on the next page."
+      ? "The list goes on: the next page may hold more open circuits."
       : 'More destinations follow on the next page; "open circuits only" lists every circuit that holds deliveries back.';
   }
   if (list.destinations.length === 0 && view.firstPage) {

@@ -10,12 +10,14 @@ describe("the destinations panel's hint", () => {
   const all = { openOnly: false, firstPage: true };
 
   it("says more rows follow, and where every open circuit is, when the page has a next_cursor", () => {
+    // Open-only pages are filtered reads (each evaluates `limit` items): a cursor says the read goes on, not that
+    // another open circuit is there, so the line may not promise one.
     expect(destinationsHint({ destinations: [], next_cursor: "abc" }, all)).toMatch(
       /More destinations follow on the next page; "open circuits only" lists every circuit/,
     );
     expect(
       destinationsHint({ destinations: [], next_cursor: "abc" }, { openOnly: true, firstPage: true }),
-    ).toBe("More open circuits follow on the next page.");
+    ).toBe("The list goes on: the next page may hold more open circuits.");
   });
 
   it("says there is no circuit only on an empty first page with no cursor", () => {
