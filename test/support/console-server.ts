@@ -1,7 +1,20 @@
 import http from "node:http";
 import type { AddressInfo } from "node:net";
+import { expect } from "vitest";
 import type { ConsoleMetrics } from "../../console/schemas.js";
 import type { ConsoleHandler } from "../../console/server.js";
+
+/**
+ * The security headers the console promises on every answer (README "See it"): no framing, no sniffing, no
+ * referrer. Asserts them on `answer`, after reading its body (so the connection is released).
+ */
+export async function expectConsoleSecurityHeaders(answer: Response): Promise<void> {
+  await answer.arrayBuffer();
+  expect(answer.headers.get("content-security-policy")).toContain("frame-ancestors 'none'");
+  expect(answer.headers.get("x-frame-options")).toBe("DENY");
+  expect(answer.headers.get("x-content-type-options")).toBe("nosniff");
+  expect(answer.headers.get("referrer-policy")).toBe("no-referrer");
+}
 
 /** Serves `handle` on a free loopback port (anything it does not take: 418); `close` stops it. */
 export async function serveOnLoopback(

@@ -2,6 +2,7 @@ import http from "node:http";
 import type { AddressInfo } from "node:net";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startConsoleServer } from "../../../console/cli-server.js";
+import { expectConsoleSecurityHeaders } from "../../support/console-server.js";
 
 /**
  * `punctual console`'s own server (a real loopback server in front of a real loopback "API"): every answer it
@@ -46,11 +47,7 @@ describe("punctual console's server", () => {
     expect(answers.map((a) => a.status)).toEqual([302, 404, 403, 200]);
     expect(answers[0]?.headers.get("location")).toBe("/console");
     for (const answer of answers) {
-      await answer.arrayBuffer();
-      expect(answer.headers.get("content-security-policy")).toContain("frame-ancestors 'none'");
-      expect(answer.headers.get("x-frame-options")).toBe("DENY");
-      expect(answer.headers.get("x-content-type-options")).toBe("nosniff");
-      expect(answer.headers.get("referrer-policy")).toBe("no-referrer");
+      await expectConsoleSecurityHeaders(answer);
       expect(answer.headers.get("cache-control")).toBe("no-store");
     }
   });

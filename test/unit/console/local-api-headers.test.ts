@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { consoleHandler, localApiPrelude } from "../../../console/server.js";
 import { startApiServer } from "../../../local/runtime/api-server.js";
-import { quietMetrics } from "../../support/console-server.js";
+import { expectConsoleSecurityHeaders, quietMetrics } from "../../support/console-server.js";
 
 /**
  * Locally the console and the API share one origin (the local API server, `npm start`): the API's answers are
@@ -48,11 +48,7 @@ describe("the local API server beside the console", () => {
     // Assess
     expect(answers.map((a) => a.status)).toEqual([200, 404, 500]);
     for (const answer of answers) {
-      await answer.arrayBuffer();
-      expect(answer.headers.get("content-security-policy")).toContain("frame-ancestors 'none'");
-      expect(answer.headers.get("x-frame-options")).toBe("DENY");
-      expect(answer.headers.get("x-content-type-options")).toBe("nosniff");
-      expect(answer.headers.get("referrer-policy")).toBe("no-referrer");
+      await expectConsoleSecurityHeaders(answer);
       expect(answer.headers.get("cross-origin-resource-policy")).toBe("same-origin");
     }
   });
