@@ -1252,7 +1252,7 @@ export class DynamoDeliverStore extends DynamoAddStore implements Pick<TaskStore
     nowMs: number,
     nextProbeAtMs: number,
     ownProbeUntilMs?: number,
-  ): Promise<"opened" | "reopened"> {
+  ): Promise<"opened" | "reopened" | "closed"> {
     const opened = await conditional(
       this.client.send(
         new UpdateItemCommand({
@@ -1281,8 +1281,10 @@ export class DynamoDeliverStore extends DynamoAddStore implements Pick<TaskStore
     if (ownClaimGone) return "reopened";
     // Only while still open: a close (a reset, a probe's success) landing since the refused open above has the last
     // word, and this write must not put an open circuit's hold on a closed item (it would never expire).
-    await this.#reopen(topic, host, nowMs, nextProbeAtMs, "circuit = :open", { ":open": "open" });
-    return "reopened";
+    const reopened = await this.#reopen(topic, host, nowMs, nextProbeAtMs, "circuit = :open", {
+      ":open": "open",
+    });
+    return reopened ? "reopened" : "closed";
   }
 
   /**

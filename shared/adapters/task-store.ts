@@ -199,7 +199,8 @@ export interface DestinationStore {
    * Opens the circuit: `opened` from closed, `reopened` when it was open already (a failed probe, or a failure of
    * an attempt admitted before it opened). A reopening removes only the caller's own probe claim
    * (`ownProbeUntilMs`, a failed probe's): the claim of a probe still in flight stays, so no second prober is elected
-   * beside it.
+   * beside it. `closed`: it was open, and closed (a reset, a probe's success) before the reopening's write, which
+   * then wrote nothing: the circuit stays closed.
    */
   openCircuit(
     topic: string,
@@ -207,7 +208,7 @@ export interface DestinationStore {
     nowMs: number,
     nextProbeAtMs: number,
     ownProbeUntilMs?: number,
-  ): Promise<"opened" | "reopened">;
+  ): Promise<"opened" | "reopened" | "closed">;
   /** Elects the one prober of a half-open circuit: true for the caller that claimed it (until `untilMs`). */
   claimProbe(
     topic: string,

@@ -99,7 +99,7 @@ export class MemoryDestinations implements DestinationStore {
     nowMs: number,
     nextProbeAtMs: number,
     ownProbeUntilMs?: number,
-  ): Promise<"opened" | "reopened"> {
+  ): Promise<"opened" | "reopened" | "closed"> {
     const item = this.item(topic, host);
     const was = item.circuit;
     if (was !== "open") {

@@ -325,6 +325,12 @@ async function circuitFailure(ctx: BatchContext, topic: TopicConfig, admission: 
   // flight, or a second prober would be elected beside it once the restarted cool-down ends.
   const ownClaim = admission.probe ? admission.probeUntilMs : undefined;
   const change = await store.openCircuit(topic.name, admission.host, now, nextProbeAtMs, ownClaim);
+  if (change === "closed") {
+    // Closed by a reset or another container's success since it read open: remembered open, its deliveries here
+    // would wait a cool-down it no longer has; the next one reads it again.
+    ctx.destinations.forget(topic.name, admission.host);
+    return;
+  }
   // As the item now is: open until the next probe; a claim only if someone else's stands (opening removes any).
   const { probeUntilMs: claim, ...rest } = record;
   const othersClaim = record.circuit === "open" && claim !== ownClaim ? { probeUntilMs: claim } : {};

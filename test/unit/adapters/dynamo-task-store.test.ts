@@ -1697,13 +1697,14 @@ describe("destination items expire when idle and closed (dynalite)", () => {
     await store.openCircuit("demo", HOST, NOW, NOW + 30_000);
 
     // Act
-    await store.openCircuit("demo", HOST, NOW + 3_000, NOW + 33_000);
+    const change = await store.openCircuit("demo", HOST, NOW + 3_000, NOW + 33_000);
     const afterRace = await store.getDestination("demo", HOST);
     await store.acquireLease("demo", HOST, 2, NOW + 80_000, NOW + 90_000);
     const afterLaterLease = await expiryOf(table, "demo", HOST);
 
     // Assess: closed, and its later use sets its idle expiry (not the open circuit's century hold)
     expect(seam.closed()).toBe(true);
+    expect(change).toBe("closed"); // so the caller does not remember the circuit open (it waited a cool-down)
     expect(afterRace).toMatchObject({ circuit: "closed", failures: 0 });
     expect(afterLaterLease).toBe(idleUntil(NOW + 80_000));
     expect(afterRace?.nextProbeAtMs).toBeUndefined();

@@ -1,5 +1,5 @@
 import { randomBytes, randomUUID } from "node:crypto";
-import { describe, expect, it } from "vitest";
+import { describe, expect, it, vi } from "vitest";
 import type { CallbackResult } from "#shared/adapters/callback-client.js";
 import type { TopicConfig } from "#shared/config/index.js";
 import { CallbackSigner } from "#shared/security/signing.js";
@@ -536,6 +536,30 @@ describe("circuit breaker", () => {
     expect(s.callbacks.calledFor()).toContain(probe.taskId);
     expect(await s.store.getDestination("demo", HOST_A)).toMatchObject({ circuit: "closed", failures: 1 });
     expect(s.metrics.count("circuitOpened")).toBe(1);
+  });
+
+  it("a reopening that finds the circuit closed under it is not remembered open: the next delivery goes at once", async () => {
+    // Prepare: open; its probe fails, and between the store's refused open and its reopening write another
+    // container closes the circuit (a success, or a reset): the store writes nothing and answers "closed"
+    const s = setup(BREAKER);
+    await openCircuit(s);
+    s.advance(30_000);
+    const probe = await s.task(HOST_A);
+    s.callbacks.answer(probe.taskId, HTTP(503));
+    vi.spyOn(s.store, "openCircuit").mockImplementation(async (topic, host, nowMs) => {
+      await s.store.closeCircuit(topic, host, nowMs);
+      return "closed";
+    });
+    await s.deliver(probe);
+    const next = await s.task(HOST_A);
+
+    // Act: within this container's 2-second cache window
+    s.advance(500);
+    await s.deliver(next);
+
+    // Assess: delivered, not held for a cool-down the circuit no longer has
+    expect(s.callbacks.calledFor()).toContain(next.taskId);
+    expect(await s.store.getDestination("demo", HOST_A)).toMatchObject({ circuit: "closed" });
   });
 
   it("another container's open circuit is seen once its cached read is older than the cache window", async () => {
