@@ -43,7 +43,7 @@ import {
   topicSigningKey,
 } from "#shared/security/signing.js";
 import { hashRequest } from "#shared/services/add-task.js";
-import { destinationView } from "#shared/services/destinations.js";
+import { destinationView, listDestinations } from "#shared/services/destinations.js";
 import { listTasks } from "#shared/services/list-tasks.js";
 import { type ReplayTopicDeps, replayTopic } from "#shared/services/replay-topic.js";
 import { listSchedules } from "#shared/services/schedules/list.js";
@@ -414,6 +414,22 @@ describe("list cursors handed to clients (a client pages on across a deploy)", (
     const store = { listSchedules: reading({ schedules: [], next: undefined }) };
     await listSchedules({ store, config, now: () => NOW_MS }, { topic: "demo", cursor: cursors.schedules });
     expect(starts).toEqual([{ pk: "schedules#demo", sk: "demo.schedule.01JD3ZK4Q9V8X7W6T5S4R3P2N2" }]);
+  });
+
+  it("a destination list's cursor resumes where it stopped, under the filter it was given for", async () => {
+    const queries: unknown[] = [];
+    const store = {
+      listDestinations: async (query: unknown) => {
+        queries.push(query);
+        return { destinations: [] };
+      },
+    };
+    await listDestinations({ store, now: () => NOW_MS }, { cursor: cursors.destinations });
+    await listDestinations({ store, now: () => NOW_MS }, { state: "open", cursor: cursors.destinationsOpen });
+    expect(queries).toEqual([
+      { limit: 50, after: { pk: "destination", sk: "demo#hooks.example.com" } },
+      { limit: 50, after: { pk: "destination", sk: "demo#hooks.example.com:8443" }, circuit: "open" },
+    ]);
   });
 });
 
