@@ -136,7 +136,7 @@ export interface RecordScope {
   /**
    * Aborted when the group runner's watchdog gives the record's step up (its group already handed back to the
    * queue): checked before each thing the step cannot take back, and taken by the step's AWS calls — the scope is
-   * their `AbortOptions` (the deliver bundle is at its size budget: no per-call options object).
+   * their `AbortOptions` (it has the one field they read, `signal`: no per-call options object is built).
    */
   readonly signal?: AbortSignal;
 }
