@@ -1,5 +1,6 @@
 import Table from "cli-table3";
 import { isPunctualError } from "../client/index.js";
+import { visible, visibleJson } from "../shared/domain/visible-text.js";
 import { StoppedPartWay, UsageError } from "./exit-codes.js";
 
 export interface CliIo {
@@ -17,33 +18,21 @@ export const processIo: CliIo = {
 };
 
 /**
- * What the server said, made safe to show on a terminal: control characters (C0, DEL, C1) escaped as JSON writes
- * them (`\u001b`, `\n`), so an answer (or a receiver's error kept in `last_error`) cannot move the cursor, clear
- * the screen, retitle the window or overwrite a line of the output; and bidi controls and line separators as
- * `\u202e`, so it cannot reorder what a line shows either (Trojan Source: `exe.txt` shown as `txt.exe`).
+ * What the server said, made safe to show on a terminal (shared/domain/visible-text.ts, the console's rule too):
+ * controls escaped as JSON writes them (`\u001b`, `\n`), so an answer (or a receiver's error kept in `last_error`)
+ * cannot move the cursor, clear the screen, retitle the window or overwrite a line; bidi controls, line separators
+ * and every invisible character as `\u202e`, so it cannot reorder a line (Trojan Source) nor make two values that
+ * differ look alike.
  */
-export function shown(text: string): string {
-  return text.replace(CONTROL_CHARACTERS, (c) =>
-    c.charCodeAt(0) < 0x20 ? JSON.stringify(c).slice(1, -1) : unicodeEscape(c),
-  );
-}
-
-// C0, DEL and C1 controls; then Unicode's bidi controls (embeddings, overrides, isolates, marks: UAX #9) and the
-// line and paragraph separators, invisible yet they reorder or break the line a terminal shows.
-const CONTROL_CHARACTERS =
-  // biome-ignore lint/suspicious/noControlCharactersInRegex: these are the characters it must find.
-  /[\u0000-\u001f\u007f-\u009f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069\u2028\u2029]/g;
-/** What JSON.stringify leaves unescaped of them (it escapes C0 already). */
-const UNESCAPED_IN_JSON = /[\u007f-\u009f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069\u2028\u2029]/g;
-const unicodeEscape = (c: string) => `\\u${c.charCodeAt(0).toString(16).padStart(4, "0")}`;
+export const shown = visible;
 
 /**
- * One JSON document on a line. JSON.stringify leaves DEL and C1 controls (U+007F–U+009F, e.g. CSI), bidi controls
- * and line separators as they are; they are escaped too: the same JSON value, and nothing a terminal acts on.
- * (Outside strings JSON has none.)
+ * One JSON document on a line. JSON.stringify leaves DEL and C1 controls (U+007F–U+009F, e.g. CSI), bidi controls,
+ * line separators and invisible characters as they are; they are escaped too: the same JSON value, and nothing a
+ * terminal acts on or hides. (Outside strings JSON has none.)
  */
 export function jsonLine(value: unknown): string {
-  return `${JSON.stringify(value).replace(UNESCAPED_IN_JSON, unicodeEscape)}\n`;
+  return `${visibleJson(JSON.stringify(value))}\n`;
 }
 
 /** A result: one JSON document with --json (for scripts), else a two-column table of its fields. */

@@ -173,6 +173,40 @@ describe("terminal control characters in what the server says (human output)", (
   });
 });
 
+describe("invisible characters in what the server says (the console's set: every default-ignorable code point)", () => {
+  // Zero-width space and joiner, word joiner, byte-order mark, soft hyphen, a variation selector, a Hangul filler,
+  // a tag character (outside the BMP): each shows nothing, so `order-1` and `order-1\u200b` look alike.
+  const invisible = "order-1\u200b\u200d\u2060\ufeff\u00ad\ufe0f\u3164\u{e0041}";
+  const rawInvisible = /[\p{Cf}\p{Default_Ignorable_Code_Point}]/u;
+
+  it("are shown as escapes in tables and errors, so values that differ are told apart", async () => {
+    // Act
+    const table = await run(["tasks", "get", taskIdOf(1)], { status: 200, body: failedTask(invisible) });
+    const error = await run(["tasks", "get", taskIdOf(1)], {
+      status: 404,
+      body: { error: { code: "not_found", message: invisible } },
+    });
+
+    // Assess
+    expect(table.code, table.err).toBe(0);
+    expect(table.out).not.toMatch(rawInvisible);
+    expect(table.out).toContain("order-1\\u200b\\u200d\\u2060\\ufeff\\u00ad\\ufe0f\\u3164\\udb40\\udc41");
+    expect(error.err).not.toMatch(rawInvisible);
+  });
+
+  it("--json escapes them too: the same JSON value", async () => {
+    // Act
+    const result = await run(["--json", "tasks", "get", taskIdOf(1)], {
+      status: 404,
+      body: { error: { code: "not_found", message: invisible } },
+    });
+
+    // Assess
+    expect(JSON.parse(result.err).error.message).toBe(invisible);
+    expect(result.err).not.toMatch(rawInvisible);
+  });
+});
+
 describe("a next_cursor that is not one of the API's cursors", () => {
   // The CLI prints `more: --cursor <next_cursor>` for the operator to paste into a shell: a lying server (or a
   // proxy) must not be able to hand them a command substitution to run. The API's cursors are base64url.

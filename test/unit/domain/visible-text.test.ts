@@ -1,12 +1,11 @@
 import { describe, expect, it } from "vitest";
-import { errorText } from "../../../console/src/action.js";
-import { ApiError } from "../../../console/src/api.js";
-import { visible, visibleJson } from "../../../console/src/format.js";
+import { visible, visibleJson } from "../../../shared/domain/visible-text.js";
 
 /**
- * What the page shows of text a client or a receiver chose (a group value, a callback URL, a task's content, an
- * error): nothing in it is invisible or reorders what is around it, so two values that differ are told apart on
- * the page and `\u202e` cannot turn one value into what looks like another (Trojan Source).
+ * What a person is shown of text a client or a receiver chose (a group value, a callback URL, a task's content, an
+ * error), on the console's page and the CLI's terminal alike: nothing in it is invisible or reorders what is around
+ * it, so two values that differ are told apart and `\u202e` cannot turn one value into what looks like another
+ * (Trojan Source).
  */
 const RLO = "\u202e";
 const HIDDEN = [
@@ -31,7 +30,7 @@ const HIDDEN = [
   ["a variation selector outside the BMP", "\u{e0100}", "\\udb40\\udd00"],
 ] as const;
 
-describe("visible (a value the page shows as text)", () => {
+describe("visible (a value shown as text)", () => {
   it.each(HIDDEN)("writes %s as its escape", (_, c, escaped) => {
     expect(visible(`order-1${c}x`)).toBe(`order-1${escaped}x`);
   });
@@ -64,12 +63,5 @@ describe("visibleJson (a task's content: JSON text)", () => {
     expect(shown).not.toMatch(/[\p{Cf}\p{Default_Ignorable_Code_Point}\u007f-\u009f\u2028\u2029]/u);
     expect(shown.startsWith('{\n  "order_id": "A1\\u202e')).toBe(true);
     expect(shown.endsWith('",\n\t"n": 1}')).toBe(true);
-  });
-});
-
-describe("errorText (an error line)", () => {
-  it("shows what an API message echoes of a value as visible text", () => {
-    const error = new ApiError(404, `no task "x${RLO}y"`, "not_found");
-    expect(errorText(error)).toBe('not_found: no task "x\\u202ey"');
   });
 });
