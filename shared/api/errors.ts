@@ -22,7 +22,6 @@ export type ErrorCode =
   | "idempotency_conflict"
   | "payload_too_large"
   | "unsupported_media_type"
-  | "too_many_requests"
   | "service_unavailable"
   | "internal_error"
   // Issue 14, point 3: fan-out.

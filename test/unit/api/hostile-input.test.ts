@@ -161,7 +161,6 @@ const CODES_BY_STATUS: Readonly<Record<number, readonly string[]>> = {
   409: ["conflict", "idempotency_conflict"],
   413: ["payload_too_large"],
   415: ["unsupported_media_type"],
-  429: ["too_many_requests"],
 };
 
 /** Internals that must never reach a client (unless the client sent that very text itself). */
