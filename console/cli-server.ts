@@ -11,6 +11,7 @@ import { apiProxy } from "./api-proxy.js";
 import { cloudWatchMetricsSource } from "./cloudwatch-metrics.js";
 import type { ConsoleMetrics } from "./schemas.js";
 import { consoleHandler, SECURITY_HEADERS, sendJson } from "./server.js";
+import { type ConsoleSession, consoleSession } from "./session-token.js";
 
 export interface ConsoleServerOptions {
   readonly apiUrl: URL;
@@ -39,8 +40,11 @@ export async function startConsoleServer(
         };
   const serveConsole = consoleHandler({ sources: { metrics }, ...(options.log ? { log: options.log } : {}) });
   const proxy = apiProxy({ apiUrl: options.apiUrl, authorize: options.authorize });
+  // Made once the port is known (its cookie's name holds it); the server answers nothing before.
+  let session: ConsoleSession | undefined;
   const server = http.createServer(async (req, res) => {
     try {
+      if (!session || session.gate(req, res)) return;
       if (await serveConsole(req, res)) return;
       if (await proxy(req, res)) return;
       if (req.url === "/") {
@@ -61,8 +65,9 @@ export async function startConsoleServer(
     server.listen(options.port, host, resolve);
   });
   const { port } = server.address() as AddressInfo;
+  session = consoleSession(port);
   return {
-    url: `http://${host}:${port}/console`,
+    url: `http://${host}:${port}${session.urlFor("/console")}`,
     stop: async () => {
       const closed = new Promise<void>((resolve) => server.close(() => resolve()));
       server.closeAllConnections();

@@ -31,7 +31,7 @@ export function consoleCommand(parent: Command, io: CliIo): void {
     .option("--metrics-service <name>", "the metrics' service dimension (default punctual-<env> with --env)")
     .addHelpText(
       "after",
-      "\nExample:\n  $ npx punctual console --env prod        # then open http://127.0.0.1:4000/console",
+      "\nExample:\n  $ npx punctual console --env prod        # then open the URL it prints (it holds a session token)",
     )
     .action(async (options: ConsoleOptions, command: Command) => {
       const global = command.optsWithGlobals<GlobalOptions>();

@@ -9,12 +9,17 @@ import { expectConsoleSecurityHeaders } from "../../support/console-server.js";
  * gives — not only the console's files and calls and the proxied API answers — carries the security headers.
  */
 let api: http.Server;
+let apiCalls = 0;
+let consoleUrl: string;
 let consoleOrigin: string;
 let stopConsole: () => Promise<void>;
+/** The session cookie a browser holds after opening the printed URL. */
+let session: string;
 
 beforeAll(async () => {
   api = http.createServer((req, res) => {
     req.resume();
+    apiCalls++;
     res.writeHead(200, { "content-type": "application/json" }).end('{"topics":[]}');
   });
   await new Promise<void>((resolve) => api.listen(0, "127.0.0.1", resolve));
@@ -23,8 +28,11 @@ beforeAll(async () => {
     authorize: async () => ({}),
     port: 0,
   });
+  consoleUrl = server.url;
   consoleOrigin = new URL(server.url).origin;
   stopConsole = server.stop;
+  const opened = await fetch(consoleUrl, { redirect: "manual" });
+  session = (opened.headers.get("set-cookie") ?? "").split(";")[0] ?? "";
 });
 
 afterAll(async () => {
@@ -37,18 +45,62 @@ describe("punctual console's server", () => {
   it("sends the security headers on every answer: the redirect from /, a 404, a refusal, a proxied answer", async () => {
     // Act
     const answers = await Promise.all([
-      fetch(`${consoleOrigin}/`, { redirect: "manual" }),
-      fetch(`${consoleOrigin}/nothing-here`),
-      fetch(`${consoleOrigin}/v1/topics`),
+      fetch(`${consoleOrigin}/`, { redirect: "manual", headers: { cookie: session } }),
+      fetch(`${consoleOrigin}/nothing-here`, { headers: { cookie: session } }),
+      fetch(`${consoleOrigin}/v1/topics`, { headers: { cookie: session } }),
+      fetch(`${consoleOrigin}/v1/topics`, { headers: { "x-punctual-console": "1", cookie: session } }),
       fetch(`${consoleOrigin}/v1/topics`, { headers: { "x-punctual-console": "1" } }),
+      fetch(consoleUrl, { redirect: "manual" }),
     ]);
 
     // Assess
-    expect(answers.map((a) => a.status)).toEqual([302, 404, 403, 200]);
+    expect(answers.map((a) => a.status)).toEqual([302, 404, 403, 200, 403, 303]);
     expect(answers[0]?.headers.get("location")).toBe("/console");
     for (const answer of answers) {
       await expectConsoleSecurityHeaders(answer);
       expect(answer.headers.get("cache-control")).toBe("no-store");
     }
+  });
+
+  it("serves nothing to a caller without this session's token: another user's process on this machine", async () => {
+    // Prepare: what a process that can reach loopback but did not see the printed URL sends, the page's header too.
+    const before = apiCalls;
+    const headers = { "x-punctual-console": "1" };
+
+    // Act
+    const answers = await Promise.all([
+      fetch(`${consoleOrigin}/v1/topics`, { headers }),
+      fetch(`${consoleOrigin}/v1/tasks/x/replay`, { method: "POST", headers }),
+      fetch(`${consoleOrigin}/console`, { headers }),
+      fetch(`${consoleOrigin}/console/api/metrics?minutes=5`, { headers }),
+      fetch(`${consoleOrigin}/v1/topics`, {
+        headers: { ...headers, cookie: `${session.split("=")[0]}=guess` },
+      }),
+      fetch(`${consoleOrigin}/console?token=guess`, { redirect: "manual" }),
+    ]);
+
+    // Assess
+    expect(answers.map((a) => a.status)).toEqual([403, 403, 403, 403, 403, 403]);
+    for (const answer of answers) {
+      expect(await answer.clone().text()).toContain("open the URL `punctual console` printed");
+      expect(answer.headers.get("set-cookie")).toBeNull();
+      await expectConsoleSecurityHeaders(answer);
+    }
+    expect(apiCalls).toBe(before);
+  });
+
+  it("the printed URL holds a one-session token: opening it sets an HttpOnly, SameSite=Strict cookie and leaves the token out of the address", async () => {
+    // Act
+    const opened = await fetch(consoleUrl, { redirect: "manual" });
+    const cookie = opened.headers.get("set-cookie") ?? "";
+    const page = await fetch(`${consoleOrigin}/console`, { headers: { cookie: cookie.split(";")[0] ?? "" } });
+
+    // Assess
+    expect(new URL(consoleUrl).searchParams.get("token")).toMatch(/^[\w-]{43}$/);
+    expect(opened.status).toBe(303);
+    expect(opened.headers.get("location")).toBe("/console");
+    expect(cookie).toMatch(/^punctual_console_\d+=[\w-]{43}; Path=\/; HttpOnly; SameSite=Strict$/);
+    await expectConsoleSecurityHeaders(opened);
+    expect(page.status).toBe(200);
   });
 });
