@@ -10,7 +10,7 @@ import type { Authorizer } from "../client/auth.js";
 import { apiProxy } from "./api-proxy.js";
 import { cloudWatchMetricsSource } from "./cloudwatch-metrics.js";
 import type { ConsoleMetrics } from "./schemas.js";
-import { consoleHandler, SECURITY_HEADERS, sendJson } from "./server.js";
+import { answerParserRefusals, consoleHandler, SECURITY_HEADERS, sendJson } from "./server.js";
 import { type ConsoleSession, consoleSession } from "./session-token.js";
 
 export interface ConsoleServerOptions {
@@ -59,6 +59,7 @@ export async function startConsoleServer(
         sendJson(res, 502, { error: { code: "upstream_failed", message: (error as Error).message } });
     }
   });
+  answerParserRefusals(server, SECURITY_HEADERS);
   const host = options.host ?? "127.0.0.1";
   await new Promise<void>((resolve, reject) => {
     server.once("error", reject);

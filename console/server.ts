@@ -4,8 +4,9 @@
  * page under /console and the console's own endpoints under /console/api; the page talks only to its origin.
  */
 import { readFile } from "node:fs/promises";
-import type http from "node:http";
+import http from "node:http";
 import path from "node:path";
+import type { Duplex } from "node:stream";
 import type * as z from "zod";
 import { echoed } from "#shared/domain/echoed.js";
 import { CONSOLE_DIST, CONSOLE_FILES, ensureConsoleBuilt } from "./build.js";
@@ -170,6 +171,34 @@ export function localApiPrelude(serveConsole: ConsoleHandler): ConsoleHandler {
     return serveConsole(req, res);
   };
 }
+
+/**
+ * What the server answers a request Node's HTTP parser refuses before any handler runs (a malformed line, headers
+ * past the 16 KB limit): Node's own 400 and 431 carry no headers but `Connection`, so they too get the security
+ * headers every other answer of this origin has. No body: nothing of the request is echoed.
+ */
+export function answerParserRefusals(server: http.Server, headers: Readonly<Record<string, string>>): void {
+  server.on("clientError", (error: NodeJS.ErrnoException, socket: Duplex) => {
+    // A reset socket, or one whose answer is already under way, can take no answer (Node's documented check).
+    if (error.code === "ECONNRESET" || !socket.writable) return void socket.destroy();
+    const status = PARSER_STATUS[error.code ?? ""] ?? 400;
+    const lines = Object.entries({
+      ...headers,
+      "cache-control": "no-store",
+      "content-length": "0",
+      connection: "close",
+    })
+      .map(([name, value]) => `${name}: ${value}\r\n`)
+      .join("");
+    socket.end(`HTTP/1.1 ${status} ${http.STATUS_CODES[status]}\r\n${lines}\r\n`);
+  });
+}
+
+/** The refusals Node answers with another status than 400 (node:_http_server's own choice). */
+const PARSER_STATUS: Readonly<Record<string, number>> = {
+  HPE_HEADER_OVERFLOW: 431,
+  ERR_HTTP_REQUEST_TIMEOUT: 408,
+};
 
 export function sendJson(res: http.ServerResponse, status: number, body: unknown): true {
   res.writeHead(status, {

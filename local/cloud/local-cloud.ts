@@ -39,7 +39,7 @@ import { mergeTopologies, readTopology, TOPOLOGY_VARIABLE } from "#shared/contra
 import { verificationKeys } from "#shared/security/signing.js";
 import { localMetricsSource } from "../../console/local-metrics.js";
 import { localViewSource } from "../../console/local-view.js";
-import { consoleHandler, localApiPrelude } from "../../console/server.js";
+import { consoleHandler, localApiPrelude, SECURITY_HEADERS } from "../../console/server.js";
 import { provision } from "./provision.js";
 import { recoverUnfinishedTasks } from "./recover.js";
 import { synthLocalTemplate } from "./synth.js";
@@ -569,7 +569,14 @@ async function startApiAndConsole(
       log,
     }),
   );
-  const server = await startApiServer({ host, port: options.apiPort ?? 3000, routes, log, prelude });
+  const server = await startApiServer({
+    host,
+    port: options.apiPort ?? 3000,
+    routes,
+    log,
+    prelude,
+    parserRefusalHeaders: SECURITY_HEADERS,
+  });
   return { server, routes, consoleScheduler };
 }
 

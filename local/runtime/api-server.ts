@@ -2,6 +2,7 @@ import { randomUUID } from "node:crypto";
 import http from "node:http";
 import type { AddressInfo } from "node:net";
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2 } from "aws-lambda";
+import { answerParserRefusals } from "../../console/server.js";
 import { createLambdaContext, invokeWithTimeout } from "./lambda-context.js";
 import type { LambdaHandler } from "./sqs-event-source.js";
 
@@ -51,6 +52,8 @@ export async function startApiServer(options: {
   readonly prelude?: (req: http.IncomingMessage, res: http.ServerResponse) => Promise<boolean>;
   /** API Gateway's integration timeout; 30 s unless a test shortens it. */
   readonly integrationTimeoutMs?: number;
+  /** Headers on the answers to what Node's HTTP parser refuses (the console's, which shares this origin). */
+  readonly parserRefusalHeaders?: Readonly<Record<string, string>>;
 }): Promise<{ url: string; stop(): Promise<void>; inFlight(): number }> {
   const api: ApiState = {
     ...routeTable(options.routes),
@@ -60,6 +63,7 @@ export async function startApiServer(options: {
   };
   const server = http.createServer((req, res) => serveRequest(api, req, res));
   server.keepAliveTimeout = 65_000;
+  if (options.parserRefusalHeaders) answerParserRefusals(server, options.parserRefusalHeaders);
   await new Promise<void>((resolve, reject) => {
     server.once("error", reject);
     server.listen(options.port, options.host, resolve);

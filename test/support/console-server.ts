@@ -1,5 +1,5 @@
 import http from "node:http";
-import type { AddressInfo } from "node:net";
+import net, { type AddressInfo } from "node:net";
 import { expect } from "vitest";
 import type { ConsoleMetrics } from "../../console/schemas.js";
 import type { ConsoleHandler } from "../../console/server.js";
@@ -14,6 +14,45 @@ export async function expectConsoleSecurityHeaders(answer: Response): Promise<vo
   expect(answer.headers.get("x-frame-options")).toBe("DENY");
   expect(answer.headers.get("x-content-type-options")).toBe("nosniff");
   expect(answer.headers.get("referrer-policy")).toBe("no-referrer");
+}
+
+/**
+ * Requests Node's HTTP parser refuses before any handler runs (a header line without a colon; 20 KB of headers,
+ * past its 16 KB limit), each sent on its own socket; what the server wrote back, status line and headers.
+ */
+export async function parserRefusals(origin: string): Promise<{ malformed: string; oversized: string }> {
+  const { hostname, port } = new URL(origin);
+  const send = (request: string) =>
+    new Promise<string>((resolve, reject) => {
+      const chunks: Buffer[] = [];
+      const socket = net.connect(Number(port), hostname, () => socket.end(request));
+      socket.on("data", (chunk) => chunks.push(chunk));
+      socket.on("error", reject);
+      socket.on("close", () => resolve(Buffer.concat(chunks).toString("latin1")));
+    });
+  const [malformed, oversized] = await Promise.all([
+    send(`GET /console HTTP/1.1\r\nHost: ${hostname}\r\nno colon here\r\n\r\n`),
+    send(`GET /console HTTP/1.1\r\nHost: ${hostname}\r\nx-big: ${"a".repeat(20_000)}\r\n\r\n`),
+  ]);
+  return { malformed, oversized };
+}
+
+/** Asserts a raw answer (status line and headers) carries the console's security headers, `no-store` and `close`. */
+export function expectRawSecurityHeaders(raw: string, status: number): void {
+  const [statusLine = "", ...lines] = raw.split("\r\n\r\n")[0]?.split("\r\n") ?? [];
+  const headers = new Map(
+    lines.map((line) => [
+      line.slice(0, line.indexOf(":")).toLowerCase(),
+      line.slice(line.indexOf(":") + 1).trim(),
+    ]),
+  );
+  expect(statusLine).toMatch(new RegExp(`^HTTP/1\\.1 ${status} `));
+  expect(headers.get("content-security-policy")).toContain("frame-ancestors 'none'");
+  expect(headers.get("x-frame-options")).toBe("DENY");
+  expect(headers.get("x-content-type-options")).toBe("nosniff");
+  expect(headers.get("referrer-policy")).toBe("no-referrer");
+  expect(headers.get("cache-control")).toBe("no-store");
+  expect(headers.get("connection")).toBe("close");
 }
 
 /** Serves `handle` on a free loopback port (anything it does not take: 418); `close` stops it. */

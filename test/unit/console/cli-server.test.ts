@@ -2,7 +2,11 @@ import http from "node:http";
 import type { AddressInfo } from "node:net";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startConsoleServer } from "../../../console/cli-server.js";
-import { expectConsoleSecurityHeaders } from "../../support/console-server.js";
+import {
+  expectConsoleSecurityHeaders,
+  expectRawSecurityHeaders,
+  parserRefusals,
+} from "../../support/console-server.js";
 
 /**
  * `punctual console`'s own server (a real loopback server in front of a real loopback "API"): every answer it
@@ -102,5 +106,14 @@ describe("punctual console's server", () => {
     expect(cookie).toMatch(/^punctual_console_\d+=[\w-]{43}; Path=\/; HttpOnly; SameSite=Strict$/);
     await expectConsoleSecurityHeaders(opened);
     expect(page.status).toBe(200);
+  });
+
+  it("answers what Node's parser refuses (a malformed header, 20 KB of headers) with the security headers too", async () => {
+    // Act
+    const { malformed, oversized } = await parserRefusals(consoleOrigin);
+
+    // Assess
+    expectRawSecurityHeaders(malformed, 400);
+    expectRawSecurityHeaders(oversized, 431);
   });
 });

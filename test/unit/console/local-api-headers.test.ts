@@ -1,7 +1,12 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { consoleHandler, localApiPrelude } from "../../../console/server.js";
+import { consoleHandler, localApiPrelude, SECURITY_HEADERS } from "../../../console/server.js";
 import { startApiServer } from "../../../local/runtime/api-server.js";
-import { expectConsoleSecurityHeaders, quietMetrics } from "../../support/console-server.js";
+import {
+  expectConsoleSecurityHeaders,
+  expectRawSecurityHeaders,
+  parserRefusals,
+  quietMetrics,
+} from "../../support/console-server.js";
 
 /**
  * Locally the console and the API share one origin (the local API server, `npm start`): the API's answers are
@@ -31,6 +36,8 @@ beforeAll(async () => {
       },
     ],
     prelude: localApiPrelude(consoleHandler({ sources: { metrics: async (q) => quietMetrics(q.topic) } })),
+    // As the local cloud starts it (local/cloud/local-cloud.ts).
+    parserRefusalHeaders: SECURITY_HEADERS,
   });
 });
 
@@ -51,5 +58,14 @@ describe("the local API server beside the console", () => {
       await expectConsoleSecurityHeaders(answer);
       expect(answer.headers.get("cross-origin-resource-policy")).toBe("same-origin");
     }
+  });
+
+  it("answers what Node's parser refuses (a malformed header, 20 KB of headers) with the security headers too", async () => {
+    // Act
+    const { malformed, oversized } = await parserRefusals(api.url);
+
+    // Assess
+    expectRawSecurityHeaders(malformed, 400);
+    expectRawSecurityHeaders(oversized, 431);
   });
 });
