@@ -3,7 +3,7 @@
  * every other user and process on the machine, so the loopback and header checks (server.ts `refusalOf`) keep out
  * web pages but not a local process. The server serves only a caller that holds the token it printed in its URL
  * (as Jupyter does): opening that URL trades the token for an HttpOnly, SameSite=Strict cookie and redirects to the
- * same address without it; every request after that must carry the cookie.
+ * page without it; every request after that must carry the cookie.
  */
 import { createHash, randomBytes, timingSafeEqual } from "node:crypto";
 import type http from "node:http";
@@ -33,22 +33,22 @@ export function consoleSession(port: number): ConsoleSession {
     gate(req, res) {
       const url = new URL(req.url ?? "/", "http://localhost");
       const offered = url.searchParams.get(TOKEN_PARAMETER);
-      if (offered !== null && isToken(offered)) return startSession(res, url, cookieName, token);
+      if (offered !== null && isToken(offered)) return startSession(res, cookieName, token);
       if (offered === null && isToken(parseCookies(req.headers.cookie ?? "")[cookieName])) return false;
       return sendJson(res, 403, { error: { code: "forbidden", message: REFUSAL } });
     },
   };
 }
 
-function startSession(res: http.ServerResponse, url: URL, cookieName: string, token: string): true {
-  url.searchParams.delete(TOKEN_PARAMETER);
+/** Always to the page: a path the URL named (`//elsewhere.example`) would make this an open redirect. */
+function startSession(res: http.ServerResponse, cookieName: string, token: string): true {
   const cookie = serializeCookie(cookieName, token, { path: "/", httpOnly: true, sameSite: "strict" });
   res
     .writeHead(303, {
       ...SECURITY_HEADERS,
       "cache-control": "no-store",
       "set-cookie": cookie,
-      location: `${url.pathname}${url.search}`,
+      location: "/console",
     })
     .end();
   return true;

@@ -98,6 +98,8 @@ describe("punctual console's server", () => {
     const opened = await fetch(consoleUrl, { redirect: "manual" });
     const cookie = opened.headers.get("set-cookie") ?? "";
     const page = await fetch(`${consoleOrigin}/console`, { headers: { cookie: cookie.split(";")[0] ?? "" } });
+    const token = new URL(consoleUrl).search;
+    const elsewhere = await fetch(`${consoleOrigin}//elsewhere.example/${token}`, { redirect: "manual" });
 
     // Assess
     expect(new URL(consoleUrl).searchParams.get("token")).toMatch(/^[\w-]{43}$/);
@@ -106,6 +108,7 @@ describe("punctual console's server", () => {
     expect(cookie).toMatch(/^punctual_console_\d+=[\w-]{43}; Path=\/; HttpOnly; SameSite=Strict$/);
     await expectConsoleSecurityHeaders(opened);
     expect(page.status).toBe(200);
+    expect(elsewhere.headers.get("location")).toBe("/console");
   });
 
   it("answers what Node's parser refuses (a malformed header, 20 KB of headers) with the security headers too", async () => {
