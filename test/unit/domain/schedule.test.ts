@@ -182,6 +182,38 @@ describe("occurrences", () => {
     expect(nextOccurrence(spec, at("2027-01-01T04:00:00Z"))).toBeUndefined();
   });
 
+  it.each([
+    [
+      "a cursor and start_at with milliseconds",
+      { cron: "*/7 * * * * *", timezone: "UTC" },
+      "2027-01-01T00:00:00.499Z",
+    ],
+    ["a fixed local time after a gap", daily0230Berlin, "2027-03-27T23:59:59.750Z"],
+    [
+      "a gap of every second stepped over",
+      { cron: "* * 2 * * *", timezone: "Europe/Berlin" },
+      "2027-03-28T00:59:58.250Z",
+    ],
+    [
+      "a zone with a half-hour change",
+      { cron: "*/20 * * * *", timezone: "Australia/Lord_Howe" },
+      "2027-10-02T15:00:00.999Z",
+    ],
+  ])(
+    "fall on whole seconds (%s): what a stop probes for a schedule it cannot compute",
+    (_name, spec, from) => {
+      const runs = occurrencesBetween(
+        { ...spec, startAtMs: at(from) + 1 },
+        at(from),
+        at(from) + 3 * 86_400_000,
+        50,
+      );
+
+      expect(runs.length).toBeGreaterThan(0);
+      expect(runs.filter((ms) => ms % 1000 !== 0).map(iso)).toEqual([]);
+    },
+  );
+
   it("the horizon is the topic's maxDelay when that is shorter, never longer than 4 minutes", () => {
     expect(materializeHorizonMs(120)).toBe(120_000);
     expect(materializeHorizonMs(86_400)).toBe(MATERIALIZE_HORIZON_MS);
