@@ -15,6 +15,7 @@ import {
   materializeAt,
   nextOccurrence,
   occurrencesBetween,
+  onlyDstGapsAhead,
 } from "#shared/domain/schedule-cron.js";
 import { cronerSearchesOf } from "../../support/croner-searches.js";
 
@@ -303,6 +304,54 @@ describe("validation", () => {
 
   it.each(["Mars/Olympus", "+02:00", "CEST", "europe berlin", "", "Europe/"])("refuses %j", (zone) => {
     expect(isKnownTimeZone(zone)).toBe(false);
+  });
+});
+
+describe("a time zone spelt many ways (Intl takes a zone's name in any letter case)", () => {
+  /** The zone's name with its letters' case set by the bits of `n`: `n` 0 is all lower case. */
+  const spelling = (zone: string, n: number) => {
+    let bit = 0;
+    return [...zone]
+      .map((c) => (/[a-z]/i.test(c) ? ((n >> bit++) & 1 ? c.toUpperCase() : c.toLowerCase()) : c))
+      .join("");
+  };
+  const spellings = Array.from({ length: 40 }, (_, n) => spelling("America/Argentina/Buenos_Aires", n + 7));
+
+  it("keeps one formatter per zone, not one per spelling: a create with a fresh spelling each time (refused or not) grew a warm function's memory without bound, some 28 KB per spelling in our cache and as much in croner's", () => {
+    const formatting = vi.spyOn(Intl.DateTimeFormat.prototype, "formatToParts");
+    try {
+      for (const timezone of spellings) {
+        const spec = { cron: "*/30 * * * *", timezone };
+        expect(isKnownTimeZone(timezone)).toBe(true);
+        onlyDstGapsAhead(spec, at("2027-01-01T00:00:00Z"));
+        occurrencesBetween(spec, at("2027-01-01T00:00:00Z"), at("2027-01-02T00:00:00Z"), 3);
+      }
+
+      // Ours and croner's: one each at most for the zone (none if an earlier test made them).
+      expect(new Set(formatting.mock.contexts).size).toBeLessThanOrEqual(2);
+    } finally {
+      formatting.mockRestore();
+    }
+  });
+
+  it("answers the same instants in every spelling as in the zone's own", () => {
+    const own = occurrencesBetween(
+      { cron: "30 2 * * *", timezone: "America/Argentina/Buenos_Aires" },
+      at("2027-01-01T00:00:00Z"),
+      at("2027-01-05T00:00:00Z"),
+      5,
+    );
+
+    for (const timezone of spellings.slice(0, 5)) {
+      const runs = occurrencesBetween(
+        { cron: "30 2 * * *", timezone },
+        at("2027-01-01T00:00:00Z"),
+        at("2027-01-05T00:00:00Z"),
+        5,
+      );
+      expect(runs.map(iso)).toEqual(own.map(iso));
+    }
+    expect(own.map(iso)[0]).toBe("2027-01-01T05:30:00.000Z");
   });
 });
 
