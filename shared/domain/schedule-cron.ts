@@ -1,6 +1,6 @@
 import { Cron, CronPattern } from "croner";
 import { INLINE_COVER_MS, MAX_OCCURRENCES_INLINE, MIN_OCCURRENCES_INLINE } from "./schedule.js";
-import { wallClockMs, zoneFormatter } from "./zone-clock.js";
+import { canonicalZone, wallClockMs, zoneFormatter } from "./zone-clock.js";
 
 /*
  * A schedule's cron rules: validating a pattern and computing its occurrences. Apart from schedule.ts so that
@@ -30,7 +30,8 @@ export interface CronSpec {
 function cronOf(spec: Pick<CronSpec, "cron" | "timezone">): Cron {
   return new Cron(spec.cron, {
     paused: true,
-    timezone: spec.timezone,
+    // Croner keeps a formatter per zone name it is given, for ever: one per zone, not per spelling (zone-clock.ts).
+    timezone: canonicalZone(spec.timezone),
     mode: "5-or-6-parts",
     fixedTimeRule: "single-value",
   });

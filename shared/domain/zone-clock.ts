@@ -3,14 +3,36 @@
  * (schedule-cron.ts) and the local Scheduler emulator's time zones (local/scheduler/expression.ts) share.
  */
 
+/** Per zone as Intl names it: at most the few hundred zones ICU knows. */
 const formatters = new Map<string, Intl.DateTimeFormat>();
+/** Spellings met → the zone Intl names; bounded, as the spellings a caller can send are not. */
+const zoneNames = new Map<string, string>();
+const MAX_SPELLINGS_KEPT = 1_000;
+
+/**
+ * The zone as Intl names it (`Europe/Berlin` for `europe/berlin` or `EUROPE/BERLIN`; a link such as `US/Eastern`
+ * by its target): the same clock under one key. Intl takes a name in any letter case, so the spellings of one zone
+ * run to 2^letters; a formatter kept per spelling (some 28 KB of ICU memory each, in croner's cache as in ours) let
+ * a caller grow a warm function's memory without bound, one create (refused or not) at a time. Throws a RangeError
+ * for a zone Intl does not know.
+ */
+export function canonicalZone(timeZone: string): string {
+  let zone = zoneNames.get(timeZone);
+  if (zone === undefined) {
+    zone = new Intl.DateTimeFormat("en-US", { timeZone }).resolvedOptions().timeZone;
+    if (zoneNames.size >= MAX_SPELLINGS_KEPT) zoneNames.clear();
+    zoneNames.set(timeZone, zone);
+  }
+  return zone;
+}
 
 /** One formatter per zone (building one is the costly part); throws a RangeError for a zone Intl does not know. */
 export function zoneFormatter(timeZone: string): Intl.DateTimeFormat {
-  let formatter = formatters.get(timeZone);
+  const zone = canonicalZone(timeZone);
+  let formatter = formatters.get(zone);
   if (!formatter) {
     formatter = new Intl.DateTimeFormat("en-US", {
-      timeZone,
+      timeZone: zone,
       hourCycle: "h23",
       year: "numeric",
       month: "numeric",
@@ -19,7 +41,7 @@ export function zoneFormatter(timeZone: string): Intl.DateTimeFormat {
       minute: "numeric",
       second: "numeric",
     });
-    formatters.set(timeZone, formatter);
+    formatters.set(zone, formatter);
   }
   return formatter;
 }

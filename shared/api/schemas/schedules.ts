@@ -89,7 +89,8 @@ export type ScheduleView = z.output<typeof scheduleViewSchema>;
 /** Pause and delete: the schedule, and how many of its not-yet-due occurrence tasks were cancelled. */
 export const scheduleChangeResponseSchema = scheduleViewSchema.extend({
   cancelled_occurrences: z.number().int().nonnegative().meta({
-    description: "occurrence tasks created ahead and cancelled by this call (already queued ones still run)",
+    description:
+      "occurrence tasks created ahead (not yet due) and cancelled by this call; one already due, or whose attempt has started, still runs",
   }),
 });
 

@@ -15,6 +15,7 @@ import {
   materializeAt,
   nextOccurrence,
   occurrencesBetween,
+  onlyDstGapsAhead,
 } from "#shared/domain/schedule-cron.js";
 import { cronerSearchesOf } from "../../support/croner-searches.js";
 
@@ -182,6 +183,38 @@ describe("occurrences", () => {
     expect(nextOccurrence(spec, at("2027-01-01T04:00:00Z"))).toBeUndefined();
   });
 
+  it.each([
+    [
+      "a cursor and start_at with milliseconds",
+      { cron: "*/7 * * * * *", timezone: "UTC" },
+      "2027-01-01T00:00:00.499Z",
+    ],
+    ["a fixed local time after a gap", daily0230Berlin, "2027-03-27T23:59:59.750Z"],
+    [
+      "a gap of every second stepped over",
+      { cron: "* * 2 * * *", timezone: "Europe/Berlin" },
+      "2027-03-28T00:59:58.250Z",
+    ],
+    [
+      "a zone with a half-hour change",
+      { cron: "*/20 * * * *", timezone: "Australia/Lord_Howe" },
+      "2027-10-02T15:00:00.999Z",
+    ],
+  ])(
+    "fall on whole seconds (%s): what a stop probes for a schedule it cannot compute",
+    (_name, spec, from) => {
+      const runs = occurrencesBetween(
+        { ...spec, startAtMs: at(from) + 1 },
+        at(from),
+        at(from) + 3 * 86_400_000,
+        50,
+      );
+
+      expect(runs.length).toBeGreaterThan(0);
+      expect(runs.filter((ms) => ms % 1000 !== 0).map(iso)).toEqual([]);
+    },
+  );
+
   it("the horizon is the topic's maxDelay when that is shorter, never longer than 4 minutes", () => {
     expect(materializeHorizonMs(120)).toBe(120_000);
     expect(materializeHorizonMs(86_400)).toBe(MATERIALIZE_HORIZON_MS);
@@ -271,6 +304,54 @@ describe("validation", () => {
 
   it.each(["Mars/Olympus", "+02:00", "CEST", "europe berlin", "", "Europe/"])("refuses %j", (zone) => {
     expect(isKnownTimeZone(zone)).toBe(false);
+  });
+});
+
+describe("a time zone spelt many ways (Intl takes a zone's name in any letter case)", () => {
+  /** The zone's name with its letters' case set by the bits of `n`: `n` 0 is all lower case. */
+  const spelling = (zone: string, n: number) => {
+    let bit = 0;
+    return [...zone]
+      .map((c) => (/[a-z]/i.test(c) ? ((n >> bit++) & 1 ? c.toUpperCase() : c.toLowerCase()) : c))
+      .join("");
+  };
+  const spellings = Array.from({ length: 40 }, (_, n) => spelling("America/Argentina/Buenos_Aires", n + 7));
+
+  it("keeps one formatter per zone, not one per spelling: a create with a fresh spelling each time (refused or not) grew a warm function's memory without bound, some 28 KB per spelling in our cache and as much in croner's", () => {
+    const formatting = vi.spyOn(Intl.DateTimeFormat.prototype, "formatToParts");
+    try {
+      for (const timezone of spellings) {
+        const spec = { cron: "*/30 * * * *", timezone };
+        expect(isKnownTimeZone(timezone)).toBe(true);
+        onlyDstGapsAhead(spec, at("2027-01-01T00:00:00Z"));
+        occurrencesBetween(spec, at("2027-01-01T00:00:00Z"), at("2027-01-02T00:00:00Z"), 3);
+      }
+
+      // Ours and croner's: one each at most for the zone (none if an earlier test made them).
+      expect(new Set(formatting.mock.contexts).size).toBeLessThanOrEqual(2);
+    } finally {
+      formatting.mockRestore();
+    }
+  });
+
+  it("answers the same instants in every spelling as in the zone's own", () => {
+    const own = occurrencesBetween(
+      { cron: "30 2 * * *", timezone: "America/Argentina/Buenos_Aires" },
+      at("2027-01-01T00:00:00Z"),
+      at("2027-01-05T00:00:00Z"),
+      5,
+    );
+
+    for (const timezone of spellings.slice(0, 5)) {
+      const runs = occurrencesBetween(
+        { cron: "30 2 * * *", timezone },
+        at("2027-01-01T00:00:00Z"),
+        at("2027-01-05T00:00:00Z"),
+        5,
+      );
+      expect(runs.map(iso)).toEqual(own.map(iso));
+    }
+    expect(own.map(iso)[0]).toBe("2027-01-01T05:30:00.000Z");
   });
 });
 

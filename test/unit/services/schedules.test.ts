@@ -1248,4 +1248,39 @@ describe("a stored schedule this release cannot compute (written by an older rel
       expect(h.live().filter((t) => t.scheduleId === poison)).toEqual([]);
     },
   );
+
+  it.each([
+    ["a time zone the runtime's ICU dropped", "*/1 * * * *", { timezone: "Mars/Olympus" }, "pause"],
+    ["a cron croner now refuses", "*/1 * * * *", { cron: "61 * * * *" }, "delete"],
+    ["a cron croner now refuses (seconds)", "*/7 * * * * *", { cron: "61 * * * *" }, "pause"],
+    [
+      "a time zone the runtime's ICU dropped (seconds)",
+      "*/7 * * * * *",
+      { timezone: "Mars/Olympus" },
+      "delete",
+    ],
+  ] as const)(
+    "%s after an older release made occurrences ahead (%s): pause and delete still cancel them, found by their keys (occurrences fall on whole seconds, at most the horizon ahead)",
+    async (_name, cron, poisoned, stop) => {
+      // Prepare: a schedule an older release could compute made its occurrences ahead; then this release cannot.
+      const h = harness();
+      const { schedule_id: id } = await createSchedule(h.deps, body({ cron }));
+      h.clock.advance(1_500);
+      const ahead = h.live().filter((t) => t.scheduleId === id && t.dueAtMs > h.clock.nowMs);
+      h.store.schedules.set(id, { ...h.schedule(id), ...poisoned });
+
+      // Act
+      const stopped = stop === "pause" ? await pauseSchedule(h.deps, id) : await deleteSchedule(h.deps, id);
+      const again = stop === "pause" ? await pauseSchedule(h.deps, id) : await deleteSchedule(h.deps, id);
+
+      // Assess: every occurrence made ahead is cancelled and counted once; nothing else was written.
+      expect(ahead.length).toBeGreaterThan(3);
+      expect(stopped.cancelled_occurrences).toBe(ahead.length);
+      expect(again.cancelled_occurrences).toBe(0);
+      expect(h.live().filter((t) => t.scheduleId === id && t.dueAtMs > h.clock.nowMs)).toEqual([]);
+      expect(h.tasks().filter((t) => t.scheduleId === id && t.status === "cancelled")).toHaveLength(
+        ahead.length,
+      );
+    },
+  );
 });
