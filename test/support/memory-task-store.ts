@@ -386,10 +386,12 @@ export class MemoryTaskStore implements TaskStore {
       deliveryLatencyMs: number;
       expiresAt: number;
       attempt?: AttemptLogEntry;
+      attemptSeq?: number;
     },
-  ): Promise<void> {
+    _options?: AbortOptions,
+  ): Promise<boolean> {
     const task = this.tasks.get(taskId);
-    if (task?.status !== "delivering") return;
+    if (!inAttempt(task, result.attemptSeq)) return false;
     this.tasks.set(taskId, {
       ...withLogged(finished(task), result.attempt),
       status: "delivered",
@@ -398,19 +400,28 @@ export class MemoryTaskStore implements TaskStore {
       deliveryLatencyMs: result.deliveryLatencyMs,
       expiresAt: result.expiresAt,
     });
+    return true;
   }
 
   async recordAttemptFailure(
     taskId: string,
-    failure: { error: string; atMs: number; attempt?: AttemptLogEntry; refund?: boolean },
-  ): Promise<void> {
+    failure: {
+      error: string;
+      atMs: number;
+      attempt?: AttemptLogEntry;
+      refund?: boolean;
+      attemptSeq?: number;
+    },
+    _options?: AbortOptions,
+  ): Promise<boolean> {
     const task = this.tasks.get(taskId);
-    if (task?.status !== "delivering") return;
+    if (!inAttempt(task, failure.attemptSeq)) return false;
     this.tasks.set(taskId, {
       ...indexed(withLogged(task, failure.attempt)),
       lastError: failure.error,
       ...(failure.refund && { attempts: task.attempts - 1 }),
     });
+    return true;
   }
 
   async markFailed(
@@ -739,6 +750,11 @@ function pageOf(tasks: TaskRecord[], limit: number, keyOf: (task: TaskRecord) =>
   const taken = tasks.slice(0, limit).map((t) => structuredClone(t));
   const last = taken.at(-1);
   return tasks.length > limit && last ? { tasks: taken, next: keyOf(last) } : { tasks: taken };
+}
+
+/** As the table's outcome writes: `delivering`, and in attempt `attemptSeq` when one is given. */
+function inAttempt(task: TaskRecord | undefined, attemptSeq: number | undefined): task is TaskRecord {
+  return task?.status === "delivering" && (attemptSeq === undefined || task.attemptSeq === attemptSeq);
 }
 
 /** As the table: the entry goes into its ring slot only when the map exists (startAttempt made it). */

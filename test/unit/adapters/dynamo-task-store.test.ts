@@ -1771,6 +1771,83 @@ describe.each([
   });
 });
 
+/**
+ * Deliver writes an attempt's outcome after its callback; a step its watchdog gave up on may have that write land
+ * after the redelivery began the next attempt (a request the SDK had sent). Conditioned on `delivering` alone it
+ * marked the task delivered, or wrote its failure (and refund), under the next attempt; now on the attempt too.
+ */
+describe.each([
+  ["dynalite", () => newStore()],
+  ["memory", async () => new MemoryTaskStore()],
+] as const)("an attempt's outcome written after the next attempt began (%s)", (_name, makeStore) => {
+  const entry = (seq: number, status: number) => ({ seq, startedAtMs: NOW, durationMs: 3, status });
+
+  it("is refused and changes nothing; the current attempt's own outcome is written", async () => {
+    // Prepare: attempt 1 started, then attempt 2 (the redelivery's)
+    const store: TaskStore = await makeStore();
+    const t = task();
+    await store.putNew(t);
+    await store.startAttempt(t.taskId, NOW);
+    const second = await store.startAttempt(t.taskId, NOW + 1);
+
+    // Act: attempt 1's outcomes land late; then attempt 2's
+    const lateFailure = await store.recordAttemptFailure(t.taskId, {
+      error: "HTTP 503",
+      atMs: NOW + 2,
+      attempt: entry(1, 503),
+      attemptSeq: 1,
+      refund: true,
+    });
+    const lateDelivered = await store.markDelivered(t.taskId, {
+      atMs: NOW + 3,
+      latenessMs: 0,
+      deliveryLatencyMs: 3,
+      expiresAt: 9,
+      attempt: entry(1, 200),
+      attemptSeq: 1,
+    });
+    const afterLate = await store.get(t.taskId);
+    const own = await store.markDelivered(t.taskId, {
+      atMs: NOW + 4,
+      latenessMs: 0,
+      deliveryLatencyMs: 3,
+      expiresAt: 9,
+      attempt: entry(2, 200),
+      attemptSeq: 2,
+    });
+
+    // Assess
+    expect(afterLate).toEqual(second);
+    expect([lateFailure, lateDelivered, own]).toEqual([false, false, true]);
+    const done = await store.get(t.taskId);
+    expect(done).toMatchObject({ status: "delivered", attempts: 2, attemptSeq: 2, deliveredAtMs: NOW + 4 });
+    expect(attemptLogEntries(done as TaskRecord).map((e) => e.seq)).toEqual([2]);
+  });
+
+  it("a failure of the current attempt is written, its refund included", async () => {
+    const store: TaskStore = await makeStore();
+    const t = task();
+    await store.putNew(t);
+    await store.startAttempt(t.taskId, NOW);
+    await store.startAttempt(t.taskId, NOW + 1);
+
+    const written = await store.recordAttemptFailure(t.taskId, {
+      error: "HTTP 503",
+      atMs: NOW + 2,
+      attempt: entry(2, 503),
+      attemptSeq: 2,
+      refund: true,
+    });
+
+    expect(written).toBe(true);
+    expect(await store.get(t.taskId)).toMatchObject({
+      status: "delivering",
+      attempts: 1,
+      lastError: "HTTP 503",
+    });
+  });
+});
+
 describe.each([
   ["dynalite", () => newStore()],
   ["memory", async () => new MemoryTaskStore()],
