@@ -948,7 +948,7 @@ export class DynamoDeliverStore extends DynamoAddStore implements Pick<TaskStore
     },
     options?: AbortOptions,
   ): Promise<boolean> {
-    return this.transitionLogging(
+    const written = await this.transitionLogging(
       taskId,
       {
         set: "#status = :to, deliveredAtMs = :at, latenessMs = :lateness, deliveryLatencyMs = :latency, expiresAt = :expiresAt",
@@ -963,6 +963,14 @@ export class DynamoDeliverStore extends DynamoAddStore implements Pick<TaskStore
       },
       result,
       options?.signal,
+    );
+    if (written || result.attemptSeq === undefined) return written;
+    // Refused by the next attempt, or by this very write: an SDK resend whose first try was written, its answer lost.
+    const current = await this.get(taskId, options);
+    return (
+      current?.status === "delivered" &&
+      current.attemptSeq === result.attemptSeq &&
+      current.deliveredAtMs === result.atMs
     );
   }
 

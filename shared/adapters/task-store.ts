@@ -352,7 +352,8 @@ export interface TaskStore extends DestinationStore {
   /**
    * `delivered`, from `delivering` only. With `attempt`, the attempt's entry goes into the attempt log ring in the
    * same write. With `attemptSeq`, only while the task is still in that attempt: an outcome landing after the
-   * next attempt began (a step its watchdog gave up on) is refused. False when nothing was written.
+   * next attempt began (a step its watchdog gave up on) is refused. False when nothing was written; a resend
+   * refused by its own earlier, written try (the answer lost) is recognised and answers true.
    */
   markDelivered(
     taskId: string,

@@ -391,7 +391,15 @@ export class MemoryTaskStore implements TaskStore {
     _options?: AbortOptions,
   ): Promise<boolean> {
     const task = this.tasks.get(taskId);
-    if (!inAttempt(task, result.attemptSeq)) return false;
+    if (!task || !inAttempt(task, result.attemptSeq)) {
+      // As the table: a resend of a write already made (its first answer lost) is recognised as written.
+      return (
+        result.attemptSeq !== undefined &&
+        task?.status === "delivered" &&
+        task.attemptSeq === result.attemptSeq &&
+        task.deliveredAtMs === result.atMs
+      );
+    }
     this.tasks.set(taskId, {
       ...withLogged(finished(task), result.attempt),
       status: "delivered",
@@ -415,7 +423,7 @@ export class MemoryTaskStore implements TaskStore {
     _options?: AbortOptions,
   ): Promise<boolean> {
     const task = this.tasks.get(taskId);
-    if (!inAttempt(task, failure.attemptSeq)) return false;
+    if (!task || !inAttempt(task, failure.attemptSeq)) return false;
     this.tasks.set(taskId, {
       ...indexed(withLogged(task, failure.attempt)),
       lastError: failure.error,
@@ -753,8 +761,8 @@ function pageOf(tasks: TaskRecord[], limit: number, keyOf: (task: TaskRecord) =>
 }
 
 /** As the table's outcome writes: `delivering`, and in attempt `attemptSeq` when one is given. */
-function inAttempt(task: TaskRecord | undefined, attemptSeq: number | undefined): task is TaskRecord {
-  return task?.status === "delivering" && (attemptSeq === undefined || task.attemptSeq === attemptSeq);
+function inAttempt(task: TaskRecord, attemptSeq: number | undefined): boolean {
+  return task.status === "delivering" && (attemptSeq === undefined || task.attemptSeq === attemptSeq);
 }
 
 /** As the table: the entry goes into its ring slot only when the map exists (startAttempt made it). */

@@ -1824,6 +1824,23 @@ describe.each([
     expect(attemptLogEntries(done as TaskRecord).map((e) => e.seq)).toEqual([2]);
   });
 
+  it("a delivered write refused by its own earlier try (a resend, the first answer lost) answers written", async () => {
+    // Prepare: attempt 1 started, its delivered write made once
+    const store: TaskStore = await makeStore();
+    const t = task();
+    await store.putNew(t);
+    await store.startAttempt(t.taskId, NOW);
+    const result = { atMs: NOW + 4, latenessMs: 0, deliveryLatencyMs: 3, expiresAt: 9, attemptSeq: 1 };
+    const first = await store.markDelivered(t.taskId, result);
+
+    // Act: the same write again, as the SDK resends one whose answer was lost
+    const resent = await store.markDelivered(t.taskId, result);
+
+    // Assess: written once, and the resend says so (its step counts the delivery, logs no refusal)
+    expect([first, resent]).toEqual([true, true]);
+    expect(await store.get(t.taskId)).toMatchObject({ status: "delivered", deliveredAtMs: NOW + 4 });
+  });
+
   it("a failure of the current attempt is written, its refund included", async () => {
     const store: TaskStore = await makeStore();
     const t = task();
