@@ -216,7 +216,8 @@ export const TASK_STORE_OPERATIONS: { readonly [M in keyof TaskStore]: readonly 
   markQueued: [onTable("UpdateItem")],
   enterSweepIndex: [onTable("UpdateItem")],
   startAttempt: [onTable("UpdateItem"), onTable("GetItem")],
-  markDelivered: [onTable("UpdateItem")],
+  // A refused write is read once, to recognise its own earlier try (a resend whose answer was lost).
+  markDelivered: [onTable("UpdateItem"), onTable("GetItem")],
   // Deliver's batch start and finish (docs/RELIABILITY.md "Deliver's writes in batches").
   readMany: [onTable("BatchGetItem")],
   // A refused statement's item, when its answer lacks it, is read (withRefusedItems).
