@@ -1086,18 +1086,25 @@ export class DynamoDeliverStore extends DynamoAddStore implements Pick<TaskStore
       attempt?: AttemptLogEntry;
       refund?: boolean;
       attemptSeq?: number;
+      attempts?: number;
     },
     options?: AbortOptions,
   ): Promise<boolean> {
     // A failed attempt takes the task off the happy path: into the sweep index (crash point 8 of the sweeper).
-    const set = failure.refund ? "lastError = :error, attempts = attempts - :one" : "lastError = :error";
+    // A refund with the attempt's count sets one less: written twice (an SDK resend), it still refunds once.
+    const refund = failure.attempts === undefined ? "attempts - :one" : ":refunded";
+    const set = failure.refund ? `lastError = :error, attempts = ${refund}` : "lastError = :error";
     return this.transitionLogging(
       taskId,
       { set: `${set}, ${ENTER_SWEEP_INDEX}` },
       {
         ":error": failure.error,
         ":sweepShard": sweepShardOf(taskId),
-        ...(failure.refund ? { ":one": 1 } : {}),
+        ...(failure.refund
+          ? failure.attempts === undefined
+            ? { ":one": 1 }
+            : { ":refunded": failure.attempts - 1 }
+          : {}),
       },
       failure,
       options?.signal,

@@ -370,8 +370,9 @@ export interface TaskStore extends DestinationStore {
   /**
    * A failed attempt: its error and log entry, from `delivering` only and, with `attemptSeq`, only while the task
    * is still in that attempt (as markDelivered). `refund` (issue 14: a circuit breaker's failed probe) gives the
-   * attempt back in the same write, so waiting for a host to recover costs the task no attempt. False when
-   * nothing was written.
+   * attempt back in the same write, so waiting for a host to recover costs the task no attempt; with `attempts`
+   * (what the attempt counted) it sets one less instead of subtracting one, so a resend of the write (its first
+   * answer lost) gives the attempt back once. False when nothing was written.
    */
   recordAttemptFailure(
     taskId: string,
@@ -381,6 +382,7 @@ export interface TaskStore extends DestinationStore {
       attempt?: AttemptLogEntry;
       refund?: boolean;
       attemptSeq?: number;
+      attempts?: number;
     },
     options?: AbortOptions,
   ): Promise<boolean>;

@@ -419,6 +419,7 @@ export class MemoryTaskStore implements TaskStore {
       attempt?: AttemptLogEntry;
       refund?: boolean;
       attemptSeq?: number;
+      attempts?: number;
     },
     _options?: AbortOptions,
   ): Promise<boolean> {
@@ -427,7 +428,7 @@ export class MemoryTaskStore implements TaskStore {
     this.tasks.set(taskId, {
       ...indexed(withLogged(task, failure.attempt)),
       lastError: failure.error,
-      ...(failure.refund && { attempts: task.attempts - 1 }),
+      ...(failure.refund && { attempts: (failure.attempts ?? task.attempts) - 1 }),
     });
     return true;
   }

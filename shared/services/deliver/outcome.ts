@@ -171,9 +171,17 @@ function waitForNextProbe(ctx: BatchContext, group: string, topic: TopicConfig, 
   throw new RecordFailedError("circuit probe failed");
 }
 
-/** An outcome write for `started`'s attempt: the store writes it only while the task is still in that attempt. */
-function inAttempt<T extends object>(started: TaskRecord, write: T): T & { attemptSeq?: number } {
-  return started.attemptSeq === undefined ? write : { ...write, attemptSeq: started.attemptSeq };
+/**
+ * An outcome write for `started`'s attempt: the store writes it only while the task is still in that attempt, and
+ * a refund sets the attempt's own count less one (a resend of the write refunds once).
+ */
+function inAttempt<T extends object>(
+  started: TaskRecord,
+  write: T,
+): T & { attemptSeq?: number; attempts?: number } {
+  return started.attemptSeq === undefined
+    ? write
+    : { ...write, attemptSeq: started.attemptSeq, attempts: started.attempts };
 }
 
 /**

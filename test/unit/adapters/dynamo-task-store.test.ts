@@ -1841,6 +1841,29 @@ describe.each([
     expect(await store.get(t.taskId)).toMatchObject({ status: "delivered", deliveredAtMs: NOW + 4 });
   });
 
+  it("a refunded failure sent twice (an SDK resend, the first answer lost) gives the attempt back once", async () => {
+    // Prepare: attempt 1 started (one attempt counted)
+    const store: TaskStore = await makeStore();
+    const t = task();
+    await store.putNew(t);
+    const started = await store.startAttempt(t.taskId, NOW);
+    const failure = {
+      error: "HTTP 503",
+      atMs: NOW + 2,
+      attempt: entry(1, 503),
+      attemptSeq: 1,
+      attempts: started?.attempts ?? 1,
+      refund: true,
+    };
+
+    // Act: the write, then the same write again
+    await store.recordAttemptFailure(t.taskId, failure);
+    await store.recordAttemptFailure(t.taskId, failure);
+
+    // Assess
+    expect(await store.get(t.taskId)).toMatchObject({ status: "delivering", attempts: 0, attemptSeq: 1 });
+  });
+
   it("a failure of the current attempt is written, its refund included", async () => {
     const store: TaskStore = await makeStore();
     const t = task();
