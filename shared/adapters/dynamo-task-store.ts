@@ -216,7 +216,8 @@ export const TASK_STORE_OPERATIONS: { readonly [M in keyof TaskStore]: readonly 
   markQueued: [onTable("UpdateItem")],
   enterSweepIndex: [onTable("UpdateItem")],
   startAttempt: [onTable("UpdateItem"), onTable("GetItem")],
-  markDelivered: [onTable("UpdateItem")],
+  // A refused write is read once, to recognise its own earlier try (a resend whose answer was lost).
+  markDelivered: [onTable("UpdateItem"), onTable("GetItem")],
   // Deliver's batch start and finish (docs/RELIABILITY.md "Deliver's writes in batches").
   readMany: [onTable("BatchGetItem")],
   // A refused statement's item, when its answer lacks it, is read (withRefusedItems).
@@ -593,37 +594,49 @@ export class DynamoAddStore
     return out.Item;
   }
 
-  /** A conditional UpdateItem from one of `from`; false when the task is missing or elsewhere. */
+  /**
+   * A conditional UpdateItem from one of `from` (and, with `attemptSeq`, only while the task is in that attempt);
+   * false when the task is missing or elsewhere.
+   */
   protected async transition(
     taskId: string,
     from: readonly TaskStatus[],
     update: string,
     values: Record<string, unknown>,
     names: Record<string, string> = {},
+    { attemptSeq, signal }: { readonly attemptSeq?: number | undefined; readonly signal?: AbortSignal } = {},
   ): Promise<boolean> {
     const fromNames = from.map((_, i) => `:from${i}`);
-    return this.conditionalUpdate(taskId, {
-      UpdateExpression: update,
-      ConditionExpression:
-        fromNames.length === 1 ? `#status = ${fromNames[0]}` : `#status IN (${fromNames.join(", ")})`,
-      ExpressionAttributeNames: { "#status": "status", ...names },
-      ExpressionAttributeValues: toWire({
-        ...Object.fromEntries(from.map((status, i) => [`:from${i}`, status])),
-        ...values,
-      }),
-    });
+    const inStatus =
+      fromNames.length === 1 ? `#status = ${fromNames[0]}` : `#status IN (${fromNames.join(", ")})`;
+    return this.conditionalUpdate(
+      taskId,
+      {
+        UpdateExpression: update,
+        ConditionExpression: attemptSeq === undefined ? inStatus : `${inStatus} AND attemptSeq = :attemptSeq`,
+        ExpressionAttributeNames: { "#status": "status", ...names },
+        ExpressionAttributeValues: toWire({
+          ...Object.fromEntries(from.map((status, i) => [`:from${i}`, status])),
+          ...values,
+          ...(attemptSeq === undefined ? {} : { ":attemptSeq": attemptSeq }),
+        }),
+      },
+      signal,
+    );
   }
 
   /** A conditional UpdateItem of a task's item; false when the task is missing or the condition refused it. */
   protected async conditionalUpdate(
     taskId: string,
     update: Omit<UpdateItemCommandInput, "TableName" | "Key">,
+    signal?: AbortSignal,
   ): Promise<boolean> {
     const key = parseTaskId(taskId);
     if (!key) return false;
     return conditional(
       this.client.send(
         new UpdateItemCommand({ ...update, TableName: this.table, Key: toWire({ pk: key.pk, sk: key.sk }) }),
+        abortable(signal),
       ),
     );
   }
@@ -932,9 +945,11 @@ export class DynamoDeliverStore extends DynamoAddStore implements Pick<TaskStore
       deliveryLatencyMs: number;
       expiresAt: number;
       attempt?: AttemptLogEntry;
+      attemptSeq?: number;
     },
-  ): Promise<void> {
-    await this.transitionLogging(
+    options?: AbortOptions,
+  ): Promise<boolean> {
+    const written = await this.transitionLogging(
       taskId,
       {
         set: "#status = :to, deliveredAtMs = :at, latenessMs = :lateness, deliveryLatencyMs = :latency, expiresAt = :expiresAt",
@@ -947,7 +962,16 @@ export class DynamoDeliverStore extends DynamoAddStore implements Pick<TaskStore
         ":latency": result.deliveryLatencyMs,
         ":expiresAt": result.expiresAt,
       },
-      result.attempt,
+      result,
+      options?.signal,
+    );
+    if (written || result.attemptSeq === undefined) return written;
+    // Refused by the next attempt, or by this very write: an SDK resend whose first try was written, its answer lost.
+    const current = await this.get(taskId, options);
+    return (
+      current?.status === "delivered" &&
+      current.attemptSeq === result.attemptSeq &&
+      current.deliveredAtMs === result.atMs
     );
   }
 
@@ -1056,19 +1080,34 @@ export class DynamoDeliverStore extends DynamoAddStore implements Pick<TaskStore
 
   async recordAttemptFailure(
     taskId: string,
-    failure: { error: string; atMs: number; attempt?: AttemptLogEntry; refund?: boolean },
-  ): Promise<void> {
+    failure: {
+      error: string;
+      atMs: number;
+      attempt?: AttemptLogEntry;
+      refund?: boolean;
+      attemptSeq?: number;
+      attempts?: number;
+    },
+    options?: AbortOptions,
+  ): Promise<boolean> {
     // A failed attempt takes the task off the happy path: into the sweep index (crash point 8 of the sweeper).
-    const set = failure.refund ? "lastError = :error, attempts = attempts - :one" : "lastError = :error";
-    await this.transitionLogging(
+    // A refund with the attempt's count sets one less: written twice (an SDK resend), it still refunds once.
+    const refund = failure.attempts === undefined ? "attempts - :one" : ":refunded";
+    const set = failure.refund ? `lastError = :error, attempts = ${refund}` : "lastError = :error";
+    return this.transitionLogging(
       taskId,
       { set: `${set}, ${ENTER_SWEEP_INDEX}` },
       {
         ":error": failure.error,
         ":sweepShard": sweepShardOf(taskId),
-        ...(failure.refund ? { ":one": 1 } : {}),
+        ...(failure.refund
+          ? failure.attempts === undefined
+            ? { ":one": 1 }
+            : { ":refunded": failure.attempts - 1 }
+          : {}),
       },
-      failure.attempt,
+      failure,
+      options?.signal,
     );
   }
 
@@ -1076,29 +1115,40 @@ export class DynamoDeliverStore extends DynamoAddStore implements Pick<TaskStore
    * A `delivering → …` transition that also writes the attempt's entry into its attempt-log slot, in the same
    * UpdateItem. An item whose attempt started before the log existed has no `attemptLog` map, and DynamoDB
    * refuses a SET into a missing map (ValidationException): then the transition is made without the entry.
+   * With `attemptSeq`, only while the task is still in that attempt: the condition costs no extra unit or call,
+   * and an outcome that lands after the next attempt began (a request sent before its step was given up) is
+   * refused instead of written over that attempt. False when the condition refused the write.
    */
   private async transitionLogging(
     taskId: string,
     update: { readonly set: string; readonly remove?: string },
     values: Record<string, unknown>,
-    attempt: AttemptLogEntry | undefined,
-  ): Promise<void> {
+    { attempt, attemptSeq }: { readonly attempt?: AttemptLogEntry; readonly attemptSeq?: number },
+    signal: AbortSignal | undefined,
+  ): Promise<boolean> {
     const expression = (set: string) => `SET ${set}${update.remove ? ` REMOVE ${update.remove}` : ""}`;
     if (attempt) {
       try {
-        await this.transition(
+        return await this.transition(
           taskId,
           ["delivering"],
           expression(`${update.set}, attemptLog.#slot = :attempt`),
           { ...values, ":attempt": attempt },
           { "#slot": attemptLogSlot(attempt.seq) },
+          { attemptSeq, signal },
         );
-        return;
       } catch (error) {
         if (!(error instanceof Error && error.name === "ValidationException")) throw error;
       }
     }
-    await this.transition(taskId, ["delivering"], expression(update.set), values);
+    return this.transition(
+      taskId,
+      ["delivering"],
+      expression(update.set),
+      values,
+      {},
+      { attemptSeq, signal },
+    );
   }
 
   async markFailed(

@@ -349,7 +349,12 @@ export interface TaskStore extends DestinationStore {
    * task ids whose write was not made or may not have been (refused, failed, or the call failed).
    */
   finishAttempts(writes: readonly FinishWrite[]): Promise<Set<string>>;
-  /** With `attempt`, the attempt's entry goes into the attempt log ring in the same write. */
+  /**
+   * `delivered`, from `delivering` only. With `attempt`, the attempt's entry goes into the attempt log ring in the
+   * same write. With `attemptSeq`, only while the task is still in that attempt: an outcome landing after the
+   * next attempt began (a step its watchdog gave up on) is refused. False when nothing was written; a resend
+   * refused by its own earlier, written try (the answer lost) is recognised and answers true.
+   */
   markDelivered(
     taskId: string,
     result: {
@@ -358,16 +363,29 @@ export interface TaskStore extends DestinationStore {
       deliveryLatencyMs: number;
       expiresAt: number;
       attempt?: AttemptLogEntry;
+      attemptSeq?: number;
     },
-  ): Promise<void>;
+    options?: AbortOptions,
+  ): Promise<boolean>;
   /**
-   * A failed attempt: its error and log entry. `refund` (issue 14: a circuit breaker's failed probe) gives the
-   * attempt back in the same write, so waiting for a host to recover costs the task no attempt.
+   * A failed attempt: its error and log entry, from `delivering` only and, with `attemptSeq`, only while the task
+   * is still in that attempt (as markDelivered). `refund` (issue 14: a circuit breaker's failed probe) gives the
+   * attempt back in the same write, so waiting for a host to recover costs the task no attempt; with `attempts`
+   * (what the attempt counted) it sets one less instead of subtracting one, so a resend of the write (its first
+   * answer lost) gives the attempt back once. False when nothing was written.
    */
   recordAttemptFailure(
     taskId: string,
-    failure: { error: string; atMs: number; attempt?: AttemptLogEntry; refund?: boolean },
-  ): Promise<void>;
+    failure: {
+      error: string;
+      atMs: number;
+      attempt?: AttemptLogEntry;
+      refund?: boolean;
+      attemptSeq?: number;
+      attempts?: number;
+    },
+    options?: AbortOptions,
+  ): Promise<boolean>;
   /** `failed`, from `delivering` only; false when the task was not delivering (already final: nothing written). */
   markFailed(taskId: string, failure: { error: string; atMs: number; expiresAt: number }): Promise<boolean>;
   /**

@@ -386,10 +386,20 @@ export class MemoryTaskStore implements TaskStore {
       deliveryLatencyMs: number;
       expiresAt: number;
       attempt?: AttemptLogEntry;
+      attemptSeq?: number;
     },
-  ): Promise<void> {
+    _options?: AbortOptions,
+  ): Promise<boolean> {
     const task = this.tasks.get(taskId);
-    if (task?.status !== "delivering") return;
+    if (!task || !inAttempt(task, result.attemptSeq)) {
+      // As the table: a resend of a write already made (its first answer lost) is recognised as written.
+      return (
+        result.attemptSeq !== undefined &&
+        task?.status === "delivered" &&
+        task.attemptSeq === result.attemptSeq &&
+        task.deliveredAtMs === result.atMs
+      );
+    }
     this.tasks.set(taskId, {
       ...withLogged(finished(task), result.attempt),
       status: "delivered",
@@ -398,19 +408,29 @@ export class MemoryTaskStore implements TaskStore {
       deliveryLatencyMs: result.deliveryLatencyMs,
       expiresAt: result.expiresAt,
     });
+    return true;
   }
 
   async recordAttemptFailure(
     taskId: string,
-    failure: { error: string; atMs: number; attempt?: AttemptLogEntry; refund?: boolean },
-  ): Promise<void> {
+    failure: {
+      error: string;
+      atMs: number;
+      attempt?: AttemptLogEntry;
+      refund?: boolean;
+      attemptSeq?: number;
+      attempts?: number;
+    },
+    _options?: AbortOptions,
+  ): Promise<boolean> {
     const task = this.tasks.get(taskId);
-    if (task?.status !== "delivering") return;
+    if (!task || !inAttempt(task, failure.attemptSeq)) return false;
     this.tasks.set(taskId, {
       ...indexed(withLogged(task, failure.attempt)),
       lastError: failure.error,
-      ...(failure.refund && { attempts: task.attempts - 1 }),
+      ...(failure.refund && { attempts: (failure.attempts ?? task.attempts) - 1 }),
     });
+    return true;
   }
 
   async markFailed(
@@ -739,6 +759,11 @@ function pageOf(tasks: TaskRecord[], limit: number, keyOf: (task: TaskRecord) =>
   const taken = tasks.slice(0, limit).map((t) => structuredClone(t));
   const last = taken.at(-1);
   return tasks.length > limit && last ? { tasks: taken, next: keyOf(last) } : { tasks: taken };
+}
+
+/** As the table's outcome writes: `delivering`, and in attempt `attemptSeq` when one is given. */
+function inAttempt(task: TaskRecord, attemptSeq: number | undefined): boolean {
+  return task.status === "delivering" && (attemptSeq === undefined || task.attemptSeq === attemptSeq);
 }
 
 /** As the table: the entry goes into its ring slot only when the map exists (startAttempt made it). */

@@ -62,7 +62,9 @@ export async function recordDelivered(
     });
     return;
   }
-  await ctx.deps.store.markDelivered(started.taskId, delivered);
+  if (!(await ctx.deps.store.markDelivered(started.taskId, inAttempt(started, delivered), scope))) {
+    return notRecorded(ctx, scope, started, "delivered");
+  }
   ctx.deps.metrics.delivered(topic.name, started.replays ? undefined : latenessMs, result.durationMs);
   ctx.deps.logger.debug("delivered", {
     taskId: started.taskId,
@@ -100,12 +102,15 @@ export async function recordFailedAttempt(
   // does a refusal this container's settings may be too old to make (settlingRefusal).
   const settling = settlingRefusal(ctx, started, result);
   const refund = (admission?.probe === true && hostFailed(result) === true) || settling;
-  await ctx.deps.store.recordAttemptFailure(started.taskId, {
+  const failure = {
     error,
     atMs: ctx.clock(),
     attempt: logEntry(started, startedAt, result),
     ...(refund && { refund }),
-  });
+  };
+  if (!(await ctx.deps.store.recordAttemptFailure(started.taskId, inAttempt(started, failure), scope))) {
+    return notRecorded(ctx, scope, started, "failed");
+  }
   // Given up while the failure was recorded: the redelivery decides from it (attempts used up: it dead-letters).
   stopIfGivenUp(scope);
   // Not counted as a failed attempt: it would count towards the alarm that rolls back the settings deployment
@@ -164,6 +169,40 @@ function waitForNextProbe(ctx: BatchContext, group: string, topic: TopicConfig, 
     cooldownSeconds: topic.circuitCooldownSeconds,
   });
   throw new RecordFailedError("circuit probe failed");
+}
+
+/**
+ * An outcome write for `started`'s attempt: the store writes it only while the task is still in that attempt, and
+ * a refund sets the attempt's own count less one (a resend of the write refunds once).
+ */
+function inAttempt<T extends object>(
+  started: TaskRecord,
+  write: T,
+): T & { attemptSeq?: number; attempts?: number } {
+  return started.attemptSeq === undefined
+    ? write
+    : { ...write, attemptSeq: started.attemptSeq, attempts: started.attempts };
+}
+
+/**
+ * The outcome's write was refused: the task is no longer in this attempt. In practice a step the watchdog gave up
+ * on, whose write (sent before the give-up) landed after the redelivery began the next attempt: written, it would
+ * mark the task delivered under that attempt, or put this attempt's failure (error, refund) on it. The attempt that
+ * holds the task records its own outcome, so nothing is written, counted or retried here (an error would bring the
+ * record back for yet another attempt); it is logged, and a given-up step stops as it does elsewhere.
+ */
+function notRecorded(
+  ctx: BatchContext,
+  scope: RecordScope,
+  started: TaskRecord,
+  outcome: "delivered" | "failed",
+): void {
+  ctx.deps.logger.warn("attempt outcome not recorded: the task is no longer in that attempt", {
+    taskId: started.taskId,
+    attemptSeq: started.attemptSeq,
+    outcome,
+  });
+  stopIfGivenUp(scope);
 }
 
 /** The attempt's attempt-log entry (shared/domain/attempt-log.ts), written with its outcome. */

@@ -1771,6 +1771,123 @@ describe.each([
   });
 });
 
+/**
+ * Deliver writes an attempt's outcome after its callback; a step its watchdog gave up on may have that write land
+ * after the redelivery began the next attempt (a request the SDK had sent). Conditioned on `delivering` alone it
+ * marked the task delivered, or wrote its failure (and refund), under the next attempt; now on the attempt too.
+ */
+describe.each([
+  ["dynalite", () => newStore()],
+  ["memory", async () => new MemoryTaskStore()],
+] as const)("an attempt's outcome written after the next attempt began (%s)", (_name, makeStore) => {
+  const entry = (seq: number, status: number) => ({ seq, startedAtMs: NOW, durationMs: 3, status });
+
+  it("is refused and changes nothing; the current attempt's own outcome is written", async () => {
+    // Prepare: attempt 1 started, then attempt 2 (the redelivery's)
+    const store: TaskStore = await makeStore();
+    const t = task();
+    await store.putNew(t);
+    await store.startAttempt(t.taskId, NOW);
+    const second = await store.startAttempt(t.taskId, NOW + 1);
+
+    // Act: attempt 1's outcomes land late; then attempt 2's
+    const lateFailure = await store.recordAttemptFailure(t.taskId, {
+      error: "HTTP 503",
+      atMs: NOW + 2,
+      attempt: entry(1, 503),
+      attemptSeq: 1,
+      refund: true,
+    });
+    const lateDelivered = await store.markDelivered(t.taskId, {
+      atMs: NOW + 3,
+      latenessMs: 0,
+      deliveryLatencyMs: 3,
+      expiresAt: 9,
+      attempt: entry(1, 200),
+      attemptSeq: 1,
+    });
+    const afterLate = await store.get(t.taskId);
+    const own = await store.markDelivered(t.taskId, {
+      atMs: NOW + 4,
+      latenessMs: 0,
+      deliveryLatencyMs: 3,
+      expiresAt: 9,
+      attempt: entry(2, 200),
+      attemptSeq: 2,
+    });
+
+    // Assess
+    expect(afterLate).toEqual(second);
+    expect([lateFailure, lateDelivered, own]).toEqual([false, false, true]);
+    const done = await store.get(t.taskId);
+    expect(done).toMatchObject({ status: "delivered", attempts: 2, attemptSeq: 2, deliveredAtMs: NOW + 4 });
+    expect(attemptLogEntries(done as TaskRecord).map((e) => e.seq)).toEqual([2]);
+  });
+
+  it("a delivered write refused by its own earlier try (a resend, the first answer lost) answers written", async () => {
+    // Prepare: attempt 1 started, its delivered write made once
+    const store: TaskStore = await makeStore();
+    const t = task();
+    await store.putNew(t);
+    await store.startAttempt(t.taskId, NOW);
+    const result = { atMs: NOW + 4, latenessMs: 0, deliveryLatencyMs: 3, expiresAt: 9, attemptSeq: 1 };
+    const first = await store.markDelivered(t.taskId, result);
+
+    // Act: the same write again, as the SDK resends one whose answer was lost
+    const resent = await store.markDelivered(t.taskId, result);
+
+    // Assess: written once, and the resend says so (its step counts the delivery, logs no refusal)
+    expect([first, resent]).toEqual([true, true]);
+    expect(await store.get(t.taskId)).toMatchObject({ status: "delivered", deliveredAtMs: NOW + 4 });
+  });
+
+  it("a refunded failure sent twice (an SDK resend, the first answer lost) gives the attempt back once", async () => {
+    // Prepare: attempt 1 started (one attempt counted)
+    const store: TaskStore = await makeStore();
+    const t = task();
+    await store.putNew(t);
+    const started = await store.startAttempt(t.taskId, NOW);
+    const failure = {
+      error: "HTTP 503",
+      atMs: NOW + 2,
+      attempt: entry(1, 503),
+      attemptSeq: 1,
+      attempts: started?.attempts ?? 1,
+      refund: true,
+    };
+
+    // Act: the write, then the same write again
+    await store.recordAttemptFailure(t.taskId, failure);
+    await store.recordAttemptFailure(t.taskId, failure);
+
+    // Assess
+    expect(await store.get(t.taskId)).toMatchObject({ status: "delivering", attempts: 0, attemptSeq: 1 });
+  });
+
+  it("a failure of the current attempt is written, its refund included", async () => {
+    const store: TaskStore = await makeStore();
+    const t = task();
+    await store.putNew(t);
+    await store.startAttempt(t.taskId, NOW);
+    await store.startAttempt(t.taskId, NOW + 1);
+
+    const written = await store.recordAttemptFailure(t.taskId, {
+      error: "HTTP 503",
+      atMs: NOW + 2,
+      attempt: entry(2, 503),
+      attemptSeq: 2,
+      refund: true,
+    });
+
+    expect(written).toBe(true);
+    expect(await store.get(t.taskId)).toMatchObject({
+      status: "delivering",
+      attempts: 1,
+      lastError: "HTTP 503",
+    });
+  });
+});
+
 describe.each([
   ["dynalite", () => newStore()],
   ["memory", async () => new MemoryTaskStore()],

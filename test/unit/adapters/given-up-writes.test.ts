@@ -92,4 +92,20 @@ describe("a deliver step's calls its watchdog may give up", () => {
     ]);
     for (const call of sent) expect(call.options).toEqual({ abortSignal: signal });
   });
+
+  it("markDelivered and recordAttemptFailure pass their signal to the UpdateItem", async () => {
+    const { client, sent } = recordingClient();
+    const signal = new AbortController().signal;
+    const result = { atMs: T0, latenessMs: 0, deliveryLatencyMs: 1, expiresAt: 9, attemptSeq: 1 };
+    await store(client).markDelivered(taskId, result, { signal });
+    await store(client).recordAttemptFailure(
+      taskId,
+      { error: "HTTP 500", atMs: T0, attemptSeq: 1 },
+      { signal },
+    );
+    expect(sent).toEqual([
+      { command: "UpdateItemCommand", options: { abortSignal: signal } },
+      { command: "UpdateItemCommand", options: { abortSignal: signal } },
+    ]);
+  });
 });

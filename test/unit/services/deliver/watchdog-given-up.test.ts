@@ -7,11 +7,13 @@
  */
 import { randomBytes, randomUUID } from "node:crypto";
 import { describe, expect, it } from "vitest";
+import type { CallbackResult } from "#shared/adapters/callback-client.js";
 import type { AbortOptions } from "#shared/adapters/task-store.js";
 import type { TopicConfig } from "#shared/config/index.js";
+import { attemptLogEntries, REFUSED_BY_POLICY } from "#shared/domain/attempt-log.js";
 import type { TaskRecord } from "#shared/domain/task.js";
 import { CallbackSigner } from "#shared/security/signing.js";
-import { DestinationCache, deliverBatch } from "#shared/services/deliver/index.js";
+import { type DeliverDeps, DestinationCache, deliverBatch } from "#shared/services/deliver/index.js";
 import { deliverDeps, testTopic } from "../../../support/deliver-binding.js";
 import { eventOf, fifoRecord, makeTask, T0 } from "../../../support/factories.js";
 import { FakeCallbacks, HTTP } from "../../../support/fakes/callbacks.js";
@@ -49,19 +51,19 @@ function setup(groupConcurrency: number, topicOverrides: Partial<TopicConfig> = 
   const queue = new FakeTopicQueue();
   const topic = testTopic({ callbackTimeoutSeconds: 0.05, ...topicOverrides });
   /** One deliver container: its own destination cache, the shared table, receiver and queue. */
-  const container = () =>
+  const container = (logger = memoryLogger(), extra: Partial<DeliverDeps> = {}) =>
     deliverDeps(
       {
         store,
         topicQueue: queue,
         metrics: new MemoryMetrics(),
-        logger: memoryLogger(),
+        logger,
         clock: () => T0 + 100,
         topic,
         callbacks,
         signer: SIGNER,
       },
-      { groupConcurrency, watchdogMarginMs: 50, destinationCache: new DestinationCache() },
+      { groupConcurrency, watchdogMarginMs: 50, destinationCache: new DestinationCache(), ...extra },
     );
   const context = { getRemainingTimeInMillis: () => 60_000 };
   const group = randomUUID();
@@ -88,7 +90,15 @@ function setup(groupConcurrency: number, topicOverrides: Partial<TopicConfig> = 
     };
     return release;
   };
-  return { store, callbacks, queue, container, context, task, stored, holdStartAnswer };
+  /** Runs `during` once, inside the receiver's `call`-th request (counting from 1), before it is answered. */
+  const duringCall = (call: number, during: () => Promise<void>) => {
+    const post = callbacks.post.bind(callbacks);
+    callbacks.post = async (request) => {
+      if (callbacks.requests.length === call - 1) await during();
+      return post(request);
+    };
+  };
+  return { store, callbacks, queue, container, context, task, stored, holdStartAnswer, duringCall };
 }
 
 describe.each([1, 10])("a step the watchdog gave up on stops (groupConcurrency %i)", (groupConcurrency) => {
@@ -258,8 +268,9 @@ describe.each([1, 10])("a step the watchdog gave up on stops (groupConcurrency %
     const { hold, release } = holder();
     const recordAttemptFailure = store.recordAttemptFailure.bind(store);
     store.recordAttemptFailure = async (...args) => {
-      await recordAttemptFailure(...args);
+      const written = await recordAttemptFailure(...args);
       await hold(undefined);
+      return written;
     };
 
     // Act: the first container gives the step up; its held write answers; then the record comes back
@@ -277,4 +288,106 @@ describe.each([1, 10])("a step the watchdog gave up on stops (groupConcurrency %
     expect(callbacks.calledFor()).toEqual([head.taskId]);
     expect(stored(head)).toMatchObject({ status: "failed", attempts: 1, lastError: "HTTP 500" });
   });
+  it("a step whose delivered write lands after the redelivery began its attempt does not mark the task delivered under it", async () => {
+    // Prepare: a protected topic (its delivered write is made at once, not in the batch's finishing call); the first
+    // step's write is sent but held on the wire past the watchdog (an SDK call already sent is not unsent)
+    const { store, container, context, task, stored, duringCall } = setup(groupConcurrency, {
+      maxConcurrencyPerHost: 1,
+    });
+    const head = await task(-1_000);
+    const { hold, release } = holder();
+    const markDelivered = store.markDelivered.bind(store);
+    let late = true;
+    store.markDelivered = async (...args: Parameters<MemoryTaskStore["markDelivered"]>) => {
+      if (late) {
+        late = false;
+        await hold(undefined);
+      }
+      return markDelivered(...args);
+    };
+    // The late write lands while the redelivery's callback (attempt 2) is running
+    let whileRedelivering: TaskRecord | undefined;
+    duringCall(2, async () => {
+      release();
+      await drained();
+      whileRedelivering = structuredClone(stored(head));
+    });
+    const firstLog = memoryLogger();
+
+    // Act
+    const first = await deliverBatch(container(firstLog), eventOf(fifoRecord(head)), context);
+    const redelivery = await deliverBatch(container(), eventOf(fifoRecord(head)), context);
+
+    // Assess: attempt 1's write was dropped (and said so); attempt 2 recorded its own outcome
+    expect(first.batchItemFailures).toHaveLength(1);
+    expect(redelivery.batchItemFailures).toEqual([]);
+    expect(whileRedelivering).toMatchObject({ status: "delivering", attempts: 2, attemptSeq: 2 });
+    expect(stored(head)).toMatchObject({ status: "delivered", attempts: 2, attemptSeq: 2 });
+    expect(attemptLogEntries(stored(head)).map((e) => e.seq)).toEqual([2]);
+    expect(firstLog.entries).toContainEqual(
+      expect.objectContaining({
+        level: "warn",
+        extra: expect.objectContaining({ taskId: head.taskId, attemptSeq: 1, outcome: "delivered" }),
+      }),
+    );
+  });
+
+  const refusedWhileSettling: CallbackResult = {
+    ok: false,
+    refused: true,
+    error: `${REFUSED_BY_POLICY}: not allowed`,
+    durationMs: 1,
+  };
+  it.each([
+    ["a failed attempt", HTTP(500)],
+    ["a refusal given back (its attempt refunded)", refusedWhileSettling],
+  ])(
+    "a step whose record of %s lands after the redelivery began its attempt writes nothing into that attempt",
+    async (_, answer) => {
+      // Prepare: attempt 1 fails; its failure write is sent but held on the wire past the watchdog. Settings still
+      // settling (a refusal then gives its attempt back in the same write)
+      const { store, callbacks, container, context, task, stored, duringCall } = setup(groupConcurrency);
+      const head = await task(-1_000);
+      callbacks.answer(head.taskId, answer);
+      const { hold, release } = holder();
+      const recordAttemptFailure = store.recordAttemptFailure.bind(store);
+      store.recordAttemptFailure = async (...args: Parameters<MemoryTaskStore["recordAttemptFailure"]>) => {
+        await hold(undefined);
+        return recordAttemptFailure(...args);
+      };
+      // The late write lands while the redelivery's callback (attempt 2) is running
+      let asStarted: TaskRecord | undefined;
+      let whileRedelivering: TaskRecord | undefined;
+      duringCall(2, async () => {
+        asStarted = structuredClone(stored(head));
+        release();
+        await drained();
+        whileRedelivering = structuredClone(stored(head));
+      });
+      const extra = { settingsSettleMs: 60_000 };
+      const firstLog = memoryLogger();
+
+      // Act
+      const first = await deliverBatch(container(firstLog, extra), eventOf(fifoRecord(head)), context);
+      const redelivery = await deliverBatch(
+        container(memoryLogger(), extra),
+        eventOf(fifoRecord(head)),
+        context,
+      );
+
+      // Assess: attempt 2's item is exactly as its start left it (no error, log entry or refund of attempt 1's)
+      expect(first.batchItemFailures).toHaveLength(1);
+      expect(asStarted).toMatchObject({ status: "delivering", attempts: 2, attemptSeq: 2 });
+      expect(whileRedelivering).toEqual(asStarted);
+      expect(redelivery.batchItemFailures).toEqual([]);
+      expect(stored(head)).toMatchObject({ status: "delivered", attempts: 2, attemptSeq: 2 });
+      expect(stored(head).lastError).toBeUndefined();
+      expect(firstLog.entries).toContainEqual(
+        expect.objectContaining({
+          level: "warn",
+          extra: expect.objectContaining({ taskId: head.taskId, attemptSeq: 1, outcome: "failed" }),
+        }),
+      );
+    },
+  );
 });
