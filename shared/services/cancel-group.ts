@@ -13,7 +13,7 @@ import { topicConfig } from "#shared/config/index.js";
 import { echoed } from "#shared/domain/echoed.js";
 import { groupPartitionKey } from "#shared/domain/keys.js";
 import { toIssues } from "#shared/domain/request-issues.js";
-import type { TaskRecord } from "#shared/domain/task.js";
+import { type TaskRecord, TERMINAL_STATUSES } from "#shared/domain/task.js";
 import { forEachBounded } from "#shared/runtime/async.js";
 import { type CancelDeps, cancelAndDisarm, fenceSuccessor, finishFanOutCancel } from "./cancel-task.js";
 
@@ -36,7 +36,7 @@ const CANCEL_CONCURRENCY = 8;
  * group's tasks in delivery order (the group partition, no index); each `scheduled` or `queued` one (no attempt
  * started) is cancelled exactly as DELETE /v1/tasks/{id} cancels it (conditional write, then its schedule
  * deleted). A task whose attempt has started (`delivering`), or one that moved on between the read and its cancel, is listed in
- * `not_cancelled`; finished tasks are neither. So is a task caught mid-move (`rescheduled`, its move not settled):
+ * `not_cancelled`; finished tasks are neither (a fan-out parent whose copies all finished included: listedAsNotCancelled). So is a task caught mid-move (`rescheduled`, its move not settled):
  * its successor may be written and armed after this call (by the move or the sweeper's repair), so the caller is
  * told where it went (`rescheduled_to`) rather than answered as if the group held nothing more. A fan-out parent
  * cancelled before has its copies still `scheduled` or `queued` cancelled (an earlier cancel may have stopped part-way), and
@@ -83,7 +83,7 @@ export async function cancelGroup(
     }
     const result = await cancelAndDisarm({ ...deps, store: deps.store }, task.taskId, topic);
     if (result.outcome === "cancelled") cancelled++;
-    else if (result.outcome === "conflict" && result.task.status !== "cancelled")
+    else if (result.outcome === "conflict" && listedAsNotCancelled(task, result.task))
       notCancelled.push({ ...notCancelledEntry(result.task), task_id: task.taskId });
   });
   const order = new Map(page.tasks.map((t, i) => [t.taskId, i]));
@@ -113,6 +113,17 @@ async function settleCancelledMove(deps: CancelGroupDeps, task: TaskRecord): Pro
 }
 
 type NotCancelled = CancelGroupResponse["not_cancelled"][number];
+
+/**
+ * Whether a task this call could not cancel is listed. A cancelled one is not (nothing is left to do), nor a fan-out
+ * parent whose copies have all finished: its own item stays `scheduled` for as long as it is retained (a parent is
+ * never delivered itself), so the group's page reads it on every call, and its cancel answers the status its
+ * copies finished in (`delivered`, `failed`) — the status of a finished task, which this route does not list.
+ */
+function listedAsNotCancelled(listed: TaskRecord, now: TaskRecord): boolean {
+  if (now.status === "cancelled") return false;
+  return !(listed.fanOut && TERMINAL_STATUSES.has(now.status));
+}
 
 function notCancelledEntry(task: TaskRecord): NotCancelled {
   return {
