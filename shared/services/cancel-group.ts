@@ -11,6 +11,7 @@ import {
 import type { CancelGroupResponse } from "#shared/api/schemas/tasks.js";
 import { topicConfig } from "#shared/config/index.js";
 import { echoed } from "#shared/domain/echoed.js";
+import { copiesMayHaveExpired } from "#shared/domain/fan-out.js";
 import { groupPartitionKey } from "#shared/domain/keys.js";
 import { toIssues } from "#shared/domain/request-issues.js";
 import { type TaskRecord, TERMINAL_STATUSES } from "#shared/domain/task.js";
@@ -36,7 +37,8 @@ const CANCEL_CONCURRENCY = 8;
  * group's tasks in delivery order (the group partition, no index); each `scheduled` or `queued` one (no attempt
  * started) is cancelled exactly as DELETE /v1/tasks/{id} cancels it (conditional write, then its schedule
  * deleted). A task whose attempt has started (`delivering`), or one that moved on between the read and its cancel, is listed in
- * `not_cancelled`; finished tasks are neither (a fan-out parent whose copies all finished included: listedAsNotCancelled). So is a task caught mid-move (`rescheduled`, its move not settled):
+ * `not_cancelled`; finished tasks are neither (a fan-out parent whose copies all finished, or finished and expired, included: listedAsNotCancelled,
+ * copiesAllExpired). So is a task caught mid-move (`rescheduled`, its move not settled):
  * its successor may be written and armed after this call (by the move or the sweeper's repair), so the caller is
  * told where it went (`rescheduled_to`) rather than answered as if the group held nothing more. A fan-out parent
  * cancelled before has its copies still `scheduled` or `queued` cancelled (an earlier cancel may have stopped part-way), and
@@ -76,6 +78,7 @@ export async function cancelGroup(
       if ((await finishFanOutCancel(deps, task)).cancelled > 0) cancelled++;
       return;
     }
+    if (task.fanOut && (await copiesAllExpired(deps, task))) return;
     if (task.status !== "scheduled" && task.status !== "queued") {
       if (task.status === "rescheduled") await settleCancelledMove(deps, task);
       notCancelled.push(notCancelledEntry(task));
@@ -113,6 +116,20 @@ async function settleCancelledMove(deps: CancelGroupDeps, task: TaskRecord): Pro
 }
 
 type NotCancelled = CancelGroupResponse["not_cancelled"][number];
+
+/**
+ * A fan-out parent none of whose copies is left once they may have expired (copiesMayHaveExpired): each finished
+ * and was removed by its TTL while the parent, kept as long as its idempotency claim, lives on a day and more. It is
+ * a finished task, so it is neither cancelled nor counted: cancelled, with no copy left to conflict, it counted as
+ * one more cancelled task and read `cancelled` from then on. Only a parent that old pays these reads (one per
+ * subscriber); a younger one's missing copy may still be written by its add, which the cancel must reach first.
+ */
+async function copiesAllExpired(deps: CancelGroupDeps, parent: TaskRecord): Promise<boolean> {
+  const retentionDays = topicConfig(deps.config, parent.topic)?.retentionDays;
+  if (!copiesMayHaveExpired(parent, retentionDays, deps.now())) return false;
+  const copies = await Promise.all((parent.fanOut ?? []).map((link) => deps.store.get(link.taskId)));
+  return copies.every((copy) => copy === undefined);
+}
 
 /**
  * Whether a task this call could not cancel is listed. A cancelled one is not (nothing is left to do), nor a fan-out

@@ -1476,6 +1476,35 @@ describe("fan-out cancel and moves", () => {
     expect(waitingCopies).toEqual(["cancelled", "cancelled", "cancelled"]);
   });
 
+  it("a group cancel neither counts nor marks cancelled a parent whose copies all finished and expired (TTL), while it is still retained", async () => {
+    // Prepare: the group's first parent was delivered to every subscriber and its copies' items expired; the parent
+    // lives a day and more longer (its claim's TTL). Its second parent still waits.
+    const f = setup();
+    const done = await addOrder(f, { content: { order_id: "g-11", n: 1 } });
+    for (const copy of done.copies) {
+      await deliver(f, copy);
+      f.store.tasks.delete(copy.taskId);
+    }
+    const later = NOW + 10_000 + (f.config.resolvedTopics.orders?.retentionDays ?? 0) * 86_400_000;
+    const waiting = await addOrder(f, { content: { order_id: "g-11", n: 2 } });
+    const before = await f.store.get(done.parent.taskId);
+
+    // Act
+    const result = await cancelGroup(
+      { ...f.deps, store: f.store, now: () => later },
+      { topic: "orders", value: "g-11" },
+      {},
+    );
+
+    // Assess: only the waiting parent was cancelled; the finished one reads as before (not `cancelled`).
+    expect(result).toEqual({ cancelled: 1, not_cancelled: [], more: false, next_cursor: null });
+    expect(await f.store.get(done.parent.taskId)).toEqual(before);
+    const waitingCopies = await Promise.all(
+      waiting.copies.map(async (c) => (await f.store.get(c.taskId))?.status),
+    );
+    expect(waitingCopies).toEqual(["cancelled", "cancelled", "cancelled"]);
+  });
+
   it("a group cancel still lists a parent whose copies are on their way (an attempt started), with their status", async () => {
     // Prepare
     const f = setup();
