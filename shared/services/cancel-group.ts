@@ -36,10 +36,10 @@ const CANCEL_CONCURRENCY = 8;
  * `POST /v1/topics/{topic}/groups/{value}/cancel`. One strongly consistent Query reads up to `limit` of the
  * group's tasks in delivery order (the group partition, no index); each `scheduled` or `queued` one (no attempt
  * started) is cancelled exactly as DELETE /v1/tasks/{id} cancels it (conditional write, then its schedule
- * deleted). A task whose attempt has started (`delivering`), or one that moved on between the read and its cancel, is listed in
- * `not_cancelled`; finished tasks are neither (a fan-out parent whose copies all finished, or finished and expired, included: listedAsNotCancelled,
- * copiesAllExpired). So is a task caught mid-move (`rescheduled`, its move not settled):
- * its successor may be written and armed after this call (by the move or the sweeper's repair), so the caller is
+ * deleted). A task whose attempt has started (`delivering`), or one that moved on between the read and its cancel,
+ * is listed in `not_cancelled`; finished tasks are neither (a fan-out parent whose copies all finished, or finished
+ * and expired, included: listedAsNotCancelled, copiesAllExpired). So is a task caught mid-move (`rescheduled`, its
+ * move not settled): its successor may be written and armed after this call (by the move or the sweeper's repair), so the caller is
  * told where it went (`rescheduled_to`) rather than answered as if the group held nothing more. A fan-out parent
  * cancelled before has its copies still `scheduled` or `queued` cancelled (an earlier cancel may have stopped part-way), and
  * counts when that cancels any. The cursor is the last sort key read, so the next call goes on after it; an unknown
@@ -128,7 +128,7 @@ async function copiesAllExpired(deps: CancelGroupDeps, parent: TaskRecord): Prom
   const retentionDays = topicConfig(deps.config, parent.topic)?.retentionDays;
   if (!copiesMayHaveExpired(parent, retentionDays, deps.now())) return false;
   const copies = await Promise.all((parent.fanOut ?? []).map((link) => deps.store.get(link.taskId)));
-  return copies.every((copy) => copy === undefined);
+  return copies.length > 0 && copies.every((copy) => copy === undefined);
 }
 
 /**
