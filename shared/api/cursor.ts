@@ -54,12 +54,18 @@ export function failedCursorSchema(topic: string) {
  * filter's cursor only says where that filter stopped: resumed with another filter it would silently skip the
  * other filter's matches before that position, so such a cursor is a 400 like any this list did not give out.
  */
-export function replayCursorSchema(topic: string, filter: string) {
+export function replayCursorSchema(topic: string, filter: string, failedFromMs?: number) {
   // `until`: when the run's first call started; the run replays what had failed by then (replay-topic.ts).
-  return failedCursorSchema(topic).extend({
-    filter: z.literal(filter),
-    until: z.number().int().nonnegative(),
-  });
+  return failedCursorSchema(topic)
+    .extend({
+      filter: z.literal(filter),
+      until: z.number().int().nonnegative(),
+    })
+    .refine(
+      // The filter's `failed_after` is the Query's key condition, and DynamoDB refuses a start key outside it
+      // (ValidationException): no page of that filter ends there, so such a cursor was not given out.
+      (cursor) => failedFromMs === undefined || cursor.failedAtMs >= failedFromMs,
+    );
 }
 
 /**

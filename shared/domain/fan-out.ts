@@ -98,6 +98,20 @@ export function aggregateStatus(statuses: readonly SubscriberStatus[], parentSta
   return parentStatus;
 }
 
+/**
+ * Whether a parent's missing copy may have finished and expired: a copy's TTL is set when it finishes, at least
+ * `retentionDays` after the parent was accepted, so before that a missing copy was never written (an add that
+ * stopped, or is still writing) and may still be; from then on it is gone for good. Without a retention to go by
+ * (a topic no longer configured), it may have.
+ */
+export function copiesMayHaveExpired(
+  parent: Pick<TaskRecord, "acceptedAtMs">,
+  retentionDays: number | undefined,
+  nowMs: number,
+): boolean {
+  return retentionDays === undefined || nowMs - parent.acceptedAtMs >= retentionDays * 86_400_000;
+}
+
 /** A parent and its delivery tasks, as an add writes them. */
 export interface FanOutRecords {
   readonly parent: TaskRecord;

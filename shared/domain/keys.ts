@@ -123,7 +123,10 @@ export function parseTaskId(taskId: string): TaskKey | undefined {
   if (!match) return undefined;
   const [, topic, group, due36, ulid] = match as unknown as [string, string, string, string, string];
   const dueAtMs = Number.parseInt(due36, 36);
-  if (!Number.isSafeInteger(dueAtMs)) return undefined;
+  // Only the spelling makeTaskKey writes: `0mhx0z8ka` parses to the same due time, so it would name the same item
+  // under another id — read, cancelled and replayed through it, yet "not_found" to a bulk replay, which matches
+  // what it reads by the stored id.
+  if (!Number.isSafeInteger(dueAtMs) || dueAtMs.toString(36) !== due36) return undefined;
   return {
     taskId,
     topic,

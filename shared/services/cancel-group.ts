@@ -11,9 +11,10 @@ import {
 import type { CancelGroupResponse } from "#shared/api/schemas/tasks.js";
 import { topicConfig } from "#shared/config/index.js";
 import { echoed } from "#shared/domain/echoed.js";
+import { copiesMayHaveExpired } from "#shared/domain/fan-out.js";
 import { groupPartitionKey } from "#shared/domain/keys.js";
 import { toIssues } from "#shared/domain/request-issues.js";
-import type { TaskRecord } from "#shared/domain/task.js";
+import { type TaskRecord, TERMINAL_STATUSES } from "#shared/domain/task.js";
 import { forEachBounded } from "#shared/runtime/async.js";
 import { type CancelDeps, cancelAndDisarm, fenceSuccessor, finishFanOutCancel } from "./cancel-task.js";
 
@@ -35,9 +36,10 @@ const CANCEL_CONCURRENCY = 8;
  * `POST /v1/topics/{topic}/groups/{value}/cancel`. One strongly consistent Query reads up to `limit` of the
  * group's tasks in delivery order (the group partition, no index); each `scheduled` or `queued` one (no attempt
  * started) is cancelled exactly as DELETE /v1/tasks/{id} cancels it (conditional write, then its schedule
- * deleted). A task whose attempt has started (`delivering`), or one that moved on between the read and its cancel, is listed in
- * `not_cancelled`; finished tasks are neither. So is a task caught mid-move (`rescheduled`, its move not settled):
- * its successor may be written and armed after this call (by the move or the sweeper's repair), so the caller is
+ * deleted). A task whose attempt has started (`delivering`), or one that moved on between the read and its cancel,
+ * is listed in `not_cancelled`; finished tasks are neither (a fan-out parent whose copies all finished, or finished
+ * and expired, included: listedAsNotCancelled, copiesAllExpired). So is a task caught mid-move (`rescheduled`, its
+ * move not settled): its successor may be written and armed after this call (by the move or the sweeper's repair), so the caller is
  * told where it went (`rescheduled_to`) rather than answered as if the group held nothing more. A fan-out parent
  * cancelled before has its copies still `scheduled` or `queued` cancelled (an earlier cancel may have stopped part-way), and
  * counts when that cancels any. The cursor is the last sort key read, so the next call goes on after it; an unknown
@@ -76,6 +78,7 @@ export async function cancelGroup(
       if ((await finishFanOutCancel(deps, task)).cancelled > 0) cancelled++;
       return;
     }
+    if (task.fanOut && (await copiesAllExpired(deps, task))) return;
     if (task.status !== "scheduled" && task.status !== "queued") {
       if (task.status === "rescheduled") await settleCancelledMove(deps, task);
       notCancelled.push(notCancelledEntry(task));
@@ -83,7 +86,7 @@ export async function cancelGroup(
     }
     const result = await cancelAndDisarm({ ...deps, store: deps.store }, task.taskId, topic);
     if (result.outcome === "cancelled") cancelled++;
-    else if (result.outcome === "conflict" && result.task.status !== "cancelled")
+    else if (result.outcome === "conflict" && listedAsNotCancelled(task, result.task))
       notCancelled.push({ ...notCancelledEntry(result.task), task_id: task.taskId });
   });
   const order = new Map(page.tasks.map((t, i) => [t.taskId, i]));
@@ -113,6 +116,31 @@ async function settleCancelledMove(deps: CancelGroupDeps, task: TaskRecord): Pro
 }
 
 type NotCancelled = CancelGroupResponse["not_cancelled"][number];
+
+/**
+ * A fan-out parent none of whose copies is left once they may have expired (copiesMayHaveExpired): each finished
+ * and was removed by its TTL while the parent, kept as long as its idempotency claim, lives on a day and more. It is
+ * a finished task, so it is neither cancelled nor counted: cancelled, with no copy left to conflict, it counted as
+ * one more cancelled task and read `cancelled` from then on. Only a parent that old pays these reads (one per
+ * subscriber); a younger one's missing copy may still be written by its add, which the cancel must reach first.
+ */
+async function copiesAllExpired(deps: CancelGroupDeps, parent: TaskRecord): Promise<boolean> {
+  const retentionDays = topicConfig(deps.config, parent.topic)?.retentionDays;
+  if (!copiesMayHaveExpired(parent, retentionDays, deps.now())) return false;
+  const copies = await Promise.all((parent.fanOut ?? []).map((link) => deps.store.get(link.taskId)));
+  return copies.length > 0 && copies.every((copy) => copy === undefined);
+}
+
+/**
+ * Whether a task this call could not cancel is listed. A cancelled one is not (nothing is left to do), nor a fan-out
+ * parent whose copies have all finished: its own item stays `scheduled` for as long as it is retained (a parent is
+ * never delivered itself), so the group's page reads it on every call, and its cancel answers the status its
+ * copies finished in (`delivered`, `failed`) — the status of a finished task, which this route does not list.
+ */
+function listedAsNotCancelled(listed: TaskRecord, now: TaskRecord): boolean {
+  if (now.status === "cancelled") return false;
+  return !(listed.fanOut && TERMINAL_STATUSES.has(now.status));
+}
 
 function notCancelledEntry(task: TaskRecord): NotCancelled {
   return {

@@ -66,12 +66,23 @@ export async function replayTask(
   if (result.outcome === "conflict" && result.task.fanOut) return replayEveryCopy(deps, result.task);
   if (result.outcome === "conflict") {
     await sendIfJustReplayed(deps, result.task);
-    throw conflict(`only a failed or delivered task can be replayed; this one is ${result.task.status}`, {
-      task_status: result.task.status,
-    });
+    throw notReplayable(result.task);
   }
   throwIfUndone(await sendOrUndo(deps, before, result.task));
   return taskView(result.task);
+}
+
+/**
+ * A single replay of a task that is not finished. A moved task (its old id, `rescheduled`) lives on under
+ * `rescheduled_to`, which the answer names as cancel and PATCH do: that is the task to replay once it has finished.
+ */
+function notReplayable(task: TaskSummary): HttpError {
+  const moved = task.status === "rescheduled" && task.rescheduledTo !== undefined;
+  const where = moved ? ` (moved: replay ${task.rescheduledTo} instead)` : "";
+  return conflict(`only a failed or delivered task can be replayed; this one is ${task.status}${where}`, {
+    task_status: task.status,
+    ...(moved ? { rescheduled_to: task.rescheduledTo } : {}),
+  });
 }
 
 /**

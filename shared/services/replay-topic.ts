@@ -207,7 +207,7 @@ async function matchFilter(deps: ReplayTopicDeps, topic: string, body: BulkRepla
     SCAN_ORDER,
   ]);
   const scan = { oldestFirst: true, ...(Number.isFinite(after) ? { failedFromMs: after } : {}) };
-  const start = decodeCursor(body.cursor, replayCursorSchema(topic, filter));
+  const start = decodeCursor(body.cursor, replayCursorSchema(topic, filter, scan.failedFromMs));
   // A run (its first call and every call continuing its cursor) replays what had failed when it started: read
   // oldest first, a task it replayed that is dead-lettered again would otherwise come round again in a later call.
   const until = typeof start?.until === "number" ? start.until : deps.now();

@@ -3,6 +3,7 @@ import { type HttpError, idempotencyConflict, serviceUnavailable } from "#shared
 import { type TopicConfig, timerSettings, topicConfig } from "#shared/config/index.js";
 import {
   aggregateStatus,
+  copiesMayHaveExpired,
   deliveryFromLink,
   expandFanOut,
   type FanOutLink,
@@ -309,8 +310,7 @@ async function takeBack(deps: FanOutAddDeps, copies: readonly TaskRecord[]): Pro
  * longer configured has no retention to go by, so nothing is recreated for it.
  */
 function mayHaveExpired(deps: FanOutAddDeps, parent: TaskRecord, nowMs: number): boolean {
-  const retentionDays = topicConfig(deps.config, parent.topic)?.retentionDays;
-  return retentionDays === undefined || nowMs - parent.acceptedAtMs >= retentionDays * 86_400_000;
+  return copiesMayHaveExpired(parent, topicConfig(deps.config, parent.topic)?.retentionDays, nowMs);
 }
 
 /**

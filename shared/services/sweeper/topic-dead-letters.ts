@@ -1,5 +1,6 @@
 import type { ReceivedPointer } from "#shared/adapters/dead-letter-source.js";
 import { REFUSED_BY_POLICY } from "#shared/domain/attempt-log.js";
+import { parseTaskId } from "#shared/domain/keys.js";
 import { parseTaskMessage } from "#shared/domain/messages.js";
 import { replayLifeOf } from "#shared/domain/replay.js";
 import { UNFINISHED_STATUSES } from "#shared/domain/sweep.js";
@@ -26,7 +27,8 @@ import type { RunState, SweeperDeps, SweeperTopic } from "./types.js";
 export async function reconcileTopicDeadLetters(deps: SweeperDeps, run: RunState): Promise<void> {
   if (!deps.deadLetters) return;
   const remaining = deps.remainingMs;
-  const topics = Object.values(deps.topics);
+  // By name: a message names its task's topic, which must be this DLQ's (judge).
+  const topics = Object.entries(deps.topics).map(([name, topic]) => ({ ...topic, name }));
   if (!remaining) {
     for (const topic of topics) await reconcileOne(deps, topic, run, () => false);
     return;
@@ -41,9 +43,12 @@ export async function reconcileTopicDeadLetters(deps: SweeperDeps, run: RunState
   }
 }
 
+/** A topic as this pass reads it: its DLQ, config, and the name its tasks' ids carry. */
+type NamedTopic = SweeperTopic & { readonly name: string };
+
 async function reconcileOne(
   deps: SweeperDeps,
-  topic: SweeperTopic,
+  topic: NamedTopic,
   run: RunState,
   timeUp: () => boolean,
 ): Promise<void> {
@@ -87,7 +92,7 @@ async function reconcileOne(
 
 async function removeStale(
   source: NonNullable<SweeperDeps["deadLetters"]>["source"],
-  topic: SweeperTopic,
+  topic: NamedTopic,
   stale: readonly string[],
   run: RunState,
 ): Promise<void> {
@@ -118,7 +123,7 @@ function fromEarlierLife(message: ReceivedPointer, task: TaskRecord): boolean {
  */
 function deadLetteringCutShort(
   task: TaskRecord,
-  topic: SweeperTopic,
+  topic: NamedTopic,
   message: ReceivedPointer,
 ): "exhausted" | "refused" | false {
   const { deduplicationId } = message;
@@ -184,7 +189,7 @@ async function finishDeadLettering(
  */
 async function judge(
   deps: SweeperDeps,
-  topic: SweeperTopic,
+  topic: NamedTopic,
   message: ReceivedPointer,
   run: RunState,
 ): Promise<"stale" | "failed"> {
@@ -196,6 +201,16 @@ async function judge(
       queueUrl,
       messageId: message.messageId,
     });
+    return "failed";
+  }
+  if (parseTaskId(taskId)?.topic !== topic.name) {
+    // Deliver dead-letters a task to its own topic's DLQ only, so this one was sent here by hand. Judged here, a
+    // live task of the other topic would be measured against this topic's maxAttempts and marked `failed` in the
+    // middle of its retries (deadLetteringCutShort), or its message deleted: neither is this pass's to decide.
+    deps.logger.error(
+      "a topic dead-letter queue holds a message for another topic's task; left for an operator",
+      { queueUrl, messageId: message.messageId, taskId },
+    );
     return "failed";
   }
   try {

@@ -91,6 +91,31 @@ describe("replayTask", () => {
     expect(topicQueue.calls).toEqual([]);
   });
 
+  it("answers 409 naming where a moved task lives on (rescheduled_to), as cancel and PATCH do, for a replay of its old id", async () => {
+    // Prepare: the task was moved (PATCH), so its old id reads `rescheduled`; the caller holds the old id
+    const { store, topicQueue, deps } = setup();
+    const task = makeTask({ dueAtMs: NOW + 60_000, acceptedAtMs: NOW });
+    await store.putNew(task);
+    const successor = makeTask({ dueAtMs: NOW + 120_000, acceptedAtMs: NOW }).taskId;
+    await store.markRescheduled(task.taskId, {
+      to: successor,
+      atMs: NOW,
+      expiresAt: retentionExpiry(NOW, 2),
+    });
+
+    // Act
+    const error = await refusal(replayTask(deps, task.taskId));
+
+    // Assess
+    expect(error).toMatchObject({
+      status: 409,
+      code: "conflict",
+      details: { task_status: "rescheduled", rescheduled_to: successor },
+    });
+    expect(error.message).toContain(successor);
+    expect(topicQueue.calls).toEqual([]);
+  });
+
   it("refuses (409) a task past its retention that DynamoDB's TTL has not removed yet (GET still shows it), and changes nothing", async () => {
     const { store, topicQueue, deps } = setup();
     const task = await failedTask(store, topicQueue);

@@ -24,6 +24,19 @@ describe("task ids and table keys", () => {
     expect(parsed).toEqual(key);
   });
 
+  it("parses only the due segment an id is made with: leading zeros would name the same key under another id", () => {
+    // Prepare
+    const key = makeTaskKey("demo", "order-42", NOW + 5_000, newUlid(NOW));
+    const [topic, group, due, ulid] = key.taskId.split(".");
+
+    // Act
+    const padded = [`0${due}`, `00${due}`].map((d) => parseTaskId(`${topic}.${group}.${d}.${ulid}`));
+
+    // Assess
+    expect(padded).toEqual([undefined, undefined]);
+    expect(parseTaskId(`demo._.0.${ulid}`)?.dueAtMs).toBe(0);
+  });
+
   it("tasks with the same topic and group value share a partition; other topics do not", () => {
     const a = makeTaskKey("demo", "42", NOW, newUlid(NOW));
     const b = makeTaskKey("demo", "42", NOW + 60_000, newUlid(NOW));

@@ -1450,6 +1450,78 @@ describe("fan-out cancel and moves", () => {
     expect(statuses).toEqual(Array.from({ length: 6 }, () => "cancelled"));
   });
 
+  it("a group cancel lists no parent whose copies have all finished, as it lists no finished task, and leaves it as it was", async () => {
+    // Prepare: the group's first parent is done (two copies delivered, one dead-lettered), its second waits. A
+    // parent item itself stays `scheduled` (it is never delivered), so the group's page reads both.
+    const f = setup();
+    const done = await addOrder(f, { content: { order_id: "g-9", n: 1 } });
+    const [billing, audit, search] = done.copies as [TaskRecord, TaskRecord, TaskRecord];
+    await deliver(f, billing);
+    await deliver(f, audit);
+    await deadLetter(f, search);
+    const waiting = await addOrder(f, { content: { order_id: "g-9", n: 2 } });
+    const before = await f.store.get(done.parent.taskId);
+
+    // Act
+    const result = await cancelGroup({ ...f.deps, store: f.store }, { topic: "orders", value: "g-9" }, {});
+
+    // Assess: only the waiting parent counts; the finished one is neither cancelled nor listed, and reads as before.
+    expect(result).toEqual({ cancelled: 1, not_cancelled: [], more: false, next_cursor: null });
+    expect(await f.store.get(done.parent.taskId)).toEqual(before);
+    const copies = await Promise.all(done.copies.map(async (c) => (await f.store.get(c.taskId))?.status));
+    expect(copies).toEqual(["delivered", "delivered", "failed"]);
+    const waitingCopies = await Promise.all(
+      waiting.copies.map(async (c) => (await f.store.get(c.taskId))?.status),
+    );
+    expect(waitingCopies).toEqual(["cancelled", "cancelled", "cancelled"]);
+  });
+
+  it("a group cancel neither counts nor marks cancelled a parent whose copies all finished and expired (TTL), while it is still retained", async () => {
+    // Prepare: the group's first parent was delivered to every subscriber and its copies' items expired; the parent
+    // lives a day and more longer (its claim's TTL). Its second parent still waits.
+    const f = setup();
+    const done = await addOrder(f, { content: { order_id: "g-11", n: 1 } });
+    for (const copy of done.copies) {
+      await deliver(f, copy);
+      f.store.tasks.delete(copy.taskId);
+    }
+    const later = NOW + 10_000 + (f.config.resolvedTopics.orders?.retentionDays ?? 0) * 86_400_000;
+    const waiting = await addOrder(f, { content: { order_id: "g-11", n: 2 } });
+    const before = await f.store.get(done.parent.taskId);
+
+    // Act
+    const result = await cancelGroup(
+      { ...f.deps, store: f.store, now: () => later },
+      { topic: "orders", value: "g-11" },
+      {},
+    );
+
+    // Assess: only the waiting parent was cancelled; the finished one reads as before (not `cancelled`).
+    expect(result).toEqual({ cancelled: 1, not_cancelled: [], more: false, next_cursor: null });
+    expect(await f.store.get(done.parent.taskId)).toEqual(before);
+    const waitingCopies = await Promise.all(
+      waiting.copies.map(async (c) => (await f.store.get(c.taskId))?.status),
+    );
+    expect(waitingCopies).toEqual(["cancelled", "cancelled", "cancelled"]);
+  });
+
+  it("a group cancel still lists a parent whose copies are on their way (an attempt started), with their status", async () => {
+    // Prepare
+    const f = setup();
+    const { parent, copies } = await addOrder(f, { content: { order_id: "g-10", n: 1 } });
+    for (const copy of copies) await f.store.startAttempt(copy.taskId, NOW + 10_000);
+
+    // Act
+    const result = await cancelGroup({ ...f.deps, store: f.store }, { topic: "orders", value: "g-10" }, {});
+
+    // Assess
+    expect(result).toMatchObject({
+      cancelled: 0,
+      not_cancelled: [{ task_id: parent.taskId, status: "delivering" }],
+    });
+    expect((await f.store.get(parent.taskId))?.status).toBe("scheduled");
+  });
+
   it("a repeated group cancel finishes the copies of a parent the first one cancelled but stopped part-way through", async () => {
     // Prepare: the first group cancel marks the parent cancelled, then fails on audit's copy (a throttled write).
     const f = setup();

@@ -16,8 +16,8 @@ import { MemoryTaskStore } from "../../../support/memory-task-store.js";
 
 const DLQ = "https://sqs.test/demo-dlq.fifo";
 
-async function failed(store: MemoryTaskStore, group: string) {
-  const task = makeTask({ group, dueAtMs: T0, acceptedAtMs: T0 });
+async function failed(store: MemoryTaskStore, group: string, topic = "demo") {
+  const task = makeTask({ topic, group, dueAtMs: T0, acceptedAtMs: T0 });
   await store.putNew(task);
   await store.startAttempt(task.taskId, T0);
   await store.markFailed(task.taskId, { error: "HTTP 500", atMs: T0, expiresAt: retentionExpiry(T0, 1) });
@@ -164,6 +164,33 @@ describe("reconcileTopicDeadLetters", () => {
     expect(counters).toMatchObject({ deadLettered: 1, failures: 0 });
   });
 
+  it("leaves alone a task of another topic whose message sits in this topic's DLQ (sent there by hand): judged by this topic's maxAttempts, a live retry was marked failed", async () => {
+    // Prepare: an `orders` task in its third attempt (its own topic allows more; this one, `demo`, allows 3), and a
+    // message naming it in demo's DLQ
+    const { store, task, queue, pass, deps } = await cutShort("x", ["HTTP 500", "HTTP 500", "HTTP 500"], {
+      topic: "orders",
+    });
+    const before = store.tasks.get(task.taskId);
+
+    // Act
+    const counters = await pass();
+
+    // Assess: the task as it was; the message kept for an operator, who is told which one it is
+    expect(store.tasks.get(task.taskId)).toEqual(before);
+    expect(queue.messages.map((m) => m.body)).toEqual([taskMessageBody(task.taskId)]);
+    expect(counters).toMatchObject({ deadLettered: 0, pointersResolved: 0 });
+    const logged = (deps.logger as ReturnType<typeof memoryLogger>).entries.filter(
+      (e) => e.level === "error",
+    );
+    expect(logged).toEqual([
+      {
+        level: "error",
+        message: "a topic dead-letter queue holds a message for another topic's task; left for an operator",
+        extra: { queueUrl: DLQ, messageId: queue.messages[0]?.messageId, taskId: task.taskId },
+      },
+    ]);
+  });
+
   it("finishes a moved task's cut-short dead-lettering no earlier than its TTL floor (the item it was moved from outlives it otherwise)", async () => {
     // Prepare: a successor whose old item expires in 40 days; the topic's retention is a day
     const floor = Math.ceil(T0 / 1000) + 40 * 86_400;
@@ -292,8 +319,8 @@ describe("reconcileTopicDeadLetters across topics", () => {
     const store = new MemoryTaskStore();
     const clock = { now: T0 };
     const a = new FakePointerQueue();
-    for (let i = 0; i < 1_000; i++) a.put(taskMessageBody(await failed(store, `a-${i}`)));
-    const replayed = await failed(store, "b");
+    for (let i = 0; i < 1_000; i++) a.put(taskMessageBody(await failed(store, `a-${i}`, "a")));
+    const replayed = await failed(store, "b", "b");
     await store.markReplayed(replayed, T0 + 1);
     const b = new FakePointerQueue();
     b.put(taskMessageBody(replayed));
