@@ -594,35 +594,25 @@ export class DynamoAddStore
     return out.Item;
   }
 
-  /**
-   * A conditional UpdateItem from one of `from` (and, with `attemptSeq`, only while the task is in that attempt);
-   * false when the task is missing or elsewhere.
-   */
+  /** A conditional UpdateItem from one of `from`; false when the task is missing or elsewhere. */
   protected async transition(
     taskId: string,
     from: readonly TaskStatus[],
     update: string,
     values: Record<string, unknown>,
     names: Record<string, string> = {},
-    { attemptSeq, signal }: { readonly attemptSeq?: number | undefined; readonly signal?: AbortSignal } = {},
   ): Promise<boolean> {
     const fromNames = from.map((_, i) => `:from${i}`);
-    const inStatus =
-      fromNames.length === 1 ? `#status = ${fromNames[0]}` : `#status IN (${fromNames.join(", ")})`;
-    return this.conditionalUpdate(
-      taskId,
-      {
-        UpdateExpression: update,
-        ConditionExpression: attemptSeq === undefined ? inStatus : `${inStatus} AND attemptSeq = :attemptSeq`,
-        ExpressionAttributeNames: { "#status": "status", ...names },
-        ExpressionAttributeValues: toWire({
-          ...Object.fromEntries(from.map((status, i) => [`:from${i}`, status])),
-          ...values,
-          ...(attemptSeq === undefined ? {} : { ":attemptSeq": attemptSeq }),
-        }),
-      },
-      signal,
-    );
+    return this.conditionalUpdate(taskId, {
+      UpdateExpression: update,
+      ConditionExpression:
+        fromNames.length === 1 ? `#status = ${fromNames[0]}` : `#status IN (${fromNames.join(", ")})`,
+      ExpressionAttributeNames: { "#status": "status", ...names },
+      ExpressionAttributeValues: toWire({
+        ...Object.fromEntries(from.map((status, i) => [`:from${i}`, status])),
+        ...values,
+      }),
+    });
   }
 
   /** A conditional UpdateItem of a task's item; false when the task is missing or the condition refused it. */
@@ -1127,28 +1117,31 @@ export class DynamoDeliverStore extends DynamoAddStore implements Pick<TaskStore
     signal: AbortSignal | undefined,
   ): Promise<boolean> {
     const expression = (set: string) => `SET ${set}${update.remove ? ` REMOVE ${update.remove}` : ""}`;
+    // Here, not in `transition`: every store class bundles that, and only deliver conditions on the attempt.
+    const inAttempt = attemptSeq === undefined ? {} : { ":attemptSeq": attemptSeq };
+    const write = (set: string, extra: Record<string, unknown>, names: Record<string, string>) =>
+      this.conditionalUpdate(
+        taskId,
+        {
+          UpdateExpression: expression(set),
+          ConditionExpression: `#status = :from${attemptSeq === undefined ? "" : " AND attemptSeq = :attemptSeq"}`,
+          ExpressionAttributeNames: { "#status": "status", ...names },
+          ExpressionAttributeValues: toWire({ ":from": "delivering", ...values, ...extra, ...inAttempt }),
+        },
+        signal,
+      );
     if (attempt) {
       try {
-        return await this.transition(
-          taskId,
-          ["delivering"],
-          expression(`${update.set}, attemptLog.#slot = :attempt`),
-          { ...values, ":attempt": attempt },
+        return await write(
+          `${update.set}, attemptLog.#slot = :attempt`,
+          { ":attempt": attempt },
           { "#slot": attemptLogSlot(attempt.seq) },
-          { attemptSeq, signal },
         );
       } catch (error) {
         if (!(error instanceof Error && error.name === "ValidationException")) throw error;
       }
     }
-    return this.transition(
-      taskId,
-      ["delivering"],
-      expression(update.set),
-      values,
-      {},
-      { attemptSeq, signal },
-    );
+    return write(update.set, {}, {});
   }
 
   async markFailed(

@@ -180,7 +180,11 @@ export type AddTaskBody = z.infer<typeof addTaskBodySchema>;
 export const MAX_UNKNOWN_FIELDS = 1000;
 
 /** `PATCH /v1/tasks/{id}`: exactly one of the add request's timing fields, validated by the same rules. */
-export const rescheduleBodySchema = z.object(timingFields).strict().superRefine(exactlyOneTiming);
+// Pure: a bundle that adds tasks but never reschedules (the add routes, the schedule stops) leaves it out.
+export const rescheduleBodySchema = /* @__PURE__ */ z
+  .object(timingFields)
+  .strict()
+  .superRefine(exactlyOneTiming);
 
 export interface RescheduleRequest {
   readonly due: DueSpec;

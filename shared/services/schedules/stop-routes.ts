@@ -36,8 +36,9 @@ export async function pauseSchedule(deps: StopScheduleDeps, id: string | undefin
 /** `DELETE /v1/schedules/{id}`: as pause, for good; the item stays readable for the topic's retention period. */
 export async function deleteSchedule(deps: StopScheduleDeps, id: string | undefined): Promise<ChangeView> {
   const nowMs = deps.now();
-  const topic = id ? topicConfig(deps.config, id.split(".")[0] ?? "") : undefined;
-  const retentionDays = (topic ?? deps.config.system).retentionDays;
+  // A schedule id starts with its topic's name (no topic is named "": an empty or missing id finds none).
+  const retentionDays = (topicConfig(deps.config, id?.split(".")[0] ?? "") ?? deps.config.system)
+    .retentionDays;
   return stopSchedule(deps, id, ["active", "paused", "ended"], "deleted", {
     set: {
       status: "deleted",
