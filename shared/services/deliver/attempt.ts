@@ -39,6 +39,17 @@ export async function deliverRecord(ctx: BatchContext, record: SQSRecord, scope:
     ctx.deps.logger.error("dropping topic message: not a task message", { messageId: record.messageId });
     return;
   }
+  // Only a message sent by hand names another topic's task: delivered here, it would be signed with this topic's
+  // key and held to its limits. Its task has its own message on its own queue (or the sweeper's repair).
+  const owner = parseTaskId(message.taskId)?.topic;
+  if (owner !== undefined && owner !== scope.binding.topic.name) {
+    ctx.deps.logger.error("dropping topic message: its task belongs to another topic", {
+      messageId: record.messageId,
+      taskId: message.taskId,
+      topic: scope.binding.topic.name,
+    });
+    return;
+  }
   const timeoutMs = scope.binding.topic.callbackTimeoutSeconds * 1000;
   const handedOver = handOverTime(record);
   const prepared = takePrepared(ctx, record.messageId);

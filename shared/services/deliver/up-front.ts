@@ -122,7 +122,8 @@ async function candidatesOf(ctx: BatchContext, records: readonly SQSRecord[]): P
     const message = parseTaskMessage(record.body);
     if (!topic || !message || protectsDestinations(topic) || seen.has(message.taskId)) continue;
     const key = parseTaskId(message.taskId);
-    if (!key || key.dueAtMs > ctx.clock()) continue;
+    // Another topic's task (a message sent by hand) takes the per-record path, which drops it.
+    if (!key || key.topic !== topic.name || key.dueAtMs > ctx.clock()) continue;
     if (!timeLeftFor(ctx, topic.callbackTimeoutSeconds * 1000)) continue;
     let signer: CallbackSigner;
     try {

@@ -155,6 +155,30 @@ describe.each(GROUP_CONCURRENCIES)("deliver at groupConcurrency %i", (groupConcu
     });
   });
 
+  describe("deliver: a message naming another topic's task", () => {
+    it.each([1, 2])(
+      "is dropped with an error, never delivered under this topic's key and limits (%i such records in the batch)",
+      async (count) => {
+        // Prepare: tasks of topic "other", due and waiting, whose messages someone sent by hand to demo's queue.
+        const { store, callbacks, logger, deps, context, task } = setup(groupConcurrency);
+        const foreign = [];
+        for (let i = 0; i < count; i++) foreign.push(await task({ topic: "other", group: `o${i}` }));
+        for (const t of foreign) callbacks.answer(t.taskId, HTTP(200));
+
+        // Act
+        const response = await deliverBatch(deps, eventOf(...foreign.map((t) => fifoRecord(t))), context);
+
+        // Assess
+        expect(response).toEqual({ batchItemFailures: [] });
+        expect(callbacks.requests).toEqual([]);
+        for (const t of foreign) expect(store.tasks.get(t.taskId)).toMatchObject({ status: "queued", attempts: 0 });
+        expect(logger.entries.filter((e) => e.level === "error").map((e) => e.message)).toEqual(
+          foreign.map(() => "dropping topic message: its task belongs to another topic"),
+        );
+      },
+    );
+  });
+
   describe("deliver: failures, ordering and backoff", () => {
     it("a failing head stops its group; other groups in the batch proceed; the group's records all get the backoff", async () => {
       const { store, callbacks, queue, metrics, deps, context, task } = setup(groupConcurrency);
@@ -418,7 +442,7 @@ describe.each(GROUP_CONCURRENCIES)("deliver at groupConcurrency %i", (groupConcu
         ...deps,
         bindingFor: (arn) => (arn === QUICK_QUEUE_ARN ? quick : deps.bindingFor(arn)),
       };
-      const a = await task({ group: "A" });
+      const a = await task({ topic: "quick", group: "A" });
       const b1 = await task({ group: "B" });
       const b2 = await task({ group: "B" });
       const records = [fifoRecord(a, { arn: QUICK_QUEUE_ARN }), fifoRecord(b1), fifoRecord(b2)];
