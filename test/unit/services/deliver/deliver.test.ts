@@ -171,7 +171,8 @@ describe.each(GROUP_CONCURRENCIES)("deliver at groupConcurrency %i", (groupConcu
         // Assess
         expect(response).toEqual({ batchItemFailures: [] });
         expect(callbacks.requests).toEqual([]);
-        for (const t of foreign) expect(store.tasks.get(t.taskId)).toMatchObject({ status: "queued", attempts: 0 });
+        for (const t of foreign)
+          expect(store.tasks.get(t.taskId)).toMatchObject({ status: "queued", attempts: 0 });
         expect(logger.entries.filter((e) => e.level === "error").map((e) => e.message)).toEqual(
           foreign.map(() => "dropping topic message: its task belongs to another topic"),
         );
