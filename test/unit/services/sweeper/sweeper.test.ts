@@ -651,6 +651,57 @@ describe("crash point 9: the sweeper itself dies between its send and its mark",
   });
 });
 
+describe("overlapping hand-offs of one group (a run longer than its minute, the relay at the same instant)", () => {
+  /** A group whose head's timer was lost and whose follower's timer message is due now. */
+  async function strandedHeadWithLiveFollower(sim: Sim, orderId: string) {
+    sim.timer.dropNext = 1;
+    const head = await sim.add({ order_id: orderId, n: "head" }, { delay_seconds: 10 });
+    sim.advance(sim.graceMs);
+    const follower = await sim.add({ order_id: orderId, n: "follower" }, { delay_seconds: 10 });
+    sim.advance(10_000); // the head exactly the grace past due; the follower due now
+    return { head, follower };
+  }
+
+  it("the sweeper and the relay send the group at once: each task reaches the FIFO queue once, in order, and is delivered once", async () => {
+    // Prepare
+    const sim = simulate({ sweeper: FULL_INDEX });
+    const { head, follower } = await strandedHeadWithLiveFollower(sim, "o-overlap-relay");
+
+    // Act: both hand the group off side by side (their calls interleave)
+    const [report, relayed] = await Promise.all([sim.sweep(), sim.runRelay()]);
+    await sim.runDeliver();
+
+    // Assess
+    expect(relayed.failedMessageIds).toEqual([]);
+    expect(report).toMatchObject({ groupsRepaired: 1, failures: 0 });
+    expect(sim.fifo.enqueued.map((m) => m.taskId)).toEqual([head, follower]);
+    expect(sim.delivered()).toEqual([head, follower]);
+    expect([head, follower].map((id) => sim.status(id))).toEqual(["delivered", "delivered"]);
+  });
+
+  it("two sweeper runs repair the same stalled group at once: one copy of each lands, in order, and each task is delivered once", async () => {
+    // Prepare: the group's messages were lost after the sweeper had forwarded it (both `queued`, idle).
+    const sim = simulate({ sweeper: FULL_INDEX });
+    sim.timer.dropNext = 2;
+    const a = await sim.add({ order_id: "o-overlap-runs", n: "a" }, { delay_seconds: 0 });
+    const b = await sim.add({ order_id: "o-overlap-runs", n: "b" }, { delay_seconds: 0 });
+    sim.advance(sim.graceMs);
+    await sim.sweep();
+    sim.fifo.lose();
+    sim.advance(sim.stalledAfterMs);
+
+    // Act
+    const [first, second] = await Promise.all([sim.sweep(), sim.sweep()]);
+    await sim.runDeliver();
+
+    // Assess: the second copy of each was dropped by FIFO deduplication (same task id within 5 minutes).
+    expect(first.failures + second.failures).toBe(0);
+    expect(sim.fifo.enqueued.map((m) => m.taskId)).toEqual([a, b, a, b]);
+    expect(sim.delivered()).toEqual([a, b]);
+    expect([a, b].map((id) => sim.status(id))).toEqual(["delivered", "delivered"]);
+  });
+});
+
 describe("group order, progress and finished tasks", () => {
   it("leaves a group alone while its head makes progress; its lost follower is re-sent after the head, never ahead", async () => {
     // Prepare: head a keeps failing (503, 503, then 200) while follower b's message is lost.
