@@ -757,6 +757,37 @@ describe("group order, progress and finished tasks", () => {
     expect(sim.delivered()).toEqual([h, f]);
   });
 
+  it("a sweeper whose clock runs ahead hands a task over that much early: deliver holds it until due, and a task of its group accepted meanwhile with an earlier due time goes after it", async () => {
+    // Prepare: the sweeper's host clock 20 s ahead; head h's timer lost; x due at T0 + 140 s.
+    const sim = simulate({ sweeper: FULL_INDEX });
+    Object.assign(sim.sweeperDeps, { clock: () => sim.clock.now + 20_000 });
+    sim.timer.dropNext = 1;
+    const h = await sim.add({ order_id: "o-skew", n: "h" }, { delay_seconds: 0 });
+    const x = await sim.add({ order_id: "o-skew", n: "x" }, { delay_seconds: 140 });
+    const calledAt = new Map<string, number>();
+    const post = sim.callbacks.post.bind(sim.callbacks);
+    sim.callbacks.post = async (request) => {
+      calledAt.set(request.headers["webhook-id"] ?? "", sim.clock.now);
+      return post(request);
+    };
+
+    // Act: at T0 + 120 s (the sweeper reads T0 + 140 s) h is past the grace, and its group is sent up to x; then y
+    // is accepted, due now, 20 s before x.
+    sim.advance(120_000);
+    await sim.sweep();
+    const y = await sim.add({ order_id: "o-skew", n: "y" }, { delay_seconds: 0 });
+    await sim.runRelay();
+    await sim.runDeliver();
+    sim.advance(20_000);
+    await sim.runRelay();
+    await sim.runDeliver();
+
+    // Assess: x was never called before its due time; y, due earlier, came after it (README, "Ordering").
+    expect(sim.fifo.enqueued.map((m) => m.taskId)).toEqual([h, x, y]);
+    expect(sim.delivered()).toEqual([h, x, y]);
+    expect(calledAt.get(x)).toBe(T0 + 140_000);
+  });
+
   it("forwards only what is due, in due order; a later task waits for its own timer (never early)", async () => {
     const sim = simulate({ sweeper: FULL_INDEX });
     sim.timer.dropNext = 2;
