@@ -29,7 +29,8 @@ const step = fc.oneof(
         { weight: 4, arbitrary: fc.integer({ min: 0, max: 19 }) },
         { weight: 1, arbitrary: fc.integer({ min: 150, max: 449 }) },
       ),
-      failures: fc.integer({ min: 0, max: 2 }),
+      // Up to 4 failing answers: past the topic's 3 attempts the task is dead-lettered.
+      failures: fc.integer({ min: 0, max: 4 }),
     }),
   },
   { weight: 1, arbitrary: fc.record({ kind: fc.constant("cancel" as const), pick: fc.nat() }) },
@@ -61,6 +62,8 @@ const step = fc.oneof(
       withDeliver: fc.boolean(),
     }),
   },
+  // SQS refusing every send for a while: the relay and a sweeper run meanwhile.
+  { weight: 1, arbitrary: fc.record({ kind: fc.constant("outage" as const) }) },
   {
     weight: 3,
     arbitrary: fc.record({
@@ -165,7 +168,11 @@ async function play(w: World, s: Step | Loss) {
   else if (s.kind === "relay") await relayOnce(w, s);
   else if (s.kind === "deliver") await w.sim.runDeliver(s.messages);
   else if (s.kind === "overlap") await overlap(w, s);
-  else if (s.kind === "advance") w.sim.advance(s.ms);
+  else if (s.kind === "outage") {
+    w.sim.fifo.failSends = true;
+    await Promise.all([w.sim.runRelay(), w.sim.sweep()]);
+    w.sim.fifo.failSends = false;
+  } else if (s.kind === "advance") w.sim.advance(s.ms);
   // The sweeper's rule: once a minute.
   if (w.sim.clock.now - w.lastSweepMs >= 60_000) {
     w.lastSweepMs = w.sim.clock.now;
