@@ -754,6 +754,33 @@ describe("relay: statuses and failures", () => {
     expect(JSON.stringify([...store.tasks])).toBe(before); // the relay wrote nothing to the table
   });
 
+  it("the function times out while holding a batch: what it sent stays sent, the rest goes when the batch comes back, each once and in order", async () => {
+    // Prepare: one group, a task due now and one due 3 s later in the same early-woken batch.
+    const { store, fifo, clock, deps } = setup();
+    const [first, second] = await put(
+      store,
+      makeTask({ group: "held", dueAtMs: T0, acceptedAtMs: T0 - 2 }),
+      makeTask({ group: "held", dueAtMs: T0 + 3_000, acceptedAtMs: T0 - 1 }),
+    );
+    const messages = [first, second].map((t) => timerMessage(t?.taskId as string));
+    const timedOut = async () => {
+      throw new Error("Task timed out after 30.00 seconds");
+    };
+
+    // Act: the first wave goes, then Lambda ends the invocation in the hold (no partial batch response: every
+    // message of the batch comes back after the visibility timeout, 180 s later).
+    const died = relayTimerMessages({ ...deps, earlyWakeSeconds: 5, sleep: timedOut }, messages);
+    await expect(died).rejects.toThrow(/timed out/);
+    const sentBeforeDying = fifo.idsIn(DEMO_QUEUE);
+    clock.nowMs += 180_000;
+    const again = await relayTimerMessages({ ...deps, earlyWakeSeconds: 5 }, messages);
+
+    // Assess: the second task was never sent early; the first one's re-send was deduplicated.
+    expect(sentBeforeDying).toEqual([first?.taskId]);
+    expect(again).toEqual({ failedMessageIds: [] });
+    expect(fifo.idsIn(DEMO_QUEUE)).toEqual([first?.taskId, second?.taskId]);
+  });
+
   it("a store error while reading a group fails that group's messages", async () => {
     const { store, fifo, relay } = setup();
     const [a, b] = await put(

@@ -651,6 +651,57 @@ describe("crash point 9: the sweeper itself dies between its send and its mark",
   });
 });
 
+describe("overlapping hand-offs of one group (a run longer than its minute, the relay at the same instant)", () => {
+  /** A group whose head's timer was lost and whose follower's timer message is due now. */
+  async function strandedHeadWithLiveFollower(sim: Sim, orderId: string) {
+    sim.timer.dropNext = 1;
+    const head = await sim.add({ order_id: orderId, n: "head" }, { delay_seconds: 10 });
+    sim.advance(sim.graceMs);
+    const follower = await sim.add({ order_id: orderId, n: "follower" }, { delay_seconds: 10 });
+    sim.advance(10_000); // the head exactly the grace past due; the follower due now
+    return { head, follower };
+  }
+
+  it("the sweeper and the relay send the group at once: each task reaches the FIFO queue once, in order, and is delivered once", async () => {
+    // Prepare
+    const sim = simulate({ sweeper: FULL_INDEX });
+    const { head, follower } = await strandedHeadWithLiveFollower(sim, "o-overlap-relay");
+
+    // Act: both hand the group off side by side (their calls interleave)
+    const [report, relayed] = await Promise.all([sim.sweep(), sim.runRelay()]);
+    await sim.runDeliver();
+
+    // Assess
+    expect(relayed.failedMessageIds).toEqual([]);
+    expect(report).toMatchObject({ groupsRepaired: 1, failures: 0 });
+    expect(sim.fifo.enqueued.map((m) => m.taskId)).toEqual([head, follower]);
+    expect(sim.delivered()).toEqual([head, follower]);
+    expect([head, follower].map((id) => sim.status(id))).toEqual(["delivered", "delivered"]);
+  });
+
+  it("two sweeper runs repair the same stalled group at once: one copy of each lands, in order, and each task is delivered once", async () => {
+    // Prepare: the group's messages were lost after the sweeper had forwarded it (both `queued`, idle).
+    const sim = simulate({ sweeper: FULL_INDEX });
+    sim.timer.dropNext = 2;
+    const a = await sim.add({ order_id: "o-overlap-runs", n: "a" }, { delay_seconds: 0 });
+    const b = await sim.add({ order_id: "o-overlap-runs", n: "b" }, { delay_seconds: 0 });
+    sim.advance(sim.graceMs);
+    await sim.sweep();
+    sim.fifo.lose();
+    sim.advance(sim.stalledAfterMs);
+
+    // Act
+    const [first, second] = await Promise.all([sim.sweep(), sim.sweep()]);
+    await sim.runDeliver();
+
+    // Assess: the second copy of each was dropped by FIFO deduplication (same task id within 5 minutes).
+    expect(first.failures + second.failures).toBe(0);
+    expect(sim.fifo.enqueued.map((m) => m.taskId)).toEqual([a, b, a, b]);
+    expect(sim.delivered()).toEqual([a, b]);
+    expect([a, b].map((id) => sim.status(id))).toEqual(["delivered", "delivered"]);
+  });
+});
+
 describe("group order, progress and finished tasks", () => {
   it("leaves a group alone while its head makes progress; its lost follower is re-sent after the head, never ahead", async () => {
     // Prepare: head a keeps failing (503, 503, then 200) while follower b's message is lost.
@@ -704,6 +755,37 @@ describe("group order, progress and finished tasks", () => {
     // Assess: the group is judged by h, re-sent whole and in order; f is never delivered ahead of h.
     expect(report).toMatchObject({ candidates: 1, forwarded: 2, groupsRepaired: 1 });
     expect(sim.delivered()).toEqual([h, f]);
+  });
+
+  it("a sweeper whose clock runs ahead hands a task over that much early: deliver holds it until due, and a task of its group accepted meanwhile with an earlier due time goes after it", async () => {
+    // Prepare: the sweeper's host clock 20 s ahead; head h's timer lost; x due at T0 + 140 s.
+    const sim = simulate({ sweeper: FULL_INDEX });
+    Object.assign(sim.sweeperDeps, { clock: () => sim.clock.now + 20_000 });
+    sim.timer.dropNext = 1;
+    const h = await sim.add({ order_id: "o-skew", n: "h" }, { delay_seconds: 0 });
+    const x = await sim.add({ order_id: "o-skew", n: "x" }, { delay_seconds: 140 });
+    const calledAt = new Map<string, number>();
+    const post = sim.callbacks.post.bind(sim.callbacks);
+    sim.callbacks.post = async (request) => {
+      calledAt.set(request.headers["webhook-id"] ?? "", sim.clock.now);
+      return post(request);
+    };
+
+    // Act: at T0 + 120 s (the sweeper reads T0 + 140 s) h is past the grace, and its group is sent up to x; then y
+    // is accepted, due now, 20 s before x.
+    sim.advance(120_000);
+    await sim.sweep();
+    const y = await sim.add({ order_id: "o-skew", n: "y" }, { delay_seconds: 0 });
+    await sim.runRelay();
+    await sim.runDeliver();
+    sim.advance(20_000);
+    await sim.runRelay();
+    await sim.runDeliver();
+
+    // Assess: x was never called before its due time; y, due earlier, came after it (README, "Ordering").
+    expect(sim.fifo.enqueued.map((m) => m.taskId)).toEqual([h, x, y]);
+    expect(sim.delivered()).toEqual([h, x, y]);
+    expect(calledAt.get(x)).toBe(T0 + 140_000);
   });
 
   it("forwards only what is due, in due order; a later task waits for its own timer (never early)", async () => {
