@@ -563,7 +563,7 @@ describe.runIf(local)("npx punctual console against an API (here the local cloud
     const url = await new Promise<string>((resolve, reject) => {
       child.stdout.on("data", (chunk: Buffer) => {
         output += chunk.toString();
-        const found = /(http:\/\/127\.0\.0\.1:\d+\/console)/.exec(output);
+        const found = /(http:\/\/127\.0\.0\.1:\d+\/console\?token=[\w-]+)/.exec(output);
         if (found) resolve(found[1] as string);
       });
       child.stderr.on("data", (chunk: Buffer) => {
@@ -580,19 +580,22 @@ describe.runIf(local)("npx punctual console against an API (here the local cloud
     };
   }
 
-  it("serves the page, proxies /v1 calls that carry the console header, and has no local view", async () => {
-    // Prepare
+  it("serves the page to the holder of its printed URL, proxies /v1 calls that carry the console header, and has no local view", async () => {
+    // Prepare: the session cookie a browser gets by opening the printed URL (it holds the session's token).
     const server = await startConsoleCommand();
     const origin = new URL(server.url).origin;
-    const headers = { "x-punctual-console": "1" };
+    const opened = await fetch(server.url, { redirect: "manual" });
+    const session = { cookie: (opened.headers.get("set-cookie") ?? "").split(";")[0] ?? "" };
+    const headers = { "x-punctual-console": "1", ...session };
     try {
       // Act
-      const page = await fetch(server.url);
+      const page = await fetch(`${origin}${opened.headers.get("location")}`, { headers: session });
       const topics = await fetch(`${origin}/v1/topics`, { headers });
       const direct = await h.api("GET", "/v1/topics");
-      const unmarked = await fetch(`${origin}/v1/topics`);
+      const unmarked = await fetch(`${origin}/v1/topics`, { headers: session });
+      const sessionless = await fetch(`${origin}/v1/topics`, { headers: { "x-punctual-console": "1" } });
       const local = await fetch(`${origin}/console/api/local`, { headers });
-      const script = await fetch(`${origin}/console/app.js`);
+      const script = await fetch(`${origin}/console/app.js`, { headers: session });
 
       // Assess
       expect(page.status).toBe(200);
@@ -603,6 +606,7 @@ describe.runIf(local)("npx punctual console against an API (here the local cloud
       // two reads while other tests' tasks settle, so they are compared by shape only.
       expect(withoutLiveFigures(await topics.json())).toEqual(withoutLiveFigures(direct.json));
       expect(unmarked.status).toBe(403);
+      expect(sessionless.status).toBe(403);
       expect(local.status).toBe(404);
     } finally {
       await server.stop();
