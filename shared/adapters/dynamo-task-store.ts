@@ -56,6 +56,7 @@ import { chunksOf } from "#shared/runtime/chunks.js";
 import { BATCH_STATEMENT_SIZE, insertStatement, updateStatement } from "./partiql.js";
 import {
   type AbortOptions,
+  type AttemptFailure,
   type BatchClaimOutcome,
   type BatchStart,
   type BatchStartOutcome,
@@ -1070,14 +1071,7 @@ export class DynamoDeliverStore extends DynamoAddStore implements Pick<TaskStore
 
   async recordAttemptFailure(
     taskId: string,
-    failure: {
-      error: string;
-      atMs: number;
-      attempt?: AttemptLogEntry;
-      refund?: boolean;
-      attemptSeq?: number;
-      attempts?: number;
-    },
+    failure: AttemptFailure,
     options?: AbortOptions,
   ): Promise<boolean> {
     // A failed attempt takes the task off the happy path: into the sweep index (crash point 8 of the sweeper).

@@ -238,6 +238,19 @@ export type DeliverStoreMethod =
   | "markFailed"
   | Exclude<keyof DestinationStore, "listDestinations">;
 
+/** A failed attempt as deliver records it (`recordAttemptFailure`). */
+export interface AttemptFailure {
+  readonly error: string;
+  readonly atMs: number;
+  readonly attempt?: AttemptLogEntry;
+  /** The attempt is given back (a failed probe, a refusal while settings settle). */
+  readonly refund?: boolean;
+  /** The attempt it belongs to: written only while the task is still in it. */
+  readonly attemptSeq?: number;
+  /** That attempt's count: a refund sets one less (written twice, it refunds once). */
+  readonly attempts?: number;
+}
+
 export interface TaskStore extends DestinationStore {
   /**
    * Creates the task unless an item with its key exists. An unfinished task goes into the sweep index unless
@@ -374,18 +387,7 @@ export interface TaskStore extends DestinationStore {
    * (what the attempt counted) it sets one less instead of subtracting one, so a resend of the write (its first
    * answer lost) gives the attempt back once. False when nothing was written.
    */
-  recordAttemptFailure(
-    taskId: string,
-    failure: {
-      error: string;
-      atMs: number;
-      attempt?: AttemptLogEntry;
-      refund?: boolean;
-      attemptSeq?: number;
-      attempts?: number;
-    },
-    options?: AbortOptions,
-  ): Promise<boolean>;
+  recordAttemptFailure(taskId: string, failure: AttemptFailure, options?: AbortOptions): Promise<boolean>;
   /** `failed`, from `delivering` only; false when the task was not delivering (already final: nothing written). */
   markFailed(taskId: string, failure: { error: string; atMs: number; expiresAt: number }): Promise<boolean>;
   /**

@@ -3,6 +3,17 @@ import type { AddressInfo } from "node:net";
 import { CreateTableCommand, DynamoDBClient, waitUntilTableExists } from "@aws-sdk/client-dynamodb";
 import dynalite from "dynalite";
 import type { RequestListener } from "#local/aws/in-process.js";
+import {
+  FAILED_INDEX_NAME,
+  FAILED_SORT_ATTRIBUTE,
+  FAILED_TOPIC_ATTRIBUTE,
+} from "#shared/domain/failed-index.js";
+import {
+  SCHEDULE_INDEX_NAME,
+  SCHEDULE_SHARD_ATTRIBUTE,
+  SCHEDULE_SORT_ATTRIBUTE,
+} from "#shared/domain/schedule.js";
+import { SWEEP_INDEX_NAME, SWEEP_SHARD_ATTRIBUTE, SWEEP_SORT_ATTRIBUTE } from "#shared/domain/sweep.js";
 
 /** dynalite on a loopback port, a real SDK client for it, and how to stop both. */
 export interface LocalDynamo {
@@ -68,6 +79,60 @@ export async function createKeyedTable(
       KeySchema: [
         { AttributeName: keys.hash, KeyType: "HASH" },
         { AttributeName: keys.range, KeyType: "RANGE" },
+      ],
+      BillingMode: "PAY_PER_REQUEST",
+    }),
+  );
+  await tableActive(client, tableName);
+}
+
+/**
+ * The task table as the stack declares it (keys, the sweep, failed and schedule indexes with their projections),
+ * on demand, ACTIVE: what a store test against dynalite needs to meet DynamoDB's own rules on those indexes.
+ */
+export async function createTaskTable(client: DynamoDBClient, tableName: string): Promise<void> {
+  await client.send(
+    new CreateTableCommand({
+      TableName: tableName,
+      AttributeDefinitions: [
+        { AttributeName: "pk", AttributeType: "S" },
+        { AttributeName: "sk", AttributeType: "S" },
+        { AttributeName: SWEEP_SHARD_ATTRIBUTE, AttributeType: "N" },
+        { AttributeName: SWEEP_SORT_ATTRIBUTE, AttributeType: "N" },
+        { AttributeName: FAILED_TOPIC_ATTRIBUTE, AttributeType: "S" },
+        { AttributeName: FAILED_SORT_ATTRIBUTE, AttributeType: "N" },
+        { AttributeName: SCHEDULE_SHARD_ATTRIBUTE, AttributeType: "N" },
+        { AttributeName: SCHEDULE_SORT_ATTRIBUTE, AttributeType: "N" },
+      ],
+      KeySchema: [
+        { AttributeName: "pk", KeyType: "HASH" },
+        { AttributeName: "sk", KeyType: "RANGE" },
+      ],
+      GlobalSecondaryIndexes: [
+        {
+          IndexName: SWEEP_INDEX_NAME,
+          KeySchema: [
+            { AttributeName: SWEEP_SHARD_ATTRIBUTE, KeyType: "HASH" },
+            { AttributeName: SWEEP_SORT_ATTRIBUTE, KeyType: "RANGE" },
+          ],
+          Projection: { ProjectionType: "INCLUDE", NonKeyAttributes: ["taskId"] },
+        },
+        {
+          IndexName: FAILED_INDEX_NAME,
+          KeySchema: [
+            { AttributeName: FAILED_TOPIC_ATTRIBUTE, KeyType: "HASH" },
+            { AttributeName: FAILED_SORT_ATTRIBUTE, KeyType: "RANGE" },
+          ],
+          Projection: { ProjectionType: "ALL" },
+        },
+        {
+          IndexName: SCHEDULE_INDEX_NAME,
+          KeySchema: [
+            { AttributeName: SCHEDULE_SHARD_ATTRIBUTE, KeyType: "HASH" },
+            { AttributeName: SCHEDULE_SORT_ATTRIBUTE, KeyType: "RANGE" },
+          ],
+          Projection: { ProjectionType: "KEYS_ONLY" },
+        },
       ],
       BillingMode: "PAY_PER_REQUEST",
     }),

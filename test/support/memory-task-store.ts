@@ -1,5 +1,6 @@
 import {
   type AbortOptions,
+  type AttemptFailure,
   type BatchClaimOutcome,
   type BatchStart,
   type BatchStartOutcome,
@@ -413,14 +414,7 @@ export class MemoryTaskStore implements TaskStore {
 
   async recordAttemptFailure(
     taskId: string,
-    failure: {
-      error: string;
-      atMs: number;
-      attempt?: AttemptLogEntry;
-      refund?: boolean;
-      attemptSeq?: number;
-      attempts?: number;
-    },
+    failure: AttemptFailure,
     _options?: AbortOptions,
   ): Promise<boolean> {
     const task = this.tasks.get(taskId);

@@ -1,13 +1,11 @@
 import {
   BatchWriteItemCommand,
   type BatchWriteItemCommandInput,
-  CreateTableCommand,
   type DynamoDBClient,
   GetItemCommand,
   PutItemCommand,
   UpdateItemCommand,
   type UpdateItemCommandInput,
-  waitUntilTableExists,
 } from "@aws-sdk/client-dynamodb";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import {
@@ -21,24 +19,12 @@ import type { PageKey, TaskPage, TaskStore } from "#shared/adapters/task-store.j
 import { TOPIC_NAME_PATTERN } from "#shared/config/schema.js";
 import { attemptLogEntries } from "#shared/domain/attempt-log.js";
 import { DESTINATION_IDLE_SECONDS } from "#shared/domain/destination-item.js";
-import {
-  FAILED_INDEX_NAME,
-  FAILED_SORT_ATTRIBUTE,
-  FAILED_TOPIC_ATTRIBUTE,
-} from "#shared/domain/failed-index.js";
 import { MAX_ITEM_BYTES, taskItemSizeBound } from "#shared/domain/item-size.js";
 import { makeTaskKey, newUlid } from "#shared/domain/keys.js";
-import {
-  makeScheduleKey,
-  SCHEDULE_INDEX_NAME,
-  SCHEDULE_SHARD_ATTRIBUTE,
-  SCHEDULE_SORT_ATTRIBUTE,
-  type ScheduleRecord,
-  scheduleShardOf,
-} from "#shared/domain/schedule.js";
-import { SWEEP_INDEX_NAME, sweepShardOf } from "#shared/domain/sweep.js";
+import { makeScheduleKey, type ScheduleRecord, scheduleShardOf } from "#shared/domain/schedule.js";
+import { sweepShardOf } from "#shared/domain/sweep.js";
 import { retentionExpiry, type TaskRecord } from "#shared/domain/task.js";
-import { type LocalDynamo, startDynalite } from "../../support/dynalite-table.js";
+import { createTaskTable, type LocalDynamo, startDynalite } from "../../support/dynalite-table.js";
 import { makeTask } from "../../support/factories.js";
 import { MemoryTaskStore } from "../../support/memory-task-store.js";
 
@@ -63,57 +49,7 @@ afterAll(async () => {
  */
 async function newStore(storeClient: DynamoDBClient = client): Promise<DynamoTaskStore> {
   const tableName = `tasks-${++tableCount}`;
-  await client.send(
-    new CreateTableCommand({
-      TableName: tableName,
-      AttributeDefinitions: [
-        { AttributeName: "pk", AttributeType: "S" },
-        { AttributeName: "sk", AttributeType: "S" },
-        { AttributeName: "sweepShard", AttributeType: "N" },
-        { AttributeName: "dueAtMs", AttributeType: "N" },
-        { AttributeName: FAILED_TOPIC_ATTRIBUTE, AttributeType: "S" },
-        { AttributeName: FAILED_SORT_ATTRIBUTE, AttributeType: "N" },
-        { AttributeName: SCHEDULE_SHARD_ATTRIBUTE, AttributeType: "N" },
-        { AttributeName: SCHEDULE_SORT_ATTRIBUTE, AttributeType: "N" },
-      ],
-      KeySchema: [
-        { AttributeName: "pk", KeyType: "HASH" },
-        { AttributeName: "sk", KeyType: "RANGE" },
-      ],
-      GlobalSecondaryIndexes: [
-        {
-          IndexName: SWEEP_INDEX_NAME,
-          KeySchema: [
-            { AttributeName: "sweepShard", KeyType: "HASH" },
-            { AttributeName: "dueAtMs", KeyType: "RANGE" },
-          ],
-          Projection: { ProjectionType: "INCLUDE", NonKeyAttributes: ["taskId"] },
-        },
-        {
-          IndexName: FAILED_INDEX_NAME,
-          KeySchema: [
-            { AttributeName: FAILED_TOPIC_ATTRIBUTE, KeyType: "HASH" },
-            { AttributeName: FAILED_SORT_ATTRIBUTE, KeyType: "RANGE" },
-          ],
-          Projection: { ProjectionType: "ALL" },
-        },
-        {
-          IndexName: SCHEDULE_INDEX_NAME,
-          KeySchema: [
-            { AttributeName: SCHEDULE_SHARD_ATTRIBUTE, KeyType: "HASH" },
-            { AttributeName: SCHEDULE_SORT_ATTRIBUTE, KeyType: "RANGE" },
-          ],
-          Projection: { ProjectionType: "KEYS_ONLY" },
-        },
-      ],
-      BillingMode: "PAY_PER_REQUEST",
-    }),
-  );
-  // dynalite answers CreateTable while the table is still CREATING (ResourceNotFound for item calls until then).
-  await waitUntilTableExists(
-    { client, maxWaitTime: 10, minDelay: 0.05, maxDelay: 0.05 },
-    { TableName: tableName },
-  );
+  await createTaskTable(client, tableName);
   return new DynamoTaskStore({ client: storeClient, tableName, nowSeconds: () => clockSeconds });
 }
 

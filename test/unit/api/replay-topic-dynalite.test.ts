@@ -3,18 +3,13 @@
  * whose ExclusiveStartKey lies outside its key condition (ValidationException), so a cursor the route lets through
  * must lie inside the range its filter reads.
  */
-import { CreateTableCommand } from "@aws-sdk/client-dynamodb";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { DynamoTaskStore } from "#shared/adapters/dynamo-task-store.js";
 import { encodeCursor, filterBinding } from "#shared/api/cursor.js";
-import {
-  FAILED_INDEX_NAME,
-  FAILED_SORT_ATTRIBUTE,
-  FAILED_TOPIC_ATTRIBUTE,
-} from "#shared/domain/failed-index.js";
+import { FAILED_SORT_ATTRIBUTE, FAILED_TOPIC_ATTRIBUTE } from "#shared/domain/failed-index.js";
 import { retentionExpiry } from "#shared/domain/task.js";
 import { replayTopic } from "#shared/services/replay-topic.js";
-import { type LocalDynamo, startDynalite, tableActive } from "../../support/dynalite-table.js";
+import { createTaskTable, type LocalDynamo, startDynalite } from "../../support/dynalite-table.js";
 import { makeTask } from "../../support/factories.js";
 import { FakeTopicQueue } from "../../support/fakes/topic-queue.js";
 import { refusal } from "../../support/refusal.js";
@@ -26,33 +21,7 @@ let dynamo: LocalDynamo;
 
 beforeAll(async () => {
   dynamo = await startDynalite();
-  await dynamo.client.send(
-    new CreateTableCommand({
-      TableName: TABLE,
-      AttributeDefinitions: [
-        { AttributeName: "pk", AttributeType: "S" },
-        { AttributeName: "sk", AttributeType: "S" },
-        { AttributeName: FAILED_TOPIC_ATTRIBUTE, AttributeType: "S" },
-        { AttributeName: FAILED_SORT_ATTRIBUTE, AttributeType: "N" },
-      ],
-      KeySchema: [
-        { AttributeName: "pk", KeyType: "HASH" },
-        { AttributeName: "sk", KeyType: "RANGE" },
-      ],
-      GlobalSecondaryIndexes: [
-        {
-          IndexName: FAILED_INDEX_NAME,
-          KeySchema: [
-            { AttributeName: FAILED_TOPIC_ATTRIBUTE, KeyType: "HASH" },
-            { AttributeName: FAILED_SORT_ATTRIBUTE, KeyType: "RANGE" },
-          ],
-          Projection: { ProjectionType: "ALL" },
-        },
-      ],
-      BillingMode: "PAY_PER_REQUEST",
-    }),
-  );
-  await tableActive(dynamo.client, TABLE);
+  await createTaskTable(dynamo.client, TABLE);
 });
 
 afterAll(async () => {
