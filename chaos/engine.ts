@@ -205,6 +205,11 @@ async function runAgainst(
     );
     const end = await waitUntilSettled(dynamodb, accepted, receiver, options.settleTimeoutMs, progress);
     const faults = (await cloud.faults?.stats()) ?? {};
+    // The run is over: stop injecting before reading the dead-letter queues. A fault that refused the sweeper's
+    // release of a DLQ message (or lost a receive's answer) hid it for a pointer visibility, and the next run could
+    // hide it again; with faults still on that could go on past any wait and read as 'not on the DLQ'. Stopping
+    // them cannot hide a loss: a lost message is on no queue, and every fault of the run is already in `faults`.
+    await cloud.faults?.set({});
     const { deadLetterQueue, timerDeadLetters } = await collectDeadLetters(sqs, cloud, progress);
     const findings = verify(
       accepted,

@@ -67,7 +67,8 @@ export async function collectDeadLetters(
   // A dead-letter message the sweeper is looking at (or whose receive answer a fault lost, or whose release a fault
   // refused) is in flight for up to its pointer visibility (60 s): invisible to a receive, but on the queue. Wait
   // for those first, or they would count as missing. Up to two such windows back to back: the next sweeper run (a
-  // minute on) may receive it again the moment it shows (seen: 17 in flight after 90 s, one run in three).
+  // minute on) may receive it again the moment it shows (seen: 17 in flight after 90 s, one run in three). The
+  // engine stops the faults before this, so no later run's release is refused.
   for (const url of topicDlqs) await untilNoneInFlight(sqs, url, DEAD_LETTERS_IN_FLIGHT_MS, progress);
   for (const url of topicDlqs) for (const id of await drainTaskIds(sqs, url)) deadLetterQueue.add(id);
   let timerDeadLetters = 0;
