@@ -3,7 +3,7 @@ import type { TaskStore } from "#shared/adapters/task-store.js";
 import { isHttpError } from "#shared/api/errors.js";
 import { timerSettings, topicConfig } from "#shared/config/index.js";
 import { makeTaskKey, newUlid, parseTaskId } from "#shared/domain/keys.js";
-import { MATERIALIZE_HORIZON_MS, type ScheduleRecord } from "#shared/domain/schedule.js";
+import type { ScheduleRecord } from "#shared/domain/schedule.js";
 import { occurrencesBetween, uncomputableProblem } from "#shared/domain/schedule-cron.js";
 import { retentionExpiry, type TaskRecord } from "#shared/domain/task.js";
 import { planTimer } from "#shared/domain/timing.js";
@@ -42,28 +42,11 @@ export async function settleStoppedEpoch(
   schedule: ScheduleRecord,
   nowMs: number,
 ): Promise<number> {
-  // No run of this release made one of its occurrences (each throws before its first add), but an older release
-  // that could compute it may have made them ahead: found by their keys, probed second by second.
-  if (uncomputableProblem(schedule) !== undefined) {
-    return cancelOccurrences(deps, schedule, wholeSecondsAhead(schedule, nowMs));
-  }
-  const fenced = await fenceLeased(deps, schedule);
+  // Of a schedule this release cannot compute, the leased window is not fenced: without the pattern, a cancelled
+  // task written under every second's key would be a task for instants that are no occurrence. Those made ahead
+  // are still found, by their keys (occurrencesAhead).
+  const fenced = uncomputableProblem(schedule) === undefined ? await fenceLeased(deps, schedule) : 0;
   return fenced + (await cancelOccurrences(deps, schedule, occurrencesAhead(schedule, nowMs)));
-}
-
-/**
- * Every instant at which a schedule whose pattern cannot be computed may have an occurrence made ahead: each whole
- * second after now up to its cursor or lease, whichever is further. Occurrences fall on whole seconds (a cron's
- * finest step), and no run makes one further ahead than the horizon from its own now, so at most 240 keys are read,
- * and none once the window has passed. The leased ones past due are not fenced: without the pattern, a cancelled
- * task written under every second's key would be a task for instants that are no occurrence.
- */
-function wholeSecondsAhead(schedule: ScheduleRecord, nowMs: number): number[] {
-  const madeUntilMs = Math.max(schedule.materializedUntilMs, schedule.leasedUntilMs ?? 0);
-  const untilMs = Math.min(madeUntilMs, nowMs + MATERIALIZE_HORIZON_MS);
-  const seconds: number[] = [];
-  for (let ms = Math.floor(nowMs / 1000) * 1000 + 1000; ms <= untilMs; ms += 1000) seconds.push(ms);
-  return seconds;
 }
 
 /**

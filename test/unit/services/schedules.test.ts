@@ -1283,4 +1283,37 @@ describe("a stored schedule this release cannot compute (written by an older rel
       );
     },
   );
+
+  it.each([
+    ["a time zone the runtime's ICU dropped", "*/1 * * * *", { timezone: "Mars/Olympus" }],
+    ["a cron croner now refuses (seconds)", "*/7 * * * * *", { cron: "61 * * * *" }],
+  ] as const)(
+    "%s after an older release made occurrences ahead (%s): the materializer's own pause cancels them as a user's pause would, and a repeated run finds nothing more to do",
+    async (_name, cron, poisoned) => {
+      // Prepare: an older release made the schedule's occurrences ahead (its runs included); then this one cannot.
+      const h = harness();
+      const { schedule_id: id } = await createSchedule(h.deps, body({ cron }));
+      h.clock.advance(60_000);
+      await runMaterializer(h.deps);
+      h.clock.advance(1_500);
+      const ahead = h.live().filter((t) => t.scheduleId === id && t.dueAtMs > h.clock.nowMs);
+      // Its next run is due now (the schedule index as the run reads it).
+      h.store.schedules.set(id, { ...h.schedule(id), ...poisoned, materializeAtMs: h.clock.nowMs });
+
+      // Act
+      const run = await runMaterializer(h.deps);
+      const again = await runMaterializer(h.deps);
+
+      // Assess: paused once, every occurrence made ahead cancelled; nothing else written, nothing failed.
+      expect(ahead.length).toBeGreaterThan(3);
+      expect(run).toMatchObject({ failures: 0, skipped: 1 });
+      expect(again).toMatchObject({ schedules: 0, failures: 0 });
+      expect(h.schedule(id).status).toBe("paused");
+      expect(h.live().filter((t) => t.scheduleId === id && t.dueAtMs > h.clock.nowMs)).toEqual([]);
+      expect(h.tasks().filter((t) => t.scheduleId === id && t.status === "cancelled")).toHaveLength(
+        ahead.length,
+      );
+      expect(h.errors.filter((e) => !isHttpError(e) || e.status >= 500)).toEqual([]);
+    },
+  );
 });
