@@ -2,6 +2,7 @@ import { decodeTime } from "ulid";
 import type { TaskStore } from "#shared/adapters/task-store.js";
 import { isHttpError } from "#shared/api/errors.js";
 import { timerSettings, topicConfig } from "#shared/config/index.js";
+import { expandFanOut } from "#shared/domain/fan-out.js";
 import { makeTaskKey, newUlid, parseTaskId } from "#shared/domain/keys.js";
 import type { ScheduleRecord } from "#shared/domain/schedule.js";
 import { occurrencesBetween, uncomputableProblem } from "#shared/domain/schedule-cron.js";
@@ -113,7 +114,12 @@ async function fenceOccurrence(
   return (await cancelOccurrenceTask(deps, taskId, schedule.topic)).outcome === "cancelled";
 }
 
-/** The task an add would write under this id (its acceptance time is its ULID's), already `cancelled`. */
+/**
+ * The task an add would write under this id (its acceptance time is its ULID's), already `cancelled`. On a topic
+ * with subscribers that is the fan-out parent, its links included and no copy written: the run whose claim it
+ * found then finds a cancelled parent (fan-out/add.ts, goOnWithStored), makes no copy, and answers it cancelled.
+ * A plain task there was no fan-out task for it to go on with: its add answered 503 and the run failed.
+ */
 function cancelledTask(
   deps: StopDeps,
   taskId: string,
@@ -135,9 +141,11 @@ function cancelledTask(
       scheduleId,
     },
   );
+  const { subscribers } = checked.topic;
+  const written = subscribers ? expandFanOut(task, subscribers).parent : task;
   const retentionDays = (topicConfig(deps.config, key.topic) ?? deps.config.system).retentionDays;
   return {
-    ...task,
+    ...written,
     status: "cancelled",
     cancelledAtMs: nowMs,
     expiresAt: retentionExpiry(nowMs, retentionDays),

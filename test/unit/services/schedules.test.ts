@@ -2,7 +2,7 @@ import { Metrics } from "@aws-lambda-powertools/metrics";
 import { parse } from "lossless-json";
 import { describe, expect, it, vi } from "vitest";
 import { type HttpError, isHttpError, toHttpError } from "#shared/api/errors.js";
-import type { TopicConfig } from "#shared/config/index.js";
+import { parseConfig, type TopicConfig } from "#shared/config/index.js";
 import { successorKey } from "#shared/domain/reschedule.js";
 import {
   MATERIALIZE_HORIZON_MS,
@@ -1089,6 +1089,64 @@ describe("pause, resume, delete", () => {
       // Assess
       expect(liveAhead).toEqual([]);
       expect(h.tasks().map((t) => t.taskId)).toEqual(answered);
+      expect(h.live().filter((t) => t.dueAtMs > h.clock.nowMs)).toEqual([]);
+    },
+  );
+
+  it.each([
+    ["pause", pauseSchedule],
+    ["delete", deleteSchedule],
+  ])(
+    "on a fan-out topic, a %s landing between a run's claims of occurrence keys and its parents' writes leaves each occurrence a cancelled fan-out task with no copy, and the run ends without an error",
+    async (_, stop) => {
+      // Prepare: a schedule on a topic with subscribers; a run that has claimed keys and halts at their writes.
+      const config = parseConfig({
+        name: "test",
+        system: { allowedCallbackHosts: ["*"] },
+        topics: {
+          demo: { deliverBy: "order_id" },
+          fan: {
+            deliverBy: "order_id",
+            subscribers: [
+              { id: "billing", url: "https://billing.example.com/hook" },
+              { id: "audit", url: "https://audit.example.com/hook" },
+            ],
+          },
+        },
+      });
+      const h = harness(undefined, config);
+      const { callback: _own, ...fanBody } = body({ topic: "fan", cron: "*/30 * * * * *" }) as Record<
+        string,
+        unknown
+      >;
+      const { schedule_id: id } = await createSchedule(h.deps, fanBody);
+      h.clock.advance(60_000);
+      const halted = haltingStore(h.store, 0, "putNew");
+      const run = materializeSchedule({ ...h.deps, store: halted.store }, h.schedule(id), 150);
+      await new Promise((resolve) => setTimeout(resolve, 10));
+
+      // Act: the stop answers, then the run goes on.
+      await stop(h.deps, id);
+      halted.release();
+      const outcome = await run.then(
+        () => "settled",
+        (error: unknown) => error,
+      );
+
+      // Assess: every task of the schedule made after the first pass is a fan-out parent, cancelled; no copy of
+      // them exists; nothing live ahead; the run neither failed nor reported anything.
+      const mine = h
+        .tasks()
+        .filter((t) => t.scheduleId === id && t.acceptedAtMs > Date.parse("2027-01-01T00:00:00.000Z"));
+      expect(outcome).toBe("settled");
+      expect(h.errors).toEqual([]);
+      expect(mine.length).toBeGreaterThan(0);
+      expect(
+        mine.filter(
+          (t) => t.parentTaskId === undefined && (t.fanOut === undefined || t.status !== "cancelled"),
+        ),
+      ).toEqual([]);
+      expect(mine.filter((t) => t.parentTaskId !== undefined)).toEqual([]);
       expect(h.live().filter((t) => t.dueAtMs > h.clock.nowMs)).toEqual([]);
     },
   );
