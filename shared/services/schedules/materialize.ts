@@ -3,6 +3,7 @@ import type { ScheduleChange, ScheduleSettable, TaskStore } from "#shared/adapte
 import { conflict, type HttpError, isHttpError, unknownTopic } from "#shared/api/errors.js";
 import { rfc3339 } from "#shared/api/task-view.js";
 import { topicConfig } from "#shared/config/index.js";
+import { type AddTaskRequest, exactContentOf } from "#shared/domain/add-task-request.js";
 import {
   MATERIALIZE_HORIZON_MS,
   materializeHorizonMs,
@@ -298,6 +299,29 @@ export function occurrenceBody(schedule: ScheduleRecord, occurrenceMs: number): 
     idempotency_key: occurrenceIdempotencyKey(schedule.scheduleId, schedule.epoch, occurrenceMs),
     ...(schedule.callbackUrl !== undefined ? { callback: { url: schedule.callbackUrl } } : {}),
     ...(schedule.deliverBy !== undefined ? { deliver_by: schedule.deliverBy } : {}),
+  };
+}
+
+/**
+ * The add request the add-task service parses from `occurrenceBody`, built without its body schema (a stop's
+ * bundle leaves that out; a test holds the two equal): the schedule's fields were checked against that schema when
+ * it was created, and its content is read as the add reads it. Undefined when the content cannot be read (a
+ * schedule stored by hand), which the add would refuse as well.
+ */
+export function occurrenceRequest(
+  schedule: ScheduleRecord,
+  occurrenceMs: number,
+): AddTaskRequest | undefined {
+  const content = exactContentOf(schedule.content);
+  if (!content.ok) return undefined;
+  return {
+    topic: schedule.topic,
+    due: { dueAt: rfc3339(occurrenceMs) },
+    dueField: "due_at",
+    content: content.content,
+    ...(schedule.deliverBy !== undefined ? { deliverBy: schedule.deliverBy } : {}),
+    ...(schedule.callbackUrl !== undefined ? { callbackUrl: schedule.callbackUrl } : {}),
+    idempotencyKey: occurrenceIdempotencyKey(schedule.scheduleId, schedule.epoch, occurrenceMs),
   };
 }
 

@@ -9,12 +9,18 @@ import { occurrencesBetween, uncomputableProblem } from "#shared/domain/schedule
 import { retentionExpiry, type TaskRecord } from "#shared/domain/task.js";
 import { planTimer } from "#shared/domain/timing.js";
 import { forEachBounded } from "#shared/runtime/async.js";
-import { type CheckedAddRequest, checkAddRequest, claimExpiry, hashRequest, newRecord } from "../add-task.js";
+import {
+  type CheckedAddRequest,
+  checkParsedAddRequest,
+  claimExpiry,
+  hashRequest,
+  newRecord,
+} from "../add-task.js";
 import { cancelOccurrenceTask } from "./cancel-occurrence.js";
 import {
   type CancelOccurrencesDeps,
   cancelOccurrences,
-  occurrenceBody,
+  occurrenceRequest,
   occurrencesAhead,
 } from "./materialize.js";
 import { specOf } from "./view.js";
@@ -82,15 +88,11 @@ async function fenceOccurrence(
   occurrenceMs: number,
 ): Promise<boolean> {
   const nowMs = deps.now();
+  const occurrence = occurrenceRequest(schedule, occurrenceMs);
+  if (!occurrence) return false;
   let checked: CheckedAddRequest;
   try {
-    checked = checkAddRequest(
-      deps.config,
-      occurrenceBody(schedule, occurrenceMs),
-      nowMs,
-      undefined,
-      "schedule",
-    );
+    checked = checkParsedAddRequest(deps.config, occurrence, nowMs);
   } catch (error) {
     if (isHttpError(error) && error.status < 500) return false;
     throw error;

@@ -3,6 +3,7 @@ import { parse } from "lossless-json";
 import { describe, expect, it, vi } from "vitest";
 import { type HttpError, isHttpError, toHttpError } from "#shared/api/errors.js";
 import { parseConfig, type TopicConfig } from "#shared/config/index.js";
+import { parseAddTaskRequest } from "#shared/domain/add-task-request.js";
 import { successorKey } from "#shared/domain/reschedule.js";
 import {
   MATERIALIZE_HORIZON_MS,
@@ -17,7 +18,11 @@ import { addTasksBatch } from "#shared/services/add-tasks-batch.js";
 import { rescheduleTask } from "#shared/services/reschedule-task.js";
 import { listSchedules } from "#shared/services/schedules/list.js";
 import { createSchedule, resumeSchedule, type ScheduleRouteDeps } from "#shared/services/schedules/manage.js";
-import { materializeSchedule } from "#shared/services/schedules/materialize.js";
+import {
+  materializeSchedule,
+  occurrenceBody,
+  occurrenceRequest,
+} from "#shared/services/schedules/materialize.js";
 import { getSchedule } from "#shared/services/schedules/read.js";
 import { type MaterializerRunDeps, runMaterializer } from "#shared/services/schedules/run.js";
 import { deleteSchedule, pauseSchedule } from "#shared/services/schedules/stop-routes.js";
@@ -885,6 +890,29 @@ describe("fast schedules: every occurrence made before it is due", () => {
 });
 
 describe("pause, resume, delete", () => {
+  it.each([
+    ["an object content, its ordering field and callback", body()],
+    [
+      "a string content: numbers as written, nested, escapes; deliver_by named",
+      body({
+        content: '{"order_id":"o-2","n":12345678901234567890,"x":{"y":[1.50,"é\\u00e9"]},"z":1e400}',
+        deliver_by: "order_id",
+      }),
+    ],
+  ])(
+    "a stop writes a leased occurrence under the request the add parses from its body (%s), so the run's claim matches",
+    async (_, scheduleBody) => {
+      const h = harness();
+      const { schedule_id: id } = await createSchedule(h.deps, scheduleBody);
+      const occurrenceMs = Date.parse("2027-01-01T00:03:00.000Z");
+
+      const parsed = parseAddTaskRequest(occurrenceBody(h.schedule(id), occurrenceMs), undefined, "schedule");
+
+      expect(parsed.ok).toBe(true);
+      expect(occurrenceRequest(h.schedule(id), occurrenceMs)).toEqual(parsed.ok ? parsed.value : undefined);
+    },
+  );
+
   it("pause cancels the occurrences made ahead and stops new ones; resume makes occurrences from now, afresh", async () => {
     const h = harness();
     const { schedule_id: id } = await createSchedule(h.deps, body());
