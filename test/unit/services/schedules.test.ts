@@ -967,6 +967,68 @@ describe("pause, resume, delete", () => {
     },
   );
 
+  it.each([
+    ["before claiming its keys", "claimIdempotencyKey"],
+    ["between claiming its keys and writing their tasks", "putNew"],
+  ] as const)(
+    "a run of the old epoch that goes on after a pause and a resume (it halted %s): each occurrence instant has at most one live task, and the run fails nothing",
+    async (_, at) => {
+      // Prepare: a run that has leased its window and halts part-way.
+      const h = harness();
+      const { schedule_id: id } = await createSchedule(h.deps, body({ cron: "*/10 * * * * *" }));
+      h.clock.advance(60_000);
+      const halted = haltingStore(h.store, 2, at);
+      const run = materializeSchedule({ ...h.deps, store: halted.store }, h.schedule(id), 150);
+      await new Promise((resolve) => setTimeout(resolve, 10));
+
+      // Act: pause, resume (a new epoch, which makes the same instants afresh), then the old run goes on.
+      await pauseSchedule(h.deps, id);
+      await resumeSchedule(h.deps, id);
+      halted.release();
+      const outcome = await run.then(
+        () => "settled",
+        (error: unknown) => error,
+      );
+      h.clock.advance(60_000);
+      await runMaterializer(h.deps);
+
+      // Assess
+      expect(outcome).toBe("settled");
+      expect(h.errors).toEqual([]);
+      expect(h.schedule(id)).toMatchObject({ status: "active", epoch: 1 });
+      expect(liveCountsByDue(h.tasks())).toEqual([1]);
+    },
+  );
+
+  it("resume after a pause of 30 days (past the topic's retention): nothing that fell in the pause is made, the next occurrences are made once each, on time", async () => {
+    // Prepare: a minute schedule, its first pass made, paused while a run had leased its window and crashed.
+    const h = harness();
+    const { schedule_id: id } = await createSchedule(h.deps, body());
+    h.clock.advance(60_000);
+    const halted = haltingStore(h.store, 1);
+    void materializeSchedule({ ...h.deps, store: halted.store }, h.schedule(id), 150);
+    await new Promise((resolve) => setTimeout(resolve, 10));
+    await pauseSchedule(h.deps, id);
+    const beforeResume = h.tasks().length;
+
+    // Act
+    h.clock.advance(30 * 86_400_000);
+    const resumedAtMs = h.clock.nowMs;
+    const resumed = await resumeSchedule(h.deps, id);
+    h.clock.advance(60_000);
+    await runMaterializer(h.deps);
+
+    // Assess: the resume wrote nothing for the old epoch; the new epoch's occurrences start after the resume.
+    const made = h.tasks().slice(beforeResume);
+    const newEpoch = h.tasks().filter((t) => t.idempotencyKey?.includes(`${id}:1:`));
+    expect(resumed).toMatchObject({ status: "active" });
+    expect(made).toHaveLength(newEpoch.length);
+    expect(newEpoch.every((t) => t.dueAtMs > resumedAtMs && t.status === "scheduled")).toBe(true);
+    expect(liveCountsByDue(h.tasks())).toEqual([1]);
+    expect(h.dues(newEpoch)[0]).toBe(new Date(Math.ceil((resumedAtMs + 1) / 60_000) * 60_000).toISOString());
+    expect(h.errors).toEqual([]);
+  });
+
   /** A schedule whose occurrences 00:01–00:04 are made: its third and fourth occurrences' tasks. */
   async function thirdAndFourth() {
     const h = harness();
