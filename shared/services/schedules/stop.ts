@@ -52,8 +52,31 @@ export async function settleStoppedEpoch(
   // Of a schedule this release cannot compute, the leased window is not fenced: without the pattern, a cancelled
   // task written under every second's key would be a task for instants that are no occurrence. Those made ahead
   // are still found, by their keys (occurrencesAhead).
-  const fenced = uncomputableProblem(schedule) === undefined ? await fenceLeased(deps, schedule) : 0;
-  return fenced + (await cancelOccurrences(deps, schedule, occurrencesAhead(schedule, nowMs)));
+  const computable = uncomputableProblem(schedule) === undefined;
+  const fenced = computable ? await fenceLeased(deps, schedule) : 0;
+  const cancelled = fenced + (await cancelOccurrences(deps, schedule, occurrencesAhead(schedule, nowMs)));
+  if (computable) await releaseFencedLease(deps, schedule);
+  return cancelled;
+}
+
+/**
+ * Once the leased window is fenced, the stopped epoch's lease is given back (set to the cursor): each of its
+ * occurrences has a task now, so a later settle (a repeated pause, a delete, a resume, however long after) has
+ * nothing to fence again. Kept, a resume after the claims had expired (the topic's retention and a day past due)
+ * claimed those keys afresh and wrote a cancelled task for each, long past. One conditional write on the status,
+ * epoch and lease read, and only when a run had leased beyond the cursor; nothing else moves a stopped schedule's
+ * lease (a run's lease and cursor writes require it active). A settle that fails before it keeps the lease, and the
+ * next one fences again.
+ */
+async function releaseFencedLease(deps: StopDeps, schedule: ScheduleRecord): Promise<void> {
+  const leasedUntilMs = schedule.leasedUntilMs;
+  if (leasedUntilMs === undefined || leasedUntilMs <= schedule.materializedUntilMs) return;
+  await deps.store.updateSchedule(schedule.scheduleId, {
+    ifStatus: [schedule.status],
+    ifEpoch: schedule.epoch,
+    ifLeasedUntilMs: leasedUntilMs,
+    set: { leasedUntilMs: schedule.materializedUntilMs },
+  });
 }
 
 /**

@@ -1000,14 +1000,17 @@ describe("pause, resume, delete", () => {
     },
   );
 
-  it("resume after a pause of 30 days (past the topic's retention): nothing that fell in the pause is made, the next occurrences are made once each, on time", async () => {
+  it("resume after a pause of 30 days (past the topic's retention and its claims' expiry): nothing is written for the old epoch, nothing that fell in the pause is made, the next occurrences are made once each, on time", async () => {
     // Prepare: a minute schedule, its first pass made, paused while a run had leased its window and crashed.
+    // Claims expire as the table's do (the topic's retention is 3 days).
     const h = harness();
+    h.store.nowSeconds = () => Math.floor(h.clock.nowMs / 1000);
     const { schedule_id: id } = await createSchedule(h.deps, body());
     h.clock.advance(60_000);
-    const halted = haltingStore(h.store, 1);
+    const halted = haltingStore(h.store);
     void materializeSchedule({ ...h.deps, store: halted.store }, h.schedule(id), 150);
     await new Promise((resolve) => setTimeout(resolve, 10));
+    const leased = h.schedule(id);
     await pauseSchedule(h.deps, id);
     const beforeResume = h.tasks().length;
 
@@ -1018,9 +1021,11 @@ describe("pause, resume, delete", () => {
     h.clock.advance(60_000);
     await runMaterializer(h.deps);
 
-    // Assess: the resume wrote nothing for the old epoch; the new epoch's occurrences start after the resume.
+    // Assess: the resume wrote nothing for the old epoch (the pause had fenced its leased window, whose claims have
+    // expired since); the new epoch's occurrences start after the resume.
     const made = h.tasks().slice(beforeResume);
     const newEpoch = h.tasks().filter((t) => t.idempotencyKey?.includes(`${id}:1:`));
+    expect(leased.leasedUntilMs).toBeGreaterThan(leased.materializedUntilMs);
     expect(resumed).toMatchObject({ status: "active" });
     expect(made).toHaveLength(newEpoch.length);
     expect(newEpoch.every((t) => t.dueAtMs > resumedAtMs && t.status === "scheduled")).toBe(true);
