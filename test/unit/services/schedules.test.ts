@@ -1189,11 +1189,12 @@ describe("pause, resume, delete", () => {
   );
 
   it.each([
-    ["pause", pauseSchedule],
-    ["delete", deleteSchedule],
-  ])(
-    "on a fan-out topic, a %s landing between a run's claims of occurrence keys and its parents' writes leaves each occurrence a cancelled fan-out task with no copy, and the run ends without an error",
-    async (_, stop) => {
+    ["pause", "its claims of occurrence keys and its parents' writes", pauseSchedule, 0],
+    ["delete", "its claims of occurrence keys and its parents' writes", deleteSchedule, 0],
+    ["pause", "its first parents' writes and their copies'", pauseSchedule, 4],
+  ] as const)(
+    "on a fan-out topic, a %s landing between a run's %s leaves each occurrence a cancelled fan-out task, no copy live, and the run ends without an error",
+    async (_, _between, stop, writesFirst) => {
       // Prepare: a schedule on a topic with subscribers; a run that has claimed keys and halts at their writes.
       const config = parseConfig({
         name: "test",
@@ -1216,7 +1217,7 @@ describe("pause, resume, delete", () => {
       >;
       const { schedule_id: id } = await createSchedule(h.deps, fanBody);
       h.clock.advance(60_000);
-      const halted = haltingStore(h.store, 0, "putNew");
+      const halted = haltingStore(h.store, writesFirst, "putNew");
       const run = materializeSchedule({ ...h.deps, store: halted.store }, h.schedule(id), 150);
       await new Promise((resolve) => setTimeout(resolve, 10));
 
@@ -1228,8 +1229,8 @@ describe("pause, resume, delete", () => {
         (error: unknown) => error,
       );
 
-      // Assess: every task of the schedule made after the first pass is a fan-out parent, cancelled; no copy of
-      // them exists; nothing live ahead; the run neither failed nor reported anything.
+      // Assess: every task of the schedule made after the first pass is a fan-out parent, cancelled, or a cancelled
+      // copy; nothing live ahead; the run neither failed nor reported anything.
       const mine = h
         .tasks()
         .filter((t) => t.scheduleId === id && t.acceptedAtMs > Date.parse("2027-01-01T00:00:00.000Z"));
@@ -1241,7 +1242,11 @@ describe("pause, resume, delete", () => {
           (t) => t.parentTaskId === undefined && (t.fanOut === undefined || t.status !== "cancelled"),
         ),
       ).toEqual([]);
-      expect(mine.filter((t) => t.parentTaskId !== undefined)).toEqual([]);
+      // A copy written after the parent's cancel is cancelled in turn, not removed (fan-out/add.ts, cancelledCopy);
+      // halted before any parent's write, no copy is written at all.
+      const copies = mine.filter((t) => t.parentTaskId !== undefined);
+      expect(copies.filter((t) => t.status !== "cancelled")).toEqual([]);
+      expect(copies.length === 0).toBe(writesFirst === 0);
       expect(h.live().filter((t) => t.dueAtMs > h.clock.nowMs)).toEqual([]);
     },
   );
