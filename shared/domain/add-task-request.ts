@@ -42,7 +42,7 @@ export const MAX_CONTENT_DEPTH = 64;
 
 const TIMING_FIELDS = ["timing_moment", "due_at", "delay_seconds"] as const;
 
-const idempotencyKeySchema = z
+const idempotencyKeySchema = /* @__PURE__ */ z
   .string()
   .regex(IDEMPOTENCY_KEY_PATTERN, IDEMPOTENCY_KEY_MESSAGE)
   .meta({
@@ -59,43 +59,58 @@ export interface ExactContent {
   readonly text: string;
 }
 
+/** Why a content is refused, at its path inside the content. */
+export interface ContentIssue {
+  readonly message: string;
+  readonly path: string[];
+}
+
 /**
  * `content` is a JSON object, or (seed style) a string that holds one. The string is parsed by the same lossless
  * parser as the body (duplicate keys refused, numbers kept as written), so both spellings of one content are one
- * value: stored alike, delivered alike, one request for idempotency.
+ * value: stored alike, delivered alike, one request for idempotency. Apart from its schema so that a schedule's
+ * stop, which reads a stored content as an add would (shared/services/schedules/materialize.ts,
+ * occurrenceRequest), does not bundle the add body's schema.
  */
-export const contentSchema = z
+export function exactContentOf(
+  value: unknown,
+): { ok: true; content: ExactContent } | { ok: false; issue: ContentIssue } {
+  if (value === undefined) return { ok: false, issue: { message: "is required", path: [] } };
+  let parsed: unknown = value;
+  if (typeof value === "string") {
+    const inner = parseExactJson(value, MAX_CONTENT_DEPTH);
+    if (!inner.ok) {
+      // A duplicate is named where it is inside the string; too deep is reported at `content`, as for an object.
+      const issue =
+        inner.kind === "duplicate"
+          ? { message: inner.issue.message, path: inner.issue.path.split(".") }
+          : inner.kind === "depth"
+            ? { message: inner.issue.message, path: [] }
+            : { message: "a string content must hold a JSON object", path: [] };
+      return { ok: false, issue };
+    }
+    parsed = inner.value;
+  }
+  if (!isPlainObject(parsed)) {
+    return { ok: false, issue: { message: "must be a JSON object, or a string holding one", path: [] } };
+  }
+  if (exceedsDepth(parsed, MAX_CONTENT_DEPTH)) {
+    return {
+      ok: false,
+      issue: { message: `must not nest deeper than ${MAX_CONTENT_DEPTH} levels`, path: [] },
+    };
+  }
+  return { ok: true, content: { value: parsed, text: stringifyExact(parsed) } };
+}
+
+// The schemas below are marked pure: a bundle that only reads contents (a schedule's stop) leaves them out.
+export const contentSchema = /* @__PURE__ */ z
   .unknown()
   .transform((value, ctx): ExactContent => {
-    if (value === undefined) {
-      ctx.addIssue({ code: "custom", message: "is required" });
-      return z.NEVER;
-    }
-    let parsed: unknown = value;
-    if (typeof value === "string") {
-      const inner = parseExactJson(value, MAX_CONTENT_DEPTH);
-      if (!inner.ok) {
-        // A duplicate is named where it is inside the string; too deep is reported at `content`, as for an object.
-        const { message, path } =
-          inner.kind === "duplicate"
-            ? { message: inner.issue.message, path: inner.issue.path.split(".") }
-            : inner.kind === "depth"
-              ? { message: inner.issue.message, path: [] }
-              : { message: "a string content must hold a JSON object", path: [] };
-        ctx.addIssue({ code: "custom", message, path });
-        return z.NEVER;
-      }
-      parsed = inner.value;
-    }
-    if (!isPlainObject(parsed)) {
-      ctx.addIssue({ code: "custom", message: "must be a JSON object, or a string holding one" });
-      return z.NEVER;
-    }
-    if (exceedsDepth(parsed, MAX_CONTENT_DEPTH)) {
-      ctx.addIssue({ code: "custom", message: `must not nest deeper than ${MAX_CONTENT_DEPTH} levels` });
-      return z.NEVER;
-    }
-    return { value: parsed, text: stringifyExact(parsed) };
+    const checked = exactContentOf(value);
+    if (checked.ok) return checked.content;
+    ctx.addIssue({ code: "custom", ...checked.issue });
+    return z.NEVER;
   })
   .meta({
     description:
@@ -103,7 +118,7 @@ export const contentSchema = z
     anyOf: [{ type: "object" }, { type: "string", contentMediaType: "application/json" }],
   });
 
-const zonedDateTime = z.iso.datetime({
+const zonedDateTime = /* @__PURE__ */ z.iso.datetime({
   offset: true,
   error: "must be an RFC 3339 date-time with a zone, e.g. 2026-01-01T12:00:00Z",
 });
@@ -126,9 +141,9 @@ function rfc3339AsParsed(value: unknown): unknown {
 
 /** The three ways to say when a task is due (add, and reschedule: one rule for both). */
 const timingFields = {
-  timing_moment: z.number().min(0, "must be unix seconds, not negative").optional(),
-  due_at: z.preprocess(rfc3339AsParsed, zonedDateTime).optional(),
-  delay_seconds: z.number().min(0, "must not be negative").optional(),
+  timing_moment: /* @__PURE__ */ z.number().min(0, "must be unix seconds, not negative").optional(),
+  due_at: /* @__PURE__ */ z.preprocess(rfc3339AsParsed, zonedDateTime).optional(),
+  delay_seconds: /* @__PURE__ */ z.number().min(0, "must not be negative").optional(),
 };
 
 type TimingFields = { [F in (typeof TIMING_FIELDS)[number]]?: unknown };
@@ -153,7 +168,7 @@ function exactlyOneTiming(body: TimingFields, ctx: z.RefinementCtx): void {
   }
 }
 
-export const addTaskBodySchema = z
+export const addTaskBodySchema = /* @__PURE__ */ z
   .object({
     topic: z.string().min(1).max(64),
     ...timingFields,

@@ -228,8 +228,15 @@ function gapEndLocal(localMs: number, timezone: string): number | undefined {
   return hi + after;
 }
 
-/** Per pattern (the materializer asks once per occurrence): null for a fixed local time, which gaps never skip. */
+/**
+ * Per pattern (the materializer asks once per occurrence, up to 150 times in a row for one schedule, 4 schedules
+ * at a time): null for a fixed local time, which gaps never skip. Few are kept, the oldest leaving first: every
+ * croner pattern holds a year table of 10,000 numbers (~80 KB, whatever the pattern: croner builds it for its
+ * 7-field form even when the year is a wildcard), so the 1,000 kept before held ~80 MB of a 512 MB function once a
+ * warm one had seen that many patterns (scripts/cron-memory.ts). 16 kept: at most ~1.3 MB.
+ */
 const dstFreeClocks = new Map<string, Cron | null>();
+const MAX_CLOCKS_KEPT = 16;
 
 /** The pattern on a clock without DST (UTC offset 0): its instants are the local times, read as UTC fields. */
 function dstFreeClockOf(cron: string): Cron | null {
@@ -237,8 +244,8 @@ function dstFreeClockOf(cron: string): Cron | null {
   if (clock === undefined) {
     const pattern = new CronPattern(cron, undefined, { mode: "5-or-6-parts", fixedTimeRule: "single-value" });
     clock = pattern.isFixedTime ? null : new Cron(cron, { paused: true, utcOffset: 0, mode: "5-or-6-parts" });
-    // Bounded: a warm function sees many schedules' patterns over its life.
-    if (dstFreeClocks.size >= 1_000) dstFreeClocks.clear();
+    const oldest = dstFreeClocks.keys().next();
+    if (dstFreeClocks.size >= MAX_CLOCKS_KEPT && !oldest.done) dstFreeClocks.delete(oldest.value);
     dstFreeClocks.set(cron, clock);
   }
   return clock;

@@ -3,6 +3,7 @@ import type { ScheduleChange, ScheduleSettable, TaskStore } from "#shared/adapte
 import { conflict, type HttpError, isHttpError, unknownTopic } from "#shared/api/errors.js";
 import { rfc3339 } from "#shared/api/task-view.js";
 import { topicConfig } from "#shared/config/index.js";
+import { type AddTaskRequest, exactContentOf } from "#shared/domain/add-task-request.js";
 import {
   MATERIALIZE_HORIZON_MS,
   materializeHorizonMs,
@@ -143,13 +144,17 @@ function pauseForRemovedTopic(
  * would fail on it, every minute, for ever (the failures alarm with it). The run pauses it, saying why; as its
  * next occurrence is unknown, the skip recorded is at its cursor, the point from which none was made. Resume
  * refuses it while the release cannot compute it (manage.ts); one that can (a rollback) resumes it as any other.
+ * The occurrences an older release made ahead are cancelled as a user's pause cancels them, and before the pause
+ * is written: a cancel that fails leaves the schedule active, so the next run repeats both (cancelling again only
+ * conflicts), where after the pause nothing would come back to them.
  */
-function pauseUncomputable(
+async function pauseUncomputable(
   deps: MaterializeDeps,
   schedule: ScheduleRecord,
   problem: string,
   nowMs: number,
 ): Promise<MaterializeResult> {
+  await cancelOccurrences(deps, schedule, occurrencesAhead(schedule, nowMs));
   const message = `this release cannot compute the schedule's occurrences (${problem}): the schedule was paused (resume it once a release that can is deployed, or delete it and create it again)`;
   const error = conflict(message);
   return pauseSaying(
@@ -298,6 +303,29 @@ export function occurrenceBody(schedule: ScheduleRecord, occurrenceMs: number): 
 }
 
 /**
+ * The add request the add-task service parses from `occurrenceBody`, built without its body schema (a stop's
+ * bundle leaves that out; a test holds the two equal): the schedule's fields were checked against that schema when
+ * it was created, and its content is read as the add reads it. Undefined when the content cannot be read (a
+ * schedule stored by hand), which the add would refuse as well.
+ */
+export function occurrenceRequest(
+  schedule: ScheduleRecord,
+  occurrenceMs: number,
+): AddTaskRequest | undefined {
+  const content = exactContentOf(schedule.content);
+  if (!content.ok) return undefined;
+  return {
+    topic: schedule.topic,
+    due: { dueAt: rfc3339(occurrenceMs) },
+    dueField: "due_at",
+    content: content.content,
+    ...(schedule.deliverBy !== undefined ? { deliverBy: schedule.deliverBy } : {}),
+    ...(schedule.callbackUrl !== undefined ? { callbackUrl: schedule.callbackUrl } : {}),
+    idempotencyKey: occurrenceIdempotencyKey(schedule.scheduleId, schedule.epoch, occurrenceMs),
+  };
+}
+
+/**
  * Cancels the given occurrences' tasks (made in the schedule's epoch), found through their idempotency claims;
  * one already handed to delivery (due now) cannot be cancelled and runs. Returns how many were cancelled.
  */
@@ -317,7 +345,27 @@ export async function cancelOccurrences(
   return cancelled;
 }
 
-/** The occurrences a schedule has made tasks of that are not due yet: what pause and delete cancel. */
+/**
+ * The occurrences a schedule has made tasks of that are not due yet: what pause and delete (and the run's own
+ * pause of a schedule it cannot compute) cancel. Of a schedule this release cannot compute, no run of this release
+ * made one (each pauses it before its first add), but an older release that could may have made them ahead: every
+ * whole second up to its cursor or lease is read (wholeSecondsAhead).
+ */
 export function occurrencesAhead(schedule: ScheduleRecord, nowMs: number): number[] {
+  if (uncomputableProblem(schedule) !== undefined) return wholeSecondsAhead(schedule, nowMs);
   return occurrencesBetween(specOf(schedule), nowMs, schedule.materializedUntilMs, Number.MAX_SAFE_INTEGER);
+}
+
+/**
+ * Every instant at which a schedule whose pattern cannot be computed may have an occurrence made ahead: each whole
+ * second after now up to its cursor or lease, whichever is further. Occurrences fall on whole seconds (a cron's
+ * finest step), and no run makes one further ahead than the horizon from its own now, so at most 240 keys are read,
+ * and none once the window has passed.
+ */
+function wholeSecondsAhead(schedule: ScheduleRecord, nowMs: number): number[] {
+  const madeUntilMs = Math.max(schedule.materializedUntilMs, schedule.leasedUntilMs ?? 0);
+  const untilMs = Math.min(madeUntilMs, nowMs + MATERIALIZE_HORIZON_MS);
+  const seconds: number[] = [];
+  for (let ms = Math.floor(nowMs / 1000) * 1000 + 1000; ms <= untilMs; ms += 1000) seconds.push(ms);
+  return seconds;
 }

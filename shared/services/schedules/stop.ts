@@ -2,18 +2,25 @@ import { decodeTime } from "ulid";
 import type { TaskStore } from "#shared/adapters/task-store.js";
 import { isHttpError } from "#shared/api/errors.js";
 import { timerSettings, topicConfig } from "#shared/config/index.js";
+import { expandFanOut } from "#shared/domain/fan-out.js";
 import { makeTaskKey, newUlid, parseTaskId } from "#shared/domain/keys.js";
-import { MATERIALIZE_HORIZON_MS, type ScheduleRecord } from "#shared/domain/schedule.js";
+import type { ScheduleRecord } from "#shared/domain/schedule.js";
 import { occurrencesBetween, uncomputableProblem } from "#shared/domain/schedule-cron.js";
 import { retentionExpiry, type TaskRecord } from "#shared/domain/task.js";
 import { planTimer } from "#shared/domain/timing.js";
 import { forEachBounded } from "#shared/runtime/async.js";
-import { type CheckedAddRequest, checkAddRequest, claimExpiry, hashRequest, newRecord } from "../add-task.js";
+import {
+  type CheckedAddRequest,
+  checkParsedAddRequest,
+  claimExpiry,
+  hashRequest,
+  newRecord,
+} from "../add-task.js";
 import { cancelOccurrenceTask } from "./cancel-occurrence.js";
 import {
   type CancelOccurrencesDeps,
   cancelOccurrences,
-  occurrenceBody,
+  occurrenceRequest,
   occurrencesAhead,
 } from "./materialize.js";
 import { specOf } from "./view.js";
@@ -42,28 +49,34 @@ export async function settleStoppedEpoch(
   schedule: ScheduleRecord,
   nowMs: number,
 ): Promise<number> {
-  // No run of this release made one of its occurrences (each throws before its first add), but an older release
-  // that could compute it may have made them ahead: found by their keys, probed second by second.
-  if (uncomputableProblem(schedule) !== undefined) {
-    return cancelOccurrences(deps, schedule, wholeSecondsAhead(schedule, nowMs));
-  }
-  const fenced = await fenceLeased(deps, schedule);
-  return fenced + (await cancelOccurrences(deps, schedule, occurrencesAhead(schedule, nowMs)));
+  // Of a schedule this release cannot compute, the leased window is not fenced: without the pattern, a cancelled
+  // task written under every second's key would be a task for instants that are no occurrence. Those made ahead
+  // are still found, by their keys (occurrencesAhead).
+  const computable = uncomputableProblem(schedule) === undefined;
+  const fenced = computable ? await fenceLeased(deps, schedule) : 0;
+  const cancelled = fenced + (await cancelOccurrences(deps, schedule, occurrencesAhead(schedule, nowMs)));
+  if (computable) await releaseFencedLease(deps, schedule);
+  return cancelled;
 }
 
 /**
- * Every instant at which a schedule whose pattern cannot be computed may have an occurrence made ahead: each whole
- * second after now up to its cursor or lease, whichever is further. Occurrences fall on whole seconds (a cron's
- * finest step), and no run makes one further ahead than the horizon from its own now, so at most 240 keys are read,
- * and none once the window has passed. The leased ones past due are not fenced: without the pattern, a cancelled
- * task written under every second's key would be a task for instants that are no occurrence.
+ * Once the leased window is fenced, the stopped epoch's lease is given back (set to the cursor): each of its
+ * occurrences has a task now, so a later settle (a repeated pause, a delete, a resume, however long after) has
+ * nothing to fence again. Kept, a resume after the claims had expired (the topic's retention and a day past due)
+ * claimed those keys afresh and wrote a cancelled task for each, long past. One conditional write on the status,
+ * epoch and lease read, and only when a run had leased beyond the cursor; nothing else moves a stopped schedule's
+ * lease (a run's lease and cursor writes require it active). A settle that fails before it keeps the lease, and the
+ * next one fences again.
  */
-function wholeSecondsAhead(schedule: ScheduleRecord, nowMs: number): number[] {
-  const madeUntilMs = Math.max(schedule.materializedUntilMs, schedule.leasedUntilMs ?? 0);
-  const untilMs = Math.min(madeUntilMs, nowMs + MATERIALIZE_HORIZON_MS);
-  const seconds: number[] = [];
-  for (let ms = Math.floor(nowMs / 1000) * 1000 + 1000; ms <= untilMs; ms += 1000) seconds.push(ms);
-  return seconds;
+async function releaseFencedLease(deps: StopDeps, schedule: ScheduleRecord): Promise<void> {
+  const leasedUntilMs = schedule.leasedUntilMs;
+  if (leasedUntilMs === undefined || leasedUntilMs <= schedule.materializedUntilMs) return;
+  await deps.store.updateSchedule(schedule.scheduleId, {
+    ifStatus: [schedule.status],
+    ifEpoch: schedule.epoch,
+    ifLeasedUntilMs: leasedUntilMs,
+    set: { leasedUntilMs: schedule.materializedUntilMs },
+  });
 }
 
 /**
@@ -98,15 +111,11 @@ async function fenceOccurrence(
   occurrenceMs: number,
 ): Promise<boolean> {
   const nowMs = deps.now();
+  const occurrence = occurrenceRequest(schedule, occurrenceMs);
+  if (!occurrence) return false;
   let checked: CheckedAddRequest;
   try {
-    checked = checkAddRequest(
-      deps.config,
-      occurrenceBody(schedule, occurrenceMs),
-      nowMs,
-      undefined,
-      "schedule",
-    );
+    checked = checkParsedAddRequest(deps.config, occurrence, nowMs);
   } catch (error) {
     if (isHttpError(error) && error.status < 500) return false;
     throw error;
@@ -130,7 +139,12 @@ async function fenceOccurrence(
   return (await cancelOccurrenceTask(deps, taskId, schedule.topic)).outcome === "cancelled";
 }
 
-/** The task an add would write under this id (its acceptance time is its ULID's), already `cancelled`. */
+/**
+ * The task an add would write under this id (its acceptance time is its ULID's), already `cancelled`. On a topic
+ * with subscribers that is the fan-out parent, its links included and no copy written: the run whose claim it
+ * found then finds a cancelled parent (fan-out/add.ts, goOnWithStored), makes no copy, and answers it cancelled.
+ * A plain task there was no fan-out task for it to go on with: its add answered 503 and the run failed.
+ */
 function cancelledTask(
   deps: StopDeps,
   taskId: string,
@@ -152,9 +166,11 @@ function cancelledTask(
       scheduleId,
     },
   );
+  const { subscribers } = checked.topic;
+  const written = subscribers ? expandFanOut(task, subscribers).parent : task;
   const retentionDays = (topicConfig(deps.config, key.topic) ?? deps.config.system).retentionDays;
   return {
-    ...task,
+    ...written,
     status: "cancelled",
     cancelledAtMs: nowMs,
     expiresAt: retentionExpiry(nowMs, retentionDays),

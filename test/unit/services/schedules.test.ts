@@ -2,7 +2,8 @@ import { Metrics } from "@aws-lambda-powertools/metrics";
 import { parse } from "lossless-json";
 import { describe, expect, it, vi } from "vitest";
 import { type HttpError, isHttpError, toHttpError } from "#shared/api/errors.js";
-import type { TopicConfig } from "#shared/config/index.js";
+import { parseConfig, type TopicConfig } from "#shared/config/index.js";
+import { parseAddTaskRequest } from "#shared/domain/add-task-request.js";
 import { successorKey } from "#shared/domain/reschedule.js";
 import {
   MATERIALIZE_HORIZON_MS,
@@ -17,7 +18,11 @@ import { addTasksBatch } from "#shared/services/add-tasks-batch.js";
 import { rescheduleTask } from "#shared/services/reschedule-task.js";
 import { listSchedules } from "#shared/services/schedules/list.js";
 import { createSchedule, resumeSchedule, type ScheduleRouteDeps } from "#shared/services/schedules/manage.js";
-import { materializeSchedule } from "#shared/services/schedules/materialize.js";
+import {
+  materializeSchedule,
+  occurrenceBody,
+  occurrenceRequest,
+} from "#shared/services/schedules/materialize.js";
 import { getSchedule } from "#shared/services/schedules/read.js";
 import { type MaterializerRunDeps, runMaterializer } from "#shared/services/schedules/run.js";
 import { deleteSchedule, pauseSchedule } from "#shared/services/schedules/stop-routes.js";
@@ -885,6 +890,29 @@ describe("fast schedules: every occurrence made before it is due", () => {
 });
 
 describe("pause, resume, delete", () => {
+  it.each([
+    ["an object content, its ordering field and callback", body()],
+    [
+      "a string content: numbers as written, nested, escapes; deliver_by named",
+      body({
+        content: '{"order_id":"o-2","n":12345678901234567890,"x":{"y":[1.50,"é\\u00e9"]},"z":1e400}',
+        deliver_by: "order_id",
+      }),
+    ],
+  ])(
+    "a stop writes a leased occurrence under the request the add parses from its body (%s), so the run's claim matches",
+    async (_, scheduleBody) => {
+      const h = harness();
+      const { schedule_id: id } = await createSchedule(h.deps, scheduleBody);
+      const occurrenceMs = Date.parse("2027-01-01T00:03:00.000Z");
+
+      const parsed = parseAddTaskRequest(occurrenceBody(h.schedule(id), occurrenceMs), undefined, "schedule");
+
+      expect(parsed.ok).toBe(true);
+      expect(occurrenceRequest(h.schedule(id), occurrenceMs)).toEqual(parsed.ok ? parsed.value : undefined);
+    },
+  );
+
   it("pause cancels the occurrences made ahead and stops new ones; resume makes occurrences from now, afresh", async () => {
     const h = harness();
     const { schedule_id: id } = await createSchedule(h.deps, body());
@@ -938,6 +966,73 @@ describe("pause, resume, delete", () => {
       expect(liveCountsByDue(h.tasks())).toEqual([1]);
     },
   );
+
+  it.each([
+    ["before claiming its keys", "claimIdempotencyKey"],
+    ["between claiming its keys and writing their tasks", "putNew"],
+  ] as const)(
+    "a run of the old epoch that goes on after a pause and a resume (it halted %s): each occurrence instant has at most one live task, and the run fails nothing",
+    async (_, at) => {
+      // Prepare: a run that has leased its window and halts part-way.
+      const h = harness();
+      const { schedule_id: id } = await createSchedule(h.deps, body({ cron: "*/10 * * * * *" }));
+      h.clock.advance(60_000);
+      const halted = haltingStore(h.store, 2, at);
+      const run = materializeSchedule({ ...h.deps, store: halted.store }, h.schedule(id), 150);
+      await new Promise((resolve) => setTimeout(resolve, 10));
+
+      // Act: pause, resume (a new epoch, which makes the same instants afresh), then the old run goes on.
+      await pauseSchedule(h.deps, id);
+      await resumeSchedule(h.deps, id);
+      halted.release();
+      const outcome = await run.then(
+        () => "settled",
+        (error: unknown) => error,
+      );
+      h.clock.advance(60_000);
+      await runMaterializer(h.deps);
+
+      // Assess
+      expect(outcome).toBe("settled");
+      expect(h.errors).toEqual([]);
+      expect(h.schedule(id)).toMatchObject({ status: "active", epoch: 1 });
+      expect(liveCountsByDue(h.tasks())).toEqual([1]);
+    },
+  );
+
+  it("resume after a pause of 30 days (past the topic's retention and its claims' expiry): nothing is written for the old epoch, nothing that fell in the pause is made, the next occurrences are made once each, on time", async () => {
+    // Prepare: a minute schedule, its first pass made, paused while a run had leased its window and crashed.
+    // Claims expire as the table's do (the topic's retention is 3 days).
+    const h = harness();
+    h.store.nowSeconds = () => Math.floor(h.clock.nowMs / 1000);
+    const { schedule_id: id } = await createSchedule(h.deps, body());
+    h.clock.advance(60_000);
+    const halted = haltingStore(h.store);
+    void materializeSchedule({ ...h.deps, store: halted.store }, h.schedule(id), 150);
+    await new Promise((resolve) => setTimeout(resolve, 10));
+    const leased = h.schedule(id);
+    await pauseSchedule(h.deps, id);
+    const beforeResume = h.tasks().length;
+
+    // Act
+    h.clock.advance(30 * 86_400_000);
+    const resumedAtMs = h.clock.nowMs;
+    const resumed = await resumeSchedule(h.deps, id);
+    h.clock.advance(60_000);
+    await runMaterializer(h.deps);
+
+    // Assess: the resume wrote nothing for the old epoch (the pause had fenced its leased window, whose claims have
+    // expired since); the new epoch's occurrences start after the resume.
+    const made = h.tasks().slice(beforeResume);
+    const newEpoch = h.tasks().filter((t) => t.idempotencyKey?.includes(`${id}:1:`));
+    expect(leased.leasedUntilMs).toBeGreaterThan(leased.materializedUntilMs);
+    expect(resumed).toMatchObject({ status: "active" });
+    expect(made).toHaveLength(newEpoch.length);
+    expect(newEpoch.every((t) => t.dueAtMs > resumedAtMs && t.status === "scheduled")).toBe(true);
+    expect(liveCountsByDue(h.tasks())).toEqual([1]);
+    expect(h.dues(newEpoch)[0]).toBe(new Date(Math.ceil((resumedAtMs + 1) / 60_000) * 60_000).toISOString());
+    expect(h.errors).toEqual([]);
+  });
 
   /** A schedule whose occurrences 00:01–00:04 are made: its third and fourth occurrences' tasks. */
   async function thirdAndFourth() {
@@ -1089,6 +1184,69 @@ describe("pause, resume, delete", () => {
       // Assess
       expect(liveAhead).toEqual([]);
       expect(h.tasks().map((t) => t.taskId)).toEqual(answered);
+      expect(h.live().filter((t) => t.dueAtMs > h.clock.nowMs)).toEqual([]);
+    },
+  );
+
+  it.each([
+    ["pause", "its claims of occurrence keys and its parents' writes", pauseSchedule, 0],
+    ["delete", "its claims of occurrence keys and its parents' writes", deleteSchedule, 0],
+    ["pause", "its first parents' writes and their copies'", pauseSchedule, 4],
+  ] as const)(
+    "on a fan-out topic, a %s landing between a run's %s leaves each occurrence a cancelled fan-out task, no copy live, and the run ends without an error",
+    async (_, _between, stop, writesFirst) => {
+      // Prepare: a schedule on a topic with subscribers; a run that has claimed keys and halts at their writes.
+      const config = parseConfig({
+        name: "test",
+        system: { allowedCallbackHosts: ["*"] },
+        topics: {
+          demo: { deliverBy: "order_id" },
+          fan: {
+            deliverBy: "order_id",
+            subscribers: [
+              { id: "billing", url: "https://billing.example.com/hook" },
+              { id: "audit", url: "https://audit.example.com/hook" },
+            ],
+          },
+        },
+      });
+      const h = harness(undefined, config);
+      const { callback: _own, ...fanBody } = body({ topic: "fan", cron: "*/30 * * * * *" }) as Record<
+        string,
+        unknown
+      >;
+      const { schedule_id: id } = await createSchedule(h.deps, fanBody);
+      h.clock.advance(60_000);
+      const halted = haltingStore(h.store, writesFirst, "putNew");
+      const run = materializeSchedule({ ...h.deps, store: halted.store }, h.schedule(id), 150);
+      await new Promise((resolve) => setTimeout(resolve, 10));
+
+      // Act: the stop answers, then the run goes on.
+      await stop(h.deps, id);
+      halted.release();
+      const outcome = await run.then(
+        () => "settled",
+        (error: unknown) => error,
+      );
+
+      // Assess: every task of the schedule made after the first pass is a fan-out parent, cancelled, or a cancelled
+      // copy; nothing live ahead; the run neither failed nor reported anything.
+      const mine = h
+        .tasks()
+        .filter((t) => t.scheduleId === id && t.acceptedAtMs > Date.parse("2027-01-01T00:00:00.000Z"));
+      expect(outcome).toBe("settled");
+      expect(h.errors).toEqual([]);
+      expect(mine.length).toBeGreaterThan(0);
+      expect(
+        mine.filter(
+          (t) => t.parentTaskId === undefined && (t.fanOut === undefined || t.status !== "cancelled"),
+        ),
+      ).toEqual([]);
+      // A copy written after the parent's cancel is cancelled in turn, not removed (fan-out/add.ts, cancelledCopy);
+      // halted before any parent's write, no copy is written at all.
+      const copies = mine.filter((t) => t.parentTaskId !== undefined);
+      expect(copies.filter((t) => t.status !== "cancelled")).toEqual([]);
+      expect(copies.length === 0).toBe(writesFirst === 0);
       expect(h.live().filter((t) => t.dueAtMs > h.clock.nowMs)).toEqual([]);
     },
   );
@@ -1281,6 +1439,39 @@ describe("a stored schedule this release cannot compute (written by an older rel
       expect(h.tasks().filter((t) => t.scheduleId === id && t.status === "cancelled")).toHaveLength(
         ahead.length,
       );
+    },
+  );
+
+  it.each([
+    ["a time zone the runtime's ICU dropped", "*/1 * * * *", { timezone: "Mars/Olympus" }],
+    ["a cron croner now refuses (seconds)", "*/7 * * * * *", { cron: "61 * * * *" }],
+  ] as const)(
+    "%s after an older release made occurrences ahead (%s): the materializer's own pause cancels them as a user's pause would, and a repeated run finds nothing more to do",
+    async (_name, cron, poisoned) => {
+      // Prepare: an older release made the schedule's occurrences ahead (its runs included); then this one cannot.
+      const h = harness();
+      const { schedule_id: id } = await createSchedule(h.deps, body({ cron }));
+      h.clock.advance(60_000);
+      await runMaterializer(h.deps);
+      h.clock.advance(1_500);
+      const ahead = h.live().filter((t) => t.scheduleId === id && t.dueAtMs > h.clock.nowMs);
+      // Its next run is due now (the schedule index as the run reads it).
+      h.store.schedules.set(id, { ...h.schedule(id), ...poisoned, materializeAtMs: h.clock.nowMs });
+
+      // Act
+      const run = await runMaterializer(h.deps);
+      const again = await runMaterializer(h.deps);
+
+      // Assess: paused once, every occurrence made ahead cancelled; nothing else written, nothing failed.
+      expect(ahead.length).toBeGreaterThan(3);
+      expect(run).toMatchObject({ failures: 0, skipped: 1 });
+      expect(again).toMatchObject({ schedules: 0, failures: 0 });
+      expect(h.schedule(id).status).toBe("paused");
+      expect(h.live().filter((t) => t.scheduleId === id && t.dueAtMs > h.clock.nowMs)).toEqual([]);
+      expect(h.tasks().filter((t) => t.scheduleId === id && t.status === "cancelled")).toHaveLength(
+        ahead.length,
+      );
+      expect(h.errors.filter((e) => !isHttpError(e) || e.status >= 500)).toEqual([]);
     },
   );
 });
