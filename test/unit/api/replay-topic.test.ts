@@ -87,6 +87,25 @@ describe("replayTopic", () => {
     expect(topicQueue.enqueued.map((m) => m.taskId)).toEqual([match.taskId]);
   });
 
+  it("reads the filter's times as due_at reads them: RFC 3339's lower-case t and z, and a leap second", async () => {
+    const { store, topicQueue, deps } = setup();
+    await failed(store, "a", 0, NOW + 10);
+    const match = await failed(store, "b", 0, NOW + 20);
+    await failed(store, "c", 0, NOW + 1_030);
+    const lower = (ms: number) => new Date(ms).toISOString().toLowerCase();
+
+    const result = await replayTopic(deps, "demo", {
+      failed_after: lower(NOW + 15),
+      failed_before: lower(NOW + 1_025),
+    });
+
+    expect(result).toEqual({ matched: 1, replayed: 1, failed: [], next_cursor: null });
+    expect(topicQueue.enqueued.map((m) => m.taskId)).toEqual([match.taskId]);
+    // A leap second (23:59:60 UTC) is the instant after it, as for due_at: accepted, not a 400.
+    const leap = await replayTopic(deps, "demo", { failed_before: "2016-12-31t23:59:60z", dry_run: true });
+    expect(leap).toMatchObject({ matched: 0, replayed: 0 });
+  });
+
   it("by ids: reports the unknown, the unfinished and another topic's, and replays the rest", async () => {
     const { store, deps } = setup();
     const ok = await failed(store, "a", 0, NOW + 1);
