@@ -327,6 +327,7 @@ export const API_CONTRACT = {
         description: "what matched, what was replayed, what could not be",
         schema: bulkReplayResponseSchema,
       },
+      "404": error("no such topic (`not_found`), as on every route with the topic in its path"),
       "503": {
         description:
           "a storage call failed (`service_unavailable`), before anything was replayed or part-way: then the message and `matched` / `replayed` in the error say how many tasks were replayed first (each group in order). Repeating the same request (same filter and cursor, or ids) is safe: only tasks still failed are replayed, none twice. An error a retry cannot get past answers the same as a 500 `internal_error`",

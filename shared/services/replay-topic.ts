@@ -3,9 +3,9 @@ import type { PageKey, TaskStore } from "#shared/adapters/task-store.js";
 import { decodeCursor, encodeCursor, filterBinding, replayCursorSchema } from "#shared/api/cursor.js";
 import {
   HttpError,
+  notFound,
   serviceUnavailable,
   toHttpError,
-  unknownTopic,
   validationFailed,
 } from "#shared/api/errors.js";
 import {
@@ -15,6 +15,7 @@ import {
   bulkReplayBodySchema,
 } from "#shared/api/schemas/operations.js";
 import { type PunctualConfig, topicConfig } from "#shared/config/index.js";
+import { echoed } from "#shared/domain/echoed.js";
 import { bySortKey, parseTaskId } from "#shared/domain/keys.js";
 import { toIssues } from "#shared/domain/request-issues.js";
 import { retentionEnded, type TaskRecord, type TaskSummary } from "#shared/domain/task.js";
@@ -66,9 +67,8 @@ export async function replayTopic(
   topic: string | undefined,
   rawBody: unknown,
 ): Promise<BulkReplayResult> {
-  if (!topic || !topicConfig(deps.config, topic)) {
-    throw unknownTopic(topic ?? "", Object.keys(deps.config.resolvedTopics));
-  }
+  // The topic is the resource's path, as for pause, resume and group cancel: an unknown one is no such resource.
+  if (!topic || !topicConfig(deps.config, topic)) throw notFound(`no such topic "${echoed(topic ?? "")}"`);
   // The body as sent: JSON `null` is not "no filter" (that would replay every dead letter); `{}` says that.
   const parsed = bulkReplayBodySchema.safeParse(rawBody);
   if (!parsed.success) throw validationFailed(toIssues(parsed.error.issues, rawBody));

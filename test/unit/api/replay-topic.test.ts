@@ -770,7 +770,24 @@ describe("replayTopic", () => {
   });
 
   it.each([
-    ["an unknown topic", "nope", {}, "unknown_topic"],
+    ["an unknown topic", "nope"],
+    ["an empty topic", ""],
+    ["another topic's name in another case", "DEMO"],
+  ])(
+    "answers 404 not_found for %s, as every route with the topic in its path does, replaying nothing",
+    async (_name, topic) => {
+      const { store, deps, topicQueue } = setup();
+      const task = await failed(store, "a", 0, NOW + 1);
+
+      const error = await refusal(replayTopic(deps, topic, {}));
+
+      expect(error).toMatchObject({ status: 404, code: "not_found" });
+      expect(topicQueue.calls).toEqual([]);
+      expect((await store.get(task.taskId))?.status).toBe("failed");
+    },
+  );
+
+  it.each([
     ["ids and a filter", "demo", { task_ids: ["x"], error_contains: "y" }, "validation_failed"],
     [
       "too many ids",
