@@ -159,7 +159,9 @@ export const API_CONTRACT = {
     query: getTaskQuerySchema,
     responses: {
       "200": { description: "the task", schema: taskViewSchema },
-      "404": error("no such task (`not_found`)"),
+      "404": error(
+        "no such task (`not_found`); also a fan-out task that completed and expired (no subscriber's copy left past the topic's retention)",
+      ),
     },
   },
   "DELETE /v1/tasks/{id}": {
@@ -170,7 +172,9 @@ export const API_CONTRACT = {
     pathParams: taskIdParams,
     responses: {
       "200": { description: "cancelled", schema: taskViewSchema },
-      "404": error("no such task (`not_found`)"),
+      "404": error(
+        "no such task (`not_found`); also a fan-out task that completed and expired, which is left as it was",
+      ),
       "409": error(
         "the task is delivering, delivered or rescheduled (`conflict`, with `task_status`; a rescheduled one with `rescheduled_to`, the id it lives on under)",
       ),

@@ -3,6 +3,7 @@ import type { CancelOutcome, TaskStore } from "#shared/adapters/task-store.js";
 import { conflict, notFound } from "#shared/api/errors.js";
 import type { TaskView } from "#shared/api/task-view.js";
 import { type PunctualConfig, timerSettings, topicConfig } from "#shared/config/index.js";
+import { copiesMayHaveExpired } from "#shared/domain/fan-out.js";
 import { parseTaskId } from "#shared/domain/keys.js";
 import { successorDueAtMs, successorRecord } from "#shared/domain/reschedule.js";
 import { finishedExpiry, retentionExpiry, type TaskRecord } from "#shared/domain/task.js";
@@ -156,7 +157,13 @@ export async function cancelAndDisarm(
   // as it was.
   const parent = result.outcome === "not-found" ? undefined : result.task;
   if (parent?.fanOut && parent.status === "cancelled") {
-    const outcome = fanOutCancelOutcome(parent, await cancelFanOutCopies(deps, parent, nowMs, expiresAt));
+    const copies = await cancelFanOutCopies(deps, parent, nowMs, expiresAt);
+    // This write cancelled a task that completed and expired (no copy left): undone, and answered as GET answers it.
+    if (result.outcome === "cancelled" && completedAndExpiredCopies(deps, parent, copies, nowMs)) {
+      await restoreFanOutParent(deps, parent, topicConfig(deps.config, topicName));
+      return { outcome: "not-found" };
+    }
+    const outcome = fanOutCancelOutcome(parent, copies);
     if (outcome.outcome !== "conflict") return outcome;
     const restored = await restoreFanOutParent(deps, parent, topicConfig(deps.config, topicName));
     return { outcome: "conflict", task: { ...restored, status: outcome.task.status } };
@@ -172,6 +179,22 @@ export async function cancelAndDisarm(
     }
   }
   return result;
+}
+
+/**
+ * Whether the parent this cancel marked is a task that completed and expired (shared/domain/fan-out.ts,
+ * completedAndExpired): the cancel found none of its copies, and they may have finished and expired. A younger parent's missing copies may still be
+ * written by its add: that cancel stands, so the add writes them cancelled.
+ */
+function completedAndExpiredCopies(
+  deps: CancelDeps,
+  parent: TaskRecord,
+  copies: FanOutCancelResult,
+  nowMs: number,
+): boolean {
+  const found = copies.cancelled + copies.alreadyCancelled + copies.notCancelled.length;
+  const retentionDays = topicConfig(deps.config, parent.topic)?.retentionDays;
+  return found === 0 && copiesMayHaveExpired(parent, retentionDays, nowMs);
 }
 
 /** A `rescheduled` item still in the sweep index: its move has not (yet) written, armed and settled its successor. */

@@ -21,6 +21,7 @@ import { toIssues } from "#shared/domain/request-issues.js";
 import { retentionEnded, type TaskRecord, type TaskSummary } from "#shared/domain/task.js";
 import { forEachBounded } from "#shared/runtime/async.js";
 import { chunksOf } from "#shared/runtime/chunks.js";
+import { expiredParent } from "./fan-out/view.js";
 import {
   RETENTION_ENDED,
   type ReplayDeps,
@@ -104,6 +105,9 @@ async function matchIds(deps: ReplayTopicDeps, topic: string, ids: readonly stri
     if (!task) failed.push({ task_id: id, reason: "not_found" });
     // Gone but for DynamoDB's lazy TTL: skipped, as the single replay refuses it (retentionOver).
     else if (retentionEnded(task, nowMs)) failed.push({ task_id: id, reason: RETENTION_ENDED });
+    // A fan-out task none of whose copies is left, completed and expired: no such task, as GET answers it.
+    else if (task.fanOut && expiredParent({ ...deps, now: () => nowMs }, task, copies.get(id) ?? []))
+      failed.push({ task_id: id, reason: "not_found" });
     else if (task.fanOut) {
       // A fan-out task is never failed itself: as its single replay, it stands for its copies (here, dead letters).
       const own = (copies.get(id) ?? []).filter((copy) => !retentionEnded(copy, nowMs));
