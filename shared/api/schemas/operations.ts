@@ -91,6 +91,14 @@ export const bulkReplayBodySchema = z
       message: "give task_ids or a filter (failed_after, failed_before, error_contains), not both",
       path: ["task_ids"],
     },
+  )
+  // An empty range is a mistake, not a filter: its dry run would answer `matched: 0`, "nothing to replay".
+  .refine(
+    (b) =>
+      b.failed_after === undefined ||
+      b.failed_before === undefined ||
+      Date.parse(b.failed_before) > Date.parse(b.failed_after),
+    { message: "must be after failed_after", path: ["failed_before"] },
   );
 export type BulkReplayBody = z.output<typeof bulkReplayBodySchema>;
 

@@ -796,6 +796,18 @@ describe("replayTopic", () => {
       "validation_failed",
     ],
     ["a bad time", "demo", { failed_after: "yesterday" }, "validation_failed"],
+    [
+      "failed_before not after failed_after (an empty range, a dry run would answer matched 0)",
+      "demo",
+      { failed_after: "2026-11-23T12:00:00Z", failed_before: "2026-11-23T11:00:00Z", dry_run: true },
+      "validation_failed",
+    ],
+    [
+      "failed_before equal to failed_after, written with another offset",
+      "demo",
+      { failed_after: "2026-11-23T12:00:00Z", failed_before: "2026-11-23T13:00:00+01:00" },
+      "validation_failed",
+    ],
     ["an unknown field", "demo", { all: true }, "validation_failed"],
     ["a forged cursor", "demo", { cursor: "e30" }, "validation_failed"],
   ])("answers 400 for %s", async (_name, topic, body, code) => {
