@@ -27,8 +27,10 @@ function rfc3339AsParsed(value: unknown): unknown {
 
 /**
  * A request's date-time: a string in RFC 3339 with a zone (any case, a leap second as the instant after it), given
- * on as the upper-case string Date.parse reads. A 400 otherwise, with RFC3339_MESSAGE.
+ * on as the upper-case string Date.parse reads. A 400 otherwise, with RFC3339_MESSAGE. Typed as the string it takes
+ * and gives (a preprocess's input is `unknown` to TypeScript, which let a client's caller pass a number unchecked);
+ * at run time it is the preprocess, whose JSON Schema is the validator's (`format: date-time`).
  */
-export function rfc3339DateTime() {
-  return z.preprocess(rfc3339AsParsed, zonedDateTime);
+export function rfc3339DateTime(): z.ZodType<string, string> {
+  return z.preprocess(rfc3339AsParsed, zonedDateTime) as unknown as z.ZodType<string, string>;
 }
