@@ -107,7 +107,7 @@ export const contentSchema = z
 /** The three ways to say when a task is due (add, and reschedule: one rule for both). */
 const timingFields = {
   timing_moment: z.number().min(0, "must be unix seconds, not negative").optional(),
-  due_at: rfc3339DateTime().optional(),
+  due_at: rfc3339DateTime.optional(),
   delay_seconds: z.number().min(0, "must not be negative").optional(),
 };
 

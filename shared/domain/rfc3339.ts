@@ -5,9 +5,10 @@
  */
 import * as z from "zod";
 
-export const RFC3339_MESSAGE = "must be an RFC 3339 date-time with a zone, e.g. 2026-01-01T12:00:00Z";
-
-const zonedDateTime = z.iso.datetime({ offset: true, error: RFC3339_MESSAGE });
+const zonedDateTime = z.iso.datetime({
+  offset: true,
+  error: "must be an RFC 3339 date-time with a zone, e.g. 2026-01-01T12:00:00Z",
+});
 
 /**
  * What RFC 3339 (section 5.6) allows and the validator (and Date.parse) do not, written as they take it: a
@@ -27,10 +28,11 @@ function rfc3339AsParsed(value: unknown): unknown {
 
 /**
  * A request's date-time: a string in RFC 3339 with a zone (any case, a leap second as the instant after it), given
- * on as the upper-case string Date.parse reads. A 400 otherwise, with RFC3339_MESSAGE. Typed as the string it takes
+ * on as the upper-case string Date.parse reads. A 400 otherwise, saying so. Typed as the string it takes
  * and gives (a preprocess's input is `unknown` to TypeScript, which let a client's caller pass a number unchecked);
  * at run time it is the preprocess, whose JSON Schema is the validator's (`format: date-time`).
  */
-export function rfc3339DateTime(): z.ZodType<string, string> {
-  return z.preprocess(rfc3339AsParsed, zonedDateTime) as unknown as z.ZodType<string, string>;
-}
+export const rfc3339DateTime = z.preprocess(rfc3339AsParsed, zonedDateTime) as unknown as z.ZodType<
+  string,
+  string
+>;

@@ -59,7 +59,7 @@ export type TaskList = z.output<typeof taskListSchema>;
 export const BULK_REPLAY_MAX = 1_000;
 
 /** As `due_at` is read: one rule for every date-time a request sends (shared/domain/rfc3339.ts). */
-const dateTimeInput = rfc3339DateTime();
+const dateTimeInput = rfc3339DateTime;
 
 /** `POST /v1/topics/{topic}/replay`: the task ids, or a filter over the topic's dead-lettered tasks (none: all). */
 export const bulkReplayBodySchema = z

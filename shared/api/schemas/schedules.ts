@@ -13,7 +13,7 @@ export { listSchedulesQuerySchema } from "./schedule-list-query.js";
 
 const dateTime = z.iso.datetime({ offset: true });
 /** A date-time the request sends, read as `due_at` is (shared/domain/rfc3339.ts: one rule for every route). */
-const dateTimeInput = rfc3339DateTime();
+const dateTimeInput = rfc3339DateTime;
 
 /** `POST /v1/schedules`. Cron and time zone are checked by croner and Intl after this (shared/domain/schedule.ts). */
 export const createScheduleBodySchema = z
