@@ -28,5 +28,7 @@ export const handler = createHandler({
     client: createAwsClient(DynamoDBClient),
     tableName: env.TABLE_NAME,
   }),
+  config,
+  now: Date.now,
   logger,
 });

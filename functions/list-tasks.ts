@@ -31,6 +31,7 @@ export function createHandler(
 export const handler = createHandler({
   store: new DynamoTaskStore({ client: createAwsClient(DynamoDBClient), tableName: env.TABLE_NAME }),
   config,
+  now: Date.now,
   logger,
   settings: topicSettingsFromEnvironment(config, logger),
 });

@@ -145,7 +145,12 @@ function measureAdd(bench: Bench, store: Store, iterations: number, ids: string[
 }
 
 function measureGet(bench: Bench, store: Store, iterations: number, ids: string[]): Promise<number> {
-  const getHandler = bench.m.getTask.createHandler({ store, logger: bench.logger });
+  const getHandler = bench.m.getTask.createHandler({
+    store,
+    config: bench.config,
+    now: Date.now,
+    logger: bench.logger,
+  });
   return cpuPerTask(
     iterations,
     1,

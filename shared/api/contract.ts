@@ -159,7 +159,9 @@ export const API_CONTRACT = {
     query: getTaskQuerySchema,
     responses: {
       "200": { description: "the task", schema: taskViewSchema },
-      "404": error("no such task (`not_found`)"),
+      "404": error(
+        "no such task (`not_found`); also a fan-out task that completed and expired (no subscriber's copy left past the topic's retention)",
+      ),
     },
   },
   "DELETE /v1/tasks/{id}": {
@@ -170,7 +172,9 @@ export const API_CONTRACT = {
     pathParams: taskIdParams,
     responses: {
       "200": { description: "cancelled", schema: taskViewSchema },
-      "404": error("no such task (`not_found`)"),
+      "404": error(
+        "no such task (`not_found`); also a fan-out task that completed and expired, which is left as it was",
+      ),
       "409": error(
         "the task is delivering, delivered or rescheduled (`conflict`, with `task_status`; a rescheduled one with `rescheduled_to`, the id it lives on under)",
       ),
@@ -327,6 +331,7 @@ export const API_CONTRACT = {
         description: "what matched, what was replayed, what could not be",
         schema: bulkReplayResponseSchema,
       },
+      "404": error("no such topic (`not_found`), as on every route with the topic in its path"),
       "503": {
         description:
           "a storage call failed (`service_unavailable`), before anything was replayed or part-way: then the message and `matched` / `replayed` in the error say how many tasks were replayed first (each group in order). Repeating the same request (same filter and cursor, or ids) is safe: only tasks still failed are replayed, none twice. An error a retry cannot get past answers the same as a 500 `internal_error`",

@@ -4,6 +4,7 @@ import { MAX_CALLBACK_URL_LENGTH } from "./callback-resolution.js";
 import { isLosslessNumber, parseExactJson, stringifyExact, withJsNumbers } from "./exact-json.js";
 import { isPlainObject, toIssues } from "./request-issues.js";
 import { RESERVED_KEY_PREFIX } from "./reserved-keys.js";
+import { rfc3339DateTime } from "./rfc3339.js";
 import type { DueSpec } from "./timing.js";
 import { notWellFormedIssues } from "./well-formed.js";
 
@@ -118,31 +119,10 @@ export const contentSchema = /* @__PURE__ */ z
     anyOf: [{ type: "object" }, { type: "string", contentMediaType: "application/json" }],
   });
 
-const zonedDateTime = /* @__PURE__ */ z.iso.datetime({
-  offset: true,
-  error: "must be an RFC 3339 date-time with a zone, e.g. 2026-01-01T12:00:00Z",
-});
-
-/**
- * What RFC 3339 (section 5.6) allows and the validator (and Date.parse) do not, written as they take it: a
- * lowercase `t` or `z`, and a leap second — `:60` when it falls at 23:59 UTC — as the instant just after it
- * (JavaScript time has no leap seconds; the second after is never early). Anything else is left as it came.
- */
-function rfc3339AsParsed(value: unknown): unknown {
-  if (typeof value !== "string") return value;
-  // Only `t` and `z` are letters in a valid date-time: upper-casing changes nothing else a validator accepts.
-  const upper = value.toUpperCase();
-  const leap = /^(.+T\d\d:\d\d:)60(.*)$/.exec(upper);
-  const lastSecond = leap && `${leap[1]}59${leap[2]}`;
-  if (!lastSecond || !zonedDateTime.safeParse(lastSecond).success) return upper;
-  const next = new Date(Date.parse(lastSecond) + 1000).toISOString();
-  return next.slice(11, 19) === "00:00:00" ? next : upper;
-}
-
 /** The three ways to say when a task is due (add, and reschedule: one rule for both). */
 const timingFields = {
   timing_moment: /* @__PURE__ */ z.number().min(0, "must be unix seconds, not negative").optional(),
-  due_at: /* @__PURE__ */ z.preprocess(rfc3339AsParsed, zonedDateTime).optional(),
+  due_at: /* @__PURE__ */ rfc3339DateTime.optional(),
   delay_seconds: /* @__PURE__ */ z.number().min(0, "must not be negative").optional(),
 };
 

@@ -112,6 +112,27 @@ export function copiesMayHaveExpired(
   return retentionDays === undefined || nowMs - parent.acceptedAtMs >= retentionDays * 86_400_000;
 }
 
+/**
+ * Whether a fan-out task has completed and expired: not cancelled, and none of its copies left once they may have
+ * expired (copiesMayHaveExpired) — each finished and was removed by its TTL, while the parent, kept as long as its
+ * idempotency claim, lives on a day and more, its own item still `scheduled`. Such a task is answered as one whose
+ * TTL removed it (404), by every route: its status is no longer known, and `scheduled` would be a task still to come
+ * that never will (a keyed repeat of its add answers the same: completed and expired).
+ */
+export function completedAndExpired(
+  parent: Pick<TaskRecord, "acceptedAtMs" | "status" | "fanOut">,
+  copies: readonly unknown[],
+  retentionDays: number | undefined,
+  nowMs: number,
+): boolean {
+  return (
+    parent.status !== "cancelled" &&
+    (parent.fanOut?.length ?? 0) > 0 &&
+    copies.every((copy) => copy === undefined) &&
+    copiesMayHaveExpired(parent, retentionDays, nowMs)
+  );
+}
+
 /** A parent and its delivery tasks, as an add writes them. */
 export interface FanOutRecords {
   readonly parent: TaskRecord;

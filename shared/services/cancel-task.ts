@@ -1,6 +1,7 @@
 import type { TaskScheduler } from "#shared/adapters/task-scheduler.js";
 import type { CancelOutcome, TaskStore } from "#shared/adapters/task-store.js";
 import { conflict, notFound } from "#shared/api/errors.js";
+import { fanOutTaskView } from "#shared/api/fan-out-view.js";
 import type { TaskView } from "#shared/api/task-view.js";
 import { type PunctualConfig, timerSettings, topicConfig } from "#shared/config/index.js";
 import { parseTaskId } from "#shared/domain/keys.js";
@@ -13,7 +14,7 @@ import {
   fanOutCancelOutcome,
   restoreFanOutParent,
 } from "./fan-out/cancel.js";
-import { viewOf } from "./fan-out/view.js";
+import { COMPLETED_AND_EXPIRED, expiredParent, viewOf } from "./fan-out/view.js";
 
 export interface CancelTaskDeps extends CancelDeps {
   /**
@@ -80,8 +81,25 @@ export async function cancelTask(deps: CancelTaskDeps, taskId: string | undefine
         ...(result.task.rescheduledTo ? { rescheduled_to: result.task.rescheduledTo } : {}),
       });
     case "cancelled":
-      return viewOf(deps.store, result.task);
+      return cancelledView(deps, result.task);
   }
+}
+
+/**
+ * The answer to a cancel that marked its task. A fan-out parent none of whose copies is left once they may have
+ * expired is a task that completed and expired (shared/domain/fan-out.ts, completedAndExpired): the mark is undone
+ * and the DELETE answers 404, as GET does. A younger parent's missing copies may still be written by its add: that
+ * cancel stands, so the add writes them cancelled. Only the DELETE route answers so: a group cancel skips such a
+ * parent before its write (cancel-group.ts, copiesAllExpired).
+ */
+async function cancelledView(deps: CancelTaskDeps, task: TaskRecord): Promise<TaskView> {
+  if (!task.fanOut) return viewOf(deps.store, task);
+  const copies = await Promise.all(task.fanOut.map((link) => deps.store.get(link.taskId)));
+  if (expiredParent(deps, { ...task, status: "scheduled" }, copies)) {
+    await restoreFanOutParent(deps, task, topicConfig(deps.config, task.topic));
+    throw notFound(COMPLETED_AND_EXPIRED);
+  }
+  return fanOutTaskView(task, copies);
 }
 
 /**

@@ -4,9 +4,9 @@ import { getTaskQuerySchema } from "#shared/api/schemas/tasks.js";
 import type { TaskView } from "#shared/api/task-view.js";
 import { parseTaskId } from "#shared/domain/keys.js";
 import { toIssues } from "#shared/domain/request-issues.js";
-import { viewOf } from "./fan-out/view.js";
+import { type ExpiryClock, viewOf } from "./fan-out/view.js";
 
-export interface GetTaskDeps {
+export interface GetTaskDeps extends ExpiryClock {
   readonly store: Pick<TaskStore, "get">;
 }
 
@@ -21,6 +21,6 @@ export async function getTask(
   if (!taskId || !parseTaskId(taskId)) throw notFound();
   const task = await deps.store.get(taskId);
   if (!task) throw notFound();
-  const view = await viewOf(deps.store, task);
+  const view = await viewOf(deps.store, task, deps);
   return query.data.include === "content" ? { ...view, content: task.content } : view;
 }

@@ -12,6 +12,8 @@ export interface ListTasksDeps {
   /** `get`: a fan-out task's row shows its subscribers' copies (shared/services/fan-out/view.ts). */
   readonly store: Pick<TaskStore, "listGroup" | "listFailed" | "get">;
   readonly config: PunctualConfig;
+  /** With the topics' retention, tells a fan-out task that completed and expired (left out, as GET answers 404). */
+  readonly now: () => number;
 }
 
 /**
@@ -36,7 +38,7 @@ export async function listTasks(
           query.limit,
           decodeCursor(query.cursor, failedCursorSchema(query.topic)),
         );
-  return { tasks: await viewsOf(deps.store, page.tasks), next_cursor: encodeCursor(page.next) };
+  return { tasks: await viewsOf(deps.store, page.tasks, deps), next_cursor: encodeCursor(page.next) };
 }
 
 function listGroupPage(deps: ListTasksDeps, query: ListTasksQuery, group: string) {

@@ -3,9 +3,9 @@ import type { PageKey, TaskStore } from "#shared/adapters/task-store.js";
 import { decodeCursor, encodeCursor, filterBinding, replayCursorSchema } from "#shared/api/cursor.js";
 import {
   HttpError,
+  notFound,
   serviceUnavailable,
   toHttpError,
-  unknownTopic,
   validationFailed,
 } from "#shared/api/errors.js";
 import {
@@ -15,11 +15,13 @@ import {
   bulkReplayBodySchema,
 } from "#shared/api/schemas/operations.js";
 import { type PunctualConfig, topicConfig } from "#shared/config/index.js";
+import { echoed } from "#shared/domain/echoed.js";
 import { bySortKey, parseTaskId } from "#shared/domain/keys.js";
 import { toIssues } from "#shared/domain/request-issues.js";
 import { retentionEnded, type TaskRecord, type TaskSummary } from "#shared/domain/task.js";
 import { forEachBounded } from "#shared/runtime/async.js";
 import { chunksOf } from "#shared/runtime/chunks.js";
+import { expiredParent } from "./fan-out/view.js";
 import {
   RETENTION_ENDED,
   type ReplayDeps,
@@ -66,9 +68,8 @@ export async function replayTopic(
   topic: string | undefined,
   rawBody: unknown,
 ): Promise<BulkReplayResult> {
-  if (!topic || !topicConfig(deps.config, topic)) {
-    throw unknownTopic(topic ?? "", Object.keys(deps.config.resolvedTopics));
-  }
+  // The topic is the resource's path, as for pause, resume and group cancel: an unknown one is no such resource.
+  if (!topic || !topicConfig(deps.config, topic)) throw notFound(`no such topic "${echoed(topic ?? "")}"`);
   // The body as sent: JSON `null` is not "no filter" (that would replay every dead letter); `{}` says that.
   const parsed = bulkReplayBodySchema.safeParse(rawBody);
   if (!parsed.success) throw validationFailed(toIssues(parsed.error.issues, rawBody));
@@ -104,6 +105,9 @@ async function matchIds(deps: ReplayTopicDeps, topic: string, ids: readonly stri
     if (!task) failed.push({ task_id: id, reason: "not_found" });
     // Gone but for DynamoDB's lazy TTL: skipped, as the single replay refuses it (retentionOver).
     else if (retentionEnded(task, nowMs)) failed.push({ task_id: id, reason: RETENTION_ENDED });
+    // A fan-out task none of whose copies is left, completed and expired: no such task, as GET answers it.
+    else if (task.fanOut && expiredParent({ ...deps, now: () => nowMs }, task, copies.get(id) ?? []))
+      failed.push({ task_id: id, reason: "not_found" });
     else if (task.fanOut) {
       // A fan-out task is never failed itself: as its single replay, it stands for its copies (here, dead letters).
       const own = (copies.get(id) ?? []).filter((copy) => !retentionEnded(copy, nowMs));

@@ -266,6 +266,33 @@ describe("find and replay dead-lettered tasks", () => {
     }
   });
 
+  it("answers a bulk replay of an unknown topic 404 and one with an empty time range 400, replaying nothing; takes a lower-case t and z", async () => {
+    const json = { "content-type": "application/json" };
+    const unknown = await h.api("POST", "/v1/topics/nope/replay", {}, json);
+    const empty = await h.api(
+      "POST",
+      "/v1/topics/demo/replay",
+      { failed_after: "2026-11-23T12:00:00Z", failed_before: "2026-11-23T12:00:00Z" },
+      json,
+    );
+    const lower = await h.api(
+      "POST",
+      "/v1/topics/demo/replay",
+      { failed_after: "2026-11-23t12:00:00z", failed_before: "2026-11-23t12:00:01z", dry_run: true },
+      json,
+    );
+
+    expect(unknown.status).toBe(404);
+    expect(unknown.json.error).toMatchObject({ code: "not_found" });
+    expect(empty.status).toBe(400);
+    expect(empty.json.error).toMatchObject({
+      code: "validation_failed",
+      issues: [{ path: "failed_before" }],
+    });
+    expect(lower.status).toBe(200);
+    expect(lower.json).toMatchObject({ replayed: 0 });
+  });
+
   it("answers a forged cursor of the right shape but a key no task can have with a 400, never DynamoDB's 500", async () => {
     const group = `forged-${randomUUID()}`;
     const pk = groupPartitionKey("demo", group, "");

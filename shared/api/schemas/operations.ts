@@ -3,6 +3,7 @@
  * these schemas, the client parses with them, and the OpenAPI document is generated from them.
  */
 import * as z from "zod";
+import { rfc3339DateTime } from "#shared/domain/rfc3339.js";
 import { LIST_LIMIT_DEFAULT, LIST_LIMIT_MAX } from "./list-limits.js";
 import { cursorParam, nextCursorSchema } from "./next-cursor.js";
 import { PLAIN_DIGITS_NOTE, queryInteger } from "./query.js";
@@ -57,7 +58,8 @@ export type TaskList = z.output<typeof taskListSchema>;
  */
 export const BULK_REPLAY_MAX = 1_000;
 
-const dateTimeInput = z.iso.datetime({ offset: true });
+/** As `due_at` is read: one rule for every date-time a request sends (shared/domain/rfc3339.ts). */
+const dateTimeInput = rfc3339DateTime;
 
 /** `POST /v1/topics/{topic}/replay`: the task ids, or a filter over the topic's dead-lettered tasks (none: all). */
 export const bulkReplayBodySchema = z
@@ -89,6 +91,14 @@ export const bulkReplayBodySchema = z
       message: "give task_ids or a filter (failed_after, failed_before, error_contains), not both",
       path: ["task_ids"],
     },
+  )
+  // An empty range is a mistake, not a filter: its dry run would answer `matched: 0`, "nothing to replay".
+  .refine(
+    (b) =>
+      b.failed_after === undefined ||
+      b.failed_before === undefined ||
+      Date.parse(b.failed_before) > Date.parse(b.failed_after),
+    { message: "must be after failed_after", path: ["failed_before"] },
   );
 export type BulkReplayBody = z.output<typeof bulkReplayBodySchema>;
 

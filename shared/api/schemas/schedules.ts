@@ -4,16 +4,16 @@
  */
 import * as z from "zod";
 import { contentSchema, MAX_CALLBACK_URL_LENGTH } from "#shared/domain/add-task-request.js";
+import { rfc3339DateTime } from "#shared/domain/rfc3339.js";
 import { SCHEDULE_STATUSES } from "#shared/domain/schedule.js";
 import { nextCursorSchema } from "./next-cursor.js";
 
 // Its own module, so the list function bundles none of the other schedule schemas (nor the add-task content).
 export { listSchedulesQuerySchema } from "./schedule-list-query.js";
 
-const dateTime = z.iso.datetime({
-  offset: true,
-  error: "must be an RFC 3339 date-time with a zone, e.g. 2026-01-01T12:00:00Z",
-});
+const dateTime = z.iso.datetime({ offset: true });
+/** A date-time the request sends, read as `due_at` is (shared/domain/rfc3339.ts: one rule for every route). */
+const dateTimeInput = rfc3339DateTime;
 
 /** `POST /v1/schedules`. Cron and time zone are checked by croner and Intl after this (shared/domain/schedule.ts). */
 export const createScheduleBodySchema = z
@@ -34,8 +34,8 @@ export const createScheduleBodySchema = z
       .strict()
       .optional(),
     deliver_by: z.string().min(1).max(128).optional(),
-    start_at: dateTime.optional().meta({ description: "no occurrence before this instant (inclusive)" }),
-    end_at: dateTime.optional().meta({ description: "no occurrence at or after this instant" }),
+    start_at: dateTimeInput.optional().meta({ description: "no occurrence before this instant (inclusive)" }),
+    end_at: dateTimeInput.optional().meta({ description: "no occurrence at or after this instant" }),
   })
   .strict();
 

@@ -11,7 +11,7 @@ import {
   sendOrUndo,
   throwIfUndone,
 } from "../replay-task.js";
-import { viewOf } from "./view.js";
+import { COMPLETED_AND_EXPIRED, expiredParent, viewOf } from "./view.js";
 
 /**
  * `POST /v1/tasks/{id}/replay?subscriber=<id>` (issue 14, point 3): one subscriber's copy of a fan-out task is
@@ -72,11 +72,13 @@ export async function replayEveryCopy(deps: ReplayDeps, parent: TaskRecord): Pro
   const ended: TaskSummary[] = [];
   let onItsWay = false;
   let undone = false;
+  let found = 0;
   let view: TaskView;
   try {
     for (const link of parent.fanOut ?? []) {
       const before = await deps.store.get(link.taskId);
       const result = await deps.store.markReplayed(link.taskId, deps.now());
+      if (result.outcome !== "not-found") found++;
       if (result.outcome === "conflict") await sendIfJustReplayed(deps, result.task);
       if (result.outcome === "conflict" && retentionEnded(result.task, deps.now())) ended.push(result.task);
       else if (result.outcome === "conflict") onItsWay = true;
@@ -92,6 +94,9 @@ export async function replayEveryCopy(deps: ReplayDeps, parent: TaskRecord): Pro
   }
   if (replayed > 0) return view;
   if (undone) throwIfUndone("reverted");
+  // No copy left of a task that completed and expired: answered as GET answers it.
+  if (found === 0 && deps.config && expiredParent({ ...deps, config: deps.config }, parent, []))
+    throw notFound(COMPLETED_AND_EXPIRED);
   if (ended.length > 0 && !onItsWay) throw retentionOver(lastEnded(ended, view.status));
   throw conflict(`no subscriber's copy is failed or delivered; the task is ${view.status}`, {
     task_status: view.status,

@@ -184,6 +184,7 @@ describe("the list-tasks handler: topic settings without a deploy", () => {
     const handler = createHandler({
       store: fixture().store,
       config: deployed,
+      now: () => NOW,
       settings: new StaticTopicSettings(current),
       logger: silentLogger(),
     });

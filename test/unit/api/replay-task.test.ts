@@ -8,7 +8,7 @@ import { makeTask } from "../../support/factories.js";
 import { FakeTopicQueue } from "../../support/fakes/topic-queue.js";
 import { MemoryTaskStore } from "../../support/memory-task-store.js";
 import { refusal } from "../../support/refusal.js";
-import { NOW } from "./fakes.js";
+import { NOW, testConfig } from "./fakes.js";
 
 const QUEUE = "https://sqs.test/demo.fifo";
 const DLQ = "https://sqs.test/demo-dlq.fifo";
@@ -131,7 +131,9 @@ describe("replayTask", () => {
       details: { task_status: "failed", retention_ended_at: new Date(expiresAt * 1000).toISOString() },
     });
     expect(error.message).toMatch(/retention ended/);
-    expect(await getTask(later, task.taskId)).toMatchObject({ status: "failed" });
+    expect(await getTask({ ...later, config: testConfig() }, task.taskId)).toMatchObject({
+      status: "failed",
+    });
     expect((await store.get(task.taskId))?.replays).toBeUndefined();
     expect(topicQueue.calls).toHaveLength(sent);
   });

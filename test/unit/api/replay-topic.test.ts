@@ -87,6 +87,25 @@ describe("replayTopic", () => {
     expect(topicQueue.enqueued.map((m) => m.taskId)).toEqual([match.taskId]);
   });
 
+  it("reads the filter's times as due_at reads them: RFC 3339's lower-case t and z, and a leap second", async () => {
+    const { store, topicQueue, deps } = setup();
+    await failed(store, "a", 0, NOW + 10);
+    const match = await failed(store, "b", 0, NOW + 20);
+    await failed(store, "c", 0, NOW + 1_030);
+    const lower = (ms: number) => new Date(ms).toISOString().toLowerCase();
+
+    const result = await replayTopic(deps, "demo", {
+      failed_after: lower(NOW + 15),
+      failed_before: lower(NOW + 1_025),
+    });
+
+    expect(result).toEqual({ matched: 1, replayed: 1, failed: [], next_cursor: null });
+    expect(topicQueue.enqueued.map((m) => m.taskId)).toEqual([match.taskId]);
+    // A leap second (23:59:60 UTC) is the instant after it, as for due_at: accepted, not a 400.
+    const leap = await replayTopic(deps, "demo", { failed_before: "2016-12-31t23:59:60z", dry_run: true });
+    expect(leap).toMatchObject({ matched: 0, replayed: 0 });
+  });
+
   it("by ids: reports the unknown, the unfinished and another topic's, and replays the rest", async () => {
     const { store, deps } = setup();
     const ok = await failed(store, "a", 0, NOW + 1);
@@ -751,7 +770,24 @@ describe("replayTopic", () => {
   });
 
   it.each([
-    ["an unknown topic", "nope", {}, "unknown_topic"],
+    ["an unknown topic", "nope"],
+    ["an empty topic", ""],
+    ["another topic's name in another case", "DEMO"],
+  ])(
+    "answers 404 not_found for %s, as every route with the topic in its path does, replaying nothing",
+    async (_name, topic) => {
+      const { store, deps, topicQueue } = setup();
+      const task = await failed(store, "a", 0, NOW + 1);
+
+      const error = await refusal(replayTopic(deps, topic, {}));
+
+      expect(error).toMatchObject({ status: 404, code: "not_found" });
+      expect(topicQueue.calls).toEqual([]);
+      expect((await store.get(task.taskId))?.status).toBe("failed");
+    },
+  );
+
+  it.each([
     ["ids and a filter", "demo", { task_ids: ["x"], error_contains: "y" }, "validation_failed"],
     [
       "too many ids",
@@ -760,6 +796,18 @@ describe("replayTopic", () => {
       "validation_failed",
     ],
     ["a bad time", "demo", { failed_after: "yesterday" }, "validation_failed"],
+    [
+      "failed_before not after failed_after (an empty range, a dry run would answer matched 0)",
+      "demo",
+      { failed_after: "2026-11-23T12:00:00Z", failed_before: "2026-11-23T11:00:00Z", dry_run: true },
+      "validation_failed",
+    ],
+    [
+      "failed_before equal to failed_after, written with another offset",
+      "demo",
+      { failed_after: "2026-11-23T12:00:00Z", failed_before: "2026-11-23T13:00:00+01:00" },
+      "validation_failed",
+    ],
     ["an unknown field", "demo", { all: true }, "validation_failed"],
     ["a forged cursor", "demo", { cursor: "e30" }, "validation_failed"],
   ])("answers 400 for %s", async (_name, topic, body, code) => {

@@ -1039,7 +1039,7 @@ describe("fan-out view", () => {
     await deadLetter(f, copies[1] as TaskRecord);
 
     // Act
-    const view = await getTask({ store: f.store }, parent.taskId);
+    const view = await getTask(f.deps, parent.taskId);
 
     // Assess
     expect(view).toMatchObject({
@@ -1063,7 +1063,7 @@ describe("fan-out view", () => {
         callback_url: SUBSCRIBERS[2]?.url,
       }),
     ]);
-    expect(await getTask({ store: f.store }, copies[1]?.taskId)).toMatchObject({
+    expect(await getTask(f.deps, copies[1]?.taskId)).toMatchObject({
       parent_task_id: parent.taskId,
       subscriber: "audit",
       status: "failed",
@@ -1414,12 +1414,12 @@ describe("fan-out cancel and moves", () => {
     const { parent, copies } = await addOrder(f);
     for (const copy of copies) await f.store.startAttempt(copy.taskId, NOW);
     for (const copy of copies.slice(1)) await deliver(f, copy);
-    const before = await getTask({ store: f.store }, parent.taskId);
+    const before = await getTask(f.deps, parent.taskId);
 
     // Act
     const error = await refusal(cancelTask({ ...f.deps, store: f.store }, parent.taskId));
     const stored = await f.store.get(parent.taskId);
-    const view = await getTask({ store: f.store }, parent.taskId);
+    const view = await getTask(f.deps, parent.taskId);
     const replayed = await replayTask(f.replayDeps, parent.taskId, { subscriber: "audit" });
     const again = await cancelTask({ ...f.deps, store: f.store }, parent.taskId);
 
@@ -1503,6 +1503,58 @@ describe("fan-out cancel and moves", () => {
       waiting.copies.map(async (c) => (await f.store.get(c.taskId))?.status),
     );
     expect(waitingCopies).toEqual(["cancelled", "cancelled", "cancelled"]);
+  });
+
+  it("a parent whose copies all finished and expired (TTL) is a task that completed and expired: GET, DELETE and a replay answer 404 and write nothing, the group's list leaves it out", async () => {
+    // Prepare: the parent was delivered to every subscriber and its copies' items expired; the parent lives a day and
+    // more longer (its claim's TTL), its own item still `scheduled`. Another parent of the group still waits.
+    const f = setup();
+    const done = await addOrder(f, { content: { order_id: "g-12", n: 1 } });
+    for (const copy of done.copies) {
+      await deliver(f, copy);
+      f.store.tasks.delete(copy.taskId);
+    }
+    const later = NOW + 10_000 + (f.config.resolvedTopics.orders?.retentionDays ?? 0) * 86_400_000;
+    const waiting = await addOrder(f, { content: { order_id: "g-12", n: 2 } });
+    const before = await f.store.get(done.parent.taskId);
+    const deps = { ...f.deps, now: () => later };
+
+    // Act
+    const got = await refusal(getTask(deps, done.parent.taskId));
+    const cancelled = await refusal(cancelTask(deps, done.parent.taskId));
+    const replayed = await refusal(
+      replayTask({ ...f.replayDeps, config: f.config, now: () => later }, done.parent.taskId),
+    );
+    const listed = await listTasks(deps, { topic: "orders", group: "g-12" });
+    const bulk = await replayTopic({ ...f.replayDeps, config: f.config, now: () => later }, "orders", {
+      task_ids: [done.parent.taskId],
+    });
+
+    // Assess: the view and the DELETE agree (no such task), and the parent reads as before (not `cancelled`).
+    expect(got).toMatchObject({ status: 404, code: "not_found" });
+    expect(cancelled).toMatchObject({ status: 404, code: "not_found" });
+    expect(replayed).toMatchObject({ status: 404, code: "not_found" });
+    expect(listed.tasks.map((t) => t.task_id)).toEqual([waiting.parent.taskId]);
+    expect(bulk).toMatchObject({
+      matched: 0,
+      failed: [{ task_id: done.parent.taskId, reason: "not_found" }],
+    });
+    expect(await f.store.get(done.parent.taskId)).toEqual(before);
+    expect(f.topicQueue.calls).toEqual([]);
+  });
+
+  it("a young parent whose copies are not written yet is still cancelled (200): its add may write them", async () => {
+    // Prepare: the add stopped before writing the copies; the cancel must reach the parent first.
+    const f = setup();
+    const { parent, copies } = await addOrder(f, { content: { order_id: "g-13" } });
+    for (const copy of copies) f.store.tasks.delete(copy.taskId);
+
+    // Act
+    const view = await cancelTask(f.deps, parent.taskId);
+
+    // Assess
+    expect(view).toMatchObject({ task_id: parent.taskId, status: "cancelled" });
+    expect((await f.store.get(parent.taskId))?.status).toBe("cancelled");
   });
 
   it("a group cancel still lists a parent whose copies are on their way (an attempt started), with their status", async () => {

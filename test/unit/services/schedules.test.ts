@@ -346,6 +346,13 @@ describe("materializing", () => {
     expect((await runMaterializer(h.deps)).schedules).toBe(0);
   });
 
+  it("reads start_at and end_at as due_at reads them: RFC 3339's lower-case t and z", async () => {
+    const h = harness();
+    await createSchedule(h.deps, body({ start_at: "2027-01-01t00:02:00z", end_at: "2027-01-01t00:03:30z" }));
+
+    expect(h.dues()).toEqual(["2027-01-01T00:02:00.000Z", "2027-01-01T00:03:00.000Z"]);
+  });
+
   it("a schedule reads ended once its last occurrence is made, still ahead: pause answers 409 and cancels nothing, delete cancels it", async () => {
     // Prepare: ended at creation, its two occurrences made and not yet due.
     const h = harness();
