@@ -436,3 +436,33 @@ describe("every action a function's role holds", () => {
     }
   });
 });
+
+describe("the stack's roles besides the functions'", () => {
+  /**
+   * Only two services act as the stack with roles of their own: EventBridge Scheduler sends a schedule's timer
+   * message (and a failed firing to the schedule DLQ) as the Scheduler role, and AppConfig reads the settings
+   * rollback alarm as the monitor role. A role CDK adds on its own — a custom resource's provider (LogRetention,
+   * AwsCustomResource), with policies on `*` — would be evaluated by nothing above.
+   */
+  it("are the Scheduler role and the AppConfig monitor role, each holding only what its service calls", () => {
+    for (const [env, d] of each()) {
+      const functionRoles = new Set(functionsOf(d).map(([, fn]) => idOf(d, fn.functionRole)));
+      const [settingsEnvironment] = d.aws.idsOfType("AWS::AppConfig::Environment");
+      const monitorRole: string = d.aws.properties(settingsEnvironment as string).Monitors[0].AlarmRoleArn[
+        "Fn::GetAtt"
+      ][0];
+      const expected: Record<string, string[]> = {
+        [idOf(d, d.stack.timerScheduler.role)]: ["sqs:SendMessage"],
+        [monitorRole]: ["cloudwatch:DescribeAlarms"],
+      };
+      const others = d.aws.idsOfType("AWS::IAM::Role").filter((id) => !functionRoles.has(id));
+      expect(others.sort(), env).toEqual(Object.keys(expected).sort());
+      for (const role of others) {
+        const granted = identityPoliciesOf(d.aws, role).flatMap(({ policy }) =>
+          [policy.Statement].flat().flatMap((st: { Action: string | string[] }) => [st.Action].flat()),
+        );
+        expect([...new Set(granted)].sort(), `${env} ${role}`).toEqual(expected[role]);
+      }
+    }
+  });
+});
