@@ -15,7 +15,7 @@ import {
   deployStack as deploy,
   logicalIdOf as idOf,
 } from "../support/deployed-stack.js";
-import { identityPoliciesOf, roleMay } from "../support/iam.js";
+import { identityPoliciesOf, roleMay, serviceMayAssume } from "../support/iam.js";
 import { stackConfig } from "../support/stack-config.js";
 
 const environments: Record<string, Deployed> = {};
@@ -431,6 +431,32 @@ describe("every action a function's role holds", () => {
         );
         expect([...new Set(granted)].sort(), `${env} ${name}`).toEqual(
           [...new Set(expectedActions(d, name, fn))].sort(),
+        );
+      }
+    }
+  });
+});
+
+describe("who may assume a function's role", () => {
+  /**
+   * A function's credentials are its role's: Lambda alone may assume it. Nothing else evaluated a function role's
+   * trust policy, so a role that also trusted another service or account would have passed every test above.
+   */
+  it("Lambda, and no other principal", async () => {
+    for (const [env, d] of each()) {
+      for (const [name, fn] of functionsOf(d)) {
+        const role = idOf(d, fn.functionRole);
+        const trust = d.aws.resolve(d.aws.properties(role).AssumeRolePolicyDocument);
+        const allows = [trust.Statement]
+          .flat()
+          .filter((st: { Effect: string }) => st.Effect === "Allow")
+          .map((st: { Principal: unknown; Action: unknown; Condition?: unknown }) => [
+            st.Principal,
+            st.Action,
+          ]);
+        expect(allows, `${env} ${name}`).toEqual([[{ Service: "lambda.amazonaws.com" }, "sts:AssumeRole"]]);
+        expect(await serviceMayAssume(d.aws, role, "lambda.amazonaws.com", {}), `${env} ${name}`).toBe(
+          "Allowed",
         );
       }
     }
