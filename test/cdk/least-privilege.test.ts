@@ -437,6 +437,58 @@ describe("every action a function's role holds", () => {
   });
 });
 
+describe("every resource a role's policies name", () => {
+  /**
+   * The ARNs of the stack's own resources that a grant may name, as AWS will present them: each resource's ARN
+   * (the secret's is its Ref), the table's indexes, the schedules of its group, the deliver mappings and the
+   * settings profile's configuration.
+   */
+  function ownArns(d: Deployed): Set<string> {
+    const arns = new Set<string>();
+    for (const [id, resource] of Object.entries(d.template.Resources)) {
+      const deployed = d.aws.resolve({ Ref: id });
+      if (typeof deployed === "string" && deployed.startsWith("arn:")) arns.add(deployed);
+      try {
+        arns.add(d.aws.resolve({ "Fn::GetAtt": [id, "Arn"] }));
+      } catch {
+        // A type without an ARN attribute (a policy, a permission): nothing a grant names.
+      }
+      if (resource.Type === "AWS::DynamoDB::Table") {
+        const tableArn: string = d.aws.resolve({ "Fn::GetAtt": [id, "Arn"] });
+        for (const index of d.aws.properties(id).GlobalSecondaryIndexes ?? [])
+          arns.add(`${tableArn}/index/${index.IndexName}`);
+      }
+    }
+    const { timerScheduler, topics, runtimeSettings } = d.stack;
+    arns.add(d.aws.resolve(d.stack.resolve(timerScheduler.scheduleArnPattern)));
+    for (const topic of topics) arns.add(d.aws.resolve(d.stack.resolve(topic.deliverMappingArn)));
+    arns.add(d.aws.resolve(d.stack.resolve(runtimeSettings.configurationArn)));
+    return arns;
+  }
+
+  /**
+   * The evaluations above ask about the stack's own resources; a grant naming anything else (another table, a
+   * queue or secret of another stack, a pattern wider than the group's schedules) would pass them. Every resource
+   * a role's policies allow an action on is one of the stack's own, but X-Ray's `*` (its actions take no other).
+   */
+  it("is one of the stack's own resources (X-Ray's '*' apart)", () => {
+    for (const [env, d] of each()) {
+      const own = ownArns(d);
+      for (const role of d.aws.idsOfType("AWS::IAM::Role")) {
+        for (const { policy } of identityPoliciesOf(d.aws, role)) {
+          for (const st of [policy.Statement].flat() as { Action: string | string[]; Resource: unknown }[]) {
+            const xray = [st.Action].flat().every((a) => a.startsWith("xray:"));
+            for (const resource of [st.Resource].flat() as string[]) {
+              if (xray && resource === "*") continue;
+              expect(own.has(resource), `${env} ${role}: ${resource}`).toBe(true);
+            }
+          }
+        }
+      }
+    }
+  });
+});
+
 describe("who may assume a function's role", () => {
   /**
    * A function's credentials are its role's: Lambda alone may assume it. Nothing else evaluated a function role's
