@@ -1,14 +1,21 @@
 import type { IConstruct } from "constructs";
 import { beforeAll, describe, expect, it } from "vitest";
 import { PunctualFunction } from "#cdk/lib/constructs/punctual-function.js";
+import {
+  dynamoOperationsOf,
+  PIPELINE_STORE_METHODS,
+  type StoreMethod,
+} from "#shared/adapters/dynamo-task-store.js";
+import { API_ROUTES, type ApiRouteRow, DEFAULT_ROUTE } from "#shared/api/routes.js";
 import { prod } from "#shared/config/environments/prod.js";
 import { parseConfig } from "#shared/config/index.js";
+import { ENV } from "#shared/runtime/env.js";
 import {
   type DeployedStack as Deployed,
   deployStack as deploy,
   logicalIdOf as idOf,
 } from "../support/deployed-stack.js";
-import { identityPoliciesOf, roleMay } from "../support/iam.js";
+import { identityPoliciesOf, roleMay, serviceMayAssume } from "../support/iam.js";
 import { stackConfig } from "../support/stack-config.js";
 
 const environments: Record<string, Deployed> = {};
@@ -32,38 +39,38 @@ function functionsOf(d: Deployed): [string, PunctualFunction][] {
   return all.map((fn) => [named.get(fn) as string, fn]);
 }
 
-describe("EventBridge Scheduler", () => {
-  /**
-   * Who calls `createTaskSchedule`: the add path (AddTaskDeps.scheduler) and everything that adds through it —
-   * reschedule/run (RescheduleDeps), schedule create/resume and the materializer (MaterializeDeps).
-   */
-  const CREATE = new Set([
-    "add-task",
-    "add-tasks-batch",
-    "reschedule-task",
-    "run-task",
-    "create-schedule",
-    "resume-schedule",
-    "schedule-materializer",
-  ]);
-  /**
-   * Who calls `deleteTaskSchedule`: cancel (CancelTaskDeps), group cancel (fan-out/cancel.ts), reschedule/run
-   * (the old timer), schedule pause/delete (CancelOccurrencesDeps), and whatever materializes (MaterializeDeps:
-   * a run that lost its schedule to a stop cancels what it added) — create, resume and the materializer. The add
-   * path (add-task, add-tasks-batch) never deletes one: its scheduler is `Pick<TaskScheduler, "createTaskSchedule">`.
-   */
-  const DELETE = new Set([
-    "cancel-task",
-    "cancel-group",
-    "reschedule-task",
-    "run-task",
-    "pause-schedule",
-    "delete-schedule",
-    "create-schedule",
-    "resume-schedule",
-    "schedule-materializer",
-  ]);
+/**
+ * Who calls `createTaskSchedule`: the add path (AddTaskDeps.scheduler) and everything that adds through it —
+ * reschedule/run (RescheduleDeps), schedule create/resume and the materializer (MaterializeDeps).
+ */
+const CREATE = new Set([
+  "add-task",
+  "add-tasks-batch",
+  "reschedule-task",
+  "run-task",
+  "create-schedule",
+  "resume-schedule",
+  "schedule-materializer",
+]);
+/**
+ * Who calls `deleteTaskSchedule`: cancel (CancelTaskDeps), group cancel (fan-out/cancel.ts), reschedule/run
+ * (the old timer), schedule pause/delete (CancelOccurrencesDeps), and whatever materializes (MaterializeDeps:
+ * a run that lost its schedule to a stop cancels what it added) — create, resume and the materializer. The add
+ * path (add-task, add-tasks-batch) never deletes one: its scheduler is `Pick<TaskScheduler, "createTaskSchedule">`.
+ */
+const DELETE = new Set([
+  "cancel-task",
+  "cancel-group",
+  "reschedule-task",
+  "run-task",
+  "pause-schedule",
+  "delete-schedule",
+  "create-schedule",
+  "resume-schedule",
+  "schedule-materializer",
+]);
 
+describe("EventBridge Scheduler", () => {
   it("each function may create / delete a schedule of its group exactly when its code does", async () => {
     for (const [env, d] of each()) {
       const group = d.aws.resolve({ Ref: idOf(d, d.stack.timerScheduler.group) });
@@ -110,83 +117,83 @@ describe("EventBridge Scheduler", () => {
   });
 });
 
-describe("SQS", () => {
-  const ACTIONS = [
-    "sqs:SendMessage",
-    "sqs:ReceiveMessage",
-    "sqs:DeleteMessage",
-    "sqs:ChangeMessageVisibility",
-    "sqs:GetQueueAttributes",
-    "sqs:GetQueueUrl",
-    "sqs:PurgeQueue",
-  ] as const;
-  type Action = (typeof ACTIONS)[number];
-  const SEND: Action[] = ["sqs:SendMessage"];
-  /** What the sweeper's DLQ drains call (dead-letter-source.ts): receive, delete, make visible again. */
-  const DRAIN: Action[] = ["sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:ChangeMessageVisibility"];
-  /**
-   * A Lambda event source's queue: Lambda's pollers need ReceiveMessage, DeleteMessage and GetQueueAttributes
-   * on the function's role; CDK's SqsEventSource grants its consume set (ChangeMessageVisibility and
-   * GetQueueUrl too) by itself, and the deliver function changes visibility of its own messages.
-   */
-  const EVENT_SOURCE: Action[] = [...DRAIN, "sqs:GetQueueAttributes", "sqs:GetQueueUrl"];
-  /** The topic views' queue depths (SqsTopicQueueStats): GetQueueAttributes only. */
-  const STATS: Action[] = ["sqs:GetQueueAttributes"];
+const SQS_ACTIONS = [
+  "sqs:SendMessage",
+  "sqs:ReceiveMessage",
+  "sqs:DeleteMessage",
+  "sqs:ChangeMessageVisibility",
+  "sqs:GetQueueAttributes",
+  "sqs:GetQueueUrl",
+  "sqs:PurgeQueue",
+] as const;
+type SqsAction = (typeof SQS_ACTIONS)[number];
+const SEND: SqsAction[] = ["sqs:SendMessage"];
+/** What the sweeper's DLQ drains call (dead-letter-source.ts): receive, delete, make visible again. */
+const DRAIN: SqsAction[] = ["sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:ChangeMessageVisibility"];
+/**
+ * A Lambda event source's queue: Lambda's pollers need ReceiveMessage, DeleteMessage and GetQueueAttributes
+ * on the function's role; CDK's SqsEventSource grants its consume set (ChangeMessageVisibility and
+ * GetQueueUrl too) by itself, and the deliver function changes visibility of its own messages.
+ */
+const EVENT_SOURCE: SqsAction[] = [...DRAIN, "sqs:GetQueueAttributes", "sqs:GetQueueUrl"];
+/** The topic views' queue depths (SqsTopicQueueStats): GetQueueAttributes only. */
+const STATS: SqsAction[] = ["sqs:GetQueueAttributes"];
 
-  /** What each function calls on each queue, from the adapters each one builds (functions/*.ts). */
-  function expectedCalls(d: Deployed, name: string): Map<IConstruct, Action[]> {
-    const { timerQueues, topics } = d.stack;
-    const timer = timerQueues.queue;
-    const topicQueues = topics.map((t) => t.queue);
-    const calls = new Map<IConstruct, Action[]>();
-    const add = (queues: IConstruct[], actions: Action[]) => {
-      for (const q of queues) calls.set(q, [...new Set([...(calls.get(q) ?? []), ...actions])]);
-    };
-    const deliverOf = topics.find((t) => name === `deliver:${t.name}`);
-    if (deliverOf) {
-      add([deliverOf.queue], EVENT_SOURCE);
-      add([deliverOf.deadLetterQueue], SEND);
-    }
-    switch (name) {
-      case "relay":
-        add([timer], EVENT_SOURCE);
-        add([timer, ...topicQueues], SEND);
-        break;
-      case "sweeper":
-        add([timer, ...topicQueues, ...topics.map((t) => t.deadLetterQueue)], SEND);
-        add(
-          [
-            timerQueues.deadLetterQueue,
-            timerQueues.scheduleDeadLetterQueue,
-            ...topics.map((t) => t.deadLetterQueue),
-          ],
-          DRAIN,
-        );
-        break;
-      case "add-task":
-      case "add-tasks-batch":
-      case "reschedule-task":
-      case "run-task":
-      case "create-schedule":
-      case "resume-schedule":
-      case "schedule-materializer":
-        add([timer], SEND);
-        break;
-      case "replay-task":
-      case "replay-topic":
-        add(topicQueues, SEND);
-        break;
-      case "list-topics":
-      case "get-topic":
-        add(
-          topics.flatMap((t) => [t.queue, t.deadLetterQueue]),
-          STATS,
-        );
-        break;
-    }
-    return calls;
+/** What each function calls on each queue, from the adapters each one builds (functions/*.ts). */
+function expectedCalls(d: Deployed, name: string): Map<IConstruct, SqsAction[]> {
+  const { timerQueues, topics } = d.stack;
+  const timer = timerQueues.queue;
+  const topicQueues = topics.map((t) => t.queue);
+  const calls = new Map<IConstruct, SqsAction[]>();
+  const add = (queues: IConstruct[], actions: SqsAction[]) => {
+    for (const q of queues) calls.set(q, [...new Set([...(calls.get(q) ?? []), ...actions])]);
+  };
+  const deliverOf = topics.find((t) => name === `deliver:${t.name}`);
+  if (deliverOf) {
+    add([deliverOf.queue], EVENT_SOURCE);
+    add([deliverOf.deadLetterQueue], SEND);
   }
+  switch (name) {
+    case "relay":
+      add([timer], EVENT_SOURCE);
+      add([timer, ...topicQueues], SEND);
+      break;
+    case "sweeper":
+      add([timer, ...topicQueues, ...topics.map((t) => t.deadLetterQueue)], SEND);
+      add(
+        [
+          timerQueues.deadLetterQueue,
+          timerQueues.scheduleDeadLetterQueue,
+          ...topics.map((t) => t.deadLetterQueue),
+        ],
+        DRAIN,
+      );
+      break;
+    case "add-task":
+    case "add-tasks-batch":
+    case "reschedule-task":
+    case "run-task":
+    case "create-schedule":
+    case "resume-schedule":
+    case "schedule-materializer":
+      add([timer], SEND);
+      break;
+    case "replay-task":
+    case "replay-topic":
+      add(topicQueues, SEND);
+      break;
+    case "list-topics":
+    case "get-topic":
+      add(
+        topics.flatMap((t) => [t.queue, t.deadLetterQueue]),
+        STATS,
+      );
+      break;
+  }
+  return calls;
+}
 
+describe("SQS", () => {
   it("each function may call on each queue exactly what its code calls there", async () => {
     for (const [env, d] of each()) {
       const { timerQueues, topics } = d.stack;
@@ -202,7 +209,7 @@ describe("SQS", () => {
         for (const queue of queues) {
           const arn: string = d.aws.resolve({ "Fn::GetAtt": [idOf(d, queue), "Arn"] });
           const allowed: string[] = [];
-          for (const action of ACTIONS) {
+          for (const action of SQS_ACTIONS) {
             if ((await roleMay(d.aws, role, action, arn)) === "Allowed") allowed.push(action);
           }
           expect(allowed.sort(), `${env} ${name} on ${idOf(d, queue)}`).toEqual(
@@ -237,19 +244,20 @@ describe("Secrets Manager", () => {
   });
 });
 
+/**
+ * Who builds a LambdaTopicSwitch (shared/adapters/topic-switch.ts) and what it calls: the topic views read a
+ * deliver mapping's state; pause/resume and the sweeper (a topic its runtime settings pause) switch it and
+ * read it back. Nobody touches the relay's mapping, and nobody deletes one.
+ */
+const MAPPING_CALLS: Readonly<Record<string, readonly string[]>> = {
+  "list-topics": ["lambda:GetEventSourceMapping"],
+  "get-topic": ["lambda:GetEventSourceMapping"],
+  "pause-topic": ["lambda:GetEventSourceMapping", "lambda:UpdateEventSourceMapping"],
+  "resume-topic": ["lambda:GetEventSourceMapping", "lambda:UpdateEventSourceMapping"],
+  sweeper: ["lambda:GetEventSourceMapping", "lambda:UpdateEventSourceMapping"],
+};
+
 describe("Lambda event source mappings", () => {
-  /**
-   * Who builds a LambdaTopicSwitch (shared/adapters/topic-switch.ts) and what it calls: the topic views read a
-   * deliver mapping's state; pause/resume and the sweeper (a topic its runtime settings pause) switch it and
-   * read it back. Nobody touches the relay's mapping, and nobody deletes one.
-   */
-  const CALLS: Readonly<Record<string, readonly string[]>> = {
-    "list-topics": ["lambda:GetEventSourceMapping"],
-    "get-topic": ["lambda:GetEventSourceMapping"],
-    "pause-topic": ["lambda:GetEventSourceMapping", "lambda:UpdateEventSourceMapping"],
-    "resume-topic": ["lambda:GetEventSourceMapping", "lambda:UpdateEventSourceMapping"],
-    sweeper: ["lambda:GetEventSourceMapping", "lambda:UpdateEventSourceMapping"],
-  };
   const ACTIONS = [
     "lambda:GetEventSourceMapping",
     "lambda:UpdateEventSourceMapping",
@@ -273,7 +281,9 @@ describe("Lambda event source mappings", () => {
             if ((await roleMay(d.aws, role, action, mappingArn(d, mapping))) === "Allowed")
               allowed.push(action);
           }
-          expect(allowed, `${env} ${name} on ${mapping}`).toEqual(isDeliver ? (CALLS[name] ?? []) : []);
+          expect(allowed, `${env} ${name} on ${mapping}`).toEqual(
+            isDeliver ? (MAPPING_CALLS[name] ?? []) : [],
+          );
         }
       }
     }
@@ -367,6 +377,170 @@ describe("a role whose policy outgrows one document", () => {
       for (const action of ["sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:ChangeMessageVisibility"])
         expect(await roleMay(d.aws, role, action, arn), `${action} ${idOf(d, queue)}`).toBe("Allowed");
       expect(await roleMay(d.aws, role, "sqs:PurgeQueue", arn)).toBe("ImplicitlyDenied");
+    }
+  });
+});
+
+describe("every action a function's role holds", () => {
+  /** Each function's task-store methods: the pipeline's lists and each route row's `store` (its DynamoDB calls). */
+  const storeMethodsOf = (name: string): readonly StoreMethod[] => {
+    const pipeline = PIPELINE_STORE_METHODS as Readonly<Record<string, readonly StoreMethod[]>>;
+    if (name.startsWith("deliver:")) return PIPELINE_STORE_METHODS.deliver;
+    if (Object.hasOwn(pipeline, name)) return pipeline[name] as readonly StoreMethod[];
+    return ([...API_ROUTES, DEFAULT_ROUTE] as ApiRouteRow[]).find((row) => row.name === name)?.store ?? [];
+  };
+  /** Whether the stack tells the function where the topic settings are (its topology's `topicSettings`). */
+  const toldTopicSettings = (d: Deployed, fn: PunctualFunction): boolean => {
+    const variable = d.aws.properties(idOf(d, fn)).Environment?.Variables?.[ENV.topology];
+    return variable !== undefined && JSON.parse(d.aws.resolve(variable)).topicSettings !== undefined;
+  };
+
+  /** Every action each call of the function's code needs, in every service, from the tables above. */
+  function expectedActions(d: Deployed, name: string, fn: PunctualFunction): string[] {
+    const tracing = d.aws.properties(idOf(d, fn)).TracingConfig?.Mode === "Active";
+    return [
+      "logs:CreateLogStream",
+      "logs:PutLogEvents",
+      ...(tracing ? ["xray:PutTraceSegments", "xray:PutTelemetryRecords"] : []),
+      ...[...expectedCalls(d, name).values()].flat(),
+      ...(CREATE.has(name) ? ["scheduler:CreateSchedule", "iam:PassRole"] : []),
+      ...(DELETE.has(name) ? ["scheduler:DeleteSchedule"] : []),
+      ...(name.startsWith("deliver:") ? ["secretsmanager:GetSecretValue"] : []),
+      ...(MAPPING_CALLS[name] ?? []),
+      ...dynamoOperationsOf(storeMethodsOf(name)).map((op) => `dynamodb:${op.action}`),
+      ...(toldTopicSettings(d, fn)
+        ? ["appconfig:StartConfigurationSession", "appconfig:GetLatestConfiguration"]
+        : []),
+    ];
+  }
+
+  /**
+   * The evaluations above ask, service by service, about the actions they list; an action none of them lists
+   * (sqs:SetQueueAttributes, scheduler:UpdateSchedule, dynamodb:Scan, kms:Decrypt, lambda:InvokeFunction…) granted
+   * to a role would pass them all. Here every action a role's policies allow, its overflow policies included, is
+   * one its function's code calls, and every call has its action; where, the evaluations above say.
+   */
+  it("are exactly those of the calls its code makes, in every service", () => {
+    for (const [env, d] of each()) {
+      for (const [name, fn] of functionsOf(d)) {
+        const granted = identityPoliciesOf(d.aws, idOf(d, fn.functionRole)).flatMap(({ policy }) =>
+          [policy.Statement]
+            .flat()
+            .filter((st: { Effect: string }) => st.Effect === "Allow")
+            .flatMap((st: { Action: string | string[] }) => [st.Action].flat()),
+        );
+        expect([...new Set(granted)].sort(), `${env} ${name}`).toEqual(
+          [...new Set(expectedActions(d, name, fn))].sort(),
+        );
+      }
+    }
+  });
+});
+
+describe("every resource a role's policies name", () => {
+  /**
+   * The ARNs of the stack's own resources that a grant may name, as AWS will present them: each resource's ARN
+   * (the secret's is its Ref), the table's indexes, the schedules of its group, the deliver mappings and the
+   * settings profile's configuration.
+   */
+  function ownArns(d: Deployed): Set<string> {
+    const arns = new Set<string>();
+    for (const [id, resource] of Object.entries(d.template.Resources)) {
+      const deployed = d.aws.resolve({ Ref: id });
+      if (typeof deployed === "string" && deployed.startsWith("arn:")) arns.add(deployed);
+      try {
+        arns.add(d.aws.resolve({ "Fn::GetAtt": [id, "Arn"] }));
+      } catch {
+        // A type without an ARN attribute (a policy, a permission): nothing a grant names.
+      }
+      if (resource.Type === "AWS::DynamoDB::Table") {
+        const tableArn: string = d.aws.resolve({ "Fn::GetAtt": [id, "Arn"] });
+        for (const index of d.aws.properties(id).GlobalSecondaryIndexes ?? [])
+          arns.add(`${tableArn}/index/${index.IndexName}`);
+      }
+    }
+    const { timerScheduler, topics, runtimeSettings } = d.stack;
+    arns.add(d.aws.resolve(d.stack.resolve(timerScheduler.scheduleArnPattern)));
+    for (const topic of topics) arns.add(d.aws.resolve(d.stack.resolve(topic.deliverMappingArn)));
+    arns.add(d.aws.resolve(d.stack.resolve(runtimeSettings.configurationArn)));
+    return arns;
+  }
+
+  /**
+   * The evaluations above ask about the stack's own resources; a grant naming anything else (another table, a
+   * queue or secret of another stack, a pattern wider than the group's schedules) would pass them. Every resource
+   * a role's policies allow an action on is one of the stack's own, but X-Ray's `*` (its actions take no other).
+   */
+  it("is one of the stack's own resources (X-Ray's '*' apart)", () => {
+    for (const [env, d] of each()) {
+      const own = ownArns(d);
+      for (const role of d.aws.idsOfType("AWS::IAM::Role")) {
+        for (const { policy } of identityPoliciesOf(d.aws, role)) {
+          for (const st of [policy.Statement].flat() as { Action: string | string[]; Resource: unknown }[]) {
+            const xray = [st.Action].flat().every((a) => a.startsWith("xray:"));
+            for (const resource of [st.Resource].flat() as string[]) {
+              if (xray && resource === "*") continue;
+              expect(own.has(resource), `${env} ${role}: ${resource}`).toBe(true);
+            }
+          }
+        }
+      }
+    }
+  });
+});
+
+describe("who may assume a function's role", () => {
+  /**
+   * A function's credentials are its role's: Lambda alone may assume it. Nothing else evaluated a function role's
+   * trust policy, so a role that also trusted another service or account would have passed every test above.
+   */
+  it("Lambda, and no other principal", async () => {
+    for (const [env, d] of each()) {
+      for (const [name, fn] of functionsOf(d)) {
+        const role = idOf(d, fn.functionRole);
+        const trust = d.aws.resolve(d.aws.properties(role).AssumeRolePolicyDocument);
+        const allows = [trust.Statement]
+          .flat()
+          .filter((st: { Effect: string }) => st.Effect === "Allow")
+          .map((st: { Principal: unknown; Action: unknown; Condition?: unknown }) => [
+            st.Principal,
+            st.Action,
+          ]);
+        expect(allows, `${env} ${name}`).toEqual([[{ Service: "lambda.amazonaws.com" }, "sts:AssumeRole"]]);
+        expect(await serviceMayAssume(d.aws, role, "lambda.amazonaws.com", {}), `${env} ${name}`).toBe(
+          "Allowed",
+        );
+      }
+    }
+  });
+});
+
+describe("the stack's roles besides the functions'", () => {
+  /**
+   * Only two services act as the stack with roles of their own: EventBridge Scheduler sends a schedule's timer
+   * message (and a failed firing to the schedule DLQ) as the Scheduler role, and AppConfig reads the settings
+   * rollback alarm as the monitor role. A role CDK adds on its own — a custom resource's provider (LogRetention,
+   * AwsCustomResource), with policies on `*` — would be evaluated by nothing above.
+   */
+  it("are the Scheduler role and the AppConfig monitor role, each holding only what its service calls", () => {
+    for (const [env, d] of each()) {
+      const functionRoles = new Set(functionsOf(d).map(([, fn]) => idOf(d, fn.functionRole)));
+      const [settingsEnvironment] = d.aws.idsOfType("AWS::AppConfig::Environment");
+      const monitorRole: string = d.aws.properties(settingsEnvironment as string).Monitors[0].AlarmRoleArn[
+        "Fn::GetAtt"
+      ][0];
+      const expected: Record<string, string[]> = {
+        [idOf(d, d.stack.timerScheduler.role)]: ["sqs:SendMessage"],
+        [monitorRole]: ["cloudwatch:DescribeAlarms"],
+      };
+      const others = d.aws.idsOfType("AWS::IAM::Role").filter((id) => !functionRoles.has(id));
+      expect(others.sort(), env).toEqual(Object.keys(expected).sort());
+      for (const role of others) {
+        const granted = identityPoliciesOf(d.aws, role).flatMap(({ policy }) =>
+          [policy.Statement].flat().flatMap((st: { Action: string | string[] }) => [st.Action].flat()),
+        );
+        expect([...new Set(granted)].sort(), `${env} ${role}`).toEqual(expected[role]);
+      }
     }
   });
 });

@@ -403,3 +403,67 @@ describe("function policies (who may invoke)", () => {
     }
   });
 });
+
+describe("resource policies grant nothing the evaluations above do not cover", () => {
+  type Statement = { Effect: string; Principal?: unknown; Action: string | string[] };
+  /** Each statement that allows, as `<principal> <actions>`: who it lets in, and to do what. */
+  const allowsOf = (d: Deployed, document: unknown): string[] =>
+    [d.aws.resolve(document).Statement as Statement | Statement[]]
+      .flat()
+      .filter((st) => st.Effect === "Allow")
+      .map((st) => `${JSON.stringify(st.Principal)} ${[st.Action].flat().sort().join(",")}`);
+  const service = (name: string) => JSON.stringify({ Service: name });
+
+  /**
+   * The queue, topic and key policies allow only what "alarm topic policy" and "queue policies" evaluate: a queue
+   * policy only denies requests without TLS (the functions' and Scheduler's own roles carry their access), the
+   * topic lets CloudWatch publish, its key is the account's (IAM decides) and CloudWatch's. A statement letting
+   * another principal in (a service without conditions, another account) would pass every evaluation above.
+   */
+  it("queues allow no one; the alarm topic, CloudWatch's publishing; its key, the account and CloudWatch", () => {
+    for (const [name, d] of each()) {
+      for (const id of d.aws.idsOfType("AWS::SQS::QueuePolicy"))
+        expect(allowsOf(d, d.aws.properties(id).PolicyDocument), `${name} ${id}`).toEqual([]);
+      const [topicPolicy, ...otherTopicPolicies] = d.aws.idsOfType("AWS::SNS::TopicPolicy");
+      expect(otherTopicPolicies).toEqual([]);
+      expect(allowsOf(d, d.aws.properties(topicPolicy as string).PolicyDocument), name).toEqual([
+        `${service("cloudwatch.amazonaws.com")} sns:Publish`,
+      ]);
+      const keys = d.aws.idsOfType("AWS::KMS::Key");
+      expect(keys, name).toEqual([idOf(d, d.stack.alarms.key)]);
+      expect(allowsOf(d, d.aws.properties(keys[0] as string).KeyPolicy).sort(), name).toEqual(
+        [
+          `${JSON.stringify({ AWS: `arn:aws:iam::${d.aws.account}:root` })} kms:*`,
+          `${service("cloudwatch.amazonaws.com")} kms:Decrypt,kms:GenerateDataKey*`,
+        ].sort(),
+      );
+    }
+  });
+
+  /**
+   * "function policies" evaluates API Gateway's and EventBridge's permissions, and runtime-settings.test.ts
+   * AppConfig's on the validator: every permission of the stack is one of those, each with its source condition.
+   * The queue consumers (relay, deliver) are invoked by their event source mappings with their own roles and
+   * need none; a permission on them, or a second one elsewhere, would be evaluated by nothing.
+   */
+  it("lets API Gateway invoke the route functions, EventBridge the sweeper and the materializer, AppConfig the validator; nothing else", () => {
+    for (const [name, d] of each()) {
+      const { api, sweeper, scheduleMaterializer, runtimeSettings } = d.stack;
+      const expected = new Map<string, string>([
+        ...Object.values(api.functions).map((fn) => [idOf(d, fn), "apigateway.amazonaws.com"] as const),
+        [idOf(d, sweeper.sweeperFunction), "events.amazonaws.com"],
+        [idOf(d, scheduleMaterializer.materializerFunction), "events.amazonaws.com"],
+        [idOf(d, runtimeSettings.validator), "appconfig.amazonaws.com"],
+      ]);
+      const granted = d.aws.idsOfType("AWS::Lambda::Permission").map((id) => {
+        const p = d.aws.properties(id);
+        expect(p.SourceArn ?? p.SourceAccount, `${name} ${id}: no source condition`).toBeDefined();
+        expect(p.Action, id).toBe("lambda:InvokeFunction");
+        return `${p.FunctionName["Fn::GetAtt"][0]} ${p.Principal}`;
+      });
+      expect(granted.sort(), name).toEqual(
+        [...expected].map(([fn, principal]) => `${fn} ${principal}`).sort(),
+      );
+    }
+  });
+});
