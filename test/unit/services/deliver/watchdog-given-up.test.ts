@@ -332,6 +332,49 @@ describe.each([1, 10])("a step the watchdog gave up on stops (groupConcurrency %
     );
   });
 
+  it("a step whose dead-lettering lands after the redelivery began its attempt does not fail the task under it", async () => {
+    // Prepare: attempt 1 is refused by policy (dead-lettered at once, attempts left); its failure is recorded, its
+    // DLQ send answers only after the hand-back; the allow-list is widened meanwhile, so attempt 2 is answered 2xx
+    const { callbacks, queue, container, context, task, stored, duringCall } = setup(groupConcurrency, {
+      maxAttempts: 3,
+    });
+    const head = await task(-1_000);
+    callbacks.answer(head.taskId, {
+      ok: false,
+      refused: true,
+      error: `${REFUSED_BY_POLICY}: x`,
+      durationMs: 1,
+    });
+    const { hold, release } = holder();
+    const sendToDeadLetter = queue.sendToDeadLetter.bind(queue);
+    let late = true;
+    queue.sendToDeadLetter = async (...args: Parameters<FakeTopicQueue["sendToDeadLetter"]>) => {
+      await sendToDeadLetter(...args);
+      if (late) {
+        late = false;
+        await hold(undefined);
+      }
+    };
+    // The first step's `failed` lands while the redelivery's callback (attempt 2) is running
+    let whileRedelivering: TaskRecord | undefined;
+    duringCall(2, async () => {
+      release();
+      await drained();
+      whileRedelivering = structuredClone(stored(head));
+    });
+
+    // Act
+    const first = await deliverBatch(container(), eventOf(fifoRecord(head)), context);
+    const redelivery = await deliverBatch(container(), eventOf(fifoRecord(head)), context);
+
+    // Assess: attempt 2 kept the task and recorded its delivery; attempt 1's `failed` was refused
+    expect(first.batchItemFailures).toHaveLength(1);
+    expect(redelivery.batchItemFailures).toEqual([]);
+    expect(callbacks.calledFor()).toEqual([head.taskId, head.taskId]);
+    expect(whileRedelivering).toMatchObject({ status: "delivering", attempts: 2, attemptSeq: 2 });
+    expect(stored(head)).toMatchObject({ status: "delivered", attempts: 2, attemptSeq: 2 });
+  });
+
   const refusedWhileSettling: CallbackResult = {
     ok: false,
     refused: true,
