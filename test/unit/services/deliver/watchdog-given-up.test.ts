@@ -206,6 +206,38 @@ describe.each([1, 10])("a step the watchdog gave up on stops (groupConcurrency %
     expect(store.destinations.items.get(`demo#${HOST}`)?.leases).toEqual({});
   });
 
+  it("a protected topic's step whose start is written but aborted before its answer gives the start back", async () => {
+    // Prepare: the read path; the start reaches the table, and its answer is cut off by the abort (the SDK's
+    // request torn down after it was sent)
+    const { store, callbacks, container, context, task, stored } = setup(groupConcurrency, {
+      maxConcurrencyPerHost: 1,
+    });
+    const head = await task(-1_000);
+    const { hold } = holder();
+    const startAttempt = store.startAttempt.bind(store);
+    store.startAttempt = async (
+      taskId: string,
+      nowMs: number,
+      maxAttempts?: number,
+      handedOverAtMs?: number,
+      options?: AbortOptions,
+    ) => {
+      const started = await startAttempt(taskId, nowMs, maxAttempts, handedOverAtMs);
+      await hold(options?.signal);
+      return started;
+    };
+
+    // Act
+    const response = await deliverBatch(container(), eventOf(fifoRecord(head)), context);
+    await drained();
+
+    // Assess: no attempt counted for a call never made; the lease free again; no callback
+    expect(response.batchItemFailures).toHaveLength(1);
+    expect(callbacks.calledFor()).toEqual([]);
+    expect(stored(head)).toEqual(head);
+    expect(store.destinations.items.get(`demo#${HOST}`)?.leases).toEqual({});
+  });
+
   it("a protected topic's step whose lease answers after the hand-back releases it and starts nothing", async () => {
     // Prepare: the lease write is made at once, its answer held past the watchdog (a slow destination-gate write)
     const { store, callbacks, container, context, task, stored } = setup(groupConcurrency, {
