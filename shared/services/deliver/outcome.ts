@@ -262,10 +262,13 @@ export async function deadLetter(
   // Already failed (the sweeper or another record finished it), or a redelivery began the next attempt, which
   // records its own outcome: the message sent stays (the sweeper's DLQ pass removes it if the task does not fail).
   if (!written) {
-    ctx.deps.logger.warn("dead-lettering not recorded: the task is no longer in that attempt", {
-      taskId: task.taskId,
-      attemptSeq: task.attemptSeq,
-    });
+    ctx.deps.logger.warn(
+      "dead-lettered, `failed` not written: the task is already final or in a later attempt",
+      {
+        taskId: task.taskId,
+        attemptSeq: task.attemptSeq,
+      },
+    );
     return;
   }
   ctx.deps.metrics.deadLettered(binding.topic.name);

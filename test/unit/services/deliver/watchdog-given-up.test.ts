@@ -395,11 +395,19 @@ describe.each([1, 10])("a step the watchdog gave up on stops (groupConcurrency %
       whileRedelivering = structuredClone(stored(head));
     });
 
+    const firstLog = memoryLogger();
+
     // Act
-    const first = await deliverBatch(container(), eventOf(fifoRecord(head)), context);
+    const first = await deliverBatch(container(firstLog), eventOf(fifoRecord(head)), context);
     const redelivery = await deliverBatch(container(), eventOf(fifoRecord(head)), context);
 
-    // Assess: attempt 2 kept the task and recorded its delivery; attempt 1's `failed` was refused
+    // Assess: attempt 2 kept the task and recorded its delivery; attempt 1's `failed` was refused, and said so
+    expect(firstLog.entries).toContainEqual(
+      expect.objectContaining({
+        level: "warn",
+        extra: { taskId: head.taskId, attemptSeq: 1 },
+      }),
+    );
     expect(first.batchItemFailures).toHaveLength(1);
     expect(redelivery.batchItemFailures).toEqual([]);
     expect(callbacks.calledFor()).toEqual([head.taskId, head.taskId]);
