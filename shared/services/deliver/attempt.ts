@@ -146,10 +146,11 @@ async function startAfterReading(
   // The batch's own start, whose answer was lost or refused on a retry of a call that had been written: it is
   // used as it is (no second attempt counted), or given back if its callback no longer fits.
   if (batchStart && isStart(task, batchStart.expected)) {
+    const signer = await signerOrGiveBack(ctx, topic.name, batchStart.read, task);
     return claimStarted(
       ctx,
       scope.group,
-      { ...batchStart, kind: "started", started: task, signer: await deps.signer(topic.name) },
+      { ...batchStart, kind: "started", started: task, signer },
       timeoutMs,
     );
   }
@@ -250,6 +251,21 @@ async function giveBackOutlived(
     },
   );
   throw new RecordFailedError("destination admission outlasted by the start");
+}
+
+/** The topic's signer for a start already written; if the secret cannot be loaded, the start is given back. */
+async function signerOrGiveBack(
+  ctx: BatchContext,
+  topic: string,
+  read: TaskRecord,
+  started: TaskRecord,
+): Promise<CallbackSigner> {
+  try {
+    return await ctx.deps.signer(topic);
+  } catch (error) {
+    giveBack(ctx, read, started);
+    throw error;
+  }
 }
 
 /** Whether `task` is exactly the start `expected` describes (same attempt, same start time). */
