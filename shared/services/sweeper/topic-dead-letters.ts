@@ -131,22 +131,22 @@ function deadLetteringCutShort(
     deduplicationId === undefined || replayLifeOf(task.taskId, deduplicationId) === (task.replays ?? 0);
   if (task.status !== "delivering" || !currentLife) return false;
   const maxAttempts = topic.config?.maxAttempts;
-  if (maxAttempts !== undefined && task.attempts >= maxAttempts) return "exhausted";
-  if (task.lastError?.startsWith(REFUSED_BY_POLICY) !== true) return false;
-  return refusedInCurrentAttempt(task) ? "refused" : "underWay";
+  const exhausted = maxAttempts !== undefined && task.attempts >= maxAttempts;
+  if (!exhausted && task.lastError?.startsWith(REFUSED_BY_POLICY) !== true) return false;
+  if (!currentAttemptRecorded(task)) return "underWay";
+  return exhausted ? "exhausted" : "refused";
 }
 
 /**
- * Whether the refusal in `lastError` is the current attempt's own: its log entry holds it. A start leaves the last
- * attempt's error in place, so a refused task whose record came back and started its next attempt (the allow-list
- * may have been widened since) still reads as refused while that attempt runs; marked `failed` then, the attempt's
- * delivery would be refused. A task without a log (its attempt started before the log existed) is judged by
- * `lastError` alone, as before.
+ * Whether the current attempt's outcome is recorded (its log entry is in its slot), so `lastError` and the count
+ * are its own. A start leaves the last attempt's error in place: a refused task whose record came back and started
+ * its next attempt (the allow-list may have been widened since) still reads as refused while that attempt runs, and
+ * as exhausted when that attempt is its last; marked `failed` then, the attempt's delivery would be refused. A task
+ * without a log (its attempt started before the log existed) is judged by `lastError` and its count alone.
  */
-function refusedInCurrentAttempt(task: TaskRecord): boolean {
+function currentAttemptRecorded(task: TaskRecord): boolean {
   if (task.attemptLog === undefined || task.attemptSeq === undefined) return true;
-  const entry = task.attemptLog[attemptLogSlot(task.attemptSeq)];
-  return entry?.seq === task.attemptSeq && entry.error?.startsWith(REFUSED_BY_POLICY) === true;
+  return task.attemptLog[attemptLogSlot(task.attemptSeq)]?.seq === task.attemptSeq;
 }
 
 /**
@@ -233,8 +233,8 @@ async function judge(
     const task = await deps.store.get(taskId);
     if (task && UNFINISHED_STATUSES.includes(task.status)) await deps.store.enterSweepIndex(taskId);
     const cutShort = task && deadLetteringCutShort(task, topic, message);
-    // A refused task's next attempt under way keeps its message (that attempt, refused too, sends under the same
-    // deduplication id: within 5 minutes SQS drops it) and is left to record its own outcome.
+    // An attempt under way after the dead-lettering keeps the message (that attempt, dead-lettering too, sends under
+    // the same deduplication id: within 5 minutes SQS drops it) and is left to record its own outcome.
     if (cutShort === "exhausted" || (cutShort === "refused" && !maySettle(deps, task as TaskRecord))) {
       await finishDeadLettering(deps, topic, task as TaskRecord, run);
     }

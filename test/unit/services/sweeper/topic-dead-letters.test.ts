@@ -271,6 +271,25 @@ describe("reconcileTopicDeadLetters", () => {
     expect(counters).toMatchObject({ deadLettered: 0, pointersResolved: 0 });
   });
 
+  it("leaves a refused task whose last attempt is under way to that attempt too: attempts used up by it are not a cut-short dead-lettering", async () => {
+    // Prepare: attempt 1 failed, attempt 2 refused (dead-lettered, `failed` never written); the redelivery has
+    // started attempt 3 of 3, its outcome not yet written
+    const refused = "destination refused by policy: host not in allowedCallbackHosts";
+    const { store, task, queue, pass, deps } = await cutShort("l", ["HTTP 500", refused]);
+    Object.assign(deps, { clock: () => T0 + 3_600_000, settingsSettleMs: 600_000 });
+    await store.startAttempt(task.taskId, T0 + 10);
+    const inFlight = structuredClone(store.tasks.get(task.taskId));
+
+    // Act
+    const counters = await pass();
+
+    // Assess
+    expect(inFlight).toMatchObject({ status: "delivering", attempts: 3 });
+    expect(store.tasks.get(task.taskId)).toEqual(inFlight);
+    expect(queue.messages.map((m) => m.deduplicationId)).toEqual([task.taskId]);
+    expect(counters).toMatchObject({ deadLettered: 0, pointersResolved: 0 });
+  });
+
   it("leaves a refused task accepted within the settings' propagation time to deliver: its refusal may be one that waits for the settings to settle", async () => {
     // Prepare
     const refused = "destination refused by policy: host not in allowedCallbackHosts";
