@@ -364,6 +364,30 @@ describe.each([1, 10])("a step the watchdog gave up on stops (groupConcurrency %
     );
   });
 
+  it("a group given up with its callback still open comes back no sooner than that callback's deadline", async () => {
+    // Prepare: a first backoff step of 0 s; the head's callback is still open when the watchdog fires (a callback
+    // that started late in its step, after a slow read, runs up to its whole timeout past the step's start)
+    const { callbacks, queue, container, context, task, duringCall } = setup(groupConcurrency, {
+      backoff: { initialSeconds: 0, maxSeconds: 10, multiplier: 2, jitter: "none" },
+    });
+    const head = await task(-2_000);
+    const next = await task(-1_000);
+    const { hold, release } = holder();
+    duringCall(1, () => hold(undefined));
+
+    // Act
+    const response = await deliverBatch(container(), eventOf(fifoRecord(head), fifoRecord(next)), context);
+    release();
+    await drained();
+
+    // Assess: both records hidden for at least the callback timeout (0.05 s → 1 s), not the 0 s step: the
+    // redelivery's callback for the head cannot overlap the open one, nor its follower's arrive while it is open
+    expect(response.batchItemFailures).toHaveLength(2);
+    expect(callbacks.calledFor()).toEqual([head.taskId]);
+    const seconds = queue.visibility.flatMap((v) => v.changes.map((c) => c.seconds));
+    expect(seconds).toEqual([1, 1]);
+  });
+
   it("a step whose dead-lettering lands after the redelivery began its attempt does not fail the task under it", async () => {
     // Prepare: attempt 1 is refused by policy (dead-lettered at once, attempts left); its failure is recorded, its
     // DLQ send answers only after the hand-back; the allow-list is widened meanwhile, so attempt 2 is answered 2xx
