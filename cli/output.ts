@@ -71,9 +71,9 @@ export function printTask(io: CliIo, json: boolean, task: Record<string, unknown
   printResult(io, false, fields);
   if (Array.isArray(attemptLog) && attemptLog.length > 0) {
     const rows = (attemptLog as Record<string, unknown>[]).map((row) =>
-      [row.started_at, row.duration_ms, row.status, row.error].map(cell),
+      [row.attempt, row.started_at, row.duration_ms, row.status, row.error].map(cell),
     );
-    printRows(io, ["attempt started_at", "duration_ms", "status", "error"], rows);
+    printRows(io, ["attempt", "started_at", "duration_ms", "status", "error"], rows);
   }
   if (Array.isArray(subscribers)) {
     const rows = (subscribers as Record<string, unknown>[]).map((row) =>

@@ -24,6 +24,7 @@ export type TopicView = z.output<typeof topicViewSchema>;
 export const topicListSchema = z.looseObject({ topics: z.array(topicViewSchema) });
 
 const attemptViewSchema = z.looseObject({
+  attempt: z.number().optional(),
   started_at: text,
   duration_ms: z.number(),
   status: z.number().optional(),

@@ -304,7 +304,8 @@ function timeline(task: TaskView): Step[] {
     steps.push({
       key: `attempt-${i}`,
       kind: "attempt",
-      label: `attempt ${i + 1}`,
+      // Its number over the task's life: the log keeps the last 10, and an attempt never recorded is missing.
+      label: `attempt ${a.attempt ?? i + 1}`,
       at: a.started_at,
       detail: `${outcome}, ${ms(a.duration_ms)}${a.error ? ` — ${a.error}` : ""}`,
     });

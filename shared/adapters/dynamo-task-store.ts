@@ -61,6 +61,7 @@ import {
   type BatchStart,
   type BatchStartOutcome,
   type CancelOutcome,
+  type DeadLettering,
   type DeliverStoreMethod,
   type DestinationListQuery,
   type DestinationPage,
@@ -1138,16 +1139,17 @@ export class DynamoDeliverStore extends DynamoAddStore implements Pick<TaskStore
     return write(update.set, {}, {});
   }
 
-  async markFailed(
-    taskId: string,
-    failure: { error: string; atMs: number; expiresAt: number },
-  ): Promise<boolean> {
-    return this.transition(
+  async markFailed(taskId: string, failure: DeadLettering): Promise<boolean> {
+    // Through transitionLogging, which conditions on the attempt when `attemptSeq` is given (and writes no entry:
+    // the attempt's own failure write logged it).
+    return this.transitionLogging(
       taskId,
-      ["delivering"],
-      // The failed index's keys (failedTopic, failedAtMs) are set here, in the write that records the failure: only
-      // a dead-lettered task is ever in that sparse index, and entering it costs no extra request.
-      `SET #status = :to, lastError = :error, failedAtMs = :at, expiresAt = :expiresAt, ${FAILED_TOPIC_ATTRIBUTE} = :topic ${LEAVE_SWEEP_INDEX}`,
+      {
+        // The failed index's keys (failedTopic, failedAtMs) are set here, in the write that records the failure:
+        // only a dead-lettered task is ever in that sparse index, and entering it costs no extra request.
+        set: `#status = :to, lastError = :error, failedAtMs = :at, expiresAt = :expiresAt, ${FAILED_TOPIC_ATTRIBUTE} = :topic`,
+        remove: SWEEP_SHARD_ATTRIBUTE,
+      },
       {
         ":to": "failed",
         ":error": failure.error,
@@ -1155,6 +1157,8 @@ export class DynamoDeliverStore extends DynamoAddStore implements Pick<TaskStore
         ":expiresAt": failure.expiresAt,
         ":topic": parseTaskId(taskId)?.topic ?? "",
       },
+      failure,
+      undefined,
     );
   }
 

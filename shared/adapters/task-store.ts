@@ -238,6 +238,15 @@ export type DeliverStoreMethod =
   | "markFailed"
   | Exclude<keyof DestinationStore, "listDestinations">;
 
+/** A task's dead-lettering as recorded (`markFailed`). */
+export interface DeadLettering {
+  readonly error: string;
+  readonly atMs: number;
+  readonly expiresAt: number;
+  /** The attempt that dead-letters it: written only while the task is still in it. */
+  readonly attemptSeq?: number;
+}
+
 /** A failed attempt as deliver records it (`recordAttemptFailure`). */
 export interface AttemptFailure {
   readonly error: string;
@@ -388,8 +397,13 @@ export interface TaskStore extends DestinationStore {
    * answer lost) gives the attempt back once. False when nothing was written.
    */
   recordAttemptFailure(taskId: string, failure: AttemptFailure, options?: AbortOptions): Promise<boolean>;
-  /** `failed`, from `delivering` only; false when the task was not delivering (already final: nothing written). */
-  markFailed(taskId: string, failure: { error: string; atMs: number; expiresAt: number }): Promise<boolean>;
+  /**
+   * `failed`, from `delivering` only and, with `attemptSeq`, only while the task is still in that attempt: a
+   * dead-lettering that lands after the next attempt began (its DLQ send answered after its step was given up, or
+   * the sweeper's finishing of a dead-lettering it read before a redelivery started) is refused instead of failing
+   * the task under that attempt. False when nothing was written.
+   */
+  markFailed(taskId: string, failure: DeadLettering): Promise<boolean>;
   /**
    * Unfinished tasks (`scheduled`, `queued`, `delivering`) of one sweep shard due at or before `dueByMs`, oldest
    * first, at most `limit` (`truncated` when more remain); with `after`, those past that position only. Read

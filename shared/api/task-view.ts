@@ -42,6 +42,11 @@ export interface TaskView {
 }
 
 export interface AttemptView {
+  /**
+   * The attempt's number over the task's whole life (replays continue it): every start takes the next one, so a
+   * number missing between two entries is an attempt whose outcome was never recorded.
+   */
+  readonly attempt: number;
   readonly started_at: string;
   readonly duration_ms: number;
   /** The receiver's HTTP status, when it answered. */
@@ -51,6 +56,7 @@ export interface AttemptView {
 
 function attemptViews(task: TaskSummary): AttemptView[] {
   return attemptLogEntries(task).map((entry) => ({
+    attempt: entry.seq,
     started_at: rfc3339(entry.startedAtMs),
     duration_ms: entry.durationMs,
     ...(entry.status !== undefined ? { status: entry.status } : {}),

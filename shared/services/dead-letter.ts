@@ -6,7 +6,10 @@ import { finishedExpiry, type TaskRecord } from "#shared/domain/task.js";
 /**
  * Moves a task to its topic's FIFO dead-letter queue and records it `failed`. DLQ first, status second: a crash in
  * between leaves the task `delivering` with its attempts used up, which the deliver function (on the retried
- * record) or the sweeper finishes; the repeated DLQ send is deduplicated by task id.
+ * record) or the sweeper finishes; the repeated DLQ send is deduplicated by task id. `failed` is written only while
+ * the task is in the attempt `task` was read or started in (`attemptSeq`): a redelivery that began the next attempt
+ * meanwhile keeps the task and records its own outcome. Whether `failed` was written (false: already final, or in
+ * another attempt).
  */
 export async function deadLetterTask(
   deps: {
@@ -14,10 +17,10 @@ export async function deadLetterTask(
     readonly store: Pick<TaskStore, "markFailed">;
   },
   target: { readonly dlqUrl: string; readonly retentionDays: number },
-  task: Pick<TaskRecord, "pk" | "taskId" | "replays" | "expiresAtFloor">,
+  task: Pick<TaskRecord, "pk" | "taskId" | "replays" | "expiresAtFloor" | "attemptSeq">,
   reason: string,
   atMs: () => number,
-): Promise<void> {
+): Promise<boolean> {
   await deps.topicQueue.sendToDeadLetter(
     target.dlqUrl,
     task.pk,
@@ -26,9 +29,12 @@ export async function deadLetterTask(
     replayDeduplicationId(task),
   );
   const failedAtMs = atMs();
-  await deps.store.markFailed(task.taskId, {
+  return deps.store.markFailed(task.taskId, {
     error: reason,
     atMs: failedAtMs,
     expiresAt: finishedExpiry(task, failedAtMs, target.retentionDays),
+    // Only while the task is still in the attempt that dead-letters it: the DLQ send takes no signal, so a step
+    // given up during it goes on, and its `failed` could land on the redelivery's attempt.
+    ...(task.attemptSeq !== undefined && { attemptSeq: task.attemptSeq }),
   });
 }

@@ -5,6 +5,7 @@ import {
   type BatchStart,
   type BatchStartOutcome,
   type CancelOutcome,
+  type DeadLettering,
   type DueSchedule,
   type FinishWrite,
   GROUP_TASK_REF_ATTRIBUTES,
@@ -427,12 +428,9 @@ export class MemoryTaskStore implements TaskStore {
     return true;
   }
 
-  async markFailed(
-    taskId: string,
-    failure: { error: string; atMs: number; expiresAt: number },
-  ): Promise<boolean> {
+  async markFailed(taskId: string, failure: DeadLettering): Promise<boolean> {
     const task = this.tasks.get(taskId);
-    if (task?.status !== "delivering") return false;
+    if (!task || !inAttempt(task, failure.attemptSeq)) return false;
     this.tasks.set(taskId, {
       ...finished(task),
       status: "failed",

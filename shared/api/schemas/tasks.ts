@@ -52,6 +52,11 @@ export const taskViewSchema = z.looseObject({
   group: z.string().optional(),
   attempt_log: z.array(
     z.looseObject({
+      // Optional for clients: a server from before the field answers without it.
+      attempt: z.number().int().positive().optional().meta({
+        description:
+          "the attempt's number over the task's life (replays continue it); a number missing between two entries is an attempt whose outcome was never recorded",
+      }),
       started_at: dateTime,
       duration_ms: z.number().nonnegative(),
       status: z.number().int().optional(),

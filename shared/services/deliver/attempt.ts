@@ -1,5 +1,6 @@
 import type { SQSRecord } from "aws-lambda";
 import type { CallbackResult } from "#shared/adapters/callback-client.js";
+import { startedTask } from "#shared/adapters/task-store.js";
 import { parseTaskId } from "#shared/domain/keys.js";
 import { parseTaskMessage } from "#shared/domain/messages.js";
 import { type TaskRecord, TERMINAL_STATUSES } from "#shared/domain/task.js";
@@ -145,10 +146,11 @@ async function startAfterReading(
   // The batch's own start, whose answer was lost or refused on a retry of a call that had been written: it is
   // used as it is (no second attempt counted), or given back if its callback no longer fits.
   if (batchStart && isStart(task, batchStart.expected)) {
+    const signer = await signerOrGiveBack(ctx, topic.name, batchStart.read, task);
     return claimStarted(
       ctx,
       scope.group,
-      { ...batchStart, kind: "started", started: task, signer: await deps.signer(topic.name) },
+      { ...batchStart, kind: "started", started: task, signer },
       timeoutMs,
     );
   }
@@ -174,7 +176,7 @@ async function startAfterReading(
   let started: TaskRecord | undefined;
   try {
     stopIfGivenUp(scope);
-    started = await deps.store.startAttempt(taskId, startedAt, undefined, handedOverAtMs, scope);
+    started = await startAfterRead(ctx, task, startedAt, handedOverAtMs, scope);
   } finally {
     if (!started) await withdrawAdmission(ctx, topic, admission);
   }
@@ -186,6 +188,26 @@ async function startAfterReading(
     return giveBackOutlived(ctx, scope, task, started, admission);
   }
   return { started, signer, startedAt, read: task, ...(admission && { admission }) };
+}
+
+/**
+ * The read path's start. Should the call fail — its answer cut off by the watchdog's abort, or lost — the start may
+ * be written all the same: it is given back (on condition that the task is exactly as this start left it), so no
+ * attempt is counted for a callback never sent.
+ */
+async function startAfterRead(
+  ctx: BatchContext,
+  read: TaskRecord,
+  startedAt: number,
+  handedOverAtMs: number | undefined,
+  scope: RecordScope,
+): Promise<TaskRecord | undefined> {
+  try {
+    return await ctx.deps.store.startAttempt(read.taskId, startedAt, undefined, handedOverAtMs, scope);
+  } catch (error) {
+    giveBack(ctx, read, startedTask(read, startedAt, handedOverAtMs), true);
+    throw error;
+  }
 }
 
 /**
@@ -202,7 +224,7 @@ async function readForStart(
   try {
     return await ctx.deps.store.get(taskId, scope);
   } catch (error) {
-    if (batchStart?.maybeWritten) giveBack(ctx, batchStart.read, batchStart.expected);
+    if (batchStart?.maybeWritten) giveBack(ctx, batchStart.read, batchStart.expected, true);
     throw error;
   }
 }
@@ -229,6 +251,21 @@ async function giveBackOutlived(
     },
   );
   throw new RecordFailedError("destination admission outlasted by the start");
+}
+
+/** The topic's signer for a start already written; if the secret cannot be loaded, the start is given back. */
+async function signerOrGiveBack(
+  ctx: BatchContext,
+  topic: string,
+  read: TaskRecord,
+  started: TaskRecord,
+): Promise<CallbackSigner> {
+  try {
+    return await ctx.deps.signer(topic);
+  } catch (error) {
+    giveBack(ctx, read, started);
+    throw error;
+  }
 }
 
 /** Whether `task` is exactly the start `expected` describes (same attempt, same start time). */

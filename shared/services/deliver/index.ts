@@ -65,7 +65,7 @@ function batchContext(
 ): BatchContext {
   return {
     prepared: new Map(),
-    finishing: { closed: false, delivered: [], giveBacks: [] },
+    finishing: { closed: false, delivered: [], giveBacks: [], uncertain: new Set() },
     repeatedTaskIds: repeatedTaskIds(records),
     deps,
     clock: deps.clock ?? Date.now,

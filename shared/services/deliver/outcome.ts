@@ -252,13 +252,25 @@ export async function deadLetter(
   task: TaskRecord,
   reason: string,
 ): Promise<void> {
-  await deadLetterTask(
+  const written = await deadLetterTask(
     ctx.deps,
     { dlqUrl: binding.dlqUrl, retentionDays: binding.topic.retentionDays },
     task,
     reason,
     ctx.clock,
   );
+  // Already failed (the sweeper or another record finished it), or a redelivery began the next attempt, which
+  // records its own outcome: the message sent stays (the sweeper's DLQ pass removes it if the task does not fail).
+  if (!written) {
+    ctx.deps.logger.warn(
+      "dead-lettered, `failed` not written: the task is already final or in a later attempt",
+      {
+        taskId: task.taskId,
+        attemptSeq: task.attemptSeq,
+      },
+    );
+    return;
+  }
   ctx.deps.metrics.deadLettered(binding.topic.name);
   ctx.deps.logger.warn("task dead-lettered", { taskId: task.taskId, attempts: task.attempts, error: reason });
 }

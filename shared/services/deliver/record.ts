@@ -52,10 +52,28 @@ export function stepBudgetMs(ctx: BatchContext, record: SQSRecord): number {
   return Math.min(timeoutMs + margin, invocationLeftMs(ctx));
 }
 
-/** A step the runner stopped waiting for: its group goes back after the first backoff step, not the queue's. */
+/**
+ * A step the runner stopped waiting for: its group goes back after the first backoff step, not the queue's — and
+ * no sooner than the topic's callback timeout. The step's callback may still be open (one that started late in
+ * the step, after a slow read, runs up to its timeout past the give-up less the margin): a redelivery sooner would
+ * call the receiver beside it, and its follower's callback could arrive while the head's is still open — one
+ * group, one callback at a time.
+ */
 export function onOverdue(ctx: BatchContext, record: SQSRecord, budgetMs: number): void {
   const binding = ctx.deps.bindingFor(record.eventSourceARN);
-  if (binding) retryGroupAfterFirstStep(ctx, groupKey(record), binding.topic);
+  if (binding) {
+    const group = groupKey(record);
+    retryGroupAfterFirstStep(ctx, group, binding.topic);
+    const outcome = ctx.outcomes.get(group);
+    const seconds = outcome && outcome.kind !== "immediate" ? outcome.seconds : 0;
+    const floor = Math.ceil(binding.topic.callbackTimeoutSeconds);
+    if (outcome && seconds < floor) {
+      ctx.outcomes.set(
+        group,
+        outcome.kind === "immediate" ? { kind: "retry", seconds: floor } : { ...outcome, seconds: floor },
+      );
+    }
+  }
   ctx.deps.logger.error("a record's step did not settle in time; its group is returned to the queue", {
     messageId: record.messageId,
     budgetMs,

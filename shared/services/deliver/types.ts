@@ -180,6 +180,8 @@ export interface BatchFinish {
   closed: boolean;
   readonly delivered: PendingDelivered[];
   readonly giveBacks: Extract<FinishWrite, { kind: "giveBack" }>[];
+  /** Task ids whose give-back is of a start that may not have been written (its answer lost): refused, none lost. */
+  readonly uncertain: Set<string>;
 }
 
 /** The batch start's decision for one record, from one read of all the batch's tasks. */

@@ -71,7 +71,7 @@ function giveBackAbandoned(ctx: BatchContext, decided: ReadonlyMap<string, Prepa
   for (const prepared of decided.values()) {
     if (prepared.kind === "started") writeGiveBack(ctx, prepared.read, prepared.started);
     if (prepared.kind === "readPath" && prepared.maybeWritten)
-      writeGiveBack(ctx, prepared.read, prepared.expected);
+      writeGiveBack(ctx, prepared.read, prepared.expected, true);
   }
 }
 
@@ -200,24 +200,31 @@ export function claimStarted(
 
 /**
  * A start this batch made and no callback will use: restored in the finishing call — or, for a step that gets
- * there after that call (past the watchdog), written on its own, as a late `delivered` is.
+ * there after that call (past the watchdog), written on its own, as a late `delivered` is. `maybeWritten`: a start
+ * whose answer was lost, written or not (if not, the give-back's condition finds nothing to restore: no warning).
  */
-export function giveBack(ctx: BatchContext, read: TaskRecord, started: TaskRecord): void {
+export function giveBack(
+  ctx: BatchContext,
+  read: TaskRecord,
+  started: TaskRecord,
+  maybeWritten = false,
+): void {
   if (!ctx.finishing.closed) {
     ctx.finishing.giveBacks.push({ kind: "giveBack", read, started });
+    if (maybeWritten) ctx.finishing.uncertain.add(read.taskId);
     return;
   }
-  writeGiveBack(ctx, read, started);
+  writeGiveBack(ctx, read, started, maybeWritten);
 }
 
 /** One give-back written on its own, not awaited: its record is already failed; the write settles on its own. */
-function writeGiveBack(ctx: BatchContext, read: TaskRecord, started: TaskRecord): void {
-  ctx.deps.store.finishAttempts([{ kind: "giveBack", read, started }]).then(
-    (failed) => {
-      if (failed.size > 0) warnLostGiveBack(ctx, read.taskId);
-    },
-    () => warnLostGiveBack(ctx, read.taskId),
-  );
+function writeGiveBack(ctx: BatchContext, read: TaskRecord, started: TaskRecord, maybeWritten = false): void {
+  const warn = () => {
+    if (!maybeWritten) warnLostGiveBack(ctx, read.taskId);
+  };
+  ctx.deps.store.finishAttempts([{ kind: "giveBack", read, started }]).then((failed) => {
+    if (failed.size > 0) warn();
+  }, warn);
 }
 
 function warnLostGiveBack(ctx: BatchContext, taskId: string): void {
@@ -239,15 +246,14 @@ export async function finishBatch(
   finishing.closed = true;
   // Starts whose record never ran: the ones known to be written, and those whose answer was lost (written or
   // not — if not, the give-back's condition finds the task as read and changes nothing; a refused one is left).
-  const uncertain = new Set<string>();
   for (const prepared of ctx.prepared.values()) {
     if (prepared.kind === "started") giveBack(ctx, prepared.read, prepared.started);
-    if (prepared.kind === "readPath" && prepared.maybeWritten) {
-      giveBack(ctx, prepared.read, prepared.expected);
-      uncertain.add(prepared.read.taskId);
-    }
+    if (prepared.kind === "readPath" && prepared.maybeWritten)
+      giveBack(ctx, prepared.read, prepared.expected, true);
   }
   ctx.prepared.clear();
+  const uncertain = new Set(finishing.uncertain);
+  finishing.uncertain.clear();
   const delivered = finishing.delivered.splice(0);
   const giveBacks = finishing.giveBacks.splice(0);
   if (delivered.length + giveBacks.length === 0) return response;

@@ -52,6 +52,8 @@ export { DEFAULT_SWEEP_LIMITS } from "./types.js";
  *    lost → dead-lettering is finished here: topic DLQ (deduplication id = task id), then `markFailed`. Died
  *    between the DLQ send and `markFailed`: the topic-DLQ pass finds that message and writes `markFailed` itself
  *    (topic-dead-letters.ts); deleted, the finishing send under the same id within SQS's 5 minutes was dropped.
+ *    Every such `markFailed` is conditioned on the attempt read (`attemptSeq`), and an attempt under way (its
+ *    outcome not yet logged) is left to record its own: neither fails a task under an attempt that may deliver it.
  * 9. The sweeper's own steps: it sends first and records second (`markQueued`, `markRequeued`, `markFailed`), so
  *    a crash in between is repaired by its next run, and the FIFO queues' deduplication absorbs the repeat.
  *

@@ -1,5 +1,5 @@
 import type { ReceivedPointer } from "#shared/adapters/dead-letter-source.js";
-import { REFUSED_BY_POLICY } from "#shared/domain/attempt-log.js";
+import { attemptLogSlot, REFUSED_BY_POLICY } from "#shared/domain/attempt-log.js";
 import { parseTaskId } from "#shared/domain/keys.js";
 import { parseTaskMessage } from "#shared/domain/messages.js";
 import { replayLifeOf } from "#shared/domain/replay.js";
@@ -125,14 +125,28 @@ function deadLetteringCutShort(
   task: TaskRecord,
   topic: NamedTopic,
   message: ReceivedPointer,
-): "exhausted" | "refused" | false {
+): "exhausted" | "refused" | "underWay" | false {
   const { deduplicationId } = message;
   const currentLife =
     deduplicationId === undefined || replayLifeOf(task.taskId, deduplicationId) === (task.replays ?? 0);
   if (task.status !== "delivering" || !currentLife) return false;
   const maxAttempts = topic.config?.maxAttempts;
-  if (maxAttempts !== undefined && task.attempts >= maxAttempts) return "exhausted";
-  return task.lastError?.startsWith(REFUSED_BY_POLICY) === true ? "refused" : false;
+  const exhausted = maxAttempts !== undefined && task.attempts >= maxAttempts;
+  if (!exhausted && task.lastError?.startsWith(REFUSED_BY_POLICY) !== true) return false;
+  if (!currentAttemptRecorded(task)) return "underWay";
+  return exhausted ? "exhausted" : "refused";
+}
+
+/**
+ * Whether the current attempt's outcome is recorded (its log entry is in its slot), so `lastError` and the count
+ * are its own. A start leaves the last attempt's error in place: a refused task whose record came back and started
+ * its next attempt (the allow-list may have been widened since) still reads as refused while that attempt runs, and
+ * as exhausted when that attempt is its last; marked `failed` then, the attempt's delivery would be refused. A task
+ * without a log (its attempt started before the log existed) is judged by `lastError` and its count alone.
+ */
+function currentAttemptRecorded(task: TaskRecord): boolean {
+  if (task.attemptLog === undefined || task.attemptSeq === undefined) return true;
+  return task.attemptLog[attemptLogSlot(task.attemptSeq)]?.seq === task.attemptSeq;
 }
 
 /**
@@ -163,6 +177,8 @@ async function finishDeadLettering(
       error: task.lastError ?? "attempts exhausted",
       atMs,
       expiresAt: finishedExpiry(task, atMs, topic.config.retentionDays),
+      // Only in the attempt read: one its record's redelivery started since records its own outcome.
+      ...(task.attemptSeq !== undefined && { attemptSeq: task.attemptSeq }),
     });
     // Deliver's returning record may have finished it first: then nothing was repaired here.
     if (!written) return;
@@ -217,7 +233,9 @@ async function judge(
     const task = await deps.store.get(taskId);
     if (task && UNFINISHED_STATUSES.includes(task.status)) await deps.store.enterSweepIndex(taskId);
     const cutShort = task && deadLetteringCutShort(task, topic, message);
-    if (cutShort && (cutShort === "exhausted" || !maySettle(deps, task as TaskRecord))) {
+    // An attempt under way after the dead-lettering keeps the message (that attempt, dead-lettering too, sends under
+    // the same deduplication id: within 5 minutes SQS drops it) and is left to record its own outcome.
+    if (cutShort === "exhausted" || (cutShort === "refused" && !maySettle(deps, task as TaskRecord))) {
       await finishDeadLettering(deps, topic, task as TaskRecord, run);
     }
     if (cutShort) return "failed";

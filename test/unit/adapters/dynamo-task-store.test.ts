@@ -1841,6 +1841,39 @@ describe.each([
       lastError: "HTTP 503",
     });
   });
+
+  it("a dead-lettering (markFailed) of an earlier attempt is refused; the current attempt's is written", async () => {
+    // Prepare: attempt 1 started (and its refusal recorded), then attempt 2 (the redelivery's)
+    const store: TaskStore = await makeStore();
+    const t = task();
+    await store.putNew(t);
+    await store.startAttempt(t.taskId, NOW);
+    const second = await store.startAttempt(t.taskId, NOW + 1);
+
+    // Act: attempt 1's `failed` lands late (its DLQ send answered after the hand-back); then attempt 2's own
+    const late = await store.markFailed(t.taskId, {
+      error: "refused",
+      atMs: NOW + 2,
+      expiresAt: 9,
+      attemptSeq: 1,
+    });
+    const afterLate = await store.get(t.taskId);
+    const own = await store.markFailed(t.taskId, {
+      error: "HTTP 500",
+      atMs: NOW + 3,
+      expiresAt: 9,
+      attemptSeq: 2,
+    });
+
+    // Assess
+    expect([late, own]).toEqual([false, true]);
+    expect(afterLate).toEqual(second);
+    expect(await store.get(t.taskId)).toMatchObject({
+      status: "failed",
+      attemptSeq: 2,
+      lastError: "HTTP 500",
+    });
+  });
 });
 
 describe.each([

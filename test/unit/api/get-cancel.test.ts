@@ -72,6 +72,34 @@ describe("getTask", () => {
     });
   });
 
+  it("numbers each logged attempt over the task's life, so an attempt whose outcome was never recorded shows as a missing number", async () => {
+    // Prepare: attempt 1 started and its outcome never recorded (its step given up by deliver's watchdog, its late
+    // write refused); attempt 2, the redelivery's, delivered
+    const f = fixture();
+    const { body: added } = await addTask(f.deps, { body: body(0) });
+    await f.store.startAttempt(added.task_id, NOW + 10);
+    await f.store.startAttempt(added.task_id, NOW + 1_000);
+    await f.store.markDelivered(added.task_id, {
+      atMs: NOW + 1_050,
+      latenessMs: 1_000,
+      deliveryLatencyMs: 50,
+      expiresAt: 1,
+      attempt: { seq: 2, startedAtMs: NOW + 1_000, durationMs: 50, status: 200 },
+      attemptSeq: 2,
+    });
+
+    // Act
+    const view = await getTask(f.deps, added.task_id);
+
+    // Assess: two attempts counted, the log's one entry says it is the second
+    expect(view).toMatchObject({
+      attempts: 2,
+      attempt_log: [
+        { attempt: 2, started_at: new Date(NOW + 1_000).toISOString(), duration_ms: 50, status: 200 },
+      ],
+    });
+  });
+
   it("answers 404 for a malformed id and for a missing task", async () => {
     const f = fixture();
     for (const id of [undefined, "", "nope", "demo.x.y.z", "../../etc"]) {

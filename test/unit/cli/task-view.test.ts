@@ -53,6 +53,28 @@ describe("tasks get: a task's attempt log", () => {
   });
 });
 
+describe("tasks get: attempt numbers", () => {
+  it("labels each row with its attempt number, so an attempt never recorded shows as a gap", async () => {
+    // Arrange: attempts 1 and 3 logged; attempt 2's outcome was never recorded
+    const task = {
+      ...taskViewAnswer("demo.n1.mhx0z8ka.01JD3ABCDEFGHJKMNPQRSTVWXY"),
+      attempts: 3,
+      attempt_log: [
+        { attempt: 1, ...attempt(1) },
+        { attempt: 3, ...attempt(3) },
+      ],
+    };
+
+    // Act
+    const { code, out } = await get(task);
+
+    // Assess
+    expect(code).toBe(0);
+    const rows = out.split("\n").filter((line) => /│ \d+ +│ 2026-/.test(line));
+    expect(rows.map((line) => line.split("│")[1]?.trim())).toEqual(["1", "3"]);
+  });
+});
+
 describe("tasks get --content: the task's content", () => {
   const task = taskViewAnswer("demo.n1.mhx0z8ka.01JD3ABCDEFGHJKMNPQRSTVWXY");
   const content = '{"order_id":"A-1","n":1.0,"big":12345678901234567890}';

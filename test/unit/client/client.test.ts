@@ -412,8 +412,14 @@ describe("routes", () => {
       delivery_latency_ms: 9,
       group: "A-1",
       attempt_log: [
-        { started_at: "2026-11-23T12:01:30.200Z", duration_ms: 30, status: 503, error: "HTTP 503" },
-        { started_at: "2026-11-23T12:01:31.000Z", duration_ms: 10, status: 200 },
+        {
+          attempt: 1,
+          started_at: "2026-11-23T12:01:30.200Z",
+          duration_ms: 30,
+          status: 503,
+          error: "HTTP 503",
+        },
+        { attempt: 2, started_at: "2026-11-23T12:01:31.000Z", duration_ms: 10, status: 200 },
       ],
       replays: 1,
       replayed_at: "2026-11-23T12:01:30.900Z",

@@ -111,7 +111,7 @@ describe("task items", () => {
     last_attempt_at: "2026-11-23T12:01:30.060Z",
     callback_url: "https://hooks.example.com/punctual",
     group: "A-1001",
-    attempt_log: [{ started_at: "2026-11-23T12:01:30.060Z", duration_ms: 40, status: 503 }],
+    attempt_log: [{ attempt: 1, started_at: "2026-11-23T12:01:30.060Z", duration_ms: 40, status: 503 }],
   };
 
   it("a task item as written today is read by the store and shown by GET", async () => {

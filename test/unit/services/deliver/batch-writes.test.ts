@@ -244,6 +244,34 @@ describe("deliver: writes in batches", () => {
     expect(stored(next)).toEqual(next);
   });
 
+  it("a lost-answer start recognised at its turn while the signing secret cannot be loaded is given back", async () => {
+    // Prepare: the start call written but its answer lost; the secret loads for the batch start, then fails (a
+    // rotation's re-read failing with no key held for the topic)
+    const { store, callbacks, deps, context, task, stored } = setup();
+    const head = await task("g");
+    const next = await task("h");
+    store.loseNextBatchAnswer = "startAttempts";
+    const signer = deps.signer;
+    let loads = 0;
+    const failing = {
+      ...deps,
+      signer: async (topic: string) => {
+        loads++;
+        if (loads > 2) throw new Error("secret unavailable");
+        return signer(topic);
+      },
+    };
+
+    // Act
+    const response = await deliverBatch(failing, eventOf(fifoRecord(head), fifoRecord(next)), context);
+
+    // Assess: both come back with no attempt used (the signer first: a secret that cannot be loaded uses none)
+    expect(response.batchItemFailures).toHaveLength(2);
+    expect(callbacks.calledFor()).toEqual([]);
+    expect(stored(head)).toEqual(head);
+    expect(stored(next)).toEqual(next);
+  });
+
   it("a step past the watchdog that finds its lost-answer start after the finishing call still gives it back", async () => {
     // Prepare: short deadlines; the start call written but its answer lost; the head's read hangs past the watchdog
     let remaining = 60_000;

@@ -206,6 +206,38 @@ describe.each([1, 10])("a step the watchdog gave up on stops (groupConcurrency %
     expect(store.destinations.items.get(`demo#${HOST}`)?.leases).toEqual({});
   });
 
+  it("a protected topic's step whose start is written but aborted before its answer gives the start back", async () => {
+    // Prepare: the read path; the start reaches the table, and its answer is cut off by the abort (the SDK's
+    // request torn down after it was sent)
+    const { store, callbacks, container, context, task, stored } = setup(groupConcurrency, {
+      maxConcurrencyPerHost: 1,
+    });
+    const head = await task(-1_000);
+    const { hold } = holder();
+    const startAttempt = store.startAttempt.bind(store);
+    store.startAttempt = async (
+      taskId: string,
+      nowMs: number,
+      maxAttempts?: number,
+      handedOverAtMs?: number,
+      options?: AbortOptions,
+    ) => {
+      const started = await startAttempt(taskId, nowMs, maxAttempts, handedOverAtMs);
+      await hold(options?.signal);
+      return started;
+    };
+
+    // Act
+    const response = await deliverBatch(container(), eventOf(fifoRecord(head)), context);
+    await drained();
+
+    // Assess: no attempt counted for a call never made; the lease free again; no callback
+    expect(response.batchItemFailures).toHaveLength(1);
+    expect(callbacks.calledFor()).toEqual([]);
+    expect(stored(head)).toEqual(head);
+    expect(store.destinations.items.get(`demo#${HOST}`)?.leases).toEqual({});
+  });
+
   it("a protected topic's step whose lease answers after the hand-back releases it and starts nothing", async () => {
     // Prepare: the lease write is made at once, its answer held past the watchdog (a slow destination-gate write)
     const { store, callbacks, container, context, task, stored } = setup(groupConcurrency, {
@@ -330,6 +362,81 @@ describe.each([1, 10])("a step the watchdog gave up on stops (groupConcurrency %
         extra: expect.objectContaining({ taskId: head.taskId, attemptSeq: 1, outcome: "delivered" }),
       }),
     );
+  });
+
+  it("a group given up with its callback still open comes back no sooner than that callback's deadline", async () => {
+    // Prepare: a first backoff step of 0 s; the head's callback is still open when the watchdog fires (a callback
+    // that started late in its step, after a slow read, runs up to its whole timeout past the step's start)
+    const { callbacks, queue, container, context, task, duringCall } = setup(groupConcurrency, {
+      backoff: { initialSeconds: 0, maxSeconds: 10, multiplier: 2, jitter: "none" },
+    });
+    const head = await task(-2_000);
+    const next = await task(-1_000);
+    const { hold, release } = holder();
+    duringCall(1, () => hold(undefined));
+
+    // Act
+    const response = await deliverBatch(container(), eventOf(fifoRecord(head), fifoRecord(next)), context);
+    release();
+    await drained();
+
+    // Assess: both records hidden for at least the callback timeout (0.05 s → 1 s), not the 0 s step: the
+    // redelivery's callback for the head cannot overlap the open one, nor its follower's arrive while it is open
+    expect(response.batchItemFailures).toHaveLength(2);
+    expect(callbacks.calledFor()).toEqual([head.taskId]);
+    const seconds = queue.visibility.flatMap((v) => v.changes.map((c) => c.seconds));
+    expect(seconds).toEqual([1, 1]);
+  });
+
+  it("a step whose dead-lettering lands after the redelivery began its attempt does not fail the task under it", async () => {
+    // Prepare: attempt 1 is refused by policy (dead-lettered at once, attempts left); its failure is recorded, its
+    // DLQ send answers only after the hand-back; the allow-list is widened meanwhile, so attempt 2 is answered 2xx
+    const { callbacks, queue, container, context, task, stored, duringCall } = setup(groupConcurrency, {
+      maxAttempts: 3,
+    });
+    const head = await task(-1_000);
+    callbacks.answer(head.taskId, {
+      ok: false,
+      refused: true,
+      error: `${REFUSED_BY_POLICY}: x`,
+      durationMs: 1,
+    });
+    const { hold, release } = holder();
+    const sendToDeadLetter = queue.sendToDeadLetter.bind(queue);
+    let late = true;
+    queue.sendToDeadLetter = async (...args: Parameters<FakeTopicQueue["sendToDeadLetter"]>) => {
+      await sendToDeadLetter(...args);
+      if (late) {
+        late = false;
+        await hold(undefined);
+      }
+    };
+    // The first step's `failed` lands while the redelivery's callback (attempt 2) is running
+    let whileRedelivering: TaskRecord | undefined;
+    duringCall(2, async () => {
+      release();
+      await drained();
+      whileRedelivering = structuredClone(stored(head));
+    });
+
+    const firstLog = memoryLogger();
+
+    // Act
+    const first = await deliverBatch(container(firstLog), eventOf(fifoRecord(head)), context);
+    const redelivery = await deliverBatch(container(), eventOf(fifoRecord(head)), context);
+
+    // Assess: attempt 2 kept the task and recorded its delivery; attempt 1's `failed` was refused, and said so
+    expect(firstLog.entries).toContainEqual(
+      expect.objectContaining({
+        level: "warn",
+        extra: { taskId: head.taskId, attemptSeq: 1 },
+      }),
+    );
+    expect(first.batchItemFailures).toHaveLength(1);
+    expect(redelivery.batchItemFailures).toEqual([]);
+    expect(callbacks.calledFor()).toEqual([head.taskId, head.taskId]);
+    expect(whileRedelivering).toMatchObject({ status: "delivering", attempts: 2, attemptSeq: 2 });
+    expect(stored(head)).toMatchObject({ status: "delivered", attempts: 2, attemptSeq: 2 });
   });
 
   const refusedWhileSettling: CallbackResult = {

@@ -46,7 +46,9 @@ async function cutShort(group: string, errors: readonly string[], fields: Partia
   await store.putNew(task, { sweepIndex: false });
   for (const [attempt, error] of errors.entries()) {
     await store.startAttempt(task.taskId, T0 + attempt);
-    await store.recordAttemptFailure(task.taskId, { error, atMs: T0 + attempt });
+    // As deliver records it: the error, and the attempt's entry in its log.
+    const entry = { seq: attempt + 1, startedAtMs: T0 + attempt, durationMs: 1, error };
+    await store.recordAttemptFailure(task.taskId, { error, atMs: T0 + attempt, attempt: entry });
   }
   const queue = new FakePointerQueue();
   queue.put(taskMessageBody(task.taskId), task.taskId);
@@ -248,6 +250,44 @@ describe("reconcileTopicDeadLetters", () => {
     expect(store.tasks.get(task.taskId)).toMatchObject({ status: "failed", lastError: refused });
     expect(queue.messages.map((m) => m.deduplicationId)).toEqual([task.taskId]);
     expect(counters).toMatchObject({ deadLettered: 1, failures: 0 });
+  });
+
+  it("leaves a refused task whose next attempt is under way to that attempt: not `failed` under it, its message kept", async () => {
+    // Prepare: dead-lettered at its first refusal (attempts left), `failed` never written; its record came back and
+    // the redelivery has started attempt 2 (the allow-list may have been widened since), its outcome not yet written
+    const refused = "destination refused by policy: host not in allowedCallbackHosts";
+    const { store, task, queue, pass, deps } = await cutShort("n", [refused]);
+    Object.assign(deps, { clock: () => T0 + 3_600_000, settingsSettleMs: 600_000 });
+    await store.startAttempt(task.taskId, T0 + 10);
+    const inFlight = structuredClone(store.tasks.get(task.taskId));
+
+    // Act
+    const counters = await pass();
+
+    // Assess: attempt 2 holds the task as it started it; the message stays (should attempt 2 be refused too, its
+    // own DLQ send within 5 minutes is dropped as a duplicate of this one)
+    expect(store.tasks.get(task.taskId)).toEqual(inFlight);
+    expect(queue.messages.map((m) => m.deduplicationId)).toEqual([task.taskId]);
+    expect(counters).toMatchObject({ deadLettered: 0, pointersResolved: 0 });
+  });
+
+  it("leaves a refused task whose last attempt is under way to that attempt too: attempts used up by it are not a cut-short dead-lettering", async () => {
+    // Prepare: attempt 1 failed, attempt 2 refused (dead-lettered, `failed` never written); the redelivery has
+    // started attempt 3 of 3, its outcome not yet written
+    const refused = "destination refused by policy: host not in allowedCallbackHosts";
+    const { store, task, queue, pass, deps } = await cutShort("l", ["HTTP 500", refused]);
+    Object.assign(deps, { clock: () => T0 + 3_600_000, settingsSettleMs: 600_000 });
+    await store.startAttempt(task.taskId, T0 + 10);
+    const inFlight = structuredClone(store.tasks.get(task.taskId));
+
+    // Act
+    const counters = await pass();
+
+    // Assess
+    expect(inFlight).toMatchObject({ status: "delivering", attempts: 3 });
+    expect(store.tasks.get(task.taskId)).toEqual(inFlight);
+    expect(queue.messages.map((m) => m.deduplicationId)).toEqual([task.taskId]);
+    expect(counters).toMatchObject({ deadLettered: 0, pointersResolved: 0 });
   });
 
   it("leaves a refused task accepted within the settings' propagation time to deliver: its refusal may be one that waits for the settings to settle", async () => {
