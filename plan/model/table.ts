@@ -40,7 +40,7 @@ export class TaskTable {
     return group.filter((t) => t.status === "scheduled" && t.key.dueAtMs >= fromMs && t.key.dueAtMs <= toMs);
   }
 
-  /** Delivered tasks leave the group's list: the relay's Query reads back only to the latest started task. */
+  /** Delivered tasks leave the group's list: the relay's Query reads back only to 15 s below the latest started task. */
   finish(task: SimTask): void {
     task.status = "delivered";
     const group = this.#groups.get(task.key.pk);

@@ -88,6 +88,7 @@ import {
   type ScheduleChange,
   type SchedulePage,
   type ScheduleUpdateOutcome,
+  STARTED_OVERTAKE_MARGIN_MS,
   type SweepCursor,
   type SweepPosition,
   startedTask,
@@ -1547,16 +1548,25 @@ export class DynamoTaskStore
     const stop = options.stopAtStarted === true;
     let startKey: QueryCommandOutput["LastEvaluatedKey"];
     let limit = FIRST_GROUP_PAGE;
+    // Once a started task is read (latest first), the read ends this far below it (GroupReadOptions).
+    let floorMs = fromMs;
+    let startedSeen = false;
     let stopped = false;
     do {
       const out: QueryCommandOutput = await this.client.send(
-        this.groupQuery(pk, fromMs, toMs, { filter: !others && !stop, stop, limit, startKey }),
+        this.groupQuery(pk, floorMs, toMs, { filter: !others && !stop, stop, limit, startKey }),
       );
       for (const item of (out.Items ?? []).map((i) => unmarshall(i) as GroupTaskRef)) {
-        if (stop && hasStarted(item)) stopped = true;
+        if (item.dueAtMs < floorMs) {
+          stopped = true;
+          break;
+        }
+        if (stop && !startedSeen && hasStarted(item)) {
+          startedSeen = true;
+          floorMs = Math.max(fromMs, item.dueAtMs - STARTED_OVERTAKE_MARGIN_MS);
+        }
         if (item.status === "scheduled") tasks.push(item);
         else others?.set(item.taskId, item.status);
-        if (stopped) break;
       }
       startKey = out.LastEvaluatedKey;
       limit = Math.min(limit * 2, MAX_GROUP_PAGE);

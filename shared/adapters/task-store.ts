@@ -107,15 +107,27 @@ export const GROUP_TASK_REF_ATTRIBUTES = [
 /** How `listScheduledInGroup` reads a group's window. */
 export interface GroupReadOptions {
   /**
-   * Read latest first and stop at the latest task whose attempt has started (`delivering`, `delivered`, `failed`;
-   * never a fan-out parent, which deliver never starts): only the tasks after it are listed, and only the items
-   * read are put in `others`. Deliver starts a task only when its FIFO message arrives, and FIFO hands a group's
-   * messages over in order, so whatever of the group was sent before that task is on its way already. Without it a
-   * hot group's window — its delivered history, content included, which DynamoDB bills whether filtered or not —
-   * was read whole for every due message.
+   * Read latest first and stop `STARTED_OVERTAKE_MARGIN_MS` of due time below the latest task whose attempt has
+   * started (`delivering`, `delivered`, `failed`; never a fan-out parent, which deliver never starts): only what
+   * it read is listed (and put in `others`). Deliver starts a task only when its FIFO message arrives, and FIFO
+   * hands a group's messages over in order, so whatever of the group its relay found before it is on its way
+   * already. Its relay could not find a task written after it ran that still sorts before it (see the margin):
+   * that one is read here, or a later task would overtake it. Without the stop a hot group's window — its
+   * delivered history, content included, which DynamoDB bills whether filtered or not — was read whole for every
+   * due message.
    */
   readonly stopAtStarted?: boolean;
 }
+
+/**
+ * How far below a group's latest started task the relay's read goes on. A task is written after its due time is
+ * floored at its writer's clock (`dueTime`: never before acceptance), so a task written after a later one of its
+ * group was relayed sorts at most this much below it: the API routes' 10 s timeout (a write unanswered by then
+ * is never acknowledged: `inTime`), a write still in flight and clock skew between instances. Checked against the
+ * routes' timeout in test/cdk/relay-margin.test.ts. Beyond it (an idempotent retry re-creating a task whose
+ * first write failed, more than this after its due time) is a limit in the README.
+ */
+export const STARTED_OVERTAKE_MARGIN_MS = 15_000;
 
 /** Whether a task's attempt has started: it came off its FIFO queue (see `GroupReadOptions`). */
 export function hasStarted(task: Pick<TaskRecord, "status" | "fanOut">): boolean {

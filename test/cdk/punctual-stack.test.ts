@@ -19,6 +19,7 @@ import { addPunctualStack, addPunctualStackFromContext } from "#cdk/lib/app.js";
 import { ESM_REQUIRE_BANNER, UNREACHED_CREDENTIAL_PROVIDERS } from "#cdk/lib/bundling.js";
 import { PROJECT_ROOT } from "#cdk/lib/constructs/punctual-function.js";
 import type { PunctualStack } from "#cdk/lib/punctual-stack.js";
+import { STARTED_OVERTAKE_MARGIN_MS } from "#shared/adapters/task-store.js";
 import {
   API_ROUTE_KEYS,
   API_ROUTES,
@@ -31,6 +32,7 @@ import { ConfigError, type PunctualConfig, parseConfig } from "#shared/config/in
 import { ENTRY_METADATA_KEY } from "#shared/contract/metadata.js";
 import { METRIC, METRICS_NAMESPACE } from "#shared/domain/metrics.js";
 import { ENV } from "#shared/runtime/env.js";
+import { CLEAN_UP_RESERVE_MS } from "#shared/services/add-task.js";
 import {
   type CfnTemplateJson,
   deployedTemplate,
@@ -306,6 +308,29 @@ describe("event sources and functions", () => {
         const fn = resource(s, m.Properties.FunctionName.Ref);
         expect(typeof fn.Properties.Timeout).toBe("number");
         expect(queue.Properties.VisibilityTimeout).toBeGreaterThanOrEqual(6 * fn.Properties.Timeout);
+      }
+    }
+  });
+
+  it("every route that writes new tasks ends within the relay's overtake margin", () => {
+    // The relay's group read ends STARTED_OVERTAKE_MARGIN_MS below the group's latest started task: a task
+    // acknowledged by a route is written at most its timeout less the clean-up reserve after its due time was
+    // floored at the route's clock, and 2 s more covers a write still in flight and clock skew.
+    const writers = API_ROUTES.filter((route) =>
+      ("store" in route ? (route.store as readonly string[]) : []).some(
+        (m) => m === "putNew" || m === "putNewMany",
+      ),
+    );
+    expect(writers.length).toBeGreaterThan(3);
+    for (const s of all()) {
+      for (const route of writers) {
+        const [fn] = ofType(s, "AWS::Lambda::Function").filter(
+          ([, f]) => f.Metadata?.[ENTRY_METADATA_KEY] === route.entry,
+        );
+        const timeoutMs = (fn?.[1].Properties.Timeout as number) * 1000;
+        expect(timeoutMs - CLEAN_UP_RESERVE_MS + 2_000, route.routeKey).toBeLessThanOrEqual(
+          STARTED_OVERTAKE_MARGIN_MS,
+        );
       }
     }
   });

@@ -29,6 +29,7 @@ import {
   type ScheduleChange,
   type SchedulePage,
   type ScheduleUpdateOutcome,
+  STARTED_OVERTAKE_MARGIN_MS,
   type SweepCursor,
   type SweepPosition,
   startedTask,
@@ -185,10 +186,11 @@ export class MemoryTaskStore implements TaskStore {
     let inWindow = [...this.tasks.values()]
       .filter((t) => t.pk === pk && t.dueAtMs >= fromMs && t.dueAtMs <= toMs)
       .sort(bySortKey);
-    if (options.stopAtStarted) {
-      // As DynamoDB reads it latest first: only back to (and including) the latest started task.
-      const last = inWindow.findLastIndex(hasStarted);
-      inWindow = inWindow.slice(Math.max(0, last));
+    const latestStarted = options.stopAtStarted ? inWindow.findLast(hasStarted) : undefined;
+    if (latestStarted) {
+      // As DynamoDB reads it latest first: only back to the margin below the latest started task.
+      const floorMs = latestStarted.dueAtMs - STARTED_OVERTAKE_MARGIN_MS;
+      inWindow = inWindow.filter((t) => t.dueAtMs >= floorMs);
     }
     for (const t of inWindow) if (t.status !== "scheduled") others?.set(t.taskId, t.status);
     // Only what DynamoDB's projection returns: a caller relying on more fails here too.

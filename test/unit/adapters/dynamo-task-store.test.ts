@@ -15,7 +15,12 @@ import {
   idempotencyPartitionKey,
   UNPROCESSED_ROUNDS,
 } from "#shared/adapters/dynamo-task-store.js";
-import type { PageKey, TaskPage, TaskStore } from "#shared/adapters/task-store.js";
+import {
+  type PageKey,
+  STARTED_OVERTAKE_MARGIN_MS,
+  type TaskPage,
+  type TaskStore,
+} from "#shared/adapters/task-store.js";
 import { TOPIC_NAME_PATTERN } from "#shared/config/schema.js";
 import { attemptLogEntries } from "#shared/domain/attempt-log.js";
 import { DESTINATION_IDLE_SECONDS } from "#shared/domain/destination-item.js";
@@ -485,19 +490,22 @@ describe("DynamoTaskStore against dynalite", () => {
     expect(listed.map((t) => t.taskId)).toEqual(tasks.map((t) => t.taskId));
   });
 
-  it("stopping at a started task, reads a hot group's window latest first and only back to its last started task", async () => {
+  it("stopping at a started task, reads a hot group's window latest first and only to the margin below its last started task", async () => {
     // A hot group's look-back window holds its recent history: delivered tasks, content included. DynamoDB bills
     // every item a Query reads, filtered or not, and a whole window per due message ran to hundreds of read
     // units per task and past a partition's throughput. A started task was received from the FIFO queue, so
-    // everything of its group sent before it is on its way: the relay needs only what lies after it.
+    // everything of its group its relay found is on its way; a task written after that relay ran sorts at most
+    // STARTED_OVERTAKE_MARGIN_MS below it, and is read.
     const seam = countingClient();
     const store = await newStore(seam.client);
     const big = "x".repeat(12_000);
     const tasks = Array.from({ length: 60 }, (_, i) =>
-      task({ group: "hot", dueAtMs: NOW + i, content: big }),
+      task({ group: "hot", dueAtMs: NOW + i * 1_000, content: big }),
     );
     for (const t of tasks) await store.putNew(t);
-    for (const t of tasks.slice(0, 57)) {
+    // 50 was written late (after 51..56 were relayed) and is still scheduled; 30 lies beyond the margin.
+    const late = [30, 50];
+    for (const t of tasks.slice(0, 57).filter((_, i) => !late.includes(i))) {
       await store.startAttempt(t.taskId, NOW + 100);
       await store.markDelivered(t.taskId, {
         atMs: NOW + 100,
@@ -509,20 +517,27 @@ describe("DynamoTaskStore against dynalite", () => {
     await store.cancel((tasks[57] as TaskRecord).taskId, NOW + 100, 1);
     const others = new Map();
     const pk = (tasks[0] as TaskRecord).pk;
+    const at = (i: number) => (tasks[i] as TaskRecord).taskId;
     const before = seam.scanned();
-    const listed = await store.listScheduledInGroup(pk, NOW - 900_000, NOW + 59, others, {
+    const listed = await store.listScheduledInGroup(pk, NOW - 900_000, NOW + 59_000, others, {
       stopAtStarted: true,
     });
-    expect(listed.map((t) => t.taskId)).toEqual(tasks.slice(58).map((t) => t.taskId));
-    // The cancelled task is passed over (it was never sent), the first delivered one ends the read.
-    expect(others.get((tasks[57] as TaskRecord).taskId)).toBe("cancelled");
-    expect(others.get((tasks[56] as TaskRecord).taskId)).toBe("delivered");
-    expect(others.has((tasks[55] as TaskRecord).taskId)).toBe(false);
-    expect(seam.scanned() - before).toBeLessThanOrEqual(8);
+    expect(listed.map((t) => t.taskId)).toEqual([at(50), at(58), at(59)]);
+    // The cancelled task is passed over (it was never sent); the read ends at the margin below the last started.
+    const floor = 56 - STARTED_OVERTAKE_MARGIN_MS / 1_000;
+    expect(others.get(at(57))).toBe("cancelled");
+    expect(others.get(at(56))).toBe("delivered");
+    expect(others.get(at(floor))).toBe("delivered");
+    expect(others.has(at(floor - 1))).toBe(false);
+    // Only the items down to the margin are read: the pages after the stop are bounded by it.
+    expect(seam.scanned() - before).toBe(59 - floor + 1);
     // Without the stop, the whole window, as before (the sweeper-side and test callers).
-    expect((await store.listScheduledInGroup(pk, NOW - 900_000, NOW + 59)).map((t) => t.taskId)).toEqual(
-      tasks.slice(58).map((t) => t.taskId),
-    );
+    expect((await store.listScheduledInGroup(pk, NOW - 900_000, NOW + 59_000)).map((t) => t.taskId)).toEqual([
+      at(30),
+      at(50),
+      at(58),
+      at(59),
+    ]);
   });
 
   it("stopping at a started task, a group waiting behind its head is read whole, over pages, in order", async () => {

@@ -254,6 +254,27 @@ describe("relay: order restored from a shuffled timer queue", () => {
     expect(store.tasks.get(behind?.taskId as string)?.status).toBe("scheduled");
   });
 
+  it("a task written after a later one of its group started is still sent before the next due one", async () => {
+    // Prepare: `started` (due T0 - 1 s) was relayed and started; `overtaken` sorts before it (due T0 - 1.2 s, its
+    // due floored at its acceptance clock) but its write landed after `started` was relayed (a slow write, an
+    // idempotent retry re-creating it). It was acknowledged before `next` came due, so it goes before `next`,
+    // though its own timer message is late (a fault, a retry): `next`'s read must look past `started`.
+    const { store, fifo, relay } = setup();
+    const [started, overtaken, next] = await put(
+      store,
+      makeTask({ group: "slow-write", dueAtMs: T0 - 1_000, acceptedAtMs: T0 - 1_500 }),
+      makeTask({ group: "slow-write", dueAtMs: T0 - 1_200, acceptedAtMs: T0 - 1_200 }),
+      makeTask({ group: "slow-write", dueAtMs: T0, acceptedAtMs: T0 - 1_500 }),
+    );
+    await store.startAttempt(started?.taskId as string, T0 - 900);
+
+    // Act
+    expect(await relay([timerMessage(next?.taskId as string)])).toEqual({ failedMessageIds: [] });
+
+    // Assess
+    expect(fifo.idsIn(DEMO_QUEUE)).toEqual([overtaken?.taskId, next?.taskId]);
+  });
+
   it("the sweep ends at the batch's own latest task: a later due task waits for its own message", async () => {
     // Prepare: three due tasks of one group, the last two due the same millisecond (ordered by acceptance);
     // the batch holds only the middle one's message.
