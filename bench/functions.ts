@@ -36,7 +36,10 @@ function entryOf(name: FunctionName): string {
 export interface FunctionFigures {
   readonly name: FunctionName;
   readonly bundleBytes: number;
-  /** Of which the AWS SDK (@aws-sdk, @smithy, @aws-crypto): what the bundle weighs beyond our code and our libraries. */
+  /**
+   * Of which the AWS SDK (@aws-sdk, @smithy, @aws-crypto, and mnemonist/obliterator, which only it brings): what the
+   * bundle weighs beyond our code and our libraries.
+   */
   readonly sdkBytes: number;
   /** Largest contributors to the bundle: package (or our own code) → bytes in the output. */
   readonly topInputs: { readonly input: string; readonly bytes: number }[];
@@ -76,8 +79,14 @@ export async function bundle(
   return { file, metafile: result.metafile };
 }
 
-const AWS_SDK_INPUT = /node_modules\/(@aws-sdk|@smithy|@aws-crypto)\//;
+/**
+ * The AWS SDK's inputs: its own scopes, and the packages only it brings — mnemonist and obliterator (~7 KB), which
+ * the DynamoDB client's endpoint cache (`@aws-sdk/endpoint-cache`) imports and nothing of ours does, so they ship
+ * because of the SDK and weigh on its side, not on our code's.
+ */
+const AWS_SDK_INPUT = /node_modules\/(@aws-sdk|@smithy|@aws-crypto|mnemonist|obliterator)\//;
 
+/** The bytes of a bundle that are the AWS SDK (AWS_SDK_INPUT): what the 250 KB target leaves out. */
 export function sdkBytesOf(metafile: Metafile): number {
   let bytes = 0;
   for (const output of Object.values(metafile.outputs))

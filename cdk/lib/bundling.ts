@@ -19,9 +19,15 @@ export const ESM_REQUIRE_BANNER =
 /**
  * The AWS SDK is bundled (versions pinned by our lock file, minified, and faster to load than the runtime's
  * unbundled copy: `npm run bench` measures both), except the credential providers the SDK's default chain
- * imports lazily and Lambda never reaches: a function's credentials are always in its environment, which the
- * chain's first link (`fromEnv`) reads. Should a later link ever run, the runtime's own SDK provides these
- * packages. This keeps ~90 KB (SSO, STS web-identity, instance-metadata clients) out of every bundle.
+ * imports lazily (`import("…")`, left as it is in the bundle) and Lambda never reaches: Lambda puts the execution
+ * role's credentials in every function's environment (AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY,
+ * AWS_SESSION_TOKEN), and the chain's first link, `fromEnv`, answers with them (it steps aside only for an
+ * AWS_PROFILE, which no function is given). Nothing we ship stands behind these imports: Node resolves an ES
+ * module's `import()` from node_modules beside and above /var/task, ignoring NODE_PATH (where the runtime keeps its
+ * SDK), so there a later link would fail with ERR_MODULE_NOT_FOUND; Lambda's Node runtimes say they add NODE_PATH
+ * to that search, which would load the runtime's copy at whatever version it ships, not our lock file's. Neither is
+ * a fallback to count on, and neither is reached. This keeps ~90 KB (SSO, STS web-identity, instance-metadata
+ * clients) out of every bundle.
  */
 export const UNREACHED_CREDENTIAL_PROVIDERS = [
   "@aws-sdk/credential-provider-ini",

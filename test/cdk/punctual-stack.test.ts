@@ -1228,7 +1228,7 @@ describe("bundling (real esbuild, offline, no Docker)", () => {
         // The package.json "imports" aliases were resolved by esbuild, not left for the runtime.
         expect(code.includes('"#shared/'), id).toBe(false);
         expect(code.split("\n").length, id).toBeLessThan(1_000);
-        // Credential providers Lambda never reaches stay lazy imports of the runtime's copy, not bundled code.
+        // Credential providers Lambda never reaches stay lazy imports, not bundled code (cdk/lib/bundling.ts).
         // An API function whose row names no store and no grant (unmatched-route, openapi) calls no AWS service:
         // its bundle holds no SDK at all.
         const callsAws = !noAwsFunctionIds.has(id);

@@ -148,6 +148,22 @@ describe("a recurring schedule", () => {
     expect((await client.listSchedules({ topic: "demo" })).schedules).toHaveLength(before);
   });
 
+  it("a list of a topic that is neither configured nor has schedules is a 400 unknown_topic, also with a made-up cursor", async () => {
+    // Prepare: a well-formed cursor for the unknown topic, as the list would give one out
+    const id = "ghost.schedule.01JD3ZZZZZZZZZZZZZZZZZZZZZ";
+    const cursor = Buffer.from(JSON.stringify({ pk: "schedules#ghost", sk: id })).toString("base64url");
+
+    // Act
+    const first = await h.api("GET", "/v1/schedules?topic=ghost");
+    const paged = await h.api("GET", `/v1/schedules?topic=ghost&cursor=${cursor}`);
+
+    // Assess
+    for (const response of [first, paged]) {
+      expect(response.status).toBe(400);
+      expect(response.json.error?.code).toBe("unknown_topic");
+    }
+  });
+
   it("a caller's idempotency key may not start with `schedule:` (the occurrences' keys): a 400 naming the field through the API (body, header, batch item), the client and the CLI, nothing stored", async () => {
     const group = `reserved-${randomUUID()}`;
     const add = {

@@ -17,7 +17,8 @@ import { COMPLETED_AND_EXPIRED, expiredParent, viewOf } from "./view.js";
  * `POST /v1/tasks/{id}/replay?subscriber=<id>` (issue 14, point 3): one subscriber's copy of a fan-out task is
  * replayed exactly as a task is (shared/services/replay-task.ts); the others are not touched, so only that
  * subscriber is called again. Answers the fan-out task's view. A task that is not a fan-out task (`not_fan_out`)
- * or a subscriber it does not have (`unknown_subscriber`) is a 400 that changes nothing.
+ * or a subscriber it does not have (`unknown_subscriber`) is a 400 that changes nothing. A task that completed and
+ * expired is the 404 GET answers (refuseIfExpired), whichever subscriber is named.
  */
 export async function replaySubscriber(
   deps: ReplayDeps,
@@ -29,16 +30,19 @@ export async function replaySubscriber(
   if (retentionEnded(parent, deps.now())) throw retentionOver(parent);
   if (!parent.fanOut) throw notFanOut(`task ${echoed(taskId)}`);
   const link = parent.fanOut.find((l) => l.subscriber === subscriber);
-  if (!link)
+  if (!link) {
+    await refuseIfExpired(deps, parent);
     throw unknownSubscriber(
       subscriber,
       parent.fanOut.map((l) => l.subscriber),
     );
+  }
   const before = await readBeforeMark(deps, link.taskId);
   const result = await deps.store.markReplayed(link.taskId, deps.now()).catch((error: unknown) => {
     throw replayFailure(error, false);
   });
   if (result.outcome === "not-found") {
+    await refuseIfExpired(deps, parent);
     throw conflict(
       `subscriber "${echoed(subscriber)}" has no copy of this task (it was never written or has expired)`,
       { subscriber: echoed(subscriber) },
@@ -58,6 +62,18 @@ export async function replaySubscriber(
   return viewOf(deps.store, parent).catch((error: unknown) => {
     throw replayFailure(error, true);
   });
+}
+
+/**
+ * A 404 for a parent that completed and expired (no copy left once they may have expired), as GET and a replay
+ * without `subscriber` answer it: the task is gone, so neither its subscriber's missing copy (409) nor a subscriber
+ * it never had (400) is the answer. Read only on those refusals; it writes nothing. Without the topics' config
+ * (a caller that passes none) the missing copy is answered as before.
+ */
+async function refuseIfExpired(deps: ReplayDeps, parent: TaskRecord): Promise<void> {
+  if (!deps.config) return;
+  const copies = await Promise.all((parent.fanOut ?? []).map((link) => readBeforeMark(deps, link.taskId)));
+  if (expiredParent({ ...deps, config: deps.config }, parent, copies)) throw notFound(COMPLETED_AND_EXPIRED);
 }
 
 /**

@@ -39,10 +39,7 @@ export async function listSchedules(
     query.limit,
     decodeCursor(query.cursor, cursorSchema),
   );
-  // A topic a deploy removed keeps its schedules (paused by the materializer): listed, so they can be found and
-  // deleted. A topic not in the config with none is an unknown topic (a typo), as for every other route.
-  const known = topicConfig(deps.config, query.topic) !== undefined;
-  if (!known && query.cursor === undefined && page.schedules.length === 0) {
+  if (page.schedules.length === 0 && !(await listable(deps, query.topic, query.cursor !== undefined))) {
     throw unknownTopic(query.topic, Object.keys(deps.config.resolvedTopics));
   }
   const nowMs = deps.now();
@@ -50,4 +47,21 @@ export async function listSchedules(
     schedules: page.schedules.map((s) => scheduleView(s, nowMs)),
     next_cursor: encodeCursor(page.next),
   };
+}
+
+/**
+ * Whether a topic whose page came back empty is one to list. A topic a deploy removed keeps its schedules (paused by
+ * the materializer): listed, so they can be found and deleted. A topic neither in the config nor with a schedule is
+ * an unknown topic (a typo), as for every other route, with or without a cursor: a cursor is only a position, and a
+ * well-formed one is easily made up. A removed topic's empty page after a cursor is its last page (DynamoDB gives a
+ * cursor after a page that ended on the partition's last item) while it still has a schedule: one more read, of its
+ * first schedule, on that empty page alone.
+ */
+async function listable(
+  deps: { readonly store: Pick<TaskStore, "listSchedules">; readonly config: PunctualConfig },
+  topic: string,
+  paged: boolean,
+): Promise<boolean> {
+  if (topicConfig(deps.config, topic) !== undefined) return true;
+  return paged && (await deps.store.listSchedules(topic, 1)).schedules.length > 0;
 }

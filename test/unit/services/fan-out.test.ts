@@ -1543,6 +1543,56 @@ describe("fan-out cancel and moves", () => {
     expect(f.topicQueue.calls).toEqual([]);
   });
 
+  it("a replay of one subscriber's copy of a parent that completed and expired is a 404 as every other route answers it, whichever subscriber is named", async () => {
+    // Prepare: delivered to every subscriber and its copies' items expired (TTL); the parent lives on for its claim.
+    const f = setup();
+    const done = await addOrder(f, { content: { order_id: "g-14" } });
+    for (const copy of done.copies) {
+      await deliver(f, copy);
+      f.store.tasks.delete(copy.taskId);
+    }
+    const later = NOW + 10_000 + (f.config.resolvedTopics.orders?.retentionDays ?? 0) * 86_400_000;
+    const before = await f.store.get(done.parent.taskId);
+    const deps = { ...f.replayDeps, config: f.config, now: () => later };
+
+    // Act
+    const copy = await refusal(replayTask(deps, done.parent.taskId, { subscriber: "audit" }));
+    const unknown = await refusal(replayTask(deps, done.parent.taskId, { subscriber: "nobody" }));
+
+    // Assess: no such task (GET's 404), not a 409 about a copy nor a 400 about a subscriber of a task that is gone
+    expect(copy).toMatchObject({ status: 404, code: "not_found" });
+    expect(copy.message).toMatch(/completed and its subscribers' copies have expired/);
+    expect(unknown).toMatchObject({ status: 404, code: "not_found" });
+    expect(await f.store.get(done.parent.taskId)).toEqual(before);
+    expect(f.store.tasks.size).toBe(1);
+    expect(f.topicQueue.calls).toEqual([]);
+  });
+
+  it("a replay of one subscriber's missing copy is still a 409 while the parent has not completed and expired: a young parent's add may write it, and a sibling copy still there keeps the task", async () => {
+    // Prepare: a young parent whose copies are not written yet; an older one whose audit copy alone expired.
+    const f = setup();
+    const young = await addOrder(f, { content: { order_id: "g-15" } });
+    for (const copy of young.copies) f.store.tasks.delete(copy.taskId);
+    const old = await addOrder(f, { content: { order_id: "g-16" } });
+    for (const copy of old.copies) await deliver(f, copy);
+    f.store.tasks.delete(old.copies[1]?.taskId as string);
+    const later = NOW + 10_000 + (f.config.resolvedTopics.orders?.retentionDays ?? 0) * 86_400_000;
+    const deps = { ...f.replayDeps, config: f.config };
+
+    // Act
+    const notYet = await refusal(replayTask(deps, young.parent.taskId, { subscriber: "audit" }));
+    const gone = await refusal(
+      replayTask({ ...deps, now: () => later }, old.parent.taskId, { subscriber: "audit" }),
+    );
+    const unknown = await refusal(replayTask(deps, young.parent.taskId, { subscriber: "nobody" }));
+
+    // Assess
+    expect(notYet).toMatchObject({ status: 409, code: "conflict", details: { subscriber: "audit" } });
+    expect(gone).toMatchObject({ status: 409, code: "conflict", details: { subscriber: "audit" } });
+    expect(unknown).toMatchObject({ status: 400, code: "unknown_subscriber" });
+    expect(f.topicQueue.calls).toEqual([]);
+  });
+
   it("a young parent whose copies are not written yet is still cancelled (200): its add may write them", async () => {
     // Prepare: the add stopped before writing the copies; the cancel must reach the parent first.
     const f = setup();

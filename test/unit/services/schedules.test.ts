@@ -9,6 +9,7 @@ import {
   MATERIALIZE_HORIZON_MS,
   MAX_OCCURRENCES_INLINE,
   makeScheduleKey,
+  parseScheduleId,
   SCHEDULE_SHARDS,
   type ScheduleRecord,
   scheduleShardOf,
@@ -1309,6 +1310,52 @@ describe("pause, resume, delete", () => {
     expect([...first.schedules, ...second.schedules].map((s) => s.schedule_id)).toEqual(ids);
     expect(second.next_cursor).toBeNull();
     expect(forged).toMatchObject({ status: 400 });
+  });
+
+  it("a cursor does not make a topic known: with or without one, a topic neither in the config nor with schedules is a 400 unknown_topic; one a deploy removed lists what it keeps, its empty last page a 200", async () => {
+    // Prepare: two schedules on demo, then demo leaves the config; "ghost" never was a topic. A cursor is the
+    // base64url JSON of a schedule's key, as the list gives it out (DynamoDB gives one after a page that ended on
+    // the partition's last item, whose next page is empty).
+    const h = harness();
+    const ids = [];
+    for (let i = 0; i < 2; i++) ids.push((await createSchedule(h.deps, body())).schedule_id);
+    const sim = simConfig();
+    const { demo: _removed, ...others } = sim.resolvedTopics;
+    Object.assign(h.deps, { config: { ...sim, resolvedTopics: others } });
+    const cursorAt = (id: string) =>
+      Buffer.from(JSON.stringify({ pk: parseScheduleId(id)?.pk, sk: id })).toString("base64url");
+    const ghostId = makeScheduleKey("ghost", "01JD3ZZZZZZZZZZZZZZZZZZZZZ").scheduleId;
+
+    // Act
+    const ghost = await refusal(listSchedules(h.deps, { topic: "ghost" }));
+    const ghostPaged = await refusal(listSchedules(h.deps, { topic: "ghost", cursor: cursorAt(ghostId) }));
+    const rest = await listSchedules(h.deps, { topic: "demo", cursor: cursorAt(ids[0] as string) });
+    const lastPage = await listSchedules(h.deps, { topic: "demo", cursor: cursorAt(ids[1] as string) });
+
+    // Assess
+    expect(ghost).toMatchObject({ status: 400, code: "unknown_topic" });
+    expect(ghostPaged).toMatchObject({ status: 400, code: "unknown_topic" });
+    expect(rest.schedules.map((s) => s.schedule_id)).toEqual([ids[1]]);
+    expect(lastPage).toEqual({ schedules: [], next_cursor: null });
+  });
+
+  it("a known topic's cursor past its last schedule, or into a list with none, is an empty page (200)", async () => {
+    // Prepare: one schedule on demo; in another environment, demo has none.
+    const h = harness();
+    const empty = harness();
+    const { schedule_id: id } = await createSchedule(h.deps, body());
+    const cursorAt = (scheduleId: string) =>
+      Buffer.from(JSON.stringify({ pk: parseScheduleId(scheduleId)?.pk, sk: scheduleId })).toString(
+        "base64url",
+      );
+
+    // Act
+    const past = await listSchedules(h.deps, { topic: "demo", cursor: cursorAt(id) });
+    const none = await listSchedules(empty.deps, { topic: "demo", cursor: cursorAt(id) });
+
+    // Assess
+    expect(past).toEqual({ schedules: [], next_cursor: null });
+    expect(none).toEqual({ schedules: [], next_cursor: null });
   });
 
   it.each([
