@@ -134,20 +134,19 @@ async function refundUnreadStart(
   started?: TaskRecord,
 ): Promise<void> {
   const { store } = ctx.deps;
-  try {
-    const task = started ?? (await store.get(taskId));
-    const seq = task?.attemptSeq;
-    if (task?.status !== "delivering" || task.lastAttemptAtMs !== startedAt || seq === undefined) return;
-    await store.recordAttemptFailure(taskId, {
+  // A failed read leaves it unknown whether the start was written: no warning (as for a lost answer's give-back).
+  const task = started ?? (await store.get(taskId).catch(() => undefined));
+  const seq = task?.attemptSeq;
+  if (task?.status !== "delivering" || task.lastAttemptAtMs !== startedAt || seq === undefined) return;
+  await store
+    .recordAttemptFailure(taskId, {
       error: task.lastError ?? "attempt given back: its start went unused",
       atMs: ctx.clock(),
       attemptSeq: seq,
       attempts: task.attempts,
       refund: true,
-    });
-  } catch {
-    warnLostGiveBack(ctx, taskId);
-  }
+    })
+    .catch(() => warnLostGiveBack(ctx, taskId));
 }
 
 /**

@@ -239,6 +239,46 @@ describe.each([1, 10])("a step the watchdog gave up on stops (groupConcurrency %
     expect(stored(head)).toMatchObject({ status: "delivered", attempts: 2, attemptSeq: 3 });
   });
 
+  it.each([
+    ["not written, and the read that looks for it fails", false, "get", []],
+    [
+      "written, and its refund fails",
+      true,
+      "recordAttemptFailure",
+      ["giving back an unused start failed; that attempt counts"],
+    ],
+  ] as const)(
+    "a read-free start whose call failed (%s) warns of a lost give-back only when it knows the attempt counts",
+    async (_, written, failing, warnings) => {
+      // Prepare: the fast path's start fails (written or not); the follow-up call fails too
+      const { store, container, context, task } = setup(groupConcurrency);
+      const head = await task(-1_000);
+      const startAttempt = store.startAttempt.bind(store);
+      store.startAttempt = async (
+        taskId: string,
+        nowMs: number,
+        maxAttempts?: number,
+        handedOverAtMs?: number,
+      ) => {
+        if (written) await startAttempt(taskId, nowMs, maxAttempts, handedOverAtMs);
+        throw new Error("connection reset");
+      };
+      store[failing] = async () => {
+        throw new Error("throttled");
+      };
+      const logger = memoryLogger();
+
+      // Act
+      const response = await deliverBatch(container(logger), eventOf(fifoRecord(head)), context);
+
+      // Assess
+      expect(response.batchItemFailures).toHaveLength(1);
+      expect(logger.entries.filter((e) => e.message.startsWith("giving back")).map((e) => e.message)).toEqual(
+        warnings,
+      );
+    },
+  );
+
   it("a step whose read-free start was never written (aborted before it was sent) changes nothing", async () => {
     // Prepare: the fast path's start hangs before reaching the table, and is torn down by the abort
     const { store, callbacks, container, context, task, stored } = setup(groupConcurrency);
