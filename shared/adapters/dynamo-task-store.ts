@@ -227,7 +227,8 @@ export const TASK_STORE_OPERATIONS: { readonly [M in keyof TaskStore]: readonly 
   startAttempts: [onTable("PartiQLUpdate"), onTable("BatchGetItem")],
   finishAttempts: [onTable("PartiQLUpdate"), onTable("BatchGetItem")],
   recordAttemptFailure: [onTable("UpdateItem")],
-  markFailed: [onTable("UpdateItem")],
+  // As markDelivered: a refusal without its item (ALL_OLD) is read once, to recognise its own earlier try.
+  markFailed: [onTable("UpdateItem"), onTable("GetItem")],
   listUnfinishedDueBy: [{ action: "Query", on: "sweepIndex" }],
   readSweepCursor: [onTable("GetItem")],
   writeSweepCursor: [onTable("PutItem")],
@@ -353,6 +354,9 @@ export interface DynamoTaskStoreOptions {
 const toWire = (value: Record<string, unknown>) => marshall(value, { removeUndefinedValues: true });
 const fromWire = <T>(item: Record<string, AttributeValue> | undefined): T | undefined =>
   item ? (unmarshall(item) as T) : undefined;
+
+/** A conditional write's answer: written, or refused — with the item its condition met when DynamoDB sent it. */
+type ConditionalAnswer = { readonly written: true } | { readonly written: false; readonly item?: TaskRecord };
 
 /**
  * A latest-first group read's first page, doubling up to the last: the latest started task is usually among a
@@ -942,7 +946,7 @@ export class DynamoDeliverStore extends DynamoAddStore implements Pick<TaskStore
     },
     options?: AbortOptions,
   ): Promise<boolean> {
-    const written = await this.transitionLogging(
+    const answer = await this.transitionLogging(
       taskId,
       {
         set: "#status = :to, deliveredAtMs = :at, latenessMs = :lateness, deliveryLatencyMs = :latency, expiresAt = :expiresAt",
@@ -958,14 +962,26 @@ export class DynamoDeliverStore extends DynamoAddStore implements Pick<TaskStore
       result,
       options?.signal,
     );
-    if (written || result.attemptSeq === undefined) return written;
+    if (answer.written || result.attemptSeq === undefined) return answer.written;
     // Refused by the next attempt, or by this very write: an SDK resend whose first try was written, its answer lost.
-    const current = await this.get(taskId, options);
+    const current = await this.refusedItem(taskId, answer, options);
     return (
       current?.status === "delivered" &&
       current.attemptSeq === result.attemptSeq &&
       current.deliveredAtMs === result.atMs
     );
+  }
+
+  /**
+   * The item a refused write met: the one its refusal carries (ALL_OLD), or — where the answer lacks it (dynalite
+   * never sends it) — one consistent read.
+   */
+  private async refusedItem(
+    taskId: string,
+    answer: Extract<ConditionalAnswer, { written: false }>,
+    options?: AbortOptions,
+  ): Promise<TaskRecord | undefined> {
+    return answer.item ?? (await this.get(taskId, options));
   }
 
   async readMany(taskIds: readonly string[]): Promise<ManyRead> {
@@ -1080,7 +1096,7 @@ export class DynamoDeliverStore extends DynamoAddStore implements Pick<TaskStore
     // A refund with the attempt's count sets one less: written twice (an SDK resend), it still refunds once.
     const refund = failure.attempts === undefined ? "attempts - :one" : ":refunded";
     const set = failure.refund ? `lastError = :error, attempts = ${refund}` : "lastError = :error";
-    return this.transitionLogging(
+    const answer = await this.transitionLogging(
       taskId,
       { set: `${set}, ${ENTER_SWEEP_INDEX}` },
       {
@@ -1095,6 +1111,7 @@ export class DynamoDeliverStore extends DynamoAddStore implements Pick<TaskStore
       failure,
       options?.signal,
     );
+    return answer.written;
   }
 
   /**
@@ -1103,7 +1120,9 @@ export class DynamoDeliverStore extends DynamoAddStore implements Pick<TaskStore
    * refuses a SET into a missing map (ValidationException): then the transition is made without the entry.
    * With `attemptSeq`, only while the task is still in that attempt: the condition costs no extra unit or call,
    * and an outcome that lands after the next attempt began (a request sent before its step was given up) is
-   * refused instead of written over that attempt. False when the condition refused the write.
+   * refused instead of written over that attempt. A refusal answers the item its condition met when DynamoDB sends
+   * it (ReturnValuesOnConditionCheckFailure ALL_OLD: no extra call, no read unit), so the caller can tell its own
+   * earlier try (an SDK resend whose first answer was lost) from another writer's.
    */
   private async transitionLogging(
     taskId: string,
@@ -1111,12 +1130,12 @@ export class DynamoDeliverStore extends DynamoAddStore implements Pick<TaskStore
     values: Record<string, unknown>,
     { attempt, attemptSeq }: { readonly attempt?: AttemptLogEntry; readonly attemptSeq?: number },
     signal: AbortSignal | undefined,
-  ): Promise<boolean> {
+  ): Promise<ConditionalAnswer> {
     const expression = (set: string) => `SET ${set}${update.remove ? ` REMOVE ${update.remove}` : ""}`;
     // Here, not in `transition`: every store class bundles that, and only deliver conditions on the attempt.
     const inAttempt = attemptSeq === undefined ? {} : { ":attemptSeq": attemptSeq };
     const write = (set: string, extra: Record<string, unknown>, names: Record<string, string>) =>
-      this.conditionalUpdate(
+      this.updateAnswering(
         taskId,
         {
           UpdateExpression: expression(set),
@@ -1143,7 +1162,7 @@ export class DynamoDeliverStore extends DynamoAddStore implements Pick<TaskStore
   async markFailed(taskId: string, failure: DeadLettering): Promise<boolean> {
     // Through transitionLogging, which conditions on the attempt when `attemptSeq` is given (and writes no entry:
     // the attempt's own failure write logged it).
-    return this.transitionLogging(
+    const answer = await this.transitionLogging(
       taskId,
       {
         // The failed index's keys (failedTopic, failedAtMs) are set here, in the write that records the failure:
@@ -1161,6 +1180,42 @@ export class DynamoDeliverStore extends DynamoAddStore implements Pick<TaskStore
       failure,
       undefined,
     );
+    if (answer.written || failure.attemptSeq === undefined) return answer.written;
+    // Refused by the next attempt or another writer — or by this very write: an SDK resend whose first try was
+    // written, its answer lost (what it wrote is all there): that dead-lettering is this one's, its caller counts it.
+    const current = await this.refusedItem(taskId, answer);
+    return (
+      current?.status === "failed" &&
+      current.attemptSeq === failure.attemptSeq &&
+      current.failedAtMs === failure.atMs &&
+      current.lastError === failure.error
+    );
+  }
+
+  /** A conditional UpdateItem of a task's item; a refusal answers the item its condition met, if DynamoDB sends it. */
+  private async updateAnswering(
+    taskId: string,
+    update: Omit<UpdateItemCommandInput, "TableName" | "Key">,
+    signal: AbortSignal | undefined,
+  ): Promise<ConditionalAnswer> {
+    const key = parseTaskId(taskId);
+    if (!key) return { written: false };
+    try {
+      await this.client.send(
+        new UpdateItemCommand({
+          ...update,
+          TableName: this.table,
+          Key: toWire({ pk: key.pk, sk: key.sk }),
+          ReturnValuesOnConditionCheckFailure: "ALL_OLD",
+        }),
+        abortable(signal),
+      );
+      return { written: true };
+    } catch (error) {
+      if (!isConditionFailure(error)) throw error;
+      const item = fromWire<TaskRecord>((error as Partial<ConditionalCheckFailedException>).Item);
+      return { written: false, ...(item && { item }) };
+    }
   }
 
   // --- issue 14 (breaker): destinations (appended block) ---

@@ -413,7 +413,8 @@ export interface TaskStore extends DestinationStore {
    * `failed`, from `delivering` only and, with `attemptSeq`, only while the task is still in that attempt: a
    * dead-lettering that lands after the next attempt began (its DLQ send answered after its step was given up, or
    * the sweeper's finishing of a dead-lettering it read before a redelivery started) is refused instead of failing
-   * the task under that attempt. False when nothing was written.
+   * the task under that attempt. False when nothing was written; a resend refused by its own earlier, written try
+   * (the answer lost) is recognised and answers true, so its dead-lettering is counted once.
    */
   markFailed(taskId: string, failure: DeadLettering): Promise<boolean>;
   /**

@@ -9,7 +9,7 @@ import { finishedExpiry, type TaskRecord } from "#shared/domain/task.js";
  * record) or the sweeper finishes; the repeated DLQ send is deduplicated by task id. `failed` is written only while
  * the task is in the attempt `task` was read or started in (`attemptSeq`): a redelivery that began the next attempt
  * meanwhile keeps the task and records its own outcome. Whether `failed` was written (false: already final, or in
- * another attempt).
+ * another attempt; true for a resend that met its own earlier write, whose answer was lost).
  */
 export async function deadLetterTask(
   deps: {

@@ -432,7 +432,16 @@ export class MemoryTaskStore implements TaskStore {
 
   async markFailed(taskId: string, failure: DeadLettering): Promise<boolean> {
     const task = this.tasks.get(taskId);
-    if (!task || !inAttempt(task, failure.attemptSeq)) return false;
+    if (!task || !inAttempt(task, failure.attemptSeq)) {
+      // As the table: a resend of a write already made (its first answer lost) is recognised as written.
+      return (
+        failure.attemptSeq !== undefined &&
+        task?.status === "failed" &&
+        task.attemptSeq === failure.attemptSeq &&
+        task.failedAtMs === failure.atMs &&
+        task.lastError === failure.error
+      );
+    }
     this.tasks.set(taskId, {
       ...finished(task),
       status: "failed",

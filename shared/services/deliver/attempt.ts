@@ -27,7 +27,7 @@ import {
   stopIfGivenUp,
   timeLeftFor,
 } from "./types.js";
-import { claimStarted, giveBack, takePrepared } from "./up-front.js";
+import { claimStarted, giveBack, takePrepared, warnLostGiveBack } from "./up-front.js";
 
 /**
  * One record: its task's attempt is started (the fast path, else the read path), its callback made and the
@@ -110,14 +110,43 @@ async function startWithoutReading(
   }
   stopIfGivenUp(scope);
   const startedAt = ctx.clock();
-  const started = await ctx.deps.store.startAttempt(
-    taskId,
-    startedAt,
-    topic.maxAttempts,
-    handedOverAtMs,
-    scope,
-  );
+  let started: TaskRecord | undefined;
+  try {
+    started = await ctx.deps.store.startAttempt(taskId, startedAt, topic.maxAttempts, handedOverAtMs, scope);
+  } catch (error) {
+    // Cut off by the watchdog's abort, or its answer lost: the start may be written all the same.
+    await refundUnreadStart(ctx, taskId, startedAt);
+    throw error;
+  }
   return started && { started, signer, startedAt };
+}
+
+/**
+ * A read-free start no callback uses (its step given up, or its call failed: written or not). There is no task as
+ * read to restore, so its attempt is refunded as a failed probe's is — one less counted, set rather than subtracted,
+ * only while the task is still in that start (its `attemptSeq`; the start recognised by its `lastAttemptAtMs`, read
+ * once when its answer never came). A start never written, or already followed by another, changes nothing.
+ */
+async function refundUnreadStart(
+  ctx: BatchContext,
+  taskId: string,
+  startedAt: number,
+  started?: TaskRecord,
+): Promise<void> {
+  const { store } = ctx.deps;
+  // A failed read leaves it unknown whether the start was written: no warning (as for a lost answer's give-back).
+  const task = started ?? (await store.get(taskId).catch(() => undefined));
+  const seq = task?.attemptSeq;
+  if (task?.status !== "delivering" || task.lastAttemptAtMs !== startedAt || seq === undefined) return;
+  await store
+    .recordAttemptFailure(taskId, {
+      error: task.lastError ?? "attempt given back: its start went unused",
+      atMs: ctx.clock(),
+      attemptSeq: seq,
+      attempts: task.attempts,
+      refund: true,
+    })
+    .catch(() => warnLostGiveBack(ctx, taskId));
 }
 
 /**
@@ -329,13 +358,14 @@ async function attemptCallback(
 }
 
 /**
- * A step given up by the watchdog once its attempt was started sends no callback: the start is given back (when
- * the task as read before it is known; a start made without a read stays counted, as a lost answer's would) with
- * what its destination admitted it with, as for a start no callback uses.
+ * A step given up by the watchdog once its attempt was started sends no callback: the start is given back (to the
+ * task as read before it; a start made without a read has its attempt refunded) with what its destination admitted
+ * it with, as for a start no callback uses.
  */
 async function stopBeforeCallback(ctx: BatchContext, scope: RecordScope, attempt: StartedAttempt) {
   if (!scope.signal?.aborted) return;
   if (attempt.read) giveBack(ctx, attempt.read, attempt.started);
+  else await refundUnreadStart(ctx, attempt.started.taskId, attempt.startedAt, attempt.started);
   await withdrawAdmission(ctx, scope.binding.topic, attempt.admission);
   stopIfGivenUp(scope);
 }

@@ -227,7 +227,7 @@ function writeGiveBack(ctx: BatchContext, read: TaskRecord, started: TaskRecord,
   }, warn);
 }
 
-function warnLostGiveBack(ctx: BatchContext, taskId: string): void {
+export function warnLostGiveBack(ctx: BatchContext, taskId: string): void {
   // Its record is already failed: it comes back as a `delivering` task, this attempt counted as used.
   ctx.deps.logger.warn("giving back an unused start failed; that attempt counts", { taskId });
 }

@@ -1857,6 +1857,44 @@ describe.each([
     });
   });
 
+  it("a `failed` write refused by its own earlier try (a resend, the first answer lost) answers written", async () => {
+    // Prepare: attempt 1 started, its dead-lettering's `failed` written once
+    const store: TaskStore = await makeStore();
+    const t = task();
+    await store.putNew(t);
+    await store.startAttempt(t.taskId, NOW);
+    const failure = { error: "HTTP 500", atMs: NOW + 4, expiresAt: 9, attemptSeq: 1 };
+    const first = await store.markFailed(t.taskId, failure);
+
+    // Act: the same write again, as the SDK resends one whose answer was lost
+    const resent = await store.markFailed(t.taskId, failure);
+
+    // Assess: written once, and the resend says so (its step counts the dead-lettering once, logs no refusal)
+    expect([first, resent]).toEqual([true, true]);
+    expect(await store.get(t.taskId)).toMatchObject({ status: "failed", attemptSeq: 1, failedAtMs: NOW + 4 });
+  });
+
+  it("a `failed` write of the same attempt finding the task failed by another writer answers not written", async () => {
+    // Prepare: attempt 1 started; the sweeper (another writer) failed it first, at another instant
+    const store: TaskStore = await makeStore();
+    const t = task();
+    await store.putNew(t);
+    await store.startAttempt(t.taskId, NOW);
+    await store.markFailed(t.taskId, { error: "HTTP 500", atMs: NOW + 4, expiresAt: 9, attemptSeq: 1 });
+
+    // Act
+    const late = await store.markFailed(t.taskId, {
+      error: "HTTP 500",
+      atMs: NOW + 5,
+      expiresAt: 9,
+      attemptSeq: 1,
+    });
+
+    // Assess
+    expect(late).toBe(false);
+    expect(await store.get(t.taskId)).toMatchObject({ status: "failed", failedAtMs: NOW + 4 });
+  });
+
   it("a dead-lettering (markFailed) of an earlier attempt is refused; the current attempt's is written", async () => {
     // Prepare: attempt 1 started (and its refusal recorded), then attempt 2 (the redelivery's)
     const store: TaskStore = await makeStore();

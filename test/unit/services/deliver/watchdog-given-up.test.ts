@@ -169,7 +169,7 @@ describe.each([1, 10])("a step the watchdog gave up on stops (groupConcurrency %
     expect(stored(next)).toMatchObject({ status: "delivered", attempts: 1 });
   });
 
-  it("a step whose read-free start answers after the hand-back sends no callback; that start stays counted", async () => {
+  it("a step whose read-free start answers after the hand-back sends no callback; that start's attempt is refunded", async () => {
     // Prepare: a batch of one (the one-write fast path); its start written at once, the answer held past the watchdog
     const { callbacks, container, context, task, stored, holdStartAnswer } = setup(groupConcurrency);
     const head = await task(-1_000);
@@ -180,10 +180,133 @@ describe.each([1, 10])("a step the watchdog gave up on stops (groupConcurrency %
     release();
     await drained();
 
-    // Assess: no callback; the start (made without a read, so nothing to give it back to) is what the redelivery finds
+    // Assess: no callback; the start (made without a read, so no task as read to restore) counts no attempt
     expect(response.batchItemFailures).toHaveLength(1);
     expect(callbacks.calledFor()).toEqual([]);
-    expect(stored(head)).toMatchObject({ status: "delivering", attempts: 1 });
+    expect(stored(head)).toMatchObject({ status: "delivering", attempts: 0, attemptSeq: 1 });
+    expect(attemptLogEntries(stored(head))).toEqual([]);
+  });
+
+  it("a step whose read-free start is written but aborted before its answer refunds that attempt", async () => {
+    // Prepare: the one-write fast path, on the task's last attempt; the start reaches the table and its answer is cut
+    // off by the abort (the SDK's request torn down after it was sent)
+    const { store, callbacks, container, context, task, stored } = setup(groupConcurrency, {
+      maxAttempts: 2,
+    });
+    const head = await task(-1_000);
+    store.tasks.set(head.taskId, {
+      ...head,
+      status: "delivering",
+      attempts: 1,
+      attemptSeq: 1,
+      lastError: "HTTP 500",
+    });
+    const { hold } = holder();
+    const startAttempt = store.startAttempt.bind(store);
+    let held = true;
+    store.startAttempt = async (
+      taskId: string,
+      nowMs: number,
+      maxAttempts?: number,
+      handedOverAtMs?: number,
+      options?: AbortOptions,
+    ) => {
+      const started = await startAttempt(taskId, nowMs, maxAttempts, handedOverAtMs);
+      if (held) {
+        held = false;
+        await hold(options?.signal);
+      }
+      return started;
+    };
+
+    // Act: the batch gives the head up; its redelivery comes
+    const first = await deliverBatch(container(), eventOf(fifoRecord(head)), context);
+    await drained();
+    const afterFirst = structuredClone(stored(head));
+    const redelivery = await deliverBatch(container(), eventOf(fifoRecord(head)), context);
+
+    // Assess: the cut-off start counted no attempt (its last error kept), so the redelivery calls instead of
+    // dead-lettering a task whose last attempt made no call
+    expect(first.batchItemFailures).toHaveLength(1);
+    expect(afterFirst).toMatchObject({
+      status: "delivering",
+      attempts: 1,
+      attemptSeq: 2,
+      lastError: "HTTP 500",
+    });
+    expect(redelivery.batchItemFailures).toEqual([]);
+    expect(callbacks.calledFor()).toEqual([head.taskId]);
+    expect(stored(head)).toMatchObject({ status: "delivered", attempts: 2, attemptSeq: 3 });
+  });
+
+  it.each([
+    ["not written, and the read that looks for it fails", false, "get", []],
+    [
+      "written, and its refund fails",
+      true,
+      "recordAttemptFailure",
+      ["giving back an unused start failed; that attempt counts"],
+    ],
+  ] as const)(
+    "a read-free start whose call failed (%s) warns of a lost give-back only when it knows the attempt counts",
+    async (_, written, failing, warnings) => {
+      // Prepare: the fast path's start fails (written or not); the follow-up call fails too
+      const { store, container, context, task } = setup(groupConcurrency);
+      const head = await task(-1_000);
+      const startAttempt = store.startAttempt.bind(store);
+      store.startAttempt = async (
+        taskId: string,
+        nowMs: number,
+        maxAttempts?: number,
+        handedOverAtMs?: number,
+      ) => {
+        if (written) await startAttempt(taskId, nowMs, maxAttempts, handedOverAtMs);
+        throw new Error("connection reset");
+      };
+      store[failing] = async () => {
+        throw new Error("throttled");
+      };
+      const logger = memoryLogger();
+
+      // Act
+      const response = await deliverBatch(container(logger), eventOf(fifoRecord(head)), context);
+
+      // Assess
+      expect(response.batchItemFailures).toHaveLength(1);
+      expect(logger.entries.filter((e) => e.message.startsWith("giving back")).map((e) => e.message)).toEqual(
+        warnings,
+      );
+    },
+  );
+
+  it("a step whose read-free start was never written (aborted before it was sent) changes nothing", async () => {
+    // Prepare: the fast path's start hangs before reaching the table, and is torn down by the abort
+    const { store, callbacks, container, context, task, stored } = setup(groupConcurrency);
+    const head = await task(-1_000);
+    const { hold } = holder();
+    store.startAttempt = async (
+      _taskId: string,
+      _nowMs: number,
+      _maxAttempts?: number,
+      _handedOverAtMs?: number,
+      options?: AbortOptions,
+    ) => {
+      await hold(options?.signal);
+      return undefined;
+    };
+    const logger = memoryLogger();
+
+    // Act
+    const response = await deliverBatch(container(logger), eventOf(fifoRecord(head)), context);
+    await drained();
+
+    // Assess
+    expect(response.batchItemFailures).toHaveLength(1);
+    expect(callbacks.calledFor()).toEqual([]);
+    expect(stored(head)).toEqual(head);
+    expect(logger.entries.map((e) => e.message)).not.toContain(
+      "giving back an unused start failed; that attempt counts",
+    );
   });
 
   it("a protected topic's step whose start answers after the hand-back gives the start and its lease back, calls no one", async () => {
