@@ -18,20 +18,40 @@ import { type Sim, simulate } from "../../support/pipeline-sim.js";
  * known limit (docs/RELIABILITY.md, "One SendMessageBatch per wave"), pinned in waiting-in-fifo.test.ts.
  */
 
+/** An add to one of `groups` groups, due after one of `delaySeconds`. */
+const addStep = (groups: number, delaySeconds: fc.Arbitrary<number>) =>
+  fc.record({
+    kind: fc.constant("add" as const),
+    group: fc.integer({ min: 0, max: groups - 1 }),
+    delaySeconds,
+    // Up to 4 failing answers: past the topic's 3 attempts the task is dead-lettered.
+    failures: fc.integer({ min: 0, max: 4 }),
+    // A write landing late: accepted (its due time floored, its ULID drawn) up to 10 s before it lands, the API
+    // routes' bound; or a first write that failed, re-created by the idempotent retry with its original due.
+    late: fc.option(fc.record({ byMs: fc.integer({ min: 1, max: 10_000 }), firstWriteFails: fc.boolean() }), {
+      freq: 2,
+    }),
+    // Its timer message late (a standard queue promises no time; a throttled poller).
+    timerLateMs: fc.option(fc.integer({ min: 1_000, max: 60_000 }), { freq: 2 }),
+  });
+
+const relayStep = fc.record({
+  kind: fc.constant("relay" as const),
+  dies: fc.boolean(),
+  refusedAt: fc.option(fc.integer({ min: 0, max: 2 })),
+});
+
 /** Weighted toward what makes groups meet in one send: adds, relay runs and short waits. */
 const step = fc.oneof(
   {
     weight: 4,
-    arbitrary: fc.record({
-      kind: fc.constant("add" as const),
-      group: fc.integer({ min: 0, max: 2 }),
-      delaySeconds: fc.oneof(
+    arbitrary: addStep(
+      3,
+      fc.oneof(
         { weight: 4, arbitrary: fc.integer({ min: 0, max: 19 }) },
         { weight: 1, arbitrary: fc.integer({ min: 150, max: 449 }) },
       ),
-      // Up to 4 failing answers: past the topic's 3 attempts the task is dead-lettered.
-      failures: fc.integer({ min: 0, max: 4 }),
-    }),
+    ),
   },
   { weight: 1, arbitrary: fc.record({ kind: fc.constant("cancel" as const), pick: fc.nat() }) },
   {
@@ -42,14 +62,7 @@ const step = fc.oneof(
       delaySeconds: fc.integer({ min: 0, max: 29 }),
     }),
   },
-  {
-    weight: 3,
-    arbitrary: fc.record({
-      kind: fc.constant("relay" as const),
-      dies: fc.boolean(),
-      refusedAt: fc.option(fc.integer({ min: 0, max: 2 })),
-    }),
-  },
+  { weight: 3, arbitrary: relayStep },
   {
     weight: 2,
     arbitrary: fc.record({ kind: fc.constant("deliver" as const), messages: fc.integer({ min: 1, max: 5 }) }),
@@ -82,6 +95,23 @@ const loss = fc.record({
   queue: fc.constantFrom("timer" as const, "fifo" as const),
 });
 const stepWithLosses = fc.oneof({ weight: 15, arbitrary: step }, { weight: 1, arbitrary: loss });
+/**
+ * Late writes meeting started tasks: one group, adds seconds apart and due at once or soon, half of them written
+ * late, relay runs and deliveries between them. What a late write needs to be overtaken: a later task of its group
+ * started before it landed, and its own timer message late or its send refused.
+ */
+const lateWriteStep = fc.oneof(
+  { weight: 4, arbitrary: addStep(1, fc.integer({ min: 0, max: 5 })) },
+  { weight: 3, arbitrary: relayStep },
+  {
+    weight: 2,
+    arbitrary: fc.record({ kind: fc.constant("deliver" as const), messages: fc.integer({ min: 1, max: 5 }) }),
+  },
+  {
+    weight: 2,
+    arbitrary: fc.record({ kind: fc.constant("advance" as const), ms: fc.integer({ min: 0, max: 12_000 }) }),
+  },
+);
 type Loss = typeof loss extends fc.Arbitrary<infer L> ? L : never;
 type Step = typeof step extends fc.Arbitrary<infer S> ? S : never;
 
@@ -92,8 +122,18 @@ interface World {
   readonly moved: Set<string>;
   /** A moved task's new id: it keeps its acceptance ULID but goes behind what was already due (README). */
   readonly successors: Set<string>;
-  readonly calls: { readonly id: string; readonly atMs: number }[];
+  readonly calls: { readonly id: string; readonly atMs: number; readonly ok: boolean }[];
+  /** When each add was answered 2xx (sim clock, and the step: one clock reading spans many steps). */
+  readonly acks: Map<string, Ack>;
+  steps: number;
   lastSweepMs: number;
+}
+
+interface Ack {
+  readonly atMs: number;
+  readonly step: number;
+  /** Accepted before it was written: its request began before steps already played. */
+  readonly late: boolean;
 }
 
 function world(relayMemory: boolean, indexNearTermTasks = true, sweeperSkewMs = 0): World {
@@ -107,12 +147,15 @@ function world(relayMemory: boolean, indexNearTermTasks = true, sweeperSkewMs = 
     moved: new Set(),
     successors: new Set(),
     calls: [],
+    acks: new Map(),
+    steps: 0,
     lastSweepMs: sim.clock.now,
   };
   const post = sim.callbacks.post.bind(sim.callbacks);
   sim.callbacks.post = async (request) => {
-    w.calls.push({ id: request.headers["webhook-id"] ?? "", atMs: sim.clock.now });
-    return post(request);
+    const result = await post(request);
+    w.calls.push({ id: request.headers["webhook-id"] ?? "", atMs: sim.clock.now, ok: result.ok });
+    return result;
   };
   return w;
 }
@@ -123,9 +166,13 @@ async function addTask(w: World, s: Extract<Step, { kind: "add" }>) {
   const id = await w.sim.add(
     { order_id: `g${s.group}`, n: w.accepted.length },
     { delay_seconds: s.delaySeconds },
+    s.late === null ? {} : { lateByMs: s.late.byMs, firstWriteFails: s.late.firstWriteFails },
   );
   w.accepted.push(id);
+  w.acks.set(id, { atMs: w.sim.clock.now, step: w.steps, late: s.late !== null });
   if (s.failures > 0) w.sim.callbacks.answer(id, ...Array.from({ length: s.failures }, () => HTTP(503)));
+  if (s.timerLateMs !== null)
+    for (const m of w.sim.timer.messages) if (m.taskId === id) m.visibleAtMs += s.timerLateMs;
 }
 
 async function moveTask(w: World, s: Extract<Step, { kind: "move" }>) {
@@ -156,6 +203,7 @@ async function overlap(w: World, s: Extract<Step, { kind: "overlap" }>) {
 }
 
 async function play(w: World, s: Step | Loss) {
+  w.steps++;
   if (s.kind === "lose") {
     const id = w.accepted.length > 0 ? picked(w, s.pick) : undefined;
     if (id !== undefined) (s.queue === "timer" ? w.sim.timer : w.sim.fifo).lose(id);
@@ -208,26 +256,48 @@ function endStateProblems(w: World): string[] {
   return problems;
 }
 
+/**
+ * The chaos checker's rule (chaos/verify/order.ts): for X before Y in a group's order, X acknowledged before Y was
+ * due goes first — its first callback, and its first successful one, before Y's. A task written late may sort
+ * before one already called; only if it was acknowledged after that one came due.
+ */
 function orderProblems(w: World): string[] {
   const firstCall = new Map<string, number>();
-  w.calls.forEach(({ id }, i) => {
+  const firstSuccess = new Map<string, number>();
+  w.calls.forEach(({ id, ok }, i) => {
     if (!firstCall.has(id)) firstCall.set(id, i);
+    if (ok && !firstSuccess.has(id)) firstSuccess.set(id, i);
   });
-  const groups = new Map<string, { sk: string; id: string }[]>();
+  const groups = new Map<string, { sk: string; id: string; dueAtMs: number }[]>();
   for (const id of w.accepted) {
     const key = parseTaskId(id);
     if (!key || !firstCall.has(id) || w.successors.has(id)) continue;
-    groups.set(key.pk, [...(groups.get(key.pk) ?? []), { sk: key.sk, id }]);
+    groups.set(key.pk, [...(groups.get(key.pk) ?? []), { sk: key.sk, id, dueAtMs: key.dueAtMs }]);
   }
   const problems: string[] = [];
   for (const tasks of groups.values()) {
-    const inOrder = tasks.sort(bySortKey).map((t) => firstCall.get(t.id) as number);
-    inOrder.forEach((at, i) => {
-      if (i > 0 && at < (inOrder[i - 1] as number))
-        problems.push(`${tasks[i]?.id} called before ${tasks[i - 1]?.id}`);
+    tasks.sort(bySortKey);
+    tasks.forEach((x, i) => {
+      for (const y of tasks.slice(i + 1)) {
+        if (!ackedBeforeDue(w, x.id, y)) continue;
+        if ((firstCall.get(y.id) as number) < (firstCall.get(x.id) as number))
+          problems.push(`${y.id} called before ${x.id}`);
+        const [xOk, yOk] = [firstSuccess.get(x.id), firstSuccess.get(y.id)];
+        if (xOk !== undefined && yOk !== undefined && yOk < xOk)
+          problems.push(`${y.id} delivered before ${x.id}`);
+      }
     });
   }
   return problems;
+}
+
+/**
+ * Whether X was acknowledged before Y was due. At one clock reading the steps' order says it, unless Y's request
+ * began before X's answer (a late write).
+ */
+function ackedBeforeDue(w: World, xId: string, y: { id: string; dueAtMs: number }): boolean {
+  const [x, yAck] = [w.acks.get(xId) as Ack, w.acks.get(y.id) as Ack];
+  return x.atMs < y.dueAtMs || (x.atMs === y.dueAtMs && x.step < yAck.step && !yAck.late);
 }
 
 describe("the timer stage under partial failures, deaths, overlaps, cancels and moves", () => {
@@ -249,6 +319,22 @@ describe("the timer stage under partial failures, deaths, overlaps, cancels and 
         },
       ),
       propertyRuns(40),
+    );
+  }, 120_000);
+
+  it("keeps each group's order for writes landing up to 10 s late, and idempotent retries re-creating them", async () => {
+    await fc.assert(
+      fc.asyncProperty(
+        fc.boolean(),
+        fc.array(lateWriteStep, { minLength: 5, maxLength: 60 }),
+        async (relayMemory, steps) => {
+          const w = world(relayMemory);
+          for (const s of steps) await play(w, s);
+          await drain(w);
+          expect([...endStateProblems(w), ...orderProblems(w)]).toEqual([]);
+        },
+      ),
+      propertyRuns(60),
     );
   }, 120_000);
 
