@@ -7,15 +7,19 @@ import { type Sim, simulate } from "../../support/pipeline-sim.js";
 
 /**
  * The timer stage (relay, sweeper) under a hostile world, as one property: random interleavings of adds (near-term
- * and Scheduler-path), cancels, moves, relay runs that die before their batch is acknowledged or whose
- * SendMessageBatch fails part-way (a whole call refused), re-arms that fail, deliver runs with failing receivers,
- * and sweeper runs overlapping the relay and deliver — then a long drain. Checked from outside, as the chaos run
- * checks the local cloud: every accepted task ends delivered or dead-lettered (a cancelled one cancelled and never
- * called, a moved one `rescheduled`), no callback before its task's due time, and each group's first callbacks in
- * group order (a moved task's new id aside: it goes behind what was already due when it moved, README "reschedule",
- * which its sort key, keeping the acceptance ULID, does not say). No message is lost here (a loss reorders by itself: the sweeper's crash-point specs cover those),
- * and a refused entry is never followed by an accepted one of its group in the same call: that is the documented
- * known limit (docs/RELIABILITY.md, "One SendMessageBatch per wave"), pinned in waiting-in-fifo.test.ts.
+ * and Scheduler-path, some written up to 10 s after their due time was floored or re-created by an idempotent
+ * retry, some with their timer message late), cancels, moves, relay runs that die before their batch is
+ * acknowledged or whose SendMessageBatch fails part-way (a whole call refused), re-arms that fail, deliver runs
+ * with failing receivers, and sweeper runs overlapping the relay and deliver — then a long drain. Checked from
+ * outside, as the chaos run checks the local cloud: every accepted task ends delivered or dead-lettered (a
+ * cancelled one cancelled and never called, a moved one `rescheduled`), no callback before its task's due time,
+ * and each group's first callbacks in group order wherever the chaos checker's rule asks it: the earlier task
+ * acknowledged before the later one was due (a late write may sort before a task already called; a moved task's
+ * new id aside: it goes behind what was already due when it moved, README "reschedule", which its sort key,
+ * keeping the acceptance ULID, does not say). No message is lost here (a loss reorders by itself: the sweeper's
+ * crash-point specs cover those), and a refused entry is never followed by an accepted one of its group in the
+ * same call: that is the documented known limit (docs/RELIABILITY.md, "One SendMessageBatch per wave"), pinned in
+ * waiting-in-fifo.test.ts.
  */
 
 /** An add to one of `groups` groups, due after one of `delaySeconds`. */
@@ -356,4 +360,31 @@ describe("the timer stage under partial failures, deaths, overlaps, cancels and 
       propertyRuns(40),
     );
   }, 120_000);
+});
+
+describe("a task an idempotent retry re-creates more than the relay's margin after its due time (known limit)", () => {
+  // README, honest limits ("The relay looks back 15 minutes"): the relay's group read ends
+  // STARTED_OVERTAKE_MARGIN_MS below the group's latest started task, so a task written later than that after its
+  // due time is not found by the next task's read, and with its own timer message late the next task goes first,
+  // though the retry acknowledged it before that one was due. `it.fails` keeps this spec honest: it turns red the
+  // day the order holds, so the limit's text and this marker are removed together.
+  it.fails("keeps the order of a task re-created 20 s after its due time", async () => {
+    // Prepare: `started` (due 20 s after `recreated`) delivered; `recreated`'s first write failed at its
+    // acceptance and the retry writes it now, its timer message a minute late; `next` is accepted after it.
+    const w = world(false);
+    const content = (n: number) => ({ order_id: "limit", n });
+    w.sim.advance(20_000);
+    const started = await w.sim.add(content(1));
+    await w.sim.runRelay();
+    await w.sim.runDeliver();
+    const recreated = await w.sim.add(content(0), undefined, { lateByMs: 20_000, firstWriteFails: true });
+    for (const m of w.sim.timer.messages) if (m.taskId === recreated) m.visibleAtMs += 60_000;
+    const next = await w.sim.add(content(2), { delay_seconds: 1 });
+
+    // Act
+    await drain(w);
+
+    // Assess
+    expect(w.sim.delivered()).toEqual([started, recreated, next]);
+  });
 });
