@@ -387,4 +387,32 @@ describe("a task an idempotent retry re-creates more than the relay's margin aft
     // Assess
     expect(w.sim.delivered()).toEqual([started, recreated, next]);
   });
+
+  it.fails("keeps the order of a moved task whose retried PATCH writes it 20 s after its new due time", async () => {
+    // Prepare: `moved` is moved to now, but the PATCH stops after marking it (its new id's write fails, 503);
+    // `started` (due 20 s later) is delivered; the retried PATCH writes the new id now, its timer message a
+    // minute late; `next` is accepted after that 200.
+    const w = world(false);
+    const content = (n: number) => ({ order_id: "limit-move", n });
+    const moved = await w.sim.add(content(0), { delay_seconds: 60 });
+    const put = w.sim.store.putNew;
+    w.sim.store.putNew = async () => {
+      throw Object.assign(new Error("write failed"), { name: "InternalServerError" });
+    };
+    await expect(w.sim.reschedule(moved, { delay_seconds: 0 })).rejects.toThrow();
+    w.sim.store.putNew = put;
+    w.sim.advance(20_000);
+    const started = await w.sim.add(content(1));
+    await w.sim.runRelay();
+    await w.sim.runDeliver();
+    const movedTo = (await w.sim.reschedule(moved, { delay_seconds: 0 })).task_id;
+    for (const m of w.sim.timer.messages) if (m.taskId === movedTo) m.visibleAtMs += 60_000;
+    const next = await w.sim.add(content(2), { delay_seconds: 1 });
+
+    // Act
+    await drain(w);
+
+    // Assess
+    expect(w.sim.delivered()).toEqual([started, movedTo, next]);
+  });
 });
