@@ -228,8 +228,9 @@ async function planGroup(
   }
   if (messages.every((m) => deps.topicQueue.wasSentRecently?.(queueUrl, m.key.taskId))) {
     // An earlier sweep of this container sent these tasks, and everything before them it found, less than 4
-    // minutes ago: the messages have nothing left to do, and the group's Query is saved. (A task added since
-    // cannot sort before them: it is due no earlier than its acceptance, after that sweep.)
+    // minutes ago: the messages have nothing left to do, and the group's Query is saved. (A task written since
+    // may sort before them — its due time was floored at its writer's clock, before the write landed — but it was
+    // acknowledged only after that sweep, so after they were due: it need not go first, chaos/verify/order.ts.)
     deps.logger.debug("timer messages already forwarded by this container", { pk, count: messages.length });
     return { kind: "done" };
   }

@@ -1,5 +1,5 @@
 import { randomBytes } from "node:crypto";
-import { monotonicFactory } from "ulid";
+import { monotonicFactory, ulid } from "ulid";
 import { RecentSendsTopicQueue } from "#shared/adapters/recent-sends.js";
 import {
   type EnvironmentConfigInput,
@@ -138,16 +138,54 @@ export function simulate(
       clock.now += ms;
     },
 
-    /** POST /v1/tasks through the real add-task service. */
-    async add(content: Record<string, unknown>, when: { delay_seconds: number } = { delay_seconds: 0 }) {
+    /**
+     * POST /v1/tasks through the real add-task service. With `lateByMs` the request was accepted that long ago
+     * (its due time floored, its ULID drawn, at that clock: another instance's, so not this one's monotonic
+     * factory) and its write lands now, as a slow write does; with `firstWriteFails` as well, that first attempt
+     * claimed its idempotency key and its write failed (503), and the client's retry re-creates the very task now
+     * (`replay`, its original due time). Resolves with the id acknowledged now.
+     */
+    async add(
+      content: Record<string, unknown>,
+      when: { delay_seconds: number } = { delay_seconds: 0 },
+      late: { lateByMs?: number; firstWriteFails?: boolean } = {},
+    ) {
+      const lateByMs = late.lateByMs ?? 0;
+      const key = late.firstWriteFails ? { idempotency_key: `retry-${randomBytes(8).toString("hex")}` } : {};
       const input: AddTaskInput = {
-        body: { topic: "demo", ...when, content, callback: { url: "https://hooks.example.com/punctual" } },
+        body: {
+          topic: "demo",
+          ...when,
+          ...key,
+          content,
+          callback: { url: "https://hooks.example.com/punctual" },
+        },
       };
-      const result = await addTask(
-        { store, timerQueue: timer, scheduler, config, now: () => clock.now, newUlid },
-        input,
-      );
-      return result.body.task_id;
+      const acceptedAt = clock.now - lateByMs;
+      const deps = {
+        store,
+        timerQueue: timer,
+        scheduler,
+        config,
+        now: () => (lateByMs > 0 ? acceptedAt : clock.now),
+        // The timer is planned when it is armed, after the write: now.
+        timerClock: () => clock.now,
+        newUlid: lateByMs > 0 ? (at: number) => ulid(at) : newUlid,
+      };
+      if (late.firstWriteFails) {
+        const put = store.putNew;
+        store.putNew = async () => {
+          store.putNew = put;
+          throw Object.assign(new Error("write failed"), { name: "InternalServerError" });
+        };
+        await addTask(deps, input).then(
+          () => Promise.reject(new Error("the first attempt was to fail")),
+          () => undefined,
+        );
+        store.putNew = put;
+        return (await addTask({ ...deps, now: () => clock.now }, input)).body.task_id;
+      }
+      return (await addTask(deps, input)).body.task_id;
     },
 
     /** PATCH /v1/tasks/{id} through the real reschedule service. */
