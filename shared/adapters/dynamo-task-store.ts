@@ -76,6 +76,7 @@ import {
   type IdempotencyClaim,
   type IdempotencyOutcome,
   type ListFailedOptions,
+  MAX_READ_PAST_STARTED,
   type ManyRead,
   type NewTaskEntry,
   type NewTaskOptions,
@@ -359,10 +360,11 @@ const fromWire = <T>(item: Record<string, AttributeValue> | undefined): T | unde
 type ConditionalAnswer = { readonly written: true } | { readonly written: false; readonly item?: TaskRecord };
 
 /**
- * A latest-first group read's first page, doubling up to the last: the latest started task is usually among a
- * group's last few items, and a backlog (a group waiting on its head) is still read in a handful of pages.
+ * A latest-first group read's first page, doubling up to the last: a group delivering a task a second holds its
+ * own task, the latest started one and the overtake margin's 15 below it in one page (one request), and a backlog
+ * (a group waiting on its head) is still read in a handful of pages.
  */
-const FIRST_GROUP_PAGE = 8;
+const FIRST_GROUP_PAGE = 20;
 const MAX_GROUP_PAGE = 1024;
 
 /** The values of `pk = :pk AND sk BETWEEN :from AND :to`: a group's tasks due in [fromMs, toMs]. */
@@ -1603,28 +1605,31 @@ export class DynamoTaskStore
     const stop = options.stopAtStarted === true;
     let startKey: QueryCommandOutput["LastEvaluatedKey"];
     let limit = FIRST_GROUP_PAGE;
-    // Once a started task is read (latest first), the read ends this far below it (GroupReadOptions).
+    // Once a started task is read (latest first), the read ends this far below it, and after at most
+    // MAX_READ_PAST_STARTED more items (GroupReadOptions).
     let floorMs = fromMs;
-    let startedSeen = false;
+    let pastStarted: number | undefined;
     let stopped = false;
     do {
       const out: QueryCommandOutput = await this.client.send(
         this.groupQuery(pk, floorMs, toMs, { filter: !others && !stop, stop, limit, startKey }),
       );
       for (const item of (out.Items ?? []).map((i) => unmarshall(i) as GroupTaskRef)) {
-        if (item.dueAtMs < floorMs) {
+        if (item.dueAtMs < floorMs || (pastStarted !== undefined && ++pastStarted > MAX_READ_PAST_STARTED)) {
           stopped = true;
           break;
         }
-        if (stop && !startedSeen && hasStarted(item)) {
-          startedSeen = true;
+        if (stop && pastStarted === undefined && hasStarted(item)) {
+          pastStarted = 0;
           floorMs = Math.max(fromMs, item.dueAtMs - STARTED_OVERTAKE_MARGIN_MS);
         }
         if (item.status === "scheduled") tasks.push(item);
         else others?.set(item.taskId, item.status);
       }
       startKey = out.LastEvaluatedKey;
-      limit = Math.min(limit * 2, MAX_GROUP_PAGE);
+      const left = pastStarted === undefined ? MAX_GROUP_PAGE : MAX_READ_PAST_STARTED - pastStarted;
+      if (left <= 0) stopped = true;
+      limit = Math.min(limit * 2, MAX_GROUP_PAGE, left);
     } while (startKey && !stopped);
     return stop ? tasks.reverse() : tasks;
   }

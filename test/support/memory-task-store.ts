@@ -17,6 +17,7 @@ import {
   type IdempotencyClaim,
   type IdempotencyOutcome,
   type ListFailedOptions,
+  MAX_READ_PAST_STARTED,
   type ManyRead,
   type NewTaskEntry,
   type NewTaskOptions,
@@ -186,11 +187,12 @@ export class MemoryTaskStore implements TaskStore {
     let inWindow = [...this.tasks.values()]
       .filter((t) => t.pk === pk && t.dueAtMs >= fromMs && t.dueAtMs <= toMs)
       .sort(bySortKey);
-    const latestStarted = options.stopAtStarted ? inWindow.findLast(hasStarted) : undefined;
-    if (latestStarted) {
-      // As DynamoDB reads it latest first: only back to the margin below the latest started task.
-      const floorMs = latestStarted.dueAtMs - STARTED_OVERTAKE_MARGIN_MS;
-      inWindow = inWindow.filter((t) => t.dueAtMs >= floorMs);
+    const started = options.stopAtStarted ? inWindow.findLastIndex(hasStarted) : -1;
+    if (started >= 0) {
+      // As DynamoDB reads it latest first: back to the margin below the latest started task, at most
+      // MAX_READ_PAST_STARTED items below it.
+      const floorMs = (inWindow[started] as TaskRecord).dueAtMs - STARTED_OVERTAKE_MARGIN_MS;
+      inWindow = inWindow.filter((t, i) => t.dueAtMs >= floorMs && i >= started - MAX_READ_PAST_STARTED);
     }
     for (const t of inWindow) if (t.status !== "scheduled") others?.set(t.taskId, t.status);
     // Only what DynamoDB's projection returns: a caller relying on more fails here too.

@@ -16,6 +16,7 @@ import {
   UNPROCESSED_ROUNDS,
 } from "#shared/adapters/dynamo-task-store.js";
 import {
+  MAX_READ_PAST_STARTED,
   type PageKey,
   STARTED_OVERTAKE_MARGIN_MS,
   type TaskPage,
@@ -529,8 +530,8 @@ describe("DynamoTaskStore against dynalite", () => {
     expect(others.get(at(56))).toBe("delivered");
     expect(others.get(at(floor))).toBe("delivered");
     expect(others.has(at(floor - 1))).toBe(false);
-    // Only the items down to the margin are read: the pages after the stop are bounded by it.
-    expect(seam.scanned() - before).toBe(59 - floor + 1);
+    // One page of 20 holds them (a group delivering a task a second: its own, the started one, the margin's 15).
+    expect(seam.scanned() - before).toBe(20);
     // Without the stop, the whole window, as before (the sweeper-side and test callers).
     expect((await store.listScheduledInGroup(pk, NOW - 900_000, NOW + 59_000)).map((t) => t.taskId)).toEqual([
       at(30),
@@ -538,6 +539,42 @@ describe("DynamoTaskStore against dynalite", () => {
       at(58),
       at(59),
     ]);
+  });
+
+  it("stopping at a started task, a hot group is read at most MAX_READ_PAST_STARTED items below it, the pages bounded by it", async () => {
+    // 50 tasks a second: the margin's 15 s hold 750 items, and reading them for every due message would take the
+    // relay past a partition's read throughput. Late writes within the last 64 items are still found.
+    const seam = countingClient();
+    const store = await newStore(seam.client);
+    const tasks = Array.from({ length: 200 }, (_, i) => task({ group: "very-hot", dueAtMs: NOW + i * 20 }));
+    for (const t of tasks) await store.putNew(t);
+    const late = [100, 80];
+    for (const t of tasks.slice(0, 151).filter((_, i) => !late.includes(i))) {
+      await store.startAttempt(t.taskId, NOW + 5_000);
+    }
+    const pk = (tasks[0] as TaskRecord).pk;
+    const at = (i: number) => (tasks[i] as TaskRecord).taskId;
+    const others = new Map();
+    const before = seam.scanned();
+    const listed = await store.listScheduledInGroup(pk, NOW - 900_000, NOW + 199 * 20, others, {
+      stopAtStarted: true,
+    });
+    // 150 is the latest started: 100 (50 below) is listed, 80 (70 below) is past the cap.
+    expect(listed.map((t) => t.taskId)).toEqual([at(100), ...tasks.slice(151).map((t) => t.taskId)]);
+    expect(others.has(at(150 - MAX_READ_PAST_STARTED))).toBe(true);
+    expect(others.has(at(150 - MAX_READ_PAST_STARTED - 1))).toBe(false);
+    // Pages of 20 and 40, then only what the cap leaves (54): nothing read past it.
+    expect(seam.scanned() - before).toBe(49 + 1 + MAX_READ_PAST_STARTED);
+    // The memory twin agrees.
+    const twin = new MemoryTaskStore();
+    for (const t of tasks) await twin.putNew(t);
+    for (const t of tasks.slice(0, 151).filter((_, i) => !late.includes(i))) {
+      await twin.startAttempt(t.taskId, NOW + 5_000);
+    }
+    const twinListed = await twin.listScheduledInGroup(pk, NOW - 900_000, NOW + 199 * 20, new Map(), {
+      stopAtStarted: true,
+    });
+    expect(twinListed.map((t) => t.taskId)).toEqual(listed.map((t) => t.taskId));
   });
 
   it("stopping at a started task, a group waiting behind its head is read whole, over pages, in order", async () => {
