@@ -175,6 +175,14 @@ export const AWS_PARAMETERS = {
       url: "https://docs.aws.amazon.com/amazondynamodb/latest/developerguide/warm-throughput-scenarios.html",
     },
   },
+  dynamoTaskItemBytes: {
+    value: 1_024,
+    unit: "bytes per task item",
+    source: {
+      assumption:
+        "a task item with a small payload (the seeds' sustained shape: 1 KB). A Query is billed on every item it reads, the projection and filter notwithstanding, its total size rounded up to 4 KB (read-write-operations.html): the relay's group read is billed by this",
+    },
+  },
   dynamoTableWru: {
     value: 40_000,
     unit: "WRU/s per on-demand table (default table quota)",

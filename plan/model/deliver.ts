@@ -79,7 +79,10 @@ function startUpFront(parts: DeliverParts, tasks: readonly SimTask[], then: () =
     "ddbBatchGet",
     () => {
       world.usage.rru += tasks.length;
-      statements(parts, tasks.length, "batchStart", then);
+      statements(parts, tasks.length, "batchStart", () => {
+        for (const task of tasks) parts.table.start(task);
+        then();
+      });
     },
     { entries: tasks.length },
   );
@@ -139,6 +142,7 @@ function deliverOne(parts: DeliverParts, task: SimTask, startedUpFront: boolean,
     "ddbUpdate",
     () => {
       world.usage.wru++;
+      parts.table.start(task);
       callBack();
     },
     { site: "startAttempt" },

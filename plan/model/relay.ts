@@ -1,5 +1,4 @@
 import { RECENT_SEND_WINDOW_MS } from "#shared/adapters/recent-sends.js";
-import { bySortKey } from "#shared/domain/keys.js";
 import {
   byPartition,
   dueWave,
@@ -9,6 +8,7 @@ import {
 } from "#shared/domain/relay-plan.js";
 import { chunksOf } from "#shared/runtime/chunks.js";
 import { RELAY_LOOKBACK_MS } from "#shared/services/relay.js";
+import { AWS_PARAMETERS as P } from "../parameters.js";
 import { all, Slots, sequence } from "./engine.js";
 import type { LambdaFunction } from "./lambda.js";
 import type { Call } from "./profile.js";
@@ -100,7 +100,10 @@ function forwardWave(parts: RelayParts, slots: Slots, wave: readonly SimTask[], 
   );
 }
 
-/** Query the group's due, still-scheduled tasks up to this batch's latest own one, in order. */
+/**
+ * Query the group's due, still-scheduled tasks up to this batch's latest own one, in order: one Query call per page
+ * the read takes (`TaskTable.relayRead`), each billed on the items it read.
+ */
 function queryGroup(
   parts: RelayParts,
   pk: string,
@@ -108,22 +111,31 @@ function queryGroup(
   then: (due: SimTask[]) => void,
 ): void {
   const { world, table } = parts;
-  relayCall(
-    world,
-    "ddbQuery",
-    () => {
-      world.usage.rru++;
-      const window = groupSweepWindow(own, world.sim.now, RELAY_LOOKBACK_MS);
-      const latest = latestOwnKey(own);
-      const due = table
-        .scheduledInGroup(pk, window.fromMs, window.toMs)
-        .filter((t) => t.key.sk <= latest.sk)
-        .sort((a, b) => bySortKey(a.key, b.key));
-      // The items the Query returned: their CPU once the answer is in.
-      world.entries("ddbQuery", due.length, () => then(due), world.threadOf("relay"));
-    },
-    { entries: 0 },
+  const window = groupSweepWindow(own, world.sim.now, RELAY_LOOKBACK_MS);
+  const latest = latestOwnKey(own);
+  const read = table.relayRead(pk, window.fromMs, window.toMs);
+  const due = read.due.filter((t) => t.key.sk <= latest.sk);
+  sequence(
+    read.pages.map(
+      (items) => (next: () => void) =>
+        relayCall(
+          world,
+          "ddbQuery",
+          () => {
+            world.usage.rru += queryReadUnits(items, P.dynamoTaskItemBytes.value);
+            // The items the page returned: their CPU once the answer is in.
+            world.entries("ddbQuery", items, next, world.threadOf("relay"));
+          },
+          { entries: 0 },
+        ),
+    ),
+    () => then(due),
   );
+}
+
+/** A strongly consistent Query's read units: its items' total size rounded up to 4 KB, at least one. */
+function queryReadUnits(items: number, itemBytes: number): number {
+  return Math.max(1, Math.ceil((items * itemBytes) / 4096));
 }
 
 /**

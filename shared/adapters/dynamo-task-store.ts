@@ -362,10 +362,11 @@ type ConditionalAnswer = { readonly written: true } | { readonly written: false;
 /**
  * A latest-first group read's first page, doubling up to the last: a group delivering a task a second holds its
  * own task, the latest started one and the overtake margin's 15 below it in one page (one request), and a backlog
- * (a group waiting on its head) is still read in a handful of pages.
+ * (a group waiting on its head) is still read in a handful of pages. The capacity planner reads and bills a group
+ * the same way (plan/model/table.ts `relayRead`): change both together.
  */
-const FIRST_GROUP_PAGE = 20;
-const MAX_GROUP_PAGE = 1024;
+export const FIRST_GROUP_PAGE = 20;
+export const MAX_GROUP_PAGE = 1024;
 
 /** The values of `pk = :pk AND sk BETWEEN :from AND :to`: a group's tasks due in [fromMs, toMs]. */
 const groupRange = (pk: string, fromMs: number, toMs: number) => ({

@@ -41,7 +41,7 @@ export function deliverOnce(size: number, groups: number, profile: Profile = han
     const task: SimTask = {
       key: makeTaskKey("demo", `g${i % groups}`, 0, newUlid(i)),
       issuedAtMs: 0,
-      status: "queued",
+      status: "scheduled",
       deliveries: 0,
     };
     table.put(task);
