@@ -4,6 +4,7 @@
  * browser never holds a credential.
  */
 import type http from "node:http";
+import { echoed } from "#shared/domain/echoed.js";
 import { withPercentEncodedQuery } from "../client/api-url.js";
 import type { Authorizer } from "../client/auth.js";
 import { readAnswerBytes } from "../client/read-body.js";
@@ -13,6 +14,12 @@ import { CONSOLE_HEADER, refusalOf, SECURITY_HEADERS, sendJson } from "./server.
 const FORWARDED_REQUEST_HEADERS = ["content-type", "accept", "idempotency-key"];
 const FORWARDED_RESPONSE_HEADERS = ["content-type", "retry-after", "allow"];
 const MAX_BODY_BYTES = 10 * 1024 * 1024;
+/**
+ * The methods the page sends (api.ts `call`): nothing else is signed. Any other a caller sends (PUT, PATCH, OPTIONS,
+ * PROPFIND…) would go out signed with the user's credentials, to whatever the API or a gateway in front of it
+ * makes of it; fetch itself refuses TRACE and CONNECT.
+ */
+const FORWARDED_METHODS = ["GET", "POST", "DELETE"];
 
 export function apiProxy(options: {
   readonly apiUrl: URL;
@@ -27,11 +34,16 @@ export function apiProxy(options: {
     if (!incoming.pathname.startsWith("/v1/")) return false;
     const refusal = refusalOf(req, true);
     if (refusal) return sendJson(res, 403, { error: { code: "forbidden", message: refusal } });
+    const method = req.method ?? "GET";
+    if (!FORWARDED_METHODS.includes(method)) return refuseMethod(res, method);
     const odd = pathProblem(incoming.pathname);
     if (odd) return sendJson(res, 400, { error: { code: "invalid_path", message: odd } });
     const body = await readBody(req);
     if (body === undefined)
       return sendJson(res, 413, { error: { code: "too_large", message: "body too large" } });
+    // fetch refuses to send one (a TypeError, else a 502): the caller's mistake, so a 400 that says so.
+    if (method === "GET" && body.length > 0)
+      return sendJson(res, 400, { error: { code: "invalid_request", message: "a GET carries no body" } });
     // The page's query as the URL standard reads it (`+` a space), sent with `%20`, as the authorizer signs it.
     const target = withPercentEncodedQuery(
       new URL(
@@ -44,7 +56,6 @@ export function apiProxy(options: {
       const value = req.headers[name];
       if (typeof value === "string" && name !== CONSOLE_HEADER) headers[name] = value;
     }
-    const method = req.method ?? "GET";
     const signed = await options.authorize({
       method,
       url: target,
@@ -74,6 +85,13 @@ export function apiProxy(options: {
     res.end(answer);
     return true;
   };
+}
+
+/** 405 with the methods forwarded; the name is echoed cut (Node takes any token as a method). */
+function refuseMethod(res: http.ServerResponse, method: string): true {
+  res.setHeader("allow", FORWARDED_METHODS.join(", "));
+  const message = `the console forwards ${FORWARDED_METHODS.join(", ")}, not ${echoed(method)}`;
+  return sendJson(res, 405, { error: { code: "method_not_allowed", message } });
 }
 
 /**

@@ -10,7 +10,7 @@ import type { Authorizer } from "../client/auth.js";
 import { apiProxy } from "./api-proxy.js";
 import { cloudWatchMetricsSource } from "./cloudwatch-metrics.js";
 import type { ConsoleMetrics } from "./schemas.js";
-import { answerParserRefusals, consoleHandler, SECURITY_HEADERS, sendJson } from "./server.js";
+import { answerParserRefusals, consoleHandler, SECURITY_HEADERS, sendJson, targetParses } from "./server.js";
 import { type ConsoleSession, consoleSession } from "./session-token.js";
 
 export interface ConsoleServerOptions {
@@ -44,7 +44,7 @@ export async function startConsoleServer(
   let session: ConsoleSession | undefined;
   const server = http.createServer(async (req, res) => {
     try {
-      if (!session || session.gate(req, res)) return;
+      if (!targetParses(req, res) || !session || session.gate(req, res)) return;
       if (await serveConsole(req, res)) return;
       if (await proxy(req, res)) return;
       if (req.url === "/") {

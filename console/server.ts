@@ -166,10 +166,22 @@ export function refusalOf(req: http.IncomingMessage, isCall: boolean): string | 
 export function localApiPrelude(serveConsole: ConsoleHandler): ConsoleHandler {
   return async (req, res) => {
     for (const [name, value] of Object.entries(SECURITY_HEADERS)) res.setHeader(name, value);
+    if (!targetParses(req, res)) return true;
     const refusal = refusalOf(req, false);
     if (refusal) return sendJson(res, 403, { error: { code: "forbidden", message: refusal } });
     return serveConsole(req, res);
   };
+}
+
+/**
+ * Whether the request target reads as a URL; if not (`//[`, which Node's parser lets through), answers a 400 and
+ * says no. Every handler parses it, and its throw would be a 502 `upstream_failed` blaming an API never called
+ * (`punctual console`) or the local API server's 500.
+ */
+export function targetParses(req: http.IncomingMessage, res: http.ServerResponse): boolean {
+  if (URL.canParse(req.url ?? "/", "http://localhost")) return true;
+  sendJson(res, 400, { error: { code: "invalid_request", message: "the request target is not a URL path" } });
+  return false;
 }
 
 /**

@@ -7,7 +7,7 @@
  */
 import { createHash, randomBytes, timingSafeEqual } from "node:crypto";
 import type http from "node:http";
-import { parse as parseCookies, serialize as serializeCookie } from "cookie";
+import { serialize as serializeCookie } from "cookie";
 import { SECURITY_HEADERS, sendJson } from "./server.js";
 
 const TOKEN_PARAMETER = "token";
@@ -34,10 +34,22 @@ export function consoleSession(port: number): ConsoleSession {
       const url = new URL(req.url ?? "/", "http://localhost");
       const offered = url.searchParams.get(TOKEN_PARAMETER);
       if (offered !== null && isToken(offered)) return startSession(res, cookieName, token);
-      if (offered === null && isToken(parseCookies(req.headers.cookie ?? "")[cookieName])) return false;
+      if (offered === null && cookieValues(req.headers.cookie, cookieName).some(isToken)) return false;
       return sendJson(res, 403, { error: { code: "forbidden", message: REFUSAL } });
     },
   };
+}
+
+/**
+ * Every value the Cookie header holds for `name`, in its order. Not the first alone (the `cookie` package's
+ * parse): cookies do not tell ports apart, so a page on another port of this host can set one of this name, and
+ * one it sets for a longer path (`/console`) comes first. Planted, it would lock the token's holder out.
+ */
+function cookieValues(header: string | undefined, name: string): string[] {
+  return (header ?? "").split(";").flatMap((pair) => {
+    const at = pair.indexOf("=");
+    return at >= 0 && pair.slice(0, at).trim() === name ? [pair.slice(at + 1).trim()] : [];
+  });
 }
 
 /** Always to the page: a path the URL named (`//elsewhere.example`) would make this an open redirect. */

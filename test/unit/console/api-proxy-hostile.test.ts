@@ -176,3 +176,107 @@ describe("the console proxy against a hostile path", () => {
     expect(api.seen.map((s) => s.url)).toEqual([path]);
   });
 });
+
+/** A raw request (fetch will not send TRACE or CONNECT, nor a GET with a body): its status and parsed body. */
+function rawCall(
+  origin: string,
+  method: string,
+  body?: string,
+): Promise<{ status: number; allow?: string; json: { error?: { code?: string } } }> {
+  return new Promise((resolve, reject) => {
+    const req = http.request(
+      `${origin}/v1/tasks`,
+      {
+        method,
+        headers: {
+          "x-punctual-console": "1",
+          "content-type": "application/json",
+          // Node's client frames no body of a GET by itself.
+          ...(body === undefined ? {} : { "content-length": String(Buffer.byteLength(body)) }),
+        },
+      },
+      (res) => {
+        const chunks: Buffer[] = [];
+        res.on("data", (chunk) => chunks.push(chunk));
+        res.on("end", () => {
+          const text = Buffer.concat(chunks).toString();
+          resolve({
+            status: res.statusCode ?? 0,
+            ...(res.headers.allow ? { allow: res.headers.allow } : {}),
+            json: jsonOr(text),
+          });
+        });
+      },
+    );
+    req.once("error", reject);
+    req.end(body);
+  });
+}
+
+/** The body as JSON, or {} (the test server's own 502 is plain text). */
+function jsonOr(text: string): { error?: { code?: string } } {
+  try {
+    return JSON.parse(text);
+  } catch {
+    return {};
+  }
+}
+
+describe("the console proxy against a method the page never sends", () => {
+  it.each(["PUT", "PATCH", "HEAD", "OPTIONS", "PROPFIND", "TRACE"])(
+    "refuses %s with a 405 naming the methods it forwards: nothing is signed or sent",
+    async (method) => {
+      // Prepare
+      const api = await serve("127.0.0.1", (req, res) => {
+        req.resume();
+        res.writeHead(200, { "content-type": "application/json" }).end("{}");
+      });
+      const proxy = await consoleProxy(api.url);
+
+      // Act
+      const answer = await rawCall(proxy.url, method);
+
+      // Assess
+      expect(answer.status).toBe(405);
+      expect(answer.allow).toBe("GET, POST, DELETE");
+      if (method !== "HEAD") expect(answer.json.error?.code).toBe("method_not_allowed");
+      expect(api.seen).toEqual([]);
+    },
+  );
+
+  it("refuses a GET with a body with a 400, not a 502: nothing is signed or sent", async () => {
+    // Prepare
+    const api = await serve("127.0.0.1", (req, res) => {
+      req.resume();
+      res.writeHead(200, { "content-type": "application/json" }).end("{}");
+    });
+    const proxy = await consoleProxy(api.url);
+
+    // Act
+    const answer = await rawCall(proxy.url, "GET", '{"topic":"demo"}');
+
+    // Assess
+    expect(answer.status).toBe(400);
+    expect(answer.json.error?.code).toBe("invalid_request");
+    expect(api.seen).toEqual([]);
+  });
+
+  it("refuses a body over 10 MiB with a 413 before signing anything", async () => {
+    // Prepare
+    const api = await serve("127.0.0.1", (req, res) => {
+      req.resume();
+      res.writeHead(200, { "content-type": "application/json" }).end("{}");
+    });
+    const proxy = await consoleProxy(api.url);
+
+    // Act
+    const answer = await rawCall(proxy.url, "POST", "x".repeat(10 * 1024 * 1024 + 1)).catch((error) => ({
+      status: -1,
+      json: { error: { code: String(error) } },
+    }));
+
+    // Assess
+    expect(answer.status).toBe(413);
+    expect(api.seen).toEqual([]);
+  });
+});

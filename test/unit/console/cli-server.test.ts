@@ -1,5 +1,5 @@
 import http from "node:http";
-import type { AddressInfo } from "node:net";
+import net, { type AddressInfo } from "node:net";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startConsoleServer } from "../../../console/cli-server.js";
 import {
@@ -111,6 +111,36 @@ describe("punctual console's server", () => {
     expect(elsewhere.headers.get("location")).toBe("/console");
   });
 
+  it("lets the holder in when another page of this host has set a cookie of the same name before theirs", async () => {
+    // Prepare: cookies do not tell ports apart, so a page on another port of 127.0.0.1 can set one of this name;
+    // one for a longer path is sent first.
+    const [name] = session.split("=");
+    const tossed = `${name}=planted; ${session}`;
+
+    // Act
+    const answers = await Promise.all([
+      fetch(`${consoleOrigin}/console`, { headers: { cookie: tossed } }),
+      fetch(`${consoleOrigin}/v1/topics`, { headers: { "x-punctual-console": "1", cookie: tossed } }),
+    ]);
+
+    // Assess
+    expect(answers.map((a) => a.status)).toEqual([200, 200]);
+    for (const answer of answers) await answer.arrayBuffer();
+  });
+
+  it("answers a request target that is no URL with a structured 400, not a 502 blaming the API", async () => {
+    // Act
+    const answers = await Promise.all(
+      ["//[", "http://[/console"].map((target) => rawRequest(consoleOrigin, target, session)),
+    );
+
+    // Assess
+    for (const answer of answers) {
+      expectRawSecurityHeaders(answer, 400);
+      expect(answer).toContain('"code":"invalid_request"');
+    }
+  });
+
   it("answers what Node's parser refuses (a malformed header, 20 KB of headers) with the security headers too", async () => {
     // Act
     const { malformed, oversized } = await parserRefusals(consoleOrigin);
@@ -120,3 +150,19 @@ describe("punctual console's server", () => {
     expectRawSecurityHeaders(oversized, 431);
   });
 });
+
+/** What the server writes back to one raw request for `target` (fetch and http.request parse it first). */
+function rawRequest(origin: string, target: string, cookie: string): Promise<string> {
+  const { hostname, port } = new URL(origin);
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    const socket = net.connect(Number(port), hostname, () =>
+      socket.write(
+        `GET ${target} HTTP/1.1\r\nHost: ${hostname}:${port}\r\nCookie: ${cookie}\r\nConnection: close\r\n\r\n`,
+      ),
+    );
+    socket.on("data", (chunk) => chunks.push(chunk));
+    socket.on("error", reject);
+    socket.on("close", () => resolve(Buffer.concat(chunks).toString("latin1")));
+  });
+}

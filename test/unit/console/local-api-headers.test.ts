@@ -1,3 +1,4 @@
+import net from "node:net";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { consoleHandler, localApiPrelude, SECURITY_HEADERS } from "../../../console/server.js";
 import { startApiServer } from "../../../local/runtime/api-server.js";
@@ -68,4 +69,27 @@ describe("the local API server beside the console", () => {
     expectRawSecurityHeaders(malformed, 400);
     expectRawSecurityHeaders(oversized, 431);
   });
+
+  it("answers a request target that is no URL with a structured 400, not a 500", async () => {
+    // Act
+    const answer = await rawGet(api.url, "//[");
+
+    // Assess
+    expectRawSecurityHeaders(answer, 400);
+    expect(answer).toContain('"code":"invalid_request"');
+  });
 });
+
+/** What the server writes back to one raw GET of `target` (fetch and http.request parse it first). */
+function rawGet(origin: string, target: string): Promise<string> {
+  const { hostname, port } = new URL(origin);
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    const socket = net.connect(Number(port), hostname, () =>
+      socket.write(`GET ${target} HTTP/1.1\r\nHost: ${hostname}:${port}\r\nConnection: close\r\n\r\n`),
+    );
+    socket.on("data", (chunk) => chunks.push(chunk));
+    socket.on("error", reject);
+    socket.on("close", () => resolve(Buffer.concat(chunks).toString("latin1")));
+  });
+}
