@@ -114,7 +114,7 @@ export const topicSettingsSchema = z
     maxConcurrencyPerHost: z.number().int().min(1).max(50).optional(),
     /**
      * A `429`/`503` with `Retry-After` postpones its group by the given time, at most this long (and never beyond
-     * the backoff cap SQS allows).
+     * the backoff cap SQS allows); a longer delay waits this or the backoff step, whichever is longer.
      */
     retryAfterCapSeconds: z.number().int().min(0).max(MAX_BACKOFF_SECONDS, BACKOFF_CAP_MESSAGE),
     /** Consecutive failed attempts to one host that open its circuit. Absent = no circuit breaker. */

@@ -144,6 +144,17 @@ export function waitSeconds(ms: number): number {
 }
 
 /**
+ * The wait a `Retry-After` of `askedSeconds` sets in place of the backoff step: the receiver's own delay, up to
+ * `capSeconds`. A delay the cap cuts is never cut below the backoff step it replaces: a receiver asking for more
+ * time than the cap allows must not be called sooner than one that sent no `Retry-After` at all (with a cap of 0,
+ * every delay but 0 leaves the backoff step as it is).
+ */
+export function retryAfterWait(askedSeconds: number, capSeconds: number, backoffStep: () => number): number {
+  if (askedSeconds <= capSeconds) return askedSeconds;
+  return Math.max(capSeconds, backoffStep());
+}
+
+/**
  * `Retry-After` (RFC 9110 §10.2.3): delay-seconds or an HTTP-date. Returns the delay in whole seconds from
  * `nowMs` (0 for a date in the past), or undefined when the value is neither.
  */

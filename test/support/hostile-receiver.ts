@@ -20,7 +20,11 @@ import net from "node:net";
  * - `cut-chunked`: a chunked `200`, one chunk, then the connection closed without the last (empty) chunk;
  * - `bad-chunk`: a chunked `200` whose first chunk size is not hexadecimal (a framing error after the head);
  * - `no-content-body`: a `204` that carries a body anyway (llhttp ends a 204 at its headers, so the body is junk);
- * - `past-length`: a complete `200` followed by bytes past its Content-Length.
+ * - `past-length`: a complete `200` followed by bytes past its Content-Length;
+ * - `status-999` / `status-000`: a final status outside HTTP's 100–599 (llhttp takes any three digits);
+ * - `http09`: a bare body with no status line at all (an HTTP/0.9 answer);
+ * - `both-lengths`: a `200` with both Content-Length and Transfer-Encoding (the framing of a smuggling attempt);
+ * - `huge-head`: a `200` whose header block is far past Node's 16 KiB header limit.
  * `/<mode>/<n>/…` misbehaves for the first n requests to that path, then answers like `ok`.
  */
 export const HOSTILE_MODES = [
@@ -41,6 +45,11 @@ export const HOSTILE_MODES = [
   "bad-chunk",
   "no-content-body",
   "past-length",
+  "status-999",
+  "status-000",
+  "http09",
+  "both-lengths",
+  "huge-head",
 ] as const;
 export type HostileMode = (typeof HOSTILE_MODES)[number];
 
@@ -181,6 +190,21 @@ export async function startHostileReceiver(options: HostileReceiverOptions = {})
           return;
         case "past-length":
           socket.end("HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok and then some");
+          return;
+        case "status-999":
+          socket.end("HTTP/1.1 999 Whatever\r\nContent-Length: 0\r\n\r\n");
+          return;
+        case "status-000":
+          socket.end("HTTP/1.1 000 Nothing\r\nContent-Length: 0\r\n\r\n");
+          return;
+        case "http09":
+          socket.end("ok");
+          return;
+        case "both-lengths":
+          socket.end("HTTP/1.1 200 OK\r\nContent-Length: 3\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n");
+          return;
+        case "huge-head":
+          socket.end(`HTTP/1.1 200 OK\r\nX-Padding: ${"p".repeat(64 * 1024)}\r\nContent-Length: 0\r\n\r\n`);
           return;
         case "huge": {
           socket.write("HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n");

@@ -2,7 +2,7 @@ import type { CallbackResult } from "#shared/adapters/callback-client.js";
 import type { TopicConfig } from "#shared/config/index.js";
 import type { AttemptLogEntry } from "#shared/domain/attempt-log.js";
 import { backoffSeconds } from "#shared/domain/backoff.js";
-import { hostFailed, parseRetryAfter, waitSeconds } from "#shared/domain/destination.js";
+import { hostFailed, parseRetryAfter, retryAfterWait, waitSeconds } from "#shared/domain/destination.js";
 import { finishedExpiry, type TaskRecord } from "#shared/domain/task.js";
 import { deadLetterTask } from "../dead-letter.js";
 import { protectsDestinations } from "./destination-gate.js";
@@ -224,13 +224,13 @@ function retryAfterBackoff(
   result: CallbackResult,
 ): never {
   const error = result.error ?? "callback failed";
-  // A 429/503 with Retry-After: the receiver's own delay (capped) replaces the backoff step. The attempt counts
-  // (the receiver was called; maxAttempts bounds the requests a task makes), see docs/RELIABILITY.md.
+  // A 429/503 with Retry-After: the receiver's own delay (capped, never below the step it replaces) replaces the
+  // backoff step. The attempt counts (the receiver was called; maxAttempts bounds the requests a task makes), see
+  // docs/RELIABILITY.md.
   const retryAfter = parseRetryAfter(result.retryAfter, ctx.clock());
+  const step = () => backoffSeconds(started.attempts, topic.backoff, ctx.random);
   const seconds =
-    retryAfter !== undefined
-      ? Math.min(retryAfter, topic.retryAfterCapSeconds)
-      : backoffSeconds(started.attempts, topic.backoff, ctx.random);
+    retryAfter !== undefined ? retryAfterWait(retryAfter, topic.retryAfterCapSeconds, step) : step();
   ctx.outcomes.set(group, { kind: "backoff", seconds });
   ctx.deps.logger.info("callback failed; retrying after backoff", {
     taskId: started.taskId,

@@ -498,6 +498,44 @@ describe("callback client against a hostile receiver: every attempt settles by i
     expect(hostFailed(result)).toBe(true);
   });
 
+  it.each([
+    ["status-999", 999],
+    ["status-000", 0],
+  ] as const)(
+    "%s: a final status outside 100–599 is a failed attempt and a host failure",
+    async (mode, status) => {
+      // Prepare
+      const c = client();
+
+      // Act
+      const result = await attempt(c, `/${mode}/${randomUUID()}`);
+
+      // Assess: never a success, never "a host that is up"
+      expect(result).toEqual({ ok: false, status, error: `HTTP ${status}`, durationMs: expect.any(Number) });
+      expect(hostFailed(result)).toBe(true);
+    },
+  );
+
+  it.each(["http09", "both-lengths", "huge-head"] as const)(
+    "%s: an answer Node cannot read as HTTP/1.1 is a failed attempt without a status (retried, a host failure)",
+    async (mode) => {
+      // Prepare
+      const c = client();
+
+      // Act
+      const result = await attempt(c, `/${mode}/${randomUUID()}`);
+      await hostile.connectionsClosed();
+
+      // Assess: the parser's refusal, not an answer: no status, so no 2xx can be read into it
+      expect(result).toEqual({
+        ok: false,
+        error: expect.stringMatching(/^network: /),
+        durationMs: expect.any(Number),
+      });
+      expect(hostFailed(result)).toBe(true);
+    },
+  );
+
   it("a huge body is read only up to the cap: the 2xx stands and the connection is closed", async () => {
     const c = createCallbackClient({ policy: permissive, allowPlainHttp: true, maxResponseBytes: 1024 });
     clients.push(c);

@@ -608,6 +608,44 @@ describe("Retry-After", () => {
   );
 
   it.each([
+    // The backoff step here is 10 s (the test topic's first step, no jitter).
+    ["a cap of 0, a delay of 120 s", 0, "120", 10],
+    ["a cap of 5 s, a delay of a day", 5, "86400", 10],
+    ["a cap of 5 s, a date an hour ahead", 5, new Date(T0 + 100 + 3_600_000).toUTCString(), 10],
+  ])(
+    "a delay the cap cuts is never shorter than the backoff step it replaces (%s → %i s)",
+    async (_n, cap, value, wait) => {
+      // Prepare: a receiver asking for more time than the cap allows
+      const s = setup({ retryAfterCapSeconds: cap });
+      const t = await s.task();
+      s.callbacks.answer(t.taskId, answer(429, value));
+
+      // Act
+      await s.deliver(t);
+
+      // Assess: called no sooner than had it sent no Retry-After at all
+      expect(s.waits()).toEqual([wait]);
+      expect(await s.attempts(t.taskId)).toBe(1);
+    },
+  );
+
+  it.each([
+    ["a delay under the backoff step", "3", 3],
+    ["0 (retry at once)", "0", 0],
+  ])("%s within the cap is the receiver's to ask for", async (_n, value, wait) => {
+    // Prepare
+    const s = setup({ retryAfterCapSeconds: 60 });
+    const t = await s.task();
+    s.callbacks.answer(t.taskId, answer(503, value));
+
+    // Act
+    await s.deliver(t);
+
+    // Assess
+    expect(s.waits()).toEqual([wait]);
+  });
+
+  it.each([
     "soon",
     // Date.parse would read these as dates in the past (2001, the year 120): "retry now" instead of the backoff
     "Mon 1",
