@@ -282,9 +282,9 @@ interface Exchanged {
 }
 
 /**
- * Sends the request and settles exactly once, by `deadlineMs`: on a complete answer, or on the first sign that
- * none is coming — the deadline, an upgrade, a connection closed without a response, too many informational
- * answers, an error.
+ * Sends the request and settles exactly once, by `deadlineMs`: on a complete answer (or its status line, if its body
+ * is still arriving at the deadline), or on the first sign that none is coming — the deadline, an upgrade, a
+ * connection closed without a response, too many informational answers, an error.
  */
 function exchange(
   outgoing: http.ClientRequest,
@@ -307,7 +307,15 @@ function exchange(
       settle({ ok: false, error, durationMs: elapsed() });
       outgoing.destroy();
     };
-    const deadline = setTimeout(() => fail(`timeout after ${req.timeoutMs} ms`), deadlineMs);
+    let answer: { response: http.IncomingMessage; durationMs: number } | undefined;
+    // A body still arriving at the deadline does not undo its status line (below): the answer stands, and the
+    // connection is closed. Retrying a receiver that said 2xx, however slowly it says the rest, would call it again
+    // for a task it took, and dead-letter it after maxAttempts such answers.
+    const deadline = setTimeout(() => {
+      if (!answer) return fail(`timeout after ${req.timeoutMs} ms`);
+      settle(answerOf(answer.response, answer.durationMs));
+      outgoing.destroy();
+    }, deadlineMs);
 
     // With a listener Node hands us the switched socket (without one it destroys it and emits nothing at all).
     outgoing.once("upgrade", (_response, socket: Duplex) => {
@@ -321,12 +329,11 @@ function exchange(
         fail(`receiver sent more than ${limits.maxInformational} informational (1xx) responses`);
       }
     });
-    let answer: { response: http.IncomingMessage; durationMs: number } | undefined;
     outgoing.once("response", (response) => {
       const durationMs = elapsed();
       answer = { response, durationMs };
       // The body is read (at most maxResponseBytes) and dropped; the answer counts once the body has ended (whole,
-      // capped or cut short), or it is the deadline's (a body still trickling in when it fires).
+      // capped or cut short), or when the deadline fires with the body still trickling in.
       discard(response, limits.maxResponseBytes).then(() => settle(answerOf(response, durationMs)));
     });
     // `on`, not `once`: an error after settling (e.g. from the destroy above) must not go unhandled. Once the head

@@ -471,7 +471,6 @@ describe("callback client against a hostile receiver: every attempt settles by i
     ["trickle-headers", `timeout after ${TIMEOUT_MS} ms`],
     ["endless-1xx", "receiver sent more than 10 informational (1xx) responses"],
     ["slow-1xx", `timeout after ${TIMEOUT_MS} ms`],
-    ["trickle", `timeout after ${TIMEOUT_MS} ms`],
     ["silent", `timeout after ${TIMEOUT_MS} ms`],
   ] as const)("%s → settles as a failed attempt: %s", async (mode, error) => {
     // Prepare
@@ -484,6 +483,19 @@ describe("callback client against a hostile receiver: every attempt settles by i
     // Assess: settled, with the reason and no status; the connection was not left open.
     expect(result).toEqual({ ok: false, error, durationMs: expect.any(Number) });
     expect(hostile.requests.at(-1)?.mode).toBe(mode);
+  });
+
+  it("a 200 whose body is still arriving at the deadline is a delivery: the status line is the answer, and the connection is closed", async () => {
+    // Prepare
+    const c = client();
+
+    // Act
+    const result = await attempt(c, `/trickle/${randomUUID()}`);
+    await hostile.connectionsClosed();
+
+    // Assess: settled by the deadline as the 200 it was (a retry would call a receiver that said yes again)
+    expect(result).toEqual({ ok: true, status: 200, durationMs: expect.any(Number) });
+    expect(hostile.requests.at(-1)?.mode).toBe("trickle");
   });
 
   it("a bare 101 (no upgrade negotiated) settles as a failed attempt with its status, and counts as a host failure", async () => {
