@@ -4,7 +4,8 @@ import { type Metrics, MetricUnit } from "@aws-lambda-powertools/metrics";
 import { logMetrics } from "@aws-lambda-powertools/metrics/middleware";
 import middy from "@middy/core";
 import type { ScheduledEvent } from "aws-lambda";
-import { armingDepsFromEnvironment } from "#shared/adapters/arming-wiring.js";
+import { armingDepsWith } from "#shared/adapters/arming-wiring.js";
+import { DynamoMaterializerStore } from "#shared/adapters/dynamo-task-store.js";
 import {
   type TopicSettingsSource,
   topicSettingsFromEnvironment,
@@ -23,7 +24,8 @@ import { scheduleLogging } from "#shared/services/schedules/wiring.js";
  * EventBridge rule (every minute) → schedule materializer (shared/services/schedules/run.ts): occurrences of
  * active schedules within the horizon become tasks. Module scope runs once per cold start.
  */
-const arming = armingDepsFromEnvironment();
+// The narrowest store it calls (the schedule layer and the schedule index), not the whole DynamoTaskStore.
+const arming = armingDepsWith(DynamoMaterializerStore);
 const logger = createFunctionLogger(arming.config);
 const metrics = functionMetricsFactory(arming.config, logger)();
 

@@ -32,8 +32,9 @@ export function armingDepsFromEnvironment(env: NodeJS.ProcessEnv = process.env) 
 }
 
 /**
- * The same with a narrower store (DynamoAddStore, DynamoScheduleStore, DynamoBatchAddStore: the add, schedule and
- * batch add routes), so that their bundles leave out the store methods their services never call (~13–20 KB).
+ * The same with a narrower store (DynamoAddStore, DynamoScheduleStore, DynamoBatchAddStore,
+ * DynamoMaterializerStore: the add, schedule and batch add routes, the schedule materializer), so that their
+ * bundles leave out the store methods their services never call (~13–22 KB).
  */
 export function armingDepsWith<S>(Store: StoreClass<S>, env: NodeJS.ProcessEnv = process.env) {
   const vars = requireEnv(ARMING_VARIABLES, env);

@@ -392,9 +392,9 @@ const ENTER_SWEEP_INDEX = `${SWEEP_SHARD_ATTRIBUTE} = if_not_exists(${SWEEP_SHAR
 /**
  * The store in layers, so that a function builds the narrowest class its services take and its bundle leaves out
  * the methods it never calls (a class's methods are bundled all or none): DynamoAddStore (the add route), and on it
- * DynamoScheduleStore (the schedule write routes), DynamoBatchAddStore (the batch add) and DynamoDeliverStore
- * (deliver), each apart; DynamoTaskStore (every other function) has them all (the schedule and batch-add layers are
- * mixins, see StoreClass). This first layer: the single add's methods, and the reads and writes the others share.
+ * DynamoScheduleStore (the schedule write routes; DynamoMaterializerStore, the materializer, on it),
+ * DynamoBatchAddStore (the batch add) and DynamoDeliverStore (deliver), each apart; DynamoTaskStore (every other
+ * function) has them all (the schedule, schedule-index and batch-add layers are mixins, see StoreClass). This first layer: the single add's methods, and the reads and writes the others share.
  */
 export class DynamoAddStore
   implements
@@ -664,10 +664,10 @@ export class DynamoAddStore
 }
 
 /**
- * A class of the add layer or one built on it, which the schedule and batch-add methods extend as mixins: a
- * function builds the narrowest class it needs (the schedule routes DynamoScheduleStore, the batch add
- * DynamoBatchAddStore, deliver DynamoDeliverStore without either) and its bundle holds only those layers' methods;
- * DynamoTaskStore applies both to deliver's. The annotations let the bundler drop the classes a function never
+ * A class of the add layer or one built on it, which the schedule, schedule-index and batch-add methods extend as
+ * mixins: a function builds the narrowest class it needs (the schedule routes DynamoScheduleStore, the materializer
+ * DynamoMaterializerStore, the batch add DynamoBatchAddStore, deliver DynamoDeliverStore without any) and its bundle
+ * holds only those layers' methods; DynamoTaskStore applies all three to deliver's. The annotations let the bundler drop the classes a function never
  * builds: a call in `extends` could otherwise have side effects.
  */
 // biome-ignore lint/suspicious/noExplicitAny: TypeScript requires a mixin's base constructor to take `any[]`.
@@ -754,6 +754,36 @@ function withScheduleMethods<Base extends StoreClass>(base: Base) {
 }
 
 export class DynamoScheduleStore extends /* @__PURE__ */ withScheduleMethods(DynamoAddStore) {}
+
+/**
+ * The materializer's own read (the schedule index), a mixin on the schedule layer: the materializer builds
+ * DynamoMaterializerStore, so its bundle leaves out the methods of the other functions (~22 KB of the whole
+ * DynamoTaskStore), and the schedule routes, which never read the index, leave this one out.
+ */
+function withScheduleIndex<Base extends StoreClass>(base: Base) {
+  class ScheduleIndexMethods extends base implements Pick<TaskStore, "listSchedulesDue"> {
+    async listSchedulesDue(shard: number, dueByMs: number, limit: number): Promise<DueSchedule[]> {
+      const out = await this.client.send(
+        new QueryCommand({
+          TableName: this.table,
+          IndexName: SCHEDULE_INDEX_NAME,
+          KeyConditionExpression: "#shard = :shard AND #next <= :dueBy",
+          ExpressionAttributeNames: { "#shard": SCHEDULE_SHARD_ATTRIBUTE, "#next": SCHEDULE_SORT_ATTRIBUTE },
+          ExpressionAttributeValues: toWire({ ":shard": shard, ":dueBy": dueByMs }),
+          Limit: limit,
+        }),
+      );
+      // Ascending by the index's sort key (the Query's default order): the longest due first.
+      return (out.Items ?? []).map((item) => {
+        const { sk, materializeAtMs } = unmarshall(item);
+        return { scheduleId: String(sk), materializeAtMs: Number(materializeAtMs) };
+      });
+    }
+  }
+  return ScheduleIndexMethods;
+}
+
+export class DynamoMaterializerStore extends /* @__PURE__ */ withScheduleIndex(DynamoScheduleStore) {}
 
 /**
  * The batch add's writes (BatchWriteItem, PartiQL INSERTs), a mixin: the batch add route builds
@@ -885,7 +915,8 @@ export class DynamoBatchAddStore extends /* @__PURE__ */ withBatchAdd(DynamoAddS
 /**
  * What deliver calls (attempt starts and finishes, the failure and dead-letter writes, the destination guards of
  * protected topics): the deliver function builds this class, on the add layer alone (its `get`, reads and
- * transitions, and the PartiQL batch call); DynamoTaskStore adds the schedule and batch-add mixins on top of it.
+ * transitions, and the PartiQL batch call); DynamoTaskStore adds the schedule, schedule-index and batch-add
+ * mixins on top of it.
  */
 export class DynamoDeliverStore extends DynamoAddStore implements Pick<TaskStore, DeliverStoreMethod> {
   async startAttempt(
@@ -1586,7 +1617,9 @@ export class DynamoDeliverStore extends DynamoAddStore implements Pick<TaskStore
  * no-op, and no index write, for a task that was never in it).
  */
 export class DynamoTaskStore
-  extends /* @__PURE__ */ withBatchAdd(/* @__PURE__ */ withScheduleMethods(DynamoDeliverStore))
+  extends /* @__PURE__ */ withBatchAdd(
+    /* @__PURE__ */ withScheduleIndex(/* @__PURE__ */ withScheduleMethods(DynamoDeliverStore)),
+  )
   implements TaskStore
 {
   /**
@@ -1997,24 +2030,6 @@ export class DynamoTaskStore
     return out.LastEvaluatedKey
       ? { schedules, next: unmarshall(out.LastEvaluatedKey) as PageKey }
       : { schedules };
-  }
-
-  async listSchedulesDue(shard: number, dueByMs: number, limit: number): Promise<DueSchedule[]> {
-    const out = await this.client.send(
-      new QueryCommand({
-        TableName: this.table,
-        IndexName: SCHEDULE_INDEX_NAME,
-        KeyConditionExpression: "#shard = :shard AND #next <= :dueBy",
-        ExpressionAttributeNames: { "#shard": SCHEDULE_SHARD_ATTRIBUTE, "#next": SCHEDULE_SORT_ATTRIBUTE },
-        ExpressionAttributeValues: toWire({ ":shard": shard, ":dueBy": dueByMs }),
-        Limit: limit,
-      }),
-    );
-    // Ascending by the index's sort key (the Query's default order): the longest due first.
-    return (out.Items ?? []).map((item) => {
-      const { sk, materializeAtMs } = unmarshall(item);
-      return { scheduleId: String(sk), materializeAtMs: Number(materializeAtMs) };
-    });
   }
 
   /**

@@ -28,13 +28,45 @@ export interface CronSpec {
  *   exact instants (test/unit/domain/schedule.test.ts).
  */
 function cronOf(spec: Pick<CronSpec, "cron" | "timezone">): Cron {
-  return new Cron(spec.cron, {
+  // Croner keeps a formatter per zone name it is given, for ever: one per zone, not per spelling (zone-clock.ts).
+  const timezone = canonicalZone(spec.timezone);
+  // Intl's zone names hold no space, so zone and pattern cannot run into each other's part of the key.
+  const key = `${timezone} ${spec.cron}`;
+  const kept = crons.get(key);
+  if (kept) {
+    // Least recently used leaves first: moved to the end of the Map's (insertion) order.
+    crons.delete(key);
+    crons.set(key, kept);
+    return kept;
+  }
+  const cron = new Cron(spec.cron, {
     paused: true,
-    // Croner keeps a formatter per zone name it is given, for ever: one per zone, not per spelling (zone-clock.ts).
-    timezone: canonicalZone(spec.timezone),
+    timezone,
     mode: "5-or-6-parts",
     fixedTimeRule: "single-value",
   });
+  const oldest = crons.keys().next();
+  if (crons.size >= MAX_CRONS_KEPT && !oldest.done) crons.delete(oldest.value);
+  crons.set(key, cron);
+  return cron;
+}
+
+/**
+ * The croner objects cronOf built, per zone and pattern (its options are the same for every schedule). Building
+ * one parses the pattern and fills its year table, and the materializer asks for the next occurrence once per
+ * occurrence (up to 150 in a row for one schedule, 4 schedules at a time), the schedule routes up to 120 times
+ * per inline pass: each asked anew built a Cron each time. A paused Cron asked `nextRun(date)` or `getOnce()`
+ * answers from its pattern and options alone (croner changes its state only when it runs jobs), so one kept
+ * answers as a new one would. Few are kept, as in dstFreeClocks below and for its reason (~80 KB each: 16 kept,
+ * ~1.3 MB). A Map rather than an LRU library: the one in these bundles (mnemonist) is the AWS SDK's dependency,
+ * not ours.
+ */
+const crons = new Map<string, Cron>();
+const MAX_CRONS_KEPT = 16;
+
+/** How many croner objects cronOf keeps now (the bound's test). */
+export function cronsKept(): number {
+  return crons.size;
 }
 
 const CRON_FORMAT = "is not a valid cron pattern (5 fields, or 6 with seconds first)";

@@ -11,12 +11,12 @@ import { nextCursorSchema } from "./next-cursor.js";
 // Its own module, so the list function bundles none of the other schedule schemas (nor the add-task content).
 export { listSchedulesQuerySchema } from "./schedule-list-query.js";
 
-const dateTime = z.iso.datetime({ offset: true });
+const dateTime = /* @__PURE__ */ z.iso.datetime({ offset: true });
 /** A date-time the request sends, read as `due_at` is (shared/domain/rfc3339.ts: one rule for every route). */
 const dateTimeInput = rfc3339DateTime;
 
 /** `POST /v1/schedules`. Cron and time zone are checked by croner and Intl after this (shared/domain/schedule.ts). */
-export const createScheduleBodySchema = z
+export const createScheduleBodySchema = /* @__PURE__ */ z
   .object({
     topic: z.string().min(1).max(64),
     cron: z.string().min(1).max(256).meta({
@@ -39,9 +39,9 @@ export const createScheduleBodySchema = z
   })
   .strict();
 
-export const scheduleStatusSchema = z.enum(SCHEDULE_STATUSES);
+export const scheduleStatusSchema = /* @__PURE__ */ z.enum(SCHEDULE_STATUSES);
 
-export const scheduleViewSchema = z.looseObject({
+export const scheduleViewSchema = /* @__PURE__ */ z.looseObject({
   schedule_id: z.string(),
   topic: z.string(),
   cron: z.string(),
@@ -87,18 +87,18 @@ export const scheduleViewSchema = z.looseObject({
 export type ScheduleView = z.output<typeof scheduleViewSchema>;
 
 /** Pause and delete: the schedule, and how many of its not-yet-due occurrence tasks were cancelled. */
-export const scheduleChangeResponseSchema = scheduleViewSchema.extend({
+export const scheduleChangeResponseSchema = /* @__PURE__ */ scheduleViewSchema.extend({
   cancelled_occurrences: z.number().int().nonnegative().meta({
     description:
       "occurrence tasks created ahead (not yet due) and cancelled by this call; one already due, or whose attempt has started, still runs",
   }),
 });
 
-export const scheduleParamsSchema = z.object({
+export const scheduleParamsSchema = /* @__PURE__ */ z.object({
   id: z.string().min(1).meta({ description: "the schedule id" }),
 });
 
-export const scheduleListSchema = z.looseObject({
+export const scheduleListSchema = /* @__PURE__ */ z.looseObject({
   schedules: z.array(scheduleViewSchema),
   next_cursor: nextCursorSchema,
 });

@@ -21,22 +21,35 @@ const LIMIT_BYTES = 250 * 1024;
 
 /**
  * The functions that do not fit without narrower libraries than this code base uses (docs/PERFORMANCE.md, "Not
- * done, and why"). Exactly these: one that comes under the limit must leave the list.
+ * done, and why"), each with the most it may weigh without the SDK (KB: its 2026-12-03 figure, rounded up), so
+ * that an exception does not grow unseen either. Exactly these: one that comes under the limit must leave the list.
  */
-const KNOWN_OVER: readonly string[] = ["create-schedule", "resume-schedule", "schedule-materializer"];
+const KNOWN_OVER: Readonly<Record<string, number>> = {
+  "create-schedule": 283,
+  "resume-schedule": 280,
+  "schedule-materializer": 270,
+};
 
 describe("function bundles", () => {
   const outdir = mkdtempSync(path.join(tmpdir(), "punctual-bundle-size-"));
   afterAll(() => rmSync(outdir, { recursive: true, force: true }));
 
-  it("stay within 250 KB without the AWS SDK, but for the known exceptions", async () => {
+  it("stay within 250 KB without the AWS SDK, but for the known exceptions, which stay within their own", async () => {
     const over: string[] = [];
+    const grown: string[] = [];
     expect(HANDLERS).toEqual(expect.arrayContaining([...FUNCTIONS]));
     for (const name of HANDLERS) {
       const { file, metafile } = await bundle(name as FunctionName, outdir, "prod");
       const withoutSdk = statSync(file).size - sdkBytesOf(metafile);
-      if (withoutSdk > LIMIT_BYTES) over.push(`${name} ${(withoutSdk / 1024).toFixed(1)} KB`);
+      const row = `${name} ${(withoutSdk / 1024).toFixed(1)} KB`;
+      if (withoutSdk > LIMIT_BYTES) over.push(row);
+      const ceilingKb = KNOWN_OVER[name];
+      if (ceilingKb !== undefined && withoutSdk > ceilingKb * 1024)
+        grown.push(`${row} (at most ${ceilingKb})`);
     }
-    expect(over.map((row) => row.split(" ")[0]).sort(), over.join(", ")).toEqual([...KNOWN_OVER].sort());
+    expect(over.map((row) => row.split(" ")[0]).sort(), over.join(", ")).toEqual(
+      Object.keys(KNOWN_OVER).sort(),
+    );
+    expect(grown, grown.join(", ")).toEqual([]);
   }, 180_000);
 });
