@@ -4,7 +4,7 @@ import https from "node:https";
 import { isIP, type LookupFunction } from "node:net";
 import { performance } from "node:perf_hooks";
 import type { Duplex } from "node:stream";
-import { REFUSED_BY_POLICY } from "#shared/domain/attempt-log.js";
+import { REFUSED_BY_POLICY, REFUSED_ON_RESOLUTION } from "#shared/domain/attempt-log.js";
 
 /**
  * Decides whether a connection to `ip` (resolved from `host`) may be opened. The deliver function wires this to
@@ -32,7 +32,10 @@ export interface CallbackResult {
    * Never a body, never an address the host resolved to (callers read it back through GET: no DNS oracle).
    */
   readonly error?: string;
-  /** The destination was refused by the address / URL policy before anything was sent; retrying cannot help. */
+  /**
+   * The destination was refused by the address / URL policy before anything was sent. Retrying cannot help, but
+   * for a name that resolved to refused addresses only (`REFUSED_ON_RESOLUTION`): its next answer may differ.
+   */
   readonly refused?: boolean;
   /** For the operator's logs only, never stored or returned: e.g. the addresses a refused host resolved to. */
   readonly detail?: string;
@@ -439,7 +442,7 @@ async function resolveAllowed(
   if (allowed.length === 0) {
     // The stored error says only that the policy refused; which addresses the name has is for the logs.
     throw new BlockedAddressError(
-      "host resolves to a non-public address",
+      REFUSED_ON_RESOLUTION.slice(REFUSED_BY_POLICY.length + 2),
       `${host} resolves to ${addresses.map((a) => a.address).join(", ")}`,
     );
   }

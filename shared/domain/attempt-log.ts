@@ -17,9 +17,22 @@ export const ATTEMPT_LOG_SIZE = 10;
 /**
  * How a failed attempt's error (`lastError`, an entry's `error`) begins when the URL / address policy refused the
  * destination: deliver dead-letters such a task at once, whatever attempts it has left (the sweeper's topic-DLQ
- * pass reads it so: topic-dead-letters.ts).
+ * pass reads it so: topic-dead-letters.ts), but for a refusal on resolution (`deadLettersAtOnce`).
  */
 export const REFUSED_BY_POLICY = "destination refused by policy";
+
+/**
+ * The one refusal that is retried: the host's name resolved only to addresses the policy refuses. Unlike a URL,
+ * an address literal or the allow-list, a DNS answer can change between attempts (a resolver's bad minute, a
+ * record being moved, a filtering resolver's sinkhole), and nothing is dialled on a retry, so it takes the
+ * backoff and `maxAttempts` like any failed attempt instead of failing every task of a host at once.
+ */
+export const REFUSED_ON_RESOLUTION = `${REFUSED_BY_POLICY}: host resolves to a non-public address`;
+
+/** Whether a failed attempt's error dead-letters its task at once, whatever attempts it has left. */
+export function deadLettersAtOnce(error: string | undefined): boolean {
+  return error?.startsWith(REFUSED_BY_POLICY) === true && !error.startsWith(REFUSED_ON_RESOLUTION);
+}
 
 export interface AttemptLogEntry {
   /** The attempt's number over the task's whole life (replays continue it). */

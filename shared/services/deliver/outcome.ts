@@ -1,6 +1,6 @@
 import type { CallbackResult } from "#shared/adapters/callback-client.js";
 import type { TopicConfig } from "#shared/config/index.js";
-import type { AttemptLogEntry } from "#shared/domain/attempt-log.js";
+import { type AttemptLogEntry, deadLettersAtOnce } from "#shared/domain/attempt-log.js";
 import { backoffSeconds } from "#shared/domain/backoff.js";
 import { hostFailed, parseRetryAfter, retryAfterWait, waitSeconds } from "#shared/domain/destination.js";
 import { finishedExpiry, type TaskRecord } from "#shared/domain/task.js";
@@ -85,7 +85,7 @@ function deferrable(ctx: BatchContext, scope: RecordScope, started: TaskRecord):
 }
 
 /**
- * A failed attempt is recorded, then: a refused destination or the last attempt → dead-lettered (the record
+ * A failed attempt is recorded, then: a destination refused for good or the last attempt → dead-lettered (the record
  * succeeds); otherwise the group is retried after the attempt's backoff step (the record fails).
  */
 export async function recordFailedAttempt(
@@ -119,20 +119,31 @@ export async function recordFailedAttempt(
   // Callback latency counts answers and timeouts; a refused or reset connection says nothing about it.
   const answered = result.status !== undefined || error.startsWith("timeout");
   ctx.deps.metrics.attemptFailed(topic.name, answered ? result.durationMs : undefined);
-  if (result.refused) {
-    // The SSRF / URL policy refused the destination: no retry can change that, so no attempt is wasted on it.
-    // What the host resolved to goes to the log only (the stored error is readable by the caller).
-    ctx.deps.logger.warn("destination refused by policy; dead-lettered without retrying", {
-      taskId: started.taskId,
-      attempt,
-      error,
-      ...(result.detail && { detail: result.detail }),
-    });
+  if (result.refused && logRefusal(ctx, started, result, error))
     return deadLetter(ctx, binding, started, error);
-  }
   if (refund) waitForNextProbe(ctx, group, topic, started);
   if (attempt >= topic.maxAttempts) return deadLetter(ctx, binding, started, error);
   retryAfterBackoff(ctx, group, topic, started, result);
+}
+
+/**
+ * Logs a refusal by policy, with what the host resolved to (the log only: the stored error is readable by the
+ * caller), and tells whether it dead-letters the task now. The SSRF / URL policy's verdict on a URL, an address
+ * literal or the allow-list cannot change on a retry, so no attempt is wasted on it; a name that resolved to
+ * refused addresses only is retried like any failed attempt (`deadLettersAtOnce`).
+ */
+function logRefusal(ctx: BatchContext, started: TaskRecord, result: CallbackResult, error: string): boolean {
+  const atOnce = deadLettersAtOnce(error);
+  const message = atOnce
+    ? "destination refused by policy; dead-lettered without retrying"
+    : "destination's name resolves to refused addresses only; retried after its backoff step";
+  ctx.deps.logger.warn(message, {
+    taskId: started.taskId,
+    attempt: started.attempts,
+    error,
+    ...(result.detail && { detail: result.detail }),
+  });
+  return atOnce;
 }
 
 /**

@@ -1,5 +1,5 @@
 import type { ReceivedPointer } from "#shared/adapters/dead-letter-source.js";
-import { attemptLogSlot, REFUSED_BY_POLICY } from "#shared/domain/attempt-log.js";
+import { attemptLogSlot, deadLettersAtOnce } from "#shared/domain/attempt-log.js";
 import { parseTaskId } from "#shared/domain/keys.js";
 import { parseTaskMessage } from "#shared/domain/messages.js";
 import { replayLifeOf } from "#shared/domain/replay.js";
@@ -114,7 +114,7 @@ function fromEarlierLife(message: ReceivedPointer, task: TaskRecord): boolean {
 
 /**
  * A task still `delivering` whose last attempt decided its dead-lettering (its attempts used up, or its
- * destination refused by policy, which is dead-lettered at once): that dead-lettering (DLQ send, then `failed`)
+ * destination refused by policy, which is dead-lettered at once, `deadLettersAtOnce`): that dead-lettering (DLQ send, then `failed`)
  * stopped between its two steps, so this message of its current life is the one that send made. Deleted here, the
  * task would end `failed` with no dead-letter message at all, out of the DLQ's depth and its alarm: deliver's
  * returning record (or the sweeper's stall repair) sends again under the same deduplication id, which SQS drops
@@ -132,7 +132,7 @@ function deadLetteringCutShort(
   if (task.status !== "delivering" || !currentLife) return false;
   const maxAttempts = topic.config?.maxAttempts;
   const exhausted = maxAttempts !== undefined && task.attempts >= maxAttempts;
-  if (!exhausted && task.lastError?.startsWith(REFUSED_BY_POLICY) !== true) return false;
+  if (!exhausted && !deadLettersAtOnce(task.lastError)) return false;
   if (!currentAttemptRecorded(task)) return "underWay";
   return exhausted ? "exhausted" : "refused";
 }

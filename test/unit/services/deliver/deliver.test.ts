@@ -269,16 +269,17 @@ describe.each(GROUP_CONCURRENCIES)("deliver at groupConcurrency %i", (groupConcu
     });
 
     it("a destination refused by policy is dead-lettered at once: one attempt, status failed, no retry, no address stored", async () => {
-      // Prepare: the head of a group whose host now resolves to a private address; maxAttempts is 3.
+      // Prepare: the head of a group whose address literal the allow-list no longer names; maxAttempts is 3.
       const { store, callbacks, queue, metrics, logger, deps, context, task } = setup(groupConcurrency);
       const head = await task({ group: "A" });
       const follower = await task({ group: "A" });
-      const error = "destination refused by policy: host resolves to a non-public address";
+      const error =
+        "destination refused by policy: a non-public address not named in the topic's allowed callback hosts";
       callbacks.answer(head.taskId, {
         ok: false,
         refused: true,
         error,
-        detail: "hooks.example.com resolves to 10.0.0.1",
+        detail: "address 10.0.0.1",
         durationMs: 1,
       });
       const records = [head, follower].map((t) => fifoRecord(t));
@@ -304,10 +305,76 @@ describe.each(GROUP_CONCURRENCIES)("deliver at groupConcurrency %i", (groupConcu
           level: "warn",
           extra: expect.objectContaining({
             taskId: head.taskId,
+            detail: "address 10.0.0.1",
+          }),
+        }),
+      );
+    });
+
+    it("a name that resolves to refused addresses only is a failed attempt retried after its backoff step, not dead-lettered at once; its addresses only in the log", async () => {
+      // Prepare: the head's host resolves to a private address (a resolver's bad minute, a record being moved);
+      // maxAttempts is 3. Nothing is dialled on a retry, and the next answer may differ.
+      const { store, callbacks, queue, metrics, logger, deps, context, task } = setup(groupConcurrency);
+      const head = await task({ group: "A" });
+      const follower = await task({ group: "A" });
+      const error = "destination refused by policy: host resolves to a non-public address";
+      const refusal = {
+        ok: false,
+        refused: true,
+        error,
+        detail: "hooks.example.com resolves to 10.0.0.1",
+        durationMs: 1,
+      };
+      callbacks.answer(head.taskId, refusal);
+      const records = [head, follower].map((t) => fifoRecord(t));
+
+      // Act
+      const response = await deliverBatch(deps, eventOf(...records), context);
+
+      // Assess: one failed attempt, the group held behind it for the first backoff step, nothing dead-lettered
+      expect(store.tasks.get(head.taskId)).toMatchObject({
+        status: "delivering",
+        attempts: 1,
+        lastError: error,
+      });
+      expect(store.tasks.get(follower.taskId)).toMatchObject({ status: "queued", attempts: 0 });
+      expect(queue.deadLetters).toEqual([]);
+      expect(response.batchItemFailures.map((f) => f.itemIdentifier)).toEqual(
+        records.map((r) => r.messageId),
+      );
+      expect(queue.visibilityByHandle()).toEqual(
+        Object.fromEntries(records.map((r) => [r.receiptHandle, 10])),
+      );
+      expect(metrics.count("attemptFailed")).toBe(1);
+      expect(metrics.count("deadLettered")).toBe(0);
+      expect(JSON.stringify(store.tasks.get(head.taskId))).not.toContain("10.0.0.1");
+      expect(logger.entries).toContainEqual(
+        expect.objectContaining({
+          level: "warn",
+          extra: expect.objectContaining({
+            taskId: head.taskId,
             detail: "hooks.example.com resolves to 10.0.0.1",
           }),
         }),
       );
+    });
+
+    it("a name still resolving to refused addresses on the last attempt is dead-lettered then, with that reason", async () => {
+      // Prepare
+      const { store, callbacks, queue, deps, context, task } = setup(groupConcurrency);
+      const head = await task({ group: "A", status: "delivering", attempts: 2, lastError: "x" } as never);
+      const error = "destination refused by policy: host resolves to a non-public address";
+      callbacks.answer(head.taskId, { ok: false, refused: true, error, durationMs: 1 });
+
+      // Act
+      const response = await deliverBatch(deps, eventOf(fifoRecord(head)), context);
+
+      // Assess
+      expect(store.tasks.get(head.taskId)).toMatchObject({ status: "failed", attempts: 3, lastError: error });
+      expect(queue.deadLetters).toEqual([
+        { dlqUrl: binding().dlqUrl, groupId: head.pk, taskId: head.taskId, reason: error },
+      ]);
+      expect(response).toEqual({ batchItemFailures: [] });
     });
 
     it("a task accepted within the settings' propagation time and refused by policy waits, its attempt given back, instead of being dead-lettered", async () => {

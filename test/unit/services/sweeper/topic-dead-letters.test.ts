@@ -227,7 +227,8 @@ describe("reconcileTopicDeadLetters", () => {
 
   it("keeps the message of a task refused by policy whose dead-lettering was cut short (dead-lettered at its first attempt, attempts left)", async () => {
     // Prepare
-    const refused = "destination refused by policy: host resolves to a non-public address";
+    const refused =
+      "destination refused by policy: a non-public address not named in the topic's allowed callback hosts";
     const { task, queue, pass } = await cutShort("g", [refused]);
 
     // Act
@@ -239,7 +240,8 @@ describe("reconcileTopicDeadLetters", () => {
 
   it("finishes the cut-short dead-lettering of a task refused by policy too: `failed`, its one message kept, so its record back after SQS's 5 minutes (a deliver visibility timeout past 5 minutes) sends no second one", async () => {
     // Prepare: dead-lettered at its first refusal, attempts left; accepted long before the settings' propagation
-    const refused = "destination refused by policy: host resolves to a non-public address";
+    const refused =
+      "destination refused by policy: a non-public address not named in the topic's allowed callback hosts";
     const { store, task, queue, pass, deps } = await cutShort("r", [refused]);
     Object.assign(deps, { clock: () => T0 + 3_600_000, settingsSettleMs: 600_000 });
 
@@ -250,6 +252,23 @@ describe("reconcileTopicDeadLetters", () => {
     expect(store.tasks.get(task.taskId)).toMatchObject({ status: "failed", lastError: refused });
     expect(queue.messages.map((m) => m.deduplicationId)).toEqual([task.taskId]);
     expect(counters).toMatchObject({ deadLettered: 1, failures: 0 });
+  });
+
+  it("a task whose name resolved to refused addresses, attempts left, is no cut-short dead-lettering: deliver retries it, so the backstop's message puts it in the sweep index and goes", async () => {
+    // Prepare: its first attempt refused on resolution (retried after its backoff step, not dead-lettered), then
+    // its message moved here by maxReceiveCount
+    const refused = "destination refused by policy: host resolves to a non-public address";
+    const { store, task, queue, pass, deps } = await cutShort("v", [refused]);
+    Object.assign(deps, { clock: () => T0 + 3_600_000, settingsSettleMs: 600_000 });
+
+    // Act
+    const counters = await pass();
+
+    // Assess: not `failed` (its attempts are not used up), carried on by the stall repair from the index
+    expect(store.tasks.get(task.taskId)).toMatchObject({ status: "delivering", attempts: 1 });
+    expect(store.tasks.get(task.taskId)?.sweepShard).toBe(sweepShardOf(task.taskId));
+    expect(queue.messages).toEqual([]);
+    expect(counters).toMatchObject({ deadLettered: 0 });
   });
 
   it("leaves a refused task whose next attempt is under way to that attempt: not `failed` under it, its message kept", async () => {
