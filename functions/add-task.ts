@@ -30,19 +30,22 @@ export function createHandler(deps: AddTaskHandlerDeps): HttpHandler {
     ...deps,
     onError: deps.onError ?? ((message, error, taskId) => deps.logger.error(message, { taskId, error })),
   };
-  return httpRoute({ method: "POST", logger: deps.logger, jsonBody: jsonBody() }, async (request) => {
-    const inInvocation = { ...withLogging, settings: deps.settings, timeLeftMs: request.remainingMs };
-    const result = await addTask(await withCurrentSettings(inInvocation), {
-      body: request.body,
-      idempotencyKeyHeader: request.header(IDEMPOTENCY_HEADER),
-    });
-    if (result.statusCode === 201 && deps.metrics) publishAccepted(deps.metrics, result.body.topic);
-    return {
-      statusCode: result.statusCode,
-      body: result.body,
-      headers: { location: `/v1/tasks/${encodeURIComponent(result.body.task_id)}` },
-    };
-  });
+  return httpRoute(
+    { method: "POST", logger: deps.logger, jsonBody: jsonBody(), idempotencyKey: true },
+    async (request) => {
+      const inInvocation = { ...withLogging, settings: deps.settings, timeLeftMs: request.remainingMs };
+      const result = await addTask(await withCurrentSettings(inInvocation), {
+        body: request.body,
+        idempotencyKeyHeader: request.header(IDEMPOTENCY_HEADER),
+      });
+      if (result.statusCode === 201 && deps.metrics) publishAccepted(deps.metrics, result.body.topic);
+      return {
+        statusCode: result.statusCode,
+        body: result.body,
+        headers: { location: `/v1/tasks/${encodeURIComponent(result.body.task_id)}` },
+      };
+    },
+  );
 }
 
 export const handler = createHandler({

@@ -34,7 +34,13 @@ export function createHandler(
     onError: deps.onError ?? ((message, error, taskId) => deps.logger.error(message, { taskId, error })),
   };
   return httpRoute(
-    { method: "POST", logger: deps.logger, jsonBody: jsonBody({ maxBytes: MAX_BATCH_BODY_BYTES }) },
+    {
+      method: "POST",
+      logger: deps.logger,
+      jsonBody: jsonBody({ maxBytes: MAX_BATCH_BODY_BYTES }),
+      // Refused by the service, with a batch's own message (give each item its key).
+      idempotencyKey: true,
+    },
     async (request) => {
       const body = await addTasksBatch(
         await withCurrentSettings({ ...withLogging, timeLeftMs: request.remainingMs }),

@@ -29,6 +29,8 @@ export function createHandler(
     method: "POST",
     logger: deps.logger,
     jsonBody: jsonBody(),
+    // Refused by the service, with a create's own message (list the topic's schedules before repeating).
+    idempotencyKey: true,
     timeoutError: scheduleMayBeStored,
   } as const;
   return httpRoute(options, async (request) => {

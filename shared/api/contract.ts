@@ -95,7 +95,7 @@ const UNSUPPORTED_MEDIA_TYPE = error(
 /** Errors every JSON route may answer besides its own. */
 export const COMMON_ERRORS: Readonly<Record<string, ResponseSpec>> = {
   "400": error(
-    "the request is invalid (`validation_failed`, `invalid_json`, `unknown_topic`); a query parameter given more than once is a `validation_failed` naming it",
+    "the request is invalid (`validation_failed`, `invalid_json`, `unknown_topic`); a query parameter given more than once is a `validation_failed` naming it; so is an `Idempotency-Key` header on a route that changes something and keeps no key (all but `POST /v1/tasks`): nothing was changed",
   ),
   "403": { description: "API Gateway refused the caller (IAM or JWT auth)" },
   "405": error("the path exists under other methods (`method_not_allowed`, with an `Allow` header)"),
@@ -305,7 +305,7 @@ export const API_CONTRACT = {
     responses: {
       "202": { description: "replayed: the task is queued again", schema: taskViewSchema },
       "400": error(
-        "`subscriber` for a task that has none (`not_fan_out`) or one it does not have (`unknown_subscriber`); nothing was changed",
+        "`subscriber` for a task that has none (`not_fan_out`) or one it does not have (`unknown_subscriber`); an `Idempotency-Key` header, which a replay does not take (`validation_failed`: a repeated replay delivers again); nothing was changed",
       ),
       "404": error("no such task (`not_found`)"),
       "409": error(

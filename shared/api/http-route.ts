@@ -9,6 +9,7 @@ import { errorResponder } from "./middleware/error-responder.js";
 import { headerGuard } from "./middleware/header-guard.js";
 import { type HttpMethod, methodGuard } from "./middleware/method-guard.js";
 import { noBodyGuard } from "./middleware/no-body.js";
+import { noIdempotencyKeyGuard } from "./middleware/no-idempotency-key.js";
 import { noQueryGuard } from "./middleware/no-query.js";
 import { parsedBody } from "./middleware/parsed-body.js";
 import { pathParameterGuard } from "./middleware/path-parameters.js";
@@ -64,6 +65,12 @@ export interface RouteOptions {
    */
   readonly noBody?: boolean;
   /**
+   * The route reads the `Idempotency-Key` header itself (the add takes it; the batch and a schedule's create refuse
+   * it with their own message). Every other route that changes something refuses it (no-idempotency-key.ts):
+   * ignored, the caller would take the call for keyed and repeat it.
+   */
+  readonly idempotencyKey?: boolean;
+  /**
    * Answer this long before the Lambda deadline (a 503 the client can retry) instead of letting Lambda kill
    * the invocation, which API Gateway would turn into a bodyless 500.
    */
@@ -80,7 +87,7 @@ export interface RouteOptions {
  * responder first, because middy runs `onError` in reverse, so it is the last word on every error; then
  * Powertools' context injection, the header guard (before normalisation, which would hide conflicting
  * spellings), header normalisation (API Gateway passes headers as the client sent them), and the route's own
- * guards: method, path parameters, repeated query keys, no query, no body or JSON body.
+ * guards: method, path parameters, repeated query keys, no query, no idempotency key, no body or JSON body.
  */
 export function httpRoute(
   options: RouteOptions,
@@ -102,6 +109,7 @@ export function httpRoute(
   if (options.method !== "ANY") route.use(repeatedQueryGuard());
   const acts = options.method !== "GET" && options.method !== "ANY";
   if (options.noQuery ?? options.method !== "ANY") route.use(noQueryGuard());
+  if (acts && !options.idempotencyKey) route.use(noIdempotencyKeyGuard());
   if (options.noBody ?? (acts && !options.jsonBody)) route.use(noBodyGuard());
   if (options.jsonBody) route.use(options.jsonBody);
   return route.handler(async (event, context) => {
