@@ -54,6 +54,19 @@ const NON_PUBLIC_SUFFIXES = [
   ".lan",
 ];
 
+/**
+ * The Fetch standard's bad ports (https://fetch.spec.whatwg.org/#block-bad-port): well-known ports of protocols
+ * that read lines (SMTP, FTP, IRC, SIP, LDAP…), into which a callback's POST — its body the caller's — could be
+ * smuggled, turning Punctual into a relay for them. Browsers refuse them for that reason; our callback client uses
+ * node:http, which has no such list, and undici keeps its copy internal, so the standard's list is kept here.
+ */
+const BAD_PORTS = new Set([
+  1, 7, 9, 11, 13, 15, 17, 19, 20, 21, 22, 23, 25, 37, 42, 43, 53, 69, 77, 79, 87, 95, 101, 102, 103, 104,
+  109, 110, 111, 113, 115, 117, 119, 123, 135, 137, 139, 143, 161, 179, 389, 427, 465, 512, 513, 514, 515,
+  526, 530, 531, 532, 540, 548, 554, 556, 563, 587, 601, 636, 989, 990, 993, 995, 1719, 1720, 1723, 2049,
+  3659, 4045, 4190, 5060, 5061, 6000, 6566, 6665, 6666, 6667, 6668, 6669, 6679, 6697, 10080,
+]);
+
 export function checkCallbackUrl(raw: string | URL, policy: CallbackPolicy): CallbackCheck {
   let url: URL;
   try {
@@ -69,6 +82,11 @@ export function checkCallbackUrl(raw: string | URL, policy: CallbackPolicy): Cal
   if (url.username !== "" || url.password !== "") return refuse("credentials in the URL are not allowed");
   // A valid URL, but no connection can reach it: every attempt would fail until the task is dead-lettered.
   if (url.port === "0") return refuse("port 0 is not a port a callback can reach");
+  if (BAD_PORTS.has(Number(url.port))) {
+    return refuse(
+      `port ${url.port} is one the Fetch standard blocks (mail, FTP, IRC, SIP…): not a callback's`,
+    );
+  }
 
   const host = hostOf(url);
   if (host.kind === "invalid") return refuse(`host "${echoed(url.hostname)}" is not a valid host`);

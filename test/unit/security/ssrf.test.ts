@@ -119,6 +119,33 @@ describe("checkCallbackUrl: port", () => {
       reason: "port 0 is not a port a callback can reach",
     });
   });
+
+  it.each([
+    ["https://mail.example.com:25/x", PUBLIC_ONLY, "25"],
+    ["https://mail.example.com:0025/x", PUBLIC_ONLY, "25"],
+    ["https://irc.example.com:6667/x", PUBLIC_ONLY, "6667"],
+    ["https://sip.example.com:5060/x", PUBLIC_ONLY, "5060"],
+    ["https://93.184.216.34:587/x", PUBLIC_ONLY, "587"],
+    ["http://127.0.0.1:10080/x", LOCAL, "10080"],
+    ["http://localhost:21/x", LOCAL, "21"],
+  ])(
+    "refuses the Fetch standard's bad ports, where a POST could be smuggled into another protocol: %s",
+    (url, policy, port) => {
+      expect(checkCallbackUrl(url, policy)).toEqual({
+        ok: false,
+        reason: `port ${port} is one the Fetch standard blocks (mail, FTP, IRC, SIP…): not a callback's`,
+      });
+    },
+  );
+
+  it.each([
+    ["https://hooks.example.com:8443/x", PUBLIC_ONLY],
+    ["https://hooks.example.com:443/x", PUBLIC_ONLY],
+    ["https://hooks.example.com:1024/x", PUBLIC_ONLY],
+    ["http://127.0.0.1:45678/x", LOCAL],
+  ])("accepts any other port: %s", (url, policy) => {
+    expect(checkCallbackUrl(url, policy)).toMatchObject({ ok: true });
+  });
 });
 
 describe("checkCallbackUrl: host names DNS can hold", () => {
