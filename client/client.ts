@@ -13,7 +13,14 @@ import {
 } from "./add-batching.js";
 import { apiUrlProblem, pathSegment, withPercentEncodedQuery } from "./api-url.js";
 import { type Authorizer, authorizer, defaultAuthFor, InvalidTokenError, type PunctualAuth } from "./auth.js";
-import { checkKeyOption, errorFromResponse, PunctualError, parseJson } from "./errors.js";
+import {
+  checkKeyOption,
+  errorFromResponse,
+  MAX_ANSWER_DEPTH,
+  nestedTooDeep,
+  PunctualError,
+  parseJson,
+} from "./errors.js";
 import { readAnswerText, requestIdOf } from "./read-body.js";
 import {
   checkedRetryPolicy,
@@ -444,7 +451,16 @@ function parsedAnswer<R extends z.ZodType>(
   route: RouteDescriptor<string, RouteInput<unknown> | undefined, R>,
   { status, text, requestId }: Answer,
 ): z.output<R> {
-  const parsed = route.response.safeParse(parseJson(text));
+  const body = parseJson(text);
+  if (body === undefined && nestedTooDeep(text)) {
+    throw new PunctualError({
+      code: "invalid_response",
+      status,
+      message: `the API's answer to ${route.method} ${route.path} is nested deeper than ${MAX_ANSWER_DEPTH} levels, which none of its answers is: not read`,
+      ...(requestId ? { requestId } : {}),
+    });
+  }
+  const parsed = route.response.safeParse(body);
   if (!parsed.success) {
     throw new PunctualError({
       code: "invalid_response",
