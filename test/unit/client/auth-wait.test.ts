@@ -23,7 +23,12 @@ describe("a call waiting for its credentials", () => {
     // Prepare
     const { fetch, seen } = scriptedFetch();
     const { token, calls } = neverToken();
-    const client = new PunctualClient({ apiUrl: API, auth: { kind: "jwt", token }, fetch, addBatching: false });
+    const client = new PunctualClient({
+      apiUrl: API,
+      auth: { kind: "jwt", token },
+      fetch,
+      addBatching: false,
+    });
     const controller = new AbortController();
     const reason = new Error("caller gave up");
 
