@@ -7,7 +7,8 @@ import { isPunctualError, RETRYABLE_STATUSES } from "../client/index.js";
  *   2  the API refused the request (4xx but 408, 429): fix the request; sending it again will not help
  *   3  the API failed (5xx) or still throttled (429, or 408) after the client's retries, or could not be reached,
  *      or an AWS look-up (--env, --secret-arn) failed: may be retried, except that a create or a single replay
- *      (which the client never repeats) may have been applied: look before running it again (README)
+ *      (which the client never repeats) may have been applied: look before running it again (README); a
+ *      `tasks add` without a key says the key it sent, to run it again with (MayHaveBeenApplied)
  *   141 the reader closed the pipe (`| head`): stopped quietly, as SIGPIPE stops a Unix tool (cli/bin/punctual.mjs)
  */
 export const EXIT = { ok: 0, usage: 1, refused: 2, failed: 3 } as const;
@@ -47,8 +48,24 @@ export class StoppedPartWay extends Error {
   }
 }
 
+/**
+ * A failure after which the request may still have been applied (exit 3: a try that timed out after the API wrote,
+ * a 503 after the function ran), with how to run it again without applying it twice: it exits as `error` would, and
+ * is printed with `hint` before it (with --json, `retry` beside `error`).
+ */
+export class MayHaveBeenApplied extends Error {
+  override readonly name = "MayHaveBeenApplied";
+  constructor(
+    readonly error: unknown,
+    readonly retry: Readonly<Record<string, unknown>>,
+    readonly hint: string,
+  ) {
+    super(error instanceof Error ? error.message : String(error), { cause: error });
+  }
+}
+
 export function exitCodeOf(error: unknown): ExitCode {
-  if (error instanceof StoppedPartWay) return exitCodeOf(error.error);
+  if (error instanceof StoppedPartWay || error instanceof MayHaveBeenApplied) return exitCodeOf(error.error);
   if (error instanceof UsageError) return EXIT.usage;
   if (error instanceof BatchItemsFailed) return error.exitCode;
   if (isPunctualError(error)) return mayBeRetried(error.status) ? EXIT.failed : EXIT.refused;

@@ -1,4 +1,5 @@
 import { createReadStream } from "node:fs";
+import { parse as parseLossless } from "lossless-json";
 import { MAX_REQUEST_BODY_BYTES } from "#shared/api/lambda-event-size.js";
 import { UsageError } from "./exit-codes.js";
 
@@ -31,21 +32,42 @@ export async function readTextFile(file: string, maxBytes: number, tooLarge: str
 
 /**
  * `--content <json>` or `--content-file <path>` (tasks add, schedules create) as the JSON text to send: as
- * written, so 64-bit ids and `1.0` arrive as typed; parsed here only to refuse non-JSON early.
+ * written, so 64-bit ids and `1.0` arrive as typed; parsed here only to refuse non-JSON early. A file that is not
+ * JSON is refused saying where, quoting none of it: JSON.parse's message quotes its first characters, and a
+ * mistyped path (`~/.aws/credentials`, `/etc/shadow`) would print the start of a secret into a terminal or a CI log.
  */
 export async function contentText(options: {
   readonly content?: string;
   readonly contentFile?: string;
 }): Promise<string> {
+  const file = options.contentFile;
   const content =
-    options.contentFile !== undefined
-      ? await readTextFile(options.contentFile, MAX_REQUEST_BODY_BYTES, "1 MiB, more than a request may hold")
+    file !== undefined
+      ? await readTextFile(file, MAX_REQUEST_BODY_BYTES, "1 MiB, more than a request may hold")
       : options.content;
   if (content === undefined) throw new UsageError("give --content <json> or --content-file <path>");
   try {
     JSON.parse(content);
   } catch (error) {
+    if (file !== undefined) throw new UsageError(`${file}: not JSON${whereNotJson(content)}`);
     throw new UsageError(`the content is not JSON: ${(error as Error).message}`);
   }
   return content;
+}
+
+/**
+ * Where text JSON.parse refused stops being JSON, as ` at line L, column C` (from 1): lossless-json's error names
+ * the position (and at most a character); empty when it names none.
+ */
+function whereNotJson(text: string): string {
+  try {
+    parseLossless(text);
+  } catch (error) {
+    const at = /at position (\d+)/.exec((error as Error).message);
+    if (at) {
+      const lines = text.slice(0, Number(at[1])).split("\n");
+      return ` at line ${lines.length}, column ${(lines.at(-1) as string).length + 1}`;
+    }
+  }
+  return "";
 }

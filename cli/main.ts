@@ -11,7 +11,7 @@ import { schedulesCommand } from "./commands/schedules.js";
 import { tasksCommand } from "./commands/tasks.js";
 import { topicsCommand } from "./commands/topics.js";
 import { EXIT, exitCodeOf, UsageError } from "./exit-codes.js";
-import { type CliIo, printError, processIo } from "./output.js";
+import { type CliIo, printError, processIo, shown } from "./output.js";
 
 /** `writeErr`: where commander writes its usage errors and the help after them (io.err unless --json). */
 export function buildProgram(io: CliIo, writeErr: (text: string) => void = io.err): Command {
@@ -57,7 +57,7 @@ export function buildProgram(io: CliIo, writeErr: (text: string) => void = io.er
 export async function main(argv: readonly string[], io: CliIo = processIo): Promise<number> {
   // Known before commander parses, which may stop before it reads --json.
   const json = jsonAsked(argv);
-  const program = buildProgram(io, json ? () => {} : io.err);
+  const program = buildProgram(io, json ? () => {} : (text) => io.err(shownLines(text)));
   try {
     await program.parseAsync([...argv], { from: "user" });
     return EXIT.ok;
@@ -80,6 +80,15 @@ export async function main(argv: readonly string[], io: CliIo = processIo): Prom
 function jsonAsked(argv: readonly string[]): boolean {
   const end = argv.indexOf("--");
   return (end === -1 ? argv : argv.slice(0, end)).includes("--json");
+}
+
+/**
+ * Commander's message as the terminal gets it: it quotes the argument it refuses (`unknown option '-…'`, `argument
+ * '…' is invalid`), which a script may have taken from data (a task id read from a file), so each line is shown by
+ * the rule for what the server says; its line breaks, and the help after it, are kept.
+ */
+function shownLines(text: string): string {
+  return text.split("\n").map(shown).join("\n");
 }
 
 function usageMessage(error: CommanderError): string {

@@ -1,7 +1,7 @@
 import Table from "cli-table3";
 import { isPunctualError } from "../client/index.js";
 import { visible, visibleJson } from "../shared/domain/visible-text.js";
-import { StoppedPartWay, UsageError } from "./exit-codes.js";
+import { MayHaveBeenApplied, StoppedPartWay, UsageError } from "./exit-codes.js";
 
 export interface CliIo {
   readonly out: (text: string) => void;
@@ -95,17 +95,20 @@ export function printRows(io: CliIo, head: readonly string[], rows: readonly str
 /**
  * A failure, on stderr (stdout stays empty, so a script's `$(punctual … --json)` never captures an error as a
  * result): with --json the API's error object plus `status`, else a line and one line per issue. A run stopped
- * part-way says first what was done before the error (with --json as `before_error` beside `error`).
+ * part-way says first what was done before the error (with --json as `before_error` beside `error`); a request that
+ * may have been applied, how to run it again safely (`retry`).
  */
 export function printError(io: CliIo, json: boolean, error: unknown): void {
   const stopped = error instanceof StoppedPartWay ? error : undefined;
-  const cause = stopped ? stopped.error : error;
+  const applied = error instanceof MayHaveBeenApplied ? error : undefined;
+  const cause = stopped?.error ?? applied?.error ?? error;
   if (json) {
     const before = stopped ? { before_error: stopped.done } : {};
-    io.err(jsonLine({ error: errorObject(cause), ...before }));
+    const retry = applied ? { retry: applied.retry } : {};
+    io.err(jsonLine({ error: errorObject(cause), ...before, ...retry }));
     return;
   }
-  for (const line of stopped?.summary ?? []) io.err(`${shown(line)}\n`);
+  for (const line of stopped?.summary ?? (applied ? [applied.hint] : [])) io.err(`${shown(line)}\n`);
   if (isPunctualError(cause)) {
     const status = cause.status ? ` (HTTP ${cause.status})` : "";
     io.err(`error: ${shown(cause.code)}${status}: ${shown(cause.message)}\n`);

@@ -13,7 +13,14 @@ import {
 } from "./add-batching.js";
 import { apiUrlProblem, pathSegment, withPercentEncodedQuery } from "./api-url.js";
 import { type Authorizer, authorizer, defaultAuthFor, InvalidTokenError, type PunctualAuth } from "./auth.js";
-import { checkKeyOption, errorFromResponse, PunctualError, parseJson } from "./errors.js";
+import {
+  checkKeyOption,
+  errorFromResponse,
+  MAX_ANSWER_DEPTH,
+  nestedTooDeep,
+  PunctualError,
+  parseJson,
+} from "./errors.js";
 import { readAnswerText, requestIdOf } from "./read-body.js";
 import {
   checkedRetryPolicy,
@@ -366,29 +373,28 @@ class PunctualClientCore {
   async #wait(ms: number, signal: AbortSignal | undefined): Promise<void> {
     if (!signal) return this.#sleep(ms);
     signal.throwIfAborted();
-    let onAbort = () => {};
-    const aborted = new Promise<never>((_, reject) => {
-      onAbort = () => reject(signal.reason);
-    });
-    signal.addEventListener("abort", onAbort, { once: true });
     try {
-      await Promise.race([this.#sleep(ms, signal), aborted]);
+      await untilAborted(this.#sleep(ms, signal), signal);
     } catch (error) {
       throw signal.aborted ? signal.reason : error;
-    } finally {
-      signal.removeEventListener("abort", onAbort);
     }
   }
 
-  /** One attempt, signed afresh (a SigV4 signature carries its time). */
+  /**
+   * One attempt, signed afresh (a SigV4 signature carries its time). Its timeout and the call's signal cover the
+   * wait for credentials too: a token function or credential source that never answers (an identity provider, SSO,
+   * a container's credentials endpoint) otherwise held the call forever, deaf to its caller's abort.
+   */
   async #send(attempt: Attempt, signal: AbortSignal | undefined): Promise<Response> {
-    const auth = await this.#authorize(attempt);
     const timeout = AbortSignal.timeout(attempt.timeoutMs);
+    const bound = signal ? AbortSignal.any([signal, timeout]) : timeout;
+    bound.throwIfAborted();
+    const auth = await untilAborted(this.#authorize(attempt), bound);
     return this.#fetch(attempt.url, {
       method: attempt.method,
       headers: { ...attempt.headers, ...auth },
       ...(attempt.body !== undefined ? { body: attempt.body } : {}),
-      signal: signal ? AbortSignal.any([signal, timeout]) : timeout,
+      signal: bound,
       redirect: "manual",
     });
   }
@@ -444,7 +450,16 @@ function parsedAnswer<R extends z.ZodType>(
   route: RouteDescriptor<string, RouteInput<unknown> | undefined, R>,
   { status, text, requestId }: Answer,
 ): z.output<R> {
-  const parsed = route.response.safeParse(parseJson(text));
+  const body = parseJson(text);
+  if (body === undefined && nestedTooDeep(text)) {
+    throw new PunctualError({
+      code: "invalid_response",
+      status,
+      message: `the API's answer to ${route.method} ${route.path} is nested deeper than ${MAX_ANSWER_DEPTH} levels, which none of its answers is: not read`,
+      ...(requestId ? { requestId } : {}),
+    });
+  }
+  const parsed = route.response.safeParse(body);
   if (!parsed.success) {
     throw new PunctualError({
       code: "invalid_response",
@@ -466,6 +481,21 @@ function optionQueryOf(route: RouteDescriptor, options: CallOptions): Record<str
     if (on) Object.assign(query, sends);
   }
   return query;
+}
+
+/** The promise's outcome, or a rejection with the signal's reason once it aborts, whichever comes first. */
+async function untilAborted<T>(promise: Promise<T>, signal: AbortSignal): Promise<T> {
+  let onAbort = () => {};
+  const aborted = new Promise<never>((_, reject) => {
+    onAbort = () => reject(signal.reason);
+  });
+  if (signal.aborted) onAbort();
+  else signal.addEventListener("abort", onAbort, { once: true });
+  try {
+    return await Promise.race([promise, aborted]);
+  } finally {
+    signal.removeEventListener("abort", onAbort);
+  }
 }
 
 /** A per-attempt timeout AbortSignal.timeout can take: a NaN there would fail every attempt as a network error. */

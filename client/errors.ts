@@ -1,4 +1,5 @@
 import { IDEMPOTENCY_KEY_MESSAGE } from "#shared/domain/add-task-request.js";
+import { MAX_JSON_DEPTH } from "#shared/domain/exact-json.js";
 import { type ErrorIssue, errorBodySchema } from "./schemas.js";
 
 /**
@@ -9,8 +10,9 @@ export type ClientErrorCode =
   /** No HTTP answer: connection refused or reset, DNS failure, or the per-attempt timeout. `status` is 0. */
   | "network_error"
   /**
-   * A 2xx whose body does not match the route's response schema, or any answer over 10 MiB (MAX_ANSWER_BYTES),
-   * which is not the API's: it is not read, nor retried.
+   * A 2xx whose body does not match the route's response schema or nests deeper than 128 levels
+   * (MAX_ANSWER_DEPTH), or any answer over 10 MiB (MAX_ANSWER_BYTES), which is not the API's: it is not read, nor
+   * retried.
    */
   | "invalid_response"
   /** API Gateway refused before our code ran (IAM or JWT auth). */
@@ -93,12 +95,42 @@ export function errorFromResponse(
   });
 }
 
+/**
+ * The deepest an answer may nest: the API's own body limit. Its answers nest a few levels; one deeper is not its
+ * answer, and though JSON.parse reads it, whatever recurses into the value (JSON.stringify, a logger, the CLI's
+ * table) overflows the stack: the CLI reported a task it had added as `Maximum call stack size exceeded`.
+ */
+export const MAX_ANSWER_DEPTH = MAX_JSON_DEPTH;
+
+/** The answer's JSON value; undefined when it is not JSON, or is nested deeper than MAX_ANSWER_DEPTH. */
 export function parseJson(text: string): unknown {
+  if (nestedTooDeep(text)) return undefined;
   try {
     return JSON.parse(text);
   } catch {
     return undefined;
   }
+}
+
+/**
+ * Whether JSON text opens more than `maxDepth` objects and arrays at once, strings skipped. Iterative (it guards a
+ * stack), and only brackets counted: a duplicate key, which shared/domain/exact-json.ts's scan reports first,
+ * cannot hide a depth after it.
+ */
+export function nestedTooDeep(text: string, maxDepth = MAX_ANSWER_DEPTH): boolean {
+  let depth = 0;
+  let inString = false;
+  for (let i = 0; i < text.length; i++) {
+    const code = text.charCodeAt(i);
+    if (inString) {
+      if (code === 0x5c) i++;
+      else if (code === 0x22) inString = false;
+    } else if (code === 0x22) inString = true;
+    else if (code === 0x7b || code === 0x5b) {
+      if (++depth > maxDepth) return true;
+    } else if (code === 0x7d || code === 0x5d) depth--;
+  }
+  return false;
 }
 
 /**

@@ -1,3 +1,4 @@
+import { randomUUID } from "node:crypto";
 import { type Command, InvalidArgumentError, Option } from "commander";
 import { parse as parseLossless, stringify as stringifyLossless } from "lossless-json";
 import { echoed } from "#shared/domain/echoed.js";
@@ -9,7 +10,14 @@ import {
 } from "#shared/domain/exact-json.js";
 import type { AddTaskInput } from "../../client/index.js";
 import { connect, type GlobalOptions } from "../connection.js";
-import { BatchItemsFailed, EXIT, mayBeRetried, UsageError } from "../exit-codes.js";
+import {
+  BatchItemsFailed,
+  EXIT,
+  exitCodeOf,
+  MayHaveBeenApplied,
+  mayBeRetried,
+  UsageError,
+} from "../exit-codes.js";
 import { contentText, readTextFile } from "../input-file.js";
 import { type CliIo, jsonLine, printResult, printRows, printTask, printTaskList } from "../output.js";
 import { wholeNumber } from "../whole-number.js";
@@ -176,12 +184,26 @@ function addCommand(tasks: Command, io: CliIo): void {
       const global = command.optsWithGlobals<GlobalOptions>();
       const body = await addTaskBody(options);
       const client = await connect(global, io);
-      const added = await client.addTask(
-        body,
-        options.idempotencyKey !== undefined ? { idempotencyKey: options.idempotencyKey } : {},
-      );
+      const idempotencyKey = options.idempotencyKey ?? randomUUID();
+      const added = await client.addTask(body, { idempotencyKey }).catch((error: unknown) => {
+        throw options.idempotencyKey === undefined ? withKeyToRerun(error, idempotencyKey) : error;
+      });
       printResult(io, global.json ?? false, added);
     });
+}
+
+/**
+ * An add that failed after tries that may have added the task (exit 3), made with a key of this run: a second run
+ * would make another key, and so maybe a second task. The error says the key, to run it again with: the API then
+ * answers the task if it was added, or adds it once.
+ */
+function withKeyToRerun(error: unknown, idempotencyKey: string): unknown {
+  if (exitCodeOf(error) !== EXIT.failed) return error;
+  return new MayHaveBeenApplied(
+    error,
+    { idempotency_key: idempotencyKey },
+    `the task may have been added: run again with --idempotency-key ${idempotencyKey} to find it, or add it once`,
+  );
 }
 
 /**

@@ -92,6 +92,42 @@ describe("tasks add --content-file", () => {
   });
 });
 
+describe("a --content-file that is not JSON (a mistyped path: a password file, a credentials file)", () => {
+  /** The start of an AWS credentials file: what `--content-file ~/.aws/credentials` would read. */
+  const secretFile = "[default]\naws_secret_access_key = wJalrXUtnFEMI/K7MDENG\n";
+
+  it.each([
+    ["tasks add", add],
+    ["schedules create", (file: string) => scheduleCreate("--content-file", file)],
+  ])(
+    "%s: exit 1 naming the file and where it stops being JSON, quoting none of its text",
+    async (_what, argv) => {
+      // Prepare
+      const file = await fileWith(secretFile, "credentials");
+
+      // Act
+      const result = await run(argv(file));
+
+      // Assess
+      expect(result.code).toBe(1);
+      expect(result.bodies).toEqual([]);
+      const { message } = JSON.parse(result.err).error;
+      expect(message).toContain(file);
+      expect(message).toMatch(/not JSON.*line 1, column 2/);
+      expect(message).not.toMatch(/default|aws|wJal/);
+    },
+  );
+
+  it("--content given inline (the user's own text) is still quoted in its error, as before", async () => {
+    // Act
+    const result = await run(["tasks", "add", "--topic", "demo", "--delay", "5", "--content", "{nope"]);
+
+    // Assess
+    expect(result.code).toBe(1);
+    expect(JSON.parse(result.err).error.message).toMatch(/^the content is not JSON: .*position 1/);
+  });
+});
+
 describe("tasks add-batch --file", () => {
   it("a UTF-8 BOM is not content: the tasks after it are read", async () => {
     // Act

@@ -207,6 +207,25 @@ describe("invisible characters in what the server says (the console's set: every
   });
 });
 
+describe("an answer nested deeper than any of the API's", () => {
+  it("tasks get: exit 3 with invalid_response, not a stack overflow printing it, in tables and --json", async () => {
+    // Prepare: a task view with an extra field 100,000 arrays deep.
+    const view = JSON.stringify(failedTask("HTTP 500"));
+    const body = `${view.slice(0, -1)},"extra":${"[".repeat(100_000)}${"]".repeat(100_000)}}`;
+
+    for (const json of [[], ["--json"]]) {
+      // Act
+      const result = await run([...json, "tasks", "get", taskIdOf(1)], { status: 200, body });
+
+      // Assess
+      expect(result.code).toBe(3);
+      expect(result.out).toBe("");
+      expect(result.err).toMatch(/invalid_response/);
+      expect(result.err).not.toMatch(/call stack/);
+    }
+  });
+});
+
 describe("a next_cursor that is not one of the API's cursors", () => {
   // The CLI prints `more: --cursor <next_cursor>` for the operator to paste into a shell: a lying server (or a
   // proxy) must not be able to hand them a command substitution to run. The API's cursors are base64url.

@@ -364,6 +364,55 @@ describe("an answer that is not the route's", () => {
   });
 });
 
+describe("an answer nested deeper than any of the API's", () => {
+  /** A task view with an extra field nested `depth` levels: JSON.parse reads it, JSON.stringify overflows the stack. */
+  const deepTask = (depth: number) => {
+    const view = JSON.stringify(taskViewOf(taskId()));
+    return `${view.slice(0, -1)},"extra":${"[".repeat(depth)}${"]".repeat(depth)}}`;
+  };
+
+  it.each([128, 100_000])(
+    "a 2xx with a field %i arrays deep (past 128 levels) is invalid_response naming the depth, not an answer whose printing or logging overflows the stack",
+    async (depth) => {
+      // Prepare
+      const { fetch } = scriptedFetch({ status: 200, body: deepTask(depth) });
+
+      // Act
+      const error = await new PunctualClient({ apiUrl: API, fetch })
+        .getTask(taskId())
+        .catch((e: unknown) => e);
+
+      // Assess
+      expect(error).toMatchObject({ code: "invalid_response", status: 200 });
+      expect((error as Error).message).toMatch(/nested deeper than 128 levels/);
+    },
+  );
+
+  it("an error answer is not read as the API's error (its details would be as deep): http_error with the status", async () => {
+    // Prepare
+    const depth = 100_000;
+    const body = `{"error":{"code":"conflict","message":"m","x":${"[".repeat(depth)}${"]".repeat(depth)}}}`;
+    const { fetch } = scriptedFetch({ status: 409, body });
+
+    // Act
+    const error = await new PunctualClient({ apiUrl: API, fetch }).getTask(taskId()).catch((e: unknown) => e);
+
+    // Assess
+    expect(error).toMatchObject({ code: "http_error", status: 409, details: {} });
+  });
+
+  it("an answer nested as deep as the API's body limit (128) is read as before", async () => {
+    // Prepare: the view's object and 127 arrays in it, 128 levels.
+    const { fetch } = scriptedFetch({ status: 200, body: deepTask(127) });
+
+    // Act
+    const task = await new PunctualClient({ apiUrl: API, fetch }).getTask(taskId());
+
+    // Assess
+    expect(task.task_id).toBeTypeOf("string");
+  });
+});
+
 describe("a next_cursor that is not one of the API's cursors", () => {
   // The API's cursors are base64url (shared/api/cursor.ts), at most 2,048 characters, the most it takes back: any
   // other is not its answer, and a caller passing it on (a shell line, a URL) must not get markup or a command.
