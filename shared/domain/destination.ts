@@ -155,6 +155,21 @@ export function retryAfterWait(askedSeconds: number, capSeconds: number, backoff
 }
 
 /**
+ * How long an open circuit waits before its next probe, from the answer that opened it or kept it open: the
+ * topic's cool-down, longer when the receiver's `Retry-After` (in seconds, parsed) asks for longer — up to the
+ * topic's cap, as for a task's retry. Never shorter: a receiver cannot make an open circuit probe sooner. Without
+ * it, a receiver that answered 503 "come back in 10 minutes" was probed every cool-down regardless.
+ */
+export function probeCooldownSeconds(
+  cooldownSeconds: number,
+  capSeconds: number,
+  askedSeconds: number | undefined,
+): number {
+  if (askedSeconds === undefined) return cooldownSeconds;
+  return Math.max(cooldownSeconds, Math.min(askedSeconds, capSeconds));
+}
+
+/**
  * `Retry-After` (RFC 9110 §10.2.3): delay-seconds or an HTTP-date. Returns the delay in whole seconds from
  * `nowMs` (0 for a date in the past), or undefined when the value is neither.
  */

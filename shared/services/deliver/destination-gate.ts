@@ -6,6 +6,8 @@ import {
   type DestinationRecord,
   destinationHost,
   hostFailed,
+  parseRetryAfter,
+  probeCooldownSeconds,
   rateWindow,
   waitSeconds,
 } from "#shared/domain/destination.js";
@@ -299,7 +301,7 @@ export async function noteDestinationOutcome(
   // No verdict on the host (our own policy refused it): a probe's claim goes back for the next delivery.
   if (failed === undefined) return releaseProbe(ctx, topic, admission);
   try {
-    if (failed) await circuitFailure(ctx, topic, admission, result.error ?? "callback failed");
+    if (failed) await circuitFailure(ctx, topic, admission, result);
     else await circuitSuccess(ctx, topic, admission);
   } catch (error) {
     ctx.deps.logger.warn("recording a destination outcome failed", {
@@ -309,9 +311,15 @@ export async function noteDestinationOutcome(
   }
 }
 
-async function circuitFailure(ctx: BatchContext, topic: TopicConfig, admission: Admission, error: string) {
+async function circuitFailure(
+  ctx: BatchContext,
+  topic: TopicConfig,
+  admission: Admission,
+  result: CallbackResult,
+) {
   const { store, logger, metrics } = ctx.deps;
   const now = ctx.clock();
+  const error = result.error ?? "callback failed";
   const record = await store.recordDestinationFailure(topic.name, admission.host, now, error);
   ctx.destinations.remember(topic.name, admission.host, record, now);
   const threshold = topic.circuitFailureThreshold ?? Number.POSITIVE_INFINITY;
@@ -319,7 +327,7 @@ async function circuitFailure(ctx: BatchContext, topic: TopicConfig, admission: 
   // threshold opens it — also for a probe whose circuit was closed while it ran (reset by hand, or another
   // delivery's success): that circuit counts its failures afresh.
   if (record.circuit !== "open" && record.failures < threshold) return;
-  const nextProbeAtMs = now + topic.circuitCooldownSeconds * 1000;
+  const nextProbeAtMs = now + nextProbeSeconds(topic, result, now) * 1000;
   // A failed probe gives up its own claim; a failure of an attempt admitted before the circuit opened (this
   // container's cached read, or a callback that outlasted the opening) must not free the claim of the probe in
   // flight, or a second prober would be elected beside it once the restarted cool-down ends.
@@ -374,4 +382,10 @@ async function circuitSuccess(ctx: BatchContext, topic: TopicConfig, admission: 
     ctx.deps.metrics.circuitClosed(topic.name);
     ctx.deps.logger.info("circuit closed: the host answered", { topic: topic.name, host: admission.host });
   }
+}
+
+/** The open circuit's wait for its next probe after `result`: the cool-down, or the receiver's longer Retry-After. */
+export function nextProbeSeconds(topic: TopicConfig, result: CallbackResult, nowMs: number): number {
+  const asked = parseRetryAfter(result.retryAfter, nowMs);
+  return probeCooldownSeconds(topic.circuitCooldownSeconds, topic.retryAfterCapSeconds, asked);
 }

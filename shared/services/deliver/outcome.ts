@@ -5,7 +5,7 @@ import { backoffSeconds } from "#shared/domain/backoff.js";
 import { hostFailed, parseRetryAfter, retryAfterWait, waitSeconds } from "#shared/domain/destination.js";
 import { finishedExpiry, type TaskRecord } from "#shared/domain/task.js";
 import { deadLetterTask } from "../dead-letter.js";
-import { protectsDestinations } from "./destination-gate.js";
+import { nextProbeSeconds, protectsDestinations } from "./destination-gate.js";
 import {
   type BatchContext,
   type DeliverBinding,
@@ -121,7 +121,7 @@ export async function recordFailedAttempt(
   ctx.deps.metrics.attemptFailed(topic.name, answered ? result.durationMs : undefined);
   if (result.refused && logRefusal(ctx, started, result, error))
     return deadLetter(ctx, binding, started, error);
-  if (refund) waitForNextProbe(ctx, group, topic, started);
+  if (refund) waitForNextProbe(ctx, group, topic, started, result);
   if (attempt >= topic.maxAttempts) return deadLetter(ctx, binding, started, error);
   retryAfterBackoff(ctx, group, topic, started, result);
 }
@@ -173,11 +173,18 @@ function waitForSettings(ctx: BatchContext, group: string, started: TaskRecord):
 }
 
 /** The circuit stays open after a failed probe: the group waits for the next probe, its attempt given back. */
-function waitForNextProbe(ctx: BatchContext, group: string, topic: TopicConfig, started: TaskRecord): never {
-  ctx.outcomes.set(group, { kind: "wait", seconds: topic.circuitCooldownSeconds });
+function waitForNextProbe(
+  ctx: BatchContext,
+  group: string,
+  topic: TopicConfig,
+  started: TaskRecord,
+  result: CallbackResult,
+): never {
+  const seconds = nextProbeSeconds(topic, result, ctx.clock());
+  ctx.outcomes.set(group, { kind: "wait", seconds });
   ctx.deps.logger.info("probe failed; the attempt is given back and the group waits for the next probe", {
     taskId: started.taskId,
-    cooldownSeconds: topic.circuitCooldownSeconds,
+    cooldownSeconds: seconds,
   });
   throw new RecordFailedError("circuit probe failed");
 }

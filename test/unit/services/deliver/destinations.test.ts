@@ -390,6 +390,49 @@ describe("circuit breaker", () => {
     expect(s.queue.deadLetters).toEqual([]);
   });
 
+  it.each([
+    ["asks for longer than the cool-down: the circuit waits that long", "600", 600],
+    ["asks for longer than the cap: the circuit waits the cap", "86400", 3_600],
+    ["asks for less than the cool-down: the circuit waits the cool-down", "5", 30],
+  ])("a failed probe whose 503 Retry-After %s", async (_name, retryAfter, seconds) => {
+    // Prepare: a receiver that says when to come back (retryAfterCapSeconds 3,600 by default)
+    const s = setup(BREAKER);
+    await openCircuit(s);
+    const probe = await s.task(HOST_A);
+    s.callbacks.answer(probe.taskId, { ...HTTP(503), retryAfter });
+
+    // Act
+    s.advance(30_000);
+    await s.deliver(probe);
+
+    // Assess: the next probe, and the group's own wait, at what it asked (capped), never sooner than the cool-down
+    expect(await s.store.getDestination("demo", HOST_A)).toMatchObject({
+      circuit: "open",
+      nextProbeAtMs: s.now() + seconds * 1_000,
+    });
+    expect(s.waits()).toEqual([seconds]);
+    expect(await s.store.get(probe.taskId)).toMatchObject({ attempts: 0 });
+  });
+
+  it("the failure that opens the circuit sets its first probe by its Retry-After too", async () => {
+    // Prepare
+    const s = setup(BREAKER);
+    const first = await s.task(HOST_A);
+    s.callbacks.answer(first.taskId, HTTP(503));
+    await s.deliver(first);
+    const second = await s.task(HOST_A);
+    s.callbacks.answer(second.taskId, { ...HTTP(503), retryAfter: "300" });
+
+    // Act
+    await s.deliver(second);
+
+    // Assess
+    expect(await s.store.getDestination("demo", HOST_A)).toMatchObject({
+      circuit: "open",
+      nextProbeAtMs: s.now() + 300_000,
+    });
+  });
+
   it("after a failed probe the next probe comes one cool-down later, not at the end of the failed probe's claim", async () => {
     // Prepare: a long callback timeout, so a probe's claim (timeout + margin) outlasts the cool-down
     const s = setup({ ...BREAKER, circuitCooldownSeconds: 1, callbackTimeoutSeconds: 20 });
