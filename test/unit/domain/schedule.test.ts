@@ -161,6 +161,37 @@ describe("occurrences", () => {
     ]);
   });
 
+  it.each([
+    // The 31st: only the months that have one.
+    ["0 0 31 * *", ["2027-01-31", "2027-03-31", "2027-05-31"]],
+    // The last day of each month, the last Friday, the nearest weekday to the 15th, the fifth Monday.
+    ["0 0 L * *", ["2027-01-31", "2027-02-28", "2027-03-31"]],
+    ["0 0 * * 5L", ["2027-01-29", "2027-02-26", "2027-03-26"]],
+    ["0 0 15W * *", ["2027-01-15", "2027-02-15", "2027-03-15"]],
+    ["0 0 * * 1#5", ["2027-03-29", "2027-05-31", "2027-08-30"]],
+    // Leap day: every four years.
+    ["0 0 29 2 *", ["2028-02-29", "2032-02-29", "2036-02-29"]],
+    // Both day fields restricted: OR (Vixie cron), the 13th or any Friday; `+` before the weekday makes it AND.
+    ["0 0 13 * 5", ["2027-01-01", "2027-01-08", "2027-01-13"]],
+    ["0 0 13 * +5", ["2027-08-13", "2028-10-13", "2029-04-13"]],
+  ])("calendar rules as README states them: %s", (cron, days) => {
+    const runs = occurrencesBetween(
+      { cron, timezone: "UTC" },
+      at("2027-01-01T00:00:00Z") - 1,
+      Number.MAX_SAFE_INTEGER,
+      3,
+    );
+
+    expect(runs.map((ms) => iso(ms).slice(0, 10))).toEqual(days);
+  });
+
+  it.each(["0 0 30 2 *", "0 0 31 4 *", "0 0 31W 2 *", "0 0 1 * +1#5"])(
+    "a pattern that never fires (%s) has no occurrence, so a create refuses it",
+    (cron) => {
+      expect(nextOccurrence({ cron, timezone: "UTC" }, at("2027-01-01T00:00:00Z"))).toBeUndefined();
+    },
+  );
+
   it("are strictly after the cursor, at most `limit`", () => {
     const spec = { cron: "* * * * *", timezone: "UTC" };
 
@@ -304,6 +335,18 @@ describe("validation", () => {
 
   it.each(["Mars/Olympus", "+02:00", "CEST", "europe berlin", "", "Europe/"])("refuses %j", (zone) => {
     expect(isKnownTimeZone(zone)).toBe(false);
+  });
+
+  // README: "Letter case is free, as Intl's". `europe/berlin` was taken and `utc` refused with a 400.
+  it.each(["utc", "Utc", "uTC"])("knows UTC in any letter case (%s), as every other zone", (zone) => {
+    expect(isKnownTimeZone(zone)).toBe(true);
+    const runs = occurrencesBetween(
+      { cron: "0 12 * * *", timezone: zone },
+      at("2027-01-01T00:00:00Z"),
+      at("2027-01-02T00:00:00Z"),
+      2,
+    );
+    expect(runs.map(iso)).toEqual(["2027-01-01T12:00:00.000Z"]);
   });
 });
 
