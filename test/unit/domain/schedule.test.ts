@@ -291,6 +291,34 @@ describe("validation", () => {
     expect(cronProblem(cron)).toMatch(/is not a valid cron pattern.*`\?` .*day-of-month or day-of-week.*AWS/);
   });
 
+  // A Quartz cron (seconds first, `?` in one day field) has croner's six fields, but Quartz counts the weekday from
+  // Sunday = 1: `0 0 12 ? * 2` (Mondays at noon in Quartz) ran on Tuesdays, `0 0 9 ? * 6#3` (third Friday) on the
+  // third Saturday, silently. With `?`, a numbered weekday is refused; a named one means the same in both.
+  it.each([
+    ["0 0 12 ? * 2", "Mondays at noon in Quartz"],
+    ["0 0 9 ? * 6#3", "the third Friday in Quartz"],
+    ["0 0 9 ? * 2-6", "weekdays in Quartz"],
+    ["0 0 9 ? * 6L", "the last Friday in Quartz"],
+  ])(
+    "refuses %j (%s): `?` and a numbered weekday read as Quartz, a day off; the message says to name the day",
+    (cron) => {
+      const problem = cronProblem(cron) ?? "";
+      expect(problem).toMatch(/is not a valid cron pattern.*Quartz.*MON/);
+      expect(problem.length).toBeLessThanOrEqual(MAX_ISSUE_TEXT);
+    },
+  );
+
+  it.each([
+    "0 0 12 ? * MON",
+    "0 0 9 ? * FRI#3",
+    "0 0 12 1 * ?",
+    "0 0 12 * * 2",
+    "0 12 ? * 2",
+    "0 0 12 ? * *",
+  ])("takes %j: a named weekday, `?` in the weekday, no `?`, or five fields (never Quartz's)", (cron) => {
+    expect(cronProblem(cron)).toBeUndefined();
+  });
+
   // The API clips an issue's message at MAX_ISSUE_TEXT characters: this one must arrive whole, remedy included,
   // not cut mid-word before "write `0 12 * * *`".
   it("keeps the AWS-cron refusal within the API's issue clip, so its remedy reaches the caller", () => {
