@@ -215,6 +215,26 @@ describe("creating a schedule", () => {
     expect(large).toMatchObject({ status: 413, code: "payload_too_large" });
     expect(h.store.schedules.size).toBe(0);
   });
+  it("a Quartz cron (`?`, a numbered weekday: a day off here) is a 400 at `cron` and stores nothing; `utc` in lower case is UTC", async () => {
+    const h = harness();
+
+    const quartz = await refusal(createSchedule(h.deps, body({ cron: "0 0 12 ? * 2" })));
+    const lower = await createSchedule(h.deps, body({ cron: "0 12 * * *", timezone: "utc" }));
+
+    expect(quartz).toMatchObject({ status: 400, code: "validation_failed", issues: [{ path: "cron" }] });
+    expect(lower).toMatchObject({
+      timezone: "utc",
+      next_occurrences: [
+        "2027-01-01T12:00:00.000Z",
+        "2027-01-02T12:00:00.000Z",
+        "2027-01-03T12:00:00.000Z",
+        "2027-01-04T12:00:00.000Z",
+        "2027-01-05T12:00:00.000Z",
+      ],
+    });
+    expect(h.store.schedules.size).toBe(1);
+  });
+
   it("a store call whose outcome is unknown (a 5xx: the schedule may be stored) is not a 503 'retry', whose retry would store a second schedule; a throttled one, which stored nothing, is", async () => {
     // Prepare
     const h = harness();
