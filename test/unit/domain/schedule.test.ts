@@ -365,6 +365,17 @@ describe("validation", () => {
     expect(isKnownTimeZone(zone)).toBe(false);
   });
 
+  it("reads IANA's fixed-offset zones with IANA's (POSIX) sign, as README says: noon in Etc/GMT+5 is 17:00Z", () => {
+    const runs = occurrencesBetween(
+      { cron: "0 12 * * *", timezone: "Etc/GMT+5" },
+      at("2027-01-01T00:00:00Z"),
+      at("2027-01-02T00:00:00Z"),
+      2,
+    );
+
+    expect(runs.map(iso)).toEqual(["2027-01-01T17:00:00.000Z"]);
+  });
+
   // README: "Letter case is free, as Intl's". `europe/berlin` was taken and `utc` refused with a 400.
   it.each(["utc", "Utc", "uTC"])("knows UTC in any letter case (%s), as every other zone", (zone) => {
     expect(isKnownTimeZone(zone)).toBe(true);
