@@ -78,7 +78,7 @@ export function cronProblem(cron: string): string | undefined {
   if (!/^[\x20-\x7e]*$/.test(cron)) {
     return `${CRON_FORMAT}: may hold only printable ASCII, its fields separated by plain spaces (no tabs, line breaks or Unicode spaces)`;
   }
-  const misplaced = misplacedQuestionMark(cron);
+  const misplaced = misplacedQuestionMark(cron) ?? quartzWeekday(cron);
   if (misplaced) return `${CRON_FORMAT}: ${misplaced}`;
   try {
     // Croner takes an ISO 8601 date string as a run-once job instead of refusing it; every later computation
@@ -129,6 +129,19 @@ function misplacedQuestionMark(cron: string): string | undefined {
   if (!misplaced) return undefined;
   // Kept within the API's issue clip (MAX_ISSUE_TEXT, 200) with CRON_FORMAT before it, so the remedy arrives.
   return "`?` only in day-of-month or day-of-week; `0 12 * * ? *` is an AWS (EventBridge) cron, a year last: write `0 12 * * *`";
+}
+
+/**
+ * A Quartz cron is croner's six fields (seconds first) with `?` in one day field, but Quartz counts the weekday from
+ * Sunday = 1, croner from Sunday = 0: `0 0 12 ? * 2`, Mondays at noon in Quartz, would run on Tuesdays, silently. A
+ * six-field pattern holding `?` with a numbered weekday is refused; a named one (`MON`) reads the same in both.
+ */
+function quartzWeekday(cron: string): string | undefined {
+  const fields = cron.trim().split(/\s+/);
+  if (fields.length !== 6 || !cron.includes("?") || !/\d/.test(fields[5]?.replace(/#\d/g, "") ?? "")) {
+    return undefined;
+  }
+  return "`?` with a numbered weekday reads as Quartz, whose Sunday is 1 (here 0): name the day (MON, FRI#3)";
 }
 
 /**

@@ -163,7 +163,8 @@ export function occurrenceIdempotencyKey(scheduleId: string, epoch: number, occu
  * refused: an offset has no DST rules, and abbreviations are ambiguous (`IST`).
  */
 export function isKnownTimeZone(timezone: string): boolean {
-  if (!/^(?:UTC|[A-Za-z][A-Za-z0-9_+-]*(?:\/[A-Za-z0-9_+-]+)+)$/.test(timezone)) return false;
+  // Any letter case, as Intl takes it (README): `utc` as much as `europe/berlin`.
+  if (!/^(?:UTC|[A-Z][A-Z0-9_+-]*(?:\/[A-Z0-9_+-]+)+)$/i.test(timezone)) return false;
   try {
     new Intl.DateTimeFormat("en-US", { timeZone: timezone });
     return true;

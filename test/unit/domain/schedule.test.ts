@@ -161,6 +161,37 @@ describe("occurrences", () => {
     ]);
   });
 
+  it.each([
+    // The 31st: only the months that have one.
+    ["0 0 31 * *", ["2027-01-31", "2027-03-31", "2027-05-31"]],
+    // The last day of each month, the last Friday, the nearest weekday to the 15th, the fifth Monday.
+    ["0 0 L * *", ["2027-01-31", "2027-02-28", "2027-03-31"]],
+    ["0 0 * * 5L", ["2027-01-29", "2027-02-26", "2027-03-26"]],
+    ["0 0 15W * *", ["2027-01-15", "2027-02-15", "2027-03-15"]],
+    ["0 0 * * 1#5", ["2027-03-29", "2027-05-31", "2027-08-30"]],
+    // Leap day: every four years.
+    ["0 0 29 2 *", ["2028-02-29", "2032-02-29", "2036-02-29"]],
+    // Both day fields restricted: OR (Vixie cron), the 13th or any Friday; `+` before the weekday makes it AND.
+    ["0 0 13 * 5", ["2027-01-01", "2027-01-08", "2027-01-13"]],
+    ["0 0 13 * +5", ["2027-08-13", "2028-10-13", "2029-04-13"]],
+  ])("calendar rules as README states them: %s", (cron, days) => {
+    const runs = occurrencesBetween(
+      { cron, timezone: "UTC" },
+      at("2027-01-01T00:00:00Z") - 1,
+      Number.MAX_SAFE_INTEGER,
+      3,
+    );
+
+    expect(runs.map((ms) => iso(ms).slice(0, 10))).toEqual(days);
+  });
+
+  it.each(["0 0 30 2 *", "0 0 31 4 *", "0 0 31W 2 *", "0 0 1 * +1#5"])(
+    "a pattern that never fires (%s) has no occurrence, so a create refuses it",
+    (cron) => {
+      expect(nextOccurrence({ cron, timezone: "UTC" }, at("2027-01-01T00:00:00Z"))).toBeUndefined();
+    },
+  );
+
   it("are strictly after the cursor, at most `limit`", () => {
     const spec = { cron: "* * * * *", timezone: "UTC" };
 
@@ -260,6 +291,34 @@ describe("validation", () => {
     expect(cronProblem(cron)).toMatch(/is not a valid cron pattern.*`\?` .*day-of-month or day-of-week.*AWS/);
   });
 
+  // A Quartz cron (seconds first, `?` in one day field) has croner's six fields, but Quartz counts the weekday from
+  // Sunday = 1: `0 0 12 ? * 2` (Mondays at noon in Quartz) ran on Tuesdays, `0 0 9 ? * 6#3` (third Friday) on the
+  // third Saturday, silently. With `?`, a numbered weekday is refused; a named one means the same in both.
+  it.each([
+    ["0 0 12 ? * 2", "Mondays at noon in Quartz"],
+    ["0 0 9 ? * 6#3", "the third Friday in Quartz"],
+    ["0 0 9 ? * 2-6", "weekdays in Quartz"],
+    ["0 0 9 ? * 6L", "the last Friday in Quartz"],
+  ])(
+    "refuses %j (%s): `?` and a numbered weekday read as Quartz, a day off; the message says to name the day",
+    (cron) => {
+      const problem = cronProblem(cron) ?? "";
+      expect(problem).toMatch(/is not a valid cron pattern.*Quartz.*MON/);
+      expect(problem.length).toBeLessThanOrEqual(MAX_ISSUE_TEXT);
+    },
+  );
+
+  it.each([
+    "0 0 12 ? * MON",
+    "0 0 9 ? * FRI#3",
+    "0 0 12 1 * ?",
+    "0 0 12 * * 2",
+    "0 12 ? * 2",
+    "0 0 12 ? * *",
+  ])("takes %j: a named weekday, `?` in the weekday, no `?`, or five fields (never Quartz's)", (cron) => {
+    expect(cronProblem(cron)).toBeUndefined();
+  });
+
   // The API clips an issue's message at MAX_ISSUE_TEXT characters: this one must arrive whole, remedy included,
   // not cut mid-word before "write `0 12 * * *`".
   it("keeps the AWS-cron refusal within the API's issue clip, so its remedy reaches the caller", () => {
@@ -304,6 +363,29 @@ describe("validation", () => {
 
   it.each(["Mars/Olympus", "+02:00", "CEST", "europe berlin", "", "Europe/"])("refuses %j", (zone) => {
     expect(isKnownTimeZone(zone)).toBe(false);
+  });
+
+  it("reads IANA's fixed-offset zones with IANA's (POSIX) sign, as README says: noon in Etc/GMT+5 is 17:00Z", () => {
+    const runs = occurrencesBetween(
+      { cron: "0 12 * * *", timezone: "Etc/GMT+5" },
+      at("2027-01-01T00:00:00Z"),
+      at("2027-01-02T00:00:00Z"),
+      2,
+    );
+
+    expect(runs.map(iso)).toEqual(["2027-01-01T17:00:00.000Z"]);
+  });
+
+  // README: "Letter case is free, as Intl's". `europe/berlin` was taken and `utc` refused with a 400.
+  it.each(["utc", "Utc", "uTC"])("knows UTC in any letter case (%s), as every other zone", (zone) => {
+    expect(isKnownTimeZone(zone)).toBe(true);
+    const runs = occurrencesBetween(
+      { cron: "0 12 * * *", timezone: zone },
+      at("2027-01-01T00:00:00Z"),
+      at("2027-01-02T00:00:00Z"),
+      2,
+    );
+    expect(runs.map(iso)).toEqual(["2027-01-01T12:00:00.000Z"]);
   });
 });
 

@@ -215,6 +215,26 @@ describe("creating a schedule", () => {
     expect(large).toMatchObject({ status: 413, code: "payload_too_large" });
     expect(h.store.schedules.size).toBe(0);
   });
+  it("a Quartz cron (`?`, a numbered weekday: a day off here) is a 400 at `cron` and stores nothing; `utc` in lower case is UTC", async () => {
+    const h = harness();
+
+    const quartz = await refusal(createSchedule(h.deps, body({ cron: "0 0 12 ? * 2" })));
+    const lower = await createSchedule(h.deps, body({ cron: "0 12 * * *", timezone: "utc" }));
+
+    expect(quartz).toMatchObject({ status: 400, code: "validation_failed", issues: [{ path: "cron" }] });
+    expect(lower).toMatchObject({
+      timezone: "utc",
+      next_occurrences: [
+        "2027-01-01T12:00:00.000Z",
+        "2027-01-02T12:00:00.000Z",
+        "2027-01-03T12:00:00.000Z",
+        "2027-01-04T12:00:00.000Z",
+        "2027-01-05T12:00:00.000Z",
+      ],
+    });
+    expect(h.store.schedules.size).toBe(1);
+  });
+
   it("a store call whose outcome is unknown (a 5xx: the schedule may be stored) is not a 503 'retry', whose retry would store a second schedule; a throttled one, which stored nothing, is", async () => {
     // Prepare
     const h = harness();
@@ -690,6 +710,51 @@ describe("materializing", () => {
     // 7-second steps within each minute (0, 7, … 56): 9 a minute, 25 within the first 2:50, all within 4 min.
     expect(h.tasks()).toHaveLength(25);
     expect(h.schedule(id).materializedUntilMs).toBe(Date.parse("2027-01-01T00:02:49.000Z"));
+  });
+});
+
+describe("DST days through the materializer: runs about a minute apart, never on the minute", () => {
+  /** Creates the schedule, then runs the materializer every 49–72 s for a day; answers its tasks' due times. */
+  async function aDayOfRuns(startIso: string, cron: string, timezone: string) {
+    const h = harness(startIso);
+    const { schedule_id: id } = await createSchedule(h.deps, body({ cron, timezone }));
+    for (let run = 0; run < 1_200; run++) {
+      h.clock.advance(49_000 + ((run * 7_919) % 23_000));
+      await runMaterializer(h.deps);
+    }
+    expect(h.errors).toEqual([]);
+    return h.dues(h.tasks().filter((t) => t.scheduleId === id));
+  }
+
+  it("a fixed local time in the repeated hour (01:30 New York on fall-back) is made once, however the cursor falls in that hour", async () => {
+    const dues = await aDayOfRuns("2027-11-06T12:00:00.000Z", "30 1 * * *", "America/New_York");
+
+    // 01:30 EDT (05:30Z) only; 01:30 EST (06:30Z) does not run.
+    expect(dues).toEqual(["2027-11-07T05:30:00.000Z"]);
+  });
+
+  it("an interval pattern in the repeated hour runs on the real clock, each instant once", async () => {
+    const dues = await aDayOfRuns("2027-11-06T12:00:00.000Z", "*/30 1 * * *", "America/New_York");
+
+    expect(dues).toEqual([
+      "2027-11-07T05:00:00.000Z",
+      "2027-11-07T05:30:00.000Z",
+      "2027-11-07T06:00:00.000Z",
+      "2027-11-07T06:30:00.000Z",
+    ]);
+  });
+
+  it("a fixed local time in a 30-minute gap (02:15 Lord Howe on spring-forward) runs once, at the gap's end", async () => {
+    const dues = await aDayOfRuns("2027-10-02T00:00:00.000Z", "15 2 * * *", "Australia/Lord_Howe");
+
+    // 02:00 +10:30 jumps to 02:30 +11 (15:30Z): 02:15 runs then; the next day at 02:15 +11.
+    expect(dues).toEqual(["2027-10-02T15:30:00.000Z"]);
+  });
+
+  it("midnight in a zone that springs forward at midnight (Santiago) runs at 01:00, once", async () => {
+    const dues = await aDayOfRuns("2027-09-04T12:00:00.000Z", "0 0 * * *", "America/Santiago");
+
+    expect(dues).toEqual(["2027-09-05T04:00:00.000Z"]);
   });
 });
 
