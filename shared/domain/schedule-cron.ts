@@ -154,6 +154,27 @@ export function inlineOccurrenceLimit(spec: CronSpec, fromMs: number): number {
   return Math.max(MIN_OCCURRENCES_INLINE, covered);
 }
 /**
+ * The DynamoDB write units the pass at creation may spend. A schedule's occurrences share one ordering group, one
+ * partition (1,000 write units a second), and the create waits for its first INLINE_COVER_MS of them within the
+ * route's 10 s: a one-second cron carrying 350 KiB wrote 120 × 351 units there, throttled for most of a minute,
+ * and the create timed out as "may have been stored". A few seconds of one partition's writes, whatever the
+ * pattern; the same schedule's steady rate is then at most a thirtieth of it.
+ */
+export const INLINE_WRITE_UNITS = 4_000;
+
+/**
+ * Why a schedule's first INLINE_COVER_MS would write more than INLINE_WRITE_UNITS (each occurrence's task ≈ its
+ * content plus 1 KB of keys and attributes, in 1 KB units), or undefined.
+ */
+export function inlineWriteProblem(spec: CronSpec, contentBytes: number, fromMs: number): string | undefined {
+  const count = occurrencesBetween(spec, fromMs, fromMs + INLINE_COVER_MS, MAX_OCCURRENCES_INLINE).length;
+  const unitsEach = Math.ceil(contentBytes / 1024) + 1;
+  if (count * unitsEach <= INLINE_WRITE_UNITS) return undefined;
+  const most = Math.floor(INLINE_WRITE_UNITS / count) - 1;
+  return `fires ${count} times in its first ${INLINE_COVER_MS / 60_000} minutes, so it carries at most ${most} KB of content (its occurrences share one DynamoDB partition); a less frequent pattern takes more`;
+}
+
+/**
  * The occurrences strictly after `afterMs` and at or before `untilMs`, at most `limit`, inside
  * [startAtMs, endAtMs) (end exclusive).
  */

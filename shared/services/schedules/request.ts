@@ -6,6 +6,7 @@ import { isKnownTimeZone } from "#shared/domain/schedule.js";
 import {
   type CronSpec,
   cronProblem,
+  inlineWriteProblem,
   nextOccurrence,
   onlyDstGapsAhead,
 } from "#shared/domain/schedule-cron.js";
@@ -47,6 +48,8 @@ export function parseCreateSchedule(
   const value = parsed.data;
   const spec = cronSpecOf(value, nowMs);
   const checked = checkAddRequest(config, occurrenceTemplate(body), nowMs);
+  const tooMuch = inlineWriteProblem(spec, Buffer.byteLength(checked.request.content.text), nowMs);
+  if (tooMuch) throw validationFailed([{ path: "content", message: `the schedule ${tooMuch}` }]);
   return {
     topic: checked.topic.name,
     spec,

@@ -25,8 +25,9 @@ const LIMIT_BYTES = 250 * 1024;
  * that an exception does not grow unseen either. Exactly these: one that comes under the limit must leave the list.
  */
 const KNOWN_OVER: Readonly<Record<string, number>> = {
-  // +0.4 KB on 2026-12-03 after the figure: the API's idempotency-key guard and the callback URL's bad ports.
-  "create-schedule": 284,
+  // +1.1 KB on 2026-12-03 after the figure: the API's idempotency-key guard, the callback URL's bad ports and the
+  // schedule's inline write budget.
+  "create-schedule": 285,
   "resume-schedule": 280,
   "schedule-materializer": 270,
 };

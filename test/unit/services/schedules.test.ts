@@ -215,6 +215,26 @@ describe("creating a schedule", () => {
     expect(large).toMatchObject({ status: 413, code: "payload_too_large" });
     expect(h.store.schedules.size).toBe(0);
   });
+  it("a frequent schedule with a large content is a 400 at `content`, nothing stored: its first two minutes would write past a partition's seconds in the create", async () => {
+    // Prepare: a one-second cron writes 120 occurrences inline, into one ordering group's partition
+    const h = harness();
+    const big = { order_id: "o-1", blob: "x".repeat(40_000) };
+    const fits = { order_id: "o-1", blob: "x".repeat(30_000) };
+
+    // Act
+    const refused = await refusal(createSchedule(h.deps, body({ cron: "* * * * * *", content: big })));
+    const everyTen = await createSchedule(h.deps, body({ cron: "*/10 * * * * *", content: big }));
+    const smaller = await createSchedule(h.deps, body({ cron: "* * * * * *", content: fits }));
+
+    // Assess
+    expect(refused).toMatchObject({ status: 400, code: "validation_failed", issues: [{ path: "content" }] });
+    expect(refused.issues?.[0]?.message).toBe(
+      "the schedule fires 120 times in its first 2 minutes, so it carries at most 32 KB of content (its occurrences share one DynamoDB partition); a less frequent pattern takes more",
+    );
+    expect([everyTen.status, smaller.status]).toEqual(["active", "active"]);
+    expect(h.store.schedules.size).toBe(2);
+  });
+
   it("a Quartz cron (`?`, a numbered weekday: a day off here) is a 400 at `cron` and stores nothing; `utc` in lower case is UTC", async () => {
     const h = harness();
 
