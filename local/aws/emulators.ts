@@ -7,6 +7,7 @@ import { buildApp, interceptLocalhostDns } from "fauxqs";
 import { createSqsTargetSender, startSchedulerEmulator } from "#local/scheduler/emulator.js";
 import { startDynalite } from "./dynalite-store.js";
 import { AWS_SERVICES, FaultInjector, type FaultPolicy, type FaultStats } from "./faults.js";
+import { receiveFifoGroupsAsSqsDoes } from "./fauxqs-fifo.js";
 import { type AwsService, startGateway, startServiceProxy } from "./gateway.js";
 import {
   createInProcessDispatcher,
@@ -126,6 +127,7 @@ async function serveDynalite(
 }
 
 async function startFauxqs(host: string) {
+  await receiveFifoGroupsAsSqsDoes();
   // fauxqs's own app (what its startFauxqs serves), so that the fast path can reach its request listener.
   const app = buildApp({ logger: false });
   // fastify's listener, behind the refusal of web pages on its socket; the fast path calls it itself.
