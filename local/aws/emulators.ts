@@ -5,6 +5,7 @@ import path from "node:path";
 import { SQSClient } from "@aws-sdk/client-sqs";
 import { buildApp, interceptLocalhostDns } from "fauxqs";
 import { createSqsTargetSender, startSchedulerEmulator } from "#local/scheduler/emulator.js";
+import { withConditionFailureItems } from "./condition-failure-item.js";
 import { startDynalite } from "./dynalite-store.js";
 import { AWS_SERVICES, FaultInjector, type FaultPolicy, type FaultStats } from "./faults.js";
 import { receiveFifoGroupsAsSqsDoes } from "./fauxqs-fifo.js";
@@ -121,7 +122,10 @@ async function serveDynalite(
   // path to it (its socket, the fault proxies behind that, and the in-process fast path, which use its listener).
   const dynaliteListener = listenerOf(dynamo);
   dynamo.removeAllListeners("request");
-  dynamo.on("request", refusingWebPages(withPartiql(dynaliteListener, faults ? { faults } : {})));
+  dynamo.on(
+    "request",
+    refusingWebPages(withPartiql(withConditionFailureItems(dynaliteListener), faults ? { faults } : {})),
+  );
   await new Promise<void>((resolve) => dynamo.listen(0, host, () => resolve()));
   return `http://${host}:${(dynamo.address() as AddressInfo).port}`;
 }
