@@ -5,6 +5,7 @@ import {
   DeleteItemCommand,
   DynamoDBClient,
   PutItemCommand,
+  QueryCommand,
   UpdateItemCommand,
 } from "@aws-sdk/client-dynamodb";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -22,6 +23,9 @@ import { tableActive } from "../../support/dynalite-table.js";
  * item as it is (https://docs.aws.amazon.com/amazondynamodb/latest/APIReference/API_UpdateItem.html,
  * https://docs.aws.amazon.com/amazondynamodb/latest/APIReference/API_DeleteItem.html). The task store reads it to
  * tell its own earlier, written try from another writer's (shared/adapters/dynamo-task-store.ts, updateAnswering).
+ * And a Query's Limit counts the items read before its FilterExpression, so a page may hold fewer (even none) and
+ * still carry a LastEvaluatedKey (https://docs.aws.amazon.com/amazondynamodb/latest/developerguide/Query.FilterExpression.html):
+ * the store's group reads page on until no key comes back.
  */
 let emulators: RunningEmulators;
 let dynamo: DynamoDBClient;
@@ -148,5 +152,43 @@ describe("a refused conditional write, as DynamoDB answers it", () => {
     // Assess
     expect(plain.Item).toBeUndefined();
     expect(missing.Item).toBeUndefined();
+  });
+});
+
+describe("a Query's Limit, as DynamoDB applies it", () => {
+  it("counts the items read before the filter: a page of filtered-out items is empty and still has a next key", async () => {
+    // Prepare
+    const pk = { S: `q-${randomUUID()}` };
+    const rows: [sk: string, status: string][] = [
+      ["1", "delivered"],
+      ["2", "delivered"],
+      ["3", "scheduled"],
+    ];
+    for (const [sk, status] of rows)
+      await dynamo.send(
+        new PutItemCommand({ TableName: table, Item: { pk, sk: { S: sk }, status: { S: status } } }),
+      );
+    const page = (start?: Record<string, never>) =>
+      dynamo.send(
+        new QueryCommand({
+          TableName: table,
+          KeyConditionExpression: "pk = :pk",
+          FilterExpression: "#s = :scheduled",
+          ExpressionAttributeNames: { "#s": "status" },
+          ExpressionAttributeValues: { ":pk": pk, ":scheduled": { S: "scheduled" } },
+          Limit: 2,
+          ...(start && { ExclusiveStartKey: start }),
+        }),
+      );
+
+    // Act
+    const first = await page();
+    const second = await page(first.LastEvaluatedKey as Record<string, never>);
+
+    // Assess
+    expect(first.Items).toEqual([]);
+    expect(first.ScannedCount).toBe(2);
+    expect(first.LastEvaluatedKey).toEqual({ pk, sk: { S: "2" } });
+    expect(second.Items?.map((item) => item.sk?.S)).toEqual(["3"]);
   });
 });
