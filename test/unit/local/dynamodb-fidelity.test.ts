@@ -192,3 +192,36 @@ describe("a Query's Limit, as DynamoDB applies it", () => {
     expect(second.Items?.map((item) => item.sk?.S)).toEqual(["3"]);
   });
 });
+
+/**
+ * DynamoDB's 400 KB item limit, names and values counted
+ * (https://docs.aws.amazon.com/amazondynamodb/latest/developerguide/Constraints.html): a task's content is bounded
+ * by the API below it, and a write past it is a ValidationException, never a silent cut.
+ */
+describe("the 400 KB item limit, as DynamoDB applies it", () => {
+  it("refuses a put, and an update that would grow an item, past 400 KB", async () => {
+    // Prepare
+    const item = await storedItem();
+    const big = "x".repeat(401 * 1024);
+
+    // Act
+    const put = dynamo.send(
+      new PutItemCommand({
+        TableName: table,
+        Item: { pk: { S: `big-${randomUUID()}` }, sk: { S: "s" }, c: { S: big } },
+      }),
+    );
+    const update = dynamo.send(
+      new UpdateItemCommand({
+        TableName: table,
+        Key: { pk: item.pk, sk: item.sk },
+        UpdateExpression: "SET c = :c",
+        ExpressionAttributeValues: { ":c": { S: big } },
+      }),
+    );
+
+    // Assess
+    await expect(put).rejects.toMatchObject({ name: "ValidationException" });
+    await expect(update).rejects.toMatchObject({ name: "ValidationException" });
+  });
+});
