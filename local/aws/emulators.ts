@@ -5,8 +5,10 @@ import path from "node:path";
 import { SQSClient } from "@aws-sdk/client-sqs";
 import { buildApp, interceptLocalhostDns } from "fauxqs";
 import { createSqsTargetSender, startSchedulerEmulator } from "#local/scheduler/emulator.js";
+import { withConditionFailureItems } from "./condition-failure-item.js";
 import { startDynalite } from "./dynalite-store.js";
 import { AWS_SERVICES, FaultInjector, type FaultPolicy, type FaultStats } from "./faults.js";
+import { receiveFifoGroupsAsSqsDoes } from "./fauxqs-fifo.js";
 import { type AwsService, startGateway, startServiceProxy } from "./gateway.js";
 import {
   createInProcessDispatcher,
@@ -120,12 +122,16 @@ async function serveDynalite(
   // path to it (its socket, the fault proxies behind that, and the in-process fast path, which use its listener).
   const dynaliteListener = listenerOf(dynamo);
   dynamo.removeAllListeners("request");
-  dynamo.on("request", refusingWebPages(withPartiql(dynaliteListener, faults ? { faults } : {})));
+  dynamo.on(
+    "request",
+    refusingWebPages(withPartiql(withConditionFailureItems(dynaliteListener), faults ? { faults } : {})),
+  );
   await new Promise<void>((resolve) => dynamo.listen(0, host, () => resolve()));
   return `http://${host}:${(dynamo.address() as AddressInfo).port}`;
 }
 
 async function startFauxqs(host: string) {
+  await receiveFifoGroupsAsSqsDoes();
   // fauxqs's own app (what its startFauxqs serves), so that the fast path can reach its request listener.
   const app = buildApp({ logger: false });
   // fastify's listener, behind the refusal of web pages on its socket; the fast path calls it itself.

@@ -579,7 +579,7 @@ function validationAnswer(error: unknown): Answer {
  * One call of dynalite's listener without a socket: the smallest request/response pair it uses (the same surface
  * local/aws/in-process.ts serves it with), the caller's headers kept (dynalite checks the Authorization's shape).
  */
-function invoke(
+export function invoke(
   listener: RequestListener,
   headers: http.IncomingHttpHeaders,
   target: string,

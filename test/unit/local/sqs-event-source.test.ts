@@ -110,3 +110,64 @@ describe("local SQS event source: batch size and batching window from the templa
     expect(batches).toEqual([10, 10, 5]);
   });
 });
+
+/**
+ * Lambda's rules for a partial batch response (ReportBatchItemFailures), which deliver's answers rely on
+ * (https://docs.aws.amazon.com/lambda/latest/dg/services-sqs-errorhandling.html): an empty or absent list, or no
+ * response at all, is a complete success; an empty or missing itemIdentifier, or one naming no message of the
+ * batch, is a complete failure; otherwise exactly the named messages stay, the rest are deleted.
+ */
+describe("local SQS event source: partial batch responses, as Lambda reads them", () => {
+  async function deletedAfter(response: unknown): Promise<string[]> {
+    const queue = new StubQueue();
+    queue.put(3);
+    let handled: () => void = () => undefined;
+    const invoked = new Promise<void>((resolve) => {
+      handled = resolve;
+    });
+    const runner = startEventSource(queue.client, {
+      functionName: "deliver",
+      handler: async () => {
+        handled();
+        return response;
+      },
+      timeoutSeconds: 30,
+      queueUrl: "http://127.0.0.1:1/000000000000/topic.fifo",
+      queueArn: "arn:aws:sqs:us-east-1:000000000000:topic.fifo",
+      batchSize: 10,
+      reportBatchItemFailures: true,
+      maximumConcurrency: 1,
+    });
+    runners.push(runner);
+    await invoked;
+    await runner.stop();
+    return queue.deleted;
+  }
+
+  it.each([
+    ["an empty list", { batchItemFailures: [] }],
+    ["a null list", { batchItemFailures: null }],
+    ["an empty response", {}],
+    ["no response", undefined],
+  ])("%s is a complete success: every message deleted", async (_, response) => {
+    expect(await deletedAfter(response)).toEqual(["m-1", "m-2", "m-3"]);
+  });
+
+  it.each([
+    ["an empty itemIdentifier", { batchItemFailures: [{ itemIdentifier: "m-2" }, { itemIdentifier: "" }] }],
+    ["a null itemIdentifier", { batchItemFailures: [{ itemIdentifier: null }] }],
+    ["a bad key name", { batchItemFailures: [{ itemId: "m-2" }] }],
+    [
+      "an id not in the batch",
+      { batchItemFailures: [{ itemIdentifier: "m-2" }, { itemIdentifier: "other" }] },
+    ],
+  ])("%s is a complete failure: nothing deleted", async (_, response) => {
+    expect(await deletedAfter(response)).toEqual([]);
+  });
+
+  it("the named messages stay, the others are deleted", async () => {
+    expect(
+      await deletedAfter({ batchItemFailures: [{ itemIdentifier: "m-2" }, { itemIdentifier: "m-3" }] }),
+    ).toEqual(["m-1"]);
+  });
+});

@@ -1,0 +1,227 @@
+import { randomUUID } from "node:crypto";
+import {
+  ConditionalCheckFailedException,
+  CreateTableCommand,
+  DeleteItemCommand,
+  DynamoDBClient,
+  PutItemCommand,
+  QueryCommand,
+  UpdateItemCommand,
+} from "@aws-sdk/client-dynamodb";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import {
+  LOCAL_CREDENTIALS,
+  LOCAL_REGION,
+  type RunningEmulators,
+  startEmulators,
+} from "#local/aws/emulators.js";
+import { tableActive } from "../../support/dynalite-table.js";
+
+/**
+ * The local DynamoDB (dynalite behind local/aws/) against DynamoDB's documented answer to a refused conditional
+ * write that asked `ReturnValuesOnConditionCheckFailure: ALL_OLD`: the ConditionalCheckFailedException carries the
+ * item as it is (https://docs.aws.amazon.com/amazondynamodb/latest/APIReference/API_UpdateItem.html,
+ * https://docs.aws.amazon.com/amazondynamodb/latest/APIReference/API_DeleteItem.html). The task store reads it to
+ * tell its own earlier, written try from another writer's (shared/adapters/dynamo-task-store.ts, updateAnswering).
+ * And a Query's Limit counts the items read before its FilterExpression, so a page may hold fewer (even none) and
+ * still carry a LastEvaluatedKey (https://docs.aws.amazon.com/amazondynamodb/latest/developerguide/Query.FilterExpression.html):
+ * the store's group reads page on until no key comes back.
+ */
+let emulators: RunningEmulators;
+let dynamo: DynamoDBClient;
+const table = `fid-${randomUUID()}`;
+
+beforeAll(async () => {
+  emulators = await startEmulators();
+  dynamo = new DynamoDBClient({
+    region: LOCAL_REGION,
+    credentials: LOCAL_CREDENTIALS,
+    endpoint: emulators.endpoints.dynamodb,
+    maxAttempts: 1,
+  });
+  await dynamo.send(
+    new CreateTableCommand({
+      TableName: table,
+      KeySchema: [
+        { AttributeName: "pk", KeyType: "HASH" },
+        { AttributeName: "sk", KeyType: "RANGE" },
+      ],
+      AttributeDefinitions: [
+        { AttributeName: "pk", AttributeType: "S" },
+        { AttributeName: "sk", AttributeType: "S" },
+      ],
+      BillingMode: "PAY_PER_REQUEST",
+    }),
+  );
+  await tableActive(dynamo, table);
+});
+
+afterAll(async () => {
+  dynamo.destroy();
+  await emulators.stop();
+});
+
+async function storedItem() {
+  const item = { pk: { S: `p-${randomUUID()}` }, sk: { S: "s" }, status: { S: "delivered" }, n: { N: "3" } };
+  await dynamo.send(new PutItemCommand({ TableName: table, Item: item }));
+  return item;
+}
+
+async function refusal(sending: Promise<unknown>): Promise<ConditionalCheckFailedException> {
+  const error = await sending.then(
+    () => undefined,
+    (e: unknown) => e,
+  );
+  expect(error).toBeInstanceOf(ConditionalCheckFailedException);
+  return error as ConditionalCheckFailedException;
+}
+
+describe("a refused conditional write, as DynamoDB answers it", () => {
+  it("UpdateItem with ALL_OLD: the refusal carries the item as it is", async () => {
+    // Prepare
+    const item = await storedItem();
+
+    // Act
+    const error = await refusal(
+      dynamo.send(
+        new UpdateItemCommand({
+          TableName: table,
+          Key: { pk: item.pk, sk: item.sk },
+          UpdateExpression: "SET #s = :new",
+          ConditionExpression: "#s = :expected",
+          ExpressionAttributeNames: { "#s": "status" },
+          ExpressionAttributeValues: { ":new": { S: "failed" }, ":expected": { S: "delivering" } },
+          ReturnValuesOnConditionCheckFailure: "ALL_OLD",
+        }),
+      ),
+    );
+
+    // Assess
+    expect(error.Item).toEqual(item);
+  });
+
+  it("DeleteItem with ALL_OLD: the refusal carries the item as it is", async () => {
+    // Prepare
+    const item = await storedItem();
+
+    // Act
+    const error = await refusal(
+      dynamo.send(
+        new DeleteItemCommand({
+          TableName: table,
+          Key: { pk: item.pk, sk: item.sk },
+          ConditionExpression: "attribute_not_exists(pk)",
+          ReturnValuesOnConditionCheckFailure: "ALL_OLD",
+        }),
+      ),
+    );
+
+    // Assess
+    expect(error.Item).toEqual(item);
+  });
+
+  it("without ALL_OLD (or with no item there) the refusal carries none", async () => {
+    // Prepare
+    const item = await storedItem();
+
+    // Act
+    const plain = await refusal(
+      dynamo.send(
+        new UpdateItemCommand({
+          TableName: table,
+          Key: { pk: item.pk, sk: item.sk },
+          UpdateExpression: "SET n = :n",
+          ConditionExpression: "attribute_not_exists(pk)",
+          ExpressionAttributeValues: { ":n": { N: "4" } },
+        }),
+      ),
+    );
+    const missing = await refusal(
+      dynamo.send(
+        new UpdateItemCommand({
+          TableName: table,
+          Key: { pk: { S: `absent-${randomUUID()}` }, sk: { S: "s" } },
+          UpdateExpression: "SET n = :n",
+          ConditionExpression: "attribute_exists(pk)",
+          ExpressionAttributeValues: { ":n": { N: "4" } },
+          ReturnValuesOnConditionCheckFailure: "ALL_OLD",
+        }),
+      ),
+    );
+
+    // Assess
+    expect(plain.Item).toBeUndefined();
+    expect(missing.Item).toBeUndefined();
+  });
+});
+
+describe("a Query's Limit, as DynamoDB applies it", () => {
+  it("counts the items read before the filter: a page of filtered-out items is empty and still has a next key", async () => {
+    // Prepare
+    const pk = { S: `q-${randomUUID()}` };
+    const rows: [sk: string, status: string][] = [
+      ["1", "delivered"],
+      ["2", "delivered"],
+      ["3", "scheduled"],
+    ];
+    for (const [sk, status] of rows)
+      await dynamo.send(
+        new PutItemCommand({ TableName: table, Item: { pk, sk: { S: sk }, status: { S: status } } }),
+      );
+    const page = (start?: Record<string, never>) =>
+      dynamo.send(
+        new QueryCommand({
+          TableName: table,
+          KeyConditionExpression: "pk = :pk",
+          FilterExpression: "#s = :scheduled",
+          ExpressionAttributeNames: { "#s": "status" },
+          ExpressionAttributeValues: { ":pk": pk, ":scheduled": { S: "scheduled" } },
+          Limit: 2,
+          ...(start && { ExclusiveStartKey: start }),
+        }),
+      );
+
+    // Act
+    const first = await page();
+    const second = await page(first.LastEvaluatedKey as Record<string, never>);
+
+    // Assess
+    expect(first.Items).toEqual([]);
+    expect(first.ScannedCount).toBe(2);
+    expect(first.LastEvaluatedKey).toEqual({ pk, sk: { S: "2" } });
+    expect(second.Items?.map((item) => item.sk?.S)).toEqual(["3"]);
+  });
+});
+
+/**
+ * DynamoDB's 400 KB item limit, names and values counted
+ * (https://docs.aws.amazon.com/amazondynamodb/latest/developerguide/Constraints.html): a task's content is bounded
+ * by the API below it, and a write past it is a ValidationException, never a silent cut.
+ */
+describe("the 400 KB item limit, as DynamoDB applies it", () => {
+  it("refuses a put, and an update that would grow an item, past 400 KB", async () => {
+    // Prepare
+    const item = await storedItem();
+    const big = "x".repeat(401 * 1024);
+
+    // Act
+    const put = dynamo.send(
+      new PutItemCommand({
+        TableName: table,
+        Item: { pk: { S: `big-${randomUUID()}` }, sk: { S: "s" }, c: { S: big } },
+      }),
+    );
+    const update = dynamo.send(
+      new UpdateItemCommand({
+        TableName: table,
+        Key: { pk: item.pk, sk: item.sk },
+        UpdateExpression: "SET c = :c",
+        ExpressionAttributeValues: { ":c": { S: big } },
+      }),
+    );
+
+    // Assess
+    await expect(put).rejects.toMatchObject({ name: "ValidationException" });
+    await expect(update).rejects.toMatchObject({ name: "ValidationException" });
+  });
+});

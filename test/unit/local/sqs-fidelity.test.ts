@@ -1,0 +1,246 @@
+import { randomUUID } from "node:crypto";
+import {
+  ChangeMessageVisibilityCommand,
+  CreateQueueCommand,
+  DeleteMessageCommand,
+  GetQueueAttributesCommand,
+  ReceiveMessageCommand,
+  SendMessageBatchCommand,
+  SendMessageCommand,
+  SQSClient,
+} from "@aws-sdk/client-sqs";
+import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
+import {
+  LOCAL_CREDENTIALS,
+  LOCAL_REGION,
+  type RunningEmulators,
+  startEmulators,
+} from "#local/aws/emulators.js";
+
+/**
+ * The local SQS (fauxqs, with local/aws/fauxqs-fifo.ts) against what SQS documents for FIFO queues and what the
+ * pipeline relies on: the relay sends a group's tasks in order, deliver gets them in batches and reports the
+ * failed and skipped ones (shared/services/deliver/group-runner.ts), the receive backstop redrives
+ * (shared/config/receive-backstop.ts), deduplication absorbs a resend (shared/services/relay.ts).
+ * https://docs.aws.amazon.com/AWSSimpleQueueService/latest/SQSDeveloperGuide/FIFO-queues-understanding-logic.html
+ * https://docs.aws.amazon.com/AWSSimpleQueueService/latest/SQSDeveloperGuide/FIFO-queues-exactly-once-processing.html
+ * https://docs.aws.amazon.com/AWSSimpleQueueService/latest/APIReference/API_SendMessage.html (DelaySeconds)
+ */
+let emulators: RunningEmulators;
+let sqs: SQSClient;
+
+beforeAll(async () => {
+  emulators = await startEmulators();
+  const port = new URL(emulators.endpoints.sqs).port;
+  sqs = new SQSClient({
+    region: LOCAL_REGION,
+    credentials: LOCAL_CREDENTIALS,
+    endpoint: `http://sqs.${LOCAL_REGION}.localhost:${port}`,
+    maxAttempts: 1,
+  });
+});
+
+afterAll(async () => {
+  sqs.destroy();
+  await emulators.stop();
+});
+
+async function fifoQueue(attributes: Record<string, string> = {}): Promise<string> {
+  const { QueueUrl } = await sqs.send(
+    new CreateQueueCommand({
+      QueueName: `fid-${randomUUID().slice(0, 8)}.fifo`,
+      Attributes: { FifoQueue: "true", VisibilityTimeout: "30", ...attributes },
+    }),
+  );
+  return QueueUrl as string;
+}
+
+async function sendInOrder(queueUrl: string, group: string, bodies: string[]): Promise<void> {
+  await sqs.send(
+    new SendMessageBatchCommand({
+      QueueUrl: queueUrl,
+      Entries: bodies.map((body, i) => ({
+        Id: String(i),
+        MessageBody: body,
+        MessageGroupId: group,
+        MessageDeduplicationId: `${group}-${body}`,
+      })),
+    }),
+  );
+}
+
+async function receive(queueUrl: string, max = 10) {
+  const { Messages } = await sqs.send(
+    new ReceiveMessageCommand({
+      QueueUrl: queueUrl,
+      MaxNumberOfMessages: max,
+      WaitTimeSeconds: 0,
+      MessageSystemAttributeNames: ["All"],
+    }),
+  );
+  return Messages ?? [];
+}
+
+describe("local SQS FIFO queues behave as SQS documents", () => {
+  it("one receive returns as many of a group's messages as it can, in order, then other groups'", async () => {
+    // Prepare
+    const queueUrl = await fifoQueue();
+    await sendInOrder(queueUrl, "a", ["a1", "a2", "a3"]);
+    await sendInOrder(queueUrl, "b", ["b1", "b2"]);
+
+    // Act
+    const received = await receive(queueUrl);
+
+    // Assess
+    expect(received.map((m) => m.Body)).toEqual(["a1", "a2", "a3", "b1", "b2"]);
+  });
+
+  it("a receive stops at MaxNumberOfMessages within a group, and the group's rest waits for them", async () => {
+    // Prepare
+    const queueUrl = await fifoQueue();
+    await sendInOrder(queueUrl, "a", ["a1", "a2", "a3"]);
+
+    // Act
+    const first = await receive(queueUrl, 2);
+    const whileInFlight = await receive(queueUrl);
+    for (const m of first)
+      await sqs.send(new DeleteMessageCommand({ QueueUrl: queueUrl, ReceiptHandle: m.ReceiptHandle }));
+    const afterDelete = await receive(queueUrl);
+
+    // Assess
+    expect(first.map((m) => m.Body)).toEqual(["a1", "a2"]);
+    expect(whileInFlight).toEqual([]);
+    expect(afterDelete.map((m) => m.Body)).toEqual(["a3"]);
+  });
+
+  it("a group stays locked while any of its received messages is in flight", async () => {
+    // Prepare
+    const queueUrl = await fifoQueue();
+    await sendInOrder(queueUrl, "a", ["a1", "a2"]);
+    const [a1, a2] = await receive(queueUrl);
+    await sendInOrder(queueUrl, "a", ["a3"]);
+
+    // Act
+    await sqs.send(new DeleteMessageCommand({ QueueUrl: queueUrl, ReceiptHandle: a1?.ReceiptHandle }));
+    const withA2InFlight = await receive(queueUrl);
+    await sqs.send(new DeleteMessageCommand({ QueueUrl: queueUrl, ReceiptHandle: a2?.ReceiptHandle }));
+    const afterAll = await receive(queueUrl);
+
+    // Assess
+    expect(withA2InFlight).toEqual([]);
+    expect(afterAll.map((m) => m.Body)).toEqual(["a3"]);
+  });
+
+  it("messages made visible again come back in their group's send order, whatever order they were released in", async () => {
+    // Prepare
+    const queueUrl = await fifoQueue();
+    await sendInOrder(queueUrl, "a", ["a1", "a2"]);
+    const [a1, a2] = await receive(queueUrl);
+
+    // Act: released in the batch's order, as deliver's one ChangeMessageVisibilityBatch does
+    for (const m of [a1, a2])
+      await sqs.send(
+        new ChangeMessageVisibilityCommand({
+          QueueUrl: queueUrl,
+          ReceiptHandle: m?.ReceiptHandle,
+          VisibilityTimeout: 0,
+        }),
+      );
+    const again = await receive(queueUrl);
+
+    // Assess
+    expect(again.map((m) => [m.Body, m.Attributes?.ApproximateReceiveCount])).toEqual([
+      ["a1", "2"],
+      ["a2", "2"],
+    ]);
+  });
+
+  it("a batch whose visibility timeout passes comes back in send order", async () => {
+    // Prepare
+    const queueUrl = await fifoQueue();
+    await sendInOrder(queueUrl, "a", ["a1", "a2", "a3"]);
+    await receive(queueUrl);
+    // fauxqs reads its clock (Date.now) on each receive: passing the 30 s timeout needs no wait.
+    vi.useFakeTimers({ toFake: ["Date"], now: Date.now() + 31_000 });
+
+    // Act
+    const again = await receive(queueUrl).finally(() => vi.useRealTimers());
+
+    // Assess
+    expect(again.map((m) => m.Body)).toEqual(["a1", "a2", "a3"]);
+  });
+
+  it("the same deduplication id within 5 minutes is accepted and not delivered again", async () => {
+    // Prepare
+    const queueUrl = await fifoQueue();
+    const send = () =>
+      sqs.send(
+        new SendMessageCommand({
+          QueueUrl: queueUrl,
+          MessageBody: "once",
+          MessageGroupId: "a",
+          MessageDeduplicationId: "task-1",
+        }),
+      );
+    const first = await send();
+
+    // Act
+    const second = await send();
+    const received = await receive(queueUrl);
+
+    // Assess
+    expect(second.MessageId).toBe(first.MessageId);
+    expect(received.map((m) => m.Body)).toEqual(["once"]);
+  });
+
+  it("a message received maxReceiveCount times goes to the dead-letter queue on its next receive", async () => {
+    // Prepare
+    const dlqUrl = await fifoQueue();
+    const { Attributes } = await sqs.send(
+      new GetQueueAttributesCommand({ QueueUrl: dlqUrl, AttributeNames: ["QueueArn"] }),
+    );
+    const queueUrl = await fifoQueue({
+      RedrivePolicy: JSON.stringify({ deadLetterTargetArn: Attributes?.QueueArn, maxReceiveCount: 2 }),
+    });
+    await sendInOrder(queueUrl, "a", ["a1", "a2"]);
+    const makeVisible = async (messages: { ReceiptHandle?: string }[]) => {
+      for (const m of messages)
+        await sqs.send(
+          new ChangeMessageVisibilityCommand({
+            QueueUrl: queueUrl,
+            ReceiptHandle: m.ReceiptHandle,
+            VisibilityTimeout: 0,
+          }),
+        );
+    };
+    await makeVisible(await receive(queueUrl));
+    await makeVisible(await receive(queueUrl));
+
+    // Act
+    const third = await receive(queueUrl);
+    const deadLettered = await receive(dlqUrl);
+
+    // Assess: both were received twice with the batch (the follower too), both are redriven
+    expect(third).toEqual([]);
+    expect(deadLettered.map((m) => m.Body)).toEqual(["a1", "a2"]);
+  });
+
+  it("refuses a per-message DelaySeconds on a FIFO queue", async () => {
+    // Prepare
+    const queueUrl = await fifoQueue();
+
+    // Act
+    const sending = sqs.send(
+      new SendMessageCommand({
+        QueueUrl: queueUrl,
+        MessageBody: "x",
+        MessageGroupId: "a",
+        MessageDeduplicationId: "d",
+        DelaySeconds: 5,
+      }),
+    );
+
+    // Assess
+    await expect(sending).rejects.toMatchObject({ name: expect.stringMatching(/InvalidParameterValue$/) });
+  });
+});
