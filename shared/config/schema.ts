@@ -1,5 +1,7 @@
 import * as z from "zod";
+import { echoed } from "#shared/domain/echoed.js";
 import { MAX_SUBSCRIBERS, SUBSCRIBER_ID_PATTERN } from "#shared/domain/fan-out.js";
+import { unmatchableHostPattern } from "#shared/security/ssrf.js";
 import { type EventSourcesInput, eventSourcesSchema } from "./event-sources.js";
 import { type FunctionsConfig, functionsSchema } from "./function-observability.js";
 import { type TaskTableConfig, taskTableSchema } from "./table-capacity.js";
@@ -52,8 +54,14 @@ const hostPatternSchema = z
   .max(253)
   .regex(
     /^(\*|(\*\.)?[a-z0-9.-]+|\[[0-9a-f:.]+\])$/i,
-    "must be '*', a host name, '*.domain' or an IP literal",
-  );
+    // Aborting: a pattern of other characters gets this one reason, not the one below as well.
+    { message: "must be '*', a host name, '*.domain' or an IP literal", abort: true },
+  )
+  .superRefine((pattern, ctx) => {
+    const problem = unmatchableHostPattern(pattern);
+    if (problem)
+      ctx.addIssue({ code: "custom", message: `"${echoed(pattern)}" matches no callback host: ${problem}` });
+  });
 
 const subscriberSchema = z
   .object({

@@ -1,6 +1,6 @@
 import { createHash } from "node:crypto";
 import { parseTaskId, scheduleNameFor, type TaskKey } from "./keys.js";
-import type { TaskRecord, TaskStatus } from "./task.js";
+import { retentionEnded, type TaskRecord, type TaskStatus } from "./task.js";
 
 /**
  * Fan-out (issue 14, point 3): a topic with `subscribers` delivers each task to every subscriber independently.
@@ -120,7 +120,7 @@ export function copiesMayHaveExpired(
  * that never will (a keyed repeat of its add answers the same: completed and expired).
  */
 export function completedAndExpired(
-  parent: Pick<TaskRecord, "acceptedAtMs" | "status" | "fanOut">,
+  parent: Pick<TaskRecord, "acceptedAtMs" | "status" | "fanOut" | "expiresAt">,
   copies: readonly unknown[],
   retentionDays: number | undefined,
   nowMs: number,
@@ -129,7 +129,9 @@ export function completedAndExpired(
     parent.status !== "cancelled" &&
     (parent.fanOut?.length ?? 0) > 0 &&
     copies.every((copy) => copy === undefined) &&
-    copiesMayHaveExpired(parent, retentionDays, nowMs)
+    // Past its own TTL too (DynamoDB removes lazily): its copies are kept only that long (withParentFloor), whatever
+    // the retention is now — read with a retention raised since, it was `scheduled` with every subscriber missing.
+    (copiesMayHaveExpired(parent, retentionDays, nowMs) || retentionEnded(parent, nowMs))
   );
 }
 
@@ -173,9 +175,10 @@ export function expandFanOut(task: TaskRecord, subscribers: readonly Subscriber[
 }
 
 /**
- * The delivery task a parent's link names, recreated exactly as `expandFanOut` made it (a retried add): without
- * what only the parent has — its links, its key, and its TTL (set when the parent is added; a copy gets one only
- * when it finishes, so one waiting on a paused topic or an open circuit never expires unfinished).
+ * The delivery task a parent's link names, recreated exactly as the add made it (a retried add): without what only
+ * the parent has — its links, its key, and its TTL (set when the parent is added; a copy gets one only when it
+ * finishes, so one waiting on a paused topic or an open circuit never expires unfinished) — but kept to that TTL
+ * once finished (`withParentFloor`).
  */
 export function deliveryFromLink(parent: TaskRecord, link: FanOutLink): TaskRecord {
   const { fanOut: _links, idempotencyKey: _key, expiresAt: _ttl, ...task } = parent;
@@ -185,5 +188,17 @@ export function deliveryFromLink(parent: TaskRecord, link: FanOutLink): TaskReco
   if (!delivery || delivery.taskId !== link.taskId) {
     throw new Error(`parent ${parent.taskId} links ${link.taskId}, which its key does not derive`);
   }
-  return delivery;
+  return withParentFloor(delivery, parent);
+}
+
+/**
+ * A copy kept at least as long as its parent and the parent's idempotency claim (`expiresAtFloor`, which every write
+ * finishing it honours: finishedExpiry): while a keyed retry can reach the parent, a copy that was written is still
+ * there, so a missing one was never written and recreating it delivers nothing twice. Kept only for the retention
+ * after its finish, a copy delivered under a 1-day retention was gone on the third day while its parent lived on,
+ * and once a runtime document (or a deploy) had raised the retention past that age, a keyed retry took the missing
+ * copy for one never written (`mayHaveExpired` reads the retention of now) and delivered it again.
+ */
+export function withParentFloor(copy: TaskRecord, parent: Pick<TaskRecord, "expiresAt">): TaskRecord {
+  return parent.expiresAt === undefined ? copy : { ...copy, expiresAtFloor: parent.expiresAt };
 }

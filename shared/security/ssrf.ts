@@ -259,3 +259,30 @@ export function isPrivateHostPattern(pattern: string): boolean {
   // `*.home.arpa` leaves `home.arpa`: a suffix itself is as internal as the names under it.
   return !isPublicName(host) || NON_PUBLIC_SUFFIXES.some((suffix) => `.${host}`.endsWith(suffix));
 }
+
+/**
+ * Why an allow-list entry the schema's characters admit can still match no callback host, or undefined when it can.
+ * The policy compares entries with hosts as WHATWG URL parses them (`hostOf`), and no parsed host has an empty
+ * label, a label past DNS's 63, a name ending in a number (a URL reads `1.2.3` as the address 1.2.0.3 and refuses
+ * `999.1.1.1`), a wildcard over an address, or brackets around anything but IPv6. Such an entry looked like an
+ * allowed host and silently allowed none: a runtime document narrowing a list to `hooks..example.com` would then
+ * dead-letter the topic's tasks in flight by policy.
+ */
+export function unmatchableHostPattern(pattern: string): string | undefined {
+  if (pattern === "*") return undefined;
+  if (pattern.startsWith("[")) {
+    return ipaddr.IPv6.isValid(pattern.slice(1, -1)) ? undefined : "brackets hold an IPv6 address";
+  }
+  const wildcard = pattern.startsWith("*.");
+  const written = wildcard ? pattern.slice(2) : pattern;
+  const labels = bareName(written).split(".");
+  if (labels.some((label) => label === ""))
+    return "it has an empty label (a leading dot, or two dots in a row)";
+  if (exceedsDnsLimits(bareName(written)))
+    return "at most 253 characters, each dot-separated label at most 63";
+  if (!/^(\d+|0x[0-9a-f]*)$/i.test(labels.at(-1) ?? "")) return undefined;
+  if (wildcard) return "a wildcard covers host names, and a name ending in a number is read as an IP address";
+  return ipaddr.IPv4.isValidFourPartDecimal(written)
+    ? undefined
+    : "it ends in a number, so it is read as an IPv4 address: write one as four decimal parts (10.1.2.3)";
+}

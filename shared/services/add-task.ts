@@ -163,7 +163,21 @@ export async function addTask(deps: AddTaskDeps, input: AddTaskInput): Promise<A
       body: addResponse(await addFanOut(deps, task, topic, topic.subscribers)),
     };
   }
-  return writeAndArm(deps, task);
+  return writeAndArm(deps, keptWhileClaimed(task, topic));
+}
+
+/**
+ * A keyed task kept, once finished, at least as long as its idempotency claim (`expiresAtFloor`, which every write
+ * finishing it honours: finishedExpiry): while a repeat can reach it through the claim, a task that was written is
+ * still there, so a missing one was never written and `replay` recreating it delivers nothing twice. Kept only for
+ * the retention after its finish, a task delivered under a 1-day retention was gone on the third day while its claim
+ * lived on, and once a runtime document (or a deploy) had raised the retention past that age, a repeat took it for
+ * one never written (the check in `replay` reads the retention of now) and delivered it again. Fan-out copies are
+ * kept to their parent's TTL the same way (withParentFloor).
+ */
+export function keptWhileClaimed(task: TaskRecord, topic: TopicConfig): TaskRecord {
+  if (task.idempotencyKey === undefined) return task;
+  return { ...task, expiresAtFloor: claimExpiry(task.dueAtMs, topic) };
 }
 
 /**
@@ -345,12 +359,13 @@ async function replay(
     };
   }
   // A write that fails may still have happened: the task (it has a key) is handed to the sweeper, as a first add's.
-  const put = await writeOrRemove(deps, task);
+  const kept = keptWhileClaimed(task, topic);
+  const put = await writeOrRemove(deps, kept);
   // Armed even when it "exists": another replay recreated it a moment ago, or this Put's own answer was lost.
-  await armOrRemove(deps, task);
-  if (put === "created") return { statusCode: 200, body: addResponse(task) };
+  await armOrRemove(deps, kept);
+  if (put === "created") return { statusCode: 200, body: addResponse(kept) };
   const raced = await deps.store.get(taskId);
-  return { statusCode: 200, body: addResponse(raced ?? task) };
+  return { statusCode: 200, body: addResponse(raced ?? kept) };
 }
 
 /**

@@ -20,6 +20,7 @@ import {
   claimExpiry,
   hashRequest,
   inTime,
+  keptWhileClaimed,
   leaveForTheSweeper,
   newRecord,
   removeUnarmed,
@@ -384,12 +385,15 @@ function mintTask(
   const key = makeTaskKey(checked.topic.name, checked.groupValue, checked.dueAtMs, ulid);
   const plan = planTimer(checked.dueAtMs, nowMs, timerSettings(deps.config));
   const idempotencyKey = checked.request.idempotencyKey;
-  const task = newRecord(key, nowMs, plan, {
-    content: checked.request.content.text,
-    callbackUrl: checked.callbackUrl,
-    groupValue: checked.groupValue,
-    idempotencyKey,
-  });
+  const task = keptWhileClaimed(
+    newRecord(key, nowMs, plan, {
+      content: checked.request.content.text,
+      callbackUrl: checked.callbackUrl,
+      groupValue: checked.groupValue,
+      idempotencyKey,
+    }),
+    checked.topic,
+  );
   checkItemSize(task);
   if (idempotencyKey === undefined) return { task, plan };
   const claim: IdempotencyClaim = {

@@ -9,6 +9,7 @@ import {
   type FanOutLink,
   type Subscriber,
   type SubscriberStatus,
+  withParentFloor,
 } from "#shared/domain/fan-out.js";
 import { indexedOnAdd } from "#shared/domain/sweep.js";
 import { retentionExpiry, type TaskRecord, type TaskStatus } from "#shared/domain/task.js";
@@ -71,7 +72,7 @@ export async function addFanOut(
   // The parent is never finished by a delivery, so it gets its TTL now: as long as its idempotency claim lives
   // (due time + the longest the copies' attempts can take + retention + a day).
   const parent = { ...expanded.parent, expiresAt: claimExpiry(task.dueAtMs, topic) };
-  const { deliveries } = expanded;
+  const deliveries = expanded.deliveries.map((delivery) => withParentFloor(delivery, parent));
   for (const record of [parent, ...deliveries]) checkItemSize(record);
   const progress: AddProgress = { stage: "parent", armed: new Set() };
   let put: "created" | "exists";

@@ -3,12 +3,20 @@ import { describe, expect, it } from "vitest";
 import { toHttpError } from "#shared/api/errors.js";
 import { groupPartitionKey, parseTaskId, scheduleNameFor } from "#shared/domain/keys.js";
 import { sweepShardOf } from "#shared/domain/sweep.js";
+import { finishedExpiry, type TaskRecord } from "#shared/domain/task.js";
 import { addTask, canonicalJson } from "#shared/services/add-task.js";
 import { hungWrite } from "../../support/hung-write.js";
 import { refusal } from "../../support/refusal.js";
 import { fixture, NOW } from "./fakes.js";
 
 const CALLBACK = { url: "https://hooks.example.com/notify" };
+
+/** `config` with `demo` kept `retentionDays`, as a runtime settings document (or a deploy) sets it. */
+function withRetention(config: ReturnType<typeof fixture>["config"], retentionDays: number) {
+  const demo = config.resolvedTopics.demo;
+  if (!demo) throw new Error("the fixture has a demo topic");
+  return { ...config, resolvedTopics: { ...config.resolvedTopics, demo: { ...demo, retentionDays } } };
+}
 const body = (extra: Record<string, unknown> = {}) => ({
   topic: "demo",
   delay_seconds: 10,
@@ -435,6 +443,41 @@ describe("addTask: idempotency", () => {
     const error = await refusal(addTask(f.deps, { body: body({ idempotency_key: "k-6" }) }));
     expect(error).toMatchObject({ status: 409, code: "idempotency_conflict" });
     expect(f.store.tasks.size).toBe(0);
+  });
+
+  it("a retry after the topic's retention was raised does not deliver a delivered task again: it is kept while its key is claimed", async () => {
+    // Prepare: added and delivered under a 1-day retention (deliver's TTL: finishedExpiry); two days later a runtime
+    // document (or a deploy) has made it 7 days, and TTL has removed what had expired by then. The claim lives on.
+    const f = fixture();
+    const oneDay = withRetention(f.config, 1);
+    const first = await addTask(
+      { ...f.deps, config: oneDay },
+      { body: body({ idempotency_key: "k-raised" }) },
+    );
+    const started = (await f.store.startAttempt(first.body.task_id, NOW + 10_000)) as TaskRecord;
+    await f.store.markDelivered(first.body.task_id, {
+      atMs: NOW + 10_050,
+      latenessMs: 0,
+      deliveryLatencyMs: 50,
+      expiresAt: finishedExpiry(started, NOW + 10_050, 1),
+    });
+    f.clock.now = NOW + 2 * 86_400_000;
+    for (const [id, task] of f.store.tasks)
+      if ((task.expiresAt ?? Number.POSITIVE_INFINITY) * 1000 < f.clock.now) f.store.tasks.delete(id);
+    const armedBefore = f.timerQueue.armed.length;
+
+    // Act
+    const retry = await addTask(
+      { ...f.deps, config: withRetention(f.config, 7) },
+      { body: body({ idempotency_key: "k-raised" }) },
+    );
+
+    // Assess: the task as it is, delivered; no second timer
+    expect(retry).toMatchObject({
+      statusCode: 200,
+      body: { task_id: first.body.task_id, status: "delivered" },
+    });
+    expect(f.timerQueue.armed.length).toBe(armedBefore);
   });
 
   it("gives the claim an expiry beyond the task's life", async () => {

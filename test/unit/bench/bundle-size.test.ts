@@ -25,11 +25,13 @@ const LIMIT_BYTES = 250 * 1024;
  * that an exception does not grow unseen either. Exactly these: one that comes under the limit must leave the list.
  */
 const KNOWN_OVER: Readonly<Record<string, number>> = {
-  // +1.1 KB on 2026-12-03 after the figure: the API's idempotency-key guard, the callback URL's bad ports and the
-  // schedule's inline write budget.
-  "create-schedule": 285,
-  "resume-schedule": 280,
-  "schedule-materializer": 270,
+  // Raised on 2026-12-03 after the figure, each growth on purpose: the API's idempotency-key guard and the callback
+  // URL's bad ports (+0.4 KB), the schedule's inline write budget (create, +0.7), and the topic settings schema's
+  // refusal of allow-list entries that match no host (ssrf.ts unmatchableHostPattern; every function parses its
+  // topics' settings with it, +1 each).
+  "create-schedule": 286,
+  "resume-schedule": 281,
+  "schedule-materializer": 271,
 };
 
 describe("function bundles", () => {

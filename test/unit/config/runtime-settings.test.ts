@@ -151,6 +151,61 @@ describe("runtime topic settings document", () => {
     expect(result.ok).toBe(true);
   });
 
+  it.each([
+    ["an empty label", "a..b"],
+    ["only dots", "..."],
+    ["a wildcard over an empty label", "*.."],
+    ["a leading dot", ".example.com"],
+    ["a label longer than DNS allows", `${"a".repeat(64)}.example.com`],
+    ["a name ending in a number that is no IPv4 address", "999.1.1.1"],
+    ["a short IPv4 spelling (URLs read 1.2.3 as 1.2.0.3)", "1.2.3"],
+    ["a hex IPv4 spelling", "0x7f.1"],
+    ["a wildcard over an IP address", "*.10.0.0.1"],
+    ["an IPv4 address in brackets", "[1.2.3.4]"],
+    ["brackets holding no IPv6 address", "[:::]"],
+  ])(
+    "refuses an allow-list entry that can match no callback host (%s), saying why, in every environment",
+    (_name, pattern) => {
+      // Act
+      const results = ["local", "prod"].map((environment) =>
+        applyRuntimeSettings(loadEnvironmentConfig(environment), {
+          topics: { [environment === "local" ? "demo" : "orders"]: { allowedCallbackHosts: ["*", pattern] } },
+        }),
+      );
+
+      // Assess
+      for (const result of results) {
+        expect(result.ok).toBe(false);
+        if (!result.ok)
+          expect(result.problems.join("\n")).toMatch(
+            /field "allowedCallbackHosts\.1": .*matches no callback host/,
+          );
+      }
+    },
+  );
+
+  it("accepts every well-formed kind of allow-list entry locally", () => {
+    const result = applyRuntimeSettings(deployed, {
+      topics: {
+        demo: {
+          allowedCallbackHosts: [
+            "*",
+            "hooks.example.com",
+            "hooks.example.com.",
+            "*.example.org",
+            "10.1.2.3",
+            "[::1]",
+            "[::ffff:10.0.0.1]",
+            "intranet",
+            "xn--bcher-kva.example",
+          ],
+        },
+      },
+    });
+
+    expect(result).toMatchObject({ ok: true });
+  });
+
   it("refuses text that is not JSON, and a document without topics", () => {
     expect(applyRuntimeSettingsText(deployed, "{topics:")).toMatchObject({ ok: false });
     expect(applyRuntimeSettingsText(deployed, "{}")).toMatchObject({ ok: false });

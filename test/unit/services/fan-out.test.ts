@@ -8,7 +8,7 @@ import { applyRuntimeSettings } from "#shared/config/runtime-settings.js";
 import { aggregateStatus, deliveryKey, expandFanOut, laneHash } from "#shared/domain/fan-out.js";
 import { groupHash, parseTaskId } from "#shared/domain/keys.js";
 import { scheduledGraceMs, stalledAfterMs, sweepShardOf } from "#shared/domain/sweep.js";
-import { retentionExpiry, type TaskRecord } from "#shared/domain/task.js";
+import { finishedExpiry, retentionExpiry, type TaskRecord } from "#shared/domain/task.js";
 import { CallbackSigner, subscriberSigningKey } from "#shared/security/signing.js";
 import { addTask, claimExpiry } from "#shared/services/add-task.js";
 import { addTasksBatch } from "#shared/services/add-tasks-batch.js";
@@ -73,6 +73,12 @@ async function addOrder(f: ReturnType<typeof setup>, extra: Record<string, unkno
     (parent.fanOut ?? []).map(async (l) => (await f.store.get(l.taskId)) as TaskRecord),
   );
   return { result, parent, copies };
+}
+
+/** A copy as written before copies were kept to their parent's TTL (withParentFloor). */
+function withoutFloor(copy: TaskRecord): TaskRecord {
+  const { expiresAtFloor: _floor, ...legacy } = copy;
+  return legacy;
 }
 
 /** Dead-letters one copy as deliver would after its last attempt. */
@@ -1105,9 +1111,11 @@ describe("fan-out replay", () => {
   });
 
   it("a copy past its retention that TTL has not removed yet is not replayed: its subscriber's replay is a 409 saying so, and a replay of every copy skips it", async () => {
-    // Prepare: two copies dead-lettered; replayed a second after their retention (1 day) ended
+    // Prepare: two copies dead-lettered; replayed a second after their retention (1 day) ended. Copies written before
+    // they were kept to their parent's TTL (withParentFloor): only such a copy's retention ends before its parent's.
     const f = setup();
     const { parent, copies } = await addOrder(f);
+    for (const copy of copies.slice(0, 2)) f.store.tasks.set(copy.taskId, withoutFloor(copy));
     await deadLetter(f, copies[0] as TaskRecord);
     await deadLetter(f, copies[1] as TaskRecord);
     const endedAt = (await f.store.get(copies[0]?.taskId as string))?.expiresAt as number;
@@ -1745,6 +1753,74 @@ describe("fan-out lists", () => {
       "unknown_subscriber",
       "validation_failed",
     ]);
+  });
+});
+
+describe("fan-out after a topic's retention changes (runtime settings or a deploy)", () => {
+  const DAY_MS = 86_400_000;
+
+  /** The fixture's config with `orders` kept `retentionDays`, as a runtime document (or a deploy) sets it. */
+  function withRetention(f: ReturnType<typeof setup>, retentionDays: number) {
+    const changed = applyRuntimeSettings(f.config, { topics: { orders: { retentionDays } } });
+    if (!changed.ok) throw new Error(changed.problems.join("; "));
+    return changed.config;
+  }
+
+  /** Delivers a copy as deliver's outcome does: its TTL from its finish, kept to its floor (finishedExpiry). */
+  async function deliverUnder(f: ReturnType<typeof setup>, copy: TaskRecord, retentionDays: number) {
+    const started = (await f.store.startAttempt(copy.taskId, NOW + 10_000)) ?? copy;
+    await f.store.markDelivered(copy.taskId, {
+      atMs: NOW + 10_050,
+      latenessMs: 0,
+      deliveryLatencyMs: 50,
+      expiresAt: finishedExpiry(started, NOW + 10_050, retentionDays),
+    });
+  }
+
+  /** DynamoDB's TTL at `atMs`: every item whose expiresAt has passed is removed. */
+  function expireItems(f: ReturnType<typeof setup>, atMs: number) {
+    for (const [id, task] of f.store.tasks) {
+      if (task.expiresAt !== undefined && task.expiresAt * 1000 < atMs) f.store.tasks.delete(id);
+    }
+  }
+
+  it("a keyed retry after the retention was raised does not deliver a delivered copy again: a copy outlives its parent's claim", async () => {
+    // Prepare: added and delivered to billing under a 1-day retention; two days later the retention is 7 days, and
+    // TTL has removed what had expired by then. The parent and its claim live on (due + attempts + retention + a day).
+    const f = setup();
+    const oneDay = { ...f.deps, config: withRetention(f, 1) };
+    const body = orderBody({ idempotency_key: "k-raised" });
+    const first = await addTask(oneDay, { body });
+    const parent = (await f.store.get(first.body.task_id)) as TaskRecord;
+    const billing = (await f.store.get(parent.fanOut?.[0]?.taskId ?? "")) as TaskRecord;
+    await deliverUnder(f, billing, 1);
+    const later = NOW + 2 * DAY_MS;
+    expireItems(f, later);
+    const armedBefore = f.timerQueue.armed.length;
+
+    // Act
+    const retried = await addTask({ ...f.deps, config: withRetention(f, 7), now: () => later }, { body });
+
+    // Assess: the same task; billing's copy still there, delivered, and not armed again
+    expect(retried).toMatchObject({ statusCode: 200, body: { task_id: parent.taskId } });
+    expect(await f.store.get(billing.taskId)).toMatchObject({ status: "delivered" });
+    expect(f.timerQueue.armed.slice(armedBefore).map((a) => a.taskId)).not.toContain(billing.taskId);
+  });
+
+  it("a parent read past its own TTL (DynamoDB removes lazily) whose copies are gone is a task that completed and expired, whatever the retention now", async () => {
+    // Prepare: every copy delivered and expired with the parent under a 1-day retention; the retention is now 30 days
+    const f = setup();
+    const { parent, copies } = await addOrder(f);
+    for (const copy of copies) await deliverUnder(f, copy, 1);
+    const pastParent = ((parent.expiresAt ?? 0) + 1) * 1000;
+    for (const copy of copies) f.store.tasks.delete(copy.taskId);
+    const deps = { ...f.deps, config: withRetention(f, 30), now: () => pastParent };
+
+    // Act
+    const got = await refusal(getTask(deps, parent.taskId));
+
+    // Assess: no `scheduled` task with every subscriber missing, a task still to come that never will
+    expect(got).toMatchObject({ status: 404, code: "not_found" });
   });
 });
 
