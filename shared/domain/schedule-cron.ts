@@ -155,23 +155,31 @@ export function inlineOccurrenceLimit(spec: CronSpec, fromMs: number): number {
 }
 /**
  * The DynamoDB write units the pass at creation may spend. A schedule's occurrences share one ordering group, one
- * partition (1,000 write units a second), and the create waits for its first INLINE_COVER_MS of them within the
- * route's 10 s: a one-second cron carrying 350 KiB wrote 120 × 351 units there, throttled for most of a minute,
- * and the create timed out as "may have been stored". A few seconds of one partition's writes, whatever the
- * pattern; the same schedule's steady rate is then at most a thirtieth of it.
+ * partition (1,000 write units a second), and the create waits for its inline pass (inlineOccurrenceLimit's
+ * occurrences within the horizon) within the route's 10 s: a one-second cron carrying 350 KiB wrote 120 × 351 units
+ * there, throttled for most of a minute, and the create timed out as "may have been stored". A few seconds of one
+ * partition's writes, whatever the pattern.
  */
 export const INLINE_WRITE_UNITS = 4_000;
 
 /**
- * Why a schedule's first INLINE_COVER_MS would write more than INLINE_WRITE_UNITS (each occurrence's task ≈ its
- * content plus 1 KB of keys and attributes, in 1 KB units), or undefined.
+ * Why the pass at creation would write more than INLINE_WRITE_UNITS, or undefined: the occurrences it makes (as
+ * `materializeSchedule` picks them: from `fromMs` to the horizon, at most inlineOccurrenceLimit), each `tasksEach`
+ * tasks (a fan-out topic's parent and its copies) of its content plus ≈ 1 KB of keys and attributes, in 1 KB units.
  */
-export function inlineWriteProblem(spec: CronSpec, contentBytes: number, fromMs: number): string | undefined {
-  const count = occurrencesBetween(spec, fromMs, fromMs + INLINE_COVER_MS, MAX_OCCURRENCES_INLINE).length;
-  const unitsEach = Math.ceil(contentBytes / 1024) + 1;
-  if (count * unitsEach <= INLINE_WRITE_UNITS) return undefined;
-  const most = Math.floor(INLINE_WRITE_UNITS / count) - 1;
-  return `fires ${count} times in its first ${INLINE_COVER_MS / 60_000} minutes, so it carries at most ${most} KB of content (its occurrences share one DynamoDB partition); a less frequent pattern takes more`;
+export function inlineWriteProblem(
+  spec: CronSpec,
+  write: { readonly contentBytes: number; readonly tasksEach: number },
+  fromMs: number,
+  horizonMs: number,
+): string | undefined {
+  const limit = inlineOccurrenceLimit(spec, fromMs);
+  const count = occurrencesBetween(spec, fromMs, fromMs + horizonMs, limit).length;
+  const tasks = count * write.tasksEach;
+  const unitsEach = Math.ceil(write.contentBytes / 1024) + 1;
+  if (tasks * unitsEach <= INLINE_WRITE_UNITS) return undefined;
+  const most = Math.floor(INLINE_WRITE_UNITS / tasks) - 1;
+  return `its creation writes ${tasks} tasks at once into one DynamoDB partition, so it carries at most ${most} KB of content; a less frequent pattern, or a later start_at, takes more`;
 }
 
 /**

@@ -12,6 +12,7 @@ import {
 } from "#shared/domain/schedule-cron.js";
 import { notWellFormedIssues } from "#shared/domain/well-formed.js";
 import { checkAddRequest } from "../add-task.js";
+import { horizonOf } from "./materialize.js";
 
 /** A validated `POST /v1/schedules` body: the cron spec and what each occurrence's task is made of. */
 export interface CreateScheduleRequest {
@@ -48,8 +49,12 @@ export function parseCreateSchedule(
   const value = parsed.data;
   const spec = cronSpecOf(value, nowMs);
   const checked = checkAddRequest(config, occurrenceTemplate(body), nowMs);
-  const tooMuch = inlineWriteProblem(spec, Buffer.byteLength(checked.request.content.text), nowMs);
-  if (tooMuch) throw validationFailed([{ path: "content", message: `the schedule ${tooMuch}` }]);
+  const write = {
+    contentBytes: Buffer.byteLength(checked.request.content.text),
+    tasksEach: 1 + (checked.topic.subscribers?.length ?? 0),
+  };
+  const tooMuch = inlineWriteProblem(spec, write, nowMs, horizonOf(config, checked.topic.name));
+  if (tooMuch) throw validationFailed([{ path: "content", message: `the schedule: ${tooMuch}` }]);
   return {
     topic: checked.topic.name,
     spec,

@@ -229,10 +229,61 @@ describe("creating a schedule", () => {
     // Assess
     expect(refused).toMatchObject({ status: 400, code: "validation_failed", issues: [{ path: "content" }] });
     expect(refused.issues?.[0]?.message).toBe(
-      "the schedule fires 120 times in its first 2 minutes, so it carries at most 32 KB of content (its occurrences share one DynamoDB partition); a less frequent pattern takes more",
+      "the schedule: its creation writes 120 tasks at once into one DynamoDB partition, so it carries at most 32 KB of content; a less frequent pattern, or a later start_at, takes more",
     );
     expect([everyTen.status, smaller.status]).toEqual(["active", "active"]);
     expect(h.store.schedules.size).toBe(2);
+  });
+
+  it("the write budget counts what the create's pass makes: at least 25 occurrences within the horizon, from a near start_at too", async () => {
+    // Prepare: a ten-second cron makes 24 in its first four minutes (12 in two); a one-second cron starting in
+    // 115 s makes 25 (5 in its first two minutes)
+    const h = harness();
+    const large = { order_id: "o-1", blob: "x".repeat(200_000) };
+    const startAt = new Date(h.clock.now() + 115_000).toISOString();
+
+    // Act
+    const everyTen = await refusal(createSchedule(h.deps, body({ cron: "*/10 * * * * *", content: large })));
+    const nearStart = await refusal(
+      createSchedule(h.deps, body({ cron: "* * * * * *", start_at: startAt, content: large })),
+    );
+    const everyMinute = await createSchedule(h.deps, body({ cron: "* * * * *", content: large }));
+
+    // Assess
+    expect(everyTen.issues?.[0]?.message).toMatch(/writes 24 tasks at once .* at most 165 KB/);
+    expect(nearStart.issues?.[0]?.message).toMatch(/writes 25 tasks at once .* at most 159 KB/);
+    expect(everyMinute.status).toBe("active");
+    expect(h.store.schedules.size).toBe(1);
+  });
+
+  it("on a fan-out topic the write budget counts each occurrence's parent and copies", async () => {
+    // Prepare: three subscribers, so each occurrence writes four tasks carrying the content
+    const config = parseConfig({
+      name: "test",
+      system: { allowedCallbackHosts: ["*"] },
+      timer: { horizonSeconds: 300, leadSeconds: 120 },
+      topics: {
+        demo: {
+          deliverBy: "order_id",
+          subscribers: [
+            { id: "billing", url: "https://billing.example.com/hook" },
+            { id: "audit", url: "https://audit.example.com/hook" },
+            { id: "search", url: "https://search.example.com/hook" },
+          ],
+        },
+      },
+    });
+    const h = harness("2027-01-01T00:00:00.000Z", config);
+    const content = { order_id: "o-1", blob: "x".repeat(60_000) };
+
+    // Act: a ten-second cron makes 24 occurrences inline, 96 tasks of ≈ 60 KB (24 alone would fit)
+    const refused = await refusal(
+      createSchedule(h.deps, body({ cron: "*/10 * * * * *", content, callback: undefined })),
+    );
+
+    // Assess
+    expect(refused.issues?.[0]?.message).toMatch(/writes 96 tasks at once .* at most 40 KB/);
+    expect(h.store.schedules.size).toBe(0);
   });
 
   it("a Quartz cron (`?`, a numbered weekday: a day off here) is a 400 at `cron` and stores nothing; `utc` in lower case is UTC", async () => {
