@@ -382,6 +382,22 @@ const CANCELLABLE: ReadonlySet<TaskStatus> = new Set(["scheduled", "queued"]);
 
 /** Conditional writes one cancel makes at most (DynamoTaskStore.cancel: a floor, a give-back, one of each). */
 export const CANCEL_WRITES = 3;
+
+/** Which of the retention and the floor a cancel keeps, and the floor's condition for that choice to be the later. */
+interface CancelExpiry {
+  readonly value: string;
+  readonly floorCondition: string;
+}
+/** The floor where there is one and it is not earlier than the retention; else the retention (no floor). */
+const FLOOR_IF_LATER: CancelExpiry = {
+  value: "if_not_exists(expiresAtFloor, :expiresAt)",
+  floorCondition: "expiresAtFloor >= :expiresAt",
+};
+/** The retention, over a floor earlier than it. */
+const RETENTION_IF_LATER: CancelExpiry = {
+  value: ":expiresAt",
+  floorCondition: "expiresAtFloor < :expiresAt",
+};
 /**
  * Puts a task in the sweep index unless it is there: a write that already happens off the happy path (a failed
  * attempt, a reschedule, the sweeper's own forward) carries it, so entering costs one index write and no request.
@@ -430,33 +446,36 @@ export class DynamoAddStore
   }
 
   async cancel(taskId: string, nowMs: number, expiresAt: number): Promise<CancelOutcome> {
-    let outcome = await this.cancelWith(taskId, nowMs, expiresAt, "expiresAtFloor <= :expiresAt");
+    let outcome = await this.cancelWith(taskId, nowMs, expiresAt, FLOOR_IF_LATER);
     for (let writes = 1; writes < CANCEL_WRITES && outcome.outcome === "conflict"; writes++) {
-      // The read that explains a refusal shows a cancellable task when (a) it was moved and its floor is later than
-      // the retention (the usual case for one: written again with the floor; a task never moved pays one write), or
-      // (b) deliver held it at the write and gave its start back before the read (its batch's give-back): written
-      // again, not answered 409 "task is queued; only scheduled, queued can be cancelled". Bounded: a task deliver
-      // keeps starting and giving back answers the conflict as read.
+      // The read that explains a refusal shows a cancellable task when (a) its floor is earlier than the retention
+      // (a floor from a shorter retention: written again with the retention), or (b) deliver held it at the write
+      // and gave its start back before the read (its batch's give-back): written again, not answered 409 "task is
+      // queued; only scheduled, queued can be cancelled". Bounded: a task deliver keeps starting and giving back
+      // answers the conflict as read.
       const { status, expiresAtFloor: floor } = outcome.task;
       if (!CANCELLABLE.has(status)) break;
-      outcome =
-        floor !== undefined && floor > expiresAt
-          ? await this.cancelWith(taskId, nowMs, floor, "expiresAtFloor = :expiresAt")
-          : await this.cancelWith(taskId, nowMs, expiresAt, "expiresAtFloor <= :expiresAt");
+      outcome = await this.cancelWith(
+        taskId,
+        nowMs,
+        expiresAt,
+        floor !== undefined && floor < expiresAt ? RETENTION_IF_LATER : FLOOR_IF_LATER,
+      );
     }
     return outcome;
   }
 
   /**
-   * The cancel's conditional write with `expiresAt`, only while the task's floor (if any) meets `floorCondition`:
-   * the floor lives on the item, and an update expression has no `max`, so the choice rides on the condition.
+   * The cancel's conditional write, keeping the later of the retention (`expiresAt`) and the task's floor: an update
+   * expression has no `max`, so the choice rides on the condition. A keyed task, a fan-out copy and a moved task all
+   * carry a floor, usually the later: one write takes it (`if_not_exists` reads the floor where there is one).
    */
-  private cancelWith(taskId: string, nowMs: number, expiresAt: number, floorCondition: string) {
+  private cancelWith(taskId: string, nowMs: number, expiresAt: number, keep: CancelExpiry) {
     return this.updateOrExplain(taskId, "cancelled", {
-      UpdateExpression: `SET #status = :cancelled, cancelledAtMs = :now, expiresAt = :expiresAt ${LEAVE_SWEEP_INDEX}`,
+      UpdateExpression: `SET #status = :cancelled, cancelledAtMs = :now, expiresAt = ${keep.value} ${LEAVE_SWEEP_INDEX}`,
       // `queued` too: the sweeper marks a held task it sent again so (a paused topic's), and a replay its task;
       // neither has started an attempt, and deliver's conditional start refuses a cancelled task.
-      ConditionExpression: `#status IN (:scheduled, :queued) AND (attribute_not_exists(expiresAtFloor) OR ${floorCondition})`,
+      ConditionExpression: `#status IN (:scheduled, :queued) AND (attribute_not_exists(expiresAtFloor) OR ${keep.floorCondition})`,
       ExpressionAttributeNames: { "#status": "status" },
       ExpressionAttributeValues: toWire({
         ":cancelled": "cancelled" satisfies TaskStatus,

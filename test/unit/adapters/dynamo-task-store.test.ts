@@ -313,6 +313,33 @@ describe("DynamoTaskStore against dynalite", () => {
     expect(await store.cancel("bad", NOW, 1)).toEqual({ outcome: "not-found" });
   });
 
+  it("cancel keeps a floor later than the retention in one write and no read (keyed tasks, fan-out copies and moved tasks carry one); an earlier floor takes a second", async () => {
+    // Prepare: every call the store makes, by command
+    const calls: string[] = [];
+    const seam = {
+      send: async (command: { constructor: { name: string } }) => {
+        calls.push(command.constructor.name);
+        return client.send(command as never);
+      },
+    };
+    const counted = await newStore(seam as unknown as DynamoDBClient);
+    const [later, earlier] = [task({ expiresAtFloor: 500 }), task({ expiresAtFloor: 500 })];
+    for (const t of [later, earlier]) await counted.putNew(t);
+
+    // Act
+    calls.length = 0;
+    const kept = await counted.cancel(later.taskId, NOW + 5, 123);
+    const keptCalls = [...calls];
+    calls.length = 0;
+    const retained = await counted.cancel(earlier.taskId, NOW + 5, 900);
+
+    // Assess
+    expect(kept).toMatchObject({ outcome: "cancelled", task: { expiresAt: 500 } });
+    expect(keptCalls).toEqual(["UpdateItemCommand"]);
+    expect(retained).toMatchObject({ outcome: "cancelled", task: { expiresAt: 900 } });
+    expect(calls.filter((c) => c === "UpdateItemCommand")).toHaveLength(2);
+  });
+
   it("cancel keeps a moved task to its TTL floor when that is later than the retention; an earlier floor leaves the retention; a started one stays a conflict", async () => {
     // Prepare: successors (floor 500) cancelled with a retention of 123, and of 900; one already started
     const moved = { rescheduledFrom: "demo.x.y.z", expiresAtFloor: 500 };
