@@ -1,4 +1,5 @@
 import { randomUUID } from "node:crypto";
+import { readFileSync } from "node:fs";
 
 /**
  * fauxqs's FIFO receive, made to hand out a group's messages as SQS does. SQS "attempts to return as many messages
@@ -48,10 +49,27 @@ const MAX_RECEIVE = 10;
 
 let patched = false;
 
+/**
+ * The fauxqs releases whose internals this replacement was read against (its queue's fields and its lock counting
+ * through delete, visibility changes and timers). package.json takes any 1.x from 1.9.2, so a lockfile refresh could
+ * bring one whose internals moved while `dequeueFifo` still exists: refused here, loudly, until it is read again.
+ */
+const CHECKED_FAUXQS = new Set(["1.9.2"]);
+
+function refuseUncheckedFauxqs(): void {
+  const manifest = new URL("../package.json", import.meta.resolve("fauxqs"));
+  const { version } = JSON.parse(readFileSync(manifest, "utf8")) as { version: string };
+  if (!CHECKED_FAUXQS.has(version))
+    throw new Error(
+      `fauxqs ${version}: local/aws/fauxqs-fifo.ts was checked against ${[...CHECKED_FAUXQS].join(", ")} only; read its dequeueFifo again, then add the version`,
+    );
+}
+
 /** Replaces fauxqs's FIFO dequeue (process-wide, once): every fauxqs app in this thread then receives as SQS does. */
 export async function receiveFifoGroupsAsSqsDoes(): Promise<void> {
   if (patched) return;
   // fauxqs exports only its app; its store module is the same instance when imported by its resolved file URL.
+  refuseUncheckedFauxqs();
   const storeUrl = new URL("./sqs/sqsStore.js", import.meta.resolve("fauxqs"));
   const { SqsQueue } = (await import(storeUrl.href)) as { SqsQueue: { prototype: Record<string, unknown> } };
   if (typeof SqsQueue?.prototype?.dequeueFifo !== "function")
