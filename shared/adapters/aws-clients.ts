@@ -11,7 +11,11 @@
  * - no `loggerMiddleware`: it exists to hand every call's input and output to the client's logger, and it runs the
  *   sensitive-field filter over both even for the default no-op logger (~5 % of the functions' CPU in the burst
  *   profile). We never give the SDK a logger; our own logs say what matters, without task content.
+ *
+ * And every client carries abort signals without per-call options (abort-signals.ts), which would cost the cache.
  */
+import { type AbortableClient, prepareAbortSignals } from "./abort-signals.js";
+
 export interface SdkClient {
   readonly middlewareStack: { remove(toRemove: string): boolean };
 }
@@ -23,6 +27,7 @@ export function createAwsClient<C extends SdkClient, Config extends object = obj
   const client = new Client({ ...(config as Config), cacheMiddleware: true });
   client.middlewareStack.remove("loggerMiddleware");
   localAwsTransport()?.adapt(client);
+  prepareAbortSignals(client as unknown as AbortableClient);
   return client;
 }
 

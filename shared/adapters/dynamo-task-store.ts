@@ -53,6 +53,7 @@ import {
   TERMINAL_STATUSES,
 } from "#shared/domain/task.js";
 import { chunksOf } from "#shared/runtime/chunks.js";
+import { abortableCall } from "./abort-signals.js";
 import { BATCH_STATEMENT_SIZE, insertStatement, updateStatement } from "./partiql.js";
 import {
   type AbortOptions,
@@ -603,12 +604,15 @@ export class DynamoAddStore
   ): Promise<"created" | "exists"> {
     const created = await conditional(
       this.client.send(
-        new PutItemCommand({
-          TableName: this.table,
-          Item: toWire(item),
-          ConditionExpression: "attribute_not_exists(pk)",
-        }),
-        abortable(signal),
+        ...abortableCall(
+          this.client,
+          new PutItemCommand({
+            TableName: this.table,
+            Item: toWire(item),
+            ConditionExpression: "attribute_not_exists(pk)",
+          }),
+          signal,
+        ),
       ),
     );
     return created ? "created" : "exists";
@@ -617,8 +621,11 @@ export class DynamoAddStore
   /** One strongly consistent GetItem: every read of ours must see the writes acknowledged before it. */
   protected async readItem(key: { readonly pk: string; readonly sk: string }, signal?: AbortSignal) {
     const out = await this.client.send(
-      new GetItemCommand({ TableName: this.table, Key: toWire({ ...key }), ConsistentRead: true }),
-      abortable(signal),
+      ...abortableCall(
+        this.client,
+        new GetItemCommand({ TableName: this.table, Key: toWire({ ...key }), ConsistentRead: true }),
+        signal,
+      ),
     );
     return out.Item;
   }
@@ -654,8 +661,15 @@ export class DynamoAddStore
     if (!key) return false;
     return conditional(
       this.client.send(
-        new UpdateItemCommand({ ...update, TableName: this.table, Key: toWire({ pk: key.pk, sk: key.sk }) }),
-        abortable(signal),
+        ...abortableCall(
+          this.client,
+          new UpdateItemCommand({
+            ...update,
+            TableName: this.table,
+            Key: toWire({ pk: key.pk, sk: key.sk }),
+          }),
+          signal,
+        ),
       ),
     );
   }
@@ -881,8 +895,11 @@ function withBatchAdd<Base extends StoreClass>(base: Base) {
         let out: BatchWriteItemCommandOutput;
         try {
           out = await this.client.send(
-            new BatchWriteItemCommand({ RequestItems: { [this.table]: pending.map((p) => p.request) } }),
-            abortable(signal),
+            ...abortableCall(
+              this.client,
+              new BatchWriteItemCommand({ RequestItems: { [this.table]: pending.map((p) => p.request) } }),
+              signal,
+            ),
           );
         } catch {
           // The call's answer is lost: any of these may have been written; no further round.
@@ -954,29 +971,32 @@ export class DynamoDeliverStore extends DynamoAddStore implements Pick<TaskStore
         : " AND (#status <> :delivering OR attribute_not_exists(attempts) OR attempts < :maxAttempts)";
     try {
       const out = await this.client.send(
-        new UpdateItemCommand({
-          TableName: this.table,
-          Key: toWire({ pk: key.pk, sk: key.sk }),
-          UpdateExpression: `SET #status = :to, attempts = if_not_exists(attempts, :zero) + :one, lastAttemptAtMs = :now, attemptSeq = if_not_exists(attemptSeq, :zero) + :one, attemptLog = if_not_exists(attemptLog, :emptyLog)${handedOverAtMs === undefined ? "" : ", queuedAtMs = if_not_exists(queuedAtMs, :handedOver)"}`,
-          // `lastAttemptAtMs <> :now` makes the write idempotent: when its answer is lost and the SDK retries it,
-          // the retry fails here instead of counting the same attempt twice, and is recognised below.
-          ConditionExpression: `#status IN (${names.join(", ")})${underLimit} AND (attribute_not_exists(lastAttemptAtMs) OR lastAttemptAtMs <> :now)`,
-          ExpressionAttributeNames: { "#status": "status" },
-          ExpressionAttributeValues: toWire({
-            ...Object.fromEntries(DELIVERABLE_STATUSES.map((status, i) => [`:from${i}`, status])),
-            ...(maxAttempts === undefined
-              ? {}
-              : { ":delivering": "delivering" satisfies TaskStatus, ":maxAttempts": maxAttempts }),
-            ":to": "delivering" satisfies TaskStatus,
-            ":emptyLog": {},
-            ":zero": 0,
-            ":one": 1,
-            ":now": nowMs,
-            ...(handedOverAtMs === undefined ? {} : { ":handedOver": handedOverAtMs }),
+        ...abortableCall(
+          this.client,
+          new UpdateItemCommand({
+            TableName: this.table,
+            Key: toWire({ pk: key.pk, sk: key.sk }),
+            UpdateExpression: `SET #status = :to, attempts = if_not_exists(attempts, :zero) + :one, lastAttemptAtMs = :now, attemptSeq = if_not_exists(attemptSeq, :zero) + :one, attemptLog = if_not_exists(attemptLog, :emptyLog)${handedOverAtMs === undefined ? "" : ", queuedAtMs = if_not_exists(queuedAtMs, :handedOver)"}`,
+            // `lastAttemptAtMs <> :now` makes the write idempotent: when its answer is lost and the SDK retries it,
+            // the retry fails here instead of counting the same attempt twice, and is recognised below.
+            ConditionExpression: `#status IN (${names.join(", ")})${underLimit} AND (attribute_not_exists(lastAttemptAtMs) OR lastAttemptAtMs <> :now)`,
+            ExpressionAttributeNames: { "#status": "status" },
+            ExpressionAttributeValues: toWire({
+              ...Object.fromEntries(DELIVERABLE_STATUSES.map((status, i) => [`:from${i}`, status])),
+              ...(maxAttempts === undefined
+                ? {}
+                : { ":delivering": "delivering" satisfies TaskStatus, ":maxAttempts": maxAttempts }),
+              ":to": "delivering" satisfies TaskStatus,
+              ":emptyLog": {},
+              ":zero": 0,
+              ":one": 1,
+              ":now": nowMs,
+              ...(handedOverAtMs === undefined ? {} : { ":handedOver": handedOverAtMs }),
+            }),
+            ReturnValues: "ALL_NEW",
           }),
-          ReturnValues: "ALL_NEW",
-        }),
-        abortable(options?.signal),
+          options?.signal,
+        ),
       );
       return fromWire<TaskRecord>(out.Attributes);
     } catch (error) {
@@ -1255,13 +1275,16 @@ export class DynamoDeliverStore extends DynamoAddStore implements Pick<TaskStore
     if (!key) return { written: false };
     try {
       await this.client.send(
-        new UpdateItemCommand({
-          ...update,
-          TableName: this.table,
-          Key: toWire({ pk: key.pk, sk: key.sk }),
-          ReturnValuesOnConditionCheckFailure: "ALL_OLD",
-        }),
-        abortable(signal),
+        ...abortableCall(
+          this.client,
+          new UpdateItemCommand({
+            ...update,
+            TableName: this.table,
+            Key: toWire({ pk: key.pk, sk: key.sk }),
+            ReturnValuesOnConditionCheckFailure: "ALL_OLD",
+          }),
+          signal,
+        ),
       );
       return { written: true };
     } catch (error) {
@@ -1292,19 +1315,22 @@ export class DynamoDeliverStore extends DynamoAddStore implements Pick<TaskStore
   ): Promise<boolean> {
     return conditional(
       this.client.send(
-        new UpdateItemCommand({
-          TableName: this.table,
-          Key: toWire({ pk: `rate#${topic}#${host}`, sk: String(second) }),
-          UpdateExpression: "ADD #n :one SET expiresAt = :expires",
-          ConditionExpression: "attribute_not_exists(#n) OR #n < :rate",
-          ExpressionAttributeNames: { "#n": "n" },
-          ExpressionAttributeValues: toWire({
-            ":one": 1,
-            ":rate": rate,
-            ":expires": second + RATE_ITEM_TTL_SECONDS,
+        ...abortableCall(
+          this.client,
+          new UpdateItemCommand({
+            TableName: this.table,
+            Key: toWire({ pk: `rate#${topic}#${host}`, sk: String(second) }),
+            UpdateExpression: "ADD #n :one SET expiresAt = :expires",
+            ConditionExpression: "attribute_not_exists(#n) OR #n < :rate",
+            ExpressionAttributeNames: { "#n": "n" },
+            ExpressionAttributeValues: toWire({
+              ":one": 1,
+              ":rate": rate,
+              ":expires": second + RATE_ITEM_TTL_SECONDS,
+            }),
           }),
-        }),
-        abortable(options?.signal),
+          options?.signal,
+        ),
       ),
     );
   }
@@ -1330,21 +1356,24 @@ export class DynamoDeliverStore extends DynamoAddStore implements Pick<TaskStore
     for (const slot of free.sort(() => Math.random() - 0.5).slice(0, 3)) {
       const taken = await conditional(
         this.client.send(
-          new UpdateItemCommand({
-            TableName: this.table,
-            Key: toWire(destinationKey(topic, host)),
-            UpdateExpression: `SET #slot = :expires, topic = :topic, host = :host, ${REFRESH_EXPIRY}`,
-            ConditionExpression: "attribute_not_exists(#slot) OR #slot <= :now",
-            ExpressionAttributeNames: { "#slot": `lease${slot}`, ...EXPIRY_NAMES },
-            ExpressionAttributeValues: toWire({
-              ":expires": expiresAtMs,
-              ":now": nowMs,
-              ":topic": topic,
-              ":host": host,
-              ...refreshExpiryValues(nowMs),
+          ...abortableCall(
+            this.client,
+            new UpdateItemCommand({
+              TableName: this.table,
+              Key: toWire(destinationKey(topic, host)),
+              UpdateExpression: `SET #slot = :expires, topic = :topic, host = :host, ${REFRESH_EXPIRY}`,
+              ConditionExpression: "attribute_not_exists(#slot) OR #slot <= :now",
+              ExpressionAttributeNames: { "#slot": `lease${slot}`, ...EXPIRY_NAMES },
+              ExpressionAttributeValues: toWire({
+                ":expires": expiresAtMs,
+                ":now": nowMs,
+                ":topic": topic,
+                ":host": host,
+                ...refreshExpiryValues(nowMs),
+              }),
             }),
-          }),
-          abortable(options?.signal),
+            options?.signal,
+          ),
         ),
       );
       if (taken) return slot;
@@ -1476,21 +1505,24 @@ export class DynamoDeliverStore extends DynamoAddStore implements Pick<TaskStore
   ): Promise<boolean> {
     return conditional(
       this.client.send(
-        new UpdateItemCommand({
-          TableName: this.table,
-          Key: toWire(destinationKey(topic, host)),
-          UpdateExpression: `SET probeUntilMs = :until, ${HOLD_EXPIRY}`,
-          ConditionExpression:
-            "circuit = :open AND nextProbeAtMs <= :now AND (attribute_not_exists(probeUntilMs) OR probeUntilMs <= :now)",
-          ExpressionAttributeNames: EXPIRY_NAMES,
-          ExpressionAttributeValues: toWire({
-            ":open": "open",
-            ":now": nowMs,
-            ":until": untilMs,
-            ...holdExpiryValues(nowMs),
+        ...abortableCall(
+          this.client,
+          new UpdateItemCommand({
+            TableName: this.table,
+            Key: toWire(destinationKey(topic, host)),
+            UpdateExpression: `SET probeUntilMs = :until, ${HOLD_EXPIRY}`,
+            ConditionExpression:
+              "circuit = :open AND nextProbeAtMs <= :now AND (attribute_not_exists(probeUntilMs) OR probeUntilMs <= :now)",
+            ExpressionAttributeNames: EXPIRY_NAMES,
+            ExpressionAttributeValues: toWire({
+              ":open": "open",
+              ":now": nowMs,
+              ":until": untilMs,
+              ...holdExpiryValues(nowMs),
+            }),
           }),
-        }),
-        abortable(options?.signal),
+          options?.signal,
+        ),
       ),
     );
   }
@@ -2312,9 +2344,4 @@ function scheduleUpdate(
     ExpressionAttributeNames: names,
     ExpressionAttributeValues: toWire(values),
   };
-}
-
-/** The SDK's send options for a call that `signal` may abort (shared/adapters/task-store.ts, `AbortOptions`). */
-function abortable(signal: AbortSignal | undefined): { abortSignal?: AbortSignal } {
-  return signal ? { abortSignal: signal } : {};
 }

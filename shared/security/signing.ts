@@ -1,6 +1,7 @@
 import { hkdfSync } from "node:crypto";
 import { GetSecretValueCommand, SecretsManagerClient } from "@aws-sdk/client-secrets-manager";
 import { Webhook } from "standardwebhooks";
+import { abortableCall } from "#shared/adapters/abort-signals.js";
 import { createAwsClient } from "#shared/adapters/aws-clients.js";
 import { errorText, withinMs } from "#shared/runtime/async.js";
 import { ENV, MissingEnvironmentError } from "#shared/runtime/env.js";
@@ -107,8 +108,7 @@ export function secretsManagerFetcher(
 ): SecretFetcher {
   return async (secretArn, signal) => {
     const out = await client.send(
-      new GetSecretValueCommand({ SecretId: secretArn }),
-      signal ? { abortSignal: signal } : {},
+      ...abortableCall(client, new GetSecretValueCommand({ SecretId: secretArn }), signal),
     );
     if (typeof out.SecretString !== "string") {
       throw new SigningSecretError(`secret ${secretArn} has no string value`);

@@ -32,12 +32,18 @@ function expectLean(client: InspectableClient, plain: InspectableClient): void {
   plain.destroy();
 }
 
-/** What the deployed functions get: the SDK's own socket handler and its whole stack, minus the logger only. */
+/**
+ * What the deployed functions get: the SDK's own socket handler (behind the wrapper that hands it filed abort
+ * signals, shared/adapters/abort-signals.ts) and its whole stack, minus the logger, plus that signal's middleware.
+ */
 function expectDeployedShape(client: InspectableClient, plain: InspectableClient): void {
-  const handlerClass = (c: InspectableClient) => (c.config.requestHandler as object).constructor;
-  expect(handlerClass(client)).toBe(handlerClass(plain));
-  expect(handlerClass(client).name).toBe("NodeHttpHandler");
-  expect(middlewareNames(client)).toEqual(middlewareNames(plain).filter((n) => n !== "loggerMiddleware"));
+  const transport = (client.config.requestHandler as { transport?: object }).transport;
+  expect(transport?.constructor).toBe((plain.config.requestHandler as object).constructor);
+  expect(transport?.constructor.name).toBe("NodeHttpHandler");
+  expect(middlewareNames(client)).toEqual([
+    ...middlewareNames(plain).filter((n) => n !== "loggerMiddleware"),
+    "punctualAbortSignalMiddleware",
+  ]);
   client.destroy();
   plain.destroy();
 }
