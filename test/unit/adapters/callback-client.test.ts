@@ -82,6 +82,31 @@ describe("callback client (real HTTP)", () => {
     expect(hits[0]?.headers["punctual-topic"]).toBe("demo");
   });
 
+  it("keeps as many connections as it had in use at once, past its idle cap: a busy client does not reconnect every round", async () => {
+    // Prepare: a cap of 2 idle connections, and a receiver that answers a round only once all of it arrived,
+    // so each round has six callbacks in flight together.
+    const round = 6;
+    let held: ServerResponse[] = [];
+    route = (_req, _body, res) => {
+      held.push(res);
+      if (held.length < round) return;
+      for (const answer of held) answer.writeHead(204).end();
+      held = [];
+    };
+    const c = createCallbackClient({ policy: permissive, allowPlainHttp: true, maxIdleSockets: 2 });
+    clients.push(c);
+    const oneRound = () => Promise.all(Array.from({ length: round }, () => post(c, "/busy")));
+    await oneRound();
+    await new Promise((resolve) => setTimeout(resolve, 5));
+
+    // Act
+    const second = await oneRound();
+
+    // Assess: the second round reused the first round's six connections
+    expect(second.map((r) => r.status)).toEqual(Array(round).fill(204));
+    expect(connections).toBe(round);
+  });
+
   it("non-2xx is a failure `HTTP <status>`", async () => {
     route = (_req, _body, res) => res.writeHead(503).end("overloaded");
     expect(await post(client(), "/hook")).toMatchObject({ ok: false, status: 503, error: "HTTP 503" });
