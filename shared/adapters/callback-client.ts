@@ -64,7 +64,10 @@ export interface CallbackClientOptions {
   readonly userAgent?: string;
   /** How long a kept-alive connection may sit idle before the client closes it. Default 4 s. */
   readonly idleSocketMs?: number;
-  /** How many idle kept-alive connections the client keeps, across all hosts. Default 32. */
+  /**
+   * How many idle kept-alive connections the client keeps, across all hosts, unless more were in use at once
+   * within the idle timeout (then as many as were). Default 32; 0: none is ever pooled.
+   */
   readonly maxIdleSockets?: number;
   /**
    * Resolves host names (default: the system resolver, as `dns.lookup`). A seam for tests that need a name to
@@ -218,9 +221,11 @@ interface IdleLimits {
  * at once within the idle timeout. A client delivering 100 callbacks at a time (the local cloud's one deliver
  * instance; on AWS an instance has at most a batch in flight) would otherwise close and reopen all but `max` of
  * its connections on every round (~150 µs of CPU per local callback in the sustained benchmark). Idle connections
- * stay bounded by the larger of `max` and what the client really had open at once, and time out.
+ * stay bounded by the larger of `max` and the most in use at once (so open ones by up to twice that, while a new
+ * round to other host names opens its own), and time out. `max` 0 means never pooled.
  */
 function boundedIdle<A extends http.Agent>(agent: A, limits: IdleLimits): A {
+  if (limits.max === 0) return neverPooled(agent);
   const keep = agent.keepSocketAlive.bind(agent) as unknown as (socket: Duplex) => boolean;
   const counted = (pool: NodeJS.ReadOnlyDict<unknown[]>) =>
     Object.values(pool).reduce((n, list) => n + (list?.length ?? 0), 0);

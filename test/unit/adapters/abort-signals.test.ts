@@ -1,4 +1,12 @@
-import { DynamoDBClient, GetItemCommand, PutItemCommand } from "@aws-sdk/client-dynamodb";
+import {
+  BatchGetItemCommand,
+  BatchWriteItemCommand,
+  DynamoDBClient,
+  GetItemCommand,
+  PutItemCommand,
+  UpdateItemCommand,
+} from "@aws-sdk/client-dynamodb";
+import { GetSecretValueCommand, SecretsManagerClient } from "@aws-sdk/client-secrets-manager";
 import { afterEach, describe, expect, it, vi } from "vitest";
 import { abortableCall } from "#shared/adapters/abort-signals.js";
 import { createAwsClient } from "#shared/adapters/aws-clients.js";
@@ -148,17 +156,106 @@ describe("abortable calls on the clients createAwsClient builds", () => {
     expect(seen).toHaveLength(1);
   });
 
-  it("put the signal's middleware last, after retries and signing: once per attempt, on the request sent", () => {
+  it("put the signal's middlewares first and last: once per call, and once per attempt on the request sent", () => {
     const { handler } = transport();
     const names = ourClient(handler)
       .middlewareStack.identify()
       .map((entry) => entry.split(" ")[0]);
+    expect(names[0]).toBe("punctualAbortSignalCallMiddleware");
     expect(names.at(-1)).toBe("punctualAbortSignalMiddleware");
     expect(names.indexOf("retryMiddleware")).toBeLessThan(names.indexOf("httpSigningMiddleware"));
   });
+
+  it("leave nothing behind: the same command sent again without a signal is sent, after an aborted call", async () => {
+    // Prepare
+    const { handler, seen } = transport();
+    const client = ourClient(handler);
+    const command = put("again");
+    const abort = new AbortController();
+    abort.abort();
+    await expect(client.send(...abortableCall(client, command, abort.signal))).rejects.toMatchObject({
+      name: "AbortError",
+    });
+    // Act
+    const again = client.send(...abortableCall(client, command, undefined));
+    const plain = client.send(command);
+    // Assess
+    await expect(again).resolves.toBeDefined();
+    await expect(plain).resolves.toBeDefined();
+    expect(seen.map((s) => s.signal)).toEqual([undefined, undefined]);
+  });
+
+  it("keep two commands built on one input object apart: each call has its own signal", async () => {
+    // Prepare
+    const { handler, seen } = transport(["hang", "hang"]);
+    const client = ourClient(handler);
+    const input = { TableName: "tasks", Item: { pk: { S: "shared" } } };
+    const first = new AbortController();
+    const second = new AbortController();
+    const a = client.send(...abortableCall(client, new PutItemCommand(input), first.signal));
+    const b = client.send(...abortableCall(client, new PutItemCommand(input), second.signal));
+    await vi.waitFor(() => expect(seen).toHaveLength(2));
+    // Act
+    first.abort();
+    // Assess
+    await expect(a).rejects.toMatchObject({ name: "AbortError" });
+    expect(seen.map((s) => s.signal)).toEqual([first.signal, second.signal]);
+    second.abort();
+    await expect(b).rejects.toMatchObject({ name: "AbortError" });
+  });
 });
 
-describe("abortable calls on a client built elsewhere", () => {
+describe("every command we send with a signal carries it to the transport", () => {
+  const table = "tasks";
+  const key = { pk: { S: "k" }, sk: { S: "s" } };
+  const dynamodb: [string, () => { readonly input: object }][] = [
+    ["PutItem", () => new PutItemCommand({ TableName: table, Item: key })],
+    ["GetItem", () => new GetItemCommand({ TableName: table, Key: key })],
+    [
+      "UpdateItem",
+      () => new UpdateItemCommand({ TableName: table, Key: key, UpdateExpression: "SET a = :a" }),
+    ],
+    [
+      "BatchWriteItem",
+      () => new BatchWriteItemCommand({ RequestItems: { [table]: [{ PutRequest: { Item: key } }] } }),
+    ],
+    ["BatchGetItem", () => new BatchGetItemCommand({ RequestItems: { [table]: { Keys: [key] } } })],
+  ];
+
+  it.each(dynamodb)("DynamoDB %s", async (_name, command) => {
+    const { handler, seen } = transport();
+    const client = ourClient(handler);
+    const signal = new AbortController().signal;
+    await client.send(...(abortableCall(client, command(), signal) as [never, undefined]));
+    expect(seen.map((s) => s.signal)).toEqual([signal]);
+  });
+
+  it("Secrets Manager GetSecretValue", async () => {
+    const { handler, seen } = transport();
+    const client = createAwsClient(SecretsManagerClient, {
+      region: "us-east-1",
+      credentials: { accessKeyId: "test", secretAccessKey: "test" },
+      requestHandler: handler,
+    });
+    const signal = new AbortController().signal;
+    await client
+      .send(...abortableCall(client, new GetSecretValueCommand({ SecretId: "s" }), signal))
+      .catch(() => undefined);
+    client.destroy();
+    expect(seen.map((s) => s.signal)).toEqual([signal]);
+  });
+});
+
+describe("abortable calls on a client built elsewhere, or whose handler was replaced", () => {
+  it("a handler replaced after the client was prepared (the local cloud's own clients): the SDK's own options", () => {
+    const { handler } = transport();
+    const client = ourClient(handler);
+    (client.config as { requestHandler: unknown }).requestHandler = transport().handler;
+    const signal = new AbortController().signal;
+    const command = put("a");
+    expect(abortableCall(client, command, signal)).toEqual([command, { abortSignal: signal }]);
+  });
+
   it("get the SDK's own options", () => {
     const client = new DynamoDBClient({ region: "us-east-1" });
     clients.push(client);

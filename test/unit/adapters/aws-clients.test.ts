@@ -34,13 +34,15 @@ function expectLean(client: InspectableClient, plain: InspectableClient): void {
 
 /**
  * What the deployed functions get: the SDK's own socket handler (behind the wrapper that hands it filed abort
- * signals, shared/adapters/abort-signals.ts) and its whole stack, minus the logger, plus that signal's middleware.
+ * signals, shared/adapters/abort-signals.ts) and its whole stack, minus the logger, between the signal's two
+ * middlewares.
  */
 function expectDeployedShape(client: InspectableClient, plain: InspectableClient): void {
   const transport = (client.config.requestHandler as { transport?: object }).transport;
   expect(transport?.constructor).toBe((plain.config.requestHandler as object).constructor);
   expect(transport?.constructor.name).toBe("NodeHttpHandler");
   expect(middlewareNames(client)).toEqual([
+    "punctualAbortSignalCallMiddleware",
     ...middlewareNames(plain).filter((n) => n !== "loggerMiddleware"),
     "punctualAbortSignalMiddleware",
   ]);

@@ -107,6 +107,16 @@ describe("callback client (real HTTP)", () => {
     expect(connections).toBe(round);
   });
 
+  it("with an idle cap of 0 never pools a connection", async () => {
+    route = (_req, _body, res) => res.writeHead(204).end();
+    const c = createCallbackClient({ policy: permissive, allowPlainHttp: true, maxIdleSockets: 0 });
+    clients.push(c);
+    await post(c, "/once");
+    await new Promise((resolve) => setTimeout(resolve, 5));
+    await post(c, "/twice");
+    expect(connections).toBe(2);
+  });
+
   it("non-2xx is a failure `HTTP <status>`", async () => {
     route = (_req, _body, res) => res.writeHead(503).end("overloaded");
     expect(await post(client(), "/hook")).toMatchObject({ ok: false, status: 503, error: "HTTP 503" });
