@@ -1,5 +1,10 @@
-import { FIRST_GROUP_PAGE, MAX_GROUP_PAGE } from "#shared/adapters/dynamo-task-store.js";
-import { MAX_READ_PAST_STARTED, STARTED_OVERTAKE_MARGIN_MS } from "#shared/adapters/task-store.js";
+import {
+  type GroupItemView,
+  type GroupPageStep,
+  type GroupReadState,
+  readGroupPage,
+  startGroupRead,
+} from "#shared/domain/group-read.js";
 import { bySortKey, sortKeyUpperBound, type TaskKey } from "#shared/domain/keys.js";
 
 /** `started`: deliver's start is written (`delivering` in the table); the relay's group read stops there. */
@@ -44,47 +49,28 @@ export class TaskTable {
   }
 
   /**
-   * The relay's `listScheduledInGroup` with `stopAtStarted`, as shared/adapters/dynamo-task-store.ts reads it:
-   * latest first from the window's end, in pages of FIRST_GROUP_PAGE doubling, on for STARTED_OVERTAKE_MARGIN_MS
-   * of due time below the group's latest started task and at most MAX_READ_PAST_STARTED items past it. A page
-   * reads (and DynamoDB bills) every item it returns, listed or not; the next page is asked for only when a page
-   * came back full (DynamoDB's LastEvaluatedKey) and the read has not ended.
+   * The relay's `listScheduledInGroup` with `stopAtStarted`, paged and ended by the rule the DynamoDB store reads by
+   * (shared/domain/group-read.ts): latest first from the window's end. A page reads (and DynamoDB bills) every item
+   * it returns, taken or not; a page that reached its Limit carries a LastEvaluatedKey, so the next is asked for
+   * whenever the last came back full and the read has not ended.
    */
   relayRead(pk: string, fromMs: number, toMs: number): GroupRead {
     const group = this.#groups.get(pk) ?? [];
     const due: SimTask[] = [];
     const pages: number[] = [];
     let next = lastAtOrBefore(group, sortKeyUpperBound(toMs));
-    let limit = FIRST_GROUP_PAGE;
-    let floorMs = fromMs;
-    let pastStarted: number | undefined;
-    let stopped = false;
-    let full: boolean;
-    do {
+    let read: GroupReadState | undefined = startGroupRead(fromMs);
+    while (read) {
+      // As the store's Query serves it: at most Limit items, none below the floor its key condition starts at.
       const page: SimTask[] = [];
-      for (; next >= 0 && page.length < limit && (group[next] as SimTask).key.dueAtMs >= floorMs; next--) {
-        page.push(group[next] as SimTask);
+      while (page.length < read.limit && next >= 0 && (group[next] as SimTask).key.dueAtMs >= read.floorMs) {
+        page.push(group[next--] as SimTask);
       }
       pages.push(page.length);
-      full = page.length === limit;
-      for (const task of page) {
-        if (
-          task.key.dueAtMs < floorMs ||
-          (pastStarted !== undefined && ++pastStarted > MAX_READ_PAST_STARTED)
-        ) {
-          stopped = true;
-          break;
-        }
-        if (pastStarted === undefined && task.status !== "scheduled") {
-          pastStarted = 0;
-          floorMs = Math.max(fromMs, task.key.dueAtMs - STARTED_OVERTAKE_MARGIN_MS);
-        }
-        if (task.status === "scheduled") due.push(task);
-      }
-      const left = pastStarted === undefined ? MAX_GROUP_PAGE : MAX_READ_PAST_STARTED - pastStarted;
-      if (left <= 0) stopped = true;
-      limit = Math.min(limit * 2, MAX_GROUP_PAGE, left);
-    } while (full && !stopped);
+      const step: GroupPageStep = readGroupPage(read, page, SIM_VIEW, page.length === read.limit);
+      for (const task of page.slice(0, step.taken)) if (task.status === "scheduled") due.push(task);
+      read = step.next;
+    }
     return { due: due.reverse(), pages };
   }
 
@@ -98,6 +84,12 @@ export class TaskTable {
     task.status = "delivered";
   }
 }
+
+/** A simulated task has started once deliver wrote its start (`started`, then `delivered`). */
+const SIM_VIEW: GroupItemView<SimTask> = {
+  dueAtMs: (t) => t.key.dueAtMs,
+  started: (t) => t.status !== "scheduled",
+};
 
 /** The index of the group's last task whose sort key is at most `sk` (−1: none). */
 function lastAtOrBefore(group: readonly SimTask[], sk: string): number {

@@ -28,6 +28,13 @@ import {
   FAILED_SORT_ATTRIBUTE,
   FAILED_TOPIC_ATTRIBUTE,
 } from "#shared/domain/failed-index.js";
+import {
+  type GroupItemView,
+  type GroupPageStep,
+  type GroupReadState,
+  readGroupPage,
+  startGroupRead,
+} from "#shared/domain/group-read.js";
 import { parseTaskId, sortKeyLowerBound, sortKeyUpperBound } from "#shared/domain/keys.js";
 import {
   parseScheduleId,
@@ -77,7 +84,6 @@ import {
   type IdempotencyClaim,
   type IdempotencyOutcome,
   type ListFailedOptions,
-  MAX_READ_PAST_STARTED,
   type ManyRead,
   type NewTaskEntry,
   type NewTaskOptions,
@@ -90,7 +96,6 @@ import {
   type ScheduleChange,
   type SchedulePage,
   type ScheduleUpdateOutcome,
-  STARTED_OVERTAKE_MARGIN_MS,
   type SweepCursor,
   type SweepPosition,
   startedTask,
@@ -360,14 +365,10 @@ const fromWire = <T>(item: Record<string, AttributeValue> | undefined): T | unde
 /** A conditional write's answer: written, or refused — with the item its condition met when DynamoDB sent it. */
 type ConditionalAnswer = { readonly written: true } | { readonly written: false; readonly item?: TaskRecord };
 
-/**
- * A latest-first group read's first page, doubling up to the last: a group delivering a task a second holds its
- * own task, the latest started one and the overtake margin's 15 below it in one page (one request), and a backlog
- * (a group waiting on its head) is still read in a handful of pages. The capacity planner reads and bills a group
- * the same way (plan/model/table.ts `relayRead`): change both together.
- */
-export const FIRST_GROUP_PAGE = 20;
-export const MAX_GROUP_PAGE = 1024;
+/** The relay's group read (`stopAtStarted`) ends a margin below the latest started task. */
+const RELAY_VIEW: GroupItemView<GroupTaskRef> = { dueAtMs: (t) => t.dueAtMs, started: hasStarted };
+/** Without the stop nothing counts as started: the read takes the whole window, in DynamoDB's own pages. */
+const WHOLE_VIEW: GroupItemView<GroupTaskRef> = { dueAtMs: (t) => t.dueAtMs, started: () => false };
 
 /** The values of `pk = :pk AND sk BETWEEN :from AND :to`: a group's tasks due in [fromMs, toMs]. */
 const groupRange = (pk: string, fromMs: number, toMs: number) => ({
@@ -1676,8 +1677,9 @@ export class DynamoTaskStore
   /**
    * Without a FilterExpression when the caller wants the other tasks' statuses: DynamoDB charges a Query for
    * every item it reads, filtered out or not, so reading them costs no more capacity than skipping them. With
-   * `stopAtStarted` (the relay), latest first in pages that start small and double, ending at the latest started
-   * task: a hot group's window is mostly history, read and billed in full otherwise.
+   * `stopAtStarted` (the relay), latest first in pages that start small and double, ending a margin below the
+   * latest started task: a hot group's window is mostly history, read and billed in full otherwise. The pages and
+   * where the read ends are shared/domain/group-read.ts's, which the capacity planner bills by too.
    */
   async listScheduledInGroup(
     pk: string,
@@ -1688,34 +1690,31 @@ export class DynamoTaskStore
   ): Promise<GroupTaskRef[]> {
     const tasks: GroupTaskRef[] = [];
     const stop = options.stopAtStarted === true;
+    let read: GroupReadState | undefined = startGroupRead(fromMs);
     let startKey: QueryCommandOutput["LastEvaluatedKey"];
-    let limit = FIRST_GROUP_PAGE;
-    // Once a started task is read (latest first), the read ends this far below it, and after at most
-    // MAX_READ_PAST_STARTED more items (GroupReadOptions).
-    let floorMs = fromMs;
-    let pastStarted: number | undefined;
-    let stopped = false;
-    do {
+    while (read) {
       const out: QueryCommandOutput = await this.client.send(
-        this.groupQuery(pk, floorMs, toMs, { filter: !others && !stop, stop, limit, startKey }),
+        this.groupQuery(pk, read.floorMs, toMs, {
+          filter: !others && !stop,
+          stop,
+          limit: read.limit,
+          startKey,
+        }),
       );
-      for (const item of (out.Items ?? []).map((i) => unmarshall(i) as GroupTaskRef)) {
-        if (item.dueAtMs < floorMs || (pastStarted !== undefined && ++pastStarted > MAX_READ_PAST_STARTED)) {
-          stopped = true;
-          break;
-        }
-        if (stop && pastStarted === undefined && hasStarted(item)) {
-          pastStarted = 0;
-          floorMs = Math.max(fromMs, item.dueAtMs - STARTED_OVERTAKE_MARGIN_MS);
-        }
+      const items = (out.Items ?? []).map((i) => unmarshall(i) as GroupTaskRef);
+      startKey = out.LastEvaluatedKey;
+      const step: GroupPageStep = readGroupPage(
+        read,
+        items,
+        stop ? RELAY_VIEW : WHOLE_VIEW,
+        startKey !== undefined,
+      );
+      for (const item of items.slice(0, step.taken)) {
         if (item.status === "scheduled") tasks.push(item);
         else others?.set(item.taskId, item.status);
       }
-      startKey = out.LastEvaluatedKey;
-      const left = pastStarted === undefined ? MAX_GROUP_PAGE : MAX_READ_PAST_STARTED - pastStarted;
-      if (left <= 0) stopped = true;
-      limit = Math.min(limit * 2, MAX_GROUP_PAGE, left);
-    } while (startKey && !stopped);
+      read = step.next;
+    }
     return stop ? tasks.reverse() : tasks;
   }
 

@@ -119,24 +119,8 @@ export interface GroupReadOptions {
   readonly stopAtStarted?: boolean;
 }
 
-/**
- * At most this many items are read below a group's latest started task, whatever the margin: a group delivering
- * more than ~4 tasks a second has more than that within it, and reading them all for every due message (up to 15 s
- * × r items, each billed) would take a hot group's relay reads past a partition's 3,000 read units a second (the
- * throttling the stop at the started task was made against). There the margin covers the last 64 ÷ r seconds (1.3 s
- * at 50 tasks/s): README, honest limits.
- */
-export const MAX_READ_PAST_STARTED = 64;
-
-/**
- * How far below a group's latest started task the relay's read goes on. A task is written after its due time is
- * floored at its writer's clock (`dueTime`: never before acceptance), so a task written after a later one of its
- * group was relayed sorts at most this much below it: the API routes' 10 s timeout (a write unanswered by then
- * is never acknowledged: `inTime`), a write still in flight and clock skew between instances. Checked against the
- * routes' timeouts in test/cdk/punctual-stack.test.ts. Beyond it (an idempotent retry re-creating a task whose
- * first write failed, more than this after its due time) is a limit in the README.
- */
-export const STARTED_OVERTAKE_MARGIN_MS = 15_000;
+// The relay's group read stops by these (GroupReadOptions); the rule is shared/domain/group-read.ts.
+export { MAX_READ_PAST_STARTED, STARTED_OVERTAKE_MARGIN_MS } from "#shared/domain/group-read.js";
 
 /** Whether a task's attempt has started: it came off its FIFO queue (see `GroupReadOptions`). */
 export function hasStarted(task: Pick<TaskRecord, "status" | "fanOut">): boolean {
