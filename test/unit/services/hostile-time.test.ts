@@ -739,13 +739,15 @@ describe("duplicates: one message twice at once, runs overlapping, two functions
 
     // Act: the second run's host clock a millisecond ahead (two writers of one `failed` at the same millisecond
     // look to the store like one write sent twice, its first answer lost).
-    await Promise.all([
+    const reports = await Promise.all([
       sim.sweep(),
       sweep({ ...sim.sweeperDeps, clock: () => sim.clock.now + 1 }),
     ]);
     await drain(sim);
 
     // Assess
+    // Counted once: the run whose `failed` was refused (the other had written it) repaired nothing.
+    expect(reports.map((r) => r.deadLettered).sort()).toEqual([0, 1]);
     expect(sim.fifo.deadLetters.map((d) => d.taskId)).toEqual([head]);
     expect(sim.status(head)).toBe("failed");
     expect(broken(sim, calls, [head, follower])).toEqual([]);
