@@ -490,6 +490,41 @@ describe("time: clocks that disagree, Lambdas frozen mid-step", () => {
     for (const id of [a, b, c]) expect(timesCalled(calls, id)).toBe(1);
   });
 
+  it("a relay frozen until the very millisecond its messages' visibility timeout ends (its hold on them), when another instance receives them: both send at that instant, each task is called once, in order", async () => {
+    // Prepare: the first relay reads the group and freezes before its send.
+    const sim = simulate({ relayMemory: true });
+    const calls = watchCalls(sim);
+    const ids = [
+      await sim.add({ order_id: "visibility-edge" }),
+      await sim.add({ order_id: "visibility-edge" }),
+    ];
+    const frozen = gate();
+    const send = sim.fifo.sendGroupsInOrder.bind(sim.fifo);
+    let freezes = 1;
+    sim.fifo.sendGroupsInOrder = async (queueUrl, groups) => {
+      if (freezes-- > 0) await frozen.opened;
+      return send(queueUrl, groups);
+    };
+    const first = sim.runRelay();
+    await settle();
+    expect(freezes).toBe(0); // frozen at its send
+
+    // Act: exactly the timer queue's visibility timeout later the messages are visible again; the second instance
+    // takes them as the first thaws.
+    sim.advance(180_000 - 1);
+    expect(sim.timer.receive()).toEqual([]);
+    sim.advance(1);
+    const second = sim.runRelay();
+    frozen.open();
+    await Promise.all([first, second]);
+    await drain(sim, 2);
+
+    // Assess
+    expect(sim.fifo.enqueued.map((m) => m.taskId)).toEqual(ids);
+    expect(broken(sim, calls, ids)).toEqual([]);
+    for (const id of ids) expect(timesCalled(calls, id)).toBe(1);
+  });
+
   it("a relay frozen between its read and its send while one task is cancelled and another moved: neither old id is called, the moved one at its new time", async () => {
     // Prepare
     const sim = simulate();
