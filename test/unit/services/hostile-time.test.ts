@@ -597,6 +597,65 @@ describe("time: clocks that disagree, Lambdas frozen mid-step", () => {
     for (const id of [head, second]) expect(timesCalled(calls, id)).toBe(1);
   });
 
+  it("a sweeper run frozen between its group read and its send while the stranded head is moved 2 minutes on: the old id is never called, the moved task at its new time, the follower once", async () => {
+    // Prepare: a stranded group; the run reads it and freezes before its send.
+    const sim = simulate({ sweeper: FULL_INDEX });
+    const calls = watchCalls(sim);
+    sim.timer.dropNext = 2;
+    const head = await sim.add({ order_id: "frozen-move", n: "head" });
+    const follower = await sim.add({ order_id: "frozen-move", n: "follower" }, { delay_seconds: 1 });
+    sim.advance(1_000 + sim.graceMs);
+    const frozen = gate();
+    const send = sim.fifo.sendInOrder.bind(sim.fifo);
+    let freezes = 1;
+    sim.fifo.sendInOrder = async (queueUrl, groupId, taskIds) => {
+      if (freezes-- > 0) await frozen.opened;
+      return send(queueUrl, groupId, taskIds);
+    };
+    const run = sim.sweep();
+    await settle();
+    expect(freezes).toBe(0); // frozen at its send
+
+    // Act: the head is moved while the run is frozen; the run then sends what it read and marks it.
+    const moved = (await sim.reschedule(head, { delay_seconds: 120 })).task_id;
+    frozen.open();
+    await run;
+    await drain(sim);
+
+    // Assess: the follower may go first (the move put the head behind it, README "reschedule").
+    expect(timesCalled(calls, head)).toBe(0);
+    expect(broken(sim, calls, [follower, moved])).toEqual([]);
+    expect(timesCalled(calls, follower)).toBe(1);
+    expect(timesCalled(calls, moved)).toBe(1);
+  });
+
+  it("two overlapping sweeper runs whose clocks are 20 s ahead and 20 s behind repair one stranded group: nothing called early, each task once, in order", async () => {
+    // Prepare: a stranded group whose last task is due 10 s after the head is past the grace.
+    const sim = simulate({ sweeper: FULL_INDEX });
+    const calls = watchCalls(sim);
+    sim.timer.dropNext = 3;
+    const ids = [
+      await sim.add({ order_id: "skewed-runs" }),
+      await sim.add({ order_id: "skewed-runs" }, { delay_seconds: 1 }),
+      await sim.add({ order_id: "skewed-runs" }, { delay_seconds: sim.graceMs / 1000 + 10 }),
+    ];
+    sim.advance(sim.graceMs);
+
+    // Act: both runs at once, then the functions go on (the correct-clock sweeper among them).
+    const reports = await Promise.all([
+      sweep({ ...sim.sweeperDeps, clock: () => sim.clock.now + 20_000 }),
+      sweep({ ...sim.sweeperDeps, clock: () => sim.clock.now - 20_000 }),
+    ]);
+    await sim.runDeliver();
+    await drain(sim);
+
+    // Assess: the run ahead sent the last task 10 s early; deliver held it until due.
+    expect(reports.map((r) => r.failures)).toEqual([0, 0]);
+    expect(sim.fifo.calls[0]?.taskIds).toEqual(ids);
+    expect(broken(sim, calls, ids)).toEqual([]);
+    for (const id of ids) expect(timesCalled(calls, id)).toBe(1);
+  });
+
   it("a sweeper run frozen before dead-lettering an exhausted head, thawed after another run dead-lettered it and it was replayed and delivered: one dead letter, the replay stands", async () => {
     // Prepare: an exhausted head whose dead-lettering never finished (its message lost), found by a run that
     // freezes before its DLQ send.
