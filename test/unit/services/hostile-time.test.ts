@@ -848,8 +848,9 @@ describe("duplicates: one message twice at once, runs overlapping, two functions
     expect(timesCalled(calls, follower)).toBe(1);
   });
 
-  it("the sweeper re-sends a stalled head while deliver is running its record: one call at a time, each task once", async () => {
-    // Prepare: a head whose deliver invocation dies mid-attempt (its message then comes back), and a follower.
+  it("the sweeper judges a head stalled just as deliver takes its record up again: its copies go out while deliver delivers; one call at a time, each task once more at most", async () => {
+    // Prepare: the head failed once; its record waits at the queue's head (the follower behind it) for longer
+    // than the stall window. The sweeper reads the group and is held at its send.
     const sim = simulate();
     const calls = watchCalls(sim);
     const head = await sim.add({ order_id: "dup-deliver", n: "head" });
@@ -857,14 +858,27 @@ describe("duplicates: one message twice at once, runs overlapping, two functions
     sim.callbacks.answer(head, HTTP(503));
     await sim.runRelay();
     await sim.runDeliver();
-    // The head failed once (now in the index, `delivering`); its record is back at the queue's head.
     sim.advance(sim.stalledAfterMs);
+    const held = gate();
+    const send = sim.fifo.sendInOrder.bind(sim.fifo);
+    let freezes = 1;
+    sim.fifo.sendInOrder = async (queueUrl, groupId, taskIds) => {
+      if (freezes-- > 0) await held.opened;
+      return send(queueUrl, groupId, taskIds);
+    };
+    const run = sim.sweep();
+    await settle();
+    expect(freezes).toBe(0); // held at its send
 
-    // Act: the sweeper (the head idle past the stall window) and deliver take it up at the same instant.
-    await Promise.all([sim.sweep(), sim.runDeliver()]);
+    // Act: deliver runs the head's record (and the follower's) meanwhile; then the sweeper's send goes out.
+    await sim.runDeliver();
+    held.open();
+    const report = await run;
     await drain(sim);
 
-    // Assess
+    // Assess: the copies went behind the originals, past FIFO deduplication; deliver skipped them.
+    expect(report.failures).toBe(0);
+    expect(sim.fifo.enqueued.map((m) => m.taskId)).toEqual([head, follower, head, follower]);
     expect(broken(sim, calls, [head, follower])).toEqual([]);
     expect(timesCalled(calls, head)).toBe(2);
     expect(timesCalled(calls, follower)).toBe(1);
@@ -897,7 +911,7 @@ describe("order: the sweeper re-sends an earlier task while a later one is alrea
     for (const id of ids) expect(timesCalled(calls, id)).toBe(1);
   });
 
-  it("a head whose timer was lost is re-sent by the sweeper while its follower's message is already queued (the relay died after it had read the group without the head)", async () => {
+  it("a head re-created late by a retry, its timer lost, while its follower is already in the FIFO queue: the sweeper sends it; called once, after the follower (acknowledged after the follower was due)", async () => {
     // Prepare: the head is written late (its first write failed, re-created by the retry after the follower was
     // relayed): the follower is in the FIFO queue; the head's timer message is lost.
     const sim = simulate({ sweeper: FULL_INDEX });
