@@ -158,6 +158,7 @@ describe("lost answers: the relay's writes happened, their answers did not come 
     await drain(sim);
 
     // Assess
+    expect(refusals).toBeLessThan(1); // the refusal happened
     expect(broken(sim, calls, g1)).toEqual([]);
     expect(broken(sim, calls, g2)).toEqual([]);
     for (const id of [...g1, ...g2]) expect(timesCalled(calls, id)).toBe(1);
