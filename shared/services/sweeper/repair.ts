@@ -254,13 +254,16 @@ async function finishDeadLettering(
 ): Promise<void> {
   for (const task of exhausted) {
     const reason = task.lastError ?? "attempts exhausted";
-    await deadLetterTask(
+    const written = await deadLetterTask(
       deps,
       { dlqUrl: topic.dlqUrl, retentionDays: topic.config.retentionDays },
       task,
       reason,
       clock,
     );
+    // Refused: an overlapping run or deliver's returning record finished it first (or an attempt moved on), so
+    // nothing was repaired here; counted, two overlapping runs reported one dead letter twice.
+    if (!written) continue;
     counters.deadLettered++;
     deps.logger.warn("orphan dead-lettered: attempts were used up but dead-lettering never finished", {
       taskId: task.taskId,
