@@ -61,6 +61,35 @@ describe("our metrics as the runtime emits them (every emitter run, its EMF line
   });
 });
 
+describe("the AWS metrics checker itself", () => {
+  const named = (namespace: string, name: string, dimensions: string[]): NamedMetric => ({
+    source: "checker",
+    namespace,
+    name,
+    dimensions,
+  });
+
+  it("takes an HTTP API's metrics per API and per stage", () => {
+    expect(
+      undocumentedAwsMetrics([
+        named("AWS/ApiGateway", "5xx", ["ApiId"]),
+        named("AWS/ApiGateway", "Count", ["ApiId", "Stage"]),
+      ]),
+    ).toEqual([]);
+  });
+
+  // HTTP APIs publish per-route metrics under {ApiId, Stage, Route}, and only with detailed metrics on
+  // (https://docs.aws.amazon.com/apigateway/latest/developerguide/http-api-metrics.html), which the stack's stage
+  // leaves off; {Method, Resource} is a REST API's dimension set (under ApiName), never an HTTP API's.
+  it("refuses per-route HTTP API metrics: a REST API's dimension set, and the route set the stage does not publish", () => {
+    const refused = [
+      named("AWS/ApiGateway", "5xx", ["ApiId", "Method", "Resource", "Stage"]),
+      named("AWS/ApiGateway", "Latency", ["ApiId", "Route", "Stage"]),
+    ];
+    expect(undocumentedAwsMetrics(refused)).toEqual(refused);
+  });
+});
+
 describe.each(["dev", "prod"] as const)("alarms of the %s stack watch published metrics", (env) => {
   const watched = watchedMetrics(env);
 
