@@ -54,6 +54,13 @@ function problems(id: string, p: Json): string[] {
       found.push(`${id}: ${p.Metrics.length} queries, ${stats} metrics, ${expressions} expressions`);
     if (p.Metrics.filter((m: Json) => m.ReturnData !== false).length !== 1) found.push(`${id}: returns ≠ 1`);
   }
+  // A math expression names the Ids of the alarm's other queries (a Metrics Insights query names none).
+  const ids = new Set((p.Metrics ?? []).map((m: Json) => m.Id));
+  for (const m of (p.Metrics ?? []).filter(
+    (q: Json) => typeof q.Expression === "string" && !isInsightsQuery(q),
+  ))
+    for (const [name] of (m.Expression as string).matchAll(/\b[a-z]\w*\b/g))
+      if (!ids.has(name) || name === m.Id) found.push(`${id}: ${name} in "${m.Expression}"`);
   if (typeof p.Threshold !== "number" || !Number.isFinite(p.Threshold)) found.push(`${id}: threshold`);
   return found;
 }
@@ -95,6 +102,19 @@ describe("the checker itself refuses what CloudWatch would not evaluate", () => 
   // "Only the latest 3 hours of data can be used for evaluating the alarm's conditions" of a Metrics Insights alarm
   // (https://docs.aws.amazon.com/AmazonCloudWatch/latest/monitoring/alarm-limits.html): evaluation periods beyond
   // them see no data.
+  it("refuses metric math naming an id the alarm has no query for", () => {
+    const math = (expression: string) =>
+      alarm({
+        Period: undefined,
+        Metrics: [
+          { Id: "visible", MetricStat: { Metric: {}, Period: 60, Stat: "Maximum" }, ReturnData: false },
+          { Id: "expr_1", Expression: expression },
+        ],
+      });
+    expect(problems("d", math("FILL(visible, 0) + 1"))).toEqual([]);
+    expect(problems("e", math("visible + inFlight"))).not.toEqual([]);
+  });
+
   it("refuses a Metrics Insights alarm that evaluates more than the last 3 hours", () => {
     expect(problems("c", insights(300, 37))).not.toEqual([]);
   });
