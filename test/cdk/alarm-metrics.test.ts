@@ -4,7 +4,7 @@
  * with the dimensions they write). An alarm on a metric nobody emits never fires.
  */
 import { describe, expect, it } from "vitest";
-import { METRIC, METRICS_NAMESPACE } from "#shared/domain/metrics.js";
+import { METRIC, METRICS_NAMESPACE, TOPIC_DIMENSION } from "#shared/domain/metrics.js";
 import { emittedWhenRun } from "../support/emitted-metrics.js";
 import {
   type Json,
@@ -13,6 +13,7 @@ import {
   undocumentedAwsMetrics,
   unemittedPunctualMetrics,
 } from "../support/published-metrics.js";
+import { stackConfig } from "../support/stack-config.js";
 
 function watchedMetrics(env: string): NamedMetric[] {
   return Object.entries(synthesizedResources(env))
@@ -61,6 +62,35 @@ describe("our metrics as the runtime emits them (every emitter run, its EMF line
   });
 });
 
+describe("the AWS metrics checker itself", () => {
+  const named = (namespace: string, name: string, dimensions: string[]): NamedMetric => ({
+    source: "checker",
+    namespace,
+    name,
+    dimensions,
+  });
+
+  it("takes an HTTP API's metrics per API and per stage", () => {
+    expect(
+      undocumentedAwsMetrics([
+        named("AWS/ApiGateway", "5xx", ["ApiId"]),
+        named("AWS/ApiGateway", "Count", ["ApiId", "Stage"]),
+      ]),
+    ).toEqual([]);
+  });
+
+  // HTTP APIs publish per-route metrics under {ApiId, Stage, Route}, and only with detailed metrics on
+  // (https://docs.aws.amazon.com/apigateway/latest/developerguide/http-api-metrics.html), which the stack's stage
+  // leaves off; {Method, Resource} is a REST API's dimension set (under ApiName), never an HTTP API's.
+  it("refuses per-route HTTP API metrics: a REST API's dimension set, and the route set the stage does not publish", () => {
+    const refused = [
+      named("AWS/ApiGateway", "5xx", ["ApiId", "Method", "Resource", "Stage"]),
+      named("AWS/ApiGateway", "Latency", ["ApiId", "Route", "Stage"]),
+    ];
+    expect(undocumentedAwsMetrics(refused)).toEqual(refused);
+  });
+});
+
 describe.each(["dev", "prod"] as const)("alarms of the %s stack watch published metrics", (env) => {
   const watched = watchedMetrics(env);
 
@@ -75,5 +105,40 @@ describe.each(["dev", "prod"] as const)("alarms of the %s stack watch published 
 
   it("every Punctual metric is emitted by the runtime, with exactly the dimensions the alarm names", async () => {
     expect(unemittedPunctualMetrics(watched, await emittedWhenRun())).toEqual([]);
+  });
+
+  /**
+   * The dimension names above are the emitters'; their values are the deployed functions': `service` is each
+   * function's POWERTOOLS_SERVICE_NAME (observability.ts), `Topic` a topic the stack deploys. An alarm naming
+   * another value (a renamed environment, a topic's old name) watches a metric no function emits.
+   */
+  it("every Punctual metric names the service the stack's functions emit under, and a topic it deploys", () => {
+    const resources = synthesizedResources(env);
+    const services = new Set(
+      Object.values(resources)
+        .filter((r: Json) => r.Type === "AWS::Lambda::Function")
+        .map((r: Json) => r.Properties.Environment?.Variables?.POWERTOOLS_SERVICE_NAME),
+    );
+    expect(services.size, [...services].join()).toBe(1);
+    const topics = new Set(Object.keys(stackConfig(env).resolvedTopics));
+    const named = Object.entries(resources)
+      .filter(([, r]) => r.Type === "AWS::CloudWatch::Alarm")
+      .flatMap(([alarm, r]) => {
+        const p = r.Properties;
+        const metrics: Json[] = p.Metrics
+          ? p.Metrics.filter((m: Json) => m.MetricStat).map((m: Json) => m.MetricStat.Metric)
+          : [p];
+        return metrics
+          .filter((m) => m.Namespace === METRICS_NAMESPACE)
+          .map((m) => ({ alarm, dimensions: m.Dimensions as { Name: string; Value: string }[] }));
+      });
+    expect(named.length).toBeGreaterThan(0);
+    const stray = named.filter(({ dimensions }) =>
+      dimensions.some(
+        ({ Name, Value }) =>
+          (Name === "service" && !services.has(Value)) || (Name === TOPIC_DIMENSION && !topics.has(Value)),
+      ),
+    );
+    expect(stray).toEqual([]);
   });
 });

@@ -95,6 +95,28 @@ describe.each(["dev", "prod"] as const)("the %s stack's dashboard", (env) => {
     expect(undocumentedAwsMetrics(metrics)).toEqual([]);
   });
 
+  /**
+   * A widget's metric math (`visible + inFlight`, a DLQ's depth) refers to the ids of metric lines in the same
+   * widget; an id it names that no line has makes the whole widget show an error instead of data. Math functions
+   * are upper case (FILL, SUM…), ids start with a lower-case letter.
+   */
+  it("every metric math expression names only ids of metric lines in its widget", () => {
+    const unknown: string[] = [];
+    let expressions = 0;
+    for (const widget of body.widgets.filter((w: Json) => w.type === "metric")) {
+      const lines = widget.properties.metrics as Json[][];
+      const options = lines.map((line) => line[line.length - 1]).filter((o) => typeof o === "object");
+      const ids = new Set(options.map((o: Json) => o.id).filter(Boolean));
+      for (const { expression } of options.filter((o: Json) => typeof o.expression === "string")) {
+        expressions += 1;
+        for (const [name] of (expression as string).matchAll(/\b[a-z]\w*\b/g))
+          if (!ids.has(name)) unknown.push(`${widget.properties.title}: ${name} in "${expression}"`);
+      }
+    }
+    expect(expressions).toBeGreaterThan(0);
+    expect(unknown).toEqual([]);
+  });
+
   it("every Punctual metric is emitted by the runtime, with exactly the dimensions the widget names", async () => {
     expect(metrics.some((m) => m.namespace === METRICS_NAMESPACE)).toBe(true);
     expect(unemittedPunctualMetrics(metrics, await emittedWhenRun())).toEqual([]);

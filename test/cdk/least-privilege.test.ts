@@ -128,8 +128,16 @@ const SQS_ACTIONS = [
 ] as const;
 type SqsAction = (typeof SQS_ACTIONS)[number];
 const SEND: SqsAction[] = ["sqs:SendMessage"];
-/** What the sweeper's DLQ drains call (dead-letter-source.ts): receive, delete, make visible again. */
-const DRAIN: SqsAction[] = ["sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:ChangeMessageVisibility"];
+/**
+ * What the sweeper's pointer reads call on the timer-side DLQs (sweeper/pointers.ts): receive, delete what resolved.
+ * Nothing is made visible again there: an unresolved pointer reappears when its visibility timeout runs out.
+ */
+const POINTERS: SqsAction[] = ["sqs:ReceiveMessage", "sqs:DeleteMessage"];
+/**
+ * What the sweeper's topic DLQ reconcile calls (sweeper/topic-dead-letters.ts): receive, delete, and make a
+ * still-failed task's message visible again at once (dead-letter-source.ts `release`).
+ */
+const DRAIN: SqsAction[] = [...POINTERS, "sqs:ChangeMessageVisibility"];
 /**
  * A Lambda event source's queue: Lambda's pollers need ReceiveMessage, DeleteMessage and GetQueueAttributes
  * on the function's role; CDK's SqsEventSource grants its consume set (ChangeMessageVisibility and
@@ -160,12 +168,9 @@ function expectedCalls(d: Deployed, name: string): Map<IConstruct, SqsAction[]> 
       break;
     case "sweeper":
       add([timer, ...topicQueues, ...topics.map((t) => t.deadLetterQueue)], SEND);
+      add([timerQueues.deadLetterQueue, timerQueues.scheduleDeadLetterQueue], POINTERS);
       add(
-        [
-          timerQueues.deadLetterQueue,
-          timerQueues.scheduleDeadLetterQueue,
-          ...topics.map((t) => t.deadLetterQueue),
-        ],
+        topics.map((t) => t.deadLetterQueue),
         DRAIN,
       );
       break;
@@ -374,9 +379,12 @@ describe("a role whose policy outgrows one document", () => {
     const { timerQueues } = d.stack;
     for (const queue of [timerQueues.deadLetterQueue, timerQueues.scheduleDeadLetterQueue]) {
       const arn: string = d.aws.resolve({ "Fn::GetAtt": [idOf(d, queue), "Arn"] });
-      for (const action of ["sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:ChangeMessageVisibility"])
+      for (const action of POINTERS)
         expect(await roleMay(d.aws, role, action, arn), `${action} ${idOf(d, queue)}`).toBe("Allowed");
-      expect(await roleMay(d.aws, role, "sqs:PurgeQueue", arn)).toBe("ImplicitlyDenied");
+      for (const action of ["sqs:ChangeMessageVisibility", "sqs:PurgeQueue"])
+        expect(await roleMay(d.aws, role, action, arn), `${action} ${idOf(d, queue)}`).toBe(
+          "ImplicitlyDenied",
+        );
     }
   });
 });

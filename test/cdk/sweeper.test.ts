@@ -169,8 +169,11 @@ describe("least privilege", () => {
       .sort();
     expect(resourcesFor("sqs:ReceiveMessage")).toEqual(dlqs);
     expect(resourcesFor("sqs:DeleteMessage")).toEqual(dlqs);
-    // Topic DLQ messages of still-failed tasks are made visible again at once.
-    expect(resourcesFor("sqs:ChangeMessageVisibility")).toEqual(dlqs);
+    // Topic DLQ messages of still-failed tasks are made visible again at once; a timer-side pointer never is (an
+    // unresolved one reappears when its visibility timeout runs out: sweeper/pointers.ts).
+    expect(resourcesFor("sqs:ChangeMessageVisibility")).toEqual(
+      stack.topics.map((t) => JSON.stringify(arnOf(t.deadLetterQueue))).sort(),
+    );
   });
 
   it("Lambda: reads and switches only the topics' deliver mappings (a topic its runtime settings pause)", () => {

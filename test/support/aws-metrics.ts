@@ -58,9 +58,11 @@ export const AWS_PUBLISHED_METRICS: Readonly<Record<string, PublishedMetrics>> =
     ],
     dimensionSets: [["ScheduleGroup"], []],
   },
+  // HTTP APIs. Per route ({ApiId, Route, Stage}) only with detailed metrics on, which the stack's stage leaves off;
+  // {Method, Resource, Stage} under ApiName is a REST API's set, never an HTTP API's.
   "AWS/ApiGateway": {
     metrics: ["4xx", "5xx", "Count", "IntegrationLatency", "Latency", "DataProcessed"],
-    dimensionSets: [["ApiId"], ["ApiId", "Stage"], ["ApiId", "Method", "Resource", "Stage"]],
+    dimensionSets: [["ApiId"], ["ApiId", "Stage"]],
   },
   "AWS/DynamoDB": {
     metrics: [

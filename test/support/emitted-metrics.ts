@@ -62,8 +62,29 @@ async function runEveryEmitter(): Promise<void> {
   await createMaterializerHandler(nothingDue, undefined, metrics())(scheduledEvent("arn:rule/m"), context);
 }
 
+/** One EMF directive (`_aws.CloudWatchMetrics[]`) of our namespace, as an emitter wrote it. */
+export interface EmfDirective {
+  readonly Namespace: string;
+  readonly Dimensions: string[][];
+  readonly Metrics: { readonly Name: string; readonly Unit?: string; readonly StorageResolution?: number }[];
+}
+
 /** Metric name → its dimension sets (names sorted, comma-joined), in our namespace, as the emitters wrote them. */
 export async function emittedWhenRun(): Promise<Map<string, Set<string>>> {
+  const emitted = new Map<string, Set<string>>();
+  for (const directive of await emfDirectivesWhenRun()) {
+    for (const metric of directive.Metrics)
+      for (const dims of directive.Dimensions) {
+        const sets = emitted.get(metric.Name) ?? new Set<string>();
+        sets.add([...dims].sort().join(","));
+        emitted.set(metric.Name, sets);
+      }
+  }
+  return emitted;
+}
+
+/** Every EMF directive in our namespace that the emitters wrote when run. */
+export async function emfDirectivesWhenRun(): Promise<EmfDirective[]> {
   const lines: string[] = [];
   const stdout = vi.spyOn(process.stdout, "write").mockImplementation((chunk) => {
     lines.push(String(chunk));
@@ -76,17 +97,9 @@ export async function emittedWhenRun(): Promise<Map<string, Set<string>>> {
     stdout.mockRestore();
     vi.unstubAllEnvs();
   }
-  const emitted = new Map<string, Set<string>>();
-  for (const line of lines.flatMap((l) => l.split("\n")).filter((l) => l.includes('"CloudWatchMetrics"'))) {
-    for (const directive of JSON.parse(line)._aws.CloudWatchMetrics) {
-      if (directive.Namespace !== METRICS_NAMESPACE) continue;
-      for (const metric of directive.Metrics)
-        for (const dims of directive.Dimensions as string[][]) {
-          const sets = emitted.get(metric.Name) ?? new Set<string>();
-          sets.add([...dims].sort().join(","));
-          emitted.set(metric.Name, sets);
-        }
-    }
-  }
-  return emitted;
+  return lines
+    .flatMap((l) => l.split("\n"))
+    .filter((l) => l.includes('"CloudWatchMetrics"'))
+    .flatMap((line) => JSON.parse(line)._aws.CloudWatchMetrics as EmfDirective[])
+    .filter((directive) => directive.Namespace === METRICS_NAMESPACE);
 }

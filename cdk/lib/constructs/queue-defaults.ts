@@ -61,9 +61,23 @@ export function grantSendOnly(queue: sqs.IQueue, grantee: iam.IGrantable): void 
 }
 
 /**
- * What draining a queue by hand calls (shared/adapters/dead-letter-source.ts): receive, delete (batch) and make
- * visible again (ChangeMessageVisibilityBatch). Not CDK's `grantConsumeMessages`, which adds GetQueueAttributes
- * and GetQueueUrl for Lambda's event source pollers; a function reading a queue itself calls neither.
+ * What reading a queue by hand calls (shared/adapters/dead-letter-source.ts): receive and delete (batch). Not CDK's
+ * `grantConsumeMessages`, which adds ChangeMessageVisibility, GetQueueAttributes and GetQueueUrl for Lambda's
+ * event source pollers; a function reading a queue itself calls none of them unless it also makes messages
+ * visible again (`grantDrain`). The sweeper's timer-side DLQ pointers (sweeper/pointers.ts) need only this: an
+ * unresolved pointer reappears when its visibility timeout runs out.
+ */
+export function grantReceiveAndDelete(queue: sqs.IQueue, grantee: iam.IGrantable): void {
+  iam.Grant.addToPrincipal({
+    grantee,
+    actions: ["sqs:ReceiveMessage", "sqs:DeleteMessage"],
+    resourceArns: [queue.queueArn],
+  });
+}
+
+/**
+ * `grantReceiveAndDelete`, and making received messages visible again at once (ChangeMessageVisibilityBatch, the
+ * source's `release`): the sweeper's topic DLQ reconcile (sweeper/topic-dead-letters.ts).
  */
 export function grantDrain(queue: sqs.IQueue, grantee: iam.IGrantable): void {
   iam.Grant.addToPrincipal({

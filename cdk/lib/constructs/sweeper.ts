@@ -18,7 +18,7 @@ import {
 } from "../sizing.js";
 import type { AlarmTopic } from "./alarm-topic.js";
 import { environmentFunctionProps, PunctualFunction } from "./punctual-function.js";
-import { grantDrain, grantSendOnly } from "./queue-defaults.js";
+import { grantDrain, grantReceiveAndDelete, grantSendOnly } from "./queue-defaults.js";
 import type { RuntimeSettings } from "./runtime-settings.js";
 import type { TaskTable } from "./task-table.js";
 import type { TimerQueues } from "./timer-queues.js";
@@ -135,8 +135,9 @@ function grantSweeperFunction(fn: PunctualFunction, props: SweeperProps): void {
     // delete a replayed task's message, make a still-failed one visible again.
     grantDrain(topic.deadLetterQueue, fn);
   }
-  grantDrain(timerQueues.deadLetterQueue, fn);
-  grantDrain(timerQueues.scheduleDeadLetterQueue, fn);
+  // The timer-side pointers (shared/services/sweeper/pointers.ts): receive, delete what resolved; never released.
+  grantReceiveAndDelete(timerQueues.deadLetterQueue, fn);
+  grantReceiveAndDelete(timerQueues.scheduleDeadLetterQueue, fn);
 }
 
 function addSweeperAlarms(sweeper: Sweeper, props: SweeperProps): void {
