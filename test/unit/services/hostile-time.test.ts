@@ -105,6 +105,26 @@ function gate() {
   return { opened, open };
 }
 
+/**
+ * A Lambda frozen at one step: the first call of `target[method]` waits until `open()`; later calls go through.
+ * `reached` says the frozen call was made (the scenario really froze there).
+ */
+function freezeFirstCall<T extends object>(target: T, method: keyof T & string) {
+  const frozen = gate();
+  const call = (target[method] as (...args: unknown[]) => Promise<unknown>).bind(target);
+  let freezes = 1;
+  (target as Record<string, unknown>)[method] = async (...args: unknown[]) => {
+    if (freezes-- > 0) await frozen.opened;
+    return call(...args);
+  };
+  return {
+    open: frozen.open,
+    get reached() {
+      return freezes <= 0;
+    },
+  };
+}
+
 /** Lets every promise that can make progress do so (the frozen step stays frozen). */
 const settle = () => new Promise((resolve) => setImmediate(resolve));
 
@@ -462,16 +482,10 @@ describe("time: clocks that disagree, Lambdas frozen mid-step", () => {
     const calls = watchCalls(sim);
     const a = await sim.add({ order_id: "frozen-relay" });
     const b = await sim.add({ order_id: "frozen-relay" });
-    const frozen = gate();
-    const send = sim.fifo.sendGroupsInOrder.bind(sim.fifo);
-    let freezes = 1;
-    sim.fifo.sendGroupsInOrder = async (queueUrl, groups) => {
-      if (freezes-- > 0) await frozen.opened;
-      return send(queueUrl, groups);
-    };
+    const frozen = freezeFirstCall(sim.fifo, "sendGroupsInOrder");
     const first = sim.runRelay();
     await settle();
-    expect(freezes).toBe(0); // frozen at its send
+    expect(frozen.reached).toBe(true); // frozen at its send
 
     // Act: its messages come back to another instance after the visibility timeout; that one sends, deliver
     // delivers, a third task is added and delivered; then the first instance thaws and sends what it read.
@@ -499,16 +513,10 @@ describe("time: clocks that disagree, Lambdas frozen mid-step", () => {
       await sim.add({ order_id: "visibility-edge" }),
       await sim.add({ order_id: "visibility-edge" }),
     ];
-    const frozen = gate();
-    const send = sim.fifo.sendGroupsInOrder.bind(sim.fifo);
-    let freezes = 1;
-    sim.fifo.sendGroupsInOrder = async (queueUrl, groups) => {
-      if (freezes-- > 0) await frozen.opened;
-      return send(queueUrl, groups);
-    };
+    const frozen = freezeFirstCall(sim.fifo, "sendGroupsInOrder");
     const first = sim.runRelay();
     await settle();
-    expect(freezes).toBe(0); // frozen at its send
+    expect(frozen.reached).toBe(true); // frozen at its send
 
     // Act: exactly the timer queue's visibility timeout later the messages are visible again; the second instance
     // takes them as the first thaws.
@@ -533,16 +541,10 @@ describe("time: clocks that disagree, Lambdas frozen mid-step", () => {
     const kept = await sim.add({ order_id: "frozen-change" });
     const cancelled = await sim.add({ order_id: "frozen-change" });
     const moved = await sim.add({ order_id: "frozen-change" });
-    const frozen = gate();
-    const send = sim.fifo.sendGroupsInOrder.bind(sim.fifo);
-    let freezes = 1;
-    sim.fifo.sendGroupsInOrder = async (queueUrl, groups) => {
-      if (freezes-- > 0) await frozen.opened;
-      return send(queueUrl, groups);
-    };
+    const frozen = freezeFirstCall(sim.fifo, "sendGroupsInOrder");
     const first = sim.runRelay();
     await settle();
-    expect(freezes).toBe(0); // frozen at its send
+    expect(frozen.reached).toBe(true); // frozen at its send
 
     // Act: while it is frozen, one task is cancelled and one moved 2 minutes on; then it thaws and sends.
     sim.advance(5_000);
@@ -568,16 +570,10 @@ describe("time: clocks that disagree, Lambdas frozen mid-step", () => {
     const second = await sim.add({ order_id: "frozen-sweep", n: "second" });
     const third = await sim.add({ order_id: "frozen-sweep", n: "third" }, { delay_seconds: 1 });
     sim.advance(1_000 + sim.graceMs);
-    const frozen = gate();
-    const send = sim.fifo.sendInOrder.bind(sim.fifo);
-    let freezes = 1;
-    sim.fifo.sendInOrder = async (queueUrl, groupId, taskIds) => {
-      if (freezes-- > 0) await frozen.opened;
-      return send(queueUrl, groupId, taskIds);
-    };
+    const frozen = freezeFirstCall(sim.fifo, "sendInOrder");
     const firstRun = sim.sweep();
     await settle();
-    expect(freezes).toBe(0); // frozen at its send
+    expect(frozen.reached).toBe(true); // frozen at its send
 
     // Act: a minute later the next run repairs the group; the head is delivered and the third task cancelled
     // (still waiting in the queue); 6 minutes later the first run thaws and sends what it read.
@@ -606,16 +602,10 @@ describe("time: clocks that disagree, Lambdas frozen mid-step", () => {
     const head = await sim.add({ order_id: "frozen-move", n: "head" });
     const follower = await sim.add({ order_id: "frozen-move", n: "follower" }, { delay_seconds: 1 });
     sim.advance(1_000 + sim.graceMs);
-    const frozen = gate();
-    const send = sim.fifo.sendInOrder.bind(sim.fifo);
-    let freezes = 1;
-    sim.fifo.sendInOrder = async (queueUrl, groupId, taskIds) => {
-      if (freezes-- > 0) await frozen.opened;
-      return send(queueUrl, groupId, taskIds);
-    };
+    const frozen = freezeFirstCall(sim.fifo, "sendInOrder");
     const run = sim.sweep();
     await settle();
-    expect(freezes).toBe(0); // frozen at its send
+    expect(frozen.reached).toBe(true); // frozen at its send
 
     // Act: the head is moved while the run is frozen; the run then sends what it read and marks it.
     const moved = (await sim.reschedule(head, { delay_seconds: 120 })).task_id;
@@ -665,16 +655,10 @@ describe("time: clocks that disagree, Lambdas frozen mid-step", () => {
     const head = await sim.add({ order_id: "frozen-dlq" });
     await exhaustWithoutDeadLetter(sim, head);
     sim.advance(sim.stalledAfterMs);
-    const frozen = gate();
-    const sendToDeadLetter = sim.fifo.sendToDeadLetter.bind(sim.fifo);
-    let freezes = 1;
-    sim.fifo.sendToDeadLetter = async (...args) => {
-      if (freezes-- > 0) await frozen.opened;
-      return sendToDeadLetter(...args);
-    };
+    const frozen = freezeFirstCall(sim.fifo, "sendToDeadLetter");
     const firstRun = sim.sweep();
     await settle();
-    expect(freezes).toBe(0); // frozen at its send
+    expect(frozen.reached).toBe(true); // frozen at its send
 
     // Act: the next run dead-letters it; an operator replays it, it is delivered; 6 minutes on the first thaws.
     sim.advance(MINUTE);
@@ -860,16 +844,10 @@ describe("duplicates: one message twice at once, runs overlapping, two functions
     await sim.runRelay();
     await sim.runDeliver();
     sim.advance(sim.stalledAfterMs);
-    const held = gate();
-    const send = sim.fifo.sendInOrder.bind(sim.fifo);
-    let freezes = 1;
-    sim.fifo.sendInOrder = async (queueUrl, groupId, taskIds) => {
-      if (freezes-- > 0) await held.opened;
-      return send(queueUrl, groupId, taskIds);
-    };
+    const held = freezeFirstCall(sim.fifo, "sendInOrder");
     const run = sim.sweep();
     await settle();
-    expect(freezes).toBe(0); // held at its send
+    expect(held.reached).toBe(true); // held at its send
 
     // Act: deliver runs the head's record (and the follower's) meanwhile; then the sweeper's send goes out.
     await sim.runDeliver();
