@@ -69,7 +69,7 @@ export async function relayTimerMessages(
   deps: RelayDeps,
   messages: readonly TimerMessage[],
 ): Promise<{ failedMessageIds: string[] }> {
-  const clock = deps.clock ?? Date.now;
+  const clock = neverBack(deps.clock ?? Date.now);
   const parsed: ParsedMessage[] = [];
   for (const message of messages) {
     const key = parseMessage(message, deps.logger);
@@ -343,4 +343,17 @@ async function sendGroups(
     });
     return messages.map((m) => m.messageId);
   });
+}
+
+/**
+ * The wall clock as one invocation reads it: never earlier than it read before. An NTP step back between a wave's
+ * reading and its group's read made a task the wave found due read as not yet due, and its group wait out the
+ * timer queue's visibility timeout (minutes late). Deliver still holds anything sent before its due time.
+ */
+function neverBack(clock: () => number): () => number {
+  let latest = Number.NEGATIVE_INFINITY;
+  return () => {
+    latest = Math.max(latest, clock());
+    return latest;
+  };
 }

@@ -596,6 +596,22 @@ describe("relay: statuses and failures", () => {
     expect(store.tasks.get(a1?.taskId as string)?.status).toBe("scheduled");
   });
 
+  it("a clock stepped back during the run (NTP) does not turn a task its wave found due into a retry minutes later", async () => {
+    // Prepare: a task due now; the clock reads now for the batch and its wave, then steps 2 s back.
+    const { store, fifo, deps } = setup();
+    const [task] = await put(store, makeTask({ group: "g", dueAtMs: T0, acceptedAtMs: T0 - 50 }));
+    const readings = [T0, T0];
+    const stepped = { ...deps, clock: () => readings.shift() ?? T0 - 2_000 };
+    const message = timerMessage(task?.taskId as string);
+
+    // Act
+    const result = await relayTimerMessages(stepped, [message]);
+
+    // Assess: sent now, not left to wait out the timer queue's visibility timeout
+    expect(result).toEqual({ failedMessageIds: [] });
+    expect(fifo.idsIn(DEMO_QUEUE)).toEqual([task?.taskId]);
+  });
+
   it("a send failing part-way fails the group, and the retry sends the rest in order (the rest deduplicated)", async () => {
     const { store, fifo, relay } = setup();
     const tasks = await put(
