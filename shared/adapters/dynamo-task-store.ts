@@ -83,6 +83,7 @@ import {
   hasStarted,
   type IdempotencyClaim,
   type IdempotencyOutcome,
+  isOwnFailed,
   type ListFailedOptions,
   type ManyRead,
   type NewTaskEntry,
@@ -1234,6 +1235,9 @@ export class DynamoDeliverStore extends DynamoAddStore implements Pick<TaskStore
   }
 
   async markFailed(taskId: string, failure: DeadLettering): Promise<boolean> {
+    // The write's id goes in the same UpdateItem (no extra call): only it tells this write's `failed`, sent again,
+    // from another writer's identical one.
+    const writeId = failure.writeId === undefined ? "" : ", failedWriteId = :writeId";
     // Through transitionLogging, which conditions on the attempt when `attemptSeq` is given (and writes no entry:
     // the attempt's own failure write logged it).
     const answer = await this.transitionLogging(
@@ -1241,7 +1245,7 @@ export class DynamoDeliverStore extends DynamoAddStore implements Pick<TaskStore
       {
         // The failed index's keys (failedTopic, failedAtMs) are set here, in the write that records the failure:
         // only a dead-lettered task is ever in that sparse index, and entering it costs no extra request.
-        set: `#status = :to, lastError = :error, failedAtMs = :at, expiresAt = :expiresAt, ${FAILED_TOPIC_ATTRIBUTE} = :topic`,
+        set: `#status = :to, lastError = :error, failedAtMs = :at, expiresAt = :expiresAt, ${FAILED_TOPIC_ATTRIBUTE} = :topic${writeId}`,
         remove: SWEEP_SHARD_ATTRIBUTE,
       },
       {
@@ -1250,20 +1254,18 @@ export class DynamoDeliverStore extends DynamoAddStore implements Pick<TaskStore
         ":at": failure.atMs,
         ":expiresAt": failure.expiresAt,
         ":topic": parseTaskId(taskId)?.topic ?? "",
+        ...(failure.writeId !== undefined && { ":writeId": failure.writeId }),
       },
       failure,
       undefined,
     );
-    if (answer.written || failure.attemptSeq === undefined) return answer.written;
+    if (answer.written || failure.attemptSeq === undefined || failure.writeId === undefined) {
+      return answer.written;
+    }
     // Refused by the next attempt or another writer — or by this very write: an SDK resend whose first try was
     // written, its answer lost (what it wrote is all there): that dead-lettering is this one's, its caller counts it.
     const current = await this.refusedItem(taskId, answer);
-    return (
-      current?.status === "failed" &&
-      current.attemptSeq === failure.attemptSeq &&
-      current.failedAtMs === failure.atMs &&
-      current.lastError === failure.error
-    );
+    return isOwnFailed(current, failure);
   }
 
   /** A conditional UpdateItem of a task's item; a refusal answers the item its condition met, if DynamoDB sends it. */
@@ -2200,6 +2202,7 @@ const SUMMARY_ATTRIBUTES: Record<keyof TaskSummary, true> = {
   requeuedAtMs: true,
   deliveredAtMs: true,
   failedAtMs: true,
+  failedWriteId: true,
   cancelledAtMs: true,
   rescheduledTo: true,
   rescheduledFrom: true,

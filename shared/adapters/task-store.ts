@@ -250,6 +250,28 @@ export interface DeadLettering {
   readonly expiresAt: number;
   /** The attempt that dead-letters it: written only while the task is still in it. */
   readonly attemptSeq?: number;
+  /**
+   * This dead-lettering's own id (`failedWriteId`), fresh per writer (deadLetteringWriteId): with `attemptSeq`,
+   * a refusal that meets it is this very write, sent again (its first answer lost). Without it a refusal is never
+   * taken for this write's: two writers of one attempt's `failed` at the same instant with the same error write
+   * identical items, and both once counted the dead-lettering.
+   */
+  readonly writeId?: string;
+}
+
+/**
+ * Whether the `failed` a dead-lettering's write was refused by is its own (an earlier try of it, its answer lost):
+ * the same attempt and write id. The instant and error alone do not tell: two writers of one attempt's `failed` on
+ * the same clock write both alike (two overlapping sweeper runs), and both counted the one dead-lettering.
+ */
+export function isOwnFailed(current: TaskRecord | undefined, failure: DeadLettering): boolean {
+  return (
+    failure.attemptSeq !== undefined &&
+    failure.writeId !== undefined &&
+    current?.status === "failed" &&
+    current.attemptSeq === failure.attemptSeq &&
+    current.failedWriteId === failure.writeId
+  );
 }
 
 /** A failed attempt as deliver records it (`recordAttemptFailure`). */
@@ -407,7 +429,8 @@ export interface TaskStore extends DestinationStore {
    * dead-lettering that lands after the next attempt began (its DLQ send answered after its step was given up, or
    * the sweeper's finishing of a dead-lettering it read before a redelivery started) is refused instead of failing
    * the task under that attempt. False when nothing was written; a resend refused by its own earlier, written try
-   * (the answer lost) is recognised and answers true, so its dead-lettering is counted once.
+   * (the answer lost) is recognised by its `writeId` and answers true, so its dead-lettering is counted once —
+   * another writer's identical `failed` (same attempt, instant and error) answers false.
    */
   markFailed(taskId: string, failure: DeadLettering): Promise<boolean>;
   /**

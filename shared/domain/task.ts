@@ -76,6 +76,12 @@ export interface TaskRecord {
   readonly requeuedAtMs?: number;
   readonly deliveredAtMs?: number;
   readonly failedAtMs?: number;
+  /**
+   * The id of the write that dead-lettered the task (DeadLettering.writeId): how that write, sent again with its
+   * first answer lost, tells its own `failed` from another writer's identical one. Kept, as failedAtMs, after a
+   * replay; absent on items failed before it existed. Nothing shows it.
+   */
+  readonly failedWriteId?: string;
   readonly cancelledAtMs?: number;
   /**
    * A `rescheduled` task's successor: the id of the task with the new due time (ids carry the due time, so a

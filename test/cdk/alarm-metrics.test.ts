@@ -79,13 +79,47 @@ describe("the AWS metrics checker itself", () => {
     ).toEqual([]);
   });
 
-  // HTTP APIs publish per-route metrics under {ApiId, Stage, Route}, and only with detailed metrics on
+  // HTTP APIs publish per-route metrics ({ApiId, Method, Resource, Stage}) only with detailed metrics on
   // (https://docs.aws.amazon.com/apigateway/latest/developerguide/http-api-metrics.html), which the stack's stage
-  // leaves off; {Method, Resource} is a REST API's dimension set (under ApiName), never an HTTP API's.
-  it("refuses per-route HTTP API metrics: a REST API's dimension set, and the route set the stage does not publish", () => {
+  // leaves off; {ApiId, Route, Stage} is a WebSocket API's set, never an HTTP API's.
+  it("refuses per-route HTTP API metrics: the detailed set the stage does not publish, and a WebSocket API's", () => {
     const refused = [
       named("AWS/ApiGateway", "5xx", ["ApiId", "Method", "Resource", "Stage"]),
       named("AWS/ApiGateway", "Latency", ["ApiId", "Route", "Stage"]),
+    ];
+    expect(undocumentedAwsMetrics(refused)).toEqual(refused);
+  });
+
+  // Dimension sets are per metric, not per namespace.
+  // https://docs.aws.amazon.com/amazondynamodb/latest/developerguide/metrics-dimensions.html
+  it("takes each metric under a dimension set AWS publishes for that metric", () => {
+    expect(
+      undocumentedAwsMetrics([
+        named("AWS/DynamoDB", "ThrottledRequests", ["Operation", "TableName"]),
+        named("AWS/DynamoDB", "SystemErrors", ["Operation", "TableName"]),
+        named("AWS/DynamoDB", "ConsumedWriteCapacityUnits", ["TableName"]),
+        named("AWS/DynamoDB", "ConsumedWriteCapacityUnits", ["GlobalSecondaryIndexName", "TableName"]),
+        named("AWS/DynamoDB", "UserErrors", []),
+        named("AWS/Lambda", "Errors", ["FunctionName"]),
+        named("AWS/SQS", "ApproximateAgeOfOldestMessage", ["QueueName"]),
+        named("AWS/Scheduler", "TargetErrorCount", ["ScheduleGroup"]),
+      ]),
+    ).toEqual([]);
+  });
+
+  it("refuses a metric under a set the namespace publishes only for other metrics: no data point would reach it", () => {
+    const refused = [
+      // Throttled requests are counted per table and operation; per table alone there is no such metric.
+      named("AWS/DynamoDB", "ThrottledRequests", ["TableName"]),
+      named("AWS/DynamoDB", "SystemErrors", ["GlobalSecondaryIndexName", "TableName"]),
+      // Capacity is per table or index, never per operation.
+      named("AWS/DynamoDB", "ConsumedWriteCapacityUnits", ["Operation", "TableName"]),
+      // UserErrors is the account's and Region's only.
+      named("AWS/DynamoDB", "UserErrors", ["TableName"]),
+      named("AWS/DynamoDB", "ThrottledRequests", []),
+      // Dead-letter errors are not published per executed version; SQS publishes per queue only.
+      named("AWS/Lambda", "DeadLetterErrors", ["ExecutedVersion", "FunctionName", "Resource"]),
+      named("AWS/SQS", "NumberOfMessagesSent", []),
     ];
     expect(undocumentedAwsMetrics(refused)).toEqual(refused);
   });

@@ -1,52 +1,83 @@
 /**
- * The metrics AWS services publish, with the dimensions they publish them under, as documented (checked
- * 2026-11): a metric an alarm names that is not here — or a dimension set AWS does not publish — is one no data
- * point will ever reach, and the alarm stays INSUFFICIENT_DATA forever.
+ * The metrics AWS services publish, each with the dimension sets AWS publishes it under, as documented (checked
+ * 2026-12): a metric an alarm names that is not here — or a dimension set AWS does not publish for that metric — is
+ * one no data point will ever reach, and the alarm stays INSUFFICIENT_DATA forever. The sets are per metric, not per
+ * namespace: a namespace's dimensions do not combine freely (DynamoDB's ThrottledRequests exists per table and
+ * operation, never per table alone; ConsumedWriteCapacityUnits per table or index, never per operation).
  *
- * - AWS/Lambda: https://docs.aws.amazon.com/lambda/latest/dg/monitoring-metrics-types.html
- * - AWS/SQS: https://docs.aws.amazon.com/AWSSimpleQueueService/latest/SQSDeveloperGuide/sqs-available-cloudwatch-metrics.html
- * - AWS/Scheduler: https://docs.aws.amazon.com/scheduler/latest/UserGuide/monitoring-cloudwatch.html
- * - AWS/ApiGateway (HTTP APIs): https://docs.aws.amazon.com/apigateway/latest/developerguide/http-api-metrics.html
- * - AWS/DynamoDB: https://docs.aws.amazon.com/amazondynamodb/latest/developerguide/metrics-dimensions.html
+ * Each set lists its dimension names sorted; `[]` is the service's aggregate over the account and Region.
  */
-export interface PublishedMetrics {
-  readonly metrics: readonly string[];
-  /** Each dimension set the service publishes these metrics under (sorted names). */
-  readonly dimensionSets: readonly (readonly string[])[];
-}
+type DimensionSets = readonly (readonly string[])[];
 
-export const AWS_PUBLISHED_METRICS: Readonly<Record<string, PublishedMetrics>> = {
+/** namespace → metric name → the dimension sets AWS publishes that metric under. */
+export type PublishedMetrics = Readonly<Record<string, Readonly<Record<string, DimensionSets>>>>;
+
+const each = (metrics: readonly string[], sets: DimensionSets): Record<string, DimensionSets> =>
+  Object.fromEntries(metrics.map((name) => [name, sets]));
+
+// https://docs.aws.amazon.com/lambda/latest/dg/monitoring-metrics-types.html: per function (FunctionName), per
+// version or alias (Resource with it), per version run through an alias (ExecutedVersion with both: invocation and
+// performance metrics only), and the account aggregate.
+const LAMBDA_BY_FUNCTION: DimensionSets = [["FunctionName"], ["FunctionName", "Resource"], []];
+const LAMBDA_BY_VERSION: DimensionSets = [
+  ...LAMBDA_BY_FUNCTION,
+  ["ExecutedVersion", "FunctionName", "Resource"],
+];
+
+// https://docs.aws.amazon.com/AWSSimpleQueueService/latest/SQSDeveloperGuide/sqs-available-cloudwatch-metrics.html:
+// QueueName is the only dimension SQS sends: every metric, per queue only (no aggregate).
+const SQS_BY_QUEUE: DimensionSets = [["QueueName"]];
+
+// https://docs.aws.amazon.com/scheduler/latest/UserGuide/monitoring-cloudwatch.html: one dimension, ScheduleGroup
+// (the default group for schedules created without one), beside the account aggregate.
+const SCHEDULER_BY_GROUP: DimensionSets = [["ScheduleGroup"], []];
+
+// HTTP APIs: https://docs.aws.amazon.com/apigateway/latest/developerguide/http-api-metrics.html — per API and per
+// API stage. The per-route set ({ApiId, Method, Resource, Stage}) is sent only with detailed metrics on
+// (detailedMetricsEnabled), which the stack's stage leaves off; {ApiName, …} is a REST API's, never an HTTP API's.
+const HTTP_API_BY_STAGE: DimensionSets = [["ApiId"], ["ApiId", "Stage"]];
+
+// https://docs.aws.amazon.com/amazondynamodb/latest/developerguide/metrics-dimensions.html — each metric names its
+// own dimensions. Capacity and throttle events: per table, or per global secondary index (TableName +
+// GlobalSecondaryIndexName; the TableName set leaves the indexes out). Request metrics: per table and operation.
+// UserErrors: the account and Region only.
+const DYNAMODB_BY_TABLE_OR_INDEX: DimensionSets = [["TableName"], ["GlobalSecondaryIndexName", "TableName"]];
+const DYNAMODB_BY_OPERATION: DimensionSets = [["Operation", "TableName"]];
+
+export const AWS_PUBLISHED_METRICS: PublishedMetrics = {
   "AWS/Lambda": {
-    metrics: [
-      "Invocations",
-      "Errors",
-      "Throttles",
-      "Duration",
-      "ConcurrentExecutions",
-      "DeadLetterErrors",
-      "DestinationDeliveryFailures",
-      "AsyncEventAge",
-      "AsyncEventsDropped",
-    ],
-    dimensionSets: [["FunctionName"], ["FunctionName", "Resource"], []],
+    ...each(["Invocations", "Errors", "Throttles", "Duration", "ConcurrentExecutions"], LAMBDA_BY_VERSION),
+    ...each(
+      [
+        "DeadLetterErrors",
+        "DestinationDeliveryFailures",
+        "AsyncEventAge",
+        "AsyncEventsReceived",
+        "AsyncEventsDropped",
+      ],
+      LAMBDA_BY_FUNCTION,
+    ),
+    // The account's concurrency left to functions without reserved concurrency: an account metric only.
+    UnreservedConcurrentExecutions: [[]],
   },
-  "AWS/SQS": {
-    metrics: [
+  "AWS/SQS": each(
+    [
       "ApproximateAgeOfOldestMessage",
-
+      "ApproximateNumberOfGroupsWithInflightMessages",
       "ApproximateNumberOfMessagesDelayed",
       "ApproximateNumberOfMessagesNotVisible",
       "ApproximateNumberOfMessagesVisible",
       "NumberOfEmptyReceives",
+      "NumberOfDeduplicatedSentMessages",
       "NumberOfMessagesDeleted",
       "NumberOfMessagesReceived",
       "NumberOfMessagesSent",
       "SentMessageSize",
     ],
-    dimensionSets: [["QueueName"]],
-  },
-  "AWS/Scheduler": {
-    metrics: [
+    SQS_BY_QUEUE,
+  ),
+  "AWS/Scheduler": each(
+    [
       "InvocationAttemptCount",
       "TargetErrorCount",
       "TargetErrorThrottledCount",
@@ -56,25 +87,38 @@ export const AWS_PUBLISHED_METRICS: Readonly<Record<string, PublishedMetrics>> =
       "InvocationsFailedToBeSentToDeadLetterCount",
       "InvocationsSentToDeadLetterCount_Truncated_MessageSizeExceeded",
     ],
-    dimensionSets: [["ScheduleGroup"], []],
-  },
-  // HTTP APIs. Per route ({ApiId, Route, Stage}) only with detailed metrics on, which the stack's stage leaves off;
-  // {Method, Resource, Stage} under ApiName is a REST API's set, never an HTTP API's.
-  "AWS/ApiGateway": {
-    metrics: ["4xx", "5xx", "Count", "IntegrationLatency", "Latency", "DataProcessed"],
-    dimensionSets: [["ApiId"], ["ApiId", "Stage"]],
-  },
+    SCHEDULER_BY_GROUP,
+  ),
+  "AWS/ApiGateway": each(
+    ["4xx", "5xx", "Count", "IntegrationLatency", "Latency", "DataProcessed"],
+    HTTP_API_BY_STAGE,
+  ),
   "AWS/DynamoDB": {
-    metrics: [
-      "ConsumedReadCapacityUnits",
-      "ConsumedWriteCapacityUnits",
-      "ReadThrottleEvents",
-      "WriteThrottleEvents",
-      "ThrottledRequests",
-      "SystemErrors",
-      "UserErrors",
-      "SuccessfulRequestLatency",
-    ],
-    dimensionSets: [["TableName"], ["Operation", "TableName"], ["GlobalSecondaryIndexName", "TableName"], []],
+    ...each(
+      [
+        "ConsumedReadCapacityUnits",
+        "ConsumedWriteCapacityUnits",
+        "ReadThrottleEvents",
+        "WriteThrottleEvents",
+      ],
+      DYNAMODB_BY_TABLE_OR_INDEX,
+    ),
+    ...each(
+      ["ThrottledRequests", "SystemErrors", "SuccessfulRequestLatency", "ReturnedItemCount"],
+      DYNAMODB_BY_OPERATION,
+    ),
+    ...each(
+      ["ConditionalCheckFailedRequests", "TimeToLiveDeletedItemCount", "TransactionConflict"],
+      [["TableName"]],
+    ),
+    UserErrors: [[]],
   },
 };
+
+/** The dimension sets AWS publishes `metric` of `namespace` under; none when it publishes no such metric. */
+export function publishedDimensionSets(namespace: string, metric: string): DimensionSets {
+  const service = Object.hasOwn(AWS_PUBLISHED_METRICS, namespace)
+    ? AWS_PUBLISHED_METRICS[namespace]
+    : undefined;
+  return service && Object.hasOwn(service, metric) ? (service[metric] ?? []) : [];
+}

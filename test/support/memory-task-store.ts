@@ -16,6 +16,7 @@ import {
   hasStarted,
   type IdempotencyClaim,
   type IdempotencyOutcome,
+  isOwnFailed,
   type ListFailedOptions,
   MAX_READ_PAST_STARTED,
   type ManyRead,
@@ -434,21 +435,14 @@ export class MemoryTaskStore implements TaskStore {
 
   async markFailed(taskId: string, failure: DeadLettering): Promise<boolean> {
     const task = this.tasks.get(taskId);
-    if (!task || !inAttempt(task, failure.attemptSeq)) {
-      // As the table: a resend of a write already made (its first answer lost) is recognised as written.
-      return (
-        failure.attemptSeq !== undefined &&
-        task?.status === "failed" &&
-        task.attemptSeq === failure.attemptSeq &&
-        task.failedAtMs === failure.atMs &&
-        task.lastError === failure.error
-      );
-    }
+    // As the table: a resend of a write already made (its first answer lost) is recognised as written.
+    if (!task || !inAttempt(task, failure.attemptSeq)) return isOwnFailed(task, failure);
     this.tasks.set(taskId, {
       ...finished(task),
       status: "failed",
       lastError: failure.error,
       failedAtMs: failure.atMs,
+      ...(failure.writeId !== undefined && { failedWriteId: failure.writeId }),
       expiresAt: failure.expiresAt,
       failedTopic: task.topic,
     });

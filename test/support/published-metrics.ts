@@ -8,7 +8,7 @@ import { Template } from "aws-cdk-lib/assertions";
 import { addPunctualStack } from "#cdk/lib/app.js";
 import type { PunctualStack } from "#cdk/lib/punctual-stack.js";
 import { METRICS_NAMESPACE } from "#shared/domain/metrics.js";
-import { AWS_PUBLISHED_METRICS } from "./aws-metrics.js";
+import { publishedDimensionSets } from "./aws-metrics.js";
 import { stackConfig } from "./stack-config.js";
 
 // biome-ignore lint/suspicious/noExplicitAny: CloudFormation JSON is untyped by nature.
@@ -38,17 +38,17 @@ export function synthesizedResources(env: string): Record<string, Json> {
   return synthesized(env).resources;
 }
 
-/** The named AWS metrics that the service does not document, under that dimension set. */
+/**
+ * The named AWS metrics that the service does not document under that dimension set — the set must be one AWS
+ * publishes for that very metric (another metric of the namespace's does not count).
+ */
 export function undocumentedAwsMetrics(named: readonly NamedMetric[]): NamedMetric[] {
   return named
     .filter((m) => m.namespace !== METRICS_NAMESPACE)
-    .filter((m) => {
-      const service = AWS_PUBLISHED_METRICS[m.namespace];
-      return (
-        !service?.metrics.includes(m.name) ||
-        !service.dimensionSets.some((set) => set.join(",") === m.dimensions.join(","))
-      );
-    });
+    .filter(
+      (m) =>
+        !publishedDimensionSets(m.namespace, m.name).some((set) => set.join(",") === m.dimensions.join(",")),
+    );
 }
 
 /**

@@ -262,7 +262,8 @@ async function finishDeadLettering(
       clock,
     );
     // Refused: an overlapping run or deliver's returning record finished it first (or an attempt moved on), so
-    // nothing was repaired here; counted, two overlapping runs reported one dead letter twice.
+    // nothing was repaired here; counted, two overlapping runs reported one dead letter twice. The store tells its
+    // own resent write from that run's identical one (same clock) by the write's id (deadLetterTask).
     if (!written) continue;
     counters.deadLettered++;
     deps.logger.warn("orphan dead-lettered: attempts were used up but dead-lettering never finished", {

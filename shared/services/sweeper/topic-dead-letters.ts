@@ -6,6 +6,7 @@ import { replayLifeOf } from "#shared/domain/replay.js";
 import { UNFINISHED_STATUSES } from "#shared/domain/sweep.js";
 import { finishedExpiry, type TaskRecord } from "#shared/domain/task.js";
 import { errorText } from "#shared/runtime/async.js";
+import { deadLetteringWriteId } from "../dead-letter.js";
 import type { RunState, SweeperDeps, SweeperTopic } from "./types.js";
 
 /**
@@ -179,6 +180,7 @@ async function finishDeadLettering(
       expiresAt: finishedExpiry(task, atMs, topic.config.retentionDays),
       // Only in the attempt read: one its record's redelivery started since records its own outcome.
       ...(task.attemptSeq !== undefined && { attemptSeq: task.attemptSeq }),
+      writeId: deadLetteringWriteId(),
     });
     // Deliver's returning record may have finished it first: then nothing was repaired here.
     if (!written) return;

@@ -1927,7 +1927,7 @@ describe.each([
     const t = task();
     await store.putNew(t);
     await store.startAttempt(t.taskId, NOW);
-    const failure = { error: "HTTP 500", atMs: NOW + 4, expiresAt: 9, attemptSeq: 1 };
+    const failure = { error: "HTTP 500", atMs: NOW + 4, expiresAt: 9, attemptSeq: 1, writeId: "w-resent" };
     const first = await store.markFailed(t.taskId, failure);
 
     // Act: the same write again, as the SDK resends one whose answer was lost
@@ -1957,6 +1957,23 @@ describe.each([
     // Assess
     expect(late).toBe(false);
     expect(await store.get(t.taskId)).toMatchObject({ status: "failed", failedAtMs: NOW + 4 });
+  });
+
+  it("two writers' `failed` of the same attempt at the same instant with the same error: only the one that wrote answers written", async () => {
+    // Prepare: attempt 1 started; two overlapping sweeper runs read it exhausted on the same clock
+    const store: TaskStore = await makeStore();
+    const t = task();
+    await store.putNew(t);
+    await store.startAttempt(t.taskId, NOW);
+    const failure = { error: "HTTP 500", atMs: NOW + 4, expiresAt: 9, attemptSeq: 1 };
+
+    // Act: each writes its own dead-lettering, identical but for the write's id
+    const first = await store.markFailed(t.taskId, { ...failure, writeId: "run-a" });
+    const second = await store.markFailed(t.taskId, { ...failure, writeId: "run-b" });
+
+    // Assess: the second met another writer's `failed`, not its own resend
+    expect([first, second]).toEqual([true, false]);
+    expect(await store.get(t.taskId)).toMatchObject({ status: "failed", attemptSeq: 1, failedAtMs: NOW + 4 });
   });
 
   it("a dead-lettering (markFailed) of an earlier attempt is refused; the current attempt's is written", async () => {

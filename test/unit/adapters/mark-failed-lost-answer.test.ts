@@ -153,6 +153,7 @@ describe("markFailed's refusal on DynamoDB", () => {
       attemptSeq: 3,
       lastError: "HTTP 500",
       failedAtMs,
+      failedWriteId: "own-write",
     };
     const { client, sent } = refusingWithItem(failed);
     const store = await tableStore(client);
@@ -163,12 +164,15 @@ describe("markFailed's refusal on DynamoDB", () => {
       atMs: failedAtMs,
       expiresAt: 9,
       attemptSeq: 3,
+      writeId: "own-write",
     });
+    // Another writer's, identical but for its write's id (an overlapping sweeper run on the same clock).
     const other = await store.markFailed(t.taskId, {
       error: "HTTP 500",
-      atMs: failedAtMs + 1,
+      atMs: failedAtMs,
       expiresAt: 9,
       attemptSeq: 3,
+      writeId: "other-write",
     });
 
     // Assess

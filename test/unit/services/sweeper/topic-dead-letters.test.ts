@@ -212,7 +212,8 @@ describe("reconcileTopicDeadLetters", () => {
     const { store, task, queue, pass } = await cutShort("d", ["HTTP 500", "HTTP 500", "HTTP 500"]);
     const markFailed = store.markFailed.bind(store);
     store.markFailed = async (taskId, failure) => {
-      await markFailed(taskId, { ...failure, error: "written by deliver" });
+      // Deliver's own write: its own id (deadLetterTask), not the sweeper's
+      await markFailed(taskId, { ...failure, error: "written by deliver", writeId: "deliver-write" });
       return markFailed(taskId, failure);
     };
 
