@@ -72,6 +72,8 @@ export type CatchUpPolicy = (typeof CATCH_UP_POLICIES)[number];
  * a topic whose maxDelay is under two minutes has each made on the run after it entered its horizon, EventBridge
  * fires a rate rule anywhere within its minute, and a failed run is retried by the next. Five periods cover all
  * of these together; only an outage (or a backlog past the run's cap) leaves an occurrence later than this.
+ * Changing it: the `catch_up` description (shared/api/schemas/schedules.ts), the skip's message (materialize.ts,
+ * missedMessage) and README say "5 min" in words, which keeps the functions' bundles from computing it.
  */
 export const MISSED_AFTER_MS = 5 * MATERIALIZER_PERIOD_MS;
 /**
