@@ -19,6 +19,7 @@ interface CreateOptions {
   readonly deliverBy?: string;
   readonly startAt?: string;
   readonly endAt?: string;
+  readonly catchUp?: string;
 }
 
 export function schedulesCommand(parent: Command, io: CliIo): void {
@@ -60,6 +61,10 @@ function createCommand(schedules: Command, io: CliIo): void {
     .option("--deliver-by <field>", "the content field whose value orders the occurrences")
     .option("--start-at <time>", "no occurrence before this RFC 3339 time")
     .option("--end-at <time>", "no occurrence at or after this RFC 3339 time")
+    .option(
+      "--catch-up <policy>",
+      "occurrences missed by an outage: all (default: each, late), latest (the most recent only), none",
+    )
     .addHelpText(
       "after",
       `\nExample:\n  $ npx punctual schedules create --topic demo --cron '30 2 * * *' --timezone Europe/Berlin \\\n      --content '{"report":"nightly"}' --callback https://hooks.example.com/punctual`,
@@ -83,6 +88,10 @@ async function createBody(options: CreateOptions): Promise<CreateScheduleInput> 
     ...(options.deliverBy !== undefined ? { deliver_by: options.deliverBy } : {}),
     ...(options.startAt !== undefined ? { start_at: options.startAt } : {}),
     ...(options.endAt !== undefined ? { end_at: options.endAt } : {}),
+    // Any value is sent: the API answers a 400 naming the field and its values, one rule for client and CLI.
+    ...(options.catchUp !== undefined
+      ? { catch_up: options.catchUp as NonNullable<CreateScheduleInput["catch_up"]> }
+      : {}),
   };
 }
 

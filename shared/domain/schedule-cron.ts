@@ -203,6 +203,30 @@ export function occurrencesBetween(
   return out;
 }
 
+/**
+ * The latest occurrence strictly after `afterMs` and at or before `untilMs`, or undefined when there is none. Found
+ * by halving (croner only searches forward): each step asks for the first occurrence after the middle of what is
+ * left, so ~45 asks whatever the span and the pattern's pace, where walking forward would ask once per occurrence.
+ */
+export function latestOccurrenceBetween(
+  spec: CronSpec,
+  afterMs: number,
+  untilMs: number,
+): number | undefined {
+  const first = nextOccurrence(spec, afterMs);
+  if (first === undefined || first > untilMs) return undefined;
+  // `latest` is an occurrence; none lies after `noneAfter` up to untilMs.
+  let latest = first;
+  let noneAfter = untilMs;
+  while (latest < noneAfter) {
+    const middle = latest + Math.floor((noneAfter - latest) / 2);
+    const next = nextOccurrence(spec, middle);
+    if (next !== undefined && next <= noneAfter) latest = next;
+    else noneAfter = middle;
+  }
+  return latest;
+}
+
 /** The first occurrence strictly after `afterMs` within the schedule's window, or undefined when none is left. */
 export function nextOccurrence(spec: CronSpec, afterMs: number): number | undefined {
   // Croner counts from the next whole second after its reference; starting a millisecond before the window

@@ -61,6 +61,28 @@ export const MIN_OCCURRENCES_INLINE = 25;
  */
 export const MAX_OCCURRENCES_INLINE = INLINE_COVER_MS / 1000;
 
+/**
+ * What a run makes of occurrences it missed (`catch_up`, README "Recurring schedules"): `all` makes each, late
+ * (the default: what every schedule did before the field existed); `latest` only the most recent; `none` none.
+ */
+export const CATCH_UP_POLICIES = ["all", "latest", "none"] as const;
+export type CatchUpPolicy = (typeof CATCH_UP_POLICIES)[number];
+/**
+ * How late an occurrence may be and still not count as missed. A healthy materializer makes some occurrences late:
+ * a topic whose maxDelay is under two minutes has each made on the run after it entered its horizon, EventBridge
+ * fires a rate rule anywhere within its minute, and a failed run is retried by the next. Five periods cover all
+ * of these together; only an outage (or a backlog past the run's cap) leaves an occurrence later than this.
+ * Changing it: the `catch_up` description (shared/api/schemas/schedules.ts), the skip's message (materialize.ts,
+ * missedMessage) and README say "5 min" in words, which keeps the functions' bundles from computing it.
+ */
+export const MISSED_AFTER_MS = 5 * MATERIALIZER_PERIOD_MS;
+/**
+ * The missed occurrences a run counts one by one for `skipped_occurrences` and the metric, per schedule: each
+ * costs croner ~0.1 ms, so a one-second cron down a day (86,400) would cost the run ~10 s of CPU. Past it, the
+ * count is a floor (this many), while the skip itself is whole.
+ */
+export const MAX_MISSED_COUNTED = 1_000;
+
 /** How many next occurrences a schedule view lists. */
 export const VIEW_NEXT_OCCURRENCES = 5;
 
@@ -79,6 +101,8 @@ export interface ScheduleRecord {
   readonly content: string;
   readonly callbackUrl?: string;
   readonly deliverBy?: string;
+  /** Absent: `all` (schedules stored before the field existed, and creates that do not name it). */
+  readonly catchUp?: CatchUpPolicy;
   readonly startAtMs?: number;
   readonly endAtMs?: number;
   readonly status: ScheduleStatus;

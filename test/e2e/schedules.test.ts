@@ -148,6 +148,30 @@ describe("a recurring schedule", () => {
     expect((await client.listSchedules({ topic: "demo" })).schedules).toHaveLength(before);
   });
 
+  it("a schedule's catch-up policy: `all` unless given, typed through the client; an unknown one is a 400 naming `catch_up`, nothing stored", async () => {
+    const base = {
+      topic: "demo",
+      cron: "0 3 * * *",
+      timezone: "UTC",
+      content: { order_id: `cu-${randomUUID()}` },
+      callback: { url: `${h.receiver.url}/ok/catch-up` },
+    };
+    const before = (await client.listSchedules({ topic: "demo" })).schedules.length;
+
+    const refused = await h.api("POST", "/v1/schedules", { ...base, catch_up: "sometimes" });
+    const stored = (await client.listSchedules({ topic: "demo" })).schedules.length;
+    const plain = await client.createSchedule(base);
+    const none = await client.createSchedule({ ...base, catch_up: "none" });
+
+    expect(refused.status).toBe(400);
+    expect(refused.json.error?.issues).toEqual([{ path: "catch_up", message: expect.any(String) }]);
+    expect(stored).toBe(before);
+    expect(plain.catch_up).toBe("all");
+    expect((await client.getSchedule(none.schedule_id)).catch_up).toBe("none");
+    await client.deleteSchedule(plain.schedule_id);
+    await client.deleteSchedule(none.schedule_id);
+  });
+
   it("a list of a topic that is neither configured nor has schedules is a 400 unknown_topic, also with a made-up cursor", async () => {
     // Prepare: a well-formed cursor for the unknown topic, as the list would give one out
     const id = "ghost.schedule.01JD3ZZZZZZZZZZZZZZZZZZZZZ";
@@ -219,6 +243,8 @@ describe("a recurring schedule", () => {
       content,
       "--callback",
       `${h.receiver.url}/ok/cli`,
+      "--catch-up",
+      "latest",
     ]);
     const id = JSON.parse(created.stdout).schedule_id as string;
     const shown = await runPunctual([...api, "schedules", "show", id]);
@@ -230,6 +256,7 @@ describe("a recurring schedule", () => {
       schedule_id: id,
       status: "active",
       timezone: "Europe/Berlin",
+      catch_up: "latest",
     });
     expect(JSON.parse(listed.stdout).schedules.map((s: { schedule_id: string }) => s.schedule_id)).toContain(
       id,

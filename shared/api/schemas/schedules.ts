@@ -5,7 +5,7 @@
 import * as z from "zod";
 import { contentSchema, MAX_CALLBACK_URL_LENGTH } from "#shared/domain/add-task-request.js";
 import { rfc3339DateTime } from "#shared/domain/rfc3339.js";
-import { SCHEDULE_STATUSES } from "#shared/domain/schedule.js";
+import { CATCH_UP_POLICIES, SCHEDULE_STATUSES } from "#shared/domain/schedule.js";
 import { nextCursorSchema } from "./next-cursor.js";
 
 // Its own module, so the list function bundles none of the other schedule schemas (nor the add-task content).
@@ -14,6 +14,8 @@ export { listSchedulesQuerySchema } from "./schedule-list-query.js";
 const dateTime = /* @__PURE__ */ z.iso.datetime({ offset: true });
 /** A date-time the request sends, read as `due_at` is (shared/domain/rfc3339.ts: one rule for every route). */
 const dateTimeInput = rfc3339DateTime;
+
+const catchUpSchema = /* @__PURE__ */ z.enum(CATCH_UP_POLICIES);
 
 /** `POST /v1/schedules`. Cron and time zone are checked by croner and Intl after this (shared/domain/schedule.ts). */
 export const createScheduleBodySchema = /* @__PURE__ */ z
@@ -36,6 +38,10 @@ export const createScheduleBodySchema = /* @__PURE__ */ z
     deliver_by: z.string().min(1).max(128).optional(),
     start_at: dateTimeInput.optional().meta({ description: "no occurrence before this instant (inclusive)" }),
     end_at: dateTimeInput.optional().meta({ description: "no occurrence at or after this instant" }),
+    catch_up: catchUpSchema.optional().meta({
+      description:
+        "missed occurrences (due over 5 min before a materializer run): `all` (default) made late, `latest` only the most recent, `none` none; skips count in `skipped_occurrences`",
+    }),
   })
   .strict();
 
@@ -52,6 +58,9 @@ export const scheduleViewSchema = /* @__PURE__ */ z.looseObject({
     .meta({ description: "each occurrence's content, as JSON text exactly as it is delivered" }),
   callback_url: z.string().optional(),
   deliver_by: z.string().optional(),
+  catch_up: catchUpSchema.optional().meta({
+    description: "`all` when not given",
+  }),
   start_at: dateTime.optional(),
   end_at: dateTime.optional(),
   created_at: dateTime,

@@ -44,6 +44,7 @@ export async function createSchedule(
     content: request.content,
     ...(request.callbackUrl !== undefined ? { callbackUrl: request.callbackUrl } : {}),
     ...(request.deliverBy !== undefined ? { deliverBy: request.deliverBy } : {}),
+    ...(request.catchUp !== undefined ? { catchUp: request.catchUp } : {}),
     ...(request.spec.startAtMs !== undefined ? { startAtMs: request.spec.startAtMs } : {}),
     ...(request.spec.endAtMs !== undefined ? { endAtMs: request.spec.endAtMs } : {}),
     status: "active",

@@ -6,6 +6,8 @@ import { topicConfig } from "#shared/config/index.js";
 import { type AddTaskRequest, exactContentOf } from "#shared/domain/add-task-request.js";
 import {
   MATERIALIZE_HORIZON_MS,
+  MAX_MISSED_COUNTED,
+  MISSED_AFTER_MS,
   materializeHorizonMs,
   occurrenceIdempotencyKey,
   type ScheduleRecord,
@@ -13,6 +15,7 @@ import {
 } from "#shared/domain/schedule.js";
 import {
   type CronSpec,
+  latestOccurrenceBetween,
   materializeAt,
   occurrencesBetween,
   uncomputableProblem,
@@ -52,7 +55,10 @@ export interface CancelOccurrencesDeps {
 export interface MaterializeResult {
   /** Occurrences made tasks by this call (or found made by an earlier, interrupted one). */
   readonly occurrences: number;
-  /** Of those, the ones the add-task checks refused and that this call skipped (counted when the cursor moved). */
+  /**
+   * Occurrences this call skipped (counted when the cursor moved): the ones the add-task checks refused, and the
+   * missed ones the schedule's `catch_up` policy does not make.
+   */
   readonly skipped: number;
   readonly advanced: boolean;
   /** When the schedule is next due to the materializer, once this call advanced it (undefined: ended, or not moved). */
@@ -93,7 +99,7 @@ export async function materializeSchedule(
   if (problem) return pauseUncomputable(deps, schedule, problem, nowMs);
   const horizonMs = horizonOf(deps.config, schedule.topic);
   const horizonEnd = nowMs + horizonMs;
-  const occurrences = occurrencesBetween(spec, schedule.materializedUntilMs, horizonEnd, limit);
+  const { occurrences, missed } = windowOf(schedule, spec, nowMs, horizonEnd, limit);
   const untilMs =
     occurrences.length === limit
       ? (occurrences.at(-1) as number)
@@ -104,15 +110,17 @@ export async function materializeSchedule(
   if (occurrences.length > 0 && !(await leaseWindow(deps, schedule, untilMs))) {
     return { occurrences: 0, skipped: 0, advanced: false };
   }
-  const skipped = await createOccurrences(deps, schedule, occurrences, concurrency);
+  const refused = await createOccurrences(deps, schedule, occurrences, concurrency);
+  const skipped = missed ? [...refused, missed.latest] : refused;
+  const skippedCount = refused.length + (missed?.count ?? 0);
   const advance = advanceChange(schedule, spec, untilMs, nowMs, horizonMs);
   const result = await deps.store.updateSchedule(schedule.scheduleId, {
     ...advance,
-    set: { ...advance.set, ...skipFields(schedule, skipped) },
+    set: { ...advance.set, ...skipFields(schedule, skipped, skippedCount) },
   });
   if (result.outcome === "updated") {
     const { materializeAtMs } = advance.set;
-    return { occurrences: occurrences.length, skipped: skipped.length, advanced: true, materializeAtMs };
+    return { occurrences: occurrences.length, skipped: skippedCount, advanced: true, materializeAtMs };
   }
   const moved =
     result.outcome === "not-found" ||
@@ -120,6 +128,51 @@ export async function materializeSchedule(
     result.schedule.epoch !== schedule.epoch;
   if (moved) await cancelOccurrences(deps, schedule, occurrences);
   return { occurrences: occurrences.length, skipped: 0, advanced: false };
+}
+
+/** The occurrences a run makes, and the missed ones its schedule's `catch_up` policy skips (none for `all`). */
+interface Window {
+  readonly occurrences: number[];
+  /** How many were skipped (a floor past MAX_MISSED_COUNTED), and the latest of them, as the view names it. */
+  readonly missed?: { readonly count: number; readonly latest: SkippedOccurrence };
+}
+
+/**
+ * From the cursor to the horizon's end, at most `limit`. Under `latest` or `none`, the occurrences missed (due
+ * more than MISSED_AFTER_MS before now: the materializer was down or behind) are skipped as one step, however many
+ * (the latest is found without walking them, latestOccurrenceBetween), and only `latest` makes the most recent.
+ */
+function windowOf(
+  schedule: ScheduleRecord,
+  spec: CronSpec,
+  nowMs: number,
+  horizonEnd: number,
+  limit: number,
+): Window {
+  const policy = schedule.catchUp ?? "all";
+  const fromMs = schedule.materializedUntilMs;
+  const missedUntilMs = nowMs - MISSED_AFTER_MS;
+  const latestMissed =
+    policy === "all" || fromMs >= missedUntilMs
+      ? undefined
+      : latestOccurrenceBetween(spec, fromMs, missedUntilMs);
+  if (latestMissed === undefined) return { occurrences: occurrencesBetween(spec, fromMs, horizonEnd, limit) };
+  const kept = policy === "latest" ? [latestMissed] : [];
+  const occurrences = [...kept, ...occurrencesBetween(spec, missedUntilMs, horizonEnd, limit - kept.length)];
+  const skippedUntilMs = policy === "latest" ? latestMissed - 1 : missedUntilMs;
+  const latestSkipped = latestOccurrenceBetween(spec, fromMs, skippedUntilMs);
+  if (latestSkipped === undefined) return { occurrences };
+  const count = occurrencesBetween(spec, fromMs, skippedUntilMs, MAX_MISSED_COUNTED).length;
+  const message = missedMessage(policy, count);
+  return {
+    occurrences,
+    missed: { count, latest: { occurrenceMs: latestSkipped, atMs: nowMs, code: "missed", message } },
+  };
+}
+
+function missedMessage(policy: string, count: number): string {
+  const counted = count < MAX_MISSED_COUNTED ? count : `at least ${count}`;
+  return `${counted} missed occurrence(s) skipped (due over 5 min before the run: the materializer was down or behind), as catch_up "${policy}" says`;
 }
 
 /**
@@ -278,13 +331,17 @@ function skipMessage(error: HttpError): string {
  * Skips are counted on the schedule with the cursor's own conditional write, so a window repeated after a failed
  * run counts its skips once: a skip is only ever recorded by the run that moves the cursor past it.
  */
-function skipFields(schedule: ScheduleRecord, skipped: readonly SkippedOccurrence[]): ScheduleSettable {
+function skipFields(
+  schedule: ScheduleRecord,
+  skipped: readonly SkippedOccurrence[],
+  count = skipped.length,
+): ScheduleSettable {
   const last = skipped.reduce<SkippedOccurrence | undefined>(
     (latest, skip) => (latest === undefined || skip.occurrenceMs > latest.occurrenceMs ? skip : latest),
     undefined,
   );
   if (!last) return {};
-  return { skippedOccurrences: (schedule.skippedOccurrences ?? 0) + skipped.length, lastSkipped: last };
+  return { skippedOccurrences: (schedule.skippedOccurrences ?? 0) + count, lastSkipped: last };
 }
 
 /**

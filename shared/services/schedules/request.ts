@@ -2,7 +2,7 @@ import { type ErrorIssue, validationFailed } from "#shared/api/errors.js";
 import { createScheduleBodySchema } from "#shared/api/schemas/schedules.js";
 import type { PunctualConfig } from "#shared/config/index.js";
 import { isPlainObject, jsNumbersOutsideContent, toIssues } from "#shared/domain/add-task-request.js";
-import { isKnownTimeZone } from "#shared/domain/schedule.js";
+import { type CatchUpPolicy, isKnownTimeZone } from "#shared/domain/schedule.js";
 import {
   type CronSpec,
   cronProblem,
@@ -22,6 +22,8 @@ export interface CreateScheduleRequest {
   readonly content: string;
   readonly callbackUrl?: string;
   readonly deliverBy?: string;
+  /** Absent: `all`, stored as absent (as every schedule created before the field). */
+  readonly catchUp?: CatchUpPolicy;
 }
 
 /**
@@ -61,6 +63,7 @@ export function parseCreateSchedule(
     content: checked.request.content.text,
     ...(value.callback !== undefined ? { callbackUrl: value.callback.url } : {}),
     ...(value.deliver_by !== undefined ? { deliverBy: value.deliver_by } : {}),
+    ...(value.catch_up !== undefined && value.catch_up !== "all" ? { catchUp: value.catch_up } : {}),
   };
 }
 

@@ -30,6 +30,7 @@ export function scheduleView(schedule: ScheduleRecord, nowMs: number): ScheduleV
     content: schedule.content,
     callback_url: schedule.callbackUrl,
     deliver_by: schedule.deliverBy,
+    catch_up: schedule.catchUp ?? "all",
     start_at: time(schedule.startAtMs),
     end_at: time(schedule.endAtMs),
     created_at: rfc3339(schedule.createdAtMs),

@@ -53,6 +53,7 @@ describe("an option given an empty value is sent as given, never dropped as if a
     ["--deliver-by", "deliver_by", ""],
     ["--start-at", "start_at", ""],
     ["--end-at", "end_at", ""],
+    ["--catch-up", "catch_up", ""],
   ])('schedules create %s "" is sent as given, not dropped', async (option, field, expected) => {
     // Act
     const result = await run(scheduleCreate("--content", "{}", option, ""));

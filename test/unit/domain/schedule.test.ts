@@ -12,6 +12,7 @@ import {
 } from "#shared/domain/schedule.js";
 import {
   cronProblem,
+  latestOccurrenceBetween,
   materializeAt,
   nextOccurrence,
   occurrencesBetween,
@@ -146,6 +147,51 @@ describe("DST: a 02:30 daily schedule in Europe/Berlin", () => {
 });
 
 describe("occurrences", () => {
+  it.each([
+    [
+      "every second",
+      { cron: "* * * * * *", timezone: "UTC" },
+      "2027-01-01T00:00:00Z",
+      "2027-01-01T00:10:00.500Z",
+    ],
+    ["02:30 daily across spring-forward", daily0230Berlin, "2027-03-20T00:00:00Z", "2027-03-29T00:00:00Z"],
+    [
+      "every 30 min across fall-back",
+      { cron: "*/30 * * * *", timezone: "Europe/Berlin" },
+      "2027-10-30T22:00:00Z",
+      "2027-10-31T02:10:00Z",
+    ],
+    [
+      "weekdays 9:00 only",
+      { cron: "0 9 * * 1-5", timezone: "America/New_York" },
+      "2027-01-01T00:00:00Z",
+      "2027-01-10T12:00:00Z",
+    ],
+    [
+      "within end_at",
+      { cron: "0 * * * *", timezone: "UTC", endAtMs: at("2027-01-01T05:30:00Z") },
+      "2027-01-01T00:00:00Z",
+      "2027-01-02T00:00:00Z",
+    ],
+  ])(
+    "the latest occurrence in a span (%s) is the last one walking forward finds, found without walking",
+    (_, spec, from, until) => {
+      const walked = occurrencesBetween(spec, at(from), at(until), 100_000);
+
+      const latest = latestOccurrenceBetween(spec, at(from), at(until));
+
+      expect(latest).toBe(walked.at(-1));
+    },
+  );
+
+  it("no latest occurrence in a span without one (start_at after it)", () => {
+    const spec = { cron: "0 * * * *", timezone: "UTC", startAtMs: at("2027-02-01T00:00:00Z") };
+
+    expect(
+      latestOccurrenceBetween(spec, at("2027-01-01T00:00:00Z"), at("2027-01-31T00:00:00Z")),
+    ).toBeUndefined();
+  });
+
   it("six fields: seconds first", () => {
     const runs = occurrencesBetween(
       { cron: "*/2 * * * * *", timezone: "UTC" },

@@ -935,6 +935,213 @@ describe("how far behind the materializer is (its lag, in each run's summary)", 
   });
 });
 
+/** The occurrence instants of the tasks made, from their idempotency keys (a late one is due "now"). */
+const occurrenceInstants = (h: ReturnType<typeof harness>) =>
+  h
+    .tasks()
+    .map((t) => Number(t.idempotencyKey?.split(":").at(-1)))
+    .sort((a, b) => a - b);
+
+describe("catching up after a long outage", () => {
+  it("a one-second schedule whose materializer was down a day catches up in bounded steps: each run makes at most 150, the cursor moves on every minute, and two runs overlapping each minute make no occurrence twice and leave none out", async () => {
+    // Prepare: made inline up to 00:02:00 at creation; then no run for a day (86,400 occurrences owed).
+    const h = harness();
+    const { schedule_id: id } = await createSchedule(h.deps, body({ cron: "* * * * * *" }));
+    h.clock.set("2027-01-02T00:00:00.000Z");
+    const cursors = [h.schedule(id).materializedUntilMs];
+    const perRun: number[] = [];
+
+    // Act: five minutes of runs, two started side by side each minute (a retried or slow invocation).
+    for (let minute = 0; minute < 5; minute++) {
+      const runs = await Promise.all([runMaterializer(h.deps), runMaterializer(h.deps)]);
+      perRun.push(...runs.map((run) => run.occurrences));
+      cursors.push(h.schedule(id).materializedUntilMs);
+      h.clock.advance(60_000);
+    }
+
+    // Assess: every run did at most its cap, each minute's pair made exactly one cap's worth (150 s further), and
+    // the tasks are every second from creation to the cursor, once each.
+    const made = occurrenceInstants(h);
+    const start = Date.parse("2027-01-01T00:00:00.000Z");
+    expect(Math.max(...perRun)).toBeLessThanOrEqual(150);
+    expect(cursors.slice(1).map((c, i) => (c - (cursors[i] as number)) / 1000)).toEqual([
+      150, 150, 150, 150, 150,
+    ]);
+    expect(made).toEqual(Array.from({ length: 120 + 5 * 150 }, (_, i) => start + (i + 1) * 1000));
+    expect(h.errors).toEqual([]);
+  });
+});
+
+describe("catch-up policy (`catch_up`): what a run makes of occurrences it missed", () => {
+  /** A minute schedule made inline up to 00:04 at creation, then no materializer run until 03:00. */
+  async function threeHoursDown(catchUp?: string) {
+    const h = harness();
+    const { schedule_id: id } = await createSchedule(
+      h.deps,
+      body({ cron: "* * * * *", ...(catchUp !== undefined ? { catch_up: catchUp } : {}) }),
+    );
+    h.clock.set("2027-01-01T03:00:00.000Z");
+    return { h, id };
+  }
+  const minutes = (from: string, count: number) =>
+    Array.from({ length: count }, (_, i) => Date.parse(from) + i * 60_000);
+
+  it("defaults to `all` (today's behaviour: every missed occurrence made once, late), shown in the view", async () => {
+    const { h, id } = await threeHoursDown();
+
+    const run = await runMaterializer(h.deps);
+
+    expect((await getSchedule(h.deps, id)).catch_up).toBe("all");
+    expect(run).toMatchObject({ occurrences: 150, skipped: 0 });
+  });
+
+  it("`latest` makes only the most recent missed occurrence (due more than 5 minutes before the run), then those since, and counts the others skipped", async () => {
+    // Prepare
+    const { h, id } = await threeHoursDown("latest");
+
+    // Act
+    const run = await runMaterializer(h.deps);
+    const view = await getSchedule(h.deps, id);
+
+    // Assess: 00:05 … 02:54 skipped (170); 02:55 (the latest missed), and 02:56 … 03:04 (late by less than the
+    // grace, or ahead) made.
+    expect(occurrenceInstants(h)).toEqual([
+      ...minutes("2027-01-01T00:01:00.000Z", 4),
+      ...minutes("2027-01-01T02:55:00.000Z", 10),
+    ]);
+    expect(run).toMatchObject({ occurrences: 10, skipped: 170 });
+    expect(view).toMatchObject({
+      catch_up: "latest",
+      status: "active",
+      skipped_occurrences: 170,
+      last_skipped: {
+        occurrence: "2027-01-01T02:54:00.000Z",
+        at: "2027-01-01T03:00:00.000Z",
+        code: "missed",
+        message: expect.stringMatching(/catch_up/),
+      },
+    });
+  });
+
+  it("`none` makes no missed occurrence, only those due since the grace began, and counts every missed one skipped", async () => {
+    const { h, id } = await threeHoursDown("none");
+
+    const run = await runMaterializer(h.deps);
+    h.clock.advance(60_000);
+    const next = await runMaterializer(h.deps);
+
+    expect(occurrenceInstants(h)).toEqual([
+      ...minutes("2027-01-01T00:01:00.000Z", 4),
+      ...minutes("2027-01-01T02:56:00.000Z", 10),
+    ]);
+    expect(run).toMatchObject({ occurrences: 9, skipped: 171 });
+    expect(next).toMatchObject({ occurrences: 1, skipped: 0 });
+    expect(await getSchedule(h.deps, id)).toMatchObject({
+      catch_up: "none",
+      skipped_occurrences: 171,
+      last_skipped: { occurrence: "2027-01-01T02:55:00.000Z", code: "missed" },
+    });
+  });
+
+  it("a one-second `none` schedule down a day skips its backlog in one run, without walking it (the count a floor past 1,000), and is on time again within minutes", async () => {
+    // Prepare: made inline up to 00:02:00 at creation; then no run for a day (86,400 occurrences missed).
+    const h = harness();
+    const { schedule_id: id } = await createSchedule(h.deps, body({ cron: "* * * * * *", catch_up: "none" }));
+    h.clock.set("2027-01-02T00:00:00.000Z");
+
+    // Act: a run a minute.
+    const runs = [];
+    for (let minute = 0; minute < 6; minute++) {
+      runs.push(await runMaterializer(h.deps));
+      h.clock.advance(60_000);
+    }
+
+    // Assess: the first run skips up to 23:55:00 and makes 23:55:01 … 23:57:30 (its cap); the next runs make the
+    // rest of the grace's five minutes, late, 150 s a minute, and catch up with the horizon, skipping nothing more.
+    expect(runs.map((run) => run.skipped)).toEqual([1_000, 0, 0, 0, 0, 0]);
+    expect(runs.map((run) => run.lagSeconds)).toEqual([389, 299, 209, 119, 29, 0]);
+    expect(h.schedule(id).lastSkipped).toMatchObject({
+      occurrenceMs: Date.parse("2027-01-01T23:55:00.000Z"),
+      message: expect.stringMatching(/^at least 1000 missed/),
+    });
+    const made = occurrenceInstants(h).slice(120);
+    const first = Date.parse("2027-01-01T23:55:01.000Z");
+    expect(made).toEqual(Array.from({ length: made.length }, (_, i) => first + i * 1000));
+    expect(made.at(-1)).toBeGreaterThanOrEqual(h.clock.nowMs - 60_000 + MATERIALIZE_HORIZON_MS);
+  });
+
+  it.each(["none", "latest"])(
+    "`%s`: a healthy run late by a minute or two (a short-maxDelay topic, a tick at the end of its minute, a run that failed) skips nothing",
+    async (catchUp) => {
+      // Prepare: a topic whose maxDelay (30 s) makes every occurrence late by up to a run; runs 1–2 minutes apart.
+      const sim = simConfig();
+      const demo = { ...(sim.resolvedTopics.demo as TopicConfig), maxDelaySeconds: 30 };
+      const h = harness("2027-01-01T00:00:00.000Z", {
+        ...sim,
+        resolvedTopics: { ...sim.resolvedTopics, demo },
+      });
+      const { schedule_id: id } = await createSchedule(
+        h.deps,
+        body({ cron: "*/10 * * * * *", catch_up: catchUp }),
+      );
+
+      // Act
+      const runs = [];
+      for (const gapMs of [59_000, 61_000, 119_000, 60_000, 121_000, 60_000]) {
+        h.clock.advance(gapMs);
+        runs.push(await runMaterializer(h.deps));
+      }
+
+      // Assess: every 10 s from 00:00:10 to the cursor made, once each; none skipped.
+      const made = occurrenceInstants(h);
+      const until = h.schedule(id).materializedUntilMs;
+      expect(runs.map((run) => run.skipped)).toEqual([0, 0, 0, 0, 0, 0]);
+      expect(made).toEqual(
+        Array.from(
+          { length: Math.floor(until / 10_000) - Date.parse("2027-01-01") / 10_000 },
+          (_, i) => Date.parse("2027-01-01T00:00:10.000Z") + i * 10_000,
+        ),
+      );
+      expect(h.schedule(id).skippedOccurrences).toBeUndefined();
+    },
+  );
+
+  it("an invalid `catch_up` is a 400 naming the field, nothing stored", async () => {
+    const h = harness();
+
+    const refused = await Promise.all(
+      ["sometimes", "ALL", "", null, 1].map((value) =>
+        refusal(createSchedule(h.deps, body({ catch_up: value }))),
+      ),
+    );
+
+    for (const answer of refused) {
+      expect(answer).toMatchObject({ status: 400, code: "validation_failed" });
+      expect(answer.issues?.map((issue) => issue.path)).toEqual(["catch_up"]);
+    }
+    expect(h.store.schedules.size).toBe(0);
+  });
+
+  it("pause → resume while catching up: the rest of the backlog is skipped (resume starts from now), whatever the policy", async () => {
+    // Prepare: an `all` schedule three hours behind, one run into its catch-up.
+    const { h, id } = await threeHoursDown("all");
+    await runMaterializer(h.deps);
+    const before = occurrenceInstants(h).length;
+
+    // Act
+    await pauseSchedule(h.deps, id);
+    h.clock.advance(60_000);
+    await resumeSchedule(h.deps, id);
+    h.clock.advance(60_000);
+    await runMaterializer(h.deps);
+
+    // Assess: nothing between the first run's cursor (02:34) and the resume (03:01) was made.
+    const after = occurrenceInstants(h).slice(before);
+    expect(after.length).toBeGreaterThan(0);
+    expect(Math.min(...after)).toBeGreaterThan(Date.parse("2027-01-01T03:01:00.000Z"));
+  });
+});
+
 /**
  * When each occurrence's task came to exist, against its due time, with the materializer running every minute
  * from `firstRunAfterMs` after `startedAtMs` (the worst case: the schedule was created or resumed just after a run).
