@@ -19,11 +19,11 @@ import {
   MAX_BATCH_BODY_BYTES,
   MAX_BATCH_TASKS,
 } from "#shared/api/schemas/batch.js";
-import { type AddTaskResponse, addTaskResponseSchema } from "#shared/api/schemas/tasks.js";
-import { IDEMPOTENCY_KEY_PATTERN } from "#shared/domain/add-task-request.js";
+import { type AddTaskResponse, addTaskResponseSchema, type ErrorIssue } from "#shared/api/schemas/tasks.js";
+import { IDEMPOTENCY_KEY_PATTERN, toIssues } from "#shared/domain/add-task-request.js";
 import { MAX_JSON_DEPTH, scanStructure } from "#shared/domain/exact-json.js";
 import { RESERVED_KEY_PREFIX } from "#shared/domain/reserved-keys.js";
-import { checkKeyOption, errorFromResponse, PunctualError } from "./errors.js";
+import { checkKeyOption, errorFromResponse, firstProblem, PunctualError } from "./errors.js";
 import { RETRYABLE_STATUSES } from "./retry.js";
 import type { AddTaskInput, CallOptions } from "./routes.js";
 
@@ -456,9 +456,11 @@ function itemOutcome(
   index: number,
 ): { readonly answer: AddTaskResponse } | { readonly error: PunctualError } {
   if (result.status >= 200 && result.status < 300) {
-    const parsed = addTaskResponseSchema.safeParse(addAnswerOf(result));
+    const answer = addAnswerOf(result);
+    const parsed = addTaskResponseSchema.safeParse(answer);
     if (parsed.success) return { answer: parsed.data };
-    return { error: invalidBatchAnswer(sent, `item ${index}: ${parsed.error.message}`) };
+    const issues = toIssues(parsed.error.issues, answer);
+    return { error: invalidBatchAnswer(sent, `item ${index} ${firstProblem(issues)}`, issues) };
   }
   // The item's error is the body a single add would have answered; read it as a single add's answer is read.
   return { error: errorFromResponse(result.status, JSON.stringify({ error: result.error }), sent.requestId) };
@@ -473,11 +475,16 @@ function addAnswerOf(result: BatchItemResult): Record<string, unknown> {
   return { ...task, status: task_status };
 }
 
-export function invalidBatchAnswer(sent: Pick<SentBatch, "requestId">, detail: string): PunctualError {
+export function invalidBatchAnswer(
+  sent: Pick<SentBatch, "requestId">,
+  detail: string,
+  issues: readonly ErrorIssue[] = [],
+): PunctualError {
   return new PunctualError({
     code: "invalid_response",
     status: 200,
     message: `the API's answer to POST /v1/tasks/batch does not match its request: ${detail}`,
+    issues,
     ...(sent.requestId ? { requestId: sent.requestId } : {}),
   });
 }
