@@ -12,6 +12,7 @@ import { tasksCommand } from "./commands/tasks.js";
 import { topicsCommand } from "./commands/topics.js";
 import { EXIT, exitCodeOf, UsageError } from "./exit-codes.js";
 import { type CliIo, printError, processIo, shown } from "./output.js";
+import { refuseRepeatedOptions } from "./repeated-options.js";
 
 /** `writeErr`: where commander writes its usage errors and the help after them (io.err unless --json). */
 export function buildProgram(io: CliIo, writeErr: (text: string) => void = io.err): Command {
@@ -51,6 +52,7 @@ export function buildProgram(io: CliIo, writeErr: (text: string) => void = io.er
   consoleCommand(program, io);
   schedulesCommand(program, io);
   destinationsCommand(program, io);
+  refuseRepeatedOptions(program);
   return program;
 }
 

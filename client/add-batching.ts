@@ -19,11 +19,11 @@ import {
   MAX_BATCH_BODY_BYTES,
   MAX_BATCH_TASKS,
 } from "#shared/api/schemas/batch.js";
-import { type AddTaskResponse, addTaskResponseSchema } from "#shared/api/schemas/tasks.js";
-import { IDEMPOTENCY_KEY_PATTERN } from "#shared/domain/add-task-request.js";
+import { type AddTaskResponse, addTaskResponseSchema, type ErrorIssue } from "#shared/api/schemas/tasks.js";
+import { IDEMPOTENCY_KEY_PATTERN, toIssues } from "#shared/domain/add-task-request.js";
 import { MAX_JSON_DEPTH, scanStructure } from "#shared/domain/exact-json.js";
 import { RESERVED_KEY_PREFIX } from "#shared/domain/reserved-keys.js";
-import { checkKeyOption, errorFromResponse, PunctualError } from "./errors.js";
+import { checkKeyOption, errorFromResponse, firstProblem, PunctualError } from "./errors.js";
 import { RETRYABLE_STATUSES } from "./retry.js";
 import type { AddTaskInput, CallOptions } from "./routes.js";
 
@@ -62,6 +62,13 @@ const fitsABatch = (size: BodySize) =>
 const BATCH_ENVELOPE = sizeOf('{"tasks":[]}');
 const COMMA = sizeOf(",");
 const NOTHING: BodySize = { bytes: 0, eventBytes: 0 };
+
+/** The most a batch holds: items, and UTF-8 bytes of its body. */
+interface BatchLimits {
+  readonly tasks: number;
+  readonly bytes: number;
+}
+const API_LIMITS: BatchLimits = { tasks: MAX_BATCH_TASKS, bytes: MAX_BATCH_BODY_BYTES };
 /**
  * A batch body holds its items two levels down (`{"tasks":[item]}`), and the API refuses a whole body nested
  * deeper than MAX_JSON_DEPTH, or with a key given twice in one object, before any item is read: such an item would
@@ -144,6 +151,11 @@ export class AddBatcher {
    * (`#sendAloneAfterRefusal`); after it, calls wait and batch again.
    */
   #refusedUntil = 0;
+  /**
+   * Smaller batches than the API's own caps, learned from a batch refused whole for its size (`#splitAfterRefusal`),
+   * and until when (epoch ms) they hold.
+   */
+  #learned: BatchLimits & { readonly until: number } = { ...API_LIMITS, until: 0 };
   #inFlight = 0;
   #seq = 0;
 
@@ -158,6 +170,11 @@ export class AddBatcher {
 
   #batchesRefused(): boolean {
     return this.#sender.now() < this.#refusedUntil;
+  }
+
+  /** The caps a batch is formed under: the API's, or smaller ones learned from a refused batch, for a while. */
+  #limits(): BatchLimits {
+    return this.#sender.now() < this.#learned.until ? this.#learned : API_LIMITS;
   }
 
   /** Requests that may be in flight before calls wait: none wait while the batch route is refused. */
@@ -204,16 +221,17 @@ export class AddBatcher {
   #nextRequest(): { readonly length: number; readonly complete: boolean } {
     const first = this.#waiting[0] as PendingAdd;
     if (first.item === undefined) return { length: 1, complete: true };
+    const limits = this.#limits();
     let size = plus(BATCH_ENVELOPE, first.itemSize);
     let length = 1;
     for (; length < this.#waiting.length; length++) {
       const next = this.#waiting[length] as PendingAdd;
-      if (next.item === undefined || length === MAX_BATCH_TASKS) return { length, complete: true };
+      if (next.item === undefined || length >= limits.tasks) return { length, complete: true };
       const withNext = plus(plus(size, COMMA), next.itemSize);
-      if (!fitsABatch(withNext)) return { length, complete: true };
+      if (!fitsABatch(withNext) || withNext.bytes > limits.bytes) return { length, complete: true };
       size = withNext;
     }
-    return { length, complete: length === MAX_BATCH_TASKS };
+    return { length, complete: length >= limits.tasks };
   }
 
   #pending(
@@ -301,6 +319,10 @@ export class AddBatcher {
         this.#sendAloneAfterRefusal(group);
         return;
       }
+      if (isSizeRefusal(error)) {
+        this.#splitAfterRefusal(group, error.status);
+        return;
+      }
       // The whole request failed after the client's retries: every caller in it gets that error.
       for (const pending of group) this.#settle(pending, () => pending.reject(error));
       return;
@@ -334,6 +356,31 @@ export class AddBatcher {
     for (const pending of this.#waiting) pending.item = undefined;
   }
 
+  /**
+   * The batch was refused whole for its size before any add ran: 413 (a proxy in front of the API, or an API, with
+   * a lower body limit than MAX_BATCH_BODY_BYTES) or 400 (an older API taking fewer than MAX_BATCH_TASKS items).
+   * Failing its callers would fail adds that a lone call, or a smaller batch, would have made; so for
+   * BATCH_ROUTE_RETRY_MS this client forms batches no larger than this one's first half (its item count after a
+   * 400, its bytes after a 413), and its calls go back among the waiting ones in call order, each with the key it
+   * carried: a call refused again keeps halving its batch, and refused alone gets its own single add's error.
+   */
+  #splitAfterRefusal(group: PendingAdd[], status: number): void {
+    const half = group.slice(0, Math.ceil(group.length / 2));
+    const limits = this.#limits();
+    this.#learned = {
+      tasks: status === 400 ? Math.min(limits.tasks, half.length) : limits.tasks,
+      bytes: status === 413 ? Math.min(limits.bytes, batchSize(half).bytes) : limits.bytes,
+      until: this.#sender.now() + BATCH_ROUTE_RETRY_MS,
+    };
+    for (const pending of group) if (!pending.settled) this.#requeue(pending);
+  }
+
+  /** Puts a call back among the waiting ones in its call order. */
+  #requeue(pending: PendingAdd): void {
+    const at = this.#waiting.findIndex((waiting) => waiting.seq > pending.seq);
+    this.#waiting.splice(at === -1 ? this.#waiting.length : at, 0, pending);
+  }
+
   /** One item's result as its caller's answer: what a single add with this answer would have resolved or thrown. */
   #answerItem(pending: PendingAdd, result: BatchItemResult, sent: SentBatch, index: number): void {
     // Aborted while in flight: already rejected with the signal's reason, whatever the item's result.
@@ -362,8 +409,7 @@ export class AddBatcher {
     }
     if (pending.settled) return;
     pending.item = undefined;
-    const at = this.#waiting.findIndex((waiting) => waiting.seq > pending.seq);
-    this.#waiting.splice(at === -1 ? this.#waiting.length : at, 0, pending);
+    this.#requeue(pending);
     this.#drain();
   }
 
@@ -423,6 +469,23 @@ function isGatewayRefusal(error: unknown): boolean {
 }
 
 /**
+ * A whole batch refused for its size before any add ran (PunctualError narrowed, its status 413 or 400): the batch
+ * handler answers 400 as a whole only to a body that is no batch, which the client never sends (it keeps alone every
+ * call whose item would make one), so a 400 is an older API's lower item cap, or a proxy's; 413, a lower body limit.
+ */
+function isSizeRefusal(error: unknown): error is PunctualError {
+  return error instanceof PunctualError && (error.status === 413 || error.status === 400);
+}
+
+/** The size of the batch body these calls' items make. */
+function batchSize(group: readonly PendingAdd[]): BodySize {
+  return group.reduce(
+    (size, pending, index) => plus(index === 0 ? size : plus(size, COMMA), pending.itemSize),
+    BATCH_ENVELOPE,
+  );
+}
+
+/**
  * Why a batch's results cannot be the answers to its items, these topics in order (undefined: not a string), read
  * by position: another count, or a task of another topic at an item's place (results out of order, which would
  * give a caller another's task); undefined when they can be. Results of one topic swapped cannot be told apart:
@@ -456,9 +519,11 @@ function itemOutcome(
   index: number,
 ): { readonly answer: AddTaskResponse } | { readonly error: PunctualError } {
   if (result.status >= 200 && result.status < 300) {
-    const parsed = addTaskResponseSchema.safeParse(addAnswerOf(result));
+    const answer = addAnswerOf(result);
+    const parsed = addTaskResponseSchema.safeParse(answer);
     if (parsed.success) return { answer: parsed.data };
-    return { error: invalidBatchAnswer(sent, `item ${index}: ${parsed.error.message}`) };
+    const issues = toIssues(parsed.error.issues, answer);
+    return { error: invalidBatchAnswer(sent, `item ${index} ${firstProblem(issues)}`, issues) };
   }
   // The item's error is the body a single add would have answered; read it as a single add's answer is read.
   return { error: errorFromResponse(result.status, JSON.stringify({ error: result.error }), sent.requestId) };
@@ -473,11 +538,16 @@ function addAnswerOf(result: BatchItemResult): Record<string, unknown> {
   return { ...task, status: task_status };
 }
 
-export function invalidBatchAnswer(sent: Pick<SentBatch, "requestId">, detail: string): PunctualError {
+export function invalidBatchAnswer(
+  sent: Pick<SentBatch, "requestId">,
+  detail: string,
+  issues: readonly ErrorIssue[] = [],
+): PunctualError {
   return new PunctualError({
     code: "invalid_response",
     status: 200,
     message: `the API's answer to POST /v1/tasks/batch does not match its request: ${detail}`,
+    issues,
     ...(sent.requestId ? { requestId: sent.requestId } : {}),
   });
 }

@@ -16,6 +16,7 @@ import { type Authorizer, authorizer, defaultAuthFor, InvalidTokenError, type Pu
 import {
   checkKeyOption,
   errorFromResponse,
+  invalidAnswer,
   MAX_ANSWER_DEPTH,
   nestedTooDeep,
   PunctualError,
@@ -78,6 +79,12 @@ interface Answer {
   readonly attempts: number;
   readonly requestId: string | undefined;
 }
+
+/** A 2xx answer as read: its value, or why it cannot be read and whether a repeat may read it. */
+type Read<T> = { readonly value: T } | { readonly error: PunctualError; readonly transient: boolean };
+
+/** A final answer and its value. */
+type ReadAnswer<T> = Answer & { readonly value: T };
 
 interface Attempt {
   readonly url: URL;
@@ -221,8 +228,9 @@ class PunctualClientCore {
     signal: AbortSignal | undefined,
     attemptsUsed: number,
   ): Promise<SentBatch> {
-    const answer = await this.#sendWithRetries(attempt, true, signal, attemptsUsed);
-    const batch = parsedAnswer(ROUTES.addTasks, answer);
+    const read = (answer: Answer) => readAnswer(ROUTES.addTasks, answer);
+    const answer = await this.#sendWithRetries(attempt, true, signal, attemptsUsed, read);
+    const batch = answer.value;
     const mismatch = topics && resultsMismatch(topics, batch.results);
     if (mismatch) throw invalidBatchAnswer({ requestId: answer.requestId }, mismatch);
     return { answer: batch, attempts: answer.attempts, requestId: answer.requestId };
@@ -256,7 +264,8 @@ class PunctualClientCore {
     attemptsUsed: number,
   ): Promise<z.output<R>> {
     const retryable = route.retry !== "never";
-    return parsedAnswer(route, await this.#sendWithRetries(attempt, retryable, signal, attemptsUsed));
+    const read = (answer: Answer) => readAnswer(route, answer);
+    return (await this.#sendWithRetries(attempt, retryable, signal, attemptsUsed, read)).value;
   }
 
   #prepare(
@@ -332,15 +341,19 @@ class PunctualClientCore {
   }
 
   /**
-   * Sends until a final answer: a 2xx is returned; an error answer or a network failure thrown as PunctualError.
+   * Sends until a final answer: a 2xx read by `read` is returned; an error answer, a network failure, or a 2xx that
+   * cannot be read, thrown as PunctualError. A retryable route repeats a retryable status, a network failure, and a
+   * 2xx whose body a repeat may read (cut short or garbled on its way, by a proxy or a dropped connection): such a
+   * route is safe to repeat, and an add carries its idempotency key, so a repeat finds the task the first made.
    * `attemptsUsed` of the budget were spent before (a batch item's earlier attempts in its batches).
    */
-  async #sendWithRetries(
+  async #sendWithRetries<T>(
     attempt: Attempt,
     retryable: boolean,
     signal: AbortSignal | undefined,
     attemptsUsed: number,
-  ): Promise<Answer> {
+    read: (answer: Answer) => Read<T>,
+  ): Promise<ReadAnswer<T>> {
     for (let n = attemptsUsed + 1; ; n++) {
       const last = !retryable || n >= this.#retry.maxAttempts;
       let response: Response;
@@ -357,11 +370,18 @@ class PunctualClientCore {
         continue;
       }
       const requestId = requestIdOf(response);
-      if (response.ok) return { status: response.status, text, attempts: n - attemptsUsed, requestId };
-      if (last || !RETRYABLE_STATUSES.has(response.status)) {
-        throw errorFromResponse(response.status, text, requestId);
+      let retryAfter: string | null = null;
+      if (response.ok) {
+        const answer: Answer = { status: response.status, text, attempts: n - attemptsUsed, requestId };
+        const outcome = read(answer);
+        if ("value" in outcome) return { ...answer, value: outcome.value };
+        if (last || !outcome.transient) throw outcome.error;
+      } else {
+        if (last || !RETRYABLE_STATUSES.has(response.status)) {
+          throw errorFromResponse(response.status, text, requestId);
+        }
+        retryAfter = response.headers.get("retry-after");
       }
-      const retryAfter = response.headers.get("retry-after");
       await this.#wait(retryDelayMs(this.#retry, n, retryAfter, this.#random, this.#now()), signal);
     }
   }
@@ -445,30 +465,29 @@ function retryableItems(results: readonly BatchItemResult[], indexes: Iterable<n
   return [...indexes].filter((index) => RETRYABLE_STATUSES.has((results[index] as BatchItemResult).status));
 }
 
-/** A 2xx answer read with the route's response schema; one that does not match is an `invalid_response`. */
-function parsedAnswer<R extends z.ZodType>(
+/**
+ * A 2xx answer read with the route's response schema: its value, or the `invalid_response` it is, `transient` when
+ * the body could be one cut short or garbled on its way (not JSON, or not the schema's), which a repeat may fix.
+ */
+function readAnswer<R extends z.ZodType>(
   route: RouteDescriptor<string, RouteInput<unknown> | undefined, R>,
   { status, text, requestId }: Answer,
-): z.output<R> {
+): Read<z.output<R>> {
   const body = parseJson(text);
+  const what = `the API's answer to ${route.method} ${route.path}`;
   if (body === undefined && nestedTooDeep(text)) {
-    throw new PunctualError({
+    const error = new PunctualError({
       code: "invalid_response",
       status,
-      message: `the API's answer to ${route.method} ${route.path} is nested deeper than ${MAX_ANSWER_DEPTH} levels, which none of its answers is: not read`,
+      message: `${what} is nested deeper than ${MAX_ANSWER_DEPTH} levels, which none of its answers is: not read`,
       ...(requestId ? { requestId } : {}),
     });
+    return { error, transient: false };
   }
   const parsed = route.response.safeParse(body);
-  if (!parsed.success) {
-    throw new PunctualError({
-      code: "invalid_response",
-      status,
-      message: `the API's answer to ${route.method} ${route.path} does not match its schema: ${parsed.error.message}`,
-      ...(requestId ? { requestId } : {}),
-    });
-  }
-  return parsed.data as z.output<R>;
+  if (parsed.success) return { value: parsed.data as z.output<R> };
+  const problems = parsed.error.issues;
+  return { error: invalidAnswer({ what, body, problems, status, requestId }), transient: true };
 }
 
 /** The query the route's switches among the call's options send (`includeContent: true` → `include=content`). */

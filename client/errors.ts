@@ -1,4 +1,5 @@
-import { IDEMPOTENCY_KEY_MESSAGE } from "#shared/domain/add-task-request.js";
+import type * as z from "zod";
+import { IDEMPOTENCY_KEY_MESSAGE, toIssues } from "#shared/domain/add-task-request.js";
 import { MAX_JSON_DEPTH } from "#shared/domain/exact-json.js";
 import { type ErrorIssue, errorBodySchema } from "./schemas.js";
 
@@ -10,9 +11,9 @@ export type ClientErrorCode =
   /** No HTTP answer: connection refused or reset, DNS failure, or the per-attempt timeout. `status` is 0. */
   | "network_error"
   /**
-   * A 2xx whose body does not match the route's response schema or nests deeper than 128 levels
-   * (MAX_ANSWER_DEPTH), or any answer over 10 MiB (MAX_ANSWER_BYTES), which is not the API's: it is not read, nor
-   * retried.
+   * A 2xx whose body does not match the route's response schema (retried where the route is safe to repeat: a body
+   * cut short or garbled on its way), or nests deeper than 128 levels (MAX_ANSWER_DEPTH), or any answer over 10 MiB
+   * (MAX_ANSWER_BYTES), which is not the API's: those two are not read, nor retried.
    */
   | "invalid_response"
   /** API Gateway refused before our code ran (IAM or JWT auth). */
@@ -148,4 +149,44 @@ export function checkKeyOption(key: string | undefined): void {
     message: "the request is invalid",
     issues: [{ path: "Idempotency-Key", message: IDEMPOTENCY_KEY_MESSAGE }],
   });
+}
+
+/** The longest an `invalid_response` message quotes of its first problem: the message stays one short line. */
+const MAX_QUOTED_PROBLEM = 120;
+
+/**
+ * A 2xx the client cannot read (`invalid_response`): `what` ("the API's answer to GET /v1/tasks/{task_id}") is not
+ * JSON, or does not match its schema — said on one line naming the first problem's path (zod's own message is a
+ * multi-line dump of every issue), every problem in `issues` as the API's own errors give them.
+ */
+export function invalidAnswer(init: {
+  readonly what: string;
+  readonly body: unknown;
+  readonly problems: readonly z.core.$ZodIssue[];
+  readonly status: number;
+  readonly requestId: string | undefined;
+}): PunctualError {
+  const { what, body, status, requestId } = init;
+  const issues = body === undefined ? [] : toIssues(init.problems, body);
+  return new PunctualError({
+    code: "invalid_response",
+    status,
+    message:
+      body === undefined
+        ? `${what} is not JSON`
+        : `${what} does not match its schema ${firstProblem(issues)}`,
+    issues,
+    ...(requestId ? { requestId } : {}),
+  });
+}
+
+/** `at task_id: expected string, received number (and 2 more problems)`: one line, cut to a readable length. */
+export function firstProblem(issues: readonly ErrorIssue[]): string {
+  const [first] = issues;
+  if (!first) return "";
+  const where = first.path === "" ? "the answer itself" : first.path;
+  const said = first.message.replace(/\s+/g, " ");
+  const cut = said.length > MAX_QUOTED_PROBLEM ? `${said.slice(0, MAX_QUOTED_PROBLEM - 1)}…` : said;
+  const more = issues.length - 1;
+  return `at ${where}: ${cut}${more > 0 ? ` (and ${more} more problem${more === 1 ? "" : "s"})` : ""}`;
 }

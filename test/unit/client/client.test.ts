@@ -455,7 +455,7 @@ describe("routes", () => {
 
   it("reports a 2xx answer that does not match the route's schema as invalid_response", async () => {
     const { fetch } = scriptedFetch({ status: 200, body: { task_id: 1 } });
-    const client = new PunctualClient({ apiUrl: "http://127.0.0.1:3000", fetch });
+    const client = new PunctualClient({ apiUrl: "http://127.0.0.1:3000", fetch, retry: { maxAttempts: 1 } });
 
     const error = await client.getTask(taskId()).catch((e: unknown) => e);
 

@@ -346,9 +346,12 @@ describe("an answer that is not the route's", () => {
     ["a view missing its fields", '{"task_id":"x"}'],
     ["a field of the wrong type", '{"task_id":1,"topic":"demo","status":"scheduled"}'],
   ])("a 200 with %s is invalid_response, not returned as a task", async (_what, body) => {
-    const { fetch } = scriptedFetch({ status: 200, body });
-    const error = await new PunctualClient({ apiUrl: API, fetch }).getTask(taskId()).catch((e: unknown) => e);
+    // The same answer every time: a GET is retried on an answer it cannot read, then gives up.
+    const { fetch, seen } = answeringFetch(() => ({ status: 200, body }));
+    const client = new PunctualClient({ apiUrl: API, fetch, sleep: async () => {} });
+    const error = await client.getTask(taskId()).catch((e: unknown) => e);
     expect(error).toMatchObject({ code: "invalid_response", status: 200 });
+    expect(seen).toHaveLength(4);
   });
 
   it.each([
@@ -425,8 +428,8 @@ describe("a next_cursor that is not one of the API's cursors", () => {
     ["empty", ""],
     ["longer than the API takes back", "a".repeat(2049)],
   ])("a list page whose next_cursor holds %s is invalid_response", async (_what, next) => {
-    const { fetch } = scriptedFetch({ status: 200, body: page(next) });
-    const client = new PunctualClient({ apiUrl: API, fetch });
+    const { fetch } = answeringFetch(() => ({ status: 200, body: page(next) }));
+    const client = new PunctualClient({ apiUrl: API, fetch, sleep: async () => {} });
     const error = await client.listFailedTasks({ topic: "demo" }).catch((e: unknown) => e);
     expect(error).toMatchObject({ code: "invalid_response", status: 200 });
   });
