@@ -87,6 +87,10 @@ const scheduleViewSchema = z.looseObject({
   paused_at: optionalText,
   deleted_at: optionalText,
   next_occurrences: z.array(text),
+  // Absent from an API older than the catch-up policy (then `all`) and while nothing was skipped.
+  catch_up: optionalText,
+  skipped_occurrences: z.number().optional(),
+  last_skipped: z.looseObject({ code: text, message: text }).optional(),
 });
 export type ScheduleView = z.output<typeof scheduleViewSchema>;
 

@@ -60,6 +60,8 @@ function ScheduleTable(props: {
           <th>time zone</th>
           <th>status</th>
           <th>next occurrences</th>
+          <th>catch-up</th>
+          <th>skipped</th>
           <th />
         </tr>
       </thead>
@@ -91,6 +93,8 @@ function ScheduleRow(props: {
       <td class="detail" data-testid="schedule-next">
         {s.next_occurrences.slice(0, OCCURRENCES_SHOWN).map(time).join(", ") || "—"}
       </td>
+      <td data-testid="schedule-catch-up">{s.catch_up ?? "all"}</td>
+      <SkippedCell schedule={s} />
       <td>
         {s.status === "paused" ? (
           <button type="button" data-testid="schedule-resume" onClick={() => props.onAction(s, "resume")}>
@@ -117,6 +121,19 @@ function ScheduleRow(props: {
         </button>
       </td>
     </tr>
+  );
+}
+
+/**
+ * How many occurrences were skipped (refused by the add-task checks, or missed under `catch_up`), the last one's
+ * reason on hover: an operator sees a schedule losing runs without opening its JSON.
+ */
+function SkippedCell(props: { readonly schedule: ScheduleView }) {
+  const { skipped_occurrences: count, last_skipped: last } = props.schedule;
+  return (
+    <td data-testid="schedule-skipped" title={last ? visible(`${last.code}: ${last.message}`) : undefined}>
+      {count ?? "—"}
+    </td>
   );
 }
 

@@ -413,6 +413,7 @@ describe.runIf(local)("the console in a real browser", () => {
       timezone: "Europe/Berlin",
       content: { report: `console-${randomUUID()}` },
       callback: { url: `${h.receiver.url}/ok/console` },
+      catch_up: "latest",
     });
     expect(created.status, created.text).toBe(201);
     const id = String(created.json.schedule_id);
@@ -420,8 +421,12 @@ describe.runIf(local)("the console in a real browser", () => {
     const status = `${row} [data-testid="schedule-status"]`;
     const apiStatus = async () => (await h.api("GET", `/v1/schedules/${id}`)).json.status;
     await waitForText(b.page, status, "active");
-    const next = await b.page.$eval(`${row} [data-testid="schedule-next"]`, (el) => el.textContent);
-    expect(next).not.toBe("—");
+    const cell = (name: string) =>
+      b.page.$eval(`${row} [data-testid="schedule-${name}"]`, (el) => el.textContent);
+    expect(await cell("next")).not.toBe("—");
+    // The policy it was created with, and no occurrence skipped yet.
+    expect(await cell("catch-up")).toBe("latest");
+    expect(await cell("skipped")).toBe("—");
 
     // Act / Assess: pause
     await b.page.click(`${row} [data-testid="schedule-pause"]`);

@@ -75,7 +75,7 @@ export const scheduleViewSchema = /* @__PURE__ */ z.looseObject({
     .meta({ description: "the next occurrences after now (up to 5; empty unless active)" }),
   skipped_occurrences: z.number().int().positive().optional().meta({
     description:
-      "occurrences the add-task checks refused and that were skipped (e.g. the callback host left the topic's allow-list), and one for a pause as `invalid_schedule` (see `last_skipped`); absent when none",
+      "occurrences skipped: refused by the add-task checks (e.g. a callback host no longer allowed), missed under `catch_up`, one for a pause as `invalid_schedule` (see `last_skipped`); absent when none",
   }),
   last_skipped: z
     .looseObject({
@@ -86,7 +86,7 @@ export const scheduleViewSchema = /* @__PURE__ */ z.looseObject({
       at: dateTime.meta({ description: "when it was refused" }),
       code: z.string().meta({
         description:
-          "the add's error code, e.g. `validation_failed`; `invalid_schedule`: the release running cannot compute the schedule's cron or time zone, and the materializer paused it",
+          "the add's error code, e.g. `validation_failed`; `missed`: skipped by `catch_up`; `invalid_schedule`: this release cannot compute its cron or time zone (it was paused)",
       }),
       message: z.string().meta({ description: "the add's error message and the fields at fault" }),
     })
