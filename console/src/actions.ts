@@ -101,6 +101,8 @@ export interface ScheduleForm {
   readonly timezone: string;
   readonly content: string;
   readonly callback: string;
+  /** `all` (the API's default) is not sent, so the form's create reads as one made without the field. */
+  readonly catchUp: "all" | "latest" | "none";
 }
 
 /**
@@ -114,13 +116,14 @@ export function createScheduleFromForm(topic: string, form: ScheduleForm): Promi
   } catch (error) {
     return Promise.resolve(`content is not JSON: ${errorText(error)}`);
   }
-  const { cron, timezone, content, callback } = form;
+  const { cron, timezone, content, callback, catchUp } = form;
   return createSchedule({
     topic,
     cron,
     timezone,
     content,
     ...(callback ? { callback: { url: callback } } : {}),
+    ...(catchUp === "all" ? {} : { catch_up: catchUp }),
   });
 }
 

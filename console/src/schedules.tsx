@@ -1,5 +1,5 @@
 import { useState } from "preact/hooks";
-import { createScheduleFromForm, type ScheduleAction, scheduleAction } from "./actions.js";
+import { createScheduleFromForm, type ScheduleAction, type ScheduleForm, scheduleAction } from "./actions.js";
 import { load, schedulePageSchema } from "./answers.js";
 import { PAGE_LIMIT, query, type ScheduleView } from "./api.js";
 import { useConfirm } from "./confirm.js";
@@ -144,8 +144,9 @@ function CreateScheduleForm(props: { readonly topic: string; readonly setMessage
   const [timezone, setTimezone] = useState("UTC");
   const [content, setContent] = useState("{}");
   const [callback, setCallback] = useState("");
+  const [catchUp, setCatchUp] = useState<ScheduleForm["catchUp"]>("all");
   const create = async () => {
-    show(await createScheduleFromForm(props.topic, { cron, timezone, content, callback }));
+    show(await createScheduleFromForm(props.topic, { cron, timezone, content, callback, catchUp }));
   };
   const field = (testid: string, value: string, set: (v: string) => void, placeholder: string) => (
     <input
@@ -168,6 +169,16 @@ function CreateScheduleForm(props: { readonly topic: string; readonly setMessage
       {field("schedule-timezone", timezone, setTimezone, "time zone, e.g. Europe/Berlin")}
       {field("schedule-content", content, setContent, "content JSON")}
       {field("schedule-callback", callback, setCallback, "callback URL (default: the topic's)")}
+      <select
+        data-testid="schedule-catch-up-select"
+        title="missed occurrences (the materializer was down): all made late, only the latest, or none"
+        value={catchUp}
+        onChange={(e) => setCatchUp(e.currentTarget.value as ScheduleForm["catchUp"])}
+      >
+        <option value="all">catch up: all</option>
+        <option value="latest">catch up: latest</option>
+        <option value="none">catch up: none</option>
+      </select>
       <button type="submit" data-testid="schedule-create-submit">
         Create schedule
       </button>

@@ -217,7 +217,13 @@ describe("a subscriber's Replay", () => {
 });
 
 describe("the Schedules panel's create form", () => {
-  const form = (content: string) => ({ cron: "0 9 * * *", timezone: "UTC", content, callback: "" });
+  const form = (content: string, catchUp: "all" | "latest" | "none" = "all") => ({
+    cron: "0 9 * * *",
+    timezone: "UTC",
+    content,
+    callback: "",
+    catchUp,
+  });
 
   it("sends the content exactly as typed (numbers as written), as every occurrence will carry it", async () => {
     // Prepare: a number no JS number holds, and one whose written form JSON.parse would change
@@ -231,6 +237,21 @@ describe("the Schedules panel's create form", () => {
     expect(line).toBe("created s3");
     expect(sent).toHaveLength(1);
     expect(sent[0]?.body).toEqual({ topic: "demo", cron: "0 9 * * *", timezone: "UTC", content: typed });
+  });
+
+  it("sends the catch-up policy chosen, and none for `all` (the API's default)", async () => {
+    // Prepare
+    const sent = stubFetch(() => json(201, { schedule_id: "s5", status: "active" }));
+
+    // Act
+    await createScheduleFromForm("demo", form("{}", "latest"));
+    await createScheduleFromForm("demo", form("{}", "all"));
+
+    // Assess
+    expect(sent.map((request) => (request.body as { catch_up?: string }).catch_up)).toEqual([
+      "latest",
+      undefined,
+    ]);
   });
 
   it("content that is not JSON is the panel's line, and nothing is sent", async () => {
