@@ -111,29 +111,42 @@ export async function materializeSchedule(
   if (!leased) return { occurrences: 0, skipped: 0, advanced: false };
   // A lease moved the cursor past the missed occurrences and counted them; without one, the cursor write does.
   const unleased = leased === schedule ? missed : undefined;
-  const refused = await createOccurrences(deps, leased, occurrences, concurrency);
-  const skipped = unleased ? [...refused, unleased.latest] : refused;
-  const advance = advanceChange(leased, spec, untilMs, nowMs, horizonMs);
-  const result = await deps.store.updateSchedule(schedule.scheduleId, {
-    ...advance,
-    set: { ...advance.set, ...skipFields(leased, skipped, refused.length + (unleased?.count ?? 0)) },
-  });
   const missedCount = missed?.count ?? 0;
-  if (result.outcome === "updated") {
-    const { materializeAtMs } = advance.set;
-    return {
-      occurrences: occurrences.length,
-      skipped: refused.length + missedCount,
-      advanced: true,
-      materializeAtMs,
-    };
+  try {
+    const refused = await createOccurrences(deps, leased, occurrences, concurrency);
+    const skipped = unleased ? [...refused, unleased.latest] : refused;
+    const advance = advanceChange(leased, spec, untilMs, nowMs, horizonMs);
+    const result = await deps.store.updateSchedule(schedule.scheduleId, {
+      ...advance,
+      set: { ...advance.set, ...skipFields(leased, skipped, refused.length + (unleased?.count ?? 0)) },
+    });
+    if (result.outcome === "updated") {
+      const { materializeAtMs } = advance.set;
+      const total = refused.length + missedCount;
+      return { occurrences: occurrences.length, skipped: total, advanced: true, materializeAtMs };
+    }
+    const moved =
+      result.outcome === "not-found" ||
+      result.schedule.status !== "active" ||
+      result.schedule.epoch !== schedule.epoch;
+    if (moved) await cancelOccurrences(deps, schedule, occurrences);
+    return { occurrences: occurrences.length, skipped: unleased ? 0 : missedCount, advanced: false };
+  } catch (error) {
+    throw unleased || !missed ? error : new FailedAfterSkipping(error, missedCount);
   }
-  const moved =
-    result.outcome === "not-found" ||
-    result.schedule.status !== "active" ||
-    result.schedule.epoch !== schedule.epoch;
-  if (moved) await cancelOccurrences(deps, schedule, occurrences);
-  return { occurrences: occurrences.length, skipped: unleased ? 0 : missedCount, advanced: false };
+}
+
+/**
+ * A run that failed after its lease skipped missed occurrences: the schedule counts them (the next run starts past
+ * them), so its caller counts them too (the run summary's `skipped`, the metric), and reports `failure`.
+ */
+export class FailedAfterSkipping extends Error {
+  constructor(
+    readonly failure: unknown,
+    readonly skipped: number,
+  ) {
+    super("materializing failed after skipping missed occurrences", { cause: failure });
+  }
 }
 
 /** The occurrences a run makes, and the missed ones its schedule's `catch_up` policy skips (none for `all`). */

@@ -1148,6 +1148,27 @@ describe("catch-up policy (`catch_up`): what a run makes of occurrences it misse
     },
   );
 
+  it("`none`: a run that fails after its lease skipped the backlog still counts the skip in its summary (the metric), once", async () => {
+    // Prepare: the first add of the run fails (a 5xx-like store error), after the lease.
+    const { h, id } = await threeHoursDown("none");
+    const failing: MemoryTaskStore = Object.create(h.store);
+    Object.assign(failing, {
+      claimIdempotencyKey: async () => {
+        throw new Error("throttled");
+      },
+    });
+
+    // Act
+    const failed = await runMaterializer({ ...h.deps, store: failing });
+    const next = await runMaterializer(h.deps);
+
+    // Assess: counted by the failed run (its lease recorded it), not again by the next.
+    expect(failed).toMatchObject({ failures: 1, occurrences: 0, skipped: 171 });
+    expect(next).toMatchObject({ failures: 0, occurrences: 9, skipped: 0 });
+    expect(h.schedule(id).skippedOccurrences).toBe(171);
+    expect(h.errors).toEqual([]);
+  });
+
   it("`latest`: a run that crashed after skipping its backlog, then the next run: the backlog counted once, the latest missed made once", async () => {
     // Prepare: a run leases its window (skipping 00:05 … 02:54), then halts for good before its first add.
     const { h, id } = await threeHoursDown("latest");
