@@ -107,34 +107,62 @@ export async function materializeSchedule(
   if (occurrences.length > 0 && !topicConfig(deps.config, schedule.topic)) {
     return pauseForRemovedTopic(deps, schedule, occurrences, nowMs);
   }
-  if (occurrences.length > 0 && !(await leaseWindow(deps, schedule, untilMs))) {
-    return { occurrences: 0, skipped: 0, advanced: false };
+  const leased = occurrences.length > 0 ? await leaseWindow(deps, schedule, untilMs, missed) : schedule;
+  if (!leased) return { occurrences: 0, skipped: 0, advanced: false };
+  // A lease moved the cursor past the missed occurrences and counted them; without one, the cursor write does.
+  const unleased = leased === schedule ? missed : undefined;
+  const missedCount = missed?.count ?? 0;
+  try {
+    const refused = await createOccurrences(deps, leased, occurrences, concurrency);
+    const skipped = unleased ? [...refused, unleased.latest] : refused;
+    const advance = advanceChange(leased, spec, untilMs, nowMs, horizonMs);
+    const result = await deps.store.updateSchedule(schedule.scheduleId, {
+      ...advance,
+      set: { ...advance.set, ...skipFields(leased, skipped, refused.length + (unleased?.count ?? 0)) },
+    });
+    if (result.outcome === "updated") {
+      const { materializeAtMs } = advance.set;
+      const total = refused.length + missedCount;
+      return { occurrences: occurrences.length, skipped: total, advanced: true, materializeAtMs };
+    }
+    const moved =
+      result.outcome === "not-found" ||
+      result.schedule.status !== "active" ||
+      result.schedule.epoch !== schedule.epoch;
+    if (moved) await cancelOccurrences(deps, schedule, occurrences);
+    return { occurrences: occurrences.length, skipped: unleased ? 0 : missedCount, advanced: false };
+  } catch (error) {
+    throw unleased || !missed ? error : new FailedAfterSkipping(error, missedCount);
   }
-  const refused = await createOccurrences(deps, schedule, occurrences, concurrency);
-  const skipped = missed ? [...refused, missed.latest] : refused;
-  const skippedCount = refused.length + (missed?.count ?? 0);
-  const advance = advanceChange(schedule, spec, untilMs, nowMs, horizonMs);
-  const result = await deps.store.updateSchedule(schedule.scheduleId, {
-    ...advance,
-    set: { ...advance.set, ...skipFields(schedule, skipped, skippedCount) },
-  });
-  if (result.outcome === "updated") {
-    const { materializeAtMs } = advance.set;
-    return { occurrences: occurrences.length, skipped: skippedCount, advanced: true, materializeAtMs };
+}
+
+/**
+ * A run that failed after its lease skipped missed occurrences: the schedule counts them (the next run starts past
+ * them), so its caller counts them too (the run summary's `skipped`, the metric), and reports `failure`.
+ */
+export class FailedAfterSkipping extends Error {
+  constructor(
+    readonly failure: unknown,
+    readonly skipped: number,
+  ) {
+    super("materializing failed after skipping missed occurrences", { cause: failure });
   }
-  const moved =
-    result.outcome === "not-found" ||
-    result.schedule.status !== "active" ||
-    result.schedule.epoch !== schedule.epoch;
-  if (moved) await cancelOccurrences(deps, schedule, occurrences);
-  return { occurrences: occurrences.length, skipped: 0, advanced: false };
 }
 
 /** The occurrences a run makes, and the missed ones its schedule's `catch_up` policy skips (none for `all`). */
 interface Window {
   readonly occurrences: number[];
-  /** How many were skipped (a floor past MAX_MISSED_COUNTED), and the latest of them, as the view names it. */
-  readonly missed?: { readonly count: number; readonly latest: SkippedOccurrence };
+  readonly missed?: Missed;
+}
+
+/**
+ * How many were skipped (a floor past MAX_MISSED_COUNTED), the latest of them as the view names it, and the point
+ * the cursor may move to past them (no occurrence the run makes lies at or before it).
+ */
+interface Missed {
+  readonly count: number;
+  readonly latest: SkippedOccurrence;
+  readonly untilMs: number;
 }
 
 /**
@@ -166,7 +194,11 @@ function windowOf(
   const message = missedMessage(policy, count);
   return {
     occurrences,
-    missed: { count, latest: { occurrenceMs: latestSkipped, atMs: nowMs, code: "missed", message } },
+    missed: {
+      count,
+      latest: { occurrenceMs: latestSkipped, atMs: nowMs, code: "missed", message },
+      untilMs: skippedUntilMs,
+    },
   };
 }
 
@@ -254,22 +286,32 @@ export function horizonOf(config: MaterializeDeps["config"], topic: string): num
 }
 
 /**
- * Leases the window up to `untilMs`: true when this run may add its occurrences. False when the schedule was
- * stopped, resumed or advanced since it was read, or another run leased it first (that run makes the same tasks).
+ * Leases the window up to `untilMs`: the schedule as leased when this run may add its occurrences; undefined when
+ * the schedule was stopped, resumed or advanced since it was read, or another run leased it first (that run makes
+ * the same tasks). Occurrences `missed` are skipped in the same write (the cursor moved past them, counted): a stop
+ * fences every occurrence from the cursor to the lease, and would otherwise write a cancelled task for each of a
+ * backlog the run does not make (86,400 for a one-second cron down a day), more than a stop can write.
  */
 async function leaseWindow(
   deps: MaterializeDeps,
   schedule: ScheduleRecord,
   untilMs: number,
-): Promise<boolean> {
+  missed: Missed | undefined,
+): Promise<ScheduleRecord | undefined> {
   const result = await deps.store.updateSchedule(schedule.scheduleId, {
     ifStatus: ["active"],
     ifMaterializedUntilMs: schedule.materializedUntilMs,
     ifEpoch: schedule.epoch,
     ifLeasedUntilMs: schedule.leasedUntilMs ?? null,
-    set: { leasedUntilMs: Math.max(schedule.leasedUntilMs ?? untilMs, untilMs) },
+    set: {
+      leasedUntilMs: Math.max(schedule.leasedUntilMs ?? untilMs, untilMs),
+      ...(missed && {
+        materializedUntilMs: missed.untilMs,
+        ...skipFields(schedule, [missed.latest], missed.count),
+      }),
+    },
   });
-  return result.outcome === "updated";
+  return result.outcome === "updated" ? result.schedule : undefined;
 }
 
 /** The cursor write: only if nobody moved the schedule since it was read; `ended` when no occurrence is left. */

@@ -1,7 +1,7 @@
 import type { DueSchedule, TaskStore } from "#shared/adapters/task-store.js";
 import { MAX_OCCURRENCES_PER_RUN, SCHEDULE_SHARDS } from "#shared/domain/schedule.js";
 import { forEachBounded } from "#shared/runtime/async.js";
-import { type MaterializeDeps, materializeSchedule } from "./materialize.js";
+import { FailedAfterSkipping, type MaterializeDeps, materializeSchedule } from "./materialize.js";
 
 export interface MaterializerRunDeps extends MaterializeDeps {
   readonly store: MaterializeDeps["store"] & Pick<TaskStore, "getSchedule" | "listSchedulesDue">;
@@ -63,7 +63,9 @@ export async function runMaterializer(deps: MaterializerRunDeps): Promise<Materi
     } catch (error) {
       failures++;
       left.delete(id);
-      deps.onScheduleError?.(id, error);
+      const skippedFirst = error instanceof FailedAfterSkipping;
+      if (skippedFirst) skipped += error.skipped;
+      deps.onScheduleError?.(id, skippedFirst ? error.failure : error);
     }
   });
   const lagSeconds = lagAt(left, deps.now());

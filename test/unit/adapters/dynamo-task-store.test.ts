@@ -1417,6 +1417,41 @@ describe.each([
     expect(await store.getSchedule(s.scheduleId)).toMatchObject({ skippedOccurrences: 2, lastSkipped });
   });
 
+  it("leases a window and skips missed occurrences in one conditional write (a catch-up run's), so a second lease from the old cursor is refused", async () => {
+    // Prepare
+    const store: TaskStore = await makeStore();
+    const s = scheduleRecord();
+    await store.putSchedule(s);
+    const lastSkipped = { occurrenceMs: NOW + 60_000, atMs: NOW, code: "missed", message: "skipped" };
+    const lease = () =>
+      store.updateSchedule(s.scheduleId, {
+        ifStatus: ["active"],
+        ifMaterializedUntilMs: s.materializedUntilMs,
+        ifEpoch: 0,
+        ifLeasedUntilMs: null,
+        set: {
+          leasedUntilMs: NOW + 300_000,
+          materializedUntilMs: NOW + 120_000,
+          skippedOccurrences: 3,
+          lastSkipped,
+        },
+      });
+
+    // Act
+    const first = await lease();
+    const second = await lease();
+
+    // Assess
+    const leased = {
+      leasedUntilMs: NOW + 300_000,
+      materializedUntilMs: NOW + 120_000,
+      skippedOccurrences: 3,
+    };
+    expect(first).toMatchObject({ outcome: "updated", schedule: { ...leased, lastSkipped } });
+    expect(second).toMatchObject({ outcome: "conflict", schedule: leased });
+    expect(await store.getSchedule(s.scheduleId)).toMatchObject({ ...leased, lastSkipped });
+  });
+
   it("reads a live idempotency claim's task and request hash, none for an unknown key, without claiming", async () => {
     const store: TaskStore = await makeStore();
     const claim = { topic: "demo", key: `k-${newUlid(Date.now())}`, taskId: "demo._.x.y", requestHash: "h" };

@@ -1122,6 +1122,72 @@ describe("catch-up policy (`catch_up`): what a run makes of occurrences it misse
     expect(h.store.schedules.size).toBe(0);
   });
 
+  it.each(["none", "latest"])(
+    "`%s`: a pause while a run that skips a backlog has leased its window (and crashed) fences only what the run may add, not the skipped backlog",
+    async (catchUp) => {
+      // Prepare: three hours missed; a run leases its window, then halts for good before its first add.
+      const { h, id } = await threeHoursDown(catchUp);
+      const halted = haltingStore(h.store);
+      void materializeSchedule({ ...h.deps, store: halted.store }, h.schedule(id), 150);
+      await new Promise((resolve) => setTimeout(resolve, 10));
+      const before = h.tasks().length;
+
+      // Act
+      await pauseSchedule(h.deps, id);
+
+      // Assess: the pause wrote a cancelled task only for the occurrences the run would make (02:55 for `latest`,
+      // then 02:56 … 03:04), none for the 170 it skips (a one-second cron down a day: 86,400 writes in one pause).
+      const written = h.tasks().slice(before);
+      const firstMade = Date.parse(
+        catchUp === "latest" ? "2027-01-01T02:55:00.000Z" : "2027-01-01T02:56:00.000Z",
+      );
+      expect(written.length).toBeGreaterThan(0);
+      const instants = written.map((t) => Number(t.idempotencyKey?.split(":").at(-1)));
+      expect(written.every((t) => t.status === "cancelled")).toBe(true);
+      expect(Math.min(...instants)).toBe(firstMade);
+    },
+  );
+
+  it("`none`: a run that fails after its lease skipped the backlog still counts the skip in its summary (the metric), once", async () => {
+    // Prepare: the first add of the run fails (a 5xx-like store error), after the lease.
+    const { h, id } = await threeHoursDown("none");
+    const failing: MemoryTaskStore = Object.create(h.store);
+    Object.assign(failing, {
+      claimIdempotencyKey: async () => {
+        throw new Error("throttled");
+      },
+    });
+
+    // Act
+    const failed = await runMaterializer({ ...h.deps, store: failing });
+    const next = await runMaterializer(h.deps);
+
+    // Assess: counted by the failed run (its lease recorded it), not again by the next.
+    expect(failed).toMatchObject({ failures: 1, occurrences: 0, skipped: 171 });
+    expect(next).toMatchObject({ failures: 0, occurrences: 9, skipped: 0 });
+    expect(h.schedule(id).skippedOccurrences).toBe(171);
+    expect(h.errors).toEqual([]);
+  });
+
+  it("`latest`: a run that crashed after skipping its backlog, then the next run: the backlog counted once, the latest missed made once", async () => {
+    // Prepare: a run leases its window (skipping 00:05 … 02:54), then halts for good before its first add.
+    const { h, id } = await threeHoursDown("latest");
+    const halted = haltingStore(h.store);
+    void materializeSchedule({ ...h.deps, store: halted.store }, h.schedule(id), 150);
+    await new Promise((resolve) => setTimeout(resolve, 10));
+
+    // Act
+    const next = await runMaterializer(h.deps);
+
+    // Assess
+    expect(next).toMatchObject({ occurrences: 10, skipped: 0 });
+    expect(h.schedule(id).skippedOccurrences).toBe(170);
+    expect(occurrenceInstants(h)).toEqual([
+      ...minutes("2027-01-01T00:01:00.000Z", 4),
+      ...minutes("2027-01-01T02:55:00.000Z", 10),
+    ]);
+  });
+
   it("pause → resume while catching up: the rest of the backlog is skipped (resume starts from now), whatever the policy", async () => {
     // Prepare: an `all` schedule three hours behind, one run into its catch-up.
     const { h, id } = await threeHoursDown("all");
