@@ -121,8 +121,16 @@ function listCommand(schedules: Command, io: CliIo): void {
       }
       printRows(
         io,
-        ["schedule_id", "status", "cron", "timezone", "next"],
-        all.map((s) => [s.schedule_id, s.status, s.cron, s.timezone, s.next_occurrences[0] ?? "-"]),
+        ["schedule_id", "status", "cron", "timezone", "next", "catch_up", "skipped"],
+        all.map((s) => [
+          s.schedule_id,
+          s.status,
+          s.cron,
+          s.timezone,
+          s.next_occurrences[0] ?? "-",
+          s.catch_up ?? "all",
+          String(s.skipped_occurrences ?? 0),
+        ]),
       );
     });
 }

@@ -106,6 +106,40 @@ describe("a cursor the API gave before: the command stops instead of looping for
   });
 });
 
+describe("schedules list's table", () => {
+  it("shows each schedule's catch-up policy and skipped occurrences (all and 0 when the API sends neither)", async () => {
+    // Prepare: one schedule skipping missed occurrences, one as an older API answers it
+    const skipping = {
+      ...schedule,
+      schedule_id: "orders.schedule.01JD3BBBBBBBBBBBBBBBBBBBBB",
+      catch_up: "none",
+    };
+    const page = {
+      status: 200,
+      body: { schedules: [{ ...skipping, skipped_occurrences: 7 }, schedule], next_cursor: null },
+    };
+
+    // Act
+    const result = await run([page], ["schedules", "list", "--topic", "orders"]);
+
+    // Assess
+    expect(result.code, result.err).toBe(0);
+    // cli-table3's rows: cells between its │ borders
+    const rows = result.out
+      .split("\n")
+      .filter((line) => line.includes("│"))
+      .map((line) =>
+        line
+          .split("│")
+          .slice(1, -1)
+          .map((cell) => cell.trim()),
+      );
+    expect(rows[0]).toEqual(["schedule_id", "status", "cron", "timezone", "next", "catch_up", "skipped"]);
+    expect(rows.find((r) => r[0] === skipping.schedule_id)?.slice(-2)).toEqual(["none", "7"]);
+    expect(rows.find((r) => r[0] === schedule.schedule_id)?.slice(-2)).toEqual(["all", "0"]);
+  });
+});
+
 /**
  * An API that never stops answering a fresh cursor: `next(n)` is page n (1-based) of an endless scripted list.
  * The fake fails loudly past `cap` requests, so a command that would loop forever fails the test instead of hanging.
