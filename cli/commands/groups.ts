@@ -20,7 +20,13 @@ const pageSize = wholeNumber(1, MAX_GROUP_PAGE);
  * cancels every scheduled task of the group, and prints the totals.
  */
 export function groupsCommand(parent: Command, io: CliIo): void {
-  const groups = parent.command("groups").description("Act on one ordering group of a topic.");
+  const groups = parent
+    .command("groups")
+    .description("Act on one ordering group of a topic.")
+    .addHelpText(
+      "after",
+      "\nExample:\n  $ npx punctual --api http://127.0.0.1:3000 groups cancel --topic demo --group A-1001",
+    );
   const cancel = groups
     .command("cancel")
     .description("Cancel every still-scheduled task of a group; lists the tasks that could not be.")

@@ -22,7 +22,10 @@ export const METRIC = {
   // Issue 14, point 4: the schedule materializer.
   /** Materializer: occurrences made tasks (or found made) this run. */
   occurrencesMaterialized: "ScheduleOccurrencesMaterialized",
-  /** Materializer: occurrences the add-task checks refused this run and that were skipped (never made tasks). */
+  /**
+   * Materializer: occurrences skipped this run (never made tasks): refused by the add-task checks, missed under the
+   * schedule's `catch_up` policy, or one for a pause as `invalid_schedule`.
+   */
   occurrencesSkipped: "ScheduleOccurrencesSkipped",
   /** Materializer: schedules whose materialization failed this run (retried next run); alarmed when it persists. */
   materializeFailures: "ScheduleMaterializeFailures",

@@ -1,5 +1,6 @@
+import type { Command } from "commander";
 import { describe, expect, it } from "vitest";
-import { main } from "../../../cli/main.js";
+import { buildProgram, main } from "../../../cli/main.js";
 import { loadEnvironmentConfig } from "../../../shared/config/index.js";
 import { resolveCallback } from "../../../shared/domain/callback-resolution.js";
 
@@ -62,5 +63,28 @@ describe("help examples for the local cloud", () => {
       });
       expect(resolution, argv.join(" ")).toMatchObject({ ok: true });
     }
+  });
+});
+
+describe("help examples everywhere", () => {
+  /** Every command path of the CLI (groups such as `groups` and `tasks` included), from the program's tree. */
+  function commandPaths(command: Command, path: string[] = []): string[][] {
+    return command.commands.flatMap((sub) => [
+      [...path, sub.name()],
+      ...commandPaths(sub, [...path, sub.name()]),
+    ]);
+  }
+
+  it("every command's and command group's help ends with an example, as README says", async () => {
+    // Prepare
+    const paths = commandPaths(buildProgram({ out: () => {}, err: () => {}, env: {} }));
+
+    // Act
+    const missing: string[] = [];
+    for (const path of paths) if (examplesIn(await helpOf(path)).length === 0) missing.push(path.join(" "));
+
+    // Assess
+    expect(paths.length).toBeGreaterThan(20);
+    expect(missing).toEqual([]);
   });
 });
