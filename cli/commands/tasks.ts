@@ -121,7 +121,7 @@ function rescheduleCommand(tasks: Command, io: CliIo): void {
         ...(options.timingMoment !== undefined ? { timing_moment: options.timingMoment } : {}),
       };
       const client = await connect(global, io);
-      printResult(io, global.json ?? false, await client.rescheduleTask(taskId, body));
+      printTask(io, global.json ?? false, await client.rescheduleTask(taskId, body));
     });
   listCommand(tasks, io);
   replayCommand(tasks, io);

@@ -95,3 +95,36 @@ describe("tasks get --content: the task's content", () => {
     expect(sent.map((url) => new URL(url).search)).toEqual([""]);
   });
 });
+
+describe("tasks reschedule and run: the moved task, as tasks get shows a task", () => {
+  /** `punctual tasks <argv>` in-process against a server answering this task view to any request. */
+  async function print(task: Record<string, unknown>, argv: string[]) {
+    const fetch: typeof globalThis.fetch = async () =>
+      new Response(JSON.stringify(task), { status: 200, headers: { "content-type": "application/json" } });
+    const out: string[] = [];
+    const io = { out: (t: string) => void out.push(t), err: () => {}, env: {}, fetch };
+    const code = await main(["--api", "http://127.0.0.1:3000", "tasks", ...argv], io);
+    return { code, out: out.join("") };
+  }
+
+  it.each([["reschedule", "--delay", "60"], ["run"]])(
+    "%s: an empty attempt log is no `attempt_log []` row, and a log is its own table",
+    async (...command) => {
+      // Prepare
+      const id = "demo.n1.mhx0z8ka.01JD3ABCDEFGHJKMNPQRSTVWXY";
+      const fresh = { ...taskViewAnswer(id), attempt_log: [] };
+      const tried = { ...taskViewAnswer(id), attempts: 1, attempt_log: [{ attempt: 1, ...attempt(0) }] };
+      const [name, ...options] = command;
+
+      // Act
+      const empty = await print(fresh, [name as string, id, ...options]);
+      const logged = await print(tried, [name as string, id, ...options]);
+
+      // Assess
+      expect([empty.code, logged.code]).toEqual([0, 0]);
+      expect(empty.out).not.toContain("attempt_log");
+      expect(logged.out).not.toContain("attempt_log");
+      expect(logged.out).toMatch(/│ 1 +│ 2026-11-23T12:01:30\.000Z/);
+    },
+  );
+});
