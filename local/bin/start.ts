@@ -51,6 +51,10 @@ process.stdout.write(
     `  signing secret ${cloud.signingSecret}   (the material; receivers never hold it)`,
     "  verification keys, one per topic (give each receiver its topic's key):",
     ...Object.entries(cloud.verificationKeys).map(([topic, key]) => `    ${topic.padEnd(14)} ${key}`),
+    ...Object.entries(cloud.subscriberVerificationKeys).flatMap(([topic, keys]) => [
+      `  fan-out topic ${topic}: one key per subscriber (each receiver verifies only its own):`,
+      ...Object.entries(keys).map(([subscriber, key]) => `    ${subscriber.padEnd(14)} ${key}`),
+    ]),
     `  settings       ${cloud.topicSettings?.file ?? "(none)"}   (topic settings without a deploy: edit while running)`,
     options.data
       ? `  data           ${options.data}`

@@ -124,6 +124,11 @@ export interface LocalCloud {
   readonly signingSecret: string;
   /** Each topic's Standard Webhooks verification key (what its receivers verify with), derived from the secret. */
   readonly verificationKeys: Readonly<Record<string, string>>;
+  /**
+   * A fan-out topic's keys per subscriber (topic → subscriber → key): each subscriber's receiver verifies only
+   * its own key, not the topic's, so `npm start` prints these too.
+   */
+  readonly subscriberVerificationKeys: Readonly<Record<string, Readonly<Record<string, string>>>>;
   readonly topology: LocalTopology;
   /** Resolved environment variables per function logical id (what Lambda would see). */
   readonly functionEnvironments: Readonly<Record<string, Record<string, string>>>;
@@ -588,13 +593,7 @@ function localCloudHandle(running: RunningCloud): LocalCloud {
     awsEndpoint: aws.emulators.gatewayUrl,
     endpoints: aws.emulators.endpoints,
     signingSecret,
-    verificationKeys: Object.fromEntries(
-      Object.keys(loadEnvironmentConfig("local").resolvedTopics).map((topic) => [
-        topic,
-        // The current key: a rotation document (README "Rotating the secret") is accepted here as by deliver.
-        verificationKeys(signingSecret, topic)[0] as string,
-      ]),
-    ),
+    ...localVerificationKeys(signingSecret),
     topology: stack.topology,
     functionEnvironments: running.functionEnvironments,
     stackName: stack.stackName,
@@ -968,5 +967,28 @@ async function startEmulatorProcess(
       await exited;
       clearTimeout(timer);
     },
+  };
+}
+
+/**
+ * The current verification keys of the local topics, and of each fan-out topic's subscribers: a rotation document
+ * (README "Rotating the secret") is accepted here as by deliver, and its current key is the one shown.
+ */
+export function localVerificationKeys(
+  signingSecret: string,
+): Pick<LocalCloud, "verificationKeys" | "subscriberVerificationKeys"> {
+  const topics = Object.entries(loadEnvironmentConfig("local").resolvedTopics);
+  const current = (topic: string, subscriber?: string) =>
+    verificationKeys(signingSecret, topic, subscriber)[0] as string;
+  return {
+    verificationKeys: Object.fromEntries(topics.map(([topic]) => [topic, current(topic)])),
+    subscriberVerificationKeys: Object.fromEntries(
+      topics
+        .filter(([, config]) => (config.subscribers ?? []).length > 0)
+        .map(([topic, config]) => [
+          topic,
+          Object.fromEntries((config.subscribers ?? []).map(({ id }) => [id, current(topic, id)])),
+        ]),
+    ),
   };
 }

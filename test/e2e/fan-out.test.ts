@@ -6,6 +6,7 @@ import { type AttributeValue, QueryCommand } from "@aws-sdk/client-dynamodb";
 import { unmarshall } from "@aws-sdk/util-dynamodb";
 import { Webhook, WebhookVerificationError } from "standardwebhooks";
 import { afterAll, beforeAll, describe, expect, it, onTestFinished } from "vitest";
+import { localVerificationKeys } from "#local/cloud/local-cloud.js";
 import { parseTaskId } from "#shared/domain/keys.js";
 import {
   SWEEP_INDEX_NAME,
@@ -203,6 +204,11 @@ describe.runIf(local)("fan-out: every subscriber gets its own copy", () => {
     });
     expect(printed.code, printed.stderr).toBe(0);
     expect(printed.stdout.trim()).toBe(subscriberSigningKey(topicKey, "billing"));
+    // …and what `npm start` prints for each subscriber (the local cloud's keys): the one its receiver verifies with
+    if (local) {
+      const shown = localVerificationKeys(h.cloud.signingSecret).subscriberVerificationKeys.fanout;
+      expect(shown).toEqual(Object.fromEntries(ids.map((id) => [id, subscriberSigningKey(topicKey, id)])));
+    }
   });
 });
 
