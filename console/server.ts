@@ -9,6 +9,7 @@ import path from "node:path";
 import type { Duplex } from "node:stream";
 import type * as z from "zod";
 import { echoed } from "#shared/domain/echoed.js";
+import { toIssues } from "#shared/domain/request-issues.js";
 import { CONSOLE_DIST, CONSOLE_FILES, ensureConsoleBuilt } from "./build.js";
 import {
   type ConsoleMetrics,
@@ -115,16 +116,17 @@ async function answer<S extends z.ZodType, R>(
 ): Promise<true> {
   const parsed = schema.safeParse(query);
   if (!parsed.success) {
-    // The message names each parameter refused, as the API's 400s do; `issues` keeps zod's detail.
-    const message = parsed.error.issues.map((i) => `${i.path.join(".") || "query"}: ${i.message}`).join("; ");
-    return sendJson(res, 400, { error: { code: "invalid_query", message, issues: parsed.error.issues } });
+    // The API's 400 shape (`validation_failed`, issues as {path, message}), the message naming each parameter.
+    const issues = toIssues(parsed.error.issues, query);
+    const message = issues.map((i) => `${i.path || "query"}: ${i.message}`).join("; ");
+    return sendJson(res, 400, { error: { code: "validation_failed", message, issues } });
   }
   try {
     return sendJson(res, 200, await source(parsed.data));
   } catch (error) {
     if (!(error instanceof InvalidQueryError)) throw error;
-    const issues = [{ path: [error.parameter], message: error.detail }];
-    return sendJson(res, 400, { error: { code: "invalid_query", message: error.message, issues } });
+    const issues = [{ path: error.parameter, message: error.detail }];
+    return sendJson(res, 400, { error: { code: "validation_failed", message: error.message, issues } });
   }
 }
 

@@ -63,9 +63,9 @@ describe.each(NUMERIC)("?$name= on $path", ({ name, path, rest, range }) => {
       expect(answer.status).toBe(400);
       expect(answer.body).toMatchObject({
         error: {
-          code: "invalid_query",
+          code: "validation_failed",
           message: `${name}: ${NOT_PLAIN_DIGITS}`,
-          issues: [{ path: [name], message: NOT_PLAIN_DIGITS }],
+          issues: [{ path: name, message: NOT_PLAIN_DIGITS }],
         },
       });
       expect(asked.metrics.length + asked.local.length).toBe(before);
@@ -77,7 +77,7 @@ describe.each(NUMERIC)("?$name= on $path", ({ name, path, rest, range }) => {
       const answer = await get(path, { ...rest, [name]: value });
       expect(answer.status, value).toBe(400);
       expect(answer.body, value).toMatchObject({
-        error: { code: "invalid_query", message: `${name}: must be ${range}` },
+        error: { code: "validation_failed", message: `${name}: must be ${range}` },
       });
     }
   });

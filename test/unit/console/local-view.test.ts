@@ -48,7 +48,7 @@ describe("/console/api/local", () => {
     // Assess
     expect(answer.status).toBe(400);
     expect(await answer.json()).toMatchObject({
-      error: { code: "invalid_query", message: expect.stringMatching(/^cursor: /) },
+      error: { code: "validation_failed", message: expect.stringMatching(/^cursor: /) },
     });
   });
 });

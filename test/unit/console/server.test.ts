@@ -90,7 +90,21 @@ describe("consoleHandler", () => {
     expect(good.status).toBe(200);
     expect(await good.json()).toMatchObject({ topic: "orders", added: 5 });
     expect(bad.status).toBe(400);
-    expect(await bad.json()).toMatchObject({ error: { code: "invalid_query" } });
+    expect(await bad.json()).toMatchObject({ error: { code: "validation_failed" } });
+  });
+
+  it("a query missing a parameter is the API's 400: validation_failed, issues as {path, message} naming it", async () => {
+    // Act
+    const answer = await fetch(`${origin}/console/api/metrics?minutes=5`, { headers: marked });
+
+    // Assess
+    expect(answer.status).toBe(400);
+    const { error } = (await answer.json()) as {
+      error: { code: string; message: string; issues: unknown[] };
+    };
+    expect(error.code).toBe("validation_failed");
+    expect(error.issues).toEqual([{ path: "topic", message: "is required" }]);
+    expect(error.message).toBe("topic: is required");
   });
 
   it("a 404 names the unknown file or endpoint cut to 64 characters, never the whole path", async () => {
