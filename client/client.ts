@@ -1,6 +1,6 @@
 import { randomUUID } from "node:crypto";
 import { setTimeout as delay } from "node:timers/promises";
-import type * as z from "zod";
+import type * as z from "zod/mini";
 import type { AddTasksBatchResponse, BatchItemResult } from "#shared/api/schemas/batch.js";
 import type { AddTaskResponse } from "#shared/api/schemas/tasks.js";
 import {
@@ -159,7 +159,7 @@ class PunctualClientCore {
   }
 
   /** Calls one route with its method's arguments: path parameters, then the input if any, then options. */
-  async call<R extends z.ZodType>(
+  async call<R extends z.ZodMiniType>(
     route: RouteDescriptor<string, RouteInput<unknown> | undefined, R>,
     args: unknown[],
   ): Promise<z.output<R>> {
@@ -257,7 +257,7 @@ class PunctualClientCore {
   }
 
   /** Sends the attempt with the route's retries and reads its answer with the route's response schema. */
-  async #answerOf<R extends z.ZodType>(
+  async #answerOf<R extends z.ZodMiniType>(
     route: RouteDescriptor<string, RouteInput<unknown> | undefined, R>,
     attempt: Attempt,
     signal: AbortSignal | undefined,
@@ -469,7 +469,7 @@ function retryableItems(results: readonly BatchItemResult[], indexes: Iterable<n
  * A 2xx answer read with the route's response schema: its value, or the `invalid_response` it is, `transient` when
  * the body could be one cut short or garbled on its way (not JSON, or not the schema's), which a repeat may fix.
  */
-function readAnswer<R extends z.ZodType>(
+function readAnswer<R extends z.ZodMiniType>(
   route: RouteDescriptor<string, RouteInput<unknown> | undefined, R>,
   { status, text, requestId }: Answer,
 ): Read<z.output<R>> {

@@ -1,4 +1,4 @@
-import type * as z from "zod";
+import type * as z from "zod/mini";
 import { IDEMPOTENCY_KEY_MESSAGE, toIssues } from "#shared/domain/add-task-request.js";
 import { MAX_JSON_DEPTH } from "#shared/domain/exact-json.js";
 import { type ErrorIssue, errorBodySchema } from "./schemas.js";

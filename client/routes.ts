@@ -3,7 +3,7 @@
  * is a new row (and its response schema in schemas.ts). A row's method takes the path's `{params}` in order, then
  * the body (or query) when the route has one, then per-call options.
  */
-import type * as z from "zod";
+import type * as z from "zod/mini";
 import { addTasksBatchDocSchema, addTasksBatchResponseSchema } from "#shared/api/schemas/batch.js";
 import {
   destinationListSchema,
@@ -50,7 +50,7 @@ export type RetryMode = "idempotency-key" | "item-keys" | "safe" | "never";
 /** What a route takes besides its path parameters. `T` is only a type: what the caller passes. */
 export interface RouteInput<T> {
   readonly in: "body" | "query";
-  readonly schema: z.ZodType;
+  readonly schema: z.ZodMiniType;
   readonly _type?: T;
 }
 
@@ -60,7 +60,7 @@ export type OptionQuery = Readonly<Record<string, Readonly<Record<string, string
 export interface RouteDescriptor<
   P extends string = string,
   I extends RouteInput<unknown> | undefined = RouteInput<unknown> | undefined,
-  R extends z.ZodType = z.ZodType,
+  R extends z.ZodMiniType = z.ZodMiniType,
   F extends OptionQuery | undefined = OptionQuery | undefined,
 > {
   readonly method: HttpMethod;
@@ -81,13 +81,13 @@ export interface RouteDescriptor<
 }
 
 /** A JSON body validated by `schema` on the server; `T` defaults to the schema's input type. */
-export function jsonBody<T>(schema: z.ZodType): RouteInput<T> {
+export function jsonBody<T>(schema: z.ZodMiniType): RouteInput<T> {
   return { in: "body", schema };
 }
 
 /** Query parameters, for the list routes to come. */
 export function queryParams<T extends Record<string, string | number | boolean | undefined>>(
-  schema: z.ZodType,
+  schema: z.ZodMiniType,
 ): RouteInput<T> {
   return { in: "query", schema };
 }
@@ -95,7 +95,7 @@ export function queryParams<T extends Record<string, string | number | boolean |
 function route<
   const P extends string,
   I extends RouteInput<unknown> | undefined,
-  R extends z.ZodType,
+  R extends z.ZodMiniType,
   F extends OptionQuery | undefined = undefined,
 >(descriptor: RouteDescriptor<P, I, R, F>): RouteDescriptor<P, I, R, F> {
   return descriptor;

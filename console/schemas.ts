@@ -12,7 +12,7 @@ export const METRICS_MINUTES_MAX = 60;
 
 export const metricsQuerySchema = z.strictObject({
   topic: z.string().min(1).max(64),
-  minutes: queryInteger({ min: 1, max: METRICS_MINUTES_MAX }).prefault(METRICS_MINUTES_DEFAULT),
+  minutes: z.prefault(queryInteger({ min: 1, max: METRICS_MINUTES_MAX }), METRICS_MINUTES_DEFAULT),
 });
 export type MetricsQuery = z.output<typeof metricsQuerySchema>;
 
@@ -101,7 +101,7 @@ export const LOCAL_PAGE_MAX = 50;
 export const LOCAL_PAGE_DEFAULT = 20;
 
 export const localQuerySchema = z.strictObject({
-  limit: queryInteger({ min: 1, max: LOCAL_PAGE_MAX }).prefault(LOCAL_PAGE_DEFAULT),
+  limit: z.prefault(queryInteger({ min: 1, max: LOCAL_PAGE_MAX }), LOCAL_PAGE_DEFAULT),
   cursor: z.string().min(1).max(2048).optional(),
 });
 export type LocalQuery = z.output<typeof localQuerySchema>;

@@ -6,13 +6,14 @@
  * Adding a route: its entry below, with the same request schema its handler parses and its response schemas
  * (shared/api/schemas/…), then `npm run openapi` to regenerate docs/openapi.json.
  */
-import * as z from "zod";
+
 import {
   addTaskBodySchema,
   IDEMPOTENCY_HEADER,
   rescheduleBodySchema,
 } from "#shared/domain/add-task-request.js";
 import { destinationHostOf } from "#shared/domain/destination.js";
+import * as z from "#shared/zod.js";
 import { addTasksBatchDocSchema, addTasksBatchResponseSchema } from "./schemas/batch.js";
 import {
   destinationListSchema,
@@ -53,7 +54,7 @@ import {
 
 export interface ResponseSpec {
   readonly description: string;
-  readonly schema?: z.ZodType;
+  readonly schema?: z.ZodMiniType;
   /** Response headers worth documenting (name → description). */
   readonly headers?: Readonly<Record<string, string>>;
 }
@@ -62,28 +63,30 @@ export interface RouteContract {
   readonly summary: string;
   readonly description?: string;
   readonly tags: readonly string[];
-  readonly pathParams?: z.ZodObject;
-  readonly query?: z.ZodObject;
+  readonly pathParams?: z.ZodMiniObject;
+  readonly query?: z.ZodMiniObject;
   /** Request headers worth documenting (name → description). */
   readonly headers?: Readonly<Record<string, string>>;
-  readonly body?: z.ZodType;
+  readonly body?: z.ZodMiniType;
   readonly responses: Readonly<Record<string, ResponseSpec>>;
 }
 
-const taskIdParams = z.object({ id: z.string().min(1).meta({ description: "the task id" }) });
+const taskIdParams = z.object({
+  id: z.withMeta(z.string().check(z.minLength(1)), { description: "the task id" }),
+});
 /**
  * The route's own rule (shared/domain/destination.ts), not a pattern of its own: a URL's host may hold `$`, `~`,
  * `!`…, and every host the list shows must name itself. Here, not beside the list's schemas, which the console's
  * page bundles.
  */
 const destinationParamsSchema = z.object({
-  host: z
-    .string()
-    .refine((host) => destinationHostOf(host) !== undefined, "not a callback host")
-    .meta({
+  host: z.withMeta(
+    z.string().check(z.refine((host) => destinationHostOf(host) !== undefined, "not a callback host")),
+    {
       description:
         "the callback host, `host[:port]` as in GET /v1/destinations (URL-encoded); also as its callback URL spells it: any case, a trailing dot, `[::ffff:a.b.c.d]` for `a.b.c.d`; an IDN in its `xn--` form, as listed",
-    }),
+    },
+  ),
 });
 const error = (description: string): ResponseSpec => ({ description, schema: errorBodySchema });
 
@@ -324,7 +327,9 @@ export const API_CONTRACT = {
     description:
       "At most 1,000 tasks per call; a filter continues with `next_cursor`, given back with the same filter (another filter's cursor is a 400 that replays nothing). Replayed tasks go through the topic's FIFO queue and deliver function, so the receiver sees no more than the topic's concurrency. `dry_run` counts what matches. A fan-out task's id stands for its subscribers' copies still failed (none: listed in `failed`).",
     tags: ["topics"],
-    pathParams: z.object({ topic: z.string().min(1).meta({ description: "the topic" }) }),
+    pathParams: z.object({
+      topic: z.withMeta(z.string().check(z.minLength(1)), { description: "the topic" }),
+    }),
     body: bulkReplayBodySchema,
     responses: {
       "200": {

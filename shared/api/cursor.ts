@@ -7,9 +7,9 @@
  * key over 1,024 bytes) is a ValidationException too.
  */
 import { createHash } from "node:crypto";
-import * as z from "zod";
 import type { PageKey } from "#shared/adapters/task-store.js";
 import { isTaskPartitionOf, isTaskSortKey } from "#shared/domain/keys.js";
+import * as z from "#shared/zod.js";
 import { validationFailed } from "./errors.js";
 import { CURSOR_PATTERN } from "./schemas/next-cursor.js";
 
@@ -17,7 +17,7 @@ export function encodeCursor(key: PageKey | undefined): string | null {
   return key ? Buffer.from(JSON.stringify(key), "utf8").toString("base64url") : null;
 }
 
-const sortKey = z.string().refine(isTaskSortKey);
+const sortKey = z.string().check(z.refine(isTaskSortKey));
 
 /**
  * A destination list's key (shared/services/destinations.ts): the `destination` partition and a `<topic>#<host>`
@@ -29,7 +29,7 @@ const sortKey = z.string().refine(isTaskSortKey);
 export function destinationCursorSchema(partition: string, state: string) {
   return z.strictObject({
     pk: z.literal(partition),
-    sk: z.string().regex(/^[a-z][a-z0-9-]{0,23}#[!-"$-~]{1,300}$/),
+    sk: z.string().check(z.regex(/^[a-z][a-z0-9-]{0,23}#[!-"$-~]{1,300}$/)),
     state: z.literal(state),
   });
 }
@@ -42,10 +42,10 @@ export function groupCursorSchema(pk: string) {
 /** The shape of a failed list's key: the index keys (that topic) and the table's keys (a task of that topic). */
 export function failedCursorSchema(topic: string) {
   return z.strictObject({
-    pk: z.string().refine((pk) => isTaskPartitionOf(topic, pk)),
+    pk: z.string().check(z.refine((pk) => isTaskPartitionOf(topic, pk))),
     sk: sortKey,
     failedTopic: z.literal(topic),
-    failedAtMs: z.number().int().nonnegative(),
+    failedAtMs: z.number().check(z.int(), z.gte(0)),
   });
 }
 
@@ -56,15 +56,15 @@ export function failedCursorSchema(topic: string) {
  */
 export function replayCursorSchema(topic: string, filter: string, failedFromMs?: number) {
   // `until`: when the run's first call started; the run replays what had failed by then (replay-topic.ts).
-  return failedCursorSchema(topic)
-    .extend({
+  return z
+    .extend(failedCursorSchema(topic), {
       filter: z.literal(filter),
-      until: z.number().int().nonnegative(),
+      until: z.number().check(z.int(), z.gte(0)),
     })
-    .refine(
+    .check(
       // The filter's `failed_after` is the Query's key condition, and DynamoDB refuses a start key outside it
       // (ValidationException): no page of that filter ends there, so such a cursor was not given out.
-      (cursor) => failedFromMs === undefined || cursor.failedAtMs >= failedFromMs,
+      z.refine((cursor) => failedFromMs === undefined || cursor.failedAtMs >= failedFromMs),
     );
 }
 
@@ -76,7 +76,10 @@ export function filterBinding(values: readonly (string | number | null)[]): stri
   return createHash("sha256").update(JSON.stringify(values)).digest("base64url").slice(0, 22);
 }
 
-export function decodeCursor(cursor: string | undefined, schema: z.ZodType<PageKey>): PageKey | undefined {
+export function decodeCursor(
+  cursor: string | undefined,
+  schema: z.core.$ZodType<PageKey>,
+): PageKey | undefined {
   if (cursor === undefined) return undefined;
   const invalid = () =>
     validationFailed([{ path: "cursor", message: "not a cursor this list gave out" }], "invalid cursor");
@@ -87,7 +90,7 @@ export function decodeCursor(cursor: string | undefined, schema: z.ZodType<PageK
   } catch {
     throw invalid();
   }
-  const parsed = schema.safeParse(json);
+  const parsed = z.safeParse(schema, json);
   if (!parsed.success) throw invalid();
   return parsed.data;
 }

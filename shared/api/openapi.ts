@@ -1,4 +1,4 @@
-import * as z from "zod";
+import * as z from "#shared/zod.js";
 import { API_CONTRACT, COMMON_ERRORS, type ResponseSpec, type RouteContract } from "./contract.js";
 import { API_ROUTES } from "./routes.js";
 
@@ -13,7 +13,7 @@ export const API_VERSION = "1.0.0";
 
 type Json = Record<string, unknown>;
 
-function jsonSchema(schema: z.ZodType, io: "input" | "output"): Json {
+function jsonSchema(schema: z.ZodMiniType, io: "input" | "output"): Json {
   const { $schema: _drop, ...rest } = z.toJSONSchema(schema, { io, unrepresentable: "any" }) as Json;
   return rest;
 }
@@ -44,13 +44,13 @@ function responsesOf(contract: RouteContract): Json {
 }
 
 function parametersOf(contract: RouteContract): Json[] {
-  const fromObject = (where: "path" | "query", object: z.ZodObject | undefined) =>
+  const fromObject = (where: "path" | "query", object: z.ZodMiniObject | undefined) =>
     Object.entries(object?.shape ?? {}).map(([name, schema]) => {
-      const json = jsonSchema(schema as z.ZodType, "input");
+      const json = jsonSchema(schema as z.ZodMiniType, "input");
       return {
         name,
         in: where,
-        required: where === "path" || !(schema as z.ZodType).safeParse(undefined).success,
+        required: where === "path" || !(schema as z.ZodMiniType).safeParse(undefined).success,
         ...(typeof json.description === "string" ? { description: json.description } : {}),
         schema: json,
       };

@@ -1,4 +1,4 @@
-import * as z from "zod";
+import * as z from "#shared/zod.js";
 
 /**
  * The documented ranges of a Lambda SQS event source mapping (the CDK tests check the synthesized template
@@ -48,75 +48,73 @@ const ONE_SCALING_MODE = { message: XOR_MESSAGE, path: ["maxConcurrency"] };
  */
 function pollersSchema() {
   return z
-    .object({
-      min: z.number().int().min(L.minimumPollers.min).max(L.minimumPollers.max),
-      max: z.number().int().min(L.maximumPollers.min).max(L.maximumPollers.max),
+    .strictObject({
+      min: z.number().check(z.int(), z.gte(L.minimumPollers.min), z.lte(L.minimumPollers.max)),
+      max: z.number().check(z.int(), z.gte(L.maximumPollers.min), z.lte(L.maximumPollers.max)),
     })
-    .strict()
-    .refine((p) => p.max >= p.min, { message: "max must be at least min", path: ["max"] });
+    .check(z.refine((p) => p.max >= p.min, { message: "max must be at least min", path: ["max"] }));
 }
 
 function maxConcurrencySchema() {
-  return z.number().int().min(L.maxConcurrency.min).max(L.maxConcurrency.max);
+  return z.number().check(z.int(), z.gte(L.maxConcurrency.min), z.lte(L.maxConcurrency.max));
 }
 
 /** The relay's mapping on the standard timer queue: batches up to 10,000 with a batching window. */
 function relayEventSourceSchema() {
   return z
-    .object({
-      batchSize: z.number().int().min(L.standardBatchSize.min).max(L.standardBatchSize.max),
+    .strictObject({
+      batchSize: z.number().check(z.int(), z.gte(L.standardBatchSize.min), z.lte(L.standardBatchSize.max)),
       maxBatchingWindowSeconds: z
         .number()
-        .int()
-        .min(L.batchingWindowSeconds.min)
-        .max(L.batchingWindowSeconds.max),
-      provisionedPollers: pollersSchema().optional(),
-      maxConcurrency: maxConcurrencySchema().optional(),
+        .check(z.int(), z.gte(L.batchingWindowSeconds.min), z.lte(L.batchingWindowSeconds.max)),
+      provisionedPollers: z.optional(pollersSchema()),
+      maxConcurrency: z.optional(maxConcurrencySchema()),
     })
-    .strict()
-    .refine(oneScalingMode, ONE_SCALING_MODE)
-    .refine((s) => s.batchSize <= L.batchSizeWithoutWindow || s.maxBatchingWindowSeconds >= 1, {
-      message: `a batch above ${L.batchSizeWithoutWindow} needs maxBatchingWindowSeconds of at least 1: Lambda refuses a larger batch without a batching window`,
-      path: ["maxBatchingWindowSeconds"],
-    });
+    .check(
+      z.refine(oneScalingMode, ONE_SCALING_MODE),
+      z.refine((s) => s.batchSize <= L.batchSizeWithoutWindow || s.maxBatchingWindowSeconds >= 1, {
+        message: `a batch above ${L.batchSizeWithoutWindow} needs maxBatchingWindowSeconds of at least 1: Lambda refuses a larger batch without a batching window`,
+        path: ["maxBatchingWindowSeconds"],
+      }),
+    );
 }
 
 /** A topic's deliver mapping on its FIFO queue: batches of 1–10 and no batching window (Lambda allows none). */
 function deliverEventSourceSchema() {
   return z
-    .object({
-      batchSize: z.number().int().min(L.fifoBatchSize.min).max(L.fifoBatchSize.max),
-      maxBatchingWindowSeconds: z
-        .undefined({
+    .strictObject({
+      batchSize: z.number().check(z.int(), z.gte(L.fifoBatchSize.min), z.lte(L.fifoBatchSize.max)),
+      maxBatchingWindowSeconds: z.optional(
+        z.undefined({
           error:
             "FIFO topic queues take no batching window: Lambda accepts MaximumBatchingWindowInSeconds only for standard queues and streams",
-        })
-        .optional(),
-      provisionedPollers: pollersSchema().optional(),
+        }),
+      ),
+      provisionedPollers: z.optional(pollersSchema()),
       /** A cap on every topic's own `maxConcurrency` (standard mode only). */
-      maxConcurrency: maxConcurrencySchema().optional(),
+      maxConcurrency: z.optional(maxConcurrencySchema()),
     })
-    .strict()
-    .refine(oneScalingMode, ONE_SCALING_MODE);
+    .check(z.refine(oneScalingMode, ONE_SCALING_MODE));
 }
 
 export function eventSourcesSchema() {
   return z
-    .object({
+    .strictObject({
       relay: relayEventSourceSchema(),
       deliver: deliverEventSourceSchema(),
       /**
        * Timer messages are armed this many seconds before the task is due, so the poll, the batching window and a
        * cold start happen before the due time; the relay holds each task until it is due.
        */
-      earlyWakeSeconds: z.number().int().min(0).max(MAX_EARLY_WAKE_SECONDS),
+      earlyWakeSeconds: z.number().check(z.int(), z.gte(0), z.lte(MAX_EARLY_WAKE_SECONDS)),
     })
-    .strict()
-    .refine((s) => s.earlyWakeSeconds >= s.relay.maxBatchingWindowSeconds, {
-      message:
-        "must be at least relay.maxBatchingWindowSeconds: the batching window may hold a timer that long, so a shorter early wake makes tasks late",
-      path: ["earlyWakeSeconds"],
-    });
+    .check(
+      z.refine((s) => s.earlyWakeSeconds >= s.relay.maxBatchingWindowSeconds, {
+        message:
+          "must be at least relay.maxBatchingWindowSeconds: the batching window may hold a timer that long, so a shorter early wake makes tasks late",
+        path: ["earlyWakeSeconds"],
+      }),
+    );
 }
 
 export type EventSourcesConfig = z.infer<ReturnType<typeof eventSourcesSchema>>;

@@ -1,4 +1,4 @@
-import * as z from "zod";
+import * as z from "#shared/zod.js";
 
 /**
  * Tracing and platform logs of every Punctual function (docs/COST-AND-SCALE.md, "Levers"). What AWS allows:
@@ -19,26 +19,25 @@ export const SYSTEM_LOG_LEVELS = ["DEBUG", "INFO", "WARN"] as const;
 /* The schemas below are built when called, not at import, as in event-sources.ts (why: there). */
 function loggingSchema() {
   return z
-    .object({
+    .strictObject({
       format: z.enum(["text", "json"]),
       /** Lambda's own lines (START, END, REPORT are INFO): WARN keeps only the platform's warnings. JSON format only. */
-      systemLogLevel: z.enum(SYSTEM_LOG_LEVELS).optional(),
+      systemLogLevel: z.optional(z.enum(SYSTEM_LOG_LEVELS)),
     })
-    .strict()
-    .refine((l) => l.systemLogLevel === undefined || l.format === "json", {
-      message:
-        'systemLogLevel needs format "json": Lambda filters log levels only for functions whose log format is JSON',
-      path: ["systemLogLevel"],
-    });
+    .check(
+      z.refine((l) => l.systemLogLevel === undefined || l.format === "json", {
+        message:
+          'systemLogLevel needs format "json": Lambda filters log levels only for functions whose log format is JSON',
+        path: ["systemLogLevel"],
+      }),
+    );
 }
 
 export function functionsSchema() {
-  return z
-    .object({
-      tracing: z.enum(TRACING_MODES),
-      logging: loggingSchema(),
-    })
-    .strict();
+  return z.strictObject({
+    tracing: z.enum(TRACING_MODES),
+    logging: loggingSchema(),
+  });
 }
 
 export type FunctionsConfig = z.infer<ReturnType<typeof functionsSchema>>;

@@ -1,4 +1,4 @@
-import type { z } from "zod";
+import type * as z from "zod/mini";
 import type { TimerSettings } from "#shared/domain/timing.js";
 import { defaultCallbackProblems } from "./default-callback.js";
 import { DEFAULT_EVENT_SOURCES } from "./event-sources.js";

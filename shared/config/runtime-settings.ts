@@ -1,5 +1,5 @@
-import * as z from "zod";
 import { isPrivateHostPattern } from "#shared/security/ssrf.js";
+import * as z from "#shared/zod.js";
 import {
   checkTopicSettings,
   describeIssues,
@@ -20,11 +20,9 @@ import { isProtectedTopic, type TopicSettings, topicOverridesSchema } from "./sc
  *
  * The CDK writes the fully resolved settings of every topic as the initial hosted version (`settingsDocumentOf`).
  */
-export const runtimeSettingsDocumentSchema = z
-  .object({
-    topics: z.record(z.string(), topicOverridesSchema),
-  })
-  .strict();
+export const runtimeSettingsDocumentSchema = z.strictObject({
+  topics: z.record(z.string(), topicOverridesSchema),
+});
 
 export type RuntimeSettingsDocument = z.infer<typeof runtimeSettingsDocumentSchema>;
 

@@ -1,7 +1,7 @@
-import * as z from "zod";
 import { echoed } from "#shared/domain/echoed.js";
 import { MAX_SUBSCRIBERS, SUBSCRIBER_ID_PATTERN } from "#shared/domain/fan-out.js";
 import { unmatchableHostPattern } from "#shared/security/ssrf.js";
+import * as z from "#shared/zod.js";
 import { type EventSourcesInput, eventSourcesSchema } from "./event-sources.js";
 import { type FunctionsConfig, functionsSchema } from "./function-observability.js";
 import { type TaskTableConfig, taskTableSchema } from "./table-capacity.js";
@@ -26,125 +26,122 @@ const BACKOFF_CAP_MESSAGE = `must be at most ${MAX_BACKOFF_SECONDS} s: SQS refus
 /** DynamoDB items are limited to 400 KB and the task item carries metadata besides the content. */
 export const MAX_PAYLOAD_BYTES = 350 * 1024;
 
-const backoffSchema = z
-  .object({
-    initialSeconds: z.number().min(0).max(MAX_BACKOFF_SECONDS, BACKOFF_CAP_MESSAGE),
-    maxSeconds: z.number().min(0).max(MAX_BACKOFF_SECONDS, BACKOFF_CAP_MESSAGE),
-    multiplier: z.number().min(1).max(10),
-    jitter: z.enum(["none", "equal", "full"]),
-  })
-  .strict();
+const backoffSchema = z.strictObject({
+  initialSeconds: z.number().check(z.gte(0), z.lte(MAX_BACKOFF_SECONDS, BACKOFF_CAP_MESSAGE)),
+  maxSeconds: z.number().check(z.gte(0), z.lte(MAX_BACKOFF_SECONDS, BACKOFF_CAP_MESSAGE)),
+  multiplier: z.number().check(z.gte(1), z.lte(10)),
+  jitter: z.enum(["none", "equal", "full"]),
+});
 
-const alarmThresholdsSchema = z
-  .object({
-    backlogAgeSeconds: z.number().int().min(1),
-    latenessP99Seconds: z.number().positive(),
-    callbackLatencyP99Seconds: z.number().positive(),
-  })
-  .strict();
+const alarmThresholdsSchema = z.strictObject({
+  backlogAgeSeconds: z.number().check(z.int(), z.gte(1)),
+  latenessP99Seconds: z.number().check(z.gt(0)),
+  callbackLatencyP99Seconds: z.number().check(z.gt(0)),
+});
 
 /**
  * A host pattern in an allow-list: `*` (any public host), `example.com`, `*.example.com`, an IP literal
  * (`127.0.0.1`, `[::1]`) or `localhost`. Private, loopback, link-local and metadata addresses are refused
  * unless a pattern names them explicitly; `*` never admits them.
  */
-const hostPatternSchema = z
-  .string()
-  .min(1)
-  .max(253)
-  .regex(
+const hostPatternSchema = z.string().check(
+  z.minLength(1),
+  z.maxLength(253),
+  z.regex(
     /^(\*|(\*\.)?[a-z0-9.-]+|\[[0-9a-f:.]+\])$/i,
     // Aborting: a pattern of other characters gets this one reason, not the one below as well.
     { message: "must be '*', a host name, '*.domain' or an IP literal", abort: true },
-  )
-  .superRefine((pattern, ctx) => {
+  ),
+  z.superRefine((pattern: string, ctx) => {
     const problem = unmatchableHostPattern(pattern);
     if (problem)
       ctx.addIssue({ code: "custom", message: `"${echoed(pattern)}" matches no callback host: ${problem}` });
-  });
+  }),
+);
 
-const subscriberSchema = z
-  .object({
-    id: z
-      .string()
-      .regex(
+const subscriberSchema = z.strictObject({
+  id: z
+    .string()
+    .check(
+      z.regex(
         SUBSCRIBER_ID_PATTERN,
         "a subscriber id is a slug: a lowercase letter, then letters, digits or '-', at most 32",
       ),
-    url: z.url(),
-  })
-  .strict();
+    ),
+  url: z.url(),
+});
 
-export const topicSettingsSchema = z
-  .object({
-    /** Name of the `content` field whose value forms the ordering group; absent → every task is its own group. */
-    deliverBy: z.string().min(1).max(128).optional(),
-    maxAttempts: z.number().int().min(1).max(100),
-    backoff: backoffSchema,
-    callbackTimeoutSeconds: z.number().min(1).max(120),
-    /** Lambda event-source MaximumConcurrency for the topic's deliver function (AWS allows 2–1000). */
-    maxConcurrency: z.number().int().min(2).max(1000),
-    maxDelaySeconds: z
-      .number()
-      .int()
-      .min(1)
-      .max(5 * 366 * 86_400),
-    maxPayloadBytes: z.number().int().min(1).max(MAX_PAYLOAD_BYTES),
-    retentionDays: z.number().min(0.01).max(365),
-    /**
-     * Never empty: every callback (the request's, a service's, the default, each subscriber) must match an entry,
-     * so an empty list would refuse every add and dead-letter the tasks in flight by policy, where a reader might
-     * take it for "no restriction".
-     */
-    allowedCallbackHosts: z
-      .array(hostPatternSchema)
-      .min(
+export const topicSettingsSchema = z.strictObject({
+  /** Name of the `content` field whose value forms the ordering group; absent → every task is its own group. */
+  deliverBy: z.optional(z.string().check(z.minLength(1), z.maxLength(128))),
+  maxAttempts: z.number().check(z.int(), z.gte(1), z.lte(100)),
+  backoff: backoffSchema,
+  callbackTimeoutSeconds: z.number().check(z.gte(1), z.lte(120)),
+  /** Lambda event-source MaximumConcurrency for the topic's deliver function (AWS allows 2–1000). */
+  maxConcurrency: z.number().check(z.int(), z.gte(2), z.lte(1000)),
+  maxDelaySeconds: z.number().check(z.int(), z.gte(1), z.lte(5 * 366 * 86_400)),
+  maxPayloadBytes: z.number().check(z.int(), z.gte(1), z.lte(MAX_PAYLOAD_BYTES)),
+  retentionDays: z.number().check(z.gte(0.01), z.lte(365)),
+  /**
+   * Never empty: every callback (the request's, a service's, the default, each subscriber) must match an entry,
+   * so an empty list would refuse every add and dead-letter the tasks in flight by policy, where a reader might
+   * take it for "no restriction".
+   */
+  allowedCallbackHosts: z
+    .array(hostPatternSchema)
+    .check(
+      z.minLength(
         1,
         "list at least one host pattern ('*' for any public host): an empty list refuses every callback, it does not lift the restriction",
       ),
-    /** Plain-http callbacks; off everywhere but the local environment. */
-    allowHttpCallbacks: z.boolean(),
-    defaultCallbackUrl: z.url().optional(),
-    alarms: alarmThresholdsSchema,
-    /**
-     * Hold the topic from the runtime settings (AppConfig): the sweeper disables the topic's deliver event source
-     * mapping, as `POST /v1/topics/{topic}/pause` does (docs/RELIABILITY.md, "Topic settings without a deploy").
-     */
-    paused: z.boolean(),
-    // --- issue 14 (breaker): protecting receivers (README "Protecting receivers") ---
-    /**
-     * Callbacks started per second to one callback host (`host[:port]` of the URL), across every deliver
-     * invocation of the topic: at most this many in each whole second. Absent = no limit and no extra AWS call.
-     * At most 1,000: the second's counter is one DynamoDB item, and one item takes at most 1,000 writes/s.
-     */
-    rateLimit: z.number().int().min(1).max(1_000).optional(),
-    /** Callbacks in flight at once to one callback host, across every deliver invocation. Absent = no limit. */
-    maxConcurrencyPerHost: z.number().int().min(1).max(50).optional(),
-    /**
-     * A `429`/`503` with `Retry-After` postpones its group by the given time, at most this long (and never beyond
-     * the backoff cap SQS allows); a longer delay waits this or the backoff step, whichever is longer.
-     */
-    retryAfterCapSeconds: z.number().int().min(0).max(MAX_BACKOFF_SECONDS, BACKOFF_CAP_MESSAGE),
-    /** Consecutive failed attempts to one host that open its circuit. Absent = no circuit breaker. */
-    circuitFailureThreshold: z.number().int().min(1).max(1_000).optional(),
-    /** How long an open circuit waits before one probe goes through (half-open). */
-    circuitCooldownSeconds: z.number().int().min(1).max(MAX_BACKOFF_SECONDS, BACKOFF_CAP_MESSAGE),
-    // --- issue 14, point 3: fan-out (shared/domain/fan-out.ts; README "Fan-out") ---
-    /**
-     * A fan-out topic: every task is delivered to each subscriber independently (its own delivery task). Each URL
-     * passes the topic's callback policy (checkTopicSettings); ids are unique per topic. At most MAX_SUBSCRIBERS
-     * (why: shared/domain/fan-out.ts).
-     */
-    subscribers: z
+    ),
+  /** Plain-http callbacks; off everywhere but the local environment. */
+  allowHttpCallbacks: z.boolean(),
+  defaultCallbackUrl: z.optional(z.url()),
+  alarms: alarmThresholdsSchema,
+  /**
+   * Hold the topic from the runtime settings (AppConfig): the sweeper disables the topic's deliver event source
+   * mapping, as `POST /v1/topics/{topic}/pause` does (docs/RELIABILITY.md, "Topic settings without a deploy").
+   */
+  paused: z.boolean(),
+  // --- issue 14 (breaker): protecting receivers (README "Protecting receivers") ---
+  /**
+   * Callbacks started per second to one callback host (`host[:port]` of the URL), across every deliver
+   * invocation of the topic: at most this many in each whole second. Absent = no limit and no extra AWS call.
+   * At most 1,000: the second's counter is one DynamoDB item, and one item takes at most 1,000 writes/s.
+   */
+  rateLimit: z.optional(z.number().check(z.int(), z.gte(1), z.lte(1_000))),
+  /** Callbacks in flight at once to one callback host, across every deliver invocation. Absent = no limit. */
+  maxConcurrencyPerHost: z.optional(z.number().check(z.int(), z.gte(1), z.lte(50))),
+  /**
+   * A `429`/`503` with `Retry-After` postpones its group by the given time, at most this long (and never beyond
+   * the backoff cap SQS allows); a longer delay waits this or the backoff step, whichever is longer.
+   */
+  retryAfterCapSeconds: z.number().check(z.int(), z.gte(0), z.lte(MAX_BACKOFF_SECONDS, BACKOFF_CAP_MESSAGE)),
+  /** Consecutive failed attempts to one host that open its circuit. Absent = no circuit breaker. */
+  circuitFailureThreshold: z.optional(z.number().check(z.int(), z.gte(1), z.lte(1_000))),
+  /** How long an open circuit waits before one probe goes through (half-open). */
+  circuitCooldownSeconds: z
+    .number()
+    .check(z.int(), z.gte(1), z.lte(MAX_BACKOFF_SECONDS, BACKOFF_CAP_MESSAGE)),
+  // --- issue 14, point 3: fan-out (shared/domain/fan-out.ts; README "Fan-out") ---
+  /**
+   * A fan-out topic: every task is delivered to each subscriber independently (its own delivery task). Each URL
+   * passes the topic's callback policy (checkTopicSettings); ids are unique per topic. At most MAX_SUBSCRIBERS
+   * (why: shared/domain/fan-out.ts).
+   */
+  subscribers: z.optional(
+    z
       .array(subscriberSchema)
-      .min(1, "declare at least one subscriber, or leave `subscribers` out")
-      .max(
-        MAX_SUBSCRIBERS,
-        `at most ${MAX_SUBSCRIBERS} subscribers per topic (each one is a task per task added)`,
-      )
-      .optional(),
-  })
-  .strict();
+      .check(
+        z.minLength(1, "declare at least one subscriber, or leave `subscribers` out"),
+        z.maxLength(
+          MAX_SUBSCRIBERS,
+          `at most ${MAX_SUBSCRIBERS} subscribers per topic (each one is a task per task added)`,
+        ),
+      ),
+  ),
+});
 
 export type TopicSettings = z.infer<typeof topicSettingsSchema>;
 
@@ -154,19 +151,19 @@ export type TopicSettings = z.infer<typeof topicSettingsSchema>;
  * document — the deployment set: leaving a row out keeps what is underneath.
  */
 const settings = topicSettingsSchema.shape;
-export const topicOverridesSchema = topicSettingsSchema
-  .extend({
-    backoff: backoffSchema.partial().optional(),
-    alarms: alarmThresholdsSchema.partial().optional(),
-    deliverBy: settings.deliverBy.unwrap().nullable(),
-    defaultCallbackUrl: settings.defaultCallbackUrl.unwrap().nullable(),
-    rateLimit: settings.rateLimit.unwrap().nullable(),
-    maxConcurrencyPerHost: settings.maxConcurrencyPerHost.unwrap().nullable(),
-    circuitFailureThreshold: settings.circuitFailureThreshold.unwrap().nullable(),
-    subscribers: settings.subscribers.unwrap().nullable(),
-  })
-  .partial()
-  .strict();
+// Strict as topicSettingsSchema is: extend and partial keep its refusal of unknown rows.
+export const topicOverridesSchema = z.partial(
+  z.extend(topicSettingsSchema, {
+    backoff: z.optional(z.partial(backoffSchema)),
+    alarms: z.optional(z.partial(alarmThresholdsSchema)),
+    deliverBy: z.nullable(settings.deliverBy.def.innerType),
+    defaultCallbackUrl: z.nullable(settings.defaultCallbackUrl.def.innerType),
+    rateLimit: z.nullable(settings.rateLimit.def.innerType),
+    maxConcurrencyPerHost: z.nullable(settings.maxConcurrencyPerHost.def.innerType),
+    circuitFailureThreshold: z.nullable(settings.circuitFailureThreshold.def.innerType),
+    subscribers: z.nullable(settings.subscribers.def.innerType),
+  }),
+);
 
 export type TopicOverrides = z.infer<typeof topicOverridesSchema>;
 
@@ -187,77 +184,66 @@ export const DEFAULT_SYSTEM_SETTINGS: TopicSettings = {
 };
 
 const apiAuthSchema = z.discriminatedUnion("type", [
-  z.object({ type: z.literal("iam") }).strict(),
-  z.object({ type: z.literal("none") }).strict(),
-  z
-    .object({
-      type: z.literal("jwt"),
-      issuer: z.url(),
-      audience: z.array(z.string().min(1)).min(1),
-      /**
-       * The scopes a token needs per route key (`"POST /v1/tasks"`), `"*"` for every route not named; a token
-       * holding any one of a route's scopes may call it. Without scopes any token for the audience may call every
-       * route. The keys are checked against the route table at synth (cdk/lib/deployment-guards.ts).
-       */
-      scopes: z
-        .record(
-          z.string(),
-          z.array(z.string().regex(/^[\x21-\x7e]+$/, "a scope is visible ASCII without spaces")).min(1),
-        )
-        .optional(),
-    })
-    .strict(),
+  z.strictObject({ type: z.literal("iam") }),
+  z.strictObject({ type: z.literal("none") }),
+  z.strictObject({
+    type: z.literal("jwt"),
+    issuer: z.url(),
+    audience: z.array(z.string().check(z.minLength(1))).check(z.minLength(1)),
+    /**
+     * The scopes a token needs per route key (`"POST /v1/tasks"`), `"*"` for every route not named; a token
+     * holding any one of a route's scopes may call it. Without scopes any token for the audience may call every
+     * route. The keys are checked against the route table at synth (cdk/lib/deployment-guards.ts).
+     */
+    scopes: z.optional(
+      z.record(
+        z.string(),
+        z
+          .array(z.string().check(z.regex(/^[\x21-\x7e]+$/, "a scope is visible ASCII without spaces")))
+          .check(z.minLength(1)),
+      ),
+    ),
+  }),
 ]);
 
-const timerSchema = z
-  .object({
-    /** Tasks due within this many seconds go straight to the timer queue with a per-message delay. */
-    horizonSeconds: z.number().int().min(0).max(MAX_TIMER_HORIZON_SECONDS),
-    /** Schedules fire this long before the due time so Scheduler's up-to-60 s late firing is absorbed. */
-    leadSeconds: z.number().int().min(0).max(3_600),
-    scheduleRetry: z
-      .object({
-        maximumRetryAttempts: z.number().int().min(0).max(185),
-        maximumEventAgeSeconds: z.number().int().min(60).max(86_400),
-      })
-      .strict(),
-  })
-  .strict();
+const timerSchema = z.strictObject({
+  /** Tasks due within this many seconds go straight to the timer queue with a per-message delay. */
+  horizonSeconds: z.number().check(z.int(), z.gte(0), z.lte(MAX_TIMER_HORIZON_SECONDS)),
+  /** Schedules fire this long before the due time so Scheduler's up-to-60 s late firing is absorbed. */
+  leadSeconds: z.number().check(z.int(), z.gte(0), z.lte(3_600)),
+  scheduleRetry: z.strictObject({
+    maximumRetryAttempts: z.number().check(z.int(), z.gte(0), z.lte(185)),
+    maximumEventAgeSeconds: z.number().check(z.int(), z.gte(60), z.lte(86_400)),
+  }),
+});
 
 /**
  * The orphan sweeper (shared/services/sweeper.ts): how long a task may sit without progress before the sweeper
  * repairs it itself. Normally only the grace and the margin are set; the stall window is computed per topic.
  */
-const sweeperSchema = z
-  .object({
-    /**
-     * A task still `scheduled` this long after its due time has lost its timer (Scheduler's firing window is
-     * added for tasks that rode a schedule): the sweeper forwards it itself.
-     */
-    scheduledGraceSeconds: z.number().int().min(0).max(86_400),
-    /**
-     * Added to a topic's longest legitimate pause between two delivery attempts (backoff cap or visibility
-     * timeout, plus a deliver invocation): a `queued`/`delivering` group head idle longer than that is re-sent.
-     */
-    stallMarginSeconds: z.number().int().min(0).max(86_400),
-    /**
-     * Put every unfinished task in the sweep index, not only those off the near-term happy path (issue 13.2). Off
-     * by default: a near-term task's timer message is durable in SQS from the moment add-task answers, and every
-     * way it can leave its queues without being delivered puts the task in the index (shared/domain/sweep.ts).
-     * On: two index writes more per near-term task (≈ $1.25 per million), for protection against what the
-     * default does not cover — a message purged by hand, or one that outlives its queue's retention (a topic
-     * paused for longer than that).
-     */
-    indexNearTermTasks: z.boolean().optional(),
-    /** A fixed stall window instead of the computed one (the local cloud's tests shrink it). */
-    stalledAfterSeconds: z
-      .number()
-      .int()
-      .min(1)
-      .max(7 * 86_400)
-      .optional(),
-  })
-  .strict();
+const sweeperSchema = z.strictObject({
+  /**
+   * A task still `scheduled` this long after its due time has lost its timer (Scheduler's firing window is
+   * added for tasks that rode a schedule): the sweeper forwards it itself.
+   */
+  scheduledGraceSeconds: z.number().check(z.int(), z.gte(0), z.lte(86_400)),
+  /**
+   * Added to a topic's longest legitimate pause between two delivery attempts (backoff cap or visibility
+   * timeout, plus a deliver invocation): a `queued`/`delivering` group head idle longer than that is re-sent.
+   */
+  stallMarginSeconds: z.number().check(z.int(), z.gte(0), z.lte(86_400)),
+  /**
+   * Put every unfinished task in the sweep index, not only those off the near-term happy path (issue 13.2). Off
+   * by default: a near-term task's timer message is durable in SQS from the moment add-task answers, and every
+   * way it can leave its queues without being delivered puts the task in the index (shared/domain/sweep.ts).
+   * On: two index writes more per near-term task (≈ $1.25 per million), for protection against what the
+   * default does not cover — a message purged by hand, or one that outlives its queue's retention (a topic
+   * paused for longer than that).
+   */
+  indexNearTermTasks: z.optional(z.boolean()),
+  /** A fixed stall window instead of the computed one (the local cloud's tests shrink it). */
+  stalledAfterSeconds: z.optional(z.number().check(z.int(), z.gte(1), z.lte(7 * 86_400))),
+});
 
 /**
  * A section only the stack acts on (event source mappings, table capacity, Lambda tracing and logging), in a
@@ -269,52 +255,45 @@ const sweeperSchema = z
  * app, the local cloud, the tests) the full schemas run. Either way the cross-section rules in parseConfig
  * (load.ts) run; and these schemas neither default nor transform, so a valid section comes out as it went in.
  */
-function checkedAtSynth<T extends z.ZodType>(): T {
+function checkedAtSynth<T extends z.core.$ZodType>(): T {
   return z.custom() as unknown as T;
 }
 
-export const environmentConfigSchema = z
-  .object({
-    name: z.string().regex(ENVIRONMENT_NAME_PATTERN, "lowercase letters, digits and '-', at most 16"),
-    /** Optional deployment target; without it the CLI's account and region are used. */
-    account: z
-      .string()
-      .regex(/^\d{12}$/)
-      .optional(),
-    region: z.string().min(1).optional(),
-    api: z.object({ auth: apiAuthSchema }).strict(),
-    timer: timerSchema,
-    sweeper: sweeperSchema,
-    /** The relay's and the deliver functions' SQS event source mappings (shared/config/event-sources.ts). */
-    eventSources: process.env.PUNCTUAL_BUNDLED_ENVIRONMENT
-      ? checkedAtSynth<ReturnType<typeof eventSourcesSchema>>()
-      : eventSourcesSchema(),
-    /** The task table's capacity mode: on-demand, or provisioned with auto scaling (shared/config/table-capacity.ts). */
-    taskTable: process.env.PUNCTUAL_BUNDLED_ENVIRONMENT
-      ? checkedAtSynth<ReturnType<typeof taskTableSchema>>()
-      : taskTableSchema(),
-    /** Every function's X-Ray tracing mode and Lambda log format/levels (shared/config/function-observability.ts). */
-    functions: process.env.PUNCTUAL_BUNDLED_ENVIRONMENT
-      ? checkedAtSynth<ReturnType<typeof functionsSchema>>()
-      : functionsSchema(),
-    system: topicSettingsSchema,
-    topics: z.record(
-      z.string().regex(TOPIC_NAME_PATTERN, "lowercase letters, digits and '-', at most 24"),
-      topicOverridesSchema,
-    ),
-    /** Seed-style callbacks: `content.sn` names a service whose base URL `content.url` is resolved against. */
-    services: z.record(z.string().min(1).max(64), z.url()),
-    alarmSubscribers: z
-      .object({
-        emails: z.array(z.email()),
-        httpsUrls: z.array(z.url().startsWith("https://")),
-      })
-      .strict(),
-    removalPolicy: z.enum(["retain", "destroy"]),
-    pointInTimeRecovery: z.boolean(),
-    logLevel: z.enum(["DEBUG", "INFO", "WARN", "ERROR"]),
-  })
-  .strict();
+export const environmentConfigSchema = z.strictObject({
+  name: z.string().check(z.regex(ENVIRONMENT_NAME_PATTERN, "lowercase letters, digits and '-', at most 16")),
+  /** Optional deployment target; without it the CLI's account and region are used. */
+  account: z.optional(z.string().check(z.regex(/^\d{12}$/))),
+  region: z.optional(z.string().check(z.minLength(1))),
+  api: z.strictObject({ auth: apiAuthSchema }),
+  timer: timerSchema,
+  sweeper: sweeperSchema,
+  /** The relay's and the deliver functions' SQS event source mappings (shared/config/event-sources.ts). */
+  eventSources: process.env.PUNCTUAL_BUNDLED_ENVIRONMENT
+    ? checkedAtSynth<ReturnType<typeof eventSourcesSchema>>()
+    : eventSourcesSchema(),
+  /** The task table's capacity mode: on-demand, or provisioned with auto scaling (shared/config/table-capacity.ts). */
+  taskTable: process.env.PUNCTUAL_BUNDLED_ENVIRONMENT
+    ? checkedAtSynth<ReturnType<typeof taskTableSchema>>()
+    : taskTableSchema(),
+  /** Every function's X-Ray tracing mode and Lambda log format/levels (shared/config/function-observability.ts). */
+  functions: process.env.PUNCTUAL_BUNDLED_ENVIRONMENT
+    ? checkedAtSynth<ReturnType<typeof functionsSchema>>()
+    : functionsSchema(),
+  system: topicSettingsSchema,
+  topics: z.record(
+    z.string().check(z.regex(TOPIC_NAME_PATTERN, "lowercase letters, digits and '-', at most 24")),
+    topicOverridesSchema,
+  ),
+  /** Seed-style callbacks: `content.sn` names a service whose base URL `content.url` is resolved against. */
+  services: z.record(z.string().check(z.minLength(1), z.maxLength(64)), z.url()),
+  alarmSubscribers: z.strictObject({
+    emails: z.array(z.email()),
+    httpsUrls: z.array(z.url().check(z.startsWith("https://"))),
+  }),
+  removalPolicy: z.enum(["retain", "destroy"]),
+  pointInTimeRecovery: z.boolean(),
+  logLevel: z.enum(["DEBUG", "INFO", "WARN", "ERROR"]),
+});
 
 export type EnvironmentConfig = z.infer<typeof environmentConfigSchema>;
 

@@ -1,4 +1,4 @@
-import * as z from "zod";
+import * as z from "#shared/zod.js";
 
 /**
  * The task table's capacity mode (docs/COST-AND-SCALE.md, "Levers"). On-demand bills every write unit used
@@ -29,52 +29,56 @@ const L = TABLE_CAPACITY_LIMITS;
 /* The schemas below are built when called, not at import, as in event-sources.ts (why: there). */
 function unitsRangeSchema() {
   return z
-    .object({
-      min: z.number().int().min(L.minUnits, "DynamoDB provisions at least 1 capacity unit"),
+    .strictObject({
+      min: z.number().check(z.int(), z.gte(L.minUnits, "DynamoDB provisions at least 1 capacity unit")),
       max: z
         .number()
-        .int()
-        .max(
-          L.perTableMaxUnits,
-          `at most ${L.perTableMaxUnits}: DynamoDB's default per-table quota (raise it with AWS first, then here)`,
+        .check(
+          z.int(),
+          z.lte(
+            L.perTableMaxUnits,
+            `at most ${L.perTableMaxUnits}: DynamoDB's default per-table quota (raise it with AWS first, then here)`,
+          ),
         ),
     })
-    .strict()
-    .refine((r) => r.max >= r.min, { message: "max must be at least min", path: ["max"] });
+    .check(z.refine((r) => r.max >= r.min, { message: "max must be at least min", path: ["max"] }));
 }
 
 function readWriteSchema() {
-  return z.object({ read: unitsRangeSchema(), write: unitsRangeSchema() }).strict();
+  return z.strictObject({ read: unitsRangeSchema(), write: unitsRangeSchema() });
 }
 
 function onDemandSchema() {
-  return z.object({ mode: z.literal("on-demand") }).strict();
+  return z.strictObject({ mode: z.literal("on-demand") });
 }
 
 function provisionedSchema() {
   return z
-    .object({
+    .strictObject({
       mode: z.literal("provisioned"),
       /** Auto scaling keeps consumed ÷ provisioned near this; lower leaves more headroom for a rise (and costs more). */
       targetUtilizationPercent: z
         .number()
-        .int()
-        .min(L.targetUtilizationPercent.min, "DynamoDB auto scaling accepts a target of 20–90 %")
-        .max(L.targetUtilizationPercent.max, "DynamoDB auto scaling accepts a target of 20–90 %"),
+        .check(
+          z.int(),
+          z.gte(L.targetUtilizationPercent.min, "DynamoDB auto scaling accepts a target of 20–90 %"),
+          z.lte(L.targetUtilizationPercent.max, "DynamoDB auto scaling accepts a target of 20–90 %"),
+        ),
       /** The table's own read and write capacity bounds. */
       table: readWriteSchema(),
       /** The bounds of each GSI (every one gets the same; on the near-term happy path none is written). */
       indexes: readWriteSchema(),
     })
-    .strict()
-    .refine((p) => withinAccountQuota(p, "read"), {
-      message: accountQuotaMessage("read"),
-      path: ["indexes", "read", "max"],
-    })
-    .refine((p) => withinAccountQuota(p, "write"), {
-      message: accountQuotaMessage("write"),
-      path: ["indexes", "write", "max"],
-    });
+    .check(
+      z.refine((p) => withinAccountQuota(p, "read"), {
+        message: accountQuotaMessage("read"),
+        path: ["indexes", "read", "max"],
+      }),
+      z.refine((p) => withinAccountQuota(p, "write"), {
+        message: accountQuotaMessage("write"),
+        path: ["indexes", "write", "max"],
+      }),
+    );
 }
 
 /** The table and all its GSIs at their maximum must fit the account's default per-Region quota. */
@@ -99,7 +103,7 @@ export function tableCapacitySchema() {
 }
 
 export function taskTableSchema() {
-  return z.object({ capacity: tableCapacitySchema() }).strict();
+  return z.strictObject({ capacity: tableCapacitySchema() });
 }
 
 export type TableCapacity = z.infer<ReturnType<typeof tableCapacitySchema>>;

@@ -1,18 +1,16 @@
-import * as z from "zod";
 import { ENV, MissingEnvironmentError } from "#shared/runtime/env.js";
+import * as z from "#shared/zod.js";
 
 /**
  * The topology's `topicSettings` section (shared/contract/topology.ts): the AppConfig ids of the runtime topic
  * settings. In a module of its own so that a function reading only this section (the schedule routes, the adds)
  * does not bundle the schema of every other section.
  */
-export const topicSettingsRouteSchema = z
-  .object({
-    applicationId: z.string().min(1),
-    environmentId: z.string().min(1),
-    profileId: z.string().min(1),
-  })
-  .strict();
+export const topicSettingsRouteSchema = z.strictObject({
+  applicationId: z.string().check(z.minLength(1)),
+  environmentId: z.string().check(z.minLength(1)),
+  profileId: z.string().check(z.minLength(1)),
+});
 
 export type TopicSettingsRoute = z.infer<typeof topicSettingsRouteSchema>;
 

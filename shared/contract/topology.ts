@@ -1,5 +1,5 @@
-import * as z from "zod";
 import { ENV, MissingEnvironmentError } from "#shared/runtime/env.js";
+import * as z from "#shared/zod.js";
 import { type TopicSettingsRoute, topicSettingsRouteSchema } from "./topic-settings-route.js";
 
 /**
@@ -24,41 +24,39 @@ import { type TopicSettingsRoute, topicSettingsRouteSchema } from "./topic-setti
  */
 export const TOPOLOGY_VARIABLE = ENV.topology;
 
-const url = z.string().min(1);
+const url = z.string().check(z.minLength(1));
 
-const topologyFields = z
-  .object({
-    queueUrlBase: url.refine(URL.canParse, "must be a URL").optional(),
-    topicQueues: z.record(z.string(), url).optional(),
-    deliveries: z
-      .record(z.string(), z.object({ topic: z.string().min(1), queueUrl: url, dlqUrl: url }))
-      .optional(),
-    sweep: z
-      .record(
-        z.string(),
-        z.object({
-          queueUrl: url,
-          dlqUrl: url,
-          stalledAfterMs: z.number().int().positive(),
-          mappingUuid: z.string().min(1),
-        }),
-      )
-      .optional(),
-    topicMappings: z
-      .record(
-        z.string(),
-        z.object({
-          mappingUuid: z.string().min(1),
-          queueUrl: url,
-          dlqUrl: url,
-        }),
-      )
-      .optional(),
-    topicSettings: topicSettingsRouteSchema.optional(),
-  })
-  .strict();
+const topologyFields = z.strictObject({
+  queueUrlBase: z.optional(url.check(z.refine(URL.canParse, "must be a URL"))),
+  topicQueues: z.optional(z.record(z.string(), url)),
+  deliveries: z.optional(
+    z.record(z.string(), z.object({ topic: z.string().check(z.minLength(1)), queueUrl: url, dlqUrl: url })),
+  ),
+  sweep: z.optional(
+    z.record(
+      z.string(),
+      z.object({
+        queueUrl: url,
+        dlqUrl: url,
+        stalledAfterMs: z.number().check(z.int(), z.gt(0)),
+        mappingUuid: z.string().check(z.minLength(1)),
+      }),
+    ),
+  ),
+  topicMappings: z.optional(
+    z.record(
+      z.string(),
+      z.object({
+        mappingUuid: z.string().check(z.minLength(1)),
+        queueUrl: url,
+        dlqUrl: url,
+      }),
+    ),
+  ),
+  topicSettings: z.optional(topicSettingsRouteSchema),
+});
 
-export const topologySchema = topologyFields.transform(withFullQueueUrls);
+export const topologySchema = z.pipe(topologyFields, z.transform(withFullQueueUrls));
 
 /** What a function is told (the stack builds it: queue names with a base allowed). */
 export type TopologyInput = z.input<typeof topologySchema>;

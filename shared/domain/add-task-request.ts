@@ -1,5 +1,5 @@
-import * as z from "zod";
 import type { ErrorIssue } from "#shared/api/errors.js";
+import * as z from "#shared/zod.js";
 import { MAX_CALLBACK_URL_LENGTH } from "./callback-resolution.js";
 import { isLosslessNumber, parseExactJson, stringifyExact, withJsNumbers } from "./exact-json.js";
 import { isPlainObject, toIssues } from "./request-issues.js";
@@ -43,12 +43,12 @@ export const MAX_CONTENT_DEPTH = 64;
 
 const TIMING_FIELDS = ["timing_moment", "due_at", "delay_seconds"] as const;
 
-const idempotencyKeySchema = /* @__PURE__ */ z
-  .string()
-  .regex(IDEMPOTENCY_KEY_PATTERN, IDEMPOTENCY_KEY_MESSAGE)
-  .meta({
+const idempotencyKeySchema = /* @__PURE__ */ z.withMeta(
+  /* @__PURE__ */ z.string().check(/* @__PURE__ */ z.regex(IDEMPOTENCY_KEY_PATTERN, IDEMPOTENCY_KEY_MESSAGE)),
+  {
     description: `same key + same body → the same task (200), else 409; 1–255 printable ASCII, no commas or leading/trailing spaces, not starting with \`${RESERVED_KEY_PREFIX}\` (reserved for schedule occurrences; case-sensitive)`,
-  });
+  },
+);
 
 /**
  * The content as it will be stored and delivered: `value` for our own reads (ordering field, seed-style routing;
@@ -105,31 +105,38 @@ export function exactContentOf(
 }
 
 // The schemas below are marked pure: a bundle that only reads contents (a schedule's stop) leaves them out.
-export const contentSchema = /* @__PURE__ */ z
-  .unknown()
-  .transform((value, ctx): ExactContent => {
-    const checked = exactContentOf(value);
-    if (checked.ok) return checked.content;
-    ctx.addIssue({ code: "custom", ...checked.issue });
-    return z.NEVER;
-  })
-  .meta({
+export const contentSchema = /* @__PURE__ */ z.withMeta(
+  /* @__PURE__ */ z.pipe(
+    /* @__PURE__ */ z.unknown(),
+    /* @__PURE__ */ z.transformWithIssues((value: unknown, ctx): ExactContent => {
+      const checked = exactContentOf(value);
+      if (checked.ok) return checked.content;
+      ctx.addIssue({ code: "custom", ...checked.issue });
+      return z.NEVER;
+    }),
+  ),
+  {
     description:
       "a JSON object, or a string holding one (seed style); delivered exactly as sent, numbers as written; duplicate keys refused",
     anyOf: [{ type: "object" }, { type: "string", contentMediaType: "application/json" }],
-  });
+  },
+);
 
 /** The three ways to say when a task is due (add, and reschedule: one rule for both). */
 const timingFields = {
-  timing_moment: /* @__PURE__ */ z.number().min(0, "must be unix seconds, not negative").optional(),
-  due_at: /* @__PURE__ */ rfc3339DateTime.optional(),
-  delay_seconds: /* @__PURE__ */ z.number().min(0, "must not be negative").optional(),
+  timing_moment: /* @__PURE__ */ z.optional(
+    /* @__PURE__ */ z.number().check(/* @__PURE__ */ z.gte(0, "must be unix seconds, not negative")),
+  ),
+  due_at: /* @__PURE__ */ z.optional(rfc3339DateTime),
+  delay_seconds: /* @__PURE__ */ z.optional(
+    /* @__PURE__ */ z.number().check(/* @__PURE__ */ z.gte(0, "must not be negative")),
+  ),
 };
 
 type TimingFields = { [F in (typeof TIMING_FIELDS)[number]]?: unknown };
 
 /** Exactly one of the timing fields. */
-function exactlyOneTiming(body: TimingFields, ctx: z.RefinementCtx): void {
+function exactlyOneTiming(body: TimingFields, ctx: z.core.$RefinementCtx): void {
   const given = TIMING_FIELDS.filter((field) => body[field] !== undefined);
   if (given.length === 0) {
     ctx.addIssue({
@@ -149,21 +156,27 @@ function exactlyOneTiming(body: TimingFields, ctx: z.RefinementCtx): void {
 }
 
 export const addTaskBodySchema = /* @__PURE__ */ z
-  .object({
-    topic: z.string().min(1).max(64),
+  .strictObject({
+    topic: /* @__PURE__ */ z.string().check(/* @__PURE__ */ z.minLength(1), /* @__PURE__ */ z.maxLength(64)),
     ...timingFields,
     content: contentSchema,
-    deliver_by: z.string().min(1).max(128).optional(),
-    callback: z
-      .object({
-        url: z.string().min(1).max(MAX_CALLBACK_URL_LENGTH).refine(canParseUrl, "must be an absolute URL"),
-      })
-      .strict()
-      .optional(),
-    idempotency_key: idempotencyKeySchema.optional(),
+    deliver_by: /* @__PURE__ */ z.optional(
+      /* @__PURE__ */ z.string().check(/* @__PURE__ */ z.minLength(1), /* @__PURE__ */ z.maxLength(128)),
+    ),
+    callback: /* @__PURE__ */ z.optional(
+      /* @__PURE__ */ z.strictObject({
+        url: /* @__PURE__ */ z
+          .string()
+          .check(
+            /* @__PURE__ */ z.minLength(1),
+            /* @__PURE__ */ z.maxLength(MAX_CALLBACK_URL_LENGTH),
+            /* @__PURE__ */ z.refine(canParseUrl, "must be an absolute URL"),
+          ),
+      }),
+    ),
+    idempotency_key: /* @__PURE__ */ z.optional(idempotencyKeySchema),
   })
-  .strict()
-  .superRefine(exactlyOneTiming);
+  .check(/* @__PURE__ */ z.superRefine(exactlyOneTiming));
 
 export type AddTaskBody = z.infer<typeof addTaskBodySchema>;
 
@@ -177,9 +190,8 @@ export const MAX_UNKNOWN_FIELDS = 1000;
 /** `PATCH /v1/tasks/{id}`: exactly one of the add request's timing fields, validated by the same rules. */
 // Pure: a bundle that adds tasks but never reschedules (the add routes, the schedule stops) leaves it out.
 export const rescheduleBodySchema = /* @__PURE__ */ z
-  .object(timingFields)
-  .strict()
-  .superRefine(exactlyOneTiming);
+  .strictObject(timingFields)
+  .check(/* @__PURE__ */ z.superRefine(exactlyOneTiming));
 
 export interface RescheduleRequest {
   readonly due: DueSpec;

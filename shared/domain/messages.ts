@@ -1,10 +1,13 @@
-import * as z from "zod";
+import * as z from "#shared/zod.js";
 
 /**
  * Timer-queue and topic-queue messages carry only the task id: the id encodes the table key and the due time,
  * and the content stays in the table (so a message is tiny and a cancel or completion is always seen).
  */
-export const taskMessageSchema = z.object({ v: z.literal(1), taskId: z.string().min(1).max(200) });
+export const taskMessageSchema = z.object({
+  v: z.literal(1),
+  taskId: z.string().check(z.minLength(1), z.maxLength(200)),
+});
 export type TaskMessage = z.infer<typeof taskMessageSchema>;
 
 export function taskMessageBody(taskId: string): string {

@@ -5,7 +5,7 @@
  * shared/api/schemas/query.ts) and the console's own endpoints' (console/schemas.ts). It lives here, zod and
  * nothing else, because both may import shared/domain and the console's schemas are bundled into its page too.
  */
-import * as z from "zod";
+import * as z from "#shared/zod.js";
 
 /**
  * The one form taken: ASCII digits, no sign, no leading zero (`05` is octal to some tools and a typo to others;
@@ -45,6 +45,6 @@ export function queryInteger(range: { readonly min: number; readonly max: number
       }
       return number;
     },
-    z.number().int().min(min, outOfRange).max(max, outOfRange),
+    z.number().check(z.int(), z.gte(min, outOfRange), z.lte(max, outOfRange)),
   );
 }

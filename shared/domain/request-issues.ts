@@ -1,4 +1,4 @@
-import type { z } from "zod";
+import type * as z from "zod/mini";
 import type { ErrorIssue } from "#shared/api/errors.js";
 import { echoed } from "./echoed.js";
 

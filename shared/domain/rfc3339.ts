@@ -3,7 +3,7 @@
  * `failed_after` / `failed_before`): RFC 3339 with a zone, read the same way on every route. Zod only, so any
  * schema module may import it without bundling more.
  */
-import * as z from "zod";
+import * as z from "#shared/zod.js";
 
 const zonedDateTime = /* @__PURE__ */ z.iso.datetime({
   offset: true,
@@ -35,4 +35,4 @@ function rfc3339AsParsed(value: unknown): unknown {
 export const rfc3339DateTime = /* @__PURE__ */ z.preprocess(
   rfc3339AsParsed,
   zonedDateTime,
-) as unknown as z.ZodType<string, string>;
+) as unknown as z.ZodMiniType<string, string>;

@@ -2,6 +2,7 @@ import { randomUUID } from "node:crypto";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { cancelGroupResponseSchema, rescheduleResponseSchema } from "#shared/api/schemas/tasks.js";
 import { topicListSchema, topicPauseResponseSchema, topicViewSchema } from "#shared/api/schemas/topics.js";
+import * as z from "#shared/zod.js";
 import { type Harness, startHarness } from "./support/harness.js";
 import { runPunctual } from "./support/punctual-cli.js";
 
@@ -155,7 +156,9 @@ describe("npx punctual tasks reschedule|run, groups cancel", () => {
 
     expect(run.code, run.stderr).toBe(0);
     expect(
-      cancelGroupResponseSchema.pick({ cancelled: true, not_cancelled: true }).parse(JSON.parse(run.stdout)),
+      z
+        .pick(cancelGroupResponseSchema, { cancelled: true, not_cancelled: true })
+        .parse(JSON.parse(run.stdout)),
     ).toEqual({
       cancelled: 2,
       not_cancelled: [],

@@ -1,5 +1,5 @@
 /** `POST /v1/tasks/batch`'s request: its limits and the schema the function checks it with (batch.ts re-exports them). */
-import * as z from "zod";
+import * as z from "#shared/zod.js";
 
 /** Items per batch: SQS's and DynamoDB's batch calls stop at 10 and 25; 100 keeps one Lambda call under 30 s. */
 export const MAX_BATCH_TASKS = 100;
@@ -17,11 +17,11 @@ export const MAX_BATCH_BODY_BYTES = 4 * 1024 * 1024;
  * The whole request: an object with `tasks`, 1–100 items. Items are checked one by one (each may fail alone), so
  * here an item is only "something"; the OpenAPI document shows it as an add body.
  */
-export const addTasksBatchBodySchema = z
-  .object({
-    tasks: z
-      .array(z.unknown().meta({ $ref: undefined }))
-      .min(1, "must hold at least one task")
-      .max(MAX_BATCH_TASKS, `must hold at most ${MAX_BATCH_TASKS} tasks`),
-  })
-  .strict();
+export const addTasksBatchBodySchema = z.strictObject({
+  tasks: z
+    .array(z.withMeta(z.unknown(), { $ref: undefined }))
+    .check(
+      z.minLength(1, "must hold at least one task"),
+      z.maxLength(MAX_BATCH_TASKS, `must hold at most ${MAX_BATCH_TASKS} tasks`),
+    ),
+});

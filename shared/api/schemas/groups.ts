@@ -1,5 +1,5 @@
 /** Request schemas of the group routes (scope I2): the handler validates with them, the OpenAPI document shows them. */
-import * as z from "zod";
+import * as z from "#shared/zod.js";
 import { cursorParam } from "./next-cursor.js";
 import { PLAIN_DIGITS_NOTE, queryInteger } from "./query.js";
 
@@ -13,26 +13,22 @@ export const MAX_GROUP_PAGE = 1_000;
  */
 export const GROUP_IN_QUERY = "-";
 
-const groupValue = z.string().min(1).max(1024);
+const groupValue = z.string().check(z.minLength(1), z.maxLength(1024));
 
 export const cancelGroupParamsSchema = z.object({
-  topic: z.string().min(1).meta({ description: "the topic" }),
-  value: groupValue.meta({
+  topic: z.withMeta(z.string().check(z.minLength(1)), { description: "the topic" }),
+  value: z.withMeta(groupValue, {
     description: `the ordering field's value (the group), or \`${GROUP_IN_QUERY}\` with the value in \`group\` (needed for \`.\` and \`..\`, which URL parsers remove from a path)`,
   }),
 });
 
-export const cancelGroupQuerySchema = z
-  .object({
-    group: groupValue.optional().meta({
-      description: `the group, when the path's group is \`${GROUP_IN_QUERY}\` (and only then)`,
-    }),
-    limit: queryInteger({ min: 1, max: MAX_GROUP_PAGE })
-      .optional()
-      .meta({
-        description: `tasks read this call (default and maximum ${MAX_GROUP_PAGE}), ${PLAIN_DIGITS_NOTE}`,
-      }),
-    cursor: cursorParam("`next_cursor` of the previous call"),
-  })
-  .strict();
+export const cancelGroupQuerySchema = z.strictObject({
+  group: z.withMeta(z.optional(groupValue), {
+    description: `the group, when the path's group is \`${GROUP_IN_QUERY}\` (and only then)`,
+  }),
+  limit: z.withMeta(z.optional(queryInteger({ min: 1, max: MAX_GROUP_PAGE })), {
+    description: `tasks read this call (default and maximum ${MAX_GROUP_PAGE}), ${PLAIN_DIGITS_NOTE}`,
+  }),
+  cursor: cursorParam("`next_cursor` of the previous call"),
+});
 export type CancelGroupQuery = z.output<typeof cancelGroupQuerySchema>;

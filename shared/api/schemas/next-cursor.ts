@@ -1,4 +1,4 @@
-import * as z from "zod";
+import * as z from "#shared/zod.js";
 
 /**
  * What every list cursor the API gives out is made of: base64url (shared/api/cursor.ts), and the most a `cursor`
@@ -10,14 +10,14 @@ export const CURSOR_PATTERN = /^[A-Za-z0-9_-]+$/;
 export const CURSOR_MAX_CHARS = 2048;
 
 /** A page's `next_cursor`: one of the API's cursors, or null on the last page. */
-export const nextCursorSchema = z
-  .string()
-  .max(CURSOR_MAX_CHARS)
-  .regex(CURSOR_PATTERN)
-  .nullable()
-  .meta({ description: "pass it back as `cursor` for the next page (base64url); null on the last page" });
+export const nextCursorSchema = z.withMeta(
+  z.nullable(z.string().check(z.maxLength(CURSOR_MAX_CHARS), z.regex(CURSOR_PATTERN))),
+  { description: "pass it back as `cursor` for the next page (base64url); null on the last page" },
+);
 
 /** A `cursor` parameter: what the route checks it against is its own (shared/api/cursor.ts, a 400 otherwise). */
 export function cursorParam(description: string) {
-  return z.string().min(1).max(CURSOR_MAX_CHARS).optional().meta({ description });
+  return z.withMeta(z.optional(z.string().check(z.minLength(1), z.maxLength(CURSOR_MAX_CHARS))), {
+    description,
+  });
 }

@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
-import * as z from "zod";
 import { API_CONTRACT, type RouteContract } from "#shared/api/contract.js";
+import * as z from "#shared/zod.js";
 import { NOT_PLAIN_DIGITS, queryInteger } from "./query.js";
 
 /** Every way a number can be written that is not plain decimal digits, each of which `Number()` would read. */
@@ -33,9 +33,9 @@ const NOT_PLAIN = [
   "５",
 ];
 
-const limit = z.strictObject({ limit: queryInteger({ min: 1, max: 100 }).optional() });
+const limit = z.strictObject({ limit: z.optional(queryInteger({ min: 1, max: 100 })) });
 
-function issuesOf(schema: z.ZodType, query: Record<string, string>) {
+function issuesOf(schema: z.ZodMiniType, query: Record<string, string>) {
   const parsed = schema.safeParse(query);
   return parsed.success
     ? []
@@ -75,10 +75,10 @@ describe("every numeric query parameter of the API", () => {
     ([route, contract]) =>
       Object.entries(contract.query?.shape ?? {})
         .filter(([, field]) => {
-          const type = z.toJSONSchema(field as z.ZodType, { io: "input", unrepresentable: "any" }).type;
+          const type = z.toJSONSchema(field as z.ZodMiniType, { io: "input", unrepresentable: "any" }).type;
           return type === "integer" || type === "number";
         })
-        .map(([name]) => ({ route, name, query: contract.query as z.ZodObject })),
+        .map(([name]) => ({ route, name, query: contract.query as z.ZodMiniObject })),
   );
 
   it("exists (limit on the group cancel, the task, schedule and destination lists)", () => {

@@ -5,8 +5,9 @@
  * Objects are loose (`z.looseObject`): a field the server adds later passes through to the caller instead of
  * failing older clients or being silently dropped.
  */
-import * as z from "zod";
+
 import { TASK_STATUSES } from "#shared/domain/task.js";
+import * as z from "#shared/zod.js";
 import { nextCursorSchema } from "./next-cursor.js";
 
 const dateTime = z.iso.datetime({ offset: true });
@@ -16,18 +17,20 @@ export const taskStatusSchema = z.enum(TASK_STATUSES);
 /** One subscriber of a fan-out task (shared/api/fan-out-view.ts `SubscriberView`). */
 export const subscriberViewSchema = z.looseObject({
   id: z.string(),
-  task_id: z.string().meta({ description: "the subscriber's copy: GET, replay or cancel it like any task" }),
+  task_id: z.withMeta(z.string(), {
+    description: "the subscriber's copy: GET, replay or cancel it like any task",
+  }),
   callback_url: z.string(),
-  status: z.union([taskStatusSchema, z.literal("missing")]).meta({
+  status: z.withMeta(z.union([taskStatusSchema, z.literal("missing")]), {
     description:
       "the copy's status; `missing` when its item is not there (an add stopped before it was acknowledged, or retention ran out)",
   }),
-  attempts: z.number().int().nonnegative(),
-  last_error: z.string().optional(),
-  last_attempt_at: dateTime.optional(),
-  delivered_at: dateTime.optional(),
-  failed_at: dateTime.optional(),
-  replays: z.number().int().nonnegative().optional(),
+  attempts: z.number().check(z.int(), z.nonnegative()),
+  last_error: z.optional(z.string()),
+  last_attempt_at: z.optional(dateTime),
+  delivered_at: z.optional(dateTime),
+  failed_at: z.optional(dateTime),
+  replays: z.optional(z.number().check(z.int(), z.nonnegative())),
 });
 
 /** `GET /v1/tasks/{id}`, and a successful `DELETE` (shared/api/task-view.ts `TaskView`). */
@@ -37,51 +40,50 @@ export const taskViewSchema = z.looseObject({
   status: taskStatusSchema,
   due_at: dateTime,
   accepted_at: dateTime,
-  attempts: z.number().int().nonnegative(),
-  last_error: z.string().optional(),
-  queued_at: dateTime.optional(),
-  last_attempt_at: dateTime.optional(),
-  delivered_at: dateTime.optional(),
-  failed_at: dateTime.optional(),
-  cancelled_at: dateTime.optional(),
-  rescheduled_to: z.string().optional(),
-  rescheduled_at: dateTime.optional(),
-  lateness_ms: z.number().optional(),
-  delivery_latency_ms: z.number().optional(),
+  attempts: z.number().check(z.int(), z.nonnegative()),
+  last_error: z.optional(z.string()),
+  queued_at: z.optional(dateTime),
+  last_attempt_at: z.optional(dateTime),
+  delivered_at: z.optional(dateTime),
+  failed_at: z.optional(dateTime),
+  cancelled_at: z.optional(dateTime),
+  rescheduled_to: z.optional(z.string()),
+  rescheduled_at: z.optional(dateTime),
+  lateness_ms: z.optional(z.number()),
+  delivery_latency_ms: z.optional(z.number()),
   callback_url: z.string(),
-  group: z.string().optional(),
+  group: z.optional(z.string()),
   attempt_log: z.array(
     z.looseObject({
       // Optional for clients: a server from before the field answers without it.
-      attempt: z.number().int().positive().optional().meta({
+      attempt: z.withMeta(z.optional(z.number().check(z.int(), z.positive())), {
         description:
           "the attempt's number over the task's life (replays continue it); a number missing between two entries is an attempt whose outcome was never recorded",
       }),
       started_at: dateTime,
-      duration_ms: z.number().nonnegative(),
-      status: z.number().int().optional(),
-      error: z.string().optional(),
+      duration_ms: z.number().check(z.nonnegative()),
+      status: z.optional(z.number().check(z.int())),
+      error: z.optional(z.string()),
     }),
   ),
-  replays: z.number().int().nonnegative().optional(),
-  replayed_at: dateTime.optional(),
-  content: z.string().optional().meta({
+  replays: z.optional(z.number().check(z.int(), z.nonnegative())),
+  replayed_at: z.optional(dateTime),
+  content: z.withMeta(z.optional(z.string()), {
     description: "the task's content as JSON text, exactly as it is delivered; only with `?include=content`",
   }),
-  schedule_id: z
-    .string()
-    .optional()
-    .meta({ description: "the recurring schedule this task is an occurrence of" }),
+  schedule_id: z.withMeta(z.optional(z.string()), {
+    description: "the recurring schedule this task is an occurrence of",
+  }),
   // Issue 14, point 3: fan-out.
-  subscribers: z
-    .array(subscriberViewSchema)
-    .optional()
-    .meta({ description: "a fan-out task: one row per subscriber, each its own delivery task" }),
-  parent_task_id: z
-    .string()
-    .optional()
-    .meta({ description: "a subscriber's copy: the fan-out task it belongs to" }),
-  subscriber: z.string().optional().meta({ description: "a subscriber's copy: the subscriber it goes to" }),
+  subscribers: z.withMeta(z.optional(z.array(subscriberViewSchema)), {
+    description: "a fan-out task: one row per subscriber, each its own delivery task",
+  }),
+  parent_task_id: z.withMeta(z.optional(z.string()), {
+    description: "a subscriber's copy: the fan-out task it belongs to",
+  }),
+  subscriber: z.withMeta(z.optional(z.string()), {
+    description: "a subscriber's copy: the subscriber it goes to",
+  }),
 });
 export type TaskView = z.output<typeof taskViewSchema>;
 
@@ -90,7 +92,7 @@ export type TaskView = z.output<typeof taskViewSchema>;
  * (up to the topic's maxPayloadBytes) and most reads want only the status. Lists never carry it.
  */
 export const getTaskQuerySchema = z.strictObject({
-  include: z.literal("content").optional().meta({ description: "`content`: add the task's content" }),
+  include: z.withMeta(z.optional(z.literal("content")), { description: "`content`: add the task's content" }),
 });
 
 /**
@@ -98,7 +100,7 @@ export const getTaskQuerySchema = z.strictObject({
  * an ignored key (`?subscribers=audit`, a typo) would replay every subscriber's copy.
  */
 export const replayTaskQuerySchema = z.strictObject({
-  subscriber: z.string().min(1).max(64).optional().meta({
+  subscriber: z.withMeta(z.optional(z.string().check(z.minLength(1), z.maxLength(64))), {
     description: "a fan-out task: replay only this subscriber's copy (the others are not called again)",
   }),
 });
@@ -109,10 +111,9 @@ export const addTaskResponseSchema = z.looseObject({
   topic: z.string(),
   status: taskStatusSchema,
   due_at: dateTime,
-  subscribers: z
-    .array(z.looseObject({ id: z.string(), task_id: z.string() }))
-    .optional()
-    .meta({ description: "a fan-out task: each subscriber's copy, by id" }),
+  subscribers: z.withMeta(z.optional(z.array(z.looseObject({ id: z.string(), task_id: z.string() }))), {
+    description: "a fan-out task: each subscriber's copy, by id",
+  }),
 });
 export type AddTaskResponse = z.output<typeof addTaskResponseSchema>;
 
@@ -124,7 +125,7 @@ export const errorBodySchema = z.object({
   error: z.looseObject({
     code: z.string(),
     message: z.string(),
-    issues: z.array(errorIssueSchema).optional(),
+    issues: z.optional(z.array(errorIssueSchema)),
   }),
 });
 export type ErrorBody = z.output<typeof errorBodySchema>;
@@ -132,22 +133,23 @@ export type ErrorBody = z.output<typeof errorBodySchema>;
 // Operations routes, scope I2: reschedule, run now, group cancel.
 
 /** `PATCH /v1/tasks/{id}` and `POST /v1/tasks/{id}/run`: the task as it is now, under its new id. */
-export const rescheduleResponseSchema = taskViewSchema.extend({
-  rescheduled_from: z.string().optional().meta({ description: "the id the task had before this move" }),
+export const rescheduleResponseSchema = z.extend(taskViewSchema, {
+  rescheduled_from: z.withMeta(z.optional(z.string()), {
+    description: "the id the task had before this move",
+  }),
 });
 export type RescheduleResponse = z.output<typeof rescheduleResponseSchema>;
 
 /** `POST /v1/topics/{topic}/groups/{value}/cancel`. */
 export const cancelGroupResponseSchema = z.looseObject({
-  cancelled: z.number().int().nonnegative(),
+  cancelled: z.number().check(z.int(), z.nonnegative()),
   not_cancelled: z.array(
     z.looseObject({
       task_id: z.string(),
       status: taskStatusSchema,
-      rescheduled_to: z
-        .string()
-        .optional()
-        .meta({ description: "a task caught mid-move (`rescheduled`): the id it is moving to" }),
+      rescheduled_to: z.withMeta(z.optional(z.string()), {
+        description: "a task caught mid-move (`rescheduled`): the id it is moving to",
+      }),
     }),
   ),
   more: z.boolean(),

@@ -2,12 +2,13 @@
  * The topic routes' path parameters and response bodies (`/v1/topics…`): the handlers validate with the
  * parameter schema, the client parses with the response schemas, and the OpenAPI document is generated from both.
  */
-import * as z from "zod";
+
 import { TOPIC_NAME_PATTERN } from "#shared/config/schema.js";
+import * as z from "#shared/zod.js";
 
 /** Topic names as the configuration allows them; anything else cannot name a topic (404). */
 export const topicParamsSchema = z.object({
-  topic: z.string().regex(TOPIC_NAME_PATTERN).meta({ description: "the topic's name" }),
+  topic: z.withMeta(z.string().check(z.regex(TOPIC_NAME_PATTERN)), { description: "the topic's name" }),
 });
 
 /** `POST /v1/topics/{topic}/pause` and `/resume`. */
@@ -25,14 +26,14 @@ export const topicViewSchema = z.looseObject({
   settings: z.looseObject({}),
   backlog: z.looseObject({
     /** Messages waiting in the topic's FIFO queue (SQS ApproximateNumberOfMessages). */
-    waiting: z.number().int().nonnegative(),
+    waiting: z.number().check(z.int(), z.nonnegative()),
     /** Received and not yet deleted (ApproximateNumberOfMessagesNotVisible). */
-    in_flight: z.number().int().nonnegative(),
+    in_flight: z.number().check(z.int(), z.nonnegative()),
   }),
   /** Age of the oldest task of the topic that came due and is not delivered yet; null when none waits. */
-  oldest_age_seconds: z.number().nonnegative().nullable(),
+  oldest_age_seconds: z.nullable(z.number().check(z.nonnegative())),
   /** Messages in the topic's FIFO dead-letter queue, visible or being checked by the sweeper (both SQS counts). */
-  dead_letter_count: z.number().int().nonnegative(),
+  dead_letter_count: z.number().check(z.int(), z.nonnegative()),
 });
 export type TopicView = z.output<typeof topicViewSchema>;
 

@@ -1,4 +1,3 @@
-import * as z from "zod";
 import type { TaskStore } from "#shared/adapters/task-store.js";
 import { decodeCursor, encodeCursor } from "#shared/api/cursor.js";
 import { unknownTopic, validationFailed } from "#shared/api/errors.js";
@@ -7,6 +6,7 @@ import type { ScheduleView } from "#shared/api/schemas/schedules.js";
 import { type PunctualConfig, topicConfig } from "#shared/config/index.js";
 import { toIssues } from "#shared/domain/request-issues.js";
 import { parseScheduleId, schedulePartitionKey } from "#shared/domain/schedule.js";
+import * as z from "#shared/zod.js";
 import { scheduleView } from "./view.js";
 
 // Apart from manage.ts, so the list function bundles none of the write paths (the add-task service).
@@ -32,7 +32,7 @@ export async function listSchedules(
   // is a DynamoDB ValidationException, a 500.
   const cursorSchema = z.strictObject({
     pk: z.literal(pk),
-    sk: z.string().refine((sk) => parseScheduleId(sk)?.topic === query.topic),
+    sk: z.string().check(z.refine((sk) => parseScheduleId(sk)?.topic === query.topic)),
   });
   const page = await deps.store.listSchedules(
     query.topic,

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import type * as z from "zod";
+import type * as z from "zod/mini";
 import { eventSourcesSchema } from "../../../shared/config/event-sources.js";
 import { functionsSchema } from "../../../shared/config/function-observability.js";
 import {
@@ -45,13 +45,21 @@ function parseDefault(cell: string): unknown {
   return JSON.parse(plain);
 }
 
-/** The bounds of a number row (optional rows unwrapped), as zod holds them. */
-function boundsOf(schema: z.ZodType): { min: number | null; max: number | null } | undefined {
-  const inner = (schema as unknown as { unwrap?: () => z.ZodType }).unwrap?.() ?? schema;
-  const number = inner as unknown as { minValue?: number | null; maxValue?: number | null; type?: string };
-  return number.type === "number"
-    ? { min: number.minValue ?? null, max: number.maxValue ?? null }
-    : undefined;
+/**
+ * The bounds of a number row (optional rows unwrapped), as zod holds them: its checks' bag, read as classic zod's
+ * `minValue` / `maxValue` read it (the schemas are zod/mini's, which has no such getters).
+ */
+function boundsOf(schema: z.core.$ZodType): { min: number | null; max: number | null } | undefined {
+  const def = schema._zod.def as { type: string; innerType?: z.core.$ZodType };
+  const inner = def.type === "optional" && def.innerType ? def.innerType : schema;
+  if (inner._zod.def.type !== "number") return undefined;
+  const bag = inner._zod.bag as Partial<
+    Record<"minimum" | "exclusiveMinimum" | "maximum" | "exclusiveMaximum", number>
+  >;
+  return {
+    min: Math.max(bag.minimum ?? Number.NEGATIVE_INFINITY, bag.exclusiveMinimum ?? Number.NEGATIVE_INFINITY),
+    max: Math.min(bag.maximum ?? Number.POSITIVE_INFINITY, bag.exclusiveMaximum ?? Number.POSITIVE_INFINITY),
+  };
 }
 
 describe("README configuration reference", () => {
@@ -67,11 +75,11 @@ describe("README configuration reference", () => {
   });
 
   it("a number row's `min–max` range is the schema's", () => {
-    const shape = topicSettingsSchema.shape as Record<string, z.ZodType>;
+    const shape = topicSettingsSchema.shape as Record<string, z.core.$ZodType>;
     let checked = 0;
     for (const [row, { rangeCell }] of topicTableRows()) {
       const range = /^([\d,.]+)–([\d,.]+)$/.exec(rangeCell);
-      const bounds = boundsOf(shape[row] as z.ZodType);
+      const bounds = boundsOf(shape[row] as z.core.$ZodType);
       if (!range || !bounds) continue;
       const [min, max] = [range[1], range[2]].map((n) => Number((n ?? "").replace(/,/g, "")));
       expect({ row, min, max }).toEqual({ row, min: bounds.min, max: bounds.max });
