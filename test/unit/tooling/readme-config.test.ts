@@ -46,20 +46,22 @@ function parseDefault(cell: string): unknown {
 }
 
 /**
- * The bounds of a number row (optional rows unwrapped), as zod holds them: its checks' bag, read as classic zod's
- * `minValue` / `maxValue` read it (the schemas are zod/mini's, which has no such getters).
+ * The bounds of a number row (optional rows unwrapped), as zod holds them: its `>=`/`>` and `<=`/`<` checks, the
+ * tightest of each (what classic zod's `minValue` / `maxValue` read; the schemas are zod/mini's, which has neither).
  */
 function boundsOf(schema: z.core.$ZodType): { min: number | null; max: number | null } | undefined {
   const def = schema._zod.def as { type: string; innerType?: z.core.$ZodType };
   const inner = def.type === "optional" && def.innerType ? def.innerType : schema;
   if (inner._zod.def.type !== "number") return undefined;
-  const bag = inner._zod.bag as Partial<
-    Record<"minimum" | "exclusiveMinimum" | "maximum" | "exclusiveMaximum", number>
-  >;
-  return {
-    min: Math.max(bag.minimum ?? Number.NEGATIVE_INFINITY, bag.exclusiveMinimum ?? Number.NEGATIVE_INFINITY),
-    max: Math.min(bag.maximum ?? Number.POSITIVE_INFINITY, bag.exclusiveMaximum ?? Number.POSITIVE_INFINITY),
-  };
+  let min = Number.NEGATIVE_INFINITY;
+  let max = Number.POSITIVE_INFINITY;
+  for (const check of inner._zod.def.checks ?? []) {
+    const { check: kind, value } = check._zod.def as { check: string; value?: unknown };
+    if (typeof value !== "number") continue;
+    if (kind === "greater_than") min = Math.max(min, value);
+    if (kind === "less_than") max = Math.min(max, value);
+  }
+  return { min, max };
 }
 
 describe("README configuration reference", () => {
