@@ -35,6 +35,8 @@ export interface MaterializeDeps extends Omit<AddTaskDeps, "store" | "scheduler"
   readonly scheduler: Pick<TaskScheduler, "createTaskSchedule" | "deleteTaskSchedule">;
   /** Told about an occurrence the add-task service refused (4xx: e.g. the topic's allow-list changed). */
   readonly onSkipped?: (scheduleId: string, occurrenceMs: number, error: unknown) => void;
+  /** Told once the schedule's record holds a skip of missed occurrences (its `catch_up` policy; `count` a floor past MAX_MISSED_COUNTED). */
+  readonly onMissedSkipped?: (schedule: ScheduleRecord, count: number, latestMs: number) => void;
 }
 
 /** What cancelling occurrences needs: the claims, the cancel write, and deleting a schedule-armed timer. */
@@ -121,6 +123,7 @@ export async function materializeSchedule(
       set: { ...advance.set, ...skipFields(leased, skipped, refused.length + (unleased?.count ?? 0)) },
     });
     if (result.outcome === "updated") {
+      if (unleased) reportMissed(deps, schedule, unleased);
       const { materializeAtMs } = advance.set;
       const total = refused.length + missedCount;
       return { occurrences: occurrences.length, skipped: total, advanced: true, materializeAtMs };
@@ -311,7 +314,13 @@ async function leaseWindow(
       }),
     },
   });
-  return result.outcome === "updated" ? result.schedule : undefined;
+  if (result.outcome !== "updated") return undefined;
+  if (missed) reportMissed(deps, schedule, missed);
+  return result.schedule;
+}
+
+function reportMissed(deps: MaterializeDeps, schedule: ScheduleRecord, missed: Missed): void {
+  deps.onMissedSkipped?.(schedule, missed.count, missed.latest.occurrenceMs);
 }
 
 /** The cursor write: only if nobody moved the schedule since it was read; `ended` when no occurrence is left. */

@@ -14,7 +14,7 @@ import type { MaterializeDeps } from "./materialize.js";
 export function scheduleLogging(
   logger: ServiceLogger,
   skipCounter: Metrics | undefined,
-): Pick<MaterializeDeps, "onError" | "onSkipped"> & {
+): Pick<MaterializeDeps, "onError" | "onSkipped" | "onMissedSkipped"> & {
   onMaterializeError: (scheduleId: string, error: unknown) => void;
   onScheduleError: (scheduleId: string, error: unknown) => void;
 } {
@@ -30,6 +30,14 @@ export function scheduleLogging(
       skipCounter?.addMetric(METRIC.occurrencesSkipped, MetricUnit.Count, 1);
       skipCounter?.publishStoredMetrics();
     },
+    // One line per skipping run (the metric and the view count the occurrences): who, how many, as which policy.
+    onMissedSkipped: (schedule, count, latestMs) =>
+      logger.warn("missed occurrences skipped, as the schedule's catch_up policy says", {
+        scheduleId: schedule.scheduleId,
+        catchUp: schedule.catchUp,
+        skipped: count,
+        latestSkipped: new Date(latestMs).toISOString(),
+      }),
     onMaterializeError: (scheduleId, error) =>
       logger.warn("materializing a schedule inline failed; the materializer retries within a minute", {
         scheduleId,

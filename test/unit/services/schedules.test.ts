@@ -1043,6 +1043,34 @@ describe("catch-up policy (`catch_up`): what a run makes of occurrences it misse
     });
   });
 
+  it.each(["latest", "none"])(
+    "a `%s` run that skips missed occurrences logs one warning per schedule, naming it, how many, the latest skipped and the policy (the materializer's wiring)",
+    async (catchUp) => {
+      // Prepare: the materializer's own log wiring on the three-hour outage.
+      const { h, id } = await threeHoursDown(catchUp);
+      const logger = memoryLogger();
+
+      // Act
+      await runMaterializer({ ...h.deps, ...scheduleLogging(logger, undefined) });
+      h.clock.advance(60_000);
+      await runMaterializer({ ...h.deps, ...scheduleLogging(logger, undefined) });
+
+      // Assess: one line for the one skipping run, none for the next (nothing missed then).
+      expect(logger.entries).toEqual([
+        {
+          level: "warn",
+          message: expect.stringMatching(/missed occurrences skipped/),
+          extra: {
+            scheduleId: id,
+            catchUp,
+            skipped: catchUp === "latest" ? 170 : 171,
+            latestSkipped: catchUp === "latest" ? "2027-01-01T02:54:00.000Z" : "2027-01-01T02:55:00.000Z",
+          },
+        },
+      ]);
+    },
+  );
+
   it("a one-second `none` schedule down a day skips its backlog in one run, without walking it (the count a floor past 1,000), and is on time again within minutes", async () => {
     // Prepare: made inline up to 00:02:00 at creation; then no run for a day (86,400 occurrences missed).
     const h = harness();
