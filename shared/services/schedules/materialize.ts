@@ -35,7 +35,10 @@ export interface MaterializeDeps extends Omit<AddTaskDeps, "store" | "scheduler"
   readonly scheduler: Pick<TaskScheduler, "createTaskSchedule" | "deleteTaskSchedule">;
   /** Told about an occurrence the add-task service refused (4xx: e.g. the topic's allow-list changed). */
   readonly onSkipped?: (scheduleId: string, occurrenceMs: number, error: unknown) => void;
-  /** Told once the schedule's record holds a skip of missed occurrences (its `catch_up` policy; `count` a floor past MAX_MISSED_COUNTED). */
+  /**
+   * Told once the schedule's record holds a skip of missed occurrences (its `catch_up` policy; `count` a floor past
+   * MAX_MISSED_COUNTED).
+   */
   readonly onMissedSkipped?: (schedule: ScheduleRecord, count: number, latestMs: number) => void;
 }
 
