@@ -23,6 +23,7 @@ import { type AddTaskResponse, addTaskResponseSchema, type ErrorIssue } from "#s
 import { IDEMPOTENCY_KEY_PATTERN, toIssues } from "#shared/domain/add-task-request.js";
 import { MAX_JSON_DEPTH, scanStructure } from "#shared/domain/exact-json.js";
 import { RESERVED_KEY_PREFIX } from "#shared/domain/reserved-keys.js";
+import { safeParseBounded } from "#shared/zod.js";
 import { checkKeyOption, errorFromResponse, firstProblem, PunctualError } from "./errors.js";
 import { RETRYABLE_STATUSES } from "./retry.js";
 import type { AddTaskInput, CallOptions } from "./routes.js";
@@ -520,7 +521,7 @@ function itemOutcome(
 ): { readonly answer: AddTaskResponse } | { readonly error: PunctualError } {
   if (result.status >= 200 && result.status < 300) {
     const answer = addAnswerOf(result);
-    const parsed = addTaskResponseSchema.safeParse(answer);
+    const parsed = safeParseBounded(addTaskResponseSchema, answer);
     if (parsed.success) return { answer: parsed.data };
     const issues = toIssues(parsed.error.issues, answer);
     return { error: invalidBatchAnswer(sent, `item ${index} ${firstProblem(issues)}`, issues) };

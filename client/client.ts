@@ -3,6 +3,7 @@ import { setTimeout as delay } from "node:timers/promises";
 import type * as z from "zod/mini";
 import type { AddTasksBatchResponse, BatchItemResult } from "#shared/api/schemas/batch.js";
 import type { AddTaskResponse } from "#shared/api/schemas/tasks.js";
+import { safeParseBounded } from "#shared/zod.js";
 import {
   AddBatcher,
   type AddBatchingOptions,
@@ -484,7 +485,7 @@ function readAnswer<R extends z.ZodMiniType>(
     });
     return { error, transient: false };
   }
-  const parsed = route.response.safeParse(body);
+  const parsed = safeParseBounded(route.response, body);
   if (parsed.success) return { value: parsed.data as z.output<R> };
   const problems = parsed.error.issues;
   return { error: invalidAnswer({ what, body, problems, status, requestId }), transient: true };

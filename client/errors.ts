@@ -1,6 +1,7 @@
 import type * as z from "zod/mini";
 import { IDEMPOTENCY_KEY_MESSAGE, toIssues } from "#shared/domain/add-task-request.js";
 import { MAX_JSON_DEPTH } from "#shared/domain/exact-json.js";
+import { safeParseBounded } from "#shared/zod.js";
 import { type ErrorIssue, errorBodySchema } from "./schemas.js";
 
 /**
@@ -71,7 +72,7 @@ export function errorFromResponse(
   requestId: string | undefined,
 ): PunctualError {
   const body = parseJson(text);
-  const parsed = errorBodySchema.safeParse(body);
+  const parsed = safeParseBounded(errorBodySchema, body);
   if (parsed.success) {
     const { code, message, issues, ...details } = parsed.data.error;
     return new PunctualError({

@@ -15,10 +15,12 @@ import {
   type core,
   globalRegistry,
   pipe,
+  safeParse,
   transform,
   type ZodMiniPipe,
   type ZodMiniTransform,
 } from "zod/mini";
+import { $ZodError } from "zod/v4/core";
 import en from "zod/v4/locales/en.js";
 
 config(en());
@@ -68,4 +70,29 @@ export function preprocess<A, U extends core.SomeType, B = unknown>(
   schema: U,
 ): ZodMiniPipe<ZodMiniTransform<A, B>, U> {
   return pipe(transformWithIssues(fn), schema as never) as never;
+}
+
+/** The one issue an input too full of problems to check is refused with (safeParseBounded). */
+export const TOO_MANY_PROBLEMS = "too many problems to check (well over 100,000): refused as a whole";
+
+/**
+ * `schema.safeParse(value)` that answers, never throws, for inputs no caller sends but a hostile peer can: mini's
+ * object parser hands each field's issues on in one spread call (zod core), so an array field with ~120,000 bad
+ * items overflows the stack (classic's generated parser pushed them one at a time and answered). Such an input is
+ * refused with one issue at its root, so a client still reports `invalid_response` and a config its ConfigError.
+ */
+export function safeParseBounded<T extends core.$ZodType>(
+  schema: T,
+  value: unknown,
+): core.util.SafeParseResult<core.output<T>> {
+  try {
+    return safeParse(schema, value);
+  } catch (error) {
+    if (!(error instanceof RangeError)) throw error;
+    const issue = { code: "custom", path: [], message: TOO_MANY_PROBLEMS, input: value } as const;
+    return {
+      success: false,
+      error: new $ZodError([issue as unknown as core.$ZodIssue]) as core.$ZodError<core.output<T>>,
+    };
+  }
 }

@@ -1,5 +1,6 @@
 import type * as z from "zod/mini";
 import type { TimerSettings } from "#shared/domain/timing.js";
+import { safeParseBounded } from "#shared/zod.js";
 import { defaultCallbackProblems } from "./default-callback.js";
 import { DEFAULT_EVENT_SOURCES } from "./event-sources.js";
 import { DEFAULT_FUNCTIONS, functionLoggingProblems } from "./function-observability.js";
@@ -81,7 +82,7 @@ export function parseConfig(input: EnvironmentConfigInput): PunctualConfig {
     system: mergeTopicSettings(DEFAULT_SYSTEM_SETTINGS, input.system),
     alarmSubscribers: { emails: [], httpsUrls: [], ...stripUndefined(input.alarmSubscribers ?? {}) },
   };
-  const parsed = environmentConfigSchema.safeParse(withDefaults);
+  const parsed = safeParseBounded(environmentConfigSchema, withDefaults);
   if (!parsed.success) throw new ConfigError(environment, describeIssues(parsed.error.issues));
 
   const config = parsed.data;
@@ -156,7 +157,7 @@ export function checkTopicSettings(
   name: string,
   candidate: unknown,
 ): { topic?: TopicConfig; problems: string[] } {
-  const merged = topicSettingsSchema.safeParse(candidate);
+  const merged = safeParseBounded(topicSettingsSchema, candidate);
   if (!merged.success) return { problems: describeIssues(merged.error.issues, `topic "${name}"`) };
   const topic = { ...merged.data, name };
   const problems: string[] = [];

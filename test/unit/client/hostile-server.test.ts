@@ -445,3 +445,23 @@ describe("a next_cursor that is not one of the API's cursors", () => {
     }
   });
 });
+
+describe("an answer too full of problems to check", () => {
+  it("a 2xx list of 130,000 wrong items (≈ 260 KB, under the answer cap) is invalid_response, not a stack overflow", async () => {
+    // Prepare: a server answering GET /v1/topics with an array zod/mini's object parser overflows on.
+    const body = { topics: Array.from({ length: 130_000 }, () => 1) };
+    const { fetch } = answeringFetch(() => ({ status: 200, body }));
+    const client = new PunctualClient({
+      apiUrl: API,
+      fetch,
+      sleep: async () => {},
+      retry: { maxAttempts: 1 },
+    });
+
+    // Act
+    const error = await client.listTopics().catch((e: unknown) => e);
+
+    // Assess
+    expect(error).toMatchObject({ name: "PunctualError", code: "invalid_response" });
+  });
+});
