@@ -73,7 +73,8 @@ export function preprocess<A, U extends core.SomeType, B = unknown>(
 }
 
 /** The one issue an input too full of problems to check is refused with (safeParseBounded). */
-export const TOO_MANY_PROBLEMS = "could not be checked: too many problems (well over 100,000), refused as a whole";
+export const TOO_MANY_PROBLEMS =
+  "could not be checked: too many problems (well over 100,000), refused as a whole";
 
 /**
  * `schema.safeParse(value)` that answers, never throws, for inputs no caller sends but a hostile peer can: mini's
