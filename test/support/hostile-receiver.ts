@@ -24,6 +24,10 @@ import net from "node:net";
  * - `status-999` / `status-000`: a final status outside HTTP's 100–599 (llhttp takes any three digits);
  * - `http09`: a bare body with no status line at all (an HTTP/0.9 answer);
  * - `both-lengths`: a `200` with both Content-Length and Transfer-Encoding (the framing of a smuggling attempt);
+ * - `two-lengths`: a `200` with two Content-Length headers that disagree (2 and 3: which one frames the body?);
+ * - `negative-length`: a `200` with `Content-Length: -5`;
+ * - `pipelined`: a complete `200` and, in the same write, a `500` nobody asked for (an answer smuggled ahead for
+ *   the next request on the connection), the connection left open;
  * - `huge-head`: a `200` whose header block is far past Node's 16 KiB header limit.
  * `/<mode>/<n>/…` misbehaves for the first n requests to that path, then answers like `ok`.
  */
@@ -49,6 +53,9 @@ export const HOSTILE_MODES = [
   "status-000",
   "http09",
   "both-lengths",
+  "two-lengths",
+  "negative-length",
+  "pipelined",
   "huge-head",
 ] as const;
 export type HostileMode = (typeof HOSTILE_MODES)[number];
@@ -202,6 +209,17 @@ export async function startHostileReceiver(options: HostileReceiverOptions = {})
           return;
         case "both-lengths":
           socket.end("HTTP/1.1 200 OK\r\nContent-Length: 3\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n");
+          return;
+        case "two-lengths":
+          socket.end("HTTP/1.1 200 OK\r\nContent-Length: 2\r\nContent-Length: 3\r\n\r\nokk");
+          return;
+        case "negative-length":
+          socket.end("HTTP/1.1 200 OK\r\nContent-Length: -5\r\n\r\nok");
+          return;
+        case "pipelined":
+          socket.write(
+            "HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\nHTTP/1.1 500 Smuggled\r\nContent-Length: 0\r\n\r\n",
+          );
           return;
         case "huge-head":
           socket.end(`HTTP/1.1 200 OK\r\nX-Padding: ${"p".repeat(64 * 1024)}\r\nContent-Length: 0\r\n\r\n`);

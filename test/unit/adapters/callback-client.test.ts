@@ -563,7 +563,7 @@ describe("callback client against a hostile receiver: every attempt settles by i
     },
   );
 
-  it.each(["http09", "both-lengths", "huge-head"] as const)(
+  it.each(["http09", "both-lengths", "two-lengths", "negative-length", "huge-head"] as const)(
     "%s: an answer Node cannot read as HTTP/1.1 is a failed attempt without a status (retried, a host failure)",
     async (mode) => {
       // Prepare
@@ -582,6 +582,24 @@ describe("callback client against a hostile receiver: every attempt settles by i
       expect(hostFailed(result)).toBe(true);
     },
   );
+
+  it("an answer pipelined after a complete one is never read as the next callback's: the connection is dropped", async () => {
+    // Prepare: the receiver answers 200 and, in the same write, a 500 for a request not yet sent, and keeps the
+    // connection open (it would never read another request on it)
+    const c = client();
+    const path = `/pipelined/1/${randomUUID()}`;
+
+    // Act
+    const first = await attempt(c, path);
+    await hostile.connectionsClosed();
+    const next = await attempt(c, path);
+
+    // Assess: the first answer stands; the client closed the poisoned connection itself, and the next callback got
+    // its own answer on a new one, not the smuggled 500
+    expect(first).toEqual({ ok: true, status: 200, durationMs: expect.any(Number) });
+    expect(next).toEqual({ ok: true, status: 200, durationMs: expect.any(Number) });
+    expect(hostile.requests.filter((r) => r.path === path).map((r) => r.mode)).toEqual(["pipelined", "ok"]);
+  });
 
   it("a huge body is read only up to the cap: the 2xx stands and the connection is closed", async () => {
     const c = createCallbackClient({ policy: permissive, allowPlainHttp: true, maxResponseBytes: 1024 });
