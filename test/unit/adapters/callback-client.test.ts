@@ -281,15 +281,21 @@ describe("callback client (real HTTP)", () => {
   /**
    * The receiver answers the first request on each connection; `later` decides what happens to the ones after
    * it on a kept-alive connection: closed without a response, as when its idle timeout (shorter than the client's
-   * 4 s and not announced in a Keep-Alive header) fires just as the client reuses the connection.
+   * 4 s and not announced in a Keep-Alive header) fires just as the client reuses the connection; or (`junk`)
+   * answered behind bytes that are no answer, as when a previous answer's bytes past its Content-Length, written
+   * after it, arrive once the next request is on the connection. `-all`: every request after the first.
    */
-  function closingKeptAlive(later: "close" | "close-all") {
+  function closingKeptAlive(later: "close" | "close-all" | "junk" | "junk-all") {
     const served = new WeakSet<object>();
     route = (req, _body, res) => {
-      if (later === "close-all" ? hits.length === 1 : !served.has(req.socket)) {
+      if (later.endsWith("-all") ? hits.length === 1 : !served.has(req.socket)) {
         served.add(req.socket);
         res.writeHead(204).end();
-      } else req.socket.end();
+      } else if (later.startsWith("close")) req.socket.end();
+      else {
+        req.socket.write("left over\r\n");
+        res.writeHead(204).end();
+      }
     };
   }
 
@@ -345,6 +351,43 @@ describe("callback client (real HTTP)", () => {
       durationMs: expect.any(Number),
     });
     expect(fresh.error).toBe("network: connection closed without a response");
+    expect(hits).toHaveLength(4);
+  });
+
+  it("a kept-alive connection on which the answer comes behind bytes that are no answer is retried once on a new connection", async () => {
+    // Prepare: the receiver's bytes ahead of its answer on a reused connection make it unreadable (llhttp's HPE_*)
+    closingKeptAlive("junk");
+    const c = client();
+    await post(c, "/hook");
+
+    // Act
+    const result = await post(c, "/hook");
+
+    // Assess: one attempt, delivered, as for a connection closed under the request: the request went out again
+    // (same signed bytes) on a new connection, where the receiver's answer is its own
+    expect(result).toMatchObject({ ok: true, status: 204 });
+    expect(connections).toBe(2);
+    expect(hits).toHaveLength(3);
+    expect(hits[2]?.headers).toEqual(hits[1]?.headers);
+  });
+
+  it("…once only, and an unreadable answer on a new connection is a failed attempt", async () => {
+    // Prepare
+    closingKeptAlive("junk-all");
+    const c = client();
+    await post(c, "/hook");
+
+    // Act
+    const result = await post(c, "/hook");
+    const fresh = await post(client(), "/hook");
+
+    // Assess
+    expect(result).toEqual({
+      ok: false,
+      error: "network: HPE_INVALID_CONSTANT",
+      durationMs: expect.any(Number),
+    });
+    expect(fresh.error).toBe("network: HPE_INVALID_CONSTANT");
     expect(hits).toHaveLength(4);
   });
 
