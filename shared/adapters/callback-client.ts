@@ -236,9 +236,36 @@ function boundedIdle<A extends http.Agent>(agent: A, limits: IdleLimits): A {
     const inUse = counted(agent.sockets);
     const nowMs = performance.now();
     if (inUse >= busiest.inUse || nowMs - busiest.atMs > limits.timeout) busiest = { inUse, atMs: nowMs };
-    return counted(agent.freeSockets) < Math.max(limits.max, busiest.inUse) && keep(socket);
+    const pooled = counted(agent.freeSockets) < Math.max(limits.max, busiest.inUse) && keep(socket);
+    if (pooled) closeOnUnaskedBytes(socket);
+    return pooled;
   };
   return agent;
+}
+
+/** The listener that closes a pooled connection on its first unasked byte, until a request takes the connection. */
+const idleGuards = new WeakMap<Duplex, () => void>();
+
+/**
+ * Nothing may arrive on an idle HTTP/1.1 connection: no request is waiting for an answer. Node reads such bytes and
+ * drops them, and every read resets the inactivity timer that closes idle connections, so a receiver writing a byte
+ * now and then kept its connections open for good (up to the idle cap per client, each a file descriptor, and
+ * each crowding another receiver's connection out of the pool), and what it wrote said the connection was no longer
+ * in step with its requests. So the first such byte closes the connection, as Go's client does.
+ */
+function closeOnUnaskedBytes(socket: Duplex): void {
+  if (idleGuards.has(socket)) return;
+  const guard = () => socket.destroy();
+  idleGuards.set(socket, guard);
+  socket.on("data", guard);
+}
+
+/** A request took a pooled connection: what arrives now is its answer (the guard is armed again when pooled). */
+function takeFromPool(socket: Duplex): void {
+  const guard = idleGuards.get(socket);
+  if (!guard) return;
+  socket.off("data", guard);
+  idleGuards.delete(socket);
 }
 
 /** An agent whose connections are never pooled: each request gets a new one, closed once answered. */
@@ -280,11 +307,13 @@ function checkDestination(
 /**
  * A kept-alive connection was checked when it was opened; the policy may have changed since (the deliver function
  * reads the topic's allow-list at runtime), so a reused connection's address is checked again before anything is
- * written on it. A refusal destroys the request (and its socket), which settles the attempt as refused.
+ * written on it. A refusal destroys the request (and its socket), which settles the attempt as refused. The reused
+ * connection's idle guard comes off first: what arrives on it now is this request's answer.
  */
 function recheckReusedSocket(outgoing: http.ClientRequest, url: URL, policy: AddressPolicy): void {
   const host = url.hostname.replace(/^\[(.*)\]$/, "$1");
   outgoing.once("socket", (socket) => {
+    if (outgoing.reusedSocket) takeFromPool(socket);
     const address = socket.remoteAddress;
     if (!outgoing.reusedSocket || address === undefined || policy.isAllowed(host, address)) return;
     outgoing.destroy(

@@ -16,6 +16,8 @@ import net from "node:net";
  * - `huge`: a `200` with a chunked body that never ends, written as fast as the client reads it;
  * - `linger`: a well-formed keep-alive `200` without a `Keep-Alive: timeout` hint, then the connection held open
  *   for as long as the client keeps it (the receiver never closes an idle connection);
+ * - `idle-trickle`: as `linger`, and then a `\r\n` every `trickleEveryMs` on the idle connection (each byte would
+ *   reset an inactivity timer);
  * - `cut-short`: a `200` with a 1 KiB Content-Length, 10 bytes of body, then the connection closed (a lie);
  * - `cut-chunked`: a chunked `200`, one chunk, then the connection closed without the last (empty) chunk;
  * - `bad-chunk`: a chunked `200` whose first chunk size is not hexadecimal (a framing error after the head);
@@ -44,6 +46,7 @@ export const HOSTILE_MODES = [
   "silent",
   "huge",
   "linger",
+  "idle-trickle",
   "cut-short",
   "cut-chunked",
   "bad-chunk",
@@ -142,6 +145,10 @@ export async function startHostileReceiver(options: HostileReceiverOptions = {})
           return;
         case "linger":
           socket.write("HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok");
+          return;
+        case "idle-trickle":
+          socket.write("HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok");
+          every(trickleEveryMs, () => socket.write("\r\n"));
           return;
         case "upgrade":
           socket.write(

@@ -710,6 +710,29 @@ describe("callback client against a hostile receiver: every attempt settles by i
     await hostile.connectionsClosed();
   });
 
+  it("a kept-alive connection the receiver writes to while it is idle is closed at once, not kept past the idle timeout", async () => {
+    // Prepare: an idle timeout far longer than the test; the receiver writes a byte to the idle connection every
+    // 100 ms, and each read used to reset the inactivity timer that closes idle connections, so it stayed open for
+    // good (up to the idle cap of them, per client)
+    const c = createCallbackClient({ policy: permissive, allowPlainHttp: true, idleSocketMs: 60_000 });
+    clients.push(c);
+    const path = `/idle-trickle/1/${randomUUID()}`;
+
+    // Act
+    const first = await attempt(c, path);
+    await hostile.connectionsClosed();
+    const next = await attempt(c, path);
+
+    // Assess: bytes nobody asked for answer nothing: the client closed the connection on the first of them, and
+    // the next callback went on a new connection
+    expect(first).toEqual({ ok: true, status: 200, durationMs: expect.any(Number) });
+    expect(next).toEqual({ ok: true, status: 200, durationMs: expect.any(Number) });
+    expect(hostile.requests.filter((r) => r.path === path).map((r) => r.mode)).toEqual([
+      "idle-trickle",
+      "ok",
+    ]);
+  });
+
   it("idle connections are capped across hosts, so many lingering receivers cannot use up file descriptors", async () => {
     // Prepare: each name is its own keep-alive pool; the receiver never closes a connection
     const { post } = lingeringClient({ maxIdleSockets: 2 });
