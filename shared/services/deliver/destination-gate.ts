@@ -75,9 +75,9 @@ type CacheEntry = { readonly record: DestinationRecord | undefined; readonly rea
  *
  * Bounded: past `maxHosts` entries the least recently used is forgotten (its next delivery reads it again). A caller
  * may add tasks to ever new hosts under a wildcard allow-list entry (no DNS needed: the entry is made before the
- * callback), and a container kept every host it had seen for its life, ~600 B each: a 512 MB deliver function ran
- * out of memory after some 700,000 of them. Forgetting costs at most a read, and a success this container then does
- * not know followed failures (circuitSuccess), as for another container's success.
+ * callback), and a container kept every host it had seen for its life, ~600 B each: a 512 MB deliver function's
+ * memory at some 700,000 of them. Forgetting costs at most a read, and a success this container then does not know
+ * followed failures (circuitSuccess), as for another container's success.
  */
 export class DestinationCache {
   readonly #entries = new Map<string, CacheEntry>();
