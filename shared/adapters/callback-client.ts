@@ -108,7 +108,7 @@ class BlockedAddressError extends Error {
  *
  * Redirects are not followed (`http.request` never does): a 3xx is a failed attempt, so a receiver cannot
  * bounce us to an internal address. The one request sent twice: on a kept-alive connection the receiver closed or
- * reset before answering (see `post`).
+ * reset before answering, or on which what came back was no HTTP answer (see `post`).
  *
  * Deadline: every attempt settles by `timeoutMs` whatever the receiver does. Node's request settles only on
  * `response` or `error`, and some answers produce neither (a `101 Switching Protocols` nobody listens for is
@@ -153,7 +153,8 @@ export function createCallbackClient(options: CallbackClientOptions): CallbackCl
       // got an answer through no fault of the receiver's. Sent once more, on what is left of the deadline, as a
       // browser would — the same signed request, so a receiver that did see it deduplicates on its webhook-id —
       // and on a new connection: the pool's other connections to the receiver went idle with this one and may
-      // be closing just as well (its idle timeout firing for all of them).
+      // be closing just as well (its idle timeout firing for all of them). Likewise a kept-alive connection on
+      // which no readable answer came (`unreadable`): the bytes ahead of it were another answer's leftovers.
       const spent = performance.now() - started;
       if (!first.staleConnection || spent >= req.timeoutMs - 1) return first.result;
       const second = await send(req.timeoutMs - spent, fresh);
@@ -235,9 +236,36 @@ function boundedIdle<A extends http.Agent>(agent: A, limits: IdleLimits): A {
     const inUse = counted(agent.sockets);
     const nowMs = performance.now();
     if (inUse >= busiest.inUse || nowMs - busiest.atMs > limits.timeout) busiest = { inUse, atMs: nowMs };
-    return counted(agent.freeSockets) < Math.max(limits.max, busiest.inUse) && keep(socket);
+    const pooled = counted(agent.freeSockets) < Math.max(limits.max, busiest.inUse) && keep(socket);
+    if (pooled) closeOnUnaskedBytes(socket);
+    return pooled;
   };
   return agent;
+}
+
+/** The listener that closes a pooled connection on its first unasked byte, until a request takes the connection. */
+const idleGuards = new WeakMap<Duplex, () => void>();
+
+/**
+ * Nothing may arrive on an idle HTTP/1.1 connection: no request is waiting for an answer. Node reads such bytes and
+ * drops them, and every read resets the inactivity timer that closes idle connections, so a receiver writing a byte
+ * now and then kept its connections open for good (up to the idle cap per client, each a file descriptor, and
+ * each crowding another receiver's connection out of the pool), and what it wrote said the connection was no longer
+ * in step with its requests. So the first such byte closes the connection, as Go's client does.
+ */
+function closeOnUnaskedBytes(socket: Duplex): void {
+  if (idleGuards.has(socket)) return;
+  const guard = () => socket.destroy();
+  idleGuards.set(socket, guard);
+  socket.on("data", guard);
+}
+
+/** A request took a pooled connection: what arrives now is its answer (the guard is armed again when pooled). */
+function takeFromPool(socket: Duplex): void {
+  const guard = idleGuards.get(socket);
+  if (!guard) return;
+  socket.off("data", guard);
+  idleGuards.delete(socket);
 }
 
 /** An agent whose connections are never pooled: each request gets a new one, closed once answered. */
@@ -279,11 +307,13 @@ function checkDestination(
 /**
  * A kept-alive connection was checked when it was opened; the policy may have changed since (the deliver function
  * reads the topic's allow-list at runtime), so a reused connection's address is checked again before anything is
- * written on it. A refusal destroys the request (and its socket), which settles the attempt as refused.
+ * written on it. A refusal destroys the request (and its socket), which settles the attempt as refused. The reused
+ * connection's idle guard comes off first: what arrives on it now is this request's answer.
  */
 function recheckReusedSocket(outgoing: http.ClientRequest, url: URL, policy: AddressPolicy): void {
   const host = url.hostname.replace(/^\[(.*)\]$/, "$1");
   outgoing.once("socket", (socket) => {
+    if (outgoing.reusedSocket) takeFromPool(socket);
     const address = socket.remoteAddress;
     if (!outgoing.reusedSocket || address === undefined || policy.isAllowed(host, address)) return;
     outgoing.destroy(
@@ -302,7 +332,10 @@ interface ExchangeLimits {
 
 interface Exchanged {
   readonly result: CallbackResult;
-  /** No answer, on a kept-alive connection the receiver closed (or reset) under the request. */
+  /**
+   * No answer, on a kept-alive connection the receiver closed (or reset) under the request, or on which what came
+   * back was no HTTP answer (what a previous answer left behind).
+   */
   readonly staleConnection?: boolean;
 }
 
@@ -367,7 +400,11 @@ function exchange(
     // body cut short does not either. So a receiver that said yes is not called again.
     outgoing.on("error", (error) => {
       if (answer) settle(answerOf(answer.response, answer.durationMs));
-      else settle(failure(error, elapsed()), outgoing.reusedSocket && closedUnderUs(error));
+      else
+        settle(
+          failure(error, elapsed()),
+          outgoing.reusedSocket && (closedUnderUs(error) || unreadable(error)),
+        );
     });
     outgoing.once("close", () => {
       if (answer) return;
@@ -401,6 +438,18 @@ function finishBodyByDeadline(outgoing: http.ClientRequest, leftMs: number): voi
 function closedUnderUs(error: Error): boolean {
   const code = (error as { code?: unknown }).code;
   return code === "ECONNRESET" || code === "EPIPE";
+}
+
+/**
+ * What came back is no HTTP answer (llhttp's `HPE_*`). On a kept-alive connection that is, in practice, bytes the
+ * previous answer left behind: a receiver writing past its Content-Length after the answer ended is read ahead of
+ * the next request's answer once that request is on the connection (20–42 % of the following callbacks when they
+ * come right after, as a group's do, with such bytes 0–5 ms after each answer). Sent again on a new connection, the
+ * request gets the receiver's own answer; a receiver whose every answer is unreadable fails there as before.
+ */
+function unreadable(error: Error): boolean {
+  const code = (error as { code?: unknown }).code;
+  return typeof code === "string" && code.startsWith("HPE_");
 }
 
 function systemLookup(host: string): Promise<readonly { address: string; family: number }[]> {

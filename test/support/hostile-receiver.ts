@@ -16,6 +16,8 @@ import net from "node:net";
  * - `huge`: a `200` with a chunked body that never ends, written as fast as the client reads it;
  * - `linger`: a well-formed keep-alive `200` without a `Keep-Alive: timeout` hint, then the connection held open
  *   for as long as the client keeps it (the receiver never closes an idle connection);
+ * - `idle-trickle`: as `linger`, and then a `\r\n` every `trickleEveryMs` on the idle connection (each byte would
+ *   reset an inactivity timer);
  * - `cut-short`: a `200` with a 1 KiB Content-Length, 10 bytes of body, then the connection closed (a lie);
  * - `cut-chunked`: a chunked `200`, one chunk, then the connection closed without the last (empty) chunk;
  * - `bad-chunk`: a chunked `200` whose first chunk size is not hexadecimal (a framing error after the head);
@@ -24,6 +26,10 @@ import net from "node:net";
  * - `status-999` / `status-000`: a final status outside HTTP's 100–599 (llhttp takes any three digits);
  * - `http09`: a bare body with no status line at all (an HTTP/0.9 answer);
  * - `both-lengths`: a `200` with both Content-Length and Transfer-Encoding (the framing of a smuggling attempt);
+ * - `two-lengths`: a `200` with two Content-Length headers that disagree (2 and 3: which one frames the body?);
+ * - `negative-length`: a `200` with `Content-Length: -5`;
+ * - `pipelined`: a complete `200` and, in the same write, a `500` nobody asked for (an answer smuggled ahead for
+ *   the next request on the connection), the connection left open;
  * - `huge-head`: a `200` whose header block is far past Node's 16 KiB header limit.
  * `/<mode>/<n>/…` misbehaves for the first n requests to that path, then answers like `ok`.
  */
@@ -40,6 +46,7 @@ export const HOSTILE_MODES = [
   "silent",
   "huge",
   "linger",
+  "idle-trickle",
   "cut-short",
   "cut-chunked",
   "bad-chunk",
@@ -49,6 +56,9 @@ export const HOSTILE_MODES = [
   "status-000",
   "http09",
   "both-lengths",
+  "two-lengths",
+  "negative-length",
+  "pipelined",
   "huge-head",
 ] as const;
 export type HostileMode = (typeof HOSTILE_MODES)[number];
@@ -136,6 +146,10 @@ export async function startHostileReceiver(options: HostileReceiverOptions = {})
         case "linger":
           socket.write("HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok");
           return;
+        case "idle-trickle":
+          socket.write("HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok");
+          every(trickleEveryMs, () => socket.write("\r\n"));
+          return;
         case "upgrade":
           socket.write(
             "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\r\n",
@@ -202,6 +216,17 @@ export async function startHostileReceiver(options: HostileReceiverOptions = {})
           return;
         case "both-lengths":
           socket.end("HTTP/1.1 200 OK\r\nContent-Length: 3\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n");
+          return;
+        case "two-lengths":
+          socket.end("HTTP/1.1 200 OK\r\nContent-Length: 2\r\nContent-Length: 3\r\n\r\nokk");
+          return;
+        case "negative-length":
+          socket.end("HTTP/1.1 200 OK\r\nContent-Length: -5\r\n\r\nok");
+          return;
+        case "pipelined":
+          socket.write(
+            "HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\nHTTP/1.1 500 Smuggled\r\nContent-Length: 0\r\n\r\n",
+          );
           return;
         case "huge-head":
           socket.end(`HTTP/1.1 200 OK\r\nX-Padding: ${"p".repeat(64 * 1024)}\r\nContent-Length: 0\r\n\r\n`);

@@ -62,11 +62,30 @@ export interface Admission {
 }
 
 /**
+ * How many topic-and-host entries a container's DestinationCache keeps. Far above the hosts one container calls within
+ * DESTINATION_CACHE_MS (a batch has at most 10 records; the local cloud's one deliver instance ~100 in flight).
+ */
+export const DESTINATION_CACHE_MAX_HOSTS = 10_000;
+
+type CacheEntry = { readonly record: DestinationRecord | undefined; readonly readAtMs: number };
+
+/**
  * A container's view of its hosts' circuits: read once per DESTINATION_CACHE_MS per topic and host (the happy path
  * pays one GetItem per host per container every 2 s, not one per delivery), updated by this container's own writes.
+ *
+ * Bounded: past `maxHosts` entries the least recently used is forgotten (its next delivery reads it again). A caller
+ * may add tasks to ever new hosts under a wildcard allow-list entry (no DNS needed: the entry is made before the
+ * callback), and a container kept every host it had seen for its life, ~600 B each: a 512 MB deliver function's
+ * memory at some 700,000 of them. Forgetting costs at most a read, and a success this container then does not know
+ * followed failures (circuitSuccess), as for another container's success.
  */
 export class DestinationCache {
-  readonly #entries = new Map<string, { record: DestinationRecord | undefined; readAtMs: number }>();
+  readonly #entries = new Map<string, CacheEntry>();
+  readonly #maxHosts: number;
+
+  constructor(maxHosts = DESTINATION_CACHE_MAX_HOSTS) {
+    this.#maxHosts = maxHosts;
+  }
 
   async read(
     store: Pick<TaskStore, "getDestination">,
@@ -77,9 +96,12 @@ export class DestinationCache {
   ): Promise<DestinationRecord | undefined> {
     const key = `${topic}#${host}`;
     const cached = this.#entries.get(key);
-    if (cached && nowMs - cached.readAtMs < DESTINATION_CACHE_MS) return cached.record;
+    if (cached && nowMs - cached.readAtMs < DESTINATION_CACHE_MS) {
+      this.#keep(key, cached);
+      return cached.record;
+    }
     const record = await store.getDestination(topic, host, options);
-    this.#entries.set(key, { record, readAtMs: nowMs });
+    this.#keep(key, { record, readAtMs: nowMs });
     return record;
   }
 
@@ -89,11 +111,20 @@ export class DestinationCache {
   }
 
   remember(topic: string, host: string, record: DestinationRecord | undefined, nowMs: number): void {
-    this.#entries.set(`${topic}#${host}`, { record, readAtMs: nowMs });
+    this.#keep(`${topic}#${host}`, { record, readAtMs: nowMs });
   }
 
   forget(topic: string, host: string): void {
     this.#entries.delete(`${topic}#${host}`);
+  }
+
+  /** Stores `entry` as the most recently used (a Map iterates in insertion order), forgetting the least past the cap. */
+  #keep(key: string, entry: CacheEntry): void {
+    this.#entries.delete(key);
+    this.#entries.set(key, entry);
+    if (this.#entries.size <= this.#maxHosts) return;
+    const oldest = this.#entries.keys().next();
+    if (!oldest.done) this.#entries.delete(oldest.value);
   }
 }
 

@@ -281,15 +281,21 @@ describe("callback client (real HTTP)", () => {
   /**
    * The receiver answers the first request on each connection; `later` decides what happens to the ones after
    * it on a kept-alive connection: closed without a response, as when its idle timeout (shorter than the client's
-   * 4 s and not announced in a Keep-Alive header) fires just as the client reuses the connection.
+   * 4 s and not announced in a Keep-Alive header) fires just as the client reuses the connection; or (`junk`)
+   * answered behind bytes that are no answer, as when a previous answer's bytes past its Content-Length, written
+   * after it, arrive once the next request is on the connection. `-all`: every request after the first.
    */
-  function closingKeptAlive(later: "close" | "close-all") {
+  function closingKeptAlive(later: "close" | "close-all" | "junk" | "junk-all") {
     const served = new WeakSet<object>();
     route = (req, _body, res) => {
-      if (later === "close-all" ? hits.length === 1 : !served.has(req.socket)) {
+      if (later.endsWith("-all") ? hits.length === 1 : !served.has(req.socket)) {
         served.add(req.socket);
         res.writeHead(204).end();
-      } else req.socket.end();
+      } else if (later.startsWith("close")) req.socket.end();
+      else {
+        req.socket.write("left over\r\n");
+        res.writeHead(204).end();
+      }
     };
   }
 
@@ -345,6 +351,43 @@ describe("callback client (real HTTP)", () => {
       durationMs: expect.any(Number),
     });
     expect(fresh.error).toBe("network: connection closed without a response");
+    expect(hits).toHaveLength(4);
+  });
+
+  it("a kept-alive connection on which the answer comes behind bytes that are no answer is retried once on a new connection", async () => {
+    // Prepare: the receiver's bytes ahead of its answer on a reused connection make it unreadable (llhttp's HPE_*)
+    closingKeptAlive("junk");
+    const c = client();
+    await post(c, "/hook");
+
+    // Act
+    const result = await post(c, "/hook");
+
+    // Assess: one attempt, delivered, as for a connection closed under the request: the request went out again
+    // (same signed bytes) on a new connection, where the receiver's answer is its own
+    expect(result).toMatchObject({ ok: true, status: 204 });
+    expect(connections).toBe(2);
+    expect(hits).toHaveLength(3);
+    expect(hits[2]?.headers).toEqual(hits[1]?.headers);
+  });
+
+  it("…once only, and an unreadable answer on a new connection is a failed attempt", async () => {
+    // Prepare
+    closingKeptAlive("junk-all");
+    const c = client();
+    await post(c, "/hook");
+
+    // Act
+    const result = await post(c, "/hook");
+    const fresh = await post(client(), "/hook");
+
+    // Assess
+    expect(result).toEqual({
+      ok: false,
+      error: "network: HPE_INVALID_CONSTANT",
+      durationMs: expect.any(Number),
+    });
+    expect(fresh.error).toBe("network: HPE_INVALID_CONSTANT");
     expect(hits).toHaveLength(4);
   });
 
@@ -563,7 +606,7 @@ describe("callback client against a hostile receiver: every attempt settles by i
     },
   );
 
-  it.each(["http09", "both-lengths", "huge-head"] as const)(
+  it.each(["http09", "both-lengths", "two-lengths", "negative-length", "huge-head"] as const)(
     "%s: an answer Node cannot read as HTTP/1.1 is a failed attempt without a status (retried, a host failure)",
     async (mode) => {
       // Prepare
@@ -582,6 +625,24 @@ describe("callback client against a hostile receiver: every attempt settles by i
       expect(hostFailed(result)).toBe(true);
     },
   );
+
+  it("an answer pipelined after a complete one is never read as the next callback's: the connection is dropped", async () => {
+    // Prepare: the receiver answers 200 and, in the same write, a 500 for a request not yet sent, and keeps the
+    // connection open (it would never read another request on it)
+    const c = client();
+    const path = `/pipelined/1/${randomUUID()}`;
+
+    // Act
+    const first = await attempt(c, path);
+    await hostile.connectionsClosed();
+    const next = await attempt(c, path);
+
+    // Assess: the first answer stands; the client closed the poisoned connection itself, and the next callback got
+    // its own answer on a new one, not the smuggled 500
+    expect(first).toEqual({ ok: true, status: 200, durationMs: expect.any(Number) });
+    expect(next).toEqual({ ok: true, status: 200, durationMs: expect.any(Number) });
+    expect(hostile.requests.filter((r) => r.path === path).map((r) => r.mode)).toEqual(["pipelined", "ok"]);
+  });
 
   it("a huge body is read only up to the cap: the 2xx stands and the connection is closed", async () => {
     const c = createCallbackClient({ policy: permissive, allowPlainHttp: true, maxResponseBytes: 1024 });
@@ -647,6 +708,29 @@ describe("callback client against a hostile receiver: every attempt settles by i
     // Assess: without an idle limit the connection would stay open for the container's life
     expect(result).toMatchObject({ ok: true, status: 200 });
     await hostile.connectionsClosed();
+  });
+
+  it("a kept-alive connection the receiver writes to while it is idle is closed at once, not kept past the idle timeout", async () => {
+    // Prepare: an idle timeout far longer than the test; the receiver writes a byte to the idle connection every
+    // 100 ms, and each read used to reset the inactivity timer that closes idle connections, so it stayed open for
+    // good (up to the idle cap of them, per client)
+    const c = createCallbackClient({ policy: permissive, allowPlainHttp: true, idleSocketMs: 60_000 });
+    clients.push(c);
+    const path = `/idle-trickle/1/${randomUUID()}`;
+
+    // Act
+    const first = await attempt(c, path);
+    await hostile.connectionsClosed();
+    const next = await attempt(c, path);
+
+    // Assess: bytes nobody asked for answer nothing: the client closed the connection on the first of them, and
+    // the next callback went on a new connection
+    expect(first).toEqual({ ok: true, status: 200, durationMs: expect.any(Number) });
+    expect(next).toEqual({ ok: true, status: 200, durationMs: expect.any(Number) });
+    expect(hostile.requests.filter((r) => r.path === path).map((r) => r.mode)).toEqual([
+      "idle-trickle",
+      "ok",
+    ]);
   });
 
   it("idle connections are capped across hosts, so many lingering receivers cannot use up file descriptors", async () => {

@@ -3,6 +3,7 @@ import { describe, expect, it, vi } from "vitest";
 import type { CallbackResult } from "#shared/adapters/callback-client.js";
 import type { TopicConfig } from "#shared/config/index.js";
 import { CallbackSigner } from "#shared/security/signing.js";
+import { DESTINATION_CACHE_MAX_HOSTS } from "#shared/services/deliver/destination-gate.js";
 import { DestinationCache, deliverBatch } from "#shared/services/deliver/index.js";
 import { deliverDeps, testTopic } from "../../../support/deliver-binding.js";
 import { eventOf, fifoRecord, makeTask, T0 } from "../../../support/factories.js";
@@ -21,7 +22,11 @@ const SIGNER = new CallbackSigner([`whsec_${randomBytes(32).toString("base64")}`
 const HOST_A = "a.example.com";
 const HOST_B = "b.example.com";
 
-function setup(topicOverrides: Partial<TopicConfig>, startMs = T0 + 100) {
+function setup(
+  topicOverrides: Partial<TopicConfig>,
+  startMs = T0 + 100,
+  destinationCache = new DestinationCache(),
+) {
   let now = startMs;
   const store = new MemoryTaskStore();
   const callbacks = new FakeCallbacks();
@@ -39,7 +44,7 @@ function setup(topicOverrides: Partial<TopicConfig>, startMs = T0 + 100) {
       callbacks,
       signer: SIGNER,
     },
-    { groupConcurrency: 10, destinationCache: new DestinationCache() },
+    { groupConcurrency: 10, destinationCache },
   );
   const context = { getRemainingTimeInMillis: () => 60_000 };
   /** A due task in a group of its own, to `host`. */
@@ -758,5 +763,43 @@ describe("a callback host DNS cannot hold (a task accepted before the add refuse
     // Assess
     expect(s.callbacks.calledFor()).toEqual([t.taskId]);
     expect(await s.attempts(t.taskId)).toBe(1);
+  });
+});
+
+describe("a container's destination cache is bounded (ever new hosts cannot grow a deliver container's memory)", () => {
+  it("keeps at most its cap of hosts: past it, the least recently used is read again, not kept for the container's life", async () => {
+    // Prepare: a protected topic whose container remembers 3 hosts; a caller adds tasks to ever new hosts (a
+    // wildcard allow-list admits any number of names, and the entry is made before the callback, DNS or not)
+    const s = setup({ circuitFailureThreshold: 3 }, T0 + 100, new DestinationCache(3));
+    const reads = vi.spyOn(s.store, "getDestination");
+    const hosts = ["h0", "h1", "h2", "h3"].map((h) => `${h}.example.com`);
+    await s.deliver(await s.task(hosts[0]));
+    await s.deliver(await s.task(hosts[1]));
+    await s.deliver(await s.task(hosts[0])); // a fresh hit: h0 is the most recently used again
+    await s.deliver(await s.task(hosts[2]));
+    await s.deliver(await s.task(hosts[3])); // past the cap: h1, the least recently used, is forgotten
+    reads.mockClear();
+
+    // Act: within the cache's 2 s, each host once more, the forgotten one last
+    for (const host of [hosts[0], hosts[2], hosts[3], hosts[1]]) await s.deliver(await s.task(host));
+
+    // Assess: only the forgotten host was read again; every task delivered in one attempt
+    expect(reads.mock.calls.map(([, host]) => host)).toEqual([hosts[1]]);
+    expect(s.callbacks.calledFor()).toHaveLength(9);
+  });
+
+  it(`forgets the least recently used host past ${DESTINATION_CACHE_MAX_HOSTS} by default (~600 B each were kept for good)`, () => {
+    // Prepare
+    const cache = new DestinationCache();
+    const record = (host: string) => ({ topic: "demo", host, failures: 0, circuit: "closed" as const });
+
+    // Act
+    for (let i = 0; i <= DESTINATION_CACHE_MAX_HOSTS; i++)
+      cache.remember("demo", `h${i}.example.com`, record(`h${i}`), T0);
+
+    // Assess: the first is gone, the cap's worth after it stay
+    expect(cache.peek("demo", "h0.example.com")).toBeUndefined();
+    expect(cache.peek("demo", "h1.example.com")).toEqual(record("h1"));
+    expect(cache.peek("demo", `h${DESTINATION_CACHE_MAX_HOSTS}.example.com`)).toBeDefined();
   });
 });
