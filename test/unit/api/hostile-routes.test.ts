@@ -819,6 +819,9 @@ function buildHeaders(plan: RoutePlan["headers"], takesJson: boolean, refuse: st
   return headers;
 }
 
+/** The routes that read the `Idempotency-Key` header themselves (`idempotencyKey: true` in their httpRoute). */
+const READS_KEY_HEADER: ReadonlySet<string> = new Set(["add-task", "add-tasks-batch", "create-schedule"]);
+
 function build(route: Route, plan: RoutePlan, s: Seeds): Built {
   const spec = SPECS[route.name] as RouteSpec;
   const refuse: string[] = [];
@@ -836,7 +839,13 @@ function build(route: Route, plan: RoutePlan, s: Seeds): Built {
   const { rawPath, pathParameters } = buildParams(route, plan, s, refuse);
   const rawQuery = buildQuery(route, plan.query, s, refuse);
   const takesJson = spec.bodies !== undefined;
-  // Refusals decided before the body is looked at (method, path, query): a 415 for a compressed body comes after.
+  // A route that acts and keeps no key refuses an `Idempotency-Key` header before reading anything (its body too:
+  // shared/api/middleware/no-idempotency-key.ts); the adds and a schedule's create read the header themselves.
+  const headerKey = !plan.headers.noHeaders && plan.headers.extra["idempotency-key"] !== undefined;
+  if (headerKey && !wrongMethod && routeMethod !== "GET" && !READS_KEY_HEADER.has(route.name))
+    refuse.push("an Idempotency-Key header on a route that keeps no key");
+  // Refusals decided before the body is looked at (method, path, query, key header): a 415 for a compressed body
+  // comes after.
   const early = refuse.length;
   const bodyRefusals: string[] = [];
   let body = buildBody(spec, plan, s, bodyRefusals);
