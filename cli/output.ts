@@ -1,7 +1,7 @@
-import Table from "cli-table3";
 import { isPunctualError } from "../client/index.js";
 import { visible, visibleJson } from "../shared/domain/visible-text.js";
 import { MayHaveBeenApplied, StoppedPartWay, UsageError } from "./exit-codes.js";
+import { drawTable } from "./table.js";
 
 export interface CliIo {
   readonly out: (text: string) => void;
@@ -41,9 +41,7 @@ export function printResult(io: CliIo, json: boolean, value: Record<string, unkn
     io.out(jsonLine(value));
     return;
   }
-  const table = new Table({ style: { head: [], border: [] } });
-  for (const [key, field] of flatten(value)) table.push({ [shown(key)]: shown(field) });
-  io.out(`${table.toString()}\n`);
+  io.out(`${drawTable(flatten(value).map(([key, field]) => [shown(key), shown(field)]))}\n`);
 }
 
 /** Nested objects as dotted rows (`settings.backoff.maxSeconds`), so a table stays readable; arrays as JSON. */
@@ -87,9 +85,7 @@ const cell = (value: unknown): string => String(value ?? "");
 
 /** A list for people: one row per item under a header (scripts use --json instead). */
 export function printRows(io: CliIo, head: readonly string[], rows: readonly string[][]): void {
-  const table = new Table({ head: [...head], style: { head: [], border: [] } });
-  table.push(...rows.map((row) => row.map(shown)));
-  io.out(`${table.toString()}\n`);
+  io.out(`${drawTable([head, ...rows.map((row) => row.map(shown))])}\n`);
 }
 
 /**
@@ -139,8 +135,7 @@ export function printTaskList(
     return;
   }
   const columns = ["task_id", "status", "due_at", "attempts", "last_error"];
-  const table = new Table({ head: columns, style: { head: [], border: [] } });
-  for (const task of list.tasks) table.push(columns.map((c) => shown(String(task[c] ?? ""))));
-  io.out(`${table.toString()}\n`);
+  const rows = list.tasks.map((task) => columns.map((c) => shown(String(task[c] ?? ""))));
+  io.out(`${drawTable([columns, ...rows])}\n`);
   if (list.next_cursor) io.out(`more: --cursor ${shown(list.next_cursor)}\n`);
 }

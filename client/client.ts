@@ -173,7 +173,9 @@ class PunctualClientCore {
     if ((route as RouteDescriptor) === ROUTES.addTasks) {
       return (await this.#addTasks(attempt, topicsOf(input), options.signal)) as z.output<R>;
     }
-    return this.#answerOf(route, attempt, options.signal, 0);
+    const asked =
+      route.answersFor === undefined ? undefined : String(params[names.indexOf(route.answersFor)] ?? "");
+    return this.#answerOf(route, attempt, options.signal, 0, asked);
   }
 
   /**
@@ -263,9 +265,10 @@ class PunctualClientCore {
     attempt: Attempt,
     signal: AbortSignal | undefined,
     attemptsUsed: number,
+    asked?: string,
   ): Promise<z.output<R>> {
     const retryable = route.retry !== "never";
-    const read = (answer: Answer) => readAnswer(route, answer);
+    const read = (answer: Answer) => readAnswer(route, answer, asked);
     return (await this.#sendWithRetries(attempt, retryable, signal, attemptsUsed, read)).value;
   }
 
@@ -468,11 +471,13 @@ function retryableItems(results: readonly BatchItemResult[], indexes: Iterable<n
 
 /**
  * A 2xx answer read with the route's response schema: its value, or the `invalid_response` it is, `transient` when
- * the body could be one cut short or garbled on its way (not JSON, or not the schema's), which a repeat may fix.
+ * the body could be one cut short or garbled on its way (not JSON, or not the schema's), or another request's (a
+ * route that `answersFor` the `asked` path parameter), which a repeat may fix.
  */
 function readAnswer<R extends z.ZodMiniType>(
   route: RouteDescriptor<string, RouteInput<unknown> | undefined, R>,
   { status, text, requestId }: Answer,
+  asked?: string,
 ): Read<z.output<R>> {
   const body = parseJson(text);
   const what = `the API's answer to ${route.method} ${route.path}`;
@@ -486,7 +491,19 @@ function readAnswer<R extends z.ZodMiniType>(
     return { error, transient: false };
   }
   const parsed = safeParseBounded(route.response, body);
-  if (parsed.success) return { value: parsed.data as z.output<R> };
+  if (parsed.success) {
+    const field = route.answersFor;
+    const named = field === undefined ? undefined : (parsed.data as Record<string, unknown>)[field];
+    if (field === undefined || asked === undefined || named === asked)
+      return { value: parsed.data as z.output<R> };
+    const error = new PunctualError({
+      code: "invalid_response",
+      status,
+      message: `${what} is for ${field} ${JSON.stringify(String(named).slice(0, 100))}, not the one asked for: not used`,
+      ...(requestId ? { requestId } : {}),
+    });
+    return { error, transient: true };
+  }
   const problems = parsed.error.issues;
   return { error: invalidAnswer({ what, body, problems, status, requestId }), transient: true };
 }

@@ -78,6 +78,12 @@ export interface RouteDescriptor<
   readonly pathParamsInQuery?: Readonly<Record<string, { readonly query: string; readonly segment: string }>>;
   /** Boolean options the method takes beside `signal` (`getTask(id, { includeContent: true })`), and what each sends. */
   readonly optionQuery?: F;
+  /**
+   * The answer is the object the path names: its field of this name holds the path parameter of this name, as the
+   * API answers it. An answer naming another (a proxy's or cache's answer to another request) is `invalid_response`,
+   * not another task's state shown as this one's (a `cancelled` for a cancel that did not happen).
+   */
+  readonly answersFor?: "task_id" | "schedule_id" | "topic";
 }
 
 /** A JSON body validated by `schema` on the server; `T` defaults to the schema's input type. */
@@ -159,12 +165,14 @@ export const ROUTES = {
     optionQuery: { includeContent: { include: "content" } },
     response: taskViewSchema,
     retry: "safe",
+    answersFor: "task_id",
   }),
   cancelTask: route({
     method: "DELETE",
     path: "/v1/tasks/{task_id}",
     response: taskViewSchema,
     retry: "safe",
+    answersFor: "task_id",
   }),
   // Operations routes, scope I2: reschedule, run now, group cancel.
   /**
@@ -225,6 +233,7 @@ export const ROUTES = {
     input: queryParams<ReplayTaskInput>(replayTaskQuerySchema),
     response: taskViewSchema,
     retry: "never",
+    answersFor: "task_id",
   }),
   /** Replays a topic's dead-lettered tasks in group order; follow `next_cursor` for more than 1,000. */
   replayTopic: route({
@@ -241,12 +250,14 @@ export const ROUTES = {
     path: "/v1/topics/{topic}/pause",
     response: topicPauseResponseSchema,
     retry: "safe",
+    answersFor: "topic",
   }),
   resumeTopic: route({
     method: "POST",
     path: "/v1/topics/{topic}/resume",
     response: topicPauseResponseSchema,
     retry: "safe",
+    answersFor: "topic",
   }),
   listTopics: route({ method: "GET", path: "/v1/topics", response: topicListSchema, retry: "safe" }),
   // Issue 14 (breaker): destinations.
@@ -266,7 +277,13 @@ export const ROUTES = {
     // Idempotent by contract: closing a closed circuit again changes nothing.
     retry: "safe",
   }),
-  getTopic: route({ method: "GET", path: "/v1/topics/{topic}", response: topicViewSchema, retry: "safe" }),
+  getTopic: route({
+    method: "GET",
+    path: "/v1/topics/{topic}",
+    response: topicViewSchema,
+    retry: "safe",
+    answersFor: "topic",
+  }),
   // --- issue 14, point 4: recurring schedules (appended block) ---
   /** A repeat would make a second schedule (there is no idempotency key for schedules): never retried. */
   createSchedule: route({
@@ -281,6 +298,7 @@ export const ROUTES = {
     path: "/v1/schedules/{schedule_id}",
     response: scheduleViewSchema,
     retry: "safe",
+    answersFor: "schedule_id",
   }),
   /** One topic's schedules in creation order; pass `next_cursor` back as `cursor` for the next page. */
   listSchedules: route({
@@ -296,18 +314,21 @@ export const ROUTES = {
     path: "/v1/schedules/{schedule_id}/pause",
     response: scheduleChangeResponseSchema,
     retry: "safe",
+    answersFor: "schedule_id",
   }),
   resumeSchedule: route({
     method: "POST",
     path: "/v1/schedules/{schedule_id}/resume",
     response: scheduleViewSchema,
     retry: "safe",
+    answersFor: "schedule_id",
   }),
   deleteSchedule: route({
     method: "DELETE",
     path: "/v1/schedules/{schedule_id}",
     response: scheduleChangeResponseSchema,
     retry: "safe",
+    answersFor: "schedule_id",
   }),
 } as const;
 

@@ -62,7 +62,7 @@ function listCommand(destinations: Command, io: CliIo): void {
             ...(cursor && { cursor }),
           }),
         (page) => {
-          all.push(...page.destinations);
+          for (const destination of page.destinations) all.push(destination);
           return { next: page.next_cursor, empty: page.destinations.length === 0 };
         },
         pagingLimits(options),

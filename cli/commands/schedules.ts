@@ -110,7 +110,7 @@ function listCommand(schedules: Command, io: CliIo): void {
       await followPages(
         (cursor) => client.listSchedules({ topic: options.topic, ...(cursor ? { cursor } : {}) }),
         (page) => {
-          all.push(...page.schedules);
+          for (const schedule of page.schedules) all.push(schedule);
           return { next: page.next_cursor, empty: page.schedules.length === 0 };
         },
         pagingLimits(options),

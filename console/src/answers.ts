@@ -104,3 +104,14 @@ export type SchedulePage = z.output<typeof schedulePageSchema>;
 export async function load<S extends z.ZodType>(path: string, schema: S): Promise<z.output<S>> {
   return parseAnswer(schema, await call("GET", path));
 }
+
+/**
+ * A task's view, its content included, refused when it is another task's: a proxy or cache in front of the API
+ * answering another request's 200 would otherwise show another task's status, timeline and content under this id
+ * (the client refuses such an answer too, client/routes.ts `answersFor`).
+ */
+export async function loadTask(taskId: string): Promise<TaskView> {
+  const task = await load(`/v1/tasks/${encodeURIComponent(taskId)}?include=content`, taskViewSchema);
+  if (task.task_id !== taskId) throw new Error(`the API's answer is about another task, ${task.task_id}`);
+  return task;
+}

@@ -1,6 +1,6 @@
 import { useEffect, useState } from "preact/hooks";
 import { cancelTask, replaySubscriber } from "./actions.js";
-import { load, taskPageSchema, taskViewSchema } from "./answers.js";
+import { load, loadTask, taskPageSchema } from "./answers.js";
 import { PAGE_LIMIT, query, type SubscriberView, type TaskView } from "./api.js";
 import { useConfirm } from "./confirm.js";
 import { ms, time, visible, visibleJson } from "./format.js";
@@ -154,10 +154,7 @@ function TaskTable(props: { readonly tasks: readonly TaskView[]; readonly onOpen
 
 /** One task: status, its timeline (accepted, queued, every logged attempt, the end) and its cancel button. */
 export function TaskDetail(props: { readonly taskId: string }) {
-  const { data: task, error } = useLoad(
-    () => load(`/v1/tasks/${encodeURIComponent(props.taskId)}?include=content`, taskViewSchema),
-    [props.taskId],
-  );
+  const { data: task, error } = useLoad(() => loadTask(props.taskId), [props.taskId]);
   const confirm = useConfirm();
   const refresh = useRefresh();
   const [message, setMessage] = useState<string>();

@@ -256,3 +256,35 @@ describe("a next_cursor that is not one of the API's cursors", () => {
     expect(result.out).toContain("more: --cursor eyJwayI6ImRlbW8jXyJ9_-\n");
   });
 });
+
+describe("a page holding far more items than the API ever puts on one", () => {
+  // The API lists at most 1,000 a page; 130,000 (≈ 3.7 MB, under the client's answer cap) overflowed the call stack
+  // where the command added a page's items to its totals (`push(...items)`): exit 3, `Maximum call stack size
+  // exceeded`, and nothing of what the server answered shown.
+  const many = Array.from({ length: 130_000 }, (_, i) => ({ task_id: `t${i}`, status: "delivered" }));
+
+  it("groups cancel lists every task not cancelled", async () => {
+    // Act
+    const result = await run(["--json", "groups", "cancel", "--topic", "demo", "--group", "A-1"], {
+      status: 200,
+      body: { cancelled: 0, not_cancelled: many, more: false, next_cursor: null },
+    });
+
+    // Assess
+    expect(result.code, result.err).toBe(0);
+    expect(JSON.parse(result.out).not_cancelled).toHaveLength(130_000);
+  });
+
+  it("topics replay lists every task not replayed", async () => {
+    // Act
+    const failed = many.map(({ task_id }) => ({ task_id, reason: "not failed" }));
+    const result = await run(["--json", "topics", "replay", "demo"], {
+      status: 200,
+      body: { matched: 130_000, replayed: 0, failed, next_cursor: null },
+    });
+
+    // Assess
+    expect(result.code, result.err).toBe(0);
+    expect(JSON.parse(result.out).failed).toHaveLength(130_000);
+  });
+});

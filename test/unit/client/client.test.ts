@@ -106,14 +106,15 @@ describe("auth", () => {
   });
 
   it("sends the session token of temporary credentials, and takes the region from options for custom domains", async () => {
-    const { fetch, seen } = scriptedFetch({ status: 200, body: taskViewAnswer(taskId()) });
+    const id = taskId();
+    const { fetch, seen } = scriptedFetch({ status: 200, body: taskViewAnswer(id) });
     const client = new PunctualClient({
       apiUrl: "https://punctual.example.com/",
       auth: { kind: "iam", region: "us-east-2", credentials: { ...CREDENTIALS, sessionToken: "TOKEN" } },
       fetch,
     });
 
-    await client.getTask(taskId());
+    await client.getTask(id);
 
     expect(seen[0]?.headers["x-amz-security-token"]).toBe("TOKEN");
     expect(seen[0]?.headers.authorization).toContain("/us-east-2/execute-api/aws4_request");
@@ -126,15 +127,16 @@ describe("auth", () => {
   });
 
   it("sends a bearer token for JWT stacks, and nothing for a loopback URL by default", async () => {
-    const jwt = scriptedFetch({ status: 200, body: taskViewAnswer(taskId()) });
-    const local = scriptedFetch({ status: 200, body: taskViewAnswer(taskId()) });
+    const id = taskId();
+    const jwt = scriptedFetch({ status: 200, body: taskViewAnswer(id) });
+    const local = scriptedFetch({ status: 200, body: taskViewAnswer(id) });
 
     await new PunctualClient({
       apiUrl: AWS_URL,
       auth: { kind: "jwt", token: async () => "t0k" },
       fetch: jwt.fetch,
-    }).getTask(taskId());
-    await new PunctualClient({ apiUrl: "http://127.0.0.1:3000", fetch: local.fetch }).getTask(taskId());
+    }).getTask(id);
+    await new PunctualClient({ apiUrl: "http://127.0.0.1:3000", fetch: local.fetch }).getTask(id);
 
     expect(jwt.seen[0]?.headers.authorization).toBe("Bearer t0k");
     expect(local.seen[0]?.headers.authorization).toBeUndefined();
@@ -249,7 +251,7 @@ describe("routes", () => {
     const id = taskId();
     const { fetch, seen } = scriptedFetch(
       { status: 201, body: addAnswer(id) },
-      { status: 200, body: taskViewAnswer(id) },
+      { status: 200, body: taskViewAnswer("a/b") },
       {
         status: 200,
         body: taskViewAnswer(id, { status: "cancelled", cancelled_at: "2026-11-23T12:00:01.000Z" }),
@@ -387,10 +389,11 @@ describe("routes", () => {
   });
 
   it("keeps fields the server adds later instead of dropping them", async () => {
-    const { fetch } = scriptedFetch({ status: 200, body: taskViewAnswer(taskId(), { priority: 2 }) });
+    const id = taskId();
+    const { fetch } = scriptedFetch({ status: 200, body: taskViewAnswer(id, { priority: 2 }) });
     const client = new PunctualClient({ apiUrl: "http://127.0.0.1:3000", fetch });
 
-    const task = await client.getTask(taskId());
+    const task = await client.getTask(id);
 
     expect(task).toMatchObject({ priority: 2 });
   });

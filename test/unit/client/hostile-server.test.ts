@@ -367,10 +367,89 @@ describe("an answer that is not the route's", () => {
   });
 });
 
+describe("an answer for another task, schedule or topic than the one asked for", () => {
+  // A proxy or cache in front of the API answering another request's 200 (one keyed without the path): shown as
+  // the asked one's, another task's `cancelled` told the operator a cancel had happened that had not.
+  const schedule = {
+    schedule_id: "demo.schedule.01JD3BBBBBBBBBBBBBBBBBBBBB",
+    topic: "demo",
+    cron: "@daily",
+    timezone: "UTC",
+    status: "active",
+    content: "{}",
+    created_at: "2026-11-23T12:00:00.000Z",
+    updated_at: "2026-11-23T12:00:00.000Z",
+    materialized_until: "2026-11-23T12:00:00.000Z",
+    next_occurrences: [],
+  };
+  const topic = {
+    topic: "other",
+    paused: false,
+    settings: {},
+    backlog: { waiting: 0, in_flight: 0 },
+    oldest_age_seconds: null,
+    dead_letter_count: 0,
+  };
+  const cases: [string, unknown, (client: PunctualClient) => Promise<unknown>][] = [
+    ["getTask", taskViewOf(taskId()), (c) => c.getTask(taskId())],
+    ["cancelTask", taskViewOf(taskId(), { status: "cancelled" }), (c) => c.cancelTask(taskId())],
+    ["getSchedule", schedule, (c) => c.getSchedule("demo.schedule.01JD3AAAAAAAAAAAAAAAAAAAAA")],
+    ["getTopic", topic, (c) => c.getTopic("demo")],
+  ];
+
+  it.each(cases)(
+    "%s: invalid_response naming the other one, after the route's retries",
+    async (_, body, call) => {
+      // Prepare: the same wrong answer every time
+      const { fetch, seen } = answeringFetch(() => ({ status: 200, body }));
+      const client = new PunctualClient({ apiUrl: API, fetch, sleep: async () => {} });
+
+      // Act
+      const error = await call(client).catch((e: unknown) => e);
+
+      // Assess
+      expect(error).toMatchObject({ code: "invalid_response", status: 200 });
+      expect((error as Error).message).toMatch(
+        /is for (task_id|schedule_id|topic) "[^"]+", not the one asked for/,
+      );
+      expect(seen).toHaveLength(4);
+    },
+  );
+
+  it("replayTask (never repeated): invalid_response after its one request", async () => {
+    // Prepare
+    const { fetch, seen } = answeringFetch(() => ({ status: 202, body: taskViewOf(taskId()) }));
+
+    // Act
+    const error = await new PunctualClient({ apiUrl: API, fetch })
+      .replayTask(taskId())
+      .catch((e: unknown) => e);
+
+    // Assess
+    expect(error).toMatchObject({ code: "invalid_response", status: 202 });
+    expect(seen).toHaveLength(1);
+  });
+
+  it("a wrong answer and then the asked one's: the asked one's, on the retry", async () => {
+    // Prepare
+    const id = taskId();
+    const { fetch } = scriptedFetch(
+      { status: 200, body: taskViewOf(taskId()) },
+      { status: 200, body: taskViewOf(id) },
+    );
+
+    // Act
+    const task = await new PunctualClient({ apiUrl: API, fetch, sleep: async () => {} }).getTask(id);
+
+    // Assess
+    expect(task.task_id).toBe(id);
+  });
+});
+
 describe("an answer nested deeper than any of the API's", () => {
   /** A task view with an extra field nested `depth` levels: JSON.parse reads it, JSON.stringify overflows the stack. */
-  const deepTask = (depth: number) => {
-    const view = JSON.stringify(taskViewOf(taskId()));
+  const deepTask = (depth: number, id = taskId()) => {
+    const view = JSON.stringify(taskViewOf(id));
     return `${view.slice(0, -1)},"extra":${"[".repeat(depth)}${"]".repeat(depth)}}`;
   };
 
@@ -406,10 +485,11 @@ describe("an answer nested deeper than any of the API's", () => {
 
   it("an answer nested as deep as the API's body limit (128) is read as before", async () => {
     // Prepare: the view's object and 127 arrays in it, 128 levels.
-    const { fetch } = scriptedFetch({ status: 200, body: deepTask(127) });
+    const id = taskId();
+    const { fetch } = scriptedFetch({ status: 200, body: deepTask(127, id) });
 
     // Act
-    const task = await new PunctualClient({ apiUrl: API, fetch }).getTask(taskId());
+    const task = await new PunctualClient({ apiUrl: API, fetch }).getTask(id);
 
     // Assess
     expect(task.task_id).toBeTypeOf("string");

@@ -1,5 +1,11 @@
 import { afterEach, describe, expect, it, vi } from "vitest";
-import { load, taskPageSchema, taskViewSchema, topicListSchema } from "../../../console/src/answers.js";
+import {
+  load,
+  loadTask,
+  taskPageSchema,
+  taskViewSchema,
+  topicListSchema,
+} from "../../../console/src/answers.js";
 import { call } from "../../../console/src/api.js";
 import { jsonAnswer as json, stubConsoleFetch as stubFetch } from "../../support/fakes/console-fetch.js";
 
@@ -64,5 +70,26 @@ describe("a load whose answer is not the shape the panel shows", () => {
     const page = await load("/v1/tasks?topic=demo&status=failed", taskPageSchema);
 
     expect(page).toEqual({ tasks: [{ ...task, replays: 2 }], next_cursor: "abc" });
+  });
+});
+
+describe("a task's view answered for another task", () => {
+  // A proxy or cache answering another request's 200: the panel showed that task's status, timeline and content
+  // under the id asked for.
+  it("rejects, naming the other task, so the panel shows its error line", async () => {
+    stubFetch(() => json(200, { ...task, task_id: "demo._.mhx0z8ka.01JD3ZZZZZZZZZZZZZZZZZZZZZ" }));
+
+    const error = await loadTask(task.task_id).catch((e: unknown) => e);
+
+    expect(error).toBeInstanceOf(Error);
+    expect((error as Error).message).toBe(
+      "the API's answer is about another task, demo._.mhx0z8ka.01JD3ZZZZZZZZZZZZZZZZZZZZZ",
+    );
+  });
+
+  it("the asked task's view is the value", async () => {
+    stubFetch(() => json(200, task));
+
+    await expect(loadTask(task.task_id)).resolves.toEqual(task);
   });
 });
