@@ -1,7 +1,7 @@
 import { defineConfig } from "vitest/config";
-import { quietNodeVersionWarning } from "./local/runtime/node-version.js";
+import { quietNodeVersionWarning } from "./shared/runtime/node-version.js";
 
-// Test workers inherit this process's environment (see local/runtime/node-version.ts).
+// Test workers inherit this process's environment (see shared/runtime/node-version.ts).
 quietNodeVersionWarning();
 
 // Unit, CDK and end-to-end runs are kept apart so each can be run alone

@@ -3,11 +3,13 @@
  * Redis, side by side, on this machine. Installs and starts Redis itself (Debian's redis-server, a throw-away
  * instance on a free loopback port) and stops it afterwards. Results: bench/results/latest.{json,md,svg}.
  */
+
 import { execFileSync } from "node:child_process";
 import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
+import { quietNodeVersionWarning } from "../shared/runtime/node-version.js";
 import { measureFunctions } from "./functions.js";
 import { type PlannerLine, plannerLine, plannerSummary } from "./lib/planner.js";
 import { Progress } from "./lib/progress.js";
@@ -22,6 +24,7 @@ import {
   sustainedWorkload,
 } from "./lib/workloads.js";
 
+quietNodeVersionWarning();
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
 const args = process.argv.slice(2);
 const quick = args.includes("--quick");

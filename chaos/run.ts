@@ -8,8 +8,11 @@
  */
 import { writeFileSync } from "node:fs";
 import { Command, InvalidArgumentError } from "commander";
+import { quietNodeVersionWarning } from "../shared/runtime/node-version.js";
 import { type ChaosOptions, runChaos } from "./engine.js";
 import { chaosPassed, formatReport } from "./report.js";
+
+quietNodeVersionWarning();
 
 const program = new Command()
   .name("chaos")

@@ -30,6 +30,7 @@ export async function stackOutputs(environment: string, region?: string): Promis
   const { CloudFormationClient, DescribeStacksCommand } = await import("@aws-sdk/client-cloudformation");
   const client = new CloudFormationClient(region ? { region } : {});
   try {
+    await regionOrUsageError(client, environment);
     const { Stacks } = await client.send(new DescribeStacksCommand({ StackName: stackName(environment) }));
     const outputs: Record<string, string> = {};
     for (const output of Stacks?.[0]?.Outputs ?? []) {
@@ -38,6 +39,21 @@ export async function stackOutputs(environment: string, region?: string): Promis
     return outputs;
   } finally {
     client.destroy();
+  }
+}
+
+/**
+ * The SDK's own region chain (--region, AWS_REGION, the profile's config), asked before the look-up: with none, the
+ * look-up would fail as "Region is missing", an exit 3 (worth retrying) for what is a usage mistake (exit 1), as it
+ * is for --api without a region.
+ */
+async function regionOrUsageError(client: { config: { region(): Promise<string> } }, environment: string) {
+  try {
+    await client.config.region();
+  } catch {
+    throw new UsageError(
+      `cannot tell the AWS region of stack ${stackName(environment)}: give --region or set AWS_REGION`,
+    );
   }
 }
 

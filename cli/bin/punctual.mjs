@@ -5,6 +5,9 @@
 import { register } from "tsx/esm/api";
 
 register();
+// The AWS SDK's Node 20 notice would be a second document on stderr under --json (shared/runtime/node-version.ts).
+const { quietNodeVersionWarning } = await import("../../shared/runtime/node-version.ts");
+quietNodeVersionWarning();
 // A reader that stops reading (`punctual tasks list | head`) closes the pipe: the next write fails with EPIPE,
 // which Node throws as an uncaught error (a stack trace, exit 1 = usage). Stop quietly instead, with the status a
 // Unix tool killed by SIGPIPE has (128 + 13), so `set -o pipefail` scripts still see the output was cut short.

@@ -4,7 +4,7 @@
 import { uniformFaultRates } from "#local/aws/faults.js";
 import { DEFAULT_LOCAL_SIGNING_SECRET, startLocalCloud } from "#local/cloud/local-cloud.js";
 import { startFailureMessage } from "#local/cloud/start-failure.js";
-import { quietNodeVersionWarning } from "#local/runtime/node-version.js";
+import { quietNodeVersionWarning } from "#shared/runtime/node-version.js";
 import { ensureConsoleBuilt } from "../../console/build.js";
 import { parseStartOptions } from "./start-options.js";
 import { stopOnSignals } from "./stop-on-signals.js";
