@@ -23,7 +23,7 @@ export function drawTable(rows: readonly (readonly string[])[]): string {
   const widths: number[] = [];
   for (const row of rows) {
     row.forEach((cell, i) => {
-      widths[i] = Math.max(widths[i] ?? 1 + PADDING, stringWidth(cell) + PADDING);
+      widths[i] = Math.max(widths[i] ?? PADDING, stringWidth(cell) + PADDING);
     });
   }
   const drawn: string[][] = [];

@@ -41,4 +41,17 @@ describe("a long list's table", () => {
     // Assess
     expect(drawn).toBe(one.toString());
   });
+
+  it("draws a column with nothing to show in any cell (empty, or only zero-width marks) as narrow as cli-table3 does", () => {
+    // Arrange: more rows than one run; a value column whose every cell is empty or a lone combining mark (width 0)
+    const rows = Array.from({ length: 450 }, (_, i) => [`field.${i}`, i === 300 ? "\u0301" : ""]);
+    const one = new Table({ style: { head: [], border: [] } });
+    for (const row of rows) one.push(row);
+
+    // Act
+    const drawn = drawTable(rows);
+
+    // Assess: the column is its padding alone (it was drawn one character wider than cli-table3 draws it)
+    expect(drawn).toBe(one.toString());
+  });
 });
