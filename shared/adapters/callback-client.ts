@@ -108,7 +108,7 @@ class BlockedAddressError extends Error {
  *
  * Redirects are not followed (`http.request` never does): a 3xx is a failed attempt, so a receiver cannot
  * bounce us to an internal address. The one request sent twice: on a kept-alive connection the receiver closed or
- * reset before answering, or on which what came back was no HTTP answer (see `post`).
+ * reset before answering, or on which what came back did not begin as an HTTP answer (see `post`).
  *
  * Deadline: every attempt settles by `timeoutMs` whatever the receiver does. Node's request settles only on
  * `response` or `error`, and some answers produce neither (a `101 Switching Protocols` nobody listens for is
@@ -154,7 +154,7 @@ export function createCallbackClient(options: CallbackClientOptions): CallbackCl
       // browser would — the same signed request, so a receiver that did see it deduplicates on its webhook-id —
       // and on a new connection: the pool's other connections to the receiver went idle with this one and may
       // be closing just as well (its idle timeout firing for all of them). Likewise a kept-alive connection on
-      // which no readable answer came (`unreadable`): the bytes ahead of it were another answer's leftovers.
+      // which what came back did not begin as an answer (`unreadable`): another answer's leftovers ahead of it.
       const spent = performance.now() - started;
       if (!first.staleConnection || spent >= req.timeoutMs - 1) return first.result;
       const second = await send(req.timeoutMs - spent, fresh);
@@ -334,7 +334,7 @@ interface Exchanged {
   readonly result: CallbackResult;
   /**
    * No answer, on a kept-alive connection the receiver closed (or reset) under the request, or on which what came
-   * back was no HTTP answer (what a previous answer left behind).
+   * back did not begin as an HTTP answer (what a previous answer left behind).
    */
   readonly staleConnection?: boolean;
 }
@@ -441,15 +441,17 @@ function closedUnderUs(error: Error): boolean {
 }
 
 /**
- * What came back is no HTTP answer (llhttp's `HPE_*`). On a kept-alive connection that is, in practice, bytes the
- * previous answer left behind: a receiver writing past its Content-Length after the answer ended is read ahead of
- * the next request's answer once that request is on the connection (20–42 % of the following callbacks when they
- * come right after, as a group's do, with such bytes 0–5 ms after each answer). Sent again on a new connection, the
- * request gets the receiver's own answer; a receiver whose every answer is unreadable fails there as before.
+ * What came back did not even begin as an HTTP answer: no `HTTP/` where the status line starts (llhttp's
+ * `HPE_INVALID_CONSTANT`). On a kept-alive connection that is, in practice, bytes the previous answer left behind: a
+ * receiver writing past its Content-Length after the answer ended is read ahead of the next request's answer once
+ * that request is on the connection (20–42 % of the following callbacks when they come right after, as a group's do,
+ * with such bytes 0–5 ms after each answer). Sent again on a new connection, the request gets the receiver's own
+ * answer; a receiver whose every answer is unreadable fails there as before. Only that: a status line that parsed
+ * and a head that did not (a header Node refuses, two lengths, a head past 16 KiB) is the receiver's own answer to
+ * this request, which it has and may have acted on: sent again, it would get it twice in one attempt.
  */
 function unreadable(error: Error): boolean {
-  const code = (error as { code?: unknown }).code;
-  return typeof code === "string" && code.startsWith("HPE_");
+  return (error as { code?: unknown }).code === "HPE_INVALID_CONSTANT";
 }
 
 function systemLookup(host: string): Promise<readonly { address: string; family: number }[]> {

@@ -283,15 +283,18 @@ describe("callback client (real HTTP)", () => {
    * it on a kept-alive connection: closed without a response, as when its idle timeout (shorter than the client's
    * 4 s and not announced in a Keep-Alive header) fires just as the client reuses the connection; or (`junk`)
    * answered behind bytes that are no answer, as when a previous answer's bytes past its Content-Length, written
-   * after it, arrive once the next request is on the connection. `-all`: every request after the first.
+   * after it, arrive once the next request is on the connection; or (`bad-head`) answered 200 with a header Node
+   * refuses (the receiver has the request). `-all`: every request after the first.
    */
-  function closingKeptAlive(later: "close" | "close-all" | "junk" | "junk-all") {
+  function closingKeptAlive(later: "close" | "close-all" | "junk" | "junk-all" | "bad-head") {
     const served = new WeakSet<object>();
     route = (req, _body, res) => {
       if (later.endsWith("-all") ? hits.length === 1 : !served.has(req.socket)) {
         served.add(req.socket);
         res.writeHead(204).end();
       } else if (later.startsWith("close")) req.socket.end();
+      else if (later === "bad-head")
+        req.socket.write("HTTP/1.1 200 OK\r\nBad Header: x\r\nContent-Length: 0\r\n\r\n");
       else {
         req.socket.write("left over\r\n");
         res.writeHead(204).end();
@@ -389,6 +392,26 @@ describe("callback client (real HTTP)", () => {
     });
     expect(fresh.error).toBe("network: HPE_INVALID_CONSTANT");
     expect(hits).toHaveLength(4);
+  });
+
+  it("…but not an answer whose status line came and whose head Node cannot read: the receiver has the request", async () => {
+    // Prepare: on a reused connection the receiver answers 200 with a header Node refuses; nothing came ahead of
+    // it, so it is this request's own answer, and the receiver may have acted on the request
+    closingKeptAlive("bad-head");
+    const c = client();
+    await post(c, "/hook");
+
+    // Act
+    const result = await post(c, "/hook");
+
+    // Assess: a failed attempt without a status, as on a new connection; the receiver got the request once (it was
+    // sent again at once, a second delivery within the one attempt)
+    expect(result).toEqual({
+      ok: false,
+      error: "network: HPE_INVALID_HEADER_TOKEN",
+      durationMs: expect.any(Number),
+    });
+    expect(hits).toHaveLength(2);
   });
 
   it("refuses plain http unless allowed, and invalid URLs", async () => {
