@@ -2,7 +2,7 @@ import { Logger } from "@aws-lambda-powertools/logger";
 import { monotonicFactory } from "ulid";
 import type { TaskScheduleRequest, TaskScheduler } from "#shared/adapters/task-scheduler.js";
 import type { TimerArm, TimerQueue } from "#shared/adapters/timer-queue.js";
-import { type PunctualConfig, parseConfig } from "#shared/config/index.js";
+import { type PunctualConfig, parseConfig, type TopicOverrides } from "#shared/config/index.js";
 import { MemoryTaskStore } from "../../support/memory-task-store.js";
 
 /** A fixed instant well inside the ULID/time range, on a whole second so delay maths is easy to read. */
@@ -47,7 +47,8 @@ export class FakeScheduler implements TaskScheduler {
   }
 }
 
-export function testConfig(): PunctualConfig {
+/** The unit tests' configuration; `extraTopics` adds topics a test needs besides these (a fan-out one, say). */
+export function testConfig(extraTopics: Readonly<Record<string, TopicOverrides>> = {}): PunctualConfig {
   return parseConfig({
     name: "test",
     system: { allowedCallbackHosts: ["*", "127.0.0.1"], allowHttpCallbacks: false },
@@ -57,6 +58,7 @@ export function testConfig(): PunctualConfig {
       small: { maxPayloadBytes: 100, maxDelaySeconds: 3600 },
       fallback: { defaultCallbackUrl: "https://default.example.com/hook" },
       strict: { allowedCallbackHosts: ["hooks.example.com"] },
+      ...extraTopics,
     },
     services: { billing: "https://billing.example.com/api/v1" },
   });

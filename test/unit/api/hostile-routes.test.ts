@@ -17,6 +17,7 @@
  * test/unit/api/hostile-routes.test.ts`. `FC_RUNS_SCALE=10` runs ten times as many cases; the seed is fixed unless `FC_SEED` is set (`random` for a new one each run:
  * test/support/fast-check-runs.ts).
  */
+import { isDeepStrictEqual } from "node:util";
 import { gzipSync } from "node:zlib";
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2, Context } from "aws-lambda";
 import fc from "fast-check";
@@ -55,13 +56,28 @@ import { ID_MUTATIONS, type IdMutation, isMethod } from "../../support/arbitrari
 import { FakeTopicQueue } from "../../support/fakes/topic-queue.js";
 import { FakeTopicQueueStats, FakeTopicSwitch, topicMapping } from "../../support/fakes/topic-switch.js";
 import { propertyRuns, propertyScale } from "../../support/fast-check-runs.js";
-import { fixture, NOW, silentLogger } from "./fakes.js";
+import { fixture, NOW, silentLogger, testConfig } from "./fakes.js";
 
 // ---------------------------------------------------------------------------------------------------------
 // Harness: every route's handler from the table's entry, a seeded world per case, snapshots of every effect.
 // ---------------------------------------------------------------------------------------------------------
 
-const TOPICS = ["demo", "small", "fallback", "strict"] as const;
+const TOPICS = ["demo", "small", "fallback", "strict", "orders"] as const;
+/**
+ * The fan-out topic (README "Fan-out"): a task added to it is a parent plus one copy per subscriber. Every route's
+ * properties run in two worlds, split between them case by case: the plain one (tasks and schedules on `demo`)
+ * and the fan-out one (the same on `orders`: parents, their copies' lanes, `?subscriber=`, the parent's cancel).
+ */
+const FAN_OUT_TOPIC = "orders";
+const SUBSCRIBERS = [
+  { id: "billing", url: "https://billing.example.com/hook" },
+  { id: "audit", url: "https://audit.example.com/hook" },
+] as const;
+const SUBSCRIBER_IDS: readonly string[] = SUBSCRIBERS.map((sub) => sub.id);
+const FLAVOURS = ["plain", "fan-out"] as const;
+type Flavour = (typeof FLAVOURS)[number];
+/** Which world a case runs in: shrinks to the plain one. */
+const flavour = fc.constantFrom(...FLAVOURS);
 const ENV_VARS = {
   PUNCTUAL_ENV: "local",
   TABLE_NAME: "punctual-local-tasks",
@@ -102,6 +118,7 @@ const context = {
 
 function world() {
   const f = fixture(NOW);
+  const config = testConfig({ [FAN_OUT_TOPIC]: { deliverBy: "order_id", subscribers: [...SUBSCRIBERS] } });
   const topicQueue = new FakeTopicQueue(() => NOW);
   const topicSwitch = new FakeTopicSwitch();
   const queues = new FakeTopicQueueStats();
@@ -111,6 +128,7 @@ function world() {
   const topicQueues = Object.fromEntries(TOPICS.map((t) => [t, topicMapping(t).queueUrl]));
   const deps = {
     ...f.deps,
+    config,
     logger,
     topicQueue,
     topicSwitch,
@@ -132,24 +150,32 @@ type World = ReturnType<typeof world>;
 
 /** What the seeded world holds: the ids and names a valid request aims at. */
 interface Seeds {
+  readonly flavour: Flavour;
+  /** The topic the tasks, schedules and host were seeded on: `demo`, or the fan-out topic. */
+  readonly topic: string;
+  /** In the fan-out world, parents: each state is its copies' (the failed one's: audit's failed, billing's delivered). */
   readonly tasks: { queue: string; schedule: string; queued: string; failed: string };
+  /** Copies named by their own ids (fan-out world only): audit's of the first parent, and of the failed one. */
+  readonly copies?: { readonly scheduled: string; readonly failed: string };
   readonly schedules: { active: string; paused: string };
   readonly host: string;
 }
 
-const TASK_BODY = (order: string, delay: number) => ({
-  topic: "demo",
+/** A valid add body on `topic`: a fan-out topic's task carries no callback (its subscribers are its callbacks). */
+const TASK_BODY = (order: string, delay: number, topic = "demo") => ({
+  topic,
   delay_seconds: delay,
   content: { order_id: order },
-  callback: { url: "https://hooks.example.com/n" },
+  ...(topic === FAN_OUT_TOPIC ? {} : { callback: { url: "https://hooks.example.com/n" } }),
 });
-const SCHEDULE_BODY = {
-  topic: "demo",
+const scheduleBody = (topic: string) => ({
+  topic,
   cron: "0 0 1 1 *",
   timezone: "UTC",
   content: { order_id: "s" },
-  callback: { url: "https://hooks.example.com/s" },
-};
+  ...(topic === FAN_OUT_TOPIC ? {} : { callback: { url: "https://hooks.example.com/s" } }),
+});
+const SCHEDULE_BODY = scheduleBody("demo");
 
 async function ok(w: World, name: string, req: Req): Promise<Record<string, unknown>> {
   const res = await call(w.handler(name), req);
@@ -164,24 +190,54 @@ const jsonPost = (body: unknown, params?: Record<string, string>): Req => ({
   ...(params ? { pathParameters: params } : {}),
 });
 
-/** Four tasks (scheduled on the queue, scheduled with a schedule, queued, dead-lettered), two schedules, a host. */
-async function seeded(): Promise<{ w: World; s: Seeds }> {
+/** A task's delivery tasks: a parent's copies by subscriber (in SUBSCRIBERS' order), a plain task itself. */
+async function lanesOf(w: World, taskId: string): Promise<string[]> {
+  const links = (await w.f.store.get(taskId))?.fanOut;
+  return links ? SUBSCRIBER_IDS.map((id) => links.find((l) => l.subscriber === id)?.taskId ?? "") : [taskId];
+}
+
+/** A delivery task through its attempt to dead-lettered, or (`delivered`) to delivered. */
+async function finish(w: World, taskId: string, outcome: "failed" | "delivered"): Promise<void> {
+  const { store } = w.f;
+  await store.markQueued(taskId, NOW);
+  await store.startAttempt(taskId, NOW);
+  const expiresAt = retentionExpiry(NOW, 1);
+  if (outcome === "failed") await store.markFailed(taskId, { error: "HTTP 500", atMs: NOW, expiresAt });
+  else await store.markDelivered(taskId, { atMs: NOW, latenessMs: 0, deliveryLatencyMs: 5, expiresAt });
+}
+
+/**
+ * Four tasks (scheduled on the queue, scheduled with a schedule, queued, dead-lettered), two schedules and a host
+ * with an open circuit, on `demo`; in the fan-out world the same on the fan-out topic, each task a parent whose
+ * copies are in that state (the dead-lettered one's: audit's failed, billing's delivered).
+ */
+async function seeded(flavour: Flavour = "plain"): Promise<{ w: World; s: Seeds }> {
   const w = world();
+  const topic = flavour === "fan-out" ? FAN_OUT_TOPIC : "demo";
   const add = async (order: string, delay: number) =>
-    String((await ok(w, "add-task", jsonPost(TASK_BODY(order, delay)))).task_id);
+    String((await ok(w, "add-task", jsonPost(TASK_BODY(order, delay, topic)))).task_id);
   const tasks = { queue: await add("a", 10), schedule: await add("b", 3000), queued: await add("c", 20) };
   const failed = await add("d", 30);
-  await w.f.store.markQueued(tasks.queued, NOW);
-  await w.f.store.markQueued(failed, NOW);
-  await w.f.store.startAttempt(failed, NOW);
-  await w.f.store.markFailed(failed, { error: "HTTP 500", atMs: NOW, expiresAt: retentionExpiry(NOW, 1) });
-  const schedule = async () => String((await ok(w, "create-schedule", jsonPost(SCHEDULE_BODY))).schedule_id);
+  for (const id of await lanesOf(w, tasks.queued)) await w.f.store.markQueued(id, NOW);
+  const [first, second] = await lanesOf(w, failed);
+  if (second === undefined) await finish(w, first as string, "failed");
+  else {
+    await finish(w, first as string, "delivered");
+    await finish(w, second, "failed");
+  }
+  const copies =
+    second === undefined
+      ? undefined
+      : { scheduled: (await lanesOf(w, tasks.queue))[1] as string, failed: second };
+  const schedule = async () =>
+    String((await ok(w, "create-schedule", jsonPost(scheduleBody(topic)))).schedule_id);
   const schedules = { active: await schedule(), paused: await schedule() };
   await ok(w, "pause-schedule", { method: "POST", pathParameters: { id: schedules.paused } });
-  const host = "hooks.example.com";
-  await w.f.store.destinations.recordDestinationFailure("demo", host, NOW, "HTTP 500");
-  await w.f.store.destinations.openCircuit("demo", host, NOW, NOW + 60_000);
-  return { w, s: { tasks: { ...tasks, failed }, schedules, host } };
+  const host = flavour === "fan-out" ? "audit.example.com" : "hooks.example.com";
+  await w.f.store.destinations.recordDestinationFailure(topic, host, NOW, "HTTP 500");
+  await w.f.store.destinations.openCircuit(topic, host, NOW, NOW + 60_000);
+  const s = { flavour, topic, tasks: { ...tasks, failed }, schedules, host };
+  return { w, s: copies ? { ...s, copies } : s };
 }
 
 /** Everything a request could have changed. Reads (queue depths, the switch's state) are not effects. */
@@ -389,6 +445,8 @@ interface RouteSpec {
   readonly openParams?: readonly string[];
   /** The valid request's statuses. */
   readonly okStatuses: readonly number[];
+  /** Its statuses in the fan-out world, where they differ (a parent is never moved: README "Fan-out"). */
+  readonly fanOutStatuses?: readonly number[];
   /** Which seeded task the plain valid request names (default the first, scheduled on the queue). */
   readonly validPick?: number;
 }
@@ -409,12 +467,15 @@ const forged: Check = () => false;
 
 const SPECS: Readonly<Record<string, RouteSpec>> = {
   "add-task": {
-    bodies: () => [TASK_BODY("z", 60), { ...TASK_BODY("z", 60), delay_seconds: undefined, due_at: iso(600) }],
+    bodies: (s) => [
+      TASK_BODY("z", 60, s.topic),
+      { ...TASK_BODY("z", 60, s.topic), delay_seconds: undefined, due_at: iso(600) },
+    ],
     openFields: ["content"],
     okStatuses: [201],
   },
   "add-tasks-batch": {
-    bodies: () => [{ tasks: [TASK_BODY("y", 60), TASK_BODY("z", 90)] }],
+    bodies: (s) => [{ tasks: [TASK_BODY("y", 60, s.topic), TASK_BODY("z", 90, s.topic)] }],
     openFields: [],
     // Counts at the limit (MAX_BATCH_TASKS) and one past it, and items that are no add body at all.
     oddValues: {
@@ -477,8 +538,9 @@ const SPECS: Readonly<Record<string, RouteSpec>> = {
       ],
     },
     okStatuses: [200],
+    fanOutStatuses: [409],
   },
-  "run-task": { okStatuses: [200] },
+  "run-task": { okStatuses: [200], fanOutStatuses: [409] },
   "cancel-group": {
     query: {
       group: { valid: () => "a" },
@@ -489,9 +551,9 @@ const SPECS: Readonly<Record<string, RouteSpec>> = {
     okStatuses: [200],
   },
   "list-tasks": {
-    baseQuery: () => ({ topic: "demo", group: "a" }),
+    baseQuery: (s) => ({ topic: s.topic, group: "a" }),
     query: {
-      topic: { valid: () => "demo", check: (v) => (knownTopic(v) ? undefined : false) },
+      topic: { valid: (s) => s.topic, check: (v) => (knownTopic(v) ? undefined : false) },
       group: { valid: () => "a" },
       status: { valid: () => "failed" },
       limit: { valid: () => "10", check: limitCheck(100) },
@@ -528,16 +590,16 @@ const SPECS: Readonly<Record<string, RouteSpec>> = {
     okStatuses: [200],
   },
   "create-schedule": {
-    bodies: () => [
-      SCHEDULE_BODY,
+    bodies: (s) => [
+      scheduleBody(s.topic),
       {
-        ...SCHEDULE_BODY,
+        ...scheduleBody(s.topic),
         cron: "*/5 * * * *",
         deliver_by: "order_id",
         start_at: iso(-3600),
         end_at: iso(86_400),
       },
-      { ...SCHEDULE_BODY, cron: "@daily", timezone: "Europe/Berlin", start_at: iso(3600) },
+      { ...scheduleBody(s.topic), cron: "@daily", timezone: "Europe/Berlin", start_at: iso(3600) },
     ],
     openFields: ["content"],
     oddValues: {
@@ -552,9 +614,9 @@ const SPECS: Readonly<Record<string, RouteSpec>> = {
   },
   "get-schedule": { okStatuses: [200] },
   "list-schedules": {
-    baseQuery: () => ({ topic: "demo" }),
+    baseQuery: (s) => ({ topic: s.topic }),
     query: {
-      topic: { valid: () => "demo", check: (v) => (knownTopic(v) ? undefined : false) },
+      topic: { valid: (s) => s.topic, check: (v) => (knownTopic(v) ? undefined : false) },
       limit: { valid: () => "10", check: limitCheck(100) },
       cursor: { valid: () => "x", check: forged },
     },
@@ -572,7 +634,7 @@ const SPECS: Readonly<Record<string, RouteSpec>> = {
     okStatuses: [200],
   },
   "reset-destination": {
-    query: { topic: { valid: () => "demo", check: (v) => (knownTopic(v) ? undefined : false) } },
+    query: { topic: { valid: (s) => s.topic, check: (v) => (knownTopic(v) ? undefined : false) } },
     okStatuses: [200],
   },
 };
@@ -589,7 +651,8 @@ function paramValues(
 ): { real: string[]; known: (v: string) => boolean } {
   const spec = SPECS[route.name];
   if (spec?.openParams?.includes(name)) return { real: ["a", "b", "c", "d"], known: (v) => v !== "" };
-  if (name === "topic") return { real: [...TOPICS], known: knownTopic };
+  // The seeded topic first: the plain request names it.
+  if (name === "topic") return { real: [s.topic, ...TOPICS.filter((t) => t !== s.topic)], known: knownTopic };
   // Host names are case-insensitive, and a fully qualified name's trailing dot names the same host: the route
   // reads the host as a callback URL's is keyed (shared/domain/destination.ts), so every spelling finds it.
   if (name === "host") return { real: [s.host], known: (v) => v.toLowerCase().replace(/\.$/, "") === s.host };
@@ -598,7 +661,7 @@ function paramValues(
     return { real: ids, known: (v) => ids.includes(v) };
   }
   if (name === "id") {
-    const ids = Object.values(s.tasks);
+    const ids = [...Object.values(s.tasks), ...Object.values(s.copies ?? {})];
     // The route's own target first: the plain request names it.
     const pick = spec?.validPick ?? 0;
     return { real: [...ids.slice(pick), ...ids.slice(0, pick)], known: (v) => ids.includes(v) };
@@ -623,6 +686,10 @@ interface Built {
   readonly refuse: string[];
   /** The exact status it must get, where one check alone decides. */
   readonly status?: number;
+  /** The error codes that status may carry, where the one check says. */
+  readonly codes?: readonly string[];
+  /** The path parameters' values, as the route names them. */
+  readonly values: Readonly<Record<string, string>>;
 }
 
 /** The segment as a client would send it (a lone surrogate, which no URL can hold, as is). */
@@ -647,24 +714,25 @@ function buildParams(route: Route, plan: RoutePlan, s: Seeds, refuse: string[]) 
   let rawPath = route.routeKey.split(" ")[1] as string;
   for (const [name, value] of Object.entries(values))
     rawPath = rawPath.replace(`{${name}}`, pathSegment(value));
-  if (names.length === 0) return { rawPath };
+  if (names.length === 0) return { rawPath, values };
   switch (plan.paramShape) {
     case "none":
       refuse.push("no path parameters");
-      return { rawPath };
+      return { rawPath, values };
     case "empty":
       refuse.push("empty path parameters");
-      return { rawPath, pathParameters: {} };
+      return { rawPath, values, pathParameters: {} };
     case "other-names":
       refuse.push("path parameters under other names");
       return {
         rawPath,
+        values,
         pathParameters: Object.fromEntries(names.map((n) => [n.toUpperCase(), values[n] as string])),
       };
     case "extra":
-      return { rawPath, pathParameters: { ...values, extra: "x" } };
+      return { rawPath, values, pathParameters: { ...values, extra: "x" } };
     default:
-      return { rawPath, pathParameters: values };
+      return { rawPath, values, pathParameters: values };
   }
 }
 
@@ -836,7 +904,7 @@ function build(route: Route, plan: RoutePlan, s: Seeds): Built {
           : plan.method;
   const wrongMethod = !isMethod(method, routeMethod);
   if (wrongMethod) refuse.push(`method ${JSON.stringify(method)}`);
-  const { rawPath, pathParameters } = buildParams(route, plan, s, refuse);
+  const { rawPath, values, pathParameters } = buildParams(route, plan, s, refuse);
   const rawQuery = buildQuery(route, plan.query, s, refuse);
   const takesJson = spec.bodies !== undefined;
   // A route that acts and keeps no key refuses an `Idempotency-Key` header before reading anything (its body too:
@@ -875,6 +943,10 @@ function build(route: Route, plan: RoutePlan, s: Seeds): Built {
     encoding?.split(",").some((coding) => !["", "identity"].includes(coding.trim().toLowerCase()));
   if (compressed) refuse.push(`content-encoding ${encoding}`);
   const exact = wrongMethod && !conflict ? 405 : compressed && early === 0 && !conflict ? 415 : undefined;
+  // What the seeded tasks' state and fan-out decide: where it is the one reason, its status (and codes) too.
+  const rules = stateRules(route, plan, { values, rawQuery, sent }, s);
+  const decided = refuse.length === 0 && rules.length === 1 ? rules[0] : undefined;
+  refuse.push(...rules.map((rule) => rule.reason));
   const req: Req = {
     method,
     rawPath,
@@ -884,16 +956,134 @@ function build(route: Route, plan: RoutePlan, s: Seeds): Built {
     ...(body !== undefined ? { body } : {}),
     base64,
   };
-  return { req, refuse, ...(exact !== undefined ? { status: exact } : {}) };
+  if (exact !== undefined) return { req, refuse, values, status: exact };
+  if (decided?.status !== undefined)
+    return { req, refuse, values, status: decided.status, codes: decided.codes };
+  return { req, refuse, values };
+}
+
+/** A reason a request is refused that the seeded world decides, with its status and codes where it alone decides. */
+interface Rule {
+  readonly reason: string;
+  readonly status?: number;
+  readonly codes?: readonly string[];
+}
+
+/** The seeded ids that are fan-out tasks: the parents and the copies named by their own ids (none in the plain world). */
+function fanOutIds(s: Seeds): string[] {
+  return s.copies ? [...Object.values(s.tasks), ...Object.values(s.copies)] : [];
+}
+
+/** A `subscriber` query value the schema takes (1–64 characters); another is `validation_failed` first. */
+const subscriberShaped = (v: string) => v.length >= 1 && v.length <= 64;
+
+/**
+ * What the seeded world decides of a request the checks above may let through (README "Fan-out", "Find and
+ * replay", "cancel"): a fan-out task or copy is never rescheduled or run (409 `fan_out_unsupported`); a parent
+ * whose copies have all moved on is not cancelled (409, and its cancel changes nothing); only a finished task, or
+ * a parent with a finished copy, is replayed; `?subscriber=` names one of a fan-out task's (or topic's, with a
+ * group) subscribers; a task on a fan-out topic carries no callback.
+ */
+function stateRules(
+  route: Route,
+  plan: RoutePlan,
+  sent: { values: Readonly<Record<string, string>>; rawQuery: string; sent: string },
+  s: Seeds,
+): Rule[] {
+  const id = sent.values.id ?? "";
+  const query = new URLSearchParams(sent.rawQuery);
+  switch (route.name) {
+    case "run-task":
+    case "reschedule-task": {
+      if (!fanOutIds(s).includes(id)) return [];
+      // A reschedule's odd bodies may be refused for their own sake first.
+      const decides = route.name === "run-task" || plan.body.kind === "valid";
+      const reason = "a fan-out task or copy is never moved";
+      return [decides ? { reason, status: 409, codes: ["fan_out_unsupported"] } : { reason }];
+    }
+    case "cancel-task":
+      return s.copies && id === s.tasks.failed
+        ? [{ reason: "no copy of the parent waits for its attempt", status: 409, codes: ["conflict"] }]
+        : [];
+    case "replay-task":
+      return replayRules(id, query, s);
+    case "list-tasks":
+      return laneRules(query);
+    case "add-task":
+    case "create-schedule":
+      return plan.base64 !== "lie" && fanOutCallback(sent.sent)
+        ? [
+            {
+              reason: "a callback on a fan-out topic",
+              status: 400,
+              codes: ["fan_out_callback", "validation_failed"],
+            },
+          ]
+        : [];
+    default:
+      return [];
+  }
+}
+
+function replayRules(id: string, query: URLSearchParams, s: Seeds): Rule[] {
+  const subscriber = query.get("subscriber");
+  const known = [...Object.values(s.tasks), ...Object.values(s.copies ?? {})].includes(id);
+  if (!known) return [];
+  if (subscriber !== null) {
+    const shaped = subscriberShaped(subscriber);
+    if (!s.copies || !Object.values(s.tasks).includes(id))
+      return [
+        {
+          reason: "?subscriber= on a task that is not fan-out",
+          status: 400,
+          codes: [shaped ? "not_fan_out" : "validation_failed"],
+        },
+      ];
+    if (!SUBSCRIBER_IDS.includes(subscriber))
+      return [
+        {
+          reason: "?subscriber= naming none of the task's subscribers",
+          status: 400,
+          codes: [shaped ? "unknown_subscriber" : "validation_failed"],
+        },
+      ];
+  }
+  // Finished: the dead-lettered task (a parent: audit's copy failed, billing's delivered), and its failed copy.
+  const finished = [s.tasks.failed, ...(s.copies ? [s.copies.failed] : [])];
+  return finished.includes(id)
+    ? []
+    : [{ reason: "nothing of it is finished", status: 409, codes: ["conflict"] }];
+}
+
+function laneRules(query: URLSearchParams): Rule[] {
+  const subscriber = query.get("subscriber");
+  if (subscriber === null) return [];
+  if (query.get("topic") !== FAN_OUT_TOPIC)
+    return [{ reason: "?subscriber= on a topic without subscribers" }];
+  if (!SUBSCRIBER_IDS.includes(subscriber)) return [{ reason: "?subscriber= naming none of the topic's" }];
+  if (!query.has("group")) return [{ reason: "?subscriber= without its group" }];
+  return [];
+}
+
+/** Whether a body is a JSON object for the fan-out topic that names a callback. */
+function fanOutCallback(text: string): boolean {
+  try {
+    const body = JSON.parse(text) as unknown;
+    if (jsonType(body) !== "object") return false;
+    const fields = body as Record<string, unknown>;
+    return fields.topic === FAN_OUT_TOPIC && fields.callback !== undefined;
+  } catch {
+    return false;
+  }
 }
 
 // ---------------------------------------------------------------------------------------------------------
 // The runner.
 // ---------------------------------------------------------------------------------------------------------
 
-async function runCase(route: Route, plan: RoutePlan): Promise<void> {
-  const { w, s } = await seeded();
-  const { req, refuse, status: exact } = build(route, plan, s);
+async function runCase(route: Route, plan: RoutePlan, flavour: Flavour = "plain"): Promise<void> {
+  const { w, s } = await seeded(flavour);
+  const { req, refuse, status: exact, codes, values } = build(route, plan, s);
   const before = snapshot(w);
   const res = await call(w.handler(route.name), req);
   const body = checkEnvelope(res, req, route.name === "openapi");
@@ -905,6 +1095,14 @@ async function runCase(route: Route, plan: RoutePlan): Promise<void> {
   if (exact !== undefined) expect(status, why).toBe(exact);
   if (exact === 405) expect(res.headers?.allow).toBe(methodOf(route));
   if (exact === 415) expect(res.headers?.["accept-encoding"], why).toBe("identity");
+  if (codes !== undefined) expect(codes, why).toContain((body as unknown as ErrorShape).error.code);
+  // A fan-out task is never moved, whatever else is wrong with the request: its 409 says why.
+  if (
+    status === 409 &&
+    ["run-task", "reschedule-task"].includes(route.name) &&
+    fanOutIds(s).includes(values.id ?? "")
+  )
+    expect((body as unknown as ErrorShape).error.code, why).toBe("fan_out_unsupported");
   if (status >= 300 || methodOf(route) === "GET") {
     expect(after, `${status}: the store, a timer, a queue or the switch changed: ${why}`).toEqual(before);
   }
@@ -915,8 +1113,124 @@ async function runCase(route: Route, plan: RoutePlan): Promise<void> {
     expect(due, why).toBeGreaterThanOrEqual(NOW);
     expect(due, why).toBeLessThanOrEqual(NOW + DEMO_MAX_DELAY_MS);
   }
+  if (status < 300)
+    checkEffects(route.name, {
+      id: values.id ?? "",
+      query: new URLSearchParams(req.rawQuery ?? ""),
+      body,
+      before,
+      after,
+      why,
+    });
   // A create or resume answers even when its inline pass failed: a failure there is a defect all the same.
   expect(w.scheduleErrors.map(String), why).toEqual([]);
+}
+
+type Snapshot = ReturnType<typeof snapshot>;
+
+/** The tasks a request wrote, added or removed. */
+function changedTasks(before: Snapshot, after: Snapshot): string[] {
+  const was = new Map(before.tasks);
+  const now = new Map(after.tasks);
+  return [...new Set([...was.keys(), ...now.keys()])].filter(
+    (id) => !isDeepStrictEqual(was.get(id), now.get(id)),
+  );
+}
+
+const sorted = (ids: Iterable<string>) => [...ids].sort();
+
+/** The ids a snapshot's new entries name: timers armed (queue or Scheduler), messages sent to a topic queue. */
+function armedSince(before: Snapshot, after: Snapshot): string[] {
+  const queue = after.armed.slice(before.armed.length).map((a) => a.taskId);
+  return [...queue, ...after.schedulesCreated.slice(before.schedulesCreated.length).map((c) => c.taskId)];
+}
+const sentSince = (before: Snapshot, after: Snapshot) =>
+  after.enqueued.slice(before.enqueued.length).map((m) => m.taskId);
+
+interface Answered {
+  readonly id: string;
+  readonly query: URLSearchParams;
+  readonly body: Record<string, unknown>;
+  readonly before: Snapshot;
+  readonly after: Snapshot;
+  readonly why: string;
+}
+
+/**
+ * A 2xx has exactly the effects it claims, a fan-out task's through its copies (README "Fan-out"): an add writes
+ * the task (a parent and one copy per subscriber) and arms each delivery task once, never a parent; a cancel
+ * touches the task (a parent and its copies that had not started) and nothing else; a replay queues and sends
+ * exactly the finished tasks it names (one subscriber's copy, or a parent's finished copies: nobody else is called
+ * again); a bulk replay only tasks that were dead-lettered; a parent's view lists its subscribers' copies.
+ */
+function checkEffects(route: string, a: Answered): void {
+  const changed = changedTasks(a.before, a.after);
+  const was = new Map(a.before.tasks);
+  const now = new Map(a.after.tasks);
+  switch (route) {
+    case "add-task": {
+      const id = String(a.body.task_id);
+      const copies = (a.body.subscribers as { id: string; task_id: string }[] | undefined) ?? [];
+      expect(
+        copies.map((c) => c.id),
+        a.why,
+      ).toEqual(a.body.topic === FAN_OUT_TOPIC ? SUBSCRIBER_IDS : []);
+      const deliveries = copies.length > 0 ? copies.map((c) => c.task_id) : [id];
+      expect(sorted(changed), a.why).toEqual(sorted(new Set([id, ...deliveries])));
+      for (const copy of copies) expect(now.get(copy.task_id)?.parentTaskId, a.why).toBe(id);
+      expect(sorted(armedSince(a.before, a.after)), a.why).toEqual(sorted(deliveries));
+      return;
+    }
+    case "cancel-task": {
+      const lanes = (was.get(a.id)?.fanOut ?? []).map((l) => l.taskId);
+      expect(
+        changed.every((id) => id === a.id || lanes.includes(id)),
+        a.why,
+      ).toBe(true);
+      for (const lane of lanes) {
+        const waiting = ["scheduled", "queued"].includes(String(was.get(lane)?.status));
+        expect(now.get(lane)?.status, a.why).toBe(waiting ? "cancelled" : was.get(lane)?.status);
+      }
+      return;
+    }
+    case "replay-task": {
+      const lanes = was.get(a.id)?.fanOut;
+      const subscriber = a.query.get("subscriber");
+      const finished = (id: string) => ["failed", "delivered"].includes(String(was.get(id)?.status));
+      const replayed = !lanes
+        ? [a.id]
+        : lanes.filter((l) => (subscriber === null ? finished(l.taskId) : l.subscriber === subscriber));
+      const ids = replayed.map((r) => (typeof r === "string" ? r : r.taskId));
+      expect(sorted(changed), a.why).toEqual(sorted(ids));
+      for (const id of ids) expect(now.get(id)?.status, a.why).toBe("queued");
+      expect(sorted(sentSince(a.before, a.after)), a.why).toEqual(sorted(ids));
+      return;
+    }
+    case "replay-topic": {
+      for (const id of changed) {
+        expect(was.get(id)?.status, a.why).toBe("failed");
+        expect(now.get(id)?.status, a.why).toBe("queued");
+      }
+      expect(sorted(sentSince(a.before, a.after)), a.why).toEqual(sorted(changed));
+      return;
+    }
+    case "get-task": {
+      const task = was.get(a.id);
+      if (task?.fanOut) {
+        const rows = a.body.subscribers as { id: string; task_id: string }[];
+        expect(
+          rows.map((r) => [r.id, r.task_id]),
+          a.why,
+        ).toEqual(task.fanOut.map((l) => [l.subscriber, l.taskId]));
+        expect(a.body.callback_url, a.why).toBe("");
+      }
+      if (task?.parentTaskId) {
+        expect(a.body.parent_task_id, a.why).toBe(task.parentTaskId);
+        expect(a.body.subscriber, a.why).toBe(task.subscriber);
+      }
+      return;
+    }
+  }
 }
 
 // ---------------------------------------------------------------------------------------------------------
@@ -1098,9 +1412,10 @@ function checkOccurrences(view: ScheduleView, nowMs: number, where: string): voi
   }
 }
 
-async function runScheduleCase(plan: SchedulePlan): Promise<void> {
-  const { w } = await seeded();
-  const req = jsonPost({ ...SCHEDULE_BODY, ...plan });
+async function runScheduleCase(flavour: Flavour, plan: SchedulePlan): Promise<void> {
+  const { w, s } = await seeded(flavour);
+  // In the fan-out world the schedule is on the fan-out topic (each occurrence a parent and its copies).
+  const req = jsonPost({ ...scheduleBody(s.topic), ...plan, ...(s.copies ? { topic: s.topic } : {}) });
   const before = snapshot(w);
   const res = await call(w.handler("create-schedule"), req);
   const body = checkEnvelope(res, req, false);
@@ -1214,21 +1529,26 @@ describe("hostile input: every route of the table", { timeout: TIMEOUT_MS }, () 
     );
   });
 
-  it.each(API_ROUTES.map((route) => [route.routeKey, route] as const))(
-    "%s: the plain valid request succeeds (the harness reaches the route's service)",
-    async (_key, route) => {
-      const { w, s } = await seeded();
+  it.each(FLAVOURS.flatMap((f) => API_ROUTES.map((route) => [route.routeKey, f, route] as const)))(
+    "%s (%s world): the plain valid request succeeds (the harness reaches the route's service)",
+    async (_key, flavour, route) => {
+      const { w, s } = await seeded(flavour);
       const { req, refuse } = build(route, PLAIN_PLAN, s);
-      expect(refuse).toEqual([]);
+      const spec = SPECS[route.name] as RouteSpec;
+      const statuses = (flavour === "fan-out" && spec.fanOutStatuses) || spec.okStatuses;
+      if (statuses.every((status) => status < 300)) expect(refuse).toEqual([]);
       const res = await call(w.handler(route.name), req);
       checkEnvelope(res, req, route.name === "openapi");
-      expect(SPECS[route.name]?.okStatuses, res.body?.slice(0, 300)).toContain(res.statusCode);
+      expect(statuses, res.body?.slice(0, 300)).toContain(res.statusCode);
     },
   );
 
-  it.each(FOUND)("found: $route ($found)", async ({ route, plan }) => {
-    await runCase(routeNamed(route), plan);
-  });
+  it.each(FLAVOURS.flatMap((f) => FOUND.map((found) => ({ ...found, flavour: f }))))(
+    "found: $route ($found), $flavour world",
+    async ({ route, plan, flavour }) => {
+      await runCase(routeNamed(route), plan, flavour);
+    },
+  );
 
   it("$default (unmatched-route): any method and path is a 404, or a 405 whose Allow lists the path's methods", async () => {
     await fc.assert(
@@ -1264,14 +1584,14 @@ describe("hostile input: every route of the table", { timeout: TIMEOUT_MS }, () 
   });
 
   it("POST /v1/schedules with hostile cron, time zone, start and end: a structured 4xx that changes nothing, or a 201 whose schedule reads, materializes, pauses, resumes and deletes", async () => {
-    await fc.assert(fc.asyncProperty(schedulePlan, runScheduleCase), runs(RUNS * 3));
+    await fc.assert(fc.asyncProperty(flavour, schedulePlan, runScheduleCase), runs(RUNS * 3));
   });
 
   it.each(API_ROUTES.map((route) => [route.routeKey, route] as const))(
-    "%s: hostile requests get a structured 4xx and change nothing, or a 2xx where valid",
+    "%s: hostile requests get a structured 4xx and change nothing, or a 2xx where valid (plain and fan-out worlds)",
     async (_key, route) => {
       await fc.assert(
-        fc.asyncProperty(routePlan, (plan) => runCase(route, plan)),
+        fc.asyncProperty(flavour, routePlan, (world, plan) => runCase(route, plan, world)),
         runs(RUNS),
       );
     },
