@@ -10,7 +10,10 @@
  * - a request that is certainly invalid (wrong method, a path parameter naming nothing, a repeated or unknown
  *   query parameter, a forged cursor, malformed or wrong-typed JSON, …) is refused, never a 2xx;
  * - a non-2xx (and any GET) leaves the store, the timers, the topic queues and the topic switch exactly as they
- *   were.
+ *   were; a 2xx of an add, cancel or replay has exactly the effects it claims (checkEffects).
+ * Each case runs in one of two seeded worlds (split case by case, so the run's time stays): tasks on a plain topic,
+ * or on a fan-out topic (README "Fan-out": each task a parent and one copy per subscriber), where the oracle knows
+ * fan-out's own answers (stateRules).
  * A route the table gains without a spec below fails "every route is covered".
  *
  * Reproduce a failure with the seed (and path) fast-check prints: `FC_SEED=<seed> FC_PATH=<path> npx vitest run
@@ -175,7 +178,6 @@ const scheduleBody = (topic: string) => ({
   content: { order_id: "s" },
   ...(topic === FAN_OUT_TOPIC ? {} : { callback: { url: "https://hooks.example.com/s" } }),
 });
-const SCHEDULE_BODY = scheduleBody("demo");
 
 async function ok(w: World, name: string, req: Req): Promise<Record<string, unknown>> {
   const res = await call(w.handler(name), req);
@@ -1081,7 +1083,8 @@ function fanOutCallback(text: string): boolean {
 // The runner.
 // ---------------------------------------------------------------------------------------------------------
 
-async function runCase(route: Route, plan: RoutePlan, flavour: Flavour = "plain"): Promise<void> {
+/** One case: every check above; answers the status, for a table of cases that knows it. */
+async function runCase(route: Route, plan: RoutePlan, flavour: Flavour = "plain"): Promise<number> {
   const { w, s } = await seeded(flavour);
   const { req, refuse, status: exact, codes, values } = build(route, plan, s);
   const before = snapshot(w);
@@ -1124,6 +1127,7 @@ async function runCase(route: Route, plan: RoutePlan, flavour: Flavour = "plain"
     });
   // A create or resume answers even when its inline pass failed: a failure there is a defect all the same.
   expect(w.scheduleErrors.map(String), why).toEqual([]);
+  return status;
 }
 
 type Snapshot = ReturnType<typeof snapshot>;
@@ -1302,6 +1306,97 @@ const FOUND: readonly { readonly route: string; readonly found: string; readonly
     route: "replay-topic",
     found: "seed 1355855545, path 404:1:1",
     plan: { ...PLAIN_PLAN, body: { kind: "not-object", text: "null" } },
+  },
+];
+
+/**
+ * The plain request aimed at the route's `pick`th seeded task, in paramValues' order (the fan-out world's ids:
+ * the parents queue, schedule, queued, failed, then audit's scheduled and failed copies; a replay's list starts
+ * at the failed parent), with these query parameters.
+ */
+const aimed = (pick: number, query: Record<string, string> = {}): RoutePlan => ({
+  ...PLAIN_PLAN,
+  params: [{ kind: "real", pick }, PLAIN_PLAN.params[1] as ParamPlan],
+  query: {
+    pairs: Object.entries(query).map(([key, text]) => ({ key, value: { kind: "odd", text } })),
+    raw: "",
+  },
+});
+
+/**
+ * Fan-out's own paths, each once in every run (a property reaches some only now and then): the answer's status,
+ * and through runCase its effects (checkEffects) and its refusals' codes (stateRules).
+ */
+const FAN_OUT_CASES: readonly {
+  readonly route: string;
+  readonly what: string;
+  readonly plan: RoutePlan;
+  readonly status: number;
+}[] = [
+  {
+    route: "replay-task",
+    what: "?subscriber=audit: only audit's failed copy",
+    plan: aimed(0, { subscriber: "audit" }),
+    status: 202,
+  },
+  {
+    route: "replay-task",
+    what: "?subscriber=billing: only billing's delivered copy",
+    plan: aimed(0, { subscriber: "billing" }),
+    status: 202,
+  },
+  { route: "replay-task", what: "no subscriber: every finished copy", plan: aimed(0), status: 202 },
+  {
+    route: "replay-task",
+    what: "a subscriber the task does not have",
+    plan: aimed(0, { subscriber: "search" }),
+    status: 400,
+  },
+  {
+    route: "replay-task",
+    what: "?subscriber= on a copy's own id",
+    plan: aimed(2, { subscriber: "audit" }),
+    status: 400,
+  },
+  { route: "replay-task", what: "a failed copy by its own id", plan: aimed(2), status: 202 },
+  {
+    route: "replay-task",
+    what: "?subscriber=audit, its copy still scheduled",
+    plan: aimed(3, { subscriber: "audit" }),
+    status: 409,
+  },
+  { route: "replay-task", what: "no copy finished", plan: aimed(5), status: 409 },
+  { route: "cancel-task", what: "a parent and its scheduled copies", plan: aimed(0), status: 200 },
+  { route: "cancel-task", what: "a parent and its queued copies", plan: aimed(2), status: 200 },
+  { route: "cancel-task", what: "a parent whose copies all finished: put back", plan: aimed(3), status: 409 },
+  { route: "cancel-task", what: "a scheduled copy by its own id", plan: aimed(4), status: 200 },
+  {
+    route: "cancel-task",
+    what: "a dead-lettered copy by its own id: discarded",
+    plan: aimed(5),
+    status: 200,
+  },
+  { route: "run-task", what: "a parent", plan: aimed(0), status: 409 },
+  { route: "run-task", what: "a copy", plan: aimed(4), status: 409 },
+  { route: "reschedule-task", what: "a finished parent", plan: aimed(3), status: 409 },
+  { route: "reschedule-task", what: "a copy", plan: aimed(5), status: 409 },
+  { route: "get-task", what: "a parent's view", plan: aimed(3), status: 200 },
+  { route: "get-task", what: "a copy's view", plan: aimed(4), status: 200 },
+  { route: "list-tasks", what: "a subscriber's lane", plan: aimed(0, { subscriber: "audit" }), status: 200 },
+  {
+    route: "list-tasks",
+    what: "a subscriber the topic does not have",
+    plan: aimed(0, { subscriber: "search" }),
+    status: 400,
+  },
+  {
+    route: "add-task",
+    what: "a callback on a fan-out topic",
+    plan: {
+      ...PLAIN_PLAN,
+      body: { kind: "garbage", text: JSON.stringify({ ...TASK_BODY("z", 60), topic: FAN_OUT_TOPIC }) },
+    },
+    status: 400,
   },
 ];
 
@@ -1543,6 +1638,10 @@ describe("hostile input: every route of the table", { timeout: TIMEOUT_MS }, () 
     },
   );
 
+  it.each(FAN_OUT_CASES)("fan-out: $route, $what ($status)", async ({ route, plan, status }) => {
+    expect(await runCase(routeNamed(route), plan, "fan-out")).toBe(status);
+  });
+
   it.each(FLAVOURS.flatMap((f) => FOUND.map((found) => ({ ...found, flavour: f }))))(
     "found: $route ($found), $flavour world",
     async ({ route, plan, flavour }) => {
@@ -1591,7 +1690,9 @@ describe("hostile input: every route of the table", { timeout: TIMEOUT_MS }, () 
     "%s: hostile requests get a structured 4xx and change nothing, or a 2xx where valid (plain and fan-out worlds)",
     async (_key, route) => {
       await fc.assert(
-        fc.asyncProperty(flavour, routePlan, (world, plan) => runCase(route, plan, world)),
+        fc.asyncProperty(flavour, routePlan, async (world, plan) => {
+          await runCase(route, plan, world);
+        }),
         runs(RUNS),
       );
     },
