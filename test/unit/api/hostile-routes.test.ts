@@ -998,8 +998,8 @@ function stateRules(
     case "run-task":
     case "reschedule-task": {
       if (!fanOutIds(s).includes(id)) return [];
-      // A reschedule's odd bodies may be refused for their own sake first.
-      const decides = route.name === "run-task" || plan.body.kind === "valid";
+      // A reschedule's odd bodies (and a valid one sent as base64 that is none) may be refused for their own sake first.
+      const decides = route.name === "run-task" || (plan.body.kind === "valid" && plan.base64 !== "lie");
       const reason = "a fan-out task or copy is never moved";
       return [decides ? { reason, status: 409, codes: ["fan_out_unsupported"] } : { reason }];
     }
