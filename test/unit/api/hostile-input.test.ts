@@ -51,7 +51,7 @@ import {
 } from "../../support/arbitraries/hostile-posts.js";
 import { ID_MUTATIONS, type IdMutation, idCase, isMethod } from "../../support/arbitraries/task-ids.js";
 import { propertyRuns, propertyScale } from "../../support/fast-check-runs.js";
-import { fixture, NOW, silentLogger } from "./fakes.js";
+import { fixture, NOW, silentLogger, testConfig } from "./fakes.js";
 
 // ---------------------------------------------------------------------------------------------------------
 // Harness: the real handlers, fresh fakes per case, snapshots of every side effect.
@@ -95,9 +95,20 @@ const context = {
   getRemainingTimeInMillis: () => 10_000,
 } as unknown as Context;
 
-function api() {
+/** A topic with subscribers (README "Fan-out"): a task added to it is a parent and one copy per subscriber. */
+const FAN_OUT_TOPIC = "orders";
+const SUBSCRIBERS = [
+  { id: "billing", url: "https://billing.example.com/hook" },
+  { id: "audit", url: "https://audit.example.com/hook" },
+];
+
+/** The handlers on fresh fakes; `fanOut` adds the fan-out topic to the configuration. */
+function api(fanOut = false) {
   const f = fixture(NOW);
-  const deps = { ...f.deps, logger };
+  const config = fanOut
+    ? testConfig({ [FAN_OUT_TOPIC]: { deliverBy: "order_id", subscribers: SUBSCRIBERS } })
+    : f.config;
+  const deps = { ...f.deps, config, logger };
   return {
     f,
     add: fns.add.createHandler(deps),
@@ -356,17 +367,24 @@ async function runPostCase(c: Case): Promise<void> {
 
 const postProperty = (arb: fc.Arbitrary<Case>) => fc.asyncProperty(arb, runPostCase);
 
-/** Three tasks to aim at: scheduled on the queue, scheduled with a schedule, and queued. */
-async function seededTasks(h: Api): Promise<{ queue: string; schedule: string; queued: string }> {
+/**
+ * Three tasks to aim at: scheduled on the queue, scheduled with a schedule, and queued with its attempt started; on
+ * the fan-out topic (`fanOut`), three parents whose copies are so.
+ */
+async function seededTasks(
+  h: Api,
+  fanOut = false,
+): Promise<{ queue: string; schedule: string; queued: string }> {
   const add = async (delay: number, order: string) => {
+    const callback = { url: "https://hooks.example.com/n" };
     const res = await call(h.add, {
       method: "POST",
       headers: { "content-type": "application/json" },
       body: JSON.stringify({
-        topic: "demo",
+        topic: fanOut ? FAN_OUT_TOPIC : "demo",
         delay_seconds: delay,
         content: { order_id: order },
-        callback: { url: "https://hooks.example.com/n" },
+        ...(fanOut ? {} : { callback }),
       }),
     });
     expect(res.statusCode).toBe(201);
@@ -374,8 +392,11 @@ async function seededTasks(h: Api): Promise<{ queue: string; schedule: string; q
   };
   const ids = { queue: await add(10, "a"), schedule: await add(3000, "b"), queued: await add(20, "c") };
   // Its attempt started (a `queued` task alone is still cancellable): the DELETE this one meets is refused.
-  await h.f.store.markQueued(ids.queued, NOW);
-  await h.f.store.startAttempt(ids.queued, NOW + 1);
+  const links = (await h.f.store.get(ids.queued))?.fanOut;
+  for (const id of links ? links.map((l) => l.taskId) : [ids.queued]) {
+    await h.f.store.markQueued(id, NOW);
+    await h.f.store.startAttempt(id, NOW + 1);
+  }
   return ids;
 }
 
@@ -578,11 +599,12 @@ describe("hot code paths", () => {
 });
 
 describe("hostile input: GET and DELETE /v1/tasks/{id}", { timeout: TIMEOUT_MS }, () => {
-  it("odd ids, paths and methods: 404/405/409 and nothing touched, or the real task", async () => {
+  it("odd ids, paths and methods: 404/405/409 and nothing touched, or the real task (plain or fan-out)", async () => {
     await fc.assert(
-      fc.asyncProperty(idCase, async (c) => {
-        const h = api();
-        const ids = await seededTasks(h);
+      // Split between plain tasks and fan-out parents (README "Fan-out": a parent's cancel is its copies').
+      fc.asyncProperty(idCase, fc.boolean(), async (c, fanOut) => {
+        const h = api(fanOut);
+        const ids = await seededTasks(h, fanOut);
         const realId = ids[c.target];
         let id: string;
         if (typeof c.id === "string") id = c.id;
@@ -651,16 +673,18 @@ describe("hostile input: GET and DELETE /v1/tasks/{id}", { timeout: TIMEOUT_MS }
         } else {
           expect(status).toBe(200);
           expect(body).toMatchObject({ task_id: known, status: "cancelled" });
-          // Only that task changed, to cancelled; its schedule (if any) was deleted; nothing else.
-          expect(after.tasks.filter(([tid]) => tid !== known)).toEqual(
-            before.tasks.filter(([tid]) => tid !== known),
+          // Only that task (a parent: and its copies) changed, to cancelled; its schedules (a parent: its
+          // copies') were deleted; nothing else.
+          const lanes = [known, ...(h.f.store.tasks.get(known)?.fanOut ?? []).map((l) => l.taskId)];
+          expect(after.tasks.filter(([tid]) => !lanes.includes(tid))).toEqual(
+            before.tasks.filter(([tid]) => !lanes.includes(tid)),
           );
-          expect(h.f.store.tasks.get(known)?.status).toBe("cancelled");
+          for (const lane of lanes) expect(h.f.store.tasks.get(lane)?.status).toBe("cancelled");
           expect(after.idempotency).toEqual(before.idempotency);
           expect(after.armed).toEqual(before.armed);
           expect(after.schedulesCreated).toEqual(before.schedulesCreated);
           expect(after.schedulesDeleted.length - before.schedulesDeleted.length).toBe(
-            known === ids.schedule ? 1 : 0,
+            known === ids.schedule ? (fanOut ? SUBSCRIBERS.length : 1) : 0,
           );
           return;
         }
