@@ -234,7 +234,8 @@ export function nextOccurrence(spec: CronSpec, afterMs: number): number | undefi
   const from = spec.startAtMs !== undefined ? Math.max(afterMs, spec.startAtMs - 1) : afterMs;
   const walk = walkDstGaps(spec, from);
   if (walk.never) return undefined;
-  // Past a gap, the first local time after it is the occurrence; croner would reject the gap's times one by one.
+  // Past a gap, the first local time after it is the occurrence; croner would reject the gap's times one by one
+  // (or, for a fixed local time whose gap ends on the next date, skip it).
   const ms = walk.afterGapMs ?? cronOf(spec).nextRun(new Date(from))?.getTime();
   if (ms === undefined) return undefined;
   if (spec.endAtMs !== undefined && ms >= spec.endAtMs) return undefined;
@@ -271,7 +272,8 @@ type GapWalk =
   | { readonly never: true }
   /**
    * `afterGapMs`: the next times fill a gap, so the next occurrence is the pattern's first local time after it, at
-   * this instant (the first at which the clock reads it: a real-clock pattern, as croner runs it).
+   * this instant (the first at which the clock reads it: a real-clock pattern, as croner runs it); or, for a fixed
+   * local time in a gap, the first instant after that gap.
    */
   | { readonly never: false; readonly afterGapMs?: number };
 
@@ -286,11 +288,11 @@ export function onlyDstGapsAhead(spec: Pick<CronSpec, "cron" | "timezone">, from
 
 function walkDstGaps(spec: Pick<CronSpec, "cron" | "timezone">, fromMs: number): GapWalk {
   const local = dstFreeClockOf(spec.cron);
-  if (!local) return { never: false };
   const fromLocalMs = wallClockMs(fromMs, spec.timezone);
+  if (local.fixedTime) return fixedTimeAfterGap(local.clock, fromLocalMs, spec.timezone);
   let cursor = new Date(fromLocalMs);
   for (let gaps = 0; gaps < MAX_GAPS_STEPPED; gaps++) {
-    const next = local.nextRun(cursor);
+    const next = local.clock.nextRun(cursor);
     if (!next) return { never: false };
     const instantMs = instantOfLocal(next.getTime(), spec.timezone);
     if (instantMs !== undefined)
@@ -303,6 +305,20 @@ function walkDstGaps(spec: Pick<CronSpec, "cron" | "timezone">, fromMs: number):
   }
   // More gaps than any zone has in a cycle: croner's own search answers, slowly but right.
   return { never: false };
+}
+
+/**
+ * A fixed local time whose next day's time lies in a gap runs at the first instant after the gap. Croner runs it
+ * there only when that instant falls on the same local date: where a gap ends at midnight (Greenland springs from
+ * 23:00 to 00:00), a daily `30 23 * * *` in America/Nuuk lost that day's occurrence. So that instant is answered
+ * here, whichever date it falls on; otherwise (no gap next) croner's search answers.
+ */
+function fixedTimeAfterGap(clock: Cron, fromLocalMs: number, timezone: string): GapWalk {
+  const next = clock.nextRun(new Date(fromLocalMs));
+  if (!next || instantOfLocal(next.getTime(), timezone) !== undefined) return { never: false };
+  const gapEndMs = gapEndLocal(next.getTime(), timezone);
+  const afterGapMs = gapEndMs === undefined ? undefined : instantOfLocal(gapEndMs, timezone);
+  return afterGapMs === undefined ? { never: false } : { never: false, afterGapMs };
 }
 
 /**
@@ -328,25 +344,31 @@ function gapEndLocal(localMs: number, timezone: string): number | undefined {
 
 /**
  * Per pattern (the materializer asks once per occurrence, up to 150 times in a row for one schedule, 4 schedules
- * at a time): null for a fixed local time, which gaps never skip. Few are kept, the oldest leaving first: every
- * croner pattern holds a year table of 10,000 numbers (~80 KB, whatever the pattern: croner builds it for its
- * 7-field form even when the year is a wildcard), so the 1,000 kept before held ~80 MB of a 512 MB function once a
- * warm one had seen that many patterns (scripts/cron-memory.ts). 16 kept: at most ~1.3 MB.
+ * at a time): the pattern on a DST-free clock, and whether it is a fixed local time (a gap moves it, never skips
+ * it). Few are kept, the oldest leaving first: every croner pattern holds a year table of 10,000 numbers (~80 KB,
+ * whatever the pattern: croner builds it for its 7-field form even when the year is a wildcard), so the 1,000 kept
+ * before held ~80 MB of a 512 MB function once a warm one had seen that many patterns (scripts/cron-memory.ts).
+ * 16 kept: at most ~1.3 MB.
  */
-const dstFreeClocks = new Map<string, Cron | null>();
+interface DstFreeClock {
+  readonly clock: Cron;
+  readonly fixedTime: boolean;
+}
+const dstFreeClocks = new Map<string, DstFreeClock>();
 const MAX_CLOCKS_KEPT = 16;
 
 /** The pattern on a clock without DST (UTC offset 0): its instants are the local times, read as UTC fields. */
-function dstFreeClockOf(cron: string): Cron | null {
-  let clock = dstFreeClocks.get(cron);
-  if (clock === undefined) {
+function dstFreeClockOf(cron: string): DstFreeClock {
+  let kept = dstFreeClocks.get(cron);
+  if (kept === undefined) {
     const pattern = new CronPattern(cron, undefined, { mode: "5-or-6-parts", fixedTimeRule: "single-value" });
-    clock = pattern.isFixedTime ? null : new Cron(cron, { paused: true, utcOffset: 0, mode: "5-or-6-parts" });
+    const clock = new Cron(cron, { paused: true, utcOffset: 0, mode: "5-or-6-parts" });
+    kept = { clock, fixedTime: pattern.isFixedTime };
     const oldest = dstFreeClocks.keys().next();
     if (dstFreeClocks.size >= MAX_CLOCKS_KEPT && !oldest.done) dstFreeClocks.delete(oldest.value);
-    dstFreeClocks.set(cron, clock);
+    dstFreeClocks.set(cron, kept);
   }
-  return clock;
+  return kept;
 }
 
 const DAY_MS = 86_400_000;

@@ -48,6 +48,32 @@ describe("DST: a 02:30 daily schedule in Europe/Berlin", () => {
     expect(runs).toEqual(["2027-10-31T00:30:00.000Z", "2027-11-01T01:30:00.000Z"]);
   });
 
+  // Greenland springs forward at 23:00 local (-02 → -01), so its gap ends at the next day's 00:00. Croner runs a
+  // fixed local time in a gap only when the first instant after it falls on the same local date: a daily 23:30 in
+  // America/Nuuk skipped 2027-03-27 altogether (next run 2027-03-28T23:30-01), one day a year.
+  it.each([
+    ["30 23 * * *", "America/Nuuk"],
+    ["0 23 * * *", "America/Scoresbysund"],
+    ["0 59 23 * * *", "America/Nuuk"],
+    ["30 23 * * 6", "America/Nuuk"],
+  ])(
+    "a fixed local time in a gap that ends at midnight (%j in %s, 2027-03-27 23:00 → 00:00) runs at the first instant after it, the next day's 00:00",
+    (cron, timezone) => {
+      const runs = occurrencesBetween(
+        { cron, timezone },
+        at("2027-03-27T12:00:00Z"),
+        at("2027-03-29T12:00:00Z"),
+        10,
+      ).map(iso);
+
+      // 00:00 -01 on the 28th is 01:00Z; a daily pattern's 23:xx on the 28th (-01) follows, a Saturday's does not.
+      const daily = cron.endsWith("* * *");
+      expect(runs[0]).toBe("2027-03-28T01:00:00.000Z");
+      expect(runs).toHaveLength(daily ? 2 : 1);
+      if (daily) expect(runs[1]?.slice(0, 13)).toBe("2027-03-29T00");
+    },
+  );
+
   it("an interval pattern runs on the real clock: nothing in the gap, the repeated hour twice", () => {
     const every30 = { cron: "*/30 * * * *", timezone: "Europe/Berlin" };
 
