@@ -124,3 +124,11 @@ class Cursors {
     return cursor;
   }
 }
+
+/**
+ * A page's items added to what the command has gathered, one push per item: a spread push of a page of some
+ * 120,000 (no API's page, a broken one's) overflows the call stack.
+ */
+export function appendPage<T>(gathered: T[], page: readonly T[]): void {
+  for (const item of page) gathered.push(item);
+}

@@ -3,7 +3,7 @@ import type { DestinationView } from "../../client/index.js";
 import { LIST_LIMIT_MAX } from "../../shared/api/schemas/list-limits.js";
 import { connect, type GlobalOptions } from "../connection.js";
 import { type CliIo, printResult, printRows } from "../output.js";
-import { followPages, type PagingOptions, pagingLimits, withPagingOptions } from "../paging.js";
+import { appendPage, followPages, type PagingOptions, pagingLimits, withPagingOptions } from "../paging.js";
 
 /**
  * `destinations list|reset` (GET /v1/destinations, POST /v1/destinations/{host}/reset, issue 14): the callback
@@ -62,7 +62,7 @@ function listCommand(destinations: Command, io: CliIo): void {
             ...(cursor && { cursor }),
           }),
         (page) => {
-          for (const destination of page.destinations) all.push(destination);
+          appendPage(all, page.destinations);
           return { next: page.next_cursor, empty: page.destinations.length === 0 };
         },
         pagingLimits(options),

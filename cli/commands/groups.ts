@@ -4,7 +4,7 @@ import { MAX_GROUP_PAGE } from "../../shared/api/schemas/groups.js";
 import { connect, type GlobalOptions } from "../connection.js";
 import { StoppedPartWay } from "../exit-codes.js";
 import { type CliIo, printResult } from "../output.js";
-import { followPages, type PagingOptions, pagingLimits, withPagingOptions } from "../paging.js";
+import { appendPage, followPages, type PagingOptions, pagingLimits, withPagingOptions } from "../paging.js";
 import { wholeNumber } from "../whole-number.js";
 
 interface CancelOptions extends PagingOptions {
@@ -64,8 +64,7 @@ async function cancelPages(client: PunctualClient, options: CancelOptions): Prom
       (page) => {
         pages++;
         total.cancelled += page.cancelled;
-        // One push per item: spread, a page of some 120,000 (no API's, a broken one's) overflows the call stack.
-        for (const task of page.not_cancelled) total.not_cancelled.push(task);
+        appendPage(total.not_cancelled, page.not_cancelled);
         const empty = page.cancelled === 0 && page.not_cancelled.length === 0;
         return { next: page.more ? page.next_cursor : undefined, empty };
       },

@@ -3,7 +3,7 @@ import type { CreateScheduleInput, ScheduleView } from "../../client/index.js";
 import { connect, type GlobalOptions } from "../connection.js";
 import { contentText } from "../input-file.js";
 import { type CliIo, printResult, printRows } from "../output.js";
-import { followPages, type PagingOptions, pagingLimits, withPagingOptions } from "../paging.js";
+import { appendPage, followPages, type PagingOptions, pagingLimits, withPagingOptions } from "../paging.js";
 
 /**
  * `schedules create|show|list|pause|resume|delete` (issue 14, point 4): recurring schedules whose occurrences
@@ -110,7 +110,7 @@ function listCommand(schedules: Command, io: CliIo): void {
       await followPages(
         (cursor) => client.listSchedules({ topic: options.topic, ...(cursor ? { cursor } : {}) }),
         (page) => {
-          for (const schedule of page.schedules) all.push(schedule);
+          appendPage(all, page.schedules);
           return { next: page.next_cursor, empty: page.schedules.length === 0 };
         },
         pagingLimits(options),

@@ -5,6 +5,7 @@ import { connect, type GlobalOptions } from "../connection.js";
 import { StoppedPartWay } from "../exit-codes.js";
 import { type CliIo, printResult, printRows } from "../output.js";
 import {
+  appendPage,
   followPages,
   type PagingLimits,
   type PagingOptions,
@@ -159,8 +160,7 @@ async function replayPages(
         pages++;
         total.matched += page.matched;
         total.replayed += page.replayed;
-        // One push per item: spread, a page of some 120,000 (no API's, a broken one's) overflows the call stack.
-        for (const failed of page.failed) total.failed.push(failed);
+        appendPage(total.failed, page.failed);
         const more = Boolean(page.next_cursor);
         if (more && !bar && how.showBar) {
           bar = new SingleBar({ stream: process.stderr, format: "replaying {bar} {value} matched" });

@@ -1,6 +1,5 @@
 import { isPrivateHostPattern } from "#shared/security/ssrf.js";
 import * as z from "#shared/zod.js";
-import { safeParseBounded } from "#shared/zod.js";
 import {
   checkTopicSettings,
   describeIssues,
@@ -56,7 +55,7 @@ export type RuntimeSettingsResult =
 
 /** The deployed configuration with a runtime settings document applied, or every reason it is refused. */
 export function applyRuntimeSettings(deployed: PunctualConfig, document: unknown): RuntimeSettingsResult {
-  const parsed = safeParseBounded(runtimeSettingsDocumentSchema, document);
+  const parsed = z.safeParseBounded(runtimeSettingsDocumentSchema, document);
   if (!parsed.success) return { ok: false, problems: describeIssues(parsed.error.issues) };
   const problems: string[] = [];
   const resolvedTopics: Record<string, TopicConfig> = { ...deployed.resolvedTopics };
