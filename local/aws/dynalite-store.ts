@@ -1,6 +1,7 @@
 import type { Server } from "node:http";
 import { createRequire } from "node:module";
 import dynalite from "dynalite";
+import { keepValueFreeConditionParses } from "./dynalite-expressions.js";
 
 type Callback = (error: Error | null, table?: TableDescription) => void;
 type TableDescription = Record<string, unknown>;
@@ -16,9 +17,10 @@ const require = createRequire(import.meta.url);
 const dynaliteDb = require("dynalite/db/index.js") as { create(options: object): DynaliteStore };
 
 /**
- * dynalite with its store in reach, so that `cacheTableDescriptions` can be installed on it. dynalite does not
- * expose its store (its HTTP handler is bound to it), so `db.create` is wrapped for the one synchronous call
- * that creates this server's store, and put back at once.
+ * dynalite with its store in reach, so that `cacheTableDescriptions` can be installed on it, and with its
+ * condition parses kept (local/aws/dynalite-expressions.ts). dynalite does not expose its store (its HTTP
+ * handler is bound to it), so `db.create` is wrapped for the one synchronous call that creates this server's
+ * store, and put back at once.
  */
 export function startDynalite(options: Parameters<typeof dynalite>[0]): {
   server: Server;
@@ -34,6 +36,7 @@ export function startDynalite(options: Parameters<typeof dynalite>[0]): {
     const server = dynalite(options);
     if (!store) throw new Error("dynalite did not create its store through dynalite/db");
     cacheTableDescriptions(store);
+    keepValueFreeConditionParses();
     return { server, store };
   } finally {
     dynaliteDb.create = create;

@@ -1,0 +1,217 @@
+import { randomUUID } from "node:crypto";
+import type { AddressInfo } from "node:net";
+import { setTimeout as sleep } from "node:timers/promises";
+import {
+  CreateTableCommand,
+  DescribeTableCommand,
+  DynamoDBClient,
+  PutItemCommand,
+  type PutItemCommandInput,
+  UpdateItemCommand,
+} from "@aws-sdk/client-dynamodb";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { keepValueFreeConditionParses } from "#local/aws/dynalite-expressions.js";
+import { startDynalite } from "#local/aws/dynalite-store.js";
+
+/**
+ * dynalite with the local cloud's kept condition parses (local/aws/dynalite-expressions.ts), over HTTP with a
+ * plain SDK client: every request is answered as dynalite answers it without them, the second time as the first.
+ */
+let dynamo: ReturnType<typeof startDynalite>;
+let client: DynamoDBClient;
+let table: string;
+
+beforeAll(async () => {
+  dynamo = startDynalite({ createTableMs: 0 });
+  await new Promise<void>((resolve) => dynamo.server.listen(0, "127.0.0.1", resolve));
+  const { port } = dynamo.server.address() as AddressInfo;
+  client = new DynamoDBClient({
+    endpoint: `http://127.0.0.1:${port}`,
+    region: "us-east-1",
+    credentials: { accessKeyId: "test", secretAccessKey: "test" },
+    maxAttempts: 1,
+  });
+  table = `expressions-${randomUUID()}`;
+  await client.send(
+    new CreateTableCommand({
+      TableName: table,
+      KeySchema: [{ AttributeName: "pk", KeyType: "HASH" }],
+      AttributeDefinitions: [{ AttributeName: "pk", AttributeType: "S" }],
+      BillingMode: "PAY_PER_REQUEST",
+    }),
+  );
+  while (
+    (await client.send(new DescribeTableCommand({ TableName: table }))).Table?.TableStatus !== "ACTIVE"
+  ) {
+    await sleep(10);
+  }
+});
+
+afterAll(async () => {
+  client?.destroy();
+  await new Promise<void>((resolve) => dynamo.server.close(() => resolve()));
+});
+
+/** The outcome of one conditional put, twice in a row: what the first parse and the kept one answer. */
+async function putTwice(input: Omit<PutItemCommandInput, "TableName">): Promise<string[]> {
+  const outcomes: string[] = [];
+  for (let i = 0; i < 2; i++) {
+    outcomes.push(
+      await client.send(new PutItemCommand({ TableName: table, ...input })).then(
+        () => "ok",
+        (error: Error) => `${error.name}: ${error.message}`,
+      ),
+    );
+  }
+  return outcomes;
+}
+
+describe("dynalite's kept condition parses", () => {
+  it("resolve each request's own attribute names", async () => {
+    // Prepare
+    const pk = { S: randomUUID() };
+    await client.send(new PutItemCommand({ TableName: table, Item: { pk, a: { S: "x" } } }));
+    const condition = "attribute_exists(#n)";
+    // Act
+    const onA = await putTwice({
+      Item: { pk, a: { S: "x" } },
+      ConditionExpression: condition,
+      ExpressionAttributeNames: { "#n": "a" },
+    });
+    const onB = await putTwice({
+      Item: { pk, a: { S: "x" } },
+      ConditionExpression: condition,
+      ExpressionAttributeNames: { "#n": "b" },
+    });
+    // Assess
+    expect(onA).toEqual(["ok", "ok"]);
+    expect(onB.map((outcome) => outcome.split(":")[0])).toEqual([
+      "ConditionalCheckFailedException",
+      "ConditionalCheckFailedException",
+    ]);
+  });
+
+  it("count a kept parse's names as used, and still refuse a name nothing uses", async () => {
+    // Prepare
+    const pk = { S: randomUUID() };
+    const condition = "attribute_not_exists(#p) OR attribute_exists(#p)";
+    // Act
+    const used = await putTwice({
+      Item: { pk },
+      ConditionExpression: condition,
+      ExpressionAttributeNames: { "#p": "pk" },
+    });
+    const unused = await putTwice({
+      Item: { pk },
+      ConditionExpression: condition,
+      ExpressionAttributeNames: { "#p": "pk", "#extra": "x" },
+    });
+    // Assess
+    expect(used).toEqual(["ok", "ok"]);
+    expect(unused[0]).toMatch(/^ValidationException: .*unused in expressions: keys: \{#extra\}/);
+    expect(unused[1]).toBe(unused[0]);
+  });
+
+  it("count names an update and a kept condition share", async () => {
+    // Prepare
+    const pk = { S: randomUUID() };
+    await client.send(new PutItemCommand({ TableName: table, Item: { pk } }));
+    const update = (n: number) =>
+      client.send(
+        new UpdateItemCommand({
+          TableName: table,
+          Key: { pk },
+          UpdateExpression: "SET #c = :n",
+          ConditionExpression: "attribute_exists(#p) AND attribute_exists(#p)",
+          ExpressionAttributeNames: { "#c": "count", "#p": "pk" },
+          ExpressionAttributeValues: { ":n": { N: String(n) } },
+          ReturnValues: "ALL_NEW",
+        }),
+      );
+    // Act
+    const answers = [await update(1), await update(2)];
+    // Assess
+    expect(answers.map((answer) => answer.Attributes?.count)).toEqual([{ N: "1" }, { N: "2" }]);
+  });
+
+  it("leave an expression with values to each request's values", async () => {
+    // Prepare
+    const pk = { S: randomUUID() };
+    await client.send(new PutItemCommand({ TableName: table, Item: { pk, a: { S: "x" } } }));
+    const put = (value: string) =>
+      putTwice({
+        Item: { pk, a: { S: "x" } },
+        ConditionExpression: "a = :v",
+        ExpressionAttributeValues: { ":v": { S: value } },
+      });
+    // Act
+    const matching = await put("x");
+    const other = await put("y");
+    // Assess
+    expect(matching).toEqual(["ok", "ok"]);
+    expect(other.map((outcome) => outcome.split(":")[0])).toEqual([
+      "ConditionalCheckFailedException",
+      "ConditionalCheckFailedException",
+    ]);
+  });
+
+  it("answer a refused expression the same each time", async () => {
+    // Prepare
+    const pk = { S: randomUUID() };
+    // Act
+    const undefinedName = await putTwice({
+      Item: { pk },
+      ConditionExpression: "attribute_not_exists(#missing)",
+    });
+    const reserved = await putTwice({ Item: { pk }, ConditionExpression: "attribute_not_exists(status)" });
+    const syntax = await putTwice({ Item: { pk }, ConditionExpression: "attribute_not_exists(pk" });
+    // Assess
+    for (const [first, second] of [undefinedName, reserved, syntax]) {
+      expect(first).toMatch(/^ValidationException: Invalid ConditionExpression/);
+      expect(second).toBe(first);
+    }
+  });
+});
+
+describe("keepValueFreeConditionParses", () => {
+  /** A stand-in parser that counts its parses and answers a fresh object each time. */
+  function countingParser() {
+    const parser = {
+      parses: 0,
+      parse(text: string, _options: unknown): unknown {
+        parser.parses++;
+        return text.startsWith("bad") ? "an error message" : { expression: text };
+      },
+    };
+    keepValueFreeConditionParses(parser);
+    return parser;
+  }
+
+  it("parses a value-free expression once per set of names", () => {
+    // Prepare
+    const parser = countingParser();
+    const context = (names: Record<string, string>) => ({
+      context: { attrNames: names, unusedAttrNames: {} },
+    });
+    // Act
+    const first = parser.parse("attribute_not_exists(#p)", context({ "#p": "pk" }));
+    const second = parser.parse("attribute_not_exists(#p)", context({ "#p": "pk" }));
+    parser.parse("attribute_not_exists(#p)", context({ "#p": "sk" }));
+    // Assess
+    expect(second).toBe(first);
+    expect(parser.parses).toBe(2);
+  });
+
+  it("parses afresh an expression with a value, and an error answer", () => {
+    // Prepare
+    const parser = countingParser();
+    const options = { context: { unusedAttrNames: {} } };
+    // Act
+    for (let i = 0; i < 2; i++) {
+      parser.parse("pk = :v", options);
+      parser.parse("bad expression", options);
+    }
+    // Assess
+    expect(parser.parses).toBe(4);
+  });
+});
