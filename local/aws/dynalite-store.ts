@@ -1,7 +1,7 @@
 import type { Server } from "node:http";
 import { createRequire } from "node:module";
 import dynalite from "dynalite";
-import { keepValueFreeConditionParses } from "./dynalite-expressions.js";
+import { keepExpressionParses } from "./dynalite-expressions.js";
 
 type Callback = (error: Error | null, table?: TableDescription) => void;
 type TableDescription = Record<string, unknown>;
@@ -18,7 +18,7 @@ const dynaliteDb = require("dynalite/db/index.js") as { create(options: object):
 
 /**
  * dynalite with its store in reach, so that `cacheTableDescriptions` can be installed on it, and with its
- * condition parses kept (local/aws/dynalite-expressions.ts). dynalite does not expose its store (its HTTP
+ * expression parses kept (local/aws/dynalite-expressions.ts). dynalite does not expose its store (its HTTP
  * handler is bound to it), so `db.create` is wrapped for the one synchronous call that creates this server's
  * store, and put back at once.
  */
@@ -36,7 +36,7 @@ export function startDynalite(options: Parameters<typeof dynalite>[0]): {
     const server = dynalite(options);
     if (!store) throw new Error("dynalite did not create its store through dynalite/db");
     cacheTableDescriptions(store);
-    keepValueFreeConditionParses();
+    keepExpressionParses();
     return { server, store };
   } finally {
     dynaliteDb.create = create;

@@ -10,11 +10,11 @@ import {
   UpdateItemCommand,
 } from "@aws-sdk/client-dynamodb";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { keepValueFreeConditionParses } from "#local/aws/dynalite-expressions.js";
+import { type ExpressionParser, keepExpressionParses } from "#local/aws/dynalite-expressions.js";
 import { startDynalite } from "#local/aws/dynalite-store.js";
 
 /**
- * dynalite with the local cloud's kept condition parses (local/aws/dynalite-expressions.ts), over HTTP with a
+ * dynalite with the local cloud's kept expression parses (local/aws/dynalite-expressions.ts), over HTTP with a
  * plain SDK client: every request is answered as dynalite answers it without them, the second time as the first.
  */
 let dynamo: ReturnType<typeof startDynalite>;
@@ -66,7 +66,7 @@ async function putTwice(input: Omit<PutItemCommandInput, "TableName">): Promise<
   return outcomes;
 }
 
-describe("dynalite's kept condition parses", () => {
+describe("dynalite's kept expression parses", () => {
   it("resolve each request's own attribute names", async () => {
     // Prepare
     const pk = { S: randomUUID() };
@@ -155,6 +155,35 @@ describe("dynalite's kept condition parses", () => {
     ]);
   });
 
+  it("check each request's value types, and BETWEEN's bounds, afresh", async () => {
+    // Prepare
+    const pk = { S: randomUUID() };
+    const item = { pk, a: { S: "m" } };
+    const prefix = (value: PutItemCommandInput["ExpressionAttributeValues"]) =>
+      putTwice({ Item: item, ConditionExpression: "begins_with(a, :v)", ExpressionAttributeValues: value });
+    const between = (lo: string, hi: string) =>
+      putTwice({
+        Item: item,
+        ConditionExpression: "a BETWEEN :lo AND :hi",
+        ExpressionAttributeValues: { ":lo": { S: lo }, ":hi": { S: hi } },
+      });
+    await client.send(new PutItemCommand({ TableName: table, Item: item }));
+    // Act
+    const asString = await prefix({ ":v": { S: "m" } });
+    const asNumber = await prefix({ ":v": { N: "1" } });
+    const ordered = await between("a", "z");
+    const reversed = await between("z", "a");
+    // Assess
+    expect(asString).toEqual(["ok", "ok"]);
+    expect(asNumber[0]).toMatch(/^ValidationException: .*Incorrect operand type.*operand type: N/);
+    expect(asNumber[1]).toBe(asNumber[0]);
+    expect(ordered).toEqual(["ok", "ok"]);
+    expect(reversed[0]).toMatch(
+      /^ValidationException: .*upper bound to be greater than or equal to lower bound/,
+    );
+    expect(reversed[1]).toBe(reversed[0]);
+  });
+
   it("answer a refused expression the same each time", async () => {
     // Prepare
     const pk = { S: randomUUID() };
@@ -173,45 +202,64 @@ describe("dynalite's kept condition parses", () => {
   });
 });
 
-describe("keepValueFreeConditionParses", () => {
-  /** A stand-in parser that counts its parses and answers a fresh object each time. */
+describe("keepExpressionParses", () => {
+  /** A stand-in parser that counts its parses and embeds its one value as dynalite's parsers do. */
   function countingParser() {
     const parser = {
       parses: 0,
-      parse(text: string, _options: unknown): unknown {
+      parse(text: string, options: Parameters<ExpressionParser["parse"]>[1]): unknown {
         parser.parses++;
-        return text.startsWith("bad") ? "an error message" : { expression: text };
+        if (text.startsWith("bad")) return "an error message";
+        return { expression: { type: "=", args: [["pk"], options.context.attrVals?.[":v"]] } };
       },
     };
-    keepValueFreeConditionParses(parser);
+    keepExpressionParses([parser]);
     return parser;
   }
+  const withNames = (names: Record<string, string>) => ({
+    context: { attrNames: names, unusedAttrNames: {} },
+  });
+  const withValue = (value: Record<string, string>) => ({
+    context: { attrVals: { ":v": value }, unusedAttrVals: { ":v": true } },
+  });
 
-  it("parses a value-free expression once per set of names", () => {
+  it("parses an expression once per set of names, and gives each use a copy of its own", () => {
     // Prepare
     const parser = countingParser();
-    const context = (names: Record<string, string>) => ({
-      context: { attrNames: names, unusedAttrNames: {} },
-    });
     // Act
-    const first = parser.parse("attribute_not_exists(#p)", context({ "#p": "pk" }));
-    const second = parser.parse("attribute_not_exists(#p)", context({ "#p": "pk" }));
-    parser.parse("attribute_not_exists(#p)", context({ "#p": "sk" }));
+    const first = parser.parse("attribute_not_exists(#p)", withNames({ "#p": "pk" }));
+    const second = parser.parse("attribute_not_exists(#p)", withNames({ "#p": "pk" }));
+    parser.parse("attribute_not_exists(#p)", withNames({ "#p": "sk" }));
     // Assess
-    expect(second).toBe(first);
+    expect(second).toEqual(first);
+    expect(second).not.toBe(first);
     expect(parser.parses).toBe(2);
   });
 
-  it("parses afresh an expression with a value, and an error answer", () => {
+  it("parses an expression once per type of its values, filled with each request's own", () => {
     // Prepare
     const parser = countingParser();
-    const options = { context: { unusedAttrNames: {} } };
+    const values: Record<string, string>[] = [{ S: "a" }, { S: "b" }, { N: "1" }];
+    // Act
+    const parsed = values.map((value) => parser.parse("pk = :v", withValue(value)));
+    // Assess
+    expect(parser.parses).toBe(2);
+    parsed.forEach((parse, i) => {
+      expect(parse).toEqual({ expression: { type: "=", args: [["pk"], values[i]] } });
+      expect((parse as { expression: { args: unknown[] } }).expression.args[1]).toBe(values[i]);
+    });
+  });
+
+  it("parses afresh an error answer, and what reads a value's content", () => {
+    // Prepare
+    const parser = countingParser();
     // Act
     for (let i = 0; i < 2; i++) {
-      parser.parse("pk = :v", options);
-      parser.parse("bad expression", options);
+      parser.parse("bad expression", withValue({ S: "a" }));
+      parser.parse("pk BETWEEN :v AND :v", withValue({ S: "a" }));
+      parser.parse("attribute_type(pk, :v)", withValue({ S: "S" }));
     }
     // Assess
-    expect(parser.parses).toBe(4);
+    expect(parser.parses).toBe(6);
   });
 });
