@@ -8,6 +8,8 @@ interface ParseContext {
   readonly attrVals?: Readonly<Record<string, AttributeValue>> | null;
   readonly unusedAttrNames?: Record<string, unknown>;
   readonly unusedAttrVals?: Record<string, unknown>;
+  /** dynalite's own comparison (db/index.js `compare`), set by its validations before each parse. */
+  readonly compare?: (comparison: "GT", value: AttributeValue, bound: AttributeValue) => boolean;
 }
 
 /** One of dynalite's generated parsers: validations call `parser.parse(text, { context })` on the module. */
@@ -28,8 +30,11 @@ const MAX_KEY_LENGTH = 4_096;
 /** The grammars' ExpressionAttributeName and ExpressionAttributeValue tokens. */
 const NAME_PLACEHOLDER = /#[0-9a-zA-Z_]+/g;
 const VALUE_PLACEHOLDER = /:[0-9a-zA-Z_]+/g;
-/** The two checks that read a value's content, not only its type: their parse is made afresh each time. */
-const READS_VALUE_CONTENT = /between|attribute_type/i;
+/** The check that reads a value's content (a type's name), not only its type: its parse is made afresh each time. */
+const READS_VALUE_CONTENT = /attribute_type/i;
+/** BETWEEN compares its bounds when both are values: each such pair's order is part of the key. */
+const BETWEEN = /\bbetween\b/gi;
+const BETWEEN_VALUES = /\bbetween\s+(:[0-9a-zA-Z_]+)\s+and\s+(:[0-9a-zA-Z_]+)/gi;
 
 /** Where a value of the request stood in a kept parse: the next request's value of that placeholder goes there. */
 class ValueSlot {
@@ -46,8 +51,9 @@ const wrapped = new WeakSet<ExpressionParser>();
  *
  * What it changes: nothing dynalite answers.
  * - A parse depends on its text, the request's attribute names, and of its values only their types (the
- *   grammars' checks read `S`, `N`, `L`… and nothing else), save in BETWEEN (compares its bounds) and
- *   `attribute_type` (reads its argument): the key is the first three, and those two are parsed each time.
+ *   grammars' checks read `S`, `N`, `L`… and nothing else), save in BETWEEN, which compares two values as
+ *   bounds (the key has their order, from dynalite's own comparison), and `attribute_type`, which reads its
+ *   argument (parsed each time, as is a BETWEEN not written `BETWEEN :a AND :b`).
  * - The parse embeds each value object as it is; a kept parse holds a slot there instead, and each use gets a
  *   copy of its own, with the request's values in the slots. A parse in which a value it names is not found
  *   as such is not kept.
@@ -88,11 +94,28 @@ function keepParsesOf(parser: ExpressionParser): void {
 
 function keyOf(text: string, context: ParseContext): string | undefined {
   if (READS_VALUE_CONTENT.test(text)) return undefined;
+  const order = boundsOrder(text, context);
+  if (order === undefined) return undefined;
   const types = placeholders(text, VALUE_PLACEHOLDER).map(
     (placeholder) => `${placeholder}=${Object.keys(context.attrVals?.[placeholder] ?? {}).join("+")}`,
   );
-  const key = `${JSON.stringify(context.attrNames ?? null)}\n${types.join(",")}\n${text}`;
+  const key = `${JSON.stringify(context.attrNames ?? null)}\n${types.join(",")}\n${order}\n${text}`;
   return key.length <= MAX_KEY_LENGTH ? key : undefined;
+}
+
+/** Whether each BETWEEN's lower bound is above its upper one; undefined for a BETWEEN of another form. */
+function boundsOrder(text: string, context: ParseContext): string | undefined {
+  const betweens = text.match(BETWEEN)?.length ?? 0;
+  if (betweens === 0) return "";
+  const pairs = Array.from(text.matchAll(BETWEEN_VALUES));
+  const { compare, attrVals } = context;
+  if (pairs.length !== betweens || !compare) return undefined;
+  return pairs
+    .map(([, lower = "", upper = ""]) => {
+      const [low, high] = [attrVals?.[lower], attrVals?.[upper]];
+      return low && high ? String(compare("GT", low, high)) : "-";
+    })
+    .join(",");
 }
 
 function placeholders(text: string, pattern: RegExp): string[] {

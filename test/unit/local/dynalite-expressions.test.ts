@@ -210,7 +210,9 @@ describe("keepExpressionParses", () => {
       parse(text: string, options: Parameters<ExpressionParser["parse"]>[1]): unknown {
         parser.parses++;
         if (text.startsWith("bad")) return "an error message";
-        return { expression: { type: "=", args: [["pk"], options.context.attrVals?.[":v"]] } };
+        return {
+          expression: { type: "=", args: [["pk"], ...Object.values(options.context.attrVals ?? {})] },
+        };
       },
     };
     keepExpressionParses([parser]);
@@ -250,16 +252,41 @@ describe("keepExpressionParses", () => {
     });
   });
 
-  it("parses afresh an error answer, and what reads a value's content", () => {
+  it("parses afresh an error answer, what reads a value's content, and a BETWEEN of another form", () => {
     // Prepare
     const parser = countingParser();
+    const compare = () => false;
     // Act
     for (let i = 0; i < 2; i++) {
       parser.parse("bad expression", withValue({ S: "a" }));
-      parser.parse("pk BETWEEN :v AND :v", withValue({ S: "a" }));
       parser.parse("attribute_type(pk, :v)", withValue({ S: "S" }));
+      parser.parse("pk BETWEEN sk AND :v", { context: { ...withValue({ S: "a" }).context, compare } });
     }
     // Assess
     expect(parser.parses).toBe(6);
+  });
+
+  it("parses a BETWEEN of two values once per order of its bounds", () => {
+    // Prepare
+    const parser = countingParser();
+    const bounds = (lower: string, upper: string) => ({
+      context: {
+        attrVals: { ":lo": { S: lower }, ":hi": { S: upper } },
+        unusedAttrVals: {},
+        compare: (_: "GT", low: Record<string, unknown>, high: Record<string, unknown>) =>
+          String(low.S) > String(high.S),
+      },
+    });
+    // Act
+    for (const [lower, upper] of [
+      ["a", "z"],
+      ["b", "y"],
+      ["z", "a"],
+      ["y", "b"],
+    ] as const) {
+      parser.parse("pk BETWEEN :lo AND :hi", bounds(lower, upper));
+    }
+    // Assess
+    expect(parser.parses).toBe(2);
   });
 });
