@@ -75,16 +75,17 @@ function keepParsesOf(parser: ExpressionParser): void {
   const kept = new Map<string, unknown>();
   parser.parse = (text, options) => {
     const { context } = options;
-    const key = keyOf(text, context);
+    const shape = shapeOf(text);
+    const key = keyOf(text, shape, context);
     if (key === undefined) return parse(text, options);
     const skeleton = kept.get(key);
     if (skeleton !== undefined) {
-      markPlaceholdersUsed(text, context);
+      markPlaceholdersUsed(shape, context);
       return filled(skeleton, context.attrVals ?? {});
     }
     const parsed = parse(text, options);
     const slotted =
-      typeof parsed === "object" && parsed !== null ? withSlots(parsed, text, context) : undefined;
+      typeof parsed === "object" && parsed !== null ? withSlots(parsed, shape, context) : undefined;
     if (slotted === undefined) return parsed;
     if (kept.size >= MAX_ENTRIES) kept.clear();
     kept.set(key, slotted);
@@ -92,45 +93,70 @@ function keepParsesOf(parser: ExpressionParser): void {
   };
 }
 
-function keyOf(text: string, context: ParseContext): string | undefined {
-  if (READS_VALUE_CONTENT.test(text)) return undefined;
-  const order = boundsOrder(text, context);
+/** What a key needs of an expression's text, read once per text. */
+interface TextShape {
+  readonly names: readonly string[];
+  readonly values: readonly string[];
+  /** Each `BETWEEN :a AND :b`'s bounds; undefined when the text cannot be kept (see below). */
+  readonly betweenBounds: readonly (readonly [string, string])[] | undefined;
+}
+
+const shapes = new Map<string, TextShape>();
+
+function shapeOf(text: string): TextShape {
+  let shape = shapes.get(text);
+  if (shape === undefined) {
+    const bounds = Array.from(
+      text.matchAll(BETWEEN_VALUES),
+      ([, lower = "", upper = ""]) => [lower, upper] as const,
+    );
+    const keepable = !READS_VALUE_CONTENT.test(text) && bounds.length === (text.match(BETWEEN)?.length ?? 0);
+    shape = {
+      names: placeholders(text, NAME_PLACEHOLDER),
+      values: placeholders(text, VALUE_PLACEHOLDER),
+      betweenBounds: keepable ? bounds : undefined,
+    };
+    if (shapes.size >= MAX_ENTRIES) shapes.clear();
+    shapes.set(text, shape);
+  }
+  return shape;
+}
+
+function keyOf(text: string, shape: TextShape, context: ParseContext): string | undefined {
+  const order = boundsOrder(shape, context);
   if (order === undefined) return undefined;
-  const types = placeholders(text, VALUE_PLACEHOLDER).map(
-    (placeholder) => `${placeholder}=${Object.keys(context.attrVals?.[placeholder] ?? {}).join("+")}`,
-  );
-  const key = `${JSON.stringify(context.attrNames ?? null)}\n${types.join(",")}\n${order}\n${text}`;
+  let types = "";
+  for (const placeholder of shape.values) {
+    types += `${placeholder}=${Object.keys(context.attrVals?.[placeholder] ?? {}).join("+")},`;
+  }
+  const key = `${JSON.stringify(context.attrNames ?? null)}\n${types}\n${order}\n${text}`;
   return key.length <= MAX_KEY_LENGTH ? key : undefined;
 }
 
-/** Whether each BETWEEN's lower bound is above its upper one; undefined for a BETWEEN of another form. */
-function boundsOrder(text: string, context: ParseContext): string | undefined {
-  const betweens = text.match(BETWEEN)?.length ?? 0;
-  if (betweens === 0) return "";
-  const pairs = Array.from(text.matchAll(BETWEEN_VALUES));
-  const { compare, attrVals } = context;
-  if (pairs.length !== betweens || !compare) return undefined;
-  return pairs
-    .map(([, lower = "", upper = ""]) => {
-      const [low, high] = [attrVals?.[lower], attrVals?.[upper]];
-      return low && high ? String(compare("GT", low, high)) : "-";
-    })
-    .join(",");
+/** Whether each BETWEEN's lower bound is above its upper one; undefined for a text that cannot be kept. */
+function boundsOrder({ betweenBounds }: TextShape, { compare, attrVals }: ParseContext): string | undefined {
+  if (betweenBounds === undefined || (betweenBounds.length > 0 && !compare)) return undefined;
+  let order = "";
+  for (const [lower, upper] of betweenBounds) {
+    const [low, high] = [attrVals?.[lower], attrVals?.[upper]];
+    order += low && high && compare ? String(compare("GT", low, high)) : "-";
+  }
+  return order;
 }
 
 function placeholders(text: string, pattern: RegExp): string[] {
   return [...new Set(Array.from(text.matchAll(pattern), ([placeholder]) => placeholder))];
 }
 
-function markPlaceholdersUsed(text: string, context: ParseContext): void {
-  for (const name of placeholders(text, NAME_PLACEHOLDER)) delete context.unusedAttrNames?.[name];
-  for (const value of placeholders(text, VALUE_PLACEHOLDER)) delete context.unusedAttrVals?.[value];
+function markPlaceholdersUsed(shape: TextShape, context: ParseContext): void {
+  for (const name of shape.names) delete context.unusedAttrNames?.[name];
+  for (const value of shape.values) delete context.unusedAttrVals?.[value];
 }
 
 /** A copy of `parsed` with a slot where each of the request's values stood; undefined if one is not found. */
-function withSlots(parsed: object, text: string, context: ParseContext): unknown {
+function withSlots(parsed: object, shape: TextShape, context: ParseContext): unknown {
   const slotOf = new Map<unknown, ValueSlot>();
-  for (const placeholder of placeholders(text, VALUE_PLACEHOLDER)) {
+  for (const placeholder of shape.values) {
     const value = context.attrVals?.[placeholder];
     if (value === undefined || slotOf.has(value)) return undefined;
     slotOf.set(value, new ValueSlot(placeholder));
@@ -149,12 +175,17 @@ function filled(skeleton: unknown, values: Readonly<Record<string, AttributeValu
 }
 
 /** A deep copy of a parse (plain objects, null-prototype objects, arrays), `replace` answering a node's stand-in. */
-function copyOf(node: unknown, replace: (node: unknown) => unknown): unknown {
+function copyOf(node: unknown, replace: (node: object) => unknown): unknown {
+  if (typeof node !== "object" || node === null) return node;
   const replacement = replace(node);
   if (replacement !== undefined) return replacement;
-  if (Array.isArray(node)) return node.map((item) => copyOf(item, replace));
-  if (typeof node !== "object" || node === null) return node;
-  const copy = Object.create(Object.getPrototypeOf(node)) as Record<string, unknown>;
-  for (const [key, value] of Object.entries(node)) copy[key] = copyOf(value, replace);
+  if (Array.isArray(node)) {
+    const copy: unknown[] = new Array(node.length);
+    for (let i = 0; i < node.length; i++) copy[i] = copyOf(node[i], replace);
+    return copy;
+  }
+  const copy: Record<string, unknown> = Object.getPrototypeOf(node) === null ? Object.create(null) : {};
+  // A parse holds no inherited enumerable keys: `for…in` here walks own keys without Object.entries' arrays.
+  for (const key in node) copy[key] = copyOf((node as Record<string, unknown>)[key], replace);
   return copy;
 }
