@@ -518,6 +518,8 @@ describe("DynamoTaskStore against dynalite", () => {
     expect(listed.map((t) => t.taskId)).toEqual(tasks.map((t) => t.taskId));
   });
 
+  // Its size is the point (a delivered history past the overtake margin): 55 starts and deliveries, each a round
+  // trip to dynalite in this process, took ~2 s on a loaded 2-core host even side by side; hence its own timeout.
   it("stopping at a started task, reads a hot group's window latest first and only to the margin below its last started task", async () => {
     // A hot group's look-back window holds its recent history: delivered tasks, content included. DynamoDB bills
     // every item a Query reads, filtered or not, and a whole window per due message ran to hundreds of read
@@ -530,18 +532,19 @@ describe("DynamoTaskStore against dynalite", () => {
     const tasks = Array.from({ length: 60 }, (_, i) =>
       task({ group: "hot", dueAtMs: NOW + i * 1_000, content: big }),
     );
-    for (const t of tasks) await store.putNew(t);
+    // The store's batch write (items as putNew writes them), and each task's transitions side by side: some 170
+    // round trips one by one took 2.2 s and more on a loaded 2-core host.
+    expect(await store.putNewMany(tasks.map((t) => ({ task: t, sweepIndex: true })))).toEqual([]);
     // 50 was written late (after 51..56 were relayed) and is still scheduled; 30 lies beyond the margin.
     const late = [30, 50];
-    for (const t of tasks.slice(0, 57).filter((_, i) => !late.includes(i))) {
-      await store.startAttempt(t.taskId, NOW + 100);
-      await store.markDelivered(t.taskId, {
-        atMs: NOW + 100,
-        latenessMs: 0,
-        deliveryLatencyMs: 0,
-        expiresAt: 1,
-      });
-    }
+    const delivered = { atMs: NOW + 100, latenessMs: 0, deliveryLatencyMs: 0, expiresAt: 1 };
+    const relayed = tasks.slice(0, 57).filter((_, i) => !late.includes(i));
+    await Promise.all(
+      relayed.map(async (t) => {
+        await store.startAttempt(t.taskId, NOW + 100);
+        await store.markDelivered(t.taskId, delivered);
+      }),
+    );
     await store.cancel((tasks[57] as TaskRecord).taskId, NOW + 100, 1);
     const others = new Map();
     const pk = (tasks[0] as TaskRecord).pk;
@@ -566,19 +569,22 @@ describe("DynamoTaskStore against dynalite", () => {
       at(58),
       at(59),
     ]);
-  });
+  }, 20_000);
 
+  // Its size is the point (a history past MAX_READ_PAST_STARTED): 149 starts, each a round trip to dynalite in this
+  // process, took ~2 s on a loaded 2-core host even side by side; hence its own timeout.
   it("stopping at a started task, a hot group is read at most MAX_READ_PAST_STARTED items below it, the pages bounded by it", async () => {
     // 50 tasks a second: the margin's 15 s hold 750 items, and reading them for every due message would take the
     // relay past a partition's read throughput. Late writes within the last 64 items are still found.
     const seam = countingClient();
     const store = await newStore(seam.client);
     const tasks = Array.from({ length: 200 }, (_, i) => task({ group: "very-hot", dueAtMs: NOW + i * 20 }));
-    for (const t of tasks) await store.putNew(t);
+    // The store's batch write and the starts side by side (as above): some 350 round trips one by one took 4.7 s on
+    // a loaded 2-core host, against the 5 s default timeout.
+    expect(await store.putNewMany(tasks.map((t) => ({ task: t, sweepIndex: true })))).toEqual([]);
     const late = [100, 80];
-    for (const t of tasks.slice(0, 151).filter((_, i) => !late.includes(i))) {
-      await store.startAttempt(t.taskId, NOW + 5_000);
-    }
+    const started = tasks.slice(0, 151).filter((_, i) => !late.includes(i));
+    await Promise.all(started.map((t) => store.startAttempt(t.taskId, NOW + 5_000)));
     const pk = (tasks[0] as TaskRecord).pk;
     const at = (i: number) => (tasks[i] as TaskRecord).taskId;
     const others = new Map();
@@ -595,14 +601,12 @@ describe("DynamoTaskStore against dynalite", () => {
     // The memory twin agrees.
     const twin = new MemoryTaskStore();
     for (const t of tasks) await twin.putNew(t);
-    for (const t of tasks.slice(0, 151).filter((_, i) => !late.includes(i))) {
-      await twin.startAttempt(t.taskId, NOW + 5_000);
-    }
+    for (const t of started) await twin.startAttempt(t.taskId, NOW + 5_000);
     const twinListed = await twin.listScheduledInGroup(pk, NOW - 900_000, NOW + 199 * 20, new Map(), {
       stopAtStarted: true,
     });
     expect(twinListed.map((t) => t.taskId)).toEqual(listed.map((t) => t.taskId));
-  });
+  }, 20_000);
 
   it("stopping at a started task, a group waiting behind its head is read whole, over pages, in order", async () => {
     const tasks = Array.from({ length: 40 }, (_, i) => task({ group: "backlog", dueAtMs: NOW + (i % 7) }));

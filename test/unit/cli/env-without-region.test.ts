@@ -37,6 +37,8 @@ function punctualWithoutRegion(args: string[]): Promise<{ code: number; out: str
   });
 }
 
+// Each test starts the installed CLI in a new Node process (what a user sees on stderr is the point): its start-up
+// and imports took up to 1.5 s on a loaded 2-core host, too near vitest's 5 s default; hence each its own timeout.
 describe("punctual --env NAME with no region to be found", () => {
   it("is a usage error (exit 1), as --api without a region is, not a failure worth retrying", async () => {
     // Act
@@ -45,7 +47,7 @@ describe("punctual --env NAME with no region to be found", () => {
     // Assess
     expect(result.code).toBe(1);
     expect(result.err).toMatch(/region of stack Punctual-prod: give --region or set AWS_REGION/);
-  });
+  }, 20_000);
 
   it("with --json leaves one JSON document on stderr, the SDK's Node-version notice included in none", async () => {
     // Act
@@ -57,5 +59,5 @@ describe("punctual --env NAME with no region to be found", () => {
       error: { code: "usage", message: expect.stringMatching(/give --region or set AWS_REGION/) },
     });
     expect(result.code).toBe(1);
-  });
+  }, 20_000);
 });

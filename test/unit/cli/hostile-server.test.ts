@@ -1,8 +1,15 @@
 import { mkdtemp, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import path from "node:path";
-import { describe, expect, it } from "vitest";
+import { describe, expect, it, vi } from "vitest";
 import { main } from "../../../cli/main.js";
+
+// The client's backoff between tries (random, up to 1.4 s a command; up to 1.1 s a test measured on a loaded
+// 2-core host) passes at once: what is sent and printed is the point here, not the waiting.
+vi.mock("node:timers/promises", async (importOriginal) => ({
+  ...(await importOriginal<typeof import("node:timers/promises")>()),
+  setTimeout: async <T>(_ms?: number, value?: T) => value,
+}));
 
 /** `punctual` in-process against a server that answers what it should not. */
 async function run(
