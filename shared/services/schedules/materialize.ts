@@ -1,5 +1,10 @@
 import type { TaskScheduler } from "#shared/adapters/task-scheduler.js";
-import type { ScheduleChange, ScheduleSettable, TaskStore } from "#shared/adapters/task-store.js";
+import type {
+  ScheduleChange,
+  ScheduleSettable,
+  ScheduleUpdateOutcome,
+  TaskStore,
+} from "#shared/adapters/task-store.js";
 import { conflict, type HttpError, isHttpError, unknownTopic } from "#shared/api/errors.js";
 import { rfc3339 } from "#shared/api/task-view.js";
 import { topicConfig } from "#shared/config/index.js";
@@ -131,15 +136,24 @@ export async function materializeSchedule(
       const total = refused.length + missedCount;
       return { occurrences: occurrences.length, skipped: total, advanced: true, materializeAtMs };
     }
-    const moved =
-      result.outcome === "not-found" ||
-      result.schedule.status !== "active" ||
-      result.schedule.epoch !== schedule.epoch;
-    if (moved) await cancelOccurrences(deps, schedule, occurrences);
+    if (stoppedSince(result, schedule)) await cancelOccurrences(deps, schedule, occurrences);
     return { occurrences: occurrences.length, skipped: unleased ? 0 : missedCount, advanced: false };
   } catch (error) {
     throw unleased || !missed ? error : new FailedAfterSkipping(error, missedCount);
   }
+}
+
+/**
+ * Whether a cursor write that did not apply found the schedule stopped (paused, deleted, resumed into a new epoch)
+ * since the run read it: its occurrences are then no longer owed. Not `ended`: only another run's cursor write
+ * ends a schedule in this epoch (it made the same last occurrences, which are owed), and a resume that finds
+ * nothing left ends a paused one, whose leased window the pause already fenced. Cancelling on `ended`, the slower
+ * of two overlapping runs cancelled a schedule's last occurrences ahead of due, which were then never delivered.
+ */
+function stoppedSince(result: ScheduleUpdateOutcome, schedule: ScheduleRecord): boolean {
+  if (result.outcome === "not-found") return true;
+  const { status, epoch } = result.schedule;
+  return epoch !== schedule.epoch || (status !== "active" && status !== "ended");
 }
 
 /**

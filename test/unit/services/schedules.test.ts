@@ -438,6 +438,37 @@ describe("materializing", () => {
     expect((await runMaterializer(h.deps)).schedules).toBe(0);
   });
 
+  it("two runs overlapping as the schedule ends: the one whose cursor write finds it `ended` (the other made its last occurrences) cancels none of them", async () => {
+    // Prepare: 10-second occurrences until 00:05:30; the inline pass makes 25 of them. Two minutes later, run A
+    // leases the rest (up to the end) and halts before its first add; run B reads the schedule after A's lease,
+    // leases on it, makes the last occurrences and ends the schedule.
+    const h = harness();
+    const { schedule_id: id } = await createSchedule(
+      h.deps,
+      body({ cron: "*/10 * * * * *", end_at: "2027-01-01T00:05:30Z" }),
+    );
+    h.clock.advance(2 * 60_000);
+    const halted = haltingStore(h.store);
+    const a = materializeSchedule({ ...h.deps, store: halted.store }, h.schedule(id), 150);
+    await new Promise((resolve) => setTimeout(resolve, 10));
+    const b = await materializeSchedule(h.deps, h.schedule(id), 150);
+
+    // Act: A goes on; its cursor write finds the schedule ended by B.
+    halted.release();
+    const late = await a;
+
+    // Assess: every occurrence from 00:00:10 to 00:05:20 is one live task; the schedule ended.
+    expect(b.advanced).toBe(true);
+    expect(late.advanced).toBe(false);
+    expect(h.schedule(id).status).toBe("ended");
+    const every10s = Array.from(
+      { length: 32 },
+      (_, i) => Date.parse("2027-01-01T00:00:10.000Z") + i * 10_000,
+    );
+    expect(h.live().map((t) => t.dueAtMs)).toEqual(every10s);
+    expect(h.tasks().filter((t) => t.status === "cancelled")).toEqual([]);
+  });
+
   it("reads start_at and end_at as due_at reads them: RFC 3339's lower-case t and z", async () => {
     const h = harness();
     await createSchedule(h.deps, body({ start_at: "2027-01-01t00:02:00z", end_at: "2027-01-01t00:03:30z" }));
