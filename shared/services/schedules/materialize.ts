@@ -12,6 +12,7 @@ import { type AddTaskRequest, exactContentOf } from "#shared/domain/add-task-req
 import {
   MATERIALIZE_HORIZON_MS,
   MAX_MISSED_COUNTED,
+  MAX_OCCURRENCES_PER_RUN,
   MISSED_AFTER_MS,
   materializeHorizonMs,
   occurrenceIdempotencyKey,
@@ -109,7 +110,7 @@ export async function materializeSchedule(
   if (problem) return pauseUncomputable(deps, schedule, problem, nowMs);
   const horizonMs = horizonOf(deps.config, schedule.topic);
   const horizonEnd = nowMs + horizonMs;
-  const { occurrences, missed } = windowOf(schedule, spec, nowMs, horizonEnd, limit);
+  const { occurrences, missed } = await windowOf(deps, schedule, spec, nowMs, horizonEnd, limit);
   const untilMs =
     occurrences.length === limit
       ? (occurrences.at(-1) as number)
@@ -124,7 +125,7 @@ export async function materializeSchedule(
   const missedCount = missed?.count ?? 0;
   try {
     const refused = await createOccurrences(deps, leased, occurrences, concurrency);
-    const skipped = unleased ? [...refused, unleased.latest] : refused;
+    const skipped = unleased?.latest ? [...refused, unleased.latest] : refused;
     const advance = advanceChange(leased, spec, untilMs, nowMs, horizonMs);
     const result = await deps.store.updateSchedule(schedule.scheduleId, {
       ...advance,
@@ -176,12 +177,13 @@ interface Window {
 }
 
 /**
- * How many were skipped (a floor past MAX_MISSED_COUNTED), the latest of them as the view names it, and the point
- * the cursor may move to past them (no occurrence the run makes lies at or before it).
+ * How many were skipped (a floor past MAX_MISSED_COUNTED), the latest of them as the view names it (absent when
+ * every one the cursor moves past was made by an earlier run), and the point the cursor may move to past them (no
+ * occurrence the run makes lies at or before it).
  */
 interface Missed {
   readonly count: number;
-  readonly latest: SkippedOccurrence;
+  readonly latest?: SkippedOccurrence;
   readonly untilMs: number;
 }
 
@@ -190,13 +192,14 @@ interface Missed {
  * more than MISSED_AFTER_MS before now: the materializer was down or behind) are skipped as one step, however many
  * (the latest is found without walking them, latestOccurrenceBetween), and only `latest` makes the most recent.
  */
-function windowOf(
+async function windowOf(
+  deps: MaterializeDeps,
   schedule: ScheduleRecord,
   spec: CronSpec,
   nowMs: number,
   horizonEnd: number,
   limit: number,
-): Window {
+): Promise<Window> {
   const policy = schedule.catchUp ?? "all";
   const fromMs = schedule.materializedUntilMs;
   const missedUntilMs = nowMs - MISSED_AFTER_MS;
@@ -208,24 +211,61 @@ function windowOf(
   const kept = policy === "latest" ? [latestMissed] : [];
   const occurrences = [...kept, ...occurrencesBetween(spec, missedUntilMs, horizonEnd, limit - kept.length)];
   const skippedUntilMs = policy === "latest" ? latestMissed - 1 : missedUntilMs;
+  if (skippedUntilMs <= fromMs) return { occurrences };
   // Under `none` the latest skipped is the latest missed, found above: no second search (~45 croner asks).
-  const latestSkipped =
-    policy === "none" ? latestMissed : latestOccurrenceBetween(spec, fromMs, skippedUntilMs);
-  if (latestSkipped === undefined) return { occurrences };
-  const count = occurrencesBetween(spec, fromMs, skippedUntilMs, MAX_MISSED_COUNTED).length;
-  const message = missedMessage(policy, count);
+  const latest = policy === "none" ? latestMissed : latestOccurrenceBetween(spec, fromMs, skippedUntilMs);
+  if (latest === undefined) return { occurrences };
+  const made = await madeInLease(deps, schedule, spec, skippedUntilMs);
+  const walked = occurrencesBetween(spec, fromMs, skippedUntilMs, MAX_MISSED_COUNTED);
+  const count = walked.filter((ms) => !made.has(ms)).length;
+  const latestSkipped = made.has(latest) ? walked.findLast((ms) => !made.has(ms)) : latest;
+  const message = missedMessage(policy, count, walked.length === MAX_MISSED_COUNTED);
   return {
     occurrences,
     missed: {
       count,
-      latest: { occurrenceMs: latestSkipped, atMs: nowMs, code: "missed", message },
+      ...(latestSkipped !== undefined && {
+        latest: { occurrenceMs: latestSkipped, atMs: nowMs, code: "missed", message },
+      }),
       untilMs: skippedUntilMs,
     },
   };
 }
 
-function missedMessage(policy: string, count: number): string {
-  const counted = count < MAX_MISSED_COUNTED ? count : `at least ${count}`;
+/**
+ * The most occurrences of an earlier run's lease a run looks up before skipping them: a lease covers one run's
+ * window (at most MAX_OCCURRENCES_PER_RUN from its cursor); twice that leaves room for two runs that overlapped.
+ */
+const MAX_LEASED_CHECKED = 2 * MAX_OCCURRENCES_PER_RUN;
+
+/**
+ * Of the missed occurrences up to `untilMs`, those an earlier run made: a run leases (cursor, lease] and may fail
+ * after making some of it (or still be making it), leaving the cursor; the next run, later, finds them missed.
+ * Counted skipped, they were counted although delivered (one per run of a minute cron, sixty of a one-second one,
+ * after each failed run). Made means its key is claimed and its task written (a claim alone is an add that stopped
+ * half-way: nothing will be delivered). Only what lies in the lease is looked up (none after a run that moved the
+ * cursor), two reads each.
+ */
+async function madeInLease(
+  deps: MaterializeDeps,
+  schedule: ScheduleRecord,
+  spec: CronSpec,
+  untilMs: number,
+): Promise<ReadonlySet<number>> {
+  const made = new Set<number>();
+  const leaseEnd = Math.min(schedule.leasedUntilMs ?? schedule.materializedUntilMs, untilMs);
+  if (leaseEnd <= schedule.materializedUntilMs) return made;
+  const leased = occurrencesBetween(spec, schedule.materializedUntilMs, leaseEnd, MAX_LEASED_CHECKED);
+  await forEachBounded(leased, OCCURRENCE_CONCURRENCY, async (occurrenceMs) => {
+    const key = occurrenceIdempotencyKey(schedule.scheduleId, schedule.epoch, occurrenceMs);
+    const taskId = await deps.store.findIdempotencyClaim(schedule.topic, key);
+    if (taskId && (await deps.store.get(taskId))) made.add(occurrenceMs);
+  });
+  return made;
+}
+
+function missedMessage(policy: string, count: number, floor: boolean): string {
+  const counted = floor ? `at least ${count}` : count;
   return `${counted} missed occurrence(s) skipped (due over 5 min before the run: the materializer was down or behind), as catch_up "${policy}" says`;
 }
 
@@ -329,7 +369,7 @@ async function leaseWindow(
       leasedUntilMs: Math.max(schedule.leasedUntilMs ?? untilMs, untilMs),
       ...(missed && {
         materializedUntilMs: missed.untilMs,
-        ...skipFields(schedule, [missed.latest], missed.count),
+        ...skipFields(schedule, missed.latest ? [missed.latest] : [], missed.count),
       }),
     },
   });
@@ -339,7 +379,7 @@ async function leaseWindow(
 }
 
 function reportMissed(deps: MaterializeDeps, schedule: ScheduleRecord, missed: Missed): void {
-  deps.onMissedSkipped?.(schedule, missed.count, missed.latest.occurrenceMs);
+  if (missed.latest) deps.onMissedSkipped?.(schedule, missed.count, missed.latest.occurrenceMs);
 }
 
 /** The cursor write: only if nobody moved the schedule since it was read; `ended` when no occurrence is left. */

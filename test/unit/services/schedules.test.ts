@@ -1247,6 +1247,76 @@ describe("catch-up policy (`catch_up`): what a run makes of occurrences it misse
     ]);
   });
 
+  it.each([
+    ["latest", "* * * * *", 1],
+    ["none", "* * * * *", 1],
+    ["latest", "* * * * * *", 60],
+    ["none", "* * * * * *", 60],
+  ] as const)(
+    "`%s` (%s): a run that made its window and crashed before moving the cursor, then the next run a minute later: nothing the first made is counted skipped (it was %i over)",
+    async (catchUp, cron, _over) => {
+      // Prepare: three hours missed; a run skips the backlog in its lease, makes its whole window, then fails at
+      // its cursor write.
+      const h = harness();
+      const { schedule_id: id } = await createSchedule(h.deps, body({ cron, catch_up: catchUp }));
+      h.clock.set("2027-01-01T03:00:00.000Z");
+      const failingAdvance: MemoryTaskStore = Object.create(h.store);
+      let updates = 0;
+      Object.assign(failingAdvance, {
+        updateSchedule: async (...args: Parameters<MemoryTaskStore["updateSchedule"]>) => {
+          if (++updates > 1) throw new Error("the cursor write failed");
+          return h.store.updateSchedule(...args);
+        },
+      });
+      const crashed = await runMaterializer({ ...h.deps, store: failingAdvance });
+      const countedFirst = h.schedule(id).skippedOccurrences as number;
+      const madeFirst = new Set(occurrenceInstants(h));
+
+      // Act
+      h.clock.advance(60_000);
+      const next = await runMaterializer(h.deps);
+
+      // Assess: the next run skips nothing (its missed ones were the first run's, made); no occurrence is made
+      // twice; on the minute cron, where the first run's count is exact, each occurrence up to the cursor is
+      // either a task or counted skipped, never both.
+      const made = occurrenceInstants(h);
+      const cursor = h.schedule(id).materializedUntilMs;
+      expect(crashed.failures).toBe(1);
+      expect(next).toMatchObject({ failures: 0, skipped: 0 });
+      expect(h.schedule(id).skippedOccurrences).toBe(countedFirst);
+      expect(new Set(made).size).toBe(made.length);
+      expect([...madeFirst].every((ms) => made.includes(ms))).toBe(true);
+      if (cron === "* * * * *") {
+        const owed = (cursor - Date.parse("2027-01-01T00:00:00.000Z")) / 60_000;
+        expect(countedFirst + made.filter((ms) => ms <= cursor).length).toBe(owed);
+      }
+    },
+  );
+
+  it("`none`, one-second cron: a run that crashed part-way through its window, then the next run a minute later: it counts skipped exactly the missed occurrences that have no task (a claimed key whose task was never written is one)", async () => {
+    // Prepare: a day missed; a run leases its window (02:55:01 … 02:57:30) and writes 3 tasks, its other adds
+    // halted for good between their claims and their task writes.
+    const h = harness();
+    const { schedule_id: id } = await createSchedule(h.deps, body({ cron: "* * * * * *", catch_up: "none" }));
+    h.clock.set("2027-01-01T03:00:00.000Z");
+    const halted = haltingStore(h.store, 3, "putNew");
+    void materializeSchedule({ ...h.deps, store: halted.store }, h.schedule(id), 150);
+    await new Promise((resolve) => setTimeout(resolve, 10));
+    const counted = h.schedule(id).skippedOccurrences as number;
+    const made = occurrenceInstants(h).filter((ms) => ms > Date.parse("2027-01-01T02:55:00.000Z"));
+
+    // Act
+    h.clock.advance(60_000);
+    const next = await runMaterializer(h.deps);
+
+    // Assess: 02:55:01 … 02:56:00 are missed now; 3 of them were made, the other 57 are counted.
+    expect(made).toHaveLength(3);
+    expect(made.every((ms) => ms <= Date.parse("2027-01-01T02:56:00.000Z"))).toBe(true);
+    expect(next).toMatchObject({ failures: 0, skipped: 57 });
+    expect(h.schedule(id).skippedOccurrences).toBe(counted + 57);
+    expect(h.schedule(id).lastSkipped?.occurrenceMs).toBe(Date.parse("2027-01-01T02:56:00.000Z"));
+  });
+
   it("pause → resume while catching up: the rest of the backlog is skipped (resume starts from now), whatever the policy", async () => {
     // Prepare: an `all` schedule three hours behind, one run into its catch-up.
     const { h, id } = await threeHoursDown("all");
