@@ -29,6 +29,7 @@ import {
 import { forEachBounded } from "#shared/runtime/async.js";
 import { type AddTaskDeps, addTask } from "../add-task.js";
 import { cancelOccurrenceTask } from "./cancel-occurrence.js";
+import { writeOccurrenceCancelled } from "./stop.js";
 import { specOf } from "./view.js";
 
 /** What materializing (and undoing it) needs: the add-task service's deps, plus the schedule reads and writes. */
@@ -215,7 +216,7 @@ async function windowOf(
   // Under `none` the latest skipped is the latest missed, found above: no second search (~45 croner asks).
   const latest = policy === "none" ? latestMissed : latestOccurrenceBetween(spec, fromMs, skippedUntilMs);
   if (latest === undefined) return { occurrences };
-  const made = await madeInLease(deps, schedule, spec, skippedUntilMs);
+  const made = await fenceLeasedMissed(deps, schedule, spec, skippedUntilMs);
   const walked = occurrencesBetween(spec, fromMs, skippedUntilMs, MAX_MISSED_COUNTED);
   const count = walked.filter((ms) => !made.has(ms)).length;
   const latestSkipped = made.has(latest) ? walked.findLast((ms) => !made.has(ms)) : latest;
@@ -233,20 +234,22 @@ async function windowOf(
 }
 
 /**
- * The most occurrences of an earlier run's lease a run looks up before skipping them: a lease covers one run's
- * window (at most MAX_OCCURRENCES_PER_RUN from its cursor); twice that leaves room for two runs that overlapped.
+ * The most occurrences of an earlier run's lease a run fences before skipping them: a lease covers one run's window
+ * (at most MAX_OCCURRENCES_PER_RUN from its cursor); twice that leaves room for two runs that overlapped.
  */
-const MAX_LEASED_CHECKED = 2 * MAX_OCCURRENCES_PER_RUN;
+const MAX_LEASED_FENCED = 2 * MAX_OCCURRENCES_PER_RUN;
 
 /**
- * Of the missed occurrences up to `untilMs`, those an earlier run made: a run leases (cursor, lease] and may fail
- * after making some of it (or still be making it), leaving the cursor; the next run, later, finds them missed.
- * Counted skipped, they were counted although delivered (one per run of a minute cron, sixty of a one-second one,
- * after each failed run). Made means its key is claimed and its task written (a claim alone is an add that stopped
- * half-way: nothing will be delivered). Only what lies in the lease is looked up (none after a run that moved the
- * cursor), two reads each.
+ * Of the missed occurrences up to `untilMs`, those an earlier run made; the others are made cancelled tasks. A run
+ * leases (cursor, lease] and may fail after making part of it, or still be making it, leaving the cursor; the next
+ * run, later, finds them missed and skips them. Counted skipped, the made ones were counted although delivered (one
+ * per failed run of a minute cron, sixty of a one-second one). And a run still under way added the skipped ones
+ * after this run's lease had moved the cursor past them, where a pause's fence no longer reaches: added after the
+ * pause answered. So each is written as a stop writes it (stop.ts, writeOccurrenceCancelled) before this run's lease:
+ * a task found is made (not counted), one written cancelled is skipped, and the earlier run's add finds it and
+ * creates nothing. Only what lies in an earlier lease (none after a run that moved its cursor), two writes each.
  */
-async function madeInLease(
+async function fenceLeasedMissed(
   deps: MaterializeDeps,
   schedule: ScheduleRecord,
   spec: CronSpec,
@@ -255,11 +258,10 @@ async function madeInLease(
   const made = new Set<number>();
   const leaseEnd = Math.min(schedule.leasedUntilMs ?? schedule.materializedUntilMs, untilMs);
   if (leaseEnd <= schedule.materializedUntilMs) return made;
-  const leased = occurrencesBetween(spec, schedule.materializedUntilMs, leaseEnd, MAX_LEASED_CHECKED);
+  const leased = occurrencesBetween(spec, schedule.materializedUntilMs, leaseEnd, MAX_LEASED_FENCED);
   await forEachBounded(leased, OCCURRENCE_CONCURRENCY, async (occurrenceMs) => {
-    const key = occurrenceIdempotencyKey(schedule.scheduleId, schedule.epoch, occurrenceMs);
-    const taskId = await deps.store.findIdempotencyClaim(schedule.topic, key);
-    if (taskId && (await deps.store.get(taskId))) made.add(occurrenceMs);
+    const fenced = await writeOccurrenceCancelled(deps, schedule, occurrenceMs);
+    if (fenced?.outcome === "exists") made.add(occurrenceMs);
   });
   return made;
 }

@@ -1317,6 +1317,35 @@ describe("catch-up policy (`catch_up`): what a run makes of occurrences it misse
     expect(h.schedule(id).lastSkipped?.occurrenceMs).toBe(Date.parse("2027-01-01T02:56:00.000Z"));
   });
 
+  it("`none`, one-second cron: a run still under way (stalled after its lease) when the next run skips part of its window, then a pause: nothing is added once the pause has answered, and what the later run counted skipped is never delivered", async () => {
+    // Prepare: a day missed; run A leases its window (02:55:01 … 02:57:30) and stalls before its first add. 45 s
+    // later (A is still within its 50 s), run B finds 02:55:01 … 02:55:45 missed and skips them.
+    const h = harness();
+    const { schedule_id: id } = await createSchedule(h.deps, body({ cron: "* * * * * *", catch_up: "none" }));
+    h.clock.set("2027-01-01T03:00:00.000Z");
+    const halted = haltingStore(h.store);
+    const a = materializeSchedule({ ...h.deps, store: halted.store }, h.schedule(id), 150);
+    await new Promise((resolve) => setTimeout(resolve, 10));
+    const countedByA = h.schedule(id).skippedOccurrences as number;
+    h.clock.advance(45_000);
+    const b = await runMaterializer(h.deps);
+
+    // Act: a pause answers; then A goes on.
+    await pauseSchedule(h.deps, id);
+    const answered = new Set(h.tasks().map((t) => t.taskId));
+    const armedBefore = h.timerQueue.armed.length;
+    const armed = new Set(h.timerQueue.armed.map((arm) => arm.taskId));
+    halted.release();
+    await a;
+
+    // Assess: no task was added, and none armed that was not armed before (A's repeats of B's tasks re-arm them,
+    // as any repeat does), once the pause had answered; B's 45 are counted skipped once.
+    expect(b).toMatchObject({ failures: 0, skipped: 45 });
+    expect(h.tasks().filter((t) => !answered.has(t.taskId))).toEqual([]);
+    expect(h.timerQueue.armed.slice(armedBefore).filter((arm) => !armed.has(arm.taskId))).toEqual([]);
+    expect(h.schedule(id).skippedOccurrences).toBe(countedByA + 45);
+  });
+
   it("pause → resume while catching up: the rest of the backlog is skipped (resume starts from now), whatever the policy", async () => {
     // Prepare: an `all` schedule three hours behind, one run into its catch-up.
     const { h, id } = await threeHoursDown("all");
