@@ -1346,6 +1346,39 @@ describe("catch-up policy (`catch_up`): what a run makes of occurrences it misse
     expect(h.schedule(id).skippedOccurrences).toBe(countedByA + 45);
   });
 
+  it.each(["latest", "none"])(
+    "`%s`: two runs overlapping every minute after an outage (one halted after its lease while the other runs, then going on): every occurrence up to the cursor is made once or counted skipped once, never both",
+    async (catchUp) => {
+      // Prepare: a minute schedule three hours behind.
+      const h = harness();
+      const { schedule_id: id } = await createSchedule(
+        h.deps,
+        body({ cron: "* * * * *", catch_up: catchUp }),
+      );
+      h.clock.set("2027-01-01T03:00:00.000Z");
+
+      // Act: each minute run A leases, adds `minute` occurrences and halts; run B, a minute later, runs whole (its
+      // missed ones reach into A's window); then A goes on.
+      for (let minute = 0; minute < 6; minute++) {
+        const halted = haltingStore(h.store, minute, "putNew");
+        const a = materializeSchedule({ ...h.deps, store: halted.store }, h.schedule(id), 150);
+        await new Promise((resolve) => setTimeout(resolve, 10));
+        h.clock.advance(60_000);
+        await runMaterializer(h.deps);
+        halted.release();
+        await a;
+      }
+
+      // Assess
+      const cursor = h.schedule(id).materializedUntilMs;
+      const keys = h.tasks().map((t) => t.idempotencyKey);
+      const made = h.tasks().filter((t) => t.status !== "cancelled" && t.dueAtMs <= cursor);
+      const owed = (cursor - Date.parse("2027-01-01T00:00:00.000Z")) / 60_000;
+      expect(new Set(keys).size).toBe(keys.length);
+      expect((h.schedule(id).skippedOccurrences as number) + made.length).toBe(owed);
+    },
+  );
+
   it("pause → resume while catching up: the rest of the backlog is skipped (resume starts from now), whatever the policy", async () => {
     // Prepare: an `all` schedule three hours behind, one run into its catch-up.
     const { h, id } = await threeHoursDown("all");
@@ -1687,6 +1720,49 @@ describe("pause, resume, delete", () => {
     expect(h.schedule(id)).toMatchObject({ status: "active", epoch: 1 });
     expect(liveCountsByDue(h.tasks())).toEqual([1]);
   });
+
+  it.each(["all", "latest", "none"])(
+    "catch_up %s: pause and resume while a run that leased before the pause is halted mid-window, then the run goes on: one live task per occurrence instant from the resume on, none of the paused epoch's added after the pause, and the next run makes the rest",
+    async (catchUp) => {
+      // Prepare: a 10-second schedule three hours behind; a run leases its window, adds 5, then halts.
+      const h = harness();
+      const { schedule_id: id } = await createSchedule(
+        h.deps,
+        body({ cron: "*/10 * * * * *", catch_up: catchUp }),
+      );
+      h.clock.set("2027-01-01T03:00:00.000Z");
+      const halted = haltingStore(h.store, 5, "putNew");
+      const run = materializeSchedule({ ...h.deps, store: halted.store }, h.schedule(id), 150);
+      await new Promise((resolve) => setTimeout(resolve, 10));
+
+      // Act: pause, resume a minute later, then the run goes on; a run a minute after.
+      await pauseSchedule(h.deps, id);
+      const paused = new Set(h.tasks().map((t) => t.taskId));
+      h.clock.advance(60_000);
+      await resumeSchedule(h.deps, id);
+      halted.release();
+      await run;
+      h.clock.advance(60_000);
+      const next = await runMaterializer(h.deps);
+
+      // Assess: nothing of epoch 0 was added after the pause; from the resume (03:01:00) to the cursor every 10 s
+      // is one live task of epoch 1.
+      const epochOf = (t: { idempotencyKey?: string }) => Number(t.idempotencyKey?.split(":").at(-2));
+      const added = h.tasks().filter((t) => !paused.has(t.taskId));
+      expect(next.failures).toBe(0);
+      expect(added.filter((t) => epochOf(t) === 0)).toEqual([]);
+      expect(liveCountsByDue(h.tasks())).toEqual([1]);
+      const resumedAt = Date.parse("2027-01-01T03:01:00.000Z");
+      const live = h
+        .live()
+        .filter((t) => t.dueAtMs > resumedAt)
+        .map((t) => t.dueAtMs);
+      const cursor = h.schedule(id).materializedUntilMs;
+      expect(live).toEqual(
+        Array.from({ length: (cursor - resumedAt) / 10_000 }, (_, i) => resumedAt + (i + 1) * 10_000),
+      );
+    },
+  );
 
   it("a pause that failed part-way through its cancels is finished by its repeat", async () => {
     const h = harness();
