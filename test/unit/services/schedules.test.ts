@@ -746,6 +746,36 @@ describe("materializing", () => {
     expect(deleted.status).toBe("deleted");
   });
 
+  it.each([
+    ["all", 150],
+    ["latest", 10],
+    ["none", 9],
+  ] as const)(
+    "catch_up %s: a schedule whose topic left the config during an outage is paused counting that run's occurrences (%i), its backlog dropped with the pause, uncounted (README)",
+    async (catchUp, counted) => {
+      // Prepare: a minute schedule on demo, then three hours without a run, during which demo leaves the config.
+      const h = harness();
+      const { schedule_id: id } = await createSchedule(
+        h.deps,
+        body({ cron: "* * * * *", catch_up: catchUp }),
+      );
+      const sim = simConfig();
+      const { demo: _removed, ...others } = sim.resolvedTopics;
+      Object.assign(h.deps, { config: { ...sim, resolvedTopics: others } });
+      h.clock.set("2027-01-01T03:00:00.000Z");
+      const before = h.tasks().length;
+
+      // Act
+      const run = await runMaterializer(h.deps);
+
+      // Assess: nothing written; the run's window counted, nothing else.
+      expect(run).toMatchObject({ failures: 0, skipped: counted });
+      expect(h.tasks()).toHaveLength(before);
+      expect(h.schedule(id)).toMatchObject({ status: "paused", skippedOccurrences: counted });
+      expect(h.schedule(id).lastSkipped).toMatchObject({ code: "unknown_topic" });
+    },
+  );
+
   it("a schedule whose next times all fall in a two-hour DST gap (Antarctica/Troll) stays active and is looked at again after it, not ended", async () => {
     // Prepare: every second of 01:xx and 02:xx local; on 2027-03-28 Troll jumps from 01:00 (+00) to 03:00 (+02).
     const h = harness("2027-03-27T02:58:00.000Z");
