@@ -1409,6 +1409,38 @@ describe("catch-up policy (`catch_up`): what a run makes of occurrences it misse
     },
   );
 
+  it.each(["all", "latest", "none"])(
+    "catch_up %s: resume after a three-day pause makes nothing of the pause and counts nothing skipped (the pause's occurrences are not missed); the runs after it make every occurrence from the resume on, once",
+    async (catchUp) => {
+      const h = harness();
+      const { schedule_id: id } = await createSchedule(
+        h.deps,
+        body({ cron: "* * * * *", catch_up: catchUp }),
+      );
+      await pauseSchedule(h.deps, id);
+      h.clock.set("2027-01-04T00:00:30.000Z");
+
+      await resumeSchedule(h.deps, id);
+      const runs = [];
+      for (let minute = 0; minute < 3; minute++) {
+        h.clock.advance(60_000);
+        runs.push(await runMaterializer(h.deps));
+      }
+
+      const resumedAt = Date.parse("2027-01-04T00:00:30.000Z");
+      const after = h.live().filter((t) => t.acceptedAtMs >= resumedAt);
+      const cursor = h.schedule(id).materializedUntilMs;
+      expect(runs.map((run) => run.skipped)).toEqual([0, 0, 0]);
+      expect(h.schedule(id).skippedOccurrences).toBeUndefined();
+      expect(after.map((t) => t.dueAtMs)).toEqual(
+        Array.from(
+          { length: Math.floor((cursor - resumedAt) / 60_000) },
+          (_, i) => Date.parse("2027-01-04T00:01:00.000Z") + i * 60_000,
+        ),
+      );
+    },
+  );
+
   it("pause → resume while catching up: the rest of the backlog is skipped (resume starts from now), whatever the policy", async () => {
     // Prepare: an `all` schedule three hours behind, one run into its catch-up.
     const { h, id } = await threeHoursDown("all");
