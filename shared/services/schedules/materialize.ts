@@ -247,7 +247,8 @@ const MAX_LEASED_FENCED = 2 * MAX_OCCURRENCES_PER_RUN;
  * after this run's lease had moved the cursor past them, where a pause's fence no longer reaches: added after the
  * pause answered. So each is written as a stop writes it (stop.ts, writeOccurrenceCancelled) before this run's lease:
  * a task found is made (not counted), one written cancelled is skipped, and the earlier run's add finds it and
- * creates nothing. Only what lies in an earlier lease (none after a run that moved its cursor), two writes each.
+ * creates nothing. Only what lies in an earlier lease (none after a run that moved its cursor), two writes each (and
+ * a read of each task found).
  */
 async function fenceLeasedMissed(
   deps: MaterializeDeps,
@@ -261,7 +262,10 @@ async function fenceLeasedMissed(
   const leased = occurrencesBetween(spec, schedule.materializedUntilMs, leaseEnd, MAX_LEASED_FENCED);
   await forEachBounded(leased, OCCURRENCE_CONCURRENCY, async (occurrenceMs) => {
     const fenced = await writeOccurrenceCancelled(deps, schedule, occurrenceMs);
-    if (fenced?.outcome === "exists") made.add(occurrenceMs);
+    if (fenced?.outcome !== "exists") return;
+    // A cancelled one was written so by a run that skipped it but whose lease then failed (no stop cancels in an
+    // active epoch): still owed its count.
+    if ((await deps.store.get(fenced.taskId))?.status !== "cancelled") made.add(occurrenceMs);
   });
   return made;
 }

@@ -1441,6 +1441,34 @@ describe("catch-up policy (`catch_up`): what a run makes of occurrences it misse
     },
   );
 
+  it("`none`, one-second cron: a run that fenced the missed occurrences of an earlier (stalled) run's window and then failed at its lease: the next run counts those skipped, once", async () => {
+    // Prepare: a day missed; run A leases its window and stalls before its first add. 45 s later run B writes the
+    // 45 it would skip cancelled, then its lease write fails.
+    const h = harness();
+    const { schedule_id: id } = await createSchedule(h.deps, body({ cron: "* * * * * *", catch_up: "none" }));
+    h.clock.set("2027-01-01T03:00:00.000Z");
+    const halted = haltingStore(h.store);
+    void materializeSchedule({ ...h.deps, store: halted.store }, h.schedule(id), 150);
+    await new Promise((resolve) => setTimeout(resolve, 10));
+    const countedByA = h.schedule(id).skippedOccurrences as number;
+    h.clock.advance(45_000);
+    const failingLease: MemoryTaskStore = Object.create(h.store);
+    Object.assign(failingLease, {
+      updateSchedule: async () => {
+        throw new Error("the lease write failed");
+      },
+    });
+    const failed = await runMaterializer({ ...h.deps, store: failingLease });
+
+    // Act
+    const next = await runMaterializer(h.deps);
+
+    // Assess: the 45 (02:55:01 … 02:55:45) were never made; counted once, by the run whose lease held.
+    expect(failed).toMatchObject({ failures: 1, skipped: 0 });
+    expect(next).toMatchObject({ failures: 0, skipped: 45 });
+    expect(h.schedule(id).skippedOccurrences).toBe(countedByA + 45);
+  });
+
   it("pause → resume while catching up: the rest of the backlog is skipped (resume starts from now), whatever the policy", async () => {
     // Prepare: an `all` schedule three hours behind, one run into its catch-up.
     const { h, id } = await threeHoursDown("all");
