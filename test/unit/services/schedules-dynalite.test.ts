@@ -5,6 +5,7 @@ import type { ScheduleRecord } from "#shared/domain/schedule.js";
 import { createSchedule, type ScheduleRouteDeps } from "#shared/services/schedules/manage.js";
 import { materializeSchedule } from "#shared/services/schedules/materialize.js";
 import { type MaterializerRunDeps, runMaterializer } from "#shared/services/schedules/run.js";
+import { pauseSchedule } from "#shared/services/schedules/stop-routes.js";
 import { ManualClock } from "../../support/clock.js";
 import { createTaskTable, type LocalDynamo, startDynalite } from "../../support/dynalite-table.js";
 import { FakeScheduler } from "../../support/fakes/scheduler.js";
@@ -135,5 +136,46 @@ describe("schedule races on DynamoDB's conditional writes (dynalite)", () => {
     expect(next).toMatchObject({ failures: 0, skipped: 0 });
     expect((await h.read(id)).skippedOccurrences).toBe(counted);
     expect(new Set(await occurrenceTasks(h, id, missedNow))).toEqual(new Set(["scheduled"]));
+  });
+
+  it("`none`, minute cron: a run stalled after its lease, the next run skipping its first occurrence, then a pause: the stalled run adds nothing after the pause answered", async () => {
+    // Prepare: three hours missed; run A leases 02:56 … 03:04 and stalls before its first add; a minute later run
+    // B finds 02:56 missed and skips it; a pause answers.
+    const h = await harness("2027-01-01T00:00:00.000Z");
+    const { schedule_id: id } = await createSchedule(h.deps, body({ cron: "* * * * *", catch_up: "none" }));
+    h.clock.set("2027-01-01T03:00:00.000Z");
+    let release = () => {};
+    const gate = new Promise<void>((resolve) => {
+      release = resolve;
+    });
+    const halting = Object.create(h.store) as DynamoMaterializerStore;
+    Object.assign(halting, {
+      claimIdempotencyKey: async (...args: Parameters<DynamoMaterializerStore["claimIdempotencyKey"]>) => {
+        await gate;
+        return h.store.claimIdempotencyKey(...args);
+      },
+    });
+    const a = materializeSchedule({ ...h.deps, store: halting }, await h.read(id), 150);
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    h.clock.advance(60_000);
+    const b = await runMaterializer(h.deps);
+    await pauseSchedule(h.deps, id);
+    const skipped = [Date.parse("2027-01-01T02:56:00.000Z")];
+    const atPause = await occurrenceTasks(h, id, skipped);
+    const timers = h.deps.timerQueue as FakeTimerQueue;
+    const armedAtPause = timers.armed.length;
+    const armed = new Set(timers.armed.map((arm) => arm.taskId));
+
+    // Act: A goes on.
+    release();
+    await a;
+
+    // Assess: 02:56 was a cancelled task when the pause answered (B wrote it so before skipping it), and still is;
+    // A armed no task after the pause that was not armed before (its repeats of B's tasks re-arm those, as any
+    // repeat does); counted skipped once.
+    expect(b).toMatchObject({ failures: 0, skipped: 1 });
+    expect(atPause).toEqual(["cancelled"]);
+    expect(await occurrenceTasks(h, id, skipped)).toEqual(["cancelled"]);
+    expect(timers.armed.slice(armedAtPause).filter((arm) => !armed.has(arm.taskId))).toEqual([]);
   });
 });
