@@ -469,6 +469,31 @@ describe("materializing", () => {
     expect(h.tasks().filter((t) => t.status === "cancelled")).toEqual([]);
   });
 
+  it("a schedule ended by one run while another is under way, then deleted: delete cancels its last occurrences, and the slower run adds nothing after it", async () => {
+    // Prepare: as above; B ends the schedule while A is halted after its lease.
+    const h = harness();
+    const { schedule_id: id } = await createSchedule(
+      h.deps,
+      body({ cron: "*/10 * * * * *", end_at: "2027-01-01T00:05:30Z" }),
+    );
+    h.clock.advance(2 * 60_000);
+    const halted = haltingStore(h.store);
+    const a = materializeSchedule({ ...h.deps, store: halted.store }, h.schedule(id), 150);
+    await new Promise((resolve) => setTimeout(resolve, 10));
+    await materializeSchedule(h.deps, h.schedule(id), 150);
+
+    // Act
+    const deleted = await deleteSchedule(h.deps, id);
+    const answered = new Set(h.tasks().map((t) => t.taskId));
+    halted.release();
+    await a;
+
+    // Assess
+    expect(deleted).toMatchObject({ status: "deleted", cancelled_occurrences: 20 });
+    expect(h.tasks().filter((t) => !answered.has(t.taskId))).toEqual([]);
+    expect(h.live().filter((t) => t.dueAtMs > h.clock.nowMs)).toEqual([]);
+  });
+
   it("reads start_at and end_at as due_at reads them: RFC 3339's lower-case t and z", async () => {
     const h = harness();
     await createSchedule(h.deps, body({ start_at: "2027-01-01t00:02:00z", end_at: "2027-01-01t00:03:30z" }));
