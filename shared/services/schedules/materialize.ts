@@ -1,5 +1,10 @@
 import type { TaskScheduler } from "#shared/adapters/task-scheduler.js";
-import type { ScheduleChange, ScheduleSettable, TaskStore } from "#shared/adapters/task-store.js";
+import type {
+  ScheduleChange,
+  ScheduleSettable,
+  ScheduleUpdateOutcome,
+  TaskStore,
+} from "#shared/adapters/task-store.js";
 import { conflict, type HttpError, isHttpError, unknownTopic } from "#shared/api/errors.js";
 import { rfc3339 } from "#shared/api/task-view.js";
 import { topicConfig } from "#shared/config/index.js";
@@ -7,6 +12,7 @@ import { type AddTaskRequest, exactContentOf } from "#shared/domain/add-task-req
 import {
   MATERIALIZE_HORIZON_MS,
   MAX_MISSED_COUNTED,
+  MAX_OCCURRENCES_PER_RUN,
   MISSED_AFTER_MS,
   materializeHorizonMs,
   occurrenceIdempotencyKey,
@@ -23,6 +29,7 @@ import {
 import { forEachBounded } from "#shared/runtime/async.js";
 import { type AddTaskDeps, addTask } from "../add-task.js";
 import { cancelOccurrenceTask } from "./cancel-occurrence.js";
+import { writeOccurrenceCancelled } from "./stop.js";
 import { specOf } from "./view.js";
 
 /** What materializing (and undoing it) needs: the add-task service's deps, plus the schedule reads and writes. */
@@ -104,7 +111,7 @@ export async function materializeSchedule(
   if (problem) return pauseUncomputable(deps, schedule, problem, nowMs);
   const horizonMs = horizonOf(deps.config, schedule.topic);
   const horizonEnd = nowMs + horizonMs;
-  const { occurrences, missed } = windowOf(schedule, spec, nowMs, horizonEnd, limit);
+  const { occurrences, missed } = await windowOf(deps, schedule, spec, nowMs, horizonEnd, limit);
   const untilMs =
     occurrences.length === limit
       ? (occurrences.at(-1) as number)
@@ -119,7 +126,7 @@ export async function materializeSchedule(
   const missedCount = missed?.count ?? 0;
   try {
     const refused = await createOccurrences(deps, leased, occurrences, concurrency);
-    const skipped = unleased ? [...refused, unleased.latest] : refused;
+    const skipped = unleased?.latest ? [...refused, unleased.latest] : refused;
     const advance = advanceChange(leased, spec, untilMs, nowMs, horizonMs);
     const result = await deps.store.updateSchedule(schedule.scheduleId, {
       ...advance,
@@ -131,15 +138,24 @@ export async function materializeSchedule(
       const total = refused.length + missedCount;
       return { occurrences: occurrences.length, skipped: total, advanced: true, materializeAtMs };
     }
-    const moved =
-      result.outcome === "not-found" ||
-      result.schedule.status !== "active" ||
-      result.schedule.epoch !== schedule.epoch;
-    if (moved) await cancelOccurrences(deps, schedule, occurrences);
+    if (stoppedSince(result, schedule)) await cancelOccurrences(deps, schedule, occurrences);
     return { occurrences: occurrences.length, skipped: unleased ? 0 : missedCount, advanced: false };
   } catch (error) {
     throw unleased || !missed ? error : new FailedAfterSkipping(error, missedCount);
   }
+}
+
+/**
+ * Whether a cursor write that did not apply found the schedule stopped (paused, deleted, resumed into a new epoch)
+ * since the run read it: its occurrences are then no longer owed. Not `ended`: only another run's cursor write
+ * ends a schedule in this epoch (it made the same last occurrences, which are owed), and a resume that finds
+ * nothing left ends a paused one, whose leased window the pause already fenced. Cancelling on `ended`, the slower
+ * of two overlapping runs cancelled a schedule's last occurrences ahead of due, which were then never delivered.
+ */
+function stoppedSince(result: ScheduleUpdateOutcome, schedule: ScheduleRecord): boolean {
+  if (result.outcome === "not-found") return true;
+  const { status, epoch } = result.schedule;
+  return epoch !== schedule.epoch || (status !== "active" && status !== "ended");
 }
 
 /**
@@ -162,12 +178,13 @@ interface Window {
 }
 
 /**
- * How many were skipped (a floor past MAX_MISSED_COUNTED), the latest of them as the view names it, and the point
- * the cursor may move to past them (no occurrence the run makes lies at or before it).
+ * How many were skipped (a floor past MAX_MISSED_COUNTED), the latest of them as the view names it (absent when
+ * every one the cursor moves past was made by an earlier run), and the point the cursor may move to past them (no
+ * occurrence the run makes lies at or before it).
  */
 interface Missed {
   readonly count: number;
-  readonly latest: SkippedOccurrence;
+  readonly latest?: SkippedOccurrence;
   readonly untilMs: number;
 }
 
@@ -176,13 +193,14 @@ interface Missed {
  * more than MISSED_AFTER_MS before now: the materializer was down or behind) are skipped as one step, however many
  * (the latest is found without walking them, latestOccurrenceBetween), and only `latest` makes the most recent.
  */
-function windowOf(
+async function windowOf(
+  deps: MaterializeDeps,
   schedule: ScheduleRecord,
   spec: CronSpec,
   nowMs: number,
   horizonEnd: number,
   limit: number,
-): Window {
+): Promise<Window> {
   const policy = schedule.catchUp ?? "all";
   const fromMs = schedule.materializedUntilMs;
   const missedUntilMs = nowMs - MISSED_AFTER_MS;
@@ -194,24 +212,66 @@ function windowOf(
   const kept = policy === "latest" ? [latestMissed] : [];
   const occurrences = [...kept, ...occurrencesBetween(spec, missedUntilMs, horizonEnd, limit - kept.length)];
   const skippedUntilMs = policy === "latest" ? latestMissed - 1 : missedUntilMs;
+  if (skippedUntilMs <= fromMs) return { occurrences };
   // Under `none` the latest skipped is the latest missed, found above: no second search (~45 croner asks).
-  const latestSkipped =
-    policy === "none" ? latestMissed : latestOccurrenceBetween(spec, fromMs, skippedUntilMs);
-  if (latestSkipped === undefined) return { occurrences };
-  const count = occurrencesBetween(spec, fromMs, skippedUntilMs, MAX_MISSED_COUNTED).length;
-  const message = missedMessage(policy, count);
+  const latest = policy === "none" ? latestMissed : latestOccurrenceBetween(spec, fromMs, skippedUntilMs);
+  if (latest === undefined) return { occurrences };
+  const made = await fenceLeasedMissed(deps, schedule, spec, skippedUntilMs);
+  const walked = occurrencesBetween(spec, fromMs, skippedUntilMs, MAX_MISSED_COUNTED);
+  const count = walked.filter((ms) => !made.has(ms)).length;
+  const latestSkipped = made.has(latest) ? walked.findLast((ms) => !made.has(ms)) : latest;
+  const message = missedMessage(policy, count, walked.length === MAX_MISSED_COUNTED);
   return {
     occurrences,
     missed: {
       count,
-      latest: { occurrenceMs: latestSkipped, atMs: nowMs, code: "missed", message },
+      ...(latestSkipped !== undefined && {
+        latest: { occurrenceMs: latestSkipped, atMs: nowMs, code: "missed", message },
+      }),
       untilMs: skippedUntilMs,
     },
   };
 }
 
-function missedMessage(policy: string, count: number): string {
-  const counted = count < MAX_MISSED_COUNTED ? count : `at least ${count}`;
+/**
+ * The most occurrences of an earlier run's lease a run fences before skipping them: a lease covers one run's window
+ * (at most MAX_OCCURRENCES_PER_RUN from its cursor); twice that leaves room for two runs that overlapped.
+ */
+const MAX_LEASED_FENCED = 2 * MAX_OCCURRENCES_PER_RUN;
+
+/**
+ * Of the missed occurrences up to `untilMs`, those an earlier run made; the others are made cancelled tasks. A run
+ * leases (cursor, lease] and may fail after making part of it, or still be making it, leaving the cursor; the next
+ * run, later, finds them missed and skips them. Counted skipped, the made ones were counted although delivered (one
+ * per failed run of a minute cron, sixty of a one-second one). And a run still under way added the skipped ones
+ * after this run's lease had moved the cursor past them, where a pause's fence no longer reaches: added after the
+ * pause answered. So each is written as a stop writes it (stop.ts, writeOccurrenceCancelled) before this run's lease:
+ * a task found is made (not counted), one written cancelled is skipped, and the earlier run's add finds it and
+ * creates nothing. Only what lies in an earlier lease (none after a run that moved its cursor), two writes each (and
+ * a read of each task found).
+ */
+async function fenceLeasedMissed(
+  deps: MaterializeDeps,
+  schedule: ScheduleRecord,
+  spec: CronSpec,
+  untilMs: number,
+): Promise<ReadonlySet<number>> {
+  const made = new Set<number>();
+  const leaseEnd = Math.min(schedule.leasedUntilMs ?? schedule.materializedUntilMs, untilMs);
+  if (leaseEnd <= schedule.materializedUntilMs) return made;
+  const leased = occurrencesBetween(spec, schedule.materializedUntilMs, leaseEnd, MAX_LEASED_FENCED);
+  await forEachBounded(leased, OCCURRENCE_CONCURRENCY, async (occurrenceMs) => {
+    const fenced = await writeOccurrenceCancelled(deps, schedule, occurrenceMs);
+    if (fenced?.outcome !== "exists") return;
+    // A cancelled one was written so by a run that skipped it but whose lease then failed (no stop cancels in an
+    // active epoch): still owed its count.
+    if ((await deps.store.get(fenced.taskId))?.status !== "cancelled") made.add(occurrenceMs);
+  });
+  return made;
+}
+
+function missedMessage(policy: string, count: number, floor: boolean): string {
+  const counted = floor ? `at least ${count}` : count;
   return `${counted} missed occurrence(s) skipped (due over 5 min before the run: the materializer was down or behind), as catch_up "${policy}" says`;
 }
 
@@ -315,7 +375,7 @@ async function leaseWindow(
       leasedUntilMs: Math.max(schedule.leasedUntilMs ?? untilMs, untilMs),
       ...(missed && {
         materializedUntilMs: missed.untilMs,
-        ...skipFields(schedule, [missed.latest], missed.count),
+        ...skipFields(schedule, missed.latest ? [missed.latest] : [], missed.count),
       }),
     },
   });
@@ -325,7 +385,7 @@ async function leaseWindow(
 }
 
 function reportMissed(deps: MaterializeDeps, schedule: ScheduleRecord, missed: Missed): void {
-  deps.onMissedSkipped?.(schedule, missed.count, missed.latest.occurrenceMs);
+  if (missed.latest) deps.onMissedSkipped?.(schedule, missed.count, missed.latest.occurrenceMs);
 }
 
 /** The cursor write: only if nobody moved the schedule since it was read; `ended` when no occurrence is left. */

@@ -101,23 +101,37 @@ async function fenceLeased(deps: StopDeps, schedule: ScheduleRecord): Promise<nu
 }
 
 /**
- * One occurrence as the add-task service would add it, but `cancelled`: its key claimed as the add claims it (or
- * the run's claim found), its task written `cancelled` unless it exists, and cancelled if it does. True when a
- * task the run made was cancelled. An occurrence the add-task checks refuse (4xx) is refused to the run as well.
+ * One occurrence as the add-task service would add it, but `cancelled`, and cancelled if a run made it already.
+ * True when a task the run made was cancelled.
  */
 async function fenceOccurrence(
   deps: StopDeps,
   schedule: ScheduleRecord,
   occurrenceMs: number,
 ): Promise<boolean> {
+  const fenced = await writeOccurrenceCancelled(deps, schedule, occurrenceMs);
+  if (fenced?.outcome !== "exists") return false;
+  return (await cancelOccurrenceTask(deps, fenced.taskId, schedule.topic)).outcome === "cancelled";
+}
+
+/**
+ * One occurrence as the add-task service would add it, but `cancelled`: its key claimed as the add claims it (or
+ * a run's claim found), its task written `cancelled` unless it exists. `exists`: a run made it (or is making it:
+ * its write then finds this one). Undefined when the add-task checks refuse it (4xx), as they refuse the run's add.
+ */
+export async function writeOccurrenceCancelled(
+  deps: StopDeps,
+  schedule: ScheduleRecord,
+  occurrenceMs: number,
+): Promise<{ readonly outcome: "created" | "exists"; readonly taskId: string } | undefined> {
   const nowMs = deps.now();
   const occurrence = occurrenceRequest(schedule, occurrenceMs);
-  if (!occurrence) return false;
+  if (!occurrence) return undefined;
   let checked: CheckedAddRequest;
   try {
     checked = checkParsedAddRequest(deps.config, occurrence, nowMs);
   } catch (error) {
-    if (isHttpError(error) && error.status < 500) return false;
+    if (isHttpError(error) && error.status < 500) return undefined;
     throw error;
   }
   const { request, topic, dueAtMs, groupValue } = checked;
@@ -131,12 +145,10 @@ async function fenceOccurrence(
     expiresAt: claimExpiry(dueAtMs, topic),
   });
   // A claim with another hash is not an occurrence's: the run's add is refused by it (409), nothing to do.
-  if (claim.status === "existing" && claim.requestHash !== requestHash) return false;
+  if (claim.status === "existing" && claim.requestHash !== requestHash) return undefined;
   const taskId = claim.status === "existing" ? claim.taskId : fresh.taskId;
   const task = cancelledTask(deps, taskId, checked, schedule.scheduleId, nowMs);
-  const written = await deps.store.putNew(task, { sweepIndex: false });
-  if (written === "created") return false;
-  return (await cancelOccurrenceTask(deps, taskId, schedule.topic)).outcome === "cancelled";
+  return { outcome: await deps.store.putNew(task, { sweepIndex: false }), taskId };
 }
 
 /**

@@ -438,6 +438,62 @@ describe("materializing", () => {
     expect((await runMaterializer(h.deps)).schedules).toBe(0);
   });
 
+  it("two runs overlapping as the schedule ends: the one whose cursor write finds it `ended` (the other made its last occurrences) cancels none of them", async () => {
+    // Prepare: 10-second occurrences until 00:05:30; the inline pass makes 25 of them. Two minutes later, run A
+    // leases the rest (up to the end) and halts before its first add; run B reads the schedule after A's lease,
+    // leases on it, makes the last occurrences and ends the schedule.
+    const h = harness();
+    const { schedule_id: id } = await createSchedule(
+      h.deps,
+      body({ cron: "*/10 * * * * *", end_at: "2027-01-01T00:05:30Z" }),
+    );
+    h.clock.advance(2 * 60_000);
+    const halted = haltingStore(h.store);
+    const a = materializeSchedule({ ...h.deps, store: halted.store }, h.schedule(id), 150);
+    await new Promise((resolve) => setTimeout(resolve, 10));
+    const b = await materializeSchedule(h.deps, h.schedule(id), 150);
+
+    // Act: A goes on; its cursor write finds the schedule ended by B.
+    halted.release();
+    const late = await a;
+
+    // Assess: every occurrence from 00:00:10 to 00:05:20 is one live task; the schedule ended.
+    expect(b.advanced).toBe(true);
+    expect(late.advanced).toBe(false);
+    expect(h.schedule(id).status).toBe("ended");
+    const every10s = Array.from(
+      { length: 32 },
+      (_, i) => Date.parse("2027-01-01T00:00:10.000Z") + i * 10_000,
+    );
+    expect(h.live().map((t) => t.dueAtMs)).toEqual(every10s);
+    expect(h.tasks().filter((t) => t.status === "cancelled")).toEqual([]);
+  });
+
+  it("a schedule ended by one run while another is under way, then deleted: delete cancels its last occurrences, and the slower run adds nothing after it", async () => {
+    // Prepare: as above; B ends the schedule while A is halted after its lease.
+    const h = harness();
+    const { schedule_id: id } = await createSchedule(
+      h.deps,
+      body({ cron: "*/10 * * * * *", end_at: "2027-01-01T00:05:30Z" }),
+    );
+    h.clock.advance(2 * 60_000);
+    const halted = haltingStore(h.store);
+    const a = materializeSchedule({ ...h.deps, store: halted.store }, h.schedule(id), 150);
+    await new Promise((resolve) => setTimeout(resolve, 10));
+    await materializeSchedule(h.deps, h.schedule(id), 150);
+
+    // Act
+    const deleted = await deleteSchedule(h.deps, id);
+    const answered = new Set(h.tasks().map((t) => t.taskId));
+    halted.release();
+    await a;
+
+    // Assess
+    expect(deleted).toMatchObject({ status: "deleted", cancelled_occurrences: 20 });
+    expect(h.tasks().filter((t) => !answered.has(t.taskId))).toEqual([]);
+    expect(h.live().filter((t) => t.dueAtMs > h.clock.nowMs)).toEqual([]);
+  });
+
   it("reads start_at and end_at as due_at reads them: RFC 3339's lower-case t and z", async () => {
     const h = harness();
     await createSchedule(h.deps, body({ start_at: "2027-01-01t00:02:00z", end_at: "2027-01-01t00:03:30z" }));
@@ -714,6 +770,36 @@ describe("materializing", () => {
     expect(resumed).toMatchObject({ status: 409, code: "conflict" });
     expect(deleted.status).toBe("deleted");
   });
+
+  it.each([
+    ["all", 150],
+    ["latest", 10],
+    ["none", 9],
+  ] as const)(
+    "catch_up %s: a schedule whose topic left the config during an outage is paused counting that run's occurrences (%i), its backlog dropped with the pause, uncounted (README)",
+    async (catchUp, counted) => {
+      // Prepare: a minute schedule on demo, then three hours without a run, during which demo leaves the config.
+      const h = harness();
+      const { schedule_id: id } = await createSchedule(
+        h.deps,
+        body({ cron: "* * * * *", catch_up: catchUp }),
+      );
+      const sim = simConfig();
+      const { demo: _removed, ...others } = sim.resolvedTopics;
+      Object.assign(h.deps, { config: { ...sim, resolvedTopics: others } });
+      h.clock.set("2027-01-01T03:00:00.000Z");
+      const before = h.tasks().length;
+
+      // Act
+      const run = await runMaterializer(h.deps);
+
+      // Assess: nothing written; the run's window counted, nothing else.
+      expect(run).toMatchObject({ failures: 0, skipped: counted });
+      expect(h.tasks()).toHaveLength(before);
+      expect(h.schedule(id)).toMatchObject({ status: "paused", skippedOccurrences: counted });
+      expect(h.schedule(id).lastSkipped).toMatchObject({ code: "unknown_topic" });
+    },
+  );
 
   it("a schedule whose next times all fall in a two-hour DST gap (Antarctica/Troll) stays active and is looked at again after it, not ended", async () => {
     // Prepare: every second of 01:xx and 02:xx local; on 2027-03-28 Troll jumps from 01:00 (+00) to 03:00 (+02).
@@ -1216,6 +1302,198 @@ describe("catch-up policy (`catch_up`): what a run makes of occurrences it misse
     ]);
   });
 
+  it.each([
+    ["latest", "* * * * *", 1],
+    ["none", "* * * * *", 1],
+    ["latest", "* * * * * *", 60],
+    ["none", "* * * * * *", 60],
+  ] as const)(
+    "`%s` (%s): a run that made its window and crashed before moving the cursor, then the next run a minute later: nothing the first made is counted skipped (it was %i over)",
+    async (catchUp, cron, _over) => {
+      // Prepare: three hours missed; a run skips the backlog in its lease, makes its whole window, then fails at
+      // its cursor write.
+      const h = harness();
+      const { schedule_id: id } = await createSchedule(h.deps, body({ cron, catch_up: catchUp }));
+      h.clock.set("2027-01-01T03:00:00.000Z");
+      const failingAdvance: MemoryTaskStore = Object.create(h.store);
+      let updates = 0;
+      Object.assign(failingAdvance, {
+        updateSchedule: async (...args: Parameters<MemoryTaskStore["updateSchedule"]>) => {
+          if (++updates > 1) throw new Error("the cursor write failed");
+          return h.store.updateSchedule(...args);
+        },
+      });
+      const crashed = await runMaterializer({ ...h.deps, store: failingAdvance });
+      const countedFirst = h.schedule(id).skippedOccurrences as number;
+      const madeFirst = new Set(occurrenceInstants(h));
+
+      // Act
+      h.clock.advance(60_000);
+      const next = await runMaterializer(h.deps);
+
+      // Assess: the next run skips nothing (its missed ones were the first run's, made); no occurrence is made
+      // twice; on the minute cron, where the first run's count is exact, each occurrence up to the cursor is
+      // either a task or counted skipped, never both.
+      const made = occurrenceInstants(h);
+      const cursor = h.schedule(id).materializedUntilMs;
+      expect(crashed.failures).toBe(1);
+      expect(next).toMatchObject({ failures: 0, skipped: 0 });
+      expect(h.schedule(id).skippedOccurrences).toBe(countedFirst);
+      expect(new Set(made).size).toBe(made.length);
+      expect([...madeFirst].every((ms) => made.includes(ms))).toBe(true);
+      if (cron === "* * * * *") {
+        const owed = (cursor - Date.parse("2027-01-01T00:00:00.000Z")) / 60_000;
+        expect(countedFirst + made.filter((ms) => ms <= cursor).length).toBe(owed);
+      }
+    },
+  );
+
+  it("`none`, one-second cron: a run that crashed part-way through its window, then the next run a minute later: it counts skipped exactly the missed occurrences that have no task (a claimed key whose task was never written is one)", async () => {
+    // Prepare: a day missed; a run leases its window (02:55:01 … 02:57:30) and writes 3 tasks, its other adds
+    // halted for good between their claims and their task writes.
+    const h = harness();
+    const { schedule_id: id } = await createSchedule(h.deps, body({ cron: "* * * * * *", catch_up: "none" }));
+    h.clock.set("2027-01-01T03:00:00.000Z");
+    const halted = haltingStore(h.store, 3, "putNew");
+    void materializeSchedule({ ...h.deps, store: halted.store }, h.schedule(id), 150);
+    await new Promise((resolve) => setTimeout(resolve, 10));
+    const counted = h.schedule(id).skippedOccurrences as number;
+    const made = occurrenceInstants(h).filter((ms) => ms > Date.parse("2027-01-01T02:55:00.000Z"));
+
+    // Act
+    h.clock.advance(60_000);
+    const next = await runMaterializer(h.deps);
+
+    // Assess: 02:55:01 … 02:56:00 are missed now; 3 of them were made, the other 57 are counted.
+    expect(made).toHaveLength(3);
+    expect(made.every((ms) => ms <= Date.parse("2027-01-01T02:56:00.000Z"))).toBe(true);
+    expect(next).toMatchObject({ failures: 0, skipped: 57 });
+    expect(h.schedule(id).skippedOccurrences).toBe(counted + 57);
+    expect(h.schedule(id).lastSkipped?.occurrenceMs).toBe(Date.parse("2027-01-01T02:56:00.000Z"));
+  });
+
+  it("`none`, one-second cron: a run still under way (stalled after its lease) when the next run skips part of its window, then a pause: nothing is added once the pause has answered, and what the later run counted skipped is never delivered", async () => {
+    // Prepare: a day missed; run A leases its window (02:55:01 … 02:57:30) and stalls before its first add. 45 s
+    // later (A is still within its 50 s), run B finds 02:55:01 … 02:55:45 missed and skips them.
+    const h = harness();
+    const { schedule_id: id } = await createSchedule(h.deps, body({ cron: "* * * * * *", catch_up: "none" }));
+    h.clock.set("2027-01-01T03:00:00.000Z");
+    const halted = haltingStore(h.store);
+    const a = materializeSchedule({ ...h.deps, store: halted.store }, h.schedule(id), 150);
+    await new Promise((resolve) => setTimeout(resolve, 10));
+    const countedByA = h.schedule(id).skippedOccurrences as number;
+    h.clock.advance(45_000);
+    const b = await runMaterializer(h.deps);
+
+    // Act: a pause answers; then A goes on.
+    await pauseSchedule(h.deps, id);
+    const answered = new Set(h.tasks().map((t) => t.taskId));
+    const armedBefore = h.timerQueue.armed.length;
+    const armed = new Set(h.timerQueue.armed.map((arm) => arm.taskId));
+    halted.release();
+    await a;
+
+    // Assess: no task was added, and none armed that was not armed before (A's repeats of B's tasks re-arm them,
+    // as any repeat does), once the pause had answered; B's 45 are counted skipped once.
+    expect(b).toMatchObject({ failures: 0, skipped: 45 });
+    expect(h.tasks().filter((t) => !answered.has(t.taskId))).toEqual([]);
+    expect(h.timerQueue.armed.slice(armedBefore).filter((arm) => !armed.has(arm.taskId))).toEqual([]);
+    expect(h.schedule(id).skippedOccurrences).toBe(countedByA + 45);
+  });
+
+  it.each(["latest", "none"])(
+    "`%s`: two runs overlapping every minute after an outage (one halted after its lease while the other runs, then going on): every occurrence up to the cursor is made once or counted skipped once, never both",
+    async (catchUp) => {
+      // Prepare: a minute schedule three hours behind.
+      const h = harness();
+      const { schedule_id: id } = await createSchedule(
+        h.deps,
+        body({ cron: "* * * * *", catch_up: catchUp }),
+      );
+      h.clock.set("2027-01-01T03:00:00.000Z");
+
+      // Act: each minute run A leases, adds `minute` occurrences and halts; run B, a minute later, runs whole (its
+      // missed ones reach into A's window); then A goes on.
+      for (let minute = 0; minute < 6; minute++) {
+        const halted = haltingStore(h.store, minute, "putNew");
+        const a = materializeSchedule({ ...h.deps, store: halted.store }, h.schedule(id), 150);
+        await new Promise((resolve) => setTimeout(resolve, 10));
+        h.clock.advance(60_000);
+        await runMaterializer(h.deps);
+        halted.release();
+        await a;
+      }
+
+      // Assess
+      const cursor = h.schedule(id).materializedUntilMs;
+      const keys = h.tasks().map((t) => t.idempotencyKey);
+      const made = h.tasks().filter((t) => t.status !== "cancelled" && t.dueAtMs <= cursor);
+      const owed = (cursor - Date.parse("2027-01-01T00:00:00.000Z")) / 60_000;
+      expect(new Set(keys).size).toBe(keys.length);
+      expect((h.schedule(id).skippedOccurrences as number) + made.length).toBe(owed);
+    },
+  );
+
+  it.each(["all", "latest", "none"])(
+    "catch_up %s: resume after a three-day pause makes nothing of the pause and counts nothing skipped (the pause's occurrences are not missed); the runs after it make every occurrence from the resume on, once",
+    async (catchUp) => {
+      const h = harness();
+      const { schedule_id: id } = await createSchedule(
+        h.deps,
+        body({ cron: "* * * * *", catch_up: catchUp }),
+      );
+      await pauseSchedule(h.deps, id);
+      h.clock.set("2027-01-04T00:00:30.000Z");
+
+      await resumeSchedule(h.deps, id);
+      const runs = [];
+      for (let minute = 0; minute < 3; minute++) {
+        h.clock.advance(60_000);
+        runs.push(await runMaterializer(h.deps));
+      }
+
+      const resumedAt = Date.parse("2027-01-04T00:00:30.000Z");
+      const after = h.live().filter((t) => t.acceptedAtMs >= resumedAt);
+      const cursor = h.schedule(id).materializedUntilMs;
+      expect(runs.map((run) => run.skipped)).toEqual([0, 0, 0]);
+      expect(h.schedule(id).skippedOccurrences).toBeUndefined();
+      expect(after.map((t) => t.dueAtMs)).toEqual(
+        Array.from(
+          { length: Math.floor((cursor - resumedAt) / 60_000) },
+          (_, i) => Date.parse("2027-01-04T00:01:00.000Z") + i * 60_000,
+        ),
+      );
+    },
+  );
+
+  it("`none`, one-second cron: a run that fenced the missed occurrences of an earlier (stalled) run's window and then failed at its lease: the next run counts those skipped, once", async () => {
+    // Prepare: a day missed; run A leases its window and stalls before its first add. 45 s later run B writes the
+    // 45 it would skip cancelled, then its lease write fails.
+    const h = harness();
+    const { schedule_id: id } = await createSchedule(h.deps, body({ cron: "* * * * * *", catch_up: "none" }));
+    h.clock.set("2027-01-01T03:00:00.000Z");
+    const halted = haltingStore(h.store);
+    void materializeSchedule({ ...h.deps, store: halted.store }, h.schedule(id), 150);
+    await new Promise((resolve) => setTimeout(resolve, 10));
+    const countedByA = h.schedule(id).skippedOccurrences as number;
+    h.clock.advance(45_000);
+    const failingLease: MemoryTaskStore = Object.create(h.store);
+    Object.assign(failingLease, {
+      updateSchedule: async () => {
+        throw new Error("the lease write failed");
+      },
+    });
+    const failed = await runMaterializer({ ...h.deps, store: failingLease });
+
+    // Act
+    const next = await runMaterializer(h.deps);
+
+    // Assess: the 45 (02:55:01 … 02:55:45) were never made; counted once, by the run whose lease held.
+    expect(failed).toMatchObject({ failures: 1, skipped: 0 });
+    expect(next).toMatchObject({ failures: 0, skipped: 45 });
+    expect(h.schedule(id).skippedOccurrences).toBe(countedByA + 45);
+  });
+
   it("pause → resume while catching up: the rest of the backlog is skipped (resume starts from now), whatever the policy", async () => {
     // Prepare: an `all` schedule three hours behind, one run into its catch-up.
     const { h, id } = await threeHoursDown("all");
@@ -1557,6 +1835,49 @@ describe("pause, resume, delete", () => {
     expect(h.schedule(id)).toMatchObject({ status: "active", epoch: 1 });
     expect(liveCountsByDue(h.tasks())).toEqual([1]);
   });
+
+  it.each(["all", "latest", "none"])(
+    "catch_up %s: pause and resume while a run that leased before the pause is halted mid-window, then the run goes on: one live task per occurrence instant from the resume on, none of the paused epoch's added after the pause, and the next run makes the rest",
+    async (catchUp) => {
+      // Prepare: a 10-second schedule three hours behind; a run leases its window, adds 5, then halts.
+      const h = harness();
+      const { schedule_id: id } = await createSchedule(
+        h.deps,
+        body({ cron: "*/10 * * * * *", catch_up: catchUp }),
+      );
+      h.clock.set("2027-01-01T03:00:00.000Z");
+      const halted = haltingStore(h.store, 5, "putNew");
+      const run = materializeSchedule({ ...h.deps, store: halted.store }, h.schedule(id), 150);
+      await new Promise((resolve) => setTimeout(resolve, 10));
+
+      // Act: pause, resume a minute later, then the run goes on; a run a minute after.
+      await pauseSchedule(h.deps, id);
+      const paused = new Set(h.tasks().map((t) => t.taskId));
+      h.clock.advance(60_000);
+      await resumeSchedule(h.deps, id);
+      halted.release();
+      await run;
+      h.clock.advance(60_000);
+      const next = await runMaterializer(h.deps);
+
+      // Assess: nothing of epoch 0 was added after the pause; from the resume (03:01:00) to the cursor every 10 s
+      // is one live task of epoch 1.
+      const epochOf = (t: { idempotencyKey?: string }) => Number(t.idempotencyKey?.split(":").at(-2));
+      const added = h.tasks().filter((t) => !paused.has(t.taskId));
+      expect(next.failures).toBe(0);
+      expect(added.filter((t) => epochOf(t) === 0)).toEqual([]);
+      expect(liveCountsByDue(h.tasks())).toEqual([1]);
+      const resumedAt = Date.parse("2027-01-01T03:01:00.000Z");
+      const live = h
+        .live()
+        .filter((t) => t.dueAtMs > resumedAt)
+        .map((t) => t.dueAtMs);
+      const cursor = h.schedule(id).materializedUntilMs;
+      expect(live).toEqual(
+        Array.from({ length: (cursor - resumedAt) / 10_000 }, (_, i) => resumedAt + (i + 1) * 10_000),
+      );
+    },
+  );
 
   it("a pause that failed part-way through its cancels is finished by its repeat", async () => {
     const h = harness();
