@@ -1,7 +1,7 @@
 import { randomUUID } from "node:crypto";
 import { setTimeout as delay } from "node:timers/promises";
 import type * as z from "zod/mini";
-import type { AddTasksBatchResponse, BatchItemResult } from "#shared/api/schemas/batch.js";
+import type { AddTasksBatchResponse } from "#shared/api/schemas/batch.js";
 import type { AddTaskResponse } from "#shared/api/schemas/tasks.js";
 import { safeParseBounded } from "#shared/zod.js";
 import {
@@ -12,8 +12,10 @@ import {
   resultsMismatch,
   type SentBatch,
 } from "./add-batching.js";
+import { addInBatches, type BatchSender, batchItems } from "./add-tasks.js";
 import { apiUrlProblem, pathSegment, withPercentEncodedQuery } from "./api-url.js";
 import { type Authorizer, authorizer, defaultAuthFor, InvalidTokenError, type PunctualAuth } from "./auth.js";
+import { BatchCaps } from "./batch-caps.js";
 import {
   checkKeyOption,
   errorFromResponse,
@@ -113,6 +115,8 @@ class PunctualClientCore {
   readonly #random: () => number;
   readonly #now: () => number;
   readonly #newKey: () => string;
+  /** What batches the API takes, shared by `addTasks` and the batcher. */
+  readonly #caps: BatchCaps;
 
   constructor(options: PunctualClientOptions) {
     this.apiUrl = new URL(options.apiUrl);
@@ -130,6 +134,7 @@ class PunctualClientCore {
     this.#random = options.random ?? Math.random;
     this.#now = options.now ?? Date.now;
     this.#newKey = options.newIdempotencyKey ?? randomUUID;
+    this.#caps = new BatchCaps(() => this.#now());
     const batchedAdd = options.addBatching === false ? undefined : this.#batchedAdd(options.addBatching);
     for (const [name, descriptor] of Object.entries(ROUTES)) {
       Object.defineProperty(this, name, {
@@ -151,6 +156,7 @@ class PunctualClientCore {
         backoff: (attempt) =>
           this.#sleep(retryDelayMs(this.#retry, attempt, undefined, this.#random, this.#now())),
         maxAttempts: this.#retry.maxAttempts,
+        caps: this.#caps,
         newKey: () => this.#newKey(),
         now: () => this.#now(),
       },
@@ -171,7 +177,7 @@ class PunctualClientCore {
     checkNoKeyOption(route, options);
     const attempt = this.#prepare(route, names, params, input, options);
     if ((route as RouteDescriptor) === ROUTES.addTasks) {
-      return (await this.#addTasks(attempt, topicsOf(input), options.signal)) as z.output<R>;
+      return (await this.#addTasks(attempt, input, options.signal)) as z.output<R>;
     }
     const asked =
       route.answersFor === undefined ? undefined : String(params[names.indexOf(route.answersFor)] ?? "");
@@ -179,46 +185,29 @@ class PunctualClientCore {
   }
 
   /**
-   * `addTasks`: the batch with its retries of the whole request, then its items answered 503 (or another
-   * retryable status) sent again as one batch, in request order, each with the very key it carried, after a
-   * backoff, until each has had `maxAttempts` requests. The caller cannot do this: the keys the client made are
-   * in no answer, and a keyed item answered 503 may still be written and delivered, so the same body sent again
-   * with a new key could make a second task. A retry request that fails whole leaves those items' 503 as they
-   * were answered.
+   * `addTasks`: the batch in parts under the caps shared with the batcher, its items answered 503 (or another
+   * retryable status) sent again, in request order, each with the very key it carried, after a backoff, until each
+   * has had `maxAttempts` requests (client/add-tasks.ts). The caller cannot do this: the keys the client made are in
+   * no answer, and a keyed item answered 503 may still be written and delivered, so the same body sent again with a
+   * new key could make a second task. A body the API refuses whole is sent as it is, for its 400.
    */
   async #addTasks(
     attempt: Attempt,
-    topics: readonly (string | undefined)[] | undefined,
+    input: unknown,
     signal: AbortSignal | undefined,
   ): Promise<AddTasksBatchResponse> {
-    const first = await this.#sentBatch(attempt, topics, signal, 0);
-    // Not a list of tasks (which the API refuses): nothing to read by position, nor to send again.
-    if (!topics) return first.answer;
-    const results = [...first.answer.results];
-    const tasks = (JSON.parse(attempt.body ?? "{}") as { tasks?: unknown[] }).tasks ?? [];
-    let used = first.attempts;
-    let again = retryableItems(results, results.keys());
-    while (again.length > 0 && used < this.#retry.maxAttempts) {
-      await this.#wait(retryDelayMs(this.#retry, used, undefined, this.#random, this.#now()), signal);
-      const body = JSON.stringify({ tasks: again.map((index) => tasks[index]) });
-      const round = await this.#sentBatch(
-        { ...attempt, body },
-        again.map((index) => topics[index]),
-        signal,
-        used,
-      ).catch((error: unknown) => {
-        if (signal?.aborted) throw error;
-        return undefined;
-      });
-      if (!round) break;
-      again.forEach((index, k) => {
-        results[index] = round.answer.results[k] as BatchItemResult;
-      });
-      used += round.attempts;
-      again = retryableItems(results, again);
-    }
-    const added = results.filter((result) => result.status >= 200 && result.status < 300).length;
-    return { ...first.answer, results, added, failed: results.length - added };
+    const texts = batchItems(attempt.body);
+    if (!texts) return (await this.#sentBatch(attempt, topicsOf(input), signal, 0)).answer;
+    const sender: BatchSender = {
+      send: (body, topics, attemptsUsed) =>
+        this.#sentBatch({ ...attempt, body }, topics, signal, attemptsUsed),
+      backoff: (used) =>
+        this.#wait(retryDelayMs(this.#retry, used, undefined, this.#random, this.#now()), signal),
+      maxAttempts: this.#retry.maxAttempts,
+      caps: this.#caps,
+      signal,
+    };
+    return addInBatches(sender, texts);
   }
 
   /**
@@ -462,11 +451,6 @@ function checkNoKeyOption(route: RouteDescriptor, options: CallOptions): void {
   throw new TypeError(
     `idempotencyKey: ${route.method} ${route.path} takes no idempotency key; only addTask does`,
   );
-}
-
-/** Of these items, those whose result says to send them again (RETRYABLE_STATUSES: 503, 429, …), in request order. */
-function retryableItems(results: readonly BatchItemResult[], indexes: Iterable<number>): number[] {
-  return [...indexes].filter((index) => RETRYABLE_STATUSES.has((results[index] as BatchItemResult).status));
 }
 
 /**
