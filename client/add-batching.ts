@@ -279,7 +279,12 @@ export class AddBatcher {
         this.#splitAfterRefusal(group, error.status);
         return;
       }
-      // The whole request failed after the client's retries: every caller in it gets that error.
+      if (error instanceof PunctualError && error.status === 500) {
+        this.#splitAfterFailure(group);
+        return;
+      }
+      // The whole request failed after the client's retries (a 503 each time, no answer, a 401): every caller in
+      // it gets that error, the one its own add would have got.
       for (const pending of group) this.#settle(pending, () => pending.reject(error));
       return;
     }
@@ -326,6 +331,20 @@ export class AddBatcher {
       status,
     );
     for (const pending of group) if (!pending.settled) this.#requeue(pending);
+  }
+
+  /**
+   * The batch was answered 500: the function failed (a bug, a crash) on something in it, maybe one call's add, where
+   * the other calls' adds would have been made alone. Its calls go again at once in two halves, each with the key
+   * it carried (an add the failed request made is found, not made again), halving again down to single adds, so a
+   * 500 ends up with the call whose add fails alone — its single add's error — and the others get their tasks. An
+   * API that fails every request costs at most 2n − 1 requests for n calls, all answered 500. The halves start
+   * whatever is in flight: the calls already waited their turn once.
+   */
+  #splitAfterFailure(group: PendingAdd[]): void {
+    const open = group.filter((pending) => !pending.settled);
+    const half = Math.ceil(open.length / 2);
+    for (const part of [open.slice(0, half), open.slice(half)]) if (part.length > 0) this.#start(part);
   }
 
   /** Puts a call back among the waiting ones in its call order. */
