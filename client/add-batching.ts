@@ -97,6 +97,8 @@ interface PendingAdd extends LoneAdd {
   readonly bodyKeyed: boolean;
   /** The add's topic, to check that a batch result at its place is its own (undefined: not a string, refused). */
   readonly topic: string | undefined;
+  /** The key it carries (the body's, else the header's), by which two calls may share one task. */
+  readonly key: string | undefined;
   /**
    * The item as a batch would carry it (the body with its key), made when the call first waits (a lone call's body
    * gets no copy); undefined when it must go alone.
@@ -198,14 +200,15 @@ export class AddBatcher {
   ): PendingAdd {
     // As a lone add: the body's key when it has one (the option is then not sent), else the option's, else new.
     const bodyKeyed = (input as { idempotency_key?: unknown } | undefined)?.idempotency_key !== undefined;
-    const topic = (input as { topic?: unknown } | undefined)?.topic;
+    const { topic, key } = sentItemOf(input);
     // As a lone add: a key option no header can carry is refused (throwing here rejects the call), nothing sent.
     if (!bodyKeyed) checkKeyOption(options.idempotencyKey);
     const idempotencyKey = bodyKeyed ? undefined : (options.idempotencyKey ?? this.#sender.newKey());
     return {
       seq: this.#seq++,
       bodyKeyed,
-      topic: typeof topic === "string" ? topic : undefined,
+      topic,
+      key: bodyKeyed ? key : idempotencyKey,
       // A value JSON cannot write (a BigInt, a cycle) throws here, rejecting the call as a lone add's would.
       body: JSON.stringify(input),
       idempotencyKey,
@@ -289,10 +292,7 @@ export class AddBatcher {
       return;
     }
     const { results } = sent.answer;
-    const mismatch = resultsMismatch(
-      group.map((pending) => pending.topic),
-      results,
-    );
+    const mismatch = resultsMismatch(group, results);
     if (mismatch) {
       const error = invalidBatchAnswer(sent, mismatch);
       for (const pending of group) this.#settle(pending, () => pending.reject(error));
@@ -440,25 +440,59 @@ function isGatewayRefusal(error: unknown): boolean {
   return error.code === "forbidden" || error.status === 404 || error.status === 405;
 }
 
+/** What a batch result at an item's place is checked against: the item's topic and key (undefined: not a string). */
+export interface SentItem {
+  readonly topic: string | undefined;
+  readonly key: string | undefined;
+}
+
+/** An add body's topic and `idempotency_key`, as `resultsMismatch` checks its result. */
+export function sentItemOf(body: unknown): SentItem {
+  const { topic, idempotency_key: key } = (body ?? {}) as { topic?: unknown; idempotency_key?: unknown };
+  return {
+    topic: typeof topic === "string" ? topic : undefined,
+    key: typeof key === "string" ? key : undefined,
+  };
+}
+
 /**
- * Why a batch's results cannot be the answers to its items, these topics in order (undefined: not a string), read
- * by position: another count, or a task of another topic at an item's place (results out of order, which would
- * give a caller another's task); undefined when they can be. Results of one topic swapped cannot be told apart:
- * an item's answer names only its task.
+ * Why a batch's results cannot be the answers to these items, read by position: another count, a task of another
+ * topic at an item's place (results out of order), or one task at two items' places that do not share a key —
+ * each would give a caller another's task; undefined when they can be. Results of one topic swapped cannot be told
+ * apart: an item's answer names only its task.
  */
 export function resultsMismatch(
-  topics: readonly (string | undefined)[],
+  items: readonly SentItem[],
   results: readonly BatchItemResult[],
 ): string | undefined {
-  if (results.length !== topics.length) return `${results.length} results for ${topics.length} items`;
-  const index = topics.findIndex((topic, i) => {
+  if (results.length !== items.length) return `${results.length} results for ${items.length} items`;
+  const index = items.findIndex(({ topic }, i) => {
     const result = results[i] as BatchItemResult;
     if (topic === undefined || result.status < 200 || result.status >= 300) return false;
     const ofTopic = result.task_id === undefined || result.task_id.startsWith(`${topic}.`);
     return !ofTopic || (result.topic !== undefined && result.topic !== topic);
   });
-  if (index === -1) return undefined;
-  return `result ${index} is a task of another topic than item ${index}'s "${topics[index]}": results out of order`;
+  if (index !== -1) {
+    return `result ${index} is a task of another topic than item ${index}'s "${items[index]?.topic}": results out of order`;
+  }
+  return sharedTask(items, results);
+}
+
+/**
+ * A task answered at two items' places: right only when both carry one key (the later found the earlier's task by
+ * it, as a second single add with that key would); otherwise one caller would get another's task.
+ */
+function sharedTask(items: readonly SentItem[], results: readonly BatchItemResult[]): string | undefined {
+  const keyOfTask = new Map<string, string | undefined>();
+  for (const [index, result] of results.entries()) {
+    if (result.status < 200 || result.status >= 300 || result.task_id === undefined) continue;
+    const key = items[index]?.key;
+    if (!keyOfTask.has(result.task_id)) keyOfTask.set(result.task_id, key);
+    else if (key === undefined || keyOfTask.get(result.task_id) !== key) {
+      return `result ${index} is the task of an earlier item with another idempotency key: results of other tasks`;
+    }
+  }
+  return undefined;
 }
 
 function isPlainObject(value: unknown): value is Record<string, unknown> {

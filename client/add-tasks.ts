@@ -14,7 +14,7 @@ import {
 } from "#shared/api/schemas/batch.js";
 import { MAX_JSON_DEPTH, scanStructure } from "#shared/domain/exact-json.js";
 import { safeParseBounded } from "#shared/zod.js";
-import type { SentBatch } from "./add-batching.js";
+import { type SentBatch, type SentItem, sentItemOf } from "./add-batching.js";
 import { type BatchCaps, type BodySize, isSizeRefusal, sizeOf } from "./batch-caps.js";
 import { PunctualError, parseJson } from "./errors.js";
 import { RETRYABLE_STATUSES } from "./retry.js";
@@ -23,9 +23,9 @@ import { RETRYABLE_STATUSES } from "./retry.js";
 export interface BatchSender {
   /**
    * One `POST /v1/tasks/batch` with this body, with the client's retries of the whole request (`attemptsUsed` of
-   * the budget already spent), its results checked against these topics by position.
+   * the budget already spent), its results checked against these items by position (`resultsMismatch`).
    */
-  send(body: string, topics: readonly (string | undefined)[], attemptsUsed: number): Promise<SentBatch>;
+  send(body: string, items: readonly SentItem[], attemptsUsed: number): Promise<SentBatch>;
   /** Waits before sending again items that have had `attempt` requests (their backoff; ends at the call's abort). */
   backoff(attempt: number): Promise<void>;
   readonly maxAttempts: number;
@@ -33,11 +33,11 @@ export interface BatchSender {
   readonly signal: AbortSignal | undefined;
 }
 
-/** The items, as sent: each one's JSON text (its key in it), size and topic. */
+/** The items, as sent: each one's JSON text (its key in it), size, and topic and key. */
 interface Items {
   readonly texts: readonly string[];
   readonly sizes: readonly BodySize[];
-  readonly topics: readonly (string | undefined)[];
+  readonly sent: readonly SentItem[];
 }
 
 /** One round's answers, in the order of the items it sent; fewer when it stopped. */
@@ -68,7 +68,11 @@ export async function addInBatches(
   sender: BatchSender,
   texts: readonly string[],
 ): Promise<AddTasksBatchResponse> {
-  const items: Items = { texts, sizes: texts.map(sizeOf), topics: texts.map(topicOf) };
+  const items: Items = {
+    texts,
+    sizes: texts.map(sizeOf),
+    sent: texts.map((text) => sentItemOf(JSON.parse(text))),
+  };
   const all = texts.map((_, index) => index);
   const first = await round(sender, items, all, 0);
   // Nothing answered: the call fails as a single request would, nothing lost.
@@ -115,7 +119,7 @@ async function round(
     try {
       sent = await sender.send(
         body,
-        part.map((index) => items.topics[index]),
+        part.map((index) => items.sent[index] as SentItem),
         used,
       );
     } catch (error) {
@@ -164,9 +168,4 @@ function errorResult(error: PunctualError): BatchItemResult {
 /** Of these items, those whose result says to send them again (RETRYABLE_STATUSES: 503, 429, …), in order. */
 function retryable(results: readonly BatchItemResult[], indexes: readonly number[]): number[] {
   return indexes.filter((index) => RETRYABLE_STATUSES.has((results[index] as BatchItemResult).status));
-}
-
-function topicOf(text: string): string | undefined {
-  const topic = (JSON.parse(text) as { topic?: unknown } | null)?.topic;
-  return typeof topic === "string" ? topic : undefined;
 }

@@ -11,6 +11,8 @@ import {
   type LoneAdd,
   resultsMismatch,
   type SentBatch,
+  type SentItem,
+  sentItemOf,
 } from "./add-batching.js";
 import { addInBatches, type BatchSender, batchItems } from "./add-tasks.js";
 import { apiUrlProblem, pathSegment, withPercentEncodedQuery } from "./api-url.js";
@@ -197,10 +199,9 @@ class PunctualClientCore {
     signal: AbortSignal | undefined,
   ): Promise<AddTasksBatchResponse> {
     const texts = batchItems(attempt.body);
-    if (!texts) return (await this.#sentBatch(attempt, topicsOf(input), signal, 0)).answer;
+    if (!texts) return (await this.#sentBatch(attempt, sentItemsOf(input), signal, 0)).answer;
     const sender: BatchSender = {
-      send: (body, topics, attemptsUsed) =>
-        this.#sentBatch({ ...attempt, body }, topics, signal, attemptsUsed),
+      send: (body, items, attemptsUsed) => this.#sentBatch({ ...attempt, body }, items, signal, attemptsUsed),
       backoff: (used) =>
         this.#wait(retryDelayMs(this.#retry, used, undefined, this.#random, this.#now()), signal),
       maxAttempts: this.#retry.maxAttempts,
@@ -211,19 +212,19 @@ class PunctualClientCore {
   }
 
   /**
-   * One batch request with its retries, its answer read and checked against these items' topics by position
-   * (unless undefined).
+   * One batch request with its retries, its answer read and checked against these items by position (unless
+   * undefined): one whose results cannot be its items' (`resultsMismatch`) is an `invalid_response`.
    */
   async #sentBatch(
     attempt: Attempt,
-    topics: readonly (string | undefined)[] | undefined,
+    items: readonly SentItem[] | undefined,
     signal: AbortSignal | undefined,
     attemptsUsed: number,
   ): Promise<SentBatch> {
     const read = (answer: Answer) => readAnswer(ROUTES.addTasks, answer);
     const answer = await this.#sendWithRetries(attempt, true, signal, attemptsUsed, read);
     const batch = answer.value;
-    const mismatch = topics && resultsMismatch(topics, batch.results);
+    const mismatch = items && resultsMismatch(items, batch.results);
     if (mismatch) throw invalidBatchAnswer({ requestId: answer.requestId }, mismatch);
     return { answer: batch, attempts: answer.attempts, requestId: answer.requestId };
   }
@@ -414,18 +415,12 @@ class PunctualClientCore {
 }
 
 /**
- * The topics of `addTasks`' items, by which its answer is read by position (result i is task i's): one whose
- * results cannot be its tasks' (another count, another topic's task at a task's place) is an `invalid_response`,
- * not an answer with items missing or swapped. The batches `addTask` forms are checked the same way
- * (client/add-batching.ts).
+ * The topics and keys of `addTasks`' items, by which its answer is read by position (result i is task i's), or
+ * undefined when it holds no list of items.
  */
-function topicsOf(input: unknown): (string | undefined)[] | undefined {
+function sentItemsOf(input: unknown): SentItem[] | undefined {
   const tasks = (input as { tasks?: unknown } | undefined)?.tasks;
-  if (!Array.isArray(tasks)) return undefined;
-  return tasks.map((task: unknown) => {
-    const topic = (task as { topic?: unknown } | null)?.topic;
-    return typeof topic === "string" ? topic : undefined;
-  });
+  return Array.isArray(tasks) ? tasks.map(sentItemOf) : undefined;
 }
 
 /**
