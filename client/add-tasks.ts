@@ -156,11 +156,14 @@ function unanswered(first: Round, index: number): BatchItemResult {
   };
 }
 
-/** An error as an item's result, as the API writes an item's error. */
+/**
+ * An error as an item's result, as the API writes an item's error; its status 0 when the error was no error answer
+ * (no answer: `network_error`; a 2xx that could not be read: `invalid_response`), so that no such item reads as added.
+ */
 function errorResult(error: PunctualError): BatchItemResult {
   const issues = error.issues.length > 0 ? { issues: [...error.issues] } : {};
   return {
-    status: error.status,
+    status: error.status >= 400 ? error.status : 0,
     error: { ...error.details, code: error.code, message: error.message, ...issues },
   };
 }

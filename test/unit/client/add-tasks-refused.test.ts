@@ -193,4 +193,23 @@ describe("addTasks: a batch refused whole for its size", () => {
     expect(answer.results[2]?.error).toMatchObject({ code: "http_error", message: "Internal Server Error" });
     expect(answer).toMatchObject({ added: 2, failed: 2 });
   });
+
+  it("answers a later half whose answer cannot be read (after every retry) as not added: its items count as failed, not added", async () => {
+    // Prepare: an API that takes two items, whose answers to the second half are cut short every time
+    const { fetch } = answeringFetch((request) => {
+      if (addBodiesOf(request).length > 2) return olderApiTooMany;
+      if (nsOf(request).includes(2)) return { status: 200, body: '{"results":[{"status":201,' };
+      return addedAnswer(request);
+    });
+    const { sleep } = recordingSleep();
+    const client = keyedClient({ fetch, sleep });
+
+    // Act
+    const answer = await client.addTasks({ tasks: items(0, 4) });
+
+    // Assess
+    expect(answer.results.map((result) => result.status)).toEqual([201, 201, 0, 0]);
+    expect(answer.results[2]?.error).toMatchObject({ code: "invalid_response" });
+    expect(answer).toMatchObject({ added: 2, failed: 2 });
+  });
 });
