@@ -34,7 +34,7 @@ export interface BatchSender {
 }
 
 /** The items, as sent: each one's JSON text (its key in it), size, and topic and key. */
-interface Items {
+export interface Items {
   readonly texts: readonly string[];
   readonly sizes: readonly BodySize[];
   readonly sent: readonly SentItem[];
@@ -53,27 +53,21 @@ interface Round {
 /**
  * A batch body the client may send in parts: exactly `{"tasks":[item,…]}` with 1–MAX_BATCH_TASKS items, one the API
  * takes as a batch (its schema, depth and keys), so that a 400 refusing it whole can only be a lower item cap. Its
- * items' texts, or undefined: a body the API refuses whole is sent as it is, for the API's own 400.
+ * items (their texts, and each one's topic and key), or undefined: a body the API refuses whole is sent as it is, for
+ * the API's own 400.
  */
-export function batchItems(body: string | undefined): string[] | undefined {
+export function batchItems(body: string | undefined): Items | undefined {
   if (body === undefined || scanStructure(body, MAX_JSON_DEPTH) !== undefined) return undefined;
   const parsed = safeParseBounded(addTasksBatchBodySchema, parseJson(body));
   if (!parsed.success) return undefined;
   const texts = parsed.data.tasks.map((task) => JSON.stringify(task));
-  return body === `{"tasks":[${texts.join(",")}]}` ? texts : undefined;
+  if (body !== `{"tasks":[${texts.join(",")}]}`) return undefined;
+  return { texts, sizes: texts.map(sizeOf), sent: parsed.data.tasks.map(sentItemOf) };
 }
 
-/** `addTasks`' answer for these item texts (each with its key), from as many requests as it takes. */
-export async function addInBatches(
-  sender: BatchSender,
-  texts: readonly string[],
-): Promise<AddTasksBatchResponse> {
-  const items: Items = {
-    texts,
-    sizes: texts.map(sizeOf),
-    sent: texts.map((text) => sentItemOf(JSON.parse(text))),
-  };
-  const all = texts.map((_, index) => index);
+/** `addTasks`' answer for these items (each with its key), from as many requests as it takes. */
+export async function addInBatches(sender: BatchSender, items: Items): Promise<AddTasksBatchResponse> {
+  const all = items.texts.map((_, index) => index);
   const first = await round(sender, items, all, 0);
   // Nothing answered: the call fails as a single request would, nothing lost.
   if (first.failed && first.results.length === 0) throw first.failed.error;

@@ -198,8 +198,8 @@ class PunctualClientCore {
     input: unknown,
     signal: AbortSignal | undefined,
   ): Promise<AddTasksBatchResponse> {
-    const texts = batchItems(attempt.body);
-    if (!texts) return (await this.#sentBatch(attempt, sentItemsOf(input), signal, 0)).answer;
+    const items = batchItems(attempt.body);
+    if (!items) return (await this.#sentBatch(attempt, sentItemsOf(input), signal, 0)).answer;
     const sender: BatchSender = {
       send: (body, items, attemptsUsed) => this.#sentBatch({ ...attempt, body }, items, signal, attemptsUsed),
       backoff: (used) =>
@@ -208,7 +208,7 @@ class PunctualClientCore {
       caps: this.#caps,
       signal,
     };
-    return addInBatches(sender, texts);
+    return addInBatches(sender, items);
   }
 
   /**
