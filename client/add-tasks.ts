@@ -92,9 +92,9 @@ export async function addInBatches(sender: BatchSender, items: Items): Promise<A
 /**
  * These items in batches under the caps, one after another in request order. A part refused whole for its size
  * teaches the caps and goes again in halves; an item refused so alone gets that refusal as its result (a call of
- * one item fails with it, as the one request it is). After a part
- * with an item answered 5xx, the rest are not sent, as the API attempts no item of an ordering group after one that
- * failed: the client cannot tell the groups, and a later item of that group must not be accepted before it.
+ * one item fails with it, as the one request it is). After a part with an item answered 5xx, the rest are not
+ * sent, as the API attempts no item of an ordering group after one that failed: the client cannot tell the groups,
+ * and a later item of that group must not be accepted before it.
  */
 async function round(
   sender: BatchSender,
