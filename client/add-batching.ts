@@ -87,6 +87,8 @@ export interface LoneAdd {
   /** The `idempotency-key` header: the option's or a new one; undefined when the body carries its own key. */
   readonly idempotencyKey: string | undefined;
   readonly signal: AbortSignal | undefined;
+  /** The add's topic, which its answer's task must be of (undefined: not a string, refused). */
+  readonly topic: string | undefined;
 }
 
 /** One `addTask` call from its start to its answer. */
@@ -95,8 +97,6 @@ interface PendingAdd extends LoneAdd {
   readonly seq: number;
   /** The body carries its own `idempotency_key` (then the option's is not sent, as by a lone add). */
   readonly bodyKeyed: boolean;
-  /** The add's topic, to check that a batch result at its place is its own (undefined: not a string, refused). */
-  readonly topic: string | undefined;
   /** The key it carries (the body's, else the header's), by which two calls may share one task. */
   readonly key: string | undefined;
   /**

@@ -181,9 +181,7 @@ class PunctualClientCore {
     if ((route as RouteDescriptor) === ROUTES.addTasks) {
       return (await this.#addTasks(attempt, input, options.signal)) as z.output<R>;
     }
-    const asked =
-      route.answersFor === undefined ? undefined : String(params[names.indexOf(route.answersFor)] ?? "");
-    return this.#answerOf(route, attempt, options.signal, 0, asked);
+    return this.#answerOf(route, attempt, options.signal, 0, askedOf(route, names, params, input));
   }
 
   /**
@@ -246,7 +244,7 @@ class PunctualClientCore {
       body: add.body,
       timeoutMs: this.#timeoutMs,
     };
-    return this.#answerOf(ROUTES.addTask, attempt, add.signal, attemptsUsed);
+    return this.#answerOf(ROUTES.addTask, attempt, add.signal, attemptsUsed, add.topic);
   }
 
   /** Sends the attempt with the route's retries and reads its answer with the route's response schema. */
@@ -424,6 +422,23 @@ function sentItemsOf(input: unknown): SentItem[] | undefined {
 }
 
 /**
+ * The object a route that `answersFor` one asks for: its path parameter of that name, or else the input's field of
+ * that name (an add's `topic`; undefined when not a string, which the API refuses anyway).
+ */
+function askedOf(
+  route: RouteDescriptor,
+  names: readonly string[],
+  params: readonly string[],
+  input: unknown,
+): string | undefined {
+  const field = route.answersFor;
+  if (field === undefined) return undefined;
+  if (names.includes(field)) return String(params[names.indexOf(field)] ?? "");
+  const named = (input as Record<string, unknown> | null | undefined)?.[field];
+  return typeof named === "string" ? named : undefined;
+}
+
+/**
  * An `idempotencyKey` option on a call that takes none is refused, not dropped: the caller would believe the
  * call keyed and repeat it. On `addTasks` as the API refuses a batch-wide key (it would key no item, and a repeat
  * would add every keyless item again); on another route (`createSchedule`: schedules have no key) a TypeError.
@@ -471,20 +486,38 @@ function readAnswer<R extends z.ZodMiniType>(
   }
   const parsed = safeParseBounded(route.response, body);
   if (parsed.success) {
-    const field = route.answersFor;
-    const named = field === undefined ? undefined : (parsed.data as Record<string, unknown>)[field];
-    if (field === undefined || asked === undefined || named === asked)
-      return { value: parsed.data as z.output<R> };
+    const other = otherThanAsked(route, parsed.data as Record<string, unknown>, asked);
+    if (other === undefined) return { value: parsed.data as z.output<R> };
     const error = new PunctualError({
       code: "invalid_response",
       status,
-      message: `${what} is for ${field} ${JSON.stringify(String(named).slice(0, 100))}, not the one asked for: not used`,
+      message: `${what} is for ${other}, not the one asked for: not used`,
       ...(requestId ? { requestId } : {}),
     });
     return { error, transient: true };
   }
   const problems = parsed.error.issues;
   return { error: invalidAnswer({ what, body, problems, status, requestId }), transient: true };
+}
+
+/**
+ * What an answer names instead of the `asked` object of a route that `answersFor` it (`task_id "…"`), or undefined
+ * when it names that one: its field of that name, and, for a topic, its `task_id`'s topic too (an add's answer).
+ */
+function otherThanAsked(
+  route: RouteDescriptor,
+  data: Record<string, unknown>,
+  asked: string | undefined,
+): string | undefined {
+  const field = route.answersFor;
+  if (field === undefined || asked === undefined) return undefined;
+  const quoted = (value: unknown) => JSON.stringify(String(value).slice(0, 100));
+  if (data[field] !== asked) return `${field} ${quoted(data[field])}`;
+  const taskId = data.task_id;
+  if (field === "topic" && typeof taskId === "string" && !taskId.startsWith(`${asked}.`)) {
+    return `task_id ${quoted(taskId)}, another topic's task`;
+  }
+  return undefined;
 }
 
 /** The query the route's switches among the call's options send (`includeContent: true` → `include=content`). */

@@ -609,3 +609,47 @@ describe("a batch answer that gives one task to two adds", () => {
     expect(answer.results[1]?.task_id).toBe(answer.results[0]?.task_id);
   });
 });
+
+describe("an add answered with another topic's task", () => {
+  // What the batch answer's check (a task of another topic at an item's place) refuses, a lone add took as its own.
+  const otherTopics = [
+    ["topic", { ...addAnswer(taskId("other")), topic: "other" }],
+    ["task_id", { ...addAnswer(taskId("other")), topic: "demo" }],
+  ] as const;
+
+  it.each(otherTopics)(
+    "a lone add (another %s): sent again with its key, then invalid_response, not another topic's task",
+    async (_, body) => {
+      // Prepare
+      const { fetch, seen } = answeringFetch(() => ({ status: 201, body }));
+      const client = new PunctualClient({ apiUrl: API, fetch, sleep: async () => {}, addBatching: false });
+
+      // Act
+      const error = await client.addTask(addBody).catch((e: unknown) => e);
+
+      // Assess
+      expect(error).toMatchObject({ code: "invalid_response", status: 201 });
+      expect(seen).toHaveLength(4);
+      expect(new Set(seen.map((request) => request.headers["idempotency-key"])).size).toBe(1);
+    },
+  );
+
+  it("a batched client's lone add: the same", async () => {
+    // Prepare
+    const { fetch } = answeringFetch(() => ({ status: 201, body: otherTopics[0][1] }));
+    const client = new PunctualClient({ apiUrl: API, fetch, sleep: async () => {} });
+
+    // Act
+    const error = await client.addTask(addBody).catch((e: unknown) => e);
+
+    // Assess
+    expect(error).toMatchObject({ code: "invalid_response", status: 201 });
+  });
+
+  it("its own topic's task is the answer", async () => {
+    const id = taskId();
+    const { fetch } = answeringFetch(() => ({ status: 201, body: addAnswer(id) }));
+    const answer = await new PunctualClient({ apiUrl: API, fetch }).addTask(addBody);
+    expect(answer.task_id).toBe(id);
+  });
+});
