@@ -8,22 +8,24 @@
  * batching library (dataloader, SQS's buffered client) knows.
  */
 
-import {
-  lambdaEventBytes,
-  MAX_EVENT_BODY_BYTES,
-  MAX_REQUEST_BODY_BYTES,
-} from "#shared/api/lambda-event-size.js";
-import {
-  type AddTasksBatchResponse,
-  type BatchItemResult,
-  MAX_BATCH_BODY_BYTES,
-  MAX_BATCH_TASKS,
-} from "#shared/api/schemas/batch.js";
+import { MAX_REQUEST_BODY_BYTES } from "#shared/api/lambda-event-size.js";
+import type { AddTasksBatchResponse, BatchItemResult } from "#shared/api/schemas/batch.js";
 import { type AddTaskResponse, addTaskResponseSchema, type ErrorIssue } from "#shared/api/schemas/tasks.js";
 import { IDEMPOTENCY_KEY_PATTERN, toIssues } from "#shared/domain/add-task-request.js";
 import { MAX_JSON_DEPTH, scanStructure } from "#shared/domain/exact-json.js";
 import { RESERVED_KEY_PREFIX } from "#shared/domain/reserved-keys.js";
 import { safeParseBounded } from "#shared/zod.js";
+import {
+  BATCH_ENVELOPE,
+  BATCH_ROUTE_RETRY_MS,
+  type BatchCaps,
+  type BodySize,
+  fitsABatch,
+  isSizeRefusal,
+  NOTHING,
+  plus,
+  sizeOf,
+} from "./batch-caps.js";
 import { checkKeyOption, errorFromResponse, firstProblem, PunctualError } from "./errors.js";
 import { RETRYABLE_STATUSES } from "./retry.js";
 import type { AddTaskInput, CallOptions } from "./routes.js";
@@ -41,35 +43,6 @@ export interface AddBatchingOptions {
  */
 export const DEFAULT_MAX_IN_FLIGHT = 4;
 
-/**
- * A batch body's two sizes, both capped: its UTF-8 bytes (MAX_BATCH_BODY_BYTES) and its bytes once escaped into the
- * function's event (MAX_EVENT_BODY_BYTES: Lambda's 6 MB). Both add up over the items, their commas and the envelope.
- */
-interface BodySize {
-  readonly bytes: number;
-  readonly eventBytes: number;
-}
-
-const sizeOf = (text: string): BodySize => ({
-  bytes: Buffer.byteLength(text),
-  eventBytes: lambdaEventBytes(text),
-});
-const plus = (a: BodySize, b: BodySize): BodySize => ({
-  bytes: a.bytes + b.bytes,
-  eventBytes: a.eventBytes + b.eventBytes,
-});
-const fitsABatch = (size: BodySize) =>
-  size.bytes <= MAX_BATCH_BODY_BYTES && size.eventBytes <= MAX_EVENT_BODY_BYTES;
-const BATCH_ENVELOPE = sizeOf('{"tasks":[]}');
-const COMMA = sizeOf(",");
-const NOTHING: BodySize = { bytes: 0, eventBytes: 0 };
-
-/** The most a batch holds: items, and UTF-8 bytes of its body. */
-interface BatchLimits {
-  readonly tasks: number;
-  readonly bytes: number;
-}
-const API_LIMITS: BatchLimits = { tasks: MAX_BATCH_TASKS, bytes: MAX_BATCH_BODY_BYTES };
 /**
  * A batch body holds its items two levels down (`{"tasks":[item]}`), and the API refuses a whole body nested
  * deeper than MAX_JSON_DEPTH, or with a key given twice in one object, before any item is read: such an item would
@@ -97,17 +70,12 @@ export interface AddSender {
   /** Waits before attempt `attempt + 1` of one item (its backoff, as a single add's). */
   backoff(attempt: number): Promise<void>;
   readonly maxAttempts: number;
+  /** The batch caps, shared with `addTasks`. */
+  readonly caps: BatchCaps;
   newKey(): string;
   /** The client's clock (epoch ms). */
   now(): number;
 }
-
-/**
- * How long the client sends every add alone after the batch route was refused before it tries a batch again: a 403
- * can pass (credentials that expired answer 403 too), and an API can gain the route; a caller that may not batch
- * pays one refused round trip per period.
- */
-export const BATCH_ROUTE_RETRY_MS = 10 * 60_000;
 
 /** A call as its lone `POST /v1/tasks` carries it. */
 export interface LoneAdd {
@@ -119,6 +87,8 @@ export interface LoneAdd {
   /** The `idempotency-key` header: the option's or a new one; undefined when the body carries its own key. */
   readonly idempotencyKey: string | undefined;
   readonly signal: AbortSignal | undefined;
+  /** The add's topic, which its answer's task must be of (undefined: not a string, refused). */
+  readonly topic: string | undefined;
 }
 
 /** One `addTask` call from its start to its answer. */
@@ -127,8 +97,8 @@ interface PendingAdd extends LoneAdd {
   readonly seq: number;
   /** The body carries its own `idempotency_key` (then the option's is not sent, as by a lone add). */
   readonly bodyKeyed: boolean;
-  /** The add's topic, to check that a batch result at its place is its own (undefined: not a string, refused). */
-  readonly topic: string | undefined;
+  /** The key it carries (the body's, else the header's), by which two calls may share one task. */
+  readonly key: string | undefined;
   /**
    * The item as a batch would carry it (the body with its key), made when the call first waits (a lone call's body
    * gets no copy); undefined when it must go alone.
@@ -152,11 +122,6 @@ export class AddBatcher {
    * (`#sendAloneAfterRefusal`); after it, calls wait and batch again.
    */
   #refusedUntil = 0;
-  /**
-   * Smaller batches than the API's own caps, learned from a batch refused whole for its size (`#splitAfterRefusal`),
-   * and until when (epoch ms) they hold.
-   */
-  #learned: BatchLimits & { readonly until: number } = { ...API_LIMITS, until: 0 };
   #inFlight = 0;
   #seq = 0;
 
@@ -171,11 +136,6 @@ export class AddBatcher {
 
   #batchesRefused(): boolean {
     return this.#sender.now() < this.#refusedUntil;
-  }
-
-  /** The caps a batch is formed under: the API's, or smaller ones learned from a refused batch, for a while. */
-  #limits(): BatchLimits {
-    return this.#sender.now() < this.#learned.until ? this.#learned : API_LIMITS;
   }
 
   /** Requests that may be in flight before calls wait: none wait while the batch route is refused. */
@@ -212,27 +172,24 @@ export class AddBatcher {
   }
 
   /**
-   * How many waiting calls the next request takes — the oldest and the ones after it that fit one batch with it:
-   * at most MAX_BATCH_TASKS, the body within MAX_BATCH_BODY_BYTES (UTF-8 bytes of the JSON sent) and
-   * MAX_EVENT_BODY_BYTES (escaped into the function's event), stopping at a call that must go alone so that no call
-   * overtakes an earlier one — and whether it is `complete`: it can take no more calls (a call that must go alone, or
-   * a batch that is full or stopped by the next call). Scans at most MAX_BATCH_TASKS + 1 calls; and since only a
-   * batch that can still grow is left waiting, the queue never holds more. Called with calls waiting.
+   * How many waiting calls the next request takes — the oldest and the ones after it that fit one batch with it
+   * under the caps (client/batch-caps.ts: items, UTF-8 bytes of the JSON sent, bytes escaped into the function's
+   * event), stopping at a call that must go alone so that no call overtakes an earlier one — and whether it is
+   * `complete`: it can take no more calls (a call that must go alone, or a batch that is full or stopped by the next
+   * call). Looks at most `tasks` + 1 calls; and since only a batch that can still grow is left waiting, the queue
+   * never holds more. Called with calls waiting.
    */
   #nextRequest(): { readonly length: number; readonly complete: boolean } {
     const first = this.#waiting[0] as PendingAdd;
     if (first.item === undefined) return { length: 1, complete: true };
-    const limits = this.#limits();
-    let size = plus(BATCH_ENVELOPE, first.itemSize);
-    let length = 1;
-    for (; length < this.#waiting.length; length++) {
-      const next = this.#waiting[length] as PendingAdd;
-      if (next.item === undefined || length >= limits.tasks) return { length, complete: true };
-      const withNext = plus(plus(size, COMMA), next.itemSize);
-      if (!fitsABatch(withNext) || withNext.bytes > limits.bytes) return { length, complete: true };
-      size = withNext;
+    const most = this.#sender.caps.limits().tasks;
+    const sizes: BodySize[] = [];
+    for (const pending of this.#waiting) {
+      if (pending.item === undefined || sizes.length > most) break;
+      sizes.push(pending.itemSize);
     }
-    return { length, complete: length >= limits.tasks };
+    const { length, full } = this.#sender.caps.take(sizes);
+    return { length, complete: full || length < this.#waiting.length };
   }
 
   #pending(
@@ -243,14 +200,15 @@ export class AddBatcher {
   ): PendingAdd {
     // As a lone add: the body's key when it has one (the option is then not sent), else the option's, else new.
     const bodyKeyed = (input as { idempotency_key?: unknown } | undefined)?.idempotency_key !== undefined;
-    const topic = (input as { topic?: unknown } | undefined)?.topic;
+    const { topic, key } = sentItemOf(input);
     // As a lone add: a key option no header can carry is refused (throwing here rejects the call), nothing sent.
     if (!bodyKeyed) checkKeyOption(options.idempotencyKey);
     const idempotencyKey = bodyKeyed ? undefined : (options.idempotencyKey ?? this.#sender.newKey());
     return {
       seq: this.#seq++,
       bodyKeyed,
-      topic: typeof topic === "string" ? topic : undefined,
+      topic,
+      key: bodyKeyed ? key : idempotencyKey,
       // A value JSON cannot write (a BigInt, a cycle) throws here, rejecting the call as a lone add's would.
       body: JSON.stringify(input),
       idempotencyKey,
@@ -324,15 +282,17 @@ export class AddBatcher {
         this.#splitAfterRefusal(group, error.status);
         return;
       }
-      // The whole request failed after the client's retries: every caller in it gets that error.
+      if (error instanceof PunctualError && error.status === 500) {
+        this.#splitAfterFailure(group);
+        return;
+      }
+      // The whole request failed after the client's retries (a 503 each time, no answer, a 401): every caller in
+      // it gets that error, the one its own add would have got.
       for (const pending of group) this.#settle(pending, () => pending.reject(error));
       return;
     }
     const { results } = sent.answer;
-    const mismatch = resultsMismatch(
-      group.map((pending) => pending.topic),
-      results,
-    );
+    const mismatch = resultsMismatch(group, results);
     if (mismatch) {
       const error = invalidBatchAnswer(sent, mismatch);
       for (const pending of group) this.#settle(pending, () => pending.reject(error));
@@ -366,14 +326,25 @@ export class AddBatcher {
    * carried: a call refused again keeps halving its batch, and refused alone gets its own single add's error.
    */
   #splitAfterRefusal(group: PendingAdd[], status: number): void {
-    const half = group.slice(0, Math.ceil(group.length / 2));
-    const limits = this.#limits();
-    this.#learned = {
-      tasks: status === 400 ? Math.min(limits.tasks, half.length) : limits.tasks,
-      bytes: status === 413 ? Math.min(limits.bytes, batchSize(half).bytes) : limits.bytes,
-      until: this.#sender.now() + BATCH_ROUTE_RETRY_MS,
-    };
+    this.#sender.caps.refused(
+      group.map((pending) => pending.itemSize),
+      status,
+    );
     for (const pending of group) if (!pending.settled) this.#requeue(pending);
+  }
+
+  /**
+   * The batch was answered 500: the function failed (a bug, a crash) on something in it, maybe one call's add, where
+   * the other calls' adds would have been made alone. Its calls go again at once in two halves, each with the key
+   * it carried (an add the failed request made is found, not made again), halving again down to single adds, so a
+   * 500 ends up with the call whose add fails alone — its single add's error — and the others get their tasks. An
+   * API that fails every request costs at most 2n − 1 requests for n calls, all answered 500. The halves start
+   * whatever is in flight: the calls already waited their turn once.
+   */
+  #splitAfterFailure(group: PendingAdd[]): void {
+    const open = group.filter((pending) => !pending.settled);
+    const half = Math.ceil(open.length / 2);
+    for (const part of [open.slice(0, half), open.slice(half)]) if (part.length > 0) this.#start(part);
   }
 
   /** Puts a call back among the waiting ones in its call order. */
@@ -469,42 +440,59 @@ function isGatewayRefusal(error: unknown): boolean {
   return error.code === "forbidden" || error.status === 404 || error.status === 405;
 }
 
-/**
- * A whole batch refused for its size before any add ran (PunctualError narrowed, its status 413 or 400): the batch
- * handler answers 400 as a whole only to a body that is no batch, which the client never sends (it keeps alone every
- * call whose item would make one), so a 400 is an older API's lower item cap, or a proxy's; 413, a lower body limit.
- */
-function isSizeRefusal(error: unknown): error is PunctualError {
-  return error instanceof PunctualError && (error.status === 413 || error.status === 400);
+/** What a batch result at an item's place is checked against: the item's topic and key (undefined: not a string). */
+export interface SentItem {
+  readonly topic: string | undefined;
+  readonly key: string | undefined;
 }
 
-/** The size of the batch body these calls' items make. */
-function batchSize(group: readonly PendingAdd[]): BodySize {
-  return group.reduce(
-    (size, pending, index) => plus(index === 0 ? size : plus(size, COMMA), pending.itemSize),
-    BATCH_ENVELOPE,
-  );
+/** An add body's topic and `idempotency_key`, as `resultsMismatch` checks its result. */
+export function sentItemOf(body: unknown): SentItem {
+  const { topic, idempotency_key: key } = (body ?? {}) as { topic?: unknown; idempotency_key?: unknown };
+  return {
+    topic: typeof topic === "string" ? topic : undefined,
+    key: typeof key === "string" ? key : undefined,
+  };
 }
 
 /**
- * Why a batch's results cannot be the answers to its items, these topics in order (undefined: not a string), read
- * by position: another count, or a task of another topic at an item's place (results out of order, which would
- * give a caller another's task); undefined when they can be. Results of one topic swapped cannot be told apart:
- * an item's answer names only its task.
+ * Why a batch's results cannot be the answers to these items, read by position: another count, a task of another
+ * topic at an item's place (results out of order), or one task at two items' places that do not share a key —
+ * each would give a caller another's task; undefined when they can be. Results of one topic swapped cannot be told
+ * apart: an item's answer names only its task.
  */
 export function resultsMismatch(
-  topics: readonly (string | undefined)[],
+  items: readonly SentItem[],
   results: readonly BatchItemResult[],
 ): string | undefined {
-  if (results.length !== topics.length) return `${results.length} results for ${topics.length} items`;
-  const index = topics.findIndex((topic, i) => {
+  if (results.length !== items.length) return `${results.length} results for ${items.length} items`;
+  const index = items.findIndex(({ topic }, i) => {
     const result = results[i] as BatchItemResult;
     if (topic === undefined || result.status < 200 || result.status >= 300) return false;
     const ofTopic = result.task_id === undefined || result.task_id.startsWith(`${topic}.`);
     return !ofTopic || (result.topic !== undefined && result.topic !== topic);
   });
-  if (index === -1) return undefined;
-  return `result ${index} is a task of another topic than item ${index}'s "${topics[index]}": results out of order`;
+  if (index !== -1) {
+    return `result ${index} is a task of another topic than item ${index}'s "${items[index]?.topic}": results out of order`;
+  }
+  return sharedTask(items, results);
+}
+
+/**
+ * A task answered at two items' places: right only when both carry one key (the later found the earlier's task by
+ * it, as a second single add with that key would); otherwise one caller would get another's task.
+ */
+function sharedTask(items: readonly SentItem[], results: readonly BatchItemResult[]): string | undefined {
+  const keyOfTask = new Map<string, string | undefined>();
+  for (const [index, result] of results.entries()) {
+    if (result.status < 200 || result.status >= 300 || result.task_id === undefined) continue;
+    const key = items[index]?.key;
+    if (!keyOfTask.has(result.task_id)) keyOfTask.set(result.task_id, key);
+    else if (key === undefined || keyOfTask.get(result.task_id) !== key) {
+      return `result ${index} is the task of an earlier item with another idempotency key: results of other tasks`;
+    }
+  }
+  return undefined;
 }
 
 function isPlainObject(value: unknown): value is Record<string, unknown> {

@@ -1,7 +1,7 @@
 import { randomUUID } from "node:crypto";
 import { setTimeout as delay } from "node:timers/promises";
 import type * as z from "zod/mini";
-import type { AddTasksBatchResponse, BatchItemResult } from "#shared/api/schemas/batch.js";
+import type { AddTasksBatchResponse } from "#shared/api/schemas/batch.js";
 import type { AddTaskResponse } from "#shared/api/schemas/tasks.js";
 import { safeParseBounded } from "#shared/zod.js";
 import {
@@ -11,9 +11,13 @@ import {
   type LoneAdd,
   resultsMismatch,
   type SentBatch,
+  type SentItem,
+  sentItemOf,
 } from "./add-batching.js";
+import { addInBatches, type BatchSender, batchItems } from "./add-tasks.js";
 import { apiUrlProblem, pathSegment, withPercentEncodedQuery } from "./api-url.js";
 import { type Authorizer, authorizer, defaultAuthFor, InvalidTokenError, type PunctualAuth } from "./auth.js";
+import { BatchCaps } from "./batch-caps.js";
 import {
   checkKeyOption,
   errorFromResponse,
@@ -113,6 +117,8 @@ class PunctualClientCore {
   readonly #random: () => number;
   readonly #now: () => number;
   readonly #newKey: () => string;
+  /** What batches the API takes, shared by `addTasks` and the batcher. */
+  readonly #caps: BatchCaps;
 
   constructor(options: PunctualClientOptions) {
     this.apiUrl = new URL(options.apiUrl);
@@ -130,6 +136,7 @@ class PunctualClientCore {
     this.#random = options.random ?? Math.random;
     this.#now = options.now ?? Date.now;
     this.#newKey = options.newIdempotencyKey ?? randomUUID;
+    this.#caps = new BatchCaps(() => this.#now());
     const batchedAdd = options.addBatching === false ? undefined : this.#batchedAdd(options.addBatching);
     for (const [name, descriptor] of Object.entries(ROUTES)) {
       Object.defineProperty(this, name, {
@@ -151,6 +158,7 @@ class PunctualClientCore {
         backoff: (attempt) =>
           this.#sleep(retryDelayMs(this.#retry, attempt, undefined, this.#random, this.#now())),
         maxAttempts: this.#retry.maxAttempts,
+        caps: this.#caps,
         newKey: () => this.#newKey(),
         now: () => this.#now(),
       },
@@ -171,70 +179,50 @@ class PunctualClientCore {
     checkNoKeyOption(route, options);
     const attempt = this.#prepare(route, names, params, input, options);
     if ((route as RouteDescriptor) === ROUTES.addTasks) {
-      return (await this.#addTasks(attempt, topicsOf(input), options.signal)) as z.output<R>;
+      return (await this.#addTasks(attempt, input, options.signal)) as z.output<R>;
     }
-    const asked =
-      route.answersFor === undefined ? undefined : String(params[names.indexOf(route.answersFor)] ?? "");
-    return this.#answerOf(route, attempt, options.signal, 0, asked);
+    return this.#answerOf(route, attempt, options.signal, 0, askedOf(route, names, params, input));
   }
 
   /**
-   * `addTasks`: the batch with its retries of the whole request, then its items answered 503 (or another
-   * retryable status) sent again as one batch, in request order, each with the very key it carried, after a
-   * backoff, until each has had `maxAttempts` requests. The caller cannot do this: the keys the client made are
-   * in no answer, and a keyed item answered 503 may still be written and delivered, so the same body sent again
-   * with a new key could make a second task. A retry request that fails whole leaves those items' 503 as they
-   * were answered.
+   * `addTasks`: the batch in parts under the caps shared with the batcher, its items answered 503 (or another
+   * retryable status) sent again, in request order, each with the very key it carried, after a backoff, until each
+   * has had `maxAttempts` requests (client/add-tasks.ts). The caller cannot do this: the keys the client made are in
+   * no answer, and a keyed item answered 503 may still be written and delivered, so the same body sent again with a
+   * new key could make a second task. A body the API refuses whole is sent as it is, for its 400.
    */
   async #addTasks(
     attempt: Attempt,
-    topics: readonly (string | undefined)[] | undefined,
+    input: unknown,
     signal: AbortSignal | undefined,
   ): Promise<AddTasksBatchResponse> {
-    const first = await this.#sentBatch(attempt, topics, signal, 0);
-    // Not a list of tasks (which the API refuses): nothing to read by position, nor to send again.
-    if (!topics) return first.answer;
-    const results = [...first.answer.results];
-    const tasks = (JSON.parse(attempt.body ?? "{}") as { tasks?: unknown[] }).tasks ?? [];
-    let used = first.attempts;
-    let again = retryableItems(results, results.keys());
-    while (again.length > 0 && used < this.#retry.maxAttempts) {
-      await this.#wait(retryDelayMs(this.#retry, used, undefined, this.#random, this.#now()), signal);
-      const body = JSON.stringify({ tasks: again.map((index) => tasks[index]) });
-      const round = await this.#sentBatch(
-        { ...attempt, body },
-        again.map((index) => topics[index]),
-        signal,
-        used,
-      ).catch((error: unknown) => {
-        if (signal?.aborted) throw error;
-        return undefined;
-      });
-      if (!round) break;
-      again.forEach((index, k) => {
-        results[index] = round.answer.results[k] as BatchItemResult;
-      });
-      used += round.attempts;
-      again = retryableItems(results, again);
-    }
-    const added = results.filter((result) => result.status >= 200 && result.status < 300).length;
-    return { ...first.answer, results, added, failed: results.length - added };
+    const items = batchItems(attempt.body);
+    if (!items) return (await this.#sentBatch(attempt, sentItemsOf(input), signal, 0)).answer;
+    const sender: BatchSender = {
+      send: (body, items, attemptsUsed) => this.#sentBatch({ ...attempt, body }, items, signal, attemptsUsed),
+      backoff: (used) =>
+        this.#wait(retryDelayMs(this.#retry, used, undefined, this.#random, this.#now()), signal),
+      maxAttempts: this.#retry.maxAttempts,
+      caps: this.#caps,
+      signal,
+    };
+    return addInBatches(sender, items);
   }
 
   /**
-   * One batch request with its retries, its answer read and checked against these items' topics by position
-   * (unless undefined).
+   * One batch request with its retries, its answer read and checked against these items by position (unless
+   * undefined): one whose results cannot be its items' (`resultsMismatch`) is an `invalid_response`.
    */
   async #sentBatch(
     attempt: Attempt,
-    topics: readonly (string | undefined)[] | undefined,
+    items: readonly SentItem[] | undefined,
     signal: AbortSignal | undefined,
     attemptsUsed: number,
   ): Promise<SentBatch> {
     const read = (answer: Answer) => readAnswer(ROUTES.addTasks, answer);
     const answer = await this.#sendWithRetries(attempt, true, signal, attemptsUsed, read);
     const batch = answer.value;
-    const mismatch = topics && resultsMismatch(topics, batch.results);
+    const mismatch = items && resultsMismatch(items, batch.results);
     if (mismatch) throw invalidBatchAnswer({ requestId: answer.requestId }, mismatch);
     return { answer: batch, attempts: answer.attempts, requestId: answer.requestId };
   }
@@ -256,7 +244,7 @@ class PunctualClientCore {
       body: add.body,
       timeoutMs: this.#timeoutMs,
     };
-    return this.#answerOf(ROUTES.addTask, attempt, add.signal, attemptsUsed);
+    return this.#answerOf(ROUTES.addTask, attempt, add.signal, attemptsUsed, add.topic);
   }
 
   /** Sends the attempt with the route's retries and reads its answer with the route's response schema. */
@@ -425,18 +413,29 @@ class PunctualClientCore {
 }
 
 /**
- * The topics of `addTasks`' items, by which its answer is read by position (result i is task i's): one whose
- * results cannot be its tasks' (another count, another topic's task at a task's place) is an `invalid_response`,
- * not an answer with items missing or swapped. The batches `addTask` forms are checked the same way
- * (client/add-batching.ts).
+ * The topics and keys of `addTasks`' items, by which its answer is read by position (result i is task i's), or
+ * undefined when it holds no list of items.
  */
-function topicsOf(input: unknown): (string | undefined)[] | undefined {
+function sentItemsOf(input: unknown): SentItem[] | undefined {
   const tasks = (input as { tasks?: unknown } | undefined)?.tasks;
-  if (!Array.isArray(tasks)) return undefined;
-  return tasks.map((task: unknown) => {
-    const topic = (task as { topic?: unknown } | null)?.topic;
-    return typeof topic === "string" ? topic : undefined;
-  });
+  return Array.isArray(tasks) ? tasks.map(sentItemOf) : undefined;
+}
+
+/**
+ * The object a route that `answersFor` one asks for: its path parameter of that name, or else the input's field of
+ * that name (an add's `topic`; undefined when not a string, which the API refuses anyway).
+ */
+function askedOf(
+  route: RouteDescriptor,
+  names: readonly string[],
+  params: readonly string[],
+  input: unknown,
+): string | undefined {
+  const field = route.answersFor;
+  if (field === undefined) return undefined;
+  if (names.includes(field)) return String(params[names.indexOf(field)] ?? "");
+  const named = (input as Record<string, unknown> | null | undefined)?.[field];
+  return typeof named === "string" ? named : undefined;
 }
 
 /**
@@ -464,11 +463,6 @@ function checkNoKeyOption(route: RouteDescriptor, options: CallOptions): void {
   );
 }
 
-/** Of these items, those whose result says to send them again (RETRYABLE_STATUSES: 503, 429, …), in request order. */
-function retryableItems(results: readonly BatchItemResult[], indexes: Iterable<number>): number[] {
-  return [...indexes].filter((index) => RETRYABLE_STATUSES.has((results[index] as BatchItemResult).status));
-}
-
 /**
  * A 2xx answer read with the route's response schema: its value, or the `invalid_response` it is, `transient` when
  * the body could be one cut short or garbled on its way (not JSON, or not the schema's), or another request's (a
@@ -492,20 +486,38 @@ function readAnswer<R extends z.ZodMiniType>(
   }
   const parsed = safeParseBounded(route.response, body);
   if (parsed.success) {
-    const field = route.answersFor;
-    const named = field === undefined ? undefined : (parsed.data as Record<string, unknown>)[field];
-    if (field === undefined || asked === undefined || named === asked)
-      return { value: parsed.data as z.output<R> };
+    const other = otherThanAsked(route, parsed.data as Record<string, unknown>, asked);
+    if (other === undefined) return { value: parsed.data as z.output<R> };
     const error = new PunctualError({
       code: "invalid_response",
       status,
-      message: `${what} is for ${field} ${JSON.stringify(String(named).slice(0, 100))}, not the one asked for: not used`,
+      message: `${what} is for ${other}, not the one asked for: not used`,
       ...(requestId ? { requestId } : {}),
     });
     return { error, transient: true };
   }
   const problems = parsed.error.issues;
   return { error: invalidAnswer({ what, body, problems, status, requestId }), transient: true };
+}
+
+/**
+ * What an answer names instead of the `asked` object of a route that `answersFor` it (`task_id "…"`), or undefined
+ * when it names that one: its field of that name, and, for a topic, its `task_id`'s topic too (an add's answer).
+ */
+function otherThanAsked(
+  route: RouteDescriptor,
+  data: Record<string, unknown>,
+  asked: string | undefined,
+): string | undefined {
+  const field = route.answersFor;
+  if (field === undefined || asked === undefined) return undefined;
+  const quoted = (value: unknown) => JSON.stringify(String(value).slice(0, 100));
+  if (data[field] !== asked) return `${field} ${quoted(data[field])}`;
+  const taskId = data.task_id;
+  if (field === "topic" && typeof taskId === "string" && !taskId.startsWith(`${asked}.`)) {
+    return `task_id ${quoted(taskId)}, another topic's task`;
+  }
+  return undefined;
 }
 
 /** The query the route's switches among the call's options send (`includeContent: true` → `include=content`). */

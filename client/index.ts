@@ -6,7 +6,7 @@
  *   const { task_id } = await punctual.addTask({ topic: "orders", delay_seconds: 90, content: { id: 1 } });
  *   const task = await punctual.getTask(task_id); // task.status, task.attempts, …
  */
-export { type AddBatchingOptions, BATCH_ROUTE_RETRY_MS, DEFAULT_MAX_IN_FLIGHT } from "./add-batching.js";
+export { type AddBatchingOptions, DEFAULT_MAX_IN_FLIGHT } from "./add-batching.js";
 export { apiUrlProblem } from "./api-url.js";
 export {
   cleartextCredentialsProblem,
@@ -18,6 +18,7 @@ export {
   regionOfApiUrl,
   tokenProblem,
 } from "./auth.js";
+export { BATCH_ROUTE_RETRY_MS } from "./batch-caps.js";
 export { PunctualClient, type PunctualClientOptions } from "./client.js";
 export { type ClientErrorCode, isPunctualError, PunctualError } from "./errors.js";
 export { DEFAULT_RETRY, RETRYABLE_STATUSES, type RetryPolicy } from "./retry.js";

@@ -79,9 +79,10 @@ export interface RouteDescriptor<
   /** Boolean options the method takes beside `signal` (`getTask(id, { includeContent: true })`), and what each sends. */
   readonly optionQuery?: F;
   /**
-   * The answer is the object the path names: its field of this name holds the path parameter of this name, as the
-   * API answers it. An answer naming another (a proxy's or cache's answer to another request) is `invalid_response`,
-   * not another task's state shown as this one's (a `cancelled` for a cancel that did not happen).
+   * The answer is the object the path names: its field of this name holds the path parameter of this name (else the
+   * body's field of this name: an add's `topic`, its `task_id` of that topic too), as the API answers it. An answer
+   * naming another (a proxy's or cache's answer to another request) is `invalid_response`, not another task's state
+   * shown as this one's (a `cancelled` for a cancel that did not happen), nor another topic's task as an add's.
    */
   readonly answersFor?: "task_id" | "schedule_id" | "topic";
 }
@@ -145,6 +146,7 @@ export const ROUTES = {
     input: jsonBody<AddTaskInput>(addTaskBodySchema),
     response: addTaskResponseSchema,
     retry: "idempotency-key",
+    answersFor: "topic",
   }),
   /**
    * Up to 100 adds in one request; the answer has one result per item in request order (`results[i].status`:

@@ -99,4 +99,150 @@ describe("PunctualClient through a faulty proxy, against the local cloud", () =>
       expect(callback?.json.content).toEqual(content(i));
     }
   });
+
+  it("addTasks through a proxy that refuses the batch as too large (413): sent again in halves, every task added once, results in the caller's order", async () => {
+    // Prepare: a proxy body limit that lets four of these tasks through in one batch, not eight
+    const run = randomUUID();
+    const url = `${h.receiver.url}/ok/client-proxy-add-tasks-413`;
+    const routes: string[] = [];
+    const fetch: typeof globalThis.fetch = async (input, init) => {
+      const tooLarge = String(init?.body ?? "").length > 3_000;
+      routes.push(`${routeOf(input, init)}${tooLarge ? " 413" : ""}`);
+      if (tooLarge)
+        return new Response("<html><h1>413 Request Entity Too Large</h1></html>", { status: 413 });
+      return validatingFetch(input, init);
+    };
+    const client = new PunctualClient({ apiUrl: h.cloud.apiUrl, fetch });
+    const content = (i: number) => ({ order_id: `${run}-${i}`, pad: "p".repeat(500) });
+
+    // Act
+    const answer = await client.addTasks({
+      tasks: Array.from({ length: 8 }, (_, i) => ({
+        topic: "demo",
+        delay_seconds: 0,
+        content: content(i),
+        callback: { url },
+      })),
+    });
+    const ids = answer.results.map((result) => result.task_id as string);
+    await h.receiver.waitFor(() => ids.every((id) => h.receiver.forTask(id).length > 0));
+
+    // Assess
+    expect(routes).toEqual(["POST /v1/tasks/batch 413", "POST /v1/tasks/batch", "POST /v1/tasks/batch"]);
+    expect(answer).toMatchObject({ added: 8, failed: 0 });
+    expect(answer.results.map((result) => result.status)).toEqual(Array(8).fill(201));
+    for (const [i, id] of ids.entries()) {
+      const [callback, ...more] = h.receiver.forTask(id);
+      expect(more).toEqual([]);
+      expect(callback?.json.content).toEqual(content(i));
+    }
+  });
+
+  it("a batch the API added whose answer the proxy turns into a 500: its calls go again in halves with their keys and are found (200), each added once, each caller its own task", async () => {
+    // Prepare: the first batch is forwarded, its answer replaced by API Gateway's function-error 500
+    const run = randomUUID();
+    const url = `${h.receiver.url}/ok/client-proxy-500`;
+    const answered: string[] = [];
+    const fetch: typeof globalThis.fetch = async (input, init) => {
+      const response = await validatingFetch(input, init);
+      const batch = routeOf(input, init).endsWith("/batch");
+      const text = await response.text();
+      const statuses = batch
+        ? (JSON.parse(text) as { results: { status: number }[] }).results.map((r) => r.status)
+        : [response.status];
+      answered.push(`${routeOf(input, init)} ${statuses.join(",")}`);
+      if (batch && answered.length === 2)
+        return new Response('{"message":"Internal Server Error"}', { status: 500 });
+      return new Response(text, { status: response.status, headers: response.headers });
+    };
+    const client = new PunctualClient({ apiUrl: h.cloud.apiUrl, fetch, addBatching: { maxInFlight: 1 } });
+    const content = (i: number) => ({ order_id: `${run}-${i}` });
+
+    // Act: 0 goes alone; 1–4 wait and go as one batch
+    const added = await Promise.all(
+      Array.from({ length: 5 }, (_, i) =>
+        client.addTask({ topic: "demo", delay_seconds: 0, content: content(i), callback: { url } }),
+      ),
+    );
+    const ids = added.map((answer) => answer.task_id);
+    await h.receiver.waitFor(() => ids.every((id) => h.receiver.forTask(id).length > 0));
+
+    // Assess
+    expect(answered.sort()).toEqual([
+      "POST /v1/tasks 201",
+      "POST /v1/tasks/batch 200,200",
+      "POST /v1/tasks/batch 200,200",
+      "POST /v1/tasks/batch 201,201,201,201",
+    ]);
+    expect(new Set(ids).size).toBe(5);
+    for (const [i, id] of ids.entries()) {
+      const [callback, ...more] = h.receiver.forTask(id);
+      expect(more).toEqual([]);
+      expect(callback?.json.content).toEqual(content(i));
+    }
+  });
+
+  it.each(["a connection reset mid-answer", "an answer slower than batchTimeoutMs"])(
+    "a batch half added when %s is sent again whole with its keys: the first half found (200), the rest added, each once, each caller its own task",
+    async (fault) => {
+      // Prepare: the first batch reaches the API with only its first three items; then its answer is lost
+      const run = randomUUID();
+      const url = `${h.receiver.url}/ok/client-proxy-half`;
+      const answered: string[] = [];
+      let batches = 0;
+      const fetch: typeof globalThis.fetch = async (input, init) => {
+        if (!routeOf(input, init).endsWith("/batch") || ++batches > 1) {
+          const response = await validatingFetch(input, init);
+          const text = await response.clone().text();
+          if (batches > 1)
+            answered.push(
+              (JSON.parse(text) as { results: { status: number }[] }).results.map((r) => r.status).join(","),
+            );
+          return response;
+        }
+        const { tasks } = JSON.parse(String(init?.body)) as { tasks: unknown[] };
+        await (
+          await validatingFetch(input, { ...init, body: JSON.stringify({ tasks: tasks.slice(0, 3) }) })
+        ).text();
+        if (fault.includes("reset")) {
+          const cut = new ReadableStream({
+            start: (controller) => {
+              controller.enqueue(new TextEncoder().encode('{"results":[{"status":201,'));
+              controller.error(Object.assign(new Error("socket hang up"), { code: "ECONNRESET" }));
+            },
+          });
+          return new Response(cut, { status: 200 });
+        }
+        return new Promise<Response>((_, reject) =>
+          init?.signal?.addEventListener("abort", () => reject(init.signal?.reason), { once: true }),
+        );
+      };
+      const client = new PunctualClient({
+        apiUrl: h.cloud.apiUrl,
+        fetch,
+        sleep: async () => {},
+        batchTimeoutMs: 5_000,
+        addBatching: { maxInFlight: 1 },
+      });
+      const content = (i: number) => ({ order_id: `${run}-${i}` });
+
+      // Act: 0 goes alone; 1–6 wait and go as one batch
+      const added = await Promise.all(
+        Array.from({ length: 7 }, (_, i) =>
+          client.addTask({ topic: "demo", delay_seconds: 0, content: content(i), callback: { url } }),
+        ),
+      );
+      const ids = added.map((answer) => answer.task_id);
+      await h.receiver.waitFor(() => ids.every((id) => h.receiver.forTask(id).length > 0));
+
+      // Assess
+      expect(answered).toEqual(["200,200,200,201,201,201"]);
+      expect(new Set(ids).size).toBe(7);
+      for (const [i, id] of ids.entries()) {
+        const [callback, ...more] = h.receiver.forTask(id);
+        expect(more).toEqual([]);
+        expect(callback?.json.content).toEqual(content(i));
+      }
+    },
+  );
 });

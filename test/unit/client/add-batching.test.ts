@@ -1,4 +1,5 @@
 import {
+  type AddTaskInput,
   BATCH_ROUTE_RETRY_MS,
   lambdaEventBytes,
   MAX_BATCH_BODY_BYTES,
@@ -419,14 +420,14 @@ describe("addTask batching: what each caller gets", () => {
     { httpStatus: 409, answer: conflict },
   ];
 
-  /** What a lone add resolves or throws when its own answer is this status and body. */
-  async function singleOutcome(httpStatus: number, answer: unknown) {
+  /** What a lone add of this input resolves or throws when its own answer is this status and body. */
+  async function singleOutcome(httpStatus: number, answer: unknown, input: AddTaskInput) {
     const { fetch } = scriptedFetch({
       status: httpStatus,
       body: answer,
       headers: { "x-amzn-requestid": "r-1" },
     });
-    return settled(new PunctualClient({ apiUrl: API, fetch, addBatching: false }).addTask(add(9)));
+    return settled(new PunctualClient({ apiUrl: API, fetch, addBatching: false }).addTask(input));
   }
 
   it("resolves 201/200 items and rejects 4xx items exactly as each one's single add would have", async () => {
@@ -442,7 +443,9 @@ describe("addTask batching: what each caller gets", () => {
     const outcomes = await Promise.all(inputs.map((input) => settled(client.addTask(input))));
 
     // Assess
-    const expected = await Promise.all(items.map((item) => singleOutcome(item.httpStatus, item.answer)));
+    const expected = await Promise.all(
+      items.map((item, i) => singleOutcome(item.httpStatus, item.answer, inputs[i + 1] as AddTaskInput)),
+    );
     const visible = (outcome: { value?: unknown; error?: unknown }) =>
       "error" in outcome ? { error: seenOf(outcome.error) } : outcome;
     expect(outcomes.slice(1).map(visible)).toEqual(expected.map(visible));

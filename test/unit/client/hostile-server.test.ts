@@ -545,3 +545,111 @@ describe("an answer too full of problems to check", () => {
     expect(error).toMatchObject({ name: "PunctualError", code: "invalid_response" });
   });
 });
+
+describe("a batch answer that gives one task to two adds", () => {
+  /** Three adds of one topic, `ns`, answered with the first's task at both of the first two places. */
+  const twiceTheFirst = (request: SeenRequest) => {
+    const items = addBodiesOf(request);
+    const ids = items.map(() => taskId());
+    const first = ids[0] as string;
+    const answers = items.map((_, i) => ({
+      httpStatus: 201,
+      answer: addAnswer(i === 1 ? first : (ids[i] as string)),
+    }));
+    return { status: 200, body: batchOf(answers) };
+  };
+
+  it("the batcher: no caller gets another's task, each gets invalid_response", async () => {
+    // Prepare: 0 goes alone, 1–3 as one batch whose answer gives 1's task to 2 as well
+    const { fetch } = answeringFetch((request) =>
+      request.url.pathname.endsWith("/batch")
+        ? twiceTheFirst(request)
+        : { status: 201, body: addAnswer(taskId()) },
+    );
+    const client = new PunctualClient({ apiUrl: API, fetch, addBatching: { maxInFlight: 1 } });
+
+    // Act
+    const outcomes = await Promise.all(
+      [0, 1, 2, 3].map((n) =>
+        client.addTask({ ...addBody, content: { n } }).then(
+          (value) => ({ value }),
+          (error: unknown) => ({ error }),
+        ),
+      ),
+    );
+
+    // Assess
+    for (const outcome of outcomes.slice(1)) {
+      expect(outcome).toMatchObject({ error: { code: "invalid_response", status: 200 } });
+    }
+  });
+
+  it("addTasks: invalid_response, not one task shown as two items added", async () => {
+    // Prepare
+    const { fetch } = answeringFetch(twiceTheFirst);
+    const client = new PunctualClient({ apiUrl: API, fetch });
+
+    // Act
+    const outcome = client.addTasks({ tasks: [1, 2, 3].map((n) => ({ ...addBody, content: { n } })) });
+
+    // Assess
+    await expect(outcome).rejects.toMatchObject({ code: "invalid_response", status: 200 });
+  });
+
+  it("two adds with one idempotency key get the one task both (the second found it by its key)", async () => {
+    // Prepare
+    const { fetch } = answeringFetch(twiceTheFirst);
+    const client = new PunctualClient({ apiUrl: API, fetch });
+    const tasks = [1, 1, 3].map((n) => ({ ...addBody, content: { n }, idempotency_key: `k-${n}` }));
+
+    // Act
+    const answer = await client.addTasks({ tasks });
+
+    // Assess
+    expect(answer.results[1]?.task_id).toBe(answer.results[0]?.task_id);
+  });
+});
+
+describe("an add answered with another topic's task", () => {
+  // What the batch answer's check (a task of another topic at an item's place) refuses, a lone add took as its own.
+  const otherTopics = [
+    ["topic", { ...addAnswer(taskId("other")), topic: "other" }],
+    ["task_id", { ...addAnswer(taskId("other")), topic: "demo" }],
+  ] as const;
+
+  it.each(otherTopics)(
+    "a lone add (another %s): sent again with its key, then invalid_response, not another topic's task",
+    async (_, body) => {
+      // Prepare
+      const { fetch, seen } = answeringFetch(() => ({ status: 201, body }));
+      const client = new PunctualClient({ apiUrl: API, fetch, sleep: async () => {}, addBatching: false });
+
+      // Act
+      const error = await client.addTask(addBody).catch((e: unknown) => e);
+
+      // Assess
+      expect(error).toMatchObject({ code: "invalid_response", status: 201 });
+      expect(seen).toHaveLength(4);
+      expect(new Set(seen.map((request) => request.headers["idempotency-key"])).size).toBe(1);
+    },
+  );
+
+  it("a batched client's lone add: the same", async () => {
+    // Prepare
+    const { fetch } = answeringFetch(() => ({ status: 201, body: otherTopics[0][1] }));
+    const client = new PunctualClient({ apiUrl: API, fetch, sleep: async () => {} });
+
+    // Act
+    const error = await client.addTask(addBody).catch((e: unknown) => e);
+
+    // Assess
+    expect(error).toMatchObject({ code: "invalid_response", status: 201 });
+  });
+
+  it("its own topic's task is the answer", async () => {
+    const id = taskId();
+    const { fetch } = answeringFetch(() => ({ status: 201, body: addAnswer(id) }));
+    const answer = await new PunctualClient({ apiUrl: API, fetch }).addTask(addBody);
+    expect(answer.task_id).toBe(id);
+  });
+});

@@ -1,0 +1,168 @@
+/**
+ * `addTasks` (`POST /v1/tasks/batch` called directly): the caller's batch sent under the batch caps it shares with
+ * the batcher (client/batch-caps.ts), so an API or proxy that takes smaller batches than the API's own caps (a 413,
+ * or an older API's 400) gets the batch again in halves, one after another in request order, each item with the one
+ * key it carried (nothing added twice), and the caller gets one result per item in its order, as from one request.
+ * Then its items answered 503 (or another retryable status) are sent again, the same way, until each has had
+ * `maxAttempts` requests.
+ */
+
+import {
+  type AddTasksBatchResponse,
+  addTasksBatchBodySchema,
+  type BatchItemResult,
+} from "#shared/api/schemas/batch.js";
+import { MAX_JSON_DEPTH, scanStructure } from "#shared/domain/exact-json.js";
+import { safeParseBounded } from "#shared/zod.js";
+import { type SentBatch, type SentItem, sentItemOf } from "./add-batching.js";
+import { type BatchCaps, type BodySize, isSizeRefusal, sizeOf } from "./batch-caps.js";
+import { PunctualError, parseJson } from "./errors.js";
+import { RETRYABLE_STATUSES } from "./retry.js";
+
+/** What `addTasks` needs from the client's engine (client/client.ts). */
+export interface BatchSender {
+  /**
+   * One `POST /v1/tasks/batch` with this body, with the client's retries of the whole request (`attemptsUsed` of
+   * the budget already spent), its results checked against these items by position (`resultsMismatch`).
+   */
+  send(body: string, items: readonly SentItem[], attemptsUsed: number): Promise<SentBatch>;
+  /** Waits before sending again items that have had `attempt` requests (their backoff; ends at the call's abort). */
+  backoff(attempt: number): Promise<void>;
+  readonly maxAttempts: number;
+  readonly caps: BatchCaps;
+  readonly signal: AbortSignal | undefined;
+}
+
+/** The items, as sent: each one's JSON text (its key in it), size, and topic and key. */
+export interface Items {
+  readonly texts: readonly string[];
+  readonly sizes: readonly BodySize[];
+  readonly sent: readonly SentItem[];
+}
+
+/** One round's answers, in the order of the items it sent; fewer when it stopped. */
+interface Round {
+  readonly results: BatchItemResult[];
+  readonly attempts: number;
+  /** Its first answer, whose fields beside `results` the call's answer keeps. */
+  readonly answer: AddTasksBatchResponse | undefined;
+  /** A part that failed whole, the items after those answered: its error and how many items it held. */
+  readonly failed?: { readonly error: PunctualError; readonly items: number };
+}
+
+/**
+ * A batch body the client may send in parts: exactly `{"tasks":[item,…]}` with 1–MAX_BATCH_TASKS items, one the API
+ * takes as a batch (its schema, depth and keys), so that a 400 refusing it whole can only be a lower item cap. Its
+ * items (their texts, and each one's topic and key), or undefined: a body the API refuses whole is sent as it is, for
+ * the API's own 400.
+ */
+export function batchItems(body: string | undefined): Items | undefined {
+  if (body === undefined || scanStructure(body, MAX_JSON_DEPTH) !== undefined) return undefined;
+  const parsed = safeParseBounded(addTasksBatchBodySchema, parseJson(body));
+  if (!parsed.success) return undefined;
+  const texts = parsed.data.tasks.map((task) => JSON.stringify(task));
+  if (body !== `{"tasks":[${texts.join(",")}]}`) return undefined;
+  return { texts, sizes: texts.map(sizeOf), sent: parsed.data.tasks.map(sentItemOf) };
+}
+
+/** `addTasks`' answer for these items (each with its key), from as many requests as it takes. */
+export async function addInBatches(sender: BatchSender, items: Items): Promise<AddTasksBatchResponse> {
+  const all = items.texts.map((_, index) => index);
+  const first = await round(sender, items, all, 0);
+  // Nothing answered: the call fails as a single request would, nothing lost.
+  if (first.failed && first.results.length === 0) throw first.failed.error;
+  const results = all.map((index) => first.results[index] ?? unanswered(first, index));
+  let used = first.attempts;
+  let again = first.failed ? [] : retryable(results, all);
+  while (again.length > 0 && used < sender.maxAttempts) {
+    await sender.backoff(used);
+    const next = await round(sender, items, again, used);
+    next.results.forEach((result, k) => {
+      results[again[k] as number] = result;
+    });
+    used += next.attempts;
+    // A retry that fails whole leaves its items' and the later ones' last answers as they were.
+    if (next.failed) break;
+    again = retryable(results, again);
+  }
+  const added = results.filter((result) => result.status >= 200 && result.status < 300).length;
+  return { ...first.answer, results, added, failed: results.length - added };
+}
+
+/**
+ * These items in batches under the caps, one after another in request order. A part refused whole for its size
+ * teaches the caps and goes again in halves; an item refused so alone gets that refusal as its result (a call of
+ * one item fails with it, as the one request it is). After a part with an item answered 5xx, the rest are not
+ * sent, as the API attempts no item of an ordering group after one that failed: the client cannot tell the groups,
+ * and a later item of that group must not be accepted before it.
+ */
+async function round(
+  sender: BatchSender,
+  items: Items,
+  indexes: readonly number[],
+  used: number,
+): Promise<Round> {
+  const results: BatchItemResult[] = [];
+  let attempts = 0;
+  let answer: AddTasksBatchResponse | undefined;
+  while (results.length < indexes.length) {
+    const rest = indexes.slice(results.length, results.length + sender.caps.limits().tasks + 1);
+    const part = rest.slice(0, sender.caps.take(rest.map((index) => items.sizes[index] as BodySize)).length);
+    const body = `{"tasks":[${part.map((index) => items.texts[index]).join(",")}]}`;
+    let sent: SentBatch;
+    try {
+      sent = await sender.send(
+        body,
+        part.map((index) => items.sent[index] as SentItem),
+        used,
+      );
+    } catch (error) {
+      if (sender.signal?.aborted || !(error instanceof PunctualError)) throw error;
+      const failed = { results, attempts, answer, failed: { error, items: part.length } };
+      if (!isSizeRefusal(error) || items.texts.length === 1) return failed;
+      if (part.length > 1)
+        sender.caps.refused(
+          part.map((index) => items.sizes[index] as BodySize),
+          error.status,
+        );
+      else results.push(errorResult(error));
+      continue;
+    }
+    results.push(...sent.answer.results);
+    attempts = Math.max(attempts, sent.attempts);
+    answer ??= sent.answer;
+    if (sent.answer.results.some((result) => result.status >= 500)) break;
+  }
+  return { results, attempts, answer };
+}
+
+/** An item the first round did not answer: in the part that failed whole, that part's error; after it, not sent. */
+function unanswered(first: Round, index: number): BatchItemResult {
+  const { failed, results } = first;
+  if (failed && index < results.length + failed.items) return errorResult(failed.error);
+  return {
+    status: 503,
+    error: {
+      code: "service_unavailable",
+      message:
+        "not sent: an earlier item of this batch failed, and this one may be of its ordering group; nothing was done, send it again after that item",
+    },
+  };
+}
+
+/**
+ * An error as an item's result, as the API writes an item's error; its status 0 when the error was no error answer
+ * (no answer: `network_error`; a 2xx that could not be read: `invalid_response`), so that no such item reads as added.
+ */
+function errorResult(error: PunctualError): BatchItemResult {
+  const issues = error.issues.length > 0 ? { issues: [...error.issues] } : {};
+  return {
+    status: error.status >= 400 ? error.status : 0,
+    error: { ...error.details, code: error.code, message: error.message, ...issues },
+  };
+}
+
+/** Of these items, those whose result says to send them again (RETRYABLE_STATUSES: 503, 429, …), in order. */
+function retryable(results: readonly BatchItemResult[], indexes: readonly number[]): number[] {
+  return indexes.filter((index) => RETRYABLE_STATUSES.has((results[index] as BatchItemResult).status));
+}
