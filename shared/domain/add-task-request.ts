@@ -2,7 +2,7 @@ import type { ErrorIssue } from "#shared/api/errors.js";
 import * as z from "#shared/zod.js";
 import { MAX_CALLBACK_URL_LENGTH } from "./callback-resolution.js";
 import { isLosslessNumber, parseExactJson, stringifyExact, withJsNumbers } from "./exact-json.js";
-import { isPlainObject, toIssues } from "./request-issues.js";
+import { isPlainObject, toIssues, tooManyUnknownFields } from "./request-issues.js";
 import { RESERVED_KEY_PREFIX } from "./reserved-keys.js";
 import { rfc3339DateTime } from "./rfc3339.js";
 import type { DueSpec } from "./timing.js";
@@ -33,7 +33,7 @@ export type KeyOwner = "caller" | "schedule";
 // Kept with the callback rules (a module without zod schemas), so config validation can read it without
 // bundling this module's schemas into every function.
 export { MAX_CALLBACK_URL_LENGTH } from "./callback-resolution.js";
-export { isPlainObject, toIssues } from "./request-issues.js";
+export { isPlainObject, MAX_UNKNOWN_FIELDS, toIssues } from "./request-issues.js";
 
 /**
  * JSON.parse copes with any nesting, but JSON.stringify, hashing and every receiver's parser recurse: a 1 MiB
@@ -180,13 +180,6 @@ export const addTaskBodySchema = /* @__PURE__ */ z
 
 export type AddTaskBody = z.infer<typeof addTaskBodySchema>;
 
-/**
- * Past this many unknown fields an add body is refused for them alone, none of its values read: reading each (its
- * numbers, its strings for lone surrogates, the schema) took seconds for a 4 MiB batch item of 450,000 of them, close
- * to the function's time, to list 20 issues.
- */
-export const MAX_UNKNOWN_FIELDS = 1000;
-
 /** `PATCH /v1/tasks/{id}`: exactly one of the add request's timing fields, validated by the same rules. */
 // Pure: a bundle that adds tasks but never reschedules (the add routes, the schedule stops) leaves it out.
 export const rescheduleBodySchema = /* @__PURE__ */ z
@@ -202,6 +195,8 @@ export function parseRescheduleRequest(body: unknown): ParseResult<RescheduleReq
   if (!isPlainObject(body)) {
     return { ok: false, issues: [{ path: "", message: "the request body must be a JSON object" }] };
   }
+  const tooMany = tooManyUnknownFields(body, timingFields);
+  if (tooMany) return { ok: false, issues: tooMany };
   let issues: ErrorIssue[] = [];
   const fields = withJsNumbers(body, [], issues) as Record<string, unknown>;
   const parsed = rescheduleBodySchema.safeParse(fields);
@@ -244,13 +239,8 @@ export function parseAddTaskRequest(
   if (!isPlainObject(body)) {
     return { ok: false, issues: [{ path: "", message: "the request body must be a JSON object" }] };
   }
-  const fieldsKnown = addTaskBodySchema.shape;
-  const unknown = Object.keys(body).filter((key) => !Object.hasOwn(fieldsKnown, key));
-  if (unknown.length > MAX_UNKNOWN_FIELDS) {
-    // Worded as the schema's own refusal of them would be (read from the keys alone).
-    const refusal = { code: "unrecognized_keys", keys: unknown, path: [], message: "" };
-    return { ok: false, issues: toIssues([refusal as z.core.$ZodIssue]) };
-  }
+  const tooMany = tooManyUnknownFields(body, addTaskBodySchema.shape);
+  if (tooMany) return { ok: false, issues: tooMany };
   let issues: ErrorIssue[] = [];
   const fields = jsNumbersOutsideContent(body, issues);
   const parsed = addTaskBodySchema.safeParse(fields);

@@ -66,3 +66,20 @@ export function isPlainObject(value: unknown): value is Record<string, unknown> 
   const proto = Object.getPrototypeOf(value);
   return proto === Object.prototype || proto === null;
 }
+
+/**
+ * Past this many unknown fields a body is refused for them alone, none of its values read: reading each (its
+ * numbers, its strings for lone surrogates, the schema) took seconds for a 4 MiB batch item of 450,000 of them, close
+ * to the function's time, to list 20 issues (and ~1 s of CPU for 200,000 in a PATCH or a schedule).
+ */
+export const MAX_UNKNOWN_FIELDS = 1000;
+
+/**
+ * A body's refusal for more than MAX_UNKNOWN_FIELDS fields outside `known` (a schema's shape), read from its keys
+ * alone and worded as the schema's own refusal of them would be; undefined for a body with fewer.
+ */
+export function tooManyUnknownFields(body: object, known: object): ErrorIssue[] | undefined {
+  const unknown = Object.keys(body).filter((key) => !Object.hasOwn(known, key));
+  if (unknown.length <= MAX_UNKNOWN_FIELDS) return undefined;
+  return toIssues([{ code: "unrecognized_keys", keys: unknown, path: [], message: "" } as z.core.$ZodIssue]);
+}

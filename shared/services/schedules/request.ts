@@ -2,6 +2,7 @@ import { type ErrorIssue, validationFailed } from "#shared/api/errors.js";
 import { createScheduleBodySchema } from "#shared/api/schemas/schedules.js";
 import type { PunctualConfig } from "#shared/config/index.js";
 import { isPlainObject, jsNumbersOutsideContent, toIssues } from "#shared/domain/add-task-request.js";
+import { tooManyUnknownFields } from "#shared/domain/request-issues.js";
 import { type CatchUpPolicy, isKnownTimeZone } from "#shared/domain/schedule.js";
 import {
   type CronSpec,
@@ -40,6 +41,8 @@ export function parseCreateSchedule(
   refuseIdempotencyKey(idempotencyKeyHeader);
   if (!isPlainObject(body))
     throw validationFailed([{ path: "", message: "the request body must be a JSON object" }]);
+  const tooMany = tooManyUnknownFields(body, createScheduleBodySchema.shape);
+  if (tooMany) throw validationFailed(tooMany);
   let issues: ErrorIssue[] = [];
   const fields = jsNumbersOutsideContent(body, issues);
   const parsed = createScheduleBodySchema.safeParse(fields);
