@@ -2,6 +2,7 @@ import http from "node:http";
 import type { AddressInfo } from "node:net";
 import { CreateTableCommand, DynamoDBClient, waitUntilTableExists } from "@aws-sdk/client-dynamodb";
 import dynalite from "dynalite";
+import { startDynalite as startLocalCloudDynalite } from "#local/aws/dynalite-store.js";
 import type { RequestListener } from "#local/aws/in-process.js";
 import {
   FAILED_INDEX_NAME,
@@ -23,15 +24,20 @@ export interface LocalDynamo {
 
 /**
  * Starts dynalite (tables ACTIVE at once) on a free loopback port. `wrap` puts a layer in front of its request
- * listener (the local cloud's PartiQL emulation); `maxAttempts` is the client's (the SDK's default otherwise).
+ * listener (the local cloud's PartiQL emulation); `maxAttempts` is the client's (the SDK's default otherwise);
+ * `localCloud`: dynalite as the local cloud starts it (local/aws/dynalite-store.ts: its kept table descriptions and
+ * expression parses).
  */
 export async function startDynalite(
   options: {
     readonly wrap?: (listener: RequestListener) => RequestListener;
     readonly maxAttempts?: number;
+    readonly localCloud?: boolean;
   } = {},
 ): Promise<LocalDynamo> {
-  const db = dynalite({ createTableMs: 0 });
+  const db = options.localCloud
+    ? startLocalCloudDynalite({ createTableMs: 0 }).server
+    : dynalite({ createTableMs: 0 });
   const { wrap } = options;
   const server = wrap ? http.createServer(wrap(db.listeners("request")[0] as RequestListener)) : db;
   await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));

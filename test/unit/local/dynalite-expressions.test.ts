@@ -1,36 +1,26 @@
 import { randomUUID } from "node:crypto";
-import type { AddressInfo } from "node:net";
-import { setTimeout as sleep } from "node:timers/promises";
 import {
   CreateTableCommand,
-  DescribeTableCommand,
-  DynamoDBClient,
+  type DynamoDBClient,
   PutItemCommand,
   type PutItemCommandInput,
   UpdateItemCommand,
 } from "@aws-sdk/client-dynamodb";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type ExpressionParser, keepExpressionParses } from "#local/aws/dynalite-expressions.js";
-import { startDynalite } from "#local/aws/dynalite-store.js";
+import { type LocalDynamo, startDynalite, tableActive } from "../../support/dynalite-table.js";
 
 /**
  * dynalite with the local cloud's kept expression parses (local/aws/dynalite-expressions.ts), over HTTP with a
  * plain SDK client: every request is answered as dynalite answers it without them, the second time as the first.
  */
-let dynamo: ReturnType<typeof startDynalite>;
+let dynamo: LocalDynamo;
 let client: DynamoDBClient;
 let table: string;
 
 beforeAll(async () => {
-  dynamo = startDynalite({ createTableMs: 0 });
-  await new Promise<void>((resolve) => dynamo.server.listen(0, "127.0.0.1", resolve));
-  const { port } = dynamo.server.address() as AddressInfo;
-  client = new DynamoDBClient({
-    endpoint: `http://127.0.0.1:${port}`,
-    region: "us-east-1",
-    credentials: { accessKeyId: "test", secretAccessKey: "test" },
-    maxAttempts: 1,
-  });
+  dynamo = await startDynalite({ localCloud: true, maxAttempts: 1 });
+  client = dynamo.client;
   table = `expressions-${randomUUID()}`;
   await client.send(
     new CreateTableCommand({
@@ -40,16 +30,11 @@ beforeAll(async () => {
       BillingMode: "PAY_PER_REQUEST",
     }),
   );
-  while (
-    (await client.send(new DescribeTableCommand({ TableName: table }))).Table?.TableStatus !== "ACTIVE"
-  ) {
-    await sleep(10);
-  }
+  await tableActive(client, table);
 });
 
 afterAll(async () => {
-  client?.destroy();
-  await new Promise<void>((resolve) => dynamo.server.close(() => resolve()));
+  await dynamo?.stop();
 });
 
 /** The outcome of one conditional put, twice in a row: what the first parse and the kept one answer. */
