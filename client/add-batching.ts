@@ -440,6 +440,9 @@ function isGatewayRefusal(error: unknown): boolean {
   return error.code === "forbidden" || error.status === 404 || error.status === 405;
 }
 
+/** A task id names its topic first (`<topic>.<…>`): an answer's task is of the topic asked, or not. */
+export const isTaskOfTopic = (taskId: string, topic: string): boolean => taskId.startsWith(`${topic}.`);
+
 /** What a batch result at an item's place is checked against: the item's topic and key (undefined: not a string). */
 export interface SentItem {
   readonly topic: string | undefined;
@@ -469,7 +472,7 @@ export function resultsMismatch(
   const index = items.findIndex(({ topic }, i) => {
     const result = results[i] as BatchItemResult;
     if (topic === undefined || result.status < 200 || result.status >= 300) return false;
-    const ofTopic = result.task_id === undefined || result.task_id.startsWith(`${topic}.`);
+    const ofTopic = result.task_id === undefined || isTaskOfTopic(result.task_id, topic);
     return !ofTopic || (result.topic !== undefined && result.topic !== topic);
   });
   if (index !== -1) {

@@ -8,6 +8,7 @@ import {
   AddBatcher,
   type AddBatchingOptions,
   invalidBatchAnswer,
+  isTaskOfTopic,
   type LoneAdd,
   resultsMismatch,
   type SentBatch,
@@ -514,7 +515,7 @@ function otherThanAsked(
   const quoted = (value: unknown) => JSON.stringify(String(value).slice(0, 100));
   if (data[field] !== asked) return `${field} ${quoted(data[field])}`;
   const taskId = data.task_id;
-  if (field === "topic" && typeof taskId === "string" && !taskId.startsWith(`${asked}.`)) {
+  if (field === "topic" && typeof taskId === "string" && !isTaskOfTopic(taskId, asked)) {
     return `task_id ${quoted(taskId)}, another topic's task`;
   }
   return undefined;
