@@ -6,7 +6,14 @@ import { AsyncLocalStorage } from "node:async_hooks";
  * process, and Powertools Metrics writes its EMF JSON with `console.log` on a Console bound to process.stdout.
  * So stdout is tapped once, and a line written while a handler runs (tracked through AsyncLocalStorage, which
  * follows the handler's whole async chain) goes to the sink of the local cloud that invoked it: two local
- * clouds in one process never see each other's metrics, and nothing outside a handler is touched.
+ * clouds in one process never see each other's metrics, and no other line is touched.
+ *
+ * Only once a second cloud's sink is wrapped, though. On Node 20 and 22 AsyncLocalStorage rides on async hooks: the
+ * first `run` turns on a hook for every promise the process makes from then on, ~5 % of the local cloud's main
+ * thread in the adds benchmark (`promiseInitHook`, `trackPromise`, `_propagate`, … in its CPU profile), paid by
+ * `npm start` and the bench, which only ever run one cloud. With one sink a line goes to it without asking whose it
+ * is; with two, each invocation runs in its sink's context, and a line written without one (an invocation of the
+ * first cloud that began before the second existed) is the first cloud's.
  */
 export interface EmfSink {
   /** Receives each EMF document a handler printed. */
@@ -17,6 +24,9 @@ export interface EmfSink {
 
 const invocation = new AsyncLocalStorage<EmfSink>();
 let tapped = false;
+/** Every sink a handler was wrapped for, so a wrapper knows whether lines need telling apart. */
+const sinks = new Set<EmfSink>();
+let firstSink: EmfSink | undefined;
 
 /** Wraps a handler so the EMF lines it prints go to `sink`. */
 export function capturingEmf<A extends unknown[], R>(
@@ -24,7 +34,9 @@ export function capturingEmf<A extends unknown[], R>(
   handler: (...args: A) => R,
 ): (...args: A) => R {
   tapStdout();
-  return (...args) => invocation.run(sink, () => handler(...args));
+  sinks.add(sink);
+  firstSink ??= sink;
+  return (...args) => (sinks.size === 1 ? handler(...args) : invocation.run(sink, () => handler(...args)));
 }
 
 function tapStdout(): void {
@@ -32,7 +44,7 @@ function tapStdout(): void {
   tapped = true;
   const write = process.stdout.write.bind(process.stdout) as (...args: unknown[]) => boolean;
   process.stdout.write = ((chunk: unknown, ...rest: unknown[]) => {
-    const sink = invocation.getStore();
+    const sink = invocation.getStore() ?? firstSink;
     if (!sink || typeof chunk !== "string" || !chunk.startsWith('{"_aws"')) return write(chunk, ...rest);
     for (const line of chunk.split("\n")) {
       if (!line) continue;
