@@ -108,7 +108,8 @@ class BlockedAddressError extends Error {
  *
  * Redirects are not followed (`http.request` never does): a 3xx is a failed attempt, so a receiver cannot
  * bounce us to an internal address. The one request sent twice: on a kept-alive connection the receiver closed or
- * reset before answering, or on which what came back did not begin as an HTTP answer (see `post`).
+ * reset before answering, or on which what came back began with bytes that are no status line in any spelling (see
+ * `post`).
  *
  * Deadline: every attempt settles by `timeoutMs` whatever the receiver does. Node's request settles only on
  * `response` or `error`, and some answers produce neither (a `101 Switching Protocols` nobody listens for is
@@ -154,7 +155,8 @@ export function createCallbackClient(options: CallbackClientOptions): CallbackCl
       // browser would — the same signed request, so a receiver that did see it deduplicates on its webhook-id —
       // and on a new connection: the pool's other connections to the receiver went idle with this one and may
       // be closing just as well (its idle timeout firing for all of them). Likewise a kept-alive connection on
-      // which what came back did not begin as an answer (`unreadable`): another answer's leftovers ahead of it.
+      // which what came back began with bytes that are no status line (`leftoversAhead`): another answer's
+      // leftovers ahead of this one's.
       const spent = performance.now() - started;
       if (!first.staleConnection || spent >= req.timeoutMs - 1) return first.result;
       const second = await send(req.timeoutMs - spent, fresh);
@@ -334,7 +336,7 @@ interface Exchanged {
   readonly result: CallbackResult;
   /**
    * No answer, on a kept-alive connection the receiver closed (or reset) under the request, or on which what came
-   * back did not begin as an HTTP answer (what a previous answer left behind).
+   * back began with bytes that are no status line in any spelling (what a previous answer left behind).
    */
   readonly staleConnection?: boolean;
 }
@@ -352,6 +354,7 @@ function exchange(
 ): Promise<Exchanged> {
   const started = performance.now();
   const elapsed = () => Math.round(performance.now() - started);
+  const answerStart = keepAnswerStart(outgoing);
   return new Promise<Exchanged>((resolve) => {
     let settled = false;
     const settle = (result: CallbackResult, staleConnection = false) => {
@@ -403,7 +406,7 @@ function exchange(
       else
         settle(
           failure(error, elapsed()),
-          outgoing.reusedSocket && (closedUnderUs(error) || unreadable(error)),
+          outgoing.reusedSocket && (closedUnderUs(error) || leftoversAhead(error, answerStart())),
         );
     });
     outgoing.once("close", () => {
@@ -441,17 +444,53 @@ function closedUnderUs(error: Error): boolean {
 }
 
 /**
- * What came back did not even begin as an HTTP answer: no `HTTP/` where the status line starts (llhttp's
- * `HPE_INVALID_CONSTANT`). On a kept-alive connection that is, in practice, bytes the previous answer left behind: a
- * receiver writing past its Content-Length after the answer ended is read ahead of the next request's answer once
- * that request is on the connection (20–42 % of the following callbacks when they come right after, as a group's do,
- * with such bytes 0–5 ms after each answer). Sent again on a new connection, the request gets the receiver's own
- * answer; a receiver whose every answer is unreadable fails there as before. Only that: a status line that parsed
- * and a head that did not (a header Node refuses, two lengths, a head past 16 KiB) is the receiver's own answer to
- * this request, which it has and may have acted on: sent again, it would get it twice in one attempt.
+ * What a status line begins with, lowercased: llhttp's three protocol names, and `ICY ` (SHOUTcast's and old
+ * Icecast's `ICY 200 OK`, which libcurl reads as `HTTP/1.0 200` when told to: CURLOPT_HTTP200ALIASES).
  */
-function unreadable(error: Error): boolean {
-  return (error as { code?: unknown }).code === "HPE_INVALID_CONSTANT";
+const STATUS_LINE_STARTS = ["http/", "rtsp/", "ice/", "icy "];
+const STATUS_LINE_START_LENGTH = Math.max(...STATUS_LINE_STARTS.map((start) => start.length));
+
+/**
+ * What came back on a kept-alive connection began with bytes that are no status line in any spelling: llhttp's
+ * `HPE_INVALID_CONSTANT` (in an answer it gives that only where the protocol name is read, before its `/`) for an
+ * answer whose first bytes, past the CR/LF llhttp skips, are neither one of `STATUS_LINE_STARTS` in any letter case
+ * nor the start of one. That is, in practice, bytes the previous answer left behind: a receiver writing past its
+ * Content-Length after the answer ended is read ahead of the next request's answer once that request is on the
+ * connection (20–42 % of the following callbacks when they come right after, as a group's do, with such bytes 0–5 ms
+ * after each answer). Sent again on a new connection, the request gets the receiver's own answer; a receiver whose
+ * every answer is unreadable fails there as before. Only that. A status line llhttp refuses for its spelling alone
+ * (`http/1.1 200 OK`, `Http/1.1`, `ICY 200 OK`, `rtsp/1.0`) gets the same code, but it is the receiver's own answer
+ * to this request, which it has read and may have acted on: sent again, it would get it twice in one attempt. So is
+ * a status line that parsed and a head that did not (a header Node refuses, two lengths, a head past 16 KiB). Bytes
+ * that may yet be a status line's start (all that came is a lone `h`) and an answer whose first bytes went unseen
+ * are not sent again either: when unsure, no second delivery.
+ */
+function leftoversAhead(error: Error, answerStart: string): boolean {
+  if ((error as { code?: unknown }).code !== "HPE_INVALID_CONSTANT") return false;
+  const seen = answerStart.toLowerCase();
+  return !STATUS_LINE_STARTS.some((start) => start.startsWith(seen) || seen.startsWith(start));
+}
+
+/**
+ * The first bytes of the answer on a reused connection, past leading CR/LF, as many as `leftoversAhead` needs. Node
+ * reports a parse error from within its own `data` listener, with only the chunk that failed (`rawPacket`), which
+ * need not be where the answer began; so this listener goes first on the socket and sees every chunk before the
+ * parser does, and comes off once it has enough or the request is over.
+ */
+function keepAnswerStart(outgoing: http.ClientRequest): () => string {
+  let start = "";
+  outgoing.once("socket", (socket: Duplex) => {
+    if (!outgoing.reusedSocket) return;
+    const keep = (chunk: Buffer) => {
+      let from = 0;
+      while (start === "" && from < chunk.length && (chunk[from] === 0x0d || chunk[from] === 0x0a)) from++;
+      start += chunk.toString("latin1", from, from + STATUS_LINE_START_LENGTH - start.length);
+      if (start.length >= STATUS_LINE_START_LENGTH) socket.off("data", keep);
+    };
+    socket.prependListener("data", keep);
+    outgoing.once("close", () => socket.off("data", keep));
+  });
+  return () => start;
 }
 
 function systemLookup(host: string): Promise<readonly { address: string; family: number }[]> {

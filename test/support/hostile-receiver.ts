@@ -30,8 +30,11 @@ import net from "node:net";
  * - `negative-length`: a `200` with `Content-Length: -5`;
  * - `pipelined`: a complete `200` and, in the same write, a `500` nobody asked for (an answer smuggled ahead for
  *   the next request on the connection), the connection left open;
- * - `huge-head`: a `200` whose header block is far past Node's 16 KiB header limit.
- * `/<mode>/<n>/…` misbehaves for the first n requests to that path, then answers like `ok`.
+ * - `huge-head`: a `200` whose header block is far past Node's 16 KiB header limit;
+ * - `lowercase-status`: a complete `200` whose status line is spelled `http/1.1 200 OK` (Node reads none of it:
+ *   llhttp's `HPE_INVALID_CONSTANT`, as for bytes that are no answer at all), the connection left open.
+ * `/<mode>/<n>/…` misbehaves for the first n requests to that path, then answers like `ok`. A connection left open
+ * is read on: a client reusing it (after `linger`, say) gets the answer its next request's path asks for.
  */
 export const HOSTILE_MODES = [
   "ok",
@@ -60,6 +63,7 @@ export const HOSTILE_MODES = [
   "negative-length",
   "pipelined",
   "huge-head",
+  "lowercase-status",
 ] as const;
 export type HostileMode = (typeof HOSTILE_MODES)[number];
 
@@ -70,6 +74,8 @@ export interface HostileRequest {
   readonly body: string;
   /** What the receiver did with it (`ok` once a counted mode has run out). */
   readonly mode: HostileMode;
+  /** Which connection it came on (1 for the receiver's first): the same for requests on a kept-alive one. */
+  readonly connection: number;
 }
 
 export interface HostileReceiver {
@@ -103,6 +109,7 @@ export async function startHostileReceiver(options: HostileReceiverOptions = {})
   const open = new Set<net.Socket>();
   const closedWaiters = new Set<{ atMost: number; wake: () => void }>();
   let hugeBytesWritten = 0;
+  let connections = 0;
 
   const notifyIfAllClosed = () => {
     for (const waiter of closedWaiters) {
@@ -118,6 +125,7 @@ export async function startHostileReceiver(options: HostileReceiverOptions = {})
     });
 
   const server = net.createServer((socket) => {
+    const connection = ++connections;
     open.add(socket);
     const timers = new Set<NodeJS.Timeout>();
     socket.once("close", () => {
@@ -126,12 +134,12 @@ export async function startHostileReceiver(options: HostileReceiverOptions = {})
       notifyIfAllClosed();
     });
     socket.on("error", () => undefined);
-    readRequest(socket, (head, body) => {
+    readRequests(socket, (head, body) => {
       const path = head.path;
       const count = (seenByPath.get(path) ?? 0) + 1;
       seenByPath.set(path, count);
       const mode = modeFor(path, count);
-      requests.push({ receivedAtMs: Date.now(), path, headers: head.headers, body, mode });
+      requests.push({ receivedAtMs: Date.now(), path, headers: head.headers, body, mode, connection });
       const every = (ms: number, step: () => void) => {
         const t = setInterval(() => {
           if (socket.destroyed || socket.writableEnded) clearInterval(t);
@@ -231,6 +239,9 @@ export async function startHostileReceiver(options: HostileReceiverOptions = {})
         case "huge-head":
           socket.end(`HTTP/1.1 200 OK\r\nX-Padding: ${"p".repeat(64 * 1024)}\r\nContent-Length: 0\r\n\r\n`);
           return;
+        case "lowercase-status":
+          socket.write("http/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok");
+          return;
         case "huge": {
           socket.write("HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n");
           const chunk = Buffer.alloc(64 * 1024, 97);
@@ -282,13 +293,15 @@ interface RequestHead {
   readonly headers: Record<string, string>;
 }
 
-/** Reads one request (head + Content-Length body) off the socket, then hands it over. */
-function readRequest(socket: net.Socket, onRequest: (head: RequestHead, body: string) => void): void {
+/**
+ * Reads requests (head + Content-Length body) off the socket, handing each over once it is whole, for as long as
+ * the connection lasts: a client may send its next request on a connection a mode left open.
+ */
+function readRequests(socket: net.Socket, onRequest: (head: RequestHead, body: string) => void): void {
   let buffered = Buffer.alloc(0);
-  let head: (RequestHead & { bodyStart: number; length: number }) | undefined;
-  const onData = (data: Buffer) => {
+  socket.on("data", (data: Buffer) => {
     buffered = Buffer.concat([buffered, data]);
-    if (!head) {
+    for (;;) {
       const end = buffered.indexOf("\r\n\r\n");
       if (end < 0) return;
       const [requestLine = "", ...lines] = buffered.subarray(0, end).toString("latin1").split("\r\n");
@@ -298,12 +311,12 @@ function readRequest(socket: net.Socket, onRequest: (head: RequestHead, body: st
         if (colon > 0) headers[line.slice(0, colon).trim().toLowerCase()] = line.slice(colon + 1).trim();
       }
       const path = requestLine.split(" ")[1] ?? "/";
-      head = { path, headers, bodyStart: end + 4, length: Number(headers["content-length"] ?? 0) };
+      const bodyEnd = end + 4 + Number(headers["content-length"] ?? 0);
+      // Read the whole request before misbehaving: closing with unread bytes would send a RST instead of a FIN.
+      if (buffered.length < bodyEnd) return;
+      const body = buffered.subarray(end + 4, bodyEnd).toString("utf8");
+      buffered = buffered.subarray(bodyEnd);
+      onRequest({ path, headers }, body);
     }
-    if (buffered.length < head.bodyStart + head.length) return;
-    // Read the whole request before misbehaving: closing with unread bytes would send a RST instead of a FIN.
-    socket.off("data", onData);
-    onRequest(head, buffered.subarray(head.bodyStart, head.bodyStart + head.length).toString("utf8"));
-  };
-  socket.on("data", onData);
+  });
 }

@@ -282,13 +282,16 @@ describe("callback client (real HTTP)", () => {
    * The receiver answers the first request on each connection; `later` decides what happens to the ones after
    * it on a kept-alive connection: closed without a response, as when its idle timeout (shorter than the client's
    * 4 s and not announced in a Keep-Alive header) fires just as the client reuses the connection; or (`junk`)
-   * answered behind bytes that are no answer, as when a previous answer's bytes past its Content-Length, written
-   * after it, arrive once the next request is on the connection; or (`bad-head`) answered with `badHead`, a status
-   * line Node reads and a head it does not (the receiver has the request). `-all`: every request after the first.
+   * answered behind `written`, bytes that are no answer, as when a previous answer's bytes past its Content-Length,
+   * written after it, arrive once the next request is on the connection; or (`bad-head`) answered with `written`, an
+   * answer Node cannot read whose receiver has the request (a status line Node reads and a head it does not, or a
+   * status line spelled otherwise). `-all`: every request after the first.
    */
   function closingKeptAlive(
     later: "close" | "close-all" | "junk" | "junk-all" | "bad-head",
-    badHead = "HTTP/1.1 200 OK\r\nBad Header: x\r\nContent-Length: 0\r\n\r\n",
+    written = later === "bad-head"
+      ? "HTTP/1.1 200 OK\r\nBad Header: x\r\nContent-Length: 0\r\n\r\n"
+      : "left over\r\n",
   ) {
     const served = new WeakSet<object>();
     route = (req, _body, res) => {
@@ -296,9 +299,9 @@ describe("callback client (real HTTP)", () => {
         served.add(req.socket);
         res.writeHead(204).end();
       } else if (later.startsWith("close")) req.socket.end();
-      else if (later === "bad-head") req.socket.write(badHead);
+      else if (later === "bad-head") req.socket.write(written);
       else {
-        req.socket.write("left over\r\n");
+        req.socket.write(written);
         res.writeHead(204).end();
       }
     };
@@ -359,22 +362,26 @@ describe("callback client (real HTTP)", () => {
     expect(hits).toHaveLength(4);
   });
 
-  it("a kept-alive connection on which the answer comes behind bytes that are no answer is retried once on a new connection", async () => {
-    // Prepare: the receiver's bytes ahead of its answer on a reused connection make it unreadable (llhttp's HPE_*)
-    closingKeptAlive("junk");
-    const c = client();
-    await post(c, "/hook");
+  // What a receiver's leftovers may begin with (RELIABILITY.md names each; llhttp gives HPE_INVALID_CONSTANT for all).
+  it.each([["left over\r\n"], ["x"], ['{"ok":true}'], ["0\r\n\r\n"], [" "], ["\0"], ["\r\nHello"]])(
+    "a kept-alive connection on which the answer comes behind bytes that are no answer (%j) is retried once on a new connection",
+    async (junk) => {
+      // Prepare: the receiver's bytes ahead of its answer on a reused connection make it unreadable (llhttp's HPE_*)
+      closingKeptAlive("junk", junk);
+      const c = client();
+      await post(c, "/hook");
 
-    // Act
-    const result = await post(c, "/hook");
+      // Act
+      const result = await post(c, "/hook");
 
-    // Assess: one attempt, delivered, as for a connection closed under the request: the request went out again
-    // (same signed bytes) on a new connection, where the receiver's answer is its own
-    expect(result).toMatchObject({ ok: true, status: 204 });
-    expect(connections).toBe(2);
-    expect(hits).toHaveLength(3);
-    expect(hits[2]?.headers).toEqual(hits[1]?.headers);
-  });
+      // Assess: one attempt, delivered, as for a connection closed under the request: the request went out again
+      // (same signed bytes) on a new connection, where the receiver's answer is its own
+      expect(result).toMatchObject({ ok: true, status: 204 });
+      expect(connections).toBe(2);
+      expect(hits).toHaveLength(3);
+      expect(hits[2]?.headers).toEqual(hits[1]?.headers);
+    },
+  );
 
   it("…once only, and an unreadable answer on a new connection is a failed attempt", async () => {
     // Prepare
@@ -430,6 +437,38 @@ describe("callback client (real HTTP)", () => {
         durationMs: expect.any(Number),
       });
       expect(hits).toHaveLength(2);
+    },
+  );
+
+  // Each gives HPE_INVALID_CONSTANT on Node 20.20.2 and 22.23.3, as leftovers ahead of an answer do.
+  it.each([
+    ["lowercase", "http/1.1 200 OK\r\nContent-Length: 0\r\n\r\n"],
+    ["capitalised", "Http/1.1 200 OK\r\nContent-Length: 0\r\n\r\n"],
+    ["partly lowercase, after CR/LF", "\r\nHTTp/1.1 200 OK\r\nContent-Length: 0\r\n\r\n"],
+    ["SHOUTcast's ICY", "ICY 200 OK\r\nContent-Length: 0\r\n\r\n"],
+    ["lowercase RTSP", "rtsp/1.0 200 OK\r\nContent-Length: 0\r\n\r\n"],
+    // All the client reads is a lone `h`: the start of `http/` as much as of leftovers, so the safe side (once)
+    ["its first byte alone, `h`", "h"],
+  ])(
+    "…nor an answer whose status line is spelled otherwise (%s): the receiver has the request",
+    async (_case, head) => {
+      // Prepare: on a reused connection the receiver answers 200 in a spelling Node refuses where it reads the
+      // protocol name, as it refuses leftovers there; but nothing came ahead of it: the receiver read the request
+      closingKeptAlive("bad-head", head);
+      const c = client();
+      await post(c, "/hook");
+
+      // Act
+      const result = await post(c, "/hook");
+
+      // Assess: a failed attempt, and the receiver got the request once
+      expect(result).toEqual({
+        ok: false,
+        error: "network: HPE_INVALID_CONSTANT",
+        durationMs: expect.any(Number),
+      });
+      expect(hits).toHaveLength(2);
+      expect(connections).toBe(1);
     },
   );
 
@@ -670,7 +709,7 @@ describe("callback client against a hostile receiver: every attempt settles by i
 
   it("an answer pipelined after a complete one is never read as the next callback's: the connection is dropped", async () => {
     // Prepare: the receiver answers 200 and, in the same write, a 500 for a request not yet sent, and keeps the
-    // connection open (it would never read another request on it)
+    // connection open
     const c = client();
     const path = `/pipelined/1/${randomUUID()}`;
 
@@ -684,6 +723,31 @@ describe("callback client against a hostile receiver: every attempt settles by i
     expect(first).toEqual({ ok: true, status: 200, durationMs: expect.any(Number) });
     expect(next).toEqual({ ok: true, status: 200, durationMs: expect.any(Number) });
     expect(hostile.requests.filter((r) => r.path === path).map((r) => r.mode)).toEqual(["pipelined", "ok"]);
+  });
+
+  it("a status line spelled otherwise (`http/1.1 200 OK`) on a reused connection is a failed attempt: the receiver gets the callback once", async () => {
+    // Prepare: a kept-alive connection (a well-formed 200, left open), on which the receiver answers the next
+    // request with a lowercase status line: Node reads none of it (HPE_INVALID_CONSTANT), as for a previous answer's
+    // leftovers, but the receiver has read this request and may have acted on it
+    const c = client();
+    const lingering = `/linger/${randomUUID()}`;
+    const primed = await attempt(c, lingering);
+    const path = `/lowercase-status/${randomUUID()}`;
+
+    // Act
+    const result = await attempt(c, path);
+
+    // Assess: a failed attempt, as on a new connection; not sent again at once (the receiver would get it twice
+    // within one attempt)
+    expect(primed).toMatchObject({ ok: true, status: 200 });
+    expect(result).toEqual({
+      ok: false,
+      error: "network: HPE_INVALID_CONSTANT",
+      durationMs: expect.any(Number),
+    });
+    const received = hostile.requests.filter((r) => r.path === path);
+    expect(received.map((r) => r.mode)).toEqual(["lowercase-status"]);
+    expect(received[0]?.connection).toBe(hostile.requests.find((r) => r.path === lingering)?.connection);
   });
 
   it("a huge body is read only up to the cap: the 2xx stands and the connection is closed", async () => {
