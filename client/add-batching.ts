@@ -27,7 +27,7 @@ import {
   sizeOf,
 } from "./batch-caps.js";
 import { checkKeyOption, errorFromResponse, firstProblem, PunctualError } from "./errors.js";
-import { RETRYABLE_STATUSES } from "./retry.js";
+import { isFunctionFailure, RETRYABLE_STATUSES } from "./retry.js";
 import type { AddTaskInput, CallOptions } from "./routes.js";
 
 export interface AddBatchingOptions {
@@ -282,7 +282,7 @@ export class AddBatcher {
         this.#splitAfterRefusal(group, error.status);
         return;
       }
-      if (error instanceof PunctualError && error.status === 500) {
+      if (isFunctionFailure(error)) {
         this.#splitAfterFailure(group);
         return;
       }
