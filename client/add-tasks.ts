@@ -3,8 +3,8 @@
  * the batcher (client/batch-caps.ts), so an API or proxy that takes smaller batches than the API's own caps (a 413,
  * or an older API's 400) gets the batch again in halves, one after another in request order, each item with the one
  * key it carried (nothing added twice), and the caller gets one result per item in its order, as from one request.
- * Then its items answered 503 (or another retryable status) are sent again, the same way, until each has had
- * `maxAttempts` requests.
+ * A part answered 500 goes again in halves the same way, as the batcher's batches do. Then its items answered 503
+ * (or another retryable status) are sent again, the same way, until each has had `maxAttempts` requests.
  */
 
 import {
