@@ -405,8 +405,8 @@ export class AddBatcher {
  * The call as a batch item: its lone body with its key in it (the header's, unless the body has its own), or
  * undefined when it must go alone to be answered as a lone add: a header key the API would refuse (its pattern, or
  * the reserved `schedule:` prefix: a lone add names the header in its error, a batch item the body field), a body
- * key that is no string, an
- * input that is not a plain object or that `toJSON` rewrites (its key could be lost), a body over the single add's byte cap (its lone add answers 413,
+ * key that is no string (it keys nothing), an input that is not a plain object or that `toJSON` rewrites (its key
+ * could be lost), a body over the single add's byte cap (its lone add answers 413,
  * where a batch, capped at 4 MiB, would add it), or one the API would refuse as a whole batch body (nested too
  * deep two levels down, a key given twice), which would fail its neighbours too.
  */
