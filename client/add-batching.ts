@@ -27,7 +27,7 @@ import {
   sizeOf,
 } from "./batch-caps.js";
 import { checkKeyOption, errorFromResponse, firstProblem, PunctualError } from "./errors.js";
-import { RETRYABLE_STATUSES } from "./retry.js";
+import { isFunctionFailure, RETRYABLE_STATUSES } from "./retry.js";
 import type { AddTaskInput, CallOptions } from "./routes.js";
 
 export interface AddBatchingOptions {
@@ -282,7 +282,7 @@ export class AddBatcher {
         this.#splitAfterRefusal(group, error.status);
         return;
       }
-      if (error instanceof PunctualError && error.status === 500) {
+      if (isFunctionFailure(error)) {
         this.#splitAfterFailure(group);
         return;
       }
@@ -404,8 +404,9 @@ export class AddBatcher {
 /**
  * The call as a batch item: its lone body with its key in it (the header's, unless the body has its own), or
  * undefined when it must go alone to be answered as a lone add: a header key the API would refuse (its pattern, or
- * the reserved `schedule:` prefix: a lone add names the header in its error, a batch item the body field), an
- * input that is not a plain object or that `toJSON` rewrites (its key could be lost), a body over the single add's byte cap (its lone add answers 413,
+ * the reserved `schedule:` prefix: a lone add names the header in its error, a batch item the body field), a body
+ * key that is no string (it keys nothing), an input that is not a plain object or that `toJSON` rewrites (its key
+ * could be lost), a body over the single add's byte cap (its lone add answers 413,
  * where a batch, capped at 4 MiB, would add it), or one the API would refuse as a whole batch body (nested too
  * deep two levels down, a key given twice), which would fail its neighbours too.
  */
@@ -414,6 +415,9 @@ function batchItem(input: AddTaskInput, add: PendingAdd): string | undefined {
   if (Buffer.byteLength(add.body) > MAX_REQUEST_BODY_BYTES) return undefined;
   const { body, bodyKeyed, idempotencyKey: key } = add;
   if (!bodyKeyed && !batchableHeaderKey(key)) return undefined;
+  // A body key that is no string keys nothing: a batch is sent again (in halves after a 500) only if each item's
+  // key would find the task a failed request made, so such a call is not in one (the API refuses it anyway).
+  if (bodyKeyed && add.key === undefined) return undefined;
   // The key as the body's last field: the body is a plain object's JSON text, `{` … `}`.
   const keyField = `"idempotency_key":${JSON.stringify(key)}`;
   const item = bodyKeyed ? body : `${body.slice(0, -1)}${body === "{}" ? "" : ","}${keyField}}`;

@@ -3,8 +3,8 @@
  * the batcher (client/batch-caps.ts), so an API or proxy that takes smaller batches than the API's own caps (a 413,
  * or an older API's 400) gets the batch again in halves, one after another in request order, each item with the one
  * key it carried (nothing added twice), and the caller gets one result per item in its order, as from one request.
- * Then its items answered 503 (or another retryable status) are sent again, the same way, until each has had
- * `maxAttempts` requests.
+ * A part answered 500 goes again in halves the same way, as the batcher's batches do. Then its items answered 503
+ * (or another retryable status) are sent again, the same way, until each has had `maxAttempts` requests.
  */
 
 import {
@@ -17,7 +17,7 @@ import { safeParseBounded } from "#shared/zod.js";
 import { type SentBatch, type SentItem, sentItemOf } from "./add-batching.js";
 import { type BatchCaps, type BodySize, isSizeRefusal, sizeOf } from "./batch-caps.js";
 import { PunctualError, parseJson } from "./errors.js";
-import { RETRYABLE_STATUSES } from "./retry.js";
+import { isFunctionFailure, RETRYABLE_STATUSES } from "./retry.js";
 
 /** What `addTasks` needs from the client's engine (client/client.ts). */
 export interface BatchSender {
@@ -92,9 +92,11 @@ export async function addInBatches(sender: BatchSender, items: Items): Promise<A
 /**
  * These items in batches under the caps, one after another in request order. A part refused whole for its size
  * teaches the caps and goes again in halves; an item refused so alone gets that refusal as its result (a call of
- * one item fails with it, as the one request it is). After a part with an item answered 5xx, the rest are not
- * sent, as the API attempts no item of an ordering group after one that failed: the client cannot tell the groups,
- * and a later item of that group must not be accepted before it.
+ * one item fails with it, as the one request it is). A part answered 500 (the function failed on something in it)
+ * goes again in halves, each item with its key, down to the item it fails on alone (`Halving`). After a part with an
+ * item answered 5xx, or an item answered 500 alone, the rest are not sent, as the API attempts no item of an
+ * ordering group after one that failed: the client cannot tell the groups, and a later item of that group must not
+ * be accepted before it.
  */
 async function round(
   sender: BatchSender,
@@ -105,28 +107,34 @@ async function round(
   const results: BatchItemResult[] = [];
   let attempts = 0;
   let answer: AddTasksBatchResponse | undefined;
+  const halving = new Halving();
   while (results.length < indexes.length) {
-    const rest = indexes.slice(results.length, results.length + sender.caps.limits().tasks + 1);
-    const part = rest.slice(0, sender.caps.take(rest.map((index) => items.sizes[index] as BodySize)).length);
+    const at = results.length;
+    const most = Math.min(sender.caps.limits().tasks, halving.most(at));
+    const rest = indexes.slice(at, at + most + 1);
+    const fitting = sender.caps.take(rest.map((index) => items.sizes[index] as BodySize)).length;
+    const part = rest.slice(0, Math.min(fitting, most));
     const body = `{"tasks":[${part.map((index) => items.texts[index]).join(",")}]}`;
+    const sentItems = part.map((index) => items.sent[index] as SentItem);
     let sent: SentBatch;
     try {
-      sent = await sender.send(
-        body,
-        part.map((index) => items.sent[index] as SentItem),
-        used,
-      );
+      sent = await sender.send(body, sentItems, used);
     } catch (error) {
       if (sender.signal?.aborted || !(error instanceof PunctualError)) throw error;
-      const failed = { results, attempts, answer, failed: { error, items: part.length } };
-      if (!isSizeRefusal(error) || items.texts.length === 1) return failed;
-      if (part.length > 1)
-        sender.caps.refused(
-          part.map((index) => items.sizes[index] as BodySize),
-          error.status,
-        );
-      else results.push(errorResult(error));
-      continue;
+      if (isSizeRefusal(error) && items.texts.length > 1) {
+        if (part.length > 1)
+          sender.caps.refused(
+            part.map((index) => items.sizes[index] as BodySize),
+            error.status,
+          );
+        else results.push(errorResult(error));
+        continue;
+      }
+      if (isFunctionFailure(error) && part.length > 1 && sentItems.every(isKeyed)) {
+        halving.failed(at, part.length);
+        continue;
+      }
+      return { results, attempts, answer, failed: { error, items: halving.reach(at + part.length) - at } };
     }
     results.push(...sent.answer.results);
     attempts = Math.max(attempts, sent.attempts);
@@ -135,6 +143,37 @@ async function round(
   }
   return { results, attempts, answer };
 }
+
+/**
+ * The parts a round sends after a part answered 500: its first half, then (unless that one stops the round) its
+ * second, each halving again when answered 500, as a stack of the failed parts' ends and their halves' sizes. As
+ * the batcher's halving, but one part after another: n items failing every request cost at most ⌈log₂ n⌉ + 1
+ * requests, the round stopping at its first item answered 500 alone.
+ */
+class Halving {
+  readonly #failed: { readonly end: number; readonly most: number }[] = [];
+
+  /** How many items the part starting at item `at` (of the round) may hold: unbounded outside a failed part. */
+  most(at: number): number {
+    while ((this.#failed.at(-1)?.end ?? Number.POSITIVE_INFINITY) <= at) this.#failed.pop();
+    return this.#failed.at(-1)?.most ?? Number.POSITIVE_INFINITY;
+  }
+
+  failed(at: number, length: number): void {
+    this.#failed.push({ end: at + length, most: Math.ceil(length / 2) });
+  }
+
+  /**
+   * Where the items a request answered 500 held end, at or past `end`: those after the one that failed alone were
+   * in that request too, and keep its 500 (it may have added them), rather than read as never sent.
+   */
+  reach(end: number): number {
+    return Math.max(end, this.#failed[0]?.end ?? end);
+  }
+}
+
+/** An item with a key: sent again, it finds the task a request answered 500 may have made instead of a second. */
+const isKeyed = (item: SentItem): boolean => item.key !== undefined;
 
 /** An item the first round did not answer: in the part that failed whole, that part's error; after it, not sent. */
 function unanswered(first: Round, index: number): BatchItemResult {

@@ -1,3 +1,5 @@
+import { PunctualError } from "./errors.js";
+
 /**
  * When and how long to wait before sending a request again. Hand-written because it is a few lines and must
  * take injected `sleep`/`random` (tests assert the exact waits) and the server's `Retry-After`, which general
@@ -31,13 +33,21 @@ export function checkedRetryPolicy(policy: RetryPolicy): RetryPolicy {
 }
 
 /**
- * Answers that mean "nothing was done, or it is safe to ask again": throttling (429, API Gateway's), 503 (ours,
- * with Retry-After; and an HTTP API's own when the function outran its 30 s integration timeout — with an
- * idempotency key a repeat finds the task if it was made), and 502/504 (a proxy or load balancer in front of the
- * API), and 408 (a proxy that gave up waiting for the request: nothing was processed, RFC 9110 §15.5.9). Not 500
- * (an HTTP API's answer to a function error too): that is a bug, and repeating it only delays it.
+ * Answers a route the client may repeat (a read, an idempotent change, a keyed add) is sent again on; a route that
+ * acts again on each request (`never`: a replay, `createSchedule`) is sent again on none. Each says "nothing was
+ * done", or "it may have been done, and a repeat finds it": throttling (429, API Gateway's), 503 (ours, with
+ * Retry-After; and an HTTP API's own when the function outran its 30 s integration timeout), 408 (a proxy that gave
+ * up waiting for the request: nothing was processed, RFC 9110 §15.5.9), 502 and 504 (API Gateway, a load balancer
+ * or a proxy in front of the API: the function may or may not have run), and a CDN's 520–524 (Cloudflare's, also
+ * used by others: the origin's answer was empty or garbled (520), it refused or dropped the connection (521–523),
+ * or did not answer within the CDN's timeout (524)). Not 500 (an HTTP API's answer to a function error too): that
+ * is a bug, and repeating it only delays it; a batch answered 500 is split instead (`isFunctionFailure`). Not 501
+ * or 505 (the request cannot be served at all), 507, 508, 511, nor 525–527 and 530 (a CDN that cannot reach or
+ * trust the origin's TLS): misconfigurations a repeat within seconds does not mend.
  */
-export const RETRYABLE_STATUSES: ReadonlySet<number> = new Set([408, 429, 502, 503, 504]);
+export const RETRYABLE_STATUSES: ReadonlySet<number> = new Set([
+  408, 429, 502, 503, 504, 520, 521, 522, 523, 524,
+]);
 
 /**
  * How long to wait before attempt `attempt + 1` (attempt counts from 1): the server's `Retry-After` when it gave
@@ -69,4 +79,14 @@ export function parseRetryAfterMs(value: string | null | undefined, nowMs: numbe
   if (!/^(?:Mon|Tue|Wed|Thu|Fri|Sat|Sun)[a-z]*,? /.test(trimmed)) return undefined;
   const at = Date.parse(/ GMT$/.test(trimmed) ? trimmed : `${trimmed} GMT`);
   return Number.isNaN(at) ? undefined : Math.max(0, at - nowMs);
+}
+
+/**
+ * A whole batch answered 500: the function failed (a bug, a crash) on something in it, maybe one item, where the
+ * others would have been added alone; so its items, each with its key, go again in halves (the batcher's calls and
+ * `addTasks`' items alike). Not another 5xx: 501 and 505 say the request cannot be served at all, a 502, 504 or
+ * 52x that outlasts the retries says the API or the way to it is down, and halving would only multiply requests.
+ */
+export function isFunctionFailure(error: unknown): error is PunctualError {
+  return error instanceof PunctualError && error.status === 500;
 }

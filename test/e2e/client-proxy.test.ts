@@ -245,4 +245,113 @@ describe("PunctualClient through a faulty proxy, against the local cloud", () =>
       }
     },
   );
+
+  it("an add the API made whose answer the proxy turns into a 502: sent again with its key, the API answers 200 with that task, delivered once", async () => {
+    // Prepare: the proxy forwards every request, and answers the first one 502 whatever the API said
+    const run = randomUUID();
+    const statuses: number[] = [];
+    const bodies: string[] = [];
+    const fetch: typeof globalThis.fetch = async (input, init) => {
+      const response = await validatingFetch(input, init);
+      const text = await response.text();
+      statuses.push(response.status);
+      bodies.push(text);
+      if (statuses.length === 1)
+        return new Response("<html><h1>502 Bad Gateway</h1></html>", { status: 502 });
+      return new Response(text, { status: response.status, headers: response.headers });
+    };
+    const client = new PunctualClient({
+      apiUrl: h.cloud.apiUrl,
+      fetch,
+      sleep: async () => {},
+      addBatching: false,
+    });
+    const url = `${h.receiver.url}/ok/client-proxy-502`;
+
+    // Act
+    const added = await client.addTask({
+      topic: "demo",
+      delay_seconds: 0,
+      content: { order_id: run },
+      callback: { url },
+    });
+    await h.receiver.waitFor(() => h.receiver.forTask(added.task_id).length > 0);
+    await h.waitForStatus(added.task_id, ["delivered"]);
+
+    // Assess: made by the first request (201, answered 502), found by its key on the second (200); delivered once
+    expect(statuses).toEqual([201, 200]);
+    expect(JSON.parse(bodies[0] ?? "").task_id).toBe(added.task_id);
+    expect(h.receiver.forTask(added.task_id)).toHaveLength(1);
+  });
+
+  it("a schedule the API made whose answer the proxy turns into a 502 is not sent again (no key would find it): the caller's 502, one schedule", async () => {
+    // Prepare: the proxy forwards every request, and answers a create 502 whatever the API said
+    const direct = new PunctualClient({ apiUrl: h.cloud.apiUrl, fetch: validatingFetch });
+    const creates: number[] = [];
+    const fetch: typeof globalThis.fetch = async (input, init) => {
+      const response = await validatingFetch(input, init);
+      if (routeOf(input, init) !== "POST /v1/schedules") return response;
+      creates.push(response.status);
+      return new Response("<html><h1>502 Bad Gateway</h1></html>", { status: 502 });
+    };
+    const client = new PunctualClient({ apiUrl: h.cloud.apiUrl, fetch, sleep: async () => {} });
+    const content = { order_id: `client-proxy-502-${randomUUID()}` };
+    const before = (await direct.listSchedules({ topic: "demo" })).schedules;
+
+    // Act
+    const outcome = client.createSchedule({
+      topic: "demo",
+      cron: "0 3 * * *",
+      timezone: "UTC",
+      content,
+      callback: { url: `${h.receiver.url}/ok/client-proxy-502-schedule` },
+    });
+
+    // Assess
+    await expect(outcome).rejects.toMatchObject({ code: "http_error", status: 502 });
+    expect(creates).toEqual([201]);
+    const after = (await direct.listSchedules({ topic: "demo" })).schedules;
+    const made = after.filter((schedule) => !before.some((old) => old.schedule_id === schedule.schedule_id));
+    expect(made).toHaveLength(1);
+    await direct.deleteSchedule((made[0] as { schedule_id: string }).schedule_id);
+  });
+
+  it("addTasks whose batch the API added but the proxy answers 500 (its body claiming every item added): sent again in halves with the keys, found (200), each added once, in the caller's order", async () => {
+    // Prepare: the first batch is forwarded; its answer, the API's, comes back with the function-error status
+    const run = randomUUID();
+    const url = `${h.receiver.url}/ok/client-proxy-add-tasks-500`;
+    const answered: string[] = [];
+    const fetch: typeof globalThis.fetch = async (input, init) => {
+      const response = await validatingFetch(input, init);
+      const text = await response.text();
+      const statuses = (JSON.parse(text) as { results: { status: number }[] }).results.map((r) => r.status);
+      answered.push(statuses.join(","));
+      const status = answered.length === 1 ? 500 : response.status;
+      return new Response(text, { status, headers: response.headers });
+    };
+    const client = new PunctualClient({ apiUrl: h.cloud.apiUrl, fetch });
+    const content = (i: number) => ({ order_id: `${run}-${i}` });
+
+    // Act
+    const answer = await client.addTasks({
+      tasks: Array.from({ length: 4 }, (_, i) => ({
+        topic: "demo",
+        delay_seconds: 0,
+        content: content(i),
+        callback: { url },
+      })),
+    });
+    const ids = answer.results.map((result) => result.task_id as string);
+    await h.receiver.waitFor(() => ids.every((id) => h.receiver.forTask(id).length > 0));
+
+    // Assess
+    expect(answered).toEqual(["201,201,201,201", "200,200", "200,200"]);
+    expect(answer).toMatchObject({ added: 4, failed: 0 });
+    expect(new Set(ids).size).toBe(4);
+    for (const [i, id] of ids.entries()) {
+      const [callback, ...more] = h.receiver.forTask(id);
+      expect(more).toEqual([]);
+      expect(callback?.json.content).toEqual(content(i));
+    }
+  });
 });

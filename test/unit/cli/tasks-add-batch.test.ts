@@ -8,7 +8,12 @@ import { handlerFetch, loadAddHandlers } from "../client/handler-fetch.js";
 /** `punctual tasks add-batch --file` in-process, against the API's real batch handler. */
 beforeAll(loadAddHandlers);
 
-async function addBatch(fileText: string, output: "--json" | "human" = "--json") {
+async function addBatch(
+  fileText: string,
+  output: "--json" | "human" = "--json",
+  /** What stands between the CLI and the API (a proxy), given the API's fetch. */
+  via: (api: typeof globalThis.fetch) => typeof globalThis.fetch = (api) => api,
+) {
   const dir = await mkdtemp(path.join(tmpdir(), "punctual-add-batch-"));
   const file = path.join(dir, "tasks.json");
   await writeFile(file, fileText);
@@ -19,7 +24,7 @@ async function addBatch(fileText: string, output: "--json" | "human" = "--json")
     out: (t: string) => void out.push(t),
     err: (t: string) => void err.push(t),
     env: {},
-    fetch: api.fetch,
+    fetch: via(api.fetch),
   };
   const code = await main(
     [
@@ -40,6 +45,33 @@ const task = (content: string, extra = "") =>
   `{"topic":"demo","delay_seconds":90,"content":${content},"callback":{"url":"https://hooks.example.com/n"}${extra}}`;
 
 describe("punctual tasks add-batch --file", () => {
+  it("a batch the API added whose answer a proxy turns into a 500: its items go again in halves with their keys and are found (200), exit 0, each task stored once", async () => {
+    // Prepare: the first request reaches the API; its answer comes back as API Gateway's function-error 500
+    let requests = 0;
+    const via =
+      (api: typeof globalThis.fetch): typeof globalThis.fetch =>
+      async (input, init) => {
+        const response = await api(input, init);
+        if (++requests > 1) return response;
+        await response.text();
+        return new Response('{"message":"Internal Server Error"}', { status: 500 });
+      };
+    const tasks = [1, 2, 3].map((n) => task(`{"order_id":"A-${n}"}`));
+
+    // Act
+    const run = await addBatch(`[${tasks.join(",")}]`, "--json", via);
+
+    // Assess
+    expect(run.code, run.err).toBe(0);
+    const answer = JSON.parse(run.out) as { results: { status: number; task_id: string }[] };
+    expect(answer.results.map((result) => result.status)).toEqual([200, 200, 200]);
+    expect(run.api.paths).toEqual(["/v1/tasks/batch", "/v1/tasks/batch", "/v1/tasks/batch"]);
+    expect(run.api.store.tasks.size).toBe(3);
+    expect(new Set(answer.results.map((result) => result.task_id))).toEqual(
+      new Set(run.api.store.tasks.keys()),
+    );
+  });
+
   it("stores each task's content exactly as the file writes it: 64-bit ids and 1.0 as written", async () => {
     // Prepare: numbers no JS number holds, and a decimal the API keeps as written (`1.0` and `1` are two contents).
     const content = '{"order_id":"A-1","id":12345678901234567890,"price":1.0,"tiny":1e-400}';

@@ -80,4 +80,52 @@ describe("addTask batching: a batch that fails whole", () => {
     for (const outcome of outcomes.slice(1))
       expect(outcome).toMatchObject({ error: { code: "unauthorized", status: 401 } });
   });
+
+  it.each([
+    [501, 1],
+    [505, 1],
+    [525, 1],
+    [502, 4],
+    [504, 4],
+    [522, 4],
+  ])(
+    "a batch answered %i is every caller's error after %i request(s) of the whole batch: never split",
+    async (status, requests) => {
+      // Prepare
+      const { fetch, seen } = answeringFetch((request) =>
+        nsOf(request).length > 1 ? { status, body: "<html>error</html>" } : addedAnswer(request),
+      );
+      const client = keyedClient({ fetch, sleep: async () => {}, addBatching: { maxInFlight: 1 } });
+
+      // Act
+      const outcomes = await Promise.all(range(0, 4).map((n) => settled(client.addTask(add(n)))));
+
+      // Assess
+      expect(seen.map(nsOf)).toEqual([[0], ...Array.from({ length: requests }, () => [1, 2, 3])]);
+      for (const outcome of outcomes.slice(1)) expect(outcome).toMatchObject({ error: { status } });
+    },
+  );
+
+  it.each([
+    ["null", null],
+    ["a number", 7],
+  ])(
+    "a call whose body's idempotency_key is %s (no key a repeat could find its add by) goes alone, so a batch split after a 500 holds only keyed adds",
+    async (_what, key) => {
+      // Prepare: every batch fails (500); single adds are added
+      const { fetch, seen } = answeringFetch((request) =>
+        nsOf(request).length > 1 ? functionError : addedAnswer(request),
+      );
+      const client = keyedClient({ fetch, addBatching: { maxInFlight: 1 } });
+      const inputs = range(0, 5).map((n) => (n === 2 ? { ...add(n), idempotency_key: key } : add(n)));
+
+      // Act
+      await Promise.all(inputs.map((input) => settled(client.addTask(input as ReturnType<typeof add>))));
+
+      // Assess: 2 alone, in its place; the adds around it batch without it
+      const sentWith2 = seen.filter((request) => nsOf(request).includes(2));
+      expect(sentWith2.map((request) => request.url.pathname)).toEqual(["/v1/tasks"]);
+      expect(seen.map(nsOf)).toEqual([[0], [1], [2], [3, 4], [3], [4]]);
+    },
+  );
 });
