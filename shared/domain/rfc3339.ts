@@ -34,9 +34,9 @@ function rfc3339AsParsed(value: unknown): unknown {
 /**
  * A request's date-time: a string in RFC 3339 with a zone (any case, a leap second as the instant after it), given
  * on as the upper-case string Date.parse reads, every digit of its fraction kept (Date.parse drops those past the
- * millisecond: read it with whole-ms.ts, which rounds them up). A 400 otherwise, saying so. Typed as the string it takes
- * and gives (a preprocess's input is `unknown` to TypeScript, which let a client's caller pass a number unchecked);
- * at run time it is the preprocess, whose JSON Schema is the validator's (`format: date-time`).
+ * millisecond: read it with whole-ms.ts, which rounds them up). A 400 otherwise, saying so. Typed as the string it
+ * takes and gives (a preprocess's input is `unknown` to TypeScript, which let a client's caller pass a number
+ * unchecked); at run time it is the preprocess, whose JSON Schema is the validator's (`format: date-time`).
  */
 export const rfc3339DateTime = /* @__PURE__ */ z.preprocess(
   rfc3339AsParsed,
