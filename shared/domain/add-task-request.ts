@@ -7,6 +7,7 @@ import { RESERVED_KEY_PREFIX } from "./reserved-keys.js";
 import { rfc3339DateTime } from "./rfc3339.js";
 import type { DueSpec } from "./timing.js";
 import { notWellFormedIssues } from "./well-formed.js";
+import { msAtOrAfterSeconds } from "./whole-ms.js";
 
 /**
  * Idempotency keys are stored in the table key (`idem#<key>`), so they are bounded and kept to visible ASCII;
@@ -204,7 +205,7 @@ export function parseRescheduleRequest(body: unknown): ParseResult<RescheduleReq
   if (!parsed.success) issues = issues.concat(toIssues(parsed.error.issues, fields));
   issues = issues.concat(notWellFormedIssues(fields, issues));
   if (!parsed.success || issues.length > 0) return { ok: false, issues };
-  const due = dueSpecOf(parsed.data);
+  const due = dueSpecOf(parsed.data, body);
   return { ok: true, value: { due: due.spec, dueField: due.field } };
 }
 
@@ -273,7 +274,7 @@ export function parseAddTaskRequest(
       ],
     };
   }
-  const due = dueSpecOf(value);
+  const due = dueSpecOf(value, body);
   const idempotencyKey = value.idempotency_key ?? idempotencyHeader;
   return {
     ok: true,
@@ -322,14 +323,29 @@ export function jsNumbersOutsideContent(
   return out;
 }
 
-function dueSpecOf(body: Pick<AddTaskBody, (typeof TIMING_FIELDS)[number]>): {
-  spec: DueSpec;
-  field: AddTaskRequest["dueField"];
-} {
-  if (body.timing_moment !== undefined)
-    return { spec: { timingMoment: body.timing_moment }, field: "timing_moment" };
+/** `body` as validated (JS numbers); `raw` as parsed, whose number tokens keep every digit written. */
+function dueSpecOf(
+  body: Pick<AddTaskBody, (typeof TIMING_FIELDS)[number]>,
+  raw: Record<string, unknown>,
+): { spec: DueSpec; field: AddTaskRequest["dueField"] } {
+  if (body.timing_moment !== undefined) {
+    const written = decidingToken(raw.timing_moment, body.timing_moment);
+    return { spec: { timingMoment: body.timing_moment, ...written }, field: "timing_moment" };
+  }
   if (body.due_at !== undefined) return { spec: { dueAt: body.due_at }, field: "due_at" };
-  return { spec: { delaySeconds: body.delay_seconds ?? 0 }, field: "delay_seconds" };
+  const delaySeconds = body.delay_seconds ?? 0;
+  const written = decidingToken(raw.delay_seconds, delaySeconds);
+  return { spec: { delaySeconds, ...written }, field: "delay_seconds" };
+}
+
+/**
+ * A number's token as written, when its digits past the double's put the due time in a later millisecond
+ * (DueSpec); otherwise nothing, so the spec and its hash stay what they were.
+ */
+function decidingToken(raw: unknown, number: number): { written?: string } {
+  if (!isLosslessNumber(raw)) return {};
+  const written = raw.toString();
+  return msAtOrAfterSeconds(written) === msAtOrAfterSeconds(String(number)) ? {} : { written };
 }
 
 /** Iterative, so the check itself cannot overflow the stack it protects. A lossless number is a leaf. */

@@ -246,7 +246,8 @@ export function toJsNumber(value: LosslessNumber): number | undefined {
 /**
  * A lossless number as the JS number a request field our own logic computes with (delays, unix seconds): a
  * decimal with more digits than a double keeps (`1796000000.99999999`, `10.70000000000000001`) is its nearest
- * double, as `JSON.parse` reads it — the lost digits are far below a millisecond. Undefined only when no number
+ * double, as `JSON.parse` reads it — the lost digits are far below a millisecond (a due time, where they can still
+ * decide which millisecond, is read from the token itself: DueSpec's `written`). Undefined only when no number
  * holds it: overflow (`1e400`), underflow to 0, or an integer past 2^53 (however written, `9007199254740993.0`).
  */
 export function toFieldNumber(value: LosslessNumber): number | undefined {

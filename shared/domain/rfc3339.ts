@@ -13,7 +13,8 @@ const zonedDateTime = /* @__PURE__ */ z.iso.datetime({
 /**
  * What RFC 3339 (section 5.6) allows and the validator (and Date.parse) do not, written as they take it: a
  * lowercase `t` or `z`, and a leap second — `:60` when it falls at 23:59 UTC — as the instant just after it
- * (JavaScript time has no leap seconds; the second after is never early). Anything else is left as it came.
+ * (JavaScript time has no leap seconds; the second after is never early), its fraction the same fraction of that
+ * second. Anything else is left as it came.
  */
 function rfc3339AsParsed(value: unknown): unknown {
   if (typeof value !== "string") return value;
@@ -23,14 +24,19 @@ function rfc3339AsParsed(value: unknown): unknown {
   const lastSecond = leap && `${leap[1]}59${leap[2]}`;
   if (!lastSecond || !zonedDateTime.safeParse(lastSecond).success) return upper;
   const next = new Date(Date.parse(lastSecond) + 1000).toISOString();
-  return next.slice(11, 19) === "00:00:00" ? next : upper;
+  if (next.slice(11, 19) !== "00:00:00") return upper;
+  // A Date holds whole milliseconds: digits past them go on as written, or `60.9999` would read as `00.999`, early.
+  // Up to three digits the text is the Date's, as it always was (idempotent repeats compare this text).
+  const pastMs = /\.\d{3}(\d+)/.exec(lastSecond)?.[1] ?? "";
+  return `${next.slice(0, -1)}${pastMs}Z`;
 }
 
 /**
  * A request's date-time: a string in RFC 3339 with a zone (any case, a leap second as the instant after it), given
- * on as the upper-case string Date.parse reads. A 400 otherwise, saying so. Typed as the string it takes
- * and gives (a preprocess's input is `unknown` to TypeScript, which let a client's caller pass a number unchecked);
- * at run time it is the preprocess, whose JSON Schema is the validator's (`format: date-time`).
+ * on as the upper-case string Date.parse reads, every digit of its fraction kept (Date.parse drops those past the
+ * millisecond: read it with whole-ms.ts, which rounds them up). A 400 otherwise, saying so. Typed as the string it
+ * takes and gives (a preprocess's input is `unknown` to TypeScript, which let a client's caller pass a number
+ * unchecked); at run time it is the preprocess, whose JSON Schema is the validator's (`format: date-time`).
  */
 export const rfc3339DateTime = /* @__PURE__ */ z.preprocess(
   rfc3339AsParsed,

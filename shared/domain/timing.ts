@@ -1,3 +1,5 @@
+import { msAtOrAfterInstant, msAtOrAfterSeconds } from "./whole-ms.js";
+
 /** SQS refuses per-message delays above 900 s (fauxqs accepts them, so we cap ourselves). */
 export const MAX_SQS_DELAY_SECONDS = 900;
 
@@ -67,14 +69,21 @@ export function relayDecision(dueAtMs: number, nowMs: number, earlyWakeSeconds =
   return { action: "rearm", delaySeconds: queueDelaySeconds(untilDueMs - earlyWakeMs) };
 }
 
-/** Due time of a request: exactly one of the three forms; a past due time means "now". */
+/**
+ * Due time of a request: exactly one of the three forms; a past due time means "now". A number's `written` is its
+ * JSON token, kept only when its digits past the double's decide another millisecond than the double does
+ * (`1796346000.0000001` is the double `1796346000`): so the spec, which idempotent repeats hash, is unchanged for
+ * every other request.
+ */
 export type DueSpec =
-  | { readonly timingMoment: number }
+  | { readonly timingMoment: number; readonly written?: string }
   | { readonly dueAt: string }
-  | { readonly delaySeconds: number };
+  | { readonly delaySeconds: number; readonly written?: string };
 
+/** The first whole millisecond at or after the instant asked for: a sub-millisecond part rounds up, never down. */
 export function requestedDueMs(spec: DueSpec, nowMs: number): number {
-  if ("timingMoment" in spec) return Math.round(spec.timingMoment * 1000);
-  if ("dueAt" in spec) return Date.parse(spec.dueAt);
-  return nowMs + Math.round(spec.delaySeconds * 1000);
+  if ("dueAt" in spec) return msAtOrAfterInstant(spec.dueAt);
+  const seconds = "timingMoment" in spec ? spec.timingMoment : spec.delaySeconds;
+  const ms = msAtOrAfterSeconds(spec.written ?? String(seconds));
+  return "timingMoment" in spec ? ms : nowMs + ms;
 }

@@ -19,6 +19,7 @@ import { echoed } from "#shared/domain/echoed.js";
 import { bySortKey, parseTaskId } from "#shared/domain/keys.js";
 import { toIssues } from "#shared/domain/request-issues.js";
 import { retentionEnded, type TaskRecord, type TaskSummary } from "#shared/domain/task.js";
+import { msAtOrAfterInstant } from "#shared/domain/whole-ms.js";
 import { forEachBounded } from "#shared/runtime/async.js";
 import { chunksOf } from "#shared/runtime/chunks.js";
 import { expiredParent } from "./fan-out/view.js";
@@ -197,8 +198,10 @@ const SCAN_ORDER = "oldest-first";
  * its earlier ones. Reaching `failed_before` ends the scan.
  */
 async function matchFilter(deps: ReplayTopicDeps, topic: string, body: BulkReplayBody) {
-  const after = body.failed_after ? Date.parse(body.failed_after) : -Infinity;
-  const before = body.failed_before ? Date.parse(body.failed_before) : Infinity;
+  // Whole ms rounded up, as a due time: failure times are whole ms, so `≥ failed_after` and `< failed_before` hold
+  // exactly (truncated, a task that failed just before either was read as after it).
+  const after = body.failed_after ? msAtOrAfterInstant(body.failed_after) : -Infinity;
+  const before = body.failed_before ? msAtOrAfterInstant(body.failed_before) : Infinity;
   const matched: TaskSummary[] = [];
   const failed: Failure[] = [];
   const nowMs = deps.now();

@@ -12,6 +12,7 @@ import {
   onlyDstGapsAhead,
 } from "#shared/domain/schedule-cron.js";
 import { notWellFormedIssues } from "#shared/domain/well-formed.js";
+import { msAtOrAfterInstant } from "#shared/domain/whole-ms.js";
 import { checkAddRequest } from "../add-task.js";
 import { horizonOf } from "./materialize.js";
 
@@ -98,8 +99,10 @@ function cronSpecOf(
       message: "is not an IANA time zone this service knows (e.g. Europe/Berlin, UTC)",
     });
   }
-  const startAtMs = value.start_at !== undefined ? Date.parse(value.start_at) : undefined;
-  const endAtMs = value.end_at !== undefined ? Date.parse(value.end_at) : undefined;
+  // Rounded up to the whole ms like a due time: occurrences are whole ms, so `≥ start_at` and `< end_at` (exclusive)
+  // still hold exactly, and no occurrence comes before a start_at with a sub-ms part (truncated, it did).
+  const startAtMs = value.start_at !== undefined ? msAtOrAfterInstant(value.start_at) : undefined;
+  const endAtMs = value.end_at !== undefined ? msAtOrAfterInstant(value.end_at) : undefined;
   if (startAtMs !== undefined && endAtMs !== undefined && endAtMs <= startAtMs) {
     issues.push({ path: "end_at", message: "must be after start_at" });
   }

@@ -161,18 +161,38 @@ export function isoWithOffset(ms: number, offsetMinutes: number, withMs: boolean
   return `${local}${sign}${hh}:${mm}`;
 }
 
+/**
+ * ⌈seconds × 1000⌉ of a non-negative JSON number token, in BigInt arithmetic: the API's due time for it (a
+ * sub-millisecond part rounds up, never down), computed another way than shared/domain/whole-ms.ts does.
+ */
+export function msAtOrAfterToken(token: string): number {
+  const [mantissa = "", exponent = "0"] = token.toLowerCase().split("e");
+  const [whole = "", fraction = ""] = mantissa.split(".");
+  const scale = Number(exponent) + 3 - fraction.length;
+  const digits = BigInt(`${whole}${fraction}`);
+  if (scale >= 0) return Number(digits * 10n ** BigInt(scale));
+  const divisor = 10n ** BigInt(-scale);
+  return Number((digits + divisor - 1n) / divisor);
+}
+
 /** Due times the test config accepts for every topic ("small" allows at most 3600 s ahead). */
 export const timing: fc.Arbitrary<Timing> = fc.oneof(
-  fc
-    .oneof(fc.integer({ min: 0, max: 3590 }), fc.double({ min: 0, max: 3590, noNaN: true }))
-    .map(
-      (d): Timing => ({ field: "delay_seconds", json: JSON.stringify(d), dueMs: NOW + Math.round(d * 1000) }),
-    ),
+  fc.oneof(fc.integer({ min: 0, max: 3590 }), fc.double({ min: 0, max: 3590, noNaN: true })).map(
+    (d): Timing => ({
+      field: "delay_seconds",
+      json: JSON.stringify(d),
+      dueMs: NOW + msAtOrAfterToken(JSON.stringify(d)),
+    }),
+  ),
   fc
     .tuple(fc.integer({ min: -1_000_000, max: 3590 }), fc.constantFrom(0, 0.25, 0.5, 0.999))
     .map(([s, frac]) => {
       const t = NOW / 1000 + s + frac;
-      return { field: "timing_moment" as const, json: JSON.stringify(t), dueMs: Math.round(t * 1000) };
+      return {
+        field: "timing_moment" as const,
+        json: JSON.stringify(t),
+        dueMs: msAtOrAfterToken(JSON.stringify(t)),
+      };
     }),
   fc
     .tuple(

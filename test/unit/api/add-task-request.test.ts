@@ -41,22 +41,62 @@ describe("parseAddTaskRequest", () => {
   });
 
   it.each([
-    ["timing_moment", "1796000000.99999999", 1_796_000_001],
-    ["timing_moment", "1796000000.123456789", 1_796_000_000.1234567],
-    ["delay_seconds", "10.70000000000000001", 10.7],
-    ["delay_seconds", "0.1000000000000000055511151231257827", 0.1],
+    ["timing_moment", "1796000000.99999999", 1_796_000_001, 1_796_000_001_000],
+    ["timing_moment", "1796000000.123456789", 1_796_000_000.1234567, 1_796_000_000_124],
+    ["delay_seconds", "10.70000000000000001", 10.7, 10_701],
+    ["delay_seconds", "0.1000000000000000055511151231257827", 0.1, 101],
   ])(
-    "takes %s %s, more digits than a double holds, as the nearest number (sub-ms digits carry no time)",
-    (field, token, expected) => {
+    "takes %s %s, more digits than a double holds, as the nearest number %s, due at the first whole ms at or after the digits as written (%s)",
+    (field, token, number, dueMs) => {
       const body = { topic: "demo", [field]: new LosslessNumber(token), content: {} };
       const added = parseAddTaskRequest(body);
-      expect(added.ok, JSON.stringify(added)).toBe(true);
-      const due = added.ok ? added.value.due : {};
-      expect(due).toEqual(
-        field === "timing_moment" ? { timingMoment: expected } : { delaySeconds: expected },
-      );
       const moved = parseRescheduleRequest({ [field]: new LosslessNumber(token) });
-      expect(moved.ok, JSON.stringify(moved)).toBe(true);
+      if (!added.ok || !moved.ok) throw new Error(JSON.stringify([added, moved]));
+      expect(added.value.due).toMatchObject(
+        field === "timing_moment" ? { timingMoment: number } : { delaySeconds: number },
+      );
+      expect(requestedDueMs(added.value.due, 0)).toBe(dueMs);
+      expect(requestedDueMs(moved.value.due, 0)).toBe(dueMs);
+    },
+  );
+
+  it.each([
+    ["timing_moment", "1796346000.0000001", 1_796_346_000_001],
+    ["timing_moment", "1796346000.0009", 1_796_346_000_001],
+    ["timing_moment", "1796346000.00099999999999", 1_796_346_000_001],
+    ["timing_moment", "1796346000.001000000000000001", 1_796_346_000_002],
+    ["timing_moment", "1796346000.0010000000", 1_796_346_000_001],
+    ["timing_moment", "17963460000009e-4", 1_796_346_000_001],
+    ["timing_moment", "1.7963460000000001E9", 1_796_346_000_001],
+    ["timing_moment", "1796346000", 1_796_346_000_000],
+    ["timing_moment", "0.0", 0],
+    ["delay_seconds", "0.0000001", 1],
+    ["delay_seconds", "0e999999999", 0],
+    ["delay_seconds", "10.0009", 10_001],
+  ])("never reads %s %s as earlier than it says: due at %s ms", (field, token, dueMs) => {
+    const added = parseAddTaskRequest({ topic: "demo", [field]: new LosslessNumber(token), content: {} });
+    const moved = parseRescheduleRequest({ [field]: new LosslessNumber(token) });
+    if (!added.ok || !moved.ok) throw new Error(JSON.stringify([added, moved]));
+    expect(requestedDueMs(added.value.due, 0)).toBe(dueMs);
+    expect(requestedDueMs(moved.value.due, 0)).toBe(dueMs);
+  });
+
+  it.each([
+    ["2016-12-31T23:59:60.5Z", "2017-01-01T00:00:00.500Z", "2017-01-01T00:00:00.500Z"],
+    ["2016-12-31T23:59:60.9999Z", "2017-01-01T00:00:00.9999Z", "2017-01-01T00:00:01.000Z"],
+    ["2016-12-31T23:59:60.0000001Z", "2017-01-01T00:00:00.0000001Z", "2017-01-01T00:00:00.001Z"],
+    ["2017-01-01T05:29:60.0009+05:30", "2017-01-01T00:00:00.0009Z", "2017-01-01T00:00:00.001Z"],
+    ["2016-12-31t23:59:60.25z", "2017-01-01T00:00:00.250Z", "2017-01-01T00:00:00.250Z"],
+  ])(
+    "a leap second with a fraction, %s, is that fraction of the second after it (%s), due at the next whole ms: %s",
+    (dueAt, asRead, expected) => {
+      const added = parseAddTaskRequest({ topic: "demo", due_at: dueAt, content: {} });
+      const moved = parseRescheduleRequest({ due_at: dueAt });
+      if (!added.ok || !moved.ok) throw new Error(JSON.stringify([added, moved]));
+      // The text idempotent repeats compare: as before for up to three digits, every digit kept past them.
+      expect(added.value.due).toEqual({ dueAt: asRead });
+      expect(moved.value.due).toEqual({ dueAt: asRead });
+      expect(requestedDueMs(added.value.due, 0)).toBe(Date.parse(expected));
     },
   );
 

@@ -142,6 +142,57 @@ describe("addTask: timing", () => {
     expect(error.issues?.[0]?.path).toBe("delay_seconds");
   });
 
+  it("rounds a due time with a sub-millisecond part up to the next whole ms: stored, in the id, answered as due_at", async () => {
+    const f = fixture();
+    const asked = "2026-11-23T12:00:30.0009Z";
+
+    const added = await addTask(f.deps, { body: body({ delay_seconds: undefined, due_at: asked }) });
+
+    const dueAtMs = Date.UTC(2026, 10, 23, 12, 0, 30, 1);
+    expect(added.body.due_at).toBe("2026-11-23T12:00:30.001Z");
+    expect(await f.store.get(added.body.task_id)).toMatchObject({ dueAtMs });
+    expect(parseTaskId(added.body.task_id)?.dueAtMs).toBe(dueAtMs);
+  });
+
+  it("keeps comparing idempotent repeats on the due time as written: another spelling of the same whole ms is another request", async () => {
+    const f = fixture();
+    const asked = body({
+      delay_seconds: undefined,
+      due_at: "2026-11-23T12:00:30.0009Z",
+      idempotency_key: "k-sub",
+    });
+    const first = await addTask(f.deps, { body: asked });
+
+    const again = await addTask(f.deps, { body: { ...asked } });
+    const spelledAsStored = await refusal(
+      addTask(f.deps, { body: { ...asked, due_at: "2026-11-23T12:00:30.001Z" } }),
+    );
+
+    expect(again).toEqual({ statusCode: 200, body: first.body });
+    expect(spelledAsStored).toMatchObject({ status: 409, code: "idempotency_conflict" });
+  });
+
+  it.each([
+    ["delay_seconds", 3600, true],
+    ["delay_seconds", 3600.0001, false],
+    ["timing_moment", (NOW + 3_600_000) / 1000, true],
+    ["timing_moment", (NOW + 3_600_000) / 1000 + 0.0004, false],
+    ["due_at", new Date(NOW + 3_600_000).toISOString(), true],
+    ["due_at", new Date(NOW + 3_600_000).toISOString().replace("Z", "0001Z"), false],
+    ["due_at", new Date(NOW + 3_599_999).toISOString().replace("Z", "9Z"), true],
+  ])(
+    "judges maxDelay on the instant asked, not one rounded either way: %s %s accepted: %s",
+    async (field, value, accepted) => {
+      const f = fixture();
+      const added = addTask(f.deps, {
+        body: body({ topic: "small", delay_seconds: undefined, [field]: value }),
+      });
+
+      if (accepted) expect((await added).body.due_at).toBe(new Date(NOW + 3_600_000).toISOString());
+      else expect(await refusal(added)).toMatchObject({ status: 400, issues: [{ path: field }] });
+    },
+  );
+
   it("hints at milliseconds when timing_moment looks like them", async () => {
     const f = fixture();
     const error = await refusal(

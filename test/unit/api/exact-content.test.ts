@@ -230,6 +230,28 @@ describe("idempotency on the exact form", () => {
     expect(other.body.error.code).toBe("idempotency_conflict");
   });
 
+  it("a due time's digits past a double decide its millisecond through the handler, and a repeat that leaves them out is another request (409)", async () => {
+    const f = fixture();
+    const key = { "idempotency-key": "exact-due" };
+    const timed = (moment: string) =>
+      bodyWith("{}", `,"timing_moment":${moment}`).replace('"delay_seconds":5,', "");
+    // 1795435260.0000001 and 1795435260 are one double; the first is 100 ns after 12:01:00.
+    const first = await post(f.deps, timed("1795435260.0000001"), key);
+    const same = await post(f.deps, timed("1795435260.0000001"), key);
+    const whole = await post(f.deps, timed("1795435260"), key);
+    const delayed = await post(
+      f.deps,
+      bodyWith("{}").replace('"delay_seconds":5', '"delay_seconds":5.00000000000000001'),
+    );
+
+    const dueAt = (r: { body: ApiBody }) => (r.body as unknown as { due_at: string }).due_at;
+    expect(first.status).toBe(201);
+    expect(dueAt(first)).toBe(new Date(Date.UTC(2026, 10, 23, 12, 1, 0, 1)).toISOString());
+    expect(same).toMatchObject({ status: 200, body: { task_id: first.body.task_id } });
+    expect(whole).toMatchObject({ status: 409, body: { error: { code: "idempotency_conflict" } } });
+    expect(dueAt(delayed)).toBe(new Date(NOW + 5_001).toISOString());
+  });
+
   it("the same key on two topics makes two tasks, 201 each", async () => {
     const f = fixture();
     const key = { "idempotency-key": "invoice-42" };

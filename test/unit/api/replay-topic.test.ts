@@ -106,6 +106,22 @@ describe("replayTopic", () => {
     expect(leap).toMatchObject({ matched: 0, replayed: 0 });
   });
 
+  it("reads a filter time with a sub-millisecond part as the next whole ms, as due_at: failed_after keeps out what failed before it, failed_before keeps in what failed before it", async () => {
+    const { store, topicQueue, deps } = setup();
+    await failed(store, "a", 0, NOW + 10);
+    const b = await failed(store, "b", 0, NOW + 20);
+    const c = await failed(store, "c", 0, NOW + 30);
+    const halfPast = (ms: number) => new Date(ms).toISOString().replace("Z", "0005Z");
+
+    const result = await replayTopic(deps, "demo", {
+      failed_after: halfPast(NOW + 10),
+      failed_before: halfPast(NOW + 30),
+    });
+
+    expect(result).toEqual({ matched: 2, replayed: 2, failed: [], next_cursor: null });
+    expect(topicQueue.enqueued.map((m) => m.taskId).sort()).toEqual([b.taskId, c.taskId].sort());
+  });
+
   it("by ids: reports the unknown, the unfinished and another topic's, and replays the rest", async () => {
     const { store, deps } = setup();
     const ok = await failed(store, "a", 0, NOW + 1);

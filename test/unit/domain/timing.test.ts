@@ -156,3 +156,59 @@ describe("requested due time", () => {
     expect(requestedDueMs({ delaySeconds: 90 }, NOW)).toBe(NOW + 90_000);
   });
 });
+
+describe("requested due time with a sub-millisecond part: the next whole millisecond, never earlier", () => {
+  const at = (iso: string) => Date.parse(iso);
+
+  it.each([
+    ["2026-12-04T01:00:00.0009Z", "2026-12-04T01:00:00.001Z"],
+    ["2026-12-04T01:00:00.0000001Z", "2026-12-04T01:00:00.001Z"],
+    ["2026-12-04T01:00:00.1234567Z", "2026-12-04T01:00:00.124Z"],
+    // Rolls over the second, the minute, the day and the year.
+    ["2026-12-04T01:00:00.9999Z", "2026-12-04T01:00:01.000Z"],
+    ["2026-12-31T23:59:59.9999Z", "2027-01-01T00:00:00.000Z"],
+    // An offset moves the whole instant; the fraction is the same fraction of a second.
+    ["2026-12-04T06:30:00.0009+05:30", "2026-12-04T01:00:00.001Z"],
+    ["2026-12-03T20:00:00.0000001-05:00", "2026-12-04T01:00:00.001Z"],
+    // Whole milliseconds, however many zeros follow, are kept as they are.
+    ["2026-12-04T01:00:00.001Z", "2026-12-04T01:00:00.001Z"],
+    ["2026-12-04T01:00:00.0010000Z", "2026-12-04T01:00:00.001Z"],
+    ["2026-12-04T01:00:00.5Z", "2026-12-04T01:00:00.500Z"],
+    ["2026-12-04T01:00:00Z", "2026-12-04T01:00:00.000Z"],
+  ])("due_at %s → %s", (dueAt, expected) => {
+    expect(requestedDueMs({ dueAt }, NOW)).toBe(at(expected));
+  });
+
+  it.each([
+    [1_796_346_000.0009, 1_796_346_000_001],
+    [1_796_346_000.0004, 1_796_346_000_001],
+    [1_796_346_000.0001, 1_796_346_000_001],
+    [1_796_346_000.9999, 1_796_346_001_000],
+    [1_796_346_000.001, 1_796_346_000_001],
+    [1_796_346_000.5, 1_796_346_000_500],
+    [1_796_346_000, 1_796_346_000_000],
+    [0.0004, 1],
+  ])("timing_moment %s → %s ms", (timingMoment, expected) => {
+    expect(requestedDueMs({ timingMoment }, NOW)).toBe(expected);
+  });
+
+  it.each([
+    [0.0004, 1],
+    [10.0001, 10_001],
+    [10.0005, 10_001],
+    [10.7, 10_700],
+    [0, 0],
+  ])("delay_seconds %s → now + %s ms", (delaySeconds, laterMs) => {
+    expect(requestedDueMs({ delaySeconds }, NOW)).toBe(NOW + laterMs);
+  });
+
+  it("a whole millisecond written as a fraction of a second is that millisecond, though its double is not exactly it", () => {
+    // 1.001 × 1000 is 1000.9999999999999 and 1.005 × 1000 is 1004.9999999999999 in doubles; others land a hair above.
+    for (let ms = 1_796_346_000_000; ms < 1_796_346_002_000; ms++) {
+      expect(requestedDueMs({ timingMoment: ms / 1000 }, NOW)).toBe(ms);
+    }
+    for (let ms = 0; ms < 20_000; ms++) {
+      expect(requestedDueMs({ delaySeconds: ms / 1000 }, NOW)).toBe(NOW + ms);
+    }
+  });
+});

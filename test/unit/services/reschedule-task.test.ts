@@ -314,6 +314,41 @@ describe("rescheduling a scheduled task", () => {
 
     expect(moved.due_at).toBe(new Date(sim.clock.now).toISOString());
   });
+
+  it.each([
+    ["due_at", (nowMs: number) => new Date(nowMs + 60_000).toISOString().replace("Z", "0009Z")],
+    ["timing_moment", (nowMs: number) => (nowMs + 60_000) / 1000 + 0.0004],
+    ["delay_seconds", () => 60.0004],
+  ])(
+    "a new %s with a sub-millisecond part moves the task to the next whole ms, and is not delivered before it",
+    async (field, value) => {
+      // Prepare
+      const sim = simulate();
+      const oldId = await sim.add({ order_id: "o-sub" }, { delay_seconds: 30 });
+      const askedMs = sim.clock.now + 60_000;
+      const body = { [field]: value(sim.clock.now) };
+      const postedAtMs: number[] = [];
+      const post = sim.callbacks.post.bind(sim.callbacks);
+      sim.callbacks.post = async (request) => {
+        postedAtMs.push(sim.clock.now);
+        return post(request);
+      };
+
+      // Act: the clock goes to where the timer message shows (due rounded down to the second); the relay waits
+      // out the rest of the due time on the simulated clock.
+      const moved = await sim.reschedule(oldId, body);
+      const again = await sim.reschedule(oldId, body);
+      sim.advance(askedMs - sim.clock.now);
+      await sim.runRelay();
+      await sim.runDeliver();
+
+      // Assess
+      expect(moved.due_at).toBe(new Date(askedMs + 1).toISOString());
+      expect(again.task_id).toBe(moved.task_id);
+      expect(sim.delivered()).toEqual([moved.task_id]);
+      expect(postedAtMs).toEqual([askedMs + 1]);
+    },
+  );
 });
 
 describe("a task of a topic removed from the configuration", () => {

@@ -501,6 +501,21 @@ describe("materializing", () => {
     expect(h.dues()).toEqual(["2027-01-01T00:02:00.000Z", "2027-01-01T00:03:00.000Z"]);
   });
 
+  it("reads a start_at or end_at with a sub-millisecond part as the next whole ms: no occurrence before start_at, none dropped before end_at", async () => {
+    const h = harness();
+    const { schedule_id: id } = await createSchedule(
+      h.deps,
+      body({ start_at: "2027-01-01T00:02:00.0005Z", end_at: "2027-01-01T00:04:00.0000001+00:00" }),
+    );
+
+    // 00:02:00 is before start_at; 00:04:00 is before end_at, which is exclusive.
+    expect(h.dues()).toEqual(["2027-01-01T00:03:00.000Z", "2027-01-01T00:04:00.000Z"]);
+    expect(await getSchedule(h.deps, id)).toMatchObject({
+      start_at: "2027-01-01T00:02:00.001Z",
+      end_at: "2027-01-01T00:04:00.001Z",
+    });
+  });
+
   it("a schedule reads ended once its last occurrence is made, still ahead: pause answers 409 and cancels nothing, delete cancels it", async () => {
     // Prepare: ended at creation, its two occurrences made and not yet due.
     const h = harness();
