@@ -4,6 +4,7 @@
  */
 
 import { rfc3339DateTime } from "#shared/domain/rfc3339.js";
+import { msAtOrAfterInstant } from "#shared/domain/whole-ms.js";
 import * as z from "#shared/zod.js";
 import { LIST_LIMIT_DEFAULT, LIST_LIMIT_MAX } from "./list-limits.js";
 import { cursorParam, nextCursorSchema } from "./next-cursor.js";
@@ -93,12 +94,13 @@ export const bulkReplayBodySchema = z
         path: ["task_ids"],
       },
     ),
-    // An empty range is a mistake, not a filter: its dry run would answer `matched: 0`, "nothing to replay".
+    // An empty range is a mistake, not a filter: its dry run would answer `matched: 0`, "nothing to replay". Read
+    // as the filter reads them (whole ms, rounded up), so a range holding no whole millisecond is empty too.
     z.refine(
       (b) =>
         b.failed_after === undefined ||
         b.failed_before === undefined ||
-        Date.parse(b.failed_before) > Date.parse(b.failed_after),
+        msAtOrAfterInstant(b.failed_before) > msAtOrAfterInstant(b.failed_after),
       { message: "must be after failed_after", path: ["failed_before"] },
     ),
   );

@@ -824,6 +824,12 @@ describe("replayTopic", () => {
       { failed_after: "2026-11-23T12:00:00Z", failed_before: "2026-11-23T13:00:00+01:00" },
       "validation_failed",
     ],
+    [
+      "a range holding no whole millisecond (both ends read as the next whole ms, .001)",
+      "demo",
+      { failed_after: "2026-11-23T12:00:00.0005Z", failed_before: "2026-11-23T12:00:00.001Z", dry_run: true },
+      "validation_failed",
+    ],
     ["an unknown field", "demo", { all: true }, "validation_failed"],
     ["a forged cursor", "demo", { cursor: "e30" }, "validation_failed"],
   ])("answers 400 for %s", async (_name, topic, body, code) => {
