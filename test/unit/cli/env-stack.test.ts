@@ -278,3 +278,193 @@ describe("punctual --env NAME key: the SigningSecretArn output, then the secret 
     expect(result.err).toMatch(/can't find the specified secret/);
   });
 });
+
+describe("punctual --env NAME: an ApiUrl output the CLI must refuse as it refuses --api", () => {
+  async function getWithApiUrl(apiUrl: string, ...global: string[]) {
+    const aws = await standIn({
+      regions: { cloudformation: REGION },
+      stacks: [prodStack({ ApiUrl: apiUrl })],
+    });
+    return punctual(["--env", "prod", "--region", REGION, ...global, "tasks", "get", TASK_ID], aws);
+  }
+
+  it.each([
+    ["not a URL", "abc123.execute-api.eu-west-1.amazonaws.com", /absolute URL/],
+    ["not http(s)", "ftp://127.0.0.1:3000/", /http: or https:/],
+    ["a user name and password in it", "https://user:s3cret@abc123.example.com/", /user name or password/],
+  ])(
+    "%s: exit 1, the message names the stack's output (not --api), no password echoed",
+    async (_, url, why) => {
+      // Act
+      const result = await getWithApiUrl(url);
+
+      // Assess
+      expect(result.code).toBe(1);
+      expect(result.err).toMatch(why);
+      expect(result.err).toMatch(/stack Punctual-prod's ApiUrl output/);
+      expect(result.err).not.toMatch(/--api/);
+      expect(result.err).not.toContain("s3cret");
+    },
+  );
+
+  it("plain http to another host with --auth jwt: exit 1 before the token is sent, naming the output", async () => {
+    // Arrange
+    const api = await apiServer();
+    const token = "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiJvcHMifQ.c2lnbmF0dXJl";
+    const notLoopback = api.url.replace("127.0.0.1", "localtest.invalid");
+
+    // Act
+    const result = await getWithApiUrl(notLoopback, "--auth", "jwt", "--token", token);
+
+    // Assess
+    expect(result.code).toBe(1);
+    expect(result.err).toMatch(/a JWT goes only over https/);
+    expect(result.err).toMatch(/stack Punctual-prod's ApiUrl output/);
+    expect(result.err).not.toContain(token);
+    expect(api.paths).toEqual([]);
+  });
+});
+
+describe("punctual --env NAME: CloudFormation answering what it should not", () => {
+  it("the largest answer a stack can give (200 outputs of 4 KiB) still yields its ApiUrl", async () => {
+    // Arrange
+    const api = await apiServer();
+    const outputs: Record<string, string> = {};
+    for (let n = 0; n < 199; n++) outputs[`Output${n}`] = `v${n}`.padEnd(4096, "x");
+    outputs.ApiUrl = api.url;
+    const aws = await standIn({ regions: { cloudformation: REGION }, stacks: [prodStack(outputs)] });
+
+    // Act
+    const result = await punctual(["--env", "prod", "--region", REGION, "tasks", "get", TASK_ID], aws);
+
+    // Assess
+    expect(result.code, result.err).toBe(0);
+    expect(api.paths).toHaveLength(1);
+  });
+
+  it.each([
+    ["500 InternalFailure", { status: 500, code: "InternalFailure", message: "internal error" }],
+    ["400 Throttling", { status: 400, code: "Throttling", message: "Rate exceeded" }],
+  ])("%s twice, then the answer: the SDK's retries get the stack (3 requests, exit 0)", async (_, fault) => {
+    // Arrange
+    const api = await apiServer();
+    const aws = await standIn({
+      regions: { cloudformation: REGION },
+      stacks: [prodStack({ ApiUrl: api.url })],
+    });
+    aws.failNext({ ...fault, times: 2 });
+
+    // Act
+    const result = await punctual(["--env", "prod", "--region", REGION, "tasks", "get", TASK_ID], aws);
+
+    // Assess
+    expect(result.code, result.err).toBe(0);
+    expect(aws.requests).toHaveLength(3);
+    expect(api.paths).toHaveLength(1);
+  });
+
+  it("throttled on every try: exit 3 (may be retried) after the SDK's 3 tries, the API never called", async () => {
+    // Arrange
+    const api = await apiServer();
+    const aws = await standIn({
+      regions: { cloudformation: REGION },
+      stacks: [prodStack({ ApiUrl: api.url })],
+    });
+    aws.failNext({ status: 400, code: "Throttling", message: "Rate exceeded", times: 10 });
+
+    // Act
+    const result = await punctual(["--env", "prod", "--region", REGION, "tasks", "get", TASK_ID], aws);
+
+    // Assess
+    expect(result.code).toBe(3);
+    expect(result.err).toMatch(/Rate exceeded/);
+    expect(aws.requests).toHaveLength(3);
+    expect(api.paths).toEqual([]);
+  });
+
+  it("two stacks of the name in one answer: exit 3, neither's API called (which one is meant is unknown)", async () => {
+    // Arrange
+    const first = await apiServer();
+    const second = await apiServer();
+    const aws = await standIn({
+      regions: { cloudformation: REGION },
+      stacks: [prodStack({ ApiUrl: first.url }), prodStack({ ApiUrl: second.url })],
+    });
+
+    // Act
+    const result = await punctual(["--env", "prod", "--region", REGION, "tasks", "get", TASK_ID], aws);
+
+    // Assess
+    expect(result.code).toBe(3);
+    expect(result.err).toMatch(/2 stacks named Punctual-prod/);
+    expect([...first.paths, ...second.paths]).toEqual([]);
+  });
+
+  it("an answer holding only a stack of another name: exit 3, its API not called", async () => {
+    // Arrange
+    const api = await apiServer();
+    const aws = await standIn({ regions: { cloudformation: REGION }, stacks: [] });
+    aws.rawDescribeStacksBody =
+      '<DescribeStacksResponse xmlns="http://cloudformation.amazonaws.com/doc/2010-05-15/"><DescribeStacksResult>' +
+      "<Stacks><member><StackName>Punctual-dev</StackName><StackStatus>CREATE_COMPLETE</StackStatus>" +
+      `<CreationTime>2026-12-01T09:00:00.000Z</CreationTime><Outputs><member><OutputKey>ApiUrl</OutputKey><OutputValue>${api.url}</OutputValue>` +
+      "</member></Outputs></member></Stacks></DescribeStacksResult></DescribeStacksResponse>";
+
+    // Act
+    const result = await punctual(["--env", "prod", "--region", REGION, "tasks", "get", TASK_ID], aws);
+
+    // Assess
+    expect(result.code).toBe(3);
+    expect(result.err).toMatch(/Punctual-prod/);
+    expect(api.paths).toEqual([]);
+  });
+
+  it("a stack that does not exist: the message says the region it was looked for in", async () => {
+    // Arrange
+    const aws = await standIn({ regions: { cloudformation: REGION }, stacks: [] });
+
+    // Act
+    const result = await punctual(["--env", "prod", "--region", REGION, "tasks", "get", TASK_ID], aws);
+
+    // Assess
+    expect(result.code).toBe(3);
+    expect(result.err).toMatch(/stack Punctual-prod not found in eu-west-1/);
+  });
+});
+
+describe("the stand-in refuses what AWS refuses", () => {
+  it("an unsigned DescribeStacks is a 403 MissingAuthenticationToken, recorded without a scope", async () => {
+    // Arrange
+    const aws = await standIn({
+      regions: { cloudformation: REGION },
+      stacks: [prodStack({ ApiUrl: "https://x/" })],
+    });
+
+    // Act
+    const response = await fetch(aws.url, {
+      method: "POST",
+      headers: { "content-type": "application/x-www-form-urlencoded" },
+      body: "Action=DescribeStacks&Version=2010-05-15&StackName=Punctual-prod",
+    });
+
+    // Assess
+    expect(response.status).toBe(403);
+    expect(await response.text()).toMatch(/<Code>MissingAuthenticationToken<\/Code>/);
+    expect(aws.requests[0]?.scope).toBeUndefined();
+  });
+
+  it("a DescribeStacks signed for another region is refused: the CLI exits 3 and sent the scope it used", async () => {
+    // Arrange
+    const aws = await standIn({
+      regions: { cloudformation: REGION },
+      stacks: [prodStack({ ApiUrl: "https://x/" })],
+    });
+
+    // Act
+    const result = await punctual(["--env", "prod", "--region", "us-west-2", "tasks", "get", TASK_ID], aws);
+
+    // Assess
+    expect(result.code).toBe(3);
+    expect(aws.requests[0]?.scope).toEqual({ region: "us-west-2", service: "cloudformation" });
+  });
+});
