@@ -25,15 +25,21 @@ export function stackName(environment: string): string {
   return `Punctual-${environment}`;
 }
 
+/** The stack outputs the CLI reads (cdk/lib/punctual-stack.ts `addOutputs`; test/cdk checks they are there). */
+export const STACK_OUTPUT = { apiUrl: "ApiUrl", signingSecretArn: "SigningSecretArn" } as const;
+
 /** A deployed stack's outputs (`ApiUrl`, `SigningSecretArn`), read with the standard AWS credential chain. */
 export async function stackOutputs(environment: string, region?: string): Promise<Record<string, string>> {
   const { CloudFormationClient, DescribeStacksCommand } = await import("@aws-sdk/client-cloudformation");
   const client = new CloudFormationClient(region ? { region } : {});
+  const name = stackName(environment);
   try {
-    await regionOrUsageError(client, environment);
-    const { Stacks } = await client.send(new DescribeStacksCommand({ StackName: stackName(environment) }));
+    const inRegion = await regionOrUsageError(client, environment);
+    const { Stacks } = await client
+      .send(new DescribeStacksCommand({ StackName: name }))
+      .catch((error: unknown) => Promise.reject(notFoundOrAsIs(error, name, inRegion)));
     const outputs: Record<string, string> = {};
-    for (const output of Stacks?.[0]?.Outputs ?? []) {
+    for (const output of theStack(Stacks ?? [], name).Outputs ?? []) {
       if (output.OutputKey && output.OutputValue) outputs[output.OutputKey] = output.OutputValue;
     }
     return outputs;
@@ -43,13 +49,50 @@ export async function stackOutputs(environment: string, region?: string): Promis
 }
 
 /**
+ * The one stack of that name in the answer. Asked by name, CloudFormation answers one live stack; anything else
+ * (two, or only another's) would send the command to an API nobody named, so it is refused, never guessed.
+ */
+function theStack<T extends { StackName?: string | undefined }>(stacks: readonly T[], name: string): T {
+  const named = stacks.filter((stack) => stack.StackName === name);
+  if (named.length === 1) return named[0] as T;
+  throw new Error(
+    named.length === 0
+      ? `CloudFormation answered no stack named ${name} (${stacks.length} of other names)`
+      : `CloudFormation answered ${named.length} stacks named ${name}: cannot tell which one's outputs to use`,
+  );
+}
+
+/**
+ * CloudFormation's "Stack with id X does not exist" does not say where it looked: the usual cause is the right
+ * name in another region, so the region is said. Still exit 3, as for any failed look-up (cli/exit-codes.ts).
+ */
+function notFoundOrAsIs(error: unknown, name: string, region: string): unknown {
+  if (
+    !(error instanceof Error) ||
+    error.name !== "ValidationError" ||
+    !/does not exist/.test(error.message)
+  ) {
+    return error;
+  }
+  return new Error(
+    `stack ${name} not found in ${region} (CloudFormation: ${error.message}): check --env and --region`,
+    {
+      cause: error,
+    },
+  );
+}
+
+/**
  * The SDK's own region chain (--region, AWS_REGION, the profile's config), asked before the look-up: with none, the
  * look-up would fail as "Region is missing", an exit 3 (worth retrying) for what is a usage mistake (exit 1), as it
  * is for --api without a region.
  */
-async function regionOrUsageError(client: { config: { region(): Promise<string> } }, environment: string) {
+async function regionOrUsageError(
+  client: { config: { region(): Promise<string> } },
+  environment: string,
+): Promise<string> {
   try {
-    await client.config.region();
+    return await client.config.region();
   } catch {
     throw new UsageError(
       `cannot tell the AWS region of stack ${stackName(environment)}: give --region or set AWS_REGION`,
@@ -61,17 +104,24 @@ async function regionOrUsageError(client: { config: { region(): Promise<string> 
 export async function apiUrlOf(options: GlobalOptions): Promise<string> {
   if (options.api) return options.api;
   if (options.env) {
-    const url = (await stackOutputs(options.env, options.region)).ApiUrl;
-    if (!url) throw new Error(`stack ${stackName(options.env)} has no ApiUrl output`);
+    const url = (await stackOutputs(options.env, options.region))[STACK_OUTPUT.apiUrl];
+    if (!url) throw new Error(`stack ${stackName(options.env)} has no ${STACK_OUTPUT.apiUrl} output`);
     return url;
   }
   throw new UsageError("no API: give --api URL (or set PUNCTUAL_API_URL), or --env NAME of a deployed stack");
 }
 
+/** Where the API URL came from, for an error about it: what the user gave, or the stack output the CLI read. */
+function apiUrlSource(options: GlobalOptions): string {
+  return !options.api && options.env
+    ? `stack ${stackName(options.env)}'s ${STACK_OUTPUT.apiUrl} output`
+    : "--api";
+}
+
 export function authOf(options: GlobalOptions, apiUrl: string): PunctualAuth {
   const auth = chosenAuth(options, apiUrl);
   const problem = cleartextCredentialsProblem(auth, new URL(apiUrl));
-  if (problem) throw new UsageError(`--api: ${problem}`);
+  if (problem) throw new UsageError(`${apiUrlSource(options)}: ${problem}`);
   return auth;
 }
 
@@ -104,11 +154,13 @@ function withRegion(auth: PunctualAuth, region: string | undefined): PunctualAut
 export async function checkedApiUrl(options: GlobalOptions): Promise<URL> {
   const apiUrl = await apiUrlOf(options);
   if (!URL.canParse(apiUrl)) {
-    throw new UsageError(`--api must be an absolute URL, not "${withoutCredentials(apiUrl)}"`);
+    throw new UsageError(
+      `${apiUrlSource(options)} must be an absolute URL, not "${withoutCredentials(apiUrl)}"`,
+    );
   }
   const url = new URL(apiUrl);
   const problem = apiUrlProblem(url);
-  if (problem) throw new UsageError(`--api: ${problem}`);
+  if (problem) throw new UsageError(`${apiUrlSource(options)}: ${problem}`);
   return url;
 }
 

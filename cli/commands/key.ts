@@ -1,6 +1,6 @@
 import type { Command } from "commander";
 import { SigningSecretError, verificationKeys } from "#shared/security/signing.js";
-import { type GlobalOptions, stackName, stackOutputs } from "../connection.js";
+import { type GlobalOptions, STACK_OUTPUT, stackName, stackOutputs } from "../connection.js";
 import { UsageError } from "../exit-codes.js";
 import { type CliIo, printResult } from "../output.js";
 
@@ -62,8 +62,9 @@ async function signingSecret(
 ): Promise<string> {
   let arn = secretArn;
   if (!arn && global.env) {
-    arn = (await stackOutputs(global.env, global.region)).SigningSecretArn;
-    if (!arn) throw new Error(`stack ${stackName(global.env)} has no SigningSecretArn output`);
+    arn = (await stackOutputs(global.env, global.region))[STACK_OUTPUT.signingSecretArn];
+    if (!arn)
+      throw new Error(`stack ${stackName(global.env)} has no ${STACK_OUTPUT.signingSecretArn} output`);
   }
   if (arn) return readSecret(arn, global.region);
   const inline = io.env[SECRET_ENV];
