@@ -139,7 +139,7 @@ describe("capturingEmf: clouds started one after another", () => {
     };
     for (let i = 0; i < 3; i++) cloud();
     for (let i = 0; i < 3; i++) {
-      await new Promise((resolve) => setTimeout(resolve, 10));
+      await new Promise((resolve) => setImmediate(resolve));
       gc();
     }
 
