@@ -172,10 +172,15 @@ async function round(
 class Halving {
   readonly #failed: { readonly end: number; readonly most: number; readonly error: PunctualError }[] = [];
 
-  /** How many items the part starting at item `at` (of the round) may hold: unbounded outside a failed part. */
+  /**
+   * How many items the part starting at item `at` (of the round) may hold: unbounded outside a failed part; within
+   * one, a half of it and nothing past its end (an odd part's second half is the smaller one), so each failed part
+   * lies within the one it halves and the first on the stack reaches furthest (`reach`, `holding`).
+   */
   most(at: number): number {
     while ((this.#failed.at(-1)?.end ?? Number.POSITIVE_INFINITY) <= at) this.#failed.pop();
-    return this.#failed.at(-1)?.most ?? Number.POSITIVE_INFINITY;
+    const inside = this.#failed.at(-1);
+    return inside ? Math.min(inside.most, inside.end - at) : Number.POSITIVE_INFINITY;
   }
 
   failed(at: number, length: number, error: PunctualError): void {

@@ -306,3 +306,31 @@ describe("addTasks: a retry round answered 500", () => {
     expect(answer.results[1]?.error).toMatchObject({ code: "http_error", message: "Internal Server Error" });
   });
 });
+
+describe("addTasks: the halves of a part answered 500 hold its items only", () => {
+  it("an odd part's second half does not reach past it (an item never in a failed request is not sent in one)", async () => {
+    // Prepare: the API takes three items per batch (an older API), and fails any request holding item 2
+    const tooManyFor3: Scripted = {
+      status: 400,
+      body: {
+        error: {
+          code: "validation_failed",
+          message: "the request is invalid",
+          issues: [{ path: "tasks", message: "must hold at most 3 tasks" }],
+        },
+      },
+    };
+    const { fetch, seen } = answeringFetch((request) =>
+      addBodiesOf(request).length > 3 ? tooManyFor3 : failingOn(2)(request),
+    );
+    const client = keyedClient({ fetch });
+
+    // Act
+    const answer = await client.addTasks({ tasks: items(0, 6) });
+
+    // Assess: [0–5] too many; [0–2] 500; its halves [0, 1] and [2], the round stopping there: 3–5 never sent
+    expect(seen.map(nsOf)).toEqual([[0, 1, 2, 3, 4, 5], [0, 1, 2], [0, 1], [2]]);
+    expect(answer.results.map((result) => result.status)).toEqual([201, 201, 500, 503, 503, 503]);
+    expect(answer.results[3]?.error?.message).toMatch(/^not sent/);
+  });
+});
