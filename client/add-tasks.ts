@@ -48,6 +48,12 @@ interface Round {
   readonly answer: AddTasksBatchResponse | undefined;
   /** A part that failed whole, the items after those answered: its error and how many items it held. */
   readonly failed?: { readonly error: PunctualError; readonly items: number };
+  /**
+   * Items after those answered that a request answered 500 held (the round stopped at a later part's item answered
+   * 5xx, or at that request): up to `end`, that request's error. It may have added them, so unless a later round
+   * answers them, that is their result, not "not sent" nor an earlier round's 503.
+   */
+  readonly held?: { readonly error: PunctualError; readonly end: number };
 }
 
 /**
@@ -72,6 +78,8 @@ export async function addInBatches(sender: BatchSender, items: Items): Promise<A
   // Nothing answered: the call fails as a single request would, nothing lost.
   if (first.failed && first.results.length === 0) throw first.failed.error;
   const results = all.map((index) => first.results[index] ?? unanswered(first, index));
+  const held = new Map<number, PunctualError>();
+  heldBy(first, all, held);
   let used = first.attempts;
   let again = first.failed ? [] : retryable(results, all);
   while (again.length > 0 && used < sender.maxAttempts) {
@@ -79,14 +87,23 @@ export async function addInBatches(sender: BatchSender, items: Items): Promise<A
     const next = await round(sender, items, again, used);
     next.results.forEach((result, k) => {
       results[again[k] as number] = result;
+      held.delete(again[k] as number);
     });
+    heldBy(next, again, held);
     used += next.attempts;
-    // A retry that fails whole leaves its items' and the later ones' last answers as they were.
+    // A retry that fails whole leaves its items' and the later ones' last answers as they were (but a 500's: `held`).
     if (next.failed) break;
     again = retryable(results, again);
   }
+  for (const [index, error] of held) results[index] = errorResult(error);
   const added = results.filter((result) => result.status >= 200 && result.status < 300).length;
   return { ...first.answer, results, added, failed: results.length - added };
+}
+
+/** Notes the items of `indexes` that a round left unanswered though a request answered 500 held them (`held`). */
+function heldBy(done: Round, indexes: readonly number[], held: Map<number, PunctualError>): void {
+  if (!done.held) return;
+  for (const index of indexes.slice(done.results.length, done.held.end)) held.set(index, done.held.error);
 }
 
 /**
@@ -131,17 +148,19 @@ async function round(
         continue;
       }
       if (isFunctionFailure(error) && part.length > 1 && sentItems.every(isKeyed)) {
-        halving.failed(at, part.length);
+        halving.failed(at, part.length, error);
         continue;
       }
-      return { results, attempts, answer, failed: { error, items: halving.reach(at + part.length) - at } };
+      const end = halving.reach(at + part.length);
+      const held = isFunctionFailure(error) ? { error, end } : undefined;
+      return { results, attempts, answer, failed: { error, items: end - at }, held };
     }
     results.push(...sent.answer.results);
     attempts = Math.max(attempts, sent.attempts);
     answer ??= sent.answer;
     if (sent.answer.results.some((result) => result.status >= 500)) break;
   }
-  return { results, attempts, answer };
+  return { results, attempts, answer, held: halving.holding(results.length) };
 }
 
 /**
@@ -151,16 +170,21 @@ async function round(
  * requests, the round stopping at its first item answered 500 alone.
  */
 class Halving {
-  readonly #failed: { readonly end: number; readonly most: number }[] = [];
+  readonly #failed: { readonly end: number; readonly most: number; readonly error: PunctualError }[] = [];
 
-  /** How many items the part starting at item `at` (of the round) may hold: unbounded outside a failed part. */
+  /**
+   * How many items the part starting at item `at` (of the round) may hold: unbounded outside a failed part; within
+   * one, a half of it and nothing past its end (an odd part's second half is the smaller one), so each failed part
+   * lies within the one it halves and the first on the stack reaches furthest (`reach`, `holding`).
+   */
   most(at: number): number {
     while ((this.#failed.at(-1)?.end ?? Number.POSITIVE_INFINITY) <= at) this.#failed.pop();
-    return this.#failed.at(-1)?.most ?? Number.POSITIVE_INFINITY;
+    const inside = this.#failed.at(-1);
+    return inside ? Math.min(inside.most, inside.end - at) : Number.POSITIVE_INFINITY;
   }
 
-  failed(at: number, length: number): void {
-    this.#failed.push({ end: at + length, most: Math.ceil(length / 2) });
+  failed(at: number, length: number, error: PunctualError): void {
+    this.#failed.push({ end: at + length, most: Math.ceil(length / 2), error });
   }
 
   /**
@@ -169,6 +193,12 @@ class Halving {
    */
   reach(end: number): number {
     return Math.max(end, this.#failed[0]?.end ?? end);
+  }
+
+  /** The outermost request answered 500 that held items from `at` on, when the round stops there. */
+  holding(at: number): Round["held"] {
+    const outermost = this.#failed[0];
+    return outermost && outermost.end > at ? { error: outermost.error, end: outermost.end } : undefined;
   }
 }
 

@@ -24,9 +24,14 @@ export interface EmfSink {
 
 const invocation = new AsyncLocalStorage<EmfSink>();
 let tapped = false;
-/** Every sink a handler was wrapped for, so a wrapper knows whether lines need telling apart. */
-const sinks = new Set<EmfSink>();
-let firstSink: EmfSink | undefined;
+/**
+ * The sinks handlers were wrapped for and how many, so a wrapper knows whether lines need telling apart. Held
+ * weakly: a sink holds its cloud's metric store (up to 400,000 samples a series), and a file starting clouds one
+ * after another must not keep every stopped cloud's; once the first is gone, a line no invocation owns is printed.
+ */
+const sinks = new WeakSet<EmfSink>();
+let sinkCount = 0;
+let firstSink: WeakRef<EmfSink> | undefined;
 
 /** Wraps a handler so the EMF lines it prints go to `sink`. */
 export function capturingEmf<A extends unknown[], R>(
@@ -34,9 +39,12 @@ export function capturingEmf<A extends unknown[], R>(
   handler: (...args: A) => R,
 ): (...args: A) => R {
   tapStdout();
-  sinks.add(sink);
-  firstSink ??= sink;
-  return (...args) => (sinks.size === 1 ? handler(...args) : invocation.run(sink, () => handler(...args)));
+  if (!sinks.has(sink)) {
+    sinks.add(sink);
+    sinkCount++;
+  }
+  firstSink ??= new WeakRef(sink);
+  return (...args) => (sinkCount === 1 ? handler(...args) : invocation.run(sink, () => handler(...args)));
 }
 
 function tapStdout(): void {
@@ -44,7 +52,7 @@ function tapStdout(): void {
   tapped = true;
   const write = process.stdout.write.bind(process.stdout) as (...args: unknown[]) => boolean;
   process.stdout.write = ((chunk: unknown, ...rest: unknown[]) => {
-    const sink = invocation.getStore() ?? firstSink;
+    const sink = invocation.getStore() ?? firstSink?.deref();
     if (!sink || typeof chunk !== "string" || !chunk.startsWith('{"_aws"')) return write(chunk, ...rest);
     for (const line of chunk.split("\n")) {
       if (!line) continue;

@@ -26,8 +26,9 @@ function rfc3339AsParsed(value: unknown): unknown {
   const next = new Date(Date.parse(lastSecond) + 1000).toISOString();
   if (next.slice(11, 19) !== "00:00:00") return upper;
   // A Date holds whole milliseconds: digits past them go on as written, or `60.9999` would read as `00.999`, early.
-  // Up to three digits the text is the Date's, as it always was (idempotent repeats compare this text).
-  const pastMs = /\.\d{3}(\d+)/.exec(lastSecond)?.[1] ?? "";
+  // Without a sub-ms part (no digits past three, or only zeros) the text is the Date's, as it always was: idempotent
+  // repeats hash this text, and one sent across a rolling deploy must hash alike.
+  const pastMs = /\.\d{3}(\d*[1-9]\d*)/.exec(lastSecond)?.[1] ?? "";
   return `${next.slice(0, -1)}${pastMs}Z`;
 }
 

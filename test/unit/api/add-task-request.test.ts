@@ -87,6 +87,12 @@ describe("parseAddTaskRequest", () => {
     ["2016-12-31T23:59:60.0000001Z", "2017-01-01T00:00:00.0000001Z", "2017-01-01T00:00:00.001Z"],
     ["2017-01-01T05:29:60.0009+05:30", "2017-01-01T00:00:00.0009Z", "2017-01-01T00:00:00.001Z"],
     ["2016-12-31t23:59:60.25z", "2017-01-01T00:00:00.250Z", "2017-01-01T00:00:00.250Z"],
+    // Zeros past the millisecond are no sub-ms part: the text stays what it was before digits past the ms were kept,
+    // so a repeat sent before a rolling deploy and again after it hashes alike (a 200, not a 409).
+    ["2016-12-31T23:59:60.5000Z", "2017-01-01T00:00:00.500Z", "2017-01-01T00:00:00.500Z"],
+    ["2016-12-31T23:59:60.999000000Z", "2017-01-01T00:00:00.999Z", "2017-01-01T00:00:00.999Z"],
+    ["2016-12-31T23:59:60.0000Z", "2017-01-01T00:00:00.000Z", "2017-01-01T00:00:00.000Z"],
+    ["2016-12-31T23:59:60.99900010Z", "2017-01-01T00:00:00.99900010Z", "2017-01-01T00:00:01.000Z"],
   ])(
     "a leap second with a fraction, %s, is that fraction of the second after it (%s), due at the next whole ms: %s",
     (dueAt, asRead, expected) => {

@@ -200,3 +200,137 @@ function fakeBatch(adds: readonly Record<string, unknown>[]): SeenRequest {
     body: JSON.stringify({ tasks: adds }),
   };
 }
+
+describe("addTasks: items a request answered 500 held, left unanswered after a half's item failed", () => {
+  /** Fails (500) the request holding all of items 0–3; in its first half, item 1 is answered 503 (item 0 added). */
+  const halfWith503 = (request: SeenRequest): Scripted => {
+    const ns = nsOf(request);
+    if (ns.length === 4) return functionError;
+    return {
+      status: 200,
+      body: batchOf(
+        addBodiesOf(request).map((body) =>
+          (body.content as { n: number }).n === 1
+            ? { httpStatus: 503, answer: { error: { code: "service_unavailable", message: "try again" } } }
+            : { httpStatus: 201, answer: addAnswer(taskIdOfBody(body)) },
+        ),
+      ),
+    };
+  };
+
+  it("with no attempt left, keep the 500 (that request may have added them), not 'not sent: nothing was done'", async () => {
+    // Prepare
+    const { fetch, seen } = answeringFetch(halfWith503);
+    const client = keyedClient({ fetch, retry: { maxAttempts: 1 } });
+
+    // Act
+    const answer = await client.addTasks({ tasks: items(0, 4) });
+
+    // Assess: items 2 and 3 were in the first request, which the API may have run before it failed
+    expect(seen.map(nsOf)).toEqual([
+      [0, 1, 2, 3],
+      [0, 1],
+    ]);
+    expect(answer.results.map((result) => result.status)).toEqual([201, 503, 500, 500]);
+    expect(answer.results[2]?.error).toMatchObject({ code: "http_error", message: "Internal Server Error" });
+  });
+
+  it("whose retry round fails whole before answering them, keep the 500 too", async () => {
+    // Prepare: the retry round's request (items 1–3, with their keys) is answered 501, which is not sent again
+    const { fetch, seen } = answeringFetch((request) =>
+      seen.length > 2 ? { status: 501, body: "<html>no</html>" } : halfWith503(request),
+    );
+    const { sleep } = recordingSleep();
+    const client = keyedClient({ fetch, sleep });
+
+    // Act
+    const answer = await client.addTasks({ tasks: items(0, 4) });
+
+    // Assess
+    expect(seen.map(nsOf)).toEqual([
+      [0, 1, 2, 3],
+      [0, 1],
+      [1, 2, 3],
+    ]);
+    expect(answer.results.map((result) => result.status)).toEqual([201, 503, 500, 500]);
+  });
+
+  it("sent again while attempts are left, with their keys, and answered", async () => {
+    // Prepare
+    let rounds = 0;
+    const { fetch, seen } = answeringFetch((request) =>
+      rounds++ < 2 ? halfWith503(request) : addedAnswer(request),
+    );
+    const { sleep } = recordingSleep();
+    const client = keyedClient({ fetch, sleep });
+
+    // Act
+    const answer = await client.addTasks({ tasks: items(0, 4) });
+
+    // Assess
+    expect(seen.map(nsOf)).toEqual([
+      [0, 1, 2, 3],
+      [0, 1],
+      [1, 2, 3],
+    ]);
+    expect(seen[2] && keysOf(seen[2])).toEqual(["key-1", "key-2", "key-3"]);
+    expect(answer.results.map((result) => result.status)).toEqual([201, 201, 201, 201]);
+  });
+});
+
+describe("addTasks: a retry round answered 500", () => {
+  it("its items keep that 500 (it may have added them), not the 503 of the round before", async () => {
+    // Prepare: item 1 is answered 503 in the first request; its retry (alone, with its key) is answered 500
+    const { fetch, seen } = answeringFetch((request) => {
+      if (seen.length > 1) return functionError;
+      return {
+        status: 200,
+        body: batchOf(
+          addBodiesOf(request).map((body) =>
+            (body.content as { n: number }).n === 1
+              ? { httpStatus: 503, answer: { error: { code: "service_unavailable", message: "try again" } } }
+              : { httpStatus: 201, answer: addAnswer(taskIdOfBody(body)) },
+          ),
+        ),
+      };
+    });
+    const { sleep } = recordingSleep();
+    const client = keyedClient({ fetch, sleep });
+
+    // Act
+    const answer = await client.addTasks({ tasks: items(0, 3) });
+
+    // Assess
+    expect(seen.map(nsOf)).toEqual([[0, 1, 2], [1]]);
+    expect(answer.results.map((result) => result.status)).toEqual([201, 500, 201]);
+    expect(answer.results[1]?.error).toMatchObject({ code: "http_error", message: "Internal Server Error" });
+  });
+});
+
+describe("addTasks: the halves of a part answered 500 hold its items only", () => {
+  it("an odd part's second half does not reach past it (an item never in a failed request is not sent in one)", async () => {
+    // Prepare: the API takes three items per batch (an older API), and fails any request holding item 2
+    const tooManyFor3: Scripted = {
+      status: 400,
+      body: {
+        error: {
+          code: "validation_failed",
+          message: "the request is invalid",
+          issues: [{ path: "tasks", message: "must hold at most 3 tasks" }],
+        },
+      },
+    };
+    const { fetch, seen } = answeringFetch((request) =>
+      addBodiesOf(request).length > 3 ? tooManyFor3 : failingOn(2)(request),
+    );
+    const client = keyedClient({ fetch });
+
+    // Act
+    const answer = await client.addTasks({ tasks: items(0, 6) });
+
+    // Assess: [0–5] too many; [0–2] 500; its halves [0, 1] and [2], the round stopping there: 3–5 never sent
+    expect(seen.map(nsOf)).toEqual([[0, 1, 2, 3, 4, 5], [0, 1, 2], [0, 1], [2]]);
+    expect(answer.results.map((result) => result.status)).toEqual([201, 201, 500, 503, 503, 503]);
+    expect(answer.results[3]?.error?.message).toMatch(/^not sent/);
+  });
+});

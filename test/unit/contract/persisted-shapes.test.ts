@@ -239,6 +239,72 @@ describe("idempotency claims", () => {
   });
 });
 
+describe("idempotent repeats across the sub-millisecond change", () => {
+  // Requests with no part below the millisecond (zeros past it, exponents, -0, a leap second), hashed by the code
+  // before due times with a sub-ms part were rounded up (24cc7d04): a repeat sent across that deploy must hash
+  // alike, or it is a 409 instead of the first answer.
+  it.each([
+    [
+      '{"topic":"demo","due_at":"2016-12-31T23:59:60.5000Z","content":{}}',
+      "63a5df6382ae7f21abb417ed17c91038601520c9b49a3bc7f64e697a75964623",
+    ],
+    [
+      '{"topic":"demo","due_at":"2016-12-31t23:59:60z","content":{}}',
+      "aff780ddd500b86abe36221d66252f29674b5753f7f8b4067272e96081d18f7c",
+    ],
+    [
+      '{"topic":"demo","due_at":"2016-12-31T18:59:60.999000-05:00","content":{}}',
+      "87b6827c41024dbab7a75a9c49a333960c8ea90dec5a8189a64f48097178cdde",
+    ],
+    [
+      '{"topic":"demo","due_at":"2026-12-04T01:00:00.120000Z","content":{}}',
+      "e8f29c9fb2533bbafa61e18ebf875962f25737f60323cd66f714aac09b456e9d",
+    ],
+    [
+      '{"topic":"demo","due_at":"2026-12-04T06:30:00.1+05:30","content":{}}',
+      "9ad711a6207443a326f8e05840d6e208c608f0d9ce6287ab62da6cb9e249c8b1",
+    ],
+    [
+      '{"topic":"demo","timing_moment":1796346000.123000000000000000,"content":{}}',
+      "ace19ea959028875bdcabc4c1d0c2f2b05707d56636c75188b5fe150f34224ee",
+    ],
+    [
+      '{"topic":"demo","timing_moment":1.796346000123E+9,"content":{}}',
+      "ace19ea959028875bdcabc4c1d0c2f2b05707d56636c75188b5fe150f34224ee",
+    ],
+    [
+      '{"topic":"demo","timing_moment":0.0,"content":{}}',
+      "518a8c5080e9dbe7f8b3f285af01a8aee12613362ff91ec1221afbd4c6d5befc",
+    ],
+    [
+      '{"topic":"demo","timing_moment":-0,"content":{}}',
+      "518a8c5080e9dbe7f8b3f285af01a8aee12613362ff91ec1221afbd4c6d5befc",
+    ],
+    [
+      '{"topic":"demo","delay_seconds":60.0000000000000000000,"content":{}}',
+      "4ed91076eaea3f1c786d71d8d76264e1a434eee4d916b910337246c9e741cdc8",
+    ],
+    [
+      '{"topic":"demo","delay_seconds":1E+2,"content":{}}',
+      "2ff08e8edae7e6321af016815e27d5b51d60fdc2731155270a78e7fdf730f38b",
+    ],
+    [
+      '{"topic":"demo","delay_seconds":-0.0,"content":{}}',
+      "e625ed87ec40f1952ad0da54986ea7dd1dca5c5211f168f138155b40dd02ce32",
+    ],
+    [
+      '{"topic":"demo","delay_seconds":0.001,"content":{}}',
+      "16cd776e33c07a66a222e447e4150c2abd4af3229c0f5cf93af1aa7ca4eb1710",
+    ],
+  ])("%s hashes as before", (text, hash) => {
+    const body = parseExactJson(text, 64);
+    if (!body.ok) throw new Error("not JSON");
+    const request = parseAddTaskRequest(body.value, "k-1");
+    if (!request.ok) throw new Error(JSON.stringify(request.issues));
+    expect(hashRequest(request.value)).toBe(hash);
+  });
+});
+
 describe("destination items", () => {
   const item: Item = shape("destination-item");
   const expectedView = {

@@ -1,4 +1,6 @@
 import { AsyncLocalStorage } from "node:async_hooks";
+import v8 from "node:v8";
+import vm from "node:vm";
 import { Metrics, MetricUnit } from "@aws-lambda-powertools/metrics";
 import { afterEach, describe, expect, it, vi } from "vitest";
 
@@ -118,5 +120,30 @@ describe("capturingEmf", () => {
     expect(a).toHaveLength(2);
     expect(b).toEqual([expect.objectContaining({ Topic: "b" })]);
     expect(result).toEqual(["early", "later", "b"]);
+  });
+});
+
+describe("capturingEmf: clouds started one after another", () => {
+  it("keeps no cloud's sink (its metric store) alive once that cloud's handlers are gone", async () => {
+    // Prepare: V8's collector, callable from the test (the flag takes effect for contexts made after it)
+    v8.setFlagsFromString("--expose-gc");
+    const gc = vm.runInNewContext("gc") as () => void;
+    const capturingEmf = await freshCapturingEmf();
+    const refs: WeakRef<object>[] = [];
+
+    // Act: three clouds, each wrapping its handler with its own sink, then dropped
+    const cloud = () => {
+      const sink = { record: () => {}, print: false };
+      refs.push(new WeakRef(sink));
+      capturingEmf(sink, handler);
+    };
+    for (let i = 0; i < 3; i++) cloud();
+    for (let i = 0; i < 3; i++) {
+      await new Promise((resolve) => setImmediate(resolve));
+      gc();
+    }
+
+    // Assess
+    expect(refs.map((ref) => ref.deref() === undefined)).toEqual([true, true, true]);
   });
 });
