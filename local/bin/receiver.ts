@@ -1,40 +1,46 @@
 /**
  * A callback receiver for trying Punctual locally: verifies each delivery's Standard Webhooks signature with its
- * topic's verification key and prints it. `npx tsx local/bin/receiver.ts [port] [topic]` (default 4000, demo).
- * A real receiver holds one topic's key only; this one derives the key of the topic it serves.
+ * topic's verification key and prints it. `npx tsx local/bin/receiver.ts [port] [topic] [subscriber]` (default 4000,
+ * demo; port 0 takes a free one). A real receiver holds one topic's key only; this one derives the key of the topic it
+ * serves, or of one subscriber of a fan-out topic, whose callbacks are signed with that subscriber's key alone.
  */
 import http from "node:http";
+import type { AddressInfo } from "node:net";
 import { Webhook } from "standardwebhooks";
 import { DEFAULT_LOCAL_SIGNING_SECRET } from "#local/cloud/local-cloud.js";
 import { verificationKeys } from "#shared/security/signing.js";
 
 const port = Number(process.argv[2] ?? 4000);
 const topic = process.argv[3] ?? "demo";
-// The topic's current key (a rotation document as the secret is accepted, as deliver accepts it).
+const subscriber = process.argv[4];
+// The current key (a rotation document as the secret is accepted, as deliver accepts it).
 const [currentKey] = verificationKeys(
   process.env.PUNCTUAL_SIGNING_SECRET ?? DEFAULT_LOCAL_SIGNING_SECRET,
   topic,
+  subscriber,
 );
+const serves = subscriber === undefined ? `topic ${topic}` : `topic ${topic}, subscriber ${subscriber}`;
 const webhook = new Webhook(currentKey as string);
 
-http
-  .createServer((req, res) => {
-    const chunks: Buffer[] = [];
-    req.on("data", (chunk: Buffer) => chunks.push(chunk));
-    req.on("end", () => {
-      const body = Buffer.concat(chunks).toString("utf8");
-      let verdict = "signature OK";
-      try {
-        webhook.verify(body, req.headers as Record<string, string>);
-      } catch (error) {
-        verdict = `signature INVALID (${(error as Error).message})`;
-      }
-      process.stdout.write(
-        `${new Date().toISOString()} ${req.method} ${req.url} attempt=${req.headers["punctual-attempt"]} ${verdict}\n  ${body}\n`,
-      );
-      res.writeHead(verdict === "signature OK" ? 204 : 400).end();
-    });
-  })
-  .listen(port, "127.0.0.1", () =>
-    process.stdout.write(`receiver for topic ${topic} listening on http://127.0.0.1:${port}\n`),
-  );
+const server = http.createServer((req, res) => {
+  const chunks: Buffer[] = [];
+  req.on("data", (chunk: Buffer) => chunks.push(chunk));
+  req.on("end", () => {
+    const body = Buffer.concat(chunks).toString("utf8");
+    let verdict = "signature OK";
+    try {
+      webhook.verify(body, req.headers as Record<string, string>);
+    } catch (error) {
+      verdict = `signature INVALID (${(error as Error).message})`;
+    }
+    process.stdout.write(
+      `${new Date().toISOString()} ${req.method} ${req.url} attempt=${req.headers["punctual-attempt"]} ${verdict}\n  ${body}\n`,
+    );
+    res.writeHead(verdict === "signature OK" ? 204 : 400).end();
+  });
+});
+// The bound port, not the one asked for: port 0 takes a free one.
+server.listen(port, "127.0.0.1", () => {
+  const { port: bound } = server.address() as AddressInfo;
+  process.stdout.write(`receiver for ${serves} listening on http://127.0.0.1:${bound}\n`);
+});

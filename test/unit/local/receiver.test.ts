@@ -1,0 +1,65 @@
+import { type ChildProcess, spawn } from "node:child_process";
+import { fileURLToPath } from "node:url";
+import { Webhook } from "standardwebhooks";
+import { afterEach, describe, expect, it } from "vitest";
+import { DEFAULT_LOCAL_SIGNING_SECRET } from "#local/cloud/local-cloud.js";
+import { verificationKeys } from "#shared/security/signing.js";
+
+/**
+ * README ("Run it locally"): `npm start` prints a fan-out topic's key per subscriber, each subscriber's receiver
+ * verifying only its own, and the local receiver is how one tries callbacks out. A subscriber's copies are signed
+ * with its own key, so a receiver that could derive only the topic's key refused every one of them (400, dead-lettered).
+ * This runs the bin itself, as a user does, on a free port.
+ */
+const root = fileURLToPath(new URL("../../../", import.meta.url));
+const tsx = `${root}node_modules/.bin/tsx`;
+let child: ChildProcess | undefined;
+afterEach(() => {
+  child?.kill("SIGTERM");
+  child = undefined;
+});
+
+async function startReceiver(args: string[]): Promise<string> {
+  child = spawn(tsx, ["local/bin/receiver.ts", ...args], { cwd: root, stdio: ["ignore", "pipe", "inherit"] });
+  const out = child.stdout as NodeJS.ReadableStream;
+  return new Promise((resolve, reject) => {
+    let text = "";
+    out.on("data", (chunk: Buffer) => {
+      text += chunk.toString();
+      const url = /listening on (http:\/\/\S+)/.exec(text)?.[1];
+      if (url) resolve(url);
+    });
+    child?.once("exit", (code) => reject(new Error(`receiver exited (${code}): ${text}`)));
+  });
+}
+
+function post(url: string, key: string): Promise<number> {
+  const body = JSON.stringify({ task_id: "orders.x", topic: "orders", subscriber: "billing", content: {} });
+  const at = new Date();
+  const headers = {
+    "content-type": "application/json",
+    "webhook-id": "orders.x",
+    "webhook-timestamp": String(Math.floor(at.getTime() / 1000)),
+    "webhook-signature": new Webhook(key).sign("orders.x", at, body),
+  };
+  return fetch(`${url}/hooks/punctual`, { method: "POST", headers, body }).then((res) => res.status);
+}
+
+describe("local/bin/receiver.ts", () => {
+  it("verifies a fan-out subscriber's callbacks with that subscriber's key, given [port] [topic] [subscriber]", async () => {
+    const url = await startReceiver(["0", "orders", "billing"]);
+    const [billing] = verificationKeys(DEFAULT_LOCAL_SIGNING_SECRET, "orders", "billing");
+    const [audit] = verificationKeys(DEFAULT_LOCAL_SIGNING_SECRET, "orders", "audit");
+    const [topic] = verificationKeys(DEFAULT_LOCAL_SIGNING_SECRET, "orders");
+    expect(await post(url, billing as string)).toBe(204);
+    // Only its own: another subscriber's key and the topic's are refused.
+    expect(await post(url, audit as string)).toBe(400);
+    expect(await post(url, topic as string)).toBe(400);
+  }, 30_000);
+
+  it("verifies a topic's callbacks with the topic's key when no subscriber is given", async () => {
+    const url = await startReceiver(["0", "orders"]);
+    const [topic] = verificationKeys(DEFAULT_LOCAL_SIGNING_SECRET, "orders");
+    expect(await post(url, topic as string)).toBe(204);
+  }, 30_000);
+});
