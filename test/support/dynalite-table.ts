@@ -4,6 +4,7 @@ import { CreateTableCommand, DynamoDBClient, waitUntilTableExists } from "@aws-s
 import dynalite from "dynalite";
 import { startDynalite as startLocalCloudDynalite } from "#local/aws/dynalite-store.js";
 import type { RequestListener } from "#local/aws/in-process.js";
+import { loadUnkeptDynalite } from "./dynalite-unkept.js";
 import {
   FAILED_INDEX_NAME,
   FAILED_SORT_ATTRIBUTE,
@@ -26,18 +27,21 @@ export interface LocalDynamo {
  * Starts dynalite (tables ACTIVE at once) on a free loopback port. `wrap` puts a layer in front of its request
  * listener (the local cloud's PartiQL emulation); `maxAttempts` is the client's (the SDK's default otherwise);
  * `localCloud`: dynalite as the local cloud starts it (local/aws/dynalite-store.ts: its kept table descriptions and
- * expression parses).
+ * expression parses); `unkept`: a copy of dynalite of its own (test/support/dynalite-unkept.ts), which parses every
+ * expression afresh even once a local cloud has started in this process (a plain one then shares the local cloud's
+ * kept parses: the two use the same dynalite modules).
  */
 export async function startDynalite(
   options: {
     readonly wrap?: (listener: RequestListener) => RequestListener;
     readonly maxAttempts?: number;
     readonly localCloud?: boolean;
+    readonly unkept?: boolean;
   } = {},
 ): Promise<LocalDynamo> {
   const db = options.localCloud
     ? startLocalCloudDynalite({ createTableMs: 0 }).server
-    : dynalite({ createTableMs: 0 });
+    : (options.unkept ? loadUnkeptDynalite().dynalite : dynalite)({ createTableMs: 0 });
   const { wrap } = options;
   const server = wrap ? http.createServer(wrap(db.listeners("request")[0] as RequestListener)) : db;
   await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
