@@ -4,7 +4,6 @@ import { CreateTableCommand, DynamoDBClient, waitUntilTableExists } from "@aws-s
 import dynalite from "dynalite";
 import { startDynalite as startLocalCloudDynalite } from "#local/aws/dynalite-store.js";
 import type { RequestListener } from "#local/aws/in-process.js";
-import { loadUnkeptDynalite } from "./dynalite-unkept.js";
 import {
   FAILED_INDEX_NAME,
   FAILED_SORT_ATTRIBUTE,
@@ -16,6 +15,7 @@ import {
   SCHEDULE_SORT_ATTRIBUTE,
 } from "#shared/domain/schedule.js";
 import { SWEEP_INDEX_NAME, SWEEP_SHARD_ATTRIBUTE, SWEEP_SORT_ATTRIBUTE } from "#shared/domain/sweep.js";
+import { loadUnkeptDynalite } from "./dynalite-unkept.js";
 
 /** dynalite on a loopback port, a real SDK client for it, and how to stop both. */
 export interface LocalDynamo {

@@ -18,11 +18,16 @@ const NAME_PLACEHOLDERS = ["#n0", "#n1", "#n2"] as const;
 const ATTRIBUTES = ["a", "b", "l", "m", "s", "sk"] as const;
 
 const b64 = (...bytes: number[]) => Buffer.from(bytes).toString("base64");
-/** A few values of each type, so BETWEEN meets its bounds in both orders and IN meets equal and unequal ones. */
+/**
+ * A few values of each type, so BETWEEN meets its bounds in both orders and IN meets equal and unequal ones; some
+ * strings name a type, which `attribute_type` takes.
+ */
 const VALUES: readonly WireValue[] = [
   { S: "a" },
   { S: "m" },
   { S: "z" },
+  { S: "N" },
+  { S: "SS" },
   { N: "-2" },
   { N: "1" },
   { N: "5" },
@@ -44,7 +49,7 @@ const VALUES: readonly WireValue[] = [
   { BS: [b64(1), b64(9)] },
 ];
 
-export const wireValue = fc.constantFrom(...VALUES);
+const wireValue = fc.constantFrom(...VALUES);
 
 const path = fc.oneof(
   {
@@ -121,9 +126,13 @@ function textsOf(evaluated: boolean) {
     evaluated ? value : fc.oneof({ weight: 4, arbitrary: value }, other);
   const atom = fc.oneof(
     fc.tuple(operand, comparator, operand).map(([x, c, y]) => `${x} ${c} ${y}`),
-    fc
-      .tuple(operand, valueOr(operand), valueOr(operand))
-      .map(([x, lo, hi]) => `${x} BETWEEN ${lo} AND ${hi}`),
+    // Weighted: a BETWEEN of two values is kept once per order of its bounds, which the values drawn vary.
+    {
+      weight: 3,
+      arbitrary: fc
+        .tuple(operand, valueOr(operand), valueOr(operand))
+        .map(([x, lo, hi]) => `${x} BETWEEN ${lo} AND ${hi}`),
+    },
     fc
       .tuple(operand, fc.array(valueOr(operand), { minLength: 1, maxLength: 3 }))
       .map(([x, list]) => `${x} IN (${list.join(", ")})`),
@@ -140,7 +149,7 @@ function textsOf(evaluated: boolean) {
     if (depth === 0) return atom;
     const inner = conditionOf(depth - 1);
     return fc.oneof(
-      { weight: 3, arbitrary: atom },
+      { weight: 6, arbitrary: atom },
       { weight: 1, arbitrary: fc.tuple(inner, inner).map(([x, y]) => `${x} AND ${y}`) },
       { weight: 1, arbitrary: fc.tuple(inner, inner).map(([x, y]) => `${x} OR ${y}`) },
       { weight: 1, arbitrary: inner.map((x) => `NOT ${x}`) },
@@ -169,23 +178,57 @@ function textsOf(evaluated: boolean) {
   return { condition, keyCondition };
 }
 
-/** One request's names and values: each placeholder its texts use, now and then one left out or one more. */
+/**
+ * One request's names and values. Most are the case's own (a value of the type the case gave it, its content
+ * another or the same), so a text meets its kept parse again; the rest are drawn afresh, of any type. Each
+ * placeholder its texts use is sent, now and then one left out or one more.
+ */
 interface Placeholders {
-  readonly names: Readonly<Record<string, string>>;
-  readonly values: Readonly<Record<string, WireValue>>;
+  /** null: the case's name. */
+  readonly names: Readonly<Record<string, string | null>>;
+  /** `like`: a value of the type of the case's (the `like`-th such); else this value. */
+  readonly values: Readonly<Record<string, { readonly like: number } | { readonly value: WireValue }>>;
   /** Which placeholder the texts use (by its index among them) is left out; -1: none. */
   readonly missing: number;
   readonly unused: "none" | "name" | "value";
 }
+const caseNames = fc.record(
+  Object.fromEntries(NAME_PLACEHOLDERS.map((n) => [n, fc.constantFrom(...ATTRIBUTES)])),
+);
+/** Of two types at most, so a BETWEEN's or a comparison's two values are often of one type (else it is refused). */
+const caseValues = fc
+  .tuple(wireValue, wireValue, fc.array(fc.boolean(), { minLength: 4, maxLength: 4 }))
+  .map(([first, second, firsts]) =>
+    Object.fromEntries(VALUE_PLACEHOLDERS.map((v, i) => [v, firsts[i] ? first : second])),
+  );
 const placeholders: fc.Arbitrary<Placeholders> = fc.record({
-  names: fc.record(Object.fromEntries(NAME_PLACEHOLDERS.map((n) => [n, fc.constantFrom(...ATTRIBUTES)]))),
-  values: fc.record(Object.fromEntries(VALUE_PLACEHOLDERS.map((v) => [v, wireValue]))),
+  names: fc.record(
+    Object.fromEntries(
+      NAME_PLACEHOLDERS.map((n) => [
+        n,
+        fc.oneof({ weight: 6, arbitrary: fc.constant(null) }, fc.constantFrom(...ATTRIBUTES)),
+      ]),
+    ),
+  ),
+  values: fc.record(
+    Object.fromEntries(
+      VALUE_PLACEHOLDERS.map((v) => [
+        v,
+        fc.oneof(
+          { weight: 6, arbitrary: fc.nat(4).map((like) => ({ like })) },
+          { weight: 1, arbitrary: wireValue.map((value) => ({ value })) },
+        ),
+      ]),
+    ),
+  ),
   missing: fc.oneof({ weight: 12, arbitrary: fc.constant(-1) }, { weight: 1, arbitrary: fc.nat(3) }),
   unused: fc.oneof(
     { weight: 12, arbitrary: fc.constant("none" as const) },
     { weight: 1, arbitrary: fc.constantFrom("name" as const, "value" as const) },
   ),
 });
+
+const typeOf = (value: WireValue) => Object.keys(value)[0];
 
 const ACTIONS = ["PutItem", "UpdateItem", "DeleteItem", "GetItem", "Query", "Scan"] as const;
 export type Action = (typeof ACTIONS)[number];
@@ -217,6 +260,8 @@ const request: fc.Arbitrary<Request> = fc.record({
 
 /** A few texts of each kind, and requests using them (each text several times, with other names and values). */
 export interface ExpressionCase {
+  readonly names: Readonly<Record<string, string>>;
+  readonly values: Readonly<Record<string, WireValue>>;
   readonly conditions: readonly string[];
   readonly updates: readonly string[];
   readonly projections: readonly string[];
@@ -226,11 +271,13 @@ export interface ExpressionCase {
 export function expressionCase({ evaluated }: { readonly evaluated: boolean }): fc.Arbitrary<ExpressionCase> {
   const { condition, keyCondition } = textsOf(evaluated);
   return fc.record({
+    names: caseNames,
+    values: caseValues,
     conditions: fc.array(condition, { minLength: 1, maxLength: 3 }),
     updates: fc.array(update, { minLength: 1, maxLength: 2 }),
     projections: fc.array(projection, { minLength: 1, maxLength: 2 }),
     keyConditions: fc.array(keyCondition, { minLength: 1, maxLength: 2 }),
-    requests: fc.array(request, { minLength: 4, maxLength: 10 }),
+    requests: fc.array(request, { minLength: 6, maxLength: 14 }),
   });
 }
 
@@ -260,15 +307,16 @@ function expressionsOf(c: ExpressionCase, r: Request): Record<string, string> {
 const PLACEHOLDER = /[#:][0-9a-zA-Z_]+/g;
 
 /** The names and values a request sends: those its texts use (`:p` the partition), less one or plus one. */
-function namesAndValues(texts: readonly string[], p: Placeholders, partition: string) {
+function namesAndValues(c: ExpressionCase, texts: readonly string[], p: Placeholders, partition: string) {
   const used = [...new Set(texts.flatMap((text) => text.match(PLACEHOLDER) ?? []))];
-  const sent = used.filter((placeholder, i) => i !== p.missing);
+  const sent = used.filter((_, i) => i !== p.missing);
   const names: Record<string, string> = {};
   const values: Record<string, WireValue> = {};
   for (const placeholder of sent) {
     if (placeholder === ":p") values[placeholder] = { S: partition };
-    else if (placeholder in p.names) names[placeholder] = p.names[placeholder] as string;
-    else if (placeholder in p.values) values[placeholder] = p.values[placeholder] as WireValue;
+    else if (placeholder in p.names)
+      names[placeholder] = p.names[placeholder] ?? (c.names[placeholder] as string);
+    else if (placeholder in p.values) values[placeholder] = requestValue(c, p, placeholder);
   }
   if (p.unused === "name") names["#unused"] = "a";
   if (p.unused === "value") values[":unused"] = { S: "a" };
@@ -276,6 +324,14 @@ function namesAndValues(texts: readonly string[], p: Placeholders, partition: st
     ...(Object.keys(names).length > 0 ? { ExpressionAttributeNames: names } : {}),
     ...(Object.keys(values).length > 0 ? { ExpressionAttributeValues: values } : {}),
   };
+}
+
+function requestValue(c: ExpressionCase, p: Placeholders, placeholder: string): WireValue {
+  const chosen = p.values[placeholder];
+  if (chosen === undefined || "value" in chosen) return chosen?.value ?? { S: "a" };
+  const type = typeOf(c.values[placeholder] ?? { S: "a" });
+  const like = VALUES.filter((value) => typeOf(value) === type);
+  return like[chosen.like % like.length] as WireValue;
 }
 
 /** The case's requests as DynamoDB's JSON API takes them, on `table`, items in the partition `partition`. */
@@ -299,7 +355,7 @@ export function wireRequests(
       TableName: table,
       ...byAction[r.action],
       ...expressions,
-      ...namesAndValues(Object.values(expressions), r.placeholders, partition),
+      ...namesAndValues(c, Object.values(expressions), r.placeholders, partition),
     };
     return { action: r.action, input };
   });
