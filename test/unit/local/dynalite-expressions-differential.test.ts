@@ -14,7 +14,7 @@ import { keepExpressionParses } from "#local/aws/dynalite-expressions.js";
 import { type Action, expressionCase, wireRequests } from "../../support/arbitraries/dynamo-expressions.js";
 import { createKeyedTable, type LocalDynamo, startDynalite } from "../../support/dynalite-table.js";
 import { type DynaliteValidations, loadUnkeptDynalite } from "../../support/dynalite-unkept.js";
-import { propertyRuns } from "../../support/fast-check-runs.js";
+import { propertyRuns, propertyScale } from "../../support/fast-check-runs.js";
 
 /**
  * Differential tests of the local cloud's kept expression parses (local/aws/dynalite-expressions.ts): the same
@@ -27,6 +27,8 @@ const unkept = loadUnkeptDynalite();
 /** The shared validations module: the one whose parsers the local cloud wraps. */
 const kept = require("dynalite/validations/index.js") as DynaliteValidations;
 const PARSER_NAMES = ["conditionParser", "updateParser", "projectionParser"];
+/** Generous for a loaded machine (each property takes ~2 s alone); soaks scale it with their runs. */
+const TIMEOUT_MS = 30_000 * propertyScale();
 /** Where dynalite's validations leave a request's parses. */
 const PARSES = ["_updates", "_condition", "_keyCondition", "_filter", "_projection"] as const;
 
@@ -56,15 +58,18 @@ describe("dynalite's kept expression parses, against parses made afresh", () => 
 
   it("answer every request's expressions as a fresh parse does, sharing nothing with another request", () => {
     let requests = 0;
+    let accepted = 0;
     // Everything an earlier request sent or was handed: no later parse may hold any of it.
-    const earlier = new Set<object>();
+    const earlier = new WeakSet<object>();
     fc.assert(
       fc.property(expressionCase({ evaluated: false }), (c) => {
         for (const { input } of wireRequests(c, "t", "p")) {
           requests++;
           const fresh = structuredClone(input);
           const reused = structuredClone(input);
-          expect(kept.validateExpressions(reused)).toBe(unkept.validations.validateExpressions(fresh));
+          const refusal = unkept.validations.validateExpressions(fresh);
+          expect(kept.validateExpressions(reused)).toBe(refusal);
+          if (refusal === undefined) accepted++;
           const parses = (data: Json) => PARSES.map((field) => data[field]);
           expect(parses(reused)).toStrictEqual(parses(fresh));
           const held = objectsOf(parses(reused));
@@ -74,8 +79,9 @@ describe("dynalite's kept expression parses, against parses made afresh", () => 
       }),
       propertyRuns(300),
     );
-    expect(requests).toBeGreaterThan(2_000);
-  });
+    // Not all refused: the parses compared are mostly whole ones.
+    expect(accepted).toBeGreaterThan(requests / 5);
+  }, TIMEOUT_MS);
 });
 
 const COMMANDS = {
@@ -147,5 +153,5 @@ describe("dynalite with kept expression parses, over HTTP", () => {
       propertyRuns(40),
     );
     expect(outcomes.get("ok") ?? 0).toBeGreaterThan(requests / 10);
-  });
+  }, TIMEOUT_MS);
 });
