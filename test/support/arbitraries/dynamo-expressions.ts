@@ -167,9 +167,12 @@ function textsOf(evaluated: boolean) {
         .oneof(
           fc.tuple(fc.constantFrom("sk", "#n0"), comparator, value).map(([k, c, v]) => `${k} ${c} ${v}`),
           fc.tuple(fc.constantFrom("sk", "#n0"), value).map(([k, v]) => `begins_with(${k}, ${v})`),
-          fc
-            .tuple(fc.constantFrom("sk", "#n0"), value, value)
-            .map(([k, lo, hi]) => `${k} BETWEEN ${lo} AND ${hi}`),
+          {
+            weight: 3,
+            arbitrary: fc
+              .tuple(fc.constantFrom("sk", "#n0"), value, value)
+              .map(([k, lo, hi]) => `${k} BETWEEN ${lo} AND ${hi}`),
+          },
           atom,
         )
         .map((sort) => `pk = :p AND ${sort}`),
@@ -258,6 +261,33 @@ const request: fc.Arbitrary<Request> = fc.record({
   placeholders,
 });
 
+const SPACE_OR_KEYWORD = / |\b(?:AND|OR|NOT|BETWEEN|IN|SET|REMOVE|ADD|DELETE)\b/g;
+const SPACES = [" ", " ", " ", "  ", "\n", "\t", " \r\n"];
+/**
+ * Texts spelled otherwise now and then: keywords in lower or mixed case, other whitespace (the grammars take
+ * [ \t\r\n]). What the cache reads of a text by regular expression (placeholders, `BETWEEN :a AND :b`)
+ * must agree with the grammars however it is spelled.
+ */
+function respelled(text: fc.Arbitrary<string>): fc.Arbitrary<string> {
+  const picks = fc.array(fc.nat(SPACES.length - 1), { minLength: 8, maxLength: 8 });
+  return fc.oneof(
+    { weight: 1, arbitrary: text },
+    {
+      weight: 1,
+      arbitrary: fc.tuple(text, picks).map(([t, pick]) => {
+        let i = 0;
+        return t.replace(SPACE_OR_KEYWORD, (match) => {
+          const choice = pick[i++ % pick.length] ?? 0;
+          if (match === " ") return SPACES[choice] ?? " ";
+          return (
+            [match, match.toLowerCase(), `${match[0]}${match.slice(1).toLowerCase()}`][choice % 3] ?? match
+          );
+        });
+      }),
+    },
+  );
+}
+
 /** A few texts of each kind, and requests using them (each text several times, with other names and values). */
 export interface ExpressionCase {
   readonly names: Readonly<Record<string, string>>;
@@ -273,11 +303,11 @@ export function expressionCase({ evaluated }: { readonly evaluated: boolean }): 
   return fc.record({
     names: caseNames,
     values: caseValues,
-    conditions: fc.array(condition, { minLength: 1, maxLength: 3 }),
-    updates: fc.array(update, { minLength: 1, maxLength: 2 }),
-    projections: fc.array(projection, { minLength: 1, maxLength: 2 }),
-    keyConditions: fc.array(keyCondition, { minLength: 1, maxLength: 2 }),
-    requests: fc.array(request, { minLength: 6, maxLength: 14 }),
+    conditions: fc.array(respelled(condition), { minLength: 1, maxLength: 3 }),
+    updates: fc.array(respelled(update), { minLength: 1, maxLength: 2 }),
+    projections: fc.array(respelled(projection), { minLength: 1, maxLength: 2 }),
+    keyConditions: fc.array(respelled(keyCondition), { minLength: 1, maxLength: 2 }),
+    requests: fc.array(request, { minLength: 8, maxLength: 20 }),
   });
 }
 

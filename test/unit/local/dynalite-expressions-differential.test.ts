@@ -77,7 +77,7 @@ describe("dynalite's kept expression parses, against parses made afresh", () => 
           for (const node of [...held, ...objectsOf(reused)]) earlier.add(node);
         }
       }),
-      propertyRuns(300),
+      propertyRuns(250),
     );
     // Not all refused: the parses compared are mostly whole ones.
     expect(accepted).toBeGreaterThan(requests / 5);
@@ -150,7 +150,7 @@ describe("dynalite with kept expression parses, over HTTP", () => {
           await answer(fresh.client, "Query", { TableName: table, ...partitionItems }),
         );
       }),
-      propertyRuns(40),
+      propertyRuns(30),
     );
     expect(outcomes.get("ok") ?? 0).toBeGreaterThan(requests / 10);
   }, TIMEOUT_MS);
