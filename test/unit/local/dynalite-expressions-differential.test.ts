@@ -56,32 +56,36 @@ describe("dynalite's kept expression parses, against parses made afresh", () => 
     expect(unkept.parsers.map((parser) => parser.parse.name)).toEqual(PARSER_NAMES.map(() => "peg$parse"));
   });
 
-  it("answer every request's expressions as a fresh parse does, sharing nothing with another request", () => {
-    let requests = 0;
-    let accepted = 0;
-    // Everything an earlier request sent or was handed: no later parse may hold any of it.
-    const earlier = new WeakSet<object>();
-    fc.assert(
-      fc.property(expressionCase({ evaluated: false }), (c) => {
-        for (const { input } of wireRequests(c, "t", "p")) {
-          requests++;
-          const fresh = structuredClone(input);
-          const reused = structuredClone(input);
-          const refusal = unkept.validations.validateExpressions(fresh);
-          expect(kept.validateExpressions(reused)).toBe(refusal);
-          if (refusal === undefined) accepted++;
-          const parses = (data: Json) => PARSES.map((field) => data[field]);
-          expect(parses(reused)).toStrictEqual(parses(fresh));
-          const held = objectsOf(parses(reused));
-          expect([...held].filter((node) => earlier.has(node))).toEqual([]);
-          for (const node of [...held, ...objectsOf(reused)]) earlier.add(node);
-        }
-      }),
-      propertyRuns(250),
-    );
-    // Not all refused: the parses compared are mostly whole ones.
-    expect(accepted).toBeGreaterThan(requests / 5);
-  }, TIMEOUT_MS);
+  it(
+    "answer every request's expressions as a fresh parse does, sharing nothing with another request",
+    () => {
+      let requests = 0;
+      let accepted = 0;
+      // Everything an earlier request sent or was handed: no later parse may hold any of it.
+      const earlier = new WeakSet<object>();
+      fc.assert(
+        fc.property(expressionCase({ evaluated: false }), (c) => {
+          for (const { input } of wireRequests(c, "t", "p")) {
+            requests++;
+            const fresh = structuredClone(input);
+            const reused = structuredClone(input);
+            const refusal = unkept.validations.validateExpressions(fresh);
+            expect(kept.validateExpressions(reused)).toBe(refusal);
+            if (refusal === undefined) accepted++;
+            const parses = (data: Json) => PARSES.map((field) => data[field]);
+            expect(parses(reused)).toStrictEqual(parses(fresh));
+            const held = objectsOf(parses(reused));
+            expect([...held].filter((node) => earlier.has(node))).toEqual([]);
+            for (const node of [...held, ...objectsOf(reused)]) earlier.add(node);
+          }
+        }),
+        propertyRuns(250),
+      );
+      // Not all refused: the parses compared are mostly whole ones.
+      expect(accepted).toBeGreaterThan(requests / 5);
+    },
+    TIMEOUT_MS,
+  );
 });
 
 const COMMANDS = {
@@ -128,30 +132,34 @@ describe("dynalite with kept expression parses, over HTTP", () => {
     await Promise.all([reusing?.stop(), fresh?.stop()]);
   });
 
-  it("answers every request as dynalite parsing afresh does, items and errors alike", async () => {
-    let requests = 0;
-    let cases = 0;
-    const outcomes = new Map<string, number>();
-    await fc.assert(
-      fc.asyncProperty(expressionCase({ evaluated: true }), async (c) => {
-        const partition = `p${cases++}`;
-        for (const { action, input } of wireRequests(c, table, partition)) {
-          requests++;
-          const expected = await answer(fresh.client, action, input);
-          expect(await answer(reusing.client, action, input)).toStrictEqual(expected);
-          const kind = (expected as { name?: string }).name ?? "ok";
-          outcomes.set(kind, (outcomes.get(kind) ?? 0) + 1);
-        }
-        const partitionItems = {
-          KeyConditionExpression: "pk = :p",
-          ExpressionAttributeValues: { ":p": { S: partition } },
-        };
-        expect(await answer(reusing.client, "Query", { TableName: table, ...partitionItems })).toStrictEqual(
-          await answer(fresh.client, "Query", { TableName: table, ...partitionItems }),
-        );
-      }),
-      propertyRuns(30),
-    );
-    expect(outcomes.get("ok") ?? 0).toBeGreaterThan(requests / 10);
-  }, TIMEOUT_MS);
+  it(
+    "answers every request as dynalite parsing afresh does, items and errors alike",
+    async () => {
+      let requests = 0;
+      let cases = 0;
+      const outcomes = new Map<string, number>();
+      await fc.assert(
+        fc.asyncProperty(expressionCase({ evaluated: true }), async (c) => {
+          const partition = `p${cases++}`;
+          for (const { action, input } of wireRequests(c, table, partition)) {
+            requests++;
+            const expected = await answer(fresh.client, action, input);
+            expect(await answer(reusing.client, action, input)).toStrictEqual(expected);
+            const kind = (expected as { name?: string }).name ?? "ok";
+            outcomes.set(kind, (outcomes.get(kind) ?? 0) + 1);
+          }
+          const partitionItems = {
+            KeyConditionExpression: "pk = :p",
+            ExpressionAttributeValues: { ":p": { S: partition } },
+          };
+          expect(
+            await answer(reusing.client, "Query", { TableName: table, ...partitionItems }),
+          ).toStrictEqual(await answer(fresh.client, "Query", { TableName: table, ...partitionItems }));
+        }),
+        propertyRuns(30),
+      );
+      expect(outcomes.get("ok") ?? 0).toBeGreaterThan(requests / 10);
+    },
+    TIMEOUT_MS,
+  );
 });
