@@ -15,6 +15,7 @@ import {
   SCHEDULE_SORT_ATTRIBUTE,
 } from "#shared/domain/schedule.js";
 import { SWEEP_INDEX_NAME, SWEEP_SHARD_ATTRIBUTE, SWEEP_SORT_ATTRIBUTE } from "#shared/domain/sweep.js";
+import { loadUnkeptDynalite } from "./dynalite-unkept.js";
 
 /** dynalite on a loopback port, a real SDK client for it, and how to stop both. */
 export interface LocalDynamo {
@@ -26,18 +27,21 @@ export interface LocalDynamo {
  * Starts dynalite (tables ACTIVE at once) on a free loopback port. `wrap` puts a layer in front of its request
  * listener (the local cloud's PartiQL emulation); `maxAttempts` is the client's (the SDK's default otherwise);
  * `localCloud`: dynalite as the local cloud starts it (local/aws/dynalite-store.ts: its kept table descriptions and
- * expression parses).
+ * expression parses); `unkept`: a copy of dynalite of its own (test/support/dynalite-unkept.ts), which parses every
+ * expression afresh even once a local cloud has started in this process (a plain one then shares the local cloud's
+ * kept parses: the two use the same dynalite modules).
  */
 export async function startDynalite(
   options: {
     readonly wrap?: (listener: RequestListener) => RequestListener;
     readonly maxAttempts?: number;
     readonly localCloud?: boolean;
+    readonly unkept?: boolean;
   } = {},
 ): Promise<LocalDynamo> {
   const db = options.localCloud
     ? startLocalCloudDynalite({ createTableMs: 0 }).server
-    : dynalite({ createTableMs: 0 });
+    : (options.unkept ? loadUnkeptDynalite().dynalite : dynalite)({ createTableMs: 0 });
   const { wrap } = options;
   const server = wrap ? http.createServer(wrap(db.listeners("request")[0] as RequestListener)) : db;
   await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
