@@ -4,7 +4,7 @@ import { isPunctualError, RETRYABLE_STATUSES } from "../client/index.js";
  * What `punctual` exits with, for scripts:
  *   0  success
  *   1  usage: unknown command or option, a missing or malformed argument, no API URL, no region for SigV4 or
- *      --env's look-up, no or a malformed signing secret
+ *      --env's look-up, no or a malformed signing secret, a `console --port` in use
  *   2  the API refused the request (4xx but 408, 429): fix the request; sending it again will not help
  *   3  the API failed (5xx) or still throttled (429, or 408) after the client's retries, or could not be reached,
  *      or an AWS look-up (--env, --secret-arn) failed: may be retried, except that a create or a single replay

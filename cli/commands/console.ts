@@ -52,7 +52,7 @@ export function consoleCommand(parent: Command, io: CliIo): void {
         host: options.host,
         port: options.port,
         log: (line) => io.err(`${line}\n`),
-      });
+      }).catch((error: unknown) => Promise.reject(portProblem(error, options) ?? error));
       io.out(`Punctual console for ${apiUrl.origin}: ${server.url}\n(Ctrl-C stops)\n`);
       await new Promise<void>((resolve) => {
         process.once("SIGINT", resolve);
@@ -60,6 +60,20 @@ export function consoleCommand(parent: Command, io: CliIo): void {
       });
       await server.stop();
     });
+}
+
+/**
+ * A port that cannot be listened on is the caller's choice to change (exit 1, naming `--port`), not a failure worth
+ * retrying (exit 3 with Node's raw `listen EADDRINUSE`): the default, 4000, is also the local receiver's.
+ */
+function portProblem(error: unknown, options: ConsoleOptions): UsageError | undefined {
+  const code = (error as { code?: unknown }).code;
+  const at = `port ${options.port} on ${options.host}`;
+  if (code === "EADDRINUSE")
+    return new UsageError(`${at} is in use: give another --port (0 picks a free one)`);
+  if (code === "EACCES")
+    return new UsageError(`${at} is not open to this user: give another --port (0 picks a free one)`);
+  return undefined;
 }
 
 /** A port in plain digits (0 picks a free one): `Number()` alone read `0x50` as 80 and `8e3` as 8000. */

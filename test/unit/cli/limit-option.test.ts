@@ -1,4 +1,6 @@
 import { mkdtemp, writeFile } from "node:fs/promises";
+import http from "node:http";
+import type { AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { describe, expect, it } from "vitest";
@@ -62,6 +64,28 @@ describe("console --port", () => {
       expect(result.sent).toEqual([]);
     },
   );
+});
+
+describe("console on a port already in use", () => {
+  it("is a usage error (exit 1) naming the port and --port, not a raw EADDRINUSE (exit 3)", async () => {
+    // Prepare
+    const taken = http.createServer();
+    await new Promise<void>((resolve) => taken.listen(0, "127.0.0.1", resolve));
+    const { port } = taken.address() as AddressInfo;
+
+    try {
+      // Act
+      const result = await run(["console", "--auth", "none", "--port", String(port)]);
+
+      // Assess
+      expect(result.code).toBe(1);
+      expect(result.err).toContain(`port ${port} on 127.0.0.1 is in use`);
+      expect(result.err).toMatch(/--port/);
+      expect(result.sent).toEqual([]);
+    } finally {
+      await new Promise<void>((resolve) => taken.close(() => resolve()));
+    }
+  });
 });
 
 describe("schedules create --content with --content-file", () => {
