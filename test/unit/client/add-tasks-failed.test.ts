@@ -6,6 +6,11 @@ import {
   addedAnswer,
   answeringFetch,
   batchOf,
+  numberedTaskIds as idsOf,
+  numberedItem as item,
+  numberedItems as items,
+  keysSent as keysOf,
+  numbersSent as nsOf,
   recordingSleep,
   type Scripted,
   type SeenRequest,
@@ -19,11 +24,6 @@ import {
  * and a 500 that stays with one item alone is that item's. Other 5xx are retried whole or not at all, never split.
  */
 const API = "http://127.0.0.1:3000";
-const item = (n: number) => ({ topic: "demo", delay_seconds: 90, content: { n } });
-const items = (from: number, to: number) => Array.from({ length: to - from }, (_, i) => item(from + i));
-const nsOf = (request: SeenRequest) => addBodiesOf(request).map((body) => (body.content as { n: number }).n);
-const keysOf = (request: SeenRequest) => addBodiesOf(request).map((body) => body.idempotency_key);
-const idsOf = (ns: readonly number[]) => ns.map((n) => taskIdOfBody(item(n)));
 /** API Gateway's answer when the function failed (an uncaught error, a crash): the request's, not an item's. */
 const functionError: Scripted = { status: 500, body: { message: "Internal Server Error" } };
 

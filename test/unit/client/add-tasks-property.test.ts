@@ -6,6 +6,7 @@ import {
   addBodiesOf,
   answeringFetch,
   batchOf,
+  numberedItem as item,
   recordingSleep,
   type Scripted,
   type SeenRequest,
@@ -18,7 +19,6 @@ import {
  * request: whatever the mix, no item is stored twice, an item answered added is stored and gets its own task id, and
  * an item that may have been added (it was stored, or a request answered 500 held it) is never reported "not sent".
  */
-const item = (n: number) => ({ topic: "demo", delay_seconds: 90, content: { n } });
 const nOf = (body: Record<string, unknown>) => (body.content as { n: number }).n;
 const tooMany = (cap: number): Scripted => ({
   status: 400,

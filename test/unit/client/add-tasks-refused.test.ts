@@ -5,10 +5,13 @@ import {
   addedAnswer,
   answeringFetch,
   heldFetch,
+  numberedTaskIds as idsOf,
+  numberedItems as items,
+  keysSent as keysOf,
+  numbersSent as nsOf,
   recordingSleep,
   type Scripted,
   type SeenRequest,
-  taskIdOfBody,
 } from "./fakes.js";
 
 /**
@@ -17,11 +20,6 @@ import {
  * caller's order, each item with the one key it carried.
  */
 const API = "http://127.0.0.1:3000";
-const item = (n: number) => ({ topic: "demo", delay_seconds: 90, content: { n } });
-const items = (from: number, to: number) => Array.from({ length: to - from }, (_, i) => item(from + i));
-const nsOf = (request: SeenRequest) => addBodiesOf(request).map((body) => (body.content as { n: number }).n);
-const keysOf = (request: SeenRequest) => addBodiesOf(request).map((body) => body.idempotency_key);
-const idsOf = (ns: readonly number[]) => ns.map((n) => taskIdOfBody(item(n)));
 const route = (request: SeenRequest) => `${request.method} ${request.url.pathname}`;
 
 /** A proxy in front of the API whose body limit is lower than the batch's (nginx's `client_max_body_size`). */

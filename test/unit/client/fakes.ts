@@ -157,3 +157,16 @@ export function batchOf(
   const added = results.filter((result) => result.status < 300).length;
   return { results, added, failed: results.length - added };
 }
+
+/** Add `n` of a numbered run (the batch tests' items): the number in its content tells the items apart. */
+export const numberedItem = (n: number) => ({ topic: "demo", delay_seconds: 90, content: { n } });
+/** Items `from` … `to` − 1 of the numbered run. */
+export const numberedItems = (from: number, to: number) =>
+  Array.from({ length: to - from }, (_, i) => numberedItem(from + i));
+/** Which numbered items a batch request carried, in its order. */
+export const numbersSent = (request: SeenRequest) =>
+  addBodiesOf(request).map((body) => (body.content as { n: number }).n);
+/** The idempotency keys a batch request's items carried, in its order. */
+export const keysSent = (request: SeenRequest) => addBodiesOf(request).map((body) => body.idempotency_key);
+/** The task ids `addedAnswer` gives the numbered items. */
+export const numberedTaskIds = (ns: readonly number[]) => ns.map((n) => taskIdOfBody(numberedItem(n)));
