@@ -123,14 +123,26 @@ export const contentSchema = /* @__PURE__ */ z.withMeta(
   },
 );
 
+/** What the service keeps of a due time (shared/domain/whole-ms.ts), said in the OpenAPI document. */
+const WHOLE_MS_NOTE =
+  "a part below the millisecond rounds up to the next whole ms (never early); past means now";
+
 /** The three ways to say when a task is due (add, and reschedule: one rule for both). */
 const timingFields = {
   timing_moment: /* @__PURE__ */ z.optional(
-    /* @__PURE__ */ z.number().check(/* @__PURE__ */ z.gte(0, "must be unix seconds, not negative")),
+    /* @__PURE__ */ z.withMeta(
+      /* @__PURE__ */ z.number().check(/* @__PURE__ */ z.gte(0, "must be unix seconds, not negative")),
+      { description: `unix seconds, may be fractional; ${WHOLE_MS_NOTE}` },
+    ),
   ),
-  due_at: /* @__PURE__ */ z.optional(rfc3339DateTime),
+  due_at: /* @__PURE__ */ z.optional(
+    /* @__PURE__ */ z.withMeta(rfc3339DateTime, { description: `a date-time with a zone; ${WHOLE_MS_NOTE}` }),
+  ),
   delay_seconds: /* @__PURE__ */ z.optional(
-    /* @__PURE__ */ z.number().check(/* @__PURE__ */ z.gte(0, "must not be negative")),
+    /* @__PURE__ */ z.withMeta(
+      /* @__PURE__ */ z.number().check(/* @__PURE__ */ z.gte(0, "must not be negative")),
+      { description: `seconds from now, may be fractional; ${WHOLE_MS_NOTE}` },
+    ),
   ),
 };
 
