@@ -21,41 +21,57 @@ afterAll(async () => {
 const routeOf = (input: Parameters<typeof fetch>[0], init: RequestInit | undefined) =>
   `${init?.method ?? "GET"} ${new URL(typeof input === "string" || input instanceof URL ? input : input.url).pathname}`;
 
+/**
+ * A proxy that forwards every request to the local cloud and records what the API answered (status and body), and
+ * hands the first answer on as `spoil` makes it; the others as they came.
+ */
+function spoilingFirstAnswer(spoil: (text: string, response: Response) => Response) {
+  const statuses: number[] = [];
+  const bodies: string[] = [];
+  const fetch: typeof globalThis.fetch = async (input, init) => {
+    const response = await validatingFetch(input, init);
+    const text = await response.text();
+    statuses.push(response.status);
+    bodies.push(text);
+    if (statuses.length === 1) return spoil(text, response);
+    return new Response(text, { status: response.status, headers: response.headers });
+  };
+  return { fetch, statuses, bodies };
+}
+
+/** One add through `fetch` by a client that adds one call per request, to the receiver's `path`, once delivered. */
+async function addDelivered(fetch: typeof globalThis.fetch, path: string) {
+  const client = new PunctualClient({
+    apiUrl: h.cloud.apiUrl,
+    fetch,
+    sleep: async () => {},
+    addBatching: false,
+  });
+  const added = await client.addTask({
+    topic: "demo",
+    delay_seconds: 0,
+    content: { order_id: randomUUID() },
+    callback: { url: `${h.receiver.url}/ok/${path}` },
+  });
+  await h.receiver.waitFor(() => h.receiver.forTask(added.task_id).length > 0);
+  await h.waitForStatus(added.task_id, ["delivered"]);
+  return added;
+}
+
 describe("PunctualClient through a faulty proxy, against the local cloud", () => {
   it("an add whose 201 the proxy cut short is sent again with its key: the API answers 200 with that task, added once", async () => {
     // Prepare: the proxy forwards every request, but cuts the first answer's body to its first 20 bytes
-    const run = randomUUID();
-    const statuses: number[] = [];
-    const bodies: string[] = [];
-    const fetch: typeof globalThis.fetch = async (input, init) => {
-      const response = await validatingFetch(input, init);
-      const text = await response.text();
-      statuses.push(response.status);
-      bodies.push(text);
-      const passed = statuses.length === 1 ? text.slice(0, 20) : text;
-      return new Response(passed, { status: response.status, headers: response.headers });
-    };
-    const client = new PunctualClient({
-      apiUrl: h.cloud.apiUrl,
-      fetch,
-      sleep: async () => {},
-      addBatching: false,
-    });
-    const url = `${h.receiver.url}/ok/client-proxy-cut`;
+    const proxy = spoilingFirstAnswer(
+      (text, response) =>
+        new Response(text.slice(0, 20), { status: response.status, headers: response.headers }),
+    );
 
     // Act
-    const added = await client.addTask({
-      topic: "demo",
-      delay_seconds: 0,
-      content: { order_id: run },
-      callback: { url },
-    });
-    await h.receiver.waitFor(() => h.receiver.forTask(added.task_id).length > 0);
-    await h.waitForStatus(added.task_id, ["delivered"]);
+    const added = await addDelivered(proxy.fetch, "client-proxy-cut");
 
     // Assess: made by the first request (201), found by its key on the second (200); delivered once
-    expect(statuses).toEqual([201, 200]);
-    expect(JSON.parse(bodies[0] ?? "").task_id).toBe(added.task_id);
+    expect(proxy.statuses).toEqual([201, 200]);
+    expect(JSON.parse(proxy.bodies[0] ?? "").task_id).toBe(added.task_id);
     expect(h.receiver.forTask(added.task_id)).toHaveLength(1);
   });
 
@@ -248,39 +264,16 @@ describe("PunctualClient through a faulty proxy, against the local cloud", () =>
 
   it("an add the API made whose answer the proxy turns into a 502: sent again with its key, the API answers 200 with that task, delivered once", async () => {
     // Prepare: the proxy forwards every request, and answers the first one 502 whatever the API said
-    const run = randomUUID();
-    const statuses: number[] = [];
-    const bodies: string[] = [];
-    const fetch: typeof globalThis.fetch = async (input, init) => {
-      const response = await validatingFetch(input, init);
-      const text = await response.text();
-      statuses.push(response.status);
-      bodies.push(text);
-      if (statuses.length === 1)
-        return new Response("<html><h1>502 Bad Gateway</h1></html>", { status: 502 });
-      return new Response(text, { status: response.status, headers: response.headers });
-    };
-    const client = new PunctualClient({
-      apiUrl: h.cloud.apiUrl,
-      fetch,
-      sleep: async () => {},
-      addBatching: false,
-    });
-    const url = `${h.receiver.url}/ok/client-proxy-502`;
+    const proxy = spoilingFirstAnswer(
+      () => new Response("<html><h1>502 Bad Gateway</h1></html>", { status: 502 }),
+    );
 
     // Act
-    const added = await client.addTask({
-      topic: "demo",
-      delay_seconds: 0,
-      content: { order_id: run },
-      callback: { url },
-    });
-    await h.receiver.waitFor(() => h.receiver.forTask(added.task_id).length > 0);
-    await h.waitForStatus(added.task_id, ["delivered"]);
+    const added = await addDelivered(proxy.fetch, "client-proxy-502");
 
     // Assess: made by the first request (201, answered 502), found by its key on the second (200); delivered once
-    expect(statuses).toEqual([201, 200]);
-    expect(JSON.parse(bodies[0] ?? "").task_id).toBe(added.task_id);
+    expect(proxy.statuses).toEqual([201, 200]);
+    expect(JSON.parse(proxy.bodies[0] ?? "").task_id).toBe(added.task_id);
     expect(h.receiver.forTask(added.task_id)).toHaveLength(1);
   });
 

@@ -8,6 +8,7 @@ import { topicSigningKey } from "#shared/security/signing.js";
 import { stackName } from "../../../cli/connection.js";
 import { main } from "../../../cli/main.js";
 import { CloudFormationStandIn, type StandInOptions } from "../../support/cloudformation-stand-in.js";
+import { taskViewAnswer } from "../client/fakes.js";
 
 /**
  * `punctual --env NAME` against a stand-in for CloudFormation (and Secrets Manager) that speaks their wire protocols:
@@ -21,17 +22,6 @@ const TASK_ID = "demo.n1.mhx0z8ka.01JD3ABCDEFGHJKMNPQRSTVWXY";
 const REGION = "eu-west-1";
 const SECRET_ARN = "arn:aws:secretsmanager:us-east-2:123456789012:secret:punctual-prod-signing-AbCdEf";
 
-const taskView = {
-  task_id: TASK_ID,
-  topic: "demo",
-  status: "scheduled",
-  due_at: "2026-11-23T12:01:30.000Z",
-  accepted_at: "2026-11-23T12:00:00.000Z",
-  attempts: 0,
-  callback_url: "https://hooks.example.com/punctual",
-  attempt_log: [],
-};
-
 const cleanups: (() => Promise<void>)[] = [];
 afterEach(async () => {
   vi.unstubAllEnvs();
@@ -44,7 +34,7 @@ async function apiServer(): Promise<{ url: string; paths: string[] }> {
   const server = http.createServer((request, response) => {
     paths.push(request.url ?? "");
     response.writeHead(200, { "content-type": "application/json" });
-    response.end(JSON.stringify(taskView));
+    response.end(JSON.stringify(taskViewAnswer(TASK_ID)));
   });
   await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
   cleanups.push(async () => {
