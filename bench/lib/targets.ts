@@ -60,6 +60,7 @@ function startSut(args: string[]): Promise<{ child: ChildProcess; ready: Record<
       "tsx",
       "--no-warnings",
       ...(PROFILE_DIR ? ["--cpu-prof", `--cpu-prof-dir=${PROFILE_DIR}`] : []),
+      ...(process.env.BENCH_SUT_FLAGS ? process.env.BENCH_SUT_FLAGS.split(" ") : []),
     ],
     stdio: ["ignore", "ignore", "pipe", "ipc"],
   });
