@@ -3,6 +3,11 @@ import { quietNodeVersionWarning } from "./shared/runtime/node-version.js";
 
 // Test workers inherit this process's environment (see shared/runtime/node-version.ts).
 quietNodeVersionWarning();
+// CDK's built-in CloudFormation validation (a WebAssembly engine) costs 2–5 s per synthesis; the tests synthesize
+// hundreds of stacks. test/cdk/cloudformation-validate.test.ts registers the plugin itself and validates every
+// environment's template; the local cloud synthesizes without it (local/cloud/synth.ts). Set CDK_VALIDATION=true
+// to validate every synthesis of a run.
+process.env.CDK_VALIDATION ??= "false";
 
 // Unit, CDK and end-to-end runs are kept apart so each can be run alone
 // (`npm run test:unit`, `test:cdk`, `test:e2e`); `npm test` runs all three.

@@ -13,8 +13,16 @@ import type { CfnTemplate } from "./template.js";
 export async function synthLocalTemplate(): Promise<CfnTemplate> {
   const outdir = mkdtempSync(path.join(tmpdir(), "punctual-synth-"));
   try {
-    // An empty bundling-stacks list is CDK's own switch for "synthesize without building assets".
-    const app = new App({ outdir, context: { "aws:cdk:bundling-stacks": [] } });
+    const app = new App({
+      outdir,
+      // An empty bundling-stacks list is CDK's own switch for "synthesize without building assets".
+      context: { "aws:cdk:bundling-stacks": [] },
+      // CDK's built-in template validation (a WebAssembly engine) took 2–4 s of every start and, with its ~190 MB
+      // of memory outside the heap, some forty back-to-back full GCs of the main thread. The local template is
+      // the deployed stack's own; test/cdk/cloudformation-validate.test.ts validates every environment's, and
+      // `cdk synth` / `cdk deploy` still run it.
+      builtinCloudFormationValidation: false,
+    });
     const config = loadEnvironmentConfig("local");
     const stack = new PunctualStack(app, "Punctual-local", { config, stackName: "Punctual-local" });
     const assembly = app.synth();
