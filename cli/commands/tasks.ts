@@ -12,10 +12,9 @@ import type { AddTaskInput } from "../../client/index.js";
 import { connect, type GlobalOptions } from "../connection.js";
 import {
   BatchItemsFailed,
-  EXIT,
-  exitCodeOf,
+  batchExitCode,
   MayHaveBeenApplied,
-  mayBeRetried,
+  mayHaveBeenApplied,
   UsageError,
 } from "../exit-codes.js";
 import { contentText, readTextFile } from "../input-file.js";
@@ -193,12 +192,12 @@ function addCommand(tasks: Command, io: CliIo): void {
 }
 
 /**
- * An add that failed after tries that may have added the task (exit 3), made with a key of this run: a second run
- * would make another key, and so maybe a second task. The error says the key, to run it again with: the API then
- * answers the task if it was added, or adds it once.
+ * An add that failed after tries that may have added the task (exit 3; or 4 after a 500, the function having maybe
+ * written it first), made with a key of this run: a second run would make another key, and so maybe a second task.
+ * The error says the key, to run it again with: the API then answers the task if it was added, or adds it once.
  */
 function withKeyToRerun(error: unknown, idempotencyKey: string): unknown {
-  if (exitCodeOf(error) !== EXIT.failed) return error;
+  if (!mayHaveBeenApplied(error)) return error;
   return new MayHaveBeenApplied(
     error,
     { idempotency_key: idempotencyKey },
@@ -218,7 +217,7 @@ function addBatchCommand(tasks: Command, io: CliIo): void {
     .requiredOption("--file <path>", 'a JSON file: {"tasks":[…add bodies…]} or the array itself')
     .addHelpText(
       "after",
-      "\nExit codes: 0 every item added, 2 some refused (4xx), 3 some may be retried (5xx, 429).\n\nExample:\n  $ npx punctual tasks add-batch --file tasks.json --json",
+      "\nExit codes: 0 every item added, 3 some may be retried (503, 429, …), else 4 some met a 5xx a repeat does not mend (500, …), else 2 some refused (4xx).\n\nExample:\n  $ npx punctual tasks add-batch --file tasks.json --json",
     )
     .action(async (options: { readonly file: string }, command: Command) => {
       const global = command.optsWithGlobals<GlobalOptions>();
@@ -230,10 +229,9 @@ function addBatchCommand(tasks: Command, io: CliIo): void {
       // The exit code follows the results printed, not the answer's own `failed` count, which could disagree.
       const failed = answer.results.filter((result) => result.status < 200 || result.status >= 300);
       if (failed.length > 0) {
-        const retryable = failed.some((result) => mayBeRetried(result.status));
         throw new BatchItemsFailed(
           `${failed.length} of ${answer.results.length} tasks were not added`,
-          retryable ? EXIT.failed : EXIT.refused,
+          batchExitCode(failed.map((result) => result.status)),
         );
       }
     });
