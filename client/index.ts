@@ -28,6 +28,7 @@ export {
   type CallOptions,
   type CancelGroupInput,
   type CreateScheduleInput,
+  type ExactTiming,
   type ListDestinationsInput,
   type RescheduleInput,
   ROUTES,
