@@ -1,4 +1,4 @@
-import { isPunctualError, RETRYABLE_STATUSES } from "../client/index.js";
+import { isPunctualError, RETRYABLE_STATUSES, UNSERVED_STATUSES } from "../client/index.js";
 
 /**
  * What `punctual` exits with, for scripts:
@@ -6,13 +6,18 @@ import { isPunctualError, RETRYABLE_STATUSES } from "../client/index.js";
  *   1  usage: unknown command or option, a missing or malformed argument, no API URL, no region for SigV4 or
  *      --env's look-up, no or a malformed signing secret, a `console --port` in use
  *   2  the API refused the request (4xx but 408, 429): fix the request; sending it again will not help
- *   3  the API failed (5xx) or still throttled (429, or 408) after the client's retries, or could not be reached,
- *      or an AWS look-up (--env, --secret-arn) failed: may be retried, except that a create or a single replay
- *      (which the client never repeats) may have been applied: look before running it again (README); a
- *      `tasks add` without a key says the key it sent, to run it again with (MayHaveBeenApplied)
+ *   3  the API failed with a 5xx the client retries (502, 503, 504, 520–524: RETRYABLE_STATUSES) or still throttled
+ *      (429, or 408) after the client's retries, or could not be reached, or an AWS look-up (--env, --secret-arn)
+ *      failed: may be retried
+ *   4  the API failed with a 5xx the client does not retry, as a repeat does not mend it: 500 (the API's bug, or a
+ *      crash), 501 and 505 (the request cannot be served at all: UNSERVED_STATUSES), 507, 508, 511, 525–527, 530 (a
+ *      misconfigured API or CDN) and any other: do not loop on it; fix the API or what is in front of it first
+ *   A 3, or a 4 but for a 501 or 505 (nothing was done), may come after the request was applied: a create or a
+ *   single replay (which the client never repeats) should be looked for before it is run again (README); a
+ *   `tasks add` without a key says the key it sent, to run it again with (MayHaveBeenApplied, mayHaveBeenApplied)
  *   141 the reader closed the pipe (`| head`): stopped quietly, as SIGPIPE stops a Unix tool (cli/bin/punctual.mjs)
  */
-export const EXIT = { ok: 0, usage: 1, refused: 2, failed: 3 } as const;
+export const EXIT = { ok: 0, usage: 1, refused: 2, failed: 3, unmended: 4 } as const;
 export type ExitCode = (typeof EXIT)[keyof typeof EXIT];
 
 /** A mistake in how the CLI was called, found by our own checks (commander reports its own). */
@@ -21,8 +26,8 @@ export class UsageError extends Error {
 }
 
 /**
- * A batch answered 200 but some items were not added: exit 3 when any may be retried (`mayBeRetried`), else 2. The
- * results are printed first; this only sets the exit code and says how many.
+ * A batch answered 200 but some items were not added: exit as the item whose exit code says the most a script can
+ * do (`batchExitCode`). The results are printed first; this only sets the exit code and says how many.
  */
 export class BatchItemsFailed extends Error {
   override readonly name = "BatchItemsFailed";
@@ -69,14 +74,37 @@ export function exitCodeOf(error: unknown): ExitCode {
   if (error instanceof StoppedPartWay || error instanceof MayHaveBeenApplied) return exitCodeOf(error.error);
   if (error instanceof UsageError) return EXIT.usage;
   if (error instanceof BatchItemsFailed) return error.exitCode;
-  if (isPunctualError(error)) return mayBeRetried(error.status) ? EXIT.failed : EXIT.refused;
+  if (isPunctualError(error)) return exitCodeOfStatus(error.status);
   return EXIT.failed;
 }
 
 /**
- * An answer's status that says the same request may succeed later (exit 3): not a 4xx, or one the client retries
- * (429: API Gateway's throttling; 408), the request itself fine, which a script told "fix the request" would give up.
+ * An answer's status as an exit code, by the client's own classification (client/retry.ts): one it retries (429,
+ * 408, a 502/503/504/52x) still failing, or no answer (0), may succeed later (3); any other 5xx is one a repeat does
+ * not mend (4), which a script told "may be retried" would repeat forever; any other 4xx the request's own fault (2).
  */
-export function mayBeRetried(status: number): boolean {
-  return status < 400 || status >= 500 || RETRYABLE_STATUSES.has(status);
+export function exitCodeOfStatus(status: number): ExitCode {
+  if (status < 400 || RETRYABLE_STATUSES.has(status)) return EXIT.failed;
+  return status >= 500 ? EXIT.unmended : EXIT.refused;
+}
+
+/**
+ * A batch's exit code from its failed items' statuses: 3 when any may be retried (running the file again may add
+ * them), else 4 when any met a 5xx (the API's fault, not the file's), else 2.
+ */
+export function batchExitCode(statuses: readonly number[]): ExitCode {
+  const codes = new Set(statuses.map(exitCodeOfStatus));
+  for (const code of [EXIT.failed, EXIT.unmended]) if (codes.has(code)) return code;
+  return EXIT.refused;
+}
+
+/**
+ * A failure after which the request may have been applied: no answer or a retried status still failing (3), or a
+ * 5xx the client does not retry (4), a 500's function having maybe written before it failed, but a 501 or 505
+ * (UNSERVED_STATUSES: the request was not served at all).
+ */
+export function mayHaveBeenApplied(error: unknown): boolean {
+  const code = exitCodeOf(error);
+  if (code === EXIT.failed) return true;
+  return code === EXIT.unmended && !(isPunctualError(error) && UNSERVED_STATUSES.has(error.status));
 }

@@ -26,6 +26,7 @@ import {
   plus,
   sizeOf,
 } from "./batch-caps.js";
+import { bodyText } from "./body-text.js";
 import { checkKeyOption, errorFromResponse, firstProblem, PunctualError } from "./errors.js";
 import { isFunctionFailure, RETRYABLE_STATUSES } from "./retry.js";
 import type { AddTaskInput, CallOptions } from "./routes.js";
@@ -210,7 +211,7 @@ export class AddBatcher {
       topic,
       key: bodyKeyed ? key : idempotencyKey,
       // A value JSON cannot write (a BigInt, a cycle) throws here, rejecting the call as a lone add's would.
-      body: JSON.stringify(input),
+      body: bodyText(input),
       idempotencyKey,
       signal: options.signal,
       item: undefined,

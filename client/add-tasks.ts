@@ -16,6 +16,7 @@ import { MAX_JSON_DEPTH, scanStructure } from "#shared/domain/exact-json.js";
 import { safeParseBounded } from "#shared/zod.js";
 import { type SentBatch, type SentItem, sentItemOf } from "./add-batching.js";
 import { type BatchCaps, type BodySize, isSizeRefusal, sizeOf } from "./batch-caps.js";
+import { exactItemTexts } from "./body-text.js";
 import { PunctualError, parseJson } from "./errors.js";
 import { isFunctionFailure, RETRYABLE_STATUSES } from "./retry.js";
 
@@ -66,8 +67,11 @@ export function batchItems(body: string | undefined): Items | undefined {
   if (body === undefined || scanStructure(body, MAX_JSON_DEPTH) !== undefined) return undefined;
   const parsed = safeParseBounded(addTasksBatchBodySchema, parseJson(body));
   if (!parsed.success) return undefined;
-  const texts = parsed.data.tasks.map((task) => JSON.stringify(task));
-  if (body !== `{"tasks":[${texts.join(",")}]}`) return undefined;
+  const written = (texts: readonly string[] | undefined) => body === `{"tasks":[${texts?.join(",")}]}`;
+  let texts: readonly string[] | undefined = parsed.data.tasks.map((task) => JSON.stringify(task));
+  // Items with a number written exactly (bodyText: a due time's digits past a double's) are read as written.
+  if (!written(texts)) texts = exactItemTexts(body);
+  if (!texts || !written(texts)) return undefined;
   return { texts, sizes: texts.map(sizeOf), sent: parsed.data.tasks.map(sentItemOf) };
 }
 

@@ -19,6 +19,7 @@ import { addInBatches, type BatchSender, batchItems } from "./add-tasks.js";
 import { apiUrlProblem, pathSegment, withPercentEncodedQuery } from "./api-url.js";
 import { type Authorizer, authorizer, defaultAuthFor, InvalidTokenError, type PunctualAuth } from "./auth.js";
 import { BatchCaps } from "./batch-caps.js";
+import { bodyText } from "./body-text.js";
 import {
   checkKeyOption,
   errorFromResponse,
@@ -300,7 +301,7 @@ class PunctualClientCore {
       }
     }
     const body = route.retry === "item-keys" ? this.#withItemKeys(input) : input;
-    return { url, method: route.method, headers, body: JSON.stringify(body), timeoutMs };
+    return { url, method: route.method, headers, body: bodyText(body), timeoutMs };
   }
 
   #urlOf(path: string): URL {

@@ -21,13 +21,14 @@ export {
 export { BATCH_ROUTE_RETRY_MS } from "./batch-caps.js";
 export { PunctualClient, type PunctualClientOptions } from "./client.js";
 export { type ClientErrorCode, isPunctualError, PunctualError } from "./errors.js";
-export { DEFAULT_RETRY, RETRYABLE_STATUSES, type RetryPolicy } from "./retry.js";
+export { DEFAULT_RETRY, RETRYABLE_STATUSES, type RetryPolicy, UNSERVED_STATUSES } from "./retry.js";
 export {
   type AddTaskInput,
   type AddTasksInput,
   type CallOptions,
   type CancelGroupInput,
   type CreateScheduleInput,
+  type ExactTiming,
   type ListDestinationsInput,
   type RescheduleInput,
   ROUTES,

@@ -42,12 +42,19 @@ export function checkedRetryPolicy(policy: RetryPolicy): RetryPolicy {
  * used by others: the origin's answer was empty or garbled (520), it refused or dropped the connection (521–523),
  * or did not answer within the CDN's timeout (524)). Not 500 (an HTTP API's answer to a function error too): that
  * is a bug, and repeating it only delays it; a batch answered 500 is split instead (`isFunctionFailure`). Not 501
- * or 505 (the request cannot be served at all), 507, 508, 511, nor 525–527 and 530 (a CDN that cannot reach or
+ * or 505 (the request cannot be served at all: UNSERVED_STATUSES), 507, 508, 511, nor 525–527 and 530 (a CDN that cannot reach or
  * trust the origin's TLS): misconfigurations a repeat within seconds does not mend.
  */
 export const RETRYABLE_STATUSES: ReadonlySet<number> = new Set([
   408, 429, 502, 503, 504, 520, 521, 522, 523, 524,
 ]);
+
+/**
+ * Answers that say the request was not served at all (501: no such method here; 505: not this HTTP version): nothing
+ * was done, and a repeat gets the same. Not retried (RETRYABLE_STATUSES), and, unlike a 500 (the function may have
+ * written before it failed) or another 5xx, no sign that the request may have been applied.
+ */
+export const UNSERVED_STATUSES: ReadonlySet<number> = new Set([501, 505]);
 
 /**
  * How long to wait before attempt `attempt + 1` (attempt counts from 1): the server's `Retry-After` when it gave

@@ -3,6 +3,8 @@
  * is a new row (and its response schema in schemas.ts). A row's method takes the path's `{params}` in order, then
  * the body (or query) when the route has one, then per-call options.
  */
+
+import type { LosslessNumber } from "lossless-json";
 import type * as z from "zod/mini";
 import { addTasksBatchDocSchema, addTasksBatchResponseSchema } from "#shared/api/schemas/batch.js";
 import {
@@ -109,18 +111,30 @@ function route<
 }
 
 /**
- * What `addTask` takes: the server's schema's input, except `content`, which the schema types as `unknown` (it
- * parses it itself). An object is sent as `JSON.stringify` writes it; to send numbers no JS number holds
- * (64-bit ids, `1.0`), pass the content's JSON text as a string: the API stores it exactly as written.
+ * The timing fields the API reads digit for digit (a part below the millisecond rounds up, never early): a number,
+ * or a lossless-json `LosslessNumber` to send digits past a double's (`new LosslessNumber("1767225600.0000001")`,
+ * due at `…00.001Z`; as a JS number it is 1767225600), written as its text (client/body-text.ts).
  */
-export type AddTaskInput = Omit<z.input<typeof addTaskBodySchema>, "content"> & {
-  readonly content: Record<string, unknown> | string;
+export type ExactTiming = {
+  readonly timing_moment?: number | LosslessNumber;
+  readonly delay_seconds?: number | LosslessNumber;
 };
+
+/**
+ * What `addTask` takes: the server's schema's input, except `content`, which the schema types as `unknown` (it
+ * parses it itself), and the timing fields (ExactTiming). An object is sent as `JSON.stringify` writes it; to send
+ * numbers no JS number holds (64-bit ids, `1.0`), pass the content's JSON text as a string: the API stores it
+ * exactly as written.
+ */
+export type AddTaskInput = Omit<z.input<typeof addTaskBodySchema>, "content" | keyof ExactTiming> &
+  ExactTiming & {
+    readonly content: Record<string, unknown> | string;
+  };
 
 /** What `addTasks` takes: up to 100 add bodies (POST /v1/tasks/batch). */
 export type AddTasksInput = { readonly tasks: readonly AddTaskInput[] };
 
-export type RescheduleInput = z.input<typeof rescheduleBodySchema>;
+export type RescheduleInput = Omit<z.input<typeof rescheduleBodySchema>, keyof ExactTiming> & ExactTiming;
 export type CancelGroupInput = { readonly limit?: number; readonly cursor?: string };
 type Page = { readonly limit?: number; readonly cursor?: string };
 /** `subscriber` (a fan-out topic): that subscriber's copies of the group, in its delivery order. */

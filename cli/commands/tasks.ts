@@ -1,21 +1,21 @@
 import { randomUUID } from "node:crypto";
 import { type Command, InvalidArgumentError, Option } from "commander";
-import { parse as parseLossless, stringify as stringifyLossless } from "lossless-json";
+import { LosslessNumber, parse as parseLossless, stringify as stringifyLossless } from "lossless-json";
 import { echoed } from "#shared/domain/echoed.js";
 import {
   isLosslessNumber,
   MAX_JSON_DEPTH,
   parseExactJson,
   stringifyExact,
+  toFieldNumber,
 } from "#shared/domain/exact-json.js";
 import type { AddTaskInput } from "../../client/index.js";
 import { connect, type GlobalOptions } from "../connection.js";
 import {
   BatchItemsFailed,
-  EXIT,
-  exitCodeOf,
+  batchExitCode,
   MayHaveBeenApplied,
-  mayBeRetried,
+  mayHaveBeenApplied,
   UsageError,
 } from "../exit-codes.js";
 import { contentText, readTextFile } from "../input-file.js";
@@ -24,9 +24,9 @@ import { wholeNumber } from "../whole-number.js";
 
 interface AddOptions {
   readonly topic: string;
-  readonly delay?: number;
+  readonly delay?: LosslessNumber;
   readonly dueAt?: string;
-  readonly timingMoment?: number;
+  readonly timingMoment?: LosslessNumber;
   readonly content?: string;
   readonly contentFile?: string;
   readonly callback?: string;
@@ -35,15 +35,23 @@ interface AddOptions {
 }
 
 /**
- * Seconds as a decimal number (`90`, `1.5`, `1e3`). `Number()` alone also reads `0x10` as 16, `0b11` as 3 and
- * `0o17` as 15: a typo sent as some other time.
+ * Seconds as a decimal number (`90`, `1.5`, `1e3`), kept as typed: the client writes it digit for digit, and the
+ * API rounds a due time's part below the millisecond up from that text, where `Number()` drops the digits past a
+ * double's (`1767225600.0000001` read as the whole second, due a fraction of a µs early). `Number()` would also read
+ * `0x10` as 16, `0b11` as 3 and `0o17` as 15: a typo sent as some other time. Leading zeros, which JSON has none
+ * of, are dropped (the same value); a value no JS number holds, which the API refuses, is refused here.
  */
-function nonNegativeNumber(value: string): number {
-  const number = Number(value);
-  if (!/^\d+(\.\d+)?([eE][+-]?\d+)?$/.test(value) || !Number.isFinite(number)) {
+function exactSeconds(value: string): LosslessNumber {
+  if (!/^\d+(\.\d+)?([eE][+-]?\d+)?$/.test(value)) {
     throw new InvalidArgumentError("must be a decimal number (90, 1.5), not negative");
   }
-  return number;
+  const seconds = new LosslessNumber(value.replace(/^0+(?=\d)/, ""));
+  if (toFieldNumber(seconds) === undefined) {
+    throw new InvalidArgumentError(
+      "is beyond the numbers the API reads (a double's range; whole numbers to 2^53)",
+    );
+  }
+  return seconds;
 }
 
 export function tasksCommand(parent: Command, io: CliIo): void {
@@ -80,9 +88,9 @@ export function tasksCommand(parent: Command, io: CliIo): void {
 }
 
 interface RescheduleOptions {
-  readonly delay?: number;
+  readonly delay?: LosslessNumber;
   readonly dueAt?: string;
-  readonly timingMoment?: number;
+  readonly timingMoment?: LosslessNumber;
 }
 
 /** `tasks reschedule ID --delay|--due-at|--timing-moment` (PATCH /v1/tasks/{id}). */
@@ -94,7 +102,7 @@ function rescheduleCommand(tasks: Command, io: CliIo): void {
     .argument("<task-id>", "the task_id that add answered")
     .addOption(
       new Option("--delay <seconds>", "due this many seconds from now")
-        .argParser(nonNegativeNumber)
+        .argParser(exactSeconds)
         .conflicts(timing.filter((t) => t !== "delay")),
     )
     .addOption(
@@ -104,7 +112,7 @@ function rescheduleCommand(tasks: Command, io: CliIo): void {
     )
     .addOption(
       new Option("--timing-moment <unix>", "due at these unix seconds")
-        .argParser(nonNegativeNumber)
+        .argParser(exactSeconds)
         .conflicts(timing.filter((t) => t !== "timingMoment")),
     )
     .addHelpText(
@@ -154,7 +162,7 @@ function addCommand(tasks: Command, io: CliIo): void {
     .requiredOption("--topic <name>", "a topic declared in the environment's config")
     .addOption(
       new Option("--delay <seconds>", "deliver this many seconds from now")
-        .argParser(nonNegativeNumber)
+        .argParser(exactSeconds)
         .conflicts(timing.filter((t) => t !== "delay")),
     )
     .addOption(
@@ -164,7 +172,7 @@ function addCommand(tasks: Command, io: CliIo): void {
     )
     .addOption(
       new Option("--timing-moment <unix>", "deliver at these unix seconds")
-        .argParser(nonNegativeNumber)
+        .argParser(exactSeconds)
         .conflicts(timing.filter((t) => t !== "timingMoment")),
     )
     .addOption(
@@ -193,12 +201,12 @@ function addCommand(tasks: Command, io: CliIo): void {
 }
 
 /**
- * An add that failed after tries that may have added the task (exit 3), made with a key of this run: a second run
- * would make another key, and so maybe a second task. The error says the key, to run it again with: the API then
- * answers the task if it was added, or adds it once.
+ * An add that failed after tries that may have added the task (exit 3; or 4 after a 500, the function having maybe
+ * written it first), made with a key of this run: a second run would make another key, and so maybe a second task.
+ * The error says the key, to run it again with: the API then answers the task if it was added, or adds it once.
  */
 function withKeyToRerun(error: unknown, idempotencyKey: string): unknown {
-  if (exitCodeOf(error) !== EXIT.failed) return error;
+  if (!mayHaveBeenApplied(error)) return error;
   return new MayHaveBeenApplied(
     error,
     { idempotency_key: idempotencyKey },
@@ -218,7 +226,7 @@ function addBatchCommand(tasks: Command, io: CliIo): void {
     .requiredOption("--file <path>", 'a JSON file: {"tasks":[…add bodies…]} or the array itself')
     .addHelpText(
       "after",
-      "\nExit codes: 0 every item added, 2 some refused (4xx), 3 some may be retried (5xx, 429).\n\nExample:\n  $ npx punctual tasks add-batch --file tasks.json --json",
+      "\nExit codes: 0 every item added, 3 some may be retried (503, 429, …), else 4 some met a 5xx a repeat does not mend (500, …), else 2 some refused (4xx).\n\nExample:\n  $ npx punctual tasks add-batch --file tasks.json --json",
     )
     .action(async (options: { readonly file: string }, command: Command) => {
       const global = command.optsWithGlobals<GlobalOptions>();
@@ -230,10 +238,9 @@ function addBatchCommand(tasks: Command, io: CliIo): void {
       // The exit code follows the results printed, not the answer's own `failed` count, which could disagree.
       const failed = answer.results.filter((result) => result.status < 200 || result.status >= 300);
       if (failed.length > 0) {
-        const retryable = failed.some((result) => mayBeRetried(result.status));
         throw new BatchItemsFailed(
           `${failed.length} of ${answer.results.length} tasks were not added`,
-          retryable ? EXIT.failed : EXIT.refused,
+          batchExitCode(failed.map((result) => result.status)),
         );
       }
     });
@@ -287,9 +294,12 @@ function refuseOtherFields(file: string, parsed: unknown): void {
 
 /**
  * A task of the file as the client sends it: an object `content` as its exact JSON text (the API stores a string
- * content's JSON as written, and both spellings are one request, README "POST /v1/tasks"); every other number as
- * the JS number the API reads it as.
+ * content's JSON as written, and both spellings are one request, README "POST /v1/tasks"); a timing field's number
+ * as written (the API reads a due time from its digits, as for `--timing-moment`); every other number as the JS
+ * number the API reads it as.
  */
+const EXACT_TIMING = ["timing_moment", "delay_seconds"] as const;
+
 function asSent(task: unknown): AddTaskInput {
   const plain = (value: unknown): unknown => JSON.parse(stringifyLossless(value) ?? "null");
   // Not an add body (the API refuses it as one): sent as the value it is. A number is a LosslessNumber object
@@ -300,8 +310,13 @@ function asSent(task: unknown): AddTaskInput {
   const { content, ...rest } = task as Record<string, unknown>;
   const exact =
     content !== null && typeof content === "object" && !Array.isArray(content) && !isLosslessNumber(content);
+  const timing = EXACT_TIMING.filter((field) => isLosslessNumber(rest[field])).map((field) => [
+    field,
+    rest[field],
+  ]);
   return {
     ...(plain(rest) as AddTaskInput),
+    ...Object.fromEntries(timing),
     ...(content === undefined ? {} : { content: exact ? stringifyExact(content) : plain(content) }),
   } as AddTaskInput;
 }

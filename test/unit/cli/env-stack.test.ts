@@ -66,16 +66,73 @@ function awsEnvOf(aws: CloudFormationStandIn, extra: Record<string, string> = {}
   return env;
 }
 
-/** `punctual` in-process, the SDK reading the process environment (stubbed for this test) as it does in the bin. */
-async function punctual(argv: string[], aws: CloudFormationStandIn, extra: Record<string, string> = {}) {
+/**
+ * `punctual` started in-process, the SDK reading the process environment (stubbed for this test) as it does in the
+ * bin; `printed` is called with each text it writes to stdout.
+ */
+function launch(
+  argv: string[],
+  aws: CloudFormationStandIn,
+  extra: Record<string, string> = {},
+  printed: (text: string) => void = () => {},
+) {
   const env = awsEnvOf(aws, extra);
   for (const name of Object.keys(process.env)) if (!(name in env)) vi.stubEnv(name, undefined);
   for (const [name, value] of Object.entries(env)) vi.stubEnv(name, value);
   const out: string[] = [];
   const err: string[] = [];
-  const io = { out: (t: string) => void out.push(t), err: (t: string) => void err.push(t), env };
-  const code = await main(argv, io);
-  return { code, out: out.join(""), err: err.join("") };
+  const io = {
+    out: (t: string) => {
+      out.push(t);
+      printed(t);
+    },
+    err: (t: string) => void err.push(t),
+    env,
+  };
+  return { exited: main(argv, io), out, err };
+}
+
+/** `punctual` in-process, to its exit. */
+async function punctual(argv: string[], aws: CloudFormationStandIn, extra: Record<string, string> = {}) {
+  const run = launch(argv, aws, extra);
+  const code = await run.exited;
+  return { code, out: run.out.join(""), err: run.err.join("") };
+}
+
+const STOP_SIGNALS = ["SIGINT", "SIGTERM"] as const;
+
+/**
+ * `punctual … console` in-process, once it has printed its URL; `stop` does what Ctrl-C does, calling the signal
+ * listeners the command added (not the test runner's own, which a SIGINT emitted on the process would call too) and
+ * removing them, and is its exit code. Stopped in cleanup too (awaited), when the test did not.
+ */
+async function startConsole(argv: string[], aws: CloudFormationStandIn) {
+  const before = new Set(STOP_SIGNALS.flatMap((signal) => process.listeners(signal)));
+  let printUrl: (url: string) => void = () => {};
+  const printedUrl = new Promise<string>((resolve) => {
+    printUrl = resolve;
+  });
+  const run = launch(argv, aws, {}, (text) => {
+    const url = /: (http:\/\/\S+)\n/.exec(text)?.[1];
+    if (url) printUrl(url);
+  });
+  const failed = run.exited.then((code) => Promise.reject(new Error(`exit ${code}: ${run.err.join("")}`)));
+  const url = await Promise.race([printedUrl, failed]);
+  let stopped: Promise<number> | undefined;
+  const stop = () => {
+    stopped ??= (async () => {
+      for (const signal of STOP_SIGNALS) {
+        for (const listener of process.listeners(signal).filter((l) => !before.has(l))) {
+          process.removeListener(signal, listener);
+          listener(signal);
+        }
+      }
+      return run.exited;
+    })();
+    return stopped;
+  };
+  cleanups.push(async () => void (await stop()));
+  return { url, stop, err: run.err };
 }
 
 const prodStack = (outputs: Record<string, string>) => ({ name: stackName("prod"), outputs });
@@ -419,6 +476,77 @@ describe("punctual --env NAME: CloudFormation answering what it should not", () 
     // Assess
     expect(result.code).toBe(3);
     expect(result.err).toMatch(/stack Punctual-prod not found in eu-west-1/);
+  });
+});
+
+describe("punctual --env NAME console: the console for the API stack Punctual-<NAME>'s ApiUrl names", () => {
+  const consoleArgv = ["--env", "prod", "--region", REGION, "console", "--port", "0"];
+
+  it("serves the console on loopback and proxies its API calls to that API; Ctrl-C stops it, exit 0", async () => {
+    // Arrange
+    const api = await apiServer();
+    const aws = await standIn({
+      regions: { cloudformation: REGION },
+      stacks: [prodStack({ ApiUrl: api.url })],
+    });
+
+    // Act: open the printed URL (its token traded for the session cookie), then ask for a task as the page does
+    const running = await startConsole(consoleArgv, aws);
+    const origin = new URL(running.url).origin;
+    const opened = await fetch(running.url, { redirect: "manual" });
+    await opened.arrayBuffer();
+    const cookie = (opened.headers.get("set-cookie") ?? "").split(";")[0] ?? "";
+    const page = await fetch(`${origin}/console`, { headers: { cookie } });
+    const task = await fetch(`${origin}/v1/tasks/${TASK_ID}`, {
+      headers: { "x-punctual-console": "1", cookie },
+    });
+    const taskView = await task.json();
+    await page.arrayBuffer();
+    const code = await running.stop();
+
+    // Assess
+    expect(opened.status).toBe(303);
+    expect(page.status).toBe(200);
+    expect(task.status).toBe(200);
+    expect(taskView).toMatchObject({ task_id: TASK_ID, status: "scheduled" });
+    expect(api.paths).toEqual([`/v1/tasks/${TASK_ID}`]);
+    expect(aws.requests.map((r) => r.action)).toEqual(["DescribeStacks"]);
+    expect(code).toBe(0);
+    await expect(fetch(running.url)).rejects.toThrow();
+  });
+
+  it("a stack that does not exist: exit 3, as the task commands, and no server started", async () => {
+    // Arrange
+    const aws = await standIn({ regions: { cloudformation: REGION }, stacks: [] });
+    const listening = STOP_SIGNALS.map((signal) => process.listenerCount(signal));
+
+    // Act
+    const result = await punctual(consoleArgv, aws);
+
+    // Assess
+    expect(result.code).toBe(3);
+    expect(result.err).toMatch(/stack Punctual-prod not found in eu-west-1/);
+    expect(result.out).toBe("");
+    expect(STOP_SIGNALS.map((signal) => process.listenerCount(signal))).toEqual(listening);
+  });
+
+  it("two stacks of the name: exit 3, neither's API proxied to, no server started", async () => {
+    // Arrange
+    const first = await apiServer();
+    const second = await apiServer();
+    const aws = await standIn({
+      regions: { cloudformation: REGION },
+      stacks: [prodStack({ ApiUrl: first.url }), prodStack({ ApiUrl: second.url })],
+    });
+
+    // Act
+    const result = await punctual(consoleArgv, aws);
+
+    // Assess
+    expect(result.code).toBe(3);
+    expect(result.err).toMatch(/2 stacks named Punctual-prod/);
+    expect(result.out).toBe("");
+    expect([...first.paths, ...second.paths]).toEqual([]);
   });
 });
 

@@ -115,7 +115,7 @@ describe("terminal control characters in what the server says (human output)", (
     });
 
     // Assess
-    expect(result.code).toBe(3);
+    expect(result.code).toBe(4);
     expect(result.err).not.toMatch(raw);
   });
 

@@ -1,4 +1,4 @@
-import { PunctualClient, RETRYABLE_STATUSES } from "punctual/client";
+import { PunctualClient, RETRYABLE_STATUSES, UNSERVED_STATUSES } from "punctual/client";
 import { describe, expect, it } from "vitest";
 import { addAnswer, recordingSleep, type Scripted, scriptedFetch, taskId, taskViewAnswer } from "./fakes.js";
 
@@ -98,5 +98,10 @@ describe("a 5xx answer to a whole request", () => {
   it("RETRYABLE_STATUSES, exported for callers, is the table's retried rows and the 4xx retried (408, 429)", () => {
     const retried = TABLE.filter(([, expected]) => expected === "retried").map(([status]) => status);
     expect([...RETRYABLE_STATUSES].sort()).toEqual([408, 429, ...retried].sort());
+  });
+
+  it("UNSERVED_STATUSES, exported for callers (the CLI's exit 4 without a 'may have been applied'), is the table's 501, 505 row", () => {
+    expect([...UNSERVED_STATUSES].sort()).toEqual([501, 505]);
+    for (const status of UNSERVED_STATUSES) expect(TABLE).toContainEqual([status, "not retried"]);
   });
 });
