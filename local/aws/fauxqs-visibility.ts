@@ -2,9 +2,10 @@
  * fauxqs's visibility changes, made to refuse what SQS refuses: a received message stays hidden at most 12 hours
  * in total, counted from the receive that returned its receipt handle. "You can continue to call
  * ChangeMessageVisibility to extend the visibility timeout to the maximum allowed time. If you try to extend the
- * visibility timeout beyond the maximum, your request is rejected"; SQS does not cut the value down to what is left
- * (https://docs.aws.amazon.com/AWSSimpleQueueService/latest/APIReference/API_ChangeMessageVisibility.html,
- * https://docs.aws.amazon.com/AWSSimpleQueueService/latest/SQSDeveloperGuide/sqs-visibility-timeout.html).
+ * visibility timeout beyond the maximum, your request is rejected" (the ChangeMessageVisibility reference as the
+ * AWS CLI carries it, https://awscli.amazonaws.com/v2/documentation/api/latest/reference/sqs/change-message-visibility.html;
+ * the API reference, https://docs.aws.amazon.com/AWSSimpleQueueService/latest/APIReference/API_ChangeMessageVisibility.html,
+ * counts the 12 hours as "the maximum"); SQS does not cut the value down to what is left.
  * fauxqs 1.9 checks only that the value is 0–43,200 s, so a backoff that passes the receipt's 12 hours (deliver's
  * `secondsLeftOfReceipt`, shared/services/deliver/visibility.ts, is what keeps it inside) was accepted locally and
  * would be refused on AWS: the message then comes back after the queue's visibility timeout, a receive spent towards
