@@ -9,6 +9,7 @@ import { withConditionFailureItems } from "./condition-failure-item.js";
 import { startDynalite } from "./dynalite-store.js";
 import { AWS_SERVICES, FaultInjector, type FaultPolicy, type FaultStats } from "./faults.js";
 import { receiveFifoGroupsAsSqsDoes } from "./fauxqs-fifo.js";
+import { refuseVisibilityPastReceipt } from "./fauxqs-visibility.js";
 import { type AwsService, startGateway, startServiceProxy } from "./gateway.js";
 import {
   createInProcessDispatcher,
@@ -132,6 +133,7 @@ async function serveDynalite(
 
 async function startFauxqs(host: string) {
   await receiveFifoGroupsAsSqsDoes();
+  await refuseVisibilityPastReceipt();
   // fauxqs's own app (what its startFauxqs serves), so that the fast path can reach its request listener.
   const app = buildApp({ logger: false });
   // fastify's listener, behind the refusal of web pages on its socket; the fast path calls it itself.

@@ -56,7 +56,7 @@ let patched = false;
  */
 const CHECKED_FAUXQS = new Set(["1.9.2"]);
 
-function refuseUncheckedFauxqs(): void {
+export function refuseUncheckedFauxqs(): void {
   const manifest = new URL("../package.json", import.meta.resolve("fauxqs"));
   const { version } = JSON.parse(readFileSync(manifest, "utf8")) as { version: string };
   if (!CHECKED_FAUXQS.has(version))

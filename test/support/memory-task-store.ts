@@ -461,11 +461,31 @@ export class MemoryTaskStore implements TaskStore {
     }
     const indexOrder = (a: SweepPosition, b: SweepPosition) =>
       a.dueAtMs - b.dueAtMs || (a.taskId < b.taskId ? -1 : a.taskId > b.taskId ? 1 : 0);
-    const matching = [...this.tasks.values()]
+    const matching = (this.laggingSweepIndex ?? [...this.tasks.values()])
       .filter((t) => t.sweepShard === shard && t.dueAtMs <= dueByMs && (!after || indexOrder(t, after) > 0))
       .sort(indexOrder)
       .map(({ taskId, pk, dueAtMs }) => ({ taskId, pk, dueAtMs }));
     return { tasks: matching.slice(0, limit), truncated: matching.length > limit };
+  }
+
+  /**
+   * The sweep index as a lagging GSI answers it (its reads are eventually consistent): while set, the index is read
+   * as it stood when `lagSweepIndex` was called, whatever the table holds now; `undefined` when caught up.
+   */
+  private laggingSweepIndex?: readonly Pick<TaskRecord, "taskId" | "pk" | "dueAtMs" | "sweepShard">[];
+
+  /** From now on the sweep index answers as it stands now, until `catchUpSweepIndex`. */
+  lagSweepIndex(): void {
+    this.laggingSweepIndex = [...this.tasks.values()].map(({ taskId, pk, dueAtMs, sweepShard }) => ({
+      taskId,
+      pk,
+      dueAtMs,
+      sweepShard,
+    }));
+  }
+
+  catchUpSweepIndex(): void {
+    this.laggingSweepIndex = undefined;
   }
 
   /** The sweeper's window position, as the table's cursor item would hold it. */

@@ -30,18 +30,15 @@ export async function reconcileTopicDeadLetters(deps: SweeperDeps, run: RunState
   const remaining = deps.remainingMs;
   // By name: a message names its task's topic, which must be this DLQ's (judge).
   const topics = Object.entries(deps.topics).map(([name, topic]) => ({ ...topic, name }));
-  if (!remaining) {
-    for (const topic of topics) await reconcileOne(deps, topic, run, () => false);
-    return;
-  }
   // The pass's share of the run (it goes first, so the group repairs cannot use it up); never into the reserve.
-  const passEnd = Math.max(run.limits.reserveMs, remaining() - run.limits.topicDeadLetterShareMs);
-  for (const [i, topic] of topics.entries()) {
-    // Each topic may use an equal part of what is left of the share, a quick one leaving its rest to the others:
-    // in turn, the first topic's long DLQ took the whole share and the topics after it were never read.
-    const topicEnd = remaining() - Math.max(0, remaining() - passEnd) / (topics.length - i);
-    await reconcileOne(deps, topic, run, () => remaining() < topicEnd);
-  }
+  const passEnd =
+    remaining && Math.max(run.limits.reserveMs, remaining() - run.limits.topicDeadLetterShareMs);
+  const timeUp = () => remaining !== undefined && passEnd !== undefined && remaining() < passEnd;
+  // Side by side, each topic with the whole share: every read ends with a long poll's empty answer, a second of
+  // waiting (reconcileOne), and one topic after another those seconds added up past the share, taken from the
+  // group repairs; nor can one topic's long DLQ hold the others back. A topic's read judges at most ten messages
+  // at a time, so the DynamoDB reads in flight are ten per topic.
+  await Promise.all(topics.map((topic) => reconcileOne(deps, topic, run, timeUp)));
 }
 
 /** A topic as this pass reads it: its DLQ, config, and the name its tasks' ids carry. */
@@ -64,7 +61,15 @@ async function reconcileOne(
     }
     let messages: Awaited<ReturnType<typeof source.receive>>;
     try {
-      messages = await source.receive(topic.dlqUrl, 10, run.limits.pointerVisibilitySeconds);
+      // Long polling, as the pointer pass (pointers.ts): a short poll samples some of the queue's servers and may
+      // answer a small DLQ with nothing, which ended the read with its messages unseen — a replayed task's, left
+      // counted in the DLQ's depth, or a backstop-moved unfinished task's, which only this pass puts in the index.
+      messages = await source.receive(
+        topic.dlqUrl,
+        10,
+        run.limits.pointerVisibilitySeconds,
+        run.limits.pointerWaitSeconds,
+      );
     } catch (error) {
       run.counters.failures++;
       deps.logger.warn("reading a topic dead-letter queue failed", {

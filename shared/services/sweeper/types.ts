@@ -45,8 +45,9 @@ export interface SweepLimits {
   /** Receives (of up to 10 messages) per dead-letter queue and run. */
   readonly pointerReceivesPerQueue: number;
   /**
-   * Long polling of the timer and schedule DLQs: every server is asked (a short poll samples some, and missed
-   * messages of a small queue); the read ends at an empty answer, which waits this long.
+   * Long polling of the dead-letter queues (timer, schedule, and the topics' FIFO DLQs): every server is asked (a
+   * short poll samples some, and missed messages of a small queue); a read ends at an empty answer, which waits
+   * this long.
    */
   readonly pointerWaitSeconds: number;
   /**

@@ -35,6 +35,11 @@ export class FakeDeadLetterSource implements DeadLetterSource {
    * other groups have messages waiting. The message's group, by its body.
    */
   oneGroupPerReceive?: (body: string) => string;
+  /**
+   * As SQS's long polling (`waitSeconds` ≥ 1) of a queue with nothing visible: the answer comes after the wait.
+   * Called with the wait before such an empty answer (the test moves its clock).
+   */
+  longPollWait?: (seconds: number) => Promise<void>;
 
   constructor(
     readonly queues: Record<string, FakePointerQueue>,
@@ -54,6 +59,7 @@ export class FakeDeadLetterSource implements DeadLetterSource {
     const visible = (
       groupOf && first ? all.filter((m) => groupOf(m.body) === groupOf(first.body)) : all
     ).slice(0, Math.min(max, sampled));
+    if (visible.length === 0 && waitSeconds > 0) await this.longPollWait?.(waitSeconds);
     for (const m of visible) m.visibleAtMs = this.now() + visibilitySeconds * 1000;
     return visible.map(({ messageId, receiptHandle, body, deduplicationId }) => ({
       messageId,

@@ -1,5 +1,6 @@
 import { randomUUID } from "node:crypto";
 import {
+  ChangeMessageVisibilityBatchCommand,
   ChangeMessageVisibilityCommand,
   CreateQueueCommand,
   DeleteMessageCommand,
@@ -9,7 +10,7 @@ import {
   SendMessageCommand,
   SQSClient,
 } from "@aws-sdk/client-sqs";
-import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it, vi } from "vitest";
 import {
   LOCAL_CREDENTIALS,
   LOCAL_REGION,
@@ -25,6 +26,7 @@ import {
  * https://docs.aws.amazon.com/AWSSimpleQueueService/latest/SQSDeveloperGuide/FIFO-queues-understanding-logic.html
  * https://docs.aws.amazon.com/AWSSimpleQueueService/latest/SQSDeveloperGuide/FIFO-queues-exactly-once-processing.html
  * https://docs.aws.amazon.com/AWSSimpleQueueService/latest/APIReference/API_SendMessage.html (DelaySeconds)
+ * https://docs.aws.amazon.com/AWSSimpleQueueService/latest/APIReference/API_ChangeMessageVisibility.html (12 hours)
  */
 let emulators: RunningEmulators;
 let sqs: SQSClient;
@@ -242,5 +244,75 @@ describe("local SQS FIFO queues behave as SQS documents", () => {
 
     // Assess
     await expect(sending).rejects.toMatchObject({ name: expect.stringMatching(/InvalidParameterValue$/) });
+  });
+});
+
+describe("a received message's visibility, as SQS bounds it", () => {
+  const HOUR = 3600;
+
+  /** One message received with a visibility of 7 hours, then the clock moved 6 hours on. */
+  async function receivedSixHoursAgo(): Promise<{ queueUrl: string; receiptHandle: string }> {
+    const queueUrl = await fifoQueue();
+    await sendInOrder(queueUrl, "a", ["a1"]);
+    const { Messages } = await sqs.send(
+      new ReceiveMessageCommand({ QueueUrl: queueUrl, MaxNumberOfMessages: 10, VisibilityTimeout: 7 * HOUR }),
+    );
+    vi.setSystemTime(Date.now() + 6 * HOUR * 1000);
+    return { queueUrl, receiptHandle: Messages?.[0]?.ReceiptHandle as string };
+  }
+
+  beforeEach(() => {
+    vi.useFakeTimers({ toFake: ["Date"] });
+  });
+
+  afterEach(() => {
+    vi.useRealTimers();
+  });
+
+  it("refuses a visibility that would keep it hidden past 12 hours from its receive, and takes one within them", async () => {
+    // Prepare
+    const { queueUrl, receiptHandle } = await receivedSixHoursAgo();
+
+    const change = (seconds: number) =>
+      sqs.send(
+        new ChangeMessageVisibilityCommand({
+          QueueUrl: queueUrl,
+          ReceiptHandle: receiptHandle,
+          VisibilityTimeout: seconds,
+        }),
+      );
+
+    // Act
+    const pastTwelve = await change(7 * HOUR).catch((error: unknown) => error);
+    const within = await change(5 * HOUR);
+
+    // Assess: SQS refuses rather than cutting it down to what is left
+    expect(pastTwelve).toMatchObject({ name: expect.stringMatching(/InvalidParameterValue$/) });
+    expect(within.$metadata.httpStatusCode).toBe(200);
+  });
+
+  it("fails only the batch entries that would pass their receipt's 12 hours", async () => {
+    // Prepare: a1 received 6 hours ago, b1 just now, in one queue
+    const { queueUrl, receiptHandle: old } = await receivedSixHoursAgo();
+    await sendInOrder(queueUrl, "b", ["b1"]);
+    const [young] = await receive(queueUrl);
+
+    // Act
+    const answer = await sqs.send(
+      new ChangeMessageVisibilityBatchCommand({
+        QueueUrl: queueUrl,
+        Entries: [
+          { Id: "old", ReceiptHandle: old, VisibilityTimeout: 7 * HOUR },
+          { Id: "young", ReceiptHandle: young?.ReceiptHandle, VisibilityTimeout: 7 * HOUR },
+        ],
+      }),
+    );
+
+    // Assess
+    expect(young?.Body).toBe("b1");
+    expect(answer.Successful).toEqual([{ Id: "young" }]);
+    expect(answer.Failed).toEqual([
+      expect.objectContaining({ Id: "old", Code: "InvalidParameterValue", SenderFault: true }),
+    ]);
   });
 });

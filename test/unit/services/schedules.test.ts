@@ -1678,6 +1678,26 @@ describe("pause, resume, delete", () => {
     ]);
   });
 
+  it("a lagging schedule index (a GSI: eventually consistent) still lists a paused and a deleted schedule as due: the run makes nothing of them", async () => {
+    // Prepare: the index as it stood before the pause and the delete
+    const h = harness();
+    const { schedule_id: paused } = await createSchedule(h.deps, body());
+    const { schedule_id: deleted } = await createSchedule(h.deps, body({ cron: "*/10 * * * * *" }));
+    const staleIndex = { schedules: new Map(structuredClone([...h.store.schedules])) };
+    h.store.listSchedulesDue = (shard, dueByMs, limit) =>
+      MemoryTaskStore.prototype.listSchedulesDue.call(staleIndex, shard, dueByMs, limit);
+    await pauseSchedule(h.deps, paused);
+    await deleteSchedule(h.deps, deleted);
+    h.clock.advance(5 * 60_000);
+
+    // Act
+    const run = await runMaterializer(h.deps);
+
+    // Assess: both read from the index, neither materialized
+    expect(run).toMatchObject({ schedules: 2, occurrences: 0, failures: 0 });
+    expect(h.live()).toEqual([]);
+  });
+
   it.each([
     ["before claiming the next keys", "claimIdempotencyKey"],
     ["between claiming keys and writing their tasks", "putNew"],

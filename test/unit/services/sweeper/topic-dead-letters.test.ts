@@ -433,3 +433,67 @@ describe("reconcileTopicDeadLetters over a FIFO DLQ", () => {
     expect(run.counters).toMatchObject({ pointersResolved: 1, failures: 0 });
   });
 });
+
+describe("reconcileTopicDeadLetters reading as SQS answers", () => {
+  it("a short poll that sampled no server does not end the read: the pass long-polls, as the pointer pass does", async () => {
+    // Prepare: one replayed task's message; a short poll of a queue this small may answer with nothing
+    // (https://docs.aws.amazon.com/AWSSimpleQueueService/latest/SQSDeveloperGuide/sqs-short-and-long-polling.html)
+    const store = new MemoryTaskStore();
+    const replayed = await failed(store, "a");
+    await store.markReplayed(replayed, T0 + 1);
+    const queue = new FakePointerQueue();
+    queue.put(taskMessageBody(replayed));
+    const deps = sweeperOver(store, queue);
+    (deps.deadLetters?.source as FakeDeadLetterSource).shortPollSample = 0;
+    const run = { now: T0, limits: DEFAULT_SWEEP_LIMITS, counters: new Counters() } as RunState;
+
+    // Act
+    await reconcileTopicDeadLetters(deps, run);
+
+    // Assess
+    expect(queue.messages).toEqual([]);
+    expect(run.counters).toMatchObject({ pointersResolved: 1, failures: 0 });
+  });
+
+  it("the topics are read side by side: each read's closing long poll (an empty wait) is not added up across topics", async () => {
+    // Prepare: 20 topics, each DLQ holding one replayed task's message; an empty long-poll answer takes 1 s of
+    // the run (the wait SQS makes), so 20 read one after another would take twice the pass's 10 s share from the
+    // group repairs
+    const store = new MemoryTaskStore();
+    const clock = { now: T0 };
+    const queues: Record<string, FakePointerQueue> = {};
+    const topics: Record<string, { dlqUrl: string }> = {};
+    for (let i = 0; i < 20; i++) {
+      const name = `t${i}`;
+      const replayed = await failed(store, "g", name);
+      await store.markReplayed(replayed, T0 + 1);
+      const url = `https://sqs.test/${name}-dlq.fifo`;
+      queues[url] = new FakePointerQueue();
+      queues[url].put(taskMessageBody(replayed));
+      topics[name] = { dlqUrl: url };
+    }
+    const source = new FakeDeadLetterSource(queues, () => clock.now);
+    // Waits that overlap take their time once, as they would in the region.
+    source.longPollWait = async (seconds) => {
+      const start = clock.now;
+      await new Promise((resolve) => setImmediate(resolve));
+      clock.now = Math.max(clock.now, start + seconds * 1000);
+    };
+    const deps = {
+      store,
+      deadLetters: { source, queueUrls: [] },
+      topics,
+      logger: memoryLogger(),
+      remainingMs: () => 50_000 - (clock.now - T0),
+    } as unknown as SweeperDeps;
+    const run = { now: T0, limits: DEFAULT_SWEEP_LIMITS, counters: new Counters() } as RunState;
+
+    // Act
+    await reconcileTopicDeadLetters(deps, run);
+
+    // Assess: every topic's stale message is gone, and the pass kept to its share of the run
+    expect(Object.values(queues).flatMap((q) => q.messages)).toEqual([]);
+    expect(run.counters).toMatchObject({ pointersResolved: 20, failures: 0 });
+    expect(clock.now - T0).toBeLessThanOrEqual(DEFAULT_SWEEP_LIMITS.topicDeadLetterShareMs);
+  });
+});
