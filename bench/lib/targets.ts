@@ -62,7 +62,8 @@ function startSut(args: string[]): Promise<{ child: ChildProcess; ready: Record<
       ...(PROFILE_DIR ? ["--cpu-prof", `--cpu-prof-dir=${PROFILE_DIR}`] : []),
       ...(process.env.BENCH_SUT_FLAGS ? process.env.BENCH_SUT_FLAGS.split(" ") : []),
     ],
-    stdio: ["ignore", "ignore", "pipe", "ipc"],
+    // BENCH_SUT_STDOUT: the system under test's stdout on the bench's (V8 traces such as --trace-gc print there).
+    stdio: ["ignore", process.env.BENCH_SUT_STDOUT ? "inherit" : "ignore", "pipe", "ipc"],
   });
   let stderr = "";
   child.stderr?.on("data", (chunk: Buffer) => {
