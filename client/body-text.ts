@@ -14,7 +14,7 @@ export function bodyText(body: unknown): string {
   if (!isPlainObject(body) || !holdsExactNumber(body)) return JSON.stringify(body);
   return membersText(body, (key, value) =>
     // Array.from, not map: map keeps a sparse array's holes, which join writes as nothing (`[,{…}]`, no JSON).
-    key === "tasks" && Array.isArray(value)
+    key === "tasks" && Array.isArray(value) && !("toJSON" in value)
       ? `[${Array.from(value, itemText).join(",")}]`
       : valueText(key, value),
   );

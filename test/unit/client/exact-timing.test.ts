@@ -54,6 +54,7 @@ describe("bodyText", () => {
       { tasks: [echoKey, { delay_seconds: exact, content: echoKey }] },
       { timing_moment: exact, content: echoKey },
       { toJSON: () => ({ x: 1 }), tasks: [{ delay_seconds: exact }] },
+      { tasks: Object.assign([{ delay_seconds: exact }], { toJSON: () => "tasks" }) },
     ];
 
     for (const body of bodies) expect(bodyText(body)).toBe(plain(JSON.stringify(body)));
