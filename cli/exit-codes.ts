@@ -55,8 +55,9 @@ export class StoppedPartWay extends Error {
 }
 
 /**
- * A failure after which the request may still have been applied (exit 3: a try that timed out after the API wrote,
- * a 503 after the function ran), with how to run it again without applying it twice: it exits as `error` would, and
+ * A failure after which the request may still have been applied (`mayHaveBeenApplied`: exit 3, a try that timed
+ * out after the API wrote, a 503 after the function ran; or exit 4, a 500 after the function wrote), with how to
+ * run it again without applying it twice: it exits as `error` would, and
  * is printed with `hint` before it (with --json, `retry` beside `error`).
  */
 export class MayHaveBeenApplied extends Error {

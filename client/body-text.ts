@@ -13,7 +13,10 @@ import { isLosslessNumber, parse as parseLossless, stringify as stringifyLossles
 export function bodyText(body: unknown): string {
   if (!isPlainObject(body) || !holdsExactNumber(body)) return JSON.stringify(body);
   return membersText(body, (key, value) =>
-    key === "tasks" && Array.isArray(value) ? `[${value.map(itemText).join(",")}]` : valueText(value),
+    // Array.from, not map: map keeps a sparse array's holes, which join writes as nothing (`[,{…}]`, no JSON).
+    key === "tasks" && Array.isArray(value) && !("toJSON" in value)
+      ? `[${Array.from(value, itemText).join(",")}]`
+      : valueText(key, value),
   );
 }
 
@@ -35,6 +38,8 @@ export function exactItemTexts(body: string): string[] | undefined {
  * read twice could answer twice, and the text sent must be what the caller's object said when the call was made).
  */
 function holdsExactNumber(body: Record<string, unknown>): boolean {
+  // A body with its own toJSON is written as that says, as JSON.stringify writes it.
+  if ("toJSON" in body) return false;
   const tasks = Object.getOwnPropertyDescriptor(body, "tasks")?.value;
   return hasExactMember(body) || (Array.isArray(tasks) && tasks.some(hasExactMember));
 }
@@ -46,14 +51,19 @@ function hasExactMember(value: unknown): boolean {
 }
 
 /** A batch item: its exact numbers as written when it has any; as `JSON.stringify` writes an array's item. */
-function itemText(item: unknown): string {
-  if (hasExactMember(item))
-    return membersText(item as Record<string, unknown>, (_, value) => valueText(value));
-  return JSON.stringify(item) ?? "null";
+function itemText(item: unknown, index: number): string {
+  if (hasExactMember(item)) return membersText(item as Record<string, unknown>, valueText);
+  return valueText(String(index), item) ?? "null";
 }
 
-function valueText(value: unknown): string | undefined {
-  return isLosslessNumber(value) ? value.toString() : JSON.stringify(value);
+/**
+ * A member's value as JSON.stringify writes it inside its object: written as the one member of an object, so a
+ * `toJSON` is called with the member's key, as JSON.stringify calls it (with "" when given the value alone).
+ */
+function valueText(key: string, value: unknown): string | undefined {
+  if (isLosslessNumber(value)) return value.toString();
+  const member = JSON.stringify({ [key]: value });
+  return member === "{}" ? undefined : member.slice(JSON.stringify(key).length + 2, -1);
 }
 
 /** An object as `JSON.stringify` writes it (own enumerable string keys, in order; a member without JSON left out). */

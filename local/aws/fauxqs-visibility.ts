@@ -116,7 +116,12 @@ function single(handler: Handler, SqsError: SqsErrorClass): Handler {
   };
 }
 
-/** The entries that pass their receipt fail alone; fauxqs's own handler answers (and validates) the rest. */
+/**
+ * The entries that pass their receipt fail alone. fauxqs's own handler still answers the whole batch, so its
+ * batch-wide checks (no entries, more than ten, an Id malformed or given twice) refuse it as SQS does: taken out
+ * of the batch, a refused entry hid an eleventh entry or a repeated Id. It is given a negative visibility instead,
+ * which fauxqs fails without applying, and its failure is then worded as SQS words this one.
+ */
 function batch(handler: Handler): Handler {
   return async (body, store, request) => {
     const entries = Array.isArray(body.Entries) ? (body.Entries as BatchEntry[]) : [];
@@ -124,15 +129,14 @@ function batch(handler: Handler): Handler {
       passesReceipt(store, body.QueueUrl, e.ReceiptHandle, e.VisibilityTimeout),
     );
     if (refused.length === 0) return handler(body, store, request);
-    const failed = refused.map((e) => ({
-      Id: e.Id,
-      SenderFault: true,
-      Code: "InvalidParameterValue",
-      Message: tooLong(e.VisibilityTimeout),
-    }));
-    const rest = entries.filter((e) => !refused.includes(e));
-    if (rest.length === 0) return { Successful: [], Failed: failed };
-    const answer = (await handler({ ...body, Entries: rest }, store, request)) as BatchResult;
-    return { Successful: answer.Successful ?? [], Failed: [...(answer.Failed ?? []), ...failed] };
+    const unapplied = entries.map((e) => (refused.includes(e) ? { ...e, VisibilityTimeout: -1 } : e));
+    const answer = (await handler({ ...body, Entries: unapplied }, store, request)) as BatchResult;
+    // The Ids are distinct here: fauxqs refused the batch otherwise.
+    const refusedById = new Map(refused.map((e) => [e.Id, e]));
+    const failed = (answer.Failed ?? []).map((failure) => {
+      const entry = refusedById.get((failure as { Id?: unknown }).Id);
+      return entry ? { ...(failure as object), Message: tooLong(entry.VisibilityTimeout) } : failure;
+    });
+    return { Successful: answer.Successful ?? [], Failed: failed };
   };
 }

@@ -42,6 +42,23 @@ describe("bodyText", () => {
       '{"tasks":[{"delay_seconds":1767225600.0000001},{"delay_seconds":1},null]}',
     );
   });
+
+  it("beside a LosslessNumber, writes the rest as JSON.stringify does: a hole, the body's toJSON, a toJSON's key", () => {
+    const exact = new LosslessNumber("1767225600.0000001");
+    const echoKey = { toJSON: (key: string) => `key ${key}` };
+    const plain = (text: string) =>
+      text.replaceAll('{"value":"1767225600.0000001","isLosslessNumber":true}', exact.toString());
+    const bodies = [
+      // biome-ignore lint/suspicious/noSparseArray: a hole, which JSON.stringify writes as null
+      { tasks: [, { delay_seconds: exact }] },
+      { tasks: [echoKey, { delay_seconds: exact, content: echoKey }] },
+      { timing_moment: exact, content: echoKey },
+      { toJSON: () => ({ x: 1 }), tasks: [{ delay_seconds: exact }] },
+      { tasks: Object.assign([{ delay_seconds: exact }], { toJSON: () => "tasks" }) },
+    ];
+
+    for (const body of bodies) expect(bodyText(body)).toBe(plain(JSON.stringify(body)));
+  });
 });
 
 describe("through the API's real add handlers", () => {

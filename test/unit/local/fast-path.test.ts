@@ -18,7 +18,8 @@ import {
 } from "#local/aws/emulators.js";
 import { LocalFastPath } from "#local/aws/fast-path.js";
 import { type InProcessRequest, serveInProcess } from "#local/aws/in-process.js";
-import { createAwsClient } from "#shared/adapters/aws-clients.js";
+import { abortableCall } from "#shared/adapters/abort-signals.js";
+import { createAwsClient, setLocalAwsTransport } from "#shared/adapters/aws-clients.js";
 import { tableActive } from "../../support/dynalite-table.js";
 
 /**
@@ -146,6 +147,29 @@ describe("the local fast path", () => {
     });
     abort.abort();
     // Assess
+    await expect(polling).rejects.toMatchObject({ name: "AbortError" });
+  });
+
+  it("a client made while it is the transport, as the functions' are, is aborted by a filed signal (abortableCall)", async () => {
+    // Prepare: abort-signals wraps the request handler on client.config after the fast path has copied it
+    setLocalAwsTransport(fastPath);
+    const sqsEndpoint = `http://sqs.${LOCAL_REGION}.localhost:${new URL(emulators.endpoints.sqs).port}`;
+    const sqs = createAwsClient(SQSClient, { ...base, endpoint: sqsEndpoint });
+    setLocalAwsTransport(undefined);
+    const { QueueUrl } = await sqs.send(new CreateQueueCommand({ QueueName: `fast-${randomUUID()}` }));
+    const abort = new AbortController();
+    const call = abortableCall(
+      sqs,
+      new ReceiveMessageCommand({ QueueUrl, WaitTimeSeconds: 20 }),
+      abort.signal,
+    );
+
+    // Act
+    const polling = sqs.send(...call);
+    abort.abort();
+
+    // Assess: filed, not passed as an option (the client's cached handler is used), and still stopped
+    expect(call[1]).toBeUndefined();
     await expect(polling).rejects.toMatchObject({ name: "AbortError" });
   });
 

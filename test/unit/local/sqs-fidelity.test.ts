@@ -315,4 +315,31 @@ describe("a received message's visibility, as SQS bounds it", () => {
       expect.objectContaining({ Id: "old", Code: "InvalidParameterValue", SenderFault: true }),
     ]);
   });
+
+  it.each([
+    ["eleven entries", "TooManyEntriesInBatchRequest", (i: number) => `e${i}`, 11],
+    ["an Id given twice", "BatchEntryIdsNotDistinct", () => "same", 2],
+    ["a malformed Id", "InvalidBatchEntryId", (i: number) => (i === 0 ? "old.one" : `e${i}`), 2],
+  ] as const)(
+    "refuses a whole batch SQS refuses whole, a refused entry in it or not (%s)",
+    async (_what, code, id, count) => {
+      // Prepare: the first entry past its receipt's 12 hours, the others a young message's
+      const { queueUrl, receiptHandle: old } = await receivedSixHoursAgo();
+      await sendInOrder(queueUrl, "b", ["b1"]);
+      const [young] = await receive(queueUrl);
+      const entries = Array.from({ length: count }, (_, i) => ({
+        Id: id(i),
+        ReceiptHandle: i === 0 ? old : young?.ReceiptHandle,
+        VisibilityTimeout: i === 0 ? 7 * HOUR : 60,
+      }));
+
+      // Act
+      const sending = sqs.send(
+        new ChangeMessageVisibilityBatchCommand({ QueueUrl: queueUrl, Entries: entries }),
+      );
+
+      // Assess
+      await expect(sending).rejects.toMatchObject({ name: expect.stringMatching(new RegExp(`${code}$`)) });
+    },
+  );
 });
