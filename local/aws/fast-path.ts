@@ -31,10 +31,13 @@ const unsignedAuthorization = (region: string, service: AwsService) =>
 
 /**
  * What a call to an emulator on this machine does not need: a signature nobody verifies (replaced by the
- * placeholder below), a User-Agent string built and escaped per call, and X-Ray trace propagation (Lambda's
- * `_X_AMZN_TRACE_ID`, never set here). Serialization, endpoint resolution, retries and parsing stay.
+ * placeholder below) and the choice of auth scheme and credentials made for it alone (its only readers are the
+ * signer and the User-Agent's feature list, both gone; the endpoint middleware reads it only if it is there), a
+ * User-Agent string built and escaped per call, and X-Ray trace propagation (Lambda's `_X_AMZN_TRACE_ID`, never set
+ * here). Serialization, endpoint resolution, retries and parsing stay.
  */
 const LOCALLY_USELESS_MIDDLEWARE = [
+  "httpAuthSchemeMiddleware",
   "httpSigningMiddleware",
   "getUserAgentMiddleware",
   "recursionDetectionMiddleware",
