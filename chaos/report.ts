@@ -201,7 +201,7 @@ function faultSection(report: ChaosReport): string[] {
     const refused = Object.values(s.entryErrors ?? {}).reduce((a, b) => a + b, 0);
     if (s.entries)
       lines.push(
-        `  ${`${name} entries`.padEnd(40)}${String(s.entries).padStart(8)}${String(refused).padStart(8)}${pct(refused, s.entries).padStart(9)}  refused inside a 200`,
+        `  ${`${name} entries`.padEnd(40)}${String(s.entries).padStart(8)}${String(refused).padStart(8)}${pct(refused, s.entries).padStart(9)}  refused inside a 200; ${s.entriesPastRefused ?? 0} landed after a refused entry of their group in that call`,
       );
   }
   lines.push(

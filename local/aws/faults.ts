@@ -99,6 +99,8 @@ export type FaultStats = Record<
     statementErrors?: Record<string, number>;
     entries?: number;
     entryErrors?: Record<string, number>;
+    /** Entries that went through after a refused entry of their MessageGroupId in the same call (the overtakes). */
+    entriesPastRefused?: number;
   }
 >;
 
@@ -202,12 +204,16 @@ export class FaultInjector {
     const policy = this.#policy.batchEntryErrors;
     if (!policy || policy.rate <= 0) return groupIds.map(() => undefined);
     const stream = this.#streamOf(`${name}#entry`);
-    const stopped = new Set<string>();
+    const refusedGroups = new Set<string>();
     return groupIds.map((groupId) => {
       const draw = stream();
-      const refuse = (groupId !== undefined && stopped.has(groupId)) || draw < policy.rate;
-      if (!refuse) return undefined;
-      if (policy.shape === "stopGroup" && groupId !== undefined) stopped.add(groupId);
+      const afterRefused = groupId !== undefined && refusedGroups.has(groupId);
+      const refuse = (afterRefused && policy.shape === "stopGroup") || draw < policy.rate;
+      if (!refuse) {
+        if (afterRefused) stats.entriesPastRefused = (stats.entriesPastRefused ?? 0) + 1;
+        return undefined;
+      }
+      if (groupId !== undefined) refusedGroups.add(groupId);
       const code = draw < policy.rate / 2 ? "InternalError" : "ServiceUnavailable";
       stats.entryErrors = stats.entryErrors ?? {};
       stats.entryErrors[code] = (stats.entryErrors[code] ?? 0) + 1;
