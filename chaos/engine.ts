@@ -23,6 +23,11 @@ export interface ChaosOptions {
   /** Probability of an error fault on every AWS call (spread evenly over the kinds), plus `slowRate`. */
   readonly faultRate: number;
   readonly slowRate?: number;
+  /**
+   * SendMessageBatch entries refused one by one at `faultRate` inside a 200 while the call's other entries land
+   * (local/aws/batch-entry-faults.ts), in this shape; absent: none.
+   */
+  readonly batchEntryFaults?: "independent" | "stopGroup";
   /** A full policy instead of `faultRate` (its seed is replaced by `seed`). */
   readonly faultPolicy?: FaultPolicy;
   /** How long a `timeout` fault holds a call before dropping it. */
@@ -164,6 +169,9 @@ function faultPolicyOf(options: ChaosOptions): FaultPolicy {
       // Inside a PartiQL batch (deliver's starts and finishes, the batch add's INSERTs), single statements fail too,
       // each at the same rate.
       statementErrors: statementFaultRates(options.faultRate),
+      ...(options.batchEntryFaults && {
+        batchEntryErrors: { rate: options.faultRate, shape: options.batchEntryFaults },
+      }),
     }),
     seed: options.seed,
     timeoutMs: options.faultTimeoutMs,

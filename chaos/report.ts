@@ -50,6 +50,7 @@ function header(report: ChaosReport): string[] {
     `  AWS faults: ${o.faultPolicy ? "custom policy" : `${(o.faultRate * 100).toFixed(1)} % of every call and of every batch statement`} ` +
       `(${ERROR_FAULT_KINDS.join(", ")}; timeouts hold ${o.faultTimeoutMs} ms)` +
       `${o.slowRate ? ` + ${(o.slowRate * 100).toFixed(1)} % slow` : ""}; ` +
+      `${o.batchEntryFaults ? `SendMessageBatch entries refused one by one (${o.batchEntryFaults}); ` : ""}` +
       `SDK attempts per call: ${o.sdkMaxAttempts}; pollers ${o.faultEventSources ? "faulted too" : "not faulted"}`,
     `  receiver: ${pct(failing, report.callbacks.total)} of ${report.callbacks.total} callbacks answered with a failure ` +
       "(5xx, 3xx to the metadata address, 418, 429, 404, 100-then-close, reset, never answered)",
@@ -195,6 +196,13 @@ function faultSection(report: ChaosReport): string[] {
     lines.push(
       `  ${name.padEnd(40)}${String(s.requests).padStart(8)}${String(errors).padStart(8)}${pct(errors, s.requests).padStart(9)}  ${FAULT_KINDS.map((kind) => s.faults[kind] ?? 0).join("/")}`,
     );
+  }
+  for (const [name, s] of Object.entries(report.faults)) {
+    const refused = Object.values(s.entryErrors ?? {}).reduce((a, b) => a + b, 0);
+    if (s.entries)
+      lines.push(
+        `  ${`${name} entries`.padEnd(40)}${String(s.entries).padStart(8)}${String(refused).padStart(8)}${pct(refused, s.entries).padStart(9)}  refused inside a 200; ${s.entriesPastRefused ?? 0} landed after a refused entry of their group in that call`,
+      );
   }
   lines.push(
     `  ${"all".padEnd(40)}${String(calls).padStart(8)}${String(faulted).padStart(8)}${pct(faulted, calls).padStart(9)}`,

@@ -21,6 +21,13 @@ const program = new Command()
   .option("--tasks <n>", "tasks to send", integer, 10_000)
   .option("--groups <n>", "ordering groups (order_id values)", integer, 500)
   .option("--fault-rate <p>", "probability of an error fault on every AWS call", probability, 0.06)
+  .option(
+    "--entry-faults <shape>",
+    "SendMessageBatch entries refused one by one at --fault-rate while the rest land: independent (a group's later " +
+      "entry may land after a refused one), stopGroup (a refused entry refuses its group's later ones) or off",
+    entryShape,
+    "independent",
+  )
   .option("--slow-rate <p>", "probability of a slow (but successful) AWS call", probability, 0.01)
   .option(
     "--fault-timeout-ms <ms>",
@@ -57,6 +64,7 @@ const cli = program.opts<{
   tasks: number;
   groups: number;
   faultRate: number;
+  entryFaults: "independent" | "stopGroup" | "off";
   slowRate: number;
   faultTimeoutMs: number;
   sdkMaxAttempts: number;
@@ -92,6 +100,7 @@ const options: ChaosOptions = {
     batches: { multiBatchShare: cli.multiBatchShare, mixedShare: 0.3, ungroupedRiderShare: 0.2 },
   },
   faultRate: cli.faultRate,
+  ...(cli.entryFaults === "off" ? {} : { batchEntryFaults: cli.entryFaults }),
   slowRate: cli.slowRate,
   faultTimeoutMs: cli.faultTimeoutMs,
   faultEventSources: cli.faultPollers,
@@ -132,6 +141,11 @@ function integer(value: string): number {
   if (!Number.isInteger(parsed) || parsed < 0)
     throw new InvalidArgumentError("must be a non-negative integer");
   return parsed;
+}
+
+function entryShape(value: string): "independent" | "stopGroup" | "off" {
+  if (value === "independent" || value === "stopGroup" || value === "off") return value;
+  throw new InvalidArgumentError("must be independent, stopGroup or off");
 }
 
 function probability(value: string): number {

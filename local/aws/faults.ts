@@ -56,10 +56,24 @@ export interface FaultPolicy {
    * instead of being executed, inside an HTTP 200 — as DynamoDB answers a batch. Their sum must stay ≤ 1.
    */
   readonly statementErrors?: Readonly<Record<string, number>>;
+  /**
+   * Per entry of an SQS SendMessageBatch (local/aws/batch-entry-faults.ts): the probability `rate` that the entry
+   * is answered in `Failed` (SenderFault false, `InternalError` or `ServiceUnavailable`) instead of being sent,
+   * inside an HTTP 200, while the call's other entries land. `shape` says what happens to the later entries of the
+   * refused entry's MessageGroupId in the same call (AWS documents neither): `independent` (default, the worst
+   * case for order) — each drawn on its own, so a later entry of the group may land ahead of the refused one;
+   * `stopGroup` — every later entry of that group is refused too.
+   */
+  readonly batchEntryErrors?: BatchEntryErrors;
   /** How long a `timeout` holds the request before dropping it. Default 1000 ms. */
   readonly timeoutMs?: number;
   /** Extra latency of a `slow` request. Default 200 ms. */
   readonly slowMs?: number;
+}
+
+export interface BatchEntryErrors {
+  readonly rate: number;
+  readonly shape?: "independent" | "stopGroup";
 }
 
 /** `total` spread evenly over every error kind (plus `slow` at `slow`): the usual chaos setting. */
@@ -83,6 +97,10 @@ export type FaultStats = Record<
     faults: Partial<Record<FaultKind, number>>;
     statements?: number;
     statementErrors?: Record<string, number>;
+    entries?: number;
+    entryErrors?: Record<string, number>;
+    /** Entries that went through after a refused entry of their MessageGroupId in the same call (the overtakes). */
+    entriesPastRefused?: number;
   }
 >;
 
@@ -175,8 +193,54 @@ export class FaultInjector {
     return undefined;
   }
 
+  /**
+   * The entries of one SQS batch (`operation`, e.g. SendMessageBatch), given by their MessageGroupId: per entry the
+   * error code it is refused with (policy `batchEntryErrors`), or undefined when it goes through.
+   */
+  decideEntries(operation: string, groupIds: readonly (string | undefined)[]): (string | undefined)[] {
+    const name = `sqs.${operation}`;
+    const stats = this.#statsOf(name);
+    stats.entries = (stats.entries ?? 0) + groupIds.length;
+    const policy = this.#policy.batchEntryErrors;
+    if (!policy || policy.rate <= 0) return groupIds.map(() => undefined);
+    const stream = this.#streamOf(`${name}#entry`);
+    const refusedGroups = new Set<string>();
+    return groupIds.map((groupId) => {
+      const draw = stream();
+      const afterRefused = groupId !== undefined && refusedGroups.has(groupId);
+      const refuse = (afterRefused && policy.shape === "stopGroup") || draw < policy.rate;
+      if (!refuse) {
+        if (afterRefused) stats.entriesPastRefused = (stats.entriesPastRefused ?? 0) + 1;
+        return undefined;
+      }
+      if (groupId !== undefined) refusedGroups.add(groupId);
+      const code = draw < policy.rate / 2 ? "InternalError" : "ServiceUnavailable";
+      stats.entryErrors = stats.entryErrors ?? {};
+      stats.entryErrors[code] = (stats.entryErrors[code] ?? 0) + 1;
+      return code;
+    });
+  }
+
   stats(): FaultStats {
     return structuredClone(this.#stats);
+  }
+
+  #statsOf(name: string): FaultStats[string] {
+    let stats = this.#stats[name];
+    if (!stats) {
+      stats = { requests: 0, faults: {} };
+      this.#stats[name] = stats;
+    }
+    return stats;
+  }
+
+  #streamOf(name: string): () => number {
+    let stream = this.#streams.get(name);
+    if (!stream) {
+      stream = mulberry32(hashSeed(this.#policy.seed ?? 1, name));
+      this.#streams.set(name, stream);
+    }
+    return stream;
   }
 
   #ratesFor(service: AwsService, operation: string): FaultRates | undefined {
@@ -205,6 +269,12 @@ function validatePolicy(policy: FaultPolicy): FaultPolicy {
     throw new Error("faults.statementErrors: a rate must be a number in [0, 1]");
   if (statementRates.reduce((a, b) => a + b, 0) > 1 + 1e-9)
     throw new Error("faults.statementErrors: rates add up to more than 1");
+  const entryRate = policy.batchEntryErrors?.rate;
+  if (entryRate !== undefined && (typeof entryRate !== "number" || !(entryRate >= 0 && entryRate <= 1)))
+    throw new Error("faults.batchEntryErrors.rate: a rate must be a number in [0, 1]");
+  const shape = policy.batchEntryErrors?.shape;
+  if (shape !== undefined && shape !== "independent" && shape !== "stopGroup")
+    throw new Error('faults.batchEntryErrors.shape: "independent" or "stopGroup"');
   for (const [service, faults] of Object.entries(policy.services ?? {})) {
     check(`faults.services.${service}.rates`, faults?.rates);
     for (const [op, rates] of Object.entries(faults?.operations ?? {}))

@@ -1,5 +1,11 @@
 import http from "node:http";
 import type { AddressInfo } from "node:net";
+import {
+  allRefusedAnswer,
+  isSendMessageBatch,
+  splitSendMessageBatch,
+  withRefusals,
+} from "./batch-entry-faults.js";
 import { type AwsService, errorAnswer, type FaultInjector, operationOf } from "./faults.js";
 import { refusingWebPages } from "./web-pages.js";
 
@@ -126,10 +132,14 @@ function forward(req: http.IncomingMessage, res: http.ServerResponse, options: F
     (raw) => {
       const text = raw.toString("utf8");
       const decision = faults?.decide(service, operationOf(service, req, text));
-      const body = options.rewrite ? Buffer.from(options.rewrite.request(text)) : raw;
+      const forwarded = decision === undefined || decision.kind === "slow";
+      const entryFaults = forwarded ? entryFaultsOf(req, res, text, options) : undefined;
+      if (entryFaults === "answered") return;
+      const body = entryFaults ? Buffer.from(entryFaults.body) : rewritten(text, raw, options);
+      const sendOptions = entryFaults?.options ?? options;
       switch (decision?.kind) {
         case undefined:
-          return send(req, res, body, options, "answer");
+          return send(req, res, body, sendOptions, "answer");
         case "throttle":
         case "error": {
           const answer = errorAnswer(service, decision.kind, decision.variant);
@@ -149,7 +159,7 @@ function forward(req: http.IncomingMessage, res: http.ServerResponse, options: F
           return;
         }
         case "slow": {
-          const timer = setTimeout(() => send(req, res, body, options, "answer"), faults?.slowMs ?? 200);
+          const timer = setTimeout(() => send(req, res, body, sendOptions, "answer"), faults?.slowMs ?? 200);
           req.socket.once("close", () => clearTimeout(timer));
           return;
         }
@@ -161,6 +171,41 @@ function forward(req: http.IncomingMessage, res: http.ServerResponse, options: F
     },
     () => req.socket.destroy(),
   );
+}
+
+function rewritten(text: string, raw: Buffer, options: ForwardOptions): Buffer {
+  return options.rewrite ? Buffer.from(options.rewrite.request(text)) : raw;
+}
+
+/**
+ * An SQS SendMessageBatch whose entries the policy refuses one by one (`batchEntryErrors`): the body to forward
+ * and the options whose answer rewrite adds the refused entries to `Failed`, or "answered" when every entry was
+ * refused (a 200 was sent). Undefined: nothing refused.
+ */
+function entryFaultsOf(
+  req: http.IncomingMessage,
+  res: http.ServerResponse,
+  text: string,
+  options: ForwardOptions,
+): { body: string; options: ForwardOptions } | "answered" | undefined {
+  const { faults, rewrite } = options;
+  if (!faults || options.service !== "sqs" || !isSendMessageBatch(req.headers)) return undefined;
+  const split = splitSendMessageBatch(text, faults);
+  if (!split) return undefined;
+  if (split.forward === undefined) {
+    const answer = allRefusedAnswer(split.refused);
+    res.writeHead(200, {
+      "content-type": "application/x-amz-json-1.0",
+      "content-length": Buffer.byteLength(answer),
+    });
+    res.end(answer);
+    return "answered";
+  }
+  const respond = (body: string) => withRefusals(rewrite ? rewrite.response(body) : body, split.refused);
+  return {
+    body: rewrite ? rewrite.request(split.forward) : split.forward,
+    options: { ...options, rewrite: { request: rewrite?.request ?? ((b) => b), response: respond } },
+  };
 }
 
 /** Sends the (read) request upstream, then answers with the upstream's answer, a dropped connection or a 5xx. */

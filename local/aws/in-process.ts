@@ -3,6 +3,12 @@ import type http from "node:http";
 import { setTimeout as sleep } from "node:timers/promises";
 import type { MessagePort } from "node:worker_threads";
 import inject from "light-my-request";
+import {
+  allRefusedAnswer,
+  isSendMessageBatch,
+  splitSendMessageBatch,
+  withRefusals,
+} from "./batch-entry-faults.js";
 import { type AwsService, errorAnswer, type FaultInjector, operationOf } from "./faults.js";
 import { Mailbox, onMailbox } from "./mailbox.js";
 
@@ -51,12 +57,17 @@ export function createInProcessDispatcher(
     request.service === "dynamodb"
       ? callDynalite(listeners.dynamodb, request)
       : callListener(listeners[request.service], request);
+  // A call that is forwarded and answered may have batch entries refused one by one (as the gateway does).
+  const answered = (request: InProcessRequest) =>
+    faults && request.faults && request.service === "sqs" && isSendMessageBatch(request.headers)
+      ? callWithEntryFaults(listeners.sqs, request, faults)
+      : call(request);
   return async (request) => {
     const decision =
       faults && request.faults ? faults.decide(request.service, operationOfRequest(request)) : undefined;
     switch (decision?.kind) {
       case undefined:
-        return call(request);
+        return answered(request);
       case "throttle":
       case "error":
         return answerOf(request.id, errorAnswer(request.service, decision.kind, decision.variant));
@@ -67,7 +78,7 @@ export function createInProcessDispatcher(
         return { id: request.id, dropped: "ECONNRESET" };
       case "slow":
         await sleep(faults?.slowMs ?? 200);
-        return call(request);
+        return answered(request);
       case "resetAfter":
         await call(request);
         return { id: request.id, dropped: "ECONNRESET" };
@@ -94,6 +105,25 @@ export function serveInProcess(
       () => outbox.send({ id: request.id, dropped: "ECONNRESET" }),
     );
   });
+}
+
+/** A SendMessageBatch whose entries may be refused one by one (policy `batchEntryErrors`): the rest really land. */
+async function callWithEntryFaults(
+  listener: RequestListener,
+  request: InProcessRequest,
+  faults: FaultInjector,
+): Promise<InProcessAnswer> {
+  const text = typeof request.body === "string" ? request.body : new TextDecoder().decode(request.body);
+  const split = splitSendMessageBatch(text, faults);
+  if (!split) return callListener(listener, request);
+  if (split.forward === undefined) {
+    const headers = { "content-type": "application/x-amz-json-1.0" };
+    return { id: request.id, statusCode: 200, headers, body: ownBytes(allRefusedAnswer(split.refused)) };
+  }
+  const answer = await callListener(listener, { ...request, body: split.forward });
+  if ("dropped" in answer || answer.statusCode !== 200) return answer;
+  const merged = withRefusals(new TextDecoder().decode(answer.body), split.refused);
+  return { ...answer, body: ownBytes(merged) };
 }
 
 async function callListener(listener: RequestListener, request: InProcessRequest): Promise<InProcessAnswer> {

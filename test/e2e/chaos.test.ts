@@ -31,6 +31,8 @@ describe("chaos", () => {
         batches: { multiBatchShare: 0.3, mixedShare: 0.3, ungroupedRiderShare: 0.2 },
       },
       faultRate: 0.05,
+      // SendMessageBatch entries refused one by one while the rest land, as `npm run chaos` does by default.
+      batchEntryFaults: "independent",
       slowRate: 0.01,
       faultTimeoutMs: 300,
       faultEventSources: false,

@@ -74,7 +74,7 @@ export { DEFAULT_SWEEP_LIMITS } from "./types.js";
  * group and MessageDeduplicationId = the task id, `scheduled` ones are marked `queued`, and `queued` /
  * `delivering` ones `requeuedAtMs` (which restarts their stall clock) — unless their last send is under 5
  * minutes old, when FIFO deduplication may drop the copy and the next run must try again. A huge group is
- * repaired a head part per run: its first `resendPerGroup` (1,000) unfinished due tasks, so the run fits its
+ * repaired a head part per run: its first `resendPerGroup` (100) unfinished due tasks, so the run fits its
  * time and still reaches everything else; the next part once this one has moved on (repair.ts). Whatever is still
  * alive in the queue stays ahead of its copy, so a copy never overtakes anything; deliver skips finished
  * tasks, so a copy costs one read; and the receiver, should a copy ever be delivered, sees the same task id.

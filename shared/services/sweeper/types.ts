@@ -73,12 +73,13 @@ export const DEFAULT_SWEEP_LIMITS: SweepLimits = {
   candidatesPerShard: 2_000,
   maxGroups: 2_000,
   concurrency: 8,
-  // One group's repair must fit in `reserveMs`, the time left when the run's last group may start: 1,000 tasks are
-  // 100 SendMessageBatch calls one after another (~25 ms each in region: ~2.5 s), then 1,000 conditional writes
-  // sent together (the SDK's 50 sockets: ~0.3 s), after a read of at most a 1 MB page or two. About 3 s, a third
-  // of the reserve at twice those latencies, for each of the `concurrency` groups in flight. What it costs a huge
-  // group: up to a minute's wait (the next run) per 1,000 tasks delivered one at a time.
-  resendPerGroup: 1_000,
+  // One group's repair must fit in `reserveMs`, the time left when the run's last group may start: 100 tasks are
+  // 100 SendMessageBatch calls one after another (a call holds at most one entry of a group, so a refused entry
+  // can never let the group's next one land ahead of it: shared/adapters/topic-queue.ts; ~25 ms each in region:
+  // ~2.5 s), then 100 conditional writes sent together, after a read of at most a 1 MB page or two. About 3 s, a
+  // third of the reserve at twice those latencies, for each of the `concurrency` groups in flight. What it costs a
+  // huge group: up to a minute's wait (the next run) per 100 tasks delivered one at a time.
+  resendPerGroup: 100,
   // About 10 pages of 1 MB at 1 KB a task: well under a second.
   groupItemsPerRead: 10_000,
   // Up to 1,000 pointers a queue and run, within `pointerShareMs` (a receive and ten reads side by side: ~20 ms).

@@ -37,14 +37,11 @@ export class FakeTopicQueue implements TopicQueue {
   readonly deadLetters: DeadLetter[] = [];
   readonly visibility: { queueUrl: string; changes: VisibilityChange[] }[] = [];
   /**
-   * Hook: a failure for this call instead of sending from `failAt` on (called before anything is accepted). With
-   * `onlyThatEntry`, SQS refuses that one entry and accepts the group's later entries of the same call, which its
-   * per-entry batch answer allows (docs/RELIABILITY.md, issue 13.2, "one SendMessageBatch per wave").
+   * Hook: a failure for this call instead of sending from `failAt` on (called before anything is accepted). The
+   * real adapter puts at most one entry of a group in a SendMessageBatch call, so a refused entry always stops its
+   * group's later ones (test/unit/adapters/topic-queue.test.ts).
    */
-  failNext?: (
-    groupId: string,
-    taskIds: readonly string[],
-  ) => { failAt: number; error: string; onlyThatEntry?: boolean } | undefined;
+  failNext?: (groupId: string, taskIds: readonly string[]) => { failAt: number; error: string } | undefined;
   /** Hook: every send fails as a whole (SQS unavailable). */
   failSends = false;
   failDeadLetter = false;
@@ -61,9 +58,7 @@ export class FakeTopicQueue implements TopicQueue {
     this.calls.push({ queueUrl, groupId, taskIds: [...taskIds] });
     if (this.failSends) return { sent: [], failure: { taskIds: [...taskIds], error: "ServiceUnavailable" } };
     const failure = this.failNext?.(groupId, taskIds);
-    const sent = failure?.onlyThatEntry
-      ? taskIds.filter((_, i) => i !== failure.failAt)
-      : taskIds.slice(0, failure ? failure.failAt : taskIds.length);
+    const sent = taskIds.slice(0, failure ? failure.failAt : taskIds.length);
     const queue = this.queue(queueUrl);
     for (const taskId of sent) {
       if (this.isDuplicate(queueUrl, taskId)) continue; // accepted, but not enqueued again
@@ -71,10 +66,7 @@ export class FakeTopicQueue implements TopicQueue {
       this.enqueued.push({ queueUrl, groupId, taskId });
     }
     if (!failure) return { sent };
-    const unsent = failure.onlyThatEntry
-      ? [taskIds[failure.failAt] as string]
-      : taskIds.slice(failure.failAt);
-    return { sent, failure: { taskIds: unsent, error: failure.error } };
+    return { sent, failure: { taskIds: taskIds.slice(failure.failAt), error: failure.error } };
   }
 
   /** Group after group through `sendInOrder` (so its hooks apply), as the real adapter keeps each group's order. */

@@ -26,80 +26,135 @@ const URL = "https://sqs.local/q.fifo";
 const ids = (n: number) => Array.from({ length: n }, (_, i) => `demo.g.${i}`);
 
 describe("SqsTopicQueue.sendInOrder", () => {
-  it("sends in chunks of 10, one after the other, with group and dedup ids", async () => {
+  it("sends one entry of the group per call, one call after the other, with group and dedup ids", async () => {
     const { client, sent } = fakeSqs(() => ({ Successful: [], Failed: [] }));
-    const result = await new SqsTopicQueue(client).sendInOrder(URL, "demo#grp", ids(23));
-    expect(result).toEqual({ sent: ids(23) });
+    const result = await new SqsTopicQueue(client).sendInOrder(URL, "demo#grp", ids(3));
+    expect(result).toEqual({ sent: ids(3) });
     expect(sent.map((s) => s.name)).toEqual(Array(3).fill(SendMessageBatchCommand.name));
     const entries = sent.flatMap((s) => s.input.Entries as Record<string, string>[]);
-    expect(sent.map((s) => (s.input.Entries as unknown[]).length)).toEqual([10, 10, 3]);
-    expect(entries.map((e) => JSON.parse(e.MessageBody as string).taskId)).toEqual(ids(23));
+    expect(sent.map((s) => (s.input.Entries as unknown[]).length)).toEqual([1, 1, 1]);
+    expect(entries.map((e) => JSON.parse(e.MessageBody as string).taskId)).toEqual(ids(3));
     expect(entries.every((e) => e.MessageGroupId === "demo#grp")).toBe(true);
-    expect(entries.map((e) => e.MessageDeduplicationId)).toEqual(ids(23));
+    expect(entries.map((e) => e.MessageDeduplicationId)).toEqual(ids(3));
     expect(JSON.parse(entries[0]?.MessageBody as string)).toEqual({ v: 1, taskId: "demo.g.0" });
   });
 
-  it("a failed entry stops the group: later chunks are not sent, and the rest is reported", async () => {
+  it("a failed entry stops the group: later entries are not sent, and the rest is reported", async () => {
     const { client, sent } = fakeSqs((_, i) =>
-      i === 1
-        ? { Failed: [{ Id: "m3", Code: "InternalError", Message: "try again", SenderFault: false }] }
+      i === 2
+        ? { Failed: [{ Id: "m0", Code: "InternalError", Message: "try again", SenderFault: false }] }
         : {},
     );
-    const result = await new SqsTopicQueue(client).sendInOrder(URL, "g", ids(25));
-    expect(sent).toHaveLength(2);
-    const all = ids(25);
-    expect(result.sent).toEqual([...all.slice(0, 13), ...all.slice(14, 20)]);
-    expect(result.failure).toEqual({
-      taskIds: [all[13], ...all.slice(20)],
-      error: "InternalError: try again",
-    });
+    const result = await new SqsTopicQueue(client).sendInOrder(URL, "g", ids(5));
+    expect(sent).toHaveLength(3);
+    const all = ids(5);
+    expect(result.sent).toEqual(all.slice(0, 2));
+    expect(result.failure).toEqual({ taskIds: all.slice(2), error: "InternalError: try again" });
   });
 
-  it("a thrown call reports everything from that chunk on", async () => {
+  it("a thrown call reports everything from that entry on", async () => {
     const { client } = fakeSqs((_, i) => {
       if (i === 1) throw Object.assign(new Error("socket hang up"), { name: "TimeoutError" });
       return {};
     });
-    const result = await new SqsTopicQueue(client).sendInOrder(URL, "g", ids(15));
-    expect(result.sent).toEqual(ids(10));
-    expect(result.failure).toEqual({ taskIds: ids(15).slice(10), error: "TimeoutError: socket hang up" });
+    const result = await new SqsTopicQueue(client).sendInOrder(URL, "g", ids(4));
+    expect(result.sent).toEqual(ids(1));
+    expect(result.failure).toEqual({ taskIds: ids(4).slice(1), error: "TimeoutError: socket hang up" });
   });
 });
+
+/**
+ * A FIFO queue behind the SQS seam: messages per group in arrival order, deduplication on
+ * MessageDeduplicationId, and a batch answered per entry: `refuse` names entries answered in `Failed` while
+ * every other entry of the same call lands, later entries of the refused entry's group included (SQS documents
+ * no rule against it).
+ */
+function fifoSqs(refuse: (taskId: string) => boolean) {
+  const queue: { groupId: string; taskId: string }[] = [];
+  const seen = new Set<string>();
+  const { client, sent } = fakeSqs((command) => {
+    const entries = command.input.Entries as Record<string, string>[];
+    const failed = entries.flatMap((e) => {
+      if (refuse(e.MessageDeduplicationId as string))
+        return [{ Id: e.Id, Code: "InternalError", SenderFault: false }];
+      if (!seen.has(e.MessageDeduplicationId as string)) {
+        seen.add(e.MessageDeduplicationId as string);
+        queue.push({ groupId: e.MessageGroupId as string, taskId: e.MessageDeduplicationId as string });
+      }
+      return [];
+    });
+    return { Failed: failed };
+  });
+  const idsOf = (groupId: string) => queue.filter((m) => m.groupId === groupId).map((m) => m.taskId);
+  return { client, sent, idsOf };
+}
 
 describe("SqsTopicQueue.sendGroupsInOrder", () => {
   const groupIds = (group: string, n: number) => Array.from({ length: n }, (_, i) => `demo.${group}.${i}`);
 
-  it("packs several groups into shared calls of 10, each group in order with its own MessageGroupId", async () => {
-    // Prepare
+  it("packs several groups into shared calls of 10, at most one entry per group in a call", async () => {
+    // Prepare: 12 groups of one task, and a group of 3 beside one of 1
     const { client, sent } = fakeSqs(() => ({}));
-    const groups = [
-      { groupId: "demo#a", taskIds: groupIds("a", 4) },
-      { groupId: "demo#b", taskIds: groupIds("b", 7) },
-      { groupId: "demo#c", taskIds: groupIds("c", 1) },
+    const many = Array.from({ length: 12 }, (_, i) => ({ groupId: `demo#${i}`, taskIds: [`demo.${i}.0`] }));
+    const uneven = [
+      { groupId: "demo#a", taskIds: groupIds("a", 3) },
+      { groupId: "demo#b", taskIds: groupIds("b", 1) },
     ];
 
     // Act
-    const results = await new SqsTopicQueue(client).sendGroupsInOrder(URL, groups);
+    const results = await new SqsTopicQueue(client).sendGroupsInOrder(URL, many);
+    const unevenResults = await new SqsTopicQueue(client).sendGroupsInOrder(URL, uneven);
 
-    // Assess: 12 entries in 2 calls instead of 3 (one per group)
-    expect(sent.map((s) => (s.input.Entries as unknown[]).length)).toEqual([10, 2]);
-    const entries = sent.flatMap((s) => s.input.Entries as Record<string, string>[]);
-    for (const { groupId, taskIds } of groups) {
+    // Assess
+    expect(sent.map((s) => (s.input.Entries as unknown[]).length)).toEqual([10, 2, 2, 1, 1]);
+    for (const call of sent) {
+      const groups = (call.input.Entries as Record<string, string>[]).map((e) => e.MessageGroupId);
+      expect(new Set(groups).size).toBe(groups.length);
+    }
+    const entries = sent.slice(2).flatMap((s) => s.input.Entries as Record<string, string>[]);
+    for (const { groupId, taskIds } of uneven) {
       const ofGroup = entries.filter((e) => e.MessageGroupId === groupId);
       expect(ofGroup.map((e) => e.MessageDeduplicationId)).toEqual(taskIds);
-      expect(results.get(groupId)).toEqual({ sent: taskIds });
+      expect(unevenResults.get(groupId)).toEqual({ sent: taskIds });
     }
+    for (const { groupId, taskIds } of many) expect(results.get(groupId)).toEqual({ sent: taskIds });
+  });
+
+  it("an entry refused while its group's next one would land: the group stays in order after its re-send", async () => {
+    // Prepare: SQS refuses a1 once and would accept a2 in the same call. Fails on the old packing (a0–a2 in one
+    // call: a2 landed ahead of a1's re-send, the queue read a0, a2, a1).
+    let refusals = 1;
+    const { client, idsOf } = fifoSqs((taskId) => taskId === "demo.a.1" && refusals-- > 0);
+    const queue = new SqsTopicQueue(client);
+    const a = groupIds("a", 3);
+    const groups = [
+      { groupId: "demo#a", taskIds: a },
+      { groupId: "demo#b", taskIds: groupIds("b", 2) },
+    ];
+
+    // Act: the send, then the relay's retry of the failed group whole
+    const first = await queue.sendGroupsInOrder(URL, groups);
+    const retry = await queue.sendGroupsInOrder(URL, [{ groupId: "demo#a", taskIds: a }]);
+
+    // Assess
+    expect(first.get("demo#a")).toEqual({
+      sent: [a[0]],
+      failure: { taskIds: [a[1], a[2]], error: "InternalError: " },
+    });
+    expect(retry.get("demo#a")).toEqual({ sent: a });
+    expect(idsOf("demo#a")).toEqual(a);
+    expect(idsOf("demo#b")).toEqual(groupIds("b", 2));
   });
 
   it("a failed entry stops only its own group: its later entries are not sent, other groups go on", async () => {
-    // Prepare: call 1 holds a0–a5 and b0–b3; a2 (entry m2) fails.
+    // Prepare: call 1 = a0, b0; call 2 = a1, b1 where a1 (entry m0) fails; call 3 = b2 alone
     const { client, sent } = fakeSqs((_, i) =>
-      i === 0
-        ? { Failed: [{ Id: "m2", Code: "InternalError", Message: "try again", SenderFault: false }] }
+      i === 1
+        ? { Failed: [{ Id: "m0", Code: "InternalError", Message: "try again", SenderFault: false }] }
         : {},
     );
-    const a = groupIds("a", 6);
-    const b = groupIds("b", 8);
+    const a = groupIds("a", 3);
+    const b = groupIds("b", 3);
 
     // Act
     const results = await new SqsTopicQueue(client).sendGroupsInOrder(URL, [
@@ -107,25 +162,25 @@ describe("SqsTopicQueue.sendGroupsInOrder", () => {
       { groupId: "demo#b", taskIds: b },
     ]);
 
-    // Assess: entries SQS accepted count as sent; a's failure carries a2 and nothing of a goes out afterwards
-    expect(sent).toHaveLength(2);
-    const second = (sent[1] as Sent).input.Entries as Record<string, string>[];
-    expect(second.map((e) => e.MessageDeduplicationId)).toEqual(b.slice(4));
+    // Assess
+    expect(sent).toHaveLength(3);
+    const third = (sent[2] as Sent).input.Entries as Record<string, string>[];
+    expect(third.map((e) => e.MessageDeduplicationId)).toEqual([b[2]]);
     expect(results.get("demo#a")).toEqual({
-      sent: [a[0], a[1], a[3], a[4], a[5]],
-      failure: { taskIds: [a[2]], error: "InternalError: try again" },
+      sent: [a[0]],
+      failure: { taskIds: [a[1], a[2]], error: "InternalError: try again" },
     });
     expect(results.get("demo#b")).toEqual({ sent: b });
   });
 
-  it("a group cut by a failed call reports its ids from that call on; the others' earlier calls stand", async () => {
-    // Prepare: call 1 = a0–a9, call 2 = a10–a11 + b0–b7 throws, call 3 = b8
+  it("a thrown call fails each group from its entry in that call on; the earlier calls stand", async () => {
+    // Prepare: call 1 = a0, b0; call 2 = a1, b1 throws; nothing more is sent
     const { client, sent } = fakeSqs((_, i) => {
       if (i === 1) throw Object.assign(new Error("socket hang up"), { name: "TimeoutError" });
       return {};
     });
-    const a = groupIds("a", 12);
-    const b = groupIds("b", 9);
+    const a = groupIds("a", 3);
+    const b = groupIds("b", 2);
 
     // Act
     const results = await new SqsTopicQueue(client).sendGroupsInOrder(URL, [
@@ -133,15 +188,15 @@ describe("SqsTopicQueue.sendGroupsInOrder", () => {
       { groupId: "demo#b", taskIds: b },
     ]);
 
-    // Assess: b's last entry is not sent after its earlier ones failed
+    // Assess
     expect(sent).toHaveLength(2);
     expect(results.get("demo#a")).toEqual({
-      sent: a.slice(0, 10),
-      failure: { taskIds: a.slice(10), error: "TimeoutError: socket hang up" },
+      sent: [a[0]],
+      failure: { taskIds: a.slice(1), error: "TimeoutError: socket hang up" },
     });
     expect(results.get("demo#b")).toEqual({
-      sent: [],
-      failure: { taskIds: b, error: "TimeoutError: socket hang up" },
+      sent: [b[0]],
+      failure: { taskIds: [b[1]], error: "TimeoutError: socket hang up" },
     });
   });
 });

@@ -10,6 +10,7 @@ import { ListSchedulesCommand, SchedulerClient } from "@aws-sdk/client-scheduler
 import {
   CreateQueueCommand,
   ReceiveMessageCommand,
+  SendMessageBatchCommand,
   SendMessageCommand,
   SQSClient,
 } from "@aws-sdk/client-sqs";
@@ -62,6 +63,29 @@ describe("FaultInjector", () => {
     expect(rate).toBeGreaterThan(0.045);
     expect(rate).toBeLessThan(0.075);
     for (const kind of ERROR_FAULT_KINDS) expect(a).toContain(kind);
+  });
+
+  it("refuses batch entries one by one: each on its own (independent) or the rest of its group too (stopGroup)", () => {
+    const groups = Array.from({ length: 400 }, (_, i) => `g${i % 4}`);
+    const independent = new FaultInjector({ seed: 3, batchEntryErrors: { rate: 0.3 } });
+    const codes = independent.decideEntries("SendMessageBatch", groups);
+    const refused = codes.filter((c) => c !== undefined);
+    expect(refused.length / groups.length).toBeCloseTo(0.3, 1);
+    expect(new Set(refused)).toEqual(new Set(["InternalError", "ServiceUnavailable"]));
+    // a later entry of a refused entry's group lands (the worst case for order)
+    expect(
+      groups.some((g, i) => codes[i] === undefined && codes.slice(0, i).some((c, j) => c && groups[j] === g)),
+    ).toBe(true);
+
+    const stopGroup = new FaultInjector({ seed: 3, batchEntryErrors: { rate: 0.3, shape: "stopGroup" } });
+    const stopped = stopGroup.decideEntries("SendMessageBatch", groups);
+    for (const g of new Set(groups)) {
+      const ofGroup = stopped.filter((_, i) => groups[i] === g);
+      const first = ofGroup.findIndex((c) => c !== undefined);
+      if (first >= 0) expect(ofGroup.slice(first).every((c) => c !== undefined)).toBe(true);
+    }
+    expect(stopGroup.stats()["sqs.SendMessageBatch"]?.entries).toBe(400);
+    expect(() => new FaultInjector({ batchEntryErrors: { rate: 2 } })).toThrow(/batchEntryErrors/);
   });
 
   it("resolves rates per operation, then per service, then policy-wide", () => {
@@ -167,6 +191,45 @@ describe("fault proxies over the wire", () => {
       status: 400,
     });
     emulators.setFaults({});
+  });
+
+  it("refuses SendMessageBatch entries inside a 200 while the others really land", async () => {
+    const { QueueUrl } = await sqs.send(
+      new CreateQueueCommand({ QueueName: "entry-faults.fifo", Attributes: { FifoQueue: "true" } }),
+    );
+    const send = (prefix: string) =>
+      sqs.send(
+        new SendMessageBatchCommand({
+          QueueUrl,
+          Entries: Array.from({ length: 10 }, (_, i) => ({
+            Id: `m${i}`,
+            MessageBody: `${prefix}${i}`,
+            MessageGroupId: `g${i % 3}`,
+            MessageDeduplicationId: `${prefix}${i}`,
+          })),
+        }),
+      );
+
+    emulators.setFaults({ seed: 5, batchEntryErrors: { rate: 0.5 } });
+    const partial = await send("p");
+    emulators.setFaults({ batchEntryErrors: { rate: 1 } });
+    const none = await send("n");
+    emulators.setFaults({});
+
+    const successful = (partial.Successful ?? []).map((e) => `p${e.Id?.slice(1)}`);
+    expect(successful.length).toBeGreaterThan(0);
+    expect(partial.Failed?.length).toBe(10 - successful.length);
+    expect(partial.Failed?.every((f) => f.SenderFault === false && f.Code !== undefined)).toBe(true);
+    expect(none).toMatchObject({ Successful: [] });
+    expect(none.Failed).toHaveLength(10);
+    const bodies: string[] = [];
+    for (let i = 0; i < 5 && bodies.length < successful.length; i++) {
+      const got = await sqs.send(
+        new ReceiveMessageCommand({ QueueUrl, MaxNumberOfMessages: 10, WaitTimeSeconds: 1 }),
+      );
+      bodies.push(...(got.Messages ?? []).map((m) => m.Body as string));
+    }
+    expect(bodies.sort()).toEqual(successful.sort());
   });
 
   it("drops the connection before the call, after a hold, or after the call was executed", async () => {

@@ -195,35 +195,3 @@ describe("a task held in its FIFO queue past the sweeper's 2-minute grace, when 
     expect(sim.status(id)).toBe("cancelled");
   });
 });
-
-describe("a SendMessageBatch that refuses one entry of a group and accepts a later one (known limit)", () => {
-  // SQS answers a batch per entry and documents no rule that a refused entry stops its group's later entries in
-  // the same call. Should it accept them, they wait ahead of the refused task's re-send. Not fixed: it needs a
-  // fence deliver checks (docs/RELIABILITY.md, issue 13.2). `it.fails` keeps this spec honest: it turns red the
-  // day the order holds, so the limit's text and this marker are removed together.
-  it.fails("keeps the group's order when the middle entry is refused and the next one accepted", async () => {
-    // Prepare: three tasks of one group due together; the first send refuses only the second entry.
-    const sim = simulate({ relayMemory: true });
-    const ids = [
-      await sim.add({ order_id: "mid-1", n: 1 }, { delay_seconds: 10 }),
-      await sim.add({ order_id: "mid-1", n: 2 }, { delay_seconds: 10 }),
-      await sim.add({ order_id: "mid-1", n: 3 }, { delay_seconds: 10 }),
-    ];
-    let refused = false;
-    sim.fifo.failNext = (_group, taskIds) => {
-      if (refused || taskIds.length < 3) return undefined;
-      refused = true;
-      return { failAt: 1, error: "InternalError", onlyThatEntry: true };
-    };
-
-    // Act: the relay, its retry after the timer messages' visibility timeout, then deliver.
-    sim.advance(10_000);
-    await sim.runRelay();
-    sim.advance(10 * 60_000);
-    await sim.runRelay();
-    await sim.runDeliver();
-
-    // Assess
-    expect(sim.delivered()).toEqual(ids);
-  });
-});

@@ -1,0 +1,83 @@
+import type { FaultInjector } from "./faults.js";
+
+/**
+ * Per-entry faults of SQS SendMessageBatch (JSON protocol). SQS answers a batch per entry: a call can be a 200
+ * whose `Failed` lists some entries (SenderFault false, `InternalError` / `ServiceUnavailable`) while the others
+ * are on the queue. AWS documents no rule for a FIFO queue on whether a refused entry stops the later entries of
+ * its MessageGroupId in the same call, so the injector can do both (`FaultPolicy.batchEntryErrors.shape`).
+ */
+export interface EntryRefusal {
+  readonly Id: string;
+  readonly SenderFault: false;
+  readonly Code: string;
+  readonly Message: string;
+}
+
+export interface BatchSplit {
+  /** The request body to forward (the refused entries removed), or undefined when every entry is refused. */
+  readonly forward: string | undefined;
+  readonly refused: readonly EntryRefusal[];
+}
+
+interface BatchEntry {
+  readonly Id?: string;
+  readonly MessageGroupId?: string;
+}
+
+const MESSAGES: Readonly<Record<string, string>> = {
+  InternalError: "We encountered an internal error. Please try again.",
+  ServiceUnavailable: "Service is unavailable. Try again later.",
+};
+
+/**
+ * Draws the refused entries of one SendMessageBatch body; undefined when nothing is refused (or the body is not
+ * a JSON-protocol batch), so the call goes on untouched.
+ */
+export function splitSendMessageBatch(body: string, faults: FaultInjector): BatchSplit | undefined {
+  let parsed: { Entries?: BatchEntry[] };
+  try {
+    parsed = JSON.parse(body) as { Entries?: BatchEntry[] };
+  } catch {
+    return undefined;
+  }
+  const entries = Array.isArray(parsed.Entries) ? parsed.Entries : [];
+  if (entries.length === 0) return undefined;
+  const codes = faults.decideEntries(
+    "SendMessageBatch",
+    entries.map((e) => e.MessageGroupId),
+  );
+  if (codes.every((code) => code === undefined)) return undefined;
+  const refused = entries.flatMap((entry, i) => {
+    const code = codes[i];
+    if (code === undefined) return [];
+    return [
+      { Id: String(entry.Id), SenderFault: false as const, Code: code, Message: MESSAGES[code] ?? code },
+    ];
+  });
+  const kept = entries.filter((_, i) => codes[i] === undefined);
+  return { forward: kept.length > 0 ? JSON.stringify({ ...parsed, Entries: kept }) : undefined, refused };
+}
+
+/** The emulator's answer to the forwarded entries, with the refused ones added to `Failed`. */
+export function withRefusals(answer: string, refused: readonly EntryRefusal[]): string {
+  let parsed: { Successful?: unknown[]; Failed?: unknown[] };
+  try {
+    parsed = JSON.parse(answer) as typeof parsed;
+  } catch {
+    return answer;
+  }
+  if (parsed === null || typeof parsed !== "object" || !("Successful" in parsed || "Failed" in parsed))
+    return answer; // an error answer (the whole call failed): it stands as is
+  return JSON.stringify({ ...parsed, Failed: [...(parsed.Failed ?? []), ...refused] });
+}
+
+/** The answer to a batch whose every entry was refused: a 200 with an empty `Successful`, as SQS answers it. */
+export function allRefusedAnswer(refused: readonly EntryRefusal[]): string {
+  return JSON.stringify({ Successful: [], Failed: refused });
+}
+
+/** Whether a request is a JSON-protocol SQS SendMessageBatch (the only shape the SDK sends today). */
+export function isSendMessageBatch(headers: Readonly<Record<string, unknown>>): boolean {
+  const target = headers["x-amz-target"] ?? headers["X-Amz-Target"];
+  return typeof target === "string" && target.endsWith(".SendMessageBatch");
+}
