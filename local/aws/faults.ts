@@ -135,20 +135,11 @@ export class FaultInjector {
   /** Whether (and how) this request fails; `variant` alternates a service's two spellings of an error. */
   decide(service: AwsService, operation: string): { kind: FaultKind; variant: number } | undefined {
     const name = `${service}.${operation}`;
-    let stats = this.#stats[name];
-    if (!stats) {
-      stats = { requests: 0, faults: {} };
-      this.#stats[name] = stats;
-    }
+    const stats = this.#statsOf(name);
     stats.requests++;
     const rates = this.#ratesFor(service, operation);
     if (!rates) return undefined;
-    let stream = this.#streams.get(name);
-    if (!stream) {
-      stream = mulberry32(hashSeed(this.#policy.seed ?? 1, name));
-      this.#streams.set(name, stream);
-    }
-    const draw = stream();
+    const draw = this.#streamOf(name)();
     let cumulative = 0;
     for (const kind of FAULT_KINDS) {
       cumulative += rates[kind] ?? 0;
@@ -167,20 +158,11 @@ export class FaultInjector {
    */
   decideStatement(operation: string): string | undefined {
     const name = `dynamodb.${operation}`;
-    let stats = this.#stats[name];
-    if (!stats) {
-      stats = { requests: 0, faults: {} };
-      this.#stats[name] = stats;
-    }
+    const stats = this.#statsOf(name);
     stats.statements = (stats.statements ?? 0) + 1;
     const rates = this.#policy.statementErrors;
     if (!rates) return undefined;
-    let stream = this.#streams.get(`${name}#statement`);
-    if (!stream) {
-      stream = mulberry32(hashSeed(this.#policy.seed ?? 1, `${name}#statement`));
-      this.#streams.set(`${name}#statement`, stream);
-    }
-    const draw = stream();
+    const draw = this.#streamOf(`${name}#statement`)();
     let cumulative = 0;
     for (const [code, rate] of Object.entries(rates)) {
       cumulative += rate;

@@ -33,7 +33,7 @@ export async function reconcileTopicDeadLetters(deps: SweeperDeps, run: RunState
   // The pass's share of the run (it goes first, so the group repairs cannot use it up); never into the reserve.
   const passEnd =
     remaining && Math.max(run.limits.reserveMs, remaining() - run.limits.topicDeadLetterShareMs);
-  const timeUp = () => remaining !== undefined && passEnd !== undefined && remaining() < passEnd;
+  const timeUp = remaining && passEnd !== undefined ? () => remaining() < passEnd : () => false;
   // Side by side, each topic with the whole share: every read ends with a long poll's empty answer, a second of
   // waiting (reconcileOne), and one topic after another those seconds added up past the share, taken from the
   // group repairs; nor can one topic's long DLQ hold the others back. A topic's read judges at most ten messages
