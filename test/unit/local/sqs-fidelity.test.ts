@@ -5,6 +5,7 @@ import {
   CreateQueueCommand,
   DeleteMessageCommand,
   GetQueueAttributesCommand,
+  PurgeQueueCommand,
   ReceiveMessageCommand,
   SendMessageBatchCommand,
   SendMessageCommand,
@@ -342,4 +343,109 @@ describe("a received message's visibility, as SQS bounds it", () => {
       await expect(sending).rejects.toMatchObject({ name: expect.stringMatching(new RegExp(`${code}$`)) });
     },
   );
+});
+
+describe("a standard queue's delayed messages (local/aws/fauxqs-delays.ts keeps them in due-time order)", () => {
+  beforeEach(() => {
+    vi.useFakeTimers({ toFake: ["Date"] });
+  });
+
+  afterEach(() => {
+    vi.useRealTimers();
+  });
+
+  async function standardQueue(): Promise<string> {
+    const { QueueUrl } = await sqs.send(
+      new CreateQueueCommand({
+        QueueName: `fid-${randomUUID().slice(0, 8)}`,
+        Attributes: { VisibilityTimeout: "30" },
+      }),
+    );
+    return QueueUrl as string;
+  }
+
+  async function sendDelayed(queueUrl: string, delays: Record<string, number>): Promise<void> {
+    for (const [body, delaySeconds] of Object.entries(delays))
+      await sqs.send(
+        new SendMessageCommand({ QueueUrl: queueUrl, MessageBody: body, DelaySeconds: delaySeconds }),
+      );
+  }
+
+  async function delayedCount(queueUrl: string): Promise<number> {
+    const { Attributes } = await sqs.send(
+      new GetQueueAttributesCommand({
+        QueueUrl: queueUrl,
+        AttributeNames: ["ApproximateNumberOfMessagesDelayed"],
+      }),
+    );
+    return Number(Attributes?.ApproximateNumberOfMessagesDelayed);
+  }
+
+  /** Receives and deletes, so that only messages falling due come next. */
+  async function take(queueUrl: string): Promise<(string | undefined)[]> {
+    const messages = await receive(queueUrl);
+    for (const m of messages)
+      await sqs.send(new DeleteMessageCommand({ QueueUrl: queueUrl, ReceiptHandle: m.ReceiptHandle }));
+    return messages.map((m) => m.Body);
+  }
+
+  it("hands out each message when its own delay has passed, not before, those due together in send order", async () => {
+    // Prepare: sent out of due order
+    const queueUrl = await standardQueue();
+    await sendDelayed(queueUrl, { d30: 30, d10a: 10, now: 0, d20: 20, d10b: 10 });
+    const start = Date.now();
+    const at = (seconds: number) => vi.setSystemTime(start + seconds * 1000);
+
+    // Act
+    const atStart = await take(queueUrl);
+    at(9.999);
+    const justBefore = await take(queueUrl);
+    at(10);
+    const atTen = await take(queueUrl);
+    const delayedAtTen = await delayedCount(queueUrl);
+    at(60);
+    const atSixty = await take(queueUrl);
+
+    // Assess
+    expect(atStart).toEqual(["now"]);
+    expect(justBefore).toEqual([]);
+    expect(atTen).toEqual(["d10a", "d10b"]);
+    expect(delayedAtTen).toBe(2);
+    expect(atSixty).toEqual(["d20", "d30"]);
+    expect(await delayedCount(queueUrl)).toBe(0);
+  });
+
+  it("still brings back a message whose visibility ran out, beside the delayed ones falling due", async () => {
+    // Prepare
+    const queueUrl = await standardQueue();
+    await sendDelayed(queueUrl, { first: 0, later: 20 });
+    const [first] = await receive(queueUrl);
+    vi.setSystemTime(Date.now() + 31_000);
+
+    // Act
+    const received = await take(queueUrl);
+
+    // Assess
+    expect(first?.Body).toBe("first");
+    expect(received.sort()).toEqual(["first", "later"]);
+  });
+
+  it("keeps delaying what is sent after a purge emptied the queue", async () => {
+    // Prepare
+    const queueUrl = await standardQueue();
+    await sendDelayed(queueUrl, { gone: 5 });
+    await sqs.send(new PurgeQueueCommand({ QueueUrl: queueUrl }));
+    await sendDelayed(queueUrl, { b: 20, a: 10 });
+    const start = Date.now();
+
+    // Act
+    vi.setSystemTime(start + 10_000);
+    const atTen = await take(queueUrl);
+    vi.setSystemTime(start + 20_000);
+    const atTwenty = await take(queueUrl);
+
+    // Assess
+    expect(atTen).toEqual(["a"]);
+    expect(atTwenty).toEqual(["b"]);
+  });
 });
