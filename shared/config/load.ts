@@ -146,7 +146,9 @@ function provisionedModeConflicts(config: EnvironmentConfig, system: TopicOverri
 
 /** What planning a timer needs: the timer section and the relay's early wake. */
 export function timerSettings(config: EnvironmentConfig): TimerSettings {
-  return { ...config.timer, earlyWakeSeconds: config.eventSources.earlyWakeSeconds };
+  // Named fields, not a spread of the parsed section: this runs once or twice for every added task.
+  const { horizonSeconds, leadSeconds } = config.timer;
+  return { horizonSeconds, leadSeconds, earlyWakeSeconds: config.eventSources.earlyWakeSeconds };
 }
 
 /**

@@ -79,7 +79,12 @@ export function groupHash(topic: string, groupValue: string): string {
 }
 
 export function groupPartitionKey(topic: string, groupValue: string | undefined, ulid: string): string {
-  return groupValue === undefined ? `${topic}#_${ulid}` : `${topic}#${groupHash(topic, groupValue)}`;
+  return partitionKeyOf(topic, groupValue === undefined ? undefined : groupHash(topic, groupValue), ulid);
+}
+
+/** A task's partition key from its group's hash (none: a group of its own). */
+function partitionKeyOf(topic: string, hashOfGroup: string | undefined, ulid: string): string {
+  return hashOfGroup === undefined ? `${topic}#_${ulid}` : `${topic}#${hashOfGroup}`;
 }
 
 export function sortKey(dueAtMs: number, ulid: string): string {
@@ -106,11 +111,12 @@ export function makeTaskKey(
   dueAtMs: number,
   ulid: string,
 ): TaskKey {
-  const group = groupValue === undefined ? "_" : groupHash(topic, groupValue);
+  // One SHA-256 for both the id and the partition key: this runs for every added task.
+  const hashOfGroup = groupValue === undefined ? undefined : groupHash(topic, groupValue);
   return {
-    taskId: `${topic}.${group}.${dueAtMs.toString(36)}.${ulid}`,
+    taskId: `${topic}.${hashOfGroup ?? "_"}.${dueAtMs.toString(36)}.${ulid}`,
     topic,
-    pk: groupPartitionKey(topic, groupValue, ulid),
+    pk: partitionKeyOf(topic, hashOfGroup, ulid),
     sk: sortKey(dueAtMs, ulid),
     dueAtMs,
     ulid,
