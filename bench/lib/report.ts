@@ -146,6 +146,7 @@ function comparisonTable(r: BenchResults): string[] {
 function addRows(r: BenchResults, s: Settings): string[] {
   return [
     `| adds/s via API, ${s.adds?.concurrency ?? 64} in flight | ${fmt(r.adds.punctual.addRate)} | ${fmt(r.adds.bullmq.addRate)} | ${ratio(r.adds.punctual.addRate, r.adds.bullmq.addRate)} |`,
+    ...warmUpRow("adds", r.adds),
     `| adds: CPU ms per add | ${fmt(r.adds.punctual.cpu.systemMsPerTask, 2)} | ${fmt(r.adds.bullmq.cpu.systemMsPerTask, 2)} | ${ratio(r.adds.punctual.cpu.systemMsPerTask, r.adds.bullmq.cpu.systemMsPerTask)} |`,
     ...(r.clientAdds
       ? [
@@ -155,6 +156,7 @@ function addRows(r: BenchResults, s: Settings): string[] {
     ...(r.batchAdds
       ? [
           `| adds/s in batches of 100 (batch API / addBulk) | ${fmt(r.batchAdds.punctual.addRate)} | ${fmt(r.batchAdds.bullmq.addRate)} | ${ratio(r.batchAdds.punctual.addRate, r.batchAdds.bullmq.addRate)} |`,
+          ...warmUpRow("batch adds", r.batchAdds),
           `| batch adds: CPU ms per add | ${fmt(r.batchAdds.punctual.cpu.systemMsPerTask, 2)} | ${fmt(r.batchAdds.bullmq.cpu.systemMsPerTask, 2)} | ${ratio(r.batchAdds.punctual.cpu.systemMsPerTask, r.batchAdds.bullmq.cpu.systemMsPerTask)} |`,
         ]
       : []),
@@ -163,6 +165,15 @@ function addRows(r: BenchResults, s: Settings): string[] {
           `| adds/s in batches of 100, every item keyed (our client's default / addBulk with job ids) | ${fmt(r.keyedBatchAdds.punctual.addRate)} | ${fmt(r.keyedBatchAdds.bullmq.addRate)} | ${ratio(r.keyedBatchAdds.punctual.addRate, r.keyedBatchAdds.bullmq.addRate)} |`,
         ]
       : []),
+  ];
+}
+
+/** The add rate of the unmeasured warm-up before a measurement, shown so that nothing is hidden. */
+function warmUpRow(label: string, r: { punctual: RunResult; bullmq: RunResult }): string[] {
+  const [p, b] = [r.punctual.warmUp, r.bullmq.warmUp];
+  if (!p || !b) return [];
+  return [
+    `| ${label}: adds/s in the ${p.durationMs / 1000} s warm-up before it (fresh system, not in the figure above) | ${fmt(p.addRate)} | ${fmt(b.addRate)} | ${ratio(p.addRate, b.addRate)} |`,
   ];
 }
 

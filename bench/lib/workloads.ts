@@ -55,6 +55,15 @@ export interface RunResult {
   readonly firstErrors: string[];
   /** 1-minute load average when the run started: these machines are shared, so a busy neighbour shows here. */
   readonly loadAverageAtStart: number;
+  /** The unmeasured warm-up before an adds measurement (none: measured from the system's start). */
+  readonly warmUp?: WarmUp;
+}
+
+/** What the warm-up before an adds measurement did: the same adds, counted apart. */
+export interface WarmUp {
+  readonly durationMs: number;
+  readonly tasks: number;
+  readonly addRate: number;
 }
 
 const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
@@ -243,24 +252,57 @@ function perTaskByThread(threads: ThreadSplit, tasks: number): Cpu["threadMsPerT
 export async function addsWorkload(
   target: Target,
   progress: Progress,
-  options: { durationMs: number; delayMs: number; via?: "api" | "client" },
+  options: { durationMs: number; delayMs: number; via?: "api" | "client"; warmUpMs?: number },
 ): Promise<RunResult> {
   const via = options.via ?? "api";
+  const addFor = async (run: Run, durationMs: number, idPrefix: string) => {
+    const start = Date.now();
+    let i = 0;
+    await Promise.all(
+      Array.from({ length: CLIENT_CONNECTIONS }, async () => {
+        while (Date.now() - start < durationMs) {
+          const n = i++;
+          const task = { id: `${idPrefix}${n}`, group: `a${n % 1000}`, dueMs: Date.now() + options.delayMs };
+          await run.add(task, via);
+          if (n % 100 === 0) progress.update((Date.now() - start) / durationMs, `${n} added`);
+        }
+      }),
+    );
+  };
+  const warmUp = await warmingUp(target, options.warmUpMs, (run, ms) => addFor(run, ms, `w${via}`));
   const run = new Run(target, via === "client" ? "c" : "a");
-  const start = Date.now();
-  let i = 0;
-  await Promise.all(
-    Array.from({ length: CLIENT_CONNECTIONS }, async () => {
-      while (Date.now() - start < options.durationMs) {
-        const n = i++;
-        await run.add({ id: `${via}${n}`, group: `a${n % 1000}`, dueMs: Date.now() + options.delayMs }, via);
-        if (n % 100 === 0) progress.update((Date.now() - start) / options.durationMs, `${n} added`);
-      }
-    }),
-  );
-  const result = run.result();
-  // Nothing was delivered on purpose: report the add side only.
-  return { ...result, undelivered: 0, lateness: distribution([]), latenessCdf: [], deliveryRate: 0 };
+  await addFor(run, options.durationMs, via);
+  return addsOnly(run.result(), warmUp);
+}
+
+/**
+ * The same adds for `warmUpMs` before the measurement, counted apart (reported, not measured): each workload
+ * starts a fresh system, and a Node process's first seconds are spent compiling its hot code (V8's optimizing
+ * compiler on helper threads: docs/PERFORMANCE.md, "What the helper threads do"), which BullMQ's server, a C
+ * program, does not pay. The measurement is then of the system running, as a service in use is.
+ */
+async function warmingUp(
+  target: Target,
+  warmUpMs: number | undefined,
+  add: (run: Run, durationMs: number) => Promise<void>,
+): Promise<WarmUp | undefined> {
+  if (!warmUpMs) return undefined;
+  const run = new Run(target, "w");
+  await add(run, warmUpMs);
+  const { tasks, addRate } = run.result();
+  return { durationMs: warmUpMs, tasks, addRate };
+}
+
+/** Nothing was delivered on purpose: the add side only. */
+function addsOnly(result: RunResult, warmUp: WarmUp | undefined): RunResult {
+  return {
+    ...result,
+    undelivered: 0,
+    lateness: distribution([]),
+    latenessCdf: [],
+    deliveryRate: 0,
+    ...(warmUp ? { warmUp } : {}),
+  };
 }
 
 /**
@@ -270,30 +312,41 @@ export async function addsWorkload(
 export async function batchAddsWorkload(
   target: Target,
   progress: Progress,
-  options: { durationMs: number; delayMs: number; batchSize: number; inFlight: number; keyed?: boolean },
+  options: {
+    durationMs: number;
+    delayMs: number;
+    batchSize: number;
+    inFlight: number;
+    keyed?: boolean;
+    warmUpMs?: number;
+  },
 ): Promise<RunResult> {
+  const addFor = async (run: Run, durationMs: number, idPrefix: string) => {
+    const stamp = `${idPrefix}-${Date.now().toString(36)}`;
+    const start = Date.now();
+    let i = 0;
+    await Promise.all(
+      Array.from({ length: options.inFlight }, async () => {
+        while (Date.now() - start < durationMs) {
+          const first = i;
+          i += options.batchSize;
+          const dueMs = Date.now() + options.delayMs;
+          const batch = Array.from({ length: options.batchSize }, (_, k) => ({
+            id: `${idPrefix}${first + k}`,
+            group: `m${(first + k) % 1000}`,
+            dueMs,
+            ...(options.keyed ? { key: `bench-${stamp}-${first + k}` } : {}),
+          }));
+          await run.addMany(batch);
+          progress.update((Date.now() - start) / durationMs, `${i} added`);
+        }
+      }),
+    );
+  };
+  const warmUp = await warmingUp(target, options.warmUpMs, (run, ms) => addFor(run, ms, "wm"));
   const run = new Run(target, options.keyed ? "k" : "m");
-  const stamp = Date.now().toString(36);
-  const start = Date.now();
-  let i = 0;
-  await Promise.all(
-    Array.from({ length: options.inFlight }, async () => {
-      while (Date.now() - start < options.durationMs) {
-        const first = i;
-        i += options.batchSize;
-        const dueMs = Date.now() + options.delayMs;
-        const batch = Array.from({ length: options.batchSize }, (_, k) => ({
-          id: `m${first + k}`,
-          group: `m${(first + k) % 1000}`,
-          dueMs,
-          ...(options.keyed ? { key: `bench-${stamp}-${first + k}` } : {}),
-        }));
-        await run.addMany(batch);
-        progress.update((Date.now() - start) / options.durationMs, `${i} added`);
-      }
-    }),
-  );
-  return { ...run.result(), undelivered: 0, lateness: distribution([]), latenessCdf: [], deliveryRate: 0 };
+  await addFor(run, options.durationMs, "m");
+  return addsOnly(run.result(), warmUp);
 }
 
 /** Batch requests in flight when the burst is added through the batch API (as the batch-adds workload's). */
