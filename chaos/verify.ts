@@ -58,12 +58,13 @@ export type Outcome = "delivered" | "dead-lettered" | "cancelled" | "pending" | 
 
 export interface OrderViolation {
   readonly group: string;
-  /** Earlier in (due, acceptance) order, accepted before `later` was due… */
+  /** Earlier in (due, acceptance) order, accepted before `later` was due, and delivered… */
   readonly earlier: string;
-  /** …yet delivered (first success) after it. */
+  /** …yet `later` was called back (any attempt, successful or not) before its first success. */
   readonly later: string;
   readonly earlierFirstSuccessMs: number;
-  readonly laterFirstSuccessMs: number;
+  /** May equal `earlierFirstSuccessMs`: the receiver's arrival order decides within a millisecond. */
+  readonly laterFirstCallbackMs: number;
 }
 
 export interface Findings {
@@ -77,6 +78,7 @@ export interface Findings {
   /** Callbacks (any attempt) that arrived before the task's due time. */
   readonly deliveredBeforeDue: readonly { taskId: string; earlyByMs: number }[];
   readonly orderViolations: readonly OrderViolation[];
+  /** Pairs X < Y the order rule covers: X delivered and in the sequence, Y called back at all. */
   readonly orderedPairsChecked: number;
   /**
    * Tasks of one group due at the same time whose task ids (which order them) disagree with the client's lane
@@ -125,9 +127,10 @@ const TERMINAL = new Set<TaskStatus>(["delivered", "failed", "cancelled"]);
  *   `failed` but not on a dead-letter queue, `cancelled` though nobody asked.
  * - Order: within a group (tasks sharing a partition key; ungrouped tasks are their own group), for tasks X < Y
  *   in (due, acceptance) order — the sort key — where X was acknowledged before Y was due (otherwise the
- *   pipeline could not have known X when Y fell due), Y's first successful callback must not arrive before X's
- *   first successful callback. A dead-lettered or cancelled X is out of the sequence; further callbacks of an
- *   already-delivered task are duplicates, not violations.
+ *   pipeline could not have known X when Y fell due), Y's first callback (any attempt) must not arrive before X's
+ *   first successful callback, in the receiver's arrival order (time, then the order it recorded them, so two
+ *   callbacks within one millisecond are still ordered). A dead-lettered or cancelled X is out of the sequence;
+ *   further callbacks of an already-delivered task are duplicates, not violations.
  */
 export function verify(
   accepted: readonly AcceptedTask[],
@@ -139,7 +142,7 @@ export function verify(
   const byTask = callbacksByTask(callbacks);
   const tally = tallyOutcomes(accepted, byTask, final, options.nowMs, limit);
   const each = checkEachCallback(callbacks);
-  const order = checkOrder(accepted, byTask, tally.outcomeOf);
+  const order = checkOrder(accepted, callbacks, tally.outcomeOf);
   return {
     accepted: accepted.length,
     outcomes: tally.outcomes,

@@ -12,13 +12,22 @@ type OrderFindings = Pick<
   "orderViolations" | "orderedPairsChecked" | "keyedOutOfLaneOrder" | "sameDuePairsChecked"
 >;
 
-/** Order within groups (see `verify`), and same-due neighbours whose ids disagree with the lane order. */
+/** A callback's place in the receiver's arrival order (`rank`), and its arrival time for the report. */
+interface Arrival {
+  readonly rank: number;
+  readonly atMs: number;
+}
+
+/**
+ * Order within groups (see `verify`), and same-due neighbours whose ids disagree with the lane order. `callbacks`
+ * in the order the receiver recorded them.
+ */
 export function checkOrder(
   accepted: readonly AcceptedTask[],
-  byTask: ReadonlyMap<string, readonly ObservedCallback[]>,
+  callbacks: readonly ObservedCallback[],
   outcomeOf: ReadonlyMap<string, Outcome>,
 ): OrderFindings {
-  const firstSuccess = firstSuccesses(byTask);
+  const firsts = firstArrivals(callbacks);
   const orderViolations: OrderViolation[] = [];
   const keyedOutOfLaneOrder: { group: string; earlier: string; later: string }[] = [];
   let orderedPairsChecked = 0;
@@ -27,19 +36,31 @@ export function checkOrder(
     if (members.length < 2) continue;
     members.sort(bySortKey);
     sameDuePairsChecked += checkSameDuePairs(group, members, keyedOutOfLaneOrder);
-    orderedPairsChecked += checkOrderedPairs(group, members, firstSuccess, outcomeOf, orderViolations);
+    orderedPairsChecked += checkOrderedPairs(group, members, firsts, outcomeOf, orderViolations);
   }
   return { orderViolations, orderedPairsChecked, keyedOutOfLaneOrder, sameDuePairsChecked };
 }
 
-/** Task id → when its first successful callback arrived. */
-function firstSuccesses(byTask: ReadonlyMap<string, readonly ObservedCallback[]>): Map<string, number> {
-  const firstSuccess = new Map<string, number>();
-  for (const [taskId, list] of byTask) {
-    const times = list.filter((c) => c.success).map((c) => c.arrivalMs);
-    if (times.length > 0) firstSuccess.set(taskId, Math.min(...times));
-  }
-  return firstSuccess;
+/**
+ * Task id → its first callback of any outcome, and its first successful one, in arrival order: by arrival time,
+ * then by the order the receiver recorded them. A group's callbacks go one after another (the next one only once
+ * the previous was answered), so two of them can arrive within one millisecond — on loopback often do — and a
+ * comparison of times alone would take such a pair, whichever came first, for "in order".
+ */
+function firstArrivals(callbacks: readonly ObservedCallback[]): {
+  readonly any: Map<string, Arrival>;
+  readonly success: Map<string, Arrival>;
+} {
+  const any = new Map<string, Arrival>();
+  const success = new Map<string, Arrival>();
+  // Array.prototype.sort is stable (ES2019): callbacks within one millisecond keep the order they were recorded in.
+  const ranked = [...callbacks].sort((a, b) => a.arrivalMs - b.arrivalMs);
+  ranked.forEach((callback, rank) => {
+    const arrival = { rank, atMs: callback.arrivalMs };
+    if (!any.has(callback.taskId)) any.set(callback.taskId, arrival);
+    if (callback.success && !success.has(callback.taskId)) success.set(callback.taskId, arrival);
+  });
+  return { any, success };
 }
 
 /** Accepted tasks by partition key (ungrouped tasks have one of their own). */
@@ -72,11 +93,16 @@ function checkSameDuePairs(
   return checked;
 }
 
-/** Every pair X < Y of a sorted group that the order rule covers; returns how many pairs it checked. */
+/**
+ * Every pair X < Y of a sorted group that the order rule covers: X in the sequence and delivered, acknowledged
+ * before Y was due, Y called back at all. Y's first callback of any outcome must come after X's first success: the
+ * pipeline attempts Y only once X is done, so a Y attempted ahead of X — one that failed, was dead-lettered or
+ * cancelled after that attempt included — is out of order too. Returns how many pairs it checked.
+ */
 function checkOrderedPairs(
   group: string,
   members: readonly Member[],
-  firstSuccess: ReadonlyMap<string, number>,
+  firsts: ReturnType<typeof firstArrivals>,
   outcomeOf: ReadonlyMap<string, Outcome>,
   out: OrderViolation[],
 ): number {
@@ -85,21 +111,21 @@ function checkOrderedPairs(
     const x = members[i] as Member;
     const xOutcome = outcomeOf.get(x.task.taskId);
     if (xOutcome === "dead-lettered" || xOutcome === "cancelled") continue;
-    const xFirst = firstSuccess.get(x.task.taskId);
+    const xFirst = firsts.success.get(x.task.taskId);
     if (xFirst === undefined) continue;
     for (let j = i + 1; j < members.length; j++) {
       const y = members[j] as Member;
       if (x.task.acceptedAtMs >= y.dueAtMs) continue;
-      const yFirst = firstSuccess.get(y.task.taskId);
+      const yFirst = firsts.any.get(y.task.taskId);
       if (yFirst === undefined) continue;
       checked++;
-      if (yFirst < xFirst) {
+      if (yFirst.rank < xFirst.rank) {
         out.push({
           group,
           earlier: x.task.taskId,
           later: y.task.taskId,
-          earlierFirstSuccessMs: xFirst,
-          laterFirstSuccessMs: yFirst,
+          earlierFirstSuccessMs: xFirst.atMs,
+          laterFirstCallbackMs: yFirst.atMs,
         });
       }
     }

@@ -120,10 +120,24 @@ async function callWithEntryFaults(
     const headers = { "content-type": "application/x-amz-json-1.0" };
     return { id: request.id, statusCode: 200, headers, body: ownBytes(allRefusedAnswer(split.refused)) };
   }
-  const answer = await callListener(listener, { ...request, body: split.forward });
+  const answer = await callListener(listener, withBody(request, split.forward));
   if ("dropped" in answer || answer.statusCode !== 200) return answer;
   const merged = withRefusals(new TextDecoder().decode(answer.body), split.refused);
   return { ...answer, body: ownBytes(merged) };
+}
+
+/**
+ * The request with another body and its Content-Length to match. The SDK's header names the original body's
+ * length, and fauxqs (Fastify) answers a body of another size with a 400 (FST_ERR_CTP_INVALID_CONTENT_LENGTH):
+ * every partly refused batch on this path was a whole failed call, and no entry ever landed past a refused one of
+ * its group. The gateway (gateway.ts `send`) sets its own length.
+ */
+function withBody(request: InProcessRequest, body: string): InProcessRequest {
+  const headers: Record<string, string> = {};
+  for (const [name, value] of Object.entries(request.headers))
+    if (name.toLowerCase() !== "content-length") headers[name] = value;
+  headers["content-length"] = String(Buffer.byteLength(body));
+  return { ...request, headers, body };
 }
 
 async function callListener(listener: RequestListener, request: InProcessRequest): Promise<InProcessAnswer> {

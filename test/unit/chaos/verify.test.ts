@@ -171,6 +171,84 @@ describe("verify: order within a group", () => {
     expect(f.orderViolations[0]).toMatchObject({ earlier: first.taskId, later: second.taskId });
   });
 
+  describe("negative controls: the shapes an order defect leaves at the receiver", () => {
+    // A group a < b < c (same due time, accepted in that order), as the relay sends it in one SendMessageBatch.
+    const [a, b, c] = [task(0, 1000), task(1, 1000), task(2, 1000)];
+    const check = (callbacks: ObservedCallback[], dlq: AcceptedTask[] = []) =>
+      verify(
+        [a, b, c],
+        callbacks,
+        final(
+          [a, b, c].map((t): [AcceptedTask, TaskStatus] => [t, dlq.includes(t) ? "failed" : "delivered"]),
+          dlq,
+        ),
+        NOW,
+      );
+    const pairs = (f: ReturnType<typeof check>) => f.orderViolations.map((v) => [v.earlier, v.later]);
+
+    it("flags c landing ahead of a refused b (old packing: b re-sent after c, delivered after it)", () => {
+      // Act
+      const f = check([callback(a, 1100), callback(c, 1200), callback(b, 1300)]);
+      // Assess
+      expect(pairs(f)).toEqual([[b.taskId, c.taskId]]);
+      expect(f.orderedPairsChecked).toBe(3);
+      expect(invariantsHold(f)).toBe(false);
+    });
+
+    it("flags it when c and b arrive within the same millisecond, by the order the receiver recorded them", () => {
+      const f = check([callback(a, 1100), callback(c, 1200), callback(b, 1200)]);
+      expect(pairs(f)).toEqual([[b.taskId, c.taskId]]);
+      expect(f.orderViolations[0]).toMatchObject({
+        earlierFirstSuccessMs: T0 + 1200,
+        laterFirstCallbackMs: T0 + 1200,
+      });
+    });
+
+    it("flags a later task attempted ahead of an earlier one, even if it fails there and succeeds after", () => {
+      const f = check([callback(a, 1100), callback(c, 1200, false), callback(b, 1300), callback(c, 1400)]);
+      expect(pairs(f)).toEqual([[b.taskId, c.taskId]]);
+    });
+
+    it("flags a poison task attempted ahead of an earlier one, though it is dead-lettered and never succeeds", () => {
+      const f = check(
+        [callback(a, 1100), callback(c, 1200, false), callback(c, 1300, false), callback(b, 1400)],
+        [c],
+      );
+      expect(pairs(f)).toEqual([[b.taskId, c.taskId]]);
+    });
+
+    it("flags every pair of a group delivered backwards", () => {
+      const f = check([callback(c, 1100), callback(b, 1200), callback(a, 1300)]);
+      expect(pairs(f)).toEqual([
+        [a.taskId, b.taskId],
+        [a.taskId, c.taskId],
+        [b.taskId, c.taskId],
+      ]);
+    });
+
+    it("passes the clean shape: in order, within one millisecond, with failed attempts, duplicates and a poison", () => {
+      // Prepare: b fails once and is retried before c; a is called back again late (a duplicate); c is poison.
+      const inOrder = check([callback(a, 1100), callback(b, 1100), callback(c, 1100)]);
+      const retried = check(
+        [
+          callback(a, 1100),
+          callback(b, 1200, false),
+          callback(b, 1300),
+          callback(c, 1400, false),
+          callback(a, 1500),
+          callback(c, 1600, false),
+        ],
+        [c],
+      );
+      // Assess
+      expect(inOrder.orderViolations).toEqual([]);
+      expect(inOrder.orderedPairsChecked).toBe(3);
+      expect(retried.orderViolations).toEqual([]);
+      expect(retried.orderedPairsChecked).toBe(3);
+      expect(invariantsHold(inOrder) && invariantsHold(retried)).toBe(true);
+    });
+  });
+
   it("orders by due time before acceptance", () => {
     const acceptedFirstDueLater = task(0, 3000);
     const acceptedLaterDueFirst = task(1, 2000, 500);

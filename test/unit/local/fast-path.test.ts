@@ -6,6 +6,7 @@ import { ListSchedulesCommand, SchedulerClient } from "@aws-sdk/client-scheduler
 import {
   CreateQueueCommand,
   ReceiveMessageCommand,
+  SendMessageBatchCommand,
   SendMessageCommand,
   SQSClient,
 } from "@aws-sdk/client-sqs";
@@ -17,6 +18,7 @@ import {
   startEmulators,
 } from "#local/aws/emulators.js";
 import { LocalFastPath } from "#local/aws/fast-path.js";
+import type { FaultPolicy } from "#local/aws/faults.js";
 import { type InProcessRequest, serveInProcess } from "#local/aws/in-process.js";
 import { abortableCall } from "#shared/adapters/abort-signals.js";
 import { createAwsClient, setLocalAwsTransport } from "#shared/adapters/aws-clients.js";
@@ -31,11 +33,12 @@ let emulators: RunningEmulators;
 let fastPath: LocalFastPath;
 const seen: InProcessRequest[] = [];
 const table = `fast-${randomUUID()}`;
+const FAULTS: FaultPolicy = {
+  services: { dynamodb: { operations: { PutItem: { throttle: 1 }, GetItem: { reset: 1 } } } },
+};
 
 beforeAll(async () => {
-  emulators = await startEmulators({
-    faults: { services: { dynamodb: { operations: { PutItem: { throttle: 1 }, GetItem: { reset: 1 } } } } },
-  });
+  emulators = await startEmulators({ faults: FAULTS });
   const channel = new MessageChannel();
   serveInProcess(channel.port2, (request) => {
     seen.push(request);
@@ -134,6 +137,38 @@ describe("the local fast path", () => {
     const got = await spared.send(new GetItemCommand({ TableName: table, Key: { pk: { S: pk } } }));
     expect(got.Item).toEqual(item(pk));
     expect(emulators.faultStats()["dynamodb.PutItem"]?.faults.throttle).toBeGreaterThanOrEqual(1);
+  });
+
+  it("refuses SendMessageBatch entries one by one inside a 200 while the others really land", async () => {
+    // Prepare: a FIFO queue, three groups in ten entries; about half the entries refused (seeded).
+    const { sqs, http } = fastClients(true);
+    const { QueueUrl } = await http.sqs.send(
+      new CreateQueueCommand({ QueueName: `fast-${randomUUID()}.fifo`, Attributes: { FifoQueue: "true" } }),
+    );
+    const entries = Array.from({ length: 10 }, (_, i) => ({
+      Id: `m${i}`,
+      MessageBody: `b${i}`,
+      MessageGroupId: `g${i % 3}`,
+      MessageDeduplicationId: `${randomUUID()}-${i}`,
+    }));
+    emulators.setFaults({ seed: 5, batchEntryErrors: { rate: 0.5 } });
+    // Act: the forwarded body is shorter than the one the SDK measured.
+    const answer = await sqs
+      .send(new SendMessageBatchCommand({ QueueUrl, Entries: entries }))
+      .finally(() => emulators.setFaults(FAULTS));
+    // Assess: a partial answer, and exactly the accepted entries on the queue.
+    const accepted = (answer.Successful ?? []).map((e) => `b${e.Id?.slice(1)}`).sort();
+    expect(accepted.length).toBeGreaterThan(0);
+    expect(answer.Failed?.length).toBe(10 - accepted.length);
+    expect(answer.Failed?.every((f) => f.SenderFault === false)).toBe(true);
+    const bodies: string[] = [];
+    for (let i = 0; i < 5 && bodies.length < accepted.length; i++) {
+      const got = await http.sqs.send(
+        new ReceiveMessageCommand({ QueueUrl, MaxNumberOfMessages: 10, WaitTimeSeconds: 1 }),
+      );
+      bodies.push(...(got.Messages ?? []).map((m) => m.Body as string));
+    }
+    expect(bodies.sort()).toEqual(accepted);
   });
 
   it("stops waiting when the caller aborts (a stopping poller's long poll)", async () => {
