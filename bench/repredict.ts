@@ -11,6 +11,7 @@
 import { readFileSync } from "node:fs";
 import os from "node:os";
 import type { Workload } from "../plan/model/workload.js";
+import { type AddsFigures, burstLeadMs } from "./lib/burst-lead.js";
 import { plannerLine } from "./lib/planner.js";
 import type { RunResult } from "./lib/workloads.js";
 
@@ -24,15 +25,9 @@ interface Saved {
       readonly groups: number;
     };
   };
-  readonly adds?: { readonly punctual?: { readonly addRate?: number } };
+  readonly adds?: { readonly punctual?: AddsFigures };
   readonly burst?: { readonly punctual?: RunResult };
   readonly sustained?: { readonly punctual?: RunResult };
-}
-
-/** How far ahead of its due second the bench starts a burst (bench/run.ts `leadFor`). */
-function burstLeadMs(saved: Saved): number {
-  const addRate = saved.adds?.punctual?.addRate ?? 300;
-  return Math.max(5_000, (saved.settings.burst.tasks / Math.max(50, addRate)) * 1100 + 2_000);
 }
 
 function line(name: string, workload: Workload, measured: RunResult | undefined): string {
@@ -53,7 +48,7 @@ for (const file of process.argv.slice(2)) {
   const saved = JSON.parse(readFileSync(file, "utf8")) as Saved;
   const { burst, sustained } = saved.settings;
   console.log(
-    `${file}: ${line("burst", { burst: burst.tasks, groups: burst.groups, delaySeconds: burstLeadMs(saved) / 1000 }, saved.burst?.punctual)} | ${line(
+    `${file}: ${line("burst", { burst: burst.tasks, groups: burst.groups, delaySeconds: burstLeadMs(burst.tasks, saved.adds?.punctual) / 1000 }, saved.burst?.punctual)} | ${line(
       "sustained",
       {
         rate: sustained.rate,

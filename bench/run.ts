@@ -11,6 +11,7 @@ import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { quietNodeVersionWarning } from "../shared/runtime/node-version.js";
 import { measureFunctions } from "./functions.js";
+import { burstLeadMs } from "./lib/burst-lead.js";
 import { type PlannerLine, plannerLine, plannerSummary } from "./lib/planner.js";
 import { Progress } from "./lib/progress.js";
 import { ensureRedisInstalled, startRedis } from "./lib/redis.js";
@@ -174,8 +175,7 @@ try {
       )
     : empty;
   // Add the burst ahead of its due second with room to spare, from the add rate just measured.
-  const leadFor = (system: System) =>
-    Math.max(5_000, (settings.burst.tasks / Math.max(50, adds?.[system]?.addRate ?? 300)) * 1100 + 2_000);
+  const leadFor = (system: System) => burstLeadMs(settings.burst.tasks, adds?.[system]);
   const burst = wants("burst")
     ? await both(
         "burst",

@@ -151,6 +151,7 @@ function addRows(r: BenchResults, s: Settings): string[] {
     ...(r.clientAdds
       ? [
           `| adds/s through our client, 64 callers (natural batching, keyed / Queue.add with job ids) | ${fmt(r.clientAdds.punctual.addRate)} | ${fmt(r.clientAdds.bullmq.addRate)} | ${ratio(r.clientAdds.punctual.addRate, r.clientAdds.bullmq.addRate)} |`,
+          ...warmUpRow("client adds", r.clientAdds),
         ]
       : []),
     ...(r.batchAdds
@@ -163,6 +164,7 @@ function addRows(r: BenchResults, s: Settings): string[] {
     ...(r.keyedBatchAdds
       ? [
           `| adds/s in batches of 100, every item keyed (our client's default / addBulk with job ids) | ${fmt(r.keyedBatchAdds.punctual.addRate)} | ${fmt(r.keyedBatchAdds.bullmq.addRate)} | ${ratio(r.keyedBatchAdds.punctual.addRate, r.keyedBatchAdds.bullmq.addRate)} |`,
+          ...warmUpRow("keyed batch adds", r.keyedBatchAdds),
         ]
       : []),
   ];

@@ -41,15 +41,29 @@ export async function releaseDelayedMessagesByDueTime(): Promise<void> {
   SqsQueue.prototype.processTimers = function (this: StandardQueue) {
     if (this.isFifo()) return processTimers.call(this);
     const waiting = this.delayedMessages;
-    // fauxqs's pass sees only the due ones (it moves them all, and sets its array to the none left), then gets the rest.
+    // fauxqs's pass sees only the due ones (it moves them, and sets its array to those it kept), then gets the rest.
     this.delayedMessages = takeDue(this, waiting, Date.now());
     try {
       return processTimers.call(this);
     } finally {
-      this.delayedMessages = waiting;
+      this.delayedMessages = withKeptBack(this.delayedMessages, waiting);
     }
   };
   patched = true;
+}
+
+/**
+ * The delayed messages after fauxqs's pass: the rest, behind whatever of the due prefix that pass kept. It reads
+ * the clock again, and Date.now is the wall clock, which can step back (an NTP correction) between our read and its
+ * own: a message due by ours but not by its read stays in the array fauxqs was handed, and would be lost with it.
+ * The same if the pass threw before moving all of them: one moved and also kept comes twice, as a standard queue
+ * may deliver ("at-least-once message delivery",
+ * https://docs.aws.amazon.com/AWSSimpleQueueService/latest/SQSDeveloperGuide/standard-queues.html), where lost it
+ * would never come. The kept ones were due before any of the rest, so the order holds; the array is a new one,
+ * which `inDueOrder` checks from the start once.
+ */
+function withKeptBack(kept: DelayedMessage[], rest: DelayedMessage[]): DelayedMessage[] {
+  return kept.length === 0 ? rest : kept.concat(rest);
 }
 
 /** fauxqs treats a message without a delay as due. */

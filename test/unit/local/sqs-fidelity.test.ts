@@ -430,6 +430,25 @@ describe("a standard queue's delayed messages (local/aws/fauxqs-delays.ts keeps 
     expect(received.sort()).toEqual(["first", "later"]);
   });
 
+  it("a long poll waiting on the queue gets a delayed message once it falls due, the later one staying delayed", async () => {
+    // Prepare
+    const queueUrl = await standardQueue();
+    await sendDelayed(queueUrl, { d20: 20, d10: 10 });
+    const start = Date.now();
+
+    // Act: fauxqs's 20 ms timer, not the receive's own pass, finds d10 due once the poll is waiting
+    const polling = sqs.send(
+      new ReceiveMessageCommand({ QueueUrl: queueUrl, MaxNumberOfMessages: 10, WaitTimeSeconds: 20 }),
+    );
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    vi.setSystemTime(start + 10_000);
+    const { Messages } = await polling;
+
+    // Assess
+    expect(Messages?.map((m) => m.Body)).toEqual(["d10"]);
+    expect(await delayedCount(queueUrl)).toBe(1);
+  });
+
   it("keeps delaying what is sent after a purge emptied the queue", async () => {
     // Prepare
     const queueUrl = await standardQueue();
@@ -447,5 +466,52 @@ describe("a standard queue's delayed messages (local/aws/fauxqs-delays.ts keeps 
     // Assess
     expect(atTen).toEqual(["a"]);
     expect(atTwenty).toEqual(["b"]);
+  });
+});
+
+describe("a standard queue's delayed messages when the clock steps back during a timer pass", () => {
+  beforeEach(() => {
+    vi.useFakeTimers({ toFake: ["Date"] });
+  });
+
+  afterEach(() => {
+    vi.restoreAllMocks();
+    vi.useRealTimers();
+  });
+
+  /**
+   * Whether this clock read is fauxqs's own pass (its `processTimers` in sqsStore.js) rather than the due-time
+   * wrapper around it: the innermost `processTimers` frame on the stack says which.
+   */
+  function readInsideFauxqsPass(): boolean {
+    const frame = (new Error().stack ?? "").split("\n").find((line) => line.includes("processTimers"));
+    return frame?.includes("sqsStore.js") ?? false;
+  }
+
+  it("keeps a message that the wrapper found due and fauxqs's later clock read did not, and releases it", async () => {
+    // Prepare: the wall clock (Date.now) can step back, e.g. when NTP corrects it
+    const { QueueUrl } = await sqs.send(
+      new CreateQueueCommand({ QueueName: `fid-${randomUUID().slice(0, 8)}` }),
+    );
+    const queueUrl = QueueUrl as string;
+    await sqs.send(new SendMessageCommand({ QueueUrl: queueUrl, MessageBody: "due", DelaySeconds: 10 }));
+    const dueAt = Date.now() + 10_000;
+    vi.setSystemTime(dueAt);
+    const clock = Date.now;
+    let steppedReads = 0;
+    const stepped = vi.spyOn(Date, "now").mockImplementation(() => {
+      if (!readInsideFauxqsPass()) return clock();
+      steppedReads++;
+      return dueAt - 1;
+    });
+
+    // Act
+    const duringStep = await receive(queueUrl);
+    stepped.mockRestore();
+    const afterStep = await receive(queueUrl);
+
+    // Assess
+    expect(steppedReads).toBeGreaterThan(0);
+    expect([...duringStep, ...afterStep].map((m) => m.Body)).toEqual(["due"]);
   });
 });
