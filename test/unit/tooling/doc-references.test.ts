@@ -1,4 +1,4 @@
-import { existsSync, readdirSync, readFileSync } from "node:fs";
+import { type Dirent, existsSync, readdirSync, readFileSync } from "node:fs";
 import path from "node:path";
 import { describe, expect, it } from "vitest";
 
@@ -23,7 +23,34 @@ const ROOMS =
   "functions|shared|cdk|local|client|cli|console|plan|bench|chaos|scripts|test|docs|localstack|\\.ci";
 
 /** Files a run writes, which the documents name as where to look afterwards: not in a clean clone. */
-const WRITTEN_BY_A_RUN = new Set(["bench/results/partial.json"]);
+const WRITTEN_BY_A_RUN = new Set(["bench/results/partial.json", ".punctual/local-settings.json"]);
+
+/** What is not the repository's own: installed, built or written by runs (.gitignore's folders). */
+const NOT_SOURCE = new Set([
+  ".git",
+  "node_modules",
+  "cdk.out",
+  "coverage",
+  "dist",
+  "test-results",
+  ".punctual",
+]);
+
+/** Every file of the repository, as a path from its root. */
+function repositoryFiles(folder = ""): string[] {
+  const entries: Dirent[] = readdirSync(path.join(root, folder), { withFileTypes: true });
+  return entries
+    .filter((entry) => !NOT_SOURCE.has(entry.name) && !entry.name.startsWith(".scratch"))
+    .flatMap((entry) => {
+      const relative = folder ? `${folder}/${entry.name}` : entry.name;
+      return entry.isDirectory() ? repositoryFiles(relative) : [relative];
+    });
+}
+
+/** Each file's path and every tail of it (`local/bin/start.ts`, `bin/start.ts`, `start.ts`). */
+function pathTails(files: readonly string[]): Set<string> {
+  return new Set(files.flatMap((file) => file.split("/").map((_, i, parts) => parts.slice(i).join("/"))));
+}
 
 const text = (document: string) => readFileSync(path.join(root, document), "utf8");
 
@@ -92,6 +119,22 @@ describe("the documents' pointers into the repository", () => {
     expect(found).toEqual(["shared/nope/gone.ts", "plan/calibrate.ts"]);
     expect(present("shared/nope/gone.ts")).toBe(false);
     expect(present("shared/zod.js")).toBe(true);
+  });
+
+  it("every file a code span names is one of the repository's, whole or by its tail (a row's `bin/start.ts`)", () => {
+    const tails = pathTails(repositoryFiles());
+    const spans = DOCUMENTS.flatMap((document) =>
+      [...text(document).matchAll(/`([\w./-]+\.(?:ts|tsx|mjs|js|json|md|yml|yaml))`/g)].map((m) => ({
+        document,
+        file: m[1] as string,
+      })),
+    );
+    expect(spans.length).toBeGreaterThan(300);
+    const missing = spans.filter(
+      ({ file }) =>
+        !WRITTEN_BY_A_RUN.has(file) && !tails.has(file) && !tails.has(file.replace(/\.js$/, ".ts")),
+    );
+    expect(missing.map(({ document, file }) => `${document}: ${file}`)).toEqual([]);
   });
 
   it("every relative link and its #anchor lead somewhere", () => {
