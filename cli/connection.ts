@@ -28,10 +28,17 @@ export function stackName(environment: string): string {
 /** The stack outputs the CLI reads (cdk/lib/punctual-stack.ts `addOutputs`; test/cdk checks they are there). */
 export const STACK_OUTPUT = { apiUrl: "ApiUrl", signingSecretArn: "SigningSecretArn" } as const;
 
-/** A deployed stack's outputs (`ApiUrl`, `SigningSecretArn`), read with the standard AWS credential chain. */
+/**
+ * A deployed stack's outputs (`ApiUrl`, `SigningSecretArn`), read with the standard AWS credential chain. The region:
+ * --region, else AWS_REGION, else AWS_DEFAULT_REGION, else the SDK's chain (the profile's). The SDK's chain skips
+ * AWS_DEFAULT_REGION, which the aws CLI reads after AWS_REGION
+ * (https://docs.aws.amazon.com/cli/latest/userguide/cli-configure-envvars.html) and the client's SigV4 reads too: a
+ * shell set up for the aws CLI alone was told "give --region or set AWS_REGION".
+ */
 export async function stackOutputs(environment: string, region?: string): Promise<Record<string, string>> {
   const { CloudFormationClient, DescribeStacksCommand } = await import("@aws-sdk/client-cloudformation");
-  const client = new CloudFormationClient(region ? { region } : {});
+  const named = region || process.env.AWS_REGION || process.env.AWS_DEFAULT_REGION;
+  const client = new CloudFormationClient(named ? { region: named } : {});
   const name = stackName(environment);
   try {
     const inRegion = await regionOrUsageError(client, environment);
@@ -83,7 +90,7 @@ function notFoundOrAsIs(error: unknown, name: string, region: string): unknown {
 }
 
 /**
- * The SDK's own region chain (--region, AWS_REGION, the profile's config), asked before the look-up: with none, the
+ * The region the client was given, else the SDK's own chain (the profile's config), asked before the look-up: with none, the
  * look-up would fail as "Region is missing", an exit 3 (worth retrying) for what is a usage mistake (exit 1), as it
  * is for --api without a region.
  */

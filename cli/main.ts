@@ -37,7 +37,10 @@ export function buildProgram(io: CliIo, writeErr: (text: string) => void = io.er
       ]),
     )
     .addOption(new Option("--token <jwt>", "bearer token for --auth jwt").env("PUNCTUAL_TOKEN"))
-    .option("--region <region>", "AWS region for --env and iam auth (default: the URL's, or AWS_REGION)")
+    .option(
+      "--region <region>",
+      "AWS region for --env and iam auth (default: the URL's, or AWS_REGION / AWS_DEFAULT_REGION)",
+    )
     .option("--json", "print results as JSON (errors as JSON on stderr), for scripts")
     .addHelpText(
       "after",

@@ -117,7 +117,7 @@ function rescheduleCommand(tasks: Command, io: CliIo): void {
     )
     .addHelpText(
       "after",
-      "\nExample:\n  $ npx punctual tasks reschedule orders.k3Jx0aQ9fT2bLw1c.mhx0z8ka.01JD3… --due-at 2030-01-15T09:00:00Z",
+      "\nExample:\n  $ npx punctual tasks reschedule orders.k3Jx0aQ9fT2bLw1c.mhx0z8ka.01JD3… --delay 3600   # an hour from now",
     )
     .action(async (taskId: string, options: RescheduleOptions, command: Command) => {
       const global = command.optsWithGlobals<GlobalOptions>();

@@ -186,6 +186,25 @@ describe("punctual --env NAME finds the API in stack Punctual-<NAME>'s outputs",
     expect(aws.requests.map((r) => r.scope)).toEqual([{ region: "ap-south-1", service: "cloudformation" }]);
   });
 
+  it("takes the region from AWS_DEFAULT_REGION when neither --region nor AWS_REGION is given", async () => {
+    // Arrange: the aws CLI's variable, which the client and `console` already read and the SDK's chain does not
+    const api = await apiServer();
+    const aws = await standIn({
+      regions: { cloudformation: "ca-central-1" },
+      stacks: [prodStack({ ApiUrl: api.url })],
+    });
+
+    // Act
+    const result = await punctual(["--env", "prod", "tasks", "get", TASK_ID], aws, {
+      AWS_DEFAULT_REGION: "ca-central-1",
+    });
+
+    // Assess
+    expect(result.code, result.err).toBe(0);
+    expect(api.paths).toHaveLength(1);
+    expect(aws.requests.map((r) => r.scope)).toEqual([{ region: "ca-central-1", service: "cloudformation" }]);
+  });
+
   it("the installed bin, in a new process, finds the stand-in through the SDK's endpoint variable alone", async () => {
     // Arrange
     const api = await apiServer();

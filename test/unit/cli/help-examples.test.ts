@@ -87,4 +87,21 @@ describe("help examples everywhere", () => {
     expect(paths.length).toBeGreaterThan(20);
     expect(missing).toEqual([]);
   });
+
+  it("no example names a fixed due time, which every topic's maxDelay (a year at most by default) refuses in time", async () => {
+    // Prepare: `tasks reschedule`'s example moved a task to 2030-01-15, which the API refused (400, past maxDelay)
+    const paths = commandPaths(buildProgram({ out: () => {}, err: () => {}, env: {} }));
+
+    // Act
+    const fixed: string[] = [];
+    for (const path of paths) {
+      for (const argv of examplesIn(await helpOf(path))) {
+        if (argv.some((word) => word === "--due-at" || word === "--timing-moment"))
+          fixed.push(argv.join(" "));
+      }
+    }
+
+    // Assess
+    expect(fixed).toEqual([]);
+  });
 });

@@ -1,0 +1,152 @@
+import { type Dirent, existsSync, readdirSync, readFileSync } from "node:fs";
+import path from "node:path";
+import { describe, expect, it } from "vitest";
+
+/**
+ * What a reader of README.md, docs/*.md and localstack/README.md is sent to must be there: every repository path
+ * they name (`shared/services/relay.ts`, `npx tsx bench/functions.ts`), every relative link and its `#anchor`, and
+ * every `npm run` script. The other readme-*.test.ts specs check the reference tables; this one the pointers, so a
+ * file moved or renamed cannot leave the documents pointing at nothing.
+ */
+const root = path.resolve(import.meta.dirname, "../../..");
+
+const DOCUMENTS = [
+  "README.md",
+  "localstack/README.md",
+  ...readdirSync(path.join(root, "docs"))
+    .filter((name) => name.endsWith(".md"))
+    .map((name) => `docs/${name}`),
+];
+
+/** The top-level folders (docs/ARCHITECTURE.md's rooms and the documents' own): a path names one of them first. */
+const ROOMS =
+  "functions|shared|cdk|local|client|cli|console|plan|bench|chaos|scripts|test|docs|localstack|\\.ci";
+
+/** Files a run writes, which the documents name as where to look afterwards: not in a clean clone. */
+const WRITTEN_BY_A_RUN = new Set(["bench/results/partial.json", ".punctual/local-settings.json"]);
+
+/** What is not the repository's own: installed, built or written by runs (.gitignore's folders). */
+const NOT_SOURCE = new Set([
+  ".git",
+  "node_modules",
+  "cdk.out",
+  "coverage",
+  "dist",
+  "test-results",
+  ".punctual",
+]);
+
+/** Every file of the repository, as a path from its root. */
+function repositoryFiles(folder = ""): string[] {
+  const entries: Dirent[] = readdirSync(path.join(root, folder), { withFileTypes: true });
+  return entries
+    .filter((entry) => !NOT_SOURCE.has(entry.name) && !entry.name.startsWith(".scratch"))
+    .flatMap((entry) => {
+      const relative = folder ? `${folder}/${entry.name}` : entry.name;
+      return entry.isDirectory() ? repositoryFiles(relative) : [relative];
+    });
+}
+
+/** Each file's path and every tail of it (`local/bin/start.ts`, `bin/start.ts`, `start.ts`). */
+function pathTails(files: readonly string[]): Set<string> {
+  return new Set(files.flatMap((file) => file.split("/").map((_, i, parts) => parts.slice(i).join("/"))));
+}
+
+const text = (document: string) => readFileSync(path.join(root, document), "utf8");
+
+/**
+ * The repository paths a document names: a room, then path characters, ending on a word character (a sentence's
+ * full stop is not part of it). Not one inside a URL or an import specifier (`…amazonaws.com/cdk/…`, `#shared/…`:
+ * preceded by a word character, `/`, `.`, `:`, `#` or `-`), nor a pattern (`*`, `<`, `{` or `…` where it goes on).
+ */
+function namedPaths(markdown: string): string[] {
+  const pattern = new RegExp(`(?<![\\w./:#@-])(?:${ROOMS})/[\\w./-]*\\w(?![\\w*<{…]|[./-][\\w*<{…])`, "g");
+  return [...new Set([...markdown.matchAll(pattern)].map((m) => m[0]))];
+}
+
+/** A path is there as written, or as the `.ts` file a `.js` import specifier names. */
+function present(repoPath: string): boolean {
+  const full = path.join(root, repoPath);
+  return existsSync(full) || (repoPath.endsWith(".js") && existsSync(full.replace(/\.js$/, ".ts")));
+}
+
+/** GitHub's heading anchor: lower case, punctuation but `-` and `_` dropped, spaces as `-`. */
+function anchorOf(heading: string): string {
+  return heading
+    .trim()
+    .toLowerCase()
+    .replace(/[^\p{L}\p{N}_\- ]/gu, "")
+    .replace(/ /g, "-");
+}
+
+function anchorsOf(markdown: string): Set<string> {
+  return new Set([...markdown.matchAll(/^#{1,6} (.*)$/gm)].map((m) => anchorOf(m[1] ?? "")));
+}
+
+/** Relative links (`[text](docs/X.md#anchor)`), each with what is wrong with it, if anything. */
+function brokenLinks(document: string): string[] {
+  const markdown = text(document);
+  const links = [...markdown.matchAll(/\]\(([^)\s]+)\)/g)].map((m) => m[1] as string);
+  return links
+    .filter((link) => !/^[a-z]+:/.test(link))
+    .flatMap((link) => {
+      const [target = "", anchor] = link.split("#");
+      const targetPath = target === "" ? document : path.join(path.dirname(document), target);
+      if (!existsSync(path.join(root, targetPath))) return [`${document}: ${link} (no such file)`];
+      if (anchor && targetPath.endsWith(".md") && !anchorsOf(text(targetPath)).has(anchor))
+        return [`${document}: ${link} (no such heading)`];
+      return [];
+    });
+}
+
+describe("the documents' pointers into the repository", () => {
+  it("every repository path README and docs name exists", () => {
+    const named = DOCUMENTS.flatMap((document) =>
+      namedPaths(text(document)).map((repoPath) => ({ document, repoPath })),
+    );
+    expect(named.length).toBeGreaterThan(300);
+    const missing = named
+      .filter(({ repoPath }) => !WRITTEN_BY_A_RUN.has(repoPath) && !present(repoPath))
+      .map(({ document, repoPath }) => `${document}: ${repoPath}`);
+    expect(missing).toEqual([]);
+  });
+
+  it("the path finder takes a path and leaves URLs, specifiers and patterns alone", () => {
+    const found = namedPaths(
+      "See shared/nope/gone.ts. Not https://docs.aws.amazon.com/cdk/api/v2/x.html, `#shared/zod.js`, " +
+        "bench/results/latest.* or shared/config/environments/<name>.ts; `npx tsx plan/calibrate.ts`",
+    );
+    expect(found).toEqual(["shared/nope/gone.ts", "plan/calibrate.ts"]);
+    expect(present("shared/nope/gone.ts")).toBe(false);
+    expect(present("shared/zod.js")).toBe(true);
+  });
+
+  it("every file a code span names is one of the repository's, whole or by its tail (a row's `bin/start.ts`)", () => {
+    const tails = pathTails(repositoryFiles());
+    const spans = DOCUMENTS.flatMap((document) =>
+      [...text(document).matchAll(/`([\w./-]+\.(?:ts|tsx|mjs|js|json|md|yml|yaml))`/g)].map((m) => ({
+        document,
+        file: m[1] as string,
+      })),
+    );
+    expect(spans.length).toBeGreaterThan(300);
+    const missing = spans.filter(
+      ({ file }) =>
+        !WRITTEN_BY_A_RUN.has(file) && !tails.has(file) && !tails.has(file.replace(/\.js$/, ".ts")),
+    );
+    expect(missing.map(({ document, file }) => `${document}: ${file}`)).toEqual([]);
+  });
+
+  it("every relative link and its #anchor lead somewhere", () => {
+    expect(DOCUMENTS.flatMap(brokenLinks)).toEqual([]);
+  });
+
+  it("every `npm run` script they show is in package.json", () => {
+    const scripts = Object.keys(JSON.parse(text("package.json")).scripts as Record<string, string>);
+    const shown = DOCUMENTS.flatMap((document) =>
+      [...text(document).matchAll(/\bnpm run ([\w:-]+)/g)].map((m) => m[1] as string),
+    );
+    expect(shown.length).toBeGreaterThan(10);
+    expect([...new Set(shown)].filter((script) => !scripts.includes(script))).toEqual([]);
+  });
+});
