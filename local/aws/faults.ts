@@ -99,7 +99,10 @@ export type FaultStats = Record<
     statementErrors?: Record<string, number>;
     entries?: number;
     entryErrors?: Record<string, number>;
-    /** Entries that went through after a refused entry of their MessageGroupId in the same call (the overtakes). */
+    /**
+     * Entries that landed after a refused entry of their MessageGroupId in the same call (the overtakes): those the
+     * forwarded call's answer lists in `Successful`, so a call that failed as a whole adds none.
+     */
     entriesPastRefused?: number;
   }
 >;
@@ -191,16 +194,23 @@ export class FaultInjector {
       const draw = stream();
       const afterRefused = groupId !== undefined && refusedGroups.has(groupId);
       const refuse = (afterRefused && policy.shape === "stopGroup") || draw < policy.rate;
-      if (!refuse) {
-        if (afterRefused) stats.entriesPastRefused = (stats.entriesPastRefused ?? 0) + 1;
-        return undefined;
-      }
+      if (!refuse) return undefined;
       if (groupId !== undefined) refusedGroups.add(groupId);
       const code = draw < policy.rate / 2 ? "InternalError" : "ServiceUnavailable";
       stats.entryErrors = stats.entryErrors ?? {};
       stats.entryErrors[code] = (stats.entryErrors[code] ?? 0) + 1;
       return code;
     });
+  }
+
+  /**
+   * Entries of one SQS batch that landed after a refused entry of their group, counted from the forwarded call's
+   * answer (its `Successful`), not from the draw: a forwarded call that fails as a whole lands none of them.
+   */
+  countEntriesPastRefused(operation: string, landed: number): void {
+    if (landed <= 0) return;
+    const stats = this.#statsOf(`sqs.${operation}`);
+    stats.entriesPastRefused = (stats.entriesPastRefused ?? 0) + landed;
   }
 
   stats(): FaultStats {

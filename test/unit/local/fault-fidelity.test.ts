@@ -387,6 +387,31 @@ describe("per-entry SendMessageBatch refusals and per-statement BatchExecuteStat
     },
   );
 
+  it.each(TRANSPORTS)("%s: a batch that fails as a whole counts no entry as landed", async (transport) => {
+    // Prepare: a queue that does not exist; the entry refusals are drawn before the call is forwarded.
+    const clients = faultedClients(transport);
+    const queueUrl = (await newQueue(`b-${randomUUID()}`, true)).replace(
+      /\/[^/]+$/,
+      `/missing-${randomUUID()}.fifo`,
+    );
+    const before = entryStats();
+    emulators.setFaults({ ...TIMINGS, seed: 5, batchEntryErrors: { rate: 0.5 } });
+
+    // Act
+    const seen = await outcomeOf(
+      clients.sqs.send(
+        new SendMessageBatchCommand({ QueueUrl: clients.queueUrl(queueUrl), Entries: batchOf("x") }),
+      ),
+    ).finally(() => {
+      emulators.setFaults(TIMINGS);
+      clients.sqs.destroy();
+    });
+
+    // Assess: SQS's answer for the whole call, and no overtake counted (nothing landed).
+    expect(seen).toMatchObject({ name: "QueueDoesNotExist", status: 400 });
+    expect(entryStats().pastRefused).toBe(before.pastRefused);
+  });
+
   it.each(TRANSPORTS)(
     "%s: statements answer their own Error inside a 200, the others really run",
     async (transport) => {
