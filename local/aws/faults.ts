@@ -7,7 +7,8 @@ export const AWS_SERVICES: readonly AwsService[] = ["dynamodb", "sqs", "schedule
 /**
  * What can go wrong with one AWS call, as the client sees it over the wire:
  * - `throttle`: the service's own throttling error (DynamoDB `ProvisionedThroughputExceededException` /
- *   `ThrottlingException`, SQS `RequestThrottled` / `ThrottlingException`, Scheduler `ThrottlingException` 429).
+ *   `ThrottlingException` 400, SQS `RequestThrottled` 403 / `ThrottlingException` 400, Scheduler `ThrottlingException`
+ *   429).
  *   Not forwarded.
  * - `error`: a 5xx (`InternalServerError` 500 / `ServiceUnavailable` 503 in the service's shape). Not forwarded.
  * - `timeout`: the request is held `timeoutMs` without an answer, then its connection is dropped (the SDK has
@@ -377,9 +378,12 @@ function sqsErrorAnswer(kind: "throttle" | "error", second: boolean): ErrorAnswe
     body: JSON.stringify({ __type: `com.amazonaws.sqs#${code}`, message }),
   });
   if (kind === "throttle") {
+    // RequestThrottled is a 403: SQS's model (@aws-sdk/client-sqs, httpError 403) and SQS's own answers
+    // (https://github.com/async-aws/aws/issues/1227); the SDK retries it by its name either way. ThrottlingException:
+    // 400 (https://docs.aws.amazon.com/AWSSimpleQueueService/latest/APIReference/CommonErrors.html).
     return second
       ? answer(400, "ThrottlingException", "Sender", "Rate exceeded")
-      : answer(400, "RequestThrottled", "Sender", "Request is throttled.");
+      : answer(403, "RequestThrottled", "Sender", "Request is throttled.");
   }
   return second
     ? answer(503, "ServiceUnavailable", "Receiver", "Service is unavailable. Try again later.")

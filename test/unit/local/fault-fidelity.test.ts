@@ -186,8 +186,10 @@ const OPERATIONS: Record<
 /**
  * What AWS answers (name, status) for each of the service's two spellings of a throttle / server error:
  * DynamoDB https://docs.aws.amazon.com/amazondynamodb/latest/developerguide/Programming.Errors.html ,
- * SQS https://docs.aws.amazon.com/AWSSimpleQueueService/latest/APIReference/CommonErrors.html (and each action's
- * RequestThrottled), Scheduler https://docs.aws.amazon.com/scheduler/latest/APIReference/CommonErrors.html .
+ * SQS https://docs.aws.amazon.com/AWSSimpleQueueService/latest/APIReference/CommonErrors.html — its RequestThrottled
+ * is a 403, as SQS's own model has it (@aws-sdk/client-sqs: httpError 403, awsQueryError "RequestThrottled", 403) and
+ * as SQS was seen answering it (https://github.com/async-aws/aws/issues/1227) —, Scheduler
+ * https://docs.aws.amazon.com/scheduler/latest/APIReference/CommonErrors.html .
  */
 const SERVICE_ERRORS: Record<AwsService, Record<"throttle" | "error", readonly [string, number][]>> = {
   dynamodb: {
@@ -202,7 +204,7 @@ const SERVICE_ERRORS: Record<AwsService, Record<"throttle" | "error", readonly [
   },
   sqs: {
     throttle: [
-      ["RequestThrottled", 400],
+      ["RequestThrottled", 403],
       ["ThrottlingException", 400],
     ],
     error: [
