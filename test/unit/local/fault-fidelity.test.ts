@@ -458,4 +458,54 @@ describe("per-entry SendMessageBatch refusals and per-statement BatchExecuteStat
       expect(errorsOf() - before).toBe(refused.length);
     },
   );
+
+  it.each(TRANSPORTS)(
+    "%s: an injected ConditionalCheckFailed asked for ALL_OLD carries the item, as DynamoDB's does",
+    async (transport) => {
+      // Prepare: items that exist; every statement's condition refused by the injector.
+      const clients = faultedClients(transport);
+      const ids = Array.from({ length: 3 }, () => `c-${randomUUID()}`);
+      for (const id of ids)
+        await raw.dynamodb.send(
+          new PutItemCommand({ TableName: TABLE, Item: { pk: { S: id }, n: { N: "1" } } }),
+        );
+      emulators.setFaults({ ...TIMINGS, statementErrors: { ConditionalCheckFailed: 1 } });
+
+      // Act
+      const answer = await clients.dynamodb
+        .send(
+          new BatchExecuteStatementCommand({
+            Statements: ids.map((id) => ({
+              Statement: `UPDATE "${TABLE}" SET "n"=? WHERE "pk"=? AND "n"=?`,
+              Parameters: [{ N: "2" }, { S: id }, { N: "1" }],
+              ReturnValuesOnConditionCheckFailure: "ALL_OLD",
+            })),
+          }),
+        )
+        .finally(() => {
+          emulators.setFaults(TIMINGS);
+          clients.dynamodb.destroy();
+        });
+
+      // Assess: BatchStatementError.Item "will be set if ReturnValuesOnConditionCheckFailure is specified as
+      // ALL_OLD" (https://docs.aws.amazon.com/amazondynamodb/latest/APIReference/API_BatchStatementError.html);
+      // nothing written.
+      expect(answer.Responses).toEqual(
+        ids.map((id) => ({
+          TableName: TABLE,
+          Error: {
+            Code: "ConditionalCheckFailed",
+            Message: expect.any(String),
+            Item: { pk: { S: id }, n: { N: "1" } },
+          },
+        })),
+      );
+      for (const id of ids) {
+        const { Item } = await raw.dynamodb.send(
+          new GetItemCommand({ TableName: TABLE, Key: { pk: { S: id } }, ConsistentRead: true }),
+        );
+        expect(Item?.n).toEqual({ N: "1" });
+      }
+    },
+  );
 });
