@@ -10,7 +10,9 @@ export const AWS_SERVICES: readonly AwsService[] = ["dynamodb", "sqs", "schedule
  *   `ThrottlingException` 400, SQS `RequestThrottled` 403 / `ThrottlingException` 400, Scheduler `ThrottlingException`
  *   429).
  *   Not forwarded.
- * - `error`: a 5xx (`InternalServerError` 500 / `ServiceUnavailable` 503 in the service's shape). Not forwarded.
+ * - `error`: a 5xx in the service's shape (DynamoDB `InternalServerError` 500 / `ServiceUnavailable` 503, SQS
+ *   `InternalFailure` 500 / `ServiceUnavailable` 503, Scheduler `InternalServerException` 500 /
+ *   `ServiceUnavailableException` 503). Not forwarded.
  * - `timeout`: the request is held `timeoutMs` without an answer, then its connection is dropped (the SDK has
  *   no request timeout of its own by default, so this is what "the call timed out" looks like). Not forwarded.
  * - `reset`: the connection is dropped before the request reaches the service. Not forwarded.
@@ -387,7 +389,8 @@ function sqsErrorAnswer(kind: "throttle" | "error", second: boolean): ErrorAnswe
   }
   return second
     ? answer(503, "ServiceUnavailable", "Receiver", "Service is unavailable. Try again later.")
-    : answer(500, "InternalError", "Receiver", "We encountered an internal error. Please try again.");
+    : // SQS's common 500 (https://docs.aws.amazon.com/AWSSimpleQueueService/latest/APIReference/CommonErrors.html).
+      answer(500, "InternalFailure", "Receiver", "We encountered an internal error. Please try again.");
 }
 
 function schedulerErrorAnswer(kind: "throttle" | "error", second: boolean): ErrorAnswer {

@@ -185,11 +185,12 @@ const OPERATIONS: Record<
 
 /**
  * What AWS answers (name, status) for each of the service's two spellings of a throttle / server error:
- * DynamoDB https://docs.aws.amazon.com/amazondynamodb/latest/developerguide/Programming.Errors.html ,
- * SQS https://docs.aws.amazon.com/AWSSimpleQueueService/latest/APIReference/CommonErrors.html — its RequestThrottled
- * is a 403, as SQS's own model has it (@aws-sdk/client-sqs: httpError 403, awsQueryError "RequestThrottled", 403) and
- * as SQS was seen answering it (https://github.com/async-aws/aws/issues/1227) —, Scheduler
- * https://docs.aws.amazon.com/scheduler/latest/APIReference/CommonErrors.html .
+ * DynamoDB https://docs.aws.amazon.com/amazondynamodb/latest/developerguide/Programming.Errors.html ;
+ * SQS https://docs.aws.amazon.com/AWSSimpleQueueService/latest/APIReference/CommonErrors.html (InternalFailure 500,
+ * ServiceUnavailable 503, ThrottlingException 400) — its RequestThrottled is a 403, as SQS's own model has it
+ * (@aws-sdk/client-sqs: httpError 403, awsQueryError "RequestThrottled", 403) and as SQS was seen answering it
+ * (https://github.com/async-aws/aws/issues/1227); Scheduler: its model's ThrottlingException 429 and
+ * InternalServerException 500 (@aws-sdk/client-scheduler), and a 503 it does not model.
  */
 const SERVICE_ERRORS: Record<AwsService, Record<"throttle" | "error", readonly [string, number][]>> = {
   dynamodb: {
@@ -208,7 +209,7 @@ const SERVICE_ERRORS: Record<AwsService, Record<"throttle" | "error", readonly [
       ["ThrottlingException", 400],
     ],
     error: [
-      ["InternalError", 500],
+      ["InternalFailure", 500],
       ["ServiceUnavailable", 503],
     ],
   },
