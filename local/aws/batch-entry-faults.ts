@@ -17,6 +17,8 @@ export interface BatchSplit {
   /** The request body to forward (the refused entries removed), or undefined when every entry is refused. */
   readonly forward: string | undefined;
   readonly refused: readonly EntryRefusal[];
+  /** Ids of the forwarded entries that follow a refused entry of their MessageGroupId (overtakes if they land). */
+  readonly overtaking: ReadonlySet<string>;
 }
 
 interface BatchEntry {
@@ -55,12 +57,29 @@ export function splitSendMessageBatch(body: string, faults: FaultInjector): Batc
     ];
   });
   const kept = entries.filter((_, i) => codes[i] === undefined);
-  return { forward: kept.length > 0 ? JSON.stringify({ ...parsed, Entries: kept }) : undefined, refused };
+  const forward = kept.length > 0 ? JSON.stringify({ ...parsed, Entries: kept }) : undefined;
+  return { forward, refused, overtaking: overtakingIds(entries, codes) };
 }
 
-/** The emulator's answer to the forwarded entries, with the refused ones added to `Failed`. */
-export function withRefusals(answer: string, refused: readonly EntryRefusal[]): string {
-  let parsed: { Successful?: unknown[]; Failed?: unknown[] };
+/** Overtakes are a FIFO notion: an entry without a MessageGroupId overtakes nothing. */
+function overtakingIds(entries: readonly BatchEntry[], codes: readonly (string | undefined)[]): Set<string> {
+  const refusedGroups = new Set<string>();
+  const overtaking = new Set<string>();
+  entries.forEach((entry, i) => {
+    const group = entry.MessageGroupId;
+    if (group === undefined) return;
+    if (codes[i] !== undefined) refusedGroups.add(group);
+    else if (refusedGroups.has(group)) overtaking.add(String(entry.Id));
+  });
+  return overtaking;
+}
+
+/**
+ * The emulator's answer to the forwarded entries, with the refused ones added to `Failed`; the entries it lists in
+ * `Successful` past a refused one of their group are counted as the overtakes that really happened.
+ */
+export function withRefusals(answer: string, split: BatchSplit, faults: FaultInjector): string {
+  let parsed: { Successful?: { Id?: string }[]; Failed?: unknown[] };
   try {
     parsed = JSON.parse(answer) as typeof parsed;
   } catch {
@@ -68,7 +87,9 @@ export function withRefusals(answer: string, refused: readonly EntryRefusal[]): 
   }
   if (parsed === null || typeof parsed !== "object" || !("Successful" in parsed || "Failed" in parsed))
     return answer; // an error answer (the whole call failed): it stands as is
-  return JSON.stringify({ ...parsed, Failed: [...(parsed.Failed ?? []), ...refused] });
+  const landed = (parsed.Successful ?? []).filter((e) => split.overtaking.has(String(e.Id))).length;
+  faults.countEntriesPastRefused("SendMessageBatch", landed);
+  return JSON.stringify({ ...parsed, Failed: [...(parsed.Failed ?? []), ...split.refused] });
 }
 
 /** The answer to a batch whose every entry was refused: a 200 with an empty `Successful`, as SQS answers it. */

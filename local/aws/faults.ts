@@ -7,9 +7,12 @@ export const AWS_SERVICES: readonly AwsService[] = ["dynamodb", "sqs", "schedule
 /**
  * What can go wrong with one AWS call, as the client sees it over the wire:
  * - `throttle`: the service's own throttling error (DynamoDB `ProvisionedThroughputExceededException` /
- *   `ThrottlingException`, SQS `RequestThrottled` / `ThrottlingException`, Scheduler `ThrottlingException` 429).
+ *   `ThrottlingException` 400, SQS `RequestThrottled` 403 / `ThrottlingException` 400, Scheduler `ThrottlingException`
+ *   429).
  *   Not forwarded.
- * - `error`: a 5xx (`InternalServerError` 500 / `ServiceUnavailable` 503 in the service's shape). Not forwarded.
+ * - `error`: a 5xx in the service's shape (DynamoDB `InternalServerError` 500 / `ServiceUnavailable` 503, SQS
+ *   `InternalFailure` 500 / `ServiceUnavailable` 503, Scheduler `InternalServerException` 500 /
+ *   `ServiceUnavailableException` 503). Not forwarded.
  * - `timeout`: the request is held `timeoutMs` without an answer, then its connection is dropped (the SDK has
  *   no request timeout of its own by default, so this is what "the call timed out" looks like). Not forwarded.
  * - `reset`: the connection is dropped before the request reaches the service. Not forwarded.
@@ -99,7 +102,10 @@ export type FaultStats = Record<
     statementErrors?: Record<string, number>;
     entries?: number;
     entryErrors?: Record<string, number>;
-    /** Entries that went through after a refused entry of their MessageGroupId in the same call (the overtakes). */
+    /**
+     * Entries that landed after a refused entry of their MessageGroupId in the same call (the overtakes): those the
+     * forwarded call's answer lists in `Successful`, so a call that failed as a whole adds none.
+     */
     entriesPastRefused?: number;
   }
 >;
@@ -191,16 +197,23 @@ export class FaultInjector {
       const draw = stream();
       const afterRefused = groupId !== undefined && refusedGroups.has(groupId);
       const refuse = (afterRefused && policy.shape === "stopGroup") || draw < policy.rate;
-      if (!refuse) {
-        if (afterRefused) stats.entriesPastRefused = (stats.entriesPastRefused ?? 0) + 1;
-        return undefined;
-      }
+      if (!refuse) return undefined;
       if (groupId !== undefined) refusedGroups.add(groupId);
       const code = draw < policy.rate / 2 ? "InternalError" : "ServiceUnavailable";
       stats.entryErrors = stats.entryErrors ?? {};
       stats.entryErrors[code] = (stats.entryErrors[code] ?? 0) + 1;
       return code;
     });
+  }
+
+  /**
+   * Entries of one SQS batch that landed after a refused entry of their group, counted from the forwarded call's
+   * answer (its `Successful`), not from the draw: a forwarded call that fails as a whole lands none of them.
+   */
+  countEntriesPastRefused(operation: string, landed: number): void {
+    if (landed <= 0) return;
+    const stats = this.#statsOf(`sqs.${operation}`);
+    stats.entriesPastRefused = (stats.entriesPastRefused ?? 0) + landed;
   }
 
   stats(): FaultStats {
@@ -367,13 +380,17 @@ function sqsErrorAnswer(kind: "throttle" | "error", second: boolean): ErrorAnswe
     body: JSON.stringify({ __type: `com.amazonaws.sqs#${code}`, message }),
   });
   if (kind === "throttle") {
+    // RequestThrottled is a 403: SQS's model (@aws-sdk/client-sqs, httpError 403) and SQS's own answers
+    // (https://github.com/async-aws/aws/issues/1227); the SDK retries it by its name either way. ThrottlingException:
+    // 400 (https://docs.aws.amazon.com/AWSSimpleQueueService/latest/APIReference/CommonErrors.html).
     return second
       ? answer(400, "ThrottlingException", "Sender", "Rate exceeded")
-      : answer(400, "RequestThrottled", "Sender", "Request is throttled.");
+      : answer(403, "RequestThrottled", "Sender", "Request is throttled.");
   }
   return second
     ? answer(503, "ServiceUnavailable", "Receiver", "Service is unavailable. Try again later.")
-    : answer(500, "InternalError", "Receiver", "We encountered an internal error. Please try again.");
+    : // SQS's common 500 (https://docs.aws.amazon.com/AWSSimpleQueueService/latest/APIReference/CommonErrors.html).
+      answer(500, "InternalFailure", "Receiver", "We encountered an internal error. Please try again.");
 }
 
 function schedulerErrorAnswer(kind: "throttle" | "error", second: boolean): ErrorAnswer {

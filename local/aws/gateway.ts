@@ -201,7 +201,7 @@ function entryFaultsOf(
     res.end(answer);
     return "answered";
   }
-  const respond = (body: string) => withRefusals(rewrite ? rewrite.response(body) : body, split.refused);
+  const respond = (body: string) => withRefusals(rewrite ? rewrite.response(body) : body, split, faults);
   return {
     body: rewrite ? rewrite.request(split.forward) : split.forward,
     options: { ...options, rewrite: { request: rewrite?.request ?? ((b) => b), response: respond } },

@@ -122,7 +122,7 @@ async function callWithEntryFaults(
   }
   const answer = await callListener(listener, withBody(request, split.forward));
   if ("dropped" in answer || answer.statusCode !== 200) return answer;
-  const merged = withRefusals(new TextDecoder().decode(answer.body), split.refused);
+  const merged = withRefusals(new TextDecoder().decode(answer.body), split, faults);
   return { ...answer, body: ownBytes(merged) };
 }
 

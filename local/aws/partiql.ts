@@ -440,14 +440,11 @@ async function batchExecute(
     const wanted = request.Statements?.[i]?.ReturnValuesOnConditionCheckFailure === "ALL_OLD";
     // Every statement, UPDATE or INSERT, may be failed on its own (the chaos runs' statement faults).
     const injected = faults?.decideStatement("BatchExecuteStatement");
+    const input = inputs[i] as Record<string, unknown>;
     if (injected) {
-      responses.push({
-        TableName: statement.table,
-        Error: { Code: injected, Message: `injected fault: ${injected}` },
-      });
+      responses.push(await injectedError(call, statement.table, input, injected, wanted));
       continue;
     }
-    const input = inputs[i] as Record<string, unknown>;
     responses.push(
       statement.kind === "insert"
         ? await runInsert(call, statement.table, input)
@@ -475,6 +472,31 @@ function refuseRepeatedItems(
     if (seen.has(id)) throw new PartiqlValidationError("Provided list of item keys contains duplicates");
     seen.add(id);
   });
+}
+
+/**
+ * An injected statement error, shaped as DynamoDB's: a ConditionalCheckFailed asked for ALL_OLD carries the item
+ * as it stands ("will be set if ReturnValuesOnConditionCheckFailure is specified as ALL_OLD",
+ * https://docs.aws.amazon.com/amazondynamodb/latest/APIReference/API_BatchStatementError.html), as a real refusal
+ * does (runStatement).
+ */
+async function injectedError(
+  call: (target: string, payload: unknown) => Promise<Answer>,
+  table: string,
+  input: Record<string, unknown>,
+  code: string,
+  returnOld: boolean,
+): Promise<Record<string, unknown>> {
+  const error: Record<string, unknown> = { Code: code, Message: `injected fault: ${code}` };
+  if (code === "ConditionalCheckFailed" && returnOld && input.Key) {
+    const old = await call("DynamoDB_20120810.GetItem", {
+      TableName: table,
+      Key: input.Key,
+      ConsistentRead: true,
+    });
+    if (old.json.Item) error.Item = old.json.Item;
+  }
+  return { TableName: table, Error: error };
 }
 
 /** One statement as its UpdateItem; a failure becomes the statement's own `Error` (BatchStatementError codes). */

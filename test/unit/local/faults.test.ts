@@ -184,7 +184,7 @@ describe("fault proxies over the wire", () => {
     emulators.setFaults({ services: { sqs: { operations: { SendMessage: { throttle: 1 } } } } });
     expect(await failure(() => sqs.send(new SendMessageCommand({ QueueUrl, MessageBody: "x" })))).toEqual({
       name: "RequestThrottled",
-      status: 400,
+      status: 403,
     });
     expect(await failure(() => sqs.send(new SendMessageCommand({ QueueUrl, MessageBody: "x" })))).toEqual({
       name: "ThrottlingException",
