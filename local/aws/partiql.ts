@@ -488,15 +488,24 @@ async function injectedError(
   returnOld: boolean,
 ): Promise<Record<string, unknown>> {
   const error: Record<string, unknown> = { Code: code, Message: `injected fault: ${code}` };
-  if (code === "ConditionalCheckFailed" && returnOld && input.Key) {
-    const old = await call("DynamoDB_20120810.GetItem", {
-      TableName: table,
-      Key: input.Key,
-      ConsistentRead: true,
-    });
-    if (old.json.Item) error.Item = old.json.Item;
-  }
+  if (returnOld && input.Key) await withOldItem(call, table, input.Key, error);
   return { TableName: table, Error: error };
+}
+
+/**
+ * A refused statement that asked for ALL_OLD carries the item as it stands (BatchStatementError `Item`,
+ * https://docs.aws.amazon.com/amazondynamodb/latest/APIReference/API_BatchStatementError.html): only for a
+ * failed condition.
+ */
+async function withOldItem(
+  call: (target: string, payload: unknown) => Promise<Answer>,
+  table: string,
+  key: unknown,
+  error: Record<string, unknown>,
+): Promise<void> {
+  if (error.Code !== "ConditionalCheckFailed") return;
+  const old = await call("DynamoDB_20120810.GetItem", { TableName: table, Key: key, ConsistentRead: true });
+  if (old.json.Item) error.Item = old.json.Item;
 }
 
 /** One statement as its UpdateItem; a failure becomes the statement's own `Error` (BatchStatementError codes). */
@@ -509,14 +518,7 @@ async function runStatement(
   const answer = await call("DynamoDB_20120810.UpdateItem", input);
   if (answer.status === 200) return { TableName: table };
   const error: Record<string, unknown> = statementError(answer);
-  if (error.Code === "ConditionalCheckFailed" && returnOld) {
-    const old = await call("DynamoDB_20120810.GetItem", {
-      TableName: table,
-      Key: input.Key,
-      ConsistentRead: true,
-    });
-    if (old.json.Item) error.Item = old.json.Item;
-  }
+  if (returnOld) await withOldItem(call, table, input.Key, error);
   return { TableName: table, Error: error };
 }
 
