@@ -9,6 +9,7 @@ import { DynamoTaskStore } from "#shared/adapters/dynamo-task-store.js";
 import { RecentSendsTopicQueue } from "#shared/adapters/recent-sends.js";
 import { SqsTimerQueue } from "#shared/adapters/timer-queue.js";
 import { SqsTopicQueue } from "#shared/adapters/topic-queue.js";
+import { changeVisibility } from "#shared/adapters/visibility.js";
 import { loadEnvironmentConfig, relayGroupConcurrency } from "#shared/config/index.js";
 import { readTopology } from "#shared/contract/topology.js";
 import { ENV, requireEnv } from "#shared/runtime/env.js";
@@ -43,6 +44,7 @@ export function createRelayHandler(deps: RelayDeps, log: Logger = logger) {
           messageId: record.messageId,
           body: record.body,
           receiveCount: Number(record.attributes?.ApproximateReceiveCount) || 1,
+          receiptHandle: record.receiptHandle,
         })),
       );
       return { batchItemFailures: failedMessageIds.map((itemIdentifier) => ({ itemIdentifier })) };
@@ -57,7 +59,12 @@ export const handler = createRelayHandler({
   // Skips re-sends FIFO deduplication would drop anyway (shared/adapters/recent-sends.ts): module scope, so one
   // memory per container.
   topicQueue: new RecentSendsTopicQueue(new SqsTopicQueue(sqs)),
-  timer: { rearm: async (entries) => ({ failedTaskIds: await timerQueue.armMany(entries) }) },
+  timer: {
+    rearm: async (entries) => ({ failedTaskIds: await timerQueue.armMany(entries) }),
+    // Not a method of SqsTimerQueue: every function that arms timers bundles that class whole, and only the relay
+    // may change a timer message's visibility.
+    retryAfter: (changes) => changeVisibility(sqs, env.TIMER_QUEUE_URL, changes),
+  },
   topicQueueUrls,
   logger,
   earlyWakeSeconds: config.eventSources.earlyWakeSeconds,

@@ -34,11 +34,13 @@ export const DLQ_RETENTION_SECONDS = 14 * 86_400;
  */
 export const RELAY_TIMEOUT_SECONDS = 30;
 /**
- * Backstop only: the relay reports failed records and they come back after the visibility timeout
- * (6 × 30 s), so 20 receives ≈ one hour of retries before a timer message is parked in the timer DLQ. The
- * task stays `scheduled` in the table; the sweeper forwards it once it is past due and drains the DLQ message.
+ * Backstop only: the relay reports failed records and makes them visible again after a backoff of 1, 2, 4 … 32 s,
+ * then a minute per receive (`relayRetrySeconds`, shared/domain/relay-plan.ts), so 60 receives ≈ 55 minutes of
+ * retries (63 s + 54 × 60 s) before a timer message is parked in the timer DLQ; a relay that dies mid-batch leaves
+ * its messages to the visibility timeout (6 × 30 s) instead. The task stays `scheduled` in the table; the sweeper
+ * forwards it once it is past due and drains the DLQ message. SQS allows 1–1,000.
  */
-export const TIMER_QUEUE_MAX_RECEIVE_COUNT = 20;
+export const TIMER_QUEUE_MAX_RECEIVE_COUNT = 60;
 
 /** API functions answer API Gateway, whose HTTP API integration timeout is 30 s at most. */
 export const API_FUNCTION_TIMEOUT_SECONDS = 10;

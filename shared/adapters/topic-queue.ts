@@ -1,13 +1,7 @@
-import {
-  ChangeMessageVisibilityBatchCommand,
-  SendMessageBatchCommand,
-  SendMessageCommand,
-  type SQSClient,
-} from "@aws-sdk/client-sqs";
-import { MAX_VISIBILITY_SECONDS } from "#shared/config/schema.js";
+import { SendMessageBatchCommand, SendMessageCommand, type SQSClient } from "@aws-sdk/client-sqs";
 import { taskMessageBody } from "#shared/domain/messages.js";
 import { errorText } from "#shared/runtime/async.js";
-import { chunksOf } from "#shared/runtime/chunks.js";
+import { changeVisibility, type VisibilityChange } from "./visibility.js";
 
 /** SQS takes at most 10 entries per batch call. */
 const BATCH_LIMIT = 10;
@@ -28,10 +22,7 @@ export interface GroupSend {
   readonly taskIds: readonly string[];
 }
 
-export interface VisibilityChange {
-  readonly receiptHandle: string;
-  readonly seconds: number;
-}
+export type { VisibilityChange } from "./visibility.js";
 
 /** The topic FIFO queues and their dead-letter queues, as the relay and deliver functions use them. */
 export interface TopicQueue {
@@ -216,35 +207,7 @@ export class SqsTopicQueue implements TopicQueue {
     );
   }
 
-  async setVisibility(queueUrl: string, changes: readonly VisibilityChange[]): Promise<{ failed: string[] }> {
-    const failed: string[] = [];
-    await Promise.all(
-      chunksOf(changes, BATCH_LIMIT).map(async (chunk) => {
-        try {
-          const out = await this.sqs.send(
-            new ChangeMessageVisibilityBatchCommand({
-              QueueUrl: queueUrl,
-              Entries: chunk.map((change, i) => ({
-                Id: `v${i}`,
-                ReceiptHandle: change.receiptHandle,
-                VisibilityTimeout: clampVisibility(change.seconds),
-              })),
-            }),
-          );
-          for (const f of out.Failed ?? []) {
-            const change = chunk[Number(f.Id?.slice(1))];
-            if (change) failed.push(change.receiptHandle);
-          }
-        } catch {
-          failed.push(...chunk.map((c) => c.receiptHandle));
-        }
-      }),
-    );
-    return { failed };
+  setVisibility(queueUrl: string, changes: readonly VisibilityChange[]): Promise<{ failed: string[] }> {
+    return changeVisibility(this.sqs, queueUrl, changes);
   }
-}
-
-function clampVisibility(seconds: number): number {
-  if (!Number.isFinite(seconds)) return 0;
-  return Math.min(MAX_VISIBILITY_SECONDS, Math.max(0, Math.ceil(seconds)));
 }

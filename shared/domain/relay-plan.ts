@@ -82,3 +82,18 @@ export function groupSweepWindow(
 export function latestOwnKey(messages: readonly KeyedMessage[]): TaskKey {
   return messages.reduce((a, b) => (b.key.sk > a.key.sk ? b : a)).key;
 }
+
+/** The longest wait before the relay retries a timer message it could not forward or re-arm. */
+export const RELAY_RETRY_MAX_SECONDS = 60;
+
+/**
+ * How long a timer message the relay could not forward (or re-arm) stays hidden before it is received again: 1 s
+ * after its first receive, doubling with each receive to `RELAY_RETRY_MAX_SECONDS`. Without it the message would
+ * wait out the timer queue's visibility timeout (3 minutes on AWS, 6 × the relay's timeout), so one throttled call
+ * would make its tasks minutes late; with it a passing fault costs a second or two, and a lasting one (a table or
+ * queue unavailable for a while) is retried about once a minute rather than hammered.
+ */
+export function relayRetrySeconds(receiveCount: number): number {
+  const retries = Number.isFinite(receiveCount) ? Math.max(0, Math.floor(receiveCount) - 1) : 0;
+  return Math.min(RELAY_RETRY_MAX_SECONDS, 2 ** Math.min(retries, 6));
+}

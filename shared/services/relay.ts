@@ -1,5 +1,6 @@
 import type { GroupTaskRef, TaskStore } from "#shared/adapters/task-store.js";
 import type { SendInOrderResult, TopicQueue } from "#shared/adapters/topic-queue.js";
+import type { VisibilityChange } from "#shared/adapters/visibility.js";
 import { isFanOutParent } from "#shared/domain/fan-out.js";
 import { bySortKey, parseTaskId, type TaskKey } from "#shared/domain/keys.js";
 import { parseTaskMessage } from "#shared/domain/messages.js";
@@ -8,6 +9,7 @@ import {
   dueWave,
   groupSweepWindow,
   latestOwnKey,
+  relayRetrySeconds,
   splitRelayBatch,
 } from "#shared/domain/relay-plan.js";
 import type { TaskRecord, TaskStatus } from "#shared/domain/task.js";
@@ -19,12 +21,20 @@ export interface TimerMessage {
   readonly messageId: string;
   readonly body: string;
   readonly receiveCount: number;
+  /** This receive's handle, for `TimerRearm.retryAfter`; without it a failed message waits out its visibility. */
+  readonly receiptHandle?: string;
 }
 
 /** Puts tasks back on the standard timer queue with a per-message delay (whole seconds, ≤ 900). */
 export interface TimerRearm {
   /** Returns the task ids that could not be re-armed (never throws for a partial failure). */
   rearm(entries: readonly { taskId: string; delaySeconds: number }[]): Promise<{ failedTaskIds: string[] }>;
+  /**
+   * Makes received messages visible again after the given seconds (`relayRetrySeconds`) instead of the queue's
+   * visibility timeout; resolves with the receipt handles it could not change. Optional: a relay without it (tests,
+   * the planner's model) leaves failed messages to the visibility timeout.
+   */
+  retryAfter?(changes: readonly VisibilityChange[]): Promise<{ failed: string[] }>;
 }
 
 export interface RelayDeps {
@@ -86,7 +96,41 @@ export async function relayTimerMessages(
   // Re-arming runs while what is due goes at once and the rest is held until due.
   const rearmed = rearmAll(deps, rearms);
   const failedForwards = await forwardWhenDue(deps, split.hold, clock);
-  return { failedMessageIds: [...(await rearmed), ...failedForwards] };
+  const failedMessageIds = [...(await rearmed), ...failedForwards];
+  await retrySoon(deps, messages, failedMessageIds);
+  return { failedMessageIds };
+}
+
+/**
+ * Shortens the wait of the messages about to be reported failed (`relayRetrySeconds`): a passing fault costs
+ * their tasks a second or two, not the timer queue's visibility timeout. Never throws: a change that fails leaves
+ * the message to that timeout, as before.
+ */
+async function retrySoon(
+  deps: RelayDeps,
+  messages: readonly TimerMessage[],
+  failedMessageIds: readonly string[],
+): Promise<void> {
+  if (!deps.timer.retryAfter || failedMessageIds.length === 0) return;
+  const failed = new Set(failedMessageIds);
+  const changes = messages.flatMap((m) =>
+    failed.has(m.messageId) && m.receiptHandle
+      ? [{ receiptHandle: m.receiptHandle, seconds: relayRetrySeconds(m.receiveCount) }]
+      : [],
+  );
+  if (changes.length === 0) return;
+  const outcome = await deps.timer.retryAfter(changes).catch((error: unknown) => ({
+    failed: changes.map((c) => c.receiptHandle),
+    error: errorText(error),
+  }));
+  if (outcome.failed.length > 0)
+    deps.logger.warn(
+      "shortening failed timer messages' wait failed; they come back after the visibility timeout",
+      {
+        count: outcome.failed.length,
+        ...("error" in outcome ? { error: outcome.error } : {}),
+      },
+    );
 }
 
 /**

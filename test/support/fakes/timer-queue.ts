@@ -1,10 +1,12 @@
+import { TIMER_QUEUE_MAX_RECEIVE_COUNT } from "#cdk/lib/sizing.js";
 import type { TimerArm, TimerQueue } from "#shared/adapters/timer-queue.js";
 import { taskMessageBody } from "#shared/domain/messages.js";
 import type { TimerRearm } from "#shared/services/relay.js";
 import type { FakePointerQueue } from "./dead-letter-source.js";
 
 const TIMER_VISIBILITY_MS = 180_000;
-const TIMER_MAX_RECEIVES = 20;
+/** The deployed redrive (cdk/lib/sizing.ts). */
+const TIMER_MAX_RECEIVES = TIMER_QUEUE_MAX_RECEIVE_COUNT;
 
 export interface TimerQueueMessage {
   readonly id: number;

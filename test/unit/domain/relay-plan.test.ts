@@ -5,6 +5,8 @@ import {
   dueWave,
   groupSweepWindow,
   latestOwnKey,
+  RELAY_RETRY_MAX_SECONDS,
+  relayRetrySeconds,
   splitRelayBatch,
 } from "#shared/domain/relay-plan.js";
 
@@ -79,5 +81,20 @@ describe("byPartition, groupSweepWindow, latestOwnKey", () => {
     expect(groupSweepWindow([message("f", "a", NOW + 500, "01JD0000000000000000000014")], NOW, 0).toMs).toBe(
       NOW,
     );
+  });
+});
+
+describe("relayRetrySeconds", () => {
+  it("retries a failed timer message after 1 s, doubling with each receive up to a minute", () => {
+    expect([1, 2, 3, 4, 5, 6, 7, 8, 20, 1000].map(relayRetrySeconds)).toEqual([
+      1, 2, 4, 8, 16, 32, 60, 60, 60, 60,
+    ]);
+    expect(RELAY_RETRY_MAX_SECONDS).toBe(60);
+  });
+
+  it("reads a missing or nonsensical receive count as a first receive", () => {
+    expect([0, -3, Number.NaN, Number.POSITIVE_INFINITY, 1.9].map(relayRetrySeconds)).toEqual([
+      1, 1, 1, 1, 1,
+    ]);
   });
 });

@@ -596,6 +596,77 @@ describe("relay: statuses and failures", () => {
     expect(store.tasks.get(a1?.taskId as string)?.status).toBe("scheduled");
   });
 
+  it("a failed message comes back after a short backoff by its receive count, not the visibility timeout", async () => {
+    // Prepare: group a fails to send; group b goes. The messages carry receipt handles, as Lambda's records do.
+    const { store, fifo, deps } = setup();
+    const [a1, a2, b1] = await put(
+      store,
+      makeTask({ group: "a", dueAtMs: T0 - 2, acceptedAtMs: T0 - 9 }),
+      makeTask({ group: "a", dueAtMs: T0 - 1, acceptedAtMs: T0 - 8 }),
+      makeTask({ group: "b", dueAtMs: T0 - 1, acceptedAtMs: T0 - 7 }),
+    );
+    fifo.failNext = (groupId) => (groupId === a1?.pk ? { failAt: 0, error: "Throttled" } : undefined);
+    const messages = [a1, a2, b1].map((t, i) => ({
+      ...timerMessage(t?.taskId as string, [1, 4, 1][i]),
+      receiptHandle: `rh-${i}`,
+    }));
+    const changes: { receiptHandle: string; seconds: number }[] = [];
+    const retryAfter = async (batch: readonly { receiptHandle: string; seconds: number }[]) => {
+      changes.push(...batch);
+      return { failed: [] };
+    };
+
+    // Act
+    const result = await relayTimerMessages(
+      { ...deps, timer: { rearm: deps.timer.rearm, retryAfter } },
+      messages,
+    );
+
+    // Assess: only the failed group's messages, 1 s after a first receive, 8 s after a fourth
+    expect(result.failedMessageIds.sort()).toEqual([messages[0]?.messageId, messages[1]?.messageId].sort());
+    expect(changes).toEqual([
+      { receiptHandle: "rh-0", seconds: 1 },
+      { receiptHandle: "rh-1", seconds: 8 },
+    ]);
+  });
+
+  it("a backoff that cannot be set still reports the message failed (it comes back after the visibility timeout)", async () => {
+    // Prepare
+    const { store, fifo, deps, logger } = setup();
+    const [task] = await put(store, makeTask({ group: "a", dueAtMs: T0 - 1, acceptedAtMs: T0 - 9 }));
+    fifo.failNext = () => ({ failAt: 0, error: "InternalError" });
+    const message = { ...timerMessage(task?.taskId as string), receiptHandle: "rh" };
+    const retryAfter = async () => {
+      throw new Error("SQS is down");
+    };
+
+    // Act
+    const result = await relayTimerMessages({ ...deps, timer: { rearm: deps.timer.rearm, retryAfter } }, [
+      message,
+    ]);
+
+    // Assess
+    expect(result).toEqual({ failedMessageIds: [message.messageId] });
+    expect(logger.entries.filter((e) => e.level === "warn").map((e) => e.extra?.count)).toContain(1);
+  });
+
+  it("asks for no backoff when nothing failed", async () => {
+    const { store, deps } = setup();
+    const [task] = await put(store, makeTask({ group: "a", dueAtMs: T0 - 1, acceptedAtMs: T0 - 9 }));
+    let calls = 0;
+    const retryAfter = async () => {
+      calls++;
+      return { failed: [] };
+    };
+    const message = { ...timerMessage(task?.taskId as string), receiptHandle: "rh" };
+    expect(
+      await relayTimerMessages({ ...deps, timer: { rearm: deps.timer.rearm, retryAfter } }, [message]),
+    ).toEqual({
+      failedMessageIds: [],
+    });
+    expect(calls).toBe(0);
+  });
+
   it("a clock stepped back during the run (NTP) does not turn a task its wave found due into a retry minutes later", async () => {
     // Prepare: a task due now; the clock reads now for the batch and its wave, then steps 2 s back.
     const { store, fifo, deps } = setup();

@@ -1,4 +1,5 @@
 import { describe, expect, it } from "vitest";
+import { TIMER_QUEUE_MAX_RECEIVE_COUNT } from "#cdk/lib/sizing.js";
 import type { TaskStore } from "#shared/adapters/task-store.js";
 import { taskMessageBody } from "#shared/domain/messages.js";
 import { SWEEP_SHARDS, sweepShardOf } from "#shared/domain/sweep.js";
@@ -262,12 +263,13 @@ describe("crash point 3: Scheduler fired into the schedule DLQ (or dropped the f
 
 describe("crash point 4: the relay failed a timer message until it went to the timer DLQ", () => {
   it("counts failures while the FIFO queue is down, then forwards and drains the DLQ message", async () => {
-    // Prepare: the FIFO queue refuses every send for over an hour; the timer message is received 21 times.
+    // Prepare: the FIFO queue refuses every send for hours; the timer message is received once more than the
+    // deployed redrive allows.
     const sim = simulate();
     const id = await sim.add({ order_id: "o-4" }, { delay_seconds: 1 });
     sim.fifo.failSends = true;
     sim.advance(1_000);
-    for (let i = 0; i < 21; i++) {
+    for (let i = 0; i <= TIMER_QUEUE_MAX_RECEIVE_COUNT; i++) {
       await sim.runRelay();
       sim.advance(180_000);
     }
