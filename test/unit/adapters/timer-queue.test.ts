@@ -1,34 +1,19 @@
-import { ReceiveMessageCommand, SQSClient } from "@aws-sdk/client-sqs";
-import { startFauxqs } from "fauxqs";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { ReceiveMessageCommand } from "@aws-sdk/client-sqs";
+import { describe, expect, it } from "vitest";
 import { SqsTimerQueue, sqsDelay } from "#shared/adapters/timer-queue.js";
+import { useFauxqs } from "../../support/fauxqs.js";
 
-let server: Awaited<ReturnType<typeof startFauxqs>>;
-let sqs: SQSClient;
+const fauxqs = useFauxqs();
 let queues = 0;
 
-beforeAll(async () => {
-  server = await startFauxqs({ port: 0, host: "127.0.0.1", logger: false });
-  sqs = new SQSClient({
-    endpoint: `http://127.0.0.1:${server.port}`,
-    region: "us-east-1",
-    credentials: { accessKeyId: "test", secretAccessKey: "test" },
-  });
-});
-
-afterAll(async () => {
-  sqs?.destroy();
-  await server?.stop();
-});
-
 function newQueue(): string {
-  return server.createQueue(`timer-${++queues}`).queueUrl;
+  return fauxqs.server.createQueue(`timer-${++queues}`).queueUrl;
 }
 
 async function drain(queueUrl: string, expected: number): Promise<string[]> {
   const bodies: string[] = [];
   for (let i = 0; i < 20 && bodies.length < expected; i++) {
-    const out = await sqs.send(
+    const out = await fauxqs.sqs.send(
       new ReceiveMessageCommand({ QueueUrl: queueUrl, MaxNumberOfMessages: 10, WaitTimeSeconds: 0 }),
     );
     for (const m of out.Messages ?? []) bodies.push(m.Body ?? "");
@@ -39,32 +24,35 @@ async function drain(queueUrl: string, expected: number): Promise<string[]> {
 describe("SqsTimerQueue against fauxqs", () => {
   it("arm sends the task message", async () => {
     const url = newQueue();
-    await new SqsTimerQueue(sqs, url).arm("demo._.abc.01JD3ZZZZZZZZZZZZZZZZZZZZZ", 0);
+    await new SqsTimerQueue(fauxqs.sqs, url).arm("demo._.abc.01JD3ZZZZZZZZZZZZZZZZZZZZZ", 0);
     expect(await drain(url, 1)).toEqual(['{"v":1,"taskId":"demo._.abc.01JD3ZZZZZZZZZZZZZZZZZZZZZ"}']);
   });
 
   it("arm delays the message", async () => {
     const url = newQueue();
-    await new SqsTimerQueue(sqs, url).arm("t-delayed", 30);
+    await new SqsTimerQueue(fauxqs.sqs, url).arm("t-delayed", 30);
     expect(await drain(url, 1)).toEqual([]);
   });
 
   it("armMany sends any number of entries in batches of ten and reports no failures", async () => {
     const url = newQueue();
     const items = Array.from({ length: 23 }, (_, i) => ({ taskId: `demo._.x.${i}`, delaySeconds: 0 }));
-    expect(await new SqsTimerQueue(sqs, url).armMany(items)).toEqual([]);
+    expect(await new SqsTimerQueue(fauxqs.sqs, url).armMany(items)).toEqual([]);
     const bodies = await drain(url, 23);
     expect(bodies.map((b) => JSON.parse(b).taskId).sort()).toEqual(items.map((i) => i.taskId).sort());
   });
 
   it("armMany returns the ids of every entry it could not send", async () => {
-    const queue = new SqsTimerQueue(sqs, `http://127.0.0.1:${server.port}/000000000000/no-such-queue`);
+    const queue = new SqsTimerQueue(
+      fauxqs.sqs,
+      `http://127.0.0.1:${fauxqs.server.port}/000000000000/no-such-queue`,
+    );
     const items = Array.from({ length: 12 }, (_, i) => ({ taskId: `t${i}`, delaySeconds: 1 }));
     expect((await queue.armMany(items)).sort()).toEqual(items.map((i) => i.taskId).sort());
   });
 
   it("armMany of nothing makes no call", async () => {
-    expect(await new SqsTimerQueue(sqs, "http://invalid.invalid/q").armMany([])).toEqual([]);
+    expect(await new SqsTimerQueue(fauxqs.sqs, "http://invalid.invalid/q").armMany([])).toEqual([]);
   });
 });
 

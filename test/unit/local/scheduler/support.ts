@@ -5,9 +5,8 @@ import {
   GetQueueAttributesCommand,
   type Message,
   ReceiveMessageCommand,
-  SQSClient,
+  type SQSClient,
 } from "@aws-sdk/client-sqs";
-import { type FauxqsServer, startFauxqs } from "fauxqs";
 import type { SqsTargetSender } from "#local/scheduler/emulator.js";
 
 export const credentials = { accessKeyId: "x", secretAccessKey: "x" };
@@ -24,24 +23,7 @@ export function schedulerClient(endpoint: string): SchedulerClient {
   return new SchedulerClient({ endpoint, region: REGION, credentials, maxAttempts: 1 });
 }
 
-export interface SqsHarness {
-  readonly server: FauxqsServer;
-  readonly sqs: SQSClient;
-  stop(): Promise<void>;
-}
-
-export async function startSqs(): Promise<SqsHarness> {
-  const server = await startFauxqs({ port: 0, logger: false });
-  const sqs = new SQSClient({ endpoint: server.address, region: REGION, credentials });
-  return {
-    server,
-    sqs,
-    async stop() {
-      sqs.destroy();
-      await server.stop();
-    },
-  };
-}
+export { type SqsHarness, startSqs } from "../../../support/fauxqs.js";
 
 export async function createQueue(
   sqs: SQSClient,
