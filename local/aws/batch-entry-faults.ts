@@ -14,8 +14,13 @@ export interface EntryRefusal {
 }
 
 export interface BatchSplit {
-  /** The request body to forward (the refused entries removed), or undefined when every entry is refused. */
+  /**
+   * The request body to forward (the refused entries removed), or undefined when every entry is refused: then
+   * `probe` goes instead (`QUEUE_PROBE_TARGET`), so the call is still answered as a whole first, as SQS does.
+   */
   readonly forward: string | undefined;
+  /** A GetQueueAttributes body for the batch's QueueUrl: it lands nothing, and fails as the batch would. */
+  readonly probe: string;
   readonly refused: readonly EntryRefusal[];
   /** Ids of the forwarded entries that follow a refused entry of their MessageGroupId (overtakes if they land). */
   readonly overtaking: ReadonlySet<string>;
@@ -43,7 +48,7 @@ export function splitSendMessageBatch(body: string, faults: FaultInjector): Batc
     return undefined;
   }
   const entries = Array.isArray(parsed.Entries) ? parsed.Entries : [];
-  if (entries.length === 0) return undefined;
+  if (entries.length === 0 || refusedWhole(entries)) return undefined;
   const codes = faults.decideEntries(
     "SendMessageBatch",
     entries.map((e) => e.MessageGroupId),
@@ -58,7 +63,37 @@ export function splitSendMessageBatch(body: string, faults: FaultInjector): Batc
   });
   const kept = entries.filter((_, i) => codes[i] === undefined);
   const forward = kept.length > 0 ? JSON.stringify({ ...parsed, Entries: kept }) : undefined;
-  return { forward, refused, overtaking: overtakingIds(entries, codes) };
+  const probe = JSON.stringify({
+    QueueUrl: (parsed as { QueueUrl?: unknown }).QueueUrl,
+    AttributeNames: ["QueueArn"],
+  });
+  return { forward, probe, refused, overtaking: overtakingIds(entries, codes) };
+}
+
+/** SendMessageBatch's most entries, and its entry ids' form (alphanumerics, `-` and `_`, up to 80 characters). */
+const MAX_BATCH_ENTRIES = 10;
+const ENTRY_ID = /^[A-Za-z0-9_-]{1,80}$/;
+
+/**
+ * A batch SQS refuses as a whole (TooManyEntriesInBatchRequest, InvalidBatchEntryId, BatchEntryIdsNotDistinct) is
+ * not drawn: it goes on untouched and the emulator's error stands, as on AWS, where no entry is ever looked at.
+ * https://docs.aws.amazon.com/AWSSimpleQueueService/latest/APIReference/API_SendMessageBatch.html
+ */
+function refusedWhole(entries: readonly BatchEntry[]): boolean {
+  if (entries.length > MAX_BATCH_ENTRIES) return true;
+  const ids = entries.map((e) => e.Id);
+  return ids.some((id) => typeof id !== "string" || !ENTRY_ID.test(id)) || new Set(ids).size !== ids.length;
+}
+
+/** The JSON-protocol target of the probe sent in place of a batch whose every entry is refused. */
+export const QUEUE_PROBE_TARGET = "AmazonSQS.GetQueueAttributes";
+
+/**
+ * The answer to a batch whose every entry was refused, once its probe answered 200 (a probe's error is the batch's
+ * answer as it stands): a 200 with an empty `Successful`, as SQS answers it.
+ */
+export function allRefusedAnswer(refused: readonly EntryRefusal[]): string {
+  return JSON.stringify({ Successful: [], Failed: refused });
 }
 
 /** Overtakes are a FIFO notion: an entry without a MessageGroupId overtakes nothing. */
@@ -90,11 +125,6 @@ export function withRefusals(answer: string, split: BatchSplit, faults: FaultInj
   const landed = (parsed.Successful ?? []).filter((e) => split.overtaking.has(String(e.Id))).length;
   faults.countEntriesPastRefused("SendMessageBatch", landed);
   return JSON.stringify({ ...parsed, Failed: [...(parsed.Failed ?? []), ...split.refused] });
-}
-
-/** The answer to a batch whose every entry was refused: a 200 with an empty `Successful`, as SQS answers it. */
-export function allRefusedAnswer(refused: readonly EntryRefusal[]): string {
-  return JSON.stringify({ Successful: [], Failed: refused });
 }
 
 /** Whether a request is a JSON-protocol SQS SendMessageBatch (the only shape the SDK sends today). */

@@ -3,6 +3,7 @@ import type { AddressInfo } from "node:net";
 import {
   allRefusedAnswer,
   isSendMessageBatch,
+  QUEUE_PROBE_TARGET,
   splitSendMessageBatch,
   withRefusals,
 } from "./batch-entry-faults.js";
@@ -110,6 +111,8 @@ interface ForwardOptions {
   readonly upstream: string;
   readonly agent: http.Agent;
   readonly faults?: FaultInjector;
+  /** Another operation than the request's own (`X-Amz-Target`): the probe of an all-refused batch. */
+  readonly target?: string;
   /** Rewrites of request and response bodies (SQS queue URLs). */
   readonly rewrite?: {
     readonly request: (body: string) => string;
@@ -133,8 +136,7 @@ function forward(req: http.IncomingMessage, res: http.ServerResponse, options: F
       const text = raw.toString("utf8");
       const decision = faults?.decide(service, operationOf(service, req, text));
       const forwarded = decision === undefined || decision.kind === "slow";
-      const entryFaults = forwarded ? entryFaultsOf(req, res, text, options) : undefined;
-      if (entryFaults === "answered") return;
+      const entryFaults = forwarded ? entryFaultsOf(req, text, options) : undefined;
       const body = entryFaults ? Buffer.from(entryFaults.body) : rewritten(text, raw, options);
       const sendOptions = entryFaults?.options ?? options;
       switch (decision?.kind) {
@@ -179,33 +181,40 @@ function rewritten(text: string, raw: Buffer, options: ForwardOptions): Buffer {
 
 /**
  * An SQS SendMessageBatch whose entries the policy refuses one by one (`batchEntryErrors`): the body to forward
- * and the options whose answer rewrite adds the refused entries to `Failed`, or "answered" when every entry was
- * refused (a 200 was sent). Undefined: nothing refused.
+ * and the options whose answer rewrite adds the refused entries to `Failed`. When every entry is refused, the
+ * batch's probe goes instead (`splitSendMessageBatch`): its error stands, its success becomes the all-refused 200.
+ * Undefined: nothing refused.
  */
 function entryFaultsOf(
   req: http.IncomingMessage,
-  res: http.ServerResponse,
   text: string,
   options: ForwardOptions,
-): { body: string; options: ForwardOptions } | "answered" | undefined {
+): { body: string; options: ForwardOptions } | undefined {
   const { faults, rewrite } = options;
   if (!faults || options.service !== "sqs" || !isSendMessageBatch(req.headers)) return undefined;
   const split = splitSendMessageBatch(text, faults);
   if (!split) return undefined;
+  const request = rewrite?.request ?? ((b: string) => b);
   if (split.forward === undefined) {
-    const answer = allRefusedAnswer(split.refused);
-    res.writeHead(200, {
-      "content-type": "application/x-amz-json-1.0",
-      "content-length": Buffer.byteLength(answer),
-    });
-    res.end(answer);
-    return "answered";
+    const probed = (body: string) =>
+      isQueueAttributes(body) ? allRefusedAnswer(split.refused) : rewrite ? rewrite.response(body) : body;
+    return {
+      body: request(split.probe),
+      options: { ...options, target: QUEUE_PROBE_TARGET, rewrite: { request, response: probed } },
+    };
   }
   const respond = (body: string) => withRefusals(rewrite ? rewrite.response(body) : body, split, faults);
-  return {
-    body: rewrite ? rewrite.request(split.forward) : split.forward,
-    options: { ...options, rewrite: { request: rewrite?.request ?? ((b) => b), response: respond } },
-  };
+  return { body: request(split.forward), options: { ...options, rewrite: { request, response: respond } } };
+}
+
+/** Whether an answer is a GetQueueAttributes success (an error answer names its `__type` instead). */
+function isQueueAttributes(body: string): boolean {
+  try {
+    const parsed = JSON.parse(body) as unknown;
+    return parsed !== null && typeof parsed === "object" && "Attributes" in parsed;
+  } catch {
+    return false;
+  }
 }
 
 /** Sends the (read) request upstream, then answers with the upstream's answer, a dropped connection or a 5xx. */
@@ -217,7 +226,12 @@ function send(
   then: "answer" | "reset" | { error: number },
 ): void {
   const target = new URL(req.url ?? "/", options.upstream);
-  const headers = { ...req.headers, host: target.host, "content-length": String(body.length) };
+  const headers: http.OutgoingHttpHeaders = {
+    ...req.headers,
+    host: target.host,
+    "content-length": String(body.length),
+    ...(options.target === undefined ? {} : { "x-amz-target": options.target }),
+  };
   delete headers["transfer-encoding"];
   const upstreamReq = http.request(
     target,

@@ -6,6 +6,7 @@ import inject from "light-my-request";
 import {
   allRefusedAnswer,
   isSendMessageBatch,
+  QUEUE_PROBE_TARGET,
   splitSendMessageBatch,
   withRefusals,
 } from "./batch-entry-faults.js";
@@ -117,6 +118,11 @@ async function callWithEntryFaults(
   const split = splitSendMessageBatch(text, faults);
   if (!split) return callListener(listener, request);
   if (split.forward === undefined) {
+    const probe = await callListener(
+      listener,
+      withTarget(withBody(request, split.probe), QUEUE_PROBE_TARGET),
+    );
+    if ("dropped" in probe || probe.statusCode !== 200) return probe;
     const headers = { "content-type": "application/x-amz-json-1.0" };
     return { id: request.id, statusCode: 200, headers, body: ownBytes(allRefusedAnswer(split.refused)) };
   }
@@ -138,6 +144,15 @@ function withBody(request: InProcessRequest, body: string): InProcessRequest {
     if (name.toLowerCase() !== "content-length") headers[name] = value;
   headers["content-length"] = String(Buffer.byteLength(body));
   return { ...request, headers, body };
+}
+
+/** The request as another operation of the same JSON-protocol service (`X-Amz-Target`). */
+function withTarget(request: InProcessRequest, target: string): InProcessRequest {
+  const headers: Record<string, string> = {};
+  for (const [name, value] of Object.entries(request.headers))
+    if (name.toLowerCase() !== "x-amz-target") headers[name] = value;
+  headers["x-amz-target"] = target;
+  return { ...request, headers };
 }
 
 async function callListener(listener: RequestListener, request: InProcessRequest): Promise<InProcessAnswer> {

@@ -416,6 +416,66 @@ describe("per-entry SendMessageBatch refusals and per-statement BatchExecuteStat
   });
 
   it.each(TRANSPORTS)(
+    "%s: a batch whose every entry is refused is still answered as a whole: 200 on a queue, QueueDoesNotExist without",
+    async (transport) => {
+      // Prepare: every entry refused; one queue that exists, one that does not
+      const clients = faultedClients(transport);
+      const queueUrl = await newQueue(`b-${randomUUID()}`, true);
+      const missing = queueUrl.replace(/\/[^/]+$/, `/missing-${randomUUID()}.fifo`);
+      const entries = batchOf(randomUUID());
+      emulators.setFaults({ ...TIMINGS, seed: 5, batchEntryErrors: { rate: 1 } });
+
+      // Act
+      const batch = (url: string) =>
+        new SendMessageBatchCommand({ QueueUrl: clients.queueUrl(url), Entries: entries });
+      const [answer, onMissing] = await Promise.all([
+        clients.sqs.send(batch(queueUrl)),
+        outcomeOf(clients.sqs.send(batch(missing))),
+      ]).finally(() => {
+        emulators.setFaults(TIMINGS);
+        clients.sqs.destroy();
+      });
+
+      // Assess: the missing queue is reported, the real one lists every entry in Failed and holds none of them
+      expect(onMissing).toMatchObject({ name: "QueueDoesNotExist", status: 400 });
+      expect(answer.$metadata.httpStatusCode).toBe(200);
+      expect(answer.Successful ?? []).toEqual([]);
+      expect((answer.Failed ?? []).map((f) => f.Id).sort()).toEqual(entries.map((e) => e.Id).sort());
+      expect(await bodiesOn(queueUrl, 0)).toEqual([]);
+    },
+  );
+
+  it.each(TRANSPORTS)(
+    "%s: a batch SQS refuses whole is not drawn per entry: its own error stands",
+    async (transport) => {
+      // Prepare: eleven entries (SendMessageBatch takes ten), every entry would be refused
+      const clients = faultedClients(transport);
+      const queueUrl = await newQueue(`b-${randomUUID()}`, true);
+      const run = randomUUID();
+      const entries = Array.from({ length: 11 }, (_, i) => ({
+        Id: `m${i}`,
+        MessageBody: `${run}-${i}`,
+        MessageGroupId: "g",
+        MessageDeduplicationId: `${run}-${i}`,
+      }));
+      emulators.setFaults({ ...TIMINGS, seed: 5, batchEntryErrors: { rate: 1 } });
+
+      // Act
+      const seen = await outcomeOf(
+        clients.sqs.send(
+          new SendMessageBatchCommand({ QueueUrl: clients.queueUrl(queueUrl), Entries: entries }),
+        ),
+      ).finally(() => {
+        emulators.setFaults(TIMINGS);
+        clients.sqs.destroy();
+      });
+
+      // Assess
+      expect(seen).toMatchObject({ name: "TooManyEntriesInBatchRequest", status: 400 });
+    },
+  );
+
+  it.each(TRANSPORTS)(
     "%s: statements answer their own Error inside a 200, the others really run",
     async (transport) => {
       // Prepare: about half the statements refused (seeded), each an INSERT of its own item.
