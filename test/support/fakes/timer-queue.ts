@@ -82,7 +82,9 @@ export class FakeTimerQueue implements TimerQueue, TimerRearm {
   /**
    * ChangeMessageVisibility by receipt handle, from now. Only an in-flight message's latest handle is honoured: one
    * from an earlier receive (a relay that outlived its hold), of a message visible again or since removed changes
-   * nothing and is reported, as SQS's MessageNotInflight / ReceiptHandleIsInvalid entries are.
+   * nothing and is reported, as SQS's MessageNotInflight / ReceiptHandleIsInvalid entries are. (What SQS does with
+   * an earlier receive's handle is not documented; the deployed relay cannot send one, its 30 s timeout ending well
+   * inside its 180 s hold, and refusing it is the answer that changes nothing.)
    */
   async retryAfter(changes: readonly VisibilityChange[]): Promise<{ failed: string[] }> {
     this.visibilityChanges.push(...changes);
