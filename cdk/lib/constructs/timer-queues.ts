@@ -113,6 +113,8 @@ function connectRelayFunction(timer: TimerQueues, props: TimerQueuesProps): void
   relayFunction.addEventSource(
     new eventsources.SqsEventSource(timer.queue, relayEventSourceProps(props.config)),
   );
+  // Consume includes sqs:ChangeMessageVisibility, which the relay's retry backoff calls on its failed messages
+  // (shared/services/relay.ts, `retrySoon`), not only Lambda's pollers.
   timer.queue.grantConsumeMessages(relayFunction);
   // Re-arming an early arrival sends the timer back to the same queue with the remaining delay.
   grantSendOnly(timer.queue, relayFunction);
