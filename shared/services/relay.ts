@@ -34,7 +34,7 @@ export interface TimerRearm {
    * visibility timeout; resolves with the receipt handles it could not change. Optional: a relay without it (tests,
    * the planner's model) leaves failed messages to the visibility timeout.
    */
-  retryAfter?(changes: readonly VisibilityChange[]): Promise<{ failed: string[] }>;
+  retryAfter?(changes: readonly VisibilityChange[]): Promise<{ failed: string[]; errors?: string[] }>;
 }
 
 export interface RelayDeps {
@@ -129,15 +129,12 @@ async function retrySoon(
   if (changes.length === 0) return;
   const outcome = await deps.timer.retryAfter(changes).catch((error: unknown) => ({
     failed: changes.map((c) => c.receiptHandle),
-    error: errorText(error),
+    errors: [errorText(error)],
   }));
   if (outcome.failed.length > 0)
     deps.logger.warn(
       "shortening failed timer messages' wait failed; they come back after the visibility timeout",
-      {
-        count: outcome.failed.length,
-        ...("error" in outcome ? { error: outcome.error } : {}),
-      },
+      { count: outcome.failed.length, ...(outcome.errors ? { errors: outcome.errors } : {}) },
     );
 }
 

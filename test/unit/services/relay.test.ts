@@ -698,7 +698,10 @@ describe("relay: statuses and failures", () => {
 
     // Assess
     expect(result).toEqual({ failedMessageIds: [message.messageId] });
-    expect(logger.entries.filter((e) => e.level === "warn").map((e) => e.extra?.count)).toContain(1);
+    expect(logger.entries.filter((e) => e.level === "warn").map((e) => e.extra)).toContainEqual({
+      count: 1,
+      errors: ["Error: SQS is down"],
+    });
   });
 
   it("asks for no backoff when nothing failed", async () => {
