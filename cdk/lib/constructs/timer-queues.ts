@@ -60,7 +60,8 @@ export class TimerQueues extends Construct {
    * A function that arms timers: `sqs:SendMessage` on the timer queue, and updated after the relay in a deploy
    * (CloudFormation updates a resource after what it depends on). A deploy that adds a topic gives the relay the
    * topic's queue; a task of that topic armed by an add already updated, while the relay still ran without the
-   * queue, came back only after the queue's visibility timeout (180 s), that late.
+   * queue, was failed and retried until the new relay ran (after the queue's 180 s visibility timeout, before the
+   * relay's retry backoff), that late.
    */
   grantArmTimers(fn: PunctualFunction): void {
     grantSendOnly(this.queue, fn);
