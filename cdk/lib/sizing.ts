@@ -35,9 +35,10 @@ export const DLQ_RETENTION_SECONDS = 14 * 86_400;
 export const RELAY_TIMEOUT_SECONDS = 30;
 /**
  * Backstop only: the relay reports failed records and makes them visible again after a backoff of 1, 2, 4 … 32 s,
- * then a minute per receive (`relayRetrySeconds`, shared/domain/relay-plan.ts), so 60 receives ≈ 55 minutes of
- * retries (63 s + 54 × 60 s) before a timer message is parked in the timer DLQ; a relay that dies mid-batch leaves
- * its messages to the visibility timeout (6 × 30 s) instead. The task stays `scheduled` in the table; the sweeper
+ * then a minute per receive, each between half of it and all of it (`relayRetrySeconds`,
+ * shared/domain/relay-plan.ts), so 60 receives are 28–55 minutes of retries (32 s + 54 × 30 s at the least, 63 s +
+ * 54 × 60 s at the most) before a timer message is parked in the timer DLQ; a relay that dies mid-batch leaves its
+ * messages to the visibility timeout (6 × 30 s) instead. The task stays `scheduled` in the table; the sweeper
  * forwards it once it is past due and drains the DLQ message. SQS allows 1–1,000.
  */
 export const TIMER_QUEUE_MAX_RECEIVE_COUNT = 60;

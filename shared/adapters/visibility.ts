@@ -11,17 +11,27 @@ export interface VisibilityChange {
 /** SQS takes at most 10 entries per batch call. */
 const BATCH_LIMIT = 10;
 
+/** What `changeVisibility` could not do: the receipt handles, and why (each distinct error code or name once). */
+export interface VisibilityOutcome {
+  readonly failed: string[];
+  readonly errors?: string[];
+}
+
 /**
  * Changes the visibility of received messages, 10 per ChangeMessageVisibilityBatch, the calls side by side. Never
  * throws: resolves with the receipt handles whose change failed (per entry in `Failed`, or the whole call), which
- * then come back after the visibility they already had.
+ * then come back after the visibility they already had, and the errors' codes (an entry's `Code`, such as
+ * ReceiptHandleIsInvalid or MessageNotInflight; a refused call's name, such as AccessDenied), so a log can tell a
+ * message already gone from a missing grant
+ * (https://docs.aws.amazon.com/AWSSimpleQueueService/latest/APIReference/API_ChangeMessageVisibilityBatch.html).
  */
 export async function changeVisibility(
   sqs: SQSClient,
   queueUrl: string,
   changes: readonly VisibilityChange[],
-): Promise<{ failed: string[] }> {
+): Promise<VisibilityOutcome> {
   const failed: string[] = [];
+  const errors = new Set<string>();
   await Promise.all(
     chunksOf(changes, BATCH_LIMIT).map(async (chunk) => {
       try {
@@ -38,13 +48,15 @@ export async function changeVisibility(
         for (const f of out.Failed ?? []) {
           const change = chunk[Number(f.Id?.slice(1))];
           if (change) failed.push(change.receiptHandle);
+          errors.add(f.Code ?? "unknown");
         }
-      } catch {
+      } catch (error) {
         failed.push(...chunk.map((c) => c.receiptHandle));
+        errors.add(error instanceof Error ? error.name : "unknown");
       }
     }),
   );
-  return { failed };
+  return errors.size > 0 ? { failed, errors: [...errors] } : { failed };
 }
 
 function clampVisibility(seconds: number): number {

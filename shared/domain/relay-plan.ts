@@ -1,3 +1,4 @@
+import { backoffSeconds } from "./backoff.js";
 import type { TaskKey } from "./keys.js";
 import { relayDecision } from "./timing.js";
 
@@ -86,14 +87,25 @@ export function latestOwnKey(messages: readonly KeyedMessage[]): TaskKey {
 /** The longest wait before the relay retries a timer message it could not forward or re-arm. */
 export const RELAY_RETRY_MAX_SECONDS = 60;
 
+/** The relay's retry steps: 1 s after a first receive, doubling with each receive up to a minute. */
+const RELAY_RETRY_STEPS = {
+  initialSeconds: 1,
+  multiplier: 2,
+  maxSeconds: RELAY_RETRY_MAX_SECONDS,
+  jitter: "equal",
+} as const;
+
 /**
- * How long a timer message the relay could not forward (or re-arm) stays hidden before it is received again: 1 s
- * after its first receive, doubling with each receive to `RELAY_RETRY_MAX_SECONDS`. Without it the message would
- * wait out the timer queue's visibility timeout (3 minutes on AWS, 6 × the relay's timeout), so one throttled call
- * would make its tasks minutes late; with it a passing fault costs a second or two, and a lasting one (a table or
- * queue unavailable for a while) is retried about once a minute rather than hammered.
+ * How long a timer message the relay could not forward (or re-arm) stays hidden before it is received again: the
+ * step for its receive count (1, 2, 4 … 32 s, then `RELAY_RETRY_MAX_SECONDS`), between half of it and all of it
+ * (`backoffSeconds`' equal jitter, whole seconds rounded up, so never 0). Without it the message would wait out the
+ * timer queue's visibility timeout (3 minutes on AWS, 6 × the relay's timeout), so one throttled call would make its
+ * tasks minutes late; with it a passing fault costs a second or two, and a lasting one (a table or queue unavailable
+ * for a while) is retried every 30–60 s rather than hammered. The jitter matters because relay failures come
+ * together: one throttled SendMessageBatch or one hot partition fails every message of many batches at once, and
+ * the same steps would bring them all back in the same second to meet the same throttle.
  */
-export function relayRetrySeconds(receiveCount: number): number {
-  const retries = Number.isFinite(receiveCount) ? Math.max(0, Math.floor(receiveCount) - 1) : 0;
-  return Math.min(RELAY_RETRY_MAX_SECONDS, 2 ** Math.min(retries, 6));
+export function relayRetrySeconds(receiveCount: number, random: () => number = Math.random): number {
+  const receive = Number.isFinite(receiveCount) ? Math.max(1, Math.floor(receiveCount)) : 1;
+  return backoffSeconds(receive, RELAY_RETRY_STEPS, random);
 }

@@ -34,7 +34,7 @@ export interface TimerRearm {
    * visibility timeout; resolves with the receipt handles it could not change. Optional: a relay without it (tests,
    * the planner's model) leaves failed messages to the visibility timeout.
    */
-  retryAfter?(changes: readonly VisibilityChange[]): Promise<{ failed: string[] }>;
+  retryAfter?(changes: readonly VisibilityChange[]): Promise<{ failed: string[]; errors?: string[] }>;
 }
 
 export interface RelayDeps {
@@ -58,6 +58,8 @@ export interface RelayDeps {
    * that early are held in place until due, not re-armed.
    */
   readonly earlyWakeSeconds?: number;
+  /** The jitter of `relayRetrySeconds` (values in [0, 1)); tests fix it. */
+  readonly random?: () => number;
 }
 
 export const RELAY_LOOKBACK_MS = 15 * 60 * 1000;
@@ -104,7 +106,13 @@ export async function relayTimerMessages(
 /**
  * Shortens the wait of the messages about to be reported failed (`relayRetrySeconds`): a passing fault costs
  * their tasks a second or two, not the timer queue's visibility timeout. Never throws: a change that fails leaves
- * the message to that timeout, as before.
+ * the message to that timeout, as before. The new timeout counts from this call, not from the receive
+ * (https://docs.aws.amazon.com/AWSSimpleQueueService/latest/APIReference/API_ChangeMessageVisibility.html), and
+ * Lambda does nothing to a message named in `batchItemFailures`: it only deletes the others, and a failed one
+ * comes back when its visibility ends
+ * (https://docs.aws.amazon.com/lambda/latest/dg/services-sqs-errorhandling.html). The next receive starts from the
+ * queue's own timeout again, so a relay that then dies is still covered by it. The timer queue is a standard queue:
+ * a message back early overtakes nothing (a FIFO queue's group would hold it back).
  */
 async function retrySoon(
   deps: RelayDeps,
@@ -115,21 +123,18 @@ async function retrySoon(
   const failed = new Set(failedMessageIds);
   const changes = messages.flatMap((m) =>
     failed.has(m.messageId) && m.receiptHandle
-      ? [{ receiptHandle: m.receiptHandle, seconds: relayRetrySeconds(m.receiveCount) }]
+      ? [{ receiptHandle: m.receiptHandle, seconds: relayRetrySeconds(m.receiveCount, deps.random) }]
       : [],
   );
   if (changes.length === 0) return;
   const outcome = await deps.timer.retryAfter(changes).catch((error: unknown) => ({
     failed: changes.map((c) => c.receiptHandle),
-    error: errorText(error),
+    errors: [errorText(error)],
   }));
   if (outcome.failed.length > 0)
     deps.logger.warn(
       "shortening failed timer messages' wait failed; they come back after the visibility timeout",
-      {
-        count: outcome.failed.length,
-        ...("error" in outcome ? { error: outcome.error } : {}),
-      },
+      { count: outcome.failed.length, ...(outcome.errors ? { errors: outcome.errors } : {}) },
     );
 }
 

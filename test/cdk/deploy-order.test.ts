@@ -5,8 +5,9 @@
  *
  * A deploy that adds a topic gives the relay the topic's FIFO queue (its topology) and the add functions the
  * topic. Updated in the other order, a task of the new topic added in between meets the relay still running
- * without that queue: its timer comes back after the timer queue's visibility timeout (180 s), the task that late.
- * So every function that arms timers on the timer queue is updated after the relay.
+ * without that queue: its timer is failed and comes back after the relay's backoff (1, 2, 4 … s; before 2026-12-04
+ * after the timer queue's 180 s visibility timeout), the task late by as long as the old relay runs, an error logged
+ * at every receive. So every function that arms timers on the timer queue is updated after the relay.
  */
 import { describe, expect, it } from "vitest";
 import { type DeployedStack, deployStack, logicalIdOf } from "../support/deployed-stack.js";

@@ -141,7 +141,8 @@ const DRAIN: SqsAction[] = [...POINTERS, "sqs:ChangeMessageVisibility"];
 /**
  * A Lambda event source's queue: Lambda's pollers need ReceiveMessage, DeleteMessage and GetQueueAttributes
  * on the function's role; CDK's SqsEventSource grants its consume set (ChangeMessageVisibility and
- * GetQueueUrl too) by itself, and the deliver function changes visibility of its own messages.
+ * GetQueueUrl too) by itself, and the deliver function (its backoff) and the relay (its retry backoff,
+ * `relayRetrySeconds`) change the visibility of their own messages.
  */
 const EVENT_SOURCE: SqsAction[] = [...DRAIN, "sqs:GetQueueAttributes", "sqs:GetQueueUrl"];
 /** The topic views' queue depths (SqsTopicQueueStats): GetQueueAttributes only. */
@@ -222,6 +223,29 @@ describe("SQS", () => {
           );
         }
       }
+    }
+  });
+});
+
+describe("the relay's retry backoff", () => {
+  /**
+   * The relay shortens a failed timer message's wait with ChangeMessageVisibilityBatch on the timer queue (IAM
+   * authorizes it as sqs:ChangeMessageVisibility). A grant without it would not fail the relay: every change would
+   * be refused, logged as a warning, and the message left to the 3-minute visibility timeout, so it is held here by
+   * itself, not only as part of the event source's set.
+   */
+  it("may change the visibility of the timer queue's messages, and of no topic queue's", async () => {
+    for (const [env, d] of each()) {
+      const { timerQueues, topics } = d.stack;
+      const role = idOf(d, timerQueues.relayFunction.functionRole);
+      const arnOf = (queue: IConstruct): string => d.aws.resolve({ "Fn::GetAtt": [idOf(d, queue), "Arn"] });
+      expect(await roleMay(d.aws, role, "sqs:ChangeMessageVisibility", arnOf(timerQueues.queue)), env).toBe(
+        "Allowed",
+      );
+      for (const queue of [timerQueues.deadLetterQueue, ...topics.map((t) => t.queue)])
+        expect(await roleMay(d.aws, role, "sqs:ChangeMessageVisibility", arnOf(queue)), env).toBe(
+          "ImplicitlyDenied",
+        );
     }
   });
 });

@@ -160,6 +160,8 @@ describe("the AWS calls each function's code can send", () => {
       ]),
     );
     expect(bundles.get("functions/add-task.ts")).toContain("iam:PassRole");
+    // The relay's retry backoff (shared/adapters/visibility.ts), on the timer queue.
+    expect(bundles.get("functions/relay.ts")).toContain("sqs:ChangeMessageVisibility");
     expect(bundles.get("functions/sweeper.ts")).toContain("lambda:UpdateEventSourceMapping");
   });
 

@@ -46,7 +46,11 @@ describe("relay retry", () => {
   it(
     "a forward FIFO refused is retried within seconds, not after the timer queue's visibility timeout",
     async () => {
-      // Prepare: a task due in 2 s, armed before any fault; then FIFO refuses every batch entry
+      // Prepare: FIFO refuses every batch entry, then a task due in 2 s. The fault goes first: set after the add,
+      // a slow add (a loaded machine) could leave the task due and forwarded before it, and nothing refused. The
+      // add arms its timer with SendMessage, which the fault leaves alone.
+      const refusedBefore = await refusedEntries();
+      await h.cloud.faults?.set({ rates: {}, batchEntryErrors: { rate: 1 } });
       const run = randomUUID();
       const dueAt = new Date(Math.ceil((Date.now() + 2_000) / 1000) * 1000).toISOString();
       const added = await h.api("POST", "/v1/tasks", {
@@ -57,8 +61,6 @@ describe("relay retry", () => {
       });
       expect(added.status, added.text).toBe(201);
       const taskId = (added.json as { task_id: string }).task_id;
-      const refusedBefore = await refusedEntries();
-      await h.cloud.faults?.set({ rates: {}, batchEntryErrors: { rate: 1 } });
 
       // Act: once the relay's forward has been refused, FIFO takes sends again
       await until(async () => (await refusedEntries()) > refusedBefore, 20_000);

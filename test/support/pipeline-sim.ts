@@ -36,6 +36,9 @@ export { DLQ_URL, QUEUE_URL, T0 };
 export const TIMER_DLQ_URL = "https://sqs.local/000000000000/timer-dlq";
 export const SCHEDULE_DLQ_URL = "https://sqs.local/000000000000/schedule-dlq";
 
+/** The relay's jitter in simulations: always the longest wait of a step (1, 2, 4 … 60 s), so runs are repeatable. */
+export const SIM_RELAY_RANDOM = () => 1 - Number.EPSILON;
+
 /** Sizing as the CDK stack derives it for a 5 s callback timeout: deliver 30 s, FIFO visibility 180 s. */
 export const DELIVER_SIZING = { timeoutSeconds: 30, visibilityTimeoutSeconds: 180 };
 
@@ -201,8 +204,9 @@ export function simulate(
     },
 
     /**
-     * The relay over every timer message visible now; failed ones stay for their visibility timeout, and with
-     * `dieBeforeAck` all of them (the function died after its sends, before Lambda deleted the batch).
+     * The relay over every timer message visible now, as the deployed one: failed ones come back after its backoff
+     * (`relayRetrySeconds`, each step's longest wait: `SIM_RELAY_RANDOM`), and with `dieBeforeAck` every other one
+     * after the visibility timeout (the function died after its sends, before Lambda deleted the batch).
      */
     async runRelay(options: { dieBeforeAck?: boolean } = {}) {
       const visible = timer.receive();
@@ -218,11 +222,13 @@ export function simulate(
           sleep: async (ms) => {
             clock.now += ms;
           },
+          random: SIM_RELAY_RANDOM,
         },
         visible.map((m) => ({
           messageId: String(m.id),
           body: taskMessageBody(m.taskId),
           receiveCount: m.receives,
+          receiptHandle: m.receiptHandle,
         })),
       );
       const failed = new Set(result.failedMessageIds);

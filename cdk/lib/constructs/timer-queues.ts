@@ -60,7 +60,8 @@ export class TimerQueues extends Construct {
    * A function that arms timers: `sqs:SendMessage` on the timer queue, and updated after the relay in a deploy
    * (CloudFormation updates a resource after what it depends on). A deploy that adds a topic gives the relay the
    * topic's queue; a task of that topic armed by an add already updated, while the relay still ran without the
-   * queue, came back only after the queue's visibility timeout (180 s), that late.
+   * queue, was failed and retried until the new relay ran (after the queue's 180 s visibility timeout, before the
+   * relay's retry backoff), that late.
    */
   grantArmTimers(fn: PunctualFunction): void {
     grantSendOnly(this.queue, fn);
@@ -113,6 +114,8 @@ function connectRelayFunction(timer: TimerQueues, props: TimerQueuesProps): void
   relayFunction.addEventSource(
     new eventsources.SqsEventSource(timer.queue, relayEventSourceProps(props.config)),
   );
+  // Consume includes sqs:ChangeMessageVisibility, which the relay's retry backoff calls on its failed messages
+  // (shared/services/relay.ts, `retrySoon`), not only Lambda's pollers.
   timer.queue.grantConsumeMessages(relayFunction);
   // Re-arming an early arrival sends the timer back to the same queue with the remaining delay.
   grantSendOnly(timer.queue, relayFunction);

@@ -1,10 +1,16 @@
-import { TIMER_QUEUE_MAX_RECEIVE_COUNT } from "#cdk/lib/sizing.js";
+import {
+  RELAY_TIMEOUT_SECONDS,
+  TIMER_QUEUE_MAX_RECEIVE_COUNT,
+  visibilityTimeoutSeconds,
+} from "#cdk/lib/sizing.js";
 import type { TimerArm, TimerQueue } from "#shared/adapters/timer-queue.js";
+import type { VisibilityChange } from "#shared/adapters/visibility.js";
 import { taskMessageBody } from "#shared/domain/messages.js";
 import type { TimerRearm } from "#shared/services/relay.js";
 import type { FakePointerQueue } from "./dead-letter-source.js";
 
-const TIMER_VISIBILITY_MS = 180_000;
+/** The deployed visibility timeout (6 × the relay's timeout: 180 s). */
+const TIMER_VISIBILITY_MS = visibilityTimeoutSeconds(RELAY_TIMEOUT_SECONDS) * 1000;
 /** The deployed redrive (cdk/lib/sizing.ts). */
 const TIMER_MAX_RECEIVES = TIMER_QUEUE_MAX_RECEIVE_COUNT;
 
@@ -13,12 +19,14 @@ export interface TimerQueueMessage {
   readonly taskId: string;
   visibleAtMs: number;
   receives: number;
+  /** The handle of its latest receive (a message never received has none). */
+  receiptHandle?: string;
 }
 
 /**
  * The standard timer queue (the TimerQueue port, and the relay's TimerRearm view of it): per-message delay,
- * redelivery after the visibility timeout, redrive to its DLQ after too many receives. Hooks make an arm fail
- * (`failNext`, `failTaskIds`) or be answered but never land (`dropNext`).
+ * redelivery after the visibility timeout (or sooner: `retryAfter`, the relay's backoff), redrive to its DLQ after
+ * too many receives. Hooks make an arm fail (`failNext`, `failTaskIds`) or be answered but never land (`dropNext`).
  */
 export class FakeTimerQueue implements TimerQueue, TimerRearm {
   /** Messages in the queue (a received one stays, hidden, until removed). */
@@ -31,6 +39,8 @@ export class FakeTimerQueue implements TimerQueue, TimerRearm {
   dropNext = 0;
   /** Partial-failure hook: a batch arm reports these tasks as failed. */
   readonly failTaskIds = new Set<string>();
+  /** Every visibility change asked for (`retryAfter`), in order. */
+  readonly visibilityChanges: VisibilityChange[] = [];
   private next = 0;
 
   constructor(
@@ -69,12 +79,33 @@ export class FakeTimerQueue implements TimerQueue, TimerRearm {
     return { failedTaskIds: await this.armMany(entries) };
   }
 
+  /**
+   * ChangeMessageVisibility by receipt handle, from now. Only an in-flight message's latest handle is honoured: one
+   * from an earlier receive (a relay that outlived its hold), of a message visible again or since removed changes
+   * nothing and is reported, as SQS's MessageNotInflight / ReceiptHandleIsInvalid entries are. (What SQS does with
+   * an earlier receive's handle is not documented; the deployed relay cannot send one, its 30 s timeout ending well
+   * inside its 180 s hold, and refusing it is the answer that changes nothing.)
+   */
+  async retryAfter(changes: readonly VisibilityChange[]): Promise<{ failed: string[] }> {
+    this.visibilityChanges.push(...changes);
+    const failed: string[] = [];
+    for (const change of changes) {
+      const message = this.messages.find(
+        (m) => m.receiptHandle === change.receiptHandle && m.visibleAtMs > this.now(),
+      );
+      if (message) message.visibleAtMs = this.now() + change.seconds * 1000;
+      else failed.push(change.receiptHandle);
+    }
+    return { failed };
+  }
+
   /** Messages visible now, marked received (hidden for the visibility timeout); over-received ones redrive. */
   receive(): TimerQueueMessage[] {
     const visible = this.messages.filter((m) => m.visibleAtMs <= this.now());
     for (const m of visible) {
       m.receives++;
       m.visibleAtMs = this.now() + TIMER_VISIBILITY_MS;
+      m.receiptHandle = `${m.id}#${m.receives}`;
     }
     for (const m of visible.filter((v) => v.receives > TIMER_MAX_RECEIVES)) {
       this.remove(m.id);

@@ -9,6 +9,7 @@ import {
   relayRetrySeconds,
   splitRelayBatch,
 } from "#shared/domain/relay-plan.js";
+import { seeded } from "../../support/factories.js";
 
 const NOW = 1_800_000_000_000;
 const message = (id: string, group: string, dueAtMs: number, ulid: string) => ({
@@ -85,16 +86,32 @@ describe("byPartition, groupSweepWindow, latestOwnKey", () => {
 });
 
 describe("relayRetrySeconds", () => {
-  it("retries a failed timer message after 1 s, doubling with each receive up to a minute", () => {
-    expect([1, 2, 3, 4, 5, 6, 7, 8, 20, 1000].map(relayRetrySeconds)).toEqual([
-      1, 2, 4, 8, 16, 32, 60, 60, 60, 60,
-    ]);
+  const receives = [1, 2, 3, 4, 5, 6, 7, 8, 20, 1000];
+  const lowest = () => 0;
+  const highest = () => 1 - Number.EPSILON;
+
+  it("retries a failed timer message after a step of 1 s, doubling with each receive up to a minute, never less than half the step", () => {
+    expect(receives.map((n) => relayRetrySeconds(n, highest))).toEqual([1, 2, 4, 8, 16, 32, 60, 60, 60, 60]);
+    expect(receives.map((n) => relayRetrySeconds(n, lowest))).toEqual([1, 1, 2, 4, 8, 16, 30, 30, 30, 30]);
     expect(RELAY_RETRY_MAX_SECONDS).toBe(60);
   });
 
+  it("spreads the messages one fault failed together over the step, in whole seconds", () => {
+    // Prepare: 1,000 messages failed at their 6th receive (a 32 s step)
+    const random = seeded(6);
+
+    // Act
+    const waits = Array.from({ length: 1_000 }, () => relayRetrySeconds(6, random));
+
+    // Assess: from half the step to the step, over (nearly) every whole second of it
+    expect(Math.min(...waits)).toBeGreaterThanOrEqual(16);
+    expect(Math.max(...waits)).toBe(32);
+    expect(new Set(waits).size).toBeGreaterThanOrEqual(16);
+  });
+
   it("reads a missing or nonsensical receive count as a first receive", () => {
-    expect([0, -3, Number.NaN, Number.POSITIVE_INFINITY, 1.9].map(relayRetrySeconds)).toEqual([
-      1, 1, 1, 1, 1,
-    ]);
+    expect(
+      [0, -3, Number.NaN, Number.POSITIVE_INFINITY, 1.9].map((n) => relayRetrySeconds(n, highest)),
+    ).toEqual([1, 1, 1, 1, 1]);
   });
 });

@@ -37,12 +37,14 @@ describe("functions/relay.ts", () => {
     await store.putNew(task);
     const ghost = makeTask({ topic: "ghost", group: "a", dueAtMs: now - 10, acceptedAtMs: now - 100 });
     await store.putNew(ghost);
+    const timer = new FakeTimerQueue();
     const handler = createRelayHandler({
       store,
       topicQueue: fifo,
-      timer: new FakeTimerQueue(),
+      timer,
       topicQueueUrls: { demo: QUEUE },
       logger: memoryLogger(),
+      random: () => 1 - Number.EPSILON,
     });
     const record = (messageId: string, taskId: string) => ({
       messageId,
@@ -66,6 +68,8 @@ describe("functions/relay.ts", () => {
     );
     expect(response).toEqual({ batchItemFailures: [{ itemIdentifier: "m2" }] });
     expect(fifo.idsIn(QUEUE)).toEqual([task.taskId]);
+    // The failed record's own receipt handle, its wait by its receive count (the second: a 2 s step)
+    expect(timer.visibilityChanges).toEqual([{ receiptHandle: "rh-m2", seconds: 2 }]);
   });
 
   it("fails the cold start on a malformed topology, naming the field", async () => {

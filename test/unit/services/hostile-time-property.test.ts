@@ -6,7 +6,7 @@ import { relayTimerMessages } from "#shared/services/relay.js";
 import { type SweeperDeps, sweep } from "#shared/services/sweeper/index.js";
 import { HTTP } from "../../support/fakes/callbacks.js";
 import { propertyRuns } from "../../support/fast-check-runs.js";
-import { QUEUE_URL, type Sim, simulate } from "../../support/pipeline-sim.js";
+import { QUEUE_URL, SIM_RELAY_RANDOM, type Sim, simulate } from "../../support/pipeline-sim.js";
 
 /**
  * The relay and the sweeper as one property under hostile time and a hostile cloud (the scenarios one by one are in
@@ -209,11 +209,13 @@ async function runRelay(
     logger: sim.logger,
     clock: () => sim.clock.now + skewMs,
     sleep: async (ms: number) => sim.advance(ms),
+    random: SIM_RELAY_RANDOM,
   };
   const messages = visible.map((m) => ({
     messageId: String(m.id),
     body: taskMessageBody(m.taskId),
     receiveCount: m.receives,
+    receiptHandle: m.receiptHandle,
   }));
   // The relay never throws; a lost answer thrown by a fake's wrapper fails the whole batch, as Lambda would.
   const result = await relayTimerMessages(deps, messages).catch(() => ({

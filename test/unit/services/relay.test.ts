@@ -618,17 +618,68 @@ describe("relay: statuses and failures", () => {
 
     // Act
     const result = await relayTimerMessages(
-      { ...deps, timer: { rearm: deps.timer.rearm, retryAfter } },
+      { ...deps, random: () => 0, timer: { rearm: deps.timer.rearm, retryAfter } },
       messages,
     );
 
-    // Assess: only the failed group's messages, 1 s after a first receive, 8 s after a fourth
+    // Assess: only the failed group's messages, 1 s after a first receive, half of the 8 s step after a fourth
+    // (the jitter at its least)
     expect(result.failedMessageIds.sort()).toEqual([messages[0]?.messageId, messages[1]?.messageId].sort());
     expect(changes).toEqual([
       { receiptHandle: "rh-0", seconds: 1 },
-      { receiptHandle: "rh-1", seconds: 8 },
+      { receiptHandle: "rh-1", seconds: 4 },
     ]);
   });
+
+  it.each([500, 1_000, 1_500])(
+    "a failed head's message back after its 1 s backoff, the group's next task due %i ms after it: the group reaches FIFO in order, each task once",
+    async (laterMs) => {
+      // Prepare: two tasks of a group; the head's forward is refused once, so its message is retried after the
+      // backoff — before, with or after the next task's own message.
+      const { store, fifo, clock, deps } = setup();
+      const [head, next] = await put(
+        store,
+        makeTask({ group: "g", dueAtMs: T0, acceptedAtMs: T0 - 9 }),
+        makeTask({ group: "g", dueAtMs: T0 + laterMs, acceptedAtMs: T0 - 8 }),
+      );
+      let refusals = 1;
+      fifo.failNext = () => (refusals-- > 0 ? { failAt: 0, error: "ThrottlingException" } : undefined);
+      const waits: number[] = [];
+      const relay = (taskId: string, receiveCount: number) =>
+        relayTimerMessages(
+          {
+            ...deps,
+            random: () => 0,
+            timer: {
+              rearm: deps.timer.rearm,
+              retryAfter: async (changes) => {
+                waits.push(...changes.map((c) => c.seconds));
+                return { failed: [] };
+              },
+            },
+          },
+          [{ ...timerMessage(taskId, receiveCount), receiptHandle: `rh-${taskId}-${receiveCount}` }],
+        );
+      const refused = await relay(head?.taskId as string, 1);
+
+      // Act: the head's message comes back when its wait ends, the next task's when it is due, in time order
+      const arrivals = [
+        { atMs: T0 + (waits[0] ?? Number.NaN) * 1000, taskId: head?.taskId as string, receiveCount: 2 },
+        { atMs: T0 + laterMs, taskId: next?.taskId as string, receiveCount: 1 },
+      ].sort((a, b) => a.atMs - b.atMs);
+      const results = [];
+      for (const arrival of arrivals) {
+        clock.nowMs = arrival.atMs;
+        results.push(await relay(arrival.taskId, arrival.receiveCount));
+      }
+
+      // Assess
+      expect(refused.failedMessageIds).toHaveLength(1);
+      expect(waits).toEqual([1]);
+      expect(results.map((r) => r.failedMessageIds)).toEqual([[], []]);
+      expect(fifo.idsIn(DEMO_QUEUE)).toEqual([head?.taskId, next?.taskId]);
+    },
+  );
 
   it("a backoff that cannot be set still reports the message failed (it comes back after the visibility timeout)", async () => {
     // Prepare
@@ -647,7 +698,10 @@ describe("relay: statuses and failures", () => {
 
     // Assess
     expect(result).toEqual({ failedMessageIds: [message.messageId] });
-    expect(logger.entries.filter((e) => e.level === "warn").map((e) => e.extra?.count)).toContain(1);
+    expect(logger.entries.filter((e) => e.level === "warn").map((e) => e.extra)).toContainEqual({
+      count: 1,
+      errors: ["Error: SQS is down"],
+    });
   });
 
   it("asks for no backoff when nothing failed", async () => {

@@ -2,13 +2,20 @@ import { describe, expect, it } from "vitest";
 import { TIMER_QUEUE_MAX_RECEIVE_COUNT } from "#cdk/lib/sizing.js";
 import type { TaskStore } from "#shared/adapters/task-store.js";
 import { taskMessageBody } from "#shared/domain/messages.js";
+import { relayRetrySeconds } from "#shared/domain/relay-plan.js";
 import { SWEEP_SHARDS, sweepShardOf } from "#shared/domain/sweep.js";
 import { sweep } from "#shared/services/sweeper/index.js";
 import { DLQ_URL } from "../../../support/deliver-binding.js";
 import { makeTask, T0 } from "../../../support/factories.js";
 import { HTTP } from "../../../support/fakes/callbacks.js";
 import type { FakeDeadLetterSource } from "../../../support/fakes/dead-letter-source.js";
-import { SCHEDULE_DLQ_URL, type Sim, simulate, TIMER_DLQ_URL } from "../../../support/pipeline-sim.js";
+import {
+  SCHEDULE_DLQ_URL,
+  SIM_RELAY_RANDOM,
+  type Sim,
+  simulate,
+  TIMER_DLQ_URL,
+} from "../../../support/pipeline-sim.js";
 
 /**
  * "Kill each step between its writes": every point where a 2xx was returned (or a message consumed) and a later
@@ -263,18 +270,25 @@ describe("crash point 3: Scheduler fired into the schedule DLQ (or dropped the f
 
 describe("crash point 4: the relay failed a timer message until it went to the timer DLQ", () => {
   it("counts failures while the FIFO queue is down, then forwards and drains the DLQ message", async () => {
-    // Prepare: the FIFO queue refuses every send for hours; the timer message is received once more than the
-    // deployed redrive allows.
+    // Prepare: the FIFO queue refuses every send for hours; the relay retries the timer message each time it is
+    // visible again (after its backoff) until SQS moves it at the receive past the deployed redrive.
     const sim = simulate();
     const id = await sim.add({ order_id: "o-4" }, { delay_seconds: 1 });
     sim.fifo.failSends = true;
     sim.advance(1_000);
-    for (let i = 0; i <= TIMER_QUEUE_MAX_RECEIVE_COUNT; i++) {
+    const firstReceiveAt = sim.clock.now;
+    while (sim.timerDlq.messages.length === 0) {
       await sim.runRelay();
-      sim.advance(180_000);
+      sim.advance(1_000);
     }
+    const retriedForMs = sim.clock.now - 1_000 - firstReceiveAt;
     expect(sim.timer.messages).toEqual([]);
     expect(sim.timerDlq.messages).toHaveLength(1);
+    // Received exactly as often as the redrive allows, each time after the relay's backoff for that receive.
+    const receives = Array.from({ length: TIMER_QUEUE_MAX_RECEIVE_COUNT }, (_, i) => i + 1);
+    expect(retriedForMs).toBe(
+      receives.reduce((ms, n) => ms + relayRetrySeconds(n, SIM_RELAY_RANDOM) * 1000, 0),
+    );
     const duringOutage = await sim.sweep();
     expect(sim.status(id)).toBe("scheduled");
 
