@@ -1,6 +1,7 @@
 import { ChangeMessageVisibilityBatchCommand, type SQSClient } from "@aws-sdk/client-sqs";
 import { MAX_VISIBILITY_SECONDS } from "#shared/config/schema.js";
 import { chunksOf } from "#shared/runtime/chunks.js";
+import { sendInRounds } from "./sqs-batch.js";
 
 /** One received message's new visibility: hidden for `seconds` from now, then received again. */
 export interface VisibilityChange {
@@ -12,39 +13,33 @@ export interface VisibilityChange {
 const BATCH_LIMIT = 10;
 
 /**
- * Changes the visibility of received messages, 10 per ChangeMessageVisibilityBatch, the calls side by side. Never
- * throws: resolves with the receipt handles whose change failed (per entry in `Failed`, or the whole call), which
- * then come back after the visibility they already had.
+ * Changes the visibility of received messages, 10 per ChangeMessageVisibilityBatch, the calls side by side; an entry
+ * SQS failed on its own side is sent again (`sendInRounds`). Never throws: resolves with the receipt handles whose
+ * change failed (per entry in `Failed`, or the whole call), which then come back after the visibility they already
+ * had.
  */
 export async function changeVisibility(
   sqs: SQSClient,
   queueUrl: string,
   changes: readonly VisibilityChange[],
 ): Promise<{ failed: string[] }> {
-  const failed: string[] = [];
-  await Promise.all(
-    chunksOf(changes, BATCH_LIMIT).map(async (chunk) => {
-      try {
-        const out = await sqs.send(
+  const notDone = await Promise.all(
+    chunksOf(changes, BATCH_LIMIT).map((chunk) =>
+      sendInRounds(chunk, "v", (pending) =>
+        sqs.send(
           new ChangeMessageVisibilityBatchCommand({
             QueueUrl: queueUrl,
-            Entries: chunk.map((change, i) => ({
+            Entries: pending.map((change, i) => ({
               Id: `v${i}`,
               ReceiptHandle: change.receiptHandle,
               VisibilityTimeout: clampVisibility(change.seconds),
             })),
           }),
-        );
-        for (const f of out.Failed ?? []) {
-          const change = chunk[Number(f.Id?.slice(1))];
-          if (change) failed.push(change.receiptHandle);
-        }
-      } catch {
-        failed.push(...chunk.map((c) => c.receiptHandle));
-      }
-    }),
+        ),
+      ),
+    ),
   );
-  return { failed };
+  return { failed: notDone.flat().map((change) => change.receiptHandle) };
 }
 
 function clampVisibility(seconds: number): number {
