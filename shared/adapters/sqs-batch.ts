@@ -16,7 +16,8 @@ export const SQS_BATCH_ROUNDS = 3;
  * One batch of at most 10 entries in up to `SQS_BATCH_ROUNDS` calls: `call` sends the pending entries, the i-th
  * with Id `${idPrefix}${i}`, and answers SQS's output. An entry SQS failed with `SenderFault` (the request's fault:
  * an invalid receipt handle, a bad delay) is not sent again, nor is anything after a call that threw (the SDK
- * already retried it, and its answer may have been lost). Never throws; resolves with the entries not done.
+ * already retried it, and its answer may have been lost), nor anything once `signal` is aborted. Never throws;
+ * resolves with the entries not done.
  */
 export async function sendInRounds<T>(
   entries: readonly T[],
@@ -24,9 +25,12 @@ export async function sendInRounds<T>(
   call: (
     pending: readonly T[],
   ) => Promise<{ readonly Failed?: readonly BatchResultErrorEntry[] | undefined }>,
+  signal?: AbortSignal,
 ): Promise<T[]> {
   const notDone: T[] = [];
   const left = await inRounds(entries, SQS_BATCH_ROUNDS, async (pending) => {
+    // Given up (aborted): no further call; what is pending is not done.
+    if (signal?.aborted) return pending;
     let failed: readonly BatchResultErrorEntry[];
     try {
       failed = (await call(pending)).Failed ?? [];

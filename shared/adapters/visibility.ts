@@ -1,6 +1,7 @@
 import { ChangeMessageVisibilityBatchCommand, type SQSClient } from "@aws-sdk/client-sqs";
 import { MAX_VISIBILITY_SECONDS } from "#shared/config/schema.js";
 import { chunksOf } from "#shared/runtime/chunks.js";
+import { abortableCall } from "./abort-signals.js";
 import { sendInRounds } from "./sqs-batch.js";
 
 /** One received message's new visibility: hidden for `seconds` from now, then received again. */
@@ -16,26 +17,35 @@ const BATCH_LIMIT = 10;
  * Changes the visibility of received messages, 10 per ChangeMessageVisibilityBatch, the calls side by side; an entry
  * SQS failed on its own side is sent again (`sendInRounds`). Never throws: resolves with the receipt handles whose
  * change failed (per entry in `Failed`, or the whole call), which then come back after the visibility they already
- * had.
+ * had. `signal` gives the changes up: a call in flight is torn down, and nothing more is sent.
  */
 export async function changeVisibility(
   sqs: SQSClient,
   queueUrl: string,
   changes: readonly VisibilityChange[],
+  signal?: AbortSignal,
 ): Promise<{ failed: string[] }> {
   const notDone = await Promise.all(
     chunksOf(changes, BATCH_LIMIT).map((chunk) =>
-      sendInRounds(chunk, "v", (pending) =>
-        sqs.send(
-          new ChangeMessageVisibilityBatchCommand({
-            QueueUrl: queueUrl,
-            Entries: pending.map((change, i) => ({
-              Id: `v${i}`,
-              ReceiptHandle: change.receiptHandle,
-              VisibilityTimeout: clampVisibility(change.seconds),
-            })),
-          }),
-        ),
+      sendInRounds(
+        chunk,
+        "v",
+        (pending) =>
+          sqs.send(
+            ...abortableCall(
+              sqs,
+              new ChangeMessageVisibilityBatchCommand({
+                QueueUrl: queueUrl,
+                Entries: pending.map((change, i) => ({
+                  Id: `v${i}`,
+                  ReceiptHandle: change.receiptHandle,
+                  VisibilityTimeout: clampVisibility(change.seconds),
+                })),
+              }),
+              signal,
+            ),
+          ),
+        signal,
       ),
     ),
   );

@@ -219,6 +219,14 @@ export function invocationLeftMs(ctx: BatchContext): number {
   return Math.max(0, ctx.lambda.getRemainingTimeInMillis() - ctx.safetyMarginMs / 2);
 }
 
+/**
+ * What the batch's visibility changes may use of the invocation: all but a quarter of the safety margin, kept for
+ * answering the batch (the waits before them leave half of it: `invocationLeftMs`).
+ */
+export function visibilityLeftMs(ctx: BatchContext): number {
+  return Math.max(0, ctx.lambda.getRemainingTimeInMillis() - ctx.safetyMarginMs / 4);
+}
+
 /** When the message reached the FIFO queue (its SentTimestamp): recorded as the task's `queuedAtMs` at its start. */
 export function handOverTime(record: SQSRecord): number | undefined {
   const sentAt = Number(record.attributes?.SentTimestamp);

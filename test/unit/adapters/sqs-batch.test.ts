@@ -91,6 +91,27 @@ describe("changeVisibility: entries SQS failed on its side", () => {
     expect(entriesOf(sent[1])).toEqual([{ Id: "v0", ReceiptHandle: "rh1", VisibilityTimeout: 5 }]);
   });
 
+  it("sends nothing more once its signal gives the changes up (deliver's bound on the invocation)", async () => {
+    // Prepare: SQS fails the entry on its side; the caller gives up while that first call is answered
+    const givenUp = new AbortController();
+    const { client, sent } = fakeSqs(() => {
+      givenUp.abort();
+      return { Failed: [serverFault("v0")] };
+    });
+
+    // Act
+    const { failed } = await changeVisibility(
+      client,
+      QUEUE,
+      [{ receiptHandle: "rh0", seconds: 0 }],
+      givenUp.signal,
+    );
+
+    // Assess
+    expect(failed).toEqual(["rh0"]);
+    expect(sent).toHaveLength(1);
+  });
+
   it(`reports a change SQS failed in every one of its ${SQS_BATCH_ROUNDS} calls`, async () => {
     const { client, sent } = fakeSqs(() => ({ Failed: [serverFault("v0")] }));
 
