@@ -58,14 +58,15 @@ export async function applyVisibility(
 }
 
 /**
- * The batch's visibility changes (`applyVisibility`), waited for no longer than the invocation allows
- * (`visibilityLeftMs`); past that they are given up (their calls aborted) and the batch answers all the same. A hung
- * call (an answer lost: the SDK sets no request timeout by default) held the invocation to Lambda's timeout, which
- * fails the whole batch: every record, acknowledged ones too, then stays in flight for the queue's visibility
- * timeout (210 s as deployed), and an in-flight message holds its FIFO group's next ones back ("Inflight messages
- * block delivery of available messages within the same message group",
+ * The batch's visibility changes (`applyVisibility`), waited for no longer than `VISIBILITY_WAIT_MS` and the
+ * invocation allows (`visibilityLeftMs`); past that they are given up (their calls aborted) and the batch answers all
+ * the same. A hung call (an answer lost: the SDK sets no request timeout by default) held the invocation to Lambda's
+ * timeout, which fails the whole batch: every record, acknowledged ones too, then stays in flight for the queue's
+ * visibility timeout (210 s as deployed), and an in-flight message holds its FIFO group's next ones back ("Inflight
+ * messages block delivery of available messages within the same message group",
  * https://repost.aws/knowledge-center/sqs-fifo-messages-not-returned) — one lost answer made up to ten groups 3.5
- * minutes late, where it should cost only the records whose change it held (back after that timeout, as before).
+ * minutes late. Now it costs them at most the wait, and the records whose change it held come back after the
+ * visibility timeout, as a failed change's do.
  */
 export async function applyVisibilityWithin(
   ctx: BatchContext,
