@@ -12,12 +12,18 @@ import { inRounds } from "#shared/runtime/async.js";
  */
 export const SQS_BATCH_ROUNDS = 3;
 
+/** What a batch of entries left undone: the entries, and why (each distinct entry `Code` or refused call's name once). */
+export interface BatchLeft<T> {
+  readonly notDone: T[];
+  readonly errors: ReadonlySet<string>;
+}
+
 /**
  * One batch of at most 10 entries in up to `SQS_BATCH_ROUNDS` calls: `call` sends the pending entries, the i-th
  * with Id `${idPrefix}${i}`, and answers SQS's output. An entry SQS failed with `SenderFault` (the request's fault:
  * an invalid receipt handle, a bad delay) is not sent again, nor is anything after a call that threw (the SDK
  * already retried it, and its answer may have been lost), nor anything once `signal` is aborted. Never throws;
- * resolves with the entries not done.
+ * resolves with the entries not done and their errors (an entry done in a later call leaves no error behind).
  */
 export async function sendInRounds<T>(
   entries: readonly T[],
@@ -26,15 +32,17 @@ export async function sendInRounds<T>(
     pending: readonly T[],
   ) => Promise<{ readonly Failed?: readonly BatchResultErrorEntry[] | undefined }>,
   signal?: AbortSignal,
-): Promise<T[]> {
+): Promise<BatchLeft<T>> {
   const notDone: T[] = [];
+  const errorOf = new Map<T, string>();
   const left = await inRounds(entries, SQS_BATCH_ROUNDS, async (pending) => {
     // Given up (aborted): no further call; what is pending is not done.
     if (signal?.aborted) return pending;
     let failed: readonly BatchResultErrorEntry[];
     try {
       failed = (await call(pending)).Failed ?? [];
-    } catch {
+    } catch (error) {
+      for (const entry of pending) errorOf.set(entry, error instanceof Error ? error.name : "unknown");
       notDone.push(...pending);
       return [];
     }
@@ -42,10 +50,12 @@ export async function sendInRounds<T>(
     for (const entry of failed) {
       const sent = pending[Number(entry.Id?.slice(idPrefix.length))];
       if (sent === undefined) continue;
+      errorOf.set(sent, entry.Code ?? "unknown");
       if (entry.SenderFault) notDone.push(sent);
       else again.push(sent);
     }
     return again;
   });
-  return [...notDone, ...left];
+  const all = [...notDone, ...left];
+  return { notDone: all, errors: new Set(all.flatMap((entry) => errorOf.get(entry) ?? [])) };
 }

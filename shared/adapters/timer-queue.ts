@@ -59,7 +59,7 @@ export class SqsTimerQueue implements TimerQueue {
         ),
       ),
     );
-    return notSent.flat().map((item) => item.taskId);
+    return notSent.flatMap((batch) => batch.notDone.map((item) => item.taskId));
   }
 }
 

@@ -13,19 +13,28 @@ export interface VisibilityChange {
 /** SQS takes at most 10 entries per batch call. */
 const BATCH_LIMIT = 10;
 
+/** What `changeVisibility` could not do: the receipt handles, and why (each distinct error code or name once). */
+export interface VisibilityOutcome {
+  readonly failed: string[];
+  readonly errors?: string[];
+}
+
 /**
  * Changes the visibility of received messages, 10 per ChangeMessageVisibilityBatch, the calls side by side; an entry
  * SQS failed on its own side is sent again (`sendInRounds`). Never throws: resolves with the receipt handles whose
  * change failed (per entry in `Failed`, or the whole call), which then come back after the visibility they already
- * had. `signal` gives the changes up: a call in flight is torn down, and nothing more is sent.
+ * had, and the errors' codes (an entry's `Code`, such as ReceiptHandleIsInvalid or MessageNotInflight; a refused
+ * call's name, such as AccessDenied), so a log can tell a message already gone from a missing grant
+ * (https://docs.aws.amazon.com/AWSSimpleQueueService/latest/APIReference/API_ChangeMessageVisibilityBatch.html).
+ * `signal` gives the changes up: a call in flight is torn down, and nothing more is sent.
  */
 export async function changeVisibility(
   sqs: SQSClient,
   queueUrl: string,
   changes: readonly VisibilityChange[],
   signal?: AbortSignal,
-): Promise<{ failed: string[] }> {
-  const notDone = await Promise.all(
+): Promise<VisibilityOutcome> {
+  const batches = await Promise.all(
     chunksOf(changes, BATCH_LIMIT).map((chunk) =>
       sendInRounds(
         chunk,
@@ -49,7 +58,9 @@ export async function changeVisibility(
       ),
     ),
   );
-  return { failed: notDone.flat().map((change) => change.receiptHandle) };
+  const failed = batches.flatMap((batch) => batch.notDone.map((change) => change.receiptHandle));
+  const errors = new Set(batches.flatMap((batch) => [...batch.errors]));
+  return errors.size > 0 ? { failed, errors: [...errors] } : { failed };
 }
 
 function clampVisibility(seconds: number): number {

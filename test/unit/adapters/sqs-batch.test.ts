@@ -80,10 +80,12 @@ describe("changeVisibility: entries SQS failed on its side", () => {
     const changes = ["rh0", "rh1", "rh2"].map((receiptHandle) => ({ receiptHandle, seconds: 5 }));
 
     // Act
-    const { failed } = await changeVisibility(client, QUEUE, changes);
+    const { failed, errors } = await changeVisibility(client, QUEUE, changes);
 
-    // Assess: the back-off is set for rh1 after all (the message is not left to the queue's visibility timeout)
+    // Assess: the back-off is set for rh1 after all (the message is not left to the queue's visibility timeout);
+    // only the refusal that stands is named
     expect(failed).toEqual(["rh2"]);
+    expect(errors).toEqual(["ReceiptHandleIsInvalid"]);
     expect(sent.map((s) => s.name)).toEqual([
       ChangeMessageVisibilityBatchCommand.name,
       ChangeMessageVisibilityBatchCommand.name,
