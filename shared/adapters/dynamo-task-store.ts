@@ -59,6 +59,7 @@ import {
   type TaskSummary,
   TERMINAL_STATUSES,
 } from "#shared/domain/task.js";
+import { inRounds } from "#shared/runtime/async.js";
 import { chunksOf } from "#shared/runtime/chunks.js";
 import { abortableCall } from "./abort-signals.js";
 import { BATCH_STATEMENT_SIZE, insertStatement, updateStatement } from "./partiql.js";
@@ -2237,29 +2238,6 @@ const BATCH_GET_SIZE = 100;
 export const BATCH_WRITE_SIZE = 25;
 /** Calls per chunk before its still-unprocessed puts are given up on (the caller answers them 503). */
 export const UNPROCESSED_ROUNDS = 4;
-/** First wait before resending unprocessed puts; doubled each round (50, 100, 200 ms: under 0.4 s in all). */
-const UNPROCESSED_BACKOFF_MS = 50;
-
-const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
-
-/**
- * Sends `items`, then whatever `send` hands back as still to do, waiting 50, 100, 200 ms… between calls, at most
- * `rounds` calls in all; resolves to what was still to do after the last. AWS asks batch callers to resend what a
- * batch left undone with exponential backoff (BatchWriteItem's UnprocessedItems, a batch statement's throttling).
- */
-async function inRounds<T>(
-  items: readonly T[],
-  rounds: number,
-  send: (pending: readonly T[]) => Promise<readonly T[]>,
-): Promise<readonly T[]> {
-  let pending = items;
-  for (let round = 0; round < rounds && pending.length > 0; round++) {
-    if (round > 0) await sleep(UNPROCESSED_BACKOFF_MS * 2 ** (round - 1));
-    pending = await send(pending);
-  }
-  return pending;
-}
-
 /** An item's key as one string, to match UnprocessedItems back to the puts that were sent. */
 /** What a start sets besides status and attempts: a give-back restores each as read, or removes it. */
 const START_FIELDS = ["lastAttemptAtMs", "attemptSeq", "attemptLog", "queuedAtMs"] as const;

@@ -2,6 +2,7 @@ import { SendMessageBatchCommand, SendMessageCommand, type SQSClient } from "@aw
 import { taskMessageBody } from "#shared/domain/messages.js";
 import { MAX_SQS_DELAY_SECONDS } from "#shared/domain/timing.js";
 import { chunksOf } from "#shared/runtime/chunks.js";
+import { sendInRounds } from "./sqs-batch.js";
 
 export interface TimerArm {
   readonly taskId: string;
@@ -35,34 +36,30 @@ export class SqsTimerQueue implements TimerQueue {
   }
 
   /**
-   * Batches of 10 sent concurrently. A failure is per entry (SQS reports them in `Failed`) or per batch (the
-   * call threw); both come back as ids, so the caller decides what to retry and nothing fails silently.
+   * Batches of 10 sent concurrently; an entry SQS failed on its own side is sent again (`sendInRounds`: a second
+   * timer message, should the first have landed after all, is harmless). A failure is per entry (SQS reports them
+   * in `Failed`) or per batch (the call threw); both come back as ids, so the caller decides what to retry and
+   * nothing fails silently.
    */
   async armMany(items: readonly TimerArm[]): Promise<string[]> {
-    const failed = await Promise.all(chunksOf(items, SQS_BATCH_SIZE).map((batch) => this.sendBatch(batch)));
-    return failed.flat();
-  }
-
-  private async sendBatch(batch: readonly TimerArm[]): Promise<string[]> {
-    try {
-      const out = await this.sqs.send(
-        new SendMessageBatchCommand({
-          QueueUrl: this.queueUrl,
-          // Entry ids must be unique within a batch and [A-Za-z0-9_-]; task ids contain dots, so use positions.
-          Entries: batch.map((item, i) => ({
-            Id: String(i),
-            MessageBody: taskMessageBody(item.taskId),
-            DelaySeconds: sqsDelay(item.delaySeconds),
-          })),
-        }),
-      );
-      return (out.Failed ?? []).flatMap((entry) => {
-        const item = batch[Number(entry.Id)];
-        return item ? [item.taskId] : [];
-      });
-    } catch {
-      return batch.map((item) => item.taskId);
-    }
+    const notSent = await Promise.all(
+      chunksOf(items, SQS_BATCH_SIZE).map((batch) =>
+        sendInRounds(batch, "", (pending) =>
+          this.sqs.send(
+            new SendMessageBatchCommand({
+              QueueUrl: this.queueUrl,
+              // Entry ids must be unique within a batch and [A-Za-z0-9_-]; task ids contain dots, so positions.
+              Entries: pending.map((item, i) => ({
+                Id: String(i),
+                MessageBody: taskMessageBody(item.taskId),
+                DelaySeconds: sqsDelay(item.delaySeconds),
+              })),
+            }),
+          ),
+        ),
+      ),
+    );
+    return notSent.flatMap((batch) => batch.notDone.map((item) => item.taskId));
   }
 }
 

@@ -51,8 +51,15 @@ export interface TopicQueue {
   ): Promise<void>;
   /** Sends one replayed task to its topic's FIFO queue with its own dedup id. Throws on failure. */
   sendReplay(queueUrl: string, groupId: string, taskId: string, deduplicationId: string): Promise<void>;
-  /** Best effort: returns the receipt handles whose visibility could not be changed (never throws). */
-  setVisibility(queueUrl: string, changes: readonly VisibilityChange[]): Promise<{ failed: string[] }>;
+  /**
+   * Best effort: returns the receipt handles whose visibility could not be changed (never throws). `signal` gives
+   * the changes up (a call in flight is aborted; the rest count as not changed).
+   */
+  setVisibility(
+    queueUrl: string,
+    changes: readonly VisibilityChange[],
+    signal?: AbortSignal,
+  ): Promise<{ failed: string[] }>;
 }
 
 interface PackedEntry {
@@ -207,7 +214,11 @@ export class SqsTopicQueue implements TopicQueue {
     );
   }
 
-  setVisibility(queueUrl: string, changes: readonly VisibilityChange[]): Promise<{ failed: string[] }> {
-    return changeVisibility(this.sqs, queueUrl, changes);
+  setVisibility(
+    queueUrl: string,
+    changes: readonly VisibilityChange[],
+    signal?: AbortSignal,
+  ): Promise<{ failed: string[] }> {
+    return changeVisibility(this.sqs, queueUrl, changes, signal);
   }
 }

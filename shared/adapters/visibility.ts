@@ -1,6 +1,8 @@
 import { ChangeMessageVisibilityBatchCommand, type SQSClient } from "@aws-sdk/client-sqs";
 import { MAX_VISIBILITY_SECONDS } from "#shared/config/schema.js";
 import { chunksOf } from "#shared/runtime/chunks.js";
+import { abortableCall } from "./abort-signals.js";
+import { sendInRounds } from "./sqs-batch.js";
 
 /** One received message's new visibility: hidden for `seconds` from now, then received again. */
 export interface VisibilityChange {
@@ -18,44 +20,46 @@ export interface VisibilityOutcome {
 }
 
 /**
- * Changes the visibility of received messages, 10 per ChangeMessageVisibilityBatch, the calls side by side. Never
- * throws: resolves with the receipt handles whose change failed (per entry in `Failed`, or the whole call), which
- * then come back after the visibility they already had, and the errors' codes (an entry's `Code`, such as
- * ReceiptHandleIsInvalid or MessageNotInflight; a refused call's name, such as AccessDenied), so a log can tell a
- * message already gone from a missing grant
+ * Changes the visibility of received messages, 10 per ChangeMessageVisibilityBatch, the calls side by side; an entry
+ * SQS failed on its own side is sent again (`sendInRounds`). Never throws: resolves with the receipt handles whose
+ * change failed (per entry in `Failed`, or the whole call), which then come back after the visibility they already
+ * had, and the errors' codes (an entry's `Code`, such as ReceiptHandleIsInvalid or MessageNotInflight; a refused
+ * call's name, such as AccessDenied), so a log can tell a message already gone from a missing grant
  * (https://docs.aws.amazon.com/AWSSimpleQueueService/latest/APIReference/API_ChangeMessageVisibilityBatch.html).
+ * `signal` gives the changes up: a call in flight is torn down, and nothing more is sent.
  */
 export async function changeVisibility(
   sqs: SQSClient,
   queueUrl: string,
   changes: readonly VisibilityChange[],
+  signal?: AbortSignal,
 ): Promise<VisibilityOutcome> {
-  const failed: string[] = [];
-  const errors = new Set<string>();
-  await Promise.all(
-    chunksOf(changes, BATCH_LIMIT).map(async (chunk) => {
-      try {
-        const out = await sqs.send(
-          new ChangeMessageVisibilityBatchCommand({
-            QueueUrl: queueUrl,
-            Entries: chunk.map((change, i) => ({
-              Id: `v${i}`,
-              ReceiptHandle: change.receiptHandle,
-              VisibilityTimeout: clampVisibility(change.seconds),
-            })),
-          }),
-        );
-        for (const f of out.Failed ?? []) {
-          const change = chunk[Number(f.Id?.slice(1))];
-          if (change) failed.push(change.receiptHandle);
-          errors.add(f.Code ?? "unknown");
-        }
-      } catch (error) {
-        failed.push(...chunk.map((c) => c.receiptHandle));
-        errors.add(error instanceof Error ? error.name : "unknown");
-      }
-    }),
+  const batches = await Promise.all(
+    chunksOf(changes, BATCH_LIMIT).map((chunk) =>
+      sendInRounds(
+        chunk,
+        "v",
+        (pending) =>
+          sqs.send(
+            ...abortableCall(
+              sqs,
+              new ChangeMessageVisibilityBatchCommand({
+                QueueUrl: queueUrl,
+                Entries: pending.map((change, i) => ({
+                  Id: `v${i}`,
+                  ReceiptHandle: change.receiptHandle,
+                  VisibilityTimeout: clampVisibility(change.seconds),
+                })),
+              }),
+              signal,
+            ),
+          ),
+        signal,
+      ),
+    ),
   );
+  const failed = batches.flatMap((batch) => batch.notDone.map((change) => change.receiptHandle));
+  const errors = new Set(batches.flatMap((batch) => [...batch.errors]));
   return errors.size > 0 ? { failed, errors: [...errors] } : { failed };
 }
 

@@ -57,3 +57,27 @@ export function errorText(error: unknown): string {
   if (error instanceof Error) return `${error.name}: ${error.message}`;
   return String(error);
 }
+
+/** First wait before a batch's next round; doubled each round (50, 100, 200 ms: under 0.4 s in all). */
+export const BATCH_ROUND_BACKOFF_MS = 50;
+
+const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
+
+/**
+ * Sends `items`, then whatever `send` hands back as still to do, waiting 50, 100, 200 ms… between calls, at most
+ * `rounds` calls in all; resolves to what was still to do after the last. AWS asks batch callers to resend what a
+ * batch left undone with exponential backoff (BatchWriteItem's UnprocessedItems, a batch statement's throttling, an
+ * SQS batch entry failed on SQS's side); the SDK retries only a call that fails as a whole.
+ */
+export async function inRounds<T>(
+  items: readonly T[],
+  rounds: number,
+  send: (pending: readonly T[]) => Promise<readonly T[]>,
+): Promise<readonly T[]> {
+  let pending = items;
+  for (let round = 0; round < rounds && pending.length > 0; round++) {
+    if (round > 0) await sleep(BATCH_ROUND_BACKOFF_MS * 2 ** (round - 1));
+    pending = await send(pending);
+  }
+  return pending;
+}

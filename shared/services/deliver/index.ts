@@ -1,11 +1,11 @@
 import type { Context, SQSBatchResponse, SQSEvent, SQSRecord } from "aws-lambda";
 import { parseTaskMessage } from "#shared/domain/messages.js";
 import { DestinationCache } from "./destination-gate.js";
-import { groupKey, runGroups } from "./group-runner.js";
+import { runGroups } from "./group-runner.js";
 import { handleRecord, onOverdue, stepBudgetMs } from "./record.js";
 import { type BatchContext, DEFAULT_SAFETY_MARGIN_MS, type DeliverDeps } from "./types.js";
 import { finishBatch, startUpFrontWithin } from "./up-front.js";
-import { applyVisibility } from "./visibility.js";
+import { applyVisibilityWithin } from "./visibility.js";
 
 export { callbackBody, callbackHeaders } from "./callback-request.js";
 export { DestinationCache } from "./destination-gate.js";
@@ -21,7 +21,8 @@ export {
 /**
  * The deliver use case for one batch from a topic FIFO queue: the batch's groups run side by side (up to
  * `groupConcurrency`), each group's records in order, a failed record failing the rest of its group (order) while
- * other groups go on. Afterwards every failed record's visibility is set to its group's decision.
+ * other groups go on. Afterwards every failed record's visibility is set to its group's decision, waited for no
+ * longer than the invocation allows (`applyVisibilityWithin`).
  *
  * The steps live beside this file: group-runner.ts (groups side by side, the watchdog), record.ts (one record:
  * its queue, its failure, its budget), attempt.ts (starting an attempt: the fast path and the read path),
@@ -51,10 +52,7 @@ export async function deliverBatch(
   } finally {
     deps.metrics.flush();
   }
-  await applyVisibility(deps, event.Records, response, (record) => ctx.outcomes.get(groupKey(record)), {
-    batchStartMs,
-    clock: ctx.clock,
-  });
+  await applyVisibilityWithin(ctx, event.Records, response, batchStartMs);
   return response;
 }
 

@@ -219,6 +219,25 @@ export function invocationLeftMs(ctx: BatchContext): number {
   return Math.max(0, ctx.lambda.getRemainingTimeInMillis() - ctx.safetyMarginMs / 2);
 }
 
+/**
+ * The longest the batch's visibility changes are waited for. Every record is done by then, and the acknowledged ones
+ * (and, FIFO, their groups' next messages) wait for the batch's answer. 5 s covers the SDK's three attempts of a
+ * throttled call: it waits at most 1 s, then at most 2 s, between them (a random part of 500 ms × 2^n: @smithy/core
+ * retry, `THROTTLING_RETRY_DELAY_BASE`); a call still unanswered after that has lost its answer.
+ */
+export const VISIBILITY_WAIT_MS = 5_000;
+
+/**
+ * What the batch's visibility changes may use of the invocation: `VISIBILITY_WAIT_MS`, and at most all but a quarter
+ * of the safety margin, kept for answering the batch (the waits before them leave half of it: `invocationLeftMs`).
+ */
+export function visibilityLeftMs(ctx: BatchContext): number {
+  return Math.min(
+    VISIBILITY_WAIT_MS,
+    Math.max(0, ctx.lambda.getRemainingTimeInMillis() - ctx.safetyMarginMs / 4),
+  );
+}
+
 /** When the message reached the FIFO queue (its SentTimestamp): recorded as the task's `queuedAtMs` at its start. */
 export function handOverTime(record: SQSRecord): number | undefined {
   const sentAt = Number(record.attributes?.SentTimestamp);

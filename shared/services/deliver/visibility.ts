@@ -2,8 +2,15 @@ import type { SQSBatchResponse, SQSRecord } from "aws-lambda";
 import type { VisibilityChange } from "#shared/adapters/topic-queue.js";
 import { topicMaxReceiveCount } from "#shared/config/index.js";
 import { MAX_VISIBILITY_SECONDS } from "#shared/config/schema.js";
+import { withinMs } from "#shared/runtime/async.js";
 import { groupKey } from "./group-runner.js";
-import type { DeliverBinding, DeliverDeps, GroupOutcome } from "./types.js";
+import {
+  type BatchContext,
+  type DeliverBinding,
+  type DeliverDeps,
+  type GroupOutcome,
+  visibilityLeftMs,
+} from "./types.js";
 
 /** When the batch's records were received (`batchStartMs`, the invocation's start) and the clock to read now. */
 export interface ReceiptClock {
@@ -22,6 +29,7 @@ export async function applyVisibility(
   response: SQSBatchResponse,
   outcomeOf: (record: SQSRecord) => GroupOutcome | undefined,
   receipt: ReceiptClock,
+  signal?: AbortSignal,
 ): Promise<void> {
   const failedIds = new Set(response.batchItemFailures.map((f) => f.itemIdentifier));
   if (failedIds.size === 0) return;
@@ -40,12 +48,49 @@ export async function applyVisibility(
   }
   await Promise.all(
     [...byQueue.entries()].map(async ([queueUrl, changes]) => {
-      const { failed } = await deps.topicQueue.setVisibility(queueUrl, changes);
+      const { failed } = await deps.topicQueue.setVisibility(queueUrl, changes, signal);
       if (failed.length > 0) {
         // Not fatal: those records come back after the queue's visibility timeout instead.
         deps.logger.warn("changing message visibility failed", { queueUrl, count: failed.length });
       }
     }),
+  );
+}
+
+/**
+ * The batch's visibility changes (`applyVisibility`), waited for no longer than `VISIBILITY_WAIT_MS` and the
+ * invocation allows (`visibilityLeftMs`); past that they are given up (their calls aborted) and the batch answers all
+ * the same. A hung call (an answer lost: the SDK sets no request timeout by default) held the invocation to Lambda's
+ * timeout, which fails the whole batch: every record, acknowledged ones too, then stays in flight for the queue's
+ * visibility timeout (210 s as deployed), and an in-flight message holds its FIFO group's next ones back ("Inflight
+ * messages block delivery of available messages within the same message group",
+ * https://repost.aws/knowledge-center/sqs-fifo-messages-not-returned) — one lost answer made up to ten groups 3.5
+ * minutes late. Now it costs them at most the wait, and the records whose change it held come back after the
+ * visibility timeout, as a failed change's do.
+ */
+export async function applyVisibilityWithin(
+  ctx: BatchContext,
+  records: readonly SQSRecord[],
+  response: SQSBatchResponse,
+  batchStartMs: number,
+): Promise<void> {
+  const givenUp = new AbortController();
+  const budgetMs = visibilityLeftMs(ctx);
+  const changes = applyVisibility(
+    ctx.deps,
+    records,
+    response,
+    (record) => ctx.outcomes.get(groupKey(record)),
+    { batchStartMs, clock: ctx.clock },
+    givenUp.signal,
+  );
+  if ((await withinMs(changes, budgetMs)) !== "overdue") return;
+  givenUp.abort();
+  ctx.deps.logger.error(
+    "the batch's visibility changes did not answer in time; the batch answers without them",
+    {
+      budgetMs,
+    },
   );
 }
 

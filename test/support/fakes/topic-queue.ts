@@ -106,9 +106,21 @@ export class FakeTopicQueue implements TopicQueue {
     this.enqueued.push({ queueUrl, groupId, taskId });
   }
 
-  async setVisibility(queueUrl: string, changes: readonly VisibilityChange[]): Promise<{ failed: string[] }> {
+  /** Set: visibility changes never answer (their answer lost) until their signal gives them up. */
+  hangVisibility = false;
+  /** Visibility calls given up through their signal while hanging. */
+  visibilityGivenUp = 0;
+
+  async setVisibility(
+    queueUrl: string,
+    changes: readonly VisibilityChange[],
+    signal?: AbortSignal,
+  ): Promise<{ failed: string[] }> {
     this.visibility.push({ queueUrl, changes: [...changes] });
-    return { failed: [] };
+    if (!this.hangVisibility) return { failed: [] };
+    await new Promise<void>((resolve) => signal?.addEventListener("abort", () => resolve(), { once: true }));
+    this.visibilityGivenUp++;
+    return { failed: changes.map((c) => c.receiptHandle) };
   }
 
   /** Task ids waiting in a queue, in order. */

@@ -2,25 +2,10 @@ import {
   ChangeMessageVisibilityBatchCommand,
   SendMessageBatchCommand,
   SendMessageCommand,
-  type SQSClient,
 } from "@aws-sdk/client-sqs";
 import { describe, expect, it } from "vitest";
 import { DEAD_LETTER_REASON_ATTRIBUTE, SqsTopicQueue } from "#shared/adapters/topic-queue.js";
-
-type Sent = { name: string; input: Record<string, unknown> };
-
-/** A stand-in for the SQS client at the adapter seam: records commands and answers through `reply`. */
-function fakeSqs(reply: (command: Sent, index: number) => unknown) {
-  const sent: Sent[] = [];
-  const client = {
-    send: async (command: { constructor: { name: string }; input: Record<string, unknown> }) => {
-      const entry = { name: command.constructor.name, input: command.input };
-      sent.push(entry);
-      return reply(entry, sent.length - 1);
-    },
-  } as unknown as SQSClient;
-  return { client, sent };
-}
+import { fakeSqs, type SentCommand as Sent } from "../../support/fakes/sqs-client.js";
 
 const URL = "https://sqs.local/q.fifo";
 const ids = (n: number) => Array.from({ length: n }, (_, i) => `demo.g.${i}`);
