@@ -63,7 +63,7 @@ export const handler = createRelayHandler({
     rearm: async (entries) => ({ failedTaskIds: await timerQueue.armMany(entries) }),
     // Not a method of SqsTimerQueue: every function that arms timers bundles that class whole, and only the relay
     // may change a timer message's visibility.
-    retryAfter: (changes) => changeVisibility(sqs, env.TIMER_QUEUE_URL, changes),
+    retryAfter: (changes, signal) => changeVisibility(sqs, env.TIMER_QUEUE_URL, changes, signal),
   },
   topicQueueUrls,
   logger,

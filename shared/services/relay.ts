@@ -13,7 +13,7 @@ import {
   splitRelayBatch,
 } from "#shared/domain/relay-plan.js";
 import type { TaskRecord, TaskStatus } from "#shared/domain/task.js";
-import { createLimiter, errorText } from "#shared/runtime/async.js";
+import { createLimiter, errorText, withinMs } from "#shared/runtime/async.js";
 import type { ServiceLogger } from "#shared/runtime/observability.js";
 
 /** One timer-queue message as the relay sees it (the function maps SQS records to this). */
@@ -34,7 +34,10 @@ export interface TimerRearm {
    * visibility timeout; resolves with the receipt handles it could not change. Optional: a relay without it (tests,
    * the planner's model) leaves failed messages to the visibility timeout.
    */
-  retryAfter?(changes: readonly VisibilityChange[]): Promise<{ failed: string[]; errors?: string[] }>;
+  retryAfter?(
+    changes: readonly VisibilityChange[],
+    signal?: AbortSignal,
+  ): Promise<{ failed: string[]; errors?: string[] }>;
 }
 
 export interface RelayDeps {
@@ -127,16 +130,38 @@ async function retrySoon(
       : [],
   );
   if (changes.length === 0) return;
-  const outcome = await deps.timer.retryAfter(changes).catch((error: unknown) => ({
-    failed: changes.map((c) => c.receiptHandle),
-    errors: [errorText(error)],
-  }));
+  const givenUp = new AbortController();
+  const outcome = await withinMs(
+    deps.timer.retryAfter(changes, givenUp.signal).catch((error: unknown) => ({
+      failed: changes.map((c) => c.receiptHandle),
+      errors: [errorText(error)],
+    })),
+    RELAY_RETRY_WAIT_MS,
+  );
+  if (outcome === "overdue") {
+    givenUp.abort();
+    deps.logger.warn(
+      "shortening failed timer messages' wait did not answer in time; the batch answers without it",
+      {
+        count: changes.length,
+      },
+    );
+    return;
+  }
   if (outcome.failed.length > 0)
     deps.logger.warn(
       "shortening failed timer messages' wait failed; they come back after the visibility timeout",
       { count: outcome.failed.length, ...(outcome.errors ? { errors: outcome.errors } : {}) },
     );
 }
+
+/**
+ * The longest the relay waits for its retry backoff's visibility changes (deliver's `VISIBILITY_WAIT_MS`, for the
+ * same reason): the SDK's three attempts of a throttled call fit in it, and a call still unanswered then has lost its
+ * answer (the SDK sets no request timeout). Held to the relay's timeout instead, the whole batch would fail: its
+ * forwarded messages sent again, its failed ones back only after the 3-minute visibility timeout.
+ */
+export const RELAY_RETRY_WAIT_MS = 5_000;
 
 /**
  * Forwards each message when it is due, in waves: everything due now at once, then whatever has come due by the

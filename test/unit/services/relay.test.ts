@@ -1,9 +1,14 @@
-import { describe, expect, it } from "vitest";
+import { describe, expect, it, vi } from "vitest";
 import { RecentSendsTopicQueue } from "#shared/adapters/recent-sends.js";
 import { bySortKey } from "#shared/domain/keys.js";
 import { taskMessageBody } from "#shared/domain/messages.js";
 import type { TaskRecord } from "#shared/domain/task.js";
-import { type RelayDeps, relayTimerMessages, type TimerMessage } from "#shared/services/relay.js";
+import {
+  RELAY_RETRY_WAIT_MS,
+  type RelayDeps,
+  relayTimerMessages,
+  type TimerMessage,
+} from "#shared/services/relay.js";
 import { ManualClock } from "../../support/clock.js";
 import { makeTask, seeded, shuffle, timerMessage } from "../../support/factories.js";
 import { FakeTimerQueue } from "../../support/fakes/timer-queue.js";
@@ -702,6 +707,38 @@ describe("relay: statuses and failures", () => {
       count: 1,
       errors: ["Error: SQS is down"],
     });
+  });
+
+  it("a backoff call that never answers is given up after RELAY_RETRY_WAIT_MS: the batch answers, the call is aborted", async () => {
+    // Prepare: the forward fails; the visibility change hangs (its answer lost) until aborted
+    const { store, fifo, deps, logger } = setup();
+    const [task] = await put(store, makeTask({ group: "a", dueAtMs: T0 - 1, acceptedAtMs: T0 - 9 }));
+    fifo.failNext = () => ({ failAt: 0, error: "InternalError" });
+    const message = { ...timerMessage(task?.taskId as string), receiptHandle: "rh" };
+    let aborted = false;
+    const retryAfter = (_changes: unknown, signal?: AbortSignal) =>
+      new Promise<{ failed: string[] }>(() => {
+        signal?.addEventListener("abort", () => {
+          aborted = true;
+        });
+      });
+    vi.useFakeTimers({ toFake: ["setTimeout", "clearTimeout"] });
+    try {
+      // Act
+      const result = relayTimerMessages({ ...deps, timer: { rearm: deps.timer.rearm, retryAfter } }, [
+        message,
+      ]);
+      await vi.advanceTimersByTimeAsync(RELAY_RETRY_WAIT_MS);
+
+      // Assess
+      expect(await result).toEqual({ failedMessageIds: [message.messageId] });
+      expect(aborted).toBe(true);
+      expect(logger.entries.some((e) => e.level === "warn" && /did not answer in time/.test(e.message))).toBe(
+        true,
+      );
+    } finally {
+      vi.useRealTimers();
+    }
   });
 
   it("asks for no backoff when nothing failed", async () => {
