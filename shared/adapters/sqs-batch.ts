@@ -36,8 +36,11 @@ export async function sendInRounds<T>(
   const notDone: T[] = [];
   const errorOf = new Map<T, string>();
   const left = await inRounds(entries, SQS_BATCH_ROUNDS, async (pending) => {
-    // Given up (aborted): no further call; what is pending is not done.
-    if (signal?.aborted) return pending;
+    // Given up (aborted): no further call, nor a wait for one; what is pending is not done.
+    if (signal?.aborted) {
+      notDone.push(...pending);
+      return [];
+    }
     let failed: readonly BatchResultErrorEntry[];
     try {
       failed = (await call(pending)).Failed ?? [];

@@ -114,6 +114,34 @@ describe("changeVisibility: entries SQS failed on its side", () => {
     expect(sent).toHaveLength(1);
   });
 
+  it("maps each call's entry ids back to that call's own entries as the pending list shrinks", async () => {
+    // Prepare: call 1 fails rh1, rh3 and rh5 on SQS's side, listed out of order; call 2 (ids v0..v2 over what was
+    // left) refuses rh1 for the sender's fault and fails rh3 on SQS's side again; call 3 succeeds
+    const { client, sent } = fakeSqs((command, i) => {
+      const byHandle = new Map(entriesOf(command).map((e) => [e.ReceiptHandle, e.Id]));
+      const idOf = (rh: string) => byHandle.get(rh) ?? "missing";
+      if (i === 0) return { Failed: ["rh5", "rh1", "rh3"].map((rh) => serverFault(idOf(rh))) };
+      if (i === 1) return { Failed: [senderFault(idOf("rh1")), serverFault(idOf("rh3"))] };
+      return { Failed: [] };
+    });
+    const changes = Array.from({ length: 6 }, (_, n) => ({ receiptHandle: `rh${n}`, seconds: 5 }));
+
+    // Act
+    const { failed, errors } = await changeVisibility(client, QUEUE, changes);
+
+    // Assess: every call numbers its own entries from v0; only the refusal that stands is reported
+    expect(failed).toEqual(["rh1"]);
+    expect(errors).toEqual(["ReceiptHandleIsInvalid"]);
+    expect(sent).toHaveLength(3);
+    expect(
+      entriesOf(sent[1])
+        .map((e) => e.ReceiptHandle)
+        .sort(),
+    ).toEqual(["rh1", "rh3", "rh5"]);
+    expect(entriesOf(sent[1]).map((e) => e.Id)).toEqual(["v0", "v1", "v2"]);
+    expect(entriesOf(sent[2])).toEqual([{ Id: "v0", ReceiptHandle: "rh3", VisibilityTimeout: 5 }]);
+  });
+
   it(`reports a change SQS failed in every one of its ${SQS_BATCH_ROUNDS} calls`, async () => {
     const { client, sent } = fakeSqs(() => ({ Failed: [serverFault("v0")] }));
 
