@@ -1,10 +1,7 @@
-import {
-  ChangeMessageVisibilityBatchCommand,
-  DeleteMessageBatchCommand,
-  ReceiveMessageCommand,
-  type SQSClient,
-} from "@aws-sdk/client-sqs";
+import { DeleteMessageBatchCommand, ReceiveMessageCommand, type SQSClient } from "@aws-sdk/client-sqs";
 import { chunksOf } from "#shared/runtime/chunks.js";
+import { SQS_BATCH_LIMIT } from "./sqs-batch.js";
+import { changeVisibility } from "./visibility.js";
 
 export interface ReceivedPointer {
   readonly messageId: string;
@@ -37,8 +34,6 @@ export interface DeadLetterSource {
   release(queueUrl: string, receiptHandles: readonly string[]): Promise<void>;
 }
 
-const BATCH_LIMIT = 10;
-
 export class SqsDeadLetterSource implements DeadLetterSource {
   constructor(private readonly sqs: SQSClient) {}
 
@@ -51,7 +46,7 @@ export class SqsDeadLetterSource implements DeadLetterSource {
     const out = await this.sqs.send(
       new ReceiveMessageCommand({
         QueueUrl: queueUrl,
-        MaxNumberOfMessages: Math.min(BATCH_LIMIT, Math.max(1, max)),
+        MaxNumberOfMessages: Math.min(SQS_BATCH_LIMIT, Math.max(1, max)),
         VisibilityTimeout: visibilitySeconds,
         WaitTimeSeconds: waitSeconds,
         // A topic DLQ's message names the task's life it was dead-lettered in (topic-dead-letters.ts).
@@ -75,7 +70,7 @@ export class SqsDeadLetterSource implements DeadLetterSource {
   /** Side by side, as the timer queue arms: a run resolves up to a couple of thousand pointers. */
   async remove(queueUrl: string, receiptHandles: readonly string[]): Promise<{ failed: string[] }> {
     const failed = await Promise.all(
-      chunksOf(receiptHandles, BATCH_LIMIT).map((chunk) => this.removeBatch(queueUrl, chunk)),
+      chunksOf(receiptHandles, SQS_BATCH_LIMIT).map((chunk) => this.removeBatch(queueUrl, chunk)),
     );
     return { failed: failed.flat() };
   }
@@ -97,25 +92,15 @@ export class SqsDeadLetterSource implements DeadLetterSource {
     }
   }
 
-  /** Side by side: a topic DLQ read through holds up to 3,000 still-failed messages to release at once. */
+  /**
+   * Side by side: a topic DLQ read through holds up to 3,000 still-failed messages to release at once. What is not
+   * released reappears on its own when the receive's visibility timeout ends.
+   */
   async release(queueUrl: string, receiptHandles: readonly string[]): Promise<void> {
-    await Promise.all(
-      chunksOf(receiptHandles, BATCH_LIMIT).map(async (chunk) => {
-        try {
-          await this.sqs.send(
-            new ChangeMessageVisibilityBatchCommand({
-              QueueUrl: queueUrl,
-              Entries: chunk.map((receiptHandle, i) => ({
-                Id: `v${i}`,
-                ReceiptHandle: receiptHandle,
-                VisibilityTimeout: 0,
-              })),
-            }),
-          );
-        } catch {
-          // They reappear on their own when the receive's visibility timeout ends.
-        }
-      }),
+    await changeVisibility(
+      this.sqs,
+      queueUrl,
+      receiptHandles.map((receiptHandle) => ({ receiptHandle, seconds: 0 })),
     );
   }
 }

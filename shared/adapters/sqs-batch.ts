@@ -12,6 +12,9 @@ import { inRounds } from "#shared/runtime/async.js";
  */
 export const SQS_BATCH_ROUNDS = 3;
 
+/** SQS takes at most 10 entries per batch call (SendMessageBatch, DeleteMessageBatch, ChangeMessageVisibilityBatch). */
+export const SQS_BATCH_LIMIT = 10;
+
 /** What a batch of entries left undone: the entries, and why (each distinct entry `Code` or refused call's name once). */
 export interface BatchLeft<T> {
   readonly notDone: T[];

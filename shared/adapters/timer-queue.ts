@@ -2,7 +2,7 @@ import { SendMessageBatchCommand, SendMessageCommand, type SQSClient } from "@aw
 import { taskMessageBody } from "#shared/domain/messages.js";
 import { MAX_SQS_DELAY_SECONDS } from "#shared/domain/timing.js";
 import { chunksOf } from "#shared/runtime/chunks.js";
-import { sendInRounds } from "./sqs-batch.js";
+import { SQS_BATCH_LIMIT, sendInRounds } from "./sqs-batch.js";
 
 export interface TimerArm {
   readonly taskId: string;
@@ -15,9 +15,6 @@ export interface TimerQueue {
   /** Arms many timers with as few calls as SQS allows; resolves with the task ids that were not sent. */
   armMany(items: readonly TimerArm[]): Promise<string[]>;
 }
-
-/** SendMessageBatch takes at most 10 entries. */
-export const SQS_BATCH_SIZE = 10;
 
 export class SqsTimerQueue implements TimerQueue {
   constructor(
@@ -43,7 +40,7 @@ export class SqsTimerQueue implements TimerQueue {
    */
   async armMany(items: readonly TimerArm[]): Promise<string[]> {
     const notSent = await Promise.all(
-      chunksOf(items, SQS_BATCH_SIZE).map((batch) =>
+      chunksOf(items, SQS_BATCH_LIMIT).map((batch) =>
         sendInRounds(batch, "", (pending) =>
           this.sqs.send(
             new SendMessageBatchCommand({

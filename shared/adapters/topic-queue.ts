@@ -1,10 +1,9 @@
 import { SendMessageBatchCommand, SendMessageCommand, type SQSClient } from "@aws-sdk/client-sqs";
 import { taskMessageBody } from "#shared/domain/messages.js";
 import { errorText } from "#shared/runtime/async.js";
+import { SQS_BATCH_LIMIT } from "./sqs-batch.js";
 import { changeVisibility, type VisibilityChange } from "./visibility.js";
 
-/** SQS takes at most 10 entries per batch call. */
-const BATCH_LIMIT = 10;
 /** Message attribute carrying the reason a task was dead-lettered (the body stays the plain task message). */
 export const DEAD_LETTER_REASON_ATTRIBUTE = "punctual-error";
 const MAX_REASON_LENGTH = 1024;
@@ -84,7 +83,7 @@ function packEntries(groups: readonly GroupSend[]): PackedEntry[][] {
     for (const { groupId, taskIds } of groups) {
       const taskId = taskIds[round];
       if (taskId === undefined) continue;
-      if (chunk.length === BATCH_LIMIT || inChunk.has(groupId)) {
+      if (chunk.length === SQS_BATCH_LIMIT || inChunk.has(groupId)) {
         chunks.push(chunk);
         chunk = [];
         inChunk.clear();

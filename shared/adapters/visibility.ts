@@ -2,7 +2,7 @@ import { ChangeMessageVisibilityBatchCommand, type SQSClient } from "@aws-sdk/cl
 import { MAX_VISIBILITY_SECONDS } from "#shared/config/schema.js";
 import { chunksOf } from "#shared/runtime/chunks.js";
 import { abortableCall } from "./abort-signals.js";
-import { sendInRounds } from "./sqs-batch.js";
+import { SQS_BATCH_LIMIT, sendInRounds } from "./sqs-batch.js";
 
 /** One received message's new visibility: hidden for `seconds` from now, then received again. */
 export interface VisibilityChange {
@@ -10,8 +10,15 @@ export interface VisibilityChange {
   readonly seconds: number;
 }
 
-/** SQS takes at most 10 entries per batch call. */
-const BATCH_LIMIT = 10;
+/**
+ * The longest a caller waits for `changeVisibility` before giving it up (its signal aborted): deliver at the end of
+ * a batch, the relay for its retry backoff. 5 s covers the SDK's three attempts of a throttled call: it waits at most
+ * 1 s, then at most 2 s, between them (a random part of 500 ms × 2^n: @smithy/core retry,
+ * `THROTTLING_RETRY_DELAY_BASE`); a call still unanswered after that has lost its answer (the SDK sets no request
+ * timeout). Held to the function's timeout instead, the whole batch would fail and every record in it wait out the
+ * queue's visibility timeout.
+ */
+export const VISIBILITY_CHANGE_WAIT_MS = 5_000;
 
 /** What `changeVisibility` could not do: the receipt handles, and why (each distinct error code or name once). */
 export interface VisibilityOutcome {
@@ -35,7 +42,7 @@ export async function changeVisibility(
   signal?: AbortSignal,
 ): Promise<VisibilityOutcome> {
   const batches = await Promise.all(
-    chunksOf(changes, BATCH_LIMIT).map((chunk) =>
+    chunksOf(changes, SQS_BATCH_LIMIT).map((chunk) =>
       sendInRounds(
         chunk,
         "v",

@@ -52,6 +52,20 @@ export async function withinMs<T>(work: Promise<T>, ms: number): Promise<T | "ov
   }
 }
 
+/**
+ * `work` given `ms` to settle, as `withinMs`; past that, "overdue" and the signal it was handed aborted, so a call it
+ * has in flight is torn down rather than left to answer into nothing.
+ */
+export async function abortedAfterMs<T>(
+  work: (signal: AbortSignal) => Promise<T>,
+  ms: number,
+): Promise<T | "overdue"> {
+  const givenUp = new AbortController();
+  const outcome = await withinMs(work(givenUp.signal), ms);
+  if (outcome === "overdue") givenUp.abort();
+  return outcome;
+}
+
 /** An error as one log- and table-friendly line (name and message, never a stack). */
 export function errorText(error: unknown): string {
   if (error instanceof Error) return `${error.name}: ${error.message}`;

@@ -1,6 +1,6 @@
 import type { GroupTaskRef, TaskStore } from "#shared/adapters/task-store.js";
 import type { SendInOrderResult, TopicQueue } from "#shared/adapters/topic-queue.js";
-import type { VisibilityChange } from "#shared/adapters/visibility.js";
+import { VISIBILITY_CHANGE_WAIT_MS, type VisibilityChange } from "#shared/adapters/visibility.js";
 import { isFanOutParent } from "#shared/domain/fan-out.js";
 import { bySortKey, parseTaskId, type TaskKey } from "#shared/domain/keys.js";
 import { parseTaskMessage } from "#shared/domain/messages.js";
@@ -13,7 +13,7 @@ import {
   splitRelayBatch,
 } from "#shared/domain/relay-plan.js";
 import type { TaskRecord, TaskStatus } from "#shared/domain/task.js";
-import { createLimiter, errorText, withinMs } from "#shared/runtime/async.js";
+import { abortedAfterMs, createLimiter, errorText } from "#shared/runtime/async.js";
 import type { ServiceLogger } from "#shared/runtime/observability.js";
 
 /** One timer-queue message as the relay sees it (the function maps SQS records to this). */
@@ -130,16 +130,17 @@ async function retrySoon(
       : [],
   );
   if (changes.length === 0) return;
-  const givenUp = new AbortController();
-  const outcome = await withinMs(
-    deps.timer.retryAfter(changes, givenUp.signal).catch((error: unknown) => ({
-      failed: changes.map((c) => c.receiptHandle),
-      errors: [errorText(error)],
-    })),
+  // Bound: the port may be a class whose method reads `this`.
+  const retryAfter = deps.timer.retryAfter.bind(deps.timer);
+  const outcome = await abortedAfterMs(
+    (signal) =>
+      retryAfter(changes, signal).catch((error: unknown) => ({
+        failed: changes.map((c) => c.receiptHandle),
+        errors: [errorText(error)],
+      })),
     RELAY_RETRY_WAIT_MS,
   );
   if (outcome === "overdue") {
-    givenUp.abort();
     deps.logger.warn(
       "shortening failed timer messages' wait did not answer in time; the batch answers without it",
       {
@@ -156,12 +157,11 @@ async function retrySoon(
 }
 
 /**
- * The longest the relay waits for its retry backoff's visibility changes (deliver's `VISIBILITY_WAIT_MS`, for the
- * same reason): the SDK's three attempts of a throttled call fit in it, and a call still unanswered then has lost its
- * answer (the SDK sets no request timeout). Held to the relay's timeout instead, the whole batch would fail: its
- * forwarded messages sent again, its failed ones back only after the 3-minute visibility timeout.
+ * The longest the relay waits for its retry backoff's visibility changes (`VISIBILITY_CHANGE_WAIT_MS`). Held to the
+ * relay's timeout instead, the whole batch would fail: its forwarded messages sent again, its failed ones back only
+ * after the 3-minute visibility timeout.
  */
-export const RELAY_RETRY_WAIT_MS = 5_000;
+export const RELAY_RETRY_WAIT_MS = VISIBILITY_CHANGE_WAIT_MS;
 
 /**
  * Forwards each message when it is due, in waves: everything due now at once, then whatever has come due by the

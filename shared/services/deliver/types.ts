@@ -7,6 +7,7 @@ import type {
   TaskStore,
 } from "#shared/adapters/task-store.js";
 import type { TopicQueue } from "#shared/adapters/topic-queue.js";
+import { VISIBILITY_CHANGE_WAIT_MS } from "#shared/adapters/visibility.js";
 import type { TopicConfig } from "#shared/config/index.js";
 import type { TaskRecord } from "#shared/domain/task.js";
 import type { ServiceLogger } from "#shared/runtime/observability.js";
@@ -220,12 +221,10 @@ export function invocationLeftMs(ctx: BatchContext): number {
 }
 
 /**
- * The longest the batch's visibility changes are waited for. Every record is done by then, and the acknowledged ones
- * (and, FIFO, their groups' next messages) wait for the batch's answer. 5 s covers the SDK's three attempts of a
- * throttled call: it waits at most 1 s, then at most 2 s, between them (a random part of 500 ms × 2^n: @smithy/core
- * retry, `THROTTLING_RETRY_DELAY_BASE`); a call still unanswered after that has lost its answer.
+ * The longest the batch's visibility changes are waited for (`VISIBILITY_CHANGE_WAIT_MS`). Every record is done by
+ * then, and the acknowledged ones (and, FIFO, their groups' next messages) wait for the batch's answer.
  */
-export const VISIBILITY_WAIT_MS = 5_000;
+export const VISIBILITY_WAIT_MS = VISIBILITY_CHANGE_WAIT_MS;
 
 /**
  * What the batch's visibility changes may use of the invocation: `VISIBILITY_WAIT_MS`, and at most all but a quarter

@@ -2,7 +2,7 @@ import type { SQSBatchResponse, SQSRecord } from "aws-lambda";
 import type { VisibilityChange } from "#shared/adapters/topic-queue.js";
 import { topicMaxReceiveCount } from "#shared/config/index.js";
 import { MAX_VISIBILITY_SECONDS } from "#shared/config/schema.js";
-import { withinMs } from "#shared/runtime/async.js";
+import { abortedAfterMs } from "#shared/runtime/async.js";
 import { groupKey } from "./group-runner.js";
 import {
   type BatchContext,
@@ -74,18 +74,20 @@ export async function applyVisibilityWithin(
   response: SQSBatchResponse,
   batchStartMs: number,
 ): Promise<void> {
-  const givenUp = new AbortController();
   const budgetMs = visibilityLeftMs(ctx);
-  const changes = applyVisibility(
-    ctx.deps,
-    records,
-    response,
-    (record) => ctx.outcomes.get(groupKey(record)),
-    { batchStartMs, clock: ctx.clock },
-    givenUp.signal,
+  const outcome = await abortedAfterMs(
+    (signal) =>
+      applyVisibility(
+        ctx.deps,
+        records,
+        response,
+        (record) => ctx.outcomes.get(groupKey(record)),
+        { batchStartMs, clock: ctx.clock },
+        signal,
+      ),
+    budgetMs,
   );
-  if ((await withinMs(changes, budgetMs)) !== "overdue") return;
-  givenUp.abort();
+  if (outcome !== "overdue") return;
   ctx.deps.logger.error(
     "the batch's visibility changes did not answer in time; the batch answers without them",
     {
