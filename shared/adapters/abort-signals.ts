@@ -1,3 +1,5 @@
+import { abortError } from "#shared/runtime/async.js";
+
 /**
  * Abortable AWS calls that keep the client's cached middleware stack.
  *
@@ -140,11 +142,4 @@ function withFiledSignals(handler: RequestHandler): RequestHandler {
   };
   wrappers.add(wrapper);
   return wrapper;
-}
-
-/** As the SDK's own handlers reject an aborted request (name `AbortError`, which no retry strategy retries). */
-function abortError(): Error {
-  const error = new Error("Request aborted");
-  error.name = "AbortError";
-  return error;
 }

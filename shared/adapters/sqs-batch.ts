@@ -1,5 +1,5 @@
 import type { BatchResultErrorEntry } from "@aws-sdk/client-sqs";
-import { inRounds } from "#shared/runtime/async.js";
+import { inRounds, untilAborted } from "#shared/runtime/async.js";
 
 /**
  * Calls per SQS batch of entries: the first and two more for the entries SQS failed on its own side (50 and 100 ms
@@ -26,7 +26,8 @@ export interface BatchLeft<T> {
  * with Id `${idPrefix}${i}`, and answers SQS's output. An entry SQS failed with `SenderFault` (the request's fault:
  * an invalid receipt handle, a bad delay) is not sent again, nor is anything after a call that threw (the SDK
  * already retried it, and its answer may have been lost), nor anything once `signal` is aborted. Never throws;
- * resolves with the entries not done and their errors (an entry done in a later call leaves no error behind).
+ * resolves with the entries not done and their errors (an entry done in a later call leaves no error behind). An
+ * abort answers at once: a call still in flight counts as failed (it may yet land; callers treat a failure so).
  */
 export async function sendInRounds<T>(
   entries: readonly T[],
@@ -46,7 +47,7 @@ export async function sendInRounds<T>(
     }
     let failed: readonly BatchResultErrorEntry[];
     try {
-      failed = (await call(pending)).Failed ?? [];
+      failed = (await untilAborted(call(pending), signal)).Failed ?? [];
     } catch (error) {
       for (const entry of pending) errorOf.set(entry, error instanceof Error ? error.name : "unknown");
       notDone.push(...pending);

@@ -2,6 +2,7 @@ import { SendMessageBatchCommand, SendMessageCommand, type SQSClient } from "@aw
 import { taskMessageBody } from "#shared/domain/messages.js";
 import { MAX_SQS_DELAY_SECONDS } from "#shared/domain/timing.js";
 import { chunksOf } from "#shared/runtime/chunks.js";
+import { abortableCall } from "./abort-signals.js";
 import { SQS_BATCH_LIMIT, sendInRounds } from "./sqs-batch.js";
 
 export interface TimerArm {
@@ -12,8 +13,11 @@ export interface TimerArm {
 /** The standard timer queue, as add-task (first arming) and the relay (re-arming early messages) use it. */
 export interface TimerQueue {
   arm(taskId: string, delaySeconds: number): Promise<void>;
-  /** Arms many timers with as few calls as SQS allows; resolves with the task ids that were not sent. */
-  armMany(items: readonly TimerArm[]): Promise<string[]>;
+  /**
+   * Arms many timers with as few calls as SQS allows; resolves with the task ids that were not sent. `signal` gives
+   * up what is still unanswered (it counts as not sent; it may yet land) and keeps what was sent by then.
+   */
+  armMany(items: readonly TimerArm[], signal?: AbortSignal): Promise<string[]>;
 }
 
 export class SqsTimerQueue implements TimerQueue {
@@ -35,24 +39,32 @@ export class SqsTimerQueue implements TimerQueue {
   /**
    * Batches of 10 sent concurrently; an entry SQS failed on its own side is sent again (`sendInRounds`: a second
    * timer message, should the first have landed after all, is harmless). A failure is per entry (SQS reports them
-   * in `Failed`) or per batch (the call threw); both come back as ids, so the caller decides what to retry and
-   * nothing fails silently.
+   * in `Failed`) or per batch (the call threw, or was still unanswered when `signal` aborted); all come back as ids,
+   * so the caller decides what to retry and nothing fails silently.
    */
-  async armMany(items: readonly TimerArm[]): Promise<string[]> {
+  async armMany(items: readonly TimerArm[], signal?: AbortSignal): Promise<string[]> {
     const notSent = await Promise.all(
       chunksOf(items, SQS_BATCH_LIMIT).map((batch) =>
-        sendInRounds(batch, "", (pending) =>
-          this.sqs.send(
-            new SendMessageBatchCommand({
-              QueueUrl: this.queueUrl,
-              // Entry ids must be unique within a batch and [A-Za-z0-9_-]; task ids contain dots, so positions.
-              Entries: pending.map((item, i) => ({
-                Id: String(i),
-                MessageBody: taskMessageBody(item.taskId),
-                DelaySeconds: sqsDelay(item.delaySeconds),
-              })),
-            }),
-          ),
+        sendInRounds(
+          batch,
+          "",
+          (pending) =>
+            this.sqs.send(
+              ...abortableCall(
+                this.sqs,
+                new SendMessageBatchCommand({
+                  QueueUrl: this.queueUrl,
+                  // Entry ids must be unique within a batch and [A-Za-z0-9_-]; task ids contain dots, so positions.
+                  Entries: pending.map((item, i) => ({
+                    Id: String(i),
+                    MessageBody: taskMessageBody(item.taskId),
+                    DelaySeconds: sqsDelay(item.delaySeconds),
+                  })),
+                }),
+                signal,
+              ),
+            ),
+          signal,
         ),
       ),
     );

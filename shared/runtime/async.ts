@@ -66,6 +66,37 @@ export async function abortedAfterMs<T>(
   return outcome;
 }
 
+/**
+ * `work`, or an `AbortError` as soon as `signal` aborts, whichever comes first. For a call whose abort may go
+ * unnoticed for a while (the SDK notices one during a retry's back-off only when the back-off ends: abort-signals.ts),
+ * so that a caller holding a deadline is answered at it. A late failure of `work` is swallowed: nobody waits for it.
+ */
+export async function untilAborted<T>(work: Promise<T>, signal: AbortSignal | undefined): Promise<T> {
+  if (!signal) return work;
+  if (signal.aborted) {
+    work.catch(() => undefined);
+    throw abortError();
+  }
+  let onAbort: (() => void) | undefined;
+  const aborted = new Promise<never>((_, reject) => {
+    onAbort = () => reject(abortError());
+    signal.addEventListener("abort", onAbort, { once: true });
+  });
+  work.catch(() => undefined);
+  try {
+    return await Promise.race([work, aborted]);
+  } finally {
+    if (onAbort) signal.removeEventListener("abort", onAbort);
+  }
+}
+
+/** As the SDK's own handlers reject an aborted request (name `AbortError`, which no retry strategy retries). */
+export function abortError(): Error {
+  const error = new Error("Request aborted");
+  error.name = "AbortError";
+  return error;
+}
+
 /** An error as one log- and table-friendly line (name and message, never a stack). */
 export function errorText(error: unknown): string {
   if (error instanceof Error) return `${error.name}: ${error.message}`;

@@ -555,25 +555,29 @@ export const CLEAN_UP_RESERVE_MS = 2_000;
  * would send a hung write again once its socket timed out (a timeout is retryable), in this invocation or, after a
  * freeze, in a later one — a task without a key written after its removal, the client told 503 "not accepted" and
  * adding it again. Aborted, it is never sent again; only a request already on its way and held there (seconds)
- * can still land after the clean-up, as a function that died there leaves it. A timer call is not aborted (its
- * port takes no signal): one that lands later is harmless (the relay finds no task, or a kept one).
+ * can still land after the clean-up, as a function that died there leaves it. A timer call that lands later is
+ * harmless (the relay finds no task, or a kept one).
+ *
+ * `keepsWhatIsDone`: `call` answers for itself once aborted, with what it finished by then (`armMany`: the timers
+ * sent), and is given `ABORTED_ANSWER_MS` to do so before it fails as a whole. Failed whole, one hung batch of a
+ * batch add's ten timer calls answered 503 for all hundred items, every timer already sent included.
  */
 export async function inTime<T>(
   deps: Pick<AddTaskDeps, "timeLeftMs">,
   call: (signal: AbortSignal) => Promise<T>,
+  options: { readonly keepsWhatIsDone?: boolean } = {},
 ): Promise<T> {
   const abort = new AbortController();
   if (!deps.timeLeftMs) return call(abort.signal);
   const started = call(abort.signal);
   let timer: NodeJS.Timeout | undefined;
   const late = new Promise<never>((_, reject) => {
-    timer = setTimeout(
-      () => {
-        reject(outOfTime());
-        abort.abort();
-      },
-      Math.max(0, (deps.timeLeftMs?.() ?? 0) - CLEAN_UP_RESERVE_MS),
-    );
+    const giveUp = () => {
+      if (!options.keepsWhatIsDone) reject(outOfTime());
+      abort.abort();
+      if (options.keepsWhatIsDone) timer = setTimeout(() => reject(outOfTime()), ABORTED_ANSWER_MS);
+    };
+    timer = setTimeout(giveUp, Math.max(0, (deps.timeLeftMs?.() ?? 0) - CLEAN_UP_RESERVE_MS));
   });
   try {
     return await Promise.race([started, late]);
@@ -581,6 +585,12 @@ export async function inTime<T>(
     clearTimeout(timer);
   }
 }
+
+/**
+ * How long an aborted `keepsWhatIsDone` call has to answer: it answers within the same turn of the event loop
+ * (`untilAborted`); this bounds one that does not, out of the clean-up's reserve.
+ */
+export const ABORTED_ANSWER_MS = 100;
 
 /** A call given up on: named as the SDK names its own timeouts, so it reads as transient (503) wherever it goes. */
 function outOfTime(): Error {

@@ -476,9 +476,12 @@ async function armAll(
     else scheduled.push(item);
   }
   const [unsent, unscheduled] = await Promise.all([
-    // Timers still unanswered near the deadline (`inTime`) count as not armed: cleaned up below.
+    // Timers still unanswered near the deadline (`inTime`) count as not armed and are cleaned up below; those sent
+    // by then are kept.
     queued.length > 0
-      ? inTime(deps, () => deps.timerQueue.armMany(queued)).catch(() => queued.map((q) => q.taskId))
+      ? inTime(deps, (signal) => deps.timerQueue.armMany(queued, signal), { keepsWhatIsDone: true }).catch(
+          () => queued.map((q) => q.taskId),
+        )
       : Promise.resolve([]),
     createSchedules(deps, scheduled),
   ]);

@@ -71,6 +71,38 @@ describe("SqsTimerQueue.armMany: entries SQS failed on its side", () => {
   });
 });
 
+describe("SqsTimerQueue.armMany: given up by its signal", () => {
+  it("keeps the batches sent by then and reports the one still unanswered, at once", async () => {
+    // Prepare: the second batch of ten never answers (a dropped connection)
+    const { client, sent } = fakeSqs((command) =>
+      taskIdsOf(command).includes("t12") ? new Promise(() => undefined) : { Failed: [] },
+    );
+    const items = Array.from({ length: 13 }, (_, n) => ({ taskId: `t${n}`, delaySeconds: 0 }));
+    const abort = new AbortController();
+    const arming = new SqsTimerQueue(client, QUEUE).armMany(items, abort.signal);
+    await new Promise((resolve) => setImmediate(resolve));
+
+    // Act
+    abort.abort();
+
+    // Assess: only the hung batch's three are not armed, and nothing was sent again
+    expect((await arming).sort()).toEqual(["t10", "t11", "t12"]);
+    expect(sent).toHaveLength(2);
+  });
+
+  it("sends nothing once aborted", async () => {
+    const { client, sent } = fakeSqs(() => ({ Failed: [] }));
+
+    const notSent = await new SqsTimerQueue(client, QUEUE).armMany(
+      [{ taskId: "t0", delaySeconds: 0 }],
+      AbortSignal.abort(),
+    );
+
+    expect(notSent).toEqual(["t0"]);
+    expect(sent).toHaveLength(0);
+  });
+});
+
 describe("changeVisibility: entries SQS failed on its side", () => {
   it("changes them again, and reports only what the request's own fault refused", async () => {
     // Prepare: the first call fails rh1 on SQS's side and rh2 for the sender's fault

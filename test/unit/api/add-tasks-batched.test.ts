@@ -6,9 +6,11 @@ import type {
   NewTaskEntry,
   PutManyFailure,
 } from "#shared/adapters/task-store.js";
+import { SqsTimerQueue } from "#shared/adapters/timer-queue.js";
 import { parseConfig } from "#shared/config/index.js";
 import { sweepShardOf } from "#shared/domain/sweep.js";
 import { addTasksBatch } from "#shared/services/add-tasks-batch.js";
+import { fakeSqs } from "../../support/fakes/sqs-client.js";
 import { hungWrite } from "../../support/hung-write.js";
 import { fixture, NOW } from "./fakes.js";
 
@@ -294,6 +296,28 @@ describe("addTasksBatch: the batched path", () => {
     // Assess: both answered 503 "not accepted", and nothing of them is left for the sweeper to deliver
     expect(answer.results.map((r) => r.status)).toEqual([503, 503]);
     expect(f.store.tasks.size).toBe(0);
+  });
+
+  it("keeps the items whose timers were sent when another timer batch hangs past the deadline", async () => {
+    // Prepare: 13 items arm in two SendMessageBatch calls; the second never answers (a dropped connection)
+    const f = batchFixture();
+    const { client, sent } = fakeSqs((_, i) => (i === 1 ? new Promise(() => undefined) : { Failed: [] }));
+    const deps = {
+      ...f.deps,
+      timerQueue: new SqsTimerQueue(client, "https://sqs.local/timer"),
+      timeLeftMs: () => 2_050,
+    };
+    const tasks = Array.from({ length: 13 }, () => item());
+
+    // Act
+    const answer = await addTasksBatch(deps, { tasks });
+
+    // Assess: the first ten are accepted and kept; the hung batch's three are refused and removed
+    expect(answer.results.map((r) => r.status)).toEqual([...Array(10).fill(201), 503, 503, 503]);
+    expect(sent).toHaveLength(2);
+    const written = f.batchWrites[0]?.map((e) => e.task.taskId) ?? [];
+    expect(f.removed.sort()).toEqual(written.slice(10).sort());
+    expect([...f.store.tasks.keys()].sort()).toEqual(written.slice(0, 10).sort());
   });
 
   it("leaves an unarmed item to the sweeper when its removal fails too", async () => {

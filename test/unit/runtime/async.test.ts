@@ -1,0 +1,59 @@
+import { describe, expect, it } from "vitest";
+import { untilAborted } from "#shared/runtime/async.js";
+
+const never = () => new Promise<never>(() => undefined);
+
+describe("untilAborted", () => {
+  it("answers the work's own value when no abort comes", async () => {
+    expect(await untilAborted(Promise.resolve(7), new AbortController().signal)).toBe(7);
+  });
+
+  it("fails with AbortError as soon as the signal aborts, though the work never answers", async () => {
+    // Prepare
+    const abort = new AbortController();
+    const waiting = untilAborted(never(), abort.signal);
+
+    // Act
+    abort.abort();
+
+    // Assess
+    await expect(waiting).rejects.toMatchObject({ name: "AbortError" });
+  });
+
+  it("fails at once for a signal already aborted, and swallows the work's later failure", async () => {
+    // Prepare: a work that fails after the caller stopped waiting (an unhandled rejection would fail the run)
+    let fail: (error: Error) => void = () => undefined;
+    const work = new Promise<never>((_, reject) => {
+      fail = reject;
+    });
+
+    // Act
+    const outcome = untilAborted(work, AbortSignal.abort());
+    fail(new Error("answered into nothing"));
+
+    // Assess
+    await expect(outcome).rejects.toMatchObject({ name: "AbortError" });
+  });
+
+  it("leaves no listener on the signal once the work has answered", async () => {
+    // Prepare
+    const abort = new AbortController();
+    let listeners = 0;
+    const add = abort.signal.addEventListener.bind(abort.signal);
+    const remove = abort.signal.removeEventListener.bind(abort.signal);
+    abort.signal.addEventListener = ((...args: Parameters<typeof add>) => {
+      listeners++;
+      add(...args);
+    }) as typeof add;
+    abort.signal.removeEventListener = ((...args: Parameters<typeof remove>) => {
+      listeners--;
+      remove(...args);
+    }) as typeof remove;
+
+    // Act
+    await untilAborted(Promise.resolve("done"), abort.signal);
+
+    // Assess
+    expect(listeners).toBe(0);
+  });
+});

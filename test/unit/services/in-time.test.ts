@@ -1,0 +1,70 @@
+import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
+import { ABORTED_ANSWER_MS, CLEAN_UP_RESERVE_MS, inTime } from "#shared/services/add-task.js";
+
+/** `inTime`: a call given up near the invocation's deadline, whole or keeping what it did by then. */
+const deps = { timeLeftMs: () => CLEAN_UP_RESERVE_MS + 1_000 };
+const never = () => new Promise<never>(() => undefined);
+
+beforeEach(() => {
+  vi.useFakeTimers();
+});
+afterEach(() => {
+  vi.useRealTimers();
+});
+
+describe("inTime", () => {
+  it("fails a call still unanswered at the deadline as a TimeoutError, and aborts its signal", async () => {
+    // Prepare
+    let signal: AbortSignal | undefined;
+    const outcome = inTime(deps, (s) => {
+      signal = s;
+      return never();
+    });
+    const assessed = expect(outcome).rejects.toMatchObject({ name: "TimeoutError" });
+
+    // Act
+    await vi.advanceTimersByTimeAsync(1_000);
+
+    // Assess
+    await assessed;
+    expect(signal?.aborted).toBe(true);
+  });
+
+  it("keepsWhatIsDone: answers what the call answers once aborted, not a failure of the whole", async () => {
+    // Prepare: a call of many parts that answers with the parts not done as soon as it is aborted
+    const outcome = inTime(
+      deps,
+      (signal) =>
+        new Promise<string[]>((resolve) =>
+          signal.addEventListener("abort", () => resolve(["the hung part"]), { once: true }),
+        ),
+      { keepsWhatIsDone: true },
+    );
+
+    // Act
+    await vi.advanceTimersByTimeAsync(1_000);
+
+    // Assess
+    await expect(outcome).resolves.toEqual(["the hung part"]);
+  });
+
+  it(`keepsWhatIsDone: fails a call that ignores its abort ${ABORTED_ANSWER_MS} ms after it`, async () => {
+    // Prepare
+    const outcome = inTime(deps, () => never(), { keepsWhatIsDone: true });
+    let settled = false;
+    outcome
+      .catch(() => undefined)
+      .finally(() => {
+        settled = true;
+      });
+
+    // Act: the deadline, then not quite the answer's time
+    await vi.advanceTimersByTimeAsync(1_000 + ABORTED_ANSWER_MS - 1);
+    const settledBefore = settled;
+    await vi.advanceTimersByTimeAsync(1);
+
+    // Assess
+    expect(settledBefore).toBe(false);
+    await expect(outcome).rejects.toMatchObject({ name: "TimeoutError" });
+  });
+});
