@@ -59,7 +59,7 @@ import {
   type TaskSummary,
   TERMINAL_STATUSES,
 } from "#shared/domain/task.js";
-import { inRounds } from "#shared/runtime/async.js";
+import { inRounds, untilAborted } from "#shared/runtime/async.js";
 import { chunksOf } from "#shared/runtime/chunks.js";
 import { abortableCall } from "./abort-signals.js";
 import { BATCH_STATEMENT_SIZE, insertStatement, updateStatement } from "./partiql.js";
@@ -683,9 +683,19 @@ export class DynamoAddStore
    */
   protected async executeBatch(
     statements: readonly BatchStatementRequest[],
+    signal?: AbortSignal,
   ): Promise<(StatementFailure | undefined)[] | undefined> {
     try {
-      const out = await this.client.send(new BatchExecuteStatementCommand({ Statements: [...statements] }));
+      const out = await untilAborted(
+        this.client.send(
+          ...abortableCall(
+            this.client,
+            new BatchExecuteStatementCommand({ Statements: [...statements] }),
+            signal,
+          ),
+        ),
+        signal,
+      );
       return statements.map((_, i) => {
         const response = out.Responses?.[i];
         if (!response) return { code: "NoResponse" };
@@ -875,8 +885,14 @@ function withBatchAdd<Base extends StoreClass>(base: Base) {
      * counts as written (`putNew`'s "exists": the caller arms it all the same); one whose outcome is unknown is
      * reported as perhaps written.
      */
-    async insertNewMany(entries: readonly NewTaskEntry[]): Promise<PutManyFailure[]> {
-      const outcomes = await this.insertAll(entries.map((e) => this.newTaskItem(e.task, e.sweepIndex)));
+    async insertNewMany(
+      entries: readonly NewTaskEntry[],
+      options: AbortOptions = {},
+    ): Promise<PutManyFailure[]> {
+      const outcomes = await this.insertAll(
+        entries.map((e) => this.newTaskItem(e.task, e.sweepIndex)),
+        options.signal,
+      );
       return entries
         .filter((_, i) => outcomes[i] === "unknown")
         .map((e) => ({ taskId: e.task.taskId, maybeWritten: true }));
@@ -897,12 +913,15 @@ function withBatchAdd<Base extends StoreClass>(base: Base) {
         if (signal?.aborted) return pending;
         let out: BatchWriteItemCommandOutput;
         try {
-          out = await this.client.send(
-            ...abortableCall(
-              this.client,
-              new BatchWriteItemCommand({ RequestItems: { [this.table]: pending.map((p) => p.request) } }),
-              signal,
+          out = await untilAborted(
+            this.client.send(
+              ...abortableCall(
+                this.client,
+                new BatchWriteItemCommand({ RequestItems: { [this.table]: pending.map((p) => p.request) } }),
+                signal,
+              ),
             ),
+            signal,
           );
         } catch {
           // The call's answer is lost: any of these may have been written; no further round.
@@ -924,14 +943,20 @@ function withBatchAdd<Base extends StoreClass>(base: Base) {
      * rounds, with backoff); an earlier try that was written after all then answers DuplicateItem. A call that
      * failed outright is not retried here (the SDK retried it): its items are unknown.
      */
-    protected async insertAll(items: readonly Record<string, unknown>[]): Promise<InsertOutcome[]> {
+    protected async insertAll(
+      items: readonly Record<string, unknown>[],
+      signal?: AbortSignal,
+    ): Promise<InsertOutcome[]> {
       const outcomes: InsertOutcome[] = items.map(() => "unknown");
       const indexed = items.map((item, index) => ({ item, index }));
       await Promise.all(
         chunksOf(indexed, BATCH_STATEMENT_SIZE).map((chunk) =>
           inRounds(chunk, INSERT_ROUNDS, async (pending) => {
+            // Given up (aborted): no further round; what is pending stays unknown (an earlier round may have landed).
+            if (signal?.aborted) return [];
             const answers = await this.executeBatch(
               pending.map(({ item }) => insertStatement({ table: this.table, item })),
+              signal,
             );
             if (!answers) return [];
             return pending.filter(({ index }, i) => {

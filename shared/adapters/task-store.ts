@@ -304,7 +304,7 @@ export interface TaskStore extends DestinationStore {
    * `putNew` for many tasks (keyed ones, whose key a concurrent repeat of the request may create too): never
    * overwrites; a task that exists counts as written. Resolves with the tasks whose write is unknown.
    */
-  insertNewMany(entries: readonly NewTaskEntry[]): Promise<PutManyFailure[]>;
+  insertNewMany(entries: readonly NewTaskEntry[], options?: AbortOptions): Promise<PutManyFailure[]>;
   /**
    * Puts an unfinished task in the sweep index (a task that left the near-term happy path without a write of
    * its own that would carry it); false when the task is finished or missing.

@@ -422,17 +422,21 @@ async function writeAll(
     items.map(({ task }) => ({ task, sweepIndex: indexedOnAdd(task, deps.config.sweeper) }));
   const plain = tasks.filter((item) => item.claim === undefined);
   const keyed = tasks.filter((item) => item.claim !== undefined);
-  // Writes still unanswered near the deadline (`inTime`) are perhaps written: cleaned up below, as a failed call's.
+  // Writes still unanswered near the deadline (`inTime`) are perhaps written, and cleaned up below as a failed
+  // call's; those answered by then are kept.
   const perhapsWritten = (items: readonly MintedItem[]) => () =>
     items.map(({ task }) => ({ taskId: task.taskId, maybeWritten: true }));
+  const keepsWhatIsDone = { keepsWhatIsDone: true };
   const failures = await Promise.all([
     plain.length > 0
-      ? inTime(deps, (signal) => deps.store.putNewMany(entries(plain), { signal })).catch(
+      ? inTime(deps, (signal) => deps.store.putNewMany(entries(plain), { signal }), keepsWhatIsDone).catch(
           perhapsWritten(plain),
         )
       : [],
     keyed.length > 0
-      ? inTime(deps, () => deps.store.insertNewMany(entries(keyed))).catch(perhapsWritten(keyed))
+      ? inTime(deps, (signal) => deps.store.insertNewMany(entries(keyed), { signal }), keepsWhatIsDone).catch(
+          perhapsWritten(keyed),
+        )
       : [],
   ]);
   const failed = new Map(failures.flat().map((f) => [f.taskId, f.maybeWritten]));

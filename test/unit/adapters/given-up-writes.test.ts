@@ -50,7 +50,9 @@ describe("task writes an add may give up", () => {
     const { client, sent } = recordingClient();
     (client as unknown as { send: unknown }).send = async (command: object) => {
       sent.push({ command: command.constructor.name, options: undefined });
-      controller.abort();
+      // Aborted once this call has answered, during the back-off before the next round (an abort while a call is
+      // in flight gives the call up: its puts are then perhaps written, tested below).
+      setTimeout(() => controller.abort(), 0);
       const request = (command as { input: { RequestItems: Record<string, unknown[]> } }).input.RequestItems;
       return { UnprocessedItems: request };
     };
@@ -60,6 +62,60 @@ describe("task writes an add may give up", () => {
     );
     expect(sent).toHaveLength(1);
     expect(failed).toEqual([{ taskId: first.taskId, maybeWritten: false }]);
+  });
+});
+
+/**
+ * A batch add keeps the items written by its deadline (`inTime`'s `keepsWhatIsDone`): aborted, the batch writes
+ * answer at once, the hung call's items perhaps written, the answered calls' items written.
+ */
+describe("batch writes given up with one call hung", () => {
+  const hungSecondCall = () => {
+    let calls = 0;
+    const sent: string[] = [];
+    const client = {
+      send: async (command: { constructor: { name: string }; input: { Statements?: unknown[] } }) => {
+        sent.push(command.constructor.name);
+        if (++calls === 2) return new Promise(() => undefined);
+        return command.input.Statements
+          ? { Responses: command.input.Statements.map(() => ({})) }
+          : { UnprocessedItems: {} };
+      },
+    } as unknown as DynamoDBClient;
+    return { client, sent };
+  };
+  const abortSoon = () => {
+    const controller = new AbortController();
+    setImmediate(() => controller.abort());
+    return controller.signal;
+  };
+  const entries = (n: number) => Array.from({ length: n }, () => ({ task: task(), sweepIndex: false }));
+
+  it("putNewMany reports only the hung BatchWriteItem's puts, as perhaps written", async () => {
+    // Prepare: 30 puts, two calls of 25 and 5; the second never answers
+    const { client, sent } = hungSecondCall();
+    const puts = entries(30);
+
+    // Act
+    const failed = await new DynamoBatchAddStore({ client, tableName: "tasks" }).putNewMany(puts, {
+      signal: abortSoon(),
+    });
+
+    // Assess
+    expect(sent).toEqual(["BatchWriteItemCommand", "BatchWriteItemCommand"]);
+    expect(failed).toEqual(puts.slice(25).map((e) => ({ taskId: e.task.taskId, maybeWritten: true })));
+  });
+
+  it("insertNewMany reports only the hung BatchExecuteStatement's tasks, as perhaps written", async () => {
+    const { client, sent } = hungSecondCall();
+    const inserts = entries(30);
+
+    const failed = await new DynamoBatchAddStore({ client, tableName: "tasks" }).insertNewMany(inserts, {
+      signal: abortSoon(),
+    });
+
+    expect(sent).toEqual(["BatchExecuteStatementCommand", "BatchExecuteStatementCommand"]);
+    expect(failed).toEqual(inserts.slice(25).map((e) => ({ taskId: e.task.taskId, maybeWritten: true })));
   });
 });
 

@@ -320,6 +320,27 @@ describe("addTasksBatch: the batched path", () => {
     expect([...f.store.tasks.keys()].sort()).toEqual(written.slice(0, 10).sort());
   });
 
+  it("keeps the items written when another write call hangs past the deadline", async () => {
+    // Prepare: the store writes the first 25 (one call) and its second call hangs until given up
+    const f = batchFixture();
+    const putNewMany = f.store.putNewMany.bind(f.store);
+    f.store.putNewMany = async (entries, options) => {
+      await putNewMany(entries.slice(0, 25));
+      await new Promise((resolve) => options?.signal?.addEventListener("abort", resolve));
+      return entries.slice(25).map((e) => ({ taskId: e.task.taskId, maybeWritten: true }));
+    };
+    const deps = { ...f.deps, timeLeftMs: () => 2_050 };
+    const tasks = Array.from({ length: 30 }, () => item());
+
+    // Act
+    const answer = await addTasksBatch(deps, { tasks });
+
+    // Assess: 25 accepted and armed; the hung call's five refused, and nothing of them left behind
+    expect(answer.results.map((r) => r.status)).toEqual([...Array(25).fill(201), ...Array(5).fill(503)]);
+    expect(f.timerQueue.armed).toHaveLength(25);
+    expect(f.store.tasks.size).toBe(25);
+  });
+
   it("leaves an unarmed item to the sweeper when its removal fails too", async () => {
     // Prepare
     const f = batchFixture();
