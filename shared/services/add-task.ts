@@ -561,11 +561,14 @@ export const CLEAN_UP_RESERVE_MS = 2_000;
  * `keepsWhatIsDone`: `call` answers for itself once aborted, with what it finished by then (`armMany`: the timers
  * sent), and is given `ABORTED_ANSWER_MS` to do so before it fails as a whole. Failed whole, one hung batch of a
  * batch add's ten timer calls answered 503 for all hundred items, every timer already sent included.
+ *
+ * `reserveMs`: the time left when `call` is given up, for a step that still has work after it besides the clean-up
+ * (the batch add's writes: the tasks written by then are armed next).
  */
 export async function inTime<T>(
   deps: Pick<AddTaskDeps, "timeLeftMs">,
   call: (signal: AbortSignal) => Promise<T>,
-  options: { readonly keepsWhatIsDone?: boolean } = {},
+  options: { readonly keepsWhatIsDone?: boolean; readonly reserveMs?: number } = {},
 ): Promise<T> {
   const abort = new AbortController();
   if (!deps.timeLeftMs) return call(abort.signal);
@@ -577,7 +580,10 @@ export async function inTime<T>(
       abort.abort();
       if (options.keepsWhatIsDone) timer = setTimeout(() => reject(outOfTime()), ABORTED_ANSWER_MS);
     };
-    timer = setTimeout(giveUp, Math.max(0, (deps.timeLeftMs?.() ?? 0) - CLEAN_UP_RESERVE_MS));
+    timer = setTimeout(
+      giveUp,
+      Math.max(0, (deps.timeLeftMs?.() ?? 0) - (options.reserveMs ?? CLEAN_UP_RESERVE_MS)),
+    );
   });
   try {
     return await Promise.race([started, late]);

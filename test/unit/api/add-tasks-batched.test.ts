@@ -9,6 +9,7 @@ import type {
 import { SqsTimerQueue } from "#shared/adapters/timer-queue.js";
 import { parseConfig } from "#shared/config/index.js";
 import { sweepShardOf } from "#shared/domain/sweep.js";
+import { CLEAN_UP_RESERVE_MS } from "#shared/services/add-task.js";
 import { addTasksBatch } from "#shared/services/add-tasks-batch.js";
 import { fakeSqs } from "../../support/fakes/sqs-client.js";
 import { hungWrite } from "../../support/hung-write.js";
@@ -338,6 +339,40 @@ describe("addTasksBatch: the batched path", () => {
     // Assess: 25 accepted and armed; the hung call's five refused, and nothing of them left behind
     expect(answer.results.map((r) => r.status)).toEqual([...Array(25).fill(201), ...Array(5).fill(503)]);
     expect(f.timerQueue.armed).toHaveLength(25);
+    expect(f.store.tasks.size).toBe(25);
+  });
+
+  it("arms the items written when another write call hangs past the deadline, as the invocation's time runs out", async () => {
+    // Prepare: the first 25 are written, the second call hangs until given up; the invocation's time runs down
+    // with the clock, and each SendMessageBatch takes a network round trip to answer
+    const f = batchFixture();
+    const putNewMany = f.store.putNewMany.bind(f.store);
+    f.store.putNewMany = async (entries, options) => {
+      await putNewMany(entries.slice(0, 25));
+      await new Promise((resolve) => options?.signal?.addEventListener("abort", resolve));
+      return entries.slice(25).map((e) => ({ taskId: e.task.taskId, maybeWritten: true }));
+    };
+    const { client, sent } = fakeSqs(
+      () => new Promise((resolve) => setTimeout(() => resolve({ Failed: [] }), 10)),
+    );
+    const deadline = Date.now() + CLEAN_UP_RESERVE_MS + 1_100;
+    const deps = {
+      ...f.deps,
+      timerQueue: new SqsTimerQueue(client, "https://sqs.local/timer"),
+      timeLeftMs: () => deadline - Date.now(),
+    };
+    const tasks = Array.from({ length: 30 }, () => item());
+
+    // Act
+    const answer = await addTasksBatch(deps, { tasks });
+
+    // Assess: the 25 written are armed and accepted (not removed for want of time to arm them); the hung five
+    // are refused and removed
+    expect(answer.results.map((r) => r.status)).toEqual([...Array(25).fill(201), ...Array(5).fill(503)]);
+    const armed = sent.flatMap((call) =>
+      (call.input.Entries as { MessageBody: string }[]).map((e) => e.MessageBody),
+    );
+    expect(armed).toHaveLength(25);
     expect(f.store.tasks.size).toBe(25);
   });
 
