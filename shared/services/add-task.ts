@@ -1,4 +1,5 @@
 import { createHash } from "node:crypto";
+import { setMaxListeners } from "node:events";
 import { decodeTime } from "ulid";
 import type { TaskScheduler } from "#shared/adapters/task-scheduler.js";
 import type { TaskStore } from "#shared/adapters/task-store.js";
@@ -571,6 +572,10 @@ export async function inTime<T>(
   options: { readonly keepsWhatIsDone?: boolean; readonly reserveMs?: number } = {},
 ): Promise<T> {
   const abort = new AbortController();
+  // One signal for a whole step: a batch add's ten SendMessageBatch calls at once, each listened to by its adapter
+  // (`untilAborted`) and its request handler until it answers. Past Node's default of 10 listeners, every such
+  // batch logged a "possible EventTarget memory leak" warning; the count is calls in flight, not a leak.
+  setMaxListeners(0, abort.signal);
   if (!deps.timeLeftMs) return call(abort.signal);
   const started = call(abort.signal);
   let timer: NodeJS.Timeout | undefined;
