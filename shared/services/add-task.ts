@@ -599,7 +599,8 @@ export async function inTime<T>(
 
 /**
  * How long an aborted `keepsWhatIsDone` call has to answer: it answers within the same turn of the event loop
- * (`untilAborted`); this bounds one that does not, out of the clean-up's reserve.
+ * (`untilAborted` for a call in flight; `inRounds` cuts a back-off between rounds short, which lasts up to 200 ms);
+ * this bounds one that does not, out of the clean-up's reserve.
  */
 export const ABORTED_ANSWER_MS = 100;
 
