@@ -908,31 +908,38 @@ function withBatchAdd<Base extends StoreClass>(base: Base) {
         request: { PutRequest: { Item: toWire(this.newTaskItem(entry.task, entry.sweepIndex)) } },
       }));
       const thrown: PutManyFailure[] = [];
-      const unprocessed = await inRounds(puts, UNPROCESSED_ROUNDS, async (pending) => {
-        // Given up (aborted): no further round; what is pending was not written (unprocessed).
-        if (signal?.aborted) return pending;
-        let out: BatchWriteItemCommandOutput;
-        try {
-          out = await untilAborted(
-            this.client.send(
-              ...abortableCall(
-                this.client,
-                new BatchWriteItemCommand({ RequestItems: { [this.table]: pending.map((p) => p.request) } }),
-                signal,
+      const unprocessed = await inRounds(
+        puts,
+        UNPROCESSED_ROUNDS,
+        async (pending) => {
+          // Given up (aborted): no further round; what is pending was not written (unprocessed).
+          if (signal?.aborted) return pending;
+          let out: BatchWriteItemCommandOutput;
+          try {
+            out = await untilAborted(
+              this.client.send(
+                ...abortableCall(
+                  this.client,
+                  new BatchWriteItemCommand({
+                    RequestItems: { [this.table]: pending.map((p) => p.request) },
+                  }),
+                  signal,
+                ),
               ),
-            ),
-            signal,
+              signal,
+            );
+          } catch {
+            // The call's answer is lost: any of these may have been written; no further round.
+            thrown.push(...pending.map((p) => ({ taskId: p.taskId, maybeWritten: true })));
+            return [];
+          }
+          const left = new Set(
+            (out.UnprocessedItems?.[this.table] ?? []).map((request) => keyOf(request.PutRequest?.Item)),
           );
-        } catch {
-          // The call's answer is lost: any of these may have been written; no further round.
-          thrown.push(...pending.map((p) => ({ taskId: p.taskId, maybeWritten: true })));
-          return [];
-        }
-        const left = new Set(
-          (out.UnprocessedItems?.[this.table] ?? []).map((request) => keyOf(request.PutRequest?.Item)),
-        );
-        return pending.filter((p) => left.has(keyOf(p.request.PutRequest.Item)));
-      });
+          return pending.filter((p) => left.has(keyOf(p.request.PutRequest.Item)));
+        },
+        signal,
+      );
       return [...thrown, ...unprocessed.map((p) => ({ taskId: p.taskId, maybeWritten: false }))];
     }
 
@@ -951,21 +958,26 @@ function withBatchAdd<Base extends StoreClass>(base: Base) {
       const indexed = items.map((item, index) => ({ item, index }));
       await Promise.all(
         chunksOf(indexed, BATCH_STATEMENT_SIZE).map((chunk) =>
-          inRounds(chunk, INSERT_ROUNDS, async (pending) => {
-            // Given up (aborted): no further round; what is pending stays unknown (an earlier round may have landed).
-            if (signal?.aborted) return [];
-            const answers = await this.executeBatch(
-              pending.map(({ item }) => insertStatement({ table: this.table, item })),
-              signal,
-            );
-            if (!answers) return [];
-            return pending.filter(({ index }, i) => {
-              const answer = answers[i];
-              if (answer === undefined) outcomes[index] = "written";
-              else if (answer.code === "DuplicateItem") outcomes[index] = "exists";
-              return answer !== undefined && RETRYABLE_STATEMENT_CODES.has(answer.code);
-            });
-          }),
+          inRounds(
+            chunk,
+            INSERT_ROUNDS,
+            async (pending) => {
+              // Given up (aborted): no further round; what is pending stays unknown (an earlier round may have landed).
+              if (signal?.aborted) return [];
+              const answers = await this.executeBatch(
+                pending.map(({ item }) => insertStatement({ table: this.table, item })),
+                signal,
+              );
+              if (!answers) return [];
+              return pending.filter(({ index }, i) => {
+                const answer = answers[i];
+                if (answer === undefined) outcomes[index] = "written";
+                else if (answer.code === "DuplicateItem") outcomes[index] = "exists";
+                return answer !== undefined && RETRYABLE_STATEMENT_CODES.has(answer.code);
+              });
+            },
+            signal,
+          ),
         ),
       );
       return outcomes;

@@ -39,30 +39,35 @@ export async function sendInRounds<T>(
 ): Promise<BatchLeft<T>> {
   const notDone: T[] = [];
   const errorOf = new Map<T, string>();
-  const left = await inRounds(entries, SQS_BATCH_ROUNDS, async (pending) => {
-    // Given up (aborted): no further call, nor a wait for one; what is pending is not done.
-    if (signal?.aborted) {
-      notDone.push(...pending);
-      return [];
-    }
-    let failed: readonly BatchResultErrorEntry[];
-    try {
-      failed = (await untilAborted(call(pending), signal)).Failed ?? [];
-    } catch (error) {
-      for (const entry of pending) errorOf.set(entry, error instanceof Error ? error.name : "unknown");
-      notDone.push(...pending);
-      return [];
-    }
-    const again: T[] = [];
-    for (const entry of failed) {
-      const sent = pending[Number(entry.Id?.slice(idPrefix.length))];
-      if (sent === undefined) continue;
-      errorOf.set(sent, entry.Code ?? "unknown");
-      if (entry.SenderFault) notDone.push(sent);
-      else again.push(sent);
-    }
-    return again;
-  });
+  const left = await inRounds(
+    entries,
+    SQS_BATCH_ROUNDS,
+    async (pending) => {
+      // Given up (aborted): no further call, nor a wait for one; what is pending is not done.
+      if (signal?.aborted) {
+        notDone.push(...pending);
+        return [];
+      }
+      let failed: readonly BatchResultErrorEntry[];
+      try {
+        failed = (await untilAborted(call(pending), signal)).Failed ?? [];
+      } catch (error) {
+        for (const entry of pending) errorOf.set(entry, error instanceof Error ? error.name : "unknown");
+        notDone.push(...pending);
+        return [];
+      }
+      const again: T[] = [];
+      for (const entry of failed) {
+        const sent = pending[Number(entry.Id?.slice(idPrefix.length))];
+        if (sent === undefined) continue;
+        errorOf.set(sent, entry.Code ?? "unknown");
+        if (entry.SenderFault) notDone.push(sent);
+        else again.push(sent);
+      }
+      return again;
+    },
+    signal,
+  );
   const all = [...notDone, ...left];
   return { notDone: all, errors: new Set(all.flatMap((entry) => errorOf.get(entry) ?? [])) };
 }

@@ -106,22 +106,37 @@ export function errorText(error: unknown): string {
 /** First wait before a batch's next round; doubled each round (50, 100, 200 ms: under 0.4 s in all). */
 export const BATCH_ROUND_BACKOFF_MS = 50;
 
-const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
+/** `ms` of waiting, cut short when `signal` aborts (it resolves either way: the caller checks the signal next). */
+function sleep(ms: number, signal?: AbortSignal): Promise<void> {
+  return new Promise<void>((resolve) => {
+    if (signal?.aborted) return resolve();
+    const done = () => {
+      clearTimeout(timer);
+      signal?.removeEventListener("abort", done);
+      resolve();
+    };
+    const timer = setTimeout(done, ms);
+    signal?.addEventListener("abort", done, { once: true });
+  });
+}
 
 /**
  * Sends `items`, then whatever `send` hands back as still to do, waiting 50, 100, 200 ms… between calls, at most
  * `rounds` calls in all; resolves to what was still to do after the last. AWS asks batch callers to resend what a
  * batch left undone with exponential backoff (BatchWriteItem's UnprocessedItems, a batch statement's throttling, an
- * SQS batch entry failed on SQS's side); the SDK retries only a call that fails as a whole.
+ * SQS batch entry failed on SQS's side); the SDK retries only a call that fails as a whole. `signal` cuts a wait short:
+ * `send` is called at once, to give up what is pending as it sees fit (a caller holding a deadline is answered at it,
+ * not up to 200 ms later, past the time `inTime` gives an aborted call to answer).
  */
 export async function inRounds<T>(
   items: readonly T[],
   rounds: number,
   send: (pending: readonly T[]) => Promise<readonly T[]>,
+  signal?: AbortSignal,
 ): Promise<readonly T[]> {
   let pending = items;
   for (let round = 0; round < rounds && pending.length > 0; round++) {
-    if (round > 0) await sleep(BATCH_ROUND_BACKOFF_MS * 2 ** (round - 1));
+    if (round > 0) await sleep(BATCH_ROUND_BACKOFF_MS * 2 ** (round - 1), signal);
     pending = await send(pending);
   }
   return pending;

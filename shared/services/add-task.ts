@@ -1,4 +1,5 @@
 import { createHash } from "node:crypto";
+import { setMaxListeners } from "node:events";
 import { decodeTime } from "ulid";
 import type { TaskScheduler } from "#shared/adapters/task-scheduler.js";
 import type { TaskStore } from "#shared/adapters/task-store.js";
@@ -561,13 +562,20 @@ export const CLEAN_UP_RESERVE_MS = 2_000;
  * `keepsWhatIsDone`: `call` answers for itself once aborted, with what it finished by then (`armMany`: the timers
  * sent), and is given `ABORTED_ANSWER_MS` to do so before it fails as a whole. Failed whole, one hung batch of a
  * batch add's ten timer calls answered 503 for all hundred items, every timer already sent included.
+ *
+ * `reserveMs`: the time left when `call` is given up, for a step that still has work after it besides the clean-up
+ * (the batch add's writes: the tasks written by then are armed next).
  */
 export async function inTime<T>(
   deps: Pick<AddTaskDeps, "timeLeftMs">,
   call: (signal: AbortSignal) => Promise<T>,
-  options: { readonly keepsWhatIsDone?: boolean } = {},
+  options: { readonly keepsWhatIsDone?: boolean; readonly reserveMs?: number } = {},
 ): Promise<T> {
   const abort = new AbortController();
+  // One signal for a whole step: a batch add's ten SendMessageBatch calls at once, each listened to by its adapter
+  // (`untilAborted`) and its request handler until it answers. Past Node's default of 10 listeners, every such
+  // batch logged a "possible EventTarget memory leak" warning; the count is calls in flight, not a leak.
+  setMaxListeners(0, abort.signal);
   if (!deps.timeLeftMs) return call(abort.signal);
   const started = call(abort.signal);
   let timer: NodeJS.Timeout | undefined;
@@ -577,7 +585,10 @@ export async function inTime<T>(
       abort.abort();
       if (options.keepsWhatIsDone) timer = setTimeout(() => reject(outOfTime()), ABORTED_ANSWER_MS);
     };
-    timer = setTimeout(giveUp, Math.max(0, (deps.timeLeftMs?.() ?? 0) - CLEAN_UP_RESERVE_MS));
+    timer = setTimeout(
+      giveUp,
+      Math.max(0, (deps.timeLeftMs?.() ?? 0) - (options.reserveMs ?? CLEAN_UP_RESERVE_MS)),
+    );
   });
   try {
     return await Promise.race([started, late]);
@@ -588,7 +599,8 @@ export async function inTime<T>(
 
 /**
  * How long an aborted `keepsWhatIsDone` call has to answer: it answers within the same turn of the event loop
- * (`untilAborted`); this bounds one that does not, out of the clean-up's reserve.
+ * (`untilAborted` for a call in flight; `inRounds` cuts a back-off between rounds short, which lasts up to 200 ms);
+ * this bounds one that does not, out of the clean-up's reserve.
  */
 export const ABORTED_ANSWER_MS = 100;
 

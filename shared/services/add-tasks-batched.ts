@@ -16,6 +16,7 @@ import {
   addTask,
   arm,
   type CheckedAddRequest,
+  CLEAN_UP_RESERVE_MS,
   checkItemSize,
   claimExpiry,
   hashRequest,
@@ -52,6 +53,15 @@ const UNACCEPTED_REMOVAL_FAILED = "removing an unaccepted batch item failed";
 const SCHEDULE_CONCURRENCY = 10;
 /** Fallen-back lanes added at once, each one item after another (as the batch's per-item path). */
 const FALLBACK_CONCURRENCY = 10;
+/**
+ * What the batch's writes leave of the invocation, beyond the clean-up's reserve, when given up: the tasks written
+ * by then are armed next, and the arms' own deadline (`inTime`) is `CLEAN_UP_RESERVE_MS` before the end. Given up
+ * at that same deadline, the writes left the arms no time at all: aborted as they went out, every task written was
+ * removed again and answered 503. This covers the hung writes' removal (a few rounds of conditional deletes at
+ * `SCHEDULE_CONCURRENCY`), then one round of SendMessageBatch calls side by side and their two retry rounds
+ * (150 ms), or ten rounds of CreateSchedule calls.
+ */
+const ARMING_RESERVE_MS = 1_000;
 
 /** One item's outcome: its answer, by its index in the request. */
 export type IndexedResult = readonly [index: number, result: BatchItemResult];
@@ -423,18 +433,18 @@ async function writeAll(
   const plain = tasks.filter((item) => item.claim === undefined);
   const keyed = tasks.filter((item) => item.claim !== undefined);
   // Writes still unanswered near the deadline (`inTime`) are perhaps written, and cleaned up below as a failed
-  // call's; those answered by then are kept.
+  // call's; those answered by then are kept, and armed in the time left for it.
   const perhapsWritten = (items: readonly MintedItem[]) => () =>
     items.map(({ task }) => ({ taskId: task.taskId, maybeWritten: true }));
-  const keepsWhatIsDone = { keepsWhatIsDone: true };
+  const givingUp = { keepsWhatIsDone: true, reserveMs: CLEAN_UP_RESERVE_MS + ARMING_RESERVE_MS };
   const failures = await Promise.all([
     plain.length > 0
-      ? inTime(deps, (signal) => deps.store.putNewMany(entries(plain), { signal }), keepsWhatIsDone).catch(
+      ? inTime(deps, (signal) => deps.store.putNewMany(entries(plain), { signal }), givingUp).catch(
           perhapsWritten(plain),
         )
       : [],
     keyed.length > 0
-      ? inTime(deps, (signal) => deps.store.insertNewMany(entries(keyed), { signal }), keepsWhatIsDone).catch(
+      ? inTime(deps, (signal) => deps.store.insertNewMany(entries(keyed), { signal }), givingUp).catch(
           perhapsWritten(keyed),
         )
       : [],

@@ -1,10 +1,11 @@
 import type { DynamoDBClient } from "@aws-sdk/client-dynamodb";
-import { describe, expect, it } from "vitest";
+import { describe, expect, it, vi } from "vitest";
 import {
   DynamoAddStore,
   DynamoBatchAddStore,
   DynamoDeliverStore,
 } from "#shared/adapters/dynamo-task-store.js";
+import { ABORTED_ANSWER_MS, CLEAN_UP_RESERVE_MS, inTime } from "#shared/services/add-task.js";
 import { makeTask, T0 } from "../../support/factories.js";
 
 /**
@@ -116,6 +117,38 @@ describe("batch writes given up with one call hung", () => {
 
     expect(sent).toEqual(["BatchExecuteStatementCommand", "BatchExecuteStatementCommand"]);
     expect(failed).toEqual(inserts.slice(25).map((e) => ({ taskId: e.task.taskId, maybeWritten: true })));
+  });
+
+  it("putNewMany given up in the back-off before its last round keeps the puts written, not failing whole", async () => {
+    // Prepare: 30 puts; the second call's five stay unprocessed (throttled) round after round, and the step is
+    // given up during the back-off before the last round (50, 100, then 200 ms: longer than ABORTED_ANSWER_MS)
+    vi.useFakeTimers();
+    try {
+      const client = {
+        send: async (command: { input: { RequestItems: Record<string, unknown[]> } }) => {
+          const puts = command.input.RequestItems.tasks ?? [];
+          return { UnprocessedItems: puts.length === 5 ? command.input.RequestItems : {} };
+        },
+      } as unknown as DynamoDBClient;
+      const puts = entries(30);
+      const store = new DynamoBatchAddStore({ client, tableName: "tasks" });
+      const outcome = inTime(
+        { timeLeftMs: () => CLEAN_UP_RESERVE_MS + 160 },
+        (signal) => store.putNewMany(puts, { signal }),
+        { keepsWhatIsDone: true },
+      );
+      outcome.catch(() => undefined);
+
+      // Act: past the deadline and the time an aborted call has to answer
+      await vi.advanceTimersByTimeAsync(160 + ABORTED_ANSWER_MS);
+
+      // Assess: the five never written are reported so; the 25 written are kept
+      await expect(outcome).resolves.toEqual(
+        puts.slice(25).map((e) => ({ taskId: e.task.taskId, maybeWritten: false })),
+      );
+    } finally {
+      vi.useRealTimers();
+    }
   });
 });
 

@@ -1,4 +1,5 @@
 import { randomUUID } from "node:crypto";
+import type { SQSClient } from "@aws-sdk/client-sqs";
 import { describe, expect, it } from "vitest";
 import type {
   IdempotencyClaim,
@@ -9,6 +10,7 @@ import type {
 import { SqsTimerQueue } from "#shared/adapters/timer-queue.js";
 import { parseConfig } from "#shared/config/index.js";
 import { sweepShardOf } from "#shared/domain/sweep.js";
+import { CLEAN_UP_RESERVE_MS } from "#shared/services/add-task.js";
 import { addTasksBatch } from "#shared/services/add-tasks-batch.js";
 import { fakeSqs } from "../../support/fakes/sqs-client.js";
 import { hungWrite } from "../../support/hung-write.js";
@@ -339,6 +341,72 @@ describe("addTasksBatch: the batched path", () => {
     expect(answer.results.map((r) => r.status)).toEqual([...Array(25).fill(201), ...Array(5).fill(503)]);
     expect(f.timerQueue.armed).toHaveLength(25);
     expect(f.store.tasks.size).toBe(25);
+  });
+
+  it("arms the items written when another write call hangs past the deadline, as the invocation's time runs out", async () => {
+    // Prepare: the first 25 are written, the second call hangs until given up; the invocation's time runs down
+    // with the clock, and each SendMessageBatch takes a network round trip to answer
+    const f = batchFixture();
+    const putNewMany = f.store.putNewMany.bind(f.store);
+    f.store.putNewMany = async (entries, options) => {
+      await putNewMany(entries.slice(0, 25));
+      await new Promise((resolve) => options?.signal?.addEventListener("abort", resolve));
+      return entries.slice(25).map((e) => ({ taskId: e.task.taskId, maybeWritten: true }));
+    };
+    const { client, sent } = fakeSqs(
+      () => new Promise((resolve) => setTimeout(() => resolve({ Failed: [] }), 10)),
+    );
+    const deadline = Date.now() + CLEAN_UP_RESERVE_MS + 1_100;
+    const deps = {
+      ...f.deps,
+      timerQueue: new SqsTimerQueue(client, "https://sqs.local/timer"),
+      timeLeftMs: () => deadline - Date.now(),
+    };
+    const tasks = Array.from({ length: 30 }, () => item());
+
+    // Act
+    const answer = await addTasksBatch(deps, { tasks });
+
+    // Assess: the 25 written are armed and accepted (not removed for want of time to arm them); the hung five
+    // are refused and removed
+    expect(answer.results.map((r) => r.status)).toEqual([...Array(25).fill(201), ...Array(5).fill(503)]);
+    const armed = sent.flatMap((call) =>
+      (call.input.Entries as { MessageBody: string }[]).map((e) => e.MessageBody),
+    );
+    expect(armed).toHaveLength(25);
+    expect(f.store.tasks.size).toBe(25);
+  });
+
+  it("arms 100 items on one deadline signal without Node's listener-leak warning", async () => {
+    // Prepare: ten SendMessageBatch calls side by side on the step's signal, each listened to by the adapter and,
+    // as the SDK's request handler and the local transport do, by the transport until it answers
+    const f = batchFixture();
+    const warnings: string[] = [];
+    const onWarning = (warning: Error) => warnings.push(warning.name);
+    process.on("warning", onWarning);
+    const sqs = {
+      send: async (_command: unknown, options?: { abortSignal?: AbortSignal }) => {
+        const onAbort = () => undefined;
+        options?.abortSignal?.addEventListener("abort", onAbort, { once: true });
+        await new Promise((resolve) => setTimeout(resolve, 1));
+        options?.abortSignal?.removeEventListener("abort", onAbort);
+        return { Failed: [] };
+      },
+    } as unknown as SQSClient;
+    const deps = {
+      ...f.deps,
+      timerQueue: new SqsTimerQueue(sqs, "https://sqs.local/timer"),
+      timeLeftMs: () => 10_000,
+    };
+
+    // Act
+    const answer = await addTasksBatch(deps, { tasks: Array.from({ length: 100 }, () => item()) });
+    await new Promise((resolve) => setImmediate(resolve));
+    process.off("warning", onWarning);
+
+    // Assess: all armed, and no "possible EventTarget memory leak" in the function's log
+    expect(answer).toMatchObject({ added: 100 });
+    expect(warnings).not.toContain("MaxListenersExceededWarning");
   });
 
   it("leaves an unarmed item to the sweeper when its removal fails too", async () => {

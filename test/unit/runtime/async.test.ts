@@ -1,5 +1,5 @@
-import { describe, expect, it } from "vitest";
-import { untilAborted } from "#shared/runtime/async.js";
+import { describe, expect, it, vi } from "vitest";
+import { inRounds, untilAborted } from "#shared/runtime/async.js";
 
 const never = () => new Promise<never>(() => undefined);
 
@@ -55,5 +55,35 @@ describe("untilAborted", () => {
 
     // Assess
     expect(listeners).toBe(0);
+  });
+});
+
+describe("inRounds", () => {
+  it("calls send at once when its signal aborts during the back-off, so send can give the rest up", async () => {
+    // Prepare: the first round leaves everything to do; the back-off before the next is cut short
+    vi.useFakeTimers();
+    try {
+      const abort = new AbortController();
+      const rounds: boolean[] = [];
+      const outcome = inRounds(
+        ["a", "b"],
+        3,
+        async (pending) => {
+          rounds.push(abort.signal.aborted);
+          return abort.signal.aborted ? [] : pending;
+        },
+        abort.signal,
+      );
+      await vi.advanceTimersByTimeAsync(0);
+
+      // Act: aborted, and no time passes
+      abort.abort();
+
+      // Assess: the second round ran, seeing the abort
+      await expect(outcome).resolves.toEqual([]);
+      expect(rounds).toEqual([false, true]);
+    } finally {
+      vi.useRealTimers();
+    }
   });
 });

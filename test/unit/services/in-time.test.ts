@@ -67,4 +67,25 @@ describe("inTime", () => {
     expect(settledBefore).toBe(false);
     await expect(outcome).rejects.toMatchObject({ name: "TimeoutError" });
   });
+
+  it("reserveMs: gives the call up that long before the end instead of the clean-up's reserve", async () => {
+    // Prepare: a step with work after it besides the clean-up keeps 500 ms more of the invocation
+    let signal: AbortSignal | undefined;
+    const outcome = inTime(
+      deps,
+      (s) => {
+        signal = s;
+        return never();
+      },
+      { reserveMs: CLEAN_UP_RESERVE_MS + 500 },
+    );
+    const assessed = expect(outcome).rejects.toMatchObject({ name: "TimeoutError" });
+
+    // Act
+    await vi.advanceTimersByTimeAsync(500);
+
+    // Assess
+    await assessed;
+    expect(signal?.aborted).toBe(true);
+  });
 });
