@@ -34,8 +34,8 @@ async function addRaw(tasks: readonly unknown[]): Promise<AddTasksBatchResponse>
   return answer.json as unknown as AddTasksBatchResponse;
 }
 
-/** A fault seed whose first three SendMessageBatch draws at rate 0.5 hang some calls and not all (found by trying). */
-const HANGS_ONE_OF_THREE_SEED = 1;
+/** A fault seed whose first three draws at rate 0.5 hang some calls and not all, for each operation used (found by trying). */
+const HANGS_SOME_OF_THREE_SEED = 1;
 
 const nextWholeSecond = (aheadMs: number) =>
   new Date(Math.ceil((Date.now() + aheadMs) / 1000) * 1000).toISOString();
@@ -61,6 +61,15 @@ function mixedBatch(run: string, dueAt: string) {
     callback: { url },
     ...(n % 4 === 3 ? { idempotency_key: `${run}-${n}` } : {}),
   }));
+}
+
+/** `n` near-term items without keys, each a lane of its own. */
+function plainBatch(run: string, dueAt: string, n: number) {
+  return mixedBatch(run, dueAt)
+    .concat(mixedBatch(`${run}-more`, dueAt))
+    .concat(mixedBatch(`${run}-yet-more`, dueAt))
+    .filter((t) => !("idempotency_key" in t))
+    .slice(0, n);
 }
 
 describe("POST /v1/tasks/batch under injected faults", () => {
@@ -135,41 +144,45 @@ describe("POST /v1/tasks/batch under injected faults", () => {
     expect(delivered).toHaveLength(40);
   });
 
-  it("one SendMessageBatch of several hangs past the add's deadline: only its ten items answer 503 and are gone; the others answer 201 and are delivered once", async () => {
-    // Prepare: 30 plain items arm in three calls of ten; the seed's draws hang some of the calls (never answered
-    // while the add runs, never forwarded) and answer the others
-    const run = randomUUID();
-    // Due after the add's deadline (its function's 10 s), so no relay call meets the faults
-    const tasks = mixedBatch(run, nextWholeSecond(12_000))
-      .filter((t) => !("idempotency_key" in t))
-      .slice(0, 30);
-    await h.cloud.faults?.set({
-      seed: HANGS_ONE_OF_THREE_SEED,
-      timeoutMs: 60_000,
-      services: { sqs: { operations: { SendMessageBatch: { timeout: 0.5 } } } },
-    });
+  it.each([
+    ["SendMessageBatch", "sqs", 10],
+    ["BatchWriteItem", "dynamodb", 25],
+  ] as const)(
+    "one %s call of three hangs past the add's deadline: only its items answer 503 and are gone; the others answer 201 and are delivered once",
+    async (operation, service, perCall) => {
+      // Prepare: plain items in three calls; the seed's draws hang some calls (never answered while the add runs,
+      // never forwarded) and answer the others. Due after the add's deadline (its function's 10 s), so no relay
+      // call meets the faults.
+      const run = randomUUID();
+      const tasks = plainBatch(run, nextWholeSecond(12_000), 3 * perCall);
+      await h.cloud.faults?.set({
+        seed: HANGS_SOME_OF_THREE_SEED,
+        timeoutMs: 60_000,
+        services: { [service]: { operations: { [operation]: { timeout: 0.5 } } } },
+      });
 
-    // Act
-    const answer = await addRaw(tasks);
-    await h.cloud.faults?.set({ rates: {} });
-    const added = answer.results.flatMap((r, i) => (r.status === 201 ? [{ id: r.task_id ?? "", i }] : []));
-    await h.receiver.waitFor(() => added.every(({ id }) => h.receiver.forTask(id).length > 0));
+      // Act
+      const answer = await addRaw(tasks);
+      await h.cloud.faults?.set({ rates: {} });
+      const added = answer.results.flatMap((r, i) => (r.status === 201 ? [{ id: r.task_id ?? "", i }] : []));
+      await h.receiver.waitFor(() => added.every(({ id }) => h.receiver.forTask(id).length > 0));
 
-    // Assess: each call's ten items share one answer; some calls hung, some answered
-    const statuses = answer.results.map((r) => r.status);
-    const perCall = [0, 10, 20].map((start) => new Set(statuses.slice(start, start + 10)));
-    expect(perCall.every((call) => call.size === 1)).toBe(true);
-    expect(new Set(statuses)).toEqual(new Set([201, 503]));
-    for (const [i, result] of answer.results.entries()) {
-      if (result.status === 503) expect(result.error).toMatchObject({ code: "service_unavailable" });
-      else
-        expect(h.receiver.forTask(result.task_id ?? "").map((r) => r.json.content)).toEqual([
-          tasks[i]?.content,
-        ]);
-    }
-    const left = await taskItemsOf(run);
-    expect(left.map((t) => t.taskId).sort()).toEqual(added.map((a) => a.id).sort());
-  });
+      // Assess: each call's items share one answer; some calls hung, some answered
+      const statuses = answer.results.map((r) => r.status);
+      const calls = [0, 1, 2].map((c) => new Set(statuses.slice(c * perCall, (c + 1) * perCall)));
+      expect(calls.every((call) => call.size === 1)).toBe(true);
+      expect(new Set(statuses)).toEqual(new Set([201, 503]));
+      for (const [i, result] of answer.results.entries()) {
+        if (result.status === 503) expect(result.error).toMatchObject({ code: "service_unavailable" });
+        else
+          expect(h.receiver.forTask(result.task_id ?? "").map((r) => r.json.content)).toEqual([
+            tasks[i]?.content,
+          ]);
+      }
+      const left = await taskItemsOf(run);
+      expect(left.map((t) => t.taskId).sort()).toEqual(added.map((a) => a.id).sort());
+    },
+  );
 
   it("every PartiQL statement fails (no claim made, no keyed task written): the keyed items fall back to the single add and answer 201, delivered exactly as sent", async () => {
     // Prepare
