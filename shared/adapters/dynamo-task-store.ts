@@ -443,10 +443,15 @@ export class DynamoAddStore
     return this.putIfAbsent(this.newTaskItem(task, options.sweepIndex), options.signal);
   }
 
-  async enterSweepIndex(taskId: string): Promise<boolean> {
-    return this.transition(taskId, UNFINISHED_STATUSES, `SET ${ENTER_SWEEP_INDEX}`, {
-      ":sweepShard": sweepShardOf(taskId),
-    });
+  async enterSweepIndex(taskId: string, options?: AbortOptions): Promise<boolean> {
+    return this.transition(
+      taskId,
+      UNFINISHED_STATUSES,
+      `SET ${ENTER_SWEEP_INDEX}`,
+      { ":sweepShard": sweepShardOf(taskId) },
+      {},
+      options?.signal,
+    );
   }
 
   async cancel(taskId: string, nowMs: number, expiresAt: number): Promise<CancelOutcome> {
@@ -528,18 +533,22 @@ export class DynamoAddStore
     return fromWire<TaskRecord>(stored);
   }
 
-  async removeScheduled(taskId: string): Promise<boolean> {
+  async removeScheduled(taskId: string, options?: AbortOptions): Promise<boolean> {
     const key = parseTaskId(taskId);
     if (!key) return false;
     return conditional(
       this.client.send(
-        new DeleteItemCommand({
-          TableName: this.table,
-          Key: toWire({ pk: key.pk, sk: key.sk }),
-          ConditionExpression: "#status = :scheduled",
-          ExpressionAttributeNames: { "#status": "status" },
-          ExpressionAttributeValues: toWire({ ":scheduled": "scheduled" satisfies TaskStatus }),
-        }),
+        ...abortableCall(
+          this.client,
+          new DeleteItemCommand({
+            TableName: this.table,
+            Key: toWire({ pk: key.pk, sk: key.sk }),
+            ConditionExpression: "#status = :scheduled",
+            ExpressionAttributeNames: { "#status": "status" },
+            ExpressionAttributeValues: toWire({ ":scheduled": "scheduled" satisfies TaskStatus }),
+          }),
+          options?.signal,
+        ),
       ),
     );
   }
@@ -640,18 +649,23 @@ export class DynamoAddStore
     update: string,
     values: Record<string, unknown>,
     names: Record<string, string> = {},
+    signal?: AbortSignal,
   ): Promise<boolean> {
     const fromNames = from.map((_, i) => `:from${i}`);
-    return this.conditionalUpdate(taskId, {
-      UpdateExpression: update,
-      ConditionExpression:
-        fromNames.length === 1 ? `#status = ${fromNames[0]}` : `#status IN (${fromNames.join(", ")})`,
-      ExpressionAttributeNames: { "#status": "status", ...names },
-      ExpressionAttributeValues: toWire({
-        ...Object.fromEntries(from.map((status, i) => [`:from${i}`, status])),
-        ...values,
-      }),
-    });
+    return this.conditionalUpdate(
+      taskId,
+      {
+        UpdateExpression: update,
+        ConditionExpression:
+          fromNames.length === 1 ? `#status = ${fromNames[0]}` : `#status IN (${fromNames.join(", ")})`,
+        ExpressionAttributeNames: { "#status": "status", ...names },
+        ExpressionAttributeValues: toWire({
+          ...Object.fromEntries(from.map((status, i) => [`:from${i}`, status])),
+          ...values,
+        }),
+      },
+      signal,
+    );
   }
 
   /** A conditional UpdateItem of a task's item; false when the task is missing or the condition refused it. */

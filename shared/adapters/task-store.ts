@@ -307,16 +307,18 @@ export interface TaskStore extends DestinationStore {
   insertNewMany(entries: readonly NewTaskEntry[], options?: AbortOptions): Promise<PutManyFailure[]>;
   /**
    * Puts an unfinished task in the sweep index (a task that left the near-term happy path without a write of
-   * its own that would carry it); false when the task is finished or missing.
+   * its own that would carry it); false when the task is finished or missing. `signal`
+   * aborts it (an add's clean-up given up near its deadline).
    */
-  enterSweepIndex(taskId: string): Promise<boolean>;
+  enterSweepIndex(taskId: string, options?: AbortOptions): Promise<boolean>;
   /** Strongly consistent read; `signal` aborts it (deliver's step given up by its watchdog). */
   get(taskId: string, options?: AbortOptions): Promise<TaskRecord | undefined>;
   /**
    * Removes a task that is still `scheduled` (used when arming its timer failed and the add is refused); false
-   * when there was none to remove (missing, or moved on).
+   * when there was none to remove (missing, or moved on). `signal` aborts it (an add's clean-up given up near its
+   * deadline).
    */
-  removeScheduled(taskId: string): Promise<boolean>;
+  removeScheduled(taskId: string, options?: AbortOptions): Promise<boolean>;
   /**
    * Claims a key: `claimed` when no live claim of it exists, or when the live one is this very claim (same task id
    * and hash: the write's answer was lost and the retry met it); otherwise `existing` with what the claim holds.

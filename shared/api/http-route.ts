@@ -3,6 +3,7 @@ import { injectLambdaContext } from "@aws-lambda-powertools/logger/middleware";
 import middy, { type MiddlewareObj, type MiddyfiedHandler } from "@middy/core";
 import httpHeaderNormalizer from "@middy/http-header-normalizer";
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2, Context } from "aws-lambda";
+import { EARLY_ANSWER_MS } from "#shared/api/early-answer.js";
 import { type HttpError, serviceUnavailable } from "#shared/api/errors.js";
 import { jsonResponse } from "./json-response.js";
 import { errorResponder } from "./middleware/error-responder.js";
@@ -72,7 +73,7 @@ export interface RouteOptions {
   readonly idempotencyKey?: boolean;
   /**
    * Answer this long before the Lambda deadline (a 503 the client can retry) instead of letting Lambda kill
-   * the invocation, which API Gateway would turn into a bodyless 500.
+   * the invocation, which API Gateway would turn into a bodyless 500. `EARLY_ANSWER_MS` by default.
    */
   readonly timeoutEarlyMs?: number;
   /**
@@ -94,7 +95,7 @@ export function httpRoute(
   handle: (request: HttpRequest) => Promise<HttpResult>,
 ): HttpHandler {
   const route = middy<APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2, Error, Context>({
-    timeoutEarlyInMillis: options.timeoutEarlyMs ?? 500,
+    timeoutEarlyInMillis: options.timeoutEarlyMs ?? EARLY_ANSWER_MS,
     timeoutEarlyResponse: () => {
       throw options.timeoutError?.() ?? serviceUnavailable("the request timed out; retry it");
     },

@@ -4,6 +4,7 @@ import { decodeTime } from "ulid";
 import type { TaskScheduler } from "#shared/adapters/task-scheduler.js";
 import type { TaskStore } from "#shared/adapters/task-store.js";
 import type { TimerQueue } from "#shared/adapters/timer-queue.js";
+import { EARLY_ANSWER_MS } from "#shared/api/early-answer.js";
 import {
   fanOutCallback,
   idempotencyConflict,
@@ -282,7 +283,7 @@ async function writeOrRemove(deps: AddTaskDeps, task: TaskRecord): Promise<"crea
   } catch (error) {
     if (task.idempotencyKey === undefined) {
       try {
-        await deps.store.removeScheduled(task.taskId);
+        await cleanUpCall(deps, (signal) => deps.store.removeScheduled(task.taskId, { signal }));
       } catch (cleanupError) {
         deps.onError?.("removing a task whose write failed failed", cleanupError, task.taskId);
         await leaveForTheSweeper(deps, task.taskId);
@@ -299,11 +300,11 @@ async function writeOrRemove(deps: AddTaskDeps, task: TaskRecord): Promise<"crea
  * not told 2xx, so no acknowledged task depends on it; a missing task is simply not indexed.
  */
 export async function leaveForTheSweeper(
-  deps: Pick<AddTaskDeps, "store" | "onError">,
+  deps: Pick<AddTaskDeps, "store" | "onError" | "timeLeftMs">,
   taskId: string,
 ): Promise<void> {
   try {
-    await deps.store.enterSweepIndex(taskId);
+    await cleanUpCall(deps, (signal) => deps.store.enterSweepIndex(taskId, { signal }));
   } catch (error) {
     deps.onError?.("indexing an unarmed task for the sweeper failed", error, taskId);
   }
@@ -517,12 +518,12 @@ async function armOrRemove(deps: AddTaskDeps, task: TaskRecord): Promise<TaskSta
  * again, delivered twice. When the removal fails, the task goes to the sweeper (README: a 503 whose clean-up failed).
  */
 export async function removeUnarmed(
-  deps: Pick<AddTaskDeps, "store" | "onError">,
+  deps: Pick<AddTaskDeps, "store" | "onError" | "timeLeftMs">,
   taskId: string,
   failedMessage = "removing an unarmed task failed",
 ): Promise<"removed" | { readonly fired: true; readonly status: TaskStatus }> {
   try {
-    if (await deps.store.removeScheduled(taskId)) return "removed";
+    if (await cleanUpCall(deps, (signal) => deps.store.removeScheduled(taskId, { signal }))) return "removed";
   } catch (cleanupError) {
     deps.onError?.(failedMessage, cleanupError, taskId);
     await leaveForTheSweeper(deps, taskId);
@@ -530,7 +531,9 @@ export async function removeUnarmed(
   }
   // Refused: missing (never written) or moved on. One read, on this rare path only. Only the timer's way moves a
   // task to these; a cancel (a group cancel lists it) or a reschedule keeps the 503.
-  const current = await deps.store.get(taskId).catch(() => undefined);
+  const current = await cleanUpCall(deps, (signal) => deps.store.get(taskId, { signal })).catch(
+    () => undefined,
+  );
   if (current === undefined || !ON_ITS_WAY.has(current.status)) return "removed";
   deps.onError?.("an unarmed task's timer fired after all; answered as accepted", undefined, taskId);
   return { fired: true, status: current.status };
@@ -541,9 +544,30 @@ export const ON_ITS_WAY: ReadonlySet<TaskStatus> = new Set(["queued", "deliverin
 
 /**
  * What an add keeps of its invocation for its clean-up after a call it gave up on: one conditional delete or
- * update (milliseconds; the rest is margin), before the route's own early answer 500 ms before the deadline.
+ * update (milliseconds; the rest is margin), before the route's own early answer (`EARLY_ANSWER_MS` before the
+ * deadline).
  */
 export const CLEAN_UP_RESERVE_MS = 2_000;
+
+/**
+ * What a clean-up call leaves of the invocation when it is given up (`cleanUpCall`): the route's early answer and a
+ * margin for the items' answers to be made and sent before it.
+ */
+export const CLEAN_UP_CALL_RESERVE_MS = EARLY_ANSWER_MS + 250;
+
+/**
+ * A clean-up call (a removal, the read after a refused one, a sweep index entry) under `inTime`, given up — and
+ * aborted — `CLEAN_UP_CALL_RESERVE_MS` before the end, and failing then as it fails on an error. Unbounded, one that
+ * hung (the degraded table that had the add give its call up in the first place) ran past the route's early answer,
+ * a 503 "retry" for the whole request: for a batch, over items already answered 201 — written and armed, so
+ * delivered —, which a client without idempotency keys then added again.
+ */
+function cleanUpCall<T>(
+  deps: Pick<AddTaskDeps, "timeLeftMs">,
+  call: (signal: AbortSignal) => Promise<T>,
+): Promise<T> {
+  return inTime(deps, call, { reserveMs: CLEAN_UP_CALL_RESERVE_MS });
+}
 
 /**
  * `call`, or a failure once the invocation has only `CLEAN_UP_RESERVE_MS` left. An AWS call can hang far longer

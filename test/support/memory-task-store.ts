@@ -107,7 +107,7 @@ export class MemoryTaskStore implements TaskStore {
     return task && structuredClone(task);
   }
 
-  async removeScheduled(taskId: string): Promise<boolean> {
+  async removeScheduled(taskId: string, _options?: AbortOptions): Promise<boolean> {
     return this.tasks.get(taskId)?.status === "scheduled" && this.tasks.delete(taskId);
   }
 
@@ -353,7 +353,7 @@ export class MemoryTaskStore implements TaskStore {
     return code;
   }
 
-  async enterSweepIndex(taskId: string): Promise<boolean> {
+  async enterSweepIndex(taskId: string, _options?: AbortOptions): Promise<boolean> {
     const task = this.tasks.get(taskId);
     if (!task || !UNFINISHED_STATUSES.includes(task.status)) return false;
     this.tasks.set(taskId, indexed(task));

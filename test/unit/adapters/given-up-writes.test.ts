@@ -66,6 +66,20 @@ describe("task writes an add may give up", () => {
   });
 });
 
+describe("an add's clean-up calls it may give up", () => {
+  it("removeScheduled and enterSweepIndex pass their signal to the DeleteItem and the UpdateItem", async () => {
+    const { client, sent } = recordingClient();
+    const signal = new AbortController().signal;
+    const store = new DynamoAddStore({ client, tableName: "tasks" });
+    await store.removeScheduled(task().taskId, { signal });
+    await store.enterSweepIndex(task().taskId, { signal });
+    expect(sent).toEqual([
+      { command: "DeleteItemCommand", options: { abortSignal: signal } },
+      { command: "UpdateItemCommand", options: { abortSignal: signal } },
+    ]);
+  });
+});
+
 /**
  * A batch add keeps the items written by its deadline (`inTime`'s `keepsWhatIsDone`): aborted, the batch writes
  * answer at once, the hung call's items perhaps written, the answered calls' items written.

@@ -1,6 +1,6 @@
 import { randomUUID } from "node:crypto";
 import type { SQSClient } from "@aws-sdk/client-sqs";
-import { describe, expect, it } from "vitest";
+import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 import type {
   IdempotencyClaim,
   IdempotencyOutcome,
@@ -8,6 +8,7 @@ import type {
   PutManyFailure,
 } from "#shared/adapters/task-store.js";
 import { SqsTimerQueue } from "#shared/adapters/timer-queue.js";
+import { EARLY_ANSWER_MS } from "#shared/api/early-answer.js";
 import { parseConfig } from "#shared/config/index.js";
 import { sweepShardOf } from "#shared/domain/sweep.js";
 import { CLEAN_UP_RESERVE_MS } from "#shared/services/add-task.js";
@@ -450,6 +451,86 @@ describe("addTasksBatch: the batched path", () => {
     const kept = [...f.store.tasks.values()][0];
     expect(kept?.sweepShard).toBe(sweepShardOf(kept?.taskId ?? ""));
     expect(kept?.taskId).toBe(f.scheduler.created[0]?.taskId);
+  });
+});
+
+/**
+ * The batch's clean-up after a call it gave up on (a removal, its read, an index entry) under a degraded table: the
+ * items are answered before the route's early answer (a 503 "retry" for the whole request, which would cover items
+ * already answered 201 — written and armed, so delivered — and have a client without keys add them twice).
+ */
+describe("addTasksBatch: its clean-up hangs", () => {
+  const TIME_LEFT_MS = 10_000;
+  const never = () => new Promise<never>(() => undefined);
+  beforeEach(() => {
+    vi.useFakeTimers();
+  });
+  afterEach(() => {
+    vi.useRealTimers();
+  });
+
+  /** The invocation's time left, running down with the clock, and the route's early answer on the same deadline. */
+  function invocation() {
+    const deadline = Date.now() + TIME_LEFT_MS;
+    const earlyAnswer = new Promise<"early answer">((resolve) =>
+      setTimeout(() => resolve("early answer"), TIME_LEFT_MS - EARLY_ANSWER_MS),
+    );
+    return { timeLeftMs: () => deadline - Date.now(), earlyAnswer };
+  }
+
+  /** Three Scheduler-path items; the second one's CreateSchedule never answers (given up near the deadline). */
+  function secondArmHangs(f: ReturnType<typeof batchFixture>) {
+    const create = f.scheduler.createTaskSchedule.bind(f.scheduler);
+    let calls = 0;
+    f.scheduler.createTaskSchedule = (request) => (++calls === 2 ? never() : create(request));
+  }
+
+  it("answers the armed items 201 and the given-up one 503 before the route's early answer when its removal hangs", async () => {
+    // Prepare: the given-up item's conditional delete never answers either
+    const f = batchFixture();
+    secondArmHangs(f);
+    let removal: AbortSignal | undefined;
+    f.store.removeScheduled = (_taskId, options) => {
+      removal = options?.signal;
+      return never();
+    };
+    const { timeLeftMs, earlyAnswer } = invocation();
+    const tasks = [0, 1, 2].map(() => item({ delay_seconds: 3_000 }));
+
+    // Act
+    const answer = Promise.race([addTasksBatch({ ...f.deps, timeLeftMs }, { tasks }), earlyAnswer]);
+    await vi.advanceTimersByTimeAsync(TIME_LEFT_MS);
+
+    // Assess: the items answered, not the route's 503; the removal given up as a failed one, and aborted
+    const outcome = await answer;
+    expect(outcome).not.toBe("early answer");
+    expect(outcome === "early answer" ? [] : outcome.results.map((r) => r.status)).toEqual([201, 503, 201]);
+    expect(f.errors).toContain("removing an unaccepted batch item failed");
+    expect(removal?.aborted).toBe(true);
+  });
+
+  it("answers the armed items 201 and the given-up keyed one 503 before the route's early answer when its sweep index entry hangs", async () => {
+    // Prepare: keyed items, so the given-up one is kept for its retry and put in the sweep index, which hangs
+    const f = batchFixture();
+    secondArmHangs(f);
+    let indexing: AbortSignal | undefined;
+    f.store.enterSweepIndex = (_taskId, options) => {
+      indexing = options?.signal;
+      return never();
+    };
+    const { timeLeftMs, earlyAnswer } = invocation();
+    const tasks = [0, 1, 2].map(() => keyed({ delay_seconds: 3_000 }));
+
+    // Act
+    const answer = Promise.race([addTasksBatch({ ...f.deps, timeLeftMs }, { tasks }), earlyAnswer]);
+    await vi.advanceTimersByTimeAsync(TIME_LEFT_MS);
+
+    // Assess
+    const outcome = await answer;
+    expect(outcome).not.toBe("early answer");
+    expect(outcome === "early answer" ? [] : outcome.results.map((r) => r.status)).toEqual([201, 503, 201]);
+    expect(f.errors).toContain("indexing an unarmed task for the sweeper failed");
+    expect(indexing?.aborted).toBe(true);
   });
 });
 
