@@ -302,9 +302,10 @@ async function writeOrRemove(deps: AddTaskDeps, task: TaskRecord): Promise<"crea
 export async function leaveForTheSweeper(
   deps: Pick<AddTaskDeps, "store" | "onError" | "timeLeftMs">,
   taskId: string,
+  reserveMs = CLEAN_UP_CALL_RESERVE_MS,
 ): Promise<void> {
   try {
-    await cleanUpCall(deps, (signal) => deps.store.enterSweepIndex(taskId, { signal }));
+    await cleanUpCall(deps, (signal) => deps.store.enterSweepIndex(taskId, { signal }), reserveMs);
   } catch (error) {
     deps.onError?.("indexing an unarmed task for the sweeper failed", error, taskId);
   }
@@ -516,24 +517,26 @@ async function armOrRemove(deps: AddTaskDeps, task: TaskRecord): Promise<TaskSta
  * deliver has the task, so it was accepted and is answered so (201, with that status: `scheduled` would tell the
  * client a task still to come that may already be delivered); a 503 "not accepted" would have the client add it
  * again, delivered twice. When the removal fails, the task goes to the sweeper (README: a 503 whose clean-up failed).
+ * `reserveMs`: as `cleanUpCall`'s.
  */
 export async function removeUnarmed(
   deps: Pick<AddTaskDeps, "store" | "onError" | "timeLeftMs">,
   taskId: string,
   failedMessage = "removing an unarmed task failed",
+  reserveMs = CLEAN_UP_CALL_RESERVE_MS,
 ): Promise<"removed" | { readonly fired: true; readonly status: TaskStatus }> {
   try {
-    if (await cleanUpCall(deps, (signal) => deps.store.removeScheduled(taskId, { signal }))) return "removed";
+    const removal = (signal: AbortSignal) => deps.store.removeScheduled(taskId, { signal });
+    if (await cleanUpCall(deps, removal, reserveMs)) return "removed";
   } catch (cleanupError) {
     deps.onError?.(failedMessage, cleanupError, taskId);
-    await leaveForTheSweeper(deps, taskId);
+    await leaveForTheSweeper(deps, taskId, reserveMs);
     return "removed";
   }
   // Refused: missing (never written) or moved on. One read, on this rare path only. Only the timer's way moves a
   // task to these; a cancel (a group cancel lists it) or a reschedule keeps the 503.
-  const current = await cleanUpCall(deps, (signal) => deps.store.get(taskId, { signal })).catch(
-    () => undefined,
-  );
+  const read = (signal: AbortSignal) => deps.store.get(taskId, { signal });
+  const current = await cleanUpCall(deps, read, reserveMs).catch(() => undefined);
   if (current === undefined || !ON_ITS_WAY.has(current.status)) return "removed";
   deps.onError?.("an unarmed task's timer fired after all; answered as accepted", undefined, taskId);
   return { fired: true, status: current.status };
@@ -560,13 +563,15 @@ export const CLEAN_UP_CALL_RESERVE_MS = EARLY_ANSWER_MS + 250;
  * aborted — `CLEAN_UP_CALL_RESERVE_MS` before the end, and failing then as it fails on an error. Unbounded, one that
  * hung (the degraded table that had the add give its call up in the first place) ran past the route's early answer,
  * a 503 "retry" for the whole request: for a batch, over items already answered 201 — written and armed, so
- * delivered —, which a client without idempotency keys then added again.
+ * delivered —, which a client without idempotency keys then added again. `reserveMs`: more, for a clean-up with
+ * work after it (the batch add's writes': the arms of the tasks written).
  */
 function cleanUpCall<T>(
   deps: Pick<AddTaskDeps, "timeLeftMs">,
   call: (signal: AbortSignal) => Promise<T>,
+  reserveMs = CLEAN_UP_CALL_RESERVE_MS,
 ): Promise<T> {
-  return inTime(deps, call, { reserveMs: CLEAN_UP_CALL_RESERVE_MS });
+  return inTime(deps, call, { reserveMs });
 }
 
 /**

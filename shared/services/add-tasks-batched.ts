@@ -62,6 +62,13 @@ const FALLBACK_CONCURRENCY = 10;
  * (150 ms), or ten rounds of CreateSchedule calls.
  */
 const ARMING_RESERVE_MS = 1_000;
+/**
+ * What the clean-up of the items not written leaves of the invocation when it hangs (`cleanUpCall`): half the
+ * arming reserve for the arms after it. Given up only at the route's early answer, as the arms' own clean-up is, it
+ * left the tasks written no time to be armed (their arms given up as they went out, a timer perhaps landing for a
+ * task then answered 503 "not accepted"), and every item answered 503.
+ */
+const WRITES_CLEAN_UP_RESERVE_MS = CLEAN_UP_RESERVE_MS + ARMING_RESERVE_MS / 2;
 
 /** One item's outcome: its answer, by its index in the request. */
 export type IndexedResult = readonly [index: number, result: BatchItemResult];
@@ -455,12 +462,14 @@ async function writeAll(
     async ({ index, task }) => {
       deps.onError?.("writing a batch item failed; answered 503 for it", undefined, task.taskId);
       if (task.idempotencyKey !== undefined) {
-        await leaveForTheSweeper(deps, task.taskId);
+        await leaveForTheSweeper(deps, task.taskId, WRITES_CLEAN_UP_RESERVE_MS);
         results.push([index, unavailableItem("could not store the task; retry it with its idempotency key")]);
         return;
       }
       // Never armed, so it cannot have fired: removed, or left to the sweeper when the removal fails.
-      if (failed.get(task.taskId)) await removeUnarmed(deps, task.taskId, UNACCEPTED_REMOVAL_FAILED);
+      if (failed.get(task.taskId)) {
+        await removeUnarmed(deps, task.taskId, UNACCEPTED_REMOVAL_FAILED, WRITES_CLEAN_UP_RESERVE_MS);
+      }
       results.push([index, unavailableItem("could not store the task; it was not accepted, retry it")]);
     },
     { concurrency: SCHEDULE_CONCURRENCY },

@@ -532,6 +532,35 @@ describe("addTasksBatch: its clean-up hangs", () => {
     expect(f.errors).toContain("indexing an unarmed task for the sweeper failed");
     expect(indexing?.aborted).toBe(true);
   });
+
+  it("arms the items written when the removal of a hung write call's items hangs too", async () => {
+    // Prepare: 30 items; the first 25 are written, the second call hangs until given up, and so does the removal
+    // of its five; each SendMessageBatch takes a network round trip to answer
+    const f = batchFixture();
+    const putNewMany = f.store.putNewMany.bind(f.store);
+    f.store.putNewMany = async (entries, options) => {
+      await putNewMany(entries.slice(0, 25));
+      await new Promise((resolve) => options?.signal?.addEventListener("abort", resolve));
+      return entries.slice(25).map((e) => ({ taskId: e.task.taskId, maybeWritten: true }));
+    };
+    f.store.removeScheduled = () => never();
+    const { client } = fakeSqs(() => new Promise((resolve) => setTimeout(() => resolve({ Failed: [] }), 10)));
+    const { timeLeftMs, earlyAnswer } = invocation();
+    const deps = { ...f.deps, timerQueue: new SqsTimerQueue(client, "https://sqs.local/timer"), timeLeftMs };
+    const tasks = Array.from({ length: 30 }, () => item());
+
+    // Act
+    const answer = Promise.race([addTasksBatch(deps, { tasks }), earlyAnswer]);
+    await vi.advanceTimersByTimeAsync(TIME_LEFT_MS);
+
+    // Assess: the 25 written are armed and accepted, not refused for want of time left after the hung removal
+    const outcome = await answer;
+    expect(outcome === "early answer" ? [] : outcome.results.map((r) => r.status)).toEqual([
+      ...Array(25).fill(201),
+      ...Array(5).fill(503),
+    ]);
+    expect(f.errors.filter((m) => m === "removing an unaccepted batch item failed")).toHaveLength(5);
+  });
 });
 
 describe("addTasksBatch: Scheduler-path items planned when armed", () => {
