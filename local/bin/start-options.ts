@@ -36,7 +36,7 @@ export function parseStartOptions(
     )
     .option(
       "--faults <rate>",
-      "inject throttling, 5xx, timeouts and dropped connections into this share of the functions' AWS calls (0-1)",
+      "inject throttling, 5xx, timeouts and dropped connections into this share of the functions' and event sources' AWS calls (0-1)",
       rate,
     )
     .option("--fault-seed <n>", "seed of the injected faults", integer, 1)
@@ -45,7 +45,7 @@ export function parseStartOptions(
       "runtime topic settings (the local AppConfig document): edit it while running, applied within a second",
       ".punctual/local-settings.json",
     )
-    .option("--verbose", "log every function and emulator message", false);
+    .option("--verbose", "log every function and emulator message, and the functions' metric lines", false);
   if (testing.exitOverride) program.exitOverride();
   if (testing.writeErr) program.configureOutput({ writeErr: testing.writeErr });
   return program.parse(argv as string[]).opts<StartOptions>();

@@ -52,7 +52,7 @@ process.stdout.write(
       : "  data           in memory (use --data <dir> to keep it)",
     ...(options.faults
       ? [
-          `  faults         ${(options.faults * 100).toFixed(1)} % of the functions' AWS calls fail (seed ${options.faultSeed})`,
+          `  faults         ${(options.faults * 100).toFixed(1)} % of the functions' and event sources' AWS calls fail (seed ${options.faultSeed})`,
         ]
       : []),
     "",
