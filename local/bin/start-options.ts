@@ -1,4 +1,6 @@
 import { Command, InvalidArgumentError, Option } from "commander";
+import { uniformFaultRates } from "#local/aws/faults.js";
+import type { LocalCloudOptions } from "#local/cloud/local-cloud.js";
 
 export interface StartOptions {
   readonly port: number;
@@ -34,7 +36,7 @@ export function parseStartOptions(
     )
     .option(
       "--faults <rate>",
-      "inject throttling, 5xx, timeouts and dropped connections into this share of the functions' AWS calls (0-1)",
+      "inject throttling, 5xx, timeouts and dropped connections into this share of the functions' and event sources' AWS calls (0-1)",
       rate,
     )
     .option("--fault-seed <n>", "seed of the injected faults", integer, 1)
@@ -43,10 +45,36 @@ export function parseStartOptions(
       "runtime topic settings (the local AppConfig document): edit it while running, applied within a second",
       ".punctual/local-settings.json",
     )
-    .option("--verbose", "log every function and emulator message", false);
+    .option("--verbose", "log every function and emulator message, and the functions' metric lines", false);
   if (testing.exitOverride) program.exitOverride();
   if (testing.writeErr) program.configureOutput({ writeErr: testing.writeErr });
   return program.parse(argv as string[]).opts<StartOptions>();
+}
+
+/**
+ * What `npm start` asks of the local cloud for these options. `--verbose` prints every line the cloud logs and the
+ * functions' EMF metric lines (README "Where it differs from AWS"), which are otherwise only kept for the console;
+ * without it, only the lines naming an error, a failure or the topic settings.
+ */
+export function localCloudOptions(
+  options: StartOptions,
+  io: { readonly signingSecret: string; readonly writeErr: (text: string) => void },
+): LocalCloudOptions {
+  return {
+    apiPort: options.port,
+    awsPort: options.awsPort,
+    firingWindowSeconds: options.firingWindow,
+    settingsFile: options.settings,
+    signingSecret: io.signingSecret,
+    printMetrics: options.verbose,
+    ...(options.data ? { dataDir: options.data } : {}),
+    ...(options.faults
+      ? { faults: { seed: options.faultSeed, rates: uniformFaultRates(options.faults) } }
+      : {}),
+    log: (line) => {
+      if (options.verbose || /error|fail|topic settings/i.test(line)) io.writeErr(`${line}\n`);
+    },
+  };
 }
 
 function portOption(flags: string, description: string, variable: string, fallback: number): Option {

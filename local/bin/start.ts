@@ -1,12 +1,11 @@
 /**
  * `npm start`: the whole Punctual pipeline on this machine, no Docker, no AWS account.
  */
-import { uniformFaultRates } from "#local/aws/faults.js";
 import { DEFAULT_LOCAL_SIGNING_SECRET, startLocalCloud } from "#local/cloud/local-cloud.js";
 import { startFailureMessage } from "#local/cloud/start-failure.js";
 import { quietNodeVersionWarning } from "#shared/runtime/node-version.js";
 import { ensureConsoleBuilt } from "../../console/build.js";
-import { parseStartOptions } from "./start-options.js";
+import { localCloudOptions, parseStartOptions } from "./start-options.js";
 import { stopOnSignals } from "./stop-on-signals.js";
 
 quietNodeVersionWarning();
@@ -15,20 +14,12 @@ const options = parseStartOptions(process.argv);
 const started = Date.now();
 // The console's page, built now (esbuild, ~100 ms) so the first visit is served at once.
 await ensureConsoleBuilt();
-const cloud = await startLocalCloud({
-  apiPort: options.port,
-  awsPort: options.awsPort,
-  firingWindowSeconds: options.firingWindow,
-  settingsFile: options.settings,
-  signingSecret: process.env.PUNCTUAL_SIGNING_SECRET ?? DEFAULT_LOCAL_SIGNING_SECRET,
-  ...(options.data ? { dataDir: options.data } : {}),
-  ...(options.faults
-    ? { faults: { seed: options.faultSeed, rates: uniformFaultRates(options.faults) } }
-    : {}),
-  log: (line) => {
-    if (options.verbose || /error|fail|topic settings/i.test(line)) process.stderr.write(`${line}\n`);
-  },
-}).catch((error: unknown) => {
+const cloud = await startLocalCloud(
+  localCloudOptions(options, {
+    signingSecret: process.env.PUNCTUAL_SIGNING_SECRET ?? DEFAULT_LOCAL_SIGNING_SECRET,
+    writeErr: (text) => process.stderr.write(text),
+  }),
+).catch((error: unknown) => {
   // A port taken or a data directory in use: one line saying what to do, not a stack trace.
   const message = startFailureMessage(error, { port: options.port, awsPort: options.awsPort });
   if (message === undefined) throw error;
@@ -61,7 +52,7 @@ process.stdout.write(
       : "  data           in memory (use --data <dir> to keep it)",
     ...(options.faults
       ? [
-          `  faults         ${(options.faults * 100).toFixed(1)} % of the functions' AWS calls fail (seed ${options.faultSeed})`,
+          `  faults         ${(options.faults * 100).toFixed(1)} % of the functions' and event sources' AWS calls fail (seed ${options.faultSeed})`,
         ]
       : []),
     "",

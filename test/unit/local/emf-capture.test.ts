@@ -89,6 +89,22 @@ describe("capturingEmf", () => {
     expect(run).not.toHaveBeenCalled();
   });
 
+  it("with print (npm start --verbose), keeps each line and prints it too", async () => {
+    // Prepare
+    process.env.POWERTOOLS_METRICS_DISABLED = "false";
+    const capturingEmf = await freshCapturingEmf();
+    const a: unknown[] = [];
+
+    // Act
+    const { printed } = await withTerminal(() =>
+      capturingEmf({ record: (d) => a.push(d), print: true }, handler)("p"),
+    );
+
+    // Assess
+    expect(a).toEqual([expect.objectContaining({ Topic: "p", DeliveryLateness: 42 })]);
+    expect(printed.map((line) => JSON.parse(line))).toEqual([expect.objectContaining({ Topic: "p" })]);
+  });
+
   it("gives the first cloud an invocation it began before a second cloud's sink existed", async () => {
     // Prepare
     process.env.POWERTOOLS_METRICS_DISABLED = "false";

@@ -1,5 +1,5 @@
 import { afterEach, describe, expect, it } from "vitest";
-import { parseStartOptions } from "#local/bin/start-options.js";
+import { localCloudOptions, parseStartOptions } from "#local/bin/start-options.js";
 
 const saved = { PORT: process.env.PORT, AWS_PORT: process.env.AWS_PORT };
 afterEach(() => {
@@ -58,5 +58,44 @@ describe("npm start's options", () => {
       verbose: false,
     });
     expect(parse(["--data", "d", "--faults", "0.1"])).toMatchObject({ data: "d", faults: 0.1 });
+  });
+
+  it("with --verbose prints the functions' metric lines and every log line; without, only errors and settings", () => {
+    // Prepare
+    const written: string[] = [];
+    const io = { signingSecret: "whsec_dGVzdA==", writeErr: (text: string) => written.push(text) };
+
+    // Act
+    const verbose = localCloudOptions(parse(["--verbose"]), io);
+    const quiet = localCloudOptions(parse([]), io);
+    verbose.log?.("[aws] scheduler: listening");
+    quiet.log?.("[aws] scheduler: listening");
+    quiet.log?.("[deliver] receive failed: socket hang up");
+
+    // Assess
+    expect(verbose.printMetrics).toBe(true);
+    expect(quiet.printMetrics).toBe(false);
+    expect(written).toEqual(["[aws] scheduler: listening\n", "[deliver] receive failed: socket hang up\n"]);
+  });
+
+  it("passes the ports, data directory, firing window, settings file, secret and faults on", () => {
+    // Prepare
+    const io = { signingSecret: "whsec_dGVzdA==", writeErr: () => undefined };
+    const args = ["--port", "3100", "--aws-port", "4600", "--data", "d", "--firing-window", "5"];
+
+    // Act
+    const options = localCloudOptions(parse([...args, "--faults", "0.2", "--fault-seed", "7"]), io);
+
+    // Assess
+    expect(options).toMatchObject({
+      apiPort: 3100,
+      awsPort: 4600,
+      dataDir: "d",
+      firingWindowSeconds: 5,
+      settingsFile: ".punctual/local-settings.json",
+      signingSecret: "whsec_dGVzdA==",
+      faults: { seed: 7 },
+    });
+    expect(Object.values(options.faults?.rates ?? {}).reduce((sum, r) => sum + (r ?? 0), 0)).toBeCloseTo(0.2);
   });
 });
