@@ -563,10 +563,11 @@ export const CLEAN_UP_CALL_RESERVE_MS = EARLY_ANSWER_MS + 250;
  * aborted — `CLEAN_UP_CALL_RESERVE_MS` before the end, and failing then as it fails on an error. Unbounded, one that
  * hung (the degraded table that had the add give its call up in the first place) ran past the route's early answer,
  * a 503 "retry" for the whole request: for a batch, over items already answered 201 — written and armed, so
- * delivered —, which a client without idempotency keys then added again. `reserveMs`: more, for a clean-up with
- * work after it (the batch add's writes': the arms of the tasks written).
+ * delivered —, which a client without idempotency keys then added again; for a fan-out add (fan-out/add.ts), over
+ * its own answer: a 201 when every copy had gone on, or the 503 naming the subscribers its task still reaches.
+ * `reserveMs`: more, for a clean-up with work after it (the batch add's writes': the arms of the tasks written).
  */
-function cleanUpCall<T>(
+export function cleanUpCall<T>(
   deps: Pick<AddTaskDeps, "timeLeftMs">,
   call: (signal: AbortSignal) => Promise<T>,
   reserveMs = CLEAN_UP_CALL_RESERVE_MS,

@@ -102,7 +102,7 @@ export class MemoryTaskStore implements TaskStore {
     return [];
   }
 
-  async get(taskId: string): Promise<TaskRecord | undefined> {
+  async get(taskId: string, _options?: AbortOptions): Promise<TaskRecord | undefined> {
     const task = this.tasks.get(taskId);
     return task && structuredClone(task);
   }

@@ -18,8 +18,11 @@ import { forEachBounded } from "#shared/runtime/async.js";
 import {
   type AddTaskDeps,
   arm,
+  CLEAN_UP_CALL_RESERVE_MS,
+  CLEAN_UP_RESERVE_MS,
   checkItemSize,
   claimExpiry,
+  cleanUpCall,
   EXPIRED_KEY_MESSAGE,
   inTime,
   leaveForTheSweeper,
@@ -250,13 +253,26 @@ async function cancelledMeanwhile(
   parent: TaskRecord,
   copies: readonly TaskRecord[],
 ): Promise<boolean> {
-  if (!(await cancelled(deps, parent))) return false;
-  await eachSettled(copies, (copy) => deps.store.removeScheduled(copy.taskId));
+  // The read is a step of the add (given up with the clean-up's reserve left, as the writes before it), the
+  // removals a clean-up (given up before the route's early answer, `cleanUpCall`).
+  if (!(await cancelled(deps, parent, CLEAN_UP_RESERVE_MS))) return false;
+  await eachSettled(copies, (copy) =>
+    cleanUpCall(deps, (signal) => deps.store.removeScheduled(copy.taskId, { signal })),
+  );
   return true;
 }
 
-async function cancelled(deps: FanOutAddDeps, parent: TaskRecord): Promise<boolean> {
-  return (await deps.store.get(parent.taskId))?.status === "cancelled";
+/**
+ * Whether the parent reads cancelled; the read is given up (`inTime`, aborted) `reserveMs` before the end and then
+ * fails as a failed read: by default a clean-up call's (`cleanUpCall`).
+ */
+async function cancelled(
+  deps: FanOutAddDeps,
+  parent: TaskRecord,
+  reserveMs = CLEAN_UP_CALL_RESERVE_MS,
+): Promise<boolean> {
+  const read = (signal: AbortSignal) => deps.store.get(parent.taskId, { signal });
+  return (await inTime(deps, read, { reserveMs }))?.status === "cancelled";
 }
 
 /**
@@ -428,7 +444,7 @@ async function removeCopies(
 /** A copy as the clean-up finds it after its removal: `unread` when the read failed (reported). */
 async function readBack(deps: FanOutAddDeps, taskId: string): Promise<TaskRecord | undefined | "unread"> {
   try {
-    return await deps.store.get(taskId);
+    return await cleanUpCall(deps, (signal) => deps.store.get(taskId, { signal }));
   } catch (error) {
     deps.onError?.("reading back part of a refused fan-out task failed", error, taskId);
     return "unread";
@@ -439,10 +455,13 @@ function subscriberIndex(deliveries: readonly TaskRecord[], subscriber: string):
   return deliveries.findIndex((d) => d.subscriber === subscriber);
 }
 
-/** Removes a `scheduled` item, reporting a failure instead of throwing it; false when the removal failed. */
+/**
+ * Removes a `scheduled` item, reporting a failure instead of throwing it; false when the removal failed, or hung
+ * and was given up (`cleanUpCall`).
+ */
 async function removeQuietly(deps: FanOutAddDeps, taskId: string): Promise<boolean> {
   try {
-    await deps.store.removeScheduled(taskId);
+    await cleanUpCall(deps, (signal) => deps.store.removeScheduled(taskId, { signal }));
     return true;
   } catch (cleanupError) {
     deps.onError?.("removing part of a refused fan-out task failed", cleanupError, taskId);

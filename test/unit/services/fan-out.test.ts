@@ -1,6 +1,7 @@
 import { Webhook, WebhookVerificationError } from "standardwebhooks";
 import { monotonicFactory } from "ulid";
-import { describe, expect, it } from "vitest";
+import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
+import { EARLY_ANSWER_MS } from "#shared/api/early-answer.js";
 import { type HttpError, toHttpError } from "#shared/api/errors.js";
 import { fanOutTaskView } from "#shared/api/fan-out-view.js";
 import { parseConfig, type TopicConfig } from "#shared/config/index.js";
@@ -566,6 +567,200 @@ describe("fan-out add", () => {
     expect(cancelled?.status).toBe("cancelled");
     expect((await f.store.get(lost.taskId))?.status ?? "missing").not.toBe("scheduled");
     expect(f.timerQueue.armed.slice(armedBefore).map((a) => a.taskId)).not.toContain(lost.taskId);
+  });
+});
+
+describe("fan-out add: its clean-up hangs", () => {
+  const TIME_LEFT_MS = 10_000;
+  const never = () => new Promise<never>(() => undefined);
+  beforeEach(() => {
+    vi.useFakeTimers();
+  });
+  afterEach(() => {
+    vi.useRealTimers();
+  });
+
+  /** The invocation's time left, running down with the clock, and the route's early answer on the same deadline. */
+  function invocation() {
+    const deadline = Date.now() + TIME_LEFT_MS;
+    const earlyAnswer = new Promise<"early answer">((resolve) =>
+      setTimeout(() => resolve("early answer"), TIME_LEFT_MS - EARLY_ANSWER_MS),
+    );
+    return { timeLeftMs: () => deadline - Date.now(), earlyAnswer };
+  }
+
+  /** The fixture with audit's timer call never answering (given up near the deadline), the add's reports collected. */
+  function auditArmHangs() {
+    const f = setup();
+    const arm = f.timerQueue.arm.bind(f.timerQueue);
+    f.timerQueue.arm = (taskId, delay) =>
+      f.store.tasks.get(taskId)?.subscriber === "audit" ? never() : arm(taskId, delay);
+    const { timeLeftMs, earlyAnswer } = invocation();
+    const errors: string[] = [];
+    const deps = {
+      ...f.deps,
+      timeLeftMs,
+      onError: (message: string) => errors.push(message),
+    };
+    return { f, deps, earlyAnswer, errors };
+  }
+
+  const subscriberOf = (f: ReturnType<typeof setup>, taskId: string) => f.store.tasks.get(taskId)?.subscriber;
+
+  it("answers its own 503 before the route's early answer when the removal of a copy hangs, and aborts it", async () => {
+    // Prepare: audit's conditional delete never answers either (the degraded table)
+    const { f, deps, earlyAnswer, errors } = auditArmHangs();
+    let removal: AbortSignal | undefined;
+    const removeScheduled = f.store.removeScheduled.bind(f.store);
+    f.store.removeScheduled = (taskId, options) => {
+      if (subscriberOf(f, taskId) !== "audit") return removeScheduled(taskId, options);
+      removal = options?.signal;
+      return never();
+    };
+
+    // Act
+    const answer = Promise.race([refusal(addTask(deps, { body: orderBody() })), earlyAnswer]);
+    await vi.advanceTimersByTimeAsync(TIME_LEFT_MS);
+
+    // Assess: the add's own 503, as when the removal fails; the removal given up as a failed one, and aborted
+    const outcome = await answer;
+    expect(outcome).not.toBe("early answer");
+    expect(outcome).toMatchObject({
+      status: 503,
+      message: "could not arm the task's timers; the task was not accepted, retry the request",
+    });
+    expect(errors).toContain("removing part of a refused fan-out task failed");
+    expect(removal?.aborted).toBe(true);
+    const audit = [...f.store.tasks.values()].find((t) => t.subscriber === "audit");
+    expect(audit).toMatchObject({ status: "scheduled", sweepShard: sweepShardOf(audit?.taskId as string) });
+  });
+
+  it("answers its own 503 before the route's early answer when the read back of a removed copy hangs, and aborts it", async () => {
+    // Prepare: reading audit's copy back after its removal never answers
+    const { f, deps, earlyAnswer, errors } = auditArmHangs();
+    let audit: string | undefined;
+    let read: AbortSignal | undefined;
+    const removeScheduled = f.store.removeScheduled.bind(f.store);
+    f.store.removeScheduled = (taskId, options) => {
+      if (subscriberOf(f, taskId) === "audit") audit = taskId;
+      return removeScheduled(taskId, options);
+    };
+    const get = f.store.get.bind(f.store);
+    f.store.get = (taskId, options) => {
+      if (taskId !== audit) return get(taskId, options);
+      read = options?.signal;
+      return never();
+    };
+
+    // Act
+    const answer = Promise.race([refusal(addTask(deps, { body: orderBody() })), earlyAnswer]);
+    await vi.advanceTimersByTimeAsync(TIME_LEFT_MS);
+
+    // Assess: as when the read fails: the copy may be on its way, so its parent stays to show it
+    const outcome = await answer;
+    expect(outcome).not.toBe("early answer");
+    expect(outcome).toMatchObject({
+      status: 503,
+      message: "could not arm the task's timers; the task was not accepted, retry the request",
+    });
+    expect(errors).toContain("reading back part of a refused fan-out task failed");
+    expect(read?.aborted).toBe(true);
+    expect([...f.store.tasks.values()].filter((t) => t.fanOut)).toHaveLength(1);
+  });
+
+  it("answers 201 before the route's early answer when every copy went on and one's removal hangs", async () => {
+    // Prepare: every timer message is sent and relayed at once (due now), but audit's call never answers; billing's
+    // conditional delete then never answers
+    const { f, deps, earlyAnswer, errors } = auditArmHangs();
+    const arm = FakeTimerQueue.prototype.arm.bind(f.timerQueue);
+    f.timerQueue.arm = async (taskId, delay) => {
+      const subscriber = subscriberOf(f, taskId);
+      await arm(taskId, delay);
+      await f.store.markQueued(taskId, NOW);
+      if (subscriber === "audit") await never();
+    };
+    let removal: AbortSignal | undefined;
+    const removeScheduled = f.store.removeScheduled.bind(f.store);
+    f.store.removeScheduled = (taskId, options) => {
+      if (subscriberOf(f, taskId) !== "billing") return removeScheduled(taskId, options);
+      removal = options?.signal;
+      return never();
+    };
+
+    // Act
+    const answer = Promise.race([addTask(deps, { body: orderBody({ delay_seconds: 0 }) }), earlyAnswer]);
+    await vi.advanceTimersByTimeAsync(TIME_LEFT_MS);
+
+    // Assess: accepted, as when the removal fails: a 503 "retry" would deliver it to every subscriber twice
+    const outcome = await answer;
+    expect(outcome).not.toBe("early answer");
+    expect(outcome).toMatchObject({ statusCode: 201, body: { status: "queued" } });
+    expect(errors).toContain("removing part of a refused fan-out task failed");
+    expect(removal?.aborted).toBe(true);
+  });
+
+  it("answers before the route's early answer when the read of its parent after the copies' writes hangs, and removes what was written", async () => {
+    // Prepare: the parent's read back after the copies' writes (a cancel meanwhile?) never answers
+    const f = setup();
+    const { timeLeftMs, earlyAnswer } = invocation();
+    const get = f.store.get.bind(f.store);
+    let read: AbortSignal | undefined;
+    f.store.get = (taskId, options) => {
+      if (!f.store.tasks.get(taskId)?.fanOut) return get(taskId, options);
+      read = options?.signal;
+      return never();
+    };
+    const deps = { ...f.deps, timeLeftMs };
+
+    // Act
+    const added = addTask(deps, { body: orderBody() }).catch((error: unknown) => error);
+    const answer = Promise.race([added, earlyAnswer]);
+    await vi.advanceTimersByTimeAsync(TIME_LEFT_MS);
+
+    // Assess: given up as a failed step (the route answers its 503 "retry", now true): nothing armed, everything
+    // written removed, before the route's early answer
+    const outcome = await answer;
+    expect(outcome).not.toBe("early answer");
+    expect(outcome).toMatchObject({ name: "TimeoutError" });
+    expect(read?.aborted).toBe(true);
+    expect(f.store.tasks.size).toBe(0);
+    expect(f.timerQueue.armed).toEqual([]);
+  });
+
+  it("with a key, answers before the route's early answer when the read of its parent before indexing its unarmed copies hangs", async () => {
+    // Prepare: audit's copy write never answers (given up); the parent's read that decides whether the copies go
+    // to the sweep index or are taken back never answers either
+    const f = setup();
+    const { timeLeftMs, earlyAnswer } = invocation();
+    const putNew = f.store.putNew.bind(f.store);
+    f.store.putNew = (task, options) => (task.subscriber === "audit" ? never() : putNew(task, options));
+    const get = f.store.get.bind(f.store);
+    let read: AbortSignal | undefined;
+    f.store.get = (taskId, options) => {
+      if (!f.store.tasks.get(taskId)?.fanOut) return get(taskId, options);
+      read = options?.signal;
+      return never();
+    };
+    const errors: string[] = [];
+    const deps = {
+      ...f.deps,
+      timeLeftMs,
+      onError: (message: string) => errors.push(message),
+    };
+
+    // Act
+    const added = addTask(deps, { body: orderBody({ idempotency_key: "k-hung-read" }) }).catch(
+      (e: unknown) => e,
+    );
+    const answer = Promise.race([added, earlyAnswer]);
+    await vi.advanceTimersByTimeAsync(TIME_LEFT_MS);
+
+    // Assess: as when the read fails: reported, the copies left for the retry, the add's own failure
+    const outcome = await answer;
+    expect(outcome).not.toBe("early answer");
+    expect(outcome).toMatchObject({ name: "TimeoutError" });
+    expect(errors).toContain("reading a fan-out parent before indexing its unarmed copies failed");
+    expect(read?.aborted).toBe(true);
   });
 });
 
