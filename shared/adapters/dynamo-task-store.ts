@@ -879,7 +879,10 @@ function withBatchAdd<Base extends StoreClass>(base: Base) {
      * even by a claim past its expiry that `claimIdempotencyKey` would take over — answers DuplicateItem, so it is
      * `not-claimed` and the caller settles it through the single claim; so is a claim whose outcome is unknown.
      */
-    async claimIdempotencyKeys(claims: readonly IdempotencyClaim[]): Promise<BatchClaimOutcome[]> {
+    async claimIdempotencyKeys(
+      claims: readonly IdempotencyClaim[],
+      options: AbortOptions = {},
+    ): Promise<BatchClaimOutcome[]> {
       const outcomes = await this.insertAll(
         claims.map((claim) => ({
           pk: idempotencyPartitionKey(claim.topic, claim.key),
@@ -888,6 +891,7 @@ function withBatchAdd<Base extends StoreClass>(base: Base) {
           requestHash: claim.requestHash,
           expiresAt: claim.expiresAt,
         })),
+        options.signal,
       );
       return outcomes.map((outcome) => (outcome === "written" ? "claimed" : "not-claimed"));
     }

@@ -334,9 +334,13 @@ export interface TaskStore extends DestinationStore {
   ): Promise<{ readonly taskId: string; readonly requestHash: string } | undefined>;
   /**
    * Claims many keys in as few calls as the store allows, each only where no claim of that key exists (live or
-   * expired); one outcome per claim, in order. The claims must be of distinct keys.
+   * expired); one outcome per claim, in order. The claims must be of distinct keys. `signal` aborts it (the batch
+   * add's claims given up near its deadline).
    */
-  claimIdempotencyKeys(claims: readonly IdempotencyClaim[]): Promise<BatchClaimOutcome[]>;
+  claimIdempotencyKeys(
+    claims: readonly IdempotencyClaim[],
+    options?: AbortOptions,
+  ): Promise<BatchClaimOutcome[]>;
   /**
    * `scheduled | queued → cancelled`: a task whose attempt has not started (deliver's conditional start, which
    * takes only `scheduled` or `queued`, is the fence); any other status is a conflict. `expiresAt` is the

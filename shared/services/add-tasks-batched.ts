@@ -1,6 +1,7 @@
 import pMap from "p-map";
 import type { IdempotencyClaim, TaskStore } from "#shared/adapters/task-store.js";
 import type { TimerQueue } from "#shared/adapters/timer-queue.js";
+import { EARLY_ANSWER_MS } from "#shared/api/early-answer.js";
 import { type HttpError, isHttpError, serviceUnavailable } from "#shared/api/errors.js";
 import type { BatchItemResult } from "#shared/api/schemas/batch.js";
 import { timerSettings } from "#shared/config/index.js";
@@ -16,6 +17,7 @@ import {
   addTask,
   arm,
   type CheckedAddRequest,
+  CLEAN_UP_CALL_RESERVE_MS,
   CLEAN_UP_RESERVE_MS,
   checkItemSize,
   claimExpiry,
@@ -69,6 +71,22 @@ const ARMING_RESERVE_MS = 1_000;
  * task then answered 503 "not accepted"), and every item answered 503.
  */
 const WRITES_CLEAN_UP_RESERVE_MS = CLEAN_UP_RESERVE_MS + ARMING_RESERVE_MS / 2;
+/**
+ * What the claims leave of the invocation when they hang (`inTime`): as the writes after them, which would have no
+ * time left otherwise. A given-up claim is one whose outcome is unknown, as a failed one (the single claim settles
+ * it, or the item answers 503).
+ */
+const CLAIMS_RESERVE_MS = CLEAN_UP_RESERVE_MS + ARMING_RESERVE_MS;
+/**
+ * What an item added through the single add (`added`) leaves of the invocation: it answers 503 then, as if its add
+ * had failed. The batch answers only once every item has, and the per-item path runs beside the batched one: a keyed
+ * item whose claim, replay read or fan-out repeat hung (those calls have no deadline of their own) held the whole
+ * answer past the route's early answer, a 503 "retry" over the items already written and armed (201, delivered),
+ * which a client without keys added again. A keyed item is safe to retry; a keyless add's calls are all bounded
+ * (`inTime`, `cleanUpCall`) and done by then. Halfway from the add's own clean-up calls' deadline to the route's
+ * early answer: those answer first.
+ */
+const SINGLE_ADD_RESERVE_MS = (EARLY_ANSWER_MS + CLEAN_UP_CALL_RESERVE_MS) / 2;
 
 /** One item's outcome: its answer, by its index in the request. */
 export type IndexedResult = readonly [index: number, result: BatchItemResult];
@@ -229,7 +247,11 @@ async function claimedHere(
   claim: IdempotencyClaim,
 ): Promise<"claimed" | "not-claimed" | "unknown"> {
   try {
-    return (await deps.store.claimIdempotencyKey(claim)).status === "claimed" ? "claimed" : "not-claimed";
+    // Given up near the deadline (no signal: the single claim takes none), as a failed claim: unknown.
+    const outcome = await inTime(deps, () => deps.store.claimIdempotencyKey(claim), {
+      reserveMs: CLAIMS_RESERVE_MS,
+    });
+    return outcome.status === "claimed" ? "claimed" : "not-claimed";
   } catch (error) {
     // Unknown: the single add claims it again under the same task id (`restUlid`), so finding our own claim it
     // writes the task under the claim's id as a new one (201), not as a repeat's 200.
@@ -320,7 +342,11 @@ function mintLane(
 async function claimKeys(deps: BatchedAddDeps, lanes: readonly MintedItem[][]): Promise<Set<number>> {
   const keyed = lanes.flat().filter((item) => item.claim !== undefined);
   if (keyed.length === 0) return new Set();
-  const outcomes = await deps.store.claimIdempotencyKeys(keyed.map((item) => item.claim as IdempotencyClaim));
+  const claims = keyed.map((item) => item.claim as IdempotencyClaim);
+  // Given up near the deadline (aborted), as a call that failed: none claimed here, each settled by the single claim.
+  const outcomes = await inTime(deps, (signal) => deps.store.claimIdempotencyKeys(claims, { signal }), {
+    reserveMs: CLAIMS_RESERVE_MS,
+  }).catch(() => claims.map(() => "not-claimed" as const));
   return new Set(keyed.filter((_, i) => outcomes[i] === "claimed").map((item) => item.index));
 }
 
@@ -582,7 +608,7 @@ export async function addOne(deps: AddTaskDeps, item: unknown): Promise<BatchIte
 /** An add's answer as the item's result, its failure as the item's 4xx or 503. */
 async function added(deps: AddTaskDeps, add: () => Promise<AddTaskResult>): Promise<BatchItemResult> {
   try {
-    const { statusCode, body } = await add();
+    const { statusCode, body } = await inTime(deps, add, { reserveMs: SINGLE_ADD_RESERVE_MS });
     return answeredItem(statusCode, body);
   } catch (error) {
     return errorItem(isHttpError(error) && error.status < 500 ? error : retryable(deps, error));

@@ -142,7 +142,10 @@ export class MemoryTaskStore implements TaskStore {
   }
 
   /** As the table's INSERTs: any claim of the key, expired or not, refuses the new one (DuplicateItem). */
-  async claimIdempotencyKeys(claims: readonly IdempotencyClaim[]): Promise<BatchClaimOutcome[]> {
+  async claimIdempotencyKeys(
+    claims: readonly IdempotencyClaim[],
+    _options?: AbortOptions,
+  ): Promise<BatchClaimOutcome[]> {
     return claims.map((claim) => {
       const id = `${claim.topic}#${claim.key}`;
       if (this.idempotency.has(id)) return "not-claimed";

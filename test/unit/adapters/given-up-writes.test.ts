@@ -66,6 +66,22 @@ describe("task writes an add may give up", () => {
   });
 });
 
+describe("a batch add's key claims it may give up", () => {
+  it("claimIdempotencyKeys passes its signal to the BatchExecuteStatement", async () => {
+    const { client, sent } = recordingClient({ Responses: [{}] });
+    const signal = new AbortController().signal;
+    const claim = {
+      topic: "demo",
+      key: "k-1",
+      taskId: task().taskId,
+      requestHash: "h",
+      expiresAt: T0 / 1000,
+    };
+    await new DynamoBatchAddStore({ client, tableName: "tasks" }).claimIdempotencyKeys([claim], { signal });
+    expect(sent).toEqual([{ command: "BatchExecuteStatementCommand", options: { abortSignal: signal } }]);
+  });
+});
+
 describe("an add's clean-up calls it may give up", () => {
   it("removeScheduled and enterSweepIndex pass their signal to the DeleteItem and the UpdateItem", async () => {
     const { client, sent } = recordingClient();

@@ -561,6 +561,83 @@ describe("addTasksBatch: its clean-up hangs", () => {
     ]);
     expect(f.errors.filter((m) => m === "removing an unaccepted batch item failed")).toHaveLength(5);
   });
+
+  it("answers the batched items 201 before the route's early answer when a single-add item's key claim hangs", async () => {
+    // Prepare: a keyed fan-out item takes the single add, whose claim of its key never answers; two plain items
+    // take the batched path and are written and armed at once
+    const f = batchFixture();
+    f.store.claimIdempotencyKey = () => never();
+    const { timeLeftMs, earlyAnswer } = invocation();
+    const fanOut = {
+      topic: "orders",
+      delay_seconds: 10,
+      content: { order_id: `o-${randomUUID()}` },
+      idempotency_key: `k-${randomUUID()}`,
+    };
+    const tasks = [item(), item(), fanOut];
+
+    // Act
+    const answer = Promise.race([addTasksBatch({ ...f.deps, timeLeftMs }, { tasks }), earlyAnswer]);
+    await vi.advanceTimersByTimeAsync(TIME_LEFT_MS);
+
+    // Assess: the armed items keep their 201; the hung one answers 503 (retry it with its key)
+    const outcome = await answer;
+    expect(outcome).not.toBe("early answer");
+    expect(outcome === "early answer" ? [] : outcome.results.map((r) => r.status)).toEqual([201, 201, 503]);
+    expect(f.timerQueue.armed).toHaveLength(2);
+  });
+
+  it("answers a single-add item 201 before the route's early answer when the batched path's key claims hang", async () => {
+    // Prepare: a keyless fan-out item takes the single add (written and armed at once); a keyed plain item takes
+    // the batched path, whose batch claim never answers (given up, its key is claimed on the single add's way)
+    const f = batchFixture();
+    let claims: AbortSignal | undefined;
+    f.store.claimIdempotencyKeys = (_claims, options) => {
+      claims = options?.signal;
+      return never();
+    };
+    const { timeLeftMs, earlyAnswer } = invocation();
+    const fanOut = { topic: "orders", delay_seconds: 10, content: { order_id: `o-${randomUUID()}` } };
+    const tasks = [keyed(), fanOut];
+
+    // Act
+    const answer = Promise.race([addTasksBatch({ ...f.deps, timeLeftMs }, { tasks }), earlyAnswer]);
+    await vi.advanceTimersByTimeAsync(TIME_LEFT_MS);
+
+    // Assess: both answered by the add, the batch claim given up as a failed one (not claimed), and aborted
+    const outcome = await answer;
+    expect(outcome).not.toBe("early answer");
+    expect(outcome === "early answer" ? [] : outcome.results.map((r) => r.status)).toEqual([201, 201]);
+    expect(claims?.aborted).toBe(true);
+  });
+
+  it("answers a single-add item 201 before the route's early answer when a keyed group's claim hangs", async () => {
+    // Prepare: a keyed group of two claims its keys one at a time; the first claim never answers. A keyless fan-out
+    // item takes the single add (written and armed at once)
+    const f = batchFixture();
+    const claimIdempotencyKey = f.store.claimIdempotencyKey;
+    let claims = 0;
+    f.store.claimIdempotencyKey = (claim) => (++claims === 1 ? never() : claimIdempotencyKey(claim));
+    const { timeLeftMs, earlyAnswer } = invocation();
+    const group = `o-${randomUUID()}`;
+    const fanOut = { topic: "orders", delay_seconds: 10, content: { order_id: `o-${randomUUID()}` } };
+    const tasks = [0, 1].map((seq) => keyed({ content: { order_id: group, seq } }));
+
+    // Act
+    const answer = Promise.race([
+      addTasksBatch({ ...f.deps, timeLeftMs }, { tasks: [...tasks, fanOut] }),
+      earlyAnswer,
+    ]);
+    await vi.advanceTimersByTimeAsync(TIME_LEFT_MS);
+
+    // Assess: the group's hung claim given up as one whose outcome is unknown, the fan-out item keeps its 201
+    const outcome = await answer;
+    expect(outcome).not.toBe("early answer");
+    expect(outcome === "early answer" ? undefined : outcome.results[2]?.status).toBe(201);
+    expect(f.errors).toContain(
+      "claiming a key of a keyed group failed; its group goes on one item at a time",
+    );
+  });
 });
 
 describe("addTasksBatch: Scheduler-path items planned when armed", () => {
