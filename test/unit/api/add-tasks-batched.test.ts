@@ -8,13 +8,13 @@ import type {
   PutManyFailure,
 } from "#shared/adapters/task-store.js";
 import { SqsTimerQueue } from "#shared/adapters/timer-queue.js";
-import { EARLY_ANSWER_MS } from "#shared/api/early-answer.js";
 import { parseConfig } from "#shared/config/index.js";
 import { sweepShardOf } from "#shared/domain/sweep.js";
 import { CLEAN_UP_RESERVE_MS } from "#shared/services/add-task.js";
 import { addTasksBatch } from "#shared/services/add-tasks-batch.js";
 import { fakeSqs } from "../../support/fakes/sqs-client.js";
 import { hungWrite } from "../../support/hung-write.js";
+import { hangs, invocation } from "../../support/invocation.js";
 import { fixture, NOW } from "./fakes.js";
 
 /**
@@ -461,7 +461,6 @@ describe("addTasksBatch: the batched path", () => {
  */
 describe("addTasksBatch: its clean-up hangs", () => {
   const TIME_LEFT_MS = 10_000;
-  const never = () => new Promise<never>(() => undefined);
   beforeEach(() => {
     vi.useFakeTimers();
   });
@@ -469,20 +468,11 @@ describe("addTasksBatch: its clean-up hangs", () => {
     vi.useRealTimers();
   });
 
-  /** The invocation's time left, running down with the clock, and the route's early answer on the same deadline. */
-  function invocation() {
-    const deadline = Date.now() + TIME_LEFT_MS;
-    const earlyAnswer = new Promise<"early answer">((resolve) =>
-      setTimeout(() => resolve("early answer"), TIME_LEFT_MS - EARLY_ANSWER_MS),
-    );
-    return { timeLeftMs: () => deadline - Date.now(), earlyAnswer };
-  }
-
   /** Three Scheduler-path items; the second one's CreateSchedule never answers (given up near the deadline). */
   function secondArmHangs(f: ReturnType<typeof batchFixture>) {
     const create = f.scheduler.createTaskSchedule.bind(f.scheduler);
     let calls = 0;
-    f.scheduler.createTaskSchedule = (request) => (++calls === 2 ? never() : create(request));
+    f.scheduler.createTaskSchedule = (request) => (++calls === 2 ? hangs() : create(request));
   }
 
   it("answers the armed items 201 and the given-up one 503 before the route's early answer when its removal hangs", async () => {
@@ -492,9 +482,9 @@ describe("addTasksBatch: its clean-up hangs", () => {
     let removal: AbortSignal | undefined;
     f.store.removeScheduled = (_taskId, options) => {
       removal = options?.signal;
-      return never();
+      return hangs();
     };
-    const { timeLeftMs, earlyAnswer } = invocation();
+    const { timeLeftMs, earlyAnswer } = invocation(TIME_LEFT_MS);
     const tasks = [0, 1, 2].map(() => item({ delay_seconds: 3_000 }));
 
     // Act
@@ -516,9 +506,9 @@ describe("addTasksBatch: its clean-up hangs", () => {
     let indexing: AbortSignal | undefined;
     f.store.enterSweepIndex = (_taskId, options) => {
       indexing = options?.signal;
-      return never();
+      return hangs();
     };
-    const { timeLeftMs, earlyAnswer } = invocation();
+    const { timeLeftMs, earlyAnswer } = invocation(TIME_LEFT_MS);
     const tasks = [0, 1, 2].map(() => keyed({ delay_seconds: 3_000 }));
 
     // Act
@@ -543,9 +533,9 @@ describe("addTasksBatch: its clean-up hangs", () => {
       await new Promise((resolve) => options?.signal?.addEventListener("abort", resolve));
       return entries.slice(25).map((e) => ({ taskId: e.task.taskId, maybeWritten: true }));
     };
-    f.store.removeScheduled = () => never();
+    f.store.removeScheduled = () => hangs();
     const { client } = fakeSqs(() => new Promise((resolve) => setTimeout(() => resolve({ Failed: [] }), 10)));
-    const { timeLeftMs, earlyAnswer } = invocation();
+    const { timeLeftMs, earlyAnswer } = invocation(TIME_LEFT_MS);
     const deps = { ...f.deps, timerQueue: new SqsTimerQueue(client, "https://sqs.local/timer"), timeLeftMs };
     const tasks = Array.from({ length: 30 }, () => item());
 
@@ -566,8 +556,8 @@ describe("addTasksBatch: its clean-up hangs", () => {
     // Prepare: a keyed fan-out item takes the single add, whose claim of its key never answers; two plain items
     // take the batched path and are written and armed at once
     const f = batchFixture();
-    f.store.claimIdempotencyKey = () => never();
-    const { timeLeftMs, earlyAnswer } = invocation();
+    f.store.claimIdempotencyKey = () => hangs();
+    const { timeLeftMs, earlyAnswer } = invocation(TIME_LEFT_MS);
     const fanOut = {
       topic: "orders",
       delay_seconds: 10,
@@ -594,9 +584,9 @@ describe("addTasksBatch: its clean-up hangs", () => {
     let claims: AbortSignal | undefined;
     f.store.claimIdempotencyKeys = (_claims, options) => {
       claims = options?.signal;
-      return never();
+      return hangs();
     };
-    const { timeLeftMs, earlyAnswer } = invocation();
+    const { timeLeftMs, earlyAnswer } = invocation(TIME_LEFT_MS);
     const fanOut = { topic: "orders", delay_seconds: 10, content: { order_id: `o-${randomUUID()}` } };
     const tasks = [keyed(), fanOut];
 
@@ -617,8 +607,8 @@ describe("addTasksBatch: its clean-up hangs", () => {
     const f = batchFixture();
     const claimIdempotencyKey = f.store.claimIdempotencyKey;
     let claims = 0;
-    f.store.claimIdempotencyKey = (claim) => (++claims === 1 ? never() : claimIdempotencyKey(claim));
-    const { timeLeftMs, earlyAnswer } = invocation();
+    f.store.claimIdempotencyKey = (claim) => (++claims === 1 ? hangs() : claimIdempotencyKey(claim));
+    const { timeLeftMs, earlyAnswer } = invocation(TIME_LEFT_MS);
     const group = `o-${randomUUID()}`;
     const fanOut = { topic: "orders", delay_seconds: 10, content: { order_id: `o-${randomUUID()}` } };
     const tasks = [0, 1].map((seq) => keyed({ content: { order_id: group, seq } }));

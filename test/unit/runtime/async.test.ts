@@ -1,7 +1,6 @@
 import { describe, expect, it, vi } from "vitest";
 import { inRounds, untilAborted } from "#shared/runtime/async.js";
-
-const never = () => new Promise<never>(() => undefined);
+import { hangs } from "../../support/invocation.js";
 
 describe("untilAborted", () => {
   it("answers the work's own value when no abort comes", async () => {
@@ -11,7 +10,7 @@ describe("untilAborted", () => {
   it("fails with AbortError as soon as the signal aborts, though the work never answers", async () => {
     // Prepare
     const abort = new AbortController();
-    const waiting = untilAborted(never(), abort.signal);
+    const waiting = untilAborted(hangs(), abort.signal);
 
     // Act
     abort.abort();

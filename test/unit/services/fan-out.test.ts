@@ -1,7 +1,6 @@
 import { Webhook, WebhookVerificationError } from "standardwebhooks";
 import { monotonicFactory } from "ulid";
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
-import { EARLY_ANSWER_MS } from "#shared/api/early-answer.js";
 import { type HttpError, toHttpError } from "#shared/api/errors.js";
 import { fanOutTaskView } from "#shared/api/fan-out-view.js";
 import { parseConfig, type TopicConfig } from "#shared/config/index.js";
@@ -30,6 +29,7 @@ import { ManualClock } from "../../support/clock.js";
 import { makeTask, timerMessage } from "../../support/factories.js";
 import { FakeTimerQueue as RelayTimer } from "../../support/fakes/timer-queue.js";
 import { FakeTopicQueue } from "../../support/fakes/topic-queue.js";
+import { hangs, invocation } from "../../support/invocation.js";
 import { memoryLogger } from "../../support/logger.js";
 import { MemoryTaskStore } from "../../support/memory-task-store.js";
 import { refusal } from "../../support/refusal.js";
@@ -572,7 +572,6 @@ describe("fan-out add", () => {
 
 describe("fan-out add: its clean-up hangs", () => {
   const TIME_LEFT_MS = 10_000;
-  const never = () => new Promise<never>(() => undefined);
   beforeEach(() => {
     vi.useFakeTimers();
   });
@@ -580,22 +579,13 @@ describe("fan-out add: its clean-up hangs", () => {
     vi.useRealTimers();
   });
 
-  /** The invocation's time left, running down with the clock, and the route's early answer on the same deadline. */
-  function invocation() {
-    const deadline = Date.now() + TIME_LEFT_MS;
-    const earlyAnswer = new Promise<"early answer">((resolve) =>
-      setTimeout(() => resolve("early answer"), TIME_LEFT_MS - EARLY_ANSWER_MS),
-    );
-    return { timeLeftMs: () => deadline - Date.now(), earlyAnswer };
-  }
-
   /** The fixture with audit's timer call never answering (given up near the deadline), the add's reports collected. */
   function auditArmHangs() {
     const f = setup();
     const arm = f.timerQueue.arm.bind(f.timerQueue);
     f.timerQueue.arm = (taskId, delay) =>
-      f.store.tasks.get(taskId)?.subscriber === "audit" ? never() : arm(taskId, delay);
-    const { timeLeftMs, earlyAnswer } = invocation();
+      f.store.tasks.get(taskId)?.subscriber === "audit" ? hangs() : arm(taskId, delay);
+    const { timeLeftMs, earlyAnswer } = invocation(TIME_LEFT_MS);
     const errors: string[] = [];
     const deps = {
       ...f.deps,
@@ -615,7 +605,7 @@ describe("fan-out add: its clean-up hangs", () => {
     f.store.removeScheduled = (taskId, options) => {
       if (subscriberOf(f, taskId) !== "audit") return removeScheduled(taskId, options);
       removal = options?.signal;
-      return never();
+      return hangs();
     };
 
     // Act
@@ -649,7 +639,7 @@ describe("fan-out add: its clean-up hangs", () => {
     f.store.get = (taskId, options) => {
       if (taskId !== audit) return get(taskId, options);
       read = options?.signal;
-      return never();
+      return hangs();
     };
 
     // Act
@@ -677,14 +667,14 @@ describe("fan-out add: its clean-up hangs", () => {
       const subscriber = subscriberOf(f, taskId);
       await arm(taskId, delay);
       await f.store.markQueued(taskId, NOW);
-      if (subscriber === "audit") await never();
+      if (subscriber === "audit") await hangs();
     };
     let removal: AbortSignal | undefined;
     const removeScheduled = f.store.removeScheduled.bind(f.store);
     f.store.removeScheduled = (taskId, options) => {
       if (subscriberOf(f, taskId) !== "billing") return removeScheduled(taskId, options);
       removal = options?.signal;
-      return never();
+      return hangs();
     };
 
     // Act
@@ -702,13 +692,13 @@ describe("fan-out add: its clean-up hangs", () => {
   it("answers before the route's early answer when the read of its parent after the copies' writes hangs, and removes what was written", async () => {
     // Prepare: the parent's read back after the copies' writes (a cancel meanwhile?) never answers
     const f = setup();
-    const { timeLeftMs, earlyAnswer } = invocation();
+    const { timeLeftMs, earlyAnswer } = invocation(TIME_LEFT_MS);
     const get = f.store.get.bind(f.store);
     let read: AbortSignal | undefined;
     f.store.get = (taskId, options) => {
       if (!f.store.tasks.get(taskId)?.fanOut) return get(taskId, options);
       read = options?.signal;
-      return never();
+      return hangs();
     };
     const deps = { ...f.deps, timeLeftMs };
 
@@ -731,15 +721,15 @@ describe("fan-out add: its clean-up hangs", () => {
     // Prepare: audit's copy write never answers (given up); the parent's read that decides whether the copies go
     // to the sweep index or are taken back never answers either
     const f = setup();
-    const { timeLeftMs, earlyAnswer } = invocation();
+    const { timeLeftMs, earlyAnswer } = invocation(TIME_LEFT_MS);
     const putNew = f.store.putNew.bind(f.store);
-    f.store.putNew = (task, options) => (task.subscriber === "audit" ? never() : putNew(task, options));
+    f.store.putNew = (task, options) => (task.subscriber === "audit" ? hangs() : putNew(task, options));
     const get = f.store.get.bind(f.store);
     let read: AbortSignal | undefined;
     f.store.get = (taskId, options) => {
       if (!f.store.tasks.get(taskId)?.fanOut) return get(taskId, options);
       read = options?.signal;
-      return never();
+      return hangs();
     };
     const errors: string[] = [];
     const deps = {

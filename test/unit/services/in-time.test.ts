@@ -1,9 +1,9 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 import { ABORTED_ANSWER_MS, CLEAN_UP_RESERVE_MS, inTime } from "#shared/services/add-task.js";
+import { hangs } from "../../support/invocation.js";
 
 /** `inTime`: a call given up near the invocation's deadline, whole or keeping what it did by then. */
 const deps = { timeLeftMs: () => CLEAN_UP_RESERVE_MS + 1_000 };
-const never = () => new Promise<never>(() => undefined);
 
 beforeEach(() => {
   vi.useFakeTimers();
@@ -18,7 +18,7 @@ describe("inTime", () => {
     let signal: AbortSignal | undefined;
     const outcome = inTime(deps, (s) => {
       signal = s;
-      return never();
+      return hangs();
     });
     const assessed = expect(outcome).rejects.toMatchObject({ name: "TimeoutError" });
 
@@ -50,7 +50,7 @@ describe("inTime", () => {
 
   it(`keepsWhatIsDone: fails a call that ignores its abort ${ABORTED_ANSWER_MS} ms after it`, async () => {
     // Prepare
-    const outcome = inTime(deps, () => never(), { keepsWhatIsDone: true });
+    const outcome = inTime(deps, () => hangs(), { keepsWhatIsDone: true });
     let settled = false;
     outcome
       .catch(() => undefined)
@@ -75,7 +75,7 @@ describe("inTime", () => {
       deps,
       (s) => {
         signal = s;
-        return never();
+        return hangs();
       },
       { reserveMs: CLEAN_UP_RESERVE_MS + 500 },
     );
