@@ -475,53 +475,37 @@ describe("addTasksBatch: its clean-up hangs", () => {
     f.scheduler.createTaskSchedule = (request) => (++calls === 2 ? hangs() : create(request));
   }
 
-  it("answers the armed items 201 and the given-up one 503 before the route's early answer when its removal hangs", async () => {
-    // Prepare: the given-up item's conditional delete never answers either
-    const f = batchFixture();
-    secondArmHangs(f);
-    let removal: AbortSignal | undefined;
-    f.store.removeScheduled = (_taskId, options) => {
-      removal = options?.signal;
-      return hangs();
-    };
-    const { timeLeftMs, earlyAnswer } = invocation(TIME_LEFT_MS);
-    const tasks = [0, 1, 2].map(() => item({ delay_seconds: 3_000 }));
+  it.each([
+    // The given-up item's conditional delete never answers either
+    { hung: "removeScheduled", kind: "plain", logged: "removing an unaccepted batch item failed" },
+    // Keyed items: the given-up one is kept for its retry and put in the sweep index, which never answers
+    { hung: "enterSweepIndex", kind: "keyed", logged: "indexing an unarmed task for the sweeper failed" },
+  ] as const)(
+    "answers the armed items 201 and the given-up $kind one 503 before the route's early answer when its $hung hangs",
+    async ({ hung, kind, logged }) => {
+      // Prepare
+      const f = batchFixture();
+      secondArmHangs(f);
+      let cleanUp: AbortSignal | undefined;
+      f.store[hung] = (_taskId: string, options?: { signal?: AbortSignal }) => {
+        cleanUp = options?.signal;
+        return hangs();
+      };
+      const { timeLeftMs, earlyAnswer } = invocation(TIME_LEFT_MS);
+      const tasks = [0, 1, 2].map(() => (kind === "keyed" ? keyed : item)({ delay_seconds: 3_000 }));
 
-    // Act
-    const answer = Promise.race([addTasksBatch({ ...f.deps, timeLeftMs }, { tasks }), earlyAnswer]);
-    await vi.advanceTimersByTimeAsync(TIME_LEFT_MS);
+      // Act
+      const answer = Promise.race([addTasksBatch({ ...f.deps, timeLeftMs }, { tasks }), earlyAnswer]);
+      await vi.advanceTimersByTimeAsync(TIME_LEFT_MS);
 
-    // Assess: the items answered, not the route's 503; the removal given up as a failed one, and aborted
-    const outcome = await answer;
-    expect(outcome).not.toBe("early answer");
-    expect(outcome === "early answer" ? [] : outcome.results.map((r) => r.status)).toEqual([201, 503, 201]);
-    expect(f.errors).toContain("removing an unaccepted batch item failed");
-    expect(removal?.aborted).toBe(true);
-  });
-
-  it("answers the armed items 201 and the given-up keyed one 503 before the route's early answer when its sweep index entry hangs", async () => {
-    // Prepare: keyed items, so the given-up one is kept for its retry and put in the sweep index, which hangs
-    const f = batchFixture();
-    secondArmHangs(f);
-    let indexing: AbortSignal | undefined;
-    f.store.enterSweepIndex = (_taskId, options) => {
-      indexing = options?.signal;
-      return hangs();
-    };
-    const { timeLeftMs, earlyAnswer } = invocation(TIME_LEFT_MS);
-    const tasks = [0, 1, 2].map(() => keyed({ delay_seconds: 3_000 }));
-
-    // Act
-    const answer = Promise.race([addTasksBatch({ ...f.deps, timeLeftMs }, { tasks }), earlyAnswer]);
-    await vi.advanceTimersByTimeAsync(TIME_LEFT_MS);
-
-    // Assess
-    const outcome = await answer;
-    expect(outcome).not.toBe("early answer");
-    expect(outcome === "early answer" ? [] : outcome.results.map((r) => r.status)).toEqual([201, 503, 201]);
-    expect(f.errors).toContain("indexing an unarmed task for the sweeper failed");
-    expect(indexing?.aborted).toBe(true);
-  });
+      // Assess: the items answered, not the route's 503; the clean-up given up as a failed one, and aborted
+      const outcome = await answer;
+      expect(outcome).not.toBe("early answer");
+      expect(outcome === "early answer" ? [] : outcome.results.map((r) => r.status)).toEqual([201, 503, 201]);
+      expect(f.errors).toContain(logged);
+      expect(cleanUp?.aborted).toBe(true);
+    },
+  );
 
   it("arms the items written when the removal of a hung write call's items hangs too", async () => {
     // Prepare: 30 items; the first 25 are written, the second call hangs until given up, and so does the removal
