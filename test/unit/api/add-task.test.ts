@@ -1,11 +1,12 @@
 import { randomUUID } from "node:crypto";
-import { describe, expect, it } from "vitest";
+import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 import { toHttpError } from "#shared/api/errors.js";
 import { groupPartitionKey, parseTaskId, scheduleNameFor } from "#shared/domain/keys.js";
 import { sweepShardOf } from "#shared/domain/sweep.js";
 import { finishedExpiry, type TaskRecord } from "#shared/domain/task.js";
 import { addTask, canonicalJson } from "#shared/services/add-task.js";
 import { hungWrite } from "../../support/hung-write.js";
+import { hangs, invocation } from "../../support/invocation.js";
 import { refusal } from "../../support/refusal.js";
 import { fixture, NOW } from "./fakes.js";
 
@@ -570,6 +571,62 @@ describe("addTask: a task write given up near the deadline", () => {
     expect(refused).toMatchObject({ status: 503 });
     expect(f.store.tasks.size).toBe(0);
   });
+});
+
+/**
+ * The single add's clean-up after a call it gave up on shares the batch's bound (`cleanUpCall`): a removal that hangs
+ * too (the degraded table) is given up before the route's early answer, so the add's own 503 — with its clean-up
+ * failure logged and the task left to the sweeper — is the answer, not the route's "the request timed out".
+ */
+describe("addTask: its clean-up hangs", () => {
+  const TIME_LEFT_MS = 10_000;
+  beforeEach(() => {
+    vi.useFakeTimers();
+  });
+  afterEach(() => {
+    vi.useRealTimers();
+  });
+
+  it.each([
+    ["its timer message", 10, (f: ReturnType<typeof fixture>) => (f.timerQueue.arm = () => hangs())],
+    [
+      "its schedule",
+      3_600,
+      (f: ReturnType<typeof fixture>) => (f.scheduler.createTaskSchedule = () => hangs()),
+    ],
+    ["its task write", 3_600, (f: ReturnType<typeof fixture>) => (f.store.putNew = () => hangs())],
+  ])(
+    "answers its own 503 before the route's early answer when %s and then its removal hang",
+    async (_call, delaySeconds, hang) => {
+      // Prepare: a task without a key; the call hangs until given up, and so does the conditional delete after it
+      const f = fixture();
+      hang(f);
+      let removal: AbortSignal | undefined;
+      f.store.removeScheduled = (_taskId, options) => {
+        removal = options?.signal;
+        return hangs();
+      };
+      const errors: string[] = [];
+      const { timeLeftMs, earlyAnswer } = invocation(TIME_LEFT_MS);
+      const deps = { ...f.deps, timeLeftMs, onError: (message: string) => errors.push(message) };
+
+      // Act
+      const answer = Promise.race([
+        addTask(deps, { body: body({ delay_seconds: delaySeconds }) }).catch((error: unknown) =>
+          toHttpError(error),
+        ),
+        earlyAnswer,
+      ]);
+      await vi.advanceTimersByTimeAsync(TIME_LEFT_MS);
+
+      // Assess: the add's own 503, its removal given up as a failed one (logged) and aborted
+      const outcome = await answer;
+      expect(outcome).not.toBe("early answer");
+      expect(outcome).toMatchObject({ status: 503 });
+      expect(errors.some((message) => message.startsWith("removing"))).toBe(true);
+      expect(removal?.aborted).toBe(true);
+    },
+  );
 });
 
 describe("addTask: lost answers and concurrent copies", () => {
