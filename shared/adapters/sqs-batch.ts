@@ -1,5 +1,6 @@
 import type { BatchResultErrorEntry } from "@aws-sdk/client-sqs";
 import { inRounds, untilAborted } from "#shared/runtime/async.js";
+import { chunksOf } from "#shared/runtime/chunks.js";
 
 /**
  * Calls per SQS batch of entries: the first and two more for the entries SQS failed on its own side (50 and 100 ms
@@ -70,4 +71,25 @@ export async function sendInRounds<T>(
   );
   const all = [...notDone, ...left];
   return { notDone: all, errors: new Set(all.flatMap((entry) => errorOf.get(entry) ?? [])) };
+}
+
+/**
+ * Any number of entries in batches of `SQS_BATCH_LIMIT`, the batches side by side, each through `sendInRounds`
+ * (same `call`, `idPrefix` and `signal`); what every batch left undone, and why, together.
+ */
+export async function sendInBatches<T>(
+  entries: readonly T[],
+  idPrefix: string,
+  call: (
+    pending: readonly T[],
+  ) => Promise<{ readonly Failed?: readonly BatchResultErrorEntry[] | undefined }>,
+  signal?: AbortSignal,
+): Promise<BatchLeft<T>> {
+  const batches = await Promise.all(
+    chunksOf(entries, SQS_BATCH_LIMIT).map((batch) => sendInRounds(batch, idPrefix, call, signal)),
+  );
+  return {
+    notDone: batches.flatMap((batch) => batch.notDone),
+    errors: new Set(batches.flatMap((batch) => [...batch.errors])),
+  };
 }

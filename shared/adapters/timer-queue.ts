@@ -1,9 +1,8 @@
 import { SendMessageBatchCommand, SendMessageCommand, type SQSClient } from "@aws-sdk/client-sqs";
 import { taskMessageBody } from "#shared/domain/messages.js";
 import { MAX_SQS_DELAY_SECONDS } from "#shared/domain/timing.js";
-import { chunksOf } from "#shared/runtime/chunks.js";
 import { abortableCall } from "./abort-signals.js";
-import { SQS_BATCH_LIMIT, sendInRounds } from "./sqs-batch.js";
+import { sendInBatches } from "./sqs-batch.js";
 
 export interface TimerArm {
   readonly taskId: string;
@@ -37,38 +36,34 @@ export class SqsTimerQueue implements TimerQueue {
   }
 
   /**
-   * Batches of 10 sent concurrently; an entry SQS failed on its own side is sent again (`sendInRounds`: a second
+   * Batches of 10 sent concurrently; an entry SQS failed on its own side is sent again (`sendInBatches`: a second
    * timer message, should the first have landed after all, is harmless). A failure is per entry (SQS reports them
    * in `Failed`) or per batch (the call threw, or was still unanswered when `signal` aborted); all come back as ids,
    * so the caller decides what to retry and nothing fails silently.
    */
   async armMany(items: readonly TimerArm[], signal?: AbortSignal): Promise<string[]> {
-    const notSent = await Promise.all(
-      chunksOf(items, SQS_BATCH_LIMIT).map((batch) =>
-        sendInRounds(
-          batch,
-          "",
-          (pending) =>
-            this.sqs.send(
-              ...abortableCall(
-                this.sqs,
-                new SendMessageBatchCommand({
-                  QueueUrl: this.queueUrl,
-                  // Entry ids must be unique within a batch and [A-Za-z0-9_-]; task ids contain dots, so positions.
-                  Entries: pending.map((item, i) => ({
-                    Id: String(i),
-                    MessageBody: taskMessageBody(item.taskId),
-                    DelaySeconds: sqsDelay(item.delaySeconds),
-                  })),
-                }),
-                signal,
-              ),
-            ),
-          signal,
+    const left = await sendInBatches(
+      items,
+      "",
+      (pending) =>
+        this.sqs.send(
+          ...abortableCall(
+            this.sqs,
+            new SendMessageBatchCommand({
+              QueueUrl: this.queueUrl,
+              // Entry ids must be unique within a batch and [A-Za-z0-9_-]; task ids contain dots, so positions.
+              Entries: pending.map((item, i) => ({
+                Id: String(i),
+                MessageBody: taskMessageBody(item.taskId),
+                DelaySeconds: sqsDelay(item.delaySeconds),
+              })),
+            }),
+            signal,
+          ),
         ),
-      ),
+      signal,
     );
-    return notSent.flatMap((batch) => batch.notDone.map((item) => item.taskId));
+    return left.notDone.map((item) => item.taskId);
   }
 }
 

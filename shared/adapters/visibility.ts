@@ -1,8 +1,7 @@
 import { ChangeMessageVisibilityBatchCommand, type SQSClient } from "@aws-sdk/client-sqs";
 import { MAX_VISIBILITY_SECONDS } from "#shared/config/schema.js";
-import { chunksOf } from "#shared/runtime/chunks.js";
 import { abortableCall } from "./abort-signals.js";
-import { SQS_BATCH_LIMIT, sendInRounds } from "./sqs-batch.js";
+import { sendInBatches } from "./sqs-batch.js";
 
 /** One received message's new visibility: hidden for `seconds` from now, then received again. */
 export interface VisibilityChange {
@@ -28,7 +27,7 @@ export interface VisibilityOutcome {
 
 /**
  * Changes the visibility of received messages, 10 per ChangeMessageVisibilityBatch, the calls side by side; an entry
- * SQS failed on its own side is sent again (`sendInRounds`). Never throws: resolves with the receipt handles whose
+ * SQS failed on its own side is sent again (`sendInBatches`). Never throws: resolves with the receipt handles whose
  * change failed (per entry in `Failed`, or the whole call), which then come back after the visibility they already
  * had, and the errors' codes (an entry's `Code`, such as ReceiptHandleIsInvalid or MessageNotInflight; a refused
  * call's name, such as AccessDenied), so a log can tell a message already gone from a missing grant
@@ -41,33 +40,28 @@ export async function changeVisibility(
   changes: readonly VisibilityChange[],
   signal?: AbortSignal,
 ): Promise<VisibilityOutcome> {
-  const batches = await Promise.all(
-    chunksOf(changes, SQS_BATCH_LIMIT).map((chunk) =>
-      sendInRounds(
-        chunk,
-        "v",
-        (pending) =>
-          sqs.send(
-            ...abortableCall(
-              sqs,
-              new ChangeMessageVisibilityBatchCommand({
-                QueueUrl: queueUrl,
-                Entries: pending.map((change, i) => ({
-                  Id: `v${i}`,
-                  ReceiptHandle: change.receiptHandle,
-                  VisibilityTimeout: clampVisibility(change.seconds),
-                })),
-              }),
-              signal,
-            ),
-          ),
-        signal,
+  const left = await sendInBatches(
+    changes,
+    "v",
+    (pending) =>
+      sqs.send(
+        ...abortableCall(
+          sqs,
+          new ChangeMessageVisibilityBatchCommand({
+            QueueUrl: queueUrl,
+            Entries: pending.map((change, i) => ({
+              Id: `v${i}`,
+              ReceiptHandle: change.receiptHandle,
+              VisibilityTimeout: clampVisibility(change.seconds),
+            })),
+          }),
+          signal,
+        ),
       ),
-    ),
+    signal,
   );
-  const failed = batches.flatMap((batch) => batch.notDone.map((change) => change.receiptHandle));
-  const errors = new Set(batches.flatMap((batch) => [...batch.errors]));
-  return errors.size > 0 ? { failed, errors: [...errors] } : { failed };
+  const failed = left.notDone.map((change) => change.receiptHandle);
+  return left.errors.size > 0 ? { failed, errors: [...left.errors] } : { failed };
 }
 
 function clampVisibility(seconds: number): number {
