@@ -699,17 +699,9 @@ export class DynamoAddStore
     statements: readonly BatchStatementRequest[],
     signal?: AbortSignal,
   ): Promise<(StatementFailure | undefined)[] | undefined> {
+    const batch = new BatchExecuteStatementCommand({ Statements: [...statements] });
     try {
-      const out = await untilAborted(
-        this.client.send(
-          ...abortableCall(
-            this.client,
-            new BatchExecuteStatementCommand({ Statements: [...statements] }),
-            signal,
-          ),
-        ),
-        signal,
-      );
+      const out = await untilAborted(this.client.send(...abortableCall(this.client, batch, signal)), signal);
       return statements.map((_, i) => {
         const response = out.Responses?.[i];
         if (!response) return { code: "NoResponse" };
@@ -932,20 +924,12 @@ function withBatchAdd<Base extends StoreClass>(base: Base) {
         async (pending) => {
           // Given up (aborted): no further round; what is pending was not written (unprocessed).
           if (signal?.aborted) return pending;
+          const write = new BatchWriteItemCommand({
+            RequestItems: { [this.table]: pending.map((p) => p.request) },
+          });
           let out: BatchWriteItemCommandOutput;
           try {
-            out = await untilAborted(
-              this.client.send(
-                ...abortableCall(
-                  this.client,
-                  new BatchWriteItemCommand({
-                    RequestItems: { [this.table]: pending.map((p) => p.request) },
-                  }),
-                  signal,
-                ),
-              ),
-              signal,
-            );
+            out = await untilAborted(this.client.send(...abortableCall(this.client, write, signal)), signal);
           } catch {
             // The call's answer is lost: any of these may have been written; no further round.
             thrown.push(...pending.map((p) => ({ taskId: p.taskId, maybeWritten: true })));
