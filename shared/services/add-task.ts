@@ -283,7 +283,8 @@ async function writeOrRemove(deps: AddTaskDeps, task: TaskRecord): Promise<"crea
   } catch (error) {
     if (task.idempotencyKey === undefined) {
       try {
-        await cleanUpCall(deps, (signal) => deps.store.removeScheduled(task.taskId, { signal }));
+        const removal = (signal: AbortSignal) => deps.store.removeScheduled(task.taskId, { signal });
+        await cleanUpCall(deps, removal, { followUps: 1 });
       } catch (cleanupError) {
         deps.onError?.("removing a task whose write failed failed", cleanupError, task.taskId);
         await leaveForTheSweeper(deps, task.taskId);
@@ -305,7 +306,7 @@ export async function leaveForTheSweeper(
   reserveMs = CLEAN_UP_CALL_RESERVE_MS,
 ): Promise<void> {
   try {
-    await cleanUpCall(deps, (signal) => deps.store.enterSweepIndex(taskId, { signal }), reserveMs);
+    await cleanUpCall(deps, (signal) => deps.store.enterSweepIndex(taskId, { signal }), { reserveMs });
   } catch (error) {
     deps.onError?.("indexing an unarmed task for the sweeper failed", error, taskId);
   }
@@ -527,7 +528,7 @@ export async function removeUnarmed(
 ): Promise<"removed" | { readonly fired: true; readonly status: TaskStatus }> {
   try {
     const removal = (signal: AbortSignal) => deps.store.removeScheduled(taskId, { signal });
-    if (await cleanUpCall(deps, removal, reserveMs)) return "removed";
+    if (await cleanUpCall(deps, removal, { reserveMs, followUps: 1 })) return "removed";
   } catch (cleanupError) {
     deps.onError?.(failedMessage, cleanupError, taskId);
     await leaveForTheSweeper(deps, taskId, reserveMs);
@@ -536,7 +537,7 @@ export async function removeUnarmed(
   // Refused: missing (never written) or moved on. One read, on this rare path only. Only the timer's way moves a
   // task to these; a cancel (a group cancel lists it) or a reschedule keeps the 503.
   const read = (signal: AbortSignal) => deps.store.get(taskId, { signal });
-  const current = await cleanUpCall(deps, read, reserveMs).catch(() => undefined);
+  const current = await cleanUpCall(deps, read, { reserveMs }).catch(() => undefined);
   if (current === undefined || !ON_ITS_WAY.has(current.status)) return "removed";
   deps.onError?.("an unarmed task's timer fired after all; answered as accepted", undefined, taskId);
   return { fired: true, status: current.status };
@@ -570,10 +571,29 @@ export const CLEAN_UP_CALL_RESERVE_MS = EARLY_ANSWER_MS + 250;
 export function cleanUpCall<T>(
   deps: Pick<AddTaskDeps, "timeLeftMs">,
   call: (signal: AbortSignal) => Promise<T>,
-  reserveMs = CLEAN_UP_CALL_RESERVE_MS,
+  { reserveMs = CLEAN_UP_CALL_RESERVE_MS, followUps = 0 }: CleanUpCallOptions = {},
 ): Promise<T> {
-  return inTime(deps, call, { reserveMs });
+  return inTime(deps, call, { reserveMs: reserveMs + followUps * FOLLOW_UP_CALL_MS });
 }
+
+export interface CleanUpCallOptions {
+  /** What the last call of the clean-up leaves of the invocation. */
+  readonly reserveMs?: number;
+  /**
+   * The clean-up calls that may follow this one in turn (a removal that hung: then the copy's read back, then its
+   * sweep index entry), each given `FOLLOW_UP_CALL_MS` of its own before its deadline.
+   */
+  readonly followUps?: number;
+}
+
+/**
+ * The time each follow-up of a clean-up call has to itself: a healthy DynamoDB call and a retry of it. Given up at
+ * one deadline, a removal that hung left the sweep index entry or the read back after it no time at all: aborted
+ * (or, now, refused) as it went out, so a copy or task left in the table after a 503 was never put in the sweep
+ * index, and a fan-out add whose copies had all gone on answered 503 instead of 201 (only a fake that answers at
+ * once hid it).
+ */
+export const FOLLOW_UP_CALL_MS = 250;
 
 /**
  * `call`, or a failure once the invocation has only `CLEAN_UP_RESERVE_MS` left. An AWS call can hang far longer
@@ -607,6 +627,12 @@ export async function inTime<T>(
   // batch logged a "possible EventTarget memory leak" warning; the count is calls in flight, not a leak.
   setMaxListeners(0, abort.signal);
   if (!deps.timeLeftMs) return call(abort.signal);
+  const timeLeftMs = deps.timeLeftMs() - (options.reserveMs ?? CLEAN_UP_RESERVE_MS);
+  // Due past its deadline (the step before it ran late, or many items' clean-ups queued behind each other on a
+  // small function's CPU): refused unsent. Sent, it was aborted a tick later all the same, after costing its
+  // serialization and request CPU — 190 such calls took ~200 ms here, eating the margin before the route's early
+  // answer (docs/RELIABILITY.md, "What one failure costs").
+  if (timeLeftMs <= 0) throw outOfTime();
   const started = call(abort.signal);
   let timer: NodeJS.Timeout | undefined;
   const late = new Promise<never>((_, reject) => {
@@ -615,10 +641,7 @@ export async function inTime<T>(
       abort.abort();
       if (options.keepsWhatIsDone) timer = setTimeout(() => reject(outOfTime()), ABORTED_ANSWER_MS);
     };
-    timer = setTimeout(
-      giveUp,
-      Math.max(0, (deps.timeLeftMs?.() ?? 0) - (options.reserveMs ?? CLEAN_UP_RESERVE_MS)),
-    );
+    timer = setTimeout(giveUp, timeLeftMs);
   });
   try {
     return await Promise.race([started, late]);

@@ -63,7 +63,7 @@ const FALLBACK_CONCURRENCY = 10;
  * `SCHEDULE_CONCURRENCY`), then one round of SendMessageBatch calls side by side and their two retry rounds
  * (150 ms), or ten rounds of CreateSchedule calls.
  */
-const ARMING_RESERVE_MS = 1_000;
+export const ARMING_RESERVE_MS = 1_000;
 /**
  * What the clean-up of the items not written leaves of the invocation when it hangs (`cleanUpCall`): half the
  * arming reserve for the arms after it. Given up only at the route's early answer, as the arms' own clean-up is, it

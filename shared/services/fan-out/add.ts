@@ -24,6 +24,7 @@ import {
   claimExpiry,
   cleanUpCall,
   EXPIRED_KEY_MESSAGE,
+  FOLLOW_UP_CALL_MS,
   inTime,
   leaveForTheSweeper,
   ON_ITS_WAY,
@@ -264,12 +265,13 @@ async function cancelledMeanwhile(
 
 /**
  * Whether the parent reads cancelled; the read is given up (`inTime`, aborted) `reserveMs` before the end and then
- * fails as a failed read: by default a clean-up call's (`cleanUpCall`).
+ * fails as a failed read: by default a clean-up call's with one call after it (`cleanUpCall`, `FOLLOW_UP_CALL_MS`),
+ * the copies' sweep index entries or their removals.
  */
 async function cancelled(
   deps: FanOutAddDeps,
   parent: TaskRecord,
-  reserveMs = CLEAN_UP_CALL_RESERVE_MS,
+  reserveMs = CLEAN_UP_CALL_RESERVE_MS + FOLLOW_UP_CALL_MS,
 ): Promise<boolean> {
   const read = (signal: AbortSignal) => deps.store.get(parent.taskId, { signal });
   return (await inTime(deps, read, { reserveMs }))?.status === "cancelled";
@@ -431,7 +433,8 @@ async function removeCopies(
   const stayed: TaskRecord[] = [];
   const onTheirWay: TaskStatus[] = [];
   await forEachBounded(deliveries, ADD_CONCURRENCY, async (delivery) => {
-    const removed = await removeQuietly(deps, delivery.taskId);
+    // Then its read back (arming) or its parent's read (`leaveUnarmedCopies`), then its sweep index entry.
+    const removed = await removeQuietly(deps, delivery.taskId, 2);
     const left = arming ? await readBack(deps, delivery.taskId) : undefined;
     if (left && left !== "unread" && ON_ITS_WAY.has(left.status)) onTheirWay.push(left.status);
     if (left && left !== "unread" && left.status !== "scheduled") goneOn.push(delivery.subscriber ?? "");
@@ -444,7 +447,8 @@ async function removeCopies(
 /** A copy as the clean-up finds it after its removal: `unread` when the read failed (reported). */
 async function readBack(deps: FanOutAddDeps, taskId: string): Promise<TaskRecord | undefined | "unread"> {
   try {
-    return await cleanUpCall(deps, (signal) => deps.store.get(taskId, { signal }));
+    // Then, if the copy stayed, its sweep index entry (`leaveUnarmedCopies`).
+    return await cleanUpCall(deps, (signal) => deps.store.get(taskId, { signal }), { followUps: 1 });
   } catch (error) {
     deps.onError?.("reading back part of a refused fan-out task failed", error, taskId);
     return "unread";
@@ -457,11 +461,11 @@ function subscriberIndex(deliveries: readonly TaskRecord[], subscriber: string):
 
 /**
  * Removes a `scheduled` item, reporting a failure instead of throwing it; false when the removal failed, or hung
- * and was given up (`cleanUpCall`).
+ * and was given up (`cleanUpCall`, with time left for `followUps` calls after it).
  */
-async function removeQuietly(deps: FanOutAddDeps, taskId: string): Promise<boolean> {
+async function removeQuietly(deps: FanOutAddDeps, taskId: string, followUps = 0): Promise<boolean> {
   try {
-    await cleanUpCall(deps, (signal) => deps.store.removeScheduled(taskId, { signal }));
+    await cleanUpCall(deps, (signal) => deps.store.removeScheduled(taskId, { signal }), { followUps });
     return true;
   } catch (cleanupError) {
     deps.onError?.("removing part of a refused fan-out task failed", cleanupError, taskId);

@@ -1,6 +1,6 @@
 import { randomUUID } from "node:crypto";
 import type { SQSClient } from "@aws-sdk/client-sqs";
-import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
+import { afterEach, beforeEach, describe, expect, it, onTestFinished, vi } from "vitest";
 import type {
   IdempotencyClaim,
   IdempotencyOutcome,
@@ -10,11 +10,16 @@ import type {
 import { SqsTimerQueue } from "#shared/adapters/timer-queue.js";
 import { parseConfig } from "#shared/config/index.js";
 import { sweepShardOf } from "#shared/domain/sweep.js";
-import { CLEAN_UP_RESERVE_MS } from "#shared/services/add-task.js";
+import {
+  CLEAN_UP_CALL_RESERVE_MS,
+  CLEAN_UP_RESERVE_MS,
+  FOLLOW_UP_CALL_MS,
+} from "#shared/services/add-task.js";
 import { addTasksBatch } from "#shared/services/add-tasks-batch.js";
+import { ARMING_RESERVE_MS } from "#shared/services/add-tasks-batched.js";
 import { fakeSqs } from "../../support/fakes/sqs-client.js";
 import { hungWrite } from "../../support/hung-write.js";
-import { hangs, invocation } from "../../support/invocation.js";
+import { afterRoundTrip, hangs, invocation } from "../../support/invocation.js";
 import { fixture, NOW } from "./fakes.js";
 
 /**
@@ -32,6 +37,12 @@ const keyed = (extra: Record<string, unknown> = {}) =>
   item({ idempotency_key: `k-${randomUUID()}`, ...extra }) as ReturnType<typeof item> & {
     idempotency_key: string;
   };
+
+/**
+ * An invocation whose time left stands still 50 ms above the batch writes' deadline (the arms' own, the clean-up's
+ * reserve, plus the arming reserve): a hung write is given up 50 ms into the add, and the arms after it in time.
+ */
+const WRITES_GIVEN_UP_IN_50_MS = { timeLeftMs: () => CLEAN_UP_RESERVE_MS + ARMING_RESERVE_MS + 50 };
 
 /** The clock a second on with every single task write (both requests of a race share it): as in time. */
 function clockMovingOnWrites(f: ReturnType<typeof batchFixture>): void {
@@ -290,7 +301,7 @@ describe("addTasksBatch: the batched path", () => {
     const f = batchFixture();
     const write = hungWrite(f.store.putNewMany.bind(f.store));
     f.store.putNewMany = write.hung;
-    const deps = { ...f.deps, timeLeftMs: () => 2_050 };
+    const deps = { ...f.deps, ...WRITES_GIVEN_UP_IN_50_MS };
 
     // Act
     const answer = await addTasksBatch(deps, { tasks: [item({ delay_seconds: 3_600 }), item()] });
@@ -303,17 +314,20 @@ describe("addTasksBatch: the batched path", () => {
 
   it("keeps the items whose timers were sent when another timer batch hangs past the deadline", async () => {
     // Prepare: 13 items arm in two SendMessageBatch calls; the second never answers (a dropped connection)
+    vi.useFakeTimers();
+    onTestFinished(() => {
+      vi.useRealTimers();
+    });
     const f = batchFixture();
     const { client, sent } = fakeSqs((_, i) => (i === 1 ? new Promise(() => undefined) : { Failed: [] }));
-    const deps = {
-      ...f.deps,
-      timerQueue: new SqsTimerQueue(client, "https://sqs.local/timer"),
-      timeLeftMs: () => 2_050,
-    };
+    const { timeLeftMs } = invocation(10_000);
+    const deps = { ...f.deps, timerQueue: new SqsTimerQueue(client, "https://sqs.local/timer"), timeLeftMs };
     const tasks = Array.from({ length: 13 }, () => item());
 
     // Act
-    const answer = await addTasksBatch(deps, { tasks });
+    const added = addTasksBatch(deps, { tasks });
+    await vi.advanceTimersByTimeAsync(10_000);
+    const answer = await added;
 
     // Assess: the first ten are accepted and kept; the hung batch's three are refused and removed
     expect(answer.results.map((r) => r.status)).toEqual([...Array(10).fill(201), 503, 503, 503]);
@@ -332,7 +346,7 @@ describe("addTasksBatch: the batched path", () => {
       await new Promise((resolve) => options?.signal?.addEventListener("abort", resolve));
       return entries.slice(25).map((e) => ({ taskId: e.task.taskId, maybeWritten: true }));
     };
-    const deps = { ...f.deps, timeLeftMs: () => 2_050 };
+    const deps = { ...f.deps, ...WRITES_GIVEN_UP_IN_50_MS };
     const tasks = Array.from({ length: 30 }, () => item());
 
     // Act
@@ -506,6 +520,64 @@ describe("addTasksBatch: its clean-up hangs", () => {
       expect(cleanUp?.aborted).toBe(true);
     },
   );
+
+  it("leaves the items of a hung timer batch whose removal hangs too in the sweep index, in the time kept for it", async () => {
+    // Prepare: 13 near-term items arm in two SendMessageBatch calls; the second never answers, nor do the
+    // conditional deletes of its three items; each sweep index entry takes a round trip, as DynamoDB's does
+    const f = batchFixture();
+    const { client } = fakeSqs((_, i) => (i === 1 ? hangs() : { Failed: [] }));
+    f.store.removeScheduled = () => hangs();
+    f.store.enterSweepIndex = afterRoundTrip(
+      f.store.enterSweepIndex.bind(f.store),
+      (_taskId, options) => options?.signal,
+    );
+    const { timeLeftMs, earlyAnswer } = invocation(TIME_LEFT_MS);
+    const deps = { ...f.deps, timerQueue: new SqsTimerQueue(client, "https://sqs.local/timer"), timeLeftMs };
+    const tasks = Array.from({ length: 13 }, () => item());
+
+    // Act
+    const answer = Promise.race([addTasksBatch(deps, { tasks }), earlyAnswer]);
+    await vi.advanceTimersByTimeAsync(TIME_LEFT_MS);
+
+    // Assess: the three answer 503 and stay, as README says of a 503 whose clean-up failed, for the sweeper
+    const outcome = await answer;
+    expect(outcome === "early answer" ? [] : outcome.results.map((r) => r.status)).toEqual([
+      ...Array(10).fill(201),
+      ...Array(3).fill(503),
+    ]);
+    const given = (f.batchWrites[0] ?? []).slice(10).map((e) => f.store.tasks.get(e.task.taskId));
+    expect(given.map((t) => t?.sweepShard)).toEqual(given.map((t) => sweepShardOf(t?.taskId ?? "")));
+    expect(f.errors).not.toContain("indexing an unarmed task for the sweeper failed");
+  });
+
+  it("sends no removal due after its deadline when many given-up items' removals hang", async () => {
+    // Prepare: 30 near-term items whose three SendMessageBatch calls all hang, and so do the removals, which go
+    // out ten at a time: the second and third ten fall due past the removals' deadline
+    const f = batchFixture();
+    const { client } = fakeSqs(() => hangs());
+    const { timeLeftMs, earlyAnswer } = invocation(TIME_LEFT_MS);
+    const removals: number[] = [];
+    f.store.removeScheduled = () => {
+      removals.push(timeLeftMs());
+      return hangs();
+    };
+    const deps = { ...f.deps, timerQueue: new SqsTimerQueue(client, "https://sqs.local/timer"), timeLeftMs };
+    const tasks = Array.from({ length: 30 }, () => item());
+
+    // Act
+    const answer = Promise.race([addTasksBatch(deps, { tasks }), earlyAnswer]);
+    await vi.advanceTimersByTimeAsync(TIME_LEFT_MS);
+
+    // Assess: every item refused and left to the sweeper; only the first ten removals were sent, each with time
+    // left (sent past it, each cost its request's CPU and was aborted a tick later)
+    const outcome = await answer;
+    expect(outcome === "early answer" ? [] : outcome.results.map((r) => r.status)).toEqual(
+      Array(30).fill(503),
+    );
+    expect(removals).toHaveLength(10);
+    expect(removals.every((left) => left > CLEAN_UP_CALL_RESERVE_MS + FOLLOW_UP_CALL_MS)).toBe(true);
+    expect([...f.store.tasks.values()].every((t) => t.sweepShard === sweepShardOf(t.taskId))).toBe(true);
+  });
 
   it("arms the items written when the removal of a hung write call's items hangs too", async () => {
     // Prepare: 30 items; the first 25 are written, the second call hangs until given up, and so does the removal

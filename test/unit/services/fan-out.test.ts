@@ -29,7 +29,7 @@ import { ManualClock } from "../../support/clock.js";
 import { makeTask, timerMessage } from "../../support/factories.js";
 import { FakeTimerQueue as RelayTimer } from "../../support/fakes/timer-queue.js";
 import { FakeTopicQueue } from "../../support/fakes/topic-queue.js";
-import { hangs, invocation } from "../../support/invocation.js";
+import { afterRoundTrip, hangs, invocation } from "../../support/invocation.js";
 import { memoryLogger } from "../../support/logger.js";
 import { MemoryTaskStore } from "../../support/memory-task-store.js";
 import { refusal } from "../../support/refusal.js";
@@ -582,6 +582,13 @@ describe("fan-out add: its clean-up hangs", () => {
   /** The fixture with audit's timer call never answering (given up near the deadline), the add's reports collected. */
   function auditArmHangs() {
     const f = setup();
+    // Each read and sweep index entry takes a round trip, as DynamoDB's do: a fake that answers at once answered
+    // even a clean-up call made at the very deadline it was given up at, which no real table does.
+    f.store.get = afterRoundTrip(f.store.get.bind(f.store), (_taskId, options) => options?.signal);
+    f.store.enterSweepIndex = afterRoundTrip(
+      f.store.enterSweepIndex.bind(f.store),
+      (_taskId, options) => options?.signal,
+    );
     const arm = f.timerQueue.arm.bind(f.timerQueue);
     f.timerQueue.arm = (taskId, delay) =>
       f.store.tasks.get(taskId)?.subscriber === "audit" ? hangs() : arm(taskId, delay);

@@ -68,6 +68,21 @@ describe("inTime", () => {
     await expect(outcome).rejects.toMatchObject({ name: "TimeoutError" });
   });
 
+  it("refuses a call due at or past its deadline unsent, as a TimeoutError", async () => {
+    // Prepare: the step before ran right up to this call's deadline
+    const calls: AbortSignal[] = [];
+
+    // Act
+    const outcome = inTime({ timeLeftMs: () => CLEAN_UP_RESERVE_MS }, async (signal) => {
+      calls.push(signal);
+      return "answered";
+    });
+
+    // Assess: never made (an in-memory call would have answered at once; a real one costs its CPU, then aborts)
+    await expect(outcome).rejects.toMatchObject({ name: "TimeoutError" });
+    expect(calls).toEqual([]);
+  });
+
   it("reserveMs: gives the call up that long before the end instead of the clean-up's reserve", async () => {
     // Prepare: a step with work after it besides the clean-up keeps 500 ms more of the invocation
     let signal: AbortSignal | undefined;
