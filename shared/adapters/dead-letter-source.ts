@@ -1,6 +1,5 @@
 import { DeleteMessageBatchCommand, ReceiveMessageCommand, type SQSClient } from "@aws-sdk/client-sqs";
-import { chunksOf } from "#shared/runtime/chunks.js";
-import { SQS_BATCH_LIMIT } from "./sqs-batch.js";
+import { SQS_BATCH_LIMIT, sendInBatches } from "./sqs-batch.js";
 import { changeVisibility } from "./visibility.js";
 
 export interface ReceivedPointer {
@@ -67,29 +66,21 @@ export class SqsDeadLetterSource implements DeadLetterSource {
     });
   }
 
-  /** Side by side, as the timer queue arms: a run resolves up to a couple of thousand pointers. */
+  /**
+   * Side by side, as the timer queue arms: a run resolves up to a couple of thousand pointers. An entry SQS failed
+   * on its own side is deleted again (`sendInBatches`): left, it came back after its visibility timeout for another
+   * sweeper run to resolve.
+   */
   async remove(queueUrl: string, receiptHandles: readonly string[]): Promise<{ failed: string[] }> {
-    const failed = await Promise.all(
-      chunksOf(receiptHandles, SQS_BATCH_LIMIT).map((chunk) => this.removeBatch(queueUrl, chunk)),
-    );
-    return { failed: failed.flat() };
-  }
-
-  private async removeBatch(queueUrl: string, chunk: readonly string[]): Promise<string[]> {
-    try {
-      const out = await this.sqs.send(
+    const { notDone } = await sendInBatches(receiptHandles, "d", (pending) =>
+      this.sqs.send(
         new DeleteMessageBatchCommand({
           QueueUrl: queueUrl,
-          Entries: chunk.map((receiptHandle, i) => ({ Id: `d${i}`, ReceiptHandle: receiptHandle })),
+          Entries: pending.map((receiptHandle, i) => ({ Id: `d${i}`, ReceiptHandle: receiptHandle })),
         }),
-      );
-      return (out.Failed ?? []).flatMap((f) => {
-        const handle = chunk[Number(f.Id?.slice(1))];
-        return handle ? [handle] : [];
-      });
-    } catch {
-      return [...chunk];
-    }
+      ),
+    );
+    return { failed: notDone };
   }
 
   /**
