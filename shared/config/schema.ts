@@ -124,7 +124,7 @@ export const topicSettingsSchema = z.strictObject({
   circuitCooldownSeconds: z
     .number()
     .check(z.int(), z.gte(1), z.lte(MAX_BACKOFF_SECONDS, BACKOFF_CAP_MESSAGE)),
-  // --- issue 14, point 3: fan-out (shared/domain/fan-out.ts; README "Fan-out") ---
+  // --- issue 14, point 3: fan-out (shared/domain/fan-out.ts; docs/API.md "Fan-out") ---
   /**
    * A fan-out topic: every task is delivered to each subscriber independently (its own delivery task). Each URL
    * passes the topic's callback policy (checkTopicSettings); ids are unique per topic. At most MAX_SUBSCRIBERS
