@@ -104,7 +104,7 @@ export const topicSettingsSchema = z.strictObject({
    * mapping, as `POST /v1/topics/{topic}/pause` does (docs/RELIABILITY.md, "Topic settings without a deploy").
    */
   paused: z.boolean(),
-  // --- issue 14 (breaker): protecting receivers (README "Protecting receivers") ---
+  // --- issue 14 (breaker): protecting receivers (docs/CALLBACKS.md "Protecting receivers") ---
   /**
    * Callbacks started per second to one callback host (`host[:port]` of the URL), across every deliver
    * invocation of the topic: at most this many in each whole second. Absent = no limit and no extra AWS call.

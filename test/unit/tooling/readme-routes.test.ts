@@ -7,9 +7,10 @@ import { tableAfter, userDocs } from "./readme.js";
 
 /**
  * README "API (v1)" holds the table of every route the API serves: exactly the route table's rows, so none is
- * missed; the user docs (README and docs/API.md, where each route's section is, ./readme.ts) name every typed
- * client method; and every `curl` example they show calls one of those routes, with a status its route answers and
- * field names its answers have (as docs/openapi.json, generated from the route schemas, says).
+ * missed; the user docs (README and the reference documents, docs/API.md holding each route's section:
+ * ./readme.ts) name every typed client method; and every `curl` example they show calls one of those routes, with
+ * a status its route answers and field names its answers have (as docs/openapi.json, generated from the route
+ * schemas, says).
  */
 const openapi = JSON.parse(readFileSync(new URL("../../../docs/openapi.json", import.meta.url), "utf8")) as {
   paths: Record<string, Record<string, { responses?: Record<string, unknown> }>>;
