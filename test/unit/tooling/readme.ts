@@ -5,7 +5,12 @@ import { readFileSync } from "node:fs";
  * API, the callback contract, operations). The tooling specs check the code against what these say, wherever a
  * section lives, so moving a section between them keeps every check.
  */
-export const USER_DOCUMENTS = ["README.md", "docs/API.md", "docs/CALLBACKS.md"] as const;
+export const USER_DOCUMENTS = [
+  "README.md",
+  "docs/API.md",
+  "docs/CALLBACKS.md",
+  "docs/OPERATIONS.md",
+] as const;
 
 export type UserDocument = (typeof USER_DOCUMENTS)[number];
 
